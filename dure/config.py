@@ -1,0 +1,201 @@
+"""The one description of an SoC variant.
+
+Everything that differs between variants (memory sizes, clock, main-memory timing, later the NPU
+shape) lives in one frozen :class:`SoCConfig`. The RTL is elaborated from it, the C header the
+firmware includes is generated from it (:mod:`dure.header`), and the simulator and golden models
+read their parameters from it. Nothing is hand-copied between Python and C.
+
+The memory map is fixed across variants (only region sizes change), so a program linked for one
+variant runs on any other variant whose memories are large enough.
+
+Memory map (byte addresses)
+---------------------------
+=============  ===============  ==========================================================
+base           size             region
+=============  ===============  ==========================================================
+0x0000_0000    ``rom_size``     boot ROM (UART boot loader on boards; absent when 0)
+0x0200_0000    64 KiB           CLINT-compatible timer: msip +0x0, mtimecmp +0x4000,
+                                mtime +0xBFF8 (the SiFive CLINT layout)
+0x1000_0000    4 KiB            UART
+0x1000_1000    4 KiB            GPIO / LEDs
+0x1000_2000    4 KiB            test-exit register (write 1: pass; (n << 1) | 1: fail n)
+0x1000_3000    4 KiB            external-interrupt controller (pending / enable)
+0x1100_0000    64 KiB           NPU registers (reserved)
+0x4000_0000    ``main_size``    main memory (latency / bandwidth modelled in simulation)
+0x8000_0000    ``ram_size``     on-chip RAM: code and data; the reset vector is its base
+=============  ===============  ==========================================================
+
+Every address outside these regions answers with a bus error (an access-fault trap).
+"""
+
+from dataclasses import dataclass
+
+__all__ = ["Region", "SoCConfig", "PRESETS", "preset"]
+
+
+@dataclass(frozen=True)
+class Region:
+    """One address region.
+
+    Attributes
+    ----------
+    name : str
+        Identifier used in generated headers (``DURE_<NAME>_BASE``).
+    base : int
+        Byte address of the first byte; aligned to ``size`` rounded up to a power of two.
+    size : int
+        Size in bytes.
+    executable : bool
+        Whether instruction fetch is allowed (fetch elsewhere is an instruction access fault).
+    description : str
+        One line for the README and the header.
+    """
+
+    name: str
+    base: int
+    size: int
+    executable: bool
+    description: str
+
+    @property
+    def end(self):
+        """One past the last byte."""
+        return self.base + self.size
+
+    def contains(self, addr, length=1):
+        """True if ``[addr, addr + length)`` lies inside this region."""
+        return self.base <= addr and addr + length <= self.end
+
+
+ROM_BASE = 0x0000_0000
+CLINT_BASE = 0x0200_0000
+UART_BASE = 0x1000_0000
+GPIO_BASE = 0x1000_1000
+TEST_EXIT_BASE = 0x1000_2000
+IRQ_BASE = 0x1000_3000
+NPU_BASE = 0x1100_0000
+MAIN_BASE = 0x4000_0000
+RAM_BASE = 0x8000_0000
+
+
+def _check_pow2(name, value, minimum):
+    if not isinstance(value, int) or value < minimum or value & (value - 1):
+        raise ValueError(f"{name} must be a power of two >= {minimum}, not {value!r}")
+
+
+@dataclass(frozen=True)
+class SoCConfig:
+    """One SoC variant.
+
+    Parameters
+    ----------
+    name : str
+        Variant name (``sim``, ``ulx3s``, ``icebreaker``, ...).
+    clk_freq : int
+        Core clock in Hz; sets the UART divisor and the ``time`` CSR rate documentation.
+    ram_size : int
+        On-chip RAM at :data:`RAM_BASE`, bytes, power of two.
+    rom_size : int
+        Boot ROM at :data:`ROM_BASE`, bytes; 0 for none.
+    main_size : int
+        Main memory at :data:`MAIN_BASE`, bytes, power of two.
+    main_latency : int
+        Cycles from a granted main-memory request to its response (simulation model), >= 1.
+    main_bytes_per_cycle : int
+        Sustained main-memory bandwidth in bytes per cycle (simulation model), 1..4.
+    uart_baud : int
+        UART line rate.
+    uart_fifo_depth : int
+        Depth of each UART FIFO (TX and RX), power of two.
+    gpio_width : int
+        Number of GPIO outputs (LEDs) and inputs.
+    """
+
+    name: str = "sim"
+    clk_freq: int = 50_000_000
+    ram_size: int = 256 * 1024
+    rom_size: int = 0
+    main_size: int = 1024 * 1024
+    main_latency: int = 10
+    main_bytes_per_cycle: int = 4
+    uart_baud: int = 115_200
+    uart_fifo_depth: int = 16
+    gpio_width: int = 8
+
+    def __post_init__(self):
+        _check_pow2("ram_size", self.ram_size, 1024)
+        _check_pow2("main_size", self.main_size, 1024)
+        if self.rom_size:
+            _check_pow2("rom_size", self.rom_size, 256)
+        if self.ram_size > 0x4000_0000 or self.main_size > 0x4000_0000:
+            raise ValueError("ram_size and main_size must be at most 1 GiB")
+        if not isinstance(self.main_latency, int) or self.main_latency < 1:
+            raise ValueError(f"main_latency must be an integer >= 1, not {self.main_latency!r}")
+        if self.main_bytes_per_cycle not in (1, 2, 4):
+            raise ValueError(
+                f"main_bytes_per_cycle must be 1, 2 or 4, not {self.main_bytes_per_cycle!r}")
+        _check_pow2("uart_fifo_depth", self.uart_fifo_depth, 2)
+        if self.clk_freq < 16 * self.uart_baud:
+            raise ValueError("clk_freq must be at least 16 x uart_baud")
+        if not 1 <= self.gpio_width <= 32:
+            raise ValueError(f"gpio_width must be 1..32, not {self.gpio_width!r}")
+
+    @property
+    def reset_vector(self):
+        """Address of the first instruction: the boot ROM if present, else on-chip RAM."""
+        return ROM_BASE if self.rom_size else RAM_BASE
+
+    @property
+    def uart_divisor(self):
+        """Clock cycles per UART bit at ``uart_baud``."""
+        return round(self.clk_freq / self.uart_baud)
+
+    @property
+    def regions(self):
+        """The memory map as a tuple of :class:`Region`, in address order."""
+        regions = []
+        if self.rom_size:
+            regions.append(Region("rom", ROM_BASE, self.rom_size, True, "boot ROM"))
+        regions += [
+            Region("clint", CLINT_BASE, 0x1_0000, False,
+                   "timer: msip, mtimecmp, mtime (CLINT layout)"),
+            Region("uart", UART_BASE, 0x1000, False, "UART with TX/RX FIFOs"),
+            Region("gpio", GPIO_BASE, 0x1000, False, "GPIO / LEDs"),
+            Region("test_exit", TEST_EXIT_BASE, 0x1000, False,
+                   "test exit: write 1 = pass, (n << 1) | 1 = fail n"),
+            Region("irq", IRQ_BASE, 0x1000, False, "external-interrupt pending / enable"),
+            Region("npu", NPU_BASE, 0x1_0000, False, "NPU registers (reserved)"),
+            Region("main", MAIN_BASE, self.main_size, True, "main memory"),
+            Region("ram", RAM_BASE, self.ram_size, True, "on-chip RAM (code and data)"),
+        ]
+        return tuple(regions)
+
+    def region(self, name):
+        """The region called ``name``; ``KeyError`` if this variant has none."""
+        for region in self.regions:
+            if region.name == name:
+                return region
+        raise KeyError(f"variant {self.name!r} has no region {name!r}")
+
+    def loadable(self, addr, length):
+        """The memory region (``ram``, ``main`` or ``rom``) holding ``[addr, addr+length)``,
+        or None when the range is not entirely inside one of them."""
+        for region in self.regions:
+            if region.name in ("ram", "main", "rom") and region.contains(addr, length):
+                return region
+        return None
+
+
+PRESETS = {
+    "sim": SoCConfig(),
+}
+
+
+def preset(name):
+    """The preset variant called ``name``, with a message listing the choices otherwise."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown SoC variant {name!r}; choose one of: {', '.join(sorted(PRESETS))}"
+        ) from None

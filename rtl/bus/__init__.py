@@ -1,0 +1,1 @@
+"""The on-chip bus: signature, decoder, arbiter and default responder."""

@@ -1,0 +1,1 @@
+"""The RV32IM + Zicsr control core."""

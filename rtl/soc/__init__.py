@@ -1,0 +1,1 @@
+"""SoC: memories, peripherals and the top level that joins them to the core."""

@@ -1,0 +1,1 @@
+"""Simulation: Verilator build of the SoC, program loader, golden models (``dure.sim``)."""
