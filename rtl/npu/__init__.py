@@ -1,0 +1,1 @@
+"""The neural processing unit: arithmetic units, processing elements, systolic array."""
