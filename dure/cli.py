@@ -11,6 +11,7 @@ __all__ = ["main", "COMMANDS"]
 #: Modules under ``dure.commands`` that provide subcommands, in help order.
 COMMANDS = [
     "gen_header",
+    "memory_map",
 ]
 
 
