@@ -1,0 +1,54 @@
+"""SoCConfig: validation messages, derived values and the memory map's invariants."""
+
+import pytest
+
+from dure.config import PRESETS, RAM_BASE, SoCConfig, preset
+
+
+def test_regions_are_disjoint_and_aligned():
+    for config in PRESETS.values():
+        regions = sorted(config.regions, key=lambda r: r.base)
+        for a, b in zip(regions, regions[1:], strict=False):
+            assert a.end <= b.base, f"{a.name} overlaps {b.name}"
+        for r in regions:
+            size = 1 << (r.size - 1).bit_length()
+            assert r.base % size == 0, f"{r.name} is not aligned to its size"
+
+
+def test_reset_vector_is_ram_without_rom():
+    assert SoCConfig().reset_vector == RAM_BASE
+    assert SoCConfig(rom_size=4096).reset_vector == 0
+
+
+def test_loadable_ranges():
+    config = SoCConfig(ram_size=4096)
+    assert config.loadable(RAM_BASE, 4096).name == "ram"
+    assert config.loadable(RAM_BASE + 4092, 8) is None          # runs past the end
+    assert config.loadable(0x1000_0000, 4) is None              # a peripheral
+    assert config.loadable(config.region("main").base, 4).name == "main"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"ram_size": 3000}, "ram_size must be a power of two"),
+    ({"main_size": 0}, "main_size must be a power of two"),
+    ({"main_latency": 0}, "main_latency must be an integer >= 1"),
+    ({"main_bytes_per_cycle": 3}, "main_bytes_per_cycle must be 1, 2 or 4"),
+    ({"uart_fifo_depth": 5}, "uart_fifo_depth must be a power of two"),
+    ({"clk_freq": 1000}, "clk_freq must be at least 16 x uart_baud"),
+    ({"gpio_width": 0}, "gpio_width must be 1..32"),
+])
+def test_bad_values_are_refused_with_a_message(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SoCConfig(**kwargs)
+
+
+def test_unknown_preset_lists_choices():
+    with pytest.raises(ValueError, match="choose one of: .*sim"):
+        preset("nope")
+
+
+def test_config_is_frozen_and_hashable():
+    config = preset("sim")
+    with pytest.raises(AttributeError):
+        config.ram_size = 1
+    assert hash(config) == hash(SoCConfig())

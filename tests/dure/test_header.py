@@ -1,0 +1,28 @@
+"""The generated C header compiles and carries the memory map from the config."""
+
+import subprocess
+import sys
+
+from dure.config import preset
+from dure.header import generate_header
+
+
+def test_header_lists_every_region():
+    config = preset("sim")
+    text = generate_header(config)
+    for region in config.regions:
+        assert f"DURE_{region.name.upper()}_BASE" in text
+        assert f"0x{region.base:08X}u" in text
+
+
+def test_header_compiles_and_values_match(tmp_path):
+    config = preset("sim")
+    (tmp_path / "dure_soc.h").write_text(generate_header(config))
+    (tmp_path / "check.c").write_text(
+        '#include "dure_soc.h"\n'
+        f"_Static_assert(DURE_RAM_BASE == {config.region('ram').base}u, \"ram\");\n"
+        f"_Static_assert(DURE_RAM_SIZE == {config.ram_size}u, \"size\");\n"
+        f"_Static_assert(DURE_RESET_VECTOR == {config.reset_vector}u, \"reset\");\n")
+    subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target", "riscv32-freestanding-none",
+                    "-c", "-o", str(tmp_path / "check.o"), "-I", str(tmp_path),
+                    str(tmp_path / "check.c")], check=True)
