@@ -1,0 +1,297 @@
+"""Seeded random RV32IM programs for differential testing.
+
+:func:`generate` returns assembly text (GNU/LLVM syntax, ``x``-register names) of a program that
+
+* seeds every register from random data biased to corner values (0, 1, -1, INT_MIN, INT_MAX,
+  small numbers);
+* runs ``length`` randomly chosen items: ALU register/immediate operations, shifts, LUI/AUIPC,
+  MUL/MULH*/DIV*/REM* (often with corner operands loaded just before), loads and stores of
+  every width with sign/zero extension (always aligned, always inside the data area), FENCE,
+  forward branches of every kind over a few instructions, bounded backward loops, forward
+  JAL/JALR over dead code (JALR also with odd offsets, whose bit 0 is cleared), calls to leaf
+  subroutines and their returns, and CSR instructions on ``mscratch`` (every CSR form);
+* ends by writing 1 to the test-exit register and spinning.
+
+It never traps (Unicorn does not enter ``mtvec``) and reads no counter CSR (their values differ
+between an ISS and a pipeline). Sources prefer recently written registers, so back-to-back
+dependencies (forwarding, load-use) are frequent.
+
+Register roles: ``x3`` (gp) points to the middle of the 4 KiB data area and is never written
+after the start; ``x4`` (tp) is the loop counter and is written only by loop control; inside
+subroutines ``x1`` (ra) holds the return address and is not written by the body.
+"""
+
+import random
+
+from dure.config import TEST_EXIT_BASE
+
+__all__ = ["generate", "DATA_SIZE"]
+
+#: Bytes of the data area every load and store stays inside.
+DATA_SIZE = 4096
+
+GP, TP, RA = 3, 4, 1
+
+_MASK32 = 0xFFFF_FFFF
+_CORNERS = (0, 1, 2, 3, -1, -2, 0x8000_0000, 0x7FFF_FFFF, 0x8000_0001, 0xFFFF_8000, 0x0000_7FFF,
+            0x0000_FFFF, 0x0000_0080, 0xFFFF_FF80, 0x0000_001F, 0x0000_0020)
+
+_ALU_R = ("add", "sub", "sll", "slt", "sltu", "xor", "srl", "sra", "or", "and")
+_ALU_I = ("addi", "slti", "sltiu", "xori", "ori", "andi")
+_SHIFT_I = ("slli", "srli", "srai")
+_MULDIV = ("mul", "mulh", "mulhsu", "mulhu", "div", "divu", "rem", "remu")
+_BRANCH = ("beq", "bne", "blt", "bge", "bltu", "bgeu")
+_LOADS = (("lb", 1), ("lh", 2), ("lw", 4), ("lbu", 1), ("lhu", 2))
+_STORES = (("sb", 1), ("sh", 2), ("sw", 4))
+
+
+class _Builder:
+    def __init__(self, seed):
+        self.rng = random.Random(seed)
+        self.lines = []
+        self.labels = 0
+        self.recent = []
+        self.subroutines = []
+        self.reserved = {GP, TP}
+
+    # -- registers and values --------------------------------------------------------------
+    def label(self, stem="L"):
+        self.labels += 1
+        return f".{stem}{self.labels}"
+
+    def emit(self, text):
+        self.lines.append("    " + text)
+
+    def value(self):
+        rng = self.rng
+        choice = rng.random()
+        if choice < 0.35:
+            value = rng.choice(_CORNERS)
+        elif choice < 0.55:
+            value = rng.randint(-16, 16)
+        else:
+            value = rng.getrandbits(32)
+        return value & _MASK32
+
+    def dest(self):
+        rng = self.rng
+        if rng.random() < 0.03:
+            reg = 0
+        else:
+            reg = rng.choice([r for r in range(1, 32) if r not in self.reserved])
+        if reg:
+            self.recent = ([reg] + [r for r in self.recent if r != reg])[:4]
+        return reg
+
+    def src(self):
+        rng = self.rng
+        if self.recent and rng.random() < 0.5:
+            return rng.choice(self.recent)
+        return rng.randrange(32)
+
+    def scratch(self):
+        """A register free for address computation (not x0, not reserved)."""
+        return self.rng.choice([r for r in range(1, 32) if r not in self.reserved])
+
+    def li(self, reg, value):
+        value &= _MASK32
+        signed = value - (1 << 32) if value >> 31 else value
+        self.emit(f"li x{reg}, {signed}")
+
+    # -- items ---------------------------------------------------------------------------
+    def simple(self):
+        """One item that falls through (no control flow)."""
+        rng = self.rng
+        kind = rng.choices(
+            ("alu_r", "alu_i", "shift_i", "lui", "auipc", "muldiv", "load", "store", "csr",
+             "fence", "li"),
+            weights=(20, 15, 8, 3, 2, 14, 14, 10, 4, 1, 3))[0]
+        # Sources are picked before the destination joins the recent list (see src()).
+        if kind == "alu_r":
+            rs1, rs2 = self.src(), self.src()
+            self.emit(f"{rng.choice(_ALU_R)} x{self.dest()}, x{rs1}, x{rs2}")
+        elif kind == "alu_i":
+            rs1 = self.src()
+            imm = rng.choice((rng.randint(-2048, 2047), rng.randint(-8, 8), -1, 0, 2047, -2048))
+            self.emit(f"{rng.choice(_ALU_I)} x{self.dest()}, x{rs1}, {imm}")
+        elif kind == "shift_i":
+            rs1 = self.src()
+            shamt = rng.choice((0, 1, 31, rng.randrange(32)))
+            self.emit(f"{rng.choice(_SHIFT_I)} x{self.dest()}, x{rs1}, {shamt}")
+        elif kind == "lui":
+            self.emit(f"lui x{self.dest()}, {rng.getrandbits(20)}")
+        elif kind == "auipc":
+            self.emit(f"auipc x{self.dest()}, {rng.getrandbits(20)}")
+        elif kind == "muldiv":
+            self.muldiv()
+        elif kind == "load":
+            self.memory(rng.choice(_LOADS), load=True)
+        elif kind == "store":
+            self.memory(rng.choice(_STORES), load=False)
+        elif kind == "csr":
+            self.csr()
+        elif kind == "fence":
+            self.emit("fence")
+        else:
+            self.li(self.dest(), self.value())
+
+    def muldiv(self):
+        rng = self.rng
+        rs1, rs2 = self.src(), self.src()
+        if rng.random() < 0.4 and rs1 and rs1 not in self.reserved:
+            self.li(rs1, rng.choice(_CORNERS))
+        if rng.random() < 0.4 and rs2 and rs2 not in self.reserved and rs2 != rs1:
+            self.li(rs2, rng.choice(_CORNERS))
+        self.emit(f"{rng.choice(_MULDIV)} x{self.dest()}, x{rs1}, x{rs2}")
+
+    def memory(self, op, load):
+        rng = self.rng
+        mnemonic, width = op
+        if rng.random() < 0.5:
+            base = GP
+            offset = rng.randrange(-DATA_SIZE // 2, DATA_SIZE // 2, width)
+        else:
+            # Computed address: gp + (rs & mask) + offset, with (rs & mask) in [0, 2047] and
+            # offset in [-2048, 0]: always inside [gp - 2048, gp + 2047], aligned to the width.
+            base = self.scratch()
+            self.emit(f"andi x{base}, x{self.src()}, {0x7FF & ~(width - 1)}")
+            self.emit(f"add x{base}, x{base}, x{GP}")
+            offset = rng.randrange(-DATA_SIZE // 2, 1, width)
+        if load:
+            self.emit(f"{mnemonic} x{self.dest()}, {offset}(x{base})")
+        else:
+            self.emit(f"{mnemonic} x{self.src()}, {offset}(x{base})")
+
+    def csr(self):
+        rng = self.rng
+        form = rng.choice(("csrrw", "csrrs", "csrrc", "csrrwi", "csrrsi", "csrrci", "read"))
+        if form == "read":
+            self.emit(f"csrrs x{self.dest()}, mscratch, x0")
+        elif form.endswith("i"):
+            self.emit(f"{form} x{self.dest()}, mscratch, {rng.randrange(32)}")
+        else:
+            rs1 = self.src()
+            self.emit(f"{form} x{self.dest()}, mscratch, x{rs1}")
+
+    def forward_branch(self, depth=0):
+        rng = self.rng
+        target = self.label()
+        rs1 = self.src()
+        rs2 = rs1 if rng.random() < 0.1 else self.src()
+        self.emit(f"{rng.choice(_BRANCH)} x{rs1}, x{rs2}, {target}")
+        for _ in range(rng.randint(0, 5)):
+            if depth < 1 and rng.random() < 0.15:
+                self.forward_branch(depth + 1)
+            else:
+                self.simple()
+        self.lines.append(f"{target}:")
+
+    def loop(self):
+        rng = self.rng
+        head = self.label()
+        self.li(TP, rng.randint(1, 6))
+        self.lines.append(f"{head}:")
+        for _ in range(rng.randint(1, 8)):
+            if rng.random() < 0.2:
+                self.forward_branch(1)
+            else:
+                self.simple()
+        self.emit(f"addi x{TP}, x{TP}, -1")
+        self.emit(rng.choice((f"bne x{TP}, x0, {head}", f"blt x0, x{TP}, {head}",
+                              f"bltu x0, x{TP}, {head}", f"bge x0, x{TP}, .+8\n    j {head}")))
+
+    def jump(self):
+        rng = self.rng
+        target = self.label()
+        if rng.random() < 0.5:
+            self.emit(f"jal x{self.dest()}, {target}")
+        else:
+            base = self.scratch()
+            offset = rng.choice((0, 0, 4, -4, 3, rng.randint(-64, 64)))
+            odd = int(rng.random() < 0.25)  # base + offset odd: JALR clears bit 0
+            self.emit(f"la x{base}, {target}{odd - offset:+d}")
+            self.emit(f"jalr x{self.dest()}, {offset}(x{base})")
+        for _ in range(rng.randint(0, 3)):
+            self.simple()  # dead code, skipped
+        self.lines.append(f"{target}:")
+
+    def call(self):
+        rng = self.rng
+        if not self.subroutines or (len(self.subroutines) < 8 and rng.random() < 0.3):
+            self.subroutines.append((self.label("F"), rng.randint(1, 6), rng.getrandbits(32)))
+        name = rng.choice(self.subroutines)[0]
+        if rng.random() < 0.5:
+            self.emit(f"jal x{RA}, {name}")
+        else:
+            base = self.scratch()
+            self.emit(f"la x{base}, {name}")
+            self.emit(f"jalr x{RA}, 0(x{base})")
+        self.recent = ([RA] + [r for r in self.recent if r != RA])[:4]
+
+    def emit_subroutines(self):
+        self.reserved.add(RA)
+        for name, size, seed in self.subroutines:
+            self.lines.append(f"{name}:")
+            saved, self.rng = self.rng, random.Random(seed)
+            for _ in range(size):
+                self.simple()
+            self.rng = saved
+            self.emit(self.rng.choice(("jalr x0, 0(x1)", "ret")))
+        self.reserved.discard(RA)
+
+
+def generate(seed, length=2000):
+    """Assembly text of random program ``seed`` with about ``length`` items.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the random choices; the same seed always gives the same text.
+    length : int
+        Number of top-level items (an item is one instruction or a small group: a branch over
+        a few instructions, a loop, a call); >= 1.
+
+    Returns
+    -------
+    str
+        A complete assembly source with ``_start`` in ``.text`` and the data area in ``.data``.
+    """
+    if not isinstance(length, int) or length < 1:
+        raise ValueError(f"length must be an integer >= 1, not {length!r}")
+    b = _Builder(seed)
+    b.lines += [f"# random RV32IM program, seed {seed}, length {length}",
+                ".option norelax", ".option norvc", ".section .text", ".globl _start",
+                "_start:"]
+    b.emit(f"la x{GP}, data_mid")
+    b.emit(f"li x{TP}, 0")
+    for reg in range(1, 32):
+        if reg not in (GP, TP):
+            b.li(reg, b.value())
+    b.emit(f"csrrw x0, mscratch, x{b.rng.randrange(5, 32)}")
+    for _ in range(length):
+        kind = b.rng.choices(("simple", "branch", "loop", "jump", "call"),
+                             weights=(80, 9, 3, 4, 4))[0]
+        if kind == "simple":
+            b.simple()
+        elif kind == "branch":
+            b.forward_branch()
+        elif kind == "loop":
+            b.loop()
+        elif kind == "jump":
+            b.jump()
+        else:
+            b.call()
+    b.lines.append(".Lexit:")
+    b.li(5, TEST_EXIT_BASE)
+    b.li(6, 1)
+    b.emit("sw x6, 0(x5)")
+    b.lines.append(".Lhalt:")
+    b.emit("j .Lhalt")
+    b.emit_subroutines()
+    words = [b.rng.getrandbits(32) for _ in range(DATA_SIZE // 4)]
+    b.lines += [".section .data", ".balign 16", "data_base:"]
+    for index in range(0, len(words), 8):
+        if index == len(words) // 2:
+            b.lines.append("data_mid:")
+        b.emit(".word " + ", ".join(f"0x{w:08x}" for w in words[index:index + 8]))
+    return "\n".join(b.lines) + "\n"
