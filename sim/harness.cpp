@@ -1,0 +1,363 @@
+// Dure simulator harness: the C++ main loop around the Verilator model of `dure_sim_top`.
+//
+// Python (dure.sim.runner) prepares everything and then stays out of the per-cycle loop:
+//
+//   Vdure_sim_top --image F --result F [--max-cycles N] [--trace F] [--waves F]
+//                 [--uart-in F | --uart-in -] [--bare N]
+//
+// --image     program image written by dure.sim.runner: magic "DUREIMG1", u32 run count, then
+//             per run: u32 byte address (word aligned), u32 word count, the words (all LE).
+// --result    file that receives one JSON line: status ("exit", "timeout" or "bare"),
+//             exit_code, cycles, instret, uart_bytes, load_cycles, seconds (main loop only).
+// --max-cycles  cycle limit after the core leaves hold (default 50,000,000).
+// --trace     one line per rvfi valid: pc insn trap intr rd_addr rd_wdata mem_addr mem_rmask
+//             mem_wmask mem_wdata mem_rdata pc_wdata, lowercase hex without 0x.
+// --waves     VCD or FST file; only in a model built with DURE_WAVES_VCD / DURE_WAVES_FST.
+// --uart-in   bytes pushed into the UART RX port, from a file or, for "-", from stdin
+//             (polled every few thousand cycles while no byte is pending).
+// --bare      benchmark mode: after loading, toggle the clock N times and do nothing else.
+//
+// UART bytes go to stdout as they are sent (flushed at every newline and periodically).
+// Errors print one line to stderr and exit with status 3.
+
+#include "Vdure_sim_top.h"
+#include "verilated.h"
+
+#if defined(DURE_WAVES_VCD)
+#include "verilated_vcd_c.h"
+typedef VerilatedVcdC WaveFile;
+#elif defined(DURE_WAVES_FST)
+#include "verilated_fst_c.h"
+typedef VerilatedFstC WaveFile;
+#endif
+
+// Verilator escapes the "__" of Amaranth's flattened port names (rvfi__valid) as "___05F".
+#define RVFI(member) rvfi___05F##member
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+[[noreturn]] void fail(const std::string& message) {
+    std::fprintf(stderr, "dure-sim: %s\n", message.c_str());
+    std::exit(3);
+}
+
+struct Run {
+    uint32_t addr;
+    std::vector<uint32_t> words;
+};
+
+uint32_t read_u32(FILE* f, const char* path) {
+    unsigned char b[4];
+    if (std::fread(b, 1, 4, f) != 4) fail(std::string("truncated image file ") + path);
+    return b[0] | (b[1] << 8) | (b[2] << 16) | (uint32_t(b[3]) << 24);
+}
+
+std::vector<Run> read_image(const char* path) {
+    FILE* f = std::fopen(path, "rb");
+    if (!f) fail(std::string("cannot open image file ") + path);
+    char magic[8];
+    if (std::fread(magic, 1, 8, f) != 8 || std::memcmp(magic, "DUREIMG1", 8) != 0)
+        fail(std::string("not a Dure image file: ") + path);
+    std::vector<Run> runs(read_u32(f, path));
+    for (Run& run : runs) {
+        run.addr = read_u32(f, path);
+        run.words.resize(read_u32(f, path));
+        for (uint32_t& w : run.words) w = read_u32(f, path);
+    }
+    std::fclose(f);
+    return runs;
+}
+
+uint64_t parse_count(const char* option, const char* text) {
+    char* end = nullptr;
+    unsigned long long value = std::strtoull(text, &end, 0);
+    if (!*text || *end || value == 0) fail(std::string(option) + " needs a positive integer");
+    return value;
+}
+
+// Buffered UART output, flushed at newlines, when full and on request.
+class UartOut {
+public:
+    void put(uint8_t byte) {
+        buffer_[used_++] = byte;
+        count_++;
+        if (byte == '\n' || used_ == sizeof(buffer_)) flush();
+    }
+    void flush() {
+        size_t done = 0;
+        while (done < used_) {
+            ssize_t n = ::write(1, buffer_ + done, used_ - done);
+            if (n <= 0) break;  // stdout closed: keep simulating, drop the output
+            done += size_t(n);
+        }
+        used_ = 0;
+    }
+    uint64_t count() const { return count_; }
+
+private:
+    uint8_t buffer_[4096];
+    size_t used_ = 0;
+    uint64_t count_ = 0;
+};
+
+// UART input: a whole file read up front, or stdin polled without blocking.
+class UartIn {
+public:
+    void open(const char* path) {
+        if (!path) return;
+        if (std::strcmp(path, "-") == 0) {
+            stdin_open_ = true;
+            return;
+        }
+        FILE* f = std::fopen(path, "rb");
+        if (!f) fail(std::string("cannot open UART input file ") + path);
+        uint8_t chunk[4096];
+        size_t n;
+        while ((n = std::fread(chunk, 1, sizeof(chunk), f)) > 0) data_.insert(data_.end(), chunk, chunk + n);
+        std::fclose(f);
+    }
+    bool pending() const { return pos_ < data_.size(); }
+    uint8_t front() const { return data_[pos_]; }
+    void pop() { pos_++; }
+    // Called every few thousand cycles while nothing is pending.
+    void poll_stdin() {
+        if (!stdin_open_ || pending()) return;
+        struct pollfd p = {0, POLLIN, 0};
+        if (::poll(&p, 1, 0) <= 0) return;
+        uint8_t chunk[4096];
+        ssize_t n = ::read(0, chunk, sizeof(chunk));
+        if (n <= 0) {
+            stdin_open_ = false;
+            return;
+        }
+        data_.assign(chunk, chunk + n);
+        pos_ = 0;
+    }
+    bool polling() const { return stdin_open_; }
+
+private:
+    std::vector<uint8_t> data_;
+    size_t pos_ = 0;
+    bool stdin_open_ = false;
+};
+
+// Retirement trace writer (hand-rolled hex formatting: this runs once per instruction).
+class Trace {
+public:
+    explicit Trace(const char* path) {
+        file_ = std::fopen(path, "w");
+        if (!file_) fail(std::string("cannot write trace file ") + path);
+        std::setvbuf(file_, nullptr, _IOFBF, 1 << 20);
+    }
+    ~Trace() { std::fclose(file_); }
+    void line(const Vdure_sim_top* t) {
+        char text[128];
+        char* p = text;
+        p = hex(p, t->RVFI(pc_rdata), 8);
+        p = hex(p, t->RVFI(insn), 8);
+        p = hex(p, t->RVFI(trap), 1);
+        p = hex(p, t->RVFI(intr), 1);
+        p = hex(p, t->RVFI(rd_addr), 2);
+        p = hex(p, t->RVFI(rd_wdata), 8);
+        p = hex(p, t->RVFI(mem_addr), 8);
+        p = hex(p, t->RVFI(mem_rmask), 1);
+        p = hex(p, t->RVFI(mem_wmask), 1);
+        p = hex(p, t->RVFI(mem_wdata), 8);
+        p = hex(p, t->RVFI(mem_rdata), 8);
+        p = hex(p, t->RVFI(pc_wdata), 8);
+        p[-1] = '\n';
+        std::fwrite(text, 1, size_t(p - text), file_);
+    }
+
+private:
+    // Minimal lowercase hex (at most `digits` digits), followed by a space.
+    static char* hex(char* p, uint32_t value, int digits) {
+        static const char kDigits[] = "0123456789abcdef";
+        char tmp[8];
+        int n = 0;
+        do {
+            tmp[n++] = kDigits[value & 15];
+            value >>= 4;
+        } while (value && n < digits);
+        while (n) *p++ = tmp[--n];
+        *p++ = ' ';
+        return p;
+    }
+    FILE* file_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const char* image_path = nullptr;
+    const char* result_path = nullptr;
+    const char* trace_path = nullptr;
+    const char* waves_path = nullptr;
+    const char* uart_in_path = nullptr;
+    uint64_t max_cycles = 50000000;
+    uint64_t bare_cycles = 0;
+    for (int i = 1; i < argc; i++) {
+        std::string arg = argv[i];
+        if (i + 1 >= argc) fail("option " + arg + " needs a value");
+        const char* value = argv[++i];
+        if (arg == "--image") image_path = value;
+        else if (arg == "--result") result_path = value;
+        else if (arg == "--trace") trace_path = value;
+        else if (arg == "--waves") waves_path = value;
+        else if (arg == "--uart-in") uart_in_path = value;
+        else if (arg == "--max-cycles") max_cycles = parse_count("--max-cycles", value);
+        else if (arg == "--bare") bare_cycles = parse_count("--bare", value);
+        else fail("unknown option " + arg);
+    }
+    if (!image_path || !result_path) fail("--image and --result are required");
+    std::vector<Run> image = read_image(image_path);
+
+    auto context = std::make_unique<VerilatedContext>();
+#if defined(DURE_WAVES_VCD) || defined(DURE_WAVES_FST)
+    context->traceEverOn(true);
+#endif
+    auto top = std::make_unique<Vdure_sim_top>(context.get(), "dure_sim_top");
+
+#if defined(DURE_WAVES_VCD) || defined(DURE_WAVES_FST)
+    std::unique_ptr<WaveFile> waves;
+    if (waves_path) {
+        waves = std::make_unique<WaveFile>();
+        top->trace(waves.get(), 99);
+        waves->open(waves_path);
+    }
+    uint64_t wave_time = 0;
+    auto dump = [&]() {
+        if (waves) waves->dump(wave_time);
+        wave_time += 5;
+    };
+#else
+    if (waves_path) fail("this model was built without waveform support");
+    auto dump = []() {};
+#endif
+
+    // One clock cycle, starting and ending with clk low and the model evaluated: inputs for
+    // the cycle are set by the caller, then eval settles them before the rising edge.
+    auto posedge = [&]() {
+        top->clk = 1;
+        top->eval();
+        dump();
+        top->clk = 0;
+    };
+
+    // Reset with the core held, then load the program through the loader port.
+    top->clk = 0;
+    top->rst = 1;
+    top->hold = 1;
+    top->load_valid = 0;
+    top->uart_rx_valid = 0;
+    top->gpio_in = 0;
+    for (int i = 0; i < 4; i++) {
+        top->eval();
+        dump();
+        posedge();
+    }
+    top->rst = 0;
+    uint64_t load_cycles = 0;
+    for (const Run& run : image) {
+        uint32_t addr = run.addr;
+        for (uint32_t word : run.words) {
+            top->load_valid = 1;
+            top->load_addr = addr;
+            top->load_data = word;
+            for (int wait = 0;; wait++) {
+                top->eval();
+                dump();
+                bool ready = top->load_ready;
+                posedge();
+                load_cycles++;
+                if (ready) break;
+                if (wait > 10000) fail("the loader port never became ready");
+            }
+            addr += 4;
+        }
+    }
+    top->load_valid = 0;
+    top->hold = 0;
+
+    UartOut uart_out;
+    UartIn uart_in;
+    uart_in.open(uart_in_path);
+    std::unique_ptr<Trace> trace;
+    if (trace_path) trace = std::make_unique<Trace>(trace_path);
+
+    const char* status = "timeout";
+    uint32_t exit_code = 0;
+    uint64_t cycles = 0;
+    uint64_t instret = 0;
+    auto start = std::chrono::steady_clock::now();
+    if (bare_cycles) {
+        // The reference loop for simulator speed: the same model, the same two evaluations
+        // per cycle, nothing observed.
+        for (cycles = 0; cycles < bare_cycles; cycles++) {
+            top->eval();
+            top->clk = 1;
+            top->eval();
+            top->clk = 0;
+        }
+        status = "bare";
+    } else {
+        while (cycles < max_cycles) {
+            if ((cycles & 0xfff) == 0) {
+                if (uart_in.polling()) uart_in.poll_stdin();
+                if ((cycles & 0xfffff) == 0) uart_out.flush();
+            }
+            bool rx = uart_in.pending();
+            top->uart_rx_valid = rx;
+            if (rx) top->uart_rx_data = uart_in.front();
+            top->eval();
+            dump();
+            if (top->RVFI(valid)) {
+                if (!top->RVFI(trap)) instret++;
+                if (trace) trace->line(top.get());
+            }
+            if (top->uart_tx_valid) uart_out.put(top->uart_tx_data);
+            if (rx && top->uart_rx_ready) uart_in.pop();
+            bool exited = top->exit_valid;
+            if (exited) exit_code = top->exit_code;
+            posedge();
+            cycles++;
+            if (exited) {
+                status = "exit";
+                break;
+            }
+        }
+    }
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    top->eval();
+    dump();
+    uart_out.flush();
+    trace.reset();
+#if defined(DURE_WAVES_VCD) || defined(DURE_WAVES_FST)
+    if (waves) waves->close();
+#endif
+    top->final();
+
+    FILE* result = std::fopen(result_path, "w");
+    if (!result) fail(std::string("cannot write result file ") + result_path);
+    std::fprintf(result,
+                 "{\"status\": \"%s\", \"exit_code\": %" PRIu32 ", \"cycles\": %" PRIu64
+                 ", \"instret\": %" PRIu64 ", \"uart_bytes\": %" PRIu64
+                 ", \"load_cycles\": %" PRIu64 ", \"seconds\": %.6f}\n",
+                 status, exit_code, cycles, instret, uart_out.count(), load_cycles, seconds);
+    std::fclose(result);
+    return 0;
+}

@@ -1,0 +1,107 @@
+"""Verilog of the simulation top for one SoC variant, cached by a hash of everything it depends on.
+
+The simulator builds ``SimTop(config)`` (:mod:`dure.rtl.soc.sim_top`) as a Verilog module called
+``dure_sim_top``. The output lives in ``build/sim/<label>-<hash>/dure_sim_top.v`` where ``<hash>``
+covers the configuration, the source of every Python file under ``rtl/``, ``dure/config.py``, the
+simulator's own build sources (this file, :mod:`dure.sim.verilator`, ``harness.cpp``), the
+Amaranth and Verilator versions and, for a stand-in top, the file that defines it. Any edit to one
+of these gives a new directory; nothing is ever rebuilt in place.
+"""
+
+import hashlib
+import importlib.metadata
+import inspect
+import os
+import pathlib
+import tempfile
+
+import dure.rtl
+from amaranth.back import verilog
+
+import dure
+import dure.config
+
+__all__ = ["TOP_NAME", "build_root", "model_hash", "model_dir", "generate_verilog"]
+
+#: Module name of the generated Verilog top (and of the Verilator model class, ``V<name>``).
+TOP_NAME = "dure_sim_top"
+
+_SIM_DIR = pathlib.Path(__file__).resolve().parent
+_HARNESS_SOURCES = ("harness.cpp", "rtlgen.py", "verilator.py")
+
+
+def build_root():
+    """The project's build folder: ``$DURE_BUILD`` if set, else ``build/`` in the repository
+    (found from the package location), else ``build/`` in the current directory."""
+    if os.environ.get("DURE_BUILD"):
+        return pathlib.Path(os.environ["DURE_BUILD"]).resolve()
+    repo = pathlib.Path(dure.__file__).resolve().parent.parent
+    if (repo / "pyproject.toml").is_file() and (repo / "rtl").is_dir():
+        return repo / "build"
+    return pathlib.Path.cwd() / "build"
+
+
+def _default_top(config):
+    from dure.rtl.soc.sim_top import SimTop
+    return SimTop(config)
+
+
+def _source_files(top):
+    rtl_dir = pathlib.Path(dure.rtl.__file__).resolve().parent
+    files = sorted(rtl_dir.rglob("*.py"))
+    files.append(pathlib.Path(dure.config.__file__).resolve())
+    files += [_SIM_DIR / name for name in _HARNESS_SOURCES]
+    if top is not None:
+        files.append(pathlib.Path(inspect.getsourcefile(top)).resolve())
+    return files
+
+
+def model_hash(config, top=None):
+    """Hex digest (16 characters) naming the Verilog and models built for ``config``.
+
+    ``top`` is a callable ``config -> Elaboratable`` standing in for ``SimTop`` (tests); None
+    means the real ``SimTop``.
+    """
+    digest = hashlib.sha256()
+
+    def feed(tag, data):
+        digest.update(f"{tag}:{len(data)}:".encode())
+        digest.update(data)
+
+    feed("config", repr(config).encode())
+    feed("top", b"SimTop" if top is None else f"{top.__module__}.{top.__qualname__}".encode())
+    for name in ("amaranth", "verilator"):
+        feed(name, importlib.metadata.version(name).encode())
+    for path in _source_files(top):
+        try:
+            rel = path.relative_to(_SIM_DIR.parent)
+        except ValueError:
+            rel = path.name
+        feed(str(rel), path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def model_dir(config, top=None):
+    """``build/sim/<label>-<hash>``: where the Verilog and every model flavour of it live."""
+    label = config.name if top is None else f"{config.name}-{top.__name__.lower()}"
+    return build_root() / "sim" / f"{label}-{model_hash(config, top)}"
+
+
+def generate_verilog(config, top=None):
+    """Write ``dure_sim_top.v`` for ``config`` unless it exists; return its path.
+
+    The file is written to a temporary name and renamed, so concurrent callers never see a
+    partial file.
+    """
+    directory = model_dir(config, top)
+    path = directory / f"{TOP_NAME}.v"
+    if path.is_file():
+        return path
+    directory.mkdir(parents=True, exist_ok=True)
+    elaboratable = (top or _default_top)(config)
+    text = verilog.convert(elaboratable, name=TOP_NAME, emit_src=False)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".verilog-", suffix=".tmp")
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
+    os.replace(tmp, path)
+    return path
