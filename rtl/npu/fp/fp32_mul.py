@@ -1,0 +1,130 @@
+"""fp32 x fp32 -> fp32, round to nearest even."""
+
+from amaranth.hdl import Cat, Const, Module, Mux
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .decode import decode
+from .lzc import LeadingZeroCount
+from .pipeline import Pipeline
+from .rne import RoundNearestEven
+from .shift import ShiftRightSticky
+
+__all__ = ["Fp32Mul"]
+
+
+class Fp32Mul(wiring.Component):
+    """Multiplies two IEEE binary32 values with round-to-nearest-even.
+
+    Subnormal inputs are normalised first; subnormal results are kept (denormalised with a
+    sticky shift before rounding). Overflow gives +/-Inf, zero and underflowed results carry the
+    XOR of the input signs. NaN inputs and 0 x Inf give ``0x7FC00000``.
+
+    Latency
+    -------
+    7 enabled cycles: (1) decode, leading-zero counts; (2) normalise significands, exponent;
+    (3) two 24 x 12 partial products; (4) their sum; (5) one-bit normalisation, distance of the
+    denormalising shift; (6) denormalising shift with sticky; (7) round, pack, special cases.
+
+    Members
+    -------
+    en : In(1, init=1)
+        Clock enable; while low every stage holds.
+    i_valid : In(1)
+        Input vector valid.
+    i_a, i_b : In(32)
+        Operands (binary32 bit patterns).
+    o_valid : Out(1)
+        ``i_valid`` delayed by the latency.
+    o_z : Out(32)
+        Product (binary32 bit pattern).
+    """
+
+    LATENCY = 7
+
+    en: In(1, init=1)
+    i_valid: In(1)
+    i_a: In(32)
+    i_b: In(32)
+    o_valid: Out(1)
+    o_z: Out(32)
+
+    def elaborate(self, platform):
+        m = Module()
+        p = Pipeline(m, self.en)
+        a = decode(self.i_a, 8, 23)
+        b = decode(self.i_b, 8, 23)
+
+        # Stage 1: classify; leading zeros of subnormal significands.
+        m.submodules.lzc_a = lzc_a = LeadingZeroCount(24)
+        m.submodules.lzc_b = lzc_b = LeadingZeroCount(24)
+        m.d.comb += [lzc_a.i.eq(a.mant), lzc_b.i.eq(b.mant)]
+        zero = a.is_zero | b.is_zero
+        inf = a.is_inf | b.is_inf
+        c1 = p.regs({
+            "valid": self.i_valid,
+            "sign":  a.sign ^ b.sign,
+            "nan":   a.is_nan | b.is_nan | (zero & inf),
+            "inf":   inf,
+            "zero":  zero,
+        }, stage=1)
+        ma1 = p.reg(a.mant, name="s1_ma")
+        mb1 = p.reg(b.mant, name="s1_mb")
+        lza1 = p.reg(lzc_a.count, name="s1_lza")
+        lzb1 = p.reg(lzc_b.count, name="s1_lzb")
+        esum1 = p.reg(a.exp_eff + b.exp_eff, name="s1_esum")
+        lzsum1 = p.reg(lzc_a.count + lzc_b.count, name="s1_lzsum")
+
+        # Stage 2: normalised significands (leading one at bit 23); biased product exponent
+        # for a product whose leading one is at bit 46, in [-171, 381].
+        c2 = p.regs(c1, stage=2)
+        na2 = p.reg((ma1 << lza1)[:24], name="s2_na")
+        nb2 = p.reg((mb1 << lzb1)[:24], name="s2_nb")
+        exp2 = p.reg((esum1 - lzsum1 - 127).as_signed()[:10].as_signed(), name="s2_exp")
+
+        # Stage 3: partial products.
+        c3 = p.regs(c2, stage=3)
+        pp_lo3 = p.reg(na2 * nb2[:12], name="s3_pp_lo")
+        pp_hi3 = p.reg(na2 * nb2[12:], name="s3_pp_hi")
+        exp3 = p.reg(exp2, name="s3_exp")
+
+        # Stage 4: product in [2**46, 2**48).
+        c4 = p.regs(c3, stage=4)
+        prod4 = p.reg((pp_lo3 + (pp_hi3 << 12))[:48], name="s4_prod")
+        exp4 = p.reg(exp3, name="s4_exp")
+
+        # Stage 5: leading one to bit 47; keep 24 bits, guard and sticky. A result exponent
+        # below 1 becomes a right shift by (1 - exponent) into the subnormal range.
+        top = prod4[47]
+        q = Mux(top, prod4, prod4 << 1)[:48]
+        exp = (exp4 + top).as_signed()
+        rshift = (1 - exp).as_signed()
+        c5 = p.regs(c4, stage=5)
+        kept5 = p.reg(Cat(q[:23] != 0, q[23], q[24:48]), name="s5_kept")
+        rshift5 = p.reg(Mux(exp >= 1, 0, Mux(rshift > 31, 31, rshift[:5])), name="s5_rshift")
+        efield5 = p.reg(Mux(exp >= 1, exp[:8], 0), name="s5_efield")
+        ovf5 = p.reg(exp >= 255, name="s5_ovf")
+
+        # Stage 6: denormalise with sticky.
+        m.submodules.denorm = denorm = ShiftRightSticky(26, 5)
+        m.d.comb += [denorm.i.eq(kept5), denorm.amount.eq(rshift5)]
+        c6 = p.regs(c5, stage=6)
+        ovf6 = p.reg(ovf5, name="s6_ovf")
+        # A denormalised value has bit 25 clear, so the exponent field 0 is right for it.
+        packed6 = p.reg(Cat(denorm.o[2:25], efield5), name="s6_packed")
+        guard6 = p.reg(denorm.o[1], name="s6_guard")
+        sticky6 = p.reg(denorm.o[0] | denorm.sticky, name="s6_sticky")
+
+        # Stage 7: round, pack, special cases.
+        m.submodules.rne = rne = RoundNearestEven(31)
+        m.d.comb += [rne.i.eq(packed6), rne.guard.eq(guard6), rne.sticky.eq(sticky6)]
+        sign = c6["sign"]
+        result = Mux(c6["nan"], 0x7FC00000,
+                     Mux(c6["inf"] | ovf6, Cat(Const(0x7F800000, 31), sign),
+                         Mux(c6["zero"], Cat(Const(0, 31), sign),
+                             Cat(rne.o[:31], sign))))
+        m.d.comb += [
+            self.o_valid.eq(p.reg(c6["valid"], name="s7_valid", reset=True)),
+            self.o_z.eq(p.reg(result, name="s7_z")),
+        ]
+        return m
