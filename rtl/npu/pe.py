@@ -157,10 +157,10 @@ class ProcessingElement(wiring.Component):
         m.submodules.mul = mul = Fp16Mul()
         m.submodules.add = add = Fp32Add()
         m.d.comb += [
-            mul.a.eq(a_r), mul.b.eq(weight.data),
-            add.a.eq(self.psum_in),
-            add.b.eq(Mux(active_m, mul.result, FP32_NEG_ZERO)),
+            mul.i_valid.eq(tok_r.valid), mul.i_a.eq(a_r), mul.i_b.eq(weight.data),
+            add.i_valid.eq(mul.o_valid), add.i_a.eq(self.psum_in),
+            add.i_b.eq(Mux(active_m, mul.o_z, FP32_NEG_ZERO)),
         ]
         fp_a = _delay(m, fp_m, la, "fp_a")
-        m.d.comb += self.psum_out.eq(Mux(fp_a, add.result, int_sum_a))
+        m.d.comb += self.psum_out.eq(Mux(fp_a, add.o_z, int_sum_a))
         return m

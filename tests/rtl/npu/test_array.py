@@ -39,3 +39,79 @@ def test_int8_extremes_wrap():
     run_job(SystolicArray(rows, cols, fp16=False), [job])
     np.testing.assert_array_equal(job.result(), int8_reference(a, b, init))
     np.testing.assert_array_equal(job.result()[:, 2], golden.gemm_int8(a, b)[:, 2])
+
+
+F16_SPECIALS = np.array([0x0000, 0x8000, 0x7C00, 0xFC00, 0x7E00, 0x7C01, 0xFE00, 0x7BFF, 0xFBFF,
+                         0x0001, 0x8001, 0x03FF, 0x0400, 0x3C00, 0xBC00], np.uint16)
+
+
+def random_fp16(rng, shape, special=0.1, scale=4.0):
+    """Moderate random fp16 values, a fraction replaced by specials (zeros, Inf, NaN, subnormal)."""
+    x = (rng.standard_normal(shape) * scale * 2.0 ** rng.integers(-6, 7, shape)).astype(np.float16)
+    bits = x.view(np.uint16).copy()
+    mask = rng.random(shape) < special
+    bits[mask] = rng.choice(F16_SPECIALS, mask.sum())
+    return bits.view(np.float16)
+
+
+def random_fp32_init(rng, shape, special=0.1):
+    x = (rng.standard_normal(shape) * 100).astype(np.float32)
+    bits = x.view(np.uint32).copy()
+    specials = np.array([0, 0x80000000, 0x7F800000, 0xFF800000, 0x7FC00000, 0x7F800001,
+                         0x7F7FFFFF, 0x00000001, 0x80000001], np.uint32)
+    mask = rng.random(shape) < special
+    bits[mask] = rng.choice(specials, mask.sum())
+    return bits.view(np.float32)
+
+
+def fp_bits(x):
+    return golden.canonicalize_nan(x).view(np.uint32)
+
+
+@pytest.mark.parametrize("m,k,n", [(3, 1, 2), (4, 5, 3)])
+def test_fp16_random_gemm(m, k, n):
+    rng = np.random.default_rng(100 + m * 100 + k * 10 + n)
+    a, b = random_fp16(rng, (m, k)), random_fp16(rng, (k, n))
+    init = random_fp32_init(rng, (m, n))
+    job = GemmJob(a, b, init, 2, 2)
+    run_job(SystolicArray(2, 2), [job], seed=k, idle=0.3, stall=0.3)
+    np.testing.assert_array_equal(job.result().view(np.uint32),
+                                  fp_bits(golden.gemm_fp16(a, b, init=init)))
+
+
+def test_fp16_edge_cases():
+    """Cancellation, Inf - Inf, overflow to Inf, subnormal sums, signed zeros, over K tiles."""
+    f = np.float16
+    a = np.array([
+        [65504, 65504, -65504, 1],             # overflow of the fp32 sum? no: exact, then cancel
+        [np.inf, 1, 1, 1],                     # Inf + ... stays Inf
+        [np.inf, 1, -np.inf, 1],               # Inf - Inf = NaN
+        [-0.0, -0.0, -0.0, -0.0],              # -0 products keep a -0 start
+        [2.0 ** -24, 2.0 ** -24, -2.0 ** -24, 2.0 ** -14],   # subnormal products
+        [1, 2.0 ** -11, 1, -1],                # rounding then cancellation: order matters
+    ], f)
+    b = np.array([
+        [65504, 1, 0],
+        [65504, -1, 2.0 ** -24],
+        [65504, 1, 0.5],
+        [2.0 ** -24, 1, -0.0],
+    ], f)
+    init = np.array([[-0.0, 2.0 ** 24, 0.0]] * a.shape[0], np.float32)
+    job = GemmJob(a, b, init, 2, 2)
+    run_job(SystolicArray(2, 2), [job], idle=0.2, stall=0.2)
+    np.testing.assert_array_equal(job.result().view(np.uint32),
+                                  fp_bits(golden.gemm_fp16(a, b, init=init)))
+
+
+def test_precision_changes_row_by_row():
+    """INT8 and FP16 operations back to back share the pipeline without draining it."""
+    rng = np.random.default_rng(7)
+    a8, b8, i8 = random_int8(rng, 3, 3, 2)
+    a16, b16 = random_fp16(rng, (2, 2)), random_fp16(rng, (2, 2))
+    i16 = random_fp32_init(rng, (2, 2))
+    jobs = [GemmJob(a8, b8, i8, 2, 2), GemmJob(a16, b16, i16, 2, 2), GemmJob(a8, b8, i8, 2, 2)]
+    run_job(SystolicArray(2, 2), jobs, stall=0.1)
+    np.testing.assert_array_equal(jobs[0].result(), int8_reference(a8, b8, i8))
+    np.testing.assert_array_equal(jobs[1].result().view(np.uint32),
+                                  fp_bits(golden.gemm_fp16(a16, b16, init=i16)))
+    np.testing.assert_array_equal(jobs[2].result(), int8_reference(a8, b8, i8))
