@@ -1,0 +1,142 @@
+"""Bus models for Amaranth-simulator testbenches: an initiator and a target.
+
+Both models read the bus only through values sampled at the clock edge
+(``ctx.tick().sample(...)``) and drive it right after an edge, so they are independent of the
+order in which testbenches run within a cycle. Cycle numbers count clock edges from the start
+of the simulation: a value sampled at edge ``k`` belongs to cycle ``k - 1`` (the first cycle is 0).
+"""
+
+import random
+from dataclasses import dataclass, field
+
+from amaranth.sim import Simulator
+
+__all__ = ["Request", "Response", "BusInitiator", "BusTarget", "transact", "simulate"]
+
+
+@dataclass
+class Request:
+    """One bus request; ``addr`` is the word address."""
+    addr: int
+    we: int = 0
+    wdata: int = 0
+    be: int = 0xF
+    idle: int = 0           # cycles to wait (req = 0) before presenting it
+
+
+@dataclass
+class Response:
+    """One bus response and the cycle it arrived in."""
+    cycle: int
+    rdata: int
+    err: int
+
+
+@dataclass
+class BusInitiator:
+    """Issues requests back to back (or with ``Request.idle`` gaps) and collects responses.
+
+    Run :meth:`issue` and :meth:`collect` as two testbenches of the same simulation.
+    ``grants[i]`` is the cycle request ``i`` was granted in, ``responses[i]`` its response.
+    """
+    bus: object
+    grants: list = field(default_factory=list)
+    responses: list = field(default_factory=list)
+
+    async def issue(self, ctx, requests):
+        cycle = 0
+        for request in requests:
+            ctx.set(self.bus.req, 0)
+            for _ in range(request.idle):
+                await ctx.tick()
+                cycle += 1
+            ctx.set(self.bus.req, 1)
+            ctx.set(self.bus.addr, request.addr)
+            ctx.set(self.bus.we, request.we)
+            ctx.set(self.bus.be, request.be)
+            ctx.set(self.bus.wdata, request.wdata)
+            while True:
+                *_, gnt = await ctx.tick().sample(self.bus.gnt)
+                cycle += 1
+                if gnt:
+                    self.grants.append(cycle - 1)
+                    break
+        ctx.set(self.bus.req, 0)
+
+    async def collect(self, ctx, count, timeout=10_000):
+        cycle = 0
+        while len(self.responses) < count:
+            *_, rvalid, rdata, err = await ctx.tick().sample(
+                self.bus.rvalid, self.bus.rdata, self.bus.err)
+            cycle += 1
+            if rvalid:
+                self.responses.append(Response(cycle - 1, rdata, err))
+            assert cycle < timeout, f"only {len(self.responses)} of {count} responses arrived"
+
+
+async def transact(ctx, bus, addr, *, we=0, wdata=0, be=0xF):
+    """One blocking access; returns ``(rdata, err)``. Use it alone on its bus."""
+    initiator = BusInitiator(bus)
+    await initiator.issue(ctx, [Request(addr, we, wdata, be)])
+    # The response comes at the earliest in the cycle after the grant.
+    while True:
+        *_, rvalid, rdata, err = await ctx.tick().sample(bus.rvalid, bus.rdata, bus.err)
+        if rvalid:
+            return rdata, err
+
+
+@dataclass
+class BusTarget:
+    """A memory target with a fixed response latency and a random grant pattern.
+
+    ``log`` receives ``(cycle, addr, we, wdata, be)`` for each granted request; reads return
+    ``memory.get(addr, addr ^ tag)``. Run :meth:`serve` as a testbench (it never returns).
+    """
+    bus: object
+    latency: int = 1
+    gnt_probability: float = 1.0
+    seed: int = 0
+    tag: int = 0
+    memory: dict = field(default_factory=dict)
+    log: list = field(default_factory=list)
+
+    async def serve(self, ctx):
+        rng = random.Random(self.seed)
+        pending = []                                # (due cycle, rdata)
+        cycle = 0
+        gnt = rng.random() < self.gnt_probability
+        ctx.set(self.bus.gnt, gnt)
+        while True:
+            if pending and pending[0][0] <= cycle:
+                ctx.set(self.bus.rvalid, 1)
+                ctx.set(self.bus.rdata, pending.pop(0)[1])
+            else:
+                ctx.set(self.bus.rvalid, 0)
+            ctx.set(self.bus.gnt, gnt)
+            *_, req, addr, we, wdata, be = await ctx.tick().sample(
+                self.bus.req, self.bus.addr, self.bus.we, self.bus.wdata, self.bus.be)
+            if req and gnt:
+                self.log.append((cycle, addr, we, wdata, be))
+                rdata = self.memory.get(addr, addr ^ self.tag)
+                if we:
+                    self.memory[addr] = wdata
+                due = max(cycle + self.latency, pending[-1][0] + 1 if pending else 0)
+                pending.append((due, rdata))
+            cycle += 1
+            gnt = rng.random() < self.gnt_probability
+
+
+def simulate(dut, testbenches, background=(), vcd=None):
+    """Runs ``dut`` with a 100 MHz clock until every testbench in ``testbenches`` returns;
+    ``background`` testbenches (bus targets, stimuli) are stopped then."""
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    for bench in testbenches:
+        sim.add_testbench(bench)
+    for bench in background:
+        sim.add_testbench(bench, background=True)
+    if vcd:
+        with sim.write_vcd(vcd):
+            sim.run()
+    else:
+        sim.run()

@@ -1,0 +1,16 @@
+"""Byte-enable helper shared by the peripherals' writable registers."""
+
+from amaranth.hdl import Cat, Mux
+
+__all__ = ["merge_bytes"]
+
+
+def merge_bytes(old, wdata, be):
+    """The value of a register of ``len(old)`` bits (<= 32) after a write of ``wdata`` with
+    byte enables ``be``: the enabled bytes come from ``wdata``, the others from ``old``."""
+    width = len(old)
+    parts = []
+    for i in range(0, width, 8):
+        top = min(i + 8, width)
+        parts.append(Mux(be[i // 8], wdata[i:top], old[i:top]))
+    return Cat(*parts)

@@ -1,0 +1,97 @@
+"""Main memory model: a pipelined memory with set latency and bandwidth, for simulation."""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In
+
+from ..bus.signature import BusSignature
+from .ram import check_init
+
+__all__ = ["MainMemory"]
+
+
+class MainMemory(wiring.Component):
+    """Word memory behind a fixed-latency, bandwidth-limited pipeline.
+
+    Models an off-chip memory (DRAM behind a controller) well enough to measure the NPU
+    against a roofline: every access takes ``latency`` cycles from grant to response, any
+    number of accesses are in flight at once (one per grant slot), and the grant rate is capped
+    at ``bytes_per_cycle`` bytes per cycle. Each access moves one 32-bit word whatever its byte
+    enables, so it costs ``4 / bytes_per_cycle`` cycles of bandwidth.
+
+    Parameters
+    ----------
+    size : int
+        Bytes, a power of two.
+    latency : int
+        Cycles from the grant of a request to its response, >= 1.
+    bytes_per_cycle : int
+        1, 2 or 4: a grant at most every 4, 2 or 1 cycles.
+    init : iterable of int
+        Initial words from word 0.
+
+    Members
+    -------
+    bus : In(BusSignature(log2(size / 4)))
+        Target port. Writes honour ``be`` and take effect at the grant (so a later read, which
+        is granted later, sees them).
+
+    Latency
+    -------
+    ``gnt`` is 1 when ``4 / bytes_per_cycle - 1`` cycles have passed since the previous grant
+    (it does not depend on ``req``); the response comes exactly ``latency`` cycles after the
+    grant. Sustained throughput: ``bytes_per_cycle`` bytes per cycle with enough requests in
+    flight (``latency * bytes_per_cycle / 4`` of them).
+    """
+
+    def __init__(self, size, *, latency, bytes_per_cycle, init=()):
+        self._init = check_init(size, init)
+        if not isinstance(latency, int) or latency < 1:
+            raise ValueError(f"latency must be an integer >= 1, not {latency!r}")
+        if bytes_per_cycle not in (1, 2, 4):
+            raise ValueError(f"bytes_per_cycle must be 1, 2 or 4, not {bytes_per_cycle!r}")
+        self._depth = size // 4
+        self._latency = latency
+        self._interval = 4 // bytes_per_cycle
+        super().__init__({"bus": In(BusSignature(max(1, self._depth.bit_length() - 1)))})
+
+    def elaborate(self, platform):
+        m = Module()
+        bus = self.bus
+        m.submodules.mem = mem = Memory(shape=32, depth=self._depth, init=self._init)
+        write = mem.write_port(granularity=8)
+        read = mem.read_port()
+
+        wait = Signal(range(self._interval))
+        granted = Signal()
+        m.d.comb += [
+            bus.gnt.eq(wait == 0),
+            granted.eq(bus.req & (wait == 0)),
+            read.addr.eq(bus.addr),
+            write.addr.eq(bus.addr),
+            write.data.eq(bus.wdata),
+        ]
+        with m.If(granted & bus.we):
+            m.d.comb += write.en.eq(bus.be)
+        if self._interval > 1:
+            with m.If(granted):
+                m.d.sync += wait.eq(self._interval - 1)
+            with m.Elif(wait != 0):
+                m.d.sync += wait.eq(wait - 1)
+
+        # Stage 1 is the memory's own read register; stages 2..latency are a delay line.
+        valid = Signal(name="stage1_valid")
+        m.d.sync += valid.eq(granted)
+        data = read.data
+        for stage in range(2, self._latency + 1):
+            next_valid = Signal(name=f"stage{stage}_valid")
+            next_data = Signal(32, name=f"stage{stage}_data")
+            m.d.sync += [next_valid.eq(valid), next_data.eq(data)]
+            valid, data = next_valid, next_data
+        m.d.comb += [
+            bus.rvalid.eq(valid),
+            bus.rdata.eq(data),
+            bus.err.eq(0),
+        ]
+        return m

@@ -1,0 +1,108 @@
+"""SimTop: the Verilog top level the simulator builds (port names fixed by contracts.md)."""
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.wiring import In, Out
+
+from ..core.rvfi import RVFISignature
+from .soc import Soc
+
+__all__ = ["SimTop"]
+
+
+class SimTop(wiring.Component):
+    """The SoC with a byte-port UART and a program loader, for Verilator.
+
+    Parameters
+    ----------
+    config : SoCConfig
+        The variant.
+
+    Members
+    -------
+    hold : In(1)
+        While 1 the core is held in reset (memories and peripherals run). The core also stays
+        in reset until every word accepted on the loader port has been written, so the harness
+        may drop ``hold`` right after the last ``load_valid & load_ready``.
+    load_valid : In(1)
+    load_ready : Out(1)
+        Registered (does not depend on ``load_valid``); 1 whenever the two-entry loader queue
+        has room, so one word per cycle is sustained into on-chip RAM.
+    load_addr : In(32)
+        Byte address, word aligned (bits 1..0 ignored).
+    load_data : In(32)
+        The word, written whole into RAM, main memory or the boot ROM on ``valid & ready``
+        (through the SoC's ``ext`` bus port; a write elsewhere goes to whatever the address
+        maps to, so the harness checks addresses first with ``config.loadable()``).
+    uart_tx_valid : Out(1)
+    uart_tx_data : Out(8)
+        One cycle per byte the firmware transmits (the TX FIFO drains one byte per cycle).
+    uart_rx_valid : In(1)
+    uart_rx_ready : Out(1)
+    uart_rx_data : In(8)
+        Bytes pushed into the UART RX FIFO on ``valid & ready``.
+    exit_valid : Out(1)
+    exit_code : Out(32)
+        One-cycle pulse and value of a write to the test-exit register.
+    gpio_out : Out(config.gpio_width)
+    gpio_in : In(config.gpio_width)
+    rvfi : Out(RVFISignature())
+        The core's retirement trace (``rvfi__valid``, ``rvfi__insn``, ... in Verilog).
+    """
+
+    def __init__(self, config):
+        self._config = config
+        super().__init__({
+            "hold": In(1),
+            "load_valid": In(1),
+            "load_ready": Out(1),
+            "load_addr": In(32),
+            "load_data": In(32),
+            "uart_tx_valid": Out(1),
+            "uart_tx_data": Out(8),
+            "uart_rx_valid": In(1),
+            "uart_rx_ready": Out(1),
+            "uart_rx_data": In(8),
+            "exit_valid": Out(1),
+            "exit_code": Out(32),
+            "gpio_out": Out(config.gpio_width),
+            "gpio_in": In(config.gpio_width),
+            "rvfi": Out(RVFISignature()),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.soc = soc = Soc(self._config, uart_phy="byte")
+
+        # Loader: a two-entry queue in front of the SoC's extra initiator port.
+        m.submodules.load_queue = queue = SyncFIFO(width=62, depth=2)
+        outstanding = Signal(range(64))
+        m.d.comb += [
+            self.load_ready.eq(queue.w_rdy),
+            queue.w_en.eq(self.load_valid),
+            queue.w_data.eq(Cat(self.load_addr[2:], self.load_data)),
+            soc.ext.req.eq(queue.r_rdy),
+            soc.ext.addr.eq(queue.r_data[:30]),
+            soc.ext.wdata.eq(queue.r_data[30:]),
+            soc.ext.we.eq(1),
+            soc.ext.be.eq(0b1111),
+            queue.r_en.eq(soc.ext.gnt),
+        ]
+        m.d.sync += outstanding.eq(outstanding + (soc.ext.req & soc.ext.gnt) - soc.ext.rvalid)
+        m.d.comb += soc.hold.eq(self.hold | queue.r_rdy | (outstanding != 0))
+
+        m.d.comb += [
+            self.uart_tx_valid.eq(soc.uart_tx.valid),
+            self.uart_tx_data.eq(soc.uart_tx.payload),
+            soc.uart_tx.ready.eq(1),
+            soc.uart_rx.valid.eq(self.uart_rx_valid),
+            soc.uart_rx.payload.eq(self.uart_rx_data),
+            self.uart_rx_ready.eq(soc.uart_rx.ready),
+            self.exit_valid.eq(soc.exit_valid),
+            self.exit_code.eq(soc.exit_code),
+            self.gpio_out.eq(soc.gpio_out),
+            soc.gpio_in.eq(self.gpio_in),
+        ]
+        wiring.connect(m, soc.rvfi, wiring.flipped(self.rvfi))
+        return m

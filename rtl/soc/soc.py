@@ -1,0 +1,192 @@
+"""The SoC: core, bus fabric, memories and peripherals, wired after the config's memory map.
+
+Bus topology
+------------
+::
+
+    core.ibus --> ibus decoder (executable regions only) --+--> RAM port A
+                                                           +--> ROM port A (if rom_size)
+                                                           +--> main arbiter, initiator 0
+                                                           +--> (anything else: err =
+                                                                 instruction access fault)
+    core.dbus --+--> dbus arbiter --> dbus decoder (every region)
+    ext --------+                      +--> RAM port B, ROM port B, main arbiter initiator 1,
+                                       +--> CLINT, UART, GPIO, test exit, irq controller,
+                                       +--> NPU region (placeholder: answers err),
+                                       +--> (unmapped: err)
+    main arbiter (round-robin) --> main-memory model
+
+The core's instruction and data ports reach the on-chip RAM through separate ports, so they
+never contend there; they share main memory through a round-robin arbiter.
+"""
+
+from amaranth.hdl import Cat, Const, Module, ResetInserter
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..bus.arbiter import Arbiter
+from ..bus.decoder import Decoder
+from ..bus.error import ErrorResponder
+from ..bus.signature import BusSignature
+from ..core.rvfi import RVFISignature
+from .clint import Clint
+from .gpio import Gpio
+from .irq import IrqController
+from .main_memory import MainMemory
+from .ram import Ram
+from .registers import IRQ_SOURCES
+from .test_exit import TestExit
+from .uart import Uart
+
+__all__ = ["Soc", "core_class"]
+
+
+def core_class():
+    """The core to instantiate: :class:`dure.rtl.core.core.Core`, or the placeholder while
+    ``rtl/core/core.py`` does not exist yet."""
+    try:
+        from ..core.core import Core
+    except ModuleNotFoundError as error:
+        if error.name != __package__.rsplit(".", 1)[0] + ".core.core":
+            raise
+        from .placeholder_core import PlaceholderCore as Core
+    return Core
+
+
+def _width(region):
+    return max(1, (region.size // 4).bit_length() - 1)
+
+
+class Soc(wiring.Component):
+    """The whole SoC for one :class:`dure.config.SoCConfig`.
+
+    Parameters
+    ----------
+    config : SoCConfig
+        The variant: memory sizes, main-memory timing, UART, GPIO width.
+    uart_phy : str
+        ``"serial"`` (8N1 pins, for boards) or ``"byte"`` (byte streams, for SimTop).
+    rom_init, ram_init, main_init : iterable of int
+        Initial words of the boot ROM, the on-chip RAM and main memory.
+
+    Members
+    -------
+    hold : In(1)
+        While 1 the core is held in reset; memories and peripherals keep running, boot-ROM
+        writes are allowed (through ``ext``).
+    ext : In(BusSignature())
+        An extra bus initiator (program loader, debug link) sharing the data-side fabric with
+        the core's data port through a round-robin arbiter; it reaches every region.
+    uart_tx : Out(1) or Out(stream.Signature(8))
+        Serial line, or (``uart_phy="byte"``) the bytes the firmware sends.
+    uart_rx : In(1) or In(stream.Signature(8))
+        Serial line, or (``uart_phy="byte"``) bytes for the firmware.
+    gpio_out : Out(config.gpio_width)
+    gpio_in : In(config.gpio_width)
+    exit_valid : Out(1)
+        One-cycle pulse when the firmware writes the test-exit register.
+    exit_code : Out(32)
+        The value written.
+    rvfi : Out(RVFISignature())
+        The core's retirement trace.
+
+    Latency
+    -------
+    The fabric adds no cycles: on-chip RAM answers one cycle after the grant on both core
+    ports, main memory ``config.main_latency`` cycles after the grant.
+    """
+
+    def __init__(self, config, *, uart_phy="serial", rom_init=(), ram_init=(), main_init=()):
+        if uart_phy not in ("serial", "byte"):
+            raise ValueError(f"uart_phy must be 'serial' or 'byte', not {uart_phy!r}")
+        if rom_init and not config.rom_size:
+            raise ValueError("rom_init given but the variant has no boot ROM (rom_size = 0)")
+        self._config = config
+        self._uart_phy = uart_phy
+        self._inits = {"rom": tuple(rom_init), "ram": tuple(ram_init), "main": tuple(main_init)}
+        if uart_phy == "serial":
+            uart = {"uart_tx": Out(1, init=1), "uart_rx": In(1, init=1)}
+        else:
+            uart = {"uart_tx": Out(stream.Signature(8)), "uart_rx": In(stream.Signature(8))}
+        super().__init__({
+            "hold": In(1),
+            "ext": In(BusSignature()),
+            **uart,
+            "gpio_out": Out(config.gpio_width),
+            "gpio_in": In(config.gpio_width),
+            "exit_valid": Out(1),
+            "exit_code": Out(32),
+            "rvfi": Out(RVFISignature()),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        config = self._config
+        regions = {region.name: region for region in config.regions}
+
+        core = core_class()(reset_vector=config.reset_vector)
+        m.submodules.core = ResetInserter(self.hold)(core)
+        wiring.connect(m, core.rvfi, wiring.flipped(self.rvfi))
+
+        # Fabric.
+        m.submodules.ibus_decoder = ibus = Decoder(
+            [r for r in config.regions if r.executable])
+        m.submodules.dbus_arbiter = dbus_arbiter = Arbiter(2)
+        m.submodules.dbus_decoder = dbus = Decoder(config.regions)
+        wiring.connect(m, core.ibus, ibus.bus)
+        wiring.connect(m, core.dbus, dbus_arbiter.port(0))
+        wiring.connect(m, wiring.flipped(self.ext), dbus_arbiter.port(1))
+        wiring.connect(m, dbus_arbiter.bus, dbus.bus)
+
+        # Memories.
+        m.submodules.ram = ram = Ram(config.ram_size, init=self._inits["ram"])
+        wiring.connect(m, ibus.targets.ram, ram.a)
+        wiring.connect(m, dbus.targets.ram, ram.b)
+        if config.rom_size:
+            m.submodules.rom = rom = Ram(config.rom_size, init=self._inits["rom"],
+                                         read_only=True)
+            wiring.connect(m, ibus.targets.rom, rom.a)
+            wiring.connect(m, dbus.targets.rom, rom.b)
+            m.d.comb += rom.write_enable.eq(self.hold)
+        main_width = _width(regions["main"])
+        m.submodules.main_arbiter = main_arbiter = Arbiter(2, addr_width=main_width)
+        m.submodules.main = main = MainMemory(
+            config.main_size, latency=config.main_latency,
+            bytes_per_cycle=config.main_bytes_per_cycle, init=self._inits["main"])
+        wiring.connect(m, ibus.targets.main, main_arbiter.port(0))
+        wiring.connect(m, dbus.targets.main, main_arbiter.port(1))
+        wiring.connect(m, main_arbiter.bus, main.bus)
+
+        # Peripherals.
+        m.submodules.clint = clint = Clint(_width(regions["clint"]))
+        m.submodules.uart = uart = Uart(
+            fifo_depth=config.uart_fifo_depth, divisor=config.uart_divisor,
+            phy=self._uart_phy, addr_width=_width(regions["uart"]))
+        m.submodules.gpio = gpio = Gpio(config.gpio_width, addr_width=_width(regions["gpio"]))
+        m.submodules.test_exit = test_exit = TestExit(_width(regions["test_exit"]))
+        m.submodules.irq = irq = IrqController(len(IRQ_SOURCES),
+                                               addr_width=_width(regions["irq"]))
+        m.submodules.npu = npu = ErrorResponder(_width(regions["npu"]))
+        for name, target in [("clint", clint), ("uart", uart), ("gpio", gpio),
+                             ("test_exit", test_exit), ("irq", irq), ("npu", npu)]:
+            wiring.connect(m, getattr(dbus.targets, name), target.bus)
+
+        sources = [Const(0, 1)] * len(IRQ_SOURCES)
+        sources[IRQ_SOURCES["uart"]] = uart.irq
+        m.d.comb += [
+            irq.sources.eq(Cat(*sources)),
+            core.irq_software.eq(clint.irq_software),
+            core.irq_timer.eq(clint.irq_timer),
+            core.irq_external.eq(irq.irq_external),
+            core.mtime.eq(clint.mtime),
+            self.gpio_out.eq(gpio.gpio_out),
+            gpio.gpio_in.eq(self.gpio_in),
+            self.exit_valid.eq(test_exit.exit_valid),
+            self.exit_code.eq(test_exit.exit_code),
+        ]
+        if self._uart_phy == "serial":
+            m.d.comb += [self.uart_tx.eq(uart.tx), uart.rx.eq(self.uart_rx)]
+        else:
+            wiring.connect(m, uart.tx_data, wiring.flipped(self.uart_tx))
+            wiring.connect(m, wiring.flipped(self.uart_rx), uart.rx_data)
+        return m
