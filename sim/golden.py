@@ -15,6 +15,18 @@ FP16 mode
 
 Helpers: :func:`bits` (raw bit patterns), :func:`canonicalize_nan`, :func:`to_fp16`.
 
+Decisions where the contract is silent
+    - ``zero_point`` is an int8 value (scalar or per channel), as ONNX's ``y_zero_point``; a scale
+      must be finite (any sign, zero and subnormals allowed); Python scalars for scales and float
+      clamp bounds are rounded to float32 (RNE), numpy arrays must already be float32.
+    - Products overflowing to Inf in requantization saturate to ``lo``/``hi``.
+    - The fp16 GEMM starts from +0.0 without a bias, so it never returns -0.0 then; ``bias`` and
+      ``init`` are mutually exclusive (the bias is the first K tile's starting value).
+    - NaN payloads are canonicalised on output only (NaN stays NaN through every later step, so
+      this equals canonicalising at every step).
+    - The fp16 output clamp uses IEEE comparisons (``y < lo``), so -0.0 survives ReLU as -0.0.
+    - K = 0 is allowed and returns the starting value.
+
 Every floating-point function first checks that the FPU keeps subnormals (no FTZ/DAZ) and
 raises RuntimeError otherwise. Bad input raises TypeError (wrong type or dtype) or ValueError
 (wrong shape, mismatched K, bias length, out-of-range parameters) with a one-line message.

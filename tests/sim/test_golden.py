@@ -175,8 +175,11 @@ def test_requantize_saturates_and_clamps():
     assert per_channel.tolist() == [[127, -128, 100, 100, 5]]
 
 
-def test_requantize_accepts_one_dimensional_acc():
-    assert golden.requantize(np.array([10, 11], np.int32), 0.1, 0).tolist() == [1, 1]
+def test_requantize_accepts_one_dimensional_acc_and_scalar_forms():
+    acc = np.array([10, 11, 25], np.int32)
+    for scale in (0.1, np.float32(0.1), np.array(0.1, np.float32), np.full(3, 0.1, np.float32)):
+        for zp in (2, np.int8(2), np.array([2, 2, 2], np.int32)):
+            assert golden.requantize(acc, scale, zp).tolist() == [3, 3, 4]   # 2.5 -> 2
 
 
 # --- helpers -----------------------------------------------------------------------------------
