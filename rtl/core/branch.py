@@ -1,0 +1,86 @@
+"""Branch unit (X stage): resolves branches and jumps and detects mispredictions."""
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .isa import Funct3Branch
+
+__all__ = ["BranchUnit"]
+
+
+class BranchUnit(wiring.Component):
+    """Resolves the control flow of the instruction in the X stage.
+
+    Members
+    -------
+    branch, jal, jalr : In(1)
+        Kind of control-flow instruction (at most one set).
+    funct3 : In(3)
+        Branch condition.
+    pc : In(32)
+    imm : In(32)
+    rs1, rs2 : In(32)
+        Forwarded operands.
+    predicted_taken : In(1)
+        The D stage already redirected fetch to ``target`` (static prediction).
+    taken : Out(1)
+        Control leaves sequential order (always for JAL / JALR).
+    target : Out(32)
+        ``pc + imm`` (branch, JAL) or ``(rs1 + imm) & ~1`` (JALR).
+    next_pc : Out(32)
+        ``target`` if taken, else ``pc + 4``.
+    misaligned : Out(1)
+        Taken with a target that is not 4-byte aligned: instruction-address-misaligned.
+    mispredict : Out(1)
+        Fetch went the wrong way: the X stage must redirect fetch to ``next_pc`` (never set
+        together with ``misaligned``).
+    """
+
+    branch: In(1)
+    jal: In(1)
+    jalr: In(1)
+    funct3: In(3)
+    pc: In(32)
+    imm: In(32)
+    rs1: In(32)
+    rs2: In(32)
+    predicted_taken: In(1)
+    taken: Out(1)
+    target: Out(32)
+    next_pc: Out(32)
+    misaligned: Out(1)
+    mispredict: Out(1)
+
+    def elaborate(self, platform):
+        m = Module()
+        a, b = self.rs1, self.rs2
+        cond = Signal()
+        with m.Switch(self.funct3):
+            with m.Case(Funct3Branch.BEQ):
+                m.d.comb += cond.eq(a == b)
+            with m.Case(Funct3Branch.BNE):
+                m.d.comb += cond.eq(a != b)
+            with m.Case(Funct3Branch.BLT):
+                m.d.comb += cond.eq(a.as_signed() < b.as_signed())
+            with m.Case(Funct3Branch.BGE):
+                m.d.comb += cond.eq(a.as_signed() >= b.as_signed())
+            with m.Case(Funct3Branch.BLTU):
+                m.d.comb += cond.eq(a < b)
+            with m.Case(Funct3Branch.BGEU):
+                m.d.comb += cond.eq(a >= b)
+
+        base = Mux(self.jalr, self.rs1, self.pc)
+        total = Signal(32)
+        target = Signal(32)
+        m.d.comb += [
+            total.eq(base + self.imm),
+            target.eq(Cat(total[0] & ~self.jalr, total[1:])),
+            self.target.eq(target),
+            self.taken.eq(self.jal | self.jalr | (self.branch & cond)),
+            self.next_pc.eq(Mux(self.taken, target, self.pc + 4)),
+            self.misaligned.eq(self.taken & target[1]),
+            self.mispredict.eq(~self.misaligned & (self.branch | self.jal | self.jalr) &
+                               (self.taken != self.predicted_taken)),
+        ]
+        return m

@@ -1,0 +1,71 @@
+"""Operand forwarding and hazard detection for the X stage."""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["Bypass"]
+
+
+class Bypass(wiring.Component):
+    """Holds the X-stage source operands and keeps them current.
+
+    The D stage reads the register file (its value already includes the W-stage write of the
+    current cycle, which the D stage forwards itself). In X the operands are forwarded from the
+    M stage (results computed in X) and the W stage; while X waits, the forwarded values are
+    captured every cycle, so a producer that leaves the pipeline meanwhile is not lost.
+
+    A source produced by a load, a multiplication or a CSR read that is still in M is not
+    available yet: ``hazard`` is raised and the X stage must wait one cycle or more.
+
+    Members
+    -------
+    load : In(1)
+        The X stage takes a new instruction: capture ``d_rs1`` / ``d_rs2``.
+    d_rs1, d_rs2 : In(32)
+        Operand values from the D stage.
+    x_rs1, x_rs2 : In(5)
+        Source registers of the instruction in X.
+    x_use_rs1, x_use_rs2 : In(1)
+    m_rd : In(5)
+        Destination of the instruction in M (0: none, or M empty).
+    m_late : In(1)
+        Its value is not computed yet.
+    m_result : In(32)
+    w_rd : In(5)
+        Destination written by the W stage this cycle (0: none).
+    w_result : In(32)
+    rs1, rs2 : Out(32)
+        Current operand values.
+    hazard : Out(1)
+    """
+
+    load: In(1)
+    d_rs1: In(32)
+    d_rs2: In(32)
+    x_rs1: In(5)
+    x_rs2: In(5)
+    x_use_rs1: In(1)
+    x_use_rs2: In(1)
+    m_rd: In(5)
+    m_late: In(1)
+    m_result: In(32)
+    w_rd: In(5)
+    w_result: In(32)
+    rs1: Out(32)
+    rs2: Out(32)
+    hazard: Out(1)
+
+    def elaborate(self, platform):
+        m = Module()
+        hazards = []
+        for d_val, x_reg, use, out in ((self.d_rs1, self.x_rs1, self.x_use_rs1, self.rs1),
+                                       (self.d_rs2, self.x_rs2, self.x_use_rs2, self.rs2)):
+            held = Signal(32)
+            m_hit = (self.m_rd != 0) & (self.m_rd == x_reg)
+            w_hit = (self.w_rd != 0) & (self.w_rd == x_reg)
+            m.d.comb += out.eq(Mux(m_hit, self.m_result, Mux(w_hit, self.w_result, held)))
+            m.d.sync += held.eq(Mux(self.load, d_val, out))
+            hazards.append(use & m_hit & self.m_late)
+        m.d.comb += self.hazard.eq(hazards[0] | hazards[1])
+        return m

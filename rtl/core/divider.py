@@ -1,0 +1,90 @@
+"""Iterative radix-2 divider for DIV, DIVU, REM, REMU (X stage)."""
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["Divider"]
+
+
+class Divider(wiring.Component):
+    """Restoring divider on magnitudes, one quotient bit per cycle.
+
+    Results follow the RISC-V spec exactly: division by zero gives a quotient of all ones and a
+    remainder equal to the dividend; signed overflow (``INT_MIN / -1``) gives ``INT_MIN`` and a
+    remainder of 0.
+
+    Members
+    -------
+    start : In(1)
+        The X stage holds a division whose operands are valid. Sampled while the divider is
+        idle; the operands are captured then.
+    op : In(3)
+        ``funct3``: DIV (0b100), DIVU (0b101), REM (0b110), REMU (0b111).
+    a, b : In(32)
+        Dividend (rs1) and divisor (rs2).
+    abort : In(1)
+        The X stage changes instruction next cycle (it moves on or is flushed): return to idle.
+        Takes priority over ``start``.
+    done : Out(1)
+        ``result`` is valid; stays high until ``abort``.
+    result : Out(32)
+
+    Latency
+    -------
+    ``done`` rises 33 cycles after ``start`` is first seen.
+    """
+
+    start: In(1)
+    op: In(3)
+    a: In(32)
+    b: In(32)
+    abort: In(1)
+    done: Out(1)
+    result: Out(32)
+
+    def elaborate(self, platform):
+        m = Module()
+        signed = ~self.op[0]
+        rem = Signal()
+        neg_q = Signal()
+        neg_r = Signal()
+        dividend = Signal(32)   # shifts left; quotient bits enter at the bottom
+        divisor = Signal(32)
+        remainder = Signal(32)
+        count = Signal(range(33))
+        busy = Signal()
+
+        a_neg = signed & self.a[31]
+        b_neg = signed & self.b[31]
+
+        trial = Cat(dividend[31], remainder).as_unsigned()   # 33 bits
+        fits = trial >= divisor
+        diff = (trial - divisor)[0:32]
+
+        with m.If(self.abort):
+            m.d.sync += [busy.eq(0), self.done.eq(0)]
+        with m.Elif(busy):
+            m.d.sync += [
+                remainder.eq(Mux(fits, diff, trial[0:32])),
+                dividend.eq(Cat(fits, dividend[0:31])),
+                count.eq(count - 1),
+            ]
+            with m.If(count == 1):
+                m.d.sync += [busy.eq(0), self.done.eq(1)]
+        with m.Elif(self.start & ~self.done):
+            m.d.sync += [
+                busy.eq(1),
+                count.eq(32),
+                dividend.eq(Mux(a_neg, -self.a, self.a)),
+                divisor.eq(Mux(b_neg, -self.b, self.b)),
+                remainder.eq(0),
+                rem.eq(self.op[1]),
+                neg_q.eq((a_neg ^ b_neg) & (self.b != 0)),
+                neg_r.eq(a_neg),
+            ]
+
+        quotient = Mux(neg_q, -dividend, dividend)
+        remainder_out = Mux(neg_r, -remainder, remainder)
+        m.d.comb += self.result.eq(Mux(rem, remainder_out, quotient))
+        return m

@@ -1,0 +1,155 @@
+"""Instruction fetch (F stage): prefetch over the instruction bus into a small buffer."""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..bus.signature import BusSignature
+
+__all__ = ["FetchLayout", "Fetch"]
+
+
+FetchLayout = data.StructLayout({
+    "pc":   32,
+    "insn": 32,
+    "err":  1,   # the bus answered err: instruction access fault
+})
+
+
+class Fetch(wiring.Component):
+    """Sequential prefetcher with redirect.
+
+    Requests consecutive words while the buffer has room for every answer still due, so with a
+    target that grants every cycle and answers one cycle later it delivers one instruction per
+    cycle. Answers pass straight to ``out`` when the buffer is empty.
+
+    On ``redirect`` the buffer is emptied and every request already granted (or still waiting
+    for its grant: a request is never withdrawn) becomes stale; the answers to stale requests
+    are counted and dropped when they arrive. In the redirect cycle the request goes to
+    ``target`` directly (unless an older request is still waiting for its grant).
+
+    Parameters
+    ----------
+    reset_vector : int
+        First fetch address (4-byte aligned).
+    depth : int
+        Buffer entries (and so the number of useful requests in flight); 2 sustains one
+        instruction per cycle on a one-cycle memory.
+
+    Members
+    -------
+    ibus : Out(BusSignature())
+        Reads only (``we`` = 0, ``be`` = 0b1111).
+    redirect : In(1)
+        Fetch from ``target`` on; everything fetched before is discarded.
+    target : In(32)
+        4-byte aligned.
+    out : Out(stream.Signature(FetchLayout))
+        Instructions in program order from the last redirect.
+
+    Latency
+    -------
+    ``redirect`` in cycle t; with a one-cycle target the instruction at ``target`` is on ``out``
+    in cycle t + 1.
+    """
+
+    MAX_OUTSTANDING = 4
+
+    def __init__(self, *, reset_vector=0x8000_0000, depth=2):
+        if not isinstance(reset_vector, int) or reset_vector % 4 or \
+                not 0 <= reset_vector < 2**32:
+            raise ValueError(f"reset_vector must be a 4-byte aligned 32-bit address, "
+                             f"not {reset_vector!r}")
+        if not isinstance(depth, int) or not 1 <= depth <= 8:
+            raise ValueError(f"depth must be an integer in 1..8, not {depth!r}")
+        self._reset_vector = reset_vector
+        self._depth = depth
+        super().__init__({
+            "ibus": Out(BusSignature()),
+            "redirect": In(1),
+            "target": In(32),
+            "out": Out(stream.Signature(FetchLayout)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        depth = self._depth
+        bus = self.ibus
+
+        pc = Signal(32, init=self._reset_vector)        # next non-stale request address
+        resp_pc = Signal(32, init=self._reset_vector)   # address of the next non-stale answer
+        held = Signal()                                 # request presented, not yet granted
+        held_addr = Signal(30)
+        held_stale = Signal()
+        out_cnt = Signal(range(self.MAX_OUTSTANDING + 1))   # granted, answer not yet seen
+        drop_cnt = Signal(range(self.MAX_OUTSTANDING + 1))  # of those, answers to discard
+        level = Signal(range(depth + 1))
+        entries = [Signal(FetchLayout, name=f"entry{i}") for i in range(depth)]
+
+        # Request.
+        in_use = Signal(range(2 * self.MAX_OUTSTANDING + depth + 1))
+        m.d.comb += in_use.eq(out_cnt - drop_cnt + level)
+        room = (out_cnt < self.MAX_OUTSTANDING) & (self.redirect | (in_use < depth))
+        m.d.comb += [
+            bus.req.eq(held | room),
+            bus.addr.eq(Mux(held, held_addr, Mux(self.redirect, self.target[2:], pc[2:]))),
+            bus.we.eq(0),
+            bus.be.eq(0b1111),
+            bus.wdata.eq(0),
+        ]
+        grant = Signal()
+        stale = Signal()   # the request presented now is stale
+        m.d.comb += [
+            grant.eq(bus.req & bus.gnt),
+            stale.eq(held & (held_stale | self.redirect)),
+        ]
+        m.d.sync += [
+            held.eq(bus.req & ~bus.gnt),
+            held_addr.eq(bus.addr),
+            held_stale.eq(stale),
+        ]
+        base = Mux(self.redirect, self.target, pc)
+        m.d.sync += pc.eq(Mux(grant & ~stale, base + 4, base))
+
+        # Answers.
+        dropping = drop_cnt != 0
+        fresh = Signal()
+        m.d.comb += fresh.eq(bus.rvalid & ~dropping)
+        incoming = Signal(FetchLayout)
+        m.d.comb += [incoming.pc.eq(resp_pc), incoming.insn.eq(bus.rdata),
+                     incoming.err.eq(bus.err)]
+        m.d.sync += out_cnt.eq(out_cnt + grant - bus.rvalid)
+        with m.If(self.redirect):
+            m.d.sync += [
+                drop_cnt.eq(out_cnt - bus.rvalid + (grant & stale)),
+                resp_pc.eq(self.target),
+            ]
+        with m.Else():
+            m.d.sync += drop_cnt.eq(drop_cnt - (bus.rvalid & dropping) + (grant & stale))
+            with m.If(fresh):
+                m.d.sync += resp_pc.eq(resp_pc + 4)
+
+        # Buffer with bypass.
+        m.d.comb += [
+            self.out.valid.eq((level != 0) | fresh),
+            self.out.payload.eq(Mux(level != 0, entries[0], incoming)),
+        ]
+        pop = Signal()
+        m.d.comb += pop.eq(self.out.valid & self.out.ready)
+        pop_buffered = pop & (level != 0)
+        push = fresh & ~(pop & (level == 0))
+        after_pop = Signal(range(depth + 1))
+        m.d.comb += after_pop.eq(level - pop_buffered)
+        with m.If(self.redirect):
+            m.d.sync += level.eq(0)
+        with m.Else():
+            with m.If(pop_buffered):
+                for i in range(depth - 1):
+                    m.d.sync += entries[i].eq(entries[i + 1])
+            with m.If(push):
+                with m.Switch(after_pop):
+                    for i in range(depth):
+                        with m.Case(i):
+                            m.d.sync += entries[i].eq(incoming)
+            m.d.sync += level.eq(after_pop + push)
+        return m

@@ -1,0 +1,71 @@
+"""Pipeline payloads, named after the edge they cross (D->X, X->M, M->W)."""
+
+from amaranth.lib import data, enum
+
+from .decoder import DecodedLayout
+
+__all__ = ["ResultSrc", "TrapLayout", "DXLayout", "XMLayout", "MWLayout"]
+
+
+class ResultSrc(enum.Enum, shape=2):
+    """Where the M stage takes the destination value from."""
+    X    = 0   # computed in X (ALU, shifter, link address, divider): forwardable from M
+    LOAD = 1   # the data bus answer (available at the M/W edge)
+    MUL  = 2   # the multiplier's second stage
+    CSR  = 3   # the CSR file (read in M)
+
+
+#: A synchronous exception travelling with its instruction.
+TrapLayout = data.StructLayout({
+    "valid": 1,
+    "cause": 4,
+    "tval":  32,
+})
+
+DXLayout = data.StructLayout({
+    "pc":              32,
+    "insn":            32,
+    "dec":             DecodedLayout,
+    "predicted_taken": 1,
+    "exc":             TrapLayout,
+})
+
+XMLayout = data.StructLayout({
+    "pc":        32,
+    "insn":      32,
+    "next_pc":   32,    # program-order successor (for the trace)
+    "rd":        5,     # 0 when nothing is written
+    "src":       ResultSrc,
+    "result":    32,    # X result, or the CSR write operand for CSR instructions
+    "mem":       1,     # a load or store was issued on the data bus
+    "store":     1,
+    "funct3":    3,
+    "mem_addr":  32,
+    "mem_mask":  4,
+    "mem_wdata": 32,
+    "csr":       1,
+    "csr_addr":  12,
+    "csr_op":    2,     # funct3[1:0]: 1 write, 2 set, 3 clear
+    "csr_write": 1,
+    "mret":      1,
+    "wfi":       1,
+    "fence_i":   1,
+    "exc":       TrapLayout,
+    "irq":       1,     # interrupt marker: the instruction was not executed
+})
+
+MWLayout = data.StructLayout({
+    "report":    1,     # appears on the retirement port (retired or trapped)
+    "trap":      1,
+    "irq":       1,     # an interrupt was taken (nothing reported)
+    "pc":        32,
+    "insn":      32,
+    "next_pc":   32,
+    "rd":        5,
+    "result":    32,
+    "mem_addr":  32,
+    "mem_rmask": 4,
+    "mem_wmask": 4,
+    "mem_rdata": 32,
+    "mem_wdata": 32,
+})

@@ -1,0 +1,180 @@
+"""Test bench for the core in the Amaranth simulator: bus memory model, trace monitor, runner.
+
+The memory model speaks the Dure bus protocol on both ports with configurable grant
+probability and answer latency (random, seeded), checks the initiator side of the protocol
+(a request is never withdrawn or changed before its grant) and answers addresses outside its
+regions with ``err``. A small MMIO block drives the interrupt inputs, so programs can raise and
+clear their own interrupts.
+"""
+
+import random
+from collections import deque
+from dataclasses import dataclass, field
+
+from amaranth.sim import Simulator
+from dure.rtl.core.asm import Program
+from dure.rtl.core.core import Core
+
+RAM_BASE = 0x8000_0000
+RAM_SIZE = 0x1_0000
+#: MMIO: word 0 drives irq_software, 1 irq_timer, 2 irq_external (write 0 / 1; reads 0).
+IRQ_BASE = 0x2000_0000
+IRQ_NAMES = ("irq_software", "irq_timer", "irq_external")
+HALT = 0x0000_006F   # jal x0, 0
+
+
+@dataclass
+class Timing:
+    """Bus target timing: grant with probability ``grant``; answer 1 + randint(0, extra)
+    cycles after the grant (in order)."""
+    grant: float = 1.0
+    extra: int = 0
+
+
+class MemoryModel:
+    def __init__(self, words=(), base=RAM_BASE, err_ranges=()):
+        self.words = {}
+        self.irq = [0, 0, 0]
+        self.err_ranges = list(err_ranges)   # (first byte, end byte) inside RAM answering err
+        self.writes = []                      # (byte address, be, data) in order
+        for i, w in enumerate(words):
+            self.words[(base >> 2) + i] = w
+
+    def _kind(self, word_addr):
+        addr = word_addr << 2
+        for lo, hi in self.err_ranges:
+            if lo <= addr < hi:
+                return None
+        if RAM_BASE <= addr < RAM_BASE + RAM_SIZE:
+            return "ram"
+        if IRQ_BASE <= addr < IRQ_BASE + 4 * len(IRQ_NAMES):
+            return "irq"
+        return None
+
+    def read(self, word_addr):
+        kind = self._kind(word_addr)
+        if kind is None:
+            return 0, 1
+        if kind == "irq":
+            return 0, 0
+        return self.words.get(word_addr, 0), 0
+
+    def write(self, word_addr, be, data):
+        kind = self._kind(word_addr)
+        if kind is None:
+            return 1
+        if kind == "irq":
+            self.irq[word_addr - (IRQ_BASE >> 2)] = data & 1
+            return 0
+        old = self.words.get(word_addr, 0)
+        mask = sum(0xFF << (8 * i) for i in range(4) if be >> i & 1)
+        self.words[word_addr] = (old & ~mask) | (data & mask)
+        self.writes.append((word_addr << 2, be, data))
+        return 0
+
+    def load_word(self, byte_addr):
+        return self.words.get(byte_addr >> 2, 0)
+
+
+@dataclass
+class Result:
+    trace: list = field(default_factory=list)    # dicts of rvfi fields + "cycle"
+    cycles: int = 0
+    halted: bool = False
+    mem: MemoryModel = None
+    protocol_errors: list = field(default_factory=list)
+
+    @property
+    def retired(self):
+        return [r for r in self.trace if not r["trap"]]
+
+    def regs(self):
+        """Architectural registers reconstructed from the trace."""
+        regs = [0] * 32
+        for r in self.retired:
+            if r["rd_addr"]:
+                regs[r["rd_addr"]] = r["rd_wdata"]
+        return regs
+
+    def ipc(self):
+        """Retirements per cycle between the first and the last retirement."""
+        first, last = self.trace[0]["cycle"], self.trace[-1]["cycle"]
+        return (len(self.trace) - 1) / (last - first)
+
+
+RVFI_FIELDS = ("valid", "insn", "trap", "intr", "pc_rdata", "pc_wdata", "rd_addr", "rd_wdata",
+               "mem_addr", "mem_rmask", "mem_wmask", "mem_rdata", "mem_wdata")
+
+
+def _bus_process(port, mem, timing, rng, result, name):
+    async def process(ctx):
+        pending = deque()
+        cycle = 0
+        last_due = -1
+        prev = None   # request presented and not granted in the previous cycle
+        while True:
+            resp = pending[0] if pending and pending[0][0] <= cycle else None
+            ctx.set(port.rvalid, resp is not None)
+            ctx.set(port.rdata, resp[1] if resp else rng.getrandbits(32))
+            ctx.set(port.err, resp[2] if resp else rng.getrandbits(1))
+            gnt = timing.grant >= 1 or rng.random() < timing.grant
+            ctx.set(port.gnt, gnt)
+            _, _, req, addr, we, be, wdata = await ctx.tick().sample(
+                port.req, port.addr, port.we, port.be, port.wdata)
+            if resp:
+                pending.popleft()
+            now = (addr, we, be, wdata) if we else (addr, we)
+            if prev is not None and (not req or now != prev):
+                result.protocol_errors.append(f"{name}: request withdrawn or changed at "
+                                              f"cycle {cycle}: {prev} -> {req} {now}")
+            prev = now if req and not gnt else None
+            if req and gnt:
+                due = max(cycle + 1 + (rng.randint(0, timing.extra) if timing.extra else 0),
+                          last_due + 1)
+                last_due = due
+                if we:
+                    pending.append((due, 0, mem.write(addr, be, wdata)))
+                else:
+                    pending.append((due, *mem.read(addr)))
+            cycle += 1
+    return process
+
+
+def run(program, *, max_cycles=3000, ibus=None, dbus=None, seed=0, data=None,
+        err_ranges=(), mtime=0, stop_on_halt=True):
+    """Run ``program`` (a :class:`Program` or a list of words at RAM_BASE) on a fresh core."""
+    ibus = ibus or Timing()
+    dbus = dbus or Timing()
+    words = program.assemble() if isinstance(program, Program) else list(program)
+    mem = MemoryModel(words, err_ranges=err_ranges)
+    for addr, value in (data or {}).items():
+        mem.words[addr >> 2] = value
+    dut = Core(reset_vector=RAM_BASE)
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    result = Result(mem=mem)
+    rng = random.Random(seed)
+    sim.add_process(_bus_process(dut.ibus, mem, ibus, random.Random(rng.random()), result,
+                                 "ibus"))
+    sim.add_process(_bus_process(dut.dbus, mem, dbus, random.Random(rng.random()), result,
+                                 "dbus"))
+    signals = [getattr(dut.rvfi, f) for f in RVFI_FIELDS]
+
+    async def testbench(ctx):
+        ctx.set(dut.mtime, mtime)
+        for cycle in range(max_cycles):
+            for name, value in zip(IRQ_NAMES, mem.irq, strict=True):
+                ctx.set(getattr(dut, name), value)
+            _, _, *values = await ctx.tick().sample(*signals)
+            if values[0]:
+                record = dict(zip(RVFI_FIELDS, values, strict=True))
+                record["cycle"] = cycle
+                result.trace.append(record)
+                if stop_on_halt and record["insn"] == HALT and not record["trap"]:
+                    result.halted = True
+                    break
+        result.cycles = cycle + 1
+
+    sim.add_testbench(testbench)
+    sim.run()
+    return result
