@@ -33,7 +33,7 @@ presents the TX FIFO's head and pops it on ``ready`` (one byte per cycle), ``rx_
 into the RX FIFO (``ready`` = not full, so no overrun).
 """
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
@@ -181,7 +181,8 @@ class Uart(wiring.Component):
                         m.d.comb += tx_fifo.w_en.eq(bus.be[0])
                     with m.Else():
                         m.d.comb += rx_fifo.r_en.eq(1)
-                        m.d.sync += rdata.eq(Cat(rx_fifo.r_data, Const(0, 23), ~rx_fifo.r_rdy))
+                        byte = Mux(rx_fifo.r_rdy, rx_fifo.r_data, 0)
+                        m.d.sync += rdata.eq(Cat(byte, Const(0, 23), ~rx_fifo.r_rdy))
                 with m.Case(_reg("status")):
                     m.d.sync += rdata.eq(status)
                     with m.If(bus.we & bus.be[0]):

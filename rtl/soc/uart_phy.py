@@ -16,7 +16,8 @@ class UartTx(wiring.Component):
     divisor : In(16)
         Clock cycles per bit, >= 1 (sampled at the start of every bit).
     data : In(stream.Signature(8))
-        Bytes to send; ``ready`` is 1 while the line is idle.
+        Bytes to send; ``ready`` is 1 while the line is idle and in the last cycle of a stop
+        bit (so a stream of bytes goes out with no idle time between frames).
     tx : Out(1)
         The line, driven from a register; 1 when idle.
     idle : Out(1)
@@ -33,18 +34,22 @@ class UartTx(wiring.Component):
         shreg = Signal(10, init=0x3FF)      # tx is shreg[0]; idle shifts in ones
         bits = Signal(range(11))
         count = Signal(16)
+        # The next byte is taken in the last cycle of the stop bit, so frames go back to back.
+        free = Signal()
         m.d.comb += [
+            free.eq((bits == 0) | ((bits == 1) & (count == 0))),
             self.idle.eq(bits == 0),
-            self.data.ready.eq(bits == 0),
+            self.data.ready.eq(free),
             self.tx.eq(shreg[0]),
         ]
-        with m.If(bits == 0):
-            with m.If(self.data.valid):
-                m.d.sync += [
-                    shreg.eq(Cat(Const(0, 1), self.data.payload, Const(1, 1))),
-                    bits.eq(10),
-                    count.eq(self.divisor - 1),
-                ]
+        with m.If(free & self.data.valid):
+            m.d.sync += [
+                shreg.eq(Cat(Const(0, 1), self.data.payload, Const(1, 1))),
+                bits.eq(10),
+                count.eq(self.divisor - 1),
+            ]
+        with m.Elif(bits == 0):
+            pass
         with m.Elif(count == 0):
             m.d.sync += [
                 shreg.eq(Cat(shreg[1:], Const(1, 1))),
