@@ -141,8 +141,12 @@ def _bus_process(port, mem, timing, rng, result, name):
 
 
 def run(program, *, max_cycles=3000, ibus=None, dbus=None, seed=0, data=None,
-        err_ranges=(), mtime=0, stop_on_halt=True):
-    """Run ``program`` (a :class:`Program` or a list of words at RAM_BASE) on a fresh core."""
+        err_ranges=(), mtime=0, stop_on_halt=True, irq_schedule=()):
+    """Run ``program`` (a :class:`Program` or a list of words at RAM_BASE) on a fresh core.
+
+    ``irq_schedule``: (cycle, line index, value) events driving the interrupt lines from the
+    bench (in addition to the program's own MMIO writes).
+    """
     ibus = ibus or Timing()
     dbus = dbus or Timing()
     words = program.assemble() if isinstance(program, Program) else list(program)
@@ -163,6 +167,9 @@ def run(program, *, max_cycles=3000, ibus=None, dbus=None, seed=0, data=None,
     async def testbench(ctx):
         ctx.set(dut.mtime, mtime)
         for cycle in range(max_cycles):
+            for when, line, value in irq_schedule:
+                if when == cycle:
+                    mem.irq[line] = value
             for name, value in zip(IRQ_NAMES, mem.irq, strict=True):
                 ctx.set(getattr(dut, name), value)
             _, _, *values = await ctx.tick().sample(*signals)

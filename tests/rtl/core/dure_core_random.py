@@ -1,0 +1,122 @@
+"""Random program generator for the core tests, and a trace comparison against the reference."""
+
+import random
+
+from dure.rtl.core.asm import Program
+from dure.rtl.core.isa import CSR
+from dure_core_bench import RAM_BASE, MemoryModel, run
+from dure_core_ref import Reference
+
+DATA = RAM_BASE + 0x8000
+REGS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13]   # x10: data pointer, x30: trap handler
+ALU_R = ["add", "sub", "sll", "slt", "sltu", "xor", "srl", "sra", "or_", "and_"]
+MULDIV = ["mul", "mulh", "mulhsu", "mulhu", "div", "divu", "rem", "remu"]
+ALU_I = ["addi", "slti", "sltiu", "xori", "ori", "andi"]
+SHIFT_I = ["slli", "srli", "srai"]
+LOADS = ["lb", "lh", "lw", "lbu", "lhu"]
+STORES = ["sb", "sh", "sw"]
+BRANCHES = ["beq", "bne", "blt", "bge", "bltu", "bgeu"]
+SPECIAL = [0x1234_5678 & ~0x7F | 0x7F, 0, 0xFFFF_FFFF, 0x3050_1073 | 1 << 31]  # illegal words
+INTERESTING = [0, 1, -1, 0x7FFF_FFFF, -0x8000_0000, 2, -2, 31, 32]
+
+
+def random_program(seed, length=60, traps=True, muldiv=True):
+    rng = random.Random(seed)
+    p = Program()
+    p.li(30, 0)       # patched below: handler address
+    p.csrw(CSR.MTVEC, 30)
+    p.li(10, DATA)
+    for r in REGS:
+        v = rng.choice(INTERESTING) if rng.random() < 0.3 else rng.getrandbits(32)
+        p.li(r, v)
+    for n in range(length):
+        p.label(f"u{n}")
+        r = rng.random
+        rd, rs1, rs2 = rng.choice(REGS), rng.choice(REGS), rng.choice(REGS)
+        ahead = f"u{n + rng.randint(1, 3)}"
+        kind = r()
+        if kind < 0.25:
+            getattr(p, rng.choice(ALU_R))(rd, rs1, rs2)
+        elif kind < 0.40:
+            getattr(p, rng.choice(ALU_I))(rd, rs1, rng.randint(-2048, 2047))
+        elif kind < 0.45:
+            getattr(p, rng.choice(SHIFT_I))(rd, rs1, rng.randint(0, 31))
+        elif kind < 0.50:
+            rng.choice([p.lui, p.auipc])(rd, rng.getrandbits(20))
+        elif kind < 0.58 and muldiv:
+            getattr(p, rng.choice(MULDIV))(rd, rs1, rs2)
+        elif kind < 0.70:
+            off = rng.randrange(-64, 64, 1 if traps and r() < 0.15 else 4)
+            getattr(p, rng.choice(LOADS))(rd, 10, off)
+        elif kind < 0.80:
+            off = rng.randrange(-64, 64, 1 if traps and r() < 0.15 else 4)
+            getattr(p, rng.choice(STORES))(rs2, 10, off)
+        elif kind < 0.88:
+            getattr(p, rng.choice(BRANCHES))(rs1, rs2, ahead)
+        elif kind < 0.91:
+            p.jal(rd, ahead)
+        elif kind < 0.93:
+            p.auipc(rd, 0)
+            p.jalr(rd, rd, rng.choice([8, 12, 10, 11] if traps else [8, 12]))
+        elif kind < 0.96:
+            p.csrrw(rd, CSR.MSCRATCH, rs1)
+            p.csrrs(rs2, CSR.MSCRATCH, 0)
+        elif traps:
+            rng.choice([p.ecall, p.ebreak, lambda: p.word(rng.choice(SPECIAL))])()
+        else:
+            p.nop()
+    for n in range(length, length + 4):
+        p.label(f"u{n}")
+        p.nop()
+    # Backward loop: a counter that runs a few times.
+    p.li(14, 3)
+    p.label("loop")
+    p.addi(15, 15, 7)
+    p.addi(14, 14, -1)
+    p.bne(14, 0, "loop")
+    p.nop()
+    p.nop()
+    p.halt()
+    handler = p.pc
+    p.csrrs(30, CSR.MEPC, 0)
+    p.addi(30, 30, 4)
+    p.csrrw(0, CSR.MEPC, 30)
+    p.mret()
+    words = p.assemble()
+    patch = Program()
+    patch.li(30, handler)
+    words[0:2] = patch.assemble()
+    return words
+
+
+#: Part of the data area answers bus errors in the random tests (access faults).
+ERR_RANGES = ((DATA + 32, DATA + 48),)
+
+
+def compare(words, result, data=None, err_ranges=ERR_RANGES, max_steps=5000):
+    """Check the core's trace against the reference; return the reference."""
+    mem = MemoryModel(words, err_ranges=err_ranges)
+    for addr, value in (data or {}).items():
+        mem.words[addr >> 2] = value
+    ref = Reference(mem, RAM_BASE)
+    prev_trap = False
+    assert not result.protocol_errors, result.protocol_errors
+    for i, got in enumerate(result.trace):
+        want = ref.step()
+        got_cmp = {k: got[k] for k in want}
+        assert got_cmp == want, (f"record {i}:\n got  " +
+                                 " ".join(f"{k}={v:#x}" for k, v in got_cmp.items()) +
+                                 "\n want " + " ".join(f"{k}={v:#x}" for k, v in want.items()))
+        assert got["intr"] == prev_trap, f"record {i}: intr={got['intr']}"
+        prev_trap = bool(want["trap"])
+        assert i < max_steps
+    assert result.halted, f"did not halt in {result.cycles} cycles"
+    assert mem.words == result.mem.words, "memory differs"
+    return ref
+
+
+def run_random(seed, **kw):
+    words = random_program(seed)
+    result = run(words, seed=seed, max_cycles=4000, err_ranges=ERR_RANGES, **kw)
+    compare(words, result)
+    return result

@@ -1,0 +1,218 @@
+"""A small RV32IM + Zicsr machine-mode reference model producing retirement records.
+
+Written from the specifications for the core tests (independent of the RTL). Interrupts and
+the cycle counters are not modelled (they depend on timing); everything else is, including
+traps with the core's documented choices (misaligned loads / stores trap).
+"""
+
+from dure.rtl.core.isa import CSR, HPM_RANGES, MISA_VALUE, csr_is_read_only
+
+M32 = 0xFFFF_FFFF
+
+
+def sx(value, bits):
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def _div(a, b, signed, rem):
+    if signed:
+        a, b = sx(a, 32), sx(b, 32)
+    if b == 0:
+        return (a if rem else -1) & M32
+    if signed and a == -2**31 and b == -1:
+        return 0 if rem else a & M32
+    q = abs(a) // abs(b)
+    if (a < 0) != (b < 0):
+        q = -q
+    return ((a - q * b) if rem else q) & M32
+
+
+class Reference:
+    def __init__(self, mem, pc):
+        self.mem = mem          # MemoryModel (read / write as on the bus)
+        self.pc = pc
+        self.x = [0] * 32
+        self.mie_bit = self.mpie_bit = 0
+        self.csrs = {CSR.MIE: 0, CSR.MTVEC: 0, CSR.MSCRATCH: 0, CSR.MEPC: 0, CSR.MCAUSE: 0,
+                     CSR.MTVAL: 0, CSR.MCOUNTINHIBIT: 0}
+        self.instret = 0
+
+    def _known(self, addr):
+        return any(addr == c.value for c in CSR) or \
+            any(lo <= addr <= hi for lo, hi in HPM_RANGES)
+
+    def _csr_read(self, addr):
+        if addr == CSR.MSTATUS.value:
+            return self.mie_bit << 3 | self.mpie_bit << 7 | 3 << 11
+        if addr == CSR.MISA.value:
+            return MISA_VALUE
+        if addr in (CSR.MINSTRET.value, CSR.INSTRET.value):
+            return self.instret & M32
+        if addr in (CSR.MINSTRETH.value, CSR.INSTRETH.value):
+            return self.instret >> 32
+        for c, v in self.csrs.items():
+            if addr == c.value:
+                return v
+        return 0
+
+    def _csr_write(self, addr, v):
+        masks = {CSR.MIE: 0x888, CSR.MTVEC: 0xFFFF_FFFD, CSR.MSCRATCH: M32,
+                 CSR.MEPC: 0xFFFF_FFFC, CSR.MCAUSE: M32, CSR.MTVAL: M32, CSR.MCOUNTINHIBIT: 5}
+        if addr == CSR.MSTATUS.value:
+            self.mie_bit, self.mpie_bit = v >> 3 & 1, v >> 7 & 1
+        elif addr == CSR.MINSTRET.value:
+            self.instret = (self.instret & ~M32) | v
+            return True
+        elif addr == CSR.MINSTRETH.value:
+            self.instret = (self.instret & M32) | v << 32
+            return True
+        for c, mask in masks.items():
+            if addr == c.value:
+                self.csrs[c] = v & mask
+        return False
+
+    def _trap(self, rec, cause, tval):
+        self.csrs[CSR.MEPC] = self.pc
+        self.csrs[CSR.MCAUSE] = cause
+        self.csrs[CSR.MTVAL] = tval & M32
+        self.mpie_bit, self.mie_bit = self.mie_bit, 0
+        rec.update(trap=1, rd_addr=0, rd_wdata=0, mem_addr=0, mem_rmask=0, mem_wmask=0,
+                   mem_rdata=0, mem_wdata=0)
+        self.pc = self.csrs[CSR.MTVEC] & ~3
+        rec["pc_wdata"] = self.pc
+        return rec
+
+    def step(self):
+        """Execute one instruction; return its retirement record."""
+        pc = self.pc
+        insn, err = self.mem.read(pc >> 2)
+        rec = dict(insn=insn, trap=0, pc_rdata=pc, pc_wdata=(pc + 4) & M32, rd_addr=0,
+                   rd_wdata=0, mem_addr=0, mem_rmask=0, mem_wmask=0, mem_rdata=0, mem_wdata=0)
+        if err:
+            rec["insn"] = insn
+            return self._trap(rec, 1, pc)
+        op, rd, f3 = insn & 0x7F, insn >> 7 & 31, insn >> 12 & 7
+        rs1, rs2, f7 = insn >> 15 & 31, insn >> 20 & 31, insn >> 25
+        a, b = self.x[rs1], self.x[rs2]
+        imm_i = sx(insn >> 20, 12)
+        imm_s = sx((insn >> 25) << 5 | (insn >> 7 & 31), 12)
+        imm_b = sx((insn >> 31) << 12 | (insn >> 7 & 1) << 11 | (insn >> 25 & 63) << 5 |
+                   (insn >> 8 & 15) << 1, 13)
+        imm_j = sx((insn >> 31) << 20 | (insn >> 12 & 255) << 12 | (insn >> 20 & 1) << 11 |
+                   (insn >> 21 & 1023) << 1, 21)
+        illegal = False
+        result = None
+        next_pc = (pc + 4) & M32
+        counted_write = False
+
+        def alu(f3, a, b, alt):
+            sh = b & 31
+            return {0: (a - b) if alt else (a + b), 1: a << sh,
+                    2: int(sx(a, 32) < sx(b, 32)), 3: int(a < b), 4: a ^ b,
+                    5: (sx(a, 32) >> sh) if alt else (a >> sh), 6: a | b, 7: a & b}[f3] & M32
+
+        if op == 0x37:
+            result = insn & 0xFFFF_F000
+        elif op == 0x17:
+            result = (pc + (insn & 0xFFFF_F000)) & M32
+        elif op in (0x6F, 0x67):
+            if op == 0x67 and f3:
+                illegal = True
+            else:
+                target = ((pc + imm_j) if op == 0x6F else ((a + imm_i) & ~1)) & M32
+                if target & 3:
+                    return self._trap(rec, 0, target)
+                result, next_pc = (pc + 4) & M32, target
+        elif op == 0x63:
+            conds = {0: a == b, 1: a != b, 4: sx(a, 32) < sx(b, 32),
+                     5: sx(a, 32) >= sx(b, 32), 6: a < b, 7: a >= b}
+            if f3 not in conds:
+                illegal = True
+            elif conds[f3]:
+                target = (pc + imm_b) & M32
+                if target & 3:
+                    return self._trap(rec, 0, target)
+                next_pc = target
+        elif op == 0x03:
+            if f3 not in (0, 1, 2, 4, 5):
+                illegal = True
+            else:
+                addr = (a + imm_i) & M32
+                size = 1 << (f3 & 3)
+                if addr % size:
+                    return self._trap(rec, 4, addr)
+                word, err = self.mem.read(addr >> 2)
+                if err:
+                    return self._trap(rec, 5, addr)
+                v = word >> (8 * (addr & 3)) & ((1 << 8 * size) - 1)
+                result = v if f3 & 4 else sx(v, 8 * size) & M32
+                rec.update(mem_addr=addr, mem_rmask=((1 << size) - 1) << (addr & 3),
+                           mem_rdata=word)
+        elif op == 0x23:
+            if f3 > 2:
+                illegal = True
+            else:
+                addr = (a + imm_s) & M32
+                size = 1 << f3
+                if addr % size:
+                    return self._trap(rec, 6, addr)
+                data = {0: (b & 0xFF) * 0x0101_0101, 1: (b & 0xFFFF) * 0x0001_0001, 2: b}[f3]
+                be = ((1 << size) - 1) << (addr & 3)
+                if self.mem.write(addr >> 2, be, data):
+                    return self._trap(rec, 7, addr)
+                rec.update(mem_addr=addr, mem_wmask=be, mem_wdata=data)
+        elif op == 0x13:
+            if f3 == 1 and f7 != 0 or f3 == 5 and f7 not in (0, 0x20):
+                illegal = True
+            else:
+                result = alu(f3, a, imm_i & M32 if f3 not in (1, 5) else rs2, f3 == 5 and f7)
+        elif op == 0x33:
+            if f7 == 1:
+                sa, sb = sx(a, 32), sx(b, 32)
+                result = {0: a * b, 1: (sa * sb) >> 32, 2: (sa * b) >> 32, 3: (a * b) >> 32,
+                          4: _div(a, b, True, False), 5: _div(a, b, False, False),
+                          6: _div(a, b, True, True), 7: _div(a, b, False, True)}[f3] & M32
+            elif f7 == 0 or f7 == 0x20 and f3 in (0, 5):
+                result = alu(f3, a, b, f7 == 0x20)
+            else:
+                illegal = True
+        elif op == 0x0F:
+            illegal = f3 not in (0, 1)
+        elif op == 0x73:
+            if f3 == 0:
+                if insn == 0x73:
+                    return self._trap(rec, 11, 0)
+                if insn == 0x0010_0073:
+                    return self._trap(rec, 3, pc)
+                if insn == 0x3020_0073:
+                    self.mie_bit, self.mpie_bit = self.mpie_bit, 1
+                    next_pc = self.csrs[CSR.MEPC]
+                elif insn != 0x1050_0073:   # WFI: no interrupts modelled, a no-op
+                    illegal = True
+            elif f3 != 4:
+                addr = insn >> 20
+                operand = rs1 if f3 & 4 else a
+                write = (f3 & 3) == 1 or rs1 != 0
+                if not self._known(addr) or write and csr_is_read_only(addr):
+                    illegal = True
+                else:
+                    old = self._csr_read(addr)
+                    new = {1: operand, 2: old | operand, 3: old & ~operand & M32}[f3 & 3]
+                    if write:
+                        counted_write = self._csr_write(addr, new)
+                    result = old
+            else:
+                illegal = True
+        else:
+            illegal = True
+        if illegal:
+            return self._trap(rec, 2, insn)
+        if result is not None and rd:
+            self.x[rd] = result & M32
+            rec.update(rd_addr=rd, rd_wdata=result & M32)
+        self.pc = next_pc
+        rec["pc_wdata"] = next_pc
+        if not counted_write:
+            self.instret += 1
+        return rec

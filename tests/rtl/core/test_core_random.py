@@ -1,0 +1,23 @@
+"""Random programs (with traps, bus errors and random bus timing) against the reference model."""
+
+import pytest
+from dure_core_bench import Timing
+from dure_core_random import run_random
+
+TIMINGS = [
+    {},
+    dict(ibus=Timing(0.6, 3), dbus=Timing(0.5, 3)),
+    dict(ibus=Timing(1.0, 2)),
+    dict(dbus=Timing(0.3, 0)),
+]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_program(seed):
+    run_random(seed, **TIMINGS[seed % len(TIMINGS)])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(8, 208))
+def test_random_program_sweep(seed):
+    run_random(seed, **TIMINGS[seed % len(TIMINGS)])
