@@ -4,6 +4,7 @@ Bus topology
 ------------
 ::
 
+    (core.ibus and core.dbus pass through the hold gate first)
     core.ibus --> ibus decoder (executable regions only) --+--> RAM port A
                                                            +--> ROM port A (if rom_size)
                                                            +--> main arbiter, initiator 0
@@ -28,9 +29,11 @@ from ..bus.arbiter import Arbiter
 from ..bus.decoder import Decoder
 from ..bus.error import ErrorResponder
 from ..bus.signature import BusSignature
+from ..core.core import Core
 from ..core.rvfi import RVFISignature
 from .clint import Clint
 from .gpio import Gpio
+from .hold import HoldGate
 from .irq import IrqController
 from .main_memory import MainMemory
 from .ram import Ram
@@ -38,19 +41,7 @@ from .registers import IRQ_SOURCES
 from .test_exit import TestExit
 from .uart import Uart
 
-__all__ = ["Soc", "core_class"]
-
-
-def core_class():
-    """The core to instantiate: :class:`dure.rtl.core.core.Core`, or the placeholder while
-    ``rtl/core/core.py`` does not exist yet."""
-    try:
-        from ..core.core import Core
-    except ModuleNotFoundError as error:
-        if error.name != __package__.rsplit(".", 1)[0] + ".core.core":
-            raise
-        from .placeholder_core import PlaceholderCore as Core
-    return Core
+__all__ = ["Soc"]
 
 
 def _width(region):
@@ -72,8 +63,9 @@ class Soc(wiring.Component):
     Members
     -------
     hold : In(1)
-        While 1 the core is held in reset; memories and peripherals keep running, boot-ROM
-        writes are allowed (through ``ext``).
+        While 1 the core is held in reset (through :class:`.hold.HoldGate`, which also keeps it
+        off the bus and in reset until its orphan responses have drained); memories and
+        peripherals keep running, boot-ROM writes are allowed (through ``ext``).
     ext : In(BusSignature())
         An extra bus initiator (program loader, debug link) sharing the data-side fabric with
         the core's data port through a round-robin arbiter; it reaches every region.
@@ -124,8 +116,12 @@ class Soc(wiring.Component):
         config = self._config
         regions = {region.name: region for region in config.regions}
 
-        core = core_class()(reset_vector=config.reset_vector)
-        m.submodules.core = ResetInserter(self.hold)(core)
+        core = Core(reset_vector=config.reset_vector)
+        m.submodules.hold_gate = gate = HoldGate()
+        m.d.comb += gate.hold.eq(self.hold)
+        m.submodules.core = ResetInserter(gate.core_reset)(core)
+        wiring.connect(m, core.ibus, gate.ibus)
+        wiring.connect(m, core.dbus, gate.dbus)
         wiring.connect(m, core.rvfi, wiring.flipped(self.rvfi))
 
         # Fabric.
@@ -133,8 +129,8 @@ class Soc(wiring.Component):
             [r for r in config.regions if r.executable])
         m.submodules.dbus_arbiter = dbus_arbiter = Arbiter(2)
         m.submodules.dbus_decoder = dbus = Decoder(config.regions)
-        wiring.connect(m, core.ibus, ibus.bus)
-        wiring.connect(m, core.dbus, dbus_arbiter.port(0))
+        wiring.connect(m, gate.ibus_out, ibus.bus)
+        wiring.connect(m, gate.dbus_out, dbus_arbiter.port(0))
         wiring.connect(m, wiring.flipped(self.ext), dbus_arbiter.port(1))
         wiring.connect(m, dbus_arbiter.bus, dbus.bus)
 
