@@ -171,6 +171,7 @@ def test_exceptions(timing):
     p.csrrsi(0, CSR.MVENDORID, 1)     # set bits of a read-only CSR
     p.csrrs(13, CSR.MVENDORID, 0)     # reading it is fine
     p.lw(14, 6, 0)                    # the stores that faulted changed nothing
+    p.csrr(15, CSR.MINSTRET)
     p.halt()
     logging_handler(p)
     words = finish(p)
@@ -181,6 +182,10 @@ def test_exceptions(timing):
         [(c.value, insn[pc] if t is None else t, pc) for c, t, pc in expected]
     regs = result.regs()
     assert regs[9] == 0 and regs[12] == 0 and regs[14] == 0x5555_5555
+    # minstret counts retired instructions, not trapping ones.
+    index = next(i for i, r in enumerate(result.trace) if r["rd_addr"] == 15)
+    assert regs[15] == sum(not r["trap"] for r in result.trace[:index])
+    assert sum(r["trap"] for r in result.trace[:index]) == len(expected)
 
 
 def test_instruction_access_fault():
