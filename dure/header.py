@@ -21,6 +21,15 @@ def _register_blocks():
     return REGISTER_BLOCKS
 
 
+def _fields(region_name, register):
+    """(lsb, width, field name) of every bit field of a register (REGISTER_FIELDS)."""
+    from .rtl.soc import registers
+    for block, reg, fields in getattr(registers, "REGISTER_FIELDS", ()):
+        if block == region_name and reg == register:
+            return [(lsb, width, name) for name, (lsb, width) in fields.items()]
+    return []
+
+
 def generate_header(config: SoCConfig) -> str:
     """The text of ``dure_soc.h`` for ``config``."""
     lines = [
@@ -48,6 +57,9 @@ def generate_header(config: SoCConfig) -> str:
                   "_BASE */"]
         for reg, offset in registers.items():
             lines.append(_define(f"DURE_{region_name.upper()}_{reg.upper()}", offset))
+            for lsb, width, fname in _fields(region_name, reg):
+                lines.append(_define(f"DURE_{region_name.upper()}_{reg.upper()}_{fname.upper()}",
+                                     ((1 << width) - 1) << lsb, "field mask"))
         lines.append(f"#define DURE_{region_name.upper()}_REG(off) "
                      f"(*(volatile unsigned int *)(0x{base:08X}u + (off)))")
     lines += ["", "#endif /* DURE_SOC_H */", ""]
