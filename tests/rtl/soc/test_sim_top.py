@@ -13,17 +13,21 @@ from dure.config import RAM_BASE, SoCConfig
 CONFIG = SoCConfig(ram_size=4096, main_size=4096, main_latency=4)
 
 
-def _run(words, max_cycles=2000, base=RAM_BASE):
-    """Loads ``words`` at ``base`` through the loader port, releases hold, runs until exit."""
-    dut = SimTop(CONFIG)
+def _run(words, max_cycles=2000, base=RAM_BASE, config=CONFIG, segments=()):
+    """Loads ``words`` at ``base`` (and each ``(base, words)`` of ``segments``) through the
+    loader port, releases hold, runs until the exit pulse and a few cycles more."""
+    dut = SimTop(config)
+    loads = [(base + 4 * i, word) for i, word in enumerate(words)]
+    for segment_base, segment_words in segments:
+        loads += [(segment_base + 4 * i, word) for i, word in enumerate(segment_words)]
     result = {"uart": [], "retired": 0, "traps": 0, "exit": None, "load_cycles": 0}
 
     async def bench(ctx):
         ctx.set(dut.hold, 1)
         cycles = 0
-        for i, word in enumerate(words):
+        for addr, word in loads:
             ctx.set(dut.load_valid, 1)
-            ctx.set(dut.load_addr, base + 4 * i)
+            ctx.set(dut.load_addr, addr)
             ctx.set(dut.load_data, word)
             while True:
                 *_, ready = await ctx.tick().sample(dut.load_ready)
@@ -68,6 +72,24 @@ def test_smoke_li_lui_sw_exits_with_pass():
     assert result["exit"] == 1
     assert result["retired"] >= 4               # the three, then the spinning jal
     assert result["load_cycles"] == 4            # one word per cycle through the loader
+
+
+def test_boot_rom_jumps_to_main_memory():
+    """Reset vector in the boot ROM (filled by the loader while held); the ROM code jumps to
+    code in main memory, fetched through the main-memory arbiter."""
+    config = SoCConfig(ram_size=4096, main_size=4096, rom_size=1024, main_latency=3)
+    rom = Program(0)
+    rom.lui(5, 0x40000)
+    rom.jalr(0, 5, 0)
+    main = Program(0x4000_0000)
+    main.addi(10, 0, 1)
+    main.lui(11, 0x10002)
+    main.sw(10, 11, 0)
+    main.label("spin")
+    main.jal(0, "spin")
+    result = _run(rom.assemble(), base=0, config=config,
+                  segments=[(0x4000_0000, main.assemble())])
+    assert result["exit"] == 1
 
 
 def _fabric_tour():
