@@ -33,8 +33,8 @@ class Fetch(wiring.Component):
     reset_vector : int
         First fetch address (4-byte aligned).
     depth : int
-        Buffer entries (and so the number of useful requests in flight); 2 sustains one
-        instruction per cycle on a one-cycle memory.
+        Buffer entries (and so the number of useful requests in flight); ``depth`` sustains
+        one instruction per cycle on a target answering ``depth - 1`` cycles after the grant.
 
     Members
     -------
@@ -55,7 +55,7 @@ class Fetch(wiring.Component):
 
     MAX_OUTSTANDING = 4
 
-    def __init__(self, *, reset_vector=0x8000_0000, depth=2):
+    def __init__(self, *, reset_vector=0x8000_0000, depth=3):
         if not isinstance(reset_vector, int) or reset_vector % 4 or \
                 not 0 <= reset_vector < 2**32:
             raise ValueError(f"reset_vector must be a 4-byte aligned 32-bit address, "
