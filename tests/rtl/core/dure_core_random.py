@@ -4,7 +4,7 @@ import random
 
 from dure.rtl.core.asm import Program
 from dure.rtl.core.isa import CSR
-from dure_core_bench import RAM_BASE, MemoryModel, run
+from dure_core_bench import IRQ_BASE, RAM_BASE, MemoryModel, run
 from dure_core_ref import Reference
 
 DATA = RAM_BASE + 0x8000
@@ -20,12 +20,23 @@ SPECIAL = [0x1234_5678 & ~0x7F | 0x7F, 0, 0xFFFF_FFFF, 0x3050_1073 | 1 << 31]  #
 INTERESTING = [0, 1, -1, 0x7FFF_FFFF, -0x8000_0000, 2, -2, 31, 32]
 
 
-def random_program(seed, length=60, traps=True, muldiv=True):
+def random_program(seed, length=60, traps=True, muldiv=True, interrupts=False):
+    """Random code (units of one or two instructions; branches and jumps land on units).
+
+    Traps go to a handler that resumes at mepc + 4. With ``interrupts``, mtvec is vectored and
+    the interrupt vectors lead to a handler that clears the line (through the bench's MMIO) and
+    returns; :func:`irq_region` gives the addresses of that handler.
+    """
     rng = random.Random(seed)
     p = Program()
     p.li(30, 0)       # patched below: handler address
     p.csrw(CSR.MTVEC, 30)
     p.li(10, DATA)
+    if interrupts:
+        p.li(28, IRQ_BASE)
+        p.li(29, 0x888)
+        p.csrw(CSR.MIE, 29)
+        p.csrrsi(0, CSR.MSTATUS, 8)
     for r in REGS:
         v = rng.choice(INTERESTING) if rng.random() < 0.3 else rng.getrandbits(32)
         p.li(r, v)
@@ -77,31 +88,57 @@ def random_program(seed, length=60, traps=True, muldiv=True):
     p.nop()
     p.nop()
     p.halt()
-    handler = p.pc
+    if interrupts:
+        table = p.pc
+        p.jal(0, "exc")
+        for cause in range(1, 12):
+            if cause in (3, 7, 11):
+                p.jal(0, "irq")
+            else:
+                p.nop()
+        p.label("irq")
+        p.csrrs(31, CSR.MCAUSE, 0)
+        p.andi(31, 31, 15)
+        p.srli(31, 31, 2)
+        p.slli(31, 31, 2)
+        p.add(31, 31, 28)
+        p.sw(0, 31, 0)
+        p.mret()
+    p.label("exc")
     p.csrrs(30, CSR.MEPC, 0)
     p.addi(30, 30, 4)
     p.csrrw(0, CSR.MEPC, 30)
     p.mret()
     words = p.assemble()
     patch = Program()
-    patch.li(30, handler)
+    patch.li(30, table | 1 if interrupts else p._labels["exc"])
     words[0:2] = patch.assemble()
     return words
+
+
+def irq_region(words):
+    """(first, end) addresses of the interrupt vectors and handler of a random program."""
+    halt = RAM_BASE + 4 * words.index(0x0000_006F)
+    return halt + 8, halt + 4 * (1 + 12 + 7)
 
 
 #: Part of the data area answers bus errors in the random tests (access faults).
 ERR_RANGES = ((DATA + 32, DATA + 48),)
 
 
-def compare(words, result, data=None, err_ranges=ERR_RANGES, max_steps=5000):
-    """Check the core's trace against the reference; return the reference."""
+def compare(words, result, data=None, err_ranges=ERR_RANGES, max_steps=5000, skip=None):
+    """Check the core's trace against the reference; return the reference.
+
+    ``skip``: (first, end) addresses whose records are left out (an interrupt handler the
+    reference does not model)."""
     mem = MemoryModel(words, err_ranges=err_ranges)
     for addr, value in (data or {}).items():
         mem.words[addr >> 2] = value
     ref = Reference(mem, RAM_BASE)
     prev_trap = False
     assert not result.protocol_errors, result.protocol_errors
-    for i, got in enumerate(result.trace):
+    trace = [r for r in result.trace if skip is None or not skip[0] <= r["pc_rdata"] < skip[1]]
+    for i, got in enumerate(trace):
         want = ref.step()
         got_cmp = {k: got[k] for k in want}
         assert got_cmp == want, (f"record {i}:\n got  " +
@@ -119,4 +156,16 @@ def run_random(seed, **kw):
     words = random_program(seed)
     result = run(words, seed=seed, max_cycles=4000, err_ranges=ERR_RANGES, **kw)
     compare(words, result)
+    return result
+
+
+def run_random_interrupts(seed, pulses=8, **kw):
+    """Random program with interrupt pulses at random times; the records outside the
+    interrupt handler must match the reference exactly."""
+    words = random_program(seed, interrupts=True)
+    rng = random.Random(seed + 1000)
+    schedule = [(rng.randint(40, 500), rng.randrange(3), 1) for _ in range(pulses)]
+    result = run(words, seed=seed, max_cycles=5000, err_ranges=ERR_RANGES,
+                 irq_schedule=schedule, **kw)
+    compare(words, result, skip=irq_region(words))
     return result
