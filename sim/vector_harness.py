@@ -10,9 +10,9 @@ order of the signature.
 ``build/vectors/<name>-<hash>/``, where the hash covers the Verilog, the testbench and the
 Verilator command; a model is built once and shared between processes (``flock`` plus an atomic
 rename). :meth:`VectorModel.run` writes the inputs to a binary file, the testbench offers one
-vector per cycle (holding it while ``en`` is low, when stalls are asked for), samples outputs on
-enabled cycles where ``o_valid`` is high, and writes them back together with each vector's
-latency counted in enabled cycles.
+vector per cycle (holding it while ``en`` is low, and leaving pseudo-random gaps with ``i_valid``
+low when asked to), samples outputs on enabled cycles where ``o_valid`` is high, and writes them
+back together with each vector's latency counted in enabled cycles.
 """
 
 import fcntl
@@ -46,13 +46,14 @@ _TESTBENCH = r"""
 static const int NIN = @NIN@, NOUT = @NOUT@;
 
 int main(int argc, char **argv) {
-    if (argc != 6) {
-        fprintf(stderr, "usage: %s IN OUT COUNT SEED STALL_PER_MILLE\n", argv[0]);
+    if (argc != 7) {
+        fprintf(stderr, "usage: %s IN OUT COUNT SEED STALL_PER_MILLE GAP_PER_MILLE\n", argv[0]);
         return 2;
     }
     const size_t n = strtoull(argv[3], nullptr, 10);
     uint64_t rng = strtoull(argv[4], nullptr, 10) * 2654435761u + 88172645463325252ull;
     const unsigned stall = strtoul(argv[5], nullptr, 10);
+    const unsigned gap = strtoul(argv[6], nullptr, 10);
     std::vector<uint64_t> in(n * NIN + 1), out(n * (NOUT + 1) + 1);
     std::vector<uint64_t> taken(n + 1);
     FILE *f = fopen(argv[1], "rb");
@@ -71,8 +72,9 @@ int main(int argc, char **argv) {
     while (got < n) {
         rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
         const bool en = stall == 0 || (rng >> 20) % 1000 >= stall;
+        const bool offer = sent < n && (gap == 0 || (rng >> 40) % 1000 >= gap);
         top->en = en;
-        top->i_valid = sent < n;
+        top->i_valid = offer;
         if (sent < n) {
             const uint64_t *v = &in[sent * NIN];
 @SET_INPUTS@
@@ -89,7 +91,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "no output for 10000 enabled cycles after %zu of %zu\n", got, n);
                 return 1;
             }
-            if (sent < n) taken[sent++] = enabled;
+            if (offer) taken[sent++] = enabled;
             enabled++;
         }
         top->clk = 1; top->eval();
@@ -161,13 +163,16 @@ class VectorModel:
         self.inputs = inputs
         self.outputs = outputs
 
-    def run(self, *, stall_per_mille=0, seed=1, **vectors):
+    def run(self, *, stall_per_mille=0, gap_per_mille=0, seed=1, **vectors):
         """Drive every vector through the model; return outputs and latencies.
 
         Parameters
         ----------
         stall_per_mille : int
             Share (in 1/1000) of cycles with ``en`` low, chosen pseudo-randomly from ``seed``.
+        gap_per_mille : int
+            Share (in 1/1000) of cycles where no vector is offered (``i_valid`` low, the inputs
+            keep showing the next vector).
         **vectors : array_like
             One array per data input, all of the same length; values are masked to the port
             width (negative numbers for signed ports are fine).
@@ -181,8 +186,10 @@ class VectorModel:
         names = [name for name, _, _ in self.inputs]
         if sorted(vectors) != sorted(names):
             raise TypeError(f"vector inputs must be exactly {names}, not {sorted(vectors)}")
-        if not 0 <= stall_per_mille < 1000:
-            raise ValueError(f"stall_per_mille must be in [0, 1000), not {stall_per_mille}")
+        for knob, value in (("stall_per_mille", stall_per_mille),
+                            ("gap_per_mille", gap_per_mille)):
+            if not 0 <= value < 1000:
+                raise ValueError(f"{knob} must be in [0, 1000), not {value}")
         columns = []
         for name, width, _ in self.inputs:
             column = np.asarray(vectors[name]).astype(np.int64).view(np.uint64)
@@ -198,7 +205,8 @@ class VectorModel:
             np.stack(columns, axis=1).astype("<u8").tofile(tmp / "in.bin")
             result = subprocess.run(
                 [str(self.executable), str(tmp / "in.bin"), str(tmp / "out.bin"), str(count),
-                 str(seed), str(stall_per_mille)], capture_output=True, text=True)
+                 str(seed), str(stall_per_mille), str(gap_per_mille)],
+                capture_output=True, text=True)
             if result.returncode != 0:
                 raise RuntimeError(f"vector run failed: {result.stderr.strip()}")
             out = np.fromfile(tmp / "out.bin", dtype="<u8").reshape(count, len(self.outputs) + 1)
