@@ -46,14 +46,16 @@ class ShiftRightSticky(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         w = self._width
-        if (1 << len(self.amount)) - 1 > w:
-            amount = Mux(self.amount >= w, w, self.amount)
+        max_amount = (1 << len(self.amount)) - 1
+        if max_amount <= 2 * w:
+            # The value above `max_amount` zero bits: nothing falls off the bottom, and no
+            # compare sits in front of the shifter.
+            low, amount = max_amount, self.amount
         else:
-            amount = self.amount
-        # The value above `width` zero bits: what falls off the bottom stays in the low half.
-        shifted = Cat(Const(0, w), self.i) >> amount
+            low, amount = w, Mux(self.amount >= w, w, self.amount)
+        shifted = Cat(Const(0, low), self.i) >> amount
         m.d.comb += [
-            self.o.eq(shifted[w:]),
-            self.sticky.eq(shifted[:w] != 0),
+            self.o.eq(shifted[low:]),
+            self.sticky.eq(shifted[:low] != 0),
         ]
         return m
