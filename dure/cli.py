@@ -12,6 +12,9 @@ __all__ = ["main", "COMMANDS"]
 COMMANDS = [
     "gen_header",
     "memory_map",
+    "run",
+    "demo",
+    "bench_cpu",
 ]
 
 

@@ -317,7 +317,8 @@ int main(int argc, char** argv) {
         while (cycles < max_cycles) {
             if ((cycles & 0xfff) == 0) {
                 if (uart_in.polling()) uart_in.poll_stdin();
-                if ((cycles & 0xfffff) == 0) uart_out.flush();
+                // Live input (--uart-in -) means someone answers the output: do not hold it back.
+                if (uart_in.polling() || (cycles & 0xfffff) == 0) uart_out.flush();
             }
             bool rx = uart_in.pending();
             top->uart_rx_valid = rx;

@@ -13,6 +13,7 @@ import importlib.metadata
 import inspect
 import os
 import pathlib
+import re
 import tempfile
 
 import dure.rtl
@@ -87,19 +88,32 @@ def model_dir(config, top=None):
     return build_root() / "sim" / f"{label}-{model_hash(config, top)}"
 
 
-def generate_verilog(config, top=None):
+# An `initial` block that only sets memory words to zero: Amaranth writes one per memory with
+# `init=[]` (one line per word, 320k lines for the sim variant), which makes Verilator's build
+# slow. The model is built with `--x-initial 0`, so dropping these blocks changes nothing.
+_ZERO_INIT = re.compile(r"^ *initial begin\n(?: *[\w$\\.]+ ?\[\d+\] = \d+'[dhb]0+;\n)+ *end\n",
+                        re.MULTILINE)
+
+
+def strip_zero_memory_init(text):
+    """``text`` without the all-zero memory ``initial`` blocks (see ``_ZERO_INIT``)."""
+    return _ZERO_INIT.sub("", text)
+
+
+def generate_verilog(config, top=None, directory=None):
     """Write ``dure_sim_top.v`` for ``config`` unless it exists; return its path.
 
-    The file is written to a temporary name and renamed, so concurrent callers never see a
-    partial file.
+    ``directory`` defaults to :func:`model_dir`. The file is written to a temporary name and
+    renamed, so concurrent callers never see a partial file. All-zero memory initialisation is
+    left out (the model starts from zeros anyway).
     """
-    directory = model_dir(config, top)
+    directory = directory or model_dir(config, top)
     path = directory / f"{TOP_NAME}.v"
     if path.is_file():
         return path
     directory.mkdir(parents=True, exist_ok=True)
     elaboratable = (top or _default_top)(config)
-    text = verilog.convert(elaboratable, name=TOP_NAME, emit_src=False)
+    text = strip_zero_memory_init(verilog.convert(elaboratable, name=TOP_NAME, emit_src=False))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".verilog-", suffix=".tmp")
     with os.fdopen(fd, "w") as file:
         file.write(text)

@@ -48,7 +48,9 @@ class RunResult:
     cycles : int
         Clock cycles from the release of the core to the exit write (inclusive), or the limit.
     instret : int
-        Instructions retired (``rvfi__valid`` with ``trap == 0``) in those cycles.
+        Instructions retired (``rvfi__valid`` with ``trap == 0``) in those cycles. The store
+        that writes the exit register ends the run when it reaches the bus, so it is counted
+        only if it also retired by then (pipeline dependent).
     uart : bytes
         Everything the firmware sent on the UART.
     sim_seconds : float

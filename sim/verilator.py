@@ -89,13 +89,16 @@ def _fst_args(mdir):
 
 def _command(verilog, mdir, flavour, jobs):
     root = verilator_root()
-    make_flags = " ".join([
+    make_flags = [
         f"CXX={_tool('CXX', 'g++')}",
         f"LINK={_tool('CXX', 'g++')}",
         f"AR={_tool('AR', 'ar')}",
         f"PYTHON3={sys.executable}",
+        # Left empty by the wheel's configure: needed once the model uses a precompiled header.
+        "CFG_CXXFLAGS_PCH_I=-include",
+        "CFG_LDLIBS_THREADS=-pthread",
         "OPT_FAST=-O2", "OPT_SLOW=-O1", "OPT_GLOBAL=-O2",
-    ])
+    ]
     return [
         str(root / "bin" / "verilator"),
         "--cc", "--exe", "--build", "-O3",
@@ -104,8 +107,8 @@ def _command(verilog, mdir, flavour, jobs):
         "--Mdir", str(mdir),
         "-o", f"V{TOP_NAME}",
         "-Wno-fatal", "-Wno-WIDTH", "-Wno-UNOPTFLAT",
-        "--x-assign", "fast", "--x-initial", "fast",
-        "-MAKEFLAGS", make_flags,
+        "--x-assign", "fast", "--x-initial", "0",
+        *(arg for flag in make_flags for arg in ("-MAKEFLAGS", flag)),
         "-CFLAGS", "-std=c++17",
         "-LDFLAGS", "-pthread",
         *_FLAVOUR_ARGS[flavour],
@@ -150,7 +153,7 @@ def build_model(config, *, flavour="plain", top=None, jobs=2, log=sys.stderr):
         if log:
             print(f"dure: building the Verilator model ({flavour}) in {directory} ...",
                   file=log, flush=True)
-        verilog = generate_verilog(config, top)
+        verilog = generate_verilog(config, top, directory)
         tmp = pathlib.Path(tempfile.mkdtemp(dir=directory, prefix=f".build-{flavour}-"))
         logfile = tmp / "build.log"
         env = dict(os.environ, VERILATOR_ROOT=str(verilator_root()))

@@ -1,0 +1,72 @@
+"""``dure bench-cpu``: CPI of every CPU benchmark, and simulator speed against bare Verilator.
+
+For each ``bench_*.elf`` the firmware prints ``BENCH name cycles=N instret=M`` per kernel (its
+own counters); the harness gives whole-run cycles and instret. Simulator speed: the run's cycle
+loop (UART, retirement counting, exit detection) against the same model's bare loop (clock
+toggling only) over the same number of cycles of the same program.
+"""
+
+import pathlib
+import sys
+
+from ..config import preset
+from ..errors import UserError
+
+NAME = "bench-cpu"
+HELP = "CPI per CPU benchmark and simulator speed against a bare Verilator loop"
+
+
+def add_arguments(parser):
+    parser.add_argument("--firmware-dir", type=pathlib.Path, metavar="DIR",
+                        help="folder with the built programs (default: build/firmware)")
+    parser.add_argument("--max-cycles", type=int, default=200_000_000, metavar="N",
+                        help="cycle limit per benchmark (default 200M)")
+    parser.add_argument("--variant", default="sim", help="SoC variant (default: sim)")
+
+
+def _cpi(cycles, instret):
+    return f"{cycles / instret:.3f}" if instret else "-"
+
+
+def run(args):
+    from ..sim.report import find_programs, firmware_dir, format_table, parse_bench_lines
+    from ..sim.runner import run_bare, run_elf
+
+    try:
+        config = preset(args.variant)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    programs = find_programs(firmware_dir(args.firmware_dir), ["bench_*.elf"])
+    kernels, whole, ok = [], [], True
+    total = {"cycles": 0, "run": 0.0, "bare": 0.0}
+    for path in programs:
+        print(f"running {path.name} ...", file=sys.stderr, flush=True)
+        result = run_elf(path, config=config, max_cycles=args.max_cycles)
+        ok &= result.status == "pass"
+        lines = parse_bench_lines(result.uart)
+        if not lines:
+            print(f"dure: {path.name} printed no BENCH lines", file=sys.stderr)
+        for name, cycles, instret in lines:
+            kernels.append([path.name, name, cycles, instret, _cpi(cycles, instret)])
+        bare = run_bare(path, result.cycles, config=config)
+        run_speed = result.cycles_per_second
+        bare_speed = result.cycles / bare if bare > 0 else 0.0
+        total["cycles"] += result.cycles
+        total["run"] += result.sim_seconds
+        total["bare"] += bare
+        status = result.status if result.status != "fail" else f"fail {result.failure}"
+        whole.append([path.name, status, result.cycles, result.instret,
+                      _cpi(result.cycles, result.instret), f"{run_speed / 1e6:.2f}",
+                      f"{bare_speed / 1e6:.2f}",
+                      f"{run_speed / bare_speed:.2f}" if bare_speed else "-"])
+    if total["run"] > 0 and total["bare"] > 0:
+        run_speed, bare_speed = total["cycles"] / total["run"], total["cycles"] / total["bare"]
+        whole.append(["all", "", total["cycles"], "", "", f"{run_speed / 1e6:.2f}",
+                      f"{bare_speed / 1e6:.2f}", f"{run_speed / bare_speed:.2f}"])
+    print("CPI per kernel (firmware counters):")
+    print(format_table(["program", "kernel", "cycles", "instret", "CPI"], kernels))
+    print()
+    print("Whole runs (harness counters) and simulator speed, Mcycles/s:")
+    print(format_table(["program", "status", "cycles", "instret", "CPI", "dure run", "bare",
+                        "run/bare"], whole))
+    return 0 if ok else 1
