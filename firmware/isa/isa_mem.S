@@ -108,7 +108,7 @@ TEST_CASE(405, a4, 0x00000055, la a1, mem_dst; li a2, 0x50; addi a2, a2, 5; sw a
 /* store address produced by the previous instruction */
 TEST_CASE(406, a4, 0x00000066, la a1, mem_dst; addi a1, a1, 4; li a2, 0x66; sw a2, 0(a1); la a3, mem_dst; lw a4, 4(a3))
 /* several stores then loads in a row */
-TEST_CASE(407, a4, 0x0d0c0b0a, la a1, mem_dst; li a2, 0x0a; sb a2, 0(a1); li a2, 0x0b; sb a2, 1(a1); li a2, 0x0c0b; sh a2, 1(a1); li a2, 0x0d; sb a2, 3(a1); lw a4, 0(a1))
+TEST_CASE(407, a4, 0x0d0c0b0a, la a1, mem_dst; li a2, 0x0a; sb a2, 0(a1); li a2, 0x0b; sb a2, 1(a1); li a2, 0xff0c; sh a2, 2(a1); li a2, 0x0d; sb a2, 3(a1); lw a4, 0(a1))
 /* copy a 16-word block with a loop, then checksum it */
 TEST_CASE(408, a4, 0x21de, la a1, copy_src; la a2, copy_dst; li a3, 16; 1: lw t0, 0(a1); sw t0, 0(a2); addi a1, a1, 4; addi a2, a2, 4; addi a3, a3, -1; bnez a3, 1b; la a1, copy_dst; li a3, 16; li a4, 0; 2: lw t0, 0(a1); add a4, a4, t0; addi a1, a1, 4; addi a3, a3, -1; bnez a3, 2b)
 
