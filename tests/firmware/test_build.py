@@ -57,3 +57,18 @@ def test_missing_header_is_reported(tmp_path):
     assert done.returncode != 0
     assert "dure_soc.h does not exist" in done.stderr
     assert INCLUDE != tmp_path and FIRMWARE.exists()
+
+
+def test_main_memory_link(tmp_path):
+    # link_main.ld puts the whole program in main memory, regions taken from the header.
+    main = preset("sim").region("main")
+    done = subprocess.run(make_args(build=tmp_path) + ["LDSCRIPT=common/link_main.ld",
+                                                       f"{tmp_path}/hello.elf"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with open(tmp_path / "hello.elf", "rb") as f:
+        elf = ELFFile(f)
+        assert elf.header.e_entry == main.base
+        for seg in elf.iter_segments():
+            if seg.header.p_type == "PT_LOAD" and seg.header.p_memsz:
+                assert main.contains(seg.header.p_vaddr, seg.header.p_memsz)
