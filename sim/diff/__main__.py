@@ -3,8 +3,9 @@
 Each seed's program is generated, run on Unicorn and on the simulated SoC, and the traces are
 compared in lock-step. One line per seed; the first mismatch of a failing seed is printed with
 context. Files go to ``<build>/diff/seed_<n>/`` (kept for failing seeds, removed for passing
-ones unless ``--keep``). Exit status: 0 if every seed matched, 1 if any mismatched, 2 for bad
-arguments.
+ones unless ``--keep``). An error that is not a mismatch (the model does not build, the
+simulator fails) stops the sweep. Exit status: 0 if every seed matched, 1 if any mismatched or
+an error stopped the sweep, 2 for bad arguments.
 """
 
 import argparse
@@ -59,12 +60,10 @@ def main(argv=None):
         workdir = root / f"seed_{seed}"
         try:
             result = run_diff(seed, args.length, workdir)
-        except Exception as error:  # one line per broken seed; keep sweeping
+        except Exception as error:  # a broken tool (model build, assembler): stop the sweep
             print(f"seed {seed}: ERROR {type(error).__name__}: {error}", flush=True)
             failed.append(seed)
-            if args.stop:
-                break
-            continue
+            break
         total += result.compared
         print(result.report(), flush=True)
         if result.ok:

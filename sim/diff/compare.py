@@ -126,10 +126,15 @@ class DiffResult:
         return f"{head}\n{self.mismatch.report()}\n  program: {self.workdir / 'prog.S'}"
 
 
-def run_diff(seed, length, workdir, config=None, max_cycles=2_000_000):
+def run_diff(seed, length, workdir, config=None, max_cycles=None):
     """Generate program ``seed``, run it on the reference and on the SoC, compare the traces.
 
-    Files (``prog.S``, ``prog.elf``, ``soc.trace``) are left in ``workdir``.
+    Files (``prog.S``, ``prog.elf``, ``soc.trace``) are left in ``workdir``. The cycle limit
+    defaults to 100 cycles per reference instruction (plus a margin), so a hung core fails fast.
+
+    The simulator stops at the cycle where the test-exit register is written, which may come
+    before the exit store itself retires: a SoC trace that lacks exactly that last record is
+    accepted when the SoC passed (the exit code 1 proves the store's address and data).
     """
     from dure.sim.runner import run_elf  # the simulator (Verilator) only when needed
 
@@ -138,8 +143,13 @@ def run_diff(seed, length, workdir, config=None, max_cycles=2_000_000):
     elf = assemble(generate(seed, length), workdir)
     ref = run_reference(elf, config)
     trace = workdir / "soc.trace"
+    if max_cycles is None:
+        max_cycles = 100 * len(ref.records) + 10_000
     result = run_elf(elf, config=config, max_cycles=max_cycles, trace=trace)
     dut = read_trace(trace) if trace.is_file() else []
     mismatch = compare(ref.records, dut)
+    if (mismatch is not None and mismatch.fields == ["missing"] and result.status == "pass"
+            and mismatch.index == len(ref.records) - 1):
+        mismatch = None
     compared = mismatch.index if mismatch else len(ref.records)
     return DiffResult(seed, compared, mismatch, result.status, workdir)
