@@ -88,6 +88,14 @@ def test_vcd(toy_top, toy_program, tmp_path):
     assert "$var" in text and "uart_tx_valid" in text and "#" in text
 
 
+def test_fst(toy_top, toy_program, tmp_path):
+    waves = tmp_path / "toy.fst"
+    result = run_elf(toy_program(tx("f") + EXIT_PASS), top=toy_top, waves=waves)
+    assert result.status == "pass"
+    assert waves.stat().st_size > 100
+    assert waves.read_bytes()[0] == 0          # FST header block
+
+
 def test_bare(toy_top, toy_program):
     seconds = run_bare(toy_program([SPIN]), 100_000, top=toy_top)
     assert 0 < seconds < 5
