@@ -20,7 +20,7 @@ base           size             region
 0x1000_1000    4 KiB            GPIO / LEDs
 0x1000_2000    4 KiB            test-exit register (write 1: pass; (n << 1) | 1: fail n)
 0x1000_3000    4 KiB            external-interrupt controller (pending / enable)
-0x1100_0000    64 KiB           NPU registers (reserved)
+0x1100_0000    64 KiB           NPU registers (rtl/npu/commands.py)
 0x4000_0000    ``main_size``    main memory (latency / bandwidth modelled in simulation)
 0x8000_0000    ``ram_size``     on-chip RAM: code and data; the reset vector is its base
 =============  ===============  ==========================================================
@@ -109,6 +109,17 @@ class SoCConfig:
         Depth of each UART FIFO (TX and RX), power of two.
     gpio_width : int
         Number of GPIO outputs (LEDs) and inputs.
+    npu_rows, npu_cols : int
+        Shape of the NPU's systolic array (rows = K per pass, cols = output channels per pass);
+        ``npu_rows = 0`` builds no NPU.
+    npu_fp16 : bool
+        Build the FP16 datapath (otherwise INT8 only; FP16 commands are rejected).
+    npu_spad_rows : int
+        Scratchpad depth in rows of ``max(npu_rows, npu_cols)`` 16-bit lanes, power of two.
+    npu_acc_rows : int
+        Accumulator depth in rows of ``npu_cols`` 32-bit lanes, power of two.
+    npu_queue_depth : int
+        Command queue entries, power of two.
     """
 
     name: str = "sim"
@@ -121,6 +132,12 @@ class SoCConfig:
     uart_baud: int = 115_200
     uart_fifo_depth: int = 16
     gpio_width: int = 8
+    npu_rows: int = 8
+    npu_cols: int = 8
+    npu_fp16: bool = True
+    npu_spad_rows: int = 2048
+    npu_acc_rows: int = 1024
+    npu_queue_depth: int = 8
 
     def __post_init__(self):
         _check_pow2("ram_size", self.ram_size, 1024)
@@ -139,6 +156,26 @@ class SoCConfig:
             raise ValueError("clk_freq must be at least 16 x uart_baud")
         if not 1 <= self.gpio_width <= 32:
             raise ValueError(f"gpio_width must be 1..32, not {self.gpio_width!r}")
+        if self.npu_rows:
+            for name in ("npu_rows", "npu_cols"):
+                value = getattr(self, name)
+                if not isinstance(value, int) or not 1 <= value <= 32:
+                    raise ValueError(f"{name} must be an integer in 1..32, not {value!r}")
+            _check_pow2("npu_spad_rows", self.npu_spad_rows, 16)
+            _check_pow2("npu_acc_rows", self.npu_acc_rows, 16)
+            _check_pow2("npu_queue_depth", self.npu_queue_depth, 2)
+            if self.npu_spad_rows > 65536 or self.npu_acc_rows > 65536:
+                raise ValueError("npu_spad_rows and npu_acc_rows must be at most 65536")
+
+    @property
+    def npu_lanes(self):
+        """16-bit lanes per scratchpad row: ``max(npu_rows, npu_cols)``."""
+        return max(self.npu_rows, self.npu_cols)
+
+    @property
+    def npu_peak_macs_per_cycle(self):
+        """MACs per cycle of the array in steady state."""
+        return self.npu_rows * self.npu_cols
 
     @property
     def reset_vector(self):
@@ -164,7 +201,7 @@ class SoCConfig:
             Region("test_exit", TEST_EXIT_BASE, 0x1000, False,
                    "test exit: write 1 = pass, (n << 1) | 1 = fail n"),
             Region("irq", IRQ_BASE, 0x1000, False, "external-interrupt pending / enable"),
-            Region("npu", NPU_BASE, 0x1_0000, False, "NPU registers (reserved)"),
+            Region("npu", NPU_BASE, 0x1_0000, False, "NPU registers and command queue"),
             Region("main", MAIN_BASE, self.main_size, True, "main memory"),
             Region("ram", RAM_BASE, self.ram_size, True, "on-chip RAM (code and data)"),
         ]

@@ -1,0 +1,279 @@
+"""The NPU command contract: descriptor format, validation rules, error codes, registers.
+
+This module is the one source of these encodings. The RTL (command processor, units), the
+golden command model (:mod:`dure.sim.npu_model`), the firmware header (``dure_npu.h``) and the
+tests all read them from here.
+
+Machine model
+-------------
+The NPU has an R x C systolic array (``config.npu_rows`` x ``config.npu_cols``), a scratchpad
+(SPAD) of ``config.npu_spad_rows`` rows of L = max(R, C) 16-bit lanes, and an accumulator memory
+(ACC) of ``config.npu_acc_rows`` rows of C 32-bit lanes. Addresses of SPAD and ACC are row
+indices. Main memory is reached by DMA, only inside the *DMA window* that firmware sets in the
+``DMA_BASE`` / ``DMA_SIZE`` registers (reset: empty window, every DMA command is refused).
+
+A SPAD lane holds one int8 (bits 7:0, sign-extended to 16 bits) or one fp16. An ACC lane holds
+one int32 or one fp32.
+
+Commands
+--------
+Every command is a descriptor of 8 little-endian 32-bit words (:data:`DESCRIPTOR_WORDS`).
+Word 0 holds the opcode in bits 3:0 and opcode-specific flags; fields not listed for an opcode
+are reserved and must be zero.
+
+``LOAD`` (opcode 1): main memory -> SPAD or ACC, 2-D strided.
+    w0: ``opcode`` [3:0], ``target`` [5:4] (:class:`LoadTarget`), ``elem`` [7:6]
+    (:class:`ElemType`), ``broadcast`` [8] (every destination row gets the first source row:
+    the stride is ignored and may be zero; used for bias vectors and scales).
+    w1: ``dram_addr`` (byte address, aligned to the element size).
+    w2: ``dram_stride`` (bytes between the starts of consecutive source rows; a multiple of the
+    element size; at least ``cols * elem_bytes`` unless ``broadcast``).
+    w3: ``rows`` [15:0] (>= 1), ``cols`` [31:16] (1..L for SPAD, 1..C for ACC).
+    w4: ``local_addr`` [15:0] (first destination row), rest reserved.
+    Row r, element c of the source (at ``dram_addr + r * stride + c * elem_bytes``) goes to lane
+    c of row ``local_addr + r``; lanes ``cols..`` of each destination row are written with zero.
+    SPAD accepts ``INT8`` (sign-extended) and ``FP16``; ACC accepts ``WORD32`` (int32 or fp32
+    bits, stored as is).
+
+``COMPUTE`` (opcode 2): ``ACC[acc + m, n] = init[m, n] + sum_k A[m, k] * W[k, n]``, sequentially
+over k, in the command's precision.
+    w0: ``opcode``, ``precision`` [4] (:class:`~dure.rtl.npu.isa.Precision`), ``dataflow`` [5]
+    (:class:`~dure.rtl.npu.isa.Dataflow`), ``accumulate`` [6] (init = the ACC row's current
+    value; otherwise init = 0, i.e. int32 0 or fp32 +0.0).
+    w1: ``a_addr`` [15:0]: SPAD row of A's row m is ``a_addr + m``, lanes 0..K-1.
+    w2: ``w_addr`` [15:0]: SPAD row of W's row k is ``w_addr + k``, lanes 0..N-1.
+    w3: ``acc_addr`` [15:0]: ACC row of output row m is ``acc_addr + m``.
+    w4: ``m`` [15:0] (>= 1), ``k`` [23:16] (1..R), ``n`` [31:24] (1..C).
+    Only lanes 0..N-1 of each ACC row are written; k beyond K does not take part at all (so FP16
+    signed zeros are exactly those of the sequential sum over the K real terms).
+
+``STORE`` (opcode 3): ACC -> post-processing -> main memory, 2-D strided.
+    w0: ``opcode``, ``out`` [5:4] (:class:`OutType`), ``acc_type`` [6]
+    (:class:`~dure.rtl.npu.isa.Precision` of the ACC contents: INT8 means int32 lanes, FP16
+    means fp32 lanes), ``scale`` [7] (multiply by the per-column fp32 scales in ACC row
+    ``scale_addr``), ``clamp`` [8] (clamp to [lo, hi]), ``zero_point`` [23:16] (int8, two's
+    complement; INT8 output only).
+    w1: ``dram_addr`` (aligned to the output element size).
+    w2: ``dram_stride`` (bytes; multiple of the output element size, >= cols * out_bytes).
+    w3: ``rows`` [15:0] (>= 1), ``cols`` [31:16] (1..C).
+    w4: ``acc_addr`` [15:0], ``scale_addr`` [31:16] (read only when ``scale`` is set).
+    w5: ``lo``; w6: ``hi``: for INT8 output two's-complement integers with
+    -128 <= lo <= hi <= 127 (read only for INT8 output, where they are always used: set
+    -128/127 for no clamp); for FP16/FP32 output fp32 bit patterns with lo <= hi, neither NaN
+    (read only when ``clamp`` is set). Otherwise must be zero.
+    Output element c of row r goes to ``dram_addr + r * stride + c * out_bytes``. The function
+    per (acc_type, out) is exactly :mod:`dure.sim.golden`'s:
+
+    ========  ======  ===========================================================  =========
+    acc_type  out     value                                                        scale
+    ========  ======  ===========================================================  =========
+    INT8      INT8    ``requantize(acc, scale, zero_point, lo, hi)``               required
+    INT8      INT32   ``acc`` (raw)                                                forbidden
+    INT8      FP16    ``dequantize_fp16(acc, scale)`` (clamp, if set, on the f32)  required
+    FP16      FP16    ``fp16_postprocess(acc, scale or None, lo, hi)``             optional
+    FP16      FP32    ``acc * scale`` (one fp32 RNE multiply) then clamp; raw if   optional
+                      neither is set
+    ========  ======  ===========================================================  =========
+
+    Any other combination is refused (``BAD_COMBINATION``).
+
+``FENCE`` (opcode 4): waits until every earlier command has finished (all DMA writes done),
+    then, if ``irq`` [4] is set, sets STATUS.fence_irq (an interrupt when enabled).
+    w1..w7 reserved.
+
+Ordering
+--------
+Commands take effect as if executed one at a time in queue order, as far as SPAD and ACC
+contents are concerned: the hardware tracks hazards between LOAD, COMPUTE and STORE on their
+local row ranges and overlaps only independent commands (LOAD of the next tile with COMPUTE of
+this one and STORE of the previous one). Main memory is not tracked: a LOAD that reads bytes an
+earlier STORE writes must be separated from it by a FENCE.
+
+Validation
+----------
+Every command is checked completely before it starts, in the order of :class:`ErrorCode` (the
+first failing check gives the code). A refused command does nothing at all: it touches no
+memory, SPAD or ACC. The NPU records the code and the command's sequence number in ``ERROR``,
+sets STATUS.error (an interrupt when enabled), and goes on with the next command. Errors that
+arise during execution (``BUS_ERROR``: the bus answered err to a DMA access, possible only if
+memory inside the window is not backed) are recorded the same way; the command stops at the
+failing access.
+"""
+
+from amaranth.lib import enum
+
+from .isa import Dataflow, Precision
+
+__all__ = [
+    "DESCRIPTOR_WORDS", "Opcode", "LoadTarget", "ElemType", "OutType", "ErrorCode",
+    "Register", "Status", "Control", "ID_MAGIC", "elem_bytes", "out_bytes",
+    "Precision", "Dataflow",
+]
+
+#: Words (32-bit) per descriptor.
+DESCRIPTOR_WORDS = 8
+
+#: Value of the ID register: "DNPU" in ASCII, little-endian.
+ID_MAGIC = 0x5550_4E44
+
+
+class Opcode(enum.Enum, shape=4):
+    """Command opcodes (descriptor word 0, bits 3:0). 0 is never valid (zeroed memory)."""
+
+    LOAD = 1
+    COMPUTE = 2
+    STORE = 3
+    FENCE = 4
+
+
+class LoadTarget(enum.Enum, shape=2):
+    """Destination of a LOAD."""
+
+    SPAD = 0
+    ACC = 1
+
+
+class ElemType(enum.Enum, shape=2):
+    """Element type of a LOAD's source in main memory."""
+
+    INT8 = 0    # 1 byte, sign-extended into a SPAD lane
+    FP16 = 1    # 2 bytes
+    WORD32 = 2  # 4 bytes: int32 or fp32 bits, into an ACC lane
+
+
+class OutType(enum.Enum, shape=2):
+    """Element type a STORE writes to main memory."""
+
+    INT8 = 0
+    INT32 = 1
+    FP16 = 2
+    FP32 = 3
+
+
+def elem_bytes(elem):
+    """Bytes per element of an :class:`ElemType`."""
+    return {ElemType.INT8: 1, ElemType.FP16: 2, ElemType.WORD32: 4}[ElemType(elem)]
+
+
+def out_bytes(out):
+    """Bytes per element of an :class:`OutType`."""
+    return {OutType.INT8: 1, OutType.INT32: 4, OutType.FP16: 2, OutType.FP32: 4}[OutType(out)]
+
+
+class ErrorCode(enum.Enum, shape=4):
+    """Why a command was refused; checks run in this order, the first failure wins.
+
+    ``BAD_OPCODE``       opcode not in :class:`Opcode`.
+    ``RESERVED``         a reserved bit or field is not zero; or an encoding value that is not
+                         defined (LoadTarget 2-3, ElemType 3).
+    ``ZERO_DIM``         rows, cols, m, k or n is zero.
+    ``DIM_TOO_LARGE``    cols, k or n larger than the array allows (see the opcode).
+    ``BAD_COMBINATION``  LOAD target/elem mismatch; FP16 precision or OS dataflow on hardware
+                         without it; STORE acc_type/out/scale combination not in the table;
+                         INT8 lo > hi or outside [-128, 127]; fp clamp bound NaN or lo > hi.
+    ``MISALIGNED``       dram_addr or dram_stride not a multiple of the element size.
+    ``STRIDE``           dram_stride shorter than one row (cols * element size), unless
+                         broadcast.
+    ``LOCAL_RANGE``      a SPAD or ACC row range (including scale_addr) runs past the memory.
+    ``DMA_WINDOW``       some byte of the 2-D main-memory footprint lies outside the DMA window
+                         (the check covers the first byte of the first row to the last byte of
+                         the last row, computed without 32-bit overflow).
+    ``BUS_ERROR``        during execution, the bus answered err to a DMA access.
+    """
+
+    NONE = 0
+    BAD_OPCODE = 1
+    RESERVED = 2
+    ZERO_DIM = 3
+    DIM_TOO_LARGE = 4
+    BAD_COMBINATION = 5
+    MISALIGNED = 6
+    STRIDE = 7
+    LOCAL_RANGE = 8
+    DMA_WINDOW = 9
+    BUS_ERROR = 10
+
+
+class Register(enum.Enum):
+    """Byte offsets of the NPU registers inside the ``npu`` region.
+
+    ``ID``          RO  :data:`ID_MAGIC`.
+    ``CONFIG``      RO  the array shape and memory sizes, see :func:`config_word`.
+    ``STATUS``      RW  :class:`Status` bits; the sticky bits are cleared by writing 1.
+    ``CONTROL``     RW  :class:`Control` bits.
+    ``DMA_BASE``    RW  first byte of the DMA window.
+    ``DMA_SIZE``    RW  size of the DMA window in bytes (0: empty; base + size may not exceed
+                        2**32, otherwise the window is empty).
+    ``ERROR``       RO  code [3:0] (:class:`ErrorCode`) and sequence number [31:8] of the first
+                        refused command since the error bit was last cleared.
+    ``ISSUED``      RO  commands accepted into the queue since reset (24 bits used).
+    ``DONE``        RO  commands finished (executed or refused) since reset.
+    ``CMD0..CMD7``  WO  descriptor staging words.
+    ``DOORBELL``    WO  any write pushes the staged descriptor into the queue; the write is
+                        held off (no grant) while the queue is full, so firmware never loses a
+                        command. Read STATUS.queue_full to avoid waiting.
+    ``PERF_*``      RO  64-bit performance counters as LO/HI pairs (read LO first: HI is
+                        latched when LO is read); cleared by CONTROL.perf_clear.
+    """
+
+    ID = 0x00
+    CONFIG = 0x04
+    STATUS = 0x08
+    CONTROL = 0x0C
+    DMA_BASE = 0x10
+    DMA_SIZE = 0x14
+    ERROR = 0x18
+    ISSUED = 0x1C
+    DONE = 0x20
+    CMD0 = 0x40
+    CMD1 = 0x44
+    CMD2 = 0x48
+    CMD3 = 0x4C
+    CMD4 = 0x50
+    CMD5 = 0x54
+    CMD6 = 0x58
+    CMD7 = 0x5C
+    DOORBELL = 0x60
+    PERF_BUSY_LO = 0x80        # cycles with any command in flight
+    PERF_BUSY_HI = 0x84
+    PERF_MACS_LO = 0x88        # multiply-accumulates issued to the array (m * k * n per COMPUTE)
+    PERF_MACS_HI = 0x8C
+    PERF_COMPUTE_LO = 0x90     # cycles the array accepted an activation row
+    PERF_COMPUTE_HI = 0x94
+    PERF_DMA_RD_LO = 0x98      # bytes read from main memory by DMA
+    PERF_DMA_RD_HI = 0x9C
+    PERF_DMA_WR_LO = 0xA0      # bytes written to main memory by DMA
+    PERF_DMA_WR_HI = 0xA4
+    PERF_STALL_DEP_LO = 0xA8   # cycles a ready command waited on a hazard with an earlier one
+    PERF_STALL_DEP_HI = 0xAC
+    PERF_STALL_MEM_LO = 0xB0   # cycles a DMA request waited for the bus (no grant)
+    PERF_STALL_MEM_HI = 0xB4
+    PERF_STALL_OUT_LO = 0xB8   # cycles the array was stalled by its output (ACC write)
+    PERF_STALL_OUT_HI = 0xBC
+
+
+class Status(enum.Flag):
+    """Bits of the STATUS register."""
+
+    BUSY = 1 << 0         # RO: a command is queued or in flight
+    QUEUE_FULL = 1 << 1   # RO: DOORBELL would wait
+    ERROR = 1 << 2        # W1C: a command was refused or failed (see ERROR)
+    FENCE_IRQ = 1 << 3    # W1C: a FENCE with irq set completed
+
+
+class Control(enum.Flag):
+    """Bits of the CONTROL register."""
+
+    IRQ_ERROR = 1 << 0    # interrupt while STATUS.ERROR is set
+    IRQ_FENCE = 1 << 1    # interrupt while STATUS.FENCE_IRQ is set
+    PERF_CLEAR = 1 << 2   # write 1: clear the performance counters (reads 0)
+
+
+def config_word(config):
+    """Value of the CONFIG register for an :class:`~dure.config.SoCConfig`.
+
+    rows [5:0], cols [11:6], fp16 [12], log2(spad_rows) [20:16], log2(acc_rows) [28:24].
+    """
+    return (config.npu_rows | config.npu_cols << 6 | int(config.npu_fp16) << 12
+            | (config.npu_spad_rows.bit_length() - 1) << 16
+            | (config.npu_acc_rows.bit_length() - 1) << 24)

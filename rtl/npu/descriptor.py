@@ -1,0 +1,131 @@
+"""Descriptor fields as data: where each field of each command lives, and pack / unpack helpers.
+
+:data:`FIELDS` is the one table of field positions (the prose is in :mod:`.commands`). The
+command processor's decoder, the golden command model, the C header generator and the tests all
+read it, so a field moves in one place only. Every bit of a descriptor that no field of its
+opcode covers is reserved and must be zero (:func:`reserved_masks`).
+"""
+
+from typing import NamedTuple
+
+from .commands import DESCRIPTOR_WORDS, Opcode
+
+__all__ = ["Field", "FIELDS", "encode", "decode", "reserved_masks"]
+
+
+class Field(NamedTuple):
+    """A field: ``width`` bits of descriptor word ``word`` starting at bit ``lsb``.
+
+    ``signed`` fields are two's complement (decode returns a negative int where the top bit is
+    set; encode accepts negative values).
+    """
+
+    word: int
+    lsb: int
+    width: int
+    signed: bool = False
+
+    @property
+    def mask(self):
+        return ((1 << self.width) - 1) << self.lsb
+
+
+_OPCODE = Field(0, 0, 4)
+
+#: Fields of each opcode (besides ``opcode`` itself, which is word 0 bits 3:0 for all).
+FIELDS = {
+    Opcode.LOAD: {
+        "target": Field(0, 4, 2),
+        "elem": Field(0, 6, 2),
+        "broadcast": Field(0, 8, 1),
+        "dram_addr": Field(1, 0, 32),
+        "dram_stride": Field(2, 0, 32),
+        "rows": Field(3, 0, 16),
+        "cols": Field(3, 16, 16),
+        "local_addr": Field(4, 0, 16),
+    },
+    Opcode.COMPUTE: {
+        "precision": Field(0, 4, 1),
+        "dataflow": Field(0, 5, 1),
+        "accumulate": Field(0, 6, 1),
+        "a_addr": Field(1, 0, 16),
+        "w_addr": Field(2, 0, 16),
+        "acc_addr": Field(3, 0, 16),
+        "m": Field(4, 0, 16),
+        "k": Field(4, 16, 8),
+        "n": Field(4, 24, 8),
+    },
+    Opcode.STORE: {
+        "out": Field(0, 4, 2),
+        "acc_type": Field(0, 6, 1),
+        "scale": Field(0, 7, 1),
+        "clamp": Field(0, 8, 1),
+        "zero_point": Field(0, 16, 8, signed=True),
+        "dram_addr": Field(1, 0, 32),
+        "dram_stride": Field(2, 0, 32),
+        "rows": Field(3, 0, 16),
+        "cols": Field(3, 16, 16),
+        "acc_addr": Field(4, 0, 16),
+        "scale_addr": Field(4, 16, 16),
+        # Raw 32-bit words: int32 for INT8 output, fp32 bits otherwise (see commands.py).
+        "lo": Field(5, 0, 32),
+        "hi": Field(6, 0, 32),
+    },
+    Opcode.FENCE: {
+        "irq": Field(0, 4, 1),
+    },
+}
+
+
+def reserved_masks(opcode):
+    """Per word, the bits no field of ``opcode`` covers (they must be zero)."""
+    masks = [0xFFFF_FFFF] * DESCRIPTOR_WORDS
+    masks[0] &= ~_OPCODE.mask
+    for field in FIELDS[Opcode(opcode)].values():
+        masks[field.word] &= ~field.mask
+    return masks
+
+
+def encode(opcode, **values):
+    """The 8 descriptor words of a command; unnamed fields are zero.
+
+    ``encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.INT8, dram_addr=..., ...)``;
+    enum members and bools are accepted for their values; a 32-bit field also takes a negative
+    int32 (stored as two's complement), so ``lo=-128`` works. Raises ``KeyError`` for a field the
+    opcode does not have and ``ValueError`` for a value that does not fit.
+    """
+    opcode = Opcode(opcode)
+    fields = FIELDS[opcode]
+    words = [0] * DESCRIPTOR_WORDS
+    words[0] = opcode.value
+    for name, value in values.items():
+        if name not in fields:
+            raise KeyError(f"{opcode.name} has no field {name!r}; fields: {', '.join(fields)}")
+        field = fields[name]
+        value = int(getattr(value, "value", value))
+        low = -(1 << (field.width - 1)) if field.signed or field.width == 32 else 0
+        high = (1 << (field.width - (1 if field.signed else 0))) - 1
+        if not low <= value <= high:
+            raise ValueError(f"{opcode.name}.{name} = {value} does not fit in {field.width} "
+                             f"{'signed ' if field.signed else ''}bits")
+        words[field.word] |= (value & ((1 << field.width) - 1)) << field.lsb
+    return words
+
+
+def decode(words):
+    """``(opcode, fields)`` of a descriptor; opcode is an :class:`Opcode` or the raw int when it
+    is not a valid opcode (then ``fields`` is empty). Reserved bits are not checked here."""
+    if len(words) != DESCRIPTOR_WORDS:
+        raise ValueError(f"a descriptor has {DESCRIPTOR_WORDS} words, not {len(words)}")
+    raw = words[0] & _OPCODE.mask
+    try:
+        opcode = Opcode(raw)
+    except ValueError:
+        return raw, {}
+    values = {}
+    for name, field in FIELDS[opcode].items():
+        value = (words[field.word] >> field.lsb) & ((1 << field.width) - 1)
+        if field.signed and value >> (field.width - 1):
+            value -= 1 << field.width
+        values[name] = value
+    return opcode, values

@@ -1,0 +1,42 @@
+"""Descriptor field table: fields never overlap, encode/decode round-trip, bad values refused."""
+
+import random
+
+import pytest
+from dure.rtl.npu.commands import DESCRIPTOR_WORDS, Opcode
+from dure.rtl.npu.descriptor import FIELDS, decode, encode, reserved_masks
+
+
+@pytest.mark.parametrize("opcode", list(Opcode))
+def test_fields_do_not_overlap_and_fit(opcode):
+    used = [0xF] + [0] * (DESCRIPTOR_WORDS - 1)   # the opcode field
+    for name, field in FIELDS[opcode].items():
+        assert 0 <= field.word < DESCRIPTOR_WORDS and field.lsb + field.width <= 32, name
+        assert not used[field.word] & field.mask, f"{opcode.name}.{name} overlaps"
+        used[field.word] |= field.mask
+    assert [u | r for u, r in zip(used, reserved_masks(opcode), strict=True)] == \
+        [0xFFFF_FFFF] * DESCRIPTOR_WORDS
+
+
+@pytest.mark.parametrize("opcode", list(Opcode))
+def test_round_trip(opcode):
+    rng = random.Random(opcode.value)
+    for _ in range(200):
+        values = {}
+        for name, f in FIELDS[opcode].items():
+            values[name] = (rng.randrange(-(1 << (f.width - 1)), 1 << (f.width - 1)) if f.signed
+                            else rng.randrange(1 << f.width))
+        got_opcode, got = decode(encode(opcode, **values))
+        assert got_opcode is opcode and got == values
+
+
+def test_bad_fields_and_values():
+    with pytest.raises(KeyError, match="LOAD has no field 'm'"):
+        encode(Opcode.LOAD, m=1)
+    with pytest.raises(ValueError, match="does not fit in 16 bits"):
+        encode(Opcode.LOAD, rows=1 << 16)
+    with pytest.raises(ValueError, match="does not fit in 8 signed bits"):
+        encode(Opcode.STORE, zero_point=128)
+    assert decode([0] * DESCRIPTOR_WORDS) == (0, {})
+    assert decode([0xF] + [0] * 7) == (15, {})
+    assert encode(Opcode.STORE, lo=-128)[5] == 0xFFFF_FF80
