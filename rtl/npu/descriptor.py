@@ -8,9 +8,12 @@ opcode covers is reserved and must be zero (:func:`reserved_masks`).
 
 from typing import NamedTuple
 
+from amaranth.lib import data
+
 from .commands import DESCRIPTOR_WORDS, Opcode
 
-__all__ = ["Field", "FIELDS", "encode", "decode", "reserved_masks"]
+__all__ = ["Field", "FIELDS", "encode", "decode", "reserved_masks", "command_layout",
+           "unpack_fields"]
 
 
 class Field(NamedTuple):
@@ -129,3 +132,20 @@ def decode(words):
             value -= 1 << field.width
         values[name] = value
     return opcode, values
+
+
+def command_layout(opcode):
+    """Amaranth layout of the decoded fields of ``opcode`` (the payload of a unit's command
+    stream): one member per :data:`FIELDS` entry, of its width (signed fields signed)."""
+    from amaranth.hdl import signed, unsigned
+    return data.StructLayout({
+        name: (signed if field.signed else unsigned)(field.width)
+        for name, field in FIELDS[Opcode(opcode)].items()
+    })
+
+
+def unpack_fields(opcode, words, view):
+    """Amaranth statements assigning the fields of ``opcode`` from descriptor ``words`` (a list
+    of 8 32-bit values) to ``view`` (a :func:`command_layout` view)."""
+    return [getattr(view, name).eq(words[field.word][field.lsb:field.lsb + field.width])
+            for name, field in FIELDS[Opcode(opcode)].items()]
