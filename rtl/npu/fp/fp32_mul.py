@@ -23,8 +23,9 @@ class Fp32Mul(wiring.Component):
     Latency
     -------
     7 enabled cycles: (1) decode, leading-zero counts; (2) normalise significands, exponent;
-    (3) two 24 x 12 partial products; (4) their sum; (5) one-bit normalisation, distance of the
-    denormalising shift; (6) denormalising shift with sticky; (7) round, pack, special cases.
+    (3) four 12 x 12 partial products; (4) their sum, and the exponent outcomes for both
+    positions of the product's leading one; (5) one-bit normalisation; (6) denormalising shift
+    with sticky; (7) round, pack, special cases.
 
     Members
     -------
@@ -82,28 +83,38 @@ class Fp32Mul(wiring.Component):
         nb2 = p.reg((mb1 << lzb1)[:24], name="s2_nb")
         exp2 = p.reg((esum1 - lzsum1 - 127).as_signed()[:10].as_signed(), name="s2_exp")
 
-        # Stage 3: partial products.
+        # Stage 3: four 12 x 12 partial products (one DSP multiplier each, no adder after it).
         c3 = p.regs(c2, stage=3)
-        pp_lo3 = p.reg(na2 * nb2[:12], name="s3_pp_lo")
-        pp_hi3 = p.reg(na2 * nb2[12:], name="s3_pp_hi")
+        ll3 = p.reg(na2[:12] * nb2[:12], name="s3_ll")
+        lh3 = p.reg(na2[:12] * nb2[12:], name="s3_lh")
+        hl3 = p.reg(na2[12:] * nb2[:12], name="s3_hl")
+        hh3 = p.reg(na2[12:] * nb2[12:], name="s3_hh")
         exp3 = p.reg(exp2, name="s3_exp")
 
-        # Stage 4: product in [2**46, 2**48).
+        # Stage 4: product in [2**46, 2**48); ll and hh do not overlap. In parallel, the
+        # exponent outcomes for both positions of the product's leading one (bit 46 or 47):
+        # a result exponent below 1 becomes a right shift by (1 - exponent) into the subnormal
+        # range (31 or more shifts everything out).
         c4 = p.regs(c3, stage=4)
-        prod4 = p.reg((pp_lo3 + (pp_hi3 << 12))[:48], name="s4_prod")
-        exp4 = p.reg(exp3, name="s4_exp")
+        prod4 = p.reg((Cat(ll3, hh3) + ((lh3 + hl3) << 12))[:48], name="s4_prod")
+        outcome = {}
+        for top in (0, 1):
+            exp = (exp3 + top).as_signed()
+            rshift = (1 - exp).as_signed()
+            outcome[top] = p.regs({
+                f"rshift{top}": Mux(exp >= 1, 0, Mux(rshift > 31, 31, rshift[:5])),
+                f"efield{top}": Mux(exp >= 1, exp[:8], 0),
+                f"ovf{top}":    exp >= 255,
+            }, stage=4)
 
-        # Stage 5: leading one to bit 47; keep 24 bits, guard and sticky. A result exponent
-        # below 1 becomes a right shift by (1 - exponent) into the subnormal range.
+        # Stage 5: leading one to bit 47; keep 24 bits, guard and sticky.
         top = prod4[47]
         q = Mux(top, prod4, prod4 << 1)[:48]
-        exp = (exp4 + top).as_signed()
-        rshift = (1 - exp).as_signed()
         c5 = p.regs(c4, stage=5)
         kept5 = p.reg(Cat(q[:23] != 0, q[23], q[24:48]), name="s5_kept")
-        rshift5 = p.reg(Mux(exp >= 1, 0, Mux(rshift > 31, 31, rshift[:5])), name="s5_rshift")
-        efield5 = p.reg(Mux(exp >= 1, exp[:8], 0), name="s5_efield")
-        ovf5 = p.reg(exp >= 255, name="s5_ovf")
+        rshift5, efield5, ovf5 = (
+            p.reg(Mux(top, outcome[1][f"{key}1"], outcome[0][f"{key}0"]), name=f"s5_{key}")
+            for key in ("rshift", "efield", "ovf"))
 
         # Stage 6: denormalise with sticky.
         m.submodules.denorm = denorm = ShiftRightSticky(26, 5)
