@@ -1,0 +1,225 @@
+"""Reference validator of NPU commands: the Validation section of :mod:`dure.rtl.npu.commands`.
+
+:func:`validate` returns the :class:`~dure.rtl.npu.commands.ErrorCode` the NPU gives a
+descriptor: the first failing check in ``ErrorCode`` order, or ``NONE``. The RTL validator
+(:mod:`dure.rtl.npu.validate`) is tested against it, and the golden command model uses it to
+decide which commands take effect.
+
+Readings of the contract where the prose leaves room (the RTL implements the same):
+
+* ``RESERVED`` also covers STORE fields the command does not read: ``lo`` / ``hi`` unless the
+  output is INT8 or (FP16 / FP32 output with ``clamp``), and ``zero_point`` unless the output is
+  INT8. ``scale_addr`` without ``scale`` and ``dram_stride`` of a broadcast LOAD are ignored
+  (any value; no alignment, stride or range check).
+* ``BAD_COMBINATION``: on hardware without FP16 (``config.npu_fp16`` False) a COMPUTE with FP16
+  precision and a STORE with FP16 ``acc_type`` are refused; LOADs of FP16 elements and STOREs
+  of INT8 accumulators to FP16 output are plain data movement / dequantisation and allowed.
+  ``dataflow = OS`` is always refused (the array is weight-stationary only). ``clamp`` with INT32
+  output is refused (the raw path has no clamp); ``clamp`` with INT8 output is allowed and
+  changes nothing (INT8 output always clamps to ``[lo, hi]``).
+* ``STRIDE`` applies whatever ``rows`` is (also for a single row).
+* ``DMA_WINDOW``: the window is ``[DMA_BASE, DMA_BASE + DMA_SIZE)``; it is empty when
+  ``DMA_SIZE`` is 0 or ``DMA_BASE + DMA_SIZE > 2**32``. A broadcast LOAD's footprint is its
+  first source row.
+"""
+
+import math
+import struct
+
+from dure.rtl.npu.commands import (
+    DESCRIPTOR_WORDS,
+    ElemType,
+    ErrorCode,
+    LoadTarget,
+    Opcode,
+    OutType,
+    Precision,
+    elem_bytes,
+    out_bytes,
+)
+from dure.rtl.npu.descriptor import decode, reserved_masks
+from dure.rtl.npu.isa import Dataflow
+
+__all__ = ["validate", "check", "footprint", "window", "STORE_COMBINATIONS"]
+
+#: Legal STORE (acc_type, out) pairs -> scale rule: "required", "forbidden" or "optional".
+STORE_COMBINATIONS = {
+    (Precision.INT8, OutType.INT8): "required",
+    (Precision.INT8, OutType.INT32): "forbidden",
+    (Precision.INT8, OutType.FP16): "required",
+    (Precision.FP16, OutType.FP16): "optional",
+    (Precision.FP16, OutType.FP32): "optional",
+}
+
+
+def _s32(value):
+    return value - (1 << 32) if value >> 31 else value
+
+
+def _f32(bits):
+    return struct.unpack("<f", struct.pack("<I", bits))[0]
+
+
+def window(dma_base, dma_size):
+    """``(first, end)`` byte range of the DMA window, or None when it is empty."""
+    if dma_size == 0 or dma_base + dma_size > 1 << 32:
+        return None
+    return dma_base, dma_base + dma_size
+
+
+def footprint(opcode, fields):
+    """``(first, last)`` byte addresses (inclusive, Python ints, no overflow) of the main-memory
+    bytes a LOAD or STORE touches; None for COMPUTE and FENCE.
+
+    The last byte of a 2-D transfer is ``dram_addr + (rows - 1) * stride + cols * elem - 1``;
+    a broadcast LOAD reads one row only.
+    """
+    if opcode == Opcode.LOAD:
+        size = elem_bytes(fields["elem"])
+        rows = 1 if fields["broadcast"] else fields["rows"]
+    elif opcode == Opcode.STORE:
+        size = out_bytes(fields["out"])
+        rows = fields["rows"]
+    else:
+        return None
+    first = fields["dram_addr"]
+    return first, first + (rows - 1) * fields["dram_stride"] + fields["cols"] * size - 1
+
+
+def _reserved(opcode, words, f):
+    if any(word & mask for word, mask in zip(words, reserved_masks(opcode), strict=True)):
+        return True
+    if opcode == Opcode.LOAD:
+        return f["target"] not in (t.value for t in LoadTarget) or \
+            f["elem"] not in (e.value for e in ElemType)
+    if opcode == Opcode.STORE:
+        out = OutType(f["out"])
+        bounds_read = out == OutType.INT8 or (out in (OutType.FP16, OutType.FP32) and f["clamp"])
+        if not bounds_read and (f["lo"] or f["hi"]):
+            return True
+        if out != OutType.INT8 and f["zero_point"]:
+            return True
+    return False
+
+
+def _zero_dim(opcode, f):
+    names = {Opcode.LOAD: ("rows", "cols"), Opcode.COMPUTE: ("m", "k", "n"),
+             Opcode.STORE: ("rows", "cols")}.get(opcode, ())
+    return any(f[name] == 0 for name in names)
+
+
+def _too_large(opcode, f, config):
+    if opcode == Opcode.LOAD:
+        limit = config.npu_lanes if f["target"] == LoadTarget.SPAD.value else config.npu_cols
+        return f["cols"] > limit
+    if opcode == Opcode.COMPUTE:
+        return f["k"] > config.npu_rows or f["n"] > config.npu_cols
+    if opcode == Opcode.STORE:
+        return f["cols"] > config.npu_cols
+    return False
+
+
+def _bad_combination(opcode, f, config):
+    if opcode == Opcode.LOAD:
+        legal = {LoadTarget.SPAD: (ElemType.INT8, ElemType.FP16),
+                 LoadTarget.ACC: (ElemType.WORD32,)}
+        return ElemType(f["elem"]) not in legal[LoadTarget(f["target"])]
+    if opcode == Opcode.COMPUTE:
+        if f["dataflow"] == Dataflow.OS.value:
+            return True
+        return f["precision"] == Precision.FP16.value and not config.npu_fp16
+    if opcode == Opcode.STORE:
+        acc_type, out = Precision(f["acc_type"]), OutType(f["out"])
+        if acc_type == Precision.FP16 and not config.npu_fp16:
+            return True
+        rule = STORE_COMBINATIONS.get((acc_type, out))
+        if rule is None:
+            return True
+        if (rule == "required" and not f["scale"]) or (rule == "forbidden" and f["scale"]):
+            return True
+        if out == OutType.INT32 and f["clamp"]:
+            return True
+        if out == OutType.INT8:
+            lo, hi = _s32(f["lo"]), _s32(f["hi"])
+            return not -128 <= lo <= hi <= 127
+        if f["clamp"]:
+            lo, hi = _f32(f["lo"]), _f32(f["hi"])
+            return math.isnan(lo) or math.isnan(hi) or lo > hi
+    return False
+
+
+def _misaligned(opcode, f):
+    if opcode == Opcode.LOAD:
+        size = elem_bytes(f["elem"])
+        stride_checked = not f["broadcast"]
+    elif opcode == Opcode.STORE:
+        size = out_bytes(f["out"])
+        stride_checked = True
+    else:
+        return False
+    return f["dram_addr"] % size != 0 or (stride_checked and f["dram_stride"] % size != 0)
+
+
+def _stride(opcode, f):
+    if opcode == Opcode.LOAD and not f["broadcast"]:
+        return f["dram_stride"] < f["cols"] * elem_bytes(f["elem"])
+    if opcode == Opcode.STORE:
+        return f["dram_stride"] < f["cols"] * out_bytes(f["out"])
+    return False
+
+
+def _local_range(opcode, f, config):
+    spad, acc = config.npu_spad_rows, config.npu_acc_rows
+    if opcode == Opcode.LOAD:
+        depth = spad if f["target"] == LoadTarget.SPAD.value else acc
+        return f["local_addr"] + f["rows"] > depth
+    if opcode == Opcode.COMPUTE:
+        return (f["a_addr"] + f["m"] > spad or f["w_addr"] + f["k"] > spad
+                or f["acc_addr"] + f["m"] > acc)
+    if opcode == Opcode.STORE:
+        return f["acc_addr"] + f["rows"] > acc or (f["scale"] and f["scale_addr"] >= acc)
+    return False
+
+
+def _outside_window(opcode, f, dma_base, dma_size):
+    span = footprint(opcode, f)
+    if span is None:
+        return False
+    win = window(dma_base, dma_size)
+    return win is None or span[0] < win[0] or span[1] >= win[1]
+
+
+def check(words, config, dma_base, dma_size):
+    """``(ErrorCode, opcode, fields)``: like :func:`validate`, plus the decoded descriptor
+    (``opcode`` is the raw int and ``fields`` empty for a bad opcode)."""
+    words = [int(word) for word in words]
+    if len(words) != DESCRIPTOR_WORDS or any(not 0 <= w < 1 << 32 for w in words):
+        raise ValueError(f"a descriptor is {DESCRIPTOR_WORDS} words of 32 bits, not {words!r}")
+    if not 0 <= dma_base < 1 << 32 or not 0 <= dma_size < 1 << 32:
+        raise ValueError("dma_base and dma_size are 32-bit register values")
+    if not config.npu_rows:
+        raise ValueError(f"variant {config.name!r} has no NPU (npu_rows = 0)")
+    opcode, f = decode(words)
+    if not isinstance(opcode, Opcode):
+        return ErrorCode.BAD_OPCODE, opcode, f
+    checks = [
+        (ErrorCode.RESERVED, lambda: _reserved(opcode, words, f)),
+        (ErrorCode.ZERO_DIM, lambda: _zero_dim(opcode, f)),
+        (ErrorCode.DIM_TOO_LARGE, lambda: _too_large(opcode, f, config)),
+        (ErrorCode.BAD_COMBINATION, lambda: _bad_combination(opcode, f, config)),
+        (ErrorCode.MISALIGNED, lambda: _misaligned(opcode, f)),
+        (ErrorCode.STRIDE, lambda: _stride(opcode, f)),
+        (ErrorCode.LOCAL_RANGE, lambda: _local_range(opcode, f, config)),
+        (ErrorCode.DMA_WINDOW, lambda: _outside_window(opcode, f, dma_base, dma_size)),
+    ]
+    for code, failed in checks:
+        if failed():
+            return code, opcode, f
+    return ErrorCode.NONE, opcode, f
+
+
+def validate(words, config, dma_base, dma_size):
+    """The :class:`ErrorCode` the NPU gives descriptor ``words`` (8 ints) on a variant
+    ``config`` with the DMA window registers ``dma_base`` / ``dma_size``; ``NONE`` if the
+    command is executed."""
+    return check(words, config, dma_base, dma_size)[0]
