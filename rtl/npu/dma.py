@@ -1,0 +1,78 @@
+"""The NPU's DMA engine: a reader (LOAD) and a writer (STORE) sharing one bus initiator."""
+
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..bus.arbiter import Arbiter
+from ..bus.signature import BusSignature
+from .dma_reader import DmaReader, dma_cmd_layout
+from .dma_writer import DmaWriter
+
+__all__ = ["Dma"]
+
+
+class Dma(wiring.Component):
+    """2-D strided DMA with one bus port: :class:`DmaReader` and :class:`DmaWriter` behind a
+    round-robin :class:`~dure.rtl.bus.arbiter.Arbiter` (each gets every other grant when both
+    request), so a LOAD and a STORE run at once.
+
+    Parameters
+    ----------
+    max_read_bytes, max_write_bytes : int
+        Longest row of a read and of a write command, in bytes.
+    depth : int
+        Most words in flight per direction (cover the memory's latency to reach its bandwidth).
+    addr_width : int
+        Word-address width of the bus.
+
+    Members
+    -------
+    rd_cmd, rd_rows, rd_done, rd_error : the reader's ``cmd``, ``rows``, ``done``, ``error``.
+    wr_cmd, wr_rows, wr_done, wr_error, wr_bytes : the writer's ``cmd``, ``rows``, ``done``,
+        ``error``, ``wr_bytes``.
+    rd_word : Out(1)
+        A read response (4 bytes) arrives this cycle.
+    bus : Out(BusSignature(addr_width))
+
+    Latency
+    -------
+    No cycles added to the reader's and writer's own (the arbiter is combinational).
+    """
+
+    def __init__(self, max_read_bytes, max_write_bytes, *, depth=16, addr_width=30):
+        self._reader = DmaReader(max_read_bytes, depth=depth, addr_width=addr_width)
+        self._writer = DmaWriter(max_write_bytes, depth=depth, addr_width=addr_width)
+        self._arbiter = Arbiter(2, addr_width=addr_width, max_outstanding=2 * depth)
+        super().__init__({
+            "rd_cmd": In(stream.Signature(dma_cmd_layout(max_read_bytes))),
+            "rd_rows": Out(stream.Signature(8 * max_read_bytes)),
+            "rd_done": Out(1),
+            "rd_error": Out(1),
+            "rd_word": Out(1),
+            "wr_cmd": In(stream.Signature(dma_cmd_layout(max_write_bytes))),
+            "wr_rows": In(stream.Signature(8 * max_write_bytes)),
+            "wr_done": Out(1),
+            "wr_error": Out(1),
+            "wr_bytes": Out(3),
+            "bus": Out(BusSignature(addr_width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.reader = rd = self._reader
+        m.submodules.writer = wr = self._writer
+        m.submodules.arbiter = arb = self._arbiter
+        wiring.connect(m, rd.bus, arb.port(0))
+        wiring.connect(m, wr.bus, arb.port(1))
+        wiring.connect(m, arb.bus, wiring.flipped(self.bus))
+        wiring.connect(m, wiring.flipped(self.rd_cmd), rd.cmd)
+        wiring.connect(m, rd.rows, wiring.flipped(self.rd_rows))
+        wiring.connect(m, wiring.flipped(self.wr_cmd), wr.cmd)
+        wiring.connect(m, wiring.flipped(self.wr_rows), wr.rows)
+        m.d.comb += [
+            self.rd_done.eq(rd.done), self.rd_error.eq(rd.error),
+            self.rd_word.eq(rd.bus.rvalid),
+            self.wr_done.eq(wr.done), self.wr_error.eq(wr.error), self.wr_bytes.eq(wr.wr_bytes),
+        ]
+        return m
