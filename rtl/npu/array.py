@@ -116,6 +116,10 @@ class SystolicArray(wiring.Component):
         return self._cols
 
     @property
+    def fp16(self):
+        return self._fp16
+
+    @property
     def mul_latency(self):
         return self._mesh.mul_latency
 

@@ -86,15 +86,20 @@ class GemmJob:
         if not tile.first_k and self.done[tile.index - 1] != self.m:
             raise RuntimeError("the previous K tile's results are not all in")
         source = self.init_bits if tile.first_k else self.result_bits
-        beats = []
-        for mi in range(self.m):
-            a = [int(self.a_bits[mi, tile.k0 + r]) if tile.k0 + r < self.k else 0
-                 for r in range(self.rows)]
-            init = [int(source[mi, tile.n0 + j]) if tile.n0 + j < self.n else 0
-                    for j in range(self.cols)]
-            beats.append({"a": a, "init": init, "precision": self.precision,
-                          "swap": int(mi == 0), "last": int(mi == self.m - 1)})
-        return beats
+        return [{"a": self.a_lanes(tile, mi), "init": self.init_lanes(tile, mi, source),
+                 "precision": self.precision, "swap": int(mi == 0), "last": int(mi == self.m - 1)}
+                for mi in range(self.m)]
+
+    def a_lanes(self, tile, mi):
+        """Activation lanes of row ``mi`` of ``tile`` (zero beyond K)."""
+        return [int(self.a_bits[mi, tile.k0 + r]) if tile.k0 + r < self.k else 0
+                for r in range(self.rows)]
+
+    def init_lanes(self, tile, mi, source=None):
+        """Starting values of row ``mi`` (from ``init``, or ``source``) for ``tile``'s columns."""
+        source = self.init_bits if source is None else source
+        return [int(source[mi, tile.n0 + j]) if tile.n0 + j < self.n else 0
+                for j in range(self.cols)]
 
     def take_result(self, tile, mi, lanes):
         """Store the result row ``mi`` of ``tile`` (cols lanes of 32-bit patterns)."""
