@@ -15,6 +15,7 @@ COMMANDS = [
     "run",
     "demo",
     "bench_cpu",
+    "bench_npu",
 ]
 
 
