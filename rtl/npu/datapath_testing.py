@@ -5,7 +5,11 @@ target with random grant stalls, random in-order latency and error ranges, and a
 import random
 from dataclasses import dataclass, field
 
-__all__ = ["MemoryTarget", "send_stream"]
+import numpy as np
+from dure.sim import golden
+
+__all__ = ["MemoryTarget", "send_stream", "Command", "dependencies", "reference",
+           "run_datapath"]
 
 
 @dataclass
@@ -79,3 +83,201 @@ async def send_stream(ctx, port, payloads, *, rng=None, idle=0.0):
         ctx.set(port.valid, 1)
         await ctx.tick().until(port.ready)
         ctx.set(port.valid, 0)
+
+
+# --- Commands, their hazards, and a reference of their effect --------------------------------
+
+@dataclass
+class Command:
+    """One command for a datapath unit: ``unit`` is ``"load"``, ``"exec"`` or ``"store"``;
+    ``fields`` are the :func:`~.descriptor.command_layout` fields (missing ones are 0)."""
+    unit: str
+    fields: dict
+
+    def get(self, name):
+        return int(getattr(self.fields.get(name, 0), "value", self.fields.get(name, 0)))
+
+
+def _ranges(cmd, config):
+    """(memory, first row, end row, writes) of every local range ``cmd`` touches."""
+    g = cmd.get
+    if cmd.unit == "load":
+        mem = "acc" if g("target") == 1 else "spad"
+        return [(mem, g("local_addr"), g("local_addr") + g("rows"), True)]
+    if cmd.unit == "exec":
+        out = [("spad", g("a_addr"), g("a_addr") + g("m"), False),
+               ("spad", g("w_addr"), g("w_addr") + g("k"), False),
+               ("acc", g("acc_addr"), g("acc_addr") + g("m"), True)]
+        return out
+    out = [("acc", g("acc_addr"), g("acc_addr") + g("rows"), False)]
+    if g("scale"):
+        out.append(("acc", g("scale_addr"), g("scale_addr") + 1, False))
+    return out
+
+
+def dependencies(commands, config):
+    """For each command, the earlier commands it must wait for (a dispatcher's hazards:
+    overlapping rows of the same memory where at least one of the two writes)."""
+    deps = []
+    for i, cmd in enumerate(commands):
+        mine = _ranges(cmd, config)
+        wait = []
+        for j in range(i):
+            if any(ma == mb and a0 < b1 and b0 < a1 and (wa or wb)
+                   for ma, a0, a1, wa in mine for mb, b0, b1, wb in _ranges(commands[j], config)):
+                wait.append(j)
+        deps.append(wait)
+    return deps
+
+
+def reference(config, commands, mem, base=0):
+    """Apply ``commands`` in order to ``mem`` (a bytearray at byte address ``base``) with the
+    numeric functions of :mod:`dure.sim.golden`; returns the final ``(mem, spad, acc)``."""
+    lanes, cols = config.npu_lanes, config.npu_cols
+    spad = np.zeros((config.npu_spad_rows, lanes), np.uint16)
+    acc = np.zeros((config.npu_acc_rows, cols), np.uint32)
+    mem = bytearray(mem)
+
+    def rd(addr, n):
+        return int.from_bytes(mem[addr - base:addr - base + n], "little")
+
+    for cmd in commands:
+        g = cmd.get
+        if cmd.unit == "load":
+            eb = (1, 2, 4)[g("elem")]
+            for r in range(g("rows")):
+                src = g("dram_addr") + (0 if g("broadcast") else r * g("dram_stride"))
+                vals = [rd(src + c * eb, eb) for c in range(g("cols"))]
+                if g("elem") == 0:
+                    vals = [(v - 256 if v >= 128 else v) & 0xFFFF for v in vals]
+                target = acc if g("target") == 1 else spad
+                row = target[g("local_addr") + r]
+                row[:] = 0
+                row[:len(vals)] = vals
+        elif cmd.unit == "exec":
+            m, k, n = g("m"), g("k"), g("n")
+            a = spad[g("a_addr"):g("a_addr") + m, :k]
+            w = spad[g("w_addr"):g("w_addr") + k, :n]
+            out = acc[g("acc_addr"):g("acc_addr") + m, :n]
+            init = out.copy() if g("accumulate") else np.zeros((m, n), np.uint32)
+            if g("precision") == 0:
+                a8 = (a & 0xFF).astype(np.uint8).view(np.int8)
+                w8 = (w & 0xFF).astype(np.uint8).view(np.int8)
+                res = golden.gemm_int8(a8, w8).astype(np.int64) + init.view(np.int32)
+                out[:] = (res & 0xFFFF_FFFF).astype(np.uint32)
+            else:
+                res = golden.gemm_fp16(a.view(np.float16), w.view(np.float16),
+                                       init=init.view(np.float32))
+                out[:] = res.view(np.uint32)
+        else:
+            words = _store_words(config, acc, cmd)
+            ob = (1, 4, 2, 4)[g("out")]
+            for r in range(g("rows")):
+                dst = g("dram_addr") + r * g("dram_stride") - base
+                for c in range(g("cols")):
+                    word = int(words[r, c]).to_bytes(4, "little")
+                    mem[dst + c * ob:dst + c * ob + ob] = word[:ob]
+    return mem, spad, acc
+
+
+def _store_words(config, acc, cmd):
+    """Output words (int8 / fp16 in the low bits) of a STORE, by the STORE table."""
+    g = cmd.get
+    rows, cols = g("rows"), g("cols")
+    block = acc[g("acc_addr"):g("acc_addr") + rows, :cols]
+    scale = acc[g("scale_addr"), :cols].view(np.float32) if g("scale") else None
+    out, int_acc = g("out"), g("acc_type") == 0
+
+    def f32(word):
+        return np.array([word & 0xFFFF_FFFF], np.uint32).view(np.float32)[0]
+
+    def i8(word):
+        return (word & 0xFF) - 256 if word & 0x80 else word & 0xFF
+    lo = f32(g("lo")) if g("clamp") else None
+    hi = f32(g("hi")) if g("clamp") else None
+    if int_acc and out == 0:
+        y = golden.requantize(block.view(np.int32), scale, g("zero_point"),
+                              i8(g("lo")), i8(g("hi")))
+        return y.view(np.uint8).astype(np.uint32)
+    if int_acc and out == 1:
+        return block
+    if int_acc and out == 2:
+        y = golden.fp16_postprocess(block.view(np.int32).astype(np.float32), scale, lo, hi)
+        return y.view(np.uint16).astype(np.uint32)
+    if out == 2:
+        y = golden.fp16_postprocess(block.view(np.float32), scale, lo, hi)
+        return y.view(np.uint16).astype(np.uint32)
+    if scale is None and lo is None:
+        return block
+    y = block.view(np.float32).copy()
+    with np.errstate(all="ignore"):
+        if scale is not None:
+            y = (y * scale).astype(np.float32)
+        if lo is not None:
+            y = np.where(y < lo, lo, y).astype(np.float32)
+            y = np.where(y > hi, hi, y).astype(np.float32)
+    return golden.canonicalize_nan(y).view(np.uint32)
+
+
+# --- Driving NpuDatapath on the Amaranth simulator ---------------------------------------------
+
+def run_datapath(dut, config, commands, target, *, seed=0, idle=0.0, timeout=100_000):
+    """Dispatch ``commands`` to ``dut`` (an NpuDatapath) in order, each only after the earlier
+    commands it depends on (:func:`dependencies`) are done, with ``target`` (a
+    :class:`MemoryTarget` on ``dut.bus``) as main memory. Returns ``(cycles, errors, stamps)``:
+    the cycle count, per command whether it reported a bus error, and per command its
+    (issue, done) cycles."""
+    from amaranth.sim import Simulator
+
+    rng = random.Random(seed)
+    deps = dependencies(commands, config)
+    done = [False] * len(commands)
+    errors = [None] * len(commands)
+    stamps = [[None, None] for _ in commands]
+    state = {"cycle": 0}
+    ports = {"load": dut.load_cmd, "exec": dut.exec_cmd, "store": dut.store_cmd}
+    dones = {"load": (dut.load_done, dut.load_bus_error), "exec": (dut.exec_done, None),
+             "store": (dut.store_done, dut.store_bus_error)}
+    issued = {unit: [] for unit in ports}
+
+    async def monitor(ctx):
+        while True:
+            sampled = await ctx.tick().sample(*[s for pair in dones.values() for s in pair
+                                                if s is not None])
+            values = list(sampled[2:])
+            state["cycle"] += 1
+            if state["cycle"] > timeout:
+                raise AssertionError(f"timeout: done {sum(done)} of {len(commands)}")
+            for unit, (_, err) in dones.items():
+                pulse = values.pop(0)
+                e = values.pop(0) if err is not None else 0
+                if pulse:
+                    if not issued[unit]:
+                        raise AssertionError(f"{unit} done pulse with no command in flight")
+                    i = issued[unit].pop(0)
+                    done[i], errors[i] = True, bool(e)
+                    stamps[i][1] = state["cycle"] - 1
+
+    async def dispatcher(ctx):
+        for i, cmd in enumerate(commands):
+            while not all(done[j] for j in deps[i]) or rng.random() < idle:
+                await ctx.tick()
+            port = ports[cmd.unit]
+            ctx.set(port.payload, {k: getattr(v, "value", v) for k, v in cmd.fields.items()})
+            ctx.set(port.valid, 1)
+            await ctx.tick().until(port.ready)
+            ctx.set(port.valid, 0)
+            issued[cmd.unit].append(i)
+            stamps[i][0] = state["cycle"]
+        while not all(done):
+            await ctx.tick()
+        for _ in range(4):
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(target.serve, background=True)
+    sim.add_testbench(monitor, background=True)
+    sim.add_testbench(dispatcher)
+    sim.run()
+    return state["cycle"], errors, stamps

@@ -1,0 +1,195 @@
+"""Execute unit: COMPUTE commands through the systolic array, SPAD in, ACC out."""
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.wiring import In, Out
+
+from .array import op_layout, result_layout, weight_layout
+from .commands import Opcode
+from .descriptor import command_layout
+from .spad import ReadPortSignature, row_write_layout
+
+__all__ = ["ExecUnit"]
+
+
+class ExecUnit(wiring.Component):
+    """Feeds COMPUTE commands (weight-stationary) to a :class:`~.array.SystolicArray`.
+
+    Three stages work on up to three commands at once, in order:
+
+    1. *weights*: reads SPAD rows ``w_addr .. w_addr + rows - 1`` and sends them on
+       ``weights`` (lanes ``0..cols-1``; ``active`` for the first ``k`` rows). The array keeps
+       them in its shadow registers, so this overlaps the previous command's activation rows.
+    2. *ops*: reads activation row ``a_addr + i`` (lanes ``0..rows-1``) and, when
+       ``accumulate``, the init row ``acc_addr + i`` from ACC (else 0: int32 0 / fp32 +0.0),
+       and sends them on ``ops``; the first row carries ``swap``, the last ``last``. Row 0 of the
+       next command follows the previous command's last row without a gap.
+    3. *results*: writes each result row's lanes ``0..n-1`` to ACC row ``acc_addr + i`` (lane
+       mask), and pulses ``done`` with the command's last row.
+
+    A new command is accepted when the weights stage is free (it is handed to the ops stage
+    once all its weight rows are read), i.e. while earlier commands still stream; ``done``
+    pulses come in command order. The unit has no hazard logic: the dispatcher must not issue
+    a COMPUTE whose rows conflict with an unfinished earlier command.
+
+    Parameters
+    ----------
+    config : SoCConfig
+    result_queue : int
+        Commands whose rows may be in the array at once (the ops stage waits beyond that).
+
+    Members
+    -------
+    cmd : In(stream.Signature(command_layout(Opcode.COMPUTE)))
+    spad_a, spad_w : Out(ReadPortSignature(spad_rows, ArrayLayout(16, lanes)))
+    acc_r : Out(ReadPortSignature(acc_rows, ArrayLayout(32, cols)))
+    acc_w : Out(stream.Signature(row_write_layout(acc_rows, ArrayLayout(32, cols), cols)))
+    ops, weights : Out(stream.Signature(...))
+        To the array.
+    results : In(stream.Signature(result_layout(cols)))
+        From the array.
+    done : Out(1)
+        One-cycle pulse when a command's last result row is written.
+    ev_row : Out(1)
+        The array accepted an activation row.
+    ev_macs : Out(16)
+        ``k * n`` of that row's command when ``ev_row``, else 0.
+    """
+
+    def __init__(self, config, *, result_queue=8):
+        self._config = config
+        self._queue = result_queue
+        rows, cols, lanes = config.npu_rows, config.npu_cols, config.npu_lanes
+        spad_row = data.ArrayLayout(16, lanes)
+        acc_row = data.ArrayLayout(32, cols)
+        super().__init__({
+            "cmd": In(stream.Signature(command_layout(Opcode.COMPUTE))),
+            "spad_a": Out(ReadPortSignature(config.npu_spad_rows, spad_row)),
+            "spad_w": Out(ReadPortSignature(config.npu_spad_rows, spad_row)),
+            "acc_r": Out(ReadPortSignature(config.npu_acc_rows, acc_row)),
+            "acc_w": Out(stream.Signature(row_write_layout(config.npu_acc_rows, acc_row, cols))),
+            "ops": Out(stream.Signature(op_layout(rows, cols))),
+            "weights": Out(stream.Signature(weight_layout(cols))),
+            "results": In(stream.Signature(result_layout(cols))),
+            "done": Out(1),
+            "ev_row": Out(1),
+            "ev_macs": Out(16),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        rows, cols = cfg.npu_rows, cfg.npu_cols
+        layout = command_layout(Opcode.COMPUTE)
+
+        # Stage 1: weight rows.
+        w_cmd = Signal(layout)
+        w_busy = Signal()
+        w_idx = Signal(range(rows + 1))
+        w_valid = Signal()
+        w_active = Signal()
+        handoff = Signal()
+        m.d.comb += self.cmd.ready.eq(~w_busy)
+        with m.If(self.cmd.valid & ~w_busy):
+            m.d.sync += [w_cmd.eq(self.cmd.payload), w_busy.eq(1), w_idx.eq(0)]
+
+        w_advance = ~w_valid | self.weights.ready
+        w_issue = w_busy & (w_idx != rows) & w_advance
+        m.d.comb += [
+            self.spad_w.addr.eq(w_cmd.w_addr + w_idx),
+            self.spad_w.en.eq(w_issue),
+            self.weights.valid.eq(w_valid),
+            self.weights.payload.active.eq(w_active),
+        ]
+        for j in range(cols):
+            m.d.comb += self.weights.payload.data[j].eq(self.spad_w.data[j])
+        with m.If(w_advance):
+            m.d.sync += w_valid.eq(w_issue)
+        with m.If(w_issue):
+            m.d.sync += [w_active.eq(w_idx < w_cmd.k), w_idx.eq(w_idx + 1)]
+
+        # Hand-off to stage 2 once every weight row is read.
+        p_cmd = Signal(layout)
+        p_valid = Signal()
+        take_pending = Signal()
+        m.d.comb += handoff.eq(w_busy & (w_idx == rows) & (~p_valid | take_pending))
+        with m.If(take_pending):
+            m.d.sync += p_valid.eq(0)
+        with m.If(handoff):
+            m.d.sync += [p_cmd.eq(w_cmd), p_valid.eq(1), w_busy.eq(0)]
+
+        # Stage 2: activation rows with their init rows.
+        c_cmd = Signal(layout)
+        c_row = Signal(16)
+        c_left = Signal(16)               # rows of c_cmd not yet read
+        o_valid = Signal()
+        o_swap = Signal()
+        o_last = Signal()
+        o_accum = Signal()
+        o_prec = Signal()
+        o_kn = Signal(16)
+
+        m.submodules.info = info = SyncFIFO(width=16 + 8, depth=self._queue)
+        o_advance = ~o_valid | self.ops.ready
+        cont = o_advance & (c_left != 0)
+        m.d.comb += take_pending.eq(o_advance & (c_left == 0) & p_valid & info.w_rdy)
+        issue = cont | take_pending
+        src = Signal(layout)
+        row_idx = Signal(16)
+        m.d.comb += [
+            src.eq(Mux(take_pending, p_cmd, c_cmd)),
+            row_idx.eq(Mux(take_pending, 0, c_row)),
+            self.spad_a.addr.eq(src.a_addr + row_idx),
+            self.spad_a.en.eq(issue),
+            self.acc_r.addr.eq(src.acc_addr + row_idx),
+            self.acc_r.en.eq(issue),
+            info.w_en.eq(take_pending),
+            info.w_data.eq(Cat(p_cmd.acc_addr, p_cmd.n)),
+        ]
+        with m.If(o_advance):
+            m.d.sync += o_valid.eq(issue)
+        with m.If(issue):
+            m.d.sync += [
+                o_swap.eq(row_idx == 0),
+                o_last.eq(row_idx == src.m - 1),
+                o_accum.eq(src.accumulate),
+                o_prec.eq(src.precision),
+                c_row.eq(row_idx + 1),
+                c_left.eq(Mux(take_pending, p_cmd.m, c_left) - 1),
+            ]
+        with m.If(take_pending):
+            m.d.sync += [c_cmd.eq(p_cmd), o_kn.eq(p_cmd.k * p_cmd.n)]
+
+        ops = self.ops.payload
+        for i in range(rows):
+            m.d.comb += ops.a[i].eq(self.spad_a.data[i])
+        for j in range(cols):
+            m.d.comb += ops.init[j].eq(Mux(o_accum, self.acc_r.data[j], 0))
+        m.d.comb += [
+            self.ops.valid.eq(o_valid),
+            ops.precision.eq(o_prec),
+            ops.swap.eq(o_swap),
+            ops.last.eq(o_last),
+            self.ev_row.eq(self.ops.valid & self.ops.ready),
+            self.ev_macs.eq(Mux(self.ev_row, o_kn, 0)),
+        ]
+
+        # Stage 3: result rows into ACC.
+        r_row = Signal(16)
+        r_addr = info.r_data[:16]
+        r_n = info.r_data[16:24]
+        res = self.results
+        m.d.comb += [
+            self.acc_w.valid.eq(res.valid),
+            self.acc_w.payload.addr.eq(r_addr + r_row),
+            self.acc_w.payload.data.eq(res.payload.data),
+            self.acc_w.payload.mask.eq(Cat(*[j < r_n for j in range(cols)])),
+            res.ready.eq(self.acc_w.ready),
+        ]
+        written = res.valid & res.ready
+        last = written & res.payload.last
+        m.d.comb += [info.r_en.eq(last), self.done.eq(last)]
+        with m.If(written):
+            m.d.sync += r_row.eq(Mux(res.payload.last, 0, r_row + 1))
+        return m

@@ -1,0 +1,153 @@
+"""STORE unit: ACC rows through post-processing, packed, to the DMA writer."""
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .commands import Opcode, OutType
+from .descriptor import command_layout
+from .dma_reader import dma_cmd_layout
+from .spad import ReadPortSignature
+
+__all__ = ["store_row_bytes", "StoreUnit"]
+
+
+def store_row_bytes(config):
+    """Longest output row of a STORE in bytes: C 32-bit elements."""
+    return 4 * config.npu_cols
+
+
+class StoreUnit(wiring.Component):
+    """Executes STORE commands, one at a time.
+
+    Reads the scale row (when ``scale`` is set) once, then ACC rows ``acc_addr ..
+    acc_addr + rows - 1`` one per cycle into the post-processing pipeline, packs each output
+    row's first ``cols`` elements into bytes of the output type (little-endian, element ``c``
+    at byte ``c * out_bytes``) and hands the rows to the DMA writer. ``done`` pulses when the
+    writer reports every write response in.
+
+    Parameters
+    ----------
+    config : SoCConfig
+    postproc : PostProcess or None
+        The post-processing pipeline (a :class:`~.postproc.PostProcess` of ``npu_cols``
+        columns, or anything with its ``i`` / ``o`` streams); ``None`` builds one.
+
+    Members
+    -------
+    cmd : In(stream.Signature(command_layout(Opcode.STORE)))
+        A validated STORE; accepted only while idle.
+    acc_r : Out(ReadPortSignature(acc_rows, ArrayLayout(32, cols)))
+    wr_cmd : Out(stream.Signature(dma_cmd_layout(store_row_bytes(config))))
+    wr_rows : Out(stream.Signature(8 * store_row_bytes(config)))
+    wr_done, wr_error : In(1)
+        The DMA writer's side.
+    done : Out(1)
+        One-cycle pulse: the command finished (every write response received).
+    bus_error : Out(1)
+        With ``done``: a write was answered with err; the command stopped there.
+    """
+
+    def __init__(self, config, *, postproc=None):
+        self._config = config
+        if postproc is None:
+            from .postproc import PostProcess
+            postproc = PostProcess(config.npu_cols)
+        self._pp = postproc
+        self._maxb = store_row_bytes(config)
+        super().__init__({
+            "cmd": In(stream.Signature(command_layout(Opcode.STORE))),
+            "acc_r": Out(ReadPortSignature(config.npu_acc_rows,
+                                           data.ArrayLayout(32, config.npu_cols))),
+            "wr_cmd": Out(stream.Signature(dma_cmd_layout(self._maxb))),
+            "wr_rows": Out(stream.Signature(8 * self._maxb)),
+            "wr_done": In(1),
+            "wr_error": In(1),
+            "done": Out(1),
+            "bus_error": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cols = self._config.npu_cols
+        m.submodules.postproc = pp = self._pp
+        cmd = Signal(command_layout(Opcode.STORE))
+        busy = Signal()
+        wr_pending = Signal()
+        scale = Signal(data.ArrayLayout(32, cols))
+        issued = Signal(16)
+        s1_valid = Signal()
+        s1_last = Signal()
+
+        out = cmd.out
+        shift = Mux(out == OutType.INT8, 0, Mux(out == OutType.FP16, 1, 2))
+        m.d.comb += [
+            self.wr_cmd.valid.eq(wr_pending),
+            self.wr_cmd.payload.addr.eq(cmd.dram_addr),
+            self.wr_cmd.payload.stride.eq(cmd.dram_stride),
+            self.wr_cmd.payload.rows.eq(cmd.rows),
+            self.wr_cmd.payload.row_bytes.eq(cmd.cols << shift),
+        ]
+        with m.If(self.wr_cmd.valid & self.wr_cmd.ready):
+            m.d.sync += wr_pending.eq(0)
+
+        advance = ~s1_valid | pp.i.ready
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.cmd.ready.eq(1)
+                with m.If(self.cmd.valid):
+                    m.d.sync += [cmd.eq(self.cmd.payload), busy.eq(1), wr_pending.eq(1),
+                                 issued.eq(0)]
+                    with m.If(self.cmd.payload.scale):
+                        m.next = "SCALE"
+                    with m.Else():
+                        m.next = "ROWS"
+            with m.State("SCALE"):
+                m.d.comb += [self.acc_r.addr.eq(cmd.scale_addr), self.acc_r.en.eq(1)]
+                m.next = "SCALE_LATCH"
+            with m.State("SCALE_LATCH"):
+                m.d.sync += scale.eq(self.acc_r.data)
+                m.next = "ROWS"
+            with m.State("ROWS"):
+                more = issued != cmd.rows
+                m.d.comb += [
+                    self.acc_r.addr.eq(cmd.acc_addr + issued),
+                    self.acc_r.en.eq(advance & more),
+                ]
+                with m.If(advance):
+                    m.d.sync += [s1_valid.eq(more), s1_last.eq(issued == cmd.rows - 1)]
+                    with m.If(more):
+                        m.d.sync += issued.eq(issued + 1)
+                with m.If(self.done):
+                    m.next = "IDLE"
+
+        row = pp.i.payload
+        m.d.comb += [
+            pp.i.valid.eq(s1_valid),
+            row.acc.eq(self.acc_r.data),
+            row.scale.eq(scale),
+            row.acc_type.eq(cmd.acc_type),
+            row.out.eq(cmd.out),
+            row.scale_en.eq(cmd.scale),
+            row.clamp_en.eq(cmd.clamp),
+            row.zero_point.eq(cmd.zero_point),
+            row.lo.eq(cmd.lo),
+            row.hi.eq(cmd.hi),
+            row.last.eq(s1_last),
+        ]
+
+        # Pack the processed row into bytes of the output type.
+        res = pp.o.payload.data
+        packed = Mux(out == OutType.INT8, Cat(*[res[c][:8] for c in range(cols)]),
+                     Mux(out == OutType.FP16, Cat(*[res[c][:16] for c in range(cols)]),
+                         Cat(*[res[c] for c in range(cols)])))
+        m.d.comb += [
+            self.wr_rows.valid.eq(pp.o.valid),
+            self.wr_rows.payload.eq(packed),
+            pp.o.ready.eq(self.wr_rows.ready),
+            self.done.eq(busy & self.wr_done),
+            self.bus_error.eq(self.wr_error),
+        ]
+        with m.If(self.done):
+            m.d.sync += busy.eq(0)
+        return m
