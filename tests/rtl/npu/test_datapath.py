@@ -3,12 +3,12 @@ command streams with a main-memory model, bit for bit against dure.sim.golden.""
 
 import numpy as np
 import pytest
-
-from dure.config import MAIN_BASE, SoCConfig
 from dure.rtl.npu.commands import OutType
 from dure.rtl.npu.datapath import NpuDatapath
 from dure.rtl.npu.datapath_testing import MemoryTarget, reference, run_datapath
 from dure.rtl.npu.gemm_program import gemm_expected, gemm_program, read_output
+
+from dure.config import MAIN_BASE, SoCConfig
 
 CFG = SoCConfig(npu_rows=2, npu_cols=2, npu_spad_rows=32, npu_acc_rows=16, main_latency=3)
 
