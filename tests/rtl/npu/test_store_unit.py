@@ -1,0 +1,130 @@
+"""StoreUnit with its DMA writer, an ACC and the real PostProcess: every output type, scale
+row, clamp, odd alignments and strides, a slow bus, and a bus error."""
+
+import random
+
+import numpy as np
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.sim import Simulator
+from dure.rtl.npu.acc import Accumulator
+from dure.rtl.npu.commands import ElemType, LoadTarget, OutType
+from dure.rtl.npu.datapath_testing import Command, MemoryTarget, reference, send_stream
+from dure.rtl.npu.dma import Dma
+from dure.rtl.npu.isa import Precision
+from dure.rtl.npu.store_unit import StoreUnit, store_row_bytes
+
+from dure.config import SoCConfig
+
+CFG = SoCConfig(npu_rows=2, npu_cols=3, npu_spad_rows=16, npu_acc_rows=16)
+ACC_AT = 256        # ACC contents live here in the memory image (loaded by the reference)
+
+
+class Bench(wiring.Component):
+    def __init__(self):
+        self.acc = Accumulator(16, 3)
+        self.store = StoreUnit(CFG)
+        self.dma = Dma(8, store_row_bytes(CFG), depth=4)
+        super().__init__({})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.acc, m.submodules.store, m.submodules.dma = self.acc, self.store, self.dma
+        st = self.store
+        wiring.connect(m, st.acc_r, self.acc.r_store)
+        wiring.connect(m, st.wr_cmd, self.dma.wr_cmd)
+        wiring.connect(m, st.wr_rows, self.dma.wr_rows)
+        m.d.comb += [st.wr_done.eq(self.dma.wr_done), st.wr_error.eq(self.dma.wr_error)]
+        return m
+
+
+def acc_image(rng):
+    """16 ACC rows: rows 0-5 int32, rows 6-11 fp32, row 14 int scales, row 15 fp scales."""
+    acc = np.zeros((16, 3), np.uint32)
+    acc[0:6] = rng.integers(-40000, 40000, (6, 3)).astype(np.int32).view(np.uint32)
+    acc[6:12] = (rng.standard_normal((6, 3)) * 50).astype(np.float32).view(np.uint32)
+    acc[7, 1] = 0x7FC00001          # a NaN
+    acc[14] = np.float32([0.004, 0.01, 0.0007]).view(np.uint32)
+    acc[15] = np.float32([0.5, -1.5, 3.0]).view(np.uint32)
+    return acc
+
+
+def f32(x):
+    return int(np.float32(x).view(np.uint32))
+
+
+def run(cmds, err_words=(), seed=0):
+    rng = np.random.default_rng(seed)
+    acc = acc_image(rng)
+    mem = bytearray(random.Random(seed).randbytes(ACC_AT)) + bytearray(acc.tobytes())
+    preload = Command("load", dict(target=LoadTarget.ACC, elem=ElemType.WORD32,
+                                   dram_addr=ACC_AT, dram_stride=12, rows=16, cols=3,
+                                   local_addr=0))
+    expect, _, _ = reference(CFG, [preload] + cmds, mem)
+    dut = Bench()
+    target = MemoryTarget(dut.dma.bus, mem, latency=4, jitter=3, gnt_probability=0.6,
+                          seed=seed, err_words=set(err_words))
+    errors = []
+
+    async def bench(ctx):
+        for r in range(16):
+            ctx.set(dut.acc.w_load.payload, {"addr": r, "data": [int(v) for v in acc[r]],
+                                             "mask": 7})
+            ctx.set(dut.acc.w_load.valid, 1)
+            await ctx.tick()
+        ctx.set(dut.acc.w_load.valid, 0)
+        for cmd in cmds:
+            fields = {k: getattr(v, "value", v) for k, v in cmd.fields.items()}
+            await send_stream(ctx, dut.store.cmd, [fields])
+            while True:
+                _, _, done, err = await ctx.tick().sample(dut.store.done, dut.store.bus_error)
+                if done:
+                    errors.append(err)
+                    break
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(target.serve, background=True)
+    sim.add_testbench(bench)
+    sim.run()
+    return mem, expect, errors
+
+
+def store(**kw):
+    return Command("store", kw)
+
+
+def test_every_output_type():
+    cmds = [
+        store(out=OutType.INT8, acc_type=Precision.INT8, scale=1, zero_point=-5,
+              lo=(-100) & 0xFFFF_FFFF, hi=70, dram_addr=1, dram_stride=5, rows=4, cols=3,
+              acc_addr=0, scale_addr=14),
+        store(out=OutType.INT32, acc_type=Precision.INT8, dram_addr=40, dram_stride=16,
+              rows=3, cols=2, acc_addr=2),
+        store(out=OutType.FP16, acc_type=Precision.INT8, scale=1, clamp=1, lo=f32(-20.0),
+              hi=f32(60.0), dram_addr=94, dram_stride=6, rows=5, cols=3, acc_addr=1,
+              scale_addr=14),
+        store(out=OutType.FP16, acc_type=Precision.FP16, scale=1, clamp=1, lo=0,
+              hi=f32(1000.0), dram_addr=130, dram_stride=8, rows=6, cols=3, acc_addr=6,
+              scale_addr=15),
+        store(out=OutType.FP32, acc_type=Precision.FP16, dram_addr=180, dram_stride=12,
+              rows=2, cols=3, acc_addr=7),
+        store(out=OutType.FP32, acc_type=Precision.FP16, scale=1, dram_addr=212,
+              dram_stride=8, rows=2, cols=1, acc_addr=10, scale_addr=15),
+    ]
+    mem, expect, errors = run(cmds)
+    assert errors == [0] * len(cmds)
+    assert mem == expect
+
+
+def test_bus_error():
+    bad = store(out=OutType.INT32, acc_type=Precision.INT8, dram_addr=0, dram_stride=12,
+                rows=6, cols=3, acc_addr=0)
+    good = store(out=OutType.INT8, acc_type=Precision.INT8, scale=1, lo=(-128) & 0xFFFF_FFFF,
+                 hi=127, dram_addr=200, dram_stride=3, rows=2, cols=3, acc_addr=3,
+                 scale_addr=14)
+    mem, expect, errors = run([bad, good], err_words={4})      # the word at byte 16: row 1
+    assert errors == [1, 0]
+    assert mem[200:206] == expect[200:206]
+    assert mem[:16] == expect[:16]                             # row 0 and row 1's first word
+    assert mem[36:72] != expect[36:72]                         # rows 3.. never written
