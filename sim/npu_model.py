@@ -1,0 +1,289 @@
+"""Golden command model of the NPU: what a stream of descriptors does to memory, SPAD and ACC.
+
+:class:`NpuModel` holds the architectural state of :mod:`dure.rtl.npu.commands` (main memory,
+scratchpad, accumulator memory, the DMA window registers, the ERROR / ISSUED / DONE registers and
+the MAC counter) and executes descriptors one at a time in queue order, which is how the
+contract says they take effect. Each descriptor is first checked by
+:func:`dure.sim.npu_validate.check`; a refused one changes nothing but the error registers.
+Numerics are :mod:`dure.sim.golden`'s (COMPUTE) and :func:`dure.rtl.npu.postproc_ref.postprocess`
+(STORE: the golden functions per the STORE table, also defined for non-finite scales that an ACC
+row may hold).
+
+Example
+-------
+>>> from dure.config import preset
+>>> config = preset("sim")
+>>> model = NpuModel(config)
+>>> model.set_window(config.region("main").base, 4096)
+>>> model.execute(encode(Opcode.FENCE, irq=1)), model.fence_irq
+(<ErrorCode.NONE: 0>, True)
+
+Readings of the contract (the RTL implements the same)
+    - An INT8 COMPUTE uses bits 7:0 of each SPAD lane as the int8 operand; an FP16 COMPUTE uses
+      all 16 bits as binary16 (whatever LOAD put there).
+    - A COMPUTE with ``accumulate`` starts from the ACC lanes' bits read as int32 (INT8) or fp32
+      (FP16); the FP16 sum is ``golden.gemm_fp16(a, w, init=acc)`` (sequential over k, NaN
+      canonical on output). INT8 wraps modulo 2**32.
+    - The sequence number in ERROR is the command's 0-based index among the descriptors pushed
+      since reset (the value ISSUED had before it was pushed).
+    - ``BUS_ERROR``: the model treats main memory as the regions it was built with; a LOAD or
+      STORE touching an unbacked byte returns ``BUS_ERROR``. The hardware stops at the failing
+      access, so the destination of such a command is unspecified; the model leaves it unchanged.
+"""
+
+import numpy as np
+from dure.rtl.npu.commands import (
+    ElemType,
+    ErrorCode,
+    LoadTarget,
+    Opcode,
+    OutType,
+    Precision,
+    elem_bytes,
+    out_bytes,
+)
+from dure.rtl.npu.descriptor import encode
+from dure.rtl.npu.postproc_ref import postprocess
+
+from . import golden
+from .npu_validate import check
+
+__all__ = ["NpuModel", "RegionMemory", "encode", "Opcode", "ErrorCode"]
+
+_DTYPES = {1: np.uint8, 2: np.uint16, 4: np.uint32}
+
+
+class NpuModel:
+    """Architectural state of one NPU and the effect of each command.
+
+    Parameters
+    ----------
+    config : SoCConfig
+        Variant with an NPU (``npu_rows > 0``).
+    memory : dict of {int: bytes-like} or memory object, optional
+        Main memory as ``{base address: contents}`` (a :class:`RegionMemory` is made of it), or
+        any object with ``contains`` / ``read`` / ``write`` as :class:`RegionMemory` has. By
+        default the variant's ``main`` and ``ram`` regions, zero-filled.
+
+    Attributes
+    ----------
+    spad : numpy.ndarray
+        uint16, (``npu_spad_rows``, ``npu_lanes``): one 16-bit pattern per lane.
+    acc : numpy.ndarray
+        uint32, (``npu_acc_rows``, ``npu_cols``): one 32-bit pattern per lane.
+    memory : RegionMemory or compatible
+        Main memory as the DMA sees it.
+    dma_base, dma_size : int
+        The DMA window registers (reset: 0, 0 = empty window).
+    error : tuple of (ErrorCode, int) or None
+        Code and sequence number of the first refused (or bus-failed) command since
+        :meth:`clear_error`; None when STATUS.error is clear.
+    fence_irq : bool
+        STATUS.fence_irq: a FENCE with ``irq`` completed since :meth:`clear_fence_irq`.
+    issued, done : int
+        Commands pushed / finished since reset.
+    macs : int
+        ``m * k * n`` summed over executed COMPUTE commands (PERF_MACS).
+    """
+
+    def __init__(self, config, memory=None):
+        if not config.npu_rows:
+            raise ValueError(f"variant {config.name!r} has no NPU (npu_rows = 0)")
+        self.config = config
+        if memory is None:
+            memory = {config.region(name).base: bytes(config.region(name).size)
+                      for name in ("main", "ram")}
+        self.memory = memory if hasattr(memory, "contains") else RegionMemory(memory)
+        self.spad = np.zeros((config.npu_spad_rows, config.npu_lanes), np.uint16)
+        self.acc = np.zeros((config.npu_acc_rows, config.npu_cols), np.uint32)
+        self.dma_base = 0
+        self.dma_size = 0
+        self.error = None
+        self.fence_irq = False
+        self.issued = 0
+        self.done = 0
+        self.macs = 0
+
+    # --- registers ------------------------------------------------------------------------
+
+    def set_window(self, base, size):
+        """Write the DMA_BASE / DMA_SIZE registers."""
+        if not 0 <= base < 1 << 32 or not 0 <= size < 1 << 32:
+            raise ValueError("DMA_BASE and DMA_SIZE are 32-bit register values")
+        self.dma_base, self.dma_size = int(base), int(size)
+
+    def clear_error(self):
+        """Write 1 to STATUS.error."""
+        self.error = None
+
+    def clear_fence_irq(self):
+        """Write 1 to STATUS.fence_irq."""
+        self.fence_irq = False
+
+    # --- main memory ----------------------------------------------------------------------
+
+    def write(self, addr, data):
+        """Write bytes (or a numpy array's raw bytes) at byte address ``addr``."""
+        self.memory.write(addr, data.tobytes() if isinstance(data, np.ndarray) else bytes(data))
+
+    def read(self, addr, length):
+        """``length`` bytes from byte address ``addr``."""
+        return self.memory.read(addr, length)
+
+    def place(self, addr, matrix, stride=None):
+        """Write a 2-D numpy ``matrix`` row by row (rows ``stride`` bytes apart; default dense).
+
+        Returns the stride used."""
+        matrix = np.asarray(matrix)
+        if matrix.ndim == 1:
+            matrix = matrix[np.newaxis, :]
+        row_bytes = matrix.shape[1] * matrix.itemsize
+        stride = row_bytes if stride is None else stride
+        if stride < row_bytes:
+            raise ValueError(f"stride {stride} is shorter than a row ({row_bytes} bytes)")
+        for r in range(matrix.shape[0]):
+            self.write(addr + r * stride, np.ascontiguousarray(matrix[r]))
+        return stride
+
+    def fetch(self, addr, shape, dtype, stride=None):
+        """A 2-D array of ``dtype`` and ``shape`` read row by row (rows ``stride`` bytes apart)."""
+        dtype = np.dtype(dtype)
+        rows, cols = shape
+        stride = cols * dtype.itemsize if stride is None else stride
+        out = np.zeros(shape, dtype)
+        for r in range(rows):
+            out[r] = np.frombuffer(self.read(addr + r * stride, cols * dtype.itemsize), dtype)
+        return out
+
+    # --- commands -------------------------------------------------------------------------
+
+    def execute(self, words):
+        """Validate one descriptor (8 words) and, if accepted, apply it; returns its ErrorCode.
+
+        A refused command (or one failing with ``BUS_ERROR``) records the first error in
+        :attr:`error` and changes no memory, SPAD or ACC."""
+        code, opcode, fields = check(words, self.config, self.dma_base, self.dma_size)
+        seq = self.issued
+        self.issued += 1
+        if code == ErrorCode.NONE:
+            code = self.apply(opcode, fields)
+        if code != ErrorCode.NONE and self.error is None:
+            self.error = (code, seq)
+        self.done += 1
+        return code
+
+    def run(self, descriptors):
+        """Execute descriptors in order; returns their ErrorCodes."""
+        return [self.execute(words) for words in descriptors]
+
+    def apply(self, opcode, fields):
+        """Apply an already validated command (``fields`` as :func:`~.descriptor.decode` gives,
+        enum members accepted); returns ``NONE`` or ``BUS_ERROR``. No validation here."""
+        opcode = Opcode(opcode)
+        fields = {name: int(getattr(v, "value", v)) for name, v in fields.items()}
+        if opcode == Opcode.LOAD:
+            return self._load(fields)
+        if opcode == Opcode.COMPUTE:
+            self._compute(fields)
+        elif opcode == Opcode.STORE:
+            return self._store(fields)
+        elif fields.get("irq"):
+            self.fence_irq = True
+        return ErrorCode.NONE
+
+    def _rows_backed(self, first, stride, rows, row_bytes):
+        return all(self.memory.contains(first + r * stride, row_bytes) for r in range(rows))
+
+    def _load(self, f):
+        eb = elem_bytes(f["elem"])
+        rows, cols, stride = f["rows"], f["cols"], f["dram_stride"]
+        src_rows = 1 if f["broadcast"] else rows
+        if not self._rows_backed(f["dram_addr"], stride, src_rows, cols * eb):
+            return ErrorCode.BUS_ERROR
+        src = np.zeros((src_rows, cols), _DTYPES[eb])
+        for r in range(src_rows):
+            raw = self.read(f["dram_addr"] + r * stride, cols * eb)
+            src[r] = np.frombuffer(raw, _DTYPES[eb])
+        if f["elem"] == ElemType.INT8.value:
+            src = src.view(np.int8).astype(np.int16).view(np.uint16)
+        to_acc = f["target"] == LoadTarget.ACC.value
+        target = self.acc if to_acc else self.spad
+        block = target[f["local_addr"]:f["local_addr"] + rows]
+        block[:] = 0
+        block[:, :cols] = src            # broadcasts the one source row when src_rows == 1
+        return ErrorCode.NONE
+
+    def _compute(self, f):
+        m, k, n = f["m"], f["k"], f["n"]
+        a = self.spad[f["a_addr"]:f["a_addr"] + m, :k]
+        w = self.spad[f["w_addr"]:f["w_addr"] + k, :n]
+        out = self.acc[f["acc_addr"]:f["acc_addr"] + m, :n]
+        if f["precision"] == Precision.INT8.value:
+            a8 = (a & 0xFF).astype(np.uint8).view(np.int8)
+            w8 = (w & 0xFF).astype(np.uint8).view(np.int8)
+            res = golden.gemm_int8(a8, w8).astype(np.int64)
+            if f["accumulate"]:
+                res += out.view(np.int32)
+            out[:] = (res & 0xFFFF_FFFF).astype(np.uint32)
+        else:
+            init = out.view(np.float32).copy() if f["accumulate"] else None
+            res = golden.gemm_fp16(a.copy().view(np.float16), w.copy().view(np.float16),
+                                   init=init)
+            out[:] = res.view(np.uint32)
+        self.macs += m * k * n
+
+    def _store(self, f):
+        ob = out_bytes(f["out"])
+        rows, cols, stride = f["rows"], f["cols"], f["dram_stride"]
+        if not self._rows_backed(f["dram_addr"], stride, rows, cols * ob):
+            return ErrorCode.BUS_ERROR
+        block = self.acc[f["acc_addr"]:f["acc_addr"] + rows, :cols]
+        scale = self.acc[f["scale_addr"], :cols] if f["scale"] else \
+            np.zeros(cols, np.uint32)
+        words = postprocess(block, scale, acc_type=Precision(f["acc_type"]),
+                            out=OutType(f["out"]), scale_en=f["scale"], clamp_en=f["clamp"],
+                            zero_point=f["zero_point"], lo=f["lo"], hi=f["hi"])
+        data = words.astype(_DTYPES[ob])
+        for r in range(rows):
+            self.write(f["dram_addr"] + r * stride, data[r])
+        return ErrorCode.NONE
+
+
+
+class RegionMemory:
+    """Main memory as byte regions: ``RegionMemory({base: contents})`` (copied to uint8 arrays).
+
+    The interface the model needs from a memory (another implementation may wrap an emulator's
+    memory): ``contains(addr, length)``, ``read(addr, length) -> bytes``, ``write(addr, data)``.
+    """
+
+    def __init__(self, regions):
+        self.regions = sorted((int(base), np.frombuffer(bytes(data), np.uint8).copy())
+                              for base, data in regions.items())
+        for (a, da), (b, _) in zip(self.regions, self.regions[1:], strict=False):
+            if a + len(da) > b:
+                raise ValueError(f"memory regions at 0x{a:x} and 0x{b:x} overlap")
+
+    def _locate(self, addr, length):
+        for base, data in self.regions:
+            if base <= addr and addr + length <= base + len(data):
+                return data, addr - base
+        return None
+
+    def contains(self, addr, length):
+        """True when every byte of ``[addr, addr + length)`` is backed by one region."""
+        return self._locate(addr, length) is not None
+
+    def _view(self, addr, length):
+        found = self._locate(addr, length)
+        if found is None:
+            raise ValueError(f"0x{addr:08x}..0x{addr + length - 1:08x} is not inside the "
+                             "model's memory")
+        data, off = found
+        return data[off:off + length]
+
+    def read(self, addr, length):
+        return self._view(addr, length).tobytes()
+
+    def write(self, addr, data):
+        self._view(addr, len(data))[:] = np.frombuffer(bytes(data), np.uint8)

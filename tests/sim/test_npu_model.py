@@ -1,0 +1,345 @@
+"""The golden command model: tiled GEMM streams equal golden on whole matrices (bit-exact), and
+the edge semantics of LOAD / COMPUTE / STORE / FENCE and of refused commands."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from dure.rtl.npu.commands import ElemType, ErrorCode, LoadTarget, Opcode, OutType, Precision
+from dure.rtl.npu.descriptor import encode
+from dure.sim import golden
+from dure.sim.npu_model import NpuModel
+from dure.sim.npu_model_gemm import gemm_descriptors, plan_gemm
+
+from dure.config import SoCConfig, preset
+
+MAIN = 0x4000_0000
+SMALL = SoCConfig(npu_rows=4, npu_cols=8, npu_spad_rows=64, npu_acc_rows=32,
+                  main_size=64 * 1024)
+ODD = SoCConfig(npu_rows=3, npu_cols=5, npu_spad_rows=32, npu_acc_rows=16, main_size=64 * 1024)
+SIM = preset("sim")
+
+
+def f32(x):
+    return int(np.float32(x).view(np.uint32))
+
+
+def fp16_values(rng, shape, specials=False):
+    v = rng.normal(0, 2, shape).astype(np.float16)
+    if specials:
+        flat = v.reshape(-1)
+        pick = rng.random(flat.shape) < 0.03
+        flat[pick] = rng.choice(np.array([np.inf, -np.inf, np.nan, 0.0, -0.0, 6e-8, 65504],
+                                         np.float16), pick.sum())
+    return v
+
+
+class Layout:
+    """A, B, bias, scale and output placed in main memory with padded strides."""
+
+    def __init__(self, model, a, b, *, bias=None, scale=None, out=OutType.INT32, pad=3):
+        self.model = model
+        m, k = a.shape
+        n = b.shape[1]
+        eb = a.itemsize
+        self.ob = {OutType.INT8: 1, OutType.INT32: 4, OutType.FP16: 2, OutType.FP32: 4}[out]
+        align = max(eb, self.ob, 4)
+        at = MAIN + 64 + eb                      # A and B start off word boundaries
+        self.a_stride = (k * eb + pad + eb - 1) // eb * eb
+        self.a = at
+        at += m * self.a_stride + 64 + eb
+        self.b_stride = (n * eb + pad + eb - 1) // eb * eb
+        self.b = at
+        at = (at + k * self.b_stride + 64) // 4 * 4
+        self.bias = at if bias is not None else None
+        at += 4 * n + 64
+        self.scale = at if scale is not None else None
+        at += 4 * n + 64
+        self.out_stride = (n * self.ob + pad + self.ob - 1) // self.ob * self.ob
+        self.out = (at + align - 1) // align * align
+        model.place(self.a, a, self.a_stride)
+        model.place(self.b, b, self.b_stride)
+        if bias is not None:
+            model.place(self.bias, bias)
+        if scale is not None:
+            model.place(self.scale, scale.astype(np.float32))
+        self.end = self.out + m * self.out_stride
+        model.set_window(MAIN, self.end - MAIN)
+
+    def result(self, m, n, dtype):
+        return self.model.fetch(self.out, (m, n), dtype, self.out_stride)
+
+
+def run_gemm(config, a, b, *, out, bias=None, scale=None, zero_point=0, lo=None, hi=None,
+             plan=None):
+    model = NpuModel(config, memory={MAIN: bytes(config.main_size)})
+    lay = Layout(model, a, b, bias=bias, scale=scale, out=out)
+    prec = Precision.FP16 if a.dtype == np.float16 else Precision.INT8
+    words = gemm_descriptors(config, a.shape[0], a.shape[1], b.shape[1], precision=prec,
+                             a_addr=lay.a, a_stride=lay.a_stride, b_addr=lay.b,
+                             b_stride=lay.b_stride, out_addr=lay.out, out_stride=lay.out_stride,
+                             out=out, bias_addr=lay.bias, scale_addr=lay.scale,
+                             zero_point=zero_point, lo=lo, hi=hi, plan=plan)
+    codes = model.run(words)
+    assert set(codes) == {ErrorCode.NONE}
+    dtype = {OutType.INT8: np.int8, OutType.INT32: np.int32, OutType.FP16: np.float16,
+             OutType.FP32: np.float32}[out]
+    return lay.result(a.shape[0], b.shape[1], dtype), model
+
+
+SHAPES = [(1, 1, 1), (5, 9, 13), (17, 4, 8), (3, 33, 7), (40, 13, 21)]
+
+
+@pytest.mark.parametrize("config", [SMALL, ODD], ids=["4x8", "3x5"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_int8_gemm_all_outputs(config, shape):
+    m, k, n = shape
+    rng = np.random.default_rng(m * 1000 + k * 10 + n)
+    a = rng.integers(-128, 128, (m, k), dtype=np.int8)
+    b = rng.integers(-128, 128, (k, n), dtype=np.int8)
+    bias = rng.integers(-5000, 5000, n, dtype=np.int32)
+    scale = (rng.random(n) * 0.02 + 0.001).astype(np.float32)
+    acc = golden.gemm_int8(a, b, bias)
+    got, _ = run_gemm(config, a, b, out=OutType.INT32, bias=bias)
+    assert np.array_equal(got, acc)
+    got, _ = run_gemm(config, a, b, out=OutType.INT32)
+    assert np.array_equal(got, golden.gemm_int8(a, b))
+    got, _ = run_gemm(config, a, b, out=OutType.INT8, bias=bias, scale=scale, zero_point=-3,
+                      lo=-3, hi=100)
+    assert np.array_equal(got, golden.requantize(acc, scale, -3, -3, 100))
+    got, _ = run_gemm(config, a, b, out=OutType.FP16, bias=bias, scale=scale)
+    assert np.array_equal(golden.bits(got), golden.bits(golden.dequantize_fp16(acc, scale)))
+
+
+@pytest.mark.parametrize("config", [SMALL, ODD], ids=["4x8", "3x5"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_fp16_gemm_all_outputs(config, shape):
+    m, k, n = shape
+    rng = np.random.default_rng(m * 1000 + k * 10 + n + 1)
+    a = fp16_values(rng, (m, k), specials=True)
+    b = fp16_values(rng, (k, n), specials=True)
+    bias = rng.normal(0, 4, n).astype(np.float32)
+    scale = (rng.random(n) * 2 - 0.5).astype(np.float32)
+    acc = golden.gemm_fp16(a, b, bias)
+    got, _ = run_gemm(config, a, b, out=OutType.FP32, bias=bias)
+    assert np.array_equal(golden.bits(got), golden.bits(acc))
+    got, _ = run_gemm(config, a, b, out=OutType.FP32, scale=scale, lo=-1.5, hi=3.0)
+    ref = golden.gemm_fp16(a, b)
+    with np.errstate(all="ignore"):
+        y = ref * scale
+    y = np.where(y < np.float32(-1.5), np.float32(-1.5), y).astype(np.float32)
+    y = np.where(y > np.float32(3.0), np.float32(3.0), y).astype(np.float32)
+    assert np.array_equal(golden.bits(got), golden.bits(golden.canonicalize_nan(y)))
+    got, _ = run_gemm(config, a, b, out=OutType.FP16, bias=bias, scale=scale, lo=0.0)
+    want = golden.fp16_postprocess(acc, scale, 0.0, None)
+    assert np.array_equal(golden.bits(got), golden.bits(want))
+    got, _ = run_gemm(config, a, b, out=OutType.FP16)
+    assert np.array_equal(golden.bits(got), golden.bits(golden.fp16_postprocess(ref)))
+
+
+def test_fp16_long_k_order():
+    # K = 200 over 8-row tiles: the sequential order across tiles must be kept (a pairwise or
+    # per-tile sum differs for these magnitudes).
+    rng = np.random.default_rng(5)
+    a = (rng.normal(0, 1, (6, 200)) * np.logspace(-3, 3, 200)).astype(np.float16)
+    b = rng.normal(0, 1, (200, 9)).astype(np.float16)
+    got, _ = run_gemm(SIM, a, b, out=OutType.FP32)
+    assert np.array_equal(golden.bits(got), golden.bits(golden.gemm_fp16(a, b)))
+    per_tile = sum(golden.gemm_fp16(a[:, i:i + 8], b[i:i + 8]) for i in range(0, 200, 8))
+    assert not np.array_equal(golden.bits(got), golden.bits(per_tile.astype(np.float32)))
+
+
+def test_plan_modes_and_blocking():
+    # A-resident for moderate K; streaming when K is so large that the resident block is tiny.
+    p = plan_gemm(SMALL, 40, 13, 21)
+    assert p.resident and p.kt == 4 and p.nt == 3 and 2 * p.mb <= SMALL.npu_acc_rows - 2
+    assert p.kt * p.mb <= p.a_half
+    p = plan_gemm(SMALL, 40, 400, 21)
+    assert not p.resident and p.mb <= p.a_half
+    assert plan_gemm(SIM, 64, 64, 64).resident
+    for m, k, n, resident in ((40, 400, 21, False), (23, 10, 17, True)):
+        rng = np.random.default_rng(k)
+        a = rng.integers(-128, 128, (m, k), dtype=np.int8)
+        b = rng.integers(-128, 128, (k, n), dtype=np.int8)
+        assert plan_gemm(SMALL, m, k, n).resident == resident
+        got, model = run_gemm(SMALL, a, b, out=OutType.INT32)
+        assert np.array_equal(got, golden.gemm_int8(a, b))
+        assert model.macs == m * k * n
+
+
+def test_blocked_streams_read_less():
+    # Forcing a tiny block must give the same result (many blocks) with more commands.
+    rng = np.random.default_rng(9)
+    a = rng.integers(-128, 128, (19, 10), dtype=np.int8)
+    b = rng.integers(-128, 128, (10, 20), dtype=np.int8)
+    small = dataclasses.replace(plan_gemm(SMALL, 19, 10, 20), mb=2)
+    got, _ = run_gemm(SMALL, a, b, out=OutType.INT32, plan=small)
+    assert np.array_equal(got, golden.gemm_int8(a, b))
+
+
+# --- edge semantics of single commands --------------------------------------------------------
+
+def fresh(config=SMALL):
+    model = NpuModel(config, memory={MAIN: bytes(4096)})
+    model.set_window(MAIN, 4096)
+    return model
+
+
+def load(**kw):
+    f = dict(target=LoadTarget.SPAD, elem=ElemType.INT8, dram_addr=MAIN, dram_stride=8,
+             rows=1, cols=8, local_addr=0)
+    f.update(kw)
+    return encode(Opcode.LOAD, **f)
+
+
+def test_load_zeroes_lanes_beyond_cols_and_sign_extends():
+    model = fresh()
+    model.spad[:] = 0xAAAA
+    model.acc[:] = 0xDEADBEEF
+    model.write(MAIN, bytes([0x80, 0x7F, 0xFF, 1, 2, 3, 4, 5, 6, 7, 8, 9]))
+    assert model.execute(load(rows=2, cols=3, dram_stride=5, local_addr=10)) == ErrorCode.NONE
+    assert list(model.spad[10]) == [0xFF80, 0x7F, 0xFFFF, 0, 0, 0, 0, 0]
+    assert list(model.spad[11]) == [3, 4, 5, 0, 0, 0, 0, 0]
+    assert (model.spad[9] == 0xAAAA).all() and (model.spad[12] == 0xAAAA).all()
+    assert model.execute(load(elem=ElemType.FP16, cols=2, dram_stride=4, local_addr=1)) == \
+        ErrorCode.NONE
+    assert list(model.spad[1]) == [0x7F80, 0x01FF, 0, 0, 0, 0, 0, 0]
+    code = model.execute(load(target=LoadTarget.ACC, elem=ElemType.WORD32, rows=3, cols=2,
+                              dram_addr=MAIN + 4, broadcast=1, dram_stride=0, local_addr=4))
+    assert code == ErrorCode.NONE
+    for row in (4, 5, 6):
+        assert list(model.acc[row]) == [0x05040302, 0x09080706, 0, 0, 0, 0, 0, 0]
+    assert (model.acc[3] == 0xDEADBEEF).all() and (model.acc[7] == 0xDEADBEEF).all()
+
+
+def test_compute_touches_only_lanes_below_n_and_ignores_lanes_beyond_k():
+    model = fresh()
+    model.spad[0] = [1, 2, 3, 0x55, 0x55, 0x55, 0x55, 0x55]   # A row; lanes >= k are junk
+    model.spad[8:11] = np.arange(24, dtype=np.uint16).reshape(3, 8) & 0x7
+    model.spad[11] = 0x77                                      # W row k=3 must not be used
+    model.acc[0] = 1000
+    words = encode(Opcode.COMPUTE, precision=Precision.INT8, a_addr=0, w_addr=8, acc_addr=0,
+                   m=1, k=3, n=5, accumulate=1)
+    assert model.execute(words) == ErrorCode.NONE
+    w = (np.arange(24).reshape(3, 8) & 7)[:, :5]
+    assert list(model.acc[0, :5]) == list(1000 + np.array([1, 2, 3]) @ w)
+    assert list(model.acc[0, 5:]) == [1000] * 3
+    # FP16 without accumulate starts from +0.0; -0.0 products give +0.0
+    model.spad[20] = np.float16(-0.0).view(np.uint16)
+    model.spad[21] = np.float16(1.0).view(np.uint16)
+    model.acc[1] = 0x8000_0000
+    words = encode(Opcode.COMPUTE, precision=Precision.FP16, a_addr=20, w_addr=21, acc_addr=1,
+                   m=1, k=1, n=2)
+    model.execute(words)
+    assert list(model.acc[1, :3]) == [0, 0, 0x8000_0000]
+    # with accumulate from -0.0: -0.0 + -0.0 = -0.0
+    model.acc[1] = 0x8000_0000
+    model.execute(encode(Opcode.COMPUTE, precision=Precision.FP16, a_addr=20, w_addr=21,
+                         acc_addr=1, m=1, k=1, n=2, accumulate=1))
+    assert list(model.acc[1, :2]) == [0x8000_0000] * 2
+
+
+def test_int8_accumulate_wraps():
+    model = fresh()
+    model.spad[0, 0] = 0xFF80           # -128
+    model.spad[1, 0] = 0xFF80
+    model.acc[0, 0] = 0x7FFF_FFFF
+    model.execute(encode(Opcode.COMPUTE, precision=Precision.INT8, a_addr=0, w_addr=1,
+                         acc_addr=0, m=1, k=1, n=1, accumulate=1))
+    assert model.acc[0, 0] == (0x7FFF_FFFF + 16384) & 0xFFFF_FFFF
+
+
+def test_store_strides_and_out_types():
+    model = fresh()
+    model.acc[2, :3] = np.array([100, -300, 7], np.int32).view(np.uint32)
+    model.acc[3, :3] = np.array([-1, 2, 3], np.int32).view(np.uint32)
+    model.acc[9, :3] = np.array([0.5, 0.5, 2.0], np.float32).view(np.uint32)
+    words = encode(Opcode.STORE, out=OutType.INT8, acc_type=Precision.INT8, scale=1,
+                   zero_point=1, dram_addr=MAIN + 0x101, dram_stride=7, rows=2, cols=3,
+                   acc_addr=2, scale_addr=9, lo=-128 & 0xFFFF_FFFF, hi=127)
+    before = model.read(MAIN + 0x100, 20)
+    assert model.execute(words) == ErrorCode.NONE
+    after = model.read(MAIN + 0x100, 20)
+    assert after[1:4] == np.array([51, -128, 15], np.int8).tobytes()
+    assert after[8:11] == np.array([1, 2, 7], np.int8).tobytes()
+    untouched = [i for i in range(20) if i not in (1, 2, 3, 8, 9, 10)]
+    assert all(after[i] == before[i] for i in untouched)
+    words = encode(Opcode.STORE, out=OutType.INT32, acc_type=Precision.INT8,
+                   dram_addr=MAIN + 0x200, dram_stride=16, rows=2, cols=2, acc_addr=2)
+    model.execute(words)
+    assert model.fetch(MAIN + 0x200, (2, 2), np.int32, 16).tolist() == [[100, -300], [-1, 2]]
+
+
+def test_refused_commands_change_nothing_and_set_error():
+    model = fresh()
+    rng = np.random.default_rng(1)
+    model.spad[:] = rng.integers(0, 65536, model.spad.shape)
+    model.acc[:] = rng.integers(0, 1 << 32, model.acc.shape)
+    model.write(MAIN, rng.integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    state = (model.spad.copy(), model.acc.copy(), model.read(MAIN, 4096))
+    bad = [
+        (load(rows=0), ErrorCode.ZERO_DIM),
+        (load(cols=9), ErrorCode.DIM_TOO_LARGE),
+        (load(dram_addr=MAIN + 4090), ErrorCode.DMA_WINDOW),
+        (load(local_addr=64), ErrorCode.LOCAL_RANGE),
+        ([0] * 8, ErrorCode.BAD_OPCODE),
+        (encode(Opcode.COMPUTE, a_addr=0, w_addr=0, acc_addr=0, m=1, k=5, n=1),
+         ErrorCode.DIM_TOO_LARGE),
+        (encode(Opcode.STORE, out=OutType.INT8, acc_type=Precision.INT8, dram_addr=MAIN,
+                dram_stride=8, rows=1, cols=8, lo=0, hi=0), ErrorCode.BAD_COMBINATION),
+        (encode(Opcode.COMPUTE, m=1, k=1, n=1, dataflow=1), ErrorCode.BAD_COMBINATION),
+    ]
+    for words, code in bad:
+        assert model.execute(words) == code
+    assert model.error == (ErrorCode.ZERO_DIM, 0)
+    assert model.issued == model.done == len(bad)
+    assert np.array_equal(model.spad, state[0]) and np.array_equal(model.acc, state[1])
+    assert model.read(MAIN, 4096) == state[2]
+    assert model.macs == 0
+    model.clear_error()
+    assert model.execute(load(rows=0)) == ErrorCode.ZERO_DIM
+    assert model.error == (ErrorCode.ZERO_DIM, len(bad))
+
+
+def test_empty_window_refuses_dma_and_bus_error_on_unbacked_memory():
+    model = NpuModel(SMALL, memory={MAIN: bytes(256)})
+    assert model.execute(load()) == ErrorCode.DMA_WINDOW
+    model.set_window(MAIN, 4096)                         # window larger than the memory
+    spad = model.spad.copy()
+    assert model.execute(load(dram_addr=MAIN + 252)) == ErrorCode.BUS_ERROR
+    assert np.array_equal(model.spad, spad)
+    assert model.execute(load(dram_addr=MAIN + 248)) == ErrorCode.NONE
+
+
+def test_fence_irq_flag():
+    model = fresh()
+    assert model.execute(encode(Opcode.FENCE)) == ErrorCode.NONE
+    assert not model.fence_irq
+    assert model.execute(encode(Opcode.FENCE, irq=1)) == ErrorCode.NONE
+    assert model.fence_irq
+    model.clear_fence_irq()
+    assert not model.fence_irq
+
+
+def test_random_streams_refusals_are_no_ops():
+    # Random descriptors near the validator's boundaries, each with its own window: replaying
+    # only the executed ones gives the same final state.
+    import random
+
+    from dure.sim.npu_descriptors import make_vectors
+
+    vectors = make_vectors(random.Random(3), SMALL, 600)
+    model_a = NpuModel(SMALL, memory={MAIN: bytes(8192)})
+    codes = []
+    for words, base, size in vectors:
+        model_a.set_window(base, size)
+        codes.append(model_a.execute(words))
+    assert codes.count(ErrorCode.NONE) > 20 and len(set(codes)) > 5
+    model_b = NpuModel(SMALL, memory={MAIN: bytes(8192)})
+    for (words, base, size), code in zip(vectors, codes, strict=True):
+        if code == ErrorCode.NONE:
+            model_b.set_window(base, size)
+            assert model_b.execute(words) == ErrorCode.NONE
+    assert np.array_equal(model_a.spad, model_b.spad)
+    assert np.array_equal(model_a.acc, model_b.acc)
+    assert model_a.read(MAIN, 8192) == model_b.read(MAIN, 8192)
