@@ -3,8 +3,9 @@
 The simulator builds ``SimTop(config)`` (:mod:`dure.rtl.soc.sim_top`) as a Verilog module called
 ``dure_sim_top``. The output lives in ``build/sim/<label>-<hash>/dure_sim_top.v`` where ``<hash>``
 covers the configuration, the source of every Python file under ``rtl/``, ``dure/config.py``, the
-simulator's own build sources (this file, :mod:`dure.sim.verilator`, ``harness.cpp``), the
-Amaranth and Verilator versions and, for a stand-in top, the file that defines it. Any edit to one
+simulator's own build sources (this file, :mod:`dure.sim.verilator`, ``harness.cpp``) and the
+Amaranth and Verilator versions. For a stand-in top (tests) the ``rtl/`` part is replaced by the
+file defining it and the ``dure`` modules it uses. Any edit to one
 of these gives a new directory; nothing is ever rebuilt in place.
 """
 
@@ -47,13 +48,32 @@ def _default_top(config):
     return SimTop(config)
 
 
+def _dependencies(module):
+    """Files of the ``dure`` modules that ``module`` uses, transitively (through its globals)."""
+    seen, todo = {}, [module]
+    while todo:
+        mod = todo.pop()
+        if mod is None or mod.__name__ in seen or not getattr(mod, "__file__", None):
+            continue
+        seen[mod.__name__] = pathlib.Path(mod.__file__).resolve()
+        for value in vars(mod).values():
+            used = value if inspect.ismodule(value) else inspect.getmodule(value)
+            if used is not None and used.__name__.startswith("dure."):
+                todo.append(used)
+    return sorted(seen.values())
+
+
 def _source_files(top):
-    rtl_dir = pathlib.Path(dure.rtl.__file__).resolve().parent
-    files = sorted(rtl_dir.rglob("*.py"))
+    """What the Verilog depends on: for SimTop every file under ``rtl/`` (cheap to list, and no
+    import can be missed); for a stand-in top its own file and the ``dure`` modules it uses."""
+    if top is None:
+        rtl_dir = pathlib.Path(dure.rtl.__file__).resolve().parent
+        files = sorted(rtl_dir.rglob("*.py"))
+    else:
+        own = pathlib.Path(inspect.getsourcefile(top)).resolve()
+        files = [own] + [f for f in _dependencies(inspect.getmodule(top)) if f != own]
     files.append(pathlib.Path(dure.config.__file__).resolve())
     files += [_SIM_DIR / name for name in _HARNESS_SOURCES]
-    if top is not None:
-        files.append(pathlib.Path(inspect.getsourcefile(top)).resolve())
     return files
 
 

@@ -186,9 +186,10 @@ def run_elf(elf_path, config=None, max_cycles=50_000_000, trace=None, waves=None
     options = ["--max-cycles", str(max_cycles)]
     for label, path in (("trace", trace), ("waveform", waves)):
         if path is not None:
-            parent = pathlib.Path(path).resolve().parent
-            if not parent.is_dir():
-                raise UserError(f"cannot write the {label} file {path}: no folder {parent}")
+            try:
+                open(path, "wb").close()
+            except OSError as error:
+                raise UserError(f"cannot write the {label} file {path}: {error.strerror}") from None
     if trace is not None:
         options += ["--trace", str(trace)]
     if waves is not None:

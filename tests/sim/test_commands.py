@@ -47,6 +47,12 @@ def test_run_wrong_machine(tmp_path, make_elf):
     one_line_error(dure("run", tmp_path / "x.elf"), "not a RISC-V ELF")
 
 
+def test_run_unwritable_trace(tmp_path, make_elf):
+    (tmp_path / "x.elf").write_bytes(make_elf([(0x8000_0000, bytes(8), 8)], 0x8000_0000))
+    proc = dure("run", tmp_path / "x.elf", "--trace", tmp_path / "no" / "t.txt")
+    one_line_error(proc, "cannot write the trace file")
+
+
 @pytest.mark.parametrize("args", [["--max-cycles", "0"], ["--vcd", "a.vcd", "--fst", "b.fst"]])
 def test_run_bad_arguments(tmp_path, args):
     assert dure("run", tmp_path / "x.elf", *args).returncode == 2
