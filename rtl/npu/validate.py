@@ -1,0 +1,244 @@
+"""Command validator: the :class:`~.commands.ErrorCode` of a descriptor, as a short pipeline.
+
+The checks are the Validation section of :mod:`.commands`; the reference is
+:func:`dure.sim.npu_validate.validate` (whose module docstring lists how the ambiguous cases of
+the prose are read; this block gives the same code for every descriptor).
+"""
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from .commands import DESCRIPTOR_WORDS, ErrorCode, LoadTarget, Opcode, OutType
+from .descriptor import command_layout, reserved_masks, unpack_fields
+from .isa import Dataflow, Precision
+
+__all__ = ["Validator", "WORDS"]
+
+#: Checks made on the descriptor alone, in ErrorCode order (DMA_WINDOW needs the window).
+_FIELD_CHECKS = [ErrorCode.RESERVED, ErrorCode.ZERO_DIM, ErrorCode.DIM_TOO_LARGE,
+                 ErrorCode.BAD_COMBINATION, ErrorCode.MISALIGNED, ErrorCode.STRIDE,
+                 ErrorCode.LOCAL_RANGE]
+
+#: Layout of one descriptor: 8 words of 32 bits.
+WORDS = data.ArrayLayout(32, DESCRIPTOR_WORDS)
+
+
+def _overlaps_any(words, masks):
+    return Cat(*[(word & mask).any() for word, mask in zip(words, masks, strict=True)]).any()
+
+
+def _low_mask(lsz):
+    """Bits below an element size of ``2 ** lsz`` bytes (lsz 0..2)."""
+    return Mux(lsz == 0, 0, Mux(lsz == 1, 1, 3))
+
+
+def _fp_nan(bits):
+    return (bits[23:31] == 0xFF) & bits[:23].any()
+
+
+def _fp_le(lo, hi):
+    """lo <= hi for two non-NaN fp32 bit patterns (-0 == +0)."""
+    lo_mag, hi_mag = lo[:31], hi[:31]
+    both_zero = (lo_mag == 0) & (hi_mag == 0)
+    return Mux(lo[31],
+               Mux(hi[31], lo_mag >= hi_mag, 1),
+               Mux(hi[31], both_zero, lo_mag <= hi_mag))
+
+
+class Validator(wiring.Component):
+    """Checks descriptors against the array shape and the DMA window.
+
+    A pipeline that advances on every cycle with ``en`` set; one descriptor may enter per
+    enabled cycle.
+
+    Parameters
+    ----------
+    config : SoCConfig
+        Array shape (``npu_rows``, ``npu_cols``), ``npu_fp16``, SPAD / ACC depths.
+
+    Members
+    -------
+    en : In(1)
+        Clock enable of the whole pipeline (stall when 0; nothing is lost).
+    i_valid : In(1)
+        ``i_words`` holds a descriptor this cycle.
+    i_words : In(WORDS)
+        The descriptor.
+    dma_base, dma_size : In(32)
+        The DMA window registers, sampled with the descriptor.
+    o_valid : Out(1)
+        ``o_words`` / ``o_code`` hold a checked descriptor.
+    o_words : Out(WORDS)
+        The descriptor, unchanged.
+    o_code : Out(ErrorCode)
+        ``NONE`` or the first failing check in :class:`ErrorCode` order.
+
+    Latency
+    -------
+    3 enabled cycles from input to output (input register, field checks and the footprint
+    multiply ``(rows - 1) * stride``, footprint sum and window compare).
+    """
+
+    LATENCY = 3
+
+    def __init__(self, config):
+        if not config.npu_rows:
+            raise ValueError(f"variant {config.name!r} has no NPU (npu_rows = 0)")
+        self._config = config
+        super().__init__({
+            "en": In(1),
+            "i_valid": In(1),
+            "i_words": In(WORDS),
+            "dma_base": In(32),
+            "dma_size": In(32),
+            "o_valid": Out(1),
+            "o_words": Out(WORDS),
+            "o_code": Out(ErrorCode),
+        })
+
+    def _load_checks(self, m, w):
+        cfg = self._config
+        f = Signal(command_layout(Opcode.LOAD))
+        m.d.comb += unpack_fields(Opcode.LOAD, w, f)
+        to_spad = f.target == LoadTarget.SPAD.value
+        lsz = Mux(f.elem == 2, 2, f.elem[0])    # log2 element bytes (elem 0, 1, 2)
+        depth = Mux(to_spad, cfg.npu_spad_rows, cfg.npu_acc_rows)
+        checks = {
+            ErrorCode.RESERVED: _overlaps_any(w, reserved_masks(Opcode.LOAD))
+            | f.target[1] | (f.elem == 3),
+            ErrorCode.ZERO_DIM: (f.rows == 0) | (f.cols == 0),
+            ErrorCode.DIM_TOO_LARGE: f.cols > Mux(to_spad, cfg.npu_lanes, cfg.npu_cols),
+            ErrorCode.BAD_COMBINATION: Mux(to_spad, f.elem == 2, f.elem != 2),
+            ErrorCode.MISALIGNED: (f.dram_addr & _low_mask(lsz)).any()
+            | (~f.broadcast & (f.dram_stride & _low_mask(lsz)).any()),
+            ErrorCode.STRIDE: ~f.broadcast & (f.dram_stride < (f.cols << lsz)),
+            ErrorCode.LOCAL_RANGE: (f.local_addr + f.rows) > depth,
+        }
+        return checks, lsz, f.broadcast
+
+    def _compute_checks(self, m, w):
+        cfg = self._config
+        f = Signal(command_layout(Opcode.COMPUTE))
+        m.d.comb += unpack_fields(Opcode.COMPUTE, w, f)
+        fp16 = f.precision == Precision.FP16.value
+        spad, acc = cfg.npu_spad_rows, cfg.npu_acc_rows
+        return {
+            ErrorCode.RESERVED: _overlaps_any(w, reserved_masks(Opcode.COMPUTE)),
+            ErrorCode.ZERO_DIM: (f.m == 0) | (f.k == 0) | (f.n == 0),
+            ErrorCode.DIM_TOO_LARGE: (f.k > cfg.npu_rows) | (f.n > cfg.npu_cols),
+            ErrorCode.BAD_COMBINATION: (f.dataflow == Dataflow.OS.value)
+            | (fp16 & (not cfg.npu_fp16)),
+            ErrorCode.LOCAL_RANGE: ((f.a_addr + f.m) > spad) | ((f.w_addr + f.k) > spad)
+            | ((f.acc_addr + f.m) > acc),
+        }
+
+    def _store_checks(self, m, w):
+        cfg = self._config
+        f = Signal(command_layout(Opcode.STORE))
+        m.d.comb += unpack_fields(Opcode.STORE, w, f)
+        out_int8 = f.out == OutType.INT8.value
+        out_int32 = f.out == OutType.INT32.value
+        out_fp16 = f.out == OutType.FP16.value
+        out_fp32 = f.out == OutType.FP32.value
+        acc_fp16 = f.acc_type == Precision.FP16.value
+        bounds_read = out_int8 | (~out_int32 & f.clamp)
+        lsz = Mux(out_int8, 0, Mux(out_fp16, 1, 2))
+        lo, hi = f.lo.as_signed(), f.hi.as_signed()
+        int8_bounds_bad = (lo < -128) | (hi > 127) | (lo > hi)
+        fp_bounds_bad = _fp_nan(f.lo) | _fp_nan(f.hi) | ~_fp_le(f.lo, f.hi)
+        # (acc_type, out) pairs of the table and their scale rule.
+        pair_ok = Mux(acc_fp16, out_fp16 | out_fp32, ~out_fp32)
+        scale_bad = Mux(acc_fp16, 0, Mux(out_int32, f.scale, ~f.scale))
+        combination = (~pair_ok | scale_bad | (acc_fp16 & (not cfg.npu_fp16))
+                       | (out_int32 & f.clamp)
+                       | Mux(out_int8, int8_bounds_bad, f.clamp & fp_bounds_bad))
+        checks = {
+            ErrorCode.RESERVED: _overlaps_any(w, reserved_masks(Opcode.STORE))
+            | (~bounds_read & (f.lo.any() | f.hi.any()))
+            | (~out_int8 & (f.zero_point != 0)),
+            ErrorCode.ZERO_DIM: (f.rows == 0) | (f.cols == 0),
+            ErrorCode.DIM_TOO_LARGE: f.cols > cfg.npu_cols,
+            ErrorCode.BAD_COMBINATION: combination,
+            ErrorCode.MISALIGNED: ((f.dram_addr | f.dram_stride) & _low_mask(lsz)).any(),
+            ErrorCode.STRIDE: f.dram_stride < (f.cols << lsz),
+            ErrorCode.LOCAL_RANGE: ((f.acc_addr + f.rows) > cfg.npu_acc_rows)
+            | (f.scale & (f.scale_addr >= cfg.npu_acc_rows)),
+        }
+        return checks, lsz
+
+    def elaborate(self, platform):
+        m = Module()
+        en = self.en
+
+        # Stage 0: input register.
+        s0_valid = Signal()
+        s0_words = Signal(WORDS)
+        s0_base = Signal(32)
+        s0_size = Signal(32)
+        with m.If(en):
+            m.d.sync += [s0_valid.eq(self.i_valid), s0_words.eq(self.i_words),
+                         s0_base.eq(self.dma_base), s0_size.eq(self.dma_size)]
+
+        # Stage 1: field checks, footprint product.
+        w = [s0_words[i] for i in range(DESCRIPTOR_WORDS)]
+        opcode = w[0][:4]
+        load, load_lsz, broadcast = self._load_checks(m, w)
+        compute = self._compute_checks(m, w)
+        store, store_lsz = self._store_checks(m, w)
+        is_load = opcode == Opcode.LOAD.value
+        is_compute = opcode == Opcode.COMPUTE.value
+        is_store = opcode == Opcode.STORE.value
+        is_fence = opcode == Opcode.FENCE.value
+        fence_reserved = _overlaps_any(w, reserved_masks(Opcode.FENCE))
+
+        early = Signal(ErrorCode)
+        with m.If(~(is_load | is_compute | is_store | is_fence)):
+            m.d.comb += early.eq(ErrorCode.BAD_OPCODE)
+        with m.Elif(is_fence):
+            m.d.comb += early.eq(Mux(fence_reserved, ErrorCode.RESERVED, ErrorCode.NONE))
+        with m.Else():
+            # Walk from the last check to the first: the earliest failing one is assigned last.
+            m.d.comb += early.eq(ErrorCode.NONE)
+            for code in reversed(_FIELD_CHECKS):
+                failed = Mux(is_load, load.get(code, 0),
+                             Mux(is_compute, compute.get(code, 0), store.get(code, 0)))
+                with m.If(failed):
+                    m.d.comb += early.eq(code)
+
+        rows_m1 = Mux(is_load & broadcast, 0, w[3][:16] - 1)[:16]
+        s1_valid = Signal()
+        s1_words = Signal(WORDS)
+        s1_early = Signal(ErrorCode)
+        s1_dma = Signal()
+        s1_product = Signal(48)
+        s1_row_bytes = Signal(18)
+        s1_first = Signal(32)
+        s1_win_base = Signal(32)
+        s1_win_end = Signal(33)
+        with m.If(en):
+            m.d.sync += [
+                s1_valid.eq(s0_valid),
+                s1_words.eq(s0_words),
+                s1_early.eq(early),
+                s1_dma.eq(is_load | is_store),
+                s1_product.eq(rows_m1 * w[2]),
+                s1_row_bytes.eq(w[3][16:] << Mux(is_load, load_lsz, store_lsz)),
+                s1_first.eq(w[1]),
+                s1_win_base.eq(s0_base),
+                # An empty window (size 0 or past 2**32) becomes end = 0: nothing fits.
+                s1_win_end.eq(Mux((s0_size == 0) | (s0_base + s0_size > 1 << 32), 0,
+                                  s0_base + s0_size)),
+            ]
+
+        # Stage 2: footprint end, window compare.
+        end = Signal(50)                # one past the last byte
+        m.d.comb += end.eq(s1_first + s1_product + s1_row_bytes)
+        outside = (s1_first < s1_win_base) | (end > s1_win_end)
+        code = Mux(s1_early != ErrorCode.NONE, s1_early,
+                   Mux(s1_dma & outside, ErrorCode.DMA_WINDOW, ErrorCode.NONE))
+        with m.If(en):
+            m.d.sync += [self.o_valid.eq(s1_valid), self.o_words.eq(s1_words),
+                         self.o_code.eq(code)]
+        return m
+

@@ -1,0 +1,120 @@
+"""Random NPU descriptors and DMA windows biased toward the validator's boundaries.
+
+For randomised tests of the RTL validator against :mod:`.npu_validate` and for fuzzing the
+command processor: :func:`make_vectors` gives (words, dma_base, dma_size) triples.
+"""
+
+import struct
+
+from dure.rtl.npu.commands import Opcode
+from dure.rtl.npu.descriptor import FIELDS, decode
+
+from .npu_validate import footprint
+
+FP32_EDGES = [0x0000_0000, 0x8000_0000, 0x7F80_0000, 0xFF80_0000, 0x7FC0_0000, 0xFFC0_0001,
+              0x7F80_0001, 0x3F80_0000, 0xBF80_0000, 0x0000_0001, 0x8000_0001, 0x7F7F_FFFF]
+
+
+def _f32(value):
+    return struct.unpack("<I", struct.pack("<f", value))[0]
+
+
+def _near(rng, values):
+    value = rng.choice(values)
+    return value + rng.choice([-2, -1, -1, 0, 0, 0, 1, 1, 2])
+
+
+def _dim(rng, limit):
+    return max(0, _near(rng, [0, 1, 1, 2, limit, limit, limit + 1, rng.randint(1, limit)]))
+
+
+def _field_value(rng, config, opcode, name, width):
+    mask = (1 << width) - 1
+    spad, acc = config.npu_spad_rows, config.npu_acc_rows
+    lanes, rows, cols = config.npu_lanes, config.npu_rows, config.npu_cols
+    if name in ("rows", "m"):
+        value = _near(rng, [0, 1, 2, 3, spad, acc, spad // 2, rng.randint(1, 40)])
+    elif name == "cols":
+        value = _dim(rng, rng.choice([lanes, cols]))
+    elif name == "k":
+        value = _dim(rng, rows)
+    elif name == "n":
+        value = _dim(rng, cols)
+    elif name in ("local_addr", "a_addr", "w_addr", "acc_addr", "scale_addr"):
+        value = _near(rng, [0, 0, spad - 1, acc - 1, spad - 8, acc - 8, rng.randint(0, spad),
+                            mask])
+    elif name == "dram_addr":
+        value = _near(rng, [0x4000_0000, 0x4000_0000 + rng.randint(0, 4096), 0, 0xFFFF_FFF0,
+                            rng.getrandbits(32)])
+    elif name == "dram_stride":
+        value = _near(rng, [0, 1, 2, 4, 8, 16, 32, 64, cols * 4, 0x8000_0000, 0xFFFF_FFFF,
+                            rng.getrandbits(12)])
+    elif name in ("lo", "hi"):
+        kind = rng.random()
+        if kind < 0.4:
+            value = _near(rng, [-128, 127, 0, -1, 128, -129]) & 0xFFFF_FFFF
+        elif kind < 0.7:
+            value = rng.choice(FP32_EDGES)
+        elif kind < 0.85:
+            value = _f32(rng.uniform(-10, 10))
+        else:
+            value = 0
+    elif name == "zero_point":
+        value = rng.choice([0, 0, 0, -128, 127, -1, 5])
+    elif width == 1:
+        value = rng.random() < 0.5
+    else:
+        value = rng.choice([0, 0, 1, 1, 2, 3]) if width == 2 else rng.getrandbits(width)
+    return int(value) & mask
+
+
+def random_descriptor(rng, config):
+    """8 words of a random descriptor (mostly near-valid ones)."""
+    kind = rng.random()
+    if kind < 0.03:
+        return [rng.getrandbits(32) for _ in range(8)]
+    if kind < 0.06:
+        return [rng.choice([0, 5, 6, 7, 8, 15])] + [rng.getrandbits(32) for _ in range(7)]
+    opcode = rng.choice([Opcode.LOAD, Opcode.LOAD, Opcode.COMPUTE, Opcode.STORE, Opcode.STORE,
+                         Opcode.FENCE])
+    words = [0] * 8
+    words[0] = opcode.value
+    for name, field in FIELDS[opcode].items():
+        value = _field_value(rng, config, opcode, name, field.width)
+        words[field.word] |= value << field.lsb
+    if opcode == Opcode.STORE and rng.random() < 0.4:
+        # Make unread bounds zero more often, so later checks are reached.
+        words[5] = words[6] = 0 if rng.random() < 0.5 else words[5]
+    if rng.random() < 0.05:
+        index, bit = rng.randrange(8), rng.randrange(32)
+        words[index] ^= 1 << bit
+    return [w & 0xFFFF_FFFF for w in words]
+
+
+def random_window(rng, words):
+    """A DMA window (base, size) chosen around the descriptor's footprint."""
+
+    opcode, fields = decode(words)
+    span = footprint(opcode, fields) if isinstance(opcode, Opcode) and \
+        opcode in (Opcode.LOAD, Opcode.STORE) and fields.get("elem", 0) != 3 else None
+    kind = rng.random()
+    if span is None or kind < 0.15:
+        choices = [(0, 0), (0x4000_0000, 0x10_0000), (0, 0xFFFF_FFFF),
+                   (0xFFFF_F000, 0x1001), (rng.getrandbits(32), rng.getrandbits(32))]
+        return rng.choice(choices)
+    first, last = span
+    base = max(0, min(0xFFFF_FFFF, first + rng.choice([-1, 0, 0, 0, 1, -4096])))
+    end = last + 1 + rng.choice([-1, 0, 0, 0, 1, 4096])
+    size = end - base
+    if not 0 <= size <= 0xFFFF_FFFF:
+        size = rng.getrandbits(32)
+    return base, size
+
+
+def make_vectors(rng, config, count):
+    """``count`` (words, base, size) triples."""
+    out = []
+    for _ in range(count):
+        words = random_descriptor(rng, config)
+        out.append((words, *random_window(rng, words)))
+    return out
