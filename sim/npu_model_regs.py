@@ -1,0 +1,121 @@
+"""The NPU's register interface on top of :class:`~.npu_model.NpuModel`, for running firmware on
+an instruction-set emulator (tests/firmware/npu_unicorn.py) without the RTL.
+
+Every descriptor takes effect at its DOORBELL write (the queue is never full and never busy
+afterwards), which is one legal timing of the contract: commands act as if executed one at a
+time in queue order. Registers as :class:`dure.rtl.npu.commands.Register` documents them;
+the performance counters that depend on timing (busy, compute, stalls) read 0, ``PERF_MACS``
+counts ``m * k * n`` per COMPUTE and the DMA byte counters the bytes the commands move.
+"""
+
+from dure.rtl.npu.commands import (
+    ID_MAGIC,
+    Control,
+    ErrorCode,
+    Register,
+    Status,
+    config_word,
+    elem_bytes,
+    out_bytes,
+)
+from dure.rtl.npu.descriptor import decode
+
+__all__ = ["NpuRegisters"]
+
+
+class NpuRegisters:
+    """Register file of one NPU backed by ``model`` (an :class:`~.npu_model.NpuModel`).
+
+    :meth:`read` / :meth:`write` take byte offsets inside the ``npu`` region. ``irq`` is the
+    level of the NPU's interrupt line (STATUS bits masked by CONTROL); ``log`` lists every
+    descriptor pushed (8 words each), in order."""
+
+    def __init__(self, model):
+        self.model = model
+        self.control = 0
+        self.cmd = [0] * 8
+        self.dma_rd = 0
+        self.dma_wr = 0
+        self._latched_hi = {}
+        self.log = []
+
+    @property
+    def status(self):
+        m = self.model
+        return ((Status.ERROR.value if m.error else 0)
+                | (Status.FENCE_IRQ.value if m.fence_irq else 0))
+
+    @property
+    def irq(self):
+        s = self.status
+        return bool((s & Status.ERROR.value and self.control & Control.IRQ_ERROR.value)
+                    or (s & Status.FENCE_IRQ.value and self.control & Control.IRQ_FENCE.value))
+
+    def _perf(self, name):
+        return {"MACS": self.model.macs, "DMA_RD": self.dma_rd, "DMA_WR": self.dma_wr}.get(name,
+                                                                                          0)
+
+    def read(self, offset):
+        m = self.model
+        try:
+            reg = Register(offset)
+        except ValueError:
+            raise ValueError(f"read of unmapped NPU offset 0x{offset:x}") from None
+        if reg.name.startswith("PERF_"):
+            name, half = reg.name[5:].rsplit("_", 1)
+            if half == "LO":
+                value = self._perf(name)
+                self._latched_hi[name] = value >> 32
+                return value & 0xFFFF_FFFF
+            return self._latched_hi.get(name, 0)
+        if reg.name.startswith("CMD") or reg == Register.DOORBELL:
+            return 0
+        return {
+            Register.ID: ID_MAGIC,
+            Register.CONFIG: config_word(m.config),
+            Register.STATUS: self.status,
+            Register.CONTROL: self.control,
+            Register.DMA_BASE: m.dma_base,
+            Register.DMA_SIZE: m.dma_size,
+            Register.ERROR: (m.error[0].value | (m.error[1] & 0xFF_FFFF) << 8) if m.error else 0,
+            Register.ISSUED: m.issued & 0xFF_FFFF,
+            Register.DONE: m.done & 0xFF_FFFF,
+        }[reg]
+
+    def write(self, offset, value):
+        m = self.model
+        value &= 0xFFFF_FFFF
+        try:
+            reg = Register(offset)
+        except ValueError:
+            raise ValueError(f"write of unmapped NPU offset 0x{offset:x}") from None
+        if reg.name.startswith("CMD"):
+            self.cmd[int(reg.name[3:])] = value
+        elif reg == Register.DOORBELL:
+            self._doorbell()
+        elif reg == Register.STATUS:
+            if value & Status.ERROR.value:
+                m.clear_error()
+            if value & Status.FENCE_IRQ.value:
+                m.clear_fence_irq()
+        elif reg == Register.CONTROL:
+            if value & Control.PERF_CLEAR.value:
+                m.macs = self.dma_rd = self.dma_wr = 0
+            self.control = value & (Control.IRQ_ERROR.value | Control.IRQ_FENCE.value)
+        elif reg == Register.DMA_BASE:
+            m.set_window(value, m.dma_size)
+        elif reg == Register.DMA_SIZE:
+            m.set_window(m.dma_base, value)
+        # writes to read-only registers are ignored
+
+    def _doorbell(self):
+        words = list(self.cmd)
+        self.log.append(words)
+        code = self.model.execute(words)
+        if code == ErrorCode.NONE:
+            opcode, f = decode(words)
+            if opcode.name == "LOAD":
+                rows = 1 if f["broadcast"] else f["rows"]
+                self.dma_rd += rows * f["cols"] * elem_bytes(f["elem"])
+            elif opcode.name == "STORE":
+                self.dma_wr += f["rows"] * f["cols"] * out_bytes(f["out"])
