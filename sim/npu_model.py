@@ -42,7 +42,7 @@ from dure.rtl.npu.commands import (
     elem_bytes,
     out_bytes,
 )
-from dure.rtl.npu.descriptor import encode
+from dure.rtl.npu.descriptor import FIELDS, encode
 from dure.rtl.npu.postproc_ref import postprocess
 
 from . import golden
@@ -177,10 +177,15 @@ class NpuModel:
         return [self.execute(words) for words in descriptors]
 
     def apply(self, opcode, fields):
-        """Apply an already validated command (``fields`` as :func:`~.descriptor.decode` gives,
-        enum members accepted); returns ``NONE`` or ``BUS_ERROR``. No validation here."""
+        """Apply an already validated command (``fields`` as :func:`~.descriptor.decode` gives;
+        enum members accepted, missing fields are 0); returns ``NONE`` or ``BUS_ERROR``. No
+        validation here."""
         opcode = Opcode(opcode)
-        fields = {name: int(getattr(v, "value", v)) for name, v in fields.items()}
+        given = {name: int(getattr(v, "value", v)) for name, v in fields.items()}
+        unknown = set(given) - set(FIELDS[opcode])
+        if unknown:
+            raise KeyError(f"{opcode.name} has no field(s) {', '.join(sorted(unknown))}")
+        fields = {name: given.get(name, 0) for name in FIELDS[opcode]}
         if opcode == Opcode.LOAD:
             return self._load(fields)
         if opcode == Opcode.COMPUTE:

@@ -343,3 +343,12 @@ def test_random_streams_refusals_are_no_ops():
     assert np.array_equal(model_a.spad, model_b.spad)
     assert np.array_equal(model_a.acc, model_b.acc)
     assert model_a.read(MAIN, 8192) == model_b.read(MAIN, 8192)
+
+
+def test_apply_takes_partial_fields_and_rejects_unknown_ones():
+    model = fresh()
+    model.write(MAIN, bytes([5, 6]))
+    assert model.apply(Opcode.LOAD, dict(dram_addr=MAIN, rows=1, cols=2)) == ErrorCode.NONE
+    assert list(model.spad[0, :3]) == [5, 6, 0]
+    with pytest.raises(KeyError, match="no field"):
+        model.apply(Opcode.LOAD, dict(m=1))
