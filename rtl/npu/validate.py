@@ -73,6 +73,8 @@ class Validator(wiring.Component):
         The descriptor, unchanged.
     o_code : Out(ErrorCode)
         ``NONE`` or the first failing check in :class:`ErrorCode` order.
+    occupied : Out(1)
+        Some stage (or the output) holds a descriptor.
 
     Latency
     -------
@@ -95,6 +97,7 @@ class Validator(wiring.Component):
             "o_valid": Out(1),
             "o_words": Out(WORDS),
             "o_code": Out(ErrorCode),
+            "occupied": Out(1),
         })
 
     def _load_checks(self, m, w):
@@ -240,5 +243,6 @@ class Validator(wiring.Component):
         with m.If(en):
             m.d.sync += [self.o_valid.eq(s1_valid), self.o_words.eq(s1_words),
                          self.o_code.eq(code)]
+        m.d.comb += self.occupied.eq(s0_valid | s1_valid | self.o_valid)
         return m
 

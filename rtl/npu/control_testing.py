@@ -1,0 +1,188 @@
+"""Test support for the NPU command processor: a behavioural datapath, register helpers and a
+schedule checker, for Amaranth-simulator testbenches.
+
+:class:`StandInDatapath` plays ``NpuDatapath``'s side of the control block's ports: each unit
+accepts a command when idle, works for a number of cycles given by a latency function, then
+pulses ``done`` (with ``*_bus_error`` when asked to), and drives the ``ev_*`` events while it
+works. :func:`check_schedule` checks what it saw against the in-order semantics of the command
+contract: per-unit order, and that no command started before every earlier command it conflicts
+with (or an earlier FENCE's predecessors) had finished.
+"""
+
+import random
+from dataclasses import dataclass, field
+
+from ..bus.testing import transact
+from .commands import DESCRIPTOR_WORDS, ErrorCode, LoadTarget, Opcode, Register
+
+__all__ = ["UnitRun", "StandInDatapath", "reg_read", "reg_write", "submit", "rows_touched",
+           "conflict", "check_schedule", "UNIT_OF"]
+
+UNIT_OF = {Opcode.LOAD: "load", Opcode.COMPUTE: "exec", Opcode.STORE: "store"}
+
+
+@dataclass
+class UnitRun:
+    """One command as the stand-in datapath ran it."""
+    unit: str
+    fields: dict
+    accepted: int               # cycle of the valid & ready transfer
+    done: int = None            # cycle of the done pulse
+    bus_error: bool = False
+
+
+def _fields(view, names):
+    return {name: int(getattr(view, name)) for name in names}
+
+
+@dataclass
+class StandInDatapath:
+    """Behavioural datapath. Run :meth:`run` as a background testbench.
+
+    ``latency(unit, fields)`` gives the cycles from acceptance to the done pulse (>= 1);
+    ``bus_error(unit, fields)`` whether the command ends with a bus error; ``hold`` (a set of
+    unit names) keeps those units from accepting anything while they are in it.
+    """
+    dut: object
+    latency: object = None
+    bus_error: object = None
+    seed: int = 0
+    hold: set = field(default_factory=set)
+    runs: list = field(default_factory=list)
+    totals: dict = field(default_factory=lambda: {"macs": 0, "compute_rows": 0, "rd": 0,
+                                                  "wr": 0, "stall_mem": 0, "stall_out": 0})
+
+    def _latency(self, unit, fields, rng):
+        if self.latency:
+            return self.latency(unit, fields)
+        rows = fields.get("rows", fields.get("m", 1))
+        return 2 + rows + rng.randrange(4)
+
+    async def run(self, ctx):
+        dut, rng = self.dut, random.Random(self.seed)
+        ports = {unit: getattr(dut, f"{unit}_cmd") for unit in ("load", "exec", "store")}
+        names = {unit: [n for n, _ in port.payload.shape()] for unit, port in ports.items()}
+        busy = {unit: None for unit in ports}           # [run, cycles left]
+        cycle = 0
+        while True:
+            for unit, port in ports.items():
+                ctx.set(port.ready, busy[unit] is None and unit not in self.hold)
+                done = busy[unit] is not None and busy[unit][1] == 0
+                ctx.set(getattr(dut, f"{unit}_done"), done)
+                if unit != "exec":
+                    ctx.set(getattr(dut, f"{unit}_bus_error"), done and busy[unit][0].bus_error)
+                if done:
+                    busy[unit][0].done = cycle
+                    busy[unit] = None
+            computing = busy["exec"] is not None
+            macs = busy["exec"][0].fields["k"] * busy["exec"][0].fields["n"] if computing else 0
+            rd = 4 if busy["load"] is not None else 0
+            wr = 2 if busy["store"] is not None else 0
+            stall_mem = int(busy["load"] is not None and cycle % 3 == 0)
+            stall_out = int(computing and cycle % 5 == 0)
+            ctx.set(dut.ev_compute_row, computing)
+            ctx.set(dut.ev_macs, macs)
+            ctx.set(dut.ev_dma_rd_bytes, rd)
+            ctx.set(dut.ev_dma_wr_bytes, wr)
+            ctx.set(dut.ev_stall_mem, stall_mem)
+            ctx.set(dut.ev_stall_out, stall_out)
+            for key, value in (("macs", macs), ("compute_rows", int(computing)), ("rd", rd),
+                               ("wr", wr), ("stall_mem", stall_mem), ("stall_out", stall_out)):
+                self.totals[key] += value
+            sampled = await ctx.tick().sample(
+                *[p.valid for p in ports.values()], *[p.ready for p in ports.values()],
+                *[p.payload for p in ports.values()])
+            _, _, *rest = sampled
+            valids, readies, payloads = rest[0:3], rest[3:6], rest[6:9]
+            for index, unit in enumerate(ports):
+                if busy[unit] is not None:
+                    busy[unit][1] -= 1
+                if valids[index] and readies[index]:
+                    fields = _fields(payloads[index], names[unit])
+                    run = UnitRun(unit, fields, cycle)
+                    run.bus_error = bool(self.bus_error and self.bus_error(unit, fields))
+                    self.runs.append(run)
+                    busy[unit] = [run, self._latency(unit, fields, rng) - 1]
+            cycle += 1
+
+
+async def reg_read(ctx, bus, register):
+    """Reads an NPU register (``Register`` member or name); returns ``(value, err)``."""
+    register = Register[register] if isinstance(register, str) else register
+    return await transact(ctx, bus, register.value // 4)
+
+
+async def reg_write(ctx, bus, register, value, be=0xF):
+    """Writes an NPU register; returns the response's err bit."""
+    register = Register[register] if isinstance(register, str) else register
+    return (await transact(ctx, bus, register.value // 4, we=1, wdata=value, be=be))[1]
+
+
+async def submit(ctx, bus, words):
+    """Stages a descriptor in CMD0..7 and rings the doorbell (waits while the queue is full)."""
+    assert len(words) == DESCRIPTOR_WORDS
+    for index, word in enumerate(words):
+        assert not await reg_write(ctx, bus, f"CMD{index}", word)
+    assert not await reg_write(ctx, bus, "DOORBELL", 0)
+
+
+def rows_touched(opcode, f):
+    """``(reads, writes)``: sets of ``("spad" | "acc", row)`` of a decoded command."""
+    if opcode == Opcode.LOAD:
+        mem = "spad" if f["target"] == LoadTarget.SPAD.value else "acc"
+        return set(), {(mem, f["local_addr"] + r) for r in range(f["rows"])}
+    if opcode == Opcode.COMPUTE:
+        reads = {("spad", f["a_addr"] + r) for r in range(f["m"])}
+        reads |= {("spad", f["w_addr"] + r) for r in range(f["k"])}
+        acc = {("acc", f["acc_addr"] + r) for r in range(f["m"])}
+        return reads | (acc if f["accumulate"] else set()), acc
+    if opcode == Opcode.STORE:
+        reads = {("acc", f["acc_addr"] + r) for r in range(f["rows"])}
+        if f["scale"]:
+            reads.add(("acc", f["scale_addr"]))
+        return reads, set()
+    return set(), set()
+
+
+def conflict(a, b):
+    """RAW, WAR or WAW between two ``(opcode, fields)`` commands."""
+    ra, wa = rows_touched(*a)
+    rb, wb = rows_touched(*b)
+    return bool(wa & (rb | wb) or wb & ra)
+
+
+def check_schedule(commands, codes, runs):
+    """Checks the stand-in's ``runs`` against ``commands`` (list of ``(opcode, fields)`` in queue
+    order) with validation results ``codes``: valid commands ran, in order per unit, each after
+    every earlier conflicting command of another unit and every command before an earlier FENCE
+    had finished. Returns ``{seq: UnitRun}``."""
+    by_unit = {unit: [r for r in runs if r.unit == unit] for unit in ("load", "exec", "store")}
+    matched = {}
+    for seq, ((opcode, fields), code) in enumerate(zip(commands, codes, strict=True)):
+        if code != ErrorCode.NONE or opcode not in UNIT_OF:
+            continue
+        queue = by_unit[UNIT_OF[opcode]]
+        assert queue, f"command {seq} ({opcode.name}) never reached its unit"
+        run = queue.pop(0)
+        expected = {k: v for k, v in fields.items() if k in run.fields}
+        assert run.fields == expected, f"command {seq}: unit got {run.fields}, not {expected}"
+        matched[seq] = run
+    assert not any(by_unit.values()), f"extra commands ran: {by_unit}"
+    fence_at = -1
+    for seq, (opcode, fields) in enumerate(commands):
+        if opcode == Opcode.FENCE and codes[seq] == ErrorCode.NONE:
+            fence_at = seq
+        if seq not in matched:
+            continue
+        run = matched[seq]
+        for earlier in range(seq):
+            if earlier not in matched:
+                continue
+            other = matched[earlier]
+            assert other.done is not None, f"command {earlier} never finished"
+            if earlier < fence_at or (other.unit != run.unit
+                                      and conflict(commands[earlier], (opcode, fields))):
+                assert other.done < run.accepted, \
+                    f"command {seq} started at {run.accepted} before {earlier} finished " \
+                    f"at {other.done}"
+    return matched

@@ -1,0 +1,251 @@
+"""Dispatcher: validates queued commands and hands them to the datapath's three units in order,
+overlapping independent ones.
+
+Structure
+---------
+::
+
+    queue --> Validator --> front --+--> refused: retire now (ERROR event), next command
+                                    +--> FENCE: wait until nothing is pending or in flight
+                                    +--> pending[load | compute | store] --> unit stream
+                                                   (one slot per unit)     --> in flight
+                                                                           <-- done pulse
+
+The front takes commands strictly in queue order and moves each LOAD / COMPUTE / STORE into
+the *pending slot* of its unit (it waits while that slot is occupied): a look-ahead of one
+command per unit. A pending command is handed to its unit (``valid`` on the unit's stream) when
+
+* the unit is idle (its previous command's ``done`` pulse has arrived), and
+* it conflicts (:mod:`.hazard`: RAW, WAR or WAW on SPAD / ACC rows) with no command of another
+  unit that is in flight, nor with an *older* pending command of another unit.
+
+An age matrix over the three pending slots records which are older. In-flight commands need no
+age: a younger command only leaves its slot when it conflicts with no older one, and conflicts
+are symmetric, so an in-flight command that conflicts with a pending one is always older. The
+oldest pending command can only wait for in-flight commands, which finish, so the dispatcher
+never deadlocks. The scheme gives LOAD(next) || COMPUTE(this) || STORE(previous) for the usual
+double-buffered tiling.
+"""
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .commands import ErrorCode, Opcode
+from .descriptor import FIELDS, command_layout, unpack_fields
+from .hazard import (
+    ComputeFootprint,
+    LoadFootprint,
+    StoreFootprint,
+    conflict_cs,
+    conflict_lc,
+    conflict_ls,
+    footprint_of,
+)
+from .validate import WORDS, Validator
+
+__all__ = ["Dispatcher", "SEQ_BITS", "UNITS"]
+
+#: Width of command sequence numbers (the ERROR register's field).
+SEQ_BITS = 24
+
+#: The datapath's units: (name, opcode, stream member, done member, bus-error member or None).
+UNITS = (
+    ("load", Opcode.LOAD, "load_cmd", "load_done", "load_bus_error"),
+    ("compute", Opcode.COMPUTE, "exec_cmd", "exec_done", None),
+    ("store", Opcode.STORE, "store_cmd", "store_done", "store_bus_error"),
+)
+_FOOTPRINT = {"load": LoadFootprint, "compute": ComputeFootprint, "store": StoreFootprint}
+
+
+def _conflict(a, fa, b, fb):
+    """Conflict between unit ``a``'s footprint ``fa`` and unit ``b``'s ``fb`` (a != b)."""
+    pair = {a: fa, b: fb}
+    if set(pair) == {"load", "compute"}:
+        return conflict_lc(pair["load"], pair["compute"])
+    if set(pair) == {"load", "store"}:
+        return conflict_ls(pair["load"], pair["store"])
+    return conflict_cs(pair["compute"], pair["store"])
+
+
+class Dispatcher(wiring.Component):
+    """Validates commands and issues them to the datapath's units with hazard tracking.
+
+    Parameters
+    ----------
+    config : SoCConfig
+        NPU shape (for the validator).
+
+    Members
+    -------
+    cmd : In(stream.Signature(WORDS))
+        Descriptors from the queue, in order.
+    dma_base, dma_size : In(32)
+        DMA window registers (sampled when a command enters the validator).
+    load_cmd, exec_cmd, store_cmd : Out(stream.Signature(command_layout(opcode)))
+        Validated commands to the datapath's units; ``valid`` never depends on ``ready`` and,
+        once raised, stays up with a stable payload until ``ready``.
+    load_done, exec_done, store_done : In(1)
+        One-cycle pulse when the unit's command has completely finished.
+    load_bus_error, store_bus_error : In(1)
+        With the done pulse: the command ended at a DMA access answered with err.
+    err_valid : Out(1)
+        A command was refused or failed this cycle; ``err_code`` / ``err_seq`` name the oldest
+        one if several did.
+    err_code : Out(ErrorCode)
+    err_seq : Out(SEQ_BITS)
+        Sequence number: commands are numbered from 0 in queue order since reset.
+    fence_irq : Out(1)
+        A FENCE with its ``irq`` bit completed this cycle.
+    retired : Out(3)
+        Commands finished this cycle (refused, FENCEs and done pulses), for the DONE register.
+    idle : Out(1)
+        Nothing in the validator, the front, the pending slots or the units.
+    stall_dep : Out(1)
+        Some pending command's unit is idle but the command waits for a hazard.
+    pending_count : Out(2)
+        Pending slots occupied (for tests and debugging).
+
+    Latency
+    -------
+    A command reaches its unit stream 5 cycles after it is offered on ``cmd`` when nothing
+    blocks it (validator 3, front 1, pending slot 1); with independent commands the front
+    accepts one command per cycle.
+    """
+
+    def __init__(self, config):
+        self._config = config
+        super().__init__({
+            "cmd": In(stream.Signature(WORDS)),
+            "dma_base": In(32),
+            "dma_size": In(32),
+            **{member: Out(stream.Signature(command_layout(opcode)))
+               for _, opcode, member, _, _ in UNITS},
+            **{done: In(1) for _, _, _, done, _ in UNITS},
+            "load_bus_error": In(1),
+            "store_bus_error": In(1),
+            "err_valid": Out(1),
+            "err_code": Out(ErrorCode),
+            "err_seq": Out(SEQ_BITS),
+            "fence_irq": Out(1),
+            "retired": Out(3),
+            "idle": Out(1),
+            "stall_dep": Out(1),
+            "pending_count": Out(2),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        names = [name for name, *_ in UNITS]
+
+        m.submodules.validator = v = Validator(self._config)
+        take = Signal()                 # the front consumes the validator's output
+        m.d.comb += [
+            v.en.eq(~v.o_valid | take),
+            v.i_valid.eq(self.cmd.valid),
+            v.i_words.eq(self.cmd.payload),
+            self.cmd.ready.eq(v.en),
+            v.dma_base.eq(self.dma_base),
+            v.dma_size.eq(self.dma_size),
+        ]
+        seq = Signal(SEQ_BITS)          # sequence number of the command at the front
+        with m.If(take):
+            m.d.sync += seq.eq(seq + 1)
+
+        # Slots: pending (with decoded fields) and in flight, one of each per unit.
+        words = [v.o_words[i] for i in range(len(v.o_words))]
+        p_valid, p_fields, p_fp, p_seq = {}, {}, {}, {}
+        f_valid, f_fp, f_seq = {}, {}, {}
+        front_fields, front_fp = {}, {}
+        for name, opcode, *_ in UNITS:
+            layout = command_layout(opcode)
+            p_valid[name] = Signal(name=f"{name}_pending")
+            p_fields[name] = Signal(layout, name=f"{name}_pending_fields")
+            p_fp[name] = Signal(_FOOTPRINT[name], name=f"{name}_pending_fp")
+            p_seq[name] = Signal(SEQ_BITS, name=f"{name}_pending_seq")
+            f_valid[name] = Signal(name=f"{name}_in_flight")
+            f_fp[name] = Signal(_FOOTPRINT[name], name=f"{name}_flight_fp")
+            f_seq[name] = Signal(SEQ_BITS, name=f"{name}_flight_seq")
+            front_fields[name] = Signal(layout, name=f"front_{name}_fields")
+            front_fp[name] = Signal(_FOOTPRINT[name], name=f"front_{name}_fp")
+            m.d.comb += unpack_fields(opcode, words, front_fields[name])
+            m.d.comb += footprint_of(name, front_fields[name], front_fp[name])
+        # older[a][b]: pending b entered before pending a (both still pending).
+        older = {a: {b: Signal(name=f"{b}_older_than_{a}") for b in names if b != a}
+                 for a in names}
+
+        # Hazards and issue.
+        issue, blocked, stalled = {}, {}, []
+        for name, _, member, done, _ in UNITS:
+            port = getattr(self, member)
+            blocked[name] = Signal(name=f"{name}_blocked")
+            hazards = []
+            for other in names:
+                if other == name:
+                    continue
+                hazards.append(f_valid[other]
+                               & _conflict(name, p_fp[name], other, f_fp[other]))
+                hazards.append(p_valid[other] & older[name][other]
+                               & _conflict(name, p_fp[name], other, p_fp[other]))
+            m.d.comb += blocked[name].eq(Cat(*hazards).any())
+            m.d.comb += [
+                port.valid.eq(p_valid[name] & ~f_valid[name] & ~blocked[name]),
+                port.payload.eq(p_fields[name]),
+            ]
+            issue[name] = port.valid & port.ready
+            stalled.append(p_valid[name] & ~f_valid[name] & blocked[name])
+            with m.If(issue[name]):
+                m.d.sync += [p_valid[name].eq(0), f_valid[name].eq(1),
+                             f_fp[name].eq(p_fp[name]), f_seq[name].eq(p_seq[name])]
+                for other in names:
+                    if other != name:
+                        m.d.sync += older[other][name].eq(0)
+            with m.If(getattr(self, done)):
+                m.d.sync += f_valid[name].eq(0)
+        m.d.comb += self.stall_dep.eq(Cat(*stalled).any())
+
+        # Front: refusals, FENCE, routing into pending slots.
+        opcode = words[0][:4]
+        code = v.o_code
+        nothing_left = ~Cat(*p_valid.values(), *f_valid.values()).any()
+        refuse = Signal()
+        fence_done = Signal()
+        irq_field = FIELDS[Opcode.FENCE]["irq"]
+        with m.If(v.o_valid):
+            with m.If(code != ErrorCode.NONE):
+                m.d.comb += [take.eq(1), refuse.eq(1)]
+            with m.Elif(opcode == Opcode.FENCE.value):
+                with m.If(nothing_left):
+                    m.d.comb += [take.eq(1), fence_done.eq(1)]
+            with m.Else():
+                for name, unit_opcode, *_ in UNITS:
+                    with m.If((opcode == unit_opcode.value) & ~p_valid[name]):
+                        m.d.comb += take.eq(1)
+                        m.d.sync += [p_valid[name].eq(1), p_fields[name].eq(front_fields[name]),
+                                     p_fp[name].eq(front_fp[name]), p_seq[name].eq(seq)]
+                        for other in names:
+                            if other != name:
+                                m.d.sync += older[name][other].eq(
+                                    p_valid[other] & ~issue[other])
+        m.d.comb += self.fence_irq.eq(fence_done & words[0][irq_field.lsb])
+
+        # Errors: refusal at the front (always the youngest) or bus errors of LOAD / STORE.
+        load_err = self.load_done & self.load_bus_error & f_valid["load"]
+        store_err = self.store_done & self.store_bus_error & f_valid["store"]
+        load_first = (f_seq["load"] - f_seq["store"])[SEQ_BITS - 1]   # load is older
+        with m.If(load_err & (~store_err | load_first)):
+            m.d.comb += [self.err_valid.eq(1), self.err_code.eq(ErrorCode.BUS_ERROR),
+                         self.err_seq.eq(f_seq["load"])]
+        with m.Elif(store_err):
+            m.d.comb += [self.err_valid.eq(1), self.err_code.eq(ErrorCode.BUS_ERROR),
+                         self.err_seq.eq(f_seq["store"])]
+        with m.Elif(refuse):
+            m.d.comb += [self.err_valid.eq(1), self.err_code.eq(code), self.err_seq.eq(seq)]
+
+        dones = [getattr(self, done) & f_valid[name] for name, _, _, done, _ in UNITS]
+        m.d.comb += [
+            self.retired.eq(refuse + fence_done + sum(dones)),
+            self.idle.eq(~v.occupied & nothing_left),
+            self.pending_count.eq(sum(p_valid.values())),
+        ]
+        return m

@@ -1,0 +1,82 @@
+"""Hazards between NPU commands: the SPAD / ACC row ranges each command reads and writes.
+
+Each unit's command is summarised by a *footprint* of half-open row ranges ``[start, end)``:
+
+==========  =====================================  ==========================================
+unit        reads                                  writes
+==========  =====================================  ==========================================
+LOAD        --                                     SPAD or ACC ``[local_addr, +rows)``
+COMPUTE     SPAD ``[a_addr, +m)``, ``[w_addr, +k)``,  ACC ``[acc_addr, +m)``
+            ACC ``[acc_addr, +m)`` if accumulate
+STORE       ACC ``[acc_addr, +rows)``, ACC row      --
+            ``scale_addr`` if scale
+==========  =====================================  ==========================================
+
+Two commands *conflict* when one writes a row the other reads or writes (RAW, WAR, WAW). The
+relation is symmetric, so one function per pair of units serves both orders. Commands of the
+same unit never need a check: a unit runs its commands one at a time, in order.
+"""
+
+from amaranth.hdl import Mux
+from amaranth.lib import data
+
+from .commands import LoadTarget
+
+__all__ = ["LoadFootprint", "ComputeFootprint", "StoreFootprint", "footprint_of",
+           "conflict_lc", "conflict_ls", "conflict_cs"]
+
+
+def _range():
+    return data.StructLayout({"start": 16, "end": 17})
+
+
+LoadFootprint = data.StructLayout({"spad": 1, "rows": _range()})
+ComputeFootprint = data.StructLayout({"a": _range(), "w": _range(), "acc": _range()})
+StoreFootprint = data.StructLayout({"acc": _range(), "scale": 1, "scale_addr": 16})
+
+
+def _set(view, start, length):
+    return [view.start.eq(start), view.end.eq(start + length)]
+
+
+def footprint_of(kind, fields, view):
+    """Statements filling footprint ``view`` (one of the layouts above) from decoded command
+    ``fields`` (a :func:`~.descriptor.command_layout` view); ``kind`` is ``"load"``,
+    ``"compute"`` or ``"store"``."""
+    if kind == "load":
+        return [view.spad.eq(fields.target == LoadTarget.SPAD.value),
+                *_set(view.rows, fields.local_addr, fields.rows)]
+    if kind == "compute":
+        return [*_set(view.a, fields.a_addr, fields.m), *_set(view.w, fields.w_addr, fields.k),
+                *_set(view.acc, fields.acc_addr, fields.m)]
+    if kind == "store":
+        return [*_set(view.acc, fields.acc_addr, fields.rows), view.scale.eq(fields.scale),
+                view.scale_addr.eq(fields.scale_addr)]
+    raise ValueError(f"kind must be 'load', 'compute' or 'store', not {kind!r}")
+
+
+def _overlap(a, b):
+    return (a.start < b.end) & (b.start < a.end)
+
+
+def _holds(r, row):
+    return (r.start <= row) & (row < r.end)
+
+
+def conflict_lc(load, compute):
+    """A LOAD and a COMPUTE conflict: the LOAD writes SPAD rows the COMPUTE reads, or ACC rows
+    it writes."""
+    return Mux(load.spad, _overlap(load.rows, compute.a) | _overlap(load.rows, compute.w),
+               _overlap(load.rows, compute.acc))
+
+
+def conflict_ls(load, store):
+    """A LOAD into ACC writes rows the STORE reads (its range or its scale row)."""
+    return ~load.spad & (_overlap(load.rows, store.acc)
+                         | (store.scale & _holds(load.rows, store.scale_addr)))
+
+
+def conflict_cs(compute, store):
+    """The COMPUTE writes ACC rows the STORE reads."""
+    return _overlap(compute.acc, store.acc) | (store.scale & _holds(compute.acc,
+                                                                    store.scale_addr))
