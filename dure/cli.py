@@ -15,6 +15,8 @@ COMMANDS = [
     "run",
     "demo",
     "bench_cpu",
+    "fpga",
+    "board",
     "bench_npu",
 ]
 

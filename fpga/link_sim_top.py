@@ -1,0 +1,112 @@
+"""LinkSimTop: the board's SoC as the simulator sees it, for testing the boot link without a board.
+
+The same :class:`~dure.rtl.soc.soc.Soc` and :class:`~.mailbox.ExitMailbox` as
+:class:`~.top.BoardTop`, with the simulator's top-level ports (the contract of
+:class:`dure.rtl.soc.sim_top.SimTop`), so :func:`dure.sim.verilator.build_model` builds it with
+the standard harness. Differences from SimTop: a test-exit write goes to the mailbox (the core
+restarts in the boot loader, which reports the code over the UART) and is *not* shown on
+``exit_valid``, which stays 0, so the harness runs until it is stopped; the harness loads the
+boot loader into the ROM through the loader port, as a board's bitstream would hold it.
+"""
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.wiring import In, Out
+from dure.rtl.core.rvfi import RVFISignature
+from dure.rtl.soc.soc import Soc
+
+from .mailbox import ExitMailbox
+
+__all__ = ["LinkSimTop"]
+
+
+class LinkSimTop(wiring.Component):
+    """Board-like SoC with SimTop's ports.
+
+    Parameters
+    ----------
+    config : SoCConfig
+        A variant with a boot ROM.
+
+    Members
+    -------
+    The members of :class:`~dure.rtl.soc.sim_top.SimTop`; ``exit_valid`` and ``exit_code``
+    are constant 0.
+    """
+
+    def __init__(self, config):
+        self._config = config
+        super().__init__({
+            "hold": In(1),
+            "load_valid": In(1),
+            "load_ready": Out(1),
+            "load_addr": In(32),
+            "load_data": In(32),
+            "uart_tx_valid": Out(1),
+            "uart_tx_data": Out(8),
+            "uart_rx_valid": In(1),
+            "uart_rx_ready": Out(1),
+            "uart_rx_data": In(8),
+            "exit_valid": Out(1),
+            "exit_code": Out(32),
+            "gpio_out": Out(config.gpio_width),
+            "gpio_in": In(config.gpio_width),
+            "rvfi": Out(RVFISignature()),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.soc = soc = Soc(self._config, uart_phy="byte")
+        m.submodules.mailbox = mailbox = ExitMailbox(self._config)
+
+        # Loader queue (as in SimTop) and the mailbox share the SoC's ext port; the mailbox
+        # starts only when no loader write is in flight, and the queue waits while it is busy.
+        m.submodules.load_queue = queue = SyncFIFO(width=62, depth=2)
+        outstanding = Signal(range(64))
+        loader_req = Signal()
+        m.d.comb += [
+            self.load_ready.eq(queue.w_rdy),
+            queue.w_en.eq(self.load_valid),
+            queue.w_data.eq(Cat(self.load_addr[2:], self.load_data)),
+            loader_req.eq(queue.r_rdy & ~mailbox.busy),
+            mailbox.bus_free.eq((outstanding == 0) & ~queue.r_rdy),
+            mailbox.exit_valid.eq(soc.exit_valid),
+            mailbox.exit_code.eq(soc.exit_code),
+        ]
+        with m.If(mailbox.busy):
+            m.d.comb += [
+                soc.ext.req.eq(mailbox.bus.req),
+                soc.ext.addr.eq(mailbox.bus.addr),
+                soc.ext.wdata.eq(mailbox.bus.wdata),
+                soc.ext.we.eq(mailbox.bus.we),
+                soc.ext.be.eq(mailbox.bus.be),
+                mailbox.bus.gnt.eq(soc.ext.gnt),
+            ]
+        with m.Else():
+            m.d.comb += [
+                soc.ext.req.eq(loader_req),
+                soc.ext.addr.eq(queue.r_data[:30]),
+                soc.ext.wdata.eq(queue.r_data[30:]),
+                soc.ext.we.eq(1),
+                soc.ext.be.eq(0b1111),
+                queue.r_en.eq(soc.ext.gnt & loader_req),
+            ]
+        m.d.comb += [mailbox.bus.rvalid.eq(soc.ext.rvalid & mailbox.busy),
+                     mailbox.bus.rdata.eq(soc.ext.rdata), mailbox.bus.err.eq(soc.ext.err)]
+        m.d.sync += outstanding.eq(outstanding + (loader_req & soc.ext.gnt)
+                                   - (soc.ext.rvalid & ~mailbox.busy))
+        m.d.comb += soc.hold.eq(self.hold | queue.r_rdy | (outstanding != 0) | mailbox.hold)
+
+        m.d.comb += [
+            self.uart_tx_valid.eq(soc.uart_tx.valid),
+            self.uart_tx_data.eq(soc.uart_tx.payload),
+            soc.uart_tx.ready.eq(1),
+            soc.uart_rx.valid.eq(self.uart_rx_valid),
+            soc.uart_rx.payload.eq(self.uart_rx_data),
+            self.uart_rx_ready.eq(soc.uart_rx.ready),
+            self.gpio_out.eq(soc.gpio_out),
+            soc.gpio_in.eq(self.gpio_in),
+        ]
+        wiring.connect(m, soc.rvfi, wiring.flipped(self.rvfi))
+        return m

@@ -1,0 +1,202 @@
+"""A simulated board behind a pseudo-terminal: the boot link tested with no hardware.
+
+:class:`SimBoard` starts the Verilator model of :class:`~.link_sim_top.LinkSimTop` (the SoC,
+the exit mailbox, the boot loader in the ROM) with the standard harness reading UART input from
+its stdin (``--uart-in -``) and writing UART output to its stdout, and bridges those pipes to a
+pseudo-terminal. The host tool opens the terminal's path like a USB serial port, so the real
+protocol runs end to end: ``dure board load prog.elf --sim`` or, in tests,
+``BoardLink.open(board.port)``.
+
+:class:`Faults` makes the bridge unreliable on purpose (dropped, corrupted and inserted bytes in
+either direction) to show that the protocol loses and corrupts nothing silently.
+"""
+
+import hashlib
+import os
+import pathlib
+import random
+import subprocess
+import tempfile
+import threading
+import tty
+from dataclasses import dataclass, replace
+
+from dure.config import preset
+
+from .bootrom import build_boot
+
+__all__ = ["sim_config", "Faults", "SimBoard"]
+
+_FPGA_DIR = pathlib.Path(__file__).resolve().parent
+
+
+def sim_config():
+    """The variant the simulated board runs: the ``sim`` preset (so programs built by
+    ``make firmware`` run on it) plus a boot ROM, with a slow nominal clock so the boot loader's
+    timeouts (counted in cycles) pass quickly in simulation.
+    Its name carries a hash of this package's sources, so the cached model is rebuilt when the
+    mailbox or the top change (the simulator hashes only ``rtl/`` and the config)."""
+    digest = hashlib.sha256()
+    for name in ("link_sim_top.py", "mailbox.py", "protocol.py"):
+        digest.update((_FPGA_DIR / name).read_bytes())
+    return replace(preset("sim"), name=f"link-{digest.hexdigest()[:8]}", clk_freq=2_000_000,
+                   rom_size=4096)
+
+
+@dataclass
+class Faults:
+    """Per-byte fault rates of the bridge, separately for each direction.
+
+    ``drop``, ``flip`` (one random bit) and ``insert`` (a random byte before this one) are
+    probabilities per byte. Only bytes ``h2d_from .. h2d_from + h2d_bytes - 1`` of the
+    host-to-device stream (counted from the bridge's start or the last :meth:`restart`), and
+    likewise ``d2h_*`` for the other direction, are exposed (``*_bytes`` None: all after
+    ``*_from``).
+    """
+
+    drop: float = 0.0
+    flip: float = 0.0
+    insert: float = 0.0
+    h2d_bytes: int | None = None
+    d2h_bytes: int | None = None
+    h2d_from: int = 0
+    d2h_from: int = 0
+    seed: int = 1
+
+    def __post_init__(self):
+        self._rng = random.Random(self.seed)
+        self._lock = threading.Lock()
+        self.count = {"h2d": 0, "d2h": 0}
+        self.injected = {"drop": 0, "flip": 0, "insert": 0}
+
+    def apply(self, direction, data):
+        first, size = ((self.h2d_from, self.h2d_bytes) if direction == "h2d"
+                       else (self.d2h_from, self.d2h_bytes))
+        out = bytearray()
+        with self._lock:
+            for byte in data:
+                index = self.count[direction] - first
+                self.count[direction] += 1
+                if index < 0 or (size is not None and index >= size):
+                    out.append(byte)
+                    continue
+                r = self._rng.random()
+                if r < self.drop:
+                    self.injected["drop"] += 1
+                    continue
+                if r < self.drop + self.flip:
+                    self.injected["flip"] += 1
+                    byte ^= 1 << self._rng.randrange(8)
+                elif r < self.drop + self.flip + self.insert:
+                    self.injected["insert"] += 1
+                    out.append(self._rng.randrange(256))
+                out.append(byte)
+        return bytes(out)
+
+
+class SimBoard:
+    """The simulated board; use as a context manager. ``port`` is the serial device path.
+
+    Parameters
+    ----------
+    faults : Faults, optional
+        Make the UART unreliable.
+    max_cycles : int
+        The harness stops after this many cycles (a guard against runaway tests).
+    """
+
+    def __init__(self, *, faults=None, max_cycles=2_000_000_000, log=None):
+        self.config = sim_config()
+        self.faults = faults
+        self.max_cycles = max_cycles
+        self.log = log
+        self.port = None
+        self._proc = None
+        self._threads = []
+        self._tmp = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        from dure.sim.elf import load_elf
+        from dure.sim.verilator import build_model
+
+        from .link_sim_top import LinkSimTop
+        boot = build_boot(self.config)
+        exe = build_model(self.config, top=LinkSimTop, log=self.log)
+        self._tmp = tempfile.TemporaryDirectory(prefix="dure-simboard-")
+        tmp = pathlib.Path(self._tmp.name)
+        (tmp / "image.bin").write_bytes(load_elf(boot, self.config).image())
+        self._proc = subprocess.Popen(
+            [str(exe), "--image", str(tmp / "image.bin"), "--result", str(tmp / "result.json"),
+             "--max-cycles", str(self.max_cycles), "--uart-in", "-"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        tty.setraw(self._master)
+        self.port = os.ttyname(self._slave)
+        self._stopping = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._host_to_device, daemon=True),
+            threading.Thread(target=self._device_to_host, daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _fault(self, direction, data):
+        return self.faults.apply(direction, data) if self.faults else data
+
+    def _host_to_device(self):
+        stdin = self._proc.stdin.fileno()
+        while not self._stopping.is_set():
+            try:
+                data = os.read(self._master, 4096)
+            except OSError:
+                return
+            if not data:
+                return
+            data = self._fault("h2d", data)
+            try:
+                os.write(stdin, data)
+            except OSError:
+                return
+
+    def _device_to_host(self):
+        stdout = self._proc.stdout.fileno()
+        while True:
+            data = os.read(stdout, 4096)
+            if not data:
+                return
+            data = self._fault("d2h", data)
+            try:
+                os.write(self._master, data)
+            except OSError:
+                return
+
+    @property
+    def running(self):
+        return self._proc is not None and self._proc.poll() is None
+
+    def stop(self):
+        if self._proc is None:
+            return
+        self._stopping.set()
+        self._proc.kill()
+        self._proc.wait()
+        for fd in (self._master, self._slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        for stream in (self._proc.stdin, self._proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        self._tmp.cleanup()
+        self._proc = None
