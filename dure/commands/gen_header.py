@@ -4,10 +4,11 @@ import pathlib
 
 from ..config import preset
 from ..errors import UserError
-from ..header import generate_header
+from ..header import generate_header, generate_npu_header
 
 NAME = "gen-header"
-HELP = "write the generated C header (memory map, registers) for an SoC variant"
+HELP = ("write the generated C headers for an SoC variant: --out (memory map, registers) and "
+        "dure_npu.h next to it (NPU registers, encodings, descriptor fields)")
 
 
 def add_arguments(parser):
@@ -20,8 +21,9 @@ def run(args):
         config = preset(args.variant)
     except ValueError as error:
         raise UserError(str(error)) from None
-    text = generate_header(config)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    if not args.out.exists() or args.out.read_text() != text:
-        args.out.write_text(text)   # unchanged headers keep their timestamp: no needless rebuilds
+    for path, text in ((args.out, generate_header(config)),
+                       (args.out.parent / "dure_npu.h", generate_npu_header(config))):
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)   # unchanged headers keep their timestamp: no needless rebuilds
     return 0

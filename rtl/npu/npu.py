@@ -1,0 +1,73 @@
+"""The NPU: command processor (:class:`~.control.NpuControl`) plus datapath (``NpuDatapath``)."""
+
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..bus.signature import BusSignature
+from .control import DATAPATH_MEMBERS, NpuControl
+
+__all__ = ["Npu"]
+
+
+class Npu(wiring.Component):
+    """The whole NPU for one :class:`~dure.config.SoCConfig`.
+
+    Parameters
+    ----------
+    config : SoCConfig
+        NPU shape (``npu_rows`` must be non-zero), memories, queue depth.
+    addr_width : int
+        Word-address width of the register port (14 for the 64 KiB ``npu`` region).
+    datapath : wiring.Component or None
+        The datapath to use (default: ``NpuDatapath(config)``); tests may pass another
+        component with the same members.
+
+    Members
+    -------
+    bus : In(BusSignature(addr_width))
+        Register port: offsets inside the ``npu`` region (the decoder strips the base), see
+        :class:`~.regs.NpuRegisters` and :class:`~.commands.Register`.
+    dma : Out(BusSignature())
+        The datapath's DMA initiator (word addresses over the whole 32-bit space).
+    irq : Out(1)
+        Level interrupt: ``(STATUS.error & CONTROL.irq_error) |
+        (STATUS.fence_irq & CONTROL.irq_fence)``.
+
+    Latency
+    -------
+    Register port: as :class:`~.regs.NpuRegisters` (one cycle; DOORBELL held while the queue
+    is full). DMA: as the datapath.
+    """
+
+    def __init__(self, config, *, addr_width=14, datapath=None):
+        if not config.npu_rows:
+            raise ValueError(f"variant {config.name!r} has no NPU (npu_rows = 0)")
+        self._config = config
+        self._addr_width = addr_width
+        self._datapath = datapath
+        super().__init__({
+            "bus": In(BusSignature(addr_width)),
+            "dma": Out(BusSignature()),
+            "irq": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.control = control = NpuControl(self._config, addr_width=self._addr_width)
+        if self._datapath is None:
+            from .datapath import NpuDatapath
+            datapath = NpuDatapath(self._config)
+        else:
+            datapath = self._datapath
+        m.submodules.datapath = datapath
+
+        wiring.connect(m, wiring.flipped(self.bus), control.bus)
+        wiring.connect(m, datapath.bus, wiring.flipped(self.dma))
+        for name in DATAPATH_MEMBERS:
+            if name.endswith("_cmd"):
+                wiring.connect(m, getattr(control, name), getattr(datapath, name))
+            else:
+                m.d.comb += getattr(control, name).eq(getattr(datapath, name))
+        m.d.comb += self.irq.eq(control.irq)
+        return m
