@@ -16,8 +16,8 @@
  * int8_t / f16_t (uint16_t bit patterns); int32 / fp32 are int32_t / f32_t (uint32_t bits).
  * Functions returning int give 0 on success or an NPU error code (DURE_NPU_ERR_*, > 0), or a
  * negative NPU_E_* value for a bad call. */
-#ifndef DURE_NPU_H
-#define DURE_NPU_H
+#ifndef DURE_NPU_LIB_H
+#define DURE_NPU_LIB_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -14,6 +14,8 @@ static uintptr_t alloc_next = DURE_MAIN_BASE;
 
 int npu_init(void)
 {
+    if (!DURE_NPU_PRESENT)                   /* the region answers bus errors: do not touch it */
+        return NPU_E_NO_DEVICE;
     if (NPU_REG(DURE_NPU_ID) != DURE_NPU_ID_MAGIC)
         return NPU_E_NO_DEVICE;
     uint32_t cfg = NPU_REG(DURE_NPU_CONFIG);
