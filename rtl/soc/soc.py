@@ -11,14 +11,22 @@ Bus topology
                                                            +--> (anything else: err =
                                                                  instruction access fault)
     core.dbus --+--> dbus arbiter --> dbus decoder (every region)
-    ext --------+                      +--> RAM port B, ROM port B, main arbiter initiator 1,
+    ext --------+                      +--> RAM arbiter initiator 0, ROM port B,
+                                       +--> main arbiter initiator 1,
                                        +--> CLINT, UART, GPIO, test exit, irq controller,
-                                       +--> NPU region (placeholder: answers err),
+                                       +--> NPU registers (err when npu_rows = 0),
                                        +--> (unmapped: err)
+    npu.dma ----> DMA decoder --+--> main arbiter initiator 2
+                                +--> RAM arbiter initiator 1
+                                +--> (anything else: err)
     main arbiter (round-robin) --> main-memory model
+    RAM arbiter (round-robin) --> RAM port B
 
 The core's instruction and data ports reach the on-chip RAM through separate ports, so they
-never contend there; they share main memory through a round-robin arbiter.
+never contend there; they share main memory through a round-robin arbiter, together with the
+NPU's DMA. The DMA gets every main-memory grant the core does not ask for, so it streams at
+the memory's full bandwidth while the core runs from on-chip RAM. The NPU's interrupt is
+source 1 of the irq controller.
 """
 
 from amaranth.hdl import Cat, Const, Module, ResetInserter
@@ -31,6 +39,7 @@ from ..bus.error import ErrorResponder
 from ..bus.signature import BusSignature
 from ..core.core import Core
 from ..core.rvfi import RVFISignature
+from ..npu.npu import Npu
 from .clint import Clint
 from .gpio import Gpio
 from .hold import HoldGate
@@ -137,7 +146,14 @@ class Soc(wiring.Component):
         # Memories.
         m.submodules.ram = ram = Ram(config.ram_size, init=self._inits["ram"])
         wiring.connect(m, ibus.targets.ram, ram.a)
-        wiring.connect(m, dbus.targets.ram, ram.b)
+        has_npu = bool(config.npu_rows)
+        if has_npu:
+            ram_width = _width(regions["ram"])
+            m.submodules.ram_arbiter = ram_arbiter = Arbiter(2, addr_width=ram_width)
+            wiring.connect(m, dbus.targets.ram, ram_arbiter.port(0))
+            wiring.connect(m, ram_arbiter.bus, ram.b)
+        else:
+            wiring.connect(m, dbus.targets.ram, ram.b)
         if config.rom_size:
             m.submodules.rom = rom = Ram(config.rom_size, init=self._inits["rom"],
                                          read_only=True)
@@ -145,7 +161,8 @@ class Soc(wiring.Component):
             wiring.connect(m, dbus.targets.rom, rom.b)
             m.d.comb += rom.write_enable.eq(self.hold)
         main_width = _width(regions["main"])
-        m.submodules.main_arbiter = main_arbiter = Arbiter(2, addr_width=main_width)
+        m.submodules.main_arbiter = main_arbiter = Arbiter(3 if has_npu else 2,
+                                                           addr_width=main_width)
         m.submodules.main = main = MainMemory(
             config.main_size, latency=config.main_latency,
             bytes_per_cycle=config.main_bytes_per_cycle, init=self._inits["main"])
@@ -162,13 +179,23 @@ class Soc(wiring.Component):
         m.submodules.test_exit = test_exit = TestExit(_width(regions["test_exit"]))
         m.submodules.irq = irq = IrqController(len(IRQ_SOURCES),
                                                addr_width=_width(regions["irq"]))
-        m.submodules.npu = npu = ErrorResponder(_width(regions["npu"]))
+        if has_npu:
+            m.submodules.npu = npu = Npu(config, addr_width=_width(regions["npu"]))
+            m.submodules.dma_decoder = dma = Decoder(
+                [regions["main"], regions["ram"]])
+            wiring.connect(m, npu.dma, dma.bus)
+            wiring.connect(m, dma.targets.main, main_arbiter.port(2))
+            wiring.connect(m, dma.targets.ram, ram_arbiter.port(1))
+        else:
+            m.submodules.npu = npu = ErrorResponder(_width(regions["npu"]))
         for name, target in [("clint", clint), ("uart", uart), ("gpio", gpio),
                              ("test_exit", test_exit), ("irq", irq), ("npu", npu)]:
             wiring.connect(m, getattr(dbus.targets, name), target.bus)
 
         sources = [Const(0, 1)] * len(IRQ_SOURCES)
         sources[IRQ_SOURCES["uart"]] = uart.irq
+        if has_npu:
+            sources[IRQ_SOURCES["npu"]] = npu.irq
         m.d.comb += [
             irq.sources.eq(Cat(*sources)),
             core.irq_software.eq(clint.irq_software),

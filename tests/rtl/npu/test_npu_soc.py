@@ -1,0 +1,113 @@
+# amaranth: UnusedElaboratable=no
+"""The NPU inside the SoC: programmed through the fabric (the SoC's ``ext`` initiator, core
+held), DMA to main memory and on-chip RAM, the interrupt at the irq controller, and the DMA's
+main-memory bandwidth."""
+
+import numpy as np
+import pytest
+from dure.rtl.bus.testing import simulate, transact
+from dure.rtl.npu.commands import Control, ElemType, ErrorCode, LoadTarget, Opcode, OutType
+from dure.rtl.npu.commands import Register as R
+from dure.rtl.npu.descriptor import encode
+from dure.rtl.npu.gemm_program import gemm_expected, gemm_program, read_output
+from dure.rtl.soc.registers import IRQ_SOURCES, offset
+from dure.rtl.soc.soc import Soc
+
+from dure.config import MAIN_BASE, NPU_BASE, RAM_BASE, SoCConfig
+
+CFG = SoCConfig(ram_size=8192, main_size=16384, main_latency=6, npu_rows=4, npu_cols=4,
+                npu_spad_rows=1024, npu_acc_rows=32, npu_queue_depth=4)
+OPCODE = {"load": Opcode.LOAD, "exec": Opcode.COMPUTE, "store": Opcode.STORE}
+
+
+def words_of(image):
+    padded = bytes(image) + bytes(-len(image) % 4)
+    return [int(w) for w in np.frombuffer(padded, "<u4")]
+
+
+async def write(ctx, bus, addr, value):
+    _, err = await transact(ctx, bus, addr >> 2, we=1, wdata=value)
+    assert not err, hex(addr)
+
+
+async def read(ctx, bus, addr):
+    value, err = await transact(ctx, bus, addr >> 2)
+    assert not err, hex(addr)
+    return value
+
+
+async def npu_idle(ctx, bus):
+    for _ in range(50_000):
+        if not await read(ctx, bus, NPU_BASE + R.STATUS.value) & 1:
+            return
+    raise AssertionError("the NPU never became idle")
+
+
+@pytest.mark.parametrize("where", ["main", "ram"])
+def test_gemm_through_the_fabric(where):
+    rng = np.random.default_rng(11)
+    a = rng.integers(-128, 128, (5, 6), dtype=np.int8)
+    b = rng.integers(-128, 128, (6, 5), dtype=np.int8)
+    base = MAIN_BASE if where == "main" else RAM_BASE + 0x1000
+    commands, image, layout = gemm_program(CFG, a, b, base=base, out=OutType.INT32)
+    init = words_of(image)
+    if where == "main":
+        dut = Soc(CFG, uart_phy="byte", main_init=init)
+    else:
+        dut = Soc(CFG, uart_phy="byte", ram_init=[0] * (0x1000 // 4) + init)
+    result = {}
+
+    async def bench(ctx):
+        ctx.set(dut.hold, 1)
+        bus = dut.ext
+        await write(ctx, bus, NPU_BASE + R.DMA_BASE.value, base)
+        await write(ctx, bus, NPU_BASE + R.DMA_SIZE.value, len(image))
+        await write(ctx, bus, NPU_BASE + R.CONTROL.value, Control.IRQ_FENCE.value)
+        irq = 0x1000_3000
+        await write(ctx, bus, irq + offset("irq", "enable"), 1 << IRQ_SOURCES["npu"])
+        descriptors = [encode(OPCODE[c.unit], **c.fields) for c in commands]
+        descriptors.append(encode(Opcode.FENCE, irq=1))
+        for words in descriptors:
+            for index, word in enumerate(words):
+                await write(ctx, bus, NPU_BASE + R.CMD0.value + 4 * index, word)
+            await write(ctx, bus, NPU_BASE + R.DOORBELL.value, 0)
+        await npu_idle(ctx, bus)
+        result["error"] = await read(ctx, bus, NPU_BASE + R.ERROR.value)
+        result["pending"] = await read(ctx, bus, irq + offset("irq", "pending"))
+        out = bytearray(len(image))
+        for at in range(layout.out, len(image) - 3, 4):
+            out[at:at + 4] = (await read(ctx, bus, base + at)).to_bytes(4, "little")
+        result["out"] = read_output(out, layout, 5, 5, OutType.INT32)
+
+    simulate(dut, [bench])
+    assert result["error"] == 0
+    assert result["pending"] == 1 << IRQ_SOURCES["npu"]
+    np.testing.assert_array_equal(result["out"], gemm_expected(a, b, out=OutType.INT32))
+
+
+def test_dma_streams_main_memory_at_full_bandwidth():
+    rows = 512                                   # 512 rows of 4 fp16 = 4 KiB
+    dut = Soc(CFG, uart_phy="byte")
+    result = {}
+
+    async def bench(ctx):
+        ctx.set(dut.hold, 1)
+        bus = dut.ext
+        await write(ctx, bus, NPU_BASE + R.DMA_BASE.value, MAIN_BASE)
+        await write(ctx, bus, NPU_BASE + R.DMA_SIZE.value, CFG.main_size)
+        words = encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.FP16,
+                       dram_addr=MAIN_BASE, dram_stride=8, rows=rows, cols=4, local_addr=0)
+        for index, word in enumerate(words):
+            await write(ctx, bus, NPU_BASE + R.CMD0.value + 4 * index, word)
+        await write(ctx, bus, NPU_BASE + R.DOORBELL.value, 0)
+        await npu_idle(ctx, bus)
+        for name in ("ERROR", "PERF_DMA_RD_LO", "PERF_BUSY_LO", "PERF_STALL_MEM_LO"):
+            result[name] = await read(ctx, bus, NPU_BASE + R[name].value)
+
+    simulate(dut, [bench])
+    assert result["ERROR"] == ErrorCode.NONE.value
+    assert result["PERF_DMA_RD_LO"] == rows * 8
+    rate = result["PERF_DMA_RD_LO"] / result["PERF_BUSY_LO"]
+    print(f"DMA: {rows * 8} bytes in {result['PERF_BUSY_LO']} busy cycles = {rate:.2f} B/cycle "
+          f"(main memory: {CFG.main_bytes_per_cycle}), stall_mem {result['PERF_STALL_MEM_LO']}")
+    assert rate >= 0.9 * CFG.main_bytes_per_cycle
