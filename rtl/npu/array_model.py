@@ -272,21 +272,25 @@ class ArrayModel:
                         int(res[-1, self.cols + 2]) + 1 if len(res) else 0)
 
 
-def build(array, *, build_dir=None, log=sys.stderr):
-    """Compile ``array`` (a SystolicArray) into an :class:`ArrayModel`, reusing a cached build."""
-    tb = _TESTBENCH.replace("@ROWS@", str(array.rows)).replace("@COLS@", str(array.cols))
+def build(rows, cols, *, fp16=True, build_dir=None, log=sys.stderr):
+    """Compile ``SystolicArray(rows, cols, fp16=fp16)`` into an :class:`ArrayModel`.
+
+    A cached build is reused; the array is only elaborated when it has to be compiled.
+    """
+    from .array import SystolicArray
+    tb = _TESTBENCH.replace("@ROWS@", str(rows)).replace("@COLS@", str(cols))
     # The key covers every source the Verilog comes from, so a cached model needs no conversion.
     digest = hashlib.sha256()
     here = pathlib.Path(__file__).resolve().parent
     sources = [here / f"{name}.py" for name in ("isa", "pe", "mesh", "skew", "array")]
     sources += sorted((here / "fp").glob("*.py"))
-    for part in (f"{array.rows} {array.cols} {array.fp16} {importlib.metadata.version('amaranth')}",
+    for part in (f"{rows} {cols} {fp16} {importlib.metadata.version('amaranth')}",
                  tb, " ".join(_command("M", "V", "T")[1:]),
                  *(f"{path.name}\0{path.read_text()}" for path in sources)):
         digest.update(part.encode())
         digest.update(b"\0")
     base = pathlib.Path(build_dir) if build_dir else _ROOT / "build" / "npu_array"
-    name = f"{array.rows}x{array.cols}{'' if array.fp16 else '-int8'}"
+    name = f"{rows}x{cols}{'' if fp16 else '-int8'}"
     directory = base / f"{name}-{digest.hexdigest()[:16]}"
     executable = directory / "vdut"
     if not executable.is_file():
@@ -294,9 +298,10 @@ def build(array, *, build_dir=None, log=sys.stderr):
         with open(base / f"{directory.name}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not executable.is_file():
+                array = SystolicArray(rows, cols, fp16=fp16)
                 text = verilog.convert(array, name="npu_array", emit_src=False)
                 _compile(directory, text, tb, log)
-    return ArrayModel(executable, array.rows, array.cols)
+    return ArrayModel(executable, rows, cols)
 
 
 def _compile(directory, text, tb, log):

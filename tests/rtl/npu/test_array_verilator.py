@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from dure.rtl.npu.array import SystolicArray
 from dure.rtl.npu.array_model import build
 from dure.rtl.npu.testing import GemmJob
 from dure.sim import golden
@@ -15,7 +14,7 @@ F32_SPECIALS = np.array([0, 0x80000000, 0x7F800000, 0xFF800000, 0x7FC00000, 0x7F
 
 @pytest.fixture(scope="module")
 def model8():
-    return build(SystolicArray(8, 8))
+    return build(8, 8)
 
 
 def random_fp16(rng, shape, special):
