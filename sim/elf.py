@@ -56,6 +56,32 @@ class Program:
     entry: int
     segments: tuple
 
+    def with_data(self, data, config):
+        """This program plus extra data segments ``[(address, bytes)]``: a new Program.
+
+        Each segment must be non-empty, lie inside one loadable region of ``config`` and
+        overlap neither the program's segments nor another data segment (UserError)."""
+        extra = []
+        for item in data:
+            try:
+                addr, blob = item
+                addr, blob = int(addr), bytes(blob)
+            except (TypeError, ValueError):
+                raise UserError(f"a data segment is (address, bytes), not {item!r}") from None
+            if not blob:
+                raise UserError(f"data segment at 0x{addr:08x} is empty")
+            if addr < 0 or config.loadable(addr, len(blob)) is None:
+                raise UserError(
+                    f"data segment 0x{addr:08x}..0x{addr + len(blob) - 1:08x} ({len(blob)} "
+                    f"bytes) is outside the memories of variant {config.name!r}")
+            extra.append((addr, blob))
+        segments = sorted(list(self.segments) + extra)
+        for (a, da), (b, _) in zip(segments, segments[1:], strict=False):
+            if a + len(da) > b:
+                raise UserError(f"data segment overlaps the program or another data segment: "
+                                f"0x{a:08x} (+{len(da)}) and 0x{b:08x}")
+        return Program(path=self.path, entry=self.entry, segments=tuple(segments))
+
     def word_runs(self):
         """Contiguous runs of whole words covering every segment, as ``(address, bytes)``.
 

@@ -3,7 +3,7 @@
 // Python (dure.sim.runner) prepares everything and then stays out of the per-cycle loop:
 //
 //   Vdure_sim_top --image F --result F [--max-cycles N] [--trace F] [--waves F]
-//                 [--uart-in F | --uart-in -] [--bare N]
+//                 [--uart-in F | --uart-in -] [--bare N] [--dump ADDR:WORDS ... --dump-out F]
 //
 // --image     program image written by dure.sim.runner: magic "DUREIMG1", u32 run count, then
 //             per run: u32 byte address (word aligned), u32 word count, the words (all LE).
@@ -16,6 +16,11 @@
 // --uart-in   bytes pushed into the UART RX port, from a file or, for "-", from stdin
 //             (polled every few thousand cycles while no byte is pending).
 // --bare      benchmark mode: after loading, toggle the clock N times and do nothing else.
+// --dump      after the run ends (exit or timeout), hold the core and read WORDS words from byte
+//             address ADDR (word aligned; both decimal or 0x hex) through the read-back port;
+//             repeatable. The words of every range, in option order, go to --dump-out as
+//             little-endian bytes. A read the bus answers with err is an error. Models whose top
+//             has no read-back port (read_valid ...) refuse --dump.
 //
 // UART bytes go to stdout as they are sent (flushed at every newline and periodically).
 // Errors print one line to stderr and exit with status 3.
@@ -45,6 +50,8 @@ typedef VerilatedFstC WaveFile;
 #include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -199,6 +206,69 @@ private:
     FILE* file_;
 };
 
+struct DumpRange {
+    uint32_t addr;
+    uint32_t words;
+};
+
+DumpRange parse_dump(const char* text) {
+    char* end = nullptr;
+    unsigned long long addr = std::strtoull(text, &end, 0);
+    if (end == text || *end != ':') fail(std::string("--dump needs ADDR:WORDS, not ") + text);
+    const char* count = end + 1;
+    unsigned long long words = std::strtoull(count, &end, 0);
+    if (!*count || *end || words == 0 || addr > 0xffffffffull || (addr & 3) ||
+        addr + 4 * words > 0x100000000ull)
+        fail(std::string("--dump needs an aligned ADDR:WORDS range, not ") + text);
+    return DumpRange{uint32_t(addr), uint32_t(words)};
+}
+
+// Does the model's top have the read-back port? (SimTop does; stand-in tops may not.)
+template <typename T, typename = void>
+struct HasReadPort : std::false_type {};
+template <typename T>
+struct HasReadPort<T, std::void_t<decltype(std::declval<T&>().read_valid)>> : std::true_type {};
+
+// Read every range through the read-back port, pipelined: a new request whenever the port
+// grants, responses collected in order. `cycle` runs one clock cycle (eval + edge).
+template <typename T, typename Eval, typename Cycle>
+std::vector<uint32_t> read_back(T* top, const std::vector<DumpRange>& ranges, Eval eval,
+                                Cycle cycle) {
+    std::vector<uint32_t> out;
+    if constexpr (HasReadPort<T>::value) {
+        for (const DumpRange& range : ranges) {
+            uint64_t issued = 0, answered = 0, idle = 0;
+            while (answered < range.words) {
+                bool want = issued < range.words;
+                top->read_valid = want;
+                top->read_addr = range.addr + uint32_t(4 * issued);
+                eval();
+                if (top->read_rvalid) {
+                    if (top->read_err) {
+                        char text[96];
+                        std::snprintf(text, sizeof(text), "read-back at 0x%08" PRIx64
+                                      " answered a bus error", range.addr + 4 * answered);
+                        fail(text);
+                    }
+                    out.push_back(top->read_rdata);
+                    answered++;
+                    idle = 0;
+                }
+                if (want && top->read_ready) issued++;
+                cycle();
+                if (++idle > 100000) fail("the read-back port stopped answering");
+            }
+            top->read_valid = 0;
+        }
+    } else {
+        (void)top;
+        (void)eval;
+        (void)cycle;
+        if (!ranges.empty()) fail("this model has no read-back port: --dump is not available");
+    }
+    return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -207,6 +277,8 @@ int main(int argc, char** argv) {
     const char* trace_path = nullptr;
     const char* waves_path = nullptr;
     const char* uart_in_path = nullptr;
+    const char* dump_path = nullptr;
+    std::vector<DumpRange> dumps;
     uint64_t max_cycles = 50000000;
     uint64_t bare_cycles = 0;
     for (int i = 1; i < argc; i++) {
@@ -220,9 +292,12 @@ int main(int argc, char** argv) {
         else if (arg == "--uart-in") uart_in_path = value;
         else if (arg == "--max-cycles") max_cycles = parse_count("--max-cycles", value);
         else if (arg == "--bare") bare_cycles = parse_count("--bare", value);
+        else if (arg == "--dump") dumps.push_back(parse_dump(value));
+        else if (arg == "--dump-out") dump_path = value;
         else fail("unknown option " + arg);
     }
     if (!image_path || !result_path) fail("--image and --result are required");
+    if (!dumps.empty() != (dump_path != nullptr)) fail("--dump and --dump-out go together");
     std::vector<Run> image = read_image(image_path);
 
     auto context = std::make_unique<VerilatedContext>();
@@ -343,6 +418,26 @@ int main(int argc, char** argv) {
     }
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!dumps.empty()) {
+        // Hold the core (memories, NPU and peripherals keep running) and read the ranges.
+        top->hold = 1;
+        top->uart_rx_valid = 0;
+        std::vector<uint32_t> words = read_back(
+            top.get(), dumps,
+            [&]() {
+                top->eval();
+                dump();
+                if (top->uart_tx_valid) uart_out.put(top->uart_tx_data);
+            },
+            [&]() { posedge(); });
+        FILE* out = std::fopen(dump_path, "wb");
+        if (!out) fail(std::string("cannot write dump file ") + dump_path);
+        for (uint32_t w : words) {
+            unsigned char b[4] = {uint8_t(w), uint8_t(w >> 8), uint8_t(w >> 16), uint8_t(w >> 24)};
+            std::fwrite(b, 1, 4, out);
+        }
+        std::fclose(out);
+    }
     top->eval();
     dump();
     uart_out.flush();

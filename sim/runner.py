@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dure.config import preset
 from dure.errors import UserError
@@ -26,7 +26,7 @@ from dure.errors import UserError
 from .elf import load_elf
 from .verilator import build_model
 
-__all__ = ["RunResult", "run_elf", "run_bare", "STATUSES"]
+__all__ = ["RunResult", "run_elf", "run_bare", "STATUSES", "check_dumps"]
 
 #: Every value of :attr:`RunResult.status`.
 STATUSES = ("pass", "fail", "timeout", "bad-exit")
@@ -59,6 +59,9 @@ class RunResult:
         Wall time of the simulator process (start-up and loading included; model build excluded).
     load_cycles : int
         Cycles spent writing the program through the loader port (not in ``cycles``).
+    dumps : dict of {(int, int): bytes}
+        Memory read back after the run: ``dumps[(addr, length)]`` holds the ``length`` bytes at
+        ``addr`` for every range requested with ``run_elf(..., dumps=...)``.
     """
 
     status: str
@@ -70,6 +73,7 @@ class RunResult:
     sim_seconds: float = 0.0
     wall_seconds: float = 0.0
     load_cycles: int = 0
+    dumps: dict = field(default_factory=dict)
 
     @property
     def ipc(self):
@@ -112,13 +116,43 @@ def _check_cycles(value):
         raise UserError(f"the cycle limit must be a positive integer, not {value!r}")
 
 
-def _execute(exe, program, options, *, echo, stdin):
-    """Run the harness; return (raw result dict, uart bytes, wall seconds)."""
+def check_dumps(dumps, config):
+    """Check read-back ranges ``[(addr, length)]``; return them as word ranges for the harness.
+
+    Every range must have a positive length and lie inside one memory region (on-chip RAM,
+    main memory or boot ROM: :meth:`SoCConfig.loadable`); otherwise UserError. Returns
+    ``[(word-aligned start, words)]`` covering each range."""
+    ranges = []
+    for item in dumps:
+        try:
+            addr, length = (int(v) for v in item)
+        except (TypeError, ValueError):
+            raise UserError(f"a read-back range is (address, length), not {item!r}") from None
+        if length < 1:
+            raise UserError(f"read-back range at 0x{addr:08x} has length {length}: it must be "
+                            "at least 1 byte")
+        if addr < 0 or config.loadable(addr, length) is None:
+            raise UserError(
+                f"read-back range 0x{addr:08x}..0x{addr + length - 1:08x} ({length} bytes) is "
+                f"outside the memories of variant {config.name!r}")
+        start, end = addr & ~3, (addr + length + 3) & ~3
+        ranges.append((start, (end - start) // 4))
+    return ranges
+
+
+def _execute(exe, program, options, *, echo, stdin, dumps=()):
+    """Run the harness; return (raw result dict, uart bytes, wall seconds).
+
+    ``dumps`` are word ranges ``(start, words)``; their bytes come back in ``raw["dump"]``."""
     with tempfile.TemporaryDirectory(prefix="dure-run-") as tmp:
         tmp = pathlib.Path(tmp)
         (tmp / "image.bin").write_bytes(program.image())
         command = [str(exe), "--image", str(tmp / "image.bin"),
                    "--result", str(tmp / "result.json"), *options]
+        if dumps:
+            for start, words in dumps:
+                command += ["--dump", f"0x{start:08x}:{words}"]
+            command += ["--dump-out", str(tmp / "dump.bin")]
         uart = bytearray()
         start = time.monotonic()
         with open(tmp / "stderr.txt", "wb") as err:
@@ -143,11 +177,14 @@ def _execute(exe, program, options, *, echo, stdin):
             message = (tmp / "stderr.txt").read_text(errors="replace").strip()
             raise RuntimeError(f"simulator failed (status {proc.returncode}): {message}")
         raw = json.loads((tmp / "result.json").read_text())
+        if dumps:
+            raw["dump"] = (tmp / "dump.bin").read_bytes()
     return raw, bytes(uart), wall
 
 
 def run_elf(elf_path, config=None, max_cycles=50_000_000, trace=None, waves=None,
-            uart_input=b"", *, wave_format=None, uart_stdin=False, echo=False, top=None):
+            uart_input=b"", *, wave_format=None, uart_stdin=False, echo=False, top=None,
+            data=(), dumps=()):
     """Run the ELF at ``elf_path`` on the simulated SoC until it exits or ``max_cycles`` pass.
 
     Parameters
@@ -171,11 +208,19 @@ def run_elf(elf_path, config=None, max_cycles=50_000_000, trace=None, waves=None
         Copy UART output to ``sys.stdout`` as it arrives.
     top : callable, optional
         Stand-in for ``SimTop`` (tests only).
+    data : sequence of (int, bytes)
+        Extra data segments: bytes written to memory before the core starts, like the ELF's
+        segments (each inside one loadable region, none overlapping another or the ELF's).
+    dumps : sequence of (int, int)
+        Ranges ``(address, length)`` to read back after the run ends (exit or timeout), with
+        the core held; their bytes are in ``RunResult.dumps[(address, length)]``. Each must lie
+        inside one memory region (on-chip RAM, main memory, boot ROM).
 
     Raises
     ------
     UserError
-        Bad ELF, bad cycle limit, unwritable output files.
+        Bad ELF, bad cycle limit, unwritable output files, a data segment or read-back range
+        outside memory, overlapping data segments.
     RuntimeError
         The model could not be built or the harness failed.
     """
@@ -183,6 +228,10 @@ def run_elf(elf_path, config=None, max_cycles=50_000_000, trace=None, waves=None
     _check_cycles(max_cycles)
     flavour = _wave_flavour(waves, wave_format)
     program = load_elf(elf_path, config)
+    if data:
+        program = program.with_data(data, config)
+    dump_list = [(int(a), int(n)) for a, n in dumps]
+    word_ranges = check_dumps(dump_list, config)
     options = ["--max-cycles", str(max_cycles)]
     for label, path in (("trace", trace), ("waveform", waves)):
         if path is not None:
@@ -201,11 +250,18 @@ def run_elf(elf_path, config=None, max_cycles=50_000_000, trace=None, waves=None
         elif uart_input:
             (pathlib.Path(tmp) / "uart.bin").write_bytes(bytes(uart_input))
             options += ["--uart-in", str(pathlib.Path(tmp) / "uart.bin")]
-        raw, uart, wall = _execute(exe, program, options, echo=echo, stdin=uart_stdin)
+        raw, uart, wall = _execute(exe, program, options, echo=echo, stdin=uart_stdin,
+                                   dumps=word_ranges)
     status, failure, exit_code = _classify(raw)
+    read = {}
+    offset = 0
+    for (addr, length), (start, words) in zip(dump_list, word_ranges, strict=True):
+        chunk = raw["dump"][offset:offset + 4 * words]
+        read[(addr, length)] = chunk[addr - start:addr - start + length]
+        offset += 4 * words
     return RunResult(status=status, failure=failure, exit_code=exit_code, cycles=raw["cycles"],
                      instret=raw["instret"], uart=uart, sim_seconds=raw["seconds"],
-                     wall_seconds=wall, load_cycles=raw["load_cycles"])
+                     wall_seconds=wall, load_cycles=raw["load_cycles"], dumps=read)
 
 
 def run_bare(elf_path, cycles, config=None, *, top=None):

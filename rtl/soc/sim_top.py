@@ -35,6 +35,20 @@ class SimTop(wiring.Component):
         The word, written whole into RAM, main memory or the boot ROM on ``valid & ready``
         (through the SoC's ``ext`` bus port; a write elsewhere goes to whatever the address
         maps to, so the harness checks addresses first with ``config.loadable()``).
+    read_valid : In(1)
+    read_ready : Out(1)
+    read_addr : In(32)
+        Read-back port (an extension of the contract's loader, used while ``hold`` is 1, e.g.
+        after the program exited): one word read through the same ``ext`` bus port on
+        ``read_valid & read_ready``. Byte address, word aligned (bits 1..0 ignored); the harness
+        checks addresses first. ``read_ready`` may depend on ``read_valid`` and ``read_addr``
+        (it is the bus grant). Reads and loader writes are never in flight together: either
+        waits until the other's responses are back.
+    read_rvalid : Out(1)
+    read_rdata : Out(32)
+    read_err : Out(1)
+        One response per accepted read, in order, at the earliest one cycle after it;
+        ``read_err`` is 1 when the bus answered err.
     uart_tx_valid : Out(1)
     uart_tx_data : Out(8)
         One cycle per byte the firmware transmits (the TX FIFO drains one byte per cycle).
@@ -59,6 +73,12 @@ class SimTop(wiring.Component):
             "load_ready": Out(1),
             "load_addr": In(32),
             "load_data": In(32),
+            "read_valid": In(1),
+            "read_ready": Out(1),
+            "read_addr": In(32),
+            "read_rvalid": Out(1),
+            "read_rdata": Out(32),
+            "read_err": Out(1),
             "uart_tx_valid": Out(1),
             "uart_tx_data": Out(8),
             "uart_rx_valid": In(1),
@@ -75,19 +95,41 @@ class SimTop(wiring.Component):
         m = Module()
         m.submodules.soc = soc = Soc(self._config, uart_phy="byte")
 
-        # Loader: a two-entry queue in front of the SoC's extra initiator port.
+        # Loader: a two-entry queue in front of the SoC's extra initiator port. Read-back
+        # requests use the same port when no loader word is queued; `reading` is the kind of
+        # the requests in flight, and the other kind waits until they have all been answered.
         m.submodules.load_queue = queue = SyncFIFO(width=62, depth=2)
         outstanding = Signal(range(64))
+        reading = Signal()
+        idle = outstanding == 0
+        write_turn = queue.r_rdy & (idle | ~reading)
+        read_turn = ~queue.r_rdy & self.read_valid & (idle | reading)
         m.d.comb += [
             self.load_ready.eq(queue.w_rdy),
             queue.w_en.eq(self.load_valid),
             queue.w_data.eq(Cat(self.load_addr[2:], self.load_data)),
-            soc.ext.req.eq(queue.r_rdy),
-            soc.ext.addr.eq(queue.r_data[:30]),
-            soc.ext.wdata.eq(queue.r_data[30:]),
-            soc.ext.we.eq(1),
             soc.ext.be.eq(0b1111),
-            queue.r_en.eq(soc.ext.gnt),
+        ]
+        with m.If(write_turn):
+            m.d.comb += [
+                soc.ext.req.eq(1),
+                soc.ext.addr.eq(queue.r_data[:30]),
+                soc.ext.wdata.eq(queue.r_data[30:]),
+                soc.ext.we.eq(1),
+                queue.r_en.eq(soc.ext.gnt),
+            ]
+        with m.Elif(read_turn):
+            m.d.comb += [
+                soc.ext.req.eq(1),
+                soc.ext.addr.eq(self.read_addr[2:]),
+                self.read_ready.eq(soc.ext.gnt),
+            ]
+        with m.If(soc.ext.req & soc.ext.gnt):
+            m.d.sync += reading.eq(read_turn)
+        m.d.comb += [
+            self.read_rvalid.eq(soc.ext.rvalid & reading),
+            self.read_rdata.eq(soc.ext.rdata),
+            self.read_err.eq(soc.ext.err),
         ]
         m.d.sync += outstanding.eq(outstanding + (soc.ext.req & soc.ext.gnt) - soc.ext.rvalid)
         m.d.comb += soc.hold.eq(self.hold | queue.r_rdy | (outstanding != 0))

@@ -165,7 +165,9 @@ def test_verilog_ports_match_the_contract():
     expected = {
         "clk": "input", "rst": "input", "hold": "input",
         "load_valid": "input", "load_ready": "output", "load_addr": "input",
-        "load_data": "input", "uart_tx_valid": "output", "uart_tx_data": "output",
+        "load_data": "input", "read_valid": "input", "read_ready": "output",
+        "read_addr": "input", "read_rvalid": "output", "read_rdata": "output",
+        "read_err": "output", "uart_tx_valid": "output", "uart_tx_data": "output",
         "uart_rx_valid": "input", "uart_rx_ready": "output", "uart_rx_data": "input",
         "exit_valid": "output", "exit_code": "output", "gpio_out": "output",
         "gpio_in": "input",
