@@ -111,3 +111,17 @@ def test_dma_streams_main_memory_at_full_bandwidth():
     print(f"DMA: {rows * 8} bytes in {result['PERF_BUSY_LO']} busy cycles = {rate:.2f} B/cycle "
           f"(main memory: {CFG.main_bytes_per_cycle}), stall_mem {result['PERF_STALL_MEM_LO']}")
     assert rate >= 0.9 * CFG.main_bytes_per_cycle
+
+
+def test_variant_without_npu_answers_err():
+    dut = Soc(SoCConfig(ram_size=1024, main_size=1024, npu_rows=0), uart_phy="byte")
+    result = {}
+
+    async def bench(ctx):
+        ctx.set(dut.hold, 1)
+        result["read"] = await transact(ctx, dut.ext, (NPU_BASE + R.ID.value) >> 2)
+        result["write"] = await transact(ctx, dut.ext, (NPU_BASE + R.DOORBELL.value) >> 2,
+                                         we=1, wdata=0)
+
+    simulate(dut, [bench])
+    assert result["read"][1] == 1 and result["write"][1] == 1
