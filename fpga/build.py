@@ -127,7 +127,11 @@ def _report(board, directory, nextpnr_ok):
     return report
 
 
-def build(board_name, *, log=print, check_timing=True):
+def _print(message):
+    print(message, flush=True)
+
+
+def build(board_name, *, log=_print, check_timing=True):
     """Build the bitstream of ``board_name``; return the summary dict (also in summary.json).
 
     Raises

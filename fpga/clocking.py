@@ -132,7 +132,7 @@ class ClockReset(wiring.Component):
     f_in : int
         Oscillator frequency, Hz.
     f_out : int
-        The SoC clock, Hz. Equal to ``f_in``: no PLL.
+        The SoC clock, Hz. iCE40 with ``f_out == f_in``: no PLL (its output starts at 16 MHz).
 
     Members
     -------
@@ -150,9 +150,10 @@ class ClockReset(wiring.Component):
         self._f_in = int(f_in)
         self._f_out = int(f_out)
         self.setting = None
-        if self._f_in != self._f_out:
-            solve = ecp5_pll if family == "ecp5" else ice40_pll
-            self.setting = solve(self._f_in, self._f_out)
+        if family == "ecp5":            # always through the PLL (it also cleans up the clock)
+            self.setting = ecp5_pll(self._f_in, self._f_out)
+        elif self._f_in != self._f_out:
+            self.setting = ice40_pll(self._f_in, self._f_out)
         super().__init__()
 
     def elaborate(self, platform):
