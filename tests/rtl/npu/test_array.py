@@ -1,7 +1,11 @@
 """SystolicArray in the Amaranth simulator against the golden model (small arrays)."""
 
+import gc
+import warnings
+
 import numpy as np
 import pytest
+from amaranth.hdl import UnusedElaboratable
 from dure.rtl.npu.array import SystolicArray
 from dure.rtl.npu.testing import GemmJob, run_job
 from dure.sim import golden
@@ -115,3 +119,21 @@ def test_precision_changes_row_by_row():
     np.testing.assert_array_equal(jobs[1].result().view(np.uint32),
                                   fp_bits(golden.gemm_fp16(a16, b16, init=i16)))
     np.testing.assert_array_equal(jobs[2].result(), int8_reference(a8, b8, i8))
+
+
+def test_16x16_elaborates():
+    from amaranth.hdl import Fragment
+    array = SystolicArray(16, 16)
+    Fragment.get(array, None)
+    assert array.latency == 16 + 2 + array.mul_latency + 16 * array.add_latency
+
+
+def test_bad_shape_is_refused():
+    with warnings.catch_warnings():
+        # The half-built component is garbage; Amaranth would warn that it was never used.
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        with pytest.raises(ValueError, match="rows must be an integer >= 1"):
+            SystolicArray(0, 4)
+        with pytest.raises(TypeError, match="fp16 must be a bool"):
+            SystolicArray(2, 2, fp16=1)
+        gc.collect()
