@@ -113,39 +113,39 @@ int main(int argc, char **argv) {
             if (ready && (idle == 0 || rnd() >= idle)) {
                 offer = true;
                 const uint32_t *p = &pay[next * PW];
-                if (unit[next] == 0) put(top->load_cmd__payload, p);
-                else if (unit[next] == 1) put(top->exec_cmd__payload, p);
-                else put(top->store_cmd__payload, p);
+                if (unit[next] == 0) put(top->load_cmd___05Fpayload, p);
+                else if (unit[next] == 1) put(top->exec_cmd___05Fpayload, p);
+                else put(top->store_cmd___05Fpayload, p);
             }
         }
-        top->load_cmd__valid = offer && unit[next] == 0;
-        top->exec_cmd__valid = offer && unit[next] == 1;
-        top->store_cmd__valid = offer && unit[next] == 2;
+        top->load_cmd___05Fvalid = offer && unit[next] == 0;
+        top->exec_cmd___05Fvalid = offer && unit[next] == 1;
+        top->store_cmd___05Fvalid = offer && unit[next] == 2;
         const bool gnt = wait == 0 && (stall == 0 || rnd() >= stall);
-        top->bus__gnt = gnt;
+        top->bus___05Fgnt = gnt;
         if (!resp.empty() && resp.front().due <= cyc) {
-            top->bus__rvalid = 1;
-            top->bus__rdata = resp.front().data;
-            top->bus__err = resp.front().err;
+            top->bus___05Frvalid = 1;
+            top->bus___05Frdata = resp.front().data;
+            top->bus___05Ferr = resp.front().err;
             resp.pop_front();
         } else {
-            top->bus__rvalid = 0; top->bus__err = 0;
+            top->bus___05Frvalid = 0; top->bus___05Ferr = 0;
         }
         top->clk = 0; top->eval();
-        if (top->bus__req && gnt) {
-            const uint64_t byte = (uint64_t)top->bus__addr * 4;
+        if (top->bus___05Freq && gnt) {
+            const uint64_t byte = (uint64_t)top->bus___05Faddr * 4;
             if (byte < base || byte + 4 > (uint64_t)base + size) {
                 fprintf(stderr, "bus access outside memory at 0x%llx, cycle %llu\n",
                         (unsigned long long)byte, (unsigned long long)cyc);
                 return 4;
             }
             const uint32_t off = byte - base;
-            const bool err = errw.count(top->bus__addr) != 0;
+            const bool err = errw.count(top->bus___05Faddr) != 0;
             uint32_t data;
             memcpy(&data, &mem[off], 4);
-            if (top->bus__we && !err)
+            if (top->bus___05Fwe && !err)
                 for (int b = 0; b < 4; b++)
-                    if (top->bus__be >> b & 1) mem[off + b] = top->bus__wdata >> (8 * b);
+                    if (top->bus___05Fbe >> b & 1) mem[off + b] = top->bus___05Fwdata >> (8 * b);
             uint64_t due = cyc + latency + (jitter ? rnd() % (jitter + 1) : 0);
             if (!resp.empty() && due <= resp.back().due) due = resp.back().due + 1;
             resp.push_back({due, data, err});
@@ -154,9 +154,9 @@ int main(int argc, char **argv) {
             wait--;
         }
         if (offer) {
-            const bool taken = (unit[next] == 0 && top->load_cmd__ready) ||
-                               (unit[next] == 1 && top->exec_cmd__ready) ||
-                               (unit[next] == 2 && top->store_cmd__ready);
+            const bool taken = (unit[next] == 0 && top->load_cmd___05Fready) ||
+                               (unit[next] == 1 && top->exec_cmd___05Fready) ||
+                               (unit[next] == 2 && top->store_cmd___05Fready);
             if (taken) {
                 issue[next] = cyc;
                 inflight[unit[next]].push_back(next);
@@ -183,7 +183,7 @@ int main(int argc, char **argv) {
     }
     for (int k = 0; k < 32; k++) {
         top->clk = 0; top->eval();
-        if (top->bus__req || top->load_done || top->exec_done || top->store_done) {
+        if (top->bus___05Freq || top->load_done || top->exec_done || top->store_done) {
             fprintf(stderr, "activity after the last command finished\n"); return 5;
         }
         top->clk = 1; top->eval();

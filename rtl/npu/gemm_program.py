@@ -54,15 +54,15 @@ def gemm_program(config, a, b, *, bias=None, scale=None, out=OutType.INT32, zero
     n = b.shape[1]
     ob = {OutType.INT8: 1, OutType.INT32: 4, OutType.FP16: 2, OutType.FP32: 4}[out]
     a_stride, b_stride = _align(k * eb + pad, eb), _align(n * eb + pad, eb)
+    out_stride = _align(n * ob + pad, ob)
     off = 0
     lay = {}
     for name, size, align in (("a", m * a_stride, eb), ("b", k * b_stride, eb),
                               ("bias", 4 * n, 4), ("scale", 4 * n, 4),
-                              ("out", m * (n * ob + pad), ob)):
+                              ("out", m * out_stride, ob)):
         off = _align(off + 1, align) + (eb if name in "ab" else 0)   # odd-ish starts
         lay[name] = off
         off += size
-    out_stride = _align(n * ob + pad, ob)
     image = bytearray(np.random.default_rng(m * 7 + n).integers(0, 256, off + 8, np.uint8))
     bits = a.view(np.uint16 if fp else np.uint8)
     for i in range(m):
