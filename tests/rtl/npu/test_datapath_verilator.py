@@ -148,3 +148,34 @@ def test_throughput(model):
     assert run.events["macs"] == macs and run.events["rows"] == m * len(computes)
     assert bw >= 0.9
     assert util >= 0.95
+
+
+def test_latencies(model):
+    """Issue-to-done latency of one-row LOAD, COMPUTE and STORE commands run one at a time."""
+    from dure.rtl.npu.pe import pe_latencies
+    from dure.rtl.npu.postproc import PostProcess
+
+    image = bytearray(np.random.default_rng(1).integers(-3, 3, 256).astype(np.int8).tobytes())
+    cmds = [
+        Command("load", dict(target=LoadTarget.SPAD, elem=ElemType.INT8, dram_addr=MAIN_BASE,
+                             dram_stride=8, rows=9, cols=8, local_addr=0)),
+        Command("load", dict(target=LoadTarget.SPAD, elem=ElemType.INT8, dram_addr=MAIN_BASE,
+                             dram_stride=8, rows=1, cols=8, local_addr=0)),
+        Command("exec", dict(precision=Precision.INT8, a_addr=0, w_addr=1, acc_addr=0, m=1,
+                             k=8, n=8)),
+        Command("store", dict(out=OutType.INT32, acc_type=Precision.INT8,
+                              dram_addr=MAIN_BASE + 128, dram_stride=32, rows=1, cols=8,
+                              acc_addr=0)),
+    ]
+    run = model.run(cmds, image, base=MAIN_BASE, deps=[[], [0], [1], [2]])
+    expect, _, _ = reference(CFG, cmds, image, MAIN_BASE)
+    assert run.memory == expect
+    lat = [int(d - i) for i, d in zip(run.issue, run.done, strict=True)]
+    mul, add = pe_latencies(True)
+    array_latency = CFG.npu_cols + 2 + mul + CFG.npu_rows * add     # SystolicArray.latency
+    print(f"\nlatency issue->done: LOAD 1 row {lat[1]}, COMPUTE 1 row (8 weight rows first) "
+          f"{lat[2]} (array {array_latency}), STORE 1 row {lat[3]} cycles "
+          f"(main memory latency {CFG.main_latency}, PostProcess {PostProcess.LATENCY})")
+    assert lat[1] <= CFG.main_latency + 8
+    assert lat[2] <= CFG.npu_rows + array_latency + 8
+    assert lat[3] <= CFG.main_latency + PostProcess.LATENCY + 12
