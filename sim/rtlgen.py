@@ -45,7 +45,14 @@ def build_root():
 
 def _default_top(config):
     from dure.rtl.soc.sim_top import SimTop
-    return SimTop(config)
+    return SimTop(config, sim_memories=True)
+
+
+def _primitives_verilog():
+    """Source of the simulation-only memory primitives a top may instantiate (modules that are
+    not instantiated are ignored by Verilator, which builds only ``--top-module``)."""
+    from dure.rtl.soc.sim_memory import SIM_MEMORY_PORT_COUNTS, sim_memory_verilog
+    return "".join(sim_memory_verilog(ports) for ports in SIM_MEMORY_PORT_COUNTS)
 
 
 def _dependencies(module):
@@ -125,7 +132,8 @@ def generate_verilog(config, top=None, directory=None):
 
     ``directory`` defaults to :func:`model_dir`. The file is written to a temporary name and
     renamed, so concurrent callers never see a partial file. All-zero memory initialisation is
-    left out (the model starts from zeros anyway).
+    left out (the model starts from zeros anyway); the real SimTop is built with its large
+    memories as simulation primitives (:mod:`dure.rtl.soc.sim_memory`), whose source is appended.
     """
     directory = directory or model_dir(config, top)
     path = directory / f"{TOP_NAME}.v"
@@ -134,6 +142,7 @@ def generate_verilog(config, top=None, directory=None):
     directory.mkdir(parents=True, exist_ok=True)
     elaboratable = (top or _default_top)(config)
     text = strip_zero_memory_init(verilog.convert(elaboratable, name=TOP_NAME, emit_src=False))
+    text += _primitives_verilog()
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".verilog-", suffix=".tmp")
     with os.fdopen(fd, "w") as file:
         file.write(text)

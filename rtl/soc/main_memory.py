@@ -2,11 +2,11 @@
 
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In
 
 from ..bus.signature import BusSignature
 from .ram import check_init
+from .sim_memory import WordMemory
 
 __all__ = ["MainMemory"]
 
@@ -30,6 +30,8 @@ class MainMemory(wiring.Component):
         1, 2 or 4: a grant at most every 4, 2 or 1 cycles.
     init : iterable of int
         Initial words from word 0.
+    sim_primitive : bool
+        Build the words as the simulation-only Verilog primitive (:mod:`.sim_memory`).
 
     Members
     -------
@@ -45,8 +47,9 @@ class MainMemory(wiring.Component):
     flight (``latency * bytes_per_cycle / 4`` of them).
     """
 
-    def __init__(self, size, *, latency, bytes_per_cycle, init=()):
+    def __init__(self, size, *, latency, bytes_per_cycle, init=(), sim_primitive=False):
         self._init = check_init(size, init)
+        self._sim_primitive = bool(sim_primitive)
         if not isinstance(latency, int) or latency < 1:
             raise ValueError(f"latency must be an integer >= 1, not {latency!r}")
         if bytes_per_cycle not in (1, 2, 4):
@@ -59,21 +62,19 @@ class MainMemory(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         bus = self.bus
-        m.submodules.mem = mem = Memory(shape=32, depth=self._depth, init=self._init)
-        write = mem.write_port(granularity=8)
-        read = mem.read_port()
+        m.submodules.mem = mem = WordMemory(self._depth, 1, init=self._init,
+                                            primitive=self._sim_primitive)
 
         wait = Signal(range(self._interval))
         granted = Signal()
         m.d.comb += [
             bus.gnt.eq(wait == 0),
             granted.eq(bus.req & (wait == 0)),
-            read.addr.eq(bus.addr),
-            write.addr.eq(bus.addr),
-            write.data.eq(bus.wdata),
+            mem.addr0.eq(bus.addr),
+            mem.wdata0.eq(bus.wdata),
         ]
         with m.If(granted & bus.we):
-            m.d.comb += write.en.eq(bus.be)
+            m.d.comb += mem.we0.eq(bus.be)
         if self._interval > 1:
             with m.If(granted):
                 m.d.sync += wait.eq(self._interval - 1)
@@ -83,7 +84,7 @@ class MainMemory(wiring.Component):
         # Stage 1 is the memory's own read register; stages 2..latency are a delay line.
         valid = Signal(name="stage1_valid")
         m.d.sync += valid.eq(granted)
-        data = read.data
+        data = mem.rdata0
         for stage in range(2, self._latency + 1):
             next_valid = Signal(name=f"stage{stage}_valid")
             next_data = Signal(32, name=f"stage{stage}_data")

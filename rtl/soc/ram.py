@@ -2,10 +2,10 @@
 
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In
 
 from ..bus.signature import BusSignature
+from .sim_memory import WordMemory
 
 __all__ = ["Ram", "check_init"]
 
@@ -39,6 +39,9 @@ class Ram(wiring.Component):
     read_only : bool
         Boot-ROM mode: writes are answered with ``err`` and change nothing, except while
         ``write_enable`` is 1 (the simulator's loader fills the ROM that way).
+    sim_primitive : bool
+        Build the words as the simulation-only Verilog primitive (:mod:`.sim_memory`): for
+        Verilator builds of large memories; ``init`` must then be empty.
 
     Members
     -------
@@ -59,8 +62,9 @@ class Ram(wiring.Component):
     per port is sustained.
     """
 
-    def __init__(self, size, *, init=(), read_only=False):
+    def __init__(self, size, *, init=(), read_only=False, sim_primitive=False):
         self._init = check_init(size, init)
+        self._sim_primitive = bool(sim_primitive)
         self._depth = size // 4
         self._read_only = bool(read_only)
         width = max(1, self._depth.bit_length() - 1)
@@ -71,20 +75,18 @@ class Ram(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.mem = mem = Memory(shape=32, depth=self._depth, init=self._init)
-        for name in ("a", "b"):
+        m.submodules.mem = mem = WordMemory(self._depth, 2, init=self._init,
+                                            primitive=self._sim_primitive)
+        for index, name in enumerate(("a", "b")):
             port = getattr(self, name)
-            write = mem.write_port(granularity=8)
-            read = mem.read_port()
             allowed = self.write_enable if self._read_only else 1
             rvalid = Signal(name=f"{name}_rvalid")
             err = Signal(name=f"{name}_err")
             m.d.comb += [
                 port.gnt.eq(1),
-                read.addr.eq(port.addr),
-                write.addr.eq(port.addr),
-                write.data.eq(port.wdata),
-                write.en.eq(Mux(port.req & port.we & allowed, port.be, 0)),
+                getattr(mem, f"addr{index}").eq(port.addr),
+                getattr(mem, f"wdata{index}").eq(port.wdata),
+                getattr(mem, f"we{index}").eq(Mux(port.req & port.we & allowed, port.be, 0)),
             ]
             m.d.sync += [
                 rvalid.eq(port.req),
@@ -92,7 +94,7 @@ class Ram(wiring.Component):
             ]
             m.d.comb += [
                 port.rvalid.eq(rvalid),
-                port.rdata.eq(read.data),
+                port.rdata.eq(getattr(mem, f"rdata{index}")),
                 port.err.eq(err),
             ]
         return m

@@ -18,6 +18,9 @@ class SimTop(wiring.Component):
     ----------
     config : SoCConfig
         The variant.
+    sim_memories : bool
+        On-chip RAM and main memory as the simulation-only Verilog primitive (see
+        :mod:`.sim_memory`); the Verilator builds use it, Amaranth-simulator tests do not.
 
     Members
     -------
@@ -65,8 +68,9 @@ class SimTop(wiring.Component):
         The core's retirement trace (``rvfi__valid``, ``rvfi__insn``, ... in Verilog).
     """
 
-    def __init__(self, config):
+    def __init__(self, config, *, sim_memories=False):
         self._config = config
+        self._sim_memories = bool(sim_memories)
         super().__init__({
             "hold": In(1),
             "load_valid": In(1),
@@ -93,7 +97,8 @@ class SimTop(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.soc = soc = Soc(self._config, uart_phy="byte")
+        m.submodules.soc = soc = Soc(self._config, uart_phy="byte",
+                                      sim_memories=self._sim_memories)
 
         # Loader: a two-entry queue in front of the SoC's extra initiator port. Read-back
         # requests use the same port when no loader word is queued; `reading` is the kind of

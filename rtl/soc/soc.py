@@ -68,6 +68,9 @@ class Soc(wiring.Component):
         ``"serial"`` (8N1 pins, for boards) or ``"byte"`` (byte streams, for SimTop).
     rom_init, ram_init, main_init : iterable of int
         Initial words of the boot ROM, the on-chip RAM and main memory.
+    sim_memories : bool
+        Build on-chip RAM and main memory as the simulation-only Verilog primitive of
+        :mod:`.sim_memory` (fast to generate; Verilator only; no ``ram_init``/``main_init``).
 
     Members
     -------
@@ -97,7 +100,8 @@ class Soc(wiring.Component):
     ports, main memory ``config.main_latency`` cycles after the grant.
     """
 
-    def __init__(self, config, *, uart_phy="serial", rom_init=(), ram_init=(), main_init=()):
+    def __init__(self, config, *, uart_phy="serial", rom_init=(), ram_init=(), main_init=(),
+                 sim_memories=False):
         if uart_phy not in ("serial", "byte"):
             raise ValueError(f"uart_phy must be 'serial' or 'byte', not {uart_phy!r}")
         if rom_init and not config.rom_size:
@@ -105,6 +109,7 @@ class Soc(wiring.Component):
         self._config = config
         self._uart_phy = uart_phy
         self._inits = {"rom": tuple(rom_init), "ram": tuple(ram_init), "main": tuple(main_init)}
+        self._sim_memories = bool(sim_memories)
         if uart_phy == "serial":
             uart = {"uart_tx": Out(1, init=1), "uart_rx": In(1, init=1)}
         else:
@@ -144,7 +149,8 @@ class Soc(wiring.Component):
         wiring.connect(m, dbus_arbiter.bus, dbus.bus)
 
         # Memories.
-        m.submodules.ram = ram = Ram(config.ram_size, init=self._inits["ram"])
+        m.submodules.ram = ram = Ram(config.ram_size, init=self._inits["ram"],
+                                          sim_primitive=self._sim_memories)
         wiring.connect(m, ibus.targets.ram, ram.a)
         has_npu = bool(config.npu_rows)
         if has_npu:
@@ -165,7 +171,8 @@ class Soc(wiring.Component):
                                                            addr_width=main_width)
         m.submodules.main = main = MainMemory(
             config.main_size, latency=config.main_latency,
-            bytes_per_cycle=config.main_bytes_per_cycle, init=self._inits["main"])
+            bytes_per_cycle=config.main_bytes_per_cycle, init=self._inits["main"],
+            sim_primitive=self._sim_memories)
         wiring.connect(m, ibus.targets.main, main_arbiter.port(0))
         wiring.connect(m, dbus.targets.main, main_arbiter.port(1))
         wiring.connect(m, main_arbiter.bus, main.bus)
