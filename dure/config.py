@@ -224,7 +224,13 @@ class SoCConfig:
 
 
 PRESETS = {
+    # The simulated SoC of `make sim`, `make bench` and `dure run`: 8x8 dual-precision NPU.
     "sim": SoCConfig(),
+    # Faster-to-build simulation variants for the test suite (same memory map): no NPU, for
+    # CPU and SoC tests; and a 4x4 NPU with small memories, for NPU system tests.
+    "cpu": SoCConfig(name="cpu", npu_rows=0),
+    "npu-small": SoCConfig(name="npu-small", npu_rows=4, npu_cols=4, npu_spad_rows=512,
+                           npu_acc_rows=256),
     # FPGA boards (fpga/README.md): all memories in block RAM, boot loader in the ROM.
     "ulx3s": SoCConfig(name="ulx3s", clk_freq=25_000_000, ram_size=128 * 1024, rom_size=4096,
                        main_size=64 * 1024, main_latency=2),
