@@ -52,6 +52,7 @@ class _Builder:
         self.labels = 0
         self.recent = []
         self.subroutines = []
+        self.words = []  # gp-relative word offsets of recent accesses
         self.reserved = {GP, TP}
 
     # -- registers and values --------------------------------------------------------------
@@ -147,7 +148,15 @@ class _Builder:
     def memory(self, op, load):
         rng = self.rng
         mnemonic, width = op
-        if rng.random() < 0.5:
+        choice = rng.random()
+        if choice < 0.3 and self.words:
+            # Near a recent access (same or neighbouring word, any lane): store-to-load
+            # forwarding and byte-lane merging get exercised.
+            base = GP
+            word = rng.choice(self.words) + rng.choice((0, 0, 0, 4, -4))
+            word = min(max(word, -DATA_SIZE // 2), DATA_SIZE // 2 - 4)
+            offset = word + rng.randrange(0, 4, width)
+        elif choice < 0.6:
             base = GP
             offset = rng.randrange(-DATA_SIZE // 2, DATA_SIZE // 2, width)
         else:
@@ -157,6 +166,8 @@ class _Builder:
             self.emit(f"andi x{base}, x{self.src()}, {0x7FF & ~(width - 1)}")
             self.emit(f"add x{base}, x{base}, x{GP}")
             offset = rng.randrange(-DATA_SIZE // 2, 1, width)
+        if base == GP:
+            self.words = ([offset & ~3] + self.words)[:4]
         if load:
             self.emit(f"{mnemonic} x{self.dest()}, {offset}(x{base})")
         else:

@@ -155,16 +155,19 @@ def run_reference(elf_path, config=None, max_insns=1_000_000):
         state["fault"] = addr
         return False
 
-    uc.hook_add(UC_HOOK_CODE, on_code)
-    uc.hook_add(UC_HOOK_MEM_READ, on_read)
-    uc.hook_add(UC_HOOK_MEM_WRITE, on_write)
-    uc.hook_add(UC_HOOK_MEM_UNMAPPED, on_unmapped)
+    hooks = [uc.hook_add(UC_HOOK_CODE, on_code),
+             uc.hook_add(UC_HOOK_MEM_READ, on_read),
+             uc.hook_add(UC_HOOK_MEM_WRITE, on_write),
+             uc.hook_add(UC_HOOK_MEM_UNMAPPED, on_unmapped)]
     try:
         uc.emu_start(entry, 0xFFFF_FFFF)
     except UcError as error:
         pc = state["open"].pc if state["open"] else entry
         where = f" at address 0x{state['fault']:08x}" if state["fault"] is not None else ""
         raise ReferenceError(f"reference stopped at pc 0x{pc:08x}: {error}{where}") from None
+    finally:
+        for hook in hooks:  # the closures refer to uc: break the cycle so it is freed at once
+            uc.hook_del(hook)
     if state["exit"] is None:
         if state["open"] is not None:
             raise ReferenceError(

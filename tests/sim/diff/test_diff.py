@@ -11,7 +11,7 @@ import pytest
 from dure.sim.diff.compare import run_diff
 from dure.sim.rtlgen import build_root
 
-FAST_SEEDS = range(6)
+FAST_SEEDS = range(8)
 LENGTH = 2000
 
 
