@@ -43,11 +43,13 @@ def test_selftest_on_the_model(programs):
     assert run.npu.model.macs > 30_000
 
 
-def test_vectors_on_the_model(programs):
-    run = run_npu_unicorn(programs / "npu_vectors.elf")
+@pytest.mark.parametrize("name", ["npu_vectors", "npu_vectors_npu"])
+def test_vectors_on_the_model(programs, name):
+    run = run_npu_unicorn(programs / f"{name}.elf")
     uart = run.uart.decode("latin-1")
     assert run.status == "pass", (run.status, run.failure, run.error, uart)
     assert f"npu_vectors: {len(default_cases())} cases pass" in uart
+    assert ("CPU path" in uart) == (name == "npu_vectors")
 
 
 def _symbol(elf_path, name):

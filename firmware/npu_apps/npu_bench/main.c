@@ -82,7 +82,7 @@ int main(void)
         return 10 + err;
     if ((err = bench(NPU_INT8, 64, 256, 32, 3)))
         return 20 + err;
-    if (npu_get_info()->fp16 && (err = bench(NPU_FP16, 128, 64, 32, 2)))
+    if (npu_get_info()->fp16 && (err = bench(NPU_FP16, 128, 64, 32, 1)))
         return 30 + err;
     return 0;
 }
