@@ -5,8 +5,7 @@ target with random grant stalls, random in-order latency and error ranges, and a
 import random
 from dataclasses import dataclass, field
 
-import numpy as np
-from dure.sim import golden
+from .commands import Opcode
 
 __all__ = ["MemoryTarget", "send_stream", "Command", "dependencies", "reference",
            "run_datapath"]
@@ -87,6 +86,8 @@ async def send_stream(ctx, port, payloads, *, rng=None, idle=0.0):
 
 # --- Commands, their hazards, and a reference of their effect --------------------------------
 
+_OPCODES = {"load": Opcode.LOAD, "exec": Opcode.COMPUTE, "store": Opcode.STORE}
+
 @dataclass
 class Command:
     """One command for a datapath unit: ``unit`` is ``"load"``, ``"exec"`` or ``"store"``;
@@ -132,91 +133,14 @@ def dependencies(commands, config):
 
 def reference(config, commands, mem, base=0):
     """Apply ``commands`` in order to ``mem`` (a bytearray at byte address ``base``) with the
-    numeric functions of :mod:`dure.sim.golden`; returns the final ``(mem, spad, acc)``."""
-    lanes, cols = config.npu_lanes, config.npu_cols
-    spad = np.zeros((config.npu_spad_rows, lanes), np.uint16)
-    acc = np.zeros((config.npu_acc_rows, cols), np.uint32)
-    mem = bytearray(mem)
+    golden command model (:class:`dure.sim.npu_model.NpuModel`, the project's one command-level
+    model); returns the final ``(mem, spad, acc)``."""
+    from dure.sim.npu_model import NpuModel
 
-    def rd(addr, n):
-        return int.from_bytes(mem[addr - base:addr - base + n], "little")
-
+    model = NpuModel(config, memory={base: bytes(mem)})
     for cmd in commands:
-        g = cmd.get
-        if cmd.unit == "load":
-            eb = (1, 2, 4)[g("elem")]
-            for r in range(g("rows")):
-                src = g("dram_addr") + (0 if g("broadcast") else r * g("dram_stride"))
-                vals = [rd(src + c * eb, eb) for c in range(g("cols"))]
-                if g("elem") == 0:
-                    vals = [(v - 256 if v >= 128 else v) & 0xFFFF for v in vals]
-                target = acc if g("target") == 1 else spad
-                row = target[g("local_addr") + r]
-                row[:] = 0
-                row[:len(vals)] = vals
-        elif cmd.unit == "exec":
-            m, k, n = g("m"), g("k"), g("n")
-            a = spad[g("a_addr"):g("a_addr") + m, :k]
-            w = spad[g("w_addr"):g("w_addr") + k, :n]
-            out = acc[g("acc_addr"):g("acc_addr") + m, :n]
-            init = out.copy() if g("accumulate") else np.zeros((m, n), np.uint32)
-            if g("precision") == 0:
-                a8 = (a & 0xFF).astype(np.uint8).view(np.int8)
-                w8 = (w & 0xFF).astype(np.uint8).view(np.int8)
-                res = golden.gemm_int8(a8, w8).astype(np.int64) + init.view(np.int32)
-                out[:] = (res & 0xFFFF_FFFF).astype(np.uint32)
-            else:
-                res = golden.gemm_fp16(a.view(np.float16), w.view(np.float16),
-                                       init=init.view(np.float32))
-                out[:] = res.view(np.uint32)
-        else:
-            words = _store_words(config, acc, cmd)
-            ob = (1, 4, 2, 4)[g("out")]
-            for r in range(g("rows")):
-                dst = g("dram_addr") + r * g("dram_stride") - base
-                for c in range(g("cols")):
-                    word = int(words[r, c]).to_bytes(4, "little")
-                    mem[dst + c * ob:dst + c * ob + ob] = word[:ob]
-    return mem, spad, acc
-
-
-def _store_words(config, acc, cmd):
-    """Output words (int8 / fp16 in the low bits) of a STORE, by the STORE table."""
-    g = cmd.get
-    rows, cols = g("rows"), g("cols")
-    block = acc[g("acc_addr"):g("acc_addr") + rows, :cols]
-    scale = acc[g("scale_addr"), :cols].view(np.float32) if g("scale") else None
-    out, int_acc = g("out"), g("acc_type") == 0
-
-    def f32(word):
-        return np.array([word & 0xFFFF_FFFF], np.uint32).view(np.float32)[0]
-
-    def i8(word):
-        return (word & 0xFF) - 256 if word & 0x80 else word & 0xFF
-    lo = f32(g("lo")) if g("clamp") else None
-    hi = f32(g("hi")) if g("clamp") else None
-    if int_acc and out == 0:
-        y = golden.requantize(block.view(np.int32), scale, g("zero_point"),
-                              i8(g("lo")), i8(g("hi")))
-        return y.view(np.uint8).astype(np.uint32)
-    if int_acc and out == 1:
-        return block
-    if int_acc and out == 2:
-        y = golden.fp16_postprocess(block.view(np.int32).astype(np.float32), scale, lo, hi)
-        return y.view(np.uint16).astype(np.uint32)
-    if out == 2:
-        y = golden.fp16_postprocess(block.view(np.float32), scale, lo, hi)
-        return y.view(np.uint16).astype(np.uint32)
-    if scale is None and lo is None:
-        return block
-    y = block.view(np.float32).copy()
-    with np.errstate(all="ignore"):
-        if scale is not None:
-            y = (y * scale).astype(np.float32)
-        if lo is not None:
-            y = np.where(y < lo, lo, y).astype(np.float32)
-            y = np.where(y > hi, hi, y).astype(np.float32)
-    return golden.canonicalize_nan(y).view(np.uint32)
+        model.apply(_OPCODES[cmd.unit], cmd.fields)
+    return bytearray(model.read(base, len(mem))), model.spad, model.acc
 
 
 # --- Driving NpuDatapath on the Amaranth simulator ---------------------------------------------
