@@ -35,6 +35,8 @@ class NpuControl(wiring.Component):
         NPU shape, queue depth.
     addr_width : int
         Word-address width of the register port.
+    exec_depth : int
+        COMPUTEs in flight at once (see :class:`~.dispatch.Dispatcher`).
 
     Members
     -------
@@ -54,11 +56,12 @@ class NpuControl(wiring.Component):
     grant at the earliest (queue 2, validator 3, front 1, pending slot 1).
     """
 
-    def __init__(self, config, *, addr_width=14):
+    def __init__(self, config, *, addr_width=14, exec_depth=4):
         if not config.npu_rows:
             raise ValueError(f"variant {config.name!r} has no NPU (npu_rows = 0)")
         self._config = config
         self._addr_width = addr_width
+        self._exec_depth = exec_depth
         super().__init__({
             "bus": In(BusSignature(addr_width)),
             "irq": Out(1),
@@ -83,7 +86,7 @@ class NpuControl(wiring.Component):
         config = self._config
         m.submodules.regs = regs = NpuRegisters(config, addr_width=self._addr_width)
         m.submodules.queue = queue = CommandQueue(config.npu_queue_depth)
-        m.submodules.dispatch = dispatch = Dispatcher(config)
+        m.submodules.dispatch = dispatch = Dispatcher(config, exec_depth=self._exec_depth)
         m.submodules.perf = perf = PerfCounters()
 
         wiring.connect(m, wiring.flipped(self.bus), regs.bus)

@@ -1,12 +1,16 @@
 """Test support for the NPU command processor: a behavioural datapath, register helpers and a
 schedule checker, for Amaranth-simulator testbenches.
 
-:class:`StandInDatapath` plays ``NpuDatapath``'s side of the control block's ports: each unit
-accepts a command when idle, works for a number of cycles given by a latency function, then
-pulses ``done`` (with ``*_bus_error`` when asked to), and drives the ``ev_*`` events while it
-works. :func:`check_schedule` checks what it saw against the in-order semantics of the command
-contract: per-unit order, and that no command started before every earlier command it conflicts
-with (or an earlier FENCE's predecessors) had finished.
+:class:`StandInDatapath` plays ``NpuDatapath``'s side of the control block's ports: the load
+and store units accept a command when idle, the execute unit (like the real one, which pipelines
+COMPUTEs) up to ``exec_capacity`` commands at once; each command works for a number of cycles
+given by a latency function, then its unit pulses ``done`` (with ``*_bus_error`` when asked to),
+in acceptance order per unit (a command whose time is up waits for the older ones); the units
+drive the ``ev_*`` events while they work. :func:`check_schedule` checks what it saw against the
+in-order semantics of the command contract: per-unit order, and that no command started before
+every earlier command it conflicts with (or an earlier FENCE's predecessors) had finished; for
+two COMPUTEs, which the execute unit finishes in order, only a younger one accumulating onto
+the older one's ACC rows (RAW) counts.
 """
 
 import random
@@ -16,7 +20,7 @@ from ..bus.testing import transact
 from .commands import DESCRIPTOR_WORDS, ErrorCode, LoadTarget, Opcode, Register
 
 __all__ = ["UnitRun", "StandInDatapath", "reg_read", "reg_write", "submit", "rows_touched",
-           "conflict", "check_schedule", "UNIT_OF"]
+           "conflict", "raw", "check_schedule", "UNIT_OF"]
 
 UNIT_OF = {Opcode.LOAD: "load", Opcode.COMPUTE: "exec", Opcode.STORE: "store"}
 
@@ -39,16 +43,20 @@ def _fields(view, names):
 class StandInDatapath:
     """Behavioural datapath. Run :meth:`run` as a background testbench.
 
-    ``latency(unit, fields)`` gives the cycles from acceptance to the done pulse (>= 1);
-    ``bus_error(unit, fields)`` whether the command ends with a bus error; ``hold`` (a set of
-    unit names) keeps those units from accepting anything while they are in it.
+    ``latency(unit, fields)`` gives the cycles from acceptance to the done pulse (>= 1; later if
+    an older command of the unit is not done yet); ``bus_error(unit, fields)`` whether the
+    command ends with a bus error; ``exec_capacity`` how many COMPUTEs the execute unit holds
+    (accepted, not done); ``hold`` (a set of unit names) keeps those units from accepting
+    anything while they are in it. ``max_in_flight`` records the most commands each unit held.
     """
     dut: object
     latency: object = None
     bus_error: object = None
     seed: int = 0
+    exec_capacity: int = 1
     hold: set = field(default_factory=set)
     runs: list = field(default_factory=list)
+    max_in_flight: dict = field(default_factory=lambda: {"load": 0, "exec": 0, "store": 0})
     totals: dict = field(default_factory=lambda: {"macs": 0, "compute_rows": 0, "rd": 0,
                                                   "wr": 0, "stall_mem": 0, "stall_out": 0})
 
@@ -62,23 +70,25 @@ class StandInDatapath:
         dut, rng = self.dut, random.Random(self.seed)
         ports = {unit: getattr(dut, f"{unit}_cmd") for unit in ("load", "exec", "store")}
         names = {unit: [n for n, _ in port.payload.shape()] for unit, port in ports.items()}
-        busy = {unit: None for unit in ports}           # [run, cycles left]
+        capacity = {"load": 1, "exec": self.exec_capacity, "store": 1}
+        busy = {unit: [] for unit in ports}             # per unit, in order: [run, cycles left]
         cycle = 0
         while True:
             for unit, port in ports.items():
-                ctx.set(port.ready, busy[unit] is None and unit not in self.hold)
-                done = busy[unit] is not None and busy[unit][1] == 0
+                queue = busy[unit]
+                ctx.set(port.ready, len(queue) < capacity[unit] and unit not in self.hold)
+                done = bool(queue) and queue[0][1] <= 0
                 ctx.set(getattr(dut, f"{unit}_done"), done)
                 if unit != "exec":
-                    ctx.set(getattr(dut, f"{unit}_bus_error"), done and busy[unit][0].bus_error)
+                    ctx.set(getattr(dut, f"{unit}_bus_error"), done and queue[0][0].bus_error)
                 if done:
-                    busy[unit][0].done = cycle
-                    busy[unit] = None
-            computing = busy["exec"] is not None
-            macs = busy["exec"][0].fields["k"] * busy["exec"][0].fields["n"] if computing else 0
-            rd = 4 if busy["load"] is not None else 0
-            wr = 2 if busy["store"] is not None else 0
-            stall_mem = int(busy["load"] is not None and cycle % 3 == 0)
+                    queue.pop(0)[0].done = cycle
+            computing = bool(busy["exec"])
+            macs = busy["exec"][0][0].fields["k"] * busy["exec"][0][0].fields["n"] \
+                if computing else 0
+            rd = 4 if busy["load"] else 0
+            wr = 2 if busy["store"] else 0
+            stall_mem = int(bool(busy["load"]) and cycle % 3 == 0)
             stall_out = int(computing and cycle % 5 == 0)
             ctx.set(dut.ev_compute_row, computing)
             ctx.set(dut.ev_macs, macs)
@@ -95,14 +105,15 @@ class StandInDatapath:
             _, _, *rest = sampled
             valids, readies, payloads = rest[0:3], rest[3:6], rest[6:9]
             for index, unit in enumerate(ports):
-                if busy[unit] is not None:
-                    busy[unit][1] -= 1
+                for entry in busy[unit]:
+                    entry[1] -= 1
                 if valids[index] and readies[index]:
                     fields = _fields(payloads[index], names[unit])
                     run = UnitRun(unit, fields, cycle)
                     run.bus_error = bool(self.bus_error and self.bus_error(unit, fields))
                     self.runs.append(run)
-                    busy[unit] = [run, self._latency(unit, fields, rng) - 1]
+                    busy[unit].append([run, self._latency(unit, fields, rng) - 1])
+                    self.max_in_flight[unit] = max(self.max_in_flight[unit], len(busy[unit]))
             cycle += 1
 
 
@@ -151,11 +162,17 @@ def conflict(a, b):
     return bool(wa & (rb | wb) or wb & ra)
 
 
+def raw(older, younger):
+    """The ``younger`` command reads a row the ``older`` one writes."""
+    return bool(rows_touched(*older)[1] & rows_touched(*younger)[0])
+
+
 def check_schedule(commands, codes, runs):
     """Checks the stand-in's ``runs`` against ``commands`` (list of ``(opcode, fields)`` in queue
-    order) with validation results ``codes``: valid commands ran, in order per unit, each after
-    every earlier conflicting command of another unit and every command before an earlier FENCE
-    had finished. Returns ``{seq: UnitRun}``."""
+    order) with validation results ``codes``: valid commands ran, in order per unit and finished
+    in that order, each after every earlier conflicting command of another unit, every earlier
+    COMPUTE it reads ACC rows of (a COMPUTE) and every command before an earlier FENCE had
+    finished. Returns ``{seq: UnitRun}``."""
     by_unit = {unit: [r for r in runs if r.unit == unit] for unit in ("load", "exec", "store")}
     matched = {}
     for seq, ((opcode, fields), code) in enumerate(zip(commands, codes, strict=True)):
@@ -175,13 +192,17 @@ def check_schedule(commands, codes, runs):
         if seq not in matched:
             continue
         run = matched[seq]
+        assert run.done is not None, f"command {seq} never finished"
         for earlier in range(seq):
             if earlier not in matched:
                 continue
             other = matched[earlier]
-            assert other.done is not None, f"command {earlier} never finished"
-            if earlier < fence_at or (other.unit != run.unit
-                                      and conflict(commands[earlier], (opcode, fields))):
+            if other.unit == run.unit:
+                assert other.done < run.done, f"command {seq} finished before {earlier}"
+                wait = run.unit == "exec" and raw(commands[earlier], (opcode, fields))
+            else:
+                wait = conflict(commands[earlier], (opcode, fields))
+            if earlier < fence_at or wait:
                 assert other.done < run.accepted, \
                     f"command {seq} started at {run.accepted} before {earlier} finished " \
                     f"at {other.done}"

@@ -8,26 +8,36 @@ Structure
     queue --> Validator --> front --+--> refused: retire now (ERROR event), next command
                                     +--> FENCE: wait until nothing is pending or in flight
                                     +--> pending[load | compute | store] --> unit stream
-                                                   (one slot per unit)     --> in flight
-                                                                           <-- done pulse
+                                                   (one slot per unit)     --> in flight FIFO
+                                                                           <-- done pulses
 
 The front takes commands strictly in queue order and moves each LOAD / COMPUTE / STORE into
 the *pending slot* of its unit (it waits while that slot is occupied): a look-ahead of one
 command per unit. A pending command is handed to its unit (``valid`` on the unit's stream) when
 
-* the unit is idle (its previous command's ``done`` pulse has arrived), and
-* it conflicts (:mod:`.hazard`: RAW, WAR or WAW on SPAD / ACC rows) with no command of another
-  unit that is in flight, nor with an *older* pending command of another unit.
+* its unit's *in-flight FIFO* has room: one entry for LOAD and STORE (the unit is idle: its
+  previous command's ``done`` pulse has arrived), ``exec_depth`` entries for COMPUTE (the
+  execute unit pipelines COMPUTEs and accepts the next one while earlier ones stream; its own
+  ``ready`` says when it can), and
+* it conflicts (:mod:`.hazard`: RAW, WAR or WAW on SPAD / ACC rows) with no command in flight
+  in another unit, no in-flight COMPUTE it would read ACC rows of (:func:`~.hazard.conflict_cc`,
+  for a pending COMPUTE), and no *older* pending command of another unit.
+
+Each in-flight FIFO holds the footprints of its unit's issued, unfinished commands in order;
+the unit's ``done`` pulses (one per command, in order) retire them from the head. Every entry
+takes part in the hazard checks.
 
 An age matrix over the three pending slots records which are older. In-flight commands need no
 age: a younger command only leaves its slot when it conflicts with no older one, and conflicts
-are symmetric, so an in-flight command that conflicts with a pending one is always older. The
-oldest pending command can only wait for in-flight commands, which finish, so the dispatcher
-never deadlocks. The scheme gives LOAD(next) || COMPUTE(this) || STORE(previous) for the usual
-double-buffered tiling.
+between units are symmetric, so an in-flight command that conflicts with a pending one is always
+older (an in-flight COMPUTE is always older than the pending one). The oldest pending command
+can only wait for in-flight commands, which finish, so the dispatcher never deadlocks. The
+scheme gives LOAD(next) || COMPUTE(this) || STORE(previous) for the usual double-buffered
+tiling, and back-to-back COMPUTEs through the array when they do not accumulate onto each
+other's ACC rows (e.g. N tiles innermost).
 """
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Array, Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -37,6 +47,7 @@ from .hazard import (
     ComputeFootprint,
     LoadFootprint,
     StoreFootprint,
+    conflict_cc,
     conflict_cs,
     conflict_lc,
     conflict_ls,
@@ -59,7 +70,10 @@ _FOOTPRINT = {"load": LoadFootprint, "compute": ComputeFootprint, "store": Store
 
 
 def _conflict(a, fa, b, fb):
-    """Conflict between unit ``a``'s footprint ``fa`` and unit ``b``'s ``fb`` (a != b)."""
+    """Conflict between pending unit ``a``'s footprint ``fa`` and unit ``b``'s ``fb`` (older
+    when ``a == b``, only for COMPUTE)."""
+    if a == b:
+        return conflict_cc(fb, fa)
     pair = {a: fa, b: fb}
     if set(pair) == {"load", "compute"}:
         return conflict_lc(pair["load"], pair["compute"])
@@ -75,6 +89,9 @@ class Dispatcher(wiring.Component):
     ----------
     config : SoCConfig
         NPU shape (for the validator).
+    exec_depth : int
+        COMPUTEs that may be in flight at once (issued, ``exec_done`` not yet seen); 3 keep
+        commands of >= ``array latency`` rows streaming back to back, shorter ones need more.
 
     Members
     -------
@@ -86,7 +103,8 @@ class Dispatcher(wiring.Component):
         Validated commands to the datapath's units; ``valid`` never depends on ``ready`` and,
         once raised, stays up with a stable payload until ``ready``.
     load_done, exec_done, store_done : In(1)
-        One-cycle pulse when the unit's command has completely finished.
+        One-cycle pulse when the unit's oldest unfinished command has completely finished
+        (pulses come in issue order).
     load_bus_error, store_bus_error : In(1)
         With the done pulse: the command ended at a DMA access answered with err.
     err_valid : Out(1)
@@ -102,7 +120,7 @@ class Dispatcher(wiring.Component):
     idle : Out(1)
         Nothing in the validator, the front, the pending slots or the units.
     stall_dep : Out(1)
-        Some pending command's unit is idle but the command waits for a hazard.
+        Some pending command's in-flight FIFO has room but the command waits for a hazard.
     pending_count : Out(2)
         Pending slots occupied (for tests and debugging).
 
@@ -113,8 +131,11 @@ class Dispatcher(wiring.Component):
     accepts one command per cycle.
     """
 
-    def __init__(self, config):
+    def __init__(self, config, *, exec_depth=4):
+        if not isinstance(exec_depth, int) or exec_depth < 1:
+            raise ValueError(f"exec_depth must be an integer >= 1, not {exec_depth!r}")
         self._config = config
+        self._depth = {"load": 1, "compute": exec_depth, "store": 1}
         super().__init__({
             "cmd": In(stream.Signature(WORDS)),
             "dma_base": In(32),
@@ -152,20 +173,23 @@ class Dispatcher(wiring.Component):
         with m.If(take):
             m.d.sync += seq.eq(seq + 1)
 
-        # Slots: pending (with decoded fields) and in flight, one of each per unit.
+        # Slots: one pending (with decoded fields) per unit, an in-flight FIFO per unit.
         words = [v.o_words[i] for i in range(len(v.o_words))]
         p_valid, p_fields, p_fp, p_seq = {}, {}, {}, {}
-        f_valid, f_fp, f_seq = {}, {}, {}
+        f_valid, f_fp, f_seq, f_head, f_tail = {}, {}, {}, {}, {}
         front_fields, front_fp = {}, {}
         for name, opcode, *_ in UNITS:
-            layout = command_layout(opcode)
+            layout, depth = command_layout(opcode), self._depth[name]
             p_valid[name] = Signal(name=f"{name}_pending")
             p_fields[name] = Signal(layout, name=f"{name}_pending_fields")
             p_fp[name] = Signal(_FOOTPRINT[name], name=f"{name}_pending_fp")
             p_seq[name] = Signal(SEQ_BITS, name=f"{name}_pending_seq")
-            f_valid[name] = Signal(name=f"{name}_in_flight")
-            f_fp[name] = Signal(_FOOTPRINT[name], name=f"{name}_flight_fp")
-            f_seq[name] = Signal(SEQ_BITS, name=f"{name}_flight_seq")
+            f_valid[name] = [Signal(name=f"{name}_flight{i}") for i in range(depth)]
+            f_fp[name] = [Signal(_FOOTPRINT[name], name=f"{name}_flight{i}_fp")
+                          for i in range(depth)]
+            f_seq[name] = [Signal(SEQ_BITS, name=f"{name}_flight{i}_seq") for i in range(depth)]
+            f_head[name] = Signal(range(depth), name=f"{name}_flight_head")   # oldest entry
+            f_tail[name] = Signal(range(depth), name=f"{name}_flight_tail")   # next free entry
             front_fields[name] = Signal(layout, name=f"front_{name}_fields")
             front_fp[name] = Signal(_FOOTPRINT[name], name=f"front_{name}_fp")
             m.d.comb += unpack_fields(opcode, words, front_fields[name])
@@ -174,40 +198,52 @@ class Dispatcher(wiring.Component):
         older = {a: {b: Signal(name=f"{b}_older_than_{a}") for b in names if b != a}
                  for a in names}
 
-        # Hazards and issue.
-        issue, blocked, stalled = {}, {}, []
+        def advance(ptr, depth):
+            return Mux(ptr == depth - 1, 0, ptr + 1)
+
+        # Hazards, issue and retirement.
+        issue, finished, head_seq, stalled = {}, {}, {}, []
         for name, _, member, done, _ in UNITS:
-            port = getattr(self, member)
-            blocked[name] = Signal(name=f"{name}_blocked")
+            port, depth = getattr(self, member), self._depth[name]
+            room = ~Array(f_valid[name])[f_tail[name]]
+            blocked = Signal(name=f"{name}_blocked")
             hazards = []
             for other in names:
-                if other == name:
-                    continue
-                hazards.append(f_valid[other]
-                               & _conflict(name, p_fp[name], other, f_fp[other]))
-                hazards.append(p_valid[other] & older[name][other]
-                               & _conflict(name, p_fp[name], other, p_fp[other]))
-            m.d.comb += blocked[name].eq(Cat(*hazards).any())
+                if other != name or name == "compute":      # in-flight commands
+                    hazards += [valid & _conflict(name, p_fp[name], other, fp)
+                                for valid, fp in zip(f_valid[other], f_fp[other], strict=True)]
+                if other != name:                           # older pending commands
+                    hazards.append(p_valid[other] & older[name][other]
+                                   & _conflict(name, p_fp[name], other, p_fp[other]))
+            m.d.comb += blocked.eq(Cat(*hazards).any())
             m.d.comb += [
-                port.valid.eq(p_valid[name] & ~f_valid[name] & ~blocked[name]),
+                port.valid.eq(p_valid[name] & room & ~blocked),
                 port.payload.eq(p_fields[name]),
             ]
             issue[name] = port.valid & port.ready
-            stalled.append(p_valid[name] & ~f_valid[name] & blocked[name])
+            stalled.append(p_valid[name] & room & blocked)
             with m.If(issue[name]):
-                m.d.sync += [p_valid[name].eq(0), f_valid[name].eq(1),
-                             f_fp[name].eq(p_fp[name]), f_seq[name].eq(p_seq[name])]
+                m.d.sync += [p_valid[name].eq(0), f_tail[name].eq(advance(f_tail[name], depth))]
+                for i in range(depth):
+                    with m.If(f_tail[name] == i):
+                        m.d.sync += [f_valid[name][i].eq(1), f_fp[name][i].eq(p_fp[name]),
+                                     f_seq[name][i].eq(p_seq[name])]
                 for other in names:
                     if other != name:
                         m.d.sync += older[other][name].eq(0)
-            with m.If(getattr(self, done)):
-                m.d.sync += f_valid[name].eq(0)
+            finished[name] = getattr(self, done) & Array(f_valid[name])[f_head[name]]
+            head_seq[name] = Array(f_seq[name])[f_head[name]]
+            with m.If(finished[name]):
+                m.d.sync += f_head[name].eq(advance(f_head[name], depth))
+                for i in range(depth):
+                    with m.If(f_head[name] == i):
+                        m.d.sync += f_valid[name][i].eq(0)
         m.d.comb += self.stall_dep.eq(Cat(*stalled).any())
 
         # Front: refusals, FENCE, routing into pending slots.
         opcode = words[0][:4]
         code = v.o_code
-        nothing_left = ~Cat(*p_valid.values(), *f_valid.values()).any()
+        nothing_left = ~Cat(*p_valid.values(), *[v for vs in f_valid.values() for v in vs]).any()
         refuse = Signal()
         fence_done = Signal()
         irq_field = FIELDS[Opcode.FENCE]["irq"]
@@ -230,21 +266,20 @@ class Dispatcher(wiring.Component):
         m.d.comb += self.fence_irq.eq(fence_done & words[0][irq_field.lsb])
 
         # Errors: refusal at the front (always the youngest) or bus errors of LOAD / STORE.
-        load_err = self.load_done & self.load_bus_error & f_valid["load"]
-        store_err = self.store_done & self.store_bus_error & f_valid["store"]
-        load_first = (f_seq["load"] - f_seq["store"])[SEQ_BITS - 1]   # load is older
+        load_err = finished["load"] & self.load_bus_error
+        store_err = finished["store"] & self.store_bus_error
+        load_first = (head_seq["load"] - head_seq["store"])[SEQ_BITS - 1]   # load is older
         with m.If(load_err & (~store_err | load_first)):
             m.d.comb += [self.err_valid.eq(1), self.err_code.eq(ErrorCode.BUS_ERROR),
-                         self.err_seq.eq(f_seq["load"])]
+                         self.err_seq.eq(head_seq["load"])]
         with m.Elif(store_err):
             m.d.comb += [self.err_valid.eq(1), self.err_code.eq(ErrorCode.BUS_ERROR),
-                         self.err_seq.eq(f_seq["store"])]
+                         self.err_seq.eq(head_seq["store"])]
         with m.Elif(refuse):
             m.d.comb += [self.err_valid.eq(1), self.err_code.eq(code), self.err_seq.eq(seq)]
 
-        dones = [getattr(self, done) & f_valid[name] for name, _, _, done, _ in UNITS]
         m.d.comb += [
-            self.retired.eq(refuse + fence_done + sum(dones)),
+            self.retired.eq(refuse + fence_done + sum(finished.values())),
             self.idle.eq(~v.occupied & nothing_left),
             self.pending_count.eq(sum(p_valid.values())),
         ]

@@ -7,14 +7,19 @@ unit        reads                                  writes
 ==========  =====================================  ==========================================
 LOAD        --                                     SPAD or ACC ``[local_addr, +rows)``
 COMPUTE     SPAD ``[a_addr, +m)``, ``[w_addr, +k)``,  ACC ``[acc_addr, +m)``
-            ACC ``[acc_addr, +m)`` if accumulate
+            ACC ``[acc_addr, +m)`` if ``accumulate``
 STORE       ACC ``[acc_addr, +rows)``, ACC row      --
             ``scale_addr`` if scale
 ==========  =====================================  ==========================================
 
-Two commands *conflict* when one writes a row the other reads or writes (RAW, WAR, WAW). The
-relation is symmetric, so one function per pair of units serves both orders. Commands of the
-same unit never need a check: a unit runs its commands one at a time, in order.
+Two commands of different units *conflict* when one writes a row the other reads or writes
+(RAW, WAR, WAW). The relation is symmetric, so one function per pair of units serves both
+orders. LOADs and STOREs never need a check against their own unit: it runs them one at a time.
+The execute unit pipelines COMPUTEs (a younger one's activation rows follow an older one's into
+the array before the older one's results are written) but writes results strictly in command
+order, after every activation and init row of the command has been read; so between two
+COMPUTEs only RAW matters: the younger one *accumulates* onto ACC rows the older one writes
+(:func:`conflict_cc`).
 """
 
 from amaranth.hdl import Mux
@@ -23,7 +28,7 @@ from amaranth.lib import data
 from .commands import LoadTarget
 
 __all__ = ["LoadFootprint", "ComputeFootprint", "StoreFootprint", "footprint_of",
-           "conflict_lc", "conflict_ls", "conflict_cs"]
+           "conflict_lc", "conflict_ls", "conflict_cs", "conflict_cc"]
 
 
 def _range():
@@ -31,7 +36,8 @@ def _range():
 
 
 LoadFootprint = data.StructLayout({"spad": 1, "rows": _range()})
-ComputeFootprint = data.StructLayout({"a": _range(), "w": _range(), "acc": _range()})
+ComputeFootprint = data.StructLayout({"a": _range(), "w": _range(), "acc": _range(),
+                                      "accumulate": 1})
 StoreFootprint = data.StructLayout({"acc": _range(), "scale": 1, "scale_addr": 16})
 
 
@@ -48,7 +54,8 @@ def footprint_of(kind, fields, view):
                 *_set(view.rows, fields.local_addr, fields.rows)]
     if kind == "compute":
         return [*_set(view.a, fields.a_addr, fields.m), *_set(view.w, fields.w_addr, fields.k),
-                *_set(view.acc, fields.acc_addr, fields.m)]
+                *_set(view.acc, fields.acc_addr, fields.m),
+                view.accumulate.eq(fields.accumulate)]
     if kind == "store":
         return [*_set(view.acc, fields.acc_addr, fields.rows), view.scale.eq(fields.scale),
                 view.scale_addr.eq(fields.scale_addr)]
@@ -80,3 +87,9 @@ def conflict_cs(compute, store):
     """The COMPUTE writes ACC rows the STORE reads."""
     return _overlap(compute.acc, store.acc) | (store.scale & _holds(compute.acc,
                                                                     store.scale_addr))
+
+
+def conflict_cc(older, younger):
+    """Two COMPUTEs, ``older`` first in queue order: the younger one accumulates onto ACC rows
+    the older one writes (RAW). Not symmetric."""
+    return younger.accumulate & _overlap(older.acc, younger.acc)

@@ -1,7 +1,8 @@
 # amaranth: UnusedElaboratable=no
 """Dispatcher (through the NPU control block) against a behavioural datapath: overlap of
-independent commands, serialisation of dependent ones, FENCE, refusals and bus errors, and
-random command streams checked against the in-order semantics."""
+independent commands, back-to-back COMPUTEs in flight together (in-order done matching),
+serialisation of dependent ones, FENCE, refusals and bus errors, and random command streams
+checked against the in-order semantics."""
 
 import random
 
@@ -46,11 +47,13 @@ def fence(irq=0):
     return encode(Opcode.FENCE, irq=irq)
 
 
-def run(commands, *, latency=None, bus_error=None, seed=0, prefill=True, after=None):
+def run(commands, *, latency=None, bus_error=None, seed=0, prefill=True, after=None,
+        exec_capacity=1, exec_depth=4):
     """Submits ``commands`` (all units held until the queue is full when ``prefill``), waits
     until the NPU is idle, checks the schedule; returns (runs by seq, datapath, registers)."""
-    dut = NpuControl(CFG)
-    datapath = StandInDatapath(dut, latency=latency, bus_error=bus_error, seed=seed)
+    dut = NpuControl(CFG, exec_depth=exec_depth)
+    datapath = StandInDatapath(dut, latency=latency, bus_error=bus_error, seed=seed,
+                               exec_capacity=exec_capacity)
     if prefill:
         datapath.hold = {"load", "exec", "store"}
     regs = {}
@@ -128,6 +131,50 @@ def test_dependent_commands_serialise(case):
     assert regs["PERF_STALL_DEP_LO"] == 0
 
 
+@pytest.mark.parametrize("capacity, depth", [(8, 4), (2, 4), (8, 3), (8, 1)])
+def test_independent_computes_in_flight_together(capacity, depth):
+    # Eight COMPUTEs on disjoint ACC rows (SPAD shared: reads only). The dispatcher keeps
+    # min(exec unit capacity, exec_depth) of them in flight; while there is room, each is issued
+    # 2-3 cycles after the one before it (pending slot refill from the validator).
+    commands = [compute(0, 8, 4 * (i % 8), m=4) for i in range(8)]
+    matched, datapath, regs = run(commands, latency=lambda unit, f: 40,
+                                  exec_capacity=capacity, exec_depth=depth)
+    limit = min(capacity, depth)
+    assert datapath.max_in_flight["exec"] == limit
+    accepted = [matched[i].accepted for i in range(8)]
+    assert all(b - a <= 3 for a, b in zip(accepted[:limit], accepted[1:limit], strict=False))
+    assert regs["PERF_STALL_DEP_LO"] == 0
+
+
+def test_in_order_done_matching():
+    # Three COMPUTEs in flight; the second one's own work ends first, yet its done pulse comes
+    # after the first one's. STORE(acc 8) depends on the second COMPUTE only, STORE(acc 16) on
+    # the third, LOAD(SPAD 36) overwrites the first one's W rows (WAR).
+    lat = {0: 50, 8: 5, 16: 80}
+    commands = [compute(32, 36, 0), compute(32, 44, 8), compute(32, 52, 16),
+                store(8), load(36, rows=1), store(16)]
+    matched, _, _ = run(commands, exec_capacity=4,
+                        latency=lambda unit, f: lat.get(f.get("acc_addr"), 3) if unit == "exec"
+                        else 10)
+    done = [matched[i].done for i in range(3)]
+    assert matched[2].accepted < done[0] < done[1] < done[2]
+    assert done[1] > matched[1].accepted + 30
+    assert done[0] < matched[4].accepted                   # WAR on the first one's W
+    assert done[1] < matched[3].accepted < done[2]         # STORE(8): after the second only
+    assert matched[5].accepted > done[2]
+
+
+@pytest.mark.parametrize("accumulate, serialised", [(1, True), (0, False)])
+def test_compute_accumulating_onto_an_earlier_one_waits(accumulate, serialised):
+    # RAW through ACC between two COMPUTEs: the younger one reads (accumulate) rows 2..5 that
+    # the older one writes. Without accumulate it only writes them (WAW), which the execute
+    # unit's in-order writes make safe.
+    commands = [compute(0, 8, 0), compute(12, 16, 2, accumulate=accumulate)]
+    matched, _, regs = run(commands, latency=lambda unit, f: 30, exec_capacity=4)
+    assert overlaps(matched[0], matched[1]) != serialised
+    assert (regs["PERF_STALL_DEP_LO"] >= 20) == serialised
+
+
 def test_fence_waits_and_interrupts():
     commands = [load(0), store(0), fence(irq=1), load(8, rows=1)]
     seen = {}
@@ -162,19 +209,21 @@ def test_refusals_and_bus_errors_recorded_first_only():
     assert all(seq in matched for seq in (0, 1, 2, 3, 4))
 
 
-def random_command(rng):
+def random_command(rng, computes=0.3):
+    """A random command: ``computes`` of them COMPUTEs, the rest mostly LOADs and STOREs."""
     kind = rng.random()
+    other = (1 - computes) / 0.7
     local = lambda: rng.randrange(0, 24)            # noqa: E731 -- small ranges: many hazards
-    if kind < 0.3:
+    if kind < 0.3 * other:
         target = rng.choice([LoadTarget.SPAD, LoadTarget.ACC])
         return load(local(), rows=rng.randint(1, 8), target=target)
-    if kind < 0.6:
+    if kind < 0.3 * other + computes:
         return compute(local(), local(), local(), m=rng.randint(1, 8),
                        accumulate=rng.randint(0, 1))
-    if kind < 0.85:
+    if kind < 1 - 0.15 * other:
         scale = rng.choice([None, local()])
         return store(local(), rows=rng.randint(1, 8), scale=scale)
-    if kind < 0.92:
+    if kind < 1 - 0.08 * other:
         return fence(rng.randint(0, 1))
     words = load(0)
     words[rng.randrange(8)] ^= 1 << rng.randrange(32)      # mostly refused
@@ -183,11 +232,15 @@ def random_command(rng):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_random_streams_keep_order(seed):
+    # Odd seeds: mostly COMPUTEs (several in flight at once); even: a mix of all commands.
     rng = random.Random(seed)
-    commands = [random_command(rng) for _ in range(40)]
+    commands = [random_command(rng, 0.3 if seed % 2 == 0 else 0.7) for _ in range(40)]
     latency = lambda unit, f: rng.randint(1, 30)            # noqa: E731
-    run(commands, latency=latency, seed=seed, prefill=seed % 2 == 0,
-        bus_error=lambda unit, f: rng.random() < 0.05)
+    _, datapath, _ = run(commands, latency=latency, seed=seed, prefill=seed % 2 == 0,
+                         bus_error=lambda unit, f: rng.random() < 0.05,
+                         exec_capacity=rng.choice([2, 3, 8]), exec_depth=rng.choice([2, 4]))
+    if seed % 2:
+        assert datapath.max_in_flight["exec"] >= 2         # COMPUTEs did overlap
 
 
 @pytest.mark.slow
