@@ -31,16 +31,17 @@ _FPGA_DIR = pathlib.Path(__file__).resolve().parent
 
 
 def sim_config():
-    """The variant the simulated board runs: the ``sim`` preset (so programs built by
-    ``make firmware`` run on it) plus a boot ROM, with a slow nominal clock so the boot loader's
-    timeouts (counted in cycles) pass quickly in simulation.
+    """The variant the simulated board runs: the ``sim`` preset's memories (so programs built by
+    ``make firmware`` run on it) plus a boot ROM, without the NPU (the link does not need it;
+    the model builds and runs several times faster), with a slow nominal clock so the boot
+    loader's timeouts (counted in cycles) pass quickly in simulation.
     Its name carries a hash of this package's sources, so the cached model is rebuilt when the
     mailbox or the top change (the simulator hashes only ``rtl/`` and the config)."""
     digest = hashlib.sha256()
     for name in ("link_sim_top.py", "mailbox.py", "protocol.py"):
         digest.update((_FPGA_DIR / name).read_bytes())
     return replace(preset("sim"), name=f"link-{digest.hexdigest()[:8]}", clk_freq=2_000_000,
-                   rom_size=4096)
+                   rom_size=4096, npu_rows=0)
 
 
 @dataclass

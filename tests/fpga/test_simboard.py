@@ -28,7 +28,7 @@ def sim_board():
 @pytest.fixture
 def link(sim_board):
     sim_board.faults = None
-    link = BoardLink.open(sim_board.port, timeout=5.0)
+    link = BoardLink.open(sim_board.port, timeout=10.0)   # generous: CI machines are busy
     yield link
     link.close()
 
@@ -64,7 +64,7 @@ def test_faults_are_recovered(sim_board, link):
     # command and the exit report travel on a clean line (see fpga/protocol.py on GO).
     sim_board.faults = Faults(drop=0.003, flip=0.003, insert=0.002, h2d_bytes=3500,
                               d2h_bytes=150, seed=5)
-    link.timeout = 3.0                           # a lost frame costs one timeout
+    link.timeout = 5.0                           # a lost frame costs one timeout
     result = link.run_elf(HELLO, timeout=120)
     assert result.status == "pass"
     assert result.output.startswith(EXPECTED)
@@ -93,7 +93,7 @@ def test_cli_load_and_read_back(sim_board, tmp_path, capfdbinary):
     blob = tmp_path / "matrix.bin"
     blob.write_bytes(bytes(range(200)))
     out = tmp_path / "readback.bin"
-    status = main(["board", "load", str(HELLO), "--port", sim_board.port, "--timeout", "5",
+    status = main(["board", "load", str(HELLO), "--port", sim_board.port, "--timeout", "10",
                    "--data", f"0x40000000:{blob}", "--read", f"0x40000000:200:{out}"])
     captured = capfdbinary.readouterr()
     assert status == 0, captured.err.decode()
