@@ -11,8 +11,9 @@ UART, EXIT = 0x1000_0000, 0x1000_2000
 
 
 def dure(*args, **kwargs):
+    # generous timeout: if the RTL changed since the session's build, the subprocess rebuilds
     return subprocess.run([sys.executable, "-m", "dure.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=600, **kwargs)
+                          capture_output=True, text=True, timeout=3600, **kwargs)
 
 
 def program(text, code):

@@ -1,14 +1,14 @@
 """Model cache: built once, reused, never half-built under concurrent builders; the hash follows
 the config. Uses a private build folder (DURE_BUILD) so the build really happens here."""
 
+import io
 import os
 import pathlib
 import subprocess
 import sys
-import time
 
 import pytest
-from dure.sim.rtlgen import model_hash, strip_zero_memory_init
+from dure.sim.rtlgen import model_dir, model_hash, strip_zero_memory_init
 from dure.sim.verilator import build_model
 
 from dure.config import SoCConfig, preset
@@ -29,24 +29,27 @@ print(build_model(preset("sim"), top=module.ToyTop, jobs=1))
 
 
 def test_concurrent_build_then_cache_hit(tmp_path, toy_top, monkeypatch):
+    monkeypatch.setenv("DURE_BUILD", str(tmp_path))
+    before = model_dir(preset("sim"), toy_top)
     env = dict(os.environ, DURE_BUILD=str(tmp_path))
     procs = [subprocess.Popen([sys.executable, "-c", _BUILD], env=env, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
-    outputs = [proc.communicate(timeout=600) for proc in procs]
+    outputs = [proc.communicate(timeout=1800) for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], outputs
+    if model_dir(preset("sim"), toy_top) != before:
+        pytest.skip("the toy's sources changed while the test ran (shared working tree)")
     paths = {out.strip() for out, _ in outputs}
-    assert len(paths) == 1
+    assert paths == {str(before / "plain" / "Vdure_sim_top")}
     exe = pathlib.Path(paths.pop())
-    assert exe.is_file() and str(exe).startswith(str(tmp_path))
+    assert exe.is_file()
     # exactly one of the two built it; the other waited on the lock and reused it
     assert sum("building" in err for _, err in outputs) == 1
-    assert not list(exe.parent.parent.glob(".build-*"))
+    assert not list(before.glob(".build-*"))
 
-    monkeypatch.setenv("DURE_BUILD", str(tmp_path))
     mtime = exe.stat().st_mtime_ns
-    start = time.monotonic()
-    assert build_model(preset("sim"), top=toy_top, log=None) == exe
-    assert time.monotonic() - start < 5
+    log = io.StringIO()
+    assert build_model(preset("sim"), top=toy_top, log=log) == exe
+    assert log.getvalue() == ""                      # nothing built
     assert exe.stat().st_mtime_ns == mtime
 
 
