@@ -17,10 +17,11 @@ import random
 from dataclasses import dataclass, field
 
 from ..bus.testing import transact
-from .commands import DESCRIPTOR_WORDS, ErrorCode, LoadTarget, Opcode, Register
+from .commands import DESCRIPTOR_WORDS, ElemType, ErrorCode, LoadTarget, Opcode, OutType, Register
+from .descriptor import encode
 
 __all__ = ["UnitRun", "StandInDatapath", "reg_read", "reg_write", "submit", "rows_touched",
-           "conflict", "raw", "check_schedule", "UNIT_OF"]
+           "conflict", "raw", "check_schedule", "UNIT_OF", "ResidentGemm", "resident_gemm"]
 
 UNIT_OF = {Opcode.LOAD: "load", Opcode.COMPUTE: "exec", Opcode.STORE: "store"}
 
@@ -207,3 +208,69 @@ def check_schedule(commands, codes, runs):
                     f"command {seq} started at {run.accepted} before {earlier} finished " \
                     f"at {other.done}"
     return matched
+
+
+@dataclass
+class ResidentGemm:
+    """Descriptors of :func:`resident_gemm`: ``loads`` (every A tile, then every W tile),
+    ``computes`` (in the tiling order), ``stores`` (one per N tile), ``stream`` (the LOADs and
+    COMPUTEs interleaved in the tiling order, each LOAD just before the first COMPUTE that
+    needs it); the memory ``image`` and the byte offset ``out_at`` of the int32 / fp32 output
+    (M rows of N words)."""
+    loads: list
+    computes: list
+    stores: list
+    stream: list
+    image: bytearray
+    out_at: int
+
+
+def resident_gemm(config, a, b, *, base, k_inner=False):
+    """An M x K x N GEMM (``a`` / ``b`` int8 or float16) with all of A and W resident in SPAD
+    (A tile t at rows ``t * M``, then the W tiles) and each N tile's output in its own ACC rows
+    (``u * M``); raw int32 / fp32 output. Tiling order: K tiles outer and N tiles inner
+    (consecutive COMPUTEs write different ACC rows, so they pipeline through the array; COMPUTE
+    (t, u) accumulates onto (t - 1, u), ``N / C`` commands earlier), or with ``k_inner`` the
+    other way round (every COMPUTE but an N tile's first accumulates onto the one just before
+    it: a RAW hazard through ACC, so they run one at a time)."""
+    rows, cols = config.npu_rows, config.npu_cols
+    m, k = a.shape
+    n = b.shape[1]
+    fp = a.dtype.itemsize == 2
+    eb, elem, prec = (2, ElemType.FP16, 1) if fp else (1, ElemType.INT8, 0)
+    kt, nt = -(-k // rows), -(-n // cols)
+    w0 = kt * m
+    if w0 + kt * nt * rows > config.npu_spad_rows or nt * m > config.npu_acc_rows:
+        raise ValueError(f"a {m}x{k}x{n} GEMM does not fit the SPAD / ACC")
+    b_at = m * k * eb
+    out_at = -(-(b_at + k * n * eb) // 4) * 4
+    image = bytearray(out_at + 4 * m * n)
+    image[:b_at] = a.tobytes()
+    image[b_at:b_at + k * n * eb] = b.tobytes()
+    a_loads = [encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
+                      dram_addr=base + t * rows * eb, dram_stride=k * eb, rows=m,
+                      cols=min(rows, k - t * rows), local_addr=t * m) for t in range(kt)]
+    w_loads, computes = {}, {}
+    for t in range(kt):
+        kk = min(rows, k - t * rows)
+        for u in range(nt):
+            nn = min(cols, n - u * cols)
+            w_row = w0 + (t * nt + u) * rows
+            w_loads[t, u] = encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
+                                   dram_addr=base + b_at + (t * rows * n + u * cols) * eb,
+                                   dram_stride=n * eb, rows=kk, cols=nn, local_addr=w_row)
+            computes[t, u] = encode(Opcode.COMPUTE, precision=prec, accumulate=int(t > 0),
+                                    a_addr=t * m, w_addr=w_row, acc_addr=u * m, m=m, k=kk,
+                                    n=nn)
+    order = sorted(computes, key=lambda tu: (tu[1], tu[0]) if k_inner else tu)
+    stream, have_a = [], set()
+    for t, u in order:
+        if t not in have_a:
+            stream.append(a_loads[t])
+            have_a.add(t)
+        stream += [w_loads[t, u], computes[t, u]]
+    stores = [encode(Opcode.STORE, out=OutType.FP32 if fp else OutType.INT32, acc_type=prec,
+                     dram_addr=base + out_at + 4 * u * cols, dram_stride=4 * n, rows=m,
+                     cols=min(cols, n - u * cols), acc_addr=u * m) for u in range(nt)]
+    return ResidentGemm(a_loads + list(w_loads.values()), [computes[tu] for tu in order],
+                        stores, stream, image, out_at)

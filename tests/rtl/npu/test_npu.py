@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from dure.rtl.bus.testing import simulate
 from dure.rtl.npu.commands import Control, ErrorCode, Opcode, OutType, Status
-from dure.rtl.npu.control_testing import reg_read, reg_write, submit
+from dure.rtl.npu.control_testing import reg_read, reg_write, resident_gemm, submit
 from dure.rtl.npu.datapath import NpuDatapath
 from dure.rtl.npu.datapath_testing import MemoryTarget
 from dure.rtl.npu.descriptor import encode
@@ -148,61 +148,11 @@ PERF_CFG = SoCConfig(npu_rows=4, npu_cols=4, npu_spad_rows=512, npu_acc_rows=256
                      npu_queue_depth=8)
 
 
-def n_inner_gemm(config, a, b, *, base, on_chip):
-    """An M x K x N GEMM with A resident in SPAD and the N tiles innermost (consecutive COMPUTEs
-    write different ACC rows, so they are independent and pipeline; only COMPUTE (k, n)
-    accumulating onto (k - 1, n) depends on an earlier one, ``N / C`` commands back).
-
-    Returns ``(phases, image, out_at)``: ``phases`` is a list of descriptor lists; with
-    ``on_chip`` they are [LOADs of A and W + FENCE, COMPUTEs, STOREs], otherwise [everything
-    in tiling order: per K tile the A LOAD, then per N tile the W LOAD and the COMPUTE; STOREs].
-    Output: int32 / fp32 rows of N words at ``out_at``."""
-    rows, cols = config.npu_rows, config.npu_cols
-    m, k = a.shape
-    n = b.shape[1]
-    fp = a.dtype == np.float16
-    eb, elem, prec = (2, 1, 1) if fp else (1, 0, 0)
-    kt, nt = -(-k // rows), -(-n // cols)
-    w0 = kt * m
-    if w0 + kt * nt * rows > config.npu_spad_rows or nt * m > config.npu_acc_rows:
-        raise ValueError("the GEMM does not fit the SPAD / ACC")
-    b_at = m * k * eb
-    out_at = -(-(b_at + k * n * eb) // 4) * 4
-    image = bytearray(out_at + 4 * m * n)
-    image[:b_at] = a.tobytes()
-    image[b_at:b_at + k * n * eb] = b.tobytes()
-    loads, computes, stores, stream = [], [], [], []
-    for t in range(kt):
-        kk = min(rows, k - t * rows)
-        a_load = encode(Opcode.LOAD, target=0, elem=elem, dram_addr=base + t * rows * eb,
-                        dram_stride=k * eb, rows=m, cols=kk, local_addr=t * m)
-        loads.append(a_load)
-        stream.append(a_load)
-        for u in range(nt):
-            nn = min(cols, n - u * cols)
-            w_row = w0 + (t * nt + u) * rows
-            w_load = encode(Opcode.LOAD, target=0, elem=elem,
-                            dram_addr=base + b_at + (t * rows * n + u * cols) * eb,
-                            dram_stride=n * eb, rows=kk, cols=nn, local_addr=w_row)
-            compute = encode(Opcode.COMPUTE, precision=prec, accumulate=int(t > 0),
-                             a_addr=t * m, w_addr=w_row, acc_addr=u * m, m=m, k=kk, n=nn)
-            loads.append(w_load)
-            computes.append(compute)
-            stream += [w_load, compute]
-    for u in range(nt):
-        nn = min(cols, n - u * cols)
-        stores.append(encode(Opcode.STORE, out=OutType.FP32 if fp else OutType.INT32,
-                             acc_type=prec, dram_addr=base + out_at + 4 * u * cols,
-                             dram_stride=4 * n, rows=m, cols=nn, acc_addr=u * m))
-    fence = encode(Opcode.FENCE)
-    phases = [loads + [fence], computes, stores] if on_chip else [stream, stores]
-    return phases, image, out_at
-
-
 def measure(config, kind, m, k, n, *, on_chip, seed=7):
-    """Runs an N-innermost GEMM on the whole Npu (real datapath, main memory at the config's
-    latency, one word per cycle); checks the output against golden; returns the perf counters
-    of the measured phase (the COMPUTEs when ``on_chip``, else the LOADs and COMPUTEs)."""
+    """Runs an N-innermost :func:`resident_gemm` on the whole Npu (real datapath, main memory
+    at the config's latency, one word per cycle); checks the output against golden; returns the
+    perf counters of the measured phase (the COMPUTEs when ``on_chip``, else the LOADs and
+    COMPUTEs)."""
     rng = np.random.default_rng(seed)
     if kind == "int8":
         a = rng.integers(-128, 128, (m, k), dtype=np.int8)
@@ -210,7 +160,11 @@ def measure(config, kind, m, k, n, *, on_chip, seed=7):
     else:
         a = rng.standard_normal((m, k)).astype(np.float16)
         b = rng.standard_normal((k, n)).astype(np.float16)
-    phases, image, out_at = n_inner_gemm(config, a, b, base=BASE, on_chip=on_chip)
+    gemm = resident_gemm(config, a, b, base=BASE)
+    image, out_at = gemm.image, gemm.out_at
+    fence = encode(Opcode.FENCE)
+    phases = [gemm.loads + [fence], gemm.computes, gemm.stores] if on_chip else \
+        [gemm.stream, gemm.stores]
     dut = Npu(config)
     mem = bytearray(image)
     target = MemoryTarget(dut.dma, mem, base=BASE, latency=config.main_latency)
