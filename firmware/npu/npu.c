@@ -9,6 +9,10 @@
 static struct npu_info info;
 static uintptr_t alloc_base = DURE_MAIN_BASE, alloc_end = DURE_MAIN_BASE + DURE_MAIN_SIZE;
 static uintptr_t alloc_next = DURE_MAIN_BASE;
+/* CMD0..7 keep their values after a DOORBELL: npu_push rewrites only the words that differ
+ * from the last descriptor (the shadow is valid after the first push following npu_init). */
+static uint32_t shadow[8];
+static int shadow_valid;
 
 /* --- device ------------------------------------------------------------------------------- */
 
@@ -28,6 +32,7 @@ int npu_init(void)
     if (!info.rows || !info.cols)
         return NPU_E_NO_DEVICE;
     npu_set_window(DURE_MAIN_BASE, DURE_MAIN_SIZE);
+    shadow_valid = 0;
     NPU_REG(DURE_NPU_STATUS) = DURE_NPU_STATUS_ERROR | DURE_NPU_STATUS_FENCE_IRQ;
     return 0;
 }
@@ -45,8 +50,13 @@ void npu_set_window(uint32_t base, uint32_t size)
 
 void npu_push(const uint32_t desc[8])
 {
-    for (int i = 0; i < 8; i++)
-        NPU_REG(DURE_NPU_CMD0 + 4u * (uint32_t)i) = desc[i];
+    for (int i = 0; i < 8; i++) {
+        if (!shadow_valid || shadow[i] != desc[i]) {
+            NPU_REG(DURE_NPU_CMD0 + 4u * (uint32_t)i) = desc[i];
+            shadow[i] = desc[i];
+        }
+    }
+    shadow_valid = 1;
     NPU_REG(DURE_NPU_DOORBELL) = 1;      /* held off by the bus while the queue is full */
 }
 
