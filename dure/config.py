@@ -28,9 +28,10 @@ base           size             region
 Every address outside these regions answers with a bus error (an access-fault trap).
 """
 
+import os
 from dataclasses import dataclass
 
-__all__ = ["Region", "SoCConfig", "PRESETS", "preset"]
+__all__ = ["Region", "SoCConfig", "PRESETS", "preset", "default_variant", "VARIANT_ENV"]
 
 
 @dataclass(frozen=True)
@@ -247,3 +248,14 @@ def preset(name):
         raise ValueError(
             f"unknown SoC variant {name!r}; choose one of: {', '.join(sorted(PRESETS))}"
         ) from None
+
+
+#: Environment variable naming the variant that simulations use when none is given.
+VARIANT_ENV = "DURE_VARIANT"
+
+
+def default_variant():
+    """Name of the variant used when a command or :func:`dure.sim.runner.run_elf` is given
+    none: ``$DURE_VARIANT`` if set, else ``"sim"``. The test suite sets it to ``cpu`` so that
+    CPU-only tests build the small model (tests/conftest.py)."""
+    return os.environ.get(VARIANT_ENV) or "sim"

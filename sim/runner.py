@@ -20,7 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from dure.config import preset
+from dure.config import default_variant, preset
 from dure.errors import UserError
 
 from .elf import load_elf
@@ -192,7 +192,7 @@ def run_elf(elf_path, config=None, max_cycles=50_000_000, trace=None, waves=None
     elf_path : path
         RV32 ELF executable (checked by :func:`dure.sim.elf.load_elf`).
     config : SoCConfig, optional
-        Variant to simulate; default ``preset("sim")``.
+        Variant to simulate; default :func:`~dure.config.default_variant`.
     max_cycles : int
         Cycle limit after the core starts; reaching it gives status ``timeout``.
     trace : path, optional
@@ -224,7 +224,7 @@ def run_elf(elf_path, config=None, max_cycles=50_000_000, trace=None, waves=None
     RuntimeError
         The model could not be built or the harness failed.
     """
-    config = config or preset("sim")
+    config = config or preset(default_variant())
     _check_cycles(max_cycles)
     flavour = _wave_flavour(waves, wave_format)
     program = load_elf(elf_path, config)
@@ -270,7 +270,7 @@ def run_bare(elf_path, cycles, config=None, *, top=None):
     The reference for simulator speed: same model, same loading, a loop that only toggles the
     clock. Returns the seconds the cycle loop took.
     """
-    config = config or preset("sim")
+    config = config or preset(default_variant())
     _check_cycles(cycles)
     program = load_elf(elf_path, config)
     exe = build_model(config, top=top)

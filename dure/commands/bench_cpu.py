@@ -9,7 +9,7 @@ toggling only) over the same number of cycles of the same program.
 import pathlib
 import sys
 
-from ..config import preset
+from ..config import default_variant, preset
 from ..errors import UserError
 
 NAME = "bench-cpu"
@@ -21,7 +21,8 @@ def add_arguments(parser):
                         help="folder with the built programs (default: build/firmware)")
     parser.add_argument("--max-cycles", type=int, default=200_000_000, metavar="N",
                         help="cycle limit per benchmark (default 200M)")
-    parser.add_argument("--variant", default="sim", help="SoC variant (default: sim)")
+    parser.add_argument("--variant", default=default_variant(),
+                        help="SoC variant (default: $DURE_VARIANT or sim)")
 
 
 def _cpi(cycles, instret):

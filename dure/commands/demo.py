@@ -3,7 +3,7 @@
 import pathlib
 import sys
 
-from ..config import preset
+from ..config import default_variant, preset
 from ..errors import UserError
 
 NAME = "demo"
@@ -15,7 +15,8 @@ def add_arguments(parser):
                         help="folder with the built programs (default: build/firmware)")
     parser.add_argument("--max-cycles", type=int, default=50_000_000, metavar="N",
                         help="cycle limit per program (default 50M)")
-    parser.add_argument("--variant", default="sim", help="SoC variant (default: sim)")
+    parser.add_argument("--variant", default=default_variant(),
+                        help="SoC variant (default: $DURE_VARIANT or sim)")
 
 
 def run(args):

@@ -9,7 +9,7 @@ import argparse
 import pathlib
 import sys
 
-from ..config import preset
+from ..config import default_variant, preset
 from ..errors import UserError
 
 NAME = "run"
@@ -42,7 +42,8 @@ def add_arguments(parser):
                         help="write the retirement trace, one line per instruction")
     parser.add_argument("--uart-input", metavar="F",
                         help="bytes for the UART receiver: a file, or - for live stdin")
-    parser.add_argument("--variant", default="sim", help="SoC variant (default: sim)")
+    parser.add_argument("--variant", default=default_variant(),
+                        help="SoC variant (default: $DURE_VARIANT or sim)")
 
 
 def exit_status(result):

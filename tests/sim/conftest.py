@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from dure.config import preset
+from dure.config import default_variant, preset
 
 _HERE = pathlib.Path(__file__).resolve().parent
 
@@ -65,6 +65,7 @@ def assemble(tmp_path):
 
 @pytest.fixture(scope="session")
 def simtop_model():
-    """Path of the real SimTop model (plain flavour), built at most once per session."""
+    """Path of the real SimTop model of the default test variant (plain flavour), built at most
+    once per session."""
     from dure.sim.verilator import build_model
-    return build_model(preset("sim"))
+    return build_model(preset(default_variant()))

@@ -1,0 +1,13 @@
+"""Suite-wide settings.
+
+Simulations without an explicit variant use ``cpu`` (the SoC without the NPU): its Verilator
+model builds in about a minute and runs at ~1.5 M cycles/s, against many minutes and ~15 k
+cycles/s for the full ``sim`` variant with its 8x8 NPU. NPU system tests ask for
+``preset("npu-small")`` explicitly. Subprocesses (``dure run`` in CLI tests) inherit this.
+"""
+
+import os
+
+from dure.config import VARIANT_ENV
+
+os.environ.setdefault(VARIANT_ENV, "cpu")
