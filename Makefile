@@ -1,8 +1,10 @@
 # Dure: top-level entry points. Every target creates the virtual environment on first use.
-#   make sim        the main job (builds the SoC and firmware, runs the demo)
+#   make sim        the main job: hello on the core, then the NPU demo (a digits MLP in INT8 and
+#                   FP16 on the simulated SoC: accuracy, bit-exact golden agreement, cycles)
 #   make test       all tests that CI runs (well under 20 minutes on 2 cores)
 #   make firmware   build every firmware program into build/firmware/
 #   make run ELF=f  run any RV32IM ELF on the simulated SoC
+#   make bench      NPU GEMMs and MLPerf Tiny layer shapes, roofline (build/bench/)
 #   make bench-cpu  CPI per CPU benchmark and simulator speed against bare Verilator
 #   make bench-npu  NPU array MACs per cycle, fill/drain, ECP5 synthesis figures
 #   make fuzz       long randomised sweeps (not part of make test)
@@ -49,7 +51,8 @@ firmware: header
 	    GEN_INCLUDE="$(CURDIR)/$(BUILD)/include"
 
 sim: firmware
-	$(RUN_ENV) $(DURE) demo
+	$(RUN_ENV) $(DURE) run $(BUILD)/firmware/hello.elf
+	$(RUN_ENV) $(DURE) infer
 
 run: $(STAMP)
 	@test -n "$(ELF)" || { echo "usage: make run ELF=path/to/program.elf [ARGS='--vcd out.vcd']"; exit 2; }
@@ -58,7 +61,8 @@ run: $(STAMP)
 test: firmware
 	$(RUN_ENV) $(PY) -m pytest -m "not slow" -n $(JOBS) $(ARGS)
 
-bench: bench-cpu
+bench: firmware
+	$(RUN_ENV) $(DURE) bench
 
 bench-cpu: firmware
 	$(RUN_ENV) $(DURE) bench-cpu

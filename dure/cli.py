@@ -18,6 +18,9 @@ COMMANDS = [
     "fpga",
     "board",
     "bench_npu",
+    "gemm",
+    "infer",
+    "bench",
 ]
 
 

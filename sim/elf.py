@@ -65,7 +65,7 @@ class Program:
         for item in data:
             try:
                 addr, blob = item
-                addr, blob = int(addr), bytes(blob)
+                addr, blob = int(addr), bytes(memoryview(blob))
             except (TypeError, ValueError):
                 raise UserError(f"a data segment is (address, bytes), not {item!r}") from None
             if not blob:

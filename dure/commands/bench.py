@@ -1,0 +1,58 @@
+"""``dure bench``: NPU GEMM benchmark with a roofline (square GEMMs and MLPerf Tiny layer
+shapes, INT8 and FP16) on the simulated SoC; tables and plot under build/bench/."""
+
+import pathlib
+import sys
+
+from ..config import preset
+from ..errors import UserError
+
+NAME = "bench"
+HELP = ("NPU GEMMs (64^3, 256^3, MLPerf Tiny layer shapes) in INT8 and FP16 on the simulated "
+        "SoC: MACs/cycle, DMA bytes, roofline; writes build/bench/")
+
+
+def add_arguments(parser):
+    parser.add_argument("--variant", default="sim", help="SoC variant (default: sim)")
+    parser.add_argument("--out-dir", type=pathlib.Path, metavar="DIR",
+                        help="where to write npu_bench.md/.csv and roofline.png "
+                             "(default: build/bench)")
+    parser.add_argument("--shapes", metavar="NAMES",
+                        help="comma-separated subset of the shapes (default: all)")
+    parser.add_argument("--precision", choices=["int8", "fp16"],
+                        help="only this precision (default: both)")
+
+
+def run(args):
+    from ..sim.npu_bench import SHAPES, run_all, write_reports
+    from ..sim.report import format_table
+    from ..sim.rtlgen import build_root
+
+    try:
+        config = preset(args.variant)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    shapes = SHAPES
+    if args.shapes:
+        wanted = args.shapes.split(",")
+        known = {s[0]: s for s in SHAPES}
+        unknown = [w for w in wanted if w not in known]
+        if unknown:
+            raise UserError(f"unknown shape {unknown[0]!r}; choose from {', '.join(known)}")
+        shapes = [known[w] for w in wanted]
+    precisions = (args.precision,) if args.precision else ("int8", "fp16")
+    rows = run_all(config, shapes, precisions,
+                   progress=lambda text: print(f"running {text} ...", file=sys.stderr,
+                                               flush=True))
+    peak, bw = config.npu_peak_macs_per_cycle, config.main_bytes_per_cycle
+    print(f"NPU {config.npu_rows}x{config.npu_cols}: peak {peak} MACs/cycle; main memory "
+          f"{bw} B/cycle; roofline bound = min(peak, {bw} x MACs per DMA byte)")
+    print()
+    from ..sim.npu_bench import COLUMNS
+    print(format_table(COLUMNS, [row.cells() for row in rows]))
+    print()
+    for path in write_reports(rows, args.out_dir or build_root() / "bench", config):
+        print(f"wrote {path}")
+    for name, *_ in shapes:
+        print(f"  {name}: " + next(s[4] for s in SHAPES if s[0] == name))
+    return 0 if all(row.exact for row in rows) else 1

@@ -1,0 +1,407 @@
+"""NPU jobs: a table of GEMM layers that Python places in main memory for the ``npu_job``
+firmware (firmware/npu_jobs/npu_job/), which runs each layer on the NPU through the driver
+library (``npu_gemm``) and writes per-layer results back into the table.
+
+This module is the one definition of the table format. The C side includes ``npu_job.h``,
+generated from it by :func:`generate_header`; nothing is hand-copied.
+
+Table format (all fields little-endian uint32)
+----------------------------------------------
+At :func:`table_address` (the first byte of main memory) lies a header
+(:data:`HEADER_FIELDS`) followed by ``n_layers`` layer records (:data:`LAYER_FIELDS`), each
+:data:`LAYER_WORDS` words. Operands and outputs follow the table in main memory (the firmware
+opens the DMA window on all of main memory, so any main-memory address is valid).
+
+Header: ``magic`` (:data:`MAGIC`, "DJOB"), ``version`` (:data:`VERSION`), ``n_layers``,
+``done`` (the firmware writes the number of layers it finished), then reserved words.
+
+Layer record, inputs (written by Python): the fields of the driver's ``struct npu_gemm``:
+``prec`` (0 INT8, 1 FP16), ``out_type`` (0 int8, 1 int32, 2 fp16, 3 fp32; the STORE table of
+:mod:`dure.rtl.npu.commands`), ``m``, ``k``, ``n``, ``a``, ``a_stride``, ``b``, ``b_stride``,
+``out``, ``out_stride`` (byte addresses and byte strides), ``bias`` and ``scale`` (addresses, 0
+for none), ``zero_point`` (int8, two's complement), ``clamp`` (float outputs: apply
+``lo``/``hi``), ``lo``, ``hi`` (INT8 output: integers in [-128, 127], always applied; float
+outputs: fp32 bit patterns), ``flags`` (:data:`FLAG_CPU_CHECK`: also compute the layer on the
+CPU reference path into ``cpu_out`` and compare byte for byte), ``cpu_out``.
+
+Layer record, results (written by the firmware): ``status`` (0 not run, 1 ran), ``error``
+(0, an NPU error code, or a negative driver code), ``cycles`` (rdcycle around ``npu_gemm``:
+descriptor pushes, NPU run and the final fence), ``check`` (0 not checked, 1 equal,
+2 different), ``cpu_cycles`` (the CPU path), and the NPU performance counters over the layer
+(``perf_*``, 64-bit as lo/hi pairs).
+
+The firmware also prints one line per layer on the UART::
+
+    NPUJOB layer=I err=E cycles=C macs=M busy=B compute=P dma_rd=R dma_wr=W stall_dep=D
+           stall_mem=S stall_out=O check=K cpu_cycles=Q
+
+(one line, counters as 32-bit decimals; the table holds the 64-bit values) and exits with pass
+when every layer ran without error and every requested check agreed; failure 1 means no job
+table or no NPU, failure 2 + i that layer i failed (earlier layers are complete).
+
+Example
+-------
+>>> job = Job(preset("sim"))                                       # doctest: +SKIP
+>>> h = job.gemm(x, w1, precision="int8", bias=b1, scale=s1, zero_point=0, lo=0, hi=127)
+>>> y = job.gemm(h, w2, precision="int8", bias=b2, out_dtype="int32")
+>>> result = job.run()                                             # doctest: +SKIP
+>>> result.read(y), result.layers[0]["cycles"]                     # doctest: +SKIP
+"""
+
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from dure.config import preset
+from dure.errors import UserError
+
+from . import golden
+
+__all__ = [
+    "MAGIC", "VERSION", "HEADER_FIELDS", "LAYER_FIELDS", "LAYER_WORDS", "FLAG_CPU_CHECK",
+    "PRECISIONS", "OUT_TYPES", "LEGAL_OUT", "Buffer", "Job", "JobResult", "table_address",
+    "generate_header", "reference",
+]
+
+MAGIC = 0x424F_4A44          # "DJOB" little-endian
+VERSION = 1
+FLAG_CPU_CHECK = 1
+
+HEADER_FIELDS = ("magic", "version", "n_layers", "done", "reserved0", "reserved1",
+                 "reserved2", "reserved3")
+_LAYER_INPUTS = ("prec", "out_type", "m", "k", "n", "a", "a_stride", "b", "b_stride", "out",
+                 "out_stride", "bias", "scale", "zero_point", "clamp", "lo", "hi", "flags",
+                 "cpu_out")
+_PERF = ("busy", "macs", "compute", "dma_rd", "dma_wr", "stall_dep", "stall_mem", "stall_out")
+_LAYER_RESULTS = ("status", "error", "cycles", "check", "cpu_cycles") + tuple(
+    f"perf_{name}_{half}" for name in _PERF for half in ("lo", "hi"))
+LAYER_FIELDS = _LAYER_INPUTS + _LAYER_RESULTS
+LAYER_WORDS = len(LAYER_FIELDS)
+HEADER_WORDS = len(HEADER_FIELDS)
+
+#: Precision names and their encodings (``prec``).
+PRECISIONS = {"int8": 0, "fp16": 1}
+#: Output types and encodings (``out_type``), with the numpy dtype of each.
+OUT_TYPES = {"int8": (0, np.int8), "int32": (1, np.int32), "fp16": (2, np.float16),
+             "fp32": (3, np.float32)}
+#: Legal output types per precision (the STORE table), the first being the default.
+LEGAL_OUT = {"int8": ("int8", "int32", "fp16"), "fp16": ("fp16", "fp32")}
+_OPERAND = {"int8": np.int8, "fp16": np.float16}
+_BIAS = {"int8": np.int32, "fp16": np.float32}
+
+
+def table_address(config):
+    """Byte address of the job table: the first byte of main memory."""
+    return config.region("main").base
+
+
+def generate_header(config=None):
+    """Text of ``npu_job.h``: the table's structs, magic, version, flags and address."""
+    config = config or preset("sim")
+    lines = [
+        "/* npu_job.h: the NPU job table (generated from sim/npu_job.py; do not edit). */",
+        "#ifndef DURE_NPU_JOB_H",
+        "#define DURE_NPU_JOB_H",
+        "",
+        "#include <stdint.h>",
+        "",
+        f"#define NPU_JOB_MAGIC 0x{MAGIC:08X}u",
+        f"#define NPU_JOB_VERSION {VERSION}u",
+        f"#define NPU_JOB_FLAG_CPU_CHECK {FLAG_CPU_CHECK}u",
+        f"#define NPU_JOB_TABLE_ADDR 0x{table_address(config):08X}u",
+        f"#define NPU_JOB_LAYER_WORDS {LAYER_WORDS}u",
+        "",
+        "struct npu_job_header {",
+        *(f"    uint32_t {name};" for name in HEADER_FIELDS),
+        "};",
+        "",
+        "struct npu_job_layer {",
+        "    /* inputs (Python) */",
+        *(f"    uint32_t {name};" for name in _LAYER_INPUTS),
+        "    /* results (firmware) */",
+        *(f"    uint32_t {name};" for name in _LAYER_RESULTS),
+        "};",
+        "",
+        f"_Static_assert(sizeof(struct npu_job_header) == {4 * HEADER_WORDS}, "
+        "\"job header layout\");",
+        f"_Static_assert(sizeof(struct npu_job_layer) == {4 * LAYER_WORDS}, "
+        "\"job layer layout\");",
+        "",
+        "#endif",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """A 2-D (or 1-D) array at a main-memory address: ``shape`` and numpy ``dtype``."""
+
+    addr: int
+    shape: tuple
+    dtype: np.dtype
+
+    @property
+    def nbytes(self):
+        return int(np.prod(self.shape)) * np.dtype(self.dtype).itemsize
+
+    @property
+    def row_stride(self):
+        return self.shape[-1] * np.dtype(self.dtype).itemsize
+
+
+def _f32_bits(value):
+    return int(np.array(value, dtype=np.float32).view(np.uint32))
+
+
+class Job:
+    """Builder of one job: operands, layers, and the run on the simulated SoC.
+
+    Parameters
+    ----------
+    config : SoCConfig, optional
+        Variant (default ``preset("sim")``); main memory holds the table and every buffer.
+    """
+
+    def __init__(self, config=None, *, max_layers=64):
+        self.config = config or preset("sim")
+        if not self.config.npu_rows:
+            raise UserError(f"variant {self.config.name!r} has no NPU")
+        self._main = self.config.region("main")
+        self._max_layers = max_layers
+        self._next = table_address(self.config) + 4 * (HEADER_WORDS + LAYER_WORDS * max_layers)
+        self._data = []          # (addr, bytes)
+        self.layers = []         # dicts of the input fields, plus bookkeeping
+        self._values = {}        # Buffer -> ndarray placed by put()
+
+    def _alloc(self, nbytes, align=16):
+        addr = (self._next + align - 1) & ~(align - 1)
+        if addr + nbytes > self._main.end:
+            raise UserError(f"the job does not fit in main memory ({self._main.size} bytes): "
+                            f"{addr + nbytes - self._main.base} bytes needed")
+        self._next = addr + nbytes
+        return addr
+
+    def put(self, array):
+        """Place ``array`` (C order) in main memory; return its :class:`Buffer`."""
+        array = np.ascontiguousarray(array)
+        buf = Buffer(self._alloc(array.nbytes), tuple(array.shape), array.dtype)
+        self._data.append((buf.addr, array.tobytes()))
+        self._values[buf] = array
+        return buf
+
+    def empty(self, shape, dtype):
+        """Reserve an output buffer (zero-filled at start)."""
+        dtype = np.dtype(dtype)
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        return Buffer(self._alloc(nbytes), tuple(shape), dtype)
+
+    def _operand(self, value):
+        return value if isinstance(value, Buffer) else self.put(value)
+
+    def gemm(self, a, b, *, precision, bias=None, scale=None, zero_point=0, lo=None, hi=None,
+             out_dtype=None, cpu_check=False):
+        """Append a layer ``out = post(a @ b + bias)``; return the output :class:`Buffer`.
+
+        ``a``, ``b``, ``bias``, ``scale`` are numpy arrays or Buffers (e.g. an earlier layer's
+        output). Types are checked as the driver needs them: operands int8 (INT8) or float16
+        (FP16), bias int32 / float32 of shape (N,), scale float32 (N,). ``lo``/``hi``: INT8
+        output integers (default -128/127, ReLU is ``lo = zero_point``); float outputs floats
+        (the clamp is on when either is given; a missing side is infinite).
+        """
+        if len(self.layers) >= self._max_layers:
+            raise UserError(f"a job has at most {self._max_layers} layers")
+        if precision not in PRECISIONS:
+            raise UserError(f"precision must be int8 or fp16, not {precision!r}")
+        out_dtype = out_dtype or LEGAL_OUT[precision][0]
+        if out_dtype not in LEGAL_OUT[precision]:
+            raise UserError(f"out dtype {out_dtype} is not available with {precision} precision"
+                            f" (choose {', '.join(LEGAL_OUT[precision])})")
+        a, b = self._operand(a), self._operand(b)
+        for name, buf in (("a", a), ("b", b)):
+            if len(buf.shape) != 2 or buf.dtype != _OPERAND[precision]:
+                raise UserError(f"{name} must be a 2-D {np.dtype(_OPERAND[precision]).name} "
+                                f"matrix for {precision} precision, not {buf.dtype} "
+                                f"{buf.shape}")
+        m, k = a.shape
+        k2, n = b.shape
+        if k != k2:
+            raise UserError(f"shapes do not chain: a is {m}x{k} but b is {k2}x{n}")
+        bias_buf = scale_buf = None
+        if bias is not None:
+            bias_buf = self._operand(bias)
+            if bias_buf.shape != (n,) or bias_buf.dtype != _BIAS[precision]:
+                raise UserError(f"bias must be {np.dtype(_BIAS[precision]).name} of shape "
+                                f"({n},), not {bias_buf.dtype} {bias_buf.shape}")
+        if scale is not None:
+            scale_buf = self._operand(scale)
+            if scale_buf.shape != (n,) or scale_buf.dtype != np.float32:
+                raise UserError(f"scale must be float32 of shape ({n},), not "
+                                f"{scale_buf.dtype} {scale_buf.shape}")
+        needs_scale = {("int8", "int8"): True, ("int8", "int32"): False,
+                       ("int8", "fp16"): True}.get((precision, out_dtype))
+        if needs_scale is True and scale_buf is None:
+            raise UserError(f"{precision} -> {out_dtype} needs a scale")
+        if needs_scale is False and scale_buf is not None:
+            raise UserError(f"{precision} -> {out_dtype} takes no scale (raw accumulators)")
+        code, odt = OUT_TYPES[out_dtype]
+        if out_dtype == "int8":
+            lo = -128 if lo is None else int(lo)
+            hi = 127 if hi is None else int(hi)
+            if not -128 <= lo <= hi <= 127:
+                raise UserError(f"int8 clamp needs -128 <= lo <= hi <= 127, not {lo},{hi}")
+            if not -128 <= int(zero_point) <= 127:
+                raise UserError(f"zero point must be in [-128, 127], not {zero_point}")
+            clamp, lo_w, hi_w = 0, lo & 0xFFFF_FFFF, hi & 0xFFFF_FFFF
+        else:
+            if int(zero_point):
+                raise UserError("a zero point applies to int8 output only")
+            if out_dtype == "int32" and (lo is not None or hi is not None):
+                raise UserError("int32 output is raw: no clamp")
+            clamp = int(lo is not None or hi is not None)
+            flo = np.float32(-np.inf if lo is None else lo)
+            fhi = np.float32(np.inf if hi is None else hi)
+            if clamp and (np.isnan(flo) or np.isnan(fhi) or flo > fhi):
+                raise UserError(f"float clamp needs lo <= hi, neither NaN, not {lo},{hi}")
+            lo_w, hi_w = (_f32_bits(flo), _f32_bits(fhi)) if clamp else (0, 0)
+            lo, hi = (float(flo), float(fhi)) if clamp else (None, None)
+        out = self.empty((m, n), odt)
+        cpu_out = self.empty((m, n), odt) if cpu_check else None
+        layer = {
+            "prec": PRECISIONS[precision], "out_type": code, "m": m, "k": k, "n": n,
+            "a": a.addr, "a_stride": a.row_stride, "b": b.addr, "b_stride": b.row_stride,
+            "out": out.addr, "out_stride": out.row_stride,
+            "bias": bias_buf.addr if bias_buf else 0, "scale": scale_buf.addr if scale_buf else 0,
+            "zero_point": int(zero_point) & 0xFFFF_FFFF, "clamp": clamp, "lo": lo_w, "hi": hi_w,
+            "flags": FLAG_CPU_CHECK if cpu_check else 0,
+            "cpu_out": cpu_out.addr if cpu_out else 0,
+        }
+        self.layers.append({"fields": layer, "output": out, "spec": {
+            "precision": precision, "out_dtype": out_dtype, "a": a, "b": b, "bias": bias_buf,
+            "scale": scale_buf, "zero_point": int(zero_point), "lo": lo, "hi": hi}})
+        return out
+
+    def table(self):
+        """The table's bytes (header and layer records; results zero)."""
+        words = [MAGIC, VERSION, len(self.layers), 0] + [0] * (HEADER_WORDS - 4)
+        for layer in self.layers:
+            f = layer["fields"]
+            words += [f[name] for name in _LAYER_INPUTS] + [0] * len(_LAYER_RESULTS)
+        return struct.pack(f"<{len(words)}I", *words)
+
+    def data_segments(self):
+        """``[(address, bytes)]`` for :func:`dure.sim.runner.run_elf`: table and operands."""
+        return [(table_address(self.config), self.table())] + list(self._data)
+
+    def value(self, buf):
+        """The array placed with :meth:`put` for ``buf`` (None for outputs)."""
+        return self._values.get(buf)
+
+    def run(self, elf=None, *, max_cycles=200_000_000, extra_dumps=()):
+        """Run the job on the simulated SoC; return a :class:`JobResult`.
+
+        ``elf`` defaults to the built ``npu_job.elf`` (:func:`dure.sim.npu_job_build.job_elf`).
+        Raises UserError when the firmware did not pass (the UART tail is in the message)."""
+        from .npu_job_build import job_elf
+        from .runner import run_elf
+
+        if not self.layers:
+            raise UserError("the job has no layers")
+        elf = elf or job_elf(self.config)
+        outputs = [layer["output"] for layer in self.layers]
+        cpu = [b for b in (_cpu_buffer(layer) for layer in self.layers) if b is not None]
+        table = (table_address(self.config), 4 * (HEADER_WORDS + LAYER_WORDS * len(self.layers)))
+        dumps = [table] + [(b.addr, b.nbytes) for b in outputs + cpu] + list(extra_dumps)
+        result = run_elf(elf, config=self.config, max_cycles=max_cycles,
+                         data=self.data_segments(), dumps=dumps)
+        return JobResult(self, result, table, dumps)
+
+
+def _cpu_buffer(layer):
+    f = layer["fields"]
+    if not f["cpu_out"]:
+        return None
+    out = layer["output"]
+    return Buffer(f["cpu_out"], out.shape, out.dtype)
+
+
+class JobResult:
+    """What a job run produced.
+
+    Attributes
+    ----------
+    run : RunResult
+        The simulator's result (status, cycles, UART, dumps).
+    layers : list of dict
+        Per layer: every result field of the table (``error``, ``cycles``, ``check``, ...) and
+        the 64-bit counters as ``busy``, ``macs``, ``compute``, ``dma_rd``, ``dma_wr``,
+        ``stall_dep``, ``stall_mem``, ``stall_out``.
+    """
+
+    def __init__(self, job, run, table, dumps):
+        self.job, self.run = job, run
+        if run.status != "pass":
+            tail = run.uart.decode("latin-1")[-600:]
+            raise UserError(f"npu_job firmware: {run.status} (failure {run.failure}) after "
+                            f"{run.cycles} cycles; UART: {tail.strip()!r}")
+        raw = run.dumps[table]
+        words = struct.unpack(f"<{len(raw) // 4}I", raw)
+        if words[0] != MAGIC or words[2] != len(job.layers) or words[3] != len(job.layers):
+            raise UserError("npu_job firmware left the table inconsistent "
+                            f"(magic 0x{words[0]:08x}, layers {words[2]}, done {words[3]})")
+        self.layers = []
+        for i in range(len(job.layers)):
+            rec = words[HEADER_WORDS + i * LAYER_WORDS:HEADER_WORDS + (i + 1) * LAYER_WORDS]
+            fields = dict(zip(LAYER_FIELDS, rec, strict=True))
+            stats = {name: fields[name] for name in _LAYER_RESULTS}
+            stats["error"] = struct.unpack("<i", struct.pack("<I", stats["error"]))[0]
+            for name in _PERF:
+                stats[name] = fields[f"perf_{name}_lo"] | fields[f"perf_{name}_hi"] << 32
+            self.layers.append(stats)
+        self._dumps = run.dumps
+
+    def read(self, buf):
+        """The array in ``buf`` after the run (it must have been read back)."""
+        raw = self._dumps[(buf.addr, buf.nbytes)]
+        return np.frombuffer(raw, dtype=buf.dtype).reshape(buf.shape).copy()
+
+    def cpu_output(self, index):
+        """The CPU reference path's output of layer ``index`` (None if not requested)."""
+        buf = _cpu_buffer(self.job.layers[index])
+        return None if buf is None else self.read(buf)
+
+    def output(self, index):
+        """The NPU's output of layer ``index``."""
+        return self.read(self.job.layers[index]["output"])
+
+
+def reference(precision, a, b, *, out_dtype, bias=None, scale=None, zero_point=0, lo=None,
+              hi=None):
+    """The layer's output per :mod:`dure.sim.golden` (the STORE table composed of it).
+
+    ``lo``/``hi`` as in :meth:`Job.gemm` (INT8 output: ints, default full range; float
+    outputs: floats or None for no bound)."""
+    if precision == "int8":
+        acc = golden.gemm_int8(a, b, bias)
+        if out_dtype == "int32":
+            return acc
+        if out_dtype == "int8":
+            return golden.requantize(acc, scale, zero_point,
+                                     -128 if lo is None else lo, 127 if hi is None else hi)
+        if lo is None and hi is None:
+            return golden.dequantize_fp16(acc, scale)
+        # the same f32 product, then the clamp, then fp16
+        return golden.fp16_postprocess(acc.astype(np.float32), scale, lo, hi)
+    acc = golden.gemm_fp16(a, b, bias)
+    if out_dtype == "fp16":
+        return golden.fp16_postprocess(acc, scale, lo, hi)
+    y = acc
+    with np.errstate(all="ignore"):
+        if scale is not None:
+            y = (y * scale).astype(np.float32)
+        if lo is not None:
+            y = np.where(y < np.float32(lo), np.float32(lo), y).astype(np.float32)
+        if hi is not None:
+            y = np.where(y > np.float32(hi), np.float32(hi), y).astype(np.float32)
+    return golden.canonicalize_nan(y)

@@ -1,0 +1,136 @@
+"""`dure gemm` input validation: every bad input gives exit status 2 and one line naming the file
+and the problem, before any simulation starts."""
+
+import numpy as np
+import pytest
+
+from dure.cli import main
+
+
+@pytest.fixture
+def files(tmp_path):
+    """Write arrays as .npy files: ``files(name=array, ...) -> {name: path}``."""
+    def write(**arrays):
+        paths = {}
+        for name, array in arrays.items():
+            path = tmp_path / f"{name}.npy"
+            np.save(path, array)
+            paths[name] = path
+        return paths
+    return write
+
+
+def _i8(*shape):
+    return np.ones(shape, np.int8)
+
+
+def _f16(*shape):
+    return np.ones(shape, np.float16)
+
+
+def _run(capsys, tmp_path, paths, *extra):
+    argv = ["gemm", "--a", str(paths["a"]), "--b", str(paths["b"]),
+            "--out", str(tmp_path / "c.npy"), *map(str, extra)]
+    status = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    return status, err
+
+
+CASES = [
+    # (arrays, extra args, expected fragment)
+    (dict(a=np.ones((4, 3), np.float32), b=_i8(3, 2)), ["--precision", "int8", "--scale", "s"],
+     "a.npy: dtype float32, but A for int8 precision must be int8"),
+    (dict(a=_i8(4, 3), b=_f16(3, 2)), ["--precision", "int8", "--scale", "s"],
+     "b.npy: dtype float16, but B for int8 precision must be int8"),
+    (dict(a=_i8(4, 3), b=_i8(3, 2)), ["--precision", "fp16"],
+     "a.npy: dtype int8, but A for fp16 precision must be float16"),
+    (dict(a=_i8(4), b=_i8(4, 2)), ["--precision", "int8", "--out-dtype", "int32"],
+     "a.npy: shape (4,), but A for int8 precision must be 2-D"),
+    (dict(a=_i8(4, 3), b=_i8(4, 2)), ["--precision", "int8", "--out-dtype", "int32"],
+     "b.npy: shape (4, 2) does not chain with"),
+    (dict(a=_i8(0, 3), b=_i8(3, 2)), ["--precision", "int8", "--out-dtype", "int32"],
+     "a.npy: shape (0, 3) has a zero dimension"),
+    (dict(a=_i8(4, 3), b=_i8(3, 2), bias=np.ones(2, np.float32)),
+     ["--precision", "int8", "--out-dtype", "int32", "--bias", "bias"],
+     "bias.npy: dtype float32, but the bias for int8 precision must be int32"),
+    (dict(a=_f16(4, 3), b=_f16(3, 2), bias=np.ones(2, np.int32)),
+     ["--precision", "fp16", "--bias", "bias"],
+     "bias.npy: dtype int32, but the bias for fp16 precision must be float32"),
+    (dict(a=_i8(4, 3), b=_i8(3, 2), bias=np.ones(3, np.int32)),
+     ["--precision", "int8", "--out-dtype", "int32", "--bias", "bias"],
+     "bias.npy: shape (3,), but the bias needs N=2 values"),
+    (dict(a=_i8(4, 3), b=_i8(3, 2)), ["--precision", "int8"],
+     "int8 precision with int8 output needs --scale"),
+    (dict(a=_i8(4, 3), b=_i8(3, 2)), ["--precision", "int8", "--out-dtype", "fp16"],
+     "int8 precision with fp16 output needs --scale"),
+    (dict(a=_i8(4, 3), b=_i8(3, 2), s=np.ones(2, np.float32)),
+     ["--precision", "int8", "--out-dtype", "int32", "--scale", "s"],
+     "s.npy: int32 output is the raw accumulator and takes no scale"),
+    (dict(a=_i8(4, 3), b=_i8(3, 2), s=np.ones(2, np.float64)),
+     ["--precision", "int8", "--scale", "s"], "s.npy: dtype float64, but the scale must be"),
+    (dict(a=_i8(4, 3), b=_i8(3, 2), s=np.ones(5, np.float32)),
+     ["--precision", "int8", "--scale", "s"], "s.npy: shape (5,), but the scale needs N=2"),
+    (dict(a=_i8(4, 3), b=_i8(3, 2), s=np.array([1, np.inf], np.float32)),
+     ["--precision", "int8", "--scale", "s"], "s.npy: scales must be finite"),
+    (dict(a=_f16(4, 3), b=_f16(3, 2)), ["--precision", "fp16", "--out-dtype", "int8"],
+     "--out-dtype int8 is not available with fp16 precision"),
+    (dict(a=_i8(4, 3), b=_i8(3, 2)), ["--precision", "int8", "--out-dtype", "fp32"],
+     "--out-dtype fp32 is not available with int8 precision"),
+    (dict(a=_i8(4, 3), b=_i8(3, 2), s=np.ones(2, np.float32)),
+     ["--precision", "int8", "--scale", "s", "--zero-point", "200"],
+     "--zero-point 200: must be in [-128, 127]"),
+    (dict(a=_f16(4, 3), b=_f16(3, 2)), ["--precision", "fp16", "--zero-point", "3"],
+     "--zero-point applies to int8 output only"),
+    (dict(a=_i8(4, 3), b=_i8(3, 2), s=np.ones(2, np.float32)),
+     ["--precision", "int8", "--scale", "s", "--clamp", "5"], "--clamp 5: give LO,HI"),
+    (dict(a=_i8(4, 3), b=_i8(3, 2), s=np.ones(2, np.float32)),
+     ["--precision", "int8", "--scale", "s", "--clamp", "0.5,3"], "needs integer bounds"),
+    (dict(a=_i8(4, 3), b=_i8(3, 2), s=np.ones(2, np.float32)),
+     ["--precision", "int8", "--scale", "s", "--clamp", "10,-3"], "-128 <= LO <= HI <= 127"),
+    (dict(a=_i8(4, 3), b=_i8(3, 2)), ["--precision", "int8", "--out-dtype", "int32",
+                                      "--clamp", "0,5"], "int32 output is the raw accumulator"),
+    (dict(a=_f16(4, 3), b=_f16(3, 2)), ["--precision", "fp16", "--clamp", "nan,1"],
+     "must not be NaN and LO <= HI"),
+    (dict(a=_f16(4, 3), b=_f16(3, 2)), ["--precision", "fp16", "--clamp", "x,1"],
+     "bounds must be numbers"),
+]
+
+
+@pytest.mark.parametrize("arrays, extra, fragment", CASES)
+def test_bad_inputs(capsys, tmp_path, files, arrays, extra, fragment):
+    paths = files(**arrays)
+    extra = [str(paths[e]) if e in paths and e not in ("a", "b") else e for e in extra]
+    status, err = _run(capsys, tmp_path, paths, *extra)
+    assert status == 2
+    assert len(err) == 1, err
+    assert fragment in err[0]
+    assert not (tmp_path / "c.npy").exists()
+
+
+def test_missing_and_unreadable_files(capsys, tmp_path, files):
+    paths = files(b=_i8(3, 2))
+    paths["a"] = tmp_path / "nope.npy"
+    status, err = _run(capsys, tmp_path, paths, "--precision", "int8")
+    assert status == 2 and err == [f"dure: {paths['a']}: no such file (A)"]
+    (tmp_path / "junk.npy").write_bytes(b"not numpy")
+    paths["a"] = tmp_path / "junk.npy"
+    status, err = _run(capsys, tmp_path, paths, "--precision", "int8")
+    assert status == 2 and len(err) == 1 and "junk.npy: not a readable .npy array (A)" in err[0]
+
+
+def test_object_arrays_are_refused(capsys, tmp_path, files):
+    paths = files(b=_i8(3, 2))
+    np.save(tmp_path / "obj.npy", np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    paths["a"] = tmp_path / "obj.npy"
+    status, err = _run(capsys, tmp_path, paths, "--precision", "int8")
+    assert status == 2 and len(err) == 1 and "obj.npy: not a readable .npy array" in err[0]
+
+
+def test_output_name_and_folder(capsys, tmp_path, files):
+    paths = files(a=_i8(4, 3), b=_i8(3, 2))
+    for out, fragment in ((tmp_path / "c.txt", "must end in .npy"),
+                          (tmp_path / "missing" / "c.npy", "cannot write there")):
+        status = main(["gemm", "--a", str(paths["a"]), "--b", str(paths["b"]), "--precision",
+                       "int8", "--out-dtype", "int32", "--out", str(out)])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert status == 2 and len(err) == 1 and fragment in err[0]
