@@ -187,7 +187,8 @@ class Dispatcher(wiring.Component):
             f_valid[name] = [Signal(name=f"{name}_flight{i}") for i in range(depth)]
             f_fp[name] = [Signal(_FOOTPRINT[name], name=f"{name}_flight{i}_fp")
                           for i in range(depth)]
-            f_seq[name] = [Signal(SEQ_BITS, name=f"{name}_flight{i}_seq") for i in range(depth)]
+            f_seq[name] = [Signal(SEQ_BITS, name=f"{name}_flight{i}_seq")    # for bus errors
+                           for i in range(depth)]
             f_head[name] = Signal(range(depth), name=f"{name}_flight_head")   # oldest entry
             f_tail[name] = Signal(range(depth), name=f"{name}_flight_tail")   # next free entry
             front_fields[name] = Signal(layout, name=f"front_{name}_fields")
@@ -243,7 +244,7 @@ class Dispatcher(wiring.Component):
         # Front: refusals, FENCE, routing into pending slots.
         opcode = words[0][:4]
         code = v.o_code
-        nothing_left = ~Cat(*p_valid.values(), *[v for vs in f_valid.values() for v in vs]).any()
+        nothing_left = ~Cat(*p_valid.values(), *[f for fs in f_valid.values() for f in fs]).any()
         refuse = Signal()
         fence_done = Signal()
         irq_field = FIELDS[Opcode.FENCE]["irq"]
