@@ -24,8 +24,13 @@ On an R x C array with S SPAD rows and Ac ACC rows:
   goes to the other half (its LOADs overlap the current block's work). Needs ``kt * mb <= H``.
 * *Streaming* mode: each A tile (``mb`` x R) is loaded for each (N tile, K tile) into
   alternating halves; used when it moves fewer bytes (large K with large M).
-* The mode and ``mb`` minimise the main-memory elements read: A-resident reads
-  ``M*K + K*N*ceil(M/mb_r)``, streaming ``M*K*nt + K*N*ceil(M/mb_s)``.
+* Each mode takes the largest ``mb`` it can (fewest blocks), and the plan picks the mode with
+  the lower estimated cost ``CMD_CYCLES * commands + bytes read / 4``: the firmware needs
+  about a hundred core cycles to push one descriptor, and with COMPUTEs of ``mb`` rows the
+  push rate, not the array, bounds small arrays; the bytes term is main-memory traffic at
+  4 bytes per cycle. A-resident pushes ``blocks * (kt + nt * (2 kt + e))`` commands and reads
+  ``M*K + K*N*blocks`` elements; streaming ``blocks * nt * (3 kt + e)`` and
+  ``M*K*nt + K*N*blocks`` (``e``: the STORE, plus the scale and bias LOADs when present).
 * Bias: a broadcast LOAD of the bias slice into the ACC region, then every K tile
   accumulates (FP16 order: bias, then k = 0 .. K-1, as golden.gemm_fp16(bias=...)).
 """
@@ -36,7 +41,7 @@ import numpy as np
 from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, OutType, Precision, out_bytes
 from dure.rtl.npu.descriptor import encode
 
-__all__ = ["GemmPlan", "plan_gemm", "gemm_descriptors"]
+__all__ = ["GemmPlan", "plan_gemm", "gemm_descriptors", "CMD_CYCLES"]
 
 
 @dataclass(frozen=True)
@@ -55,9 +60,15 @@ def _cdiv(a, b):
     return (a + b - 1) // b
 
 
-def plan_gemm(config, m, k, n, *, spad_rows=None, acc_rows=None):
-    """The :class:`GemmPlan` for an M x K x N GEMM (``spad_rows`` / ``acc_rows``: use only
-    that much of the memories)."""
+#: Estimated core cycles per pushed descriptor (measured ~100 on the sim SoC).
+CMD_CYCLES = 100
+
+
+def plan_gemm(config, m, k, n, *, elem_bytes=1, scale=False, bias=False, spad_rows=None,
+              acc_rows=None):
+    """The :class:`GemmPlan` for an M x K x N GEMM with ``elem_bytes`` operands (1 int8,
+    2 fp16), with or without scale / bias LOADs (``spad_rows`` / ``acc_rows``: use only that
+    much of the memories)."""
     if min(m, k, n) < 1:
         raise ValueError(f"GEMM dimensions must be >= 1, not {m} x {k} x {n}")
     r, c = config.npu_rows, config.npu_cols
@@ -68,10 +79,20 @@ def plan_gemm(config, m, k, n, *, spad_rows=None, acc_rows=None):
     mb_acc = min((ac - 2) // 2, 0xFFFF)
     if half < 1 or mb_acc < 1:
         raise ValueError("the SPAD / ACC are too small for the GEMM plan")
+    extra = 1 + int(scale) + int(bias)
+
+    def cost(commands, elements):
+        return CMD_CYCLES * commands + elements * elem_bytes // 4
+
     mb_s = min(m, mb_acc, half)
-    cost_s = m * k * nt + k * n * _cdiv(m, mb_s)
+    blocks = _cdiv(m, mb_s)
+    cost_s = cost(blocks * nt * (3 * kt + extra), m * k * nt + k * n * blocks)
     mb_r = min(m, mb_acc, half // kt)
-    resident = mb_r >= 1 and m * k + k * n * _cdiv(m, mb_r) <= cost_s
+    resident = False
+    if mb_r >= 1:
+        blocks = _cdiv(m, mb_r)
+        cost_r = cost(blocks * (kt + nt * (2 * kt + extra)), m * k + k * n * blocks)
+        resident = cost_r <= cost_s
     return GemmPlan(mb=mb_r if resident else mb_s, resident=resident, kt=kt, nt=nt,
                     a_half=half, w_slot=s - 2 * r, scale_row=ac - 2)
 
@@ -92,7 +113,8 @@ def gemm_descriptors(config, m, k, n, *, precision, a_addr, a_stride, b_addr, b_
     ``lo`` / ``hi``: the clamp (ints for INT8 output, floats otherwise; None: none).
     """
     precision, out = Precision(precision), OutType(out)
-    plan = plan or plan_gemm(config, m, k, n)
+    plan = plan or plan_gemm(config, m, k, n, elem_bytes=2 if precision == Precision.FP16 else 1,
+                             scale=scale_addr is not None, bias=bias_addr is not None)
     r, c = config.npu_rows, config.npu_cols
     eb = 2 if precision == Precision.FP16 else 1
     elem = ElemType.FP16 if precision == Precision.FP16 else ElemType.INT8

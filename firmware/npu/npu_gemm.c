@@ -10,7 +10,7 @@
  *     tile overlaps this COMPUTE); the rest holds two A halves;
  *   - A-resident mode keeps an M block's whole A (kt tiles) in one half while all N tiles are
  *     computed (A read once); streaming mode reloads A tiles per (N, K) tile; the plan picks
- *     the one that reads fewer elements from main memory;
+ *     the one with the lower estimated cost (descriptors pushed x ~100 cycles + bytes read / 4);
  *   - a bias is a broadcast LOAD into the ACC region; every K tile then accumulates. */
 #include "npu.h"
 
@@ -58,24 +58,42 @@ void npu_gemm_init(struct npu_gemm *g, int prec, uint32_t m, uint32_t k, uint32_
     g->hi = out_type == NPU_OUT_INT8 ? 127 : 0;
 }
 
+/* Estimated core cycles per pushed descriptor (sim/npu_model_gemm.py CMD_CYCLES). */
+#define CMD_CYCLES 100u
+
+static uint64_t plan_cost(uint64_t commands, uint64_t elements, uint32_t eb)
+{
+    return CMD_CYCLES * commands + elements * eb / 4;
+}
+
 int npu_gemm_plan(const struct npu_gemm *g, struct npu_gemm_plan *p)
 {
     const struct npu_info *hw = npu_get_info();
     uint32_t r = hw->rows, c = hw->cols;
     if (!g->m || !g->k || !g->n || !r)
         return NPU_E_ARG;
+    uint32_t eb = elem_size(g->prec);
     p->kt = cdiv(g->k, r);
     p->nt = cdiv(g->n, c);
     p->a_half = (hw->spad_rows - 2 * r) / 2;
     p->w_slot = hw->spad_rows - 2 * r;
     p->scale_row = hw->acc_rows - 2;
     uint32_t mb_acc = min_u32((hw->acc_rows - 2) / 2, 0xFFFF);
-    /* element counts read from memory; 64-bit so that large layers do not wrap */
-    uint32_t mb_s = min_u32(min_u32(g->m, mb_acc), p->a_half);
+    uint32_t extra = 1 + (g->scale != 0) + (g->bias != 0);
+    /* 64-bit so that large layers do not wrap */
     uint64_t mk = (uint64_t)g->m * g->k, kn = (uint64_t)g->k * g->n;
-    uint64_t cost_s = mk * p->nt + kn * cdiv(g->m, mb_s);
+    uint32_t mb_s = min_u32(min_u32(g->m, mb_acc), p->a_half);
+    uint64_t blocks = cdiv(g->m, mb_s);
+    uint64_t cost_s = plan_cost(blocks * p->nt * (3 * p->kt + extra), mk * p->nt + kn * blocks,
+                                eb);
     uint32_t mb_r = min_u32(min_u32(g->m, mb_acc), p->a_half / p->kt);
-    p->resident = mb_r >= 1 && mk + kn * cdiv(g->m, mb_r) <= cost_s;
+    p->resident = 0;
+    if (mb_r >= 1) {
+        blocks = cdiv(g->m, mb_r);
+        uint64_t cost_r = plan_cost(blocks * (p->kt + (uint64_t)p->nt * (2 * p->kt + extra)),
+                                    mk + kn * blocks, eb);
+        p->resident = cost_r <= cost_s;
+    }
     p->mb = p->resident ? mb_r : mb_s;
     return 0;
 }

@@ -11,7 +11,6 @@ and run on Unicorn with the golden command model behind the NPU registers (no RT
 
 import pathlib
 
-import numpy as np
 import pytest
 from elftools.elf.elffile import ELFFile
 from npu_fw import build_npu_programs, write_headers
@@ -78,26 +77,51 @@ def test_a_wrong_expected_byte_fails(programs, tmp_path, case):
     assert (run.status, run.failure) == ("fail", 10 * case + 1), run.uart.decode("latin-1")
 
 
-def test_firmware_stream_is_the_python_plan(programs):
-    # Record the descriptors of case 1 (9 x 70 x 33 int8 with bias) as the firmware pushes them
-    # and compare with gemm_descriptors() for the same addresses.
+@pytest.mark.parametrize("variant", ["sim", "npu-small"])
+def test_firmware_streams_are_the_python_plan(programs, variant):
+    # Every GEMM case of npu_vectors: the descriptors the firmware pushes (between its FENCEs)
+    # equal gemm_descriptors() for the same buffers, which npu_alloc places in order (a, b,
+    # bias, scale, out; 4-byte aligned from the start of main memory) -- on 8x8 and 4x4.
     from dure.rtl.npu.commands import Opcode, OutType, Precision
     from dure.rtl.npu.descriptor import decode
     from dure.sim.npu_model_gemm import gemm_descriptors
 
-    run = run_npu_unicorn(programs / "npu_vectors.elf")
-    assert run.status == "pass"
-    pushed = run.npu.log
-    fences = [i for i, w in enumerate(pushed) if decode(w)[0] == Opcode.FENCE]
-    first = pushed[fences[0] + 1:fences[1]]          # case 1: between the first two fences
-    loads = [decode(w)[1] for w in first if decode(w)[0] == Opcode.LOAD]
-    stores = [decode(w)[1] for w in first if decode(w)[0] == Opcode.STORE]
-    a_addr = min(f["dram_addr"] for f in loads if f["target"] == 0 and f["dram_stride"] == 70)
-    b_addr = min(f["dram_addr"] for f in loads if f["target"] == 0 and f["dram_stride"] == 33)
-    bias = min(f["dram_addr"] for f in loads if f["target"] == 1)
-    out = min(f["dram_addr"] for f in stores)
-    want = gemm_descriptors(preset("sim"), 9, 70, 33, precision=Precision.INT8, a_addr=a_addr,
-                            a_stride=70, b_addr=b_addr, b_stride=33, out_addr=out,
-                            out_stride=33 * 4, out=OutType.INT32, bias_addr=bias)
-    assert [list(w) for w in first] == [list(w) for w in want]
-    assert np.sum([decode(w)[0] == Opcode.COMPUTE for w in first]) == 9 * 5
+    config = preset(variant)
+    run = run_npu_unicorn(programs / "npu_vectors.elf", config=config)
+    assert run.status == "pass", run.uart.decode("latin-1")
+    fences = [i for i, w in enumerate(run.npu.log) if decode(w)[0] == Opcode.FENCE]
+    starts = [0] + [i + 1 for i in fences]
+    checked = 0
+    for i, case in enumerate(default_cases()):
+        if case.conv is not None:
+            continue
+        m, k = case.a.shape
+        n = case.b.shape[1]
+        eb = case.a.itemsize
+        at = config.region("main").base
+        addrs = {}
+        for name, size in (("a", m * k * eb), ("b", k * n * eb),
+                           ("bias", None if case.bias is None else 4 * n),
+                           ("scale", None if case.scale is None else 4 * n),
+                           ("out", case.expect.nbytes)):
+            if size is not None:
+                at = (at + 3) // 4 * 4
+                addrs[name] = at
+                at += size
+        ob = case.expect.itemsize
+        want = gemm_descriptors(
+            config, m, k, n, precision=Precision(case.prec), a_addr=addrs["a"],
+            a_stride=k * eb, b_addr=addrs["b"], b_stride=n * eb, out_addr=addrs["out"],
+            out_stride=n * ob, out=OutType(case.out), bias_addr=addrs.get("bias"),
+            scale_addr=addrs.get("scale"), zero_point=case.zero_point,
+            lo=None, hi=None)
+        got = run.npu.log[starts[i]:fences[i]]
+        # gemm_descriptors takes float / int clamp bounds; the firmware passes raw words, so
+        # compare with the bounds patched in from the case (STORE words 5 and 6).
+        for words in want:
+            if decode(words)[0] == Opcode.STORE and (case.out == 0 or case.clamp):
+                words[0] |= (case.clamp and case.out != 0) << 8
+                words[5], words[6] = case.lo, case.hi
+        assert got == want, f"case {i}"
+        checked += 1
+    assert checked == 8

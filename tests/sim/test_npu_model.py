@@ -150,18 +150,22 @@ def test_fp16_long_k_order():
 
 
 def test_plan_modes_and_blocking():
-    # A-resident for moderate K; streaming when K is so large that the resident block is tiny.
-    p = plan_gemm(SMALL, 40, 13, 21)
-    assert p.resident and p.kt == 4 and p.nt == 3 and 2 * p.mb <= SMALL.npu_acc_rows - 2
-    assert p.kt * p.mb <= p.a_half
+    # A-resident when A is reused over many N tiles; streaming when K is so large that the
+    # resident block would be tiny (or nothing fits).
+    p = plan_gemm(SMALL, 12, 8, 64)
+    assert p.resident and p.kt == 2 and p.nt == 8 and p.mb == 12
     p = plan_gemm(SMALL, 40, 400, 21)
-    assert not p.resident and p.mb <= p.a_half
-    assert plan_gemm(SIM, 64, 64, 64).resident
-    for m, k, n, resident in ((40, 400, 21, False), (23, 10, 17, True)):
+    assert not p.resident and p.mb == min(40, (SMALL.npu_acc_rows - 2) // 2, p.a_half)
+    assert plan_gemm(SIM, 256, 64, 64, scale=True).resident
+    # the 4x4 test variant: tiny resident blocks would need ~4x the descriptors
+    assert not plan_gemm(preset("npu-small"), 256, 64, 64, scale=True).resident
+    for m, k, n, resident in ((40, 400, 21, False), (12, 8, 64, True), (23, 10, 17, False)):
         rng = np.random.default_rng(k)
         a = rng.integers(-128, 128, (m, k), dtype=np.int8)
         b = rng.integers(-128, 128, (k, n), dtype=np.int8)
-        assert plan_gemm(SMALL, m, k, n).resident == resident
+        p = plan_gemm(SMALL, m, k, n)
+        assert p.resident == resident
+        assert p.kt * p.mb <= p.a_half if resident else p.mb <= p.a_half
         got, model = run_gemm(SMALL, a, b, out=OutType.INT32)
         assert np.array_equal(got, golden.gemm_int8(a, b))
         assert model.macs == m * k * n
