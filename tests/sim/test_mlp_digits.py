@@ -51,12 +51,12 @@ def test_training_and_quantization(small):
     assert np.mean(np.argmax(logits32, axis=1) == y_test) > float_acc - 0.02
 
 
-@pytest.mark.usefixtures("simtop_model")
 def test_small_batch_on_the_soc_is_bit_exact(small):
     x_train, _, x_test, _, model = small
     params = {"int8": mlp.quantize_int8(model, x_train), "fp16": mlp.convert_fp16(model)}
     for precision in ("int8", "fp16"):
-        outputs, result = mlp.npu_run(precision, params[precision], x_test[:21], preset("sim"))
+        outputs, result = mlp.npu_run(precision, params[precision], x_test[:21],
+                                      preset("npu-small"))
         golden = mlp.golden_run(precision, params[precision], x_test[:21])
         for got, want in zip(outputs, golden, strict=True):
             assert got.dtype == want.dtype

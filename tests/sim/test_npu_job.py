@@ -13,7 +13,7 @@ from dure.sim.npu_job import Job, reference
 from dure.config import preset
 from dure.errors import UserError
 
-CONFIG = preset("sim")
+CONFIG = preset("npu-small")   # the test suite's NPU variant (tests/conftest.py)
 
 
 def _bits(x):
@@ -114,7 +114,6 @@ def _layers(rng):
     ]
 
 
-@pytest.mark.usefixtures("simtop_model")
 def test_layers_on_the_soc_are_bit_exact():
     rng = np.random.default_rng(7)
     job = Job(CONFIG)

@@ -12,6 +12,11 @@ from dure.sim import golden
 
 from dure.config import MAIN_BASE, SoCConfig
 
+# The 8x8 model takes several minutes to build on 2 cores, so this module runs under `make fuzz`;
+# `make test` covers the datapath end to end at 2x2 (test_datapath.py), the whole NPU's
+# throughput at 4x4 (test_npu.py) and NPU firmware on the npu-small SoC.
+pytestmark = pytest.mark.slow
+
 CFG = SoCConfig()     # 8x8, FP16, SPAD 2048 rows, ACC 1024 rows, main latency 10, 4 B/cycle
 
 
