@@ -27,10 +27,10 @@ from cocotb.triggers import ClockCycles, First, ReadOnly, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 from dure.sim.elf import load_elf
 
-from dure.config import preset
+from dure.config import default_variant, preset
 
 PERIOD_NS = 10
-CONFIG = preset("sim")
+CONFIG = preset(default_variant())   # the suite sets cpu (tests/conftest.py)
 
 
 def _elfs():
