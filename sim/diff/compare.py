@@ -14,7 +14,7 @@ SoC through :func:`dure.sim.runner.run_elf` with a trace, compare.
 import pathlib
 from dataclasses import dataclass
 
-from dure.config import preset
+from dure.config import default_variant, preset
 
 from .assemble import assemble
 from .disasm import disassemble
@@ -138,7 +138,7 @@ def run_diff(seed, length, workdir, config=None, max_cycles=None):
     """
     from dure.sim.runner import run_elf  # the simulator (Verilator) only when needed
 
-    config = config or preset("sim")
+    config = config or preset(default_variant())
     workdir = pathlib.Path(workdir)
     elf = assemble(generate(seed, length), workdir)
     ref = run_reference(elf, config)

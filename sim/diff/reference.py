@@ -27,7 +27,7 @@ from unicorn import (
 )
 from unicorn.riscv_const import UC_RISCV_REG_X0
 
-from dure.config import TEST_EXIT_BASE, preset
+from dure.config import TEST_EXIT_BASE, default_variant, preset
 
 from .disasm import writes_rd
 from .trace import TraceRecord
@@ -100,11 +100,11 @@ def run_reference(elf_path, config=None, max_insns=1_000_000):
     elf_path : path-like
         RV32IM program linked for on-chip RAM (or main memory).
     config : SoCConfig, optional
-        Memory sizes; the ``sim`` preset by default.
+        Memory sizes; the default variant (``$DURE_VARIANT`` or ``sim``) if None.
     max_insns : int
         Instruction limit; reaching it raises :class:`ReferenceError`.
     """
-    config = config or preset("sim")
+    config = config or preset(default_variant())
     entry, segments = load_elf(elf_path, config)
     uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV32)
     for region in config.regions:
