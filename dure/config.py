@@ -233,8 +233,9 @@ PRESETS = {
     "npu-small": SoCConfig(name="npu-small", npu_rows=4, npu_cols=4, npu_spad_rows=512,
                            npu_acc_rows=256),
     # FPGA boards (fpga/README.md): all memories in block RAM, boot loader in the ROM.
-    "ulx3s": SoCConfig(name="ulx3s", clk_freq=20_000_000, ram_size=128 * 1024, rom_size=4096,
-                       main_size=32 * 1024, main_latency=2, npu_rows=4, npu_cols=4),
+    "ulx3s": SoCConfig(name="ulx3s", clk_freq=20_000_000, ram_size=64 * 1024, rom_size=4096,
+                       main_size=32 * 1024, main_latency=2, npu_rows=4, npu_cols=4,
+                       npu_spad_rows=1024, npu_acc_rows=512),
     "icebreaker": SoCConfig(name="icebreaker", clk_freq=12_000_000, ram_size=8 * 1024,
                             rom_size=2048, main_size=1024, main_latency=1, npu_rows=0),
 }
