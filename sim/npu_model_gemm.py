@@ -2,37 +2,58 @@
 
 :func:`plan_gemm` chooses the blocking and :func:`gemm_descriptors` emits the command stream for
 ``out = postprocess(A @ B + bias)`` with A (M x K) and B (K x N) in main memory. The firmware's
-``npu_gemm`` (firmware/npu/npu_gemm.c) implements the same plan with the same integer formulas,
-so a stream checked here against :mod:`dure.sim.golden` through :class:`~.npu_model.NpuModel`
-is the stream the firmware pushes.
+``npu_gemm`` (firmware/npu/npu_gemm.c) implements the same plan with the same integer formulas
+and the same search order, so a stream checked here against :mod:`dure.sim.golden` through
+:class:`~.npu_model.NpuModel` is the stream the firmware pushes (tests/firmware checks that).
 
 Plan
 ----
-On an R x C array with S SPAD rows and Ac ACC rows:
+On an R x C array with S SPAD rows and Ac ACC rows, N is cut into tiles of C columns and K into
+tiles of R rows (edge tiles are partial: the commands' ``cols`` / ``k`` / ``n`` say how much is
+real). The loops are::
 
-* N is cut into tiles of C columns and K into tiles of R rows (the last tiles may be partial:
-  the commands' ``cols`` / ``k`` / ``n`` say how much is real). M is cut into blocks of ``mb``
-  rows (one COMPUTE covers a whole block: ``m = mb``).
-* ACC: two regions of ``mb`` rows (rows ``[0, mb)`` and ``[mb, 2 mb)``) used by alternate output
-  tiles, so the STORE of one tile overlaps the COMPUTEs of the next, and two scale rows at the
-  top (``Ac - 2``, ``Ac - 1``), also alternating.
-* SPAD: two W slots of R rows at the top (``S - 2R``, ``S - R``) used by alternate K tiles, so
-  the LOAD of the next weight tile overlaps the COMPUTE of this one; the rest is the A area,
-  two halves of ``H = (S - 2R) // 2`` rows.
-* *A-resident* mode: the whole A block (``kt`` K tiles of ``mb`` rows each) stays in one half
-  of the A area while the N tiles are computed, so A is read from memory once; the next M block
-  goes to the other half (its LOADs overlap the current block's work). Needs ``kt * mb <= H``.
-* *Streaming* mode: each A tile (``mb`` x R) is loaded for each (N tile, K tile) into
-  alternating halves; used when it moves fewer bytes (large K with large M).
-* Each mode takes the largest ``mb`` it can (fewest blocks), and the plan picks the mode with
-  the lower estimated cost ``CMD_CYCLES * commands + bytes read / 4``: the firmware needs
-  about a hundred core cycles to push one descriptor, and with COMPUTEs of ``mb`` rows the
-  push rate, not the array, bounds small arrays; the bytes term is main-memory traffic at
-  4 bytes per cycle. A-resident pushes ``blocks * (kt + nt * (2 kt + e))`` commands and reads
-  ``M*K + K*N*blocks`` elements; streaming ``blocks * nt * (3 kt + e)`` and
-  ``M*K*nt + K*N*blocks`` (``e``: the STORE, plus the scale and bias LOADs when present).
-* Bias: a broadcast LOAD of the bias slice into the ACC region, then every K tile
+    for each M block of mblk rows:
+        for each group of gn N tiles:                  (ACC half: group parity)
+            scale / bias LOADs of the group's tiles
+            for each chunk of q K tiles:               (SPAD buffers: chunk parity)
+                q A LOADs (mblk x R each), gn W LOADs (one q*R x C strip per N tile)
+                for each K tile t of the chunk:
+                    for each N tile j of the group:
+                        for each sub-block of mc rows:  COMPUTE
+            gn STOREs
+
+Why this order: consecutive COMPUTEs write different ACC rows (other N tile or sub-block), so
+the array never waits for its own previous result (a K-innermost order accumulates onto the
+same rows and serialises behind the array latency); every COMPUTE is ``mc`` rows (64 when M
+allows; the array takes a new weight set only every ~57 cycles on 8x8); one W LOAD brings q K
+tiles of an N tile; A is loaded once per (block, group, K tile) and serves gn N tiles.
+
+Memory layout:
+
+* SPAD: two A buffers of ``q * mblk`` rows at row 0 (K tile t of the chunk at ``t * mblk``),
+  then two W buffers of ``gn * q * R`` rows at ``w_base`` (N tile j's strip at ``j * q * R``,
+  K tile t of it at ``t * R``). The chunk parity picks the buffer, so the LOADs of the next
+  chunk overlap the COMPUTEs of this one.
+* ACC: two halves of ``gn * mblk`` rows (N tile j at ``j * mblk``); the group parity picks
+  the half, so the STOREs of one group overlap the COMPUTEs of the next. With a scale, two
+  sets of ``gn`` scale rows at the top (``scale_row``), also by group parity.
+* Bias: a broadcast LOAD of the bias slice into the tile's ACC rows, then every K tile
   accumulates (FP16 order: bias, then k = 0 .. K-1, as golden.gemm_fp16(bias=...)).
+
+Search
+------
+:func:`plan_gemm` tries ``mc`` = min(M, 64) halved down to 1, ``gm`` (sub-blocks per M block)
+= 1, 2, 4, ... until the block covers M, ``gn`` = 1, 2, ... up to the N tiles, each with the
+largest ``q`` the SPAD holds, and keeps the plan with the lowest estimated time, compared as
+``(max(push, memory, compute), push + memory + compute)``:
+
+* push: ``CMD_CYCLES`` core cycles per descriptor;
+* memory: bytes read at ``BYTES_PER_CYCLE`` (A once per group, B once per M block);
+* compute: per K tile of a (block, group of g tiles), ``max(gm * g * max(mc, 8 R), mc +
+  LATENCY)``: the array's rows (``8 R``: the weight reload time), or the wait for the same ACC
+  rows' previous result when the group is small.
+
+The first plan in search order wins a tie. All arithmetic is on integers.
 """
 
 from dataclasses import dataclass
@@ -41,60 +62,92 @@ import numpy as np
 from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, OutType, Precision, out_bytes
 from dure.rtl.npu.descriptor import encode
 
-__all__ = ["GemmPlan", "plan_gemm", "gemm_descriptors", "CMD_CYCLES"]
+__all__ = ["GemmPlan", "plan_gemm", "plan_cost", "gemm_descriptors", "CMD_CYCLES",
+           "BYTES_PER_CYCLE", "LATENCY", "MC_MAX"]
+
+#: Estimated core cycles per pushed descriptor (firmware npu_gemm on the sim SoC).
+CMD_CYCLES = 40
+#: Main-memory bytes per cycle assumed by the cost estimate.
+BYTES_PER_CYCLE = 4
+#: Cycles from a COMPUTE's first row to its last result in the ACC (8x8 dual precision: ~62).
+LATENCY = 64
+#: Largest COMPUTE (rows) the search starts from.
+MC_MAX = 64
 
 
 @dataclass(frozen=True)
 class GemmPlan:
     """Blocking of one GEMM (see the module docstring)."""
-    mb: int          # rows of A per block (COMPUTE m)
-    resident: bool   # A-resident (True) or streaming (False)
+    mc: int          # rows per COMPUTE
+    mblk: int        # rows per M block (a multiple of mc)
+    gn: int          # N tiles per group
+    q: int           # K tiles per chunk
     kt: int          # K tiles
     nt: int          # N tiles
-    a_half: int      # SPAD rows per A half (H)
-    w_slot: int      # first SPAD row of W slot 0 (slot 1 follows R rows later)
-    scale_row: int   # ACC row of scale slot 0 (slot 1 is the next row)
+    w_base: int      # first SPAD row of the W buffers (A buffers start at row 0)
+    scale_row: int   # first ACC row of the scale rows
 
 
 def _cdiv(a, b):
     return (a + b - 1) // b
 
 
-#: Estimated core cycles per pushed descriptor (measured ~100 on the sim SoC).
-CMD_CYCLES = 100
+def plan_cost(config, m, k, n, mc, mblk, gn, q, *, elem_bytes=1, extra=1):
+    """Estimated ``(max, sum)`` of the push, memory and compute times of one blocking (see the
+    module docstring); ``extra``: descriptors per output tile besides LOAD / COMPUTE (STORE,
+    scale and bias LOADs)."""
+    r, c = config.npu_rows, config.npu_cols
+    kt, nt = _cdiv(k, r), _cdiv(n, c)
+    gm = _cdiv(min(m, mblk), mc)
+    gn = min(gn, nt)
+    blocks, groups, chunks = _cdiv(m, mblk), _cdiv(nt, gn), _cdiv(kt, q)
+    commands = blocks * (groups * kt + chunks * nt + kt * gm * nt + nt * extra)
+    push = CMD_CYCLES * commands
+    memory = elem_bytes * (m * k * groups + k * n * blocks) // BYTES_PER_CYCLE
+    reload = 8 * r
+
+    def step(tiles):     # one K tile of a group of ``tiles`` N tiles
+        return max(gm * tiles * max(mc, reload), mc + LATENCY) if tiles else 0
+
+    compute = blocks * kt * ((nt // gn) * step(gn) + step(nt % gn))
+    return max(push, memory, compute), push + memory + compute
 
 
-def plan_gemm(config, m, k, n, *, elem_bytes=1, scale=False, bias=False, spad_rows=None,
-              acc_rows=None):
+def plan_gemm(config, m, k, n, *, elem_bytes=1, scale=False, bias=False):
     """The :class:`GemmPlan` for an M x K x N GEMM with ``elem_bytes`` operands (1 int8,
-    2 fp16), with or without scale / bias LOADs (``spad_rows`` / ``acc_rows``: use only that
-    much of the memories)."""
+    2 fp16), with or without scale / bias LOADs."""
     if min(m, k, n) < 1:
         raise ValueError(f"GEMM dimensions must be >= 1, not {m} x {k} x {n}")
     r, c = config.npu_rows, config.npu_cols
-    s = spad_rows or config.npu_spad_rows
-    ac = acc_rows or config.npu_acc_rows
+    s, ac = config.npu_spad_rows, config.npu_acc_rows
     kt, nt = _cdiv(k, r), _cdiv(n, c)
-    half = (s - 2 * r) // 2
-    mb_acc = min((ac - 2) // 2, 0xFFFF)
-    if half < 1 or mb_acc < 1:
-        raise ValueError("the SPAD / ACC are too small for the GEMM plan")
     extra = 1 + int(scale) + int(bias)
-
-    def cost(commands, elements):
-        return CMD_CYCLES * commands + elements * elem_bytes // 4
-
-    mb_s = min(m, mb_acc, half)
-    blocks = _cdiv(m, mb_s)
-    cost_s = cost(blocks * nt * (3 * kt + extra), m * k * nt + k * n * blocks)
-    mb_r = min(m, mb_acc, half // kt)
-    resident = False
-    if mb_r >= 1:
-        blocks = _cdiv(m, mb_r)
-        cost_r = cost(blocks * (kt + nt * (2 * kt + extra)), m * k + k * n * blocks)
-        resident = cost_r <= cost_s
-    return GemmPlan(mb=mb_r if resident else mb_s, resident=resident, kt=kt, nt=nt,
-                    a_half=half, w_slot=s - 2 * r, scale_row=ac - 2)
+    best = None
+    mc = min(m, MC_MAX)
+    while mc >= 1:
+        gm = 1
+        while True:
+            mblk = mc * gm
+            gn = 1
+            while gn <= nt:
+                acc_need = 2 * gn * mblk + (2 * gn if scale else 0)
+                q = min(kt, s // (2 * (mblk + gn * r)))
+                if acc_need > ac or q < 1 or mblk > 0xFFFF:
+                    break
+                cost = plan_cost(config, m, k, n, mc, mblk, gn, q, elem_bytes=elem_bytes,
+                                 extra=extra)
+                if best is None or cost < best[0]:
+                    best = (cost, mc, mblk, gn, q)
+                gn += 1
+            if mblk >= m:
+                break
+            gm *= 2
+        mc //= 2
+    if best is None:
+        raise ValueError("the SPAD / ACC are too small for the GEMM plan")
+    _, mc, mblk, gn, q = best
+    return GemmPlan(mc=mc, mblk=mblk, gn=gn, q=q, kt=kt, nt=nt, w_base=2 * q * mblk,
+                    scale_row=ac - 2 * gn)
 
 
 def _f32_bits(value):
@@ -113,10 +166,10 @@ def gemm_descriptors(config, m, k, n, *, precision, a_addr, a_stride, b_addr, b_
     ``lo`` / ``hi``: the clamp (ints for INT8 output, floats otherwise; None: none).
     """
     precision, out = Precision(precision), OutType(out)
-    plan = plan or plan_gemm(config, m, k, n, elem_bytes=2 if precision == Precision.FP16 else 1,
-                             scale=scale_addr is not None, bias=bias_addr is not None)
-    r, c = config.npu_rows, config.npu_cols
     eb = 2 if precision == Precision.FP16 else 1
+    plan = plan or plan_gemm(config, m, k, n, elem_bytes=eb, scale=scale_addr is not None,
+                             bias=bias_addr is not None)
+    r, c = config.npu_rows, config.npu_cols
     elem = ElemType.FP16 if precision == Precision.FP16 else ElemType.INT8
     ob = out_bytes(out)
     store_common = dict(out=out, acc_type=precision, scale=int(scale_addr is not None),
@@ -129,48 +182,58 @@ def gemm_descriptors(config, m, k, n, *, precision, a_addr, a_stride, b_addr, b_
         store_common.update(clamp=1, lo=_f32_bits(-np.inf if lo is None else lo),
                             hi=_f32_bits(np.inf if hi is None else hi))
     words = []
-    tile = 0          # output tiles so far: ACC region and scale row parity
-    ktile = 0         # K tiles so far: W slot (and streaming A half) parity
-    for block, m0 in enumerate(range(0, m, plan.mb)):
-        mm = min(plan.mb, m - m0)
-        a_base = (block % 2) * plan.a_half
-        for t_n, n0 in enumerate(range(0, n, c)):
-            nn = min(c, n - n0)
-            acc0 = (tile % 2) * plan.mb
-            scale_row = plan.scale_row + tile % 2
-            tile += 1
-            if scale_addr is not None:
-                words.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
-                                    broadcast=1, dram_addr=scale_addr + 4 * n0, rows=1,
-                                    cols=nn, local_addr=scale_row))
-            if bias_addr is not None:
-                words.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
-                                    broadcast=1, dram_addr=bias_addr + 4 * n0, rows=mm,
-                                    cols=nn, local_addr=acc0))
-            for t_k, k0 in enumerate(range(0, k, r)):
-                kk = min(r, k - k0)
-                if plan.resident:
-                    a_row = a_base + t_k * plan.mb
-                    need_a = t_n == 0
-                else:
-                    a_row = (ktile % 2) * plan.a_half
-                    need_a = True
-                w_row = plan.w_slot + (ktile % 2) * r
-                ktile += 1
-                if need_a:
+    group = 0         # groups so far: ACC half and scale rows parity
+    chunk = 0         # chunks so far: SPAD A / W buffer parity
+    strip = plan.q * r
+    for m0 in range(0, m, plan.mblk):
+        mm = min(plan.mblk, m - m0)
+        for g0 in range(0, n, plan.gn * c):
+            tiles = [(j, n0, min(c, n - n0))
+                     for j, n0 in enumerate(range(g0, min(n, g0 + plan.gn * c), c))]
+            acc_half = (group % 2) * plan.gn * plan.mblk
+            scale_rows = plan.scale_row + (group % 2) * plan.gn
+            group += 1
+            for j, n0, nn in tiles:
+                if scale_addr is not None:
+                    words.append(encode(Opcode.LOAD, target=LoadTarget.ACC,
+                                        elem=ElemType.WORD32, broadcast=1,
+                                        dram_addr=scale_addr + 4 * n0, rows=1, cols=nn,
+                                        local_addr=scale_rows + j))
+                if bias_addr is not None:
+                    words.append(encode(Opcode.LOAD, target=LoadTarget.ACC,
+                                        elem=ElemType.WORD32, broadcast=1,
+                                        dram_addr=bias_addr + 4 * n0, rows=mm, cols=nn,
+                                        local_addr=acc_half + j * plan.mblk))
+            for k0c in range(0, k, strip):
+                kc = min(strip, k - k0c)
+                a_buf = (chunk % 2) * plan.q * plan.mblk
+                w_buf = plan.w_base + (chunk % 2) * plan.gn * strip
+                chunk += 1
+                ktiles = [(t, k0, min(r, k - k0))
+                          for t, k0 in enumerate(range(k0c, k0c + kc, r))]
+                for t, k0, kk in ktiles:
                     words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
                                         dram_addr=a_addr + m0 * a_stride + k0 * eb,
                                         dram_stride=a_stride, rows=mm, cols=kk,
-                                        local_addr=a_row))
-                words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
-                                    dram_addr=b_addr + k0 * b_stride + n0 * eb,
-                                    dram_stride=b_stride, rows=kk, cols=nn, local_addr=w_row))
-                words.append(encode(Opcode.COMPUTE, precision=precision,
-                                    accumulate=int(t_k > 0 or bias_addr is not None),
-                                    a_addr=a_row, w_addr=w_row, acc_addr=acc0, m=mm, k=kk,
-                                    n=nn))
-            words.append(encode(Opcode.STORE, **store_common,
-                                dram_addr=out_addr + m0 * out_stride + n0 * ob, rows=mm,
-                                cols=nn, acc_addr=acc0,
-                                scale_addr=scale_row if scale_addr is not None else 0))
+                                        local_addr=a_buf + t * plan.mblk))
+                for j, n0, nn in tiles:
+                    words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
+                                        dram_addr=b_addr + k0c * b_stride + n0 * eb,
+                                        dram_stride=b_stride, rows=kc, cols=nn,
+                                        local_addr=w_buf + j * strip))
+                for t, k0, kk in ktiles:
+                    for j, n0, nn in tiles:
+                        for r0 in range(0, mm, plan.mc):
+                            words.append(encode(
+                                Opcode.COMPUTE, precision=precision,
+                                accumulate=int(k0 > 0 or bias_addr is not None),
+                                a_addr=a_buf + t * plan.mblk + r0,
+                                w_addr=w_buf + j * strip + t * r,
+                                acc_addr=acc_half + j * plan.mblk + r0,
+                                m=min(plan.mc, mm - r0), k=kk, n=nn))
+            for j, n0, nn in tiles:
+                words.append(encode(Opcode.STORE, **store_common,
+                                    dram_addr=out_addr + m0 * out_stride + n0 * ob, rows=mm,
+                                    cols=nn, acc_addr=acc_half + j * plan.mblk,
+                                    scale_addr=scale_rows + j if scale_addr is not None else 0))
     return words

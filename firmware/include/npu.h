@@ -109,7 +109,8 @@ struct npu_gemm {
 
 /* Blocking of one GEMM (see sim/npu_model_gemm.py). */
 struct npu_gemm_plan {
-    uint32_t mb, resident, kt, nt, a_half, w_slot, scale_row;
+    uint32_t mc, mblk, gn, q;     /* COMPUTE rows, M block rows, N tiles per group, K tiles per chunk */
+    uint32_t kt, nt, w_base, scale_row;
 };
 
 /* Fill g with defaults: dense strides for the given shape and types, no bias / scale, no clamp

@@ -1,17 +1,21 @@
 /* npu_gemm.c: tiled GEMM on the NPU for any M x K x N.
  *
- * The plan and the command order are those of sim/npu_model_gemm.py (same integer formulas),
- * whose streams the tests check against dure.sim.golden through the golden command model:
- *   - N in tiles of C columns, K in tiles of R rows (partial edge tiles through the commands'
- *     cols / k / n), M in blocks of mb rows (one COMPUTE covers a whole block);
- *   - ACC: two regions of mb rows for alternate output tiles (the STORE of one tile overlaps the
- *     COMPUTEs of the next) and two alternating scale rows at the top;
- *   - SPAD: two W slots of R rows at the top for alternate K tiles (the LOAD of the next weight
- *     tile overlaps this COMPUTE); the rest holds two A halves;
- *   - A-resident mode keeps an M block's whole A (kt tiles) in one half while all N tiles are
- *     computed (A read once); streaming mode reloads A tiles per (N, K) tile; the plan picks
- *     the one with the lower estimated cost (descriptors pushed x ~100 cycles + bytes read / 4);
- *   - a bias is a broadcast LOAD into the ACC region; every K tile then accumulates. */
+ * The plan, its search and the command order are those of sim/npu_model_gemm.py (same integer
+ * formulas, same search order), whose streams the tests check against dure.sim.golden through
+ * the golden command model, and which tests/firmware checks equal to what this file pushes:
+ *
+ *   for each M block of mblk rows:
+ *     for each group of gn N tiles (C columns each):          ACC half by group parity
+ *       scale / bias LOADs of the group's tiles
+ *       for each chunk of q K tiles (R rows each):             SPAD buffers by chunk parity
+ *         q A LOADs (mblk x R), gn W LOADs (a q*R x C strip per N tile)
+ *         for each K tile t: for each N tile j: for each sub-block of mc rows: COMPUTE
+ *       gn STOREs
+ *
+ * Consecutive COMPUTEs write different ACC rows, so the array never waits for its own previous
+ * result; COMPUTEs are mc (up to 64) rows; one W LOAD serves q K tiles. npu_gemm_plan searches
+ * mc, the sub-blocks per M block and gn for the lowest estimated time (descriptor pushes,
+ * main-memory bytes, array cycles). */
 #include "npu.h"
 
 #include "npu_hw.h"
@@ -58,43 +62,83 @@ void npu_gemm_init(struct npu_gemm *g, int prec, uint32_t m, uint32_t k, uint32_
     g->hi = out_type == NPU_OUT_INT8 ? 127 : 0;
 }
 
-/* Estimated core cycles per pushed descriptor (sim/npu_model_gemm.py CMD_CYCLES). */
-#define CMD_CYCLES 100u
+/* Cost model constants (sim/npu_model_gemm.py CMD_CYCLES, BYTES_PER_CYCLE, LATENCY, MC_MAX). */
+#define CMD_CYCLES 40u
+#define BYTES_PER_CYCLE 4u
+#define LATENCY 64u
+#define MC_MAX 64u
 
-static uint64_t plan_cost(uint64_t commands, uint64_t elements, uint32_t eb)
+static uint64_t max_u64(uint64_t a, uint64_t b)
 {
-    return CMD_CYCLES * commands + elements * eb / 4;
+    return a > b ? a : b;
+}
+
+struct cost {
+    uint64_t max, sum;
+};
+
+/* plan_cost() of sim/npu_model_gemm.py. */
+static struct cost plan_cost(const struct npu_gemm *g, uint32_t r, uint32_t c, uint32_t mc,
+                             uint32_t mblk, uint32_t gn, uint32_t q, uint32_t eb, uint32_t extra)
+{
+    uint64_t kt = cdiv(g->k, r), nt = cdiv(g->n, c);
+    uint64_t gm = cdiv(min_u32(g->m, mblk), mc);
+    if (gn > nt)
+        gn = (uint32_t)nt;
+    uint64_t blocks = cdiv(g->m, mblk), groups = cdiv((uint32_t)nt, gn), chunks = cdiv(kt, q);
+    uint64_t commands = blocks * (groups * kt + chunks * nt + kt * gm * nt + nt * extra);
+    uint64_t push = CMD_CYCLES * commands;
+    uint64_t memory = eb * ((uint64_t)g->m * g->k * groups + (uint64_t)g->k * g->n * blocks)
+                      / BYTES_PER_CYCLE;
+    uint64_t per_row = max_u64(mc, 8u * r);
+    uint64_t step_full = max_u64(gm * gn * per_row, mc + LATENCY);
+    uint64_t rem = nt % gn;
+    uint64_t step_rem = rem ? max_u64(gm * rem * per_row, mc + LATENCY) : 0;
+    uint64_t compute = blocks * kt * ((nt / gn) * step_full + step_rem);
+    struct cost cost = {max_u64(max_u64(push, memory), compute), push + memory + compute};
+    return cost;
 }
 
 int npu_gemm_plan(const struct npu_gemm *g, struct npu_gemm_plan *p)
 {
     const struct npu_info *hw = npu_get_info();
-    uint32_t r = hw->rows, c = hw->cols;
+    uint32_t r = hw->rows, c = hw->cols, s = hw->spad_rows, ac = hw->acc_rows;
     if (!g->m || !g->k || !g->n || !r)
         return NPU_E_ARG;
     uint32_t eb = elem_size(g->prec);
-    p->kt = cdiv(g->k, r);
-    p->nt = cdiv(g->n, c);
-    p->a_half = (hw->spad_rows - 2 * r) / 2;
-    p->w_slot = hw->spad_rows - 2 * r;
-    p->scale_row = hw->acc_rows - 2;
-    uint32_t mb_acc = min_u32((hw->acc_rows - 2) / 2, 0xFFFF);
     uint32_t extra = 1 + (g->scale != 0) + (g->bias != 0);
-    /* 64-bit so that large layers do not wrap */
-    uint64_t mk = (uint64_t)g->m * g->k, kn = (uint64_t)g->k * g->n;
-    uint32_t mb_s = min_u32(min_u32(g->m, mb_acc), p->a_half);
-    uint64_t blocks = cdiv(g->m, mb_s);
-    uint64_t cost_s = plan_cost(blocks * p->nt * (3 * p->kt + extra), mk * p->nt + kn * blocks,
-                                eb);
-    uint32_t mb_r = min_u32(min_u32(g->m, mb_acc), p->a_half / p->kt);
-    p->resident = 0;
-    if (mb_r >= 1) {
-        blocks = cdiv(g->m, mb_r);
-        uint64_t cost_r = plan_cost(blocks * (p->kt + (uint64_t)p->nt * (2 * p->kt + extra)),
-                                    mk + kn * blocks, eb);
-        p->resident = cost_r <= cost_s;
+    uint32_t kt = cdiv(g->k, r), nt = cdiv(g->n, c);
+    int found = 0;
+    struct cost best = {0, 0};
+    for (uint32_t mc = min_u32(g->m, MC_MAX); mc >= 1; mc /= 2) {
+        for (uint32_t gm = 1;; gm *= 2) {
+            uint32_t mblk = mc * gm;
+            for (uint32_t gn = 1; gn <= nt; gn++) {
+                uint32_t acc_need = 2 * gn * mblk + (g->scale ? 2 * gn : 0);
+                uint32_t q = min_u32(kt, s / (2 * (mblk + gn * r)));
+                if (acc_need > ac || q < 1 || mblk > 0xFFFF)
+                    break;
+                struct cost cost = plan_cost(g, r, c, mc, mblk, gn, q, eb, extra);
+                if (!found || cost.max < best.max ||
+                    (cost.max == best.max && cost.sum < best.sum)) {
+                    found = 1;
+                    best = cost;
+                    p->mc = mc;
+                    p->mblk = mblk;
+                    p->gn = gn;
+                    p->q = q;
+                }
+            }
+            if (mblk >= g->m)
+                break;
+        }
     }
-    p->mb = p->resident ? mb_r : mb_s;
+    if (!found)
+        return NPU_E_ARG;                /* SPAD / ACC too small for any blocking */
+    p->kt = kt;
+    p->nt = nt;
+    p->w_base = 2 * p->q * p->mblk;
+    p->scale_row = ac - 2 * p->gn;
     return 0;
 }
 
@@ -134,53 +178,66 @@ int npu_gemm_submit(const struct npu_gemm *g)
     uint32_t out = (uint32_t)(uintptr_t)g->out;
     uint32_t bias = (uint32_t)(uintptr_t)g->bias, scale = (uint32_t)(uintptr_t)g->scale;
     uint32_t d[8];
-    uint32_t tile = 0, ktile = 0, block = 0;
-    for (uint32_t m0 = 0; m0 < g->m; m0 += p.mb, block++) {
-        uint32_t mm = min_u32(p.mb, g->m - m0);
-        uint32_t a_base = (block % 2) * p.a_half;
-        for (uint32_t n0 = 0, t_n = 0; n0 < g->n; n0 += c, t_n++) {
-            uint32_t nn = min_u32(c, g->n - n0);
-            uint32_t acc0 = (tile % 2) * p.mb;
-            uint32_t scale_row = p.scale_row + tile % 2;
-            tile++;
-            if (scale) {
-                npu_cmd_load(d, DURE_NPU_TARGET_ACC, DURE_NPU_ELEM_WORD32, 1, scale + 4 * n0, 0,
-                             1, nn, scale_row);
-                npu_push(d);
-            }
-            if (bias) {
-                npu_cmd_load(d, DURE_NPU_TARGET_ACC, DURE_NPU_ELEM_WORD32, 1, bias + 4 * n0, 0,
-                             mm, nn, acc0);
-                npu_push(d);
-            }
-            for (uint32_t k0 = 0, t_k = 0; k0 < g->k; k0 += r, t_k++) {
-                uint32_t kk = min_u32(r, g->k - k0);
-                uint32_t a_row;
-                int need_a;
-                if (p.resident) {
-                    a_row = a_base + t_k * p.mb;
-                    need_a = t_n == 0;
-                } else {
-                    a_row = (ktile % 2) * p.a_half;
-                    need_a = 1;
-                }
-                uint32_t w_row = p.w_slot + (ktile % 2) * r;
-                ktile++;
-                if (need_a) {
-                    npu_cmd_load(d, DURE_NPU_TARGET_SPAD, elem, 0, a + m0 * g->a_stride + k0 * eb,
-                                 g->a_stride, mm, kk, a_row);
+    uint32_t group = 0, chunk = 0, strip = p.q * r;
+    for (uint32_t m0 = 0; m0 < g->m; m0 += p.mblk) {
+        uint32_t mm = min_u32(p.mblk, g->m - m0);
+        for (uint32_t g0 = 0; g0 < g->n; g0 += p.gn * c) {
+            uint32_t g_end = min_u32(g->n, g0 + p.gn * c);
+            uint32_t acc_half = (group % 2) * p.gn * p.mblk;
+            uint32_t scale_rows = p.scale_row + (group % 2) * p.gn;
+            group++;
+            for (uint32_t n0 = g0, j = 0; n0 < g_end; n0 += c, j++) {
+                uint32_t nn = min_u32(c, g->n - n0);
+                if (scale) {
+                    npu_cmd_load(d, DURE_NPU_TARGET_ACC, DURE_NPU_ELEM_WORD32, 1, scale + 4 * n0,
+                                 0, 1, nn, scale_rows + j);
                     npu_push(d);
                 }
-                npu_cmd_load(d, DURE_NPU_TARGET_SPAD, elem, 0, b + k0 * g->b_stride + n0 * eb,
-                             g->b_stride, kk, nn, w_row);
-                npu_push(d);
-                npu_cmd_compute(d, g->prec, t_k > 0 || bias, a_row, w_row, acc0, mm, kk, nn);
+                if (bias) {
+                    npu_cmd_load(d, DURE_NPU_TARGET_ACC, DURE_NPU_ELEM_WORD32, 1, bias + 4 * n0,
+                                 0, mm, nn, acc_half + j * p.mblk);
+                    npu_push(d);
+                }
+            }
+            for (uint32_t k0c = 0; k0c < g->k; k0c += strip) {
+                uint32_t kc = min_u32(strip, g->k - k0c);
+                uint32_t a_buf = (chunk % 2) * p.q * p.mblk;
+                uint32_t w_buf = p.w_base + (chunk % 2) * p.gn * strip;
+                chunk++;
+                for (uint32_t k0 = k0c, t = 0; k0 < k0c + kc; k0 += r, t++) {
+                    npu_cmd_load(d, DURE_NPU_TARGET_SPAD, elem, 0,
+                                 a + m0 * g->a_stride + k0 * eb, g->a_stride, mm,
+                                 min_u32(r, g->k - k0), a_buf + t * p.mblk);
+                    npu_push(d);
+                }
+                for (uint32_t n0 = g0, j = 0; n0 < g_end; n0 += c, j++) {
+                    npu_cmd_load(d, DURE_NPU_TARGET_SPAD, elem, 0,
+                                 b + k0c * g->b_stride + n0 * eb, g->b_stride, kc,
+                                 min_u32(c, g->n - n0), w_buf + j * strip);
+                    npu_push(d);
+                }
+                for (uint32_t k0 = k0c, t = 0; k0 < k0c + kc; k0 += r, t++) {
+                    uint32_t kk = min_u32(r, g->k - k0);
+                    int acc = k0 > 0 || bias;
+                    for (uint32_t n0 = g0, j = 0; n0 < g_end; n0 += c, j++) {
+                        uint32_t nn = min_u32(c, g->n - n0);
+                        for (uint32_t r0 = 0; r0 < mm; r0 += p.mc) {
+                            npu_cmd_compute(d, g->prec, acc, a_buf + t * p.mblk + r0,
+                                            w_buf + j * strip + t * r,
+                                            acc_half + j * p.mblk + r0,
+                                            min_u32(p.mc, mm - r0), kk, nn);
+                            npu_push(d);
+                        }
+                    }
+                }
+            }
+            for (uint32_t n0 = g0, j = 0; n0 < g_end; n0 += c, j++) {
+                uint32_t nn = min_u32(c, g->n - n0);
+                npu_cmd_store(d, g->out_type, g->prec, scale != 0, clamp, zp,
+                              out + m0 * g->out_stride + n0 * ob, g->out_stride, mm, nn,
+                              acc_half + j * p.mblk, scale ? scale_rows + j : 0, lo, hi);
                 npu_push(d);
             }
-            npu_cmd_store(d, g->out_type, g->prec, scale != 0, clamp, zp,
-                          out + m0 * g->out_stride + n0 * ob, g->out_stride, mm, nn, acc0,
-                          scale ? scale_row : 0, lo, hi);
-            npu_push(d);
         }
     }
     return 0;

@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 from dure.rtl.npu.commands import ElemType, ErrorCode, LoadTarget, Opcode, OutType, Precision
-from dure.rtl.npu.descriptor import encode
+from dure.rtl.npu.descriptor import decode, encode
 from dure.sim import golden
 from dure.sim.npu_model import NpuModel
 from dure.sim.npu_model_gemm import gemm_descriptors, plan_gemm
@@ -149,36 +149,67 @@ def test_fp16_long_k_order():
     assert not np.array_equal(golden.bits(got), golden.bits(per_tile.astype(np.float32)))
 
 
-def test_plan_modes_and_blocking():
-    # A-resident when A is reused over many N tiles; streaming when K is so large that the
-    # resident block would be tiny (or nothing fits).
-    p = plan_gemm(SMALL, 12, 8, 64)
-    assert p.resident and p.kt == 2 and p.nt == 8 and p.mb == 12
-    p = plan_gemm(SMALL, 40, 400, 21)
-    assert not p.resident and p.mb == min(40, (SMALL.npu_acc_rows - 2) // 2, p.a_half)
-    assert plan_gemm(SIM, 256, 64, 64, scale=True).resident
-    # the 4x4 test variant: tiny resident blocks would need ~4x the descriptors
-    assert not plan_gemm(preset("npu-small"), 256, 64, 64, scale=True).resident
-    for m, k, n, resident in ((40, 400, 21, False), (12, 8, 64, True), (23, 10, 17, False)):
-        rng = np.random.default_rng(k)
-        a = rng.integers(-128, 128, (m, k), dtype=np.int8)
-        b = rng.integers(-128, 128, (k, n), dtype=np.int8)
-        p = plan_gemm(SMALL, m, k, n)
-        assert p.resident == resident
-        assert p.kt * p.mb <= p.a_half if resident else p.mb <= p.a_half
-        got, model = run_gemm(SMALL, a, b, out=OutType.INT32)
-        assert np.array_equal(got, golden.gemm_int8(a, b))
-        assert model.macs == m * k * n
+def _stream(config, m, k, n, **kw):
+    return [decode(w) for w in gemm_descriptors(
+        config, m, k, n, precision=Precision.INT8, a_addr=MAIN, a_stride=k, b_addr=MAIN,
+        b_stride=n, out_addr=MAIN, out_stride=4 * n, out=OutType.INT32, **kw)]
 
 
-def test_blocked_streams_read_less():
-    # Forcing a tiny block must give the same result (many blocks) with more commands.
+@pytest.mark.parametrize("config", [SMALL, ODD, SIM, preset("npu-small")],
+                         ids=["4x8", "3x5", "sim", "npu-small"])
+@pytest.mark.parametrize("shape", [(1, 1, 1), (40, 400, 21), (256, 256, 256), (125, 64, 64),
+                                   (1, 640, 12), (1024, 27, 16)])
+def test_plan_fits_the_memories(config, shape):
+    # Whatever the search picks, the buffers fit: 2 A + 2 W buffers in the SPAD, 2 ACC halves
+    # (+ 2 x gn scale rows) in the ACC, and every command's rows stay inside its memory.
+    for scale in (False, True):
+        p = plan_gemm(config, *shape, scale=scale)
+        r = config.npu_rows
+        assert p.mblk % p.mc == 0 and 1 <= p.gn <= p.nt and 1 <= p.q <= p.kt
+        assert 2 * p.q * (p.mblk + p.gn * r) <= config.npu_spad_rows
+        assert 2 * p.gn * p.mblk + (2 * p.gn if scale else 0) <= config.npu_acc_rows
+        if scale:
+            assert p.scale_row >= 2 * p.gn * p.mblk
+    if shape[0] * shape[1] * shape[2] > 100_000 and config is SIM:
+        return                                    # the 256^3 stream is checked below
+    p = plan_gemm(config, *shape)
+    for op, f in _stream(config, *shape):
+        if op == Opcode.COMPUTE:
+            assert f["a_addr"] + f["m"] <= p.w_base <= f["w_addr"]
+            assert f["w_addr"] + f["k"] <= config.npu_spad_rows
+            assert f["acc_addr"] + f["m"] <= 2 * p.gn * p.mblk
+
+
+def test_large_gemm_plan_keeps_the_array_busy():
+    # 256^3 on the 8x8 sim array: 64-row COMPUTEs, several N tiles per group, and no COMPUTE
+    # writes ACC rows that one of the 3 COMPUTEs before it writes (they would wait for the
+    # array's latency); one W LOAD per N tile per chunk of q K tiles.
+    p = plan_gemm(SIM, 256, 256, 256, scale=True)
+    assert p.mc == 64 and p.gn >= 4 and p.q >= 4
+    stream = _stream(SIM, 256, 256, 256)
+    computes = [f for op, f in stream if op == Opcode.COMPUTE]
+    assert len(computes) == 4 * 32 * 32 and all(f["m"] == 64 for f in computes)
+    for i, f in enumerate(computes):
+        for g in computes[max(0, i - 3):i]:
+            assert g["acc_addr"] != f["acc_addr"], i
+    loads = [f for op, f in stream if op == Opcode.LOAD]
+    plan = plan_gemm(SIM, 256, 256, 256)
+    assert len(loads) == 4 * (-(-32 // plan.gn) * 32 + -(-32 // plan.q) * 32)
+
+
+def test_tiny_blockings_are_exact():
+    # Forcing tiny blocks, groups and chunks (many partial edges) gives the same result.
     rng = np.random.default_rng(9)
     a = rng.integers(-128, 128, (19, 10), dtype=np.int8)
     b = rng.integers(-128, 128, (10, 20), dtype=np.int8)
-    small = dataclasses.replace(plan_gemm(SMALL, 19, 10, 20), mb=2)
-    got, _ = run_gemm(SMALL, a, b, out=OutType.INT32, plan=small)
-    assert np.array_equal(got, golden.gemm_int8(a, b))
+    bias = rng.integers(-2**31, 2**31, 20, dtype=np.int32)
+    base = plan_gemm(SMALL, 19, 10, 20, bias=True)
+    for mc, mblk, gn, q in ((1, 1, 1, 1), (2, 6, 2, 2), (3, 6, 2, 1), (5, 15, 1, 1), (2, 4, 4, 1)):
+        plan = dataclasses.replace(base, mc=mc, mblk=mblk, gn=gn, q=q, w_base=2 * q * mblk,
+                                   scale_row=SMALL.npu_acc_rows - 2 * gn)
+        got, _ = run_gemm(SMALL, a, b, out=OutType.INT32, bias=bias, plan=plan)
+        want = golden.gemm_int8(a, b) + bias
+        assert np.array_equal(got, want.astype(np.int32)), (mc, mblk, gn, q)
 
 
 # --- edge semantics of single commands --------------------------------------------------------
