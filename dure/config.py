@@ -137,7 +137,7 @@ class SoCConfig:
     npu_cols: int = 8
     npu_fp16: bool = True
     npu_spad_rows: int = 2048
-    npu_acc_rows: int = 1024
+    npu_acc_rows: int = 2048
     npu_queue_depth: int = 8
 
     def __post_init__(self):

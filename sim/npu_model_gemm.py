@@ -42,10 +42,12 @@ Memory layout:
 
 Search
 ------
-:func:`plan_gemm` tries ``mc`` = min(M, 64) halved down to 1, ``gm`` (sub-blocks per M block)
-= 1, 2, 4, ... until the block covers M, ``gn`` = 1, 2, ... up to the N tiles, each with the
-largest ``q`` the SPAD holds, and keeps the plan with the lowest estimated time, compared as
-``(max(push, memory, compute), push + memory + compute)``:
+:func:`plan_gemm` tries ``mc`` = min(M, 64), halved twice (and further while nothing fits),
+and for each ``gm`` (sub-blocks per M block) = 1, 2, 4, ... until the block covers M, the
+largest ``gn`` the ACC and SPAD hold (balanced over its number of groups) with the largest
+``q`` the SPAD then holds; it keeps the plan with the lowest estimated time, compared as
+``(max(push, memory, compute), push + memory + compute)``. (The search is short on purpose: the
+firmware runs it on the core before every GEMM.)
 
 * push: ``CMD_CYCLES`` core cycles per descriptor;
 * memory: bytes read at ``BYTES_PER_CYCLE`` (A once per group, B once per M block);
@@ -72,7 +74,7 @@ BYTES_PER_CYCLE = 4
 #: Cycles from a COMPUTE's first row to its last result in the ACC (8x8 dual precision: ~62).
 LATENCY = 64
 #: Largest COMPUTE (rows) the search starts from.
-MC_MAX = 64
+MC_MAX = 128
 
 
 @dataclass(frozen=True)
@@ -123,22 +125,24 @@ def plan_gemm(config, m, k, n, *, elem_bytes=1, scale=False, bias=False):
     kt, nt = _cdiv(k, r), _cdiv(n, c)
     extra = 1 + int(scale) + int(bias)
     best = None
-    mc = min(m, MC_MAX)
-    while mc >= 1:
+    mc0 = mc = min(m, MC_MAX)
+    while mc >= 1 and (best is None or 4 * mc >= mc0):
         gm = 1
         while True:
             mblk = mc * gm
-            gn = 1
-            while gn <= nt:
-                acc_need = 2 * gn * mblk + (2 * gn if scale else 0)
-                q = min(kt, s // (2 * (mblk + gn * r)))
-                if acc_need > ac or q < 1 or mblk > 0xFFFF:
-                    break
-                cost = plan_cost(config, m, k, n, mc, mblk, gn, q, elem_bytes=elem_bytes,
-                                 extra=extra)
-                if best is None or cost < best[0]:
-                    best = (cost, mc, mblk, gn, q)
-                gn += 1
+            gn = min(nt, ac // (2 * mblk + (2 if scale else 0)))
+            if s // 2 > mblk:
+                gn = min(gn, (s // 2 - mblk) // r)
+            else:
+                gn = 0
+            if gn < 1 or mblk > 0xFFFF:
+                break                              # a larger block fits even less
+            gn = _cdiv(nt, _cdiv(nt, gn))          # the same groups, balanced
+            q = min(kt, s // (2 * (mblk + gn * r)))
+            cost = plan_cost(config, m, k, n, mc, mblk, gn, q, elem_bytes=elem_bytes,
+                             extra=extra)
+            if best is None or cost < best[0]:
+                best = (cost, mc, mblk, gn, q)
             if mblk >= m:
                 break
             gm *= 2
@@ -154,6 +158,42 @@ def _f32_bits(value):
     return int(np.float32(value).view(np.uint32))
 
 
+@dataclass(frozen=True)
+class _Chunk:
+    """One chunk of the loop nest: q K tiles of one (M block, N group)."""
+    m0: int
+    mm: int
+    tiles: list      # (j, n0, nn) of the group's N tiles
+    k0c: int
+    kc: int
+    a_buf: int
+    w_buf: int
+    acc_half: int
+    scale_rows: int
+    first: bool      # first chunk of its group (the scale / bias LOADs come with it)
+    last: bool       # last chunk of its group (the STOREs follow it)
+
+
+def _chunks(plan, m, k, n, r, c):
+    """The chunks in loop order, with their buffers (SPAD by chunk, ACC by group parity)."""
+    group = chunk = 0
+    strip = plan.q * r
+    for m0 in range(0, m, plan.mblk):
+        mm = min(plan.mblk, m - m0)
+        for g0 in range(0, n, plan.gn * c):
+            tiles = [(j, n0, min(c, n - n0))
+                     for j, n0 in enumerate(range(g0, min(n, g0 + plan.gn * c), c))]
+            acc_half = (group % 2) * plan.gn * plan.mblk
+            scale_rows = plan.scale_row + (group % 2) * plan.gn
+            group += 1
+            for k0c in range(0, k, strip):
+                yield _Chunk(m0, mm, tiles, k0c, min(strip, k - k0c),
+                             (chunk % 2) * plan.q * plan.mblk,
+                             plan.w_base + (chunk % 2) * plan.gn * strip, acc_half, scale_rows,
+                             k0c == 0, k0c + strip >= k)
+                chunk += 1
+
+
 def gemm_descriptors(config, m, k, n, *, precision, a_addr, a_stride, b_addr, b_stride,
                      out_addr, out_stride, out, bias_addr=None, scale_addr=None,
                      zero_point=0, lo=None, hi=None, plan=None):
@@ -164,6 +204,14 @@ def gemm_descriptors(config, m, k, n, *, precision, a_addr, a_stride, b_addr, b_
     (``out``: an :class:`OutType`); ``bias_addr``: N int32 / fp32 words; ``scale_addr``: N fp32
     words (required for INT8 / FP16 output of an INT8 GEMM, optional for FP16 GEMMs);
     ``lo`` / ``hi``: the clamp (ints for INT8 output, floats otherwise; None: none).
+
+    Order: the first chunk's LOADs, then per chunk its COMPUTEs with the *side* commands
+    spread evenly between them (side: the STOREs of the previous chunk's group if it was its
+    last chunk, then the next chunk's LOADs), then the last group's STOREs. The NPU's front end
+    takes commands in order with one waiting slot per unit, so LOADs and STOREs placed between
+    COMPUTEs run while the array works instead of holding up the COMPUTEs behind them. The
+    side command after COMPUTE ``i`` (of ``nc``) brings the count of side commands emitted to
+    ``ceil((i + 1) * ns / nc)``.
     """
     precision, out = Precision(precision), OutType(out)
     eb = 2 if precision == Precision.FP16 else 1
@@ -181,59 +229,63 @@ def gemm_descriptors(config, m, k, n, *, precision, a_addr, a_stride, b_addr, b_
     elif lo is not None or hi is not None:
         store_common.update(clamp=1, lo=_f32_bits(-np.inf if lo is None else lo),
                             hi=_f32_bits(np.inf if hi is None else hi))
-    words = []
-    group = 0         # groups so far: ACC half and scale rows parity
-    chunk = 0         # chunks so far: SPAD A / W buffer parity
     strip = plan.q * r
-    for m0 in range(0, m, plan.mblk):
-        mm = min(plan.mblk, m - m0)
-        for g0 in range(0, n, plan.gn * c):
-            tiles = [(j, n0, min(c, n - n0))
-                     for j, n0 in enumerate(range(g0, min(n, g0 + plan.gn * c), c))]
-            acc_half = (group % 2) * plan.gn * plan.mblk
-            scale_rows = plan.scale_row + (group % 2) * plan.gn
-            group += 1
-            for j, n0, nn in tiles:
-                if scale_addr is not None:
-                    words.append(encode(Opcode.LOAD, target=LoadTarget.ACC,
-                                        elem=ElemType.WORD32, broadcast=1,
-                                        dram_addr=scale_addr + 4 * n0, rows=1, cols=nn,
-                                        local_addr=scale_rows + j))
-                if bias_addr is not None:
-                    words.append(encode(Opcode.LOAD, target=LoadTarget.ACC,
-                                        elem=ElemType.WORD32, broadcast=1,
-                                        dram_addr=bias_addr + 4 * n0, rows=mm, cols=nn,
-                                        local_addr=acc_half + j * plan.mblk))
-            for k0c in range(0, k, strip):
-                kc = min(strip, k - k0c)
-                a_buf = (chunk % 2) * plan.q * plan.mblk
-                w_buf = plan.w_base + (chunk % 2) * plan.gn * strip
-                chunk += 1
-                ktiles = [(t, k0, min(r, k - k0))
-                          for t, k0 in enumerate(range(k0c, k0c + kc, r))]
-                for t, k0, kk in ktiles:
-                    words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
-                                        dram_addr=a_addr + m0 * a_stride + k0 * eb,
-                                        dram_stride=a_stride, rows=mm, cols=kk,
-                                        local_addr=a_buf + t * plan.mblk))
-                for j, n0, nn in tiles:
-                    words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
-                                        dram_addr=b_addr + k0c * b_stride + n0 * eb,
-                                        dram_stride=b_stride, rows=kc, cols=nn,
-                                        local_addr=w_buf + j * strip))
-                for t, k0, kk in ktiles:
-                    for j, n0, nn in tiles:
-                        for r0 in range(0, mm, plan.mc):
-                            words.append(encode(
-                                Opcode.COMPUTE, precision=precision,
-                                accumulate=int(k0 > 0 or bias_addr is not None),
-                                a_addr=a_buf + t * plan.mblk + r0,
-                                w_addr=w_buf + j * strip + t * r,
-                                acc_addr=acc_half + j * plan.mblk + r0,
-                                m=min(plan.mc, mm - r0), k=kk, n=nn))
-            for j, n0, nn in tiles:
-                words.append(encode(Opcode.STORE, **store_common,
-                                    dram_addr=out_addr + m0 * out_stride + n0 * ob, rows=mm,
-                                    cols=nn, acc_addr=acc_half + j * plan.mblk,
-                                    scale_addr=scale_rows + j if scale_addr is not None else 0))
+
+    def ktiles(ch):
+        return [(t, k0, min(r, k - k0)) for t, k0 in enumerate(range(ch.k0c, ch.k0c + ch.kc, r))]
+
+    def loads(ch):
+        words = []
+        for j, n0, nn in ch.tiles if ch.first else ():
+            if scale_addr is not None:
+                words.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                                    broadcast=1, dram_addr=scale_addr + 4 * n0, rows=1,
+                                    cols=nn, local_addr=ch.scale_rows + j))
+            if bias_addr is not None:
+                words.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                                    broadcast=1, dram_addr=bias_addr + 4 * n0, rows=ch.mm,
+                                    cols=nn, local_addr=ch.acc_half + j * plan.mblk))
+        for t, k0, kk in ktiles(ch):
+            words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
+                                dram_addr=a_addr + ch.m0 * a_stride + k0 * eb,
+                                dram_stride=a_stride, rows=ch.mm, cols=kk,
+                                local_addr=ch.a_buf + t * plan.mblk))
+        for j, n0, nn in ch.tiles:
+            words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
+                                dram_addr=b_addr + ch.k0c * b_stride + n0 * eb,
+                                dram_stride=b_stride, rows=ch.kc, cols=nn,
+                                local_addr=ch.w_buf + j * strip))
+        return words
+
+    def computes(ch):
+        return [encode(Opcode.COMPUTE, precision=precision,
+                       accumulate=int(k0 > 0 or bias_addr is not None),
+                       a_addr=ch.a_buf + t * plan.mblk + r0, w_addr=ch.w_buf + j * strip + t * r,
+                       acc_addr=ch.acc_half + j * plan.mblk + r0, m=min(plan.mc, ch.mm - r0),
+                       k=kk, n=nn)
+                for t, k0, kk in ktiles(ch) for j, n0, nn in ch.tiles
+                for r0 in range(0, ch.mm, plan.mc)]
+
+    def stores(ch):
+        if not ch.last:
+            return []
+        return [encode(Opcode.STORE, **store_common,
+                       dram_addr=out_addr + ch.m0 * out_stride + n0 * ob, rows=ch.mm, cols=nn,
+                       acc_addr=ch.acc_half + j * plan.mblk,
+                       scale_addr=ch.scale_rows + j if scale_addr is not None else 0)
+                for j, n0, nn in ch.tiles]
+
+    chunks = list(_chunks(plan, m, k, n, r, c))
+    words = loads(chunks[0])
+    for i, ch in enumerate(chunks):
+        side = (stores(chunks[i - 1]) if i else []) + (
+            loads(chunks[i + 1]) if i + 1 < len(chunks) else [])
+        comp = computes(ch)
+        done = 0
+        for ci, w in enumerate(comp):
+            words.append(w)
+            want = _cdiv((ci + 1) * len(side), len(comp))
+            words.extend(side[done:want])
+            done = want
+    words.extend(stores(chunks[-1]))
     return words

@@ -49,7 +49,6 @@ struct npu_perf {
 int npu_init(void);                              /* 0 or NPU_E_NO_DEVICE */
 const struct npu_info *npu_get_info(void);
 void npu_set_window(uint32_t base, uint32_t size);
-void npu_push(const uint32_t desc[8]);           /* waits while the queue is full */
 int npu_queue_full(void);
 int npu_busy(void);
 int npu_wait(void);        /* FENCE, poll until idle; returns the error code (0: none) */
@@ -69,16 +68,10 @@ void *npu_alloc_mark(void);                      /* the current allocation point
 void npu_alloc_release(void *mark);              /* ... to free everything allocated since */
 
 /* --- descriptors -------------------------------------------------------------------------- */
-/* elem: 0 int8, 1 fp16, 2 word32 (DURE_NPU_ELEM_*); target: 0 SPAD, 1 ACC. */
-void npu_cmd_load(uint32_t d[8], int target, int elem, int broadcast, uint32_t dram_addr,
-                  uint32_t stride, uint32_t rows, uint32_t cols, uint32_t local_addr);
-void npu_cmd_compute(uint32_t d[8], int prec, int accumulate, uint32_t a_addr,
-                     uint32_t w_addr, uint32_t acc_addr, uint32_t m, uint32_t k, uint32_t n);
-void npu_cmd_store(uint32_t d[8], int out, int acc_type, int scale, int clamp,
-                   int32_t zero_point, uint32_t dram_addr, uint32_t stride, uint32_t rows,
-                   uint32_t cols, uint32_t acc_addr, uint32_t scale_addr, uint32_t lo,
-                   uint32_t hi);
-void npu_cmd_fence(uint32_t d[8], int irq);
+/* npu_push (CMD0..7 + DOORBELL; waits while the queue is full) and the builders
+ * npu_cmd_load / npu_cmd_compute / npu_cmd_store / npu_cmd_fence, inline in npu_cmd.h.
+ * elem: 0 int8, 1 fp16, 2 word32 (DURE_NPU_ELEM_*); target: 0 SPAD, 1 ACC. */
+#include "npu_cmd.h"
 
 /* --- GEMM --------------------------------------------------------------------------------- */
 /* out = post(A x B + bias): A is M x K, B is K x N (row-major, strides in bytes).

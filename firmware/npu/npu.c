@@ -9,10 +9,6 @@
 static struct npu_info info;
 static uintptr_t alloc_base = DURE_MAIN_BASE, alloc_end = DURE_MAIN_BASE + DURE_MAIN_SIZE;
 static uintptr_t alloc_next = DURE_MAIN_BASE;
-/* CMD0..7 keep their values after a DOORBELL: npu_push rewrites only the words that differ
- * from the last descriptor (the shadow is valid after the first push following npu_init). */
-static uint32_t shadow[8];
-static int shadow_valid;
 
 /* --- device ------------------------------------------------------------------------------- */
 
@@ -32,7 +28,6 @@ int npu_init(void)
     if (!info.rows || !info.cols)
         return NPU_E_NO_DEVICE;
     npu_set_window(DURE_MAIN_BASE, DURE_MAIN_SIZE);
-    shadow_valid = 0;
     NPU_REG(DURE_NPU_STATUS) = DURE_NPU_STATUS_ERROR | DURE_NPU_STATUS_FENCE_IRQ;
     return 0;
 }
@@ -46,18 +41,6 @@ void npu_set_window(uint32_t base, uint32_t size)
 {
     NPU_REG(DURE_NPU_DMA_BASE) = base;
     NPU_REG(DURE_NPU_DMA_SIZE) = size;
-}
-
-void npu_push(const uint32_t desc[8])
-{
-    for (int i = 0; i < 8; i++) {
-        if (!shadow_valid || shadow[i] != desc[i]) {
-            NPU_REG(DURE_NPU_CMD0 + 4u * (uint32_t)i) = desc[i];
-            shadow[i] = desc[i];
-        }
-    }
-    shadow_valid = 1;
-    NPU_REG(DURE_NPU_DOORBELL) = 1;      /* held off by the bus while the queue is full */
 }
 
 int npu_queue_full(void)
@@ -152,72 +135,6 @@ void npu_perf_clear(void)
     NPU_REG(DURE_NPU_CONTROL) = NPU_REG(DURE_NPU_CONTROL) | DURE_NPU_CONTROL_PERF_CLEAR;
 }
 
-/* --- descriptors -------------------------------------------------------------------------- */
-
-static void clear(uint32_t d[8])
-{
-    for (int i = 0; i < 8; i++)
-        d[i] = 0;
-}
-
-void npu_cmd_load(uint32_t d[8], int target, int elem, int broadcast, uint32_t dram_addr,
-                  uint32_t stride, uint32_t rows, uint32_t cols, uint32_t local_addr)
-{
-    clear(d);
-    d[0] = DURE_NPU_OP_LOAD;
-    NPU_DESC_SET(d, LOAD, TARGET, target);
-    NPU_DESC_SET(d, LOAD, ELEM, elem);
-    NPU_DESC_SET(d, LOAD, BROADCAST, broadcast);
-    NPU_DESC_SET(d, LOAD, DRAM_ADDR, dram_addr);
-    NPU_DESC_SET(d, LOAD, DRAM_STRIDE, stride);
-    NPU_DESC_SET(d, LOAD, ROWS, rows);
-    NPU_DESC_SET(d, LOAD, COLS, cols);
-    NPU_DESC_SET(d, LOAD, LOCAL_ADDR, local_addr);
-}
-
-void npu_cmd_compute(uint32_t d[8], int prec, int accumulate, uint32_t a_addr,
-                     uint32_t w_addr, uint32_t acc_addr, uint32_t m, uint32_t k, uint32_t n)
-{
-    clear(d);
-    d[0] = DURE_NPU_OP_COMPUTE;
-    NPU_DESC_SET(d, COMPUTE, PRECISION, prec);
-    NPU_DESC_SET(d, COMPUTE, ACCUMULATE, accumulate);
-    NPU_DESC_SET(d, COMPUTE, A_ADDR, a_addr);
-    NPU_DESC_SET(d, COMPUTE, W_ADDR, w_addr);
-    NPU_DESC_SET(d, COMPUTE, ACC_ADDR, acc_addr);
-    NPU_DESC_SET(d, COMPUTE, M, m);
-    NPU_DESC_SET(d, COMPUTE, K, k);
-    NPU_DESC_SET(d, COMPUTE, N, n);
-}
-
-void npu_cmd_store(uint32_t d[8], int out, int acc_type, int scale, int clamp,
-                   int32_t zero_point, uint32_t dram_addr, uint32_t stride, uint32_t rows,
-                   uint32_t cols, uint32_t acc_addr, uint32_t scale_addr, uint32_t lo,
-                   uint32_t hi)
-{
-    clear(d);
-    d[0] = DURE_NPU_OP_STORE;
-    NPU_DESC_SET(d, STORE, OUT, out);
-    NPU_DESC_SET(d, STORE, ACC_TYPE, acc_type);
-    NPU_DESC_SET(d, STORE, SCALE, scale);
-    NPU_DESC_SET(d, STORE, CLAMP, clamp);
-    NPU_DESC_SET(d, STORE, ZERO_POINT, (uint32_t)zero_point);
-    NPU_DESC_SET(d, STORE, DRAM_ADDR, dram_addr);
-    NPU_DESC_SET(d, STORE, DRAM_STRIDE, stride);
-    NPU_DESC_SET(d, STORE, ROWS, rows);
-    NPU_DESC_SET(d, STORE, COLS, cols);
-    NPU_DESC_SET(d, STORE, ACC_ADDR, acc_addr);
-    NPU_DESC_SET(d, STORE, SCALE_ADDR, scale_addr);
-    NPU_DESC_SET(d, STORE, LO, lo);
-    NPU_DESC_SET(d, STORE, HI, hi);
-}
-
-void npu_cmd_fence(uint32_t d[8], int irq)
-{
-    clear(d);
-    d[0] = DURE_NPU_OP_FENCE;
-    NPU_DESC_SET(d, FENCE, IRQ, irq);
-}
 
 /* --- main-memory buffers ------------------------------------------------------------------ */
 

@@ -18,8 +18,6 @@
  * main-memory bytes, array cycles). */
 #include "npu.h"
 
-#include "npu_hw.h"
-
 static uint32_t cdiv(uint32_t a, uint32_t b)
 {
     return (a + b - 1) / b;
@@ -62,86 +60,6 @@ void npu_gemm_init(struct npu_gemm *g, int prec, uint32_t m, uint32_t k, uint32_
     g->hi = out_type == NPU_OUT_INT8 ? 127 : 0;
 }
 
-/* Cost model constants (sim/npu_model_gemm.py CMD_CYCLES, BYTES_PER_CYCLE, LATENCY, MC_MAX). */
-#define CMD_CYCLES 40u
-#define BYTES_PER_CYCLE 4u
-#define LATENCY 64u
-#define MC_MAX 64u
-
-static uint64_t max_u64(uint64_t a, uint64_t b)
-{
-    return a > b ? a : b;
-}
-
-struct cost {
-    uint64_t max, sum;
-};
-
-/* plan_cost() of sim/npu_model_gemm.py. */
-static struct cost plan_cost(const struct npu_gemm *g, uint32_t r, uint32_t c, uint32_t mc,
-                             uint32_t mblk, uint32_t gn, uint32_t q, uint32_t eb, uint32_t extra)
-{
-    uint64_t kt = cdiv(g->k, r), nt = cdiv(g->n, c);
-    uint64_t gm = cdiv(min_u32(g->m, mblk), mc);
-    if (gn > nt)
-        gn = (uint32_t)nt;
-    uint64_t blocks = cdiv(g->m, mblk), groups = cdiv((uint32_t)nt, gn), chunks = cdiv(kt, q);
-    uint64_t commands = blocks * (groups * kt + chunks * nt + kt * gm * nt + nt * extra);
-    uint64_t push = CMD_CYCLES * commands;
-    uint64_t memory = eb * ((uint64_t)g->m * g->k * groups + (uint64_t)g->k * g->n * blocks)
-                      / BYTES_PER_CYCLE;
-    uint64_t per_row = max_u64(mc, 8u * r);
-    uint64_t step_full = max_u64(gm * gn * per_row, mc + LATENCY);
-    uint64_t rem = nt % gn;
-    uint64_t step_rem = rem ? max_u64(gm * rem * per_row, mc + LATENCY) : 0;
-    uint64_t compute = blocks * kt * ((nt / gn) * step_full + step_rem);
-    struct cost cost = {max_u64(max_u64(push, memory), compute), push + memory + compute};
-    return cost;
-}
-
-int npu_gemm_plan(const struct npu_gemm *g, struct npu_gemm_plan *p)
-{
-    const struct npu_info *hw = npu_get_info();
-    uint32_t r = hw->rows, c = hw->cols, s = hw->spad_rows, ac = hw->acc_rows;
-    if (!g->m || !g->k || !g->n || !r)
-        return NPU_E_ARG;
-    uint32_t eb = elem_size(g->prec);
-    uint32_t extra = 1 + (g->scale != 0) + (g->bias != 0);
-    uint32_t kt = cdiv(g->k, r), nt = cdiv(g->n, c);
-    int found = 0;
-    struct cost best = {0, 0};
-    for (uint32_t mc = min_u32(g->m, MC_MAX); mc >= 1; mc /= 2) {
-        for (uint32_t gm = 1;; gm *= 2) {
-            uint32_t mblk = mc * gm;
-            for (uint32_t gn = 1; gn <= nt; gn++) {
-                uint32_t acc_need = 2 * gn * mblk + (g->scale ? 2 * gn : 0);
-                uint32_t q = min_u32(kt, s / (2 * (mblk + gn * r)));
-                if (acc_need > ac || q < 1 || mblk > 0xFFFF)
-                    break;
-                struct cost cost = plan_cost(g, r, c, mc, mblk, gn, q, eb, extra);
-                if (!found || cost.max < best.max ||
-                    (cost.max == best.max && cost.sum < best.sum)) {
-                    found = 1;
-                    best = cost;
-                    p->mc = mc;
-                    p->mblk = mblk;
-                    p->gn = gn;
-                    p->q = q;
-                }
-            }
-            if (mblk >= g->m)
-                break;
-        }
-    }
-    if (!found)
-        return NPU_E_ARG;                /* SPAD / ACC too small for any blocking */
-    p->kt = kt;
-    p->nt = nt;
-    p->w_base = 2 * p->q * p->mblk;
-    p->scale_row = ac - 2 * p->gn;
-    return 0;
-}
-
 static int check(const struct npu_gemm *g)
 {
     const struct npu_info *hw = npu_get_info();
@@ -158,88 +76,241 @@ static int check(const struct npu_gemm *g)
     return 0;
 }
 
+/* One chunk of the loop nest: q K tiles of one (M block, N group), with its buffers. */
+struct chunk {
+    uint32_t m0, mm, g0, g_end, tiles, k0c, kc, nk, a_buf, w_buf, acc_half, scale_rows;
+    uint32_t first, last;               /* first / last chunk of its group */
+};
+
+/* Everything the emitters need, fixed for one GEMM. */
+struct ctx {
+    const struct npu_gemm *g;
+    struct npu_gemm_plan p;
+    uint32_t r, c, eb, ob, strip, elem, clamp, lo, hi, a, b, out, bias, scale;
+    int32_t zp;
+    uint32_t m0, g0, k0c, group, chunk; /* iterator: the chunk after the current one */
+};
+
+/* The next chunk in loop order (sim/npu_model_gemm.py _chunks); 0 when there is none. */
+static int next_chunk(struct ctx *x, struct chunk *ch)
+{
+    const struct npu_gemm *g = x->g;
+    if (x->m0 >= g->m)
+        return 0;
+    ch->m0 = x->m0;
+    ch->mm = min_u32(x->p.mblk, g->m - x->m0);
+    ch->g0 = x->g0;
+    ch->g_end = min_u32(g->n, x->g0 + x->p.gn * x->c);
+    ch->tiles = cdiv(ch->g_end - ch->g0, x->c);
+    ch->k0c = x->k0c;
+    ch->kc = min_u32(x->strip, g->k - x->k0c);
+    ch->nk = cdiv(ch->kc, x->r);
+    ch->a_buf = (x->chunk % 2) * x->p.q * x->p.mblk;
+    ch->w_buf = x->p.w_base + (x->chunk % 2) * x->p.gn * x->strip;
+    ch->acc_half = (x->group % 2) * x->p.gn * x->p.mblk;
+    ch->scale_rows = x->p.scale_row + (x->group % 2) * x->p.gn;
+    ch->first = x->k0c == 0;
+    ch->last = x->k0c + x->strip >= g->k;
+    x->chunk++;
+    x->k0c += x->strip;
+    if (x->k0c >= g->k) {               /* next group, then next M block */
+        x->k0c = 0;
+        x->group++;
+        x->g0 += x->p.gn * x->c;
+        if (x->g0 >= g->n) {
+            x->g0 = 0;
+            x->m0 += x->p.mblk;
+        }
+    }
+    return 1;
+}
+
+static uint32_t count_loads(const struct ctx *x, const struct chunk *ch)
+{
+    uint32_t per_tile = (x->scale != 0) + (x->bias != 0);
+    return (ch->first ? ch->tiles * per_tile : 0) + ch->nk + ch->tiles;
+}
+
+/* LOAD i of chunk ch: scale / bias LOADs of its tiles (first chunk of a group), A tiles, W
+ * strips. */
+static void push_load(const struct ctx *x, const struct chunk *ch, uint32_t i)
+{
+    uint32_t d[8];
+    uint32_t per_tile = (x->scale != 0) + (x->bias != 0);
+    uint32_t group_loads = ch->first ? ch->tiles * per_tile : 0;
+    if (i < group_loads) {
+        uint32_t j = per_tile == 2 ? i / 2 : i, n0 = ch->g0 + j * x->c;
+        uint32_t nn = min_u32(x->c, x->g->n - n0);
+        if (x->scale && (per_tile == 1 || i % 2 == 0))
+            npu_cmd_load(d, DURE_NPU_TARGET_ACC, DURE_NPU_ELEM_WORD32, 1, x->scale + 4 * n0, 0,
+                         1, nn, ch->scale_rows + j);
+        else
+            npu_cmd_load(d, DURE_NPU_TARGET_ACC, DURE_NPU_ELEM_WORD32, 1, x->bias + 4 * n0, 0,
+                         ch->mm, nn, ch->acc_half + j * x->p.mblk);
+    } else if ((i -= group_loads) < ch->nk) {
+        uint32_t k0 = ch->k0c + i * x->r;
+        npu_cmd_load(d, DURE_NPU_TARGET_SPAD, x->elem, 0,
+                     x->a + ch->m0 * x->g->a_stride + k0 * x->eb, x->g->a_stride, ch->mm,
+                     min_u32(x->r, x->g->k - k0), ch->a_buf + i * x->p.mblk);
+    } else {
+        uint32_t j = i - ch->nk, n0 = ch->g0 + j * x->c;
+        npu_cmd_load(d, DURE_NPU_TARGET_SPAD, x->elem, 0,
+                     x->b + ch->k0c * x->g->b_stride + n0 * x->eb, x->g->b_stride, ch->kc,
+                     min_u32(x->c, x->g->n - n0), ch->w_buf + j * x->strip);
+    }
+    npu_push(d);
+}
+
+/* STORE j of chunk ch's group. */
+static void push_store(const struct ctx *x, const struct chunk *ch, uint32_t j)
+{
+    uint32_t d[8];
+    uint32_t n0 = ch->g0 + j * x->c;
+    npu_cmd_store(d, x->g->out_type, x->g->prec, x->scale != 0, (int)x->clamp, x->zp,
+                  x->out + ch->m0 * x->g->out_stride + n0 * x->ob, x->g->out_stride, ch->mm,
+                  min_u32(x->c, x->g->n - n0), ch->acc_half + j * x->p.mblk,
+                  x->scale ? ch->scale_rows + j : 0, x->lo, x->hi);
+    npu_push(d);
+}
+
+/* The side commands of one chunk: the STOREs of the chunk before it (when that one ended its
+ * group), then the LOADs of the chunk after it. */
+struct side {
+    const struct ctx *x;
+    const struct chunk *prev, *next;
+    uint32_t stores;
+    uint32_t ns, nc;                    /* side commands; COMPUTEs of the chunk */
+    uint32_t due, done, done_nc;        /* ns x COMPUTEs pushed; side commands pushed; x nc */
+};
+
+static void __attribute__((noinline)) push_side(struct side *s)
+{
+    if (s->done < s->stores)
+        push_store(s->x, s->prev, s->done);
+    else
+        push_load(s->x, s->next, s->done - s->stores);
+    s->done++;
+    s->done_nc += s->nc;
+}
+
+/* One K tile's COMPUTEs: for each N tile j of the group, for each sub-block i of the M block.
+ * Words 1-3 (A, W, ACC rows) are whole fields (checked below), so consecutive COMPUTEs differ by
+ * adds; word 4 (m, k, n) takes one of four values: [last N tile][last sub-block]. */
+struct ktile {
+    uint32_t d0, a, w, acc;
+    uint32_t mkn[4];
+    uint32_t tiles, gm, mc, strip, mblk;
+};
+
+_Static_assert(DURE_NPU_COMPUTE_A_ADDR_WORD == 1 && DURE_NPU_COMPUTE_A_ADDR_LSB == 0 &&
+               DURE_NPU_COMPUTE_W_ADDR_WORD == 2 && DURE_NPU_COMPUTE_W_ADDR_LSB == 0 &&
+               DURE_NPU_COMPUTE_ACC_ADDR_WORD == 3 && DURE_NPU_COMPUTE_ACC_ADDR_LSB == 0 &&
+               DURE_NPU_COMPUTE_M_WORD == 4 && DURE_NPU_COMPUTE_K_WORD == 4 &&
+               DURE_NPU_COMPUTE_N_WORD == 4 && DURE_NPU_DOORBELL == DURE_NPU_CMD0 + 32,
+               "push_ktile assumes the COMPUTE layout of words 1-4 and DOORBELL after CMD7");
+
+/* Push the COMPUTEs of k, each followed by the side commands then due (ceil(due / nc) in
+ * all). A small leaf, so that its loop stays in registers: ~20 instructions per COMPUTE. */
+static void push_ktile(const struct ktile *k, struct side *s)
+{
+    volatile uint32_t *cmd = &NPU_REG(DURE_NPU_CMD0);
+    uint32_t d0 = k->d0, w = k->w, acc_j = k->acc, ns = s->ns, due = s->due;
+    for (uint32_t j = 0; j < k->tiles; j++) {
+        const uint32_t *mkn = &k->mkn[j + 1 == k->tiles ? 2 : 0];
+        uint32_t a = k->a, acc = acc_j;
+        for (uint32_t i = 0; i < k->gm; i++) {
+            cmd[0] = d0;
+            cmd[1] = a;
+            cmd[2] = w;
+            cmd[3] = acc;
+            cmd[4] = mkn[i + 1 == k->gm];
+            cmd[5] = 0;
+            cmd[6] = 0;
+            cmd[7] = 0;
+            cmd[8] = 1;                 /* DOORBELL */
+            a += k->mc;
+            acc += k->mc;
+            due += ns;
+            if (s->done_nc < due) {
+                s->due = due;
+                do
+                    push_side(s);
+                while (s->done_nc < due);
+            }
+        }
+        w += k->strip;
+        acc_j += k->mblk;
+    }
+    s->due = due;
+}
+
 int npu_gemm_submit(const struct npu_gemm *g)
 {
     int err = check(g);
     if (err)
         return err;
-    struct npu_gemm_plan p;
-    if ((err = npu_gemm_plan(g, &p)))
+    struct ctx x;
+    if ((err = npu_gemm_plan(g, &x.p)))
         return err;
     const struct npu_info *hw = npu_get_info();
-    uint32_t r = hw->rows, c = hw->cols;
-    uint32_t eb = elem_size(g->prec), ob = out_size(g->out_type);
-    int elem = g->prec == NPU_FP16 ? DURE_NPU_ELEM_FP16 : DURE_NPU_ELEM_INT8;
     int int8_out = g->out_type == NPU_OUT_INT8;
-    int clamp = int8_out ? 0 : g->clamp;
-    uint32_t lo = int8_out || clamp ? g->lo : 0, hi = int8_out || clamp ? g->hi : 0;
-    int32_t zp = int8_out ? g->zero_point : 0;
-    uint32_t a = (uint32_t)(uintptr_t)g->a, b = (uint32_t)(uintptr_t)g->b;
-    uint32_t out = (uint32_t)(uintptr_t)g->out;
-    uint32_t bias = (uint32_t)(uintptr_t)g->bias, scale = (uint32_t)(uintptr_t)g->scale;
-    uint32_t d[8];
-    uint32_t group = 0, chunk = 0, strip = p.q * r;
-    for (uint32_t m0 = 0; m0 < g->m; m0 += p.mblk) {
-        uint32_t mm = min_u32(p.mblk, g->m - m0);
-        for (uint32_t g0 = 0; g0 < g->n; g0 += p.gn * c) {
-            uint32_t g_end = min_u32(g->n, g0 + p.gn * c);
-            uint32_t acc_half = (group % 2) * p.gn * p.mblk;
-            uint32_t scale_rows = p.scale_row + (group % 2) * p.gn;
-            group++;
-            for (uint32_t n0 = g0, j = 0; n0 < g_end; n0 += c, j++) {
-                uint32_t nn = min_u32(c, g->n - n0);
-                if (scale) {
-                    npu_cmd_load(d, DURE_NPU_TARGET_ACC, DURE_NPU_ELEM_WORD32, 1, scale + 4 * n0,
-                                 0, 1, nn, scale_rows + j);
-                    npu_push(d);
-                }
-                if (bias) {
-                    npu_cmd_load(d, DURE_NPU_TARGET_ACC, DURE_NPU_ELEM_WORD32, 1, bias + 4 * n0,
-                                 0, mm, nn, acc_half + j * p.mblk);
-                    npu_push(d);
-                }
+    x.g = g;
+    x.r = hw->rows;
+    x.c = hw->cols;
+    x.eb = elem_size(g->prec);
+    x.ob = out_size(g->out_type);
+    x.strip = x.p.q * x.r;
+    x.elem = g->prec == NPU_FP16 ? DURE_NPU_ELEM_FP16 : DURE_NPU_ELEM_INT8;
+    x.clamp = int8_out ? 0 : (uint32_t)g->clamp;
+    x.lo = int8_out || x.clamp ? g->lo : 0;
+    x.hi = int8_out || x.clamp ? g->hi : 0;
+    x.zp = int8_out ? g->zero_point : 0;
+    x.a = (uint32_t)(uintptr_t)g->a;
+    x.b = (uint32_t)(uintptr_t)g->b;
+    x.out = (uint32_t)(uintptr_t)g->out;
+    x.bias = (uint32_t)(uintptr_t)g->bias;
+    x.scale = (uint32_t)(uintptr_t)g->scale;
+    x.m0 = x.g0 = x.k0c = x.group = x.chunk = 0;
+
+    struct chunk cur, prev, next;
+    int have_next = next_chunk(&x, &cur), have_prev = 0;
+    for (uint32_t i = 0, n = count_loads(&x, &cur); i < n; i++)
+        push_load(&x, &cur, i);
+    while (have_next) {
+        have_next = next_chunk(&x, &next);
+        struct side side = {&x, &prev, &next, have_prev && prev.last ? prev.tiles : 0, 0, 0,
+                            0, 0, 0};
+        side.ns = side.stores + (have_next ? count_loads(&x, &next) : 0);
+        struct ktile kt;
+        kt.tiles = cur.tiles;
+        kt.gm = cdiv(cur.mm, x.p.mc);
+        kt.mc = x.p.mc;
+        kt.strip = x.strip;
+        kt.mblk = x.p.mblk;
+        side.nc = cur.nk * kt.tiles * kt.gm;
+        uint32_t last_n = cur.g_end - (cur.g0 + (cur.tiles - 1) * x.c);
+        uint32_t last_m = cur.mm - (kt.gm - 1) * x.p.mc;
+        for (uint32_t t = 0; t < cur.nk; t++) {
+            uint32_t k0 = cur.k0c + t * x.r, kk = min_u32(x.r, g->k - k0);
+            uint32_t d[8];
+            for (uint32_t v = 0; v < 4; v++) {  /* [last N tile][last sub-block] */
+                npu_cmd_compute(d, g->prec, k0 > 0 || x.bias, cur.a_buf + t * x.p.mblk,
+                                cur.w_buf + t * x.r, cur.acc_half, v & 1 ? last_m : x.p.mc, kk,
+                                v & 2 ? last_n : x.c);
+                kt.mkn[v] = d[4];
             }
-            for (uint32_t k0c = 0; k0c < g->k; k0c += strip) {
-                uint32_t kc = min_u32(strip, g->k - k0c);
-                uint32_t a_buf = (chunk % 2) * p.q * p.mblk;
-                uint32_t w_buf = p.w_base + (chunk % 2) * p.gn * strip;
-                chunk++;
-                for (uint32_t k0 = k0c, t = 0; k0 < k0c + kc; k0 += r, t++) {
-                    npu_cmd_load(d, DURE_NPU_TARGET_SPAD, elem, 0,
-                                 a + m0 * g->a_stride + k0 * eb, g->a_stride, mm,
-                                 min_u32(r, g->k - k0), a_buf + t * p.mblk);
-                    npu_push(d);
-                }
-                for (uint32_t n0 = g0, j = 0; n0 < g_end; n0 += c, j++) {
-                    npu_cmd_load(d, DURE_NPU_TARGET_SPAD, elem, 0,
-                                 b + k0c * g->b_stride + n0 * eb, g->b_stride, kc,
-                                 min_u32(c, g->n - n0), w_buf + j * strip);
-                    npu_push(d);
-                }
-                for (uint32_t k0 = k0c, t = 0; k0 < k0c + kc; k0 += r, t++) {
-                    uint32_t kk = min_u32(r, g->k - k0);
-                    int acc = k0 > 0 || bias;
-                    for (uint32_t n0 = g0, j = 0; n0 < g_end; n0 += c, j++) {
-                        uint32_t nn = min_u32(c, g->n - n0);
-                        for (uint32_t r0 = 0; r0 < mm; r0 += p.mc) {
-                            npu_cmd_compute(d, g->prec, acc, a_buf + t * p.mblk + r0,
-                                            w_buf + j * strip + t * r,
-                                            acc_half + j * p.mblk + r0,
-                                            min_u32(p.mc, mm - r0), kk, nn);
-                            npu_push(d);
-                        }
-                    }
-                }
-            }
-            for (uint32_t n0 = g0, j = 0; n0 < g_end; n0 += c, j++) {
-                uint32_t nn = min_u32(c, g->n - n0);
-                npu_cmd_store(d, g->out_type, g->prec, scale != 0, clamp, zp,
-                              out + m0 * g->out_stride + n0 * ob, g->out_stride, mm, nn,
-                              acc_half + j * p.mblk, scale ? scale_rows + j : 0, lo, hi);
-                npu_push(d);
-            }
+            kt.d0 = d[0];
+            kt.a = d[1];
+            kt.w = d[2];
+            kt.acc = d[3];
+            push_ktile(&kt, &side);
         }
+        prev = cur;
+        have_prev = 1;
+        cur = next;
     }
+    for (uint32_t j = 0; j < prev.tiles; j++)
+        push_store(&x, &prev, j);
     return 0;
 }
 

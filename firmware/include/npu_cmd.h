@@ -1,0 +1,90 @@
+/* npu_cmd.h: descriptor builders and the push, inline (included by npu.h).
+ *
+ * They are inline so that a caller's descriptor stays in registers and the constant fields fold
+ * away: the GEMM loops push one descriptor per ~20 core cycles (8 CMD writes and the DOORBELL
+ * write, one bus access per cycle), which keeps an 8x8 array fed with 64-row COMPUTEs. */
+#ifndef DURE_NPU_CMD_H
+#define DURE_NPU_CMD_H
+
+#include <stdint.h>
+
+#include "npu_hw.h"
+
+/* One descriptor: CMD0..7, then DOORBELL, which the hardware holds off while the queue is full.
+ * All 8 words are written every time: a write costs one cycle, less than comparing it with the
+ * previous descriptor. */
+static inline void npu_push(const uint32_t desc[8])
+{
+    for (uint32_t i = 0; i < 8; i++)
+        NPU_REG(DURE_NPU_CMD0 + 4u * i) = desc[i];
+    NPU_REG(DURE_NPU_DOORBELL) = 1;
+}
+
+static inline void npu_desc_clear(uint32_t d[8])
+{
+    for (int i = 0; i < 8; i++)
+        d[i] = 0;
+}
+
+static inline void npu_cmd_load(uint32_t d[8], int target, int elem, int broadcast,
+                                uint32_t dram_addr, uint32_t stride, uint32_t rows,
+                                uint32_t cols, uint32_t local_addr)
+{
+    npu_desc_clear(d);
+    d[0] = DURE_NPU_OP_LOAD;
+    NPU_DESC_SET(d, LOAD, TARGET, target);
+    NPU_DESC_SET(d, LOAD, ELEM, elem);
+    NPU_DESC_SET(d, LOAD, BROADCAST, broadcast);
+    NPU_DESC_SET(d, LOAD, DRAM_ADDR, dram_addr);
+    NPU_DESC_SET(d, LOAD, DRAM_STRIDE, stride);
+    NPU_DESC_SET(d, LOAD, ROWS, rows);
+    NPU_DESC_SET(d, LOAD, COLS, cols);
+    NPU_DESC_SET(d, LOAD, LOCAL_ADDR, local_addr);
+}
+
+static inline void npu_cmd_compute(uint32_t d[8], int prec, int accumulate, uint32_t a_addr,
+                                   uint32_t w_addr, uint32_t acc_addr, uint32_t m, uint32_t k,
+                                   uint32_t n)
+{
+    npu_desc_clear(d);
+    d[0] = DURE_NPU_OP_COMPUTE;
+    NPU_DESC_SET(d, COMPUTE, PRECISION, prec);
+    NPU_DESC_SET(d, COMPUTE, ACCUMULATE, accumulate);
+    NPU_DESC_SET(d, COMPUTE, A_ADDR, a_addr);
+    NPU_DESC_SET(d, COMPUTE, W_ADDR, w_addr);
+    NPU_DESC_SET(d, COMPUTE, ACC_ADDR, acc_addr);
+    NPU_DESC_SET(d, COMPUTE, M, m);
+    NPU_DESC_SET(d, COMPUTE, K, k);
+    NPU_DESC_SET(d, COMPUTE, N, n);
+}
+
+static inline void npu_cmd_store(uint32_t d[8], int out, int acc_type, int scale, int clamp,
+                                 int32_t zero_point, uint32_t dram_addr, uint32_t stride,
+                                 uint32_t rows, uint32_t cols, uint32_t acc_addr,
+                                 uint32_t scale_addr, uint32_t lo, uint32_t hi)
+{
+    npu_desc_clear(d);
+    d[0] = DURE_NPU_OP_STORE;
+    NPU_DESC_SET(d, STORE, OUT, out);
+    NPU_DESC_SET(d, STORE, ACC_TYPE, acc_type);
+    NPU_DESC_SET(d, STORE, SCALE, scale);
+    NPU_DESC_SET(d, STORE, CLAMP, clamp);
+    NPU_DESC_SET(d, STORE, ZERO_POINT, (uint32_t)zero_point);
+    NPU_DESC_SET(d, STORE, DRAM_ADDR, dram_addr);
+    NPU_DESC_SET(d, STORE, DRAM_STRIDE, stride);
+    NPU_DESC_SET(d, STORE, ROWS, rows);
+    NPU_DESC_SET(d, STORE, COLS, cols);
+    NPU_DESC_SET(d, STORE, ACC_ADDR, acc_addr);
+    NPU_DESC_SET(d, STORE, SCALE_ADDR, scale_addr);
+    NPU_DESC_SET(d, STORE, LO, lo);
+    NPU_DESC_SET(d, STORE, HI, hi);
+}
+
+static inline void npu_cmd_fence(uint32_t d[8], int irq)
+{
+    npu_desc_clear(d);
+    d[0] = DURE_NPU_OP_FENCE;
+    NPU_DESC_SET(d, FENCE, IRQ, irq);
+}
+
+#endif
