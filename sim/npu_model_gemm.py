@@ -206,8 +206,9 @@ def gemm_descriptors(config, m, k, n, *, precision, a_addr, a_stride, b_addr, b_
     ``lo`` / ``hi``: the clamp (ints for INT8 output, floats otherwise; None: none).
 
     Order: the first chunk's LOADs, then per chunk its COMPUTEs with the *side* commands
-    spread evenly between them (side: the STOREs of the previous chunk's group if it was its
-    last chunk, then the next chunk's LOADs), then the last group's STOREs. The NPU's front end
+    spread evenly between them, then the last group's STOREs. Side commands of chunk ``c`` of
+    a group (of ``P`` chunks per group): STOREs ``[c T / P, (c + 1) T / P)`` of the previous
+    group's ``T`` STOREs (so they spread over the whole group), then the next chunk's LOADs. The NPU's front end
     takes commands in order with one waiting slot per unit, so LOADs and STOREs placed between
     COMPUTEs run while the array works instead of holding up the COMPUTEs behind them. The
     side command after COMPUTE ``i`` (of ``nc``) brings the count of side commands emitted to
@@ -276,10 +277,15 @@ def gemm_descriptors(config, m, k, n, *, precision, a_addr, a_stride, b_addr, b_
                 for j, n0, nn in ch.tiles]
 
     chunks = list(_chunks(plan, m, k, n, r, c))
+    per_group = _cdiv(k, strip)          # chunks per group
     words = loads(chunks[0])
     for i, ch in enumerate(chunks):
-        side = (stores(chunks[i - 1]) if i else []) + (
-            loads(chunks[i + 1]) if i + 1 < len(chunks) else [])
+        c_in_group = ch.k0c // strip
+        before = i - c_in_group - 1      # the previous group's last chunk
+        finished = stores(chunks[before]) if before >= 0 else []
+        share = finished[c_in_group * len(finished) // per_group:
+                         (c_in_group + 1) * len(finished) // per_group]
+        side = share + (loads(chunks[i + 1]) if i + 1 < len(chunks) else [])
         comp = computes(ch)
         done = 0
         for ci, w in enumerate(comp):

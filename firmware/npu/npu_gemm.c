@@ -173,12 +173,13 @@ static void push_store(const struct ctx *x, const struct chunk *ch, uint32_t j)
     npu_push(d);
 }
 
-/* The side commands of one chunk: the STOREs of the chunk before it (when that one ended its
- * group), then the LOADs of the chunk after it. */
+/* The side commands of chunk c of a group (of P chunks per group): STOREs [c T / P, (c + 1)
+ * T / P) of the previous group's T STOREs (so that they spread over the group), then the LOADs
+ * of the chunk after it. */
 struct side {
     const struct ctx *x;
-    const struct chunk *prev, *next;
-    uint32_t stores;
+    const struct chunk *prev, *next;    /* the previous group's last chunk; the next chunk */
+    uint32_t store0, stores;            /* first STORE of the share; STOREs in it */
     uint32_t ns, nc;                    /* side commands; COMPUTEs of the chunk */
     uint32_t due, done, done_nc;        /* ns x COMPUTEs pushed; side commands pushed; x nc */
 };
@@ -186,7 +187,7 @@ struct side {
 static void __attribute__((noinline)) push_side(struct side *s)
 {
     if (s->done < s->stores)
-        push_store(s->x, s->prev, s->done);
+        push_store(s->x, s->prev, s->store0 + s->done);
     else
         push_load(s->x, s->next, s->done - s->stores);
     s->done++;
@@ -210,36 +211,51 @@ _Static_assert(DURE_NPU_COMPUTE_A_ADDR_WORD == 1 && DURE_NPU_COMPUTE_A_ADDR_LSB 
                "push_ktile assumes the COMPUTE layout of words 1-4 and DOORBELL after CMD7");
 
 /* Push the COMPUTEs of k, each followed by the side commands then due (ceil(due / nc) in
- * all). A small leaf, so that its loop stays in registers: ~20 instructions per COMPUTE. */
-static void push_ktile(const struct ktile *k, struct side *s)
+ * all). A small leaf, so that its loop stays in registers. CMD0..7 keep their values after a
+ * DOORBELL, so between two COMPUTEs only words 1-4 are rewritten. */
+static void __attribute__((noinline)) push_ktile(const struct ktile *k, struct side *s)
 {
     volatile uint32_t *cmd = &NPU_REG(DURE_NPU_CMD0);
-    uint32_t d0 = k->d0, w = k->w, acc_j = k->acc, ns = s->ns, due = s->due;
-    for (uint32_t j = 0; j < k->tiles; j++) {
-        const uint32_t *mkn = &k->mkn[j + 1 == k->tiles ? 2 : 0];
-        uint32_t a = k->a, acc = acc_j;
-        for (uint32_t i = 0; i < k->gm; i++) {
+    /* locals, so that nothing is reloaded around the MMIO stores and push_side calls */
+    const uint32_t d0 = k->d0, a0 = k->a, mc = k->mc, strip = k->strip, mblk = k->mblk;
+    const uint32_t gm = k->gm, ns = s->ns, n = k->tiles * gm;
+    uint32_t w = k->w, acc_j = k->acc, a = a0, acc = acc_j, i = 0;
+    uint32_t due = s->due, done_nc = s->done_nc;
+    const uint32_t *row = &k->mkn[n == gm ? 2 : 0];     /* [last N tile][last sub-block] */
+    int full = 1;                       /* CMD0 / CMD5-7 hold another command's words */
+    for (uint32_t c = 0; c < n; c++) {
+        if (full) {
             cmd[0] = d0;
-            cmd[1] = a;
-            cmd[2] = w;
-            cmd[3] = acc;
-            cmd[4] = mkn[i + 1 == k->gm];
             cmd[5] = 0;
             cmd[6] = 0;
             cmd[7] = 0;
-            cmd[8] = 1;                 /* DOORBELL */
-            a += k->mc;
-            acc += k->mc;
-            due += ns;
-            if (s->done_nc < due) {
-                s->due = due;
-                do
-                    push_side(s);
-                while (s->done_nc < due);
-            }
+            full = 0;
         }
-        w += k->strip;
-        acc_j += k->mblk;
+        cmd[1] = a;
+        cmd[2] = w;
+        cmd[3] = acc;
+        cmd[4] = row[i + 1 == gm];
+        cmd[8] = 1;                     /* DOORBELL */
+        due += ns;
+        if (done_nc < due) {
+            s->due = due;
+            do
+                push_side(s);
+            while (s->done_nc < due);
+            done_nc = s->done_nc;
+            full = 1;
+        }
+        if (++i < gm) {                 /* next sub-block */
+            a += mc;
+            acc += mc;
+        } else {                        /* next N tile */
+            i = 0;
+            a = a0;
+            w += strip;
+            acc = acc_j += mblk;
+            if (c + 1 + gm == n)
+                row = &k->mkn[2];
+        }
     }
     s->due = due;
 }
@@ -272,32 +288,44 @@ int npu_gemm_submit(const struct npu_gemm *g)
     x.scale = (uint32_t)(uintptr_t)g->scale;
     x.m0 = x.g0 = x.k0c = x.group = x.chunk = 0;
 
-    struct chunk cur, prev, next;
-    int have_next = next_chunk(&x, &cur), have_prev = 0;
-    for (uint32_t i = 0, n = count_loads(&x, &cur); i < n; i++)
-        push_load(&x, &cur, i);
+    struct chunk ring[2];               /* the current and the next chunk, swapped */
+    struct chunk *cur = &ring[0], *next = &ring[1];
+    struct chunk done_group;            /* the previous group's last chunk */
+    int have_next = next_chunk(&x, cur), have_done = 0;
+    uint32_t per_group = cdiv(g->k, x.strip), c_in_group = 0;
+    for (uint32_t i = 0, n = count_loads(&x, cur); i < n; i++)
+        push_load(&x, cur, i);
     while (have_next) {
-        have_next = next_chunk(&x, &next);
-        struct side side = {&x, &prev, &next, have_prev && prev.last ? prev.tiles : 0, 0, 0,
-                            0, 0, 0};
-        side.ns = side.stores + (have_next ? count_loads(&x, &next) : 0);
+        have_next = next_chunk(&x, next);
+        struct side side = {&x, &done_group, next, 0, 0, 0, 0, 0, 0, 0};
+        if (have_done) {
+            side.store0 = c_in_group * done_group.tiles / per_group;
+            side.stores = (c_in_group + 1) * done_group.tiles / per_group - side.store0;
+        }
+        side.ns = side.stores + (have_next ? count_loads(&x, next) : 0);
         struct ktile kt;
-        kt.tiles = cur.tiles;
-        kt.gm = cdiv(cur.mm, x.p.mc);
+        kt.tiles = cur->tiles;
+        kt.gm = cdiv(cur->mm, x.p.mc);
         kt.mc = x.p.mc;
         kt.strip = x.strip;
         kt.mblk = x.p.mblk;
-        side.nc = cur.nk * kt.tiles * kt.gm;
-        uint32_t last_n = cur.g_end - (cur.g0 + (cur.tiles - 1) * x.c);
-        uint32_t last_m = cur.mm - (kt.gm - 1) * x.p.mc;
-        for (uint32_t t = 0; t < cur.nk; t++) {
-            uint32_t k0 = cur.k0c + t * x.r, kk = min_u32(x.r, g->k - k0);
+        side.nc = cur->nk * kt.tiles * kt.gm;
+        uint32_t last_n = cur->g_end - (cur->g0 + (cur->tiles - 1) * x.c);
+        uint32_t last_m = cur->mm - (kt.gm - 1) * x.p.mc;
+        uint32_t kk_templates = 0;      /* kk of the word-4 templates in kt.mkn */
+        for (uint32_t t = 0; t < cur->nk; t++) {
+            uint32_t k0 = cur->k0c + t * x.r, kk = min_u32(x.r, g->k - k0);
             uint32_t d[8];
-            for (uint32_t v = 0; v < 4; v++) {  /* [last N tile][last sub-block] */
-                npu_cmd_compute(d, g->prec, k0 > 0 || x.bias, cur.a_buf + t * x.p.mblk,
-                                cur.w_buf + t * x.r, cur.acc_half, v & 1 ? last_m : x.p.mc, kk,
-                                v & 2 ? last_n : x.c);
-                kt.mkn[v] = d[4];
+            npu_cmd_compute(d, g->prec, k0 > 0 || x.bias, cur->a_buf + t * x.p.mblk,
+                            cur->w_buf + t * x.r, cur->acc_half, x.p.mc, kk, x.c);
+            if (kk != kk_templates) {   /* word 4: [last N tile][last sub-block] */
+                uint32_t v4[8];
+                for (uint32_t v = 0; v < 4; v++) {
+                    npu_cmd_compute(v4, 0, 0, 0, 0, 0, v & 1 ? last_m : x.p.mc, kk,
+                                    v & 2 ? last_n : x.c);
+                    kt.mkn[v] = v4[4];
+                }
+                kk_templates = kk;
             }
             kt.d0 = d[0];
             kt.a = d[1];
@@ -305,12 +333,19 @@ int npu_gemm_submit(const struct npu_gemm *g)
             kt.acc = d[3];
             push_ktile(&kt, &side);
         }
-        prev = cur;
-        have_prev = 1;
+        if (cur->last) {
+            done_group = *cur;
+            have_done = 1;
+            c_in_group = 0;
+        } else {
+            c_in_group++;
+        }
+        struct chunk *t = cur;
         cur = next;
+        next = t;
     }
-    for (uint32_t j = 0; j < prev.tiles; j++)
-        push_store(&x, &prev, j);
+    for (uint32_t j = 0; j < done_group.tiles; j++)
+        push_store(&x, &done_group, j);
     return 0;
 }
 
