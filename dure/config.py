@@ -137,8 +137,8 @@ class SoCConfig:
     npu_cols: int = 8
     npu_fp16: bool = True
     npu_spad_rows: int = 2048
-    npu_acc_rows: int = 2048
-    npu_queue_depth: int = 8
+    npu_acc_rows: int = 4096
+    npu_queue_depth: int = 16
 
     def __post_init__(self):
         _check_pow2("ram_size", self.ram_size, 1024)
@@ -235,7 +235,7 @@ PRESETS = {
     # FPGA boards (fpga/README.md): all memories in block RAM, boot loader in the ROM.
     "ulx3s": SoCConfig(name="ulx3s", clk_freq=20_000_000, ram_size=64 * 1024, rom_size=4096,
                        main_size=32 * 1024, main_latency=2, npu_rows=4, npu_cols=4,
-                       npu_spad_rows=1024, npu_acc_rows=512),
+                       npu_spad_rows=1024, npu_acc_rows=512, npu_queue_depth=8),
     "icebreaker": SoCConfig(name="icebreaker", clk_freq=12_000_000, ram_size=8 * 1024,
                             rom_size=2048, main_size=1024, main_latency=1, npu_rows=0),
 }
