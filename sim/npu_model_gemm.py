@@ -42,7 +42,7 @@ Memory layout:
 
 Search
 ------
-:func:`plan_gemm` tries ``mc`` = min(M, 64), halved twice (and further while nothing fits),
+:func:`plan_gemm` tries ``mc`` = min(M, 128), halved once (and further while nothing fits),
 and for each ``gm`` (sub-blocks per M block) = 1, 2, 4, ... until the block covers M, the
 largest ``gn`` the ACC and SPAD hold (balanced over its number of groups) with the largest
 ``q`` the SPAD then holds; it keeps the plan with the lowest estimated time, compared as
@@ -126,7 +126,7 @@ def plan_gemm(config, m, k, n, *, elem_bytes=1, scale=False, bias=False):
     extra = 1 + int(scale) + int(bias)
     best = None
     mc0 = mc = min(m, MC_MAX)
-    while mc >= 1 and (best is None or 4 * mc >= mc0):
+    while mc >= 1 and (best is None or 2 * mc >= mc0):
         gm = 1
         while True:
             mblk = mc * gm
@@ -206,13 +206,14 @@ def gemm_descriptors(config, m, k, n, *, precision, a_addr, a_stride, b_addr, b_
     ``lo`` / ``hi``: the clamp (ints for INT8 output, floats otherwise; None: none).
 
     Order: the first chunk's LOADs, then per chunk its COMPUTEs with the *side* commands
-    spread evenly between them, then the last group's STOREs. Side commands of chunk ``c`` of
-    a group (of ``P`` chunks per group): STOREs ``[c T / P, (c + 1) T / P)`` of the previous
-    group's ``T`` STOREs (so they spread over the whole group), then the next chunk's LOADs. The NPU's front end
-    takes commands in order with one waiting slot per unit, so LOADs and STOREs placed between
-    COMPUTEs run while the array works instead of holding up the COMPUTEs behind them. The
-    side command after COMPUTE ``i`` (of ``nc``) brings the count of side commands emitted to
-    ``ceil((i + 1) * ns / nc)``.
+    spread evenly between them: the side command after COMPUTE ``i`` (of ``nc``) brings the
+    count pushed to ``ceil((i + 1) * ns / nc)``. Side commands of chunk ``c`` of a group
+    (``P`` chunks per group): STOREs ``[c T / P, (c + 1) T / P)`` of the previous group's
+    ``T`` STOREs (so they spread over the whole group), then the next chunk's LOADs. The NPU's
+    front end takes commands in order with one waiting slot per unit, so LOADs and STOREs
+    placed between COMPUTEs run while the array works instead of holding up the COMPUTEs
+    behind them. The last group's STOREs cannot spread that way: each follows its tile's last
+    COMPUTE (after that COMPUTE's side commands).
     """
     precision, out = Precision(precision), OutType(out)
     eb = 2 if precision == Precision.FP16 else 1
@@ -259,12 +260,15 @@ def gemm_descriptors(config, m, k, n, *, precision, a_addr, a_stride, b_addr, b_
         return words
 
     def computes(ch):
-        return [encode(Opcode.COMPUTE, precision=precision,
-                       accumulate=int(k0 > 0 or bias_addr is not None),
-                       a_addr=ch.a_buf + t * plan.mblk + r0, w_addr=ch.w_buf + j * strip + t * r,
-                       acc_addr=ch.acc_half + j * plan.mblk + r0, m=min(plan.mc, ch.mm - r0),
-                       k=kk, n=nn)
-                for t, k0, kk in ktiles(ch) for j, n0, nn in ch.tiles
+        """``(words, j)``, ``j`` the N tile when this is its last COMPUTE in the chunk."""
+        last_t = len(ktiles(ch)) - 1
+        return [(encode(Opcode.COMPUTE, precision=precision,
+                        accumulate=int(k0 > 0 or bias_addr is not None),
+                        a_addr=ch.a_buf + t * plan.mblk + r0, w_addr=ch.w_buf + j * strip + t * r,
+                        acc_addr=ch.acc_half + j * plan.mblk + r0, m=min(plan.mc, ch.mm - r0),
+                        k=kk, n=nn),
+                 j if t == last_t and r0 + plan.mc >= ch.mm else None)
+                for t, k0, kk in ktiles(ch) for j, _, nn in ch.tiles
                 for r0 in range(0, ch.mm, plan.mc)]
 
     def stores(ch):
@@ -287,11 +291,13 @@ def gemm_descriptors(config, m, k, n, *, precision, a_addr, a_stride, b_addr, b_
                          (c_in_group + 1) * len(finished) // per_group]
         side = share + (loads(chunks[i + 1]) if i + 1 < len(chunks) else [])
         comp = computes(ch)
+        own = stores(ch) if i + 1 == len(chunks) else []
         done = 0
-        for ci, w in enumerate(comp):
+        for ci, (w, finished_tile) in enumerate(comp):
             words.append(w)
             want = _cdiv((ci + 1) * len(side), len(comp))
             words.extend(side[done:want])
             done = want
-    words.extend(stores(chunks[-1]))
+            if own and finished_tile is not None:
+                words.append(own[finished_tile])
     return words

@@ -133,7 +133,8 @@ static uint32_t count_loads(const struct ctx *x, const struct chunk *ch)
 
 /* LOAD i of chunk ch: scale / bias LOADs of its tiles (first chunk of a group), A tiles, W
  * strips. */
-static void push_load(const struct ctx *x, const struct chunk *ch, uint32_t i)
+static void __attribute__((noinline)) push_load(const struct ctx *x, const struct chunk *ch,
+                                               uint32_t i)
 {
     uint32_t d[8];
     uint32_t per_tile = (x->scale != 0) + (x->bias != 0);
@@ -162,7 +163,8 @@ static void push_load(const struct ctx *x, const struct chunk *ch, uint32_t i)
 }
 
 /* STORE j of chunk ch's group. */
-static void push_store(const struct ctx *x, const struct chunk *ch, uint32_t j)
+static void __attribute__((noinline)) push_store(const struct ctx *x, const struct chunk *ch,
+                                                uint32_t j)
 {
     uint32_t d[8];
     uint32_t n0 = ch->g0 + j * x->c;
@@ -201,6 +203,7 @@ struct ktile {
     uint32_t d0, a, w, acc;
     uint32_t mkn[4];
     uint32_t tiles, gm, mc, strip, mblk;
+    const struct chunk *own;            /* the last K tile of the GEMM: its STOREs follow */
 };
 
 _Static_assert(DURE_NPU_COMPUTE_A_ADDR_WORD == 1 && DURE_NPU_COMPUTE_A_ADDR_LSB == 0 &&
@@ -219,7 +222,7 @@ static void __attribute__((noinline)) push_ktile(const struct ktile *k, struct s
     /* locals, so that nothing is reloaded around the MMIO stores and push_side calls */
     const uint32_t d0 = k->d0, a0 = k->a, mc = k->mc, strip = k->strip, mblk = k->mblk;
     const uint32_t gm = k->gm, ns = s->ns, n = k->tiles * gm;
-    uint32_t w = k->w, acc_j = k->acc, a = a0, acc = acc_j, i = 0;
+    uint32_t w = k->w, acc_j = k->acc, a = a0, acc = acc_j, i = 0, j = 0;
     uint32_t due = s->due, done_nc = s->done_nc;
     const uint32_t *row = &k->mkn[n == gm ? 2 : 0];     /* [last N tile][last sub-block] */
     int full = 1;                       /* CMD0 / CMD5-7 hold another command's words */
@@ -245,11 +248,16 @@ static void __attribute__((noinline)) push_ktile(const struct ktile *k, struct s
             done_nc = s->done_nc;
             full = 1;
         }
+        if (k->own && i + 1 == gm) {    /* the last group: STORE each tile when done */
+            push_store(s->x, k->own, j);
+            full = 1;
+        }
         if (++i < gm) {                 /* next sub-block */
             a += mc;
             acc += mc;
         } else {                        /* next N tile */
             i = 0;
+            j++;
             a = a0;
             w += strip;
             acc = acc_j += mblk;
@@ -331,6 +339,7 @@ int npu_gemm_submit(const struct npu_gemm *g)
             kt.a = d[1];
             kt.w = d[2];
             kt.acc = d[3];
+            kt.own = !have_next && t + 1 == cur->nk ? cur : 0;
             push_ktile(&kt, &side);
         }
         if (cur->last) {
@@ -344,9 +353,7 @@ int npu_gemm_submit(const struct npu_gemm *g)
         cur = next;
         next = t;
     }
-    for (uint32_t j = 0; j < done_group.tiles; j++)
-        push_store(&x, &done_group, j);
-    return 0;
+    return 0;                           /* the last group's STOREs went with its COMPUTEs */
 }
 
 int npu_gemm(const struct npu_gemm *g)

@@ -65,7 +65,7 @@ int npu_gemm_plan(const struct npu_gemm *g, struct npu_gemm_plan *p)
     int found = 0;
     struct cost best = {0, 0};
     uint32_t mc0 = min_u32(g->m, MC_MAX);
-    for (uint32_t mc = mc0; mc >= 1 && (!found || 4 * mc >= mc0); mc /= 2) {
+    for (uint32_t mc = mc0; mc >= 1 && (!found || 2 * mc >= mc0); mc /= 2) {
         for (uint32_t gm = 1;; gm *= 2) {
             uint32_t mblk = mc * gm;
             uint32_t gn = min_u32(nt, ac / (2 * mblk + (g->scale ? 2 : 0)));
