@@ -127,7 +127,7 @@ class SoCConfig:
     clk_freq: int = 50_000_000
     ram_size: int = 256 * 1024
     rom_size: int = 0
-    main_size: int = 1024 * 1024
+    main_size: int = 4 * 1024 * 1024
     main_latency: int = 10
     main_bytes_per_cycle: int = 4
     uart_baud: int = 115_200
