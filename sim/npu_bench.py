@@ -10,7 +10,7 @@ against that bound; plus the NPU's stall counters. Every output is compared bit 
 
 Shapes (M x K x N, as GEMMs; convolutions through im2col, M = output pixels):
 
-- ``gemm64``, ``gemm256``: square GEMMs.
+- ``gemm64``, ``gemm256``, ``gemm512``: square GEMMs.
 - MLPerf Tiny keyword spotting (DS-CNN, 49x10 MFCC input): a pointwise conv 64 -> 64 on the
   25 x 5 feature map (M = 125) and the final FC 64 -> 12 (batch 1).
 - MLPerf Tiny anomaly detection (FC autoencoder): the first FC 640 -> 128, a batch of 32 frames.
@@ -33,6 +33,7 @@ __all__ = ["SHAPES", "Row", "run_shape", "run_all", "write_reports", "random_ope
 SHAPES = [
     ("gemm64", 64, 64, 64, "square GEMM"),
     ("gemm256", 256, 256, 256, "square GEMM"),
+    ("gemm512", 512, 512, 512, "square GEMM"),
     ("kws_pw64", 125, 64, 64, "DS-CNN KWS pointwise conv 64->64, 25x5"),
     ("kws_fc", 1, 64, 12, "DS-CNN KWS final FC 64->12, batch 1"),
     ("ad_fc640", 32, 640, 128, "AD autoencoder FC 640->128, batch 32"),

@@ -303,6 +303,17 @@ int npu_gemm_submit(const struct npu_gemm *g)
     uint32_t per_group = cdiv(g->k, x.strip), c_in_group = 0;
     for (uint32_t i = 0, n = count_loads(&x, cur); i < n; i++)
         push_load(&x, cur, i);
+    /* word 0 of the COMPUTEs: the first K tile starts the sum (unless on a bias) */
+    uint32_t d0[2], d[8];
+    npu_cmd_compute(d, g->prec, x.bias != 0, 0, 0, 0, 1, 1, 1);
+    d0[0] = d[0];
+    npu_cmd_compute(d, g->prec, 1, 0, 0, 0, 1, 1, 1);
+    d0[1] = d[0];
+    struct ktile kt;
+    kt.mc = x.p.mc;
+    kt.strip = x.strip;
+    kt.mblk = x.p.mblk;
+    uint32_t key_k = 0, key_m = 0, key_n = 0;  /* (kk, last m, last n) of the kt.mkn set */
     while (have_next) {
         have_next = next_chunk(&x, next);
         struct side side = {&x, &done_group, next, 0, 0, 0, 0, 0, 0, 0};
@@ -311,34 +322,27 @@ int npu_gemm_submit(const struct npu_gemm *g)
             side.stores = (c_in_group + 1) * done_group.tiles / per_group - side.store0;
         }
         side.ns = side.stores + (have_next ? count_loads(&x, next) : 0);
-        struct ktile kt;
         kt.tiles = cur->tiles;
         kt.gm = cdiv(cur->mm, x.p.mc);
-        kt.mc = x.p.mc;
-        kt.strip = x.strip;
-        kt.mblk = x.p.mblk;
         side.nc = cur->nk * kt.tiles * kt.gm;
         uint32_t last_n = cur->g_end - (cur->g0 + (cur->tiles - 1) * x.c);
         uint32_t last_m = cur->mm - (kt.gm - 1) * x.p.mc;
-        uint32_t kk_templates = 0;      /* kk of the word-4 templates in kt.mkn */
         for (uint32_t t = 0; t < cur->nk; t++) {
             uint32_t k0 = cur->k0c + t * x.r, kk = min_u32(x.r, g->k - k0);
-            uint32_t d[8];
-            npu_cmd_compute(d, g->prec, k0 > 0 || x.bias, cur->a_buf + t * x.p.mblk,
-                            cur->w_buf + t * x.r, cur->acc_half, x.p.mc, kk, x.c);
-            if (kk != kk_templates) {   /* word 4: [last N tile][last sub-block] */
-                uint32_t v4[8];
-                for (uint32_t v = 0; v < 4; v++) {
-                    npu_cmd_compute(v4, 0, 0, 0, 0, 0, v & 1 ? last_m : x.p.mc, kk,
+            if (kk != key_k || last_m != key_m || last_n != key_n) {
+                for (uint32_t v = 0; v < 4; v++) {  /* word 4: [last N tile][last sub-block] */
+                    npu_cmd_compute(d, 0, 0, 0, 0, 0, v & 1 ? last_m : x.p.mc, kk,
                                     v & 2 ? last_n : x.c);
-                    kt.mkn[v] = v4[4];
+                    kt.mkn[v] = d[4];
                 }
-                kk_templates = kk;
+                key_k = kk;
+                key_m = last_m;
+                key_n = last_n;
             }
-            kt.d0 = d[0];
-            kt.a = d[1];
-            kt.w = d[2];
-            kt.acc = d[3];
+            kt.d0 = d0[k0 > 0];
+            kt.a = cur->a_buf + t * x.p.mblk;
+            kt.w = cur->w_buf + t * x.r;
+            kt.acc = cur->acc_half;
             kt.own = !have_next && t + 1 == cur->nk ? cur : 0;
             push_ktile(&kt, &side);
         }

@@ -69,9 +69,9 @@ def test_on_chip_gemm_reaches_peak(model, kind):
 
 
 def test_k_inner_order_serialises(model):
-    """K tiles innermost (the order of firmware/npu/npu_gemm.c): each COMPUTE accumulates onto
-    the previous one's ACC rows, so it waits for that one's last result row (RAW): about
-    128 / (128 + array latency + a few) of peak, and the result is still exact."""
+    """K tiles innermost (the firmware's first GEMM plan, since replaced): each COMPUTE
+    accumulates onto the previous one's ACC rows, so it waits for that one's last result row
+    (RAW): about 128 / (128 + array latency + a few) of peak, and the result is still exact."""
     regs = measure(model, "int8", 128, 64, 32, on_chip=True, k_inner=True)
     assert regs["utilisation"] < 0.75 and regs["STALL_DEP"] > 0
 
