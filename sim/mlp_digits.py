@@ -26,7 +26,8 @@ import numpy as np
 from .npu_job import Job, reference
 
 __all__ = ["load_split", "train", "MLP", "quantize_int8", "convert_fp16", "layer_specs",
-           "golden_run", "npu_run", "float_predict", "quantize_input"]
+           "golden_run", "npu_run", "float_predict", "quantize_input", "scaled_pixels",
+           "quantize_per_channel", "gemm_shapes"]
 
 SEED = 2024
 INPUT_SCALE = np.float32(1.0 / 127.0)
@@ -54,20 +55,21 @@ class MLP:
     b2: np.ndarray
 
 
-def _inputs(pixels):
+def scaled_pixels(pixels):
+    """Pixels 0..16 as float32 in [0, 1] (``pixels / 16``): the float models' input."""
     return pixels.astype(np.float32) / np.float32(16.0)
 
 
 def float_predict(mlp, pixels):
     """Class predictions of the float model."""
-    h = np.maximum(_inputs(pixels) @ mlp.w1 + mlp.b1, 0)
+    h = np.maximum(scaled_pixels(pixels) @ mlp.w1 + mlp.b1, 0)
     return np.argmax(h @ mlp.w2 + mlp.b2, axis=1)
 
 
 def train(x, y, hidden=32, epochs=300, lr=0.01, seed=SEED):
     """Train the MLP with full-batch Adam on softmax cross-entropy; return an :class:`MLP`."""
     rng = np.random.default_rng(seed)
-    xf = _inputs(x).astype(np.float64)
+    xf = scaled_pixels(x).astype(np.float64)
     onehot = np.eye(10)[y]
     params = [rng.normal(0, np.sqrt(2 / 64), (64, hidden)), np.zeros(hidden),
               rng.normal(0, np.sqrt(2 / hidden), (hidden, 10)), np.zeros(10)]
@@ -98,7 +100,9 @@ def quantize_input(pixels):
     return np.rint(pixels.astype(np.float64) * 127.0 / 16.0).astype(np.int8)
 
 
-def _per_channel(w):
+def quantize_per_channel(w):
+    """Per-output-channel (column) symmetric int8 weights: ``(q, scale)`` with ``w ~ q * scale``,
+    ``scale[j] = max|w[:, j]| / 127`` (float64; 1 for an all-zero column)."""
     scale = np.abs(w).max(axis=0).astype(np.float64) / 127.0
     scale[scale == 0] = 1.0
     q = np.clip(np.rint(w / scale), -127, 127).astype(np.int8)
@@ -107,10 +111,10 @@ def _per_channel(w):
 
 def quantize_int8(mlp, calibration_pixels):
     """INT8 parameters: dict of weights, int32 biases and float32 requantization scales."""
-    w1q, s_w1 = _per_channel(mlp.w1.astype(np.float64))
-    w2q, s_w2 = _per_channel(mlp.w2.astype(np.float64))
+    w1q, s_w1 = quantize_per_channel(mlp.w1.astype(np.float64))
+    w2q, s_w2 = quantize_per_channel(mlp.w2.astype(np.float64))
     s_x = float(INPUT_SCALE)
-    hidden = np.maximum(_inputs(calibration_pixels) @ mlp.w1 + mlp.b1, 0)
+    hidden = np.maximum(scaled_pixels(calibration_pixels) @ mlp.w1 + mlp.b1, 0)
     s_h = max(float(hidden.max()), 1e-6) / 127.0
     b1q = np.rint(mlp.b1 / (s_x * s_w1)).astype(np.int32)
     b2q = np.rint(mlp.b2 / (s_h * s_w2)).astype(np.int32)
@@ -143,11 +147,17 @@ def layer_specs(precision, params):
     ]
 
 
+def gemm_shapes(params, images):
+    """``[(name, M, K, N)]`` of the layers for ``images`` images (the demo's report)."""
+    hidden = params["w1"].shape[1]
+    return [("fc1", images, 64, hidden), ("fc2", images, hidden, 10)]
+
+
 def model_input(precision, pixels):
     """The first layer's A operand for ``precision``."""
     if precision == "int8":
         return quantize_input(pixels)
-    return _inputs(pixels).astype(np.float16)
+    return scaled_pixels(pixels).astype(np.float16)
 
 
 def golden_run(precision, params, pixels):

@@ -1,6 +1,7 @@
-"""NPU jobs: a table of GEMM layers that Python places in main memory for the ``npu_job``
-firmware (firmware/npu_jobs/npu_job/), which runs each layer on the NPU through the driver
-library (``npu_gemm``) and writes per-layer results back into the table.
+"""NPU jobs: a table of layers (GEMMs and 2-D convolutions) that Python places in main memory
+for the ``npu_job`` firmware (firmware/npu_jobs/npu_job/), which runs each layer on the NPU
+through the driver library (``npu_gemm`` / ``npu_conv2d``) and writes per-layer results back
+into the table.
 
 This module is the one definition of the table format. The C side includes ``npu_job.h``,
 generated from it by :func:`generate_header`; nothing is hand-copied.
@@ -13,7 +14,10 @@ At :func:`table_address` (the first byte of main memory) lies a header
 opens the DMA window on all of main memory, so any main-memory address is valid).
 
 Header: ``magic`` (:data:`MAGIC`, "DJOB"), ``version`` (:data:`VERSION`), ``n_layers``,
-``done`` (the firmware writes the number of layers it finished), then reserved words.
+``done`` (the firmware writes the number of layers it finished), ``scratch`` and
+``scratch_size`` (the main-memory range after the job's buffers that the firmware hands to the
+driver's allocator, ``npu_alloc_init``: convolutions build their im2col matrix there), then
+reserved words.
 
 Layer record, inputs (written by Python): the fields of the driver's ``struct npu_gemm``:
 ``prec`` (0 INT8, 1 FP16), ``out_type`` (0 int8, 1 int32, 2 fp16, 3 fp32; the STORE table of
@@ -22,13 +26,26 @@ Layer record, inputs (written by Python): the fields of the driver's ``struct np
 for none), ``zero_point`` (int8, two's complement), ``clamp`` (float outputs: apply
 ``lo``/``hi``), ``lo``, ``hi`` (INT8 output: integers in [-128, 127], always applied; float
 outputs: fp32 bit patterns), ``flags`` (:data:`FLAG_CPU_CHECK`: also compute the layer on the
-CPU reference path into ``cpu_out`` and compare byte for byte), ``cpu_out``.
+CPU reference path into ``cpu_out`` and compare byte for byte), ``cpu_out``; then ``kind``
+(:data:`KIND_GEMM` or :data:`KIND_CONV2D`) and the convolution's shape (zero for a GEMM):
+``batch``, ``h``, ``w``, ``cin``, ``cout``, ``kh``, ``kw``, ``stride``, ``pad``, ``pad_value``
+(int8, two's complement; 0 for FP16, whose padding is +0.0).
+
+A convolution layer is ``struct npu_conv2d``: ``a`` is the NHWC input (batch x h x w x cin),
+``b`` the HWIO weights (kh x kw x cin x cout), ``out`` the NHWC output (batch x oh x ow x cout,
+dense); the post-processing fields are the GEMM's (``out_type`` is int8 for INT8 and fp16 for
+FP16, the only outputs of ``npu_conv2d``; the clamp becomes ``NPU_ACT_CLAMP`` with ``lo``/``hi``).
+``m``, ``k``, ``n`` and the strides hold the GEMM the convolution is: ``m = batch*oh*ow``,
+``k = kh*kw*cin`` in (ky, kx, ci) order, ``n = cout`` (see :func:`im2col`).
 
 Layer record, results (written by the firmware): ``status`` (0 not run, 1 ran), ``error``
 (0, an NPU error code, or a negative driver code), ``cycles`` (rdcycle around ``npu_gemm``:
 descriptor pushes, NPU run and the final fence), ``check`` (0 not checked, 1 equal,
 2 different), ``cpu_cycles`` (the CPU path), and the NPU performance counters over the layer
 (``perf_*``, 64-bit as lo/hi pairs).
+
+For a convolution ``cycles`` covers all of ``npu_conv2d``, including the im2col the core
+writes into the scratch range before the NPU starts.
 
 The firmware also prints one line per layer on the UART::
 
@@ -38,12 +55,16 @@ The firmware also prints one line per layer on the UART::
 (one line, counters as 32-bit decimals; the table holds the 64-bit values) and exits with pass
 when every layer ran without error and every requested check agreed; failure 1 means no job
 table or no NPU, failure 2 + i that layer i failed (earlier layers are complete).
+:func:`reference` and :func:`reference_conv2d` give each layer's output per
+:mod:`dure.sim.golden`.
 
 Example
 -------
 >>> job = Job(preset("sim"))                                       # doctest: +SKIP
 >>> h = job.gemm(x, w1, precision="int8", bias=b1, scale=s1, zero_point=0, lo=0, hi=127)
 >>> y = job.gemm(h, w2, precision="int8", bias=b2, out_dtype="int32")
+>>> f = job.conv2d(img, k3, precision="int8", stride=2, pad=1, scale=s, lo=0)  # NHWC, HWIO
+>>> z = job.gemm(f.reshape(len(img), -1), w3, precision="int8", scale=s3, out_dtype="fp16")
 >>> result = job.run()                                             # doctest: +SKIP
 >>> result.read(y), result.layers[0]["cycles"]                     # doctest: +SKIP
 """
@@ -60,19 +81,23 @@ from . import golden
 
 __all__ = [
     "MAGIC", "VERSION", "HEADER_FIELDS", "LAYER_FIELDS", "LAYER_WORDS", "FLAG_CPU_CHECK",
-    "PRECISIONS", "OUT_TYPES", "LEGAL_OUT", "Buffer", "Job", "JobResult", "table_address",
-    "generate_header", "reference",
+    "KIND_GEMM", "KIND_CONV2D", "PRECISIONS", "OUT_TYPES", "LEGAL_OUT", "Buffer", "Job",
+    "JobResult", "table_address", "generate_header", "reference", "reference_conv2d", "im2col",
+    "conv_out_size",
 ]
 
 MAGIC = 0x424F_4A44          # "DJOB" little-endian
-VERSION = 1
+VERSION = 2
 FLAG_CPU_CHECK = 1
+KIND_GEMM = 0
+KIND_CONV2D = 1
 
-HEADER_FIELDS = ("magic", "version", "n_layers", "done", "reserved0", "reserved1",
-                 "reserved2", "reserved3")
+HEADER_FIELDS = ("magic", "version", "n_layers", "done", "scratch", "scratch_size",
+                 "reserved0", "reserved1")
+_CONV_FIELDS = ("batch", "h", "w", "cin", "cout", "kh", "kw", "stride", "pad", "pad_value")
 _LAYER_INPUTS = ("prec", "out_type", "m", "k", "n", "a", "a_stride", "b", "b_stride", "out",
                  "out_stride", "bias", "scale", "zero_point", "clamp", "lo", "hi", "flags",
-                 "cpu_out")
+                 "cpu_out", "kind") + _CONV_FIELDS
 _PERF = ("busy", "macs", "compute", "dma_rd", "dma_wr", "stall_dep", "stall_mem", "stall_out")
 _LAYER_RESULTS = ("status", "error", "cycles", "check", "cpu_cycles") + tuple(
     f"perf_{name}_{half}" for name in _PERF for half in ("lo", "hi"))
@@ -109,6 +134,8 @@ def generate_header(config=None):
         f"#define NPU_JOB_MAGIC 0x{MAGIC:08X}u",
         f"#define NPU_JOB_VERSION {VERSION}u",
         f"#define NPU_JOB_FLAG_CPU_CHECK {FLAG_CPU_CHECK}u",
+        f"#define NPU_JOB_KIND_GEMM {KIND_GEMM}u",
+        f"#define NPU_JOB_KIND_CONV2D {KIND_CONV2D}u",
         f"#define NPU_JOB_TABLE_ADDR 0x{table_address(config):08X}u",
         f"#define NPU_JOB_LAYER_WORDS {LAYER_WORDS}u",
         "",
@@ -149,6 +176,16 @@ class Buffer:
     @property
     def row_stride(self):
         return self.shape[-1] * np.dtype(self.dtype).itemsize
+
+    def reshape(self, *shape):
+        """The same bytes seen with another shape (numpy rules, one ``-1`` allowed); e.g. an
+        NHWC convolution output ``(n, oh, ow, c)`` as the ``(n, oh*ow*c)`` input of a GEMM."""
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple) else shape
+        try:
+            new = np.empty(self.shape, dtype=np.bool_).reshape(shape).shape
+        except ValueError:
+            raise UserError(f"cannot reshape a buffer of shape {self.shape} to {shape}") from None
+        return Buffer(self.addr, tuple(int(d) for d in new), self.dtype)
 
 
 def _f32_bits(value):
@@ -200,34 +237,9 @@ class Job:
     def _operand(self, value):
         return value if isinstance(value, Buffer) else self.put(value)
 
-    def gemm(self, a, b, *, precision, bias=None, scale=None, zero_point=0, lo=None, hi=None,
-             out_dtype=None, cpu_check=False):
-        """Append a layer ``out = post(a @ b + bias)``; return the output :class:`Buffer`.
-
-        ``a``, ``b``, ``bias``, ``scale`` are numpy arrays or Buffers (e.g. an earlier layer's
-        output). Types are checked as the driver needs them: operands int8 (INT8) or float16
-        (FP16), bias int32 / float32 of shape (N,), scale float32 (N,). ``lo``/``hi``: INT8
-        output integers (default -128/127, ReLU is ``lo = zero_point``); float outputs floats
-        (the clamp is on when either is given; a missing side is infinite).
-        """
-        if len(self.layers) >= self._max_layers:
-            raise UserError(f"a job has at most {self._max_layers} layers")
-        if precision not in PRECISIONS:
-            raise UserError(f"precision must be int8 or fp16, not {precision!r}")
-        out_dtype = out_dtype or LEGAL_OUT[precision][0]
-        if out_dtype not in LEGAL_OUT[precision]:
-            raise UserError(f"out dtype {out_dtype} is not available with {precision} precision"
-                            f" (choose {', '.join(LEGAL_OUT[precision])})")
-        a, b = self._operand(a), self._operand(b)
-        for name, buf in (("a", a), ("b", b)):
-            if len(buf.shape) != 2 or buf.dtype != _OPERAND[precision]:
-                raise UserError(f"{name} must be a 2-D {np.dtype(_OPERAND[precision]).name} "
-                                f"matrix for {precision} precision, not {buf.dtype} "
-                                f"{buf.shape}")
-        m, k = a.shape
-        k2, n = b.shape
-        if k != k2:
-            raise UserError(f"shapes do not chain: a is {m}x{k} but b is {k2}x{n}")
+    def _post(self, precision, out_dtype, n, bias, scale, zero_point, lo, hi):
+        """Check the post-processing arguments of a layer with ``n`` output channels; return
+        ``(table fields, spec, out dtype code, numpy dtype)``."""
         bias_buf = scale_buf = None
         if bias is not None:
             bias_buf = self._operand(bias)
@@ -266,25 +278,140 @@ class Job:
                 raise UserError(f"float clamp needs lo <= hi, neither NaN, not {lo},{hi}")
             lo_w, hi_w = (_f32_bits(flo), _f32_bits(fhi)) if clamp else (0, 0)
             lo, hi = (float(flo), float(fhi)) if clamp else (None, None)
-        out = self.empty((m, n), odt)
-        cpu_out = self.empty((m, n), odt) if cpu_check else None
-        layer = {
-            "prec": PRECISIONS[precision], "out_type": code, "m": m, "k": k, "n": n,
-            "a": a.addr, "a_stride": a.row_stride, "b": b.addr, "b_stride": b.row_stride,
-            "out": out.addr, "out_stride": out.row_stride,
+        fields = {
+            "prec": PRECISIONS[precision], "out_type": code,
             "bias": bias_buf.addr if bias_buf else 0, "scale": scale_buf.addr if scale_buf else 0,
             "zero_point": int(zero_point) & 0xFFFF_FFFF, "clamp": clamp, "lo": lo_w, "hi": hi_w,
-            "flags": FLAG_CPU_CHECK if cpu_check else 0,
-            "cpu_out": cpu_out.addr if cpu_out else 0,
         }
-        self.layers.append({"fields": layer, "output": out, "spec": {
-            "precision": precision, "out_dtype": out_dtype, "a": a, "b": b, "bias": bias_buf,
-            "scale": scale_buf, "zero_point": int(zero_point), "lo": lo, "hi": hi}})
+        spec = {"precision": precision, "out_dtype": out_dtype, "bias": bias_buf,
+                "scale": scale_buf, "zero_point": int(zero_point), "lo": lo, "hi": hi}
+        return fields, spec, odt
+
+    def _check_layer(self, precision, out_dtype, legal):
+        if len(self.layers) >= self._max_layers:
+            raise UserError(f"a job has at most {self._max_layers} layers")
+        if precision not in PRECISIONS:
+            raise UserError(f"precision must be int8 or fp16, not {precision!r}")
+        out_dtype = out_dtype or legal[0]
+        if out_dtype not in legal:
+            raise UserError(f"out dtype {out_dtype} is not available with {precision} precision"
+                            f" (choose {', '.join(legal)})")
+        return out_dtype
+
+    def _append(self, fields, spec, out_shape, odt, cpu_check):
+        out = self.empty(out_shape, odt)
+        cpu_out = self.empty(out_shape, odt) if cpu_check else None
+        fields.update(out=out.addr, flags=FLAG_CPU_CHECK if cpu_check else 0,
+                      cpu_out=cpu_out.addr if cpu_out else 0)
+        fields = {name: fields.get(name, 0) for name in _LAYER_INPUTS}
+        self.layers.append({"fields": fields, "output": out, "spec": spec})
         return out
+
+    def gemm(self, a, b, *, precision, bias=None, scale=None, zero_point=0, lo=None, hi=None,
+             out_dtype=None, cpu_check=False):
+        """Append a layer ``out = post(a @ b + bias)``; return the output :class:`Buffer`.
+
+        ``a``, ``b``, ``bias``, ``scale`` are numpy arrays or Buffers (e.g. an earlier layer's
+        output). Types are checked as the driver needs them: operands int8 (INT8) or float16
+        (FP16), bias int32 / float32 of shape (N,), scale float32 (N,). ``lo``/``hi``: INT8
+        output integers (default -128/127, ReLU is ``lo = zero_point``); float outputs floats
+        (the clamp is on when either is given; a missing side is infinite).
+        """
+        out_dtype = self._check_layer(precision, out_dtype, LEGAL_OUT.get(precision))
+        a, b = self._operand(a), self._operand(b)
+        for name, buf in (("a", a), ("b", b)):
+            if len(buf.shape) != 2 or buf.dtype != _OPERAND[precision]:
+                raise UserError(f"{name} must be a 2-D {np.dtype(_OPERAND[precision]).name} "
+                                f"matrix for {precision} precision, not {buf.dtype} "
+                                f"{buf.shape}")
+        m, k = a.shape
+        k2, n = b.shape
+        if k != k2:
+            raise UserError(f"shapes do not chain: a is {m}x{k} but b is {k2}x{n}")
+        fields, spec, odt = self._post(precision, out_dtype, n, bias, scale, zero_point, lo, hi)
+        fields.update(kind=KIND_GEMM, m=m, k=k, n=n, a=a.addr, a_stride=a.row_stride,
+                      b=b.addr, b_stride=b.row_stride, out_stride=n * odt().itemsize)
+        spec.update(kind="gemm", a=a, b=b)
+        return self._append(fields, spec, (m, n), odt, cpu_check)
+
+    def conv2d(self, x, weights, *, precision, stride=1, pad=0, pad_value=0, bias=None,
+               scale=None, zero_point=0, lo=None, hi=None, cpu_check=False):
+        """Append a 2-D convolution run by the driver's ``npu_conv2d``; return the output
+        :class:`Buffer`, NHWC of shape ``(batch, oh, ow, cout)``.
+
+        ``x``: NHWC input ``(batch, h, w, cin)`` (array or Buffer; an earlier layer's output
+        with :meth:`Buffer.reshape`), ``weights``: HWIO ``(kh, kw, cin, cout)``; int8 (INT8) or
+        float16 (FP16). ``pad`` pixels of ``pad_value`` (INT8: an int8, normally the input's
+        zero point; FP16: always +0.0, so only 0 is accepted) surround the input; ``oh =
+        (h + 2 pad - kh) // stride + 1`` (``ow`` likewise). The output is int8 for INT8 (a
+        scale is required) and fp16 for FP16 (the outputs ``npu_conv2d`` has); ``bias``,
+        ``scale``, ``zero_point``, ``lo``, ``hi`` as in :meth:`gemm`. The numerics are those of
+        the GEMM of :func:`im2col` of ``x`` with the weights as a ``(kh*kw*cin, cout)`` matrix
+        (:func:`reference_conv2d`). Unless the kernel is 1x1 without padding, the firmware
+        builds the im2col matrix (``batch*oh*ow`` rows of ``kh*kw*cin`` elements) in main
+        memory after the job's buffers; it must fit there.
+        """
+        out_dtype = self._check_layer(precision, None, LEGAL_OUT.get(precision, ())[:1])
+        x, w = self._operand(x), self._operand(weights)
+        for name, buf, shape in (("x", x, "NHWC"), ("weights", w, "HWIO")):
+            if len(buf.shape) != 4 or buf.dtype != _OPERAND[precision]:
+                raise UserError(f"{name} must be a 4-D {shape} "
+                                f"{np.dtype(_OPERAND[precision]).name} array for {precision} "
+                                f"precision, not {buf.dtype} {buf.shape}")
+        batch, h, wd, cin = x.shape
+        kh, kw, cin2, cout = w.shape
+        if cin != cin2:
+            raise UserError(f"channels do not chain: x has {cin} but the weights take {cin2}")
+        stride, pad = int(stride), int(pad)
+        if stride < 1 or pad < 0:
+            raise UserError(f"stride must be >= 1 and pad >= 0, not {stride}, {pad}")
+        if kh > h + 2 * pad or kw > wd + 2 * pad:
+            raise UserError(f"a {kh}x{kw} kernel does not fit a {h}x{wd} input padded by {pad}")
+        if precision == "int8" and not -128 <= int(pad_value) <= 127:
+            raise UserError(f"pad value must be an int8, not {pad_value}")
+        if precision == "fp16" and pad_value != 0:
+            raise UserError("fp16 convolutions pad with +0.0 (npu_conv2d): pad_value must be 0")
+        oh, ow = conv_out_size(h, kh, stride, pad), conv_out_size(wd, kw, stride, pad)
+        eb = np.dtype(_OPERAND[precision]).itemsize
+        fields, spec, odt = self._post(precision, out_dtype, cout, bias, scale, zero_point, lo,
+                                       hi)
+        scratch = 0 if (kh, kw, pad) == (1, 1, 0) else batch * oh * ow * kh * kw * cin * eb
+        fields.update(kind=KIND_CONV2D, m=batch * oh * ow, k=kh * kw * cin, n=cout, a=x.addr,
+                      a_stride=cin * eb, b=w.addr, b_stride=cout * eb, out_stride=cout * eb,
+                      batch=batch, h=h, w=wd, cin=cin, cout=cout, kh=kh, kw=kw, stride=stride,
+                      pad=pad, pad_value=int(pad_value) & 0xFFFF_FFFF)
+        spec.update(kind="conv2d", a=x, b=w, stride=stride, pad=pad, pad_value=int(pad_value),
+                    scratch=scratch)
+        mark = self._next
+        out = self._append(fields, spec, (batch, oh, ow, cout), odt, cpu_check)
+        try:
+            self._check_scratch()
+        except UserError:
+            self.layers.pop()
+            self._next = mark
+            raise
+        return out
+
+    def scratch(self):
+        """``(address, bytes)``: the main memory after the job's buffers (the firmware's
+        allocator range, where convolutions build their im2col matrices)."""
+        base = min((self._next + 15) & ~15, self._main.end)
+        return base, self._main.end - base
+
+    def _check_scratch(self):
+        free = self.scratch()[1]
+        for i, layer in enumerate(self.layers):
+            need = layer["spec"].get("scratch", 0)
+            if need > free:
+                raise UserError(f"layer {i}: the convolution's im2col buffer ({need} bytes) "
+                                f"does not fit in main memory after the job's buffers ({free} "
+                                "bytes free)")
 
     def table(self):
         """The table's bytes (header and layer records; results zero)."""
-        words = [MAGIC, VERSION, len(self.layers), 0] + [0] * (HEADER_WORDS - 4)
+        self._check_scratch()
+        words = [MAGIC, VERSION, len(self.layers), 0, *self.scratch()]
+        words += [0] * (HEADER_WORDS - len(words))
         for layer in self.layers:
             f = layer["fields"]
             words += [f[name] for name in _LAYER_INPUTS] + [0] * len(_LAYER_RESULTS)
@@ -405,3 +532,40 @@ def reference(precision, a, b, *, out_dtype, bias=None, scale=None, zero_point=0
         if hi is not None:
             y = np.where(y > np.float32(hi), np.float32(hi), y).astype(np.float32)
     return golden.canonicalize_nan(y)
+
+
+def conv_out_size(size, kernel, stride, pad):
+    """Output height (or width) of a convolution: ``(size + 2 pad - kernel) // stride + 1``."""
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def im2col(x, kh, kw, stride=1, pad=0, pad_value=0):
+    """The im2col matrix of an NHWC ``x`` as ``npu_conv2d`` builds it: one row per output pixel
+    in (image, oy, ox) order, ``kh*kw*cin`` columns in (ky, kx, ci) order, padding pixels equal
+    to ``pad_value`` (cast to x's dtype: +0.0 for float16 with the default 0)."""
+    batch, h, w, cin = x.shape
+    oh, ow = conv_out_size(h, kh, stride, pad), conv_out_size(w, kw, stride, pad)
+    padded = np.full((batch, h + 2 * pad, w + 2 * pad, cin), pad_value, dtype=x.dtype)
+    padded[:, pad:pad + h, pad:pad + w, :] = x
+    cols = np.empty((batch, oh, ow, kh, kw, cin), dtype=x.dtype)
+    for ky in range(kh):
+        for kx in range(kw):
+            cols[:, :, :, ky, kx, :] = padded[:, ky:ky + stride * (oh - 1) + 1:stride,
+                                              kx:kx + stride * (ow - 1) + 1:stride, :]
+    return cols.reshape(batch * oh * ow, kh * kw * cin)
+
+
+def reference_conv2d(precision, x, weights, *, stride=1, pad=0, pad_value=0, bias=None,
+                     scale=None, zero_point=0, lo=None, hi=None):
+    """A :meth:`Job.conv2d` layer's output per :mod:`dure.sim.golden`, NHWC ``(batch, oh, ow,
+    cout)``: :func:`reference` of the GEMM of ``im2col(x)`` with the HWIO weights as a
+    ``(kh*kw*cin, cout)`` matrix (FP16: accumulated over k = (ky, kx, ci) in that order), with
+    int8 output for INT8 and fp16 for FP16."""
+    kh, kw, cin, cout = weights.shape
+    cols = im2col(x, kh, kw, stride, pad, pad_value)
+    y = reference(precision, cols, np.ascontiguousarray(weights).reshape(kh * kw * cin, cout),
+                  out_dtype=LEGAL_OUT[precision][0], bias=bias, scale=scale,
+                  zero_point=zero_point, lo=lo, hi=hi)
+    batch, h, w = x.shape[:3]
+    return y.reshape(batch, conv_out_size(h, kh, stride, pad), conv_out_size(w, kw, stride, pad),
+                     cout)

@@ -1,6 +1,8 @@
-"""``dure infer``: the NPU inference demo of ``make sim``: an MLP trained at run time on
-scikit-learn's digits (fixed seed), quantized to INT8 and converted to FP16, run batched on the
-simulated SoC's NPU; accuracy, bit-exact agreement with dure.sim.golden, cycles, utilization."""
+"""``dure infer``: the NPU inference demo of ``make sim``: two small models trained at run time
+on scikit-learn's digits (fixed seed), an MLP (:mod:`dure.sim.mlp_digits`) and a CNN whose
+convolution runs through the driver's ``npu_conv2d`` (:mod:`dure.sim.cnn_digits`), each
+quantized to INT8 and converted to FP16 and run batched on the simulated SoC's NPU; accuracy,
+bit-exact agreement with dure.sim.golden, cycles, utilization per layer."""
 
 import sys
 import time
@@ -11,13 +13,17 @@ from ..config import preset
 from ..errors import UserError
 
 NAME = "infer"
-HELP = ("NPU demo: a digits MLP in INT8 and FP16 on the simulated SoC (accuracy, golden "
-        "agreement, cycles, MAC utilization)")
+HELP = ("NPU demo: a digits MLP and a digits CNN in INT8 and FP16 on the simulated SoC "
+        "(accuracy, golden agreement, cycles, MAC utilization)")
 
 
 def add_arguments(parser):
     parser.add_argument("--variant", default="sim", help="SoC variant (default: sim)")
-    parser.add_argument("--hidden", type=int, default=32, help="hidden units (default 32)")
+    parser.add_argument("--model", choices=("both", "mlp", "cnn"), default="both",
+                        help="which models to run (default: both, the MLP then the CNN)")
+    parser.add_argument("--hidden", type=int, default=32, help="MLP hidden units (default 32)")
+    parser.add_argument("--channels", type=int, default=16,
+                        help="CNN convolution channels (default 16)")
     parser.add_argument("--images", type=int, default=360,
                         help="held-out images to classify (default 360, all of them)")
     parser.add_argument("--epochs", type=int, default=300, help="training epochs (default 300)")
@@ -29,28 +35,31 @@ def _bits(x):
     return x.view(f"u{x.dtype.itemsize}")
 
 
-def run(args):
-    from ..sim import mlp_digits as mlp
+def _models(args):
+    """``[(module, title, size argument name, size)]`` of the requested models."""
+    from ..sim import cnn_digits, mlp_digits
+
+    models = []
+    if args.model in ("both", "mlp"):
+        models.append((mlp_digits, f"MLP 64-{args.hidden}-10", "hidden", args.hidden))
+    if args.model in ("both", "cnn"):
+        models.append((cnn_digits, "CNN conv 4x8/2 (8x8 image, rows as 8 channels) -> "
+                       f"{args.channels}ch x 3 rows, ReLU, FC {3 * args.channels}-10",
+                       "channels", args.channels))
+    return models
+
+
+def _demo(module, title, size, args, config, data):
+    """Train, run both precisions, print the report; return True when all was bit-exact."""
     from ..sim.report import format_table
 
-    try:
-        config = preset(args.variant)
-    except ValueError as error:
-        raise UserError(str(error)) from None
-    if not 1 <= args.hidden <= 256:
-        raise UserError(f"--hidden must be in 1..256, not {args.hidden}")
-    if not 1 <= args.images <= 360:
-        raise UserError(f"--images must be in 1..360 (the held-out set), not {args.images}")
-    if args.epochs < 1:
-        raise UserError(f"--epochs must be positive, not {args.epochs}")
+    x_train, y_train, x_test, y_test = data
     start = time.monotonic()
-    x_train, y_train, x_test, y_test = mlp.load_split()
-    x_test, y_test = x_test[:args.images], y_test[:args.images]
-    model = mlp.train(x_train, y_train, hidden=args.hidden, epochs=args.epochs)
-    float_pred = mlp.float_predict(model, x_test)
-    params = {"int8": mlp.quantize_int8(model, x_train), "fp16": mlp.convert_fp16(model)}
-    print(f"MLP 64-{args.hidden}-10 on scikit-learn digits: {len(x_train)} training images, "
-          f"{len(x_test)} held out (seed {mlp.SEED}); trained in "
+    model = module.train(x_train, y_train, epochs=args.epochs, **size)
+    float_pred = module.float_predict(model, x_test)
+    params = {"int8": module.quantize_int8(model, x_train), "fp16": module.convert_fp16(model)}
+    print(f"{title} on scikit-learn digits: {len(x_train)} training images, "
+          f"{len(x_test)} held out (seed {module.SEED}); trained in "
           f"{time.monotonic() - start:.1f} s")
     peak = config.npu_peak_macs_per_cycle
     rows, summary, exact_all = [], [], True
@@ -59,15 +68,14 @@ def run(args):
             continue
         print(f"running the {precision} model on the simulated SoC ...", file=sys.stderr,
               flush=True)
-        outputs, result = mlp.npu_run(precision, params[precision], x_test, config,
-                                      cpu_check=args.cpu_check)
-        golden = mlp.golden_run(precision, params[precision], x_test)
+        outputs, result = module.npu_run(precision, params[precision], x_test, config,
+                                         cpu_check=args.cpu_check)
+        golden = module.golden_run(precision, params[precision], x_test)
         total_cycles = total_macs = 0
         same = count = 0
-        for i, (got, want, stats) in enumerate(zip(outputs, golden, result.layers,
-                                                   strict=True)):
-            m, n = got.shape
-            k = params[precision][f"w{i + 1}"].shape[0]
+        shapes = module.gemm_shapes(params[precision], len(x_test))
+        for got, want, stats, (name, m, k, n) in zip(outputs, golden, result.layers, shapes,
+                                                     strict=True):
             macs = m * k * n
             equal = int(np.sum(_bits(got) == _bits(want)))
             same, count = same + equal, count + got.size
@@ -77,7 +85,7 @@ def run(args):
             check = ("-" if not args.cpu_check else
                      "agrees" if stats["check"] == 1 else "DIFFERS")
             exact_all &= equal == got.size and check != "DIFFERS"
-            rows.append([precision, f"fc{i + 1}", f"{m}x{k}x{n}", stats["cycles"], macs,
+            rows.append([precision, name, f"{m}x{k}x{n}", stats["cycles"], stats["busy"], macs,
                          f"{rate:.2f}", f"{100 * rate / peak:.1f}", stats["dma_rd"],
                          stats["dma_wr"], f"{equal}/{got.size}", check])
         logits = outputs[-1].astype(np.float32)
@@ -85,9 +93,9 @@ def run(args):
         summary.append((precision, np.mean(pred == y_test), np.mean(pred == float_pred),
                         same, count, total_cycles, total_macs))
     print()
-    print(format_table(["precision", "layer", "MxKxN", "cycles", "MACs", "MACs/cycle",
-                        "util %", "DMA rd B", "DMA wr B", "bit-exact vs golden", "CPU path"],
-                       rows))
+    print(format_table(["precision", "layer", "MxKxN", "cycles", "NPU busy", "MACs",
+                        "MACs/cycle", "util %", "DMA rd B", "DMA wr B", "bit-exact vs golden",
+                        "CPU path"], rows))
     print()
     print(f"float reference accuracy: {100 * np.mean(float_pred == y_test):.2f} %")
     for precision, acc, agree, same, count, cycles, macs in summary:
@@ -96,6 +104,31 @@ def run(args):
               f"({same}/{count} outputs); {cycles} cycles for {len(x_test)} images "
               f"({cycles / len(x_test):.0f} per image), {macs / cycles:.2f} MACs/cycle = "
               f"{100 * macs / cycles / peak:.1f} % of peak {peak}")
+    return exact_all
+
+
+def run(args):
+    from ..sim import mlp_digits
+
+    try:
+        config = preset(args.variant)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    if not 1 <= args.hidden <= 256:
+        raise UserError(f"--hidden must be in 1..256, not {args.hidden}")
+    if not 1 <= args.channels <= 256:
+        raise UserError(f"--channels must be in 1..256, not {args.channels}")
+    if not 1 <= args.images <= 360:
+        raise UserError(f"--images must be in 1..360 (the held-out set), not {args.images}")
+    if args.epochs < 1:
+        raise UserError(f"--epochs must be positive, not {args.epochs}")
+    x_train, y_train, x_test, y_test = mlp_digits.load_split()
+    data = (x_train, y_train, x_test[:args.images], y_test[:args.images])
+    exact_all = True
+    for i, (module, title, size_name, size) in enumerate(_models(args)):
+        if i:
+            print()
+        exact_all &= _demo(module, title, {size_name: size}, args, config, data)
     if not exact_all:
         print("MISMATCH: the NPU differs from the golden model", file=sys.stderr)
     return 0 if exact_all else 1

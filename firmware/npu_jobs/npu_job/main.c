@@ -1,9 +1,11 @@
 /* npu_job: runs the job table that the host (dure.sim.npu_job) placed in main memory.
  *
  * The table format is generated from sim/npu_job.py into npu_job.h. For each layer: run it on
- * the NPU with npu_gemm (timed with rdcycle, NPU performance counters cleared before and read
- * after), optionally run it again on the CPU reference path into cpu_out and compare byte for
- * byte; write the results into the layer record and print one NPUJOB line. Exits with pass when
+ * the NPU with npu_gemm (GEMM layers) or npu_conv2d (convolution layers, whose im2col buffer
+ * the driver allocates in the table's scratch range), timed with rdcycle, NPU performance
+ * counters cleared before and read after; optionally run it again on the CPU reference path
+ * (npu_gemm_cpu / npu_conv2d_cpu) into cpu_out and compare byte for byte; write the results
+ * into the layer record and print one NPUJOB line. Exits with pass when
  * every layer succeeded (and agreed, when checked); failure 1: no job table or no NPU;
  * failure 2 + i: layer i failed (the layers before it are complete). */
 #include "csr.h"
@@ -31,14 +33,71 @@ static void to_gemm(const volatile struct npu_job_layer *l, struct npu_gemm *g, 
     g->hi = l->hi;
 }
 
+/* A convolution layer as the driver's struct: the table's clamp is NPU_ACT_CLAMP with lo / hi
+ * (INT8 output: always, as for a GEMM; float output: when clamp is set). */
+static void to_conv(const volatile struct npu_job_layer *l, struct npu_conv2d *c, void *out)
+{
+    c->prec = (int)l->prec;
+    c->n = l->batch;
+    c->h = l->h;
+    c->w = l->w;
+    c->cin = l->cin;
+    c->cout = l->cout;
+    c->kh = l->kh;
+    c->kw = l->kw;
+    c->stride = l->stride;
+    c->pad = l->pad;
+    c->x = (const void *)(uintptr_t)l->a;
+    c->weights = (const void *)(uintptr_t)l->b;
+    c->bias = (const void *)(uintptr_t)l->bias;
+    c->scale = (const f32_t *)(uintptr_t)l->scale;
+    c->zero_point = (int32_t)l->zero_point;
+    c->pad_value = (int8_t)l->pad_value;
+    c->act = (l->prec == NPU_INT8 || l->clamp) ? NPU_ACT_CLAMP : NPU_ACT_NONE;
+    c->lo = l->lo;
+    c->hi = l->hi;
+    c->y = out;
+}
+
+/* The layer on the NPU (cpu = 0) or on the CPU reference path (cpu = 1), output at out. */
+static int run_kind(const volatile struct npu_job_layer *l, void *out, int cpu)
+{
+    if (l->kind == NPU_JOB_KIND_GEMM) {
+        struct npu_gemm g;
+        to_gemm(l, &g, out);
+        return cpu ? npu_gemm_cpu(&g) : npu_gemm(&g);
+    }
+    if (l->kind == NPU_JOB_KIND_CONV2D) {
+        /* npu_conv2d has int8 output for INT8 and fp16 for FP16; the table must agree */
+        if (l->out_type != (l->prec == NPU_INT8 ? NPU_OUT_INT8 : NPU_OUT_FP16))
+            return NPU_E_ARG;
+        struct npu_conv2d c;
+        to_conv(l, &c, out);
+        return cpu ? npu_conv2d_cpu(&c) : npu_conv2d(&c);
+    }
+    return NPU_E_ARG;
+}
+
+/* Output rows and their bytes: the GEMM's M x N, or the convolution's batch*oh*ow x cout. */
+static void out_shape(const volatile struct npu_job_layer *l, uint32_t *rows, uint32_t *bytes)
+{
+    if (l->kind == NPU_JOB_KIND_CONV2D) {
+        struct npu_conv2d c;
+        to_conv(l, &c, 0);
+        *rows = c.n * npu_conv2d_out_h(&c) * npu_conv2d_out_w(&c);
+        *bytes = c.cout * out_bytes(l->out_type);
+    } else {
+        *rows = l->m;
+        *bytes = l->n * out_bytes(l->out_type);
+    }
+}
+
 static int run_layer(uint32_t index, volatile struct npu_job_layer *l)
 {
-    struct npu_gemm g;
-    to_gemm(l, &g, (void *)(uintptr_t)l->out);
     struct npu_perf p;
     npu_perf_clear();
     uint32_t t0 = rdcycle();
-    int err = npu_gemm(&g);
+    int err = run_kind(l, (void *)(uintptr_t)l->out, 0);
     uint32_t cycles = rdcycle() - t0;
     npu_perf_read(&p);
     l->error = (uint32_t)err;
@@ -52,16 +111,16 @@ static int run_layer(uint32_t index, volatile struct npu_job_layer *l)
     }
     uint32_t check = 0, cpu_cycles = 0;
     if (!err && (l->flags & NPU_JOB_FLAG_CPU_CHECK) && l->cpu_out) {
-        struct npu_gemm c;
-        to_gemm(l, &c, (void *)(uintptr_t)l->cpu_out);
         t0 = rdcycle();
-        err = npu_gemm_cpu(&c);
+        err = run_kind(l, (void *)(uintptr_t)l->cpu_out, 1);
         cpu_cycles = rdcycle() - t0;
         check = 1;
-        uint32_t row = l->n * out_bytes(l->out_type);
-        for (uint32_t i = 0; i < l->m && !err && check == 1; i++) {
-            const uint8_t *x = (const uint8_t *)(uintptr_t)(l->out + i * l->out_stride);
-            const uint8_t *y = (const uint8_t *)(uintptr_t)(l->cpu_out + i * l->out_stride);
+        uint32_t rows, row;
+        out_shape(l, &rows, &row);
+        uint32_t stride = l->kind == NPU_JOB_KIND_CONV2D ? row : l->out_stride;  /* conv: dense */
+        for (uint32_t i = 0; i < rows && !err && check == 1; i++) {
+            const uint8_t *x = (const uint8_t *)(uintptr_t)(l->out + i * stride);
+            const uint8_t *y = (const uint8_t *)(uintptr_t)(l->cpu_out + i * stride);
             for (uint32_t j = 0; j < row; j++) {
                 if (x[j] != y[j]) {
                     printf("NPUJOB-MISMATCH layer=%u row=%u byte=%u npu=%02x cpu=%02x\n",
@@ -98,8 +157,9 @@ int main(void)
         printf("NPUJOB-ERROR npu_init %d\n", err);
         return 1;
     }
-    /* Tables, operands and outputs all live in main memory; the driver's allocator is not used
-     * (the job's buffers start right after the table). */
+    /* Tables, operands and outputs all live in main memory (the job's buffers start right after
+     * the table); the driver's allocator (im2col buffers) gets the range after them. */
+    npu_alloc_init(h->scratch, h->scratch_size);
     uint32_t n = h->n_layers;
     for (uint32_t i = 0; i < n; i++) {
         if (run_layer(i, &layers[i]))
