@@ -184,14 +184,76 @@ struct side {
     uint32_t store0, stores;            /* first STORE of the share; STOREs in it */
     uint32_t ns, nc;                    /* side commands; COMPUTEs of the chunk */
     uint32_t due, done, done_nc;        /* ns x COMPUTEs pushed; side commands pushed; x nc */
+    /* next's A and W LOADs from templates (the first of each) and steps: the other words are
+     * equal, but for the last one's rows / cols (word 3) */
+    uint32_t group_loads, nk, tiles;
+    uint32_t a_tpl[8], a_dstep, a_lstep, a_last3;
+    uint32_t w_tpl[8], w_dstep, w_lstep, w_last3;
 };
+
+_Static_assert(DURE_NPU_LOAD_DRAM_ADDR_WORD == 1 && DURE_NPU_LOAD_DRAM_ADDR_WIDTH == 32 &&
+               DURE_NPU_LOAD_ROWS_WORD == 3 && DURE_NPU_LOAD_COLS_WORD == 3 &&
+               DURE_NPU_LOAD_LOCAL_ADDR_WORD == 4 && DURE_NPU_LOAD_LOCAL_ADDR_LSB == 0,
+               "push_side assumes dram_addr in word 1, rows / cols in 3, local_addr in 4");
+
+/* The LOAD templates of struct side for chunk ch (its first A and W LOADs, steps, last ones). */
+static void side_templates(const struct ctx *x, const struct chunk *ch, struct side *s)
+{
+    uint32_t d[8];
+    s->group_loads = ch->first ? ch->tiles * ((x->scale != 0) + (x->bias != 0)) : 0;
+    s->nk = ch->nk;
+    s->tiles = ch->tiles;
+    uint32_t k_last = ch->k0c + (ch->nk - 1) * x->r, n_last = ch->g0 + (ch->tiles - 1) * x->c;
+    npu_cmd_load(s->a_tpl, DURE_NPU_TARGET_SPAD, x->elem, 0,
+                 x->a + ch->m0 * x->g->a_stride + ch->k0c * x->eb, x->g->a_stride, ch->mm,
+                 min_u32(x->r, x->g->k - ch->k0c), ch->a_buf);
+    npu_cmd_load(d, DURE_NPU_TARGET_SPAD, x->elem, 0, 0, 0, ch->mm,
+                 min_u32(x->r, x->g->k - k_last), 0);
+    s->a_last3 = d[3];
+    s->a_dstep = x->r * x->eb;
+    s->a_lstep = x->p.mblk;
+    npu_cmd_load(s->w_tpl, DURE_NPU_TARGET_SPAD, x->elem, 0,
+                 x->b + ch->k0c * x->g->b_stride + ch->g0 * x->eb, x->g->b_stride, ch->kc,
+                 min_u32(x->c, x->g->n - ch->g0), ch->w_buf);
+    npu_cmd_load(d, DURE_NPU_TARGET_SPAD, x->elem, 0, 0, 0, ch->kc,
+                 min_u32(x->c, x->g->n - n_last), 0);
+    s->w_last3 = d[3];
+    s->w_dstep = x->c * x->eb;
+    s->w_lstep = x->strip;
+}
 
 static void __attribute__((noinline)) push_side(struct side *s)
 {
-    if (s->done < s->stores)
+    uint32_t i = s->done - s->stores;
+    if (s->done < s->stores) {
         push_store(s->x, s->prev, s->store0 + s->done);
-    else
-        push_load(s->x, s->next, s->done - s->stores);
+    } else if (i < s->group_loads) {
+        push_load(s->x, s->next, i);
+    } else {
+        volatile uint32_t *cmd = &NPU_REG(DURE_NPU_CMD0);
+        const uint32_t *t;
+        uint32_t w3;
+        i -= s->group_loads;
+        if (i < s->nk) {
+            t = s->a_tpl;
+            w3 = i + 1 == s->nk ? s->a_last3 : t[3];
+            cmd[1] = t[1] + i * s->a_dstep;
+            cmd[4] = t[4] + i * s->a_lstep;
+        } else {
+            i -= s->nk;
+            t = s->w_tpl;
+            w3 = i + 1 == s->tiles ? s->w_last3 : t[3];
+            cmd[1] = t[1] + i * s->w_dstep;
+            cmd[4] = t[4] + i * s->w_lstep;
+        }
+        cmd[0] = t[0];
+        cmd[2] = t[2];
+        cmd[3] = w3;
+        cmd[5] = 0;
+        cmd[6] = 0;
+        cmd[7] = 0;
+        cmd[8] = 1;                     /* DOORBELL */
+    }
     s->done++;
     s->done_nc += s->nc;
 }
@@ -268,6 +330,43 @@ static void __attribute__((noinline)) push_ktile(const struct ktile *k, struct s
     s->due = due;
 }
 
+/* push_ktile for the common case of one sub-block per M block (gm = 1) and no STOREs: A and
+ * word 0 stay, each COMPUTE writes words 2-4 and the DOORBELL. */
+static void __attribute__((noinline)) push_ktile_1(const struct ktile *k, struct side *s)
+{
+    volatile uint32_t *cmd = &NPU_REG(DURE_NPU_CMD0);
+    const uint32_t d0 = k->d0, a = k->a, strip = k->strip, mblk = k->mblk, ns = s->ns;
+    const uint32_t n = k->tiles, mkn = k->mkn[1], mkn_last = k->mkn[3];
+    uint32_t w = k->w, acc = k->acc, due = s->due, done_nc = s->done_nc;
+    cmd[0] = d0;
+    cmd[1] = a;
+    cmd[5] = 0;
+    cmd[6] = 0;
+    cmd[7] = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        cmd[2] = w;
+        cmd[3] = acc;
+        cmd[4] = j + 1 < n ? mkn : mkn_last;
+        cmd[8] = 1;                     /* DOORBELL */
+        w += strip;
+        acc += mblk;
+        due += ns;
+        if (done_nc < due) {
+            s->due = due;
+            do
+                push_side(s);
+            while (s->done_nc < due);
+            done_nc = s->done_nc;
+            cmd[0] = d0;
+            cmd[1] = a;
+            cmd[5] = 0;
+            cmd[6] = 0;
+            cmd[7] = 0;
+        }
+    }
+    s->due = due;
+}
+
 int npu_gemm_submit(const struct npu_gemm *g)
 {
     int err = check(g);
@@ -316,12 +415,21 @@ int npu_gemm_submit(const struct npu_gemm *g)
     uint32_t key_k = 0, key_m = 0, key_n = 0;  /* (kk, last m, last n) of the kt.mkn set */
     while (have_next) {
         have_next = next_chunk(&x, next);
-        struct side side = {&x, &done_group, next, 0, 0, 0, 0, 0, 0, 0};
+        struct side side;               /* (no initializer: memset is byte-wise here) */
+        side.x = &x;
+        side.prev = &done_group;
+        side.next = next;
+        side.store0 = side.stores = side.due = side.done = side.done_nc = 0;
+        side.group_loads = side.nk = side.tiles = 0;
         if (have_done) {
             side.store0 = c_in_group * done_group.tiles / per_group;
             side.stores = (c_in_group + 1) * done_group.tiles / per_group - side.store0;
         }
-        side.ns = side.stores + (have_next ? count_loads(&x, next) : 0);
+        side.ns = side.stores;
+        if (have_next) {
+            side.ns += count_loads(&x, next);
+            side_templates(&x, next, &side);
+        }
         kt.tiles = cur->tiles;
         kt.gm = cdiv(cur->mm, x.p.mc);
         side.nc = cur->nk * kt.tiles * kt.gm;
@@ -344,7 +452,10 @@ int npu_gemm_submit(const struct npu_gemm *g)
             kt.w = cur->w_buf + t * x.r;
             kt.acc = cur->acc_half;
             kt.own = !have_next && t + 1 == cur->nk ? cur : 0;
-            push_ktile(&kt, &side);
+            if (kt.gm == 1 && !kt.own)
+                push_ktile_1(&kt, &side);
+            else
+                push_ktile(&kt, &side);
         }
         if (cur->last) {
             done_group = *cur;
