@@ -146,7 +146,8 @@ def build(board_name, *, log=_print, check_timing=True):
     total = time.monotonic()
     log(f"{board.name}: {board.description}")
     log(f"  SoC variant {config.name}: clock {config.clk_freq / 1e6:g} MHz, RAM "
-        f"{config.ram_size // 1024} KiB, main memory {config.main_size // 1024} KiB (block RAM), "
+        f"{config.ram_size // 1024} KiB ({config.ram_kind}), main memory "
+        f"{config.main_size // 1024} KiB ({config.main_kind}), "
         f"boot ROM {config.rom_size} bytes")
     start = time.monotonic()
     directory = elaborate(board_name)
