@@ -258,6 +258,10 @@ PRESETS = {
     # Faster-to-build simulation variants for the test suite (same memory map): no NPU, for
     # CPU and SoC tests; and a 4x4 NPU with small memories, for NPU system tests.
     "cpu": SoCConfig(name="cpu", npu_rows=0),
+    # The small control core with its RAM on the single-port (SPRAM) path, as on the
+    # iCEBreaker, but with simulation-sized memories: the firmware suite runs on it.
+    "cpu-small": SoCConfig(name="cpu-small", npu_rows=0, ram_size=128 * 1024, core="small",
+                           ram_kind="spram"),
     "npu-small": SoCConfig(name="npu-small", npu_rows=4, npu_cols=4, npu_spad_rows=512,
                            npu_acc_rows=256),
     # FPGA boards (fpga/README.md): all memories in block RAM, boot loader in the ROM.

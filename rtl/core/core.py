@@ -11,6 +11,7 @@ from .bypass import Bypass
 from .csr import CSRFile
 from .decoder import AluOp, ASel, BSel, Decoder, Unit
 from .divider import Divider
+from .divider_serial import SerialDivider
 from .fetch import Fetch, FetchLayout
 from .isa import ExceptionCause, Funct3MulDiv
 from .layouts import DXLayout, MWLayout, ResultSrc, XMLayout
@@ -105,7 +106,7 @@ class Core(wiring.Component):
         m.submodules.branch = branch = BranchUnit()
         m.submodules.lsu = lsu = LoadStoreUnit()
         m.submodules.multiplier = multiplier = Multiplier()
-        m.submodules.divider = divider = Divider()
+        m.submodules.divider = divider = SerialDivider() if opts.serial_divider else Divider()
         m.submodules.csr = csr = CSRFile(hartid=self._hartid)
         m.submodules.trap = trap = TrapUnit()
         m.submodules.d = d = Stage(FetchLayout)

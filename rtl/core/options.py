@@ -30,11 +30,15 @@ class CoreOptions:
         ``a * 2**(32 - n)``, unsigned or signed-by-unsigned, for SRL / SRA; ``a * 1`` for a
         right shift by 0) instead of a barrel shifter. The result then arrives in M like a
         MUL's (one bubble for a dependent instruction with forwarding).
+    serial_divider : bool
+        Divide on one shared subtractor (:class:`~.divider_serial.SerialDivider`, 36 cycles)
+        instead of :class:`~.divider.Divider` (33 cycles, separate negators and comparator).
     """
 
     fetch_depth: int = 3
     forwarding: bool = True
     shift_in_multiplier: bool = False
+    serial_divider: bool = False
 
     def __post_init__(self):
         if not isinstance(self.fetch_depth, int) or not 1 <= self.fetch_depth <= 8:
@@ -45,7 +49,8 @@ class CoreOptions:
 #: the control core for small FPGAs (iCE40UP5K).
 CORE_OPTIONS = {
     "full": CoreOptions(),
-    "small": CoreOptions(fetch_depth=2, forwarding=False, shift_in_multiplier=True),
+    "small": CoreOptions(fetch_depth=2, forwarding=False, shift_in_multiplier=True,
+                         serial_divider=True),
 }
 
 
