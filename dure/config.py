@@ -130,6 +130,11 @@ class SoCConfig:
         data ports never contend) or ``"spram"`` (single-ported iCE40UP5K SPRAM; the two ports
         take turns, :class:`dure.rtl.soc.single_port_ram.SinglePortRam`). Simulations use a
         behavioural model of the SPRAM, bitstreams the primitive.
+    bus_outstanding : int
+        Most granted requests without a response that each bus arbiter and decoder of the SoC
+        tracks (0: their defaults, 16 per arbiter and 32 per decoder). Smaller is less logic;
+        the core has at most four fetches and two data accesses in flight, so 4 costs the core
+        almost nothing (a fifth fetch after a redirect waits).
     main_kind : str
         How main memory is built: ``"block"`` or ``"spram"`` (it has one port either way).
         The SPRAM memories together take at most the four blocks (two per started 64 KiB).
@@ -154,6 +159,7 @@ class SoCConfig:
     core: str = "full"
     ram_kind: str = "block"
     main_kind: str = "block"
+    bus_outstanding: int = 0
 
     def __post_init__(self):
         _check_pow2("ram_size", self.ram_size, 1024)
@@ -172,6 +178,9 @@ class SoCConfig:
             raise ValueError("clk_freq must be at least 16 x uart_baud")
         if not 1 <= self.gpio_width <= 32:
             raise ValueError(f"gpio_width must be 1..32, not {self.gpio_width!r}")
+        if not isinstance(self.bus_outstanding, int) or self.bus_outstanding < 0:
+            raise ValueError(f"bus_outstanding must be an integer >= 0, not "
+                             f"{self.bus_outstanding!r}")
         from dure.rtl.core.options import core_options
         core_options(self.core)
         for name in ("ram_kind", "main_kind"):
@@ -261,7 +270,7 @@ PRESETS = {
     # The small control core with its RAM on the single-port (SPRAM) path, as on the
     # iCEBreaker, but with simulation-sized memories: the firmware suite runs on it.
     "cpu-small": SoCConfig(name="cpu-small", npu_rows=0, ram_size=128 * 1024, core="small",
-                           ram_kind="spram"),
+                           ram_kind="spram", bus_outstanding=4, uart_fifo_depth=4),
     "npu-small": SoCConfig(name="npu-small", npu_rows=4, npu_cols=4, npu_spad_rows=512,
                            npu_acc_rows=256),
     # FPGA boards (fpga/README.md): all memories in block RAM, boot loader in the ROM.
@@ -269,11 +278,11 @@ PRESETS = {
                        main_size=32 * 1024, main_latency=2, npu_rows=4, npu_cols=4,
                        npu_spad_rows=1024, npu_acc_rows=512),
     # iCEBreaker (iCE40UP5K): RAM and main memory in the four SPRAM blocks (64 KiB each), the
-    # small control core, 4-entry UART FIFOs; no NPU.
+    # small control core, 4-entry UART FIFOs, short bus queues; no NPU.
     "icebreaker": SoCConfig(name="icebreaker", clk_freq=12_000_000, ram_size=64 * 1024,
                             rom_size=2048, main_size=64 * 1024, main_latency=1, npu_rows=0,
-                            uart_fifo_depth=4, core="small", ram_kind="spram",
-                            main_kind="spram"),
+                            uart_fifo_depth=2, core="small", ram_kind="spram",
+                            main_kind="spram", bus_outstanding=4),
 }
 
 

@@ -72,7 +72,7 @@ def elaborate(board_name, *, directory=None):
     platform = board.make_platform()
     options = {"nextpnr_opts": "--report report.json --timing-allow-fail --router router2"}
     if board.family == "ice40":
-        options["synth_opts"] = "-dsp"     # multipliers into the SB_MAC16 blocks
+        options["synth_opts"] = "-dsp -dff"   # multipliers into SB_MAC16; abc with flip-flops
     plan = platform.build(top, name="top", build_dir=str(directory), do_build=False, **options)
     plan.extract(str(directory))
     return directory

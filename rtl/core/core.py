@@ -97,7 +97,8 @@ class Core(wiring.Component):
         m.submodules.fetch = fetch = Fetch(reset_vector=self._reset_vector,
                                            depth=opts.fetch_depth)
         m.submodules.decoder = decoder = Decoder()
-        m.submodules.predictor = predictor = StaticPredictor()
+        if opts.predictor:
+            m.submodules.predictor = predictor = StaticPredictor()
         m.submodules.regfile = regfile = RegisterFile()
         m.submodules.bypass = bypass = Bypass(forwarding=opts.forwarding)
         m.submodules.alu = alu = ALU()
@@ -131,8 +132,10 @@ class Core(wiring.Component):
         # ---- F -> D ----------------------------------------------------------------------
         m.d.comb += [
             fetch.redirect.eq(m_redirect | x_redirect | d_redirect),
+            # Without prediction X redirects only to taken targets (never to pc + 4).
             fetch.target.eq(Mux(m_redirect, trap.redirect_pc,
-                                Mux(x_redirect, branch.next_pc, predictor.target))),
+                                Mux(x_redirect, branch.next_pc, predictor.target)
+                                if opts.predictor else branch.target)),
             fetch.out.ready.eq(~d_hold),
             d.i_valid.eq(fetch.out.valid & ~fetch.redirect),
             d.i_payload.eq(fetch.out.payload),
@@ -167,16 +170,17 @@ class Core(wiring.Component):
         with m.Elif(dec.ebreak):
             m.d.comb += [dx.exc.valid.eq(1), dx.exc.cause.eq(ExceptionCause.BREAKPOINT),
                          dx.exc.tval.eq(fd.pc)]
-        m.d.comb += [
-            predictor.d_valid.eq(d.valid & ~dx.exc.valid),
-            predictor.d_reload.eq(~d_hold),
-            predictor.branch.eq(dec.branch),
-            predictor.jal.eq(dec.jal),
-            predictor.pc.eq(fd.pc),
-            predictor.imm.eq(dec.imm),
-            dx.predicted_taken.eq(predictor.taken & ~dx.exc.valid),
-            d_redirect.eq(predictor.redirect),
-        ]
+        if opts.predictor:
+            m.d.comb += [
+                predictor.d_valid.eq(d.valid & ~dx.exc.valid),
+                predictor.d_reload.eq(~d_hold),
+                predictor.branch.eq(dec.branch),
+                predictor.jal.eq(dec.jal),
+                predictor.pc.eq(fd.pc),
+                predictor.imm.eq(dec.imm),
+                dx.predicted_taken.eq(predictor.taken & ~dx.exc.valid),
+                d_redirect.eq(predictor.redirect),
+            ]
         # D forwards the W-stage write (the register file shows it only next cycle).
         d_rs1 = Mux((w_rd != 0) & (w_rd == dec.rs1), w_result, regfile.rdata1)
         d_rs2 = Mux((w_rd != 0) & (w_rd == dec.rs2), w_result, regfile.rdata2)

@@ -30,6 +30,10 @@ class CoreOptions:
         ``a * 2**(32 - n)``, unsigned or signed-by-unsigned, for SRL / SRA; ``a * 1`` for a
         right shift by 0) instead of a barrel shifter. The result then arrives in M like a
         MUL's (one bubble for a dependent instruction with forwarding).
+    predictor : bool
+        Predict in D (:class:`~.predictor.StaticPredictor`: JAL and backward branches taken,
+        one bubble). Without it every taken branch and jump is redirected from X (two
+        bubbles), and D needs no target adder and X no ``pc + 4`` adder for redirects.
     serial_divider : bool
         Divide on one shared subtractor (:class:`~.divider_serial.SerialDivider`, 36 cycles)
         instead of :class:`~.divider.Divider` (33 cycles, separate negators and comparator).
@@ -38,6 +42,7 @@ class CoreOptions:
     fetch_depth: int = 3
     forwarding: bool = True
     shift_in_multiplier: bool = False
+    predictor: bool = True
     serial_divider: bool = False
 
     def __post_init__(self):
@@ -50,7 +55,7 @@ class CoreOptions:
 CORE_OPTIONS = {
     "full": CoreOptions(),
     "small": CoreOptions(fetch_depth=2, forwarding=False, shift_in_multiplier=True,
-                         serial_divider=True),
+                         predictor=False, serial_divider=True),
 }
 
 

@@ -147,10 +147,11 @@ class Soc(wiring.Component):
         wiring.connect(m, core.rvfi, wiring.flipped(self.rvfi))
 
         # Fabric.
+        depth = {"max_outstanding": config.bus_outstanding} if config.bus_outstanding else {}
         m.submodules.ibus_decoder = ibus = Decoder(
-            [r for r in config.regions if r.executable])
-        m.submodules.dbus_arbiter = dbus_arbiter = Arbiter(2)
-        m.submodules.dbus_decoder = dbus = Decoder(config.regions)
+            [r for r in config.regions if r.executable], **depth)
+        m.submodules.dbus_arbiter = dbus_arbiter = Arbiter(2, **depth)
+        m.submodules.dbus_decoder = dbus = Decoder(config.regions, **depth)
         wiring.connect(m, gate.ibus_out, ibus.bus)
         wiring.connect(m, gate.dbus_out, dbus_arbiter.port(0))
         wiring.connect(m, wiring.flipped(self.ext), dbus_arbiter.port(1))
@@ -169,7 +170,7 @@ class Soc(wiring.Component):
         has_npu = bool(config.npu_rows)
         if has_npu:
             ram_width = _width(regions["ram"])
-            m.submodules.ram_arbiter = ram_arbiter = Arbiter(2, addr_width=ram_width)
+            m.submodules.ram_arbiter = ram_arbiter = Arbiter(2, addr_width=ram_width, **depth)
             wiring.connect(m, dbus.targets.ram, ram_arbiter.port(0))
             wiring.connect(m, ram_arbiter.bus, ram.b)
         else:
@@ -181,7 +182,7 @@ class Soc(wiring.Component):
             wiring.connect(m, dbus.targets.rom, rom.b)
             m.d.comb += rom.write_enable.eq(self.hold)
         main_width = _width(regions["main"])
-        m.submodules.main_arbiter = main_arbiter = Arbiter(3 if has_npu else 2,
+        m.submodules.main_arbiter = main_arbiter = Arbiter(3 if has_npu else 2, **depth,
                                                            addr_width=main_width)
         m.submodules.main = main = MainMemory(
             config.main_size, latency=config.main_latency,
