@@ -121,6 +121,23 @@ class SoCConfig:
         Accumulator depth in rows of ``npu_cols`` 32-bit lanes, power of two.
     npu_queue_depth : int
         Command queue entries, power of two.
+    core : str
+        Control-core variant (:data:`dure.rtl.core.options.CORE_OPTIONS`): ``"full"`` (every
+        fast path) or ``"small"`` (no forwarding, shifts on the multiplier, 2-entry prefetch:
+        the same ISA behaviour in less logic, more cycles).
+    ram_kind : str
+        How the on-chip RAM is built: ``"block"`` (dual-ported block RAM, the instruction and
+        data ports never contend) or ``"spram"`` (single-ported iCE40UP5K SPRAM; the two ports
+        take turns, :class:`dure.rtl.soc.single_port_ram.SinglePortRam`). Simulations use a
+        behavioural model of the SPRAM, bitstreams the primitive.
+    bus_outstanding : int
+        Most granted requests without a response that each bus arbiter and decoder of the SoC
+        tracks (0: their defaults, 16 per arbiter and 32 per decoder). Smaller is less logic;
+        the core has at most four fetches and two data accesses in flight, so 4 costs the core
+        almost nothing (a fifth fetch after a redirect waits).
+    main_kind : str
+        How main memory is built: ``"block"`` or ``"spram"`` (it has one port either way).
+        The SPRAM memories together take at most the four blocks (two per started 64 KiB).
     """
 
     name: str = "sim"
@@ -139,6 +156,10 @@ class SoCConfig:
     npu_spad_rows: int = 2048
     npu_acc_rows: int = 4096
     npu_queue_depth: int = 16
+    core: str = "full"
+    ram_kind: str = "block"
+    main_kind: str = "block"
+    bus_outstanding: int = 0
 
     def __post_init__(self):
         _check_pow2("ram_size", self.ram_size, 1024)
@@ -157,6 +178,22 @@ class SoCConfig:
             raise ValueError("clk_freq must be at least 16 x uart_baud")
         if not 1 <= self.gpio_width <= 32:
             raise ValueError(f"gpio_width must be 1..32, not {self.gpio_width!r}")
+        if not isinstance(self.bus_outstanding, int) or self.bus_outstanding < 0:
+            raise ValueError(f"bus_outstanding must be an integer >= 0, not "
+                             f"{self.bus_outstanding!r}")
+        from dure.rtl.core.options import core_options
+        core_options(self.core)
+        for name in ("ram_kind", "main_kind"):
+            if getattr(self, name) not in ("block", "spram"):
+                raise ValueError(f"{name} must be 'block' or 'spram', not "
+                                 f"{getattr(self, name)!r}")
+        from dure.rtl.soc.spram import SPRAM_BLOCKS, spram_blocks
+        blocks = sum(spram_blocks(size) for size, kind in ((self.ram_size, self.ram_kind),
+                                                           (self.main_size, self.main_kind))
+                     if kind == "spram")
+        if blocks > SPRAM_BLOCKS:
+            raise ValueError(f"the SPRAM memories need {blocks} blocks; there are "
+                             f"{SPRAM_BLOCKS} (two per started 64 KiB)")
         if self.npu_rows:
             for name in ("npu_rows", "npu_cols"):
                 value = getattr(self, name)
@@ -230,14 +267,22 @@ PRESETS = {
     # Faster-to-build simulation variants for the test suite (same memory map): no NPU, for
     # CPU and SoC tests; and a 4x4 NPU with small memories, for NPU system tests.
     "cpu": SoCConfig(name="cpu", npu_rows=0),
+    # The small control core with its RAM on the single-port (SPRAM) path, as on the
+    # iCEBreaker, but with simulation-sized memories: the firmware suite runs on it.
+    "cpu-small": SoCConfig(name="cpu-small", npu_rows=0, ram_size=128 * 1024, core="small",
+                           ram_kind="spram", bus_outstanding=4, uart_fifo_depth=4),
     "npu-small": SoCConfig(name="npu-small", npu_rows=4, npu_cols=4, npu_spad_rows=512,
                            npu_acc_rows=256),
     # FPGA boards (fpga/README.md): all memories in block RAM, boot loader in the ROM.
     "ulx3s": SoCConfig(name="ulx3s", clk_freq=20_000_000, ram_size=64 * 1024, rom_size=4096,
                        main_size=32 * 1024, main_latency=2, npu_rows=4, npu_cols=4,
                        npu_spad_rows=1024, npu_acc_rows=512, npu_queue_depth=8),
-    "icebreaker": SoCConfig(name="icebreaker", clk_freq=12_000_000, ram_size=8 * 1024,
-                            rom_size=2048, main_size=1024, main_latency=1, npu_rows=0),
+    # iCEBreaker (iCE40UP5K): RAM and main memory in the four SPRAM blocks (64 KiB each), the
+    # small control core, 4-entry UART FIFOs, short bus queues; no NPU.
+    "icebreaker": SoCConfig(name="icebreaker", clk_freq=12_000_000, ram_size=64 * 1024,
+                            rom_size=2048, main_size=64 * 1024, main_latency=1, npu_rows=0,
+                            uart_fifo_depth=2, core="small", ram_kind="spram",
+                            main_kind="spram", bus_outstanding=4),
 }
 
 

@@ -72,7 +72,7 @@ def elaborate(board_name, *, directory=None):
     platform = board.make_platform()
     options = {"nextpnr_opts": "--report report.json --timing-allow-fail --router router2"}
     if board.family == "ice40":
-        options["synth_opts"] = "-dsp"     # multipliers into the SB_MAC16 blocks
+        options["synth_opts"] = "-dsp -dff"   # multipliers into SB_MAC16; abc with flip-flops
     plan = platform.build(top, name="top", build_dir=str(directory), do_build=False, **options)
     plan.extract(str(directory))
     return directory
@@ -146,7 +146,8 @@ def build(board_name, *, log=_print, check_timing=True):
     total = time.monotonic()
     log(f"{board.name}: {board.description}")
     log(f"  SoC variant {config.name}: clock {config.clk_freq / 1e6:g} MHz, RAM "
-        f"{config.ram_size // 1024} KiB, main memory {config.main_size // 1024} KiB (block RAM), "
+        f"{config.ram_size // 1024} KiB ({config.ram_kind}), main memory "
+        f"{config.main_size // 1024} KiB ({config.main_kind}), "
         f"boot ROM {config.rom_size} bytes")
     start = time.monotonic()
     directory = elaborate(board_name)

@@ -54,7 +54,8 @@ class BoardTop(Elaboratable):
                 "i", platform.request(*board.reset, dir="-"))
             m.d.comb += crg.button.eq(button.i)
 
-        m.submodules.soc = soc = Soc(config, uart_phy="serial", rom_init=self.rom_init)
+        m.submodules.soc = soc = Soc(config, uart_phy="serial", rom_init=self.rom_init,
+                                     fpga_primitives=True)
         m.submodules.mailbox = mailbox = ExitMailbox(config)
         wiring.connect(m, mailbox.bus, soc.ext)
         m.d.comb += [

@@ -18,6 +18,13 @@ class Bypass(wiring.Component):
     A source produced by a load, a multiplication or a CSR read that is still in M is not
     available yet: ``hazard`` is raised and the X stage must wait one cycle or more.
 
+    Parameters
+    ----------
+    forwarding : bool
+        With ``False`` nothing is forwarded: ``rs1`` / ``rs2`` are the values captured from D
+        and ``hazard`` is 0. The pipeline must then keep an instruction in D until no older
+        instruction in X or M writes its sources (:class:`~.core.Core` does).
+
     Members
     -------
     load : In(1)
@@ -56,6 +63,10 @@ class Bypass(wiring.Component):
     rs2: Out(32)
     hazard: Out(1)
 
+    def __init__(self, *, forwarding=True):
+        self._forwarding = bool(forwarding)
+        super().__init__()
+
     def elaborate(self, platform):
         m = Module()
         hazards = []
@@ -64,8 +75,14 @@ class Bypass(wiring.Component):
             held = Signal(32)
             m_hit = (self.m_rd != 0) & (self.m_rd == x_reg)
             w_hit = (self.w_rd != 0) & (self.w_rd == x_reg)
+            if not self._forwarding:
+                m.d.comb += out.eq(held)
+                with m.If(self.load):
+                    m.d.sync += held.eq(d_val)
+                continue
             m.d.comb += out.eq(Mux(m_hit, self.m_result, Mux(w_hit, self.w_result, held)))
             m.d.sync += held.eq(Mux(self.load, d_val, out))
             hazards.append(use & m_hit & self.m_late)
-        m.d.comb += self.hazard.eq(hazards[0] | hazards[1])
+        if hazards:
+            m.d.comb += self.hazard.eq(hazards[0] | hazards[1])
         return m

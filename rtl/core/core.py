@@ -1,6 +1,6 @@
 """The Dure control core: RV32IM + Zicsr, machine mode, five-stage pipeline (F D X M W)."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -9,13 +9,15 @@ from .alu import ALU
 from .branch import BranchUnit
 from .bypass import Bypass
 from .csr import CSRFile
-from .decoder import ASel, BSel, Decoder, Unit
+from .decoder import AluOp, ASel, BSel, Decoder, Unit
 from .divider import Divider
+from .divider_serial import SerialDivider
 from .fetch import Fetch, FetchLayout
-from .isa import ExceptionCause
+from .isa import ExceptionCause, Funct3MulDiv
 from .layouts import DXLayout, MWLayout, ResultSrc, XMLayout
 from .loadstore import LoadStoreUnit
 from .multiplier import Multiplier
+from .options import CoreOptions
 from .predictor import StaticPredictor
 from .regfile import RegisterFile
 from .rvfi import RVFISignature
@@ -42,6 +44,9 @@ class Core(wiring.Component):
         Address of the first instruction (4-byte aligned).
     hartid : int
         Value of ``mhartid``.
+    options : CoreOptions or None
+        Size / speed trade-offs (:mod:`.options`); the default is the full core described
+        here. Every option keeps the ISA behaviour; the costs above are those of the default.
 
     Members
     -------
@@ -73,28 +78,36 @@ class Core(wiring.Component):
     mtime: In(64)
     rvfi: Out(RVFISignature())
 
-    def __init__(self, *, reset_vector=0x8000_0000, hartid=0):
+    def __init__(self, *, reset_vector=0x8000_0000, hartid=0, options=None):
         if not isinstance(reset_vector, int) or reset_vector % 4 or \
                 not 0 <= reset_vector < 2**32:
             raise ValueError(f"reset_vector must be a 4-byte aligned 32-bit address, "
                              f"not {reset_vector!r}")
         self._reset_vector = reset_vector
         self._hartid = hartid
+        options = CoreOptions() if options is None else options
+        if not isinstance(options, CoreOptions):
+            raise TypeError(f"options must be a CoreOptions, not {options!r}")
+        self._options = options
         super().__init__()
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.fetch = fetch = Fetch(reset_vector=self._reset_vector)
+        opts = self._options
+        m.submodules.fetch = fetch = Fetch(reset_vector=self._reset_vector,
+                                           depth=opts.fetch_depth)
         m.submodules.decoder = decoder = Decoder()
-        m.submodules.predictor = predictor = StaticPredictor()
+        if opts.predictor:
+            m.submodules.predictor = predictor = StaticPredictor()
         m.submodules.regfile = regfile = RegisterFile()
-        m.submodules.bypass = bypass = Bypass()
+        m.submodules.bypass = bypass = Bypass(forwarding=opts.forwarding)
         m.submodules.alu = alu = ALU()
-        m.submodules.shifter = shifter = Shifter()
+        if not opts.shift_in_multiplier:
+            m.submodules.shifter = shifter = Shifter()
         m.submodules.branch = branch = BranchUnit()
         m.submodules.lsu = lsu = LoadStoreUnit()
         m.submodules.multiplier = multiplier = Multiplier()
-        m.submodules.divider = divider = Divider()
+        m.submodules.divider = divider = SerialDivider() if opts.serial_divider else Divider()
         m.submodules.csr = csr = CSRFile(hartid=self._hartid)
         m.submodules.trap = trap = TrapUnit()
         m.submodules.d = d = Stage(FetchLayout)
@@ -111,6 +124,7 @@ class Core(wiring.Component):
         x_hold = Signal()
         x_redirect = Signal()    # X flushes D, F (misprediction)
         d_hold = Signal()
+        d_wait = Signal()        # D waits for a producer in X or M (no forwarding)
         d_redirect = Signal()    # D redirects F (taken prediction)
         w_rd = Signal(5)
         w_result = Signal(32)
@@ -118,8 +132,10 @@ class Core(wiring.Component):
         # ---- F -> D ----------------------------------------------------------------------
         m.d.comb += [
             fetch.redirect.eq(m_redirect | x_redirect | d_redirect),
+            # Without prediction X redirects only to taken targets (never to pc + 4).
             fetch.target.eq(Mux(m_redirect, trap.redirect_pc,
-                                Mux(x_redirect, branch.next_pc, predictor.target))),
+                                Mux(x_redirect, branch.next_pc, predictor.target)
+                                if opts.predictor else branch.target)),
             fetch.out.ready.eq(~d_hold),
             d.i_valid.eq(fetch.out.valid & ~fetch.redirect),
             d.i_payload.eq(fetch.out.payload),
@@ -132,7 +148,7 @@ class Core(wiring.Component):
         dec = decoder.decoded
         m.d.comb += [
             decoder.insn.eq(fd.insn),
-            d_hold.eq(d.valid & x_hold),
+            d_hold.eq(d.valid & (x_hold | d_wait)),
             # Register read addresses: the instruction that will be in D next cycle.
             regfile.raddr1.eq(Mux(d_hold, fd.insn[15:20], fetch.out.payload.insn[15:20])),
             regfile.raddr2.eq(Mux(d_hold, fd.insn[20:25], fetch.out.payload.insn[20:25])),
@@ -154,23 +170,24 @@ class Core(wiring.Component):
         with m.Elif(dec.ebreak):
             m.d.comb += [dx.exc.valid.eq(1), dx.exc.cause.eq(ExceptionCause.BREAKPOINT),
                          dx.exc.tval.eq(fd.pc)]
-        m.d.comb += [
-            predictor.d_valid.eq(d.valid & ~dx.exc.valid),
-            predictor.d_reload.eq(~d_hold),
-            predictor.branch.eq(dec.branch),
-            predictor.jal.eq(dec.jal),
-            predictor.pc.eq(fd.pc),
-            predictor.imm.eq(dec.imm),
-            dx.predicted_taken.eq(predictor.taken & ~dx.exc.valid),
-            d_redirect.eq(predictor.redirect),
-        ]
+        if opts.predictor:
+            m.d.comb += [
+                predictor.d_valid.eq(d.valid & ~dx.exc.valid),
+                predictor.d_reload.eq(~d_hold),
+                predictor.branch.eq(dec.branch),
+                predictor.jal.eq(dec.jal),
+                predictor.pc.eq(fd.pc),
+                predictor.imm.eq(dec.imm),
+                dx.predicted_taken.eq(predictor.taken & ~dx.exc.valid),
+                d_redirect.eq(predictor.redirect),
+            ]
         # D forwards the W-stage write (the register file shows it only next cycle).
         d_rs1 = Mux((w_rd != 0) & (w_rd == dec.rs1), w_result, regfile.rdata1)
         d_rs2 = Mux((w_rd != 0) & (w_rd == dec.rs2), w_result, regfile.rdata2)
 
         # ---- D -> X ----------------------------------------------------------------------
         m.d.comb += [
-            x.i_valid.eq(d.valid & ~x_redirect),
+            x.i_valid.eq(d.valid & ~x_redirect & ~d_wait),
             x.i_payload.eq(dx),
             x.stall.eq(x_hold),
             x.flush.eq(m_redirect),
@@ -183,6 +200,14 @@ class Core(wiring.Component):
         xp = x.payload
         xd = xp.dec
         xm = mst.payload
+        if not opts.forwarding:
+            # Without forwarding, D waits while X or M will still write one of its sources.
+            x_rd = Mux(x.valid & xd.rd_we, xd.rd, 0)
+            m_rd = Mux(mst.valid, xm.rd, 0)
+            waits = []
+            for use, reg in ((dec.use_rs1, dec.rs1), (dec.use_rs2, dec.rs2)):
+                waits.append(use & (reg != 0) & ((reg == x_rd) | (reg == m_rd)))
+            m.d.comb += d_wait.eq(d.valid & (waits[0] | waits[1]))
         m.d.comb += [
             bypass.x_rs1.eq(xd.rs1),
             bypass.x_rs2.eq(xd.rs2),
@@ -214,9 +239,6 @@ class Core(wiring.Component):
         m.d.comb += [
             alu.op.eq(xd.alu_op),
             alu.b.eq(operand_b),
-            shifter.op.eq(xd.alu_op),
-            shifter.a.eq(rs1),
-            shifter.shamt.eq(operand_b[0:5]),
             branch.branch.eq(xd.branch),
             branch.jal.eq(xd.jal),
             branch.jalr.eq(xd.jalr),
@@ -231,13 +253,36 @@ class Core(wiring.Component):
             lsu.x_offset.eq(xd.imm),
             lsu.x_store_data.eq(rs2),
             multiplier.x_en.eq(~m_busy),
-            multiplier.x_op.eq(xd.funct3),
             multiplier.x_a.eq(rs1),
-            multiplier.x_b.eq(rs2),
             divider.op.eq(xd.funct3),
             divider.a.eq(rs1),
             divider.b.eq(rs2),
         ]
+        if opts.shift_in_multiplier:
+            # SLL: low word of a * 2**n. SRL / SRA: high word of a * 2**(32 - n), unsigned or
+            # signed a by unsigned power; n = 0: low word of a * 1.
+            shamt = operand_b[0:5]
+            right = xd.alu_op != AluOp.SLL
+            power = Signal(5)
+            m.d.comb += power.eq(Mux(right, -shamt, shamt))
+            with m.If(xd.unit == Unit.SHIFT):
+                m.d.comb += multiplier.x_b.eq(Const(1, 32) << power)
+                with m.If(~right | (shamt == 0)):
+                    m.d.comb += multiplier.x_op.eq(Funct3MulDiv.MUL)
+                with m.Elif(xd.alu_op == AluOp.SRA):
+                    m.d.comb += multiplier.x_op.eq(Funct3MulDiv.MULHSU)
+                with m.Else():
+                    m.d.comb += multiplier.x_op.eq(Funct3MulDiv.MULHU)
+            with m.Else():
+                m.d.comb += [multiplier.x_op.eq(xd.funct3), multiplier.x_b.eq(rs2)]
+        else:
+            m.d.comb += [
+                shifter.op.eq(xd.alu_op),
+                shifter.a.eq(rs1),
+                shifter.shamt.eq(operand_b[0:5]),
+                multiplier.x_op.eq(xd.funct3),
+                multiplier.x_b.eq(rs2),
+            ]
         is_load = xd.unit == Unit.LOAD
         is_mem = is_load | (xd.unit == Unit.STORE)
 
@@ -313,7 +358,10 @@ class Core(wiring.Component):
         ]
         with m.Switch(xd.unit):
             with m.Case(Unit.SHIFT):
-                m.d.comb += [xmp.src.eq(ResultSrc.X), xmp.result.eq(shifter.result)]
+                if opts.shift_in_multiplier:
+                    m.d.comb += xmp.src.eq(ResultSrc.MUL)
+                else:
+                    m.d.comb += [xmp.src.eq(ResultSrc.X), xmp.result.eq(shifter.result)]
             with m.Case(Unit.DIV):
                 m.d.comb += [xmp.src.eq(ResultSrc.X), xmp.result.eq(divider.result)]
             with m.Case(Unit.MUL):

@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In
 from ..bus.signature import BusSignature
 from .ram import check_init
 from .sim_memory import WordMemory
+from .spram import SpramMemory, check_spram_depth
 
 __all__ = ["MainMemory"]
 
@@ -32,6 +33,9 @@ class MainMemory(wiring.Component):
         Initial words from word 0.
     sim_primitive : bool
         Build the words as the simulation-only Verilog primitive (:mod:`.sim_memory`).
+    spram : bool
+        Build the words from iCE40UP5K SPRAM blocks (:class:`.spram.SpramMemory`, no
+        ``init``); the bus behaviour is the same.
 
     Members
     -------
@@ -47,9 +51,15 @@ class MainMemory(wiring.Component):
     flight (``latency * bytes_per_cycle / 4`` of them).
     """
 
-    def __init__(self, size, *, latency, bytes_per_cycle, init=(), sim_primitive=False):
+    def __init__(self, size, *, latency, bytes_per_cycle, init=(), sim_primitive=False,
+                 spram=False):
         self._init = check_init(size, init)
         self._sim_primitive = bool(sim_primitive)
+        self._spram = bool(spram)
+        if self._spram:
+            if any(self._init):
+                raise ValueError("SPRAM has no initial contents; load them")
+            check_spram_depth(size // 4)
         if not isinstance(latency, int) or latency < 1:
             raise ValueError(f"latency must be an integer >= 1, not {latency!r}")
         if bytes_per_cycle not in (1, 2, 4):
@@ -62,8 +72,11 @@ class MainMemory(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         bus = self.bus
-        m.submodules.mem = mem = WordMemory(self._depth, 1, init=self._init,
-                                            primitive=self._sim_primitive)
+        if self._spram:
+            m.submodules.mem = mem = SpramMemory(self._depth)
+        else:
+            m.submodules.mem = mem = WordMemory(self._depth, 1, init=self._init,
+                                                primitive=self._sim_primitive)
 
         wait = Signal(range(self._interval))
         granted = Signal()

@@ -23,10 +23,11 @@ Bus topology
     RAM arbiter (round-robin) --> RAM port B
 
 The core's instruction and data ports reach the on-chip RAM through separate ports, so they
-never contend there; they share main memory through a round-robin arbiter, together with the
-NPU's DMA. The DMA gets every main-memory grant the core does not ask for, so it streams at
-the memory's full bandwidth while the core runs from on-chip RAM. The NPU's interrupt is
-source 1 of the irq controller.
+never contend there (with ``config.ram_kind == "spram"`` the RAM has one port and they take
+turns, :class:`.single_port_ram.SinglePortRam`); they share main memory through a
+round-robin arbiter, together with the NPU's DMA. The DMA gets every main-memory grant the
+core does not ask for, so it streams at the memory's full bandwidth while the core runs from
+on-chip RAM. The NPU's interrupt is source 1 of the irq controller.
 """
 
 from amaranth.hdl import Cat, Const, Module, ResetInserter
@@ -38,6 +39,7 @@ from ..bus.decoder import Decoder
 from ..bus.error import ErrorResponder
 from ..bus.signature import BusSignature
 from ..core.core import Core
+from ..core.options import core_options
 from ..core.rvfi import RVFISignature
 from ..npu.npu import Npu
 from .clint import Clint
@@ -47,6 +49,7 @@ from .irq import IrqController
 from .main_memory import MainMemory
 from .ram import Ram
 from .registers import IRQ_SOURCES
+from .single_port_ram import SinglePortRam
 from .test_exit import TestExit
 from .uart import Uart
 
@@ -71,6 +74,10 @@ class Soc(wiring.Component):
     sim_memories : bool
         Build on-chip RAM and main memory as the simulation-only Verilog primitive of
         :mod:`.sim_memory` (fast to generate; Verilator only; no ``ram_init``/``main_init``).
+    fpga_primitives : bool
+        Build the memories the config puts in SPRAM (``ram_kind`` / ``main_kind``) from
+        ``SB_SPRAM256KA`` instances (iCE40UP5K bitstreams; no ``ram_init``/``main_init`` for
+        them). Otherwise they are behavioural models with the same port behaviour.
 
     Members
     -------
@@ -101,7 +108,7 @@ class Soc(wiring.Component):
     """
 
     def __init__(self, config, *, uart_phy="serial", rom_init=(), ram_init=(), main_init=(),
-                 sim_memories=False):
+                 sim_memories=False, fpga_primitives=False):
         if uart_phy not in ("serial", "byte"):
             raise ValueError(f"uart_phy must be 'serial' or 'byte', not {uart_phy!r}")
         if rom_init and not config.rom_size:
@@ -110,6 +117,7 @@ class Soc(wiring.Component):
         self._uart_phy = uart_phy
         self._inits = {"rom": tuple(rom_init), "ram": tuple(ram_init), "main": tuple(main_init)}
         self._sim_memories = bool(sim_memories)
+        self._fpga_primitives = bool(fpga_primitives)
         if uart_phy == "serial":
             uart = {"uart_tx": Out(1, init=1), "uart_rx": In(1, init=1)}
         else:
@@ -130,7 +138,7 @@ class Soc(wiring.Component):
         config = self._config
         regions = {region.name: region for region in config.regions}
 
-        core = Core(reset_vector=config.reset_vector)
+        core = Core(reset_vector=config.reset_vector, options=core_options(config.core))
         m.submodules.hold_gate = gate = HoldGate()
         m.d.comb += gate.hold.eq(self.hold)
         m.submodules.core = ResetInserter(gate.core_reset)(core)
@@ -139,23 +147,30 @@ class Soc(wiring.Component):
         wiring.connect(m, core.rvfi, wiring.flipped(self.rvfi))
 
         # Fabric.
+        depth = {"max_outstanding": config.bus_outstanding} if config.bus_outstanding else {}
         m.submodules.ibus_decoder = ibus = Decoder(
-            [r for r in config.regions if r.executable])
-        m.submodules.dbus_arbiter = dbus_arbiter = Arbiter(2)
-        m.submodules.dbus_decoder = dbus = Decoder(config.regions)
+            [r for r in config.regions if r.executable], **depth)
+        m.submodules.dbus_arbiter = dbus_arbiter = Arbiter(2, **depth)
+        m.submodules.dbus_decoder = dbus = Decoder(config.regions, **depth)
         wiring.connect(m, gate.ibus_out, ibus.bus)
         wiring.connect(m, gate.dbus_out, dbus_arbiter.port(0))
         wiring.connect(m, wiring.flipped(self.ext), dbus_arbiter.port(1))
         wiring.connect(m, dbus_arbiter.bus, dbus.bus)
 
         # Memories.
-        m.submodules.ram = ram = Ram(config.ram_size, init=self._inits["ram"],
-                                          sim_primitive=self._sim_memories)
+        if config.ram_kind == "spram":
+            backing = ("spram" if self._fpga_primitives else
+                       "sim_primitive" if self._sim_memories else "memory")
+            m.submodules.ram = ram = SinglePortRam(config.ram_size, init=self._inits["ram"],
+                                                   backing=backing)
+        else:
+            m.submodules.ram = ram = Ram(config.ram_size, init=self._inits["ram"],
+                                         sim_primitive=self._sim_memories)
         wiring.connect(m, ibus.targets.ram, ram.a)
         has_npu = bool(config.npu_rows)
         if has_npu:
             ram_width = _width(regions["ram"])
-            m.submodules.ram_arbiter = ram_arbiter = Arbiter(2, addr_width=ram_width)
+            m.submodules.ram_arbiter = ram_arbiter = Arbiter(2, addr_width=ram_width, **depth)
             wiring.connect(m, dbus.targets.ram, ram_arbiter.port(0))
             wiring.connect(m, ram_arbiter.bus, ram.b)
         else:
@@ -167,12 +182,13 @@ class Soc(wiring.Component):
             wiring.connect(m, dbus.targets.rom, rom.b)
             m.d.comb += rom.write_enable.eq(self.hold)
         main_width = _width(regions["main"])
-        m.submodules.main_arbiter = main_arbiter = Arbiter(3 if has_npu else 2,
+        m.submodules.main_arbiter = main_arbiter = Arbiter(3 if has_npu else 2, **depth,
                                                            addr_width=main_width)
         m.submodules.main = main = MainMemory(
             config.main_size, latency=config.main_latency,
             bytes_per_cycle=config.main_bytes_per_cycle, init=self._inits["main"],
-            sim_primitive=self._sim_memories)
+            sim_primitive=self._sim_memories,
+            spram=config.main_kind == "spram" and self._fpga_primitives)
         wiring.connect(m, ibus.targets.main, main_arbiter.port(0))
         wiring.connect(m, dbus.targets.main, main_arbiter.port(1))
         wiring.connect(m, main_arbiter.bus, main.bus)

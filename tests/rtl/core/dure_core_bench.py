@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from amaranth.sim import Simulator
 from dure.rtl.core.asm import Program
 from dure.rtl.core.core import Core
+from dure.rtl.core.options import CoreOptions
 
 RAM_BASE = 0x8000_0000
 RAM_SIZE = 0x1_0000
@@ -21,6 +22,8 @@ RAM_SIZE = 0x1_0000
 IRQ_BASE = 0x2000_0000
 IRQ_NAMES = ("irq_software", "irq_timer", "irq_external")
 HALT = 0x0000_006F   # jal x0, 0
+#: Core options of :func:`run` when none are given (the small-core tests switch it).
+DEFAULT_OPTIONS = CoreOptions()
 
 
 @dataclass
@@ -141,11 +144,12 @@ def _bus_process(port, mem, timing, rng, result, name):
 
 
 def run(program, *, max_cycles=3000, ibus=None, dbus=None, seed=0, data=None,
-        err_ranges=(), mtime=0, stop_on_halt=True, irq_schedule=()):
+        err_ranges=(), mtime=0, stop_on_halt=True, irq_schedule=(), options=None):
     """Run ``program`` (a :class:`Program` or a list of words at RAM_BASE) on a fresh core.
 
     ``irq_schedule``: (cycle, line index, value) events driving the interrupt lines from the
-    bench (in addition to the program's own MMIO writes).
+    bench (in addition to the program's own MMIO writes). ``options``: the core's
+    :class:`CoreOptions` (default: :data:`DEFAULT_OPTIONS`, which the small-core tests switch).
     """
     ibus = ibus or Timing()
     dbus = dbus or Timing()
@@ -153,7 +157,7 @@ def run(program, *, max_cycles=3000, ibus=None, dbus=None, seed=0, data=None,
     mem = MemoryModel(words, err_ranges=err_ranges)
     for addr, value in (data or {}).items():
         mem.words[addr >> 2] = value
-    dut = Core(reset_vector=RAM_BASE)
+    dut = Core(reset_vector=RAM_BASE, options=options or DEFAULT_OPTIONS)
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     result = Result(mem=mem)

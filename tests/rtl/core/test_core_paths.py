@@ -7,6 +7,7 @@ import pytest
 from amaranth.sim import Simulator
 from dure.rtl.core.asm import Program
 from dure.rtl.core.core import Core
+from dure.rtl.core.options import CORE_OPTIONS
 from dure_core_bench import RAM_BASE, MemoryModel
 from dure_core_random import ERR_RANGES, random_program
 
@@ -31,10 +32,11 @@ def memory_loop():
 
 @pytest.mark.parametrize("program", [memory_loop, lambda: random_program(11)],
                          ids=["loop", "random"])
-def test_grants_do_not_reach_requests(program):
+@pytest.mark.parametrize("core", list(CORE_OPTIONS))
+def test_grants_do_not_reach_requests(program, core):
     words = program()
     mem = MemoryModel(words, err_ranges=ERR_RANGES)
-    dut = Core(reset_vector=RAM_BASE)
+    dut = Core(reset_vector=RAM_BASE, options=CORE_OPTIONS[core])
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     rng = random.Random(12)

@@ -1,12 +1,16 @@
 """Divider: DIV/DIVU/REM/REMU on all pairs of corner values (0, 1, -1, INT_MIN, ...) and random
-values, including division by zero and signed overflow, and abort in the middle."""
+values, including division by zero and signed overflow, and abort in the middle. Both
+dividers: the fast one and the small core's serial one (same contract, other latency)."""
 
 import random
 
+import pytest
 from amaranth.sim import Simulator
 from dure.rtl.core.divider import Divider
+from dure.rtl.core.divider_serial import SerialDivider
 from dure.rtl.core.isa import Funct3MulDiv
 
+DIVIDERS = [pytest.param((Divider, 33), id="fast"), pytest.param((SerialDivider, 36), id="serial")]
 M = 0xFFFF_FFFF
 CORNERS = [0, 1, M, 0x8000_0000, 0x7FFF_FFFF, 2, M - 1, 7, 0xFFFF_FFF9]
 
@@ -30,8 +34,9 @@ def model(op, a, b):
     return a % b if rem else a // b
 
 
-def run_cases(cases):
-    dut = Divider()
+def run_cases(divider, cases):
+    cls, latency = divider
+    dut = cls()
     sim = Simulator(dut)
     sim.add_clock(1e-6)
 
@@ -46,8 +51,10 @@ def run_cases(cases):
             while not ctx.get(dut.done):
                 await ctx.tick()
                 ctx.set(dut.a, 0x5A5A_5A5A)   # operands are captured at start
+                ctx.set(dut.b, 0xA5A5_A5A5)
                 cycles += 1
-                assert cycles <= 40
+                assert cycles <= latency
+            assert cycles == latency
             assert ctx.get(dut.result) == model(op, a, b), (op, hex(a), hex(b))
             ctx.set(dut.start, 0)
             ctx.set(dut.abort, 1)
@@ -61,18 +68,22 @@ def run_cases(cases):
 OPS = [Funct3MulDiv.DIV, Funct3MulDiv.DIVU, Funct3MulDiv.REM, Funct3MulDiv.REMU]
 
 
-def test_divider_corners():
-    run_cases([(op, a, b) for op in OPS for a in CORNERS for b in CORNERS])
+@pytest.mark.parametrize("divider", DIVIDERS)
+def test_divider_corners(divider):
+    run_cases(divider, [(op, a, b) for op in OPS for a in CORNERS for b in CORNERS])
 
 
-def test_divider_random():
+@pytest.mark.parametrize("divider", DIVIDERS)
+def test_divider_random(divider):
     rng = random.Random(4)
-    run_cases([(rng.choice(OPS), rng.getrandbits(32), rng.getrandbits(rng.choice([4, 16, 32])))
-               for _ in range(60)])
+    run_cases(divider, [(rng.choice(OPS), rng.getrandbits(32),
+                         rng.getrandbits(rng.choice([4, 16, 32]))) for _ in range(60)])
 
 
-def test_divider_abort_restarts():
-    dut = Divider()
+@pytest.mark.parametrize("divider", DIVIDERS)
+def test_divider_abort_restarts(divider):
+    cls, latency = divider
+    dut = cls()
     sim = Simulator(dut)
     sim.add_clock(1e-6)
 
@@ -89,7 +100,7 @@ def test_divider_abort_restarts():
         ctx.set(dut.a, 1000)           # a new division starts from scratch
         await ctx.tick()
         ctx.set(dut.a, 0)
-        for _ in range(32):
+        for _ in range(latency - 1):
             assert not ctx.get(dut.done)
             await ctx.tick()
         assert ctx.get(dut.done) and ctx.get(dut.result) == 1000 // 7

@@ -1,0 +1,68 @@
+"""Build options of the control core: what the pipeline spends logic on.
+
+Every option keeps the ISA behaviour identical (same results, traps, CSR values, retirement
+order); only timing (cycles per instruction) and size change. :data:`CORE_OPTIONS` names the
+variants a :class:`dure.config.SoCConfig` can pick with its ``core`` field.
+"""
+
+from dataclasses import dataclass
+
+__all__ = ["CoreOptions", "CORE_OPTIONS", "core_options"]
+
+
+@dataclass(frozen=True)
+class CoreOptions:
+    """Size / speed trade-offs of :class:`~.core.Core`.
+
+    Parameters
+    ----------
+    fetch_depth : int
+        Entries of the prefetch buffer (:class:`~.fetch.Fetch`), 1..8. 3 sustains one
+        instruction per cycle on a target answering up to two cycles after the grant; 1 halves
+        the fetch rate on a one-cycle target.
+    forwarding : bool
+        Forward results from the M and W stages into X (:class:`~.bypass.Bypass`). Without
+        forwarding the D stage waits while an older instruction in X or M writes one of its
+        source registers (the W-stage write is still forwarded into D): a dependent
+        instruction right behind its producer costs two bubbles instead of none.
+    shift_in_multiplier : bool
+        Compute SLL / SRL / SRA on the multiplier (``a * 2**n`` low word for SLL; high word of
+        ``a * 2**(32 - n)``, unsigned or signed-by-unsigned, for SRL / SRA; ``a * 1`` for a
+        right shift by 0) instead of a barrel shifter. The result then arrives in M like a
+        MUL's (one bubble for a dependent instruction with forwarding).
+    predictor : bool
+        Predict in D (:class:`~.predictor.StaticPredictor`: JAL and backward branches taken,
+        one bubble). Without it every taken branch and jump is redirected from X (two
+        bubbles), and D needs no target adder and X no ``pc + 4`` adder for redirects.
+    serial_divider : bool
+        Divide on one shared subtractor (:class:`~.divider_serial.SerialDivider`, 36 cycles)
+        instead of :class:`~.divider.Divider` (33 cycles, separate negators and comparator).
+    """
+
+    fetch_depth: int = 3
+    forwarding: bool = True
+    shift_in_multiplier: bool = False
+    predictor: bool = True
+    serial_divider: bool = False
+
+    def __post_init__(self):
+        if not isinstance(self.fetch_depth, int) or not 1 <= self.fetch_depth <= 8:
+            raise ValueError(f"fetch_depth must be an integer in 1..8, not {self.fetch_depth!r}")
+
+
+#: Named variants: ``full`` is the default five-stage core with every fast path; ``small`` is
+#: the control core for small FPGAs (iCE40UP5K).
+CORE_OPTIONS = {
+    "full": CoreOptions(),
+    "small": CoreOptions(fetch_depth=2, forwarding=False, shift_in_multiplier=True,
+                         predictor=False, serial_divider=True),
+}
+
+
+def core_options(name):
+    """The :class:`CoreOptions` called ``name``; ``ValueError`` listing the choices otherwise."""
+    try:
+        return CORE_OPTIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown core variant {name!r}; choose one of: "
+                         f"{', '.join(CORE_OPTIONS)}") from None
