@@ -1,6 +1,6 @@
 # Dure: top-level entry points. Every target creates the virtual environment on first use.
-#   make sim        the main job: hello on the core, then the NPU demo (a digits MLP in INT8 and
-#                   FP16 on the simulated SoC: accuracy, bit-exact golden agreement, cycles)
+#   make sim        the main job: hello on the core, then the NPU demo (a digits MLP and a small
+#                   CNN in INT8 and FP16 on the simulated SoC: accuracy, bit-exact agreement, cycles)
 #   make test       all tests that CI runs (well under 20 minutes on 2 cores)
 #   make firmware   build every firmware program into build/firmware/
 #   make run ELF=f  run any RV32IM ELF on the simulated SoC

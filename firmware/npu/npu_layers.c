@@ -86,24 +86,31 @@ static void conv_gemm(const struct npu_conv2d *c, struct npu_gemm *g, const void
     g->out = (uint8_t *)c->y + (size_t)p0 * g->out_stride;
 }
 
-/* One im2col row: the (ky, kx, ci) patch of output pixel (b, oy, ox). */
+/* One im2col row: the (ky, kx, ci) patch of output pixel (b, oy, ox). Per kernel row, the taps
+ * inside the image are one contiguous run of the NHWC input (one memcpy); the taps in the
+ * padding on either side are filled with the pad value. */
 static void patch(const struct npu_conv2d *c, uint32_t b, uint32_t oy, uint32_t ox,
                   uint8_t *dst)
 {
-    uint32_t eb = esize(c->prec), row = c->kw * c->cin * eb;
+    uint32_t eb = esize(c->prec), tap = c->cin * eb, row = c->kw * tap;
+    int pad_byte = c->prec == NPU_FP16 ? 0 : (uint8_t)c->pad_value;
     const uint8_t *x = c->x;
+    int32_t ix0 = (int32_t)(ox * c->stride) - (int32_t)c->pad;   /* input column of kx = 0 */
+    uint32_t lo = ix0 < 0 ? (uint32_t)-ix0 : 0;                   /* first tap inside */
+    int32_t end = (int32_t)c->w - ix0;                            /* taps before the right edge */
+    uint32_t hi = end <= 0 ? 0 : end < (int32_t)c->kw ? (uint32_t)end : c->kw;
     for (uint32_t ky = 0; ky < c->kh; ky++) {
         int32_t iy = (int32_t)(oy * c->stride + ky) - (int32_t)c->pad;
-        for (uint32_t kx = 0; kx < c->kw; kx++) {
-            int32_t ix = (int32_t)(ox * c->stride + kx) - (int32_t)c->pad;
-            uint8_t *to = dst + ky * row + kx * c->cin * eb;
-            if (iy < 0 || ix < 0 || iy >= (int32_t)c->h || ix >= (int32_t)c->w) {
-                memset(to, c->prec == NPU_FP16 ? 0 : (uint8_t)c->pad_value, c->cin * eb);
-            } else {
-                size_t at = (((size_t)b * c->h + (uint32_t)iy) * c->w + (uint32_t)ix) * c->cin;
-                memcpy(to, x + at * eb, c->cin * eb);
-            }
+        uint8_t *to = dst + ky * row;
+        if (iy < 0 || iy >= (int32_t)c->h || lo >= hi) {
+            memset(to, pad_byte, row);
+            continue;
         }
+        size_t at = (((size_t)b * c->h + (uint32_t)iy) * c->w + (uint32_t)(ix0 + (int32_t)lo)) *
+                    c->cin;
+        memset(to, pad_byte, lo * tap);
+        memcpy(to + lo * tap, x + at * eb, (hi - lo) * tap);
+        memset(to + hi * tap, pad_byte, (c->kw - hi) * tap);
     }
 }
 
