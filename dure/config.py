@@ -122,9 +122,10 @@ class SoCConfig:
     npu_queue_depth : int
         Command queue entries, power of two.
     core : str
-        Control-core variant (:data:`dure.rtl.core.options.CORE_OPTIONS`): ``"full"`` (every
-        fast path) or ``"small"`` (no forwarding, shifts on the multiplier, 2-entry prefetch:
-        the same ISA behaviour in less logic, more cycles).
+        Control-core variant (:data:`dure.rtl.soc.cpu.CORE_VARIANTS`): ``"full"`` (every
+        fast path), ``"small"`` (no forwarding, shifts on the multiplier, 2-entry prefetch) or
+        ``"tiny"`` (the multi-cycle core, :mod:`dure.rtl.core_mc`): the same ISA behaviour in
+        less logic, more cycles.
     ram_kind : str
         How the on-chip RAM is built: ``"block"`` (dual-ported block RAM, the instruction and
         data ports never contend) or ``"spram"`` (single-ported iCE40UP5K SPRAM; the two ports
@@ -181,8 +182,8 @@ class SoCConfig:
         if not isinstance(self.bus_outstanding, int) or self.bus_outstanding < 0:
             raise ValueError(f"bus_outstanding must be an integer >= 0, not "
                              f"{self.bus_outstanding!r}")
-        from dure.rtl.core.options import core_options
-        core_options(self.core)
+        from dure.rtl.soc.cpu import check_core
+        check_core(self.core)
         for name in ("ram_kind", "main_kind"):
             if getattr(self, name) not in ("block", "spram"):
                 raise ValueError(f"{name} must be 'block' or 'spram', not "
