@@ -21,9 +21,10 @@ __all__ = ["TinyCore"]
 class _State(enum.Enum, shape=3):
     FETCH = 0    # instruction request on ibus (interrupts are taken here)
     WAIT_I = 1   # instruction answer; register read addressed from the bus data
-    EXEC = 2     # execute; data request, division, WFI wait
-    MEM = 3      # data answer
-    MUL = 4      # multiplier result (MUL*, shifts)
+    EXEC = 2     # execute; data request formed, division, WFI wait
+    REQ = 3      # data request on dbus (from registers)
+    MEM = 4      # data answer
+    MUL = 5      # multiplier result (MUL*, shifts)
 
 
 class TinyCore(wiring.Component):
@@ -34,10 +35,10 @@ class TinyCore(wiring.Component):
     ``rtl/core/README.md``) in far less logic: one instruction at a time, no prefetch, no
     forwarding. The fetch address is the ``pc`` register and the data address depends only on
     registers (instruction, register file), so no execution result reaches a bus address
-    combinationally.
+    combinationally: the data request is registered one cycle before it is presented.
 
     Cycles with one-cycle memories (grant at once, answer one cycle later): ALU, branch,
-    jump, CSR, system: 3; load / store: 4; MUL and shifts: 4; DIV / REM: 39; a trap: 3 (the
+    jump, CSR, system: 3; load / store: 5; MUL and shifts: 4; DIV / REM: 39; a trap: 3 (the
     faulting instruction) and an interrupt 1 before the handler's first fetch.
 
     Parameters
@@ -100,6 +101,9 @@ class TinyCore(wiring.Component):
         ierr = Signal()       # the fetch of `ir` answered err
         held = Signal()       # the ibus request was presented and not granted
         intr = Signal()       # the next reported instruction is the first of a handler
+        mem_addr = Signal(32)  # the data access (registered in EXEC)
+        mem_mask = Signal(4)
+        mem_wdata = Signal(32)
 
         ibus, dbus = self.ibus, self.dbus
         dec = decoder.decoded
@@ -167,7 +171,7 @@ class TinyCore(wiring.Component):
             lsu.x_offset.eq(0),
             lsu.x_store_data.eq(rs2),
             lsu.m_funct3.eq(f3),
-            lsu.m_offset.eq(total[0:2]),
+            lsu.m_offset.eq(mem_addr[0:2]),
             lsu.m_rdata.eq(dbus.rdata),
         ]
 
@@ -223,13 +227,16 @@ class TinyCore(wiring.Component):
             divider.abort.eq(~(in_exec & is_div)),
         ]
 
-        # ---- data bus --------------------------------------------------------------------
+        # ---- data bus: the request is registered in EXEC and presented from REQ ----------
+        with m.If(in_exec):
+            m.d.sync += [mem_addr.eq(total), mem_mask.eq(lsu.x_mask),
+                         mem_wdata.eq(lsu.x_wdata)]
         m.d.comb += [
-            dbus.req.eq(in_exec & is_mem & ~exc),
-            dbus.addr.eq(total[2:]),
+            dbus.req.eq(state == _State.REQ),
+            dbus.addr.eq(mem_addr[2:]),
             dbus.we.eq(~is_load),
-            dbus.be.eq(lsu.x_mask),
-            dbus.wdata.eq(lsu.x_wdata),
+            dbus.be.eq(mem_mask),
+            dbus.wdata.eq(mem_wdata),
         ]
 
         # ---- commit / trap ---------------------------------------------------------------
@@ -254,7 +261,7 @@ class TinyCore(wiring.Component):
                     m.d.comb += commit.eq(1)
             with m.Case(_State.MEM):
                 with m.If(bus_fault):
-                    m.d.comb += [trap.eq(1), tval.eq(total),
+                    m.d.comb += [trap.eq(1), tval.eq(mem_addr),
                                  cause.eq(Mux(is_load, ExceptionCause.LOAD_ACCESS_FAULT,
                                               ExceptionCause.STORE_ACCESS_FAULT))]
                 with m.Else():
@@ -317,10 +324,13 @@ class TinyCore(wiring.Component):
                         m.d.sync += [ir.eq(ibus.rdata), ierr.eq(ibus.err),
                                      state.eq(_State.EXEC)]
                 with m.Case(_State.EXEC):
-                    with m.If(dbus.req & dbus.gnt):
-                        m.d.sync += state.eq(_State.MEM)
+                    with m.If(is_mem):
+                        m.d.sync += state.eq(_State.REQ)
                     with m.Elif((dec.unit == Unit.MUL) | (dec.unit == Unit.SHIFT)):
                         m.d.sync += state.eq(_State.MUL)
+                with m.Case(_State.REQ):
+                    with m.If(dbus.gnt):
+                        m.d.sync += state.eq(_State.MEM)
 
         # ---- retirement trace ------------------------------------------------------------
         report = commit | (trap & ~take_irq)
@@ -340,10 +350,10 @@ class TinyCore(wiring.Component):
             rvfi.pc_wdata.eq(new_pc),
             rvfi.rd_addr.eq(Mux(rd_we, dec.rd, 0)),
             rvfi.rd_wdata.eq(Mux(rd_we & (dec.rd != 0), result, 0)),
-            rvfi.mem_addr.eq(Mux(mem_done, total, 0)),
-            rvfi.mem_rmask.eq(Mux(mem_done & is_load, lsu.x_mask, 0)),
-            rvfi.mem_wmask.eq(Mux(mem_done & ~is_load, lsu.x_mask, 0)),
+            rvfi.mem_addr.eq(Mux(mem_done, mem_addr, 0)),
+            rvfi.mem_rmask.eq(Mux(mem_done & is_load, mem_mask, 0)),
+            rvfi.mem_wmask.eq(Mux(mem_done & ~is_load, mem_mask, 0)),
             rvfi.mem_rdata.eq(Mux(mem_done & is_load, dbus.rdata, 0)),
-            rvfi.mem_wdata.eq(Mux(mem_done & ~is_load, lsu.x_wdata, 0)),
+            rvfi.mem_wdata.eq(Mux(mem_done & ~is_load, mem_wdata, 0)),
         ]
         return m
