@@ -87,3 +87,29 @@ def test_random_program_tiny(seed):
 @pytest.mark.parametrize("seed", range(2))
 def test_random_program_with_interrupts_tiny(seed):
     run_random_interrupts(200 + seed, **TIMINGS[seed % len(TIMINGS)])
+
+
+@pytest.mark.parametrize("emit, cycles", [
+    (lambda p: p.add(3, 1, 2), 3),
+    (lambda p: p.bne(1, 1, 8), 3),            # not taken
+    (lambda p: p.csrr(3, 0xB00), 3),
+    (lambda p: p.lw(3, 10, 0), 5),
+    (lambda p: p.sw(3, 10, 0), 5),
+    (lambda p: p.mul(3, 1, 2), 4),
+    (lambda p: p.sll(3, 1, 2), 4),
+    (lambda p: p.div(3, 1, 2), 39),
+], ids=["alu", "branch", "csr", "load", "store", "mul", "shift", "div"])
+def test_cycles_per_instruction_class(emit, cycles):
+    """The cycle counts of rtl/core_mc/README.md, with one-cycle memories."""
+    from dure.rtl.core.asm import Program
+
+    p = Program()
+    p.li(10, dure_core_bench.RAM_BASE + 0x8000)
+    p.li(1, 7)
+    p.li(2, 3)
+    for _ in range(4):
+        emit(p)
+    p.halt()
+    trace = dure_core_bench.run(p, max_cycles=2000).trace
+    times = [r["cycle"] for r in trace[-6:-1]]   # the last `li`, then the four instructions
+    assert [b - a for a, b in zip(times, times[1:], strict=False)] == [cycles] * 4
