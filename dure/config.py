@@ -122,9 +122,10 @@ class SoCConfig:
     npu_queue_depth : int
         Command queue entries, power of two.
     core : str
-        Control-core variant (:data:`dure.rtl.core.options.CORE_OPTIONS`): ``"full"`` (every
-        fast path) or ``"small"`` (no forwarding, shifts on the multiplier, 2-entry prefetch:
-        the same ISA behaviour in less logic, more cycles).
+        Control-core variant (:data:`dure.rtl.soc.cpu.CORE_VARIANTS`): ``"full"`` (every
+        fast path), ``"small"`` (no forwarding, shifts on the multiplier, 2-entry prefetch) or
+        ``"tiny"`` (the multi-cycle core, :mod:`dure.rtl.core_mc`): the same ISA behaviour in
+        less logic, more cycles.
     ram_kind : str
         How the on-chip RAM is built: ``"block"`` (dual-ported block RAM, the instruction and
         data ports never contend) or ``"spram"`` (single-ported iCE40UP5K SPRAM; the two ports
@@ -181,8 +182,8 @@ class SoCConfig:
         if not isinstance(self.bus_outstanding, int) or self.bus_outstanding < 0:
             raise ValueError(f"bus_outstanding must be an integer >= 0, not "
                              f"{self.bus_outstanding!r}")
-        from dure.rtl.core.options import core_options
-        core_options(self.core)
+        from dure.rtl.soc.cpu import check_core
+        check_core(self.core)
         for name in ("ram_kind", "main_kind"):
             if getattr(self, name) not in ("block", "spram"):
                 raise ValueError(f"{name} must be 'block' or 'spram', not "
@@ -271,6 +272,9 @@ PRESETS = {
     # iCEBreaker, but with simulation-sized memories: the firmware suite runs on it.
     "cpu-small": SoCConfig(name="cpu-small", npu_rows=0, ram_size=128 * 1024, core="small",
                            ram_kind="spram", bus_outstanding=4, uart_fifo_depth=4),
+    # The tiny multi-cycle core (the iCEBreaker's) on the same single-port RAM path.
+    "cpu-tiny": SoCConfig(name="cpu-tiny", npu_rows=0, ram_size=128 * 1024, core="tiny",
+                          ram_kind="spram", bus_outstanding=4, uart_fifo_depth=4),
     "npu-small": SoCConfig(name="npu-small", npu_rows=4, npu_cols=4, npu_spad_rows=512,
                            npu_acc_rows=256),
     # FPGA boards (fpga/README.md): all memories in block RAM, boot loader in the ROM.
@@ -278,10 +282,10 @@ PRESETS = {
                        main_size=32 * 1024, main_latency=2, npu_rows=4, npu_cols=4,
                        npu_spad_rows=1024, npu_acc_rows=512, npu_queue_depth=8),
     # iCEBreaker (iCE40UP5K): RAM and main memory in the four SPRAM blocks (64 KiB each), the
-    # small control core, 4-entry UART FIFOs, short bus queues; no NPU.
+    # tiny multi-cycle control core, 2-entry UART FIFOs, short bus queues; no NPU.
     "icebreaker": SoCConfig(name="icebreaker", clk_freq=12_000_000, ram_size=64 * 1024,
                             rom_size=2048, main_size=64 * 1024, main_latency=1, npu_rows=0,
-                            uart_fifo_depth=2, core="small", ram_kind="spram",
+                            uart_fifo_depth=2, core="tiny", ram_kind="spram",
                             main_kind="spram", bus_outstanding=4),
 }
 

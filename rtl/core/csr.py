@@ -144,11 +144,11 @@ class CSRFile(wiring.Component):
             with m.Default():
                 m.d.comb += new.eq(self.rdata & ~self.wval)
 
-        # Counters: a CSR write replaces the increment.
-        m.d.sync += [
-            mcycle.eq(mcycle + ~inhibit_cy),
-            minstret.eq(minstret + (self.retire & ~inhibit_ir)),
-        ]
+        # Counters: a CSR write replaces the increment. The incremented values depend on
+        # registers only; ``retire`` just selects (a clock enable), so it arrives late.
+        m.d.sync += mcycle.eq(mcycle + ~inhibit_cy)
+        with m.If(self.retire & ~inhibit_ir):
+            m.d.sync += minstret.eq(minstret + 1)
 
         we = self.op_valid & self.write
         with m.If(we):

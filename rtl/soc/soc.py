@@ -38,11 +38,10 @@ from ..bus.arbiter import Arbiter
 from ..bus.decoder import Decoder
 from ..bus.error import ErrorResponder
 from ..bus.signature import BusSignature
-from ..core.core import Core
-from ..core.options import core_options
 from ..core.rvfi import RVFISignature
 from ..npu.npu import Npu
 from .clint import Clint
+from .cpu import make_core
 from .gpio import Gpio
 from .hold import HoldGate
 from .irq import IrqController
@@ -138,7 +137,7 @@ class Soc(wiring.Component):
         config = self._config
         regions = {region.name: region for region in config.regions}
 
-        core = Core(reset_vector=config.reset_vector, options=core_options(config.core))
+        core = make_core(config.core, reset_vector=config.reset_vector)
         m.submodules.hold_gate = gate = HoldGate()
         m.d.comb += gate.hold.eq(self.hold)
         m.submodules.core = ResetInserter(gate.core_reset)(core)

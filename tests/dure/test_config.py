@@ -36,7 +36,7 @@ def test_loadable_ranges():
     ({"uart_fifo_depth": 5}, "uart_fifo_depth must be a power of two"),
     ({"clk_freq": 1000}, "clk_freq must be at least 16 x uart_baud"),
     ({"gpio_width": 0}, "gpio_width must be 1..32"),
-    ({"core": "tiny"}, "unknown core variant 'tiny'; choose one of: full, small"),
+    ({"core": "mini"}, "unknown core variant 'mini'; choose one of: full, small, tiny"),
     ({"ram_kind": "ebr"}, "ram_kind must be 'block' or 'spram'"),
     ({"main_kind": "sdram"}, "main_kind must be 'block' or 'spram'"),
     ({"ram_size": 256 * 1024, "ram_kind": "spram"}, "the SPRAM memories need 8 blocks"),
@@ -63,7 +63,7 @@ def test_config_is_frozen_and_hashable():
 
 def test_spram_variants_share_the_four_blocks():
     config = preset("icebreaker")
-    assert (config.ram_kind, config.main_kind, config.core) == ("spram", "spram", "small")
+    assert (config.ram_kind, config.main_kind, config.core) == ("spram", "spram", "tiny")
     assert config.ram_size == config.main_size == 64 * 1024
     assert SoCConfig(ram_size=128 * 1024, ram_kind="spram").ram_size == 128 * 1024
     # The defaults are the dual-ported block-RAM SoC with the full core.

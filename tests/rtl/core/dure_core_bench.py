@@ -15,6 +15,7 @@ from amaranth.sim import Simulator
 from dure.rtl.core.asm import Program
 from dure.rtl.core.core import Core
 from dure.rtl.core.options import CoreOptions
+from dure.rtl.soc.cpu import make_core
 
 RAM_BASE = 0x8000_0000
 RAM_SIZE = 0x1_0000
@@ -149,7 +150,8 @@ def run(program, *, max_cycles=3000, ibus=None, dbus=None, seed=0, data=None,
 
     ``irq_schedule``: (cycle, line index, value) events driving the interrupt lines from the
     bench (in addition to the program's own MMIO writes). ``options``: the core's
-    :class:`CoreOptions` (default: :data:`DEFAULT_OPTIONS`, which the small-core tests switch).
+    :class:`CoreOptions`, or a variant name such as ``"tiny"`` (default: :data:`DEFAULT_OPTIONS`,
+    which the small- and tiny-core tests switch).
     """
     ibus = ibus or Timing()
     dbus = dbus or Timing()
@@ -157,7 +159,11 @@ def run(program, *, max_cycles=3000, ibus=None, dbus=None, seed=0, data=None,
     mem = MemoryModel(words, err_ranges=err_ranges)
     for addr, value in (data or {}).items():
         mem.words[addr >> 2] = value
-    dut = Core(reset_vector=RAM_BASE, options=options or DEFAULT_OPTIONS)
+    options = options or DEFAULT_OPTIONS
+    if isinstance(options, str):   # a named variant (dure.rtl.soc.cpu.CORE_VARIANTS)
+        dut = make_core(options, reset_vector=RAM_BASE)
+    else:
+        dut = Core(reset_vector=RAM_BASE, options=options)
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     result = Result(mem=mem)

@@ -6,8 +6,7 @@ import random
 import pytest
 from amaranth.sim import Simulator
 from dure.rtl.core.asm import Program
-from dure.rtl.core.core import Core
-from dure.rtl.core.options import CORE_OPTIONS
+from dure.rtl.soc.cpu import CORE_VARIANTS, make_core
 from dure_core_bench import RAM_BASE, MemoryModel
 from dure_core_random import ERR_RANGES, random_program
 
@@ -32,11 +31,11 @@ def memory_loop():
 
 @pytest.mark.parametrize("program", [memory_loop, lambda: random_program(11)],
                          ids=["loop", "random"])
-@pytest.mark.parametrize("core", list(CORE_OPTIONS))
+@pytest.mark.parametrize("core", list(CORE_VARIANTS))
 def test_grants_do_not_reach_requests(program, core):
     words = program()
     mem = MemoryModel(words, err_ranges=ERR_RANGES)
-    dut = Core(reset_vector=RAM_BASE, options=CORE_OPTIONS[core])
+    dut = make_core(core, reset_vector=RAM_BASE)
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     rng = random.Random(12)

@@ -1,0 +1,359 @@
+"""The tiny control core: RV32IM + Zicsr, machine mode, one instruction at a time."""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import enum, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..bus.signature import BusSignature
+from ..core.csr import CSRFile
+from ..core.decoder import AluOp, ASel, BSel, Decoder, Unit
+from ..core.divider_serial import SerialDivider
+from ..core.isa import ExceptionCause, Funct3MulDiv
+from ..core.loadstore import LoadStoreUnit
+from ..core.multiplier import Multiplier
+from ..core.rvfi import RVFISignature
+from .alu import CompactALU
+from .regfile import SimpleRegisterFile
+
+__all__ = ["TinyCore"]
+
+
+class _State(enum.Enum, shape=3):
+    FETCH = 0    # instruction request on ibus (interrupts are taken here)
+    WAIT_I = 1   # instruction answer; register read addressed from the bus data
+    EXEC = 2     # execute; data request formed, division, WFI wait
+    REQ = 3      # data request on dbus (from registers)
+    MEM = 4      # data answer
+    MUL = 5      # multiplier result (MUL*, shifts)
+
+
+class TinyCore(wiring.Component):
+    """Multi-cycle RV32IM + Zicsr machine-mode core with precise traps and interrupts.
+
+    A drop-in for :class:`dure.rtl.core.core.Core` (same ports, same architectural
+    behaviour: results, traps, CSRs and their WARL choices, retirement order; see
+    ``rtl/core/README.md``) in far less logic: one instruction at a time, no prefetch, no
+    forwarding. The fetch address is the ``pc`` register and the data address depends only on
+    registers (instruction, register file), so no execution result reaches a bus address
+    combinationally: the data request is registered one cycle before it is presented.
+
+    Cycles with one-cycle memories (grant at once, answer one cycle later): ALU, branch,
+    jump, CSR, system: 3; load / store: 5; MUL and shifts: 4; DIV / REM: 39; a trap: 3 (the
+    faulting instruction) and an interrupt 1 before the handler's first fetch.
+
+    Parameters
+    ----------
+    reset_vector : int
+        Address of the first instruction (4-byte aligned).
+    hartid : int
+        Value of ``mhartid``.
+
+    Members
+    -------
+    ibus : Out(BusSignature())
+        Instruction fetch; reads only (``we`` = 0, ``be`` = 0b1111); one request in flight.
+    dbus : Out(BusSignature())
+        Loads and stores; one request in flight.
+    irq_software, irq_timer, irq_external : In(1)
+        Level-sensitive interrupt requests, mirrored in ``mip``.
+    mtime : In(64)
+        CLINT ``mtime`` for the ``time`` / ``timeh`` CSRs.
+    rvfi : Out(RVFISignature())
+        Retirement trace, registered: an instruction appears the cycle after it retires or
+        traps.
+
+    Latency
+    -------
+    Both ports accept any grant delay and any answer latency (at least one cycle). No path
+    leads combinationally from either port's ``gnt`` to either port's request signals.
+    """
+
+    ibus: Out(BusSignature())
+    dbus: Out(BusSignature())
+    irq_software: In(1)
+    irq_timer: In(1)
+    irq_external: In(1)
+    mtime: In(64)
+    rvfi: Out(RVFISignature())
+
+    def __init__(self, *, reset_vector=0x8000_0000, hartid=0):
+        if not isinstance(reset_vector, int) or reset_vector % 4 or \
+                not 0 <= reset_vector < 2**32:
+            raise ValueError(f"reset_vector must be a 4-byte aligned 32-bit address, "
+                             f"not {reset_vector!r}")
+        self._reset_vector = reset_vector
+        self._hartid = hartid
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.decoder = decoder = Decoder()
+        m.submodules.regfile = regfile = SimpleRegisterFile()
+        m.submodules.alu = alu = CompactALU()
+        m.submodules.lsu = lsu = LoadStoreUnit()
+        m.submodules.multiplier = multiplier = Multiplier()
+        m.submodules.divider = divider = SerialDivider()
+        m.submodules.csr = csr = CSRFile(hartid=self._hartid)
+
+        state = Signal(_State)
+        pc = Signal(32, init=self._reset_vector)
+        ir = Signal(32)
+        ierr = Signal()       # the fetch of `ir` answered err
+        held = Signal()       # the ibus request was presented and not granted
+        intr = Signal()       # the next reported instruction is the first of a handler
+        mem_addr = Signal(32)  # the data access (registered in EXEC)
+        mem_mask = Signal(4)
+        mem_wdata = Signal(32)
+
+        ibus, dbus = self.ibus, self.dbus
+        dec = decoder.decoded
+        m.d.comb += decoder.insn.eq(ir)
+        rs1, rs2 = regfile.rdata1, regfile.rdata2
+
+        # ---- fetch -----------------------------------------------------------------------
+        in_fetch = state == _State.FETCH
+        m.d.comb += [
+            ibus.req.eq(in_fetch & (held | ~csr.irq_pending)),
+            ibus.addr.eq(pc[2:]),
+            ibus.we.eq(0),
+            ibus.be.eq(0b1111),
+            ibus.wdata.eq(0),
+        ]
+        m.d.sync += held.eq(ibus.req & ~ibus.gnt)
+        take_irq = Signal()
+        m.d.comb += take_irq.eq(in_fetch & ~held & csr.irq_pending)
+        # Register read: from the bus answer as it arrives, then from `ir`.
+        fresh = (state == _State.WAIT_I) & ibus.rvalid
+        m.d.comb += [
+            regfile.raddr1.eq(Mux(fresh, ibus.rdata[15:20], ir[15:20])),
+            regfile.raddr2.eq(Mux(fresh, ibus.rdata[20:25], ir[20:25])),
+        ]
+
+        # ---- operands, ALU, targets ------------------------------------------------------
+        operand_b = Signal(32)
+        with m.Switch(dec.b_sel):
+            with m.Case(BSel.RS2):
+                m.d.comb += operand_b.eq(rs2)
+            with m.Case(BSel.IMM):
+                m.d.comb += operand_b.eq(dec.imm)
+            with m.Default():
+                m.d.comb += operand_b.eq(4)
+        with m.Switch(dec.a_sel):
+            with m.Case(ASel.RS1):
+                m.d.comb += alu.a.eq(rs1)
+            with m.Case(ASel.PC):
+                m.d.comb += alu.a.eq(pc)
+            with m.Default():
+                m.d.comb += alu.a.eq(0)
+        m.d.comb += [
+            alu.op.eq(dec.alu_op),
+            alu.compare.eq(dec.branch),
+            alu.b.eq(Mux(dec.branch, rs2, operand_b)),
+        ]
+        is_load = dec.unit == Unit.LOAD
+        is_mem = is_load | (dec.unit == Unit.STORE)
+        f3 = dec.funct3
+        cond = Mux(f3[2], Mux(f3[1], alu.ltu, alu.lt), alu.eq) ^ f3[0]
+        taken = dec.jal | dec.jalr | (dec.branch & cond)
+        # One adder for branch / jump targets and data addresses.
+        total = Signal(32)
+        target = Signal(32)
+        m.d.comb += [
+            total.eq(Mux(dec.jalr | is_mem, rs1, pc) + dec.imm),
+            target.eq(Cat(total[0] & ~dec.jalr, total[1:])),
+        ]
+        pc4 = Signal(32)
+        m.d.comb += pc4.eq(Cat(pc[:2], pc[2:] + 1))
+        next_pc = Mux(taken, target, pc4)
+        m.d.comb += [
+            lsu.x_funct3.eq(f3),
+            lsu.x_base.eq(total),
+            lsu.x_offset.eq(0),
+            lsu.x_store_data.eq(rs2),
+            lsu.m_funct3.eq(f3),
+            lsu.m_offset.eq(mem_addr[0:2]),
+            lsu.m_rdata.eq(dbus.rdata),
+        ]
+
+        # ---- exceptions found in EXEC ----------------------------------------------------
+        exc = Signal()
+        exc_cause = Signal(4)
+        exc_tval = Signal(32)
+        with m.If(ierr):
+            m.d.comb += [exc.eq(1), exc_cause.eq(ExceptionCause.INSN_ACCESS_FAULT),
+                         exc_tval.eq(pc)]
+        with m.Elif(dec.illegal):
+            m.d.comb += [exc.eq(1), exc_cause.eq(ExceptionCause.ILLEGAL_INSN),
+                         exc_tval.eq(ir)]
+        with m.Elif(dec.ecall):
+            m.d.comb += [exc.eq(1), exc_cause.eq(ExceptionCause.ECALL_M)]
+        with m.Elif(dec.ebreak):
+            m.d.comb += [exc.eq(1), exc_cause.eq(ExceptionCause.BREAKPOINT), exc_tval.eq(pc)]
+        with m.Elif(taken & target[1]):
+            m.d.comb += [exc.eq(1), exc_cause.eq(ExceptionCause.INSN_MISALIGNED),
+                         exc_tval.eq(target)]
+        with m.Elif(is_mem & lsu.x_misaligned):
+            m.d.comb += [exc.eq(1),
+                         exc_cause.eq(Mux(is_load, ExceptionCause.LOAD_MISALIGNED,
+                                          ExceptionCause.STORE_MISALIGNED)),
+                         exc_tval.eq(total)]
+
+        # ---- multiplier (MUL*, and shifts as products) and divider -----------------------
+        in_exec = state == _State.EXEC
+        shamt = operand_b[0:5]
+        right = dec.alu_op != AluOp.SLL
+        power = Signal(5)
+        m.d.comb += [
+            power.eq(Mux(right, -shamt, shamt)),
+            multiplier.x_en.eq(in_exec),
+            multiplier.x_a.eq(rs1),
+        ]
+        with m.If(dec.unit == Unit.SHIFT):
+            m.d.comb += multiplier.x_b.eq(Const(1, 32) << power)
+            with m.If(~right | (shamt == 0)):
+                m.d.comb += multiplier.x_op.eq(Funct3MulDiv.MUL)
+            with m.Elif(dec.alu_op == AluOp.SRA):
+                m.d.comb += multiplier.x_op.eq(Funct3MulDiv.MULHSU)
+            with m.Else():
+                m.d.comb += multiplier.x_op.eq(Funct3MulDiv.MULHU)
+        with m.Else():
+            m.d.comb += [multiplier.x_op.eq(f3), multiplier.x_b.eq(rs2)]
+        is_div = dec.unit == Unit.DIV
+        m.d.comb += [
+            divider.op.eq(f3),
+            divider.a.eq(rs1),
+            divider.b.eq(rs2),
+            divider.start.eq(in_exec & is_div & ~exc),
+            divider.abort.eq(~(in_exec & is_div)),
+        ]
+
+        # ---- data bus: the request is registered in EXEC and presented from REQ ----------
+        with m.If(in_exec):
+            m.d.sync += [mem_addr.eq(total), mem_mask.eq(lsu.x_mask),
+                         mem_wdata.eq(lsu.x_wdata)]
+        m.d.comb += [
+            dbus.req.eq(state == _State.REQ),
+            dbus.addr.eq(mem_addr[2:]),
+            dbus.we.eq(~is_load),
+            dbus.be.eq(mem_mask),
+            dbus.wdata.eq(mem_wdata),
+        ]
+
+        # ---- commit / trap ---------------------------------------------------------------
+        commit = Signal()
+        trap = Signal()          # exception (reported) or interrupt (not reported)
+        cause = Signal(4)
+        tval = Signal(32)
+        result = Signal(32)
+        in_mem = state == _State.MEM
+        bus_fault = in_mem & dbus.rvalid & dbus.err
+        with m.Switch(state):
+            with m.Case(_State.EXEC):
+                with m.If(exc):
+                    m.d.comb += [trap.eq(1), cause.eq(exc_cause), tval.eq(exc_tval)]
+                with m.Elif(is_mem | (dec.unit == Unit.MUL) | (dec.unit == Unit.SHIFT)):
+                    pass
+                with m.Elif(is_div):
+                    m.d.comb += commit.eq(divider.done)
+                with m.Elif(dec.wfi):
+                    m.d.comb += commit.eq(csr.irq_waiting)
+                with m.Else():
+                    m.d.comb += commit.eq(1)
+            with m.Case(_State.MEM):
+                with m.If(bus_fault):
+                    m.d.comb += [trap.eq(1), tval.eq(mem_addr),
+                                 cause.eq(Mux(is_load, ExceptionCause.LOAD_ACCESS_FAULT,
+                                              ExceptionCause.STORE_ACCESS_FAULT))]
+                with m.Else():
+                    m.d.comb += commit.eq(dbus.rvalid)
+            with m.Case(_State.MUL):
+                m.d.comb += commit.eq(1)
+            with m.Case(_State.FETCH):
+                m.d.comb += [trap.eq(take_irq), cause.eq(csr.irq_cause)]
+        with m.Switch(state):
+            with m.Case(_State.MEM):
+                m.d.comb += result.eq(lsu.m_result)
+            with m.Case(_State.MUL):
+                m.d.comb += result.eq(multiplier.m_result)
+            with m.Default():
+                with m.Switch(dec.unit):
+                    with m.Case(Unit.CSR):
+                        m.d.comb += result.eq(csr.rdata)
+                    with m.Case(Unit.DIV):
+                        m.d.comb += result.eq(divider.result)
+                    with m.Default():
+                        m.d.comb += result.eq(alu.result)
+
+        base = Cat(Const(0, 2), csr.mtvec[2:])
+        vector = Mux(csr.mtvec[0] & take_irq, base + (cause << 2), base)
+        new_pc = Mux(trap, vector, Mux(dec.mret, csr.mepc, next_pc))
+        rd_we = commit & dec.rd_we
+        m.d.comb += [
+            regfile.waddr.eq(dec.rd),
+            regfile.wdata.eq(result),
+            regfile.we.eq(rd_we),
+
+            csr.op_valid.eq(commit & (dec.unit == Unit.CSR)),
+            csr.addr.eq(dec.csr_addr),
+            csr.op.eq(f3[0:2]),
+            csr.write.eq(dec.csr_write),
+            csr.wval.eq(Mux(dec.csr_imm, dec.rs1, rs1)),
+            csr.trap.eq(trap),
+            csr.trap_interrupt.eq(take_irq),
+            csr.trap_cause.eq(cause),
+            csr.trap_tval.eq(tval),
+            csr.trap_pc.eq(pc),
+            csr.mret.eq(commit & dec.mret),
+            csr.retire.eq(commit),
+            csr.irq_software.eq(self.irq_software),
+            csr.irq_timer.eq(self.irq_timer),
+            csr.irq_external.eq(self.irq_external),
+            csr.mtime.eq(self.mtime),
+        ]
+
+        # ---- state machine ---------------------------------------------------------------
+        with m.If(trap | commit):
+            m.d.sync += [pc.eq(new_pc), state.eq(_State.FETCH)]
+        with m.Else():
+            with m.Switch(state):
+                with m.Case(_State.FETCH):
+                    with m.If(ibus.req & ibus.gnt):
+                        m.d.sync += state.eq(_State.WAIT_I)
+                with m.Case(_State.WAIT_I):
+                    with m.If(ibus.rvalid):
+                        m.d.sync += [ir.eq(ibus.rdata), ierr.eq(ibus.err),
+                                     state.eq(_State.EXEC)]
+                with m.Case(_State.EXEC):
+                    with m.If(is_mem):
+                        m.d.sync += state.eq(_State.REQ)
+                    with m.Elif((dec.unit == Unit.MUL) | (dec.unit == Unit.SHIFT)):
+                        m.d.sync += state.eq(_State.MUL)
+                with m.Case(_State.REQ):
+                    with m.If(dbus.gnt):
+                        m.d.sync += state.eq(_State.MEM)
+
+        # ---- retirement trace ------------------------------------------------------------
+        report = commit | (trap & ~take_irq)
+        with m.If(trap):
+            m.d.sync += intr.eq(1)
+        with m.Elif(report):
+            m.d.sync += intr.eq(0)
+        # Registered like the pipeline's W stage (it costs nothing on a board: unused there).
+        mem_done = commit & in_mem
+        rvfi = self.rvfi
+        m.d.sync += [
+            rvfi.valid.eq(report),
+            rvfi.insn.eq(ir),
+            rvfi.trap.eq(trap & ~take_irq),
+            rvfi.intr.eq(intr),
+            rvfi.pc_rdata.eq(pc),
+            rvfi.pc_wdata.eq(new_pc),
+            rvfi.rd_addr.eq(Mux(rd_we, dec.rd, 0)),
+            rvfi.rd_wdata.eq(Mux(rd_we & (dec.rd != 0), result, 0)),
+            rvfi.mem_addr.eq(Mux(mem_done, mem_addr, 0)),
+            rvfi.mem_rmask.eq(Mux(mem_done & is_load, mem_mask, 0)),
+            rvfi.mem_wmask.eq(Mux(mem_done & ~is_load, mem_mask, 0)),
+            rvfi.mem_rdata.eq(Mux(mem_done & is_load, dbus.rdata, 0)),
+            rvfi.mem_wdata.eq(Mux(mem_done & ~is_load, mem_wdata, 0)),
+        ]
+        return m

@@ -1,0 +1,27 @@
+"""Which control core a SoC variant uses: the five-stage core (with its options) or the tiny
+multi-cycle core."""
+
+from ..core.core import Core
+from ..core.options import CORE_OPTIONS, core_options
+from ..core_mc.core import TinyCore
+
+__all__ = ["CORE_VARIANTS", "check_core", "make_core"]
+
+#: Names a :class:`dure.config.SoCConfig` may give in its ``core`` field: the variants of the
+#: five-stage core (``full``, ``small``) and ``tiny`` (:class:`~dure.rtl.core_mc.core.TinyCore`).
+CORE_VARIANTS = (*CORE_OPTIONS, "tiny")
+
+
+def check_core(name):
+    """Raise ``ValueError`` listing the choices unless ``name`` is in :data:`CORE_VARIANTS`."""
+    if name not in CORE_VARIANTS:
+        raise ValueError(f"unknown core variant {name!r}; choose one of: "
+                         f"{', '.join(CORE_VARIANTS)}")
+
+
+def make_core(name, *, reset_vector, hartid=0):
+    """A new core of variant ``name``; every variant has the same ports and ISA behaviour."""
+    check_core(name)
+    if name == "tiny":
+        return TinyCore(reset_vector=reset_vector, hartid=hartid)
+    return Core(reset_vector=reset_vector, hartid=hartid, options=core_options(name))
