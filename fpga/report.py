@@ -72,12 +72,14 @@ class BuildReport:
 
 
 def parse_report(text, family):
-    """A :class:`BuildReport` from the contents of nextpnr's ``report.json``."""
+    """A :class:`BuildReport` from the contents of nextpnr's ``report.json`` (without the
+    constant nets nextpnr-ice40's packer puts on a global buffer, ``$PACKER_GND_NET...``: they
+    are not clocks of the design)."""
     data = json.loads(text)
     utilisation = {cell: (int(v["used"]), int(v["available"]))
                    for cell, v in data.get("utilization", {}).items()}
     fmax = {net: (float(v["achieved"]), float(v["constraint"]))
-            for net, v in data.get("fmax", {}).items()}
+            for net, v in data.get("fmax", {}).items() if not net.startswith("$PACKER_")}
     return BuildReport(family, utilisation, fmax)
 
 

@@ -20,6 +20,13 @@ def test_report_json():
     assert "61.5 MHz (target 50.0 MHz, met)" in report.format()
 
 
+def test_packer_constant_nets_are_not_clocks():
+    text = json.dumps({"utilization": {}, "fmax": {
+        "$PACKER_GND_NET_$glb_clk": {"achieved": 189.8, "constraint": 12.0},
+        "clk": {"achieved": 13.5, "constraint": 12.0}}})
+    assert list(parse_report(text, "ice40").fmax) == ["clk"]
+
+
 def test_timing_failure_detected():
     text = json.dumps({"utilization": {}, "fmax": {"clk": {"achieved": 40.0,
                                                             "constraint": 50.0}}})
