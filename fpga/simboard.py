@@ -30,18 +30,20 @@ __all__ = ["sim_config", "Faults", "SimBoard"]
 _FPGA_DIR = pathlib.Path(__file__).resolve().parent
 
 
-def sim_config():
+def sim_config(core="full"):
     """The variant the simulated board runs: the ``sim`` preset's memories (so programs built by
     ``make firmware`` run on it) plus a boot ROM, without the NPU (the link does not need it;
     the model builds and runs several times faster), with a slow nominal clock so the boot
-    loader's timeouts (counted in cycles) pass quickly in simulation.
+    loader's timeouts (counted in cycles) pass quickly in simulation; ``core``: the control
+    core variant (``tiny``: the iCEBreaker's).
     Its name carries a hash of this package's sources, so the cached model is rebuilt when the
     mailbox or the top change (the simulator hashes only ``rtl/`` and the config)."""
     digest = hashlib.sha256()
     for name in ("link_sim_top.py", "mailbox.py", "protocol.py"):
         digest.update((_FPGA_DIR / name).read_bytes())
-    return replace(preset("sim"), name=f"link-{digest.hexdigest()[:8]}", clk_freq=2_000_000,
-                   rom_size=4096, npu_rows=0)
+    name = f"link-{digest.hexdigest()[:8]}" + ("" if core == "full" else f"-{core}")
+    return replace(preset("sim"), name=name, clk_freq=2_000_000, rom_size=4096, npu_rows=0,
+                   core=core)
 
 
 @dataclass
@@ -104,10 +106,12 @@ class SimBoard:
         Make the UART unreliable.
     max_cycles : int
         The harness stops after this many cycles (a guard against runaway tests).
+    core : str
+        Control core variant (:func:`sim_config`).
     """
 
-    def __init__(self, *, faults=None, max_cycles=2_000_000_000, log=None):
-        self.config = sim_config()
+    def __init__(self, *, faults=None, max_cycles=2_000_000_000, log=None, core="full"):
+        self.config = sim_config(core)
         self.faults = faults
         self.max_cycles = max_cycles
         self.log = log

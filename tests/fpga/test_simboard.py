@@ -118,3 +118,19 @@ def test_cli_load_and_read_back(sim_board, tmp_path, capfdbinary):
     assert captured.out.startswith(EXPECTED)
     assert b"pass (exit code 1)" in captured.err
     assert out.read_bytes() == bytes(range(200))
+
+
+def test_boot_loader_on_the_tiny_core():
+    # The iCEBreaker's multi-cycle core runs the same boot loader and program: load, run, exit
+    # code back to the host, memory read back (one model build, one short run).
+    with SimBoard(core="tiny") as board:
+        link = BoardLink.open(board.port, timeout=20.0)
+        try:
+            result = link.run_elf(HELLO, timeout=300)
+            assert result.status == "pass" and result.go_confirmed
+            assert result.output.startswith(EXPECTED)
+            blob = bytes(range(256)) * 3
+            link.load(0x4000_0100, blob, what="matrix")
+            assert link.read(0x4000_0100, len(blob)) == blob
+        finally:
+            link.close()
