@@ -108,9 +108,11 @@ static void patch(const struct npu_conv2d *c, uint32_t b, uint32_t oy, uint32_t 
         }
         size_t at = (((size_t)b * c->h + (uint32_t)iy) * c->w + (uint32_t)(ix0 + (int32_t)lo)) *
                     c->cin;
-        memset(to, pad_byte, lo * tap);
+        if (lo)
+            memset(to, pad_byte, lo * tap);
         memcpy(to + lo * tap, x + at * eb, (hi - lo) * tap);
-        memset(to + hi * tap, pad_byte, (c->kw - hi) * tap);
+        if (hi < c->kw)
+            memset(to + hi * tap, pad_byte, (c->kw - hi) * tap);
     }
 }
 
