@@ -1,7 +1,9 @@
 """Every firmware program on the ``cpu-small`` variant: the small control core (no forwarding,
 shifts on the multiplier, serial divider, 2-entry prefetch) with its RAM on the single-port
 SPRAM path (behavioural model), as on the iCEBreaker. The programs are linked for that
-variant's memory sizes (``build/firmware-cpu-small``, like ``make board-firmware``)."""
+variant's memory sizes (``build/firmware-cpu-small``, like ``make board-firmware``). No board
+uses the small core (the iCEBreaker has the tiny one, tested in make test), so this sweep runs
+under ``make fuzz``."""
 
 import fcntl
 import subprocess
@@ -14,6 +16,8 @@ VARIANT = "cpu-small"
 BUILD_SMALL = BUILD.parent / f"firmware-{VARIANT}"
 INCLUDE_SMALL = BUILD.parent / f"include-{VARIANT}"
 MAX_CYCLES = 20_000_000
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -120,6 +120,7 @@ def test_cli_load_and_read_back(sim_board, tmp_path, capfdbinary):
     assert out.read_bytes() == bytes(range(200))
 
 
+@pytest.mark.slow      # a second link model (~3 min to build): make fuzz
 def test_boot_loader_on_the_tiny_core():
     # The iCEBreaker's multi-cycle core runs the same boot loader and program: load, run, exit
     # code back to the host, memory read back (one model build, one short run).
