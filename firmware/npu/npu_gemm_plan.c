@@ -29,13 +29,15 @@ struct cost {
     uint64_t max, sum;
 };
 
-/* plan_cost() of sim/npu_model_gemm.py (32-bit divisions only: the core has no 64-bit divider
- * and the search runs before every GEMM). */
-static struct cost plan_cost(const struct npu_gemm *g, uint32_t r, uint32_t c, uint32_t mc,
-                             uint32_t mblk, uint32_t gn, uint32_t q, uint32_t eb, uint32_t extra)
+/* plan_cost() of sim/npu_model_gemm.py for mblk = mc * gm (32-bit divisions only, and as few
+ * as possible: the core divides in ~35 cycles and the search runs before every GEMM). */
+static struct cost plan_cost(const struct npu_gemm *g, uint32_t r, uint32_t kt, uint32_t nt,
+                             uint32_t mc, uint32_t gm, uint32_t gn, uint32_t q, uint32_t eb,
+                             uint32_t extra)
 {
-    uint32_t kt = cdiv(g->k, r), nt = cdiv(g->n, c);
-    uint32_t gm = cdiv(min_u32(g->m, mblk), mc);
+    uint32_t mblk = mc * gm;
+    if (mblk > g->m)                    /* sub-blocks of the (only) block */
+        gm = cdiv(g->m, mc);
     if (gn > nt)
         gn = nt;
     uint32_t full = nt / gn, rem = nt - full * gn;
@@ -74,7 +76,7 @@ int npu_gemm_plan(const struct npu_gemm *g, struct npu_gemm_plan *p)
                 break;                          /* a larger block fits even less */
             gn = cdiv(nt, cdiv(nt, gn));        /* the same groups, balanced */
             uint32_t q = min_u32(kt, s / (2 * (mblk + gn * r)));
-            struct cost cost = plan_cost(g, r, c, mc, mblk, gn, q, eb, extra);
+            struct cost cost = plan_cost(g, r, kt, nt, mc, gm, gn, q, eb, extra);
             if (!found || cost.max < best.max || (cost.max == best.max && cost.sum < best.sum)) {
                 found = 1;
                 best = cost;
