@@ -4,7 +4,21 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["Stage"]
+__all__ = ["edge_signature", "Stage"]
+
+
+def edge_signature(layout):
+    """Signature of a pipeline edge (e.g. D -> X), from the older stage's side.
+
+    Members
+    -------
+    valid : Out(1)
+        The older stage hands an instruction on this cycle (the younger stage register takes it
+        unless it stalls).
+    payload : Out(layout)
+        The instruction and what the older stage found out about it (``DXLayout``, ...).
+    """
+    return wiring.Signature({"valid": Out(1), "payload": Out(layout)})
 
 
 class Stage(wiring.Component):

@@ -1,0 +1,145 @@
+"""D stage: decode, register read, static branch prediction, exceptions found in decode."""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .decoder import Decoder
+from .fetch import FetchLayout
+from .isa import ExceptionCause
+from .layouts import DXLayout
+from .predictor import StaticPredictor
+from .regfile import RegisterFile
+from .stage import Stage, edge_signature
+
+__all__ = ["DStage"]
+
+
+class DStage(wiring.Component):
+    """The decode stage of :class:`~.core.Core`, with its stage register and register file.
+
+    The register file is addressed one cycle ahead (by the instruction that will be in D next
+    cycle) and written by the W stage; D forwards the W-stage write of the current cycle into
+    its operands itself. A fetch access fault, an illegal instruction, ECALL and EBREAK become
+    the instruction's exception (in that priority) and travel with it to M.
+
+    Parameters
+    ----------
+    forwarding : bool
+        ``False``: D holds its instruction while an older one in X or M writes one of its
+        sources (``x_rd`` / ``m_rd``); ``True``: X forwards, D never waits for data.
+    predictor : bool
+        Predict in D (:class:`~.predictor.StaticPredictor`) and redirect fetch to ``d_target``.
+
+    Members
+    -------
+    f : In(stream.Signature(FetchLayout))
+        Instructions from F; ``ready`` is low while D holds its instruction.
+    x_hold : In(1)
+        X keeps its instruction this cycle: D holds too.
+    x_redirect, m_redirect : In(1)
+        An older stage redirects fetch: D is flushed.
+    x_rd, m_rd : In(5)
+        Destinations of the instructions in X and M (0: none); used without forwarding.
+    w_rd : In(5)
+        Register written by W this cycle (0: none).
+    w_result : In(32)
+    d_redirect : Out(1)
+        Redirect fetch to ``d_target`` (a predicted-taken instruction's first cycle in D).
+    d_target : Out(32)
+    d_rs1, d_rs2 : Out(32)
+        Source operand values of the instruction in D (with the W-stage write forwarded).
+    dx : Out(edge_signature(DXLayout))
+        The instruction handed to X.
+    """
+
+    def __init__(self, *, forwarding=True, predictor=True):
+        self._forwarding = bool(forwarding)
+        self._predictor = bool(predictor)
+        super().__init__({
+            "f": In(stream.Signature(FetchLayout)),
+            "x_hold": In(1),
+            "x_redirect": In(1),
+            "m_redirect": In(1),
+            "x_rd": In(5),
+            "m_rd": In(5),
+            "w_rd": In(5),
+            "w_result": In(32),
+            "d_redirect": Out(1),
+            "d_target": Out(32),
+            "d_rs1": Out(32),
+            "d_rs2": Out(32),
+            "dx": Out(edge_signature(DXLayout)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.stage = d = Stage(FetchLayout)
+        m.submodules.decoder = decoder = Decoder()
+        m.submodules.regfile = regfile = RegisterFile()
+        if self._predictor:
+            m.submodules.predictor = predictor = StaticPredictor()
+
+        d_hold = Signal()
+        d_wait = Signal()        # waits for a producer in X or M (no forwarding)
+        fd = d.payload
+        dec = decoder.decoded
+        dx = self.dx.payload
+        m.d.comb += [
+            self.f.ready.eq(~d_hold),
+            d.i_valid.eq(self.f.valid &
+                         ~(self.m_redirect | self.x_redirect | self.d_redirect)),
+            d.i_payload.eq(self.f.payload),
+            d.stall.eq(d_hold),
+            d.flush.eq(self.m_redirect | self.x_redirect),
+            decoder.insn.eq(fd.insn),
+            d_hold.eq(d.valid & (self.x_hold | d_wait)),
+            # Register read addresses: the instruction that will be in D next cycle.
+            regfile.raddr1.eq(Mux(d_hold, fd.insn[15:20], self.f.payload.insn[15:20])),
+            regfile.raddr2.eq(Mux(d_hold, fd.insn[20:25], self.f.payload.insn[20:25])),
+            regfile.waddr.eq(self.w_rd),
+            regfile.wdata.eq(self.w_result),
+            regfile.we.eq(1),
+        ]
+        m.d.comb += [
+            dx.pc.eq(fd.pc),
+            dx.insn.eq(fd.insn),
+            dx.dec.eq(dec),
+        ]
+        with m.If(fd.err):
+            m.d.comb += [dx.exc.valid.eq(1), dx.exc.cause.eq(ExceptionCause.INSN_ACCESS_FAULT),
+                         dx.exc.tval.eq(fd.pc)]
+        with m.Elif(dec.illegal):
+            m.d.comb += [dx.exc.valid.eq(1), dx.exc.cause.eq(ExceptionCause.ILLEGAL_INSN),
+                         dx.exc.tval.eq(fd.insn)]
+        with m.Elif(dec.ecall):
+            m.d.comb += [dx.exc.valid.eq(1), dx.exc.cause.eq(ExceptionCause.ECALL_M)]
+        with m.Elif(dec.ebreak):
+            m.d.comb += [dx.exc.valid.eq(1), dx.exc.cause.eq(ExceptionCause.BREAKPOINT),
+                         dx.exc.tval.eq(fd.pc)]
+        if self._predictor:
+            m.d.comb += [
+                predictor.d_valid.eq(d.valid & ~dx.exc.valid),
+                predictor.d_reload.eq(~d_hold),
+                predictor.branch.eq(dec.branch),
+                predictor.jal.eq(dec.jal),
+                predictor.pc.eq(fd.pc),
+                predictor.imm.eq(dec.imm),
+                dx.predicted_taken.eq(predictor.taken & ~dx.exc.valid),
+                self.d_redirect.eq(predictor.redirect),
+                self.d_target.eq(predictor.target),
+            ]
+        # The register file shows the W-stage write only next cycle.
+        w_rd = self.w_rd
+        m.d.comb += [
+            self.d_rs1.eq(Mux((w_rd != 0) & (w_rd == dec.rs1), self.w_result, regfile.rdata1)),
+            self.d_rs2.eq(Mux((w_rd != 0) & (w_rd == dec.rs2), self.w_result, regfile.rdata2)),
+        ]
+        if not self._forwarding:
+            # D waits while X or M will still write one of its sources.
+            waits = []
+            for use, reg in ((dec.use_rs1, dec.rs1), (dec.use_rs2, dec.rs2)):
+                waits.append(use & (reg != 0) & ((reg == self.x_rd) | (reg == self.m_rd)))
+            m.d.comb += d_wait.eq(d.valid & (waits[0] | waits[1]))
+        m.d.comb += self.dx.valid.eq(d.valid & ~self.x_redirect & ~d_wait)
+        return m

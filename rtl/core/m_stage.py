@@ -1,0 +1,180 @@
+"""M stage: the commit point (data-bus answer, CSRs, traps, MRET, WFI, FENCE.I, replay)."""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .csr import CSRFile
+from .layouts import MWLayout, ResultSrc, XMLayout
+from .stage import Stage, edge_signature
+from .trap import TrapUnit
+
+__all__ = ["MStage"]
+
+
+class MStage(wiring.Component):
+    """The memory / commit stage of :class:`~.core.Core`, with its stage register, the CSR
+    file and the trap unit.
+
+    Everything older has left the pipeline when an instruction is in M; it waits here for its
+    data-bus answer (or, for WFI, for an interrupt), then commits, traps or is replayed
+    (:class:`~.trap.TrapUnit`). A trap, a replay, MRET and FENCE.I redirect fetch and flush
+    every younger stage. The destination value is chosen here: computed in X, the loaded
+    value, the product, or the CSR read.
+
+    Parameters
+    ----------
+    hartid : int
+        Value of ``mhartid``.
+
+    Members
+    -------
+    xm : In(edge_signature(XMLayout))
+        The instruction from X.
+    dbus_rvalid, dbus_err : In(1)
+    dbus_rdata : In(32)
+        The data-bus answer.
+    irq_software, irq_timer, irq_external : In(1)
+        Interrupt requests (to ``mip``).
+    mtime : In(64)
+    lsu_funct3 : Out(3)
+    lsu_offset : Out(2)
+        To the load/store unit's M half (``m_funct3``, ``m_offset``).
+    load_result : In(32)
+        From it (``m_result``).
+    mul_result : In(32)
+        The multiplier's M half (``m_result``).
+    irq_pending : Out(1)
+        An enabled interrupt is pending (X marks its instruction).
+    m_busy : Out(1)
+        M waits (bus answer, WFI): every older stage holds.
+    m_redirect : Out(1)
+        Flush X, D and F and fetch from ``m_target``.
+    m_target : Out(32)
+    m_rd : Out(5)
+        Destination of the instruction in M (0: none, or M empty).
+    m_late : Out(1)
+        Its value is not known before the M/W edge (load, product, CSR read).
+    m_result : Out(32)
+        Its value when computed in X.
+    mw : Out(edge_signature(MWLayout))
+        The instruction handed to W (committed, trapped, or an interrupt taken).
+    """
+
+    def __init__(self, *, hartid=0):
+        self._hartid = hartid
+        super().__init__({
+            "xm": In(edge_signature(XMLayout)),
+            "dbus_rvalid": In(1),
+            "dbus_err": In(1),
+            "dbus_rdata": In(32),
+            "irq_software": In(1),
+            "irq_timer": In(1),
+            "irq_external": In(1),
+            "mtime": In(64),
+            "lsu_funct3": Out(3),
+            "lsu_offset": Out(2),
+            "load_result": In(32),
+            "mul_result": In(32),
+            "irq_pending": Out(1),
+            "m_busy": Out(1),
+            "m_redirect": Out(1),
+            "m_target": Out(32),
+            "m_rd": Out(5),
+            "m_late": Out(1),
+            "m_result": Out(32),
+            "mw": Out(edge_signature(MWLayout)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.stage = mst = Stage(XMLayout)
+        m.submodules.csr = csr = CSRFile(hartid=self._hartid)
+        m.submodules.trap = trap = TrapUnit()
+
+        xm = mst.payload
+        m.d.comb += [
+            mst.i_valid.eq(self.xm.valid),
+            mst.i_payload.eq(self.xm.payload),
+            mst.stall.eq(self.m_busy),
+            mst.flush.eq(0),
+            self.m_rd.eq(Mux(mst.valid, xm.rd, 0)),
+            self.m_late.eq(xm.src != ResultSrc.X),
+            self.m_result.eq(xm.result),
+            self.irq_pending.eq(csr.irq_pending),
+        ]
+        m.d.comb += [
+            trap.valid.eq(mst.valid),
+            trap.exc.eq(xm.exc),
+            trap.irq.eq(xm.irq),
+            trap.mem.eq(xm.mem),
+            trap.store.eq(xm.store),
+            trap.mem_addr.eq(xm.mem_addr),
+            trap.mret.eq(xm.mret),
+            trap.wfi.eq(xm.wfi),
+            trap.fence_i.eq(xm.fence_i),
+            trap.pc.eq(xm.pc),
+            trap.bus_rvalid.eq(self.dbus_rvalid),
+            trap.bus_err.eq(self.dbus_err),
+            trap.irq_waiting.eq(csr.irq_waiting),
+            trap.irq_pending.eq(csr.irq_pending),
+            trap.irq_cause.eq(csr.irq_cause),
+            trap.mtvec.eq(csr.mtvec),
+            trap.mepc.eq(csr.mepc),
+            self.m_busy.eq(trap.busy),
+            self.m_redirect.eq(trap.redirect),
+            self.m_target.eq(trap.redirect_pc),
+
+            csr.op_valid.eq(trap.commit & xm.csr),
+            csr.addr.eq(xm.csr_addr),
+            csr.op.eq(xm.csr_op),
+            csr.write.eq(xm.csr_write),
+            csr.wval.eq(xm.result),
+            csr.trap.eq(trap.trap),
+            csr.trap_interrupt.eq(trap.trap_interrupt),
+            csr.trap_cause.eq(trap.trap_cause),
+            csr.trap_tval.eq(trap.trap_tval),
+            csr.trap_pc.eq(xm.pc),
+            csr.mret.eq(trap.commit & xm.mret),
+            csr.retire.eq(trap.commit),
+            csr.irq_software.eq(self.irq_software),
+            csr.irq_timer.eq(self.irq_timer),
+            csr.irq_external.eq(self.irq_external),
+            csr.mtime.eq(self.mtime),
+
+            self.lsu_funct3.eq(xm.funct3),
+            self.lsu_offset.eq(xm.mem_addr[0:2]),
+        ]
+        result = Signal(32)
+        with m.Switch(xm.src):
+            with m.Case(ResultSrc.LOAD):
+                m.d.comb += result.eq(self.load_result)
+            with m.Case(ResultSrc.MUL):
+                m.d.comb += result.eq(self.mul_result)
+            with m.Case(ResultSrc.CSR):
+                m.d.comb += result.eq(csr.rdata)
+            with m.Default():
+                m.d.comb += result.eq(xm.result)
+
+        # ---- M -> W ----------------------------------------------------------------------
+        mw = self.mw.payload
+        rdata = self.dbus_rdata
+        retired_mem = trap.commit & xm.mem
+        m.d.comb += [
+            mw.report.eq(trap.commit | (trap.trap & ~trap.trap_interrupt)),
+            mw.trap.eq(trap.trap & ~trap.trap_interrupt),
+            mw.irq.eq(trap.trap_interrupt),
+            mw.pc.eq(xm.pc),
+            mw.insn.eq(xm.insn),
+            mw.next_pc.eq(Mux(trap.trap, trap.redirect_pc,
+                              Mux(xm.mret, csr.mepc, xm.next_pc))),
+            mw.rd.eq(Mux(trap.commit, xm.rd, 0)),
+            mw.result.eq(Mux(trap.commit & (xm.rd != 0), result, 0)),
+            mw.mem_addr.eq(Mux(retired_mem, xm.mem_addr, 0)),
+            mw.mem_rmask.eq(Mux(retired_mem & ~xm.store, xm.mem_mask, 0)),
+            mw.mem_wmask.eq(Mux(retired_mem & xm.store, xm.mem_mask, 0)),
+            mw.mem_rdata.eq(Mux(retired_mem & ~xm.store, rdata, 0)),
+            mw.mem_wdata.eq(Mux(retired_mem & xm.store, xm.mem_wdata, 0)),
+            self.mw.valid.eq(mst.valid & ~self.m_busy),
+        ]
+        return m

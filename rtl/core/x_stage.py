@@ -1,0 +1,309 @@
+"""X stage: operands, ALU, shifts, branches, division, the data request, interrupt sampling."""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..bus.signature import BusSignature
+from .alu import ALU
+from .branch import BranchUnit
+from .bypass import Bypass
+from .decoder import Unit
+from .divider import Divider
+from .divider_serial import SerialDivider
+from .isa import ExceptionCause
+from .layouts import DXLayout, ResultSrc, XMLayout
+from .operands import OperandSelect
+from .options import CoreOptions
+from .shift_product import ShiftProduct
+from .shifter import Shifter
+from .stage import Stage, edge_signature
+
+__all__ = ["XStage"]
+
+
+class XStage(wiring.Component):
+    """The execute stage of :class:`~.core.Core`, with its stage register.
+
+    X forwards its operands (:class:`~.bypass.Bypass`), computes ALU and shift results,
+    resolves branches and jumps (redirecting fetch on a misprediction), runs divisions, and
+    issues the data request as the instruction leaves X: only when M will not redirect and
+    never depending on a grant. Misaligned targets and accesses become the instruction's
+    exception. A pending interrupt marks the instruction instead of executing it (unless a
+    data request of it waits for its grant).
+
+    The load/store unit and the multiplier span X and M; the core connects their X halves to
+    the ``lsu_*`` and ``mul_*`` members.
+
+    Parameters
+    ----------
+    options : CoreOptions
+        ``forwarding``, ``shift_in_multiplier``, ``predictor`` and ``serial_divider`` apply.
+
+    Members
+    -------
+    dx : In(edge_signature(DXLayout))
+        The instruction from D.
+    d_rs1, d_rs2 : In(32)
+        Its operand values, captured when X takes it.
+    m_busy : In(1)
+        M waits: X cannot hand on its instruction.
+    m_redirect : In(1)
+        M redirects fetch: X is flushed and issues nothing.
+    m_rd : In(5)
+        Destination of the instruction in M (0: none).
+    m_late : In(1)
+        Its value is not known in M yet (load, product, CSR read).
+    m_result : In(32)
+        Its value, when computed in X.
+    w_rd : In(5)
+        Register written by W this cycle (0: none).
+    w_result : In(32)
+    irq_pending : In(1)
+        An enabled interrupt is pending (from the CSR file).
+    dbus : Out(BusSignature())
+        Data request; the answer members are not used here (M takes the answer).
+    lsu_funct3, lsu_base, lsu_offset, lsu_store_data : Out
+        To the load/store unit's X half (``x_funct3``, ``x_base``, ``x_offset``,
+        ``x_store_data``).
+    lsu_addr, lsu_misaligned, lsu_mask, lsu_wdata : In
+        From it (``x_addr``, ``x_misaligned``, ``x_mask``, ``x_wdata``).
+    mul_en, mul_op, mul_a, mul_b : Out
+        To the multiplier's X half (``x_en``, ``x_op``, ``x_a``, ``x_b``).
+    x_hold : Out(1)
+        X keeps its instruction this cycle.
+    x_redirect : Out(1)
+        Redirect fetch to ``x_target`` (misprediction).
+    x_target : Out(32)
+    x_rd : Out(5)
+        Destination of the instruction in X (0: none).
+    xm : Out(edge_signature(XMLayout))
+        The instruction handed to M.
+    """
+
+    def __init__(self, options=None):
+        options = CoreOptions() if options is None else options
+        if not isinstance(options, CoreOptions):
+            raise TypeError(f"options must be a CoreOptions, not {options!r}")
+        self._options = options
+        super().__init__({
+            "dx": In(edge_signature(DXLayout)),
+            "d_rs1": In(32),
+            "d_rs2": In(32),
+            "m_busy": In(1),
+            "m_redirect": In(1),
+            "m_rd": In(5),
+            "m_late": In(1),
+            "m_result": In(32),
+            "w_rd": In(5),
+            "w_result": In(32),
+            "irq_pending": In(1),
+            "dbus": Out(BusSignature()),
+            "lsu_funct3": Out(3),
+            "lsu_base": Out(32),
+            "lsu_offset": Out(32),
+            "lsu_store_data": Out(32),
+            "lsu_addr": In(32),
+            "lsu_misaligned": In(1),
+            "lsu_mask": In(4),
+            "lsu_wdata": In(32),
+            "mul_en": Out(1),
+            "mul_op": Out(3),
+            "mul_a": Out(32),
+            "mul_b": Out(32),
+            "x_hold": Out(1),
+            "x_redirect": Out(1),
+            "x_target": Out(32),
+            "x_rd": Out(5),
+            "xm": Out(edge_signature(XMLayout)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        opts = self._options
+        m.submodules.stage = x = Stage(DXLayout)
+        m.submodules.bypass = bypass = Bypass(forwarding=opts.forwarding)
+        m.submodules.operands = operands = OperandSelect()
+        m.submodules.alu = alu = ALU()
+        if opts.shift_in_multiplier:
+            m.submodules.shift_product = shift_product = ShiftProduct()
+        else:
+            m.submodules.shifter = shifter = Shifter()
+        m.submodules.branch = branch = BranchUnit()
+        m.submodules.divider = divider = SerialDivider() if opts.serial_divider else Divider()
+
+        m_busy, m_redirect = self.m_busy, self.m_redirect
+        x_busy = Signal()        # X cannot finish this cycle
+        xp = x.payload
+        xd = xp.dec
+        m.d.comb += [
+            x.i_valid.eq(self.dx.valid),
+            x.i_payload.eq(self.dx.payload),
+            x.stall.eq(self.x_hold),
+            x.flush.eq(m_redirect),
+            self.x_rd.eq(Mux(x.valid & xd.rd_we, xd.rd, 0)),
+        ]
+
+        # ---- operands --------------------------------------------------------------------
+        m.d.comb += [
+            bypass.load.eq(~self.x_hold),
+            bypass.d_rs1.eq(self.d_rs1),
+            bypass.d_rs2.eq(self.d_rs2),
+            bypass.x_rs1.eq(xd.rs1),
+            bypass.x_rs2.eq(xd.rs2),
+            bypass.x_use_rs1.eq(xd.use_rs1),
+            bypass.x_use_rs2.eq(xd.use_rs2),
+            bypass.m_rd.eq(self.m_rd),
+            bypass.m_late.eq(self.m_late),
+            bypass.m_result.eq(self.m_result),
+            bypass.w_rd.eq(self.w_rd),
+            bypass.w_result.eq(self.w_result),
+        ]
+        rs1, rs2 = bypass.rs1, bypass.rs2
+        hazard = bypass.hazard
+        m.d.comb += [
+            operands.a_sel.eq(xd.a_sel),
+            operands.b_sel.eq(xd.b_sel),
+            operands.rs1.eq(rs1),
+            operands.rs2.eq(rs2),
+            operands.pc.eq(xp.pc),
+            operands.imm.eq(xd.imm),
+        ]
+
+        # ---- units -----------------------------------------------------------------------
+        m.d.comb += [
+            alu.op.eq(xd.alu_op),
+            alu.a.eq(operands.a),
+            alu.b.eq(operands.b),
+            branch.branch.eq(xd.branch),
+            branch.jal.eq(xd.jal),
+            branch.jalr.eq(xd.jalr),
+            branch.funct3.eq(xd.funct3),
+            branch.pc.eq(xp.pc),
+            branch.imm.eq(xd.imm),
+            branch.rs1.eq(rs1),
+            branch.rs2.eq(rs2),
+            branch.predicted_taken.eq(xp.predicted_taken),
+            self.lsu_funct3.eq(xd.funct3),
+            self.lsu_base.eq(rs1),
+            self.lsu_offset.eq(xd.imm),
+            self.lsu_store_data.eq(rs2),
+            self.mul_en.eq(~m_busy),
+            self.mul_a.eq(rs1),
+            divider.op.eq(xd.funct3),
+            divider.a.eq(rs1),
+            divider.b.eq(rs2),
+        ]
+        if opts.shift_in_multiplier:
+            m.d.comb += [
+                shift_product.shift.eq(xd.unit == Unit.SHIFT),
+                shift_product.alu_op.eq(xd.alu_op),
+                shift_product.shamt.eq(operands.b[0:5]),
+                shift_product.funct3.eq(xd.funct3),
+                shift_product.rs2.eq(rs2),
+                self.mul_op.eq(shift_product.op),
+                self.mul_b.eq(shift_product.b),
+            ]
+        else:
+            m.d.comb += [
+                shifter.op.eq(xd.alu_op),
+                shifter.a.eq(rs1),
+                shifter.shamt.eq(operands.b[0:5]),
+                self.mul_op.eq(xd.funct3),
+                self.mul_b.eq(rs2),
+            ]
+        is_load = xd.unit == Unit.LOAD
+        is_mem = is_load | (xd.unit == Unit.STORE)
+
+        # ---- exceptions found in X, and interrupt sampling -------------------------------
+        x_exc = Signal(xp.exc.shape())
+        with m.If(xp.exc.valid):
+            m.d.comb += x_exc.eq(xp.exc)
+        with m.Elif(branch.misaligned):
+            m.d.comb += [x_exc.valid.eq(1), x_exc.cause.eq(ExceptionCause.INSN_MISALIGNED),
+                         x_exc.tval.eq(branch.target)]
+        with m.Elif(is_mem & self.lsu_misaligned):
+            m.d.comb += [x_exc.valid.eq(1),
+                         x_exc.cause.eq(Mux(is_load, ExceptionCause.LOAD_MISALIGNED,
+                                            ExceptionCause.STORE_MISALIGNED)),
+                         x_exc.tval.eq(self.lsu_addr)]
+        req_held = Signal()   # a data request was presented and not yet granted
+        irq_mark = Signal()
+        m.d.comb += irq_mark.eq(x.valid & self.irq_pending & ~req_held & ~xp.exc.valid)
+        ok = Signal()         # X executes its instruction
+        m.d.comb += ok.eq(x.valid & ~x_exc.valid & ~irq_mark)
+
+        # ---- data bus request (never depends on a grant) ---------------------------------
+        dbus = self.dbus
+        m.d.comb += [
+            dbus.req.eq(ok & is_mem & ~hazard & ~m_busy & ~m_redirect),
+            dbus.addr.eq(self.lsu_addr[2:]),
+            dbus.we.eq(~is_load),
+            dbus.be.eq(self.lsu_mask),
+            dbus.wdata.eq(self.lsu_wdata),
+        ]
+        m.d.sync += req_held.eq(dbus.req & ~dbus.gnt)
+
+        # ---- stall, redirect -------------------------------------------------------------
+        m.d.comb += [
+            divider.start.eq(ok & (xd.unit == Unit.DIV) & ~hazard),
+            divider.abort.eq(~self.x_hold | m_redirect),
+        ]
+        with m.If(ok):
+            with m.Switch(xd.unit):
+                with m.Case(Unit.LOAD, Unit.STORE):
+                    m.d.comb += x_busy.eq(~(dbus.req & dbus.gnt))
+                with m.Case(Unit.DIV):
+                    m.d.comb += x_busy.eq(~divider.done)
+                with m.Default():
+                    m.d.comb += x_busy.eq(hazard)
+        m.d.comb += [
+            self.x_hold.eq(x.valid & (x_busy | m_busy)),
+            self.x_redirect.eq(ok & (xd.branch | xd.jal | xd.jalr) & branch.mispredict &
+                               ~hazard & ~m_busy & ~m_redirect),
+            # Without prediction X redirects only to taken targets (never to pc + 4).
+            self.x_target.eq(branch.next_pc if opts.predictor else branch.target),
+        ]
+
+        # ---- X -> M ----------------------------------------------------------------------
+        xm = self.xm.payload
+        m.d.comb += [
+            xm.pc.eq(xp.pc),
+            xm.insn.eq(xp.insn),
+            xm.next_pc.eq(branch.next_pc),
+            xm.rd.eq(Mux(ok & xd.rd_we, xd.rd, 0)),
+            xm.mem.eq(ok & is_mem),
+            xm.store.eq(~is_load),
+            xm.funct3.eq(xd.funct3),
+            xm.mem_addr.eq(self.lsu_addr),
+            xm.mem_mask.eq(self.lsu_mask),
+            xm.mem_wdata.eq(self.lsu_wdata),
+            xm.csr.eq(ok & (xd.unit == Unit.CSR)),
+            xm.csr_addr.eq(xd.csr_addr),
+            xm.csr_op.eq(xd.funct3[0:2]),
+            xm.csr_write.eq(xd.csr_write),
+            xm.mret.eq(ok & xd.mret),
+            xm.wfi.eq(ok & xd.wfi),
+            xm.fence_i.eq(ok & xd.fence_i),
+            xm.exc.eq(Mux(irq_mark, 0, x_exc)),
+            xm.irq.eq(irq_mark),
+        ]
+        with m.Switch(xd.unit):
+            with m.Case(Unit.SHIFT):
+                if opts.shift_in_multiplier:
+                    m.d.comb += xm.src.eq(ResultSrc.MUL)
+                else:
+                    m.d.comb += [xm.src.eq(ResultSrc.X), xm.result.eq(shifter.result)]
+            with m.Case(Unit.DIV):
+                m.d.comb += [xm.src.eq(ResultSrc.X), xm.result.eq(divider.result)]
+            with m.Case(Unit.MUL):
+                m.d.comb += xm.src.eq(ResultSrc.MUL)
+            with m.Case(Unit.LOAD):
+                m.d.comb += xm.src.eq(ResultSrc.LOAD)
+            with m.Case(Unit.CSR):
+                m.d.comb += [xm.src.eq(ResultSrc.CSR),
+                             xm.result.eq(Mux(xd.csr_imm, xd.rs1, rs1))]
+            with m.Default():
+                m.d.comb += [xm.src.eq(ResultSrc.X), xm.result.eq(alu.result)]
+        m.d.comb += self.xm.valid.eq(x.valid & ~x_busy & ~m_redirect)
+        return m
