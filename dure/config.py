@@ -124,7 +124,7 @@ class SoCConfig:
     core : str
         Control-core variant (:data:`dure.rtl.soc.cpu.CORE_VARIANTS`): ``"full"`` (every
         fast path), ``"small"`` (no forwarding, shifts on the multiplier, 2-entry prefetch) or
-        ``"tiny"`` (the multi-cycle core, :mod:`dure.rtl.core_mc`): the same ISA behaviour in
+        ``"tiny"`` (the multi-cycle core, :mod:`dure.rtl.core_tiny`): the same ISA behaviour in
         less logic, more cycles.
     ram_kind : str
         How the on-chip RAM is built: ``"block"`` (dual-ported block RAM, the instruction and

@@ -3,12 +3,12 @@ multi-cycle core."""
 
 from ..core.core import Core
 from ..core.options import CORE_OPTIONS, core_options
-from ..core_mc.core import TinyCore
+from ..core_tiny.core import TinyCore
 
 __all__ = ["CORE_VARIANTS", "check_core", "make_core"]
 
 #: Names a :class:`dure.config.SoCConfig` may give in its ``core`` field: the variants of the
-#: five-stage core (``full``, ``small``) and ``tiny`` (:class:`~dure.rtl.core_mc.core.TinyCore`).
+#: five-stage core (``full``, ``small``) and ``tiny`` (:class:`~dure.rtl.core_tiny.core.TinyCore`).
 CORE_VARIANTS = (*CORE_OPTIONS, "tiny")
 
 

@@ -3,7 +3,7 @@ variants with the other control cores, each with its RAM on the single-port SPRA
 (behavioural model) as on the iCEBreaker, and the programs linked for the variant's memory
 sizes (``build/firmware-<variant>``, like ``make board-firmware``):
 
-- ``cpu-tiny``: the multi-cycle core (:mod:`dure.rtl.core_mc`), the iCEBreaker's; make test.
+- ``cpu-tiny``: the multi-cycle core (:mod:`dure.rtl.core_tiny`), the iCEBreaker's; make test.
 - ``cpu-small``: the pipelined core without forwarding / predictor (``rtl/core/options.py``);
   no board uses it, so its sweep runs under ``make fuzz``."""
 

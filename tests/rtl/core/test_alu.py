@@ -2,6 +2,7 @@
 
 import random
 
+import pytest
 from amaranth.sim import Simulator
 from dure.rtl.core.alu import ALU
 from dure.rtl.core.decoder import AluOp
@@ -30,8 +31,9 @@ def vectors(seed):
     return pairs
 
 
-def test_alu():
-    dut = ALU()
+@pytest.mark.parametrize("single_adder", [False, True], ids=["two_adders", "single_adder"])
+def test_alu(single_adder):
+    dut = ALU(single_adder=single_adder)
     sim = Simulator(dut)
     ops = [AluOp.ADD, AluOp.SUB, AluOp.SLT, AluOp.SLTU, AluOp.XOR, AluOp.OR, AluOp.AND]
 
@@ -42,6 +44,14 @@ def test_alu():
             for op in ops:
                 ctx.set(dut.op, op)
                 assert ctx.get(dut.result) == alu_model(op, a, b), (op, hex(a), hex(b))
+            # Branch comparisons (valid while the single adder subtracts).
+            ctx.set(dut.compare, 1)
+            for op in ops:
+                ctx.set(dut.op, op)
+                assert ctx.get(dut.eq) == int(a == b), (op, hex(a), hex(b))
+                assert ctx.get(dut.lt) == int(s32(a) < s32(b)), (op, hex(a), hex(b))
+                assert ctx.get(dut.ltu) == int(a < b), (op, hex(a), hex(b))
+            ctx.set(dut.compare, 0)
 
     sim.add_testbench(bench)
     sim.run()

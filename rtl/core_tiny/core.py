@@ -5,15 +5,17 @@ from amaranth.lib import enum, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..bus.signature import BusSignature
+from ..core.alu import ALU
 from ..core.csr import CSRFile
-from ..core.decoder import AluOp, ASel, BSel, Decoder, Unit
+from ..core.decoder import Decoder, Unit
 from ..core.divider_serial import SerialDivider
-from ..core.isa import ExceptionCause, Funct3MulDiv
+from ..core.isa import ExceptionCause
 from ..core.loadstore import LoadStoreUnit
 from ..core.multiplier import Multiplier
+from ..core.operands import OperandSelect
+from ..core.regfile import RegisterFile
 from ..core.rvfi import RVFISignature
-from .alu import CompactALU
-from .regfile import SimpleRegisterFile
+from ..core.shift_product import ShiftProduct
 
 __all__ = ["TinyCore"]
 
@@ -88,8 +90,11 @@ class TinyCore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.decoder = decoder = Decoder()
-        m.submodules.regfile = regfile = SimpleRegisterFile()
-        m.submodules.alu = alu = CompactALU()
+        # Written at the end of an instruction, read at the start of the next: no bypass.
+        m.submodules.regfile = regfile = RegisterFile(transparent=False)
+        m.submodules.operands = operands = OperandSelect()
+        m.submodules.alu = alu = ALU(single_adder=True)
+        m.submodules.shift_product = shift_product = ShiftProduct()
         m.submodules.lsu = lsu = LoadStoreUnit()
         m.submodules.multiplier = multiplier = Multiplier()
         m.submodules.divider = divider = SerialDivider()
@@ -130,25 +135,17 @@ class TinyCore(wiring.Component):
         ]
 
         # ---- operands, ALU, targets ------------------------------------------------------
-        operand_b = Signal(32)
-        with m.Switch(dec.b_sel):
-            with m.Case(BSel.RS2):
-                m.d.comb += operand_b.eq(rs2)
-            with m.Case(BSel.IMM):
-                m.d.comb += operand_b.eq(dec.imm)
-            with m.Default():
-                m.d.comb += operand_b.eq(4)
-        with m.Switch(dec.a_sel):
-            with m.Case(ASel.RS1):
-                m.d.comb += alu.a.eq(rs1)
-            with m.Case(ASel.PC):
-                m.d.comb += alu.a.eq(pc)
-            with m.Default():
-                m.d.comb += alu.a.eq(0)
         m.d.comb += [
+            operands.a_sel.eq(dec.a_sel),
+            operands.b_sel.eq(dec.b_sel),
+            operands.rs1.eq(rs1),
+            operands.rs2.eq(rs2),
+            operands.pc.eq(pc),
+            operands.imm.eq(dec.imm),
             alu.op.eq(dec.alu_op),
             alu.compare.eq(dec.branch),
-            alu.b.eq(Mux(dec.branch, rs2, operand_b)),
+            alu.a.eq(operands.a),
+            alu.b.eq(Mux(dec.branch, rs2, operands.b)),
         ]
         is_load = dec.unit == Unit.LOAD
         is_mem = is_load | (dec.unit == Unit.STORE)
@@ -200,24 +197,17 @@ class TinyCore(wiring.Component):
 
         # ---- multiplier (MUL*, and shifts as products) and divider -----------------------
         in_exec = state == _State.EXEC
-        shamt = operand_b[0:5]
-        right = dec.alu_op != AluOp.SLL
-        power = Signal(5)
         m.d.comb += [
-            power.eq(Mux(right, -shamt, shamt)),
+            shift_product.shift.eq(dec.unit == Unit.SHIFT),
+            shift_product.alu_op.eq(dec.alu_op),
+            shift_product.shamt.eq(operands.b[0:5]),
+            shift_product.funct3.eq(f3),
+            shift_product.rs2.eq(rs2),
             multiplier.x_en.eq(in_exec),
+            multiplier.x_op.eq(shift_product.op),
             multiplier.x_a.eq(rs1),
+            multiplier.x_b.eq(shift_product.b),
         ]
-        with m.If(dec.unit == Unit.SHIFT):
-            m.d.comb += multiplier.x_b.eq(Const(1, 32) << power)
-            with m.If(~right | (shamt == 0)):
-                m.d.comb += multiplier.x_op.eq(Funct3MulDiv.MUL)
-            with m.Elif(dec.alu_op == AluOp.SRA):
-                m.d.comb += multiplier.x_op.eq(Funct3MulDiv.MULHSU)
-            with m.Else():
-                m.d.comb += multiplier.x_op.eq(Funct3MulDiv.MULHU)
-        with m.Else():
-            m.d.comb += [multiplier.x_op.eq(f3), multiplier.x_b.eq(rs2)]
         is_div = dec.unit == Unit.DIV
         m.d.comb += [
             divider.op.eq(f3),

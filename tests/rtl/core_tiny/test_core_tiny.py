@@ -11,7 +11,7 @@ import dure_core_random
 import pytest
 import test_core
 from amaranth.back import verilog
-from dure.rtl.core_mc.core import TinyCore
+from dure.rtl.core_tiny.core import TinyCore
 from dure_core_random import run_random, run_random_interrupts
 from test_core_random import TIMINGS
 
@@ -83,7 +83,7 @@ def test_random_program_with_interrupts_tiny(seed):
     (lambda p: p.div(3, 1, 2), 39),
 ], ids=["alu", "branch", "csr", "load", "store", "mul", "shift", "div"])
 def test_cycles_per_instruction_class(emit, cycles):
-    """The cycle counts of rtl/core_mc/README.md, with one-cycle memories."""
+    """The cycle counts of rtl/core_tiny/README.md, with one-cycle memories."""
     from dure.rtl.core.asm import Program
 
     p = Program()
