@@ -6,7 +6,7 @@
  *     full), npu_wait (FENCE, then poll) / npu_wait_irq (FENCE with irq, WFI), errors, perf.
  *   - descriptors: npu_cmd_load / npu_cmd_compute / npu_cmd_store / npu_cmd_fence.
  *   - npu_gemm: any M x K x N, INT8 or FP16, tiled for the array, double-buffered, blocked
- *     for reuse (the plan of sim/npu_model_gemm.py, which is checked against the golden model).
+ *     for reuse (the plan of sim/gemm_plan.py, which is checked against the golden model).
  *   - npu_fc, npu_conv2d: layers on top of npu_gemm.
  *   - the CPU reference path (npu_gemm_cpu, npu_conv2d_cpu): the same numerics as
  *     dure.sim.golden on the CPU (soft-float, softfloat.h), for self-checks.
@@ -100,7 +100,7 @@ struct npu_gemm {
     uint32_t lo, hi;
 };
 
-/* Blocking of one GEMM (see sim/npu_model_gemm.py). */
+/* Blocking of one GEMM (see sim/gemm_plan.py). */
 struct npu_gemm_plan {
     uint32_t mc, mblk, gn, q;     /* COMPUTE rows, M block rows, N tiles per group, K tiles per chunk */
     uint32_t kt, nt, w_base, scale_row;

@@ -1,6 +1,6 @@
 /* npu_gemm.c: tiled GEMM on the NPU for any M x K x N.
  *
- * The plan, its search and the command order are those of sim/npu_model_gemm.py (same integer
+ * The plan, its search and the command order are those of sim/gemm_plan.py (same integer
  * formulas, same search order), whose streams the tests check against dure.sim.golden through
  * the golden command model, and which tests/firmware checks equal to what this file pushes:
  *
@@ -69,7 +69,7 @@ static int check(const struct npu_gemm *g)
     return 0;
 }
 
-/* The next chunk in loop order (sim/npu_model_gemm.py _chunks); 0 when there is none. */
+/* The next chunk in loop order (sim/gemm_plan.py chunks); 0 when there is none. */
 static int next_chunk(struct ctx *x, struct chunk *ch)
 {
     const struct npu_gemm *g = x->g;

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from amaranth.sim import Simulator
+from dure.sim.gemm_plan import spans
 
 from .isa import Precision
 
@@ -68,8 +69,11 @@ class GemmJob:
         self.done = [0] * len(self.tiles)
 
     def tiles_order(self):
-        return [(n0, k0) for n0 in range(0, self.n, self.cols)
-                for k0 in range(0, self.k, self.rows)]
+        """``(n0, k0)`` of every tile: N tiles outer, K tiles inner (the planner's geometry,
+        :func:`dure.sim.gemm_plan.spans`). A plan of its own on purpose: the array alone, no
+        SPAD / ACC, each K tile's result the next one's ``init``, so K runs innermost."""
+        return [(nt.start, kt.start) for nt in spans(self.n, self.cols)
+                for kt in spans(self.k, self.rows)]
 
     def weight_beats(self, tile):
         """The ``rows`` payloads of ``weights`` for one tile."""

@@ -5,8 +5,8 @@ and run on Unicorn with the golden command model behind the NPU registers (no RT
   FC and conv2d layers, NPU path against the CPU reference path; error reporting; irq wait.
 - npu_vectors: inputs and outputs computed in Python with dure.sim.golden; the NPU path and the
   CPU path must both reproduce them byte for byte (a corrupted expected byte must fail).
-- the descriptor stream the firmware pushes equals sim/npu_model_gemm.py's plan for the same
-  GEMM (one tiling, two implementations).
+- the descriptor stream the firmware pushes equals sim/gemm_descriptors.py's stream (the plan of
+  sim/gemm_plan.py) for the same GEMM (one tiling, two implementations).
 """
 
 import pathlib
@@ -84,7 +84,7 @@ def test_firmware_streams_are_the_python_plan(programs, variant):
     # bias, scale, out; 4-byte aligned from the start of main memory) -- on 8x8 and 4x4.
     from dure.rtl.npu.commands import Opcode, OutType, Precision
     from dure.rtl.npu.descriptor import decode
-    from dure.sim.npu_model_gemm import gemm_descriptors
+    from dure.sim.gemm_descriptors import gemm_descriptors
 
     config = preset(variant)
     run = run_npu_unicorn(programs / "npu_vectors.elf", config=config)

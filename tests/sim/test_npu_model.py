@@ -8,8 +8,9 @@ import pytest
 from dure.rtl.npu.commands import ElemType, ErrorCode, LoadTarget, Opcode, OutType, Precision
 from dure.rtl.npu.descriptor import decode, encode
 from dure.sim import golden
+from dure.sim.gemm_descriptors import gemm_descriptors
+from dure.sim.gemm_plan import plan_gemm
 from dure.sim.npu_model import NpuModel
-from dure.sim.npu_model_gemm import gemm_descriptors, plan_gemm
 
 from dure.config import SoCConfig, preset
 

@@ -6,7 +6,7 @@ import pytest
 from dure.rtl.npu.commands import OutType
 from dure.rtl.npu.datapath import NpuDatapath
 from dure.rtl.npu.datapath_testing import MemoryTarget, reference, run_datapath
-from dure.rtl.npu.gemm_program import gemm_expected, gemm_program, read_output
+from dure.sim.verif.gemm_program import gemm_expected, gemm_program, read_output
 
 from dure.config import MAIN_BASE, SoCConfig
 

@@ -6,16 +6,23 @@ scales in a byte image and returns the LOAD / COMPUTE / STORE commands that comp
 K tile accumulating onto the previous one's ACC rows, the bias put into ACC by a broadcast
 LOAD. SPAD and ACC regions alternate between tiles so that a dispatcher can overlap the LOADs
 of the next tile with the COMPUTE of this one and the STORE of the previous one.
+
+This is a simpler schedule than the firmware's plan (:func:`dure.sim.gemm_plan.plan_gemm`) on
+purpose: the whole of M in one block, one K tile per LOAD, K innermost (each K tile
+accumulates onto the one just before it, the RAW hazard the datapath tests exercise), and
+small SPAD / ACC footprints. It takes its tiles from the planner's geometry
+(:func:`dure.sim.gemm_plan.spans`); the firmware's schedule is
+:func:`dure.sim.gemm_descriptors.gemm_descriptors`.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
+from dure.rtl.npu.commands import ElemType, LoadTarget, OutType
+from dure.rtl.npu.datapath_testing import Command
+from dure.rtl.npu.isa import Precision
 from dure.sim import golden
-
-from .commands import ElemType, LoadTarget, OutType
-from .datapath_testing import Command
-from .isa import Precision
+from dure.sim.gemm_plan import spans
 
 __all__ = ["GemmLayout", "gemm_program", "gemm_expected", "read_output"]
 
@@ -87,8 +94,7 @@ def gemm_program(config, a, b, *, bias=None, scale=None, out=OutType.INT32, zero
     elem = ElemType.FP16 if fp else ElemType.INT8
     cmds = []
     tile = 0
-    for t_n, n0 in enumerate(range(0, n, cols)):
-        nn = min(cols, n - n0)
+    for t_n, n0, nn in spans(n, cols):
         acc0 = (t_n % 2) * half_a
         scale_row = acc_rows - 1 - t_n % 2
         if scale is not None:
@@ -101,8 +107,7 @@ def gemm_program(config, a, b, *, bias=None, scale=None, out=OutType.INT32, zero
                 target=LoadTarget.ACC, elem=ElemType.WORD32, broadcast=1,
                 dram_addr=base + lay["bias"] + 4 * n0, dram_stride=0, rows=m, cols=nn,
                 local_addr=acc0)))
-        for k0 in range(0, k, rows):
-            kk = min(rows, k - k0)
+        for _, k0, kk in spans(k, rows):
             s0 = (tile % 2) * half_s
             tile += 1
             cmds.append(Command("load", dict(

@@ -1,0 +1,29 @@
+"""The GEMM planner's cost model constants: the contract between the Python planner
+(:mod:`dure.sim.gemm_plan`) and the firmware's C planner (firmware/npu/npu_gemm_plan.c).
+
+Both run the same blocking search with the same integer cost estimate (see
+:mod:`dure.sim.gemm_plan`), so both must use the same numbers: Python imports them from here,
+and ``dure_npu.h`` (:func:`dure.header.generate_npu_header`) defines each entry of
+:data:`COST_MODEL` as ``DURE_NPU_GEMM_<name>`` for C. They are estimates of the sim SoC, not
+hardware parameters: changing one changes the plans (and so the streams) on both sides at once.
+"""
+
+__all__ = ["CMD_CYCLES", "BYTES_PER_CYCLE", "LATENCY", "MC_MAX", "RELOAD", "MBLK_MAX",
+           "COST_MODEL"]
+
+#: Estimated core cycles per pushed descriptor, any kind (firmware npu_gemm on the sim SoC).
+CMD_CYCLES = 40
+#: Main-memory bytes per cycle assumed by the cost estimate.
+BYTES_PER_CYCLE = 4
+#: Cycles from a COMPUTE's first row to its last result in the ACC (8x8 dual precision: ~62).
+LATENCY = 64
+#: Largest COMPUTE (rows) the search starts from.
+MC_MAX = 128
+#: Array cycles per weight row to switch weight sets (a COMPUTE takes at least RELOAD * R).
+RELOAD = 8
+#: Largest M block (rows of one LOAD / STORE / COMPUTE: the 16-bit ``rows`` / ``m`` fields).
+MBLK_MAX = 0xFFFF
+
+#: Every constant above by name (the header's ``DURE_NPU_GEMM_<name>``).
+COST_MODEL = {"CMD_CYCLES": CMD_CYCLES, "BYTES_PER_CYCLE": BYTES_PER_CYCLE, "LATENCY": LATENCY,
+              "MC_MAX": MC_MAX, "RELOAD": RELOAD, "MBLK_MAX": MBLK_MAX}
