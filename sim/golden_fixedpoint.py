@@ -15,7 +15,12 @@ semantics of the reference implementation (gemmlowp ``fixedpoint.h`` and TFLite
   away from zero;
 - :func:`multiply_by_quantized_multiplier` applies a (multiplier, shift) pair to an int32: left
   shift first (wrapping modulo 2**32 as the C ``int32`` product does on every target we know),
-  then the doubling high multiply, then the rounding right shift.
+  then the doubling high multiply, then the rounding right shift (two roundings);
+- :func:`multiply_by_quantized_multiplier_single_rounding` is the one-rounding form
+  ``(x * m + 2**(30 - shift)) >> (31 - shift)`` (ruy's ``MultiplyByQuantizedMultiplier``, and
+  TFLite's under ``TFLITE_SINGLE_ROUNDING``): LiteRT 2.3's FULLY_CONNECTED rounds this way even
+  with the reference op resolver, while CONV_2D, DEPTHWISE_CONV_2D and ADD use the double-rounding
+  form (established by the tests against LiteRT).
 
 Every array function takes integer numpy arrays or Python ints (broadcast together), computes in
 int64 where C computes in 64 bits and wraps to int32 where C stores an ``int32_t``, and returns
@@ -33,6 +38,7 @@ __all__ = [
     "tflite_round", "quantize_multiplier", "quantize_multiplier_smaller_than_one_exp",
     "saturating_rounding_doubling_high_mul", "rounding_divide_by_pot",
     "multiply_by_quantized_multiplier", "multiply_by_quantized_multiplier_smaller_than_one_exp",
+    "multiply_by_quantized_multiplier_single_rounding",
     "wrap_int32",
 ]
 
@@ -235,3 +241,33 @@ def multiply_by_quantized_multiplier_smaller_than_one_exp(x, quantized_multiplie
         raise ValueError("shift must be <= 0 for the smaller-than-one form")
     return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(x, quantized_multiplier),
                                   -s)
+
+
+def multiply_by_quantized_multiplier_single_rounding(x, quantized_multiplier, shift):
+    """Single-rounding ``MultiplyByQuantizedMultiplier`` (ruy ``detail::`` / TFLite
+    ``TFLITE_SINGLE_ROUNDING``).
+
+    ``total = 31 - shift``; ``result = (int64(x) * m + 2**(total - 1)) >> total`` with an
+    arithmetic shift: the exact product ``x * m / 2**total`` rounded to nearest with ties toward
+    +infinity, one rounding only; the int64 result is stored to int32 (wrapping modulo 2**32 if
+    it does not fit, which the C code only asserts against).
+
+    Parameters
+    ----------
+    x : numpy.ndarray or int
+        int32 accumulators.
+    quantized_multiplier, shift : numpy.ndarray or int
+        As from :func:`quantize_multiplier`, broadcast against ``x``; ``shift`` in [-31, 30].
+
+    Returns
+    -------
+    numpy.ndarray
+        int32.
+    """
+    x = _int_array("x", x)
+    m = _int_array("quantized_multiplier", quantized_multiplier)
+    s = _int_array("shift", shift)
+    if s.size and (s.min() < -31 or s.max() > 30):
+        raise ValueError("shift must lie in [-31, 30] for the single-rounding form")
+    total = 31 - s
+    return wrap_int32((x * m + (np.int64(1) << (total - 1))) >> total)

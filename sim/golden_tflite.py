@@ -9,7 +9,9 @@ computation it reproduces:
   ``acc = bias + sum(w * (x - input_zero_point))`` in int32 (wrapping modulo 2**32, as the C
   ``int32_t`` accumulator does on overflow), then
   ``y = clamp(MultiplyByQuantizedMultiplier(acc, m_j, shift_j) + output_zero_point, lo, hi)``;
-  taps outside the input (padding) are skipped, which equals padding with the input zero point;
+  taps outside the input (padding) are skipped, which equals padding with the input zero point.
+  Convolutions use the double-rounding multiply, FULLY_CONNECTED the single-rounding one (what
+  LiteRT 2.3 computes for each; see :func:`fully_connected_int8`);
 - :func:`average_pool_int8`: sum of the in-bounds raw int8 values, then
   ``(sum + n/2) / n`` if ``sum > 0`` else ``(sum - n/2) / n`` with C truncating division
   (round half away from zero), ``n`` = number of in-bounds taps, then the clamp;
@@ -27,6 +29,7 @@ import numpy as np
 
 from .golden_fixedpoint import (
     multiply_by_quantized_multiplier,
+    multiply_by_quantized_multiplier_single_rounding,
     multiply_by_quantized_multiplier_smaller_than_one_exp,
     wrap_int32,
 )
@@ -93,9 +96,11 @@ def _bias(bias, n):
     return bias.astype(np.int64)
 
 
-def _requantize(acc, multiplier, shift, output_zero_point, lo, hi):
+def _requantize(acc, multiplier, shift, output_zero_point, lo, hi, single_rounding=False):
     """int32 accumulators (last axis = channel) to int8, the tail shared by conv/depthwise/FC."""
-    y = multiply_by_quantized_multiplier(acc, multiplier, shift).astype(np.int64)
+    mbqm = (multiply_by_quantized_multiplier_single_rounding if single_rounding
+            else multiply_by_quantized_multiplier)
+    y = mbqm(acc, multiplier, shift).astype(np.int64)
     y = y + output_zero_point
     return np.minimum(np.maximum(y, lo), hi).astype(np.int8)
 
@@ -239,11 +244,18 @@ def depthwise_conv2d_int8(x, w, bias, *, input_zero_point, output_zero_point, mu
 
 def fully_connected_int8(x, w, bias, *, input_zero_point, output_zero_point, multiplier, shift,
                          weights_zero_point=0, lo=-128, hi=127):
-    """FULLY_CONNECTED, INT8 (``reference_integer_ops::FullyConnected`` / ``...PerChannel``).
+    """FULLY_CONNECTED, INT8, as LiteRT 2.3 computes it with the reference op resolver.
 
     ``acc[b, o] = bias[o] + sum_k (w[o, k] - weights_zero_point) * (x[b, k] - input_zero_point)``
-    (int32, wrapping), then the requantization and clamp of :func:`conv2d_int8` with the
-    multiplier of channel ``o`` (a single multiplier for per-tensor weights).
+    (int32, wrapping), then
+    ``clamp(MultiplyByQuantizedMultiplierSingleRounding(acc, m_o, shift_o) + output_zero_point,
+    lo, hi)`` with the multiplier of unit ``o`` (one multiplier for per-tensor weights).
+
+    Unlike CONV_2D, the multiply is the *single-rounding* form
+    (:func:`dure.sim.golden_fixedpoint.multiply_by_quantized_multiplier_single_rounding`: exact
+    product, one rounding, ties toward +infinity), not the gemmlowp double rounding of
+    ``reference_integer_ops::FullyConnected``'s source: that is what the LiteRT 2.3 wheel
+    returns (ruy's rounding), established bit for bit by tests/sim/test_golden_tflite.py.
 
     Parameters
     ----------
@@ -274,7 +286,7 @@ def fully_connected_int8(x, w, bias, *, input_zero_point, output_zero_point, mul
     m = _channel_ints("multiplier", multiplier, units)
     s = _channel_ints("shift", shift, units)
     acc = (x.astype(np.int64) - zi) @ (w.astype(np.int64) - zw).T + _bias(bias, units)
-    return _requantize(wrap_int32(acc), m, s, zo, lo, hi)
+    return _requantize(wrap_int32(acc), m, s, zo, lo, hi, single_rounding=True)
 
 
 def _pool_setup(x, filter_size, stride, padding):

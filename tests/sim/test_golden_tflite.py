@@ -1,0 +1,245 @@
+"""The TFLite INT8 golden operators against LiteRT's reference kernels, bit for bit.
+
+Each case builds a one-operator full-integer model in memory (dure.sim.verif.tflite_builder),
+runs it with ``OpResolverType.BUILTIN_REF`` (dure.sim.verif.litert_ref) and compares with the
+golden operator fed the integers the model implies (multipliers from the float32 scales as the
+kernels compute them, the activation clamp from the output quantization).
+
+Random layers: batch 1-2, H/W 1-12, channels 1-17, kernels 1x1..5x5 and 10x4, strides 1/2,
+SAME/VALID, per-channel filter scales spanning several binades with multipliers above 1 (shift
+> 0) as well as far below, zero points including -128 and 127, inputs salted with -128 and 127,
+fused NONE/RELU/RELU6/RELU_N1_TO_1, biases large enough to saturate. The default run draws a
+few hundred layers; ``-m slow`` draws ten times as many.
+"""
+
+import numpy as np
+import pytest
+from dure.sim import golden_tflite as gt
+from dure.sim import golden_tflite_params as gp
+from dure.sim.golden_padding import conv_padding
+from dure.sim.verif import tflite_builder as tb
+from dure.sim.verif.litert_ref import run_reference
+
+FAST = 60
+SLOW = 600
+KERNELS = [(1, 1), (2, 2), (3, 3), (5, 5), (10, 4), (1, 3), (3, 1), (4, 5), (2, 3)]
+ACTIVATIONS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
+
+
+def _seeds(name, n_fast, n_slow):
+    base = sum(map(ord, name)) * 100_003
+    fast = [base + s for s in range(n_fast)]
+    slow = [pytest.param(base + s, marks=pytest.mark.slow) for s in range(n_fast, n_slow)]
+    return fast + slow
+
+
+def _zero_point(rng):
+    return int(rng.choice([-128, 127, 0, int(rng.integers(-128, 128))]))
+
+
+def _int8(rng, shape, lo=-128):
+    x = rng.integers(lo, 128, shape).astype(np.int8)
+    salt = rng.random(shape)
+    x[salt < 0.05] = lo
+    x[salt > 0.95] = 127
+    return x
+
+
+def _binades(rng, lo, hi, n):
+    """float32 values 2**u with u uniform in [lo, hi): several binades, random mantissas."""
+    return np.exp2(rng.uniform(lo, hi, n)).astype(np.float32)
+
+
+def _spatial(rng, kernel, stride, padding, dilation=(1, 1)):
+    """H, W in 1..12 that give at least one output for the padding."""
+    out = []
+    for k, d in zip(kernel, dilation, strict=True):
+        ext = (k - 1) * d + 1
+        lo = ext if padding == "VALID" else 1
+        out.append(int(rng.integers(lo, max(lo, 12) + 1)))
+    return out
+
+
+def _conv_case(rng, depthwise=False):
+    kh, kw = KERNELS[rng.integers(len(KERNELS))]
+    stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    dilation = (1, 1) if rng.random() < 0.85 else (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    padding = str(rng.choice(["SAME", "VALID"]))
+    h, w = _spatial(rng, (kh, kw), stride, padding, dilation)
+    n = int(rng.integers(1, 3))
+    cin = int(rng.integers(1, 18))
+    mult = int(rng.choice([1, 1, 1, 2, 3])) if depthwise else 1
+    cout = cin * mult if depthwise else int(rng.integers(1, 18))
+    x_scale = float(_binades(rng, -8, 0, 1)[0])
+    w_scales = _binades(rng, -10, -3, cout)
+    per_tensor = rng.random() < 0.2
+    if per_tensor:
+        w_scales = w_scales[:1]
+    # Output scale puts the effective multipliers anywhere from ~2**-16 to ~2**3.
+    y_scale = float(x_scale * np.median(w_scales) * 2.0 ** rng.uniform(-3, 12))
+    return dict(n=n, h=h, w=w, cin=cin, cout=cout, kh=kh, kw=kw, stride=stride,
+                dilation=dilation, padding=padding, mult=mult, x_scale=x_scale,
+                w_scales=w_scales, y_scale=y_scale, x_zp=_zero_point(rng),
+                y_zp=_zero_point(rng), act=str(rng.choice(ACTIVATIONS)),
+                bias_mag=int(rng.choice([0, 2 ** 10, 2 ** 16, 2 ** 22])))
+
+
+def _out_hw(c):
+    oh, _, _ = conv_padding(c["h"], c["kh"], c["stride"][0], c["padding"], c["dilation"][0])
+    ow, _, _ = conv_padding(c["w"], c["kw"], c["stride"][1], c["padding"], c["dilation"][1])
+    return oh, ow
+
+
+def _bias(rng, c):
+    """int32 bias (LiteRT 2.3's int8 CONV_2D refuses to prepare without one; zeros here)."""
+    if c["bias_mag"] == 0 and rng.random() < 0.5:
+        return np.zeros(c["cout"], np.int32)
+    m = max(c["bias_mag"], 1)
+    return rng.integers(-m, m + 1, c["cout"]).astype(np.int32)
+
+
+def _assert_same(got, ref, what):
+    assert got.dtype == ref.dtype and got.shape == ref.shape, (got.shape, ref.shape)
+    bad = np.argwhere(got != ref)
+    assert bad.size == 0, (f"{what}: {len(bad)} of {got.size} differ, first at "
+                           f"{tuple(bad[0])}: golden {got[tuple(bad[0])]} "
+                           f"LiteRT {ref[tuple(bad[0])]}")
+
+
+@pytest.mark.parametrize("seed", _seeds("conv", FAST, SLOW))
+def test_conv2d_matches_litert(seed):
+    rng = np.random.default_rng(seed)
+    c = _conv_case(rng)
+    x = _int8(rng, (c["n"], c["h"], c["w"], c["cin"]))
+    w = _int8(rng, (c["cout"], c["kh"], c["kw"], c["cin"]), lo=-127)
+    bias = _bias(rng, c)
+    oh, ow = _out_hw(c)
+    model = tb.conv2d_model(
+        x.shape, w, bias, tb.Quant(c["x_scale"], c["x_zp"]), tb.Quant(c["w_scales"], 0, 0),
+        tb.Quant(c["y_scale"], c["y_zp"]), (c["n"], oh, ow, c["cout"]), stride=c["stride"],
+        padding=c["padding"], dilation=c["dilation"], activation=c["act"])
+    (ref,) = run_reference(model, x)
+    m, s = gp.conv_multipliers(c["x_scale"], c["w_scales"], c["y_scale"], channels=c["cout"])
+    lo, hi = gp.activation_range_int8(c["act"], c["y_scale"], c["y_zp"])
+    got = gt.conv2d_int8(x, w, bias, input_zero_point=c["x_zp"], output_zero_point=c["y_zp"],
+                         multiplier=m, shift=s, stride=c["stride"], padding=c["padding"],
+                         dilation=c["dilation"], lo=lo, hi=hi)
+    _assert_same(got, ref, f"conv {c}")
+
+
+@pytest.mark.parametrize("seed", _seeds("depthwise", FAST, SLOW))
+def test_depthwise_conv2d_matches_litert(seed):
+    rng = np.random.default_rng(seed)
+    c = _conv_case(rng, depthwise=True)
+    x = _int8(rng, (c["n"], c["h"], c["w"], c["cin"]))
+    w = _int8(rng, (1, c["kh"], c["kw"], c["cout"]), lo=-127)
+    bias = _bias(rng, c)
+    oh, ow = _out_hw(c)
+    model = tb.depthwise_conv2d_model(
+        x.shape, w, bias, tb.Quant(c["x_scale"], c["x_zp"]), tb.Quant(c["w_scales"], 0, 3),
+        tb.Quant(c["y_scale"], c["y_zp"]), (c["n"], oh, ow, c["cout"]), stride=c["stride"],
+        padding=c["padding"], dilation=c["dilation"], depth_multiplier=c["mult"],
+        activation=c["act"])
+    (ref,) = run_reference(model, x)
+    m, s = gp.conv_multipliers(c["x_scale"], c["w_scales"], c["y_scale"], channels=c["cout"])
+    lo, hi = gp.activation_range_int8(c["act"], c["y_scale"], c["y_zp"])
+    got = gt.depthwise_conv2d_int8(
+        x, w, bias, input_zero_point=c["x_zp"], output_zero_point=c["y_zp"], multiplier=m,
+        shift=s, stride=c["stride"], padding=c["padding"], dilation=c["dilation"],
+        depth_multiplier=c["mult"], lo=lo, hi=hi)
+    _assert_same(got, ref, f"depthwise {c}")
+
+
+@pytest.mark.parametrize("seed", _seeds("fc", FAST, SLOW))
+def test_fully_connected_matches_litert(seed):
+    rng = np.random.default_rng(seed)
+    b, k, units = int(rng.integers(1, 4)), int(rng.integers(1, 200)), int(rng.integers(1, 18))
+    x_scale = float(_binades(rng, -8, 0, 1)[0])
+    per_channel = rng.random() < 0.5
+    w_scales = _binades(rng, -10, -3, units if per_channel else 1)
+    y_scale = float(x_scale * np.median(w_scales) * 2.0 ** rng.uniform(-3, 12))
+    x_zp, y_zp = _zero_point(rng), _zero_point(rng)
+    act = str(rng.choice(ACTIVATIONS))
+    x = _int8(rng, (b, k))
+    w = _int8(rng, (units, k), lo=-127)
+    bias = None if rng.random() < 0.2 else rng.integers(-2 ** 18, 2 ** 18, units).astype(np.int32)
+    model = tb.fully_connected_model(x.shape, w, bias, tb.Quant(x_scale, x_zp),
+                                     tb.Quant(w_scales, 0, 0), tb.Quant(y_scale, y_zp),
+                                     activation=act)
+    (ref,) = run_reference(model, x)
+    m, s = gp.fully_connected_multipliers(x_scale, w_scales, y_scale, channels=units)
+    lo, hi = gp.activation_range_int8(act, y_scale, y_zp)
+    got = gt.fully_connected_int8(x, w, bias, input_zero_point=x_zp, output_zero_point=y_zp,
+                                  multiplier=m, shift=s, lo=lo, hi=hi)
+    _assert_same(got, ref, f"fc b={b} k={k} units={units} per_channel={per_channel}")
+
+
+def _pool_case(rng):
+    kh, kw = KERNELS[rng.integers(len(KERNELS))]
+    if rng.random() < 0.15:            # global pooling
+        stride, padding = (1, 1), "VALID"
+        h, w = kh, kw
+    else:
+        stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+        padding = str(rng.choice(["SAME", "VALID"]))
+        h, w = _spatial(rng, (kh, kw), stride, padding)
+    n, ch = int(rng.integers(1, 3)), int(rng.integers(1, 18))
+    scale = float(_binades(rng, -8, 2, 1)[0])
+    return n, h, w, ch, (kh, kw), stride, padding, scale, _zero_point(rng)
+
+
+@pytest.mark.parametrize("kind", ["average", "max"])
+@pytest.mark.parametrize("seed", _seeds("pool", FAST, SLOW))
+def test_pool_matches_litert(kind, seed):
+    rng = np.random.default_rng(seed)
+    n, h, w, ch, fs, stride, padding, scale, zp = _pool_case(rng)
+    act = str(rng.choice(ACTIVATIONS))
+    x = _int8(rng, (n, h, w, ch))
+    oh, _, _ = conv_padding(h, fs[0], stride[0], padding)
+    ow, _, _ = conv_padding(w, fs[1], stride[1], padding)
+    model = tb.pool2d_model(kind, x.shape, (n, oh, ow, ch), tb.Quant(scale, zp), fs,
+                            stride=stride, padding=padding, activation=act)
+    (ref,) = run_reference(model, x)
+    lo, hi = gp.activation_range_int8(act, scale, zp)
+    op = gt.average_pool_int8 if kind == "average" else gt.max_pool_int8
+    got = op(x, fs, stride=stride, padding=padding, lo=lo, hi=hi)
+    _assert_same(got, ref, f"{kind} pool {x.shape} {fs} {stride} {padding} {act}")
+
+
+@pytest.mark.parametrize("seed", _seeds("add", FAST, SLOW))
+def test_add_matches_litert(seed):
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(v) for v in rng.integers(1, 9, int(rng.integers(1, 5))))
+    s1, s2 = (float(v) for v in _binades(rng, -8, 1, 2))
+    if rng.random() < 0.2:
+        s2 = s1
+    # Output scale from well below to well above the inputs' (saturating both ways).
+    so = float(max(s1, s2) * 2.0 ** rng.uniform(-6, 3))
+    z1, z2, zo = _zero_point(rng), _zero_point(rng), _zero_point(rng)
+    act = str(rng.choice(ACTIVATIONS))
+    x1, x2 = _int8(rng, shape), _int8(rng, shape)
+    model = tb.add_model(shape, tb.Quant(s1, z1), tb.Quant(s2, z2), tb.Quant(so, zo),
+                         activation=act)
+    (ref,) = run_reference(model, x1, x2)
+    lo, hi = gp.activation_range_int8(act, so, zo)
+    got = gt.add_int8(x1, x2, gp.add_params(s1, s2, so), input1_zero_point=z1,
+                      input2_zero_point=z2, output_zero_point=zo, lo=lo, hi=hi)
+    _assert_same(got, ref, f"add {shape} scales {s1} {s2} {so} zps {z1} {z2} {zo} {act}")
+
+
+def test_all_inputs_exhaustively_through_one_conv_channel():
+    """Every int8 input value with every zero point extreme, through a 1x1 conv whose
+    multipliers straddle 1 (shift > 0 and < 0) and whose ties hit the rounding."""
+    x = np.arange(-128, 128, dtype=np.int8).reshape(1, 16, 16, 1)
+    w = np.array([1, -1, 127, -127, 3, 64], np.int8).reshape(6, 1, 1, 1)
+    w_scales = np.array([2.0 ** -1, 2.0 ** -2, 0.37, 1.9, 3.0, 2.0 ** -9], np.float32)
+    for x_zp in (-128, 0, 127):
+        for y_zp in (-128, 0, 127):
+            model = tb.conv2d_model(x.shape, w, np.zeros(6, np.int32), tb.Quant(1.0, x_zp),
+                                    tb.Quant(w_scales, 0, 0), tb.Quant(1.0, y_zp),
+                                    (1, 16, 16, 6), padding="VALID")
+            (ref,) = run_reference(model, x)
+            m, s = gp.conv_multipliers(1.0, w_scales, 1.0)
+            got = gt.conv2d_int8(x, w, None, input_zero_point=x_zp, output_zero_point=y_zp,
+                                 multiplier=m, shift=s, padding="VALID")
+            _assert_same(got, ref, f"1x1 zps {x_zp} {y_zp}")
