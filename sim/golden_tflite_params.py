@@ -145,26 +145,17 @@ def conv_multipliers(input_scale, filter_scales, output_scale, channels=None):
 def fully_connected_multipliers(input_scale, filter_scales, output_scale, channels=None):
     """(multiplier, shift) of FULLY_CONNECTED, per tensor or per channel.
 
-    Per tensor (one filter scale), ``GetQuantizedConvolutionMultipler``:
-    ``real = double(float32(input_scale * filter_scale)) / double(output_scale)`` -- the
-    product is one float32 multiply (RNE) before the double division. Per channel (several
-    filter scales): ``double(input_scale) * double(filter_scale_j) / double(output_scale)`` as
-    for convolutions. Results broadcast to ``channels`` when given.
+    ``real_j = double(input_scale) * double(filter_scale_j) / double(output_scale)``, the same
+    formula as :func:`conv_multipliers`. (Older TFLite sources form the per-tensor product in
+    float32 first, ``GetQuantizedConvolutionMultipler``; LiteRT 2.3 does not: the tests find
+    the double product bit for bit on scales where the two differ.)
 
     Returns
     -------
     (numpy.ndarray, numpy.ndarray)
         int32 multipliers and int32 shifts (length ``channels``, or the number of scales).
     """
-    fs = np.atleast_1d(np.asarray(filter_scales, dtype=np.float32))
-    if fs.size > 1:
-        return conv_multipliers(input_scale, fs, output_scale)
-    s_in = _f32("input_scale", input_scale)
-    s_out = float(_f32("output_scale", output_scale))
-    prod = float(np.float32(s_in * fs[0]))
-    m, s = _multipliers([prod / s_out])
-    n = 1 if channels is None else channels
-    return np.repeat(m, n), np.repeat(s, n)
+    return conv_multipliers(input_scale, filter_scales, output_scale, channels)
 
 
 @dataclasses.dataclass(frozen=True)

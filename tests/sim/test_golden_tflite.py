@@ -14,6 +14,7 @@ few hundred layers; ``-m slow`` draws ten times as many.
 
 import numpy as np
 import pytest
+from dure.sim import golden_fixedpoint as gf
 from dure.sim import golden_tflite as gt
 from dure.sim import golden_tflite_params as gp
 from dure.sim.golden_padding import conv_padding
@@ -60,6 +61,14 @@ def _spatial(rng, kernel, stride, padding, dilation=(1, 1)):
     return out
 
 
+def _out_scale(rng, x_scale, w_scales, k, tiny):
+    """Output scale from the expected accumulator spread over ``k`` taps: typical outputs of
+    a few to a few hundred steps (some saturate), with per-channel multipliers from ~2**-20 to
+    above 1 (tiny layers) so that both right and left shifts occur."""
+    spread = np.sqrt(k) * (2.0 if tiny else 74.0) * (2.0 if tiny else 73.0)
+    return float(x_scale * np.median(w_scales) * spread / 2.0 ** rng.uniform(2.0, 8.0))
+
+
 def _conv_case(rng, depthwise=False):
     kh, kw = KERNELS[rng.integers(len(KERNELS))]
     stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
@@ -70,18 +79,28 @@ def _conv_case(rng, depthwise=False):
     cin = int(rng.integers(1, 18))
     mult = int(rng.choice([1, 1, 1, 2, 3])) if depthwise else 1
     cout = cin * mult if depthwise else int(rng.integers(1, 18))
+    tiny = rng.random() < 0.25        # inputs near the zero point, weights in [-3, 3]
     x_scale = float(_binades(rng, -8, 0, 1)[0])
-    w_scales = _binades(rng, -10, -3, cout)
-    per_tensor = rng.random() < 0.2
-    if per_tensor:
-        w_scales = w_scales[:1]
-    # Output scale puts the effective multipliers anywhere from ~2**-16 to ~2**3.
-    y_scale = float(x_scale * np.median(w_scales) * 2.0 ** rng.uniform(-3, 12))
+    w_scales = _binades(rng, -10, -7, cout)
+    if rng.random() < 0.2:
+        w_scales = w_scales[:1]       # per-tensor weights
+    k = kh * kw * (1 if depthwise else cin)
     return dict(n=n, h=h, w=w, cin=cin, cout=cout, kh=kh, kw=kw, stride=stride,
                 dilation=dilation, padding=padding, mult=mult, x_scale=x_scale,
-                w_scales=w_scales, y_scale=y_scale, x_zp=_zero_point(rng),
-                y_zp=_zero_point(rng), act=str(rng.choice(ACTIVATIONS)),
-                bias_mag=int(rng.choice([0, 2 ** 10, 2 ** 16, 2 ** 22])))
+                w_scales=w_scales, y_scale=_out_scale(rng, x_scale, w_scales, k, tiny),
+                x_zp=_zero_point(rng), y_zp=_zero_point(rng), tiny=tiny,
+                act=str(rng.choice(ACTIVATIONS)),
+                bias_mag=int(rng.choice([0, 2 ** 6, 2 ** 12, 2 ** 22] if not tiny else [0, 8])))
+
+
+def _inputs(rng, shape, zp, tiny):
+    if tiny:
+        return np.clip(zp + rng.integers(-3, 4, shape), -128, 127).astype(np.int8)
+    return _int8(rng, shape)
+
+
+def _weights(rng, shape, tiny):
+    return rng.integers(-3, 4, shape).astype(np.int8) if tiny else _int8(rng, shape, lo=-127)
 
 
 def _out_hw(c):
@@ -110,8 +129,8 @@ def _assert_same(got, ref, what):
 def test_conv2d_matches_litert(seed):
     rng = np.random.default_rng(seed)
     c = _conv_case(rng)
-    x = _int8(rng, (c["n"], c["h"], c["w"], c["cin"]))
-    w = _int8(rng, (c["cout"], c["kh"], c["kw"], c["cin"]), lo=-127)
+    x = _inputs(rng, (c["n"], c["h"], c["w"], c["cin"]), c["x_zp"], c["tiny"])
+    w = _weights(rng, (c["cout"], c["kh"], c["kw"], c["cin"]), c["tiny"])
     bias = _bias(rng, c)
     oh, ow = _out_hw(c)
     model = tb.conv2d_model(
@@ -131,8 +150,8 @@ def test_conv2d_matches_litert(seed):
 def test_depthwise_conv2d_matches_litert(seed):
     rng = np.random.default_rng(seed)
     c = _conv_case(rng, depthwise=True)
-    x = _int8(rng, (c["n"], c["h"], c["w"], c["cin"]))
-    w = _int8(rng, (1, c["kh"], c["kw"], c["cout"]), lo=-127)
+    x = _inputs(rng, (c["n"], c["h"], c["w"], c["cin"]), c["x_zp"], c["tiny"])
+    w = _weights(rng, (1, c["kh"], c["kw"], c["cout"]), c["tiny"])
     bias = _bias(rng, c)
     oh, ow = _out_hw(c)
     model = tb.depthwise_conv2d_model(
@@ -156,12 +175,13 @@ def test_fully_connected_matches_litert(seed):
     b, k, units = int(rng.integers(1, 4)), int(rng.integers(1, 200)), int(rng.integers(1, 18))
     x_scale = float(_binades(rng, -8, 0, 1)[0])
     per_channel = rng.random() < 0.5
-    w_scales = _binades(rng, -10, -3, units if per_channel else 1)
-    y_scale = float(x_scale * np.median(w_scales) * 2.0 ** rng.uniform(-3, 12))
+    w_scales = _binades(rng, -10, -7, units if per_channel else 1)
+    tiny = rng.random() < 0.25
+    y_scale = _out_scale(rng, x_scale, w_scales, k, tiny)
     x_zp, y_zp = _zero_point(rng), _zero_point(rng)
     act = str(rng.choice(ACTIVATIONS))
-    x = _int8(rng, (b, k))
-    w = _int8(rng, (units, k), lo=-127)
+    x = _inputs(rng, (b, k), x_zp, tiny)
+    w = _weights(rng, (units, k), tiny)
     bias = None if rng.random() < 0.2 else rng.integers(-2 ** 18, 2 ** 18, units).astype(np.int32)
     model = tb.fully_connected_model(x.shape, w, bias, tb.Quant(x_scale, x_zp),
                                      tb.Quant(w_scales, 0, 0), tb.Quant(y_scale, y_zp),
@@ -243,3 +263,120 @@ def test_all_inputs_exhaustively_through_one_conv_channel():
             got = gt.conv2d_int8(x, w, None, input_zero_point=x_zp, output_zero_point=y_zp,
                                  multiplier=m, shift=s, padding="VALID")
             _assert_same(got, ref, f"1x1 zps {x_zp} {y_zp}")
+
+
+def _distinguishing_accs(fa, fb, real, rng, want=16):
+    """Accumulators whose requantized outputs (within int8) differ between two requantizers
+    ``fa``, ``fb`` (functions of the accumulator) of about the same ``real`` multiplier:
+    bias-only layers built from them tell which one the runtime computes."""
+    # Near each rounding boundary (k + 1/2) / real the two disagree for some accumulators
+    # (different multipliers straddle it, or the two rounding forms treat ties differently).
+    est = []
+    for k in range(30, 127):
+        for sign in (1, -1):
+            centre = int(round(sign * (k + 0.5) / real))
+            est.append(np.arange(centre - 300, centre + 301))
+    acc = np.unique(np.concatenate(est))
+    acc = acc[np.abs(acc) < 2 ** 31]
+    ya, yb = fa(acc), fb(acc)
+    hit = rng.permutation(acc[(ya != yb) & (np.abs(ya) <= 127) & (np.abs(yb) <= 127)])
+    assert hit.size >= want, "no distinguishing accumulators found"
+    return hit[:want].astype(np.int32)
+
+
+def _mbqm(pair, single_rounding):
+    f = (gf.multiply_by_quantized_multiplier_single_rounding if single_rounding
+         else gf.multiply_by_quantized_multiplier)
+    return lambda acc: f(acc, *pair)
+
+
+def _scales_with_different_products(rng):
+    """Scales for which float32(x*w)/y and double(x)*double(w)/y quantize differently."""
+    while True:
+        xs = float(np.float32(2.0 ** rng.uniform(-8, 0)))
+        ws = np.float32(2.0 ** rng.uniform(-10, -7))
+        ys = float(np.float32(xs * float(ws) * 2.0 ** rng.uniform(19, 22)))
+        pf = gf.quantize_multiplier(float(np.float32(np.float32(xs) * ws)) / ys)
+        pd = gf.quantize_multiplier(xs * float(ws) / ys)
+        if pf != pd and pf[1] == pd[1]:
+            return xs, ws, ys, pf, pd
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fully_connected_per_tensor_multiplier_uses_double_products(seed):
+    """LiteRT 2.3 forms FULLY_CONNECTED's per-tensor multiplier as
+    double(x_scale) * double(w_scale) / double(y_scale), not from a float32 product as older
+    sources' GetQuantizedConvolutionMultipler did."""
+    rng = np.random.default_rng(seed)
+    xs, ws, ys, pf, pd = _scales_with_different_products(rng)
+    bias = _distinguishing_accs(_mbqm(pd, True), _mbqm(pf, True), xs * float(ws) / ys, rng)
+    units = bias.size
+    x = np.zeros((1, 1), np.int8)
+    w = np.ones((units, 1), np.int8)
+    model = tb.fully_connected_model(x.shape, w, bias, tb.Quant(xs, 0), tb.Quant(ws, 0, 0),
+                                     tb.Quant(ys, 0))
+    (ref,) = run_reference(model, x)
+    m, s = gp.fully_connected_multipliers(xs, ws, ys, channels=units)
+    assert (int(m[0]), int(s[0])) == pd
+    got = gt.fully_connected_int8(x, w, bias, input_zero_point=0, output_zero_point=0,
+                                  multiplier=m, shift=s)
+    _assert_same(got, ref, "fc per-tensor multiplier")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_conv_multiplier_uses_double_products(seed):
+    """CONV_2D forms double(x_scale) * double(w_scale) / double(y_scale) (no float32 step),
+    and requantizes with the double-rounding multiply."""
+    rng = np.random.default_rng(seed)
+    xs, ws, ys, pf, pd = _scales_with_different_products(rng)
+    bias = _distinguishing_accs(_mbqm(pd, False), _mbqm(pf, False), xs * float(ws) / ys, rng)
+    cout = bias.size
+    x = np.zeros((1, 1, 1, 1), np.int8)
+    w = np.ones((cout, 1, 1, 1), np.int8)
+    model = tb.conv2d_model(x.shape, w, bias, tb.Quant(xs, 0), tb.Quant(np.full(cout, ws), 0, 0),
+                            tb.Quant(ys, 0), (1, 1, 1, cout))
+    (ref,) = run_reference(model, x)
+    m, s = gp.conv_multipliers(xs, np.full(cout, ws), ys)
+    assert (int(m[0]), int(s[0])) == pd
+    got = gt.conv2d_int8(x, w, bias, input_zero_point=0, output_zero_point=0, multiplier=m,
+                         shift=s)
+    _assert_same(got, ref, "conv multiplier")
+
+
+@pytest.mark.parametrize("op", ["conv", "depthwise", "fc"])
+@pytest.mark.parametrize("seed", range(3))
+def test_rounding_form_per_operator(op, seed):
+    """Ties decide: CONV_2D and DEPTHWISE_CONV_2D round twice (gemmlowp doubling high multiply,
+    then rounding shift), FULLY_CONNECTED once (ruy's form), in LiteRT 2.3."""
+    rng = np.random.default_rng(seed)
+    ws = np.float32(2.0 ** rng.uniform(-12, -4))     # x_scale = y_scale = 1: real = ws
+    real = float(ws)
+    pair = gf.quantize_multiplier(real)
+    single = op == "fc"
+    bias = _distinguishing_accs(_mbqm(pair, single), _mbqm(pair, not single), real, rng)
+    c = bias.size
+    m, s = np.full(c, pair[0]), np.full(c, pair[1])
+    if op == "conv":
+        x = np.zeros((1, 1, 1, 1), np.int8)
+        w = np.ones((c, 1, 1, 1), np.int8)
+        model = tb.conv2d_model(x.shape, w, bias, tb.Quant(1.0, 0), tb.Quant(np.full(c, ws), 0, 0),
+                                tb.Quant(1.0, 0), (1, 1, 1, c))
+        got = gt.conv2d_int8(x, w, bias, input_zero_point=0, output_zero_point=0,
+                             multiplier=m, shift=s)
+    elif op == "depthwise":
+        x = np.zeros((1, 1, 1, c), np.int8)
+        w = np.ones((1, 1, 1, c), np.int8)
+        model = tb.depthwise_conv2d_model(x.shape, w, bias, tb.Quant(1.0, 0),
+                                          tb.Quant(np.full(c, ws), 0, 3), tb.Quant(1.0, 0),
+                                          (1, 1, 1, c))
+        got = gt.depthwise_conv2d_int8(x, w, bias, input_zero_point=0, output_zero_point=0,
+                                       multiplier=m, shift=s)
+    else:
+        x = np.zeros((1, 1), np.int8)
+        w = np.ones((c, 1), np.int8)
+        model = tb.fully_connected_model(x.shape, w, bias, tb.Quant(1.0, 0), tb.Quant(ws, 0, 0),
+                                         tb.Quant(1.0, 0))
+        got = gt.fully_connected_int8(x, w, bias, input_zero_point=0, output_zero_point=0,
+                                      multiplier=m, shift=s)
+    (ref,) = run_reference(model, x)
+    _assert_same(got, ref, f"{op} rounding form")
