@@ -380,3 +380,66 @@ def test_rounding_form_per_operator(op, seed):
                                       multiplier=m, shift=s)
     (ref,) = run_reference(model, x)
     _assert_same(got, ref, f"{op} rounding form")
+
+
+_D = np.arange(-128, 128, dtype=np.int64)
+D1, D2 = (a.ravel() for a in np.meshgrid(_D, _D))     # every pair of int8 inputs (zp 0)
+
+
+def _add_pipeline(p, mbqm):
+    """ADD on every input pair with zero points 0, parameters ``p`` and multiply ``mbqm``."""
+    s1 = mbqm((D1 << p.left_shift), p.input1_multiplier, p.input1_shift).astype(np.int64)
+    s2 = mbqm((D2 << p.left_shift), p.input2_multiplier, p.input2_shift).astype(np.int64)
+    return mbqm(s1 + s2, p.output_multiplier, p.output_shift)
+
+
+def _add_case_where(rng, variant):
+    """Scales for which ``variant(s1, s2, so)`` (outputs on every input pair) differs from the
+    golden model somewhere inside the int8 range; returns the scales and those pairs."""
+    for _ in range(3000):
+        s1, s2 = (float(v) for v in _binades(rng, -8, 0, 2))
+        so = float(np.float32(max(s1, s2) * 2.0 ** rng.uniform(-1, 2)))
+        golden = _add_pipeline(gp.add_params(s1, s2, so),
+                               gf.multiply_by_quantized_multiplier_smaller_than_one_exp)
+        hit = (golden != variant(s1, s2, so)) & (np.abs(golden) <= 127)
+        if hit.any():
+            return s1, s2, so, D1[hit][:64], D2[hit][:64]
+    raise AssertionError("no distinguishing scales found")
+
+
+def _run_add_pairs(s1, s2, so, d1, d2):
+    x1, x2 = d1.astype(np.int8).reshape(1, -1), d2.astype(np.int8).reshape(1, -1)
+    (ref,) = run_reference(tb.add_model(x1.shape, tb.Quant(s1, 0), tb.Quant(s2, 0),
+                                        tb.Quant(so, 0)), x1, x2)
+    got = gt.add_int8(x1, x2, gp.add_params(s1, s2, so), input1_zero_point=0,
+                      input2_zero_point=0, output_zero_point=0)
+    _assert_same(got, ref, f"add scales {s1} {s2} {so}")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_add_rounds_twice(seed):
+    """ADD rescales with the double-rounding multiply (not ruy's single rounding)."""
+    rng = np.random.default_rng(seed)
+
+    def single(s1, s2, so):
+        return _add_pipeline(gp.add_params(s1, s2, so),
+                             gf.multiply_by_quantized_multiplier_single_rounding)
+
+    _run_add_pairs(*_add_case_where(rng, single))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_add_output_multiplier_is_a_double_quotient(seed):
+    """real_out = twice_max_input_scale / (2**20 * output_scale) is a double division (a float32
+    division would round the multiplier to 24 bits)."""
+    rng = np.random.default_rng(seed)
+
+    def float_quotient(s1, s2, so):
+        p = gp.add_params(s1, s2, so)
+        real = float(np.float32(2 * max(s1, s2)) / np.float32(2.0 ** 20 * so))
+        m, sh = gf.quantize_multiplier_smaller_than_one_exp(real)
+        p = gp.AddParams(p.left_shift, p.input1_multiplier, p.input1_shift, p.input2_multiplier,
+                         p.input2_shift, m, sh)
+        return _add_pipeline(p, gf.multiply_by_quantized_multiplier_smaller_than_one_exp)
+
+    _run_add_pairs(*_add_case_where(rng, float_quotient))
