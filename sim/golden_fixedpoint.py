@@ -9,8 +9,8 @@ semantics of the reference implementation (gemmlowp ``fixedpoint.h`` and TFLite
   a power-of-two exponent;
 - :func:`saturating_rounding_doubling_high_mul` is ARM's ``VQRDMULH``: ``(a * b + nudge) / 2**31``
   with C truncating division, the nudge ``2**30`` for a non-negative product and ``1 - 2**30`` for
-  a negative one (so exact halves round away from zero), and ``INT32_MIN * INT32_MIN`` saturating
-  to ``INT32_MAX``;
+  a negative one (nearest, an exact half toward +infinity: 0.5 -> 1, -0.5 -> 0, -1.5 -> -1), and
+  ``INT32_MIN * INT32_MIN`` saturating to ``INT32_MAX``;
 - :func:`rounding_divide_by_pot` is the rounding arithmetic right shift: round to nearest, ties
   away from zero;
 - :func:`multiply_by_quantized_multiplier` applies a (multiplier, shift) pair to an int32: left
@@ -150,7 +150,8 @@ def saturating_rounding_doubling_high_mul(a, b):
     ``ab = int64(a) * int64(b)``; ``nudge = 2**30 if ab >= 0 else 1 - 2**30``;
     ``result = int32((ab + nudge) / 2**31)`` with C truncating division; except
     ``a == b == INT32_MIN``, which gives ``INT32_MAX``. Read as Q0.31 numbers this is the product
-    ``a * b / 2**31`` rounded to nearest with ties away from zero.
+    ``a * b / 2**31`` rounded to nearest, an exact half toward +infinity (the negative nudge is
+    ``1 - 2**30``, not ``-2**30``: -0.5 -> 0, -1.5 -> -1).
 
     Parameters
     ----------
