@@ -6,6 +6,7 @@ padding before/after each spatial axis for SAME and VALID. All divisions are C i
 """
 
 import enum
+import numbers
 
 __all__ = ["Padding", "conv_output_size", "conv_padding"]
 
@@ -32,7 +33,7 @@ def _c_div(a, b):
 
 def _check_positive(**kw):
     for name, v in kw.items():
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
             raise ValueError(f"{name} must be a positive int, not {v!r}")
 
 
@@ -61,6 +62,7 @@ def conv_output_size(in_size, kernel, stride, padding, dilation=1):
         model at preparation.
     """
     _check_positive(in_size=in_size, kernel=kernel, stride=stride, dilation=dilation)
+    in_size, kernel, stride, dilation = int(in_size), int(kernel), int(stride), int(dilation)
     k = (kernel - 1) * dilation + 1
     if _padding(padding) is Padding.SAME:
         out = _c_div(in_size + stride - 1, stride)
@@ -97,6 +99,7 @@ def conv_padding(in_size, kernel, stride, padding, dilation=1):
         ``(out, before, after)``.
     """
     out = conv_output_size(in_size, kernel, stride, padding, dilation)
+    in_size, kernel, stride, dilation = int(in_size), int(kernel), int(stride), int(dilation)
     k = (kernel - 1) * dilation + 1
     need = (out - 1) * stride + k - in_size
     before = max(need, 0) // 2

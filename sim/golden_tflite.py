@@ -25,6 +25,8 @@ depthwise filter ``(1, KH, KW, Cin * M)`` with output channel ``c * M + m``, FC 
 ``(units, K)``. Computation is vectorised numpy in int64, wrapped to int32 where C stores int32.
 """
 
+import numbers
+
 import numpy as np
 
 from .golden_fixedpoint import (
@@ -62,10 +64,10 @@ def _zp(name, v):
 
 
 def _pair(name, v):
-    t = (v, v) if isinstance(v, int) else tuple(v)
-    if len(t) != 2 or any(not isinstance(i, int) or i < 1 for i in t):
+    t = (v, v) if isinstance(v, numbers.Integral) else tuple(v)
+    if len(t) != 2 or any(not isinstance(i, numbers.Integral) or i < 1 for i in t):
         raise ValueError(f"{name} must be a positive int or a pair of them, not {v!r}")
-    return t
+    return tuple(int(i) for i in t)
 
 
 def _clamp_bounds(lo, hi):

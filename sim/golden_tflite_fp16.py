@@ -22,6 +22,8 @@ Order of accumulation
     FULLY_CONNECTED: k = 0 .. K-1, i.e. ``gemm_fp16(x, w.T, bias)``.
 """
 
+import numbers
+
 import numpy as np
 
 from .golden import fp16_postprocess, gemm_fp16
@@ -45,10 +47,10 @@ def _array(name, x, dtype, ndim):
 
 
 def _pair(name, v):
-    t = (v, v) if isinstance(v, int) else tuple(v)
-    if len(t) != 2 or any(not isinstance(i, int) or i < 1 for i in t):
+    t = (v, v) if isinstance(v, numbers.Integral) else tuple(v)
+    if len(t) != 2 or any(not isinstance(i, numbers.Integral) or i < 1 for i in t):
         raise ValueError(f"{name} must be a positive int or a pair of them, not {v!r}")
-    return t
+    return tuple(int(i) for i in t)
 
 
 def _bias(bias, n):
