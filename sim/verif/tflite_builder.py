@@ -3,8 +3,11 @@ functions of the ``tflite`` package, one subgraph, int8 activations, constant we
 
 :class:`ModelBuilder` holds tensors (with per-tensor or per-channel affine quantization) and
 builtin operators and serialises them to the bytes of a ``.tflite`` file (schema version 3,
-identifier ``TFL3``, buffer 0 empty as the converter writes it). The ``*_model`` functions build
-the one-operator models the golden-model tests run through LiteRT.
+identifier ``TFL3``, buffer 0 empty as the converter writes it). The ``add_*`` functions append
+one operator (with its constant filter and bias) to a builder, so small graphs chain them; the
+``*_model`` functions build the one-operator models the golden-model tests run through LiteRT.
+Bias tensors get the quantization the converter writes: scale ``float32(x_scale * w_scale_j)``,
+zero point 0.
 """
 
 import dataclasses
@@ -29,6 +32,7 @@ from tflite.TensorType import TensorType
 
 __all__ = [
     "Quant", "ModelBuilder",
+    "add_conv2d", "add_depthwise_conv2d", "add_fully_connected", "add_pool2d", "add_add",
     "conv2d_model", "depthwise_conv2d_model", "fully_connected_model", "pool2d_model",
     "add_model",
 ]
@@ -210,7 +214,7 @@ class ModelBuilder:
         return bytes(b.Output())
 
 
-# --- one-operator models --------------------------------------------------------------------
+# --- operators appended to a builder -------------------------------------------------------
 
 def _act(a):
     return (a if isinstance(a, FusedActivation) else FusedActivation[str(a).upper()]).value
@@ -221,7 +225,7 @@ def _pad(p):
 
 
 def _pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
+    return (int(v), int(v)) if np.ndim(v) == 0 else tuple(int(i) for i in v)
 
 
 def _bias_quant(in_q, w_q):
@@ -230,94 +234,78 @@ def _bias_quant(in_q, w_q):
     return Quant(np.float32(in_q.scale) * ws, 0, 0)
 
 
-def conv2d_model(x_shape, w, bias, x_q, w_q, y_q, y_shape, *, stride=1, padding="SAME",
-                 dilation=1, activation="NONE"):
-    """A CONV_2D model: input int8 ``x_shape`` (NHWC), filter ``w`` (OHWI int8, per-channel
-    quantization along axis 0 when ``w_q`` has several scales), int32 ``bias`` or None, output
-    int8 ``y_shape``. Returns the model bytes."""
-    mb = ModelBuilder()
+def _conv_like(mb, op, opt_type, mod, extra, x, x_q, w, bias, w_q, y_q, y_shape, stride,
+               padding, dilation, activation, name):
+    """Shared body of CONV_2D and DEPTHWISE_CONV_2D; ``mod`` is the options' schema module."""
     sh, sw = _pair(stride)
     dh, dw = _pair(dilation)
-    xi = mb.tensor("input", x_shape, np.int8, x_q)
-    wi = mb.tensor("filter", w.shape, np.int8, w_q, w)
-    bi = -1 if bias is None else mb.tensor("bias", bias.shape, np.int32,
+    wi = mb.tensor(f"{name}/filter", w.shape, np.int8, w_q, w)
+    bi = -1 if bias is None else mb.tensor(f"{name}/bias", bias.shape, np.int32,
                                            _bias_quant(x_q, w_q), bias)
-    yi = mb.tensor("output", y_shape, np.int8, y_q)
+    yi = mb.tensor(f"{name}/output", y_shape, np.int8, y_q)
 
     def options(b):
-        Conv2DOptions.Start(b)
-        Conv2DOptions.AddPadding(b, _pad(padding))
-        Conv2DOptions.AddStrideH(b, sh)
-        Conv2DOptions.AddStrideW(b, sw)
-        Conv2DOptions.AddDilationHFactor(b, dh)
-        Conv2DOptions.AddDilationWFactor(b, dw)
-        Conv2DOptions.AddFusedActivationFunction(b, _act(activation))
-        return Conv2DOptions.End(b)
+        mod.Start(b)
+        mod.AddPadding(b, _pad(padding))
+        mod.AddStrideH(b, sh)
+        mod.AddStrideW(b, sw)
+        mod.AddDilationHFactor(b, dh)
+        mod.AddDilationWFactor(b, dw)
+        mod.AddFusedActivationFunction(b, _act(activation))
+        for fn, v in extra:
+            getattr(mod, fn)(b, v)
+        return mod.End(b)
 
-    mb.operator(BuiltinOperator.CONV_2D, [xi, wi, bi], [yi], BuiltinOptions.Conv2DOptions,
-                options)
-    return mb.build([xi], [yi])
+    mb.operator(op, [x, wi, bi], [yi], opt_type, options)
+    return yi
 
 
-def depthwise_conv2d_model(x_shape, w, bias, x_q, w_q, y_q, y_shape, *, stride=1,
-                           padding="SAME", dilation=1, depth_multiplier=1, activation="NONE"):
-    """A DEPTHWISE_CONV_2D model: filter ``w`` of shape (1, KH, KW, C*M), per-channel
-    quantization along axis 3. Returns the model bytes."""
-    mb = ModelBuilder()
-    sh, sw = _pair(stride)
-    dh, dw = _pair(dilation)
-    xi = mb.tensor("input", x_shape, np.int8, x_q)
-    wi = mb.tensor("filter", w.shape, np.int8, w_q, w)
-    bi = -1 if bias is None else mb.tensor("bias", bias.shape, np.int32,
+def add_conv2d(mb, x, x_q, w, bias, w_q, y_q, y_shape, *, stride=1, padding="SAME",
+               dilation=1, activation="NONE", name="conv"):
+    """Append a CONV_2D reading tensor ``x`` (quantized ``x_q``): filter ``w`` OHWI int8
+    (per-channel along axis 0 when ``w_q`` has several scales), int32 ``bias`` or None, int8
+    output of shape ``y_shape`` quantized ``y_q``. Returns the output tensor index."""
+    return _conv_like(mb, BuiltinOperator.CONV_2D, BuiltinOptions.Conv2DOptions,
+                      Conv2DOptions, [], x, x_q, w, bias, w_q, y_q, y_shape, stride,
+                      padding, dilation, activation, name)
+
+
+def add_depthwise_conv2d(mb, x, x_q, w, bias, w_q, y_q, y_shape, *, stride=1, padding="SAME",
+                         dilation=1, depth_multiplier=1, activation="NONE", name="depthwise"):
+    """Append a DEPTHWISE_CONV_2D: filter ``w`` of shape (1, KH, KW, C*M), per-channel
+    quantization along axis 3. Returns the output tensor index."""
+    return _conv_like(mb, BuiltinOperator.DEPTHWISE_CONV_2D,
+                      BuiltinOptions.DepthwiseConv2DOptions, DepthwiseConv2DOptions,
+                      [("AddDepthMultiplier", depth_multiplier)], x, x_q, w, bias, w_q, y_q,
+                      y_shape, stride, padding, dilation, activation, name)
+
+
+def add_fully_connected(mb, x, x_q, w, bias, w_q, y_q, batch, *, activation="NONE", name="fc"):
+    """Append a FULLY_CONNECTED: input (batch, K), filter ``w`` (units, K), output
+    (batch, units). Returns the output tensor index."""
+    wi = mb.tensor(f"{name}/filter", w.shape, np.int8, w_q, w)
+    bi = -1 if bias is None else mb.tensor(f"{name}/bias", bias.shape, np.int32,
                                            _bias_quant(x_q, w_q), bias)
-    yi = mb.tensor("output", y_shape, np.int8, y_q)
-
-    def options(b):
-        DepthwiseConv2DOptions.Start(b)
-        DepthwiseConv2DOptions.AddPadding(b, _pad(padding))
-        DepthwiseConv2DOptions.AddStrideH(b, sh)
-        DepthwiseConv2DOptions.AddStrideW(b, sw)
-        DepthwiseConv2DOptions.AddDilationHFactor(b, dh)
-        DepthwiseConv2DOptions.AddDilationWFactor(b, dw)
-        DepthwiseConv2DOptions.AddDepthMultiplier(b, depth_multiplier)
-        DepthwiseConv2DOptions.AddFusedActivationFunction(b, _act(activation))
-        return DepthwiseConv2DOptions.End(b)
-
-    mb.operator(BuiltinOperator.DEPTHWISE_CONV_2D, [xi, wi, bi], [yi],
-                BuiltinOptions.DepthwiseConv2DOptions, options)
-    return mb.build([xi], [yi])
-
-
-def fully_connected_model(x_shape, w, bias, x_q, w_q, y_q, *, activation="NONE"):
-    """A FULLY_CONNECTED model: input int8 (B, K), filter ``w`` (units, K), output (B, units).
-    Returns the model bytes."""
-    mb = ModelBuilder()
-    xi = mb.tensor("input", x_shape, np.int8, x_q)
-    wi = mb.tensor("filter", w.shape, np.int8, w_q, w)
-    bi = -1 if bias is None else mb.tensor("bias", bias.shape, np.int32,
-                                           _bias_quant(x_q, w_q), bias)
-    yi = mb.tensor("output", (x_shape[0], w.shape[0]), np.int8, y_q)
+    yi = mb.tensor(f"{name}/output", (batch, w.shape[0]), np.int8, y_q)
 
     def options(b):
         FullyConnectedOptions.Start(b)
         FullyConnectedOptions.AddFusedActivationFunction(b, _act(activation))
         return FullyConnectedOptions.End(b)
 
-    mb.operator(BuiltinOperator.FULLY_CONNECTED, [xi, wi, bi], [yi],
+    mb.operator(BuiltinOperator.FULLY_CONNECTED, [x, wi, bi], [yi],
                 BuiltinOptions.FullyConnectedOptions, options)
-    return mb.build([xi], [yi])
+    return yi
 
 
-def pool2d_model(kind, x_shape, y_shape, q, filter_size, *, stride=1, padding="VALID",
-                 activation="NONE"):
-    """An AVERAGE_POOL_2D (``kind='average'``) or MAX_POOL_2D (``'max'``) model; input and
-    output share the quantization ``q``. Returns the model bytes."""
+def add_pool2d(mb, kind, x, y_shape, q, filter_size, *, stride=1, padding="VALID",
+               activation="NONE", name="pool"):
+    """Append an AVERAGE_POOL_2D (``kind='average'``) or MAX_POOL_2D (``'max'``); the output
+    has the input's quantization ``q``. Returns the output tensor index."""
     op = {"average": BuiltinOperator.AVERAGE_POOL_2D, "max": BuiltinOperator.MAX_POOL_2D}[kind]
     fh, fw = _pair(filter_size)
     sh, sw = _pair(stride)
-    mb = ModelBuilder()
-    xi = mb.tensor("input", x_shape, np.int8, q)
-    yi = mb.tensor("output", y_shape, np.int8, q)
+    yi = mb.tensor(f"{name}/output", y_shape, np.int8, q)
 
     def options(b):
         Pool2DOptions.Start(b)
@@ -329,22 +317,56 @@ def pool2d_model(kind, x_shape, y_shape, q, filter_size, *, stride=1, padding="V
         Pool2DOptions.AddFusedActivationFunction(b, _act(activation))
         return Pool2DOptions.End(b)
 
-    mb.operator(op, [xi], [yi], BuiltinOptions.Pool2DOptions, options)
-    return mb.build([xi], [yi])
+    mb.operator(op, [x], [yi], BuiltinOptions.Pool2DOptions, options)
+    return yi
 
 
-def add_model(shape, q1, q2, qo, *, activation="NONE"):
-    """An ADD model of two int8 inputs of the same ``shape``. Returns the model bytes."""
-    mb = ModelBuilder()
-    a = mb.tensor("input1", shape, np.int8, q1)
-    c = mb.tensor("input2", shape, np.int8, q2)
-    y = mb.tensor("output", shape, np.int8, qo)
+def add_add(mb, a, c, shape, y_q, *, activation="NONE", name="add"):
+    """Append an ADD of tensors ``a`` and ``c`` (same ``shape``). Returns the output index."""
+    yi = mb.tensor(f"{name}/output", shape, np.int8, y_q)
 
     def options(b):
         AddOptions.Start(b)
         AddOptions.AddFusedActivationFunction(b, _act(activation))
         return AddOptions.End(b)
 
-    mb.operator(BuiltinOperator.ADD, [a, c], [y], BuiltinOptions.AddOptions, options)
-    return mb.build([a, c], [y])
+    mb.operator(BuiltinOperator.ADD, [a, c], [yi], BuiltinOptions.AddOptions, options)
+    return yi
 
+
+# --- one-operator models --------------------------------------------------------------------
+
+def conv2d_model(x_shape, w, bias, x_q, w_q, y_q, y_shape, **kw):
+    """A CONV_2D model (see :func:`add_conv2d`); returns the model bytes."""
+    mb = ModelBuilder()
+    x = mb.tensor("input", x_shape, np.int8, x_q)
+    return mb.build([x], [add_conv2d(mb, x, x_q, w, bias, w_q, y_q, y_shape, **kw)])
+
+
+def depthwise_conv2d_model(x_shape, w, bias, x_q, w_q, y_q, y_shape, **kw):
+    """A DEPTHWISE_CONV_2D model (see :func:`add_depthwise_conv2d`); returns the bytes."""
+    mb = ModelBuilder()
+    x = mb.tensor("input", x_shape, np.int8, x_q)
+    return mb.build([x], [add_depthwise_conv2d(mb, x, x_q, w, bias, w_q, y_q, y_shape, **kw)])
+
+
+def fully_connected_model(x_shape, w, bias, x_q, w_q, y_q, **kw):
+    """A FULLY_CONNECTED model, input (B, K) (see :func:`add_fully_connected`)."""
+    mb = ModelBuilder()
+    x = mb.tensor("input", x_shape, np.int8, x_q)
+    return mb.build([x], [add_fully_connected(mb, x, x_q, w, bias, w_q, y_q, x_shape[0], **kw)])
+
+
+def pool2d_model(kind, x_shape, y_shape, q, filter_size, **kw):
+    """An AVERAGE_POOL_2D / MAX_POOL_2D model (see :func:`add_pool2d`)."""
+    mb = ModelBuilder()
+    x = mb.tensor("input", x_shape, np.int8, q)
+    return mb.build([x], [add_pool2d(mb, kind, x, y_shape, q, filter_size, **kw)])
+
+
+def add_model(shape, q1, q2, qo, **kw):
+    """An ADD model of two int8 inputs of the same ``shape`` (see :func:`add_add`)."""
+    mb = ModelBuilder()
+    a = mb.tensor("input1", shape, np.int8, q1)
+    c = mb.tensor("input2", shape, np.int8, q2)
+    return mb.build([a, c], [add_add(mb, a, c, shape, qo, **kw)])

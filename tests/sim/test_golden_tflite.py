@@ -443,3 +443,42 @@ def test_add_output_multiplier_is_a_double_quotient(seed):
         return _add_pipeline(p, gf.multiply_by_quantized_multiplier_smaller_than_one_exp)
 
     _run_add_pairs(*_add_case_where(rng, float_quotient))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_small_graph_residual_block(seed):
+    """conv(3x3, RELU) -> depthwise(3x3) -> ADD(residual with the input) -> average pool
+    (global): one model through LiteRT, the golden operators chained."""
+    rng = np.random.default_rng(seed)
+    n, h, w, c = 1 + seed % 2, int(rng.integers(3, 10)), int(rng.integers(3, 10)), 8
+    xq, aq, bq, oq = (tb.Quant(float(_binades(rng, -6, -2, 1)[0]), _zero_point(rng))
+                      for _ in range(4))
+    w1 = _int8(rng, (c, 3, 3, c), lo=-127)
+    w1q = tb.Quant(_binades(rng, -10, -8, c), 0, 0)
+    w2 = _int8(rng, (1, 3, 3, c), lo=-127)
+    w2q = tb.Quant(_binades(rng, -8, -6, c), 0, 3)
+    b1 = rng.integers(-2 ** 12, 2 ** 12, c).astype(np.int32)
+    b2 = rng.integers(-2 ** 10, 2 ** 10, c).astype(np.int32)
+    x = _int8(rng, (n, h, w, c))
+
+    mb = tb.ModelBuilder()
+    xi = mb.tensor("input", x.shape, np.int8, xq)
+    t1 = tb.add_conv2d(mb, xi, xq, w1, b1, w1q, aq, x.shape, activation="RELU")
+    t2 = tb.add_depthwise_conv2d(mb, t1, aq, w2, b2, w2q, bq, x.shape)
+    t3 = tb.add_add(mb, t2, xi, x.shape, oq, activation="RELU6")
+    t4 = tb.add_pool2d(mb, "average", t3, (n, 1, 1, c), oq, (h, w))
+    (ref,) = run_reference(mb.build([xi], [t4]), x)
+
+    m1, s1 = gp.conv_multipliers(xq.scale, w1q.scale, aq.scale)
+    lo, hi = gp.activation_range_int8("RELU", aq.scale, aq.zero_point)
+    y1 = gt.conv2d_int8(x, w1, b1, input_zero_point=xq.zero_point,
+                        output_zero_point=aq.zero_point, multiplier=m1, shift=s1, lo=lo, hi=hi)
+    m2, s2 = gp.conv_multipliers(aq.scale, w2q.scale, bq.scale)
+    y2 = gt.depthwise_conv2d_int8(y1, w2, b2, input_zero_point=aq.zero_point,
+                                  output_zero_point=bq.zero_point, multiplier=m2, shift=s2)
+    lo, hi = gp.activation_range_int8("RELU6", oq.scale, oq.zero_point)
+    y3 = gt.add_int8(y2, x, gp.add_params(bq.scale, xq.scale, oq.scale),
+                     input1_zero_point=bq.zero_point, input2_zero_point=xq.zero_point,
+                     output_zero_point=oq.zero_point, lo=lo, hi=hi)
+    y4 = gt.average_pool_int8(y3, (h, w))
+    _assert_same(y4, ref, "residual block")
