@@ -19,6 +19,19 @@ computation it reproduces:
 - :func:`add_int8`: both inputs offset, shifted left by 20, rescaled, summed, rescaled to the
   output (``reference_integer_ops::AddFunc``).
 
+What LiteRT 2.3.0 (``ai-edge-litert``, reference op resolver) computes, established bit for bit
+by tests/sim/test_golden_tflite.py, including targeted inputs that tell the alternatives apart:
+
+- CONV_2D and DEPTHWISE_CONV_2D: multiplier ``double(x_s) * double(w_s_j) / double(y_s)``, the
+  double-rounding multiply (SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT); a
+  single filter scale is broadcast to every channel; int8 CONV_2D needs a bias tensor;
+- FULLY_CONNECTED: the same double-precision multiplier (per tensor too, not the float32 product
+  of older sources) but the single-rounding multiply (ruy's form);
+- ADD: left shift 20, multipliers from double quotients (``twice_max`` and ``2**20 * y_s`` are
+  exact float32 products), double rounding everywhere;
+- AVERAGE_POOL_2D: half away from zero via C division, the count excludes padding;
+- activation clamps: ``zp + round_half_away(f / scale)`` with a float32 division.
+
 The clamp is ``min(max(v, lo), hi)`` (so crossed bounds give ``hi``, as in C). Zero points are in
 [-128, 127]; shapes follow TFLite: input NHWC, conv filter OHWI ``(Cout, KH, KW, Cin)``,
 depthwise filter ``(1, KH, KW, Cin * M)`` with output channel ``c * M + m``, FC filter

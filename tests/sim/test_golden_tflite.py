@@ -482,3 +482,11 @@ def test_small_graph_residual_block(seed):
                      output_zero_point=oq.zero_point, lo=lo, hi=hi)
     y4 = gt.average_pool_int8(y3, (h, w))
     _assert_same(y4, ref, "residual block")
+
+
+def test_litert_version_is_the_one_characterised():
+    """The rounding findings above (FC single rounding, double products) are LiteRT 2.3.0's:
+    a different wheel must be re-characterised before this golden model is trusted with it."""
+    from dure.sim.verif.litert_ref import litert_version
+
+    assert litert_version() == "2.3.0"
