@@ -24,17 +24,19 @@ from tflite.TensorType import TensorType
 # The package re-exports each table's class under the module's name; the builder functions
 # (Start, AddX, End) live in the modules themselves.
 (AddOptions, Buffer, Conv2DOptions, DepthwiseConv2DOptions, FullyConnectedOptions, Model,
- Operator, OperatorCode, Pool2DOptions, QuantizationParameters, SubGraph, Tensor) = (
+ Operator, OperatorCode, Pool2DOptions, QuantizationParameters, SoftmaxOptions, SubGraph,
+ Tensor) = (
     importlib.import_module(f"tflite.{name}") for name in (
         "AddOptions", "Buffer", "Conv2DOptions", "DepthwiseConv2DOptions",
         "FullyConnectedOptions", "Model", "Operator", "OperatorCode", "Pool2DOptions",
-        "QuantizationParameters", "SubGraph", "Tensor"))
+        "QuantizationParameters", "SoftmaxOptions", "SubGraph", "Tensor"))
 
 __all__ = [
     "Quant", "ModelBuilder",
     "add_conv2d", "add_depthwise_conv2d", "add_fully_connected", "add_pool2d", "add_add",
+    "add_softmax",
     "conv2d_model", "depthwise_conv2d_model", "fully_connected_model", "pool2d_model",
-    "add_model",
+    "add_model", "softmax_model",
 ]
 
 _TYPES = {np.dtype(np.int8): TensorType.INT8, np.dtype(np.int32): TensorType.INT32,
@@ -334,6 +336,20 @@ def add_add(mb, a, c, shape, y_q, *, activation="NONE", name="add"):
     return yi
 
 
+def add_softmax(mb, x, shape, *, beta=1.0, name="softmax"):
+    """Append a SOFTMAX over the last axis; the int8 output has TFLite's fixed quantization
+    (scale 1/256, zero point -128). Returns the output tensor index."""
+    yi = mb.tensor(f"{name}/output", shape, np.int8, Quant(1.0 / 256, -128))
+
+    def options(b):
+        SoftmaxOptions.Start(b)
+        SoftmaxOptions.AddBeta(b, float(beta))
+        return SoftmaxOptions.End(b)
+
+    mb.operator(BuiltinOperator.SOFTMAX, [x], [yi], BuiltinOptions.SoftmaxOptions, options)
+    return yi
+
+
 # --- one-operator models --------------------------------------------------------------------
 
 def conv2d_model(x_shape, w, bias, x_q, w_q, y_q, y_shape, **kw):
@@ -370,3 +386,10 @@ def add_model(shape, q1, q2, qo, **kw):
     a = mb.tensor("input1", shape, np.int8, q1)
     c = mb.tensor("input2", shape, np.int8, q2)
     return mb.build([a, c], [add_add(mb, a, c, shape, qo, **kw)])
+
+
+def softmax_model(shape, q, **kw):
+    """A SOFTMAX model on an int8 input of ``shape`` quantized ``q`` (see :func:`add_softmax`)."""
+    mb = ModelBuilder()
+    x = mb.tensor("input", shape, np.int8, q)
+    return mb.build([x], [add_softmax(mb, x, shape, **kw)])
