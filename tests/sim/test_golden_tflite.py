@@ -490,3 +490,50 @@ def test_litert_version_is_the_one_characterised():
     from dure.sim.verif.litert_ref import litert_version
 
     assert litert_version() == "2.3.0"
+
+
+MLPERF_LAYERS = {
+    # name: (op, input shape, kernel, cout, stride, padding)
+    "dscnn_conv1": ("conv", (1, 49, 10, 1), (10, 4), 64, 2, "SAME"),
+    "dscnn_dw": ("depthwise", (1, 25, 5, 64), (3, 3), 64, 1, "SAME"),
+    "dscnn_pw": ("conv", (1, 25, 5, 64), (1, 1), 64, 1, "VALID"),
+    "resnet8_conv": ("conv", (1, 32, 32, 16), (3, 3), 16, 1, "SAME"),
+    "resnet8_down": ("conv", (1, 32, 32, 16), (3, 3), 32, 2, "SAME"),
+    "mobilenet_dw_s2": ("depthwise", (1, 48, 48, 8), (3, 3), 8, 2, "SAME"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MLPERF_LAYERS))
+def test_mlperf_tiny_layer_shapes(name):
+    """Full-size layers of the MLPerf Tiny models (DS-CNN, ResNet-8, MobileNetV1)."""
+    op, shape, (kh, kw), cout, stride, padding = MLPERF_LAYERS[name]
+    rng = np.random.default_rng(sum(map(ord, name)))
+    cin = shape[3]
+    x = _int8(rng, shape)
+    x_scale, x_zp, y_zp = 0.02, int(rng.integers(-128, 128)), int(rng.integers(-128, 128))
+    w_scales = _binades(rng, -9, -7, cout)
+    k = kh * kw * (1 if op == "depthwise" else cin)
+    y_scale = _out_scale(rng, x_scale, w_scales, k, False)
+    bias = rng.integers(-2 ** 14, 2 ** 14, cout).astype(np.int32)
+    oh, _, _ = conv_padding(shape[1], kh, stride, padding)
+    ow, _, _ = conv_padding(shape[2], kw, stride, padding)
+    y_shape = (1, oh, ow, cout)
+    m, s = gp.conv_multipliers(x_scale, w_scales, y_scale)
+    lo, hi = gp.activation_range_int8("RELU", y_scale, y_zp)
+    q = dict(input_zero_point=x_zp, output_zero_point=y_zp, multiplier=m, shift=s,
+             stride=stride, padding=padding, lo=lo, hi=hi)
+    if op == "conv":
+        w = _int8(rng, (cout, kh, kw, cin), lo=-127)
+        model = tb.conv2d_model(shape, w, bias, tb.Quant(x_scale, x_zp), tb.Quant(w_scales, 0, 0),
+                                tb.Quant(y_scale, y_zp), y_shape, stride=stride,
+                                padding=padding, activation="RELU")
+        got = gt.conv2d_int8(x, w, bias, **q)
+    else:
+        w = _int8(rng, (1, kh, kw, cout), lo=-127)
+        model = tb.depthwise_conv2d_model(shape, w, bias, tb.Quant(x_scale, x_zp),
+                                          tb.Quant(w_scales, 0, 3), tb.Quant(y_scale, y_zp),
+                                          y_shape, stride=stride, padding=padding,
+                                          activation="RELU")
+        got = gt.depthwise_conv2d_int8(x, w, bias, **q)
+    (ref,) = run_reference(model, x)
+    _assert_same(got, ref, name)
