@@ -34,7 +34,7 @@ from tflite.TensorType import TensorType
 __all__ = [
     "Quant", "ModelBuilder",
     "add_conv2d", "add_depthwise_conv2d", "add_fully_connected", "add_pool2d", "add_add",
-    "add_softmax",
+    "add_softmax", "add_quantize", "add_dequantize",
     "conv2d_model", "depthwise_conv2d_model", "fully_connected_model", "pool2d_model",
     "add_model", "softmax_model",
 ]
@@ -117,7 +117,7 @@ class ModelBuilder:
 
         ``op`` is a ``BuiltinOperator`` code, ``inputs``/``outputs`` tensor indices (-1 for an
         omitted optional input), ``options_type`` a ``BuiltinOptions`` code and ``options`` a
-        function ``builder -> offset`` that writes the options table.
+        function ``builder -> offset`` that writes the options table (None: no options).
         """
         if op not in self._opcodes:
             self._opcodes.append(op)
@@ -166,15 +166,16 @@ class ModelBuilder:
             tensors.append(Tensor.End(b))
         ops = []
         for idx, ins, outs, opt_type, opt_fn in self._ops:
-            opt = opt_fn(b)
+            opt = opt_fn(b) if opt_fn is not None else None
             ins_off = _int_vector(b, Operator.StartInputsVector, ins)
             outs_off = _int_vector(b, Operator.StartOutputsVector, outs)
             Operator.Start(b)
             Operator.AddOpcodeIndex(b, idx)
             Operator.AddInputs(b, ins_off)
             Operator.AddOutputs(b, outs_off)
-            Operator.AddBuiltinOptionsType(b, opt_type)
-            Operator.AddBuiltinOptions(b, opt)
+            if opt is not None:
+                Operator.AddBuiltinOptionsType(b, opt_type)
+                Operator.AddBuiltinOptions(b, opt)
             ops.append(Operator.End(b))
         codes = []
         for op in self._opcodes:
@@ -347,6 +348,21 @@ def add_softmax(mb, x, shape, *, beta=1.0, name="softmax"):
         return SoftmaxOptions.End(b)
 
     mb.operator(BuiltinOperator.SOFTMAX, [x], [yi], BuiltinOptions.SoftmaxOptions, options)
+    return yi
+
+
+def add_quantize(mb, x, shape, y_q, *, name="quantize"):
+    """Append a QUANTIZE (float32 -> int8, or int8 -> int8 rescale) to an int8 output quantized
+    ``y_q``. Returns the output tensor index."""
+    yi = mb.tensor(f"{name}/output", shape, np.int8, y_q)
+    mb.operator(BuiltinOperator.QUANTIZE, [x], [yi], 0, None)
+    return yi
+
+
+def add_dequantize(mb, x, shape, *, name="dequantize"):
+    """Append a DEQUANTIZE (int8 -> float32). Returns the output tensor index."""
+    yi = mb.tensor(f"{name}/output", shape, np.float32)
+    mb.operator(BuiltinOperator.DEQUANTIZE, [x], [yi], 0, None)
     return yi
 
 
