@@ -1,5 +1,6 @@
 """Golden model of TFLite full-integer operators (INT8, NHWC), bit-exact to LiteRT's reference
-kernels (``kernels/internal/reference/integer_ops``, double-rounding build).
+op resolver (``kernels/internal/reference/integer_ops``; where the wheel departs from those
+sources, the wheel wins: see the list below).
 
 Every operator takes the integers a compiled model holds (zero points, per-channel multiplier and
 shift from :mod:`dure.sim.golden_tflite_params`, the activation clamp) and states the C
@@ -30,7 +31,9 @@ by tests/sim/test_golden_tflite.py, including targeted inputs that tell the alte
 - ADD: left shift 20, multipliers from double quotients (``twice_max`` and ``2**20 * y_s`` are
   exact float32 products), double rounding everywhere;
 - AVERAGE_POOL_2D: half away from zero via C division, the count excludes padding;
-- activation clamps: ``zp + round_half_away(f / scale)`` with a float32 division.
+- AVERAGE_POOL_2D and MAX_POOL_2D ignore the quantization except for the activation clamp;
+- activation clamps: ``zp + round_half_away(f / scale)`` (consistent with every test; the
+  float32 division of the source is not separately told apart from a double one).
 
 The clamp is ``min(max(v, lo), hi)`` (so crossed bounds give ``hi``, as in C). Zero points are in
 [-128, 127]; shapes follow TFLite: input NHWC, conv filter OHWI ``(Cout, KH, KW, Cin)``,
