@@ -32,8 +32,8 @@ by tests/sim/test_golden_tflite.py, including targeted inputs that tell the alte
   exact float32 products), double rounding everywhere;
 - AVERAGE_POOL_2D: half away from zero via C division, the count excludes padding;
 - AVERAGE_POOL_2D and MAX_POOL_2D ignore the quantization except for the activation clamp;
-- activation clamps: ``zp + round_half_away(f / scale)`` (consistent with every test; the
-  float32 division of the source is not separately told apart from a double one).
+- activation clamps: ``zp + round_half_away(f / scale)`` with a float32 division (scales where
+  float32 and double quotients round differently show it on RELU6's upper bound).
 
 The clamp is ``min(max(v, lo), hi)`` (so crossed bounds give ``hi``, as in C). Zero points are in
 [-128, 127]; shapes follow TFLite: input NHWC, conv filter OHWI ``(Cout, KH, KW, Cin)``,

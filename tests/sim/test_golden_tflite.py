@@ -537,3 +537,21 @@ def test_mlperf_tiny_layer_shapes(name):
         got = gt.depthwise_conv2d_int8(x, w, bias, **q)
     (ref,) = run_reference(model, x)
     _assert_same(got, ref, name)
+
+
+@pytest.mark.parametrize("scale", [0.09600000083446503, 0.09160305559635162, 0.08888889104127884,
+                                   0.08633093535900116, 0.08053691685199738])
+def test_relu6_bound_uses_a_float32_division(scale):
+    """Output scales where float32(6 / scale) lands on k + 1/2 but the exact quotient is just
+    below: the RELU6 upper bound is zp + round(6.0f / scale) = zp + k + 1 (a double division
+    would give zp + k). A saturated 1x1 max pool shows the bound."""
+    scale = float(np.float32(scale))
+    zp = -128
+    lo, hi = gp.activation_range_int8("RELU6", scale, zp)
+    q6 = np.float32(6.0) / np.float32(scale)
+    assert hi == zp + gf.tflite_round(q6) and gf.tflite_round(q6) != round(6.0 / scale)
+    x = np.full((1, 1, 1, 1), 127, np.int8)
+    model = tb.pool2d_model("max", x.shape, x.shape, tb.Quant(scale, zp), 1,
+                            activation="RELU6")
+    (ref,) = run_reference(model, x)
+    _assert_same(gt.max_pool_int8(x, 1, lo=lo, hi=hi), ref, "relu6 bound")
