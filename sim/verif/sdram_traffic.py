@@ -142,32 +142,34 @@ def _stream_rate(traffic, first):
     return 4 * (len(responses) - 1) / (responses[-1].cycle - responses[0].cycle)
 
 
-def bench(controller_factory, *, clk_freq, datasheet, count=64, seed=1):
-    """Measures a controller: sustained bytes per cycle of sequential and random reads and
-    writes, and the read latency (grant to response) of a lone read to an open row, a closed
-    bank and another row of an open bank. ``controller_factory()`` makes a fresh controller.
-    Returns a dict of numbers."""
+def bench(timing, *, clk_freq, datasheet, count=1024, seed=1):
+    """Measures the controller for ``timing`` at ``clk_freq``: sustained bytes per cycle of
+    ``count`` back-to-back sequential and random reads and writes (the random ones over the
+    whole part, so nearly every one misses its bank's open row), and the read latency (grant
+    to response) of a lone read to a closed bank, to the open row, and to another row of an
+    open bank. Returns a dict of numbers."""
+    from dure.rtl.soc.sdram import SdramController
+
     rng = random.Random(seed)
-    start = controller_factory().cycles.init + 100
-    words = 1 << controller_factory().word_bits
+    start = timing.cycles(clk_freq).init + 100
+    word_bits = timing.row_bits + timing.bank_bits + timing.col_bits - 1
+
+    def run(requests):
+        return simulate(SdramController(timing, clk_freq=clk_freq), requests,
+                        clk_freq=clk_freq, datasheet=datasheet)
+
     results = {}
     for name, we in (("read", 0), ("write", 1)):
-        requests = sequential_requests(0, count, we=we, first_idle=start)
-        traffic = simulate(controller_factory(), requests, clk_freq=clk_freq,
-                           datasheet=datasheet)
+        traffic = run(sequential_requests(0, count, we=we, first_idle=start))
         results[f"sequential {name} B/cycle"] = _stream_rate(traffic, 0)
-        requests = [Request(rng.randrange(words), we=we, wdata=rng.getrandbits(32),
-                            idle=start if i == 0 else 0) for i in range(count)]
-        traffic = simulate(controller_factory(), requests, clk_freq=clk_freq,
-                           datasheet=datasheet)
+        traffic = run([Request(rng.getrandbits(word_bits), we=we, wdata=rng.getrandbits(32),
+                               idle=start if i == 0 else 0) for i in range(count)])
         results[f"random {name} B/cycle"] = _stream_rate(traffic, 0)
-    # Lone reads: a closed bank, then the same row (open), then another row of that bank.
-    c = controller_factory()
-    other_row = 1 << (c.word_bits - 1)
-    requests = [Request(5, idle=start), Request(6, idle=40), Request(other_row + 5, idle=40)]
-    traffic = simulate(c, requests, clk_freq=clk_freq, datasheet=datasheet)
-    lat = [r.cycle - g for r, g in zip(traffic.responses, traffic.grants, strict=True)]
-    results["read latency, closed bank (cycles)"] = lat[0]
-    results["read latency, open row (cycles)"] = lat[1]
-    results["read latency, row miss (cycles)"] = lat[2]
+    other_row = 1 << (word_bits - 1)
+    traffic = run([Request(5, idle=start), Request(6, idle=40), Request(other_row + 5, idle=40)])
+    closed, hit, miss = (r.cycle - g for r, g in zip(traffic.responses, traffic.grants,
+                                                     strict=True))
+    results["read latency, closed bank (cycles)"] = closed
+    results["read latency, open row (cycles)"] = hit
+    results["read latency, row miss (cycles)"] = miss
     return results

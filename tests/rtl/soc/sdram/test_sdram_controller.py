@@ -9,6 +9,7 @@ from dure.rtl.soc.sdram import IS42S16160G_7, SdramController, SdramTiming
 from dure.sim.verif.sdram_chip import IS42S16160G, SdramViolation
 from dure.sim.verif.sdram_traffic import (
     Request,
+    bench,
     check_responses,
     random_requests,
     sequential_requests,
@@ -144,3 +145,17 @@ def test_bad_timing_parameters():
         SdramTiming(cas_latency=4)
     with pytest.raises(ValueError, match="too few for the refresh margin"):
         SdramTiming(t_refi=100e-9).cycles(100_000_000)
+
+
+def test_bandwidth_and_latency(capsys):
+    """Measured numbers (printed; run with -s to see them). Cycle counts are deterministic."""
+    timing = dataclasses.replace(IS42S16160G_7, t_init=2e-6)
+    chip = dataclasses.replace(IS42S16160G, t_init=2e-6)
+    results = bench(timing, clk_freq=CLK, datasheet=chip, count=128)
+    with capsys.disabled():
+        print()
+        for name, value in results.items():
+            print(f"SDRAM at {CLK / 1e6:g} MHz: {name}: {value:.3g}")
+    assert results["sequential read B/cycle"] > 1.9
+    assert results["sequential write B/cycle"] > 1.9
+    assert results["read latency, open row (cycles)"] == IS42S16160G_7.cas_latency + 4
