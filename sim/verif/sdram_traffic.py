@@ -142,12 +142,12 @@ def _stream_rate(traffic, first):
     return 4 * (len(responses) - 1) / (responses[-1].cycle - responses[0].cycle)
 
 
-def bench(timing, *, clk_freq, datasheet, count=1024, seed=1):
+def bench(timing, *, clk_freq, datasheet, count=1024, seed=1, **kwargs):
     """Measures the controller for ``timing`` at ``clk_freq``: sustained bytes per cycle of
     ``count`` back-to-back sequential and random reads and writes (the random ones over the
     whole part, so nearly every one misses its bank's open row), and the read latency (grant
     to response) of a lone read to a closed bank, to the open row, and to another row of an
-    open bank. Returns a dict of numbers."""
+    open bank. ``kwargs`` go to the controller. Returns a dict of numbers."""
     from dure.rtl.soc.sdram import SdramController
 
     rng = random.Random(seed)
@@ -155,7 +155,7 @@ def bench(timing, *, clk_freq, datasheet, count=1024, seed=1):
     word_bits = timing.row_bits + timing.bank_bits + timing.col_bits - 1
 
     def run(requests):
-        return simulate(SdramController(timing, clk_freq=clk_freq), requests,
+        return simulate(SdramController(timing, clk_freq=clk_freq, **kwargs), requests,
                         clk_freq=clk_freq, datasheet=datasheet)
 
     results = {}

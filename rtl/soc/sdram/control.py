@@ -2,10 +2,12 @@
 
 One command per cycle, registered onto the pins. Every timing rule is a down-counter that a
 command loads with the number of cycles until the next command it constrains may follow; a
-command is issued only when its counters are zero.
+command is issued only when its counters are zero. READ and WRITE go in request order; the
+PRECHARGE and ACTIVE of the request after the current one go ahead when its bank is another
+one and the current request has nothing to issue (bank interleaving).
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -26,7 +28,7 @@ _LOAD_MODE = (1, 1, 1)
 
 
 class SdramControl(wiring.Component):
-    """Chooses the SDRAM command of each cycle for the request at the head of the queue.
+    """Chooses the SDRAM command of each cycle for the requests at the head of the queue.
 
     Parameters
     ----------
@@ -45,6 +47,8 @@ class SdramControl(wiring.Component):
         The oldest request not yet issued.
     rq_issue : Out(1)
         Its READ or WRITE is issued in this cycle (combinational, from registers only).
+    nx_valid, nx_addr : In(1), In(word_bits)
+        The request after it, whose row may be opened early (0 for no look-ahead).
     refresh_request : In(1)
         A refresh is owed; it goes before any further access.
     refresh_ack : Out(1)
@@ -68,6 +72,8 @@ class SdramControl(wiring.Component):
             "rq_addr": In(self.word_bits),
             "rq_we": In(1),
             "rq_issue": Out(1),
+            "nx_valid": In(1),
+            "nx_addr": In(self.word_bits),
             "refresh_request": In(1),
             "refresh_ack": Out(1),
             "ready": Out(1),
@@ -103,19 +109,30 @@ class SdramControl(wiring.Component):
             dec = Mux(ctr == 0, 0, ctr - 1)
             m.d.sync += ctr.eq(Mux(dec > distance - 1, dec, distance - 1))
 
-        act_ok = [counter(f"act_wait{b}") for b in range(banks)]   # tRC, tRP, tRFC
-        rw_ok = [counter(f"rw_wait{b}") for b in range(banks)]     # tRCD
-        pre_ok = [counter(f"pre_wait{b}") for b in range(banks)]   # tRAS, tWR, read burst
-        rrd_ok = counter("rrd_wait")
-        rd_ok = counter("read_wait")                               # data bus
-        wr_ok = counter("write_wait")                              # data bus turnaround
+        act_wait = [counter(f"act_wait{b}") for b in range(banks)]   # tRC, tRP, tRFC
+        rw_wait = [counter(f"rw_wait{b}") for b in range(banks)]     # tRCD
+        pre_wait = [counter(f"pre_wait{b}") for b in range(banks)]   # tRAS, tWR, read burst
+        rrd_wait = counter("rrd_wait")
+        read_wait = counter("read_wait")                             # data bus
+        write_wait = counter("write_wait")                           # data bus turnaround
         is_open = Signal(banks)
         open_row = [Signal(self._row_bits, name=f"open_row{b}") for b in range(banks)]
 
-        col_words = self._col_bits - 1
-        column = Cat(Const(0, 1), self.rq_addr[:col_words])
-        bank = self.rq_addr[col_words:col_words + self._bank_bits]
-        row = self.rq_addr[col_words + self._bank_bits:]
+        def decode(addr, name):
+            """Bank, row and column of a word address, and the state of its bank."""
+            col_words = self._col_bits - 1
+            bank = Signal(self._bank_bits, name=f"{name}_bank")
+            row = Signal(self._row_bits, name=f"{name}_row")
+            m.d.comb += [bank.eq(addr[col_words:col_words + self._bank_bits]),
+                         row.eq(addr[col_words + self._bank_bits:])]
+            column = Cat(Const(0, 1), addr[:col_words])
+            bank_open = Signal(name=f"{name}_open")
+            row_hit = Signal(name=f"{name}_hit")
+            m.d.comb += [bank_open.eq(is_open.bit_select(bank, 1)),
+                         row_hit.eq(bank_open & (Array(open_row)[bank] == row))]
+            may_precharge = bank_open & ~row_hit & (Array(pre_wait)[bank] == 0)
+            may_activate = ~bank_open & (Array(act_wait)[bank] == 0) & (rrd_wait == 0)
+            return bank, row, column, row_hit, may_precharge, may_activate
 
         def command(ras_cas_we, ba=0, a=0):
             ras, cas, we = ras_cas_we
@@ -125,16 +142,41 @@ class SdramControl(wiring.Component):
         m.d.sync += [self.cs.eq(0), self.ras.eq(0), self.cas.eq(0), self.we.eq(0),
                      self.clk_en.eq(1)]
 
+        def for_bank(bank, *statements):
+            for b in range(banks):
+                with m.If(bank == b):
+                    for statement in statements:
+                        statement(b)
+
+        def activate(bank, row):
+            command(_ACTIVE, ba=bank, a=row)
+            hold(rrd_wait, c.rrd)
+
+            def each(b):
+                m.d.sync += [is_open[b].eq(1), open_row[b].eq(row)]
+                hold(act_wait[b], c.rc)
+                hold(rw_wait[b], c.rcd)
+                hold(pre_wait[b], c.ras)
+            for_bank(bank, each)
+
+        def precharge(bank):
+            command(_PRECHARGE, ba=bank)
+
+            def each(b):
+                m.d.sync += is_open[b].eq(0)
+                hold(act_wait[b], c.rp)
+            for_bank(bank, each)
+
         def precharge_all():
             command(_PRECHARGE, a=1 << 10)
             m.d.sync += is_open.eq(0)
             for b in range(banks):
-                hold(act_ok[b], c.rp)
+                hold(act_wait[b], c.rp)
 
         def refresh():
             command(_REFRESH)
             for b in range(banks):
-                hold(act_ok[b], c.rfc)
+                hold(act_wait[b], c.rfc)
 
         wait = Signal(range(max(c.init, longest) + 1), init=c.init)
         refreshes = Signal(range(self._init_refreshes + 1))
@@ -144,15 +186,14 @@ class SdramControl(wiring.Component):
         all_closable = Const(1)
         all_idle = Const(1)
         for b in range(banks):
-            all_closable &= ~is_open[b] | (pre_ok[b] == 0)
-            all_idle &= act_ok[b] == 0
+            all_closable &= ~is_open[b] | (pre_wait[b] == 0)
+            all_idle &= act_wait[b] == 0
 
-        bank_open = Signal()
-        row_hit = Signal()
-        with m.Switch(bank):
-            for b in range(banks):
-                with m.Case(b):
-                    m.d.comb += [bank_open.eq(is_open[b]), row_hit.eq(open_row[b] == row)]
+        bank, row, column, row_hit, may_precharge, may_activate = decode(self.rq_addr, "rq")
+        may_access = row_hit & (Array(rw_wait)[bank] == 0) & Mux(
+            self.rq_we, write_wait == 0, read_wait == 0)
+        nx_bank, nx_row, _, _, nx_may_precharge, nx_may_activate = decode(self.nx_addr, "nx")
+        ahead = self.nx_valid & (nx_bank != bank)
 
         with m.FSM(name="state"):
             with m.State("INIT-WAIT"):
@@ -181,47 +222,27 @@ class SdramControl(wiring.Component):
                         refresh()
                         m.d.comb += self.refresh_ack.eq(1)
                 with m.Elif(self.rq_valid):
-                    with m.Switch(bank):
-                        for b in range(banks):
-                            with m.Case(b):
-                                self._access(m, b, bank_open, row_hit, row, column, command,
-                                             hold, act_ok, rw_ok, pre_ok, rrd_ok, rd_ok, wr_ok,
-                                             is_open, open_row)
+                    with m.If(may_access):
+                        m.d.comb += self.rq_issue.eq(1)
+                        with m.If(self.rq_we):
+                            command(_WRITE, ba=bank, a=column)
+                            # Last data in one cycle later, then the write recovery.
+                            for_bank(bank, lambda b: hold(pre_wait[b], 1 + c.wr))
+                            hold(read_wait, BURST_LENGTH)
+                            hold(write_wait, BURST_LENGTH)
+                        with m.Else():
+                            command(_READ, ba=bank, a=column)
+                            for_bank(bank, lambda b: hold(pre_wait[b], BURST_LENGTH))
+                            hold(read_wait, BURST_LENGTH)
+                            # The chip drives DQ CL .. CL + 1 cycles later; then one idle
+                            # cycle before the controller drives it.
+                            hold(write_wait, cl + BURST_LENGTH + 1)
+                    with m.Elif(may_precharge):
+                        precharge(bank)
+                    with m.Elif(may_activate):
+                        activate(bank, row)
+                    with m.Elif(ahead & nx_may_precharge):
+                        precharge(nx_bank)
+                    with m.Elif(ahead & nx_may_activate):
+                        activate(nx_bank, nx_row)
         return m
-
-    def _access(self, m, b, bank_open, row_hit, row, column, command, hold, act_ok, rw_ok,
-                pre_ok, rrd_ok, rd_ok, wr_ok, is_open, open_row):
-        c = self._c
-        banks = 1 << self._bank_bits
-        cl = c.cas_latency
-        with m.If(bank_open & row_hit):
-            with m.If(self.rq_we):
-                with m.If((rw_ok[b] == 0) & (wr_ok == 0)):
-                    command(_WRITE, ba=b, a=column)
-                    m.d.comb += self.rq_issue.eq(1)
-                    # Last data in one cycle later, then the write recovery.
-                    hold(pre_ok[b], 1 + c.wr)
-                    hold(rd_ok, BURST_LENGTH)
-                    hold(wr_ok, BURST_LENGTH)
-            with m.Else():
-                with m.If((rw_ok[b] == 0) & (rd_ok == 0)):
-                    command(_READ, ba=b, a=column)
-                    m.d.comb += self.rq_issue.eq(1)
-                    hold(pre_ok[b], BURST_LENGTH)
-                    hold(rd_ok, BURST_LENGTH)
-                    # The chip drives DQ CL .. CL + 1 cycles later; one idle cycle after it.
-                    hold(wr_ok, cl + BURST_LENGTH + 1)
-        with m.Elif(bank_open):
-            with m.If(pre_ok[b] == 0):
-                command(_PRECHARGE, ba=b)
-                m.d.sync += is_open[b].eq(0)
-                hold(act_ok[b], c.rp)
-        with m.Else():
-            with m.If((act_ok[b] == 0) & (rrd_ok == 0)):
-                command(_ACTIVE, ba=b, a=row)
-                m.d.sync += [is_open[b].eq(1), open_row[b].eq(row)]
-                hold(act_ok[b], c.rc)
-                hold(rw_ok[b], c.rcd)
-                hold(pre_ok[b], c.ras)
-                hold(rrd_ok, c.rrd)
-        del banks

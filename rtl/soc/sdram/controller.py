@@ -31,6 +31,9 @@ class SdramController(wiring.Component):
         Clock frequency in Hz; the timing is rounded up to whole cycles of it.
     read_delay : int
         Extra cycles of read data capture on the board (I/O registers), >= 0.
+    lookahead : bool
+        Queue two requests and open the second one's row (in another bank) while the first
+        waits for its own; without it, one request at a time.
 
     Members
     -------
@@ -50,12 +53,13 @@ class SdramController(wiring.Component):
     open rows of one direction; a change from read to write costs ``cas_latency + 1`` cycles.
     """
 
-    def __init__(self, timing, *, clk_freq, read_delay=0):
+    def __init__(self, timing, *, clk_freq, read_delay=0, lookahead=True):
         if not isinstance(timing, SdramTiming):
             raise TypeError(f"timing must be an SdramTiming, not {timing!r}")
         self._timing = timing
         self.cycles = timing.cycles(clk_freq)
         self._read_delay = read_delay
+        self._lookahead = bool(lookahead)
         self.word_bits = timing.row_bits + timing.bank_bits + timing.col_bits - 1
         super().__init__({
             "bus": In(BusSignature(self.word_bits)),
@@ -73,23 +77,44 @@ class SdramController(wiring.Component):
             cas_latency=t.cas_latency, read_delay=self._read_delay)
         m.submodules.refresh = refresh = RefreshTimer(self.cycles.refresh_period)
 
-        # The request register: one request waits here for its commands.
-        valid = Signal()
-        addr = Signal(self.word_bits)
-        we = Signal()
-        be = Signal(4)
-        wdata = Signal(32)
-        m.d.comb += bus.gnt.eq(~valid | control.rq_issue)
-        with m.If(control.rq_issue):
-            m.d.sync += valid.eq(0)
-        with m.If(bus.req & bus.gnt):
-            m.d.sync += [valid.eq(1), addr.eq(bus.addr), we.eq(bus.we), be.eq(bus.be),
-                         wdata.eq(bus.wdata)]
+        # The request queue: the current request (waiting for its commands) and, with
+        # look-ahead, the next one (whose row may be opened meanwhile).
+        fields = [("valid", 1), ("addr", self.word_bits), ("we", 1), ("be", 4), ("wdata", 32)]
+        cur = {name: Signal(width, name=f"cur_{name}") for name, width in fields}
+        nxt = {name: Signal(width, name=f"nxt_{name}") for name, width in fields}
+        incoming = {"valid": 1, "addr": bus.addr, "we": bus.we, "be": bus.be,
+                    "wdata": bus.wdata}
+        accept = Signal()
+        issue = control.rq_issue
+        if self._lookahead:
+            m.d.comb += [bus.gnt.eq(~nxt["valid"] | issue), accept.eq(bus.req & bus.gnt)]
+            with m.If(issue):
+                m.d.sync += [cur[name].eq(nxt[name]) for name, _ in fields]
+                m.d.sync += nxt["valid"].eq(0)
+                with m.If(accept):
+                    with m.If(nxt["valid"]):
+                        m.d.sync += [nxt[name].eq(incoming[name]) for name, _ in fields]
+                    with m.Else():
+                        m.d.sync += [cur[name].eq(incoming[name]) for name, _ in fields]
+            with m.Elif(accept):
+                with m.If(cur["valid"]):
+                    m.d.sync += [nxt[name].eq(incoming[name]) for name, _ in fields]
+                with m.Else():
+                    m.d.sync += [cur[name].eq(incoming[name]) for name, _ in fields]
+        else:
+            m.d.comb += [bus.gnt.eq(~cur["valid"] | issue), accept.eq(bus.req & bus.gnt)]
+            with m.If(issue):
+                m.d.sync += cur["valid"].eq(0)
+            with m.If(accept):
+                m.d.sync += [cur[name].eq(incoming[name]) for name, _ in fields]
+        valid, addr, we, be, wdata = (cur[name] for name, _ in fields)
 
         m.d.comb += [
             control.rq_valid.eq(valid),
             control.rq_addr.eq(addr),
             control.rq_we.eq(we),
+            control.nx_valid.eq(nxt["valid"]),
+            control.nx_addr.eq(nxt["addr"]),
             refresh.enable.eq(control.ready),
             control.refresh_request.eq(refresh.request),
             refresh.ack.eq(control.refresh_ack),

@@ -24,8 +24,8 @@ FAST_CHIP = dataclasses.replace(IS42S16160G, t_init=2e-6, refresh_rows=4, t_ref=
 START = 260  # cycles: past the initialisation of FAST at 100 MHz
 
 
-def _run(requests, timing=FAST, datasheet=FAST_CHIP, clk=CLK, **kwargs):
-    controller = SdramController(timing, clk_freq=clk)
+def _run(requests, timing=FAST, datasheet=FAST_CHIP, clk=CLK, lookahead=True, **kwargs):
+    controller = SdramController(timing, clk_freq=clk, lookahead=lookahead)
     traffic = simulate(controller, requests, clk_freq=clk, datasheet=datasheet, **kwargs)
     check_responses(requests, traffic)
     return traffic
@@ -54,20 +54,22 @@ def test_init_sequence_then_write_and_read_with_byte_enables():
 
 
 def test_requests_during_initialisation_wait():
-    requests = [Request(3, we=1, wdata=0xCAFE_F00D), Request(3)]
+    requests = [Request(3, we=1, wdata=0xCAFE_F00D), Request(3), Request(3)]
     traffic = _run(requests)
-    assert traffic.responses[1].rdata == 0xCAFE_F00D
-    assert traffic.grants[1] > FAST.cycles(CLK).init
+    assert traffic.responses[2].rdata == 0xCAFE_F00D
+    # Two requests wait in the queue; the third is granted once the first is issued.
+    assert traffic.grants[:2] == [0, 1]
+    assert traffic.grants[2] > FAST.cycles(CLK).init
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_random_traffic_against_shadow_memory(seed):
+@pytest.mark.parametrize("seed, lookahead", [(1, True), (2, True), (3, False)])
+def test_random_traffic_against_shadow_memory(seed, lookahead):
     rng = random.Random(seed)
     # A small address space folds into a few rows of every bank: row hits, misses, conflicts.
     words = 1 << 12
     requests = random_requests(rng, 300, words)
     requests[0].idle = START
-    traffic = _run(requests)
+    traffic = _run(requests, lookahead=lookahead)
     assert len(traffic.chip.refreshes) >= 4      # refreshes happened under load
 
 
@@ -152,10 +154,12 @@ def test_bandwidth_and_latency(capsys):
     timing = dataclasses.replace(IS42S16160G_7, t_init=2e-6)
     chip = dataclasses.replace(IS42S16160G, t_init=2e-6)
     results = bench(timing, clk_freq=CLK, datasheet=chip, count=128)
+    alone = bench(timing, clk_freq=CLK, datasheet=chip, count=128, lookahead=False)
     with capsys.disabled():
         print()
         for name, value in results.items():
-            print(f"SDRAM at {CLK / 1e6:g} MHz: {name}: {value:.3g}")
+            print(f"SDRAM at {CLK / 1e6:g} MHz: {name}: {value:.3g} "
+                  f"(without look-ahead: {alone[name]:.3g})")
     assert results["sequential read B/cycle"] > 1.9
     assert results["sequential write B/cycle"] > 1.9
     assert results["read latency, open row (cycles)"] == IS42S16160G_7.cas_latency + 4
