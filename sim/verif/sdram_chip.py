@@ -265,7 +265,9 @@ class SdramChip:
     # One cycle.
 
     def step(self, cke, cs, ras, cas, we, ba, a, dqm, dq_o, dq_oe):
-        """Everything that happens at the edge ending :attr:`cycle`."""
+        """Everything that happens at the edge ending :attr:`cycle`, given the pins sampled
+        there; advances :attr:`cycle` and returns what the chip drives on DQ in the new cycle
+        (None: high impedance)."""
         ds = self.ds
         if dq_oe and self._driving:
             self._fail("the controller drives DQ while the chip outputs read data")
@@ -299,6 +301,12 @@ class SdramChip:
         if dqm == 0b11:
             self._drive.pop(self.cycle + 2, None)
         self._check_ages()
+        self.cycle += 1
+        drive = self._drive.pop(self.cycle, None)
+        self._driving = drive is not None
+        for cycle in [c for c in self._drive if c < self.cycle]:
+            del self._drive[cycle]
+        return None if drive is None else drive[1]
 
     def _write_beat(self, target, dqm, dq_o, dq_oe):
         bank, row, column = target
@@ -330,10 +338,5 @@ class SdramChip:
         while True:
             sampled = await ctx.tick().sample(p.clk_en, p.cs, p.ras, p.cas, p.we, p.ba, p.a,
                                               p.dqm, p.dq_o, p.dq_oe)
-            self.step(*sampled[-10:])
-            self.cycle += 1
-            drive = self._drive.pop(self.cycle, None)
-            self._driving = drive is not None
-            for cycle in [c for c in self._drive if c < self.cycle]:
-                del self._drive[cycle]
-            ctx.set(p.dq_i, drive[1] if drive else 0xBAD0 | (self.cycle & 0xF))
+            drive = self.step(*sampled[-10:])
+            ctx.set(p.dq_i, 0xBAD0 | (self.cycle & 0xF) if drive is None else drive)
