@@ -73,6 +73,35 @@ def test_random_traffic_against_shadow_memory(seed, lookahead):
     assert len(traffic.chip.refreshes) >= 4      # refreshes happened under load
 
 
+def test_cas_latency_3():
+    rng = random.Random(11)
+    requests = random_requests(rng, 200, 1 << 12)
+    requests[0].idle = START
+    timing = dataclasses.replace(FAST, cas_latency=3)
+    traffic = _run(requests, timing=timing)
+    alone = [Request(9, idle=START), Request(9, idle=30)]
+    traffic = _run(alone, timing=timing)
+    assert traffic.responses[1].cycle - traffic.grants[1] == 3 + 4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("clk", [20_000_000, 50_000_000, 100_000_000, 133_000_000])
+@pytest.mark.parametrize("cas_latency", [2, 3])
+@pytest.mark.parametrize("lookahead", [True, False])
+@pytest.mark.parametrize("seed", range(3))
+def test_random_sweep(clk, cas_latency, lookahead, seed):
+    if clk > 1 / IS42S16160G.t_ck_cl2 and cas_latency == 2:
+        pytest.skip("the part needs CL 3 above 133 MHz")
+    rng = random.Random(seed)
+    words = 1 << rng.choice([10, 12, 23])
+    requests = random_requests(rng, 1500, words, write_fraction=rng.choice([0.2, 0.5, 0.8]),
+                               idle_max=rng.choice([1, 3, 20]))
+    requests[0].idle = 50 + int(2e-6 * clk)
+    timing = dataclasses.replace(FAST, cas_latency=cas_latency, t_refi=4e-6)
+    _run(requests, timing=timing, clk=clk, lookahead=lookahead,
+         datasheet=dataclasses.replace(FAST_CHIP, t_ref=4 * 4.2e-6))
+
+
 def test_random_traffic_across_the_whole_part():
     rng = random.Random(7)
     words = 1 << (IS42S16160G_7.row_bits + IS42S16160G_7.bank_bits + IS42S16160G_7.col_bits - 1)
