@@ -195,7 +195,9 @@ class Soc(wiring.Component):
         m.submodules.main_arbiter = main_arbiter = Arbiter(3 if has_npu else 2, **depth,
                                                            addr_width=main_width)
         if config.main_kind == "sdram":
-            m.submodules.main = main = SdramController(IS42S16160G_7, clk_freq=config.clk_freq)
+            # Boards clock the chip with the inverted system clock (SdramIO).
+            m.submodules.main = main = SdramController(IS42S16160G_7, clk_freq=config.clk_freq,
+                                                       chip_clock_inverted=True)
             wiring.connect(m, main.pins, wiring.flipped(self.sdram))
         else:
             m.submodules.main = main = MainMemory(

@@ -80,6 +80,12 @@ class SdramChip:
         Clock period in seconds.
     datasheet : SdramDatasheet
         The part.
+    clock_inverted : bool
+        The chip's clock is the controller's inverted (a board's usual arrangement): it samples
+        the commands half a cycle after the controller's edge, so they count in the same cycle,
+        but its read data, valid from ``tAC`` after one of its edges to ``tOH`` after the next,
+        is there at the controller's edge one cycle earlier than with a common edge, and the
+        chip still drives DQ for half of the cycle after the last beat.
 
     Attributes
     ----------
@@ -93,8 +99,9 @@ class SdramChip:
         The current cycle.
     """
 
-    def __init__(self, pins, *, clk_period, datasheet=IS42S16160G):
+    def __init__(self, pins, *, clk_period, datasheet=IS42S16160G, clock_inverted=False):
         self.pins, self.t_ck, self.ds = pins, clk_period, datasheet
+        self._advance = int(bool(clock_inverted))
         self.commands = Counter()
         self.refreshes = []
         self.memory = {}
@@ -110,6 +117,7 @@ class SdramChip:
         self._drive = {}                            # cycle -> (bank, value) the chip drives
         self._writes = {}                           # cycle -> (bank, row, column) of a beat
         self._driving = False
+        self._drove = False
 
     # Errors and timing rules.
 
@@ -191,7 +199,7 @@ class SdramChip:
         self._writes.clear()
         columns = list(self._burst(column))
         if command == "READ":
-            first = self.cycle + self._mode[2]
+            first = self.cycle + self._mode[2] - self._advance
             for cycle in [c for c in self._drive if c >= first]:
                 del self._drive[cycle]
             for i, col in enumerate(columns):
@@ -220,7 +228,7 @@ class SdramChip:
             if any(target[0] == b for target in self._writes.values()):
                 self._fail(f"{command} during its write burst")
             # Read data stops CL cycles after the PRECHARGE (a truncated burst).
-            stop = self.cycle + self._mode[2]
+            stop = self.cycle + self._mode[2] - self._advance
             for cycle in [c for c, (db, _) in self._drive.items() if db == b and c >= stop]:
                 del self._drive[cycle]
             self._open[b] = None
@@ -299,11 +307,12 @@ class SdramChip:
             self._fail("BURST TERMINATE is not modelled")
         # Read output disable: DQM two cycles before a data-out cycle turns it off.
         if dqm == 0b11:
-            self._drive.pop(self.cycle + 2, None)
+            self._drive.pop(self.cycle + 2 - self._advance, None)
         self._check_ages()
         self.cycle += 1
         drive = self._drive.pop(self.cycle, None)
-        self._driving = drive is not None
+        self._driving = drive is not None or (self._advance and self._drove)
+        self._drove = drive is not None
         for cycle in [c for c in self._drive if c < self.cycle]:
             del self._drive[cycle]
         return None if drive is None else drive[1]

@@ -31,13 +31,15 @@ class Traffic:
 
 
 def simulate(controller, requests, *, clk_freq, datasheet, extra_cycles=0, timeout=1_000_000,
-             vcd=None):
+             clock_inverted=False, vcd=None):
     """Runs ``requests`` through ``controller`` with a chip model on its pins.
 
     ``extra_cycles`` keeps the simulation going after the last response (refreshes while
-    idle). Raises :class:`~dure.sim.verif.sdram_chip.SdramViolation` on a timing violation.
+    idle); ``clock_inverted`` goes to the chip model. Raises
+    :class:`~dure.sim.verif.sdram_chip.SdramViolation` on a timing violation.
     """
-    chip = SdramChip(controller.pins, clk_period=1 / clk_freq, datasheet=datasheet)
+    chip = SdramChip(controller.pins, clk_period=1 / clk_freq, datasheet=datasheet,
+                     clock_inverted=clock_inverted)
     initiator = BusInitiator(controller.bus)
     violations = []
     bus = controller.bus

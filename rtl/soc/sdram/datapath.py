@@ -16,7 +16,9 @@ class SdramDatapath(wiring.Component):
     cas_latency : int
         CAS latency of the chip.
     read_delay : int
-        Extra register stages on the read data before it reaches ``dq_i`` (board I/O), >= 0.
+        Cycles the read data reaches ``dq_i`` later than ``cas_latency`` cycles after the
+        READ on the pins: > 0 for I/O registers on the board, -1 when the chip's clock is the
+        inverted system clock (its data comes half a cycle early and is caught a cycle early).
 
     Members
     -------
@@ -40,8 +42,8 @@ class SdramDatapath(wiring.Component):
     """
 
     def __init__(self, *, cas_latency, read_delay=0):
-        if not isinstance(read_delay, int) or read_delay < 0:
-            raise ValueError(f"read_delay must be an integer >= 0, not {read_delay!r}")
+        if not isinstance(read_delay, int) or read_delay < -1:
+            raise ValueError(f"read_delay must be an integer >= -1, not {read_delay!r}")
         self._cl, self._read_delay = cas_latency, read_delay
         self.latency = cas_latency + 3 + read_delay
         super().__init__({

@@ -18,8 +18,9 @@ MODE_CL2_BL2 = 0b010_0_001
 class Driver:
     """Issues commands one per cycle and records what the chip drives."""
 
-    def __init__(self, datasheet=DATASHEET, clk_period=10e-9):
-        self.chip = SdramChip(None, clk_period=clk_period, datasheet=datasheet)
+    def __init__(self, datasheet=DATASHEET, clk_period=10e-9, clock_inverted=False):
+        self.chip = SdramChip(None, clk_period=clk_period, datasheet=datasheet,
+                              clock_inverted=clock_inverted)
         self.out = {}
 
     def __call__(self, name="NOP", ba=0, a=0, dqm=0, dq=None, wait=0):
@@ -52,6 +53,19 @@ def test_write_then_read_with_cas_latency_and_dqm():
     assert d.out[first + 1] == 0x2200 | (SdramChip.unwritten(2, 77, 9) & 0xFF)
     assert first - 1 not in d.out and first + 2 not in d.out
     assert d.chip.memory[2, 77, 8] == 0x1111
+
+
+def test_inverted_clock_reads_a_cycle_early_and_holds_dq_half_a_cycle():
+    d = Driver(clock_inverted=True)
+    d.init()
+    d("ACTIVE", a=1, wait=1)
+    d("WRITE", a=0, dq=0x1111)
+    d(dq=0x2222, wait=1)
+    start = d.chip.cycle
+    d("READ", a=0, wait=2)
+    assert d.out == {start + 1: 0x1111, start + 2: 0x2222}
+    with pytest.raises(SdramViolation, match="drives DQ"):
+        d("WRITE", a=0, dq=0x3333)           # the chip still drives the second beat
 
 
 def test_cas_latency_3_and_burst_order():

@@ -24,9 +24,12 @@ FAST_CHIP = dataclasses.replace(IS42S16160G, t_init=2e-6, refresh_rows=4, t_ref=
 START = 260  # cycles: past the initialisation of FAST at 100 MHz
 
 
-def _run(requests, timing=FAST, datasheet=FAST_CHIP, clk=CLK, lookahead=True, **kwargs):
-    controller = SdramController(timing, clk_freq=clk, lookahead=lookahead)
-    traffic = simulate(controller, requests, clk_freq=clk, datasheet=datasheet, **kwargs)
+def _run(requests, timing=FAST, datasheet=FAST_CHIP, clk=CLK, lookahead=True,
+         clock_inverted=False, **kwargs):
+    controller = SdramController(timing, clk_freq=clk, lookahead=lookahead,
+                                 chip_clock_inverted=clock_inverted)
+    traffic = simulate(controller, requests, clk_freq=clk, datasheet=datasheet,
+                       clock_inverted=clock_inverted, **kwargs)
     check_responses(requests, traffic)
     return traffic
 
@@ -90,6 +93,7 @@ def test_cas_latency_3():
 @pytest.mark.parametrize("lookahead", [True, False])
 @pytest.mark.parametrize("seed", range(3))
 def test_random_sweep(clk, cas_latency, lookahead, seed):
+    clock_inverted = seed == 2
     if clk > 1 / IS42S16160G.t_ck_cl2 and cas_latency == 2:
         pytest.skip("the part needs CL 3 above 133 MHz")
     rng = random.Random(seed)
@@ -98,7 +102,7 @@ def test_random_sweep(clk, cas_latency, lookahead, seed):
                                idle_max=rng.choice([1, 3, 20]))
     requests[0].idle = 50 + int(2e-6 * clk)
     timing = dataclasses.replace(FAST, cas_latency=cas_latency, t_refi=4e-6)
-    _run(requests, timing=timing, clk=clk, lookahead=lookahead,
+    _run(requests, timing=timing, clk=clk, lookahead=lookahead, clock_inverted=clock_inverted,
          datasheet=dataclasses.replace(FAST_CHIP, t_ref=4 * 4.2e-6))
 
 
@@ -127,13 +131,26 @@ def test_real_timing_short_span():
     assert traffic.chip.commands["AUTO REFRESH"] >= 3
 
 
-def test_twenty_megahertz():
-    """The ULX3S's clock: every time rounds to one or two cycles."""
+@pytest.mark.parametrize("clock_inverted", [False, True])
+def test_twenty_megahertz(clock_inverted):
+    """The ULX3S's clock: every time rounds to one or two cycles. On the board the chip's
+    clock is inverted (SdramIO): read data comes a cycle early."""
     requests = random_requests(random.Random(4), 200, 1 << 12)
     requests[0].idle = 50
     traffic = _run(requests, clk=20_000_000, timing=dataclasses.replace(FAST, t_refi=4e-6),
-                   datasheet=dataclasses.replace(FAST_CHIP, t_ref=4 * 4.2e-6))
+                   datasheet=dataclasses.replace(FAST_CHIP, t_ref=4 * 4.2e-6),
+                   clock_inverted=clock_inverted)
     assert len(traffic.chip.refreshes) >= 10
+
+
+def test_inverted_clock_mismatch_is_caught():
+    """A controller that expects a common clock edge reads the wrong beats from a chip on the
+    inverted clock."""
+    requests = [Request(1, we=1, wdata=0x1234_5678, idle=START), Request(1)]
+    controller = SdramController(FAST, clk_freq=CLK)
+    traffic = simulate(controller, requests, clk_freq=CLK, datasheet=FAST_CHIP,
+                       clock_inverted=True)
+    assert traffic.responses[1].rdata != 0x1234_5678
 
 
 # The model catches controllers that break the datasheet.
