@@ -7,6 +7,7 @@ import random
 import pytest
 from dure.rtl.soc.sdram import IS42S16160G_7, SdramController, SdramTiming
 from dure.sim.verif.sdram_chip import IS42S16160G, SdramViolation
+from dure.sim.verif.sdram_dma import dma_bench
 from dure.sim.verif.sdram_traffic import (
     Request,
     bench,
@@ -15,6 +16,8 @@ from dure.sim.verif.sdram_traffic import (
     sequential_requests,
     simulate,
 )
+
+from dure.config import preset
 
 CLK = 100_000_000
 # Short power-up wait and refresh period so that simulations stay short: the chip model gets
@@ -209,3 +212,18 @@ def test_bandwidth_and_latency(capsys):
     assert results["sequential read B/cycle"] > 1.9
     assert results["sequential write B/cycle"] > 1.9
     assert results["read latency, open row (cycles)"] == IS42S16160G_7.cas_latency + 4
+
+
+def test_npu_dma_bandwidth_on_the_board(capsys):
+    """The NPU's DMA reader and writer (ulx3s variant) on the SDRAM at the board's clock with
+    its inverted chip clock: printed, and the contiguous stream near the 2 B/cycle peak."""
+    config = preset("ulx3s")
+    timing = dataclasses.replace(IS42S16160G_7, t_init=2e-6)
+    chip = dataclasses.replace(IS42S16160G, t_init=2e-6)
+    results = dma_bench(config, timing, datasheet=chip)
+    with capsys.disabled():
+        print()
+        for name, value in results.items():
+            print(f"SDRAM at {config.clk_freq / 1e6:g} MHz: {name}: {value:.3g}")
+    assert results["DMA read, contiguous (B/cycle)"] > 1.8
+    assert results["DMA write, contiguous (B/cycle)"] > 1.8
