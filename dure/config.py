@@ -139,6 +139,10 @@ class SoCConfig:
     main_kind : str
         How main memory is built: ``"block"`` or ``"spram"`` (it has one port either way).
         The SPRAM memories together take at most the four blocks (two per started 64 KiB).
+        ``"sdram"``: the SDR SDRAM controller of :mod:`dure.rtl.soc.sdram` for the ULX3S's
+        32 MiB part (``main_size`` must be 32 MiB; ``main_latency`` and
+        ``main_bytes_per_cycle`` then only describe it: the controller has its own timing).
+        The SoC gets an ``sdram`` pin port the board top connects.
     """
 
     name: str = "sim"
@@ -184,10 +188,16 @@ class SoCConfig:
                              f"{self.bus_outstanding!r}")
         from dure.rtl.soc.cpu import check_core
         check_core(self.core)
-        for name in ("ram_kind", "main_kind"):
-            if getattr(self, name) not in ("block", "spram"):
-                raise ValueError(f"{name} must be 'block' or 'spram', not "
+        kinds = {"ram_kind": ("block", "spram"), "main_kind": ("block", "spram", "sdram")}
+        for name, allowed in kinds.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be {' or '.join(map(repr, allowed))}, not "
                                  f"{getattr(self, name)!r}")
+        if self.main_kind == "sdram":
+            from dure.rtl.soc.sdram import IS42S16160G_7
+            if self.main_size != IS42S16160G_7.size:
+                raise ValueError(f"main_size must be {IS42S16160G_7.size} (the SDRAM) with "
+                                 f"main_kind 'sdram', not {self.main_size}")
         from dure.rtl.soc.spram import SPRAM_BLOCKS, spram_blocks
         blocks = sum(spram_blocks(size) for size, kind in ((self.ram_size, self.ram_kind),
                                                            (self.main_size, self.main_kind))
@@ -277,9 +287,12 @@ PRESETS = {
                           ram_kind="spram", bus_outstanding=4, uart_fifo_depth=4),
     "npu-small": SoCConfig(name="npu-small", npu_rows=4, npu_cols=4, npu_spad_rows=512,
                            npu_acc_rows=256),
-    # FPGA boards (fpga/README.md): all memories in block RAM, boot loader in the ROM.
+    # FPGA boards (fpga/README.md): on-chip memories in block RAM, boot loader in the ROM.
+    # The ULX3S's main memory is its 32 MiB SDRAM; latency and bandwidth are the controller's
+    # measured open-row numbers (tests/rtl/soc/sdram).
     "ulx3s": SoCConfig(name="ulx3s", clk_freq=20_000_000, ram_size=64 * 1024, rom_size=4096,
-                       main_size=32 * 1024, main_latency=2, npu_rows=4, npu_cols=4,
+                       main_size=32 * 1024 * 1024, main_kind="sdram", main_latency=6,
+                       main_bytes_per_cycle=2, npu_rows=4, npu_cols=4,
                        npu_spad_rows=1024, npu_acc_rows=512, npu_queue_depth=8),
     # iCEBreaker (iCE40UP5K): RAM and main memory in the four SPRAM blocks (64 KiB each), the
     # tiny multi-cycle control core, 2-entry UART FIFOs, short bus queues; no NPU.

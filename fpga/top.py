@@ -1,9 +1,10 @@
 """The board top level: clock and reset, the SoC with the boot loader in its ROM, the exit
 mailbox, UART pins, LEDs and buttons. One class for every board; :mod:`.boards` says which pins.
 
-Main memory is on-chip block RAM on every board for now (``config.main_size`` bytes behind the
-SoC's main-memory model); an SDRAM controller (ULX3S: 32 MiB) is a later step and will replace
-that model behind the same bus port.
+Main memory is on-chip (block RAM or SPRAM, ``config.main_size`` bytes behind the SoC's
+main-memory model), or with ``config.main_kind == "sdram"`` (the ULX3S) the board's SDRAM
+behind the SoC's SDRAM controller, whose pins are joined here to the board's ``sdram``
+resource (:class:`dure.rtl.soc.sdram.SdramIO`).
 
 NPU hook: the NPU lives inside :class:`dure.rtl.soc.soc.Soc` (its register region is reserved
 in the memory map), so when it lands there every board gets it with no change here; the ULX3S
@@ -12,6 +13,7 @@ preset leaves most of the ECP5's block RAM free for its scratchpad and accumulat
 
 from amaranth.hdl import ClockDomain, Elaboratable, Module
 from amaranth.lib import io, wiring
+from dure.rtl.soc.sdram import SdramIO
 from dure.rtl.soc.soc import Soc
 
 from .clocking import ClockReset
@@ -64,6 +66,10 @@ class BoardTop(Elaboratable):
             mailbox.exit_code.eq(soc.exit_code),
             soc.hold.eq(mailbox.hold),
         ]
+
+        if config.main_kind == "sdram":
+            m.submodules.sdram_io = sdram_io = SdramIO(platform.request("sdram", 0, dir="-"))
+            wiring.connect(m, soc.sdram, sdram_io.pins)
 
         uart = platform.request("uart", 0, dir="-")
         m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)

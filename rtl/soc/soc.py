@@ -19,7 +19,7 @@ Bus topology
     npu.dma ----> DMA decoder --+--> main arbiter initiator 2
                                 +--> RAM arbiter initiator 1
                                 +--> (anything else: err)
-    main arbiter (round-robin) --> main-memory model
+    main arbiter (round-robin) --> main-memory model (or the SDRAM controller)
     RAM arbiter (round-robin) --> RAM port B
 
 The core's instruction and data ports reach the on-chip RAM through separate ports, so they
@@ -48,6 +48,7 @@ from .irq import IrqController
 from .main_memory import MainMemory
 from .ram import Ram
 from .registers import IRQ_SOURCES
+from .sdram import IS42S16160G_7, SdramController, SdramPinSignature
 from .single_port_ram import SinglePortRam
 from .test_exit import TestExit
 from .uart import Uart
@@ -91,6 +92,9 @@ class Soc(wiring.Component):
         Serial line, or (``uart_phy="byte"``) the bytes the firmware sends.
     uart_rx : In(1) or In(stream.Signature(8))
         Serial line, or (``uart_phy="byte"``) bytes for the firmware.
+    sdram : Out(SdramPinSignature())
+        Only with ``config.main_kind == "sdram"``: the SDRAM pins of main memory
+        (:class:`.sdram.SdramController`; a board connects them with :class:`.sdram.SdramIO`).
     gpio_out : Out(config.gpio_width)
     gpio_in : In(config.gpio_width)
     exit_valid : Out(1)
@@ -121,10 +125,17 @@ class Soc(wiring.Component):
             uart = {"uart_tx": Out(1, init=1), "uart_rx": In(1, init=1)}
         else:
             uart = {"uart_tx": Out(stream.Signature(8)), "uart_rx": In(stream.Signature(8))}
+        sdram = {}
+        if config.main_kind == "sdram":
+            if main_init:
+                raise ValueError("the SDRAM has no initial contents; load them")
+            sdram = {"sdram": Out(SdramPinSignature(addr_pins=IS42S16160G_7.addr_pins,
+                                                    bank_bits=IS42S16160G_7.bank_bits))}
         super().__init__({
             "hold": In(1),
             "ext": In(BusSignature()),
             **uart,
+            **sdram,
             "gpio_out": Out(config.gpio_width),
             "gpio_in": In(config.gpio_width),
             "exit_valid": Out(1),
@@ -183,11 +194,17 @@ class Soc(wiring.Component):
         main_width = _width(regions["main"])
         m.submodules.main_arbiter = main_arbiter = Arbiter(3 if has_npu else 2, **depth,
                                                            addr_width=main_width)
-        m.submodules.main = main = MainMemory(
-            config.main_size, latency=config.main_latency,
-            bytes_per_cycle=config.main_bytes_per_cycle, init=self._inits["main"],
-            sim_primitive=self._sim_memories,
-            spram=config.main_kind == "spram" and self._fpga_primitives)
+        if config.main_kind == "sdram":
+            # Boards clock the chip with the inverted system clock (SdramIO).
+            m.submodules.main = main = SdramController(IS42S16160G_7, clk_freq=config.clk_freq,
+                                                       chip_clock_inverted=True)
+            wiring.connect(m, main.pins, wiring.flipped(self.sdram))
+        else:
+            m.submodules.main = main = MainMemory(
+                config.main_size, latency=config.main_latency,
+                bytes_per_cycle=config.main_bytes_per_cycle, init=self._inits["main"],
+                sim_primitive=self._sim_memories,
+                spram=config.main_kind == "spram" and self._fpga_primitives)
         wiring.connect(m, ibus.targets.main, main_arbiter.port(0))
         wiring.connect(m, dbus.targets.main, main_arbiter.port(1))
         wiring.connect(m, main_arbiter.bus, main.bus)
