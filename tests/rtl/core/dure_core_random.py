@@ -2,8 +2,8 @@
 
 import random
 
-from dure.rtl.core.asm import Program
 from dure.rtl.core.isa import CSR
+from dure.sim.verif.asm import Program
 from dure_core_bench import IRQ_BASE, RAM_BASE, MemoryModel, run
 from dure_core_ref import Reference
 

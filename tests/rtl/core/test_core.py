@@ -5,9 +5,9 @@ import warnings
 
 import pytest
 from amaranth.back import verilog
-from dure.rtl.core.asm import Program
 from dure.rtl.core.core import Core
 from dure.rtl.core.isa import CSR, MISA_VALUE, ExceptionCause, InterruptCause
+from dure.sim.verif.asm import Program
 from dure_core_bench import IRQ_BASE, RAM_BASE, Timing, run
 from dure_core_random import compare
 

@@ -84,7 +84,7 @@ def test_random_program_with_interrupts_tiny(seed):
 ], ids=["alu", "branch", "csr", "load", "store", "mul", "shift", "div"])
 def test_cycles_per_instruction_class(emit, cycles):
     """The cycle counts of rtl/core_mc/README.md, with one-cycle memories."""
-    from dure.rtl.core.asm import Program
+    from dure.sim.verif.asm import Program
 
     p = Program()
     p.li(10, dure_core_bench.RAM_BASE + 0x8000)
