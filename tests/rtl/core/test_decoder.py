@@ -7,8 +7,8 @@ from amaranth.sim import Simulator
 from dure.rtl.core.decoder import AluOp, ASel, BSel, Decoder, Unit
 from dure.rtl.core.isa import CSR
 from dure.sim.verif.asm import Program
-from dure_core_bench import RAM_BASE, MemoryModel
-from dure_core_ref import Reference
+from dure.sim.verif.core_bench import RAM_BASE, MemoryModel
+from dure.sim.verif.core_ref import Reference
 
 
 def decode_all(words):
