@@ -5,7 +5,7 @@ scratchpad, accumulator memory, the DMA window registers, the ERROR / ISSUED / D
 the MAC counter) and executes descriptors one at a time in queue order, which is how the
 contract says they take effect. Each descriptor is first checked by
 :func:`dure.sim.npu_validate.check`; a refused one changes nothing but the error registers.
-Numerics are :mod:`dure.sim.golden`'s (COMPUTE) and :func:`dure.rtl.npu.postproc_ref.postprocess`
+Numerics are :mod:`dure.sim.golden`'s (COMPUTE) and :func:`dure.sim.postproc_ref.postprocess`
 (STORE: the golden functions per the STORE table, also defined for non-finite scales that an ACC
 row may hold).
 
@@ -43,10 +43,10 @@ from dure.rtl.npu.commands import (
     out_bytes,
 )
 from dure.rtl.npu.descriptor import FIELDS, encode
-from dure.rtl.npu.postproc_ref import postprocess
 
 from . import golden
 from .npu_validate import check
+from .postproc_ref import postprocess
 
 __all__ = ["NpuModel", "RegionMemory", "encode", "Opcode", "ErrorCode"]
 

@@ -1,5 +1,5 @@
 """The NPU's register interface on top of :class:`~.npu_model.NpuModel`, for running firmware on
-an instruction-set emulator (tests/firmware/npu_unicorn.py) without the RTL.
+an instruction-set emulator (dure.sim.verif.npu_unicorn) without the RTL.
 
 Every descriptor takes effect at its DOORBELL write (the queue is never full and never busy
 afterwards), which is one legal timing of the contract: commands act as if executed one at a

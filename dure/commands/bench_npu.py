@@ -33,7 +33,7 @@ def add_arguments(parser):
 
 def _throughput(size, m_rows):
     from ..rtl.npu.array_model import build
-    from ..rtl.npu.testing import GemmJob
+    from ..sim.verif.array_jobs import GemmJob
 
     rows = []
     rng = np.random.default_rng(0)

@@ -3,9 +3,9 @@
 :func:`build` converts a :class:`~dure.rtl.npu.array.SystolicArray` to Verilog and compiles it
 with the testbench below into ``build/npu_array/<name>-<hash>/`` (built once, shared between
 processes with ``flock`` and an atomic rename). :meth:`ArrayModel.run` plays
-:class:`~dure.rtl.npu.testing.GemmJob` s through it with pseudo-random idle cycles on ``ops`` and
-``weights`` and random ``results.ready``, checks the results handshake (payload and valid held
-while not ready) in C++, and returns per-beat cycle stamps for throughput figures.
+:class:`~dure.sim.verif.array_jobs.GemmJob` s through it with pseudo-random idle cycles on
+``ops`` and ``weights`` and random ``results.ready``, checks the results handshake (payload and
+valid held while not ready) in C++, and returns per-beat cycle stamps for throughput figures.
 
 A later K tile's ``init`` is the earlier tile's result: an ``ops`` beat may name the result beat
 whose data is its ``init`` (``init_src``), and the testbench offers it only once that result has

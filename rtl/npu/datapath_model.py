@@ -3,7 +3,7 @@
 :func:`build` converts an :class:`~dure.rtl.npu.datapath.NpuDatapath` to Verilog and compiles it
 with the testbench below into ``build/npu_datapath/<shape>-<hash>/`` (built once, shared between
 processes with ``flock`` and an atomic rename). :meth:`DatapathModel.run` plays a list of
-:class:`~dure.rtl.npu.datapath_testing.Command` through it: the testbench dispatches them in
+:class:`~dure.sim.verif.npu_datapath.Command` through it: the testbench dispatches them in
 order, each once the earlier commands it depends on have pulsed done (a dispatcher's hazard
 rule), with optional random idle cycles, and serves the bus from a byte image like the SoC's
 main memory (a grant every ``4 / bytes_per_cycle`` cycles, fixed latency) plus optional random
@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from amaranth.back import verilog
+from dure.sim.verif.npu_datapath import dependencies
 
 from .commands import Opcode
-from .datapath_testing import dependencies
 from .descriptor import command_layout
 
 __all__ = ["DatapathModel", "DatapathRun", "build"]
@@ -225,7 +225,7 @@ class DatapathModel:
             stall=0.0, jitter=0, idle=0.0, err_words=(), seed=1, max_cycles=10_000_000):
         """Run ``commands`` against main memory ``image`` at byte address ``base``.
 
-        ``deps`` defaults to :func:`~.datapath_testing.dependencies`; ``latency`` and
+        ``deps`` defaults to :func:`~dure.sim.verif.npu_datapath.dependencies`; ``latency`` and
         ``bytes_per_cycle`` to the config's main memory; ``stall`` (probability of a withheld
         grant), ``idle`` (of an idle dispatch cycle) and ``jitter`` (extra latency, 0..jitter)
         add randomness. Raises AssertionError when the model fails (timeout, stray pulse).

@@ -1,7 +1,7 @@
 """Output post-processing of the NPU: ACC rows -> int8 / int32 / fp16 / fp32 output rows.
 
 Per column, the function of the STORE table in :mod:`.commands`, bit-exact with
-:mod:`dure.sim.golden` (the numpy reference on bit patterns is :mod:`.postproc_ref`):
+:mod:`dure.sim.golden` (the numpy reference on bit patterns is :mod:`dure.sim.postproc_ref`):
 
 ========  ======  ===============================================================
 acc_type  out     data (per column)

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from dure.rtl.npu.commands import ElemType, LoadTarget, OutType
-from dure.rtl.npu.datapath_testing import Command
 from dure.rtl.npu.isa import Precision
 from dure.sim import golden
 from dure.sim.gemm_plan import spans
+from dure.sim.verif.npu_datapath import Command
 
 __all__ = ["GemmLayout", "gemm_program", "gemm_expected", "read_output"]
 

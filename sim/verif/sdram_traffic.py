@@ -11,12 +11,8 @@ from dataclasses import dataclass
 
 from amaranth.sim import Simulator
 
+from .bus import BusInitiator, Request, Response
 from .sdram_chip import SdramChip, SdramViolation
-
-try:                                            # the bus models' new home (issue 9)
-    from .bus import BusInitiator, Request, Response
-except ImportError:                             # pragma: no cover - before the move
-    from dure.rtl.bus.testing import BusInitiator, Request, Response
 
 __all__ = ["Request", "Traffic", "simulate", "expected_reads", "check_responses",
            "random_requests", "sequential_requests", "bench"]

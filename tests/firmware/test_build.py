@@ -4,7 +4,7 @@ build is incremental, and missing variables give a clear message."""
 import subprocess
 
 import pytest
-from conftest import FIRMWARE, INCLUDE, make_args, program_names
+from dure.sim.verif.firmware_build import FIRMWARE, INCLUDE, make_args, program_names
 from elftools.elf.elffile import ELFFile
 
 from dure.config import preset

@@ -9,29 +9,12 @@ and run on Unicorn with the golden command model behind the NPU registers (no RT
   sim/gemm_plan.py) for the same GEMM (one tiling, two implementations).
 """
 
-import pathlib
-
 import pytest
+from dure.sim.verif.npu_unicorn import run_npu_unicorn
+from dure.sim.verif.npu_vectors import default_cases
 from elftools.elf.elffile import ELFFile
-from npu_fw import build_npu_programs, write_headers
-from npu_unicorn import run_npu_unicorn
-from npu_vectors import default_cases, render
 
 from dure.config import preset
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-BUILD = ROOT / "build" / "firmware-npu"
-INCLUDE = ROOT / "build" / "include-npu"
-
-
-@pytest.fixture(scope="module")
-def programs():
-    write_headers(INCLUDE)
-    data = INCLUDE / "npu_test_data.h"
-    text = render(default_cases())
-    if not data.exists() or data.read_text() != text:
-        data.write_text(text)
-    return build_npu_programs(BUILD, INCLUDE)
 
 
 def test_selftest_on_the_model(programs):

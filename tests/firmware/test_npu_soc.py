@@ -7,7 +7,6 @@ cycles each) are slow tests."""
 import re
 
 import pytest
-from test_npu_firmware import BUILD, INCLUDE, programs  # noqa: F401  (fixture)
 
 from dure.config import preset
 
@@ -34,19 +33,19 @@ def run(path):
     return result, uart
 
 
-def test_vectors_on_the_soc(programs):  # noqa: F811
+def test_vectors_on_the_soc(programs):
     _, uart = run(programs / "npu_vectors_npu.elf")
     assert "cases pass on the NPU" in uart
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["npu_selftest", "npu_vectors"])
-def test_cpu_path_programs_on_the_soc(programs, name):  # noqa: F811
+def test_cpu_path_programs_on_the_soc(programs, name):
     _, uart = run(programs / f"{name}.elf")
     assert "pass" in uart
 
 
-def test_gemm_throughput_on_the_soc(programs):  # noqa: F811
+def test_gemm_throughput_on_the_soc(programs):
     _, uart = run(programs / "npu_bench.elf")
     lines = BENCH.findall(uart)
     assert [line[0] for line in lines] == list(FLOORS), uart

@@ -8,7 +8,7 @@ The Verilator model is built once per RTL hash and cached under build/sim/ by th
 import re
 
 import pytest
-from conftest import program_names
+from dure.sim.verif.firmware_build import program_names
 
 PROGRAMS = program_names()
 MAX_CYCLES = 20_000_000

@@ -7,12 +7,8 @@ sizes (``build/firmware-<variant>``, like ``make board-firmware``):
 - ``cpu-small``: the pipelined core without forwarding / predictor (``rtl/core/options.py``);
   no board uses it, so its sweep runs under ``make fuzz``."""
 
-import fcntl
-import subprocess
-import sys
-
 import pytest
-from conftest import BUILD, make_args, program_names
+from dure.sim.verif.firmware_build import BUILD, build_firmware, program_names
 
 MAX_CYCLES = 20_000_000
 VARIANTS = [pytest.param("cpu-tiny", id="tiny"),
@@ -25,15 +21,10 @@ def firmware(request):
     variant = request.param
     build = BUILD.parent / f"firmware-{variant}"
     include = BUILD.parent / f"include-{variant}"
-    build.parent.mkdir(parents=True, exist_ok=True)
-    with open(build.parent / ".firmware.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        subprocess.run([sys.executable, "-m", "dure.cli", "gen-header", "--variant", variant,
-                        "--out", str(include / "dure_soc.h")], check=True)
-        done = subprocess.run(make_args(build, include), capture_output=True, text=True)
-        if done.returncode:
-            pytest.fail(f"firmware build failed:\n{done.stdout}\n{done.stderr}")
-    return variant, build
+    try:
+        return variant, build_firmware(build, include, variant)
+    except RuntimeError as error:
+        pytest.fail(str(error))
 
 
 @pytest.mark.parametrize("name", program_names())

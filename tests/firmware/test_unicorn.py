@@ -3,9 +3,9 @@ self-check (also compared with Python's formatting), the benchmarks and the non-
 programs (whose expected values Unicorn cross-checks)."""
 
 import pytest
-from conftest import program_names
+from dure.sim.verif.firmware_build import program_names
+from dure.sim.verif.unicorn_run import run_unicorn
 from elftools.elf.elffile import ELFFile
-from unicorn_run import run_unicorn
 
 # Programs that need traps, interrupts, the timer or CSR behaviour Unicorn does not model.
 NEEDS_SOC = {"isa_trap", "isa_irq", "isa_csr", "isa_c_trap"}

@@ -1,16 +1,12 @@
 """Fixtures for the simulator tests: the toy stand-in top, ELF writer, RISC-V assembler, and the
 real SimTop model (built once per session through the shared cache in build/sim)."""
 
-import importlib.util
-import pathlib
 import subprocess
 import sys
 
 import pytest
 
 from dure.config import default_variant, preset
-
-_HERE = pathlib.Path(__file__).resolve().parent
 
 LINKER_SCRIPT = """\
 ENTRY(_start)
@@ -23,26 +19,18 @@ SECTIONS {
 """
 
 
-def _load(name):
-    module_name = f"dure_tests_sim_{name}"
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name, _HERE / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module      # inspect.getsourcefile needs it registered
-        spec.loader.exec_module(module)
-    return sys.modules[module_name]
-
-
 @pytest.fixture(scope="session")
 def toy_top():
-    """The ToyTop class (same ports as SimTop, no CPU; see toy_top.py)."""
-    return _load("toy_top").ToyTop
+    """The ToyTop class (same ports as SimTop, no CPU; see dure.sim.verif.toy_top)."""
+    from dure.sim.verif.toy_top import ToyTop
+    return ToyTop
 
 
 @pytest.fixture(scope="session")
 def make_elf():
-    """``make_elf(segments, entry, **header fields) -> bytes`` (see elfmaker.py)."""
-    return _load("elfmaker").make_elf
+    """``make_elf(segments, entry, **header fields) -> bytes`` (see dure.sim.verif.elfmaker)."""
+    from dure.sim.verif.elfmaker import make_elf
+    return make_elf
 
 
 @pytest.fixture

@@ -2,21 +2,14 @@
 
 - gemm_int8 against Python integers with an explicit modulo-2**32 wrap;
 - requantize against an exact rational reference (int -> binary32 RNE, binary32 product RNE,
-  round-half-even to integer, all done on Fractions in test_golden_exact.py);
+  round-half-even to integer, all done on Fractions in dure.sim.verif.ieee_exact);
 - requantize / gemm_int8 / dequantize against onnxruntime: see test_golden_onnx.py.
 """
-
-import importlib.util
-import pathlib
 
 import numpy as np
 import pytest
 from dure.sim import golden
-
-_spec = importlib.util.spec_from_file_location(
-    "_dure_golden_exact", pathlib.Path(__file__).with_name("test_golden_exact.py"))
-ref = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ref)
+from dure.sim.verif import ieee_exact as ref
 
 SEEDS = list(range(20))
 

@@ -1,5 +1,5 @@
 /* npu_vectors: GEMM and conv2d cases whose inputs and golden outputs were computed in Python
- * (dure.sim.golden, tests/firmware/npu_vectors.py -> npu_test_data.h). Each case runs on the
+ * (dure.sim.golden, dure.sim.verif.npu_vectors -> npu_test_data.h). Each case runs on the
  * NPU and on the CPU reference path; both outputs must equal the golden bytes. Failure 10 * i
  * + 1 (NPU) or + 2 (CPU) names the case. Prints one line per case with the NPU's cycles, MACs
  * per cycle and counters. With NPU_VECTORS_NO_CPU defined (npu_vectors_npu) the CPU path is

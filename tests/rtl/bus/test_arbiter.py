@@ -3,7 +3,7 @@
 
 import pytest
 from dure.rtl.bus.arbiter import Arbiter
-from dure.rtl.bus.testing import BusInitiator, BusTarget, Request, simulate
+from dure.sim.verif.bus import BusInitiator, BusTarget, Request, simulate
 
 
 def _run(n, requests_per_initiator, latency=1, gnt_probability=1.0):

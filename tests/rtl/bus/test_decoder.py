@@ -6,7 +6,7 @@ import random
 import pytest
 from amaranth.sim import Simulator
 from dure.rtl.bus.decoder import Decoder
-from dure.rtl.bus.testing import BusInitiator, BusTarget, Request, simulate
+from dure.sim.verif.bus import BusInitiator, BusTarget, Request, simulate
 
 from dure.config import Region
 
@@ -126,7 +126,7 @@ def test_elaborates_in_simulator_without_targets_driven():
     result = {}
 
     async def bench(ctx):
-        from dure.rtl.bus.testing import transact
+        from dure.sim.verif.bus import transact
         result["r"] = await transact(ctx, dut.bus, 0x1234)
 
     sim.add_testbench(bench)

@@ -1,7 +1,7 @@
 """ErrorResponder: every request is granted and answered with err, back to back."""
 
 from dure.rtl.bus.error import ErrorResponder
-from dure.rtl.bus.testing import BusInitiator, Request, simulate
+from dure.sim.verif.bus import BusInitiator, Request, simulate
 
 
 def test_every_request_answers_err_one_cycle_later():

@@ -1,20 +1,37 @@
-"""Core-level tests: short programs on the simulated core, checked through the retirement port."""
+"""Core-level tests: short programs on the simulated core, checked through the retirement port.
+
+The programs whose results do not depend on timing run on every core variant (the ``variant``
+fixture: the five-stage core as ``full`` and ``small``, and the multi-cycle ``tiny`` core); the
+IPC tests and the elaboration checks are the five-stage core's own.
+"""
 
 import gc
 import warnings
 
 import pytest
 from amaranth.back import verilog
-from dure.rtl.core.asm import Program
 from dure.rtl.core.core import Core
 from dure.rtl.core.isa import CSR, MISA_VALUE, ExceptionCause, InterruptCause
-from dure_core_bench import IRQ_BASE, RAM_BASE, Timing, run
-from dure_core_random import compare
+from dure.rtl.core.options import core_options
+from dure.sim.verif import core_bench
+from dure.sim.verif.asm import Program
+from dure.sim.verif.core_bench import IRQ_BASE, RAM_BASE, Timing, run
+from dure.sim.verif.core_random import compare
 
 SLOW_BUS = dict(ibus=Timing(0.5, 3), dbus=Timing(0.4, 4))
 TIMINGS = [pytest.param({}, id="fast"), pytest.param(SLOW_BUS, id="slow")]
 LOG = RAM_BASE + 0x6000          # trap handlers log (mcause, mtval, mepc) here
 BAD = RAM_BASE + 0x7000          # 256 bytes answering bus errors
+#: What :func:`core_bench.run` builds per variant (``None``: its default, the full core).
+VARIANTS = {"full": None, "small": core_options("small"), "tiny": "tiny"}
+
+
+@pytest.fixture(params=list(VARIANTS))
+def variant(request, monkeypatch):
+    """Run the test once per core variant: same programs, same retirement records and results."""
+    if VARIANTS[request.param] is not None:
+        monkeypatch.setattr(core_bench, "DEFAULT_OPTIONS", VARIANTS[request.param])
+    return request.param
 
 
 def test_elaborates_to_verilog():
@@ -66,7 +83,7 @@ def log_entries(result, n):
 
 
 @pytest.mark.parametrize("timing", TIMINGS)
-def test_arithmetic_and_forwarding(timing):
+def test_arithmetic_and_forwarding(timing, variant):
     p = Program()
     p.addi(1, 0, 5)
     p.addi(2, 1, 7)           # forwarded from M
@@ -130,7 +147,7 @@ def test_ipc_loop():
 
 
 @pytest.mark.parametrize("timing", TIMINGS)
-def test_exceptions(timing):
+def test_exceptions(timing, variant):
     p = Program()
     prologue(p)
     p.li(5, BAD)
@@ -188,7 +205,7 @@ def test_exceptions(timing):
     assert sum(r["trap"] for r in result.trace[:index]) == len(expected)
 
 
-def test_instruction_access_fault():
+def test_instruction_access_fault(variant):
     p = Program()
     prologue(p)
     p.li(5, BAD + 16)
@@ -208,7 +225,7 @@ def test_instruction_access_fault():
     assert not result.protocol_errors
 
 
-def test_csr_values():
+def test_csr_values(variant):
     p = Program()
     p.csrr(1, CSR.MISA)
     p.csrr(2, CSR.MSTATUS)
@@ -304,7 +321,7 @@ def interrupt_program(vectored=False):
 
 @pytest.mark.parametrize("vectored", [False, True])
 @pytest.mark.parametrize("timing", TIMINGS)
-def test_interrupts_priority_and_precision(timing, vectored):
+def test_interrupts_priority_and_precision(timing, vectored, variant):
     words, data = interrupt_program(vectored)
     result = run(words, data=data, **timing)
     assert result.halted and not result.protocol_errors
@@ -326,7 +343,7 @@ def test_interrupts_priority_and_precision(timing, vectored):
     assert result.regs()[4] == 255
 
 
-def test_interrupt_masked_by_csr_write_in_flight():
+def test_interrupt_masked_by_csr_write_in_flight(variant):
     """An interrupt arriving while an instruction clears mstatus.MIE is not taken after it."""
     p = Program()
     p.li(1, RAM_BASE + 0x100)
@@ -351,7 +368,7 @@ def test_interrupt_masked_by_csr_write_in_flight():
 
 
 @pytest.mark.parametrize("enabled", [False, True])
-def test_wfi(enabled):
+def test_wfi(enabled, variant):
     p = Program()
     p.li(1, 0)
     p.csrw(CSR.MTVEC, 1)
@@ -384,7 +401,7 @@ def test_wfi(enabled):
 
 
 @pytest.mark.parametrize("timing", TIMINGS)
-def test_fence_i_refetches_modified_code(timing):
+def test_fence_i_refetches_modified_code(timing, variant):
     p = Program()
     new = Program()
     new.addi(5, 0, 2)

@@ -5,10 +5,10 @@ import random
 
 import pytest
 from amaranth.sim import Simulator
-from dure.rtl.core.asm import Program
 from dure.rtl.soc.cpu import CORE_VARIANTS, make_core
-from dure_core_bench import RAM_BASE, MemoryModel
-from dure_core_random import ERR_RANGES, random_program
+from dure.sim.verif.asm import Program
+from dure.sim.verif.core_bench import RAM_BASE, MemoryModel
+from dure.sim.verif.core_random import ERR_RANGES, random_program
 
 
 def memory_loop():

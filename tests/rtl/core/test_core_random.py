@@ -2,15 +2,7 @@
 reference model."""
 
 import pytest
-from dure_core_bench import Timing
-from dure_core_random import run_random, run_random_interrupts
-
-TIMINGS = [
-    {},
-    dict(ibus=Timing(0.6, 3), dbus=Timing(0.5, 3)),
-    dict(ibus=Timing(1.0, 2)),
-    dict(dbus=Timing(0.3, 0)),
-]
+from dure.sim.verif.core_random import TIMINGS, run_random, run_random_interrupts
 
 
 @pytest.mark.parametrize("seed", range(8))

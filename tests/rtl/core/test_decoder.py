@@ -4,11 +4,11 @@ the reference model's reading of the spec on mutated and random words)."""
 import random
 
 from amaranth.sim import Simulator
-from dure.rtl.core.asm import Program
 from dure.rtl.core.decoder import AluOp, ASel, BSel, Decoder, Unit
 from dure.rtl.core.isa import CSR
-from dure_core_bench import RAM_BASE, MemoryModel
-from dure_core_ref import Reference
+from dure.sim.verif.asm import Program
+from dure.sim.verif.core_bench import RAM_BASE, MemoryModel
+from dure.sim.verif.core_ref import Reference
 
 
 def decode_all(words):

@@ -7,18 +7,18 @@ checked against the in-order semantics."""
 import random
 
 import pytest
-from dure.rtl.bus.testing import simulate
 from dure.rtl.npu.commands import ElemType, ErrorCode, LoadTarget, Opcode, OutType, Status
 from dure.rtl.npu.control import NpuControl
-from dure.rtl.npu.control_testing import (
+from dure.rtl.npu.descriptor import decode, encode
+from dure.sim.npu_validate import validate
+from dure.sim.verif.bus import simulate
+from dure.sim.verif.npu_control import (
     StandInDatapath,
     check_schedule,
     reg_read,
     reg_write,
     submit,
 )
-from dure.rtl.npu.descriptor import decode, encode
-from dure.sim.npu_validate import validate
 
 from dure.config import SoCConfig
 

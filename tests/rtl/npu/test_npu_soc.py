@@ -5,12 +5,12 @@ main-memory bandwidth."""
 
 import numpy as np
 import pytest
-from dure.rtl.bus.testing import simulate, transact
 from dure.rtl.npu.commands import Control, ElemType, ErrorCode, LoadTarget, Opcode, OutType
 from dure.rtl.npu.commands import Register as R
 from dure.rtl.npu.descriptor import encode
 from dure.rtl.soc.registers import IRQ_SOURCES, offset
 from dure.rtl.soc.soc import Soc
+from dure.sim.verif.bus import simulate, transact
 from dure.sim.verif.gemm_program import gemm_expected, gemm_program, read_output
 
 from dure.config import MAIN_BASE, NPU_BASE, RAM_BASE, SoCConfig

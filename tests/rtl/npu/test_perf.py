@@ -2,13 +2,13 @@
 """Performance counters: event sums against the behavioural datapath's own totals, stall_dep,
 CONTROL.perf_clear, and the HI latch on LO reads."""
 
-from dure.rtl.bus.testing import simulate
 from dure.rtl.npu.commands import Control, ElemType, LoadTarget, Opcode, OutType, Status
 from dure.rtl.npu.control import NpuControl
-from dure.rtl.npu.control_testing import StandInDatapath, reg_read, reg_write, submit
 from dure.rtl.npu.descriptor import encode
 from dure.rtl.npu.perf import PerfCounters
 from dure.rtl.npu.regs import PERF_COUNTERS, NpuRegisters
+from dure.sim.verif.bus import simulate
+from dure.sim.verif.npu_control import StandInDatapath, reg_read, reg_write, submit
 
 from dure.config import SoCConfig
 
@@ -68,7 +68,7 @@ def test_hi_is_latched_on_lo_read():
     dut = NpuRegisters(CFG)
 
     async def bench(ctx):
-        from dure.rtl.bus.testing import transact
+        from dure.sim.verif.bus import transact
         values = [(i + 1) * 0x1_0000_0001 + (0xFFFF_FFFF if i == 3 else 0)
                   for i in range(len(PERF_COUNTERS))]
         ctx.set(dut.perf, values)

@@ -2,7 +2,6 @@
 """NPU registers through the control block: reads, writes, byte enables, W1C, undefined offsets,
 doorbell backpressure with a full queue, error recording and the interrupt."""
 
-from dure.rtl.bus.testing import BusInitiator, Request, simulate, transact
 from dure.rtl.npu.commands import (
     ID_MAGIC,
     Control,
@@ -13,8 +12,9 @@ from dure.rtl.npu.commands import (
     config_word,
 )
 from dure.rtl.npu.control import NpuControl
-from dure.rtl.npu.control_testing import StandInDatapath, reg_read, reg_write, submit
 from dure.rtl.npu.descriptor import encode
+from dure.sim.verif.bus import BusInitiator, Request, simulate, transact
+from dure.sim.verif.npu_control import StandInDatapath, reg_read, reg_write, submit
 
 from dure.config import SoCConfig
 

@@ -1,9 +1,9 @@
 """CLINT: mtime counts every cycle, mtimecmp compare drives irq_timer, msip drives
 irq_software, all registers read/write."""
 
-from dure.rtl.bus.testing import simulate, transact
 from dure.rtl.soc.clint import Clint
 from dure.rtl.soc.registers import offset
+from dure.sim.verif.bus import simulate, transact
 
 
 def _reg(name):

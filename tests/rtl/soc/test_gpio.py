@@ -2,9 +2,9 @@
 """GPIO: output register with byte enables, synchronised inputs, errors elsewhere."""
 
 import pytest
-from dure.rtl.bus.testing import simulate, transact
 from dure.rtl.soc.gpio import Gpio
 from dure.rtl.soc.registers import offset
+from dure.sim.verif.bus import simulate, transact
 
 OUT = offset("gpio", "out") // 4
 IN = offset("gpio", "in") // 4

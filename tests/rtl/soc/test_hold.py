@@ -1,8 +1,8 @@
 """HoldGate: no request passes while the core is held, and the hold is stretched until the
 responses to requests granted before it have drained."""
 
-from dure.rtl.bus.testing import BusTarget, simulate
 from dure.rtl.soc.hold import HoldGate
+from dure.sim.verif.bus import BusTarget, simulate
 
 
 def test_hold_blocks_requests_and_waits_for_orphans():

@@ -1,8 +1,8 @@
 """External-interrupt controller: pending mirrors sources, enable masks irq_external."""
 
-from dure.rtl.bus.testing import simulate, transact
 from dure.rtl.soc.irq import IrqController
 from dure.rtl.soc.registers import IRQ_SOURCES, offset
+from dure.sim.verif.bus import simulate, transact
 
 PENDING = offset("irq", "pending") // 4
 ENABLE = offset("irq", "enable") // 4

@@ -2,8 +2,8 @@
 """Main-memory model: measured latency, bandwidth and pipelining."""
 
 import pytest
-from dure.rtl.bus.testing import BusInitiator, Request, simulate
 from dure.rtl.soc.main_memory import MainMemory
+from dure.sim.verif.bus import BusInitiator, Request, simulate
 
 
 def _stream(dut, requests):

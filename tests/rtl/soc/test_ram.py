@@ -2,8 +2,8 @@
 """On-chip RAM / boot ROM: byte enables, both ports every cycle, read-only mode."""
 
 import pytest
-from dure.rtl.bus.testing import BusInitiator, Request, simulate, transact
 from dure.rtl.soc.ram import Ram
+from dure.sim.verif.bus import BusInitiator, Request, simulate, transact
 
 
 def _stream(dut, per_port, background=()):

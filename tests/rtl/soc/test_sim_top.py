@@ -3,10 +3,10 @@
 import re
 
 from amaranth.back import verilog
-from dure.rtl.bus.testing import simulate
-from dure.rtl.core.asm import Program
 from dure.rtl.core.isa import CSR
 from dure.rtl.soc.sim_top import SimTop
+from dure.sim.verif.asm import Program
+from dure.sim.verif.bus import simulate
 
 from dure.config import RAM_BASE, SoCConfig
 

@@ -2,8 +2,8 @@
 while the core is held, pipelined, with the bus error of an unmapped address; loader writes and
 reads never overlap."""
 
-from dure.rtl.bus.testing import simulate
 from dure.rtl.soc.sim_top import SimTop
+from dure.sim.verif.bus import simulate
 
 from dure.config import SoCConfig
 

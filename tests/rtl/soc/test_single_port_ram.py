@@ -6,9 +6,9 @@ import random
 
 import pytest
 from amaranth.back import rtlil
-from dure.rtl.bus.testing import BusInitiator, Request, simulate, transact
 from dure.rtl.soc.single_port_ram import SinglePortRam
 from dure.rtl.soc.spram import SpramMemory, spram_blocks
+from dure.sim.verif.bus import BusInitiator, Request, simulate, transact
 
 
 def _stream(dut, per_port):

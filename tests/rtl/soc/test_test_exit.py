@@ -1,8 +1,8 @@
 """Test-exit register: a write pulses exit_valid for exactly one cycle with the value."""
 
-from dure.rtl.bus.testing import BusInitiator, Request, simulate, transact
 from dure.rtl.soc.registers import offset
 from dure.rtl.soc.test_exit import TestExit
+from dure.sim.verif.bus import BusInitiator, Request, simulate, transact
 
 EXIT = offset("test_exit", "exit") // 4
 

@@ -3,9 +3,9 @@
 
 import pytest
 from amaranth.hdl import Elaboratable, Module
-from dure.rtl.bus.testing import simulate, transact
 from dure.rtl.soc.registers import field, offset
 from dure.rtl.soc.uart import Uart
+from dure.sim.verif.bus import simulate, transact
 
 
 def _reg(name):

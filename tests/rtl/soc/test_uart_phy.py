@@ -1,8 +1,8 @@
 """8N1 serializer and deserializer against a Python model of the line, at small divisors."""
 
 import pytest
-from dure.rtl.bus.testing import simulate
 from dure.rtl.soc.uart_phy import UartRx, UartTx
+from dure.sim.verif.bus import simulate
 
 
 def _frame(byte):

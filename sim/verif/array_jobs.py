@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from amaranth.sim import Simulator
+from dure.rtl.npu.isa import Precision
 from dure.sim.gemm_plan import spans
-
-from .isa import Precision
 
 __all__ = ["Tile", "GemmJob", "run_job"]
 

@@ -5,7 +5,7 @@ target with random grant stalls, random in-order latency and error ranges, and a
 import random
 from dataclasses import dataclass, field
 
-from .commands import Opcode
+from dure.rtl.npu.commands import Opcode
 
 __all__ = ["MemoryTarget", "send_stream", "Command", "dependencies", "reference",
            "run_datapath"]
@@ -91,7 +91,8 @@ _OPCODES = {"load": Opcode.LOAD, "exec": Opcode.COMPUTE, "store": Opcode.STORE}
 @dataclass
 class Command:
     """One command for a datapath unit: ``unit`` is ``"load"``, ``"exec"`` or ``"store"``;
-    ``fields`` are the :func:`~.descriptor.command_layout` fields (missing ones are 0)."""
+    ``fields`` are the :func:`~dure.rtl.npu.descriptor.command_layout` fields (missing ones
+    are 0)."""
     unit: str
     fields: dict
 

@@ -16,9 +16,18 @@ the older one's ACC rows (RAW) counts.
 import random
 from dataclasses import dataclass, field
 
-from ..bus.testing import transact
-from .commands import DESCRIPTOR_WORDS, ElemType, ErrorCode, LoadTarget, Opcode, OutType, Register
-from .descriptor import encode
+from dure.rtl.npu.commands import (
+    DESCRIPTOR_WORDS,
+    ElemType,
+    ErrorCode,
+    LoadTarget,
+    Opcode,
+    OutType,
+    Register,
+)
+from dure.rtl.npu.descriptor import encode
+
+from .bus import transact
 
 __all__ = ["UnitRun", "StandInDatapath", "reg_read", "reg_write", "submit", "rows_touched",
            "conflict", "raw", "check_schedule", "UNIT_OF", "ResidentGemm", "resident_gemm"]

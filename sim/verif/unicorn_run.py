@@ -6,7 +6,7 @@ register, all at the addresses of :mod:`dure.config` and :mod:`dure.rtl.soc.regi
 for checking benchmarks, printf and C code before (and independently of) the RTL; anything that
 traps, waits for the timer or reads other peripherals cannot run here.
 
-Usage: ``python tests/firmware/unicorn_run.py PROGRAM.elf [...]`` (prints the UART output and
+Usage: ``python -m dure.sim.verif.unicorn_run PROGRAM.elf [...]`` (prints the UART output and
 the number of instructions executed; Unicorn's own cycle / instret CSRs follow host time, so
 the ``BENCH`` lines' numbers mean nothing here).
 """

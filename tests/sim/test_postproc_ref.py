@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from dure.rtl.npu.commands import OutType
 from dure.rtl.npu.isa import Precision
-from dure.rtl.npu.postproc_ref import LEGAL, postprocess
+from dure.sim.postproc_ref import LEGAL, postprocess
 
 I8, F16 = Precision.INT8, Precision.FP16
 

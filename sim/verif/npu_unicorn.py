@@ -14,9 +14,10 @@ from dure.sim.npu_model_regs import NpuRegisters
 from elftools.elf.elffile import ELFFile
 from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV32, Uc, UcError
 from unicorn.riscv_const import UC_RISCV_REG_PC
-from unicorn_run import register_offsets
 
 from dure.config import preset
+
+from .unicorn_run import register_offsets
 
 PAGE = 0x1000
 

@@ -1,4 +1,5 @@
-"""Reference of :class:`~.postproc.PostProcess` on bit patterns, built on :mod:`dure.sim.golden`.
+"""Reference of :class:`~dure.rtl.npu.postproc.PostProcess` on bit patterns, built on
+:mod:`dure.sim.golden`.
 
 :func:`postprocess` maps a block of ACC rows with one set of STORE parameters (as one STORE
 command has) to the 32-bit output words the hardware emits. Every legal combination with
@@ -18,10 +19,10 @@ follow the same numpy expressions with IEEE semantics; a NaN product (0 x Inf) r
 """
 
 import numpy as np
-from dure.sim import golden
+from dure.rtl.npu.commands import OutType
+from dure.rtl.npu.isa import Precision
 
-from .commands import OutType
-from .isa import Precision
+from . import golden
 
 __all__ = ["postprocess", "LEGAL"]
 

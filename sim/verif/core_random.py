@@ -2,10 +2,11 @@
 
 import random
 
-from dure.rtl.core.asm import Program
 from dure.rtl.core.isa import CSR
-from dure_core_bench import IRQ_BASE, RAM_BASE, MemoryModel, run
-from dure_core_ref import Reference
+from dure.sim.verif.asm import Program
+
+from .core_bench import IRQ_BASE, RAM_BASE, MemoryModel, Timing, run
+from .core_ref import Reference
 
 DATA = RAM_BASE + 0x8000
 REGS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13]   # x10: data pointer, x30: trap handler
@@ -18,6 +19,13 @@ STORES = ["sb", "sh", "sw"]
 BRANCHES = ["beq", "bne", "blt", "bge", "bltu", "bgeu"]
 SPECIAL = [0x1234_5678 & ~0x7F | 0x7F, 0, 0xFFFF_FFFF, 0x3050_1073 | 1 << 31]  # illegal words
 INTERESTING = [0, 1, -1, 0x7FFF_FFFF, -0x8000_0000, 2, -2, 31, 32]
+#: Bus timings the random-program tests cycle through (seed modulo the length picks one).
+TIMINGS = [
+    {},
+    dict(ibus=Timing(0.6, 3), dbus=Timing(0.5, 3)),
+    dict(ibus=Timing(1.0, 2)),
+    dict(dbus=Timing(0.3, 0)),
+]
 
 
 def random_program(seed, length=60, traps=True, muldiv=True, interrupts=False):

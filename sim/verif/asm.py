@@ -12,7 +12,7 @@ Example::
     words = p.assemble()
 """
 
-from .isa import (
+from dure.rtl.core.isa import (
     Funct3Branch,
     Funct3Mem,
     Funct3MiscMem,

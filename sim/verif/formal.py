@@ -1,4 +1,4 @@
-"""Formal harnesses (Amaranth) and a SymbiYosys runner for tests/formal/test_formal.py.
+"""Formal harnesses (Amaranth) and a SymbiYosys runner (the checks: tests/formal/test_formal.py).
 
 Each harness is a top-level ``wiring.Component`` whose ``In`` members are the inputs of the block
 under check: top-level inputs of the RTLIL, which the solver treats as arbitrary in every cycle

@@ -12,10 +12,10 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from amaranth.sim import Simulator
-from dure.rtl.core.asm import Program
 from dure.rtl.core.core import Core
 from dure.rtl.core.options import CoreOptions
 from dure.rtl.soc.cpu import make_core
+from dure.sim.verif.asm import Program
 
 RAM_BASE = 0x8000_0000
 RAM_SIZE = 0x1_0000
