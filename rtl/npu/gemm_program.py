@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from dure.sim import golden
+from dure.sim.verif.npu_datapath import Command
 
 from .commands import ElemType, LoadTarget, OutType
-from .datapath_testing import Command
 from .isa import Precision
 
 __all__ = ["GemmLayout", "gemm_program", "gemm_expected", "read_output"]

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from amaranth.sim import Simulator
-
-from .isa import Precision
+from dure.rtl.npu.isa import Precision
 
 __all__ = ["Tile", "GemmJob", "run_job"]
 

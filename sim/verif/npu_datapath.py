@@ -5,7 +5,7 @@ target with random grant stalls, random in-order latency and error ranges, and a
 import random
 from dataclasses import dataclass, field
 
-from .commands import Opcode
+from dure.rtl.npu.commands import Opcode
 
 __all__ = ["MemoryTarget", "send_stream", "Command", "dependencies", "reference",
            "run_datapath"]

@@ -35,8 +35,9 @@ def _load(name):
 
 @pytest.fixture(scope="session")
 def toy_top():
-    """The ToyTop class (same ports as SimTop, no CPU; see toy_top.py)."""
-    return _load("toy_top").ToyTop
+    """The ToyTop class (same ports as SimTop, no CPU; see dure.sim.verif.toy_top)."""
+    from dure.sim.verif.toy_top import ToyTop
+    return ToyTop
 
 
 @pytest.fixture(scope="session")

@@ -13,18 +13,11 @@ from dure.sim.verilator import build_model
 
 from dure.config import SoCConfig, preset
 
-_HERE = pathlib.Path(__file__).resolve().parent
-
-_TOY = str(_HERE / "toy_top.py")
-_BUILD = f"""
-import importlib.util, sys
-spec = importlib.util.spec_from_file_location("dure_tests_sim_toy_top", {_TOY!r})
-module = importlib.util.module_from_spec(spec)
-sys.modules["dure_tests_sim_toy_top"] = module
-spec.loader.exec_module(module)
+_BUILD = """
 from dure.config import preset
+from dure.sim.verif.toy_top import ToyTop
 from dure.sim.verilator import build_model
-print(build_model(preset("sim"), top=module.ToyTop, jobs=1))
+print(build_model(preset("sim"), top=ToyTop, jobs=1))
 """
 
 

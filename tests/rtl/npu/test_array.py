@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from amaranth.hdl import UnusedElaboratable
 from dure.rtl.npu.array import SystolicArray
-from dure.rtl.npu.testing import GemmJob, run_job
 from dure.sim import golden
+from dure.sim.verif.array_jobs import GemmJob, run_job
 
 
 def int8_reference(a, b, init):

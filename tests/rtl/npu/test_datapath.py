@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from dure.rtl.npu.commands import OutType
 from dure.rtl.npu.datapath import NpuDatapath
-from dure.rtl.npu.datapath_testing import MemoryTarget, reference, run_datapath
 from dure.rtl.npu.gemm_program import gemm_expected, gemm_program, read_output
+from dure.sim.verif.npu_datapath import MemoryTarget, reference, run_datapath
 
 from dure.config import MAIN_BASE, SoCConfig
 

@@ -4,8 +4,8 @@ import random
 
 import pytest
 from amaranth.sim import Simulator
-from dure.rtl.npu.datapath_testing import MemoryTarget, send_stream
 from dure.rtl.npu.dma import Dma
+from dure.sim.verif.npu_datapath import MemoryTarget, send_stream
 
 MAXR, MAXW = 12, 10       # longest read / write row in bytes
 MEM = 512

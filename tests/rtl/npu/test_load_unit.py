@@ -7,9 +7,9 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
 from dure.rtl.npu.commands import ElemType, LoadTarget
-from dure.rtl.npu.datapath_testing import Command, MemoryTarget, reference, send_stream
 from dure.rtl.npu.dma import Dma
 from dure.rtl.npu.load_unit import LoadUnit, load_row_bytes
+from dure.sim.verif.npu_datapath import Command, MemoryTarget, reference, send_stream
 
 from dure.config import SoCConfig
 

@@ -9,11 +9,11 @@ from dure.rtl.bus.testing import simulate
 from dure.rtl.npu.commands import Control, ErrorCode, Opcode, OutType, Status
 from dure.rtl.npu.control_testing import reg_read, reg_write, resident_gemm, submit
 from dure.rtl.npu.datapath import NpuDatapath
-from dure.rtl.npu.datapath_testing import MemoryTarget
 from dure.rtl.npu.descriptor import encode
 from dure.rtl.npu.gemm_program import gemm_expected, gemm_program, read_output
 from dure.rtl.npu.npu import Npu
 from dure.sim import golden
+from dure.sim.verif.npu_datapath import MemoryTarget
 
 from dure.config import SoCConfig
 

@@ -20,7 +20,7 @@ from dure.rtl.npu.commands import OutType
 from dure.rtl.npu.isa import Precision
 from dure.rtl.npu.postproc import PostProcess
 from dure.rtl.npu.postproc_ref import postprocess
-from dure.sim import vector_harness
+from dure.sim.verif import vector_harness
 
 LATENCY = 18
 

@@ -9,10 +9,10 @@ from amaranth.lib import wiring
 from amaranth.sim import Simulator
 from dure.rtl.npu.acc import Accumulator
 from dure.rtl.npu.commands import ElemType, LoadTarget, OutType
-from dure.rtl.npu.datapath_testing import Command, MemoryTarget, reference, send_stream
 from dure.rtl.npu.dma import Dma
 from dure.rtl.npu.isa import Precision
 from dure.rtl.npu.store_unit import StoreUnit, store_row_bytes
+from dure.sim.verif.npu_datapath import Command, MemoryTarget, reference, send_stream
 
 from dure.config import SoCConfig
 
