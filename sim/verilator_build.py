@@ -43,8 +43,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 __all__ = ["WARNINGS", "Verilation", "build_root", "verilator_root", "tool", "make_flags",
-           "cache_key", "cached", "write_atomic", "verilate", "build_model", "cocotb_args",
-           "build_cocotb"]
+           "cache_key", "locked", "cached", "write_atomic", "verilate", "build_model",
+           "cocotb_args", "build_cocotb"]
 
 #: Warnings off for Amaranth's Verilog (width mismatches, combinational loops it splits anyway).
 WARNINGS = ("-Wno-fatal", "-Wno-WIDTH", "-Wno-UNOPTFLAT")
@@ -177,7 +177,8 @@ def write_atomic(path, text):
 
 
 @contextlib.contextmanager
-def _locked(path):
+def locked(path):
+    """Hold an exclusive ``flock`` on the file ``path`` (created if missing) for the block."""
     with open(path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
@@ -202,7 +203,7 @@ def cached(directory, make, *, log=None, what=None):
     if directory.is_dir():
         return directory
     directory.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(directory.parent / f"{directory.name}.lock"):
+    with locked(directory.parent / f"{directory.name}.lock"):
         if directory.is_dir():              # another process built it while we waited
             return directory
         start = time.monotonic()
