@@ -1,4 +1,4 @@
-"""Golden model of the NPU numerics (plain numpy, bit-exact to the contract in DESIGN.md).
+"""Golden model of the NPU numerics (plain numpy, bit-exact to the contract in docs/numerics.md).
 
 The hardware is checked against these functions bit for bit; they know nothing about arrays,
 tiles or cycles beyond what the numeric contract says.

@@ -1,7 +1,8 @@
 """Bit-level helpers of the golden model: bit views, canonical NaNs, fp32 -> fp16, input checks.
 
 Part of :mod:`dure.sim.golden` (which re-exports the public names); kept apart so that each file
-holds one concept. Everything here is plain numpy and follows the numeric contract in DESIGN.md.
+holds one concept. Everything here is plain numpy and follows the numeric contract in
+docs/numerics.md.
 """
 
 import numbers

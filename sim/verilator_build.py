@@ -20,7 +20,7 @@ Lock and atomic rename
     and renames that into place. Two processes asking for the same model build it once and never
     see a half-built one; a crashed build leaves only its temporary folder (with ``build.log``).
 Flags
-    :data:`WARNINGS` (Amaranth's Verilog trips width warnings, see TOOLCHAIN.md), the make
+    :data:`WARNINGS` (Amaranth's Verilog trips width warnings), the make
     variables of :func:`make_flags` (the wheel's ``verilated.mk`` names the compilers of the
     machine it was built on and leaves the precompiled-header include flag empty) and the C++
     optimisation levels of each :class:`Verilation`.

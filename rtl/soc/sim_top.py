@@ -1,4 +1,4 @@
-"""SimTop: the Verilog top level the simulator builds (port names fixed by contracts.md)."""
+"""SimTop: the Verilog top level the simulator builds (ports as sim/harness.cpp drives them)."""
 
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring

@@ -1,4 +1,4 @@
-"""Assemble and link a generated program into an ELF with ``zig cc`` (see TOOLCHAIN.md).
+"""Assemble and link a generated program into an ELF with ``zig cc`` (pip's ``ziglang``).
 
 The program is linked at the on-chip RAM base (the reset vector of the ``sim`` variant):
 ``.text`` first, then ``.data`` aligned to 16 bytes.

@@ -1,7 +1,7 @@
 """One retired instruction, and the simulator's ``--trace`` text format.
 
-The simulator writes one line per ``rvfi__valid`` (see the contract in
-``notes/contracts.md`` and :mod:`dure.rtl.core.rvfi`): twelve space-separated lowercase hex
+The simulator writes one line per ``rvfi__valid`` (the retirement port
+of :mod:`dure.rtl.core.rvfi`): twelve space-separated lowercase hex
 fields without ``0x``::
 
     pc insn trap intr rd_addr rd_wdata mem_addr mem_rmask mem_wmask mem_wdata mem_rdata pc_wdata
