@@ -112,8 +112,8 @@ def generate_npu_header(config: SoCConfig) -> str:
     lines += [_define(f"DURE_NPU_CONTROL_{flag.name}", flag.value) for flag in c.Control]
     lines += [_define(f"DURE_NPU_CONFIG_{name}", _mask(lsb, width))
               for name, (lsb, width) in NPU_CONFIG_FIELDS.items()]
-    lines += [_define("DURE_NPU_ERROR_CODE", _mask(0, 4)), _define("DURE_NPU_ERROR_SEQ",
-                                                                   _mask(8, 24))]
+    lines += [_define("DURE_NPU_ERROR_CODE", _mask(0, 4)),
+              _define("DURE_NPU_ERROR_SEQ", _mask(8, c.SEQ_BITS))]
     for prefix, enum in (("OP", c.Opcode), ("TARGET", c.LoadTarget), ("ELEM", c.ElemType),
                          ("OUT", c.OutType), ("PREC", c.Precision), ("DATAFLOW", Dataflow),
                          ("ERR", c.ErrorCode)):

@@ -17,17 +17,21 @@ from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..bus.bytes import merge_bytes
 from ..bus.signature import BusSignature
-from ..soc.bytes import merge_bytes
-from .commands import ID_MAGIC, Control, ErrorCode, Register, Status, config_word
-from .dispatch import SEQ_BITS
-from .validate import WORDS
+from .commands import (
+    ID_MAGIC,
+    PERF_COUNTERS,
+    SEQ_BITS,
+    Control,
+    ErrorCode,
+    Register,
+    Status,
+    config_word,
+)
+from .descriptor import DESCRIPTOR_LAYOUT
 
-__all__ = ["NpuRegisters", "PERF_COUNTERS"]
-
-#: The performance counters in register order (PERF_<name>_LO / _HI).
-PERF_COUNTERS = ("BUSY", "MACS", "COMPUTE", "DMA_RD", "DMA_WR", "STALL_DEP", "STALL_MEM",
-                 "STALL_OUT")
+__all__ = ["NpuRegisters"]
 
 
 def _word(register):
@@ -48,7 +52,7 @@ class NpuRegisters(wiring.Component):
     -------
     bus : In(BusSignature(addr_width))
         Register port.
-    push : Out(stream.Signature(WORDS))
+    push : Out(stream.Signature(DESCRIPTOR_LAYOUT))
         The staged descriptor, offered while a DOORBELL write waits for its grant (the grant
         is ``push.ready``).
     queue_full, busy : In(1)
@@ -74,7 +78,7 @@ class NpuRegisters(wiring.Component):
         self._config = config
         super().__init__({
             "bus": In(BusSignature(addr_width)),
-            "push": Out(stream.Signature(WORDS)),
+            "push": Out(stream.Signature(DESCRIPTOR_LAYOUT)),
             "queue_full": In(1),
             "busy": In(1),
             "err_valid": In(1),
@@ -93,7 +97,7 @@ class NpuRegisters(wiring.Component):
         m = Module()
         bus = self.bus
 
-        staged = Signal(WORDS)
+        staged = Signal(DESCRIPTOR_LAYOUT)
         irq_error = Signal()
         irq_fence = Signal()
         st_error = Signal()

@@ -22,8 +22,8 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..bus.bytes import merge_bytes
 from ..bus.signature import BusSignature
-from .bytes import merge_bytes
 from .registers import offset
 
 __all__ = ["Clint"]

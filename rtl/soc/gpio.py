@@ -17,8 +17,8 @@ from amaranth.lib import wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
+from ..bus.bytes import merge_bytes
 from ..bus.signature import BusSignature
-from .bytes import merge_bytes
 from .registers import offset
 
 __all__ = ["Gpio"]

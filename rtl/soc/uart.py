@@ -38,8 +38,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
+from ..bus.bytes import merge_bytes
 from ..bus.signature import BusSignature
-from .bytes import merge_bytes
 from .registers import field, offset
 from .uart_phy import UartRx, UartTx
 

@@ -3,12 +3,20 @@
 CONTROL.perf_clear, and the HI latch on LO reads."""
 
 from dure.rtl.bus.testing import simulate
-from dure.rtl.npu.commands import Control, ElemType, LoadTarget, Opcode, OutType, Status
+from dure.rtl.npu.commands import (
+    PERF_COUNTERS,
+    Control,
+    ElemType,
+    LoadTarget,
+    Opcode,
+    OutType,
+    Status,
+)
 from dure.rtl.npu.control import NpuControl
 from dure.rtl.npu.control_testing import StandInDatapath, reg_read, reg_write, submit
 from dure.rtl.npu.descriptor import encode
 from dure.rtl.npu.perf import PerfCounters
-from dure.rtl.npu.regs import PERF_COUNTERS, NpuRegisters
+from dure.rtl.npu.regs import NpuRegisters
 
 from dure.config import SoCConfig
 
