@@ -53,16 +53,11 @@ from .hazard import (
     conflict_ls,
     footprint_of,
 )
+from .link import UNITS
 from .validate import Validator
 
-__all__ = ["Dispatcher", "UNITS"]
+__all__ = ["Dispatcher"]
 
-#: The datapath's units: (name, opcode, stream member, done member, bus-error member or None).
-UNITS = (
-    ("load", Opcode.LOAD, "load_cmd", "load_done", "load_bus_error"),
-    ("compute", Opcode.COMPUTE, "exec_cmd", "exec_done", None),
-    ("store", Opcode.STORE, "store_cmd", "store_done", "store_bus_error"),
-)
 _FOOTPRINT = {"load": LoadFootprint, "compute": ComputeFootprint, "store": StoreFootprint}
 
 

@@ -33,7 +33,8 @@ async def read64(ctx, bus, name):
 
 def test_counters_match_datapath_events():
     dut = NpuControl(CFG)
-    datapath = StandInDatapath(dut, latency=lambda unit, f: 60 + f.get("rows", f.get("m", 0)))
+    datapath = StandInDatapath(dut.datapath,
+                               latency=lambda unit, f: 60 + f.get("rows", f.get("m", 0)))
     seen = {}
 
     async def bench(ctx):
