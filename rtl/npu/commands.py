@@ -115,7 +115,8 @@ from .isa import Dataflow, Precision
 __all__ = [
     "DESCRIPTOR_WORDS", "SEQ_BITS", "Opcode", "LoadTarget", "ElemType", "OutType", "ErrorCode",
     "STORE_COMBINATIONS", "Register", "PERF_COUNTERS", "Status", "Control", "ID_MAGIC",
-    "elem_bytes", "out_bytes", "Precision", "Dataflow",
+    "CONFIG_FIELDS", "ERROR_FIELDS", "config_word", "elem_bytes", "out_bytes", "Precision",
+    "Dataflow",
 ]
 
 #: Words (32-bit) per descriptor.
@@ -299,11 +300,25 @@ class Control(enum.Flag):
     PERF_CLEAR = 1 << 2   # write 1: clear the performance counters (reads 0)
 
 
+#: Bit fields of the CONFIG register, {name: (lsb, width)}.
+CONFIG_FIELDS = {"ROWS": (0, 6), "COLS": (6, 6), "FP16": (12, 1), "LOG2_SPAD_ROWS": (16, 5),
+                 "LOG2_ACC_ROWS": (24, 5)}
+
+#: Bit fields of the ERROR register, {name: (lsb, width)}: the :class:`ErrorCode` and the
+#: refused command's sequence number.
+ERROR_FIELDS = {"CODE": (0, 4), "SEQ": (8, SEQ_BITS)}
+
+
 def config_word(config):
     """Value of the CONFIG register for an :class:`~dure.config.SoCConfig`.
 
-    rows [5:0], cols [11:6], fp16 [12], log2(spad_rows) [20:16], log2(acc_rows) [28:24].
+    rows [5:0], cols [11:6], fp16 [12], log2(spad_rows) [20:16], log2(acc_rows) [28:24]
+    (:data:`CONFIG_FIELDS`).
     """
-    return (config.npu_rows | config.npu_cols << 6 | int(config.npu_fp16) << 12
-            | (config.npu_spad_rows.bit_length() - 1) << 16
-            | (config.npu_acc_rows.bit_length() - 1) << 24)
+    values = {"ROWS": config.npu_rows, "COLS": config.npu_cols, "FP16": int(config.npu_fp16),
+              "LOG2_SPAD_ROWS": config.npu_spad_rows.bit_length() - 1,
+              "LOG2_ACC_ROWS": config.npu_acc_rows.bit_length() - 1}
+    word = 0
+    for name, (lsb, width) in CONFIG_FIELDS.items():
+        word |= (values[name] & ((1 << width) - 1)) << lsb
+    return word

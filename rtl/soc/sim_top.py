@@ -1,4 +1,5 @@
-"""SimTop: the Verilog top level the simulator builds (port names fixed by contracts.md)."""
+"""SimTop: the Verilog top level the simulator builds (its port names are the ones the C++
+harness, sim/harness.cpp, drives)."""
 
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
