@@ -6,12 +6,9 @@ peripheral, all taken from Python; nothing in it is written by hand.
 
 from .config import SoCConfig
 from .gemm_cost import COST_MODEL
+from .rtl.npu.commands import CONFIG_FIELDS as NPU_CONFIG_FIELDS
 
 __all__ = ["generate_header", "generate_npu_header", "NPU_CONFIG_FIELDS"]
-
-#: Bit fields of the NPU CONFIG register, {name: (lsb, width)} (see rtl/npu/commands.config_word).
-NPU_CONFIG_FIELDS = {"ROWS": (0, 6), "COLS": (6, 6), "FP16": (12, 1), "LOG2_SPAD_ROWS": (16, 5),
-                     "LOG2_ACC_ROWS": (24, 5)}
 
 
 def _define(name, value, comment=None):
@@ -116,8 +113,8 @@ def generate_npu_header(config: SoCConfig) -> str:
     lines += [_define(f"DURE_NPU_CONTROL_{flag.name}", flag.value) for flag in c.Control]
     lines += [_define(f"DURE_NPU_CONFIG_{name}", _mask(lsb, width))
               for name, (lsb, width) in NPU_CONFIG_FIELDS.items()]
-    lines += [_define("DURE_NPU_ERROR_CODE", _mask(0, 4)), _define("DURE_NPU_ERROR_SEQ",
-                                                                   _mask(8, 24))]
+    lines += [_define(f"DURE_NPU_ERROR_{name}", _mask(lsb, width))
+              for name, (lsb, width) in c.ERROR_FIELDS.items()]
     for prefix, enum in (("OP", c.Opcode), ("TARGET", c.LoadTarget), ("ELEM", c.ElemType),
                          ("OUT", c.OutType), ("PREC", c.Precision), ("DATAFLOW", Dataflow),
                          ("ERR", c.ErrorCode)):

@@ -73,6 +73,7 @@ import struct
 from dataclasses import dataclass
 
 import numpy as np
+from dure.rtl.npu.commands import PERF_COUNTERS, STORE_COMBINATIONS
 
 from dure.config import preset
 from dure.errors import UserError
@@ -98,7 +99,7 @@ _CONV_FIELDS = ("batch", "h", "w", "cin", "cout", "kh", "kw", "stride", "pad", "
 _LAYER_INPUTS = ("prec", "out_type", "m", "k", "n", "a", "a_stride", "b", "b_stride", "out",
                  "out_stride", "bias", "scale", "zero_point", "clamp", "lo", "hi", "flags",
                  "cpu_out", "kind") + _CONV_FIELDS
-_PERF = ("busy", "macs", "compute", "dma_rd", "dma_wr", "stall_dep", "stall_mem", "stall_out")
+_PERF = tuple(name.lower() for name in PERF_COUNTERS)
 _LAYER_RESULTS = ("status", "error", "cycles", "check", "cpu_cycles") + tuple(
     f"perf_{name}_{half}" for name in _PERF for half in ("lo", "hi"))
 LAYER_FIELDS = _LAYER_INPUTS + _LAYER_RESULTS
@@ -110,8 +111,11 @@ PRECISIONS = {"int8": 0, "fp16": 1}
 #: Output types and encodings (``out_type``), with the numpy dtype of each.
 OUT_TYPES = {"int8": (0, np.int8), "int32": (1, np.int32), "fp16": (2, np.float16),
              "fp32": (3, np.float32)}
-#: Legal output types per precision (the STORE table), the first being the default.
-LEGAL_OUT = {"int8": ("int8", "int32", "fp16"), "fp16": ("fp16", "fp32")}
+#: Legal output types per precision (the STORE table of :mod:`dure.rtl.npu.commands`), the
+#: first being the default.
+LEGAL_OUT = {precision.name.lower(): tuple(out.name.lower() for (acc, out) in STORE_COMBINATIONS
+                                           if acc == precision)
+             for precision in dict.fromkeys(acc for acc, _ in STORE_COMBINATIONS)}
 _OPERAND = {"int8": np.int8, "fp16": np.float16}
 _BIAS = {"int8": np.int32, "fp16": np.float32}
 

@@ -9,7 +9,9 @@ counts ``m * k * n`` per COMPUTE and the DMA byte counters the bytes the command
 """
 
 from dure.rtl.npu.commands import (
+    ERROR_FIELDS,
     ID_MAGIC,
+    SEQ_BITS,
     Control,
     ErrorCode,
     Register,
@@ -21,6 +23,8 @@ from dure.rtl.npu.commands import (
 from dure.rtl.npu.descriptor import decode
 
 __all__ = ["NpuRegisters"]
+
+_SEQ_MASK = (1 << SEQ_BITS) - 1
 
 
 class NpuRegisters:
@@ -77,9 +81,10 @@ class NpuRegisters:
             Register.CONTROL: self.control,
             Register.DMA_BASE: m.dma_base,
             Register.DMA_SIZE: m.dma_size,
-            Register.ERROR: (m.error[0].value | (m.error[1] & 0xFF_FFFF) << 8) if m.error else 0,
-            Register.ISSUED: m.issued & 0xFF_FFFF,
-            Register.DONE: m.done & 0xFF_FFFF,
+            Register.ERROR: (m.error[0].value | (m.error[1] & _SEQ_MASK) << ERROR_FIELDS["SEQ"][0]
+                             if m.error else 0),
+            Register.ISSUED: m.issued & _SEQ_MASK,
+            Register.DONE: m.done & _SEQ_MASK,
         }[reg]
 
     def write(self, offset, value):

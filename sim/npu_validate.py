@@ -28,6 +28,7 @@ import struct
 
 from dure.rtl.npu.commands import (
     DESCRIPTOR_WORDS,
+    STORE_COMBINATIONS,
     ElemType,
     ErrorCode,
     LoadTarget,
@@ -40,16 +41,7 @@ from dure.rtl.npu.commands import (
 from dure.rtl.npu.descriptor import decode, reserved_masks
 from dure.rtl.npu.isa import Dataflow
 
-__all__ = ["validate", "check", "footprint", "window", "STORE_COMBINATIONS"]
-
-#: Legal STORE (acc_type, out) pairs -> scale rule: "required", "forbidden" or "optional".
-STORE_COMBINATIONS = {
-    (Precision.INT8, OutType.INT8): "required",
-    (Precision.INT8, OutType.INT32): "forbidden",
-    (Precision.INT8, OutType.FP16): "required",
-    (Precision.FP16, OutType.FP16): "optional",
-    (Precision.FP16, OutType.FP32): "optional",
-}
+__all__ = ["validate", "check", "footprint", "window"]
 
 
 def _s32(value):

@@ -19,22 +19,17 @@ follow the same numpy expressions with IEEE semantics; a NaN product (0 x Inf) r
 """
 
 import numpy as np
-from dure.rtl.npu.commands import OutType
+from dure.rtl.npu.commands import STORE_COMBINATIONS, OutType
 from dure.rtl.npu.isa import Precision
 
 from . import golden
 
 __all__ = ["postprocess", "LEGAL"]
 
-#: Legal (acc_type, out) pairs and whether scale is required (True), forbidden (False) or
-#: optional (None).
-LEGAL = {
-    (Precision.INT8, OutType.INT8): True,
-    (Precision.INT8, OutType.INT32): False,
-    (Precision.INT8, OutType.FP16): True,
-    (Precision.FP16, OutType.FP16): None,
-    (Precision.FP16, OutType.FP32): None,
-}
+#: :data:`~dure.rtl.npu.commands.STORE_COMBINATIONS` as (acc_type, out) -> whether scale is
+#: required (True), forbidden (False) or optional (None).
+LEGAL = {pair: {"required": True, "forbidden": False, "optional": None}[rule]
+         for pair, rule in STORE_COMBINATIONS.items()}
 
 
 def _f32(words):

@@ -1,1 +1,2 @@
-"""The on-chip bus: signature, decoder, arbiter and default responder."""
+"""The on-chip bus: signature, byte lanes, decoder, arbiter, default responder and the
+register-bank builder."""

@@ -1,1 +1,13 @@
-"""The neural processing unit: arithmetic units, processing elements, systolic array."""
+"""The neural processing unit: command processor, datapath, systolic array and their units.
+
+Contracts sit at the top and are imported downward, never from a sibling block:
+
+- :mod:`.isa` (precision, dataflow) and :mod:`.commands` (opcodes, encodings, error codes,
+  registers, sequence bits, the STORE table, the performance counters);
+- :mod:`.descriptor` (descriptor fields and the Amaranth descriptor layout);
+- :mod:`.link` (the control-to-datapath signature), :mod:`.dma_command` (the DMA command
+  layout), :mod:`.mem_ports` (the row memories' ports).
+
+Blocks (queue, validate, dispatch, regs, perf, control; load / exec / store units, DMA,
+memories, array, post-processing, datapath) import these contracts and the blocks they contain.
+"""

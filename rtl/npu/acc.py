@@ -5,7 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In
 
-from .spad import ReadPortSignature, row_write_layout
+from .mem_ports import ReadPortSignature, row_write_layout
 
 __all__ = ["Accumulator"]
 

@@ -4,6 +4,14 @@ This module is the one source of these encodings. The RTL (command processor, un
 golden command model (:mod:`dure.sim.npu_model`), the firmware header (``dure_npu.h``) and the
 tests all read them from here.
 
+Direction of the contracts: this module is the top of ``rtl/npu`` and imports only
+:mod:`.isa` (precision and dataflow encodings). Below it, :mod:`.descriptor` places the fields
+in descriptor words (and gives the Amaranth layout of a descriptor), :mod:`.link` is the
+control-to-datapath interface, :mod:`.dma_command` the DMA command layout; the blocks (queue,
+validator, dispatcher, registers, counters, units) import these and never a constant from a
+sibling block. Sizes and tables shared between blocks live here: :data:`DESCRIPTOR_WORDS`,
+:data:`SEQ_BITS`, :data:`STORE_COMBINATIONS`, :data:`PERF_COUNTERS`.
+
 Machine model
 -------------
 The NPU has an R x C systolic array (``config.npu_rows`` x ``config.npu_cols``), a scratchpad
@@ -105,13 +113,18 @@ from amaranth.lib import enum
 from .isa import Dataflow, Precision
 
 __all__ = [
-    "DESCRIPTOR_WORDS", "Opcode", "LoadTarget", "ElemType", "OutType", "ErrorCode",
-    "Register", "Status", "Control", "ID_MAGIC", "elem_bytes", "out_bytes",
-    "Precision", "Dataflow",
+    "DESCRIPTOR_WORDS", "SEQ_BITS", "Opcode", "LoadTarget", "ElemType", "OutType", "ErrorCode",
+    "STORE_COMBINATIONS", "Register", "PERF_COUNTERS", "Status", "Control", "ID_MAGIC",
+    "CONFIG_FIELDS", "ERROR_FIELDS", "config_word", "elem_bytes", "out_bytes", "Precision",
+    "Dataflow",
 ]
 
 #: Words (32-bit) per descriptor.
 DESCRIPTOR_WORDS = 8
+
+#: Width of command sequence numbers: commands are numbered from 0 in queue order since reset
+#: (the ERROR register's ``seq`` field [31:8], the ISSUED / DONE counters).
+SEQ_BITS = 24
 
 #: Value of the ID register: "DNPU" in ASCII, little-endian.
 ID_MAGIC = 0x5550_4E44
@@ -148,6 +161,18 @@ class OutType(enum.Enum, shape=2):
     INT32 = 1
     FP16 = 2
     FP32 = 3
+
+
+#: The STORE table above: legal (acc_type, out) pairs -> scale rule, ``"required"``,
+#: ``"forbidden"`` or ``"optional"``. Any pair not listed is refused (``BAD_COMBINATION``).
+#: The order is the table's: per precision, its default output type comes first.
+STORE_COMBINATIONS = {
+    (Precision.INT8, OutType.INT8): "required",
+    (Precision.INT8, OutType.INT32): "forbidden",
+    (Precision.INT8, OutType.FP16): "required",
+    (Precision.FP16, OutType.FP16): "optional",
+    (Precision.FP16, OutType.FP32): "optional",
+}
 
 
 def elem_bytes(elem):
@@ -252,6 +277,12 @@ class Register(enum.Enum):
     PERF_STALL_OUT_HI = 0xBC
 
 
+#: The performance counters in register order (``PERF_<name>_LO`` / ``_HI`` of
+#: :class:`Register`).
+PERF_COUNTERS = ("BUSY", "MACS", "COMPUTE", "DMA_RD", "DMA_WR", "STALL_DEP", "STALL_MEM",
+                 "STALL_OUT")
+
+
 class Status(enum.Flag):
     """Bits of the STATUS register."""
 
@@ -269,11 +300,25 @@ class Control(enum.Flag):
     PERF_CLEAR = 1 << 2   # write 1: clear the performance counters (reads 0)
 
 
+#: Bit fields of the CONFIG register, {name: (lsb, width)}.
+CONFIG_FIELDS = {"ROWS": (0, 6), "COLS": (6, 6), "FP16": (12, 1), "LOG2_SPAD_ROWS": (16, 5),
+                 "LOG2_ACC_ROWS": (24, 5)}
+
+#: Bit fields of the ERROR register, {name: (lsb, width)}: the :class:`ErrorCode` and the
+#: refused command's sequence number.
+ERROR_FIELDS = {"CODE": (0, 4), "SEQ": (8, SEQ_BITS)}
+
+
 def config_word(config):
     """Value of the CONFIG register for an :class:`~dure.config.SoCConfig`.
 
-    rows [5:0], cols [11:6], fp16 [12], log2(spad_rows) [20:16], log2(acc_rows) [28:24].
+    rows [5:0], cols [11:6], fp16 [12], log2(spad_rows) [20:16], log2(acc_rows) [28:24]
+    (:data:`CONFIG_FIELDS`).
     """
-    return (config.npu_rows | config.npu_cols << 6 | int(config.npu_fp16) << 12
-            | (config.npu_spad_rows.bit_length() - 1) << 16
-            | (config.npu_acc_rows.bit_length() - 1) << 24)
+    values = {"ROWS": config.npu_rows, "COLS": config.npu_cols, "FP16": int(config.npu_fp16),
+              "LOG2_SPAD_ROWS": config.npu_spad_rows.bit_length() - 1,
+              "LOG2_ACC_ROWS": config.npu_acc_rows.bit_length() - 1}
+    word = 0
+    for name, (lsb, width) in CONFIG_FIELDS.items():
+        word |= (values[name] & ((1 << width) - 1)) << lsb
+    return word

@@ -1,29 +1,22 @@
 """NPU command processor: registers, command queue, dispatcher and performance counters.
 
-Everything of the NPU except the datapath; :class:`~.npu.Npu` joins the two. The ports towards
-the datapath are those of ``NpuDatapath`` (npu_contract.md), seen from the other side, so the
-control block can be tested against a behavioural datapath.
+Everything of the NPU except the datapath; :class:`~.npu.Npu` joins the two. The port towards
+the datapath is the :class:`~.link.DatapathLink`, so the control block can be tested against a
+behavioural datapath that plays the other side of the link.
 """
 
 from amaranth.hdl import Module
-from amaranth.lib import stream, wiring
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..bus.signature import BusSignature
-from .commands import Opcode
-from .descriptor import command_layout
 from .dispatch import Dispatcher
+from .link import UNITS, DatapathLink
 from .perf import PerfCounters
 from .queue import CommandQueue
 from .regs import NpuRegisters
 
-__all__ = ["NpuControl", "DATAPATH_MEMBERS"]
-
-#: The datapath's members the control block connects to, by name (all but the DMA bus).
-DATAPATH_MEMBERS = ("load_cmd", "exec_cmd", "store_cmd", "load_done", "exec_done",
-                    "store_done", "load_bus_error", "store_bus_error", "ev_compute_row",
-                    "ev_macs", "ev_dma_rd_bytes", "ev_dma_wr_bytes", "ev_stall_mem",
-                    "ev_stall_out")
+__all__ = ["NpuControl"]
 
 
 class NpuControl(wiring.Component):
@@ -44,10 +37,8 @@ class NpuControl(wiring.Component):
         Register port (offsets inside the ``npu`` region), see :class:`~.regs.NpuRegisters`.
     irq : Out(1)
         Interrupt request (level).
-    load_cmd, exec_cmd, store_cmd : Out(stream.Signature(command_layout(opcode)))
-    load_done, exec_done, store_done, load_bus_error, store_bus_error : In(1)
-    ev_compute_row, ev_macs, ev_dma_rd_bytes, ev_dma_wr_bytes, ev_stall_mem, ev_stall_out : In
-        The datapath's ports (see :class:`~.dispatch.Dispatcher` and npu_contract.md).
+    datapath : Out(DatapathLink())
+        Commands to the datapath's units, their done pulses and the performance events.
 
     Latency
     -------
@@ -65,20 +56,7 @@ class NpuControl(wiring.Component):
         super().__init__({
             "bus": In(BusSignature(addr_width)),
             "irq": Out(1),
-            "load_cmd": Out(stream.Signature(command_layout(Opcode.LOAD))),
-            "exec_cmd": Out(stream.Signature(command_layout(Opcode.COMPUTE))),
-            "store_cmd": Out(stream.Signature(command_layout(Opcode.STORE))),
-            "load_done": In(1),
-            "exec_done": In(1),
-            "store_done": In(1),
-            "load_bus_error": In(1),
-            "store_bus_error": In(1),
-            "ev_compute_row": In(1),
-            "ev_macs": In(16),
-            "ev_dma_rd_bytes": In(4),
-            "ev_dma_wr_bytes": In(4),
-            "ev_stall_mem": In(1),
-            "ev_stall_out": In(1),
+            "datapath": Out(DatapathLink()),
         })
 
     def elaborate(self, platform):
@@ -92,15 +70,16 @@ class NpuControl(wiring.Component):
         wiring.connect(m, wiring.flipped(self.bus), regs.bus)
         wiring.connect(m, regs.push, queue.i)
         wiring.connect(m, queue.o, dispatch.cmd)
-        for name in ("load_cmd", "exec_cmd", "store_cmd"):
-            wiring.connect(m, getattr(dispatch, name), wiring.flipped(getattr(self, name)))
+        link = self.datapath
+        for _, _, cmd, done, bus_error in UNITS:
+            wiring.connect(m, getattr(dispatch, cmd), wiring.flipped(getattr(link, cmd)))
+            m.d.comb += getattr(dispatch, done).eq(getattr(link, done))
+            if bus_error is not None:
+                m.d.comb += getattr(dispatch, bus_error).eq(getattr(link, bus_error))
         busy = (queue.level != 0) | ~dispatch.idle
         m.d.comb += [
             dispatch.dma_base.eq(regs.dma_base),
             dispatch.dma_size.eq(regs.dma_size),
-            *[getattr(dispatch, name).eq(getattr(self, name))
-              for name in ("load_done", "exec_done", "store_done", "load_bus_error",
-                           "store_bus_error")],
             regs.queue_full.eq(queue.full),
             regs.busy.eq(busy),
             regs.err_valid.eq(dispatch.err_valid),
@@ -113,11 +92,11 @@ class NpuControl(wiring.Component):
             perf.clear.eq(regs.perf_clear),
             perf.busy.eq(busy),
             perf.stall_dep.eq(dispatch.stall_dep),
-            perf.macs.eq(self.ev_macs),
-            perf.compute_row.eq(self.ev_compute_row),
-            perf.dma_rd_bytes.eq(self.ev_dma_rd_bytes),
-            perf.dma_wr_bytes.eq(self.ev_dma_wr_bytes),
-            perf.stall_mem.eq(self.ev_stall_mem),
-            perf.stall_out.eq(self.ev_stall_out),
+            perf.macs.eq(link.ev_macs),
+            perf.compute_row.eq(link.ev_compute_row),
+            perf.dma_rd_bytes.eq(link.ev_dma_rd_bytes),
+            perf.dma_wr_bytes.eq(link.ev_dma_wr_bytes),
+            perf.stall_mem.eq(link.ev_stall_mem),
+            perf.stall_out.eq(link.ev_stall_out),
         ]
         return m

@@ -1,16 +1,15 @@
 """The NPU datapath: memories, DMA, systolic array and the load / execute / store units."""
 
 from amaranth.hdl import Module
-from amaranth.lib import stream, wiring
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..bus.signature import BusSignature
 from .acc import Accumulator
 from .array import SystolicArray
-from .commands import Opcode
-from .descriptor import command_layout
 from .dma import Dma
 from .exec_unit import ExecUnit
+from .link import DatapathLink
 from .load_unit import LoadUnit, load_row_bytes
 from .spad import Scratchpad
 from .store_unit import StoreUnit, store_row_bytes
@@ -56,19 +55,13 @@ class NpuDatapath(wiring.Component):
 
     Members
     -------
-    load_cmd, exec_cmd, store_cmd : In(stream.Signature(command_layout(...)))
-        Validated commands. The load and store units accept a command while idle; the exec
-        unit accepts the next COMPUTE as soon as the previous one's weights are read (so
-        consecutive COMPUTEs pipeline through the array).
-    load_done, exec_done, store_done : Out(1)
-        One-cycle pulse per finished command, in order per unit (STORE: after every write
-        response).
-    load_bus_error, store_bus_error : Out(1)
-        With the done pulse: the command stopped at a DMA access answered with err.
+    control : In(DatapathLink())
+        Validated commands, done pulses and performance events (:class:`~.link.DatapathLink`).
+        The load and store units accept a command while idle; the exec unit accepts the next
+        COMPUTE as soon as the previous one's weights are read (so consecutive COMPUTEs
+        pipeline through the array).
     bus : Out(BusSignature())
         The DMA's bus initiator port.
-    ev_compute_row, ev_macs, ev_dma_rd_bytes, ev_dma_wr_bytes, ev_stall_mem, ev_stall_out
-        Per-cycle performance events (see the NPU contract).
 
     Latency
     -------
@@ -83,21 +76,8 @@ class NpuDatapath(wiring.Component):
         self._config = config
         self._postproc = postproc
         super().__init__({
-            "load_cmd": In(stream.Signature(command_layout(Opcode.LOAD))),
-            "exec_cmd": In(stream.Signature(command_layout(Opcode.COMPUTE))),
-            "store_cmd": In(stream.Signature(command_layout(Opcode.STORE))),
-            "load_done": Out(1),
-            "exec_done": Out(1),
-            "store_done": Out(1),
-            "load_bus_error": Out(1),
-            "store_bus_error": Out(1),
+            "control": In(DatapathLink()),
             "bus": Out(BusSignature()),
-            "ev_compute_row": Out(1),
-            "ev_macs": Out(16),
-            "ev_dma_rd_bytes": Out(4),
-            "ev_dma_wr_bytes": Out(4),
-            "ev_stall_mem": Out(1),
-            "ev_stall_out": Out(1),
         })
 
     def elaborate(self, platform):
@@ -112,9 +92,10 @@ class NpuDatapath(wiring.Component):
         m.submodules.exec = ex = ExecUnit(cfg)
         m.submodules.store = st = StoreUnit(cfg, postproc=self._postproc)
 
-        wiring.connect(m, wiring.flipped(self.load_cmd), load.cmd)
-        wiring.connect(m, wiring.flipped(self.exec_cmd), ex.cmd)
-        wiring.connect(m, wiring.flipped(self.store_cmd), st.cmd)
+        link = self.control
+        wiring.connect(m, wiring.flipped(link.load_cmd), load.cmd)
+        wiring.connect(m, wiring.flipped(link.exec_cmd), ex.cmd)
+        wiring.connect(m, wiring.flipped(link.store_cmd), st.cmd)
         wiring.connect(m, dma.bus, wiring.flipped(self.bus))
 
         wiring.connect(m, load.rd_cmd, dma.rd_cmd)
@@ -138,14 +119,14 @@ class NpuDatapath(wiring.Component):
         m.d.comb += [
             load.rd_done.eq(dma.rd_done), load.rd_error.eq(dma.rd_error),
             st.wr_done.eq(dma.wr_done), st.wr_error.eq(dma.wr_error),
-            self.load_done.eq(load.done), self.load_bus_error.eq(load.done & load.bus_error),
-            self.exec_done.eq(ex.done),
-            self.store_done.eq(st.done), self.store_bus_error.eq(st.done & st.bus_error),
-            self.ev_compute_row.eq(ex.ev_row),
-            self.ev_macs.eq(ex.ev_macs),
-            self.ev_dma_rd_bytes.eq(dma.rd_word << 2),
-            self.ev_dma_wr_bytes.eq(dma.wr_bytes),
-            self.ev_stall_mem.eq(bus.req & ~bus.gnt),
-            self.ev_stall_out.eq(array.results.valid & ~array.results.ready),
+            link.load_done.eq(load.done), link.load_bus_error.eq(load.done & load.bus_error),
+            link.exec_done.eq(ex.done),
+            link.store_done.eq(st.done), link.store_bus_error.eq(st.done & st.bus_error),
+            link.ev_compute_row.eq(ex.ev_row),
+            link.ev_macs.eq(ex.ev_macs),
+            link.ev_dma_rd_bytes.eq(dma.rd_word << 2),
+            link.ev_dma_wr_bytes.eq(dma.wr_bytes),
+            link.ev_stall_mem.eq(bus.req & ~bus.gnt),
+            link.ev_stall_out.eq(array.results.valid & ~array.results.ready),
         ]
         return m

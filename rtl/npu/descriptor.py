@@ -12,8 +12,11 @@ from amaranth.lib import data
 
 from .commands import DESCRIPTOR_WORDS, Opcode
 
-__all__ = ["Field", "FIELDS", "encode", "decode", "reserved_masks", "command_layout",
-           "unpack_fields"]
+__all__ = ["Field", "FIELDS", "DESCRIPTOR_LAYOUT", "encode", "decode", "reserved_masks",
+           "command_layout", "unpack_fields"]
+
+#: Layout of one descriptor in hardware: :data:`~.commands.DESCRIPTOR_WORDS` words of 32 bits.
+DESCRIPTOR_LAYOUT = data.ArrayLayout(32, DESCRIPTOR_WORDS)
 
 
 class Field(NamedTuple):

@@ -41,8 +41,8 @@ from amaranth.hdl import Array, Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .commands import ErrorCode, Opcode
-from .descriptor import FIELDS, command_layout, unpack_fields
+from .commands import SEQ_BITS, ErrorCode, Opcode
+from .descriptor import DESCRIPTOR_LAYOUT, FIELDS, command_layout, unpack_fields
 from .hazard import (
     ComputeFootprint,
     LoadFootprint,
@@ -53,19 +53,11 @@ from .hazard import (
     conflict_ls,
     footprint_of,
 )
-from .validate import WORDS, Validator
+from .link import UNITS
+from .validate import Validator
 
-__all__ = ["Dispatcher", "SEQ_BITS", "UNITS"]
+__all__ = ["Dispatcher"]
 
-#: Width of command sequence numbers (the ERROR register's field).
-SEQ_BITS = 24
-
-#: The datapath's units: (name, opcode, stream member, done member, bus-error member or None).
-UNITS = (
-    ("load", Opcode.LOAD, "load_cmd", "load_done", "load_bus_error"),
-    ("compute", Opcode.COMPUTE, "exec_cmd", "exec_done", None),
-    ("store", Opcode.STORE, "store_cmd", "store_done", "store_bus_error"),
-)
 _FOOTPRINT = {"load": LoadFootprint, "compute": ComputeFootprint, "store": StoreFootprint}
 
 
@@ -95,7 +87,7 @@ class Dispatcher(wiring.Component):
 
     Members
     -------
-    cmd : In(stream.Signature(WORDS))
+    cmd : In(stream.Signature(DESCRIPTOR_LAYOUT))
         Descriptors from the queue, in order.
     dma_base, dma_size : In(32)
         DMA window registers (sampled when a command enters the validator).
@@ -137,7 +129,7 @@ class Dispatcher(wiring.Component):
         self._config = config
         self._depth = {"load": 1, "compute": exec_depth, "store": 1}
         super().__init__({
-            "cmd": In(stream.Signature(WORDS)),
+            "cmd": In(stream.Signature(DESCRIPTOR_LAYOUT)),
             "dma_base": In(32),
             "dma_size": In(32),
             **{member: Out(stream.Signature(command_layout(opcode)))

@@ -6,7 +6,8 @@ from amaranth.lib.wiring import In, Out
 
 from ..bus.arbiter import Arbiter
 from ..bus.signature import BusSignature
-from .dma_reader import DmaReader, dma_cmd_layout
+from .dma_command import dma_cmd_layout
+from .dma_reader import DmaReader
 from .dma_writer import DmaWriter
 
 __all__ = ["Dma"]

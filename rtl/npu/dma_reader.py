@@ -1,26 +1,14 @@
 """DMA reader: 2-D strided reads from the bus, delivered as byte-aligned rows."""
 
 from amaranth.hdl import Cat, Module, Mux, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from ..bus.signature import BusSignature
+from .dma_command import dma_cmd_layout, row_words
 
-__all__ = ["dma_cmd_layout", "DmaReader"]
-
-
-def dma_cmd_layout(max_row_bytes):
-    """Command of a DMA reader or writer: ``rows`` rows of ``row_bytes`` bytes, row ``r`` at
-    byte address ``addr + r * stride`` (32-bit arithmetic)."""
-    return data.StructLayout({
-        "addr": 32, "stride": 32, "rows": 16, "row_bytes": range(max_row_bytes + 1),
-    })
-
-
-def row_words(max_row_bytes):
-    """Bus words a row of ``max_row_bytes`` bytes can touch (it may start at any byte)."""
-    return (max_row_bytes + 6) // 4
+__all__ = ["DmaReader"]
 
 
 class DmaReader(wiring.Component):

@@ -6,7 +6,7 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from ..bus.signature import BusSignature
-from .dma_reader import dma_cmd_layout, row_words
+from .dma_command import dma_cmd_layout, row_words
 
 __all__ = ["DmaWriter"]
 

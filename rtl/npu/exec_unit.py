@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 from .array import op_layout, result_layout, weight_layout
 from .commands import Opcode
 from .descriptor import command_layout
-from .spad import ReadPortSignature, row_write_layout
+from .mem_ports import ReadPortSignature, row_write_layout
 
 __all__ = ["ExecUnit"]
 

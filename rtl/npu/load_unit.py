@@ -6,8 +6,8 @@ from amaranth.lib.wiring import In, Out
 
 from .commands import ElemType, LoadTarget, Opcode
 from .descriptor import command_layout
-from .dma_reader import dma_cmd_layout
-from .spad import row_write_layout
+from .dma_command import dma_cmd_layout
+from .mem_ports import row_write_layout
 
 __all__ = ["load_row_bytes", "LoadUnit"]
 

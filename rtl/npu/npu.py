@@ -5,7 +5,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..bus.signature import BusSignature
-from .control import DATAPATH_MEMBERS, NpuControl
+from .control import NpuControl
 
 __all__ = ["Npu"]
 
@@ -21,7 +21,8 @@ class Npu(wiring.Component):
         Word-address width of the register port (14 for the 64 KiB ``npu`` region).
     datapath : wiring.Component or None
         The datapath to use (default: ``NpuDatapath(config)``); tests may pass another
-        component with the same members.
+        component with the same members (an ``In(DatapathLink())`` member ``control`` and an
+        initiator ``bus``).
 
     Members
     -------
@@ -64,10 +65,6 @@ class Npu(wiring.Component):
 
         wiring.connect(m, wiring.flipped(self.bus), control.bus)
         wiring.connect(m, datapath.bus, wiring.flipped(self.dma))
-        for name in DATAPATH_MEMBERS:
-            if name.endswith("_cmd"):
-                wiring.connect(m, getattr(control, name), getattr(datapath, name))
-            else:
-                m.d.comb += getattr(control, name).eq(getattr(datapath, name))
+        wiring.connect(m, control.datapath, datapath.control)
         m.d.comb += self.irq.eq(control.irq)
         return m

@@ -4,13 +4,13 @@ from amaranth.hdl import Module
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .regs import PERF_COUNTERS
+from .commands import PERF_COUNTERS
 
 __all__ = ["PerfCounters"]
 
 
 class PerfCounters(wiring.Component):
-    """Eight 64-bit counters (wrapping), in :data:`~.regs.PERF_COUNTERS` order.
+    """Eight 64-bit counters (wrapping), in :data:`~.commands.PERF_COUNTERS` order.
 
     Members
     -------

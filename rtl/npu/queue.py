@@ -5,7 +5,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from .validate import WORDS
+from .descriptor import DESCRIPTOR_LAYOUT
 
 __all__ = ["CommandQueue"]
 
@@ -20,9 +20,9 @@ class CommandQueue(wiring.Component):
 
     Members
     -------
-    i : In(stream.Signature(WORDS))
+    i : In(stream.Signature(DESCRIPTOR_LAYOUT))
         Descriptors pushed by the register block (``ready`` is 0 while the queue is full).
-    o : Out(stream.Signature(WORDS))
+    o : Out(stream.Signature(DESCRIPTOR_LAYOUT))
         Descriptors in push order, to the dispatcher; ``valid`` does not depend on ``ready``.
     level : Out(range(depth + 1))
         Entries held.
@@ -40,15 +40,16 @@ class CommandQueue(wiring.Component):
             raise ValueError(f"depth must be an integer >= 2, not {depth!r}")
         self._depth = depth
         super().__init__({
-            "i": In(stream.Signature(WORDS)),
-            "o": Out(stream.Signature(WORDS)),
+            "i": In(stream.Signature(DESCRIPTOR_LAYOUT)),
+            "o": Out(stream.Signature(DESCRIPTOR_LAYOUT)),
             "level": Out(range(depth + 1)),
             "full": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.fifo = fifo = SyncFIFOBuffered(width=WORDS.size, depth=self._depth)
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=DESCRIPTOR_LAYOUT.size,
+                                                    depth=self._depth)
         m.d.comb += [
             fifo.w_en.eq(self.i.valid),
             fifo.w_data.eq(self.i.payload.as_value()),

@@ -11,27 +11,52 @@ Register behaviour beyond :class:`~.commands.Register`'s table:
   a failure in the cycle that clears the bit is recorded.
 * PERF_*_LO reads latch that counter's upper half, returned by the next PERF_*_HI read
   (each counter has its own latch).
+
+The decoding comes from :func:`register_table` through :class:`~..bus.regbank.RegisterBank`
+(which holds DMA_BASE, DMA_SIZE and the staged CMD words); the side effects above are written
+here against the bank's ports.
 """
 
 from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..bus.regbank import Register as BankRegister
+from ..bus.regbank import RegisterBank
 from ..bus.signature import BusSignature
-from ..soc.bytes import merge_bytes
-from .commands import ID_MAGIC, Control, ErrorCode, Register, Status, config_word
-from .dispatch import SEQ_BITS
-from .validate import WORDS
+from .commands import (
+    DESCRIPTOR_WORDS,
+    ID_MAGIC,
+    PERF_COUNTERS,
+    SEQ_BITS,
+    Control,
+    ErrorCode,
+    Register,
+    Status,
+    config_word,
+)
+from .descriptor import DESCRIPTOR_LAYOUT
 
-__all__ = ["NpuRegisters", "PERF_COUNTERS"]
-
-#: The performance counters in register order (PERF_<name>_LO / _HI).
-PERF_COUNTERS = ("BUSY", "MACS", "COMPUTE", "DMA_RD", "DMA_WR", "STALL_DEP", "STALL_MEM",
-                 "STALL_OUT")
+__all__ = ["NpuRegisters", "register_table"]
 
 
-def _word(register):
-    return Register[register].value // 4 if isinstance(register, str) else register.value // 4
+#: Access of each register of :class:`~.commands.Register` (see its docstring); bank
+#: storage for the plain read/write and staging registers, the rest is held here.
+_ACCESS = {
+    "ID": "r", "CONFIG": "r", "STATUS": "rw1c", "CONTROL": "rw", "DMA_BASE": "rw",
+    "DMA_SIZE": "rw", "ERROR": "r", "ISSUED": "r", "DONE": "r", "DOORBELL": "w",
+    **{f"CMD{i}": "w" for i in range(DESCRIPTOR_WORDS)},
+    **{f"PERF_{name}_{half}": "r" for name in PERF_COUNTERS for half in ("LO", "HI")},
+}
+_STORAGE = {"DMA_BASE", "DMA_SIZE", *(f"CMD{i}" for i in range(DESCRIPTOR_WORDS))}
+
+
+def register_table():
+    """The NPU's registers as a :class:`~..bus.regbank.Register` table (port names are the
+    :class:`~.commands.Register` names in lower case)."""
+    return tuple(BankRegister(reg.name.lower(), reg.value, _ACCESS[reg.name],
+                              storage=reg.name in _STORAGE, stall=reg.name == "DOORBELL")
+                 for reg in Register)
 
 
 class NpuRegisters(wiring.Component):
@@ -48,7 +73,7 @@ class NpuRegisters(wiring.Component):
     -------
     bus : In(BusSignature(addr_width))
         Register port.
-    push : Out(stream.Signature(WORDS))
+    push : Out(stream.Signature(DESCRIPTOR_LAYOUT))
         The staged descriptor, offered while a DOORBELL write waits for its grant (the grant
         is ``push.ready``).
     queue_full, busy : In(1)
@@ -72,9 +97,10 @@ class NpuRegisters(wiring.Component):
 
     def __init__(self, config, *, addr_width=14):
         self._config = config
+        self._addr_width = addr_width
         super().__init__({
             "bus": In(BusSignature(addr_width)),
-            "push": Out(stream.Signature(WORDS)),
+            "push": Out(stream.Signature(DESCRIPTOR_LAYOUT)),
             "queue_full": In(1),
             "busy": In(1),
             "err_valid": In(1),
@@ -91,9 +117,9 @@ class NpuRegisters(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        bus = self.bus
+        m.submodules.bank = bank = RegisterBank(register_table(), addr_width=self._addr_width)
+        wiring.connect(m, wiring.flipped(self.bus), bank.bus)
 
-        staged = Signal(WORDS)
         irq_error = Signal()
         irq_fence = Signal()
         st_error = Signal()
@@ -102,24 +128,22 @@ class NpuRegisters(wiring.Component):
         issued = Signal(SEQ_BITS)
         done = Signal(SEQ_BITS)
         hi_latch = Signal(data.ArrayLayout(32, len(PERF_COUNTERS)))
+        bit = {flag: flag.value.bit_length() - 1 for flag in (*Control, *Status)}
 
-        doorbell = bus.req & bus.we & (bus.addr == _word("DOORBELL"))
+        # DOORBELL: the staged words are offered while the write waits for its grant.
         m.d.comb += [
-            self.push.valid.eq(doorbell),
-            self.push.payload.eq(staged),
-            bus.gnt.eq(~doorbell | self.push.ready),
+            self.push.valid.eq(bank.doorbell.w_req),
+            self.push.payload.eq(Cat(getattr(bank, f"cmd{i}").data
+                                     for i in range(DESCRIPTOR_WORDS))),
+            bank.doorbell.w_ready.eq(self.push.ready),
         ]
-        granted = bus.req & bus.gnt
         with m.If(self.push.valid & self.push.ready):
             m.d.sync += issued.eq(issued + 1)
         m.d.sync += done.eq(done + self.retired)
 
         # Sticky status bits: W1C writes first, events after (an event wins).
-        w1c = Signal(32)
-        m.d.comb += w1c.eq(merge_bytes(Const(0, 32), bus.wdata, bus.be))
-        clear = granted & bus.we & (bus.addr == _word("STATUS"))
-        clear_error = clear & w1c[Status.ERROR.value.bit_length() - 1]
-        clear_fence = clear & w1c[Status.FENCE_IRQ.value.bit_length() - 1]
+        clear_error = bank.status.w_stb & bank.status.w_data[bit[Status.ERROR]]
+        clear_fence = bank.status.w_stb & bank.status.w_data[bit[Status.FENCE_IRQ]]
         with m.If(clear_error):
             m.d.sync += st_error.eq(0)
         with m.If(clear_fence):
@@ -130,63 +154,36 @@ class NpuRegisters(wiring.Component):
             m.d.sync += st_fence.eq(1)
         m.d.comb += self.irq.eq((st_error & irq_error) | (st_fence & irq_fence))
 
-        # Reads and writes.
-        rvalid = Signal()
-        rdata = Signal(32)
-        err = Signal()
-        m.d.sync += rvalid.eq(granted)
-        perf_clear = Signal()
-        m.d.comb += self.perf_clear.eq(perf_clear)
-        bit = {flag: flag.value.bit_length() - 1 for flag in (*Control, *Status)}
-        with m.If(granted):
-            m.d.sync += [rdata.eq(0), err.eq(0)]
-            with m.Switch(bus.addr):
-                with m.Case(_word("ID")):
-                    m.d.sync += rdata.eq(ID_MAGIC)
-                with m.Case(_word("CONFIG")):
-                    m.d.sync += rdata.eq(config_word(self._config))
-                with m.Case(_word("STATUS")):
-                    status = Signal(32)
-                    m.d.comb += [status[bit[Status.BUSY]].eq(self.busy),
-                                 status[bit[Status.QUEUE_FULL]].eq(self.queue_full),
-                                 status[bit[Status.ERROR]].eq(st_error),
-                                 status[bit[Status.FENCE_IRQ]].eq(st_fence)]
-                    m.d.sync += rdata.eq(status)
-                with m.Case(_word("CONTROL")):
-                    control = Signal(32)
-                    m.d.comb += [control[bit[Control.IRQ_ERROR]].eq(irq_error),
-                                 control[bit[Control.IRQ_FENCE]].eq(irq_fence)]
-                    m.d.sync += rdata.eq(control)
-                    with m.If(bus.we):
-                        new = merge_bytes(control, bus.wdata, bus.be)
-                        m.d.sync += [irq_error.eq(new[bit[Control.IRQ_ERROR]]),
-                                     irq_fence.eq(new[bit[Control.IRQ_FENCE]])]
-                        m.d.comb += perf_clear.eq(new[bit[Control.PERF_CLEAR]])
-                for name, reg in (("DMA_BASE", self.dma_base), ("DMA_SIZE", self.dma_size)):
-                    with m.Case(_word(name)):
-                        m.d.sync += rdata.eq(reg)
-                        with m.If(bus.we):
-                            m.d.sync += reg.eq(merge_bytes(reg, bus.wdata, bus.be))
-                with m.Case(_word("ERROR")):
-                    m.d.sync += rdata.eq(error)
-                with m.Case(_word("ISSUED")):
-                    m.d.sync += rdata.eq(issued)
-                with m.Case(_word("DONE")):
-                    m.d.sync += rdata.eq(done)
-                for i in range(len(staged)):
-                    with m.Case(_word(f"CMD{i}")):
-                        with m.If(bus.we):
-                            m.d.sync += staged[i].eq(merge_bytes(staged[i], bus.wdata, bus.be))
-                with m.Case(_word("DOORBELL")):
-                    pass
-                for i, name in enumerate(PERF_COUNTERS):
-                    with m.Case(_word(f"PERF_{name}_LO")):
-                        m.d.sync += rdata.eq(self.perf[i][:32])
-                        with m.If(~bus.we):
-                            m.d.sync += hi_latch[i].eq(self.perf[i][32:])
-                    with m.Case(_word(f"PERF_{name}_HI")):
-                        m.d.sync += rdata.eq(hi_latch[i])
-                with m.Default():
-                    m.d.sync += err.eq(1)
-        m.d.comb += [bus.rvalid.eq(rvalid), bus.rdata.eq(rdata), bus.err.eq(err)]
+        status = bank.status.r_data
+        control = bank.control.r_data
+        m.d.comb += [
+            bank.id.r_data.eq(ID_MAGIC),
+            bank.config.r_data.eq(config_word(self._config)),
+            status[bit[Status.BUSY]].eq(self.busy),
+            status[bit[Status.QUEUE_FULL]].eq(self.queue_full),
+            status[bit[Status.ERROR]].eq(st_error),
+            status[bit[Status.FENCE_IRQ]].eq(st_fence),
+            control[bit[Control.IRQ_ERROR]].eq(irq_error),
+            control[bit[Control.IRQ_FENCE]].eq(irq_fence),
+            bank.error.r_data.eq(error),
+            bank.issued.r_data.eq(issued),
+            bank.done.r_data.eq(done),
+            self.dma_base.eq(bank.dma_base.data),
+            self.dma_size.eq(bank.dma_size.data),
+        ]
+        # CONTROL: irq enables held here; perf_clear pulses with the write.
+        with m.If(bank.control.w_stb):
+            new = bank.control.w_data
+            m.d.sync += [irq_error.eq(new[bit[Control.IRQ_ERROR]]),
+                         irq_fence.eq(new[bit[Control.IRQ_FENCE]])]
+        m.d.comb += self.perf_clear.eq(bank.control.w_stb & bank.control.w_data[
+            bit[Control.PERF_CLEAR]])
+
+        # PERF_*: a LO read latches the upper half for the HI read.
+        for i, name in enumerate(PERF_COUNTERS):
+            lo = getattr(bank, f"perf_{name.lower()}_lo")
+            hi = getattr(bank, f"perf_{name.lower()}_hi")
+            m.d.comb += [lo.r_data.eq(self.perf[i][:32]), hi.r_data.eq(hi_latch[i])]
+            with m.If(lo.r_stb):
+                m.d.sync += hi_latch[i].eq(self.perf[i][32:])
         return m

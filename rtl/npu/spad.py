@@ -1,43 +1,13 @@
-"""The NPU scratchpad (SPAD): rows of 16-bit lanes, one write port, two read ports.
-
-Also home of the small port signatures the SPAD and the accumulator memory share.
-"""
+"""The NPU scratchpad (SPAD): rows of 16-bit lanes, one write port, two read ports."""
 
 from amaranth.hdl import Module
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In
 
-__all__ = ["ReadPortSignature", "row_write_layout", "Scratchpad"]
+from .mem_ports import ReadPortSignature, row_write_layout
 
-
-class ReadPortSignature(wiring.Signature):
-    """A synchronous row read port, seen from the reader.
-
-    Members
-    -------
-    addr : Out(range(depth))
-        Row to read.
-    en : Out(1)
-        Read ``addr`` at this clock edge; while 0, ``data`` keeps its value.
-    data : In(shape)
-        The row read at the last edge with ``en`` high (one cycle of latency).
-    """
-
-    def __init__(self, depth, shape):
-        super().__init__({
-            "addr": Out(range(depth)),
-            "en": Out(1),
-            "data": In(shape),
-        })
-
-
-def row_write_layout(depth, shape, lanes=None):
-    """Payload of a row write stream: ``addr``, ``data`` and, if ``lanes``, a lane ``mask``."""
-    fields = {"addr": range(depth), "data": shape}
-    if lanes is not None:
-        fields["mask"] = lanes
-    return data.StructLayout(fields)
+__all__ = ["Scratchpad"]
 
 
 class Scratchpad(wiring.Component):

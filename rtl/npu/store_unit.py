@@ -6,8 +6,8 @@ from amaranth.lib.wiring import In, Out
 
 from .commands import Opcode, OutType
 from .descriptor import command_layout
-from .dma_reader import dma_cmd_layout
-from .spad import ReadPortSignature
+from .dma_command import dma_cmd_layout
+from .mem_ports import ReadPortSignature
 
 __all__ = ["store_row_bytes", "StoreUnit"]
 

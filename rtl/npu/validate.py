@@ -6,22 +6,19 @@ the prose are read; this block gives the same code for every descriptor).
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal
-from amaranth.lib import data, wiring
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .commands import DESCRIPTOR_WORDS, ErrorCode, LoadTarget, Opcode, OutType
-from .descriptor import command_layout, reserved_masks, unpack_fields
+from .descriptor import DESCRIPTOR_LAYOUT, command_layout, reserved_masks, unpack_fields
 from .isa import Dataflow, Precision
 
-__all__ = ["Validator", "WORDS"]
+__all__ = ["Validator"]
 
 #: Checks made on the descriptor alone, in ErrorCode order (DMA_WINDOW needs the window).
 _FIELD_CHECKS = [ErrorCode.RESERVED, ErrorCode.ZERO_DIM, ErrorCode.DIM_TOO_LARGE,
                  ErrorCode.BAD_COMBINATION, ErrorCode.MISALIGNED, ErrorCode.STRIDE,
                  ErrorCode.LOCAL_RANGE]
-
-#: Layout of one descriptor: 8 words of 32 bits.
-WORDS = data.ArrayLayout(32, DESCRIPTOR_WORDS)
 
 
 def _overlaps_any(words, masks):
@@ -63,13 +60,13 @@ class Validator(wiring.Component):
         Clock enable of the whole pipeline (stall when 0; nothing is lost).
     i_valid : In(1)
         ``i_words`` holds a descriptor this cycle.
-    i_words : In(WORDS)
+    i_words : In(DESCRIPTOR_LAYOUT)
         The descriptor.
     dma_base, dma_size : In(32)
         The DMA window registers, sampled with the descriptor.
     o_valid : Out(1)
         ``o_words`` / ``o_code`` hold a checked descriptor.
-    o_words : Out(WORDS)
+    o_words : Out(DESCRIPTOR_LAYOUT)
         The descriptor, unchanged.
     o_code : Out(ErrorCode)
         ``NONE`` or the first failing check in :class:`ErrorCode` order.
@@ -91,11 +88,11 @@ class Validator(wiring.Component):
         super().__init__({
             "en": In(1),
             "i_valid": In(1),
-            "i_words": In(WORDS),
+            "i_words": In(DESCRIPTOR_LAYOUT),
             "dma_base": In(32),
             "dma_size": In(32),
             "o_valid": Out(1),
-            "o_words": Out(WORDS),
+            "o_words": Out(DESCRIPTOR_LAYOUT),
             "o_code": Out(ErrorCode),
             "occupied": Out(1),
         })
@@ -176,7 +173,7 @@ class Validator(wiring.Component):
 
         # Stage 0: input register.
         s0_valid = Signal()
-        s0_words = Signal(WORDS)
+        s0_words = Signal(DESCRIPTOR_LAYOUT)
         s0_base = Signal(32)
         s0_size = Signal(32)
         with m.If(en):
@@ -211,7 +208,7 @@ class Validator(wiring.Component):
 
         rows_m1 = Mux(is_load & broadcast, 0, w[3][:16] - 1)[:16]
         s1_valid = Signal()
-        s1_words = Signal(WORDS)
+        s1_words = Signal(DESCRIPTOR_LAYOUT)
         s1_early = Signal(ErrorCode)
         s1_dma = Signal()
         s1_product = Signal(48)

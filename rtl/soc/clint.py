@@ -16,15 +16,17 @@ offset   name       acc.  meaning
 and the counter continues from the new value in the next cycle. ``irq_timer`` is
 ``mtime >= mtimecmp`` (unsigned, combinational from the registers, so it follows a write of
 ``mtimecmp`` or ``mtime`` one cycle after the grant). Any other offset answers with a bus error.
+The decoding is the ``clint`` table of :mod:`.registers` through
+:class:`~..bus.regbank.RegisterBank` (which holds msip and mtimecmp; mtime counts here).
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Cat, Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..bus.regbank import RegisterBank
 from ..bus.signature import BusSignature
-from .bytes import merge_bytes
-from .registers import offset
+from .registers import registers
 
 __all__ = ["Clint"]
 
@@ -56,6 +58,7 @@ class Clint(wiring.Component):
     def __init__(self, addr_width=14):
         if addr_width < 14:
             raise ValueError(f"the CLINT layout needs addr_width >= 14, not {addr_width!r}")
+        self._addr_width = addr_width
         super().__init__({
             "bus": In(BusSignature(addr_width)),
             "mtime": Out(64),
@@ -65,40 +68,20 @@ class Clint(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        bus = self.bus
-        msip = Signal()
-        mtimecmp = Signal(64, init=(1 << 64) - 1)
+        m.submodules.regs = regs = RegisterBank(registers("clint"),
+                                                addr_width=self._addr_width)
+        wiring.connect(m, wiring.flipped(self.bus), regs.bus)
         mtime = self.mtime
+        mtimecmp = Cat(regs.mtimecmp.data, regs.mtimecmph.data)
 
-        rvalid = Signal()
-        rdata = Signal(32)
-        err = Signal()
-        m.d.comb += bus.gnt.eq(1)
-        m.d.sync += [rvalid.eq(bus.req), mtime.eq(mtime + 1)]
-
-        words = {
-            "msip": None,
-            "mtimecmp": mtimecmp[:32], "mtimecmph": mtimecmp[32:],
-            "mtime": mtime[:32], "mtimeh": mtime[32:],
-        }
-        with m.If(bus.req):
-            m.d.sync += [rdata.eq(0), err.eq(0)]
-            with m.Switch(bus.addr):
-                for name, reg in words.items():
-                    with m.Case(offset("clint", name) // 4):
-                        if reg is None:
-                            m.d.sync += rdata.eq(msip)
-                            with m.If(bus.we & bus.be[0]):
-                                m.d.sync += msip.eq(bus.wdata[0])
-                        else:
-                            m.d.sync += rdata.eq(reg)
-                            with m.If(bus.we):
-                                m.d.sync += reg.eq(merge_bytes(reg, bus.wdata, bus.be))
-                with m.Default():
-                    m.d.sync += err.eq(1)
+        # The counter runs every cycle; a write replaces the written bytes instead.
+        m.d.sync += mtime.eq(mtime + 1)
+        for port, half in ((regs.mtime, mtime[:32]), (regs.mtimeh, mtime[32:])):
+            m.d.comb += port.r_data.eq(half)
+            with m.If(port.w_stb):
+                m.d.sync += half.eq(port.w_data)
         m.d.comb += [
-            bus.rvalid.eq(rvalid), bus.rdata.eq(rdata), bus.err.eq(err),
             self.irq_timer.eq(mtime >= mtimecmp),
-            self.irq_software.eq(msip),
+            self.irq_software.eq(regs.msip.data),
         ]
         return m

@@ -9,17 +9,18 @@ offset  name  acc.  meaning
 0x4     in    R     ``gpio_in`` after a two-flop synchroniser; writes are ignored
 ======  ====  ====  ==========================================================================
 
-Any other offset answers with a bus error. Reset value of ``out``: 0.
+Any other offset answers with a bus error. Reset value of ``out``: 0. The decoding is the
+``gpio`` table of :mod:`.registers` through :class:`~..bus.regbank.RegisterBank`.
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
+from ..bus.regbank import RegisterBank
 from ..bus.signature import BusSignature
-from .bytes import merge_bytes
-from .registers import offset
+from .registers import with_changes
 
 __all__ = ["Gpio"]
 
@@ -51,6 +52,8 @@ class Gpio(wiring.Component):
     def __init__(self, width, *, addr_width=10):
         if not isinstance(width, int) or not 1 <= width <= 32:
             raise ValueError(f"width must be 1..32, not {width!r}")
+        self._width = width
+        self._addr_width = addr_width
         super().__init__({
             "bus": In(BusSignature(addr_width)),
             "gpio_out": Out(width),
@@ -59,26 +62,10 @@ class Gpio(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        bus = self.bus
-        synced = Signal.like(self.gpio_in)
-        m.submodules.sync_in = FFSynchronizer(self.gpio_in, synced)
-
-        rvalid = Signal()
-        rdata = Signal(32)
-        err = Signal()
-        m.d.comb += bus.gnt.eq(1)
-        m.d.sync += rvalid.eq(bus.req)
-        with m.If(bus.req):
-            m.d.sync += [rdata.eq(0), err.eq(0)]
-            with m.Switch(bus.addr):
-                with m.Case(offset("gpio", "out") // 4):
-                    m.d.sync += rdata.eq(self.gpio_out)
-                    with m.If(bus.we):
-                        m.d.sync += self.gpio_out.eq(
-                            merge_bytes(self.gpio_out, bus.wdata, bus.be))
-                with m.Case(offset("gpio", "in") // 4):
-                    m.d.sync += rdata.eq(synced)
-                with m.Default():
-                    m.d.sync += err.eq(1)
-        m.d.comb += [bus.rvalid.eq(rvalid), bus.rdata.eq(rdata), bus.err.eq(err)]
+        width = self._width
+        table = with_changes("gpio", out={"width": width}, **{"in": {"width": width}})
+        m.submodules.regs = regs = RegisterBank(table, addr_width=self._addr_width)
+        wiring.connect(m, wiring.flipped(self.bus), regs.bus)
+        m.submodules.sync_in = FFSynchronizer(self.gpio_in, getattr(regs, "in").r_data)
+        m.d.comb += self.gpio_out.eq(regs.out.data)
         return m

@@ -12,15 +12,17 @@ offset  name     acc.  meaning
 
 Sources (:data:`.registers.IRQ_SOURCES`): bit 0 UART, bit 1 NPU (tied to 0 until the NPU
 exists). ``irq_external = |(pending & enable)``. Any other offset answers with a bus error.
+The decoding is the ``irq`` table of :mod:`.registers` through
+:class:`~..bus.regbank.RegisterBank`.
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..bus.regbank import RegisterBank
 from ..bus.signature import BusSignature
-from .bytes import merge_bytes
-from .registers import offset
+from .registers import with_changes
 
 __all__ = ["IrqController"]
 
@@ -52,6 +54,8 @@ class IrqController(wiring.Component):
     def __init__(self, n_sources=2, *, addr_width=10):
         if not isinstance(n_sources, int) or not 1 <= n_sources <= 32:
             raise ValueError(f"n_sources must be 1..32, not {n_sources!r}")
+        self._n_sources = n_sources
+        self._addr_width = addr_width
         super().__init__({
             "bus": In(BusSignature(addr_width)),
             "sources": In(n_sources),
@@ -60,26 +64,12 @@ class IrqController(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        bus = self.bus
-        enable = Signal.like(self.sources)
-        rvalid = Signal()
-        rdata = Signal(32)
-        err = Signal()
-        m.d.comb += bus.gnt.eq(1)
-        m.d.sync += rvalid.eq(bus.req)
-        with m.If(bus.req):
-            m.d.sync += [rdata.eq(0), err.eq(0)]
-            with m.Switch(bus.addr):
-                with m.Case(offset("irq", "pending") // 4):
-                    m.d.sync += rdata.eq(self.sources)
-                with m.Case(offset("irq", "enable") // 4):
-                    m.d.sync += rdata.eq(enable)
-                    with m.If(bus.we):
-                        m.d.sync += enable.eq(merge_bytes(enable, bus.wdata, bus.be))
-                with m.Default():
-                    m.d.sync += err.eq(1)
+        n = self._n_sources
+        table = with_changes("irq", pending={"width": n}, enable={"width": n})
+        m.submodules.regs = regs = RegisterBank(table, addr_width=self._addr_width)
+        wiring.connect(m, wiring.flipped(self.bus), regs.bus)
         m.d.comb += [
-            bus.rvalid.eq(rvalid), bus.rdata.eq(rdata), bus.err.eq(err),
-            self.irq_external.eq((self.sources & enable).any()),
+            regs.pending.r_data.eq(self.sources),
+            self.irq_external.eq((self.sources & regs.enable.data).any()),
         ]
         return m

@@ -1,57 +1,102 @@
-"""Register offsets of every SoC peripheral: the one place RTL, header and tests read them from.
+"""Registers of every SoC peripheral: the one place RTL, header and tests read them from.
 
-Each block maps register names to byte offsets inside its region of the memory map
-(:mod:`dure.config`). Peripheral RTL decodes these offsets; :mod:`dure.header` exports them to C
-as ``DURE_<REGION>_<REGISTER>``, and the bit fields in :data:`REGISTER_FIELDS` as
-``DURE_<REGION>_<REGISTER>_<FIELD>`` (a mask). Every register is 32 bits wide and word aligned.
-The meaning of each register is documented in the peripheral's module.
+Each block is a table of :class:`~dure.rtl.bus.regbank.Register` entries (name, byte offset
+inside its region of the memory map (:mod:`dure.config`), access, width, reset, bit fields).
+Peripheral RTL builds its bus decoding from its table with
+:class:`~dure.rtl.bus.regbank.RegisterBank`; :mod:`dure.header` exports the offsets to C as
+``DURE_<REGION>_<REGISTER>`` and the bit fields as ``DURE_<REGION>_<REGISTER>_<FIELD>`` (a mask),
+through :data:`REGISTER_BLOCKS` and :data:`REGISTER_FIELDS`, which are views of the tables.
+Every register is 32 bits wide on the bus and word aligned. The meaning of each register is
+documented in the peripheral's module. A width or reset that depends on the peripheral's
+parameters is set by the peripheral (:func:`with_changes`).
 
 An access to an offset that is not listed here, inside a peripheral's region, is answered with a
 bus error (an access-fault trap), so firmware bugs show up instead of reading zeros.
 """
 
-#: (region name, {register: byte offset}) for each peripheral.
-REGISTER_BLOCKS = (
-    ("clint", {"msip": 0x0, "mtimecmp": 0x4000, "mtimecmph": 0x4004,
-               "mtime": 0xBFF8, "mtimeh": 0xBFFC}),
-    ("uart", {"data": 0x00, "status": 0x04, "irq_enable": 0x08, "irq_pending": 0x0C,
-              "divisor": 0x10}),
-    ("gpio", {"out": 0x0, "in": 0x4}),
-    ("test_exit", {"exit": 0x0}),
-    ("irq", {"pending": 0x0, "enable": 0x4}),
-)
+from ..bus.regbank import Register
 
-#: (region name, register, {field: (lsb, width)}) for registers with named bit fields.
-REGISTER_FIELDS = (
-    ("uart", "data", {"byte": (0, 8), "rx_empty": (31, 1)}),
-    ("uart", "status", {"rx_valid": (0, 1), "rx_full": (1, 1), "tx_empty": (2, 1),
-                        "tx_full": (3, 1), "tx_idle": (4, 1), "rx_overrun": (5, 1),
-                        "rx_frame_error": (6, 1)}),
-    ("uart", "irq_enable", {"rx_valid": (0, 1), "tx_empty": (1, 1)}),
-    ("uart", "irq_pending", {"rx_valid": (0, 1), "tx_empty": (1, 1)}),
-    ("uart", "divisor", {"cycles": (0, 16)}),
-    ("irq", "pending", {"uart": (0, 1), "npu": (1, 1)}),
-    ("irq", "enable", {"uart": (0, 1), "npu": (1, 1)}),
-)
+__all__ = ["REGISTERS", "REGISTER_BLOCKS", "REGISTER_FIELDS", "IRQ_SOURCES", "offset", "field",
+           "registers", "with_changes"]
 
 #: External-interrupt sources, bit numbers in the irq block's pending / enable registers.
 IRQ_SOURCES = {"uart": 0, "npu": 1}
 
+_IRQ_BITS = {name: (bit, 1) for name, bit in IRQ_SOURCES.items()}
+
+#: {region name: register table} for each peripheral.
+REGISTERS = {
+    "clint": (
+        Register("msip", 0x0, "rw", width=1, storage=True),
+        Register("mtimecmp", 0x4000, "rw", reset=0xFFFF_FFFF, storage=True),
+        Register("mtimecmph", 0x4004, "rw", reset=0xFFFF_FFFF, storage=True),
+        Register("mtime", 0xBFF8, "rw"),
+        Register("mtimeh", 0xBFFC, "rw"),
+    ),
+    "uart": (
+        Register("data", 0x00, "rw", stall=True,
+                 fields={"byte": (0, 8), "rx_empty": (31, 1)}),
+        Register("status", 0x04, "rw1c",
+                 fields={"rx_valid": (0, 1), "rx_full": (1, 1), "tx_empty": (2, 1),
+                         "tx_full": (3, 1), "tx_idle": (4, 1), "rx_overrun": (5, 1),
+                         "rx_frame_error": (6, 1)}),
+        Register("irq_enable", 0x08, "rw", width=2, storage=True,
+                 fields={"rx_valid": (0, 1), "tx_empty": (1, 1)}),
+        Register("irq_pending", 0x0C, "r", width=2,
+                 fields={"rx_valid": (0, 1), "tx_empty": (1, 1)}),
+        Register("divisor", 0x10, "rw", width=16, storage=True, fields={"cycles": (0, 16)}),
+    ),
+    "gpio": (
+        Register("out", 0x0, "rw", storage=True),
+        Register("in", 0x4, "r"),
+    ),
+    "test_exit": (
+        Register("exit", 0x0, "w"),
+    ),
+    "irq": (
+        Register("pending", 0x0, "r", fields=_IRQ_BITS),
+        Register("enable", 0x4, "rw", storage=True, fields=_IRQ_BITS),
+    ),
+}
+
+#: (region name, {register: byte offset}) for each peripheral.
+REGISTER_BLOCKS = tuple((region, {reg.name: reg.offset for reg in table})
+                        for region, table in REGISTERS.items())
+
+#: (region name, register, {field: (lsb, width)}) for registers with named bit fields.
+REGISTER_FIELDS = tuple((region, reg.name, dict(reg.fields))
+                        for region, table in REGISTERS.items() for reg in table if reg.fields)
+
+
+def registers(region):
+    """The register table of ``region``; KeyError with the choices otherwise."""
+    if region not in REGISTERS:
+        raise KeyError(f"no register block for region {region!r}")
+    return REGISTERS[region]
+
+
+def with_changes(region, **changes):
+    """The table of ``region`` with some registers' entries changed:
+    ``with_changes("gpio", out={"width": 8})``."""
+    table = registers(region)
+    unknown = set(changes) - {reg.name for reg in table}
+    if unknown:
+        raise KeyError(f"{region} has no register {', '.join(sorted(unknown))}")
+    return tuple(reg._replace(**changes.get(reg.name, {})) for reg in table)
+
 
 def offset(region, register):
     """Byte offset of ``register`` in ``region``; KeyError with the choices otherwise."""
-    for name, registers in REGISTER_BLOCKS:
-        if name == region:
-            if register not in registers:
-                raise KeyError(f"{region} has no register {register!r}; "
-                               f"choose one of: {', '.join(registers)}")
-            return registers[register]
-    raise KeyError(f"no register block for region {region!r}")
+    for reg in registers(region):
+        if reg.name == register:
+            return reg.offset
+    raise KeyError(f"{region} has no register {register!r}; "
+                   f"choose one of: {', '.join(reg.name for reg in registers(region))}")
 
 
 def field(region, register, name):
     """``(lsb, width)`` of a bit field."""
-    for block, reg, fields in REGISTER_FIELDS:
-        if block == region and reg == register and name in fields:
-            return fields[name]
+    for reg in registers(region):
+        if reg.name == register and name in reg.fields:
+            return reg.fields[name]
     raise KeyError(f"{region}.{register} has no field {name!r}")

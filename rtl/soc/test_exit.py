@@ -10,15 +10,17 @@ offset  name  acc.  meaning
                     Reads return 0.
 ======  ====  ====  ==========================================================================
 
-Any other offset answers with a bus error.
+Any other offset answers with a bus error. The decoding is the ``test_exit`` table of
+:mod:`.registers` through :class:`~..bus.regbank.RegisterBank`.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..bus.regbank import RegisterBank
 from ..bus.signature import BusSignature
-from .registers import offset
+from .registers import registers
 
 __all__ = ["TestExit"]
 
@@ -48,6 +50,7 @@ class TestExit(wiring.Component):
     __test__ = False        # not a pytest test class despite its name
 
     def __init__(self, addr_width=10):
+        self._addr_width = addr_width
         super().__init__({
             "bus": In(BusSignature(addr_width)),
             "exit_valid": Out(1),
@@ -56,14 +59,11 @@ class TestExit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        bus = self.bus
-        hit = bus.addr == offset("test_exit", "exit") // 4
-        rvalid = Signal()
-        err = Signal()
-        m.d.comb += bus.gnt.eq(1)
-        m.d.sync += [rvalid.eq(bus.req), err.eq(bus.req & ~hit), self.exit_valid.eq(0)]
-        with m.If(bus.req & bus.we & hit):
-            lanes = Cat(Mux(bus.be[i], bus.wdata[8 * i:8 * i + 8], 0) for i in range(4))
-            m.d.sync += [self.exit_valid.eq(1), self.exit_code.eq(lanes)]
-        m.d.comb += [bus.rvalid.eq(rvalid), bus.err.eq(err), bus.rdata.eq(0)]
+        m.submodules.regs = regs = RegisterBank(registers("test_exit"),
+                                                addr_width=self._addr_width)
+        wiring.connect(m, wiring.flipped(self.bus), regs.bus)
+        # w_data: the enabled lanes of the write, the others 0.
+        m.d.sync += self.exit_valid.eq(regs.exit.w_stb)
+        with m.If(regs.exit.w_stb):
+            m.d.sync += self.exit_code.eq(regs.exit.w_data)
         return m

@@ -25,7 +25,9 @@ offset  name         acc.  meaning
 ======  ===========  ====  ====================================================================
 
 Any other offset answers with a bus error. Byte enables are honoured for ``irq_enable`` and
-``divisor``; ``data`` pushes when ``be[0]`` is set.
+``divisor``; ``data`` pushes when ``be[0]`` is set. The decoding is the ``uart`` table of
+:mod:`.registers` through :class:`~..bus.regbank.RegisterBank`; the FIFO side effects of
+``data`` and the sticky bits of ``status`` are written here against the bank's ports.
 
 PHY: ``"serial"`` adds the 8N1 serializer / deserializer (:mod:`.uart_phy`) on ``tx`` / ``rx``
 pins for boards; ``"byte"`` (SimTop) exposes the FIFOs as byte streams instead: ``tx_data``
@@ -38,20 +40,12 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
+from ..bus.regbank import RegisterBank
 from ..bus.signature import BusSignature
-from .bytes import merge_bytes
-from .registers import field, offset
+from .registers import with_changes
 from .uart_phy import UartRx, UartTx
 
 __all__ = ["Uart"]
-
-
-def _reg(name):
-    return offset("uart", name) // 4
-
-
-def _bit(register, name):
-    return field("uart", register, name)[0]
 
 
 class Uart(wiring.Component):
@@ -99,6 +93,7 @@ class Uart(wiring.Component):
         self._fifo_depth = fifo_depth
         self._divisor = divisor
         self._phy = phy
+        self._addr_width = addr_width
         members = {"bus": In(BusSignature(addr_width)), "irq": Out(1)}
         if phy == "serial":
             members.update(tx=Out(1, init=1), rx=In(1, init=1))
@@ -108,11 +103,18 @@ class Uart(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        bus = self.bus
         m.submodules.tx_fifo = tx_fifo = SyncFIFO(width=8, depth=self._fifo_depth)
         m.submodules.rx_fifo = rx_fifo = SyncFIFO(width=8, depth=self._fifo_depth)
-        divisor = Signal(16, init=self._divisor)
-        irq_enable = Signal(2)
+        table = with_changes("uart", divisor={"reset": self._divisor})
+        m.submodules.regs = regs = RegisterBank(table, addr_width=self._addr_width)
+        wiring.connect(m, wiring.flipped(self.bus), regs.bus)
+        fields = {reg.name: reg for reg in table}
+
+        def bit(register, name):
+            return fields[register].bit(name)
+
+        divisor = regs.divisor.data
+        irq_enable = regs.irq_enable.data
         rx_overrun = Signal()
         rx_frame_error = Signal()
         tx_idle = Signal()
@@ -148,15 +150,15 @@ class Uart(wiring.Component):
                 tx_idle.eq(~tx_fifo.r_rdy),
             ]
 
-        status = Signal(32)
+        status = regs.status.r_data
         m.d.comb += [
-            status[_bit("status", "rx_valid")].eq(rx_fifo.r_rdy),
-            status[_bit("status", "rx_full")].eq(~rx_fifo.w_rdy),
-            status[_bit("status", "tx_empty")].eq(~tx_fifo.r_rdy),
-            status[_bit("status", "tx_full")].eq(~tx_fifo.w_rdy),
-            status[_bit("status", "tx_idle")].eq(tx_idle),
-            status[_bit("status", "rx_overrun")].eq(rx_overrun),
-            status[_bit("status", "rx_frame_error")].eq(rx_frame_error),
+            status[bit("status", "rx_valid")].eq(rx_fifo.r_rdy),
+            status[bit("status", "rx_full")].eq(~rx_fifo.w_rdy),
+            status[bit("status", "tx_empty")].eq(~tx_fifo.r_rdy),
+            status[bit("status", "tx_full")].eq(~tx_fifo.w_rdy),
+            status[bit("status", "tx_idle")].eq(tx_idle),
+            status[bit("status", "rx_overrun")].eq(rx_overrun),
+            status[bit("status", "rx_frame_error")].eq(rx_frame_error),
         ]
         pending = Signal(2)
         m.d.comb += [
@@ -164,43 +166,22 @@ class Uart(wiring.Component):
             self.irq.eq(pending.any()),
         ]
 
-        # Register port.
-        is_data = bus.addr == _reg("data")
-        m.d.comb += bus.gnt.eq(~(is_data & bus.we) | tx_fifo.w_rdy)
-        granted = bus.req & bus.gnt
-        rvalid = Signal()
-        rdata = Signal(32)
-        err = Signal()
-        m.d.sync += rvalid.eq(granted)
-        m.d.comb += tx_fifo.w_data.eq(bus.wdata[:8])
-        with m.If(granted):
-            m.d.sync += [rdata.eq(0), err.eq(0)]
-            with m.Switch(bus.addr):
-                with m.Case(_reg("data")):
-                    with m.If(bus.we):
-                        m.d.comb += tx_fifo.w_en.eq(bus.be[0])
-                    with m.Else():
-                        m.d.comb += rx_fifo.r_en.eq(1)
-                        byte = Mux(rx_fifo.r_rdy, rx_fifo.r_data, 0)
-                        m.d.sync += rdata.eq(Cat(byte, Const(0, 23), ~rx_fifo.r_rdy))
-                with m.Case(_reg("status")):
-                    m.d.sync += rdata.eq(status)
-                    with m.If(bus.we & bus.be[0]):
-                        with m.If(bus.wdata[_bit("status", "rx_overrun")]):
-                            m.d.sync += rx_overrun.eq(0)
-                        with m.If(bus.wdata[_bit("status", "rx_frame_error")]):
-                            m.d.sync += rx_frame_error.eq(0)
-                with m.Case(_reg("irq_enable")):
-                    m.d.sync += rdata.eq(irq_enable)
-                    with m.If(bus.we):
-                        m.d.sync += irq_enable.eq(merge_bytes(irq_enable, bus.wdata, bus.be))
-                with m.Case(_reg("irq_pending")):
-                    m.d.sync += rdata.eq(pending)
-                with m.Case(_reg("divisor")):
-                    m.d.sync += rdata.eq(divisor)
-                    with m.If(bus.we):
-                        m.d.sync += divisor.eq(merge_bytes(divisor, bus.wdata, bus.be))
-                with m.Default():
-                    m.d.sync += err.eq(1)
-        m.d.comb += [bus.rvalid.eq(rvalid), bus.rdata.eq(rdata), bus.err.eq(err)]
+        m.d.comb += regs.irq_pending.r_data.eq(pending)
+
+        # data: a write pushes its byte lane 0 (held off while the TX FIFO is full), a read
+        # pops the RX FIFO.
+        byte = Mux(rx_fifo.r_rdy, rx_fifo.r_data, 0)
+        m.d.comb += [
+            regs.data.w_ready.eq(tx_fifo.w_rdy),
+            tx_fifo.w_data.eq(self.bus.wdata[:8]),
+            tx_fifo.w_en.eq(regs.data.w_stb & self.bus.be[0]),
+            rx_fifo.r_en.eq(regs.data.r_stb),
+            regs.data.r_data.eq(Cat(byte, Const(0, 23), ~rx_fifo.r_rdy)),
+        ]
+        # status: the sticky bits clear on a write of 1 (after the events above: clear wins).
+        with m.If(regs.status.w_stb):
+            with m.If(regs.status.w_data[bit("status", "rx_overrun")]):
+                m.d.sync += rx_overrun.eq(0)
+            with m.If(regs.status.w_data[bit("status", "rx_frame_error")]):
+                m.d.sync += rx_frame_error.eq(0)
         return m

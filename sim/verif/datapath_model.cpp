@@ -77,14 +77,14 @@ int main(int argc, char **argv) {
             if (ready && (idle == 0 || rnd() >= idle)) {
                 offer = true;
                 const uint32_t *p = &pay[next * PW];
-                if (unit[next] == 0) put(top->load_cmd___05Fpayload, p);
-                else if (unit[next] == 1) put(top->exec_cmd___05Fpayload, p);
-                else put(top->store_cmd___05Fpayload, p);
+                if (unit[next] == 0) put(top->control___05Fload_cmd___05Fpayload, p);
+                else if (unit[next] == 1) put(top->control___05Fexec_cmd___05Fpayload, p);
+                else put(top->control___05Fstore_cmd___05Fpayload, p);
             }
         }
-        top->load_cmd___05Fvalid = offer && unit[next] == 0;
-        top->exec_cmd___05Fvalid = offer && unit[next] == 1;
-        top->store_cmd___05Fvalid = offer && unit[next] == 2;
+        top->control___05Fload_cmd___05Fvalid = offer && unit[next] == 0;
+        top->control___05Fexec_cmd___05Fvalid = offer && unit[next] == 1;
+        top->control___05Fstore_cmd___05Fvalid = offer && unit[next] == 2;
         const bool gnt = wait == 0 && (stall == 0 || rnd() >= stall);
         top->bus___05Fgnt = gnt;
         if (!resp.empty() && resp.front().due <= cyc) {
@@ -118,9 +118,9 @@ int main(int argc, char **argv) {
             wait--;
         }
         if (offer) {
-            const bool taken = (unit[next] == 0 && top->load_cmd___05Fready) ||
-                               (unit[next] == 1 && top->exec_cmd___05Fready) ||
-                               (unit[next] == 2 && top->store_cmd___05Fready);
+            const bool taken = (unit[next] == 0 && top->control___05Fload_cmd___05Fready) ||
+                               (unit[next] == 1 && top->control___05Fexec_cmd___05Fready) ||
+                               (unit[next] == 2 && top->control___05Fstore_cmd___05Fready);
             if (taken) {
                 issue[next] = cyc;
                 inflight[unit[next]].push_back(next);
@@ -128,8 +128,8 @@ int main(int argc, char **argv) {
                 offer = false;
             }
         }
-        const bool pulse[3] = {(bool)top->load_done, (bool)top->exec_done, (bool)top->store_done};
-        const bool perr[3] = {(bool)top->load_bus_error, false, (bool)top->store_bus_error};
+        const bool pulse[3] = {(bool)top->control___05Fload_done, (bool)top->control___05Fexec_done, (bool)top->control___05Fstore_done};
+        const bool perr[3] = {(bool)top->control___05Fload_bus_error, false, (bool)top->control___05Fstore_bus_error};
         for (int u = 0; u < 3; u++) {
             if (!pulse[u]) continue;
             if (inflight[u].empty()) {
@@ -140,14 +140,14 @@ int main(int argc, char **argv) {
             inflight[u].pop_front();
             done[i] = cyc; error[i] = perr[u]; ndone++;
         }
-        ev[0] += top->ev_compute_row; ev[1] += top->ev_macs; ev[2] += top->ev_dma_rd_bytes;
-        ev[3] += top->ev_dma_wr_bytes; ev[4] += top->ev_stall_mem; ev[5] += top->ev_stall_out;
+        ev[0] += top->control___05Fev_compute_row; ev[1] += top->control___05Fev_macs; ev[2] += top->control___05Fev_dma_rd_bytes;
+        ev[3] += top->control___05Fev_dma_wr_bytes; ev[4] += top->control___05Fev_stall_mem; ev[5] += top->control___05Fev_stall_out;
         top->clk = 1; top->eval();
         cyc++;
     }
     for (int k = 0; k < 32; k++) {
         top->clk = 0; top->eval();
-        if (top->bus___05Freq || top->load_done || top->exec_done || top->store_done) {
+        if (top->bus___05Freq || top->control___05Fload_done || top->control___05Fexec_done || top->control___05Fstore_done) {
             fprintf(stderr, "activity after the last command finished\n"); return 5;
         }
         top->clk = 1; top->eval();

@@ -160,9 +160,10 @@ def run_datapath(dut, config, commands, target, *, seed=0, idle=0.0, timeout=100
     errors = [None] * len(commands)
     stamps = [[None, None] for _ in commands]
     state = {"cycle": 0}
-    ports = {"load": dut.load_cmd, "exec": dut.exec_cmd, "store": dut.store_cmd}
-    dones = {"load": (dut.load_done, dut.load_bus_error), "exec": (dut.exec_done, None),
-             "store": (dut.store_done, dut.store_bus_error)}
+    link = dut.control
+    ports = {"load": link.load_cmd, "exec": link.exec_cmd, "store": link.store_cmd}
+    dones = {"load": (link.load_done, link.load_bus_error), "exec": (link.exec_done, None),
+             "store": (link.store_done, link.store_bus_error)}
     issued = {unit: [] for unit in ports}
 
     async def monitor(ctx):

@@ -52,7 +52,7 @@ def run(commands, *, latency=None, bus_error=None, seed=0, prefill=True, after=N
     """Submits ``commands`` (all units held until the queue is full when ``prefill``), waits
     until the NPU is idle, checks the schedule; returns (runs by seq, datapath, registers)."""
     dut = NpuControl(CFG, exec_depth=exec_depth)
-    datapath = StandInDatapath(dut, latency=latency, bus_error=bus_error, seed=seed,
+    datapath = StandInDatapath(dut.datapath, latency=latency, bus_error=bus_error, seed=seed,
                                exec_capacity=exec_capacity)
     if prefill:
         datapath.hold = {"load", "exec", "store"}

@@ -35,11 +35,11 @@ def run_program(descriptors, image, *, err_words=(), latency=3):
     async def monitor(ctx):
         cycle = 0
         while True:
-            sampled = await ctx.tick().sample(*[getattr(datapath, f"{u}_cmd").valid
+            sampled = await ctx.tick().sample(*[getattr(datapath.control, f"{u}_cmd").valid
                                                 for u in activity],
-                                              *[getattr(datapath, f"{u}_cmd").ready
+                                              *[getattr(datapath.control, f"{u}_cmd").ready
                                                 for u in activity],
-                                              *[getattr(datapath, f"{u}_done")
+                                              *[getattr(datapath.control, f"{u}_done")
                                                 for u in activity])
             values = sampled[-9:]
             for index, unit in enumerate(activity):

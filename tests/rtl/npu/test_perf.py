@@ -2,11 +2,19 @@
 """Performance counters: event sums against the behavioural datapath's own totals, stall_dep,
 CONTROL.perf_clear, and the HI latch on LO reads."""
 
-from dure.rtl.npu.commands import Control, ElemType, LoadTarget, Opcode, OutType, Status
+from dure.rtl.npu.commands import (
+    PERF_COUNTERS,
+    Control,
+    ElemType,
+    LoadTarget,
+    Opcode,
+    OutType,
+    Status,
+)
 from dure.rtl.npu.control import NpuControl
 from dure.rtl.npu.descriptor import encode
 from dure.rtl.npu.perf import PerfCounters
-from dure.rtl.npu.regs import PERF_COUNTERS, NpuRegisters
+from dure.rtl.npu.regs import NpuRegisters
 from dure.sim.verif.bus import simulate
 from dure.sim.verif.npu_control import StandInDatapath, reg_read, reg_write, submit
 
@@ -25,7 +33,8 @@ async def read64(ctx, bus, name):
 
 def test_counters_match_datapath_events():
     dut = NpuControl(CFG)
-    datapath = StandInDatapath(dut, latency=lambda unit, f: 60 + f.get("rows", f.get("m", 0)))
+    datapath = StandInDatapath(dut.datapath,
+                               latency=lambda unit, f: 60 + f.get("rows", f.get("m", 0)))
     seen = {}
 
     async def bench(ctx):

@@ -23,7 +23,7 @@ CFG = SoCConfig(npu_rows=4, npu_cols=4, npu_spad_rows=64, npu_acc_rows=32, npu_q
 
 def _run(bench, hold=()):
     dut = NpuControl(CFG)
-    datapath = StandInDatapath(dut, latency=lambda unit, f: 10, hold=set(hold))
+    datapath = StandInDatapath(dut.datapath, latency=lambda unit, f: 10, hold=set(hold))
     async def top(ctx):
         await bench(ctx, dut, datapath)
     simulate(dut, [top], [datapath.run])
@@ -126,7 +126,7 @@ def test_doorbell_backpressure_and_queue_full():
         assert await reg_read(ctx, bus, "STATUS") == (0, 0)
 
     dut = NpuControl(CFG)
-    datapath = StandInDatapath(dut, latency=lambda unit, f: 3, hold={"load"})
+    datapath = StandInDatapath(dut.datapath, latency=lambda unit, f: 3, hold={"load"})
 
     async def releaser(ctx):
         # Clear the hold 50 cycles after the queue became full.

@@ -1,4 +1,6 @@
-"""Byte-enable helper shared by the peripherals' writable registers."""
+"""Byte lanes of the Dure bus (:mod:`.signature`): how a write with byte enables ``be`` changes
+a register. Every bus target with writable registers (peripherals, the NPU registers, the
+register-bank builder) takes it from here."""
 
 from amaranth.hdl import Cat, Mux
 
