@@ -8,7 +8,40 @@ from amaranth.lib.wiring import In, Out
 from ..core.rvfi import RVFISignature
 from .soc import Soc
 
-__all__ = ["SimTop"]
+__all__ = ["SimTop", "harness_members", "READ_BACK_MEMBERS"]
+
+
+def harness_members(config):
+    """The members every top the simulator harness drives has (see :class:`SimTop`): the
+    hold / loader port, the byte UART, the test exit, GPIO and the retirement trace."""
+    return {
+        "hold": In(1),
+        "load_valid": In(1),
+        "load_ready": Out(1),
+        "load_addr": In(32),
+        "load_data": In(32),
+        "uart_tx_valid": Out(1),
+        "uart_tx_data": Out(8),
+        "uart_rx_valid": In(1),
+        "uart_rx_ready": Out(1),
+        "uart_rx_data": In(8),
+        "exit_valid": Out(1),
+        "exit_code": Out(32),
+        "gpio_out": Out(config.gpio_width),
+        "gpio_in": In(config.gpio_width),
+        "rvfi": Out(RVFISignature()),
+    }
+
+
+#: The read-back port :class:`SimTop` adds to :func:`harness_members`.
+READ_BACK_MEMBERS = {
+    "read_valid": In(1),
+    "read_ready": Out(1),
+    "read_addr": In(32),
+    "read_rvalid": Out(1),
+    "read_rdata": Out(32),
+    "read_err": Out(1),
+}
 
 
 class SimTop(wiring.Component):
@@ -71,29 +104,7 @@ class SimTop(wiring.Component):
     def __init__(self, config, *, sim_memories=False):
         self._config = config
         self._sim_memories = bool(sim_memories)
-        super().__init__({
-            "hold": In(1),
-            "load_valid": In(1),
-            "load_ready": Out(1),
-            "load_addr": In(32),
-            "load_data": In(32),
-            "read_valid": In(1),
-            "read_ready": Out(1),
-            "read_addr": In(32),
-            "read_rvalid": Out(1),
-            "read_rdata": Out(32),
-            "read_err": Out(1),
-            "uart_tx_valid": Out(1),
-            "uart_tx_data": Out(8),
-            "uart_rx_valid": In(1),
-            "uart_rx_ready": Out(1),
-            "uart_rx_data": In(8),
-            "exit_valid": Out(1),
-            "exit_code": Out(32),
-            "gpio_out": Out(config.gpio_width),
-            "gpio_in": In(config.gpio_width),
-            "rvfi": Out(RVFISignature()),
-        })
+        super().__init__({**harness_members(config), **READ_BACK_MEMBERS})
 
     def elaborate(self, platform):
         m = Module()
