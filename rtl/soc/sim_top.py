@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 from ..core.rvfi import RVFISignature
 from .soc import Soc
 
-__all__ = ["SimTop", "harness_members", "READ_BACK_MEMBERS"]
+__all__ = ["SimTop", "harness_members", "connect_harness_io", "READ_BACK_MEMBERS"]
 
 
 def harness_members(config):
@@ -31,6 +31,22 @@ def harness_members(config):
         "gpio_in": In(config.gpio_width),
         "rvfi": Out(RVFISignature()),
     }
+
+
+def connect_harness_io(m, top, soc):
+    """Wire a harness top's byte UART (TX drains one byte per cycle), GPIO and retirement trace
+    to a :class:`~.soc.Soc` built with ``uart_phy="byte"``."""
+    m.d.comb += [
+        top.uart_tx_valid.eq(soc.uart_tx.valid),
+        top.uart_tx_data.eq(soc.uart_tx.payload),
+        soc.uart_tx.ready.eq(1),
+        soc.uart_rx.valid.eq(top.uart_rx_valid),
+        soc.uart_rx.payload.eq(top.uart_rx_data),
+        top.uart_rx_ready.eq(soc.uart_rx.ready),
+        top.gpio_out.eq(soc.gpio_out),
+        soc.gpio_in.eq(top.gpio_in),
+    ]
+    wiring.connect(m, soc.rvfi, wiring.flipped(top.rvfi))
 
 
 #: The read-back port :class:`SimTop` adds to :func:`harness_members`.
@@ -150,17 +166,9 @@ class SimTop(wiring.Component):
         m.d.sync += outstanding.eq(outstanding + (soc.ext.req & soc.ext.gnt) - soc.ext.rvalid)
         m.d.comb += soc.hold.eq(self.hold | queue.r_rdy | (outstanding != 0))
 
+        connect_harness_io(m, self, soc)
         m.d.comb += [
-            self.uart_tx_valid.eq(soc.uart_tx.valid),
-            self.uart_tx_data.eq(soc.uart_tx.payload),
-            soc.uart_tx.ready.eq(1),
-            soc.uart_rx.valid.eq(self.uart_rx_valid),
-            soc.uart_rx.payload.eq(self.uart_rx_data),
-            self.uart_rx_ready.eq(soc.uart_rx.ready),
             self.exit_valid.eq(soc.exit_valid),
             self.exit_code.eq(soc.exit_code),
-            self.gpio_out.eq(soc.gpio_out),
-            soc.gpio_in.eq(self.gpio_in),
         ]
-        wiring.connect(m, soc.rvfi, wiring.flipped(self.rvfi))
         return m
