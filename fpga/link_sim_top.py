@@ -12,8 +12,7 @@ boot loader into the ROM through the loader port, as a board's bitstream would h
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFO
-from amaranth.lib.wiring import In, Out
-from dure.rtl.core.rvfi import RVFISignature
+from dure.rtl.soc.sim_top import connect_harness_io, harness_members
 from dure.rtl.soc.soc import Soc
 
 from .mailbox import ExitMailbox
@@ -37,23 +36,7 @@ class LinkSimTop(wiring.Component):
 
     def __init__(self, config):
         self._config = config
-        super().__init__({
-            "hold": In(1),
-            "load_valid": In(1),
-            "load_ready": Out(1),
-            "load_addr": In(32),
-            "load_data": In(32),
-            "uart_tx_valid": Out(1),
-            "uart_tx_data": Out(8),
-            "uart_rx_valid": In(1),
-            "uart_rx_ready": Out(1),
-            "uart_rx_data": In(8),
-            "exit_valid": Out(1),
-            "exit_code": Out(32),
-            "gpio_out": Out(config.gpio_width),
-            "gpio_in": In(config.gpio_width),
-            "rvfi": Out(RVFISignature()),
-        })
+        super().__init__(harness_members(config))
 
     def elaborate(self, platform):
         m = Module()
@@ -98,15 +81,5 @@ class LinkSimTop(wiring.Component):
                                    - (soc.ext.rvalid & ~mailbox.busy))
         m.d.comb += soc.hold.eq(self.hold | queue.r_rdy | (outstanding != 0) | mailbox.hold)
 
-        m.d.comb += [
-            self.uart_tx_valid.eq(soc.uart_tx.valid),
-            self.uart_tx_data.eq(soc.uart_tx.payload),
-            soc.uart_tx.ready.eq(1),
-            soc.uart_rx.valid.eq(self.uart_rx_valid),
-            soc.uart_rx.payload.eq(self.uart_rx_data),
-            self.uart_rx_ready.eq(soc.uart_rx.ready),
-            self.gpio_out.eq(soc.gpio_out),
-            soc.gpio_in.eq(self.gpio_in),
-        ]
-        wiring.connect(m, soc.rvfi, wiring.flipped(self.rvfi))
+        connect_harness_io(m, self, soc)
         return m

@@ -41,10 +41,10 @@ depthwise filter ``(1, KH, KW, Cin * M)`` with output channel ``c * M + m``, FC 
 ``(units, K)``. Computation is vectorised numpy in int64, wrapped to int32 where C stores int32.
 """
 
-import numbers
 
 import numpy as np
 
+from .golden_args import array_arg, pair_arg, vector_arg
 from .golden_fixedpoint import (
     multiply_by_quantized_multiplier,
     multiply_by_quantized_multiplier_single_rounding,
@@ -62,28 +62,11 @@ __all__ = [
 
 # --- checks ---------------------------------------------------------------------------------
 
-def _array(name, x, dtype, ndim):
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy {np.dtype(dtype)} array, not {type(x).__name__}")
-    if x.dtype != np.dtype(dtype):
-        raise TypeError(f"{name} must have dtype {np.dtype(dtype)}, not {x.dtype}")
-    if x.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, not of shape {x.shape}")
-    return x
-
-
 def _zp(name, v):
     v = int(v)
     if not -128 <= v <= 127:
         raise ValueError(f"{name} must lie in [-128, 127], not {v}")
     return v
-
-
-def _pair(name, v):
-    t = (v, v) if isinstance(v, numbers.Integral) else tuple(v)
-    if len(t) != 2 or any(not isinstance(i, numbers.Integral) or i < 1 for i in t):
-        raise ValueError(f"{name} must be a positive int or a pair of them, not {v!r}")
-    return tuple(int(i) for i in t)
 
 
 def _clamp_bounds(lo, hi):
@@ -108,10 +91,7 @@ def _channel_ints(name, v, n):
 def _bias(bias, n):
     if bias is None:
         return np.zeros(n, np.int64)
-    _array("bias", bias, np.int32, 1)
-    if bias.shape != (n,):
-        raise ValueError(f"bias must have shape ({n},), not {bias.shape}")
-    return bias.astype(np.int64)
+    return vector_arg("bias", bias, np.int32, n).astype(np.int64)
 
 
 def _requantize(acc, multiplier, shift, output_zero_point, lo, hi, single_rounding=False):
@@ -190,12 +170,12 @@ def conv2d_int8(x, w, bias, *, input_zero_point, output_zero_point, multiplier, 
     numpy.ndarray
         int8, (N, OH, OW, Cout).
     """
-    _array("x", x, np.int8, 4)
-    _array("w", w, np.int8, 4)
+    array_arg("x", x, np.int8, 4)
+    array_arg("w", w, np.int8, 4)
     cout, kh, kw, cin = w.shape
     if x.shape[3] != cin:
         raise ValueError(f"x has {x.shape[3]} channels but w expects {cin}")
-    stride, dilation = _pair("stride", stride), _pair("dilation", dilation)
+    stride, dilation = pair_arg("stride", stride), pair_arg("dilation", dilation)
     zi, zo = _zp("input_zero_point", input_zero_point), _zp("output_zero_point", output_zero_point)
     lo, hi = _clamp_bounds(lo, hi)
     m = _channel_ints("multiplier", multiplier, cout)
@@ -239,13 +219,13 @@ def depthwise_conv2d_int8(x, w, bias, *, input_zero_point, output_zero_point, mu
     numpy.ndarray
         int8, (N, OH, OW, C * depth_multiplier).
     """
-    _array("x", x, np.int8, 4)
-    _array("w", w, np.int8, 4)
+    array_arg("x", x, np.int8, 4)
+    array_arg("w", w, np.int8, 4)
     one, kh, kw, cout = w.shape
     if one != 1 or cout != x.shape[3] * depth_multiplier:
         raise ValueError(f"w must have shape (1, KH, KW, {x.shape[3] * depth_multiplier}), "
                          f"not {w.shape}")
-    stride, dilation = _pair("stride", stride), _pair("dilation", dilation)
+    stride, dilation = pair_arg("stride", stride), pair_arg("dilation", dilation)
     zi, zo = _zp("input_zero_point", input_zero_point), _zp("output_zero_point", output_zero_point)
     lo, hi = _clamp_bounds(lo, hi)
     m = _channel_ints("multiplier", multiplier, cout)
@@ -293,8 +273,8 @@ def fully_connected_int8(x, w, bias, *, input_zero_point, output_zero_point, mul
     numpy.ndarray
         int8, (B, units).
     """
-    _array("x", x, np.int8, 2)
-    _array("w", w, np.int8, 2)
+    array_arg("x", x, np.int8, 2)
+    array_arg("w", w, np.int8, 2)
     units, k = w.shape
     if x.shape[1] != k:
         raise ValueError(f"x has K={x.shape[1]} but w has K={k}")
@@ -308,9 +288,9 @@ def fully_connected_int8(x, w, bias, *, input_zero_point, output_zero_point, mul
 
 
 def _pool_setup(x, filter_size, stride, padding):
-    _array("x", x, np.int8, 4)
-    kh, kw = _pair("filter_size", filter_size)
-    stride = _pair("stride", stride)
+    array_arg("x", x, np.int8, 4)
+    kh, kw = pair_arg("filter_size", filter_size)
+    stride = pair_arg("stride", stride)
     oh, ow, pt, pl = _geometry(x.shape, kh, kw, stride, padding, (1, 1))
     return kh, kw, stride, oh, ow, pt, pl
 

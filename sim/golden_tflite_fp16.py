@@ -22,11 +22,11 @@ Order of accumulation
     FULLY_CONNECTED: k = 0 .. K-1, i.e. ``gemm_fp16(x, w.T, bias)``.
 """
 
-import numbers
 
 import numpy as np
 
 from .golden import fp16_postprocess, gemm_fp16
+from .golden_args import array_arg, pair_arg, vector_arg
 from .golden_bits import canonicalize_nan, check_fpu
 from .golden_padding import conv_padding
 
@@ -36,30 +36,10 @@ __all__ = [
 ]
 
 
-def _array(name, x, dtype, ndim):
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy {np.dtype(dtype)} array, not {type(x).__name__}")
-    if x.dtype != np.dtype(dtype):
-        raise TypeError(f"{name} must have dtype {np.dtype(dtype)}, not {x.dtype}")
-    if x.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, not of shape {x.shape}")
-    return x
-
-
-def _pair(name, v):
-    t = (v, v) if isinstance(v, numbers.Integral) else tuple(v)
-    if len(t) != 2 or any(not isinstance(i, numbers.Integral) or i < 1 for i in t):
-        raise ValueError(f"{name} must be a positive int or a pair of them, not {v!r}")
-    return tuple(int(i) for i in t)
-
-
 def _bias(bias, n):
     if bias is None:
         return None
-    _array("bias", bias, np.float32, 1)
-    if bias.shape != (n,):
-        raise ValueError(f"bias must have shape ({n},), not {bias.shape}")
-    return bias
+    return vector_arg("bias", bias, np.float32, n)
 
 
 def _windows(x, kh, kw, stride, padding, dilation, pad_value):
@@ -96,9 +76,9 @@ def im2col_fp16(x, kernel, *, stride=1, padding="SAME", dilation=1):
     numpy.ndarray
         float16, (N * OH * OW, KH * KW * C); padded taps are +0.0.
     """
-    _array("x", x, np.float16, 4)
-    kh, kw = _pair("kernel", kernel)
-    win = _windows(x, kh, kw, _pair("stride", stride), padding, _pair("dilation", dilation),
+    array_arg("x", x, np.float16, 4)
+    kh, kw = pair_arg("kernel", kernel)
+    win = _windows(x, kh, kw, pair_arg("stride", stride), padding, pair_arg("dilation", dilation),
                    np.float16(0.0))
     return win.reshape(-1, kh * kw * x.shape[3])
 
@@ -131,12 +111,12 @@ def conv2d_fp16(x, w, bias=None, *, stride=1, padding="SAME", dilation=1, scale=
     numpy.ndarray
         float16, (N, OH, OW, Cout).
     """
-    _array("x", x, np.float16, 4)
-    _array("w", w, np.float16, 4)
+    array_arg("x", x, np.float16, 4)
+    array_arg("w", w, np.float16, 4)
     cout, kh, kw, cin = w.shape
     if x.shape[3] != cin:
         raise ValueError(f"x has {x.shape[3]} channels but w expects {cin}")
-    stride, dilation = _pair("stride", stride), _pair("dilation", dilation)
+    stride, dilation = pair_arg("stride", stride), pair_arg("dilation", dilation)
     bias = _bias(bias, cout)
     win = _windows(x, kh, kw, stride, padding, dilation, np.float16(0.0))
     n, oh, ow = win.shape[:3]
@@ -165,13 +145,13 @@ def depthwise_conv2d_fp16(x, w, bias=None, *, stride=1, padding="SAME", dilation
     numpy.ndarray
         float16, (N, OH, OW, C * depth_multiplier).
     """
-    _array("x", x, np.float16, 4)
-    _array("w", w, np.float16, 4)
+    array_arg("x", x, np.float16, 4)
+    array_arg("w", w, np.float16, 4)
     one, kh, kw, cout = w.shape
     if one != 1 or cout != x.shape[3] * depth_multiplier:
         raise ValueError(f"w must have shape (1, KH, KW, {x.shape[3] * depth_multiplier}), "
                          f"not {w.shape}")
-    stride, dilation = _pair("stride", stride), _pair("dilation", dilation)
+    stride, dilation = pair_arg("stride", stride), pair_arg("dilation", dilation)
     bias = _bias(bias, cout)
     xr = np.repeat(x, depth_multiplier, axis=3)
     win = _windows(xr, kh, kw, stride, padding, dilation, np.float16(0.0)).astype(np.float32)
@@ -206,8 +186,8 @@ def fully_connected_fp16(x, w, bias=None, *, scale=None, lo=None, hi=None):
     numpy.ndarray
         float16, (B, units).
     """
-    _array("x", x, np.float16, 2)
-    _array("w", w, np.float16, 2)
+    array_arg("x", x, np.float16, 2)
+    array_arg("w", w, np.float16, 2)
     return fp16_postprocess(gemm_fp16(x, w.T.copy(), _bias(bias, w.shape[0])), scale, lo, hi)
 
 
@@ -241,9 +221,9 @@ def average_pool_fp16(x, filter_size, *, stride=1, padding="VALID", lo=None, hi=
     numpy.ndarray
         float16, (N, OH, OW, C).
     """
-    _array("x", x, np.float16, 4)
-    kh, kw = _pair("filter_size", filter_size)
-    stride = _pair("stride", stride)
+    array_arg("x", x, np.float16, 4)
+    kh, kw = pair_arg("filter_size", filter_size)
+    stride = pair_arg("stride", stride)
     win = _windows(x, kh, kw, stride, padding, (1, 1), np.float16(np.nan)).astype(np.float32)
     inside = _windows(np.ones((1,) + x.shape[1:3] + (1,), np.float16), kh, kw, stride, padding,
                       (1, 1), np.float16(0.0))[0, :, :, :, :, 0] == 1
@@ -273,9 +253,9 @@ def max_pool_fp16(x, filter_size, *, stride=1, padding="VALID", lo=None, hi=None
 
     Parameters and return as :func:`average_pool_fp16`.
     """
-    _array("x", x, np.float16, 4)
-    kh, kw = _pair("filter_size", filter_size)
-    stride = _pair("stride", stride)
+    array_arg("x", x, np.float16, 4)
+    kh, kw = pair_arg("filter_size", filter_size)
+    stride = pair_arg("stride", stride)
     win = _windows(x, kh, kw, stride, padding, (1, 1), np.float16(-np.inf)).astype(np.float32)
     inside = _windows(np.ones((1,) + x.shape[1:3] + (1,), np.float16), kh, kw, stride, padding,
                       (1, 1), np.float16(0.0))[0, :, :, :, :, 0] == 1

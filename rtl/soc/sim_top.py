@@ -8,7 +8,56 @@ from amaranth.lib.wiring import In, Out
 from ..core.rvfi import RVFISignature
 from .soc import Soc
 
-__all__ = ["SimTop"]
+__all__ = ["SimTop", "harness_members", "connect_harness_io", "READ_BACK_MEMBERS"]
+
+
+def harness_members(config):
+    """The members every top the simulator harness drives has (see :class:`SimTop`): the
+    hold / loader port, the byte UART, the test exit, GPIO and the retirement trace."""
+    return {
+        "hold": In(1),
+        "load_valid": In(1),
+        "load_ready": Out(1),
+        "load_addr": In(32),
+        "load_data": In(32),
+        "uart_tx_valid": Out(1),
+        "uart_tx_data": Out(8),
+        "uart_rx_valid": In(1),
+        "uart_rx_ready": Out(1),
+        "uart_rx_data": In(8),
+        "exit_valid": Out(1),
+        "exit_code": Out(32),
+        "gpio_out": Out(config.gpio_width),
+        "gpio_in": In(config.gpio_width),
+        "rvfi": Out(RVFISignature()),
+    }
+
+
+def connect_harness_io(m, top, soc):
+    """Wire a harness top's byte UART (TX drains one byte per cycle), GPIO and retirement trace
+    to a :class:`~.soc.Soc` built with ``uart_phy="byte"``."""
+    m.d.comb += [
+        top.uart_tx_valid.eq(soc.uart_tx.valid),
+        top.uart_tx_data.eq(soc.uart_tx.payload),
+        soc.uart_tx.ready.eq(1),
+        soc.uart_rx.valid.eq(top.uart_rx_valid),
+        soc.uart_rx.payload.eq(top.uart_rx_data),
+        top.uart_rx_ready.eq(soc.uart_rx.ready),
+        top.gpio_out.eq(soc.gpio_out),
+        soc.gpio_in.eq(top.gpio_in),
+    ]
+    wiring.connect(m, soc.rvfi, wiring.flipped(top.rvfi))
+
+
+#: The read-back port :class:`SimTop` adds to :func:`harness_members`.
+READ_BACK_MEMBERS = {
+    "read_valid": In(1),
+    "read_ready": Out(1),
+    "read_addr": In(32),
+    "read_rvalid": Out(1),
+    "read_rdata": Out(32),
+    "read_err": Out(1),
+}
 
 
 class SimTop(wiring.Component):
@@ -71,29 +120,7 @@ class SimTop(wiring.Component):
     def __init__(self, config, *, sim_memories=False):
         self._config = config
         self._sim_memories = bool(sim_memories)
-        super().__init__({
-            "hold": In(1),
-            "load_valid": In(1),
-            "load_ready": Out(1),
-            "load_addr": In(32),
-            "load_data": In(32),
-            "read_valid": In(1),
-            "read_ready": Out(1),
-            "read_addr": In(32),
-            "read_rvalid": Out(1),
-            "read_rdata": Out(32),
-            "read_err": Out(1),
-            "uart_tx_valid": Out(1),
-            "uart_tx_data": Out(8),
-            "uart_rx_valid": In(1),
-            "uart_rx_ready": Out(1),
-            "uart_rx_data": In(8),
-            "exit_valid": Out(1),
-            "exit_code": Out(32),
-            "gpio_out": Out(config.gpio_width),
-            "gpio_in": In(config.gpio_width),
-            "rvfi": Out(RVFISignature()),
-        })
+        super().__init__({**harness_members(config), **READ_BACK_MEMBERS})
 
     def elaborate(self, platform):
         m = Module()
@@ -139,17 +166,9 @@ class SimTop(wiring.Component):
         m.d.sync += outstanding.eq(outstanding + (soc.ext.req & soc.ext.gnt) - soc.ext.rvalid)
         m.d.comb += soc.hold.eq(self.hold | queue.r_rdy | (outstanding != 0))
 
+        connect_harness_io(m, self, soc)
         m.d.comb += [
-            self.uart_tx_valid.eq(soc.uart_tx.valid),
-            self.uart_tx_data.eq(soc.uart_tx.payload),
-            soc.uart_tx.ready.eq(1),
-            soc.uart_rx.valid.eq(self.uart_rx_valid),
-            soc.uart_rx.payload.eq(self.uart_rx_data),
-            self.uart_rx_ready.eq(soc.uart_rx.ready),
             self.exit_valid.eq(soc.exit_valid),
             self.exit_code.eq(soc.exit_code),
-            self.gpio_out.eq(soc.gpio_out),
-            soc.gpio_in.eq(self.gpio_in),
         ]
-        wiring.connect(m, soc.rvfi, wiring.flipped(self.rvfi))
         return m

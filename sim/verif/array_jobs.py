@@ -16,6 +16,8 @@ from amaranth.sim import Simulator
 from dure.rtl.npu.isa import Precision
 from dure.sim.gemm_plan import spans
 
+from .npu_datapath import send_stream
+
 __all__ = ["Tile", "GemmJob", "run_job"]
 
 
@@ -117,17 +119,6 @@ class GemmJob:
         return bits.view(np.int32 if self.precision == Precision.INT8 else np.float32)
 
 
-async def _send(ctx, port, payloads, rng, idle):
-    for payload in payloads:
-        while rng.random() < idle:
-            ctx.set(port.valid, 0)
-            await ctx.tick()
-        ctx.set(port.payload, payload)
-        ctx.set(port.valid, 1)
-        await ctx.tick().until(port.ready)
-        ctx.set(port.valid, 0)
-
-
 def run_job(dut, jobs, *, seed=0, idle=0.0, stall=0.0, timeout=200_000, vcd=None):
     """Run GEMM jobs back to back through ``dut`` in the Amaranth simulator.
 
@@ -142,14 +133,14 @@ def run_job(dut, jobs, *, seed=0, idle=0.0, stall=0.0, timeout=200_000, vcd=None
 
     async def weights(ctx):
         for job, tile in order:
-            await _send(ctx, dut.weights, job.weight_beats(tile), rng, idle)
+            await send_stream(ctx, dut.weights, job.weight_beats(tile), rng=rng, idle=idle)
 
     async def ops(ctx):
         for job, tile in order:
             if not tile.first_k:
                 while job.done[tile.index - 1] != job.m:
                     await ctx.tick()
-            await _send(ctx, dut.ops, job.op_beats(tile), rng, idle)
+            await send_stream(ctx, dut.ops, job.op_beats(tile), rng=rng, idle=idle)
 
     async def results(ctx):
         held = None

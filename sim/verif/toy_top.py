@@ -19,8 +19,7 @@ is ready only every other cycle, to exercise the harness's handshake.
 from amaranth import Const, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
-from dure.rtl.core.rvfi import RVFISignature
+from dure.rtl.soc.sim_top import harness_members
 
 __all__ = ["ToyTop"]
 
@@ -32,23 +31,7 @@ class ToyTop(wiring.Component):
 
     def __init__(self, config):
         self._config = config
-        super().__init__({
-            "hold":          In(1),
-            "load_valid":    In(1),
-            "load_ready":    Out(1),
-            "load_addr":     In(32),
-            "load_data":     In(32),
-            "uart_tx_valid": Out(1),
-            "uart_tx_data":  Out(8),
-            "uart_rx_valid": In(1),
-            "uart_rx_ready": Out(1),
-            "uart_rx_data":  In(8),
-            "exit_valid":    Out(1),
-            "exit_code":     Out(32),
-            "gpio_out":      Out(config.gpio_width),
-            "gpio_in":       In(config.gpio_width),
-            "rvfi":          Out(RVFISignature()),
-        })
+        super().__init__(harness_members(config))
 
     def elaborate(self, platform):
         m = Module()

@@ -1,17 +1,17 @@
 """fp16 x fp16 -> exact fp32 product."""
 
 from amaranth.hdl import Cat, Const, Module, Mux
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .decode import decode
 from .lzc import LeadingZeroCount
 from .pipeline import Pipeline
+from .unit import PipelinedUnit
 
 __all__ = ["Fp16Mul"]
 
 
-class Fp16Mul(wiring.Component):
+class Fp16Mul(PipelinedUnit):
     """Multiplies two IEEE binary16 values into the exact IEEE binary32 product.
 
     Every fp16 product (subnormal inputs included) is representable in fp32, so no rounding
@@ -25,25 +25,18 @@ class Fp16Mul(wiring.Component):
 
     Members
     -------
-    en : In(1, init=1)
-        Clock enable; while low every stage holds.
-    i_valid : In(1)
-        Input vector valid.
+    en, i_valid, o_valid
+        The control ports of :class:`~.unit.PipelinedUnit`.
     i_a, i_b : In(16)
         Operands (binary16 bit patterns).
-    o_valid : Out(1)
-        ``i_valid`` delayed by the latency.
     o_z : Out(32)
         Product (binary32 bit pattern).
     """
 
     LATENCY = 4
 
-    en: In(1, init=1)
-    i_valid: In(1)
     i_a: In(16)
     i_b: In(16)
-    o_valid: Out(1)
     o_z: Out(32)
 
     def elaborate(self, platform):

@@ -1,7 +1,6 @@
 """fp32 + fp32 -> fp32, round to nearest even."""
 
 from amaranth.hdl import Cat, Const, Module, Mux
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .decode import decode
@@ -9,11 +8,12 @@ from .lzc import LeadingZeroCount
 from .pipeline import Pipeline
 from .rne import RoundNearestEven
 from .shift import ShiftRightSticky
+from .unit import PipelinedUnit
 
 __all__ = ["Fp32Add"]
 
 
-class Fp32Add(wiring.Component):
+class Fp32Add(PipelinedUnit):
     """Adds two IEEE binary32 values with round-to-nearest-even.
 
     Subnormal inputs and results are kept. An exact zero sum of operands with opposite signs is
@@ -29,25 +29,18 @@ class Fp32Add(wiring.Component):
 
     Members
     -------
-    en : In(1, init=1)
-        Clock enable; while low every stage holds.
-    i_valid : In(1)
-        Input vector valid.
+    en, i_valid, o_valid
+        The control ports of :class:`~.unit.PipelinedUnit`.
     i_a, i_b : In(32)
         Operands (binary32 bit patterns).
-    o_valid : Out(1)
-        ``i_valid`` delayed by the latency.
     o_z : Out(32)
         Sum (binary32 bit pattern).
     """
 
     LATENCY = 6
 
-    en: In(1, init=1)
-    i_valid: In(1)
     i_a: In(32)
     i_b: In(32)
-    o_valid: Out(1)
     o_z: Out(32)
 
     def elaborate(self, platform):

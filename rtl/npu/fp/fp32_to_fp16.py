@@ -1,18 +1,18 @@
 """fp32 -> fp16, round to nearest even."""
 
 from amaranth.hdl import Cat, Const, Module, Mux
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .decode import decode
 from .pipeline import Pipeline
 from .rne import RoundNearestEven
 from .shift import ShiftRightSticky
+from .unit import PipelinedUnit
 
 __all__ = ["Fp32ToFp16"]
 
 
-class Fp32ToFp16(wiring.Component):
+class Fp32ToFp16(PipelinedUnit):
     """Converts IEEE binary32 to binary16 with round-to-nearest-even.
 
     Values beyond the fp16 range after rounding give +/-Inf; results in the fp16 subnormal
@@ -27,24 +27,17 @@ class Fp32ToFp16(wiring.Component):
 
     Members
     -------
-    en : In(1, init=1)
-        Clock enable; while low every stage holds.
-    i_valid : In(1)
-        Input vector valid.
+    en, i_valid, o_valid
+        The control ports of :class:`~.unit.PipelinedUnit`.
     i_a : In(32)
         Value (binary32 bit pattern).
-    o_valid : Out(1)
-        ``i_valid`` delayed by the latency.
     o_z : Out(16)
         Converted value (binary16 bit pattern).
     """
 
     LATENCY = 3
 
-    en: In(1, init=1)
-    i_valid: In(1)
     i_a: In(32)
-    o_valid: Out(1)
     o_z: Out(16)
 
     def elaborate(self, platform):

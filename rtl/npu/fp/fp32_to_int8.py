@@ -1,17 +1,17 @@
 """Requantisation to int8: clamp(rne(x) + zero_point, lo, hi)."""
 
 from amaranth.hdl import Cat, Const, Module, Mux, signed
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .decode import decode
 from .pipeline import Pipeline
 from .shift import ShiftRightSticky
+from .unit import PipelinedUnit
 
 __all__ = ["Fp32ToInt8Rne"]
 
 
-class Fp32ToInt8Rne(wiring.Component):
+class Fp32ToInt8Rne(PipelinedUnit):
     """Rounds a binary32 value to an integer (ties to even), adds a zero point and clamps.
 
     ``o_y = min(max(rne(x) + zp, lo), hi)``, the same as ``np.clip(np.rint(x) + zp, lo, hi)``
@@ -26,29 +26,22 @@ class Fp32ToInt8Rne(wiring.Component):
 
     Members
     -------
-    en : In(1, init=1)
-        Clock enable; while low every stage holds.
-    i_valid : In(1)
-        Input vector valid.
+    en, i_valid, o_valid
+        The control ports of :class:`~.unit.PipelinedUnit`.
     i_x : In(32)
         Value (binary32 bit pattern).
     i_zp, i_lo, i_hi : In(signed(8))
         Zero point and clamp bounds.
-    o_valid : Out(1)
-        ``i_valid`` delayed by the latency.
     o_y : Out(signed(8))
         Result.
     """
 
     LATENCY = 5
 
-    en: In(1, init=1)
-    i_valid: In(1)
     i_x: In(32)
     i_zp: In(signed(8))
     i_lo: In(signed(8))
     i_hi: In(signed(8))
-    o_valid: Out(1)
     o_y: Out(signed(8))
 
     def elaborate(self, platform):

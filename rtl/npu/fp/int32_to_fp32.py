@@ -1,17 +1,17 @@
 """int32 -> fp32, round to nearest even."""
 
 from amaranth.hdl import Cat, Module, Mux
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .lzc import LeadingZeroCount
 from .pipeline import Pipeline
 from .rne import RoundNearestEven
+from .unit import PipelinedUnit
 
 __all__ = ["Int32ToFp32"]
 
 
-class Int32ToFp32(wiring.Component):
+class Int32ToFp32(PipelinedUnit):
     """Converts a two's complement int32 to IEEE binary32 with round-to-nearest-even.
 
     Zero gives +0; magnitudes above 2**24 round to nearest even; -2**31 is exact.
@@ -23,24 +23,17 @@ class Int32ToFp32(wiring.Component):
 
     Members
     -------
-    en : In(1, init=1)
-        Clock enable; while low every stage holds.
-    i_valid : In(1)
-        Input vector valid.
+    en, i_valid, o_valid
+        The control ports of :class:`~.unit.PipelinedUnit`.
     i_a : In(32)
         Integer (two's complement bit pattern).
-    o_valid : Out(1)
-        ``i_valid`` delayed by the latency.
     o_z : Out(32)
         Converted value (binary32 bit pattern).
     """
 
     LATENCY = 4
 
-    en: In(1, init=1)
-    i_valid: In(1)
     i_a: In(32)
-    o_valid: Out(1)
     o_z: Out(32)
 
     def elaborate(self, platform):
