@@ -103,11 +103,11 @@ over k, in the command's precision.
     In both TFLite modes ``scale`` must be set; ACC row ``scale_addr`` holds the int32
     multipliers ``M_j`` and ACC row ``scale_addr + 1`` the int32 shifts ``shift_j`` (positive =
     left shift), one per column; both rows must lie in the ACC (``LOCAL_RANGE``). A shift
-    outside [-31, 30] is not refused (the validator does not read ACC): the hardware uses the
-    low 6 bits of the lane as a two's-complement shift, and a shift of 31 or -32 gives an
-    unspecified int8 (the model computes it as :func:`dure.sim.golden.requantize_tflite`
-    does). A non-zero ``requant`` with any other (acc_type, out) pair is refused
-    (``BAD_COMBINATION``); ``requant = 3`` is refused (``RESERVED``).
+    lane outside [-31, 30] is not refused (the validator does not read ACC): it saturates to
+    that range. Every multiplier lane is legal (any int32). The function is
+    :func:`dure.sim.golden_requant_tflite.requantize_tflite`. A non-zero ``requant`` with
+    any other (acc_type, out) pair is refused (``BAD_COMBINATION``); ``requant = 3`` is
+    refused (``RESERVED``).
 
 ``FENCE`` (opcode 4): waits until every earlier command has finished (all DMA writes done),
     then, if ``irq`` [4] is set, sets STATUS.fence_irq (an interrupt when enabled).
