@@ -59,6 +59,8 @@ def _field_value(rng, config, opcode, name, width):
             value = _f32(rng.uniform(-10, 10))
         else:
             value = 0
+    elif name == "requant":
+        value = rng.choice([0, 0, 0, 0, 1, 2, 3])
     elif name == "zero_point":
         value = rng.choice([0, 0, 0, -128, 127, -1, 5])
     elif width == 1:

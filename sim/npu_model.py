@@ -39,6 +39,7 @@ from dure.rtl.npu.commands import (
     Opcode,
     OutType,
     Precision,
+    RequantMode,
     elem_bytes,
     out_bytes,
 )
@@ -245,9 +246,13 @@ class NpuModel:
         block = self.acc[f["acc_addr"]:f["acc_addr"] + rows, :cols]
         scale = self.acc[f["scale_addr"], :cols] if f["scale"] else \
             np.zeros(cols, np.uint32)
+        requant = RequantMode(f["requant"])
+        shift = self.acc[f["scale_addr"] + 1, :cols] \
+            if requant != RequantMode.FLOAT_SCALE else None
         words = postprocess(block, scale, acc_type=Precision(f["acc_type"]),
                             out=OutType(f["out"]), scale_en=f["scale"], clamp_en=f["clamp"],
-                            zero_point=f["zero_point"], lo=f["lo"], hi=f["hi"])
+                            zero_point=f["zero_point"], lo=f["lo"], hi=f["hi"],
+                            requant=requant, shift=shift)
         data = words.astype(_DTYPES[ob])
         for r in range(rows):
             self.write(f["dram_addr"] + r * stride, data[r])

@@ -17,6 +17,9 @@ Readings of the contract where the prose leaves room (the RTL implements the sam
   ``dataflow = OS`` is always refused (the array is weight-stationary only). ``clamp`` with INT32
   output is refused (the raw path has no clamp); ``clamp`` with INT8 output is allowed and
   changes nothing (INT8 output always clamps to ``[lo, hi]``).
+* ``requant``: value 3 is ``RESERVED`` for every (acc_type, out); a TFLite mode with any pair
+  but INT8 -> INT8 is ``BAD_COMBINATION``; in a TFLite mode the STORE reads ACC rows
+  ``scale_addr`` and ``scale_addr + 1`` (both checked for ``LOCAL_RANGE``).
 * ``STRIDE`` applies whatever ``rows`` is (also for a single row).
 * ``DMA_WINDOW``: the window is ``[DMA_BASE, DMA_BASE + DMA_SIZE)``; it is empty when
   ``DMA_SIZE`` is 0 or ``DMA_BASE + DMA_SIZE > 2**32``. A broadcast LOAD's footprint is its
@@ -35,6 +38,7 @@ from dure.rtl.npu.commands import (
     Opcode,
     OutType,
     Precision,
+    RequantMode,
     elem_bytes,
     out_bytes,
 )
@@ -91,6 +95,8 @@ def _reserved(opcode, words, f):
             return True
         if out != OutType.INT8 and f["zero_point"]:
             return True
+        if f["requant"] not in (r.value for r in RequantMode):
+            return True
     return False
 
 
@@ -131,6 +137,9 @@ def _bad_combination(opcode, f, config):
             return True
         if out == OutType.INT32 and f["clamp"]:
             return True
+        if f["requant"] != RequantMode.FLOAT_SCALE.value and \
+                (acc_type, out) != (Precision.INT8, OutType.INT8):
+            return True
         if out == OutType.INT8:
             lo, hi = _s32(f["lo"]), _s32(f["hi"])
             return not -128 <= lo <= hi <= 127
@@ -169,7 +178,9 @@ def _local_range(opcode, f, config):
         return (f["a_addr"] + f["m"] > spad or f["w_addr"] + f["k"] > spad
                 or f["acc_addr"] + f["m"] > acc)
     if opcode == Opcode.STORE:
-        return f["acc_addr"] + f["rows"] > acc or (f["scale"] and f["scale_addr"] >= acc)
+        scale_rows = 1 if f["requant"] == RequantMode.FLOAT_SCALE.value else 2
+        return f["acc_addr"] + f["rows"] > acc or \
+            (f["scale"] and f["scale_addr"] + scale_rows > acc)
     return False
 
 

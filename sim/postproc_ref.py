@@ -6,7 +6,10 @@ command has) to the 32-bit output words the hardware emits. Every legal combinat
 finite scales is computed by the golden functions themselves; this module only converts bit
 patterns and composes them:
 
-- INT8 -> INT8: ``golden.requantize``; INT8 -> INT32: the bits.
+- INT8 -> INT8: ``golden.requantize`` (``FLOAT_SCALE``), or in a TFLite ``requant`` mode
+  ``golden_requant_tflite.requantize_tflite`` of the multiplier lanes (``scale``, int32) and
+  the shift lanes (``shift``, int32, saturated to [-31, 30] as the hardware does); INT8 ->
+  INT32: the bits.
 - INT8 -> FP16: ``golden.dequantize_fp16``, or with clamp ``golden.fp16_postprocess`` of
   ``f32(acc)`` (the same f32 product, then the clamp, then ``to_fp16``).
 - FP16 -> FP16: ``golden.fp16_postprocess``.
@@ -19,12 +22,13 @@ follow the same numpy expressions with IEEE semantics; a NaN product (0 x Inf) r
 """
 
 import numpy as np
-from dure.rtl.npu.commands import STORE_COMBINATIONS, OutType
+from dure.rtl.npu.commands import STORE_COMBINATIONS, OutType, RequantMode
 from dure.rtl.npu.isa import Precision
 
 from . import golden
+from .golden_requant_tflite import SHIFT_MAX, SHIFT_MIN, requantize_tflite
 
-__all__ = ["postprocess", "LEGAL"]
+__all__ = ["postprocess", "LEGAL", "tflite_shift"]
 
 #: :data:`~dure.rtl.npu.commands.STORE_COMBINATIONS` as (acc_type, out) -> whether scale is
 #: required (True), forbidden (False) or optional (None).
@@ -48,8 +52,15 @@ def _clamp(y, lo, hi):
         return np.where(y > hi, hi, y).astype(np.float32)
 
 
+def tflite_shift(words):
+    """The shifts a TFLite-mode STORE uses: the int32 lanes of ACC row ``scale_addr + 1``,
+    saturated to [-31, 30]."""
+    lanes = np.asarray(words, dtype=np.uint64).astype(np.uint32).view(np.int32)
+    return np.clip(lanes, SHIFT_MIN, SHIFT_MAX).astype(np.int32)
+
+
 def postprocess(acc, scale, *, acc_type, out, scale_en, clamp_en, zero_point=0, lo=0, hi=0,
-                numpy_only=False):
+                numpy_only=False, requant=RequantMode.FLOAT_SCALE, shift=None):
     """Output words of a block of rows that share their STORE parameters.
 
     Parameters
@@ -69,6 +80,11 @@ def postprocess(acc, scale, *, acc_type, out, scale_en, clamp_en, zero_point=0, 
         Compute with the numpy expressions below instead of the golden functions, as is
         always done for non-finite scales (the tests check that both agree where the golden
         model is defined).
+    requant : RequantMode
+        INT8 -> INT8 only: ``FLOAT_SCALE`` (``scale`` holds fp32 scales) or a TFLite mode
+        (``scale`` holds the int32 multipliers, ``shift`` the int32 shift lanes).
+    shift : array_like or None
+        Bit patterns of the shift lanes, shape (cols,); required in a TFLite mode.
 
     Returns
     -------
@@ -85,6 +101,19 @@ def postprocess(acc, scale, *, acc_type, out, scale_en, clamp_en, zero_point=0, 
     words = np.asarray(acc, dtype=np.uint64).astype(np.uint32)
     if words.ndim != 2:
         raise ValueError(f"acc must be 2-D (rows, cols), not of shape {words.shape}")
+    requant = RequantMode(requant)
+    if requant != RequantMode.FLOAT_SCALE:
+        if (acc_type, out) != (Precision.INT8, OutType.INT8):
+            raise ValueError(f"{requant.name} needs INT8 -> INT8, not {acc_type.name} -> "
+                             f"{out.name}")
+        mult = np.asarray(scale, dtype=np.uint64).astype(np.uint32).view(np.int32)
+        if shift is None or mult.shape != (words.shape[1],):
+            raise ValueError(f"{requant.name} needs scale and shift of shape "
+                             f"({words.shape[1]},)")
+        y = requantize_tflite(words.view(np.int32), mult, tflite_shift(shift),
+                              int(zero_point), _int8_bound(lo), _int8_bound(hi),
+                              single_rounding=requant == RequantMode.TFLITE_SINGLE_ROUNDING)
+        return y.view(np.uint8).astype(np.uint32)
     scale = _f32(scale)
     if scale.shape != (words.shape[1],):
         raise ValueError(f"scale must have shape ({words.shape[1]},), not {scale.shape}")

@@ -80,6 +80,15 @@ static inline void npu_cmd_store(uint32_t d[8], int out, int acc_type, int scale
     NPU_DESC_SET(d, STORE, HI, hi);
 }
 
+/* Select the requantization of an INT8 -> INT8 STORE built by npu_cmd_store (scale = 1):
+ * DURE_NPU_REQUANT_FLOAT_SCALE (the default: fp32 scales in ACC row scale_addr), or
+ * DURE_NPU_REQUANT_TFLITE_DOUBLE_ROUNDING / _SINGLE_ROUNDING (int32 multipliers in ACC row
+ * scale_addr, int32 shifts in [-31, 30] in ACC row scale_addr + 1). */
+static inline void npu_cmd_store_requant(uint32_t d[8], int mode)
+{
+    NPU_DESC_SET(d, STORE, REQUANT, mode);
+}
+
 static inline void npu_cmd_fence(uint32_t d[8], int irq)
 {
     npu_desc_clear(d);

@@ -60,7 +60,8 @@ over k, in the command's precision.
     (:class:`~dure.rtl.npu.isa.Precision` of the ACC contents: INT8 means int32 lanes, FP16
     means fp32 lanes), ``scale`` [7] (multiply by the per-column fp32 scales in ACC row
     ``scale_addr``), ``clamp`` [8] (clamp to [lo, hi]), ``zero_point`` [23:16] (int8, two's
-    complement; INT8 output only).
+    complement; INT8 output only), ``requant`` [10:9] (:class:`RequantMode`; non-zero only for
+    INT8 -> INT8, value 3 is reserved).
     w1: ``dram_addr`` (aligned to the output element size).
     w2: ``dram_stride`` (bytes; multiple of the output element size, >= cols * out_bytes).
     w3: ``rows`` [15:0] (>= 1), ``cols`` [31:16] (1..C).
@@ -84,6 +85,29 @@ over k, in the command's precision.
     ========  ======  ===========================================================  =========
 
     Any other combination is refused (``BAD_COMBINATION``).
+
+    Requantization mode of INT8 -> INT8 (``requant``, :class:`RequantMode`):
+
+    - ``FLOAT_SCALE`` (0): the ``requantize`` row of the table (ONNX / onnxruntime); ACC row
+      ``scale_addr`` holds the fp32 scales.
+    - ``TFLITE_DOUBLE_ROUNDING`` (1): ``y = clamp(MultiplyByQuantizedMultiplier(acc, M_j,
+      shift_j) + zero_point, lo, hi)`` with TFLite's double rounding
+      (``SaturatingRoundingDoublingHighMul(acc << max(shift, 0), M)`` then
+      ``RoundingDivideByPOT(max(-shift, 0))``, ties away from zero), as LiteRT's CONV_2D and
+      DEPTHWISE_CONV_2D reference kernels compute it
+      (:func:`dure.sim.golden_fixedpoint.multiply_by_quantized_multiplier`).
+    - ``TFLITE_SINGLE_ROUNDING`` (2): the same with ``(acc * M + 2**(30 - shift)) >> (31 -
+      shift)`` (one rounding, ties toward +infinity), as LiteRT's FULLY_CONNECTED computes it
+      (:func:`dure.sim.golden_fixedpoint.multiply_by_quantized_multiplier_single_rounding`).
+
+    In both TFLite modes ``scale`` must be set; ACC row ``scale_addr`` holds the int32
+    multipliers ``M_j`` and ACC row ``scale_addr + 1`` the int32 shifts ``shift_j`` (positive =
+    left shift), one per column; both rows must lie in the ACC (``LOCAL_RANGE``). A shift
+    lane outside [-31, 30] is not refused (the validator does not read ACC): it saturates to
+    that range. Every multiplier lane is legal (any int32). The function is
+    :func:`dure.sim.golden_requant_tflite.requantize_tflite`. A non-zero ``requant`` with
+    any other (acc_type, out) pair is refused (``BAD_COMBINATION``); ``requant = 3`` is
+    refused (``RESERVED``).
 
 ``FENCE`` (opcode 4): waits until every earlier command has finished (all DMA writes done),
     then, if ``irq`` [4] is set, sets STATUS.fence_irq (an interrupt when enabled).
@@ -114,6 +138,7 @@ from .isa import Dataflow, Precision
 
 __all__ = [
     "DESCRIPTOR_WORDS", "SEQ_BITS", "Opcode", "LoadTarget", "ElemType", "OutType", "ErrorCode",
+    "RequantMode",
     "STORE_COMBINATIONS", "Register", "PERF_COUNTERS", "Status", "Control", "ID_MAGIC",
     "CONFIG_FIELDS", "ERROR_FIELDS", "config_word", "elem_bytes", "out_bytes", "Precision",
     "Dataflow",
@@ -163,6 +188,14 @@ class OutType(enum.Enum, shape=2):
     FP32 = 3
 
 
+class RequantMode(enum.Enum, shape=2):
+    """Requantization of an INT8 -> INT8 STORE (descriptor word 0, bits 10:9); 3 is reserved."""
+
+    FLOAT_SCALE = 0             # fp32 scale per column (ONNX / onnxruntime)
+    TFLITE_DOUBLE_ROUNDING = 1  # int32 multiplier + shift, SRDHM then RoundingDivideByPOT
+    TFLITE_SINGLE_ROUNDING = 2  # int32 multiplier + shift, one rounding (ties toward +inf)
+
+
 #: The STORE table above: legal (acc_type, out) pairs -> scale rule, ``"required"``,
 #: ``"forbidden"`` or ``"optional"``. Any pair not listed is refused (``BAD_COMBINATION``).
 #: The order is the table's: per precision, its default output type comes first.
@@ -190,16 +223,18 @@ class ErrorCode(enum.Enum, shape=4):
 
     ``BAD_OPCODE``       opcode not in :class:`Opcode`.
     ``RESERVED``         a reserved bit or field is not zero; or an encoding value that is not
-                         defined (LoadTarget 2-3, ElemType 3).
+                         defined (LoadTarget 2-3, ElemType 3, RequantMode 3).
     ``ZERO_DIM``         rows, cols, m, k or n is zero.
     ``DIM_TOO_LARGE``    cols, k or n larger than the array allows (see the opcode).
     ``BAD_COMBINATION``  LOAD target/elem mismatch; FP16 precision or OS dataflow on hardware
                          without it; STORE acc_type/out/scale combination not in the table;
-                         INT8 lo > hi or outside [-128, 127]; fp clamp bound NaN or lo > hi.
+                         INT8 lo > hi or outside [-128, 127]; fp clamp bound NaN or lo > hi;
+                         a TFLite ``requant`` mode outside INT8 -> INT8.
     ``MISALIGNED``       dram_addr or dram_stride not a multiple of the element size.
     ``STRIDE``           dram_stride shorter than one row (cols * element size), unless
                          broadcast.
-    ``LOCAL_RANGE``      a SPAD or ACC row range (including scale_addr) runs past the memory.
+    ``LOCAL_RANGE``      a SPAD or ACC row range (including scale_addr, and scale_addr + 1 in a
+                         TFLite ``requant`` mode) runs past the memory.
     ``DMA_WINDOW``       some byte of the 2-D main-memory footprint lies outside the DMA window
                          (the check covers the first byte of the first row to the last byte of
                          the last row, computed without 32-bit overflow).

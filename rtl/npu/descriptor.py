@@ -66,6 +66,7 @@ FIELDS = {
         "acc_type": Field(0, 6, 1),
         "scale": Field(0, 7, 1),
         "clamp": Field(0, 8, 1),
+        "requant": Field(0, 9, 2),
         "zero_point": Field(0, 16, 8, signed=True),
         "dram_addr": Field(1, 0, 32),
         "dram_stride": Field(2, 0, 32),

@@ -8,8 +8,9 @@ unit        reads                                  writes
 LOAD        --                                     SPAD or ACC ``[local_addr, +rows)``
 COMPUTE     SPAD ``[a_addr, +m)``, ``[w_addr, +k)``,  ACC ``[acc_addr, +m)``
             ACC ``[acc_addr, +m)`` if ``accumulate``
-STORE       ACC ``[acc_addr, +rows)``, ACC row      --
-            ``scale_addr`` if scale
+STORE       ACC ``[acc_addr, +rows)``, ACC rows     --
+            ``[scale_addr, +1)`` if scale
+            (``+2`` in a TFLite ``requant`` mode)
 ==========  =====================================  ==========================================
 
 Two commands of different units *conflict* when one writes a row the other reads or writes
@@ -25,7 +26,7 @@ COMPUTEs only RAW matters: the younger one *accumulates* onto ACC rows the older
 from amaranth.hdl import Mux
 from amaranth.lib import data
 
-from .commands import LoadTarget
+from .commands import LoadTarget, RequantMode
 
 __all__ = ["LoadFootprint", "ComputeFootprint", "StoreFootprint", "footprint_of",
            "conflict_lc", "conflict_ls", "conflict_cs", "conflict_cc"]
@@ -38,7 +39,7 @@ def _range():
 LoadFootprint = data.StructLayout({"spad": 1, "rows": _range()})
 ComputeFootprint = data.StructLayout({"a": _range(), "w": _range(), "acc": _range(),
                                       "accumulate": 1})
-StoreFootprint = data.StructLayout({"acc": _range(), "scale": 1, "scale_addr": 16})
+StoreFootprint = data.StructLayout({"acc": _range(), "scale": 1, "params": _range()})
 
 
 def _set(view, start, length):
@@ -57,17 +58,14 @@ def footprint_of(kind, fields, view):
                 *_set(view.acc, fields.acc_addr, fields.m),
                 view.accumulate.eq(fields.accumulate)]
     if kind == "store":
+        params = Mux(fields.requant != RequantMode.FLOAT_SCALE.value, 2, 1)
         return [*_set(view.acc, fields.acc_addr, fields.rows), view.scale.eq(fields.scale),
-                view.scale_addr.eq(fields.scale_addr)]
+                *_set(view.params, fields.scale_addr, params)]
     raise ValueError(f"kind must be 'load', 'compute' or 'store', not {kind!r}")
 
 
 def _overlap(a, b):
     return (a.start < b.end) & (b.start < a.end)
-
-
-def _holds(r, row):
-    return (r.start <= row) & (row < r.end)
 
 
 def conflict_lc(load, compute):
@@ -78,15 +76,14 @@ def conflict_lc(load, compute):
 
 
 def conflict_ls(load, store):
-    """A LOAD into ACC writes rows the STORE reads (its range or its scale row)."""
+    """A LOAD into ACC writes rows the STORE reads (its range or its parameter rows)."""
     return ~load.spad & (_overlap(load.rows, store.acc)
-                         | (store.scale & _holds(load.rows, store.scale_addr)))
+                         | (store.scale & _overlap(load.rows, store.params)))
 
 
 def conflict_cs(compute, store):
     """The COMPUTE writes ACC rows the STORE reads."""
-    return _overlap(compute.acc, store.acc) | (store.scale & _holds(compute.acc,
-                                                                    store.scale_addr))
+    return _overlap(compute.acc, store.acc) | (store.scale & _overlap(compute.acc, store.params))
 
 
 def conflict_cc(older, younger):

@@ -6,7 +6,9 @@ Per column, the function of the STORE table in :mod:`.commands`, bit-exact with
 ========  ======  ===============================================================
 acc_type  out     data (per column)
 ========  ======  ===============================================================
-INT8      INT8    ``requantize(acc, scale, zero_point, lo[7:0], hi[7:0])``
+INT8      INT8    ``requantize(acc, scale, zero_point, lo[7:0], hi[7:0])``, or in a
+                  TFLite ``requant`` mode ``requantize_tflite(acc, scale (int32
+                  multiplier), sat(shift), zero_point, lo[7:0], hi[7:0])``
 INT8      INT32   ``acc`` (raw bits)
 INT8      FP16    ``to_fp16(clamp(f32(acc) * scale))``, clamp only if ``clamp_en``
 FP16      FP16    ``fp16_postprocess(acc, scale if scale_en, lo/hi if clamp_en)``
@@ -27,7 +29,7 @@ from amaranth.hdl import Module, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .commands import OutType
+from .commands import OutType, RequantMode
 from .fp.pipeline import Pipeline
 from .isa import Precision
 from .postproc_column import STAGE, PostProcColumn, fp32_less
@@ -40,10 +42,12 @@ def input_layout(cols):
     return data.StructLayout({
         "acc": data.ArrayLayout(32, cols),
         "scale": data.ArrayLayout(32, cols),
+        "shift": data.ArrayLayout(32, cols),
         "acc_type": Precision,
         "out": OutType,
         "scale_en": 1,
         "clamp_en": 1,
+        "requant": RequantMode,
         "zero_point": signed(8),
         "lo": 32,
         "hi": 32,
@@ -71,8 +75,12 @@ class PostProcess(wiring.Component):
     -------
     i : In(stream.Signature(input_layout(cols)))
         ``acc`` (int32 or fp32 bits per column), ``scale`` (fp32 per column, used only when
-        ``scale_en``), ``acc_type`` (:class:`~dure.rtl.npu.isa.Precision`), ``out``
-        (:class:`~dure.rtl.npu.commands.OutType`), ``scale_en``, ``clamp_en``, ``zero_point``,
+        ``scale_en``; the int32 multipliers in a TFLite ``requant`` mode), ``shift`` (int32
+        shift lanes, read only in a TFLite mode, saturated to [-31, 30]), ``acc_type``
+        (:class:`~dure.rtl.npu.isa.Precision`), ``out``
+        (:class:`~dure.rtl.npu.commands.OutType`), ``scale_en``, ``clamp_en``, ``requant``
+        (:class:`~dure.rtl.npu.commands.RequantMode`, used only for INT8 -> INT8; 3 acts as
+        ``TFLITE_SINGLE_ROUNDING``), ``zero_point``,
         ``lo``, ``hi`` (descriptor words 5 and 6), ``last`` (passed through).
     o : Out(stream.Signature(output_layout(cols)))
         ``data`` per column (int8 / fp16 in the low bits with the upper bits zero, or int32 /
@@ -87,10 +95,11 @@ class PostProcess(wiring.Component):
     pipeline advance. ``o.valid`` is a register (it never depends on ``o.ready``);
     ``i.ready`` depends combinationally on ``o.ready`` and ``o.valid``.
 
-    Resources per column: one ``Int32ToFp32``, ``Fp32Mul``, ``Fp32ToFp16`` and
-    ``Fp32ToInt8Rne`` each, two fp32 comparators, and delay registers (raw bits 11 x 32,
-    scale 4 x 32, fp32 value 6 x 32, fp16 result 2 x 16, output 32). The row controls are
-    pipelined once for all columns.
+    Resources per column: one ``Int32ToFp32``, ``Fp32Mul``, ``Fp32ToFp16``,
+    ``Fp32ToInt8Rne`` and ``FixedPointRequant`` each, two fp32 comparators, and delay
+    registers (raw bits 11 x 32, scale 4 x 32, fp32 value 6 x 32, fp16 result 2 x 16,
+    fixed-point result 4 x 11 and 4 x 8, output 32). The row controls are pipelined once for
+    all columns.
     """
 
     LATENCY = STAGE["data"]
@@ -129,12 +138,14 @@ class PostProcess(wiring.Component):
             "lo_gt_hi": fp32_less(row.hi, row.lo),
             "zp": row.zero_point,
             "out": out,
+            "use_fixed": (row.acc_type == Precision.INT8) & (out == OutType.INT8)
+                         & (row.requant != RequantMode.FLOAT_SCALE),
         }
         # Each control is kept only up to the last stage that reads it.
         last_use = {"valid": self.LATENCY, "last": self.LATENCY, "use_i2f": STAGE["use_i2f"],
                     "use_raw": STAGE["use_raw"], "use_clamp": STAGE["use_clamp"],
                     "lo": STAGE["lo8"], "hi": STAGE["hi8"], "lo_gt_hi": STAGE["lo_gt_hi"],
-                    "zp": STAGE["zp"], "out": STAGE["out"]}
+                    "zp": STAGE["zp"], "out": STAGE["out"], "use_fixed": STAGE["use_fixed"]}
         chains = {}
         for name, value in ctl.items():
             chain = [value]
@@ -152,6 +163,9 @@ class PostProcess(wiring.Component):
                 col.en.eq(en),
                 col.acc.eq(row.acc[c]),
                 col.scale.eq(row.scale[c]),
+                col.shift.eq(row.shift[c]),
+                col.single.eq(row.requant.as_value()[1]),
+                col.use_fixed.eq(at("use_fixed", STAGE["use_fixed"])),
                 col.use_mul.eq(row.scale_en & (out != OutType.INT32)),
                 col.use_i2f.eq(at("use_i2f", STAGE["use_i2f"])),
                 col.use_raw.eq(at("use_raw", STAGE["use_raw"])),

@@ -5,6 +5,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .commands import OutType
+from .fixedpoint_requant import FixedPointRequant
 from .fp import Fp32Mul, Fp32ToFp16, Fp32ToInt8Rne, Int32ToFp32
 from .fp.pipeline import Pipeline
 
@@ -14,9 +15,12 @@ FP32_ONE = 0x3F80_0000
 
 #: Stage (enabled cycles after the row entered) at which each control input is sampled, and
 #: the stage of the output register. ``Int32ToFp32`` takes stages 1-4, ``Fp32Mul`` 5-11, the
-#: clamp register is stage 12, ``Fp32ToFp16`` 13-15 and ``Fp32ToInt8Rne`` 13-17.
+#: clamp register is stage 12, ``Fp32ToFp16`` 13-15 and ``Fp32ToInt8Rne`` 13-17. Beside them,
+#: ``FixedPointRequant`` takes stages 1-8, its result waits to stage 12, the fixed-point
+#: ``+ zp`` and int8 clamp is stage 13 and waits to stage 17.
 STAGE = {
     "use_mul": 0,
+    "fixed": 0,
     "use_i2f": Int32ToFp32.LATENCY,
     "use_raw": Int32ToFp32.LATENCY + Fp32Mul.LATENCY,
     "use_clamp": Int32ToFp32.LATENCY + Fp32Mul.LATENCY,
@@ -27,6 +31,7 @@ STAGE = {
     "lo8": Int32ToFp32.LATENCY + Fp32Mul.LATENCY + 1,
     "hi8": Int32ToFp32.LATENCY + Fp32Mul.LATENCY + 1,
     "out": Int32ToFp32.LATENCY + Fp32Mul.LATENCY + 1 + Fp32ToInt8Rne.LATENCY,
+    "use_fixed": Int32ToFp32.LATENCY + Fp32Mul.LATENCY + 1 + Fp32ToInt8Rne.LATENCY,
     "data": Int32ToFp32.LATENCY + Fp32Mul.LATENCY + 1 + Fp32ToInt8Rne.LATENCY + 1,
 }
 
@@ -54,6 +59,12 @@ class PostProcColumn(wiring.Component):
     ``Fp32ToInt8Rne``; the output register takes the result ``out`` selects. A raw bypass
     carries the accumulator bits unchanged to the output for INT32 and unprocessed FP32.
 
+    In a TFLite requantization mode, ``FixedPointRequant`` computes
+    ``MultiplyByQuantizedMultiplier(acc, scale, shift)`` (``scale`` then holds the int32
+    multiplier) beside the fp path; ``+ zp`` and the clamp to ``[lo8, hi8]`` (``max`` then
+    ``min``) use the same zero point and bounds as ``Fp32ToInt8Rne``, and the output register
+    takes that int8 when ``use_fixed`` is set.
+
     The row controls are not pipelined here: each is an input sampled at the stage given in
     :data:`STAGE`, so that the parent keeps one copy of them for all columns.
 
@@ -67,6 +78,12 @@ class PostProcColumn(wiring.Component):
         fp32 scale (stage 0).
     use_mul : In(1)
         Stage 0: multiply by ``scale`` (else by 1.0).
+    shift : In(32)
+        Stage 0: int32 shift lane of the TFLite modes (saturated to [-31, 30]).
+    single : In(1)
+        Stage 0: TFLite single rounding (else double rounding).
+    use_fixed : In(1)
+        Stage 17: an INT8 output takes the fixed-point result.
     use_i2f : In(1)
         Stage 4: the accumulator is an int32 (convert it), else fp32 bits.
     use_raw : In(1)
@@ -90,6 +107,9 @@ class PostProcColumn(wiring.Component):
     acc: In(32)
     scale: In(32)
     use_mul: In(1)
+    shift: In(32)
+    single: In(1)
+    use_fixed: In(1)
     use_i2f: In(1)
     use_raw: In(1)
     use_clamp: In(1)
@@ -149,8 +169,19 @@ class PostProcColumn(wiring.Component):
         wide = delay(value, Fp32ToInt8Rne.LATENCY, "s12_value_")
         half = delay(f2h.o_z, Fp32ToInt8Rne.LATENCY - Fp32ToFp16.LATENCY, "f16_")
 
+        # Fixed-point path: stages 1-8, waits to 12, + zp and clamp at 13, waits to 17.
+        m.submodules.fx = fx = FixedPointRequant()
+        m.d.comb += [fx.en.eq(self.en), fx.x.eq(self.acc), fx.m.eq(self.scale),
+                     fx.shift.eq(self.shift), fx.single.eq(self.single)]
+        fy = delay(fx.y, STAGE["zp"] - FixedPointRequant.LATENCY, "fx_y")
+        biased = fy + self.zp
+        fixed = Mux(biased < self.lo8, self.lo8, biased)
+        fixed = Mux(fixed > self.hi8, self.hi8, fixed)[:8]
+        fixed = delay(fixed, STAGE["out"] - STAGE["zp"], "fx_int8_")
+
         # Stage 18: output register.
-        result = Mux(self.out == OutType.INT8, Cat(f2i.o_y.as_unsigned(), Const(0, 24)),
+        int8 = Mux(self.use_fixed, fixed, f2i.o_y.as_unsigned())
+        result = Mux(self.out == OutType.INT8, Cat(int8, Const(0, 24)),
                      Mux(self.out == OutType.FP16, Cat(half, Const(0, 16)), wide))
         m.d.comb += self.data.eq(p.reg(result, name="s18_data"))
         return m

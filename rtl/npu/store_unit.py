@@ -4,7 +4,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .commands import Opcode, OutType
+from .commands import Opcode, OutType, RequantMode
 from .descriptor import command_layout
 from .dma_command import dma_cmd_layout
 from .mem_ports import ReadPortSignature
@@ -20,7 +20,8 @@ def store_row_bytes(config):
 class StoreUnit(wiring.Component):
     """Executes STORE commands, one at a time.
 
-    Reads the scale row (when ``scale`` is set) once, then ACC rows ``acc_addr ..
+    Reads the scale row (when ``scale`` is set) once, and in a TFLite ``requant`` mode the
+    shift row ``scale_addr + 1`` after it, then ACC rows ``acc_addr ..
     acc_addr + rows - 1`` one per cycle into the post-processing pipeline, packs each output
     row's first ``cols`` elements into bytes of the output type (little-endian, element ``c``
     at byte ``c * out_bytes``) and hands the rows to the DMA writer. ``done`` pulses when the
@@ -75,6 +76,7 @@ class StoreUnit(wiring.Component):
         busy = Signal()
         wr_pending = Signal()
         scale = Signal(data.ArrayLayout(32, cols))
+        shifts = Signal(data.ArrayLayout(32, cols))
         issued = Signal(16)
         s1_valid = Signal()
         s1_last = Signal()
@@ -107,6 +109,13 @@ class StoreUnit(wiring.Component):
                 m.next = "SCALE_LATCH"
             with m.State("SCALE_LATCH"):
                 m.d.sync += scale.eq(self.acc_r.data)
+                with m.If(cmd.requant != RequantMode.FLOAT_SCALE.value):
+                    m.d.comb += [self.acc_r.addr.eq(cmd.scale_addr + 1), self.acc_r.en.eq(1)]
+                    m.next = "SHIFT_LATCH"
+                with m.Else():
+                    m.next = "ROWS"
+            with m.State("SHIFT_LATCH"):
+                m.d.sync += shifts.eq(self.acc_r.data)
                 m.next = "ROWS"
             with m.State("ROWS"):
                 more = issued != cmd.rows
@@ -126,6 +135,8 @@ class StoreUnit(wiring.Component):
             pp.i.valid.eq(s1_valid),
             row.acc.eq(self.acc_r.data),
             row.scale.eq(scale),
+            row.shift.eq(shifts),
+            row.requant.eq(cmd.requant),
             row.acc_type.eq(cmd.acc_type),
             row.out.eq(cmd.out),
             row.scale_en.eq(cmd.scale),

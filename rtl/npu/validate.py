@@ -9,7 +9,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .commands import DESCRIPTOR_WORDS, ErrorCode, LoadTarget, Opcode, OutType
+from .commands import DESCRIPTOR_WORDS, ErrorCode, LoadTarget, Opcode, OutType, RequantMode
 from .descriptor import DESCRIPTOR_LAYOUT, command_layout, reserved_masks, unpack_fields
 from .isa import Dataflow, Precision
 
@@ -145,25 +145,27 @@ class Validator(wiring.Component):
         bounds_read = out_int8 | (~out_int32 & f.clamp)
         lsz = Mux(out_int8, 0, Mux(out_fp16, 1, 2))
         lo, hi = f.lo.as_signed(), f.hi.as_signed()
+        tflite = f.requant != RequantMode.FLOAT_SCALE.value
+        scale_last = f.scale_addr + tflite      # last ACC row of the per-column parameters
         int8_bounds_bad = (lo < -128) | (hi > 127) | (lo > hi)
         fp_bounds_bad = _fp_nan(f.lo) | _fp_nan(f.hi) | ~_fp_le(f.lo, f.hi)
         # (acc_type, out) pairs of the table and their scale rule.
         pair_ok = Mux(acc_fp16, out_fp16 | out_fp32, ~out_fp32)
         scale_bad = Mux(acc_fp16, 0, Mux(out_int32, f.scale, ~f.scale))
         combination = (~pair_ok | scale_bad | (acc_fp16 & (not cfg.npu_fp16))
-                       | (out_int32 & f.clamp)
+                       | (out_int32 & f.clamp) | (tflite & (acc_fp16 | ~out_int8))
                        | Mux(out_int8, int8_bounds_bad, f.clamp & fp_bounds_bad))
         checks = {
             ErrorCode.RESERVED: _overlaps_any(w, reserved_masks(Opcode.STORE))
             | (~bounds_read & (f.lo.any() | f.hi.any()))
-            | (~out_int8 & (f.zero_point != 0)),
+            | (~out_int8 & (f.zero_point != 0)) | (f.requant == 3),
             ErrorCode.ZERO_DIM: (f.rows == 0) | (f.cols == 0),
             ErrorCode.DIM_TOO_LARGE: f.cols > cfg.npu_cols,
             ErrorCode.BAD_COMBINATION: combination,
             ErrorCode.MISALIGNED: ((f.dram_addr | f.dram_stride) & _low_mask(lsz)).any(),
             ErrorCode.STRIDE: f.dram_stride < (f.cols << lsz),
             ErrorCode.LOCAL_RANGE: ((f.acc_addr + f.rows) > cfg.npu_acc_rows)
-            | (f.scale & (f.scale_addr >= cfg.npu_acc_rows)),
+            | (f.scale & (scale_last >= cfg.npu_acc_rows)),
         }
         return checks, lsz
 

@@ -161,6 +161,8 @@ def rows_touched(opcode, f):
         reads = {("acc", f["acc_addr"] + r) for r in range(f["rows"])}
         if f["scale"]:
             reads.add(("acc", f["scale_addr"]))
+            if f.get("requant", 0):         # TFLite modes: the shift row follows
+                reads.add(("acc", f["scale_addr"] + 1))
         return reads, set()
     return set(), set()
 

@@ -113,7 +113,8 @@ def _ranges(cmd, config):
         return out
     out = [("acc", g("acc_addr"), g("acc_addr") + g("rows"), False)]
     if g("scale"):
-        out.append(("acc", g("scale_addr"), g("scale_addr") + 1, False))
+        rows = 2 if g("requant") else 1     # TFLite modes: multiplier and shift rows
+        out.append(("acc", g("scale_addr"), g("scale_addr") + rows, False))
     return out
 
 

@@ -7,7 +7,15 @@ checked against the in-order semantics."""
 import random
 
 import pytest
-from dure.rtl.npu.commands import ElemType, ErrorCode, LoadTarget, Opcode, OutType, Status
+from dure.rtl.npu.commands import (
+    ElemType,
+    ErrorCode,
+    LoadTarget,
+    Opcode,
+    OutType,
+    RequantMode,
+    Status,
+)
 from dure.rtl.npu.control import NpuControl
 from dure.rtl.npu.descriptor import decode, encode
 from dure.sim.npu_validate import validate
@@ -102,7 +110,8 @@ def test_independent_load_overlaps_compute_and_store():
     assert regs["ERROR"] == 0 and not regs["STATUS"] & Status.ERROR.value
 
 
-@pytest.mark.parametrize("case", ["raw_spad", "war_spad", "waw_acc", "raw_acc", "scale_row"])
+@pytest.mark.parametrize("case", ["raw_spad", "war_spad", "waw_acc", "raw_acc", "scale_row",
+                                  "shift_row"])
 def test_dependent_commands_serialise(case):
     commands = {
         "raw_spad": [load(0), compute(0, 8, 0)],            # compute reads what load writes
@@ -110,6 +119,7 @@ def test_dependent_commands_serialise(case):
         "waw_acc": [compute(0, 8, 0), load(3, rows=1, target=LoadTarget.ACC)],
         "raw_acc": [compute(0, 8, 4), store(7, rows=1)],
         "scale_row": [load(20, rows=1, target=LoadTarget.ACC), store(0, scale=20)],
+        "shift_row": [load(21, rows=1, target=LoadTarget.ACC), None],
     }[case]
     independent = {
         "raw_spad": [load(4), compute(0, 8, 0)],
@@ -117,12 +127,18 @@ def test_dependent_commands_serialise(case):
         "waw_acc": [compute(0, 8, 0), load(4, rows=1, target=LoadTarget.ACC)],
         "raw_acc": [compute(0, 8, 4), store(8, rows=1)],
         "scale_row": [load(20, rows=1, target=LoadTarget.ACC), store(0, scale=21)],
+        "shift_row": [load(21, rows=1, target=LoadTarget.ACC), None],
     }[case]
     if case == "scale_row":
         commands[1] = encode(Opcode.STORE, out=OutType.INT8, scale=1, scale_addr=20, lo=-128,
                              hi=127, dram_addr=BASE, dram_stride=4, rows=4, cols=4)
         independent[1] = encode(Opcode.STORE, out=OutType.INT8, scale=1, scale_addr=21,
                                 lo=-128, hi=127, dram_addr=BASE, dram_stride=4, rows=4, cols=4)
+    if case == "shift_row":     # a TFLite-mode STORE also reads row scale_addr + 1 (shifts)
+        commands[1], independent[1] = (
+            encode(Opcode.STORE, out=OutType.INT8, scale=1, scale_addr=addr, lo=-128, hi=127,
+                   requant=RequantMode.TFLITE_DOUBLE_ROUNDING, dram_addr=BASE, dram_stride=4,
+                   rows=4, cols=4) for addr in (20, 22))
     matched, _, regs = run(commands, latency=lambda unit, f: 30)
     assert not overlaps(matched[0], matched[1])
     assert regs["PERF_STALL_DEP_LO"] >= 20

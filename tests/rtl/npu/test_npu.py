@@ -1,15 +1,27 @@
 # amaranth: UnusedElaboratable=no
 """The whole NPU (control + real NpuDatapath) on Amaranth's simulator: tiled GEMMs submitted
 through the registers, results bit-exact with the golden model, overlap of the units measured;
-a refused command and a DMA bus error in the middle of a program."""
+a refused command and a DMA bus error in the middle of a program; a STORE in each TFLite
+requantization mode, with the shift row (``scale_addr + 1``) tracked as a hazard."""
 
 import numpy as np
 import pytest
-from dure.rtl.npu.commands import Control, ErrorCode, Opcode, OutType, Status
+from dure.rtl.npu.commands import (
+    Control,
+    ElemType,
+    ErrorCode,
+    LoadTarget,
+    Opcode,
+    OutType,
+    Precision,
+    RequantMode,
+    Status,
+)
 from dure.rtl.npu.datapath import NpuDatapath
 from dure.rtl.npu.descriptor import encode
 from dure.rtl.npu.npu import Npu
 from dure.sim import golden
+from dure.sim.golden_requant_tflite import requantize_tflite
 from dure.sim.verif.bus import simulate
 from dure.sim.verif.gemm_program import gemm_expected, gemm_program, read_output
 from dure.sim.verif.npu_control import reg_read, reg_write, resident_gemm, submit
@@ -140,6 +152,57 @@ def test_refusal_and_bus_error_in_a_program():
     regs, _, _ = run_program(gemm_descriptors(commands), image, err_words={out_word})
     assert regs["ERROR"] == ((len(commands) - 1) << 8) | ErrorCode.BUS_ERROR.value
     assert regs["DONE"] == len(commands)
+
+
+# --- TFLite requantization: one STORE per mode, the shift row as a hazard -------------------
+
+A_AT, W_AT, P1_AT, P2_AT, OUT1_AT, OUT2_AT, SIZE = 0, 16, 32, 64, 128, 160, 192
+
+
+def _load(at, rows, cols, stride, local, target=LoadTarget.SPAD, elem=ElemType.INT8):
+    return encode(Opcode.LOAD, target=target, elem=elem, dram_addr=BASE + at,
+                  dram_stride=stride, rows=rows, cols=cols, local_addr=local)
+
+
+def _store(mode, at, zp, lo, hi):
+    return encode(Opcode.STORE, out=OutType.INT8, acc_type=Precision.INT8, scale=1,
+                  requant=mode, zero_point=zp, lo=lo, hi=hi, dram_addr=BASE + at,
+                  dram_stride=4, rows=4, cols=4, acc_addr=0, scale_addr=20)
+
+
+def test_store_in_each_tflite_mode():
+    rng = np.random.default_rng(21)
+    a = rng.integers(-128, 128, (4, 4), dtype=np.int8)
+    b = rng.integers(-128, 128, (4, 4), dtype=np.int8)
+    m1 = np.array([1 << 30, 0x7FFF_FFFF, 1_234_567_890, -(1 << 31)], np.int64)
+    s1 = np.array([-8, -10, 0, -31], np.int64)
+    m2 = np.array([1 << 30, 1_900_000_000, 0x7FFF_FFFF, 1 << 30], np.int64)
+    s2 = np.array([-9, -7, -12, 2], np.int64)
+    image = bytearray(SIZE)
+    image[A_AT:A_AT + 16] = a.tobytes()
+    image[W_AT:W_AT + 16] = b.tobytes()
+    image[P1_AT:P1_AT + 32] = np.stack([m1, s1]).astype(np.int32).tobytes()
+    image[P2_AT:P2_AT + 32] = np.stack([m2, s2]).astype(np.int32).tobytes()
+    acc_params = dict(target=LoadTarget.ACC, elem=ElemType.WORD32)
+    descriptors = [
+        _load(A_AT, 4, 4, 4, 0),
+        _load(W_AT, 4, 4, 4, 8),
+        encode(Opcode.COMPUTE, precision=Precision.INT8, a_addr=0, w_addr=8, acc_addr=0, m=4,
+               k=4, n=4),
+        _load(P1_AT, 2, 4, 16, 20, **acc_params),
+        _store(RequantMode.TFLITE_DOUBLE_ROUNDING, OUT1_AT, 5, -100, 120),
+        _load(P2_AT, 2, 4, 16, 20, **acc_params),      # must wait: the STORE reads row 21
+        _store(RequantMode.TFLITE_SINGLE_ROUNDING, OUT2_AT, -3, -128, 127),
+    ]
+    regs, _, mem = run_program(descriptors, image)
+    assert regs["ERROR"] == 0 and regs["DONE"] == len(descriptors)
+    acc = golden.gemm_int8(a, b)
+    want1 = requantize_tflite(acc, m1, s1, 5, -100, 120)
+    want2 = requantize_tflite(acc, m2, s2, -3, single_rounding=True)
+    got1 = np.frombuffer(bytes(mem[OUT1_AT:OUT1_AT + 16]), np.int8).reshape(4, 4)
+    got2 = np.frombuffer(bytes(mem[OUT2_AT:OUT2_AT + 16]), np.int8).reshape(4, 4)
+    np.testing.assert_array_equal(got1, want1)
+    np.testing.assert_array_equal(got2, want2)
 
 
 # --- Throughput: back-to-back COMPUTEs through the dispatcher ----------------------------------

@@ -16,7 +16,7 @@ from amaranth.hdl import Module, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
-from dure.rtl.npu.commands import OutType
+from dure.rtl.npu.commands import OutType, RequantMode
 from dure.rtl.npu.isa import Precision
 from dure.rtl.npu.postproc import PostProcess
 from dure.sim.postproc_ref import postprocess
@@ -119,6 +119,28 @@ def scales(rng, cols, kind):
     return choice, 0
 
 
+TFLITE_MODES = (RequantMode.TFLITE_DOUBLE_ROUNDING, RequantMode.TFLITE_SINGLE_ROUNDING)
+
+
+def tflite_params(rng, cols):
+    """A block's per-column int32 multipliers and shift lanes (bit patterns): the values
+    quantize_multiplier gives (2**30 .. INT32_MAX), the corners, anything; shifts mostly in
+    [-31, 30], some typical right shifts, some outside (they saturate)."""
+    mult = pick(rng, cols, [
+        (40, lambda k: rng.integers(2**30, 2**31, k)),
+        (20, lambda k: rng.choice([2**30, 2**31 - 1, -2**31, 0, 1, -1, 2**30 + 1], k)),
+        (20, lambda k: rng.integers(-2**31, 2**31, k)),
+        (20, lambda k: rng.integers(1, 2**8, k) << rng.integers(22, 23, k)),   # ties
+    ])
+    shift = pick(rng, cols, [
+        (40, lambda k: rng.integers(-31, 31, k)),
+        (35, lambda k: -rng.integers(0, 16, k)),
+        (10, lambda k: rng.choice([-31, 30, 0, -1, 1], k)),
+        (15, lambda k: rng.choice([31, -32, 1000, -1000, 2**31 - 1, -2**31], k)),
+    ])
+    return mult, shift
+
+
 def int8_params(rng):
     zp = int(rng.choice([-128, 127, 0, int(rng.integers(-128, 128))]))
     kind = rng.integers(0, 4)
@@ -154,17 +176,24 @@ def fp_bounds(rng):
     return int(f32_bits(pair[0])), int(f32_bits(pair[1]))
 
 
-def make_rows(rng, cols, count, nonfinite_share=0.05):
-    """``count`` rows in blocks; returns (inputs dict of per-row arrays, expected (count, cols))."""
+def make_rows(rng, cols, count, nonfinite_share=0.05, tflite_share=0.2):
+    """``count`` rows in blocks; returns (acc, scale, shift, inputs dict of per-row arrays,
+    expected (count, cols)). INT8 -> INT8 blocks use a TFLite mode with ``tflite_share``."""
     acc = np.zeros((count, cols), np.uint64)
     scale = np.zeros((count, cols), np.uint64)
+    shift = np.zeros((count, cols), np.uint64)
     fields = {name: np.zeros(count, np.int64) for name in
-              ("acc_type", "out", "scale_en", "clamp_en", "zp", "lo", "hi", "last")}
+              ("acc_type", "out", "scale_en", "clamp_en", "requant", "zp", "lo", "hi", "last")}
     expected = np.zeros((count, cols), np.uint64)
     row = 0
     while row < count:
         size = int(min(count - row, rng.choice([1, 1, 1, 2, 3, 8, 40, 200])))
-        acc_type, out, scale_choices = COMBOS[rng.integers(len(COMBOS))]
+        requant = RequantMode.FLOAT_SCALE
+        if rng.random() < tflite_share:
+            acc_type, out, scale_choices = COMBOS[0]
+            requant = TFLITE_MODES[rng.integers(2)]
+        else:
+            acc_type, out, scale_choices = COMBOS[rng.integers(len(COMBOS))]
         scale_en = int(rng.choice(scale_choices))
         clamp_en = int(rng.random() < 0.5)
         kind = "nonfinite" if rng.random() < nonfinite_share else \
@@ -180,17 +209,21 @@ def make_rows(rng, cols, count, nonfinite_share=0.05):
         else:
             zp = int(rng.integers(-128, 128))     # ignored by fp outputs
             lo, hi = fp_bounds(rng)
+        sh = rng.integers(-2**31, 2**31, cols).astype(np.uint64) & np.uint64(0xFFFF_FFFF)
+        if requant != RequantMode.FLOAT_SCALE:
+            sc, sh = tflite_params(rng, cols)
         sl = slice(row, row + size)
-        acc[sl], scale[sl] = block, sc
+        acc[sl], scale[sl], shift[sl] = block, sc, sh
         values = {"acc_type": acc_type.value, "out": out.value, "scale_en": scale_en,
-                  "clamp_en": clamp_en, "zp": zp, "lo": lo, "hi": hi}
+                  "clamp_en": clamp_en, "requant": requant.value, "zp": zp, "lo": lo, "hi": hi}
         for name, value in values.items():
             fields[name][sl] = value
         fields["last"][row + size - 1] = 1
         expected[sl] = postprocess(block, sc, acc_type=acc_type, out=out, scale_en=scale_en,
-                                   clamp_en=clamp_en, zero_point=zp, lo=lo, hi=hi)
+                                   clamp_en=clamp_en, zero_point=zp, lo=lo, hi=hi,
+                                   requant=requant, shift=sh)
         row += size
-    return acc, scale, fields, expected
+    return acc, scale, shift, fields, expected
 
 
 class FlatPostProcess(wiring.Component):
@@ -202,7 +235,9 @@ class FlatPostProcess(wiring.Component):
         members = {"en": In(1, init=1), "i_valid": In(1)}
         members.update({f"acc{c}": In(32) for c in range(cols)})
         members.update({f"scale{c}": In(32) for c in range(cols)})
+        members.update({f"shift{c}": In(32) for c in range(cols)})
         members.update({"acc_type": In(1), "out": In(2), "scale_en": In(1), "clamp_en": In(1),
+                        "requant": In(2),
                         "zp": In(signed(8)), "lo": In(32), "hi": In(32), "last": In(1),
                         "o_valid": Out(1), "o_last": Out(1)})
         members.update({f"data{c}": Out(32) for c in range(cols)})
@@ -219,6 +254,7 @@ class FlatPostProcess(wiring.Component):
             self.o_last.eq(pp.o.payload.last),
             row.acc_type.eq(self.acc_type), row.out.eq(self.out),
             row.scale_en.eq(self.scale_en), row.clamp_en.eq(self.clamp_en),
+            row.requant.eq(self.requant),
             row.zero_point.eq(self.zp), row.lo.eq(self.lo), row.hi.eq(self.hi),
             row.last.eq(self.last),
         ]
@@ -226,6 +262,7 @@ class FlatPostProcess(wiring.Component):
             m.d.comb += [
                 row.acc[c].eq(getattr(self, f"acc{c}")),
                 row.scale[c].eq(getattr(self, f"scale{c}")),
+                row.shift[c].eq(getattr(self, f"shift{c}")),
                 getattr(self, f"data{c}").eq(pp.o.payload.data[c]),
             ]
         return m
@@ -240,24 +277,28 @@ def model(cols):
     return _MODELS[cols]
 
 
-def describe(acc, scale, fields, k, c, got, want):
+def describe(acc, scale, shift, fields, k, c, got, want):
     f = {name: int(v[k]) for name, v in fields.items()}
     return (f"row {k} col {c}: {Precision(f['acc_type']).name}->{OutType(f['out']).name} "
+            f"{RequantMode(f['requant']).name} "
             f"scale_en={f['scale_en']} clamp_en={f['clamp_en']} acc={int(acc[k, c]):#010x} "
-            f"scale={int(scale[k, c]):#010x} zp={f['zp']} lo={f['lo']:#010x} hi={f['hi']:#010x}"
+            f"scale={int(scale[k, c]):#010x} shift={int(shift[k, c]):#010x} zp={f['zp']} "
+            f"lo={f['lo']:#010x} hi={f['hi']:#010x}"
             f" -> {int(got):#010x}, golden {int(want):#010x}")
 
 
-def run_and_check(cols, count, seed, stall, gap, nonfinite_share=0.05):
+def run_and_check(cols, count, seed, stall, gap, nonfinite_share=0.05, tflite_share=0.2):
     rng = np.random.default_rng(seed)
-    acc, scale, fields, expected = make_rows(rng, cols, count, nonfinite_share)
+    acc, scale, shift, fields, expected = make_rows(rng, cols, count, nonfinite_share,
+                                                    tflite_share)
     vectors = {f"acc{c}": acc[:, c] for c in range(cols)}
     vectors.update({f"scale{c}": scale[:, c] for c in range(cols)})
+    vectors.update({f"shift{c}": shift[:, c] for c in range(cols)})
     vectors.update(fields)
     got = model(cols).run(stall_per_mille=stall, gap_per_mille=gap, seed=seed, **vectors)
     data = np.stack([got[f"data{c}"] for c in range(cols)], axis=1)
     bad = np.argwhere(data != expected)
-    detail = "\n".join(describe(acc, scale, fields, k, c, data[k, c], expected[k, c])
+    detail = "\n".join(describe(acc, scale, shift, fields, k, c, data[k, c], expected[k, c])
                        for k, c in bad[:8])
     assert not len(bad), f"{len(bad)} of {data.size} outputs differ from golden:\n{detail}"
     assert np.array_equal(got["o_last"], fields["last"].astype(np.uint64)), "last mismatch"
@@ -275,6 +316,13 @@ def test_golden_full_speed(cols, count, seed):
     flags = ("acc_type", "out", "scale_en", "clamp_en")
     seen = set(zip(*(fields[name] for name in flags), strict=True))
     assert len(seen) == 14, seen
+    assert set(fields["requant"]) == {mode.value for mode in RequantMode}
+
+
+def test_golden_tflite_modes():
+    """Only TFLite-mode INT8 -> INT8 rows, both roundings, all zp / clamp edges."""
+    fields = run_and_check(8, 20_000, 6, stall=0, gap=50, tflite_share=1.0)
+    assert set(fields["requant"]) == {mode.value for mode in TFLITE_MODES}
 
 
 @pytest.mark.parametrize("cols, count, seed", [(2, 20_000, 3), (8, 10_000, 4)])
@@ -303,7 +351,7 @@ def test_stream_contract_amaranth():
     """Random valid and ready: latency, order, no loss or duplication, held output beats."""
     cols, count = 2, 120
     rng = np.random.default_rng(7)
-    acc, scale, fields, expected = make_rows(rng, cols, count)
+    acc, scale, shift, fields, expected = make_rows(rng, cols, count, tflite_share=0.3)
     dut = PostProcess(cols)
     pyrng = random.Random(7)
     log = {"out": [], "errors": [], "in_cycle": {}, "out_cycle": []}
@@ -320,6 +368,8 @@ def test_stream_contract_amaranth():
             ctx.set(dut.i.valid, valid)
             if sent < count:
                 row = {"acc": [int(v) for v in acc[sent]], "scale": [int(v) for v in scale[sent]],
+                       "shift": [int(v) for v in shift[sent]],
+                       "requant": RequantMode(int(fields["requant"][sent])),
                        "acc_type": Precision(int(fields["acc_type"][sent])),
                        "out": OutType(int(fields["out"][sent])),
                        "scale_en": int(fields["scale_en"][sent]),

@@ -128,3 +128,37 @@ def test_bus_error():
     assert mem[200:206] == expect[200:206]
     assert mem[:16] == expect[:16]                             # row 0 and row 1's first word
     assert mem[36:72] != expect[36:72]                         # rows 3.. never written
+
+
+def test_tflite_requant_modes():
+    """One STORE per TFLite mode: multipliers in ACC row 12, shifts in row 13 (preloaded by
+    the reference too, so the command model reads the same two rows)."""
+    from dure.rtl.npu.commands import RequantMode
+    global acc_image
+    plain = acc_image
+
+    def with_params(rng):
+        acc = plain(rng)
+        acc[12] = np.array([1 << 30, 0x7FFF_FFFF, 1_500_000_000], np.uint32)
+        acc[13] = np.array([-8, -12, 30], np.int32).view(np.uint32)     # 30: saturates
+        acc[0, 0] = 0x8000_0000                                          # INT32_MIN
+        acc[1, 1] = 0x7FFF_FFFF                                          # INT32_MAX
+        acc[2] = np.array([128, -384, 3], np.int32).view(np.uint32)      # ties
+        return acc
+
+    acc_image = with_params
+    try:
+        cmds = [
+            store(out=OutType.INT8, acc_type=Precision.INT8, scale=1, zero_point=mode_zp,
+                  lo=(-120) & 0xFFFF_FFFF, hi=100, dram_addr=addr, dram_stride=4, rows=6,
+                  cols=3, acc_addr=0, scale_addr=12, requant=mode)
+            for mode, mode_zp, addr in ((RequantMode.TFLITE_DOUBLE_ROUNDING, 3, 9),
+                                        (RequantMode.TFLITE_SINGLE_ROUNDING, -7, 40))
+        ]
+        mem, expect, errors = run(cmds, seed=3)
+    finally:
+        acc_image = plain
+    assert errors == [0, 0]
+    assert mem == expect
+    # The two roundings differ on this data (so the mode really selects the path).
+    assert mem[9:33] != mem[40:64]
