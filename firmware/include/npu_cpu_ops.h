@@ -1,0 +1,66 @@
+/* npu_cpu_ops.h: the operators the NPU does not run, on the core, bit for bit as the golden
+ * operators (firmware/npu/cpu_ops_*.c).
+ *
+ * INT8 kernels follow TFLite's reference integer kernels (sim/golden_tflite.py,
+ * sim/golden_tflite_softmax.py): ADD with two input rescalings, MAX_POOL_2D, AVERAGE_POOL_2D
+ * (round half away from zero, padded taps not counted) and SOFTMAX (gemmlowp fixed point).
+ * FP16 kernels follow the project's FP16 contract (sim/golden_tflite_fp16.py): ADD, MAX_POOL_2D,
+ * AVERAGE_POOL_2D (binary32 sum in (kh, kw) order, times float32(1/n)).
+ *
+ * Tensors are NHWC, dense. Functions return 0, or NPU_E_ARG for a bad argument (zero size, a
+ * window that lies entirely in the padding, lo > hi). They compile for the host too
+ * (tests/firmware/test_cpu_ops.py). */
+#ifndef DURE_NPU_CPU_OPS_H
+#define DURE_NPU_CPU_OPS_H
+
+#include <stdint.h>
+
+#include "softfloat.h"
+
+#ifndef NPU_E_ARG
+#define NPU_E_ARG (-2)
+#endif
+
+/* Output size and leading padding of one spatial axis, TFLite's rules: SAME: out =
+ * ceil(in / stride), pad_before = max((out - 1) * stride + k - in, 0) / 2; VALID: out =
+ * ceil((in - k + 1) / stride), pad_before = 0. Returns 0 or NPU_E_ARG (out would be < 1). */
+int cpu_conv_axis(uint32_t in, uint32_t k, uint32_t stride, int same, uint32_t *out,
+                  uint32_t *pad_before);
+
+/* A pooling window over an NHWC tensor (n x h x w x c) giving n x oh x ow x c. */
+struct cpu_pool {
+    uint32_t n, h, w, c;
+    uint32_t kh, kw, sh, sw;
+    int same;                  /* 1: SAME padding, 0: VALID */
+};
+
+/* ADD parameters (tflite::ArithmeticParams subset; golden_tflite_params.add_params). */
+struct cpu_add_int8 {
+    int32_t left_shift;
+    int32_t input1_multiplier, input1_shift;
+    int32_t input2_multiplier, input2_shift;
+    int32_t output_multiplier, output_shift;
+    int32_t input1_zero_point, input2_zero_point, output_zero_point;
+    int32_t lo, hi;
+};
+
+int cpu_add_int8(const struct cpu_add_int8 *p, const int8_t *x1, const int8_t *x2, int8_t *y,
+                 uint32_t count);
+int cpu_max_pool_int8(const struct cpu_pool *p, const int8_t *x, int8_t *y, int32_t lo,
+                      int32_t hi);
+int cpu_avg_pool_int8(const struct cpu_pool *p, const int8_t *x, int8_t *y, int32_t lo,
+                      int32_t hi);
+/* SOFTMAX over the last axis: rows x depth, parameters from golden_tflite_softmax.softmax_params
+ * (output scale 1/256, zero point -128). */
+int cpu_softmax_int8(const int8_t *x, int8_t *y, uint32_t rows, uint32_t depth,
+                     int32_t multiplier, int32_t left_shift, int32_t diff_min);
+
+/* FP16: clamp bounds are binary32 bit patterns applied when clamp is set. */
+int cpu_add_fp16(const f16_t *a, const f16_t *b, f16_t *y, uint32_t count, int clamp, f32_t lo,
+                 f32_t hi);
+int cpu_max_pool_fp16(const struct cpu_pool *p, const f16_t *x, f16_t *y, int clamp, f32_t lo,
+                      f32_t hi);
+int cpu_avg_pool_fp16(const struct cpu_pool *p, const f16_t *x, f16_t *y, int clamp, f32_t lo,
+                      f32_t hi);
+
+#endif

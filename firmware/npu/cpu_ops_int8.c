@@ -1,0 +1,225 @@
+/* cpu_ops_int8.c: INT8 operators the NPU does not run, on the core, bit for bit as TFLite's
+ * reference integer kernels (the golden functions named at each one). See npu_cpu_ops.h. */
+#include "fixedpoint.h"
+#include "npu_cpu_ops.h"
+
+int cpu_conv_axis(uint32_t in, uint32_t k, uint32_t stride, int same, uint32_t *out,
+                  uint32_t *pad_before)
+{
+    if (in == 0 || k == 0 || stride == 0)
+        return NPU_E_ARG;
+    if (same) {
+        uint32_t o = (in + stride - 1) / stride;
+        uint32_t need = (o - 1) * stride + k;
+        *out = o;
+        *pad_before = need > in ? (need - in) / 2 : 0;
+        return 0;
+    }
+    if (k > in)
+        return NPU_E_ARG;
+    *out = (in - k) / stride + 1;
+    *pad_before = 0;
+    return 0;
+}
+
+/* The in-bounds tap range [lo, hi) of one output position along an axis. */
+static void tap_range(uint32_t o, uint32_t stride, uint32_t pad, uint32_t k, uint32_t in,
+                      uint32_t *lo, uint32_t *hi)
+{
+    int32_t start = (int32_t)(o * stride) - (int32_t)pad;
+    int32_t a = start < 0 ? -start : 0;
+    int32_t b = (int32_t)in - start;
+    *lo = (uint32_t)a;
+    *hi = b < (int32_t)k ? (uint32_t)(b < 0 ? 0 : b) : k;
+}
+
+/* Geometry of a pooling window; 0 or NPU_E_ARG. */
+static int pool_geometry(const struct cpu_pool *p, uint32_t *oh, uint32_t *ow, uint32_t *pt,
+                         uint32_t *pl)
+{
+    if (p->n == 0 || p->c == 0)
+        return NPU_E_ARG;
+    if (cpu_conv_axis(p->h, p->kh, p->sh, p->same, oh, pt) ||
+        cpu_conv_axis(p->w, p->kw, p->sw, p->same, ow, pl))
+        return NPU_E_ARG;
+    return 0;
+}
+
+static int8_t clamp8(int32_t v, int32_t lo, int32_t hi)
+{
+    return (int8_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+static int bad_bounds(int32_t lo, int32_t hi)
+{
+    return lo < -128 || hi > 127 || lo > hi;
+}
+
+/* golden_tflite.add_int8 */
+int cpu_add_int8(const struct cpu_add_int8 *p, const int8_t *x1, const int8_t *x2, int8_t *y,
+                 uint32_t count)
+{
+    if (bad_bounds(p->lo, p->hi) || p->left_shift < 0 || p->left_shift > 30 ||
+        p->input1_shift > 0 || p->input2_shift > 0 || p->output_shift > 0 ||
+        p->input1_shift < -31 || p->input2_shift < -31 || p->output_shift < -31)
+        return NPU_E_ARG;
+    for (uint32_t i = 0; i < count; i++) {
+        int32_t v1 = (int32_t)((uint32_t)(x1[i] - p->input1_zero_point) << p->left_shift);
+        int32_t v2 = (int32_t)((uint32_t)(x2[i] - p->input2_zero_point) << p->left_shift);
+        int32_t s1 = fx_rdbpot(fx_srdhm(v1, p->input1_multiplier), -p->input1_shift);
+        int32_t s2 = fx_rdbpot(fx_srdhm(v2, p->input2_multiplier), -p->input2_shift);
+        int32_t out = fx_rdbpot(fx_srdhm(fx_add(s1, s2), p->output_multiplier),
+                                -p->output_shift);
+        y[i] = clamp8(out + p->output_zero_point, p->lo, p->hi);
+    }
+    return 0;
+}
+
+/* golden_tflite.max_pool_int8 (avg = 0) and average_pool_int8 (avg = 1). */
+static int pool_int8(const struct cpu_pool *p, const int8_t *x, int8_t *y, int32_t lo,
+                     int32_t hi, int avg)
+{
+    uint32_t oh, ow, pt, pl;
+    if (bad_bounds(lo, hi) || pool_geometry(p, &oh, &ow, &pt, &pl))
+        return NPU_E_ARG;
+    for (uint32_t b = 0; b < p->n; b++)
+        for (uint32_t oy = 0; oy < oh; oy++) {
+            uint32_t y0, y1;
+            tap_range(oy, p->sh, pt, p->kh, p->h, &y0, &y1);
+            for (uint32_t ox = 0; ox < ow; ox++) {
+                uint32_t x0, x1;
+                tap_range(ox, p->sw, pl, p->kw, p->w, &x0, &x1);
+                int32_t count = (int32_t)((y1 - y0) * (x1 - x0));
+                if (count <= 0)
+                    return NPU_E_ARG;
+                int8_t *out = y + ((b * oh + oy) * ow + ox) * p->c;
+                for (uint32_t ch = 0; ch < p->c; ch++) {
+                    int32_t acc = avg ? 0 : -128;
+                    for (uint32_t i = y0; i < y1; i++)
+                        for (uint32_t j = x0; j < x1; j++) {
+                            uint32_t iy = oy * p->sh + i - pt, ix = ox * p->sw + j - pl;
+                            int32_t v = x[((b * p->h + iy) * p->w + ix) * p->c + ch];
+                            if (avg)
+                                acc += v;
+                            else if (v > acc)
+                                acc = v;
+                        }
+                    if (avg)   /* C division truncates: round half away from zero */
+                        acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+                    out[ch] = clamp8(acc, lo, hi);
+                }
+            }
+        }
+    return 0;
+}
+
+int cpu_max_pool_int8(const struct cpu_pool *p, const int8_t *x, int8_t *y, int32_t lo,
+                      int32_t hi)
+{
+    return pool_int8(p, x, y, lo, hi, 0);
+}
+
+int cpu_avg_pool_int8(const struct cpu_pool *p, const int8_t *x, int8_t *y, int32_t lo,
+                      int32_t hi)
+{
+    return pool_int8(p, x, y, lo, hi, 1);
+}
+
+/* --- SOFTMAX (golden_tflite_softmax) ------------------------------------------------------ */
+
+static int32_t exp_quarter_interval(int32_t a)
+{
+    const int32_t constant_term = 1895147668;     /* exp(-1/8), Q0.31 */
+    const int32_t constant_1_over_3 = 715827883;
+    int32_t x = fx_add(a, 1 << 28);
+    int32_t x2 = fx_srdhm(x, x);
+    int32_t x3 = fx_srdhm(x2, x);
+    int32_t x4 = fx_srdhm(x2, x2);
+    int32_t x4_over_4 = fx_rdbpot(x4, 2);
+    int32_t poly = fx_rdbpot(fx_add(fx_srdhm(fx_add(x4_over_4, x3), constant_1_over_3), x2), 1);
+    return fx_add(constant_term, fx_srdhm(constant_term, fx_add(x, poly)));
+}
+
+/* gemmlowp exp_on_negative_values, Q5.26 in, Q0.31 out. */
+static int32_t exp_on_negative_values(int32_t a)
+{
+    static const int32_t barrel[7] = {1672461947, 1302514674, 790015084, 290630308, 39332535,
+                                      720401, 242};
+    const int frac = 26;
+    const int32_t one_quarter = 1 << (frac - 2);
+    if (a == 0)
+        return FX_INT32_MAX;
+    int32_t amq = fx_add(a & (one_quarter - 1), -one_quarter);
+    int32_t result = exp_quarter_interval(fx_sat_shl(amq, 5));
+    int32_t remainder = fx_sub(amq, a);
+    for (int k = 0; k < 7; k++)
+        if (remainder & (1 << (frac - 2 + k)))
+            result = fx_srdhm(result, barrel[k]);
+    return result;
+}
+
+/* gemmlowp one_over_one_plus_x_for_x_in_0_1, Q0.31. */
+static int32_t one_over_one_plus_x(int32_t a)
+{
+    int64_t s = (int64_t)a + FX_INT32_MAX;
+    int32_t half_denominator = (int32_t)(s >= 0 ? (s + 1) / 2 : -((-(s - 1)) / 2));
+    int32_t x = fx_add(1515870810, fx_srdhm(half_denominator, -1010580540));
+    const int32_t one_f2 = 1 << 29;
+    for (int i = 0; i < 3; i++) {
+        int32_t hdx = fx_srdhm(half_denominator, x);
+        x = fx_add(x, fx_sat_shl(fx_srdhm(x, fx_sub(one_f2, hdx)), 2));
+    }
+    return fx_sat_shl(x, 1);
+}
+
+static int clz32(uint32_t v)
+{
+    int n = 0;
+    if (v == 0)
+        return 32;
+    while (!(v & 0x80000000u)) {
+        v <<= 1;
+        n++;
+    }
+    return n;
+}
+
+int cpu_softmax_int8(const int8_t *x, int8_t *y, uint32_t rows, uint32_t depth,
+                     int32_t multiplier, int32_t left_shift, int32_t diff_min)
+{
+    if (depth == 0 || left_shift < 0 || left_shift > 31)
+        return NPU_E_ARG;
+    for (uint32_t r = 0; r < rows; r++) {
+        const int8_t *in = x + r * depth;
+        int8_t *out = y + r * depth;
+        int32_t max = -128;
+        for (uint32_t i = 0; i < depth; i++)
+            if (in[i] > max)
+                max = in[i];
+        int32_t total = 0;
+        for (uint32_t i = 0; i < depth; i++) {
+            int32_t d = in[i] - max;
+            if (d >= diff_min) {
+                int32_t s = fx_srdhm((int32_t)((uint32_t)d << left_shift), multiplier);
+                total = fx_add(total, fx_rdbpot(exp_on_negative_values(s), 12));
+            }
+        }
+        int h = clz32((uint32_t)total);
+        int exponent = 12 - h + 31 - 8;
+        if (exponent < 0 || exponent > 31)
+            return NPU_E_ARG;
+        int32_t shifted = (int32_t)(((uint32_t)total << h) - 0x80000000u);
+        int32_t recip = one_over_one_plus_x(shifted);
+        for (uint32_t i = 0; i < depth; i++) {
+            int32_t d = in[i] - max;
+            if (d < diff_min) {
+                out[i] = -128;
+                continue;
+            }
+            int32_t s = fx_srdhm((int32_t)((uint32_t)d << left_shift), multiplier);
+            int32_t v = fx_rdbpot(fx_srdhm(recip, exp_on_negative_values(s)), exponent) - 128;
+            out[i] = clamp8(v, -128, 127);
+        }
+    }
+    return 0;
+}
