@@ -1,0 +1,116 @@
+"""Golden model of 2:4 structured-sparse weights: compression, expansion and the sparse GEMM.
+
+Format (the contract the NPU's expansion follows):
+
+- The weights are the K x N matrix ``B`` of a GEMM with K a multiple of 4. Along K, every group
+  of 4 consecutive weights of a column (rows ``4g .. 4g+3``) holds at most 2 non-zero values.
+  "Zero" means all bits zero (int 0 or +0.0); -0.0 is a value like any other and is kept.
+- Compressed form: ``values`` (K/2, N), same dtype as the weights: rows ``2g`` and ``2g + 1``
+  are the group's two kept values in increasing position order; ``meta`` (K/4, ceil(N/2))
+  uint8: the group's two positions ``p0 < p1`` (each 0..3) as the 4-bit code ``p0 | p1 << 2``,
+  two columns per byte, the even column in bits 3:0 (the int4 packing of
+  :mod:`dure.sim.golden_int4`). A group with fewer than two non-zeros keeps zeros at the lowest
+  unused positions (so the code is always a pair of distinct, increasing positions).
+  Int4 sparse weights pack ``values`` with :func:`dure.sim.golden_int4.pack_int4`.
+- Expansion puts each kept value back at its position and +0 / 0 elsewhere; it is exact, so a
+  sparse GEMM is by definition the dense GEMM of the expanded weights, bit for bit
+  (:func:`gemm_sparse24_int8`, :func:`gemm_sparse24_fp16`). Main-memory bytes of int8 weights
+  drop from K N to K N / 2 values plus K / 4 x ceil(N / 2) metadata bytes (1 bit per dense
+  weight).
+"""
+
+import numpy as np
+
+from .golden import gemm_fp16, gemm_int8
+from .golden_bits import require_array
+
+__all__ = ["compress_24", "expand_24", "is_sparse_24", "gemm_sparse24_int8",
+           "gemm_sparse24_fp16"]
+
+_DTYPES = (np.int8, np.float16)
+
+
+def _weights(name, w):
+    if not isinstance(w, np.ndarray) or w.dtype not in _DTYPES:
+        raise TypeError(f"{name} must be a numpy int8 or float16 array")
+    require_array(name, w, w.dtype, (2,))
+    if w.shape[0] % 4:
+        raise ValueError(f"{name} has K={w.shape[0]} rows; 2:4 sparsity needs K % 4 == 0")
+    return w
+
+
+def _nonzero(w):
+    return w.view(np.uint8 if w.dtype == np.int8 else np.uint16) != 0
+
+
+def is_sparse_24(w):
+    """True if every group of 4 along K of every column has at most 2 non-zero values."""
+    w = _weights("w", w)
+    count = _nonzero(w).reshape(w.shape[0] // 4, 4, w.shape[1]).sum(axis=1)
+    return bool((count <= 2).all())
+
+
+def compress_24(w):
+    """``(values, meta)`` of 2:4-sparse weights ``w`` (K, N); ``ValueError`` names the first
+    group with more than two non-zeros."""
+    w = _weights("w", w)
+    k, n = w.shape
+    nz = _nonzero(w).reshape(k // 4, 4, n)
+    count = nz.sum(axis=1)
+    if (count > 2).any():
+        g, col = np.argwhere(count > 2)[0]
+        raise ValueError(f"w is not 2:4 sparse: column {col}, rows {4 * g}..{4 * g + 3} hold "
+                         f"{count[g, col]} non-zero values")
+    # Rank positions: non-zeros first (in order), then zeros (in order); keep the first two and
+    # sort them, which gives the non-zeros plus the lowest unused positions.
+    pos = np.arange(4)[None, :, None]
+    key = np.where(nz, pos, pos + 4)
+    order = np.sort(np.argsort(key, axis=1, kind="stable")[:, :2, :], axis=1)   # (K/4, 2, N)
+    groups = w.reshape(k // 4, 4, n)
+    values = np.take_along_axis(groups, order, axis=1).reshape(k // 2, n)
+    codes = (order[:, 0, :] | (order[:, 1, :] << 2)).astype(np.uint8)            # (K/4, N)
+    if n % 2:
+        codes = np.concatenate([codes, np.zeros((k // 4, 1), np.uint8)], axis=1)
+    meta = (codes[:, 0::2] | (codes[:, 1::2] << 4)).astype(np.uint8)
+    return values, meta
+
+
+def expand_24(values, meta, n=None):
+    """The dense (K, N) weights of a compressed pair; ``ValueError`` for a malformed code
+    (positions not strictly increasing) or mismatched shapes."""
+    if not isinstance(values, np.ndarray) or values.dtype not in _DTYPES or values.ndim != 2:
+        raise TypeError("values must be a 2-D numpy int8 or float16 array")
+    half, cols = values.shape
+    n = cols if n is None else n
+    if half % 2 or n != cols:
+        raise ValueError(f"values must be (K/2, N) with K % 4 == 0; got {values.shape}")
+    require_array("meta", meta, np.uint8, (2,))
+    if meta.shape != (half // 2, (n + 1) // 2):
+        raise ValueError(f"meta must have shape ({half // 2}, {(n + 1) // 2}), not {meta.shape}")
+    codes = np.empty((meta.shape[0], meta.shape[1] * 2), np.uint8)
+    codes[:, 0::2] = meta & 0xF
+    codes[:, 1::2] = meta >> 4
+    codes = codes[:, :n]
+    p0, p1 = codes & 3, codes >> 2
+    if (p0 >= p1).any():
+        g, col = np.argwhere(p0 >= p1)[0]
+        raise ValueError(f"meta code {codes[g, col]:#x} of group {g}, column {col} does not name "
+                         f"two increasing positions")
+    k = half * 2
+    dense = np.zeros((k // 4, 4, n), values.dtype)
+    v = values.reshape(k // 4, 2, n)
+    np.put_along_axis(dense, p0[:, None, :].astype(np.intp), v[:, 0:1, :], axis=1)
+    np.put_along_axis(dense, p1[:, None, :].astype(np.intp), v[:, 1:2, :], axis=1)
+    return dense.reshape(k, n)
+
+
+def gemm_sparse24_int8(a, values, meta, bias=None):
+    """int32 accumulators of ``a`` (M, K) int8 times the expanded weights
+    (:func:`dure.sim.golden.gemm_int8`); int4 sparse weights are int8 values in [-8, 7]."""
+    return gemm_int8(a, expand_24(values, meta), bias)
+
+
+def gemm_sparse24_fp16(a, values, meta, bias=None):
+    """fp32 accumulators of ``a`` (M, K) fp16 times the expanded weights
+    (:func:`dure.sim.golden.gemm_fp16`, the FP16 contract's order, zeros included)."""
+    return gemm_fp16(a, expand_24(values, meta), bias)
