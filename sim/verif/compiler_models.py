@@ -1,0 +1,180 @@
+"""Small models for the compiler's tests, built at run time (never stored): TFLite through
+:mod:`.tflite_builder`, ONNX through ``onnx.helper``.
+
+Every builder takes a numpy ``Generator`` and returns the model file's bytes; weights,
+biases and quantization parameters are random but valid (scales chosen so that outputs use a
+good part of the int8 range, which exercises rounding and saturation).
+"""
+
+import numpy as np
+from dure.sim.golden_padding import conv_padding
+from tflite.BuiltinOperator import BuiltinOperator
+from tflite.BuiltinOptions import BuiltinOptions
+
+from . import tflite_builder as tb
+
+__all__ = ["tflite_int8_cnn", "tflite_float_cnn", "tflite_int8_mlp", "tflite_float_mlp",
+           ]
+
+
+def _wq(rng, cout, axis=0):
+    return tb.Quant(rng.uniform(0.002, 0.02, cout).astype(np.float32), 0, axis)
+
+
+def _aq(rng):
+    return tb.Quant(np.float32(rng.uniform(0.02, 0.1)), int(rng.integers(-20, 20)))
+
+
+def _shape(mb, shape):
+    return mb.tensor(f"shape{len(mb._tensors)}", (len(shape),), np.int32,
+                     data=np.array(shape, np.int32))
+
+
+def tflite_int8_cnn(rng, *, h=8, w=8, cin=3, c=8, units=10, float_edges=False, batch=1):
+    """CONV 3x3 SAME (RELU) -> DEPTHWISE 3x3 stride 2 (RELU6) -> CONV 1x1 -> ADD (with the
+    depthwise output) -> AVERAGE_POOL 2x2 -> MAX_POOL 1x1 -> RESHAPE -> FULLY_CONNECTED ->
+    SOFTMAX; int8, per-channel weights. ``float_edges``: float32 input through QUANTIZE and
+    output through DEQUANTIZE."""
+    mb = tb.ModelBuilder()
+    xq = _aq(rng)
+    shape = (batch, h, w, cin)
+    if float_edges:
+        xf = mb.tensor("input", shape, np.float32)
+        x = tb.add_quantize(mb, xf, shape, xq, name="quant")
+        graph_in = xf
+    else:
+        x = graph_in = mb.tensor("input", shape, np.int8, xq)
+    q1 = _aq(rng)
+    w1 = rng.integers(-127, 128, (c, 3, 3, cin)).astype(np.int8)
+    b1 = rng.integers(-2000, 2000, c).astype(np.int32)
+    y1 = tb.add_conv2d(mb, x, xq, w1, b1, _wq(rng, c), q1, (batch, h, w, c), padding="SAME",
+                       activation="RELU", name="conv1")
+    oh, _, _ = conv_padding(h, 3, 2, "SAME")
+    ow, _, _ = conv_padding(w, 3, 2, "SAME")
+    q2 = _aq(rng)
+    w2 = rng.integers(-127, 128, (1, 3, 3, c)).astype(np.int8)
+    b2 = rng.integers(-500, 500, c).astype(np.int32)
+    y2 = tb.add_depthwise_conv2d(mb, y1, q1, w2, b2, _wq(rng, c, 3), q2, (batch, oh, ow, c),
+                                 stride=2, padding="SAME", activation="RELU6", name="dw")
+    q3 = _aq(rng)
+    w3 = rng.integers(-127, 128, (c, 1, 1, c)).astype(np.int8)
+    b3 = rng.integers(-2000, 2000, c).astype(np.int32)
+    y3 = tb.add_conv2d(mb, y2, q2, w3, b3, _wq(rng, c), q3, (batch, oh, ow, c),
+                       padding="VALID", name="pw")
+    q4 = _aq(rng)
+    y4 = tb.add_add(mb, y3, y2, (batch, oh, ow, c), q4, activation="RELU", name="add")
+    ph, pw_ = oh // 2, ow // 2
+    y5 = tb.add_pool2d(mb, "average", y4, (batch, ph, pw_, c), q4, 2, stride=2, name="avg")
+    y6 = tb.add_pool2d(mb, "max", y5, (batch, ph, pw_, c), q4, 1, name="max")
+    k = ph * pw_ * c
+    y7 = mb.tensor("flat", (batch, k), np.int8, q4)
+    mb.operator(BuiltinOperator.RESHAPE, [y6, _shape(mb, (batch, k))], [y7], 0, None)
+    q8 = _aq(rng)
+    w8 = rng.integers(-127, 128, (units, k)).astype(np.int8)
+    b8 = rng.integers(-2000, 2000, units).astype(np.int32)
+    y8 = tb.add_fully_connected(mb, y7, q4, w8, b8, _wq(rng, units), q8, batch, name="fc")
+    y9 = tb.add_softmax(mb, y8, (batch, units), name="softmax")
+    out = tb.add_dequantize(mb, y9, (batch, units), name="dequant") if float_edges else y9
+    return mb.build([graph_in], [out])
+
+
+def tflite_int8_mlp(rng, *, batch=4, sizes=(24, 16, 10)):
+    """FULLY_CONNECTED (RELU) layers of ``sizes`` (input width first), int8 per-channel."""
+    mb = tb.ModelBuilder()
+    xq = _aq(rng)
+    x = graph_in = mb.tensor("input", (batch, sizes[0]), np.int8, xq)
+    for i, (k, n) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        q = _aq(rng)
+        wt = rng.integers(-127, 128, (n, k)).astype(np.int8)
+        b = rng.integers(-3000, 3000, n).astype(np.int32)
+        act = "RELU" if i + 2 < len(sizes) else "NONE"
+        x = tb.add_fully_connected(mb, x, xq, wt, b, _wq(rng, n), q, batch, activation=act,
+                                   name=f"fc{i}")
+        xq = q
+    return mb.build([graph_in], [x])
+
+
+# --- float TFLite -----------------------------------------------------------------------------
+
+def _float_op(mb, op, opt_type, mod, fields, ins, out):
+    def options(b):
+        mod.Start(b)
+        for fn, v in fields:
+            getattr(mod, fn)(b, v)
+        return mod.End(b)
+
+    mb.operator(op, ins, [out], opt_type, options if mod is not None else None)
+    return out
+
+
+def tflite_float_cnn(rng, *, h=8, w=8, cin=3, c=8, units=10, batch=1):
+    """The float32 twin of :func:`tflite_int8_cnn` (without the edges)."""
+    mb = tb.ModelBuilder()
+    f32 = np.float32
+    x = mb.tensor("input", (batch, h, w, cin), f32)
+
+    def const(name, shape, scale):
+        return mb.tensor(name, shape, f32, data=(rng.standard_normal(shape) * scale
+                                                 ).astype(f32))
+
+    def conv(name, src, wshape, out_shape, stride, padding, act, depthwise=False):
+        wi = const(f"{name}/filter", wshape, 0.3)
+        bi = const(f"{name}/bias", (wshape[3] if depthwise else wshape[0],), 0.1)
+        yi = mb.tensor(f"{name}/output", out_shape, f32)
+        mod = tb.DepthwiseConv2DOptions if depthwise else tb.Conv2DOptions
+        fields = [("AddPadding", {"SAME": 0, "VALID": 1}[padding]), ("AddStrideH", stride),
+                  ("AddStrideW", stride), ("AddDilationHFactor", 1), ("AddDilationWFactor", 1),
+                  ("AddFusedActivationFunction", act)]
+        if depthwise:
+            fields.append(("AddDepthMultiplier", 1))
+        return _float_op(mb, BuiltinOperator.DEPTHWISE_CONV_2D if depthwise else
+                         BuiltinOperator.CONV_2D, BuiltinOptions.DepthwiseConv2DOptions if
+                         depthwise else BuiltinOptions.Conv2DOptions, mod, fields,
+                         [src, wi, bi], yi)
+
+    y1 = conv("conv1", x, (c, 3, 3, cin), (batch, h, w, c), 1, "SAME", 1)
+    oh, ow = conv_padding(h, 3, 2, "SAME")[0], conv_padding(w, 3, 2, "SAME")[0]
+    y2 = conv("dw", y1, (1, 3, 3, c), (batch, oh, ow, c), 2, "SAME", 3, depthwise=True)
+    y3 = conv("pw", y2, (c, 1, 1, c), (batch, oh, ow, c), 1, "VALID", 0)
+    y4 = _float_op(mb, BuiltinOperator.ADD, BuiltinOptions.AddOptions, tb.AddOptions,
+                   [("AddFusedActivationFunction", 1)], [y3, y2],
+                   mb.tensor("add/output", (batch, oh, ow, c), f32))
+    ph, pw_ = oh // 2, ow // 2
+
+    def pool(name, op, src, size, stride):
+        yi = mb.tensor(f"{name}/output", (batch, ph, pw_, c), f32)
+        return _float_op(mb, op, BuiltinOptions.Pool2DOptions, tb.Pool2DOptions,
+                         [("AddPadding", 1), ("AddStrideH", stride), ("AddStrideW", stride),
+                          ("AddFilterHeight", size), ("AddFilterWidth", size),
+                          ("AddFusedActivationFunction", 0)], [src], yi)
+
+    y5 = pool("avg", BuiltinOperator.AVERAGE_POOL_2D, y4, 2, 2)
+    y6 = pool("max", BuiltinOperator.MAX_POOL_2D, y5, 1, 1)
+    k = ph * pw_ * c
+    y7 = mb.tensor("flat", (batch, k), f32)
+    mb.operator(BuiltinOperator.RESHAPE, [y6, _shape(mb, (batch, k))], [y7], 0, None)
+    wi, bi = const("fc/filter", (units, k), 0.2), const("fc/bias", (units,), 0.1)
+    y8 = _float_op(mb, BuiltinOperator.FULLY_CONNECTED, BuiltinOptions.FullyConnectedOptions,
+                   tb.FullyConnectedOptions, [("AddFusedActivationFunction", 0)], [y7, wi, bi],
+                   mb.tensor("fc/output", (batch, units), f32))
+    y9 = _float_op(mb, BuiltinOperator.SOFTMAX, BuiltinOptions.SoftmaxOptions,
+                   tb.SoftmaxOptions, [("AddBeta", 1.0)], [y8],
+                   mb.tensor("softmax/output", (batch, units), f32))
+    return mb.build([x], [y9])
+
+
+def tflite_float_mlp(rng, *, batch=4, sizes=(24, 16, 10)):
+    """FULLY_CONNECTED (RELU) layers, float32."""
+    mb = tb.ModelBuilder()
+    f32 = np.float32
+    x = graph_in = mb.tensor("input", (batch, sizes[0]), f32)
+    for i, (k, n) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        wi = mb.tensor(f"fc{i}/filter", (n, k), f32,
+                       data=(rng.standard_normal((n, k)) * 0.3).astype(f32))
+        bi = mb.tensor(f"fc{i}/bias", (n,), f32, data=(rng.standard_normal(n) * 0.1
+                                                       ).astype(f32))
+        act = 1 if i + 2 < len(sizes) else 0
+        x = _float_op(mb, BuiltinOperator.FULLY_CONNECTED, BuiltinOptions.FullyConnectedOptions,
+                      tb.FullyConnectedOptions, [("AddFusedActivationFunction", act)],
+                      [x, wi, bi], mb.tensor(f"fc{i}/output", (batch, n), f32))
+    return mb.build([graph_in], [x])
