@@ -14,7 +14,7 @@ from tflite.BuiltinOptions import BuiltinOptions
 from . import tflite_builder as tb
 
 __all__ = ["tflite_int8_cnn", "tflite_float_cnn", "tflite_int8_mlp", "tflite_float_mlp",
-           ]
+           "onnx_float_cnn", "onnx_qoperator_cnn", "onnx_qdq_mlp"]
 
 
 def _wq(rng, cout, axis=0):
@@ -178,3 +178,159 @@ def tflite_float_mlp(rng, *, batch=4, sizes=(24, 16, 10)):
                       tb.FullyConnectedOptions, [("AddFusedActivationFunction", act)],
                       [x, wi, bi], mb.tensor(f"fc{i}/output", (batch, n), f32))
     return mb.build([graph_in], [x])
+
+
+# --- ONNX -------------------------------------------------------------------------------------
+
+def _onnx_model(nodes, inputs, outputs, inits, opset=17):
+    from onnx import helper
+
+    graph = helper.make_graph(nodes, "dure_test", inputs, outputs, initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                              producer_name="dure compiler_models")
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def onnx_float_cnn(rng, *, h=8, w=8, cin=3, c=8, units=10, batch=1):
+    """NCHW float32: Conv 3x3 pads 1 + Relu, depthwise Conv (group = C) 3x3 stride 2 pads 1 +
+    Clip(0, 6), Conv 1x1 with its bias through Add, Add (residual), AveragePool 2x2 stride 2,
+    MaxPool 3x3 stride 1 SAME_UPPER, GlobalAveragePool, Flatten, Gemm (transB), Softmax."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    f = np.float32
+
+    def init(name, shape, scale):
+        return numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(f), name)
+
+    oh, ow = (h + 2 - 3) // 2 + 1, (w + 2 - 3) // 2 + 1
+    inits = [init("w1", (c, cin, 3, 3), 0.3), init("b1", (c,), 0.1),
+             init("w2", (c, 1, 3, 3), 0.3), init("b2", (c,), 0.1),
+             init("w3", (c, c, 1, 1), 0.3), init("b3", (1, c, 1, 1), 0.1),
+             init("wf", (units, c), 0.3), init("bf", (units,), 0.1),
+             numpy_helper.from_array(np.array(0, f), "zero"),
+             numpy_helper.from_array(np.array(6, f), "six")]
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
+        helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1], strides=[2, 2],
+                         group=c, name="dw"),
+        helper.make_node("Clip", ["c2", "zero", "six"], ["r2"], name="relu6"),
+        helper.make_node("Conv", ["r2", "w3"], ["c3"], name="pw"),
+        helper.make_node("Add", ["c3", "b3"], ["c3b"], name="pw_bias"),
+        helper.make_node("Add", ["c3b", "r2"], ["s"], name="residual"),
+        helper.make_node("AveragePool", ["s"], ["p1"], kernel_shape=[2, 2], strides=[2, 2],
+                         name="avg"),
+        helper.make_node("MaxPool", ["p1"], ["p2"], kernel_shape=[3, 3],
+                         auto_pad="SAME_UPPER", name="max"),
+        helper.make_node("GlobalAveragePool", ["p2"], ["g"], name="gap"),
+        helper.make_node("Flatten", ["g"], ["fl"], name="flatten"),
+        helper.make_node("Gemm", ["fl", "wf", "bf"], ["logits"], transB=1, name="fc"),
+        helper.make_node("Softmax", ["logits"], ["y"], axis=-1, name="softmax"),
+    ]
+    assert oh >= 2 and ow >= 2
+    return _onnx_model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                             [batch, cin, h, w])],
+                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, units])],
+                       inits)
+
+
+def onnx_qoperator_cnn(rng, *, h=8, w=8, cin=3, c=8, units=10, batch=1, act=np.uint8):
+    """QOperator INT8 (activations ``act``: uint8 or int8; weights int8 per channel):
+    QuantizeLinear, QLinearConv 3x3 pads 1, QLinearConv depthwise 3x3 stride 2, MaxPool 2x2,
+    Flatten (of an NCHW tensor with H*W > 1), QLinearMatMul, DequantizeLinear."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    def arr(name, value, dtype):
+        return numpy_helper.from_array(np.asarray(value, dtype), name)
+
+    off = 128 if act == np.uint8 else 0
+
+    def aq(name):
+        return [arr(f"{name}_s", rng.uniform(0.02, 0.1), np.float32),
+                arr(f"{name}_z", int(rng.integers(-20, 20)) + off, act)]
+
+    oh, ow = (h + 2 - 3) // 2 + 1, (w + 2 - 3) // 2 + 1
+    ph, pw_ = oh // 2, ow // 2
+    k = c * ph * pw_
+    inits = aq("x") + aq("y1") + aq("y2") + aq("y3")
+    inits += [arr("w1", rng.integers(-127, 128, (c, cin, 3, 3)), np.int8),
+              arr("w1_s", rng.uniform(0.002, 0.02, c), np.float32),
+              arr("w1_z", np.zeros(c), np.int8),
+              arr("b1", rng.integers(-2000, 2000, c), np.int32),
+              arr("w2", rng.integers(-127, 128, (c, 1, 3, 3)), np.int8),
+              arr("w2_s", rng.uniform(0.002, 0.02, c), np.float32),
+              arr("w2_z", np.zeros(c), np.int8),
+              arr("b2", rng.integers(-500, 500, c), np.int32),
+              arr("wf", rng.integers(-127, 128, (k, units)), np.int8),
+              arr("wf_s", rng.uniform(0.002, 0.02), np.float32), arr("wf_z", 0, np.int8)]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "x_s", "x_z"], ["xq"], name="quant"),
+        helper.make_node("QLinearConv", ["xq", "x_s", "x_z", "w1", "w1_s", "w1_z", "y1_s",
+                                         "y1_z", "b1"], ["c1"], pads=[1, 1, 1, 1],
+                         name="conv1"),
+        helper.make_node("QLinearConv", ["c1", "y1_s", "y1_z", "w2", "w2_s", "w2_z", "y2_s",
+                                         "y2_z", "b2"], ["c2"], pads=[1, 1, 1, 1],
+                         strides=[2, 2], group=c, name="dw"),
+        helper.make_node("MaxPool", ["c2"], ["p"], kernel_shape=[2, 2], strides=[2, 2],
+                         name="max"),
+        helper.make_node("Flatten", ["p"], ["fl"], name="flatten"),
+        helper.make_node("QLinearMatMul", ["fl", "y2_s", "y2_z", "wf", "wf_s", "wf_z", "y3_s",
+                                           "y3_z"], ["fc"], name="fc"),
+        helper.make_node("DequantizeLinear", ["fc", "y3_s", "y3_z"], ["y"], name="dequant"),
+    ]
+    return _onnx_model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                             [batch, cin, h, w])],
+                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, units])],
+                       inits)
+
+
+def onnx_qdq_mlp(rng, *, batch=4, sizes=(24, 16, 10), act=np.int8, relu=True):
+    """QDQ INT8: Q -> (DQ -> Gemm(DQ w per channel, DQ int32 bias) -> [Relu] -> Q) per layer
+    (the last one a MatMul without bias) -> DQ; int8 weights, ``act`` activations."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    def arr(name, value, dtype):
+        return numpy_helper.from_array(np.asarray(value, dtype), name)
+
+    off = 128 if act == np.uint8 else 0
+    inits, nodes = [], []
+    scales = [np.float32(rng.uniform(0.02, 0.1)) for _ in sizes]
+    zps = [int(rng.integers(-20, 20)) + off for _ in sizes]
+    for i, (s, z) in enumerate(zip(scales, zps, strict=True)):
+        inits += [arr(f"a{i}_s", s, np.float32), arr(f"a{i}_z", z, act)]
+    nodes.append(helper.make_node("QuantizeLinear", ["x", "a0_s", "a0_z"], ["q0"]))
+    for i, (k, n) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        last = i + 2 == len(sizes)
+        ws = rng.uniform(0.002, 0.02, n).astype(np.float32)
+        inits += [arr(f"w{i}", rng.integers(-127, 128, (n, k) if not last else (k, n)),
+                      np.int8),
+                  arr(f"w{i}_s", ws, np.float32), arr(f"w{i}_z", np.zeros(n), np.int8)]
+        nodes += [helper.make_node("DequantizeLinear", [f"q{i}", f"a{i}_s", f"a{i}_z"],
+                                   [f"d{i}"]),
+                  helper.make_node("DequantizeLinear", [f"w{i}", f"w{i}_s", f"w{i}_z"],
+                                   [f"wd{i}"], axis=1 if last else 0)]
+        if last:
+            nodes.append(helper.make_node("MatMul", [f"d{i}", f"wd{i}"], [f"f{i}"],
+                                          name=f"fc{i}"))
+            cur = f"f{i}"
+        else:
+            bs = (scales[i] * ws).astype(np.float32)
+            inits += [arr(f"b{i}", rng.integers(-3000, 3000, n), np.int32),
+                      arr(f"b{i}_s", bs, np.float32), arr(f"b{i}_z", np.zeros(n), np.int32)]
+            nodes += [helper.make_node("DequantizeLinear", [f"b{i}", f"b{i}_s", f"b{i}_z"],
+                                       [f"bd{i}"], axis=0),
+                      helper.make_node("Gemm", [f"d{i}", f"wd{i}", f"bd{i}"], [f"f{i}"],
+                                       transB=1, name=f"fc{i}")]
+            cur = f"f{i}"
+            if relu:
+                nodes.append(helper.make_node("Relu", [cur], [f"r{i}"], name=f"relu{i}"))
+                cur = f"r{i}"
+        nodes.append(helper.make_node("QuantizeLinear", [cur, f"a{i + 1}_s", f"a{i + 1}_z"],
+                                      [f"q{i + 1}"]))
+    j = len(sizes) - 1
+    nodes.append(helper.make_node("DequantizeLinear", [f"q{j}", f"a{j}_s", f"a{j}_z"], ["y"]))
+    return _onnx_model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                             [batch, sizes[0]])],
+                       [helper.make_tensor_value_info("y", TensorProto.FLOAT,
+                                                      [batch, sizes[-1]])], inits)
