@@ -137,6 +137,11 @@ class _Converter:
     def shape(self, name, node):
         if name in self.consts:
             return tuple(self.consts[name].shape)
+        if name in self.map and (name not in self.info or any(d < 1 for d in self.info[name][1])):
+            ir, lay = self.map[name]
+            shape = self.T[ir].shape
+            return tuple(shape[p] for p in _NHWC_TO_NCHW) if lay == "nhwc" and \
+                len(shape) == 4 else shape
         if name not in self.info or any(d < 1 for d in self.info[name][1]):
             raise node.fail(f"tensor {name!r} has no static shape")
         return self.info[name][1]
@@ -272,14 +277,20 @@ class _Converter:
 
     def convert(self, node):
         op = node.op
-        if op in ("Conv", "Gemm", "MatMul", "MaxPool", "Flatten", "Reshape") and \
+        if op in ("Conv", "Gemm", "MatMul", "MaxPool", "Flatten", "Reshape", "Add",
+                  "GlobalAveragePool") and \
                 node.inputs and node.inputs[0] in self.dq_act and self._qdq(node):
             return
+        if op in ("com.microsoft.QLinearAdd", "com.microsoft.QLinearGlobalAveragePool",
+                  "com.microsoft.QGemm"):
+            return getattr(self, "_" + op.split(".")[-1])(node)
         method = getattr(self, f"_{op}", None)
         if method is None or "." in op:
             raise node.fail("operator not supported by the compiler (supported: "
-                            f"{', '.join(sorted(_FLOAT_OPS | _Q_OPS))}, and the QDQ patterns "
-                            "of Conv / Gemm / MatMul / MaxPool / Flatten / Reshape)")
+                            f"{', '.join(sorted(_FLOAT_OPS | _Q_OPS))}, "
+                            "com.microsoft.QLinearAdd / QLinearGlobalAveragePool, and the QDQ "
+                            "patterns of Conv / Gemm / MatMul / Add / GlobalAveragePool / "
+                            "MaxPool / Flatten / Reshape)")
         if self.quantized and op in ("Conv", "Gemm", "MatMul", "Add", "AveragePool",
                                      "GlobalAveragePool", "Softmax", "Relu", "Clip"):
             raise node.fail("a float operator inside a quantized model is not supported "
@@ -466,7 +477,7 @@ class _Converter:
         xs = self.T[x].shape
         if len(xs) != 4:
             raise node.fail("only 2-D pooling (4-D tensors) is supported")
-        if node.op == "GlobalAveragePool":
+        if node.op.endswith("GlobalAveragePool"):
             fh, fw, strides, padding = xs[1], xs[2], (1, 1), "VALID"
         else:
             fh, fw = (int(v) for v in a["kernel_shape"])
@@ -520,8 +531,22 @@ class _Converter:
         self._reshape_to(node, node.inputs[0], node.outputs[0], shape)
 
     def _Reshape(self, node):
-        self._reshape_to(node, node.inputs[0], node.outputs[0],
-                         self.shape(node.outputs[0], node))
+        self._reshape_to(node, node.inputs[0], node.outputs[0], self._reshape_target(node))
+
+    def _reshape_target(self, node):
+        """The output shape of a Reshape: from shape inference, else from its shape constant
+        (with ONNX's 0 = copy and -1 = infer)."""
+        out = node.outputs[0]
+        if out in self.info and all(d >= 1 for d in self.info[out][1]):
+            return self.info[out][1]
+        src = self.shape(node.inputs[0], node)
+        want = [int(d) for d in self.const(node.inputs[1], node, "Reshape shape")]
+        want = [src[i] if d == 0 and not node.attrs.get("allowzero", 0) else d
+                for i, d in enumerate(want)]
+        if want.count(-1) == 1:
+            known = int(np.prod([d for d in want if d != -1]))
+            want[want.index(-1)] = int(np.prod(src)) // max(known, 1)
+        return tuple(want)
 
     def _Transpose(self, node):
         ir, lay = self.value(node.inputs[0], node)
@@ -623,6 +648,46 @@ class _Converter:
         self._fc(node, i[0], np.ascontiguousarray(wi.T), None, node.outputs[0], np.int8,
                  Quant(ys, yz), wq)
 
+    def _qadd(self, node, a, b, out, yq, uint8):
+        x1, lay = self.value(a, node)
+        x2, _ = self.value(b, node, lay)
+        if self.T[x1].shape != self.T[x2].shape:
+            raise node.fail("Add needs two inputs of one shape (broadcasting is not supported)")
+        y = self.new(out, np.int8, self.T[x1].shape, yq)
+        self.emit(node, OpKind.ADD, [x1, x2], [y], lo=-128, hi=127, uint8=uint8)
+        self.put(out, y, lay)
+
+    def _QLinearAdd(self, node):
+        i = node.inputs
+        self._act_q(node, i[0], i[1], i[2])
+        self._act_q(node, i[3], i[4], i[5])
+        ys, yz, zdt = self.qparams(node, i[6], i[7] if len(i) > 7 else None, "output")
+        self._qadd(node, i[0], i[3], node.outputs[0], Quant(ys, yz), zdt == np.uint8)
+
+    def _QGemm(self, node):
+        a, i = node.attrs, node.inputs
+        if a.get("transA", 0) or a.get("alpha", 1.0) != 1.0:
+            raise node.fail("only transA = 0 and alpha = 1 are supported")
+        if len(i) < 9 or not i[7]:
+            raise node.fail("QGemm with a float output (no y_scale) is not supported")
+        self._act_q(node, i[0], i[1], i[2])
+        w = self.const(i[3], node, "B")
+        trans = bool(a.get("transB", 0))
+        n = w.shape[0] if trans else w.shape[1]
+        wi, wq = self._weights(node, i[3], i[4], i[5], n)
+        b = self._int_bias(node, i[6], n) if i[6] else None
+        ys, yz, _ = self.qparams(node, i[7], i[8] if len(i) > 8 else None, "output")
+        self._fc(node, i[0], wi if trans else np.ascontiguousarray(wi.T), b, node.outputs[0],
+                 np.int8, Quant(ys, yz), wq)
+
+    def _QLinearGlobalAveragePool(self, node):
+        if node.attrs.get("channels_last", 0):
+            raise node.fail("channels_last = 1 is not supported")
+        i = node.inputs
+        self._act_q(node, i[0], i[1], i[2])
+        ys, yz, _ = self.qparams(node, i[3], i[4] if len(i) > 4 else None, "output")
+        self._pool(node, OpKind.AVERAGE_POOL_2D, np.int8, Quant(ys, yz))
+
     # QDQ patterns
 
     def _single_user(self, name):
@@ -654,6 +719,21 @@ class _Converter:
         x_src = dq.inputs[0]
         self._act_q(dq, x_src, dq.inputs[1], dq.inputs[2] if len(dq.inputs) > 2 else None)
         out = q.outputs[0]
+        uint8 = self.info.get(out, (None,))[0] == np.uint8
+        if node.op == "Add":
+            other = node.inputs[1]
+            if other not in self.dq_act:
+                return False
+            dq2 = self.dq_act[other]
+            self._act_q(dq2, dq2.inputs[0], dq2.inputs[1],
+                        dq2.inputs[2] if len(dq2.inputs) > 2 else None)
+            self._qadd(node, x_src, dq2.inputs[0], out, yq, uint8)
+            self.done.add(q.index)
+            return True
+        if node.op == "GlobalAveragePool":
+            self._pool(node, OpKind.AVERAGE_POOL_2D, np.int8, yq, x_name=x_src, out_name=out)
+            self.done.add(q.index)
+            return True
         if node.op in ("MaxPool", "Flatten", "Reshape"):
             if not (np.array_equal(xs, ys) and np.array_equal(xz, yz)):
                 return False
@@ -667,7 +747,7 @@ class _Converter:
                 self._reshape_to(node, x_src, out, (int(np.prod(xsh[:axis])),
                                                     int(np.prod(xsh[axis:]))), yq)
             else:
-                self._reshape_to(node, x_src, out, self.shape(node.outputs[0], node), yq)
+                self._reshape_to(node, x_src, out, self._reshape_target(node), yq)
             self.done.add(q.index)
             return True
         wname = node.inputs[1]

@@ -16,6 +16,14 @@ What each operator computes depends on :attr:`~.ir.Graph.arithmetic`:
       scale ``(x_scale * w_scale[j]) / y_scale`` (two float32 operations, RNE, in that order),
       the output zero point and the clamp;
     - max pooling: the maximum of the in-bounds int8 values;
+    - ADD (QLinearAdd, and the QDQ Add onnxruntime fuses into it), as MLAS's AVX2 kernel computes
+      it (the kernel x86-64 machines with AVX2 run; other CPUs run other kernels that may round
+      differently) on the raw stored values (uint8 or int8): with ``r_a = f32(s_a / s_c)``,
+      ``r_b = f32(s_b / s_c)`` and ``f = f32(z_c - fma(r_a, z_a, f32(r_b * z_b)))``,
+      ``y = sat(rne(fma(a, r_a, fma(b, r_b, f))))`` (every operation float32, fma rounded once);
+    - global average pooling (QLinearGlobalAveragePool): ``acc = sum(x) - z_x * n`` (int32) over
+      the ``n`` pixels, then :func:`dure.sim.golden.requantize` with the scale
+      ``f32(s_x / f32(s_y * f32(n)))``;
     - QuantizeLinear: ``clamp(rne(x / scale) + zp, -128, 127)`` (one float32 division, round
       half to even); DequantizeLinear: ``float32(q - zp) * scale`` (one float32 multiply).
 
@@ -178,6 +186,31 @@ def _onnx_acc(graph, op, x, w, bias):
     return wrap_int32(acc)
 
 
+def _fma32(a, b, c):
+    """float32 fused multiply-add, rounded once: exact for the operands used here (an int8 /
+    uint8 value or a float32 times a float32 is exact in float64, and so is the sum with a
+    float32 of comparable magnitude)."""
+    return (np.asarray(a, np.float64) * np.float64(b) + np.asarray(c, np.float64)
+            ).astype(np.float32)
+
+
+def _onnx_add(graph, op, a, b, lo, hi):
+    """QLinearAdd as MLAS's AVX2 kernel computes it (module docstring)."""
+    T = graph.tensors
+    qa, qb, qc = (T[n].quant for n in (op.inputs[0], op.inputs[1], op.outputs[0]))
+    off = 128 if op.attrs.get("uint8") else 0
+    za, zb, zc = qa.zp + off, qb.zp + off, qc.zp + off
+    with np.errstate(all="ignore"):
+        ra, rb = np.float32(qa.s / qc.s), np.float32(qb.s / qc.s)
+        fixed = np.float32(np.float32(zc) - _fma32(ra, np.float32(za),
+                                                   np.float32(rb * np.float32(zb))))
+    raw_a = a.astype(np.int64) + off
+    raw_b = b.astype(np.int64) + off
+    v = _fma32(raw_a, ra, _fma32(raw_b, rb, fixed))
+    r = np.clip(np.rint(v), -2.0 ** 31, 2.0 ** 31 - 1).astype(np.int64) - off
+    return np.minimum(np.maximum(np.clip(r, -128, 127), lo), hi).astype(np.int8)
+
+
 def _float_padded(op, x, kh, kw, value):
     """For explicit padding: the input padded with ``value`` and the padding 'VALID'."""
     pads = op.attrs["padding"]
@@ -244,6 +277,17 @@ def _run(graph, op, ins):
             return gt.conv2d_int8(x, w, b, **geo, **common)
         return gt.depthwise_conv2d_int8(x, w, b, depth_multiplier=a["depth_multiplier"], **geo,
                                         **common)
+    if k is OpKind.ADD and ar == "onnx":
+        return _onnx_add(graph, op, ins[0], ins[1], lo, hi)
+    if k is OpKind.AVERAGE_POOL_2D and ar == "onnx":
+        x = ins[0]
+        n = x.shape[1] * x.shape[2]
+        if tuple(pair(a["filter"])) != x.shape[1:3] or a["padding"] != "VALID":
+            raise op.fail("only global average pooling is supported in ONNX INT8 models")
+        acc = x.astype(np.int64).sum(axis=(1, 2)) - xq.zp * n
+        scale = np.float32(xq.s / np.float32(yq.s * np.float32(n)))
+        return golden.requantize(wrap_int32(acc), scale, yq.zp, lo, hi).reshape(
+            x.shape[0], 1, 1, x.shape[3])
     if k is OpKind.ADD:
         q1, q2 = T[op.inputs[0]].quant, T[op.inputs[1]].quant
         return gt.add_int8(ins[0], ins[1], add_params(q1.s, q2.s, yq.s),

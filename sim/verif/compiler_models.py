@@ -14,7 +14,7 @@ from tflite.BuiltinOptions import BuiltinOptions
 from . import tflite_builder as tb
 
 __all__ = ["tflite_int8_cnn", "tflite_float_cnn", "tflite_int8_mlp", "tflite_float_mlp",
-           "onnx_float_cnn", "onnx_qoperator_cnn", "onnx_qdq_mlp"]
+           "onnx_float_cnn", "onnx_qoperator_cnn", "onnx_qdq_mlp", "onnx_float_resnet"]
 
 
 def _wq(rng, cout, axis=0):
@@ -334,3 +334,35 @@ def onnx_qdq_mlp(rng, *, batch=4, sizes=(24, 16, 10), act=np.int8, relu=True):
                                                              [batch, sizes[0]])],
                        [helper.make_tensor_value_info("y", TensorProto.FLOAT,
                                                       [batch, sizes[-1]])], inits)
+
+
+def onnx_float_resnet(rng, *, h=8, w=8, cin=3, c=8, units=10, batch=1):
+    """A residual block as exporters write it (NCHW float32): Conv 3x3 (bias) + Relu, Conv 3x3
+    (bias), Add of the block input, Relu, GlobalAveragePool, Flatten, Gemm, Softmax; for
+    onnxruntime's quantization tools."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    def init(name, shape, scale):
+        return numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(np.float32),
+                                       name)
+
+    inits = [init("w0", (c, cin, 3, 3), 0.3), init("b0", (c,), 0.1),
+             init("w1", (c, c, 3, 3), 0.2), init("b1", (c,), 0.1),
+             init("w2", (c, c, 3, 3), 0.2), init("b2", (c,), 0.1),
+             init("wf", (units, c), 0.3), init("bf", (units,), 0.1)]
+    nodes = [
+        helper.make_node("Conv", ["x", "w0", "b0"], ["c0"], pads=[1, 1, 1, 1], name="stem"),
+        helper.make_node("Relu", ["c0"], ["r0"], name="relu0"),
+        helper.make_node("Conv", ["r0", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
+        helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1], name="conv2"),
+        helper.make_node("Add", ["c2", "r0"], ["s"], name="residual"),
+        helper.make_node("Relu", ["s"], ["r2"], name="relu2"),
+        helper.make_node("GlobalAveragePool", ["r2"], ["g"], name="gap"),
+        helper.make_node("Flatten", ["g"], ["fl"], name="flatten"),
+        helper.make_node("Gemm", ["fl", "wf", "bf"], ["y"], transB=1, name="fc"),
+    ]
+    return _onnx_model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                             [batch, cin, h, w])],
+                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, units])],
+                       inits)
