@@ -278,11 +278,11 @@ class _Converter:
     def convert(self, node):
         op = node.op
         if op in ("Conv", "Gemm", "MatMul", "MaxPool", "Flatten", "Reshape", "Add",
-                  "GlobalAveragePool") and \
+                  "GlobalAveragePool", "AveragePool") and \
                 node.inputs and node.inputs[0] in self.dq_act and self._qdq(node):
             return
         if op in ("com.microsoft.QLinearAdd", "com.microsoft.QLinearGlobalAveragePool",
-                  "com.microsoft.QGemm"):
+                  "com.microsoft.QGemm", "com.microsoft.QLinearAveragePool"):
             return getattr(self, "_" + op.split(".")[-1])(node)
         method = getattr(self, f"_{op}", None)
         if method is None or "." in op:
@@ -471,7 +471,8 @@ class _Converter:
     def _Clip(self, node):
         self._clamp(node, *self._clip_bounds(node))
 
-    def _pool(self, node, kind, out_dtype, out_quant, x_name=None, out_name=None):
+    def _pool(self, node, kind, out_dtype, out_quant, x_name=None, out_name=None,
+              quantized=False):
         a = node.attrs
         x, _ = self.value(x_name or node.inputs[0], node, "nhwc")
         xs = self.T[x].shape
@@ -486,7 +487,7 @@ class _Converter:
                     a.get("storage_order", 0):
                 raise node.fail("ceil_mode, dilations and storage_order are not supported")
             padding = self._padding(node, xs, fh, fw, strides, (1, 1))
-            if kind is OpKind.AVERAGE_POOL_2D:
+            if kind is OpKind.AVERAGE_POOL_2D and not quantized:
                 if a.get("count_include_pad", 0):
                     raise node.fail("count_include_pad = 1 is not supported")
                 if not isinstance(padding, str):
@@ -497,6 +498,8 @@ class _Converter:
         lo, hi = (-128, 127) if out_dtype == np.int8 else (None, None)
         self.emit(node, kind, [x], [y], filter=(fh, fw), stride=strides, padding=padding,
                   lo=lo, hi=hi)
+        if quantized and kind is OpKind.AVERAGE_POOL_2D:
+            self.ops[-1].attrs["count_include_pad"] = bool(a.get("count_include_pad", 0))
         self.put(out_name, y, "nhwc")
 
     def _AveragePool(self, node):
@@ -680,13 +683,22 @@ class _Converter:
         self._fc(node, i[0], wi if trans else np.ascontiguousarray(wi.T), b, node.outputs[0],
                  np.int8, Quant(ys, yz), wq)
 
+    def _QLinearAveragePool(self, node):
+        if node.attrs.get("channels_last", 0):
+            raise node.fail("channels_last = 1 is not supported")
+        i = node.inputs
+        self._act_q(node, i[0], i[1], i[2])
+        ys, yz, zdt = self.qparams(node, i[3], i[4] if len(i) > 4 else None, "output")
+        self._pool(node, OpKind.AVERAGE_POOL_2D, np.int8, Quant(ys, yz), quantized=True)
+        self.ops[-1].attrs["uint8"] = zdt == np.uint8
+
     def _QLinearGlobalAveragePool(self, node):
         if node.attrs.get("channels_last", 0):
             raise node.fail("channels_last = 1 is not supported")
         i = node.inputs
         self._act_q(node, i[0], i[1], i[2])
         ys, yz, _ = self.qparams(node, i[3], i[4] if len(i) > 4 else None, "output")
-        self._pool(node, OpKind.AVERAGE_POOL_2D, np.int8, Quant(ys, yz))
+        self._pool(node, OpKind.AVERAGE_POOL_2D, np.int8, Quant(ys, yz), quantized=True)
 
     # QDQ patterns
 
@@ -730,8 +742,10 @@ class _Converter:
             self._qadd(node, x_src, dq2.inputs[0], out, yq, uint8)
             self.done.add(q.index)
             return True
-        if node.op == "GlobalAveragePool":
-            self._pool(node, OpKind.AVERAGE_POOL_2D, np.int8, yq, x_name=x_src, out_name=out)
+        if node.op in ("GlobalAveragePool", "AveragePool"):
+            self._pool(node, OpKind.AVERAGE_POOL_2D, np.int8, yq, x_name=x_src, out_name=out,
+                       quantized=True)
+            self.ops[-1].attrs["uint8"] = uint8
             self.done.add(q.index)
             return True
         if node.op in ("MaxPool", "Flatten", "Reshape"):

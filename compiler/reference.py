@@ -21,9 +21,13 @@ What each operator computes depends on :attr:`~.ir.Graph.arithmetic`:
       differently) on the raw stored values (uint8 or int8): with ``r_a = f32(s_a / s_c)``,
       ``r_b = f32(s_b / s_c)`` and ``f = f32(z_c - fma(r_a, z_a, f32(r_b * z_b)))``,
       ``y = sat(rne(fma(a, r_a, fma(b, r_b, f))))`` (every operation float32, fma rounded once);
-    - global average pooling (QLinearGlobalAveragePool): ``acc = sum(x) - z_x * n`` (int32) over
-      the ``n`` pixels, then :func:`dure.sim.golden.requantize` with the scale
-      ``f32(s_x / f32(s_y * f32(n)))``;
+    - global average pooling (QLinearGlobalAveragePool, and QLinearAveragePool whose window is
+      the whole unpadded image): ``acc = sum(x) - z_x * n`` (int32) over the ``n`` pixels, then
+      :func:`dure.sim.golden.requantize` with the scale ``f32(s_x / f32(s_y * f32(n)))``;
+    - other average pooling (QLinearAveragePool): every input dequantized,
+      ``f32(s_x * f32(x - z_x))``, summed in float32 over the in-bounds taps in (kh, kw) order
+      from +0, divided (float32) by the tap count (all taps with ``count_include_pad``), then
+      ``clamp(rne(f32(f32(avg / s_y) + z_y)), type range)`` on the raw stored values;
     - QuantizeLinear: ``clamp(rne(x / scale) + zp, -128, 127)`` (one float32 division, round
       half to even); DequantizeLinear: ``float32(q - zp) * scale`` (one float32 multiply).
 
@@ -211,6 +215,32 @@ def _onnx_add(graph, op, a, b, lo, hi):
     return np.minimum(np.maximum(np.clip(r, -128, 127), lo), hi).astype(np.int8)
 
 
+def _onnx_avgpool(graph, op, x, pads, lo, hi):
+    """QLinearAveragePool (not global) as onnxruntime computes it (module docstring)."""
+    T = graph.tensors
+    qx, qy = T[op.inputs[0]].quant, T[op.outputs[0]].quant
+    off = 128 if op.attrs.get("uint8") else 0
+    fh, fw = pair(op.attrs["filter"])
+    with np.errstate(all="ignore"):
+        xf = (np.float32(qx.s) * (x.astype(np.int64) - qx.zp).astype(np.float32)
+              ).astype(np.float32)
+        taps = patches(xf, fh, fw, op.attrs["stride"], 1, pads, np.float32(np.nan))
+        inside = ~np.isnan(taps)
+        total = np.zeros(taps.shape[:3] + (x.shape[3],), np.float32)
+        for i in range(fh):
+            for j in range(fw):
+                tap = taps[:, :, :, i, j, :]
+                total = np.where(np.isnan(tap), total, (total + tap).astype(np.float32))
+        count = (np.full(total.shape, fh * fw) if op.attrs.get("count_include_pad")
+                 else inside.sum(axis=(3, 4)))
+        avg = (total / count.astype(np.float32)).astype(np.float32)
+        v = ((avg / np.float32(qy.s)).astype(np.float32) + np.float32(qy.zp + off)
+             ).astype(np.float32)
+        r = np.clip(np.rint(v), -2.0 ** 31, 2.0 ** 31 - 1).astype(np.int64) - off
+    r = np.clip(r, -128, 127)
+    return np.minimum(np.maximum(r, lo), hi).astype(np.int8)
+
+
 def _float_padded(op, x, kh, kw, value):
     """For explicit padding: the input padded with ``value`` and the padding 'VALID'."""
     pads = op.attrs["padding"]
@@ -282,8 +312,9 @@ def _run(graph, op, ins):
     if k is OpKind.AVERAGE_POOL_2D and ar == "onnx":
         x = ins[0]
         n = x.shape[1] * x.shape[2]
-        if tuple(pair(a["filter"])) != x.shape[1:3] or a["padding"] != "VALID":
-            raise op.fail("only global average pooling is supported in ONNX INT8 models")
+        pads = _pads(op, x, *pair(a["filter"]))
+        if tuple(pair(a["filter"])) != x.shape[1:3] or any(pads):
+            return _onnx_avgpool(graph, op, x, pads, lo, hi)
         acc = x.astype(np.int64).sum(axis=(1, 2)) - xq.zp * n
         scale = np.float32(xq.s / np.float32(yq.s * np.float32(n)))
         return golden.requantize(wrap_int32(acc), scale, yq.zp, lo, hi).reshape(

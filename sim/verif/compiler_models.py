@@ -336,10 +336,11 @@ def onnx_qdq_mlp(rng, *, batch=4, sizes=(24, 16, 10), act=np.int8, relu=True):
                                                       [batch, sizes[-1]])], inits)
 
 
-def onnx_float_resnet(rng, *, h=8, w=8, cin=3, c=8, units=10, batch=1):
+def onnx_float_resnet(rng, *, h=8, w=8, cin=3, c=8, units=10, batch=1, pool="global"):
     """A residual block as exporters write it (NCHW float32): Conv 3x3 (bias) + Relu, Conv 3x3
-    (bias), Add of the block input, Relu, GlobalAveragePool, Flatten, Gemm, Softmax; for
-    onnxruntime's quantization tools."""
+    (bias), Add of the block input, Relu, then GlobalAveragePool (``pool="global"``) or an
+    AveragePool 3x3 pads 1 and an AveragePool over the whole image (``pool="avg"``), Flatten,
+    Gemm; for onnxruntime's quantization tools."""
     from onnx import TensorProto, helper, numpy_helper
 
     def init(name, shape, scale):
@@ -358,10 +359,16 @@ def onnx_float_resnet(rng, *, h=8, w=8, cin=3, c=8, units=10, batch=1):
         helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1], name="conv2"),
         helper.make_node("Add", ["c2", "r0"], ["s"], name="residual"),
         helper.make_node("Relu", ["s"], ["r2"], name="relu2"),
-        helper.make_node("GlobalAveragePool", ["r2"], ["g"], name="gap"),
-        helper.make_node("Flatten", ["g"], ["fl"], name="flatten"),
-        helper.make_node("Gemm", ["fl", "wf", "bf"], ["y"], transB=1, name="fc"),
     ]
+    if pool == "global":
+        nodes.append(helper.make_node("GlobalAveragePool", ["r2"], ["g"], name="gap"))
+    else:
+        nodes += [helper.make_node("AveragePool", ["r2"], ["a"], kernel_shape=[3, 3],
+                                   pads=[1, 1, 1, 1], name="avg3"),
+                  helper.make_node("AveragePool", ["a"], ["g"], kernel_shape=[h, w],
+                                   name="avg_all")]
+    nodes += [helper.make_node("Flatten", ["g"], ["fl"], name="flatten"),
+              helper.make_node("Gemm", ["fl", "wf", "bf"], ["y"], transB=1, name="fc")]
     return _onnx_model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT,
                                                              [batch, cin, h, w])],
                        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, units])],

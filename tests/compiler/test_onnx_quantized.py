@@ -28,11 +28,12 @@ class _Reader(quantization.CalibrationDataReader):
 @pytest.mark.parametrize("fmt", ["QDQ", "QOperator"])
 @pytest.mark.parametrize("per_channel", [False, True])
 @pytest.mark.parametrize("act", ["QInt8", "QUInt8"])
-def test_quantize_static_models_bit_exact(tmp_path, fmt, per_channel, act):
+@pytest.mark.parametrize("pool", ["global", "avg"])
+def test_quantize_static_models_bit_exact(tmp_path, fmt, per_channel, act, pool):
     rng = np.random.default_rng(3)
     shape = (1, 3, 8, 8)
     src, dst = tmp_path / "float.onnx", tmp_path / "int8.onnx"
-    src.write_bytes(cm.onnx_float_resnet(rng))
+    src.write_bytes(cm.onnx_float_resnet(rng, pool=pool))
     quantization.quantize_static(
         str(src), str(dst), _Reader(rng, shape), quant_format=getattr(quantization.QuantFormat,
                                                                       fmt),
