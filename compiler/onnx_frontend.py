@@ -129,7 +129,9 @@ class _Converter:
         self.graph_outputs = [o.name for o in g.output]
         self.T, self.ops, self.map = {}, [], {}
         self.done = set()
-        self.quantized = any(n.op in _Q_OPS for n in self.nodes)
+        self.quantized = any(n.op in _Q_OPS or n.op.startswith("com.microsoft.Q")
+                             for n in self.nodes) or any(
+            _onnx_dtype(i.type.tensor_type.elem_type) in (np.int8, np.uint8) for i in g.input)
         self.io_offset, self.io_layout = {}, {}
 
     # --- helpers --------------------------------------------------------------------------
@@ -278,11 +280,12 @@ class _Converter:
     def convert(self, node):
         op = node.op
         if op in ("Conv", "Gemm", "MatMul", "MaxPool", "Flatten", "Reshape", "Add",
-                  "GlobalAveragePool", "AveragePool") and \
+                  "GlobalAveragePool", "AveragePool", "Softmax") and \
                 node.inputs and node.inputs[0] in self.dq_act and self._qdq(node):
             return
         if op in ("com.microsoft.QLinearAdd", "com.microsoft.QLinearGlobalAveragePool",
-                  "com.microsoft.QGemm", "com.microsoft.QLinearAveragePool"):
+                  "com.microsoft.QGemm", "com.microsoft.QLinearAveragePool",
+                  "com.microsoft.QLinearSoftmax"):
             return getattr(self, "_" + op.split(".")[-1])(node)
         method = getattr(self, f"_{op}", None)
         if method is None or "." in op:
@@ -683,6 +686,27 @@ class _Converter:
         self._fc(node, i[0], wi if trans else np.ascontiguousarray(wi.T), b, node.outputs[0],
                  np.int8, Quant(ys, yz), wq)
 
+    def _qsoftmax(self, node, x_name, out, yq, uint8, axis, opset):
+        ir, lay = self.value(x_name, node)
+        t = self.T[ir]
+        rank = len(t.shape)
+        axis = axis + rank if axis < 0 else axis
+        last = (axis == rank - 1 and lay == "plain") or (lay == "nhwc" and rank == 4 and
+                                                         axis == 1 and opset >= 13)
+        if not last:
+            raise node.fail(f"Softmax over axis {axis} is not supported (the last axis)")
+        y = self.new(out, np.int8, t.shape, yq)
+        self.emit(node, OpKind.SOFTMAX, [ir], [y], beta=1.0, uint8=uint8)
+        self.put(out, y, lay)
+
+    def _QLinearSoftmax(self, node):
+        i = node.inputs
+        self._act_q(node, i[0], i[1], i[2] if len(i) > 2 else None)
+        ys, yz, zdt = self.qparams(node, i[3], i[4] if len(i) > 4 else None, "output")
+        opset = int(node.attrs.get("opset", self.opset))
+        self._qsoftmax(node, i[0], node.outputs[0], Quant(ys, yz), zdt == np.uint8,
+                       int(node.attrs.get("axis", -1 if opset >= 13 else 1)), opset)
+
     def _QLinearAveragePool(self, node):
         if node.attrs.get("channels_last", 0):
             raise node.fail("channels_last = 1 is not supported")
@@ -740,6 +764,11 @@ class _Converter:
             self._act_q(dq2, dq2.inputs[0], dq2.inputs[1],
                         dq2.inputs[2] if len(dq2.inputs) > 2 else None)
             self._qadd(node, x_src, dq2.inputs[0], out, yq, uint8)
+            self.done.add(q.index)
+            return True
+        if node.op == "Softmax":
+            self._qsoftmax(node, x_src, out, yq, uint8, int(node.attrs.get(
+                "axis", -1 if self.opset >= 13 else 1)), self.opset)
             self.done.add(q.index)
             return True
         if node.op in ("GlobalAveragePool", "AveragePool"):

@@ -24,6 +24,12 @@ What each operator computes depends on :attr:`~.ir.Graph.arithmetic`:
     - global average pooling (QLinearGlobalAveragePool, and QLinearAveragePool whose window is
       the whole unpadded image): ``acc = sum(x) - z_x * n`` (int32) over the ``n`` pixels, then
       :func:`dure.sim.golden.requantize` with the scale ``f32(s_x / f32(s_y * f32(n)))``;
+    - SOFTMAX (QLinearSoftmax, and the QDQ Softmax onnxruntime fuses into it): a table of 256
+      float32 ``exp((i - 255 + shift) * s_x)`` (double arithmetic, ``shift = max(0, log(f32(
+      FLT_MAX / D)) - 5) / s_x``), indexed by the raw value shifted so that the row maximum
+      meets entry 255; the row sum in float32, in order; ``y = rne(f32(e * floor(1 / s_y)) /
+      sum) + z_y`` saturated to the type's range (onnxruntime 1.31 saturates; older sources
+      wrapped int8 results above 127);
     - other average pooling (QLinearAveragePool): every input dequantized,
       ``f32(s_x * f32(x - z_x))``, summed in float32 over the in-bounds taps in (kh, kw) order
       from +0, divided (float32) by the tap count (all taps with ``count_include_pad``), then
@@ -241,6 +247,35 @@ def _onnx_avgpool(graph, op, x, pads, lo, hi):
     return np.minimum(np.maximum(r, lo), hi).astype(np.int8)
 
 
+def _onnx_softmax(x, xq, yq, uint8):
+    """QLinearSoftmax (last axis) as onnxruntime computes it (module docstring)."""
+    import math
+
+    d = x.shape[-1]
+    f32max = float(np.finfo(np.float32).max)
+    shift = math.log(float(np.float32(f32max) / np.float32(d)))
+    shift = max(0.0, shift - 5.0) / float(xq.s)
+    table = np.zeros(256, np.float32)
+    for i in range(256):
+        idx = (i - 128) % 256 if not uint8 else i
+        table[idx] = np.float32(math.exp((float(i) - 255 + shift) * float(xq.s)))
+    raw = x.astype(np.int64) + (128 if uint8 else 0)
+    rows = raw.reshape(-1, d)
+    y_scale = np.float32(math.floor(np.float32(1.0) / yq.s))
+    zp = yq.zp + (128 if uint8 else 0)
+    out = np.zeros_like(rows)
+    for r, row in enumerate(rows):
+        top = row.max()
+        idx = (row + (255 - top) if uint8 else (row + (127 - top)) % 256).astype(np.int64)
+        vals = table[idx]
+        total = np.float32(0)
+        for v in vals:
+            total = np.float32(total + v)
+        q = np.rint((vals * y_scale).astype(np.float32) / total).astype(np.int64) + zp
+        out[r] = np.clip(q - (128 if uint8 else 0), -128, 127)
+    return out.reshape(x.shape).astype(np.int8)
+
+
 def _float_padded(op, x, kh, kw, value):
     """For explicit padding: the input padded with ``value`` and the padding 'VALID'."""
     pads = op.attrs["padding"]
@@ -335,6 +370,8 @@ def _run(graph, op, ins):
     if k is OpKind.AVERAGE_POOL_2D:
         return gt.average_pool_int8(ins[0], a["filter"], stride=a["stride"],
                                     padding=a["padding"], lo=lo, hi=hi)
+    if k is OpKind.SOFTMAX and ar == "onnx":
+        return _onnx_softmax(ins[0], xq, yq, bool(a.get("uint8")))
     if k is OpKind.SOFTMAX:
         return softmax_int8(ins[0], *softmax_params(a["beta"], xq.s))
     if k is OpKind.QUANTIZE:

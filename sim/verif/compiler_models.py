@@ -336,11 +336,12 @@ def onnx_qdq_mlp(rng, *, batch=4, sizes=(24, 16, 10), act=np.int8, relu=True):
                                                       [batch, sizes[-1]])], inits)
 
 
-def onnx_float_resnet(rng, *, h=8, w=8, cin=3, c=8, units=10, batch=1, pool="global"):
+def onnx_float_resnet(rng, *, h=8, w=8, cin=3, c=8, units=10, batch=1, pool="global",
+                      softmax=False):
     """A residual block as exporters write it (NCHW float32): Conv 3x3 (bias) + Relu, Conv 3x3
     (bias), Add of the block input, Relu, then GlobalAveragePool (``pool="global"``) or an
     AveragePool 3x3 pads 1 and an AveragePool over the whole image (``pool="avg"``), Flatten,
-    Gemm; for onnxruntime's quantization tools."""
+    Gemm, [Softmax]; for onnxruntime's quantization tools."""
     from onnx import TensorProto, helper, numpy_helper
 
     def init(name, shape, scale):
@@ -368,7 +369,10 @@ def onnx_float_resnet(rng, *, h=8, w=8, cin=3, c=8, units=10, batch=1, pool="glo
                   helper.make_node("AveragePool", ["a"], ["g"], kernel_shape=[h, w],
                                    name="avg_all")]
     nodes += [helper.make_node("Flatten", ["g"], ["fl"], name="flatten"),
-              helper.make_node("Gemm", ["fl", "wf", "bf"], ["y"], transB=1, name="fc")]
+              helper.make_node("Gemm", ["fl", "wf", "bf"], ["logits" if softmax else "y"],
+                               transB=1, name="fc")]
+    if softmax:
+        nodes.append(helper.make_node("Softmax", ["logits"], ["y"], axis=-1, name="softmax"))
     return _onnx_model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT,
                                                              [batch, cin, h, w])],
                        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, units])],

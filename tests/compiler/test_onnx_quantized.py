@@ -28,12 +28,12 @@ class _Reader(quantization.CalibrationDataReader):
 @pytest.mark.parametrize("fmt", ["QDQ", "QOperator"])
 @pytest.mark.parametrize("per_channel", [False, True])
 @pytest.mark.parametrize("act", ["QInt8", "QUInt8"])
-@pytest.mark.parametrize("pool", ["global", "avg"])
+@pytest.mark.parametrize("pool", ["global", "avg"])     # "avg" ends with a Softmax
 def test_quantize_static_models_bit_exact(tmp_path, fmt, per_channel, act, pool):
     rng = np.random.default_rng(3)
     shape = (1, 3, 8, 8)
     src, dst = tmp_path / "float.onnx", tmp_path / "int8.onnx"
-    src.write_bytes(cm.onnx_float_resnet(rng, pool=pool))
+    src.write_bytes(cm.onnx_float_resnet(rng, pool=pool, softmax=pool == "avg"))
     quantization.quantize_static(
         str(src), str(dst), _Reader(rng, shape), quant_format=getattr(quantization.QuantFormat,
                                                                       fmt),
@@ -49,3 +49,36 @@ def test_quantize_static_models_bit_exact(tmp_path, fmt, per_channel, act, pool)
         assert np.array_equal(reference.run(graph, [x])[0], want)
         got, _ = run_program(program, [x])
         assert np.array_equal(got[0], want)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8])
+def test_qlinear_softmax_sweep(dtype):
+    """QLinearSoftmax on many rows and scales, including rows whose largest output saturates
+    (p = 1 is 256 steps of 1/256 above the zero point)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(11)
+    et = TensorProto.INT8 if dtype == np.int8 else TensorProto.UINT8
+    off = 0 if dtype == np.int8 else 128
+    for d in (2, 10, 37):
+        for _ in range(4):
+            xs = np.float32(rng.uniform(0.01, 0.5))
+            ys, yz = np.float32(1 / 256), -128 + off
+            x = rng.integers(-128, 128, (64, d)).astype(np.int16) + off
+            x[0] = x[0, 0]                      # a row of equal values
+            x = x.astype(dtype)
+            inits = [numpy_helper.from_array(np.array(xs), "xs"),
+                     numpy_helper.from_array(np.array(0 + off, dtype), "xz"),
+                     numpy_helper.from_array(np.array(ys), "ys"),
+                     numpy_helper.from_array(np.array(yz, dtype), "yz")]
+            node = helper.make_node("QLinearSoftmax", ["x", "xs", "xz", "ys", "yz"], ["y"],
+                                    domain="com.microsoft", axis=-1, opset=13)
+            g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", et, [64, d])],
+                                  [helper.make_tensor_value_info("y", et, [64, d])],
+                                  initializer=inits)
+            m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.microsoft", 1)])
+            m.ir_version = 8
+            model = m.SerializeToString()
+            assert np.array_equal(reference.run(parse_onnx(model), [x])[0],
+                                  run_onnx(model, x)[0])
