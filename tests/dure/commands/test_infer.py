@@ -49,3 +49,13 @@ def test_bad_input(files, capsys, which, extra, fragment):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and fragment in err[0], err
+
+
+def test_onnx_model_checked_against_onnxruntime(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    model, x = tmp_path / "q.onnx", tmp_path / "x.npy"
+    model.write_bytes(cm.onnx_qoperator_cnn(rng))
+    np.save(x, rng.standard_normal((1, 3, 8, 8)).astype(np.float32))
+    assert main(["infer", str(model), "--input", str(x), "--check", "--variant",
+                 "npu-small"]) == 0
+    assert "onnxruntime: bit-exact" in capsys.readouterr().out
