@@ -14,7 +14,8 @@ from tflite.BuiltinOptions import BuiltinOptions
 from . import tflite_builder as tb
 
 __all__ = ["tflite_int8_cnn", "tflite_float_cnn", "tflite_int8_mlp", "tflite_float_mlp",
-           "onnx_float_cnn", "onnx_qoperator_cnn", "onnx_qdq_mlp", "onnx_float_resnet"]
+           "onnx_float_cnn", "onnx_qoperator_cnn", "onnx_qdq_mlp", "onnx_float_resnet",
+           "tflite_int8_resnet8"]
 
 
 def _wq(rng, cout, axis=0):
@@ -377,3 +378,47 @@ def onnx_float_resnet(rng, *, h=8, w=8, cin=3, c=8, units=10, batch=1, pool="glo
                                                              [batch, cin, h, w])],
                        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, units])],
                        inits)
+
+
+def tflite_int8_resnet8(rng, *, size=32, batch=1):
+    """The layer shapes of MLPerf Tiny's ResNet-8 (image classification), int8, random weights:
+    CONV 3x3x16 (RELU); three stacks of CONV 3x3 (RELU), CONV 3x3, shortcut (identity, or CONV
+    1x1 stride 2 when the stack halves the image), ADD (RELU), at 16, 32, 64 channels;
+    AVERAGE_POOL over the last feature map, RESHAPE, FULLY_CONNECTED 10, SOFTMAX."""
+    mb = tb.ModelBuilder()
+    xq = _aq(rng)
+    x = graph_in = mb.tensor("input", (batch, size, size, 3), np.int8, xq)
+
+    def conv(name, src, src_q, cin, cout, k, stride, hw, act):
+        q = _aq(rng)
+        w = rng.integers(-127, 128, (cout, k, k, cin)).astype(np.int8)
+        b = rng.integers(-3000, 3000, cout).astype(np.int32)
+        wq = tb.Quant(rng.uniform(0.5, 1.5, cout).astype(np.float32) / (k * np.sqrt(cin) * 40),
+                      0, 0)
+        out_hw = (hw + stride - 1) // stride
+        y = tb.add_conv2d(mb, src, src_q, w, b, wq, q, (batch, out_hw, out_hw, cout),
+                          stride=stride, padding="SAME", activation=act, name=name)
+        return y, q, out_hw
+
+    y, q, hw = conv("stem", x, xq, 3, 16, 3, 1, size, "RELU")
+    cin = 16
+    for i, cout in enumerate((16, 32, 64)):
+        stride = 1 if i == 0 else 2
+        a, aq_, hw2 = conv(f"s{i}a", y, q, cin, cout, 3, stride, hw, "RELU")
+        b, bq, _ = conv(f"s{i}b", a, aq_, cout, cout, 3, 1, hw2, "NONE")
+        if stride == 1 and cin == cout:
+            sc, scq = y, q
+        else:
+            sc, scq, _ = conv(f"s{i}sc", y, q, cin, cout, 1, stride, hw, "NONE")
+        oq = _aq(rng)
+        y = tb.add_add(mb, b, sc, (batch, hw2, hw2, cout), oq, activation="RELU",
+                       name=f"s{i}add")
+        q, hw, cin = oq, hw2, cout
+    p = tb.add_pool2d(mb, "average", y, (batch, 1, 1, cin), q, hw, stride=hw, name="pool")
+    flat = mb.tensor("flat", (batch, cin), np.int8, q)
+    mb.operator(BuiltinOperator.RESHAPE, [p, _shape(mb, (batch, cin))], [flat], 0, None)
+    fq = _aq(rng)
+    w = rng.integers(-127, 128, (10, cin)).astype(np.int8)
+    logits = tb.add_fully_connected(mb, flat, q, w, rng.integers(-3000, 3000, 10).astype(
+        np.int32), _wq(rng, 10), fq, batch, name="fc")
+    return mb.build([graph_in], [tb.add_softmax(mb, logits, (batch, 10), name="softmax")])

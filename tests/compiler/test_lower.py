@@ -118,3 +118,19 @@ def test_save_writes_the_program(tmp_path):
     assert [row["where"] for row in meta["layers"]] == [la.where for la in program.layers]
     last = meta["layers"][-2]
     assert last["gemm"] == [1, 32, 10] and last["commands"] > 0
+
+
+def test_resnet8_shapes_bit_exact_with_litert():
+    """MLPerf Tiny ResNet-8's layer shapes (random weights): the program on the NPU command
+    model equals LiteRT's reference kernels; every convolution and the classifier on the NPU."""
+    from dure.sim.verif.litert_ref import run_reference
+
+    rng = np.random.default_rng(8)
+    model = cm.tflite_int8_resnet8(rng)
+    graph = parse_tflite(model)
+    program = compile_graph(graph, preset("sim"))
+    assert sum(la.where == "npu" for la in program.layers) == 10
+    assert sum(la.macs for la in program.layers if la.where == "npu") == 12_501_632
+    x = rng.integers(-128, 128, (1, 32, 32, 3)).astype(np.int8)
+    got, _ = run_program(program, [x])
+    assert np.array_equal(got[0], run_reference(model, x)[0])
