@@ -37,7 +37,8 @@ from .ir import Graph, Op, OpKind, Quant, Tensor, explicit_padding
 __all__ = ["parse_onnx", "load_onnx"]
 
 _FLOAT_OPS = {"Conv", "Gemm", "MatMul", "Add", "AveragePool", "GlobalAveragePool", "MaxPool",
-              "Relu", "Clip", "Flatten", "Reshape", "Transpose", "Softmax"}
+              "Relu", "Clip", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose",
+              "Softmax", "Identity", "Dropout"}
 _Q_OPS = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul"}
 _NCHW_TO_NHWC = (0, 2, 3, 1)
 _NHWC_TO_NCHW = (0, 3, 1, 2)
@@ -279,7 +280,8 @@ class _Converter:
 
     def convert(self, node):
         op = node.op
-        if op in ("Conv", "Gemm", "MatMul", "MaxPool", "Flatten", "Reshape", "Add",
+        if op in ("Conv", "Gemm", "MatMul", "MaxPool", "Flatten", "Reshape", "Squeeze",
+                  "Unsqueeze", "Add",
                   "GlobalAveragePool", "AveragePool", "Softmax") and \
                 node.inputs and node.inputs[0] in self.dq_act and self._qdq(node):
             return
@@ -539,12 +541,24 @@ class _Converter:
     def _Reshape(self, node):
         self._reshape_to(node, node.inputs[0], node.outputs[0], self._reshape_target(node))
 
+    _Squeeze = _Unsqueeze = _Reshape
+
+    def _Identity(self, node):
+        self.put(node.outputs[0], *self.value(node.inputs[0], node))
+
+    def _Dropout(self, node):
+        if len(node.outputs) > 1 and node.outputs[1]:
+            raise node.fail("the mask output of Dropout is not supported")
+        self._Identity(node)
+
     def _reshape_target(self, node):
-        """The output shape of a Reshape: from shape inference, else from its shape constant
-        (with ONNX's 0 = copy and -1 = infer)."""
+        """The output shape of a Reshape / Squeeze / Unsqueeze: from shape inference, else from
+        a Reshape's shape constant (with ONNX's 0 = copy and -1 = infer)."""
         out = node.outputs[0]
         if out in self.info and all(d >= 1 for d in self.info[out][1]):
             return self.info[out][1]
+        if node.op != "Reshape":
+            raise node.fail(f"the output {out!r} has no static shape")
         src = self.shape(node.inputs[0], node)
         want = [int(d) for d in self.const(node.inputs[1], node, "Reshape shape")]
         want = [src[i] if d == 0 and not node.attrs.get("allowzero", 0) else d
@@ -777,11 +791,10 @@ class _Converter:
             self.ops[-1].attrs["uint8"] = uint8
             self.done.add(q.index)
             return True
-        if node.op in ("MaxPool", "Flatten", "Reshape"):
+        if node.op in ("MaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze"):
             if not (np.array_equal(xs, ys) and np.array_equal(xz, yz)):
                 return False
             if node.op == "MaxPool":
-                x_ir, _ = self.value(x_src, node, "nhwc")
                 self._pool(node, OpKind.MAX_POOL_2D, np.int8, yq, x_name=x_src, out_name=out)
             elif node.op == "Flatten":
                 xsh = self.shape(node.inputs[0], node)

@@ -199,3 +199,33 @@ def test_load_onnx_file(tmp_path):
     path = tmp_path / "m.onnx"
     path.write_bytes(cm.onnx_qdq_mlp(np.random.default_rng(0)))
     assert load_onnx(path).arithmetic == "onnx"
+
+
+def test_exporter_style_graph_nhwc_input_transpose_squeeze():
+    """As tf2onnx writes graphs: an NHWC input transposed to NCHW, Squeeze after the pooling,
+    Dropout and Identity; the layout bookkeeping keeps the result equal to onnxruntime's (FP16
+    sanity bound) and the program equal to the FP16 reference."""
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array((rng.standard_normal((4, 3, 3, 3)) * 0.3).astype(np.float32),
+                                "w")
+    fw = numpy_helper.from_array((rng.standard_normal((4, 5)) * 0.3).astype(np.float32), "fw")
+    ax = numpy_helper.from_array(np.array([2, 3], np.int64), "ax")
+    nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[0, 3, 1, 2]),
+             helper.make_node("Conv", ["xt", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("GlobalAveragePool", ["r"], ["g"]),
+             helper.make_node("Squeeze", ["g", "ax"], ["s"]),
+             helper.make_node("Dropout", ["s"], ["d"]),
+             helper.make_node("MatMul", ["d", "fw"], ["y0"]),
+             helper.make_node("Identity", ["y0"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [_vi("x", [1, 6, 6, 3])], [_vi("y", [1, 5])],
+                              initializer=[w, fw, ax])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    model = m.SerializeToString()
+    g = parse_onnx(model)
+    x = rng.standard_normal((1, 6, 6, 3)).astype(np.float32)
+    got = reference.run(g, [x])[0]
+    assert np.max(np.abs(got - run_onnx(model, x)[0])) < 0.01
+    npu, _ = run_program(compile_graph(g, preset("sim")), [x])
+    assert np.array_equal(npu[0].view(np.uint32), got.view(np.uint32))
