@@ -25,6 +25,8 @@ Operators (:class:`OpKind`) and their attributes
     ``filter``, ``stride``, ``padding``. ``RESHAPE``: ``shape``. ``TRANSPOSE``: ``perm`` (moves
     data, computes nothing). ``SOFTMAX``: ``beta``, over the last axis. ``QUANTIZE`` /
     ``DEQUANTIZE``: between float32 and int8 (or int8 to int8 with another quantization).
+    ``PAD``: ``pads`` (a ``(before, after)`` pair per axis) filled with ``value`` (in the
+    stored domain: an int8 for quantized tensors), a data move.
     Every computing operator may carry the fused activation clamp ``lo`` / ``hi`` (ints in the
     output's quantized domain for INT8, floats or None for float graphs).
 """
@@ -112,6 +114,7 @@ class OpKind(enum.Enum):
     SOFTMAX = "SOFTMAX"
     QUANTIZE = "QUANTIZE"
     DEQUANTIZE = "DEQUANTIZE"
+    PAD = "PAD"
 
 
 #: Operators that take a fused activation clamp.
@@ -292,6 +295,13 @@ def _check_shapes(g, op):
         perm = a["perm"]
         need(sorted(perm) == list(range(len(ins[0].shape))), f"bad permutation {perm}")
         need(out.shape == tuple(ins[0].shape[p] for p in perm), "bad transposed shape")
+    elif k is OpKind.PAD:
+        pads = a["pads"]
+        need(len(pads) == len(ins[0].shape) and all(b >= 0 and e >= 0 for b, e in pads),
+             f"bad pads {pads}")
+        need(out.shape == tuple(d + b + e for d, (b, e) in zip(ins[0].shape, pads,
+                                                                  strict=True)),
+             f"output shape {out.shape} does not match the padding")
     elif k in (OpKind.SOFTMAX, OpKind.QUANTIZE, OpKind.DEQUANTIZE):
         need(ins[0].shape == out.shape, f"output shape {out.shape} differs from the input's "
              f"{ins[0].shape}")

@@ -38,7 +38,7 @@ __all__ = ["parse_onnx", "load_onnx"]
 
 _FLOAT_OPS = {"Conv", "Gemm", "MatMul", "Add", "AveragePool", "GlobalAveragePool", "MaxPool",
               "Relu", "Clip", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose",
-              "Softmax", "Identity", "Dropout"}
+              "Softmax", "Identity", "Dropout", "Pad", "BatchNormalization"}
 _Q_OPS = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul"}
 _NCHW_TO_NHWC = (0, 2, 3, 1)
 _NHWC_TO_NCHW = (0, 3, 1, 2)
@@ -281,7 +281,7 @@ class _Converter:
     def convert(self, node):
         op = node.op
         if op in ("Conv", "Gemm", "MatMul", "MaxPool", "Flatten", "Reshape", "Squeeze",
-                  "Unsqueeze", "Add",
+                  "Unsqueeze", "Pad", "Add",
                   "GlobalAveragePool", "AveragePool", "Softmax") and \
                 node.inputs and node.inputs[0] in self.dq_act and self._qdq(node):
             return
@@ -543,6 +543,76 @@ class _Converter:
 
     _Squeeze = _Unsqueeze = _Reshape
 
+    def _pad(self, node, x_name, out, quant=None):
+        a = node.attrs
+        mode = a.get("mode", b"constant")
+        mode = mode.decode() if isinstance(mode, bytes) else mode
+        if mode != "constant":
+            raise node.fail(f"Pad mode {mode!r} is not supported (constant only)")
+        if len(node.inputs) > 1 and node.inputs[1]:
+            pads = [int(v) for v in self.const(node.inputs[1], node, "pads")]
+        else:
+            pads = [int(v) for v in a.get("pads", ())]
+        if len(node.inputs) > 3 and node.inputs[3]:
+            raise node.fail("Pad with axes is not supported")
+        value = 0.0
+        if len(node.inputs) > 2 and node.inputs[2]:
+            value = float(self.const(node.inputs[2], node, "constant_value").reshape(-1)[0])
+        elif "value" in a:
+            value = float(a["value"])
+        ir, lay = self.value(x_name, node)
+        t = self.T[ir]
+        rank = len(t.shape)
+        if len(pads) != 2 * rank or min(pads) < 0:
+            raise node.fail(f"pads {pads} are not {2 * rank} non-negative values")
+        pairs = [(pads[i], pads[i + rank]) for i in range(rank)]
+        if lay == "nhwc" and rank == 4:
+            pairs = [pairs[p] for p in _NCHW_TO_NHWC]
+        if quant is not None:        # QDQ: the float constant quantized like the output
+            value = int(np.clip(np.rint(np.float32(value) / quant.s) + quant.zp, -128, 127))
+        elif t.dtype == np.int8:     # a Pad of a stored int8 / uint8 tensor: the raw constant
+            uint8 = self.info.get(node.inputs[0], (None,))[0] == np.uint8
+            value = int(value) - (128 if uint8 else 0)
+        y = self.new(out, t.dtype, tuple(d + b + e for d, (b, e) in zip(t.shape, pairs,
+                                                                        strict=True)),
+                     quant or t.quant)
+        self.emit(node, OpKind.PAD, [ir], [y], pads=tuple(pairs), value=value)
+        self.put(out, y, lay)
+
+    def _Pad(self, node):
+        self._pad(node, node.inputs[0], node.outputs[0])
+
+    def _BatchNormalization(self, node):
+        """Folded into the bias-carrying convolution right before it (float models)."""
+        x = node.inputs[0]
+        ir, lay = self.value(x, node)
+        prod = self.ops[-1] if self.ops else None
+        if not (prod is not None and prod.outputs == [ir] and prod.kind in
+                (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.FULLY_CONNECTED) and
+                len(self.users.get(x, [])) == 1 and prod.attrs.get("lo") is None and
+                prod.attrs.get("hi") is None and self.T[ir].dtype == np.float32):
+            raise node.fail("BatchNormalization is supported only right after a Conv / Gemm "
+                            "of a float model (it is folded into its weights)")
+        if node.attrs.get("training_mode", 0):
+            raise node.fail("training_mode is not supported")
+        gamma, beta, mean, var = (self.const(n, node, "BatchNormalization parameter")
+                                  .astype(np.float64).reshape(-1) for n in node.inputs[1:5])
+        eps = float(node.attrs.get("epsilon", 1e-5))
+        factor = gamma / np.sqrt(var + np.float64(np.float32(eps)))
+        w = self.T[prod.inputs[1]]
+        axis = 3 if prod.kind is OpKind.DEPTHWISE_CONV_2D else 0
+        shape = [1] * w.data.ndim
+        shape[axis] = -1
+        w.data = (w.data.astype(np.float64) * factor.reshape(shape)).astype(np.float32)
+        bias = (np.zeros(factor.size) if prod.inputs[2] is None else
+                self.T[prod.inputs[2]].data.astype(np.float64))
+        folded = ((bias - mean) * factor + beta).astype(np.float32)
+        if prod.inputs[2] is None:
+            prod.inputs[2] = self.new(f"{prod.name}/bias", np.float32, folded.shape, None, folded)
+        else:
+            self.T[prod.inputs[2]].data = folded
+        self.put(node.outputs[0], ir, lay)
+
     def _Identity(self, node):
         self.put(node.outputs[0], *self.value(node.inputs[0], node))
 
@@ -791,10 +861,12 @@ class _Converter:
             self.ops[-1].attrs["uint8"] = uint8
             self.done.add(q.index)
             return True
-        if node.op in ("MaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze"):
+        if node.op in ("MaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Pad"):
             if not (np.array_equal(xs, ys) and np.array_equal(xz, yz)):
                 return False
-            if node.op == "MaxPool":
+            if node.op == "Pad":
+                self._pad(node, x_src, out, yq)
+            elif node.op == "MaxPool":
                 self._pool(node, OpKind.MAX_POOL_2D, np.int8, yq, x_name=x_src, out_name=out)
             elif node.op == "Flatten":
                 xsh = self.shape(node.inputs[0], node)

@@ -46,7 +46,9 @@ What each operator computes depends on :attr:`~.ir.Graph.arithmetic`:
     ``e = exp(beta * (x - max))`` with numpy's float32 ``exp``, the sum over the row in index
     order, ``e / sum`` (one float32 division), then fp16 RNE.
 
-``RESHAPE`` and ``TRANSPOSE`` move data only.
+``RESHAPE``, ``TRANSPOSE`` and ``PAD`` move data only (PAD writes its constant: TFLite's
+output zero point, ONNX's ``constant_value`` quantized with the output's parameters, 0.0 in
+float models, rounded to fp16).
 
 :func:`run` takes the graph inputs as the model file's runtime takes them (int8, uint8 for ONNX
 uint8 edges, float32) and returns the outputs likewise (FP16 results widened to float32).
@@ -319,6 +321,10 @@ def _run(graph, op, ins):
         return ins[0].reshape(out_t.shape)
     if k is OpKind.TRANSPOSE:
         return np.ascontiguousarray(ins[0].transpose(a["perm"]))
+    if k is OpKind.PAD:
+        x = ins[0]
+        value = x.dtype.type(a["value"])
+        return np.pad(x, a["pads"], constant_values=value)
     if ar == "float":
         return _run_float(op, ins, lo, hi)
     xq = T[op.inputs[0]].quant

@@ -10,7 +10,8 @@ Read with the ``tflite`` package's flatbuffer bindings (no TensorFlow). Accepted
   RNE, biases kept in fp32, :mod:`dure.sim.golden_tflite_fp16`).
 
 Operators: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, AVERAGE_POOL_2D, MAX_POOL_2D,
-RESHAPE, SOFTMAX, QUANTIZE, DEQUANTIZE, with the fused activations NONE, RELU, RELU6 and
+RESHAPE, SOFTMAX, QUANTIZE, DEQUANTIZE, PAD / PADV2 (INT8 PAD fills with the output zero
+point, as the reference kernel does), with the fused activations NONE, RELU, RELU6 and
 RELU_N1_TO_1. One subgraph. Anything else is an :class:`~.errors.UnsupportedModel` naming the
 operator (index in the subgraph, first output tensor's name, builtin name) and what is missing.
 
@@ -345,6 +346,24 @@ def _convert(node, o, T, arithmetic):
         _require(node, len(ins) >= 1, "RESHAPE needs an input")
         _dtypes(node, T, ins[:1] + outs, (act_dtype, np.float32, np.int8))
         return [op(OpKind.RESHAPE, ins[:1], shape=out.shape)]
+    if src in ("PAD", "PADV2"):
+        _require(node, len(ins) >= 2 and T[ins[1]].const, "the paddings must be a constant")
+        x = T[ins[0]]
+        pads = T[ins[1]].data.astype(np.int64)
+        _require(node, pads.shape == (len(x.shape), 2), f"paddings of shape {pads.shape}")
+        _dtypes(node, T, [ins[0]] + outs, (act_dtype,))
+        value = 0
+        if q:
+            _check_quant(node, out, "output")
+            _require(node, np.array_equal(x.quant.scale, out.quant.scale) and
+                     np.array_equal(x.quant.zero_point, out.quant.zero_point),
+                     "input and output quantization differ")
+            value = out.quant.zp
+        if src == "PADV2" and len(ins) > 2 and ins[2] is not None:
+            _require(node, T[ins[2]].const, "the pad value must be a constant")
+            value = T[ins[2]].data.reshape(-1)[0].item()
+        return [op(OpKind.PAD, ins[:1], pads=tuple((int(b), int(e)) for b, e in pads),
+                   value=value)]
     if src == "SOFTMAX":
         opts = _options(o, "SoftmaxOptions")
         beta = float(opts.Beta()) if opts is not None else 1.0
@@ -370,4 +389,4 @@ def _convert(node, o, T, arithmetic):
         return [op(OpKind.DEQUANTIZE, ins[:1])]
     raise node.fail("operator not supported by the compiler (supported: CONV_2D, "
                     "DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, AVERAGE_POOL_2D, MAX_POOL_2D, "
-                    "RESHAPE, SOFTMAX, QUANTIZE, DEQUANTIZE)")
+                    "RESHAPE, SOFTMAX, QUANTIZE, DEQUANTIZE, PAD, PADV2)")

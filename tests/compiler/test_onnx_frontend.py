@@ -229,3 +229,33 @@ def test_exporter_style_graph_nhwc_input_transpose_squeeze():
     assert np.max(np.abs(got - run_onnx(model, x)[0])) < 0.01
     npu, _ = run_program(compile_graph(g, preset("sim")), [x])
     assert np.array_equal(npu[0].view(np.uint32), got.view(np.uint32))
+
+
+def test_pad_and_batchnorm_folding_float():
+    """Pad before a strided Conv, BatchNormalization folded into the Conv (float model): close
+    to onnxruntime (FP16 sanity bound), the program equal to the FP16 reference."""
+    rng = np.random.default_rng(0)
+    c = 4
+    inits = [numpy_helper.from_array((rng.standard_normal((c, 3, 3, 3)) * 0.3).astype(
+        np.float32), "w"),
+        numpy_helper.from_array(np.array([0, 0, 1, 0, 0, 0, 0, 1], np.int64), "pads"),
+        numpy_helper.from_array(rng.uniform(0.5, 2, c).astype(np.float32), "g"),
+        numpy_helper.from_array(rng.standard_normal(c).astype(np.float32), "b"),
+        numpy_helper.from_array(rng.standard_normal(c).astype(np.float32), "m"),
+        numpy_helper.from_array(rng.uniform(0.5, 2, c).astype(np.float32), "v")]
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["xp"]),
+             helper.make_node("Conv", ["xp", "w"], ["c"], strides=[2, 2]),
+             helper.make_node("BatchNormalization", ["c", "g", "b", "m", "v"], ["bn"]),
+             helper.make_node("Relu", ["bn"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [_vi("x", [1, 3, 8, 8])], [_vi("y", [1, c, 4, 4])],
+                              initializer=inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    model = m.SerializeToString()
+    g = parse_onnx(model)
+    assert [op.kind for op in g.ops] == [OpKind.PAD, OpKind.CONV_2D]
+    x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
+    ref = reference.run(g, [x])[0]
+    assert np.max(np.abs(ref - run_onnx(model, x)[0])) < 0.02
+    npu, _ = run_program(compile_graph(g, preset("sim")), [x])
+    assert np.array_equal(npu[0].view(np.uint32), ref.view(np.uint32))

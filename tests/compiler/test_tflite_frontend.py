@@ -202,3 +202,26 @@ def test_constant_data_of_the_wrong_size():
                 BuiltinOptions.FullyConnectedOptions, None)
     with pytest.raises(UnsupportedModel, match="32 bytes of data for shape"):
         parse_tflite(mb.build([x], [yi]))
+
+
+def test_pad_then_valid_conv_bit_exact():
+    """PAD (filled with the output zero point) before a VALID stride-2 CONV_2D, as converters
+    write explicit padding."""
+    rng = np.random.default_rng(4)
+    mb = tb.ModelBuilder()
+    q = tb.Quant(0.05, 7)
+    x = mb.tensor("input", (1, 8, 8, 3), np.int8, q)
+    pads = mb.tensor("paddings", (4, 2), np.int32,
+                     data=np.array([[0, 0], [0, 1], [1, 0], [0, 0]], np.int32))
+    xp = mb.tensor("padded", (1, 9, 9, 3), np.int8, q)
+    mb.operator(BuiltinOperator.PAD, [x, pads], [xp], 0, None)
+    w = rng.integers(-127, 128, (4, 3, 3, 3)).astype(np.int8)
+    y = tb.add_conv2d(mb, xp, q, w, rng.integers(-500, 500, 4).astype(np.int32),
+                      tb.Quant(rng.uniform(0.005, 0.02, 4)), tb.Quant(0.1, -3), (1, 4, 4, 4),
+                      stride=2, padding="VALID")
+    model = mb.build([x], [y])
+    graph = parse_tflite(model)
+    assert [op.kind for op in graph.ops] == [OpKind.PAD, OpKind.CONV_2D]
+    for _ in range(3):
+        xv = rng.integers(-128, 128, (1, 8, 8, 3)).astype(np.int8)
+        assert np.array_equal(reference.run(graph, [xv])[0], run_reference(model, xv)[0])
