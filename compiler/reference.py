@@ -66,7 +66,7 @@ from dure.sim.golden_tflite_softmax import softmax_int8, softmax_params
 from .errors import UnsupportedModel
 from .ir import OpKind, explicit_padding, pair
 
-__all__ = ["run", "run_op", "prepare_inputs", "finish_outputs", "constant", "onnx_scales"]
+__all__ = ["run", "run_all", "run_op", "prepare_inputs", "finish_outputs", "constant", "onnx_scales"]
 
 
 def constant(graph, name):
@@ -120,10 +120,16 @@ def finish_outputs(graph, values):
 def run(graph, inputs):
     """Execute ``graph`` on ``inputs`` (a list, one array per graph input); returns the list of
     outputs."""
+    return finish_outputs(graph, run_all(graph, inputs))
+
+
+def run_all(graph, inputs):
+    """Every tensor's value (as the IR computes on it: NHWC, int8 / fp16) after executing
+    ``graph`` on ``inputs``; a dict by tensor name."""
     values = prepare_inputs(graph, inputs)
     for op in graph.ops:
         values[op.outputs[0]] = run_op(graph, op, values)
-    return finish_outputs(graph, values)
+    return values
 
 
 def onnx_scales(graph, op):

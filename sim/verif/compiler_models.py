@@ -15,7 +15,7 @@ from . import tflite_builder as tb
 
 __all__ = ["tflite_int8_cnn", "tflite_float_cnn", "tflite_int8_mlp", "tflite_float_mlp",
            "onnx_float_cnn", "onnx_qoperator_cnn", "onnx_qdq_mlp", "onnx_float_resnet",
-           "tflite_int8_resnet8"]
+           "tflite_int8_resnet8", "tflite_int8_dscnn"]
 
 
 def _wq(rng, cout, axis=0):
@@ -422,3 +422,40 @@ def tflite_int8_resnet8(rng, *, size=32, batch=1):
     logits = tb.add_fully_connected(mb, flat, q, w, rng.integers(-3000, 3000, 10).astype(
         np.int32), _wq(rng, 10), fq, batch, name="fc")
     return mb.build([graph_in], [tb.add_softmax(mb, logits, (batch, 10), name="softmax")])
+
+
+def tflite_int8_dscnn(rng, *, batch=1, c=64, blocks=2):
+    """The layer shapes of MLPerf Tiny's DS-CNN (keyword spotting), int8, random weights: input
+    49x10x1, CONV 10x4 stride 2 SAME (RELU) to ``c`` channels, ``blocks`` x (DEPTHWISE 3x3
+    (RELU), CONV 1x1 (RELU)), AVERAGE_POOL over the 25x5 map, RESHAPE, FULLY_CONNECTED 12,
+    SOFTMAX."""
+    mb = tb.ModelBuilder()
+    xq = _aq(rng)
+    x = graph_in = mb.tensor("input", (batch, 49, 10, 1), np.int8, xq)
+    q = _aq(rng)
+    w = rng.integers(-127, 128, (c, 10, 4, 1)).astype(np.int8)
+    y = tb.add_conv2d(mb, x, xq, w, rng.integers(-500, 500, c).astype(np.int32),
+                      tb.Quant(rng.uniform(0.002, 0.01, c).astype(np.float32)), q,
+                      (batch, 25, 5, c), stride=2, padding="SAME", activation="RELU",
+                      name="conv0")
+    for i in range(blocks):
+        dq = _aq(rng)
+        wd = rng.integers(-127, 128, (1, 3, 3, c)).astype(np.int8)
+        y = tb.add_depthwise_conv2d(mb, y, q, wd, rng.integers(-500, 500, c).astype(np.int32),
+                                    tb.Quant(rng.uniform(0.005, 0.02, c).astype(np.float32),
+                                             0, 3), dq, (batch, 25, 5, c), padding="SAME",
+                                    activation="RELU", name=f"dw{i}")
+        pq = _aq(rng)
+        wp = rng.integers(-127, 128, (c, 1, 1, c)).astype(np.int8)
+        y = tb.add_conv2d(mb, y, dq, wp, rng.integers(-2000, 2000, c).astype(np.int32),
+                          tb.Quant(rng.uniform(0.001, 0.005, c).astype(np.float32)), pq,
+                          (batch, 25, 5, c), padding="SAME", activation="RELU", name=f"pw{i}")
+        q = pq
+    p = tb.add_pool2d(mb, "average", y, (batch, 1, 1, c), q, (25, 5), stride=(25, 5),
+                      name="pool")
+    flat = mb.tensor("flat", (batch, c), np.int8, q)
+    mb.operator(BuiltinOperator.RESHAPE, [p, _shape(mb, (batch, c))], [flat], 0, None)
+    w = rng.integers(-127, 128, (12, c)).astype(np.int8)
+    logits = tb.add_fully_connected(mb, flat, q, w, rng.integers(-3000, 3000, 12).astype(
+        np.int32), _wq(rng, 12), _aq(rng), batch, name="fc")
+    return mb.build([graph_in], [tb.add_softmax(mb, logits, (batch, 12), name="softmax")])

@@ -134,3 +134,19 @@ def test_resnet8_shapes_bit_exact_with_litert():
     x = rng.integers(-128, 128, (1, 32, 32, 3)).astype(np.int8)
     got, _ = run_program(program, [x])
     assert np.array_equal(got[0], run_reference(model, x)[0])
+
+
+def test_dscnn_shapes_bit_exact_with_litert():
+    """DS-CNN's layer shapes (10x4 stride-2 first convolution, depthwise / pointwise blocks,
+    25x5 average pooling): bit-exact with LiteRT through the program."""
+    from dure.sim.verif.litert_ref import run_reference
+
+    rng = np.random.default_rng(9)
+    model = cm.tflite_int8_dscnn(rng)
+    graph = parse_tflite(model)
+    program = compile_graph(graph, preset("sim"))
+    assert program.layers[1].gemm == (125, 40, 64)       # the 10x4 convolution, im2col
+    for _ in range(2):
+        x = rng.integers(-128, 128, (1, 49, 10, 1)).astype(np.int8)
+        got, _ = run_program(program, [x])
+        assert np.array_equal(got[0], run_reference(model, x)[0])
