@@ -66,7 +66,8 @@ from dure.sim.golden_tflite_softmax import softmax_int8, softmax_params
 from .errors import UnsupportedModel
 from .ir import OpKind, explicit_padding, pair
 
-__all__ = ["run", "run_all", "run_op", "prepare_inputs", "finish_outputs", "constant", "onnx_scales"]
+__all__ = ["run", "run_all", "run_op", "prepare_inputs", "finish_outputs", "constant",
+           "onnx_scales"]
 
 
 def constant(graph, name):
