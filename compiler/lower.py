@@ -140,7 +140,10 @@ def compile_graph(graph, config, precision=None, *, im2col=True):
             layers.append(Layer("im2col", "core", op, [op.inputs[0]], [a_name],
                                 params={"pad_value": 0 if precision == "fp16" else
                                         T[op.inputs[0]].quant.zp}))
-        layers.append(_gemm_layer(graph, op, blob, a_name, m, k, n, config, precision))
+        try:
+            layers.append(_gemm_layer(graph, op, blob, a_name, m, k, n, config, precision))
+        except ValueError as e:
+            raise op.fail(f"cannot be lowered onto the NPU: {e}") from None
     # memory plan of the activations
     buffers.update({n: (value_dtype(graph, n), T[n].shape) for n in graph.inputs})
     last = {}
@@ -167,7 +170,10 @@ def compile_graph(graph, config, precision=None, *, im2col=True):
     weight_addr = {nm: main.base + off for nm, off in blob.addr.items()}
     for layer in layers:
         if layer.kind == "gemm":
-            layer.commands = _emit(config, layer, tensor_addr, weight_addr)
+            try:
+                layer.commands = _emit(config, layer, tensor_addr, weight_addr)
+            except ValueError as e:
+                raise layer.op.fail(f"cannot be lowered onto the NPU: {e}") from None
     return Program(graph, config, precision, layers, weights, main.base, weight_addr,
                    tensor_addr, buffers, arena_base, plan.size, plan.total)
 

@@ -72,7 +72,13 @@ def parse_onnx(data):
     except Exception as e:     # checker / shape inference errors of every kind
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UnsupportedModel(f"not a valid ONNX model: {first}") from None
-    return _Converter(model).run()
+    try:
+        converter = _Converter(model)
+    except UnsupportedModel:
+        raise
+    except (ValueError, TypeError, KeyError) as e:   # initializers that do not decode
+        raise UnsupportedModel(f"not a valid ONNX model: {type(e).__name__}: {e}") from None
+    return converter.run()
 
 
 def _onnx_dtype(elem_type):

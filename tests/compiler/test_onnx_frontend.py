@@ -259,3 +259,12 @@ def test_pad_and_batchnorm_folding_float():
     assert np.max(np.abs(ref - run_onnx(model, x)[0])) < 0.02
     npu, _ = run_program(compile_graph(g, preset("sim")), [x])
     assert np.array_equal(npu[0].view(np.uint32), ref.view(np.uint32))
+
+
+def test_initializer_data_shorter_than_its_shape():
+    t = numpy_helper.from_array(np.zeros((4, 4), np.float32), "b")
+    t.dims[:] = [1000, 1000]
+    model = _single(helper.make_node("MatMul", ["x", "b"], ["y"], name="mm"),
+                    [_vi("x", [1, 1000])], [_vi("y", [1, 1000])], [t])
+    with pytest.raises(UnsupportedModel, match="not a valid ONNX model"):
+        parse_onnx(model)
