@@ -10,20 +10,26 @@ an operator needs the other order (``Flatten`` / ``Reshape`` of a 4-D tensor wit
 Float models (arithmetic ``"float"``, run in FP16): Conv (2-D; group 1, or depthwise with
 group = input channels), Gemm (``transA = 0``, alpha = beta = 1), MatMul (2-D by a constant),
 Add (two tensors of one shape; a constant 1-D operand after a bias-less Conv / Gemm / MatMul
-becomes its bias), AveragePool (``count_include_pad = 0``, padding SAME-like or none),
-GlobalAveragePool, MaxPool, Relu and Clip (fused into the operator before them), Flatten,
-Reshape, Transpose, Softmax (over the last axis, or the channel axis of a 4-D tensor).
+becomes its bias), BatchNormalization right after a Conv / Gemm (folded into its weights and
+bias in float64, rounded once to float32), AveragePool (``count_include_pad = 0``, padding
+SAME-like or none), GlobalAveragePool, MaxPool, Relu and Clip (fused into the operator before
+them), Pad (constant), Flatten, Reshape, Squeeze, Unsqueeze, Transpose, Identity, Dropout
+(inference), Softmax (over the last axis, or the channel axis of a 4-D tensor).
 
 INT8 models (arithmetic ``"onnx"``): QOperator (QuantizeLinear, DequantizeLinear, QLinearConv,
-QLinearMatMul, MaxPool / Flatten / Reshape on quantized tensors) and QDQ (DequantizeLinear ->
-Conv / Gemm / MatMul -> [Relu / Clip] -> QuantizeLinear, with weights and bias through
-DequantizeLinear of initializers; DequantizeLinear -> MaxPool / Flatten / Reshape ->
-QuantizeLinear with equal quantization), int8 or uint8 activations (uint8 tensors are int8
-internally, ``u8 = i8 + 128``: values and zero points shift together, which changes no
-result), per-tensor activations, per-tensor or per-channel weights. The arithmetic is
-onnxruntime's CPU provider's (see :mod:`.reference`): int32 accumulation, then one float32
-multiply by the scale ``(x_scale * w_scale_j) / y_scale``, round half to even, + zero point,
-saturate (and the clamp of a fused Relu / Clip, quantized with the output's scale).
+QLinearMatMul, and onnxruntime's com.microsoft QGemm, QLinearAdd, QLinearAveragePool,
+QLinearGlobalAveragePool, QLinearSoftmax; MaxPool / Pad / Flatten / Reshape on quantized
+tensors) and QDQ (DequantizeLinear -> Conv / Gemm / MatMul -> [Relu / Clip] ->
+QuantizeLinear, with weights and bias through DequantizeLinear of initializers; DQ -> Add /
+AveragePool / GlobalAveragePool / Softmax -> Q, which onnxruntime fuses into the com.microsoft
+operators; DQ -> MaxPool / Pad / Flatten / Reshape / Squeeze / Unsqueeze -> Q with equal
+quantization), int8 or uint8 activations (uint8 tensors are int8 internally,
+``u8 = i8 + 128``: values and zero points shift together; operators whose float rounding
+depends on the raw values compute on them), per-tensor activations, per-tensor or per-channel
+weights. The arithmetic is onnxruntime's CPU provider's, written down in :mod:`.reference`:
+for convolutions and matrix products int32 accumulation, then one float32 multiply by the
+scale ``(x_scale * w_scale_j) / y_scale``, round half to even, + zero point, saturate (and the
+clamp of a fused Relu / Clip, quantized with the output's scale).
 
 Everything else raises :class:`~.errors.UnsupportedModel` naming the node (index in the graph,
 name, op type) and what is missing.
