@@ -20,11 +20,13 @@ bias as the accumulator's start, the clamp of the fused activation, fp16 output.
 TFLite clamp (``lo > hi``, which the reference kernels resolve to ``hi``) becomes ``[hi, hi]``.
 
 The tiling is the one GEMM planner's (:mod:`dure.sim.gemm_plan`); buffers are placed by
-:mod:`.memory_plan`.
+:mod:`.memory_plan`. Every NPU layer's command list ends with a FENCE, so that its results are
+in memory before a later layer (NPU or core) reads them.
 """
 
 import numpy as np
-from dure.rtl.npu.commands import OutType, Precision, RequantMode
+from dure.rtl.npu.commands import Opcode, OutType, Precision, RequantMode
+from dure.rtl.npu.descriptor import encode
 from dure.sim.gemm_descriptors import gemm_descriptors
 from dure.sim.golden_fixedpoint import wrap_int32
 
@@ -171,7 +173,10 @@ def compile_graph(graph, config, precision=None, *, im2col=True):
     for layer in layers:
         if layer.kind == "gemm":
             try:
-                layer.commands = _emit(config, layer, tensor_addr, weight_addr)
+                # The FENCE makes the layer's STOREs reach memory before a later LOAD reads
+                # them (main memory is not hazard-tracked, rtl/npu/commands.py "Ordering").
+                layer.commands = _emit(config, layer, tensor_addr, weight_addr) + [
+                    encode(Opcode.FENCE)]
             except ValueError as e:
                 raise layer.op.fail(f"cannot be lowered onto the NPU: {e}") from None
     return Program(graph, config, precision, layers, weights, main.base, weight_addr,
