@@ -39,6 +39,9 @@ def add_arguments(parser):
                         help="compare with the compiler's reference and the model's runtime")
     parser.add_argument("--no-im2col", action="store_true",
                         help="run convolutions other than 1x1 on the core")
+    parser.add_argument("--soc", action="store_true",
+                        help="run the NPU layers on the simulated SoC (firmware npu_list; the "
+                        "core layers run on the host) and print their measured cycles")
     parser.add_argument("--variant", default="sim", help="SoC variant (default: sim)")
     parser.add_argument("--model", choices=("both", "mlp", "cnn"), default="both",
                         help="which models to run (default: both, the MLP then the CNN)")
@@ -146,6 +149,36 @@ def _runtime(graph, data, x):
         raise UserError(str(e)) from None
 
 
+def _run_soc(program, x, y_model):
+    """The program with its NPU layers on the simulated SoC: measured cycles per run of NPU
+    layers; returns the SoC's output (after checking it equals the command model's)."""
+    from ..compiler.soc import run_program_soc
+    from ..sim.report import format_table
+
+    config = program.config
+    print(f"running the NPU layers on the simulated SoC ({config.name}) ...", file=sys.stderr,
+          flush=True)
+    outputs, segments = run_program_soc(program, [x])
+    peak = config.npu_peak_macs_per_cycle
+    rows = [[",".join(map(str, s.layers)), s.commands, s.cycles, s.busy, s.macs,
+             f"{100 * s.macs / s.cycles / peak:.1f}" if s.cycles else "-", s.dma_rd, s.dma_wr]
+            for s in segments]
+    print(format_table(["NPU layers", "commands", "cycles", "NPU busy", "MACs", "util %",
+                        "DMA rd B", "DMA wr B"], rows))
+    cycles = sum(s.cycles for s in segments)
+    macs = sum(s.macs for s in segments)
+    if cycles:
+        print(f"SoC: NPU layers {cycles} cycles, {macs} MACs, {100 * macs / cycles / peak:.1f} % "
+              f"of peak; {config.clk_freq / cycles:.0f} inferences/s at "
+              f"{config.clk_freq / 1e6:.0f} MHz counting the NPU layers only (the core layers "
+              "ran on the host)")
+    y = outputs[0]
+    if not _bits_equal(y, y_model):
+        raise UserError("the SoC's output differs from the NPU command model's")
+    print("SoC output equals the NPU command model's bit for bit")
+    return y
+
+
 def run_model(args):
     """``dure infer MODEL``: compile, run on the NPU command model, report, check."""
     from ..compiler.errors import UnsupportedModel
@@ -168,6 +201,8 @@ def run_model(args):
     except UnsupportedModel as e:
         raise UserError(str(e)) from None
     y = outputs[0]
+    if args.soc:
+        y = _run_soc(program, x, y)
     if args.out:
         np.save(args.out, y)
     config = program.config

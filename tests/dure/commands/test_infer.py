@@ -59,3 +59,11 @@ def test_onnx_model_checked_against_onnxruntime(tmp_path, capsys):
     assert main(["infer", str(model), "--input", str(x), "--check", "--variant",
                  "npu-small"]) == 0
     assert "onnxruntime: bit-exact" in capsys.readouterr().out
+
+
+def test_soc_run_of_the_npu_layers(files, capsys):
+    assert main(["infer", str(files["int8"]), "--input", str(files["xf"]), "--variant",
+                 "npu-small", "--soc"]) == 0
+    out = capsys.readouterr().out
+    assert "SoC output equals the NPU command model's bit for bit" in out
+    assert "SoC: NPU layers" in out
