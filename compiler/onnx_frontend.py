@@ -1,7 +1,8 @@
 """ONNX front end: an ``.onnx`` model into the compiler's IR (:mod:`.ir`).
 
 Read with ``onnx`` (``checker`` and strict ``shape_inference`` first: every tensor needs a
-static shape). Layout: 4-D activations are NCHW in ONNX and NHWC in the IR; the front end
+static shape; a symbolic batch dimension of the graph's inputs and outputs is taken as 1).
+Layout: 4-D activations are NCHW in ONNX and NHWC in the IR; the front end
 records each tensor's layout and inserts a ``TRANSPOSE`` (a data move, no arithmetic) only where
 an operator needs the other order (``Flatten`` / ``Reshape`` of a 4-D tensor with H*W > 1,
 ``Transpose``); 4-D graph inputs and outputs keep their NCHW shape at the edge
@@ -72,6 +73,7 @@ def parse_onnx(data):
             from None
     if not model.graph.node:
         raise UnsupportedModel("not a valid ONNX model: the graph has no nodes")
+    _fix_batch(model)
     try:
         onnx.checker.check_model(model)
         model = onnx.shape_inference.infer_shapes(model, strict_mode=True)
@@ -85,6 +87,19 @@ def parse_onnx(data):
     except (ValueError, TypeError, KeyError) as e:   # initializers that do not decode
         raise UnsupportedModel(f"not a valid ONNX model: {type(e).__name__}: {e}") from None
     return converter.run()
+
+
+def _fix_batch(model):
+    """A symbolic or unknown first dimension (the batch, as exporters write it) of the graph's
+    inputs and outputs becomes 1; shape inference then gives every tensor a static shape."""
+    inits = {i.name for i in model.graph.initializer}
+    for vi in list(model.graph.input) + list(model.graph.output):
+        if vi.name in inits or not vi.type.tensor_type.HasField("shape"):
+            continue
+        dims = vi.type.tensor_type.shape.dim
+        if dims and not dims[0].HasField("dim_value"):
+            dims[0].dim_value = 1
+    del model.graph.value_info[:]
 
 
 def _onnx_dtype(elem_type):

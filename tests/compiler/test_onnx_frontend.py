@@ -179,10 +179,15 @@ def test_bad_shapes_rejected_by_shape_inference():
         parse_onnx(model)
 
 
-def test_dynamic_shape():
+def test_symbolic_batch_is_one_other_dynamic_dims_refused():
     b = numpy_helper.from_array(np.ones((3, 4), np.float32), "b")
     model = _single(helper.make_node("MatMul", ["x", "b"], ["y"], name="mm"),
                     [_vi("x", ["batch", 3])], [_vi("y", ["batch", 4])], [b])
+    graph = parse_onnx(model)
+    assert graph.tensors[graph.inputs[0]].shape == (1, 3)
+    b = numpy_helper.from_array(np.ones((3, 4), np.float32), "b")
+    model = _single(helper.make_node("MatMul", ["x", "b"], ["y"], name="mm"),
+                    [_vi("x", [1, "rows", 3])], [_vi("y", [1, "rows", 4])], [b])
     with pytest.raises(UnsupportedModel, match="static shape"):
         parse_onnx(model)
 
