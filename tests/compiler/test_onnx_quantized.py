@@ -82,3 +82,23 @@ def test_qlinear_softmax_sweep(dtype):
             model = m.SerializeToString()
             assert np.array_equal(reference.run(parse_onnx(model), [x])[0],
                                   run_onnx(model, x)[0])
+
+
+def test_symbolic_batch_model(tmp_path):
+    """A float model with a symbolic batch dimension (as exporters write it), quantized by
+    onnxruntime: compiled with batch 1, bit-exact."""
+    import onnx
+
+    rng = np.random.default_rng(5)
+    m = onnx.load_from_string(cm.onnx_float_resnet(rng, pool="avg", softmax=True))
+    for vi in list(m.graph.input) + list(m.graph.output):
+        vi.type.tensor_type.shape.dim[0].dim_param = "N"
+    src, dst = tmp_path / "float.onnx", tmp_path / "int8.onnx"
+    src.write_bytes(m.SerializeToString())
+    quantization.quantize_static(str(src), str(dst), _Reader(rng, (1, 3, 8, 8)),
+                                 quant_format=quantization.QuantFormat.QDQ, per_channel=True)
+    model = dst.read_bytes()
+    program = compile_graph(parse_onnx(model), preset("sim"))
+    x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
+    got, _ = run_program(program, [x])
+    assert np.array_equal(got[0], run_onnx(model, x)[0])
