@@ -20,6 +20,7 @@ COMMANDS = [
     "bench_npu",
     "gemm",
     "infer",
+    "compile",
     "bench",
 ]
 

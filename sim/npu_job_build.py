@@ -1,4 +1,6 @@
-"""Build the ``npu_job`` firmware (firmware/npu_jobs/npu_job/) for a variant, on demand.
+"""Build the ``npu_job`` firmware (firmware/npu_jobs/npu_job/), or another program of
+firmware/npu_jobs/ (``npu_list``: the command lists of a compiled model), for a variant, on
+demand.
 
 The program is built with the firmware Makefile into ``build/firmware-jobs-<variant>/`` with
 its own include folder holding the generated ``dure_soc.h``, ``dure_npu.h`` (:mod:`dure.header`)
@@ -32,15 +34,16 @@ def _write_if_changed(path, text):
         path.write_text(text)
 
 
-def job_elf(config):
-    """Path of ``npu_job.elf`` built for ``config``; builds it when needed.
+def job_elf(config, program=PROGRAM):
+    """Path of ``<program>.elf`` (default ``npu_job``) built for ``config``; builds it when
+    needed.
 
     Raises UserError when the firmware sources are missing or the build fails."""
     from dure import header
 
     firmware = firmware_root()
-    if not (firmware / "npu_jobs" / PROGRAM / "main.c").is_file():
-        raise UserError(f"the npu_job firmware sources are not in {firmware}/npu_jobs")
+    if not (firmware / "npu_jobs" / program / "main.c").is_file():
+        raise UserError(f"the {program} firmware sources are not in {firmware}/npu_jobs")
     base = build_root() / f"firmware-jobs-{config.name}"
     include, out = base / "include", base / "firmware"
     include.mkdir(parents=True, exist_ok=True)
@@ -55,9 +58,9 @@ def job_elf(config):
         done = subprocess.run(
             ["make", "-s", "-C", str(firmware), f"PY={sys.executable}", f"BUILD={out}",
              f"GEN_INCLUDE={include}", f"PROGRAM_DIRS={firmware / 'npu_jobs'}",
-             f"RUNTIME_SRC={' '.join(runtime)}", str(out / f"{PROGRAM}.elf")],
+             f"RUNTIME_SRC={' '.join(runtime)}", str(out / f"{program}.elf")],
             capture_output=True, text=True)
     if done.returncode:
         tail = (done.stdout + done.stderr).strip()[-1500:]
-        raise UserError(f"building {PROGRAM}.elf failed:\n{tail}")
-    return out / f"{PROGRAM}.elf"
+        raise UserError(f"building {program}.elf failed:\n{tail}")
+    return out / f"{program}.elf"

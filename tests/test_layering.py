@@ -27,7 +27,8 @@ LAYERS = {
     "sim": {"base", "rtl"},
     "verif": {"sim", "base", "rtl"},
     "fpga": {"sim", "base", "rtl"},
-    "app": {"fpga", "verif", "sim", "base", "rtl"},
+    "compiler": {"sim", "base", "rtl"},
+    "app": {"compiler", "fpga", "verif", "sim", "base", "rtl"},
 }
 
 #: The one module that builds Verilator models (verilator command line, cache, lock).
@@ -48,6 +49,8 @@ def layer_of(module):
         return "verif" if len(parts) > 2 and parts[2] == "verif" else "sim"
     if sub == "fpga":
         return "fpga"
+    if sub == "compiler":
+        return "compiler"
     if sub in ("cli", "commands"):
         return "app"
     return "base"          # dure.config, dure.errors, dure.header, dure.memory_map, ...

@@ -1,5 +1,14 @@
-"""``dure infer``: the NPU inference demo of ``make sim``: two small models trained at run time
-on scikit-learn's digits (fixed seed), an MLP (:mod:`dure.sim.mlp_digits`) and a CNN whose
+"""``dure infer``: run a model.
+
+``dure infer MODEL --input X.npy [--out Y.npy] [--precision P] [--variant V] [--check]``
+compiles a TFLite or ONNX model (dure.compiler) and runs the program on the golden NPU command
+model: the NPU layers through their command lists, the core layers with the compiler's
+reference operators (see :mod:`dure.compiler.execute`); ``--check`` compares with the compiler's
+reference executor (bit for bit) and with the model's runtime (LiteRT's reference kernels or
+onnxruntime: bit for bit in INT8; in FP16 the max error and top-1 agreement are printed).
+
+Without MODEL, the NPU inference demo of ``make sim``: two small models trained at run time on
+scikit-learn's digits (fixed seed), an MLP (:mod:`dure.sim.mlp_digits`) and a CNN whose
 convolution runs through the driver's ``npu_conv2d`` (:mod:`dure.sim.cnn_digits`), each
 quantized to INT8 and converted to FP16 and run batched on the simulated SoC's NPU; accuracy,
 bit-exact agreement with dure.sim.golden, cycles, utilization per layer."""
@@ -13,11 +22,26 @@ from ..config import preset
 from ..errors import UserError
 
 NAME = "infer"
-HELP = ("NPU demo: a digits MLP and a digits CNN in INT8 and FP16 on the simulated SoC "
-        "(accuracy, golden agreement, cycles, MAC utilization)")
+HELP = ("run a .tflite / .onnx model on the NPU model (MODEL --input X.npy [--check]); "
+        "without MODEL the NPU demo: a digits MLP and CNN in INT8 and FP16 on the simulated SoC")
 
 
 def add_arguments(parser):
+    parser.add_argument("path", metavar="MODEL", nargs="?",
+                        help="a .tflite or .onnx model (omit for the built-in digits demo)")
+    parser.add_argument("--input", metavar="X.npy",
+                        help="the model's input, as its runtime takes it (dtype and shape)")
+    parser.add_argument("--out", metavar="Y.npy", help="write the model's output here")
+    parser.add_argument("--precision", choices=("int8", "fp16"),
+                        help="int8 for quantized models, fp16 for float models (default: the "
+                        "model's)")
+    parser.add_argument("--check", action="store_true",
+                        help="compare with the compiler's reference and the model's runtime")
+    parser.add_argument("--no-im2col", action="store_true",
+                        help="run convolutions other than 1x1 on the core")
+    parser.add_argument("--soc", action="store_true",
+                        help="run the NPU layers on the simulated SoC (firmware npu_list; the "
+                        "core layers run on the host) and print their measured cycles")
     parser.add_argument("--variant", default="sim", help="SoC variant (default: sim)")
     parser.add_argument("--model", choices=("both", "mlp", "cnn"), default="both",
                         help="which models to run (default: both, the MLP then the CNN)")
@@ -107,8 +131,136 @@ def _demo(module, title, size, args, config, data):
     return exact_all
 
 
+def _bits_equal(a, b):
+    return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(_bits(a), _bits(b))
+
+
+def _runtime(graph, data, x):
+    """The model's own runtime on ``x``: LiteRT's reference kernels or onnxruntime."""
+    if graph.source == "tflite":
+        from ..sim.verif.litert_ref import run_reference
+
+        return run_reference(data, x)
+    from ..sim.verif.onnx_ref import run_onnx
+
+    try:
+        return run_onnx(data, x)
+    except ImportError as e:
+        raise UserError(str(e)) from None
+
+
+def _run_soc(program, x, y_model):
+    """The program with its NPU layers on the simulated SoC: measured cycles per run of NPU
+    layers; returns the SoC's output (after checking it equals the command model's)."""
+    from ..compiler.soc import run_program_soc
+    from ..sim.report import format_table
+
+    config = program.config
+    print(f"running the NPU layers on the simulated SoC ({config.name}) ...", file=sys.stderr,
+          flush=True)
+    outputs, segments = run_program_soc(program, [x])
+    peak = config.npu_peak_macs_per_cycle
+    rows = [[",".join(map(str, s.layers)), s.commands, s.cycles, s.busy, s.macs,
+             f"{100 * s.macs / s.cycles / peak:.1f}" if s.cycles else "-", s.dma_rd, s.dma_wr]
+            for s in segments]
+    print(format_table(["NPU layers", "commands", "cycles", "NPU busy", "MACs", "util %",
+                        "DMA rd B", "DMA wr B"], rows))
+    cycles = sum(s.cycles for s in segments)
+    macs = sum(s.macs for s in segments)
+    if cycles:
+        print(f"SoC: NPU layers {cycles} cycles, {macs} MACs, {100 * macs / cycles / peak:.1f} % "
+              f"of peak; {config.clk_freq / cycles:.0f} inferences/s at "
+              f"{config.clk_freq / 1e6:.0f} MHz counting the NPU layers only (the core layers "
+              "ran on the host)")
+    y = outputs[0]
+    if not _bits_equal(y, y_model):
+        raise UserError("the SoC's output differs from the NPU command model's")
+    print("SoC output equals the NPU command model's bit for bit")
+    return y
+
+
+def run_model(args):
+    """``dure infer MODEL``: compile, run on the NPU command model, report, check."""
+    from ..compiler.errors import UnsupportedModel
+    from ..compiler.execute import run_program
+    from ..compiler.reference import run as run_reference_ir
+    from ..sim.report import format_table
+    from .compile import compile_model
+
+    if not args.input:
+        raise UserError("--input X.npy is required with a MODEL")
+    try:
+        x = np.load(args.input, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot read {args.input}: {e}") from None
+    graph, data, program = compile_model(args.path, args)
+    if len(graph.inputs) != 1:
+        raise UserError(f"the model has {len(graph.inputs)} inputs; dure infer takes one")
+    try:
+        outputs, stats = run_program(program, [x])
+    except UnsupportedModel as e:
+        raise UserError(str(e)) from None
+    y = outputs[0]
+    if args.soc:
+        y = _run_soc(program, x, y)
+    if args.out:
+        np.save(args.out, y)
+    config = program.config
+    peak = config.npu_peak_macs_per_cycle
+    rows, cycles = [], 0
+    for i, (layer, macs) in enumerate(zip(program.layers, stats.layer_macs, strict=True)):
+        est = layer.est_cycles
+        cycles += est or 0
+        rows.append([i, layer.op.source, "NPU" if layer.where == "npu" else "core",
+                     "x".join(map(str, layer.gemm)) if layer.gemm else layer.kind.lower(),
+                     layer.macs, macs if layer.where == "npu" else "-",
+                     est if est is not None else "-",
+                     f"{100 * layer.macs / est / peak:.1f}" if est else "-"])
+    print(format_table(["#", "node", "where", "computes", "MACs", "NPU MACs run",
+                        "est. cycles", "est. util %"], rows))
+    npu_macs = sum(la.macs for la in program.layers if la.where == "npu")
+    print(f"output {y.dtype} {tuple(y.shape)}; {program.macs} MACs, {npu_macs} on the NPU "
+          f"({stats.commands} commands run on the NPU command model)")
+    if cycles:
+        rate = config.clk_freq / cycles
+        print(f"NPU layers: {cycles} cycles estimated by the GEMM planner's cost model, "
+              f"{100 * npu_macs / cycles / peak:.1f} % of peak {peak} MACs/cycle; "
+              f"<= {rate:.0f} inferences/s at {config.clk_freq / 1e6:.0f} MHz counting the "
+              "NPU layers only (core layers are not timed: the firmware that walks the layer "
+              "table on the simulated SoC is not written yet)")
+    if not args.check:
+        return 0
+    ok = True
+    ref = run_reference_ir(graph, [x])[0]
+    same = _bits_equal(y, ref)
+    ok &= same
+    print(f"check: the compiler's reference executor: {'bit-exact' if same else 'DIFFERS'}")
+    want = _runtime(graph, data, x)[0]
+    if program.precision == "int8":
+        same = _bits_equal(y, want)
+        ok &= same
+        where = "LiteRT reference kernels" if graph.source == "tflite" else "onnxruntime"
+        print(f"check: {where}: {'bit-exact' if same else 'DIFFERS'} "
+              f"({int(np.sum(y != want)) if y.shape == want.shape else 'shape'} elements "
+              "differ)" if not same else f"check: {where}: bit-exact")
+    else:
+        err = np.abs(y.astype(np.float64) - want.astype(np.float64))
+        top = (np.mean(np.argmax(y.reshape(y.shape[0], -1), axis=1) ==
+                       np.argmax(want.reshape(want.shape[0], -1), axis=1))
+               if y.ndim >= 1 and y.size else 1.0)
+        print(f"check: float32 runtime (reported, FP16 is not bit-exact with it): max abs error "
+              f"{float(np.max(err)) if err.size else 0.0:.3g}, top-1 agreement "
+              f"{100 * top:.1f} %")
+    if not ok:
+        print("MISMATCH", file=sys.stderr)
+    return 0 if ok else 1
+
+
 def run(args):
     from ..sim import mlp_digits
+
+    if args.path:
+        return run_model(args)
 
     try:
         config = preset(args.variant)

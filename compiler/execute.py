@@ -1,0 +1,97 @@
+"""Run a compiled :class:`~.program.Program` on the golden NPU command model
+(:class:`dure.sim.npu_model.NpuModel`).
+
+The program's weights and the inputs go to their main-memory addresses; then layer by layer:
+an NPU layer's command list is executed by the command model (every descriptor must be
+accepted), a core layer reads its operands from memory, computes the operator with the
+reference (:func:`.reference.run_op`; ``im2col`` gathers patches) and writes its result back.
+The outputs are read from memory. So the NPU layers are checked through the actual descriptors,
+addresses and memory plan, and the core layers are what the firmware's C fallback must compute.
+"""
+
+import dataclasses
+
+import numpy as np
+from dure.rtl.npu.commands import ErrorCode
+from dure.sim.npu_model import NpuModel
+
+from .ir import explicit_padding
+from .reference import finish_outputs, patches, prepare_inputs, run_op
+
+__all__ = ["run_program", "ProgramRun", "load_inputs", "run_core_layer", "read_outputs"]
+
+
+@dataclasses.dataclass
+class ProgramRun:
+    """Counters of one run: ``commands`` and ``macs`` executed by the NPU model, per layer
+    (``layer_macs``) and in total."""
+
+    commands: int
+    macs: int
+    layer_macs: list
+
+
+def _read(memory, program, name):
+    dtype, shape = program.buffers[name]
+    n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    return np.frombuffer(memory.read(program.tensor_addr[name], n), dtype).reshape(shape).copy()
+
+
+def _write(memory, program, name, value):
+    memory.write(program.tensor_addr[name], np.ascontiguousarray(value).tobytes())
+
+
+def load_inputs(memory, program, inputs):
+    """Write the program's weights and the (checked, converted) inputs into ``memory`` (any
+    object with ``read(addr, n)`` / ``write(addr, bytes)``)."""
+    memory.write(program.weights_base, program.weights)
+    for name, x in prepare_inputs(program.graph, inputs).items():
+        _write(memory, program, name, x)
+
+
+def run_core_layer(memory, program, layer):
+    """Execute one core layer (``im2col`` or an IR operator) on the buffers in ``memory``."""
+    graph = program.graph
+    if layer.kind == "im2col":
+        x = _read(memory, program, layer.reads[0])
+        w = graph.tensors[layer.op.inputs[1]].shape
+        a = layer.op.attrs
+        pads = explicit_padding(a["padding"], x.shape[1], x.shape[2], w[1], w[2], a["stride"],
+                                a["dilation"])[2]
+        taps = patches(x, w[1], w[2], a["stride"], a["dilation"], pads,
+                       x.dtype.type(layer.params["pad_value"]))
+        _write(memory, program, layer.writes[0],
+               taps.reshape(program.buffers[layer.writes[0]][1]))
+    else:
+        values = {n: _read(memory, program, n) for n in layer.reads}
+        _write(memory, program, layer.writes[0], run_op(graph, layer.op, values))
+
+
+def read_outputs(memory, program):
+    """The graph outputs from ``memory``, as the model's runtime returns them."""
+    graph = program.graph
+    return finish_outputs(graph, {n: _read(memory, program, n) for n in graph.outputs})
+
+
+def run_program(program, inputs):
+    """Execute ``program`` on ``inputs`` (as :func:`.reference.run` takes them); returns
+    ``(outputs, ProgramRun)``. Raises RuntimeError if the NPU model refuses a command."""
+    config = program.config
+    model = NpuModel(config)
+    main = config.region("main")
+    model.set_window(main.base, main.size)
+    load_inputs(model, program, inputs)
+    commands, layer_macs = 0, []
+    for i, layer in enumerate(program.layers):
+        before = model.macs
+        if layer.where == "npu":
+            codes = model.run(layer.commands)
+            bad = [(j, c) for j, c in enumerate(codes) if c != ErrorCode.NONE]
+            if bad:
+                raise RuntimeError(f"layer {i}: the NPU refused command {bad[0][0]} "
+                                   f"({bad[0][1].name})")
+            commands += len(codes)
+        else:
+            run_core_layer(model, program, layer)
+        layer_macs.append(model.macs - before)
+    return read_outputs(model, program), ProgramRun(commands, model.macs, layer_macs)

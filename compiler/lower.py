@@ -1,0 +1,239 @@
+"""Lowering: the IR (:mod:`.ir`) to a :class:`~.program.Program` for one SoC variant.
+
+Which operators run on the NPU (everything else runs on the core, marked ``core``):
+
+- FULLY_CONNECTED: one GEMM, ``A = x`` (B x K), ``B = w^T`` (K x units);
+- CONV_2D 1x1 with stride 1 and no padding: one GEMM on the NHWC input read as
+  (N*H*W) x Cin;
+- other CONV_2D (when ``im2col`` is on, the default): the core gathers the patches into a
+  (N*OH*OW) x (KH*KW*Cin) matrix in (kh, kw, cin) order (padding with the input zero point in
+  INT8, +0.0 in FP16), then one GEMM with ``B`` the OHWI filter as (KH*KW*Cin) x Cout.
+
+Fusion into the GEMM (the STORE's post-processing): bias, requantization, activation clamp.
+INT8: the input zero point is folded into the bias, ``bias'_o = bias_o - x_zp * sum_k w[o, k]``
+(int32, wrapping: equal modulo 2**32 to the reference's ``sum w (x - x_zp)``, padded taps
+included since they hold ``x_zp``); weights must have zero point 0 (others stay on the core).
+TFLite models use the STORE's TFLite requantization (double rounding for convolutions, single
+rounding for FULLY_CONNECTED, per-channel multiplier and shift; :mod:`.npu_gemm`); ONNX models
+the float-scale requantization with the scales of :func:`.reference.onnx_scales`. FP16: fp32
+bias as the accumulator's start, the clamp of the fused activation, fp16 output. A crossed
+TFLite clamp (``lo > hi``, which the reference kernels resolve to ``hi``) becomes ``[hi, hi]``.
+
+The tiling is the one GEMM planner's (:mod:`dure.sim.gemm_plan`); buffers are placed by
+:mod:`.memory_plan`. Every NPU layer's command list ends with a FENCE, so that its results are
+in memory before a later layer (NPU or core) reads them.
+"""
+
+import numpy as np
+from dure.rtl.npu.commands import Opcode, OutType, Precision, RequantMode
+from dure.rtl.npu.descriptor import encode
+from dure.sim.gemm_descriptors import gemm_descriptors
+from dure.sim.golden_fixedpoint import wrap_int32
+
+from .errors import UnsupportedModel
+from .ir import OpKind, explicit_padding
+from .memory_plan import Interval, align_up, plan_memory
+from .npu_gemm import gemm_cost, tflite_gemm_descriptors
+from .program import Layer, Program
+from .reference import constant, onnx_scales, tflite_multipliers
+
+__all__ = ["compile_graph", "value_dtype", "layer_macs"]
+
+
+def value_dtype(graph, name):
+    """The element type a tensor has at run time (float activations of a float graph: fp16)."""
+    t = graph.tensors[name]
+    if graph.arithmetic == "float" and t.dtype == np.float32:
+        return np.dtype(np.float16)
+    return t.dtype
+
+
+def layer_macs(graph, op):
+    """Multiply-accumulates of an operator (0 for those that compute none)."""
+    out = graph.tensors[op.outputs[0]].shape
+    if op.kind is OpKind.CONV_2D:
+        _, kh, kw, cin = graph.tensors[op.inputs[1]].shape
+        return int(np.prod(out)) * kh * kw * cin
+    if op.kind is OpKind.DEPTHWISE_CONV_2D:
+        _, kh, kw, _ = graph.tensors[op.inputs[1]].shape
+        return int(np.prod(out)) * kh * kw
+    if op.kind is OpKind.FULLY_CONNECTED:
+        return int(np.prod(out)) * graph.tensors[op.inputs[1]].shape[1]
+    return 0
+
+
+class _Blob:
+    def __init__(self):
+        self.parts, self.addr, self.size = [], {}, 0
+
+    def add(self, name, array):
+        data = np.ascontiguousarray(array).tobytes()
+        self.addr[name] = self.size
+        self.parts.append(data + bytes(align_up(len(data)) - len(data)))
+        self.size += align_up(len(data))
+        return name
+
+    def bytes(self):
+        return b"".join(self.parts)
+
+
+def _gemm_form(graph, op, im2col):
+    """``(direct, K)`` when ``op`` runs as an NPU GEMM (``direct``: no im2col), else None."""
+    T = graph.tensors
+    if op.kind not in (OpKind.FULLY_CONNECTED, OpKind.CONV_2D):
+        return None
+    w = T[op.inputs[1]]
+    if graph.arithmetic != "float" and np.any(w.quant.zero_point != 0):
+        return None
+    if op.kind is OpKind.FULLY_CONNECTED:
+        return True, w.shape[1]
+    cout, kh, kw, cin = w.shape
+    x = T[op.inputs[0]]
+    pads = explicit_padding(op.attrs["padding"], x.shape[1], x.shape[2], kh, kw,
+                            op.attrs["stride"], op.attrs["dilation"])[2]
+    if kh == kw == 1 and tuple(op.attrs["stride"]) == (1, 1) and not any(pads):
+        return True, cin
+    return (False, kh * kw * cin) if im2col else None
+
+
+def compile_graph(graph, config, precision=None, *, im2col=True):
+    """Lower ``graph`` for ``config``'s NPU; returns a :class:`~.program.Program`.
+
+    ``precision``: ``"int8"`` (quantized models) or ``"fp16"`` (float models), default the
+    graph's own. Raises :class:`UnsupportedModel` for a precision the model cannot run in, a
+    variant without the NPU or the precision, and a program larger than main memory.
+    """
+    precision = precision or graph.precision
+    if precision not in ("int8", "fp16"):
+        raise UnsupportedModel(f"precision must be int8 or fp16, not {precision!r}")
+    if precision != graph.precision:
+        raise UnsupportedModel(
+            f"a {'quantized' if graph.precision == 'int8' else 'float'} model runs in "
+            f"{graph.precision}, not {precision} (float models run in fp16, full-integer "
+            "models in int8)")
+    if not config.npu_rows:
+        raise UnsupportedModel(f"variant {config.name!r} has no NPU")
+    if precision == "fp16" and not config.npu_fp16:
+        raise UnsupportedModel(f"variant {config.name!r} has no FP16 NPU")
+    T = graph.tensors
+    blob = _Blob()
+    layers = []
+    buffers = {}
+    for op in graph.ops:
+        for name in op.outputs:
+            buffers[name] = (value_dtype(graph, name), T[name].shape)
+        form = _gemm_form(graph, op, im2col)
+        reads = [n for n in op.inputs if n is not None and not T[n].const]
+        if form is None:
+            for n in op.inputs:
+                if n is not None and T[n].const and n not in blob.addr:
+                    blob.add(n, constant(graph, n))
+            layers.append(Layer(op.kind.value, "core", op, reads, list(op.outputs),
+                                macs=layer_macs(graph, op)))
+            continue
+        direct, k = form
+        out = T[op.outputs[0]]
+        n = out.shape[-1]
+        m = int(np.prod(out.shape)) // n
+        a_name = op.inputs[0]
+        if not direct:
+            a_name = f"{op.outputs[0]}/im2col"
+            buffers[a_name] = (value_dtype(graph, op.inputs[0]), (m, k))
+            layers.append(Layer("im2col", "core", op, [op.inputs[0]], [a_name],
+                                params={"pad_value": 0 if precision == "fp16" else
+                                        T[op.inputs[0]].quant.zp}))
+        try:
+            layers.append(_gemm_layer(graph, op, blob, a_name, m, k, n, config, precision))
+        except ValueError as e:
+            raise op.fail(f"cannot be lowered onto the NPU: {e}") from None
+    # memory plan of the activations
+    buffers.update({n: (value_dtype(graph, n), T[n].shape) for n in graph.inputs})
+    last = {}
+    first = {n: -1 for n in graph.inputs}
+    for i, layer in enumerate(layers):
+        for nm in layer.reads:
+            last[nm] = i
+        for nm in layer.writes:
+            first.setdefault(nm, i)
+    for nm in graph.outputs:
+        last[nm] = len(layers)
+    intervals = [Interval(nm, int(np.prod(shape)) * np.dtype(dt).itemsize, first[nm],
+                          max(last.get(nm, first[nm]), first[nm]))
+                 for nm, (dt, shape) in buffers.items()]
+    plan = plan_memory(intervals)
+    main = config.region("main")
+    weights = blob.bytes()
+    arena_base = align_up(main.base + len(weights), 64)
+    if arena_base + plan.size > main.base + main.size:
+        raise UnsupportedModel(
+            f"the program needs {len(weights)} bytes of weights and {plan.size} bytes of "
+            f"activations; main memory of variant {config.name!r} has {main.size}")
+    tensor_addr = {nm: arena_base + off for nm, off in plan.offsets.items()}
+    weight_addr = {nm: main.base + off for nm, off in blob.addr.items()}
+    for layer in layers:
+        if layer.kind == "gemm":
+            try:
+                # The FENCE makes the layer's STOREs reach memory before a later LOAD reads
+                # them (main memory is not hazard-tracked, rtl/npu/commands.py "Ordering").
+                layer.commands = _emit(config, layer, tensor_addr, weight_addr) + [
+                    encode(Opcode.FENCE)]
+            except ValueError as e:
+                raise layer.op.fail(f"cannot be lowered onto the NPU: {e}") from None
+    return Program(graph, config, precision, layers, weights, main.base, weight_addr,
+                   tensor_addr, buffers, arena_base, plan.size, plan.total)
+
+
+def _gemm_layer(graph, op, blob, a_name, m, k, n, config, precision):
+    T = graph.tensors
+    w = constant(graph, op.inputs[1])
+    b = constant(graph, op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] else None
+    base = op.outputs[0]
+    bmat = np.ascontiguousarray(w.reshape(w.shape[0], -1).T)        # (K, N)
+    lo, hi = op.attrs.get("lo"), op.attrs.get("hi")
+    p = {"a": a_name, "out": op.outputs[0], "b": blob.add(f"{base}/B", bmat)}
+    if precision == "fp16":
+        p.update(precision="fp16", lo=lo, hi=hi,
+                 bias=blob.add(f"{base}/bias", b.astype(np.float32)) if b is not None else None)
+        eb = 2
+    else:
+        zx = T[op.inputs[0]].quant.zp
+        bias = np.zeros(n, np.int64) if b is None else b.astype(np.int64)
+        folded = wrap_int32(bias - zx * w.reshape(n, -1).astype(np.int64).sum(axis=1))
+        lo, hi = int(lo), int(hi)
+        p.update(precision="int8", zero_point=T[op.outputs[0]].quant.zp, lo=min(lo, hi), hi=hi,
+                 bias=blob.add(f"{base}/bias", folded.astype(np.int32)))
+        if graph.arithmetic == "tflite":
+            mult, shift = tflite_multipliers(graph, op)
+            p.update(mode=(RequantMode.TFLITE_SINGLE_ROUNDING if op.kind is
+                           OpKind.FULLY_CONNECTED else RequantMode.TFLITE_DOUBLE_ROUNDING),
+                     multiplier=blob.add(f"{base}/multiplier", mult.astype(np.int32)),
+                     shift=blob.add(f"{base}/shift", shift.astype(np.int32)))
+        else:
+            p.update(mode=RequantMode.FLOAT_SCALE,
+                     scale=blob.add(f"{base}/scale", onnx_scales(graph, op)))
+        eb = 1
+    return Layer("gemm", "npu", op, [a_name], [op.outputs[0]], gemm=(m, k, n),
+                 macs=m * k * n, weight_bytes=bmat.nbytes,
+                 est_cycles=gemm_cost(config, m, k, n, elem_bytes=eb), params=p)
+
+
+def _emit(config, layer, tensor_addr, weight_addr):
+    p = layer.params
+    m, k, n = layer.gemm
+    eb = 2 if p["precision"] == "fp16" else 1
+    common = dict(a_addr=tensor_addr[p["a"]], a_stride=k * eb, b_addr=weight_addr[p["b"]],
+                  b_stride=n * eb, out_addr=tensor_addr[p["out"]])
+    bias = weight_addr[p["bias"]] if p["bias"] else None
+    if p["precision"] == "fp16":
+        return gemm_descriptors(config, m, k, n, precision=Precision.FP16, out=OutType.FP16,
+                                out_stride=2 * n, bias_addr=bias, lo=p["lo"], hi=p["hi"],
+                                **common)
+    if p["mode"] == RequantMode.FLOAT_SCALE:
+        return gemm_descriptors(config, m, k, n, precision=Precision.INT8, out=OutType.INT8,
+                                out_stride=n, bias_addr=bias, scale_addr=weight_addr[p["scale"]],
+                                zero_point=p["zero_point"], lo=p["lo"], hi=p["hi"], **common)
+    return tflite_gemm_descriptors(config, m, k, n, out_stride=n, bias_addr=bias,
+                                   multiplier_addr=weight_addr[p["multiplier"]],
+                                   shift_addr=weight_addr[p["shift"]],
+                                   zero_point=p["zero_point"], lo=p["lo"], hi=p["hi"],
+                                   mode=p["mode"], **common)

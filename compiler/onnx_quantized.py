@@ -1,0 +1,324 @@
+"""The quantized half of the ONNX front end (:mod:`.onnx_frontend`): quantization parameters,
+QOperator nodes (QuantizeLinear, QLinearConv, QLinearMatMul and onnxruntime's com.microsoft
+QGemm, QLinearAdd, QLinearAveragePool, QLinearGlobalAveragePool, QLinearSoftmax) and the QDQ
+patterns onnxruntime fuses into them. A mixin of the converter: the methods use its helpers
+(``value``, ``new``, ``emit``, ``put``, ``const``, ``shape``, ``_pool``, ``_fc``, ...); the
+arithmetic each node gets is written down in :mod:`.reference`.
+"""
+
+import numpy as np
+
+from .ir import OpKind, Quant
+
+__all__ = ["QuantizedOps"]
+
+
+class QuantizedOps:
+    """QOperator and QDQ conversion methods of the ONNX converter."""
+
+    # --- quantization parameters ----------------------------------------------------------
+
+    def qparams(self, node, scale_name, zp_name, what, per_channel_len=None):
+        s = np.atleast_1d(np.asarray(self.const(scale_name, node, f"{what} scale"),
+                                     np.float32))
+        if zp_name:
+            zraw = self.const(zp_name, node, f"{what} zero point")
+            zdt = zraw.dtype
+            z = np.atleast_1d(zraw.astype(np.int64))
+        else:
+            zdt, z = np.dtype(np.uint8), np.zeros(s.size, np.int64)
+        if zdt not in (np.int8, np.uint8):
+            raise node.fail(f"{what} has type {zdt}; int8 or uint8 needed")
+        if not (np.all(np.isfinite(s)) and np.all(s > 0)):
+            raise node.fail(f"{what} scale must be positive and finite")
+        if s.size > 1 and per_channel_len is None:
+            raise node.fail(f"{what} must be quantized per tensor")
+        if z.size == 1 and s.size > 1:
+            z = np.repeat(z, s.size)
+        if zdt == np.uint8:
+            z = z - 128
+        return s, z, zdt
+
+    def dequantize(self, name, node):
+        """Emit the DEQUANTIZE of a QDQ activation whose float value an operator needs."""
+        dq = self.dq_act[name]
+        src, _ = self.value(dq.inputs[0], dq)
+        t = self.T[src]
+        out = self.new(name, np.float32, t.shape)
+        self.emit(dq, OpKind.DEQUANTIZE, [src], [out])
+        self.put(name, out, self.map[dq.inputs[0]][1])
+
+
+    # quantized operators
+
+    def _QuantizeLinear(self, node):
+        x, lay = self.value(node.inputs[0], node)
+        if self.T[x].dtype != np.float32:
+            raise node.fail("QuantizeLinear of a non-float tensor")
+        if node.attrs.get("saturate", 1) != 1:
+            raise node.fail("saturate = 0 is not supported")
+        s, z, zdt = self.qparams(node, node.inputs[1],
+                                 node.inputs[2] if len(node.inputs) > 2 else None, "output")
+        y = self.new(node.outputs[0], np.int8, self.T[x].shape, Quant(s, z))
+        self.emit(node, OpKind.QUANTIZE, [x], [y])
+        self.put(node.outputs[0], y, lay)
+
+    def _DequantizeLinear(self, node):    # activations are handled in _classify / dequantize
+        raise node.fail("DequantizeLinear of this input is not supported")
+
+    def _weights(self, node, w_name, s_name, z_name, axis_len):
+        w = self.const(w_name, node, "weights")
+        if w.dtype not in (np.int8, np.uint8):
+            raise node.fail(f"weights of type {w.dtype}; int8 or uint8 needed")
+        s, z, zdt = self.qparams(node, s_name, z_name, "weights", axis_len)
+        if zdt != w.dtype:
+            raise node.fail("weights and their zero point have different types")
+        if s.size not in (1, axis_len):
+            raise node.fail(f"{s.size} weight scales for {axis_len} output channels")
+        wi = (w.astype(np.int16) - 128).astype(np.int8) if w.dtype == np.uint8 else w
+        return wi, Quant(s, z, 0)
+
+    def _int_bias(self, node, name, n):
+        if not name:
+            return None
+        b = self.const(name, node, "bias")
+        if b.dtype != np.int32 or b.size != n:
+            raise node.fail(f"bias must be int32 of {n} values")
+        return b.reshape(-1)
+
+    def _act_q(self, node, x_name, s, z):
+        """Quantization of an activation input: check it matches the tensor's."""
+        ir, _ = self.value(x_name, node)
+        t = self.T[ir]
+        if t.dtype != np.int8:
+            raise node.fail(f"input {x_name!r} is not a quantized tensor")
+        s, zz, _ = self.qparams(node, s, z, "input")
+        if t.quant is None:
+            t.quant = Quant(s, zz)
+        elif not (np.array_equal(t.quant.scale, s) and np.array_equal(t.quant.zero_point, zz)):
+            raise node.fail(f"input {x_name!r} is used with two quantizations")
+        return t.quant
+
+    def _QLinearConv(self, node):
+        i = node.inputs
+        self._act_q(node, i[0], i[1], i[2])
+        w = self.const(i[3], node, "weights")
+        wi, wq = self._weights(node, i[3], i[4], i[5], w.shape[0])
+        ys, yz, _ = self.qparams(node, i[6], i[7], "output")
+        b = self._int_bias(node, i[8] if len(i) > 8 else None, w.shape[0])
+        self._conv_common(node, i[0], wi, b, node.outputs[0], np.int8, Quant(ys, yz), wq)
+
+    def _QLinearMatMul(self, node):
+        i = node.inputs
+        self._act_q(node, i[0], i[1], i[2])
+        w = self.const(i[3], node, "B")
+        if w.ndim != 2:
+            raise node.fail("only 2-D QLinearMatMul by a constant is supported")
+        wi, wq = self._weights(node, i[3], i[4], i[5], w.shape[1])
+        ys, yz, _ = self.qparams(node, i[6], i[7], "output")
+        self._fc(node, i[0], np.ascontiguousarray(wi.T), None, node.outputs[0], np.int8,
+                 Quant(ys, yz), wq)
+
+    def _qadd(self, node, a, b, out, yq, uint8):
+        x1, lay = self.value(a, node)
+        x2, _ = self.value(b, node, lay)
+        if self.T[x1].shape != self.T[x2].shape:
+            raise node.fail("Add needs two inputs of one shape (broadcasting is not supported)")
+        y = self.new(out, np.int8, self.T[x1].shape, yq)
+        self.emit(node, OpKind.ADD, [x1, x2], [y], lo=-128, hi=127, uint8=uint8)
+        self.put(out, y, lay)
+
+    def _QLinearAdd(self, node):
+        i = node.inputs
+        self._act_q(node, i[0], i[1], i[2])
+        self._act_q(node, i[3], i[4], i[5])
+        ys, yz, zdt = self.qparams(node, i[6], i[7] if len(i) > 7 else None, "output")
+        self._qadd(node, i[0], i[3], node.outputs[0], Quant(ys, yz), zdt == np.uint8)
+
+    def _QGemm(self, node):
+        a, i = node.attrs, node.inputs
+        if a.get("transA", 0) or a.get("alpha", 1.0) != 1.0:
+            raise node.fail("only transA = 0 and alpha = 1 are supported")
+        if len(i) < 9 or not i[7]:
+            raise node.fail("QGemm with a float output (no y_scale) is not supported")
+        self._act_q(node, i[0], i[1], i[2])
+        w = self.const(i[3], node, "B")
+        trans = bool(a.get("transB", 0))
+        n = w.shape[0] if trans else w.shape[1]
+        wi, wq = self._weights(node, i[3], i[4], i[5], n)
+        b = self._int_bias(node, i[6], n) if i[6] else None
+        ys, yz, _ = self.qparams(node, i[7], i[8] if len(i) > 8 else None, "output")
+        self._fc(node, i[0], wi if trans else np.ascontiguousarray(wi.T), b, node.outputs[0],
+                 np.int8, Quant(ys, yz), wq)
+
+    def _qsoftmax(self, node, x_name, out, yq, uint8, axis, opset):
+        ir, lay = self.value(x_name, node)
+        t = self.T[ir]
+        rank = len(t.shape)
+        axis = axis + rank if axis < 0 else axis
+        last = (axis == rank - 1 and lay == "plain") or (lay == "nhwc" and rank == 4 and
+                                                         axis == 1 and opset >= 13)
+        if not last:
+            raise node.fail(f"Softmax over axis {axis} is not supported (the last axis)")
+        y = self.new(out, np.int8, t.shape, yq)
+        self.emit(node, OpKind.SOFTMAX, [ir], [y], beta=1.0, uint8=uint8)
+        self.put(out, y, lay)
+
+    def _QLinearSoftmax(self, node):
+        i = node.inputs
+        self._act_q(node, i[0], i[1], i[2] if len(i) > 2 else None)
+        ys, yz, zdt = self.qparams(node, i[3], i[4] if len(i) > 4 else None, "output")
+        opset = int(node.attrs.get("opset", self.opset))
+        self._qsoftmax(node, i[0], node.outputs[0], Quant(ys, yz), zdt == np.uint8,
+                       int(node.attrs.get("axis", -1 if opset >= 13 else 1)), opset)
+
+    def _QLinearAveragePool(self, node):
+        if node.attrs.get("channels_last", 0):
+            raise node.fail("channels_last = 1 is not supported")
+        i = node.inputs
+        self._act_q(node, i[0], i[1], i[2])
+        ys, yz, zdt = self.qparams(node, i[3], i[4] if len(i) > 4 else None, "output")
+        self._pool(node, OpKind.AVERAGE_POOL_2D, np.int8, Quant(ys, yz), quantized=True)
+        self.ops[-1].attrs["uint8"] = zdt == np.uint8
+
+    def _QLinearGlobalAveragePool(self, node):
+        if node.attrs.get("channels_last", 0):
+            raise node.fail("channels_last = 1 is not supported")
+        i = node.inputs
+        self._act_q(node, i[0], i[1], i[2])
+        ys, yz, _ = self.qparams(node, i[3], i[4] if len(i) > 4 else None, "output")
+        self._pool(node, OpKind.AVERAGE_POOL_2D, np.int8, Quant(ys, yz), quantized=True)
+
+    # QDQ patterns
+
+    def _single_user(self, name):
+        users = self.users.get(name, [])
+        return users[0] if len(users) == 1 and name not in self.graph_outputs else None
+
+    def _qdq(self, node):
+        """Convert ``DQ -> node -> [Relu / Clip] -> Q`` into one INT8 operator; False if the
+        pattern does not match (then the node is converted as a float operator)."""
+        if not self.quantized:
+            return False
+        chain = []
+        cur = node.outputs[0]
+        nxt = self._single_user(cur)
+        while nxt is not None and nxt.op in ("Relu", "Clip") and \
+                node.op in ("Conv", "Gemm", "MatMul"):
+            chain.append(nxt)
+            cur = nxt.outputs[0]
+            nxt = self._single_user(cur)
+        if nxt is None or nxt.op != "QuantizeLinear":
+            return False
+        q = nxt
+        dq = self.dq_act[node.inputs[0]]
+        xs, xz, _ = self.qparams(dq, dq.inputs[1], dq.inputs[2] if len(dq.inputs) > 2 else None,
+                                 "input")
+        ys, yz, _ = self.qparams(q, q.inputs[1], q.inputs[2] if len(q.inputs) > 2 else None,
+                                 "output")
+        yq = Quant(ys, yz)
+        x_src = dq.inputs[0]
+        self._act_q(dq, x_src, dq.inputs[1], dq.inputs[2] if len(dq.inputs) > 2 else None)
+        out = q.outputs[0]
+        uint8 = self.info.get(out, (None,))[0] == np.uint8
+        if node.op == "Add":
+            other = node.inputs[1]
+            if other not in self.dq_act:
+                return False
+            dq2 = self.dq_act[other]
+            self._act_q(dq2, dq2.inputs[0], dq2.inputs[1],
+                        dq2.inputs[2] if len(dq2.inputs) > 2 else None)
+            self._qadd(node, x_src, dq2.inputs[0], out, yq, uint8)
+            self.done.add(q.index)
+            return True
+        if node.op == "Softmax":
+            self._qsoftmax(node, x_src, out, yq, uint8, int(node.attrs.get(
+                "axis", -1 if self.opset >= 13 else 1)), self.opset)
+            self.done.add(q.index)
+            return True
+        if node.op in ("GlobalAveragePool", "AveragePool"):
+            self._pool(node, OpKind.AVERAGE_POOL_2D, np.int8, yq, x_name=x_src, out_name=out,
+                       quantized=True)
+            self.ops[-1].attrs["uint8"] = uint8
+            self.done.add(q.index)
+            return True
+        if node.op in ("MaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Pad"):
+            if not (np.array_equal(xs, ys) and np.array_equal(xz, yz)):
+                return False
+            if node.op == "Pad":
+                self._pad(node, x_src, out, yq)
+            elif node.op == "MaxPool":
+                self._pool(node, OpKind.MAX_POOL_2D, np.int8, yq, x_name=x_src, out_name=out)
+            elif node.op == "Flatten":
+                xsh = self.shape(node.inputs[0], node)
+                axis = int(node.attrs.get("axis", 1))
+                axis = axis + len(xsh) if axis < 0 else axis
+                self._reshape_to(node, x_src, out, (int(np.prod(xsh[:axis])),
+                                                    int(np.prod(xsh[axis:]))), yq)
+            else:
+                self._reshape_to(node, x_src, out, self._reshape_target(node), yq)
+            self.done.add(q.index)
+            return True
+        wname = node.inputs[1]
+        if wname not in self.dq_const:
+            raise node.fail("QDQ weights must come from DequantizeLinear of an initializer")
+        wdq = self.dq_const[wname]
+        w_int = self.consts[wdq.inputs[0]]
+        if node.op == "Conv":
+            n_out = w_int.shape[0]
+        elif node.op == "Gemm":
+            n_out = w_int.shape[0] if node.attrs.get("transB", 0) else w_int.shape[1]
+        else:
+            n_out = w_int.shape[1]
+        axis = int(wdq.attrs.get("axis", 1))
+        wi, wq = self._weights(wdq, wdq.inputs[0], wdq.inputs[1],
+                               wdq.inputs[2] if len(wdq.inputs) > 2 else None, n_out)
+        per_axis = wq.scale.size > 1
+        bias = None
+        if len(node.inputs) > 2 and node.inputs[2]:
+            bname = node.inputs[2]
+            if bname in self.dq_const:
+                bdq = self.dq_const[bname]
+                bias = self.consts[bdq.inputs[0]]
+                if bias.dtype != np.int32:
+                    raise node.fail("a quantized bias must be int32")
+                bias = bias.reshape(-1)
+            else:
+                raise node.fail("QDQ bias must come from DequantizeLinear of an int32 "
+                                "initializer")
+        if node.op == "Conv":
+            if per_axis and axis not in (0, -4):
+                raise node.fail(f"Conv weights quantized along axis {axis}; axis 0 needed")
+            self._conv_common(node, x_src, wi, bias, out, np.int8, yq, wq)
+        else:
+            a = node.attrs
+            if node.op == "Gemm":
+                if a.get("transA", 0) or a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0:
+                    raise node.fail("only transA = 0, alpha = 1, beta = 1 are supported")
+                trans = bool(a.get("transB", 0))
+            else:
+                trans = False
+            want_axis = 0 if trans else 1
+            if per_axis and axis % 2 != want_axis:
+                raise node.fail(f"weights quantized along axis {axis}; the output axis "
+                                f"{want_axis} needed")
+            wmat = wi if trans else np.ascontiguousarray(wi.T)
+            self._fc(node, x_src, wmat, bias, out, np.int8, yq, wq)
+        prod = self.ops[-1]
+        for act in chain:
+            if act.op == "Relu":
+                lo, hi = 0.0, None
+            else:
+                lo, hi = self._clip_bounds(act)
+            qlo = -128 if lo is None else int(np.clip(self._quantize_bound(lo, yq), -128, 127))
+            qhi = 127 if hi is None else int(np.clip(self._quantize_bound(hi, yq), -128, 127))
+            prod.attrs["lo"] = max(prod.attrs["lo"], qlo)
+            prod.attrs["hi"] = min(prod.attrs["hi"], qhi)
+            self.done.add(act.index)
+        self.done.add(q.index)
+        return True
+
+    @staticmethod
+    def _quantize_bound(v, q):
+        """A float clamp bound in the output's quantized domain (QuantizeLinear's rounding)."""
+        return float(np.rint(np.float32(v) / q.s)) + q.zp

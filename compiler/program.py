@@ -1,0 +1,115 @@
+"""The compiled program: what the SoC runs for one model.
+
+A :class:`Program` is
+
+- a **layer table** (:class:`Layer`, in execution order): per layer where it runs (``npu``: a
+  command list of NPU descriptors; ``core``: an operator the control core computes, identified
+  by its IR operator and the addresses of its operands), the GEMM shape and MACs, the bytes it
+  reads and writes;
+- **weights**: one blob placed at ``weights_base`` in main memory (every constant the layers
+  use: NPU operands already in the layout the commands read, and the model's constants for the
+  core operators), with the address of each;
+- **activations**: every other tensor at its address in the arena (``arena_base``, placed by
+  :mod:`.memory_plan`; graph inputs and outputs included);
+- the **command lists**, whose DMA addresses are absolute (the window is the ``main`` region).
+
+:meth:`Program.save` writes a folder: ``program.json`` (the layer table, tensor and weight
+addresses, variant, precision), ``weights.bin`` (the blob) and ``commands.bin`` (every
+descriptor, 8 little-endian 32-bit words each, layer after layer; a layer's ``first_command``
+and ``commands`` index it).
+"""
+
+import dataclasses
+import json
+import pathlib
+
+import numpy as np
+
+__all__ = ["Layer", "Program"]
+
+
+@dataclasses.dataclass
+class Layer:
+    """One entry of the layer table.
+
+    ``kind``: ``gemm`` (NPU GEMM), ``im2col`` (the core gathers a convolution's patches for the
+    following NPU GEMM) or the IR operator name (a core operator). ``op``: the IR operator the
+    layer belongs to. ``gemm``: ``(M, K, N)`` or None. ``reads`` / ``writes``: tensor or
+    buffer names in the arena. ``est_cycles``: the planner's cost estimate for NPU layers
+    (None for core layers).
+    """
+
+    kind: str
+    where: str
+    op: object
+    reads: list
+    writes: list
+    gemm: tuple | None = None
+    macs: int = 0
+    commands: list = dataclasses.field(default_factory=list)
+    weight_bytes: int = 0
+    est_cycles: int | None = None
+    params: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Program:
+    """A compiled model (module docstring)."""
+
+    graph: object
+    config: object
+    precision: str
+    layers: list
+    weights: bytes
+    weights_base: int
+    weight_addr: dict
+    tensor_addr: dict
+    buffers: dict
+    arena_base: int
+    arena_size: int
+    arena_total: int
+
+    @property
+    def macs(self):
+        return sum(layer.macs for layer in self.layers)
+
+    def table(self):
+        """The layer table as JSON-ready dicts."""
+        rows, first = [], 0
+        for i, layer in enumerate(self.layers):
+            rows.append({
+                "index": i, "kind": layer.kind, "where": layer.where,
+                "node": {"index": layer.op.index, "name": layer.op.name,
+                         "type": layer.op.source},
+                "reads": [[n, self.tensor_addr[n]] for n in layer.reads],
+                "writes": [[n, self.tensor_addr[n]] for n in layer.writes],
+                "gemm": list(layer.gemm) if layer.gemm else None, "macs": layer.macs,
+                "first_command": first, "commands": len(layer.commands),
+                "params": {k: (v if isinstance(v, (int, float, str, list, type(None)))
+                               else str(v)) for k, v in layer.params.items()},
+            })
+            first += len(layer.commands)
+        return rows
+
+    def save(self, folder):
+        """Write ``program.json``, ``weights.bin`` and ``commands.bin`` into ``folder``
+        (created if missing); returns the folder as a Path."""
+        folder = pathlib.Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        words = [w for layer in self.layers for d in layer.commands for w in d]
+        (folder / "commands.bin").write_bytes(np.array(words, "<u4").tobytes())
+        (folder / "weights.bin").write_bytes(self.weights)
+        meta = {
+            "format": "dure-program-1", "variant": self.config.name,
+            "precision": self.precision, "arithmetic": self.graph.arithmetic,
+            "weights_base": self.weights_base, "weights_bytes": len(self.weights),
+            "arena_base": self.arena_base, "arena_bytes": self.arena_size,
+            "inputs": [[n, self.tensor_addr[n], list(self.buffers[n][1]),
+                        str(self.buffers[n][0])] for n in self.graph.inputs],
+            "outputs": [[n, self.tensor_addr[n], list(self.buffers[n][1]),
+                         str(self.buffers[n][0])] for n in self.graph.outputs],
+            "weights": {n: a for n, a in self.weight_addr.items()},
+            "layers": self.table(),
+        }
+        (folder / "program.json").write_text(json.dumps(meta, indent=1) + "\n")
+        return folder

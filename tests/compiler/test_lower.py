@@ -1,0 +1,152 @@
+"""Lowered programs run on the golden NPU command model equal the IR reference bit for bit.
+
+The NPU layers run through their real descriptors, addresses and memory plan; core layers
+through the reference operator on the bytes in memory. INT8 (TFLite fixed-point requantization
+fused into the STOREs) and FP16 (float models), on the 8x8 ``sim`` and the 4x4 ``npu-small``
+variants.
+"""
+
+import numpy as np
+import pytest
+from dure.compiler import reference
+from dure.compiler.errors import UnsupportedModel
+from dure.compiler.execute import run_program
+from dure.compiler.lower import compile_graph
+from dure.compiler.tflite_frontend import parse_tflite
+from dure.sim.verif import compiler_models as cm
+
+from dure.config import preset
+
+MODELS = [
+    ("int8_cnn", cm.tflite_int8_cnn, {}),
+    ("int8_cnn_edges_b2", cm.tflite_int8_cnn, {"float_edges": True, "batch": 2}),
+    ("int8_cnn_odd", cm.tflite_int8_cnn, {"h": 7, "w": 10, "cin": 5, "c": 11}),
+    ("int8_mlp", cm.tflite_int8_mlp, {"batch": 9, "sizes": (40, 33, 17, 5)}),
+    ("float_cnn", cm.tflite_float_cnn, {}),
+    ("float_cnn_odd", cm.tflite_float_cnn, {"h": 7, "w": 10, "cin": 5, "c": 11}),
+    ("float_mlp", cm.tflite_float_mlp, {"batch": 9, "sizes": (40, 33, 17, 5)}),
+]
+
+
+def _input(rng, graph):
+    t = graph.tensors[graph.inputs[0]]
+    if t.dtype == np.int8:
+        return rng.integers(-128, 128, t.shape).astype(np.int8)
+    x = (rng.standard_normal(t.shape) * 2).astype(np.float32)
+    x.flat[0] = -0.0
+    return x
+
+
+@pytest.mark.parametrize("variant", ["sim", "npu-small"])
+@pytest.mark.parametrize("name,builder,kw", MODELS, ids=[m[0] for m in MODELS])
+def test_program_on_npu_model_equals_reference(name, builder, kw, variant):
+    rng = np.random.default_rng(hash(name) % 1000)
+    graph = parse_tflite(builder(rng, **kw))
+    program = compile_graph(graph, preset(variant))
+    assert any(layer.where == "npu" for layer in program.layers)
+    for _ in range(2):
+        x = _input(rng, graph)
+        want = reference.run(graph, [x])[0]
+        got, run = run_program(program, [x])
+        assert np.array_equal(got[0].view(np.uint8), want.view(np.uint8))
+        assert run.macs == sum(la.macs for la in program.layers if la.where == "npu")
+
+
+def test_large_fc_many_tiles_small_acc():
+    """Many K / N tiles and several N groups on the 4x4 array: the multiplier / shift rows of
+    the TFLite requantization (two per tile) stay apart across groups."""
+    rng = np.random.default_rng(5)
+    graph = parse_tflite(cm.tflite_int8_mlp(rng, batch=70, sizes=(100, 90)))
+    program = compile_graph(graph, preset("npu-small"))
+    x = _input(rng, graph)
+    got, _ = run_program(program, [x])
+    assert np.array_equal(got[0], reference.run(graph, [x])[0])
+
+
+def test_which_layers_run_on_the_npu():
+    graph = parse_tflite(cm.tflite_int8_cnn(np.random.default_rng(0)))
+    program = compile_graph(graph, preset("sim"))
+    where = [(la.kind, la.where) for la in program.layers]
+    assert where == [("im2col", "core"), ("gemm", "npu"), ("DEPTHWISE_CONV_2D", "core"),
+                     ("gemm", "npu"), ("ADD", "core"), ("AVERAGE_POOL_2D", "core"),
+                     ("MAX_POOL_2D", "core"), ("RESHAPE", "core"), ("gemm", "npu"),
+                     ("SOFTMAX", "core")]
+    assert program.layers[3].gemm == (16, 8, 8)          # the 1x1 conv, without im2col
+    no_im2col = compile_graph(graph, preset("sim"), im2col=False)
+    assert [la.where for la in no_im2col.layers].count("npu") == 2
+
+
+def test_memory_is_reused_and_buffers_live_apart():
+    graph = parse_tflite(cm.tflite_int8_cnn(np.random.default_rng(0), h=16, w=16))
+    program = compile_graph(graph, preset("sim"))
+    assert program.arena_size < program.arena_total
+    main = preset("sim").region("main")
+    assert program.weights_base == main.base
+    assert program.arena_base >= main.base + len(program.weights)
+    assert all(addr % 16 == 0 for addr in program.tensor_addr.values())
+
+
+def test_precision_mismatch_and_variants():
+    graph = parse_tflite(cm.tflite_int8_mlp(np.random.default_rng(0)))
+    with pytest.raises(UnsupportedModel, match="runs in int8, not fp16"):
+        compile_graph(graph, preset("sim"), "fp16")
+    with pytest.raises(UnsupportedModel, match="has no NPU"):
+        compile_graph(graph, preset("cpu"))
+    fgraph = parse_tflite(cm.tflite_float_mlp(np.random.default_rng(0)))
+    with pytest.raises(UnsupportedModel, match="float model runs in fp16, not int8"):
+        compile_graph(fgraph, preset("sim"), "int8")
+
+
+def test_program_too_large_for_main_memory():
+    graph = parse_tflite(cm.tflite_int8_mlp(np.random.default_rng(0), batch=1,
+                                            sizes=(2048, 2100)))
+    with pytest.raises(UnsupportedModel, match="main memory of variant 'npu-small'"):
+        compile_graph(graph, preset("npu-small"))
+
+
+def test_save_writes_the_program(tmp_path):
+    import json
+
+    graph = parse_tflite(cm.tflite_int8_cnn(np.random.default_rng(0)))
+    program = compile_graph(graph, preset("sim"))
+    program.save(tmp_path / "out")
+    meta = json.loads((tmp_path / "out" / "program.json").read_text())
+    words = (tmp_path / "out" / "commands.bin").read_bytes()
+    assert meta["format"] == "dure-program-1" and meta["variant"] == "sim"
+    assert len(words) == 32 * sum(len(la.commands) for la in program.layers)
+    assert (tmp_path / "out" / "weights.bin").read_bytes() == program.weights
+    assert [row["where"] for row in meta["layers"]] == [la.where for la in program.layers]
+    last = meta["layers"][-2]
+    assert last["gemm"] == [1, 32, 10] and last["commands"] > 0
+
+
+def test_resnet8_shapes_bit_exact_with_litert():
+    """MLPerf Tiny ResNet-8's layer shapes (random weights): the program on the NPU command
+    model equals LiteRT's reference kernels; every convolution and the classifier on the NPU."""
+    from dure.sim.verif.litert_ref import run_reference
+
+    rng = np.random.default_rng(8)
+    model = cm.tflite_int8_resnet8(rng)
+    graph = parse_tflite(model)
+    program = compile_graph(graph, preset("sim"))
+    assert sum(la.where == "npu" for la in program.layers) == 10
+    assert sum(la.macs for la in program.layers if la.where == "npu") == 12_501_632
+    x = rng.integers(-128, 128, (1, 32, 32, 3)).astype(np.int8)
+    got, _ = run_program(program, [x])
+    assert np.array_equal(got[0], run_reference(model, x)[0])
+
+
+def test_dscnn_shapes_bit_exact_with_litert():
+    """DS-CNN's layer shapes (10x4 stride-2 first convolution, depthwise / pointwise blocks,
+    25x5 average pooling): bit-exact with LiteRT through the program."""
+    from dure.sim.verif.litert_ref import run_reference
+
+    rng = np.random.default_rng(9)
+    model = cm.tflite_int8_dscnn(rng)
+    graph = parse_tflite(model)
+    program = compile_graph(graph, preset("sim"))
+    assert program.layers[1].gemm == (125, 40, 64)       # the 10x4 convolution, im2col
+    for _ in range(2):
+        x = rng.integers(-128, 128, (1, 49, 10, 1)).astype(np.int8)
+        got, _ = run_program(program, [x])
+        assert np.array_equal(got[0], run_reference(model, x)[0])

@@ -1,0 +1,49 @@
+"""`dure compile`: writes the program and prints the report; bad models give status 2 and one
+line naming the node."""
+
+import json
+
+import numpy as np
+import pytest
+from dure.sim.verif import compiler_models as cm
+
+from dure.cli import main
+
+
+@pytest.fixture
+def model(tmp_path):
+    path = tmp_path / "m.tflite"
+    path.write_bytes(cm.tflite_int8_cnn(np.random.default_rng(0)))
+    return path
+
+
+def test_compile_writes_program_and_report(tmp_path, model, capsys):
+    assert main(["compile", str(model), "-o", str(tmp_path / "prog"), "--report"]) == 0
+    out = capsys.readouterr().out
+    assert "commands.bin" in out and "GEMM 64x27x8" in out and "MACs:" in out
+    meta = json.loads((tmp_path / "prog" / "program.json").read_text())
+    assert meta["precision"] == "int8" and meta["arithmetic"] == "tflite"
+
+
+def test_compile_report_only(model, capsys):
+    assert main(["compile", str(model), "--variant", "npu-small"]) == 0
+    assert "variant npu-small" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content,fragment", [
+    (b"", "dure: not a valid ONNX model"),
+    (b"\x1c\x00\x00\x00TFL3" + b"\x00" * 4, "dure: not a TFLite model"),
+])
+def test_bad_files(tmp_path, capsys, content, fragment):
+    path = tmp_path / "bad.bin"
+    path.write_bytes(content)
+    assert main(["compile", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(fragment), err
+
+
+def test_wrong_precision_and_missing_file(tmp_path, model, capsys):
+    assert main(["compile", str(model), "--precision", "fp16"]) == 2
+    assert "runs in int8, not fp16" in capsys.readouterr().err
+    assert main(["compile", str(tmp_path / "nope.tflite")]) == 2
+    assert "cannot read" in capsys.readouterr().err
