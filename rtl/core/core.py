@@ -98,12 +98,26 @@ class Core(wiring.Component):
         m.submodules.multiplier = multiplier = Multiplier()
 
         wiring.connect(m, wiring.flipped(self.ibus), fetch.ibus)
-        wiring.connect(m, wiring.flipped(self.dbus), x.dbus)
         wiring.connect(m, fetch.out, d.f)
         wiring.connect(m, d.dx, x.dx)
         wiring.connect(m, x.xm, mst.xm)
         wiring.connect(m, mst.mw, w.mw)
         wiring.connect(m, w.rvfi, wiring.flipped(self.rvfi))
+
+        # The data bus: X's request, or the second access of a split access from M (X does
+        # not request while M waits).
+        dbus = self.dbus
+        m.d.comb += [
+            dbus.req.eq(x.dbus.req | mst.m_req),
+            dbus.addr.eq(Mux(mst.m_req, mst.m_addr, x.dbus.addr)),
+            dbus.we.eq(Mux(mst.m_req, mst.m_we, x.dbus.we)),
+            dbus.be.eq(Mux(mst.m_req, mst.m_be, x.dbus.be)),
+            dbus.wdata.eq(Mux(mst.m_req, mst.m_wdata, x.dbus.wdata)),
+            x.dbus.gnt.eq(dbus.gnt),
+            x.dbus.rvalid.eq(dbus.rvalid),
+            x.dbus.err.eq(dbus.err),
+            x.dbus.rdata.eq(dbus.rdata),
+        ]
 
         # Redirects: the oldest stage wins.
         m.d.comb += [
@@ -140,11 +154,15 @@ class Core(wiring.Component):
             lsu.x_offset.eq(x.lsu_offset),
             lsu.x_store_data.eq(x.lsu_store_data),
             x.lsu_addr.eq(lsu.x_addr),
-            x.lsu_misaligned.eq(lsu.x_misaligned),
+            x.lsu_split.eq(lsu.x_split),
             x.lsu_mask.eq(lsu.x_mask),
+            x.lsu_mask_hi.eq(lsu.x_mask_hi),
             x.lsu_wdata.eq(lsu.x_wdata),
             lsu.m_funct3.eq(mst.lsu_funct3),
             lsu.m_offset.eq(mst.lsu_offset),
+            lsu.m_merge.eq(mst.lsu_merge),
+            lsu.m_lo.eq(mst.lsu_lo),
+            mst.load_word.eq(lsu.m_word),
             lsu.m_rdata.eq(self.dbus.rdata),
             mst.load_result.eq(lsu.m_result),
 
@@ -157,6 +175,7 @@ class Core(wiring.Component):
             mst.dbus_rvalid.eq(self.dbus.rvalid),
             mst.dbus_err.eq(self.dbus.err),
             mst.dbus_rdata.eq(self.dbus.rdata),
+            mst.dbus_gnt.eq(self.dbus.gnt),
             mst.irq_software.eq(self.irq_software),
             mst.irq_timer.eq(self.irq_timer),
             mst.irq_external.eq(self.irq_external),

@@ -41,7 +41,9 @@ XMLayout = data.StructLayout({
     "store":     1,
     "funct3":    3,
     "mem_addr":  32,
-    "mem_mask":  4,
+    "mem_mask":  4,     # lanes of the (first) access
+    "mem_mask_hi": 4,   # lanes of the second access of a split access (next word)
+    "split":     1,     # the access crosses a word boundary: M sends the second access
     "mem_wdata": 32,
     "csr":       1,
     "csr_addr":  12,

@@ -28,8 +28,8 @@ class XStage(wiring.Component):
     X forwards its operands (:class:`~.bypass.Bypass`), computes ALU and shift results,
     resolves branches and jumps (redirecting fetch on a misprediction), runs divisions, and
     issues the data request as the instruction leaves X: only when M will not redirect and
-    never depending on a grant. Misaligned targets and accesses become the instruction's
-    exception. A pending interrupt marks the instruction instead of executing it (unless a
+    never depending on a grant (the first access of a split misaligned access; M sends the
+    second). Misaligned branch / jump targets become the instruction's exception. A pending interrupt marks the instruction instead of executing it (unless a
     data request of it waits for its grant).
 
     The load/store unit and the multiplier span X and M; the core connects their X halves to
@@ -66,8 +66,8 @@ class XStage(wiring.Component):
     lsu_funct3, lsu_base, lsu_offset, lsu_store_data : Out
         To the load/store unit's X half (``x_funct3``, ``x_base``, ``x_offset``,
         ``x_store_data``).
-    lsu_addr, lsu_misaligned, lsu_mask, lsu_wdata : In
-        From it (``x_addr``, ``x_misaligned``, ``x_mask``, ``x_wdata``).
+    lsu_addr, lsu_split, lsu_mask, lsu_mask_hi, lsu_wdata : In
+        From it (``x_addr``, ``x_split``, ``x_mask``, ``x_mask_hi``, ``x_wdata``).
     mul_en, mul_op, mul_a, mul_b : Out
         To the multiplier's X half (``x_en``, ``x_op``, ``x_a``, ``x_b``).
     x_hold : Out(1)
@@ -104,8 +104,9 @@ class XStage(wiring.Component):
             "lsu_offset": Out(32),
             "lsu_store_data": Out(32),
             "lsu_addr": In(32),
-            "lsu_misaligned": In(1),
+            "lsu_split": In(1),
             "lsu_mask": In(4),
+            "lsu_mask_hi": In(4),
             "lsu_wdata": In(32),
             "mul_en": Out(1),
             "mul_op": Out(3),
@@ -222,11 +223,6 @@ class XStage(wiring.Component):
         with m.Elif(branch.misaligned):
             m.d.comb += [x_exc.valid.eq(1), x_exc.cause.eq(ExceptionCause.INSN_MISALIGNED),
                          x_exc.tval.eq(branch.target)]
-        with m.Elif(is_mem & self.lsu_misaligned):
-            m.d.comb += [x_exc.valid.eq(1),
-                         x_exc.cause.eq(Mux(is_load, ExceptionCause.LOAD_MISALIGNED,
-                                            ExceptionCause.STORE_MISALIGNED)),
-                         x_exc.tval.eq(self.lsu_addr)]
         req_held = Signal()   # a data request was presented and not yet granted
         irq_mark = Signal()
         m.d.comb += irq_mark.eq(x.valid & self.irq_pending & ~req_held & ~xp.exc.valid)
@@ -277,6 +273,8 @@ class XStage(wiring.Component):
             xm.funct3.eq(xd.funct3),
             xm.mem_addr.eq(self.lsu_addr),
             xm.mem_mask.eq(self.lsu_mask),
+            xm.mem_mask_hi.eq(self.lsu_mask_hi),
+            xm.split.eq(self.lsu_split),
             xm.mem_wdata.eq(self.lsu_wdata),
             xm.csr.eq(ok & (xd.unit == Unit.CSR)),
             xm.csr_addr.eq(xd.csr_addr),
