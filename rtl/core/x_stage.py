@@ -29,8 +29,9 @@ class XStage(wiring.Component):
     resolves branches and jumps (redirecting fetch on a misprediction), runs divisions, and
     issues the data request as the instruction leaves X: only when M will not redirect and
     never depending on a grant (the first access of a split misaligned access; M sends the
-    second). Misaligned branch / jump targets become the instruction's exception. A pending interrupt marks the instruction instead of executing it (unless a
-    data request of it waits for its grant).
+    second). Misaligned branch / jump targets become the instruction's exception. A pending
+    interrupt marks the instruction instead of executing it (unless a data request of it
+    waits for its grant).
 
     The load/store unit and the multiplier span X and M; the core connects their X halves to
     the ``lsu_*`` and ``mul_*`` members.

@@ -45,8 +45,9 @@ class TinyCore(wiring.Component):
     register (a store whose second part faults has written its first word's bytes).
 
     Cycles with one-cycle memories (grant at once, answer one cycle later): ALU, branch,
-    jump, CSR, system: 3; load / store: 5 (7 when split); MUL and shifts: 4; DIV / REM: 39; a trap: 3 (the
-    faulting instruction) and an interrupt 1 before the handler's first fetch.
+    jump, CSR, system: 3; load / store: 5 (7 when split); MUL and shifts: 4; DIV / REM: 39;
+    a trap: 3 (the faulting instruction) and an interrupt 1 before the handler's first
+    fetch.
 
     Parameters
     ----------
