@@ -90,7 +90,8 @@ class Core(wiring.Component):
         opts = self._options
         m.submodules.fetch = fetch = Fetch(reset_vector=self._reset_vector,
                                            depth=opts.fetch_depth)
-        m.submodules.d = d = DStage(forwarding=opts.forwarding, predictor=opts.predictor)
+        m.submodules.d = d = DStage(forwarding=opts.forwarding, predictor=opts.predictor,
+                                    bht_entries=opts.bht_entries, ras_depth=opts.ras_depth)
         m.submodules.x = x = XStage(opts)
         m.submodules.m = mst = MStage(hartid=self._hartid)
         m.submodules.w = w = WStage()
@@ -135,6 +136,10 @@ class Core(wiring.Component):
             d.m_rd.eq(mst.m_rd),
             d.w_rd.eq(w.w_rd),
             d.w_result.eq(w.w_result),
+            d.x_bht_update.eq(x.x_bht_update),
+            d.x_bht_pc.eq(x.x_bht_pc),
+            d.x_bht_ctr.eq(x.x_bht_ctr),
+            d.x_bht_agree.eq(x.x_bht_agree),
 
             x.d_rs1.eq(d.d_rs1),
             x.d_rs2.eq(d.d_rs2),

@@ -27,6 +27,8 @@ DXLayout = data.StructLayout({
     "insn":            32,
     "dec":             DecodedLayout,
     "predicted_taken": 1,
+    "predicted_target": 32,   # checked in X for a predicted JALR (return address stack)
+    "bht_ctr":         2,     # the branch's history counter as read in D (trained in X)
     "exc":             TrapLayout,
 })
 

@@ -31,9 +31,15 @@ class CoreOptions:
         right shift by 0) instead of a barrel shifter. The result then arrives in M like a
         MUL's (one bubble for a dependent instruction with forwarding).
     predictor : bool
-        Predict in D (:class:`~.predictor.StaticPredictor`: JAL and backward branches taken,
+        Predict in D (:class:`~.predictor.Predictor`: JAL and backward branches taken,
         one bubble). Without it every taken branch and jump is redirected from X (two
         bubbles), and D needs no target adder and X no ``pc + 4`` adder for redirects.
+    bht_entries : int
+        With ``predictor``: 2-bit counters (0 or a power of two) that learn, per branch,
+        when to override the backward-taken guess (0: static prediction only).
+    ras_depth : int
+        With ``predictor``: return address stack entries (0: returns are resolved in X, two
+        bubbles; else a predicted return costs one).
     serial_divider : bool
         Divide on one shared subtractor (:class:`~.divider_serial.SerialDivider`, 36 cycles)
         instead of :class:`~.divider.Divider` (33 cycles, separate negators and comparator).
@@ -43,6 +49,8 @@ class CoreOptions:
     forwarding: bool = True
     shift_in_multiplier: bool = False
     predictor: bool = True
+    bht_entries: int = 64
+    ras_depth: int = 4
     serial_divider: bool = False
 
     def __post_init__(self):
@@ -55,7 +63,7 @@ class CoreOptions:
 CORE_OPTIONS = {
     "full": CoreOptions(),
     "small": CoreOptions(fetch_depth=2, forwarding=False, shift_in_multiplier=True,
-                         predictor=False, serial_divider=True),
+                         predictor=False, bht_entries=0, ras_depth=0, serial_divider=True),
 }
 
 

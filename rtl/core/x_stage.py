@@ -78,6 +78,9 @@ class XStage(wiring.Component):
     x_target : Out(32)
     x_rd : Out(5)
         Destination of the instruction in X (0: none).
+    x_bht_update, x_bht_pc, x_bht_ctr, x_bht_agree : Out
+        A conditional branch leaves X: its pc, the history counter read in D and whether it
+        went the static way (taken exactly when backward), to train the predictor.
     xm : Out(edge_signature(XMLayout))
         The instruction handed to M.
     """
@@ -117,6 +120,10 @@ class XStage(wiring.Component):
             "x_redirect": Out(1),
             "x_target": Out(32),
             "x_rd": Out(5),
+            "x_bht_update": Out(1),
+            "x_bht_pc": Out(32),
+            "x_bht_ctr": Out(2),
+            "x_bht_agree": Out(1),
             "xm": Out(edge_signature(XMLayout)),
         })
 
@@ -186,6 +193,7 @@ class XStage(wiring.Component):
             branch.rs1.eq(rs1),
             branch.rs2.eq(rs2),
             branch.predicted_taken.eq(xp.predicted_taken),
+            branch.predicted_target.eq(xp.predicted_target),
             self.lsu_funct3.eq(xd.funct3),
             self.lsu_base.eq(rs1),
             self.lsu_offset.eq(xd.imm),
@@ -260,6 +268,10 @@ class XStage(wiring.Component):
                                ~hazard & ~m_busy & ~m_redirect),
             # Without prediction X redirects only to taken targets (never to pc + 4).
             self.x_target.eq(branch.next_pc if opts.predictor else branch.target),
+            self.x_bht_update.eq(ok & xd.branch & ~hazard & ~m_busy & ~m_redirect),
+            self.x_bht_pc.eq(xp.pc),
+            self.x_bht_ctr.eq(xp.bht_ctr),
+            self.x_bht_agree.eq(branch.taken == xd.imm[31]),
         ]
 
         # ---- X -> M ----------------------------------------------------------------------
