@@ -12,7 +12,7 @@ import pytest
 from amaranth.back import verilog
 from dure.rtl.core.core import Core
 from dure.rtl.core.isa import CSR, MISA_VALUE, ExceptionCause, InterruptCause
-from dure.rtl.core.options import core_options
+from dure.rtl.core.options import CoreOptions, core_options
 from dure.sim.verif import core_bench
 from dure.sim.verif.asm import Program
 from dure.sim.verif.core_bench import IRQ_BASE, RAM_BASE, Timing, run
@@ -144,6 +144,102 @@ def test_ipc_loop():
     result = run(p)
     assert result.regs()[2] == 120
     assert result.ipc() >= 0.8
+
+
+def _loop_cycles(p_build, options, iterations=12):
+    """Cycles per iteration of the loop labelled "loop" (from its fifth pass: the predictor
+    has learned by then)."""
+    p = Program()
+    p_build(p, iterations)
+    words = p.assemble()
+    result = run(words, options=options, max_cycles=3000)
+    compare(words, result)
+    loop = p._labels["loop"]
+    starts = [r["cycle"] for r in result.trace if r["pc_rdata"] == loop]
+    assert len(starts) == iterations
+    return (starts[-1] - starts[4]) / (iterations - 5)
+
+
+def _calls(p, n):
+    """A loop calling a leaf function (JAL, RET) and a function that calls it (nesting)."""
+    p.li(1, 0)
+    p.li(8, n)
+    p.label("loop")
+    p.jal(1, "leaf")            # call: ra = x1
+    p.addi(8, 8, -1)
+    p.bne(8, 0, "loop")
+    p.li(9, 0)
+    p.jal(5, "outer")           # call with the alternate link register x5
+    p.halt()
+    p.label("outer")
+    p.jal(1, "leaf")
+    p.jal(1, "leaf")
+    p.jalr(0, 5, 0)             # return through x5
+    p.label("leaf")
+    p.addi(9, 9, 1)
+    p.jalr(0, 1, 0)             # ret
+
+
+def _branches(p, n):
+    """A loop with a forward branch that is always taken (static guess: not taken)."""
+    p.li(8, n)
+    p.label("loop")
+    p.addi(9, 9, 1)
+    p.bne(8, 0, "skip")          # forward, always taken
+    p.addi(9, 9, 100)
+    p.label("skip")
+    p.addi(8, 8, -1)
+    p.bne(8, 0, "loop")
+    p.halt()
+
+
+def test_return_address_stack():
+    """A predicted return costs one bubble instead of two; results match the reference."""
+    with_ras = _loop_cycles(_calls, core_options("full"))
+    without = _loop_cycles(_calls, CoreOptions(ras_depth=0))
+    print(f"call / return loop: {with_ras} cycles per iteration with the stack, {without} "
+          f"without")
+    assert without - with_ras == 1
+    assert with_ras == 5 + 3      # 5 instructions + 1 bubble each for JAL, RET and the branch
+
+
+@pytest.mark.parametrize("timing", TIMINGS)
+def test_deep_recursion(timing):
+    """Recursion deeper than the return address stack: the oldest return addresses are
+    overwritten and those returns mispredicted, which X must catch (results as the reference)."""
+    p = Program()
+    p.li(2, RAM_BASE + 0x8000)      # stack pointer
+    p.li(10, 9)
+    p.jal(1, "sum")
+    p.addi(11, 10, 0)
+    p.halt()
+    p.label("sum")                  # a0 = a0 + sum(a0 - 1), sum(0) = 0
+    p.beq(10, 0, "base")
+    p.addi(2, 2, -8)
+    p.sw(1, 2, 0)
+    p.sw(10, 2, 4)
+    p.addi(10, 10, -1)
+    p.jal(1, "sum")
+    p.lw(12, 2, 4)
+    p.add(10, 10, 12)
+    p.lw(1, 2, 0)
+    p.addi(2, 2, 8)
+    p.label("base")
+    p.jalr(0, 1, 0)
+    words = p.assemble()
+    result = run(words, max_cycles=3000, **timing)
+    compare(words, result)
+    assert result.regs()[11] == 45
+
+
+def test_branch_history_table():
+    """A forward branch that is always taken is learned: one bubble instead of two."""
+    with_bht = _loop_cycles(_branches, core_options("full"))
+    without = _loop_cycles(_branches, CoreOptions(bht_entries=0))
+    print(f"forward-taken loop: {with_bht} cycles per iteration with the table, {without} "
+          f"without")
+    assert without - with_bht == 1
+    assert with_bht == 4 + 2      # 4 instructions + 1 bubble for each taken branch
 
 
 @pytest.mark.parametrize("timing", TIMINGS)
