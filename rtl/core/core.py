@@ -89,7 +89,8 @@ class Core(wiring.Component):
         m = Module()
         opts = self._options
         m.submodules.fetch = fetch = Fetch(reset_vector=self._reset_vector,
-                                           depth=opts.fetch_depth)
+                                           depth=opts.fetch_depth,
+                                           btb_entries=opts.btb_entries)
         m.submodules.d = d = DStage(forwarding=opts.forwarding, predictor=opts.predictor,
                                     bht_entries=opts.bht_entries, ras_depth=opts.ras_depth)
         m.submodules.x = x = XStage(opts)
@@ -136,6 +137,10 @@ class Core(wiring.Component):
             d.m_rd.eq(mst.m_rd),
             d.w_rd.eq(w.w_rd),
             d.w_result.eq(w.w_result),
+            fetch.btb_we.eq(d.d_btb_we),
+            fetch.btb_pc.eq(d.d_btb_pc),
+            fetch.btb_valid.eq(d.d_btb_valid),
+            fetch.btb_target.eq(d.d_btb_target),
             d.x_bht_update.eq(x.x_bht_update),
             d.x_bht_pc.eq(x.x_bht_pc),
             d.x_bht_ctr.eq(x.x_bht_ctr),

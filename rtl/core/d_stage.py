@@ -49,8 +49,12 @@ class DStage(wiring.Component):
         Register written by W this cycle (0: none).
     w_result : In(32)
     d_redirect : Out(1)
-        Redirect fetch to ``d_target`` (a predicted-taken instruction's first cycle in D).
+        Redirect fetch to ``d_target`` (the first cycle in D of an instruction whose
+        prediction differs from the path fetch took).
     d_target : Out(32)
+    d_btb_we, d_btb_valid : Out(1)
+    d_btb_pc, d_btb_target : Out(32)
+        Training of the fetch unit's branch target buffer (``btb_*``).
     d_rs1, d_rs2 : Out(32)
         Source operand values of the instruction in D (with the W-stage write forwarded).
     dx : Out(edge_signature(DXLayout))
@@ -77,6 +81,10 @@ class DStage(wiring.Component):
             "x_bht_agree": In(1),
             "d_redirect": Out(1),
             "d_target": Out(32),
+            "d_btb_we": Out(1),
+            "d_btb_valid": Out(1),
+            "d_btb_pc": Out(32),
+            "d_btb_target": Out(32),
             "d_rs1": Out(32),
             "d_rs2": Out(32),
             "dx": Out(edge_signature(DXLayout)),
@@ -147,8 +155,14 @@ class DStage(wiring.Component):
                 dx.predicted_taken.eq(predictor.taken & ~dx.exc.valid),
                 dx.predicted_target.eq(predictor.target),
                 dx.bht_ctr.eq(predictor.ctr),
+                predictor.f_taken.eq(fd.btb_taken),
+                predictor.f_target.eq(fd.btb_target),
                 self.d_redirect.eq(predictor.redirect),
-                self.d_target.eq(predictor.target),
+                self.d_target.eq(predictor.redirect_target),
+                self.d_btb_we.eq(predictor.btb_we),
+                self.d_btb_valid.eq(predictor.btb_valid),
+                self.d_btb_pc.eq(fd.pc),
+                self.d_btb_target.eq(predictor.target),
             ]
         # The register file shows the W-stage write only next cycle.
         w_rd = self.w_rd

@@ -31,6 +31,11 @@ class Predictor(wiring.Component):
       redirects in that cycle (``flush``); wrong-path updates of instructions flushed later
       are not undone (prediction quality only: X checks every predicted target).
     - Other JALR: not predicted (resolved in X).
+    - The fetch unit's branch target buffer may already have sent fetch somewhere after the
+      instruction (``f_taken``, ``f_target``). When that path differs from the prediction
+      here, D redirects fetch (to the predicted target, or to ``pc + 4``) and writes the
+      buffer (``btb_we``: the target when predicted taken, else the entry is invalidated);
+      when it agrees, a taken prediction costs no bubble.
 
     A predicted target that is not 4-byte aligned is never predicted (the X stage raises
     instruction-address-misaligned instead), so fetch never runs at a misaligned address.
@@ -61,8 +66,15 @@ class Predictor(wiring.Component):
         The predicted target (passed on to X, which checks it for a predicted JALR).
     ctr : Out(2)
         The table counter read for the instruction (passed on to X for training).
+    f_taken : In(1)
+    f_target : In(32)
+        Fetch continued at ``f_target`` after this instruction (branch target buffer hit).
     redirect : Out(1)
-        Redirect fetch to ``target`` now: the first cycle of a predicted-taken instruction.
+        Redirect fetch to ``redirect_target`` now: the first cycle of an instruction whose
+        prediction differs from the path fetch took.
+    redirect_target : Out(32)
+    btb_we, btb_valid : Out(1)
+        Write the branch target buffer entry of ``pc``: ``btb_valid`` and ``target``.
     x_update : In(1)
         A conditional branch leaves X this cycle: train its counter.
     x_pc : In(32)
@@ -94,7 +106,12 @@ class Predictor(wiring.Component):
             "taken": Out(1),
             "target": Out(32),
             "ctr": Out(2),
+            "f_taken": In(1),
+            "f_target": In(32),
             "redirect": Out(1),
+            "redirect_target": Out(32),
+            "btb_we": Out(1),
+            "btb_valid": Out(1),
             "x_update": In(1),
             "x_pc": In(32),
             "x_ctr": In(2),
@@ -132,6 +149,8 @@ class Predictor(wiring.Component):
         branch_taken = self.branch & (self.imm[31] == follow)
 
         # ---- return address stack --------------------------------------------------------
+        seq = Signal(30)          # pc + 4 (word address)
+        m.d.comb += seq.eq(self.pc[2:] + 1)
         ras_hit = Signal()
         ras_top = Signal(32)
         if self._ras_depth:
@@ -158,7 +177,7 @@ class Predictor(wiring.Component):
                 with m.Switch(up):
                     for i in range(depth):
                         with m.Case(i):
-                            m.d.sync += stack[i].eq(self.pc[2:] + 1)
+                            m.d.sync += stack[i].eq(seq)
             with m.Elif(update & ras_hit):
                 m.d.sync += [top.eq(down), count.eq(count - 1)]
 
@@ -173,9 +192,16 @@ class Predictor(wiring.Component):
         held_target = Signal(32)
         with m.If(first):
             m.d.sync += [held_taken.eq(taken), held_target.eq(target)]
+        # Fetch's path after the instruction differs from the prediction: redirect.
+        differs = Signal()
         m.d.comb += [
+            differs.eq((taken != self.f_taken) |
+                       (taken & (target[2:] != self.f_target[2:]))),
             self.taken.eq(Mux(first, taken, held_taken)),
             self.target.eq(Mux(first, target, held_target)),
-            self.redirect.eq(first & taken),
+            self.redirect.eq(first & differs),
+            self.redirect_target.eq(Mux(taken, target, Cat(0, 0, seq))),
+            self.btb_we.eq(first & differs & ~self.flush),
+            self.btb_valid.eq(taken),
         ]
         return m

@@ -195,8 +195,8 @@ def _branches(p, n):
 
 def test_return_address_stack():
     """A predicted return costs one bubble instead of two; results match the reference."""
-    with_ras = _loop_cycles(_calls, core_options("full"))
-    without = _loop_cycles(_calls, CoreOptions(ras_depth=0))
+    with_ras = _loop_cycles(_calls, CoreOptions(btb_entries=0))
+    without = _loop_cycles(_calls, CoreOptions(btb_entries=0, ras_depth=0))
     print(f"call / return loop: {with_ras} cycles per iteration with the stack, {without} "
           f"without")
     assert without - with_ras == 1
@@ -232,10 +232,20 @@ def test_deep_recursion(timing):
     assert result.regs()[11] == 45
 
 
+def test_branch_target_buffer():
+    """With the branch target buffer, taken branches, calls and returns that it holds cost no
+    bubble (the full core: buffer, history table and return address stack together)."""
+    calls = _loop_cycles(_calls, core_options("full"))
+    branches = _loop_cycles(_branches, core_options("full"))
+    print(f"full core: call / return loop {calls}, forward-taken loop {branches} cycles per "
+          f"iteration")
+    assert calls == 5 and branches == 4
+
+
 def test_branch_history_table():
     """A forward branch that is always taken is learned: one bubble instead of two."""
-    with_bht = _loop_cycles(_branches, core_options("full"))
-    without = _loop_cycles(_branches, CoreOptions(bht_entries=0))
+    with_bht = _loop_cycles(_branches, CoreOptions(btb_entries=0))
+    without = _loop_cycles(_branches, CoreOptions(btb_entries=0, bht_entries=0))
     print(f"forward-taken loop: {with_bht} cycles per iteration with the table, {without} "
           f"without")
     assert without - with_bht == 1
