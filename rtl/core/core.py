@@ -29,8 +29,11 @@ class Core(wiring.Component):
     multiplier span X and M. This class only connects them.
 
     About one instruction per cycle on straight-line code with one-cycle memories; a taken
-    prediction in D costs one bubble, a redirect from X two, a load (or MUL, CSR read)
-    followed by a user of its result one.
+    branch or jump costs no bubble when the branch target buffer in F predicted it, one when
+    D predicted it (static / history table / return address stack), two when X redirects; a
+    load (or MUL, CSR read) followed by a user of its result costs one. Loads and stores work
+    at any address (one crossing a word boundary takes two bus accesses, see
+    :class:`~.m_stage.MStage`); misaligned branch and jump targets trap.
 
     Parameters
     ----------
@@ -48,7 +51,8 @@ class Core(wiring.Component):
         Instruction fetch; reads only (``we`` = 0, ``be`` = 0b1111).
     dbus : Out(BusSignature())
         Loads and stores. The request is issued as the instruction leaves X; the answer is
-        awaited in M, so a one-cycle target costs no stall.
+        awaited in M, so a one-cycle target costs no stall. The second access of a split
+        misaligned access is requested by M when the first answer arrives.
     irq_software, irq_timer, irq_external : In(1)
         Level-sensitive interrupt requests, mirrored in ``mip`` (MSIP, MTIP, MEIP).
     mtime : In(64)
