@@ -48,6 +48,15 @@ def test_bad_parameters():
         gc.collect()
 
 
+def test_bad_predictor_options():
+    for kw, msg in ((dict(bht_entries=3), "bht_entries must be 0 or a power of two"),
+                    (dict(btb_entries=-1), "btb_entries must be 0 or a power of two"),
+                    (dict(ras_depth=33), "ras_depth must be an integer in 0..32"),
+                    (dict(predictor=False), "need predictor=True")):
+        with pytest.raises(ValueError, match=msg):
+            CoreOptions(**kw)
+
+
 def logging_handler(p):
     """Trap handler: log mcause, mtval, mepc at x20 (advancing it), resume at mepc + 4."""
     p.label("handler")
