@@ -66,6 +66,10 @@ class Fetch(wiring.Component):
     btb_pc, btb_target : In(32)
     btb_valid : In(1)
         0: invalidate the entry.
+    x_btb_we : In(1)
+    x_btb_pc : In(32)
+        Write the entry of ``x_btb_pc`` with ``target`` (the redirect target; X learns an
+        indirect jump's target). Takes priority over ``btb_we``.
     out : Out(stream.Signature(FetchLayout))
         Instructions in program order from the last redirect.
 
@@ -98,6 +102,8 @@ class Fetch(wiring.Component):
             "btb_pc": In(32),
             "btb_valid": In(1),
             "btb_target": In(32),
+            "x_btb_we": In(1),
+            "x_btb_pc": In(32),
             "out": Out(stream.Signature(FetchLayout)),
         })
 
@@ -130,11 +136,11 @@ class Fetch(wiring.Component):
                 rd.addr.eq(pc[2:2 + bits]),
                 hit.eq(rd.data.valid & (rd.data.tag == pc[tag])),
                 hit_target.eq(Cat(Const(0, 2), rd.data.target)),
-                wr.addr.eq(self.btb_pc[2:2 + bits]),
-                wr.data.valid.eq(self.btb_valid),
-                wr.data.tag.eq(self.btb_pc[tag]),
-                wr.data.target.eq(self.btb_target[2:]),
-                wr.en.eq(self.btb_we),
+                wr.addr.eq(Mux(self.x_btb_we, self.x_btb_pc, self.btb_pc)[2:2 + bits]),
+                wr.data.valid.eq(self.x_btb_we | self.btb_valid),
+                wr.data.tag.eq(Mux(self.x_btb_we, self.x_btb_pc, self.btb_pc)[tag]),
+                wr.data.target.eq(Mux(self.x_btb_we, self.target, self.btb_target)[2:]),
+                wr.en.eq(self.x_btb_we | self.btb_we),
             ]
 
         # Request.

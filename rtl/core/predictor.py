@@ -30,7 +30,10 @@ class Predictor(wiring.Component):
       is updated once per instruction, in its first cycle in D, unless an older stage
       redirects in that cycle (``flush``); wrong-path updates of instructions flushed later
       are not undone (prediction quality only: X checks every predicted target).
-    - Other JALR: not predicted (resolved in X).
+    - Other JALR (indirect calls and jumps, and returns the stack cannot predict): with
+      ``imm`` = 0, predicted taken to ``f_target`` when the branch target buffer hit (X
+      writes the buffer with the target of every such JALR it redirects); else not predicted
+      (resolved in X).
     - The fetch unit's branch target buffer may already have sent fetch somewhere after the
       instruction (``f_taken``, ``f_target``). When that path differs from the prediction
       here, D redirects fetch (to the predicted target, or to ``pc + 4``) and writes the
@@ -184,9 +187,12 @@ class Predictor(wiring.Component):
         # ---- prediction, decided in the first cycle and held -----------------------------
         target = Signal(32)
         taken = Signal()
+        indirect = Signal()
         m.d.comb += [
-            target.eq(Mux(ras_hit, ras_top, self.pc + self.imm)),
-            taken.eq((self.jal | branch_taken | ras_hit) & ~target[1]),
+            # Another JALR with imm = 0 follows the branch target buffer (trained by X).
+            indirect.eq(self.jalr & ~ras_hit & (self.imm == 0) & self.f_taken),
+            target.eq(Mux(ras_hit, ras_top, Mux(indirect, self.f_target, self.pc + self.imm))),
+            taken.eq((self.jal | branch_taken | ras_hit | indirect) & ~target[1]),
         ]
         held_taken = Signal()
         held_target = Signal(32)

@@ -78,6 +78,9 @@ class XStage(wiring.Component):
     x_target : Out(32)
     x_rd : Out(5)
         Destination of the instruction in X (0: none).
+    x_btb_we : Out(1)
+        X redirects fetch for a JALR with ``imm`` = 0: the fetch unit's branch target buffer
+        learns ``x_target`` for the pc ``x_bht_pc``.
     x_bht_update, x_bht_pc, x_bht_ctr, x_bht_agree : Out
         A conditional branch leaves X: its pc, the history counter read in D and whether it
         went the static way (taken exactly when backward), to train the predictor.
@@ -120,6 +123,7 @@ class XStage(wiring.Component):
             "x_redirect": Out(1),
             "x_target": Out(32),
             "x_rd": Out(5),
+            "x_btb_we": Out(1),
             "x_bht_update": Out(1),
             "x_bht_pc": Out(32),
             "x_bht_ctr": Out(2),
@@ -268,6 +272,7 @@ class XStage(wiring.Component):
                                ~hazard & ~m_busy & ~m_redirect),
             # Without prediction X redirects only to taken targets (never to pc + 4).
             self.x_target.eq(branch.next_pc if opts.predictor else branch.target),
+            self.x_btb_we.eq(self.x_redirect & xd.jalr & (xd.imm == 0)),
             self.x_bht_update.eq(ok & xd.branch & ~hazard & ~m_busy & ~m_redirect),
             self.x_bht_pc.eq(xp.pc),
             self.x_bht_ctr.eq(xp.bht_ctr),

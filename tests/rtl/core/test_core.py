@@ -189,6 +189,23 @@ def _calls(p, n):
     p.jalr(0, 1, 0)             # ret
 
 
+def _indirect(p, n):
+    """A loop calling a leaf function through a register (JALR with imm 0: a function
+    pointer), which the stack cannot predict."""
+    p.jal(0, "start")
+    p.label("leaf")
+    p.addi(9, 9, 1)
+    p.jalr(0, 1, 0)
+    p.label("start")
+    p.li(6, p._labels["leaf"])
+    p.li(8, n)
+    p.label("loop")
+    p.jalr(1, 6, 0)             # indirect call
+    p.addi(8, 8, -1)
+    p.bne(8, 0, "loop")
+    p.halt()
+
+
 def _branches(p, n):
     """A loop with a forward branch that is always taken (static guess: not taken)."""
     p.li(8, n)
@@ -246,9 +263,12 @@ def test_branch_target_buffer():
     bubble (the full core: buffer, history table and return address stack together)."""
     calls = _loop_cycles(_calls, core_options("full"))
     branches = _loop_cycles(_branches, core_options("full"))
-    print(f"full core: call / return loop {calls}, forward-taken loop {branches} cycles per "
-          f"iteration")
-    assert calls == 5 and branches == 4
+    indirect = _loop_cycles(_indirect, core_options("full"))
+    unpredicted = _loop_cycles(_indirect, CoreOptions(btb_entries=0))
+    print(f"full core: call / return loop {calls}, forward-taken loop {branches}, indirect "
+          f"call loop {indirect} ({unpredicted} without the buffer) cycles per iteration")
+    assert calls == 5 and branches == 4 and indirect == 5
+    assert unpredicted == 5 + 2 + 1 + 1   # indirect call from X, return and branch from D
 
 
 def test_branch_history_table():
