@@ -155,6 +155,7 @@ class DStage(wiring.Component):
                 dx.predicted_taken.eq(predictor.taken & ~dx.exc.valid),
                 dx.predicted_target.eq(predictor.target),
                 dx.bht_ctr.eq(predictor.ctr),
+                dx.refetch.eq(predictor.refetch & ~dx.exc.valid),
                 predictor.f_taken.eq(fd.btb_taken),
                 predictor.f_target.eq(fd.btb_target),
                 self.d_redirect.eq(predictor.redirect),

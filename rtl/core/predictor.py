@@ -76,6 +76,9 @@ class Predictor(wiring.Component):
         Redirect fetch to ``redirect_target`` now: the first cycle of an instruction whose
         prediction differs from the path fetch took.
     redirect_target : Out(32)
+    refetch : Out(1)
+        Fetch followed the branch target buffer to a target other than the predicted one
+        (a branch or JAL): X must redirect to the right path whatever the outcome.
     btb_we, btb_valid : Out(1)
         Write the branch target buffer entry of ``pc``: ``btb_valid`` and ``target``.
     x_update : In(1)
@@ -113,6 +116,7 @@ class Predictor(wiring.Component):
             "f_target": In(32),
             "redirect": Out(1),
             "redirect_target": Out(32),
+            "refetch": Out(1),
             "btb_we": Out(1),
             "btb_valid": Out(1),
             "x_update": In(1),
@@ -188,26 +192,38 @@ class Predictor(wiring.Component):
         target = Signal(32)
         taken = Signal()
         indirect = Signal()
+        relative = Signal(32)     # pc + imm
         m.d.comb += [
+            relative.eq(self.pc + self.imm),
             # Another JALR with imm = 0 follows the branch target buffer (trained by X).
             indirect.eq(self.jalr & ~ras_hit & (self.imm == 0) & self.f_taken),
-            target.eq(Mux(ras_hit, ras_top, Mux(indirect, self.f_target, self.pc + self.imm))),
+            target.eq(Mux(ras_hit, ras_top, Mux(indirect, self.f_target, relative))),
             taken.eq((self.jal | branch_taken | ras_hit | indirect) & ~target[1]),
+        ]
+        # Fetch's path after the instruction differs from the prediction: D redirects when
+        # the direction differs or a return's target does (registered values: a short path).
+        # A buffer target that differs from pc + imm (a partial-tag alias, or changed code)
+        # is left to X (``refetch``), keeping the target adder out of D's redirect.
+        differs = Signal()
+        late = Signal()
+        m.d.comb += [
+            differs.eq((taken != self.f_taken) |
+                       (taken & ras_hit & (ras_top[2:] != self.f_target[2:]))),
+            late.eq(taken & self.f_taken & ~ras_hit & ~indirect &
+                    (relative[2:] != self.f_target[2:])),
         ]
         held_taken = Signal()
         held_target = Signal(32)
+        held_late = Signal()
         with m.If(first):
-            m.d.sync += [held_taken.eq(taken), held_target.eq(target)]
-        # Fetch's path after the instruction differs from the prediction: redirect.
-        differs = Signal()
+            m.d.sync += [held_taken.eq(taken), held_target.eq(target), held_late.eq(late)]
         m.d.comb += [
-            differs.eq((taken != self.f_taken) |
-                       (taken & (target[2:] != self.f_target[2:]))),
             self.taken.eq(Mux(first, taken, held_taken)),
             self.target.eq(Mux(first, target, held_target)),
+            self.refetch.eq(Mux(first, late, held_late)),
             self.redirect.eq(first & differs),
             self.redirect_target.eq(Mux(taken, target, Cat(0, 0, seq))),
-            self.btb_we.eq(first & differs & ~self.flush),
+            self.btb_we.eq(first & (differs | late) & ~self.flush),
             self.btb_valid.eq(taken),
         ]
         return m

@@ -74,7 +74,8 @@ class XStage(wiring.Component):
     x_hold : Out(1)
         X keeps its instruction this cycle.
     x_redirect : Out(1)
-        Redirect fetch to ``x_target`` (misprediction).
+        Redirect fetch to ``x_target`` (misprediction, or ``refetch`` from D: fetch went to
+        a wrong branch target buffer target).
     x_target : Out(32)
     x_rd : Out(5)
         Destination of the instruction in X (0: none).
@@ -268,8 +269,8 @@ class XStage(wiring.Component):
                     m.d.comb += x_busy.eq(hazard)
         m.d.comb += [
             self.x_hold.eq(x.valid & (x_busy | m_busy)),
-            self.x_redirect.eq(ok & (xd.branch | xd.jal | xd.jalr) & branch.mispredict &
-                               ~hazard & ~m_busy & ~m_redirect),
+            self.x_redirect.eq(ok & (((xd.branch | xd.jal | xd.jalr) & branch.mispredict) |
+                                     xp.refetch) & ~hazard & ~m_busy & ~m_redirect),
             # Without prediction X redirects only to taken targets (never to pc + 4).
             self.x_target.eq(branch.next_pc if opts.predictor else branch.target),
             self.x_btb_we.eq(self.x_redirect & xd.jalr & (xd.imm == 0)),

@@ -271,6 +271,34 @@ def test_branch_target_buffer():
     assert unpredicted == 5 + 2 + 1 + 1   # indirect call from X, return and branch from D
 
 
+def test_branch_target_buffer_alias():
+    """Two jumps 32 KiB apart share a buffer entry (same index and partial tag): the second
+    finds the first's target, which D sees differ from its own and X corrects (refetch)."""
+    p = Program()
+    p.li(8, 4)
+    p.li(9, 0)
+    p.label("loop")
+    p.jal(1, "a")
+    p.jal(1, "b")
+    p.addi(8, 8, -1)
+    p.bne(8, 0, "loop")
+    p.halt()
+    for name, at, add in (("a", RAM_BASE + 0x200, 1), ("b", RAM_BASE + 0x8200, 10)):
+        while p.pc < at:
+            p.nop()
+        p.label(name)
+        p.addi(9, 9, add)
+        p.jal(0, f"{name}_ret")       # the aliased jumps: same target offset, other target
+        p.addi(9, 9, 1000)            # skipped
+        p.label(f"{name}_ret")
+        p.jalr(0, 1, 0)
+    words = p.assemble()
+    for timing in ({}, SLOW_BUS):
+        result = run(words, max_cycles=2000, **timing)
+        compare(words, result)
+        assert result.regs()[9] == 4 * 11
+
+
 def test_branch_history_table():
     """A forward branch that is always taken is learned: one bubble instead of two."""
     with_bht = _loop_cycles(_branches, CoreOptions(btb_entries=0))
