@@ -112,6 +112,24 @@ TEST_CASE(407, a4, 0x0d0c0b0a, la a1, mem_dst; li a2, 0x0a; sb a2, 0(a1); li a2,
 /* copy a 16-word block with a loop, then checksum it */
 TEST_CASE(408, a4, 0x21de, la a1, copy_src; la a2, copy_dst; li a3, 16; 1: lw t0, 0(a1); sw t0, 0(a2); addi a1, a1, 4; addi a2, a2, 4; addi a3, a3, -1; bnez a3, 1b; la a1, copy_dst; li a3, 16; li a4, 0; 2: lw t0, 0(a1); add a4, a4, t0; addi a1, a1, 4; addi a3, a3, -1; bnez a3, 2b)
 
+/* --- misaligned loads and stores (done in hardware, no trap) -------------------------- */
+TEST_CASE(410, a4, 0x0180ff7f, la a1, mem_src; lw a4, 1(a1))
+TEST_CASE(411, a4, 0xfe800180, la a1, mem_src; lw a4, 3(a1))
+TEST_CASE(412, a4, 0xffff0000, la a1, mem_src; lw a4, 10(a1))
+TEST_CASE(413, a4, 0x00000180, la a1, mem_src; lh a4, 3(a1))
+TEST_CASE(414, a4, 0xffffff7f, la a1, mem_src; lh a4, 1(a1))
+TEST_CASE(415, a4, 0x0000ff7f, la a1, mem_src; lhu a4, 1(a1))
+TEST_CASE(416, a4, 0xffffff00, la a1, mem_src; lh a4, 11(a1))
+TEST_CASE(417, a4, 0x0000ff00, la a1, mem_src; lhu a4, 11(a1))
+TEST_CASE(418, a4, 0x22334400, la a1, mem_dst; li a2, 0x11223344; sw a2, 9(a1); lw a4, 8(a1))
+TEST_CASE(419, a4, 0x00000011, lw a4, 12(a1))
+TEST_CASE(420, a4, 0x11223344, lw a4, 9(a1))
+TEST_CASE(421, a4, 0xcd334400, li a2, 0xabcd; sh a2, 11(a1); lw a4, 8(a1))
+TEST_CASE(422, a4, 0x000000ab, lw a4, 12(a1))
+/* a misaligned load used right away, and a misaligned store right after a load */
+TEST_CASE(423, a4, 0x0180ff80, la a1, mem_src; lw a4, 1(a1); addi a4, a4, 1)
+TEST_CASE(424, a4, 0x0180ff7f, la a1, mem_src; la a3, mem_dst; lw a2, 1(a1); sw a2, 5(a3); lw a4, 5(a3))
+
 TEST_END
 
     .data

@@ -5,7 +5,8 @@
  *   illegal instruction (2): mtval = the instruction bits; also unimplemented CSRs and writes
  *     to read-only CSRs (including CSRRS/CSRRC with rs1 != x0 holding 0)
  *   breakpoint (3), ecall from M (11)
- *   misaligned load (4) / store (6): mtval = the address
+ *   loads and stores at any address do not trap (misaligned ones are done in hardware); a
+ *   misaligned access whose second part faults traps with mtval = that part's first byte
  *   misaligned jump / taken branch target (0): mepc = the jump, mtval = the target
  *   load / store access fault (5 / 7) from unmapped addresses and unlisted peripheral offsets:
  *     mtval = the address
@@ -29,9 +30,7 @@
 #define CAUSE_FETCH_ACCESS      1
 #define CAUSE_ILLEGAL_INSN      2
 #define CAUSE_BREAKPOINT        3
-#define CAUSE_MISALIGNED_LOAD   4
 #define CAUSE_LOAD_ACCESS       5
-#define CAUSE_MISALIGNED_STORE  6
 #define CAUSE_STORE_ACCESS      7
 #define CAUSE_ECALL_M           11
 
@@ -87,26 +86,36 @@ TEST_CASE(54, a4, 8, csrr a4, mstatus; andi a4, a4, 8; csrci mstatus, 8)
 /* the trap count: exactly one trap per faulting instruction */
 TEST_CASE(55, s6, 2, li s6, 0; la s7, 1f; ebreak; 1: la s7, 2f; ecall; 2:)
 
-/* --- misaligned loads and stores ---------------------------------------------------- */
-#define TEST_MISALIGNED(n, cause, off, ...) \
-    TEST_TRAP(n, cause, 1b, la a1, data_word; li a4, 0x77; 1: __VA_ARGS__); \
-    la t5, data_word + off; CHECK_REG(s10, t5); CHECK(a4, 0x77)
-TEST_MISALIGNED(60, CAUSE_MISALIGNED_LOAD, 1, lw a4, 1(a1))
-TEST_MISALIGNED(61, CAUSE_MISALIGNED_LOAD, 2, lw a4, 2(a1))
-TEST_MISALIGNED(62, CAUSE_MISALIGNED_LOAD, 3, lw a4, 3(a1))
-TEST_MISALIGNED(63, CAUSE_MISALIGNED_LOAD, 1, lh a4, 1(a1))
-TEST_MISALIGNED(64, CAUSE_MISALIGNED_LOAD, 3, lh a4, 3(a1))
-TEST_MISALIGNED(65, CAUSE_MISALIGNED_LOAD, 1, lhu a4, 1(a1))
-TEST_MISALIGNED(66, CAUSE_MISALIGNED_LOAD, 3, lhu a4, 3(a1))
-TEST_MISALIGNED(67, CAUSE_MISALIGNED_STORE, 1, sw a4, 1(a1))
-TEST_MISALIGNED(68, CAUSE_MISALIGNED_STORE, 2, sw a4, 2(a1))
-TEST_MISALIGNED(69, CAUSE_MISALIGNED_STORE, 3, sw a4, 3(a1))
-TEST_MISALIGNED(70, CAUSE_MISALIGNED_STORE, 1, sh a4, 1(a1))
-TEST_MISALIGNED(71, CAUSE_MISALIGNED_STORE, 3, sh a4, 3(a1))
-/* the misaligned stores above left memory untouched */
-TEST_CASE(72, a4, 0x11223344, la a1, data_word; lw a4, 0(a1))
-/* aligned halves and bytes at the same places do not trap */
-TEST_CASE(73, s6, 0, li s6, 0; la a1, data_word; lh a4, 2(a1); lbu a4, 3(a1); lb a4, 1(a1))
+/* --- misaligned loads and stores: done in hardware, no trap --------------------------- */
+#define TEST_MIS_LOAD(n, inst, off, result) \
+    TEST_CASE(n, a4, result, la a1, data_mis; inst a4, off(a1))
+TEST_MIS_LOAD(60, lw, 1, 0x55443322)
+TEST_MIS_LOAD(61, lw, 2, 0x66554433)
+TEST_MIS_LOAD(62, lw, 3, 0x77665544)
+TEST_MIS_LOAD(63, lw, 5, 0x99887766)
+TEST_MIS_LOAD(64, lh, 1, 0x3322)
+TEST_MIS_LOAD(65, lh, 3, 0x5544)
+TEST_MIS_LOAD(66, lh, 7, 0xffff9988)
+TEST_MIS_LOAD(67, lhu, 7, 0x9988)
+TEST_MIS_LOAD(68, lhu, 5, 0x7766)
+TEST_MIS_LOAD(69, lb, 7, 0xffffff88)
+/* stores: a word across words, a half across words, a half inside a word */
+TEST_CASE(70, a4, 0xb2c3d400, la a1, scratch_mis; li a2, 0xa1b2c3d4; sw a2, 1(a1); lw a4, 0(a1))
+TEST_CASE(71, a4, 0x000000a1, lw a4, 4(a1))
+TEST_CASE(72, a4, 0xa1b2c3d4, lw a4, 1(a1))
+TEST_CASE(73, a4, 0x340000a1, li a2, 0x1234; sh a2, 7(a1); lw a4, 4(a1))
+TEST_CASE(74, a4, 0x00000012, lw a4, 8(a1))
+TEST_CASE(75, a4, 0xb2567800, li a2, 0x5678; sh a2, 1(a1); lw a4, 0(a1))
+/* none of the above trapped */
+TEST_CASE(77, s6, 0, li s6, 0; la a1, data_mis; lw a4, 3(a1); sh a4, 3(a1); lhu a4, 1(a1))
+/* a load crossing from the end of on-chip RAM: the second part faults, mtval = its first
+ * byte, rd unchanged; a store whose first part faults: mtval = its address */
+#define TEST_MIS_FAULT(n, cause, addr, tval, ...) \
+    TEST_TRAP(n, cause, 1b, li a1, addr; li a4, 0x66; 1: __VA_ARGS__); \
+    li t5, tval; CHECK_REG(s10, t5); CHECK(a4, 0x66)
+TEST_MIS_FAULT(78, CAUSE_LOAD_ACCESS, DURE_RAM_BASE + DURE_RAM_SIZE - 2,
+               DURE_RAM_BASE + DURE_RAM_SIZE, lw a4, 0(a1))
+TEST_MIS_FAULT(79, CAUSE_STORE_ACCESS, UNMAPPED - 1, UNMAPPED - 1, sw a4, 0(a1))
 
 /* --- misaligned jump and branch targets ------------------------------------------------ */
 TEST_TRAP(80, CAUSE_MISALIGNED_FETCH, 1b, li a4, 0x99; la a1, 3f; 1: jalr a4, 2(a1); 3: nop)
@@ -155,4 +164,5 @@ TEST_END
 
     .data
     .balign 4
-data_word: .word 0x11223344
+data_mis: .word 0x44332211, 0x88776655, 0xccbbaa99
+scratch_mis: .word 0, 0, 0

@@ -23,7 +23,11 @@ class BranchUnit(wiring.Component):
     rs1, rs2 : In(32)
         Forwarded operands.
     predicted_taken : In(1)
-        The D stage already redirected fetch to ``target`` (static prediction).
+        The D stage already redirected fetch (to ``target`` for a branch or JAL, to
+        ``predicted_target`` for a JALR).
+    predicted_target : In(32)
+        Where D sent fetch for a predicted JALR (only predicted with ``imm`` = 0, so the
+        check compares ``rs1`` directly).
     taken : Out(1)
         Control leaves sequential order (always for JAL / JALR).
     target : Out(32)
@@ -46,6 +50,7 @@ class BranchUnit(wiring.Component):
     rs1: In(32)
     rs2: In(32)
     predicted_taken: In(1)
+    predicted_target: In(32)
     taken: Out(1)
     target: Out(32)
     next_pc: Out(32)
@@ -81,6 +86,7 @@ class BranchUnit(wiring.Component):
             self.next_pc.eq(Mux(self.taken, target, self.pc + 4)),
             self.misaligned.eq(self.taken & target[1]),
             self.mispredict.eq(~self.misaligned & (self.branch | self.jal | self.jalr) &
-                               (self.taken != self.predicted_taken)),
+                               ((self.taken != self.predicted_taken) |
+                                (self.jalr & (self.rs1[1:] != self.predicted_target[1:])))),
         ]
         return m

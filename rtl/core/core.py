@@ -29,8 +29,11 @@ class Core(wiring.Component):
     multiplier span X and M. This class only connects them.
 
     About one instruction per cycle on straight-line code with one-cycle memories; a taken
-    prediction in D costs one bubble, a redirect from X two, a load (or MUL, CSR read)
-    followed by a user of its result one.
+    branch or jump costs no bubble when the branch target buffer in F predicted it, one when
+    D predicted it (static / history table / return address stack), two when X redirects; a
+    load (or MUL, CSR read) followed by a user of its result costs one. Loads and stores work
+    at any address (one crossing a word boundary takes two bus accesses, see
+    :class:`~.m_stage.MStage`); misaligned branch and jump targets trap.
 
     Parameters
     ----------
@@ -48,7 +51,8 @@ class Core(wiring.Component):
         Instruction fetch; reads only (``we`` = 0, ``be`` = 0b1111).
     dbus : Out(BusSignature())
         Loads and stores. The request is issued as the instruction leaves X; the answer is
-        awaited in M, so a one-cycle target costs no stall.
+        awaited in M, so a one-cycle target costs no stall. The second access of a split
+        misaligned access is requested by M when the first answer arrives.
     irq_software, irq_timer, irq_external : In(1)
         Level-sensitive interrupt requests, mirrored in ``mip`` (MSIP, MTIP, MEIP).
     mtime : In(64)
@@ -89,8 +93,10 @@ class Core(wiring.Component):
         m = Module()
         opts = self._options
         m.submodules.fetch = fetch = Fetch(reset_vector=self._reset_vector,
-                                           depth=opts.fetch_depth)
-        m.submodules.d = d = DStage(forwarding=opts.forwarding, predictor=opts.predictor)
+                                           depth=opts.fetch_depth,
+                                           btb_entries=opts.btb_entries)
+        m.submodules.d = d = DStage(forwarding=opts.forwarding, predictor=opts.predictor,
+                                    bht_entries=opts.bht_entries, ras_depth=opts.ras_depth)
         m.submodules.x = x = XStage(opts)
         m.submodules.m = mst = MStage(hartid=self._hartid)
         m.submodules.w = w = WStage()
@@ -98,12 +104,26 @@ class Core(wiring.Component):
         m.submodules.multiplier = multiplier = Multiplier()
 
         wiring.connect(m, wiring.flipped(self.ibus), fetch.ibus)
-        wiring.connect(m, wiring.flipped(self.dbus), x.dbus)
         wiring.connect(m, fetch.out, d.f)
         wiring.connect(m, d.dx, x.dx)
         wiring.connect(m, x.xm, mst.xm)
         wiring.connect(m, mst.mw, w.mw)
         wiring.connect(m, w.rvfi, wiring.flipped(self.rvfi))
+
+        # The data bus: X's request, or the second access of a split access from M (X does
+        # not request while M waits).
+        dbus = self.dbus
+        m.d.comb += [
+            dbus.req.eq(x.dbus.req | mst.m_req),
+            dbus.addr.eq(Mux(mst.m_req, mst.m_addr, x.dbus.addr)),
+            dbus.we.eq(Mux(mst.m_req, mst.m_we, x.dbus.we)),
+            dbus.be.eq(Mux(mst.m_req, mst.m_be, x.dbus.be)),
+            dbus.wdata.eq(Mux(mst.m_req, mst.m_wdata, x.dbus.wdata)),
+            x.dbus.gnt.eq(dbus.gnt),
+            x.dbus.rvalid.eq(dbus.rvalid),
+            x.dbus.err.eq(dbus.err),
+            x.dbus.rdata.eq(dbus.rdata),
+        ]
 
         # Redirects: the oldest stage wins.
         m.d.comb += [
@@ -121,6 +141,16 @@ class Core(wiring.Component):
             d.m_rd.eq(mst.m_rd),
             d.w_rd.eq(w.w_rd),
             d.w_result.eq(w.w_result),
+            fetch.btb_we.eq(d.d_btb_we),
+            fetch.btb_pc.eq(d.d_btb_pc),
+            fetch.btb_valid.eq(d.d_btb_valid),
+            fetch.btb_target.eq(d.d_btb_target),
+            fetch.x_btb_we.eq(x.x_btb_we),
+            fetch.x_btb_pc.eq(x.x_bht_pc),
+            d.x_bht_update.eq(x.x_bht_update),
+            d.x_bht_pc.eq(x.x_bht_pc),
+            d.x_bht_ctr.eq(x.x_bht_ctr),
+            d.x_bht_agree.eq(x.x_bht_agree),
 
             x.d_rs1.eq(d.d_rs1),
             x.d_rs2.eq(d.d_rs2),
@@ -140,11 +170,15 @@ class Core(wiring.Component):
             lsu.x_offset.eq(x.lsu_offset),
             lsu.x_store_data.eq(x.lsu_store_data),
             x.lsu_addr.eq(lsu.x_addr),
-            x.lsu_misaligned.eq(lsu.x_misaligned),
+            x.lsu_split.eq(lsu.x_split),
             x.lsu_mask.eq(lsu.x_mask),
+            x.lsu_mask_hi.eq(lsu.x_mask_hi),
             x.lsu_wdata.eq(lsu.x_wdata),
             lsu.m_funct3.eq(mst.lsu_funct3),
             lsu.m_offset.eq(mst.lsu_offset),
+            lsu.m_merge.eq(mst.lsu_merge),
+            lsu.m_lo.eq(mst.lsu_lo),
+            mst.load_word.eq(lsu.m_word),
             lsu.m_rdata.eq(self.dbus.rdata),
             mst.load_result.eq(lsu.m_result),
 
@@ -157,6 +191,7 @@ class Core(wiring.Component):
             mst.dbus_rvalid.eq(self.dbus.rvalid),
             mst.dbus_err.eq(self.dbus.err),
             mst.dbus_rdata.eq(self.dbus.rdata),
+            mst.dbus_gnt.eq(self.dbus.gnt),
             mst.irq_software.eq(self.irq_software),
             mst.irq_timer.eq(self.irq_timer),
             mst.irq_external.eq(self.irq_external),

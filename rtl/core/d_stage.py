@@ -8,7 +8,7 @@ from .decoder import Decoder
 from .fetch import FetchLayout
 from .isa import ExceptionCause
 from .layouts import DXLayout
-from .predictor import StaticPredictor
+from .predictor import Predictor
 from .regfile import RegisterFile
 from .stage import Stage, edge_signature
 
@@ -29,7 +29,11 @@ class DStage(wiring.Component):
         ``False``: D holds its instruction while an older one in X or M writes one of its
         sources (``x_rd`` / ``m_rd``); ``True``: X forwards, D never waits for data.
     predictor : bool
-        Predict in D (:class:`~.predictor.StaticPredictor`) and redirect fetch to ``d_target``.
+        Predict in D (:class:`~.predictor.Predictor`) and redirect fetch to ``d_target``.
+    bht_entries, ras_depth : int
+        Branch history table and return address stack of the predictor (with ``predictor``).
+    x_bht_update, x_bht_pc, x_bht_ctr, x_bht_agree : In
+        Training of the history table by X (the predictor's ``x_*`` members).
 
     Members
     -------
@@ -45,17 +49,23 @@ class DStage(wiring.Component):
         Register written by W this cycle (0: none).
     w_result : In(32)
     d_redirect : Out(1)
-        Redirect fetch to ``d_target`` (a predicted-taken instruction's first cycle in D).
+        Redirect fetch to ``d_target`` (the first cycle in D of an instruction whose
+        prediction differs from the path fetch took).
     d_target : Out(32)
+    d_btb_we, d_btb_valid : Out(1)
+    d_btb_pc, d_btb_target : Out(32)
+        Training of the fetch unit's branch target buffer (``btb_*``).
     d_rs1, d_rs2 : Out(32)
         Source operand values of the instruction in D (with the W-stage write forwarded).
     dx : Out(edge_signature(DXLayout))
         The instruction handed to X.
     """
 
-    def __init__(self, *, forwarding=True, predictor=True):
+    def __init__(self, *, forwarding=True, predictor=True, bht_entries=0, ras_depth=0):
         self._forwarding = bool(forwarding)
         self._predictor = bool(predictor)
+        self._bht_entries = bht_entries
+        self._ras_depth = ras_depth
         super().__init__({
             "f": In(stream.Signature(FetchLayout)),
             "x_hold": In(1),
@@ -65,8 +75,16 @@ class DStage(wiring.Component):
             "m_rd": In(5),
             "w_rd": In(5),
             "w_result": In(32),
+            "x_bht_update": In(1),
+            "x_bht_pc": In(32),
+            "x_bht_ctr": In(2),
+            "x_bht_agree": In(1),
             "d_redirect": Out(1),
             "d_target": Out(32),
+            "d_btb_we": Out(1),
+            "d_btb_valid": Out(1),
+            "d_btb_pc": Out(32),
+            "d_btb_target": Out(32),
             "d_rs1": Out(32),
             "d_rs2": Out(32),
             "dx": Out(edge_signature(DXLayout)),
@@ -78,7 +96,8 @@ class DStage(wiring.Component):
         m.submodules.decoder = decoder = Decoder()
         m.submodules.regfile = regfile = RegisterFile()
         if self._predictor:
-            m.submodules.predictor = predictor = StaticPredictor()
+            m.submodules.predictor = predictor = Predictor(bht_entries=self._bht_entries,
+                                                           ras_depth=self._ras_depth)
 
         d_hold = Signal()
         d_wait = Signal()        # waits for a producer in X or M (no forwarding)
@@ -121,13 +140,30 @@ class DStage(wiring.Component):
             m.d.comb += [
                 predictor.d_valid.eq(d.valid & ~dx.exc.valid),
                 predictor.d_reload.eq(~d_hold),
+                predictor.flush.eq(self.m_redirect | self.x_redirect),
                 predictor.branch.eq(dec.branch),
                 predictor.jal.eq(dec.jal),
+                predictor.jalr.eq(dec.jalr),
+                predictor.rd.eq(dec.rd),
+                predictor.rs1.eq(dec.rs1),
                 predictor.pc.eq(fd.pc),
                 predictor.imm.eq(dec.imm),
+                predictor.x_update.eq(self.x_bht_update),
+                predictor.x_pc.eq(self.x_bht_pc),
+                predictor.x_ctr.eq(self.x_bht_ctr),
+                predictor.x_agree.eq(self.x_bht_agree),
                 dx.predicted_taken.eq(predictor.taken & ~dx.exc.valid),
+                dx.predicted_target.eq(predictor.target),
+                dx.bht_ctr.eq(predictor.ctr),
+                dx.refetch.eq(predictor.refetch & ~dx.exc.valid),
+                predictor.f_taken.eq(fd.btb_taken),
+                predictor.f_target.eq(fd.btb_target),
                 self.d_redirect.eq(predictor.redirect),
-                self.d_target.eq(predictor.target),
+                self.d_target.eq(predictor.redirect_target),
+                self.d_btb_we.eq(predictor.btb_we),
+                self.d_btb_valid.eq(predictor.btb_valid),
+                self.d_btb_pc.eq(fd.pc),
+                self.d_btb_target.eq(predictor.target),
             ]
         # The register file shows the W-stage write only next cycle.
         w_rd = self.w_rd

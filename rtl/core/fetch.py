@@ -1,7 +1,9 @@
-"""Instruction fetch (F stage): prefetch over the instruction bus into a small buffer."""
+"""Instruction fetch (F stage): prefetch over the instruction bus into a small buffer, with an
+optional branch target buffer."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..bus.signature import BusSignature
@@ -13,11 +15,16 @@ FetchLayout = data.StructLayout({
     "pc":   32,
     "insn": 32,
     "err":  1,   # the bus answered err: instruction access fault
+    "btb_taken": 1,    # fetch went on at btb_target after this instruction (BTB hit)
+    "btb_target": 32,
 })
+
+#: Tag bits kept per branch target buffer entry (a partial tag: a false hit is corrected in D).
+BTB_TAG_BITS = 8
 
 
 class Fetch(wiring.Component):
-    """Sequential prefetcher with redirect.
+    """Sequential prefetcher with redirect and an optional branch target buffer.
 
     Requests consecutive words while the buffer has room for every answer still due, so with a
     target that grants every cycle and answers one cycle later it delivers one instruction per
@@ -28,6 +35,14 @@ class Fetch(wiring.Component):
     are counted and dropped when they arrive. In the redirect cycle the request goes to
     ``target`` directly (unless an older request is still waiting for its grant).
 
+    With ``btb_entries`` > 0, a direct-mapped branch target buffer (indexed by the request
+    address, partial tag) is looked up for every request made from the sequential address
+    (not for the request made to a redirect target in the redirect cycle): on a hit the next
+    request goes to the stored target instead of ``pc + 4``, and the instruction carries
+    ``btb_taken`` / ``btb_target`` so that D can check the guess (D redirects fetch when its
+    own prediction differs, and writes the buffer through ``btb_we`` / ``btb_pc`` /
+    ``btb_valid`` / ``btb_target``). A taken branch or jump that hits costs no bubble.
+
     Parameters
     ----------
     reset_vector : int
@@ -35,6 +50,8 @@ class Fetch(wiring.Component):
     depth : int
         Buffer entries (and so the number of useful requests in flight); ``depth`` sustains
         one instruction per cycle on a target answering ``depth - 1`` cycles after the grant.
+    btb_entries : int
+        Entries of the branch target buffer (0: none; else a power of two).
 
     Members
     -------
@@ -44,6 +61,15 @@ class Fetch(wiring.Component):
         Fetch from ``target`` on; everything fetched before is discarded.
     target : In(32)
         4-byte aligned.
+    btb_we : In(1)
+        Write the branch target buffer entry of ``btb_pc``.
+    btb_pc, btb_target : In(32)
+    btb_valid : In(1)
+        0: invalidate the entry.
+    x_btb_we : In(1)
+    x_btb_pc : In(32)
+        Write the entry of ``x_btb_pc`` with ``target`` (the redirect target; X learns an
+        indirect jump's target). Takes priority over ``btb_we``.
     out : Out(stream.Signature(FetchLayout))
         Instructions in program order from the last redirect.
 
@@ -55,19 +81,29 @@ class Fetch(wiring.Component):
 
     MAX_OUTSTANDING = 4
 
-    def __init__(self, *, reset_vector=0x8000_0000, depth=3):
+    def __init__(self, *, reset_vector=0x8000_0000, depth=3, btb_entries=0):
         if not isinstance(reset_vector, int) or reset_vector % 4 or \
                 not 0 <= reset_vector < 2**32:
             raise ValueError(f"reset_vector must be a 4-byte aligned 32-bit address, "
                              f"not {reset_vector!r}")
         if not isinstance(depth, int) or not 1 <= depth <= 8:
             raise ValueError(f"depth must be an integer in 1..8, not {depth!r}")
+        if not isinstance(btb_entries, int) or btb_entries < 0 or \
+                btb_entries & (btb_entries - 1):
+            raise ValueError(f"btb_entries must be 0 or a power of two, not {btb_entries!r}")
         self._reset_vector = reset_vector
         self._depth = depth
+        self._btb_entries = btb_entries
         super().__init__({
             "ibus": Out(BusSignature()),
             "redirect": In(1),
             "target": In(32),
+            "btb_we": In(1),
+            "btb_pc": In(32),
+            "btb_valid": In(1),
+            "btb_target": In(32),
+            "x_btb_we": In(1),
+            "x_btb_pc": In(32),
             "out": Out(stream.Signature(FetchLayout)),
         })
 
@@ -77,7 +113,6 @@ class Fetch(wiring.Component):
         bus = self.ibus
 
         pc = Signal(32, init=self._reset_vector)        # next non-stale request address
-        resp_pc = Signal(32, init=self._reset_vector)   # address of the next non-stale answer
         held = Signal()                                 # request presented, not yet granted
         held_addr = Signal(30)
         held_stale = Signal()
@@ -85,6 +120,28 @@ class Fetch(wiring.Component):
         drop_cnt = Signal(range(self.MAX_OUTSTANDING + 1))  # of those, answers to discard
         level = Signal(range(depth + 1))
         entries = [Signal(FetchLayout, name=f"entry{i}") for i in range(depth)]
+
+        # Branch target buffer: looked up with `pc` (the sequential request address).
+        hit = Signal()
+        hit_target = Signal(32)
+        if self._btb_entries:
+            bits = (self._btb_entries - 1).bit_length()
+            entry = data.StructLayout({"valid": 1, "tag": BTB_TAG_BITS, "target": 30})
+            m.submodules.btb = btb = Memory(shape=entry, depth=self._btb_entries,
+                                            init=[{"valid": 0}] * self._btb_entries)
+            rd = btb.read_port(domain="comb")
+            wr = btb.write_port()
+            tag = slice(2 + bits, 2 + bits + BTB_TAG_BITS)
+            m.d.comb += [
+                rd.addr.eq(pc[2:2 + bits]),
+                hit.eq(rd.data.valid & (rd.data.tag == pc[tag])),
+                hit_target.eq(Cat(Const(0, 2), rd.data.target)),
+                wr.addr.eq(Mux(self.x_btb_we, self.x_btb_pc, self.btb_pc)[2:2 + bits]),
+                wr.data.valid.eq(self.x_btb_we | self.btb_valid),
+                wr.data.tag.eq(Mux(self.x_btb_we, self.x_btb_pc, self.btb_pc)[tag]),
+                wr.data.target.eq(Mux(self.x_btb_we, self.target, self.btb_target)[2:]),
+                wr.en.eq(self.x_btb_we | self.btb_we),
+            ]
 
         # Request.
         in_use = Signal(range(2 * self.MAX_OUTSTANDING + depth + 1))
@@ -108,25 +165,59 @@ class Fetch(wiring.Component):
             held_addr.eq(bus.addr),
             held_stale.eq(stale),
         ]
+        # A request to the redirect target in the redirect cycle is not looked up.
+        predicted = Signal()
+        m.d.comb += predicted.eq(hit & ~self.redirect)
         base = Mux(self.redirect, self.target, pc)
-        m.d.sync += pc.eq(Mux(grant & ~stale, base + 4, base))
+        after = Mux(predicted, hit_target, base + 4)
+        m.d.sync += pc.eq(Mux(grant & ~stale, after, base))
 
         # Answers.
         dropping = drop_cnt != 0
         fresh = Signal()
         m.d.comb += fresh.eq(bus.rvalid & ~dropping)
         incoming = Signal(FetchLayout)
-        m.d.comb += [incoming.pc.eq(resp_pc), incoming.insn.eq(bus.rdata),
-                     incoming.err.eq(bus.err)]
+        m.d.comb += [incoming.insn.eq(bus.rdata), incoming.err.eq(bus.err)]
         m.d.sync += out_cnt.eq(out_cnt + grant - bus.rvalid)
         with m.If(self.redirect):
-            m.d.sync += [
-                drop_cnt.eq(out_cnt - bus.rvalid + (grant & stale)),
-                resp_pc.eq(self.target),
-            ]
+            m.d.sync += drop_cnt.eq(out_cnt - bus.rvalid + (grant & stale))
         with m.Else():
             m.d.sync += drop_cnt.eq(drop_cnt - (bus.rvalid & dropping) + (grant & stale))
-            with m.If(fresh):
+
+        if self._btb_entries:
+            # The address and prediction of every non-stale request in flight, in order.
+            Pending = data.StructLayout({"pc": 30, "taken": 1, "target": 30})
+            queue = [Signal(Pending, name=f"pending{i}") for i in range(self.MAX_OUTSTANDING)]
+            count = Signal(range(self.MAX_OUTSTANDING + 1))
+            new = Signal(Pending)
+            push = grant & ~stale
+            m.d.comb += [
+                new.pc.eq(bus.addr),
+                new.taken.eq(predicted),
+                new.target.eq(hit_target[2:]),
+                incoming.pc.eq(Cat(Const(0, 2), queue[0].pc)),
+                incoming.btb_taken.eq(queue[0].taken),
+                incoming.btb_target.eq(Cat(Const(0, 2), queue[0].target)),
+            ]
+            with m.If(self.redirect):
+                m.d.sync += [count.eq(push), queue[0].eq(new)]
+            with m.Else():
+                pop = fresh
+                with m.If(pop):
+                    for i in range(self.MAX_OUTSTANDING - 1):
+                        m.d.sync += queue[i].eq(queue[i + 1])
+                with m.If(push):
+                    with m.Switch(count - pop):
+                        for i in range(self.MAX_OUTSTANDING):
+                            with m.Case(i):
+                                m.d.sync += queue[i].eq(new)
+                m.d.sync += count.eq(count - pop + push)
+        else:
+            resp_pc = Signal(32, init=self._reset_vector)   # address of the next answer
+            m.d.comb += incoming.pc.eq(resp_pc)
+            with m.If(self.redirect):
+                m.d.sync += resp_pc.eq(self.target)
+            with m.Elif(fresh):
                 m.d.sync += resp_pc.eq(resp_pc + 4)
 
         # Buffer with bypass.

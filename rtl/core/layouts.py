@@ -27,6 +27,9 @@ DXLayout = data.StructLayout({
     "insn":            32,
     "dec":             DecodedLayout,
     "predicted_taken": 1,
+    "predicted_target": 32,   # checked in X for a predicted JALR (return address stack)
+    "bht_ctr":         2,     # the branch's history counter as read in D (trained in X)
+    "refetch":         1,     # fetch went to a wrong target after it: X redirects
     "exc":             TrapLayout,
 })
 
@@ -41,7 +44,9 @@ XMLayout = data.StructLayout({
     "store":     1,
     "funct3":    3,
     "mem_addr":  32,
-    "mem_mask":  4,
+    "mem_mask":  4,     # lanes of the (first) access
+    "mem_mask_hi": 4,   # lanes of the second access of a split access (next word)
+    "split":     1,     # the access crosses a word boundary: M sends the second access
     "mem_wdata": 32,
     "csr":       1,
     "csr_addr":  12,

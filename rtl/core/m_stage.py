@@ -1,6 +1,6 @@
 """M stage: the commit point (data-bus answer, CSRs, traps, MRET, WFI, FENCE.I, replay)."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -18,9 +18,18 @@ class MStage(wiring.Component):
 
     Everything older has left the pipeline when an instruction is in M; it waits here for its
     data-bus answer (or, for WFI, for an interrupt), then commits, traps or is replayed
-    (:class:`~.trap.TrapUnit`). A trap, a replay, MRET and FENCE.I redirect fetch and flush
-    every younger stage. The destination value is chosen here: computed in X, the loaded
-    value, the product, or the CSR read.
+    (:class:`~.trap.TrapUnit`). A misaligned access that crosses a word boundary (``split``)
+    gets its second bus access from here (``m_req``), presented in the cycle the first answer
+    arrives without ``err`` (held until granted); the first answer's word is kept for the
+    merge. A fault on either access traps with ``mtval`` = the address of the first byte of
+    the faulting part (the access's address, or the next word's for the second); the
+    destination register is not written. A split store whose second access faults has
+    written the bytes of its first word (the spec allows a partial store); one whose first
+    access faults has written nothing, since the second is never sent.
+
+    A trap, a replay, MRET and FENCE.I redirect fetch and flush every younger stage. The
+    destination value is chosen here: computed in X, the loaded value, the product, or the
+    CSR read.
 
     Parameters
     ----------
@@ -37,11 +46,23 @@ class MStage(wiring.Component):
     irq_software, irq_timer, irq_external : In(1)
         Interrupt requests (to ``mip``).
     mtime : In(64)
+    dbus_gnt : In(1)
+        Grant of the data bus (for the second access of a split access).
+    m_req : Out(1)
+    m_addr : Out(30)
+    m_we : Out(1)
+    m_be : Out(4)
+    m_wdata : Out(32)
+        The second access of a split access; the core gives it the data bus (X never
+        requests while M waits).
     lsu_funct3 : Out(3)
     lsu_offset : Out(2)
-        To the load/store unit's M half (``m_funct3``, ``m_offset``).
+    lsu_merge : Out(1)
+    lsu_lo : Out(32)
+        To the load/store unit's M half (``m_funct3``, ``m_offset``, ``m_merge``, ``m_lo``).
     load_result : In(32)
-        From it (``m_result``).
+    load_word : In(32)
+        From it (``m_result``, ``m_word``).
     mul_result : In(32)
         The multiplier's M half (``m_result``).
     irq_pending : Out(1)
@@ -68,13 +89,22 @@ class MStage(wiring.Component):
             "dbus_rvalid": In(1),
             "dbus_err": In(1),
             "dbus_rdata": In(32),
+            "dbus_gnt": In(1),
+            "m_req": Out(1),
+            "m_addr": Out(30),
+            "m_we": Out(1),
+            "m_be": Out(4),
+            "m_wdata": Out(32),
             "irq_software": In(1),
             "irq_timer": In(1),
             "irq_external": In(1),
             "mtime": In(64),
             "lsu_funct3": Out(3),
             "lsu_offset": Out(2),
+            "lsu_merge": Out(1),
+            "lsu_lo": Out(32),
             "load_result": In(32),
+            "load_word": In(32),
             "mul_result": In(32),
             "irq_pending": Out(1),
             "m_busy": Out(1),
@@ -93,6 +123,29 @@ class MStage(wiring.Component):
         m.submodules.trap = trap = TrapUnit()
 
         xm = mst.payload
+
+        # ---- second access of a split access ---------------------------------------------
+        second = Signal()      # the first answer arrived (without err); the second is due
+        held2 = Signal()       # the second request was presented and not granted
+        lo_word = Signal(32)
+        next_word = Signal(30)
+        first_ok = mst.valid & xm.mem & xm.split & ~second & self.dbus_rvalid & ~self.dbus_err
+        m.d.comb += [
+            next_word.eq(xm.mem_addr[2:] + 1),
+            self.m_req.eq(first_ok | held2),
+            self.m_addr.eq(next_word),
+            self.m_we.eq(xm.store),
+            self.m_be.eq(xm.mem_mask_hi),
+            self.m_wdata.eq(xm.mem_wdata),
+        ]
+        m.d.sync += held2.eq(self.m_req & ~self.dbus_gnt)
+        with m.If(~self.m_busy):
+            m.d.sync += second.eq(0)
+        with m.Elif(first_ok):
+            m.d.sync += [second.eq(1), lo_word.eq(self.dbus_rdata)]
+        # The access is over with the last answer, or with the first that reports err.
+        done = self.dbus_rvalid & (~xm.split | second | self.dbus_err)
+        fault_addr = Mux(second, Cat(Const(0, 2), next_word), xm.mem_addr)
         m.d.comb += [
             mst.i_valid.eq(self.xm.valid),
             mst.i_payload.eq(self.xm.payload),
@@ -109,12 +162,12 @@ class MStage(wiring.Component):
             trap.irq.eq(xm.irq),
             trap.mem.eq(xm.mem),
             trap.store.eq(xm.store),
-            trap.mem_addr.eq(xm.mem_addr),
+            trap.mem_addr.eq(fault_addr),
             trap.mret.eq(xm.mret),
             trap.wfi.eq(xm.wfi),
             trap.fence_i.eq(xm.fence_i),
             trap.pc.eq(xm.pc),
-            trap.bus_rvalid.eq(self.dbus_rvalid),
+            trap.bus_rvalid.eq(done),
             trap.bus_err.eq(self.dbus_err),
             trap.irq_waiting.eq(csr.irq_waiting),
             trap.irq_pending.eq(csr.irq_pending),
@@ -144,6 +197,8 @@ class MStage(wiring.Component):
 
             self.lsu_funct3.eq(xm.funct3),
             self.lsu_offset.eq(xm.mem_addr[0:2]),
+            self.lsu_merge.eq(second),
+            self.lsu_lo.eq(lo_word),
         ]
         result = Signal(32)
         with m.Switch(xm.src):
@@ -158,8 +213,9 @@ class MStage(wiring.Component):
 
         # ---- M -> W ----------------------------------------------------------------------
         mw = self.mw.payload
-        rdata = self.dbus_rdata
+        rdata = self.load_word
         retired_mem = trap.commit & xm.mem
+        mem_mask = xm.mem_mask | xm.mem_mask_hi
         m.d.comb += [
             mw.report.eq(trap.commit | (trap.trap & ~trap.trap_interrupt)),
             mw.trap.eq(trap.trap & ~trap.trap_interrupt),
@@ -171,8 +227,8 @@ class MStage(wiring.Component):
             mw.rd.eq(Mux(trap.commit, xm.rd, 0)),
             mw.result.eq(Mux(trap.commit & (xm.rd != 0), result, 0)),
             mw.mem_addr.eq(Mux(retired_mem, xm.mem_addr, 0)),
-            mw.mem_rmask.eq(Mux(retired_mem & ~xm.store, xm.mem_mask, 0)),
-            mw.mem_wmask.eq(Mux(retired_mem & xm.store, xm.mem_mask, 0)),
+            mw.mem_rmask.eq(Mux(retired_mem & ~xm.store, mem_mask, 0)),
+            mw.mem_wmask.eq(Mux(retired_mem & xm.store, mem_mask, 0)),
             mw.mem_rdata.eq(Mux(retired_mem & ~xm.store, rdata, 0)),
             mw.mem_wdata.eq(Mux(retired_mem & xm.store, xm.mem_wdata, 0)),
             self.mw.valid.eq(mst.valid & ~self.m_busy),

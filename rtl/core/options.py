@@ -31,9 +31,19 @@ class CoreOptions:
         right shift by 0) instead of a barrel shifter. The result then arrives in M like a
         MUL's (one bubble for a dependent instruction with forwarding).
     predictor : bool
-        Predict in D (:class:`~.predictor.StaticPredictor`: JAL and backward branches taken,
+        Predict in D (:class:`~.predictor.Predictor`: JAL and backward branches taken,
         one bubble). Without it every taken branch and jump is redirected from X (two
         bubbles), and D needs no target adder and X no ``pc + 4`` adder for redirects.
+    bht_entries : int
+        With ``predictor``: 2-bit counters (0 or a power of two) that learn, per branch,
+        when to override the backward-taken guess (0: static prediction only).
+    btb_entries : int
+        With ``predictor``: entries of the branch target buffer in fetch (0 or a power of
+        two; :class:`~.fetch.Fetch`): a taken branch or jump whose target it holds costs no
+        bubble instead of one.
+    ras_depth : int
+        With ``predictor``: return address stack entries (0: returns are resolved in X, two
+        bubbles; else a predicted return costs one).
     serial_divider : bool
         Divide on one shared subtractor (:class:`~.divider_serial.SerialDivider`, 36 cycles)
         instead of :class:`~.divider.Divider` (33 cycles, separate negators and comparator).
@@ -43,11 +53,22 @@ class CoreOptions:
     forwarding: bool = True
     shift_in_multiplier: bool = False
     predictor: bool = True
+    bht_entries: int = 64
+    btb_entries: int = 32
+    ras_depth: int = 4
     serial_divider: bool = False
 
     def __post_init__(self):
         if not isinstance(self.fetch_depth, int) or not 1 <= self.fetch_depth <= 8:
             raise ValueError(f"fetch_depth must be an integer in 1..8, not {self.fetch_depth!r}")
+        for name in ("bht_entries", "btb_entries"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0 or value & (value - 1):
+                raise ValueError(f"{name} must be 0 or a power of two, not {value!r}")
+        if not isinstance(self.ras_depth, int) or not 0 <= self.ras_depth <= 32:
+            raise ValueError(f"ras_depth must be an integer in 0..32, not {self.ras_depth!r}")
+        if not self.predictor and (self.bht_entries or self.btb_entries or self.ras_depth):
+            raise ValueError("bht_entries, btb_entries and ras_depth need predictor=True")
 
 
 #: Named variants: ``full`` is the default five-stage core with every fast path; ``small`` is
@@ -55,7 +76,8 @@ class CoreOptions:
 CORE_OPTIONS = {
     "full": CoreOptions(),
     "small": CoreOptions(fetch_depth=2, forwarding=False, shift_in_multiplier=True,
-                         predictor=False, serial_divider=True),
+                         predictor=False, bht_entries=0, btb_entries=0, ras_depth=0,
+                         serial_divider=True),
 }
 
 

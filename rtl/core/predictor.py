@@ -1,51 +1,229 @@
-"""Static branch predictor (D stage): JAL always taken, backward branches taken."""
+"""Branch predictor (D stage): static backward-taken, optionally a branch history table and a
+return address stack."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["StaticPredictor"]
+__all__ = ["Predictor"]
 
 
-class StaticPredictor(wiring.Component):
-    """Backward-taken / forward-not-taken prediction, with JAL redirected in decode.
+def _is_link(reg):
+    return (reg == 1) | (reg == 5)
 
-    JALR is predicted not taken (it is resolved in X). A predicted target that is not 4-byte
-    aligned is never predicted (the X stage raises instruction-address-misaligned instead), so
-    fetch never runs at a misaligned address.
+
+class Predictor(wiring.Component):
+    """Prediction in decode: JAL taken; conditional branches backward-taken / forward-not-taken,
+    corrected per branch by a table of 2-bit "disagree" counters; returns from a return address
+    stack.
+
+    - Conditional branch: the static guess is "taken when backward" (``imm[31]``). With
+      ``bht_entries`` > 0, a table of 2-bit counters indexed by ``pc[2:]`` says whether to
+      follow it (counter 0 or 1, the initial 0) or not (2, 3). X trains the counter of every
+      branch that leaves it (``x_update``): towards 0 when the static guess was right, towards
+      3 when it was wrong.
+    - Return address stack (``ras_depth`` > 0): JAL / JALR with ``rd`` = x1 or x5 (a call,
+      the hint of the ISA manual) pushes ``pc + 4``; JALR with ``rs1`` = x1 / x5, ``rd`` not
+      x1 / x5 and ``imm`` = 0 (a return) pops and is predicted taken to the popped address
+      (when the stack is not empty). A full stack overwrites its oldest entry. The stack
+      is updated once per instruction, in its first cycle in D, unless an older stage
+      redirects in that cycle (``flush``); wrong-path updates of instructions flushed later
+      are not undone (prediction quality only: X checks every predicted target).
+    - Other JALR (indirect calls and jumps, and returns the stack cannot predict): with
+      ``imm`` = 0, predicted taken to ``f_target`` when the branch target buffer hit (X
+      writes the buffer with the target of every such JALR it redirects); else not predicted
+      (resolved in X).
+    - The fetch unit's branch target buffer may already have sent fetch somewhere after the
+      instruction (``f_taken``, ``f_target``). When that path differs from the prediction
+      here, D redirects fetch (to the predicted target, or to ``pc + 4``) and writes the
+      buffer (``btb_we``: the target when predicted taken, else the entry is invalidated);
+      when it agrees, a taken prediction costs no bubble.
+
+    A predicted target that is not 4-byte aligned is never predicted (the X stage raises
+    instruction-address-misaligned instead), so fetch never runs at a misaligned address.
+    The prediction is decided in the instruction's first cycle in D and held while D holds.
+
+    Parameters
+    ----------
+    bht_entries : int
+        Counters of the branch history table (0: none, static prediction only; else a power of
+        two).
+    ras_depth : int
+        Entries of the return address stack (0: none).
 
     Members
     -------
     d_valid : In(1)
         The D stage holds an instruction without a pending exception.
     d_reload : In(1)
-        The D stage takes a new instruction next cycle (clears the "already redirected" state).
-    branch, jal : In(1)
+        The D stage takes a new instruction next cycle.
+    flush : In(1)
+        An older stage redirects this cycle (the instruction in D is squashed).
+    branch, jal, jalr : In(1)
+    rd, rs1 : In(5)
     pc, imm : In(32)
     taken : Out(1)
         Prediction for the instruction in D (passed on to the X stage).
     target : Out(32)
+        The predicted target (passed on to X, which checks it for a predicted JALR).
+    ctr : Out(2)
+        The table counter read for the instruction (passed on to X for training).
+    f_taken : In(1)
+    f_target : In(32)
+        Fetch continued at ``f_target`` after this instruction (branch target buffer hit).
     redirect : Out(1)
-        Redirect fetch to ``target`` now: the first cycle of a predicted-taken instruction in D.
+        Redirect fetch to ``redirect_target`` now: the first cycle of an instruction whose
+        prediction differs from the path fetch took.
+    redirect_target : Out(32)
+    refetch : Out(1)
+        Fetch followed the branch target buffer to a target other than the predicted one
+        (a branch or JAL): X must redirect to the right path whatever the outcome.
+    btb_we, btb_valid : Out(1)
+        Write the branch target buffer entry of ``pc``: ``btb_valid`` and ``target``.
+    x_update : In(1)
+        A conditional branch leaves X this cycle: train its counter.
+    x_pc : In(32)
+    x_ctr : In(2)
+        Its counter as read in D.
+    x_agree : In(1)
+        Its outcome equals the static guess (taken exactly when backward).
     """
 
-    d_valid: In(1)
-    d_reload: In(1)
-    branch: In(1)
-    jal: In(1)
-    pc: In(32)
-    imm: In(32)
-    taken: Out(1)
-    target: Out(32)
-    redirect: Out(1)
+    def __init__(self, *, bht_entries=0, ras_depth=0):
+        if not isinstance(bht_entries, int) or bht_entries < 0 or \
+                bht_entries & (bht_entries - 1):
+            raise ValueError(f"bht_entries must be 0 or a power of two, not {bht_entries!r}")
+        if not isinstance(ras_depth, int) or not 0 <= ras_depth <= 32:
+            raise ValueError(f"ras_depth must be an integer in 0..32, not {ras_depth!r}")
+        self._bht_entries = bht_entries
+        self._ras_depth = ras_depth
+        super().__init__({
+            "d_valid": In(1),
+            "d_reload": In(1),
+            "flush": In(1),
+            "branch": In(1),
+            "jal": In(1),
+            "jalr": In(1),
+            "rd": In(5),
+            "rs1": In(5),
+            "pc": In(32),
+            "imm": In(32),
+            "taken": Out(1),
+            "target": Out(32),
+            "ctr": Out(2),
+            "f_taken": In(1),
+            "f_target": In(32),
+            "redirect": Out(1),
+            "redirect_target": Out(32),
+            "refetch": Out(1),
+            "btb_we": Out(1),
+            "btb_valid": Out(1),
+            "x_update": In(1),
+            "x_pc": In(32),
+            "x_ctr": In(2),
+            "x_agree": In(1),
+        })
 
     def elaborate(self, platform):
         m = Module()
-        done = Signal()
+        first = Signal()          # the instruction's first cycle in D
+        seen = Signal()
+        m.d.comb += first.eq(self.d_valid & ~seen)
+        m.d.sync += seen.eq(Mux(self.d_reload, 0, seen | self.d_valid))
+
+        # ---- direction of conditional branches -------------------------------------------
+        follow = Signal(init=1)   # follow the static guess
+        if self._bht_entries:
+            bits = (self._bht_entries - 1).bit_length()
+            m.submodules.bht = bht = Memory(shape=2, depth=self._bht_entries,
+                                            init=[0] * self._bht_entries)
+            rd = bht.read_port(domain="comb")
+            wr = bht.write_port()
+            new = Signal(2)
+            with m.If(self.x_agree):
+                m.d.comb += new.eq(Mux(self.x_ctr == 0, 0, self.x_ctr - 1))
+            with m.Else():
+                m.d.comb += new.eq(Mux(self.x_ctr == 3, 3, self.x_ctr + 1))
+            m.d.comb += [
+                rd.addr.eq(self.pc[2:2 + bits]),
+                self.ctr.eq(rd.data),
+                follow.eq(~rd.data[1]),
+                wr.addr.eq(self.x_pc[2:2 + bits]),
+                wr.data.eq(new),
+                wr.en.eq(self.x_update),
+            ]
+        branch_taken = self.branch & (self.imm[31] == follow)
+
+        # ---- return address stack --------------------------------------------------------
+        seq = Signal(30)          # pc + 4 (word address)
+        m.d.comb += seq.eq(self.pc[2:] + 1)
+        ras_hit = Signal()
+        ras_top = Signal(32)
+        if self._ras_depth:
+            depth = self._ras_depth
+            stack = [Signal(30, name=f"ras{i}") for i in range(depth)]
+            top = Signal(range(depth))          # index of the top entry
+            count = Signal(range(depth + 1))
+            call = (self.jal | self.jalr) & _is_link(self.rd)
+            ret = self.jalr & ~_is_link(self.rd) & _is_link(self.rs1) & (self.imm == 0)
+            with m.Switch(top):
+                for i in range(depth):
+                    with m.Case(i):
+                        m.d.comb += ras_top.eq(Cat(0, 0, stack[i]))
+            m.d.comb += ras_hit.eq(ret & (count != 0))
+            update = first & ~self.flush
+            up = Signal(range(depth))
+            down = Signal(range(depth))
+            m.d.comb += [
+                up.eq(Mux(top == depth - 1, 0, top + 1)),
+                down.eq(Mux(top == 0, depth - 1, top - 1)),
+            ]
+            with m.If(update & call):
+                m.d.sync += [top.eq(up), count.eq(Mux(count == depth, depth, count + 1))]
+                with m.Switch(up):
+                    for i in range(depth):
+                        with m.Case(i):
+                            m.d.sync += stack[i].eq(seq)
+            with m.Elif(update & ras_hit):
+                m.d.sync += [top.eq(down), count.eq(count - 1)]
+
+        # ---- prediction, decided in the first cycle and held -----------------------------
+        target = Signal(32)
+        taken = Signal()
+        indirect = Signal()
+        relative = Signal(32)     # pc + imm
         m.d.comb += [
-            self.target.eq(self.pc + self.imm),
-            self.taken.eq((self.jal | (self.branch & self.imm[31])) & ~self.target[1]),
-            self.redirect.eq(self.d_valid & self.taken & ~done),
+            relative.eq(self.pc + self.imm),
+            # Another JALR with imm = 0 follows the branch target buffer (trained by X).
+            indirect.eq(self.jalr & ~ras_hit & (self.imm == 0) & self.f_taken),
+            target.eq(Mux(ras_hit, ras_top, Mux(indirect, self.f_target, relative))),
+            taken.eq((self.jal | branch_taken | ras_hit | indirect) & ~target[1]),
         ]
-        m.d.sync += done.eq(Mux(self.d_reload, 0, done | self.redirect))
+        # Fetch's path after the instruction differs from the prediction: D redirects when
+        # the direction differs or a return's target does (registered values: a short path).
+        # A buffer target that differs from pc + imm (a partial-tag alias, or changed code)
+        # is left to X (``refetch``), keeping the target adder out of D's redirect.
+        differs = Signal()
+        late = Signal()
+        m.d.comb += [
+            differs.eq((taken != self.f_taken) |
+                       (taken & ras_hit & (ras_top[2:] != self.f_target[2:]))),
+            late.eq(taken & self.f_taken & ~ras_hit & ~indirect &
+                    (relative[2:] != self.f_target[2:])),
+        ]
+        held_taken = Signal()
+        held_target = Signal(32)
+        held_late = Signal()
+        with m.If(first):
+            m.d.sync += [held_taken.eq(taken), held_target.eq(target), held_late.eq(late)]
+        m.d.comb += [
+            self.taken.eq(Mux(first, taken, held_taken)),
+            self.target.eq(Mux(first, target, held_target)),
+            self.refetch.eq(Mux(first, late, held_late)),
+            self.redirect.eq(first & differs),
+            self.redirect_target.eq(Mux(taken, target, Cat(0, 0, seq))),
+            self.btb_we.eq(first & (differs | late) & ~self.flush),
+            self.btb_valid.eq(taken),
+        ]
         return m

@@ -35,6 +35,11 @@ mem_rdata : Out(32)
     Word read (bus data, before sign extension).
 mem_wdata : Out(32)
     Word written (bus data, already shifted into the lanes of ``mem_wmask``).
+
+A misaligned access that crosses a word boundary (two bus accesses) is reported once, with
+wrap-around lanes: lane ``i`` of the masks and data is the access's byte whose address is ``i``
+modulo 4, so the lanes below ``mem_addr & 3`` belong to the next word (``mem_rdata`` merges the
+two words read; ``mem_wdata`` is the data sent to both).
 """
 
 from amaranth.lib import wiring

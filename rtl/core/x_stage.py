@@ -28,9 +28,10 @@ class XStage(wiring.Component):
     X forwards its operands (:class:`~.bypass.Bypass`), computes ALU and shift results,
     resolves branches and jumps (redirecting fetch on a misprediction), runs divisions, and
     issues the data request as the instruction leaves X: only when M will not redirect and
-    never depending on a grant. Misaligned targets and accesses become the instruction's
-    exception. A pending interrupt marks the instruction instead of executing it (unless a
-    data request of it waits for its grant).
+    never depending on a grant (the first access of a split misaligned access; M sends the
+    second). Misaligned branch / jump targets become the instruction's exception. A pending
+    interrupt marks the instruction instead of executing it (unless a data request of it
+    waits for its grant).
 
     The load/store unit and the multiplier span X and M; the core connects their X halves to
     the ``lsu_*`` and ``mul_*`` members.
@@ -66,17 +67,24 @@ class XStage(wiring.Component):
     lsu_funct3, lsu_base, lsu_offset, lsu_store_data : Out
         To the load/store unit's X half (``x_funct3``, ``x_base``, ``x_offset``,
         ``x_store_data``).
-    lsu_addr, lsu_misaligned, lsu_mask, lsu_wdata : In
-        From it (``x_addr``, ``x_misaligned``, ``x_mask``, ``x_wdata``).
+    lsu_addr, lsu_split, lsu_mask, lsu_mask_hi, lsu_wdata : In
+        From it (``x_addr``, ``x_split``, ``x_mask``, ``x_mask_hi``, ``x_wdata``).
     mul_en, mul_op, mul_a, mul_b : Out
         To the multiplier's X half (``x_en``, ``x_op``, ``x_a``, ``x_b``).
     x_hold : Out(1)
         X keeps its instruction this cycle.
     x_redirect : Out(1)
-        Redirect fetch to ``x_target`` (misprediction).
+        Redirect fetch to ``x_target`` (misprediction, or ``refetch`` from D: fetch went to
+        a wrong branch target buffer target).
     x_target : Out(32)
     x_rd : Out(5)
         Destination of the instruction in X (0: none).
+    x_btb_we : Out(1)
+        X redirects fetch for a JALR with ``imm`` = 0: the fetch unit's branch target buffer
+        learns ``x_target`` for the pc ``x_bht_pc``.
+    x_bht_update, x_bht_pc, x_bht_ctr, x_bht_agree : Out
+        A conditional branch leaves X: its pc, the history counter read in D and whether it
+        went the static way (taken exactly when backward), to train the predictor.
     xm : Out(edge_signature(XMLayout))
         The instruction handed to M.
     """
@@ -104,8 +112,9 @@ class XStage(wiring.Component):
             "lsu_offset": Out(32),
             "lsu_store_data": Out(32),
             "lsu_addr": In(32),
-            "lsu_misaligned": In(1),
+            "lsu_split": In(1),
             "lsu_mask": In(4),
+            "lsu_mask_hi": In(4),
             "lsu_wdata": In(32),
             "mul_en": Out(1),
             "mul_op": Out(3),
@@ -115,6 +124,11 @@ class XStage(wiring.Component):
             "x_redirect": Out(1),
             "x_target": Out(32),
             "x_rd": Out(5),
+            "x_btb_we": Out(1),
+            "x_bht_update": Out(1),
+            "x_bht_pc": Out(32),
+            "x_bht_ctr": Out(2),
+            "x_bht_agree": Out(1),
             "xm": Out(edge_signature(XMLayout)),
         })
 
@@ -184,6 +198,7 @@ class XStage(wiring.Component):
             branch.rs1.eq(rs1),
             branch.rs2.eq(rs2),
             branch.predicted_taken.eq(xp.predicted_taken),
+            branch.predicted_target.eq(xp.predicted_target),
             self.lsu_funct3.eq(xd.funct3),
             self.lsu_base.eq(rs1),
             self.lsu_offset.eq(xd.imm),
@@ -222,11 +237,6 @@ class XStage(wiring.Component):
         with m.Elif(branch.misaligned):
             m.d.comb += [x_exc.valid.eq(1), x_exc.cause.eq(ExceptionCause.INSN_MISALIGNED),
                          x_exc.tval.eq(branch.target)]
-        with m.Elif(is_mem & self.lsu_misaligned):
-            m.d.comb += [x_exc.valid.eq(1),
-                         x_exc.cause.eq(Mux(is_load, ExceptionCause.LOAD_MISALIGNED,
-                                            ExceptionCause.STORE_MISALIGNED)),
-                         x_exc.tval.eq(self.lsu_addr)]
         req_held = Signal()   # a data request was presented and not yet granted
         irq_mark = Signal()
         m.d.comb += irq_mark.eq(x.valid & self.irq_pending & ~req_held & ~xp.exc.valid)
@@ -259,10 +269,15 @@ class XStage(wiring.Component):
                     m.d.comb += x_busy.eq(hazard)
         m.d.comb += [
             self.x_hold.eq(x.valid & (x_busy | m_busy)),
-            self.x_redirect.eq(ok & (xd.branch | xd.jal | xd.jalr) & branch.mispredict &
-                               ~hazard & ~m_busy & ~m_redirect),
+            self.x_redirect.eq(ok & (((xd.branch | xd.jal | xd.jalr) & branch.mispredict) |
+                                     xp.refetch) & ~hazard & ~m_busy & ~m_redirect),
             # Without prediction X redirects only to taken targets (never to pc + 4).
             self.x_target.eq(branch.next_pc if opts.predictor else branch.target),
+            self.x_btb_we.eq(self.x_redirect & xd.jalr & (xd.imm == 0)),
+            self.x_bht_update.eq(ok & xd.branch & ~hazard & ~m_busy & ~m_redirect),
+            self.x_bht_pc.eq(xp.pc),
+            self.x_bht_ctr.eq(xp.bht_ctr),
+            self.x_bht_agree.eq(branch.taken == xd.imm[31]),
         ]
 
         # ---- X -> M ----------------------------------------------------------------------
@@ -277,6 +292,8 @@ class XStage(wiring.Component):
             xm.funct3.eq(xd.funct3),
             xm.mem_addr.eq(self.lsu_addr),
             xm.mem_mask.eq(self.lsu_mask),
+            xm.mem_mask_hi.eq(self.lsu_mask_hi),
+            xm.split.eq(self.lsu_split),
             xm.mem_wdata.eq(self.lsu_wdata),
             xm.csr.eq(ok & (xd.unit == Unit.CSR)),
             xm.csr_addr.eq(xd.csr_addr),

@@ -39,9 +39,15 @@ class TinyCore(wiring.Component):
     registers (instruction, register file), so no execution result reaches a bus address
     combinationally: the data request is registered one cycle before it is presented.
 
+    Loads and stores at any address: one that crosses a word boundary is two bus accesses
+    (REQ / MEM twice), the second sent only after the first answered without ``err``; a fault
+    on either traps with ``mtval`` = the first byte of the faulting part and writes no
+    register (a store whose second part faults has written its first word's bytes).
+
     Cycles with one-cycle memories (grant at once, answer one cycle later): ALU, branch,
-    jump, CSR, system: 3; load / store: 5; MUL and shifts: 4; DIV / REM: 39; a trap: 3 (the
-    faulting instruction) and an interrupt 1 before the handler's first fetch.
+    jump, CSR, system: 3; load / store: 5 (7 when split); MUL and shifts: 4; DIV / REM: 39;
+    a trap: 3 (the faulting instruction) and an interrupt 1 before the handler's first
+    fetch.
 
     Parameters
     ----------
@@ -108,7 +114,10 @@ class TinyCore(wiring.Component):
         intr = Signal()       # the next reported instruction is the first of a handler
         mem_addr = Signal(32)  # the data access (registered in EXEC)
         mem_mask = Signal(4)
+        mem_mask_hi = Signal(4)   # second word's lanes of a split (misaligned) access
         mem_wdata = Signal(32)
+        second = Signal()         # the first word of a split access answered: the second is due
+        lo_word = Signal(32)
 
         ibus, dbus = self.ibus, self.dbus
         dec = decoder.decoded
@@ -169,6 +178,8 @@ class TinyCore(wiring.Component):
             lsu.x_store_data.eq(rs2),
             lsu.m_funct3.eq(f3),
             lsu.m_offset.eq(mem_addr[0:2]),
+            lsu.m_merge.eq(second),
+            lsu.m_lo.eq(lo_word),
             lsu.m_rdata.eq(dbus.rdata),
         ]
 
@@ -189,11 +200,6 @@ class TinyCore(wiring.Component):
         with m.Elif(taken & target[1]):
             m.d.comb += [exc.eq(1), exc_cause.eq(ExceptionCause.INSN_MISALIGNED),
                          exc_tval.eq(target)]
-        with m.Elif(is_mem & lsu.x_misaligned):
-            m.d.comb += [exc.eq(1),
-                         exc_cause.eq(Mux(is_load, ExceptionCause.LOAD_MISALIGNED,
-                                          ExceptionCause.STORE_MISALIGNED)),
-                         exc_tval.eq(total)]
 
         # ---- multiplier (MUL*, and shifts as products) and divider -----------------------
         in_exec = state == _State.EXEC
@@ -220,12 +226,15 @@ class TinyCore(wiring.Component):
         # ---- data bus: the request is registered in EXEC and presented from REQ ----------
         with m.If(in_exec):
             m.d.sync += [mem_addr.eq(total), mem_mask.eq(lsu.x_mask),
-                         mem_wdata.eq(lsu.x_wdata)]
+                         mem_mask_hi.eq(lsu.x_mask_hi), mem_wdata.eq(lsu.x_wdata)]
+        # A split access: the word after the first one, once the first answered without err.
+        next_word = Signal(30)
+        m.d.comb += next_word.eq(mem_addr[2:] + 1)
         m.d.comb += [
             dbus.req.eq(state == _State.REQ),
-            dbus.addr.eq(mem_addr[2:]),
+            dbus.addr.eq(Mux(second, next_word, mem_addr[2:])),
             dbus.we.eq(~is_load),
-            dbus.be.eq(mem_mask),
+            dbus.be.eq(Mux(second, mem_mask_hi, mem_mask)),
             dbus.wdata.eq(mem_wdata),
         ]
 
@@ -251,11 +260,12 @@ class TinyCore(wiring.Component):
                     m.d.comb += commit.eq(1)
             with m.Case(_State.MEM):
                 with m.If(bus_fault):
-                    m.d.comb += [trap.eq(1), tval.eq(mem_addr),
+                    m.d.comb += [trap.eq(1),
+                                 tval.eq(Mux(second, Cat(Const(0, 2), next_word), mem_addr)),
                                  cause.eq(Mux(is_load, ExceptionCause.LOAD_ACCESS_FAULT,
                                               ExceptionCause.STORE_ACCESS_FAULT))]
                 with m.Else():
-                    m.d.comb += commit.eq(dbus.rvalid)
+                    m.d.comb += commit.eq(dbus.rvalid & ((mem_mask_hi == 0) | second))
             with m.Case(_State.MUL):
                 m.d.comb += commit.eq(1)
             with m.Case(_State.FETCH):
@@ -303,7 +313,7 @@ class TinyCore(wiring.Component):
 
         # ---- state machine ---------------------------------------------------------------
         with m.If(trap | commit):
-            m.d.sync += [pc.eq(new_pc), state.eq(_State.FETCH)]
+            m.d.sync += [pc.eq(new_pc), state.eq(_State.FETCH), second.eq(0)]
         with m.Else():
             with m.Switch(state):
                 with m.Case(_State.FETCH):
@@ -321,6 +331,11 @@ class TinyCore(wiring.Component):
                 with m.Case(_State.REQ):
                     with m.If(dbus.gnt):
                         m.d.sync += state.eq(_State.MEM)
+                with m.Case(_State.MEM):
+                    # The first word of a split access (no err, or it would have trapped).
+                    with m.If(dbus.rvalid):
+                        m.d.sync += [second.eq(1), lo_word.eq(dbus.rdata),
+                                     state.eq(_State.REQ)]
 
         # ---- retirement trace ------------------------------------------------------------
         report = commit | (trap & ~take_irq)
@@ -341,9 +356,9 @@ class TinyCore(wiring.Component):
             rvfi.rd_addr.eq(Mux(rd_we, dec.rd, 0)),
             rvfi.rd_wdata.eq(Mux(rd_we & (dec.rd != 0), result, 0)),
             rvfi.mem_addr.eq(Mux(mem_done, mem_addr, 0)),
-            rvfi.mem_rmask.eq(Mux(mem_done & is_load, mem_mask, 0)),
-            rvfi.mem_wmask.eq(Mux(mem_done & ~is_load, mem_mask, 0)),
-            rvfi.mem_rdata.eq(Mux(mem_done & is_load, dbus.rdata, 0)),
+            rvfi.mem_rmask.eq(Mux(mem_done & is_load, mem_mask | mem_mask_hi, 0)),
+            rvfi.mem_wmask.eq(Mux(mem_done & ~is_load, mem_mask | mem_mask_hi, 0)),
+            rvfi.mem_rdata.eq(Mux(mem_done & is_load, lsu.m_word, 0)),
             rvfi.mem_wdata.eq(Mux(mem_done & ~is_load, mem_wdata, 0)),
         ]
         return m

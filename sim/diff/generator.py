@@ -6,7 +6,8 @@
   small numbers);
 * runs ``length`` randomly chosen items: ALU register/immediate operations, shifts, LUI/AUIPC,
   MUL/MULH*/DIV*/REM* (often with corner operands loaded just before), loads and stores of
-  every width with sign/zero extension (always aligned, always inside the data area), FENCE,
+  every width with sign/zero extension (always inside the data area; about one in five
+  halfword / word accesses at a misaligned address, often crossing a word boundary), FENCE,
   forward branches of every kind over a few instructions, bounded backward loops, forward
   JAL/JALR over dead code (JALR also with odd offsets, whose bit 0 is cleared), calls to leaf
   subroutines and their returns, and CSR instructions on ``mscratch`` (every CSR form);
@@ -148,6 +149,9 @@ class _Builder:
     def memory(self, op, load):
         rng = self.rng
         mnemonic, width = op
+        # Alignment step of the offset: misaligned accesses (done in hardware) now and then.
+        step = 1 if width > 1 and rng.random() < 0.2 else width
+        top = DATA_SIZE // 2 - width            # last start address (gp-relative) in the area
         choice = rng.random()
         if choice < 0.3 and self.words:
             # Near a recent access (same or neighbouring word, any lane): store-to-load
@@ -155,17 +159,18 @@ class _Builder:
             base = GP
             word = rng.choice(self.words) + rng.choice((0, 0, 0, 4, -4))
             word = min(max(word, -DATA_SIZE // 2), DATA_SIZE // 2 - 4)
-            offset = word + rng.randrange(0, 4, width)
+            offset = min(word + rng.randrange(0, 4, step), top)
         elif choice < 0.6:
             base = GP
-            offset = rng.randrange(-DATA_SIZE // 2, DATA_SIZE // 2, width)
+            offset = rng.randrange(-DATA_SIZE // 2, top + 1, step)
         else:
-            # Computed address: gp + (rs & mask) + offset, with (rs & mask) in [0, 2047] and
-            # offset in [-2048, 0]: always inside [gp - 2048, gp + 2047], aligned to the width.
+            # Computed address: gp + (rs & mask) + offset, with (rs & mask) in
+            # [0, 2048 - step] and offset in [-2048, step - width]: the access stays inside
+            # [gp - 2048, gp + 2047], aligned to the step.
             base = self.scratch()
-            self.emit(f"andi x{base}, x{self.src()}, {0x7FF & ~(width - 1)}")
+            self.emit(f"andi x{base}, x{self.src()}, {0x7FF & ~(step - 1)}")
             self.emit(f"add x{base}, x{base}, x{GP}")
-            offset = rng.randrange(-DATA_SIZE // 2, 1, width)
+            offset = rng.randrange(-DATA_SIZE // 2, step - width + 1, step)
         if base == GP:
             self.words = ([offset & ~3] + self.words)[:4]
         if load:

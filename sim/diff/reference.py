@@ -10,7 +10,10 @@ ends at the instruction after the store to the test-exit register.
 Records follow the RVFI conventions of :mod:`dure.rtl.core.rvfi`: ``rd_addr`` is the
 instruction's destination register (0 for none and for x0, then ``rd_wdata`` is 0), even when
 the value does not change; memory masks are relative to the aligned word, ``mem_wdata`` holds
-the store data shifted into its byte lanes and ``mem_rdata`` the aligned word read. Unicorn
+the store data shifted into its byte lanes and ``mem_rdata`` the aligned word read (a
+misaligned access that crosses a word boundary, which Unicorn performs as the core does,
+wraps around: lane ``i`` holds its byte at an address ``i`` modulo 4, the lanes below the
+offset coming from the next word). Unicorn
 raises no traps into ``mtvec``, so programs must not trap (``trap`` and ``intr`` stay 0).
 """
 
@@ -89,7 +92,13 @@ def load_elf(path, config):
 
 
 def _mask(addr, size):
-    return ((1 << size) - 1) << (addr & 3)
+    wide = ((1 << size) - 1) << (addr & 3)
+    return (wide | wide >> 4) & 15
+
+
+def _rotl(value, addr):
+    k = 8 * (addr & 3)
+    return ((value << k) | (value >> (32 - k))) & 0xFFFF_FFFF
 
 
 def run_reference(elf_path, config=None, max_insns=1_000_000):
@@ -141,13 +150,16 @@ def run_reference(elf_path, config=None, max_insns=1_000_000):
         record = state["open"]
         record.mem_addr = addr
         record.mem_rmask = _mask(addr, size)
-        record.mem_rdata = int.from_bytes(uc.mem_read(addr & ~3, 4), "little")
+        value = int.from_bytes(uc.mem_read(addr, size), "little")   # the access's bytes
+        below = int.from_bytes(uc.mem_read(addr & ~3, 4), "little")
+        lanes = sum(0xFF << 8 * i for i in range(4) if _mask(addr, size) >> i & 1)
+        record.mem_rdata = (below & ~lanes) | (_rotl(value, addr) & lanes)
 
     def on_write(uc, access, addr, size, value, _):
         record = state["open"]
         record.mem_addr = addr
         record.mem_wmask = _mask(addr, size)
-        record.mem_wdata = ((value & ((1 << 8 * size) - 1)) << 8 * (addr & 3)) & 0xFFFF_FFFF
+        record.mem_wdata = _rotl(value & ((1 << 8 * size) - 1), addr)
         if addr & ~3 == TEST_EXIT_BASE:
             state["exit"] = value & 0xFFFF_FFFF
 

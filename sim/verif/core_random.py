@@ -65,10 +65,10 @@ def random_program(seed, length=60, traps=True, muldiv=True, interrupts=False):
         elif kind < 0.58 and muldiv:
             getattr(p, rng.choice(MULDIV))(rd, rs1, rs2)
         elif kind < 0.70:
-            off = rng.randrange(-64, 64, 1 if traps and r() < 0.15 else 4)
+            off = rng.randrange(-64, 64, 1 if r() < 0.25 else 4)
             getattr(p, rng.choice(LOADS))(rd, 10, off)
         elif kind < 0.80:
-            off = rng.randrange(-64, 64, 1 if traps and r() < 0.15 else 4)
+            off = rng.randrange(-64, 64, 1 if r() < 0.25 else 4)
             getattr(p, rng.choice(STORES))(rs2, 10, off)
         elif kind < 0.88:
             getattr(p, rng.choice(BRANCHES))(rs1, rs2, ahead)

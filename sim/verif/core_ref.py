@@ -2,7 +2,10 @@
 
 Written from the specifications for the core tests (independent of the RTL). Interrupts and
 the cycle counters are not modelled (they depend on timing); everything else is, including
-traps with the core's documented choices (misaligned loads / stores trap).
+traps with the core's documented choices: loads and stores at any address, one that crosses a
+word boundary done as two word accesses (a fault on either traps with mtval = the first byte of
+the faulting part; a store whose second part faults keeps its first part written); records use
+wrap-around byte lanes (lane i = the access's byte at an address i modulo 4).
 """
 
 from dure.rtl.core.isa import CSR, HPM_RANGES, MISA_VALUE, csr_is_read_only
@@ -26,6 +29,16 @@ def _div(a, b, signed, rem):
     if (a < 0) != (b < 0):
         q = -q
     return ((a - q * b) if rem else q) & M32
+
+
+def _lanes(addr, size):
+    """Byte lanes of an access in its first word and (crossing a word boundary) the next."""
+    wide = ((1 << size) - 1) << (addr & 3)
+    return wide & 15, wide >> 4
+
+
+def _bytes_mask(lanes):
+    return sum(0xFF << (8 * i) for i in range(4) if lanes >> i & 1)
 
 
 class Reference:
@@ -140,28 +153,38 @@ class Reference:
             else:
                 addr = (a + imm_i) & M32
                 size = 1 << (f3 & 3)
-                if addr % size:
-                    return self._trap(rec, 4, addr)
+                lanes, lanes_hi = _lanes(addr, size)
                 word, err = self.mem.read(addr >> 2)
                 if err:
                     return self._trap(rec, 5, addr)
-                v = word >> (8 * (addr & 3)) & ((1 << 8 * size) - 1)
+                if lanes_hi:
+                    second = ((addr >> 2) + 1) & (M32 >> 2)
+                    hi, err = self.mem.read(second)
+                    if err:
+                        return self._trap(rec, 5, second << 2)
+                    keep = _bytes_mask(lanes)
+                    word = (word & keep) | (hi & ~keep & M32)
+                k = 8 * (addr & 3)
+                v = ((word >> k) | (word << (32 - k))) & ((1 << 8 * size) - 1)
                 result = v if f3 & 4 else sx(v, 8 * size) & M32
-                rec.update(mem_addr=addr, mem_rmask=((1 << size) - 1) << (addr & 3),
-                           mem_rdata=word)
+                rec.update(mem_addr=addr, mem_rmask=lanes | lanes_hi, mem_rdata=word)
         elif op == 0x23:
             if f3 > 2:
                 illegal = True
             else:
                 addr = (a + imm_s) & M32
                 size = 1 << f3
-                if addr % size:
-                    return self._trap(rec, 6, addr)
                 data = {0: (b & 0xFF) * 0x0101_0101, 1: (b & 0xFFFF) * 0x0001_0001, 2: b}[f3]
-                be = ((1 << size) - 1) << (addr & 3)
+                k = 8 * (addr & 3)
+                data = ((data << k) | (data >> (32 - k))) & M32
+                be, be_hi = _lanes(addr, size)
                 if self.mem.write(addr >> 2, be, data):
                     return self._trap(rec, 7, addr)
-                rec.update(mem_addr=addr, mem_wmask=be, mem_wdata=data)
+                if be_hi:
+                    second = ((addr >> 2) + 1) & (M32 >> 2)
+                    if self.mem.write(second, be_hi, data):
+                        return self._trap(rec, 7, second << 2)   # first part stays written
+                rec.update(mem_addr=addr, mem_wmask=be | be_hi, mem_wdata=data)
         elif op == 0x13:
             if f3 == 1 and f7 != 0 or f3 == 5 and f7 not in (0, 0x20):
                 illegal = True

@@ -18,8 +18,6 @@ from elftools.elf.elffile import ELFFile
 from unicorn import (
     UC_ARCH_RISCV,
     UC_HOOK_CODE,
-    UC_HOOK_MEM_READ,
-    UC_HOOK_MEM_WRITE,
     UC_MODE_RISCV32,
     Uc,
     UcError,
@@ -109,17 +107,6 @@ def run_unicorn(elf_path, *, config=None, max_insns=50_000_000, count=False):
     uc.mmio_map(uart_base, PAGE, uart_read, None, uart_write, None)
     uc.mmio_map(exit_base, PAGE, lambda *a: 0, None, exit_write, None)
 
-    # Unicorn performs misaligned accesses; the Dure core traps on them, so treat one as an
-    # error here (otherwise a program could pass on Unicorn and trap on the SoC).
-    misaligned = []
-
-    def on_access(uc_, _access, address, size, _value, _ud):
-        if address % size:
-            misaligned.append((uc_.reg_read(UC_RISCV_REG_PC), address, size))
-            uc_.emu_stop()
-
-    uc.hook_add(UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE, on_access)
-
     executed = [0]
     if count:
         def on_code(_uc, _addr, _size, _ud):
@@ -135,10 +122,6 @@ def run_unicorn(elf_path, *, config=None, max_insns=50_000_000, count=False):
     except UcError as error:
         pc = uc.reg_read(UC_RISCV_REG_PC)
         return result("error", error=f"{error} at pc={pc:#010x}")
-    if misaligned:
-        pc, address, size = misaligned[0]
-        return result("error", error=f"misaligned {size}-byte access to {address:#010x} "
-                                     f"at pc={pc:#010x}")
     code = state["exit"]
     if code is None:
         return result("timeout")

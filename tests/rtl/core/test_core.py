@@ -12,7 +12,7 @@ import pytest
 from amaranth.back import verilog
 from dure.rtl.core.core import Core
 from dure.rtl.core.isa import CSR, MISA_VALUE, ExceptionCause, InterruptCause
-from dure.rtl.core.options import core_options
+from dure.rtl.core.options import CoreOptions, core_options
 from dure.sim.verif import core_bench
 from dure.sim.verif.asm import Program
 from dure.sim.verif.core_bench import IRQ_BASE, RAM_BASE, Timing, run
@@ -46,6 +46,15 @@ def test_bad_parameters():
             Core(reset_vector=2)
         del info
         gc.collect()
+
+
+def test_bad_predictor_options():
+    for kw, msg in ((dict(bht_entries=3), "bht_entries must be 0 or a power of two"),
+                    (dict(btb_entries=-1), "btb_entries must be 0 or a power of two"),
+                    (dict(ras_depth=33), "ras_depth must be an integer in 0..32"),
+                    (dict(predictor=False), "need predictor=True")):
+        with pytest.raises(ValueError, match=msg):
+            CoreOptions(**kw)
 
 
 def logging_handler(p):
@@ -146,6 +155,160 @@ def test_ipc_loop():
     assert result.ipc() >= 0.8
 
 
+def _loop_cycles(p_build, options, iterations=12):
+    """Cycles per iteration of the loop labelled "loop" (from its fifth pass: the predictor
+    has learned by then)."""
+    p = Program()
+    p_build(p, iterations)
+    words = p.assemble()
+    result = run(words, options=options, max_cycles=3000)
+    compare(words, result)
+    loop = p._labels["loop"]
+    starts = [r["cycle"] for r in result.trace if r["pc_rdata"] == loop]
+    assert len(starts) == iterations
+    return (starts[-1] - starts[4]) / (iterations - 5)
+
+
+def _calls(p, n):
+    """A loop calling a leaf function (JAL, RET) and a function that calls it (nesting)."""
+    p.li(1, 0)
+    p.li(8, n)
+    p.label("loop")
+    p.jal(1, "leaf")            # call: ra = x1
+    p.addi(8, 8, -1)
+    p.bne(8, 0, "loop")
+    p.li(9, 0)
+    p.jal(5, "outer")           # call with the alternate link register x5
+    p.halt()
+    p.label("outer")
+    p.jal(1, "leaf")
+    p.jal(1, "leaf")
+    p.jalr(0, 5, 0)             # return through x5
+    p.label("leaf")
+    p.addi(9, 9, 1)
+    p.jalr(0, 1, 0)             # ret
+
+
+def _indirect(p, n):
+    """A loop calling a leaf function through a register (JALR with imm 0: a function
+    pointer), which the stack cannot predict."""
+    p.jal(0, "start")
+    p.label("leaf")
+    p.addi(9, 9, 1)
+    p.jalr(0, 1, 0)
+    p.label("start")
+    p.li(6, p._labels["leaf"])
+    p.li(8, n)
+    p.label("loop")
+    p.jalr(1, 6, 0)             # indirect call
+    p.addi(8, 8, -1)
+    p.bne(8, 0, "loop")
+    p.halt()
+
+
+def _branches(p, n):
+    """A loop with a forward branch that is always taken (static guess: not taken)."""
+    p.li(8, n)
+    p.label("loop")
+    p.addi(9, 9, 1)
+    p.bne(8, 0, "skip")          # forward, always taken
+    p.addi(9, 9, 100)
+    p.label("skip")
+    p.addi(8, 8, -1)
+    p.bne(8, 0, "loop")
+    p.halt()
+
+
+def test_return_address_stack():
+    """A predicted return costs one bubble instead of two; results match the reference."""
+    with_ras = _loop_cycles(_calls, CoreOptions(btb_entries=0))
+    without = _loop_cycles(_calls, CoreOptions(btb_entries=0, ras_depth=0))
+    print(f"call / return loop: {with_ras} cycles per iteration with the stack, {without} "
+          f"without")
+    assert without - with_ras == 1
+    assert with_ras == 5 + 3      # 5 instructions + 1 bubble each for JAL, RET and the branch
+
+
+@pytest.mark.parametrize("timing", TIMINGS)
+def test_deep_recursion(timing):
+    """Recursion deeper than the return address stack: the oldest return addresses are
+    overwritten and those returns mispredicted, which X must catch (results as the reference)."""
+    p = Program()
+    p.li(2, RAM_BASE + 0x8000)      # stack pointer
+    p.li(10, 9)
+    p.jal(1, "sum")
+    p.addi(11, 10, 0)
+    p.halt()
+    p.label("sum")                  # a0 = a0 + sum(a0 - 1), sum(0) = 0
+    p.beq(10, 0, "base")
+    p.addi(2, 2, -8)
+    p.sw(1, 2, 0)
+    p.sw(10, 2, 4)
+    p.addi(10, 10, -1)
+    p.jal(1, "sum")
+    p.lw(12, 2, 4)
+    p.add(10, 10, 12)
+    p.lw(1, 2, 0)
+    p.addi(2, 2, 8)
+    p.label("base")
+    p.jalr(0, 1, 0)
+    words = p.assemble()
+    result = run(words, max_cycles=3000, **timing)
+    compare(words, result)
+    assert result.regs()[11] == 45
+
+
+def test_branch_target_buffer():
+    """With the branch target buffer, taken branches, calls and returns that it holds cost no
+    bubble (the full core: buffer, history table and return address stack together)."""
+    calls = _loop_cycles(_calls, core_options("full"))
+    branches = _loop_cycles(_branches, core_options("full"))
+    indirect = _loop_cycles(_indirect, core_options("full"))
+    unpredicted = _loop_cycles(_indirect, CoreOptions(btb_entries=0))
+    print(f"full core: call / return loop {calls}, forward-taken loop {branches}, indirect "
+          f"call loop {indirect} ({unpredicted} without the buffer) cycles per iteration")
+    assert calls == 5 and branches == 4 and indirect == 5
+    assert unpredicted == 5 + 2 + 1 + 1   # indirect call from X, return and branch from D
+
+
+def test_branch_target_buffer_alias():
+    """Two jumps 32 KiB apart share a buffer entry (same index and partial tag): the second
+    finds the first's target, which D sees differ from its own and X corrects (refetch)."""
+    p = Program()
+    p.li(8, 4)
+    p.li(9, 0)
+    p.label("loop")
+    p.jal(1, "a")
+    p.jal(1, "b")
+    p.addi(8, 8, -1)
+    p.bne(8, 0, "loop")
+    p.halt()
+    for name, at, add in (("a", RAM_BASE + 0x200, 1), ("b", RAM_BASE + 0x8200, 10)):
+        while p.pc < at:
+            p.nop()
+        p.label(name)
+        p.addi(9, 9, add)
+        p.jal(0, f"{name}_ret")       # the aliased jumps: same target offset, other target
+        p.addi(9, 9, 1000)            # skipped
+        p.label(f"{name}_ret")
+        p.jalr(0, 1, 0)
+    words = p.assemble()
+    for timing in ({}, SLOW_BUS):
+        result = run(words, max_cycles=2000, **timing)
+        compare(words, result)
+        assert result.regs()[9] == 4 * 11
+
+
+def test_branch_history_table():
+    """A forward branch that is always taken is learned: one bubble instead of two."""
+    with_bht = _loop_cycles(_branches, CoreOptions(btb_entries=0))
+    without = _loop_cycles(_branches, CoreOptions(btb_entries=0, bht_entries=0))
+    print(f"forward-taken loop: {with_bht} cycles per iteration with the table, {without} "
+          f"without")
+    assert without - with_bht == 1
+    assert with_bht == 4 + 2      # 4 instructions + 1 bubble for each taken branch
+
+
 @pytest.mark.parametrize("timing", TIMINGS)
 def test_exceptions(timing, variant):
     p = Program()
@@ -162,10 +325,8 @@ def test_exceptions(timing, variant):
     p.ecall()
     expected.append((ExceptionCause.BREAKPOINT, p.pc, p.pc))
     p.ebreak()
-    expected.append((ExceptionCause.LOAD_MISALIGNED, RAM_BASE + 0x202, p.pc))
-    p.lw(8, 6, 2)
-    expected.append((ExceptionCause.STORE_MISALIGNED, RAM_BASE + 0x201, p.pc))
-    p.sh(7, 6, 1)
+    p.lw(8, 6, 2)                     # misaligned: done in hardware, no trap
+    p.sh(0, 6, 0x11)
     expected.append((ExceptionCause.LOAD_ACCESS_FAULT, BAD + 8, p.pc))
     p.lw(8, 5, 8)
     expected.append((ExceptionCause.STORE_ACCESS_FAULT, BAD + 12, p.pc))
@@ -199,10 +360,126 @@ def test_exceptions(timing, variant):
         [(c.value, insn[pc] if t is None else t, pc) for c, t, pc in expected]
     regs = result.regs()
     assert regs[9] == 0 and regs[12] == 0 and regs[14] == 0x5555_5555
+    assert regs[8] == 0x5555 and result.mem.load_word(RAM_BASE + 0x210) == 0
     # minstret counts retired instructions, not trapping ones.
     index = next(i for i, r in enumerate(result.trace) if r["rd_addr"] == 15)
     assert regs[15] == sum(not r["trap"] for r in result.trace[:index])
     assert sum(r["trap"] for r in result.trace[:index]) == len(expected)
+
+
+MIS = RAM_BASE + 0x300           # data area of the misaligned-access tests
+MIS_INIT = [0x8786_8584, 0x8B8A_8988, 0x0F0E_0D0C, 0x1312_1110, 0x9796_9594]
+
+
+def _expected_load(name, addr):
+    """The value of load ``name`` at ``addr`` from MIS_INIT, computed byte by byte."""
+    size = {"lb": 1, "lbu": 1, "lh": 2, "lhu": 2, "lw": 4}[name]
+    raw = b"".join(w.to_bytes(4, "little") for w in MIS_INIT)
+    value = int.from_bytes(raw[addr - MIS:addr - MIS + size], "little")
+    if name in ("lb", "lh") and value >> (8 * size - 1):
+        value -= 1 << 8 * size
+    return value & 0xFFFF_FFFF
+
+
+@pytest.mark.parametrize("timing", TIMINGS)
+def test_misaligned_loads(timing, variant):
+    """Every load size and sign at every offset of a word (crossing ones split into two
+    accesses), with the result used at once (forwarding) and compared with the reference."""
+    p = Program()
+    prologue(p)
+    p.li(6, MIS + 4)
+    cases = []
+    reg = 8
+    for name in ("lb", "lbu", "lh", "lhu", "lw"):
+        for offset in range(4):
+            for base_off in (0, 8):   # the second case crosses into the word at MIS + 16
+                if base_off == 8 and name in ("lb", "lbu") or base_off and offset == 0:
+                    continue
+                getattr(p, name)(reg, 6, base_off + offset)
+                p.add(9, reg, 0)            # a user of the loaded value right behind it
+                p.sw(9, 20, 0)
+                p.addi(20, 20, 4)
+                cases.append(_expected_load(name, MIS + 4 + base_off + offset))
+    p.halt()
+    logging_handler(p)
+    words = finish(p)
+    data = {MIS + 4 * i: w for i, w in enumerate(MIS_INIT)}
+    result = run(words, data=data, max_cycles=4000, **timing)
+    compare(words, result, data=data)
+    got = [result.mem.load_word(LOG + 4 * i) for i in range(len(cases))]
+    assert got == cases
+    assert not any(r["trap"] for r in result.trace)
+
+
+@pytest.mark.parametrize("timing", TIMINGS)
+def test_misaligned_stores(timing, variant):
+    """Every store size at every offset; then every byte of the area read back."""
+    p = Program()
+    prologue(p)
+    p.li(6, MIS)
+    p.li(7, 0xA1B2_C3D4)
+    expect = bytearray(64)
+    spots = []
+    at = 0
+    for name, size in (("sh", 2), ("sw", 4), ("sb", 1)):
+        for offset in range(4):
+            at = (at + 3) // 4 * 4 + offset   # next free word, at this offset
+            spots.append((name, size, at))
+            at += size
+    assert at <= len(expect)
+    value = 0xA1B2_C3D4
+    for name, size, at in spots:
+        getattr(p, name)(7, 6, at)
+        expect[at:at + size] = (value & ((1 << 8 * size) - 1)).to_bytes(size, "little")
+        p.addi(7, 7, 0x101)
+        value += 0x101
+    for i in range(len(expect) // 4):
+        p.lw(9, 6, 4 * i)
+        p.sw(9, 20, 4 * i)
+    p.halt()
+    logging_handler(p)
+    words = finish(p)
+    result = run(words, max_cycles=3000, **timing)
+    compare(words, result)
+    got = b"".join(result.mem.load_word(LOG + 4 * i).to_bytes(4, "little")
+                   for i in range(len(expect) // 4))
+    assert got == bytes(expect)
+    assert not any(r["trap"] for r in result.trace)
+
+
+@pytest.mark.parametrize("timing", TIMINGS)
+def test_misaligned_access_faults(timing, variant):
+    """A split access whose first or second part answers err: the trap has mtval = the first
+    byte of the faulting part; a load writes no register; a store whose second part faults
+    has written its first word only, one whose first part faults nothing."""
+    p = Program()
+    prologue(p)
+    p.li(5, BAD)                      # BAD .. BAD + 256 answers err
+    p.li(7, 0x1122_3344)
+    p.li(8, 0x0BAD_0BAD)
+    p.li(9, 0x0BAD_0BAD)
+    expected = []
+    expected.append((ExceptionCause.LOAD_ACCESS_FAULT, BAD, p.pc))
+    p.lw(8, 5, -2)                    # first part fine (BAD - 4), second faults at BAD
+    expected.append((ExceptionCause.LOAD_ACCESS_FAULT, BAD + 255, p.pc))
+    p.lh(9, 5, 255)                   # first part faults, second would be fine
+    expected.append((ExceptionCause.STORE_ACCESS_FAULT, BAD, p.pc))
+    p.sw(7, 5, -1)                    # writes BAD - 3 .. BAD - 1, then faults
+    expected.append((ExceptionCause.STORE_ACCESS_FAULT, BAD + 254, p.pc))
+    p.sw(7, 5, 254)                   # faults first: BAD + 256 .. + 258 stay untouched
+    p.lw(10, 5, -4)
+    p.lw(11, 5, 256)
+    p.halt()
+    logging_handler(p)
+    words = finish(p)
+    data = {BAD - 4: 0x5566_7788, BAD + 256: 0x99AA_BBCC}
+    errs = [(BAD, BAD + 256)]
+    result = run(words, data=data, err_ranges=errs, max_cycles=3000, **timing)
+    compare(words, result, data=data, err_ranges=errs)
+    assert log_entries(result, len(expected)) == [(c.value, t, pc) for c, t, pc in expected]
+    regs = result.regs()
+    assert regs[8] == 0x0BAD_0BAD and regs[9] == 0x0BAD_0BAD
+    assert regs[10] == 0x4466_7788 and regs[11] == 0x99AA_BBCC
 
 
 def test_instruction_access_fault(variant):
