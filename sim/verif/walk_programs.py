@@ -5,8 +5,9 @@
 padding border (fill LOADs paint the border, 2-D LOADs place the image rows with the row pitch
 ``Wp``), one walked COMPUTE per (kernel tap, input-channel chunk, output-channel tile) with the
 taps accumulated in ACC, and STOREs of raw int32 / fp32 accumulators in NHWC order. Image
-tiles of ``tile_rows`` output rows are double buffered in SPAD and ACC, so the LOADs of the next
-tile and the STOREs of the previous one overlap the COMPUTEs.
+tiles of ``tile_rows`` output rows are double buffered in SPAD and ACC, and the next tile's
+LOADs are queued before this tile's COMPUTEs, so they and the STOREs of the previous tile
+overlap the COMPUTEs.
 
 :func:`random_walk_program` draws random SPAD contents, walked and diagonal COMPUTEs and the
 STOREs of every ACC row written. :func:`conv_reference` is an independent numpy convolution
@@ -93,6 +94,7 @@ def conv_tap_program(config, x, w, *, stride=1, pad=None, tile_rows=None, base=0
                     and tile_rows * ow < 1 << 16) or tile_rows == 1:
                 break
             tile_rows -= 1
+        tile_rows = _ceil(oh, _ceil(oh, tile_rows))      # balanced tiles
     in_rows = (tile_rows - 1) * stride + kh
     buf_rows = chunks * in_rows * wp
     w_base = 2 * buf_rows
@@ -126,12 +128,14 @@ def conv_tap_program(config, x, w, *, stride=1, pad=None, tile_rows=None, base=0
                                 local_addr=at + col, local_cols=1, local_groups=in_rows,
                                 local_row_step=wp))
     computes = 0
+    loads, work = [], []                     # per tile: its LOADs; its COMPUTEs and STOREs
     for tile, oy0 in enumerate(range(0, oh, tile_rows)):
         th = min(tile_rows, oh - oy0)
         buf = (tile % 2) * buf_rows
         acc_base = (tile % 2) * ntiles * tile_rows * ow
         y_first = oy0 * stride - ph                  # input row of the tile's SPAD row 0
         need = (th - 1) * stride + kh
+        tl, tw = [], []
         for chunk in range(chunks):
             at = buf + chunk * in_rows * wp
             kc = min(rows, c - chunk * rows)
@@ -139,14 +143,14 @@ def conv_tap_program(config, x, w, *, stride=1, pad=None, tile_rows=None, base=0
             # Padding rows above and below the image: whole SPAD rows of Wp pixels.
             for r0, r1 in ((y_first, min(lo, y_first + need)), (max(hi, y_first), y_first + need)):
                 if r1 > r0:
-                    d.append(encode(Opcode.LOAD, **fill, rows=(r1 - r0) * wp, cols=kc,
-                                    local_addr=at + (r0 - y_first) * wp))
+                    tl.append(encode(Opcode.LOAD, **fill, rows=(r1 - r0) * wp, cols=kc,
+                                     local_addr=at + (r0 - y_first) * wp))
             if hi > lo:                              # image rows, placed with pitch Wp
-                d.append(encode(Opcode.LOAD, **spad_elem,
-                                dram_addr=base + x_at + (lo * wd * c + chunk * rows) * eb,
-                                dram_stride=c * eb, rows=(hi - lo) * wd, cols=kc,
-                                local_addr=at + (lo - y_first) * wp + pw, local_cols=wd,
-                                local_groups=hi - lo, local_row_step=wp))
+                tl.append(encode(Opcode.LOAD, **spad_elem,
+                                 dram_addr=base + x_at + (lo * wd * c + chunk * rows) * eb,
+                                 dram_stride=c * eb, rows=(hi - lo) * wd, cols=kc,
+                                 local_addr=at + (lo - y_first) * wp + pw, local_cols=wd,
+                                 local_groups=hi - lo, local_row_step=wp))
         first = True
         for ky in range(kh):
             for kx in range(kw):
@@ -154,7 +158,7 @@ def conv_tap_program(config, x, w, *, stride=1, pad=None, tile_rows=None, base=0
                     kc = min(rows, c - chunk * rows)
                     for nt in range(ntiles):
                         n = min(nt_w, o - nt * nt_w)
-                        d.append(encode(
+                        tw.append(encode(
                             Opcode.COMPUTE, precision=precision, accumulate=not first,
                             a_addr=buf + chunk * in_rows * wp + ky * wp + kx,
                             w_addr=w_base + nt * w_rows + (ky * kw + kx) * c + chunk * rows,
@@ -165,10 +169,19 @@ def conv_tap_program(config, x, w, *, stride=1, pad=None, tile_rows=None, base=0
         out_type = OutType.FP32 if precision == Precision.FP16 else OutType.INT32
         for nt in range(ntiles):
             n = min(nt_w, o - nt * nt_w)
-            d.append(encode(Opcode.STORE, out=out_type, acc_type=precision,
-                            dram_addr=base + out_at + (oy0 * ow * o + nt * nt_w) * 4,
-                            dram_stride=o * 4, rows=th * ow, cols=n,
-                            acc_addr=acc_base + nt * tile_rows * ow))
+            tw.append(encode(Opcode.STORE, out=out_type, acc_type=precision,
+                             dram_addr=base + out_at + (oy0 * ow * o + nt * nt_w) * 4,
+                             dram_stride=o * 4, rows=th * ow, cols=n,
+                             acc_addr=acc_base + nt * tile_rows * ow))
+        loads.append(tl)
+        work.append(tw)
+    # Software pipelining: the next tile's LOADs go before this tile's COMPUTEs, so the
+    # dispatcher (in-order front, one pending slot per unit) issues them while these run.
+    d += loads[0]
+    for tile in range(len(work)):
+        if tile + 1 < len(loads):
+            d += loads[tile + 1]
+        d += work[tile]
     return ConvProgram(d, image, base, out_at, (oh, ow, o), oh * ow * taps * c * o, computes)
 
 

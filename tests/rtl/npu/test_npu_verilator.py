@@ -206,9 +206,12 @@ def test_malformed_walk_fill_placement(model):
 @pytest.mark.parametrize("kind", ["int8", "fp16"])
 def test_conv_tap_loop_throughput(model, kind):
     """32x32x16 -> 16, 3x3 SAME, stride 1: 4 image tiles of 8 output rows (double buffered),
-    36 walked COMPUTEs of 256 rows per tile; BUSY covers every LOAD (weights, fills, image
-    rows), COMPUTE and STORE (raw int32 / fp32 output: 64 KiB, 16384 cycles of the 4 B/cycle
-    port, overlapped with the next tile's COMPUTEs but not the last tile's)."""
+    36 walked COMPUTEs of 256 rows per tile (36864 array cycles in all); BUSY covers every
+    LOAD (weights, fills, image rows), COMPUTE and STORE (raw int32 / fp32 output: 64 KiB,
+    16384 cycles of the 4 B/cycle port, overlapped with the next tile's COMPUTEs but not the
+    last tile's 4096). Measured: INT8 43819 cycles = 53.8 MACs/cycle (84.1 % of 64), FP16
+    46699 = 50.5 (78.9 %); the rest is the first weights and image tile (not overlapped) and
+    the last tile's STORE."""
     from dure.sim.verif.walk_programs import conv_reference, conv_tap_program
 
     rng = np.random.default_rng(8)
@@ -227,4 +230,4 @@ def test_conv_tap_loop_throughput(model, kind):
     print(f"\n{kind} conv 32x32x16->16 3x3 SAME: {len(prog.descriptors)} descriptors "
           f"({prog.computes} COMPUTEs), {macs} MACs in {busy} busy cycles = {rate:.1f} "
           f"MACs/cycle ({rate / CFG.npu_peak_macs_per_cycle:.1%} of peak)")
-    assert rate / CFG.npu_peak_macs_per_cycle >= 0.7
+    assert rate / CFG.npu_peak_macs_per_cycle >= 0.75
