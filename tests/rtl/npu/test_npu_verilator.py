@@ -231,3 +231,52 @@ def test_conv_tap_loop_throughput(model, kind):
           f"({prog.computes} COMPUTEs), {macs} MACs in {busy} busy cycles = {rate:.1f} "
           f"MACs/cycle ({rate / CFG.npu_peak_macs_per_cycle:.1%} of peak)")
     assert rate / CFG.npu_peak_macs_per_cycle >= 0.75
+
+
+def test_diagonal_fp16_specials_and_fills(model):
+    """FP16 diagonal COMPUTEs whose off-diagonal W lanes are all Inf and whose A lanes beyond K
+    hold NaN / Inf: nothing leaks into another column (a full product would give NaN
+    everywhere); -0.0 starts and products keep their signs; a walked diagonal COMPUTE equals
+    the linear one. Then a program of fills, a COMPUTE and a STORE: PERF_DMA_RD stays 0."""
+    from dure.rtl.npu.commands import ElemType, LoadTarget, OutType, Precision
+
+    w = np.full((8, 8), np.inf, np.float16)
+    w[range(8), range(8)] = [0.5, -2.0, 1.0, 0.0, 3.0, -0.0, 1.0, 2.0]
+    a = np.array([[2, 2, 2, 2, 2, 2, np.nan, np.inf], [-0.0] * 8], np.float16)
+    image = bytearray(512)
+    image[0:128] = w.tobytes()
+    image[128:160] = a.tobytes()
+    spad = dict(target=LoadTarget.SPAD, elem=ElemType.FP16)
+    fp16 = dict(precision=Precision.FP16, diagonal=1, w_addr=100, n=8)
+    d = [encode(Opcode.LOAD, **spad, dram_addr=MAIN_BASE, dram_stride=16, rows=8, cols=8,
+                local_addr=100),
+         encode(Opcode.LOAD, **spad, dram_addr=MAIN_BASE + 128, dram_stride=16, rows=2, cols=8,
+                local_addr=10),
+         encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32, fill=1,
+                fill_value=0x8000_0000, rows=8, cols=8, local_addr=0),
+         encode(Opcode.COMPUTE, **fp16, accumulate=1, a_addr=10, acc_addr=0, m=2, k=6),
+         encode(Opcode.COMPUTE, **fp16, a_addr=10, acc_addr=4, m=1, k=8),
+         encode(Opcode.COMPUTE, **fp16, accumulate=1, a_addr=10, acc_addr=6, m=2, k=6,
+                a_cols=1, a_rows=2, a_row_step=1),
+         encode(Opcode.STORE, out=OutType.INT32, dram_addr=MAIN_BASE + 256, dram_stride=32,
+                rows=8, cols=8, acc_addr=0)]
+    run, _ = run_both(model, d, image)
+    out = np.frombuffer(bytes(run.memory[256:512]), np.uint32).reshape(8, 8)
+    f = lambda v: int(np.float32(v).view(np.uint32))             # noqa: E731
+    neg0 = 0x8000_0000
+    assert list(out[0]) == [f(1.0), f(-4.0), f(2.0), 0, f(6.0), neg0, neg0, neg0]
+    assert list(out[1]) == [neg0, 0, neg0, neg0, neg0, 0, neg0, neg0]
+    assert list(out[4]) == [f(1.0), f(-4.0), f(2.0), 0, f(6.0), 0, 0x7FC0_0000, 0x7F80_0000]
+    assert (out[6:8] == out[0:2]).all()
+
+    fills = [encode(Opcode.LOAD, **spad, fill=1, fill_value=0x3C00, rows=9, cols=8,
+                    local_addr=0),
+             encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32, fill=1,
+                    fill_value=f(0.5), rows=4, cols=8, local_addr=0),
+             encode(Opcode.COMPUTE, precision=Precision.FP16, accumulate=1, a_addr=8,
+                    w_addr=0, acc_addr=0, m=1, k=8, n=8),
+             encode(Opcode.STORE, out=OutType.FP32, acc_type=Precision.FP16,
+                    dram_addr=MAIN_BASE, dram_stride=32, rows=1, cols=8, acc_addr=0)]
+    run, _ = run_both(model, fills, bytearray(64))
+    assert run.values[-1] == 0                                   # PERF_DMA_RD
+    assert list(np.frombuffer(bytes(run.memory[:32]), np.float32)) == [8.5] * 8
