@@ -64,8 +64,21 @@ static void to_conv(const volatile struct npu_job_layer *l, struct npu_conv2d *c
 static int run_commands(const volatile struct npu_job_layer *l)
 {
     const uint32_t *d = (const uint32_t *)(uintptr_t)l->a;
-    for (uint32_t i = l->m; i; i--, d += 8)
-        npu_push(d);
+    volatile uint32_t *cmd = &NPU_REG(DURE_NPU_CMD0);
+    for (uint32_t i = l->m; i; i--, d += 8) {
+        /* all loads first, then the stores: the loads overlap instead of each waiting */
+        uint32_t w0 = d[0], w1 = d[1], w2 = d[2], w3 = d[3];
+        uint32_t w4 = d[4], w5 = d[5], w6 = d[6], w7 = d[7];
+        cmd[0] = w0;
+        cmd[1] = w1;
+        cmd[2] = w2;
+        cmd[3] = w3;
+        cmd[4] = w4;
+        cmd[5] = w5;
+        cmd[6] = w6;
+        cmd[7] = w7;
+        NPU_REG(DURE_NPU_DOORBELL) = 1;
+    }
     return npu_wait();
 }
 
