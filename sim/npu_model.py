@@ -24,6 +24,12 @@ Readings of the contract (the RTL implements the same)
     - A COMPUTE with ``accumulate`` starts from the ACC lanes' bits read as int32 (INT8) or fp32
       (FP16); the FP16 sum is ``golden.gemm_fp16(a, w, init=acc)`` (sequential over k, NaN
       canonical on output). INT8 wraps modulo 2**32.
+    - A walked COMPUTE (``a_cols != 0``) reads A's row m from SPAD row ``a_addr + (m // a_cols)
+      * a_row_step + (m % a_cols) * a_col_step`` (rows may repeat); ``diagonal`` computes each
+      column j < min(k, n) as the one-term sum ``init + A[:, j] * W[j, j]`` and leaves columns
+      j >= k at ``init`` (FP16: NaN canonical), so no other lane can leak into a column.
+    - A LOAD writes its rows in order r = 0 .. rows-1 to ``local_rows_written`` (the later row
+      wins where a placement overlaps); a fill LOAD reads no memory and never fails.
     - The sequence number in ERROR is the command's 0-based index among the descriptors pushed
       since reset (the value ISSUED had before it was pushed).
     - ``BUS_ERROR``: the model treats main memory as the regions it was built with; a LOAD or
@@ -46,7 +52,7 @@ from dure.rtl.npu.commands import (
 from dure.rtl.npu.descriptor import FIELDS, encode
 
 from . import golden
-from .npu_validate import check
+from .npu_validate import a_rows_read, check, local_rows_written
 from .postproc_ref import postprocess
 
 __all__ = ["NpuModel", "RegionMemory", "encode", "Opcode", "ErrorCode"]
@@ -84,7 +90,8 @@ class NpuModel:
     issued, done : int
         Commands pushed / finished since reset.
     macs : int
-        ``m * k * n`` summed over executed COMPUTE commands (PERF_MACS).
+        ``m * k * n`` (``m * min(k, n)`` with ``diagonal``) summed over executed COMPUTE
+        commands (PERF_MACS: the products that take part).
     """
 
     def __init__(self, config, memory=None):
@@ -203,40 +210,64 @@ class NpuModel:
     def _load(self, f):
         eb = elem_bytes(f["elem"])
         rows, cols, stride = f["rows"], f["cols"], f["dram_stride"]
-        src_rows = 1 if f["broadcast"] else rows
-        if not self._rows_backed(f["dram_addr"], stride, src_rows, cols * eb):
-            return ErrorCode.BUS_ERROR
-        src = np.zeros((src_rows, cols), _DTYPES[eb])
-        for r in range(src_rows):
-            raw = self.read(f["dram_addr"] + r * stride, cols * eb)
-            src[r] = np.frombuffer(raw, _DTYPES[eb])
-        if f["elem"] == ElemType.INT8.value:
-            src = src.view(np.int8).astype(np.int16).view(np.uint16)
+        if f["fill"]:
+            value = f["fill_value"]
+            if f["elem"] == ElemType.INT8.value:
+                value = (value & 0xFF) | (0xFF00 if value & 0x80 else 0)
+            elif f["elem"] == ElemType.FP16.value:
+                value &= 0xFFFF
+            src = np.full((1, cols), value, _DTYPES[eb if eb != 1 else 2])
+        else:
+            src_rows = 1 if f["broadcast"] else rows
+            if not self._rows_backed(f["dram_addr"], stride, src_rows, cols * eb):
+                return ErrorCode.BUS_ERROR
+            src = np.zeros((src_rows, cols), _DTYPES[eb])
+            for r in range(src_rows):
+                raw = self.read(f["dram_addr"] + r * stride, cols * eb)
+                src[r] = np.frombuffer(raw, _DTYPES[eb])
+            if f["elem"] == ElemType.INT8.value:
+                src = src.view(np.int8).astype(np.int16).view(np.uint16)
         to_acc = f["target"] == LoadTarget.ACC.value
         target = self.acc if to_acc else self.spad
-        block = target[f["local_addr"]:f["local_addr"] + rows]
-        block[:] = 0
-        block[:, :cols] = src            # broadcasts the one source row when src_rows == 1
+        block = np.zeros((rows, target.shape[1]), target.dtype)
+        block[:, :cols] = src            # broadcasts the one source row when src has one row
+        dest = local_rows_written(f)
+        if len(set(dest)) == len(dest):
+            target[dest] = block
+        else:                            # overlapping placement: rows in order, the later wins
+            for r, row in enumerate(dest):
+                target[row] = block[r]
         return ErrorCode.NONE
 
     def _compute(self, f):
         m, k, n = f["m"], f["k"], f["n"]
-        a = self.spad[f["a_addr"]:f["a_addr"] + m, :k]
+        a = self.spad[a_rows_read(f), :k]
         w = self.spad[f["w_addr"]:f["w_addr"] + k, :n]
         out = self.acc[f["acc_addr"]:f["acc_addr"] + m, :n]
+        diagonal = bool(f["diagonal"])
         if f["precision"] == Precision.INT8.value:
             a8 = (a & 0xFF).astype(np.uint8).view(np.int8)
             w8 = (w & 0xFF).astype(np.uint8).view(np.int8)
+            if diagonal:     # a product that does not take part adds exactly 0 in int32
+                w8 = w8 * np.eye(k, n, dtype=np.int8)
             res = golden.gemm_int8(a8, w8).astype(np.int64)
             if f["accumulate"]:
                 res += out.view(np.int32)
             out[:] = (res & 0xFFFF_FFFF).astype(np.uint32)
         else:
-            init = out.view(np.float32).copy() if f["accumulate"] else None
-            res = golden.gemm_fp16(a.copy().view(np.float16), w.copy().view(np.float16),
-                                   init=init)
+            a16, w16 = a.copy().view(np.float16), w.copy().view(np.float16)
+            init = out.view(np.float32).copy() if f["accumulate"] else \
+                np.zeros((m, n), np.float32)
+            if diagonal:     # column j: one term A[:, j] * W[j, j] if j < k, else none at all
+                res = np.empty((m, n), np.float32)
+                for j in range(n):
+                    terms = 1 if j < k else 0
+                    res[:, j:j + 1] = golden.gemm_fp16(
+                        a16[:, j:j + terms], w16[j:j + terms, j:j + 1], init=init[:, j:j + 1])
+            else:
+                res = golden.gemm_fp16(a16, w16, init=init)
             out[:] = res.view(np.uint32)
-        self.macs += m * k * n
+        self.macs += m * (min(k, n) if diagonal else k * n)
 
     def _store(self, f):
         ob = out_bytes(f["out"])

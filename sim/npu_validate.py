@@ -23,7 +23,18 @@ Readings of the contract where the prose leaves room (the RTL implements the sam
 * ``STRIDE`` applies whatever ``rows`` is (also for a single row).
 * ``DMA_WINDOW``: the window is ``[DMA_BASE, DMA_BASE + DMA_SIZE)``; it is empty when
   ``DMA_SIZE`` is 0 or ``DMA_BASE + DMA_SIZE > 2**32``. A broadcast LOAD's footprint is its
-  first source row.
+  first source row; a fill LOAD has none (it is never refused for the window).
+* Walk (COMPUTE ``a_cols``) and placement (LOAD ``local_cols``): when ``a_cols`` /
+  ``local_cols`` is 0, any non-zero ``a_rows``, ``a_col_step``, ``a_row_step`` /
+  ``local_groups``, ``local_row_step`` is ``RESERVED`` (bits 31:16 of LOAD w7 are reserved
+  bits in every case). ``m == a_rows * a_cols`` and ``rows == local_groups * local_cols`` are
+  compared exactly (the product of two 16-bit fields, no truncation to 16 bits). The largest
+  row of ``LOCAL_RANGE`` is computed exactly, without overflow.
+* Fill: with ``fill`` set, non-zero ``dram_addr``, ``dram_stride`` or ``broadcast`` is
+  ``RESERVED``, whatever the other fields; with ``fill`` clear, non-zero ``fill_value`` is
+  ``RESERVED``. The bits of ``fill_value`` above the element (31:8 for INT8, 31:16 for FP16)
+  are ignored, any value. ``MISALIGNED``, ``STRIDE`` and ``DMA_WINDOW`` never refuse a fill.
+* ``diagonal`` is legal with every k and n (also k != n).
 """
 
 import math
@@ -45,7 +56,7 @@ from dure.rtl.npu.commands import (
 from dure.rtl.npu.descriptor import decode, reserved_masks
 from dure.rtl.npu.isa import Dataflow
 
-__all__ = ["validate", "check", "footprint", "window"]
+__all__ = ["validate", "check", "footprint", "window", "a_rows_read", "local_rows_written"]
 
 
 def _s32(value):
@@ -65,12 +76,14 @@ def window(dma_base, dma_size):
 
 def footprint(opcode, fields):
     """``(first, last)`` byte addresses (inclusive, Python ints, no overflow) of the main-memory
-    bytes a LOAD or STORE touches; None for COMPUTE and FENCE.
+    bytes a LOAD or STORE touches; None for COMPUTE, FENCE and a fill LOAD.
 
     The last byte of a 2-D transfer is ``dram_addr + (rows - 1) * stride + cols * elem - 1``;
     a broadcast LOAD reads one row only.
     """
     if opcode == Opcode.LOAD:
+        if fields.get("fill"):
+            return None
         size = elem_bytes(fields["elem"])
         rows = 1 if fields["broadcast"] else fields["rows"]
     elif opcode == Opcode.STORE:
@@ -82,12 +95,51 @@ def footprint(opcode, fields):
     return first, first + (rows - 1) * fields["dram_stride"] + fields["cols"] * size - 1
 
 
+def a_rows_read(f):
+    """SPAD rows a COMPUTE reads as A (``fields`` as decoded), in order m = 0 .. M-1."""
+    if not f.get("a_cols"):
+        return [f["a_addr"] + i for i in range(f["m"])]
+    return [f["a_addr"] + (i // f["a_cols"]) * f["a_row_step"] + (i % f["a_cols"]) *
+            f["a_col_step"] for i in range(f["a_rows"] * f["a_cols"])]
+
+
+def local_rows_written(f):
+    """Destination rows of a LOAD's source rows r = 0 .. rows-1, in order."""
+    if not f.get("local_cols"):
+        return [f["local_addr"] + r for r in range(f["rows"])]
+    lc = f["local_cols"]
+    return [f["local_addr"] + (r // lc) * f["local_row_step"] + r % lc
+            for r in range(f["local_groups"] * lc)]
+
+
+def _a_last(f):
+    """Largest SPAD row of A a COMPUTE reads (exact, no overflow)."""
+    if not f["a_cols"]:
+        return f["a_addr"] + f["m"] - 1
+    return f["a_addr"] + (f["a_rows"] - 1) * f["a_row_step"] + (f["a_cols"] - 1) * f["a_col_step"]
+
+
+def _local_last(f):
+    """Largest destination row of a LOAD (exact, no overflow)."""
+    if not f["local_cols"]:
+        return f["local_addr"] + f["rows"] - 1
+    return f["local_addr"] + (f["local_groups"] - 1) * f["local_row_step"] + f["local_cols"] - 1
+
+
 def _reserved(opcode, words, f):
     if any(word & mask for word, mask in zip(words, reserved_masks(opcode), strict=True)):
         return True
     if opcode == Opcode.LOAD:
-        return f["target"] not in (t.value for t in LoadTarget) or \
-            f["elem"] not in (e.value for e in ElemType)
+        if f["target"] not in (t.value for t in LoadTarget) or \
+                f["elem"] not in (e.value for e in ElemType):
+            return True
+        if not f["local_cols"] and (f["local_groups"] or f["local_row_step"]):
+            return True
+        if f["fill"]:
+            return bool(f["dram_addr"] or f["dram_stride"] or f["broadcast"])
+        return f["fill_value"] != 0
+    if opcode == Opcode.COMPUTE:
+        return not f["a_cols"] and bool(f["a_rows"] or f["a_col_step"] or f["a_row_step"])
     if opcode == Opcode.STORE:
         out = OutType(f["out"])
         bounds_read = out == OutType.INT8 or (out in (OutType.FP16, OutType.FP32) and f["clamp"])
@@ -103,7 +155,13 @@ def _reserved(opcode, words, f):
 def _zero_dim(opcode, f):
     names = {Opcode.LOAD: ("rows", "cols"), Opcode.COMPUTE: ("m", "k", "n"),
              Opcode.STORE: ("rows", "cols")}.get(opcode, ())
-    return any(f[name] == 0 for name in names)
+    if any(f[name] == 0 for name in names):
+        return True
+    if opcode == Opcode.LOAD:
+        return f["local_cols"] != 0 and f["local_groups"] == 0
+    if opcode == Opcode.COMPUTE:
+        return f["a_cols"] != 0 and f["a_rows"] == 0
+    return False
 
 
 def _too_large(opcode, f, config):
@@ -121,9 +179,13 @@ def _bad_combination(opcode, f, config):
     if opcode == Opcode.LOAD:
         legal = {LoadTarget.SPAD: (ElemType.INT8, ElemType.FP16),
                  LoadTarget.ACC: (ElemType.WORD32,)}
-        return ElemType(f["elem"]) not in legal[LoadTarget(f["target"])]
+        if ElemType(f["elem"]) not in legal[LoadTarget(f["target"])]:
+            return True
+        return bool(f["local_cols"]) and f["rows"] != f["local_groups"] * f["local_cols"]
     if opcode == Opcode.COMPUTE:
         if f["dataflow"] == Dataflow.OS.value:
+            return True
+        if f["a_cols"] and f["m"] != f["a_rows"] * f["a_cols"]:
             return True
         return f["precision"] == Precision.FP16.value and not config.npu_fp16
     if opcode == Opcode.STORE:
@@ -151,6 +213,8 @@ def _bad_combination(opcode, f, config):
 
 def _misaligned(opcode, f):
     if opcode == Opcode.LOAD:
+        if f["fill"]:
+            return False
         size = elem_bytes(f["elem"])
         stride_checked = not f["broadcast"]
     elif opcode == Opcode.STORE:
@@ -162,7 +226,7 @@ def _misaligned(opcode, f):
 
 
 def _stride(opcode, f):
-    if opcode == Opcode.LOAD and not f["broadcast"]:
+    if opcode == Opcode.LOAD and not f["broadcast"] and not f["fill"]:
         return f["dram_stride"] < f["cols"] * elem_bytes(f["elem"])
     if opcode == Opcode.STORE:
         return f["dram_stride"] < f["cols"] * out_bytes(f["out"])
@@ -173,9 +237,9 @@ def _local_range(opcode, f, config):
     spad, acc = config.npu_spad_rows, config.npu_acc_rows
     if opcode == Opcode.LOAD:
         depth = spad if f["target"] == LoadTarget.SPAD.value else acc
-        return f["local_addr"] + f["rows"] > depth
+        return _local_last(f) >= depth
     if opcode == Opcode.COMPUTE:
-        return (f["a_addr"] + f["m"] > spad or f["w_addr"] + f["k"] > spad
+        return (_a_last(f) >= spad or f["w_addr"] + f["k"] > spad
                 or f["acc_addr"] + f["m"] > acc)
     if opcode == Opcode.STORE:
         scale_rows = 1 if f["requant"] == RequantMode.FLOAT_SCALE.value else 2

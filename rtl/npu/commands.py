@@ -29,31 +29,77 @@ Every command is a descriptor of 8 little-endian 32-bit words (:data:`DESCRIPTOR
 Word 0 holds the opcode in bits 3:0 and opcode-specific flags; fields not listed for an opcode
 are reserved and must be zero.
 
-``LOAD`` (opcode 1): main memory -> SPAD or ACC, 2-D strided.
+``LOAD`` (opcode 1): main memory -> SPAD or ACC, 2-D strided; or a constant fill.
     w0: ``opcode`` [3:0], ``target`` [5:4] (:class:`LoadTarget`), ``elem`` [7:6]
     (:class:`ElemType`), ``broadcast`` [8] (every destination row gets the first source row:
-    the stride is ignored and may be zero; used for bias vectors and scales).
+    the stride is ignored and may be zero; used for bias vectors and scales), ``fill`` [9]
+    (no main-memory access: every row is ``fill_value``, see below).
     w1: ``dram_addr`` (byte address, aligned to the element size).
     w2: ``dram_stride`` (bytes between the starts of consecutive source rows; a multiple of the
     element size; at least ``cols * elem_bytes`` unless ``broadcast``).
     w3: ``rows`` [15:0] (>= 1), ``cols`` [31:16] (1..L for SPAD, 1..C for ACC).
     w4: ``local_addr`` [15:0] (first destination row), rest reserved.
+    w5: ``fill_value`` (32 bits; must be 0 unless ``fill``).
+    w6: ``local_cols`` [15:0], ``local_groups`` [31:16]; w7: ``local_row_step`` [15:0] (bits
+    31:16 reserved): the 2-D placement of the destination rows (below).
     Row r, element c of the source (at ``dram_addr + r * stride + c * elem_bytes``) goes to lane
-    c of row ``local_addr + r``; lanes ``cols..`` of each destination row are written with zero.
-    SPAD accepts ``INT8`` (sign-extended) and ``FP16``; ACC accepts ``WORD32`` (int32 or fp32
-    bits, stored as is).
+    c of destination row ``dest(r)``; lanes ``cols..`` of each destination row are written with
+    zero. SPAD accepts ``INT8`` (sign-extended) and ``FP16``; ACC accepts ``WORD32`` (int32 or
+    fp32 bits, stored as is).
+
+    Placement: with ``local_cols == 0`` the rows are contiguous, ``dest(r) = local_addr + r``,
+    and ``local_groups`` and ``local_row_step`` must be 0 (``RESERVED``). With ``local_cols !=
+    0`` the rows form ``local_groups`` groups of ``local_cols`` consecutive rows, group g
+    starting ``g * local_row_step`` rows after ``local_addr``: ``dest(r) = local_addr +
+    (r // local_cols) * local_row_step + (r % local_cols)``; ``rows`` must equal
+    ``local_groups * local_cols`` (else ``BAD_COMBINATION``; ``local_groups == 0`` is
+    ``ZERO_DIM``), and the largest destination row ``local_addr + (local_groups - 1) *
+    local_row_step + local_cols - 1`` must lie in the memory (``LOCAL_RANGE``). Any step is
+    legal (0 and steps shorter than ``local_cols`` make groups overlap); rows are written in
+    order r = 0 .. rows - 1, so where placements overlap the later row wins. Placement applies
+    to plain, broadcast and fill LOADs alike (a fill with ``local_cols = 1`` and
+    ``local_row_step = Wp`` paints one column of an image tile held one pixel per row).
+
+    Fill (``fill`` set): nothing is read from main memory; lanes ``0..cols-1`` of every
+    destination row get ``fill_value``: for SPAD with ``INT8`` its bits 7:0 sign-extended to
+    the 16-bit lane, with ``FP16`` its bits 15:0; for ACC (``WORD32``) the whole word. Bits of
+    ``fill_value`` above the element are ignored. ``dram_addr``, ``dram_stride`` and
+    ``broadcast`` must be 0 (``RESERVED``); no ``MISALIGNED``, ``STRIDE`` or ``DMA_WINDOW``
+    check applies, and PERF_DMA_RD does not count.
 
 ``COMPUTE`` (opcode 2): ``ACC[acc + m, n] = init[m, n] + sum_k A[m, k] * W[k, n]``, sequentially
 over k, in the command's precision.
     w0: ``opcode``, ``precision`` [4] (:class:`~dure.rtl.npu.isa.Precision`), ``dataflow`` [5]
     (:class:`~dure.rtl.npu.isa.Dataflow`), ``accumulate`` [6] (init = the ACC row's current
-    value; otherwise init = 0, i.e. int32 0 or fp32 +0.0).
-    w1: ``a_addr`` [15:0]: SPAD row of A's row m is ``a_addr + m``, lanes 0..K-1.
+    value; otherwise init = 0, i.e. int32 0 or fp32 +0.0), ``diagonal`` [7] (below).
+    w1: ``a_addr`` [15:0]: first SPAD row of A (lanes 0..K-1 of each row; see the walk below).
     w2: ``w_addr`` [15:0]: SPAD row of W's row k is ``w_addr + k``, lanes 0..N-1.
     w3: ``acc_addr`` [15:0]: ACC row of output row m is ``acc_addr + m``.
     w4: ``m`` [15:0] (>= 1), ``k`` [23:16] (1..R), ``n`` [31:24] (1..C).
+    w5: ``a_cols`` [15:0], ``a_rows`` [31:16]; w6: ``a_col_step`` [15:0], ``a_row_step``
+    [31:16]: the walk of A's rows.
     Only lanes 0..N-1 of each ACC row are written; k beyond K does not take part at all (so FP16
     signed zeros are exactly those of the sequential sum over the K real terms).
+
+    Walk of A: with ``a_cols == 0`` A's row m is SPAD row ``a_addr + m`` and ``a_rows``,
+    ``a_col_step``, ``a_row_step`` must be 0 (``RESERVED``). With ``a_cols != 0`` the M rows
+    walk a 2-D grid of ``a_rows`` x ``a_cols``: A's row m is SPAD row ``a_addr + (m // a_cols)
+    * a_row_step + (m % a_cols) * a_col_step``; ``m`` must equal ``a_rows * a_cols`` (else
+    ``BAD_COMBINATION``; ``a_rows == 0`` is ``ZERO_DIM``); the steps may be any value,
+    including 0; the largest row read, ``a_addr + (a_rows - 1) * a_row_step + (a_cols - 1) *
+    a_col_step`` (computed without overflow), must be < spad_rows (``LOCAL_RANGE``). ACC rows
+    stay contiguous (``acc_addr + m``). With an image tile held one pixel per SPAD row (row
+    pitch ``Wp``, padding border included), one kernel tap (ky, kx) over a block of output
+    pixels at stride s is ``a_addr = base + ky * Wp + kx``, ``a_col_step = s``, ``a_row_step =
+    s * Wp``; the taps accumulate in ACC.
+
+    Diagonal (``diagonal`` set): only the products with k == n take part, all others do not
+    take part at all (exactly like k >= K): ``ACC[acc + m, n] = init[m, n] + A[m, n] * W[n, n]``
+    for n < min(K, N), and ``ACC[acc + m, n] = init[m, n]`` for K <= n < N (in FP16 with the
+    NaN of init canonicalised, as any result). An Inf or NaN in an off-diagonal lane of A or W
+    therefore never reaches another column. Depthwise convolution, average pooling and
+    element-wise addition map onto it (a diagonal weight matrix per tap). PERF_MACS counts the
+    products that take part: ``m * k * n``, or ``m * min(k, n)`` with ``diagonal``.
 
 ``STORE`` (opcode 3): ACC -> post-processing -> main memory, 2-D strided.
     w0: ``opcode``, ``out`` [5:4] (:class:`OutType`), ``acc_type`` [6]
@@ -223,21 +269,28 @@ class ErrorCode(enum.Enum, shape=4):
 
     ``BAD_OPCODE``       opcode not in :class:`Opcode`.
     ``RESERVED``         a reserved bit or field is not zero; or an encoding value that is not
-                         defined (LoadTarget 2-3, ElemType 3, RequantMode 3).
-    ``ZERO_DIM``         rows, cols, m, k or n is zero.
+                         defined (LoadTarget 2-3, ElemType 3, RequantMode 3); walk fields
+                         with a_cols zero; placement fields with local_cols zero; dram_addr,
+                         dram_stride or broadcast of a fill LOAD; fill_value without fill.
+    ``ZERO_DIM``         rows, cols, m, k or n is zero; a_rows zero with a_cols non-zero;
+                         local_groups zero with local_cols non-zero.
     ``DIM_TOO_LARGE``    cols, k or n larger than the array allows (see the opcode).
     ``BAD_COMBINATION``  LOAD target/elem mismatch; FP16 precision or OS dataflow on hardware
                          without it; STORE acc_type/out/scale combination not in the table;
                          INT8 lo > hi or outside [-128, 127]; fp clamp bound NaN or lo > hi;
-                         a TFLite ``requant`` mode outside INT8 -> INT8.
-    ``MISALIGNED``       dram_addr or dram_stride not a multiple of the element size.
+                         a TFLite ``requant`` mode outside INT8 -> INT8; a walked COMPUTE
+                         with m != a_rows * a_cols; a placed LOAD with
+                         rows != local_groups * local_cols.
+    ``MISALIGNED``       dram_addr or dram_stride not a multiple of the element size (not
+                         checked for a fill LOAD).
     ``STRIDE``           dram_stride shorter than one row (cols * element size), unless
-                         broadcast.
+                         broadcast or fill.
     ``LOCAL_RANGE``      a SPAD or ACC row range (including scale_addr, and scale_addr + 1 in a
-                         TFLite ``requant`` mode) runs past the memory.
+                         TFLite ``requant`` mode; the largest row of a COMPUTE walk or of a
+                         LOAD placement) runs past the memory.
     ``DMA_WINDOW``       some byte of the 2-D main-memory footprint lies outside the DMA window
                          (the check covers the first byte of the first row to the last byte of
-                         the last row, computed without 32-bit overflow).
+                         the last row, computed without 32-bit overflow; none for a fill).
     ``BUS_ERROR``        during execution, the bus answered err to a DMA access.
     """
 
@@ -296,7 +349,7 @@ class Register(enum.Enum):
     DOORBELL = 0x60
     PERF_BUSY_LO = 0x80        # cycles with any command in flight
     PERF_BUSY_HI = 0x84
-    PERF_MACS_LO = 0x88        # multiply-accumulates issued to the array (m * k * n per COMPUTE)
+    PERF_MACS_LO = 0x88        # MACs that take part: m * k * n per COMPUTE (m * min(k, n) diagonal)
     PERF_MACS_HI = 0x8C
     PERF_COMPUTE_LO = 0x90     # cycles the array accepted an activation row
     PERF_COMPUTE_HI = 0x94

@@ -394,3 +394,150 @@ def test_apply_takes_partial_fields_and_rejects_unknown_ones():
     assert list(model.spad[0, :3]) == [5, 6, 0]
     with pytest.raises(KeyError, match="no field"):
         model.apply(Opcode.LOAD, dict(m=1))
+
+
+# --- walked COMPUTE, diagonal, fill and placed LOADs -------------------------------------------
+
+def walk_reference(spad, a_addr, rows, cols, col_step, row_step, k):
+    """A's rows of a walk, gathered by explicit 2-D indexing (independent of the model)."""
+    grid = [[a_addr + y * row_step + x * col_step for x in range(cols)] for y in range(rows)]
+    return spad[np.array(grid).reshape(-1), :k]
+
+
+@pytest.mark.parametrize("step", [1, 2])
+@pytest.mark.parametrize("precision", [Precision.INT8, Precision.FP16])
+def test_walked_compute_is_a_gemm_of_the_gathered_rows(step, precision):
+    rng = np.random.default_rng(10 + step)
+    model = fresh()
+    wp = 9                                        # row pitch of a 9-wide image tile
+    if precision == Precision.INT8:
+        model.spad[:] = rng.integers(-128, 128, model.spad.shape).astype(np.int16).view(np.uint16)
+    else:
+        model.spad[:] = fp16_values(rng, model.spad.shape).view(np.uint16)
+    model.acc[:] = rng.integers(0, 1 << 32, model.acc.shape, dtype=np.uint64).astype(np.uint32)
+    if precision == Precision.FP16:
+        model.acc[:] = rng.normal(0, 4, model.acc.shape).astype(np.float32).view(np.uint32)
+    before = model.acc.copy()
+    rows, cols, k, n = 3, 4, 4, 6
+    fields = dict(precision=precision, a_addr=1, w_addr=50, acc_addr=5, m=rows * cols, k=k,
+                  n=n, accumulate=1, a_cols=cols, a_rows=rows, a_col_step=step,
+                  a_row_step=step * wp)
+    assert model.execute(encode(Opcode.COMPUTE, **fields)) == ErrorCode.NONE
+    a = walk_reference(model.spad, 1, rows, cols, step, step * wp, k)
+    w = model.spad[50:50 + k, :n]
+    init = before[5:5 + rows * cols, :n]
+    if precision == Precision.INT8:
+        want = golden.gemm_int8(a.view(np.int16).astype(np.int8), w.view(np.int16).astype(np.int8),
+                                ).astype(np.int64) + init.view(np.int32)
+        want = (want & 0xFFFF_FFFF).astype(np.uint32)
+    else:
+        want = golden.gemm_fp16(a.view(np.float16), w.view(np.float16),
+                                init=init.view(np.float32).copy()).view(np.uint32)
+    assert (model.acc[5:5 + rows * cols, :n] == want).all()
+    assert (model.acc[5:5 + rows * cols, n:] == before[5:5 + rows * cols, n:]).all()
+    assert (model.acc[:5] == before[:5]).all() and (model.acc[17:] == before[17:]).all()
+    assert model.macs == rows * cols * k * n
+
+
+def test_walk_with_zero_steps_repeats_one_row():
+    model = fresh()
+    model.spad[7, :2] = [3, 0xFFFE]               # 3, -2
+    model.spad[30:32, :2] = [[1, 2], [10, 20]]
+    assert model.execute(encode(Opcode.COMPUTE, precision=Precision.INT8, a_addr=7, w_addr=30,
+                                acc_addr=0, m=4, k=2, n=2, a_cols=2, a_rows=2)) == ErrorCode.NONE
+    assert (model.acc[:4, :2].view(np.int32) == [[3 - 20, 6 - 40]] * 4).all()
+
+
+def test_diagonal_int8_uses_only_k_equal_n():
+    model = fresh()
+    model.spad[0] = np.array([-128, 5, 7, 9, 11, 1, 1, 1], np.int16).view(np.uint16)
+    model.spad[8:12] = np.int16(100).view(np.uint16)     # every W lane 100 ...
+    for j in range(4):
+        model.spad[8 + j, j] = np.int16(-3 - j).view(np.uint16)   # ... but the diagonal
+    model.acc[0] = 7
+    assert model.execute(encode(Opcode.COMPUTE, precision=Precision.INT8, a_addr=0, w_addr=8,
+                                acc_addr=0, m=1, k=3, n=5, accumulate=1, diagonal=1)) == \
+        ErrorCode.NONE
+    assert list(model.acc[0].view(np.int32)) == [7 + 384, 7 - 20, 7 - 35, 7, 7, 7, 7, 7]
+    assert model.macs == 3
+
+
+def test_diagonal_fp16_keeps_other_lanes_out():
+    inf, nan = np.float16(np.inf), np.float16(np.nan)
+    model = fresh()
+    a = np.array([2.0, inf, -0.0, 1.5, nan, 0, 0, 0], np.float16)
+    w = np.full((4, 8), inf, np.float16)                  # off-diagonal Inf: must not leak
+    w[[0, 1, 2, 3], [0, 1, 2, 3]] = [0.5, 2.0, 3.0, nan]
+    model.spad[0] = a.view(np.uint16)
+    model.spad[8:12] = w.view(np.uint16)
+    model.acc[0] = np.array([1, 0, -0.0, 4, -0.0, -0.0, 9, 9], np.float32).view(np.uint32)
+    model.acc[0, 5] = 0x7FC0_1234                         # a NaN payload: canonical on output
+    assert model.execute(encode(Opcode.COMPUTE, precision=Precision.FP16, a_addr=0, w_addr=8,
+                                acc_addr=0, m=1, k=4, n=6, accumulate=1, diagonal=1)) == \
+        ErrorCode.NONE
+    got = list(model.acc[0])
+    assert got[0] == f32(2.0)                             # 1 + 2 * 0.5
+    assert got[1] == f32(np.inf)                          # 0 + Inf * 2
+    assert got[2] == 0x8000_0000                          # -0 + (-0 * 3) = -0
+    assert got[3] == 0x7FC0_0000                          # 4 + 1.5 * NaN
+    assert got[4] == 0x8000_0000                          # k <= 4: nothing takes part
+    assert got[5] == 0x7FC0_0000                          # NaN init canonicalised
+    assert got[6:] == [f32(9)] * 2                        # beyond n: untouched
+    # without accumulate: +0 start, so a -0 product gives +0
+    model.execute(encode(Opcode.COMPUTE, precision=Precision.FP16, a_addr=0, w_addr=8,
+                         acc_addr=1, m=1, k=4, n=6, diagonal=1))
+    assert list(model.acc[1, :6]) == [f32(1.0), f32(np.inf), 0, 0x7FC0_0000, 0, 0]
+
+
+def test_fill_loads():
+    model = fresh()
+    model.spad[:] = 0xAAAA
+    model.acc[:] = 0xDEADBEEF
+    model.set_window(0, 0)                                # a fill reads nothing
+    fill = dict(fill=1, rows=2, cols=3)
+    assert model.execute(load(**fill, dram_addr=0, dram_stride=0, fill_value=0x1234_5680,
+                              local_addr=4)) == ErrorCode.NONE
+    assert (model.spad[4:6] == [0xFF80, 0xFF80, 0xFF80, 0, 0, 0, 0, 0]).all()
+    assert model.execute(load(**fill, dram_addr=0, dram_stride=0, elem=ElemType.FP16,
+                              fill_value=0xFFFF_8000, local_addr=6)) == ErrorCode.NONE
+    assert (model.spad[6:8] == [0x8000] * 3 + [0] * 5).all()
+    assert model.execute(load(**fill, dram_addr=0, dram_stride=0, target=LoadTarget.ACC,
+                              elem=ElemType.WORD32, fill_value=0x8000_0001, local_addr=1)) \
+        == ErrorCode.NONE
+    assert (model.acc[1:3] == [0x8000_0001] * 3 + [0] * 5).all()
+    assert (model.spad[3] == 0xAAAA).all() and (model.spad[8] == 0xAAAA).all()
+    assert (model.acc[0] == 0xDEADBEEF).all() and (model.acc[3] == 0xDEADBEEF).all()
+    assert model.error is None
+
+
+def test_placed_loads_and_overlap_order():
+    model = fresh()
+    model.spad[:] = 0xAAAA
+    src = np.arange(1, 13, dtype=np.int8).reshape(6, 2)
+    model.place(MAIN, src, 8)
+    assert model.execute(load(rows=6, cols=2, local_addr=3, local_cols=3, local_groups=2,
+                              local_row_step=10)) == ErrorCode.NONE
+    for r in range(6):
+        assert list(model.spad[3 + (r // 3) * 10 + r % 3, :3]) == [2 * r + 1, 2 * r + 2, 0]
+    assert (model.spad[6:13] == 0xAAAA).all() and (model.spad[16] == 0xAAAA).all()
+    # overlapping groups (step 1 < local_cols 3): rows land in order, the later one wins
+    assert model.execute(load(rows=6, cols=2, local_addr=30, local_cols=3, local_groups=2,
+                              local_row_step=1)) == ErrorCode.NONE
+    assert [list(model.spad[30 + i, :2]) for i in range(4)] == [[1, 2], [7, 8], [9, 10],
+                                                                [11, 12]]
+    # a fill painting one column of a 5-wide tile (local_cols = 1, step = Wp)
+    model.spad[40:60] = 0x1111
+    assert model.execute(load(fill=1, dram_addr=0, dram_stride=0, fill_value=0x7F, rows=4,
+                              cols=8, local_addr=44, local_cols=1, local_groups=4,
+                              local_row_step=5)) == ErrorCode.NONE
+    for row in range(40, 60):
+        want = 0x7F if row in (44, 49, 54, 59) else 0x1111
+        assert (model.spad[row] == want).all()
+    # a broadcast LOAD with placement
+    model.write(MAIN + 64, bytes([5, 6]))
+    assert model.execute(load(broadcast=1, dram_addr=MAIN + 64, dram_stride=0, rows=4, cols=2,
+                              local_addr=20, local_cols=2, local_groups=2, local_row_step=4))\
+        == ErrorCode.NONE
+    for row in (20, 21, 24, 25):
+        assert list(model.spad[row, :3]) == [5, 6, 0]
+    assert (model.spad[22:24] == 0xAAAA).all()

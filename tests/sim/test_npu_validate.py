@@ -88,7 +88,9 @@ def test_reserved_bits():
     assert check(with_word(load(), 5, 1)) == E.RESERVED
     assert check(with_word(load(), 4, 1 << 16)) == E.RESERVED
     assert check(with_word(load(), 0, load()[0] | 1 << 9)) == E.RESERVED
-    assert check(with_word(compute(), 0, compute()[0] | 1 << 7)) == E.RESERVED
+    assert check(with_word(compute(), 0, compute()[0] | 1 << 8)) == E.RESERVED
+    assert check(with_word(compute(), 7, 1)) == E.RESERVED
+    assert check(with_word(load(), 7, 1 << 16)) == E.RESERVED
     assert check(with_word(compute(), 1, 1 << 16)) == E.RESERVED
     assert check(with_word(store(), 0, store()[0] | 1 << 11)) == E.RESERVED
     assert check(with_word(store(), 7, 1)) == E.RESERVED
@@ -268,3 +270,90 @@ def test_bad_input():
         check([0] * 7)
     with pytest.raises(ValueError, match="no NPU"):
         check(load(), SoCConfig(npu_rows=0))
+
+
+# --- walked COMPUTE, placed and fill LOADs ------------------------------------------------------
+
+def walk(**kw):
+    fields = dict(a_addr=0, m=6, a_cols=3, a_rows=2, a_col_step=2, a_row_step=10)
+    fields.update(kw)
+    return compute(**fields)
+
+
+def fill(**kw):
+    fields = dict(fill=1, dram_addr=0, dram_stride=0, fill_value=0x80)
+    fields.update(kw)
+    return load(**fields)
+
+
+def test_walk_fill_and_placement_valid():
+    assert check(walk()) == E.NONE
+    assert check(walk(a_col_step=0, a_row_step=0)) == E.NONE            # steps may be 0
+    assert check(walk(diagonal=1, k=3, n=8)) == E.NONE
+    assert check(compute(diagonal=1, precision=Precision.FP16)) == E.NONE
+    # largest row = a_addr + (a_rows-1)*a_row_step + (a_cols-1)*a_col_step = 63: last SPAD row
+    assert check(walk(a_addr=39, a_rows=3, a_row_step=10, a_cols=3, a_col_step=2, m=9)) == \
+        E.NONE
+    assert check(fill()) == E.NONE
+    assert check(fill(), base=0, size=0) == E.NONE                       # nothing is read
+    assert check(fill(fill_value=0xFFFF_FF80)) == E.NONE                 # upper bits ignored
+    assert check(fill(target=LoadTarget.ACC, elem=ElemType.WORD32, fill_value=0xFFFF_FFFF)) \
+        == E.NONE
+    assert check(fill(rows=8, local_cols=1, local_groups=8, local_row_step=8)) == E.NONE
+    assert check(load(rows=6, local_cols=3, local_groups=2, local_row_step=10)) == E.NONE
+    assert check(load(rows=6, local_cols=3, local_groups=2, local_row_step=0)) == E.NONE
+    assert check(load(broadcast=1, dram_stride=0, rows=4, local_cols=2, local_groups=2,
+                      local_row_step=5)) == E.NONE
+    # largest placed row = 2 + 6 * 10 + 2 - 1 = 63, the last SPAD row
+    assert check(load(rows=14, local_addr=2, local_cols=2, local_groups=7, local_row_step=10,
+                      dram_stride=8)) == E.NONE
+
+
+def test_walk_fill_and_placement_errors():
+    # RESERVED: walk fields without a_cols, placement fields without local_cols
+    assert check(compute(a_rows=1)) == E.RESERVED
+    assert check(compute(a_col_step=1)) == E.RESERVED
+    assert check(compute(a_row_step=1)) == E.RESERVED
+    assert check(load(local_groups=1)) == E.RESERVED
+    assert check(load(local_row_step=1)) == E.RESERVED
+    # RESERVED: a fill with DMA fields, fill_value without fill
+    assert check(fill(dram_addr=4)) == E.RESERVED
+    assert check(fill(dram_stride=4)) == E.RESERVED
+    assert check(fill(broadcast=1)) == E.RESERVED
+    assert check(load(fill_value=1)) == E.RESERVED
+    # ZERO_DIM
+    assert check(walk(a_rows=0)) == E.ZERO_DIM
+    assert check(load(rows=4, local_cols=2, local_groups=0)) == E.ZERO_DIM
+    assert check(fill(rows=0)) == E.ZERO_DIM
+    # BAD_COMBINATION: m / rows not the product (compared without truncation)
+    assert check(walk(m=5)) == E.BAD_COMBINATION
+    assert check(walk(m=0x10, a_cols=0x100, a_rows=0x101)) == E.BAD_COMBINATION
+    assert check(load(rows=5, local_cols=2, local_groups=2)) == E.BAD_COMBINATION
+    assert check(load(rows=0x10, local_cols=0x100, local_groups=0x101)) == E.BAD_COMBINATION
+    assert check(fill(target=LoadTarget.ACC)) == E.BAD_COMBINATION
+    # MISALIGNED / STRIDE / DMA_WINDOW never apply to a fill
+    assert check(fill(elem=ElemType.FP16, cols=8)) == E.NONE
+    # LOCAL_RANGE: the largest row, computed without overflow
+    assert check(walk(a_addr=40, a_rows=3, a_row_step=10, a_cols=3, a_col_step=2, m=9)) == \
+        E.LOCAL_RANGE
+    assert check(walk(a_addr=0, a_rows=2, a_row_step=0xFFFF, a_cols=3, m=6)) == E.LOCAL_RANGE
+    assert check(walk(a_addr=0, a_rows=1, a_cols=2, a_col_step=64, m=2)) == E.LOCAL_RANGE
+    assert check(walk(a_addr=63, a_rows=1, a_cols=1, a_col_step=0xFFFF, a_row_step=0xFFFF,
+                      m=1)) == E.NONE
+    assert check(load(rows=14, local_addr=3, local_cols=2, local_groups=7, local_row_step=10,
+                      dram_stride=8)) == E.LOCAL_RANGE
+    assert check(fill(rows=2, local_cols=1, local_groups=2, local_row_step=0xFFFF)) == \
+        E.LOCAL_RANGE
+    assert check(fill(target=LoadTarget.ACC, elem=ElemType.WORD32, local_addr=31, rows=2)) == \
+        E.LOCAL_RANGE
+    # the order between the new checks
+    assert check(walk(a_rows=0, m=5, a_addr=0xFFFF)) == E.ZERO_DIM
+    assert check(walk(m=5, a_addr=0xFFFF)) == E.BAD_COMBINATION
+    assert check(fill(dram_addr=1, rows=0)) == E.RESERVED
+    assert check(load(rows=5, local_cols=2, local_groups=2, dram_addr=BASE + 1)) == \
+        E.BAD_COMBINATION
+
+
+def test_fill_footprint():
+    from dure.rtl.npu.descriptor import decode
+    assert footprint(*decode(fill())) is None
