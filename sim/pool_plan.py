@@ -33,6 +33,13 @@ tie. ``M < 2**31`` (``2**p / n <= 2**30``) and ``shift = 1 - floor(log2 n)`` lie
 [lo, hi] follows: exactly TFLite's order (average, then clamp).
 tests/sim/test_pool_plan.py checks it exhaustively for every n up to :data:`MAX_WINDOW`.
 
+Global pooling (one output pixel whose window holds every input pixel) takes a shorter path,
+:func:`_global_pool`: the image's pixels of a channel chunk are the *weight* rows of a COMPUTE
+whose A is one row of ones (``m = 1``, ``k`` = R pixels, ``n`` = the chunk's channels), so each
+COMPUTE sums R pixels of C channels at once (R*C useful products, not the R of a diagonal
+COMPUTE); chunks of R pixels accumulate in pixel order, the (kh, kw) order of the golden, from
+0 / +0.0. Then the same STORE.
+
 FP16: the STORE's fp32 scale row holds ``float32(1 / n)`` (one binary32 multiply, then the clamp
 and the fp16 conversion), the golden's definition.
 
@@ -42,7 +49,8 @@ done exactly by the array (they run on the core).
 """
 
 import numpy as np
-from dure.rtl.npu.commands import OutType, Precision, RequantMode
+from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, OutType, Precision, RequantMode
+from dure.rtl.npu.descriptor import encode
 
 from .conv_plan import _check_common, _fp16_store
 from .golden_args import pair_arg
@@ -121,6 +129,11 @@ def _pool(config, x_shape, filter_size, stride, padding, precision, lo, hi, x_ad
         return [StoreRun(first, rows, per * index[n]) for first, rows, n in out]
 
     ch = x_shape[3]
+    if counts == [g.height * g.width] and g.oh == g.ow == 1:
+        prog = _global_pool(config, g, ch, precision, store, const, params, x_addr, out_addr,
+                            const_addr)
+        if prog is not None:
+            return prog
     layer = WalkLayer(
         geo=g, precision=precision, cin=ch, cout=ch, k_chunk=lc, n_chunk=lc, diagonal=True,
         x_addr=x_addr, out_addr=out_addr, pad_value=0, out_bytes=eb, store=store,
@@ -136,6 +149,58 @@ def _pool(config, x_shape, filter_size, stride, padding, precision, lo, hi, x_ad
                         macs=layer.macs, array_macs=array_macs,
                         lane_use=layer.macs / slots if slots else 0.0, plan=plan,
                         notes=[f"{len(comp)} COMPUTEs", f"window counts {counts}"])
+
+
+def _global_pool(config, g, ch, precision, store, const, params, x_addr, out_addr,
+                 const_addr):
+    """The global-pooling path (module docstring), or None when an image does not fit the
+    SPAD. SPAD: row 0 the ones row, then per image (two buffers by image parity when they fit)
+    the chunk tiles, chunk j's pixel p at ``tile + j * P + p``; ACC: the constant rows at row 0,
+    then per image (two halves by parity) one row per chunk."""
+    r, c = config.npu_rows, config.npu_cols
+    eb = 2 if precision == Precision.FP16 else 1
+    elem = ElemType.FP16 if precision == Precision.FP16 else ElemType.INT8
+    pixels = g.height * g.width
+    nt = -(-ch // c)
+    tile = nt * pixels
+    bufs = 2 if g.batch > 1 and 1 + 2 * tile <= config.npu_spad_rows else 1
+    if 1 + tile > config.npu_spad_rows:
+        return None
+    ones = np.ones((1, r), np.float16 if precision == Precision.FP16 else np.int8)
+    ones_addr = params.add(ones)
+    const = np.ascontiguousarray(np.repeat(const[:, :1], c, axis=1))   # C lanes wide
+    const_addr = params.add(const)
+    words = [encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                    dram_addr=const_addr, dram_stride=4 * const.shape[1],
+                    rows=const.shape[0], cols=const.shape[1], local_addr=0),
+             encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, dram_addr=ones_addr,
+                    dram_stride=r * eb, rows=1, cols=r, local_addr=0)]
+    acc0 = const.shape[0]
+    for n in range(g.batch):
+        base = 1 + (n % bufs) * tile
+        acc = acc0 + (n % 2) * nt
+        for j in range(nt):
+            nn = min(c, ch - j * c)
+            words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
+                                dram_addr=x_addr + (n * pixels * ch + j * c) * eb,
+                                dram_stride=ch * eb, rows=pixels, cols=nn,
+                                local_addr=base + j * pixels))
+        for p0 in range(0, pixels, r):
+            for j in range(nt):
+                words.append(encode(Opcode.COMPUTE, precision=precision,
+                                    accumulate=int(p0 > 0), a_addr=0,
+                                    w_addr=base + j * pixels + p0, acc_addr=acc + j, m=1,
+                                    k=min(r, pixels - p0), n=min(c, ch - j * c)))
+        for j in range(nt):
+            words.append(encode(Opcode.STORE, **store, dram_addr=out_addr + (n * ch + j * c) * eb,
+                                dram_stride=ch * eb, rows=1, cols=min(c, ch - j * c),
+                                acc_addr=acc + j, scale_addr=0))
+    comp = [w for w in words if w[0] & 0xF == 2]
+    macs = g.batch * pixels * ch
+    return LayerProgram(words, params.blobs, out_addr, (g.batch, 1, 1, ch),
+                        np.dtype(np.float16 if precision == Precision.FP16 else np.int8),
+                        macs=macs, array_macs=macs, lane_use=macs / (len(comp) * r * c),
+                        notes=[f"{len(comp)} COMPUTEs", f"global pooling over {pixels} pixels"])
 
 
 def average_pool_int8_program(config, x_shape, filter_size, *, stride=1, padding="VALID",

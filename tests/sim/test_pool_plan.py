@@ -48,6 +48,7 @@ POOL_CASES = [
     ((2, 8, 9, 11), (2, 3), (2, 2), "SAME"),
     ((1, 8, 8, 13), (8, 8), (1, 1), "VALID"),
     ((1, 9, 5, 3), (3, 2), (2, 1), "VALID"),
+    ((3, 5, 7, 19), (5, 7), (1, 1), "VALID"),       # global pooling, three images
 ]
 
 
@@ -64,6 +65,8 @@ def test_average_pool_int8_is_bit_exact(cfg, case):
     prog = average_pool_int8_program(config, x.shape, filt, x_addr=xa, out_addr=oa,
                                      param_addr=pa, **kw)
     assert same_bits(run_on_model(model, prog, [(xa, x)]), average_pool_int8(x, filt, **kw))
+    if filt == x_shape[1:3]:
+        assert any("global" in note for note in prog.notes)
 
 
 @pytest.mark.parametrize("cfg", list(CONFIGS))
