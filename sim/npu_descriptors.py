@@ -70,6 +70,83 @@ def _field_value(rng, config, opcode, name, width):
     return int(value) & mask
 
 
+def _set(words, opcode, name, value):
+    field = FIELDS[opcode][name]
+    mask = (1 << field.width) - 1
+    words[field.word] &= ~(mask << field.lsb)
+    words[field.word] |= (int(value) & mask) << field.lsb
+
+
+def _small(rng, config):
+    return max(0, _near(rng, [0, 1, 1, 2, 3, 4, 8, rng.randint(1, 16), config.npu_rows]))
+
+
+def _step(rng, config):
+    spad = config.npu_spad_rows
+    return _near(rng, [0, 1, 1, 2, 3, 9, 18, spad // 4, spad // 2, 0xFFFF,
+                       rng.getrandbits(16)]) & 0xFFFF
+
+
+def _product_or_near(rng, a, b):
+    value = a * b
+    return value if rng.random() < 0.8 else max(0, _near(rng, [value, rng.getrandbits(16)]))
+
+
+def _walk_fields(rng, config, words):
+    """Walk fields of a COMPUTE: absent, coherent (m = a_rows * a_cols) or near-miss."""
+    names = ("a_cols", "a_rows", "a_col_step", "a_row_step")
+    kind = rng.random()
+    if kind < 0.4:
+        for name in names:
+            _set(words, Opcode.COMPUTE, name, 0)
+        return
+    if kind < 0.45:
+        return                      # fully random fields
+    cols = _small(rng, config) if rng.random() < 0.9 else 0
+    rows = _small(rng, config)
+    _set(words, Opcode.COMPUTE, "a_cols", cols)
+    _set(words, Opcode.COMPUTE, "a_rows", rows if cols or rng.random() < 0.2 else 0)
+    for name in ("a_col_step", "a_row_step"):
+        _set(words, Opcode.COMPUTE, name, _step(rng, config) if cols or rng.random() < 0.2
+             else 0)
+    _set(words, Opcode.COMPUTE, "m", _product_or_near(rng, rows, cols) if cols else
+         _near(rng, [1, 2, 3, config.npu_spad_rows, rng.randint(1, 40)]))
+    if rng.random() < 0.5:
+        _set(words, Opcode.COMPUTE, "a_addr", rng.randint(0, 63))
+
+
+def _fill_and_placement(rng, config, words):
+    """Fill and placement fields of a LOAD: absent, coherent or near-miss."""
+    if rng.random() < 0.35:
+        _set(words, Opcode.LOAD, "fill", 1)
+        if rng.random() < 0.85:
+            for name in ("dram_addr", "dram_stride", "broadcast"):
+                _set(words, Opcode.LOAD, name, 0)
+        _set(words, Opcode.LOAD, "fill_value", rng.choice(
+            [0, 0x80, 0x7F, 0xFFFF_FF80, 0x7C00, 0xFE00, 0x8000_0000, rng.getrandbits(32)]))
+    else:
+        _set(words, Opcode.LOAD, "fill", 0)
+        if rng.random() < 0.9:
+            _set(words, Opcode.LOAD, "fill_value", 0)
+    names = ("local_cols", "local_groups", "local_row_step")
+    kind = rng.random()
+    if kind < 0.4:
+        for name in names:
+            _set(words, Opcode.LOAD, name, 0)
+    elif kind > 0.45:
+        cols = _small(rng, config) if rng.random() < 0.9 else 0
+        groups = _small(rng, config)
+        _set(words, Opcode.LOAD, "local_cols", cols)
+        _set(words, Opcode.LOAD, "local_groups", groups if cols or rng.random() < 0.2 else 0)
+        _set(words, Opcode.LOAD, "local_row_step",
+             _step(rng, config) if cols or rng.random() < 0.2 else 0)
+        if cols:
+            _set(words, Opcode.LOAD, "rows", _product_or_near(rng, groups, cols))
+        if rng.random() < 0.5:
+            _set(words, Opcode.LOAD, "local_addr", rng.randint(0, 63))
+    words[7] &= 0xFFFF if rng.random() < 0.95 else 0xFFFF_FFFF
+
+
 def random_descriptor(rng, config):
     """8 words of a random descriptor (mostly near-valid ones)."""
     kind = rng.random()
@@ -84,6 +161,10 @@ def random_descriptor(rng, config):
     for name, field in FIELDS[opcode].items():
         value = _field_value(rng, config, opcode, name, field.width)
         words[field.word] |= value << field.lsb
+    if opcode == Opcode.COMPUTE:
+        _walk_fields(rng, config, words)
+    if opcode == Opcode.LOAD:
+        _fill_and_placement(rng, config, words)
     if opcode == Opcode.STORE and rng.random() < 0.4:
         # Make unread bounds zero more often, so later checks are reached.
         words[5] = words[6] = 0 if rng.random() < 0.5 else words[5]

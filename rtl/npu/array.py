@@ -10,7 +10,10 @@ Usage
 -----
 1. Send ``rows`` beats on ``weights``: beat ``k`` is weight row ``k`` (``B[k0 + k, n0:n0+cols]``)
    with ``active = 1`` for k < K and ``active = 0`` for the padding rows beyond K. They go into
-   shadow registers and may be sent while the previous tile still computes.
+   shadow registers and may be sent while the previous tile still computes. A beat with
+   ``diagonal`` makes only PE (k, k) of its row take part: PE (k, n) is active iff ``active``
+   and (not ``diagonal`` or k == n); an inactive PE passes the partial sum through unchanged,
+   so the products off the diagonal do not take part at all.
 2. Send the M rows on ``ops``; the first row of a tile has ``swap = 1`` and switches every PE to
    the weights loaded in step 1 (it waits until all ``rows`` weight beats have arrived). Rows
    without ``swap`` use the current weights. Each row carries its own ``precision``.
@@ -28,7 +31,7 @@ ops : In(stream.Signature(op_layout(rows, cols)))
     ``init`` (cols lanes: int32 or fp32 starting values), ``precision``
     (:class:`~dure.rtl.npu.isa.Precision`), ``swap``, ``last`` (passed to the result).
 weights : In(stream.Signature(weight_layout(cols)))
-    One weight row per beat: ``data`` (cols lanes of 16 bits), ``active``.
+    One weight row per beat: ``data`` (cols lanes of 16 bits), ``active``, ``diagonal``.
 results : Out(stream.Signature(result_layout(cols)))
     One output row per beat: ``data`` (cols lanes of int32 or fp32 bits), ``precision``, ``last``.
 
@@ -64,7 +67,7 @@ def op_layout(rows, cols):
 
 def weight_layout(cols):
     """Payload of the ``weights`` stream."""
-    return data.StructLayout({"data": data.ArrayLayout(16, cols), "active": 1})
+    return data.StructLayout({"data": data.ArrayLayout(16, cols), "active": 1, "diagonal": 1})
 
 
 def result_layout(cols):
@@ -188,7 +191,9 @@ class SystolicArray(wiring.Component):
                 mesh.psum_top[j].eq(init_skew.o[j]),
                 deskew.i[j].eq(mesh.psum_bottom[j]),
                 mesh.w_bottom[j].data.eq(self.weights.payload.data[j]),
-                mesh.w_bottom[j].active.eq(self.weights.payload.active),
+                # `loaded` is the index k of the beat entering now (beat k ends in PE row k).
+                mesh.w_bottom[j].active.eq(self.weights.payload.active
+                                           & (~self.weights.payload.diagonal | (loaded == j))),
                 self.results.payload.data[j].eq(deskew.o[j]),
             ]
         core.d.comb += [

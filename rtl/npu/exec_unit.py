@@ -19,12 +19,16 @@ class ExecUnit(wiring.Component):
     Three stages work on up to three commands at once, in order:
 
     1. *weights*: reads SPAD rows ``w_addr .. w_addr + rows - 1`` and sends them on
-       ``weights`` (lanes ``0..cols-1``; ``active`` for the first ``k`` rows). The array keeps
-       them in its shadow registers, so this overlaps the previous command's activation rows.
-    2. *ops*: reads activation row ``a_addr + i`` (lanes ``0..rows-1``) and, when
+       ``weights`` (lanes ``0..cols-1``; ``active`` for the first ``k`` rows; ``diagonal`` as
+       the command's). The array keeps them in its shadow registers, so this overlaps the
+       previous command's activation rows.
+    2. *ops*: reads A's row i (SPAD row ``a_addr + i``, or the walk's ``a_addr + (i // a_cols)
+       * a_row_step + (i % a_cols) * a_col_step``, lanes ``0..rows-1``) and, when
        ``accumulate``, the init row ``acc_addr + i`` from ACC (else 0: int32 0 / fp32 +0.0),
        and sends them on ``ops``; the first row carries ``swap``, the last ``last``. Row 0 of the
-       next command follows the previous command's last row without a gap.
+       next command follows the previous command's last row without a gap. The walk address is
+       a running one (add ``a_col_step``, or at the end of a grid row go back to the row's start
+       plus ``a_row_step``): one row per cycle, no multiply.
     3. *results*: writes each result row's lanes ``0..n-1`` to ACC row ``acc_addr + i`` (lane
        mask), and pulses ``done`` with the command's last row.
 
@@ -54,7 +58,8 @@ class ExecUnit(wiring.Component):
     ev_row : Out(1)
         The array accepted an activation row.
     ev_macs : Out(16)
-        ``k * n`` of that row's command when ``ev_row``, else 0.
+        MACs of that row when ``ev_row`` (``k * n``, or ``min(k, n)`` with ``diagonal``),
+        else 0.
     """
 
     def __init__(self, config, *, result_queue=8):
@@ -89,6 +94,7 @@ class ExecUnit(wiring.Component):
         w_idx = Signal(range(rows + 1))
         w_valid = Signal()
         w_active = Signal()
+        w_diag = Signal()
         handoff = Signal()
         m.d.comb += self.cmd.ready.eq(~w_busy)
         with m.If(self.cmd.valid & ~w_busy):
@@ -101,13 +107,15 @@ class ExecUnit(wiring.Component):
             self.spad_w.en.eq(w_issue),
             self.weights.valid.eq(w_valid),
             self.weights.payload.active.eq(w_active),
+            self.weights.payload.diagonal.eq(w_diag),
         ]
         for j in range(cols):
             m.d.comb += self.weights.payload.data[j].eq(self.spad_w.data[j])
         with m.If(w_advance):
             m.d.sync += w_valid.eq(w_issue)
         with m.If(w_issue):
-            m.d.sync += [w_active.eq(w_idx < w_cmd.k), w_idx.eq(w_idx + 1)]
+            m.d.sync += [w_active.eq(w_idx < w_cmd.k), w_diag.eq(w_cmd.diagonal),
+                         w_idx.eq(w_idx + 1)]
 
         # Hand-off to stage 2 once every weight row is read.
         p_cmd = Signal(layout)
@@ -123,6 +131,9 @@ class ExecUnit(wiring.Component):
         c_cmd = Signal(layout)
         c_row = Signal(16)
         c_left = Signal(16)               # rows of c_cmd not yet read
+        c_addr = Signal(16)               # SPAD row of c_cmd's next A row
+        c_base = Signal(16)               # SPAD row of the start of its walk's grid row
+        c_col = Signal(16)                # column of the next A row in the walk's grid row
         o_valid = Signal()
         o_swap = Signal()
         o_last = Signal()
@@ -137,10 +148,19 @@ class ExecUnit(wiring.Component):
         issue = cont | take_pending
         src = Signal(layout)
         row_idx = Signal(16)
+        a_addr = Signal(16)
+        a_base = Signal(16)
+        a_col = Signal(16)
+        walk = src.a_cols != 0
+        wrap = Signal()
         m.d.comb += [
             src.eq(Mux(take_pending, p_cmd, c_cmd)),
             row_idx.eq(Mux(take_pending, 0, c_row)),
-            self.spad_a.addr.eq(src.a_addr + row_idx),
+            a_addr.eq(Mux(take_pending, p_cmd.a_addr, c_addr)),
+            a_base.eq(Mux(take_pending, p_cmd.a_addr, c_base)),
+            a_col.eq(Mux(take_pending, 0, c_col)),
+            wrap.eq(walk & (a_col == src.a_cols - 1)),
+            self.spad_a.addr.eq(a_addr),
             self.spad_a.en.eq(issue),
             self.acc_r.addr.eq(src.acc_addr + row_idx),
             self.acc_r.en.eq(issue),
@@ -157,9 +177,15 @@ class ExecUnit(wiring.Component):
                 o_prec.eq(src.precision),
                 c_row.eq(row_idx + 1),
                 c_left.eq(Mux(take_pending, p_cmd.m, c_left) - 1),
+                c_addr.eq(Mux(wrap, a_base + src.a_row_step,
+                              a_addr + Mux(walk, src.a_col_step, 1))),
+                c_base.eq(Mux(wrap, a_base + src.a_row_step, a_base)),
+                c_col.eq(Mux(wrap, 0, a_col + 1)),
             ]
         with m.If(take_pending):
-            m.d.sync += [c_cmd.eq(p_cmd), o_kn.eq(p_cmd.k * p_cmd.n)]
+            m.d.sync += [c_cmd.eq(p_cmd),
+                         o_kn.eq(Mux(p_cmd.diagonal, Mux(p_cmd.k < p_cmd.n, p_cmd.k, p_cmd.n),
+                                     p_cmd.k * p_cmd.n))]
 
         ops = self.ops.payload
         for i in range(rows):

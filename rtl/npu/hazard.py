@@ -5,13 +5,21 @@ Each unit's command is summarised by a *footprint* of half-open row ranges ``[st
 ==========  =====================================  ==========================================
 unit        reads                                  writes
 ==========  =====================================  ==========================================
-LOAD        --                                     SPAD or ACC ``[local_addr, +rows)``
-COMPUTE     SPAD ``[a_addr, +m)``, ``[w_addr, +k)``,  ACC ``[acc_addr, +m)``
+LOAD        --                                     SPAD or ACC ``[local_addr, last + 1)``
+COMPUTE     SPAD ``[a_addr, a_last + 1)``,           ACC ``[acc_addr, +m)``
+            ``[w_addr, +k)``,
             ACC ``[acc_addr, +m)`` if ``accumulate``
 STORE       ACC ``[acc_addr, +rows)``, ACC rows     --
             ``[scale_addr, +1)`` if scale
             (``+2`` in a TFLite ``requant`` mode)
 ==========  =====================================  ==========================================
+
+``last`` is the largest destination row of the LOAD (``local_addr + rows - 1``, or with a 2-D
+placement ``local_addr + (local_groups - 1) * local_row_step + local_cols - 1``) and ``a_last``
+the largest SPAD row of A the COMPUTE reads (``a_addr + m - 1``, or with a walk ``a_addr +
+(a_rows - 1) * a_row_step + (a_cols - 1) * a_col_step``). A range is a superset of the rows
+touched (a walk or placement with gaps), which is safe. Only validated commands get a
+footprint, so these rows lie inside the memory and fit the 17-bit range ends.
 
 Two commands of different units *conflict* when one writes a row the other reads or writes
 (RAW, WAR, WAW). The relation is symmetric, so one function per pair of units serves both
@@ -51,10 +59,15 @@ def footprint_of(kind, fields, view):
     ``fields`` (a :func:`~.descriptor.command_layout` view); ``kind`` is ``"load"``,
     ``"compute"`` or ``"store"``."""
     if kind == "load":
+        placed = (fields.local_groups - 1) * fields.local_row_step + fields.local_cols
         return [view.spad.eq(fields.target == LoadTarget.SPAD.value),
-                *_set(view.rows, fields.local_addr, fields.rows)]
+                *_set(view.rows, fields.local_addr,
+                      Mux(fields.local_cols == 0, fields.rows, placed))]
     if kind == "compute":
-        return [*_set(view.a, fields.a_addr, fields.m), *_set(view.w, fields.w_addr, fields.k),
+        walked = ((fields.a_rows - 1) * fields.a_row_step
+                  + (fields.a_cols - 1) * fields.a_col_step + 1)
+        return [*_set(view.a, fields.a_addr, Mux(fields.a_cols == 0, fields.m, walked)),
+                *_set(view.w, fields.w_addr, fields.k),
                 *_set(view.acc, fields.acc_addr, fields.m),
                 view.accumulate.eq(fields.accumulate)]
     if kind == "store":

@@ -104,18 +104,28 @@ class Validator(wiring.Component):
         to_spad = f.target == LoadTarget.SPAD.value
         lsz = Mux(f.elem == 2, 2, f.elem[0])    # log2 element bytes (elem 0, 1, 2)
         depth = Mux(to_spad, cfg.npu_spad_rows, cfg.npu_acc_rows)
+        placed = f.local_cols != 0
+        # Largest destination row, exact (16 + 32 bits + 16: no overflow).
+        last = Mux(placed, f.local_addr + (f.local_groups - 1) * f.local_row_step
+                   + f.local_cols - 1, f.local_addr + f.rows - 1)
+        fill = f.fill
         checks = {
             ErrorCode.RESERVED: _overlaps_any(w, reserved_masks(Opcode.LOAD))
-            | f.target[1] | (f.elem == 3),
-            ErrorCode.ZERO_DIM: (f.rows == 0) | (f.cols == 0),
+            | f.target[1] | (f.elem == 3)
+            | (~placed & ((f.local_groups != 0) | (f.local_row_step != 0)))
+            | Mux(fill, (f.dram_addr != 0) | (f.dram_stride != 0) | f.broadcast,
+                  f.fill_value != 0),
+            ErrorCode.ZERO_DIM: (f.rows == 0) | (f.cols == 0) | (placed & (f.local_groups == 0)),
             ErrorCode.DIM_TOO_LARGE: f.cols > Mux(to_spad, cfg.npu_lanes, cfg.npu_cols),
-            ErrorCode.BAD_COMBINATION: Mux(to_spad, f.elem == 2, f.elem != 2),
-            ErrorCode.MISALIGNED: (f.dram_addr & _low_mask(lsz)).any()
-            | (~f.broadcast & (f.dram_stride & _low_mask(lsz)).any()),
-            ErrorCode.STRIDE: ~f.broadcast & (f.dram_stride < (f.cols << lsz)),
-            ErrorCode.LOCAL_RANGE: (f.local_addr + f.rows) > depth,
+            ErrorCode.BAD_COMBINATION: Mux(to_spad, f.elem == 2, f.elem != 2)
+            | (placed & (f.rows != f.local_groups * f.local_cols)),
+            ErrorCode.MISALIGNED: ~fill & ((f.dram_addr & _low_mask(lsz)).any()
+                                           | (~f.broadcast & (f.dram_stride
+                                                              & _low_mask(lsz)).any())),
+            ErrorCode.STRIDE: ~fill & ~f.broadcast & (f.dram_stride < (f.cols << lsz)),
+            ErrorCode.LOCAL_RANGE: last >= depth,
         }
-        return checks, lsz, f.broadcast
+        return checks, lsz, f.broadcast, fill
 
     def _compute_checks(self, m, w):
         cfg = self._config
@@ -123,13 +133,18 @@ class Validator(wiring.Component):
         m.d.comb += unpack_fields(Opcode.COMPUTE, w, f)
         fp16 = f.precision == Precision.FP16.value
         spad, acc = cfg.npu_spad_rows, cfg.npu_acc_rows
+        walk = f.a_cols != 0
+        # Largest SPAD row of A, exact (16 + 32 + 32 bits: no overflow).
+        a_last = Mux(walk, f.a_addr + (f.a_rows - 1) * f.a_row_step
+                     + (f.a_cols - 1) * f.a_col_step, f.a_addr + f.m - 1)
         return {
-            ErrorCode.RESERVED: _overlaps_any(w, reserved_masks(Opcode.COMPUTE)),
-            ErrorCode.ZERO_DIM: (f.m == 0) | (f.k == 0) | (f.n == 0),
+            ErrorCode.RESERVED: _overlaps_any(w, reserved_masks(Opcode.COMPUTE))
+            | (~walk & ((f.a_rows != 0) | (f.a_col_step != 0) | (f.a_row_step != 0))),
+            ErrorCode.ZERO_DIM: (f.m == 0) | (f.k == 0) | (f.n == 0) | (walk & (f.a_rows == 0)),
             ErrorCode.DIM_TOO_LARGE: (f.k > cfg.npu_rows) | (f.n > cfg.npu_cols),
             ErrorCode.BAD_COMBINATION: (f.dataflow == Dataflow.OS.value)
-            | (fp16 & (not cfg.npu_fp16)),
-            ErrorCode.LOCAL_RANGE: ((f.a_addr + f.m) > spad) | ((f.w_addr + f.k) > spad)
+            | (fp16 & (not cfg.npu_fp16)) | (walk & (f.m != f.a_rows * f.a_cols)),
+            ErrorCode.LOCAL_RANGE: (a_last >= spad) | ((f.w_addr + f.k) > spad)
             | ((f.acc_addr + f.m) > acc),
         }
 
@@ -185,7 +200,7 @@ class Validator(wiring.Component):
         # Stage 1: field checks, footprint product.
         w = [s0_words[i] for i in range(DESCRIPTOR_WORDS)]
         opcode = w[0][:4]
-        load, load_lsz, broadcast = self._load_checks(m, w)
+        load, load_lsz, broadcast, fill = self._load_checks(m, w)
         compute = self._compute_checks(m, w)
         store, store_lsz = self._store_checks(m, w)
         is_load = opcode == Opcode.LOAD.value
@@ -223,7 +238,7 @@ class Validator(wiring.Component):
                 s1_valid.eq(s0_valid),
                 s1_words.eq(s0_words),
                 s1_early.eq(early),
-                s1_dma.eq(is_load | is_store),
+                s1_dma.eq((is_load & ~fill) | is_store),
                 s1_product.eq(rows_m1 * w[2]),
                 s1_row_bytes.eq(w[3][16:] << Mux(is_load, load_lsz, store_lsz)),
                 s1_first.eq(w[1]),

@@ -99,15 +99,24 @@ class Command:
     def get(self, name):
         return int(getattr(self.fields.get(name, 0), "value", self.fields.get(name, 0)))
 
+    def all_fields(self):
+        """Every field of the command's opcode as an int (missing ones 0)."""
+        from dure.rtl.npu.descriptor import FIELDS
+        return {name: self.get(name) for name in FIELDS[_OPCODES[self.unit]]}
+
 
 def _ranges(cmd, config):
     """(memory, first row, end row, writes) of every local range ``cmd`` touches."""
+    from dure.sim.npu_validate import a_rows_read, local_rows_written
+
     g = cmd.get
     if cmd.unit == "load":
         mem = "acc" if g("target") == 1 else "spad"
-        return [(mem, g("local_addr"), g("local_addr") + g("rows"), True)]
+        rows = local_rows_written(cmd.all_fields())
+        return [(mem, min(rows), max(rows) + 1, True)]
     if cmd.unit == "exec":
-        out = [("spad", g("a_addr"), g("a_addr") + g("m"), False),
+        a_rows = a_rows_read(cmd.all_fields())
+        out = [("spad", min(a_rows), max(a_rows) + 1, False),
                ("spad", g("w_addr"), g("w_addr") + g("k"), False),
                ("acc", g("acc_addr"), g("acc_addr") + g("m"), True)]
         return out

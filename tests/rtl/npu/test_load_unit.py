@@ -1,5 +1,6 @@
 """LoadUnit with its DMA reader: lane conversion, zero lanes, broadcast, ACC target with a
-stalling write port, bus error (no row written after the failing one)."""
+stalling write port, bus error (no row written after the failing one), fill (no DMA access)
+and 2-D placement."""
 
 import random
 
@@ -9,6 +10,7 @@ from amaranth.sim import Simulator
 from dure.rtl.npu.commands import ElemType, LoadTarget
 from dure.rtl.npu.dma import Dma
 from dure.rtl.npu.load_unit import LoadUnit, load_row_bytes
+from dure.sim.npu_validate import local_rows_written
 from dure.sim.verif.npu_datapath import Command, MemoryTarget, reference, send_stream
 
 from dure.config import SoCConfig
@@ -33,11 +35,12 @@ class Bench(wiring.Component):
         return m
 
 
-def run(cmds, mem, err_words=(), acc_ready=0.5, seed=0):
+def run(cmds, mem, err_words=(), acc_ready=0.5, seed=0, bus_log=None):
     dut = Bench()
     rng = random.Random(seed)
     target = MemoryTarget(dut.dma.bus, mem, latency=3, jitter=2, gnt_probability=0.7,
-                          seed=seed, err_words=set(err_words))
+                          seed=seed, err_words=set(err_words),
+                          log=[] if bus_log is None else bus_log)
     writes, results = [], []
     load = dut.load
 
@@ -69,14 +72,30 @@ def run(cmds, mem, err_words=(), acc_ready=0.5, seed=0):
     return writes, results
 
 
+def check_writes(writes, cmds, mem):
+    """The row writes go to the reference's destination rows in order, and replaying them
+    command by command leaves each written row as the reference model does."""
+    at = 0
+    for cmd in cmds:
+        _, spad, acc = reference(CFG, [cmd], mem)
+        tgt, arr = ("acc", acc) if cmd.get("target") else ("spad", spad)
+        rows = local_rows_written(cmd.all_fields())
+        mine = writes[at:at + len(rows)]
+        at += len(rows)
+        assert [(t, row) for t, row, _ in mine] == [(tgt, row) for row in rows]
+        final = {row: lanes for _, row, lanes in mine}
+        assert final == {row: [int(v) for v in arr[row]] for row in rows}
+    assert at == len(writes)
+
+
 def expected_writes(cmds, mem):
-    """(memory, row, lanes) of every row write the reference makes, in order."""
+    """(memory, row, lanes) of every row write the reference makes, in order (for commands
+    whose destination rows are distinct)."""
     out = []
     for cmd in cmds:
         _, spad, acc = reference(CFG, [cmd], mem)
         tgt, arr = ("acc", acc) if cmd.get("target") else ("spad", spad)
-        for r in range(cmd.get("rows")):
-            row = cmd.get("local_addr") + r
+        for row in local_rows_written(cmd.all_fields()):
             out.append((tgt, row, [int(v) for v in arr[row]]))
     return out
 
@@ -112,3 +131,36 @@ def test_bus_error_stops_writes():
     writes, errors = run([bad, good], mem, err_words={(2 + 3 * 20) // 4})
     assert errors == [1, 0]
     assert writes == expected_writes([bad], mem)[:3] + expected_writes([good], mem)
+
+
+def test_fill_and_placement():
+    rng = random.Random(4)
+    mem = bytearray(rng.randbytes(256))
+    spad, acc = dict(target=LoadTarget.SPAD), dict(target=LoadTarget.ACC, elem=ElemType.WORD32)
+    fill = dict(fill=1, dram_addr=0, dram_stride=0)
+    cmds = [
+        Command("load", dict(**spad, elem=ElemType.INT8, **fill, fill_value=0xABCD_EF80,
+                             rows=3, cols=2, local_addr=1)),
+        Command("load", dict(**spad, elem=ElemType.FP16, **fill, fill_value=0x1234_FC00,
+                             rows=4, cols=3, local_addr=5, local_cols=1, local_groups=4,
+                             local_row_step=3)),                     # rows 5, 8, 11, 14
+        Command("load", dict(**acc, **fill, fill_value=0x8000_0001, rows=6, cols=1,
+                             local_addr=2, local_cols=2, local_groups=3, local_row_step=5)),
+        Command("load", dict(**spad, elem=ElemType.INT8, dram_addr=9, dram_stride=6, rows=6,
+                             cols=3, local_addr=0, local_cols=3, local_groups=2,
+                             local_row_step=1)),                     # overlapping groups
+        Command("load", dict(**acc, dram_addr=40, dram_stride=0, broadcast=1, rows=4, cols=2,
+                             local_addr=9, local_cols=2, local_groups=2, local_row_step=4)),
+        Command("load", dict(**spad, elem=ElemType.FP16, **fill, fill_value=0x7E00, rows=2,
+                             cols=3, local_addr=15, local_cols=1, local_groups=2,
+                             local_row_step=0)),                    # step 0: one row twice
+    ]
+    dut_writes, errors = run(cmds, mem)
+    assert errors == [0] * len(cmds)
+    check_writes(dut_writes, cmds, mem)
+    fills = [cmd for cmd in cmds if cmd.get("fill")]
+    bus_log = []
+    dut_writes, errors = run(fills, mem, acc_ready=1.0, bus_log=bus_log)
+    assert errors == [0] * len(fills)
+    check_writes(dut_writes, fills, mem)
+    assert bus_log == []                          # a fill makes no main-memory access
