@@ -411,12 +411,14 @@ def walk_descriptors(config, layer, plan=None):
             if iy1 > iy0:
                 nv = iy1 - iy0
                 first = region + (iy0 + g.pt - py0) * g.wp + g.pl
+                placement = dict(local_cols=g.width, local_groups=nv, local_row_step=g.wp) \
+                    if g.wp != g.width else {}       # rows already contiguous: a plain LOAD
                 out.append(_Cmd(encode(
                     Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
                     dram_addr=layer.x_addr + ((n * g.height + iy0) * g.width) * x_pix
                     + c * layer.k_chunk * eb,
                     dram_stride=x_pix, rows=nv * g.width, cols=kk, local_addr=first,
-                    local_cols=g.width, local_groups=nv, local_row_step=g.wp),
+                    **placement),
                     spad_write=(first, first + (nv - 1) * g.wp + g.width)))
         return out
 
