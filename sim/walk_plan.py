@@ -330,6 +330,12 @@ class _Cmd:
     words: list
     spad_write: tuple = None     # (first, end) SPAD rows a LOAD writes
     spad_reads: tuple = ()       # SPAD row ranges a COMPUTE reads
+    acc_write: tuple = None      # (first, end) ACC rows a COMPUTE or LOAD writes
+    acc_read: tuple = None       # (first, end) ACC rows a STORE reads
+
+
+#: The first unit's LOADs go this many COMPUTEs ahead of the first one that needs them.
+JIT_LEAD = 2
 
 
 def _units(layer, plan):
@@ -380,7 +386,16 @@ def walk_descriptors(config, layer, plan=None):
             nn = layer.chunk_cols(j)
             base = weight_base(u_index, jj, j)
             kin = layer.kin(j)
-            pieces = [(t * kin, kin) for t in range(g.kh * g.kw)] if per_tap else [(0, rows)]
+            taps = g.kh * g.kw
+            if per_tap == "jit":         # taps [0, 1), [1, 2), [2, 4), [4, 8), ...
+                bounds = [0] + [min(taps, 1 << e) for e in range(taps.bit_length() + 1)]
+                bounds = sorted(set(bounds))
+                pieces = [(t0 * kin, (t1 - t0) * kin) for t0, t1 in
+                          zip(bounds, bounds[1:], strict=False)]
+            elif per_tap:
+                pieces = [(t * kin, kin) for t in range(taps)]
+            else:
+                pieces = [(0, rows)]
             for r0, nr in pieces:
                 out.append(_Cmd(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
                                        dram_addr=addr + r0 * nn * eb, dram_stride=nn * eb,
@@ -444,10 +459,12 @@ def walk_descriptors(config, layer, plan=None):
         out = []
         for jj in range(gcount):
             j = j0 + jj
+            first = acc_base(u_index) + jj * plan.bh * g.ow
             out.append(_Cmd(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
                                    broadcast=1, dram_addr=layer.acc_init + 4 * j * layer.n_chunk,
                                    rows=rows * g.ow, cols=layer.chunk_cols(j),
-                                   local_addr=acc_base(u_index) + jj * plan.bh * g.ow)))
+                                   local_addr=first),
+                            acc_write=(first, first + rows * g.ow)))
         return out
 
     def computes(u_index, unit, block_index):
@@ -473,19 +490,24 @@ def walk_descriptors(config, layer, plan=None):
                             sr = min(plan.sbh, rows - s0)
                             a = base + c * th_full * g.wp + (s0 * g.sh + ky) * g.wp + kx
                             a_end = a + (sr - 1) * g.sh * g.wp + (g.ow - 1) * g.sw + 1
+                            acc = acc_base(u_index) + jj * plan.bh * g.ow + s0 * g.ow
                             out.append(_Cmd(encode(
                                 Opcode.COMPUTE, precision=layer.precision,
                                 accumulate=int(not first or layer.acc_init is not None),
                                 diagonal=int(layer.diagonal), a_addr=a, w_addr=w_row,
-                                acc_addr=acc_base(u_index) + jj * plan.bh * g.ow + s0 * g.ow,
-                                m=sr * g.ow, k=kk, n=layer.chunk_cols(j), a_cols=g.ow,
-                                a_rows=sr, a_col_step=g.sw, a_row_step=g.sh * g.wp),
-                                spad_reads=((a, a_end), (w_row, w_row + kk))))
+                                acc_addr=acc, m=sr * g.ow, k=kk, n=layer.chunk_cols(j),
+                                a_cols=g.ow, a_rows=sr, a_col_step=g.sw,
+                                a_row_step=g.sh * g.wp),
+                                spad_reads=((a, a_end), (w_row, w_row + kk)),
+                                acc_write=(acc, acc + sr * g.ow)))
         return out
 
-    def stores(u_index, unit):
+    def stores(u_index, unit, split=False):
+        """STOREs of a unit: per chunk (``split``: per chunk and sub-block)."""
         n, oy0, rows, j0, gcount = unit
         out = []
+        pieces = [(s0, min(plan.sbh, rows - s0)) for s0 in range(0, rows, plan.sbh)] \
+            if split else [(0, rows)]
         for jj in range(gcount):
             j = j0 + jj
             nn = layer.chunk_cols(j)
@@ -496,9 +518,12 @@ def walk_descriptors(config, layer, plan=None):
             if layer.runs is None:
                 if fields.get("scale"):
                     fields["scale_addr"] = plan.const_row + j * layer.const_per_chunk
-                out.append(_Cmd(encode(Opcode.STORE, **fields, dram_addr=dram0,
-                                       dram_stride=o_pix, rows=rows * g.ow, cols=nn,
-                                       acc_addr=acc0)))
+                for s0, sr in pieces:
+                    px = s0 * g.ow
+                    out.append(_Cmd(encode(Opcode.STORE, **fields,
+                                           dram_addr=dram0 + px * o_pix, dram_stride=o_pix,
+                                           rows=sr * g.ow, cols=nn, acc_addr=acc0 + px),
+                                    acc_read=(acc0 + px, acc0 + px + sr * g.ow)))
                 continue
             for y in range(rows):
                 for run in layer.runs(oy0 + y):
@@ -506,10 +531,12 @@ def walk_descriptors(config, layer, plan=None):
                     px = y * g.ow + run.first
                     out.append(_Cmd(encode(Opcode.STORE, **fields,
                                            dram_addr=dram0 + px * o_pix, dram_stride=o_pix,
-                                           rows=run.rows, cols=nn, acc_addr=acc0 + px)))
+                                           rows=run.rows, cols=nn, acc_addr=acc0 + px),
+                                    acc_read=(acc0 + px, acc0 + px + run.rows)))
         return out
 
-    # Prologue: constants, shared / resident weights, padding columns, the first unit's loads.
+    # Prologue: constants and shared weights (small), then the first unit's own LOADs, each
+    # just ahead of the first COMPUTE that needs it (JIT below).
     words = []
     if layer.const_rows:
         words.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
@@ -521,10 +548,6 @@ def walk_descriptors(config, layer, plan=None):
         words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, dram_addr=addr,
                             dram_stride=layer.n_chunk * eb, rows=rows, cols=layer.n_chunk,
                             local_addr=0))
-    elif plan.wmode == "resident":
-        for j in range(layer.out_chunks):
-            words += [c.words for c in weight_loads(0, (0, 0, 0, j, 1), False)]
-    words += [c.words for c in side_fills()]
 
     block_of = []
     bi = -1
@@ -533,10 +556,23 @@ def walk_descriptors(config, layer, plan=None):
             bi += 1
         block_of.append(bi)
     first_unit = units[0]
-    pre = tile_loads(first_unit, 0) + acc_init(0, first_unit)
-    if plan.wmode in ("double", "single"):
-        pre = weight_loads(0, first_unit, False) + pre
-    words += [c.words for c in pre]
+    pre = side_fills() + tile_loads(first_unit, 0) + acc_init(0, first_unit)
+    if plan.wmode == "resident":
+        pre += [c for j in range(layer.out_chunks)
+                for c in weight_loads(0, (0, 0, 0, j, 1), "jit")]
+    elif plan.wmode in ("double", "single"):
+        pre += weight_loads(0, first_unit, "jit")
+
+    def first_use(cmd, comp):
+        for ci, cp in enumerate(comp):
+            if cmd.spad_write is not None and \
+                    any(r0 < cmd.spad_write[1] and cmd.spad_write[0] < r1
+                        for r0, r1 in cp.spad_reads):
+                return ci
+            if cmd.acc_write is not None and cp.acc_write[0] < cmd.acc_write[1] and \
+                    cmd.acc_write[0] < cp.acc_write[1]:
+                return ci
+        return len(comp)
 
     for i, u in enumerate(units):
         comp = computes(i, u, block_of[i])
@@ -551,7 +587,8 @@ def walk_descriptors(config, layer, plan=None):
         # Side command d goes after COMPUTE floor(d * nc / ns), but not before the COMPUTE
         # after the last one of this unit that reads the SPAD rows it writes (so it does not
         # hold the LOAD unit's slot waiting for that COMPUTE).
-        after = []
+        slots = []                               # (after COMPUTE index, order, cmd)
+        last = 0
         for d, cmd in enumerate(side):
             q = d * len(comp) // len(side)
             if cmd.spad_write is not None:
@@ -559,14 +596,28 @@ def walk_descriptors(config, layer, plan=None):
                 for ci, cp in enumerate(comp):
                     if any(r0 < w1 and w0 < r1 for r0, r1 in cp.spad_reads):
                         q = max(q, ci + 1)
-            after.append(max(q, after[-1] if after else 0))
+            last = max(q, last)
+            slots.append((last, 1, cmd))
+        if i == 0:
+            # The first unit's own LOADs: those its first COMPUTE needs before it, the others
+            # JIT_LEAD COMPUTEs ahead of their first use, in order of use.
+            uses = sorted(((first_use(cmd, comp), n, cmd) for n, cmd in enumerate(pre)),
+                          key=lambda t: t[:2])
+            words += [cmd.words for use, _, cmd in uses if use == 0]
+            slots += [(max(0, use - JIT_LEAD), 0, cmd) for use, _, cmd in uses if use > 0]
+        if i + 1 == len(units):
+            # The last unit's STOREs, per sub-block, right after the COMPUTE that finishes it.
+            for cmd in stores(i, u, split=True):
+                writer = max(ci for ci, cp in enumerate(comp)
+                             if cp.acc_write[0] < cmd.acc_read[1] and
+                             cmd.acc_read[0] < cp.acc_write[1])
+                slots.append((writer, 2, cmd))
+        slots.sort(key=lambda t: t[:2])
         done = 0
         for ci, cp in enumerate(comp):
             words.append(cp.words)
-            while done < len(side) and after[done] <= ci:
-                words.append(side[done].words)
+            while done < len(slots) and slots[done][0] <= ci:
+                words.append(slots[done][2].words)
                 done += 1
-        words += [c.words for c in side[done:]]
-        if i + 1 == len(units):
-            words += [c.words for c in stores(i, u)]
+        words += [c[2].words for c in slots[done:]]
     return words
