@@ -96,8 +96,8 @@ def _f32_bits(v):
     return int(np.float32(v).view(np.uint32))
 
 
-def _program(config, layer, x_shape, cout, dtype, notes=()):
-    plan = plan_walk(config, layer)
+def _program(config, layer, x_shape, cout, dtype, notes=(), wmodes=None):
+    plan = plan_walk(config, layer, wmodes)
     words = walk_descriptors(config, layer, plan)
     g = layer.geo
     r, c = config.npu_rows, config.npu_cols
@@ -185,13 +185,15 @@ def _diag_weights_matrix(w):
 def conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point, output_zero_point,
                         multiplier, shift, stride=1, padding="SAME", dilation=1, lo=-128,
                         hi=127, x_addr, out_addr, param_addr,
-                        rounding=RequantMode.TFLITE_DOUBLE_ROUNDING):
+                        rounding=RequantMode.TFLITE_DOUBLE_ROUNDING, wmodes=None):
     """CONV_2D INT8 (:func:`dure.sim.golden_tflite.conv2d_int8`) as a
     :class:`~dure.sim.layer_program.LayerProgram` (see the module docstring).
 
     ``x_shape``: (N, H, W, Cin); ``w``: int8 (Cout, KH, KW, Cin); ``bias``: int32 (Cout,) or
     None; the output (N, OH, OW, Cout) int8 goes to ``out_addr`` (dense NHWC); the parameter
-    bytes take ``program.param_bytes`` from ``param_addr`` (16-byte aligned)."""
+    bytes take ``program.param_bytes`` from ``param_addr`` (16-byte aligned). ``wmodes``
+    restricts the weight buffering the planner may pick (:func:`dure.sim.walk_plan.plan_walk`;
+    tests force each)."""
     stride = _check_common(config, x_shape, stride, dilation, Precision.INT8)
     array_arg("w", w, np.int8, 4)
     cout, kh, kw, cin = w.shape
@@ -210,12 +212,12 @@ def conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point, output_ze
                         Precision.INT8, x_addr=x_addr, out_addr=out_addr, params=params,
                         acc_init=acc_init, pad_value=zi & 0xFFFF, store=store, const=const,
                         const_per_chunk=2, cout=cout, diagonal=False)
-    return _program(config, layer, x_shape, cout, np.int8)
+    return _program(config, layer, x_shape, cout, np.int8, wmodes=wmodes)
 
 
 def conv2d_fp16_program(config, x_shape, w, bias=None, *, stride=1, padding="SAME",
                         dilation=1, scale=None, lo=None, hi=None, x_addr, out_addr,
-                        param_addr):
+                        param_addr, wmodes=None):
     """CONV_2D FP16 (:func:`dure.sim.golden_tflite_fp16.conv2d_fp16`); arguments as
     :func:`conv2d_int8_program` with float16 ``w``, float32 ``bias`` / ``scale`` (optional)
     and float clamp bounds (optional)."""
@@ -234,7 +236,7 @@ def conv2d_fp16_program(config, x_shape, w, bias=None, *, stride=1, padding="SAM
                         Precision.FP16, x_addr=x_addr, out_addr=out_addr, params=params,
                         acc_init=acc_init, pad_value=0, store=store, const=const,
                         const_per_chunk=1, cout=cout, diagonal=False)
-    return _program(config, layer, x_shape, cout, np.float16)
+    return _program(config, layer, x_shape, cout, np.float16, wmodes=wmodes)
 
 
 def depthwise_conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point,

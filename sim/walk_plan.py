@@ -62,6 +62,8 @@ __all__ = ["Geometry", "geometry", "WalkLayer", "WalkPlan", "plan_walk", "walk_d
 
 #: Estimated cycles to hand one descriptor to the NPU (the planner's cost estimate only).
 PUSH_CYCLES = 12
+#: Tie-break weight of a descriptor in the blocking search (cycles).
+DESCRIPTOR_WEIGHT = 4
 
 
 @dataclass(frozen=True)
@@ -247,7 +249,9 @@ def _estimate(config, layer, bh, sbh, gn, wmode):
         for gi in range(groups):
             chunks = min(gn, nt - gi * gn)
             per_step = sum(max(m, RELOAD * r) for m in subs) * chunks
-            per_step = max(per_step, max(subs) + LATENCY)
+            # an accumulation onto the same rows waits for the previous one's results and
+            # then its own weight load: hidden only by that much other work in between
+            per_step = max(per_step, max(subs) + LATENCY + RELOAD * r // 2)
             compute += taps * steps_in * per_step
             commands += taps * steps_in * len(subs) * chunks + 2 * chunks
     compute *= g.batch
@@ -259,17 +263,19 @@ def _estimate(config, layer, bh, sbh, gn, wmode):
     reloads = 1 if wmode in ("resident", "shared") else blocks * g.batch
     memory = (g.batch * tile_bytes + reloads * w_bytes
               + g.pixels * layer.cout * layer.out_bytes) // BYTES_PER_CYCLE
-    if wmode == "single":
+    if wmode in ("single", "taps"):
         commands += reloads * nt * taps
     push = commands * PUSH_CYCLES
     return max(compute, memory, push) + max(subs) + LATENCY, commands
 
 
-def plan_walk(config, layer):
+def plan_walk(config, layer, wmodes=None):
     """The :class:`WalkPlan` of ``layer`` on ``config``'s NPU: the blocking with the lowest
     estimated time (compute: per tap and input chunk, ``max(sum of max(m, RELOAD * R) over the
     group's COMPUTEs, m + LATENCY)``; memory at BYTES_PER_CYCLE; descriptors at PUSH_CYCLES;
-    the largest of the three), fewest descriptors on a tie.
+    the largest of the three) plus DESCRIPTOR_WEIGHT cycles per descriptor (so that of two
+    near-equal blockings the one with larger COMPUTEs wins). ``wmodes``: the weight modes
+    the search may pick (default: all; tests force each one).
 
     Raises ValueError when no blocking fits the SPAD and ACC."""
     g = layer.geo
@@ -296,6 +302,7 @@ def plan_walk(config, layer):
             units = blocks * g.batch * -(-nt // gn)
             if (2 if units > 1 else 1) * half > const_row:
                 continue
+            kmax = max(layer.kin(j) for j in range(nt))
             if layer.shared_weight is not None:
                 modes = [("shared", layer.shared_weight[1])]
             elif gn == nt:
@@ -303,18 +310,24 @@ def plan_walk(config, layer):
             else:
                 modes = [("resident", nt * slot), ("double", 2 * gn * slot),
                          ("single", gn * slot)]
+            if layer.shared_weight is None and g.kh * g.kw > 2:
+                modes.append(("taps", 2 * gn * kmax))
             for wmode, w_rows in modes:
+                if wmodes is not None and wmode not in wmodes:
+                    continue
                 for tb in sorted({tbufs, 1}, reverse=True):
                     if w_rows + tb * tile > s_rows:
                         continue
                     for sbh in sorted(sbh_options):
                         cost = _estimate(config, layer, bh, sbh, gn, wmode)
-                        cost = (cost[0] + (0 if tb == tbufs else tile // 2), cost[1])
+                        cost = (cost[0] + (0 if tb == tbufs else tile // 2)
+                                + DESCRIPTOR_WEIGHT * cost[1], cost[1])
                         if best is None or cost < best.cost:
-                            best = WalkPlan(bh, sbh, gn, wmode, tb, slot, w_rows, tile,
+                            best = WalkPlan(bh, sbh, gn, wmode, tb,
+                                            kmax if wmode == "taps" else slot, w_rows, tile,
                                             half, const_row, cost)
                     break            # two tile buffers fit: one is never better
-                if wmode == "resident" and w_rows + tile <= s_rows:
+                if wmode == "resident" and w_rows + tile <= s_rows and wmodes is None:
                     break            # resident fits: the others load more
     if best is None:
         raise ValueError(f"the NPU's SPAD ({s_rows} rows) / ACC ({a_rows} rows) hold no "
@@ -369,6 +382,29 @@ def walk_descriptors(config, layer, plan=None):
                            **kw),
                     spad_write=(first, first + (groups - 1) * step + rows // groups
                                 if groups else first + rows))
+
+    def weight_row(u_index, j_in_group, j, t):
+        """SPAD row of tap t's weight matrix of chunk j (the group's jj-th)."""
+        if plan.wmode == "taps":
+            return ((t % 2) * plan.gn + j_in_group) * plan.slot
+        return weight_base(u_index, j_in_group, j) + t * layer.kin(j)
+
+    def tap_loads(unit, taps):
+        """Taps mode: the group's weight matrices of ``taps``, one LOAD per (tap, chunk)."""
+        _, _, _, j0, gcount = unit
+        out = []
+        for t in taps:
+            for jj in range(gcount):
+                j = j0 + jj
+                addr, _ = layer.weights(j)
+                nn, kin = layer.chunk_cols(j), layer.kin(j)
+                base = weight_row(0, jj, j, t)
+                out.append(_Cmd(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
+                                       dram_addr=addr + t * kin * nn * eb,
+                                       dram_stride=nn * eb, rows=kin, cols=nn,
+                                       local_addr=base),
+                                spad_write=(base, base + kin)))
+        return out
 
     def weight_base(u_index, j_in_group, j):
         if plan.wmode == "resident":
@@ -483,7 +519,7 @@ def walk_descriptors(config, layer, plan=None):
                         if layer.shared_weight is not None:
                             w_row = 0
                         else:
-                            w_row = weight_base(u_index, jj, j) + t * layer.kin(j) + \
+                            w_row = weight_row(u_index, jj, j, t) + \
                                 (0 if layer.diagonal else c * layer.k_chunk)
                         first = t == 0 and (layer.diagonal or c == 0)
                         for s0 in range(0, rows, plan.sbh):
@@ -562,6 +598,8 @@ def walk_descriptors(config, layer, plan=None):
                 for c in weight_loads(0, (0, 0, 0, j, 1), "jit")]
     elif plan.wmode in ("double", "single"):
         pre += weight_loads(0, first_unit, "jit")
+    elif plan.wmode == "taps":
+        pre += tap_loads(first_unit, range(min(2, g.kh * g.kw)))
 
     def first_use(cmd, comp):
         for ci, cp in enumerate(comp):
@@ -581,6 +619,8 @@ def walk_descriptors(config, layer, plan=None):
             nxt = units[i + 1]
             if plan.wmode in ("double", "single"):
                 side += weight_loads(i + 1, nxt, plan.wmode == "single")
+            elif plan.wmode == "taps":
+                side += tap_loads(nxt, range(min(2, g.kh * g.kw)))
             if block_of[i + 1] != block_of[i]:
                 side += tile_loads(nxt, block_of[i + 1])
             side += acc_init(i + 1, nxt)
@@ -605,6 +645,18 @@ def walk_descriptors(config, layer, plan=None):
                           key=lambda t: t[:2])
             words += [cmd.words for use, _, cmd in uses if use == 0]
             slots += [(max(0, use - JIT_LEAD), 0, cmd) for use, _, cmd in uses if use > 0]
+        if plan.wmode == "taps":
+            # This unit's taps 2.. into the buffer of tap t - 2: spread between the COMPUTE
+            # after the last one reading that buffer and the first one of tap t.
+            for t in range(2, g.kh * g.kw):
+                loads = tap_loads(u, [t])
+                use = t * len(comp) // (g.kh * g.kw)      # the first COMPUTE of tap t
+                free = max(ci for ci, cp in enumerate(comp[:use])
+                           if any(r0 < loads[0].spad_write[1] and
+                                  loads[0].spad_write[0] < r1 for r0, r1 in cp.spad_reads))
+                gap = max(1, (use - free - 2) // (len(loads) + 1))
+                for k, cmd in enumerate(loads):
+                    slots.append((min(use - 1, free + 1 + (k + 1) * gap), 0, cmd))
         if i + 1 == len(units):
             # The last unit's STOREs, per sub-block, right after the COMPUTE that finishes it.
             for cmd in stores(i, u, split=True):

@@ -239,10 +239,12 @@ def test_random_convolutions(seed):
 @pytest.mark.parametrize("precision", ["int8", "fp16"])
 @pytest.mark.parametrize("shape, mode", [((32, 32, 16, 16), "resident"),
                                          ((16, 16, 32, 32), "double"),
-                                         ((8, 8, 64, 64), "single")])
+                                         ((8, 8, 64, 64), "single"),
+                                         ((8, 8, 64, 64), "taps")])
 def test_resnet8_layers_in_each_weight_mode(shape, mode, precision):
     """The ResNet-8 3x3 layers of the benchmark on the 8x8 NPU: weights resident, in two
-    group buffers, or in one buffer refilled tap by tap behind the COMPUTEs."""
+    group buffers, in one buffer refilled tap by tap behind the COMPUTEs, or streamed tap by
+    tap through two tap buffers (the planner's pick for stage 3)."""
     config = CONFIGS["sim"]
     h, w_, ci, co = shape
     rng = np.random.default_rng(h)
@@ -251,14 +253,24 @@ def test_resnet8_layers_in_each_weight_mode(shape, mode, precision):
         x, w, bias, mult, shift = int8_case(rng, (1, h, w_, ci), co, (3, 3), 11)
         kw = dict(input_zero_point=11, output_zero_point=-2, multiplier=mult, shift=shift)
         prog = conv2d_int8_program(config, x.shape, w, bias, x_addr=xa, out_addr=oa,
-                                   param_addr=pa, **kw)
+                                   param_addr=pa, wmodes=(mode,), **kw)
         want = conv2d_int8(x, w, bias, **kw)
     else:
         x = fp16_values(rng, (1, h, w_, ci))
         w = (fp16_values(rng, (co, 3, 3, ci), specials=False) / 8).astype(np.float16)
         bias = rng.standard_normal(co).astype(np.float32)
         prog = conv2d_fp16_program(config, x.shape, w, bias, x_addr=xa, out_addr=oa,
-                                   param_addr=pa)
+                                   param_addr=pa, wmodes=(mode,))
         want = conv2d_fp16(x, w, bias)
     assert prog.plan.wmode == mode
     assert same_bits(run_on_model(model, prog, [(xa, x)]), want)
+    if mode in ("resident", "taps"):     # what the planner picks by itself
+        assert plan_walk_mode(config, shape) == mode
+
+
+def plan_walk_mode(config, shape):
+    h, w_, ci, co = shape
+    prog = conv2d_int8_program(config, (1, h, w_, ci), np.zeros((co, 3, 3, ci), np.int8), None,
+                               input_zero_point=0, output_zero_point=0, multiplier=1 << 30,
+                               shift=0, x_addr=0, out_addr=0, param_addr=0)
+    return prog.plan.wmode
