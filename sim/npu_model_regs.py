@@ -5,7 +5,8 @@ Every descriptor takes effect at its DOORBELL write (the queue is never full and
 afterwards), which is one legal timing of the contract: commands act as if executed one at a
 time in queue order. Registers as :class:`dure.rtl.npu.commands.Register` documents them;
 the performance counters that depend on timing (busy, compute, stalls) read 0, ``PERF_MACS``
-counts ``m * k * n`` per COMPUTE and the DMA byte counters the bytes the commands move.
+counts the MACs that take part (``m * k * n`` per COMPUTE, ``m * min(k, n)`` diagonal) and the
+DMA byte counters the bytes the commands move (none for a fill LOAD).
 """
 
 from dure.rtl.npu.commands import (
@@ -119,7 +120,7 @@ class NpuRegisters:
         code = self.model.execute(words)
         if code == ErrorCode.NONE:
             opcode, f = decode(words)
-            if opcode.name == "LOAD":
+            if opcode.name == "LOAD" and not f["fill"]:        # a fill reads nothing
                 rows = 1 if f["broadcast"] else f["rows"]
                 self.dma_rd += rows * f["cols"] * elem_bytes(f["elem"])
             elif opcode.name == "STORE":

@@ -89,6 +89,54 @@ static inline void npu_cmd_store_requant(uint32_t d[8], int mode)
     NPU_DESC_SET(d, STORE, REQUANT, mode);
 }
 
+/* Walk A's rows over a 2-D grid in a COMPUTE built by npu_cmd_compute (whose m must be
+ * a_rows * a_cols): A's row i is SPAD row a_addr + (i / a_cols) * row_step + (i % a_cols) *
+ * col_step. One kernel tap (ky, kx) over a block of output pixels of an image tile held one
+ * pixel per SPAD row with row pitch Wp, at stride s: a_addr = base + ky * Wp + kx,
+ * col_step = s, row_step = s * Wp. */
+static inline void npu_cmd_compute_walk(uint32_t d[8], uint32_t a_cols, uint32_t a_rows,
+                                        uint32_t col_step, uint32_t row_step)
+{
+    NPU_DESC_SET(d, COMPUTE, A_COLS, a_cols);
+    NPU_DESC_SET(d, COMPUTE, A_ROWS, a_rows);
+    NPU_DESC_SET(d, COMPUTE, A_COL_STEP, col_step);
+    NPU_DESC_SET(d, COMPUTE, A_ROW_STEP, row_step);
+}
+
+/* Only the products A[m, k] * W[k, n] with k == n take part (depthwise convolution, average
+ * pooling, element-wise add with a diagonal weight matrix per tap). */
+static inline void npu_cmd_compute_diagonal(uint32_t d[8], int diagonal)
+{
+    NPU_DESC_SET(d, COMPUTE, DIAGONAL, diagonal);
+}
+
+/* Place the rows of a LOAD built by npu_cmd_load (or npu_cmd_fill; rows must be
+ * groups * local_cols) as groups of local_cols consecutive rows, row_step rows apart: source
+ * row r goes to local_addr + (r / local_cols) * row_step + r % local_cols. */
+static inline void npu_cmd_load_place(uint32_t d[8], uint32_t local_cols, uint32_t groups,
+                                      uint32_t row_step)
+{
+    NPU_DESC_SET(d, LOAD, LOCAL_COLS, local_cols);
+    NPU_DESC_SET(d, LOAD, LOCAL_GROUPS, groups);
+    NPU_DESC_SET(d, LOAD, LOCAL_ROW_STEP, row_step);
+}
+
+/* A LOAD that reads no main memory: lanes 0..cols-1 of rows local_addr.. get value (INT8:
+ * bits 7:0 sign-extended; FP16: bits 15:0; ACC with WORD32: the word), lanes cols.. zero. */
+static inline void npu_cmd_fill(uint32_t d[8], int target, int elem, uint32_t value,
+                                uint32_t rows, uint32_t cols, uint32_t local_addr)
+{
+    npu_desc_clear(d);
+    d[0] = DURE_NPU_OP_LOAD;
+    NPU_DESC_SET(d, LOAD, TARGET, target);
+    NPU_DESC_SET(d, LOAD, ELEM, elem);
+    NPU_DESC_SET(d, LOAD, FILL, 1);
+    NPU_DESC_SET(d, LOAD, FILL_VALUE, value);
+    NPU_DESC_SET(d, LOAD, ROWS, rows);
+    NPU_DESC_SET(d, LOAD, COLS, cols);
+    NPU_DESC_SET(d, LOAD, LOCAL_ADDR, local_addr);
+}
+
 static inline void npu_cmd_fence(uint32_t d[8], int irq)
 {
     npu_desc_clear(d);

@@ -76,7 +76,9 @@ class Validator(wiring.Component):
     Latency
     -------
     3 enabled cycles from input to output (input register, field checks and the footprint
-    multiply ``(rows - 1) * stride``, footprint sum and window compare).
+    multiply ``(rows - 1) * stride``, footprint sum and window compare). The walk and placement
+    checks (``a_rows * a_cols == m``, the largest row of a walk or a placement: 16 x 16-bit
+    products) are in the field-check stage.
     """
 
     LATENCY = 3

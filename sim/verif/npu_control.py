@@ -149,11 +149,13 @@ async def submit(ctx, bus, words):
 
 def rows_touched(opcode, f):
     """``(reads, writes)``: sets of ``("spad" | "acc", row)`` of a decoded command."""
+    from dure.sim.npu_validate import a_rows_read, local_rows_written
+
     if opcode == Opcode.LOAD:
         mem = "spad" if f["target"] == LoadTarget.SPAD.value else "acc"
-        return set(), {(mem, f["local_addr"] + r) for r in range(f["rows"])}
+        return set(), {(mem, row) for row in local_rows_written(f)}
     if opcode == Opcode.COMPUTE:
-        reads = {("spad", f["a_addr"] + r) for r in range(f["m"])}
+        reads = {("spad", row) for row in a_rows_read(f)}
         reads |= {("spad", f["w_addr"] + r) for r in range(f["k"])}
         acc = {("acc", f["acc_addr"] + r) for r in range(f["m"])}
         return reads | (acc if f["accumulate"] else set()), acc

@@ -225,6 +225,26 @@ def test_refusals_and_bus_errors_recorded_first_only():
     assert all(seq in matched for seq in (0, 1, 2, 3, 4))
 
 
+@pytest.mark.parametrize("case", ["walk_gap", "walk_end", "placed_gap", "placed_end"])
+def test_walk_and_placement_ranges(case):
+    # A walked COMPUTE reads SPAD [a_addr, largest row + 1) as far as hazards go (rows in the
+    # walk's gaps included, which is safe); a placed LOAD writes [local_addr, largest + 1).
+    walk = encode(Opcode.COMPUTE, a_addr=0, w_addr=40, acc_addr=0, m=4, k=4, n=4, a_cols=2,
+                  a_rows=2, a_col_step=1, a_row_step=10)             # rows 0, 1, 10, 11
+    placed = encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.INT8, dram_addr=BASE,
+                    dram_stride=16, rows=4, cols=4, local_addr=20, local_cols=2,
+                    local_groups=2, local_row_step=10)               # rows 20, 21, 30, 31
+    commands, serialised = {
+        "walk_gap": ([walk, load(5, rows=1)], True),                 # inside the range
+        "walk_end": ([walk, load(12, rows=1)], False),
+        "placed_gap": ([placed, compute(25, 40, 8, m=1)], True),
+        "placed_end": ([placed, compute(32, 40, 8, m=1)], False),
+    }[case]
+    matched, _, regs = run(commands, latency=lambda unit, f: 30)
+    assert overlaps(matched[0], matched[1]) != serialised
+    assert (regs["PERF_STALL_DEP_LO"] >= 20) == serialised
+
+
 def random_command(rng, computes=0.3):
     """A random command: ``computes`` of them COMPUTEs, the rest mostly LOADs and STOREs."""
     kind = rng.random()
@@ -232,8 +252,23 @@ def random_command(rng, computes=0.3):
     local = lambda: rng.randrange(0, 24)            # noqa: E731 -- small ranges: many hazards
     if kind < 0.3 * other:
         target = rng.choice([LoadTarget.SPAD, LoadTarget.ACC])
+        if rng.random() < 0.3:                              # 2-D placement, maybe a fill
+            cols, groups = rng.randint(1, 3), rng.randint(1, 3)
+            elem = ElemType.INT8 if target == LoadTarget.SPAD else ElemType.WORD32
+            fill = rng.random() < 0.5
+            return encode(Opcode.LOAD, target=target, elem=elem, fill=fill,
+                          dram_addr=0 if fill else BASE, dram_stride=0 if fill else 16,
+                          fill_value=rng.getrandbits(32) if fill else 0, rows=cols * groups,
+                          cols=4, local_addr=local(), local_cols=cols, local_groups=groups,
+                          local_row_step=rng.randint(0, 6))
         return load(local(), rows=rng.randint(1, 8), target=target)
     if kind < 0.3 * other + computes:
+        if rng.random() < 0.3:                              # walked A rows
+            cols, rows = rng.randint(1, 3), rng.randint(1, 3)
+            return encode(Opcode.COMPUTE, a_addr=local(), w_addr=local(), acc_addr=local(),
+                          m=cols * rows, k=4, n=4, accumulate=rng.randint(0, 1), a_cols=cols,
+                          a_rows=rows, a_col_step=rng.randint(0, 3),
+                          a_row_step=rng.randint(0, 9))
         return compute(local(), local(), local(), m=rng.randint(1, 8),
                        accumulate=rng.randint(0, 1))
     if kind < 1 - 0.15 * other:

@@ -14,7 +14,8 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
-from dure.rtl.npu.commands import ErrorCode
+from dure.rtl.npu.commands import ErrorCode, Opcode
+from dure.rtl.npu.descriptor import decode
 from dure.rtl.npu.validate import Validator
 from dure.sim.npu_descriptors import make_vectors
 from dure.sim.npu_validate import validate
@@ -61,6 +62,22 @@ def test_generator_reaches_every_code():
     vectors = make_vectors(random.Random(1), config, 4000)
     seen = _codes_seen(vectors, config)
     assert seen >= set(ErrorCode) - {ErrorCode.BUS_ERROR}, set(ErrorCode) - seen
+    # Walked COMPUTEs, fill LOADs and placed LOADs are drawn, valid and with each of their
+    # errors.
+    kinds = {}
+    for words, base, size in vectors:
+        opcode, f = decode(words)
+        if opcode == Opcode.COMPUTE and f["a_cols"]:
+            kind = "walk"
+        elif opcode == Opcode.LOAD and (f["fill"] or f["local_cols"]):
+            kind = "fill" if f["fill"] else "placed"
+        else:
+            continue
+        kinds.setdefault(kind, set()).add(validate(words, config, base, size))
+    new_checks = {ErrorCode.NONE, ErrorCode.RESERVED, ErrorCode.ZERO_DIM,
+                  ErrorCode.BAD_COMBINATION, ErrorCode.LOCAL_RANGE}
+    for kind in ("walk", "fill", "placed"):
+        assert kinds[kind] >= new_checks, (kind, new_checks - kinds[kind])
 
 
 def test_pipeline_amaranth():
