@@ -36,16 +36,23 @@ the group's output chunks, then sub-blocks. Per ACC row this is the sequential o
 :func:`dure.sim.golden_tflite_fp16.conv2d_fp16` (k over (kh, kw, cin)); consecutive COMPUTEs
 write other ACC rows (other chunk or sub-block), so the array seldom waits for its own result.
 
-Buffers: SPAD holds the weights at row 0 (all chunks *resident* when they fit, else two group
-buffers, else one that the next unit refills tap by tap behind the COMPUTEs that read it), then
+Buffers: SPAD holds the weights at row 0, in one of five modes the search picks: ``resident``
+(every chunk's matrices, loaded once), ``double`` (two group buffers by unit parity),
+``single`` (one group buffer that the next unit refills tap by tap behind the COMPUTEs that
+read it), ``taps`` (two buffers of one tap's matrices for the whole group, refilled tap by tap
+within the unit: a group of every chunk when the layer's weights do not fit, so many ACC
+chains interleave; ResNet-8 stage 3) or ``shared`` (one matrix for everything: pooling); then
 one or two tile buffers (by block parity). ACC holds two halves of ``gn * bh * OW`` rows (by
 unit parity; a STORE of one unit overlaps the next unit's COMPUTEs) and the layer's constant
 rows (requantization / scale rows) at the top.
 
-Stream order: the first unit's LOADs, then per unit its COMPUTEs with the *side* commands
-spread evenly between them: the previous unit's STOREs, then the next unit's LOADs (tile,
-weights, ACC init); a side command that writes SPAD rows a COMPUTE of this unit reads is placed
-after that COMPUTE. The last unit's STOREs follow its COMPUTEs.
+Stream order: per unit its COMPUTEs with the *side* commands spread evenly between them: the
+previous unit's STOREs, then the next unit's LOADs (tile, weights, ACC init); a side command
+that writes SPAD rows a COMPUTE of this unit reads is placed after that COMPUTE. The first
+unit's own LOADs go just ahead (JIT_LEAD COMPUTEs) of the first COMPUTE that needs them, those
+of its first COMPUTE before it; the last unit's STOREs go per sub-block right after the COMPUTE
+that finishes it. The NPU's front end takes commands in order with one waiting slot per unit,
+so this keeps LOADs and STOREs from holding up the COMPUTEs behind them.
 """
 
 from dataclasses import dataclass, field
