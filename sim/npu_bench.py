@@ -14,9 +14,25 @@ Shapes (M x K x N, as GEMMs; convolutions through im2col, M = output pixels):
 - MLPerf Tiny keyword spotting (DS-CNN, 49x10 MFCC input): a pointwise conv 64 -> 64 on the
   25 x 5 feature map (M = 125) and the final FC 64 -> 12 (batch 1).
 - MLPerf Tiny anomaly detection (FC autoencoder): the first FC 640 -> 128, a batch of 32 frames.
-- MLPerf Tiny image classification (ResNet-8 on 32x32x3): conv1 3x3x3 -> 16 (M = 1024,
-  K = 27), a stage-1 3x3 16 -> 16 (M = 1024, K = 144), a stage-2 3x3 32 -> 32 (M = 256,
-  K = 288), a stage-3 3x3 64 -> 64 (M = 64, K = 576).
+
+Layers (:data:`LAYERS`): real NHWC layers, input tensor in main memory to output tensor in main
+memory, lowered by :mod:`dure.sim.conv_plan` / :mod:`dure.sim.pool_plan` (implicit GEMM on
+walked COMPUTEs: no im2col anywhere) and pushed by the firmware as a prepared descriptor list
+(:meth:`dure.sim.npu_job.Job.commands`); ``cycles`` is rdcycle around the pushes and the final
+fence, every cycle of the layer; outputs compared bit for bit with the golden TFLite operators
+(:mod:`dure.sim.golden_tflite`, :mod:`dure.sim.golden_tflite_fp16`). M = output pixels, K =
+MACs per output element (KH*KW*Cin; depthwise KH*KW; pooling: the window), N = output channels,
+so MACs = M*K*N are the layer's useful multiply-accumulates.
+
+- MLPerf Tiny image classification (ResNet-8 on 32x32x3): conv1 3x3x3 -> 16 SAME on 32x32, a
+  stage-1 3x3 16 -> 16 (32x32), a stage-2 3x3 32 -> 32 (16x16), a stage-3 3x3 64 -> 64 (8x8),
+  and the global average pool 8x8x64 (``rn8_pool``).
+- DS-CNN keyword spotting: the first conv 10x4 stride 2 SAME 49x10x1 -> 64 (``kws_conv1``), a
+  depthwise 3x3 on 25x5x64 (``kws_dw``) and the average pool 25x5 over 25x5x64 (``kws_pool``).
+
+The extra columns at the end: ``lowering`` (``gemm``: im2col'd GEMM through ``npu_gemm``;
+``walk``: a lowered layer) and ``cycles - compute`` (cycles beyond those in which the array took
+an activation row: the fixed cost plus every stall).
 """
 
 import csv
@@ -25,9 +41,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .golden_tflite_params import conv_multipliers
 from .npu_job import Job, reference
 
-__all__ = ["SHAPES", "Row", "run_shape", "run_all", "write_reports", "random_operands"]
+__all__ = ["SHAPES", "LAYERS", "Row", "run_shape", "run_layer", "run_all", "write_reports",
+           "random_operands"]
 
 #: (name, M, K, N, source)
 SHAPES = [
@@ -37,15 +55,31 @@ SHAPES = [
     ("kws_pw64", 125, 64, 64, "DS-CNN KWS pointwise conv 64->64, 25x5"),
     ("kws_fc", 1, 64, 12, "DS-CNN KWS final FC 64->12, batch 1"),
     ("ad_fc640", 32, 640, 128, "AD autoencoder FC 640->128, batch 32"),
-    ("rn8_conv1", 1024, 27, 16, "ResNet-8 conv1 3x3x3->16, 32x32"),
-    ("rn8_s1", 1024, 144, 16, "ResNet-8 stage 1 3x3 16->16, 32x32"),
-    ("rn8_s2", 256, 288, 32, "ResNet-8 stage 2 3x3 32->32, 16x16"),
-    ("rn8_s3", 64, 576, 64, "ResNet-8 stage 3 3x3 64->64, 8x8"),
+]
+
+#: (name, operator, input NHWC shape, output channels, kernel, stride, padding, source)
+LAYERS = [
+    ("rn8_conv1", "conv", (1, 32, 32, 3), 16, (3, 3), 1, "SAME",
+     "ResNet-8 conv1 3x3x3->16, 32x32"),
+    ("rn8_s1", "conv", (1, 32, 32, 16), 16, (3, 3), 1, "SAME",
+     "ResNet-8 stage 1 3x3 16->16, 32x32"),
+    ("rn8_s2", "conv", (1, 16, 16, 32), 32, (3, 3), 1, "SAME",
+     "ResNet-8 stage 2 3x3 32->32, 16x16"),
+    ("rn8_s3", "conv", (1, 8, 8, 64), 64, (3, 3), 1, "SAME",
+     "ResNet-8 stage 3 3x3 64->64, 8x8"),
+    ("rn8_pool", "avgpool", (1, 8, 8, 64), 64, (8, 8), 1, "VALID",
+     "ResNet-8 global average pool 8x8x64"),
+    ("kws_conv1", "conv", (1, 49, 10, 1), 64, (10, 4), 2, "SAME",
+     "DS-CNN KWS conv1 10x4 stride 2, 49x10x1->64"),
+    ("kws_dw", "depthwise", (1, 25, 5, 64), 64, (3, 3), 1, "SAME",
+     "DS-CNN KWS depthwise 3x3, 25x5x64"),
+    ("kws_pool", "avgpool", (1, 25, 5, 64), 64, (25, 5), 1, "VALID",
+     "DS-CNN KWS average pool 25x5x64"),
 ]
 
 COLUMNS = ["shape", "precision", "M", "K", "N", "MACs", "cycles", "MACs/cycle", "util %",
            "DMA rd B", "DMA wr B", "MACs/B", "bound MACs/cycle", "util of bound %",
-           "stall mem", "stall dep", "stall out", "exact"]
+           "stall mem", "stall dep", "stall out", "exact", "lowering", "cycles - compute"]
 
 
 @dataclass
@@ -68,6 +102,7 @@ class Row:
     exact: bool
     peak: int
     bandwidth: int
+    lowering: str = "gemm"
 
     @property
     def macs(self):
@@ -90,7 +125,8 @@ class Row:
                 f"{self.rate:.2f}", f"{100 * self.rate / self.peak:.1f}", self.dma_rd,
                 self.dma_wr, f"{self.intensity:.2f}", f"{self.bound:.2f}",
                 f"{100 * self.rate / self.bound:.1f}", self.stall_mem, self.stall_dep,
-                self.stall_out, "yes" if self.exact else "NO"]
+                self.stall_out, "yes" if self.exact else "NO", self.lowering,
+                self.cycles - self.compute]
 
 
 def random_operands(precision, m, k, n, seed):
@@ -124,16 +160,93 @@ def run_shape(config, name, m, k, n, precision, seed=0):
                config.npu_peak_macs_per_cycle, config.main_bytes_per_cycle)
 
 
-def run_all(config, shapes=None, precisions=("int8", "fp16"), progress=None):
-    """Every shape in both precisions; ``progress(text)`` is called before each run."""
+def layer_operands(op, x_shape, cout, kernel, precision, seed):
+    """Deterministic operands of one benchmark layer and the golden output function."""
+    rng = np.random.default_rng(seed)
+    cin = x_shape[3]
+    if op == "avgpool":
+        if precision == "int8":
+            return dict(x=rng.integers(-128, 128, x_shape, dtype=np.int8))
+        return dict(x=rng.standard_normal(x_shape).astype(np.float16))
+    wshape = (1, *kernel, cin) if op == "depthwise" else (cout, *kernel, cin)
+    fan = kernel[0] * kernel[1] * (1 if op == "depthwise" else cin)
+    if precision == "int8":
+        mult, shift = conv_multipliers(0.05, rng.uniform(0.5, 2.0, cout) * 0.02 / np.sqrt(fan),
+                                       0.1, cout)
+        return dict(x=rng.integers(-128, 128, x_shape, dtype=np.int8),
+                    w=rng.integers(-128, 128, wshape, dtype=np.int8),
+                    bias=rng.integers(-5000, 5000, cout, dtype=np.int32),
+                    input_zero_point=-3, output_zero_point=2, multiplier=mult, shift=shift)
+    return dict(x=rng.standard_normal(x_shape).astype(np.float16),
+                w=(rng.standard_normal(wshape) / np.sqrt(fan)).astype(np.float16),
+                bias=rng.standard_normal(cout).astype(np.float32))
+
+
+def _layer_calls(op, precision):
+    """(planner, golden) of an operator in a precision."""
+    from . import conv_plan, golden_tflite, golden_tflite_fp16, pool_plan
+    name = {"conv": "conv2d", "depthwise": "depthwise_conv2d", "avgpool": "average_pool"}[op]
+    plan_mod = pool_plan if op == "avgpool" else conv_plan
+    gold = golden_tflite if precision == "int8" else golden_tflite_fp16
+    return (getattr(plan_mod, f"{name}_{precision}_program"),
+            getattr(gold, f"{name}_{precision}"))
+
+
+def run_layer(config, name, op, x_shape, cout, kernel, stride, padding, precision, seed=0):
+    """Run one lowered layer (:data:`LAYERS`) on the simulated SoC; return a :class:`Row`."""
+    spec = layer_operands(op, x_shape, cout, kernel, precision, seed)
+    planner, gold = _layer_calls(op, precision)
+    x = spec.pop("x")
+    if op == "avgpool":
+        args = dict(stride=stride, padding=padding)
+        want = gold(x, kernel, **args)
+
+        def build(addrs, out_addr, param_addr):
+            return planner(config, x.shape, kernel, x_addr=addrs[0], out_addr=out_addr,
+                           param_addr=param_addr, **args)
+    else:
+        w, bias = spec.pop("w"), spec.pop("bias")
+        args = dict(stride=stride, padding=padding, **spec)
+        want = gold(x, w, bias, **args)
+
+        def build(addrs, out_addr, param_addr):
+            return planner(config, x.shape, w, bias, x_addr=addrs[0], out_addr=out_addr,
+                           param_addr=param_addr, **args)
+    job = Job(config, max_layers=1)
+    out, program = job.layer_program(build, [x])
+    result = job.run()
+    got = result.read(out).reshape(want.shape)
+    width = f"u{got.dtype.itemsize}"
+    stats = result.layers[0]
+    oh, ow = want.shape[1:3]
+    k = kernel[0] * kernel[1] * (x_shape[3] if op == "conv" else 1)
+    return Row(name, precision, x_shape[0] * oh * ow, k, cout, stats["cycles"],
+               stats["dma_rd"], stats["dma_wr"], stats["stall_mem"], stats["stall_dep"],
+               stats["stall_out"], stats["busy"], stats["compute"],
+               bool(np.array_equal(got.view(width), want.view(width))),
+               config.npu_peak_macs_per_cycle, config.main_bytes_per_cycle, lowering="walk")
+
+
+def run_all(config, shapes=None, precisions=("int8", "fp16"), progress=None, layers=None):
+    """Every GEMM shape and every layer in both precisions; ``progress(text)`` is called before
+    each run."""
     rows = []
-    for name, m, k, n, _ in shapes or SHAPES:
+    for name, m, k, n, _ in SHAPES if shapes is None else shapes:
         for precision in precisions:
             if precision == "fp16" and not config.npu_fp16:
                 continue
             if progress:
                 progress(f"{name} {precision} ({m}x{k}x{n})")
             rows.append(run_shape(config, name, m, k, n, precision))
+    for name, op, x_shape, cout, kernel, stride, padding, _ in \
+            LAYERS if layers is None else layers:
+        for precision in precisions:
+            if precision == "fp16" and not config.npu_fp16:
+                continue
+            if progress:
+                progress(f"{name} {precision} ({op} {x_shape} -> {cout})")
+            rows.append(run_layer(config, name, op, x_shape, cout, kernel, stride, padding,
+                                  precision))
     return rows
 
 

@@ -27,7 +27,8 @@ for none), ``zero_point`` (int8, two's complement), ``clamp`` (float outputs: ap
 ``lo``/``hi``), ``lo``, ``hi`` (INT8 output: integers in [-128, 127], always applied; float
 outputs: fp32 bit patterns), ``flags`` (:data:`FLAG_CPU_CHECK`: also compute the layer on the
 CPU reference path into ``cpu_out`` and compare byte for byte), ``cpu_out``; then ``kind``
-(:data:`KIND_GEMM` or :data:`KIND_CONV2D`) and the convolution's shape (zero for a GEMM):
+(:data:`KIND_GEMM`, :data:`KIND_CONV2D` or :data:`KIND_COMMANDS`) and the convolution's shape
+(zero for a GEMM):
 ``batch``, ``h``, ``w``, ``cin``, ``cout``, ``kh``, ``kw``, ``stride``, ``pad``, ``pad_value``
 (int8, two's complement; 0 for FP16, whose padding is +0.0).
 
@@ -37,6 +38,13 @@ dense); the post-processing fields are the GEMM's (``out_type`` is int8 for INT8
 FP16, the only outputs of ``npu_conv2d``; the clamp becomes ``NPU_ACT_CLAMP`` with ``lo``/``hi``).
 ``m``, ``k``, ``n`` and the strides hold the GEMM the convolution is: ``m = batch*oh*ow``,
 ``k = kh*kw*cin`` in (ky, kx, ci) order, ``n = cout`` (see :func:`im2col`).
+
+A commands layer (:meth:`Job.commands`) is a prepared descriptor list: ``a`` holds the address
+of ``m`` descriptors (8 words each; in on-chip RAM or main memory), ``out`` the output the list
+writes; the firmware pushes them in order through CMD0..7 / DOORBELL and waits with a FENCE; no
+other field is read and there is no CPU path (``flags`` must be 0). The lowered operators of
+:mod:`dure.sim.conv_plan`, :mod:`dure.sim.pool_plan` and :mod:`dure.sim.eltwise_plan` run this
+way (:meth:`Job.layer_program`), their parameter bytes placed by Python.
 
 Layer record, results (written by the firmware): ``status`` (0 not run, 1 ran), ``error``
 (0, an NPU error code, or a negative driver code), ``cycles`` (rdcycle around ``npu_gemm``:
@@ -82,7 +90,8 @@ from . import golden
 
 __all__ = [
     "MAGIC", "VERSION", "HEADER_FIELDS", "LAYER_FIELDS", "LAYER_WORDS", "FLAG_CPU_CHECK",
-    "KIND_GEMM", "KIND_CONV2D", "PRECISIONS", "OUT_TYPES", "LEGAL_OUT", "Buffer", "Job",
+    "KIND_GEMM", "KIND_CONV2D", "KIND_COMMANDS", "PRECISIONS", "OUT_TYPES", "LEGAL_OUT",
+    "Buffer", "Job",
     "JobResult", "table_address", "generate_header", "reference", "reference_conv2d", "im2col",
     "conv_out_size",
 ]
@@ -92,6 +101,9 @@ VERSION = 2
 FLAG_CPU_CHECK = 1
 KIND_GEMM = 0
 KIND_CONV2D = 1
+KIND_COMMANDS = 2
+#: Bytes of on-chip RAM below its top kept free of command lists (the firmware's stack).
+STACK_RESERVE = 16 * 1024
 
 HEADER_FIELDS = ("magic", "version", "n_layers", "done", "scratch", "scratch_size",
                  "reserved0", "reserved1")
@@ -140,6 +152,7 @@ def generate_header(config=None):
         f"#define NPU_JOB_FLAG_CPU_CHECK {FLAG_CPU_CHECK}u",
         f"#define NPU_JOB_KIND_GEMM {KIND_GEMM}u",
         f"#define NPU_JOB_KIND_CONV2D {KIND_CONV2D}u",
+        f"#define NPU_JOB_KIND_COMMANDS {KIND_COMMANDS}u",
         f"#define NPU_JOB_TABLE_ADDR 0x{table_address(config):08X}u",
         f"#define NPU_JOB_LAYER_WORDS {LAYER_WORDS}u",
         "",
@@ -396,6 +409,63 @@ class Job:
             raise
         return out
 
+    def commands(self, descriptors, output):
+        """Append a layer that pushes the prepared ``descriptors`` (lists of 8 words) in order
+        and waits; ``output`` is the :class:`Buffer` the list writes (read back after the run).
+
+        The list is part of the program, like code: :meth:`run` places it in on-chip RAM after
+        the firmware image (below the stack reserve) when it fits there, else in main memory.
+        """
+        if len(self.layers) >= self._max_layers:
+            raise UserError(f"a job has at most {self._max_layers} layers")
+        words = np.asarray(descriptors, dtype=np.uint32)
+        if words.ndim != 2 or words.shape[1] != 8 or not len(words):
+            raise UserError("descriptors must be a non-empty list of 8-word descriptors")
+        fields = {name: 0 for name in _LAYER_INPUTS}
+        fields.update(kind=KIND_COMMANDS, a=0, m=len(words), out=output.addr)
+        self.layers.append({"fields": fields, "output": output,
+                            "spec": {"kind": "commands", "words": words}})
+        return output
+
+    def _place_lists(self, elf):
+        """Give every commands layer its list address: RAM after ``elf``'s image while the
+        lists fit below the stack reserve (STACK_RESERVE bytes), else main memory."""
+        from .elf import load_elf
+
+        ram = self.config.region("ram")
+        top = max(a + len(d) for a, d in load_elf(elf, self.config).segments if a >= ram.base)
+        free, limit = (top + 15) & ~15, ram.base + ram.size - STACK_RESERVE
+        placed = []
+        for layer in self.layers:
+            spec = layer["spec"]
+            if spec.get("kind") != "commands":
+                continue
+            data = spec["words"].tobytes()
+            if "addr" not in spec:
+                if free + len(data) <= limit:
+                    spec["addr"], free = free, free + (len(data) + 15) // 16 * 16
+                else:
+                    spec["addr"] = self.put(spec["words"]).addr
+            layer["fields"]["a"] = spec["addr"]
+            placed.append((spec["addr"], data))
+        return [p for p in placed if p[0] >= ram.base]
+
+    def layer_program(self, build, inputs):
+        """Append a lowered layer: ``inputs`` (arrays) are placed, ``build(addrs, out_addr,
+        param_addr)`` returns its :class:`~dure.sim.layer_program.LayerProgram` (``addrs``: the
+        inputs' addresses), whose parameter bytes are placed too; returns ``(output Buffer,
+        program)``."""
+        bufs = [self.put(x) for x in inputs]
+        addrs = [b.addr for b in bufs]
+        probe = build(addrs, self._main.base, self._main.base)
+        out = self.empty(probe.out_shape, probe.out_dtype)
+        params = self._alloc(max(16, probe.param_bytes))
+        program = build(addrs, out.addr, params)
+        for addr, data in program.blobs:
+            self._data.append((addr, data))
+        self.commands(program.descriptors, out)
+        return out, program
+
     def scratch(self):
         """``(address, bytes)``: the main memory after the job's buffers (the firmware's
         allocator range, where convolutions build their im2col matrices)."""
@@ -440,12 +510,13 @@ class Job:
         if not self.layers:
             raise UserError("the job has no layers")
         elf = elf or job_elf(self.config)
+        ram_lists = self._place_lists(elf)
         outputs = [layer["output"] for layer in self.layers]
         cpu = [b for b in (_cpu_buffer(layer) for layer in self.layers) if b is not None]
         table = (table_address(self.config), 4 * (HEADER_WORDS + LAYER_WORDS * len(self.layers)))
         dumps = [table] + [(b.addr, b.nbytes) for b in outputs + cpu] + list(extra_dumps)
         result = run_elf(elf, config=self.config, max_cycles=max_cycles,
-                         data=self.data_segments(), dumps=dumps)
+                         data=self.data_segments() + ram_lists, dumps=dumps)
         return JobResult(self, result, table, dumps)
 
 

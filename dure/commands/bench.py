@@ -8,8 +8,9 @@ from ..config import preset
 from ..errors import UserError
 
 NAME = "bench"
-HELP = ("NPU GEMMs (64^3, 256^3, MLPerf Tiny layer shapes) in INT8 and FP16 on the simulated "
-        "SoC: MACs/cycle, DMA bytes, roofline; writes build/bench/")
+HELP = ("NPU GEMMs (64^3, 256^3, MLPerf Tiny GEMM shapes) and MLPerf Tiny layers (NHWC in, "
+        "NHWC out) in INT8 and FP16 on the simulated SoC: MACs/cycle, DMA bytes, roofline; "
+        "writes build/bench/")
 
 
 def add_arguments(parser):
@@ -24,7 +25,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    from ..sim.npu_bench import SHAPES, run_all, write_reports
+    from ..sim.npu_bench import LAYERS, SHAPES, run_all, write_reports
     from ..sim.report import format_table
     from ..sim.rtlgen import build_root
 
@@ -32,16 +33,19 @@ def run(args):
         config = preset(args.variant)
     except ValueError as error:
         raise UserError(str(error)) from None
-    shapes = SHAPES
+    shapes, layers = SHAPES, LAYERS
     if args.shapes:
         wanted = args.shapes.split(",")
         known = {s[0]: s for s in SHAPES}
-        unknown = [w for w in wanted if w not in known]
+        known_layers = {s[0]: s for s in LAYERS}
+        unknown = [w for w in wanted if w not in known and w not in known_layers]
         if unknown:
-            raise UserError(f"unknown shape {unknown[0]!r}; choose from {', '.join(known)}")
-        shapes = [known[w] for w in wanted]
+            raise UserError(f"unknown shape {unknown[0]!r}; choose from "
+                            f"{', '.join([*known, *known_layers])}")
+        shapes = [known[w] for w in wanted if w in known]
+        layers = [known_layers[w] for w in wanted if w in known_layers]
     precisions = (args.precision,) if args.precision else ("int8", "fp16")
-    rows = run_all(config, shapes, precisions,
+    rows = run_all(config, shapes, precisions, layers=layers,
                    progress=lambda text: print(f"running {text} ...", file=sys.stderr,
                                                flush=True))
     peak, bw = config.npu_peak_macs_per_cycle, config.main_bytes_per_cycle
@@ -55,4 +59,6 @@ def run(args):
         print(f"wrote {path}")
     for name, *_ in shapes:
         print(f"  {name}: " + next(s[4] for s in SHAPES if s[0] == name))
+    for name, *rest in layers:
+        print(f"  {name}: {rest[-1]}")
     return 0 if all(row.exact for row in rows) else 1

@@ -4,7 +4,7 @@ floor cannot flake; it needs the 8x8 SoC model (minutes to build), hence ``make 
 The figures themselves are printed by ``make bench``."""
 
 import pytest
-from dure.sim.npu_bench import markdown, run_shape
+from dure.sim.npu_bench import LAYERS, markdown, run_layer, run_shape
 
 from dure.config import preset
 
@@ -18,3 +18,16 @@ def test_gemm256_reaches_90_percent_of_peak(precision):
     print("\n" + markdown([row]))
     assert row.exact
     assert row.macs / row.cycles >= 0.90 * config.npu_peak_macs_per_cycle
+
+
+@pytest.mark.parametrize("precision, floor", [("int8", 0.75), ("fp16", 0.65)])
+def test_resnet8_stage3_layer_meets_the_target(precision, floor):
+    """ResNet-8 stage 3 (8x8x64 -> 64, 3x3 SAME) as a real NHWC layer through the firmware:
+    bit-exact and at least 75 % (INT8) / 65 % (FP16) of peak, every cycle counted."""
+    config = preset("sim")
+    name, op, x_shape, cout, kernel, stride, padding, _ = \
+        next(layer for layer in LAYERS if layer[0] == "rn8_s3")
+    row = run_layer(config, name, op, x_shape, cout, kernel, stride, padding, precision)
+    print("\n" + markdown([row]))
+    assert row.exact and row.lowering == "walk"
+    assert row.macs / row.cycles >= floor * config.npu_peak_macs_per_cycle

@@ -283,3 +283,35 @@ def test_conv_layers_on_the_soc_are_bit_exact():
     assert np.array_equal(result.read(fc_out), reference("int8", features, fc["b"],
                                                          out_dtype="int32"))
     assert len(np.unique(result.read(buffers[0]))) > 20
+
+
+def test_commands_layer_fields():
+    """A commands layer records the list's length and output (its address comes at run())."""
+    job = Job(CONFIG, max_layers=2)
+    out = job.empty((4,), np.int32)
+    words = [[npu_job.KIND_COMMANDS] * 8] * 3
+    job.commands(words, out)
+    layer = job.layers[0]["fields"]
+    assert (layer["kind"], layer["m"], layer["out"]) == (npu_job.KIND_COMMANDS, 3, out.addr)
+    with pytest.raises(UserError, match="8-word"):
+        job.commands([[1, 2, 3]], out)
+
+
+def test_commands_lists_go_to_ram_after_the_image(tmp_path):
+    """run() puts the lists in on-chip RAM after the firmware image (a stand-in image here)
+    while they fit below the stack reserve, else in main memory."""
+    from dure.sim.verif.elfmaker import make_elf
+
+    ram = CONFIG.region("ram").base
+    elf = tmp_path / "p.elf"
+    elf.write_bytes(make_elf([(ram, bytes(100), 100)], ram))
+    job = Job(CONFIG, max_layers=2)
+    out = job.empty((4,), np.int32)
+    job.commands([list(range(8))] * 2, out)
+    placed = job._place_lists(elf)
+    assert placed == [(ram + 112, np.arange(8, dtype=np.uint32).tobytes() * 2)]
+    assert job.layers[0]["fields"]["a"] == ram + 112
+    big = Job(CONFIG, max_layers=1)
+    big.commands(np.zeros((CONFIG.ram_size // 32, 8), np.uint32), out)
+    assert big._place_lists(elf) == []
+    assert big.layers[0]["fields"]["a"] >= CONFIG.region("main").base

@@ -1,8 +1,9 @@
 /* npu_job: runs the job table that the host (dure.sim.npu_job) placed in main memory.
  *
  * The table format is generated from sim/npu_job.py into npu_job.h. For each layer: run it on
- * the NPU with npu_gemm (GEMM layers) or npu_conv2d (convolution layers, whose im2col buffer
- * the driver allocates in the table's scratch range), timed with rdcycle, NPU performance
+ * the NPU with npu_gemm (GEMM layers), npu_conv2d (convolution layers, whose im2col buffer
+ * the driver allocates in the table's scratch range) or by pushing a prepared descriptor list
+ * (commands layers: the lowered operators of sim/conv_plan.py and its siblings), timed with rdcycle, NPU performance
  * counters cleared before and read after; optionally run it again on the CPU reference path
  * (npu_gemm_cpu / npu_conv2d_cpu) into cpu_out and compare byte for byte; write the results
  * into the layer record and print one NPUJOB line. Exits with pass when
@@ -59,9 +60,33 @@ static void to_conv(const volatile struct npu_job_layer *l, struct npu_conv2d *c
     c->y = out;
 }
 
+/* A prepared descriptor list: m descriptors at a, pushed in order, then a FENCE. */
+static int run_commands(const volatile struct npu_job_layer *l)
+{
+    const uint32_t *d = (const uint32_t *)(uintptr_t)l->a;
+    volatile uint32_t *cmd = &NPU_REG(DURE_NPU_CMD0);
+    for (uint32_t i = l->m; i; i--, d += 8) {
+        /* all loads first, then the stores: the loads overlap instead of each waiting */
+        uint32_t w0 = d[0], w1 = d[1], w2 = d[2], w3 = d[3];
+        uint32_t w4 = d[4], w5 = d[5], w6 = d[6], w7 = d[7];
+        cmd[0] = w0;
+        cmd[1] = w1;
+        cmd[2] = w2;
+        cmd[3] = w3;
+        cmd[4] = w4;
+        cmd[5] = w5;
+        cmd[6] = w6;
+        cmd[7] = w7;
+        NPU_REG(DURE_NPU_DOORBELL) = 1;
+    }
+    return npu_wait();
+}
+
 /* The layer on the NPU (cpu = 0) or on the CPU reference path (cpu = 1), output at out. */
 static int run_kind(const volatile struct npu_job_layer *l, void *out, int cpu)
 {
+    if (l->kind == NPU_JOB_KIND_COMMANDS)
+        return cpu ? NPU_E_ARG : run_commands(l);
     if (l->kind == NPU_JOB_KIND_GEMM) {
         struct npu_gemm g;
         to_gemm(l, &g, out);

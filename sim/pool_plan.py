@@ -1,0 +1,219 @@
+"""AVERAGE_POOL_2D lowered onto the NPU: diagonal COMPUTEs with identity weights sum the taps,
+the STORE divides.
+
+:func:`average_pool_int8_program` computes :func:`dure.sim.golden_tflite.average_pool_int8` and
+:func:`average_pool_fp16_program` :func:`dure.sim.golden_tflite_fp16.average_pool_fp16`, bit for
+bit, through the engine of :mod:`dure.sim.walk_plan`: the window walk of a depthwise
+convolution whose weight matrix is the identity (one matrix for every tap and chunk). Padded
+taps are FILLed with 0 (INT8) / +0.0 (FP16), so they add nothing: the ACC holds the sum of the
+in-bounds taps (INT8 exactly; FP16 the binary32 chain from +0.0 in (kh, kw) order, where a +0.0
+pad term changes nothing, as the golden says).
+
+The division by the window count ``n`` (in-bounds taps, which varies at SAME-padded borders) is
+the STORE's: every run of output pixels of one output row with equal ``n`` is one STORE with its
+own constant rows (:data:`StoreRun`); distinct counts are few (at most 9 for any window on a
+large image: 3 row counts x 3 column counts, fewer here).
+
+INT8: the STORE's ``TFLITE_SINGLE_ROUNDING`` mode computes
+``(acc * M + 2**(p - 1)) >> p`` with ``p = 31 - shift`` (floor of ``acc * M / 2**p + 1/2``).
+:func:`pool_multiplier` picks ``p = 30 + floor(log2 n)`` and ``M = floor(2**p / n) + 1``, so
+``M / 2**p = 1/n + e`` with ``0 < e <= 2**-p``. Claim: for every integer ``|acc| <= 128 n`` this
+equals TFLite's ``(acc + n/2) / n`` for ``acc > 0`` and ``(acc - n/2) / n`` otherwise (C
+truncating division), i.e. ``acc / n`` rounded to nearest with ties away from zero. Proof: let
+``v = acc / n`` and ``u = acc * M / 2**p = v + acc * e``. (a) If ``v`` is not a tie,
+its distance to the nearest half-integer ``h`` is ``|2 acc - (2i + 1) n| / (2n) >= 1 / (2n)``,
+while ``|acc * e| <= 128 n * 2**-p <= 128 n / (2**29 n) < 1 / (2n)`` (as ``2**p > 2**29 n``
+and ``n < 2**21``); so ``u`` lies strictly on the same side of every half-integer as ``v``
+and ``floor(u + 1/2) = round(v)``. (b) If ``v = i + 1/2`` with ``acc > 0``: ``u > v``
+and ``u < v + 1/2``, so ``floor(u + 1/2) = i + 1``, away from zero. (c) If ``v = -(i + 1/2)``
+(``acc < 0``): ``u < v`` (``acc * e < 0``) and ``u > v - 1/2``, so ``floor(u + 1/2) = -(i + 1)``,
+away from zero. ``acc = 0`` gives 0. The single rounding's ties-toward-+infinity never meets a
+tie. ``M < 2**31`` (``2**p / n <= 2**30``) and ``shift = 1 - floor(log2 n)`` lies in
+[-30, 1] for ``n < 2**31`` (inside the STORE's [-31, 30]). The zero point is 0 and the clamp
+[lo, hi] follows: exactly TFLite's order (average, then clamp).
+tests/sim/test_pool_plan.py checks it exhaustively for every n up to :data:`MAX_WINDOW`.
+
+Global pooling (one output pixel whose window holds every input pixel) takes a shorter path,
+:func:`_global_pool`: the image's pixels of a channel chunk are the *weight* rows of a COMPUTE
+whose A is one row of ones (``m = 1``, ``k`` = R pixels, ``n`` = the chunk's channels), so each
+COMPUTE sums R pixels of C channels at once (R*C useful products, not the R of a diagonal
+COMPUTE); chunks of R pixels accumulate in pixel order, the (kh, kw) order of the golden, from
+0 / +0.0. Then the same STORE.
+
+FP16: the STORE's fp32 scale row holds ``float32(1 / n)`` (one binary32 multiply, then the clamp
+and the fp16 conversion), the golden's definition.
+
+MAX_POOL_2D and the INT8 ADD are not lowered: a maximum is not a sum of products, and
+TFLite's quantized ADD rescales each input with its own rounding before the sum; neither can be
+done exactly by the array (they run on the core).
+"""
+
+import numpy as np
+from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, OutType, Precision, RequantMode
+from dure.rtl.npu.descriptor import encode
+
+from .conv_plan import _check_common, _fp16_store
+from .golden_args import pair_arg
+from .layer_program import LayerProgram, ParamArea
+from .walk_plan import StoreRun, WalkLayer, geometry, plan_walk, walk_descriptors
+
+__all__ = ["MAX_WINDOW", "pool_multiplier", "average_pool_int8_program",
+           "average_pool_fp16_program"]
+
+#: Largest window (KH * KW) the pooling programs accept (the exhaustive test covers 1..this).
+MAX_WINDOW = 256
+
+
+def pool_multiplier(n):
+    """``(M, shift)`` for the single-rounding STORE so that the result is TFLite's rounded
+    average ``acc / n`` for every ``|acc| <= 128 n`` (proof in the module docstring)."""
+    n = int(n)
+    if not 1 <= n < 1 << 21:
+        raise ValueError(f"window count must lie in [1, 2**21), not {n}")
+    p = 30 + n.bit_length() - 1
+    return (1 << p) // n + 1, 31 - p
+
+
+def _counts(g):
+    """In-bounds tap count per output row and column."""
+    def axis(out, size, k, s, before):
+        return [min(size, o * s - before + k) - max(0, o * s - before) for o in range(out)]
+    return (axis(g.oh, g.height, g.kh, g.sh, g.pt), axis(g.ow, g.width, g.kw, g.sw, g.pl))
+
+
+def _pool(config, x_shape, filter_size, stride, padding, precision, lo, hi, x_addr, out_addr,
+          param_addr):
+    kernel = pair_arg("filter_size", filter_size)
+    stride = _check_common(config, x_shape, stride, 1, precision)
+    if kernel[0] * kernel[1] > MAX_WINDOW:
+        raise ValueError(f"filter_size: window of {kernel[0] * kernel[1]} taps exceeds "
+                         f"{MAX_WINDOW}")
+    g = geometry(x_shape, kernel, stride, padding)
+    cy, cx = _counts(g)
+    if min(cy) < 1 or min(cx) < 1:
+        raise ValueError("padding: a pooling window lies entirely in the padding")
+    counts = sorted({a * b for a in cy for b in cx})
+    index = {n: i for i, n in enumerate(counts)}
+    lc = min(config.npu_rows, config.npu_cols)
+    params = ParamArea(param_addr)
+    eb = 2 if precision == Precision.FP16 else 1
+    ident = np.eye(lc, dtype=np.float16 if precision == Precision.FP16 else np.int8)
+    w_addr = params.add(ident)
+    if precision == Precision.INT8:
+        const = np.zeros((2 * len(counts), lc), np.int32)
+        for i, n in enumerate(counts):
+            const[2 * i], const[2 * i + 1] = pool_multiplier(n)
+        lo, hi = int(lo), int(hi)
+        if not -128 <= lo <= hi <= 127:
+            raise ValueError(f"lo/hi must satisfy -128 <= lo <= hi <= 127, not ({lo}, {hi})")
+        store = dict(out=OutType.INT8, acc_type=Precision.INT8, scale=1,
+                     requant=RequantMode.TFLITE_SINGLE_ROUNDING, zero_point=0,
+                     lo=lo & 0xFFFF_FFFF, hi=hi & 0xFFFF_FFFF)
+        per = 2
+    else:
+        const = np.zeros((len(counts), lc), np.float32)
+        for i, n in enumerate(counts):
+            const[i] = np.float32(np.float64(1.0) / n)
+        store = _fp16_store(np.ones(1), lo, hi)
+        per = 1
+    const_addr = params.add(const)
+
+    def runs(oy):
+        out = []
+        for ox in range(g.ow):
+            n = cy[oy] * cx[ox]
+            if out and out[-1][2] == n:
+                out[-1][1] += 1
+            else:
+                out.append([ox, 1, n])
+        return [StoreRun(first, rows, per * index[n]) for first, rows, n in out]
+
+    ch = x_shape[3]
+    if counts == [g.height * g.width] and g.oh == g.ow == 1:
+        prog = _global_pool(config, g, ch, precision, store, const, params, x_addr, out_addr,
+                            const_addr)
+        if prog is not None:
+            return prog
+    layer = WalkLayer(
+        geo=g, precision=precision, cin=ch, cout=ch, k_chunk=lc, n_chunk=lc, diagonal=True,
+        x_addr=x_addr, out_addr=out_addr, pad_value=0, out_bytes=eb, store=store,
+        shared_weight=(w_addr, lc), const_addr=const_addr, const_rows=const.shape[0],
+        const_stride=4 * lc, runs=runs, macs=g.pixels * kernel[0] * kernel[1] * ch)
+    plan = plan_walk(config, layer)
+    words = walk_descriptors(config, layer, plan)
+    comp = [w for w in words if w[0] & 0xF == 2]
+    slots = sum((w[4] & 0xFFFF) * config.npu_rows * config.npu_cols for w in comp)
+    array_macs = sum((w[4] & 0xFFFF) * ((w[4] >> 16) & 0xFF) * (w[4] >> 24) for w in comp)
+    return LayerProgram(words, params.blobs, out_addr, (g.batch, g.oh, g.ow, ch),
+                        np.dtype(np.float16 if precision == Precision.FP16 else np.int8),
+                        macs=layer.macs, array_macs=array_macs,
+                        lane_use=layer.macs / slots if slots else 0.0, plan=plan,
+                        notes=[f"{len(comp)} COMPUTEs", f"window counts {counts}"])
+
+
+def _global_pool(config, g, ch, precision, store, const, params, x_addr, out_addr,
+                 const_addr):
+    """The global-pooling path (module docstring), or None when an image does not fit the
+    SPAD. SPAD: row 0 the ones row, then per image (two buffers by image parity when they fit)
+    the chunk tiles, chunk j's pixel p at ``tile + j * P + p``; ACC: the constant rows at row 0,
+    then per image (two halves by parity) one row per chunk."""
+    r, c = config.npu_rows, config.npu_cols
+    eb = 2 if precision == Precision.FP16 else 1
+    elem = ElemType.FP16 if precision == Precision.FP16 else ElemType.INT8
+    pixels = g.height * g.width
+    nt = -(-ch // c)
+    tile = nt * pixels
+    bufs = 2 if g.batch > 1 and 1 + 2 * tile <= config.npu_spad_rows else 1
+    if 1 + tile > config.npu_spad_rows:
+        return None
+    ones = np.ones((1, r), np.float16 if precision == Precision.FP16 else np.int8)
+    ones_addr = params.add(ones)
+    const = np.ascontiguousarray(np.repeat(const[:, :1], c, axis=1))   # C lanes wide
+    const_addr = params.add(const)
+    words = [encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                    dram_addr=const_addr, dram_stride=4 * const.shape[1],
+                    rows=const.shape[0], cols=const.shape[1], local_addr=0),
+             encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, dram_addr=ones_addr,
+                    dram_stride=r * eb, rows=1, cols=r, local_addr=0)]
+    acc0 = const.shape[0]
+    for n in range(g.batch):
+        base = 1 + (n % bufs) * tile
+        acc = acc0 + (n % 2) * nt
+        for j in range(nt):
+            nn = min(c, ch - j * c)
+            words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
+                                dram_addr=x_addr + (n * pixels * ch + j * c) * eb,
+                                dram_stride=ch * eb, rows=pixels, cols=nn,
+                                local_addr=base + j * pixels))
+        for p0 in range(0, pixels, r):
+            for j in range(nt):
+                words.append(encode(Opcode.COMPUTE, precision=precision,
+                                    accumulate=int(p0 > 0), a_addr=0,
+                                    w_addr=base + j * pixels + p0, acc_addr=acc + j, m=1,
+                                    k=min(r, pixels - p0), n=min(c, ch - j * c)))
+        for j in range(nt):
+            words.append(encode(Opcode.STORE, **store, dram_addr=out_addr + (n * ch + j * c) * eb,
+                                dram_stride=ch * eb, rows=1, cols=min(c, ch - j * c),
+                                acc_addr=acc + j, scale_addr=0))
+    comp = [w for w in words if w[0] & 0xF == 2]
+    macs = g.batch * pixels * ch
+    return LayerProgram(words, params.blobs, out_addr, (g.batch, 1, 1, ch),
+                        np.dtype(np.float16 if precision == Precision.FP16 else np.int8),
+                        macs=macs, array_macs=macs, lane_use=macs / (len(comp) * r * c),
+                        notes=[f"{len(comp)} COMPUTEs", f"global pooling over {pixels} pixels"])
+
+
+def average_pool_int8_program(config, x_shape, filter_size, *, stride=1, padding="VALID",
+                              lo=-128, hi=127, x_addr, out_addr, param_addr):
+    """AVERAGE_POOL_2D INT8 (:func:`dure.sim.golden_tflite.average_pool_int8`) as a
+    :class:`~dure.sim.layer_program.LayerProgram`; ``x_shape`` (N, H, W, C), windows of up to
+    :data:`MAX_WINDOW` taps."""
+    return _pool(config, x_shape, filter_size, stride, padding, Precision.INT8, lo, hi,
+                 x_addr, out_addr, param_addr)
+
+
+def average_pool_fp16_program(config, x_shape, filter_size, *, stride=1, padding="VALID",
+                              lo=None, hi=None, x_addr, out_addr, param_addr):
+    """AVERAGE_POOL_2D FP16 (:func:`dure.sim.golden_tflite_fp16.average_pool_fp16`)."""
+    return _pool(config, x_shape, filter_size, stride, padding, Precision.FP16, lo, hi,
+                 x_addr, out_addr, param_addr)

@@ -1,0 +1,276 @@
+"""CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED lowered by dure.sim.conv_plan: the descriptor
+lists run on the golden command model (dure.sim.npu_model) and give the golden operators'
+output bit for bit, on the 8x8 `sim` and the 4x4 `npu-small` NPU."""
+
+import numpy as np
+import pytest
+from dure.sim.conv_plan import (
+    conv2d_fp16_program,
+    conv2d_int8_program,
+    depthwise_conv2d_fp16_program,
+    depthwise_conv2d_int8_program,
+    fully_connected_int8_program,
+)
+from dure.sim.golden_tflite import conv2d_int8, depthwise_conv2d_int8, fully_connected_int8
+from dure.sim.golden_tflite_fp16 import conv2d_fp16, depthwise_conv2d_fp16
+from dure.sim.golden_tflite_params import conv_multipliers
+from dure.sim.layer_program import run_on_model
+from dure.sim.npu_model import NpuModel
+
+from dure.config import preset
+
+CONFIGS = {"sim": preset("sim"), "npu-small": preset("npu-small")}
+
+
+def model_and_addresses(config):
+    """A command model with the window over main memory and (x, out, params, x2) addresses."""
+    main = config.region("main")
+    model = NpuModel(config)
+    model.set_window(main.base, main.size)
+    quarter = main.size // 4
+    return model, (main.base, main.base + quarter, main.base + 2 * quarter,
+                   main.base + 3 * quarter)
+
+
+def same_bits(got, want):
+    width = f"u{want.dtype.itemsize}"
+    return got.shape == want.shape and np.array_equal(got.view(width), want.view(width))
+
+
+def int8_case(rng, x_shape, cout, kernel, zp_in, depthwise=False, extreme=False):
+    if extreme:
+        x = rng.choice(np.array([-128, 127, -127, 0], np.int8), x_shape)
+        wshape = (1, *kernel, x_shape[3]) if depthwise else (cout, *kernel, x_shape[3])
+        w = rng.choice(np.array([-128, 127], np.int8), wshape)
+    else:
+        x = rng.integers(-128, 128, x_shape, dtype=np.int8)
+        wshape = (1, *kernel, x_shape[3]) if depthwise else (cout, *kernel, x_shape[3])
+        w = rng.integers(-128, 128, wshape, dtype=np.int8)
+    ch = x_shape[3] if depthwise else cout
+    bias = rng.integers(-20000, 20000, ch, dtype=np.int32)
+    fan = kernel[0] * kernel[1] * (1 if depthwise else x_shape[3])
+    scales = rng.uniform(0.5, 2.0, ch) * (0.02 if not extreme else 1.0) / np.sqrt(fan)
+    mult, shift = conv_multipliers(0.05, scales, 0.05 * 8, ch)
+    return x, w, bias, mult, shift
+
+
+INT8_CASES = [
+    # x_shape, cout, kernel, stride, padding, zp_in
+    ((1, 5, 6, 3), 5, (3, 3), (1, 1), "SAME", 7),
+    ((2, 7, 5, 10), 11, (3, 2), (2, 1), "VALID", -128),
+    ((1, 9, 8, 1), 20, (4, 3), (2, 2), "SAME", 127),
+    ((1, 13, 6, 2), 9, (10, 4), (2, 2), "SAME", -3),
+    ((1, 6, 6, 17), 3, (1, 1), (1, 1), "VALID", 0),
+    ((1, 8, 7, 4), 4, (2, 2), (2, 2), "SAME", 5),
+]
+
+
+@pytest.mark.parametrize("cfg", list(CONFIGS))
+@pytest.mark.parametrize("case", range(len(INT8_CASES)))
+def test_conv2d_int8_is_bit_exact(cfg, case):
+    config = CONFIGS[cfg]
+    x_shape, cout, kernel, stride, padding, zp_in = INT8_CASES[case]
+    rng = np.random.default_rng(case)
+    x, w, bias, mult, shift = int8_case(rng, x_shape, cout, kernel, zp_in)
+    model, (xa, oa, pa, _) = model_and_addresses(config)
+    kw = dict(input_zero_point=zp_in, output_zero_point=-4, multiplier=mult, shift=shift,
+              stride=stride, padding=padding, lo=-100, hi=120)
+    prog = conv2d_int8_program(config, x.shape, w, bias, x_addr=xa, out_addr=oa,
+                               param_addr=pa, **kw)
+    got = run_on_model(model, prog, [(xa, x)])
+    assert same_bits(got, conv2d_int8(x, w, bias, **kw))
+
+
+@pytest.mark.parametrize("cfg", list(CONFIGS))
+def test_conv2d_int8_extremes_saturate_exactly(cfg):
+    """-128 inputs and weights, zero point 127 (so x - zp reaches -255), outputs that
+    saturate at both ends."""
+    config = CONFIGS[cfg]
+    rng = np.random.default_rng(5)
+    x, w, bias, mult, shift = int8_case(rng, (1, 6, 5, 9), 10, (3, 3), 127, extreme=True)
+    model, (xa, oa, pa, _) = model_and_addresses(config)
+    kw = dict(input_zero_point=127, output_zero_point=3, multiplier=mult, shift=shift,
+              padding="SAME")
+    prog = conv2d_int8_program(config, x.shape, w, bias, x_addr=xa, out_addr=oa,
+                               param_addr=pa, **kw)
+    got = run_on_model(model, prog, [(xa, x)])
+    want = conv2d_int8(x, w, bias, **kw)
+    assert (want == 127).any() and (want == -128).any()
+    assert same_bits(got, want)
+
+
+def fp16_values(rng, shape, specials=True):
+    v = rng.standard_normal(shape).astype(np.float16)
+    if specials:
+        flat = v.reshape(-1)
+        picks = rng.choice(flat.size, max(1, flat.size // 20), replace=False)
+        flat[picks] = rng.choice(np.array([np.inf, -np.inf, np.nan, 6e-8, -6e-8, 0.0, -0.0,
+                                           65504.0], np.float16), picks.size)
+    return v
+
+
+FP16_CASES = [
+    ((1, 5, 6, 3), 5, (3, 3), (1, 1), "SAME"),
+    ((2, 6, 5, 10), 11, (3, 2), (2, 1), "VALID"),
+    ((1, 9, 8, 1), 9, (10, 4), (2, 2), "SAME"),
+    ((1, 7, 7, 9), 4, (1, 1), (1, 1), "SAME"),
+]
+
+
+@pytest.mark.parametrize("cfg", list(CONFIGS))
+@pytest.mark.parametrize("case", range(len(FP16_CASES)))
+def test_conv2d_fp16_is_bit_exact(cfg, case):
+    config = CONFIGS[cfg]
+    x_shape, cout, kernel, stride, padding = FP16_CASES[case]
+    rng = np.random.default_rng(100 + case)
+    x = fp16_values(rng, x_shape, specials=case != 2)
+    w = (fp16_values(rng, (cout, *kernel, x_shape[3]), specials=False) / 4).astype(np.float16)
+    bias = rng.standard_normal(cout).astype(np.float32) if case % 2 == 0 else None
+    scale = rng.uniform(0.5, 2, cout).astype(np.float32) if case == 1 else None
+    kw = dict(stride=stride, padding=padding, scale=scale, lo=None if case != 3 else 0.0,
+              hi=None if case != 3 else 6.0)
+    model, (xa, oa, pa, _) = model_and_addresses(config)
+    prog = conv2d_fp16_program(config, x.shape, w, bias, x_addr=xa, out_addr=oa,
+                               param_addr=pa, **kw)
+    got = run_on_model(model, prog, [(xa, x)])
+    assert same_bits(got, conv2d_fp16(x, w, bias, **kw))
+
+
+@pytest.mark.parametrize("cfg", list(CONFIGS))
+@pytest.mark.parametrize("case", [0, 1, 2])
+def test_depthwise_int8_is_bit_exact(cfg, case):
+    config = CONFIGS[cfg]
+    x_shape, kernel, stride, padding, zp = [((1, 7, 6, 13), (3, 3), (1, 1), "SAME", -128),
+                                            ((2, 9, 5, 4), (3, 3), (2, 2), "VALID", 9),
+                                            ((1, 6, 9, 9), (2, 5), (1, 2), "SAME", 127)][case]
+    rng = np.random.default_rng(200 + case)
+    x, w, bias, mult, shift = int8_case(rng, x_shape, None, kernel, zp, depthwise=True,
+                                        extreme=case == 2)
+    kw = dict(input_zero_point=zp, output_zero_point=1, multiplier=mult, shift=shift,
+              stride=stride, padding=padding)
+    model, (xa, oa, pa, _) = model_and_addresses(config)
+    prog = depthwise_conv2d_int8_program(config, x.shape, w, bias, x_addr=xa, out_addr=oa,
+                                         param_addr=pa, **kw)
+    got = run_on_model(model, prog, [(xa, x)])
+    assert same_bits(got, depthwise_conv2d_int8(x, w, bias, **kw))
+    assert prog.lane_use <= 1 / min(config.npu_rows, config.npu_cols) + 1e-9
+
+
+@pytest.mark.parametrize("cfg", list(CONFIGS))
+def test_depthwise_fp16_is_bit_exact(cfg):
+    config = CONFIGS[cfg]
+    rng = np.random.default_rng(300)
+    x = fp16_values(rng, (1, 7, 5, 11))
+    w = fp16_values(rng, (1, 3, 3, 11), specials=False)
+    bias = rng.standard_normal(11).astype(np.float32)
+    model, (xa, oa, pa, _) = model_and_addresses(config)
+    kw = dict(stride=(2, 1), padding="SAME", lo=-1.0)
+    prog = depthwise_conv2d_fp16_program(config, x.shape, w, bias, x_addr=xa, out_addr=oa,
+                                         param_addr=pa, **kw)
+    got = run_on_model(model, prog, [(xa, x)])
+    assert same_bits(got, depthwise_conv2d_fp16(x, w, bias, **kw))
+
+
+@pytest.mark.parametrize("cfg", list(CONFIGS))
+def test_fully_connected_int8_single_rounding(cfg):
+    config = CONFIGS[cfg]
+    rng = np.random.default_rng(400)
+    x = rng.integers(-128, 128, (5, 37), dtype=np.int8)
+    w = rng.integers(-128, 128, (13, 37), dtype=np.int8)
+    bias = rng.integers(-3000, 3000, 13, dtype=np.int32)
+    mult, shift = conv_multipliers(0.1, rng.uniform(0.001, 0.01, 13), 0.2, 13)
+    kw = dict(input_zero_point=-7, output_zero_point=2, multiplier=mult, shift=shift)
+    model, (xa, oa, pa, _) = model_and_addresses(config)
+    prog = fully_connected_int8_program(config, x.shape, w, bias, x_addr=xa, out_addr=oa,
+                                        param_addr=pa, **kw)
+    got = run_on_model(model, prog, [(xa, x)]).reshape(5, 13)
+    assert same_bits(got, fully_connected_int8(x, w, bias, **kw))
+
+
+def test_unsupported_parameters_are_named():
+    config = CONFIGS["sim"]
+    w = np.zeros((2, 3, 3, 4), np.int8)
+    kw = dict(input_zero_point=0, output_zero_point=0, multiplier=1 << 30, shift=0, x_addr=0,
+              out_addr=0, param_addr=0)
+    with pytest.raises(ValueError, match="dilation"):
+        conv2d_int8_program(config, (1, 5, 5, 4), w, None, dilation=2, **kw)
+    with pytest.raises(ValueError, match="shift"):
+        conv2d_int8_program(config, (1, 5, 5, 4), w, None, **{**kw, "shift": 31})
+    with pytest.raises(ValueError, match="input_zero_point"):
+        conv2d_int8_program(config, (1, 5, 5, 4), w, None, **{**kw, "input_zero_point": 128})
+    with pytest.raises(ValueError, match="depth_multiplier"):
+        depthwise_conv2d_int8_program(config, (1, 5, 5, 4), np.zeros((1, 3, 3, 4), np.int8),
+                                      None, depth_multiplier=2, **kw)
+    with pytest.raises(ValueError, match="channels"):
+        conv2d_int8_program(config, (1, 5, 5, 3), w, None, **kw)
+    with pytest.raises(ValueError, match="precision"):
+        conv2d_fp16_program(preset("sim").__class__(name="x", npu_fp16=False), (1, 5, 5, 4),
+                            w.astype(np.float16), x_addr=0, out_addr=0, param_addr=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(12))
+def test_random_convolutions(seed):
+    rng = np.random.default_rng(1000 + seed)
+    config = CONFIGS["sim" if seed % 2 else "npu-small"]
+    kh, kw_ = int(rng.integers(1, 6)), int(rng.integers(1, 5))
+    x_shape = (int(rng.integers(1, 3)), int(rng.integers(kh, 14)), int(rng.integers(kw_, 12)),
+               int(rng.integers(1, 20)))
+    stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    padding = "SAME" if rng.integers(2) else "VALID"
+    cout = int(rng.integers(1, 20))
+    zp = int(rng.integers(-128, 128))
+    x, w, bias, mult, shift = int8_case(rng, x_shape, cout, (kh, kw_), zp)
+    kw = dict(input_zero_point=zp, output_zero_point=int(rng.integers(-128, 128)),
+              multiplier=mult, shift=shift, stride=stride, padding=padding)
+    model, (xa, oa, pa, _) = model_and_addresses(config)
+    prog = conv2d_int8_program(config, x.shape, w, bias, x_addr=xa, out_addr=oa,
+                               param_addr=pa, **kw)
+    assert same_bits(run_on_model(model, prog, [(xa, x)]), conv2d_int8(x, w, bias, **kw))
+    xf = fp16_values(rng, x_shape)
+    wf = fp16_values(rng, (cout, kh, kw_, x_shape[3]), specials=False)
+    model, _ = model_and_addresses(config)
+    prog = conv2d_fp16_program(config, xf.shape, wf, None, stride=stride, padding=padding,
+                               x_addr=xa, out_addr=oa, param_addr=pa)
+    assert same_bits(run_on_model(model, prog, [(xa, xf)]),
+                     conv2d_fp16(xf, wf, None, stride=stride, padding=padding))
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp16"])
+@pytest.mark.parametrize("shape, mode", [((32, 32, 16, 16), "resident"),
+                                         ((16, 16, 32, 32), "double"),
+                                         ((8, 8, 64, 64), "single"),
+                                         ((8, 8, 64, 64), "taps")])
+def test_resnet8_layers_in_each_weight_mode(shape, mode, precision):
+    """The ResNet-8 3x3 layers of the benchmark on the 8x8 NPU: weights resident, in two
+    group buffers, in one buffer refilled tap by tap behind the COMPUTEs, or streamed tap by
+    tap through two tap buffers (the planner's pick for stage 3)."""
+    config = CONFIGS["sim"]
+    h, w_, ci, co = shape
+    rng = np.random.default_rng(h)
+    model, (xa, oa, pa, _) = model_and_addresses(config)
+    if precision == "int8":
+        x, w, bias, mult, shift = int8_case(rng, (1, h, w_, ci), co, (3, 3), 11)
+        kw = dict(input_zero_point=11, output_zero_point=-2, multiplier=mult, shift=shift)
+        prog = conv2d_int8_program(config, x.shape, w, bias, x_addr=xa, out_addr=oa,
+                                   param_addr=pa, wmodes=(mode,), **kw)
+        want = conv2d_int8(x, w, bias, **kw)
+    else:
+        x = fp16_values(rng, (1, h, w_, ci))
+        w = (fp16_values(rng, (co, 3, 3, ci), specials=False) / 8).astype(np.float16)
+        bias = rng.standard_normal(co).astype(np.float32)
+        prog = conv2d_fp16_program(config, x.shape, w, bias, x_addr=xa, out_addr=oa,
+                                   param_addr=pa, wmodes=(mode,))
+        want = conv2d_fp16(x, w, bias)
+    assert prog.plan.wmode == mode
+    assert same_bits(run_on_model(model, prog, [(xa, x)]), want)
+    if mode in ("resident", "taps"):     # what the planner picks by itself
+        assert plan_walk_mode(config, shape) == mode
+
+
+def plan_walk_mode(config, shape):
+    h, w_, ci, co = shape
+    prog = conv2d_int8_program(config, (1, h, w_, ci), np.zeros((co, 3, 3, ci), np.int8), None,
+                               input_zero_point=0, output_zero_point=0, multiplier=1 << 30,
+                               shift=0, x_addr=0, out_addr=0, param_addr=0)
+    return prog.plan.wmode

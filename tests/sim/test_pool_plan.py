@@ -1,0 +1,92 @@
+"""AVERAGE_POOL_2D lowered by dure.sim.pool_plan: the division constants proven exact (checked
+here exhaustively) and the descriptor lists bit-exact with the golden operators on the command
+model."""
+
+import numpy as np
+import pytest
+from dure.sim.golden_fixedpoint import multiply_by_quantized_multiplier_single_rounding
+from dure.sim.golden_tflite import average_pool_int8
+from dure.sim.golden_tflite_fp16 import average_pool_fp16
+from dure.sim.layer_program import run_on_model
+from dure.sim.pool_plan import (
+    MAX_WINDOW,
+    average_pool_fp16_program,
+    average_pool_int8_program,
+    pool_multiplier,
+)
+
+from .test_conv_plan import CONFIGS, fp16_values, model_and_addresses, same_bits
+
+
+def tflite_average(acc, n):
+    """``(acc + n/2) / n`` if acc > 0 else ``(acc - n/2) / n``, C truncating division."""
+    half = n // 2
+    return np.where(acc > 0, (acc + half) // n, -((half - acc) // n))
+
+
+def test_pool_multiplier_divides_exactly_for_every_window_and_sum():
+    """Every n in 1..MAX_WINDOW and every |acc| <= 128 n: the STORE's single-rounding multiply
+    with pool_multiplier(n) is TFLite's rounded average."""
+    for n in range(1, MAX_WINDOW + 1):
+        acc = np.arange(-128 * n, 128 * n + 1, dtype=np.int64)
+        m, shift = pool_multiplier(n)
+        assert 0 < m < 1 << 31 and -31 <= shift <= 30
+        got = multiply_by_quantized_multiplier_single_rounding(acc, m, shift)
+        assert np.array_equal(got, tflite_average(acc, n)), n
+
+
+def test_the_exact_reciprocal_alone_fails_on_negative_ties():
+    """Why the multiplier is 1/n plus a little: with M / 2**p = 1/2 exactly, -1 / 2 rounds
+    toward +infinity (0), TFLite gives -1."""
+    assert multiply_by_quantized_multiplier_single_rounding(-1, 1 << 30, 0) == 0
+    assert tflite_average(np.array([-1]), 2)[0] == -1
+
+
+POOL_CASES = [
+    # x_shape, filter, stride, padding
+    ((1, 7, 6, 5), (3, 3), (1, 1), "SAME"),
+    ((2, 8, 9, 11), (2, 3), (2, 2), "SAME"),
+    ((1, 8, 8, 13), (8, 8), (1, 1), "VALID"),
+    ((1, 9, 5, 3), (3, 2), (2, 1), "VALID"),
+    ((3, 5, 7, 19), (5, 7), (1, 1), "VALID"),       # global pooling, three images
+]
+
+
+@pytest.mark.parametrize("cfg", list(CONFIGS))
+@pytest.mark.parametrize("case", range(len(POOL_CASES)))
+def test_average_pool_int8_is_bit_exact(cfg, case):
+    config = CONFIGS[cfg]
+    x_shape, filt, stride, padding = POOL_CASES[case]
+    rng = np.random.default_rng(case)
+    x = rng.integers(-128, 128, x_shape, dtype=np.int8)
+    x.reshape(-1)[:7] = -128
+    kw = dict(stride=stride, padding=padding, lo=-120 if case == 1 else -128, hi=127)
+    model, (xa, oa, pa, _) = model_and_addresses(config)
+    prog = average_pool_int8_program(config, x.shape, filt, x_addr=xa, out_addr=oa,
+                                     param_addr=pa, **kw)
+    assert same_bits(run_on_model(model, prog, [(xa, x)]), average_pool_int8(x, filt, **kw))
+    if filt == x_shape[1:3]:
+        assert any("global" in note for note in prog.notes)
+
+
+@pytest.mark.parametrize("cfg", list(CONFIGS))
+@pytest.mark.parametrize("case", range(len(POOL_CASES)))
+def test_average_pool_fp16_is_bit_exact(cfg, case):
+    config = CONFIGS[cfg]
+    x_shape, filt, stride, padding = POOL_CASES[case]
+    rng = np.random.default_rng(10 + case)
+    x = fp16_values(rng, x_shape, specials=case % 2 == 0)
+    kw = dict(stride=stride, padding=padding, lo=0.0 if case == 3 else None)
+    model, (xa, oa, pa, _) = model_and_addresses(config)
+    prog = average_pool_fp16_program(config, x.shape, filt, x_addr=xa, out_addr=oa,
+                                     param_addr=pa, **kw)
+    assert same_bits(run_on_model(model, prog, [(xa, x)]), average_pool_fp16(x, filt, **kw))
+
+
+def test_unsupported_pools_are_named():
+    config = CONFIGS["sim"]
+    addrs = dict(x_addr=0, out_addr=0, param_addr=0)
+    with pytest.raises(ValueError, match="filter_size"):
+        average_pool_int8_program(config, (1, 40, 40, 4), (17, 17), **addrs)
+    with pytest.raises(ValueError, match="lo/hi"):
+        average_pool_int8_program(config, (1, 4, 4, 4), 2, lo=5, hi=1, **addrs)

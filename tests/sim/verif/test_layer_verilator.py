@@ -1,0 +1,85 @@
+"""Lowered layers on the Verilator model of the whole 8x8 NPU (dure.sim.verif.layer_verilator):
+the RTL (walk, diagonal, fill, placement, hazards) computes what the command model and the
+golden operators say, bit for bit, and the ResNet-8 stage-3 convolution keeps the array busy.
+Needs the 8x8 NPU model (minutes to build), hence slow."""
+
+import numpy as np
+import pytest
+from dure.sim.conv_plan import (
+    conv2d_fp16_program,
+    conv2d_int8_program,
+    depthwise_conv2d_int8_program,
+)
+from dure.sim.eltwise_plan import add_fp16_program
+from dure.sim.golden_tflite import conv2d_int8, depthwise_conv2d_int8
+from dure.sim.golden_tflite_fp16 import add_fp16, average_pool_fp16, conv2d_fp16
+from dure.sim.golden_tflite_params import conv_multipliers
+from dure.sim.pool_plan import average_pool_fp16_program
+from dure.sim.verif import npu_verilator as nv
+from dure.sim.verif.layer_verilator import run_layer
+
+from dure.config import MAIN_BASE, preset
+
+CFG = preset("sim")
+SIZE = 1 << 20
+ADDRS = dict(x_addr=MAIN_BASE, out_addr=MAIN_BASE + (1 << 18), param_addr=MAIN_BASE + (1 << 19))
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def model():
+    return nv.build(CFG)
+
+
+def check(model, program, inputs, want):
+    got, perf, error = run_layer(model, program, inputs, base=MAIN_BASE, size=SIZE)
+    assert error == 0
+    assert np.array_equal(got.view(np.uint8), want.view(np.uint8))
+    print(f"\n{program.macs} MACs in {perf['BUSY']} cycles: "
+          f"{program.macs / perf['BUSY'] / CFG.npu_peak_macs_per_cycle:.1%} of peak")
+    return perf
+
+
+def test_resnet8_stage3_int8(model):
+    rng = np.random.default_rng(0)
+    x = rng.integers(-128, 128, (1, 8, 8, 64), dtype=np.int8)
+    w = rng.integers(-128, 128, (64, 3, 3, 64), dtype=np.int8)
+    bias = rng.integers(-1000, 1000, 64, dtype=np.int32)
+    mult, shift = conv_multipliers(0.05, np.full(64, 0.001), 0.1, 64)
+    kw = dict(input_zero_point=-3, output_zero_point=2, multiplier=mult, shift=shift)
+    prog = conv2d_int8_program(CFG, x.shape, w, bias, **ADDRS, **kw)
+    perf = check(model, prog, [(MAIN_BASE, x)], conv2d_int8(x, w, bias, **kw))
+    assert prog.macs / perf["BUSY"] >= 0.75 * CFG.npu_peak_macs_per_cycle
+
+
+def test_strided_same_conv_fp16_and_depthwise_int8(model):
+    """Fill (SAME borders), 2-D placement, stride 2, Cin not a multiple of R, FP16 order; then
+    a depthwise layer (diagonal COMPUTEs) with an input zero point."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, 11, 9, 11)).astype(np.float16)
+    w = (rng.standard_normal((13, 4, 3, 11)) / 8).astype(np.float16)
+    bias = rng.standard_normal(13).astype(np.float32)
+    prog = conv2d_fp16_program(CFG, x.shape, w, bias, stride=2, **ADDRS)
+    check(model, prog, [(MAIN_BASE, x)], conv2d_fp16(x, w, bias, stride=2))
+    x8 = rng.integers(-128, 128, (1, 9, 7, 20), dtype=np.int8)
+    w8 = rng.integers(-128, 128, (1, 3, 3, 20), dtype=np.int8)
+    mult, shift = conv_multipliers(0.05, np.full(20, 0.01), 0.1, 20)
+    kw = dict(input_zero_point=5, output_zero_point=-1, multiplier=mult, shift=shift)
+    prog = depthwise_conv2d_int8_program(CFG, x8.shape, w8, None, **ADDRS, **kw)
+    check(model, prog, [(MAIN_BASE, x8)], depthwise_conv2d_int8(x8, w8, None, **kw))
+
+
+def test_pool_and_add_fp16(model):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((1, 7, 6, 10)).astype(np.float16)
+    prog = average_pool_fp16_program(CFG, x.shape, 3, padding="SAME", **ADDRS)
+    check(model, prog, [(MAIN_BASE, x)], average_pool_fp16(x, 3, padding="SAME"))
+    a = rng.standard_normal((3, 5, 7)).astype(np.float16)
+    b = rng.standard_normal((3, 5, 7)).astype(np.float16)
+    a.reshape(-1)[:3] = [-0.0, np.inf, np.nan]
+    b.reshape(-1)[:3] = [-0.0, -np.inf, 1.0]
+    b_addr = MAIN_BASE + (3 << 18)
+    prog = add_fp16_program(CFG, a.shape, a_addr=MAIN_BASE, b_addr=b_addr,
+                            out_addr=ADDRS["out_addr"], param_addr=ADDRS["param_addr"])
+    check(model, prog, [(MAIN_BASE, a), (b_addr, b)], add_fp16(a, b))
