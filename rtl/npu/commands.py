@@ -142,6 +142,9 @@ over k, in the command's precision.
       needs a FENCE between that STORE and the LIST (the core's own stores are complete before
       its DOORBELL write). The list must not be changed until the LIST's entries are done (a
       FENCE after the LIST or DONE reaching ``s + c + 1``).
+    - Timing (not contract): entries are fetched up to 4 ahead of the validator, through the
+      same bus port as the DMA (round-robin with it); their bytes are not counted in
+      PERF_DMA_RD.
 
 Ordering
 --------
