@@ -43,7 +43,9 @@ def _field_value(rng, config, opcode, name, width):
     elif name in ("local_addr", "a_addr", "w_addr", "acc_addr", "scale_addr"):
         value = _near(rng, [0, 0, spad - 1, acc - 1, spad - 8, acc - 8, rng.randint(0, spad),
                             mask])
-    elif name == "dram_addr":
+    elif name == "count":
+        value = _near(rng, [0, 1, 2, 3, 0xFFFF, rng.randint(1, 300)])
+    elif name in ("dram_addr", "list_addr"):
         value = _near(rng, [0x4000_0000, 0x4000_0000 + rng.randint(0, 4096), 0, 0xFFFF_FFF0,
                             rng.getrandbits(32)])
     elif name == "dram_stride":
@@ -155,7 +157,7 @@ def random_descriptor(rng, config):
     if kind < 0.06:
         return [rng.choice([0, 5, 6, 7, 8, 15])] + [rng.getrandbits(32) for _ in range(7)]
     opcode = rng.choice([Opcode.LOAD, Opcode.LOAD, Opcode.COMPUTE, Opcode.STORE, Opcode.STORE,
-                         Opcode.FENCE])
+                         Opcode.FENCE, Opcode.LIST])
     words = [0] * 8
     words[0] = opcode.value
     for name, field in FIELDS[opcode].items():
@@ -179,7 +181,8 @@ def random_window(rng, words):
 
     opcode, fields = decode(words)
     span = footprint(opcode, fields) if isinstance(opcode, Opcode) and \
-        opcode in (Opcode.LOAD, Opcode.STORE) and fields.get("elem", 0) != 3 else None
+        opcode in (Opcode.LOAD, Opcode.STORE, Opcode.LIST) and fields.get("elem", 0) != 3 \
+        else None
     kind = rng.random()
     if span is None or kind < 0.15:
         choices = [(0, 0), (0x4000_0000, 0x10_0000), (0, 0xFFFF_FFFF),

@@ -30,8 +30,10 @@ Readings of the contract (the RTL implements the same)
       j >= k at ``init`` (FP16: NaN canonical), so no other lane can leak into a column.
     - A LOAD writes its rows in order r = 0 .. rows-1 to ``local_rows_written`` (the later row
       wins where a placement overlaps); a fill LOAD reads no memory and never fails.
-    - The sequence number in ERROR is the command's 0-based index among the descriptors pushed
-      since reset (the value ISSUED had before it was pushed).
+    - The sequence number in ERROR is the value ISSUED had before the command was pushed; a
+      LIST of count c takes c + 1 numbers (itself, then its entries), see ``LIST`` in
+      :mod:`dure.rtl.npu.commands`. :meth:`execute` runs a LIST's entries at once, in order,
+      reading each entry from main memory just before it runs.
     - ``BUS_ERROR``: the model treats main memory as the regions it was built with; a LOAD or
       STORE touching an unbacked byte returns ``BUS_ERROR``. The hardware stops at the failing
       access, so the destination of such a command is unspecified; the model leaves it unchanged.
@@ -39,6 +41,7 @@ Readings of the contract (the RTL implements the same)
 
 import numpy as np
 from dure.rtl.npu.commands import (
+    DESCRIPTOR_WORDS,
     ElemType,
     ErrorCode,
     LoadTarget,
@@ -85,6 +88,15 @@ class NpuModel:
     error : tuple of (ErrorCode, int) or None
         Code and sequence number of the first refused (or bus-failed) command since
         :meth:`clear_error`; None when STATUS.error is clear.
+    error_index : int or None
+        ERROR_INDEX with :attr:`error`: the failed command's index within its LIST, None when
+        it was not a LIST entry (the register reads 0xFFFF_FFFF).
+    list_codes : list of ErrorCode
+        The codes of the entries of the last LIST :meth:`execute` ran (a fetch failure ends it
+        with ``BUS_ERROR``; entries after that are not listed).
+    dma_rd, dma_wr : int
+        Bytes moved by executed LOADs / STOREs (PERF_DMA_RD / PERF_DMA_WR; list fetches are not
+        counted).
     fence_irq : bool
         STATUS.fence_irq: a FENCE with ``irq`` completed since :meth:`clear_fence_irq`.
     issued, done : int
@@ -107,10 +119,14 @@ class NpuModel:
         self.dma_base = 0
         self.dma_size = 0
         self.error = None
+        self.error_index = None
+        self.list_codes = []
         self.fence_irq = False
         self.issued = 0
         self.done = 0
         self.macs = 0
+        self.dma_rd = 0
+        self.dma_wr = 0
 
     # --- registers ------------------------------------------------------------------------
 
@@ -123,6 +139,7 @@ class NpuModel:
     def clear_error(self):
         """Write 1 to STATUS.error."""
         self.error = None
+        self.error_index = None
 
     def clear_fence_irq(self):
         """Write 1 to STATUS.fence_irq."""
@@ -166,19 +183,52 @@ class NpuModel:
     # --- commands -------------------------------------------------------------------------
 
     def execute(self, words):
-        """Validate one descriptor (8 words) and, if accepted, apply it; returns its ErrorCode.
+        """Validate one pushed descriptor (8 words) and, if accepted, apply it; returns its
+        ErrorCode.
 
         A refused command (or one failing with ``BUS_ERROR``) records the first error in
-        :attr:`error` and changes no memory, SPAD or ACC."""
+        :attr:`error` and changes no memory, SPAD or ACC. A LIST returns its own code; its
+        entries' codes are in :attr:`list_codes`."""
         code, opcode, fields = check(words, self.config, self.dma_base, self.dma_size)
         seq = self.issued
+        if opcode == Opcode.LIST:
+            return self._list(code, int(words[2]) & 0xFFFF, fields, seq)
         self.issued += 1
-        if code == ErrorCode.NONE:
-            code = self.apply(opcode, fields)
+        code = self._execute_checked(code, opcode, fields)
+        self._finish(code, seq, None)
+        return code
+
+    def _execute_checked(self, code, opcode, fields):
+        return self.apply(opcode, fields) if code == ErrorCode.NONE else code
+
+    def _finish(self, code, seq, index, retired=1):
         if code != ErrorCode.NONE and self.error is None:
             self.error = (code, seq)
+            self.error_index = index
+        self.done += retired
+
+    def _list(self, code, count, fields, seq):
+        """A pushed LIST: ``count`` is word 2 bits 15:0 (its sequence numbers, valid or not)."""
+        self.issued += 1 + count
+        self.list_codes = []
+        if code != ErrorCode.NONE:
+            self._finish(code, seq, None, retired=1 + count)
+            return code
         self.done += 1
-        return code
+        for i in range(count):
+            addr = fields["list_addr"] + 4 * DESCRIPTOR_WORDS * i
+            if not self.memory.contains(addr, 4 * DESCRIPTOR_WORDS):
+                self.list_codes.append(ErrorCode.BUS_ERROR)
+                self._finish(ErrorCode.BUS_ERROR, seq + 1 + i, i, retired=count - i)
+                break
+            entry = [int(w) for w in np.frombuffer(self.read(addr, 4 * DESCRIPTOR_WORDS),
+                                                   "<u4")]
+            e_code, e_opcode, e_fields = check(entry, self.config, self.dma_base,
+                                               self.dma_size, in_list=True)
+            e_code = self._execute_checked(e_code, e_opcode, e_fields)
+            self.list_codes.append(e_code)
+            self._finish(e_code, seq + 1 + i, i)
+        return ErrorCode.NONE
 
     def run(self, descriptors):
         """Execute descriptors in order; returns their ErrorCodes."""
@@ -189,6 +239,8 @@ class NpuModel:
         enum members accepted, missing fields are 0); returns ``NONE`` or ``BUS_ERROR``. No
         validation here."""
         opcode = Opcode(opcode)
+        if opcode == Opcode.LIST:
+            raise ValueError("a LIST is run by execute (it reads its entries from memory)")
         given = {name: int(getattr(v, "value", v)) for name, v in fields.items()}
         unknown = set(given) - set(FIELDS[opcode])
         if unknown:
@@ -225,6 +277,7 @@ class NpuModel:
             for r in range(src_rows):
                 raw = self.read(f["dram_addr"] + r * stride, cols * eb)
                 src[r] = np.frombuffer(raw, _DTYPES[eb])
+            self.dma_rd += src_rows * cols * eb
             if f["elem"] == ElemType.INT8.value:
                 src = src.view(np.int8).astype(np.int16).view(np.uint16)
         to_acc = f["target"] == LoadTarget.ACC.value
@@ -287,6 +340,7 @@ class NpuModel:
         data = words.astype(_DTYPES[ob])
         for r in range(rows):
             self.write(f["dram_addr"] + r * stride, data[r])
+        self.dma_wr += rows * cols * ob
         return ErrorCode.NONE
 
 

@@ -14,14 +14,10 @@ from dure.rtl.npu.commands import (
     ID_MAGIC,
     SEQ_BITS,
     Control,
-    ErrorCode,
     Register,
     Status,
     config_word,
-    elem_bytes,
-    out_bytes,
 )
-from dure.rtl.npu.descriptor import decode
 
 __all__ = ["NpuRegisters"]
 
@@ -39,8 +35,6 @@ class NpuRegisters:
         self.model = model
         self.control = 0
         self.cmd = [0] * 8
-        self.dma_rd = 0
-        self.dma_wr = 0
         self._latched_hi = {}
         self.log = []
 
@@ -57,8 +51,8 @@ class NpuRegisters:
                     or (s & Status.FENCE_IRQ.value and self.control & Control.IRQ_FENCE.value))
 
     def _perf(self, name):
-        return {"MACS": self.model.macs, "DMA_RD": self.dma_rd, "DMA_WR": self.dma_wr}.get(name,
-                                                                                          0)
+        m = self.model
+        return {"MACS": m.macs, "DMA_RD": m.dma_rd, "DMA_WR": m.dma_wr}.get(name, 0)
 
     def read(self, offset):
         m = self.model
@@ -86,6 +80,8 @@ class NpuRegisters:
                              if m.error else 0),
             Register.ISSUED: m.issued & _SEQ_MASK,
             Register.DONE: m.done & _SEQ_MASK,
+            Register.ERROR_INDEX: (m.error_index if m.error and m.error_index is not None
+                                   else 0xFFFF_FFFF),
         }[reg]
 
     def write(self, offset, value):
@@ -106,7 +102,7 @@ class NpuRegisters:
                 m.clear_fence_irq()
         elif reg == Register.CONTROL:
             if value & Control.PERF_CLEAR.value:
-                m.macs = self.dma_rd = self.dma_wr = 0
+                m.macs = m.dma_rd = m.dma_wr = 0
             self.control = value & (Control.IRQ_ERROR.value | Control.IRQ_FENCE.value)
         elif reg == Register.DMA_BASE:
             m.set_window(value, m.dma_size)
@@ -117,11 +113,4 @@ class NpuRegisters:
     def _doorbell(self):
         words = list(self.cmd)
         self.log.append(words)
-        code = self.model.execute(words)
-        if code == ErrorCode.NONE:
-            opcode, f = decode(words)
-            if opcode.name == "LOAD" and not f["fill"]:        # a fill reads nothing
-                rows = 1 if f["broadcast"] else f["rows"]
-                self.dma_rd += rows * f["cols"] * elem_bytes(f["elem"])
-            elif opcode.name == "STORE":
-                self.dma_wr += f["rows"] * f["cols"] * out_bytes(f["out"])
+        self.model.execute(words)

@@ -35,6 +35,9 @@ Readings of the contract where the prose leaves room (the RTL implements the sam
   ``RESERVED``. The bits of ``fill_value`` above the element (31:8 for INT8, 31:16 for FP16)
   are ignored, any value. ``MISALIGNED``, ``STRIDE`` and ``DMA_WINDOW`` never refuse a fill.
 * ``diagonal`` is legal with every k and n (also k != n).
+* ``LIST``: ``count`` zero is ``ZERO_DIM``; a LIST that is itself a list entry (``in_list``)
+  is ``BAD_COMBINATION``, so a nested LIST with reserved bits set gets ``RESERVED`` and one
+  with count 0 ``ZERO_DIM``; its footprint is ``[list_addr, list_addr + 32 * count)``.
 """
 
 import math
@@ -76,11 +79,15 @@ def window(dma_base, dma_size):
 
 def footprint(opcode, fields):
     """``(first, last)`` byte addresses (inclusive, Python ints, no overflow) of the main-memory
-    bytes a LOAD or STORE touches; None for COMPUTE, FENCE and a fill LOAD.
+    bytes a LOAD or STORE touches or a LIST's entries occupy; None for COMPUTE, FENCE and a
+    fill LOAD.
 
     The last byte of a 2-D transfer is ``dram_addr + (rows - 1) * stride + cols * elem - 1``;
     a broadcast LOAD reads one row only.
     """
+    if opcode == Opcode.LIST:
+        first = fields["list_addr"]
+        return first, first + 4 * DESCRIPTOR_WORDS * fields["count"] - 1
     if opcode == Opcode.LOAD:
         if fields.get("fill"):
             return None
@@ -154,7 +161,7 @@ def _reserved(opcode, words, f):
 
 def _zero_dim(opcode, f):
     names = {Opcode.LOAD: ("rows", "cols"), Opcode.COMPUTE: ("m", "k", "n"),
-             Opcode.STORE: ("rows", "cols")}.get(opcode, ())
+             Opcode.STORE: ("rows", "cols"), Opcode.LIST: ("count",)}.get(opcode, ())
     if any(f[name] == 0 for name in names):
         return True
     if opcode == Opcode.LOAD:
@@ -175,7 +182,9 @@ def _too_large(opcode, f, config):
     return False
 
 
-def _bad_combination(opcode, f, config):
+def _bad_combination(opcode, f, config, in_list):
+    if opcode == Opcode.LIST:
+        return in_list
     if opcode == Opcode.LOAD:
         legal = {LoadTarget.SPAD: (ElemType.INT8, ElemType.FP16),
                  LoadTarget.ACC: (ElemType.WORD32,)}
@@ -212,6 +221,8 @@ def _bad_combination(opcode, f, config):
 
 
 def _misaligned(opcode, f):
+    if opcode == Opcode.LIST:
+        return f["list_addr"] % 4 != 0
     if opcode == Opcode.LOAD:
         if f["fill"]:
             return False
@@ -256,7 +267,7 @@ def _outside_window(opcode, f, dma_base, dma_size):
     return win is None or span[0] < win[0] or span[1] >= win[1]
 
 
-def check(words, config, dma_base, dma_size):
+def check(words, config, dma_base, dma_size, *, in_list=False):
     """``(ErrorCode, opcode, fields)``: like :func:`validate`, plus the decoded descriptor
     (``opcode`` is the raw int and ``fields`` empty for a bad opcode)."""
     words = [int(word) for word in words]
@@ -273,7 +284,7 @@ def check(words, config, dma_base, dma_size):
         (ErrorCode.RESERVED, lambda: _reserved(opcode, words, f)),
         (ErrorCode.ZERO_DIM, lambda: _zero_dim(opcode, f)),
         (ErrorCode.DIM_TOO_LARGE, lambda: _too_large(opcode, f, config)),
-        (ErrorCode.BAD_COMBINATION, lambda: _bad_combination(opcode, f, config)),
+        (ErrorCode.BAD_COMBINATION, lambda: _bad_combination(opcode, f, config, in_list)),
         (ErrorCode.MISALIGNED, lambda: _misaligned(opcode, f)),
         (ErrorCode.STRIDE, lambda: _stride(opcode, f)),
         (ErrorCode.LOCAL_RANGE, lambda: _local_range(opcode, f, config)),
@@ -285,8 +296,8 @@ def check(words, config, dma_base, dma_size):
     return ErrorCode.NONE, opcode, f
 
 
-def validate(words, config, dma_base, dma_size):
+def validate(words, config, dma_base, dma_size, *, in_list=False):
     """The :class:`ErrorCode` the NPU gives descriptor ``words`` (8 ints) on a variant
     ``config`` with the DMA window registers ``dma_base`` / ``dma_size``; ``NONE`` if the
-    command is executed."""
-    return check(words, config, dma_base, dma_size)[0]
+    command is executed. ``in_list``: the descriptor is an entry of a LIST."""
+    return check(words, config, dma_base, dma_size, in_list=in_list)[0]

@@ -57,6 +57,12 @@ uint32_t npu_error(uint32_t *seq);               /* ERROR code (0 if STATUS.erro
 void npu_clear_error(void);
 uint32_t npu_issued(void);
 uint32_t npu_done(void);
+uint32_t npu_error_index(void); /* ERROR_INDEX: list index of ERROR's command, ~0u if none */
+/* One LIST doorbell for `count` (1..65535) descriptors of 8 words at `list` (main memory, in
+ * the DMA window; written before the call, unchanged until they are done). Returns the LIST's
+ * sequence number s (entry i is s + 1 + i). The NPU reads the list by DMA: a list written by
+ * an NPU STORE needs a FENCE (npu_wait) first. */
+uint32_t npu_run_list(const uint32_t *list, unsigned count);
 void npu_perf_read(struct npu_perf *perf);
 void npu_perf_clear(void);
 

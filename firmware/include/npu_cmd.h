@@ -144,4 +144,14 @@ static inline void npu_cmd_fence(uint32_t d[8], int irq)
     NPU_DESC_SET(d, FENCE, IRQ, irq);
 }
 
+/* LIST: run `count` (1..65535) descriptors stored from byte address `list_addr` (4-byte
+ * aligned, inside the DMA window), 32 bytes each, as if each had been pushed in its place. */
+static inline void npu_cmd_list(uint32_t d[8], uint32_t list_addr, uint32_t count)
+{
+    npu_desc_clear(d);
+    d[0] = DURE_NPU_OP_LIST;
+    NPU_DESC_SET(d, LIST, LIST_ADDR, list_addr);
+    NPU_DESC_SET(d, LIST, COUNT, count);
+}
+
 #endif

@@ -78,6 +78,20 @@ uint32_t npu_done(void)
     return NPU_REG(DURE_NPU_DONE);
 }
 
+uint32_t npu_error_index(void)
+{
+    return NPU_REG(DURE_NPU_ERROR_INDEX);
+}
+
+uint32_t npu_run_list(const uint32_t *list, unsigned count)
+{
+    uint32_t d[8];
+    npu_cmd_list(d, (uint32_t)(uintptr_t)list, count);
+    uint32_t seq = NPU_REG(DURE_NPU_ISSUED);
+    npu_push(d);
+    return seq;
+}
+
 int npu_wait(void)
 {
     uint32_t d[8];

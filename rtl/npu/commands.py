@@ -159,6 +159,39 @@ over k, in the command's precision.
     then, if ``irq`` [4] is set, sets STATUS.fence_irq (an interrupt when enabled).
     w1..w7 reserved.
 
+``LIST`` (opcode 5): runs a command list from main memory (one DOORBELL for a whole layer).
+    w0: ``opcode`` only. w1: ``list_addr`` (byte address of entry 0, a multiple of 4).
+    w2: ``count`` [15:0] (>= 1; bits 31:16 reserved). w3..w7 reserved.
+    The list is ``count`` entries of :data:`DESCRIPTOR_WORDS` little-endian words (32 bytes)
+    each, entry i at ``list_addr + 32 * i``; all of ``[list_addr, list_addr + 32 * count)``
+    must lie inside the DMA window (``DMA_WINDOW``). The NPU fetches the entries by DMA (ahead
+    of execution) and they take effect exactly as if they had been written to DOORBELL one
+    after another in place of the LIST: each entry is validated like a pushed command and
+    ordered by the same rules; commands pushed after the LIST come after its last entry.
+
+    - Sequence numbers: a LIST whose word 2 bits 15:0 hold ``c`` occupies ``c + 1`` numbers
+      whatever happens to it: ``s`` for the LIST itself, ``s + 1 + i`` for entry i; the next
+      pushed command gets ``s + c + 1``. ISSUED grows by ``c + 1`` at the DOORBELL write; DONE
+      grows by 1 when the LIST is accepted and by 1 per entry as it finishes (executed or
+      refused). A refused LIST (any error code; nothing is fetched) adds ``c + 1`` to DONE at
+      once, so DONE == ISSUED means "all done" as for single commands.
+    - A refused entry records its code, its own sequence number and its index i (ERROR,
+      ERROR_INDEX) like any refusal; the list goes on with entry i + 1.
+    - No nesting: an entry whose opcode is LIST is refused with ``BAD_COMBINATION`` (after the
+      ``RESERVED`` and ``ZERO_DIM`` checks, in :class:`ErrorCode` order; it occupies one
+      sequence number only). Chaining lists is the core's job (or one longer list).
+    - A bus error while fetching entry i: ERROR = (``BUS_ERROR``, ``s + 1 + i``), ERROR_INDEX =
+      i; entries 0..i-1 execute normally, entries i..c-1 do not execute (DONE counts them as
+      finished at that point), and the NPU goes on with the next pushed command.
+    - Main memory is not hazard-tracked: entries are read some time after the DOORBELL write
+      and before the entries in front of them finish, so a list written by an earlier STORE
+      needs a FENCE between that STORE and the LIST (the core's own stores are complete before
+      its DOORBELL write). The list must not be changed until the LIST's entries are done (a
+      FENCE after the LIST or DONE reaching ``s + c + 1``).
+    - Timing (not contract): entries are fetched up to 4 ahead of the validator, through the
+      same bus port as the DMA (round-robin with it); their bytes are not counted in
+      PERF_DMA_RD.
+
 Ordering
 --------
 Commands take effect as if executed one at a time in queue order, as far as SPAD and ACC
@@ -208,6 +241,7 @@ class Opcode(enum.Enum, shape=4):
     COMPUTE = 2
     STORE = 3
     FENCE = 4
+    LIST = 5
 
 
 class LoadTarget(enum.Enum, shape=2):
@@ -272,17 +306,17 @@ class ErrorCode(enum.Enum, shape=4):
                          defined (LoadTarget 2-3, ElemType 3, RequantMode 3); walk fields
                          with a_cols zero; placement fields with local_cols zero; dram_addr,
                          dram_stride or broadcast of a fill LOAD; fill_value without fill.
-    ``ZERO_DIM``         rows, cols, m, k or n is zero; a_rows zero with a_cols non-zero;
-                         local_groups zero with local_cols non-zero.
+    ``ZERO_DIM``         rows, cols, m, k, n or a LIST's count is zero; a_rows zero with a_cols
+                         non-zero; local_groups zero with local_cols non-zero.
     ``DIM_TOO_LARGE``    cols, k or n larger than the array allows (see the opcode).
     ``BAD_COMBINATION``  LOAD target/elem mismatch; FP16 precision or OS dataflow on hardware
                          without it; STORE acc_type/out/scale combination not in the table;
                          INT8 lo > hi or outside [-128, 127]; fp clamp bound NaN or lo > hi;
                          a TFLite ``requant`` mode outside INT8 -> INT8; a walked COMPUTE
                          with m != a_rows * a_cols; a placed LOAD with
-                         rows != local_groups * local_cols.
+                         rows != local_groups * local_cols; a LIST entry that is itself a LIST.
     ``MISALIGNED``       dram_addr or dram_stride not a multiple of the element size (not
-                         checked for a fill LOAD).
+                         checked for a fill LOAD); a LIST's list_addr not a multiple of 4.
     ``STRIDE``           dram_stride shorter than one row (cols * element size), unless
                          broadcast or fill.
     ``LOCAL_RANGE``      a SPAD or ACC row range (including scale_addr, and scale_addr + 1 in a
@@ -290,8 +324,10 @@ class ErrorCode(enum.Enum, shape=4):
                          LOAD placement) runs past the memory.
     ``DMA_WINDOW``       some byte of the 2-D main-memory footprint lies outside the DMA window
                          (the check covers the first byte of the first row to the last byte of
-                         the last row, computed without 32-bit overflow; none for a fill).
-    ``BUS_ERROR``        during execution, the bus answered err to a DMA access.
+                         the last row, computed without 32-bit overflow; none for a fill); for a
+                         LIST, some byte of its 32 * count bytes of entries.
+    ``BUS_ERROR``        during execution, the bus answered err to a DMA access (of a LOAD, a
+                         STORE, or the fetch of a LIST entry).
     """
 
     NONE = 0
@@ -319,8 +355,14 @@ class Register(enum.Enum):
                         2**32, otherwise the window is empty).
     ``ERROR``       RO  code [3:0] (:class:`ErrorCode`) and sequence number [31:8] of the first
                         refused command since the error bit was last cleared.
-    ``ISSUED``      RO  commands accepted into the queue since reset (24 bits used).
-    ``DONE``        RO  commands finished (executed or refused) since reset.
+    ``ISSUED``      RO  sequence numbers handed out since reset (24 bits used): 1 per pushed
+                        command, ``count + 1`` per pushed LIST (see ``LIST``).
+    ``DONE``        RO  commands finished (executed or refused) since reset, LIST entries
+                        included (see ``LIST``).
+    ``ERROR_INDEX`` RO  written together with ERROR: the index within its LIST of the command
+                        ERROR names when that command is a LIST entry (refused, failed to be
+                        fetched, or a LOAD / STORE entry that hit a bus error), 0xFFFF_FFFF
+                        when it is not (and at reset).
     ``CMD0..CMD7``  WO  descriptor staging words.
     ``DOORBELL``    WO  any write pushes the staged descriptor into the queue; the write is
                         held off (no grant) while the queue is full, so firmware never loses a
@@ -338,6 +380,7 @@ class Register(enum.Enum):
     ERROR = 0x18
     ISSUED = 0x1C
     DONE = 0x20
+    ERROR_INDEX = 0x24
     CMD0 = 0x40
     CMD1 = 0x44
     CMD2 = 0x48

@@ -10,6 +10,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..bus.signature import BusSignature
+from .cmd_source import CommandSource
 from .dispatch import Dispatcher
 from .link import UNITS, DatapathLink
 from .perf import PerfCounters
@@ -39,12 +40,16 @@ class NpuControl(wiring.Component):
         Interrupt request (level).
     datapath : Out(DatapathLink())
         Commands to the datapath's units, their done pulses and the performance events.
+    fetch : Out(BusSignature())
+        Read initiator of the LIST entry fetcher (:class:`~.cmd_source.CommandSource`); the
+        :class:`~.npu.Npu` shares the DMA port between it and the datapath.
 
     Latency
     -------
     Register accesses: grant at once (a DOORBELL write waits while the queue is full),
     response one cycle later. A command reaches its unit 7 cycles after the DOORBELL write's
-    grant at the earliest (queue 2, validator 3, front 1, pending slot 1).
+    grant at the earliest (queue 2, validator 3, front 1, pending slot 1); a LIST's entry 0
+    about ``main_latency`` + 16 cycles after the LIST reaches the front.
     """
 
     def __init__(self, config, *, addr_width=14, exec_depth=4):
@@ -57,6 +62,7 @@ class NpuControl(wiring.Component):
             "bus": In(BusSignature(addr_width)),
             "irq": Out(1),
             "datapath": Out(DatapathLink()),
+            "fetch": Out(BusSignature()),
         })
 
     def elaborate(self, platform):
@@ -66,20 +72,27 @@ class NpuControl(wiring.Component):
         m.submodules.queue = queue = CommandQueue(config.npu_queue_depth)
         m.submodules.dispatch = dispatch = Dispatcher(config, exec_depth=self._exec_depth)
         m.submodules.perf = perf = PerfCounters()
+        m.submodules.source = source = CommandSource()
 
         wiring.connect(m, wiring.flipped(self.bus), regs.bus)
         wiring.connect(m, regs.push, queue.i)
-        wiring.connect(m, queue.o, dispatch.cmd)
+        wiring.connect(m, queue.o, source.queue)
+        wiring.connect(m, source.o, dispatch.cmd)
+        wiring.connect(m, source.bus, wiring.flipped(self.fetch))
         link = self.datapath
         for _, _, cmd, done, bus_error in UNITS:
             wiring.connect(m, getattr(dispatch, cmd), wiring.flipped(getattr(link, cmd)))
             m.d.comb += getattr(dispatch, done).eq(getattr(link, done))
             if bus_error is not None:
                 m.d.comb += getattr(dispatch, bus_error).eq(getattr(link, bus_error))
-        busy = (queue.level != 0) | ~dispatch.idle
+        busy = (queue.level != 0) | ~dispatch.idle | source.busy
         m.d.comb += [
             dispatch.dma_base.eq(regs.dma_base),
             dispatch.dma_size.eq(regs.dma_size),
+            dispatch.cmd_tag.eq(source.o_tag),
+            source.list_accept.eq(dispatch.list_accept),
+            source.list_refuse.eq(dispatch.list_refuse),
+            regs.err_index.eq(dispatch.err_index),
             regs.queue_full.eq(queue.full),
             regs.busy.eq(busy),
             regs.err_valid.eq(dispatch.err_valid),

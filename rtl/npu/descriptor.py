@@ -12,11 +12,17 @@ from amaranth.lib import data
 
 from .commands import DESCRIPTOR_WORDS, Opcode
 
-__all__ = ["Field", "FIELDS", "DESCRIPTOR_LAYOUT", "encode", "decode", "reserved_masks",
-           "command_layout", "unpack_fields"]
+__all__ = ["Field", "FIELDS", "DESCRIPTOR_LAYOUT", "ENTRY_TAG_LAYOUT", "encode", "decode",
+           "list_bytes", "reserved_masks", "command_layout", "unpack_fields"]
 
 #: Layout of one descriptor in hardware: :data:`~.commands.DESCRIPTOR_WORDS` words of 32 bits.
 DESCRIPTOR_LAYOUT = data.ArrayLayout(32, DESCRIPTOR_WORDS)
+
+#: Where a descriptor entering the validator came from (travels beside it to the dispatcher's
+#: front): ``in_list`` it is entry ``index`` of a LIST (a LIST entry that is a LIST is
+#: refused); ``fault`` the fetch of that entry failed (the front records ``BUS_ERROR`` and
+#: retires it and the ``skip`` entries after it, which are never fetched).
+ENTRY_TAG_LAYOUT = data.StructLayout({"in_list": 1, "fault": 1, "index": 16, "skip": 16})
 
 
 class Field(NamedTuple):
@@ -92,6 +98,10 @@ FIELDS = {
     Opcode.FENCE: {
         "irq": Field(0, 4, 1),
     },
+    Opcode.LIST: {
+        "list_addr": Field(1, 0, 32),
+        "count": Field(2, 0, 16),
+    },
 }
 
 
@@ -147,6 +157,18 @@ def decode(words):
             value -= 1 << field.width
         values[name] = value
     return opcode, values
+
+
+def list_bytes(entries):
+    """The main-memory image of a command list for LIST: each entry's 8 words, little-endian,
+    32 bytes per entry, in order."""
+    out = bytearray()
+    for words in entries:
+        if len(words) != DESCRIPTOR_WORDS:
+            raise ValueError(f"a list entry has {DESCRIPTOR_WORDS} words, not {len(words)}")
+        for word in words:
+            out += (int(word) & 0xFFFF_FFFF).to_bytes(4, "little")
+    return bytes(out)
 
 
 def command_layout(opcode):

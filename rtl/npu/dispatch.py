@@ -5,8 +5,10 @@ Structure
 ---------
 ::
 
-    queue --> Validator --> front --+--> refused: retire now (ERROR event), next command
-                                    +--> FENCE: wait until nothing is pending or in flight
+    source --> Validator --> front --+--> refused: retire now (ERROR event), next command
+                                     +--> LIST: retire, list_accept (the source then feeds
+                                     |    its entries, tagged with their index)
+                                     +--> FENCE: wait until nothing is pending or in flight
                                     +--> pending[load | compute | store] --> unit stream
                                                    (one slot per unit)     --> in flight FIFO
                                                                            <-- done pulses
@@ -42,7 +44,13 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .commands import SEQ_BITS, ErrorCode, Opcode
-from .descriptor import DESCRIPTOR_LAYOUT, FIELDS, command_layout, unpack_fields
+from .descriptor import (
+    DESCRIPTOR_LAYOUT,
+    ENTRY_TAG_LAYOUT,
+    FIELDS,
+    command_layout,
+    unpack_fields,
+)
 from .hazard import (
     ComputeFootprint,
     LoadFootprint,
@@ -89,6 +97,12 @@ class Dispatcher(wiring.Component):
     -------
     cmd : In(stream.Signature(DESCRIPTOR_LAYOUT))
         Descriptors from the queue, in order.
+    cmd_tag : In(ENTRY_TAG_LAYOUT)
+        With ``cmd``: whether it is a LIST entry (its index; a failed fetch), see
+        :class:`~.cmd_source.CommandSource`.
+    list_accept, list_refuse : Out(1)
+        The front took a (pushed) LIST as valid, or refused it (one-cycle pulses). An accepted
+        LIST retires at once; a refused one retires with its ``count`` entries.
     dma_base, dma_size : In(32)
         DMA window registers (sampled when a command enters the validator).
     load_cmd, exec_cmd, store_cmd : Out(stream.Signature(command_layout(opcode)))
@@ -104,11 +118,15 @@ class Dispatcher(wiring.Component):
         one if several did.
     err_code : Out(ErrorCode)
     err_seq : Out(SEQ_BITS)
-        Sequence number: commands are numbered from 0 in queue order since reset.
+        Sequence number: commands are numbered from 0 in queue order since reset (a LIST of
+        count c takes c + 1 numbers, see ``LIST`` in :mod:`.commands`).
+    err_index : Out(16)
+        With ``err_valid``: the failed command's index in its LIST, 0xFFFF if not an entry.
     fence_irq : Out(1)
         A FENCE with its ``irq`` bit completed this cycle.
-    retired : Out(3)
-        Commands finished this cycle (refused, FENCEs and done pulses), for the DONE register.
+    retired : Out(17)
+        Commands finished this cycle (refused, FENCEs, LISTs and done pulses, plus the entries
+        of a refused LIST or after a failed fetch), for the DONE register.
     idle : Out(1)
         Nothing in the validator, the front, the pending slots or the units.
     stall_dep : Out(1)
@@ -130,6 +148,9 @@ class Dispatcher(wiring.Component):
         self._depth = {"load": 1, "compute": exec_depth, "store": 1}
         super().__init__({
             "cmd": In(stream.Signature(DESCRIPTOR_LAYOUT)),
+            "cmd_tag": In(ENTRY_TAG_LAYOUT),
+            "list_accept": Out(1),
+            "list_refuse": Out(1),
             "dma_base": In(32),
             "dma_size": In(32),
             **{member: Out(stream.Signature(command_layout(opcode)))
@@ -140,8 +161,9 @@ class Dispatcher(wiring.Component):
             "err_valid": Out(1),
             "err_code": Out(ErrorCode),
             "err_seq": Out(SEQ_BITS),
+            "err_index": Out(16),
             "fence_irq": Out(1),
-            "retired": Out(3),
+            "retired": Out(17),
             "idle": Out(1),
             "stall_dep": Out(1),
             "pending_count": Out(2),
@@ -157,18 +179,22 @@ class Dispatcher(wiring.Component):
             v.en.eq(~v.o_valid | take),
             v.i_valid.eq(self.cmd.valid),
             v.i_words.eq(self.cmd.payload),
+            v.i_tag.eq(self.cmd_tag),
             self.cmd.ready.eq(v.en),
             v.dma_base.eq(self.dma_base),
             v.dma_size.eq(self.dma_size),
         ]
         seq = Signal(SEQ_BITS)          # sequence number of the command at the front
+        skip = Signal(16)               # further numbers retired with it (LIST entries)
         with m.If(take):
-            m.d.sync += seq.eq(seq + 1)
+            m.d.sync += seq.eq(seq + 1 + skip)
+        tag = v.o_tag
+        front_index = Mux(tag.in_list, tag.index, 0xFFFF)   # ERROR_INDEX of the front
 
         # Slots: one pending (with decoded fields) per unit, an in-flight FIFO per unit.
         words = [v.o_words[i] for i in range(len(v.o_words))]
-        p_valid, p_fields, p_fp, p_seq = {}, {}, {}, {}
-        f_valid, f_fp, f_seq, f_head, f_tail = {}, {}, {}, {}, {}
+        p_valid, p_fields, p_fp, p_seq, p_index = {}, {}, {}, {}, {}
+        f_valid, f_fp, f_seq, f_index, f_head, f_tail = {}, {}, {}, {}, {}, {}
         front_fields, front_fp = {}, {}
         for name, opcode, *_ in UNITS:
             layout, depth = command_layout(opcode), self._depth[name]
@@ -176,11 +202,13 @@ class Dispatcher(wiring.Component):
             p_fields[name] = Signal(layout, name=f"{name}_pending_fields")
             p_fp[name] = Signal(_FOOTPRINT[name], name=f"{name}_pending_fp")
             p_seq[name] = Signal(SEQ_BITS, name=f"{name}_pending_seq")
+            p_index[name] = Signal(16, name=f"{name}_pending_index")
             f_valid[name] = [Signal(name=f"{name}_flight{i}") for i in range(depth)]
             f_fp[name] = [Signal(_FOOTPRINT[name], name=f"{name}_flight{i}_fp")
                           for i in range(depth)]
             f_seq[name] = [Signal(SEQ_BITS, name=f"{name}_flight{i}_seq")    # for bus errors
                            for i in range(depth)]
+            f_index[name] = [Signal(16, name=f"{name}_flight{i}_index") for i in range(depth)]
             f_head[name] = Signal(range(depth), name=f"{name}_flight_head")   # oldest entry
             f_tail[name] = Signal(range(depth), name=f"{name}_flight_tail")   # next free entry
             front_fields[name] = Signal(layout, name=f"front_{name}_fields")
@@ -195,7 +223,7 @@ class Dispatcher(wiring.Component):
             return Mux(ptr == depth - 1, 0, ptr + 1)
 
         # Hazards, issue and retirement.
-        issue, finished, head_seq, stalled = {}, {}, {}, []
+        issue, finished, head_seq, head_index, stalled = {}, {}, {}, {}, []
         for name, _, member, done, _ in UNITS:
             port, depth = getattr(self, member), self._depth[name]
             room = ~Array(f_valid[name])[f_tail[name]]
@@ -220,12 +248,14 @@ class Dispatcher(wiring.Component):
                 for i in range(depth):
                     with m.If(f_tail[name] == i):
                         m.d.sync += [f_valid[name][i].eq(1), f_fp[name][i].eq(p_fp[name]),
-                                     f_seq[name][i].eq(p_seq[name])]
+                                     f_seq[name][i].eq(p_seq[name]),
+                                     f_index[name][i].eq(p_index[name])]
                 for other in names:
                     if other != name:
                         m.d.sync += older[other][name].eq(0)
             finished[name] = getattr(self, done) & Array(f_valid[name])[f_head[name]]
             head_seq[name] = Array(f_seq[name])[f_head[name]]
+            head_index[name] = Array(f_index[name])[f_head[name]]
             with m.If(finished[name]):
                 m.d.sync += f_head[name].eq(advance(f_head[name], depth))
                 for i in range(depth):
@@ -238,11 +268,23 @@ class Dispatcher(wiring.Component):
         code = v.o_code
         nothing_left = ~Cat(*p_valid.values(), *[f for fs in f_valid.values() for f in fs]).any()
         refuse = Signal()
+        refuse_code = Signal(ErrorCode)
         fence_done = Signal()
         irq_field = FIELDS[Opcode.FENCE]["irq"]
+        count_field = FIELDS[Opcode.LIST]["count"]
+        is_list = opcode == Opcode.LIST.value
         with m.If(v.o_valid):
-            with m.If(code != ErrorCode.NONE):
-                m.d.comb += [take.eq(1), refuse.eq(1)]
+            with m.If(tag.fault):
+                # The fetch of this entry failed: it and the rest of its list retire now.
+                m.d.comb += [take.eq(1), refuse.eq(1), refuse_code.eq(ErrorCode.BUS_ERROR),
+                             skip.eq(tag.skip)]
+            with m.Elif(code != ErrorCode.NONE):
+                m.d.comb += [take.eq(1), refuse.eq(1), refuse_code.eq(code)]
+                with m.If(is_list & ~tag.in_list):
+                    m.d.comb += [self.list_refuse.eq(1),
+                                 skip.eq(words[count_field.word][:count_field.width])]
+            with m.Elif(is_list):
+                m.d.comb += [take.eq(1), self.list_accept.eq(1)]
             with m.Elif(opcode == Opcode.FENCE.value):
                 with m.If(nothing_left):
                     m.d.comb += [take.eq(1), fence_done.eq(1)]
@@ -251,7 +293,8 @@ class Dispatcher(wiring.Component):
                     with m.If((opcode == unit_opcode.value) & ~p_valid[name]):
                         m.d.comb += take.eq(1)
                         m.d.sync += [p_valid[name].eq(1), p_fields[name].eq(front_fields[name]),
-                                     p_fp[name].eq(front_fp[name]), p_seq[name].eq(seq)]
+                                     p_fp[name].eq(front_fp[name]), p_seq[name].eq(seq),
+                                     p_index[name].eq(front_index)]
                         for other in names:
                             if other != name:
                                 m.d.sync += older[name][other].eq(
@@ -264,15 +307,18 @@ class Dispatcher(wiring.Component):
         load_first = (head_seq["load"] - head_seq["store"])[SEQ_BITS - 1]   # load is older
         with m.If(load_err & (~store_err | load_first)):
             m.d.comb += [self.err_valid.eq(1), self.err_code.eq(ErrorCode.BUS_ERROR),
-                         self.err_seq.eq(head_seq["load"])]
+                         self.err_seq.eq(head_seq["load"]), self.err_index.eq(head_index["load"])]
         with m.Elif(store_err):
             m.d.comb += [self.err_valid.eq(1), self.err_code.eq(ErrorCode.BUS_ERROR),
-                         self.err_seq.eq(head_seq["store"])]
+                         self.err_seq.eq(head_seq["store"]),
+                         self.err_index.eq(head_index["store"])]
         with m.Elif(refuse):
-            m.d.comb += [self.err_valid.eq(1), self.err_code.eq(code), self.err_seq.eq(seq)]
+            m.d.comb += [self.err_valid.eq(1), self.err_code.eq(refuse_code),
+                         self.err_seq.eq(seq), self.err_index.eq(front_index)]
 
         m.d.comb += [
-            self.retired.eq(refuse + fence_done + sum(finished.values())),
+            self.retired.eq(refuse + skip + self.list_accept + fence_done
+                            + sum(finished.values())),
             self.idle.eq(~v.occupied & nothing_left),
             self.pending_count.eq(sum(p_valid.values())),
         ]

@@ -4,6 +4,7 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..bus.arbiter import Arbiter
 from ..bus.signature import BusSignature
 from .control import NpuControl
 
@@ -30,7 +31,8 @@ class Npu(wiring.Component):
         Register port: offsets inside the ``npu`` region (the decoder strips the base), see
         :class:`~.regs.NpuRegisters` and :class:`~.commands.Register`.
     dma : Out(BusSignature())
-        The datapath's DMA initiator (word addresses over the whole 32-bit space).
+        The DMA initiator (word addresses over the whole 32-bit space): the datapath's DMA
+        and the LIST entry fetcher behind a round-robin arbiter.
     irq : Out(1)
         Level interrupt: ``(STATUS.error & CONTROL.irq_error) |
         (STATUS.fence_irq & CONTROL.irq_fence)``.
@@ -64,7 +66,12 @@ class Npu(wiring.Component):
         m.submodules.datapath = datapath
 
         wiring.connect(m, wiring.flipped(self.bus), control.bus)
-        wiring.connect(m, datapath.bus, wiring.flipped(self.dma))
+        from .datapath import dma_depth
+        m.submodules.dma_arbiter = arbiter = Arbiter(
+            2, max_outstanding=2 * dma_depth(self._config) + 32)
+        wiring.connect(m, datapath.bus, arbiter.port(0))
+        wiring.connect(m, control.fetch, arbiter.port(1))
+        wiring.connect(m, arbiter.bus, wiring.flipped(self.dma))
         wiring.connect(m, control.datapath, datapath.control)
         m.d.comb += self.irq.eq(control.irq)
         return m

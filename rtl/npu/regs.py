@@ -8,7 +8,8 @@ Register behaviour beyond :class:`~.commands.Register`'s table:
 * Writes to read-only registers are ignored; reads of write-only registers (CMD*, DOORBELL)
   return 0. Offsets not in the table answer with a bus error.
 * ERROR holds the first failure (refusal or BUS_ERROR) since STATUS.error was last cleared;
-  a failure in the cycle that clears the bit is recorded.
+  a failure in the cycle that clears the bit is recorded. ERROR_INDEX is written with it.
+* ISSUED grows by 1 per DOORBELL push, by ``count + 1`` for a LIST (word 2 bits 15:0).
 * PERF_*_LO reads latch that counter's upper half, returned by the next PERF_*_HI read
   (each counter has its own latch).
 
@@ -17,7 +18,7 @@ The decoding comes from :func:`register_table` through :class:`~..bus.regbank.Re
 here against the bank's ports.
 """
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -31,11 +32,12 @@ from .commands import (
     SEQ_BITS,
     Control,
     ErrorCode,
+    Opcode,
     Register,
     Status,
     config_word,
 )
-from .descriptor import DESCRIPTOR_LAYOUT
+from .descriptor import DESCRIPTOR_LAYOUT, FIELDS
 
 __all__ = ["NpuRegisters", "register_table"]
 
@@ -44,7 +46,8 @@ __all__ = ["NpuRegisters", "register_table"]
 #: storage for the plain read/write and staging registers, the rest is held here.
 _ACCESS = {
     "ID": "r", "CONFIG": "r", "STATUS": "rw1c", "CONTROL": "rw", "DMA_BASE": "rw",
-    "DMA_SIZE": "rw", "ERROR": "r", "ISSUED": "r", "DONE": "r", "DOORBELL": "w",
+    "DMA_SIZE": "rw", "ERROR": "r", "ISSUED": "r", "DONE": "r", "ERROR_INDEX": "r",
+    "DOORBELL": "w",
     **{f"CMD{i}": "w" for i in range(DESCRIPTOR_WORDS)},
     **{f"PERF_{name}_{half}": "r" for name in PERF_COUNTERS for half in ("LO", "HI")},
 }
@@ -78,8 +81,9 @@ class NpuRegisters(wiring.Component):
         is ``push.ready``).
     queue_full, busy : In(1)
         STATUS.queue_full and STATUS.busy.
-    err_valid, err_code, err_seq, fence_irq, retired : In
-        Events from the dispatcher (see :class:`~.dispatch.Dispatcher`).
+    err_valid, err_code, err_seq, err_index, fence_irq, retired : In
+        Events from the dispatcher (see :class:`~.dispatch.Dispatcher`); ``err_index`` 0xFFFF
+        reads as ERROR_INDEX 0xFFFF_FFFF.
     perf : In(ArrayLayout(64, 8))
         Counter values in :data:`PERF_COUNTERS` order.
     perf_clear : Out(1)
@@ -106,8 +110,9 @@ class NpuRegisters(wiring.Component):
             "err_valid": In(1),
             "err_code": In(ErrorCode),
             "err_seq": In(SEQ_BITS),
+            "err_index": In(16),
             "fence_irq": In(1),
-            "retired": In(3),
+            "retired": In(17),
             "perf": In(data.ArrayLayout(64, len(PERF_COUNTERS))),
             "perf_clear": Out(1),
             "dma_base": Out(32),
@@ -125,6 +130,7 @@ class NpuRegisters(wiring.Component):
         st_error = Signal()
         st_fence = Signal()
         error = Signal(32)
+        error_index = Signal(32, init=0xFFFF_FFFF)
         issued = Signal(SEQ_BITS)
         done = Signal(SEQ_BITS)
         hi_latch = Signal(data.ArrayLayout(32, len(PERF_COUNTERS)))
@@ -137,8 +143,13 @@ class NpuRegisters(wiring.Component):
                                      for i in range(DESCRIPTOR_WORDS))),
             bank.doorbell.w_ready.eq(self.push.ready),
         ]
+        # A LIST takes count + 1 sequence numbers (commands.py, LIST).
+        pushed = self.push.payload
+        count_field = FIELDS[Opcode.LIST]["count"]
+        list_extra = Mux(pushed[0][:4] == Opcode.LIST.value,
+                         pushed[count_field.word][:count_field.width], 0)
         with m.If(self.push.valid & self.push.ready):
-            m.d.sync += issued.eq(issued + 1)
+            m.d.sync += issued.eq(issued + 1 + list_extra)
         m.d.sync += done.eq(done + self.retired)
 
         # Sticky status bits: W1C writes first, events after (an event wins).
@@ -149,7 +160,9 @@ class NpuRegisters(wiring.Component):
         with m.If(clear_fence):
             m.d.sync += st_fence.eq(0)
         with m.If(self.err_valid & (~st_error | clear_error)):
-            m.d.sync += [st_error.eq(1), error.eq(Cat(self.err_code, Const(0, 4), self.err_seq))]
+            m.d.sync += [st_error.eq(1), error.eq(Cat(self.err_code, Const(0, 4), self.err_seq)),
+                         error_index.eq(Mux(self.err_index == 0xFFFF, 0xFFFF_FFFF,
+                                            self.err_index))]
         with m.If(self.fence_irq):
             m.d.sync += st_fence.eq(1)
         m.d.comb += self.irq.eq((st_error & irq_error) | (st_fence & irq_fence))
@@ -168,6 +181,7 @@ class NpuRegisters(wiring.Component):
             bank.error.r_data.eq(error),
             bank.issued.r_data.eq(issued),
             bank.done.r_data.eq(done),
+            bank.error_index.r_data.eq(error_index),
             self.dma_base.eq(bank.dma_base.data),
             self.dma_size.eq(bank.dma_size.data),
         ]

@@ -10,7 +10,13 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .commands import DESCRIPTOR_WORDS, ErrorCode, LoadTarget, Opcode, OutType, RequantMode
-from .descriptor import DESCRIPTOR_LAYOUT, command_layout, reserved_masks, unpack_fields
+from .descriptor import (
+    DESCRIPTOR_LAYOUT,
+    ENTRY_TAG_LAYOUT,
+    command_layout,
+    reserved_masks,
+    unpack_fields,
+)
 from .isa import Dataflow, Precision
 
 __all__ = ["Validator"]
@@ -62,12 +68,18 @@ class Validator(wiring.Component):
         ``i_words`` holds a descriptor this cycle.
     i_words : In(DESCRIPTOR_LAYOUT)
         The descriptor.
+    i_tag : In(ENTRY_TAG_LAYOUT)
+        Where the descriptor comes from (:data:`~.descriptor.ENTRY_TAG_LAYOUT`); only
+        ``in_list`` is read (a LIST entry that is a LIST gets ``BAD_COMBINATION``), the whole
+        tag comes out as ``o_tag``.
     dma_base, dma_size : In(32)
         The DMA window registers, sampled with the descriptor.
     o_valid : Out(1)
         ``o_words`` / ``o_code`` hold a checked descriptor.
     o_words : Out(DESCRIPTOR_LAYOUT)
         The descriptor, unchanged.
+    o_tag : Out(ENTRY_TAG_LAYOUT)
+        Its tag, unchanged.
     o_code : Out(ErrorCode)
         ``NONE`` or the first failing check in :class:`ErrorCode` order.
     occupied : Out(1)
@@ -91,10 +103,12 @@ class Validator(wiring.Component):
             "en": In(1),
             "i_valid": In(1),
             "i_words": In(DESCRIPTOR_LAYOUT),
+            "i_tag": In(ENTRY_TAG_LAYOUT),
             "dma_base": In(32),
             "dma_size": In(32),
             "o_valid": Out(1),
             "o_words": Out(DESCRIPTOR_LAYOUT),
+            "o_tag": Out(ENTRY_TAG_LAYOUT),
             "o_code": Out(ErrorCode),
             "occupied": Out(1),
         })
@@ -186,6 +200,16 @@ class Validator(wiring.Component):
         }
         return checks, lsz
 
+    def _list_checks(self, m, w, in_list):
+        f = Signal(command_layout(Opcode.LIST))
+        m.d.comb += unpack_fields(Opcode.LIST, w, f)
+        return {
+            ErrorCode.RESERVED: _overlaps_any(w, reserved_masks(Opcode.LIST)),
+            ErrorCode.ZERO_DIM: f.count == 0,
+            ErrorCode.BAD_COMBINATION: in_list,
+            ErrorCode.MISALIGNED: f.list_addr[:2].any(),
+        }
+
     def elaborate(self, platform):
         m = Module()
         en = self.en
@@ -193,10 +217,12 @@ class Validator(wiring.Component):
         # Stage 0: input register.
         s0_valid = Signal()
         s0_words = Signal(DESCRIPTOR_LAYOUT)
+        s0_tag = Signal(ENTRY_TAG_LAYOUT)
         s0_base = Signal(32)
         s0_size = Signal(32)
         with m.If(en):
             m.d.sync += [s0_valid.eq(self.i_valid), s0_words.eq(self.i_words),
+                         s0_tag.eq(self.i_tag),
                          s0_base.eq(self.dma_base), s0_size.eq(self.dma_size)]
 
         # Stage 1: field checks, footprint product.
@@ -205,14 +231,16 @@ class Validator(wiring.Component):
         load, load_lsz, broadcast, fill = self._load_checks(m, w)
         compute = self._compute_checks(m, w)
         store, store_lsz = self._store_checks(m, w)
+        lst = self._list_checks(m, w, s0_tag.in_list)
         is_load = opcode == Opcode.LOAD.value
         is_compute = opcode == Opcode.COMPUTE.value
         is_store = opcode == Opcode.STORE.value
         is_fence = opcode == Opcode.FENCE.value
+        is_list = opcode == Opcode.LIST.value
         fence_reserved = _overlaps_any(w, reserved_masks(Opcode.FENCE))
 
         early = Signal(ErrorCode)
-        with m.If(~(is_load | is_compute | is_store | is_fence)):
+        with m.If(~(is_load | is_compute | is_store | is_fence | is_list)):
             m.d.comb += early.eq(ErrorCode.BAD_OPCODE)
         with m.Elif(is_fence):
             m.d.comb += early.eq(Mux(fence_reserved, ErrorCode.RESERVED, ErrorCode.NONE))
@@ -221,13 +249,17 @@ class Validator(wiring.Component):
             m.d.comb += early.eq(ErrorCode.NONE)
             for code in reversed(_FIELD_CHECKS):
                 failed = Mux(is_load, load.get(code, 0),
-                             Mux(is_compute, compute.get(code, 0), store.get(code, 0)))
+                             Mux(is_compute, compute.get(code, 0),
+                                 Mux(is_list, lst.get(code, 0), store.get(code, 0))))
                 with m.If(failed):
                     m.d.comb += early.eq(code)
 
         rows_m1 = Mux(is_load & broadcast, 0, w[3][:16] - 1)[:16]
+        # A LIST's entries: [list_addr, list_addr + 32 * count), as product + 0 row bytes.
+        list_bytes = w[2][:16] << 5
         s1_valid = Signal()
         s1_words = Signal(DESCRIPTOR_LAYOUT)
+        s1_tag = Signal(ENTRY_TAG_LAYOUT)
         s1_early = Signal(ErrorCode)
         s1_dma = Signal()
         s1_product = Signal(48)
@@ -239,10 +271,12 @@ class Validator(wiring.Component):
             m.d.sync += [
                 s1_valid.eq(s0_valid),
                 s1_words.eq(s0_words),
+                s1_tag.eq(s0_tag),
                 s1_early.eq(early),
-                s1_dma.eq((is_load & ~fill) | is_store),
-                s1_product.eq(rows_m1 * w[2]),
-                s1_row_bytes.eq(w[3][16:] << Mux(is_load, load_lsz, store_lsz)),
+                s1_dma.eq((is_load & ~fill) | is_store | is_list),
+                s1_product.eq(Mux(is_list, list_bytes, rows_m1 * w[2])),
+                s1_row_bytes.eq(Mux(is_list, 0,
+                                    w[3][16:] << Mux(is_load, load_lsz, store_lsz))),
                 s1_first.eq(w[1]),
                 s1_win_base.eq(s0_base),
                 # An empty window (size 0 or past 2**32) becomes end = 0: nothing fits.
@@ -258,7 +292,7 @@ class Validator(wiring.Component):
                    Mux(s1_dma & outside, ErrorCode.DMA_WINDOW, ErrorCode.NONE))
         with m.If(en):
             m.d.sync += [self.o_valid.eq(s1_valid), self.o_words.eq(s1_words),
-                         self.o_code.eq(code)]
+                         self.o_tag.eq(s1_tag), self.o_code.eq(code)]
         m.d.comb += self.occupied.eq(s0_valid | s1_valid | self.o_valid)
         return m
 

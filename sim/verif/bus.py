@@ -90,7 +90,8 @@ class BusTarget:
     """A memory target with a fixed response latency and a random grant pattern.
 
     ``log`` receives ``(cycle, addr, we, wdata, be)`` for each granted request; reads return
-    ``memory.get(addr, addr ^ tag)``. Run :meth:`serve` as a testbench (it never returns).
+    ``memory.get(addr, addr ^ tag)``; word addresses in ``errors`` answer ``err`` (a write
+    there changes nothing). Run :meth:`serve` as a testbench (it never returns).
     """
     bus: object
     latency: int = 1
@@ -99,29 +100,34 @@ class BusTarget:
     tag: int = 0
     memory: dict = field(default_factory=dict)
     log: list = field(default_factory=list)
+    errors: set = field(default_factory=set)
 
     async def serve(self, ctx):
         rng = random.Random(self.seed)
-        pending = []                                # (due cycle, rdata)
+        pending = []                                # (due cycle, rdata, err)
         cycle = 0
         gnt = rng.random() < self.gnt_probability
         ctx.set(self.bus.gnt, gnt)
         while True:
             if pending and pending[0][0] <= cycle:
+                _, rdata, err = pending.pop(0)
                 ctx.set(self.bus.rvalid, 1)
-                ctx.set(self.bus.rdata, pending.pop(0)[1])
+                ctx.set(self.bus.rdata, rdata)
+                ctx.set(self.bus.err, err)
             else:
                 ctx.set(self.bus.rvalid, 0)
+                ctx.set(self.bus.err, 0)
             ctx.set(self.bus.gnt, gnt)
             *_, req, addr, we, wdata, be = await ctx.tick().sample(
                 self.bus.req, self.bus.addr, self.bus.we, self.bus.wdata, self.bus.be)
             if req and gnt:
                 self.log.append((cycle, addr, we, wdata, be))
                 rdata = self.memory.get(addr, addr ^ self.tag)
-                if we:
+                err = addr in self.errors
+                if we and not err:
                     self.memory[addr] = wdata
                 due = max(cycle + self.latency, pending[-1][0] + 1 if pending else 0)
-                pending.append((due, rdata))
+                pending.append((due, rdata, int(err)))
             cycle += 1
             gnt = rng.random() < self.gnt_probability
 

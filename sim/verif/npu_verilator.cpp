@@ -7,15 +7,15 @@
 #include <deque>
 #include <vector>
 
-struct Resp { uint64_t due; uint32_t data; };
+struct Resp { uint64_t due; uint32_t data; bool err; };
 
 int main(int argc, char **argv) {
     if (argc != 3) { fprintf(stderr, "usage: %s IN OUT\n", argv[0]); return 2; }
     FILE *f = fopen(argv[1], "rb");
-    uint32_t h[6];
-    if (!f || fread(h, 4, 6, f) != 6) { fprintf(stderr, "cannot read %s\n", argv[1]); return 1; }
+    uint32_t h[8];
+    if (!f || fread(h, 4, 8, f) != 8) { fprintf(stderr, "cannot read %s\n", argv[1]); return 1; }
     const uint32_t nops = h[0], base = h[1], size = h[2], latency = h[3], interval = h[4];
-    const uint32_t busy_bit = h[5];
+    const uint32_t busy_bit = h[5], err_lo = h[6], err_hi = h[7];   // offsets answering err
     std::vector<uint32_t> ops(3 * nops);
     std::vector<uint8_t> mem(size + 4);
     bool ok = fread(ops.data(), 4, 3 * nops, f) == 3 * nops
@@ -47,7 +47,7 @@ int main(int argc, char **argv) {
         top->dma___05Fgnt = gnt;
         if (!resp.empty() && resp.front().due <= cyc) {
             top->dma___05Frvalid = 1; top->dma___05Frdata = resp.front().data;
-            top->dma___05Ferr = 0;
+            top->dma___05Ferr = resp.front().err;
             resp.pop_front();
         } else {
             top->dma___05Frvalid = 0; top->dma___05Ferr = 0;
@@ -62,12 +62,13 @@ int main(int argc, char **argv) {
             const uint32_t off = byte - base;
             uint32_t data = 0;
             for (int b = 0; b < 4; b++) data |= (uint32_t)mem[off + b] << (8 * b);
-            if (top->dma___05Fwe)
+            const bool err = off >= err_lo && off < err_hi;
+            if (top->dma___05Fwe && !err)
                 for (int b = 0; b < 4; b++)
                     if (top->dma___05Fbe >> b & 1) mem[off + b] = top->dma___05Fwdata >> (8 * b);
             uint64_t due = cyc + latency;
             if (!resp.empty() && due <= resp.back().due) due = resp.back().due + 1;
-            resp.push_back({due, data});
+            resp.push_back({due, data, err});
             wait = interval - 1;
         } else if (wait) {
             wait--;

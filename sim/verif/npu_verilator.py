@@ -8,7 +8,8 @@ folder ``build/npu_verilator/``). :meth:`NpuModel.run` plays a *script* of regis
 (:func:`write`, :func:`read`, :func:`wait_idle`; a DOORBELL write waits for its grant while the
 queue is full, as on the SoC) one after another, each starting the cycle after the previous
 one's response, and serves the DMA port from a byte image like the SoC's main memory: a grant
-every ``4 / bytes_per_cycle`` cycles, responses ``latency`` cycles after the grant. It returns
+every ``4 / bytes_per_cycle`` cycles, responses ``latency`` cycles after the grant (or err in
+a chosen address range). It returns
 the values read, the cycle of each operation's response and the final image.
 """
 
@@ -66,13 +67,16 @@ class NpuModel:
     def __init__(self, executable, config):
         self.executable, self.config = executable, config
 
-    def run(self, script, image, *, base, latency=None, bytes_per_cycle=None):
-        """Runs ``script`` (a list of operations) with main memory ``image`` at ``base``."""
+    def run(self, script, image, *, base, latency=None, bytes_per_cycle=None, error=None):
+        """Runs ``script`` (a list of operations) with main memory ``image`` at ``base``;
+        ``error = (first, end)`` byte addresses: accesses there answer err (writes change
+        nothing)."""
         cfg = self.config
         latency = cfg.main_latency if latency is None else latency
         bpc = cfg.main_bytes_per_cycle if bytes_per_cycle is None else bytes_per_cycle
+        err_lo, err_hi = (0, 0) if error is None else (error[0] - base, error[1] - base)
         head = [len(script), base, len(image), latency, 4 // bpc,
-                Status.BUSY.value.bit_length() - 1]
+                Status.BUSY.value.bit_length() - 1, err_lo, err_hi]
         body = np.array(head + [x for kind, reg, value in script
                                 for x in (kind, reg.value // 4, value & 0xFFFF_FFFF)],
                         "<u4").tobytes() + bytes(image)

@@ -5,6 +5,7 @@ and run on Unicorn with the golden command model behind the NPU registers (no RT
   FC and conv2d layers, NPU path against the CPU reference path; error reporting; irq wait.
 - npu_vectors: inputs and outputs computed in Python with dure.sim.golden; the NPU path and the
   CPU path must both reproduce them byte for byte (a corrupted expected byte must fail).
+- npu_list: a GEMM layer as one LIST doorbell, and a list with malformed entries.
 - the descriptor stream the firmware pushes equals sim/gemm_descriptors.py's stream (the plan of
   sim/gemm_plan.py) for the same GEMM (one tiling, two implementations).
 """
@@ -32,6 +33,15 @@ def test_vectors_on_the_model(programs, name):
     assert run.status == "pass", (run.status, run.failure, run.error, uart)
     assert f"npu_vectors: {len(default_cases())} cases pass" in uart
     assert ("CPU path" in uart) == (name == "npu_vectors")
+
+
+def test_list_on_the_model(programs):
+    """npu_list: a layer pushed and as one LIST, and a list with malformed entries (ERROR seq,
+    ERROR_INDEX, DONE == ISSUED), through the golden model's registers."""
+    run = run_npu_unicorn(programs / "npu_list.elf")
+    uart = run.uart.decode("latin-1")
+    assert run.status == "pass", (run.status, run.failure, run.error, uart)
+    assert "npu_list pass" in uart and "entries=14" in uart
 
 
 def _symbol(elf_path, name):

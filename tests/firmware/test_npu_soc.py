@@ -1,8 +1,8 @@
 """The NPU firmware on the simulated SoC (Verilator model of SimTop with the real core and NPU):
-the Python-golden vectors on the NPU (ending with an interrupt-driven FENCE wait) and the GEMM
-benchmark, whose MACs per cycle are printed (``pytest -s``) and must reach a floor. The
-self-test and the full vectors (both also run the CPU reference path in soft-float, ~10 M
-cycles each) are slow tests."""
+the Python-golden vectors on the NPU (ending with an interrupt-driven FENCE wait), a layer run
+as one LIST, and the GEMM benchmark, whose MACs per cycle are printed (``pytest -s``) and must
+reach a floor. The self-test and the full vectors (both also run the CPU reference path in
+soft-float, ~10 M cycles each) are slow tests."""
 
 import re
 
@@ -36,6 +36,16 @@ def run(path):
 def test_vectors_on_the_soc(programs):
     _, uart = run(programs / "npu_vectors_npu.elf")
     assert "cases pass on the NPU" in uart
+
+
+def test_list_on_the_soc(programs):
+    """A GEMM layer pushed descriptor by descriptor and as one LIST (outputs equal the CPU's
+    sums), and a list with malformed entries (ERROR, ERROR_INDEX, DONE == ISSUED)."""
+    _, uart = run(programs / "npu_list.elf")
+    assert "npu_list pass" in uart, uart
+    push, lst = map(int, re.search(r"LIST push_cycles=(\d+) list_cycles=(\d+)", uart).groups())
+    print(f"\n{uart.strip()}")
+    assert lst < push
 
 
 @pytest.mark.slow

@@ -1,0 +1,129 @@
+"""Command source: feeds the dispatcher from the command queue or, for a LIST, from its entries
+fetched by DMA."""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..bus.signature import BusSignature
+from .commands import Opcode
+from .descriptor import DESCRIPTOR_LAYOUT, ENTRY_TAG_LAYOUT, FIELDS
+from .list_fetch import ListFetcher
+
+__all__ = ["CommandSource"]
+
+
+class CommandSource(wiring.Component):
+    """Chooses what the dispatcher validates next: the queue head, or the entries of a LIST.
+
+    ::
+
+        queue --+--> o (+ o_tag) --> dispatcher's validator and front
+                |                         | list_accept / list_refuse
+        ListFetcher (bus) <---------------+
+
+    Queue descriptors pass straight through (tag all zero). After passing a LIST it offers
+    nothing until the dispatcher's front has decided on it: ``list_refuse`` resumes the queue;
+    ``list_accept`` starts the :class:`~.list_fetch.ListFetcher` on the LIST's entries, which
+    then pass with ``o_tag.in_list`` and their ``index`` (and, for a failed fetch, ``fault``
+    with ``skip`` = the entries after it) until the last one, then the queue resumes. So the
+    dispatcher sees exactly the order of the contract: the LIST, its entries, the commands
+    pushed after it.
+
+    Parameters
+    ----------
+    entries : int
+        Descriptors the fetcher buffers ahead of the dispatcher.
+
+    Members
+    -------
+    queue : In(stream.Signature(DESCRIPTOR_LAYOUT))
+        The command queue's output.
+    o : Out(stream.Signature(DESCRIPTOR_LAYOUT))
+        To the dispatcher's ``cmd``; ``valid`` does not depend on ``ready``.
+    o_tag : Out(ENTRY_TAG_LAYOUT)
+        With ``o``: where the descriptor comes from.
+    list_accept, list_refuse : In(1)
+        The dispatcher's front took the LIST passed last as valid / refused it (one-cycle
+        pulses).
+    bus : Out(BusSignature())
+        The fetcher's read initiator.
+    busy : Out(1)
+        A LIST is waiting for its decision, its entries are not all passed on, or the fetcher
+        still waits for responses (after a failed fetch).
+
+    Latency
+    -------
+    Combinational from the queue. A LIST's entry 0 is offered about ``latency + 11`` cycles
+    after ``list_accept`` (fetcher start 1, first read 1, eight words, FIFO 1).
+    """
+
+    def __init__(self, *, entries=4):
+        self._entries = entries
+        super().__init__({
+            "queue": In(stream.Signature(DESCRIPTOR_LAYOUT)),
+            "o": Out(stream.Signature(DESCRIPTOR_LAYOUT)),
+            "o_tag": Out(ENTRY_TAG_LAYOUT),
+            "list_accept": In(1),
+            "list_refuse": In(1),
+            "bus": Out(BusSignature()),
+            "busy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.fetcher = fetcher = ListFetcher(entries=self._entries)
+        wiring.connect(m, fetcher.bus, wiring.flipped(self.bus))
+
+        addr_field = FIELDS[Opcode.LIST]["list_addr"]
+        count_field = FIELDS[Opcode.LIST]["count"]
+        head = self.queue.payload
+        list_addr = Signal(32)
+        count = Signal(16)
+        index = Signal(16)
+        entry = fetcher.o.payload
+
+        with m.FSM() as fsm:
+            with m.State("QUEUE"):
+                m.d.comb += [
+                    self.o.valid.eq(self.queue.valid),
+                    self.o.payload.eq(head),
+                    self.queue.ready.eq(self.o.ready),
+                ]
+                with m.If(self.queue.valid & self.o.ready
+                          & (head[0][:4] == Opcode.LIST.value)):
+                    m.d.sync += [
+                        list_addr.eq(head[addr_field.word]),
+                        count.eq(head[count_field.word][:count_field.width]),
+                    ]
+                    m.next = "DECIDE"
+            with m.State("DECIDE"):
+                with m.If(self.list_accept):
+                    m.next = "START"
+                with m.Elif(self.list_refuse):
+                    m.next = "QUEUE"
+            with m.State("START"):
+                m.d.comb += [
+                    fetcher.start.valid.eq(1),
+                    fetcher.start.payload.addr.eq(list_addr[2:]),
+                    fetcher.start.payload.count.eq(count),
+                ]
+                with m.If(fetcher.start.ready):
+                    m.d.sync += index.eq(0)
+                    m.next = "ENTRIES"
+            with m.State("ENTRIES"):
+                m.d.comb += [
+                    self.o.valid.eq(fetcher.o.valid),
+                    self.o.payload.eq(entry.words),
+                    self.o_tag.in_list.eq(1),
+                    self.o_tag.fault.eq(entry.fault),
+                    self.o_tag.index.eq(index),
+                    self.o_tag.skip.eq(count - 1 - index),
+                    fetcher.o.ready.eq(self.o.ready),
+                ]
+                with m.If(fetcher.o.valid & self.o.ready):
+                    m.d.sync += index.eq(index + 1)
+                    with m.If(entry.last):
+                        m.next = "QUEUE"
+        m.d.comb += self.busy.eq(~fsm.ongoing("QUEUE") | fetcher.busy)
+        return m

@@ -1,0 +1,147 @@
+"""List fetcher: reads the entries of a LIST command from main memory, ahead of execution."""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from ..bus.signature import BusSignature
+from .commands import DESCRIPTOR_WORDS
+from .descriptor import DESCRIPTOR_LAYOUT
+
+__all__ = ["ListFetcher"]
+
+
+class ListFetcher(wiring.Component):
+    """Fetches ``count`` descriptors (8 little-endian words each) from consecutive word
+    addresses and offers them in order, prefetching up to ``entries`` descriptors ahead of the
+    consumer.
+
+    Reads are issued one word per grant as long as the words requested and not yet taken from
+    ``o`` fit in the entry buffer (``entries`` descriptors), so a list streams at the bus's
+    bandwidth while the consumer keeps up, and stops ``entries`` descriptors ahead when it does
+    not. A read answered with ``err`` ends the list: the descriptor that word belongs to comes
+    out with ``fault`` (and ``last``) set, no further read is issued, and the responses still
+    outstanding are dropped.
+
+    Parameters
+    ----------
+    entries : int
+        Descriptors buffered (>= 1); ``8 * entries`` words may be in flight, which should cover
+        the memory's latency at its bandwidth.
+    addr_width : int
+        Word-address width of the bus.
+
+    Members
+    -------
+    start : In(stream.Signature(StructLayout({"addr": addr_width, "count": 16})))
+        A list: word address of entry 0 and the number of entries (>= 1; 0 is treated as 1,
+        the validator refuses it before). Accepted (``ready``) only while not ``busy``.
+    o : Out(stream.Signature(StructLayout({"words": DESCRIPTOR_LAYOUT, "fault": 1,
+        "last": 1})))
+        The descriptors in list order; ``last`` marks the final one (entry ``count - 1``, or
+        the faulting one). ``valid`` does not depend on ``ready``.
+    bus : Out(BusSignature(addr_width))
+        Read-only initiator (``we`` is 0).
+    busy : Out(1)
+        A list is being fetched, a response is outstanding or a descriptor waits in ``o``.
+
+    Latency
+    -------
+    The first read is requested the cycle after ``start`` is accepted; a descriptor is offered
+    on ``o`` two cycles after the response to its last word.
+    """
+
+    def __init__(self, *, entries=4, addr_width=30):
+        if not isinstance(entries, int) or entries < 1:
+            raise ValueError(f"entries must be an integer >= 1, not {entries!r}")
+        self._entries = entries
+        self._addr_width = addr_width
+        self._out_layout = data.StructLayout({"words": DESCRIPTOR_LAYOUT, "fault": 1, "last": 1})
+        super().__init__({
+            "start": In(stream.Signature(data.StructLayout({"addr": addr_width,
+                                                             "count": 16}))),
+            "o": Out(stream.Signature(self._out_layout)),
+            "bus": Out(BusSignature(addr_width)),
+            "busy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        n = DESCRIPTOR_WORDS
+        room = n * self._entries
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=self._out_layout.size,
+                                                    depth=self._entries)
+
+        active = Signal()                       # between start and the last entry assembled
+        faulted = Signal()                      # a read answered err: no more reads
+        addr = Signal(self._addr_width)         # next word to request
+        to_request = Signal(16 + 3)             # words still to request
+        held = Signal(range(room + 1))          # words requested and not yet taken from o
+        outstanding = Signal(range(room + 1))   # words requested, response not yet seen
+        waiting = Signal()                      # a request is up and was not granted
+        word_index = Signal(range(n))           # word of the entry being assembled
+        entry_index = Signal(16)                # its index in the list
+        last_entry = Signal(16)                 # count - 1
+        words = Signal(DESCRIPTOR_LAYOUT)
+
+        bus = self.bus
+        granted = bus.req & bus.gnt
+        popped = self.o.valid & self.o.ready
+        # A raised request stays up until granted, even if a fault arrives meanwhile.
+        m.d.comb += [
+            bus.req.eq(waiting | (active & ~faulted & (to_request != 0) & (held < room))),
+            bus.addr.eq(addr),
+            bus.we.eq(0),
+            bus.be.eq(0xF),
+        ]
+        with m.If(bus.req):
+            m.d.sync += waiting.eq(~bus.gnt)
+        with m.If(granted):
+            m.d.sync += [addr.eq(addr + 1), to_request.eq(to_request - 1)]
+        m.d.sync += [
+            held.eq(held + granted - popped * n),
+            outstanding.eq(outstanding + granted - bus.rvalid),
+        ]
+
+        push = Signal()
+        push_fault = Signal()
+        push_last = Signal()
+        word = bus.rdata
+        with m.If(bus.rvalid & active & ~faulted):
+            with m.If(bus.err):
+                m.d.comb += [push.eq(1), push_fault.eq(1), push_last.eq(1)]
+                m.d.sync += [faulted.eq(1), active.eq(0)]
+            with m.Else():
+                m.d.sync += [words[word_index].eq(word), word_index.eq(word_index + 1)]
+                with m.If(word_index == n - 1):
+                    m.d.comb += [push.eq(1), push_last.eq(entry_index == last_entry)]
+                    m.d.sync += [word_index.eq(0), entry_index.eq(entry_index + 1)]
+                    with m.If(entry_index == last_entry):
+                        m.d.sync += active.eq(0)
+        entry = Signal(self._out_layout)
+        m.d.comb += [
+            entry.words.eq(words),
+            entry.words[n - 1].eq(word),
+            entry.fault.eq(push_fault),
+            entry.last.eq(push_last),
+            fifo.w_en.eq(push),
+            fifo.w_data.eq(entry),
+            self.o.valid.eq(fifo.r_rdy),
+            self.o.payload.eq(fifo.r_data),
+            fifo.r_en.eq(self.o.ready),
+        ]
+
+        m.d.comb += [self.busy.eq(active | (outstanding != 0) | fifo.r_rdy | waiting),
+                     self.start.ready.eq(~self.busy)]
+        with m.If(self.start.valid & self.start.ready):
+            count = self.start.payload.count
+            m.d.sync += [
+                active.eq(1), faulted.eq(0), held.eq(0), word_index.eq(0), entry_index.eq(0),
+                addr.eq(self.start.payload.addr),
+                to_request.eq(count * n),
+                last_entry.eq(count - 1),
+            ]
+            with m.If(count == 0):
+                m.d.sync += [to_request.eq(n), last_entry.eq(0)]
+        return m
