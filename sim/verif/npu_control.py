@@ -30,7 +30,8 @@ from dure.rtl.npu.descriptor import encode
 from .bus import transact
 
 __all__ = ["UnitRun", "StandInDatapath", "reg_read", "reg_write", "submit", "rows_touched",
-           "conflict", "raw", "check_schedule", "UNIT_OF", "ResidentGemm", "resident_gemm"]
+           "conflict", "raw", "check_schedule", "error_candidates", "UNIT_OF", "ResidentGemm",
+           "resident_gemm"]
 
 UNIT_OF = {Opcode.LOAD: "load", Opcode.COMPUTE: "exec", Opcode.STORE: "store"}
 
@@ -219,6 +220,35 @@ def check_schedule(commands, codes, runs):
                     f"command {seq} started at {run.accepted} before {earlier} finished " \
                     f"at {other.done}"
     return matched
+
+
+def error_candidates(codes, matched):
+    """The values the ERROR register may hold after a stream, by the contract ("the first
+    refused or failed command since the error bit was last cleared", never cleared here).
+
+    ``codes`` are the validation results in queue order, ``matched`` the runs by sequence
+    number (:func:`check_schedule`). Refusals happen in queue order and before any later
+    command starts, so only the first refused command can be first; a bus error is recorded
+    when its unit reports done, so among bus errors the earliest done cycle wins (any of a
+    tie). A refusal of command j comes before a bus error of any command i > j, which starts
+    after j was refused; when a bus error of an older command competes with the first refusal,
+    both orders are possible and both values are returned. Returns a set of ``(seq << 8) |
+    code`` values; ``{0}`` when nothing was refused or failed."""
+    refused = [seq for seq, code in enumerate(codes) if code != ErrorCode.NONE]
+    failed = sorted((run.done, seq) for seq, run in matched.items()
+                    if run.bus_error and run.unit != "exec")
+    if not refused and not failed:
+        return {0}
+    values = set()
+    if refused:
+        first = refused[0]
+        values.add((first << 8) | ErrorCode(codes[first]).value)
+    if failed:
+        earliest = failed[0][0]
+        bus = {(seq << 8) | ErrorCode.BUS_ERROR.value for done, seq in failed if done == earliest}
+        if not refused or min(seq for _, seq in failed) < refused[0]:
+            values |= bus
+    return values
 
 
 @dataclass

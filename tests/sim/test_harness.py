@@ -5,8 +5,9 @@ limit, trace format and the bare loop."""
 import struct
 
 import pytest
-from dure.errors import UserError
 from dure.sim.runner import run_bare, run_elf
+
+from dure.errors import UserError
 
 RAM = 0x8000_0000
 

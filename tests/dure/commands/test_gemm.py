@@ -3,9 +3,9 @@ and the problem, before any simulation starts."""
 
 import numpy as np
 import pytest
+from dure.sim import golden
 
 from dure.cli import main
-from dure.sim import golden
 
 
 @pytest.fixture

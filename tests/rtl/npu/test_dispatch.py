@@ -23,6 +23,7 @@ from dure.sim.verif.bus import simulate
 from dure.sim.verif.npu_control import (
     StandInDatapath,
     check_schedule,
+    error_candidates,
     reg_read,
     reg_write,
     submit,
@@ -252,11 +253,18 @@ def test_random_streams_keep_order(seed):
     rng = random.Random(seed)
     commands = [random_command(rng, 0.3 if seed % 2 == 0 else 0.7) for _ in range(40)]
     latency = lambda unit, f: rng.randint(1, 30)            # noqa: E731
-    _, datapath, _ = run(commands, latency=latency, seed=seed, prefill=seed % 2 == 0,
-                         bus_error=lambda unit, f: rng.random() < 0.05,
-                         exec_capacity=rng.choice([2, 3, 8]), exec_depth=rng.choice([2, 4]))
+    matched, datapath, regs = run(commands, latency=latency, seed=seed,
+                                  prefill=seed % 2 == 0,
+                                  bus_error=lambda unit, f: rng.random() < 0.05,
+                                  exec_capacity=rng.choice([2, 3, 8]),
+                                  exec_depth=rng.choice([2, 4]))
     if seed % 2:
         assert datapath.max_in_flight["exec"] >= 2         # COMPUTEs did overlap
+    # The ERROR register and STATUS.error tell the first refusal or bus error.
+    codes = [validate(w, CFG, BASE, 0x1000) for w in commands]
+    allowed = error_candidates(codes, matched)
+    assert regs["ERROR"] in allowed, (hex(regs["ERROR"]), [hex(v) for v in allowed])
+    assert bool(regs["STATUS"] & Status.ERROR.value) == (allowed != {0})
 
 
 @pytest.mark.slow
