@@ -58,3 +58,10 @@ def test_gemm_throughput_on_the_soc(programs):
         assert int(macs) / int(cycles) == pytest.approx(rates[name], abs=0.001)
     for name, floor in FLOORS.items():
         assert rates[name] > floor, f"{name}: only {rates[name]} MACs/cycle"
+
+
+def test_error_interrupt_through_the_trap_path(programs):
+    """Malformed descriptors raise the NPU error interrupt; the firmware's trap handler reads
+    and clears ERROR, and the NPU keeps working (firmware/npu_apps/npu_irq_error)."""
+    _, uart = run(programs / "npu_irq_error.elf")
+    assert "irq-error: 4 cases pass" in uart
