@@ -14,6 +14,6 @@ import os
 
 from dure.config import VARIANT_ENV
 
-pytest_plugins = ["dure.sim.verif.pytest_seeds"]
+pytest_plugins = ["dure.sim.verif.pytest_seeds", "dure.sim.verif.pytest_coverage"]
 
 os.environ.setdefault(VARIANT_ENV, "cpu")

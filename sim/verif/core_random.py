@@ -19,6 +19,7 @@ from dure.sim.verif.asm import Program
 
 from .core_bench import IRQ_BASE, RAM_BASE, MemoryModel, Timing, run
 from .core_ref import Reference
+from .coverage import cover
 from .priv_spec import INTERRUPT_CODES, TrapState, trap_entry
 
 DATA = RAM_BASE + 0x8000
@@ -177,6 +178,28 @@ def take_interrupt(ref, got):
     return code
 
 
+def _situation(prev, insn, interrupt):
+    """What the record ``prev`` retired just before a trap of ``insn`` (or an interrupt) was,
+    for the functional coverage (:mod:`dure.sim.verif.coverage`)."""
+    if prev is None:
+        return "plain"
+    op, rd = prev["insn"] & 0x7F, prev["insn"] >> 7 & 31
+    if interrupt and prev["insn"] == 0x3020_0073:
+        return "after_trap_return"
+    if prev["pc_wdata"] != (prev["pc_rdata"] + 4) & 0xFFFF_FFFF and not prev["trap"]:
+        return "branch_shadow"
+    if op == 0x03:
+        if interrupt:
+            return "after_load"
+        if rd and rd in (insn >> 15 & 31, insn >> 20 & 31):
+            return "load_use"
+    if op == 0x33 and prev["insn"] >> 25 == 1:
+        return "after_muldiv" if interrupt else "muldiv"
+    if op == 0x23:
+        return "after_store"
+    return "plain"
+
+
 def compare(words, result, data=None, err_ranges=ERR_RANGES, max_steps=5000, skip=None,
             interrupts=False, seen=None):
     """Check the core's trace against the reference; return the reference.
@@ -193,22 +216,28 @@ def compare(words, result, data=None, err_ranges=ERR_RANGES, max_steps=5000, ski
     prev_trap = False
     assert not result.protocol_errors, result.protocol_errors
     trace = [r for r in result.trace if skip is None or not skip[0] <= r["pc_rdata"] < skip[1]]
+    prev = None
     for i, got in enumerate(trace):
         if interrupts and got["intr"] and not prev_trap:
             code = take_interrupt(ref, got)
             prev_trap = True
+            cover("core.interrupt", f"{code}/{_situation(prev, 0, True)}")
             if seen is not None:
                 seen[("irq", code)] = seen.get(("irq", code), 0) + 1
         want = ref.step()
-        if seen is not None and want["trap"]:
-            key = ("trap", ref.csrs[CSR.MCAUSE])
-            seen[key] = seen.get(key, 0) + 1
+        if want["trap"]:
+            cause = ref.csrs[CSR.MCAUSE]
+            cover("core.trap", cause)
+            cover("core.trap_situation", f"{cause}/{_situation(prev, want['insn'], False)}")
+            if seen is not None:
+                seen[("trap", cause)] = seen.get(("trap", cause), 0) + 1
         got_cmp = {k: got[k] for k in want}
         assert got_cmp == want, (f"record {i}:\n got  " +
                                  " ".join(f"{k}={v:#x}" for k, v in got_cmp.items()) +
                                  "\n want " + " ".join(f"{k}={v:#x}" for k, v in want.items()))
         assert got["intr"] == prev_trap, f"record {i}: intr={got['intr']}"
         prev_trap = bool(want["trap"])
+        prev = got
         assert i < max_steps
     assert result.halted, f"did not halt in {result.cycles} cycles"
     assert mem.words == result.mem.words, "memory differs"

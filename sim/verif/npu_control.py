@@ -28,10 +28,11 @@ from dure.rtl.npu.commands import (
 from dure.rtl.npu.descriptor import encode
 
 from .bus import transact
+from .coverage import cover
 
 __all__ = ["UnitRun", "StandInDatapath", "reg_read", "reg_write", "submit", "rows_touched",
-           "conflict", "raw", "check_schedule", "error_candidates", "UNIT_OF", "ResidentGemm",
-           "resident_gemm"]
+           "conflict", "raw", "check_schedule", "error_candidates", "cover_errors", "UNIT_OF",
+           "ResidentGemm", "resident_gemm"]
 
 UNIT_OF = {Opcode.LOAD: "load", Opcode.COMPUTE: "exec", Opcode.STORE: "store"}
 
@@ -180,6 +181,22 @@ def raw(older, younger):
     return bool(rows_touched(*older)[1] & rows_touched(*younger)[0])
 
 
+def _cover_order(older, younger, older_unit, younger_unit, fence):
+    """Functional coverage of one ordering the schedule check verified."""
+    if fence:
+        cover("npu.hazard", "FENCE/-")
+        return
+    if older_unit == younger_unit:
+        cover("npu.hazard", f"EXEC_RAW/{older_unit}->{younger_unit}")
+        return
+    reads_o, writes_o = rows_touched(*older)
+    reads_y, writes_y = rows_touched(*younger)
+    for kind, hit in (("RAW", writes_o & reads_y), ("WAR", reads_o & writes_y),
+                      ("WAW", writes_o & writes_y)):
+        if hit:
+            cover("npu.hazard", f"{kind}/{older_unit}->{younger_unit}")
+
+
 def check_schedule(commands, codes, runs):
     """Checks the stand-in's ``runs`` against ``commands`` (list of ``(opcode, fields)`` in queue
     order) with validation results ``codes``: valid commands ran, in order per unit and finished
@@ -216,10 +233,27 @@ def check_schedule(commands, codes, runs):
             else:
                 wait = conflict(commands[earlier], (opcode, fields))
             if earlier < fence_at or wait:
+                _cover_order(commands[earlier], (opcode, fields), other.unit, run.unit,
+                             earlier < fence_at and not wait)
                 assert other.done < run.accepted, \
                     f"command {seq} started at {run.accepted} before {earlier} finished " \
                     f"at {other.done}"
     return matched
+
+
+def cover_errors(commands, codes, matched):
+    """Functional coverage of the refusals and bus errors of a checked stream: ``commands`` as
+    ``(opcode, fields)`` (``opcode`` None when not decodable), ``codes``, ``matched`` as for
+    :func:`error_candidates`."""
+    for (opcode, _), code in zip(commands, codes, strict=True):
+        code = ErrorCode(code)
+        if code == ErrorCode.BAD_OPCODE or opcode is None:
+            cover("npu.error", f"{code.name}/-")
+        elif code != ErrorCode.NONE:
+            cover("npu.error", f"{code.name}/{Opcode(opcode).name}")
+    for run in matched.values():
+        if run.bus_error and run.unit != "exec":
+            cover("npu.error", f"BUS_ERROR/{run.unit}")
 
 
 def error_candidates(codes, matched):

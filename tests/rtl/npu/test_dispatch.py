@@ -23,6 +23,7 @@ from dure.sim.verif.bus import simulate
 from dure.sim.verif.npu_control import (
     StandInDatapath,
     check_schedule,
+    cover_errors,
     error_candidates,
     reg_read,
     reg_write,
@@ -265,6 +266,7 @@ def test_random_streams_keep_order(seed):
     allowed = error_candidates(codes, matched)
     assert regs["ERROR"] in allowed, (hex(regs["ERROR"]), [hex(v) for v in allowed])
     assert bool(regs["STATUS"] & Status.ERROR.value) == (allowed != {0})
+    cover_errors([decode(w) for w in commands], codes, matched)
 
 
 @pytest.mark.slow
