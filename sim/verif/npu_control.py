@@ -31,8 +31,8 @@ from .bus import transact
 from .coverage import cover
 
 __all__ = ["UnitRun", "StandInDatapath", "reg_read", "reg_write", "submit", "rows_touched",
-           "conflict", "raw", "check_schedule", "error_candidates", "cover_errors", "UNIT_OF",
-           "ResidentGemm", "resident_gemm"]
+           "conflict", "raw", "check_schedule", "error_candidates", "cover_errors",
+           "refusal_examples", "UNIT_OF", "ResidentGemm", "resident_gemm"]
 
 UNIT_OF = {Opcode.LOAD: "load", Opcode.COMPUTE: "exec", Opcode.STORE: "store"}
 
@@ -254,6 +254,38 @@ def cover_errors(commands, codes, matched):
     for run in matched.values():
         if run.bus_error and run.unit != "exec":
             cover("npu.error", f"BUS_ERROR/{run.unit}")
+
+
+def refusal_examples(bases, config, dma_base, dma_size, *, seed=0, tries=4000):
+    """One descriptor per reachable ``(ErrorCode, opcode)`` refusal, found by mutating the
+    valid descriptors ``bases`` (``{Opcode: words}``) and classifying each mutant with the
+    command model's validator (:func:`dure.sim.npu_validate.validate`): a field set to zero,
+    to all ones or to a random value, or one random bit of any word flipped. Returns
+    ``{(code, opcode): words}`` (opcode None for a bad opcode)."""
+    from dure.rtl.npu.descriptor import FIELDS
+    from dure.sim.npu_validate import validate
+
+    rng = random.Random(seed)
+    found = {}
+    for opcode, base in bases.items():
+        fields = list(FIELDS[opcode].values())
+        for _ in range(tries):
+            words = list(base)
+            for _ in range(rng.randint(1, 2)):
+                kind = rng.random()
+                if kind < 0.25:
+                    words[rng.randrange(8)] ^= 1 << rng.randrange(32)
+                else:
+                    f = rng.choice(fields)
+                    mask = (1 << f.width) - 1
+                    value = 0 if kind < 0.5 else mask if kind < 0.7 else rng.getrandbits(f.width)
+                    words[f.word] = (words[f.word] & ~(mask << f.lsb)) | (value << f.lsb)
+            code = validate(words, config, dma_base, dma_size)
+            if code == ErrorCode.NONE:
+                continue
+            key = (code, None if code == ErrorCode.BAD_OPCODE else opcode)
+            found.setdefault(key, words)
+    return found
 
 
 def error_candidates(codes, matched):

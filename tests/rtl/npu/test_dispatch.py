@@ -25,6 +25,7 @@ from dure.sim.verif.npu_control import (
     check_schedule,
     cover_errors,
     error_candidates,
+    refusal_examples,
     reg_read,
     reg_write,
     submit,
@@ -273,3 +274,50 @@ def test_random_streams_keep_order(seed):
 @pytest.mark.parametrize("seed", range(3, 30))
 def test_random_streams_keep_order_long(seed):
     test_random_streams_keep_order(seed)
+
+
+BASES = {Opcode.LOAD: load(0), Opcode.COMPUTE: compute(0, 8, 0), Opcode.STORE: store(0),
+         Opcode.FENCE: fence()}
+
+
+def test_every_refusal_code_of_every_opcode():
+    """One malformed descriptor per reachable (error code, opcode) pair (found by mutation,
+    classified by the command model): each is refused with exactly that code and its sequence
+    number in ERROR, STATUS.error clears on W1C, and a valid LOAD after it runs."""
+    examples = refusal_examples(BASES, CFG, BASE, 0x1000, seed=0, tries=4000)
+    assert len(examples) == 23, [(c.name, o) for c, o in examples]   # codes x opcodes
+    dut = NpuControl(CFG)
+    datapath = StandInDatapath(dut.datapath)
+    seen = []
+
+    async def idle(ctx):
+        for _ in range(2_000):
+            status, _ = await reg_read(ctx, dut.bus, "STATUS")
+            if not status & Status.BUSY.value:
+                return status
+        raise AssertionError("the NPU never became idle")
+
+    async def bench(ctx):
+        assert not await reg_write(ctx, dut.bus, "DMA_BASE", BASE)
+        assert not await reg_write(ctx, dut.bus, "DMA_SIZE", 0x1000)
+        seq = 0
+        for key, words in examples.items():
+            await submit(ctx, dut.bus, words)
+            status = await idle(ctx)
+            error, _ = await reg_read(ctx, dut.bus, "ERROR")
+            seen.append((key, status, error, seq))
+            assert not await reg_write(ctx, dut.bus, "STATUS", Status.ERROR.value)
+            status, _ = await reg_read(ctx, dut.bus, "STATUS")
+            assert not status & Status.ERROR.value
+            await submit(ctx, dut.bus, load(4, rows=1))
+            await idle(ctx)
+            seq += 2
+
+    simulate(dut, [bench], [datapath.run])
+    for (code, opcode), status, error, seq in seen:
+        assert status & Status.ERROR.value, (code, opcode)
+        assert error == (seq << 8) | code.value, (code, opcode, hex(error))
+    assert len(datapath.runs) == len(examples)                # only the valid LOADs ran
+    assert all(run.unit == "load" and run.fields["local_addr"] == 4 for run in datapath.runs)
+    cover_errors([decode(w) for w in examples.values()],
+                 [code for code, _ in examples], {})
