@@ -1,22 +1,25 @@
 """The whole 8x8 NPU on Verilator, programmed through its registers: MACs per cycle of a
 128x64x32 GEMM from the perf counters, with its operands already in SPAD (COMPUTEs back to back
 through the dispatcher) and streamed from main memory, in both tiling orders; outputs bit-exact
-with golden. Slow (the model takes minutes to build): ``make fuzz``."""
+with golden. Those are slow (``make fuzz``); one short run of the shipped 8x8 NPU (the ``sim``
+variant's) is in every ``make test``: it pays the model build once (cached under
+``build/npu_verilator/``) and runs small INT8 and FP16 GEMMs and a refused command."""
+
+import dataclasses
 
 import numpy as np
 import pytest
-from dure.rtl.npu.commands import Control, Opcode
+from dure.rtl.npu.commands import Control, ElemType, ErrorCode, LoadTarget, Opcode, Status
 from dure.rtl.npu.descriptor import encode
 from dure.sim import golden
 from dure.sim.verif import npu_verilator as nv
 from dure.sim.verif.npu_control import resident_gemm
 
-from dure.config import MAIN_BASE, SoCConfig
+from dure.config import MAIN_BASE, SoCConfig, preset
 
 CFG = SoCConfig()     # 8x8, FP16, SPAD 2048 rows, ACC 1024 rows, queue 8, main latency 10
 PERF = ("BUSY", "MACS", "COMPUTE", "STALL_DEP", "DMA_RD")
 
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +65,14 @@ def measure(model, kind, m, k, n, *, on_chip, k_inner=False, seed=3):
     return regs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["int8", "fp16"])
 def test_on_chip_gemm_reaches_peak(model, kind):
     """N tiles innermost: 32 COMPUTEs of 128 rows stream back to back."""
     assert measure(model, kind, 128, 64, 32, on_chip=True)["utilisation"] >= 0.9
 
 
+@pytest.mark.slow
 def test_k_inner_order_serialises(model):
     """K tiles innermost (the firmware's first GEMM plan, since replaced): each COMPUTE
     accumulates onto the previous one's ACC rows, so it waits for that one's last result row
@@ -76,6 +81,7 @@ def test_k_inner_order_serialises(model):
     assert regs["utilisation"] < 0.75 and regs["STALL_DEP"] > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["int8", "fp16"])
 def test_streaming_gemm(model, kind):
     """Every LOAD in the program (A once per K tile, each W tile just before its COMPUTE). INT8
@@ -87,3 +93,29 @@ def test_streaming_gemm(model, kind):
     print(f"bandwidth bound {bound:.1%} of peak, reached {regs['utilisation'] / bound:.1%} of it")
     if kind == "int8":
         assert regs["utilisation"] >= 0.85
+
+
+def test_shipped_npu_short_run(model):
+    """The 8x8 NPU of the ``sim`` variant in every ``make test``: streamed INT8 and FP16 GEMMs
+    with odd shapes (K and N tiles, partial tiles) bit-exact with golden, then a refused
+    command (ERROR = its code and sequence number) after which a LOAD still runs."""
+    shipped = preset("sim")
+    npu_fields = [f for f in dataclasses.fields(CFG) if f.name.startswith("npu_")]
+    assert npu_fields and all(getattr(CFG, f.name) == getattr(shipped, f.name)
+                              for f in npu_fields), "the model is not the shipped NPU"
+    for kind in ("int8", "fp16"):
+        regs = measure(model, kind, 20, 19, 11, on_chip=False, seed=11)
+        assert regs["MACS"] == 20 * 19 * 11
+    bad = encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.INT8, dram_addr=MAIN_BASE,
+                 dram_stride=16, rows=0, cols=4, local_addr=0)
+    good = encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.INT8, dram_addr=MAIN_BASE,
+                  dram_stride=16, rows=2, cols=4, local_addr=0)
+    script = [nv.write("DMA_BASE", MAIN_BASE), nv.write("DMA_SIZE", 4096), nv.read("ISSUED")]
+    script += nv.submit(bad) + [nv.wait_idle(), nv.read("ERROR"),
+                                nv.write("STATUS", Status.ERROR.value), nv.read("STATUS")]
+    script += nv.submit(good) + [nv.wait_idle(), nv.read("PERF_DMA_RD_LO"), nv.read("STATUS")]
+    run = model.run(script, bytearray(4096), base=MAIN_BASE)
+    issued, error, status, dma_rd, status_end = run.values
+    assert error == (issued << 8) | ErrorCode.ZERO_DIM.value
+    assert not status & Status.ERROR.value and not status_end & Status.ERROR.value
+    assert dma_rd >= 8
