@@ -48,7 +48,8 @@ def random_program(seed, length=60, traps=True, muldiv=True, interrupts=False,
 
     Traps go to a handler that reads mcause, mtval and mstatus, then resumes at mepc + 4. With
     ``interrupts``, mtvec is vectored and the interrupt vectors lead to a handler that clears
-    the line (through the bench's MMIO), reads mepc, mstatus and mtval, and returns;
+    the line (through the bench's MMIO), reads mepc, mstatus and mtval, takes a nested ECALL
+    (saving and restoring mepc and mstatus around it), and returns;
     :func:`irq_region` gives the addresses of that handler. ``misaligned_data`` off keeps every
     load and store aligned (for a core where misaligned data accesses do not trap); the random
     choices are the same either way, so a seed gives the same program otherwise.
@@ -133,6 +134,13 @@ def random_program(seed, length=60, traps=True, muldiv=True, interrupts=False,
         p.sw(0, 31, 0)
         for csr in (CSR.MEPC, CSR.MSTATUS, CSR.MTVAL):    # compared with the reference
             p.csrrs(29, csr, 0)
+        # A nested trap: save mepc and mstatus, ECALL (the exception handler returns past it
+        # with MPIE = 0 from the handler's MIE), restore, return from the interrupt.
+        p.csrrs(26, CSR.MEPC, 0)
+        p.csrrs(27, CSR.MSTATUS, 0)
+        p.ecall()
+        p.csrrw(0, CSR.MEPC, 26)
+        p.csrrw(0, CSR.MSTATUS, 27)
         p.mret()
     p.label("exc")
     for csr in (CSR.MCAUSE, CSR.MTVAL, CSR.MSTATUS):      # compared with the reference
@@ -151,7 +159,7 @@ def random_program(seed, length=60, traps=True, muldiv=True, interrupts=False,
 def irq_region(words):
     """(first, end) addresses of the interrupt vectors and handler of a random program."""
     halt = RAM_BASE + 4 * words.index(0x0000_006F)
-    return halt + 8, halt + 4 * (1 + 12 + 10)
+    return halt + 8, halt + 4 * (1 + 12 + 15)
 
 
 #: Part of the data area answers bus errors in the random tests (access faults).
@@ -228,6 +236,8 @@ def compare(words, result, data=None, err_ranges=ERR_RANGES, max_steps=5000, ski
         if want["trap"]:
             cause = ref.csrs[CSR.MCAUSE]
             cover("core.trap", cause)
+            if interrupts and not ref.mpie_bit:
+                cover("core.nested", f"{cause}/in_interrupt_handler")
             cover("core.trap_situation", f"{cause}/{_situation(prev, want['insn'], False)}")
             if seen is not None:
                 seen[("trap", cause)] = seen.get(("trap", cause), 0) + 1

@@ -25,6 +25,9 @@ Groups (what hits them):
     interrupt code x what was retired last before it (``after_load``, ``after_store``,
     ``after_muldiv``, ``branch_shadow``, ``after_trap_return``, ``plain``), taken in lock-step
     (:func:`dure.sim.verif.core_random.take_interrupt`).
+``core.nested``
+    an exception taken inside an interrupt handler (MIE clear, with interrupts in use), its
+    mepc / mstatus saved and restored around it.
 ``npu.error``
     NPU error code x opcode of the refused command, or ``BUS_ERROR`` x unit, whose ERROR
     register value the random command streams checked (``tests/rtl/npu/test_dispatch.py``).
@@ -67,6 +70,7 @@ GROUPS = {
     "core.trap": [str(c) for c in _EXCEPTIONS],
     "core.trap_situation": [f"{c}/{s}" for c in _EXCEPTIONS if c != 1 for s in _SITUATIONS],
     "core.interrupt": [f"{c}/{s}" for c in (3, 7, 11) for s in _IRQ_SITUATIONS],
+    "core.nested": ["11/in_interrupt_handler"],
     "npu.error": (["BAD_OPCODE/-"] +
                   [f"{code}/{op}" for op, codes in _REFUSAL_BY_OP.items() for code in codes] +
                   ["BUS_ERROR/load", "BUS_ERROR/store"]),
