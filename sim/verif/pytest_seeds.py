@@ -109,3 +109,9 @@ def pytest_runtest_makereport(item, call):
                 f"make test SEED={base} ARGS='{item.nodeid}' or pytest --seed {base} "
                 f"'{item.nodeid}'"))
     return report
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """The run seed again at the end (the header is hidden under ``-q``, which make test uses)."""
+    seed = run_seed(config)
+    terminalreporter.write_line(f"dure run seed: {seed} (repeat: make test SEED={seed})")
