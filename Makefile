@@ -101,14 +101,15 @@ board-firmware: $(STAMP)
 	$(RUN_ENV) $(MAKE) -C firmware PY="$(CURDIR)/$(PY)" BUILD="$(CURDIR)/$(BUILD)/firmware-$(BOARD)" \
 	    GEN_INCLUDE="$(CURDIR)/$(BUILD)/include-$(BOARD)"
 
-# Functional coverage (sim/verif/coverage.py): the tests that carry coverpoints, slow sweeps
-# included, each xdist worker dumping its counts; then the merged report (build/coverage/).
+# Functional coverage (sim/verif/coverage.py): the tests that carry coverpoints (their make test
+# cases; ARGS='-m ""' adds the slow sweeps), each xdist worker dumping its counts; then the
+# merged report (build/coverage/coverage.md).
 COVERAGE_TESTS = tests/rtl/core/test_core_random.py tests/rtl/core/test_core_small.py \
     tests/rtl/core_tiny/test_core_tiny.py tests/rtl/npu/test_dispatch.py
 coverage: firmware
 	rm -rf $(BUILD)/coverage
 	DURE_COVERAGE_DIR=$(CURDIR)/$(BUILD)/coverage $(RUN_ENV) $(PY) -m pytest -n $(JOBS) \
-	    $(SEED_ARG) $(COVERAGE_TESTS) $(ARGS)
+	    -m "not slow" $(SEED_ARG) $(COVERAGE_TESTS) $(ARGS)
 	$(PY) -m dure.sim.verif.coverage $(BUILD)/coverage
 
 # The generated ISA self-tests (firmware/isa/isa_alu.S, isa_muldiv.S) from sim/verif/isa_vectors.py;
