@@ -106,7 +106,7 @@ board-firmware: $(STAMP)
 # merged report (build/coverage/coverage.md).
 COVERAGE_TESTS = tests/rtl/core/test_core_random.py tests/rtl/core/test_core_small.py \
     tests/rtl/core_tiny/test_core_tiny.py tests/rtl/npu/test_dispatch.py
-coverage: firmware
+coverage: $(STAMP)
 	rm -rf $(BUILD)/coverage
 	DURE_COVERAGE_DIR=$(CURDIR)/$(BUILD)/coverage $(RUN_ENV) $(PY) -m pytest -n $(JOBS) \
 	    -m "not slow" $(SEED_ARG) $(COVERAGE_TESTS) $(ARGS)
