@@ -8,7 +8,8 @@ case, id ``rot``, with a seed derived from the run seed and the test's name; wit
 ``--rotate-slow`` (``make fuzz``) the seeds of its slow cases (ids ``rot<i>``) are derived from
 the run seed too, so every sweep explores new cases. A test with a ``seed`` argument and no
 parametrization gets the derived seed from the ``seed`` fixture. A failing test that used a
-seed shows it and the command that repeats it (``make test SEED=<run seed>``). Under
+seed shows it and the command that repeats it (``make test SEED=<run seed>``). A test marked
+``@pytest.mark.fixed_seeds`` keeps exactly its listed seeds (for expensive seeded tests). Under
 pytest-xdist the controlling process picks the run seed and the workers inherit it.
 """
 
@@ -34,6 +35,9 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "fixed_seeds: run only the listed seeds (no rotating case), for seeded tests "
+        "too expensive to run once more in every make test")
     if os.environ.get("PYTEST_XDIST_WORKER") and _RESOLVED_ENV in os.environ:
         seed = int(os.environ[_RESOLVED_ENV])
     else:
@@ -64,7 +68,8 @@ def _is_slow(value):
 def pytest_generate_tests(metafunc):
     """Adds the ``rot`` case to every ``@pytest.mark.parametrize("seed", ...)`` of the test
     function (and with --rotate-slow, derives its slow cases' seeds from the run seed)."""
-    if "seed" not in metafunc.fixturenames:
+    if "seed" not in metafunc.fixturenames or \
+            metafunc.definition.get_closest_marker("fixed_seeds") is not None:
         return
     definition = metafunc.definition
     seed, name = run_seed(metafunc.config), definition.nodeid

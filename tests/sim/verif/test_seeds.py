@@ -45,6 +45,11 @@ def test_sweep(seed):
 
 def test_fixture(seed):
     print("SEED", seed)
+
+@pytest.mark.fixed_seeds
+@pytest.mark.parametrize("seed", [7])
+def test_fixed(seed):
+    print("SEED", seed)
 """
 
 
@@ -69,6 +74,7 @@ def test_plugin_adds_a_rotating_case_and_repeats_it(tmp_path):
     assert status == 0, out
     assert "dure run seed: 99" in out
     assert "test_seeded[rot]" in out and "test_sweep[rot]" in out
+    assert "test_fixed[7]" in out and "test_fixed[rot]" not in out
     seeds = _seeds(out)
     assert seeds[:2] == [1, 2] and seeds[3:5] == [3, 4]
     assert seeds[2] == derive_seed(99, "test_probe.py::test_seeded")
