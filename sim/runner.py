@@ -268,11 +268,15 @@ def run_bare(elf_path, cycles, config=None, *, top=None):
     """Load the ELF, then let the bare model run ``cycles`` clock cycles observing nothing.
 
     The reference for simulator speed: same model, same loading, a loop that only toggles the
-    clock. Returns the seconds the cycle loop took.
+    clock. Returns the seconds the cycle loop took. Raises RuntimeError if the harness does not
+    report a bare run of exactly ``cycles`` cycles.
     """
     config = config or preset(default_variant())
     _check_cycles(cycles)
     program = load_elf(elf_path, config)
     exe = build_model(config, top=top)
     raw, _, _ = _execute(exe, program, ["--bare", str(cycles)], echo=False, stdin=False)
+    if raw["status"] != "bare" or raw["cycles"] != cycles:
+        raise RuntimeError(f"the harness reported {raw['status']!r} after {raw['cycles']} "
+                           f"cycles, not a bare run of {cycles} cycles")
     return raw["seconds"]

@@ -4,10 +4,16 @@ Simulations without an explicit variant use ``cpu`` (the SoC without the NPU): i
 model builds in about a minute and runs at ~1.5 M cycles/s, against many minutes and ~15 k
 cycles/s for the full ``sim`` variant with its 8x8 NPU. NPU system tests ask for
 ``preset("npu-small")`` explicitly. Subprocesses (``dure run`` in CLI tests) inherit this.
+
+Random tests take their seeds from one place, the plugin :mod:`dure.sim.verif.pytest_seeds`
+(``--seed N|random|date``, ``DURE_SEED``; fixed regression seeds plus a rotating ``rot`` case
+per seeded test; the seed printed on failure).
 """
 
 import os
 
 from dure.config import VARIANT_ENV
+
+pytest_plugins = ["dure.sim.verif.pytest_seeds", "dure.sim.verif.pytest_coverage"]
 
 os.environ.setdefault(VARIANT_ENV, "cpu")

@@ -1,4 +1,16 @@
-"""Random program generator for the core tests, and a trace comparison against the reference."""
+"""Random program generator for the core tests, and a trace comparison against the reference.
+
+The comparison is lock-step on the retirement port: every record of the core must equal the
+reference model's (:mod:`dure.sim.verif.core_ref`) for the same instruction, traps included.
+Trap handlers read mcause, mtval, mstatus and mepc into registers, so those CSRs are compared
+after every exception and interrupt. Asynchronous interrupts are timing-dependent, so the
+core decides *when* one is taken; the comparison then checks that it was allowed (vectored
+mode, an implemented interrupt enabled in mie, mstatus.MIE set) and takes it in the reference
+with the trap-entry rules of :mod:`dure.sim.verif.priv_spec` (written from the privileged
+specification, not from the RTL): mepc = the next instruction in program order, mcause, mtval
+= 0, MPIE = MIE, MIE = 0; the handler's records, its CSR reads and the MRET are then compared
+like any other.
+"""
 
 import random
 
@@ -7,6 +19,8 @@ from dure.sim.verif.asm import Program
 
 from .core_bench import IRQ_BASE, RAM_BASE, MemoryModel, Timing, run
 from .core_ref import Reference
+from .coverage import cover
+from .priv_spec import INTERRUPT_CODES, TrapState, trap_entry
 
 DATA = RAM_BASE + 0x8000
 REGS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13]   # x10: data pointer, x30: trap handler
@@ -28,12 +42,17 @@ TIMINGS = [
 ]
 
 
-def random_program(seed, length=60, traps=True, muldiv=True, interrupts=False):
+def random_program(seed, length=60, traps=True, muldiv=True, interrupts=False,
+                   misaligned_data=True):
     """Random code (units of one or two instructions; branches and jumps land on units).
 
-    Traps go to a handler that resumes at mepc + 4. With ``interrupts``, mtvec is vectored and
-    the interrupt vectors lead to a handler that clears the line (through the bench's MMIO) and
-    returns; :func:`irq_region` gives the addresses of that handler.
+    Traps go to a handler that reads mcause, mtval and mstatus, then resumes at mepc + 4. With
+    ``interrupts``, mtvec is vectored and the interrupt vectors lead to a handler that clears
+    the line (through the bench's MMIO), reads mepc, mstatus and mtval, takes a nested ECALL
+    (saving and restoring mepc and mstatus around it), and returns;
+    :func:`irq_region` gives the addresses of that handler. ``misaligned_data`` off keeps every
+    load and store aligned (for a core where misaligned data accesses do not trap); the random
+    choices are the same either way, so a seed gives the same program otherwise.
     """
     rng = random.Random(seed)
     p = Program()
@@ -66,9 +85,11 @@ def random_program(seed, length=60, traps=True, muldiv=True, interrupts=False):
             getattr(p, rng.choice(MULDIV))(rd, rs1, rs2)
         elif kind < 0.70:
             off = rng.randrange(-64, 64, 1 if r() < 0.25 else 4)
+            off = off if misaligned_data else off & ~3
             getattr(p, rng.choice(LOADS))(rd, 10, off)
         elif kind < 0.80:
             off = rng.randrange(-64, 64, 1 if r() < 0.25 else 4)
+            off = off if misaligned_data else off & ~3
             getattr(p, rng.choice(STORES))(rs2, 10, off)
         elif kind < 0.88:
             getattr(p, rng.choice(BRANCHES))(rs1, rs2, ahead)
@@ -111,8 +132,19 @@ def random_program(seed, length=60, traps=True, muldiv=True, interrupts=False):
         p.slli(31, 31, 2)
         p.add(31, 31, 28)
         p.sw(0, 31, 0)
+        for csr in (CSR.MEPC, CSR.MSTATUS, CSR.MTVAL):    # compared with the reference
+            p.csrrs(29, csr, 0)
+        # A nested trap: save mepc and mstatus, ECALL (the exception handler returns past it
+        # with MPIE = 0 from the handler's MIE), restore, return from the interrupt.
+        p.csrrs(26, CSR.MEPC, 0)
+        p.csrrs(27, CSR.MSTATUS, 0)
+        p.ecall()
+        p.csrrw(0, CSR.MEPC, 26)
+        p.csrrw(0, CSR.MSTATUS, 27)
         p.mret()
     p.label("exc")
+    for csr in (CSR.MCAUSE, CSR.MTVAL, CSR.MSTATUS):      # compared with the reference
+        p.csrrs(31, csr, 0)
     p.csrrs(30, CSR.MEPC, 0)
     p.addi(30, 30, 4)
     p.csrrw(0, CSR.MEPC, 30)
@@ -127,18 +159,64 @@ def random_program(seed, length=60, traps=True, muldiv=True, interrupts=False):
 def irq_region(words):
     """(first, end) addresses of the interrupt vectors and handler of a random program."""
     halt = RAM_BASE + 4 * words.index(0x0000_006F)
-    return halt + 8, halt + 4 * (1 + 12 + 7)
+    return halt + 8, halt + 4 * (1 + 12 + 15)
 
 
 #: Part of the data area answers bus errors in the random tests (access faults).
 ERR_RANGES = ((DATA + 32, DATA + 48),)
 
 
-def compare(words, result, data=None, err_ranges=ERR_RANGES, max_steps=5000, skip=None):
+def take_interrupt(ref, got):
+    """The core took an asynchronous interrupt before ``got`` (the first record of its
+    handler): check it was allowed and take it in the reference ``ref`` per
+    :func:`~dure.sim.verif.priv_spec.trap_entry`. Returns the interrupt code."""
+    mtvec = ref.csrs[CSR.MTVEC]
+    base = mtvec & ~3
+    assert mtvec & 3 == 1, "an interrupt in direct mode: the comparison needs vectored mode"
+    code, rest = divmod(got["pc_rdata"] - base, 4)
+    assert rest == 0 and code in INTERRUPT_CODES.values(), \
+        f"handler entered at {got['pc_rdata']:#x}, not an interrupt vector of {base:#x}"
+    assert ref.mie_bit, f"interrupt {code} taken with mstatus.MIE clear (pc {ref.pc:#x})"
+    assert ref.csrs[CSR.MIE] >> code & 1, f"interrupt {code} taken while disabled in mie"
+    state = TrapState(mie=ref.mie_bit, mpie=ref.mpie_bit, mtvec=mtvec)
+    ref.pc = trap_entry(state, pc=ref.pc, code=code, interrupt=True)
+    ref.csrs[CSR.MEPC], ref.csrs[CSR.MCAUSE], ref.csrs[CSR.MTVAL] = \
+        state.mepc, state.mcause, state.mtval
+    ref.mie_bit, ref.mpie_bit = state.mie, state.mpie
+    return code
+
+
+def _situation(prev, insn, interrupt):
+    """What the record ``prev`` retired just before a trap of ``insn`` (or an interrupt) was,
+    for the functional coverage (:mod:`dure.sim.verif.coverage`)."""
+    if prev is None:
+        return "plain"
+    op, rd = prev["insn"] & 0x7F, prev["insn"] >> 7 & 31
+    if interrupt and prev["insn"] == 0x3020_0073:
+        return "after_trap_return"
+    if prev["pc_wdata"] != (prev["pc_rdata"] + 4) & 0xFFFF_FFFF and not prev["trap"]:
+        return "branch_shadow"
+    if op == 0x03:
+        if interrupt:
+            return "after_load"
+        if rd and rd in (insn >> 15 & 31, insn >> 20 & 31):
+            return "load_use"
+    if op == 0x33 and prev["insn"] >> 25 == 1:
+        return "after_muldiv" if interrupt else "muldiv"
+    if op == 0x23:
+        return "after_store"
+    return "plain"
+
+
+def compare(words, result, data=None, err_ranges=ERR_RANGES, max_steps=5000, skip=None,
+            interrupts=False, seen=None):
     """Check the core's trace against the reference; return the reference.
 
-    ``skip``: (first, end) addresses whose records are left out (an interrupt handler the
-    reference does not model)."""
+    ``skip``: (first, end) addresses whose records are left out. With ``interrupts``, a
+    record with ``intr`` that does not follow a trapping one is an asynchronous interrupt,
+    checked and taken in the reference by :func:`take_interrupt`; without, it is an error.
+    ``seen`` (a dict) receives counts of what happened: ``("trap", mcause)`` per exception,
+    ``("irq", code)`` per interrupt."""
     mem = MemoryModel(words, err_ranges=err_ranges)
     for addr, value in (data or {}).items():
         mem.words[addr >> 2] = value
@@ -146,14 +224,30 @@ def compare(words, result, data=None, err_ranges=ERR_RANGES, max_steps=5000, ski
     prev_trap = False
     assert not result.protocol_errors, result.protocol_errors
     trace = [r for r in result.trace if skip is None or not skip[0] <= r["pc_rdata"] < skip[1]]
+    prev = None
     for i, got in enumerate(trace):
+        if interrupts and got["intr"] and not prev_trap:
+            code = take_interrupt(ref, got)
+            prev_trap = True
+            cover("core.interrupt", f"{code}/{_situation(prev, 0, True)}")
+            if seen is not None:
+                seen[("irq", code)] = seen.get(("irq", code), 0) + 1
         want = ref.step()
+        if want["trap"]:
+            cause = ref.csrs[CSR.MCAUSE]
+            cover("core.trap", cause)
+            if interrupts and not ref.mpie_bit:
+                cover("core.nested", f"{cause}/in_interrupt_handler")
+            cover("core.trap_situation", f"{cause}/{_situation(prev, want['insn'], False)}")
+            if seen is not None:
+                seen[("trap", cause)] = seen.get(("trap", cause), 0) + 1
         got_cmp = {k: got[k] for k in want}
         assert got_cmp == want, (f"record {i}:\n got  " +
                                  " ".join(f"{k}={v:#x}" for k, v in got_cmp.items()) +
                                  "\n want " + " ".join(f"{k}={v:#x}" for k, v in want.items()))
         assert got["intr"] == prev_trap, f"record {i}: intr={got['intr']}"
         prev_trap = bool(want["trap"])
+        prev = got
         assert i < max_steps
     assert result.halted, f"did not halt in {result.cycles} cycles"
     assert mem.words == result.mem.words, "memory differs"
@@ -167,15 +261,16 @@ def run_random(seed, **kw):
     return result
 
 
-def run_random_interrupts(seed, pulses=8, **kw):
-    """Random program with interrupt pulses at random times; the records outside the
-    interrupt handler must match the reference exactly."""
+def run_random_interrupts(seed, pulses=8, seen=None, **kw):
+    """Random program with interrupt pulses at random times (the handler clears the line);
+    every record, the handler's included, must match the reference, which takes each
+    interrupt where the core did (:func:`take_interrupt`)."""
     words = random_program(seed, interrupts=True)
     rng = random.Random(seed + 1000)
     schedule = [(rng.randint(40, 500), rng.randrange(3), 1) for _ in range(pulses)]
     result = run(words, seed=seed, max_cycles=5000, err_ranges=ERR_RANGES,
                  irq_schedule=schedule, **kw)
-    compare(words, result, skip=irq_region(words))
+    compare(words, result, interrupts=True, seen=seen)
     return result
 
 

@@ -28,9 +28,11 @@ from dure.rtl.npu.commands import (
 from dure.rtl.npu.descriptor import encode
 
 from .bus import transact
+from .coverage import cover
 
 __all__ = ["UnitRun", "StandInDatapath", "reg_read", "reg_write", "submit", "rows_touched",
-           "conflict", "raw", "check_schedule", "UNIT_OF", "ResidentGemm", "resident_gemm"]
+           "conflict", "raw", "check_schedule", "error_candidates", "cover_errors",
+           "refusal_examples", "UNIT_OF", "ResidentGemm", "resident_gemm"]
 
 UNIT_OF = {Opcode.LOAD: "load", Opcode.COMPUTE: "exec", Opcode.STORE: "store"}
 
@@ -181,6 +183,22 @@ def raw(older, younger):
     return bool(rows_touched(*older)[1] & rows_touched(*younger)[0])
 
 
+def _cover_order(older, younger, older_unit, younger_unit, fence):
+    """Functional coverage of one ordering the schedule check verified."""
+    if fence:
+        cover("npu.hazard", "FENCE/-")
+        return
+    if older_unit == younger_unit:
+        cover("npu.hazard", f"EXEC_RAW/{older_unit}->{younger_unit}")
+        return
+    reads_o, writes_o = rows_touched(*older)
+    reads_y, writes_y = rows_touched(*younger)
+    for kind, hit in (("RAW", writes_o & reads_y), ("WAR", reads_o & writes_y),
+                      ("WAW", writes_o & writes_y)):
+        if hit:
+            cover("npu.hazard", f"{kind}/{older_unit}->{younger_unit}")
+
+
 def check_schedule(commands, codes, runs):
     """Checks the stand-in's ``runs`` against ``commands`` (list of ``(opcode, fields)`` in queue
     order) with validation results ``codes``: valid commands ran, in order per unit and finished
@@ -217,10 +235,88 @@ def check_schedule(commands, codes, runs):
             else:
                 wait = conflict(commands[earlier], (opcode, fields))
             if earlier < fence_at or wait:
+                _cover_order(commands[earlier], (opcode, fields), other.unit, run.unit,
+                             earlier < fence_at and not wait)
                 assert other.done < run.accepted, \
                     f"command {seq} started at {run.accepted} before {earlier} finished " \
                     f"at {other.done}"
     return matched
+
+
+def cover_errors(commands, codes, matched):
+    """Functional coverage of the refusals and bus errors of a checked stream: ``commands`` as
+    ``(opcode, fields)`` (``opcode`` None when not decodable), ``codes``, ``matched`` as for
+    :func:`error_candidates`."""
+    for (opcode, _), code in zip(commands, codes, strict=True):
+        code = ErrorCode(code)
+        if code == ErrorCode.BAD_OPCODE or opcode is None:
+            cover("npu.error", f"{code.name}/-")
+        elif code != ErrorCode.NONE:
+            cover("npu.error", f"{code.name}/{Opcode(opcode).name}")
+    for run in matched.values():
+        if run.bus_error and run.unit != "exec":
+            cover("npu.error", f"BUS_ERROR/{run.unit}")
+
+
+def refusal_examples(bases, config, dma_base, dma_size, *, seed=0, tries=4000):
+    """One descriptor per reachable ``(ErrorCode, opcode)`` refusal, found by mutating the
+    valid descriptors ``bases`` (``{Opcode: words}``) and classifying each mutant with the
+    command model's validator (:func:`dure.sim.npu_validate.validate`): a field set to zero,
+    to all ones or to a random value, or one random bit of any word flipped. Returns
+    ``{(code, opcode): words}`` (opcode None for a bad opcode)."""
+    from dure.rtl.npu.descriptor import FIELDS
+    from dure.sim.npu_validate import validate
+
+    rng = random.Random(seed)
+    found = {}
+    for opcode, base in bases.items():
+        fields = list(FIELDS[opcode].values())
+        for _ in range(tries):
+            words = list(base)
+            for _ in range(rng.randint(1, 2)):
+                kind = rng.random()
+                if kind < 0.25:
+                    words[rng.randrange(8)] ^= 1 << rng.randrange(32)
+                else:
+                    f = rng.choice(fields)
+                    mask = (1 << f.width) - 1
+                    value = 0 if kind < 0.5 else mask if kind < 0.7 else rng.getrandbits(f.width)
+                    words[f.word] = (words[f.word] & ~(mask << f.lsb)) | (value << f.lsb)
+            code = validate(words, config, dma_base, dma_size)
+            if code == ErrorCode.NONE:
+                continue
+            key = (code, None if code == ErrorCode.BAD_OPCODE else opcode)
+            found.setdefault(key, words)
+    return found
+
+
+def error_candidates(codes, matched):
+    """The values the ERROR register may hold after a stream, by the contract ("the first
+    refused or failed command since the error bit was last cleared", never cleared here).
+
+    ``codes`` are the validation results in queue order, ``matched`` the runs by sequence
+    number (:func:`check_schedule`). Refusals happen in queue order and before any later
+    command starts, so only the first refused command can be first; a bus error is recorded
+    when its unit reports done, so among bus errors the earliest done cycle wins (any of a
+    tie). A refusal of command j comes before a bus error of any command i > j, which starts
+    after j was refused; when a bus error of an older command competes with the first refusal,
+    both orders are possible and both values are returned. Returns a set of ``(seq << 8) |
+    code`` values; ``{0}`` when nothing was refused or failed."""
+    refused = [seq for seq, code in enumerate(codes) if code != ErrorCode.NONE]
+    failed = sorted((run.done, seq) for seq, run in matched.items()
+                    if run.bus_error and run.unit != "exec")
+    if not refused and not failed:
+        return {0}
+    values = set()
+    if refused:
+        first = refused[0]
+        values.add((first << 8) | ErrorCode(codes[first]).value)
+    if failed:
+        earliest = failed[0][0]
+        bus = {(seq << 8) | ErrorCode.BUS_ERROR.value for done, seq in failed if done == earliest}
+        if not refused or min(seq for _, seq in failed) < refused[0]:
+            values |= bus
+    return values
 
 
 @dataclass

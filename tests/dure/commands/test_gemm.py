@@ -3,6 +3,7 @@ and the problem, before any simulation starts."""
 
 import numpy as np
 import pytest
+from dure.sim import golden
 
 from dure.cli import main
 
@@ -134,3 +135,52 @@ def test_output_name_and_folder(capsys, tmp_path, files):
                        "int8", "--out-dtype", "int32", "--out", str(out)])
         err = capsys.readouterr().err.strip().splitlines()
         assert status == 2 and len(err) == 1 and fragment in err[0]
+
+
+def _gemm_case(files):
+    """A small INT8 GEMM with bias, scale, zero point and clamp (the int8 output path)."""
+    rng = np.random.default_rng(12)
+    a = rng.integers(-128, 128, (5, 11), dtype=np.int8)
+    b = rng.integers(-128, 128, (11, 6), dtype=np.int8)
+    bias = rng.integers(-3000, 3000, 6, dtype=np.int32)
+    scale = (rng.random(6) * 0.01 + 0.001).astype(np.float32)
+    paths = files(a=a, b=b, bias=bias, scale=scale)
+    extra = ["--precision", "int8", "--bias", paths["bias"], "--scale", paths["scale"],
+             "--zero-point=-3", "--clamp=-100,90", "--variant", "npu-small", "--check"]
+    want = golden.requantize(golden.gemm_int8(a, b, bias=bias), scale, -3, -100, 90)
+    return paths, extra, want
+
+
+def test_success_path_writes_the_golden_result(capsys, tmp_path, files):
+    """`dure gemm --check` on the simulated SoC: exit 0, the .npy holds the golden result bit
+    for bit, and the report names cycles, MACs and the bit-exact check."""
+    paths, extra, want = _gemm_case(files)
+    status = main(["gemm", "--a", str(paths["a"]), "--b", str(paths["b"]),
+                   "--out", str(tmp_path / "c.npy"), *map(str, extra)])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    c = np.load(tmp_path / "c.npy")
+    assert c.dtype == np.int8 and c.shape == (5, 6)
+    np.testing.assert_array_equal(c, want)
+    assert "MACs 330" in out
+    assert "check: bit-exact with dure.sim.golden (30 elements)" in out
+
+
+def test_check_mismatch_exits_1(capsys, tmp_path, files, monkeypatch):
+    """A reference that differs in one element makes `--check` report it and exit 1."""
+    from dure.sim import npu_job
+
+    honest = npu_job.reference
+
+    def off_by_one(**spec):
+        want = honest(**spec).copy()
+        want[2, 3] = want[2, 3] ^ 1
+        return want
+
+    monkeypatch.setattr(npu_job, "reference", off_by_one)
+    paths, extra, _ = _gemm_case(files)
+    status = main(["gemm", "--a", str(paths["a"]), "--b", str(paths["b"]),
+                   "--out", str(tmp_path / "c.npy"), *map(str, extra)])
+    out = capsys.readouterr().out
+    assert status == 1, out
+    assert "check: MISMATCH in 1 of 30 elements; first at [2, 3]" in out

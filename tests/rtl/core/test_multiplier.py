@@ -34,17 +34,34 @@ def test_multiplier_pipelined():
 
     async def bench(ctx):
         ctx.set(dut.x_en, 1)
-        for op, a, b in [*cases, (Funct3MulDiv.MUL, 0, 0)]:
+        for op, a, b in cases:
             ctx.set(dut.x_op, op)
             ctx.set(dut.x_a, a)
             ctx.set(dut.x_b, b)
             await ctx.tick()
             assert ctx.get(dut.m_result) == model(op, a, b), (op, hex(a), hex(b))
-        # x_en low holds the operands.
-        ctx.set(dut.x_en, 0)
-        ctx.set(dut.x_a, 7)
+        # x_en low holds the operands (and the operation): register a product whose low and
+        # high words are both non-zero, then present other operands and another operation
+        # with x_en low for several cycles; the M stage must keep the registered product.
+        held = (Funct3MulDiv.MULHU, 0x9876_5432, 0xFEDC_BA98)
+        ctx.set(dut.x_op, held[0])
+        ctx.set(dut.x_a, held[1])
+        ctx.set(dut.x_b, held[2])
         await ctx.tick()
-        assert ctx.get(dut.m_result) == 0
+        expected = model(*held)
+        assert expected not in (0, model(Funct3MulDiv.MUL, 7, 3))
+        assert ctx.get(dut.m_result) == expected
+        ctx.set(dut.x_en, 0)
+        ctx.set(dut.x_op, Funct3MulDiv.MUL)
+        ctx.set(dut.x_a, 7)
+        ctx.set(dut.x_b, 3)
+        for _ in range(3):
+            await ctx.tick()
+            assert ctx.get(dut.m_result) == expected
+        # Raising x_en again takes the waiting operands.
+        ctx.set(dut.x_en, 1)
+        await ctx.tick()
+        assert ctx.get(dut.m_result) == 21
 
     sim.add_testbench(bench)
     sim.run()

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from amaranth.hdl import UnusedElaboratable
 from dure.rtl.npu.array import SystolicArray
+from dure.rtl.npu.isa import Precision
 from dure.sim import golden
 from dure.sim.verif.array_jobs import GemmJob, run_job
 
@@ -121,11 +122,57 @@ def test_precision_changes_row_by_row():
     np.testing.assert_array_equal(jobs[2].result(), int8_reference(a8, b8, i8))
 
 
+def measure_latency(array):
+    """Cycles from the accepted ``ops`` beat of a one-row tile to its ``results`` beat, with
+    ``results.ready`` high throughout, measured in the simulator."""
+    from amaranth.sim import Simulator
+
+    rows, cols = array.rows, array.cols
+    seen = {}
+
+    async def bench(ctx):
+        ctx.set(array.results.ready, 1)
+        for r in range(rows):
+            ctx.set(array.weights.payload, {"data": [r + 1] * cols, "active": 1})
+            ctx.set(array.weights.valid, 1)
+            await ctx.tick().until(array.weights.ready)
+        ctx.set(array.weights.valid, 0)
+        ctx.set(array.ops.payload, {"a": [1] * rows, "init": [0] * cols,
+                                     "precision": Precision.INT8, "swap": 1, "last": 1})
+        ctx.set(array.ops.valid, 1)
+        await ctx.tick().until(array.ops.ready)
+        ctx.set(array.ops.valid, 0)
+        for cycle in range(1, 400):
+            _, _, valid, payload = await ctx.tick().sample(array.results.valid,
+                                                           array.results.payload)
+            if valid:
+                seen["latency"] = cycle
+                seen["data"] = [payload.data[j] for j in range(cols)]
+                return
+
+    sim = Simulator(array)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return seen
+
+
+@pytest.mark.parametrize("rows,cols,fp16", [(2, 2, False), (3, 2, False), (2, 4, True),
+                                            (3, 3, True)])
+def test_latency_property_is_measured_latency(rows, cols, fp16):
+    """``latency`` (used by the NPU's pipelining) equals the latency the simulator shows."""
+    array = SystolicArray(rows, cols, fp16=fp16)
+    seen = measure_latency(array)
+    assert seen, "no result beat"
+    # Every weight row r is r + 1, every activation 1: the sum is rows * (rows + 1) / 2.
+    assert seen["data"] == [rows * (rows + 1) // 2] * cols
+    assert seen["latency"] == array.latency
+
+
 def test_16x16_elaborates():
     from amaranth.hdl import Fragment
     array = SystolicArray(16, 16)
     Fragment.get(array, None)
-    assert array.latency == 16 + 2 + array.mul_latency + 16 * array.add_latency
 
 
 def test_bad_shape_is_refused():

@@ -23,6 +23,9 @@ from dure.sim.verif.bus import simulate
 from dure.sim.verif.npu_control import (
     StandInDatapath,
     check_schedule,
+    cover_errors,
+    error_candidates,
+    refusal_examples,
     reg_read,
     reg_write,
     submit,
@@ -287,14 +290,69 @@ def test_random_streams_keep_order(seed):
     rng = random.Random(seed)
     commands = [random_command(rng, 0.3 if seed % 2 == 0 else 0.7) for _ in range(40)]
     latency = lambda unit, f: rng.randint(1, 30)            # noqa: E731
-    _, datapath, _ = run(commands, latency=latency, seed=seed, prefill=seed % 2 == 0,
-                         bus_error=lambda unit, f: rng.random() < 0.05,
-                         exec_capacity=rng.choice([2, 3, 8]), exec_depth=rng.choice([2, 4]))
+    matched, datapath, regs = run(commands, latency=latency, seed=seed,
+                                  prefill=seed % 2 == 0,
+                                  bus_error=lambda unit, f: rng.random() < 0.05,
+                                  exec_capacity=rng.choice([2, 3, 8]),
+                                  exec_depth=rng.choice([2, 4]))
     if seed % 2:
         assert datapath.max_in_flight["exec"] >= 2         # COMPUTEs did overlap
+    # The ERROR register and STATUS.error tell the first refusal or bus error.
+    codes = [validate(w, CFG, BASE, 0x1000) for w in commands]
+    allowed = error_candidates(codes, matched)
+    assert regs["ERROR"] in allowed, (hex(regs["ERROR"]), [hex(v) for v in allowed])
+    assert bool(regs["STATUS"] & Status.ERROR.value) == (allowed != {0})
+    cover_errors([decode(w) for w in commands], codes, matched)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(3, 30))
 def test_random_streams_keep_order_long(seed):
     test_random_streams_keep_order(seed)
+
+
+BASES = {Opcode.LOAD: load(0), Opcode.COMPUTE: compute(0, 8, 0), Opcode.STORE: store(0),
+         Opcode.FENCE: fence()}
+
+
+def test_every_refusal_code_of_every_opcode():
+    """One malformed descriptor per reachable (error code, opcode) pair (found by mutation,
+    classified by the command model): each is refused with exactly that code and its sequence
+    number in ERROR, STATUS.error clears on W1C, and a valid LOAD after it runs."""
+    examples = refusal_examples(BASES, CFG, BASE, 0x1000, seed=0, tries=4000)
+    assert len(examples) == 23, [(c.name, o) for c, o in examples]   # codes x opcodes
+    dut = NpuControl(CFG)
+    datapath = StandInDatapath(dut.datapath)
+    seen = []
+
+    async def idle(ctx):
+        for _ in range(2_000):
+            status, _ = await reg_read(ctx, dut.bus, "STATUS")
+            if not status & Status.BUSY.value:
+                return status
+        raise AssertionError("the NPU never became idle")
+
+    async def bench(ctx):
+        assert not await reg_write(ctx, dut.bus, "DMA_BASE", BASE)
+        assert not await reg_write(ctx, dut.bus, "DMA_SIZE", 0x1000)
+        seq = 0
+        for key, words in examples.items():
+            await submit(ctx, dut.bus, words)
+            status = await idle(ctx)
+            error, _ = await reg_read(ctx, dut.bus, "ERROR")
+            seen.append((key, status, error, seq))
+            assert not await reg_write(ctx, dut.bus, "STATUS", Status.ERROR.value)
+            status, _ = await reg_read(ctx, dut.bus, "STATUS")
+            assert not status & Status.ERROR.value
+            await submit(ctx, dut.bus, load(4, rows=1))
+            await idle(ctx)
+            seq += 2
+
+    simulate(dut, [bench], [datapath.run])
+    for (code, opcode), status, error, seq in seen:
+        assert status & Status.ERROR.value, (code, opcode)
+        assert error == (seq << 8) | code.value, (code, opcode, hex(error))
+    assert len(datapath.runs) == len(examples)                # only the valid LOADs ran
+    assert all(run.unit == "load" and run.fields["local_addr"] == 4 for run in datapath.runs)
+    cover_errors([decode(w) for w in examples.values()],
+                 [code for code, _ in examples], {})

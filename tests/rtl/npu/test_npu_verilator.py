@@ -4,7 +4,11 @@ through the dispatcher) and streamed from main memory, in both tiling orders; ou
 with golden. LIST: GEMM streams as command lists (bit-exact), malformed entries and a failed
 list fetch (ERROR, ERROR_INDEX, ISSUED, DONE and the whole memory image equal the golden
 model's), and the fixed cost of a layer issued as a LIST vs pushed. Slow (the model takes
-minutes to build): ``make fuzz``."""
+minutes to build): ``make fuzz``; one short run of the shipped 8x8 NPU (the ``sim`` variant's)
+is in every ``make test``: it pays the model build once (cached under ``build/npu_verilator/``)
+and runs small INT8 and FP16 GEMMs and a refused command."""
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -27,12 +31,11 @@ from dure.sim.npu_model_regs import NpuRegisters as GoldenRegisters
 from dure.sim.verif import npu_verilator as nv
 from dure.sim.verif.npu_control import resident_gemm
 
-from dure.config import MAIN_BASE, SoCConfig
+from dure.config import MAIN_BASE, SoCConfig, preset
 
 CFG = SoCConfig()     # 8x8, FP16, SPAD 2048 rows, ACC 1024 rows, queue 8, main latency 10
 PERF = ("BUSY", "MACS", "COMPUTE", "STALL_DEP", "DMA_RD")
 
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -78,12 +81,14 @@ def measure(model, kind, m, k, n, *, on_chip, k_inner=False, seed=3):
     return regs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["int8", "fp16"])
 def test_on_chip_gemm_reaches_peak(model, kind):
     """N tiles innermost: 32 COMPUTEs of 128 rows stream back to back."""
     assert measure(model, kind, 128, 64, 32, on_chip=True)["utilisation"] >= 0.9
 
 
+@pytest.mark.slow
 def test_k_inner_order_serialises(model):
     """K tiles innermost (the firmware's first GEMM plan, since replaced): each COMPUTE
     accumulates onto the previous one's ACC rows, so it waits for that one's last result row
@@ -92,6 +97,7 @@ def test_k_inner_order_serialises(model):
     assert regs["utilisation"] < 0.75 and regs["STALL_DEP"] > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["int8", "fp16"])
 def test_streaming_gemm(model, kind):
     """Every LOAD in the program (A once per K tile, each W tile just before its COMPUTE). INT8
@@ -146,6 +152,7 @@ def run_both(model, descriptors, image, *, window=None, per_command_errors=False
     return run, ref
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["int8", "fp16"])
 def test_conv_tap_loop(model, kind):
     """A 3x3 SAME convolution 12x10x11 -> 13 (channel chunks and N tiles with remainders,
@@ -169,6 +176,7 @@ def test_conv_tap_loop(model, kind):
     assert run.values[-3] == prog.macs
 
 
+@pytest.mark.slow
 def test_conv_stride2_and_zero_point(model):
     """Stride 2, pad 1, an INT8 padding value (zero point -3) painted by fill LOADs."""
     from dure.sim.verif.walk_programs import conv_reference, conv_tap_program
@@ -182,6 +190,7 @@ def test_conv_stride2_and_zero_point(model):
                                   conv_reference(x, w, stride=2, pad=1, fill_value=0xFD))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(3))
 def test_random_walks(model, seed):
     """Random walked / diagonal / linear COMPUTEs (INT8 and FP16 with Inf, NaN, -0.0 in every
@@ -194,6 +203,7 @@ def test_random_walks(model, seed):
     run_both(model, descriptors, image)
 
 
+@pytest.mark.slow
 def test_malformed_walk_fill_placement(model):
     """Command fuzzer: random (mostly malformed) descriptors with walk, fill and placement
     fields, one at a time: no hang, every error code equals the model's, and no byte of main
@@ -219,6 +229,7 @@ def test_malformed_walk_fill_placement(model):
     run_both(model, descriptors, image, window=window, per_command_errors=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["int8", "fp16"])
 def test_conv_tap_loop_throughput(model, kind):
     """32x32x16 -> 16, 3x3 SAME, stride 1: 4 image tiles of 8 output rows (double buffered),
@@ -249,6 +260,7 @@ def test_conv_tap_loop_throughput(model, kind):
     assert rate / CFG.npu_peak_macs_per_cycle >= 0.75
 
 
+@pytest.mark.slow
 def test_diagonal_fp16_specials_and_fills(model):
     """FP16 diagonal COMPUTEs whose off-diagonal W lanes are all Inf and whose A lanes beyond K
     hold NaN / Inf: nothing leaks into another column (a full product would give NaN
@@ -347,6 +359,7 @@ def _expected_regs(golden_model):
     return {name: regs.read(Register[name].value) for name in REGS}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["int8", "fp16"])
 def test_gemm_stream_as_lists(model, kind):
     """A 64x32x24 GEMM's LOAD / COMPUTE stream split over three LISTs pushed back to back (7,
@@ -388,6 +401,7 @@ def _malformed(gemm, rng):
     return entries
 
 
+@pytest.mark.slow
 def test_malformed_entries_match_the_model(model):
     """Refused entries record the first one's code, sequence number and list index like the
     model, touch no memory (the whole image equals the model's), and the valid entries still
@@ -407,6 +421,7 @@ def test_malformed_entries_match_the_model(model):
     np.testing.assert_array_equal(got.reshape(m, n), expect)
 
 
+@pytest.mark.slow
 def test_refused_list_and_fetch_bus_error(model):
     """A misaligned LIST retires with its count; a list whose entry 5 lies in memory answering
     err runs entries 0-4, records BUS_ERROR with entry 5's number and index, drops the rest;
@@ -480,6 +495,7 @@ def _layer_cycles(model, shape, as_list):
     return elapsed, work, len(descs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", [(8, 8, 8), (32, 32, 32), (64, 64, 64)])
 def test_layer_fixed_cost(model, shape):
     """Fixed cost of a small INT8 layer (the firmware's plan of the GEMM) issued as one LIST
@@ -501,6 +517,7 @@ def test_layer_fixed_cost(model, shape):
         assert listed - work < 300
 
 
+@pytest.mark.slow
 def test_list_start_latency(model):
     """Cycles from the DOORBELL write to STATUS.busy seen clear for one FENCE pushed and for
     a LIST of one FENCE: the list's own cost (validate the LIST, fetch and validate entry 0)."""
@@ -515,3 +532,29 @@ def test_list_start_latency(model):
         cycles[name] = int(run.stamps[-2] - run.stamps[-3])
     print(f"\nFENCE pushed: {cycles['pushed']} cycles, LIST of one FENCE: {cycles['list']}")
     assert cycles["list"] - cycles["pushed"] <= 40
+
+
+def test_shipped_npu_short_run(model):
+    """The 8x8 NPU of the ``sim`` variant in every ``make test``: streamed INT8 and FP16 GEMMs
+    with odd shapes (K and N tiles, partial tiles) bit-exact with golden, then a refused
+    command (ERROR = its code and sequence number) after which a LOAD still runs."""
+    shipped = preset("sim")
+    npu_fields = [f for f in dataclasses.fields(CFG) if f.name.startswith("npu_")]
+    assert npu_fields and all(getattr(CFG, f.name) == getattr(shipped, f.name)
+                              for f in npu_fields), "the model is not the shipped NPU"
+    for kind in ("int8", "fp16"):
+        regs = measure(model, kind, 20, 19, 11, on_chip=False, seed=11)
+        assert regs["MACS"] == 20 * 19 * 11
+    bad = encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.INT8, dram_addr=MAIN_BASE,
+                 dram_stride=16, rows=0, cols=4, local_addr=0)
+    good = encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.INT8, dram_addr=MAIN_BASE,
+                  dram_stride=16, rows=2, cols=4, local_addr=0)
+    script = [nv.write("DMA_BASE", MAIN_BASE), nv.write("DMA_SIZE", 4096), nv.read("ISSUED")]
+    script += nv.submit(bad) + [nv.wait_idle(), nv.read("ERROR"),
+                                nv.write("STATUS", Status.ERROR.value), nv.read("STATUS")]
+    script += nv.submit(good) + [nv.wait_idle(), nv.read("PERF_DMA_RD_LO"), nv.read("STATUS")]
+    run = model.run(script, bytearray(4096), base=MAIN_BASE)
+    issued, error, status, dma_rd, status_end = run.values
+    assert error == (issued << 8) | ErrorCode.ZERO_DIM.value
+    assert not status & Status.ERROR.value and not status_end & Status.ERROR.value
+    assert dma_rd >= 8

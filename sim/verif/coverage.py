@@ -1,0 +1,162 @@
+"""Functional coverage: named coverpoints that checkers hit while tests run, and their report.
+
+A checker calls :func:`cover` (``cover("core.trap", 2)``) when it has *checked* a situation:
+the counts say which corners the suite reached, not which it merely generated. Each coverpoint
+group has a fixed list of bins (:data:`GROUPS`); a hit outside the list is counted under its
+own name and reported as unexpected, never dropped.
+
+Counts live in the process. The pytest plugin :mod:`dure.sim.verif.pytest_coverage` writes
+each process's counts to ``$DURE_COVERAGE_DIR/<pid>.json`` at the end of a session when that
+variable is set (``make coverage`` sets it); :func:`merge` adds the files and :func:`report`
+renders a Markdown table with the hit / missed bins (``python -m dure.sim.verif.coverage DIR``
+prints it and writes ``DIR/coverage.md``).
+
+Groups (what hits them):
+
+``core.trap``
+    exception codes (mcause) of traps the lock-step comparison of random programs checked
+    (:func:`dure.sim.verif.core_random.compare`).
+``core.trap_situation``
+    exception code x what the instruction retired just before the trapping one was: a taken
+    branch or jump (``branch_shadow``), a load whose destination the trapping instruction reads
+    (``load_use``), a multiply / divide (``muldiv``), a store (``after_store``) or anything
+    else (``plain``); from the retirement trace.
+``core.interrupt``
+    interrupt code x what was retired last before it (``after_load``, ``after_store``,
+    ``after_muldiv``, ``branch_shadow``, ``after_trap_return``, ``plain``), taken in lock-step
+    (:func:`dure.sim.verif.core_random.take_interrupt`).
+``core.nested``
+    an exception taken inside an interrupt handler (MIE clear, with interrupts in use), its
+    mepc / mstatus saved and restored around it.
+``npu.error``
+    NPU error code x opcode of the refused command, or ``BUS_ERROR`` x unit, whose ERROR
+    register value the random command streams checked (``tests/rtl/npu/test_dispatch.py``).
+``npu.hazard``
+    dispatcher ordering the schedule checker verified: ``RAW`` / ``WAR`` / ``WAW`` between two
+    units, ``EXEC_RAW`` (a COMPUTE accumulating onto an older one in flight) and ``FENCE``
+    (:func:`dure.sim.verif.npu_control.check_schedule`).
+"""
+
+import collections
+import json
+import os
+import pathlib
+import sys
+
+__all__ = ["GROUPS", "cover", "counts", "reset", "dump", "merge", "report", "COVERAGE_ENV"]
+
+#: Environment variable naming the folder the per-process counts go to.
+COVERAGE_ENV = "DURE_COVERAGE_DIR"
+
+_EXCEPTIONS = [0, 1, 2, 3, 4, 5, 6, 7, 11]
+_SITUATIONS = ["plain", "branch_shadow", "load_use", "muldiv", "after_store"]
+_IRQ_SITUATIONS = ["plain", "branch_shadow", "after_load", "after_store", "after_muldiv",
+                   "after_trap_return"]
+_REFUSALS = ["BAD_OPCODE", "RESERVED", "ZERO_DIM", "DIM_TOO_LARGE", "BAD_COMBINATION",
+             "MISALIGNED", "STRIDE", "LOCAL_RANGE", "DMA_WINDOW"]
+# Which refusal codes each opcode can produce (LOAD has no array-size limit of its own for cols
+# beyond the lanes; a FENCE has no dimensions, strides or addresses).
+_REFUSAL_BY_OP = {
+    "LOAD": ["RESERVED", "ZERO_DIM", "DIM_TOO_LARGE", "BAD_COMBINATION", "MISALIGNED", "STRIDE",
+             "LOCAL_RANGE", "DMA_WINDOW"],
+    "COMPUTE": ["RESERVED", "ZERO_DIM", "DIM_TOO_LARGE", "BAD_COMBINATION", "LOCAL_RANGE"],
+    "STORE": ["RESERVED", "ZERO_DIM", "DIM_TOO_LARGE", "BAD_COMBINATION", "MISALIGNED", "STRIDE",
+              "LOCAL_RANGE", "DMA_WINDOW"],
+    "FENCE": ["RESERVED"],
+}
+
+#: Every coverpoint group and its bins (as strings).
+GROUPS = {
+    "core.trap": [str(c) for c in _EXCEPTIONS],
+    "core.trap_situation": [f"{c}/{s}" for c in _EXCEPTIONS if c != 1 for s in _SITUATIONS],
+    "core.interrupt": [f"{c}/{s}" for c in (3, 7, 11) for s in _IRQ_SITUATIONS],
+    "core.nested": ["11/in_interrupt_handler"],
+    "npu.error": (["BAD_OPCODE/-"] +
+                  [f"{code}/{op}" for op, codes in _REFUSAL_BY_OP.items() for code in codes] +
+                  ["BUS_ERROR/load", "BUS_ERROR/store"]),
+    "npu.hazard": ["RAW/load->exec", "RAW/load->store", "RAW/exec->store",
+                   "WAR/exec->load", "WAR/store->load", "WAR/store->exec",
+                   "WAW/load->exec", "WAW/exec->load", "EXEC_RAW/exec->exec", "FENCE/-"],
+}
+
+_counts = collections.Counter()
+
+
+def cover(group, point, n=1):
+    """Count ``n`` hits of ``point`` (any value; compared as ``str``) in ``group``."""
+    _counts[(group, str(point))] += n
+
+
+def counts():
+    """This process's counts as ``{group: {point: hits}}``."""
+    out = {}
+    for (group, point), n in _counts.items():
+        out.setdefault(group, {})[point] = n
+    return out
+
+
+def reset():
+    _counts.clear()
+
+
+def dump(folder):
+    """Write this process's counts to ``folder/<pid>.json`` (merged with an earlier dump of the
+    same process); returns the path, or None when nothing was hit."""
+    if not _counts:
+        return None
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{os.getpid()}.json"
+    data = counts()
+    if path.exists():
+        data = _add(json.loads(path.read_text()), data)
+    path.write_text(json.dumps(data, sort_keys=True))
+    return path
+
+
+def _add(a, b):
+    out = {g: dict(p) for g, p in a.items()}
+    for group, points in b.items():
+        for point, n in points.items():
+            out.setdefault(group, {})[point] = out.get(group, {}).get(point, 0) + n
+    return out
+
+
+def merge(folder):
+    """The sum of every ``*.json`` count file in ``folder``."""
+    total = {}
+    for path in sorted(pathlib.Path(folder).glob("*.json")):
+        total = _add(total, json.loads(path.read_text()))
+    return total
+
+
+def report(total):
+    """Markdown: per group the hit bins of :data:`GROUPS`, the missed ones and unexpected
+    hits; first a summary table. Returns ``(text, {group: (hit, bins)})``."""
+    summary, sections = {}, []
+    for group, bins in GROUPS.items():
+        got = total.get(group, {})
+        hit = [b for b in bins if got.get(b)]
+        missed = [b for b in bins if not got.get(b)]
+        extra = sorted(p for p in got if p not in bins)
+        summary[group] = (len(hit), len(bins))
+        lines = [f"### {group}: {len(hit)} of {len(bins)} bins hit", ""]
+        lines.append("hit: " + (", ".join(f"`{b}` ({got[b]})" for b in hit) or "none"))
+        lines.append("")
+        lines.append("missed: " + (", ".join(f"`{b}`" for b in missed) or "none"))
+        if extra:
+            lines += ["", "unexpected: " + ", ".join(f"`{p}` ({got[p]})" for p in extra)]
+        sections.append("\n".join(lines))
+    head = ["# Functional coverage", "", "| group | bins hit | of | % |", "|---|---|---|---|"]
+    for group, (hit, n) in summary.items():
+        head.append(f"| {group} | {hit} | {n} | {100 * hit / n:.0f} |")
+    text = "\n".join(head) + "\n\n" + "\n\n".join(sections) + "\n"
+    return text, summary
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m dure.sim.verif.coverage FOLDER  (the count files)")
+    text, _ = report(merge(sys.argv[1]))
+    (pathlib.Path(sys.argv[1]) / "coverage.md").write_text(text)
+    print(text)
