@@ -65,7 +65,7 @@ def _codes_seen(vectors, config):
 
 def test_generator_reaches_every_code():
     config = CONFIGS["sim"]
-    vectors = make_vectors(random.Random(1), config, 4000)
+    vectors = make_vectors(random.Random(1), config, 8000)
     seen = _codes_seen(vectors, config)
     assert seen >= set(ErrorCode) - {ErrorCode.BUS_ERROR}, set(ErrorCode) - seen
     # Walked COMPUTEs, fill LOADs and placed LOADs are drawn, valid and with each of their
