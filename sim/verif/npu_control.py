@@ -263,7 +263,8 @@ def refusal_examples(bases, config, dma_base, dma_size, *, seed=0, tries=4000):
     valid descriptors ``bases`` (``{Opcode: words}``) and classifying each mutant with the
     command model's validator (:func:`dure.sim.npu_validate.validate`): a field set to zero,
     to all ones or to a random value, or one random bit of any word flipped. Returns
-    ``{(code, opcode): words}`` (opcode None for a bad opcode)."""
+    ``{(code, opcode): words}`` keyed by the mutant's own opcode (a flipped opcode bit can
+    turn one command into another; None for a bad opcode)."""
     from dure.rtl.npu.descriptor import FIELDS
     from dure.sim.npu_validate import validate
 
@@ -285,7 +286,7 @@ def refusal_examples(bases, config, dma_base, dma_size, *, seed=0, tries=4000):
             code = validate(words, config, dma_base, dma_size)
             if code == ErrorCode.NONE:
                 continue
-            key = (code, None if code == ErrorCode.BAD_OPCODE else opcode)
+            key = (code, None if code == ErrorCode.BAD_OPCODE else Opcode(words[0] & 0xF))
             found.setdefault(key, words)
     return found
 

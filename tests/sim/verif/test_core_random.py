@@ -19,14 +19,31 @@ def causes(words, steps=3000):
     return seen
 
 
+def _offsets(words):
+    """Immediates of the loads and stores (all based on x10, which stays word-aligned)."""
+    out = []
+    for w in words:
+        if w & 0x7F == 0x03:
+            out.append((w >> 20) - (1 << 12) * (w >> 31))
+        elif w & 0x7F == 0x23:
+            imm = ((w >> 25) << 5) | ((w >> 7) & 0x1F)
+            out.append(imm - (1 << 12) * (w >> 31))
+    return out
+
+
 def test_misaligned_data_accesses_can_be_switched_off():
-    on, off = set(), set()
+    on, off, causes_on, causes_off = [], [], set(), set()
     for seed in range(40):
-        on |= causes(random_program(seed))
-        off |= causes(random_program(seed, misaligned_data=False))
-    assert {4, 6} <= on                     # the default makes misaligned loads and stores
-    assert not {4, 6} & off
-    assert {0, 2, 3, 5, 7, 11} <= off       # every other exception still occurs
+        on += _offsets(random_program(seed))
+        off += _offsets(random_program(seed, misaligned_data=False))
+        causes_on |= causes(random_program(seed))
+        causes_off |= causes(random_program(seed, misaligned_data=False))
+    assert any(o % 4 for o in on)           # the default makes misaligned loads and stores
+    assert not any(o % 4 for o in off)
+    # Misaligned data accesses are done in hardware (no cause 4 / 6); every other exception
+    # still occurs either way.
+    assert not {4, 6} & (causes_on | causes_off)
+    assert {0, 2, 3, 5, 7, 11} <= causes_on and {0, 2, 3, 5, 7, 11} <= causes_off
 
 
 def test_same_program_apart_from_offsets():
