@@ -34,6 +34,7 @@ from .errors import UnsupportedModel
 from .ir import OpKind, explicit_padding
 from .memory_plan import Interval, align_up, plan_memory
 from .npu_gemm import gemm_cost, tflite_gemm_descriptors
+from .npu_ops import layer_planner, param_image
 from .program import Layer, Program
 from .reference import constant, onnx_scales, tflite_multipliers
 
@@ -124,6 +125,11 @@ def compile_graph(graph, config, precision=None, *, im2col=True):
             buffers[name] = (value_dtype(graph, name), T[name].shape)
         form = _gemm_form(graph, op, im2col)
         reads = [n for n in op.inputs if n is not None and not T[n].const]
+        plan = None if form is not None and form[0] else \
+            layer_planner(graph, op, config, precision)
+        if plan is not None:
+            layers.append(_planned_layer(graph, op, blob, reads, plan, config))
+            continue
         if form is None:
             for n in op.inputs:
                 if n is not None and T[n].const and n not in blob.addr:
@@ -171,7 +177,10 @@ def compile_graph(graph, config, precision=None, *, im2col=True):
     tensor_addr = {nm: arena_base + off for nm, off in plan.offsets.items()}
     weight_addr = {nm: main.base + off for nm, off in blob.addr.items()}
     for layer in layers:
-        if layer.kind == "gemm":
+        if layer.kind == "npu_op":
+            layer.commands = _emit_planned(layer, tensor_addr, weight_addr) + [
+                encode(Opcode.FENCE)]
+        elif layer.kind == "gemm":
             try:
                 # The FENCE makes the layer's STOREs reach memory before a later LOAD reads
                 # them (main memory is not hazard-tracked, rtl/npu/commands.py "Ordering").
@@ -215,6 +224,34 @@ def _gemm_layer(graph, op, blob, a_name, m, k, n, config, precision):
     return Layer("gemm", "npu", op, [a_name], [op.outputs[0]], gemm=(m, k, n),
                  macs=m * k * n, weight_bytes=bmat.nbytes,
                  est_cycles=gemm_cost(config, m, k, n, elem_bytes=eb), params=p)
+
+
+def _planned_layer(graph, op, blob, reads, plan, config):
+    """An ``npu_op`` layer: ``plan`` (:func:`.npu_ops.layer_planner`) tried once at the
+    main-memory base for its parameter bytes (which do not depend on the addresses), placed in
+    the weight blob; the descriptors are made with the real addresses by
+    :func:`_emit_planned`."""
+    base = config.region("main").base
+    trial = plan([base] * len(op.inputs), base, base)
+    image = param_image(trial, base)
+    pname = blob.add(f"{op.outputs[0]}/params", np.frombuffer(image, np.uint8))
+    cost = getattr(trial.plan, "cost", None)
+    return Layer("npu_op", "npu", op, reads, [op.outputs[0]], macs=layer_macs(graph, op),
+                 weight_bytes=len(image), est_cycles=cost[0] if cost else None,
+                 params={"planner": op.kind.value, "params": pname, "notes": trial.notes,
+                         "lane_use": round(trial.lane_use, 4)},
+                 plan=(plan, image))
+
+
+def _emit_planned(layer, tensor_addr, weight_addr):
+    plan, image = layer.plan
+    param_addr = weight_addr[layer.params["params"]]
+    prog = plan([tensor_addr[n] for n in layer.reads], tensor_addr[layer.writes[0]],
+                     param_addr)
+    if param_image(prog, param_addr) != image:
+        raise RuntimeError(f"{layer.op.name}: the planner's parameter bytes depend on the "
+                           "addresses")
+    return [list(d) for d in prog.descriptors]
 
 
 def _emit(config, layer, tensor_addr, weight_addr):

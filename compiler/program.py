@@ -32,11 +32,14 @@ __all__ = ["Layer", "Program"]
 class Layer:
     """One entry of the layer table.
 
-    ``kind``: ``gemm`` (NPU GEMM), ``im2col`` (the core gathers a convolution's patches for the
+    ``kind``: ``gemm`` (NPU GEMM), ``npu_op`` (a whole operator lowered by an operator planner
+    of :mod:`dure.sim`, :mod:`.npu_ops`; ``params["planner"]`` names the operator),
+    ``im2col`` (the core gathers a convolution's patches for the
     following NPU GEMM) or the IR operator name (a core operator). ``op``: the IR operator the
     layer belongs to. ``gemm``: ``(M, K, N)`` or None. ``reads`` / ``writes``: tensor or
     buffer names in the arena. ``est_cycles``: the planner's cost estimate for NPU layers
-    (None for core layers).
+    (None for core layers). ``plan``: for ``npu_op`` layers, the planner and its parameter
+    bytes (not saved; the commands and the weights are).
     """
 
     kind: str
@@ -50,6 +53,7 @@ class Layer:
     weight_bytes: int = 0
     est_cycles: int | None = None
     params: dict = dataclasses.field(default_factory=dict)
+    plan: object = dataclasses.field(default=None, repr=False)
 
 
 @dataclasses.dataclass
