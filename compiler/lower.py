@@ -97,12 +97,14 @@ def _gemm_form(graph, op, im2col):
     return (False, kh * kw * cin) if im2col else None
 
 
-def compile_graph(graph, config, precision=None, *, im2col=True):
+def compile_graph(graph, config, precision=None, *, im2col=True, planners=True):
     """Lower ``graph`` for ``config``'s NPU; returns a :class:`~.program.Program`.
 
     ``precision``: ``"int8"`` (quantized models) or ``"fp16"`` (float models), default the
     graph's own. Raises :class:`UnsupportedModel` for a precision the model cannot run in, a
     variant without the NPU or the precision, and a program larger than main memory.
+    ``planners=False`` turns the operator planners (:mod:`.npu_ops`) off: convolutions then
+    take the GEMM / im2col path, depthwise, pooling and ADD the core (the older lowering).
     """
     precision = precision or graph.precision
     if precision not in ("int8", "fp16"):
@@ -125,7 +127,7 @@ def compile_graph(graph, config, precision=None, *, im2col=True):
             buffers[name] = (value_dtype(graph, name), T[name].shape)
         form = _gemm_form(graph, op, im2col)
         reads = [n for n in op.inputs if n is not None and not T[n].const]
-        plan = None if form is not None and form[0] else \
+        plan = None if not planners or (form is not None and form[0]) else \
             layer_planner(graph, op, config, precision)
         if plan is not None:
             layers.append(_planned_layer(graph, op, blob, reads, plan, config))
