@@ -5,9 +5,16 @@ Which operators run on the NPU (everything else runs on the core, marked ``core`
 - FULLY_CONNECTED: one GEMM, ``A = x`` (B x K), ``B = w^T`` (K x units);
 - CONV_2D 1x1 with stride 1 and no padding: one GEMM on the NHWC input read as
   (N*H*W) x Cin;
-- other CONV_2D (when ``im2col`` is on, the default): the core gathers the patches into a
-  (N*OH*OW) x (KH*KW*Cin) matrix in (kh, kw, cin) order (padding with the input zero point in
-  INT8, +0.0 in FP16), then one GEMM with ``B`` the OHWI filter as (KH*KW*Cin) x Cout.
+- other CONV_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D (INT8 TFLite models and FP16) and FP16
+  ADD: the whole operator through the operator planners of :mod:`dure.sim` (layer kind
+  ``npu_op``; which cases and why: :mod:`.npu_ops`), bit-exact with the golden TFLite
+  operators. Their parameter bytes go into the weight blob; their descriptors are made once
+  the memory plan has placed the activations;
+- other CONV_2D the planners refuse or do not take (ONNX INT8's float-scale requantization,
+  dilation, explicit padding, a layer too large for the SPAD / ACC), when ``im2col`` is on
+  (the default): the core gathers the patches into a (N*OH*OW) x (KH*KW*Cin) matrix in
+  (kh, kw, cin) order (padding with the input zero point in INT8, +0.0 in FP16), then one
+  GEMM with ``B`` the OHWI filter as (KH*KW*Cin) x Cout.
 
 Fusion into the GEMM (the STORE's post-processing): bias, requantization, activation clamp.
 INT8: the input zero point is folded into the bias, ``bias'_o = bias_o - x_zp * sum_k w[o, k]``
@@ -19,7 +26,7 @@ the float-scale requantization with the scales of :func:`.reference.onnx_scales`
 bias as the accumulator's start, the clamp of the fused activation, fp16 output. A crossed
 TFLite clamp (``lo > hi``, which the reference kernels resolve to ``hi``) becomes ``[hi, hi]``.
 
-The tiling is the one GEMM planner's (:mod:`dure.sim.gemm_plan`); buffers are placed by
+The GEMMs' tiling is the one GEMM planner's (:mod:`dure.sim.gemm_plan`); buffers are placed by
 :mod:`.memory_plan`. Every NPU layer's command list ends with a FENCE, so that its results are
 in memory before a later layer (NPU or core) reads them.
 """
