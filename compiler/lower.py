@@ -33,7 +33,7 @@ in memory before a later layer (NPU or core) reads them.
 
 import numpy as np
 from dure.rtl.npu.commands import Opcode, OutType, Precision, RequantMode
-from dure.rtl.npu.descriptor import encode
+from dure.rtl.npu.descriptor import decode, encode
 from dure.sim.gemm_descriptors import gemm_descriptors
 from dure.sim.golden_fixedpoint import wrap_int32
 
@@ -231,7 +231,7 @@ def _gemm_layer(graph, op, blob, a_name, m, k, n, config, precision):
                      scale=blob.add(f"{base}/scale", onnx_scales(graph, op)))
         eb = 1
     return Layer("gemm", "npu", op, [a_name], [op.outputs[0]], gemm=(m, k, n),
-                 macs=m * k * n, weight_bytes=bmat.nbytes,
+                 macs=m * k * n, array_macs=m * k * n, weight_bytes=bmat.nbytes,
                  est_cycles=gemm_cost(config, m, k, n, elem_bytes=eb), params=p)
 
 
@@ -249,7 +249,18 @@ def _planned_layer(graph, op, blob, reads, plan, config):
                  weight_bytes=len(image), est_cycles=cost[0] if cost else None,
                  params={"planner": op.kind.value, "params": pname, "notes": trial.notes,
                          "lane_use": round(trial.lane_use, 4)},
-                 plan=(plan, image))
+                 plan=(plan, image), array_macs=_counted_macs(trial.descriptors))
+
+
+def _counted_macs(descriptors):
+    """The products the COMPUTEs take part in (PERF_MACS: ``m * k * n``, diagonal
+    ``m * min(k, n)``)."""
+    total = 0
+    for words in descriptors:
+        opcode, f = decode(words)
+        if opcode is Opcode.COMPUTE:
+            total += f["m"] * (min(f["k"], f["n"]) if f["diagonal"] else f["k"] * f["n"])
+    return total
 
 
 def _emit_planned(layer, tensor_addr, weight_addr):

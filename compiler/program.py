@@ -38,8 +38,12 @@ class Layer:
     following NPU GEMM) or the IR operator name (a core operator). ``op``: the IR operator the
     layer belongs to. ``gemm``: ``(M, K, N)`` or None. ``reads`` / ``writes``: tensor or
     buffer names in the arena. ``est_cycles``: the planner's cost estimate for NPU layers
-    (None for core layers). ``plan``: for ``npu_op`` layers, the planner and its parameter
-    bytes (not saved; the commands and the weights are).
+    (None for core layers). ``array_macs``: the products the layer's COMPUTEs take part in
+    (what the NPU's PERF_MACS counter and the command model count: ``m * k * n``, diagonal
+    ``m * min(k, n)``); equal to ``macs`` for GEMMs and convolutions, nonzero for average
+    pooling and ADD, whose ``macs`` are 0.
+    ``plan``: for ``npu_op`` layers, the planner and its parameter bytes (not saved; the
+    commands and the weights are).
     """
 
     kind: str
@@ -54,6 +58,7 @@ class Layer:
     est_cycles: int | None = None
     params: dict = dataclasses.field(default_factory=dict)
     plan: object = dataclasses.field(default=None, repr=False)
+    array_macs: int = 0
 
 
 @dataclasses.dataclass
@@ -88,6 +93,7 @@ class Program:
                 "reads": [[n, self.tensor_addr[n]] for n in layer.reads],
                 "writes": [[n, self.tensor_addr[n]] for n in layer.writes],
                 "gemm": list(layer.gemm) if layer.gemm else None, "macs": layer.macs,
+                "array_macs": layer.array_macs,
                 "first_command": first, "commands": len(layer.commands),
                 "params": {k: (v if isinstance(v, (int, float, str, list, type(None)))
                                else str(v)) for k, v in layer.params.items()},

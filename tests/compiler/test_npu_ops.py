@@ -86,6 +86,7 @@ def test_mlperf_shapes_walk_on_npu_bit_exact_with_litert(name, variant):
     got_old, _ = run_program(old, [x])
     assert same_bits(got_old[0], want)
     for la, done in zip(program.layers, run.layer_macs, strict=True):
+        assert done == la.array_macs, la.op.name
         if la.macs:
             assert done == la.macs, la.op.name
     assert "(walk)" in format_report(program)
