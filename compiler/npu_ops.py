@@ -42,7 +42,8 @@ __all__ = ["layer_planner", "param_image"]
 
 
 def _int8_clamp(op):
-    lo, hi = int(op.attrs.get("lo", -128)), int(op.attrs.get("hi", 127))
+    lo, hi = op.attrs.get("lo"), op.attrs.get("hi")
+    lo, hi = -128 if lo is None else int(lo), 127 if hi is None else int(hi)
     return min(lo, hi), hi
 
 
