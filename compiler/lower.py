@@ -235,14 +235,12 @@ def _gemm_layer(graph, op, blob, a_name, m, k, n, config, precision):
                  est_cycles=gemm_cost(config, m, k, n, elem_bytes=eb), params=p)
 
 
-def _planned_layer(graph, op, blob, reads, plan, config):
-    """An ``npu_op`` layer: ``plan`` (:func:`.npu_ops.layer_planner`) tried once at the
-    main-memory base for its parameter bytes (which do not depend on the addresses), placed in
-    the weight blob; the descriptors are made with the real addresses by
-    :func:`_emit_planned`."""
-    base = config.region("main").base
-    trial = plan([base] * len(op.inputs), base, base)
-    image = param_image(trial, base)
+def _planned_layer(graph, op, blob, reads, planned, config):
+    """An ``npu_op`` layer: ``planned`` is :func:`.npu_ops.layer_planner`'s ``(plan, trial)``;
+    the trial's parameter bytes (which do not depend on the addresses) go into the weight blob;
+    the descriptors are made with the real addresses by :func:`_emit_planned`."""
+    plan, trial = planned
+    image = param_image(trial, config.region("main").base)
     pname = blob.add(f"{op.outputs[0]}/params", np.frombuffer(image, np.uint8))
     cost = getattr(trial.plan, "cost", None)
     return Layer("npu_op", "npu", op, reads, [op.outputs[0]], macs=layer_macs(graph, op),

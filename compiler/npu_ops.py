@@ -114,9 +114,11 @@ _PLANNERS = {OpKind.CONV_2D: _conv, OpKind.DEPTHWISE_CONV_2D: _conv,
 
 
 def layer_planner(graph, op, config, precision):
-    """``plan(x_addrs, out_addr, param_addr)`` for ``op`` (module docstring) after checking,
-    with a trial plan at ``config``'s main-memory base, that the planner accepts it; None if
-    the operator does not go to the NPU this way."""
+    """``(plan, trial)`` for ``op``: ``plan(x_addrs, out_addr, param_addr)`` (module
+    docstring) and ``trial``, its :class:`~dure.sim.layer_program.LayerProgram` with every
+    address at ``config``'s main-memory base (the check that the planner accepts the layer; its
+    parameter bytes do not depend on the addresses). None if the operator does not go to the
+    NPU this way."""
     kind = _PLANNERS.get(op.kind)
     if kind is None or not isinstance(op.attrs.get("padding", "VALID"), str):
         return None
@@ -125,10 +127,9 @@ def layer_planner(graph, op, config, precision):
         if plan is None:
             return None
         base = config.region("main").base
-        plan([base] * len(op.inputs), base, base)
+        return plan, plan([base] * len(op.inputs), base, base)
     except ValueError:
         return None
-    return plan
 
 
 def param_image(program, param_addr):
