@@ -19,6 +19,8 @@ from dure.config import preset
     ("int8_mlp", cm.tflite_int8_mlp, {"batch": 5, "sizes": (24, 20, 10)}),
     ("int8_cnn", cm.tflite_int8_cnn, {"h": 6, "w": 6, "c": 6}),
     ("float_cnn", cm.tflite_float_cnn, {"h": 6, "w": 6, "c": 6}),
+    # walked 10x4 stride-2 convolution, depthwise and average pooling (compiler/npu_ops.py)
+    ("int8_dscnn", cm.tflite_int8_dscnn, {"c": 16, "blocks": 1}),
 ])
 def test_program_on_the_soc(name, builder, kw):
     rng = np.random.default_rng(21)
