@@ -5,9 +5,16 @@ Which operators run on the NPU (everything else runs on the core, marked ``core`
 - FULLY_CONNECTED: one GEMM, ``A = x`` (B x K), ``B = w^T`` (K x units);
 - CONV_2D 1x1 with stride 1 and no padding: one GEMM on the NHWC input read as
   (N*H*W) x Cin;
-- other CONV_2D (when ``im2col`` is on, the default): the core gathers the patches into a
-  (N*OH*OW) x (KH*KW*Cin) matrix in (kh, kw, cin) order (padding with the input zero point in
-  INT8, +0.0 in FP16), then one GEMM with ``B`` the OHWI filter as (KH*KW*Cin) x Cout.
+- other CONV_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D (INT8 TFLite models and FP16) and FP16
+  ADD: the whole operator through the operator planners of :mod:`dure.sim` (layer kind
+  ``npu_op``; which cases and why: :mod:`.npu_ops`), bit-exact with the golden TFLite
+  operators. Their parameter bytes go into the weight blob; their descriptors are made once
+  the memory plan has placed the activations;
+- other CONV_2D the planners refuse or do not take (ONNX INT8's float-scale requantization,
+  dilation, explicit padding, a layer too large for the SPAD / ACC), when ``im2col`` is on
+  (the default): the core gathers the patches into a (N*OH*OW) x (KH*KW*Cin) matrix in
+  (kh, kw, cin) order (padding with the input zero point in INT8, +0.0 in FP16), then one
+  GEMM with ``B`` the OHWI filter as (KH*KW*Cin) x Cout.
 
 Fusion into the GEMM (the STORE's post-processing): bias, requantization, activation clamp.
 INT8: the input zero point is folded into the bias, ``bias'_o = bias_o - x_zp * sum_k w[o, k]``
@@ -19,14 +26,14 @@ the float-scale requantization with the scales of :func:`.reference.onnx_scales`
 bias as the accumulator's start, the clamp of the fused activation, fp16 output. A crossed
 TFLite clamp (``lo > hi``, which the reference kernels resolve to ``hi``) becomes ``[hi, hi]``.
 
-The tiling is the one GEMM planner's (:mod:`dure.sim.gemm_plan`); buffers are placed by
+The GEMMs' tiling is the one GEMM planner's (:mod:`dure.sim.gemm_plan`); buffers are placed by
 :mod:`.memory_plan`. Every NPU layer's command list ends with a FENCE, so that its results are
 in memory before a later layer (NPU or core) reads them.
 """
 
 import numpy as np
 from dure.rtl.npu.commands import Opcode, OutType, Precision, RequantMode
-from dure.rtl.npu.descriptor import encode
+from dure.rtl.npu.descriptor import decode, encode
 from dure.sim.gemm_descriptors import gemm_descriptors
 from dure.sim.golden_fixedpoint import wrap_int32
 
@@ -34,6 +41,7 @@ from .errors import UnsupportedModel
 from .ir import OpKind, explicit_padding
 from .memory_plan import Interval, align_up, plan_memory
 from .npu_gemm import gemm_cost, tflite_gemm_descriptors
+from .npu_ops import layer_planner, param_image
 from .program import Layer, Program
 from .reference import constant, onnx_scales, tflite_multipliers
 
@@ -96,12 +104,14 @@ def _gemm_form(graph, op, im2col):
     return (False, kh * kw * cin) if im2col else None
 
 
-def compile_graph(graph, config, precision=None, *, im2col=True):
+def compile_graph(graph, config, precision=None, *, im2col=True, planners=True):
     """Lower ``graph`` for ``config``'s NPU; returns a :class:`~.program.Program`.
 
     ``precision``: ``"int8"`` (quantized models) or ``"fp16"`` (float models), default the
     graph's own. Raises :class:`UnsupportedModel` for a precision the model cannot run in, a
     variant without the NPU or the precision, and a program larger than main memory.
+    ``planners=False`` turns the operator planners (:mod:`.npu_ops`) off: convolutions then
+    take the GEMM / im2col path, depthwise, pooling and ADD the core (the older lowering).
     """
     precision = precision or graph.precision
     if precision not in ("int8", "fp16"):
@@ -124,6 +134,11 @@ def compile_graph(graph, config, precision=None, *, im2col=True):
             buffers[name] = (value_dtype(graph, name), T[name].shape)
         form = _gemm_form(graph, op, im2col)
         reads = [n for n in op.inputs if n is not None and not T[n].const]
+        plan = None if not planners or (form is not None and form[0]) else \
+            layer_planner(graph, op, config, precision)
+        if plan is not None:
+            layers.append(_planned_layer(graph, op, blob, reads, plan, config))
+            continue
         if form is None:
             for n in op.inputs:
                 if n is not None and T[n].const and n not in blob.addr:
@@ -171,7 +186,10 @@ def compile_graph(graph, config, precision=None, *, im2col=True):
     tensor_addr = {nm: arena_base + off for nm, off in plan.offsets.items()}
     weight_addr = {nm: main.base + off for nm, off in blob.addr.items()}
     for layer in layers:
-        if layer.kind == "gemm":
+        if layer.kind == "npu_op":
+            layer.commands = _emit_planned(layer, tensor_addr, weight_addr) + [
+                encode(Opcode.FENCE)]
+        elif layer.kind == "gemm":
             try:
                 # The FENCE makes the layer's STOREs reach memory before a later LOAD reads
                 # them (main memory is not hazard-tracked, rtl/npu/commands.py "Ordering").
@@ -213,8 +231,45 @@ def _gemm_layer(graph, op, blob, a_name, m, k, n, config, precision):
                      scale=blob.add(f"{base}/scale", onnx_scales(graph, op)))
         eb = 1
     return Layer("gemm", "npu", op, [a_name], [op.outputs[0]], gemm=(m, k, n),
-                 macs=m * k * n, weight_bytes=bmat.nbytes,
+                 macs=m * k * n, array_macs=m * k * n, weight_bytes=bmat.nbytes,
                  est_cycles=gemm_cost(config, m, k, n, elem_bytes=eb), params=p)
+
+
+def _planned_layer(graph, op, blob, reads, planned, config):
+    """An ``npu_op`` layer: ``planned`` is :func:`.npu_ops.layer_planner`'s ``(plan, trial)``;
+    the trial's parameter bytes (which do not depend on the addresses) go into the weight blob;
+    the descriptors are made with the real addresses by :func:`_emit_planned`."""
+    plan, trial = planned
+    image = param_image(trial, config.region("main").base)
+    pname = blob.add(f"{op.outputs[0]}/params", np.frombuffer(image, np.uint8))
+    cost = getattr(trial.plan, "cost", None)
+    return Layer("npu_op", "npu", op, reads, [op.outputs[0]], macs=layer_macs(graph, op),
+                 weight_bytes=len(image), est_cycles=cost[0] if cost else None,
+                 params={"planner": op.kind.value, "params": pname, "notes": trial.notes,
+                         "lane_use": round(trial.lane_use, 4)},
+                 plan=(plan, image), array_macs=_counted_macs(trial.descriptors))
+
+
+def _counted_macs(descriptors):
+    """The products the COMPUTEs take part in (PERF_MACS: ``m * k * n``, diagonal
+    ``m * min(k, n)``)."""
+    total = 0
+    for words in descriptors:
+        opcode, f = decode(words)
+        if opcode is Opcode.COMPUTE:
+            total += f["m"] * (min(f["k"], f["n"]) if f["diagonal"] else f["k"] * f["n"])
+    return total
+
+
+def _emit_planned(layer, tensor_addr, weight_addr):
+    plan, image = layer.plan
+    param_addr = weight_addr[layer.params["params"]]
+    prog = plan([tensor_addr[n] for n in layer.reads], tensor_addr[layer.writes[0]],
+                     param_addr)
+    if param_image(prog, param_addr) != image:
+        raise RuntimeError(f"{layer.op.name}: the planner's parameter bytes depend on the "
+                           "addresses")
+    return [list(d) for d in prog.descriptors]
 
 
 def _emit(config, layer, tensor_addr, weight_addr):

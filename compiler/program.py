@@ -32,11 +32,18 @@ __all__ = ["Layer", "Program"]
 class Layer:
     """One entry of the layer table.
 
-    ``kind``: ``gemm`` (NPU GEMM), ``im2col`` (the core gathers a convolution's patches for the
+    ``kind``: ``gemm`` (NPU GEMM), ``npu_op`` (a whole operator lowered by an operator planner
+    of :mod:`dure.sim`, :mod:`.npu_ops`; ``params["planner"]`` names the operator),
+    ``im2col`` (the core gathers a convolution's patches for the
     following NPU GEMM) or the IR operator name (a core operator). ``op``: the IR operator the
     layer belongs to. ``gemm``: ``(M, K, N)`` or None. ``reads`` / ``writes``: tensor or
     buffer names in the arena. ``est_cycles``: the planner's cost estimate for NPU layers
-    (None for core layers).
+    (None for core layers). ``array_macs``: the products the layer's COMPUTEs take part in
+    (what the NPU's PERF_MACS counter and the command model count: ``m * k * n``, diagonal
+    ``m * min(k, n)``); equal to ``macs`` for GEMMs and convolutions, nonzero for average
+    pooling and ADD, whose ``macs`` are 0.
+    ``plan``: for ``npu_op`` layers, the planner and its parameter bytes (not saved; the
+    commands and the weights are).
     """
 
     kind: str
@@ -50,6 +57,8 @@ class Layer:
     weight_bytes: int = 0
     est_cycles: int | None = None
     params: dict = dataclasses.field(default_factory=dict)
+    plan: object = dataclasses.field(default=None, repr=False)
+    array_macs: int = 0
 
 
 @dataclasses.dataclass
@@ -84,6 +93,7 @@ class Program:
                 "reads": [[n, self.tensor_addr[n]] for n in layer.reads],
                 "writes": [[n, self.tensor_addr[n]] for n in layer.writes],
                 "gemm": list(layer.gemm) if layer.gemm else None, "macs": layer.macs,
+                "array_macs": layer.array_macs,
                 "first_command": first, "commands": len(layer.commands),
                 "params": {k: (v if isinstance(v, (int, float, str, list, type(None)))
                                else str(v)) for k, v in layer.params.items()},

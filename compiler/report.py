@@ -1,7 +1,8 @@
 """The per-layer report of a compiled program: one row per layer of the layer table.
 
 Columns: layer index; the model node (index, type, name); where it runs (``NPU`` or ``core``);
-what it computes (the GEMM ``MxKxN``, ``im2col``, or the operator); input and output shapes;
+what it computes (the GEMM ``MxKxN``, ``im2col``, the operator, or ``<operator> (walk)``
+for a whole operator lowered by an operator planner, :mod:`.npu_ops`); input and output shapes;
 MACs; the GEMM planner's cycle estimate for NPU layers (core layers are not estimated); weight
 bytes and activation bytes read and written. The totals below the table: MACs on the NPU and on
 the core, the estimated NPU cycles and what they mean in MAC utilization of the array's peak,
@@ -32,7 +33,9 @@ def report_rows(program):
         act = sum(int(np.prod(s)) * np.dtype(program.buffers[n][0]).itemsize
                   for n, s in zip(layer.reads + layer.writes, ins + outs, strict=True))
         what = ("GEMM " + "x".join(map(str, layer.gemm)) if layer.gemm else
-                layer.kind if layer.kind == "im2col" else op.kind.value.lower())
+                layer.kind if layer.kind == "im2col" else
+                op.kind.value.lower() + " (walk)" if layer.kind == "npu_op" else
+                op.kind.value.lower())
         weights = layer.weight_bytes or sum(program.graph.tensors[n].nbytes
                                             for n in op.inputs if n is not None and
                                             program.graph.tensors[n].const)
@@ -59,7 +62,8 @@ def format_report(program):
                  f"variant {program.config.name}")
     lines.append(f"MACs: {npu + core} total, {npu} on the NPU, {core} on the core")
     if cycles:
-        lines.append(f"NPU layers: {cycles} cycles estimated by the GEMM planner's cost model "
+        lines.append(f"NPU layers: {cycles} cycles estimated by the GEMM / walk planners' cost "
+                     f"models "
                      f"({npu / cycles:.1f} MACs/cycle, {100 * npu / cycles / peak:.1f} % of "
                      f"peak {peak}); core layers not estimated")
     lines.append(f"memory: weights {len(program.weights)} B at 0x{program.weights_base:08x}; "

@@ -49,7 +49,12 @@ def test_program_on_npu_model_equals_reference(name, builder, kw, variant):
         want = reference.run(graph, [x])[0]
         got, run = run_program(program, [x])
         assert np.array_equal(got[0].view(np.uint8), want.view(np.uint8))
-        assert run.macs == sum(la.macs for la in program.layers if la.where == "npu")
+        # the model counts the layer's array MACs; those equal the operator's MACs except
+        # for average pooling and ADD (no MACs of their own; the array sums taps / operands)
+        for la, done in zip(program.layers, run.layer_macs, strict=True):
+            assert done == la.array_macs, (la.kind, la.op.name)
+            if la.op.kind.value not in ("AVERAGE_POOL_2D", "ADD"):
+                assert la.array_macs == (la.macs if la.where == "npu" else 0)
 
 
 def test_large_fc_many_tiles_small_acc():
@@ -66,14 +71,24 @@ def test_large_fc_many_tiles_small_acc():
 def test_which_layers_run_on_the_npu():
     graph = parse_tflite(cm.tflite_int8_cnn(np.random.default_rng(0)))
     program = compile_graph(graph, preset("sim"))
-    where = [(la.kind, la.where) for la in program.layers]
-    assert where == [("im2col", "core"), ("gemm", "npu"), ("DEPTHWISE_CONV_2D", "core"),
-                     ("gemm", "npu"), ("ADD", "core"), ("AVERAGE_POOL_2D", "core"),
-                     ("MAX_POOL_2D", "core"), ("RESHAPE", "core"), ("gemm", "npu"),
-                     ("SOFTMAX", "core")]
-    assert program.layers[3].gemm == (16, 8, 8)          # the 1x1 conv, without im2col
-    no_im2col = compile_graph(graph, preset("sim"), im2col=False)
+    where = [(la.kind, la.where, la.op.kind.value) for la in program.layers]
+    assert where == [("npu_op", "npu", "CONV_2D"), ("npu_op", "npu", "DEPTHWISE_CONV_2D"),
+                     ("gemm", "npu", "CONV_2D"), ("ADD", "core", "ADD"),
+                     ("npu_op", "npu", "AVERAGE_POOL_2D"), ("MAX_POOL_2D", "core", "MAX_POOL_2D"),
+                     ("RESHAPE", "core", "RESHAPE"), ("gemm", "npu", "FULLY_CONNECTED"),
+                     ("SOFTMAX", "core", "SOFTMAX")]
+    assert program.layers[2].gemm == (16, 8, 8)          # the 1x1 conv, a direct GEMM
+    old = compile_graph(graph, preset("sim"), planners=False)
+    assert [(la.kind, la.where) for la in old.layers] == [
+        ("im2col", "core"), ("gemm", "npu"), ("DEPTHWISE_CONV_2D", "core"), ("gemm", "npu"),
+        ("ADD", "core"), ("AVERAGE_POOL_2D", "core"), ("MAX_POOL_2D", "core"),
+        ("RESHAPE", "core"), ("gemm", "npu"), ("SOFTMAX", "core")]
+    no_im2col = compile_graph(graph, preset("sim"), im2col=False, planners=False)
     assert [la.where for la in no_im2col.layers].count("npu") == 2
+    # the FP16 twin: its ADD goes to the NPU too
+    fgraph = parse_tflite(cm.tflite_float_cnn(np.random.default_rng(0)))
+    fprog = compile_graph(fgraph, preset("sim"))
+    assert [la.kind for la in fprog.layers if la.op.kind.value == "ADD"] == ["npu_op"]
 
 
 def test_memory_is_reused_and_buffers_live_apart():
@@ -122,14 +137,15 @@ def test_save_writes_the_program(tmp_path):
 
 def test_resnet8_shapes_bit_exact_with_litert():
     """MLPerf Tiny ResNet-8's layer shapes (random weights): the program on the NPU command
-    model equals LiteRT's reference kernels; every convolution and the classifier on the NPU."""
+    model equals LiteRT's reference kernels; every convolution (through the walk planner), the
+    average pooling and the classifier on the NPU."""
     from dure.sim.verif.litert_ref import run_reference
 
     rng = np.random.default_rng(8)
     model = cm.tflite_int8_resnet8(rng)
     graph = parse_tflite(model)
     program = compile_graph(graph, preset("sim"))
-    assert sum(la.where == "npu" for la in program.layers) == 10
+    assert sum(la.where == "npu" for la in program.layers) == 11
     assert sum(la.macs for la in program.layers if la.where == "npu") == 12_501_632
     x = rng.integers(-128, 128, (1, 32, 32, 3)).astype(np.int8)
     got, _ = run_program(program, [x])
@@ -145,7 +161,9 @@ def test_dscnn_shapes_bit_exact_with_litert():
     model = cm.tflite_int8_dscnn(rng)
     graph = parse_tflite(model)
     program = compile_graph(graph, preset("sim"))
-    assert program.layers[1].gemm == (125, 40, 64)       # the 10x4 convolution, im2col
+    assert program.layers[0].kind == "npu_op"             # the 10x4 convolution, walked
+    assert all(la.where == "npu" for la in program.layers if la.op.kind.value in
+               ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D"))
     for _ in range(2):
         x = rng.integers(-128, 128, (1, 49, 10, 1)).astype(np.int8)
         got, _ = run_program(program, [x])

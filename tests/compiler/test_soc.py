@@ -19,6 +19,8 @@ from dure.config import preset
     ("int8_mlp", cm.tflite_int8_mlp, {"batch": 5, "sizes": (24, 20, 10)}),
     ("int8_cnn", cm.tflite_int8_cnn, {"h": 6, "w": 6, "c": 6}),
     ("float_cnn", cm.tflite_float_cnn, {"h": 6, "w": 6, "c": 6}),
+    # walked 10x4 stride-2 convolution, depthwise and average pooling (compiler/npu_ops.py)
+    ("int8_dscnn", cm.tflite_int8_dscnn, {"c": 16, "blocks": 1}),
 ])
 def test_program_on_the_soc(name, builder, kw):
     rng = np.random.default_rng(21)
@@ -35,5 +37,6 @@ def test_program_on_the_soc(name, builder, kw):
         assert np.array_equal(got[0], run_reference(model, x)[0])
     npu_layers = [i for i, la in enumerate(program.layers) if la.where == "npu"]
     assert sorted(i for s in segments for i in s.layers) == npu_layers
-    assert sum(s.macs for s in segments) == sum(program.layers[i].macs for i in npu_layers)
+    assert sum(s.macs for s in segments) == sum(program.layers[i].array_macs
+                                                for i in npu_layers)
     assert all(s.cycles > 0 for s in segments)

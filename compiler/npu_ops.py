@@ -1,0 +1,142 @@
+"""Whole operators lowered onto the NPU by the operator planners of :mod:`dure.sim`.
+
+:func:`layer_planner` decides whether an IR operator goes to the NPU through
+:mod:`dure.sim.conv_plan` (CONV_2D, DEPTHWISE_CONV_2D), :mod:`dure.sim.pool_plan`
+(AVERAGE_POOL_2D) or :mod:`dure.sim.eltwise_plan` (FP16 ADD), and returns a function
+``plan(x_addrs, out_addr, param_addr) -> LayerProgram`` (the planner called with this operator's
+arguments), or None when the operator stays on the older paths (the GEMM planner / im2col, or
+the core). The planners are bit-exact with the golden TFLite operators that the compiler's
+reference uses for the same operators (:mod:`.reference`), so the cases taken here are exactly
+those where the reference calls them:
+
+- INT8 only for TFLite models (``graph.arithmetic == "tflite"``): conv / depthwise with weight
+  zero point 0 (TFLite's double-rounding requantization), average pooling (TFLite's rounded
+  average; its input and output share the quantization). ONNX INT8 models requantize with a
+  float scale (conv) or a different average (pooling), which the planners do not do: they stay
+  on the GEMM / core paths;
+- FP16 for float models (TFLite or ONNX): conv / depthwise / average pooling with ``SAME`` /
+  ``VALID`` padding (explicit padding, e.g. ONNX ``pads``, stays on the old path), ADD of two
+  activations of the output's shape (no broadcasting, no constant operand);
+- what a planner refuses (dilation, depth multiplier other than 1, a shift outside the STORE's
+  range, a layer whose blocking does not fit the SPAD / ACC) raises ValueError there: the
+  operator then stays on the old path too.
+
+A crossed TFLite clamp (``lo > hi``, which the reference kernels resolve to ``hi``) becomes
+``[hi, hi]``, as for the GEMMs.
+"""
+
+import numpy as np
+from dure.sim.conv_plan import (
+    conv2d_fp16_program,
+    conv2d_int8_program,
+    depthwise_conv2d_fp16_program,
+    depthwise_conv2d_int8_program,
+)
+from dure.sim.eltwise_plan import add_fp16_program
+from dure.sim.pool_plan import average_pool_fp16_program, average_pool_int8_program
+
+from .ir import OpKind
+from .reference import constant, tflite_multipliers
+
+__all__ = ["layer_planner", "param_image"]
+
+
+def _int8_clamp(op):
+    lo, hi = op.attrs.get("lo"), op.attrs.get("hi")
+    lo, hi = -128 if lo is None else int(lo), 127 if hi is None else int(hi)
+    return min(lo, hi), hi
+
+
+def _conv(graph, op, config, precision):
+    T = graph.tensors
+    a = op.attrs
+    x = T[op.inputs[0]]
+    w = constant(graph, op.inputs[1])
+    b = constant(graph, op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] else None
+    depthwise = op.kind is OpKind.DEPTHWISE_CONV_2D
+    geo = dict(stride=a["stride"], padding=a["padding"], dilation=a["dilation"])
+    if depthwise:
+        geo["depth_multiplier"] = a["depth_multiplier"]
+    if precision == "fp16":
+        fn = depthwise_conv2d_fp16_program if depthwise else conv2d_fp16_program
+        kw = dict(lo=a.get("lo"), hi=a.get("hi"),
+                  bias=None if b is None else b.astype(np.float32))
+    else:
+        if graph.arithmetic != "tflite" or np.any(T[op.inputs[1]].quant.zero_point != 0):
+            return None
+        fn = depthwise_conv2d_int8_program if depthwise else conv2d_int8_program
+        mult, shift = tflite_multipliers(graph, op)
+        lo, hi = _int8_clamp(op)
+        kw = dict(bias=b, input_zero_point=x.quant.zp,
+                  output_zero_point=T[op.outputs[0]].quant.zp, multiplier=mult, shift=shift,
+                  lo=lo, hi=hi)
+    shape = tuple(x.shape)
+
+    def plan(x_addrs, out_addr, param_addr):
+        return fn(config, shape, w, **kw, **geo, x_addr=x_addrs[0], out_addr=out_addr,
+                  param_addr=param_addr)
+    return plan
+
+
+def _pool(graph, op, config, precision):
+    a = op.attrs
+    if precision == "fp16":
+        fn, lo, hi = average_pool_fp16_program, a.get("lo"), a.get("hi")
+    else:
+        if graph.arithmetic != "tflite":
+            return None
+        fn, (lo, hi) = average_pool_int8_program, _int8_clamp(op)
+    shape = tuple(graph.tensors[op.inputs[0]].shape)
+
+    def plan(x_addrs, out_addr, param_addr):
+        return fn(config, shape, a["filter"], stride=a["stride"], padding=a["padding"], lo=lo,
+                  hi=hi, x_addr=x_addrs[0], out_addr=out_addr, param_addr=param_addr)
+    return plan
+
+
+def _add(graph, op, config, precision):
+    T = graph.tensors
+    if precision != "fp16" or len(op.inputs) != 2:
+        return None
+    out = tuple(T[op.outputs[0]].shape)
+    if any(n is None or T[n].const or tuple(T[n].shape) != out for n in op.inputs):
+        return None
+    lo, hi = op.attrs.get("lo"), op.attrs.get("hi")
+
+    def plan(x_addrs, out_addr, param_addr):
+        return add_fp16_program(config, out, lo=lo, hi=hi, a_addr=x_addrs[0],
+                                b_addr=x_addrs[1], out_addr=out_addr, param_addr=param_addr)
+    return plan
+
+
+_PLANNERS = {OpKind.CONV_2D: _conv, OpKind.DEPTHWISE_CONV_2D: _conv,
+             OpKind.AVERAGE_POOL_2D: _pool, OpKind.ADD: _add}
+
+
+def layer_planner(graph, op, config, precision):
+    """``(plan, trial)`` for ``op``: ``plan(x_addrs, out_addr, param_addr)`` (module
+    docstring) and ``trial``, its :class:`~dure.sim.layer_program.LayerProgram` with every
+    address at ``config``'s main-memory base (the check that the planner accepts the layer; its
+    parameter bytes do not depend on the addresses). None if the operator does not go to the
+    NPU this way."""
+    kind = _PLANNERS.get(op.kind)
+    if kind is None or not isinstance(op.attrs.get("padding", "VALID"), str):
+        return None
+    try:
+        plan = kind(graph, op, config, precision)
+        if plan is None:
+            return None
+        base = config.region("main").base
+        return plan, plan([base] * len(op.inputs), base, base)
+    except ValueError:
+        return None
+
+
+def param_image(program, param_addr):
+    """The parameter bytes of a :class:`~dure.sim.layer_program.LayerProgram` as one
+    contiguous image starting at ``param_addr`` (gaps zero)."""
+    end = max((addr + len(data) for addr, data in program.blobs), default=param_addr)
+    image = bytearray(end - param_addr)
+    for addr, data in program.blobs:
+        image[addr - param_addr:addr - param_addr + len(data)] = data
+    return bytes(image)
