@@ -1,13 +1,13 @@
 """Run a compiled :class:`~.program.Program` on the simulated SoC.
 
 The NPU layers run on the RTL: each run of consecutive NPU layers is one execution of the
-``npu_list`` firmware (firmware/npu_jobs/npu_list/), which pushes the layers' descriptors from
-main memory through the driver's ``npu_push`` and waits for the NPU; the memory image (weights,
-activations) goes in as data segments and comes back as a dump. The core layers between those
+``npu_program`` firmware (firmware/npu_jobs/npu_program/), which hands the layers' descriptors
+in main memory to the NPU as LIST doorbells (the NPU fetches them) and waits for it; the memory
+image (weights, activations) goes in as data segments and comes back as a dump. The core layers between those
 runs are executed by the host with the reference operators (:func:`.execute.run_core_layer`) on
 the dumped image, because the firmware that computes them on the core is not written yet: so
 this checks every NPU command list, address and the memory plan on the hardware, and times
-the NPU layers in SoC cycles (first push to idle, including the core's descriptor pushes).
+the NPU layers in SoC cycles (first doorbell to idle).
 """
 
 import dataclasses
@@ -64,7 +64,7 @@ def run_program_soc(program, inputs, *, max_cycles=200_000_000):
     header_addr = main.base + main.size - HEADER_BYTES
     image = _Image(main.base, used)
     load_inputs(image, program, inputs)
-    elf = job_elf(config, "npu_list")
+    elf = job_elf(config, "npu_program")
     segments, run = [], []
     layers = program.layers + [None]
     for i, layer in enumerate(layers):
@@ -95,7 +95,7 @@ def _segment(program, indices, image, elf, list_base, header_addr, max_cycles, r
     if result.status != "pass":
         detail = (f"NPU error {back[3]} at command {back[4]}" if back[3] else
                   f"status {result.status}, exit {result.exit_code}")
-        raise RuntimeError(f"layers {indices}: the npu_list firmware failed ({detail})")
+        raise RuntimeError(f"layers {indices}: the npu_program firmware failed ({detail})")
     image.data[:] = result.dumps[(image.base, len(image.data))]
 
     def u64(k):
