@@ -3,11 +3,11 @@
 The NPU layers run on the RTL: each run of consecutive NPU layers is one execution of the
 ``npu_program`` firmware (firmware/npu_jobs/npu_program/), which hands the layers' descriptors
 in main memory to the NPU as LIST doorbells (the NPU fetches them) and waits for it; the memory
-image (weights, activations) goes in as data segments and comes back as a dump. The core layers between those
-runs are executed by the host with the reference operators (:func:`.execute.run_core_layer`) on
-the dumped image, because the firmware that computes them on the core is not written yet: so
-this checks every NPU command list, address and the memory plan on the hardware, and times
-the NPU layers in SoC cycles (first doorbell to idle).
+image (weights, activations) goes in as data segments and comes back as a dump. The core layers
+between those runs are executed by the host with the reference operators
+(:func:`.execute.run_core_layer`) on the dumped image, because the firmware that computes them
+on the core is not written yet: so this checks every NPU command list, address and the memory
+plan on the hardware, and times the NPU layers in SoC cycles (first doorbell to idle).
 """
 
 import dataclasses

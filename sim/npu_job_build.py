@@ -1,6 +1,6 @@
 """Build the ``npu_job`` firmware (firmware/npu_jobs/npu_job/), or another program of
-firmware/npu_jobs/ (``npu_program``: the command lists of a compiled model, run as LISTs), for a variant, on
-demand.
+firmware/npu_jobs/ (``npu_program``: the command lists of a compiled model, run as LISTs), for
+a variant, on demand.
 
 The program is built with the firmware Makefile into ``build/firmware-jobs-<variant>/`` with
 its own include folder holding the generated ``dure_soc.h``, ``dure_npu.h`` (:mod:`dure.header`)
