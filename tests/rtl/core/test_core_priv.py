@@ -167,7 +167,7 @@ DATA_PROGRAM = [  # (offset from D, U-mode access, expected cause or None)
 
 
 def pmp_setup(p, table):
-    for i, (cfg, addr) in enumerate(table):
+    for i, (_cfg, addr) in enumerate(table):
         p.li(2, addr)
         p.csrw(0x3B0 + i, 2)
     for k in range(0, len(table), 4):
