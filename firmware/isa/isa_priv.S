@@ -1,7 +1,8 @@
 /* isa_priv: U-mode, PMP and Sdtrig triggers (rtl/core/README.md).
  *   misa.U; MRET to U and ECALL from U (mcause 8, the handler sees MPP = U); in U-mode
  *   M-level CSRs, MRET, WFI with mstatus.TW and the counters without mcounteren are illegal
- *   PMP (granularity 4 bytes): an NA4 read-only word and a NAPOT region (the RAM) for U-mode;
+ *   PMP (granularity 4 bytes): an NA4 read-only word and a NAPOT region (the RAM) for U-mode,
+ *   priority of the lowest-numbered entry;
  *   no match denies U (loads, stores: mcause 5 / 7, fetch: 1, mtval = the address) and allows
  *   M; a locked entry binds M-mode too and keeps its settings; pmpaddr keeps all 32 bits
  *   triggers: tselect / tdata1 / tinfo values; execute, load and store address breakpoints
@@ -46,12 +47,13 @@ TEST_BEGIN
 TEST_CASE(2, a4, 1, csrr a4, misa; srli a4, a4, 20; andi a4, a4, 1)
 
 #if DURE_PMP_ENTRIES >= 3
-    /* entry 0: NA4 over `secret`, read only; entry 1: NAPOT RWX over the RAM (U-mode code,
-     * data and stack); entry 2: locked NA4 over `locked_word`, read only. */
-    la a1, secret; srli a1, a1, 2; csrw CSR_PMPADDR0, a1
-    li a1, (DURE_RAM_BASE >> 2) | ((DURE_RAM_SIZE >> 3) - 1); csrw CSR_PMPADDR1, a1
-    la a1, locked_word; srli a1, a1, 2; csrw CSR_PMPADDR2, a1
-    li a1, 0x911f11; csrw CSR_PMPCFG0, a1
+    /* entry 0: locked NA4 over `locked_word`, read only (binds M-mode too); entry 1: NA4
+     * over `secret`, read only; entry 2: NAPOT RWX over the RAM (U-mode code, data and
+     * stack). The lowest-numbered match decides. */
+    la a1, locked_word; srli a1, a1, 2; csrw CSR_PMPADDR0, a1
+    la a1, secret; srli a1, a1, 2; csrw CSR_PMPADDR1, a1
+    li a1, (DURE_RAM_BASE >> 2) | ((DURE_RAM_SIZE >> 3) - 1); csrw CSR_PMPADDR2, a1
+    li a1, 0x1f1191; csrw CSR_PMPCFG0, a1
 #elif DURE_PMP_ENTRIES == 0
     /* no PMP: U-mode may access everything */
 #else
@@ -94,14 +96,13 @@ TEST_CASE(40, a4, 0x77, la a2, secret; li a1, 0x77; sw a1, 0(a2); lw a4, 0(a2))
 /* a locked entry binds M-mode and keeps its settings */
 TEST_TRAP(41, CAUSE_STORE_ACCESS, 1b, la a2, locked_word; 1: sw zero, 0(a2))
 TEST_CASE(42, a4, 0x10c4ed, la a2, locked_word; lw a4, 0(a2))
-TEST_CASE(43, a4, 0x911f11, csrw CSR_PMPCFG0, zero; csrr a4, CSR_PMPCFG0)   /* byte 2 kept */
-TEST_CASE(44, a4, 0, csrw CSR_PMPADDR2, zero; la a2, locked_word; srli a2, a2, 2; csrr a4, CSR_PMPADDR2; sub a4, a4, a2)
-TEST_CASE(45, a4, 0x910000, csrr a4, CSR_PMPCFG0)            /* entries 0 and 1: off now */
+TEST_CASE(43, a4, 0x91, csrw CSR_PMPCFG0, zero; csrr a4, CSR_PMPCFG0)   /* byte 0 kept */
+TEST_CASE(44, a4, 0, csrw CSR_PMPADDR0, zero; la a2, locked_word; srli a2, a2, 2; csrr a4, CSR_PMPADDR0; sub a4, a4, a2)
+TEST_CASE(45, a4, 0, csrw CSR_PMPADDR1, zero; csrr a4, CSR_PMPADDR1)   /* not locked */
 /* pmpaddr: granularity 4 bytes, all 32 bits kept */
 TEST_CASE(46, a4, 0xffffffff, li a1, -1; csrw CSR_PMPADDR5, a1; csrr a4, CSR_PMPADDR5)
     /* U-mode code from here on needs the RAM again */
-    li a1, (DURE_RAM_BASE >> 2) | ((DURE_RAM_SIZE >> 3) - 1); csrw CSR_PMPADDR1, a1
-    li a1, 0x1f00; csrs CSR_PMPCFG0, a1
+    li a1, 0x1f0000; csrs CSR_PMPCFG0, a1
 #endif
 
 #if DURE_TRIGGERS >= 1
