@@ -185,15 +185,16 @@ def irq_region(words):
 ERR_RANGES = ((DATA + 32, DATA + 48),)
 
 
-def compare(words, result, data=None, err_ranges=ERR_RANGES, max_steps=5000, skip=None):
+def compare(words, result, data=None, err_ranges=ERR_RANGES, max_steps=5000, skip=None,
+            pmp_entries=16, triggers=1):
     """Check the core's trace against the reference; return the reference.
 
     ``skip``: (first, end) addresses whose records are left out (an interrupt handler the
-    reference does not model)."""
+    reference does not model). ``pmp_entries``, ``triggers``: those of the core."""
     mem = MemoryModel(words, err_ranges=err_ranges)
     for addr, value in (data or {}).items():
         mem.words[addr >> 2] = value
-    ref = Reference(mem, RAM_BASE)
+    ref = Reference(mem, RAM_BASE, pmp_entries=pmp_entries, triggers=triggers)
     prev_trap = False
     assert not result.protocol_errors, result.protocol_errors
     trace = [r for r in result.trace if skip is None or not skip[0] <= r["pc_rdata"] < skip[1]]

@@ -358,3 +358,51 @@ def test_triggers(variant):
     assert regs[6] == (2 << 28) | (1 << 6) | 0b100
     assert regs[7] == 1 and regs[8] == 0x88
     assert regs[12] == 0 and regs[14] == 0x99 and regs[15] == 0x99
+
+
+@pytest.mark.parametrize("pmp_entries, triggers", [(0, 0), (4, 2)])
+def test_fewer_entries_and_triggers(variant, pmp_entries, triggers):
+    """The counts are parameters: CSRs of absent entries read 0, U-mode with no PMP entry may
+    access everything, tselect keeps values below the trigger count, no trigger: tdata1 = 0,
+    tinfo = 1."""
+    p = Program()
+    start(p)
+    p.li(2, 0xFFFF_FFFF)
+    for i in range(6):
+        p.csrw(0x3B0 + i, 2)
+    p.li(2, 0x1F1F_1F1F)
+    p.csrw(0x3A0, 2)
+    p.csrw(0x3A1, 2)
+    p.csrr(3, 0x3A0)
+    p.csrr(4, 0x3A1)
+    p.csrr(5, 0x3B5)
+    p.li(2, 1)
+    p.csrw(CSR.TSELECT, 2)
+    p.csrr(6, CSR.TSELECT)
+    p.csrr(7, CSR.TDATA1)
+    p.csrr(8, CSR.TINFO)
+    p.li(2, RAM_BASE >> 2 | 0xFFF)
+    p.csrw(0x3B1, 2)
+    p.li(2, (NAPOT | R | W | X) << 8)
+    p.csrw(0x3A0, 2)              # entry 1: the code (32 KiB), the others off
+    p.li(2, 0)
+    p.csrw(0x3A1, 2)
+    p.li(10, D)                   # no entry: only without PMP may U-mode read it
+    to_user(p, "user")
+    p.label("user")
+    expected = []
+    if pmp_entries:
+        expected.append((C.LOAD_ACCESS_FAULT.value, D, p.pc, 0))
+    p.lw(11, 10, 0)
+    p.halt()
+    words = patch_labels(p, finish(p), ["user"])
+    prot = dict(pmp_entries=pmp_entries, triggers=triggers)
+    result = run(words, **prot)
+    compare(words, result, **prot)
+    got = log(result, len(expected) + 1)
+    assert got[:-1] == expected and got[-1] == (0, 0, 0, 0)
+    regs = result.regs()
+    assert regs[3] == (0x1F1F_1F1F if pmp_entries else 0) and regs[4] == 0
+    assert regs[5] == 0
+    assert regs[6] == (1 if triggers > 1 else 0)
+    assert regs[7] == (2 << 28 if triggers else 0) and regs[8] == (TINFO_VALUE if triggers else 1)
