@@ -106,7 +106,7 @@ class CSRFile(wiring.Component):
     irq_waiting : Out(1)
         ``(mip & mie) != 0`` (wakes WFI).
     irq_pending : Out(1)
-        An interrupt must be taken: ``mstatus.MIE`` and ``irq_waiting``.
+        An interrupt must be taken: ``irq_waiting`` and (``mstatus.MIE`` or U-mode).
     irq_cause : Out(4)
         Highest-priority enabled pending interrupt (MEI > MSI > MTI).
     prot : Out(protection_layout(pmp_entries, triggers))
@@ -188,7 +188,8 @@ class CSRFile(wiring.Component):
         m.d.comb += [
             active.eq(mip & mie),
             self.irq_waiting.eq(active != 0),
-            self.irq_pending.eq(mie_bit & (active != 0)),
+            # M-mode interrupts are always enabled in U-mode (mstatus.MIE only masks them in M).
+            self.irq_pending.eq((mie_bit | ~priv_m) & (active != 0)),
             self.mtvec.eq(mtvec),
             self.mepc.eq(mepc),
         ]

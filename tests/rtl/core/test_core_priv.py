@@ -9,7 +9,7 @@ from dure.rtl.core.isa import CSR, MISA_VALUE, TINFO_VALUE, ExceptionCause
 from dure.rtl.core.options import core_options
 from dure.sim.verif import core_bench
 from dure.sim.verif.asm import Program
-from dure.sim.verif.core_bench import RAM_BASE, run
+from dure.sim.verif.core_bench import IRQ_BASE, RAM_BASE, run
 from dure.sim.verif.core_random import compare
 
 LOG = RAM_BASE + 0x6000          # the handler logs (mcause, mtval, mepc, mstatus) here
@@ -406,3 +406,47 @@ def test_fewer_entries_and_triggers(variant, pmp_entries, triggers):
     assert regs[5] == 0
     assert regs[6] == (1 if triggers > 1 else 0)
     assert regs[7] == (2 << 28 if triggers else 0) and regs[8] == (TINFO_VALUE if triggers else 1)
+
+
+def test_interrupts_are_enabled_in_user_mode(variant):
+    """In U-mode M-level interrupts are taken even with mstatus.MIE = 0; in M-mode not."""
+    p = Program()
+    p.li(1, 0)                    # patched: the handler
+    p.csrw(CSR.MTVEC, 1)
+    p.li(20, LOG)
+    p.li(28, IRQ_BASE)
+    p.li(2, 0xFFFF_FFFF)
+    p.csrw(0x3B0, 2)
+    p.li(2, NAPOT | R | W | X)
+    p.csrw(0x3A0, 2)
+    p.li(2, 0x80)
+    p.csrw(CSR.MIE, 2)            # MTIE; mstatus.MIE stays 0
+    p.li(3, 1)
+    p.sw(3, 28, 4)                # raise the timer line in M-mode: nothing happens
+    for _ in range(6):
+        p.nop()
+    p.addi(5, 0, 1)
+    to_user(p, "user")
+    p.label("user")               # the pending interrupt is taken at once in U-mode
+    for _ in range(6):
+        p.nop()
+    p.addi(6, 0, 1)
+    p.halt()
+    p.label("handler")
+    p.csrr(25, CSR.MCAUSE)
+    p.sw(25, 20, 0)
+    p.csrr(25, CSR.MSTATUS)
+    p.sw(25, 20, 4)
+    p.sw(0, 28, 4)                # clear the line
+    p.addi(20, 20, 8)
+    p.mret()
+    words = p.assemble()
+    fix = Program()
+    fix.li(1, p._labels["handler"])
+    words[0:2] = fix.assemble()
+    words = patch_labels(p, words, ["user"])
+    result = run(words)
+    got = [result.mem.load_word(LOG + 4 * i) for i in range(4)]
+    assert got == [0x8000_0007, 0x0000_0000, 0, 0]   # one interrupt, from U (MPP = U, MPIE = 0)
+    regs = result.regs()
+    assert regs[5] == 1 and regs[6] == 1
