@@ -19,6 +19,7 @@ from .isa import (
     PMPMode,
 )
 from .layouts import protection_layout
+from .pmp import napot_care
 
 __all__ = ["CSRFile", "check_protection"]
 
@@ -155,6 +156,7 @@ class CSRFile(wiring.Component):
         npmp, ntrig = self._pmp_entries, self._triggers
         pmp_cfg = [Signal(8, name=f"pmpcfg{i}") for i in range(npmp)]
         pmp_addr = [Signal(32, name=f"pmpaddr{i}") for i in range(npmp)]
+        pmp_care = [Signal(32, name=f"pmpcare{i}", init=0xFFFF_FFFE) for i in range(npmp)]
         tselect = Signal(range(max(ntrig, 1)))
         trig_ctrl = [Signal(5, name=f"tctrl{i}") for i in range(ntrig)]   # L S X U M
         trig_addr = [Signal(32, name=f"tdata2_{i}") for i in range(ntrig)]
@@ -169,7 +171,8 @@ class CSRFile(wiring.Component):
         m.d.comb += [prot.priv_m.eq(priv_m), prot.tw.eq(tw), prot.counteren.eq(counteren),
                      prot.mte.eq(mte)]
         for i in range(npmp):
-            m.d.comb += [prot.pmp_cfg[i].eq(pmp_cfg[i]), prot.pmp_addr[i].eq(pmp_addr[i])]
+            m.d.comb += [prot.pmp_cfg[i].eq(pmp_cfg[i]), prot.pmp_addr[i].eq(pmp_addr[i]),
+                         prot.pmp_care[i].eq(pmp_care[i])]
         for i in range(ntrig):
             m.d.comb += [prot.trig_ctrl[i].eq(trig_ctrl[i]), prot.trig_addr[i].eq(trig_addr[i])]
 
@@ -298,7 +301,10 @@ class CSRFile(wiring.Component):
                     m.d.sync += minstret.eq(Cat(minstret[:32], new))
 
         # PMP: a locked entry keeps its configuration and address; pmpaddr[i] is also kept
-        # when entry i + 1 is a locked TOR entry.
+        # when entry i + 1 is a locked TOR entry. The NAPOT compare mask of the written
+        # address is computed here once (one adder) and kept with it.
+        care = Signal(32)
+        m.d.comb += care.eq(napot_care(new))
         for i in range(npmp):
             locked = pmp_cfg[i][PMPCfg["L"]]
             with m.If(we & (self.addr == PMP_CFG_RANGE[0] + i // 4) & ~locked):
@@ -311,7 +317,7 @@ class CSRFile(wiring.Component):
                 addr_locked = addr_locked | (nxt[PMPCfg["L"]] &
                                              (nxt[3:5] == PMPMode.TOR.value))
             with m.If(we & (self.addr == PMP_ADDR_RANGE[0] + i) & ~addr_locked):
-                m.d.sync += pmp_addr[i].eq(new)
+                m.d.sync += [pmp_addr[i].eq(new), pmp_care[i].eq(care)]
 
         with m.If(self.trap):
             m.d.sync += [

@@ -126,6 +126,7 @@ class DStage(wiring.Component):
         if self._pmp_entries:
             m.submodules.pmp = pmp = PMPCheck(self._pmp_entries)
             m.d.comb += [pmp.cfg.eq(prot.pmp_cfg), pmp.pmpaddr.eq(prot.pmp_addr),
+                         pmp.care.eq(prot.pmp_care),
                          pmp.priv_m.eq(prot.priv_m), pmp.access.eq(0b100), pmp.addr.eq(fd.pc),
                          fetch_denied.eq(pmp.fault)]
         if self._triggers:

@@ -84,6 +84,7 @@ def protection_layout(pmp_entries, triggers):
         "mte":       1,
         "pmp_cfg":   data.ArrayLayout(8, max(1, pmp_entries)),
         "pmp_addr":  data.ArrayLayout(32, max(1, pmp_entries)),
+        "pmp_care":  data.ArrayLayout(32, max(1, pmp_entries)),   # NAPOT compare masks
         "trig_ctrl": data.ArrayLayout(TRIGGER_CTRL_BITS, max(1, triggers)),
         "trig_addr": data.ArrayLayout(32, max(1, triggers)),
     })

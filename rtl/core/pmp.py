@@ -6,7 +6,15 @@ from amaranth.lib.wiring import In, Out
 
 from .isa import PMPCfg, PMPMode
 
-__all__ = ["PMPCheck"]
+__all__ = ["PMPCheck", "napot_care"]
+
+
+def napot_care(pmpaddr):
+    """The address bits a NAPOT entry compares, for a ``pmpaddr`` value (an Amaranth value or
+    an int): all but the trailing ones of ``pmpaddr`` and the bit above them."""
+    ones = pmpaddr & ~(pmpaddr + 1)
+    care = ~((ones << 1) | 1)
+    return care & 0xFFFF_FFFF if isinstance(care, int) else care[:32]
 
 
 class PMPCheck(wiring.Component):
@@ -33,6 +41,9 @@ class PMPCheck(wiring.Component):
     cfg : In(data.ArrayLayout(8, entries))
         ``pmpcfg`` bytes (L, A, X, W, R).
     pmpaddr : In(data.ArrayLayout(32, entries))
+    care : In(data.ArrayLayout(32, entries))
+        :func:`napot_care` of each ``pmpaddr`` (the CSR file keeps it in registers, computed
+        when ``pmpaddr`` is written, so no check port needs an adder for it).
     priv_m : In(1)
         The access is made in M-mode (else U-mode).
     access : In(3)
@@ -51,6 +62,7 @@ class PMPCheck(wiring.Component):
         super().__init__({
             "cfg": In(data.ArrayLayout(8, entries)),
             "pmpaddr": In(data.ArrayLayout(32, entries)),
+            "care": In(data.ArrayLayout(32, entries)),
             "priv_m": In(1),
             "access": In(3),
             "addr": In(32),
@@ -70,9 +82,7 @@ class PMPCheck(wiring.Component):
             a = self.pmpaddr[i]
             m.d.comb += geq[i].eq(word >= a)
             lower = Const(1) if i == 0 else geq[i - 1]
-            ones = Signal(32, name=f"ones{i}")           # trailing ones of pmpaddr[i]
-            m.d.comb += ones.eq(a & ~(a + 1))
-            care = ~((ones << 1) | 1)[:32]
+            care = self.care[i]
             match = Signal(name=f"match{i}")
             mode = cfg[PMPCfg["A"]:PMPCfg["A"] + 2]
             with m.Switch(mode):

@@ -232,6 +232,7 @@ class XStage(wiring.Component):
         if self._pmp_entries:
             m.submodules.pmp = pmp = PMPCheck(self._pmp_entries)
             m.d.comb += [pmp.cfg.eq(prot.pmp_cfg), pmp.pmpaddr.eq(prot.pmp_addr),
+                         pmp.care.eq(prot.pmp_care),
                          pmp.priv_m.eq(prot.priv_m), pmp.access.eq(Mux(is_load, 0b001, 0b010)),
                          pmp.addr.eq(self.lsu_addr), denied.eq(pmp.fault)]
         if self._triggers:

@@ -198,6 +198,7 @@ class TinyCore(wiring.Component):
                 pmp = PMPCheck(self._pmp_entries)
                 m.submodules[name] = pmp
                 m.d.comb += [pmp.cfg.eq(prot.pmp_cfg), pmp.pmpaddr.eq(prot.pmp_addr),
+                         pmp.care.eq(prot.pmp_care),
                              pmp.priv_m.eq(prot.priv_m), pmp.access.eq(access),
                              pmp.addr.eq(addr), out.eq(pmp.fault)]
         for name, addr, access, out in (("trigger_i", pc, 0b100, exec_hit),

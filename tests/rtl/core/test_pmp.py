@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 from amaranth.sim import Simulator
-from dure.rtl.core.pmp import PMPCheck
+from dure.rtl.core.pmp import PMPCheck, napot_care
 from dure.sim.verif.core_ref import pmp_allows
 
 
@@ -39,6 +39,7 @@ def test_pmp_check_matches_reference(entries):
             for i in range(entries):
                 ctx.set(dut.cfg[i], cfgs[i])
                 ctx.set(dut.pmpaddr[i], addrs[i])
+                ctx.set(dut.care[i], napot_care(addrs[i]))
             for _ in range(20):
                 if rng.random() < 0.8:
                     addr = ((base + rng.randint(-80, 80)) << 2 | rng.getrandbits(2)) & 0xFFFF_FFFF
@@ -67,8 +68,10 @@ def test_napot_all_ones_and_tor_bounds():
         # Entry 0 TOR [0x100, 0x200) words: read only; entry 1 NAPOT all ones: everything RWX.
         ctx.set(dut.cfg[0], 1 << 3 | 0b001)
         ctx.set(dut.pmpaddr[0], 0x200)
+        ctx.set(dut.care[0], napot_care(0x200))
         ctx.set(dut.cfg[1], 3 << 3 | 0b111)
         ctx.set(dut.pmpaddr[1], 0xFFFF_FFFF)
+        ctx.set(dut.care[1], napot_care(0xFFFF_FFFF))
         ctx.set(dut.priv_m, 0)
         for addr, access, fault in [(0x0, 2, 1), (0x7FC, 2, 1), (0x800, 2, 0),
                                     (0xFFFF_FFFC, 4, 0), (0x400, 1, 0)]:
