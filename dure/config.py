@@ -126,6 +126,11 @@ class SoCConfig:
         fast path), ``"small"`` (no forwarding, shifts on the multiplier, 2-entry prefetch) or
         ``"tiny"`` (the multi-cycle core, :mod:`dure.rtl.core_tiny`): the same ISA behaviour in
         less logic, more cycles.
+    pmp_entries : int
+        PMP entries of the control core, 0..16 (16 in the simulation variants; fewer on the
+        boards to save logic; 0: no PMP, U-mode may access everything).
+    triggers : int
+        Sdtrig address-match triggers of the control core, 0..8.
     ram_kind : str
         How the on-chip RAM is built: ``"block"`` (dual-ported block RAM, the instruction and
         data ports never contend) or ``"spram"`` (single-ported iCE40UP5K SPRAM; the two ports
@@ -162,6 +167,8 @@ class SoCConfig:
     npu_acc_rows: int = 4096
     npu_queue_depth: int = 16
     core: str = "full"
+    pmp_entries: int = 16
+    triggers: int = 1
     ram_kind: str = "block"
     main_kind: str = "block"
     bus_outstanding: int = 0
@@ -186,8 +193,10 @@ class SoCConfig:
         if not isinstance(self.bus_outstanding, int) or self.bus_outstanding < 0:
             raise ValueError(f"bus_outstanding must be an integer >= 0, not "
                              f"{self.bus_outstanding!r}")
+        from dure.rtl.core.csr import check_protection
         from dure.rtl.soc.cpu import check_core
         check_core(self.core)
+        check_protection(self.pmp_entries, self.triggers)
         kinds = {"ram_kind": ("block", "spram"), "main_kind": ("block", "spram", "sdram")}
         for name, allowed in kinds.items():
             if getattr(self, name) not in allowed:
@@ -293,13 +302,16 @@ PRESETS = {
     "ulx3s": SoCConfig(name="ulx3s", clk_freq=20_000_000, ram_size=64 * 1024, rom_size=4096,
                        main_size=32 * 1024 * 1024, main_kind="sdram", main_latency=6,
                        main_bytes_per_cycle=2, npu_rows=4, npu_cols=4,
-                       npu_spad_rows=1024, npu_acc_rows=512, npu_queue_depth=8),
+                       npu_spad_rows=1024, npu_acc_rows=512, npu_queue_depth=8,
+                       pmp_entries=8),
     # iCEBreaker (iCE40UP5K): RAM and main memory in the four SPRAM blocks (64 KiB each), the
-    # tiny multi-cycle control core, 2-entry UART FIFOs, short bus queues; no NPU.
+    # tiny multi-cycle control core, 2-entry UART FIFOs, short bus queues; no NPU; no PMP
+    # and no triggers (the UP5K has no room for them).
     "icebreaker": SoCConfig(name="icebreaker", clk_freq=12_000_000, ram_size=64 * 1024,
                             rom_size=2048, main_size=64 * 1024, main_latency=1, npu_rows=0,
                             uart_fifo_depth=2, core="tiny", ram_kind="spram",
-                            main_kind="spram", bus_outstanding=4),
+                            main_kind="spram", bus_outstanding=4, pmp_entries=0,
+                            triggers=0),
 }
 
 

@@ -43,6 +43,8 @@ def generate_header(config: SoCConfig) -> str:
         f"#define DURE_CLK_FREQ {config.clk_freq}u",
         f"#define DURE_UART_BAUD {config.uart_baud}u",
         _define("DURE_RESET_VECTOR", config.reset_vector),
+        f"#define DURE_PMP_ENTRIES {config.pmp_entries}u",
+        f"#define DURE_TRIGGERS {config.triggers}u",
         "",
         "/* Memory map */",
     ]

@@ -1,4 +1,5 @@
-/* csr.h: machine-mode CSR numbers, bit fields and access macros (RV32 Zicsr). */
+/* csr.h: CSR numbers, bit fields and access macros (RV32 Zicsr; M- and U-mode, PMP,
+ * Sdtrig triggers as in rtl/core/README.md). */
 #ifndef DURE_CSR_H
 #define DURE_CSR_H
 
@@ -26,6 +27,45 @@
 #define MSTATUS_MIE     (1u << 3)
 #define MSTATUS_MPIE    (1u << 7)
 #define MSTATUS_MPP     (3u << 11)
+#define MSTATUS_MPP_U   (0u << 11)
+#define MSTATUS_MPP_M   (3u << 11)
+#define MSTATUS_TW      (1u << 21)
+
+/* CSRs by number (the assembler may not know every name) */
+#define CSR_MCOUNTEREN  0x306
+#define CSR_PMPCFG0     0x3a0      /* pmpcfg0..3: 0x3a0 + n */
+#define CSR_PMPADDR0    0x3b0      /* pmpaddr0..15: 0x3b0 + n */
+#define CSR_TSELECT     0x7a0
+#define CSR_TDATA1      0x7a1
+#define CSR_TDATA2      0x7a2
+#define CSR_TINFO       0x7a4
+#define CSR_TCONTROL    0x7a5
+
+/* mcounteren: U-mode may read cycle / time / instret */
+#define MCOUNTEREN_CY   (1u << 0)
+#define MCOUNTEREN_TM   (1u << 1)
+#define MCOUNTEREN_IR   (1u << 2)
+
+/* PMP configuration byte (granularity 4 bytes) */
+#define PMP_R           0x01u
+#define PMP_W           0x02u
+#define PMP_X           0x04u
+#define PMP_OFF         0x00u
+#define PMP_TOR         0x08u
+#define PMP_NA4         0x10u
+#define PMP_NAPOT       0x18u
+#define PMP_L           0x80u
+/* pmpaddr of a NAPOT region: base aligned to size, size a power of two >= 8 bytes */
+#define PMP_NAPOT_ADDR(base, size)  (((uint32_t)(base) >> 2) | (((uint32_t)(size) >> 3) - 1u))
+
+/* tdata1 as mcontrol (type 2), action 0 (breakpoint exception), match 0 (equal) */
+#define MCONTROL_TYPE2  (2u << 28)
+#define MCONTROL_M      (1u << 6)
+#define MCONTROL_U      (1u << 3)
+#define MCONTROL_EXECUTE (1u << 2)
+#define MCONTROL_STORE  (1u << 1)
+#define MCONTROL_LOAD   (1u << 0)
+#define TCONTROL_MTE    (1u << 3)
 
 /* mie / mip */
 #define MIP_MSIP        (1u << 3)
@@ -45,6 +85,7 @@
 #define CAUSE_LOAD_ACCESS       5
 #define CAUSE_MISALIGNED_STORE  6
 #define CAUSE_STORE_ACCESS      7
+#define CAUSE_ECALL_U           8
 #define CAUSE_ECALL_M           11
 #define IRQ_M_SOFT              3
 #define IRQ_M_TIMER             7

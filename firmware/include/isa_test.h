@@ -15,8 +15,10 @@
  *
  * Trap handler (isa_trap_handler, installed by TEST_BEGIN):
  *   s8 = mcause, s9 = mepc, s10 = mtval, s5 = mstatus as seen in the handler, s6 += 1.
- *   Exception: resumes at the address in s7 and clears s7; an exception while s7 == 0 is
- *   unexpected and goes to crt0's default handler (prints the trap, exits 1000 + mcause).
+ *   Exception: resumes at the address in s7, in M-mode (MPP is set to M; s5 keeps the mstatus
+ *   the handler saw), and clears s7; it uses t6 (a check's scratch register); an exception
+ *   while s7 == 0 is unexpected and goes to crt0's default handler (prints the trap, exits
+ *   1000 + mcause).
  *   Interrupt: clears mie (masks every source, so a level-sensitive source cannot re-enter) and
  *   resumes at mepc. s7 is left alone.
  * Labels 7771..7779 and 9999 are reserved for the macros.
@@ -62,6 +64,8 @@ isa_trap_handler: \
     beqz s7, 7778f; \
     csrw mepc, s7; \
     li s7, 0; \
+    li t6, 0x1800; \
+    csrs mstatus, t6; \
     mret; \
 7779: \
     csrw mie, zero; \

@@ -3,7 +3,8 @@
  *   semantics, rd = x0 still writes, rs1 = rd swaps, uimm up to 31
  *   mtvec, mepc (bits 1:0 read as 0), mtval read/write; mcause holds a legal value
  *   misa (0, or MXL = 32 with I and M and no A/C/D/F), mhartid = 0
- *   mstatus: MIE / MPIE writable, MPP reads M; mie: exactly MSIE / MTIE / MEIE writable
+ *   mstatus: MIE / MPIE writable, MPP holds M or U (0b01 / 0b10 read U), TW writable;
+ *   mie: exactly MSIE / MTIE / MEIE writable
  *   minstret: exact counting, writable (the next instruction reads the written value),
  *   carries into minstreth; mcycle: counting, writable, carries into mcycleh;
  *   cycle / instret / time: read-only views of mcycle / minstret / the CLINT mtime */
@@ -50,15 +51,18 @@ TEST_CASE(40, a4, 0, csrr a4, mhartid)
 TEST_CASE(41, a4, 0x40001100, csrr a1, misa; li a4, 0x40001100; beqz a1, 1f; li t0, 0xc000112d; and a4, a1, t0; 1:)
 
 /* --- mstatus and mie ------------------------------------------------------------------ */
-TEST_CASE(50, a4, 0x1800, csrw mstatus, zero; csrr a4, mstatus; li t0, 0x1888; and a4, a4, t0)
-TEST_CASE(51, a4, 0x1880, csrw mie, zero; li a1, 0x80; csrw mstatus, a1; csrr a4, mstatus; li t0, 0x1888; and a4, a4, t0)
+TEST_CASE(50, a4, 0x0000, csrw mstatus, zero; csrr a4, mstatus; li t0, 0x1888; and a4, a4, t0)
+TEST_CASE(51, a4, 0x1880, csrw mie, zero; li a1, 0x1880; csrw mstatus, a1; csrr a4, mstatus; li t0, 0x1888; and a4, a4, t0)
 TEST_CASE(52, a4, 0x1888, csrsi mstatus, 8; csrr a4, mstatus; li t0, 0x1888; and a4, a4, t0)
-TEST_CASE(53, a4, 0x1800, csrw mstatus, zero; csrr a4, mstatus; li t0, 0x1888; and a4, a4, t0)
+TEST_CASE(53, a4, 0x0000, csrw mstatus, zero; csrr a4, mstatus; li t0, 0x1888; and a4, a4, t0)
 TEST_CASE(54, a4, 0x888, li a1, -1; csrw mie, a1; csrr a4, mie; csrw mie, zero)
 TEST_CASE(55, a4, 0, csrr a4, mie)
-/* MRET: MIE = MPIE, MPIE = 1 (interrupt sources are all off in mie) */
-TEST_CASE(56, a4, 0x1888, li a1, 0x80; csrw mstatus, a1; la a1, 1f; csrw mepc, a1; mret; j fail; 1: csrr a4, mstatus; li t0, 0x1888; and a4, a4, t0)
-TEST_CASE(57, a4, 0x1880, csrw mstatus, zero; la a1, 1f; csrw mepc, a1; mret; j fail; 1: csrr a4, mstatus; li t0, 0x1888; and a4, a4, t0; csrw mstatus, zero)
+/* MRET to M: MIE = MPIE, MPIE = 1, MPP = U (interrupt sources are all off in mie) */
+TEST_CASE(56, a4, 0x0088, li a1, 0x1880; csrw mstatus, a1; la a1, 1f; csrw mepc, a1; mret; j fail; 1: csrr a4, mstatus; li t0, 0x1888; and a4, a4, t0)
+TEST_CASE(57, a4, 0x0080, li a1, 0x1800; csrw mstatus, a1; la a1, 1f; csrw mepc, a1; mret; j fail; 1: csrr a4, mstatus; li t0, 0x1888; and a4, a4, t0; csrw mstatus, zero)
+/* MPP is WARL: M or U; 0b01 and 0b10 read as U */
+TEST_CASE(58, a4, 0x0000, li a1, 0x0800; csrw mstatus, a1; csrr a4, mstatus; li t0, 0x1800; and a4, a4, t0)
+TEST_CASE(59, a4, 0x0000, li a1, 0x1000; csrw mstatus, a1; csrr a4, mstatus; li t0, 0x1800; and a4, a4, t0; csrw mstatus, zero)
 
 /* --- minstret ------------------------------------------------------------------------- */
 TEST_CASE(60, a4, 1, csrr a1, minstret; csrr a2, minstret; sub a4, a2, a1)
@@ -69,8 +73,8 @@ TEST_CASE(63, a4, 1, csrr a1, minstret; rdinstret a2; sub a4, a2, a1)
 TEST_CASE(64, a4, 4, la t1, data_word; csrr a1, minstret; beqz x0, 1f; nop; 1: lw t0, 0(t1); nop; csrr a2, minstret; sub a4, a2, a1)
 /* a loop of 10 x 2 instructions */
 TEST_CASE(65, a4, 21, li t0, 10; csrr a1, minstret; 1: addi t0, t0, -1; bnez t0, 1b; csrr a2, minstret; sub a4, a2, a1)
-/* a trapping instruction does not retire; the handler's instructions do */
-TEST_CASE(66, a4, 0, la s7, 2f; csrr a1, minstret; ecall; 2: csrr a2, minstret; sub a4, a2, a1; addi a4, a4, -11)
+/* a trapping instruction does not retire; the handler's 13 instructions do */
+TEST_CASE(66, a4, 0, la s7, 2f; csrr a1, minstret; ecall; 2: csrr a2, minstret; sub a4, a2, a1; addi a4, a4, -14)
 /* writes: the next instruction reads the written value */
 TEST_CASE(67, a4, 1000, li a1, 1000; csrw minstret, a1; csrr a4, minstret)
 TEST_CASE(68, a4, 1003, li a1, 1000; csrw minstret, a1; nop; nop; csrr a4, minstret; addi a4, a4, 1)

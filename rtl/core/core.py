@@ -1,10 +1,12 @@
-"""The Dure control core: RV32IM + Zicsr, machine mode, five-stage pipeline (F D X M W)."""
+"""The Dure control core: RV32IM + Zicsr, M- and U-mode, PMP, triggers, five-stage pipeline
+(F D X M W)."""
 
 from amaranth.hdl import Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..bus.signature import BusSignature
+from .csr import check_protection
 from .d_stage import DStage
 from .fetch import Fetch
 from .loadstore import LoadStoreUnit
@@ -19,7 +21,8 @@ __all__ = ["Core"]
 
 
 class Core(wiring.Component):
-    """RV32IM + Zicsr machine-mode core with precise traps and interrupts.
+    """RV32IM + Zicsr core with M- and U-mode, PMP, Sdtrig triggers, precise traps and
+    interrupts.
 
     Pipeline: F (prefetch buffer, :class:`~.fetch.Fetch`), D (decode, register read, static
     branch prediction: :class:`~.d_stage.DStage`), X (ALU, shifter, branch resolution,
@@ -44,6 +47,11 @@ class Core(wiring.Component):
     options : CoreOptions or None
         Size / speed trade-offs (:mod:`.options`); the default is the full core described
         here. Every option keeps the ISA behaviour; the costs above are those of the default.
+    pmp_entries : int
+        PMP entries implemented (0..16; the CSRs of the others read 0). 0: U-mode may access
+        everything.
+    triggers : int
+        Sdtrig address-match triggers (0..8).
 
     Members
     -------
@@ -76,7 +84,8 @@ class Core(wiring.Component):
     mtime: In(64)
     rvfi: Out(RVFISignature())
 
-    def __init__(self, *, reset_vector=0x8000_0000, hartid=0, options=None):
+    def __init__(self, *, reset_vector=0x8000_0000, hartid=0, options=None, pmp_entries=16,
+                 triggers=1):
         if not isinstance(reset_vector, int) or reset_vector % 4 or \
                 not 0 <= reset_vector < 2**32:
             raise ValueError(f"reset_vector must be a 4-byte aligned 32-bit address, "
@@ -87,6 +96,9 @@ class Core(wiring.Component):
         if not isinstance(options, CoreOptions):
             raise TypeError(f"options must be a CoreOptions, not {options!r}")
         self._options = options
+        check_protection(pmp_entries, triggers)
+        self._pmp_entries = pmp_entries
+        self._triggers = triggers
         super().__init__()
 
     def elaborate(self, platform):
@@ -95,10 +107,12 @@ class Core(wiring.Component):
         m.submodules.fetch = fetch = Fetch(reset_vector=self._reset_vector,
                                            depth=opts.fetch_depth,
                                            btb_entries=opts.btb_entries)
+        prot = dict(pmp_entries=self._pmp_entries, triggers=self._triggers)
         m.submodules.d = d = DStage(forwarding=opts.forwarding, predictor=opts.predictor,
-                                    bht_entries=opts.bht_entries, ras_depth=opts.ras_depth)
-        m.submodules.x = x = XStage(opts)
-        m.submodules.m = mst = MStage(hartid=self._hartid)
+                                    bht_entries=opts.bht_entries, ras_depth=opts.ras_depth,
+                                    **prot)
+        m.submodules.x = x = XStage(opts, **prot)
+        m.submodules.m = mst = MStage(hartid=self._hartid, **prot)
         m.submodules.w = w = WStage()
         m.submodules.lsu = lsu = LoadStoreUnit()
         m.submodules.multiplier = multiplier = Multiplier()
@@ -162,6 +176,8 @@ class Core(wiring.Component):
             x.w_rd.eq(w.w_rd),
             x.w_result.eq(w.w_result),
             x.irq_pending.eq(mst.irq_pending),
+            d.prot.eq(mst.prot),
+            x.prot.eq(mst.prot),
         ]
         # The units that span X and M, and the M stage's outside inputs.
         m.d.comb += [

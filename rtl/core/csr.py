@@ -1,16 +1,39 @@
-"""Machine-mode CSR file (M stage): status, trap setup and handling, counters, IDs."""
+"""CSR file (M stage): privilege level, status, trap setup and handling, counters, IDs, PMP,
+triggers."""
 
 from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .isa import CSR, MIP, MISA_VALUE, InterruptCause
+from .isa import (
+    CSR,
+    MCONTROL_TYPE,
+    MIP,
+    MISA_VALUE,
+    PMP_ADDR_RANGE,
+    PMP_CFG_RANGE,
+    TINFO_VALUE,
+    InterruptCause,
+    MControl,
+    PMPCfg,
+    PMPMode,
+)
+from .layouts import protection_layout
+from .pmp import napot_care
 
-__all__ = ["CSRFile"]
+__all__ = ["CSRFile", "check_protection"]
+
+
+def check_protection(pmp_entries, triggers):
+    """Raise ``ValueError`` unless the PMP entry and trigger counts are supported."""
+    if not isinstance(pmp_entries, int) or not 0 <= pmp_entries <= 16:
+        raise ValueError(f"pmp_entries must be an integer in 0..16, not {pmp_entries!r}")
+    if not isinstance(triggers, int) or not 0 <= triggers <= 8:
+        raise ValueError(f"triggers must be an integer in 0..8, not {triggers!r}")
 
 
 class CSRFile(wiring.Component):
-    """The CSRs of an RV32IM machine-mode hart.
+    """The CSRs of an RV32IM hart with M- and U-mode, PMP and Sdtrig triggers.
 
     CSR instructions are executed by the M stage when they commit: ``rdata`` is the old value
     (combinational on ``addr``), and the new value is written at the clock edge. Which CSRs
@@ -24,10 +47,35 @@ class CSRFile(wiring.Component):
     or vectored); ``mepc`` bits 1:0 read 0; ``mcause``, ``mtval``, ``mscratch`` keep all 32 bits;
     ``mcountinhibit`` keeps CY and IR. A CSR write to a counter replaces that cycle's increment.
 
+    Privilege: the hart starts in M-mode with ``mstatus.MPP`` = M. A trap enters M and saves the
+    previous level in MPP; MRET returns to MPP and sets MPP to U. MPP holds M (0b11) or U
+    (0b00): writing 0b01 or 0b10 gives U. ``mstatus.TW`` is writable (the decoder makes WFI
+    in U-mode illegal when it is set); MPRV is not implemented (reads 0). ``mcounteren`` keeps
+    CY, TM, IR (U-mode access to cycle / time / instret), the rest reads 0.
+
+    PMP (``pmp_entries`` entries, G = 0): ``pmpcfg0..3`` hold the configuration bytes
+    (bits 6:5 read 0, W = 1 with R = 0 is written as W = 0), ``pmpaddr0..15`` all 32 bits;
+    the CSRs of entries beyond ``pmp_entries`` (up to pmpcfg15 / pmpaddr63) read 0 and ignore
+    writes. A locked entry (L) ignores writes to its ``pmpcfg`` byte and ``pmpaddr`` until
+    reset, and so does ``pmpaddr[i]`` when entry ``i + 1`` is locked in TOR mode.
+
+    Triggers (``triggers`` of them, Sdtrig): ``tselect`` keeps a value below ``triggers``
+    (other writes are ignored; with one trigger it reads 0); ``tdata1`` is an ``mcontrol``
+    (type 2) with LOAD, STORE, EXECUTE, U and M writable and every other field 0 (a write
+    asking for anything else, e.g. another action or match, keeps U / M but disables the
+    trigger: LOAD = STORE = EXECUTE = 0); ``tdata2`` is the address; ``tdata3`` reads 0;
+    ``tinfo`` reads ``TINFO_VALUE`` (type 2, version 1); ``tcontrol`` keeps MTE and MPTE (a
+    trap into M: MPTE = MTE, MTE = 0; MRET: MTE = MPTE). With no trigger ``tdata1`` reads 0
+    and ``tinfo`` 1.
+
     Parameters
     ----------
     hartid : int
         Value of ``mhartid``.
+    pmp_entries : int
+        PMP entries implemented, 0..16.
+    triggers : int
+        Address-match triggers, 0..8.
 
     Members
     -------
@@ -59,16 +107,22 @@ class CSRFile(wiring.Component):
     irq_waiting : Out(1)
         ``(mip & mie) != 0`` (wakes WFI).
     irq_pending : Out(1)
-        An interrupt must be taken: ``mstatus.MIE`` and ``irq_waiting``.
+        An interrupt must be taken: ``irq_waiting`` and (``mstatus.MIE`` or U-mode).
     irq_cause : Out(4)
         Highest-priority enabled pending interrupt (MEI > MSI > MTI).
+    prot : Out(protection_layout(pmp_entries, triggers))
+        Privilege level, TW, ``mcounteren``, MTE, PMP entries and triggers, for the checks.
     """
 
-    def __init__(self, *, hartid=0):
+    def __init__(self, *, hartid=0, pmp_entries=16, triggers=1):
         if not isinstance(hartid, int) or not 0 <= hartid < 2**32:
             raise ValueError(f"hartid must be a 32-bit unsigned integer, not {hartid!r}")
+        check_protection(pmp_entries, triggers)
         self._hartid = hartid
+        self._pmp_entries = pmp_entries
+        self._triggers = triggers
         super().__init__({
+            "prot": Out(protection_layout(pmp_entries, triggers)),
             "op_valid": In(1), "addr": In(12), "op": In(2), "write": In(1), "wval": In(32),
             "rdata": Out(32),
             "trap": In(1), "trap_interrupt": In(1), "trap_cause": In(4), "trap_tval": In(32),
@@ -93,18 +147,52 @@ class CSRFile(wiring.Component):
         minstret = Signal(64)
         inhibit_cy = Signal()
         inhibit_ir = Signal()
+        priv_m = Signal(init=1)    # current privilege level: M (else U)
+        mpp_m = Signal(init=1)     # mstatus.MPP: M (else U)
+        tw = Signal()              # mstatus.TW
+        counteren = Signal(3)      # mcounteren CY, TM, IR
+        mte = Signal()             # tcontrol.MTE
+        mpte = Signal()            # tcontrol.MPTE
+        npmp, ntrig = self._pmp_entries, self._triggers
+        pmp_cfg = [Signal(8, name=f"pmpcfg{i}") for i in range(npmp)]
+        pmp_addr = [Signal(32, name=f"pmpaddr{i}") for i in range(npmp)]
+        pmp_care = [Signal(32, name=f"pmpcare{i}", init=0xFFFF_FFFE) for i in range(npmp)]
+        tselect = Signal(range(max(ntrig, 1)))
+        trig_ctrl = [Signal(5, name=f"tctrl{i}") for i in range(ntrig)]   # L S X U M
+        trig_addr = [Signal(32, name=f"tdata2_{i}") for i in range(ntrig)]
 
         mip = Signal(12)
         m.d.comb += mip.eq(Cat(Const(0, 3), self.irq_software, Const(0, 3), self.irq_timer,
                                Const(0, 3), self.irq_external))
         mstatus = Signal(32)
         m.d.comb += mstatus.eq(Cat(Const(0, 3), mie_bit, Const(0, 3), mpie_bit, Const(0, 3),
-                                   Const(0b11, 2)))
+                                   mpp_m, mpp_m, Const(0, 8), tw))
+        prot = self.prot
+        m.d.comb += [prot.priv_m.eq(priv_m), prot.tw.eq(tw), prot.counteren.eq(counteren),
+                     prot.mte.eq(mte)]
+        for i in range(npmp):
+            m.d.comb += [prot.pmp_cfg[i].eq(pmp_cfg[i]), prot.pmp_addr[i].eq(pmp_addr[i]),
+                         prot.pmp_care[i].eq(pmp_care[i])]
+        for i in range(ntrig):
+            m.d.comb += [prot.trig_ctrl[i].eq(trig_ctrl[i]), prot.trig_addr[i].eq(trig_addr[i])]
+
+        # The selected trigger's registers as CSR values.
+        tdata1 = Signal(32)
+        tdata2 = Signal(32)
+        for i in range(ntrig):
+            with m.If(tselect == i):
+                c = trig_ctrl[i]
+                m.d.comb += [
+                    tdata1.eq(Cat(c[0:4], Const(0, 2), c[4], Const(0, 21),
+                                  Const(MCONTROL_TYPE, 4))),
+                    tdata2.eq(trig_addr[i]),
+                ]
         active = Signal(12)
         m.d.comb += [
             active.eq(mip & mie),
             self.irq_waiting.eq(active != 0),
-            self.irq_pending.eq(mie_bit & (active != 0)),
+            # M-mode interrupts are always enabled in U-mode (mstatus.MIE only masks them in M).
+            self.irq_pending.eq((mie_bit | ~priv_m) & (active != 0)),
             self.mtvec.eq(mtvec),
             self.mepc.eq(mepc),
         ]
@@ -127,7 +215,16 @@ class CSRFile(wiring.Component):
             CSR.INSTRET: minstret[:32], CSR.INSTRETH: minstret[32:],
             CSR.TIME: self.mtime[:32], CSR.TIMEH: self.mtime[32:],
             CSR.MHARTID: self._hartid,
+            CSR.MCOUNTEREN: counteren,
+            CSR.TSELECT: tselect, CSR.TDATA1: tdata1, CSR.TDATA2: tdata2,
+            CSR.TINFO: TINFO_VALUE if ntrig else 1,
+            CSR.TCONTROL: Cat(Const(0, 3), mte, Const(0, 3), mpte),
         }
+        for k in range((npmp + 3) // 4):
+            values[PMP_CFG_RANGE[0] + k] = Cat(*(pmp_cfg[i] if i < npmp else Const(0, 8)
+                                                 for i in range(4 * k, 4 * k + 4)))
+        for i in range(npmp):
+            values[PMP_ADDR_RANGE[0] + i] = pmp_addr[i]
         with m.Switch(self.addr):
             for csr, value in values.items():
                 with m.Case(csr):
@@ -154,7 +251,32 @@ class CSRFile(wiring.Component):
         with m.If(we):
             with m.Switch(self.addr):
                 with m.Case(CSR.MSTATUS):
-                    m.d.sync += [mie_bit.eq(new[3]), mpie_bit.eq(new[7])]
+                    m.d.sync += [mie_bit.eq(new[3]), mpie_bit.eq(new[7]),
+                                 mpp_m.eq(new[11] & new[12]), tw.eq(new[21])]
+                with m.Case(CSR.MCOUNTEREN):
+                    m.d.sync += counteren.eq(new[0:3])
+                with m.Case(CSR.TCONTROL):
+                    m.d.sync += [mte.eq(new[3]), mpte.eq(new[7])]
+                with m.Case(CSR.TSELECT):
+                    if ntrig > 1:
+                        with m.If(new < ntrig):
+                            m.d.sync += tselect.eq(new)
+                with m.Case(CSR.TDATA1):
+                    # Supported: type 2 (any written type), dmode 0, action 0, match 0,
+                    # chain 0, timing 0, select 0, sizelo 0; otherwise the trigger is off.
+                    unsupported = (new[MControl.MATCH.value:MControl.MATCH.value + 4] != 0) | \
+                        new[MControl.CHAIN.value] | \
+                        (new[MControl.ACTION.value:MControl.ACTION.value + 4] != 0) | \
+                        (new[16:20] != 0)   # sizelo, timing, select
+                    for i in range(ntrig):
+                        with m.If(tselect == i):
+                            m.d.sync += trig_ctrl[i].eq(Cat(
+                                new[0:3] & ~unsupported.replicate(3),
+                                new[MControl.U.value], new[MControl.M.value]))
+                with m.Case(CSR.TDATA2):
+                    for i in range(ntrig):
+                        with m.If(tselect == i):
+                            m.d.sync += trig_addr[i].eq(new)
                 with m.Case(CSR.MIE):
                     m.d.sync += mie.eq(new[:12] & MIP.ALL.value)
                 with m.Case(CSR.MTVEC):
@@ -178,6 +300,25 @@ class CSRFile(wiring.Component):
                 with m.Case(CSR.MINSTRETH):
                     m.d.sync += minstret.eq(Cat(minstret[:32], new))
 
+        # PMP: a locked entry keeps its configuration and address; pmpaddr[i] is also kept
+        # when entry i + 1 is a locked TOR entry. The NAPOT compare mask of the written
+        # address is computed here once (one adder) and kept with it.
+        care = Signal(32)
+        m.d.comb += care.eq(napot_care(new))
+        for i in range(npmp):
+            locked = pmp_cfg[i][PMPCfg["L"]]
+            with m.If(we & (self.addr == PMP_CFG_RANGE[0] + i // 4) & ~locked):
+                byte = new[8 * (i % 4):8 * (i % 4) + 8]
+                m.d.sync += pmp_cfg[i].eq(Cat(byte[0], byte[1] & byte[0], byte[2:5],
+                                              Const(0, 2), byte[7]))
+            addr_locked = locked
+            if i + 1 < npmp:
+                nxt = pmp_cfg[i + 1]
+                addr_locked = addr_locked | (nxt[PMPCfg["L"]] &
+                                             (nxt[3:5] == PMPMode.TOR.value))
+            with m.If(we & (self.addr == PMP_ADDR_RANGE[0] + i) & ~addr_locked):
+                m.d.sync += [pmp_addr[i].eq(new), pmp_care[i].eq(care)]
+
         with m.If(self.trap):
             m.d.sync += [
                 mepc.eq(self.trap_pc & ~3),
@@ -185,7 +326,12 @@ class CSRFile(wiring.Component):
                 mtval.eq(self.trap_tval),
                 mpie_bit.eq(mie_bit),
                 mie_bit.eq(0),
+                priv_m.eq(1),
+                mpp_m.eq(priv_m),
+                mpte.eq(mte),
+                mte.eq(0),
             ]
         with m.Elif(self.mret):
-            m.d.sync += [mie_bit.eq(mpie_bit), mpie_bit.eq(1)]
+            m.d.sync += [mie_bit.eq(mpie_bit), mpie_bit.eq(1), priv_m.eq(mpp_m), mpp_m.eq(0),
+                         mte.eq(mpte)]
         return m

@@ -7,10 +7,12 @@ from amaranth.lib.wiring import In, Out
 from .decoder import Decoder
 from .fetch import FetchLayout
 from .isa import ExceptionCause
-from .layouts import DXLayout
+from .layouts import DXLayout, protection_layout
+from .pmp import PMPCheck
 from .predictor import Predictor
 from .regfile import RegisterFile
 from .stage import Stage, edge_signature
+from .trigger import TriggerMatch
 
 __all__ = ["DStage"]
 
@@ -20,8 +22,11 @@ class DStage(wiring.Component):
 
     The register file is addressed one cycle ahead (by the instruction that will be in D next
     cycle) and written by the W stage; D forwards the W-stage write of the current cycle into
-    its operands itself. A fetch access fault, an illegal instruction, ECALL and EBREAK become
-    the instruction's exception (in that priority) and travel with it to M.
+    its operands itself. An execute-address trigger, a fetch access fault (bus error or PMP),
+    an illegal instruction, ECALL and EBREAK become the instruction's exception (in that
+    priority) and travel with it to M. The privilege state (``prot``) is stable while an
+    instruction is in D: everything that changes it (trap, MRET, a PMP or trigger CSR write)
+    flushes the pipeline.
 
     Parameters
     ----------
@@ -32,6 +37,8 @@ class DStage(wiring.Component):
         Predict in D (:class:`~.predictor.Predictor`) and redirect fetch to ``d_target``.
     bht_entries, ras_depth : int
         Branch history table and return address stack of the predictor (with ``predictor``).
+    pmp_entries, triggers : int
+        PMP entries and address triggers of the CSR file.
     x_bht_update, x_bht_pc, x_bht_ctr, x_bht_agree : In
         Training of the history table by X (the predictor's ``x_*`` members).
 
@@ -48,6 +55,8 @@ class DStage(wiring.Component):
     w_rd : In(5)
         Register written by W this cycle (0: none).
     w_result : In(32)
+    prot : In(protection_layout(pmp_entries, triggers))
+        Privilege state from the CSR file.
     d_redirect : Out(1)
         Redirect fetch to ``d_target`` (the first cycle in D of an instruction whose
         prediction differs from the path fetch took).
@@ -61,12 +70,16 @@ class DStage(wiring.Component):
         The instruction handed to X.
     """
 
-    def __init__(self, *, forwarding=True, predictor=True, bht_entries=0, ras_depth=0):
+    def __init__(self, *, forwarding=True, predictor=True, bht_entries=0, ras_depth=0,
+                 pmp_entries=16, triggers=1):
         self._forwarding = bool(forwarding)
         self._predictor = bool(predictor)
         self._bht_entries = bht_entries
         self._ras_depth = ras_depth
+        self._pmp_entries = pmp_entries
+        self._triggers = triggers
         super().__init__({
+            "prot": In(protection_layout(pmp_entries, triggers)),
             "f": In(stream.Signature(FetchLayout)),
             "x_hold": In(1),
             "x_redirect": In(1),
@@ -125,14 +138,36 @@ class DStage(wiring.Component):
             dx.insn.eq(fd.insn),
             dx.dec.eq(dec),
         ]
-        with m.If(fd.err):
+        prot = self.prot
+        m.d.comb += [decoder.priv_m.eq(prot.priv_m), decoder.tw.eq(prot.tw),
+                     decoder.counteren.eq(prot.counteren)]
+        fetch_denied = Signal()
+        exec_hit = Signal()
+        if self._pmp_entries:
+            m.submodules.pmp = pmp = PMPCheck(self._pmp_entries)
+            m.d.comb += [pmp.cfg.eq(prot.pmp_cfg), pmp.pmpaddr.eq(prot.pmp_addr),
+                         pmp.care.eq(prot.pmp_care),
+                         pmp.priv_m.eq(prot.priv_m), pmp.access.eq(0b100), pmp.addr.eq(fd.pc),
+                         fetch_denied.eq(pmp.fault)]
+        if self._triggers:
+            m.submodules.trigger = trigger = TriggerMatch(self._triggers)
+            m.d.comb += [trigger.ctrl.eq(prot.trig_ctrl), trigger.tdata2.eq(prot.trig_addr),
+                         trigger.priv_m.eq(prot.priv_m), trigger.mte.eq(prot.mte),
+                         trigger.kind.eq(0b100), trigger.addr.eq(fd.pc),
+                         exec_hit.eq(trigger.hit)]
+        with m.If(exec_hit):
+            m.d.comb += [dx.exc.valid.eq(1), dx.exc.cause.eq(ExceptionCause.BREAKPOINT),
+                         dx.exc.tval.eq(fd.pc)]
+        with m.Elif(fd.err | fetch_denied):
             m.d.comb += [dx.exc.valid.eq(1), dx.exc.cause.eq(ExceptionCause.INSN_ACCESS_FAULT),
                          dx.exc.tval.eq(fd.pc)]
         with m.Elif(dec.illegal):
             m.d.comb += [dx.exc.valid.eq(1), dx.exc.cause.eq(ExceptionCause.ILLEGAL_INSN),
                          dx.exc.tval.eq(fd.insn)]
         with m.Elif(dec.ecall):
-            m.d.comb += [dx.exc.valid.eq(1), dx.exc.cause.eq(ExceptionCause.ECALL_M)]
+            m.d.comb += [dx.exc.valid.eq(1),
+                         dx.exc.cause.eq(Mux(prot.priv_m, ExceptionCause.ECALL_M,
+                                             ExceptionCause.ECALL_U))]
         with m.Elif(dec.ebreak):
             m.d.comb += [dx.exc.valid.eq(1), dx.exc.cause.eq(ExceptionCause.BREAKPOINT),
                          dx.exc.tval.eq(fd.pc)]

@@ -6,7 +6,11 @@ from amaranth.lib.wiring import In, Out
 
 from .isa import (
     CSR,
+    FLUSH_RANGES,
     HPM_RANGES,
+    PMP_ADDR_RANGE,
+    PMP_CFG_RANGE,
+    ZERO_RANGES,
     Funct3Branch,
     Funct3Mem,
     Funct3MiscMem,
@@ -78,6 +82,7 @@ DecodedLayout = data.StructLayout({
     "csr_addr": 12,
     "csr_write": 1,  # the CSR instruction writes its CSR (CSRRW*, or rs1/uimm != 0)
     "csr_imm":  1,   # the CSR operand is the zero-extended rs1 field
+    "csr_flush": 1,  # a CSR write after which younger instructions are refetched
     "ecall":    1,
     "ebreak":   1,
     "mret":     1,
@@ -92,28 +97,46 @@ def _csr_known(addr):
     hit = Const(0)
     for csr in CSR:
         hit = hit | (addr == csr.value)
-    for first, last in HPM_RANGES:
+    for first, last in (*HPM_RANGES, PMP_CFG_RANGE, PMP_ADDR_RANGE, *ZERO_RANGES):
+        hit = hit | ((addr >= first) & (addr <= last))
+    return hit
+
+
+def _in_ranges(addr, ranges):
+    hit = Const(0)
+    for first, last in ranges:
         hit = hit | ((addr >= first) & (addr <= last))
     return hit
 
 
 class Decoder(wiring.Component):
-    """Combinational decoder for RV32IM + Zicsr in machine mode.
+    """Combinational decoder for RV32IM + Zicsr in M- and U-mode.
 
     Every encoding that is not a defined RV32IM / Zicsr / Zifencei / machine-mode instruction
     sets ``decoded.illegal`` (including compressed encodings, reserved ``funct`` values, shifts
     with ``imm[11:5]`` other than the defined ones, unknown CSRs and writes to read-only CSRs).
-    When ``illegal`` is set the other fields must be ignored.
+    In U-mode (``priv_m`` = 0) also: CSRs above U level (number bits 9:8 != 0), the counters
+    cycle / time / instret unless enabled in ``mcounteren``, hpmcounter3..31(h), MRET, and WFI
+    when ``mstatus.TW`` is set. When ``illegal`` is set the other fields must be ignored.
 
     Members
     -------
     insn : In(32)
         Instruction bits.
+    priv_m : In(1, init=1)
+        The instruction executes in M-mode (else U-mode).
+    tw : In(1)
+        ``mstatus.TW``.
+    counteren : In(3)
+        ``mcounteren`` CY, TM, IR.
     decoded : Out(DecodedLayout)
         Control fields; see :data:`DecodedLayout`.
     """
 
     insn: In(32)
+    priv_m: In(1, init=1)
+    tw: In(1)
+    counteren: In(3)
     decoded: Out(DecodedLayout)
 
     def elaborate(self, platform):
@@ -251,9 +274,9 @@ class Decoder(wiring.Component):
                             with m.Case(PrivInsn.EBREAK):
                                 m.d.comb += d.ebreak.eq(1)
                             with m.Case(PrivInsn.MRET):
-                                m.d.comb += d.mret.eq(1)
+                                m.d.comb += [d.mret.eq(1), illegal.eq(~self.priv_m)]
                             with m.Case(PrivInsn.WFI):
-                                m.d.comb += d.wfi.eq(1)
+                                m.d.comb += [d.wfi.eq(1), illegal.eq(~self.priv_m & self.tw)]
                             with m.Default():
                                 m.d.comb += illegal.eq(1)
                     with m.Case(Funct3System.CSRRW, Funct3System.CSRRS, Funct3System.CSRRC,
@@ -262,13 +285,21 @@ class Decoder(wiring.Component):
                         # CSRRW* always write; CSRRS*/CSRRC* write when rs1 / uimm != 0.
                         write = (funct3[0:2] == 0b01) | (i[15:20] != 0)
                         read_only = i[30:32] == 0b11
+                        addr = i[20:32]
+                        # U-mode: only the user counters, each enabled in mcounteren.
+                        counter = _in_ranges(addr, ((0xC00, 0xC1F), (0xC80, 0xC9F)))
+                        index = addr[0:5]
+                        enabled = (index < 3) & self.counteren.bit_select(index[0:2], 1)
+                        user_ok = (addr[8:10] == 0) & ~(counter & ~enabled)
                         m.d.comb += [
                             d.rd_we.eq(1),
                             d.unit.eq(Unit.CSR),
                             d.csr_imm.eq(funct3[2]),
                             d.use_rs1.eq(~funct3[2]),
                             d.csr_write.eq(write),
-                            illegal.eq(~_csr_known(i[20:32]) | (write & read_only)),
+                            d.csr_flush.eq(write & _in_ranges(addr, FLUSH_RANGES)),
+                            illegal.eq(~_csr_known(addr) | (write & read_only) |
+                                       (~self.priv_m & ~user_ok)),
                         ]
                     with m.Default():
                         m.d.comb += illegal.eq(1)

@@ -1,5 +1,5 @@
-"""RV32IM + Zicsr encodings: the one place opcodes, function codes, CSR numbers and trap causes
-are written down.
+"""RV32IM + Zicsr encodings: the one place opcodes, function codes, CSR numbers, trap causes,
+privilege levels, PMP and trigger (Sdtrig) field layouts are written down.
 
 The RTL, the tests' assembler and (later) the firmware header generator all read these enums.
 Every enum has a shape, so it can be used directly in Amaranth expressions and patterns.
@@ -10,7 +10,10 @@ from amaranth.lib import enum
 __all__ = [
     "Opcode", "Funct3Op", "Funct3Branch", "Funct3Mem", "Funct3MulDiv", "Funct3System",
     "Funct3MiscMem", "Funct7", "PrivInsn", "CSR", "HPM_RANGES", "ExceptionCause",
-    "InterruptCause", "MStatus", "MIP", "MISA_VALUE", "csr_is_read_only",
+    "InterruptCause", "MStatus", "MIP", "MISA_VALUE", "csr_is_read_only", "Priv",
+    "csr_min_priv", "PMP_CFG_RANGE", "PMP_ADDR_RANGE", "ZERO_RANGES", "FLUSH_RANGES",
+    "PMPMode", "PMPCfg", "MControl", "MCONTROL_TYPE", "TINFO_VALUE", "TControl",
+    "MCounterEn",
 ]
 
 
@@ -106,6 +109,7 @@ class CSR(enum.Enum, shape=12):
     MISA          = 0x301
     MIE           = 0x304
     MTVEC         = 0x305
+    MCOUNTEREN    = 0x306
     MSTATUSH      = 0x310
     MCOUNTINHIBIT = 0x320
     MSCRATCH      = 0x340
@@ -113,6 +117,12 @@ class CSR(enum.Enum, shape=12):
     MCAUSE        = 0x342
     MTVAL         = 0x343
     MIP           = 0x344
+    TSELECT       = 0x7A0
+    TDATA1        = 0x7A1
+    TDATA2        = 0x7A2
+    TDATA3        = 0x7A3
+    TINFO         = 0x7A4
+    TCONTROL      = 0x7A5
     MCYCLE        = 0xB00
     MINSTRET      = 0xB02
     MCYCLEH       = 0xB80
@@ -141,9 +151,36 @@ HPM_RANGES = (
 )
 
 
+#: PMP CSRs (inclusive ranges): pmpcfg0..15 and pmpaddr0..63 all exist (M-mode only); entries
+#: beyond the core's ``pmp_entries`` read zero and ignore writes.
+PMP_CFG_RANGE = (0x3A0, 0x3AF)
+PMP_ADDR_RANGE = (0x3B0, 0x3EF)
+
+#: Further CSRs that exist, read zero and ignore writes (inclusive ranges): menvcfg(h).
+ZERO_RANGES = (
+    (0x30A, 0x30A),   # menvcfg
+    (0x31A, 0x31A),   # menvcfgh
+)
+
+#: CSRs whose write changes how younger instructions are checked (PMP, triggers): the pipeline
+#: refetches after such a write so that the next instruction sees the new state.
+FLUSH_RANGES = (PMP_CFG_RANGE, PMP_ADDR_RANGE, (0x7A0, 0x7A5))
+
+
 def csr_is_read_only(addr):
     """Whether CSR number ``addr`` is read-only by the address convention (bits 11:10 == 0b11)."""
     return (addr >> 10) & 0b11 == 0b11
+
+
+def csr_min_priv(addr):
+    """Lowest privilege level that may access CSR ``addr`` (bits 9:8 of the number)."""
+    return (addr >> 8) & 0b11
+
+
+class Priv(enum.Enum, shape=2):
+    """Privilege levels implemented: user and machine (no supervisor mode)."""
+    U = 0b00
+    M = 0b11
 
 
 class ExceptionCause(enum.Enum, shape=4):
@@ -156,6 +193,7 @@ class ExceptionCause(enum.Enum, shape=4):
     LOAD_ACCESS_FAULT  = 5
     STORE_MISALIGNED   = 6
     STORE_ACCESS_FAULT = 7
+    ECALL_U            = 8
     ECALL_M            = 11
 
 
@@ -170,7 +208,9 @@ class MStatus(enum.Enum, shape=5):
     """Bit positions in ``mstatus``."""
     MIE = 3
     MPIE = 7
-    MPP = 11   # two bits, reads as 0b11 (machine mode only)
+    MPP = 11   # two bits: 0b11 (M) or 0b00 (U); a write of 0b01 / 0b10 gives U
+    MPRV = 17  # not implemented: reads 0
+    TW = 21    # timeout wait: WFI in U-mode is an illegal instruction when set
 
 
 class MIP(enum.Enum, shape=12):
@@ -181,5 +221,56 @@ class MIP(enum.Enum, shape=12):
     ALL = (1 << 3) | (1 << 7) | (1 << 11)
 
 
-#: ``misa``: MXL = 1 (32 bit), extensions I and M.
-MISA_VALUE = (1 << 30) | (1 << 8) | (1 << 12)
+class MCounterEn(enum.Enum, shape=5):
+    """Bit positions in ``mcounteren`` (the others read 0): U-mode may read cycle / time /
+    instret when the bit is set."""
+    CY = 0
+    TM = 1
+    IR = 2
+
+
+class PMPMode(enum.Enum, shape=2):
+    """Address-matching mode of a PMP entry (``pmpcfg`` field A)."""
+    OFF   = 0
+    TOR   = 1
+    NA4   = 2
+    NAPOT = 3
+
+
+#: One PMP entry's configuration byte. Bits 6:5 read 0; W = 1 with R = 0 is reserved and
+#: written as W = 0.
+PMPCfg = {"R": 0, "W": 1, "X": 2, "A": 3, "L": 7}   # bit positions (A is two bits)
+
+
+class MControl(enum.Enum, shape=5):
+    """Bit positions in ``tdata1`` as ``mcontrol`` (type 2). Implemented: LOAD, STORE,
+    EXECUTE, U, M (writable); TYPE reads 2; every other field reads 0 (dmode, maskmax, hit,
+    select, timing = before, sizelo = any, action = breakpoint exception, chain, match =
+    equal, S, H)."""
+    LOAD    = 0
+    STORE   = 1
+    EXECUTE = 2
+    U       = 3
+    S       = 4
+    M       = 6
+    MATCH   = 7    # four bits
+    CHAIN   = 11
+    ACTION  = 12   # four bits
+    TYPE    = 28   # four bits
+
+
+#: ``tdata1.type`` of an address-match trigger.
+MCONTROL_TYPE = 2
+#: ``tinfo`` of an existing trigger: version 1 (debug spec 1.0), only type 2 supported.
+TINFO_VALUE = (1 << 24) | (1 << MCONTROL_TYPE)
+
+
+class TControl(enum.Enum, shape=5):
+    """Bit positions in ``tcontrol``: M-mode trigger enable and its previous value (a trap
+    into M clears MTE after saving it in MPTE; MRET restores it)."""
+    MTE = 3
+    MPTE = 7
+
+
+#: ``misa``: MXL = 1 (32 bit), extensions I, M and U (user mode).
+MISA_VALUE = (1 << 30) | (1 << 8) | (1 << 12) | (1 << 20)

@@ -3,8 +3,10 @@
 from amaranth.lib import data, enum
 
 from .decoder import DecodedLayout
+from .trigger import TRIGGER_CTRL_BITS
 
-__all__ = ["ResultSrc", "TrapLayout", "DXLayout", "XMLayout", "MWLayout"]
+__all__ = ["ResultSrc", "TrapLayout", "DXLayout", "XMLayout", "MWLayout",
+           "protection_layout"]
 
 
 class ResultSrc(enum.Enum, shape=2):
@@ -54,7 +56,7 @@ XMLayout = data.StructLayout({
     "csr_write": 1,
     "mret":      1,
     "wfi":       1,
-    "fence_i":   1,
+    "fence_i":   1,     # refetch after commit (FENCE.I, or a write to a PMP / trigger CSR)
     "exc":       TrapLayout,
     "irq":       1,     # interrupt marker: the instruction was not executed
 })
@@ -74,3 +76,20 @@ MWLayout = data.StructLayout({
     "mem_rdata": 32,
     "mem_wdata": 32,
 })
+
+
+def protection_layout(pmp_entries, triggers):
+    """The privilege state the CSR file (M stage) hands to the checks in D and X: privilege
+    level, ``mstatus.TW``, ``mcounteren``, ``tcontrol.MTE``, the PMP entries and the trigger
+    settings (arrays of at least one element; unused when the count is 0)."""
+    return data.StructLayout({
+        "priv_m":    1,
+        "tw":        1,
+        "counteren": 3,
+        "mte":       1,
+        "pmp_cfg":   data.ArrayLayout(8, max(1, pmp_entries)),
+        "pmp_addr":  data.ArrayLayout(32, max(1, pmp_entries)),
+        "pmp_care":  data.ArrayLayout(32, max(1, pmp_entries)),   # NAPOT compare masks
+        "trig_ctrl": data.ArrayLayout(TRIGGER_CTRL_BITS, max(1, triggers)),
+        "trig_addr": data.ArrayLayout(32, max(1, triggers)),
+    })

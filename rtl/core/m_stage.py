@@ -5,7 +5,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .csr import CSRFile
-from .layouts import MWLayout, ResultSrc, XMLayout
+from .layouts import MWLayout, ResultSrc, XMLayout, protection_layout
 from .stage import Stage, edge_signature
 from .trap import TrapUnit
 
@@ -35,6 +35,8 @@ class MStage(wiring.Component):
     ----------
     hartid : int
         Value of ``mhartid``.
+    pmp_entries, triggers : int
+        PMP entries and address triggers (:class:`~.csr.CSRFile`).
 
     Members
     -------
@@ -67,6 +69,8 @@ class MStage(wiring.Component):
         The multiplier's M half (``m_result``).
     irq_pending : Out(1)
         An enabled interrupt is pending (X marks its instruction).
+    prot : Out(protection_layout(pmp_entries, triggers))
+        Privilege level, PMP and trigger state for the checks in D and X.
     m_busy : Out(1)
         M waits (bus answer, WFI): every older stage holds.
     m_redirect : Out(1)
@@ -82,9 +86,12 @@ class MStage(wiring.Component):
         The instruction handed to W (committed, trapped, or an interrupt taken).
     """
 
-    def __init__(self, *, hartid=0):
+    def __init__(self, *, hartid=0, pmp_entries=16, triggers=1):
         self._hartid = hartid
+        self._pmp_entries = pmp_entries
+        self._triggers = triggers
         super().__init__({
+            "prot": Out(protection_layout(pmp_entries, triggers)),
             "xm": In(edge_signature(XMLayout)),
             "dbus_rvalid": In(1),
             "dbus_err": In(1),
@@ -119,7 +126,8 @@ class MStage(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.stage = mst = Stage(XMLayout)
-        m.submodules.csr = csr = CSRFile(hartid=self._hartid)
+        m.submodules.csr = csr = CSRFile(hartid=self._hartid, pmp_entries=self._pmp_entries,
+                                         triggers=self._triggers)
         m.submodules.trap = trap = TrapUnit()
 
         xm = mst.payload
@@ -155,6 +163,7 @@ class MStage(wiring.Component):
             self.m_late.eq(xm.src != ResultSrc.X),
             self.m_result.eq(xm.result),
             self.irq_pending.eq(csr.irq_pending),
+            self.prot.eq(csr.prot),
         ]
         m.d.comb += [
             trap.valid.eq(mst.valid),

@@ -1,6 +1,6 @@
 """X stage: operands, ALU, shifts, branches, division, the data request, interrupt sampling."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import C, Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -12,12 +12,14 @@ from .decoder import Unit
 from .divider import Divider
 from .divider_serial import SerialDivider
 from .isa import ExceptionCause
-from .layouts import DXLayout, ResultSrc, XMLayout
+from .layouts import DXLayout, ResultSrc, XMLayout, protection_layout
 from .operands import OperandSelect
 from .options import CoreOptions
+from .pmp import PMPCheck
 from .shift_product import ShiftProduct
 from .shifter import Shifter
 from .stage import Stage, edge_signature
+from .trigger import TriggerMatch
 
 __all__ = ["XStage"]
 
@@ -29,9 +31,11 @@ class XStage(wiring.Component):
     resolves branches and jumps (redirecting fetch on a misprediction), runs divisions, and
     issues the data request as the instruction leaves X: only when M will not redirect and
     never depending on a grant (the first access of a split misaligned access; M sends the
-    second). Misaligned branch / jump targets become the instruction's exception. A pending
-    interrupt marks the instruction instead of executing it (unless a data request of it
-    waits for its grant).
+    second). Misaligned branch / jump targets, load / store address triggers and accesses PMP
+    denies (either word of a split access; mtval is the first byte of the denied word) become
+    the instruction's exception (in that priority; a denied access never reaches the bus). A
+    pending interrupt marks the instruction instead of executing it (unless a data request of
+    it waits for its grant).
 
     The load/store unit and the multiplier span X and M; the core connects their X halves to
     the ``lsu_*`` and ``mul_*`` members.
@@ -40,6 +44,8 @@ class XStage(wiring.Component):
     ----------
     options : CoreOptions
         ``forwarding``, ``shift_in_multiplier``, ``predictor`` and ``serial_divider`` apply.
+    pmp_entries, triggers : int
+        PMP entries and address triggers of the CSR file.
 
     Members
     -------
@@ -62,6 +68,8 @@ class XStage(wiring.Component):
     w_result : In(32)
     irq_pending : In(1)
         An enabled interrupt is pending (from the CSR file).
+    prot : In(protection_layout(pmp_entries, triggers))
+        Privilege state from the CSR file.
     dbus : Out(BusSignature())
         Data request; the answer members are not used here (M takes the answer).
     lsu_funct3, lsu_base, lsu_offset, lsu_store_data : Out
@@ -89,12 +97,15 @@ class XStage(wiring.Component):
         The instruction handed to M.
     """
 
-    def __init__(self, options=None):
+    def __init__(self, options=None, *, pmp_entries=16, triggers=1):
         options = CoreOptions() if options is None else options
         if not isinstance(options, CoreOptions):
             raise TypeError(f"options must be a CoreOptions, not {options!r}")
         self._options = options
+        self._pmp_entries = pmp_entries
+        self._triggers = triggers
         super().__init__({
+            "prot": In(protection_layout(pmp_entries, triggers)),
             "dx": In(edge_signature(DXLayout)),
             "d_rs1": In(32),
             "d_rs2": In(32),
@@ -230,6 +241,35 @@ class XStage(wiring.Component):
         is_load = xd.unit == Unit.LOAD
         is_mem = is_load | (xd.unit == Unit.STORE)
 
+        # ---- privilege checks of the data access ----------------------------------------
+        prot = self.prot
+        denied = Signal()       # PMP denies the access (either word of a split access)
+        denied_tval = Signal(32)
+        watch = Signal()        # a load / store address trigger fires
+        if self._pmp_entries:
+            # A split misaligned access is checked on both words before its first request, so
+            # a denied second word leaves no partial access (no register write, no store).
+            second = Signal(32)
+            m.d.comb += second.eq(Cat(C(0, 2), self.lsu_addr[2:] + 1))
+            for name, addr in (("pmp", self.lsu_addr), ("pmp_hi", second)):
+                pmp = PMPCheck(self._pmp_entries)
+                m.submodules[name] = pmp
+                m.d.comb += [pmp.cfg.eq(prot.pmp_cfg), pmp.pmpaddr.eq(prot.pmp_addr),
+                             pmp.care.eq(prot.pmp_care), pmp.priv_m.eq(prot.priv_m),
+                             pmp.access.eq(Mux(is_load, 0b001, 0b010)), pmp.addr.eq(addr)]
+                if name == "pmp":
+                    lo_fault = pmp.fault
+                else:
+                    hi_fault = pmp.fault & self.lsu_split
+            m.d.comb += [denied.eq(lo_fault | hi_fault),
+                         denied_tval.eq(Mux(lo_fault, self.lsu_addr, second))]
+        if self._triggers:
+            m.submodules.trigger = trigger = TriggerMatch(self._triggers)
+            m.d.comb += [trigger.ctrl.eq(prot.trig_ctrl), trigger.tdata2.eq(prot.trig_addr),
+                         trigger.priv_m.eq(prot.priv_m), trigger.mte.eq(prot.mte),
+                         trigger.kind.eq(Mux(is_load, 0b001, 0b010)),
+                         trigger.addr.eq(self.lsu_addr), watch.eq(trigger.hit)]
+
         # ---- exceptions found in X, and interrupt sampling -------------------------------
         x_exc = Signal(xp.exc.shape())
         with m.If(xp.exc.valid):
@@ -237,6 +277,14 @@ class XStage(wiring.Component):
         with m.Elif(branch.misaligned):
             m.d.comb += [x_exc.valid.eq(1), x_exc.cause.eq(ExceptionCause.INSN_MISALIGNED),
                          x_exc.tval.eq(branch.target)]
+        with m.Elif(is_mem & watch):
+            m.d.comb += [x_exc.valid.eq(1), x_exc.cause.eq(ExceptionCause.BREAKPOINT),
+                         x_exc.tval.eq(self.lsu_addr)]
+        with m.Elif(is_mem & denied):
+            m.d.comb += [x_exc.valid.eq(1),
+                         x_exc.cause.eq(Mux(is_load, ExceptionCause.LOAD_ACCESS_FAULT,
+                                            ExceptionCause.STORE_ACCESS_FAULT)),
+                         x_exc.tval.eq(denied_tval)]
         req_held = Signal()   # a data request was presented and not yet granted
         irq_mark = Signal()
         m.d.comb += irq_mark.eq(x.valid & self.irq_pending & ~req_held & ~xp.exc.valid)
@@ -301,7 +349,7 @@ class XStage(wiring.Component):
             xm.csr_write.eq(xd.csr_write),
             xm.mret.eq(ok & xd.mret),
             xm.wfi.eq(ok & xd.wfi),
-            xm.fence_i.eq(ok & xd.fence_i),
+            xm.fence_i.eq(ok & (xd.fence_i | xd.csr_flush)),
             xm.exc.eq(Mux(irq_mark, 0, x_exc)),
             xm.irq.eq(irq_mark),
         ]

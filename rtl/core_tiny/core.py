@@ -1,21 +1,24 @@
-"""The tiny control core: RV32IM + Zicsr, machine mode, one instruction at a time."""
+"""The tiny control core: RV32IM + Zicsr, M- and U-mode, PMP, triggers, one instruction at a
+time."""
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import C, Cat, Const, Module, Mux, Signal
 from amaranth.lib import enum, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..bus.signature import BusSignature
 from ..core.alu import ALU
-from ..core.csr import CSRFile
+from ..core.csr import CSRFile, check_protection
 from ..core.decoder import Decoder, Unit
 from ..core.divider_serial import SerialDivider
 from ..core.isa import ExceptionCause
 from ..core.loadstore import LoadStoreUnit
 from ..core.multiplier import Multiplier
 from ..core.operands import OperandSelect
+from ..core.pmp import PMPCheck
 from ..core.regfile import RegisterFile
 from ..core.rvfi import RVFISignature
 from ..core.shift_product import ShiftProduct
+from ..core.trigger import TriggerMatch
 
 __all__ = ["TinyCore"]
 
@@ -30,7 +33,8 @@ class _State(enum.Enum, shape=3):
 
 
 class TinyCore(wiring.Component):
-    """Multi-cycle RV32IM + Zicsr machine-mode core with precise traps and interrupts.
+    """Multi-cycle RV32IM + Zicsr core (M- and U-mode, PMP, triggers) with precise traps and
+    interrupts.
 
     A drop-in for :class:`dure.rtl.core.core.Core` (same ports, same architectural
     behaviour: results, traps, CSRs and their WARL choices, retirement order; see
@@ -55,6 +59,10 @@ class TinyCore(wiring.Component):
         Address of the first instruction (4-byte aligned).
     hartid : int
         Value of ``mhartid``.
+    pmp_entries : int
+        PMP entries implemented (0..16).
+    triggers : int
+        Sdtrig address-match triggers (0..8).
 
     Members
     -------
@@ -84,13 +92,16 @@ class TinyCore(wiring.Component):
     mtime: In(64)
     rvfi: Out(RVFISignature())
 
-    def __init__(self, *, reset_vector=0x8000_0000, hartid=0):
+    def __init__(self, *, reset_vector=0x8000_0000, hartid=0, pmp_entries=16, triggers=1):
         if not isinstance(reset_vector, int) or reset_vector % 4 or \
                 not 0 <= reset_vector < 2**32:
             raise ValueError(f"reset_vector must be a 4-byte aligned 32-bit address, "
                              f"not {reset_vector!r}")
         self._reset_vector = reset_vector
         self._hartid = hartid
+        check_protection(pmp_entries, triggers)
+        self._pmp_entries = pmp_entries
+        self._triggers = triggers
         super().__init__()
 
     def elaborate(self, platform):
@@ -104,7 +115,8 @@ class TinyCore(wiring.Component):
         m.submodules.lsu = lsu = LoadStoreUnit()
         m.submodules.multiplier = multiplier = Multiplier()
         m.submodules.divider = divider = SerialDivider()
-        m.submodules.csr = csr = CSRFile(hartid=self._hartid)
+        m.submodules.csr = csr = CSRFile(hartid=self._hartid, pmp_entries=self._pmp_entries,
+                                         triggers=self._triggers)
 
         state = Signal(_State)
         pc = Signal(32, init=self._reset_vector)
@@ -121,7 +133,9 @@ class TinyCore(wiring.Component):
 
         ibus, dbus = self.ibus, self.dbus
         dec = decoder.decoded
-        m.d.comb += decoder.insn.eq(ir)
+        prot = csr.prot
+        m.d.comb += [decoder.insn.eq(ir), decoder.priv_m.eq(prot.priv_m),
+                     decoder.tw.eq(prot.tw), decoder.counteren.eq(prot.counteren)]
         rs1, rs2 = regfile.rdata1, regfile.rdata2
 
         # ---- fetch -----------------------------------------------------------------------
@@ -183,23 +197,64 @@ class TinyCore(wiring.Component):
             lsu.m_rdata.eq(dbus.rdata),
         ]
 
+        # ---- privilege checks: the fetch (pc) and the data access (total) ---------------
+        fetch_denied = Signal()
+        data_denied_lo = Signal()
+        data_denied_hi = Signal()   # the second word of a split (misaligned) access
+        exec_hit = Signal()
+        data_hit = Signal()
+        kind = Mux(is_load, 0b001, 0b010)
+        second_word = Signal(32)
+        m.d.comb += second_word.eq(Cat(C(0, 2), total[2:] + 1))
+        for name, addr, access, out in (("pmp_i", pc, 0b100, fetch_denied),
+                                        ("pmp_d", total, kind, data_denied_lo),
+                                        ("pmp_d2", second_word, kind, data_denied_hi)):
+            if self._pmp_entries:
+                pmp = PMPCheck(self._pmp_entries)
+                m.submodules[name] = pmp
+                m.d.comb += [pmp.cfg.eq(prot.pmp_cfg), pmp.pmpaddr.eq(prot.pmp_addr),
+                             pmp.care.eq(prot.pmp_care),
+                             pmp.priv_m.eq(prot.priv_m), pmp.access.eq(access),
+                             pmp.addr.eq(addr), out.eq(pmp.fault)]
+        # Both words of a split access are checked before its first request.
+        data_denied = Signal()
+        m.d.comb += data_denied.eq(data_denied_lo | (data_denied_hi & lsu.x_split))
+        for name, addr, access, out in (("trigger_i", pc, 0b100, exec_hit),
+                                        ("trigger_d", total, kind, data_hit)):
+            if self._triggers:
+                trigger = TriggerMatch(self._triggers)
+                m.submodules[name] = trigger
+                m.d.comb += [trigger.ctrl.eq(prot.trig_ctrl), trigger.tdata2.eq(prot.trig_addr),
+                             trigger.priv_m.eq(prot.priv_m), trigger.mte.eq(prot.mte),
+                             trigger.kind.eq(access), trigger.addr.eq(addr), out.eq(trigger.hit)]
+
         # ---- exceptions found in EXEC ----------------------------------------------------
         exc = Signal()
         exc_cause = Signal(4)
         exc_tval = Signal(32)
-        with m.If(ierr):
+        with m.If(exec_hit):
+            m.d.comb += [exc.eq(1), exc_cause.eq(ExceptionCause.BREAKPOINT), exc_tval.eq(pc)]
+        with m.Elif(ierr | fetch_denied):
             m.d.comb += [exc.eq(1), exc_cause.eq(ExceptionCause.INSN_ACCESS_FAULT),
                          exc_tval.eq(pc)]
         with m.Elif(dec.illegal):
             m.d.comb += [exc.eq(1), exc_cause.eq(ExceptionCause.ILLEGAL_INSN),
                          exc_tval.eq(ir)]
         with m.Elif(dec.ecall):
-            m.d.comb += [exc.eq(1), exc_cause.eq(ExceptionCause.ECALL_M)]
+            m.d.comb += [exc.eq(1), exc_cause.eq(Mux(prot.priv_m, ExceptionCause.ECALL_M,
+                                                     ExceptionCause.ECALL_U))]
         with m.Elif(dec.ebreak):
             m.d.comb += [exc.eq(1), exc_cause.eq(ExceptionCause.BREAKPOINT), exc_tval.eq(pc)]
         with m.Elif(taken & target[1]):
             m.d.comb += [exc.eq(1), exc_cause.eq(ExceptionCause.INSN_MISALIGNED),
                          exc_tval.eq(target)]
+        with m.Elif(is_mem & data_hit):
+            m.d.comb += [exc.eq(1), exc_cause.eq(ExceptionCause.BREAKPOINT), exc_tval.eq(total)]
+        with m.Elif(is_mem & data_denied):
+            m.d.comb += [exc.eq(1),
+                         exc_cause.eq(Mux(is_load, ExceptionCause.LOAD_ACCESS_FAULT,
+                                          ExceptionCause.STORE_ACCESS_FAULT)),
+                         exc_tval.eq(Mux(data_denied_lo, total, second_word))]
 
         # ---- multiplier (MUL*, and shifts as products) and divider -----------------------
         in_exec = state == _State.EXEC

@@ -19,9 +19,11 @@ def check_core(name):
                          f"{', '.join(CORE_VARIANTS)}")
 
 
-def make_core(name, *, reset_vector, hartid=0):
-    """A new core of variant ``name``; every variant has the same ports and ISA behaviour."""
+def make_core(name, *, reset_vector, hartid=0, pmp_entries=16, triggers=1):
+    """A new core of variant ``name``; every variant has the same ports and ISA behaviour
+    (with ``pmp_entries`` PMP entries and ``triggers`` address triggers)."""
     check_core(name)
+    prot = dict(pmp_entries=pmp_entries, triggers=triggers)
     if name == "tiny":
-        return TinyCore(reset_vector=reset_vector, hartid=hartid)
-    return Core(reset_vector=reset_vector, hartid=hartid, options=core_options(name))
+        return TinyCore(reset_vector=reset_vector, hartid=hartid, **prot)
+    return Core(reset_vector=reset_vector, hartid=hartid, options=core_options(name), **prot)

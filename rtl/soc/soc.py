@@ -148,7 +148,8 @@ class Soc(wiring.Component):
         config = self._config
         regions = {region.name: region for region in config.regions}
 
-        core = make_core(config.core, reset_vector=config.reset_vector)
+        core = make_core(config.core, reset_vector=config.reset_vector,
+                         pmp_entries=config.pmp_entries, triggers=config.triggers)
         m.submodules.hold_gate = gate = HoldGate()
         m.d.comb += gate.hold.eq(self.hold)
         m.submodules.core = ResetInserter(gate.core_reset)(core)

@@ -145,13 +145,15 @@ def _bus_process(port, mem, timing, rng, result, name):
 
 
 def run(program, *, max_cycles=3000, ibus=None, dbus=None, seed=0, data=None,
-        err_ranges=(), mtime=0, stop_on_halt=True, irq_schedule=(), options=None):
+        err_ranges=(), mtime=0, stop_on_halt=True, irq_schedule=(), options=None,
+        pmp_entries=16, triggers=1):
     """Run ``program`` (a :class:`Program` or a list of words at RAM_BASE) on a fresh core.
 
     ``irq_schedule``: (cycle, line index, value) events driving the interrupt lines from the
     bench (in addition to the program's own MMIO writes). ``options``: the core's
     :class:`CoreOptions`, or a variant name such as ``"tiny"`` (default: :data:`DEFAULT_OPTIONS`,
-    which the small- and tiny-core tests switch).
+    which the small- and tiny-core tests switch). ``pmp_entries``, ``triggers``: the core's
+    PMP entries and address triggers.
     """
     ibus = ibus or Timing()
     dbus = dbus or Timing()
@@ -160,10 +162,11 @@ def run(program, *, max_cycles=3000, ibus=None, dbus=None, seed=0, data=None,
     for addr, value in (data or {}).items():
         mem.words[addr >> 2] = value
     options = options or DEFAULT_OPTIONS
+    prot = dict(pmp_entries=pmp_entries, triggers=triggers)
     if isinstance(options, str):   # a named variant (dure.rtl.soc.cpu.CORE_VARIANTS)
-        dut = make_core(options, reset_vector=RAM_BASE)
+        dut = make_core(options, reset_vector=RAM_BASE, **prot)
     else:
-        dut = Core(reset_vector=RAM_BASE, options=options)
+        dut = Core(reset_vector=RAM_BASE, options=options, **prot)
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     result = Result(mem=mem)

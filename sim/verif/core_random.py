@@ -42,8 +42,48 @@ TIMINGS = [
 ]
 
 
+def _privileged_setup(p, rng):
+    """PMP entries and a trigger at random around the data area, then MRET to U-mode.
+
+    Entries 0..3: random mode (OFF / TOR / NA4 / NAPOT up to 64 bytes; no TOR for entry 0,
+    whose range would start at 0), permissions and lock bits near ``DATA``; entry 4: NAPOT
+    RWX over the code (32 KiB) or all of RAM (64 KiB, the data area too). The trigger (U bit
+    set, random L / S / X) watches a data word or a unit of the program. Uses x31 (the
+    interrupt handler's register, unused here)."""
+    base = DATA >> 2
+    for i in range(4):
+        mode = rng.choice([0, 1, 2, 3, 3] if i else [0, 2, 3])   # TOR from 0 would cover code
+        addr = base + rng.randrange(-16, 16)
+        if mode == 3:
+            addr = (addr & ~15) | ((1 << rng.randint(0, 3)) - 1)
+        cfg = mode << 3 | rng.choice([0, 1, 3, 4, 5, 7]) | (0x80 if rng.random() < 0.2 else 0)
+        p.li(31, addr)
+        p.csrw(0x3B0 + i, 31)
+        p.li(31, cfg << 8 * i)
+        p.csrrs(0, 0x3A0, 31)
+    p.li(31, (0x8000_0000 >> 2) | (0xFFF if rng.random() < 0.5 else 0x1FFF))
+    p.csrw(0x3B4, 31)
+    p.li(31, (3 << 3 | 7))
+    p.csrw(0x3A1, 31)
+    if rng.random() < 0.7:
+        if rng.random() < 0.6:
+            p.li(31, DATA + rng.randrange(-64, 64, 4))
+        else:
+            p.li(31, 0)    # patched by the caller: a unit's address
+            p.label("trigger_unit")
+        p.csrw(CSR.TDATA2, 31)
+        p.li(31, 2 << 28 | 1 << 3 | rng.choice([1, 2, 3, 4, 7]))
+        p.csrw(CSR.TDATA1, 31)
+    p.li(31, 0x1800)
+    p.csrrc(0, CSR.MSTATUS, 31)
+    p.auipc(31, 0)
+    p.addi(31, 31, 12)
+    p.csrw(CSR.MEPC, 31)
+    p.mret()
+
+
 def random_program(seed, length=60, traps=True, muldiv=True, interrupts=False,
-                   misaligned_data=True):
+                   misaligned_data=True, privileged=False):
     """Random code (units of one or two instructions; branches and jumps land on units).
 
     Traps go to a handler that reads mcause, mtval and mstatus, then resumes at mepc + 4. With
@@ -51,8 +91,10 @@ def random_program(seed, length=60, traps=True, muldiv=True, interrupts=False,
     the line (through the bench's MMIO), reads mepc, mstatus and mtval, takes a nested ECALL
     (saving and restoring mepc and mstatus around it), and returns;
     :func:`irq_region` gives the addresses of that handler. ``misaligned_data`` off keeps every
-    load and store aligned (for a core where misaligned data accesses do not trap); the random
-    choices are the same either way, so a seed gives the same program otherwise.
+    load and store aligned; the random choices are the same either way, so a seed gives the
+    same program otherwise. With ``privileged`` the units run in U-mode under random PMP
+    entries and a random trigger (the handler runs in M and returns to U); CSR accesses in the
+    units then trap as illegal instructions.
     """
     rng = random.Random(seed)
     p = Program()
@@ -67,6 +109,8 @@ def random_program(seed, length=60, traps=True, muldiv=True, interrupts=False,
     for r in REGS:
         v = rng.choice(INTERESTING) if rng.random() < 0.3 else rng.getrandbits(32)
         p.li(r, v)
+    if privileged:
+        _privileged_setup(p, rng)
     for n in range(length):
         p.label(f"u{n}")
         r = rng.random
@@ -153,6 +197,12 @@ def random_program(seed, length=60, traps=True, muldiv=True, interrupts=False,
     patch = Program()
     patch.li(30, table | 1 if interrupts else p._labels["exc"])
     words[0:2] = patch.assemble()
+    if "trigger_unit" in p._labels:
+        at = (p._labels["trigger_unit"] - RAM_BASE) // 4
+        patch = Program()
+        patch.li(31, p._labels[f"u{rng.randrange(length)}"])
+        code = patch.assemble()
+        words[at - len(code):at] = code
     return words
 
 
@@ -209,18 +259,18 @@ def _situation(prev, insn, interrupt):
 
 
 def compare(words, result, data=None, err_ranges=ERR_RANGES, max_steps=5000, skip=None,
-            interrupts=False, seen=None):
+            interrupts=False, seen=None, pmp_entries=16, triggers=1):
     """Check the core's trace against the reference; return the reference.
 
     ``skip``: (first, end) addresses whose records are left out. With ``interrupts``, a
     record with ``intr`` that does not follow a trapping one is an asynchronous interrupt,
     checked and taken in the reference by :func:`take_interrupt`; without, it is an error.
     ``seen`` (a dict) receives counts of what happened: ``("trap", mcause)`` per exception,
-    ``("irq", code)`` per interrupt."""
+    ``("irq", code)`` per interrupt. ``pmp_entries``, ``triggers``: those of the core."""
     mem = MemoryModel(words, err_ranges=err_ranges)
     for addr, value in (data or {}).items():
         mem.words[addr >> 2] = value
-    ref = Reference(mem, RAM_BASE)
+    ref = Reference(mem, RAM_BASE, pmp_entries=pmp_entries, triggers=triggers)
     prev_trap = False
     assert not result.protocol_errors, result.protocol_errors
     trace = [r for r in result.trace if skip is None or not skip[0] <= r["pc_rdata"] < skip[1]]
@@ -257,6 +307,15 @@ def compare(words, result, data=None, err_ranges=ERR_RANGES, max_steps=5000, ski
 def run_random(seed, **kw):
     words = random_program(seed)
     result = run(words, seed=seed, max_cycles=4000, err_ranges=ERR_RANGES, **kw)
+    compare(words, result)
+    return result
+
+
+def run_random_privileged(seed, **kw):
+    """Random program in U-mode under random PMP entries and a trigger (see
+    :func:`random_program`), against the reference."""
+    words = random_program(seed, privileged=True)
+    result = run(words, seed=seed, max_cycles=5000, err_ranges=ERR_RANGES, **kw)
     compare(words, result)
     return result
 

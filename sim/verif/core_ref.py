@@ -1,14 +1,26 @@
-"""A small RV32IM + Zicsr machine-mode reference model producing retirement records.
+"""A small RV32IM + Zicsr reference model (M- and U-mode, PMP, triggers) producing retirement
+records.
 
 Written from the specifications for the core tests (independent of the RTL). Interrupts and
 the cycle counters are not modelled (they depend on timing); everything else is, including
 traps with the core's documented choices: loads and stores at any address, one that crosses a
 word boundary done as two word accesses (a fault on either traps with mtval = the first byte of
 the faulting part; a store whose second part faults keeps its first part written); records use
-wrap-around byte lanes (lane i = the access's byte at an address i modulo 4).
+wrap-around byte lanes (lane i = the access's byte at an address i modulo 4); PMP with G = 0
+checks both words of a split access before either is made; ``mcontrol`` triggers match the
+lowest address, action 0 (see ``rtl/core/README.md``).
 """
 
-from dure.rtl.core.isa import CSR, HPM_RANGES, MISA_VALUE, csr_is_read_only
+from dure.rtl.core.isa import (
+    CSR,
+    HPM_RANGES,
+    MISA_VALUE,
+    PMP_ADDR_RANGE,
+    PMP_CFG_RANGE,
+    TINFO_VALUE,
+    ZERO_RANGES,
+    csr_is_read_only,
+)
 
 M32 = 0xFFFF_FFFF
 
@@ -37,27 +49,103 @@ def _lanes(addr, size):
     return wide & 15, wide >> 4
 
 
+def _next_word(addr):
+    """Address of the word after the one holding ``addr`` (a split access's second part)."""
+    return ((addr >> 2) + 1 << 2) & M32
+
+
 def _bytes_mask(lanes):
     return sum(0xFF << (8 * i) for i in range(4) if lanes >> i & 1)
 
 
+def pmp_allows(cfgs, addrs, priv_m, addr, perm):
+    """PMP decision (G = 0) for an aligned access of at most 4 bytes at ``addr``; ``perm`` is
+    1 (read), 2 (write) or 4 (execute)."""
+    word = addr >> 2
+    for i, (cfg, pa) in enumerate(zip(cfgs, addrs, strict=True)):
+        mode = cfg >> 3 & 3
+        if mode == 1:
+            lo = addrs[i - 1] if i else 0
+            hit = lo <= word < pa
+        elif mode == 2:
+            hit = word == pa
+        elif mode == 3:
+            ones = 0                              # trailing ones: 2 ** (ones + 1) words
+            while ones < 32 and pa >> ones & 1:
+                ones += 1
+            hit = word >> (ones + 1) == pa >> (ones + 1)
+        else:
+            hit = False
+        if hit:
+            if priv_m and not cfg >> 7 & 1:
+                return True
+            return bool(cfg & perm)
+    return priv_m or not cfgs
+
+
 class Reference:
-    def __init__(self, mem, pc):
+    def __init__(self, mem, pc, *, pmp_entries=16, triggers=1):
         self.mem = mem          # MemoryModel (read / write as on the bus)
         self.pc = pc
         self.x = [0] * 32
         self.mie_bit = self.mpie_bit = 0
+        self.priv_m, self.mpp_m, self.tw = 1, 1, 0
         self.csrs = {CSR.MIE: 0, CSR.MTVEC: 0, CSR.MSCRATCH: 0, CSR.MEPC: 0, CSR.MCAUSE: 0,
-                     CSR.MTVAL: 0, CSR.MCOUNTINHIBIT: 0}
+                     CSR.MTVAL: 0, CSR.MCOUNTINHIBIT: 0, CSR.MCOUNTEREN: 0, CSR.TCONTROL: 0}
         self.instret = 0
+        self.pmpcfg = [0] * pmp_entries
+        self.pmpaddr = [0] * pmp_entries
+        self.tselect = 0
+        self.tctrl = [0] * triggers     # tdata1 bits L S X U (3:0) and M (6)
+        self.tdata2 = [0] * triggers
 
     def _known(self, addr):
         return any(addr == c.value for c in CSR) or \
-            any(lo <= addr <= hi for lo, hi in HPM_RANGES)
+            any(lo <= addr <= hi for lo, hi in (*HPM_RANGES, PMP_CFG_RANGE, PMP_ADDR_RANGE,
+                                                *ZERO_RANGES))
+
+    def _user_ok(self, addr):
+        """Whether U-mode may access CSR ``addr`` (an existing one)."""
+        if addr >> 8 & 3:
+            return False
+        if 0xC00 <= addr <= 0xC1F or 0xC80 <= addr <= 0xC9F:
+            n = addr & 31
+            return n < 3 and bool(self.csrs[CSR.MCOUNTEREN] >> n & 1)
+        return True
+
+    def _trigger(self, kind, addr):
+        """Whether a trigger fires: kind 1 load, 2 store, 4 execute."""
+        mte = self.csrs[CSR.TCONTROL] >> 3 & 1
+        for ctrl, t2 in zip(self.tctrl, self.tdata2, strict=True):
+            mode = (ctrl >> 6 & 1 and mte) if self.priv_m else ctrl >> 3 & 1
+            if mode and ctrl & kind and t2 == addr:
+                return True
+        return False
+
+    def _pmp_ok(self, addr, perm):
+        return pmp_allows(self.pmpcfg, self.pmpaddr, self.priv_m, addr, perm)
 
     def _csr_read(self, addr):
+        n = len(self.pmpcfg)
+        if PMP_CFG_RANGE[0] <= addr <= PMP_CFG_RANGE[1]:
+            k = addr - PMP_CFG_RANGE[0]
+            return sum(self.pmpcfg[i] << 8 * (i - 4 * k) for i in range(4 * k, 4 * k + 4)
+                       if i < n)
+        if PMP_ADDR_RANGE[0] <= addr <= PMP_ADDR_RANGE[1]:
+            i = addr - PMP_ADDR_RANGE[0]
+            return self.pmpaddr[i] if i < n else 0
+        ntrig = len(self.tctrl)
+        if addr == CSR.TSELECT.value:
+            return self.tselect
+        if addr == CSR.TDATA1.value:
+            return (2 << 28 | self.tctrl[self.tselect]) if ntrig else 0
+        if addr == CSR.TDATA2.value:
+            return self.tdata2[self.tselect] if ntrig else 0
+        if addr == CSR.TINFO.value:
+            return TINFO_VALUE if ntrig else 1
         if addr == CSR.MSTATUS.value:
-            return self.mie_bit << 3 | self.mpie_bit << 7 | 3 << 11
+            return (self.mie_bit << 3 | self.mpie_bit << 7 | 3 * self.mpp_m << 11 |
+                    self.tw << 21)
         if addr == CSR.MISA.value:
             return MISA_VALUE
         if addr in (CSR.MINSTRET.value, CSR.INSTRET.value):
@@ -71,9 +159,33 @@ class Reference:
 
     def _csr_write(self, addr, v):
         masks = {CSR.MIE: 0x888, CSR.MTVEC: 0xFFFF_FFFD, CSR.MSCRATCH: M32,
-                 CSR.MEPC: 0xFFFF_FFFC, CSR.MCAUSE: M32, CSR.MTVAL: M32, CSR.MCOUNTINHIBIT: 5}
+                 CSR.MEPC: 0xFFFF_FFFC, CSR.MCAUSE: M32, CSR.MTVAL: M32, CSR.MCOUNTINHIBIT: 5,
+                 CSR.MCOUNTEREN: 7, CSR.TCONTROL: 0x88}
+        n = len(self.pmpcfg)
+        if PMP_CFG_RANGE[0] <= addr <= PMP_CFG_RANGE[1]:
+            k = addr - PMP_CFG_RANGE[0]
+            for i in range(4 * k, min(4 * k + 4, n)):
+                b = v >> 8 * (i - 4 * k) & 0xFF
+                if not self.pmpcfg[i] >> 7 & 1:
+                    self.pmpcfg[i] = b & 0x9D | (b & b << 1 & 2)
+        elif PMP_ADDR_RANGE[0] <= addr <= PMP_ADDR_RANGE[1]:
+            i = addr - PMP_ADDR_RANGE[0]
+            locked = i < n and (self.pmpcfg[i] >> 7 & 1 or
+                                i + 1 < n and self.pmpcfg[i + 1] & 0x98 == 0x88)
+            if i < n and not locked:
+                self.pmpaddr[i] = v
+        elif addr == CSR.TSELECT.value:
+            if v < len(self.tctrl):
+                self.tselect = v
+        elif addr == CSR.TDATA1.value and self.tctrl:
+            unsupported = v >> 7 & 0x1F or v >> 12 & 0xF or v >> 16 & 0xF
+            self.tctrl[self.tselect] = v & 0x48 | (0 if unsupported else v & 7)
+        elif addr == CSR.TDATA2.value and self.tctrl:
+            self.tdata2[self.tselect] = v
         if addr == CSR.MSTATUS.value:
             self.mie_bit, self.mpie_bit = v >> 3 & 1, v >> 7 & 1
+            self.mpp_m = int(v >> 11 & 3 == 3)
+            self.tw = v >> 21 & 1
         elif addr == CSR.MINSTRET.value:
             self.instret = (self.instret & ~M32) | v
             return True
@@ -90,6 +202,9 @@ class Reference:
         self.csrs[CSR.MCAUSE] = cause
         self.csrs[CSR.MTVAL] = tval & M32
         self.mpie_bit, self.mie_bit = self.mie_bit, 0
+        self.mpp_m, self.priv_m = self.priv_m, 1
+        tc = self.csrs[CSR.TCONTROL]
+        self.csrs[CSR.TCONTROL] = (tc & 8) << 4
         rec.update(trap=1, rd_addr=0, rd_wdata=0, mem_addr=0, mem_rmask=0, mem_wmask=0,
                    mem_rdata=0, mem_wdata=0)
         self.pc = self.csrs[CSR.MTVEC] & ~3
@@ -102,8 +217,9 @@ class Reference:
         insn, err = self.mem.read(pc >> 2)
         rec = dict(insn=insn, trap=0, pc_rdata=pc, pc_wdata=(pc + 4) & M32, rd_addr=0,
                    rd_wdata=0, mem_addr=0, mem_rmask=0, mem_wmask=0, mem_rdata=0, mem_wdata=0)
-        if err:
-            rec["insn"] = insn
+        if self._trigger(4, pc):
+            return self._trap(rec, 3, pc)
+        if err or not self._pmp_ok(pc, 4):
             return self._trap(rec, 1, pc)
         op, rd, f3 = insn & 0x7F, insn >> 7 & 31, insn >> 12 & 7
         rs1, rs2, f7 = insn >> 15 & 31, insn >> 20 & 31, insn >> 25
@@ -154,6 +270,12 @@ class Reference:
                 addr = (a + imm_i) & M32
                 size = 1 << (f3 & 3)
                 lanes, lanes_hi = _lanes(addr, size)
+                if self._trigger(1, addr):
+                    return self._trap(rec, 3, addr)
+                if not self._pmp_ok(addr, 1):
+                    return self._trap(rec, 5, addr)
+                if lanes_hi and not self._pmp_ok(_next_word(addr), 1):
+                    return self._trap(rec, 5, _next_word(addr))
                 word, err = self.mem.read(addr >> 2)
                 if err:
                     return self._trap(rec, 5, addr)
@@ -174,6 +296,12 @@ class Reference:
             else:
                 addr = (a + imm_s) & M32
                 size = 1 << f3
+                if self._trigger(2, addr):
+                    return self._trap(rec, 3, addr)
+                if not self._pmp_ok(addr, 2):
+                    return self._trap(rec, 7, addr)
+                if (addr & 3) + size > 4 and not self._pmp_ok(_next_word(addr), 2):
+                    return self._trap(rec, 7, _next_word(addr))
                 data = {0: (b & 0xFF) * 0x0101_0101, 1: (b & 0xFFFF) * 0x0001_0001, 2: b}[f3]
                 k = 8 * (addr & 3)
                 data = ((data << k) | (data >> (32 - k))) & M32
@@ -205,19 +333,23 @@ class Reference:
         elif op == 0x73:
             if f3 == 0:
                 if insn == 0x73:
-                    return self._trap(rec, 11, 0)
+                    return self._trap(rec, 11 if self.priv_m else 8, 0)
                 if insn == 0x0010_0073:
                     return self._trap(rec, 3, pc)
-                if insn == 0x3020_0073:
+                if insn == 0x3020_0073 and self.priv_m:
                     self.mie_bit, self.mpie_bit = self.mpie_bit, 1
+                    self.priv_m, self.mpp_m = self.mpp_m, 0
+                    tc = self.csrs[CSR.TCONTROL]
+                    self.csrs[CSR.TCONTROL] = tc & 0x80 | (tc >> 4 & 8)
                     next_pc = self.csrs[CSR.MEPC]
-                elif insn != 0x1050_0073:   # WFI: no interrupts modelled, a no-op
-                    illegal = True
+                elif insn != 0x1050_0073 or not self.priv_m and self.tw:
+                    illegal = True          # WFI: no interrupts modelled, a no-op
             elif f3 != 4:
                 addr = insn >> 20
                 operand = rs1 if f3 & 4 else a
                 write = (f3 & 3) == 1 or rs1 != 0
-                if not self._known(addr) or write and csr_is_read_only(addr):
+                if not self._known(addr) or write and csr_is_read_only(addr) or \
+                        not self.priv_m and not self._user_ok(addr):
                     illegal = True
                 else:
                     old = self._csr_read(addr)

@@ -44,6 +44,8 @@ def test_loadable_ranges():
     ({"ram_size": 128 * 1024, "ram_kind": "spram", "main_size": 1024, "main_kind": "spram"},
      "the SPRAM memories need 6 blocks; there are 4"),
     ({"bus_outstanding": -1}, "bus_outstanding must be an integer >= 0"),
+    ({"pmp_entries": 17}, "pmp_entries must be an integer in 0..16"),
+    ({"triggers": -1}, "triggers must be an integer in 0..8"),
 ])
 def test_bad_values_are_refused_with_a_message(kwargs, message):
     with pytest.raises(ValueError, match=message):

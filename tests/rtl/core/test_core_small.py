@@ -6,7 +6,12 @@ on it too (their ``variant`` fixture): same retirement records and results, othe
 import pytest
 from dure.rtl.core.options import core_options
 from dure.sim.verif import core_bench
-from dure.sim.verif.core_random import TIMINGS, run_random, run_random_interrupts
+from dure.sim.verif.core_random import (
+    TIMINGS,
+    run_random,
+    run_random_interrupts,
+    run_random_privileged,
+)
 
 SMALL = core_options("small")
 
@@ -35,3 +40,9 @@ def test_random_program_small(seed):
 @pytest.mark.parametrize("seed", range(2))
 def test_random_program_with_interrupts_small(seed):
     run_random_interrupts(100 + seed, **TIMINGS[seed % len(TIMINGS)])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_program_privileged_small(seed):
+    """U-mode under random PMP entries and a trigger."""
+    run_random_privileged(100 + seed, **TIMINGS[seed % len(TIMINGS)])

@@ -2,7 +2,7 @@
 
 from amaranth.sim import Simulator
 from dure.rtl.core.csr import CSRFile
-from dure.rtl.core.isa import CSR, MISA_VALUE
+from dure.rtl.core.isa import CSR, MISA_VALUE, TINFO_VALUE
 
 
 def make():
@@ -35,10 +35,12 @@ def test_warl_fields():
     ones = 0xFFFF_FFFF
 
     async def bench(ctx):
-        expect = {CSR.MSTATUS: 0x1888, CSR.MIE: 0x888, CSR.MTVEC: 0xFFFF_FFFD,
+        expect = {CSR.MSTATUS: 0x20_1888, CSR.MIE: 0x888, CSR.MTVEC: 0xFFFF_FFFD,
                   CSR.MEPC: 0xFFFF_FFFC, CSR.MCAUSE: ones, CSR.MTVAL: ones, CSR.MSCRATCH: ones,
                   CSR.MCOUNTINHIBIT: 0b101, CSR.MISA: MISA_VALUE, CSR.MSTATUSH: 0,
-                  CSR.MIP: 0, CSR.MHARTID: 5, CSR.MVENDORID: 0, CSR.MCONFIGPTR: 0}
+                  CSR.MIP: 0, CSR.MHARTID: 5, CSR.MVENDORID: 0, CSR.MCONFIGPTR: 0,
+                  CSR.MCOUNTEREN: 0b111, CSR.TSELECT: 0, CSR.TDATA2: ones, CSR.TDATA3: 0,
+                  CSR.TINFO: TINFO_VALUE, CSR.TCONTROL: 0x88}
         for csr, value in expect.items():
             await csr_op(ctx, dut, csr.value, 1, ones)
             assert await read(ctx, dut, csr.value) == value, csr
@@ -74,7 +76,9 @@ def test_trap_and_mret():
         ctx.set(dut.mret, 1)
         await ctx.tick()
         ctx.set(dut.mret, 0)
-        assert await read(ctx, dut, CSR.MSTATUS.value) == 0x1888
+        # MIE = MPIE, MPIE = 1, MPP = U; back in M-mode (MPP was M).
+        assert await read(ctx, dut, CSR.MSTATUS.value) == 0x0088
+        assert ctx.get(dut.prot.priv_m) == 1
 
     sim.add_testbench(bench)
     sim.run()

@@ -10,7 +10,12 @@ import pytest
 from amaranth.back import verilog
 from dure.rtl.core_tiny.core import TinyCore
 from dure.sim.verif import core_bench, core_random
-from dure.sim.verif.core_random import TIMINGS, run_random, run_random_interrupts
+from dure.sim.verif.core_random import (
+    TIMINGS,
+    run_random,
+    run_random_interrupts,
+    run_random_privileged,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -56,6 +61,12 @@ def test_random_program_tiny(seed):
 @pytest.mark.parametrize("seed", range(2))
 def test_random_program_with_interrupts_tiny(seed):
     run_random_interrupts(200 + seed, **TIMINGS[seed % len(TIMINGS)])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_program_privileged_tiny(seed):
+    """U-mode under random PMP entries and a trigger."""
+    run_random_privileged(200 + seed, **TIMINGS[seed % len(TIMINGS)])
 
 
 @pytest.mark.parametrize("emit, cycles", [

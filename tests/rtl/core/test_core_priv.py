@@ -1,0 +1,452 @@
+"""Privilege on the core: U-mode, PMP and Sdtrig triggers, on every core variant.
+
+Each program's retirement records are compared with the reference model (``compare``), and
+the trap log (mcause, mtval, mepc, mstatus per trap) is checked against the expected list.
+"""
+
+import pytest
+from dure.rtl.core.isa import CSR, MISA_VALUE, TINFO_VALUE, ExceptionCause
+from dure.rtl.core.options import core_options
+from dure.sim.verif import core_bench
+from dure.sim.verif.asm import Program
+from dure.sim.verif.core_bench import IRQ_BASE, RAM_BASE, run
+from dure.sim.verif.core_random import compare
+
+LOG = RAM_BASE + 0x6000          # the handler logs (mcause, mtval, mepc, mstatus) here
+D = RAM_BASE + 0x9000            # data area the PMP entries cover (no bus errors there)
+VARIANTS = {"full": None, "small": core_options("small"), "tiny": "tiny"}
+C = ExceptionCause
+NAPOT, TOR, NA4 = 3 << 3, 1 << 3, 2 << 3
+R, W, X, L = 1, 2, 4, 0x80
+
+
+@pytest.fixture(params=list(VARIANTS))
+def variant(request, monkeypatch):
+    if VARIANTS[request.param] is not None:
+        monkeypatch.setattr(core_bench, "DEFAULT_OPTIONS", VARIANTS[request.param])
+    return request.param
+
+
+def start(p):
+    p.li(1, 0)                   # patched by finish(): the handler
+    p.csrw(CSR.MTVEC, 1)
+    p.li(20, LOG)
+
+
+def handler(p):
+    """Log mcause, mtval, mepc, mstatus; resume at x21 after a fetch fault (mcause 1), else
+    at mepc + 4, in the privilege level the trap came from."""
+    p.label("handler")
+    p.csrr(25, CSR.MCAUSE)
+    p.sw(25, 20, 0)
+    p.csrr(26, CSR.MTVAL)
+    p.sw(26, 20, 4)
+    p.csrr(26, CSR.MEPC)
+    p.sw(26, 20, 8)
+    p.csrr(27, CSR.MSTATUS)
+    p.sw(27, 20, 12)
+    p.addi(20, 20, 16)
+    p.addi(26, 26, 4)
+    p.addi(25, 25, -1)
+    p.bne(25, 0, "resume")
+    p.addi(26, 21, 0)
+    p.label("resume")
+    p.csrw(CSR.MEPC, 26)
+    p.mret()
+
+
+def finish(p):
+    handler(p)
+    words = p.assemble()
+    fix = Program()
+    fix.li(1, p._labels["handler"])
+    words[0:2] = fix.assemble()
+    return words
+
+
+def to_user(p, label):
+    """MRET to ``label`` in U-mode."""
+    p.li(2, 0x1800)
+    p.csrrc(0, CSR.MSTATUS, 2)
+    p.li(2, 0)                   # patched: label address
+    p.label(f"la_{label}")
+    p.csrw(CSR.MEPC, 2)
+    p.mret()
+
+
+def patch_labels(p, words, names):
+    """Fill the ``li x2, 0`` before each ``la_<name>`` with the address of ``name``."""
+    for name in names:
+        at = (p._labels[f"la_{name}"] - RAM_BASE) // 4
+        fix = Program()
+        fix.li(2, p._labels[name])
+        code = fix.assemble()
+        assert len(code) == 2
+        words[at - 2:at] = code
+    return words
+
+
+def log(result, n):
+    return [tuple(result.mem.load_word(LOG + 16 * i + 4 * k) for k in range(4))
+            for i in range(n)]
+
+
+def check(p, names, expected, data=None, **kw):
+    words = patch_labels(p, finish(p), names)
+    result = run(words, data=data, max_cycles=kw.pop("max_cycles", 3000), **kw)
+    compare(words, result, data=data)
+    got = log(result, len(expected) + 1)
+    assert got[:-1] == expected
+    assert got[-1] == (0, 0, 0, 0), "more traps than expected"
+    return result
+
+
+def test_user_mode(variant):
+    p = Program()
+    start(p)
+    p.csrr(3, CSR.MISA)
+    p.li(2, 0x800)
+    p.csrw(CSR.MSTATUS, 2)        # MPP = 0b01: not supported, reads U
+    p.csrr(4, CSR.MSTATUS)
+    p.li(2, 0xFFFF_FFFF)
+    p.csrw(0x3B0, 2)              # pmpaddr0: everything...
+    p.li(2, NAPOT | R | W | X)
+    p.csrw(0x3A0, 2)              # ... RWX for U-mode
+    p.li(2, 0b101)
+    p.csrw(CSR.MCOUNTEREN, 2)     # U may read cycle and instret, not time
+    p.li(2, 1 << 21)
+    p.csrrs(0, CSR.MSTATUS, 2)    # TW: WFI in U-mode is illegal
+    to_user(p, "user")
+    p.label("user")
+    p.addi(5, 0, 7)
+    pcs = {}
+    for name, emit in [("mstatus", lambda: p.csrr(6, CSR.MSTATUS)),
+                       ("mscratch", lambda: p.csrw(CSR.MSCRATCH, 5)),
+                       ("time", lambda: p.csrr(7, CSR.TIME)),
+                       ("cycle", lambda: p.csrr(0, CSR.CYCLE)),   # value not modelled
+                       ("instret", lambda: p.csrr(9, CSR.INSTRET)),
+                       ("hpm", lambda: p.csrr(10, 0xC03)),
+                       ("ecall", p.ecall), ("mret", p.mret), ("wfi", p.wfi),
+                       ("ebreak", p.ebreak)]:
+        pcs[name] = p.pc
+        emit()
+    p.halt()
+    words = patch_labels(p, finish(p), ["user"])
+    result = run(words)
+    compare(words, result)
+    regs = result.regs()
+    assert regs[3] == MISA_VALUE and MISA_VALUE >> 20 & 1
+    assert regs[4] & 0x1800 == 0
+    insn = {RAM_BASE + 4 * i: w for i, w in enumerate(words)}
+    got = log(result, 9)
+    illegal = [(C.ILLEGAL_INSN.value, insn[pcs[n]], pcs[n]) for n in
+               ("mstatus", "mscratch", "time")]
+    assert [g[:3] for g in got] == illegal + [
+        (C.ILLEGAL_INSN.value, insn[pcs["hpm"]], pcs["hpm"]),
+        (C.ECALL_U.value, 0, pcs["ecall"]),
+        (C.ILLEGAL_INSN.value, insn[pcs["mret"]], pcs["mret"]),
+        (C.ILLEGAL_INSN.value, insn[pcs["wfi"]], pcs["wfi"]),
+        (C.BREAKPOINT.value, pcs["ebreak"], pcs["ebreak"]),
+        (0, 0, 0)]
+    # mstatus in the handler: MPP = U (every trap came from U-mode), TW still set.
+    assert all(g[3] & 0x1800 == 0 and g[3] >> 21 & 1 for g in got[:8]), got
+    assert regs[9] > 10           # instret readable in U-mode (cycle too: no trap above)
+
+
+DATA_PROGRAM = [  # (offset from D, U-mode access, expected cause or None)
+    (0x00, "lw", None), (0x00, "sw", C.STORE_ACCESS_FAULT),      # e0 NA4 R beats e4 RW
+    (0x04, "lw", C.LOAD_ACCESS_FAULT),                           # no match: U denied
+    (0x20, "sw", None), (0x2C, "lw", None),                      # e1 NAPOT 16 B, RW
+    (0x30, "lw", C.LOAD_ACCESS_FAULT),                           # just above it
+    (0x1C, "sw", C.STORE_ACCESS_FAULT),                          # just below it
+    (0x40, "lw", None), (0x5C, "lw", None),                      # e3 TOR [0x40, 0x60): R
+    (0x5C, "sw", C.STORE_ACCESS_FAULT),
+    (0x60, "lw", C.LOAD_ACCESS_FAULT), (0x3C, "lw", C.LOAD_ACCESS_FAULT),
+    (0x80, "lw", C.LOAD_ACCESS_FAULT),                           # e6 X only
+]
+
+
+def pmp_setup(p, table):
+    for i, (_cfg, addr) in enumerate(table):
+        p.li(2, addr)
+        p.csrw(0x3B0 + i, 2)
+    for k in range(0, len(table), 4):
+        p.li(2, sum(cfg << 8 * (i - k) for i, (cfg, _) in enumerate(table[k:k + 4], start=k)))
+        p.csrw(0x3A0 + k // 4, 2)
+
+
+def test_pmp_modes_priority_and_faults(variant):
+    p = Program()
+    start(p)
+    pmp_setup(p, [
+        (NA4 | R, D >> 2),                                # e0
+        (NAPOT | R | W, (D + 0x20) >> 2 | 0b1),           # e1: 16 bytes
+        (0, (D + 0x40) >> 2),                             # e2: OFF, TOR bottom of e3
+        (TOR | R, (D + 0x60) >> 2),                       # e3
+        (NA4 | R | W, D >> 2),                            # e4: loses to e0
+        (NAPOT | R | W | X, RAM_BASE >> 2 | 0xFFF),       # e5: code and log, 32 KiB
+        (NAPOT | X, (D + 0x80) >> 2 | 0b11),              # e6: 32 bytes of code, X only
+    ])
+    p.li(10, D)
+    p.li(11, 0x1234_5678)
+    to_user(p, "user")
+    p.label("user")
+    expected = []
+    for off, op, cause in DATA_PROGRAM:
+        if cause is not None:
+            expected.append((cause.value, D + off, p.pc, 0))
+        getattr(p, op)(11, 10, off) if op == "sw" else p.lw(12, 10, off)
+    # Fetch: X-only code runs, a fetch with no matching entry faults (mtval = mepc = address).
+    p.li(13, D + 0x80)
+    p.jalr(21, 13, 0)             # runs D+0x80: addi x14, x0, 42; jalr x0, x21
+    p.li(13, D + 0x100)
+    expected.append((C.INSN_ACCESS_FAULT.value, D + 0x100, D + 0x100, 0))
+    p.jalr(21, 13, 0)             # handler resumes at x21
+    p.halt()
+    code = Program()
+    code.addi(14, 0, 42)
+    code.jalr(0, 21, 0)
+    data = {D + 0x80 + 4 * i: w for i, w in enumerate(code.assemble())}
+    data[D + 0x100] = 0x0000_0013
+    result = check(p, ["user"], expected, data=data)
+    assert result.regs()[14] == 42
+    assert result.mem.load_word(D + 0x20) == 0x1234_5678 and result.mem.load_word(D) == 0
+
+
+def test_pmp_lock(variant):
+    p = Program()
+    start(p)
+    pmp_setup(p, [
+        (NA4 | R | L, D >> 2),                            # e0: locked, applies to M-mode
+        (0, (D + 0x40) >> 2),                             # e1: TOR bottom, locked by e2
+        (TOR | R | L, (D + 0x60) >> 2),                   # e2: locked TOR
+        (NAPOT | R | W, (D + 0x80) >> 2 | 1),             # e3: not locked: M unaffected
+    ])
+    p.li(10, D)
+    p.li(11, 0x55)
+    expected = []
+    p.lw(12, 10, 0)                                       # M may read e0
+    expected.append((C.STORE_ACCESS_FAULT.value, D, p.pc, 0x1800))
+    p.sw(11, 10, 0)                                       # but not write it
+    expected.append((C.STORE_ACCESS_FAULT.value, D + 0x44, p.pc, 0x1800))
+    p.sw(11, 10, 0x44)
+    p.li(11, 0)
+    p.csrw(0x3A0, 11)                                     # e0..e3: only e1 and e3 change
+    p.li(11, 0xFFFF_FFFF)
+    p.csrw(0x3B0, 11)                                     # ignored: e0 locked
+    p.csrw(0x3B1, 11)                                     # ignored: e2 is a locked TOR
+    p.csrw(0x3B2, 11)                                     # ignored: e2 locked
+    p.csrw(0x3B3, 11)                                     # written
+    p.csrr(13, 0x3A0)
+    p.csrr(14, 0x3B0)
+    p.csrr(15, 0x3B1)
+    p.csrr(16, 0x3B2)
+    p.csrr(17, 0x3B3)
+    p.li(11, 0x77)
+    p.sw(11, 10, 0x80)                                    # e3 off now, M-mode: allowed
+    p.halt()
+    result = check(p, [], expected)
+    regs = result.regs()
+    assert regs[13] == (TOR | R | L) << 16 | (NA4 | R | L)
+    assert regs[14:18] == [D >> 2, (D + 0x40) >> 2, (D + 0x60) >> 2, 0xFFFF_FFFF]
+    assert result.mem.load_word(D) == 0 and result.mem.load_word(D + 0x80) == 0x77
+
+
+def test_pmp_csr_warl(variant):
+    p = Program()
+    p.li(2, 0xFFFF_FFFF)
+    p.csrw(0x3B5, 2)
+    p.csrr(3, 0x3B5)              # G = 0: every bit
+    p.li(2, 0x6262_6262)          # bits 6:5 and W without R: read as 0x02 -> 0x00
+    p.csrw(0x3A1, 2)
+    p.csrr(4, 0x3A1)
+    p.li(2, 0x9F1F_0B03)
+    p.csrw(0x3A2, 2)
+    p.csrr(5, 0x3A2)
+    p.csrr(6, 0x3A7)              # beyond 16 entries: zero
+    p.csrw(0x3C0, 2)              # pmpaddr16: writes ignored
+    p.csrr(7, 0x3C0)
+    p.csrw(0x30A, 2)              # menvcfg: zero
+    p.csrr(8, 0x30A)
+    p.li(2, 0)
+    p.csrw(0x3A2, 2)              # e8..e11 off again (e11 was locked: it stays)
+    p.csrr(9, 0x3A2)
+    p.halt()
+    words = p.assemble()
+    result = run(words)
+    compare(words, result)
+    regs = result.regs()
+    assert regs[3] == 0xFFFF_FFFF and regs[4] == 0x0000_0000
+    assert regs[5] == 0x9F1F_0B03 and regs[6] == regs[7] == regs[8] == 0
+    assert regs[9] == 0x9F00_0000
+    assert not any(r["trap"] for r in result.trace)
+
+
+def test_triggers(variant):
+    p = Program()
+    start(p)
+    target = D + 0x10
+    p.li(10, target)
+    p.li(2, 1)
+    p.csrw(CSR.TSELECT, 2)
+    p.csrr(3, CSR.TSELECT)        # one trigger: reads 0
+    p.csrr(4, CSR.TINFO)
+    p.li(2, (2 << 28) | (1 << 12) | (1 << 6) | 0b111)   # action 1: not supported
+    p.csrw(CSR.TDATA1, 2)
+    p.csrr(5, CSR.TDATA1)         # M kept, L / S / X cleared
+    expected = []
+    # Execute trigger in M-mode: only with tcontrol.MTE.
+    p.li(2, 0)                    # patched: address of "bp"
+    p.label("la_bp")
+    p.csrw(CSR.TDATA2, 2)
+    p.li(2, (2 << 28) | (1 << 6) | 0b100)
+    p.csrw(CSR.TDATA1, 2)
+    p.csrr(6, CSR.TDATA1)         # reads back exactly
+    p.jal(0, "bp")                # MTE = 0: no trap
+    p.label("bp")
+    p.addi(7, 7, 1)
+    p.csrrsi(0, CSR.TCONTROL, 8)  # MTE
+    p.jal(0, "again")
+    p.label("again")
+    p.li(2, 0)                    # patched: address of "bp2"
+    p.label("la_bp2")
+    p.csrw(CSR.TDATA2, 2)
+    p.label("bp2")
+    expected.append((C.BREAKPOINT.value, None, None, 0x1800))   # filled below
+    p.addi(7, 7, 1)               # skipped by the handler
+    p.csrr(8, CSR.TCONTROL)       # MTE restored by MRET (MPTE = 1)
+    # Load trigger in M-mode.
+    p.csrw(CSR.TDATA2, 10)
+    p.li(2, (2 << 28) | (1 << 6) | 0b001)
+    p.csrw(CSR.TDATA1, 2)
+    p.li(11, 0x99)
+    p.sw(11, 10, 0)               # stores do not fire a load trigger
+    expected.append((C.BREAKPOINT.value, target, p.pc, 0x1800))
+    p.lw(12, 10, 0)
+    p.lw(13, 10, 4)               # another address: no trap
+    # Store trigger.
+    p.li(2, (2 << 28) | (1 << 6) | 0b010)
+    p.csrw(CSR.TDATA1, 2)
+    p.li(11, 0x42)
+    expected.append((C.BREAKPOINT.value, target, p.pc, 0x1800))
+    p.sw(11, 10, 0)               # the store does not happen
+    p.lw(14, 10, 0)
+    # U-mode: the U bit, not M.
+    p.li(2, 0xFFFF_FFFF)
+    p.csrw(0x3B0, 2)
+    p.li(2, NAPOT | R | W | X)
+    p.csrw(0x3A0, 2)
+    p.li(2, (2 << 28) | (1 << 3) | 0b011)
+    p.csrw(CSR.TDATA1, 2)
+    p.lw(15, 10, 0)               # M-mode: no trap
+    to_user(p, "user")
+    p.label("user")
+    expected.append((C.BREAKPOINT.value, target, p.pc, 0x80))
+    p.lw(16, 10, 0)
+    p.sh(11, 10, 2)               # tdata2 is compared with the lowest address: no trap
+    p.halt()
+    words = patch_labels(p, finish(p), ["bp", "bp2", "user"])
+    bp2 = p._labels["bp2"]
+    expected[0] = (C.BREAKPOINT.value, bp2, bp2, 0x1800)
+    result = run(words, max_cycles=3000)
+    compare(words, result)
+    got = log(result, len(expected) + 1)
+    assert got[:-1] == expected and got[-1] == (0, 0, 0, 0)
+    regs = result.regs()
+    assert regs[3] == 0 and regs[4] == TINFO_VALUE
+    assert regs[5] == (2 << 28) | (1 << 6)
+    assert regs[6] == (2 << 28) | (1 << 6) | 0b100
+    assert regs[7] == 1 and regs[8] == 0x88
+    assert regs[12] == 0 and regs[14] == 0x99 and regs[15] == 0x99
+
+
+@pytest.mark.parametrize("pmp_entries, triggers", [(0, 0), (4, 2)])
+def test_fewer_entries_and_triggers(variant, pmp_entries, triggers):
+    """The counts are parameters: CSRs of absent entries read 0, U-mode with no PMP entry may
+    access everything, tselect keeps values below the trigger count, no trigger: tdata1 = 0,
+    tinfo = 1."""
+    p = Program()
+    start(p)
+    p.li(2, 0xFFFF_FFFF)
+    for i in range(6):
+        p.csrw(0x3B0 + i, 2)
+    p.li(2, 0x1F1F_1F1F)
+    p.csrw(0x3A0, 2)
+    p.csrw(0x3A1, 2)
+    p.csrr(3, 0x3A0)
+    p.csrr(4, 0x3A1)
+    p.csrr(5, 0x3B5)
+    p.li(2, 1)
+    p.csrw(CSR.TSELECT, 2)
+    p.csrr(6, CSR.TSELECT)
+    p.csrr(7, CSR.TDATA1)
+    p.csrr(8, CSR.TINFO)
+    p.li(2, RAM_BASE >> 2 | 0xFFF)
+    p.csrw(0x3B1, 2)
+    p.li(2, (NAPOT | R | W | X) << 8)
+    p.csrw(0x3A0, 2)              # entry 1: the code (32 KiB), the others off
+    p.li(2, 0)
+    p.csrw(0x3A1, 2)
+    p.li(10, D)                   # no entry: only without PMP may U-mode read it
+    to_user(p, "user")
+    p.label("user")
+    expected = []
+    if pmp_entries:
+        expected.append((C.LOAD_ACCESS_FAULT.value, D, p.pc, 0))
+    p.lw(11, 10, 0)
+    p.halt()
+    words = patch_labels(p, finish(p), ["user"])
+    prot = dict(pmp_entries=pmp_entries, triggers=triggers)
+    result = run(words, **prot)
+    compare(words, result, **prot)
+    got = log(result, len(expected) + 1)
+    assert got[:-1] == expected and got[-1] == (0, 0, 0, 0)
+    regs = result.regs()
+    assert regs[3] == (0x1F1F_1F1F if pmp_entries else 0) and regs[4] == 0
+    assert regs[5] == 0
+    assert regs[6] == (1 if triggers > 1 else 0)
+    assert regs[7] == (2 << 28 if triggers else 0) and regs[8] == (TINFO_VALUE if triggers else 1)
+
+
+def test_interrupts_are_enabled_in_user_mode(variant):
+    """In U-mode M-level interrupts are taken even with mstatus.MIE = 0; in M-mode not."""
+    p = Program()
+    p.li(1, 0)                    # patched: the handler
+    p.csrw(CSR.MTVEC, 1)
+    p.li(20, LOG)
+    p.li(28, IRQ_BASE)
+    p.li(2, 0xFFFF_FFFF)
+    p.csrw(0x3B0, 2)
+    p.li(2, NAPOT | R | W | X)
+    p.csrw(0x3A0, 2)
+    p.li(2, 0x80)
+    p.csrw(CSR.MIE, 2)            # MTIE; mstatus.MIE stays 0
+    p.li(3, 1)
+    p.sw(3, 28, 4)                # raise the timer line in M-mode: nothing happens
+    for _ in range(6):
+        p.nop()
+    p.addi(5, 0, 1)
+    to_user(p, "user")
+    p.label("user")               # the pending interrupt is taken at once in U-mode
+    for _ in range(6):
+        p.nop()
+    p.addi(6, 0, 1)
+    p.halt()
+    p.label("handler")
+    p.csrr(25, CSR.MCAUSE)
+    p.sw(25, 20, 0)
+    p.csrr(25, CSR.MSTATUS)
+    p.sw(25, 20, 4)
+    p.sw(0, 28, 4)                # clear the line
+    p.addi(20, 20, 8)
+    p.mret()
+    words = p.assemble()
+    fix = Program()
+    fix.li(1, p._labels["handler"])
+    words[0:2] = fix.assemble()
+    words = patch_labels(p, words, ["user"])
+    result = run(words)
+    got = [result.mem.load_word(LOG + 4 * i) for i in range(4)]
+    assert got == [0x8000_0007, 0x0000_0000, 0, 0]   # one interrupt, from U (MPP = U, MPIE = 0)
+    regs = result.regs()
+    assert regs[5] == 1 and regs[6] == 1
