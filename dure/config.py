@@ -115,6 +115,12 @@ class SoCConfig:
         ``npu_rows = 0`` builds no NPU.
     npu_fp16 : bool
         Build the FP16 datapath (otherwise INT8 only; FP16 commands are rejected).
+    npu_float_post : bool
+        Build the fp32 post-processing of STORE (the ``FLOAT_SCALE`` requantization of INT8 ->
+        INT8 and the INT8 -> FP16 dequantization). ``False`` (needs ``npu_fp16=False``): the
+        STORE unit keeps only the TFLite fixed-point requantization modes and the raw INT32
+        output, and refuses the fp32 ones with ``BAD_COMBINATION`` (a small INT8-only board
+        build; :mod:`dure.rtl.npu.commands`).
     npu_spad_rows : int
         Scratchpad depth in rows of ``max(npu_rows, npu_cols)`` 16-bit lanes, power of two.
     npu_acc_rows : int
@@ -158,6 +164,7 @@ class SoCConfig:
     npu_rows: int = 8
     npu_cols: int = 8
     npu_fp16: bool = True
+    npu_float_post: bool = True
     npu_spad_rows: int = 2048
     npu_acc_rows: int = 4096
     npu_queue_depth: int = 16
@@ -213,6 +220,10 @@ class SoCConfig:
             _check_pow2("npu_spad_rows", self.npu_spad_rows, 16)
             _check_pow2("npu_acc_rows", self.npu_acc_rows, 16)
             _check_pow2("npu_queue_depth", self.npu_queue_depth, 2)
+            if not isinstance(self.npu_float_post, bool) or \
+                    (self.npu_fp16 and not self.npu_float_post):
+                raise ValueError("npu_float_post must be a bool, and True when npu_fp16 is "
+                                 "(FP16 accumulators need the fp32 post-processing)")
             if self.npu_spad_rows > 65536 or self.npu_acc_rows > 65536:
                 raise ValueError("npu_spad_rows and npu_acc_rows must be at most 65536")
 

@@ -84,7 +84,10 @@ over k, in the command's precision.
                       neither is set
     ========  ======  ===========================================================  =========
 
-    Any other combination is refused (``BAD_COMBINATION``).
+    Any other combination is refused (``BAD_COMBINATION``). A build without the fp32
+    post-processing (``config.npu_float_post`` False, INT8-only boards) also refuses the rows
+    that need fp32 arithmetic: INT8 -> FP16, and INT8 -> INT8 in the ``FLOAT_SCALE`` mode; it
+    keeps INT8 -> INT32 and the TFLite ``requant`` modes.
 
     Requantization mode of INT8 -> INT8 (``requant``, :class:`RequantMode`):
 
@@ -229,7 +232,9 @@ class ErrorCode(enum.Enum, shape=4):
     ``BAD_COMBINATION``  LOAD target/elem mismatch; FP16 precision or OS dataflow on hardware
                          without it; STORE acc_type/out/scale combination not in the table;
                          INT8 lo > hi or outside [-128, 127]; fp clamp bound NaN or lo > hi;
-                         a TFLite ``requant`` mode outside INT8 -> INT8.
+                         a TFLite ``requant`` mode outside INT8 -> INT8; on hardware
+                         without the fp32 post-processing (``npu_float_post`` False), an
+                         INT8 -> FP16 STORE or an INT8 -> INT8 one with ``FLOAT_SCALE``.
     ``MISALIGNED``       dram_addr or dram_stride not a multiple of the element size.
     ``STRIDE``           dram_stride shorter than one row (cols * element size), unless
                          broadcast.
