@@ -308,7 +308,9 @@ PRESETS = {
     # iCEBreaker (iCE40UP5K): RAM and main memory in the four SPRAM blocks (64 KiB each), the
     # tiny multi-cycle control core, 2-entry UART FIFOs, short bus queues; no NPU.
     "icebreaker": SoCConfig(name="icebreaker", clk_freq=12_000_000, ram_size=64 * 1024,
-                            rom_size=2048, main_size=64 * 1024, main_latency=1, npu_rows=0,
+                            rom_size=2048, main_size=64 * 1024, main_latency=1, npu_rows=2,
+                            npu_cols=2, npu_fp16=False, npu_float_post=False,
+                            npu_spad_rows=256, npu_acc_rows=256, npu_queue_depth=2,
                             uart_fifo_depth=2, core="tiny", ram_kind="spram",
                             main_kind="spram", bus_outstanding=4),
 }
