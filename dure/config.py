@@ -127,6 +127,9 @@ class SoCConfig:
         Accumulator depth in rows of ``npu_cols`` 32-bit lanes, power of two.
     npu_queue_depth : int
         Command queue entries, power of two.
+    npu_perf_bits : int
+        Width of each NPU performance counter, 64 or 32 (less logic on small boards: the
+        counters then wrap modulo 2**32 and every ``PERF_*_HI`` register reads 0).
     core : str
         Control-core variant (:data:`dure.rtl.soc.cpu.CORE_VARIANTS`): ``"full"`` (every
         fast path), ``"small"`` (no forwarding, shifts on the multiplier, 2-entry prefetch) or
@@ -165,6 +168,7 @@ class SoCConfig:
     npu_cols: int = 8
     npu_fp16: bool = True
     npu_float_post: bool = True
+    npu_perf_bits: int = 64
     npu_spad_rows: int = 2048
     npu_acc_rows: int = 4096
     npu_queue_depth: int = 16
@@ -224,6 +228,8 @@ class SoCConfig:
                     (self.npu_fp16 and not self.npu_float_post):
                 raise ValueError("npu_float_post must be a bool, and True when npu_fp16 is "
                                  "(FP16 accumulators need the fp32 post-processing)")
+            if self.npu_perf_bits not in (32, 64):
+                raise ValueError(f"npu_perf_bits must be 32 or 64, not {self.npu_perf_bits!r}")
             if self.npu_spad_rows > 65536 or self.npu_acc_rows > 65536:
                 raise ValueError("npu_spad_rows and npu_acc_rows must be at most 65536")
 

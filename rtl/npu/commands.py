@@ -278,7 +278,8 @@ class Register(enum.Enum):
                         held off (no grant) while the queue is full, so firmware never loses a
                         command. Read STATUS.queue_full to avoid waiting.
     ``PERF_*``      RO  64-bit performance counters as LO/HI pairs (read LO first: HI is
-                        latched when LO is read); cleared by CONTROL.perf_clear.
+                        latched when LO is read); cleared by CONTROL.perf_clear. A build
+                        with ``config.npu_perf_bits = 32`` keeps 32 bits (HI reads 0).
     """
 
     ID = 0x00
