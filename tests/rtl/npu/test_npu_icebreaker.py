@@ -1,4 +1,4 @@
-"""The iCEBreaker's NPU (INT8 only, no fp32 post-processing, ``preset("icebreaker")``) whole on
+"""The iCEBreaker's NPU (INT8 only, no fp32 post-processing, ``preset("icebreaker-npu")``) whole on
 Verilator, programmed through its registers: a tiled INT8 GEMM with raw INT32 output and both
 TFLite requantization modes, plus the STOREs this build refuses; every byte of main memory and
 the ERROR register equal the golden command model's (:class:`dure.sim.npu_model.NpuModel`)."""
@@ -13,7 +13,7 @@ from dure.sim.verif.npu_control import resident_gemm
 
 from dure.config import MAIN_BASE, preset
 
-CFG = preset("icebreaker")
+CFG = preset("icebreaker-npu")
 
 
 @pytest.fixture(scope="module")
