@@ -145,8 +145,8 @@ def test_fixed_only_refusals_reached():
     fixed = CONFIGS["fixed"]
     full = dataclasses.replace(fixed, npu_float_post=True)
     vectors = make_vectors(random.Random(11), fixed, 6_000)
-    differ = [v for v in vectors if validate(*v[:1], fixed, *v[1:]) != validate(*v[:1], full,
-                                                                                  *v[1:])]
+    differ = [(w, b, s) for w, b, s in vectors
+              if validate(w, fixed, b, s) != validate(w, full, b, s)]
     assert differ
     assert all(validate(w, fixed, b, s) == ErrorCode.BAD_COMBINATION for w, b, s in differ)
 
