@@ -29,7 +29,7 @@ Every address outside these regions answers with a bus error (an access-fault tr
 """
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 __all__ = ["Region", "SoCConfig", "PRESETS", "preset", "default_variant", "VARIANT_ENV"]
 
@@ -115,12 +115,21 @@ class SoCConfig:
         ``npu_rows = 0`` builds no NPU.
     npu_fp16 : bool
         Build the FP16 datapath (otherwise INT8 only; FP16 commands are rejected).
+    npu_float_post : bool
+        Build the fp32 post-processing of STORE (the ``FLOAT_SCALE`` requantization of INT8 ->
+        INT8 and the INT8 -> FP16 dequantization). ``False`` (needs ``npu_fp16=False``): the
+        STORE unit keeps only the TFLite fixed-point requantization modes and the raw INT32
+        output, and refuses the fp32 ones with ``BAD_COMBINATION`` (a small INT8-only board
+        build; :mod:`dure.rtl.npu.commands`).
     npu_spad_rows : int
         Scratchpad depth in rows of ``max(npu_rows, npu_cols)`` 16-bit lanes, power of two.
     npu_acc_rows : int
         Accumulator depth in rows of ``npu_cols`` 32-bit lanes, power of two.
     npu_queue_depth : int
         Command queue entries, power of two.
+    npu_perf_bits : int
+        Width of each NPU performance counter, 64 or 32 (less logic on small boards: the
+        counters then wrap modulo 2**32 and every ``PERF_*_HI`` register reads 0).
     core : str
         Control-core variant (:data:`dure.rtl.soc.cpu.CORE_VARIANTS`): ``"full"`` (every
         fast path), ``"small"`` (no forwarding, shifts on the multiplier, 2-entry prefetch) or
@@ -163,6 +172,8 @@ class SoCConfig:
     npu_rows: int = 8
     npu_cols: int = 8
     npu_fp16: bool = True
+    npu_float_post: bool = True
+    npu_perf_bits: int = 64
     npu_spad_rows: int = 2048
     npu_acc_rows: int = 4096
     npu_queue_depth: int = 16
@@ -222,6 +233,12 @@ class SoCConfig:
             _check_pow2("npu_spad_rows", self.npu_spad_rows, 16)
             _check_pow2("npu_acc_rows", self.npu_acc_rows, 16)
             _check_pow2("npu_queue_depth", self.npu_queue_depth, 2)
+            if not isinstance(self.npu_float_post, bool) or \
+                    (self.npu_fp16 and not self.npu_float_post):
+                raise ValueError("npu_float_post must be a bool, and True when npu_fp16 is "
+                                 "(FP16 accumulators need the fp32 post-processing)")
+            if self.npu_perf_bits not in (32, 64):
+                raise ValueError(f"npu_perf_bits must be 32 or 64, not {self.npu_perf_bits!r}")
             if self.npu_spad_rows > 65536 or self.npu_acc_rows > 65536:
                 raise ValueError("npu_spad_rows and npu_acc_rows must be at most 65536")
 
@@ -313,6 +330,14 @@ PRESETS = {
                             main_kind="spram", bus_outstanding=4, pmp_entries=0,
                             triggers=0),
 }
+# The iCEBreaker with the INT8 NPU it is meant to get: a 2x2 array without FP16 and without the
+# fp32 post-processing (TFLite requantization only), 32-bit counters, queue of 2. Simulated and
+# tested (tests/rtl/npu/test_npu_icebreaker.py); it does NOT fit the UP5K yet: the NPU's
+# command path alone is larger than the device (fpga/README.md, "Measured").
+PRESETS["icebreaker-npu"] = replace(
+    PRESETS["icebreaker"], name="icebreaker-npu", npu_rows=2, npu_cols=2, npu_fp16=False,
+    npu_float_post=False, npu_perf_bits=32, npu_spad_rows=256, npu_acc_rows=256,
+    npu_queue_depth=2)
 
 
 def preset(name):

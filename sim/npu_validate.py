@@ -14,6 +14,8 @@ Readings of the contract where the prose leaves room (the RTL implements the sam
 * ``BAD_COMBINATION``: on hardware without FP16 (``config.npu_fp16`` False) a COMPUTE with FP16
   precision and a STORE with FP16 ``acc_type`` are refused; LOADs of FP16 elements and STOREs
   of INT8 accumulators to FP16 output are plain data movement / dequantisation and allowed.
+  Without the fp32 post-processing (``config.npu_float_post`` False) a STORE of INT8
+  accumulators to FP16 output, or to INT8 output with ``requant = FLOAT_SCALE``, is refused.
   ``dataflow = OS`` is always refused (the array is weight-stationary only). ``clamp`` with INT32
   output is refused (the raw path has no clamp); ``clamp`` with INT8 output is allowed and
   changes nothing (INT8 output always clamps to ``[lo, hi]``).
@@ -200,6 +202,10 @@ def _bad_combination(opcode, f, config, in_list):
     if opcode == Opcode.STORE:
         acc_type, out = Precision(f["acc_type"]), OutType(f["out"])
         if acc_type == Precision.FP16 and not config.npu_fp16:
+            return True
+        if not config.npu_float_post and acc_type == Precision.INT8 and (
+                out == OutType.FP16 or
+                (out == OutType.INT8 and f["requant"] == RequantMode.FLOAT_SCALE.value)):
             return True
         rule = STORE_COMBINATIONS.get((acc_type, out))
         if rule is None:

@@ -130,7 +130,10 @@ over k, in the command's precision.
                       neither is set
     ========  ======  ===========================================================  =========
 
-    Any other combination is refused (``BAD_COMBINATION``).
+    Any other combination is refused (``BAD_COMBINATION``). A build without the fp32
+    post-processing (``config.npu_float_post`` False, INT8-only boards) also refuses the rows
+    that need fp32 arithmetic: INT8 -> FP16, and INT8 -> INT8 in the ``FLOAT_SCALE`` mode; it
+    keeps INT8 -> INT32 and the TFLite ``requant`` modes.
 
     Requantization mode of INT8 -> INT8 (``requant``, :class:`RequantMode`):
 
@@ -314,7 +317,10 @@ class ErrorCode(enum.Enum, shape=4):
                          INT8 lo > hi or outside [-128, 127]; fp clamp bound NaN or lo > hi;
                          a TFLite ``requant`` mode outside INT8 -> INT8; a walked COMPUTE
                          with m != a_rows * a_cols; a placed LOAD with
-                         rows != local_groups * local_cols; a LIST entry that is itself a LIST.
+                         rows != local_groups * local_cols; a LIST entry that is itself a LIST;
+                         on hardware without the fp32 post-processing (``npu_float_post``
+                         False), an INT8 -> FP16 STORE or an INT8 -> INT8 one with
+                         ``FLOAT_SCALE``.
     ``MISALIGNED``       dram_addr or dram_stride not a multiple of the element size (not
                          checked for a fill LOAD); a LIST's list_addr not a multiple of 4.
     ``STRIDE``           dram_stride shorter than one row (cols * element size), unless
@@ -368,7 +374,8 @@ class Register(enum.Enum):
                         held off (no grant) while the queue is full, so firmware never loses a
                         command. Read STATUS.queue_full to avoid waiting.
     ``PERF_*``      RO  64-bit performance counters as LO/HI pairs (read LO first: HI is
-                        latched when LO is read); cleared by CONTROL.perf_clear.
+                        latched when LO is read); cleared by CONTROL.perf_clear. A build
+                        with ``config.npu_perf_bits = 32`` keeps 32 bits (HI reads 0).
     """
 
     ID = 0x00

@@ -71,7 +71,7 @@ class NpuControl(wiring.Component):
         m.submodules.regs = regs = NpuRegisters(config, addr_width=self._addr_width)
         m.submodules.queue = queue = CommandQueue(config.npu_queue_depth)
         m.submodules.dispatch = dispatch = Dispatcher(config, exec_depth=self._exec_depth)
-        m.submodules.perf = perf = PerfCounters()
+        m.submodules.perf = perf = PerfCounters(config.npu_perf_bits)
         m.submodules.source = source = CommandSource()
 
         wiring.connect(m, wiring.flipped(self.bus), regs.bus)

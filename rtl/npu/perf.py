@@ -12,6 +12,12 @@ __all__ = ["PerfCounters"]
 class PerfCounters(wiring.Component):
     """Eight 64-bit counters (wrapping), in :data:`~.commands.PERF_COUNTERS` order.
 
+    Parameters
+    ----------
+    width : int
+        Bits each counter keeps, 32 or 64 (``config.npu_perf_bits``); with 32 the counters
+        wrap modulo 2**32 and the upper halves of ``counters`` are 0.
+
     Members
     -------
     busy : In(1)
@@ -36,7 +42,10 @@ class PerfCounters(wiring.Component):
     An event in cycle t is counted in ``counters`` from cycle t + 1.
     """
 
-    def __init__(self):
+    def __init__(self, width=64):
+        if width not in (32, 64):
+            raise ValueError(f"width must be 32 or 64, not {width!r}")
+        self._width = width
         super().__init__({
             "busy": In(1),
             "macs": In(16),
@@ -57,7 +66,7 @@ class PerfCounters(wiring.Component):
                   "STALL_DEP": self.stall_dep, "STALL_MEM": self.stall_mem,
                   "STALL_OUT": self.stall_out}
         for index, name in enumerate(PERF_COUNTERS):
-            counter = self.counters[index]
+            counter = self.counters[index][:self._width]
             with m.If(self.clear):
                 m.d.sync += counter.eq(0)
             with m.Else():

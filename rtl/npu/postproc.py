@@ -33,6 +33,7 @@ from .commands import OutType, RequantMode
 from .fp.pipeline import Pipeline
 from .isa import Precision
 from .postproc_column import STAGE, PostProcColumn, fp32_less
+from .postproc_fixed import FIXED_LATENCY, build_fixed_pipeline
 
 __all__ = ["input_layout", "output_layout", "PostProcess"]
 
@@ -70,6 +71,13 @@ class PostProcess(wiring.Component):
     ----------
     cols : int
         Columns per row (lanes of the ACC).
+    float_post : bool
+        Build the fp32 path (default). ``False`` (``config.npu_float_post``) builds only the
+        TFLite fixed-point requantization and the raw path
+        (:func:`~.postproc_fixed.build_fixed_pipeline`): INT8 output is
+        ``requantize_tflite`` in every ``requant`` mode (``FLOAT_SCALE`` as double rounding),
+        any other output the raw accumulator bits; the latency is then
+        :data:`~.postproc_fixed.FIXED_LATENCY` (9) cycles (:attr:`latency`).
 
     Members
     -------
@@ -104,10 +112,13 @@ class PostProcess(wiring.Component):
 
     LATENCY = STAGE["data"]
 
-    def __init__(self, cols):
+    def __init__(self, cols, *, float_post=True):
         if not isinstance(cols, int) or isinstance(cols, bool) or cols < 1:
             raise ValueError(f"PostProcess cols must be a positive integer, not {cols!r}")
+        if not isinstance(float_post, bool):
+            raise TypeError(f"float_post must be a bool, not {float_post!r}")
         self._cols = cols
+        self._float_post = float_post
         super().__init__({
             "i": In(stream.Signature(input_layout(cols))),
             "o": Out(stream.Signature(output_layout(cols))),
@@ -117,8 +128,19 @@ class PostProcess(wiring.Component):
     def cols(self):
         return self._cols
 
+    @property
+    def float_post(self):
+        return self._float_post
+
+    @property
+    def latency(self):
+        """Cycles from an accepted ``i`` beat to its ``o`` beat of this instance."""
+        return self.LATENCY if self._float_post else FIXED_LATENCY
+
     def elaborate(self, platform):
         m = Module()
+        if not self._float_post:
+            return build_fixed_pipeline(m, self, self._cols)
         en = self.o.ready | ~self.o.valid
         m.d.comb += self.i.ready.eq(en)
         p = Pipeline(m, en)

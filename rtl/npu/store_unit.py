@@ -53,7 +53,7 @@ class StoreUnit(wiring.Component):
         self._config = config
         if postproc is None:
             from .postproc import PostProcess
-            postproc = PostProcess(config.npu_cols)
+            postproc = PostProcess(config.npu_cols, float_post=config.npu_float_post)
         self._pp = postproc
         self._maxb = store_row_bytes(config)
         super().__init__({

@@ -58,7 +58,8 @@ class Validator(wiring.Component):
     Parameters
     ----------
     config : SoCConfig
-        Array shape (``npu_rows``, ``npu_cols``), ``npu_fp16``, SPAD / ACC depths.
+        Array shape (``npu_rows``, ``npu_cols``), ``npu_fp16``, ``npu_float_post``, SPAD /
+        ACC depths.
 
     Members
     -------
@@ -183,7 +184,10 @@ class Validator(wiring.Component):
         # (acc_type, out) pairs of the table and their scale rule.
         pair_ok = Mux(acc_fp16, out_fp16 | out_fp32, ~out_fp32)
         scale_bad = Mux(acc_fp16, 0, Mux(out_int32, f.scale, ~f.scale))
+        # Without the fp32 post-processing only TFLite requantization and raw INT32 remain.
+        float_only = ~acc_fp16 & (out_fp16 | (out_int8 & ~tflite))
         combination = (~pair_ok | scale_bad | (acc_fp16 & (not cfg.npu_fp16))
+                       | (float_only & (not cfg.npu_float_post))
                        | (out_int32 & f.clamp) | (tflite & (acc_fp16 | ~out_int8))
                        | Mux(out_int8, int8_bounds_bad, f.clamp & fp_bounds_bad))
         checks = {

@@ -14,6 +14,7 @@ from dure.config import SoCConfig
 E = ErrorCode
 CFG = SoCConfig(npu_rows=4, npu_cols=8, npu_spad_rows=64, npu_acc_rows=32)   # L = 8, C = 8
 INT8_ONLY = dataclasses.replace(CFG, npu_fp16=False)
+FIXED_ONLY = dataclasses.replace(INT8_ONLY, npu_float_post=False)    # no fp32 post-processing
 BASE, SIZE = 0x4000_0000, 0x1000
 
 
@@ -357,3 +358,29 @@ def test_walk_fill_and_placement_errors():
 def test_fill_footprint():
     from dure.rtl.npu.descriptor import decode
     assert footprint(*decode(fill())) is None
+
+
+def test_fixed_only_post_processing():
+    """Without the fp32 post-processing the STOREs that need it are refused, the rest stay."""
+    from dure.rtl.npu.commands import RequantMode
+    tfl = dict(scale=1, scale_addr=30)
+    for mode in (RequantMode.TFLITE_DOUBLE_ROUNDING, RequantMode.TFLITE_SINGLE_ROUNDING):
+        assert check(store(requant=mode, **tfl), FIXED_ONLY) == E.NONE
+    assert check(store(), INT8_ONLY) == E.NONE
+    assert check(store(), FIXED_ONLY) == E.BAD_COMBINATION              # FLOAT_SCALE
+    fp16 = dict(out=OutType.FP16, lo=0, hi=0, dram_stride=16)
+    assert check(store(**fp16), INT8_ONLY) == E.NONE
+    assert check(store(**fp16), FIXED_ONLY) == E.BAD_COMBINATION
+    raw = dict(out=OutType.INT32, scale=0, lo=0, hi=0, dram_stride=32)
+    assert check(store(**raw), FIXED_ONLY) == E.NONE
+    # Earlier checks still win; later ones are not reached.
+    assert check(store(cols=9, dram_stride=16), FIXED_ONLY) == E.DIM_TOO_LARGE
+    assert check(store(dram_stride=7), FIXED_ONLY) == E.BAD_COMBINATION
+    assert check(compute(), FIXED_ONLY) == E.NONE
+    assert check(load(elem=ElemType.FP16, dram_stride=16), FIXED_ONLY) == E.NONE
+
+
+def test_fixed_only_needs_int8_only():
+    with pytest.raises(ValueError, match="npu_float_post"):
+        dataclasses.replace(CFG, npu_float_post=False)
+

@@ -2,6 +2,7 @@
 """Performance counters: event sums against the behavioural datapath's own totals, stall_dep,
 CONTROL.perf_clear, and the HI latch on LO reads."""
 
+import pytest
 from dure.rtl.npu.commands import (
     PERF_COUNTERS,
     Control,
@@ -115,3 +116,25 @@ def test_perf_counter_unit_adds_wraps_and_clears():
         assert list(ctx.get(dut.counters)) == [0] * 8
 
     simulate(dut, [bench])
+
+
+def test_perf_counter_unit_32_bits_wraps_at_2_32():
+    """``npu_perf_bits = 32``: the counters wrap modulo 2**32 and their upper halves are 0."""
+    from amaranth.sim import Simulator
+    dut = PerfCounters(32)
+    with pytest.raises(ValueError, match="32 or 64"):
+        PerfCounters(48)
+
+    async def bench(ctx):
+        ctx.set(dut.macs, 0xFFFF)
+        ctx.set(dut.busy, 1)
+        for _ in range(65540):
+            await ctx.tick()
+        counters = ctx.get(dut.counters)
+        assert counters[1] == (65540 * 0xFFFF) % (1 << 32)
+        assert counters[0] == 65540
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()

@@ -347,12 +347,16 @@ def test_constructor_rejects_bad_cols():
             PostProcess(bad)
 
 
-def test_stream_contract_amaranth():
-    """Random valid and ready: latency, order, no loss or duplication, held output beats."""
+@pytest.mark.parametrize("float_post", [True, False])
+def test_stream_contract_amaranth(float_post):
+    """Random valid and ready: latency, order, no loss or duplication, held output beats.
+    Without the fp32 path (``float_post=False``) every row is a TFLite requantization."""
     cols, count = 2, 120
     rng = np.random.default_rng(7)
-    acc, scale, shift, fields, expected = make_rows(rng, cols, count, tflite_share=0.3)
-    dut = PostProcess(cols)
+    acc, scale, shift, fields, expected = make_rows(rng, cols, count,
+                                                    tflite_share=0.3 if float_post else 1.0)
+    dut = PostProcess(cols, float_post=float_post)
+    lat = dut.latency
     pyrng = random.Random(7)
     log = {"out": [], "errors": [], "in_cycle": {}, "out_cycle": []}
 
@@ -361,7 +365,7 @@ def test_stream_contract_amaranth():
         ready_phase = True
         while len(log["out"]) < count and cycle < 20 * count + 200:
             # Phases: first full speed (exact latency), then random valid and ready.
-            if cycle == 3 * LATENCY + 40:
+            if cycle == 3 * lat + 40:
                 ready_phase = False
             valid = sent < count and (ready_phase or pyrng.random() < 0.7)
             ready = ready_phase or pyrng.random() < 0.6
@@ -395,7 +399,7 @@ def test_stream_contract_amaranth():
         # Nothing more comes out after the last row.
         ctx.set(dut.i.valid, 0)
         ctx.set(dut.o.ready, 1)
-        for _ in range(LATENCY + 5):
+        for _ in range(lat + 5):
             if ctx.get(dut.o.valid):
                 log["errors"].append("an extra output beat appeared")
             await ctx.tick()
@@ -413,6 +417,6 @@ def test_stream_contract_amaranth():
     early = [k for k in range(count) if log["in_cycle"][k] < 40]
     assert len(early) == 40
     for k in early:
-        assert log["out_cycle"][k] - log["in_cycle"][k] == LATENCY
+        assert log["out_cycle"][k] - log["in_cycle"][k] == lat
     assert log["out_cycle"][early[-1]] - log["out_cycle"][early[0]] == len(early) - 1
-    assert PostProcess.LATENCY == LATENCY
+    assert lat == (LATENCY if float_post else 9)

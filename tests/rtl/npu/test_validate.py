@@ -28,6 +28,9 @@ CONFIGS = {
     "small": SoCConfig(npu_rows=4, npu_cols=8, npu_spad_rows=64, npu_acc_rows=32,
                        npu_fp16=False),
     "tall": SoCConfig(npu_rows=16, npu_cols=4, npu_spad_rows=65536, npu_acc_rows=16),
+    # An INT8-only board build without the fp32 post-processing (the iCEBreaker's kind).
+    "fixed": SoCConfig(npu_rows=2, npu_cols=2, npu_spad_rows=256, npu_acc_rows=128,
+                       npu_fp16=False, npu_float_post=False),
 }
 
 
@@ -178,3 +181,16 @@ def test_against_reference_verilator_long(name):
 def test_no_npu_is_refused():
     with pytest.raises(ValueError, match="no NPU"):
         Validator(dataclasses.replace(SoCConfig(), npu_rows=0))
+
+
+def test_fixed_only_refusals_reached():
+    """The random vectors of the ``fixed`` build include STOREs refused only because it lacks
+    the fp32 post-processing (so the Verilator comparison covers that rule)."""
+    fixed = CONFIGS["fixed"]
+    full = dataclasses.replace(fixed, npu_float_post=True)
+    vectors = make_vectors(random.Random(11), fixed, 6_000)
+    differ = [(w, b, s) for w, b, s in vectors
+              if validate(w, fixed, b, s) != validate(w, full, b, s)]
+    assert differ
+    assert all(validate(w, fixed, b, s) == ErrorCode.BAD_COMBINATION for w, b, s in differ)
+
