@@ -226,13 +226,19 @@ def take_interrupt(ref, got):
     code, rest = divmod(got["pc_rdata"] - base, 4)
     assert rest == 0 and code in INTERRUPT_CODES.values(), \
         f"handler entered at {got['pc_rdata']:#x}, not an interrupt vector of {base:#x}"
-    assert ref.mie_bit, f"interrupt {code} taken with mstatus.MIE clear (pc {ref.pc:#x})"
+    assert ref.mie_bit or not ref.priv_m, \
+        f"interrupt {code} taken in M-mode with mstatus.MIE clear (pc {ref.pc:#x})"
     assert ref.csrs[CSR.MIE] >> code & 1, f"interrupt {code} taken while disabled in mie"
     state = TrapState(mie=ref.mie_bit, mpie=ref.mpie_bit, mtvec=mtvec)
     ref.pc = trap_entry(state, pc=ref.pc, code=code, interrupt=True)
     ref.csrs[CSR.MEPC], ref.csrs[CSR.MCAUSE], ref.csrs[CSR.MTVAL] = \
         state.mepc, state.mcause, state.mtval
     ref.mie_bit, ref.mpie_bit = state.mie, state.mpie
+    # The privilege half of trap entry (M-mode and U-mode cores): MPP takes the old level,
+    # the hart enters M; mcontrol triggers: tcontrol.MPTE = MTE, MTE = 0.
+    ref.mpp_m, ref.priv_m = ref.priv_m, 1
+    tc = ref.csrs[CSR.TCONTROL]
+    ref.csrs[CSR.TCONTROL] = (tc & 8) << 4
     return code
 
 
