@@ -67,13 +67,21 @@ def test_cause_codes_and_bits_agree():
 STATIC = [n for n in spec.CSR_NUMBERS
           if not spec.is_read_only(spec.CSR_NUMBERS[n])
           and n not in ("mcycle", "mcycleh", "minstret", "minstreth")]
-PATTERNS = (0xFFFF_FFFF, 0, 0x5555_5555, 0xAAAA_AAAA, 0x0202_0202)
+PATTERNS = (0xFFFF_FFFF, 0, 0x5555_5555, 0xAAAA_AAAA, 0x0202_0202, 1)
+#: Single-field cases: each unsupported mcontrol field alone with a kind bit (disarms the
+#: trigger), dmode from M-mode (ignored, the rest applies); then the PMP lock rule for the
+#: address below a locked TOR entry (ignored) and below a locked NA4 entry (kept). The entries
+#: locked here match nothing the program touches (pmpaddr 0: addresses 0..3).
+SINGLE = [("tdata1", v) for v in (0x0001_0044, 0x0004_0044, 0x0008_0044, 0x0000_0844,
+                                  0x0000_1044, 0x0000_0144, 0x0800_0044, 0)] + [
+    ("pmpcfg3", 0x0088_0000), ("pmpaddr13", 0xFFFF_FFFF), ("pmpaddr12", 0x0000_1234),
+    ("pmpaddr12", 0), ("pmpcfg2", 0x0000_9000), ("pmpaddr8", 7), ("pmpaddr8", 0)]
 _PMPADDR = [f"pmpaddr{i}" for i in range(64)]
 _PMPCFG = [f"pmpcfg{k}" for k in range(16)]
-#: The write sequence: every static CSR and menvcfg(h) with every pattern; the pmpaddr CSRs
+#: The write sequence: every static CSR and menvcfg(h) with every pattern, SINGLE; the pmpaddr CSRs
 #: (ending with 0, so that the TOR entries locked next match nothing), then pmpcfg (R = 0 with
 #: W = 1 in 0x02 / 0xAA, then 0xAA locks the entries), then pmpaddr again (now locked: ignored).
-WRITES = ([(n, v) for n in (*STATIC, *spec.ZERO_CSRS) for v in PATTERNS] +
+WRITES = ([(n, v) for n in (*STATIC, *spec.ZERO_CSRS) for v in PATTERNS] + SINGLE +
           [(n, v) for n in _PMPADDR for v in (0xFFFF_FFFF, 0x1234_5678, 0)] +
           [(n, v) for n in _PMPCFG for v in (0x0202_0202, 0x5555_5555, 0xAAAA_AAAA, 0)] +
           [(n, 0xFFFF_FFFF) for n in _PMPADDR])
