@@ -170,6 +170,24 @@ def test_trap_entry_and_mret(mode):
     assert target == 0x8000_0100 and state.mcause == 2 and state.mtval == 0xFFFF_FFFF
 
 
+def test_trap_from_u_mode_and_mret_to_u():
+    """Trap from U: MPP = U, the hart enters M, tcontrol MPTE = MTE, MTE = 0; MRET returns to
+    U, sets MPP = U (least privileged mode) and MTE = MPTE."""
+    state = spec.TrapState(mie=0, mpie=0, mtvec=0x8000_0100, priv=spec.PRIV_U, mpp=spec.PRIV_M,
+                           mte=1, mpte=0)
+    target = spec.trap_entry(state, pc=0x8000_0200, code=8, interrupt=False)
+    assert target == 0x8000_0100 and state.mcause == 8 and state.mtval == 0
+    assert (state.priv, state.mpp, state.mte, state.mpte) == (spec.PRIV_M, spec.PRIV_U, 0, 1)
+    assert state.mstatus == 0
+    assert spec.mret(state) == 0x8000_0200
+    assert (state.priv, state.mpp, state.mte, state.mpie) == (spec.PRIV_U, spec.PRIV_U, 1, 1)
+    spec.trap_entry(state, pc=0x8000_0300, code=3, interrupt=False, tval=0x8000_0300)
+    assert state.mpp == spec.PRIV_U and state.mtval == 0x8000_0300 and state.mcause == 3
+    state.mpp = spec.PRIV_M
+    spec.mret(state)
+    assert (state.priv, state.mpp) == (spec.PRIV_M, spec.PRIV_U)
+
+
 def test_interrupt_priority():
     every = (1 << 3) | (1 << 7) | (1 << 11)
     assert spec.pending_interrupt(every, every, 1) == 11
@@ -177,3 +195,5 @@ def test_interrupt_priority():
     assert spec.pending_interrupt(1 << 7, every, 1) == 7
     assert spec.pending_interrupt(every, every, 0) is None
     assert spec.pending_interrupt(every, 1 << 7, 1) == 7
+    assert spec.pending_interrupt(every, every, 0, priv=spec.PRIV_U) == 11   # MIE ignored in U
+    assert spec.pending_interrupt(every, 0, 1, priv=spec.PRIV_U) is None
