@@ -20,7 +20,7 @@ from dure.sim.verif.asm import Program
 from .core_bench import IRQ_BASE, RAM_BASE, MemoryModel, Timing, run
 from .core_ref import Reference
 from .coverage import cover
-from .priv_spec import INTERRUPT_CODES, TrapState, trap_entry
+from .priv_spec import INTERRUPT_CODES, PRIV_M, PRIV_U, TCONTROL_BITS, TrapState, trap_entry
 
 DATA = RAM_BASE + 0x8000
 REGS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13]   # x10: data pointer, x30: trap handler
@@ -229,16 +229,19 @@ def take_interrupt(ref, got):
     assert ref.mie_bit or not ref.priv_m, \
         f"interrupt {code} taken in M-mode with mstatus.MIE clear (pc {ref.pc:#x})"
     assert ref.csrs[CSR.MIE] >> code & 1, f"interrupt {code} taken while disabled in mie"
-    state = TrapState(mie=ref.mie_bit, mpie=ref.mpie_bit, mtvec=mtvec)
+    tc = ref.csrs[CSR.TCONTROL]
+    state = TrapState(mie=ref.mie_bit, mpie=ref.mpie_bit, mtvec=mtvec,
+                      priv=PRIV_M if ref.priv_m else PRIV_U,
+                      mpp=PRIV_M if ref.mpp_m else PRIV_U,
+                      mte=tc >> TCONTROL_BITS["MTE"] & 1, mpte=tc >> TCONTROL_BITS["MPTE"] & 1)
     ref.pc = trap_entry(state, pc=ref.pc, code=code, interrupt=True)
     ref.csrs[CSR.MEPC], ref.csrs[CSR.MCAUSE], ref.csrs[CSR.MTVAL] = \
         state.mepc, state.mcause, state.mtval
     ref.mie_bit, ref.mpie_bit = state.mie, state.mpie
-    # The privilege half of trap entry (M-mode and U-mode cores): MPP takes the old level,
-    # the hart enters M; mcontrol triggers: tcontrol.MPTE = MTE, MTE = 0.
-    ref.mpp_m, ref.priv_m = ref.priv_m, 1
-    tc = ref.csrs[CSR.TCONTROL]
-    ref.csrs[CSR.TCONTROL] = (tc & 8) << 4
+    # The privilege half (MPP = the old level, the hart enters M; tcontrol MPTE = MTE, MTE = 0).
+    ref.mpp_m, ref.priv_m = int(state.mpp == PRIV_M), int(state.priv == PRIV_M)
+    ref.csrs[CSR.TCONTROL] = (state.mte << TCONTROL_BITS["MTE"] |
+                              state.mpte << TCONTROL_BITS["MPTE"])
     return code
 
 
