@@ -16,16 +16,53 @@ A :class:`Program` is
 :meth:`Program.save` writes a folder: ``program.json`` (the layer table, tensor and weight
 addresses, variant, precision), ``weights.bin`` (the blob) and ``commands.bin`` (every
 descriptor, 8 little-endian 32-bit words each, layer after layer; a layer's ``first_command``
-and ``commands`` index it).
+and ``commands`` index it), ``layers.bin`` (the binary layer table below, with the commands
+placed right after the arena and the results area after the table, as
+:func:`dure.compiler.soc.run_program_soc` loads them).
+
+Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-bit words)
+    Header, 16 words: 0 magic ``TABLE_MAGIC`` (``"DULT"``), 1 version ``TABLE_VERSION`` (1),
+    2 number of layers (at most ``MAX_LAYERS``), 3 words per record (32), 4 size of the table
+    in bytes (header and records), 5 address of the results area; the rest 0.
+
+    One record of 32 words per layer, in execution order. Word 0 the kind (:class:`LayerKind`:
+    1 NPU command list, 2 core operator), word 1 the core op code (:class:`CoreOp`, 0 for NPU
+    layers). NPU record: 2 address of the first descriptor (8 words each), 3 number of
+    descriptors (the layer's list ends with a FENCE). Core record: 2 / 3 input addresses (0 if
+    unused), 4 output address, 5 output element count (``COPY``: bytes), 6..9 input shape
+    ``n, h, w, c`` (``SOFTMAX_INT8``: 6 rows, 7 depth), 10..13 window ``kh, kw, sh, sw``,
+    14 SAME padding (1) or VALID (0) for pooling, the element size in bytes for ``IM2COL``,
+    15 / 16 clamp bounds (int32 for INT8; binary32 bits for FP16), 17 FP16 clamp on (1) / off,
+    18.. operator parameters: ``ADD_INT8`` the 12 int32 fields of ``struct cpu_add_int8``
+    (``left_shift``, the three multiplier / shift pairs, the three zero points, lo, hi);
+    ``SOFTMAX_INT8`` multiplier, left shift, diff_min; ``IM2COL`` pad top, pad left, dilation
+    h, dilation w, out h, out w, pad value (the int8 zero point, or fp16 bits). Every address
+    must lie in main memory (with the whole operand), else the firmware stops with
+    ``TableError.RANGE``.
+
+    Results area (written by the firmware), 16 + 2 * layers words: 0 status
+    (:class:`TableError`, 0 ok), 1 index of the failing layer, 2 the NPU's error code,
+    3 the failing descriptor's index within that layer, 4/5 cycles of the whole walk (low,
+    high), 6/7 PERF_MACS, 8/9 PERF_BUSY, 10/11 DMA bytes read, 12/13 written; then per layer
+    its cycles (64 bits, first doorbell or kernel call to idle / return).
+
+    :meth:`Program.layer_records` makes the records (:func:`core_record` per core layer: None
+    for an operator without a C kernel yet, e.g. FP16 SOFTMAX, ONNX-arithmetic ADD / SOFTMAX /
+    average pooling, QUANTIZE, DEQUANTIZE, TRANSPOSE, PAD, explicit-padding pools),
+    :func:`pack_layer_table` / :func:`unpack_layer_table` write and read the table.
 """
 
 import dataclasses
+import enum
 import json
 import pathlib
+import struct
 
 import numpy as np
 
-__all__ = ["Layer", "Program"]
+__all__ = ["Layer", "Program", "LayerKind", "CoreOp", "TableError", "core_record",
+           "pack_layer_table", "unpack_layer_table", "unpack_results", "results_bytes",
+           "TABLE_MAGIC", "TABLE_VERSION", "RECORD_WORDS", "HEADER_WORDS", "MAX_LAYERS"]
 
 
 @dataclasses.dataclass
@@ -101,14 +138,49 @@ class Program:
             first += len(layer.commands)
         return rows
 
+    def table_layout(self):
+        """``(commands_base, table_addr, results_addr)``: the command lists right after the
+        arena (64-byte aligned), the layer table after them, the results after the table."""
+        def up(v):
+            return (v + 63) // 64 * 64
+        commands_base = up(self.arena_base + self.arena_size)
+        table_addr = up(commands_base + 32 * sum(len(la.commands) for la in self.layers))
+        size = 4 * (HEADER_WORDS + RECORD_WORDS * len(self.layers))
+        return commands_base, table_addr, up(table_addr + size)
+
+    def commands_bytes(self):
+        """Every descriptor, layer after layer (8 little-endian words each)."""
+        words = [w for layer in self.layers for d in layer.commands for w in d]
+        return np.array(words, "<u4").tobytes()
+
+    def layer_records(self, commands_base):
+        """One record (32 words, module docstring) per layer, the command lists placed from
+        ``commands_base`` on as :meth:`commands_bytes` orders them; None for a core layer no C
+        kernel computes."""
+        records, first = [], 0
+        for layer in self.layers:
+            if layer.where == "npu":
+                rec = [0] * RECORD_WORDS
+                rec[0] = LayerKind.NPU
+                rec[2] = commands_base + 32 * first
+                rec[3] = len(layer.commands)
+                records.append(rec)
+            else:
+                records.append(core_record(self, layer))
+            first += len(layer.commands)
+        return records
+
     def save(self, folder):
         """Write ``program.json``, ``weights.bin`` and ``commands.bin`` into ``folder``
         (created if missing); returns the folder as a Path."""
         folder = pathlib.Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        words = [w for layer in self.layers for d in layer.commands for w in d]
-        (folder / "commands.bin").write_bytes(np.array(words, "<u4").tobytes())
+        (folder / "commands.bin").write_bytes(self.commands_bytes())
         (folder / "weights.bin").write_bytes(self.weights)
+        commands_base, table_addr, results_addr = self.table_layout()
+        records = self.layer_records(commands_base)
+        if all(r is not None for r in records):
+            (folder / "layers.bin").write_bytes(pack_layer_table(records, results_addr))
         meta = {
             "format": "dure-program-1", "variant": self.config.name,
             "precision": self.precision, "arithmetic": self.graph.arithmetic,
@@ -119,7 +191,212 @@ class Program:
             "outputs": [[n, self.tensor_addr[n], list(self.buffers[n][1]),
                          str(self.buffers[n][0])] for n in self.graph.outputs],
             "weights": {n: a for n, a in self.weight_addr.items()},
+            "commands_base": commands_base, "layer_table": table_addr,
+            "results": results_addr,
             "layers": self.table(),
         }
         (folder / "program.json").write_text(json.dumps(meta, indent=1) + "\n")
         return folder
+
+
+# --- the binary layer table the firmware walks (firmware/npu_jobs/npu_model_run/) ---------------
+
+TABLE_MAGIC = 0x544C_5544           # "DULT" little-endian
+TABLE_VERSION = 1
+HEADER_WORDS = 16
+RECORD_WORDS = 32
+RESULT_HEAD_WORDS = 16
+MAX_LAYERS = 4096
+
+
+class LayerKind(enum.IntEnum):
+    """Word 0 of a record."""
+    NPU = 1         # a command list: LIST doorbell(s), wait for idle
+    CORE = 2        # an operator computed by the control core (C kernel)
+
+
+class CoreOp(enum.IntEnum):
+    """Word 1 of a core record: which C kernel (firmware/include/npu_cpu_ops.h)."""
+    COPY = 1            # RESHAPE (a byte copy, memmove semantics)
+    ADD_INT8 = 2        # cpu_add_int8 (TFLite)
+    MAX_POOL_INT8 = 3   # cpu_max_pool_int8
+    AVG_POOL_INT8 = 4   # cpu_avg_pool_int8 (TFLite)
+    SOFTMAX_INT8 = 5    # cpu_softmax_int8 (TFLite)
+    ADD_FP16 = 6        # cpu_add_fp16
+    MAX_POOL_FP16 = 7   # cpu_max_pool_fp16
+    AVG_POOL_FP16 = 8   # cpu_avg_pool_fp16
+    IM2COL = 9          # patch gather for a following NPU GEMM (firmware's own)
+
+
+class TableError(enum.IntEnum):
+    """The firmware's status word (results word 0) and exit code; 0 is success."""
+    OK = 0
+    NO_TABLE = 1        # the table pointer is outside main memory
+    MAGIC = 2           # header word 0 is not TABLE_MAGIC
+    VERSION = 3         # header word 1 is not TABLE_VERSION
+    HEADER = 4          # bad layer count, record size or results address
+    RANGE = 5           # an operand address range leaves main memory
+    KIND = 6            # a record's kind is neither NPU nor CORE
+    OP = 7              # unknown core op code
+    ARG = 8             # a C kernel refused its arguments (NPU_E_ARG)
+    NPU = 9             # the NPU reported an error (its code and descriptor in the results)
+    NO_NPU = 10         # npu_init failed
+
+
+def _f32_bits(v, default):
+    return int(np.array(default if v is None else v, np.float32).view(np.uint32))
+
+
+def _pool_words(graph, op):
+    """Words 6..14 of a pooling record, or None when the C kernels do not take the padding."""
+    from .ir import pair
+    a = op.attrs
+    if not isinstance(a["padding"], str):
+        return None
+    n, h, w, c = graph.tensors[op.inputs[0]].shape
+    (kh, kw), (sh, sw) = pair(a["filter"]), pair(a["stride"])
+    return [n, h, w, c, kh, kw, sh, sw, int(a["padding"] == "SAME")]
+
+
+def core_record(program, layer):
+    """The 32 record words of a core layer, or None when no C kernel computes it (the layer
+    then needs the host: :func:`dure.compiler.soc.run_program_soc` with ``host_fallback``)."""
+    from .ir import OpKind, explicit_padding, pair
+
+    graph = program.graph
+    op = layer.op
+    addr = program.tensor_addr
+    rec = [0] * RECORD_WORDS
+    rec[0] = LayerKind.CORE
+    ins = [addr[n] for n in layer.reads]
+    out = addr[layer.writes[0]]
+    rec[2] = ins[0] if ins else 0
+    rec[3] = ins[1] if len(ins) > 1 else 0
+    rec[4] = out
+    dtype, shape = program.buffers[layer.writes[0]]
+    count = int(np.prod(shape))
+    rec[5] = count
+    arith = graph.arithmetic
+    lo, hi = op.attrs.get("lo"), op.attrs.get("hi")
+    if layer.kind == "im2col":
+        x = graph.tensors[layer.reads[0]].shape
+        w = graph.tensors[op.inputs[1]].shape
+        a = op.attrs
+        oh, ow, pads = explicit_padding(a["padding"], x[1], x[2], w[1], w[2], a["stride"],
+                                        a["dilation"])
+        (sh, sw), (dh, dw) = pair(a["stride"]), pair(a["dilation"])
+        eb = np.dtype(program.buffers[layer.reads[0]][0]).itemsize
+        pad = int(layer.params["pad_value"])
+        rec[1] = CoreOp.IM2COL
+        rec[6:15] = [*x, w[1], w[2], sh, sw, eb]
+        rec[18:25] = [pads[0] & 0xFFFF_FFFF, pads[1] & 0xFFFF_FFFF, dh, dw, oh, ow,
+                      pad & (0xFF if eb == 1 else 0xFFFF)]
+        return rec
+    kind = op.kind
+    if kind is OpKind.RESHAPE:
+        rec[1] = CoreOp.COPY
+        rec[5] = count * np.dtype(dtype).itemsize
+        return rec
+    if arith == "float":
+        clamp = lo is not None or hi is not None
+        rec[15:18] = [_f32_bits(lo, -np.inf), _f32_bits(hi, np.inf), int(clamp)]
+        if kind is OpKind.ADD:
+            rec[1] = CoreOp.ADD_FP16
+            return rec
+        if kind in (OpKind.MAX_POOL_2D, OpKind.AVERAGE_POOL_2D):
+            words = _pool_words(graph, op)
+            if words is None:
+                return None
+            rec[1] = (CoreOp.MAX_POOL_FP16 if kind is OpKind.MAX_POOL_2D
+                      else CoreOp.AVG_POOL_FP16)
+            rec[6:15] = words
+            return rec
+        return None
+    if kind is OpKind.MAX_POOL_2D:
+        words = _pool_words(graph, op)
+        if words is None:
+            return None
+        rec[1] = CoreOp.MAX_POOL_INT8
+        rec[6:15] = words
+        rec[15:17] = [int(lo) & 0xFFFF_FFFF, int(hi) & 0xFFFF_FFFF]
+        return rec
+    if arith != "tflite":
+        return None
+    T = graph.tensors
+    if kind is OpKind.AVERAGE_POOL_2D:
+        words = _pool_words(graph, op)
+        if words is None:
+            return None
+        rec[1] = CoreOp.AVG_POOL_INT8
+        rec[6:15] = words
+        rec[15:17] = [int(lo) & 0xFFFF_FFFF, int(hi) & 0xFFFF_FFFF]
+        return rec
+    if kind is OpKind.ADD:
+        from dure.sim.golden_tflite_params import add_params
+        q1, q2, qo = (T[n].quant for n in (op.inputs[0], op.inputs[1], op.outputs[0]))
+        p = add_params(q1.s, q2.s, qo.s)
+        words = [p.left_shift, p.input1_multiplier, p.input1_shift, p.input2_multiplier,
+                 p.input2_shift, p.output_multiplier, p.output_shift, q1.zp, q2.zp, qo.zp,
+                 int(lo), int(hi)]
+        rec[1] = CoreOp.ADD_INT8
+        rec[18:30] = [int(v) & 0xFFFF_FFFF for v in words]
+        return rec
+    if kind is OpKind.SOFTMAX:
+        from dure.sim.golden_tflite_softmax import softmax_params
+        xs = T[op.inputs[0]].shape
+        mult, shift, diff_min = softmax_params(op.attrs["beta"], T[op.inputs[0]].quant.s)
+        rec[1] = CoreOp.SOFTMAX_INT8
+        rec[6:8] = [count // xs[-1], xs[-1]]
+        rec[18:21] = [int(mult) & 0xFFFF_FFFF, int(shift) & 0xFFFF_FFFF,
+                      int(diff_min) & 0xFFFF_FFFF]
+        return rec
+    return None
+
+
+def pack_layer_table(records, results_addr):
+    """The table's bytes: the header, then the records (lists of 32 unsigned words)."""
+    if len(records) > MAX_LAYERS:
+        raise ValueError(f"{len(records)} layers; the table takes at most {MAX_LAYERS}")
+    head = [0] * HEADER_WORDS
+    head[:6] = [TABLE_MAGIC, TABLE_VERSION, len(records), RECORD_WORDS,
+                4 * (HEADER_WORDS + RECORD_WORDS * len(records)), results_addr]
+    words = head + [w for r in records for w in r]
+    if any(len(r) != RECORD_WORDS for r in records):
+        raise ValueError(f"every record has {RECORD_WORDS} words")
+    return struct.pack(f"<{len(words)}I", *words)
+
+
+def unpack_layer_table(data):
+    """``(header words, [record words])`` of a table (the inverse of
+    :func:`pack_layer_table`); ValueError for a bad magic, version or size."""
+    if len(data) < 4 * HEADER_WORDS:
+        raise ValueError("the layer table is shorter than its header")
+    head = list(struct.unpack_from(f"<{HEADER_WORDS}I", data))
+    if head[0] != TABLE_MAGIC:
+        raise ValueError(f"bad layer-table magic {head[0]:#x}")
+    if head[1] != TABLE_VERSION:
+        raise ValueError(f"layer-table version {head[1]}, expected {TABLE_VERSION}")
+    n, rw = head[2], head[3]
+    if rw != RECORD_WORDS or head[4] != 4 * (HEADER_WORDS + rw * n) or len(data) < head[4]:
+        raise ValueError("bad layer-table size words")
+    words = struct.unpack_from(f"<{rw * n}I", data, 4 * HEADER_WORDS)
+    return head, [list(words[i * rw:(i + 1) * rw]) for i in range(n)]
+
+
+def results_bytes(layers):
+    """Size of the results area the firmware writes for ``layers`` records."""
+    return 4 * (RESULT_HEAD_WORDS + 2 * layers)
+
+
+def unpack_results(data, layers):
+    """The firmware's results: ``{"status", "layer", "npu_error", "npu_index", "cycles",
+    "macs", "busy", "dma_rd", "dma_wr", "layer_cycles": [...]}``."""
+    w = struct.unpack_from(f"<{RESULT_HEAD_WORDS + 2 * layers}I", data)
+
+    def u64(k):
+        return w[k] | w[k + 1] << 32
+
+    return {"status": w[0], "layer": w[1], "npu_error": w[2], "npu_index": w[3],
+            "cycles": u64(4), "macs": u64(6), "busy": u64(8), "dma_rd": u64(10),
+            "dma_wr": u64(12),
+            "layer_cycles": [u64(RESULT_HEAD_WORDS + 2 * i) for i in range(layers)]}

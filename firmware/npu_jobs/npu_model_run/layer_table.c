@@ -1,0 +1,205 @@
+/* layer_table.c: walks a compiled model's layer table (layer_table.h). */
+#include "layer_table.h"
+
+#include "npu_cpu_ops.h"
+
+/* Host view of `bytes` bytes at bus address `addr`, or NULL when they leave main memory or
+ * `addr` is not a multiple of `align`. */
+static void *at(const struct lt_env *env, uint32_t addr, uint64_t bytes, uint32_t align)
+{
+    if (addr < env->base || addr % align)
+        return 0;
+    uint64_t off = addr - env->base;
+    if (off > env->size || bytes > env->size - off)
+        return 0;
+    return env->mem + off;
+}
+
+static void put64(uint32_t *p, uint64_t v)
+{
+    p[0] = (uint32_t)v;
+    p[1] = (uint32_t)(v >> 32);
+}
+
+static int pool_out(const uint32_t *r, uint64_t *in_elems, uint64_t *out_elems)
+{
+    uint32_t oh, ow, pt, pl;
+    if (cpu_conv_axis(r[7], r[10], r[12], (int)r[14], &oh, &pt) ||
+        cpu_conv_axis(r[8], r[11], r[13], (int)r[14], &ow, &pl))
+        return LT_E_ARG;
+    *in_elems = (uint64_t)r[6] * r[7] * r[8] * r[9];
+    *out_elems = (uint64_t)r[6] * oh * ow * r[9];
+    return *out_elems == r[5] ? LT_OK : LT_E_ARG;
+}
+
+static void im2col(const uint32_t *r, const uint8_t *x, uint8_t *y)
+{
+    uint32_t n = r[6], h = r[7], w = r[8], c = r[9], kh = r[10], kw = r[11];
+    uint32_t eb = r[14], oh = r[22], ow = r[23];
+    int32_t pt = (int32_t)r[18], pl = (int32_t)r[19];
+    uint32_t row = c * eb;
+    for (uint32_t b = 0; b < n; b++)
+        for (uint32_t oy = 0; oy < oh; oy++)
+            for (uint32_t ox = 0; ox < ow; ox++)
+                for (uint32_t i = 0; i < kh; i++) {
+                    int32_t iy = (int32_t)(oy * r[12] + i * r[20]) - pt;
+                    for (uint32_t j = 0; j < kw; j++) {
+                        int32_t ix = (int32_t)(ox * r[13] + j * r[21]) - pl;
+                        if (iy >= 0 && iy < (int32_t)h && ix >= 0 && ix < (int32_t)w) {
+                            const uint8_t *s = x + (((uint64_t)b * h + (uint32_t)iy) * w +
+                                                    (uint32_t)ix) * row;
+                            for (uint32_t k = 0; k < row; k++)
+                                y[k] = s[k];
+                        } else if (eb == 1) {
+                            for (uint32_t k = 0; k < row; k++)
+                                y[k] = (uint8_t)r[24];
+                        } else {
+                            for (uint32_t k = 0; k < row; k += 2) {
+                                y[k] = (uint8_t)r[24];
+                                y[k + 1] = (uint8_t)(r[24] >> 8);
+                            }
+                        }
+                        y += row;
+                    }
+                }
+}
+
+static int kernel_status(int rc)
+{
+    return rc ? LT_E_ARG : LT_OK;
+}
+
+/* One core layer. */
+static int run_core(const struct lt_env *env, const uint32_t *r)
+{
+    uint64_t in_elems = r[5], out_elems = r[5];
+    uint32_t eb = 1;
+    switch (r[1]) {
+    case LT_OP_COPY: {
+        uint8_t *x = at(env, r[2], r[5], 1), *y = at(env, r[4], r[5], 1);
+        if (!x || !y)
+            return LT_E_RANGE;
+        if (y < x)
+            for (uint32_t i = 0; i < r[5]; i++)
+                y[i] = x[i];
+        else if (y > x)
+            for (uint32_t i = r[5]; i-- > 0;)
+                y[i] = x[i];
+        return LT_OK;
+    }
+    case LT_OP_ADD_FP16:
+        eb = 2;
+        /* fall through */
+    case LT_OP_ADD_INT8: {
+        void *a = at(env, r[2], out_elems * eb, eb), *b = at(env, r[3], out_elems * eb, eb);
+        void *y = at(env, r[4], out_elems * eb, eb);
+        if (!a || !b || !y)
+            return LT_E_RANGE;
+        if (eb == 2)
+            return kernel_status(cpu_add_fp16(a, b, y, r[5], (int)r[17], r[15], r[16]));
+        struct cpu_add_int8 p = {
+            (int32_t)r[18], (int32_t)r[19], (int32_t)r[20], (int32_t)r[21], (int32_t)r[22],
+            (int32_t)r[23], (int32_t)r[24], (int32_t)r[25], (int32_t)r[26], (int32_t)r[27],
+            (int32_t)r[28], (int32_t)r[29]};
+        return kernel_status(cpu_add_int8(&p, a, b, y, r[5]));
+    }
+    case LT_OP_MAX_POOL_FP16:
+    case LT_OP_AVG_POOL_FP16:
+        eb = 2;
+        /* fall through */
+    case LT_OP_MAX_POOL_INT8:
+    case LT_OP_AVG_POOL_INT8: {
+        int st = pool_out(r, &in_elems, &out_elems);
+        if (st)
+            return st;
+        void *x = at(env, r[2], in_elems * eb, eb), *y = at(env, r[4], out_elems * eb, eb);
+        if (!x || !y)
+            return LT_E_RANGE;
+        struct cpu_pool p = {r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], (int)r[14]};
+        switch (r[1]) {
+        case LT_OP_MAX_POOL_INT8:
+            return kernel_status(cpu_max_pool_int8(&p, x, y, (int32_t)r[15], (int32_t)r[16]));
+        case LT_OP_AVG_POOL_INT8:
+            return kernel_status(cpu_avg_pool_int8(&p, x, y, (int32_t)r[15], (int32_t)r[16]));
+        case LT_OP_MAX_POOL_FP16:
+            return kernel_status(cpu_max_pool_fp16(&p, x, y, (int)r[17], r[15], r[16]));
+        default:
+            return kernel_status(cpu_avg_pool_fp16(&p, x, y, (int)r[17], r[15], r[16]));
+        }
+    }
+    case LT_OP_SOFTMAX_INT8: {
+        if ((uint64_t)r[6] * r[7] != r[5])
+            return LT_E_ARG;
+        void *x = at(env, r[2], r[5], 1), *y = at(env, r[4], r[5], 1);
+        if (!x || !y)
+            return LT_E_RANGE;
+        return kernel_status(cpu_softmax_int8(x, y, r[6], r[7], (int32_t)r[18],
+                                              (int32_t)r[19], (int32_t)r[20]));
+    }
+    case LT_OP_IM2COL: {
+        eb = r[14];
+        if ((eb != 1 && eb != 2) || r[6] == 0 || r[9] == 0 || r[10] == 0 || r[11] == 0 ||
+            (uint64_t)r[6] * r[22] * r[23] * r[10] * r[11] * r[9] != r[5])
+            return LT_E_ARG;
+        in_elems = (uint64_t)r[6] * r[7] * r[8] * r[9];
+        void *x = at(env, r[2], in_elems * eb, eb), *y = at(env, r[4], out_elems * eb, eb);
+        if (!x || !y)
+            return LT_E_RANGE;
+        im2col(r, x, y);
+        return LT_OK;
+    }
+    default:
+        return LT_E_OP;
+    }
+}
+
+int lt_walk(const struct lt_env *env, uint32_t table, uint32_t **results)
+{
+    *results = 0;
+    const uint32_t *h = at(env, table, 4u * LT_HEADER_WORDS, 4);
+    if (!h)
+        return LT_E_NO_TABLE;
+    if (h[0] != LT_MAGIC)
+        return LT_E_MAGIC;
+    if (h[1] != LT_VERSION)
+        return LT_E_VERSION;
+    uint32_t layers = h[2];
+    if (layers > LT_MAX_LAYERS || h[3] != LT_RECORD_WORDS ||
+        h[4] != 4u * (LT_HEADER_WORDS + LT_RECORD_WORDS * layers) || !at(env, table, h[4], 4))
+        return LT_E_HEADER;
+    uint32_t *res = at(env, h[5], 4u * (LT_RESULT_HEAD_WORDS + 2u * layers), 4);
+    if (!res)
+        return LT_E_HEADER;
+    for (uint32_t i = 0; i < LT_RESULT_HEAD_WORDS + 2u * layers; i++)
+        res[i] = 0;
+    *results = res;
+    const uint32_t *rec = h + LT_HEADER_WORDS;
+    int status = LT_OK;
+    uint32_t i = 0;
+    uint64_t t0 = env->now(env->ctx);
+    for (; i < layers && status == LT_OK; i++, rec += LT_RECORD_WORDS) {
+        uint64_t a = env->now(env->ctx);
+        if (rec[0] == LT_KIND_NPU) {
+            if (!at(env, rec[2], 32ull * rec[3], 4)) {
+                status = LT_E_RANGE;
+            } else if (rec[3]) {
+                uint32_t index = 0;
+                uint32_t err = env->npu_list(env->ctx, rec[2], rec[3], &index);
+                if (err) {
+                    status = LT_E_NPU;
+                    res[2] = err;
+                    res[3] = index;
+                }
+            }
+        } else if (rec[0] == LT_KIND_CORE) {
+            status = run_core(env, rec);
+        } else {
+            status = LT_E_KIND;
+        }
+        put64(res + LT_RESULT_HEAD_WORDS + 2u * i, env->now(env->ctx) - a);
+    }
+    put64(res + 4, env->now(env->ctx) - t0);
+    res[0] = (uint32_t)status;
+    res[1] = status ? i - 1 : 0;
+    return status;
+}

@@ -1,0 +1,77 @@
+/* npu_model_run: runs a whole compiled model (dure.compiler.soc) in one firmware run: walks the
+ * layer table (format: compiler/program.py; walker: layer_table.c), NPU layers as LIST
+ * doorbells, core layers with the C kernels of firmware/npu/cpu_ops_*.c, per-layer cycles to
+ * the results area.
+ *
+ * The boot block is the last 64 bytes of main memory (words): 0 the layer table's address;
+ * written back: 1 the status (lt_status; also the exit code, 0 = pass), 2 the failing layer.
+ * The results area (its address in the table) also gets the NPU's performance counters. */
+#include "csr.h"
+#include "dure_rt.h"
+#include "layer_table.h"
+#include "npu.h"
+
+#define MAX_COUNT 65535u         /* LIST count is 16 bits */
+
+static uint32_t run_list(void *ctx, uint32_t list, uint32_t count, uint32_t *index)
+{
+    (void)ctx;
+    const uint32_t *words = (const uint32_t *)(uintptr_t)list;
+    uint32_t seq[64], lists = 0;
+    for (uint32_t first = 0; first < count; first += MAX_COUNT) {
+        uint32_t n = count - first < MAX_COUNT ? count - first : MAX_COUNT;
+        uint32_t s = npu_run_list(words + 8u * first, n);
+        if (lists < 64u)
+            seq[lists++] = s;
+    }
+    int err = npu_wait();
+    if (err) {
+        uint32_t at_seq = 0, where = 0;
+        npu_error(&at_seq);
+        uint32_t i = npu_error_index();
+        for (uint32_t k = 0; k < lists; k++)
+            if (at_seq >= seq[k])
+                where = k * MAX_COUNT + (i == ~0u ? 0 : i);
+        *index = where;
+    }
+    return (uint32_t)err;
+}
+
+static uint64_t now(void *ctx)
+{
+    (void)ctx;
+    return rdcycle64();
+}
+
+static void put64(uint32_t *p, uint64_t v)
+{
+    p[0] = (uint32_t)v;
+    p[1] = (uint32_t)(v >> 32);
+}
+
+int main(void)
+{
+    volatile uint32_t *boot =
+        (volatile uint32_t *)(uintptr_t)(DURE_MAIN_BASE + DURE_MAIN_SIZE - 64u);
+    int status;
+    uint32_t *res = 0;
+    if (npu_init() != 0) {
+        status = LT_E_NO_NPU;
+    } else {
+        struct lt_env env = {(uint8_t *)(uintptr_t)DURE_MAIN_BASE, DURE_MAIN_BASE,
+                             DURE_MAIN_SIZE - 64u, run_list, now, 0};
+        npu_perf_clear();
+        status = lt_walk(&env, boot[0], &res);
+        if (res) {
+            struct npu_perf perf;
+            npu_perf_read(&perf);
+            put64(res + 6, perf.macs);
+            put64(res + 8, perf.busy);
+            put64(res + 10, perf.dma_rd);
+            put64(res + 12, perf.dma_wr);
+        }
+    }
+    boot[1] = (uint32_t)status;
+    boot[2] = res ? res[1] : 0;
+    return status;
+}
