@@ -1,32 +1,42 @@
-"""Run a compiled :class:`~.program.Program` on the simulated SoC.
+"""Run a compiled :class:`~.program.Program` on the simulated SoC: the whole model in one
+firmware run.
 
-The NPU layers run on the RTL: each run of consecutive NPU layers is one execution of the
-``npu_program`` firmware (firmware/npu_jobs/npu_program/), which hands the layers' descriptors
-in main memory to the NPU as LIST doorbells (the NPU fetches them) and waits for it; the memory
-image (weights, activations) goes in as data segments and comes back as a dump. The core layers
-between those runs are executed by the host with the reference operators
-(:func:`.execute.run_core_layer`) on the dumped image, because the firmware that computes them
-on the core is not written yet: so this checks every NPU command list, address and the memory
-plan on the hardware, and times the NPU layers in SoC cycles (first doorbell to idle).
+The ``npu_model_run`` firmware (firmware/npu_jobs/npu_model_run/) walks the program's binary
+layer table (format: :mod:`.program`): NPU layers as LIST doorbells (the NPU fetches their
+descriptors from main memory), core layers (RESHAPE, INT8 ADD / pooling / SOFTMAX, FP16 ADD /
+pooling, im2col) with the C kernels of firmware/npu/cpu_ops_*.c, in order, timing every layer
+with the core's cycle counter. The memory image (weights, inputs, the command lists, the table)
+goes in as data segments; the image, the results area and the boot block come back as dumps.
+
+A core layer with no C kernel yet (:func:`.program.core_record` gives None: FP16 SOFTMAX, the
+ONNX-arithmetic ADD / SOFTMAX / average pooling, QUANTIZE, DEQUANTIZE, TRANSPOSE, PAD,
+explicit-padding pools) makes :func:`run_program_soc` refuse the program, naming the layers,
+unless ``host_fallback=True``: then the table is cut at those layers, each part is one firmware
+run, and the host computes the missing layers between them with the reference operators
+(:func:`.execute.run_core_layer`) on the dumped image; :attr:`SocRun.host_layers` lists them.
 """
 
 import dataclasses
 import struct
 
+import numpy as np
+
+from .errors import UnsupportedModel
 from .execute import load_inputs, read_outputs, run_core_layer
-from .memory_plan import align_up
+from .program import TableError, pack_layer_table, results_bytes, unpack_results
 
-__all__ = ["run_program_soc", "SocSegment"]
+__all__ = ["run_program_soc", "SocSegment", "SocRun", "missing_kernels", "intact_tensors",
+           "check_intermediates"]
 
-LIST_MAGIC = 0x5453_494C        # "LIST"
-HEADER_BYTES = 64
+BOOT_BYTES = 64
+PROGRAM = "npu_model_run"
 
 
 @dataclasses.dataclass
 class SocSegment:
-    """One firmware run: the program's layer indices, descriptors, and the counters the
-    firmware reports (``cycles`` from the first push to idle, ``macs``, ``busy``, ``dma_rd``,
-    ``dma_wr`` from the NPU's performance counters)."""
+    """One firmware run: the program's layer indices it walked, their descriptors, and the
+    counters the firmware reports (``cycles`` of the whole walk, ``layer_cycles`` per layer,
+    ``macs``, ``busy``, ``dma_rd``, ``dma_wr`` from the NPU's performance counters)."""
 
     layers: list
     commands: int
@@ -35,6 +45,28 @@ class SocSegment:
     busy: int
     dma_rd: int
     dma_wr: int
+    layer_cycles: list
+
+
+@dataclasses.dataclass
+class SocRun:
+    """A whole program's run: ``segments`` (one unless ``host_fallback`` cut the table),
+    ``layer_cycles`` per program layer (None for a host layer), ``host_layers`` (computed by
+    the host), ``image``: main memory from its base to the arena's end after the run (for
+    :func:`check_intermediates`)."""
+
+    segments: list
+    layer_cycles: list
+    host_layers: list
+    image: bytes = dataclasses.field(default=b"", repr=False)
+
+    @property
+    def cycles(self):
+        return sum(s.cycles for s in self.segments)
+
+    @property
+    def macs(self):
+        return sum(s.macs for s in self.segments)
 
 
 class _Image:
@@ -50,55 +82,123 @@ class _Image:
         self.data[addr - self.base:addr - self.base + len(data)] = data
 
 
-def run_program_soc(program, inputs, *, max_cycles=200_000_000):
-    """Execute ``program`` with its NPU layers on the simulated SoC; returns ``(outputs,
-    [SocSegment])``. Raises RuntimeError when the firmware does not pass (with the NPU's error
-    code and sequence number when it reported one)."""
+def missing_kernels(program):
+    """Indices of the core layers no C kernel computes."""
+    records = program.layer_records(program.table_layout()[0])
+    return [i for i, r in enumerate(records) if r is None]
+
+
+def _describe(program, indices):
+    return ", ".join(f"layer {i} ({program.layers[i].kind} of node {program.layers[i].op.index}"
+                     f" {program.layers[i].op.name!r})" for i in indices)
+
+
+def run_program_soc(program, inputs, *, host_fallback=False, max_cycles=400_000_000):
+    """Execute ``program`` on the simulated SoC; returns ``(outputs, SocRun)``.
+
+    Raises :class:`UnsupportedModel` when a core layer has no C kernel and ``host_fallback``
+    is off; RuntimeError when the firmware stops with an error (its :class:`TableError` name,
+    the layer, and the NPU's error code and descriptor when the NPU refused one)."""
     from dure.sim.npu_job_build import job_elf
     from dure.sim.runner import run_elf
 
     config = program.config
     main = config.region("main")
-    used = align_up(program.arena_base + program.arena_size, 64) - main.base
-    list_base = main.base + used
-    header_addr = main.base + main.size - HEADER_BYTES
-    image = _Image(main.base, used)
+    commands_base, table_addr, results_addr = program.table_layout()
+    records = program.layer_records(commands_base)
+    host = [i for i, r in enumerate(records) if r is None]
+    if host and not host_fallback:
+        raise UnsupportedModel(
+            f"no C kernel on the core for {_describe(program, host)}; the whole model cannot "
+            "run on the SoC (the host can compute these layers: host_fallback / --host-fallback)")
+    commands = program.commands_bytes()
+    end = results_addr + results_bytes(len(records))
+    boot_addr = main.base + main.size - BOOT_BYTES
+    if end > boot_addr:
+        raise UnsupportedModel("the program, its command lists and layer table do not fit in "
+                               f"main memory ({end - main.base} of {main.size} bytes)")
+    image = _Image(main.base, program.arena_base + program.arena_size - main.base)
     load_inputs(image, program, inputs)
-    elf = job_elf(config, "npu_program")
-    segments, run = [], []
-    layers = program.layers + [None]
-    for i, layer in enumerate(layers):
-        if layer is not None and layer.where == "npu":
-            run.append(i)
+    elf = job_elf(config, PROGRAM)
+    segments, part = [], []
+    layer_cycles = [None] * len(records)
+    for i, rec in enumerate(records + [None]):
+        if rec is not None:
+            part.append(i)
             continue
-        if run:
-            segments.append(_segment(program, run, image, elf, list_base, header_addr,
-                                     max_cycles, run_elf))
-            run = []
-        if layer is not None:
-            run_core_layer(image, program, layer)
-    return read_outputs(image, program), segments
+        if part:
+            seg = _walk(program, part, [records[j] for j in part], image, elf, commands,
+                        commands_base, table_addr, results_addr, boot_addr, max_cycles, run_elf)
+            segments.append(seg)
+            for j, c in zip(part, seg.layer_cycles, strict=True):
+                layer_cycles[j] = c
+            part = []
+        if i < len(records):
+            run_core_layer(image, program, program.layers[i])
+    run = SocRun(segments, layer_cycles, host, bytes(image.data))
+    return read_outputs(image, program), run
 
 
-def _segment(program, indices, image, elf, list_base, header_addr, max_cycles, run_elf):
-    words = [w for i in indices for d in program.layers[i].commands for w in d]
-    count = len(words) // 8
-    if list_base + 4 * len(words) > header_addr:
-        raise RuntimeError("the descriptor list does not fit in main memory")
-    header = struct.pack("<3I", LIST_MAGIC, count, list_base) + bytes(HEADER_BYTES - 12)
-    result = run_elf(elf, program.config, max_cycles=max_cycles,
-                     data=[(image.base, bytes(image.data)),
-                           (list_base, struct.pack(f"<{len(words)}I", *words)),
-                           (header_addr, header)],
-                     dumps=[(image.base, len(image.data)), (header_addr, HEADER_BYTES)])
-    back = struct.unpack("<16I", result.dumps[(header_addr, HEADER_BYTES)])
-    if result.status != "pass":
-        detail = (f"NPU error {back[3]} at command {back[4]}" if back[3] else
-                  f"status {result.status}, exit {result.exit_code}")
-        raise RuntimeError(f"layers {indices}: the npu_program firmware failed ({detail})")
+def _walk(program, indices, records, image, elf, commands, commands_base, table_addr,
+          results_addr, boot_addr, max_cycles, run_elf):
+    table = pack_layer_table(records, results_addr)
+    nres = results_bytes(len(records))
+    data = [(image.base, bytes(image.data)), (table_addr, table),
+            (boot_addr, struct.pack("<I", table_addr) + bytes(BOOT_BYTES - 4))]
+    if commands:
+        data.append((commands_base, commands))
+    result = run_elf(elf, program.config, max_cycles=max_cycles, data=data,
+                     dumps=[(image.base, len(image.data)), (results_addr, nres),
+                            (boot_addr, BOOT_BYTES)])
+    boot = struct.unpack("<16I", result.dumps[(boot_addr, BOOT_BYTES)])
+    res = unpack_results(result.dumps[(results_addr, nres)], len(records))
+    if result.status != "pass" or boot[1] != TableError.OK:
+        if result.status in ("pass", "fail") and boot[1]:
+            name = TableError(boot[1]).name if boot[1] in TableError._value2member_map_ else \
+                str(boot[1])
+            where = indices[boot[2]] if boot[2] < len(indices) else boot[2]
+            detail = f"{name} at layer {where}"
+            if boot[1] == TableError.NPU:
+                detail += f" (NPU error {res['npu_error']} at descriptor {res['npu_index']})"
+        else:
+            detail = f"status {result.status}, exit {result.exit_code}"
+        raise RuntimeError(f"the {PROGRAM} firmware failed: {detail}")
     image.data[:] = result.dumps[(image.base, len(image.data))]
+    count = sum(r[3] for r in records if r[0] == 1)
+    return SocSegment(list(indices), count, res["cycles"], res["macs"], res["busy"],
+                      res["dma_rd"], res["dma_wr"], res["layer_cycles"])
 
-    def u64(k):
-        return back[k] | back[k + 1] << 32
 
-    return SocSegment(list(indices), count, u64(5), u64(7), u64(9), u64(11), u64(13))
+def intact_tensors(program):
+    """The tensors the reference computes whose bytes are still in memory after the run (no
+    later layer writes over them), by name: what a dump of the image can check."""
+    spans = {n: (program.tensor_addr[n], program.tensor_addr[n] + int(np.prod(shape)) *
+                 np.dtype(dt).itemsize) for n, (dt, shape) in program.buffers.items()}
+    out = []
+    for i, layer in enumerate(program.layers):
+        for name in layer.writes:
+            if name not in {t for op in program.graph.ops for t in op.outputs}:
+                continue
+            a, b = spans[name]
+            later = [spans[w] for la in program.layers[i + 1:] for w in la.writes]
+            if all(e <= a or s >= b for s, e in later):
+                out.append(name)
+    return out
+
+
+def check_intermediates(program, image_bytes, inputs):
+    """Compare every intact tensor (:func:`intact_tensors`) in the dumped image with the
+    reference; returns ``(checked names, differing names)``."""
+    from .reference import run_all
+
+    values = run_all(program.graph, inputs)
+    base = program.config.region("main").base
+    checked, bad = [], []
+    for name in intact_tensors(program):
+        want = np.ascontiguousarray(values[name])
+        a = program.tensor_addr[name] - base
+        got = bytes(image_bytes[a:a + want.nbytes])
+        checked.append(name)
+        if got != want.tobytes():
+            bad.append(name)
+    return checked, bad

@@ -1,0 +1,249 @@
+"""The layer-table walker of the npu_model_run firmware (firmware/npu_jobs/npu_model_run/
+layer_table.c), compiled for the host with the C kernels it calls (firmware/npu/cpu_ops_*.c)
+and the golden NPU command model (dure.sim.npu_model) behind its NPU callback: whole compiled
+models come out bit-exact with the reference; bad tables stop with their named error code.
+The same walker on the simulated SoC: tests/compiler/test_soc.py."""
+
+import ctypes
+import pathlib
+import re
+import shutil
+import struct
+import subprocess
+
+import numpy as np
+import pytest
+from dure.compiler import program as pg
+from dure.compiler import reference
+from dure.compiler.execute import load_inputs, read_outputs
+from dure.compiler.lower import compile_graph
+from dure.compiler.onnx_frontend import parse_onnx
+from dure.compiler.tflite_frontend import parse_tflite
+from dure.rtl.npu.commands import ErrorCode
+from dure.sim.npu_model import NpuModel
+from dure.sim.verif import compiler_models as cm
+
+from dure.config import preset
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+WALKER = ROOT / "firmware" / "npu_jobs" / "npu_model_run"
+SOURCES = [WALKER / "layer_table.c"] + [ROOT / "firmware" / "npu" / n for n in
+                                         ("cpu_ops_int8.c", "cpu_ops_fp16.c", "softfloat.c")]
+SHIM = r"""
+#include "layer_table.h"
+typedef uint32_t (*npu_cb)(uint32_t list, uint32_t count, uint32_t *index);
+static npu_cb g_cb;
+static uint64_t g_t;
+static uint32_t npu(void *ctx, uint32_t l, uint32_t c, uint32_t *i)
+{
+    (void)ctx;
+    return g_cb(l, c, i);
+}
+static uint64_t now(void *ctx) { (void)ctx; return g_t += 1; }
+int walk(uint8_t *mem, uint32_t base, uint32_t size, uint32_t table, npu_cb cb, uint32_t *off)
+{
+    g_cb = cb;
+    struct lt_env env = {mem, base, size, npu, now, 0};
+    uint32_t *r;
+    int st = lt_walk(&env, table, &r);
+    *off = r ? (uint32_t)((uint8_t *)r - mem) : 0xFFFFFFFFu;
+    return st;
+}
+"""
+CB = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32,
+                      ctypes.POINTER(ctypes.c_uint32))
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory):
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        pytest.fail("no host C compiler (gcc) found; it is needed to check the walker")
+    tmp = tmp_path_factory.mktemp("layer_table")
+    (tmp / "shim.c").write_text(SHIM)
+    so = tmp / "libwalk.so"
+    subprocess.run([cc, "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
+                    f"-I{ROOT / 'firmware' / 'include'}", f"-I{WALKER}", *map(str, SOURCES),
+                    str(tmp / "shim.c"), "-o", str(so)], check=True)
+    lib = ctypes.CDLL(str(so))
+    lib.walk.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32, CB,
+                         ctypes.POINTER(ctypes.c_uint32)]
+    return lib
+
+
+class _Mem:
+    """Main memory from its base, as a numpy buffer the C code writes in place."""
+
+    def __init__(self, base, size):
+        self.base, self.buf = base, np.zeros(size, np.uint8)
+
+    def read(self, addr, n):
+        return self.buf[addr - self.base:addr - self.base + n].tobytes()
+
+    def write(self, addr, data):
+        self.buf[addr - self.base:addr - self.base + len(data)] = np.frombuffer(data, np.uint8)
+
+
+def _walk(lib, mem, table_addr, config):
+    """Run the walker over ``mem``; NPU layers on the command model. Returns (status, results
+    offset, NPU calls)."""
+    calls = []
+
+    def npu(list_addr, count, index):
+        model = NpuModel(config)
+        model.set_window(mem.base, len(mem.buf))
+        model.write(mem.base, mem.buf.tobytes())
+        words = np.frombuffer(mem.read(list_addr, 32 * count), "<u4").reshape(count, 8)
+        codes = model.run([list(map(int, w)) for w in words])
+        mem.buf[:] = np.frombuffer(model.read(mem.base, len(mem.buf)), np.uint8)
+        calls.append((list_addr, count))
+        bad = [i for i, c in enumerate(codes) if c != ErrorCode.NONE]
+        if bad:
+            index[0] = bad[0]
+            return codes[bad[0]].value
+        return 0
+
+    off = ctypes.c_uint32()
+    st = lib.walk(mem.buf.ctypes.data, mem.base, len(mem.buf), table_addr, CB(npu),
+                  ctypes.byref(off))
+    return st, off.value, calls
+
+
+def _load(program, x):
+    commands_base, table_addr, results_addr = program.table_layout()
+    records = program.layer_records(commands_base)
+    assert all(r is not None for r in records)
+    main = program.config.region("main")
+    mem = _Mem(main.base, results_addr + pg.results_bytes(len(records)) - main.base)
+    load_inputs(mem, program, [x])
+    mem.write(commands_base, program.commands_bytes())
+    mem.write(table_addr, pg.pack_layer_table(records, results_addr))
+    return mem, table_addr, records
+
+
+MODELS = {
+    "int8_cnn": (cm.tflite_int8_cnn, {"h": 6, "w": 6, "c": 6}, parse_tflite, True),
+    # the older lowering: im2col, AVERAGE_POOL, ADD on the core
+    "int8_resnet8_core": (cm.tflite_int8_resnet8, {"size": 8}, parse_tflite, False),
+    "fp16_resnet_core": (cm.onnx_float_resnet, {"h": 6, "w": 6, "c": 4}, parse_onnx, False),
+    "int8_dscnn": (cm.tflite_int8_dscnn, {"c": 16, "blocks": 1}, parse_tflite, True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_whole_model_on_host(lib, name):
+    builder, kw, parse, planners = MODELS[name]
+    rng = np.random.default_rng(77)
+    graph = parse(builder(rng, **kw))
+    program = compile_graph(graph, preset("npu-small"), planners=planners)
+    t = graph.tensors[graph.inputs[0]]
+    x = (rng.integers(-128, 128, t.shape).astype(np.int8) if t.dtype == np.int8 else
+         rng.standard_normal(graph.io_layout.get(graph.inputs[0], t.shape)).astype(np.float32))
+    mem, table_addr, records = _load(program, x)
+    st, off, calls = _walk(lib, mem, table_addr, program.config)
+    assert st == pg.TableError.OK
+    res = pg.unpack_results(mem.buf[off:].tobytes(), len(records))
+    assert res["status"] == 0 and all(c > 0 for c in res["layer_cycles"])
+    assert [c for c in calls] == [(r[2], r[3]) for r in records if r[0] == pg.LayerKind.NPU]
+    got = read_outputs(mem, program)[0]
+    want = reference.run(graph, [x])[0]
+    assert got.dtype == want.dtype and np.array_equal(got.view(np.uint8), want.view(np.uint8))
+    if not planners:
+        assert {program.layers[i].kind for i, r in enumerate(records)
+                if r[0] == pg.LayerKind.CORE} >= {"im2col", "ADD", "AVERAGE_POOL_2D"}
+
+
+def test_header_constants_match():
+    text = (WALKER / "layer_table.h").read_text()
+    consts = dict(re.findall(r"#define (LT_\w+) (0x[0-9A-Fa-f]+|\d+)u", text))
+    assert int(consts["LT_MAGIC"], 0) == pg.TABLE_MAGIC
+    assert int(consts["LT_VERSION"], 0) == pg.TABLE_VERSION
+    assert int(consts["LT_RECORD_WORDS"]) == pg.RECORD_WORDS
+    assert int(consts["LT_HEADER_WORDS"]) == pg.HEADER_WORDS
+    assert int(consts["LT_MAX_LAYERS"]) == pg.MAX_LAYERS
+    for e in pg.TableError:
+        want = "LT_OK" if e is pg.TableError.OK else f"LT_E_{e.name}"
+        assert re.search(rf"\b{want} = {int(e)}\b", text), want
+    for op in pg.CoreOp:
+        assert re.search(rf"\bLT_OP_{op.name} = {int(op)}\b", text), op.name
+
+
+@pytest.fixture(scope="module")
+def small():
+    program = compile_graph(parse_tflite(cm.tflite_int8_cnn(np.random.default_rng(5), h=6, w=6,
+                                                            c=6)), preset("npu-small"))
+    x = np.random.default_rng(6).integers(-128, 128, (1, 6, 6, 3)).astype(np.int8)
+    return program, x
+
+
+def _patched(lib, program, x, edit):
+    mem, table_addr, records = _load(program, x)
+    words = np.frombuffer(mem.read(table_addr, 4 * (pg.HEADER_WORDS + pg.RECORD_WORDS *
+                                                    len(records))), "<u4").copy()
+    walk_at = edit(words, records, mem, table_addr) or table_addr
+    mem.write(table_addr, words.tobytes())
+    return _walk(lib, mem, walk_at, program.config), mem
+
+
+def _core_index(records, op):
+    return next(i for i, r in enumerate(records) if r[0] == 2 and r[1] == op)
+
+
+def _rec(i, w):
+    return pg.HEADER_WORDS + pg.RECORD_WORDS * i + w
+
+
+@pytest.mark.parametrize("case,status", [
+    ("magic", pg.TableError.MAGIC),
+    ("version", pg.TableError.VERSION),
+    ("count", pg.TableError.HEADER),
+    ("results", pg.TableError.HEADER),
+    ("table", pg.TableError.NO_TABLE),
+    ("kind", pg.TableError.KIND),
+    ("op", pg.TableError.OP),
+    ("out_range", pg.TableError.RANGE),
+    ("list_range", pg.TableError.RANGE),
+    ("geometry", pg.TableError.ARG),
+    ("npu", pg.TableError.NPU),
+])
+def test_bad_table_named_error(lib, small, case, status):
+    program, x = small
+
+    def edit(w, records, mem, table_addr):
+        if case == "magic":
+            w[0] ^= 1
+        elif case == "version":
+            w[1] = 2
+        elif case == "count":
+            w[2] += 1
+        elif case == "results":
+            w[5] = 0x1000
+        elif case == "table":
+            return 0x3000_0000
+        elif case == "kind":
+            w[_rec(1, 0)] = 7
+        elif case == "op":
+            w[_rec(_core_index(records, pg.CoreOp.SOFTMAX_INT8), 1)] = 99
+        elif case == "out_range":
+            w[_rec(_core_index(records, pg.CoreOp.ADD_INT8), 4)] = mem.base + len(mem.buf) - 4
+        elif case == "list_range":
+            w[_rec(0, 3)] = 1 << 24
+        elif case == "geometry":
+            w[_rec(_core_index(records, pg.CoreOp.MAX_POOL_INT8), 5)] += 1
+        elif case == "npu":
+            first = w[_rec(0, 2)]
+            mem.write(first, struct.pack("<8I", 0xFF, 0, 0, 0, 0, 0, 0, 0))
+        return None
+
+    (st, off, _), mem = _patched(lib, program, x, edit)
+    assert st == status
+    if case in ("magic", "version", "count", "results", "table"):
+        assert off == 0xFFFF_FFFF
+        return
+    res = pg.unpack_results(mem.buf[off:].tobytes(), len(program.layers))
+    assert res["status"] == status
+    bad_layer = {"kind": 1, "list_range": 0, "npu": 0}.get(case)
+    if bad_layer is not None:
+        assert res["layer"] == bad_layer
+    if case == "npu":
+        assert res["npu_error"] != 0 and res["npu_index"] == 0
