@@ -1,13 +1,17 @@
-"""Compiled programs with their NPU layers on the simulated SoC (npu-small variant): the
-npu_list firmware pushes each run of NPU layers' descriptors, the RTL executes them; the
-outputs equal the reference (and LiteRT) bit for bit and the NPU's MAC counter equals the
-program's NPU MACs."""
+"""Compiled programs on the simulated SoC (npu-small variant), the whole model in one run of
+the npu_model_run firmware: it walks the layer table, NPU layers as LIST doorbells, core layers
+(ADD, MAX_POOL, RESHAPE, SOFTMAX, ...) with the C kernels; the outputs equal the reference (and
+LiteRT) bit for bit, so do the intermediate tensors still in memory, the NPU's MAC counter
+equals the program's NPU MACs, every layer is timed. A float model's FP16 SOFTMAX has no C
+kernel yet: refused by default, computed by the host with ``host_fallback``."""
 
 import numpy as np
 import pytest
 from dure.compiler import reference
+from dure.compiler.errors import UnsupportedModel
 from dure.compiler.lower import compile_graph
-from dure.compiler.soc import run_program_soc
+from dure.compiler.onnx_frontend import parse_onnx
+from dure.compiler.soc import check_intermediates, run_program_soc
 from dure.compiler.tflite_frontend import parse_tflite
 from dure.sim.verif import compiler_models as cm
 from dure.sim.verif.litert_ref import run_reference
@@ -15,28 +19,50 @@ from dure.sim.verif.litert_ref import run_reference
 from dure.config import preset
 
 
-@pytest.mark.parametrize("name,builder,kw", [
-    ("int8_mlp", cm.tflite_int8_mlp, {"batch": 5, "sizes": (24, 20, 10)}),
-    ("int8_cnn", cm.tflite_int8_cnn, {"h": 6, "w": 6, "c": 6}),
-    ("float_cnn", cm.tflite_float_cnn, {"h": 6, "w": 6, "c": 6}),
+def _input(rng, graph):
+    t = graph.tensors[graph.inputs[0]]
+    shape = graph.io_layout.get(graph.inputs[0], t.shape)
+    if t.dtype == np.int8:
+        dtype = np.uint8 if graph.inputs[0] in graph.io_offset else np.int8
+        return rng.integers(-128, 128, shape).astype(dtype) if dtype == np.int8 else \
+            rng.integers(0, 256, shape).astype(dtype)
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("name,builder,kw,parse,fallback", [
+    ("int8_mlp", cm.tflite_int8_mlp, {"batch": 5, "sizes": (24, 20, 10)}, parse_tflite, False),
+    # ADD, MAX_POOL, RESHAPE and SOFTMAX on the core
+    ("int8_cnn", cm.tflite_int8_cnn, {"h": 6, "w": 6, "c": 6}, parse_tflite, False),
+    # FP16 SOFTMAX has no C kernel: the host computes it between two firmware runs
+    ("float_cnn", cm.tflite_float_cnn, {"h": 6, "w": 6, "c": 6}, parse_tflite, True),
     # walked 10x4 stride-2 convolution, depthwise and average pooling (compiler/npu_ops.py)
-    ("int8_dscnn", cm.tflite_int8_dscnn, {"c": 16, "blocks": 1}),
+    ("int8_dscnn", cm.tflite_int8_dscnn, {"c": 16, "blocks": 1}, parse_tflite, False),
+    # FP16 without softmax: the whole model in one run (ADD, global pooling on the NPU)
+    ("fp16_resnet", cm.onnx_float_resnet, {"h": 6, "w": 6, "c": 4}, parse_onnx, False),
 ])
-def test_program_on_the_soc(name, builder, kw):
+def test_program_on_the_soc(name, builder, kw, parse, fallback):
     rng = np.random.default_rng(21)
     model = builder(rng, **kw)
-    graph = parse_tflite(model)
+    graph = parse(model)
     program = compile_graph(graph, preset("npu-small"))
-    t = graph.tensors[graph.inputs[0]]
-    x = (rng.integers(-128, 128, t.shape).astype(np.int8) if t.dtype == np.int8 else
-         rng.standard_normal(t.shape).astype(np.float32))
-    got, segments = run_program_soc(program, [x])
+    x = _input(rng, graph)
+    if fallback:
+        with pytest.raises(UnsupportedModel, match="no C kernel on the core for layer"):
+            run_program_soc(program, [x])
+    got, run = run_program_soc(program, [x], host_fallback=fallback)
     want = reference.run(graph, [x])[0]
     assert np.array_equal(got[0].view(np.uint8), want.view(np.uint8)), name
     if graph.arithmetic == "tflite":
         assert np.array_equal(got[0], run_reference(model, x)[0])
+    checked, bad = check_intermediates(program, run.image, [x])
+    assert checked and not bad, (checked, bad)
+    host = [i for i, la in enumerate(program.layers) if la.where == "core" and
+            la.kind == "SOFTMAX" and graph.arithmetic == "float"]
+    assert run.host_layers == host
+    assert len(run.segments) == (1 if not host else 1 + (host[-1] < len(program.layers) - 1))
+    walked = sorted(i for s in run.segments for i in s.layers)
+    assert walked == [i for i in range(len(program.layers)) if i not in host]
     npu_layers = [i for i, la in enumerate(program.layers) if la.where == "npu"]
-    assert sorted(i for s in segments for i in s.layers) == npu_layers
-    assert sum(s.macs for s in segments) == sum(program.layers[i].array_macs
-                                                for i in npu_layers)
-    assert all(s.cycles > 0 for s in segments)
+    assert run.macs == sum(program.layers[i].array_macs for i in npu_layers)
+    assert all(run.layer_cycles[i] > 0 for i in walked)
+    assert all(s.cycles >= sum(s.layer_cycles) for s in run.segments)
