@@ -3,7 +3,9 @@
 ``dure infer MODEL --input X.npy [--out Y.npy] [--precision P] [--variant V] [--check]``
 compiles a TFLite or ONNX model (dure.compiler) and runs the program on the golden NPU command
 model: the NPU layers through their command lists, the core layers with the compiler's
-reference operators (see :mod:`dure.compiler.execute`); ``--check`` compares with the compiler's
+reference operators (see :mod:`dure.compiler.execute`); ``--soc`` also runs the whole model on
+the simulated SoC in one firmware run (:mod:`dure.compiler.soc`; ``--host-fallback`` lets the
+host compute core layers without a C kernel); ``--check`` compares with the compiler's
 reference executor (bit for bit) and with the model's runtime (LiteRT's reference kernels or
 onnxruntime: bit for bit in INT8; in FP16 the max error and top-1 agreement are printed).
 
@@ -40,8 +42,12 @@ def add_arguments(parser):
     parser.add_argument("--no-im2col", action="store_true",
                         help="run convolutions other than 1x1 on the core")
     parser.add_argument("--soc", action="store_true",
-                        help="run the NPU layers on the simulated SoC (firmware npu_list; the "
-                        "core layers run on the host) and print their measured cycles")
+                        help="run the whole model on the simulated SoC in one firmware run "
+                        "(npu_model_run walks the layer table: NPU layers and the core layers' "
+                        "C kernels) and print the measured cycles per layer")
+    parser.add_argument("--host-fallback", action="store_true",
+                        help="with --soc: compute core layers that have no C kernel yet on "
+                        "the host between firmware runs (else such a model is refused)")
     parser.add_argument("--variant", default="sim", help="SoC variant (default: sim)")
     parser.add_argument("--model", choices=("both", "mlp", "cnn"), default="both",
                         help="which models to run (default: both, the MLP then the CNN)")
@@ -149,29 +155,51 @@ def _runtime(graph, data, x):
         raise UserError(str(e)) from None
 
 
-def _run_soc(program, x, y_model):
-    """The program with its NPU layers on the simulated SoC: measured cycles per run of NPU
-    layers; returns the SoC's output (after checking it equals the command model's)."""
-    from ..compiler.soc import run_program_soc
+def _run_soc(program, x, y_model, host_fallback=False):
+    """The whole program on the simulated SoC in one run of the npu_model_run firmware (it
+    walks the layer table: NPU layers as LIST doorbells, core layers with the C kernels);
+    prints the measured cycles per layer; checks the intermediate tensors still in memory
+    against the reference; returns the SoC's output (after checking it equals the command
+    model's)."""
+    from ..compiler.errors import UnsupportedModel
+    from ..compiler.soc import check_intermediates, run_program_soc
     from ..sim.report import format_table
 
     config = program.config
-    print(f"running the NPU layers on the simulated SoC ({config.name}) ...", file=sys.stderr,
-          flush=True)
-    outputs, segments = run_program_soc(program, [x])
+    print(f"running the model on the simulated SoC ({config.name}, firmware npu_model_run) ...",
+          file=sys.stderr, flush=True)
+    try:
+        outputs, run = run_program_soc(program, [x], host_fallback=host_fallback)
+    except UnsupportedModel as e:
+        raise UserError(str(e)) from None
     peak = config.npu_peak_macs_per_cycle
-    rows = [[",".join(map(str, s.layers)), s.commands, s.cycles, s.busy, s.macs,
-             f"{100 * s.macs / s.cycles / peak:.1f}" if s.cycles else "-", s.dma_rd, s.dma_wr]
-            for s in segments]
-    print(format_table(["NPU layers", "commands", "cycles", "NPU busy", "MACs", "util %",
-                        "DMA rd B", "DMA wr B"], rows))
-    cycles = sum(s.cycles for s in segments)
-    macs = sum(s.macs for s in segments)
+    rows = []
+    for i, (layer, cycles) in enumerate(zip(program.layers, run.layer_cycles, strict=True)):
+        where = ("NPU" if layer.where == "npu" else
+                 "host (no C kernel)" if i in run.host_layers else "core (C)")
+        util = (f"{100 * layer.macs / cycles / peak:.1f}"
+                if cycles and layer.where == "npu" else "-")
+        rows.append([i, layer.op.source, where, layer.kind.lower(), layer.macs,
+                     cycles if cycles is not None else "-", util])
+    print(format_table(["#", "node", "where", "computes", "MACs", "SoC cycles", "util %"],
+                       rows))
+    cycles = run.cycles
+    npu_cycles = sum(c for la, c in zip(program.layers, run.layer_cycles, strict=True)
+                     if la.where == "npu" and c)
+    macs = program.macs
     if cycles:
-        print(f"SoC: NPU layers {cycles} cycles, {macs} MACs, {100 * macs / cycles / peak:.1f} % "
-              f"of peak; {config.clk_freq / cycles:.0f} inferences/s at "
-              f"{config.clk_freq / 1e6:.0f} MHz counting the NPU layers only (the core layers "
-              "ran on the host)")
+        note = (f"; layers {run.host_layers} ran on the host (not timed)" if run.host_layers
+                else "")
+        print(f"SoC: {cycles} cycles in {len(run.segments)} firmware run(s) ({npu_cycles} in NPU "
+              f"layers, {cycles - npu_cycles} in core layers), {macs} model MACs (the NPU's "
+              f"counter: {run.macs}), "
+              f"{macs / cycles:.2f} MACs/cycle = {100 * macs / cycles / peak:.1f} % of peak; "
+              f"{config.clk_freq / cycles:.0f} inferences/s at {config.clk_freq / 1e6:.0f} MHz"
+              + note)
+    checked, bad = check_intermediates(program, run.image, [x])
+    if bad:
+        raise UserError(f"intermediate tensors differ from the reference on the SoC: {bad}")
+    print(f"SoC intermediates: {len(checked)} tensors still in memory equal the reference")
     y = outputs[0]
     if not _bits_equal(y, y_model):
         raise UserError("the SoC's output differs from the NPU command model's")
@@ -202,7 +230,7 @@ def run_model(args):
         raise UserError(str(e)) from None
     y = outputs[0]
     if args.soc:
-        y = _run_soc(program, x, y)
+        y = _run_soc(program, x, y, args.host_fallback)
     if args.out:
         np.save(args.out, y)
     config = program.config
@@ -226,8 +254,7 @@ def run_model(args):
         print(f"NPU layers: {cycles} cycles estimated by the GEMM planner's cost model, "
               f"{100 * npu_macs / cycles / peak:.1f} % of peak {peak} MACs/cycle; "
               f"<= {rate:.0f} inferences/s at {config.clk_freq / 1e6:.0f} MHz counting the "
-              "NPU layers only (core layers are not timed: the firmware that walks the layer "
-              "table on the simulated SoC is not written yet)")
+              "NPU layers only (estimates; --soc measures every layer, core layers included)")
     if not args.check:
         return 0
     ok = True
