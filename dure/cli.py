@@ -22,6 +22,7 @@ COMMANDS = [
     "infer",
     "compile",
     "bench",
+    "bench_models",
 ]
 
 

@@ -1,0 +1,114 @@
+"""Whole compiled models on the simulated SoC (``make bench-models``, ``dure bench-models``).
+
+The models are the MLPerf-Tiny-shaped networks the project builds without downloads
+(:mod:`dure.sim.verif.compiler_models`, random weights, same layer shapes): ResNet-8 (32x32x3
+image classification) and DS-CNN (49x10 keyword spotting, 64 channels, 4 depthwise-separable
+blocks), full-integer TFLite. Each is compiled for the variant (:func:`.lower.compile_graph`),
+run on one random input in one firmware run (:func:`.soc.run_program_soc`) and compared bit for
+bit with the compiler's reference and LiteRT's reference kernels.
+
+Per model (:data:`COLUMNS`, the CSV's stable header): MACs (the model's), SoC cycles of the
+whole inference (first layer to last, core layers included) and split into NPU / core layers,
+inferences per second at the variant's clock and at 100 MHz, MACs per cycle and % of the
+array's peak, DMA bytes, whether the output is exact. Per layer (:data:`LAYER_COLUMNS`): kind,
+where it runs, MACs, cycles.
+"""
+
+import csv
+import dataclasses
+
+import numpy as np
+
+__all__ = ["MODELS", "COLUMNS", "LAYER_COLUMNS", "ModelResult", "run_model", "write_csv"]
+
+COLUMNS = ["model", "precision", "variant", "layers", "npu_layers", "core_layers", "macs",
+           "cycles", "npu_cycles", "core_cycles", "inferences_per_s", "inferences_per_s_100mhz",
+           "macs_per_cycle", "util_pct", "npu_layer_util_pct", "dma_rd", "dma_wr",
+           "exact_reference", "exact_runtime"]
+LAYER_COLUMNS = ["model", "index", "node", "kind", "where", "macs", "cycles", "util_pct"]
+
+
+def _resnet8(rng):
+    from dure.sim.verif import compiler_models as cm
+    return cm.tflite_int8_resnet8(rng, size=32)
+
+
+def _dscnn(rng):
+    from dure.sim.verif import compiler_models as cm
+    return cm.tflite_int8_dscnn(rng, c=64, blocks=4)
+
+
+#: name -> (builder(rng) -> TFLite bytes, description)
+MODELS = {
+    "resnet8": (_resnet8, "ResNet-8, 32x32x3, int8 TFLite"),
+    "dscnn": (_dscnn, "DS-CNN, 49x10x1, 64 ch, 4 blocks, int8 TFLite"),
+}
+
+
+@dataclasses.dataclass
+class ModelResult:
+    row: dict
+    layers: list
+
+
+def run_model(name, config, *, seed=2026):
+    """Compile and run model ``name`` on ``config``'s SoC; returns a :class:`ModelResult`."""
+    from dure.sim.verif.litert_ref import run_reference
+
+    from . import reference
+    from .lower import compile_graph
+    from .soc import run_program_soc
+    from .tflite_frontend import parse_tflite
+
+    builder, _ = MODELS[name]
+    rng = np.random.default_rng(seed)
+    data = builder(rng)
+    graph = parse_tflite(data)
+    program = compile_graph(graph, config)
+    t = graph.tensors[graph.inputs[0]]
+    x = rng.integers(-128, 128, t.shape).astype(np.int8)
+    outputs, run = run_program_soc(program, [x])
+    want = reference.run(graph, [x])[0]
+    runtime = run_reference(data, x)[0]
+    y = outputs[0]
+    peak = config.npu_peak_macs_per_cycle
+    layers, npu_cycles, core_cycles = [], 0, 0
+    for i, (layer, cycles) in enumerate(zip(program.layers, run.layer_cycles, strict=True)):
+        if layer.where == "npu":
+            npu_cycles += cycles
+        else:
+            core_cycles += cycles
+        layers.append({"model": name, "index": i, "node": layer.op.name, "kind": layer.kind,
+                       "where": layer.where, "macs": layer.macs, "cycles": cycles,
+                       "util_pct": round(100 * layer.macs / cycles / peak, 1) if cycles else 0})
+    macs, cycles = program.macs, run.cycles
+    row = {"model": name, "precision": program.precision, "variant": config.name,
+           "layers": len(program.layers),
+           "npu_layers": sum(1 for la in program.layers if la.where == "npu"),
+           "core_layers": sum(1 for la in program.layers if la.where != "npu"),
+           "macs": macs, "cycles": cycles, "npu_cycles": npu_cycles, "core_cycles": core_cycles,
+           "inferences_per_s": round(config.clk_freq / cycles, 1),
+           "inferences_per_s_100mhz": round(100e6 / cycles, 1),
+           "macs_per_cycle": round(macs / cycles, 2),
+           "util_pct": round(100 * macs / cycles / peak, 1),
+           "npu_layer_util_pct": round(100 * macs / npu_cycles / peak, 1) if npu_cycles else 0,
+           "dma_rd": sum(s.dma_rd for s in run.segments),
+           "dma_wr": sum(s.dma_wr for s in run.segments),
+           "exact_reference": bool(y.dtype == want.dtype and np.array_equal(y, want)),
+           "exact_runtime": bool(np.array_equal(y, runtime))}
+    return ModelResult(row, layers)
+
+
+def write_csv(results, path, layers_path):
+    """Write the per-model CSV (:data:`COLUMNS`) and the per-layer CSV."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, COLUMNS)
+        w.writeheader()
+        for r in results:
+            w.writerow(r.row)
+    with open(layers_path, "w", newline="") as f:
+        w = csv.DictWriter(f, LAYER_COLUMNS)
+        w.writeheader()
+        for r in results:
+            w.writerows(r.layers)

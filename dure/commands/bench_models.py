@@ -1,0 +1,75 @@
+"""``dure bench-models``: the MLPerf-Tiny-shaped compiled models (dure.compiler.bench) on the
+simulated SoC, whole inferences in one firmware run; table per model and per layer, CSV under
+build/bench/ (models.csv, models_layers.csv)."""
+
+import pathlib
+import sys
+
+from ..config import preset
+from ..errors import UserError
+
+NAME = "bench-models"
+HELP = ("compiled MLPerf-Tiny-shaped models (ResNet-8, DS-CNN; int8) on the simulated SoC: "
+        "cycles, inferences/s, MACs/cycle, percent of peak, per-layer NPU / core cycles, exactness; "
+        "writes build/bench/models.csv")
+
+
+def add_arguments(parser):
+    parser.add_argument("--variant", default="sim", help="SoC variant (default: sim)")
+    parser.add_argument("--models", metavar="NAMES",
+                        help="comma-separated subset of the models (default: all)")
+    parser.add_argument("--out-dir", type=pathlib.Path, metavar="DIR",
+                        help="where to write models.csv (default: build/bench)")
+
+
+def run(args):
+    from ..compiler.bench import MODELS, run_model, write_csv
+    from ..compiler.errors import UnsupportedModel
+    from ..sim.report import format_table
+    from ..sim.rtlgen import build_root
+
+    try:
+        config = preset(args.variant)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    names = list(MODELS)
+    if args.models:
+        names = args.models.split(",")
+        unknown = [n for n in names if n not in MODELS]
+        if unknown:
+            raise UserError(f"unknown model {unknown[0]!r}; choose from {', '.join(MODELS)}")
+    results = []
+    for name in names:
+        print(f"running {name} ({MODELS[name][1]}) on the simulated SoC ({config.name}) ...",
+              file=sys.stderr, flush=True)
+        try:
+            results.append(run_model(name, config))
+        except UnsupportedModel as e:
+            raise UserError(f"{name}: {e}") from None
+    peak = config.npu_peak_macs_per_cycle
+    print(f"variant {config.name}: NPU {config.npu_rows}x{config.npu_cols}, peak {peak} "
+          f"MACs/cycle, {config.clk_freq / 1e6:.0f} MHz; one inference per model, whole model "
+          "in one firmware run (core layers in C on the core)")
+    for r in results:
+        print()
+        print(f"{r.row['model']}: per layer")
+        print(format_table(["#", "node", "kind", "where", "MACs", "cycles", "util %"],
+                           [[la["index"], la["node"][:32], la["kind"], la["where"], la["macs"],
+                             la["cycles"], la["util_pct"]] for la in r.layers]))
+    print()
+    print(format_table(
+        ["model", "MACs", "cycles", "NPU cycles", "core cycles",
+         f"inf/s @{config.clk_freq / 1e6:.0f}MHz", "inf/s @100MHz", "MACs/cycle", "% peak",
+         "exact"],
+        [[r.row["model"], r.row["macs"], r.row["cycles"], r.row["npu_cycles"],
+          r.row["core_cycles"], r.row["inferences_per_s"], r.row["inferences_per_s_100mhz"],
+          r.row["macs_per_cycle"], r.row["util_pct"],
+          "yes" if r.row["exact_reference"] and r.row["exact_runtime"] else "NO"]
+         for r in results]))
+    out = args.out_dir or build_root() / "bench"
+    write_csv(results, out / "models.csv", out / "models_layers.csv")
+    print(f"wrote {out / 'models.csv'} and {out / 'models_layers.csv'}")
+    exact = all(r.row["exact_reference"] and r.row["exact_runtime"] for r in results)
+    if not exact:
+        print("MISMATCH: a model's SoC output differs from the reference", file=sys.stderr)
+    return 0 if exact else 1
