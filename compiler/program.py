@@ -35,7 +35,8 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     15 / 16 clamp bounds (int32 for INT8; binary32 bits for FP16), 17 FP16 clamp on (1) / off,
     18.. operator parameters: ``ADD_INT8`` the 12 int32 fields of ``struct cpu_add_int8``
     (``left_shift``, the three multiplier / shift pairs, the three zero points, lo, hi);
-    ``SOFTMAX_INT8`` multiplier, left shift, diff_min; ``IM2COL`` pad top, pad left, dilation
+    ``SOFTMAX_INT8`` multiplier, left shift, diff_min; ``QUANTIZE_ONNX`` / ``DEQUANTIZE_ONNX``
+    (15 the scale's binary32 bits) the zero point; ``IM2COL`` pad top, pad left, dilation
     h, dilation w, out h, out w, pad value (the int8 zero point, or fp16 bits). Every address
     must lie in main memory (with the whole operand), else the firmware stops with
     ``TableError.RANGE``.
@@ -48,7 +49,7 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
 
     :meth:`Program.layer_records` makes the records (:func:`core_record` per core layer: None
     for an operator without a C kernel yet, e.g. FP16 SOFTMAX, ONNX-arithmetic ADD / SOFTMAX /
-    average pooling, QUANTIZE, DEQUANTIZE, TRANSPOSE, PAD, explicit-padding pools),
+    average pooling, TFLite QUANTIZE / DEQUANTIZE, TRANSPOSE, PAD, explicit-padding pools),
     :func:`pack_layer_table` / :func:`unpack_layer_table` write and read the table.
 """
 
@@ -226,6 +227,8 @@ class CoreOp(enum.IntEnum):
     MAX_POOL_FP16 = 7   # cpu_max_pool_fp16
     AVG_POOL_FP16 = 8   # cpu_avg_pool_fp16
     IM2COL = 9          # patch gather for a following NPU GEMM (firmware's own)
+    QUANTIZE_ONNX = 10  # float32 -> int8: clamp(rint(f32(x / scale)) + zp), NaN -> 0
+    DEQUANTIZE_ONNX = 11  # int8 -> float32: f32(q - zp) * scale
 
 
 class TableError(enum.IntEnum):
@@ -293,6 +296,17 @@ def core_record(program, layer):
                       pad & (0xFF if eb == 1 else 0xFFFF)]
         return rec
     kind = op.kind
+    T = graph.tensors
+    if arith == "onnx" and kind in (OpKind.QUANTIZE, OpKind.DEQUANTIZE):
+        src, dst = T[op.inputs[0]], T[op.outputs[0]]
+        quant = kind is OpKind.QUANTIZE
+        if (src.dtype, dst.dtype) != ((np.float32, np.int8) if quant else (np.int8, np.float32)):
+            return None
+        q = dst.quant if quant else src.quant
+        rec[1] = CoreOp.QUANTIZE_ONNX if quant else CoreOp.DEQUANTIZE_ONNX
+        rec[15] = _f32_bits(q.s, 0)
+        rec[18] = q.zp & 0xFFFF_FFFF
+        return rec
     if kind is OpKind.RESHAPE:
         rec[1] = CoreOp.COPY
         rec[5] = count * np.dtype(dtype).itemsize
@@ -322,7 +336,6 @@ def core_record(program, layer):
         return rec
     if arith != "tflite":
         return None
-    T = graph.tensors
     if kind is OpKind.AVERAGE_POOL_2D:
         words = _pool_words(graph, op)
         if words is None:

@@ -1,9 +1,9 @@
 """Compiled programs on the simulated SoC (npu-small variant), the whole model in one run of
 the npu_model_run firmware: it walks the layer table, NPU layers as LIST doorbells, core layers
-(ADD, MAX_POOL, RESHAPE, SOFTMAX, ...) with the C kernels; the outputs equal the reference (and
-LiteRT) bit for bit, so do the intermediate tensors still in memory, the NPU's MAC counter
-equals the program's NPU MACs, every layer is timed. A float model's FP16 SOFTMAX has no C
-kernel yet: refused by default, computed by the host with ``host_fallback``."""
+(ADD, MAX_POOL, RESHAPE, SOFTMAX, QuantizeLinear, ...) with the C kernels; the outputs equal the
+reference (and LiteRT / onnxruntime) bit for bit, so do the intermediate tensors still in
+memory, the NPU's MAC counter equals the program's NPU MACs, every layer is timed. A float
+model's FP16 SOFTMAX has no C kernel yet: refused by default, computed by the host with ``host_fallback``."""
 
 import numpy as np
 import pytest
@@ -37,6 +37,8 @@ def _input(rng, graph):
     ("float_cnn", cm.tflite_float_cnn, {"h": 6, "w": 6, "c": 6}, parse_tflite, True),
     # walked 10x4 stride-2 convolution, depthwise and average pooling (compiler/npu_ops.py)
     ("int8_dscnn", cm.tflite_int8_dscnn, {"c": 16, "blocks": 1}, parse_tflite, False),
+    # ONNX QDQ: QuantizeLinear / DequantizeLinear on the core (float32 in and out)
+    ("onnx_qdq_mlp", cm.onnx_qdq_mlp, {"batch": 3}, parse_onnx, False),
     # FP16 without softmax: the whole model in one run (ADD, global pooling on the NPU)
     ("fp16_resnet", cm.onnx_float_resnet, {"h": 6, "w": 6, "c": 4}, parse_onnx, False),
 ])
@@ -54,6 +56,9 @@ def test_program_on_the_soc(name, builder, kw, parse, fallback):
     assert np.array_equal(got[0].view(np.uint8), want.view(np.uint8)), name
     if graph.arithmetic == "tflite":
         assert np.array_equal(got[0], run_reference(model, x)[0])
+    if graph.arithmetic == "onnx":
+        from dure.sim.verif.onnx_ref import run_onnx
+        assert np.array_equal(got[0].view(np.uint8), run_onnx(model, x)[0].view(np.uint8))
     checked, bad = check_intermediates(program, run.image, [x])
     assert checked and not bad, (checked, bad)
     host = [i for i, la in enumerate(program.layers) if la.where == "core" and

@@ -127,6 +127,8 @@ MODELS = {
     "int8_resnet8_core": (cm.tflite_int8_resnet8, {"size": 8}, parse_tflite, False),
     "fp16_resnet_core": (cm.onnx_float_resnet, {"h": 6, "w": 6, "c": 4}, parse_onnx, False),
     "int8_dscnn": (cm.tflite_int8_dscnn, {"c": 16, "blocks": 1}, parse_tflite, True),
+    # ONNX QDQ: QuantizeLinear / DequantizeLinear at the edges on the core
+    "onnx_qdq_mlp": (cm.onnx_qdq_mlp, {"batch": 3}, parse_onnx, True),
 }
 
 
@@ -151,6 +153,31 @@ def test_whole_model_on_host(lib, name):
     if not planners:
         assert {program.layers[i].kind for i, r in enumerate(records)
                 if r[0] == pg.LayerKind.CORE} >= {"im2col", "ADD", "AVERAGE_POOL_2D"}
+
+
+def _f32_specials(rng, n):
+    bits = rng.integers(0, 1 << 32, n, dtype=np.uint64).astype(np.uint32)
+    specials = np.array([0, 0x80000000, 0x7F800000, 0xFF800000, 0x7FC00000, 1, 0x807FFFFF,
+                         0x00800000, 0x7F7FFFFF, 0x3F800000, 0x3F800001, 0x33800000],
+                        np.uint32)
+    pick = rng.random(n)
+    bits = np.where(pick < 0.1, specials[rng.integers(0, len(specials), n)], bits)
+    near = (rng.standard_normal(n) * 10).astype(np.float32).view(np.uint32)
+    return np.where(pick > 0.6, near, bits)
+
+
+def test_f32_div_matches_ieee(lib):
+    """lt_f32_div (QuantizeLinear's x / scale) is the IEEE binary32 quotient, RNE."""
+    rng = np.random.default_rng(4)
+    fn = lib.lt_f32_div
+    fn.argtypes, fn.restype = [ctypes.c_uint32, ctypes.c_uint32], ctypes.c_uint32
+    a, b = _f32_specials(rng, 20000), _f32_specials(rng, 20000)
+    with np.errstate(all="ignore"):
+        want = (a.view(np.float32) / b.view(np.float32)).view(np.uint32)
+    got = np.array([fn(int(x), int(y)) for x, y in zip(a, b, strict=True)], np.uint32)
+    nan = np.isnan(want.view(np.float32))
+    assert np.array_equal(np.isnan(got.view(np.float32)), nan)
+    assert np.array_equal(got[~nan], want[~nan])
 
 
 def test_header_constants_match():

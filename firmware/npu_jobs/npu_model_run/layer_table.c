@@ -64,6 +64,75 @@ static void im2col(const uint32_t *r, const uint8_t *x, uint8_t *y)
                 }
 }
 
+uint32_t lt_f32_div(uint32_t a, uint32_t b)
+{
+    uint32_t sign = (a ^ b) & 0x80000000u;
+    int32_t ea = (int32_t)((a >> 23) & 0xFF), eb = (int32_t)((b >> 23) & 0xFF);
+    uint32_t ma = a & 0x7FFFFFu, mb = b & 0x7FFFFFu;
+    if ((ea == 0xFF && ma) || (eb == 0xFF && mb))
+        return F32_CANONICAL_NAN;
+    if (ea == 0xFF)
+        return eb == 0xFF ? F32_CANONICAL_NAN : sign | F32_POS_INF;
+    if (eb == 0xFF)
+        return sign;
+    if (eb == 0 && mb == 0)
+        return (ea == 0 && ma == 0) ? F32_CANONICAL_NAN : sign | F32_POS_INF;
+    if (ea == 0 && ma == 0)
+        return sign;
+    if (ea == 0) {                       /* subnormal: normalise */
+        ea = 1;
+        while (!(ma & 0x800000u)) {
+            ma <<= 1;
+            ea--;
+        }
+    } else {
+        ma |= 0x800000u;
+    }
+    if (eb == 0) {
+        eb = 1;
+        while (!(mb & 0x800000u)) {
+            mb <<= 1;
+            eb--;
+        }
+    } else {
+        mb |= 0x800000u;
+    }
+    int32_t e = ea - eb + 127;
+    uint32_t rem = ma;
+    if (ma < mb) {
+        rem <<= 1;
+        e--;
+    }
+    /* q = floor(rem * 2^26 / mb), 27 bits (24 + guard, round, sticky), bit by bit: the core
+     * has no 64-bit division */
+    uint64_t q = 0;
+    for (int i = 0; i < 27; i++) {
+        q <<= 1;
+        if (rem >= mb) {
+            rem -= mb;
+            q |= 1;
+        }
+        rem <<= 1;
+    }
+    if (rem)
+        q |= 1;
+    if (e >= 0xFF)
+        return sign | F32_POS_INF;
+    if (e <= 0) {                                /* subnormal result */
+        uint32_t shift = (uint32_t)(1 - e);
+        q = shift < 32 ? (q >> shift) | ((q & ((1ull << shift) - 1)) != 0) : 1;
+        e = 0;
+    }
+    uint32_t r = (uint32_t)q & 7u;
+    q >>= 3;
+    if (r > 4 || (r == 4 && (q & 1)))
+        q++;
+    uint32_t bits = ((uint32_t)(e > 0 ? e - 1 : 0) << 23) + (uint32_t)q;
+    if (bits >= F32_POS_INF)
+        return sign | F32_POS_INF;
+    return sign | bits;
+}
+
 static int kernel_status(int rc)
 {
     return rc ? LT_E_ARG : LT_OK;
@@ -146,6 +215,29 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
         if (!x || !y)
             return LT_E_RANGE;
         im2col(r, x, y);
+        return LT_OK;
+    }
+    case LT_OP_QUANTIZE_ONNX:
+    case LT_OP_DEQUANTIZE_ONNX: {
+        int quant = r[1] == LT_OP_QUANTIZE_ONNX;
+        uint8_t *x = at(env, r[2], r[5] * (quant ? 4u : 1u), quant ? 4u : 1u);
+        uint8_t *y = at(env, r[4], r[5] * (quant ? 1u : 4u), quant ? 1u : 4u);
+        if (!x || !y)
+            return LT_E_RANGE;
+        int32_t zp = (int32_t)r[18];
+        if (zp < -128 || zp > 127)
+            return LT_E_ARG;
+        for (uint32_t i = 0; i < r[5]; i++) {
+            if (quant) {
+                /* clamp(rint(f32(x / scale)) + zp, -128, 127); a NaN quotient gives 0 */
+                uint32_t qf = lt_f32_div(((const uint32_t *)x)[i], r[15]);
+                int32_t v = f32_is_nan(qf) ? 0 : f32_rint_clip(qf, 1 << 20) + zp;
+                ((int8_t *)y)[i] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+            } else {
+                ((uint32_t *)y)[i] = f32_mul(f32_from_i32((int32_t)((int8_t *)x)[i] - zp),
+                                             r[15]);
+            }
+        }
         return LT_OK;
     }
     default:

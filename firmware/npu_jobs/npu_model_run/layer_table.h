@@ -21,7 +21,8 @@ enum lt_kind { LT_KIND_NPU = 1, LT_KIND_CORE = 2 };
 enum lt_op {
     LT_OP_COPY = 1, LT_OP_ADD_INT8 = 2, LT_OP_MAX_POOL_INT8 = 3, LT_OP_AVG_POOL_INT8 = 4,
     LT_OP_SOFTMAX_INT8 = 5, LT_OP_ADD_FP16 = 6, LT_OP_MAX_POOL_FP16 = 7,
-    LT_OP_AVG_POOL_FP16 = 8, LT_OP_IM2COL = 9
+    LT_OP_AVG_POOL_FP16 = 8, LT_OP_IM2COL = 9, LT_OP_QUANTIZE_ONNX = 10,
+    LT_OP_DEQUANTIZE_ONNX = 11
 };
 
 /* Status (results word 0, the firmware's exit code); names as compiler.program.TableError. */
@@ -45,5 +46,8 @@ struct lt_env {
  * layer, the NPU's error and descriptor index, total and per-layer cycles (words 0..5 and 16..;
  * the caller fills the performance counters, words 6..13). */
 int lt_walk(const struct lt_env *env, uint32_t table, uint32_t **results);
+
+/* binary32 division a / b, IEEE round to nearest even (subnormals kept, NaN canonical). */
+uint32_t lt_f32_div(uint32_t a, uint32_t b);
 
 #endif
