@@ -10,8 +10,8 @@ from ..errors import UserError
 
 NAME = "bench-models"
 HELP = ("compiled MLPerf-Tiny-shaped models (ResNet-8, DS-CNN; int8) on the simulated SoC: "
-        "cycles, inferences/s, MACs/cycle, percent of peak, per-layer NPU / core cycles, exactness; "
-        "writes build/bench/models.csv")
+        "cycles, inferences/s, MACs/cycle, percent of peak, per-layer NPU / core cycles, "
+        "exactness; writes build/bench/models.csv")
 
 
 def add_arguments(parser):

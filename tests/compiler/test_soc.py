@@ -3,7 +3,8 @@ the npu_model_run firmware: it walks the layer table, NPU layers as LIST doorbel
 (ADD, MAX_POOL, RESHAPE, SOFTMAX, QuantizeLinear, ...) with the C kernels; the outputs equal the
 reference (and LiteRT / onnxruntime) bit for bit, so do the intermediate tensors still in
 memory, the NPU's MAC counter equals the program's NPU MACs, every layer is timed. A float
-model's FP16 SOFTMAX has no C kernel yet: refused by default, computed by the host with ``host_fallback``."""
+model's FP16 SOFTMAX has no C kernel yet: refused by default, computed by the host with
+``host_fallback``."""
 
 import numpy as np
 import pytest
