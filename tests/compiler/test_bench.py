@@ -1,0 +1,39 @@
+"""``make bench-models`` (compiler/bench.py, dure bench-models): the CSV's stable columns, the
+model list, bad arguments. The runs themselves are the benchmark (minutes on the `sim` SoC),
+not part of make test; tests/compiler/test_soc.py runs the same path on small models."""
+
+import csv
+
+import numpy as np
+from dure.compiler import bench
+from dure.compiler.lower import compile_graph
+from dure.compiler.tflite_frontend import parse_tflite
+
+from dure.cli import main
+from dure.config import preset
+
+
+def test_csv_columns(tmp_path):
+    row = {c: i for i, c in enumerate(bench.COLUMNS)}
+    layer = {c: i for i, c in enumerate(bench.LAYER_COLUMNS)}
+    bench.write_csv([bench.ModelResult(row, [layer, layer])], tmp_path / "m.csv",
+                    tmp_path / "l.csv")
+    with open(tmp_path / "m.csv") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == bench.COLUMNS and rows[1] == [str(i) for i in range(len(bench.COLUMNS))]
+    with open(tmp_path / "l.csv") as f:
+        assert len(list(csv.reader(f))) == 3
+
+
+def test_models_compile_for_sim_without_host_layers():
+    """Both models compile for the 8x8 `sim` SoC with every core layer in C (one SoC run)."""
+    from dure.compiler.soc import missing_kernels
+    for name, (builder, _) in bench.MODELS.items():
+        program = compile_graph(parse_tflite(builder(np.random.default_rng(1))), preset("sim"))
+        assert missing_kernels(program) == [], name
+        assert program.macs > 1_000_000, name
+
+
+def test_unknown_model_refused(capsys):
+    assert main(["bench-models", "--models", "resnet8,nope"]) == 2
+    assert "unknown model 'nope'" in capsys.readouterr().err
