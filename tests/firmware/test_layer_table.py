@@ -123,8 +123,8 @@ def _load(program, x):
 
 MODELS = {
     "int8_cnn": (cm.tflite_int8_cnn, {"h": 6, "w": 6, "c": 6}, parse_tflite, True),
-    # the older lowering: im2col, AVERAGE_POOL, ADD on the core
-    "int8_resnet8_core": (cm.tflite_int8_resnet8, {"size": 8}, parse_tflite, False),
+    # the older lowering: im2col, AVERAGE_POOL, ADD on the core (16x16x16 ADD: chunked)
+    "int8_resnet8_core": (cm.tflite_int8_resnet8, {"size": 16}, parse_tflite, False),
     "fp16_resnet_core": (cm.onnx_float_resnet, {"h": 6, "w": 6, "c": 4}, parse_onnx, False),
     "int8_dscnn": (cm.tflite_int8_dscnn, {"c": 16, "blocks": 1}, parse_tflite, True),
     # ONNX QDQ: QuantizeLinear / DequantizeLinear at the edges on the core

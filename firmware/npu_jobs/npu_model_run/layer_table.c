@@ -32,6 +32,8 @@ static int pool_out(const uint32_t *r, uint64_t *in_elems, uint64_t *out_elems)
     return *out_elems == r[5] ? LT_OK : LT_E_ARG;
 }
 
+static void copy_bytes(uint8_t *dst, const uint8_t *src, uint32_t n);
+
 static void im2col(const uint32_t *r, const uint8_t *x, uint8_t *y)
 {
     uint32_t n = r[6], h = r[7], w = r[8], c = r[9], kh = r[10], kw = r[11];
@@ -46,10 +48,8 @@ static void im2col(const uint32_t *r, const uint8_t *x, uint8_t *y)
                     for (uint32_t j = 0; j < kw; j++) {
                         int32_t ix = (int32_t)(ox * r[13] + j * r[21]) - pl;
                         if (iy >= 0 && iy < (int32_t)h && ix >= 0 && ix < (int32_t)w) {
-                            const uint8_t *s = x + (((uint64_t)b * h + (uint32_t)iy) * w +
-                                                    (uint32_t)ix) * row;
-                            for (uint32_t k = 0; k < row; k++)
-                                y[k] = s[k];
+                            copy_bytes(y, x + (((uint64_t)b * h + (uint32_t)iy) * w +
+                                               (uint32_t)ix) * row, row);
                         } else if (eb == 1) {
                             for (uint32_t k = 0; k < row; k++)
                                 y[k] = (uint8_t)r[24];
@@ -133,6 +133,45 @@ uint32_t lt_f32_div(uint32_t a, uint32_t b)
     return sign | bits;
 }
 
+/* Main memory is slow for the core (every access a bus transaction), on-chip RAM is not:
+ * elementwise kernels run on chunks staged through RAM, copied a word at a time. */
+#define STAGE_BYTES 2048u
+static uint32_t stage_a[STAGE_BYTES / 4], stage_b[STAGE_BYTES / 4], stage_y[STAGE_BYTES / 4];
+
+static void copy_bytes(uint8_t *dst, const uint8_t *src, uint32_t n)
+{
+    uint32_t i = 0;
+    if ((((uintptr_t)dst | (uintptr_t)src) & 3u) == 0)
+        for (; i + 4 <= n; i += 4)
+            *(uint32_t *)(dst + i) = *(const uint32_t *)(src + i);
+    for (; i < n; i++)
+        dst[i] = src[i];
+}
+
+/* ADD (INT8 or FP16, eb bytes per element) of count elements, staged chunk by chunk. */
+static int staged_add(const uint32_t *r, const uint8_t *a, const uint8_t *b, uint8_t *y,
+                      uint32_t count, uint32_t eb)
+{
+    struct cpu_add_int8 p = {
+        (int32_t)r[18], (int32_t)r[19], (int32_t)r[20], (int32_t)r[21], (int32_t)r[22],
+        (int32_t)r[23], (int32_t)r[24], (int32_t)r[25], (int32_t)r[26], (int32_t)r[27],
+        (int32_t)r[28], (int32_t)r[29]};
+    uint32_t chunk = STAGE_BYTES / eb;
+    for (uint32_t first = 0; first < count; first += chunk) {
+        uint32_t n = count - first < chunk ? count - first : chunk;
+        copy_bytes((uint8_t *)stage_a, a + first * eb, n * eb);
+        copy_bytes((uint8_t *)stage_b, b + first * eb, n * eb);
+        int rc = eb == 2 ? cpu_add_fp16((const f16_t *)stage_a, (const f16_t *)stage_b,
+                                        (f16_t *)stage_y, n, (int)r[17], r[15], r[16])
+                         : cpu_add_int8(&p, (const int8_t *)stage_a, (const int8_t *)stage_b,
+                                        (int8_t *)stage_y, n);
+        if (rc)
+            return rc;
+        copy_bytes(y + first * eb, (const uint8_t *)stage_y, n * eb);
+    }
+    return 0;
+}
+
 static int kernel_status(int rc)
 {
     return rc ? LT_E_ARG : LT_OK;
@@ -148,7 +187,9 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
         uint8_t *x = at(env, r[2], r[5], 1), *y = at(env, r[4], r[5], 1);
         if (!x || !y)
             return LT_E_RANGE;
-        if (y < x)
+        if (y + r[5] <= x || x + r[5] <= y)
+            copy_bytes(y, x, r[5]);
+        else if (y < x)
             for (uint32_t i = 0; i < r[5]; i++)
                 y[i] = x[i];
         else if (y > x)
@@ -164,13 +205,7 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
         void *y = at(env, r[4], out_elems * eb, eb);
         if (!a || !b || !y)
             return LT_E_RANGE;
-        if (eb == 2)
-            return kernel_status(cpu_add_fp16(a, b, y, r[5], (int)r[17], r[15], r[16]));
-        struct cpu_add_int8 p = {
-            (int32_t)r[18], (int32_t)r[19], (int32_t)r[20], (int32_t)r[21], (int32_t)r[22],
-            (int32_t)r[23], (int32_t)r[24], (int32_t)r[25], (int32_t)r[26], (int32_t)r[27],
-            (int32_t)r[28], (int32_t)r[29]};
-        return kernel_status(cpu_add_int8(&p, a, b, y, r[5]));
+        return kernel_status(staged_add(r, a, b, y, r[5], eb));
     }
     case LT_OP_MAX_POOL_FP16:
     case LT_OP_AVG_POOL_FP16:
