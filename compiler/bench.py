@@ -112,3 +112,30 @@ def write_csv(results, path, layers_path):
         w.writeheader()
         for r in results:
             w.writerows(r.layers)
+
+
+def write_chart(results, path):
+    """A PNG with one panel per model: cycles per layer, NPU and core layers in two colours.
+    Returns the path, or None when matplotlib is missing."""
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(results), 1, figsize=(10, 3.2 * len(results)), squeeze=False)
+    for ax, r in zip(axes[:, 0], results, strict=True):
+        xs = [la["index"] for la in r.layers]
+        colours = ["tab:blue" if la["where"] == "npu" else "tab:orange" for la in r.layers]
+        ax.bar(xs, [la["cycles"] for la in r.layers], color=colours)
+        ax.set_xticks(xs, [la["kind"].lower()[:10] for la in r.layers], rotation=70,
+                      fontsize=7)
+        ax.set_ylabel("cycles")
+        ax.set_title(f"{r.row['model']}: {r.row['cycles']} cycles, {r.row['util_pct']} % of "
+                     f"peak (blue: NPU layers, orange: core layers)", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,6 +1,6 @@
 """``dure bench-models``: the MLPerf-Tiny-shaped compiled models (dure.compiler.bench) on the
 simulated SoC, whole inferences in one firmware run; table per model and per layer, CSV under
-build/bench/ (models.csv, models_layers.csv)."""
+build/bench/ (models.csv, models_layers.csv, models_layers.png: cycles per layer)."""
 
 import pathlib
 import sys
@@ -23,7 +23,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    from ..compiler.bench import MODELS, run_model, write_csv
+    from ..compiler.bench import MODELS, run_model, write_chart, write_csv
     from ..compiler.errors import UnsupportedModel
     from ..sim.report import format_table
     from ..sim.rtlgen import build_root
@@ -69,6 +69,8 @@ def run(args):
     out = args.out_dir or build_root() / "bench"
     write_csv(results, out / "models.csv", out / "models_layers.csv")
     print(f"wrote {out / 'models.csv'} and {out / 'models_layers.csv'}")
+    chart = write_chart(results, out / "models_layers.png")
+    print(f"wrote {chart}" if chart else "matplotlib is missing: no per-layer chart")
     exact = all(r.row["exact_reference"] and r.row["exact_runtime"] for r in results)
     if not exact:
         print("MISMATCH: a model's SoC output differs from the reference", file=sys.stderr)

@@ -25,6 +25,14 @@ def test_csv_columns(tmp_path):
         assert len(list(csv.reader(f))) == 3
 
 
+def test_chart(tmp_path):
+    layers = [{"index": i, "kind": k, "where": w, "cycles": c} for i, (k, w, c) in
+              enumerate([("npu_op", "npu", 100), ("ADD", "core", 50)])]
+    path = bench.write_chart([bench.ModelResult({"model": "m", "cycles": 150, "util_pct": 1},
+                                                layers)], tmp_path / "c.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_models_compile_for_sim_without_host_layers():
     """Both models compile for the 8x8 `sim` SoC with every core layer in C (one SoC run)."""
     from dure.compiler.soc import missing_kernels
