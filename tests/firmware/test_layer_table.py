@@ -18,6 +18,7 @@ from dure.compiler import reference
 from dure.compiler.execute import load_inputs, read_outputs
 from dure.compiler.lower import compile_graph
 from dure.compiler.onnx_frontend import parse_onnx
+from dure.compiler.soc import check_intermediates
 from dure.compiler.tflite_frontend import parse_tflite
 from dure.rtl.npu.commands import ErrorCode
 from dure.sim.npu_model import NpuModel
@@ -150,9 +151,44 @@ def test_whole_model_on_host(lib, name):
     got = read_outputs(mem, program)[0]
     want = reference.run(graph, [x])[0]
     assert got.dtype == want.dtype and np.array_equal(got.view(np.uint8), want.view(np.uint8))
+    checked, bad = check_intermediates(program, mem.buf.tobytes(), [x])
+    assert checked and not bad, bad
     if not planners:
         assert {program.layers[i].kind for i, r in enumerate(records)
                 if r[0] == pg.LayerKind.CORE} >= {"im2col", "ADD", "AVERAGE_POOL_2D"}
+
+
+@pytest.mark.parametrize("count", [300, 65536])
+def test_add_int8_every_pair(lib, count):
+    """One ADD_INT8 record over every (a, b) pair (65536: the table path, staged in chunks;
+    300: cpu_add_int8 itself), random scales, zero points and clamp: equal to the golden."""
+    from dure.sim import golden_tflite as gt
+    from dure.sim.golden_tflite_params import add_params
+    rng = np.random.default_rng(count)
+    a = np.repeat(np.arange(-128, 128), 256).astype(np.int8)[:count]
+    b = np.tile(np.arange(-128, 128), 256).astype(np.int8)[:count]
+    s1, s2, so = (float(v) for v in rng.uniform(0.01, 0.1, 3))
+    z1, z2, zo = (int(v) for v in rng.integers(-128, 128, 3))
+    lo, hi = -100, 110
+    p = add_params(s1, s2, so)
+    want = gt.add_int8(a, b, p, input1_zero_point=z1, input2_zero_point=z2,
+                       output_zero_point=zo, lo=lo, hi=hi)
+    base = 0x4000_0000
+    mem = _Mem(base, 4 * 65536)
+    mem.write(base, a.tobytes())
+    mem.write(base + 65536, b.tobytes())
+    rec = [0] * pg.RECORD_WORDS
+    rec[:6] = [pg.LayerKind.CORE, pg.CoreOp.ADD_INT8, base, base + 65536, base + 2 * 65536,
+               count]
+    rec[18:30] = [v & 0xFFFF_FFFF for v in (p.left_shift, p.input1_multiplier, p.input1_shift,
+                                            p.input2_multiplier, p.input2_shift,
+                                            p.output_multiplier, p.output_shift, z1, z2, zo,
+                                            lo, hi)]
+    mem.write(base + 3 * 65536, pg.pack_layer_table([rec], base + 3 * 65536 + 1024))
+    st, _, _ = _walk(lib, mem, base + 3 * 65536, preset("npu-small"))
+    assert st == pg.TableError.OK
+    got = np.frombuffer(mem.read(base + 2 * 65536, count), np.int8)
+    assert np.array_equal(got, want)
 
 
 def _f32_specials(rng, n):
