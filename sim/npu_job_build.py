@@ -1,5 +1,5 @@
 """Build the ``npu_job`` firmware (firmware/npu_jobs/npu_job/), or another program of
-firmware/npu_jobs/ (``npu_program``: the command lists of a compiled model, run as LISTs), for
+firmware/npu_jobs/ (``npu_model_run``: a compiled model's layer table, walked whole), for
 a variant, on demand.
 
 The program is built with the firmware Makefile into ``build/firmware-jobs-<variant>/`` with
