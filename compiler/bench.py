@@ -1,11 +1,12 @@
 """Whole compiled models on the simulated SoC (``make bench-models``, ``dure bench-models``).
 
-The models are the MLPerf-Tiny-shaped networks the project builds without downloads
-(:mod:`dure.sim.verif.compiler_models`, random weights, same layer shapes): ResNet-8 (32x32x3
-image classification) and DS-CNN (49x10 keyword spotting, 64 channels, 4 depthwise-separable
-blocks), full-integer TFLite. Each is compiled for the variant (:func:`.lower.compile_graph`),
-run on one random input in one firmware run (:func:`.soc.run_program_soc`) and compared bit for
-bit with the compiler's reference and LiteRT's reference kernels.
+The models (listed by the command, :mod:`dure.commands.bench_models`) are the
+MLPerf-Tiny-shaped networks the project builds without downloads (random weights, same layer
+shapes): ResNet-8 (32x32x3 image classification) and DS-CNN (49x10 keyword spotting, 64
+channels, 4 depthwise-separable blocks), full-integer TFLite. Each is compiled for the variant
+(:func:`.lower.compile_graph`), run on one random input in one firmware run
+(:func:`.soc.run_program_soc`) and compared bit for bit with the compiler's reference and the
+model's runtime (LiteRT's reference kernels).
 
 Per model (:data:`COLUMNS`, the CSV's stable header): MACs (the model's), SoC cycles of the
 whole inference (first layer to last, core layers included) and split into NPU / core layers,
@@ -19,7 +20,7 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["MODELS", "COLUMNS", "LAYER_COLUMNS", "ModelResult", "run_model", "write_csv"]
+__all__ = ["COLUMNS", "LAYER_COLUMNS", "ModelResult", "run_model", "write_csv"]
 
 COLUMNS = ["model", "precision", "variant", "layers", "npu_layers", "core_layers", "macs",
            "cycles", "npu_cycles", "core_cycles", "inferences_per_s", "inferences_per_s_100mhz",
@@ -28,48 +29,28 @@ COLUMNS = ["model", "precision", "variant", "layers", "npu_layers", "core_layers
 LAYER_COLUMNS = ["model", "index", "node", "kind", "where", "macs", "cycles", "util_pct"]
 
 
-def _resnet8(rng):
-    from dure.sim.verif import compiler_models as cm
-    return cm.tflite_int8_resnet8(rng, size=32)
-
-
-def _dscnn(rng):
-    from dure.sim.verif import compiler_models as cm
-    return cm.tflite_int8_dscnn(rng, c=64, blocks=4)
-
-
-#: name -> (builder(rng) -> TFLite bytes, description)
-MODELS = {
-    "resnet8": (_resnet8, "ResNet-8, 32x32x3, int8 TFLite"),
-    "dscnn": (_dscnn, "DS-CNN, 49x10x1, 64 ch, 4 blocks, int8 TFLite"),
-}
-
-
 @dataclasses.dataclass
 class ModelResult:
     row: dict
     layers: list
 
 
-def run_model(name, config, *, seed=2026):
-    """Compile and run model ``name`` on ``config``'s SoC; returns a :class:`ModelResult`."""
-    from dure.sim.verif.litert_ref import run_reference
-
+def run_model(name, data, config, runtime, rng):
+    """Compile the TFLite model ``data`` (bytes) and run it on ``config``'s SoC on one random
+    input drawn from ``rng`` (a numpy Generator); ``runtime(data, x)`` gives the model
+    runtime's outputs. Returns a :class:`ModelResult`."""
     from . import reference
     from .lower import compile_graph
     from .soc import run_program_soc
     from .tflite_frontend import parse_tflite
 
-    builder, _ = MODELS[name]
-    rng = np.random.default_rng(seed)
-    data = builder(rng)
     graph = parse_tflite(data)
     program = compile_graph(graph, config)
     t = graph.tensors[graph.inputs[0]]
     x = rng.integers(-128, 128, t.shape).astype(np.int8)
     outputs, run = run_program_soc(program, [x])
     want = reference.run(graph, [x])[0]
-    runtime = run_reference(data, x)[0]
+    runtime_y = runtime(data, x)[0]
     y = outputs[0]
     peak = config.npu_peak_macs_per_cycle
     layers, npu_cycles, core_cycles = [], 0, 0
@@ -95,7 +76,7 @@ def run_model(name, config, *, seed=2026):
            "dma_rd": sum(s.dma_rd for s in run.segments),
            "dma_wr": sum(s.dma_wr for s in run.segments),
            "exact_reference": bool(y.dtype == want.dtype and np.array_equal(y, want)),
-           "exact_runtime": bool(np.array_equal(y, runtime))}
+           "exact_runtime": bool(np.array_equal(y, runtime_y))}
     return ModelResult(row, layers)
 
 

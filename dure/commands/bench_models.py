@@ -14,6 +14,24 @@ HELP = ("compiled MLPerf-Tiny-shaped models (ResNet-8, DS-CNN; int8) on the simu
         "exactness; writes build/bench/models.csv")
 
 
+def _resnet8(rng):
+    from ..sim.verif import compiler_models as cm
+    return cm.tflite_int8_resnet8(rng, size=32)
+
+
+def _dscnn(rng):
+    from ..sim.verif import compiler_models as cm
+    return cm.tflite_int8_dscnn(rng, c=64, blocks=4)
+
+
+#: name -> (builder(rng) -> TFLite bytes, description); seeds fixed, so runs repeat exactly.
+MODELS = {
+    "resnet8": (_resnet8, "ResNet-8, 32x32x3, int8 TFLite"),
+    "dscnn": (_dscnn, "DS-CNN, 49x10x1, 64 ch, 4 blocks, int8 TFLite"),
+}
+SEED = 2026
+
+
 def add_arguments(parser):
     parser.add_argument("--variant", default="sim", help="SoC variant (default: sim)")
     parser.add_argument("--models", metavar="NAMES",
@@ -23,10 +41,13 @@ def add_arguments(parser):
 
 
 def run(args):
-    from ..compiler.bench import MODELS, run_model, write_chart, write_csv
+    import numpy as np
+
+    from ..compiler.bench import run_model, write_chart, write_csv
     from ..compiler.errors import UnsupportedModel
     from ..sim.report import format_table
     from ..sim.rtlgen import build_root
+    from ..sim.verif.litert_ref import run_reference
 
     try:
         config = preset(args.variant)
@@ -43,7 +64,9 @@ def run(args):
         print(f"running {name} ({MODELS[name][1]}) on the simulated SoC ({config.name}) ...",
               file=sys.stderr, flush=True)
         try:
-            results.append(run_model(name, config))
+            rng = np.random.default_rng(SEED)      # the model's weights, then its input
+            data = MODELS[name][0](rng)
+            results.append(run_model(name, data, config, run_reference, rng))
         except UnsupportedModel as e:
             raise UserError(f"{name}: {e}") from None
     peak = config.npu_peak_macs_per_cycle

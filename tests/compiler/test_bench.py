@@ -36,7 +36,9 @@ def test_chart(tmp_path):
 def test_models_compile_for_sim_without_host_layers():
     """Both models compile for the 8x8 `sim` SoC with every core layer in C (one SoC run)."""
     from dure.compiler.soc import missing_kernels
-    for name, (builder, _) in bench.MODELS.items():
+
+    from dure.commands.bench_models import MODELS
+    for name, (builder, _) in MODELS.items():
         program = compile_graph(parse_tflite(builder(np.random.default_rng(1))), preset("sim"))
         assert missing_kernels(program) == [], name
         assert program.macs > 1_000_000, name
