@@ -347,7 +347,10 @@ def core_record(program, layer):
     if kind is OpKind.ADD:
         from dure.sim.golden_tflite_params import add_params
         q1, q2, qo = (T[n].quant for n in (op.inputs[0], op.inputs[1], op.outputs[0]))
-        p = add_params(q1.s, q2.s, qo.s)
+        try:
+            p = add_params(q1.s, q2.s, qo.s)
+        except (ValueError, FloatingPointError):
+            return None                 # the reference refuses these scales too
         words = [p.left_shift, p.input1_multiplier, p.input1_shift, p.input2_multiplier,
                  p.input2_shift, p.output_multiplier, p.output_shift, q1.zp, q2.zp, qo.zp,
                  int(lo), int(hi)]
@@ -357,7 +360,10 @@ def core_record(program, layer):
     if kind is OpKind.SOFTMAX:
         from dure.sim.golden_tflite_softmax import softmax_params
         xs = T[op.inputs[0]].shape
-        mult, shift, diff_min = softmax_params(op.attrs["beta"], T[op.inputs[0]].quant.s)
+        try:
+            mult, shift, diff_min = softmax_params(op.attrs["beta"], T[op.inputs[0]].quant.s)
+        except ValueError:
+            return None                 # the reference refuses these parameters too
         rec[1] = CoreOp.SOFTMAX_INT8
         rec[6:8] = [count // xs[-1], xs[-1]]
         rec[18:21] = [int(mult) & 0xFFFF_FFFF, int(shift) & 0xFFFF_FFFF,
