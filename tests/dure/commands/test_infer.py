@@ -61,9 +61,31 @@ def test_onnx_model_checked_against_onnxruntime(tmp_path, capsys):
     assert "onnxruntime: bit-exact" in capsys.readouterr().out
 
 
-def test_soc_run_of_the_npu_layers(files, capsys):
-    assert main(["infer", str(files["int8"]), "--input", str(files["xf"]), "--variant",
-                 "npu-small", "--soc"]) == 0
+def test_soc_run_of_the_whole_model(tmp_path, capsys):
+    """An INT8 model whose core layers all have C kernels: one firmware run, every layer timed,
+    intermediates checked."""
+    rng = np.random.default_rng(3)
+    model, x = tmp_path / "q.tflite", tmp_path / "x.npy"
+    model.write_bytes(cm.tflite_int8_cnn(rng, h=6, w=6, c=6))
+    np.save(x, rng.integers(-128, 128, (1, 6, 6, 3)).astype(np.int8))
+    assert main(["infer", str(model), "--input", str(x), "--variant", "npu-small", "--soc",
+                 "--check"]) == 0
     out = capsys.readouterr().out
     assert "SoC output equals the NPU command model's bit for bit" in out
-    assert "SoC: NPU layers" in out
+    assert "in 1 firmware run(s)" in out and "core (C)" in out and "host" not in out
+    assert "tensors still in memory equal the reference" in out
+    assert "LiteRT reference kernels: bit-exact" in out
+
+
+def test_soc_host_fallback(files, capsys):
+    """TFLite QUANTIZE / DEQUANTIZE (float edges) have no C kernel: refused naming the layers,
+    run with --host-fallback (the host computes them between firmware runs)."""
+    argv = ["infer", str(files["int8"]), "--input", str(files["xf"]), "--variant", "npu-small",
+            "--soc"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "no C kernel on the core for layer 0 (QUANTIZE" in err and "--host-fallback" in err
+    assert main(argv + ["--host-fallback"]) == 0
+    out = capsys.readouterr().out
+    assert "SoC output equals the NPU command model's bit for bit" in out
+    assert "host (no C kernel)" in out and "ran on the host (not timed)" in out
