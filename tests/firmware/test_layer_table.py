@@ -267,6 +267,8 @@ def _rec(i, w):
     ("out_range", pg.TableError.RANGE),
     ("list_range", pg.TableError.RANGE),
     ("geometry", pg.TableError.ARG),
+    ("huge_count", pg.TableError.RANGE),
+    ("softmax_shape", pg.TableError.ARG),
     ("npu", pg.TableError.NPU),
 ])
 def test_bad_table_named_error(lib, small, case, status):
@@ -293,6 +295,10 @@ def test_bad_table_named_error(lib, small, case, status):
             w[_rec(0, 3)] = 1 << 24
         elif case == "geometry":
             w[_rec(_core_index(records, pg.CoreOp.MAX_POOL_INT8), 5)] += 1
+        elif case == "huge_count":
+            w[_rec(_core_index(records, pg.CoreOp.ADD_INT8), 5)] = 0xFFFF_FFFF
+        elif case == "softmax_shape":
+            w[_rec(_core_index(records, pg.CoreOp.SOFTMAX_INT8), 6)] += 1
         elif case == "npu":
             first = w[_rec(0, 2)]
             mem.write(first, struct.pack("<8I", 0xFF, 0, 0, 0, 0, 0, 0, 0))

@@ -16,6 +16,19 @@ static void *at(const struct lt_env *env, uint32_t addr, uint64_t bytes, uint32_
     return env->mem + off;
 }
 
+/* The product of n 32-bit factors, or UINT64_MAX once a partial product passes 2^32 (no
+ * operand of main memory is that large; keeps the 64-bit arithmetic from wrapping). */
+static uint64_t product(const uint32_t *f, int n)
+{
+    uint64_t p = 1;
+    for (int i = 0; i < n; i++) {
+        p *= f[i];
+        if (p > 0xFFFFFFFFull)
+            return UINT64_MAX;
+    }
+    return p;
+}
+
 static void put64(uint32_t *p, uint64_t v)
 {
     p[0] = (uint32_t)v;
@@ -28,8 +41,9 @@ static int pool_out(const uint32_t *r, uint64_t *in_elems, uint64_t *out_elems)
     if (cpu_conv_axis(r[7], r[10], r[12], (int)r[14], &oh, &pt) ||
         cpu_conv_axis(r[8], r[11], r[13], (int)r[14], &ow, &pl))
         return LT_E_ARG;
-    *in_elems = (uint64_t)r[6] * r[7] * r[8] * r[9];
-    *out_elems = (uint64_t)r[6] * oh * ow * r[9];
+    uint32_t out[4] = {r[6], oh, ow, r[9]};
+    *in_elems = product(r + 6, 4);
+    *out_elems = product(out, 4);
     return *out_elems == r[5] ? LT_OK : LT_E_ARG;
 }
 
@@ -282,10 +296,11 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
     }
     case LT_OP_IM2COL: {
         eb = r[14];
+        uint32_t out[6] = {r[6], r[22], r[23], r[10], r[11], r[9]};
         if ((eb != 1 && eb != 2) || r[6] == 0 || r[9] == 0 || r[10] == 0 || r[11] == 0 ||
-            (uint64_t)r[6] * r[22] * r[23] * r[10] * r[11] * r[9] != r[5])
+            product(out, 6) != r[5])
             return LT_E_ARG;
-        in_elems = (uint64_t)r[6] * r[7] * r[8] * r[9];
+        in_elems = product(r + 6, 4);
         void *x = at(env, r[2], in_elems * eb, eb), *y = at(env, r[4], out_elems * eb, eb);
         if (!x || !y)
             return LT_E_RANGE;
@@ -295,8 +310,8 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
     case LT_OP_QUANTIZE_ONNX:
     case LT_OP_DEQUANTIZE_ONNX: {
         int quant = r[1] == LT_OP_QUANTIZE_ONNX;
-        uint8_t *x = at(env, r[2], r[5] * (quant ? 4u : 1u), quant ? 4u : 1u);
-        uint8_t *y = at(env, r[4], r[5] * (quant ? 1u : 4u), quant ? 1u : 4u);
+        uint8_t *x = at(env, r[2], (uint64_t)r[5] * (quant ? 4u : 1u), quant ? 4u : 1u);
+        uint8_t *y = at(env, r[4], (uint64_t)r[5] * (quant ? 1u : 4u), quant ? 1u : 4u);
         if (!x || !y)
             return LT_E_RANGE;
         int32_t zp = (int32_t)r[18];
