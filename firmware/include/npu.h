@@ -70,6 +70,7 @@ void npu_perf_clear(void);
 void *npu_alloc(size_t bytes, size_t align);     /* NULL when the region is exhausted */
 void npu_alloc_reset(void);                      /* free everything */
 void npu_alloc_init(uintptr_t base, size_t size);/* use another range (default: all of MAIN) */
+size_t npu_alloc_free(size_t align);             /* bytes npu_alloc(., align) could give */
 void *npu_alloc_mark(void);                      /* the current allocation point ... */
 void npu_alloc_release(void *mark);              /* ... to free everything allocated since */
 

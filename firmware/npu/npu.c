@@ -181,6 +181,14 @@ void *npu_alloc(size_t bytes, size_t align)
     return (void *)at;
 }
 
+size_t npu_alloc_free(size_t align)
+{
+    if (align < 4)
+        align = 4;
+    uintptr_t at = (alloc_next + align - 1) & ~(uintptr_t)(align - 1);
+    return at < alloc_next || at >= alloc_end ? 0 : alloc_end - at;
+}
+
 void *npu_alloc_mark(void)
 {
     return (void *)alloc_next;

@@ -151,15 +151,19 @@ int npu_gemm_split(const struct npu_gemm *g, unsigned tiles, int dim, struct npu
         struct npu_gemm sub;
         if (!sub_gemm(g, tiles, t, dim, &sub))
             break;                      /* shares are in order: the rest are empty too */
-        uint32_t n;
-        int err = record_gemm(&sub, 0, 0, &n);
-        if (err)
-            return err;
-        uint32_t *list = npu_alloc(32 * n, 32);
+        /* record into all the free space, then keep what the list used (bump allocator:
+         * the same address comes back) */
+        void *mark = npu_alloc_mark();
+        uint32_t room = (uint32_t)(npu_alloc_free(32) / 32);
+        uint32_t *list = room ? npu_alloc(32 * room, 32) : 0;
         if (!list)
             return NPU_E_NO_MEMORY;
-        if ((err = record_gemm(&sub, list, n, &s->count[t])))
+        int err = record_gemm(&sub, list, room, &s->count[t]);
+        npu_alloc_release(mark);
+        if (err)
             return err;
+        if (npu_alloc(32 * s->count[t], 32) != list)
+            return NPU_E_NO_MEMORY;
         s->list[t] = list;
         s->tiles = t + 1;
     }
