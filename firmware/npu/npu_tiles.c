@@ -86,6 +86,8 @@ int npu_record_end(uint32_t *count)
 #endif
 }
 
+#define NPU_LIST_MAX 65535u              /* entries of one LIST */
+
 static uint32_t elem_bytes(int prec)
 {
     return prec == NPU_FP16 ? 2 : 1;
@@ -175,7 +177,10 @@ int npu_split_run(struct npu_split *s)
     uint32_t d[8], pending = 0, start = rdcycle();
     for (unsigned t = 0; t < s->tiles; t++) {
         npu_tile_select(t);
-        npu_run_list(s->list[t], s->count[t]);
+        for (uint32_t at = 0; at < s->count[t]; at += NPU_LIST_MAX) {
+            uint32_t n = s->count[t] - at < NPU_LIST_MAX ? s->count[t] - at : NPU_LIST_MAX;
+            npu_run_list(s->list[t] + 8 * at, n);
+        }
     }
     npu_cmd_fence(d, 0);
     for (unsigned t = 0; t < s->tiles; t++) {
