@@ -25,7 +25,7 @@ def add_arguments(parser):
     parser.add_argument("--scaling", action="store_true",
                         help="instead: the NPU tile scaling runs (dure.sim.tile_scaling): K = "
                              "1, 2, 4 tiles, shared and scaled bandwidth; writes "
-                             "scaling.csv / scaling.md")
+                             "scaling.csv and prints the table (also as Markdown)")
     parser.add_argument("--families", default="4x4,8x8", metavar="NAMES",
                         help="with --scaling: tile families (default: 4x4,8x8)")
     parser.add_argument("--workloads", default="gemm256,gemv512", metavar="NAMES",
@@ -48,9 +48,10 @@ def run_scaling(args):
     cols = tile_scaling.SHORT
     print(format_table(cols, [["-" if p[c] is None else p[c] for c in cols] for p in points]))
     out = args.out_dir or build_root() / "bench"
+    print()
+    print(tile_scaling.markdown(points))
+    print()
     print(f"wrote {tile_scaling.write_csv(points, out / 'scaling.csv')}")
-    (out / "scaling.md").write_text(tile_scaling.markdown(points) + "\n")
-    print(f"wrote {out / 'scaling.md'}")
     return 0 if all(p["exact"] for p in points) else 1
 
 
