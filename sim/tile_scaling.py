@@ -26,6 +26,8 @@ Measured quantities (all in core cycles, from the firmware's ``rdcycle`` and cou
 - ``wait_cycles``: mean over tiles of the cycles their DMA asked for the shared fabric and was
   not granted (the arbitration counters of :mod:`dure.rtl.soc.tile_counters`; only with K > 1;
   a wait overlapped by compute costs no time, so this bounds the arbitration loss).
+- ``dma_bound_cycles``: the bytes that must cross main memory (operands once, output, the
+  LISTs at 32 B per descriptor) over the bandwidth (one port, or K ports when scaled).
 - ``shortfall_cycles``: ``cycles - cycles(K = 1) / K``, what separates the point from perfect
   scaling (:func:`with_speedup`).
 """
@@ -110,8 +112,9 @@ def scaling_point(config, workload_name, tiles=None, *, family=None, bandwidth=N
     peak = tiles * config.npu_peak_macs_per_cycle
     used = run.tiles
     mean_done = sum(run.done) / used
-    # the bytes every tile must read once (A, B, scale) and write (C), over the bandwidth
-    traffic = m * k + k * n + 4 * n + m * n
+    # the bytes that must cross the memory: A, B, scale read once, C written, and the LISTs
+    # (32 B per descriptor), over the bandwidth (a lower bound: a column split reads A per tile)
+    traffic = m * k + k * n + 4 * n + m * n + 32 * run.descriptors
     bandwidth = config.main_bytes_per_cycle * (min(tiles, config.main_ports))
     return {
         "family": family or config.name, "array": f"{config.npu_rows}x{config.npu_cols}",
