@@ -53,13 +53,14 @@ WORKLOADS = {
                 "memory-bound INT8 GEMV 1x512 by 512x256 (each weight byte read once)"),
 }
 
-#: Tile families of the scaling runs: name -> (base preset, array rows, cols, tiles). The
-#: memories are the base preset's (the sim variant's: 2048 SPAD rows, 4096 ACC rows, 4 MiB
-#: main memory at 4 B/cycle, latency 10), so four 4x4 tiles and one 8x8 differ only in the
-#: array (the same MACs per cycle in all).
+#: Tile families of the scaling runs: name -> (preset, changes to it). ``4x4`` and ``8x8`` keep
+#: the sim variant's memories (2048 SPAD rows, 4096 ACC rows, 4 MiB main memory at 4 B/cycle,
+#: latency 10), so four 4x4 tiles and one 8x8 differ only in the arrays (the same MACs per
+#: cycle); ``4x4-small`` is the test suite's two-tile SoC (npu-small memories).
 FAMILIES = {
-    "4x4": ("sim", 4, 4, 4),
-    "8x8": ("sim", 8, 8, 1),
+    "4x4": ("sim", {"name": "sim-4x4-4t", "npu_rows": 4, "npu_cols": 4, "npu_tiles": 4}),
+    "8x8": ("sim", {}),
+    "4x4-small": ("npu-small-2t", {}),
 }
 
 COLUMNS = ("family", "array", "tiles", "bandwidth", "main_bytes_per_cycle", "workload", "m", "k",
@@ -71,15 +72,14 @@ COLUMNS = ("family", "array", "tiles", "bandwidth", "main_bytes_per_cycle", "wor
 
 def family_config(family, bandwidth="shared"):
     """The SoC of ``family`` (:data:`FAMILIES`) with ``bandwidth`` ``shared`` or ``scaled``
-    (a one-tile family is its base preset itself: both bandwidths are the same SoC)."""
+    (a one-tile family is its preset itself: both bandwidths are the same SoC)."""
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
-    base, rows, cols, tiles = FAMILIES[family]
-    config = preset(base)
-    if (rows, cols, tiles) == (config.npu_rows, config.npu_cols, 1):
-        return config
-    return replace(preset(base), name=f"{base}-{rows}x{cols}-{tiles}t", npu_rows=rows,
-                   npu_cols=cols, npu_tiles=tiles, main_bandwidth=bandwidth)
+    name, changes = FAMILIES[family]
+    config = replace(preset(name), **changes)
+    if config.npu_tiles > 1 and bandwidth != config.main_bandwidth:
+        config = replace(config, main_bandwidth=bandwidth)
+    return config
 
 
 def workload(name, seed=0):
