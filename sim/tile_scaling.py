@@ -115,7 +115,7 @@ def scaling_point(config, workload_name, tiles=None, *, family=None, bandwidth=N
     # the bytes that must cross the memory: A, B, scale read once, C written, and the LISTs
     # (32 B per descriptor), over the bandwidth (a lower bound: a column split reads A per tile)
     traffic = m * k + k * n + 4 * n + m * n + 32 * run.descriptors
-    bandwidth = config.main_bytes_per_cycle * (min(tiles, config.main_ports))
+    bytes_per_cycle = config.main_bytes_per_cycle * min(tiles, config.main_ports)
     return {
         "family": family or config.name, "array": f"{config.npu_rows}x{config.npu_cols}",
         "tiles": tiles, "bandwidth": bandwidth or config.main_bandwidth,
@@ -128,7 +128,7 @@ def scaling_point(config, workload_name, tiles=None, *, family=None, bandwidth=N
         "launch_cycles": run.launch,
         "wait_cycles": round(sum(run.wait) / used) if tiles > 1 else 0,
         "record_cycles": run.record, "descriptors": run.descriptors,
-        "dma_bound_cycles": round(traffic / bandwidth), "exact": run.exact,
+        "dma_bound_cycles": round(traffic / bytes_per_cycle), "exact": run.exact,
     }
 
 
