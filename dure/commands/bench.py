@@ -27,7 +27,8 @@ def add_arguments(parser):
                              "1, 2, 4 tiles, shared and scaled bandwidth; writes "
                              "scaling.csv and prints the table (also as Markdown)")
     parser.add_argument("--families", default="4x4,8x8", metavar="NAMES",
-                        help="with --scaling: tile families (default: 4x4,8x8)")
+                        help="with --scaling: tile families of dure.sim.tile_scaling.FAMILIES "
+                             "(default: 4x4,8x8; also 4x4-small)")
     parser.add_argument("--workloads", default="gemm256,gemv512", metavar="NAMES",
                         help="with --scaling: workloads (default: gemm256,gemv512)")
 
