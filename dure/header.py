@@ -52,6 +52,7 @@ def generate_header(config: SoCConfig) -> str:
         upper = region.name.upper()
         lines.append(_define(f"DURE_{upper}_BASE", region.base, region.description))
         lines.append(_define(f"DURE_{upper}_SIZE", region.size))
+    lines += _tile_lines(config)
     for region_name, registers in _register_blocks():
         try:
             base = config.region(region_name).base
@@ -68,6 +69,22 @@ def generate_header(config: SoCConfig) -> str:
                      f"(*(volatile unsigned int *)(0x{base:08X}u + (off)))")
     lines += ["", "#endif /* DURE_SOC_H */", ""]
     return "\n".join(lines)
+
+
+def _tile_lines(config):
+    """NPU tiles: count, register stride (tile t at DURE_NPU_BASE + t * stride), main-memory
+    ports and each tile's interrupt bit in the irq block."""
+    from .config import NPU_TILE_STRIDE
+    from .rtl.soc.registers import npu_irq
+    tiles = config.npu_tiles if config.npu_rows else 0
+    lines = ["", "/* NPU tiles (SoCConfig.npu_tiles): tile t's registers at DURE_NPU_BASE + t *",
+             " * DURE_NPU_TILE_STRIDE, its interrupt bit DURE_NPU_TILE_IRQ(t) of the irq block */",
+             f"#define DURE_NPU_TILES {tiles}u",
+             _define("DURE_NPU_TILE_STRIDE", NPU_TILE_STRIDE),
+             f"#define DURE_MAIN_PORTS {config.main_ports}u",
+             f'#define DURE_MAIN_BANDWIDTH "{config.main_bandwidth}"',
+             f"#define DURE_NPU_TILE_IRQ(t) ((t) == 0 ? {npu_irq(0)}u : {npu_irq(1)}u + (t) - 1u)"]
+    return lines
 
 
 def _mask(lsb, width):

@@ -22,9 +22,43 @@ def add_arguments(parser):
                         help="comma-separated subset of the shapes (default: all)")
     parser.add_argument("--precision", choices=["int8", "fp16"],
                         help="only this precision (default: both)")
+    parser.add_argument("--scaling", action="store_true",
+                        help="instead: the NPU tile scaling runs (dure.sim.tile_scaling): K = "
+                             "1, 2, 4 tiles, shared and scaled bandwidth; writes "
+                             "scaling.csv and prints the table (also as Markdown)")
+    parser.add_argument("--families", default="4x4,8x8", metavar="NAMES",
+                        help="with --scaling: tile families of dure.sim.tile_scaling.FAMILIES "
+                             "(default: 4x4,8x8; also 4x4-small)")
+    parser.add_argument("--workloads", default="gemm256,gemv512", metavar="NAMES",
+                        help="with --scaling: workloads (default: gemm256,gemv512)")
+
+
+def run_scaling(args):
+    from ..sim import tile_scaling
+    from ..sim.report import format_table
+    from ..sim.rtlgen import build_root
+
+    families, workloads = args.families.split(","), args.workloads.split(",")
+    for name, known in ((families, tile_scaling.FAMILIES), (workloads, tile_scaling.WORKLOADS)):
+        unknown = [n for n in name if n not in known]
+        if unknown:
+            raise UserError(f"unknown {unknown[0]!r}; choose from {', '.join(known)}")
+    points = tile_scaling.run_scaling(
+        families, workloads,
+        progress=lambda text: print(f"running {text} ...", file=sys.stderr, flush=True))
+    cols = tile_scaling.SHORT
+    print(format_table(cols, [["-" if p[c] is None else p[c] for c in cols] for p in points]))
+    out = args.out_dir or build_root() / "bench"
+    print()
+    print(tile_scaling.markdown(points))
+    print()
+    print(f"wrote {tile_scaling.write_csv(points, out / 'scaling.csv')}")
+    return 0 if all(p["exact"] for p in points) else 1
 
 
 def run(args):
+    if args.scaling:
+        return run_scaling(args)
     from ..sim.npu_bench import LAYERS, SHAPES, run_all, write_reports
     from ..sim.report import format_table
     from ..sim.rtlgen import build_root

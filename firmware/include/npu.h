@@ -70,6 +70,7 @@ void npu_perf_clear(void);
 void *npu_alloc(size_t bytes, size_t align);     /* NULL when the region is exhausted */
 void npu_alloc_reset(void);                      /* free everything */
 void npu_alloc_init(uintptr_t base, size_t size);/* use another range (default: all of MAIN) */
+size_t npu_alloc_free(size_t align);             /* bytes npu_alloc(., align) could give */
 void *npu_alloc_mark(void);                      /* the current allocation point ... */
 void npu_alloc_release(void *mark);              /* ... to free everything allocated since */
 
@@ -120,6 +121,43 @@ int npu_gemm_plan(const struct npu_gemm *g, struct npu_gemm_plan *plan);
 int npu_gemm_submit(const struct npu_gemm *g);   /* push the stream, do not wait */
 int npu_gemm(const struct npu_gemm *g);          /* submit + npu_wait */
 int npu_gemm_cpu(const struct npu_gemm *g);      /* the same result computed on the CPU */
+
+/* --- several NPU tiles (npu_tiles.c) ------------------------------------------------------- */
+/* An SoC with DURE_NPU_TILES > 1 has that many identical NPUs, tile t's registers at
+ * DURE_NPU_BASE + t * DURE_NPU_TILE_STRIDE. Every npu_* call above acts on the selected tile
+ * (tile 0 after reset), so single-tile code runs unchanged on tile 0. Recording (multi-tile
+ * builds only): between npu_record_begin and npu_record_end, pushes (npu_push and the GEMM's)
+ * append their descriptors to a list in memory instead of reaching a tile; npu_run_list plays
+ * it on any tile, any number of times. */
+#define NPU_MAX_TILES 8
+unsigned npu_tile_count(void);                   /* DURE_NPU_TILES (0 without an NPU) */
+int npu_tile_select(unsigned tile);              /* 0 or NPU_E_ARG */
+unsigned npu_tile_current(void);
+int npu_tiles_init(void);                        /* npu_init on every tile; tile 0 selected */
+/* Record into list (room for cap descriptors); cap 0 and list NULL: only count them. */
+int npu_record_begin(uint32_t *list, uint32_t cap);   /* NPU_E_UNSUPPORTED with one tile */
+/* Stop recording; *count = descriptors recorded. NPU_E_NO_MEMORY if more than cap. */
+int npu_record_end(uint32_t *count);
+
+/* A GEMM split across tiles: by output columns (whole array-width N tiles per tile, so each
+ * output column is computed exactly as on one tile) or by rows of A / the output. Each tile's
+ * share is an ordinary npu_gemm (own plan) recorded into its own LIST (npu_alloc); running
+ * rings every tile's LIST, then a FENCE on each, and polls all of them. The result is bit-exact
+ * with one tile (columns and rows of a GEMM are independent). */
+enum npu_split_dim { NPU_SPLIT_COLS = 0, NPU_SPLIT_ROWS = 1 };
+struct npu_split {
+    unsigned tiles;                     /* tiles with a share (at most the tiles asked for) */
+    uint32_t *list[NPU_MAX_TILES];
+    uint32_t count[NPU_MAX_TILES];      /* descriptors in each tile's list */
+    uint32_t done[NPU_MAX_TILES];       /* npu_split_run: cycles from the first LIST to the
+                                           poll that saw the tile idle */
+    uint32_t launch;                    /* npu_split_run: cycles to ring every LIST + FENCE */
+};
+/* Plan and record g's shares for `tiles` tiles (1..npu_tile_count()); lists from npu_alloc. */
+int npu_gemm_split(const struct npu_gemm *g, unsigned tiles, int dim, struct npu_split *s);
+int npu_split_run(struct npu_split *s);          /* run on tiles 0..s->tiles-1, wait: error */
+/* npu_gemm_split + npu_split_run, the lists freed after (npu_alloc_mark / release). */
+int npu_gemm_tiles(const struct npu_gemm *g, unsigned tiles, int dim);
 
 /* --- layers -------------------------------------------------------------------------------- */
 enum npu_act { NPU_ACT_NONE = 0, NPU_ACT_RELU = 1, NPU_ACT_CLAMP = 2 };

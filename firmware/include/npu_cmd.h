@@ -15,6 +15,12 @@
  * previous descriptor. */
 static inline void npu_push(const uint32_t desc[8])
 {
+#if NPU_MULTI_TILE
+    if (npu_rec) {                      /* recording a list (npu_record_begin) */
+        npu_rec_put(desc);
+        return;
+    }
+#endif
     for (uint32_t i = 0; i < 8; i++)
         NPU_REG(DURE_NPU_CMD0 + 4u * i) = desc[i];
     NPU_REG(DURE_NPU_DOORBELL) = 1;

@@ -16,7 +16,49 @@
 #error "dure_soc.h / dure_npu.h lack the NPU names (DURE_NPU_DOORBELL ...): regenerate them"
 #endif
 
-#define NPU_REG(off) (*(volatile uint32_t *)(uintptr_t)(DURE_NPU_BASE + (off)))
+/* Several NPU tiles (DURE_NPU_TILES > 1, SoCConfig.npu_tiles): NPU_REG reaches the tile that
+ * npu_tile_select chose (npu_tile_base), and the push paths can record descriptors into a list
+ * in memory instead of pushing them (npu_record_begin, firmware/npu/npu_tiles.c). With one tile
+ * both compile away: NPU_REG is the constant DURE_NPU_BASE and a push always pushes. */
+#if defined(DURE_NPU_TILES) && DURE_NPU_TILES > 1
+#define NPU_MULTI_TILE 1
+extern uintptr_t npu_tile_base;
+#define NPU_BASE_ADDR npu_tile_base
+#else
+#define NPU_MULTI_TILE 0
+#define NPU_BASE_ADDR ((uintptr_t)DURE_NPU_BASE)
+#endif
+
+#define NPU_REG(off) (*(volatile uint32_t *)(uintptr_t)(NPU_BASE_ADDR + (off)))
+
+#if NPU_MULTI_TILE
+/* Recording: npu_rec is the next free entry of the list being recorded (0: push to the
+ * device); entries at or beyond npu_rec_end are counted but not written (overflow). The hot
+ * GEMM paths write CMD0..7 into npu_rec_shadow (NPU_CMD_PORT) and ring with npu_ring, which
+ * appends the 8 words. */
+extern uint32_t *npu_rec, *npu_rec_end;
+extern uint32_t npu_rec_shadow[9];
+#define NPU_CMD_PORT() \
+    (npu_rec ? (volatile uint32_t *)npu_rec_shadow : &NPU_REG(DURE_NPU_CMD0))
+static inline void npu_rec_put(const volatile uint32_t *desc)
+{
+    uint32_t *r = npu_rec;
+    if (r < npu_rec_end)
+        for (uint32_t i = 0; i < 8; i++)
+            r[i] = desc[i];
+    npu_rec = r + 8;
+}
+static inline void npu_ring(volatile uint32_t *cmd)
+{
+    if (npu_rec)
+        npu_rec_put(cmd);
+    else
+        cmd[8] = 1;                     /* DOORBELL */
+}
+#else
+#define NPU_CMD_PORT() (&NPU_REG(DURE_NPU_CMD0))
+#define npu_ring(cmd) ((cmd)[8] = 1)    /* DOORBELL */
+#endif
 
 /* value of a field given its mask (the shift is a compile-time constant) */
 #define NPU_FIELD_GET(value, mask) (((value) & (mask)) / ((mask) & (0u - (mask))))

@@ -6,6 +6,13 @@
 #include "dure_hw.h"
 #include "npu_hw.h"
 
+/* The selected tile's bit in the irq block (npu_tile_select; tile 0's is DURE_IRQ_ENABLE_NPU). */
+#if NPU_MULTI_TILE
+#define NPU_IRQ_BIT (1u << DURE_NPU_TILE_IRQ(npu_tile_current()))
+#else
+#define NPU_IRQ_BIT DURE_IRQ_ENABLE_NPU
+#endif
+
 static struct npu_info info;
 static uintptr_t alloc_base = DURE_MAIN_BASE, alloc_end = DURE_MAIN_BASE + DURE_MAIN_SIZE;
 static uintptr_t alloc_next = DURE_MAIN_BASE;
@@ -110,7 +117,7 @@ int npu_wait_irq(void)
     uint32_t old = irq_disable();
     NPU_REG(DURE_NPU_STATUS) = DURE_NPU_STATUS_FENCE_IRQ;
     NPU_REG(DURE_NPU_CONTROL) = NPU_REG(DURE_NPU_CONTROL) | DURE_NPU_CONTROL_IRQ_FENCE;
-    IRQ_ENABLE = IRQ_ENABLE | DURE_IRQ_ENABLE_NPU;
+    IRQ_ENABLE = IRQ_ENABLE | NPU_IRQ_BIT;
     irq_source_enable(MIE_MEIE);
     uint32_t d[8];
     npu_cmd_fence(d, 1);
@@ -119,7 +126,7 @@ int npu_wait_irq(void)
         wfi();
     NPU_REG(DURE_NPU_STATUS) = DURE_NPU_STATUS_FENCE_IRQ;
     irq_source_disable(MIE_MEIE);
-    IRQ_ENABLE = IRQ_ENABLE & ~DURE_IRQ_ENABLE_NPU;
+    IRQ_ENABLE = IRQ_ENABLE & ~NPU_IRQ_BIT;
     NPU_REG(DURE_NPU_CONTROL) = NPU_REG(DURE_NPU_CONTROL) & ~DURE_NPU_CONTROL_IRQ_FENCE;
     irq_restore(old);
     return (int)npu_error(0);
@@ -172,6 +179,14 @@ void *npu_alloc(size_t bytes, size_t align)
         return 0;
     alloc_next = at + bytes;
     return (void *)at;
+}
+
+size_t npu_alloc_free(size_t align)
+{
+    if (align < 4)
+        align = 4;
+    uintptr_t at = (alloc_next + align - 1) & ~(uintptr_t)(align - 1);
+    return at < alloc_next || at >= alloc_end ? 0 : alloc_end - at;
 }
 
 void *npu_alloc_mark(void)

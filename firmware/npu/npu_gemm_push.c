@@ -89,7 +89,7 @@ void __attribute__((noinline)) gemm_push_side(struct side *s)
     } else if (i < s->group_loads) {
         gemm_push_load(s->x, s->next, i);
     } else {
-        volatile uint32_t *cmd = &NPU_REG(DURE_NPU_CMD0);
+        volatile uint32_t *cmd = NPU_CMD_PORT();
         const uint32_t *t;
         uint32_t w3;
         i -= s->group_loads;
@@ -111,7 +111,7 @@ void __attribute__((noinline)) gemm_push_side(struct side *s)
         cmd[5] = 0;
         cmd[6] = 0;
         cmd[7] = 0;
-        cmd[8] = 1;                     /* DOORBELL */
+        npu_ring(cmd);                  /* DOORBELL */
     }
     s->done++;
     s->done_nc += s->nc;
@@ -129,7 +129,7 @@ _Static_assert(DURE_NPU_COMPUTE_A_ADDR_WORD == 1 && DURE_NPU_COMPUTE_A_ADDR_LSB 
  * DOORBELL, so between two COMPUTEs only words 1-4 are rewritten. */
 void __attribute__((noinline)) gemm_push_ktile(const struct ktile *k, struct side *s)
 {
-    volatile uint32_t *cmd = &NPU_REG(DURE_NPU_CMD0);
+    volatile uint32_t *cmd = NPU_CMD_PORT();
     /* locals, so that nothing is reloaded around the MMIO stores and gemm_push_side calls */
     const uint32_t d0 = k->d0, a0 = k->a, mc = k->mc, strip = k->strip, mblk = k->mblk;
     const uint32_t gm = k->gm, ns = s->ns, n = k->tiles * gm;
@@ -149,7 +149,7 @@ void __attribute__((noinline)) gemm_push_ktile(const struct ktile *k, struct sid
         cmd[2] = w;
         cmd[3] = acc;
         cmd[4] = row[i + 1 == gm];
-        cmd[8] = 1;                     /* DOORBELL */
+        npu_ring(cmd);                  /* DOORBELL */
         due += ns;
         if (done_nc < due) {
             s->due = due;
@@ -183,7 +183,7 @@ void __attribute__((noinline)) gemm_push_ktile(const struct ktile *k, struct sid
  * word 0 stay, each COMPUTE writes words 2-4 and the DOORBELL. */
 void __attribute__((noinline)) gemm_push_ktile_1(const struct ktile *k, struct side *s)
 {
-    volatile uint32_t *cmd = &NPU_REG(DURE_NPU_CMD0);
+    volatile uint32_t *cmd = NPU_CMD_PORT();
     const uint32_t d0 = k->d0, a = k->a, strip = k->strip, mblk = k->mblk, ns = s->ns;
     const uint32_t n = k->tiles, mkn = k->mkn[1], mkn_last = k->mkn[3];
     uint32_t w = k->w, acc = k->acc, due = s->due, done_nc = s->done_nc;
@@ -196,7 +196,7 @@ void __attribute__((noinline)) gemm_push_ktile_1(const struct ktile *k, struct s
         cmd[2] = w;
         cmd[3] = acc;
         cmd[4] = j + 1 < n ? mkn : mkn_last;
-        cmd[8] = 1;                     /* DOORBELL */
+        npu_ring(cmd);                  /* DOORBELL */
         w += strip;
         acc += mblk;
         due += ns;

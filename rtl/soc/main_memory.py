@@ -36,12 +36,20 @@ class MainMemory(wiring.Component):
     spram : bool
         Build the words from iCE40UP5K SPRAM blocks (:class:`.spram.SpramMemory`, no
         ``init``); the bus behaviour is the same.
+    ports : int
+        Independent bus ports onto the same words, 1..8 (more than one: the "scaled" bandwidth
+        of a multi-tile SoC; not with ``spram``). Each port has its own ``latency`` and
+        ``bytes_per_cycle``, so the aggregate bandwidth is ``ports * bytes_per_cycle``. Two
+        ports writing the same byte in one cycle leave it undefined; a read sees the writes of
+        other ports granted in earlier cycles.
 
     Members
     -------
     bus : In(BusSignature(log2(size / 4)))
-        Target port. Writes honour ``be`` and take effect at the grant (so a later read, which
-        is granted later, sees them).
+        Target port (port 0). Writes honour ``be`` and take effect at the grant (so a later
+        read, which is granted later, sees them).
+    bus1 .. bus<ports-1> : In(BusSignature(log2(size / 4)))
+        The other ports, each behaving as ``bus``.
 
     Latency
     -------
@@ -52,7 +60,7 @@ class MainMemory(wiring.Component):
     """
 
     def __init__(self, size, *, latency, bytes_per_cycle, init=(), sim_primitive=False,
-                 spram=False):
+                 spram=False, ports=1):
         self._init = check_init(size, init)
         self._sim_primitive = bool(sim_primitive)
         self._spram = bool(spram)
@@ -64,30 +72,44 @@ class MainMemory(wiring.Component):
             raise ValueError(f"latency must be an integer >= 1, not {latency!r}")
         if bytes_per_cycle not in (1, 2, 4):
             raise ValueError(f"bytes_per_cycle must be 1, 2 or 4, not {bytes_per_cycle!r}")
+        if not isinstance(ports, int) or not 1 <= ports <= 8 or (self._spram and ports > 1):
+            raise ValueError(f"ports must be an integer in 1..8 (1 with spram), not {ports!r}")
         self._depth = size // 4
         self._latency = latency
         self._interval = 4 // bytes_per_cycle
-        super().__init__({"bus": In(BusSignature(max(1, self._depth.bit_length() - 1)))})
+        self._ports = ports
+        sig = BusSignature(max(1, self._depth.bit_length() - 1))
+        super().__init__({"bus": In(sig), **{f"bus{p}": In(sig) for p in range(1, ports)}})
+
+    def port(self, p):
+        """Bus port ``p`` (``bus`` for 0, ``bus<p>`` after it)."""
+        return self.bus if p == 0 else getattr(self, f"bus{p}")
 
     def elaborate(self, platform):
         m = Module()
-        bus = self.bus
         if self._spram:
             m.submodules.mem = mem = SpramMemory(self._depth)
         else:
-            m.submodules.mem = mem = WordMemory(self._depth, 1, init=self._init,
+            m.submodules.mem = mem = WordMemory(self._depth, self._ports, init=self._init,
                                                 primitive=self._sim_primitive)
+        for p in range(self._ports):
+            self._port(m, mem, p)
+        return m
 
-        wait = Signal(range(self._interval))
-        granted = Signal()
+    def _port(self, m, mem, p):
+        bus = self.port(p)
+        suffix = "" if p == 0 else f"_p{p}"
+        addr, wdata, we = (getattr(mem, f"{name}{p}") for name in ("addr", "wdata", "we"))
+        wait = Signal(range(self._interval), name=f"wait{suffix}")
+        granted = Signal(name=f"granted{suffix}")
         m.d.comb += [
             bus.gnt.eq(wait == 0),
             granted.eq(bus.req & (wait == 0)),
-            mem.addr0.eq(bus.addr),
-            mem.wdata0.eq(bus.wdata),
+            addr.eq(bus.addr),
+            wdata.eq(bus.wdata),
         ]
         with m.If(granted & bus.we):
-            m.d.comb += mem.we0.eq(bus.be)
+            m.d.comb += we.eq(bus.be)
         if self._interval > 1:
             with m.If(granted):
                 m.d.sync += wait.eq(self._interval - 1)
@@ -95,12 +117,12 @@ class MainMemory(wiring.Component):
                 m.d.sync += wait.eq(wait - 1)
 
         # Stage 1 is the memory's own read register; stages 2..latency are a delay line.
-        valid = Signal(name="stage1_valid")
+        valid = Signal(name=f"stage1_valid{suffix}")
         m.d.sync += valid.eq(granted)
-        data = mem.rdata0
+        data = getattr(mem, f"rdata{p}")
         for stage in range(2, self._latency + 1):
-            next_valid = Signal(name=f"stage{stage}_valid")
-            next_data = Signal(32, name=f"stage{stage}_data")
+            next_valid = Signal(name=f"stage{stage}_valid{suffix}")
+            next_data = Signal(32, name=f"stage{stage}_data{suffix}")
             m.d.sync += [next_valid.eq(valid), next_data.eq(data)]
             valid, data = next_valid, next_data
         m.d.comb += [
@@ -108,4 +130,3 @@ class MainMemory(wiring.Component):
             bus.rdata.eq(data),
             bus.err.eq(0),
         ]
-        return m

@@ -17,10 +17,25 @@ bus error (an access-fault trap), so firmware bugs show up instead of reading ze
 from ..bus.regbank import Register
 
 __all__ = ["REGISTERS", "REGISTER_BLOCKS", "REGISTER_FIELDS", "IRQ_SOURCES", "offset", "field",
-           "registers", "with_changes"]
+           "registers", "with_changes", "npu_irq", "irq_source_count", "TILE_COUNTERS"]
 
 #: External-interrupt sources, bit numbers in the irq block's pending / enable registers.
+#: NPU tile 0 is ``npu``; tiles 1.. of a multi-tile SoC follow the fixed sources (:func:`npu_irq`).
 IRQ_SOURCES = {"uart": 0, "npu": 1}
+
+#: Tile slots of the ``tiles`` counter block (:mod:`.tile_counters`): one per possible tile.
+TILE_COUNTERS = 8
+
+
+def npu_irq(tile):
+    """Bit of NPU tile ``tile``'s interrupt in the irq block: ``IRQ_SOURCES["npu"]`` for tile 0,
+    ``len(IRQ_SOURCES) + tile - 1`` for the others."""
+    return IRQ_SOURCES["npu"] if tile == 0 else len(IRQ_SOURCES) + tile - 1
+
+
+def irq_source_count(npu_tiles=1):
+    """Interrupt sources of an SoC with ``npu_tiles`` NPU tiles."""
+    return len(IRQ_SOURCES) + max(npu_tiles, 1) - 1
 
 _IRQ_BITS = {name: (bit, 1) for name, bit in IRQ_SOURCES.items()}
 
@@ -56,6 +71,12 @@ REGISTERS = {
     "irq": (
         Register("pending", 0x0, "r", fields=_IRQ_BITS),
         Register("enable", 0x4, "rw", storage=True, fields=_IRQ_BITS),
+    ),
+    # NPU tile fabric (rtl/soc/tile_counters.py): per tile, the cycles its DMA asked for the
+    # bus and was not granted (arbitration and memory-bandwidth waits), 32 bits, wrapping.
+    "tiles": (
+        *(Register(f"wait{t}", 4 * t, "r") for t in range(TILE_COUNTERS)),
+        Register("control", 0x40, "w", fields={"clear": (0, 1)}),
     ),
 }
 

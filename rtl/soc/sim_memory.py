@@ -23,8 +23,9 @@ from amaranth.lib.wiring import In, Out
 
 __all__ = ["WordMemory", "sim_memory_verilog", "SIM_MEMORY_PORT_COUNTS"]
 
-#: Port counts for which :func:`sim_memory_verilog` is emitted by the Verilog generator.
-SIM_MEMORY_PORT_COUNTS = (1, 2)
+#: Port counts for which :func:`sim_memory_verilog` is emitted by the Verilog generator (more
+#: than 2: the main memory of SoCs with several NPU tiles and ``main_bandwidth="scaled"``).
+SIM_MEMORY_PORT_COUNTS = (1, 2, 3, 4, 5, 6, 7, 8)
 
 
 def _module_name(ports):

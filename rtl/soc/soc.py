@@ -22,6 +22,14 @@ Bus topology
     main arbiter (round-robin) --> main-memory model (or the SDRAM controller)
     RAM arbiter (round-robin) --> RAM port B
 
+With ``config.npu_tiles`` = K > 1 there are K NPUs (``npu``, ``npu1``, ...), each a dbus target
+at its own region and each with its own DMA decoder: tile t's DMA is RAM arbiter initiator
+1 + t, and main arbiter initiator 2 + t (``main_bandwidth="shared"``: everyone on the one
+main-memory port) or, with ``"scaled"``, main-memory port t of its own (tile 0 stays main arbiter
+initiator 2, beside the core). A counter block (``tiles``, :class:`.tile_counters.TileCounters`)
+counts each tile's DMA cycles of waiting for a grant. Tile t's interrupt is irq source
+:func:`.registers.npu_irq` (t).
+
 The core's instruction and data ports reach the on-chip RAM through separate ports, so they
 never contend there (with ``config.ram_kind == "spram"`` the RAM has one port and they take
 turns, :class:`.single_port_ram.SinglePortRam`); they share main memory through a
@@ -47,10 +55,11 @@ from .hold import HoldGate
 from .irq import IrqController
 from .main_memory import MainMemory
 from .ram import Ram
-from .registers import IRQ_SOURCES
+from .registers import IRQ_SOURCES, irq_source_count, npu_irq
 from .sdram import IS42S16160G_7, SdramController, SdramPinSignature
 from .single_port_ram import SinglePortRam
 from .test_exit import TestExit
+from .tile_counters import TileCounters
 from .uart import Uart
 
 __all__ = ["Soc"]
@@ -181,7 +190,8 @@ class Soc(wiring.Component):
         has_npu = bool(config.npu_rows)
         if has_npu:
             ram_width = _width(regions["ram"])
-            m.submodules.ram_arbiter = ram_arbiter = Arbiter(2, addr_width=ram_width, **depth)
+            m.submodules.ram_arbiter = ram_arbiter = Arbiter(1 + config.npu_tiles,
+                                                             addr_width=ram_width, **depth)
             wiring.connect(m, dbus.targets.ram, ram_arbiter.port(0))
             wiring.connect(m, ram_arbiter.bus, ram.b)
         else:
@@ -193,7 +203,12 @@ class Soc(wiring.Component):
             wiring.connect(m, dbus.targets.rom, rom.b)
             m.d.comb += rom.write_enable.eq(self.hold)
         main_width = _width(regions["main"])
-        m.submodules.main_arbiter = main_arbiter = Arbiter(3 if has_npu else 2, **depth,
+        tiles = config.npu_tiles if has_npu else 0
+        ports = config.main_ports
+        # Port 0 of main memory: the core's two ports and, with one port, every tile's DMA;
+        # with "scaled" bandwidth tile t > 0 owns port t alone.
+        port0_dmas = tiles if ports == 1 else min(tiles, 1)
+        m.submodules.main_arbiter = main_arbiter = Arbiter(2 + port0_dmas, **depth,
                                                            addr_width=main_width)
         if config.main_kind == "sdram":
             # Boards clock the chip with the inverted system clock (SdramIO).
@@ -205,7 +220,8 @@ class Soc(wiring.Component):
                 config.main_size, latency=config.main_latency,
                 bytes_per_cycle=config.main_bytes_per_cycle, init=self._inits["main"],
                 sim_primitive=self._sim_memories,
-                spram=config.main_kind == "spram" and self._fpga_primitives)
+                spram=config.main_kind == "spram" and self._fpga_primitives,
+                **({"ports": ports} if ports > 1 else {}))
         wiring.connect(m, ibus.targets.main, main_arbiter.port(0))
         wiring.connect(m, dbus.targets.main, main_arbiter.port(1))
         wiring.connect(m, main_arbiter.bus, main.bus)
@@ -217,25 +233,23 @@ class Soc(wiring.Component):
             phy=self._uart_phy, addr_width=_width(regions["uart"]))
         m.submodules.gpio = gpio = Gpio(config.gpio_width, addr_width=_width(regions["gpio"]))
         m.submodules.test_exit = test_exit = TestExit(_width(regions["test_exit"]))
-        m.submodules.irq = irq = IrqController(len(IRQ_SOURCES),
+        m.submodules.irq = irq = IrqController(irq_source_count(config.npu_tiles),
                                                addr_width=_width(regions["irq"]))
-        if has_npu:
-            m.submodules.npu = npu = Npu(config, addr_width=_width(regions["npu"]))
-            m.submodules.dma_decoder = dma = Decoder(
-                [regions["main"], regions["ram"]])
-            wiring.connect(m, npu.dma, dma.bus)
-            wiring.connect(m, dma.targets.main, main_arbiter.port(2))
-            wiring.connect(m, dma.targets.ram, ram_arbiter.port(1))
-        else:
-            m.submodules.npu = npu = ErrorResponder(_width(regions["npu"]))
-        for name, target in [("clint", clint), ("uart", uart), ("gpio", gpio),
-                             ("test_exit", test_exit), ("irq", irq), ("npu", npu)]:
-            wiring.connect(m, getattr(dbus.targets, name), target.bus)
-
-        sources = [Const(0, 1)] * len(IRQ_SOURCES)
+        targets = [("clint", clint), ("uart", uart), ("gpio", gpio), ("test_exit", test_exit),
+                   ("irq", irq)]
+        sources = [Const(0, 1)] * irq_source_count(config.npu_tiles)
         sources[IRQ_SOURCES["uart"]] = uart.irq
         if has_npu:
-            sources[IRQ_SOURCES["npu"]] = npu.irq
+            npus = self._npu_tiles(m, config, regions, dbus, main, main_arbiter, ram_arbiter)
+            for t, npu in enumerate(npus):
+                targets.append((config.npu_region_name(t), npu))
+                sources[npu_irq(t)] = npu.irq
+        else:
+            m.submodules.npu = npu = ErrorResponder(_width(regions["npu"]))
+            targets.append(("npu", npu))
+        for name, target in targets:
+            wiring.connect(m, getattr(dbus.targets, name), target.bus)
+
         m.d.comb += [
             irq.sources.eq(Cat(*sources)),
             core.irq_software.eq(clint.irq_software),
@@ -253,3 +267,32 @@ class Soc(wiring.Component):
             wiring.connect(m, uart.tx_data, wiring.flipped(self.uart_tx))
             wiring.connect(m, wiring.flipped(self.uart_rx), uart.rx_data)
         return m
+
+    def _npu_tiles(self, m, config, regions, dbus, main, main_arbiter, ram_arbiter):
+        """The NPU tiles, each with its DMA decoder onto main memory and the RAM arbiter; with
+        several tiles also the ``tiles`` counter block. Returns the tiles in order."""
+        npus = []
+        tiles = config.npu_tiles
+        counters = None
+        if tiles > 1:
+            m.submodules.tile_counters = counters = TileCounters(
+                tiles, addr_width=_width(regions["tiles"]))
+            wiring.connect(m, dbus.targets.tiles, counters.bus)
+        for t in range(tiles):
+            suffix = "" if t == 0 else str(t)
+            npu = Npu(config, addr_width=_width(regions[config.npu_region_name(t)]))
+            dma = Decoder([regions["main"], regions["ram"]])
+            m.submodules[f"npu{suffix}"] = npu
+            m.submodules[f"dma_decoder{suffix}"] = dma
+            wiring.connect(m, npu.dma, dma.bus)
+            if config.main_ports == 1:
+                wiring.connect(m, dma.targets.main, main_arbiter.port(2 + t))
+            elif t == 0:
+                wiring.connect(m, dma.targets.main, main_arbiter.port(2))
+            else:
+                wiring.connect(m, dma.targets.main, main.port(t))
+            wiring.connect(m, dma.targets.ram, ram_arbiter.port(1 + t))
+            if counters is not None:
+                m.d.comb += [counters.req[t].eq(npu.dma.req), counters.gnt[t].eq(npu.dma.gnt)]
+            npus.append(npu)
+        return npus

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dure.config import PRESETS, RAM_BASE, SoCConfig, preset
+from dure.config import NPU_BASE, NPU_TILE_STRIDE, PRESETS, RAM_BASE, SoCConfig, preset
 
 
 def test_regions_are_disjoint_and_aligned():
@@ -46,6 +46,12 @@ def test_loadable_ranges():
     ({"bus_outstanding": -1}, "bus_outstanding must be an integer >= 0"),
     ({"pmp_entries": 17}, "pmp_entries must be an integer in 0..16"),
     ({"triggers": -1}, "triggers must be an integer in 0..8"),
+    ({"npu_tiles": 0}, "npu_tiles must be an integer in 1..8"),
+    ({"npu_tiles": 9}, "npu_tiles must be an integer in 1..8"),
+    ({"npu_tiles": 2, "npu_rows": 0}, "npu_tiles > 1 needs an NPU"),
+    ({"main_bandwidth": "wide"}, "main_bandwidth must be 'shared' or 'scaled'"),
+    ({"main_bandwidth": "scaled", "main_kind": "spram", "main_size": 65536},
+     "main_bandwidth 'scaled' is a simulation model"),
 ])
 def test_bad_values_are_refused_with_a_message(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -73,3 +79,18 @@ def test_spram_variants_share_the_four_blocks():
     default = SoCConfig()
     assert (default.core, default.ram_kind, default.main_kind, default.bus_outstanding) == \
         ("full", "block", "block", 0)
+
+
+def test_npu_tiles_have_their_own_register_regions():
+    one = preset("sim")
+    assert [r.name for r in one.regions if r.name.startswith(("npu", "tiles"))] == ["npu"]
+    assert one.main_ports == 1
+    four = SoCConfig(npu_tiles=4, main_bandwidth="scaled")
+    assert [(four.region(four.npu_region_name(t)).base, four.region(four.npu_region_name(t)).size)
+            for t in range(4)] == [(NPU_BASE + t * NPU_TILE_STRIDE, NPU_TILE_STRIDE)
+                                   for t in range(4)]
+    assert four.region("tiles").size == 4096
+    assert four.main_ports == 4
+    assert SoCConfig(npu_tiles=4).main_ports == 1
+    with pytest.raises(ValueError, match="tile must be in 0..3"):
+        four.npu_region_name(4)

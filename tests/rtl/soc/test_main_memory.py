@@ -56,3 +56,46 @@ def test_writes_then_reads_with_byte_enables():
 def test_bad_parameters(kwargs, message):
     with pytest.raises(ValueError, match=message):
         MainMemory(1024, **kwargs)
+
+
+def test_ports_each_have_the_full_bandwidth_and_share_the_words():
+    """Scaled bandwidth of a multi-tile SoC: every port grants at its own rate, all at once;
+    a port reads what another one wrote in an earlier cycle."""
+    n = 16
+    dut = MainMemory(1024, latency=3, bytes_per_cycle=2, ports=3,
+                     init=[0x7000 + i for i in range(3 * n)])
+    initiators = [BusInitiator(dut.port(p)) for p in range(3)]
+    streams = [[Request(p * n + i) for i in range(n)] for p in range(2)]
+    streams.append([Request(100, we=1, wdata=0xCAFE), *[Request(p) for p in range(n - 1)]])
+    benches = []
+    for initiator, requests in zip(initiators, streams, strict=True):
+        async def issue(ctx, initiator=initiator, requests=requests):
+            await initiator.issue(ctx, requests)
+
+        async def collect(ctx, initiator=initiator, requests=requests):
+            await initiator.collect(ctx, len(requests))
+        benches += [issue, collect]
+    simulate(dut, benches)
+    for initiator in initiators:
+        assert initiator.grants == [2 * i for i in range(n)]
+    assert [r.rdata for r in initiators[1].responses] == [0x7000 + n + i for i in range(n)]
+    dut2 = MainMemory(1024, latency=3, bytes_per_cycle=4, ports=2)
+    writer, reader = BusInitiator(dut2.port(1)), BusInitiator(dut2.port(0))
+
+    async def write(ctx):
+        await writer.issue(ctx, [Request(9, we=1, wdata=0xBEEF)])
+        await ctx.tick()
+        await reader.issue(ctx, [Request(9)])
+
+    async def collect_w(ctx):
+        await writer.collect(ctx, 1)
+
+    async def collect_r(ctx):
+        await reader.collect(ctx, 1)
+    simulate(dut2, [write, collect_w, collect_r])
+    assert reader.responses[0].rdata == 0xBEEF
+
+
+def test_ports_are_checked():
+    with pytest.raises(ValueError, match="ports must be an integer in 1..8"):
+        MainMemory(1024, latency=1, bytes_per_cycle=4, ports=9)
