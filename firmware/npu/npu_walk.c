@@ -25,10 +25,8 @@ void walk_put(uint32_t *d, uint32_t word, uint32_t lsb, uint32_t width, int64_t 
 static int axis(uint32_t in, uint32_t k, uint32_t s, int padding, uint32_t *out,
                 uint32_t *before)
 {
-    int64_t o = padding == NPU_PAD_SAME ? ((int64_t)in + s - 1) / s
-                                        : ((int64_t)in + s - k) / s;   /* C truncation */
-    if ((int64_t)in + s < (int64_t)k)               /* negative numerator: truncates up */
-        o = -(((int64_t)k - in - s) / s);
+    int64_t num = padding == NPU_PAD_SAME ? (int64_t)in + s - 1 : (int64_t)in + s - k;
+    int64_t o = num >= 0 ? num / s : -(-num / (int64_t)s);     /* C truncation */
     if (o < 1)
         return NPU_E_ARG;
     int64_t need = (o - 1) * s + k - in;
