@@ -81,4 +81,41 @@ static inline uint32_t walk_max(uint32_t a, uint32_t b)
     return a > b ? a : b;
 }
 
+/* The layer's derived sizes (WalkLayer's properties). */
+
+static inline uint32_t elem_bytes(const struct walk_layer *l)
+{
+    return l->prec == NPU_FP16 ? 2 : 1;
+}
+
+static inline uint32_t out_chunks(const struct walk_layer *l)
+{
+    return walk_cdiv(l->cout, l->n_chunk);
+}
+
+static inline uint32_t kin_chunks(const struct walk_layer *l)
+{
+    return walk_cdiv(l->cin, l->k_chunk);
+}
+
+static inline uint32_t chunk_cols(const struct walk_layer *l, uint32_t j)
+{
+    return walk_min(l->n_chunk, l->cout - j * l->n_chunk);
+}
+
+static inline uint32_t in_cols(const struct walk_layer *l, uint32_t c)
+{
+    return walk_min(l->k_chunk, l->cin - c * l->k_chunk);
+}
+
+static inline uint32_t kin(const struct walk_layer *l, uint32_t j)
+{
+    return l->diagonal ? chunk_cols(l, j) : l->cin;
+}
+
+static inline uint32_t weight_rows(const struct walk_layer *l, uint32_t j)
+{
+    return l->g.kh * l->g.kw * kin(l, j);
+}
+
 #endif

@@ -19,7 +19,8 @@ from dure.gemm_cost import WALK_MODEL
 from dure.header import generate_header, generate_npu_header
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SOURCES = [ROOT / "firmware" / "npu" / name for name in ("npu_walk.c", "npu_conv.c")]
+SOURCES = [ROOT / "firmware" / "npu" / name
+           for name in ("npu_walk_plan.c", "npu_walk.c", "npu_conv.c")]
 SHIM = r"""
 #include "npu_ops.h"
 static struct npu_info info;

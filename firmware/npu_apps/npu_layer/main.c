@@ -1,0 +1,90 @@
+/* npu_layer: NHWC layers lowered on the core. Python (sim/npu_layer_job.py) places a table of
+ * layers and their operands in main memory; per layer this program builds the descriptor list
+ * and the parameter bytes with the C operators of npu_ops.h (npu_op_conv2d, npu_op_depthwise,
+ * npu_op_avgpool), runs the list as LISTs and waits, timing both with rdcycle, and writes the
+ * results and the NPU's performance counters back into the table. Prints
+ *   NPULAYER layer=I err=E count=N cycles=C build=B
+ * per layer; exits with pass when every layer ran without error, failure 1 without a table or
+ * an NPU, failure 2 + i when layer i failed. */
+#include "csr.h"
+#include "dure_rt.h"
+#include "npu_layer.h"
+#include "npu_ops.h"
+
+static int build(volatile struct npu_layer_rec *r)
+{
+    struct npu_op_mem mem = {r->x, r->out, r->param, (void *)(uintptr_t)r->param, r->param_cap};
+    struct npu_op_post post = {(int32_t)r->output_zero_point, (int32_t)r->lo, (int32_t)r->hi,
+                               (int)r->clamp, r->flo, r->fhi};
+    uint32_t *list = (uint32_t *)(uintptr_t)r->list;
+    if (r->op == NPU_LAYER_OP_AVGPOOL) {
+        struct npu_op_pool op = {(int)r->prec, r->batch, r->h, r->w, r->cin, r->kh, r->kw,
+                                 r->stride_h, r->stride_w, (int)r->padding, post, mem};
+        return npu_op_avgpool(&op, list, r->list_cap);
+    }
+    struct npu_op_conv op;
+    op.prec = (int)r->prec;
+    op.n = r->batch;
+    op.h = r->h;
+    op.w = r->w;
+    op.cin = r->cin;
+    op.cout = r->cout;
+    op.kh = r->kh;
+    op.kw = r->kw;
+    op.stride_h = r->stride_h;
+    op.stride_w = r->stride_w;
+    op.dilation_h = op.dilation_w = op.depth_multiplier = 1;
+    op.padding = (int)r->padding;
+    op.weights = (const void *)(uintptr_t)r->weights;
+    op.bias = (const void *)(uintptr_t)r->bias;
+    op.input_zero_point = (int32_t)r->input_zero_point;
+    op.multiplier = (const int32_t *)(uintptr_t)r->multiplier;
+    op.shift = (const int32_t *)(uintptr_t)r->shift;
+    op.scale = (const f32_t *)(uintptr_t)r->scale;
+    op.post = post;
+    op.mem = mem;
+    if (r->op == NPU_LAYER_OP_DEPTHWISE)
+        return npu_op_depthwise(&op, list, r->list_cap);
+    if (r->op == NPU_LAYER_OP_CONV)
+        return npu_op_conv2d(&op, list, r->list_cap);
+    return NPU_E_ARG;
+}
+
+int main(void)
+{
+    volatile struct npu_layer_header *h =
+        (volatile struct npu_layer_header *)(uintptr_t)NPU_LAYER_TABLE_ADDR;
+    if (h->magic != NPU_LAYER_MAGIC || npu_init())
+        return 1;
+    volatile struct npu_layer_rec *recs = (volatile struct npu_layer_rec *)(h + 1);
+    for (uint32_t i = 0; i < h->n_layers; i++) {
+        volatile struct npu_layer_rec *r = &recs[i];
+        struct npu_perf p;
+        npu_perf_clear();
+        uint32_t t0 = rdcycle();
+        int count = build(r);
+        uint32_t t1 = rdcycle();
+        int err = count < 0 ? count
+                            : npu_op_run((const uint32_t *)(uintptr_t)r->list, (uint32_t)count);
+        uint32_t t2 = rdcycle();
+        npu_perf_read(&p);
+        r->status = 1;
+        r->error = (uint32_t)err;
+        r->count = count < 0 ? 0 : (uint32_t)count;
+        r->cycles = t2 - t0;
+        r->build_cycles = t1 - t0;
+        const uint64_t v[8] = {p.busy, p.macs, p.compute, p.dma_rd, p.dma_wr, p.stall_dep,
+                               p.stall_mem, p.stall_out};
+        volatile uint32_t *perf = &r->perf_busy_lo;
+        for (int k = 0; k < 8; k++) {
+            perf[2 * k] = (uint32_t)v[k];
+            perf[2 * k + 1] = (uint32_t)(v[k] >> 32);
+        }
+        printf("NPULAYER layer=%u err=%d count=%d cycles=%u build=%u\n", i, err,
+               count < 0 ? 0 : count, t2 - t0, t1 - t0);
+        h->done = i + 1;
+        if (err)
+            return 2 + (int)i;
+    }
+    return 0;
+}
