@@ -382,7 +382,7 @@ static int global_pool(const struct npu_op_pool *op, const struct walk_layer *l,
             d[0] = DURE_NPU_OP_LOAD;
             WPUT(d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);
             WPUT(d, LOAD, ELEM, elem);
-            WPUT(d, LOAD, DRAM_ADDR, (uint64_t)op->mem.x_addr +
+            WPUT64(d, LOAD, DRAM_ADDR, (uint64_t)op->mem.x_addr +
                  ((uint64_t)n * pixels * ch + j * c) * eb);
             WPUT(d, LOAD, DRAM_STRIDE, ch * eb);
             WPUT(d, LOAD, ROWS, pixels);
@@ -414,7 +414,8 @@ static int global_pool(const struct npu_op_pool *op, const struct walk_layer *l,
             WPUT(d, STORE, CLAMP, l->st_clamp);
             WPUT(d, STORE, LO, l->st_lo);
             WPUT(d, STORE, HI, l->st_hi);
-            WPUT(d, STORE, DRAM_ADDR, (uint64_t)op->mem.out_addr + ((uint64_t)n * ch + j * c) * eb);
+            WPUT64(d, STORE, DRAM_ADDR,
+                   (uint64_t)op->mem.out_addr + ((uint64_t)n * ch + j * c) * eb);
             WPUT(d, STORE, DRAM_STRIDE, ch * eb);
             WPUT(d, STORE, ROWS, 1);
             WPUT(d, STORE, COLS, walk_min(c, ch - j * c));
@@ -593,7 +594,7 @@ int npu_op_add_fp16(const struct npu_op_add *op, uint32_t *list, uint32_t cap)
             NEXT(DURE_NPU_OP_LOAD);
             WPUT(d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);
             WPUT(d, LOAD, ELEM, DURE_NPU_ELEM_FP16);
-            WPUT(d, LOAD, DRAM_ADDR, (j ? op->b_addr : op->a_addr) + off);
+            WPUT64(d, LOAD, DRAM_ADDR, (j ? op->b_addr : op->a_addr) + off);
             WPUT(d, LOAD, DRAM_STRIDE, 2 * lc);
             WPUT(d, LOAD, ROWS, rows);
             WPUT(d, LOAD, COLS, cols);
@@ -618,7 +619,7 @@ int npu_op_add_fp16(const struct npu_op_add *op, uint32_t *list, uint32_t cap)
         WPUT(d, STORE, CLAMP, l.st_clamp);
         WPUT(d, STORE, LO, l.st_lo);
         WPUT(d, STORE, HI, l.st_hi);
-        WPUT(d, STORE, DRAM_ADDR, op->mem.out_addr + off);
+        WPUT64(d, STORE, DRAM_ADDR, op->mem.out_addr + off);
         WPUT(d, STORE, DRAM_STRIDE, 2 * lc);
         WPUT(d, STORE, ROWS, rows);
         WPUT(d, STORE, COLS, cols);

@@ -44,9 +44,9 @@ struct out {
     uint32_t cap, cur, need;
     uint32_t ncomp, nside;    /* of the unit being written */
     int err;
-    /* while counting the side commands of a unit */
-    int counting;
-    uint32_t counted;
+    /* bounds of the SPAD rows the unit's COMPUTEs read and the ACC rows they write: a side
+     * command outside them needs no search */
+    int32_t rmin, rmax, amin, amax;
 };
 
 static uint32_t *comp_at(struct out *o, uint32_t ci)
@@ -72,20 +72,6 @@ static void emit_direct(struct out *o, const uint32_t *d)
     o->cur++;
     if (o->cur > o->need)
         o->need = o->cur;
-}
-
-static void add_comp(struct out *o, const struct cmd *c)
-{
-    if (o->list) {
-        if (o->cur + o->ncomp + 1 > o->cap) {
-            o->err = NPU_E_NO_MEMORY;
-        } else {
-            uint32_t *p = comp_at(o, o->ncomp);
-            for (int i = 0; i < 8; i++)
-                p[i] = c->d[i];
-        }
-    }
-    o->ncomp++;
 }
 
 static void stage(struct out *o, const struct cmd *c, uint32_t key_hi, uint32_t key_lo)
@@ -245,7 +231,7 @@ static void sink(struct walk *w, const struct cmd *c)
     }
     if (w->mode == SINK_SIDE) {
         uint32_t q = w->side_index * o->ncomp / w->side_total;   /* below 2^32 */
-        if (c->sw0 >= 0 && o->list) {
+        if (c->sw0 >= 0 && o->list && overlap(c->sw0, c->sw1, o->rmin, o->rmax)) {
             for (uint32_t ci = o->ncomp; ci-- > 0;) {
                 if (comp_reads(o, ci, c->sw0, c->sw1)) {
                     q = walk_max(q, ci + 1);
@@ -260,7 +246,8 @@ static void sink(struct walk *w, const struct cmd *c)
     }
     /* SINK_PRE: the first unit's own LOADs, by first use */
     uint32_t use = o->ncomp;
-    if (o->list) {
+    if (o->list && ((c->sw0 >= 0 && overlap(c->sw0, c->sw1, o->rmin, o->rmax)) ||
+                    (c->aw0 >= 0 && overlap(c->aw0, c->aw1, o->amin, o->amax)))) {
         for (uint32_t ci = 0; ci < o->ncomp; ci++) {
             if ((c->sw0 >= 0 && comp_reads(o, ci, c->sw0, c->sw1)) ||
                 (c->aw0 >= 0 && comp_writes(o, ci, c->aw0, c->aw1))) {
@@ -405,11 +392,11 @@ static void tile_loads(struct walk *w, const struct unit *u)
             cmd_new(&cm, DURE_NPU_OP_LOAD);
             WPUT(cm.d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);
             WPUT(cm.d, LOAD, ELEM, w->elem);
-            WPUT(cm.d, LOAD, DRAM_ADDR, (int64_t)l->x_addr +
+            WPUT64(cm.d, LOAD, DRAM_ADDR, (int64_t)l->x_addr +
                  (int64_t)((u->n * g->height + (uint32_t)iy0) * g->width) * w->x_pix +
                  (int64_t)c * l->k_chunk * w->eb);
             WPUT(cm.d, LOAD, DRAM_STRIDE, w->x_pix);
-            WPUT(cm.d, LOAD, ROWS, (uint64_t)nv * g->width);
+            WPUT64(cm.d, LOAD, ROWS, (uint64_t)nv * g->width);
             WPUT(cm.d, LOAD, COLS, kk);
             WPUT(cm.d, LOAD, LOCAL_ADDR, first);
             if (g->wp != g->width) {
@@ -465,51 +452,88 @@ static void acc_init(struct walk *w, const struct unit *u)
     }
 }
 
+/* The unit's COMPUTEs, straight into the list: the hot loop of the build, so the fields are
+ * set without the range check (they are rows of SPAD / ACC, whose sizes walk_emit checks fit
+ * the 16-bit fields, and the plan keeps m = rows * OW below 2^16) and the bounds of the rows
+ * they touch are kept in registers. */
 static void computes(struct walk *w, const struct unit *u)
 {
     const struct walk_layer *l = w->l;
     const struct walk_geo *g = &l->g;
-    uint32_t base = tile_base(w, u->block);
+    struct out *o = w->o;
+    uint32_t base = tile_base(w, u->block), sbh = w->p->sbh, row_step = g->sh * g->wp;
+    uint32_t acc_unit = acc_base(w, u->index), nsub = walk_cdiv(u->rows, sbh);
+    uint32_t per_tap = (l->diagonal ? u->gcount : w->cc * u->gcount) * nsub;
+    uint32_t n = g->kh * g->kw * per_tap;
+    uint32_t *p = 0;
+    if (o->list) {
+        if (o->cur + n > o->cap) {
+            o->err = NPU_E_NO_MEMORY;
+            return;
+        }
+        p = o->list + 8u * o->cur;
+    }
+    int32_t rmin = 0x7FFFFFFF, rmax = -1, amin = 0x7FFFFFFF, amax = -1;
+    uint32_t span = (g->ow - 1) * g->sw + 1;
+    /* the fields every COMPUTE of the layer shares */
+    uint32_t tpl[8] = {DURE_NPU_OP_COMPUTE, 0, 0, 0, 0, 0, 0, 0};
+    NPU_DESC_SET(tpl, COMPUTE, PRECISION, l->prec == NPU_FP16 ? DURE_NPU_PREC_FP16
+                                                              : DURE_NPU_PREC_INT8);
+    NPU_DESC_SET(tpl, COMPUTE, DIAGONAL, l->diagonal ? 1 : 0);
+    NPU_DESC_SET(tpl, COMPUTE, A_COLS, g->ow);
+    NPU_DESC_SET(tpl, COMPUTE, A_COL_STEP, g->sw);
+    NPU_DESC_SET(tpl, COMPUTE, A_ROW_STEP, row_step);
     for (uint32_t ky = 0; ky < g->kh; ky++) {
         for (uint32_t kx = 0; kx < g->kw; kx++) {
             uint32_t t = ky * g->kw + kx;
             for (uint32_t c = 0; c < w->cc; c++) {
+                uint32_t kk = in_cols(l, c);
+                uint32_t a_tap = base + c * w->th_full * g->wp + ky * g->wp + kx;
                 for (uint32_t jj = 0; jj < u->gcount; jj++) {
                     uint32_t j = u->j0 + jj;
                     if (l->diagonal && c != j)
                         continue;
-                    uint32_t kk = in_cols(l, c);
                     uint32_t w_row = l->has_shared ? 0 :
                         weight_row(w, u->index, jj, j, t) + (l->diagonal ? 0 : c * l->k_chunk);
                     int first = t == 0 && (l->diagonal || c == 0);
-                    for (uint32_t s0 = 0; s0 < u->rows; s0 += w->p->sbh) {
-                        uint32_t sr = walk_min(w->p->sbh, u->rows - s0);
-                        uint32_t a = base + c * w->th_full * g->wp + (s0 * g->sh + ky) * g->wp
-                                     + kx;
-                        uint32_t acc = acc_base(w, u->index) + jj * w->p->bh * g->ow +
-                                       s0 * g->ow;
-                        struct cmd cm;
-                        cmd_new(&cm, DURE_NPU_OP_COMPUTE);
-                        WPUT(cm.d, COMPUTE, PRECISION, l->prec == NPU_FP16 ?
-                             DURE_NPU_PREC_FP16 : DURE_NPU_PREC_INT8);
-                        WPUT(cm.d, COMPUTE, ACCUMULATE, !first || l->has_acc_init);
-                        WPUT(cm.d, COMPUTE, DIAGONAL, l->diagonal ? 1 : 0);
-                        WPUT(cm.d, COMPUTE, A_ADDR, a);
-                        WPUT(cm.d, COMPUTE, W_ADDR, w_row);
-                        WPUT(cm.d, COMPUTE, ACC_ADDR, acc);
-                        WPUT(cm.d, COMPUTE, M, sr * g->ow);
-                        WPUT(cm.d, COMPUTE, K, kk);
-                        WPUT(cm.d, COMPUTE, N, chunk_cols(l, j));
-                        WPUT(cm.d, COMPUTE, A_COLS, g->ow);
-                        WPUT(cm.d, COMPUTE, A_ROWS, sr);
-                        WPUT(cm.d, COMPUTE, A_COL_STEP, g->sw);
-                        WPUT(cm.d, COMPUTE, A_ROW_STEP, g->sh * g->wp);
-                        add_comp(w->o, &cm);
+                    uint32_t d[8] = {tpl[0], tpl[1], tpl[2], tpl[3], tpl[4], tpl[5], tpl[6],
+                                     tpl[7]};
+                    NPU_DESC_SET(d, COMPUTE, ACCUMULATE, !first || l->has_acc_init);
+                    NPU_DESC_SET(d, COMPUTE, W_ADDR, w_row);
+                    NPU_DESC_SET(d, COMPUTE, K, kk);
+                    NPU_DESC_SET(d, COMPUTE, N, chunk_cols(l, j));
+                    rmin = (int32_t)w_row < rmin ? (int32_t)w_row : rmin;
+                    rmax = (int32_t)(w_row + kk) > rmax ? (int32_t)(w_row + kk) : rmax;
+                    uint32_t acc_chunk = acc_unit + jj * w->p->bh * g->ow;
+                    for (uint32_t s0 = 0; s0 < u->rows; s0 += sbh) {
+                        uint32_t sr = walk_min(sbh, u->rows - s0);
+                        uint32_t a = a_tap + s0 * row_step, acc = acc_chunk + s0 * g->ow;
+                        uint32_t a_end = a + (sr - 1) * row_step + span;
+                        uint32_t acc_end = acc + sr * g->ow;
+                        rmin = (int32_t)a < rmin ? (int32_t)a : rmin;
+                        rmax = (int32_t)a_end > rmax ? (int32_t)a_end : rmax;
+                        amin = (int32_t)acc < amin ? (int32_t)acc : amin;
+                        amax = (int32_t)acc_end > amax ? (int32_t)acc_end : amax;
+                        if (p) {
+                            uint32_t e[8] = {d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]};
+                            NPU_DESC_SET(e, COMPUTE, A_ADDR, a);
+                            NPU_DESC_SET(e, COMPUTE, ACC_ADDR, acc);
+                            NPU_DESC_SET(e, COMPUTE, M, sr * g->ow);
+                            NPU_DESC_SET(e, COMPUTE, A_ROWS, sr);
+                            p[0] = e[0]; p[1] = e[1]; p[2] = e[2]; p[3] = e[3];
+                            p[4] = e[4]; p[5] = e[5]; p[6] = e[6]; p[7] = e[7];
+                            p += 8;
+                        }
                     }
                 }
             }
         }
     }
+    o->ncomp = n;
+    o->rmin = rmin;
+    o->rmax = rmax;
+    o->amin = amin;
+    o->amax = amax;
 }
 
 static void store_one(struct walk *w, uint32_t scale_addr, uint32_t dram, uint32_t rows,
@@ -623,7 +647,7 @@ static void pre_commands(struct walk *w, const struct unit *u)
 int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *list,
               uint32_t cap)
 {
-    struct out o = {list, cap, 0, 0, 0, 0, 0, 0, 0};
+    struct out o = {list, cap, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     struct walk w;
     const struct walk_geo *g = &l->g;
     w.l = l;
@@ -641,6 +665,12 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
     w.x_pix = l->cin * w.eb;
     w.o_pix = l->cout * l->out_bytes;
     walk_bad = 0;
+    {
+        const struct npu_info *hw = npu_get_info();
+        if (hw->spad_rows > 0x10000u || hw->acc_rows > 0x10000u || hw->rows > 0xFFu ||
+            hw->cols > 0xFFu)
+            return NPU_E_ARG;        /* the COMPUTE fields would not hold every row */
+    }
 
     /* prologue: constants and the shared weights */
     struct cmd c;

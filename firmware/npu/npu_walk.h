@@ -56,10 +56,24 @@ int walk_emit(const struct walk_layer *layer, const struct walk_plan *plan, uint
               uint32_t cap);
 
 /* Descriptor fields with the range check of rtl/npu/descriptor.py encode (a value that does
- * not fit sets walk_bad: the Python planner raises ValueError there). */
+ * not fit sets walk_bad: the Python planner raises ValueError there). WPUT takes a uint32
+ * value (inline: the field's position folds away), WPUT64 any int64 (a 32-bit field takes
+ * [-2^31, 2^32)). */
 extern int walk_bad;
 void walk_put(uint32_t *d, uint32_t word, uint32_t lsb, uint32_t width, int64_t value);
+
+static inline void walk_put32(uint32_t *d, uint32_t word, uint32_t lsb, uint32_t width,
+                              uint32_t value)
+{
+    if (width < 32 && (value >> (width & 31u)) != 0)
+        walk_bad = 1;
+    d[word] |= value << lsb;
+}
+
 #define WPUT(d, OP, F, v) \
+    walk_put32((d), DURE_NPU_##OP##_##F##_WORD, DURE_NPU_##OP##_##F##_LSB, \
+               DURE_NPU_##OP##_##F##_WIDTH, (uint32_t)(v))
+#define WPUT64(d, OP, F, v) \
     walk_put((d), DURE_NPU_##OP##_##F##_WORD, DURE_NPU_##OP##_##F##_LSB, \
              DURE_NPU_##OP##_##F##_WIDTH, (int64_t)(v))
 #define WGET(d, OP, F) \

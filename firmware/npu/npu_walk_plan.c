@@ -62,11 +62,16 @@ static void estimate(const struct walk_layer *l, const struct npu_info *hw, uint
 {
     const struct walk_geo *g = &l->g;
     uint32_t r = hw->rows, nt = out_chunks(l), cc = kin_chunks(l);
-    uint32_t blocks = walk_cdiv(g->oh, bh), groups = walk_cdiv(nt, gn);
+    uint32_t blocks = walk_cdiv(g->oh, bh);
     uint32_t taps = g->kh * g->kw, steps_in = l->diagonal ? 1 : cc;
+    /* every block but the last has bh rows, every group but the last gn chunks: the sums
+     * over blocks and groups of sim/walk_plan.py's loops, by kind */
+    uint32_t last_rows = g->oh - (blocks - 1) * bh, full_groups = nt / gn, rem = nt % gn;
     uint64_t compute = 0, commands = 0, last_max_sub = 0;
-    for (uint32_t b = 0; b < blocks; b++) {
-        uint32_t rows = walk_min(bh, g->oh - b * bh);
+    for (int kind = 0; kind < 2; kind++) {
+        uint32_t rows = kind ? last_rows : bh, count = kind ? 1 : blocks - 1;
+        if (!count)
+            continue;
         uint64_t sum_sub = 0, max_sub = 0, nsubs = 0;
         for (uint32_t s = 0; s < rows; s += sbh) {
             uint64_t m = (uint64_t)walk_min(sbh, rows - s) * g->ow;
@@ -75,14 +80,11 @@ static void estimate(const struct walk_layer *l, const struct npu_info *hw, uint
             nsubs++;
         }
         last_max_sub = max_sub;
-        for (uint32_t gi = 0; gi < groups; gi++) {
-            uint32_t chunks = walk_min(gn, nt - gi * gn);
-            uint64_t per_step = sum_sub * chunks;
-            per_step = max64(per_step, max_sub + DURE_NPU_GEMM_LATENCY +
-                                           DURE_NPU_GEMM_RELOAD * r / 2);
-            compute += (uint64_t)taps * steps_in * per_step;
-            commands += (uint64_t)taps * steps_in * nsubs * chunks + 2 * chunks;
-        }
+        uint64_t wait = max_sub + DURE_NPU_GEMM_LATENCY + DURE_NPU_GEMM_RELOAD * r / 2;
+        uint64_t steps = max64(sum_sub * gn, wait) * full_groups +
+                         (rem ? max64(sum_sub * rem, wait) : 0);
+        compute += count * ((uint64_t)taps * steps_in * steps);
+        commands += count * ((uint64_t)taps * steps_in * nsubs * nt + 2 * (uint64_t)nt);
     }
     compute *= g->batch;
     commands *= g->batch;

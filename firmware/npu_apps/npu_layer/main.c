@@ -11,16 +11,24 @@
 #include "npu_layer.h"
 #include "npu_ops.h"
 
-static int build(volatile struct npu_layer_rec *r)
+/* The list and the parameter bytes go to on-chip RAM when they fit (the core writes and reads
+ * it in a cycle, main memory in ~10), else to the table's main-memory buffers; the NPU's DMA
+ * window spans main memory and RAM so that it reads either. */
+#define RAM_LIST 1536u                  /* descriptors */
+#define RAM_PARAM (80u * 1024u)         /* bytes */
+static uint32_t ram_list[8 * RAM_LIST] __attribute__((aligned(16)));
+static uint32_t ram_param[RAM_PARAM / 4] __attribute__((aligned(16)));
+
+static int build(volatile struct npu_layer_rec *r, uint32_t *list, uint32_t cap, void *param,
+                 uint32_t param_cap)
 {
-    struct npu_op_mem mem = {r->x, r->out, r->param, (void *)(uintptr_t)r->param, r->param_cap};
+    struct npu_op_mem mem = {r->x, r->out, (uint32_t)(uintptr_t)param, param, param_cap};
     struct npu_op_post post = {(int32_t)r->output_zero_point, (int32_t)r->lo, (int32_t)r->hi,
                                (int)r->clamp, r->flo, r->fhi};
-    uint32_t *list = (uint32_t *)(uintptr_t)r->list;
     if (r->op == NPU_LAYER_OP_AVGPOOL) {
         struct npu_op_pool op = {(int)r->prec, r->batch, r->h, r->w, r->cin, r->kh, r->kw,
                                  r->stride_h, r->stride_w, (int)r->padding, post, mem};
-        return npu_op_avgpool(&op, list, r->list_cap);
+        return npu_op_avgpool(&op, list, cap);
     }
     struct npu_op_conv op;
     op.prec = (int)r->prec;
@@ -44,9 +52,9 @@ static int build(volatile struct npu_layer_rec *r)
     op.post = post;
     op.mem = mem;
     if (r->op == NPU_LAYER_OP_DEPTHWISE)
-        return npu_op_depthwise(&op, list, r->list_cap);
+        return npu_op_depthwise(&op, list, cap);
     if (r->op == NPU_LAYER_OP_CONV)
-        return npu_op_conv2d(&op, list, r->list_cap);
+        return npu_op_conv2d(&op, list, cap);
     return NPU_E_ARG;
 }
 
@@ -56,16 +64,21 @@ int main(void)
         (volatile struct npu_layer_header *)(uintptr_t)NPU_LAYER_TABLE_ADDR;
     if (h->magic != NPU_LAYER_MAGIC || npu_init())
         return 1;
+    npu_set_window(DURE_MAIN_BASE, DURE_RAM_BASE + DURE_RAM_SIZE - DURE_MAIN_BASE);
     volatile struct npu_layer_rec *recs = (volatile struct npu_layer_rec *)(h + 1);
     for (uint32_t i = 0; i < h->n_layers; i++) {
         volatile struct npu_layer_rec *r = &recs[i];
         struct npu_perf p;
         npu_perf_clear();
         uint32_t t0 = rdcycle();
-        int count = build(r);
+        uint32_t *list = ram_list;
+        int count = build(r, ram_list, RAM_LIST, ram_param, RAM_PARAM);
+        if (count == NPU_E_NO_MEMORY) {           /* too large for RAM: main memory */
+            list = (uint32_t *)(uintptr_t)r->list;
+            count = build(r, list, r->list_cap, (void *)(uintptr_t)r->param, r->param_cap);
+        }
         uint32_t t1 = rdcycle();
-        int err = count < 0 ? count
-                            : npu_op_run((const uint32_t *)(uintptr_t)r->list, (uint32_t)count);
+        int err = count < 0 ? count : npu_op_run(list, (uint32_t)count);
         uint32_t t2 = rdcycle();
         npu_perf_read(&p);
         r->status = 1;
