@@ -14,14 +14,18 @@ Table format (little-endian uint32 words) at the first byte of main memory: a he
 1 x kh x kw x cin), ``bias`` / ``multiplier`` / ``shift`` / ``scale`` (0 for none) and the
 output ``out``, the zero points, the clamp (``lo`` / ``hi``: INT8 integers; FP16: ``clamp``
 with ``flo`` / ``fhi`` fp32 bits), the list buffer (``list``, ``list_cap`` descriptors) and
-the parameter area (``param``, ``param_cap`` bytes). Results: ``status`` (1 ran), ``error``
-(0, a negative NPU_E_* of the operator or an NPU error code), ``count`` (descriptors),
-``cycles`` (rdcycle from before the list is built to the end of the FENCE wait: every cycle of
-the layer), ``build_cycles`` (of those, building the list and the parameter bytes) and the NPU
-performance counters (64-bit lo/hi pairs).
+the parameter area (``param``, ``param_cap`` bytes) used when the firmware's on-chip RAM
+buffers are too small. Results: ``status`` (1 ran), ``error`` (0, a negative NPU_E_* of the
+operator or an NPU error code), ``count`` (descriptors), ``cycles`` (rdcycle from before the
+list is built to the end of the FENCE wait: every cycle of the layer, the core building the
+list part by part while the NPU runs the finished parts as LISTs), ``build_cycles`` (of those,
+until the last part was handed on), ``param_cycles`` (before that and not in ``cycles``: the
+core writing the parameter bytes, work a compiler does offline) and the NPU performance
+counters (64-bit lo/hi pairs).
 
-The firmware prints ``NPULAYER layer=I err=E count=N cycles=C build=B`` per layer and exits
-with pass when every layer ran without error (failure 1: no table or no NPU; 2 + i: layer i).
+The firmware prints ``NPULAYER layer=I err=E count=N cycles=C build=B params=P`` per layer and
+exits with pass when every layer ran without error (failure 1: no table or no NPU; 2 + i:
+layer i).
 """
 
 import fcntl
@@ -49,7 +53,7 @@ _INPUTS = ("op", "prec", "batch", "h", "w", "cin", "cout", "kh", "kw", "stride_h
            "input_zero_point", "output_zero_point", "lo", "hi", "clamp", "flo", "fhi", "list",
            "list_cap", "param", "param_cap")
 _PERF = tuple(name.lower() for name in PERF_COUNTERS)
-_RESULTS = ("status", "error", "count", "cycles", "build_cycles") + tuple(
+_RESULTS = ("status", "error", "count", "cycles", "build_cycles", "param_cycles") + tuple(
     f"perf_{name}_{half}" for name in _PERF for half in ("lo", "hi"))
 LAYER_FIELDS = _INPUTS + _RESULTS
 PROGRAM = "npu_layer"

@@ -98,4 +98,13 @@ int npu_op_add_fp16(const struct npu_op_add *op, uint32_t *list, uint32_t cap);
  * the NPU's error code (0: none). */
 int npu_op_run(const uint32_t *list, uint32_t count);
 
+/* Streaming: while set (non-NULL), every npu_op_* call hands each finished part of its list
+ * to `flush` as soon as it is final (the walk: after each unit of output rows and channels;
+ * the other operators: the whole list at the end), so the NPU runs one part while the core
+ * builds the next; the caller then only waits (npu_wait). npu_op_stream_lists installs the
+ * flush that runs the parts as LISTs; NULL (the default) turns streaming off. A call that
+ * fails after it handed parts on leaves them running: wait, and discard the output. */
+extern void (*npu_op_flush)(const uint32_t *list, uint32_t count);
+void npu_op_stream_lists(int on);
+
 #endif

@@ -133,6 +133,8 @@ static int finish(const struct walk_layer *l, const struct params *pa, uint32_t 
                   uint32_t cap)
 {
     struct walk_plan plan;
+    if (pa->err)
+        return pa->err;
     int err = walk_plan(l, &plan);
     if (err)
         return err;
@@ -426,7 +428,11 @@ static int global_pool(const struct npu_op_pool *op, const struct walk_layer *l,
 #undef NEXT
     if (walk_bad)
         return NPU_E_ARG;
-    return pa->err ? pa->err : (int)count;
+    if (pa->err)
+        return pa->err;
+    if (npu_op_flush)
+        npu_op_flush(list, count);
+    return (int)count;
 }
 
 int npu_op_avgpool(const struct npu_op_pool *op, uint32_t *list, uint32_t cap)
@@ -628,5 +634,9 @@ int npu_op_add_fp16(const struct npu_op_add *op, uint32_t *list, uint32_t cap)
 #undef NEXT
     if (walk_bad)
         return NPU_E_ARG;
-    return pa.err ? pa.err : (int)count;
+    if (pa.err)
+        return pa.err;
+    if (npu_op_flush)
+        npu_op_flush(list, count);
+    return (int)count;
 }

@@ -10,6 +10,7 @@
 #include "npu_walk.h"
 
 int walk_bad;
+void (*npu_op_flush)(const uint32_t *list, uint32_t count);
 
 void walk_put(uint32_t *d, uint32_t word, uint32_t lsb, uint32_t width, int64_t value)
 {
@@ -697,6 +698,7 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
         emit_direct(&o, c.d);
     }
 
+    uint32_t flushed = 0;
     for (uint32_t i = 0; i < w.nunits && !o.err; i++) {
         struct unit u;
         unit_at(&w, i, &u);
@@ -765,6 +767,10 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
             stores(&w, &u, 1);
         }
         finish_unit(&o);
+        if (npu_op_flush && o.list && !o.err && !walk_bad) {
+            npu_op_flush(o.list + 8u * flushed, o.cur - flushed);
+            flushed = o.cur;
+        }
     }
     if (o.err)
         return o.err;

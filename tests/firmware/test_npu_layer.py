@@ -44,10 +44,10 @@ def test_conv_and_depthwise_built_on_the_core_are_exact(seed):
     for (op, precision, *_), got, want, stats in zip(LAYERS, outputs, wants, results,
                                                      strict=True):
         assert stats["status"] == 1 and stats["error"] == 0, (op, precision, stats)
-        assert stats["count"] > 0 and 0 < stats["build_cycles"] < stats["cycles"]
+        assert stats["count"] > 0 and 0 < stats["build_cycles"] <= stats["cycles"]
         width = f"u{got.dtype.itemsize}"
         assert got.shape == want.shape
         bad = np.argwhere(got.view(width) != want.view(width))
         assert not len(bad), f"{op} {precision}: {len(bad)} outputs differ, first {bad[0]}"
         print(f"{op} {precision}: {stats['count']} descriptors, {stats['cycles']} cycles "
-              f"({stats['build_cycles']} building the list)")
+              f"({stats['build_cycles']} building the list; parameters {stats['param_cycles']})")
