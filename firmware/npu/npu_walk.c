@@ -180,6 +180,8 @@ struct walk {
     /* the side-command sink of the moment */
     int mode;                 /* SINK_SIDE, SINK_PRE */
     uint32_t side_total, side_index, side_last;
+    /* the COMPUTEs of the unit being written: per tap, per sub-block; ACC base */
+    uint32_t per_tap, nsub, gcount, acc_unit;
 };
 
 enum { SINK_SIDE, SINK_PRE, SINK_COUNT, SINK_LAST };
@@ -203,17 +205,16 @@ static void unit_at(const struct walk *w, uint32_t i, struct unit *u)
 /* The last unit's STOREs: after the COMPUTE that last writes their rows. */
 static void last_store_sink(struct walk *w, const struct cmd *c)
 {
-    struct out *o = w->o;
-    uint32_t writer = 0;
-    if (o->list) {
-        for (uint32_t ci = o->ncomp; ci-- > 0;) {
-            if (comp_writes(o, ci, c->ar0, c->ar1)) {
-                writer = ci;
-                break;
-            }
-        }
-    }
-    stage(o, c, (writer + 1) * 4 + 2, 0);
+    /* The last COMPUTE writing a STORE's ACC rows (those of output chunk jj, sub-block s):
+     * the last tap's, for the last input chunk (convolution) or chunk jj's own (diagonal),
+     * at (jj, s) in computes()' order. */
+    const struct walk_geo *g = &w->l->g;
+    uint32_t off = (uint32_t)c->ar0 - w->acc_unit, block = w->p->bh * g->ow;
+    uint32_t jj = off / block, sub = (off % block) / g->ow / w->p->sbh;
+    uint32_t writer = (g->kh * g->kw - 1) * w->per_tap +
+                      (w->l->diagonal ? 0 : (w->cc - 1) * w->gcount * w->nsub) +
+                      jj * w->nsub + sub;
+    stage(w->o, c, (writer + 1) * 4 + 2, 0);
 }
 
 /* A side command of the unit being written (loop body of walk_descriptors' slots). */
@@ -531,6 +532,10 @@ static void computes(struct walk *w, const struct unit *u)
         }
     }
     o->ncomp = n;
+    w->per_tap = per_tap;
+    w->nsub = nsub;
+    w->gcount = u->gcount;
+    w->acc_unit = acc_unit;
     o->rmin = rmin;
     o->rmax = rmax;
     o->amin = amin;
