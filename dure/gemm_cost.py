@@ -9,7 +9,8 @@ hardware parameters: changing one changes the plans (and so the streams) on both
 """
 
 __all__ = ["CMD_CYCLES", "BYTES_PER_CYCLE", "LATENCY", "MC_MAX", "RELOAD", "MBLK_MAX",
-           "COST_MODEL"]
+           "COST_MODEL", "WALK_PUSH_CYCLES", "WALK_DESCRIPTOR_WEIGHT", "WALK_JIT_LEAD",
+           "POOL_MAX_WINDOW", "ADD_BLOCK_ROWS", "WALK_MODEL"]
 
 #: Estimated core cycles per pushed descriptor, any kind (firmware npu_gemm on the sim SoC).
 CMD_CYCLES = 40
@@ -27,3 +28,22 @@ MBLK_MAX = 0xFFFF
 #: Every constant above by name (the header's ``DURE_NPU_GEMM_<name>``).
 COST_MODEL = {"CMD_CYCLES": CMD_CYCLES, "BYTES_PER_CYCLE": BYTES_PER_CYCLE, "LATENCY": LATENCY,
               "MC_MAX": MC_MAX, "RELOAD": RELOAD, "MBLK_MAX": MBLK_MAX}
+
+# The windowed-operator engine (sim/walk_plan.py) and the element-wise ADD (sim/eltwise_plan.py),
+# searched and emitted alike by their C port (firmware/npu/npu_walk.c, npu_conv.c): the
+# header's ``DURE_NPU_WALK_<name>``.
+#: Estimated cycles to hand one descriptor to the NPU (the walk planner's cost estimate only).
+WALK_PUSH_CYCLES = 12
+#: Tie-break weight of a descriptor in the walk's blocking search (cycles).
+WALK_DESCRIPTOR_WEIGHT = 4
+#: The first unit's LOADs go this many COMPUTEs ahead of the first one that needs them.
+WALK_JIT_LEAD = 2
+#: Largest window (KH * KW) the average-pooling programs accept.
+POOL_MAX_WINDOW = 256
+#: Rows per block of the FP16 ADD.
+ADD_BLOCK_ROWS = 256
+
+#: Every walk constant above by name (the header's ``DURE_NPU_WALK_<name>``).
+WALK_MODEL = {"PUSH_CYCLES": WALK_PUSH_CYCLES, "DESCRIPTOR_WEIGHT": WALK_DESCRIPTOR_WEIGHT,
+              "JIT_LEAD": WALK_JIT_LEAD, "POOL_MAX_WINDOW": POOL_MAX_WINDOW,
+              "ADD_BLOCK_ROWS": ADD_BLOCK_ROWS}

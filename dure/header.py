@@ -5,7 +5,7 @@ peripheral, all taken from Python; nothing in it is written by hand.
 """
 
 from .config import SoCConfig
-from .gemm_cost import COST_MODEL
+from .gemm_cost import COST_MODEL, WALK_MODEL
 from .rtl.npu.commands import CONFIG_FIELDS as NPU_CONFIG_FIELDS
 
 __all__ = ["generate_header", "generate_npu_header", "NPU_CONFIG_FIELDS"]
@@ -149,5 +149,8 @@ def generate_npu_header(config: SoCConfig) -> str:
     lines += ["", "/* GEMM planner cost model (dure/gemm_cost.py): sim/gemm_plan.py and",
               " * firmware/npu/npu_gemm_plan.c search with it */"]
     lines += [_define(f"DURE_NPU_GEMM_{name}", f"{value}u") for name, value in COST_MODEL.items()]
+    lines += ["", "/* walk planner constants (dure/gemm_cost.py): sim/walk_plan.py, pool_plan.py,",
+              " * eltwise_plan.py and firmware/npu/npu_walk.c, npu_conv.c use them */"]
+    lines += [_define(f"DURE_NPU_WALK_{name}", f"{value}u") for name, value in WALK_MODEL.items()]
     lines += ["", "#endif /* DURE_NPU_H */", ""]
     return "\n".join(lines)

@@ -19,13 +19,15 @@ import numpy as np
 from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, Precision
 from dure.rtl.npu.descriptor import encode
 
+from dure.gemm_cost import ADD_BLOCK_ROWS
+
 from .conv_plan import _fp16_store
 from .layer_program import LayerProgram, ParamArea
 
 __all__ = ["add_fp16_program"]
 
 #: Rows per block (a COMPUTE of this many rows keeps the array busy past its weight reload).
-BLOCK_ROWS = 256
+BLOCK_ROWS = ADD_BLOCK_ROWS
 
 
 def add_fp16_program(config, shape, *, lo=None, hi=None, a_addr, b_addr, out_addr,

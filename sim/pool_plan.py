@@ -52,6 +52,8 @@ import numpy as np
 from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, OutType, Precision, RequantMode
 from dure.rtl.npu.descriptor import encode
 
+from dure.gemm_cost import POOL_MAX_WINDOW
+
 from .conv_plan import _check_common, _fp16_store
 from .golden_args import pair_arg
 from .layer_program import LayerProgram, ParamArea
@@ -61,7 +63,7 @@ __all__ = ["MAX_WINDOW", "pool_multiplier", "average_pool_int8_program",
            "average_pool_fp16_program"]
 
 #: Largest window (KH * KW) the pooling programs accept (the exhaustive test covers 1..this).
-MAX_WINDOW = 256
+MAX_WINDOW = POOL_MAX_WINDOW
 
 
 def pool_multiplier(n):

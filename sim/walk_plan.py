@@ -60,7 +60,14 @@ from dataclasses import dataclass, field
 from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, Precision
 from dure.rtl.npu.descriptor import encode
 
-from dure.gemm_cost import BYTES_PER_CYCLE, LATENCY, RELOAD
+from dure.gemm_cost import (
+    BYTES_PER_CYCLE,
+    LATENCY,
+    RELOAD,
+    WALK_DESCRIPTOR_WEIGHT,
+    WALK_JIT_LEAD,
+    WALK_PUSH_CYCLES,
+)
 
 from .golden_padding import conv_padding
 
@@ -68,9 +75,9 @@ __all__ = ["Geometry", "geometry", "WalkLayer", "WalkPlan", "plan_walk", "walk_d
            "PUSH_CYCLES", "StoreRun"]
 
 #: Estimated cycles to hand one descriptor to the NPU (the planner's cost estimate only).
-PUSH_CYCLES = 12
+PUSH_CYCLES = WALK_PUSH_CYCLES
 #: Tie-break weight of a descriptor in the blocking search (cycles).
-DESCRIPTOR_WEIGHT = 4
+DESCRIPTOR_WEIGHT = WALK_DESCRIPTOR_WEIGHT
 
 
 @dataclass(frozen=True)
@@ -355,7 +362,7 @@ class _Cmd:
 
 
 #: The first unit's LOADs go this many COMPUTEs ahead of the first one that needs them.
-JIT_LEAD = 2
+JIT_LEAD = WALK_JIT_LEAD
 
 
 def _units(layer, plan):

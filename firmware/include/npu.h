@@ -8,6 +8,8 @@
  *   - npu_gemm: any M x K x N, INT8 or FP16, tiled for the array, double-buffered, blocked
  *     for reuse (the plan of sim/gemm_plan.py, which is checked against the golden model).
  *   - npu_fc, npu_conv2d: layers on top of npu_gemm.
+ *   - npu_ops.h: NHWC layers (conv2d, depthwise, average pool, FP16 add) lowered onto walked
+ *     COMPUTEs as descriptor lists, list-equal to the Python planners, run by LIST.
  *   - the CPU reference path (npu_gemm_cpu, npu_conv2d_cpu): the same numerics as
  *     dure.sim.golden on the CPU (soft-float, softfloat.h), for self-checks.
  *

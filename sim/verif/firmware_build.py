@@ -71,14 +71,18 @@ def build_firmware(build=BUILD, include=INCLUDE, variant=None):
 
 
 def write_headers(include, config=None):
-    """Write dure_soc.h and dure_npu.h for ``config`` (default: the ``sim`` preset) into
+    """Write dure_soc.h, dure_npu.h and npu_layer.h (the table of the npu_layer program,
+    :mod:`dure.sim.npu_layer_job`) for ``config`` (default: the ``sim`` preset) into
     ``include``, leaving files whose text is unchanged untouched (make sees no new date)."""
+    from dure.sim.npu_layer_job import generate_header as layer_header
+
     from dure import header
 
     config = config or preset("sim")
     include.mkdir(parents=True, exist_ok=True)
     _write_if_changed(include / "dure_soc.h", header.generate_header(config))
     _write_if_changed(include / "dure_npu.h", header.generate_npu_header(config))
+    _write_if_changed(include / "npu_layer.h", layer_header(config))
 
 
 def _write_if_changed(path, text):

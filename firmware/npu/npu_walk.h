@@ -1,0 +1,135 @@
+/* npu_walk.h: the windowed-operator engine (npu_walk.c), internal to the driver library.
+ *
+ * The C port of sim/walk_plan.py: an operator describes its layer as a struct walk_layer
+ * (WalkLayer there), walk_plan picks the blocking (plan_walk) and walk_emit writes the stream
+ * (walk_descriptors). Same search, same integer cost, same order, word for word. */
+#ifndef DURE_NPU_WALK_H
+#define DURE_NPU_WALK_H
+
+#include <stdint.h>
+
+#include "npu_ops.h"
+
+struct walk_geo {
+    uint32_t batch, height, width, kh, kw, sh, sw, oh, ow, pt, pl, hp, wp;
+};
+
+struct walk_layer {
+    struct walk_geo g;
+    int prec;
+    uint32_t cin, cout, k_chunk, n_chunk;
+    int diagonal;
+    uint32_t x_addr, out_addr, pad_value, out_bytes;
+    /* STORE fields common to every STORE (scale_addr set per STORE when st_scale) */
+    uint32_t st_out, st_acc_type, st_scale, st_requant, st_clamp, st_lo, st_hi;
+    int32_t st_zero_point;
+    /* weights: chunk j's matrix at w_addr + j * w_step (has_weights), or one shared matrix */
+    int has_weights;
+    uint32_t w_addr, w_step;
+    int has_shared;
+    uint32_t shared_addr, shared_rows;
+    int has_acc_init;
+    uint32_t acc_init;
+    uint32_t const_addr, const_rows, const_stride, const_per_chunk;
+    /* pooling: STOREs per run of equal window count; count_index[n] = its constant rows'
+     * index (times runs_per) */
+    int runs;
+    uint32_t runs_per;
+    const uint16_t *count_index;
+};
+
+struct walk_plan {
+    uint32_t bh, sbh, gn, wmode, tbufs, slot, w_rows, tile_rows, acc_half, const_row;
+};
+
+enum { WALK_RESIDENT, WALK_DOUBLE, WALK_SINGLE, WALK_TAPS, WALK_SHARED };
+
+/* The Geometry of sim/walk_plan.py (TFLite's padding); NPU_E_ARG for zero sizes or a VALID
+ * window larger than the input. */
+int walk_geometry(struct walk_geo *g, uint32_t n, uint32_t h, uint32_t w, uint32_t kh,
+                  uint32_t kw, uint32_t sh, uint32_t sw, int padding);
+/* In-bounds taps of output o along one axis (pooling window counts). */
+int32_t walk_count(uint32_t o, uint32_t size, uint32_t k, uint32_t s, uint32_t before);
+int walk_plan(const struct walk_layer *layer, struct walk_plan *plan);
+/* The stream; returns the count (list) or the capacity needed (list NULL), or NPU_E_*. */
+int walk_emit(const struct walk_layer *layer, const struct walk_plan *plan, uint32_t *list,
+              uint32_t cap);
+
+/* Descriptor fields with the range check of rtl/npu/descriptor.py encode (a value that does
+ * not fit sets walk_bad: the Python planner raises ValueError there). WPUT takes a uint32
+ * value (inline: the field's position folds away), WPUT64 any int64 (a 32-bit field takes
+ * [-2^31, 2^32)). */
+extern int walk_bad;
+void walk_put(uint32_t *d, uint32_t word, uint32_t lsb, uint32_t width, int64_t value);
+
+static inline void walk_put32(uint32_t *d, uint32_t word, uint32_t lsb, uint32_t width,
+                              uint32_t value)
+{
+    if (width < 32 && (value >> (width & 31u)) != 0)
+        walk_bad = 1;
+    d[word] |= value << lsb;
+}
+
+#define WPUT(d, OP, F, v) \
+    walk_put32((d), DURE_NPU_##OP##_##F##_WORD, DURE_NPU_##OP##_##F##_LSB, \
+               DURE_NPU_##OP##_##F##_WIDTH, (uint32_t)(v))
+#define WPUT64(d, OP, F, v) \
+    walk_put((d), DURE_NPU_##OP##_##F##_WORD, DURE_NPU_##OP##_##F##_LSB, \
+             DURE_NPU_##OP##_##F##_WIDTH, (int64_t)(v))
+#define WGET(d, OP, F) \
+    (((d)[DURE_NPU_##OP##_##F##_WORD] >> DURE_NPU_##OP##_##F##_LSB) & \
+     (uint32_t)(((uint64_t)1 << DURE_NPU_##OP##_##F##_WIDTH) - 1))
+
+static inline uint32_t walk_cdiv(uint32_t a, uint32_t b)
+{
+    return (a + b - 1) / b;
+}
+
+static inline uint32_t walk_min(uint32_t a, uint32_t b)
+{
+    return a < b ? a : b;
+}
+
+static inline uint32_t walk_max(uint32_t a, uint32_t b)
+{
+    return a > b ? a : b;
+}
+
+/* The layer's derived sizes (WalkLayer's properties). */
+
+static inline uint32_t elem_bytes(const struct walk_layer *l)
+{
+    return l->prec == NPU_FP16 ? 2 : 1;
+}
+
+static inline uint32_t out_chunks(const struct walk_layer *l)
+{
+    return walk_cdiv(l->cout, l->n_chunk);
+}
+
+static inline uint32_t kin_chunks(const struct walk_layer *l)
+{
+    return walk_cdiv(l->cin, l->k_chunk);
+}
+
+static inline uint32_t chunk_cols(const struct walk_layer *l, uint32_t j)
+{
+    return walk_min(l->n_chunk, l->cout - j * l->n_chunk);
+}
+
+static inline uint32_t in_cols(const struct walk_layer *l, uint32_t c)
+{
+    return walk_min(l->k_chunk, l->cin - c * l->k_chunk);
+}
+
+static inline uint32_t kin(const struct walk_layer *l, uint32_t j)
+{
+    return l->diagonal ? chunk_cols(l, j) : l->cin;
+}
+
+static inline uint32_t weight_rows(const struct walk_layer *l, uint32_t j)
+{
+    return l->g.kh * l->g.kw * kin(l, j);
+}
+
+#endif

@@ -1,0 +1,357 @@
+"""The firmware's layer operators (firmware/npu/npu_conv.c on the walk engine npu_walk.c),
+compiled for the host with the generated headers, write the descriptor list and the parameter
+bytes of the Python planners (sim/conv_plan.py, sim/pool_plan.py, sim/eltwise_plan.py) word for
+word and byte for byte, on many random layers of both precisions on an 8x8 and a 4x4 NPU, and
+refuse exactly the layers those refuse."""
+
+import ctypes
+import pathlib
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from dure.rtl.npu.commands import Precision
+from dure.sim import conv_plan, eltwise_plan, pool_plan
+
+from dure.config import SoCConfig, preset
+from dure.gemm_cost import WALK_MODEL
+from dure.header import generate_header, generate_npu_header
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SOURCES = [ROOT / "firmware" / "npu" / name
+           for name in ("npu_walk_plan.c", "npu_walk.c", "npu_conv.c")]
+SHIM = r"""
+#include "npu_ops.h"
+static struct npu_info info;
+const struct npu_info *npu_get_info(void) { return &info; }
+void set_info(uint32_t r, uint32_t c, uint32_t s, uint32_t a, uint32_t fp16)
+{ info.rows = r; info.cols = c; info.lanes = r > c ? r : c; info.spad_rows = s;
+  info.acc_rows = a; info.fp16 = fp16; }
+static void mem(struct npu_op_mem *m, const uint32_t *addr, void *param, uint32_t cap)
+{ m->x_addr = addr[0]; m->out_addr = addr[1]; m->param_addr = addr[2]; m->param = param;
+  m->param_cap = cap; }
+static void post(struct npu_op_post *p, const int32_t *q)
+{ p->output_zero_point = q[0]; p->lo = q[1]; p->hi = q[2]; p->clamp = q[3];
+  p->flo = (uint32_t)q[4]; p->fhi = (uint32_t)q[5]; }
+/* s: prec, n, h, w, cin, cout, kh, kw, sh, sw, padding, dilation, depth_multiplier, zi */
+int conv(int depthwise, const int32_t *s, const void *w, const void *bias, const int32_t *mult,
+         const int32_t *shift, const uint32_t *scale, const int32_t *q, const uint32_t *addr,
+         void *param, uint32_t param_cap, uint32_t *list, uint32_t cap)
+{
+    struct npu_op_conv op = {0};
+    op.prec = s[0]; op.n = s[1]; op.h = s[2]; op.w = s[3]; op.cin = s[4]; op.cout = s[5];
+    op.kh = s[6]; op.kw = s[7]; op.stride_h = s[8]; op.stride_w = s[9]; op.padding = s[10];
+    op.dilation_h = op.dilation_w = s[11]; op.depth_multiplier = s[12];
+    op.input_zero_point = s[13];
+    op.weights = w; op.bias = bias; op.multiplier = mult; op.shift = shift; op.scale = scale;
+    post(&op.post, q);
+    mem(&op.mem, addr, param, param_cap);
+    return depthwise ? npu_op_depthwise(&op, list, cap) : npu_op_conv2d(&op, list, cap);
+}
+int pool(const int32_t *s, const int32_t *q, const uint32_t *addr, void *param,
+         uint32_t param_cap, uint32_t *list, uint32_t cap)
+{
+    struct npu_op_pool op = {0};
+    op.prec = s[0]; op.n = s[1]; op.h = s[2]; op.w = s[3]; op.c = s[4];
+    op.kh = s[6]; op.kw = s[7]; op.stride_h = s[8]; op.stride_w = s[9]; op.padding = s[10];
+    post(&op.post, q);
+    mem(&op.mem, addr, param, param_cap);
+    return npu_op_avgpool(&op, list, cap);
+}
+int add(uint32_t elements, uint32_t a, uint32_t b, const int32_t *q, const uint32_t *addr,
+        void *param, uint32_t param_cap, uint32_t *list, uint32_t cap)
+{
+    struct npu_op_add op = {0};
+    op.elements = elements; op.a_addr = a; op.b_addr = b;
+    post(&op.post, q);
+    mem(&op.mem, addr, param, param_cap);
+    return npu_op_add_fp16(&op, list, cap);
+}
+"""
+
+CONFIGS = {"8x8": preset("sim"), "4x4": preset("npu-small"),
+           "4x8": SoCConfig(npu_rows=4, npu_cols=8, npu_spad_rows=256, npu_acc_rows=128)}
+X_ADDR, OUT_ADDR, PARAM_ADDR = 0x8000_1000, 0x8010_0000, 0x8020_0000
+LIST_CAP = 60_000
+PARAM_CAP = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory):
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        pytest.fail("no host C compiler (gcc) found; it is needed to check npu_conv.c")
+    tmp = tmp_path_factory.mktemp("npu_conv")
+    (tmp / "dure_soc.h").write_text(generate_header(preset("sim")))
+    (tmp / "dure_npu.h").write_text(generate_npu_header(preset("sim")))
+    (tmp / "shim.c").write_text(SHIM)
+    so = tmp / "libops.so"
+    subprocess.run([cc, "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
+                    f"-I{tmp}", f"-I{ROOT / 'firmware' / 'include'}",
+                    f"-I{ROOT / 'firmware' / 'npu'}", *map(str, SOURCES), str(tmp / "shim.c"),
+                    "-o", str(so)], check=True)
+    return ctypes.CDLL(str(so))
+
+
+def _ptr(a):
+    return None if a is None else np.ascontiguousarray(a).ctypes.data_as(ctypes.c_void_p)
+
+
+class Buffers:
+    """The list and parameter buffers of one C call, and the comparison with a program."""
+
+    def __init__(self):
+        self.list = np.zeros(8 * LIST_CAP, np.uint32)
+        self.param = np.zeros(PARAM_CAP, np.uint8)
+        self.addr = np.array([X_ADDR, OUT_ADDR, PARAM_ADDR], np.uint32)
+
+    def args(self):
+        return (_ptr(self.addr), _ptr(self.param), PARAM_CAP, _ptr(self.list), LIST_CAP)
+
+    def check(self, count, program, what):
+        if program is None:
+            assert count < 0, f"{what}: C accepts what Python refuses"
+            return False
+        assert count > 0, f"{what}: C refuses ({count}) what Python plans"
+        want = np.asarray(program.descriptors, np.uint32)
+        got = self.list[:8 * count].reshape(count, 8)
+        assert got.shape == want.shape, f"{what}: {count} descriptors, Python {len(want)}"
+        bad = np.nonzero((got != want).any(axis=1))[0]
+        assert not len(bad), (f"{what}: descriptor {bad[0]} differs: C {list(got[bad[0]])} "
+                              f"Python {list(want[bad[0]])}")
+        image = np.zeros(PARAM_CAP, np.uint8)
+        for addr, data in program.blobs:
+            image[addr - PARAM_ADDR:addr - PARAM_ADDR + len(data)] = np.frombuffer(data, np.uint8)
+        end = max((a - PARAM_ADDR + len(d) for a, d in program.blobs), default=0)
+        assert np.array_equal(self.param[:end], image[:end]), f"{what}: parameter bytes differ"
+        return True
+
+
+def _set(lib, config):
+    lib.set_info(config.npu_rows, config.npu_cols, config.npu_spad_rows, config.npu_acc_rows,
+                 int(config.npu_fp16))
+
+
+def _plan(fn, *args, **kw):
+    try:
+        return fn(*args, **kw)
+    except ValueError:
+        return None
+
+
+def _post_int8(rng):
+    lo, hi = sorted(rng.integers(-128, 128, 2)) if rng.random() < 0.5 else (-128, 127)
+    if rng.random() < 0.03:
+        lo, hi = hi + 1, lo               # refused: lo > hi
+    zo = int(rng.integers(-128, 128)) if rng.random() > 0.03 else 200
+    return zo, int(lo), int(hi)
+
+
+def _post_fp16(rng):
+    """(lo, hi) for Python (None: open) and the C clamp words."""
+    choice = rng.integers(0, 4)
+    lo = hi = None
+    if choice == 1:
+        lo = 0.0
+    elif choice == 2:
+        lo, hi = -1.5, 6.0
+    elif choice == 3:
+        lo, hi = (2.0, 1.0) if rng.random() < 0.2 else (-0.0, 0.0)
+    bits = [int(np.float32(v).view(np.uint32)) for v in
+            (-np.inf if lo is None else lo, np.inf if hi is None else hi)]
+    clamp = int(lo is not None or hi is not None)
+    return lo, hi, clamp, [b - (1 << 32) if b >> 31 else b for b in bits]
+
+
+def _random_shape(rng, depthwise=False):
+    kh, kw = int(rng.integers(1, 11)), int(rng.integers(1, 5))
+    n = int(rng.integers(1, 3))
+    h, w = int(rng.integers(1, 13)), int(rng.integers(1, 11))
+    cin = int(rng.integers(1, 41))
+    cout = cin if depthwise else int(rng.integers(1, 41))
+    stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    padding = "SAME" if rng.random() < 0.6 else "VALID"
+    return n, h, w, cin, cout, kh, kw, stride, padding
+
+
+def _conv_case(lib, bufs, config, rng, depthwise):
+    n, h, w, cin, cout, kh, kw, stride, padding = _random_shape(rng, depthwise)
+    fp16 = config.npu_fp16 and rng.random() < 0.5
+    dil = 1 if rng.random() > 0.02 else 2
+    shape = (1, kh, kw, cin) if depthwise else (cout, kh, kw, cin)
+    zi = int(rng.integers(-128, 128)) if rng.random() > 0.02 else -129
+    common = dict(stride=stride, padding=padding, dilation=dil, x_addr=X_ADDR,
+                  out_addr=OUT_ADDR, param_addr=PARAM_ADDR)
+    s = [int(fp16), n, h, w, cin, cout, kh, kw, stride[0], stride[1],
+         0 if padding == "SAME" else 1, dil, 1, zi]
+    if fp16:
+        wt = rng.standard_normal(shape).astype(np.float16)
+        bias = rng.standard_normal(cout).astype(np.float32) if rng.random() < 0.7 else None
+        scale = rng.uniform(0.5, 2, cout).astype(np.float32) if rng.random() < 0.5 else None
+        lo, hi, clamp, bits = _post_fp16(rng)
+        fn = conv_plan.depthwise_conv2d_fp16_program if depthwise else \
+            conv_plan.conv2d_fp16_program
+        program = _plan(fn, config, (n, h, w, cin), wt, bias, scale=scale, lo=lo, hi=hi,
+                        **common)
+        q = [0, 0, 0, clamp, *bits]
+        mult = shift = None
+    else:
+        wt = rng.integers(-128, 128, shape, dtype=np.int8)
+        bias = rng.integers(-5000, 5000, cout, dtype=np.int32) if rng.random() < 0.8 else None
+        mult = rng.integers(1 << 30, (1 << 31) - 1, cout, dtype=np.int64).astype(np.int32)
+        shift = rng.integers(-12, 3, cout).astype(np.int32)
+        if rng.random() < 0.03:
+            shift[-1] = 31                    # refused: outside [-31, 30]
+        zo, lo, hi = _post_int8(rng)
+        fn = conv_plan.depthwise_conv2d_int8_program if depthwise else \
+            conv_plan.conv2d_int8_program
+        program = _plan(fn, config, (n, h, w, cin), wt, bias, input_zero_point=zi,
+                        output_zero_point=zo, multiplier=mult, shift=shift, lo=lo, hi=hi,
+                        **common)
+        q = [zo, lo, hi, 0, 0, 0]
+        scale = None
+    count = lib.conv(int(depthwise), _ptr(np.array(s, np.int32)), _ptr(wt), _ptr(bias),
+                     _ptr(mult), _ptr(shift), _ptr(scale), _ptr(np.array(q, np.int32)),
+                     *bufs.args())
+    what = (f"{'depthwise' if depthwise else 'conv'} {'fp16' if fp16 else 'int8'} "
+            f"x={(n, h, w, cin)} cout={cout} k={(kh, kw)} s={stride} {padding} dil={dil}")
+    return bufs.check(count, program, what)
+
+
+def _pool_case(lib, bufs, config, rng):
+    n, h, w, c, _, kh, kw, stride, padding = _random_shape(rng, True)
+    if rng.random() < 0.25:                   # global pooling
+        kh, kw, stride, padding = h, w, (1, 1), "VALID"
+    fp16 = config.npu_fp16 and rng.random() < 0.5
+    s = [int(fp16), n, h, w, c, c, kh, kw, stride[0], stride[1], 0 if padding == "SAME" else 1]
+    common = dict(stride=stride, padding=padding, x_addr=X_ADDR, out_addr=OUT_ADDR,
+                  param_addr=PARAM_ADDR)
+    if fp16:
+        lo, hi, clamp, bits = _post_fp16(rng)
+        program = _plan(pool_plan.average_pool_fp16_program, config, (n, h, w, c), (kh, kw),
+                        lo=lo, hi=hi, **common)
+        q = [0, 0, 0, clamp, *bits]
+    else:
+        _, lo, hi = _post_int8(rng)
+        program = _plan(pool_plan.average_pool_int8_program, config, (n, h, w, c), (kh, kw),
+                        lo=lo, hi=hi, **common)
+        q = [0, lo, hi, 0, 0, 0]
+    count = lib.pool(_ptr(np.array(s, np.int32)), _ptr(np.array(q, np.int32)), *bufs.args())
+    return bufs.check(count, program, f"avgpool {'fp16' if fp16 else 'int8'} x={(n, h, w, c)} "
+                                      f"k={(kh, kw)} s={stride} {padding}")
+
+
+def _add_case(lib, bufs, config, rng):
+    shape = tuple(int(d) for d in rng.integers(1, 40, rng.integers(1, 4)))
+    if rng.random() < 0.2:
+        shape = (int(rng.integers(2000, 9000)),)
+    lo, hi, clamp, bits = _post_fp16(rng)
+    a_addr, b_addr = 0x8000_0000, 0x8008_0000
+    program = _plan(eltwise_plan.add_fp16_program, config, shape, lo=lo, hi=hi, a_addr=a_addr,
+                    b_addr=b_addr, out_addr=OUT_ADDR, param_addr=PARAM_ADDR)
+    q = np.array([0, 0, 0, clamp, *bits], np.int32)
+    count = lib.add(int(np.prod(shape)), ctypes.c_uint32(a_addr), ctypes.c_uint32(b_addr), _ptr(q),
+                    *bufs.args())
+    return bufs.check(count, program, f"add fp16 {shape} clamp={(lo, hi)}")
+
+
+def test_the_c_port_uses_the_generated_constants():
+    text = "".join(p.read_text() for p in SOURCES)
+    for name in WALK_MODEL:
+        if name not in ("POOL_MAX_WINDOW",):
+            assert f"DURE_NPU_WALK_{name}" in text, name
+        assert f"#define {name}" not in text
+
+
+@pytest.mark.parametrize("config_name", list(CONFIGS))
+@pytest.mark.parametrize("seed", [1, 2])
+def test_c_and_python_write_the_same_lists(lib, config_name, seed):
+    config = CONFIGS[config_name]
+    _set(lib, config)
+    rng = np.random.default_rng(seed)
+    bufs = Buffers()
+    planned = refused = 0
+    for i in range(60):
+        kind = i % 4
+        if kind == 0:
+            ok = _conv_case(lib, bufs, config, rng, False)
+        elif kind == 1:
+            ok = _conv_case(lib, bufs, config, rng, True)
+        elif kind == 2:
+            ok = _pool_case(lib, bufs, config, rng)
+        else:
+            ok = _add_case(lib, bufs, config, rng)
+        planned += ok
+        refused += not ok
+    assert planned > 30
+
+
+def test_fixed_layers_of_the_benchmark(lib):
+    """The benchmark's layers (sim/npu_bench.py LAYERS) on the 8x8 NPU, both precisions."""
+    from dure.sim.npu_bench import LAYERS, layer_operands
+
+    config = CONFIGS["8x8"]
+    _set(lib, config)
+    bufs = Buffers()
+    for name, op, x_shape, cout, kernel, stride, padding, _ in LAYERS:
+        for precision in ("int8", "fp16"):
+            spec = layer_operands(op, x_shape, cout, kernel, precision, 0)
+            fp16 = precision == "fp16"
+            s = [int(fp16), *x_shape, cout, *kernel, stride, stride,
+                 0 if padding == "SAME" else 1, 1, 1, spec.get("input_zero_point", 0)]
+            if op == "avgpool":
+                fn = getattr(pool_plan, f"average_pool_{precision}_program")
+                program = fn(config, x_shape, kernel, stride=stride, padding=padding,
+                             x_addr=X_ADDR, out_addr=OUT_ADDR, param_addr=PARAM_ADDR)
+                q = [0, -128, 127, 0, 0, 0]
+                count = lib.pool(_ptr(np.array(s, np.int32)), _ptr(np.array(q, np.int32)),
+                                 *bufs.args())
+            else:
+                base = "depthwise_conv2d" if op == "depthwise" else "conv2d"
+                fn = getattr(conv_plan, f"{base}_{precision}_program")
+                extra = {} if fp16 else dict(
+                    input_zero_point=spec["input_zero_point"],
+                    output_zero_point=spec["output_zero_point"],
+                    multiplier=spec["multiplier"], shift=spec["shift"])
+                program = fn(config, x_shape, spec["w"], spec["bias"], stride=stride,
+                             padding=padding, x_addr=X_ADDR, out_addr=OUT_ADDR,
+                             param_addr=PARAM_ADDR, **extra)
+                q = [0, 0, 0, 0, 0, 0] if fp16 else [spec["output_zero_point"], -128, 127, 0,
+                                                     0, 0]
+                mult = None if fp16 else np.broadcast_to(
+                    np.asarray(spec["multiplier"], np.int32), (cout,)).copy()
+                shift = None if fp16 else np.broadcast_to(
+                    np.asarray(spec["shift"], np.int32), (cout,)).copy()
+                count = lib.conv(int(op == "depthwise"), _ptr(np.array(s, np.int32)),
+                                 _ptr(spec["w"]), _ptr(spec["bias"]), _ptr(mult), _ptr(shift),
+                                 None, _ptr(np.array(q, np.int32)), *bufs.args())
+            assert bufs.check(count, program, f"{name} {precision}")
+
+
+def test_count_only_and_small_buffers(lib):
+    """list NULL gives the capacity a call needs; one descriptor less is refused."""
+    config = CONFIGS["4x4"]
+    _set(lib, config)
+    rng = np.random.default_rng(5)
+    wt = rng.integers(-128, 128, (12, 3, 3, 6), dtype=np.int8)
+    s = np.array([0, 1, 9, 7, 6, 12, 3, 3, 1, 1, 0, 1, 1, 3], np.int32)
+    mult = np.full(12, 1 << 30, np.int32)
+    shift = np.full(12, -8, np.int32)
+    q = np.array([1, -128, 127, 0, 0, 0], np.int32)
+    bufs = Buffers()
+    args = (0, _ptr(s), _ptr(wt), None, _ptr(mult), _ptr(shift), None, _ptr(q))
+    need = lib.conv(*args, _ptr(bufs.addr), None, 0, None, 0)
+    count = lib.conv(*args, *bufs.args())
+    assert 0 < count <= need
+    assert lib.conv(*args, _ptr(bufs.addr), _ptr(bufs.param), PARAM_CAP, _ptr(bufs.list),
+                    need) == count
+    assert lib.conv(*args, _ptr(bufs.addr), _ptr(bufs.param), PARAM_CAP, _ptr(bufs.list),
+                    count - 1) < 0
+    assert lib.conv(*args, _ptr(bufs.addr), _ptr(bufs.param), 16, _ptr(bufs.list),
+                    LIST_CAP) < 0
+    program = conv_plan.conv2d_int8_program(
+        config, (1, 9, 7, 6), wt, None, input_zero_point=3, output_zero_point=1,
+        multiplier=mult, shift=shift, x_addr=X_ADDR, out_addr=OUT_ADDR, param_addr=PARAM_ADDR)
+    assert count == len(program.descriptors)
+    assert Precision.INT8.value == 0
