@@ -16,15 +16,11 @@ Shapes (M x K x N, as GEMMs; convolutions through im2col, M = output pixels):
 - MLPerf Tiny anomaly detection (FC autoencoder): the first FC 640 -> 128, a batch of 32 frames.
 
 Layers (:data:`LAYERS`): real NHWC layers, input tensor in main memory to output tensor in main
-memory, lowered onto walked COMPUTEs (implicit GEMM: no im2col anywhere) by the core itself:
-the ``npu_layer`` firmware (:mod:`dure.sim.npu_layer_job`) builds each layer's descriptor list
-with the C operators of ``npu_ops.h`` (the port of :mod:`dure.sim.conv_plan` /
-:mod:`dure.sim.pool_plan`, list-equal to them) and runs it by LIST, each finished part while
-the core builds the next; ``cycles`` is rdcycle from the start of the list build to the end of
-the final wait, every cycle of the layer (the parameter bytes, re-laid weights and constant
-rows, are written before, as a compiler would offline, and not counted); outputs compared bit
-for bit with the golden TFLite operators (:mod:`dure.sim.golden_tflite`,
-:mod:`dure.sim.golden_tflite_fp16`). M = output pixels, K =
+memory, lowered by :mod:`dure.sim.conv_plan` / :mod:`dure.sim.pool_plan` (implicit GEMM on
+walked COMPUTEs: no im2col anywhere) and pushed by the firmware as a prepared descriptor list
+(:meth:`dure.sim.npu_job.Job.commands`); ``cycles`` is rdcycle around the pushes and the final
+fence, every cycle of the layer; outputs compared bit for bit with the golden TFLite operators
+(:mod:`dure.sim.golden_tflite`, :mod:`dure.sim.golden_tflite_fp16`). M = output pixels, K =
 MACs per output element (KH*KW*Cin; depthwise KH*KW; pooling: the window), N = output channels,
 so MACs = M*K*N are the layer's useful multiply-accumulates.
 
@@ -35,8 +31,8 @@ so MACs = M*K*N are the layer's useful multiply-accumulates.
   depthwise 3x3 on 25x5x64 (``kws_dw``) and the average pool 25x5 over 25x5x64 (``kws_pool``).
 
 The extra columns at the end: ``lowering`` (``gemm``: im2col'd GEMM through ``npu_gemm``;
-``walk``: a layer lowered on the core by ``npu_ops.h``) and ``cycles - compute`` (cycles beyond
-those in which the array took an activation row: the fixed cost plus every stall).
+``walk``: a lowered layer) and ``cycles - compute`` (cycles beyond those in which the array took
+an activation row: the fixed cost plus every stall).
 """
 
 import csv
@@ -197,25 +193,31 @@ def _layer_calls(op, precision):
 
 
 def run_layer(config, name, op, x_shape, cout, kernel, stride, padding, precision, seed=0):
-    """Run one lowered layer (:data:`LAYERS`) on the simulated SoC, its list built on the core
-    (:class:`dure.sim.npu_layer_job.LayerTable`); return a :class:`Row`."""
-    from .npu_layer_job import LayerTable
-
+    """Run one lowered layer (:data:`LAYERS`) on the simulated SoC; return a :class:`Row`."""
     spec = layer_operands(op, x_shape, cout, kernel, precision, seed)
-    _, gold = _layer_calls(op, precision)
+    planner, gold = _layer_calls(op, precision)
     x = spec.pop("x")
-    table = LayerTable(config, max_layers=1)
     if op == "avgpool":
-        want = gold(x, kernel, stride=stride, padding=padding)
-        table.add(op, precision, x, kernel=kernel, stride=stride, padding=padding)
+        args = dict(stride=stride, padding=padding)
+        want = gold(x, kernel, **args)
+
+        def build(addrs, out_addr, param_addr):
+            return planner(config, x.shape, kernel, x_addr=addrs[0], out_addr=out_addr,
+                           param_addr=param_addr, **args)
     else:
         w, bias = spec.pop("w"), spec.pop("bias")
-        want = gold(x, w, bias, stride=stride, padding=padding, **spec)
-        table.add(op, precision, x, w, bias, stride=stride, padding=padding, **spec)
-    outputs, results = table.run()
-    got = outputs[0].reshape(want.shape)
+        args = dict(stride=stride, padding=padding, **spec)
+        want = gold(x, w, bias, **args)
+
+        def build(addrs, out_addr, param_addr):
+            return planner(config, x.shape, w, bias, x_addr=addrs[0], out_addr=out_addr,
+                           param_addr=param_addr, **args)
+    job = Job(config, max_layers=1)
+    out, program = job.layer_program(build, [x])
+    result = job.run()
+    got = result.read(out).reshape(want.shape)
     width = f"u{got.dtype.itemsize}"
-    stats = results[0]
+    stats = result.layers[0]
     oh, ow = want.shape[1:3]
     k = kernel[0] * kernel[1] * (x_shape[3] if op == "conv" else 1)
     return Row(name, precision, x_shape[0] * oh * ow, k, cout, stats["cycles"],
