@@ -160,7 +160,7 @@ class Core(wiring.Component):
             fetch.btb_valid.eq(d.d_btb_valid),
             fetch.btb_target.eq(d.d_btb_target),
             fetch.x_btb_we.eq(x.x_btb_we),
-            fetch.x_btb_pc.eq(x.x_bht_pc),
+            fetch.x_btb_pc.eq(x.x_btb_pc),
             d.x_bht_update.eq(x.x_bht_update),
             d.x_bht_pc.eq(x.x_bht_pc),
             d.x_bht_ctr.eq(x.x_bht_ctr),

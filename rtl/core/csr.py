@@ -40,7 +40,7 @@ class CSRFile(wiring.Component):
     exist and which are read-only is decided by the decoder (illegal instructions never get
     here).
 
-    WARL choices: ``mstatus`` keeps MIE and MPIE, MPP reads 0b11, the rest reads 0;
+    WARL choices: ``mstatus`` keeps MIE, MPIE, MPP (below), MPRV and TW, the rest reads 0;
     ``mstatush`` and the hardware performance counters / events read 0 and ignore writes;
     ``misa`` reads 0x40001100 and ignores writes; ``mie`` keeps MSIE/MTIE/MEIE; ``mip`` reads
     the interrupt inputs and ignores writes; ``mtvec`` keeps BASE[31:2] and MODE bit 0 (direct
@@ -50,7 +50,11 @@ class CSRFile(wiring.Component):
     Privilege: the hart starts in M-mode with ``mstatus.MPP`` = M. A trap enters M and saves the
     previous level in MPP; MRET returns to MPP and sets MPP to U. MPP holds M (0b11) or U
     (0b00): writing 0b01 or 0b10 gives U. ``mstatus.TW`` is writable (the decoder makes WFI
-    in U-mode illegal when it is set); MPRV is not implemented (reads 0). ``mcounteren`` keeps
+    in U-mode illegal when it is set). ``mstatus.MPRV`` is writable: while it is set, M-mode
+    loads and stores are checked (PMP) with the privilege in MPP (``prot.dpriv_m``); an MRET
+    to U clears it, a trap keeps it. A write to ``mstatus`` that changes the data privilege
+    raises ``dpriv_write`` (the M stage refetches the next instruction, as after a PMP CSR
+    write). ``mcounteren`` keeps
     CY, TM, IR (U-mode access to cycle / time / instret), the rest reads 0.
 
     PMP (``pmp_entries`` entries, G = 0): ``pmpcfg0..3`` hold the configuration bytes
@@ -98,6 +102,9 @@ class CSRFile(wiring.Component):
         Written to ``mepc``.
     mret : In(1)
         An MRET commits this cycle.
+    dpriv_write : Out(1)
+        The CSR instruction at ``addr`` / ``op`` / ``wval`` (when it commits) writes
+        ``mstatus`` with a new MPRV / MPP that changes ``prot.dpriv_m``.
     retire : In(1)
         An instruction retires this cycle (``minstret``).
     irq_software, irq_timer, irq_external : In(1)
@@ -127,7 +134,7 @@ class CSRFile(wiring.Component):
             "rdata": Out(32),
             "trap": In(1), "trap_interrupt": In(1), "trap_cause": In(4), "trap_tval": In(32),
             "trap_pc": In(32),
-            "mret": In(1), "retire": In(1),
+            "mret": In(1), "retire": In(1), "dpriv_write": Out(1),
             "irq_software": In(1), "irq_timer": In(1), "irq_external": In(1), "mtime": In(64),
             "mtvec": Out(32), "mepc": Out(32),
             "irq_waiting": Out(1), "irq_pending": Out(1), "irq_cause": Out(4),
@@ -150,6 +157,7 @@ class CSRFile(wiring.Component):
         priv_m = Signal(init=1)    # current privilege level: M (else U)
         mpp_m = Signal(init=1)     # mstatus.MPP: M (else U)
         tw = Signal()              # mstatus.TW
+        mprv = Signal()            # mstatus.MPRV
         counteren = Signal(3)      # mcounteren CY, TM, IR
         mte = Signal()             # tcontrol.MTE
         mpte = Signal()            # tcontrol.MPTE
@@ -166,10 +174,10 @@ class CSRFile(wiring.Component):
                                Const(0, 3), self.irq_external))
         mstatus = Signal(32)
         m.d.comb += mstatus.eq(Cat(Const(0, 3), mie_bit, Const(0, 3), mpie_bit, Const(0, 3),
-                                   mpp_m, mpp_m, Const(0, 8), tw))
+                                   mpp_m, mpp_m, Const(0, 4), mprv, Const(0, 3), tw))
         prot = self.prot
         m.d.comb += [prot.priv_m.eq(priv_m), prot.tw.eq(tw), prot.counteren.eq(counteren),
-                     prot.mte.eq(mte)]
+                     prot.mte.eq(mte), prot.dpriv_m.eq(priv_m & ~(mprv & ~mpp_m))]
         for i in range(npmp):
             m.d.comb += [prot.pmp_cfg[i].eq(pmp_cfg[i]), prot.pmp_addr[i].eq(pmp_addr[i]),
                          prot.pmp_care[i].eq(pmp_care[i])]
@@ -241,6 +249,10 @@ class CSRFile(wiring.Component):
             with m.Default():
                 m.d.comb += new.eq(self.rdata & ~self.wval)
 
+        new_dpriv_m = priv_m & ~(new[17] & ~(new[11] & new[12]))
+        m.d.comb += self.dpriv_write.eq(self.write & (self.addr == CSR.MSTATUS) &
+                                        (new_dpriv_m != self.prot.dpriv_m))
+
         # Counters: a CSR write replaces the increment. The incremented values depend on
         # registers only; ``retire`` just selects (a clock enable), so it arrives late.
         m.d.sync += mcycle.eq(mcycle + ~inhibit_cy)
@@ -252,7 +264,8 @@ class CSRFile(wiring.Component):
             with m.Switch(self.addr):
                 with m.Case(CSR.MSTATUS):
                     m.d.sync += [mie_bit.eq(new[3]), mpie_bit.eq(new[7]),
-                                 mpp_m.eq(new[11] & new[12]), tw.eq(new[21])]
+                                 mpp_m.eq(new[11] & new[12]), mprv.eq(new[17]),
+                                 tw.eq(new[21])]
                 with m.Case(CSR.MCOUNTEREN):
                     m.d.sync += counteren.eq(new[0:3])
                 with m.Case(CSR.TCONTROL):
@@ -334,4 +347,6 @@ class CSRFile(wiring.Component):
         with m.Elif(self.mret):
             m.d.sync += [mie_bit.eq(mpie_bit), mpie_bit.eq(1), priv_m.eq(mpp_m), mpp_m.eq(0),
                          mte.eq(mpte)]
+            with m.If(~mpp_m):                 # MRET to U clears MPRV
+                m.d.sync += mprv.eq(0)
         return m

@@ -209,7 +209,7 @@ class MStatus(enum.Enum, shape=5):
     MIE = 3
     MPIE = 7
     MPP = 11   # two bits: 0b11 (M) or 0b00 (U); a write of 0b01 / 0b10 gives U
-    MPRV = 17  # not implemented: reads 0
+    MPRV = 17  # modify privilege: M-mode loads / stores checked with MPP's privilege
     TW = 21    # timeout wait: WFI in U-mode is an illegal instruction when set
 
 

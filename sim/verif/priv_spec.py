@@ -36,10 +36,10 @@ PRIV_U, PRIV_M = 0b00, 0b11
 PMP_ENTRIES = 16
 #: *choice* Number of Sdtrig triggers (debug spec 5.1: any number; 1 in the default config).
 TRIGGERS = 1
-#: *deviation*: the privileged spec (3.1.6.3) makes MPRV read-only 0 only when U-mode is not
-#: supported; with U-mode it is a writable bit. The core documents MPRV as not implemented
-#: (reads 0), so this statement follows the core and keeps the departure visible here.
-MPRV_IMPLEMENTED = False
+#: The privileged spec (3.1.6.3) makes MPRV read-only 0 only when U-mode is not supported;
+#: with U-mode it is a writable bit: while it is set, M-mode loads and stores are checked
+#: (PMP) with the privilege in MPP, and an MRET (xRET) to a mode other than M clears it.
+MPRV_IMPLEMENTED = True
 
 #: CSR numbers by name (privileged spec, tables 2.2 to 2.5; debug spec table 5.1 for the trigger
 #: CSRs), for the named CSRs of this hart. PMP CSRs: :data:`PMP_CFG_NUMBERS`,
@@ -256,7 +256,7 @@ def csr_write(csrs, name, value):
     """Write ``value`` to CSR ``name`` in ``csrs`` (from :func:`reset_csrs`), by the spec's
     rules and the choices above; returns what the CSR then reads (:func:`csr_read`).
 
-    - mstatus: MIE, MPIE, TW kept; MPP is WARL {M, U} (3.1.6.1: "M-mode software can determine
+    - mstatus: MIE, MPIE, MPRV, TW kept; MPP is WARL {M, U} (3.1.6.1: "M-mode software can determine
       whether a privilege mode is implemented by writing that mode to MPP then reading it
       back"), *choice*: 0b01 / 0b10 (S, reserved) give U; MPRV see :data:`MPRV_IMPLEMENTED`;
       every other field reads 0 (no S-mode, F, V, big-endian).
@@ -316,11 +316,12 @@ class TrapState:
     mpp: int = PRIV_M   # mstatus.MPP (reset: M)
     mte: int = 0        # tcontrol.MTE
     mpte: int = 0       # tcontrol.MPTE
+    mprv: int = 0       # mstatus.MPRV (a trap keeps it)
 
     @property
     def mstatus(self):
         return (self.mie << MSTATUS_BITS["MIE"] | self.mpie << MSTATUS_BITS["MPIE"] |
-                self.mpp << MSTATUS_BITS["MPP"])
+                self.mpp << MSTATUS_BITS["MPP"] | self.mprv << MSTATUS_BITS["MPRV"])
 
 
 def trap_entry(state, *, pc, code, interrupt, tval=0):
@@ -346,7 +347,10 @@ def trap_entry(state, *, pc, code, interrupt, tval=0):
 
 def mret(state):
     """MRET (section 3.3.2): privilege = MPP, MIE = MPIE, MPIE = 1, MPP = U (the least
-    privileged supported mode); tcontrol.MTE = MPTE (debug spec 5.4). Returns mepc."""
+    privileged supported mode), MPRV = 0 when the new privilege is not M (3.1.6.3);
+    tcontrol.MTE = MPTE (debug spec 5.4). Returns mepc."""
+    if state.mpp != PRIV_M and MPRV_IMPLEMENTED:
+        state.mprv = 0
     state.mie, state.mpie = state.mpie, 1
     state.priv, state.mpp = state.mpp, PRIV_U
     state.mte = state.mpte

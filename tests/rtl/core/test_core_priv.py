@@ -252,6 +252,53 @@ def test_pmp_lock(variant):
     assert result.mem.load_word(D) == 0 and result.mem.load_word(D + 0x80) == 0x77
 
 
+MPRV = 1 << 17
+
+
+def test_mprv(variant):
+    """mstatus.MPRV: M-mode loads and stores are checked with MPP's privilege (the write that
+    sets or clears it, or changes MPP under it, applies to the very next instruction); fetch
+    is not affected; a trap keeps MPRV, an MRET to U clears it."""
+    p = Program()
+    start(p)
+    pmp_setup(p, [
+        (NAPOT | R | W | X, RAM_BASE >> 2 | 0xFFF),       # e0: code and log, 32 KiB
+        (NA4 | R, D >> 2),                                # e1: U may read D, not write it
+    ])
+    p.li(10, D)
+    p.li(11, 0x66)
+    p.li(2, 0x1800)
+    p.csrrc(0, CSR.MSTATUS, 2)                            # MPP = U
+    p.li(3, MPRV)
+    expected = []
+    p.csrrs(0, CSR.MSTATUS, 3)                            # MPRV = 1: data as U from here
+    expected.append((C.STORE_ACCESS_FAULT.value, D, p.pc, MPRV | 0x1800))
+    p.sw(11, 10, 0)                                       # denied (R only)
+    p.lw(12, 10, 0)                                       # allowed
+    expected.append((C.LOAD_ACCESS_FAULT.value, D + 0x40, p.pc, MPRV | 0x1800))
+    p.lw(13, 10, 0x40)                                    # no entry: denied to U
+    p.csrrc(0, CSR.MSTATUS, 3)                            # MPRV = 0: M again
+    p.sw(11, 10, 0x40)                                    # allowed
+    p.li(2, MPRV | 0x1800)
+    p.csrrs(0, CSR.MSTATUS, 2)                            # MPRV = 1, MPP = M: still M
+    p.sw(11, 10, 0x44)
+    p.li(2, 0x1800)
+    p.csrrc(0, CSR.MSTATUS, 2)                            # MPP = U under MPRV: as U
+    expected.append((C.STORE_ACCESS_FAULT.value, D + 0x48, p.pc, MPRV | 0x1800))
+    p.sw(11, 10, 0x48)
+    p.csrr(14, CSR.MSTATUS)                               # MPRV kept by the traps
+    to_user(p, "user")                                    # MRET to U clears MPRV
+    p.label("user")
+    expected.append((C.ECALL_U.value, 0, p.pc, 0x80))
+    p.ecall()
+    p.lw(15, 10, 0)
+    p.halt()
+    result = check(p, ["user"], expected)
+    regs = result.regs()
+    assert regs[12] == regs[15] == 0 and regs[14] & MPRV
+    assert [result.mem.load_word(D + k) for k in (0, 0x40, 0x44, 0x48)] == [0, 0x66, 0x66, 0]
+
+
 def test_pmp_csr_warl(variant):
     p = Program()
     p.li(2, 0xFFFF_FFFF)

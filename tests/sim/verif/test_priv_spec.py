@@ -104,7 +104,7 @@ def _expected():
 def test_spec_statement_examples():
     """A few read-backs worked out by hand from the spec text (guards the statement itself)."""
     csrs = spec.reset_csrs()
-    assert spec.csr_write(csrs, "mstatus", 0xFFFF_FFFF) == 0x0020_1888   # MIE MPIE MPP=M TW
+    assert spec.csr_write(csrs, "mstatus", 0xFFFF_FFFF) == 0x0022_1888   # MIE MPIE MPP=M MPRV TW
     assert spec.csr_write(csrs, "mstatus", 1 << 12) == 0                 # MPP = S -> U
     assert spec.csr_write(csrs, "pmpcfg0", 0x0000_0A02) == 0x0000_0800   # W without R dropped
     assert spec.csr_write(csrs, "pmpcfg0", 0x0000_0089) == 0x0000_0089   # entry 0 locked, TOR
@@ -131,6 +131,9 @@ def _warl_program():
         p.li(1, value)
         p.csrrw(0, _number(name), 1)
         p.csrrs(2, _number(name), 0)
+        if name == "mstatus":            # MPRV with MPP = U would check the store below as U
+            p.li(3, 1 << spec.MSTATUS_BITS["MPRV"])
+            p.csrrc(0, _number(name), 3)
         p.sw(2, 10, offset)
         offset += 4
     p.halt()
