@@ -1,12 +1,14 @@
 """CSR file (M stage): privilege level, status, trap setup and handling, counters, IDs, PMP,
 triggers."""
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .isa import (
     CSR,
+    DISABLED_TYPE,
+    MCONTROL6_TYPE,
     MCONTROL_TYPE,
     MIP,
     MISA_VALUE,
@@ -15,6 +17,7 @@ from .isa import (
     TINFO_VALUE,
     InterruptCause,
     MControl,
+    MControl6,
     PMPCfg,
     PMPMode,
 )
@@ -65,10 +68,12 @@ class CSRFile(wiring.Component):
 
     Triggers (``triggers`` of them, Sdtrig): ``tselect`` keeps a value below ``triggers``
     (other writes are ignored; with one trigger it reads 0); ``tdata1`` is an ``mcontrol``
-    (type 2) with LOAD, STORE, EXECUTE, U and M writable and every other field 0 (a write
-    asking for anything else, e.g. another action or match, keeps U / M but disables the
-    trigger: LOAD = STORE = EXECUTE = 0); ``tdata2`` is the address; ``tdata3`` reads 0;
-    ``tinfo`` reads ``TINFO_VALUE`` (type 2, version 1); ``tcontrol`` keeps MTE and MPTE (a
+    (type 2, the reset type) or an ``mcontrol6`` (type 6), as the write's type field asks,
+    with LOAD, STORE, EXECUTE, U and M writable and every other field 0 (a write asking for
+    anything else, e.g. another action or match, keeps U / M but disarms the trigger: LOAD =
+    STORE = EXECUTE = 0); a write of any other type (0, 15, ...) disables the trigger: it
+    reads type 15 with every other field 0. ``tdata2`` is the address; ``tdata3`` reads 0;
+    ``tinfo`` reads ``TINFO_VALUE`` (types 2, 6, 15, version 1); ``tcontrol`` keeps MTE and MPTE (a
     trap into M: MPTE = MTE, MTE = 0; MRET: MTE = MPTE). With no trigger ``tdata1`` reads 0
     and ``tinfo`` 1.
 
@@ -167,6 +172,8 @@ class CSRFile(wiring.Component):
         pmp_care = [Signal(32, name=f"pmpcare{i}", init=0xFFFF_FFFE) for i in range(npmp)]
         tselect = Signal(range(max(ntrig, 1)))
         trig_ctrl = [Signal(5, name=f"tctrl{i}") for i in range(ntrig)]   # L S X U M
+        trig_type6 = [Signal(name=f"ttype6_{i}") for i in range(ntrig)]   # mcontrol6
+        trig_off = [Signal(name=f"toff{i}") for i in range(ntrig)]        # type 15
         trig_addr = [Signal(32, name=f"tdata2_{i}") for i in range(ntrig)]
 
         mip = Signal(12)
@@ -190,9 +197,10 @@ class CSRFile(wiring.Component):
         for i in range(ntrig):
             with m.If(tselect == i):
                 c = trig_ctrl[i]
+                kind = Mux(trig_off[i], DISABLED_TYPE,
+                           Mux(trig_type6[i], MCONTROL6_TYPE, MCONTROL_TYPE))
                 m.d.comb += [
-                    tdata1.eq(Cat(c[0:4], Const(0, 2), c[4], Const(0, 21),
-                                  Const(MCONTROL_TYPE, 4))),
+                    tdata1.eq(Cat(c[0:4], Const(0, 2), c[4], Const(0, 21), kind[:4])),
                     tdata2.eq(trig_addr[i]),
                 ]
         active = Signal(12)
@@ -275,17 +283,31 @@ class CSRFile(wiring.Component):
                         with m.If(new < ntrig):
                             m.d.sync += tselect.eq(new)
                 with m.Case(CSR.TDATA1):
-                    # Supported: type 2 (any written type), dmode 0, action 0, match 0,
-                    # chain 0, timing 0, select 0, sizelo 0; otherwise the trigger is off.
-                    unsupported = (new[MControl.MATCH.value:MControl.MATCH.value + 4] != 0) | \
+                    # Type 2 or 6 with dmode 0, action 0, match 0, chain 0, and (type 2)
+                    # timing 0, select 0, sizelo 0 or (type 6) uncertainen 0, size 0,
+                    # select 0 is armed as written; another value of those fields keeps U / M
+                    # and clears LOAD / STORE / EXECUTE. Any other type (0, 15, ...)
+                    # disables the trigger: type 15, every field 0.
+                    wtype = new[MControl.TYPE.value:MControl.TYPE.value + 4]
+                    type6 = wtype == MCONTROL6_TYPE
+                    common = (new[MControl.MATCH.value:MControl.MATCH.value + 4] != 0) | \
                         new[MControl.CHAIN.value] | \
-                        (new[MControl.ACTION.value:MControl.ACTION.value + 4] != 0) | \
-                        (new[16:20] != 0)   # sizelo, timing, select
+                        (new[MControl.ACTION.value:MControl.ACTION.value + 4] != 0)
+                    only2 = new[16:20] != 0   # sizelo, timing, select
+                    only6 = new[MControl6.UNCERTAINEN.value] | \
+                        (new[MControl6.SIZE.value:MControl6.SIZE.value + 3] != 0) | \
+                        new[MControl6.SELECT.value]
+                    unsupported = common | Mux(type6, only6, only2)
+                    off = (wtype != MCONTROL_TYPE) & ~type6
                     for i in range(ntrig):
                         with m.If(tselect == i):
-                            m.d.sync += trig_ctrl[i].eq(Cat(
-                                new[0:3] & ~unsupported.replicate(3),
-                                new[MControl.U.value], new[MControl.M.value]))
+                            m.d.sync += [
+                                trig_ctrl[i].eq(Mux(off, 0, Cat(
+                                    new[0:3] & ~unsupported.replicate(3),
+                                    new[MControl.U.value], new[MControl.M.value]))),
+                                trig_type6[i].eq(type6),
+                                trig_off[i].eq(off),
+                            ]
                 with m.Case(CSR.TDATA2):
                     for i in range(ntrig):
                         with m.If(tselect == i):

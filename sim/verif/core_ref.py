@@ -98,6 +98,7 @@ class Reference:
         self.pmpaddr = [0] * pmp_entries
         self.tselect = 0
         self.tctrl = [0] * triggers     # tdata1 bits L S X U (3:0) and M (6)
+        self.ttype = [2] * triggers     # tdata1.type: 2 mcontrol, 6 mcontrol6, 15 disabled
         self.tdata2 = [0] * triggers
 
     def _known(self, addr):
@@ -142,7 +143,7 @@ class Reference:
         if addr == CSR.TSELECT.value:
             return self.tselect
         if addr == CSR.TDATA1.value:
-            return (2 << 28 | self.tctrl[self.tselect]) if ntrig else 0
+            return (self.ttype[self.tselect] << 28 | self.tctrl[self.tselect]) if ntrig else 0
         if addr == CSR.TDATA2.value:
             return self.tdata2[self.tselect] if ntrig else 0
         if addr == CSR.TINFO.value:
@@ -182,8 +183,15 @@ class Reference:
             if v < len(self.tctrl):
                 self.tselect = v
         elif addr == CSR.TDATA1.value and self.tctrl:
-            unsupported = v >> 7 & 0x1F or v >> 12 & 0xF or v >> 16 & 0xF
-            self.tctrl[self.tselect] = v & 0x48 | (0 if unsupported else v & 7)
+            kind = v >> 28
+            if kind in (2, 6):
+                unsupported = v >> 7 & 0x1F or v >> 12 & 0xF or (
+                    v >> 16 & 0xF if kind == 2 else v >> 5 & 1 or v >> 16 & 7 or v >> 21 & 1)
+                self.tctrl[self.tselect] = v & 0x48 | (0 if unsupported else v & 7)
+                self.ttype[self.tselect] = kind
+            else:                       # type 0, 15 or unsupported: disabled (type 15)
+                self.tctrl[self.tselect] = 0
+                self.ttype[self.tselect] = 15
         elif addr == CSR.TDATA2.value and self.tctrl:
             self.tdata2[self.tselect] = v
         if addr == CSR.MSTATUS.value:

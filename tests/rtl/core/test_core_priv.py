@@ -371,13 +371,18 @@ def test_triggers(variant):
     expected.append((C.BREAKPOINT.value, target, p.pc, 0x1800))
     p.lw(12, 10, 0)
     p.lw(13, 10, 4)               # another address: no trap
-    # Store trigger.
-    p.li(2, (2 << 28) | (1 << 6) | 0b010)
+    # Store trigger, as an mcontrol6 (type 6).
+    p.li(2, (6 << 28) | (1 << 6) | 0b010)
     p.csrw(CSR.TDATA1, 2)
+    p.csrr(17, CSR.TDATA1)
     p.li(11, 0x42)
     expected.append((C.BREAKPOINT.value, target, p.pc, 0x1800))
     p.sw(11, 10, 0)               # the store does not happen
     p.lw(14, 10, 0)
+    # tdata1 = 0 disables the trigger (type 15).
+    p.csrw(CSR.TDATA1, 0)
+    p.csrr(18, CSR.TDATA1)
+    p.sw(14, 10, 0)               # no trap: stores 0x99 again
     # U-mode: the U bit, not M.
     p.li(2, 0xFFFF_FFFF)
     p.csrw(0x3B0, 2)
@@ -404,6 +409,7 @@ def test_triggers(variant):
     assert regs[5] == (2 << 28) | (1 << 6)
     assert regs[6] == (2 << 28) | (1 << 6) | 0b100
     assert regs[7] == 1 and regs[8] == 0x88
+    assert regs[17] == (6 << 28) | (1 << 6) | 0b010 and regs[18] == 0xF000_0000
     assert regs[12] == 0 and regs[14] == 0x99 and regs[15] == 0x99
 
 
