@@ -11,8 +11,8 @@ request into the RAM address, the RAM's data back into the pipeline) are all in 
 
 :func:`measure` runs Yosys ``synth_ecp5`` and nextpnr-ecp5 (``--85k --speed 6
 --out-of-context``) and returns the achieved fmax, the resources and nextpnr's critical path
-report. One run takes a few minutes (placement dominates); run one at a time on a shared
-machine. ``dure bench-cpu --fmax`` (and ``make bench-cpu-fmax``) print it.
+report. One run takes a few minutes on an idle machine (placement and routing; nextpnr's
+``router2``, as the board builds use); run one at a time on a shared machine. ``dure bench-cpu --fmax`` (and ``make bench-cpu-fmax``) print it.
 """
 
 import json
@@ -166,6 +166,7 @@ def measure(*, core="full", ram_size=16 * 1024, pmp_entries=8, triggers=1, freq=
         result = subprocess.run([pnr, "--85k", "--speed", "6", "--package", "CABGA381",
                                  "--json", "top.json", "--out-of-context", "--freq", str(freq),
                                  "--seed", str(seed), "--timing-allow-fail",
+                                 "--router", "router2",
                                  "--report", "report.json", "--log", "pnr.log"],
                                 capture_output=True, text=True, cwd=work)
         seconds["pnr"] = round(time.monotonic() - start, 1)
