@@ -257,7 +257,14 @@ class CSRFile(wiring.Component):
             with m.Default():
                 m.d.comb += new.eq(self.rdata & ~self.wval)
 
-        new_dpriv_m = priv_m & ~(new[17] & ~(new[11] & new[12]))
+        # The new MPRV and MPP of an mstatus write, from the fields themselves (not through
+        # the read mux: this feeds the M stage's redirect).
+        bits = {}
+        for name, old in (("mprv", mprv), ("mpp1", mpp_m), ("mpp2", mpp_m)):
+            bit = {"mprv": 17, "mpp1": 11, "mpp2": 12}[name]
+            w = self.wval[bit]
+            bits[name] = Mux(self.op == 1, w, Mux(self.op == 2, old | w, old & ~w))
+        new_dpriv_m = priv_m & ~(bits["mprv"] & ~(bits["mpp1"] & bits["mpp2"]))
         m.d.comb += self.dpriv_write.eq(self.write & (self.addr == CSR.MSTATUS) &
                                         (new_dpriv_m != self.prot.dpriv_m))
 
