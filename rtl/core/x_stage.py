@@ -290,9 +290,13 @@ class XStage(wiring.Component):
                          trigger.addr.eq(self.lsu_addr), watch.eq(trigger.hit)]
 
         # ---- exceptions found in X, and interrupt sampling -------------------------------
+        # The exceptions X finds come from its operands: none while an operand is still due
+        # from M (``hazard``: the values seen are stale; the instruction waits).
         x_exc = Signal(xp.exc.shape())
         with m.If(xp.exc.valid):
             m.d.comb += x_exc.eq(xp.exc)
+        with m.Elif(hazard):
+            pass
         with m.Elif(branch.misaligned):
             m.d.comb += [x_exc.valid.eq(1), x_exc.cause.eq(ExceptionCause.INSN_MISALIGNED),
                          x_exc.tval.eq(branch.target)]

@@ -693,3 +693,32 @@ def test_fence_i_refetches_modified_code(timing, variant):
     result = run(p, **timing)
     assert result.halted
     assert result.regs()[5] == 2
+
+
+@pytest.mark.parametrize("timing", TIMINGS)
+def test_x_exceptions_wait_for_loaded_operands(timing, variant):
+    """A JALR whose base register a load in M has not delivered yet: X must not raise a
+    misaligned-target exception (or a trigger / PMP fault) on the stale operand it sees while
+    it waits for the value; it jumps (base + 2 is aligned, stale 0 + 2 would not be)."""
+    p = Program()
+    p.li(10, RAM_BASE + 0x8000)
+    p.li(6, 0)                   # patched: address of "there" - 2
+    p.label("la_there")
+    p.sw(6, 10, 0)
+    p.lw(5, 10, 0)
+    p.jalr(1, 5, 2)
+    p.addi(7, 0, 1)              # skipped
+    p.label("there")
+    p.addi(8, 0, 2)
+    p.halt()
+    words = p.assemble()
+    at = (p._labels["la_there"] - RAM_BASE) // 4
+    fix = Program()
+    fix.li(6, p._labels["there"] - 2)
+    code = fix.assemble()
+    assert len(code) == 2
+    words[at - 2:at] = code
+    result = run(words, max_cycles=500, **timing)
+    compare(words, result)
+    regs = result.regs()
+    assert regs[7] == 0 and regs[8] == 2
