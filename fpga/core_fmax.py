@@ -10,9 +10,10 @@ The paths that matter in the SoC (a redirect into the instruction-bus address, t
 request into the RAM address, the RAM's data back into the pipeline) are all in it.
 
 :func:`measure` runs Yosys ``synth_ecp5`` and nextpnr-ecp5 (``--85k --speed 6
---out-of-context``) and returns the achieved fmax, the resources and nextpnr's critical path
-report. One run takes a few minutes on an idle machine (placement and routing; nextpnr's
-``router2``, as the board builds use); run one at a time on a shared machine. ``dure bench-cpu --fmax`` (and ``make bench-cpu-fmax``) print it.
+--out-of-context``, ``router2`` as the board builds use) and returns the achieved fmax, the
+resources and nextpnr's critical path report. One run takes a few minutes on an idle machine;
+run one at a time on a shared one. ``dure bench-cpu --fmax`` (``make bench-cpu-fmax``) prints
+it.
 """
 
 import json
