@@ -268,8 +268,12 @@ class XStage(wiring.Component):
         if self._pmp_entries:
             # A split misaligned access is checked on both words before its first request, so
             # a denied second word leaves no partial access (no register write, no store).
+            # The next word's address as rs1 + (imm + 4), an adder beside the address adder
+            # (not an incrementer after it): the second check port's path is no longer than
+            # the first's.
             second = Signal(32)
-            m.d.comb += second.eq(Cat(C(0, 2), self.lsu_addr[2:] + 1))
+            imm4 = Signal(32)
+            m.d.comb += [imm4.eq(xd.imm + 4), second.eq(Cat(C(0, 2), (rs1 + imm4)[2:32]))]
             for name, addr in (("pmp", self.lsu_addr), ("pmp_hi", second)):
                 pmp = PMPCheck(self._pmp_entries)
                 m.submodules[name] = pmp
