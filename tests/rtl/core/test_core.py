@@ -537,7 +537,7 @@ def test_csr_values(variant):
     result = run(p, mtime=0x1234_5678_9ABC_DEF0)
     regs = result.regs()
     assert regs[1] == MISA_VALUE == regs[7]
-    assert regs[2] == 0x1800 and regs[4] == 0x1888 | 1 << 21   # MPP = M, TW
+    assert regs[2] == 0x1800 and regs[4] == 0x1888 | 1 << 17 | 1 << 21   # MPP = M, MPRV, TW
     assert regs[5] == 0xFFFF_FFFC and regs[6] == 0x888
     assert regs[8] == 0 and regs[9] == 0 and regs[11] == 0xFFFF_FFFD
     assert regs[12] == 16 and regs[13] == 0xFFFF_FFFF and regs[14] == 1
