@@ -316,7 +316,9 @@ class XStage(wiring.Component):
         irq_mark = Signal()
         m.d.comb += irq_mark.eq(live & self.irq_pending & ~req_held & ~xp.exc.valid)
         ok = Signal()         # X executes its instruction
-        m.d.comb += ok.eq(live & ~x_exc.valid & ~irq_mark)
+        runs = Signal()       # the same without the exceptions X finds (long paths: PMP)
+        m.d.comb += [runs.eq(live & ~xp.exc.valid & ~irq_mark),
+                     ok.eq(runs & ~x_exc.valid)]
 
         # ---- data bus request (never depends on a grant) ---------------------------------
         dbus = self.dbus
@@ -334,10 +336,15 @@ class XStage(wiring.Component):
             divider.start.eq(ok & (xd.unit == Unit.DIV) & ~hazard),
             divider.abort.eq(~self.x_hold | m_redirect),
         ]
-        with m.If(ok):
+        # X holds its instruction (``x_busy``) as if it executes, whatever the exceptions X
+        # finds (which keep ``x_hold`` off the PMP / trigger / target paths): while an
+        # operand is due none is raised; with M busy or redirecting X holds or is flushed
+        # anyway; only a missing grant holds a load / store that does not trap here.
+        with m.If(runs):
             with m.Switch(xd.unit):
                 with m.Case(Unit.LOAD, Unit.STORE):
-                    m.d.comb += x_busy.eq(~(dbus.req & dbus.gnt))
+                    m.d.comb += x_busy.eq(hazard | m_busy | m_redirect |
+                                          (~dbus.gnt & ~x_exc.valid))
                 with m.Case(Unit.DIV):
                     m.d.comb += x_busy.eq(~divider.done)
                 with m.Default():
