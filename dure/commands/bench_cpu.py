@@ -3,7 +3,8 @@
 For each ``bench_*.elf`` the firmware prints ``BENCH name cycles=N instret=M`` per kernel (its
 own counters); the harness gives whole-run cycles and instret. Simulator speed: the run's cycle
 loop (UART, retirement counting, exit detection) against the same model's bare loop (clock
-toggling only) over the same number of cycles of the same program.
+toggling only) over the same number of cycles of the same program. ``--fmax``: the core's
+fmax on the ECP5-85F (:mod:`dure.fpga.core_fmax`).
 """
 
 import pathlib
@@ -23,13 +24,45 @@ def add_arguments(parser):
                         help="cycle limit per benchmark (default 200M)")
     parser.add_argument("--variant", default=default_variant(),
                         help="SoC variant (default: $DURE_VARIANT or sim)")
+    parser.add_argument("--fmax", action="store_true",
+                        help="also measure the core's fmax on the ECP5-85F, speed grade 6 "
+                        "(core + RAM, YoWASP Yosys and nextpnr; several minutes)")
+    parser.add_argument("--fmax-only", action="store_true",
+                        help="only the fmax measurement (no CPI runs)")
+    parser.add_argument("--core", default="full",
+                        help="five-stage core variant for --fmax (default: full)")
 
 
-def _cpi(cycles, instret):
+def _ratio(cycles, instret):
     return f"{cycles / instret:.3f}" if instret else "-"
 
 
+def _fmax(args):
+    from ..fpga.core_fmax import measure
+    print(f"# fmax of the core ({args.core}) + 16 KiB RAM, ECP5-85F speed grade 6, out of "
+          f"context (nextpnr-ecp5)", flush=True)
+    result = measure(core=args.core, log=lambda text: print(text, file=sys.stderr, flush=True))
+    print(f"fmax: {result.fmax_mhz:.1f} MHz (synthesis {result.seconds['synth']:.0f} s, place "
+          f"and route {result.seconds['pnr']:.0f} s)")
+    for cell in ("TRELLIS_COMB", "TRELLIS_FF", "DP16KD", "MULT18X18D"):
+        if cell in result.resources:
+            used, avail = result.resources[cell]
+            print(f"{cell}: {used} / {avail}")
+    print("critical path (nextpnr):")
+    print("\n".join(result.critical_path))
+    return 0
+
+
 def run(args):
+    if args.fmax_only:
+        return _fmax(args)
+    status = _cpi(args)
+    if args.fmax:
+        status |= _fmax(args)
+    return status
+
+
+def _cpi(args):
     from ..sim.report import find_programs, firmware_dir, format_table, parse_bench_lines
     from ..sim.runner import run_bare, run_elf
 
@@ -48,7 +81,7 @@ def run(args):
         if not lines:
             print(f"dure: {path.name} printed no BENCH lines", file=sys.stderr)
         for name, cycles, instret in lines:
-            kernels.append([path.name, name, cycles, instret, _cpi(cycles, instret)])
+            kernels.append([path.name, name, cycles, instret, _ratio(cycles, instret)])
         bare = run_bare(path, result.cycles, config=config)
         run_speed = result.cycles_per_second
         bare_speed = result.cycles / bare if bare > 0 else 0.0
@@ -57,7 +90,7 @@ def run(args):
         total["bare"] += bare
         status = result.status if result.status != "fail" else f"fail {result.failure}"
         whole.append([path.name, status, result.cycles, result.instret,
-                      _cpi(result.cycles, result.instret), f"{run_speed / 1e6:.2f}",
+                      _ratio(result.cycles, result.instret), f"{run_speed / 1e6:.2f}",
                       f"{bare_speed / 1e6:.2f}",
                       f"{run_speed / bare_speed:.2f}" if bare_speed else "-"])
     if total["run"] > 0 and total["bare"] > 0:

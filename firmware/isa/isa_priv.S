@@ -109,7 +109,7 @@ TEST_CASE(46, a4, 0xffffffff, li a1, -1; csrw CSR_PMPADDR5, a1; csrr a4, CSR_PMP
 /* --- triggers --------------------------------------------------------------------------- */
 TEST_CASE(50, a4, 0, csrw CSR_TSELECT, zero; csrr a4, CSR_TSELECT)
 TEST_CASE(51, a4, 2, csrr a4, CSR_TDATA1; srli a4, a4, 28)
-TEST_CASE(52, a4, 4, csrr a4, CSR_TINFO; andi a4, a4, 0xff)
+TEST_CASE(52, a4, 0x44, csrr a4, CSR_TINFO; andi a4, a4, 0xff)   /* types 2 and 6 (and 15) */
 /* execute breakpoint in M-mode: only with tcontrol.MTE */
 TEST_CASE(53, a4, 1, li a4, 0; la a1, 1f; csrw CSR_TDATA2, a1; li a1, 0x20000044; csrw CSR_TDATA1, a1; csrr a2, CSR_TDATA1; bne a1, a2, fail; 1: addi a4, a4, 1)
 TEST_TRAP(54, CAUSE_BREAKPOINT, 1b, csrsi CSR_TCONTROL, 8; la a1, 1f; csrw CSR_TDATA2, a1; 1: addi a4, a4, 1)
@@ -125,6 +125,7 @@ TEST_CASE(61, a4, 0x20000041, la a2, watched; lw a4, 0(a2))
 /* U-mode: the U bit */
 TEST_TRAP(62, CAUSE_BREAKPOINT, 1b, la a2, watched; li a1, 0x20000009; csrw CSR_TDATA1, a1; ENTER_U; 1: lw a4, 0(a2))
 TEST_CASE(63, a4, 0, csrw CSR_TDATA1, zero; csrw CSR_TCONTROL, zero; li a4, 0)
+TEST_CASE(64, a4, 15, csrr a4, CSR_TDATA1; srli a4, a4, 28)   /* tdata1 = 0: disabled, type 15 */
 #endif
 
 TEST_END

@@ -33,7 +33,8 @@ class Core(wiring.Component):
 
     About one instruction per cycle on straight-line code with one-cycle memories; a taken
     branch or jump costs no bubble when the branch target buffer in F predicted it, one when
-    D predicted it (static / history table / return address stack), two when X redirects; a
+    D predicted it (static / history table / return address stack), three when X redirects
+    (X's redirect is registered: it reaches fetch one cycle after the branch left X); a
     load (or MUL, CSR read) followed by a user of its result costs one. Loads and stores work
     at any address (one crossing a word boundary takes two bus accesses, see
     :class:`~.m_stage.MStage`); misaligned branch and jump targets trap.
@@ -160,7 +161,7 @@ class Core(wiring.Component):
             fetch.btb_valid.eq(d.d_btb_valid),
             fetch.btb_target.eq(d.d_btb_target),
             fetch.x_btb_we.eq(x.x_btb_we),
-            fetch.x_btb_pc.eq(x.x_bht_pc),
+            fetch.x_btb_pc.eq(x.x_btb_pc),
             d.x_bht_update.eq(x.x_bht_update),
             d.x_bht_pc.eq(x.x_bht_pc),
             d.x_bht_ctr.eq(x.x_bht_ctr),

@@ -1,12 +1,14 @@
 """CSR file (M stage): privilege level, status, trap setup and handling, counters, IDs, PMP,
 triggers."""
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .isa import (
     CSR,
+    DISABLED_TYPE,
+    MCONTROL6_TYPE,
     MCONTROL_TYPE,
     MIP,
     MISA_VALUE,
@@ -15,6 +17,7 @@ from .isa import (
     TINFO_VALUE,
     InterruptCause,
     MControl,
+    MControl6,
     PMPCfg,
     PMPMode,
 )
@@ -40,7 +43,7 @@ class CSRFile(wiring.Component):
     exist and which are read-only is decided by the decoder (illegal instructions never get
     here).
 
-    WARL choices: ``mstatus`` keeps MIE and MPIE, MPP reads 0b11, the rest reads 0;
+    WARL choices: ``mstatus`` keeps MIE, MPIE, MPP (below), MPRV and TW, the rest reads 0;
     ``mstatush`` and the hardware performance counters / events read 0 and ignore writes;
     ``misa`` reads 0x40001100 and ignores writes; ``mie`` keeps MSIE/MTIE/MEIE; ``mip`` reads
     the interrupt inputs and ignores writes; ``mtvec`` keeps BASE[31:2] and MODE bit 0 (direct
@@ -50,7 +53,11 @@ class CSRFile(wiring.Component):
     Privilege: the hart starts in M-mode with ``mstatus.MPP`` = M. A trap enters M and saves the
     previous level in MPP; MRET returns to MPP and sets MPP to U. MPP holds M (0b11) or U
     (0b00): writing 0b01 or 0b10 gives U. ``mstatus.TW`` is writable (the decoder makes WFI
-    in U-mode illegal when it is set); MPRV is not implemented (reads 0). ``mcounteren`` keeps
+    in U-mode illegal when it is set). ``mstatus.MPRV`` is writable: while it is set, M-mode
+    loads and stores are checked (PMP) with the privilege in MPP (``prot.dpriv_m``); an MRET
+    to U clears it, a trap keeps it. A write to ``mstatus`` that changes the data privilege
+    raises ``dpriv_write`` (the M stage refetches the next instruction, as after a PMP CSR
+    write). ``mcounteren`` keeps
     CY, TM, IR (U-mode access to cycle / time / instret), the rest reads 0.
 
     PMP (``pmp_entries`` entries, G = 0): ``pmpcfg0..3`` hold the configuration bytes
@@ -61,10 +68,12 @@ class CSRFile(wiring.Component):
 
     Triggers (``triggers`` of them, Sdtrig): ``tselect`` keeps a value below ``triggers``
     (other writes are ignored; with one trigger it reads 0); ``tdata1`` is an ``mcontrol``
-    (type 2) with LOAD, STORE, EXECUTE, U and M writable and every other field 0 (a write
-    asking for anything else, e.g. another action or match, keeps U / M but disables the
-    trigger: LOAD = STORE = EXECUTE = 0); ``tdata2`` is the address; ``tdata3`` reads 0;
-    ``tinfo`` reads ``TINFO_VALUE`` (type 2, version 1); ``tcontrol`` keeps MTE and MPTE (a
+    (type 2, the reset type) or an ``mcontrol6`` (type 6), as the write's type field asks,
+    with LOAD, STORE, EXECUTE, U and M writable and every other field 0 (a write asking for
+    anything else, e.g. another action or match, keeps U / M but disarms the trigger: LOAD =
+    STORE = EXECUTE = 0); a write of any other type (0, 15, ...) disables the trigger: it
+    reads type 15 with every other field 0. ``tdata2`` is the address; ``tdata3`` reads 0;
+    ``tinfo`` reads ``TINFO_VALUE`` (types 2, 6, 15, version 1); ``tcontrol`` keeps MTE and MPTE (a
     trap into M: MPTE = MTE, MTE = 0; MRET: MTE = MPTE). With no trigger ``tdata1`` reads 0
     and ``tinfo`` 1.
 
@@ -98,6 +107,9 @@ class CSRFile(wiring.Component):
         Written to ``mepc``.
     mret : In(1)
         An MRET commits this cycle.
+    dpriv_write : Out(1)
+        The CSR instruction at ``addr`` / ``op`` / ``wval`` (when it commits) writes
+        ``mstatus`` with a new MPRV / MPP that changes ``prot.dpriv_m``.
     retire : In(1)
         An instruction retires this cycle (``minstret``).
     irq_software, irq_timer, irq_external : In(1)
@@ -127,7 +139,7 @@ class CSRFile(wiring.Component):
             "rdata": Out(32),
             "trap": In(1), "trap_interrupt": In(1), "trap_cause": In(4), "trap_tval": In(32),
             "trap_pc": In(32),
-            "mret": In(1), "retire": In(1),
+            "mret": In(1), "retire": In(1), "dpriv_write": Out(1),
             "irq_software": In(1), "irq_timer": In(1), "irq_external": In(1), "mtime": In(64),
             "mtvec": Out(32), "mepc": Out(32),
             "irq_waiting": Out(1), "irq_pending": Out(1), "irq_cause": Out(4),
@@ -150,6 +162,7 @@ class CSRFile(wiring.Component):
         priv_m = Signal(init=1)    # current privilege level: M (else U)
         mpp_m = Signal(init=1)     # mstatus.MPP: M (else U)
         tw = Signal()              # mstatus.TW
+        mprv = Signal()            # mstatus.MPRV
         counteren = Signal(3)      # mcounteren CY, TM, IR
         mte = Signal()             # tcontrol.MTE
         mpte = Signal()            # tcontrol.MPTE
@@ -159,6 +172,8 @@ class CSRFile(wiring.Component):
         pmp_care = [Signal(32, name=f"pmpcare{i}", init=0xFFFF_FFFE) for i in range(npmp)]
         tselect = Signal(range(max(ntrig, 1)))
         trig_ctrl = [Signal(5, name=f"tctrl{i}") for i in range(ntrig)]   # L S X U M
+        trig_type6 = [Signal(name=f"ttype6_{i}") for i in range(ntrig)]   # mcontrol6
+        trig_off = [Signal(name=f"toff{i}") for i in range(ntrig)]        # type 15
         trig_addr = [Signal(32, name=f"tdata2_{i}") for i in range(ntrig)]
 
         mip = Signal(12)
@@ -166,10 +181,10 @@ class CSRFile(wiring.Component):
                                Const(0, 3), self.irq_external))
         mstatus = Signal(32)
         m.d.comb += mstatus.eq(Cat(Const(0, 3), mie_bit, Const(0, 3), mpie_bit, Const(0, 3),
-                                   mpp_m, mpp_m, Const(0, 8), tw))
+                                   mpp_m, mpp_m, Const(0, 4), mprv, Const(0, 3), tw))
         prot = self.prot
         m.d.comb += [prot.priv_m.eq(priv_m), prot.tw.eq(tw), prot.counteren.eq(counteren),
-                     prot.mte.eq(mte)]
+                     prot.mte.eq(mte), prot.dpriv_m.eq(priv_m & ~(mprv & ~mpp_m))]
         for i in range(npmp):
             m.d.comb += [prot.pmp_cfg[i].eq(pmp_cfg[i]), prot.pmp_addr[i].eq(pmp_addr[i]),
                          prot.pmp_care[i].eq(pmp_care[i])]
@@ -182,9 +197,10 @@ class CSRFile(wiring.Component):
         for i in range(ntrig):
             with m.If(tselect == i):
                 c = trig_ctrl[i]
+                kind = Mux(trig_off[i], DISABLED_TYPE,
+                           Mux(trig_type6[i], MCONTROL6_TYPE, MCONTROL_TYPE))
                 m.d.comb += [
-                    tdata1.eq(Cat(c[0:4], Const(0, 2), c[4], Const(0, 21),
-                                  Const(MCONTROL_TYPE, 4))),
+                    tdata1.eq(Cat(c[0:4], Const(0, 2), c[4], Const(0, 21), kind[:4])),
                     tdata2.eq(trig_addr[i]),
                 ]
         active = Signal(12)
@@ -241,6 +257,17 @@ class CSRFile(wiring.Component):
             with m.Default():
                 m.d.comb += new.eq(self.rdata & ~self.wval)
 
+        # The new MPRV and MPP of an mstatus write, from the fields themselves (not through
+        # the read mux: this feeds the M stage's redirect).
+        bits = {}
+        for name, old in (("mprv", mprv), ("mpp1", mpp_m), ("mpp2", mpp_m)):
+            bit = {"mprv": 17, "mpp1": 11, "mpp2": 12}[name]
+            w = self.wval[bit]
+            bits[name] = Mux(self.op == 1, w, Mux(self.op == 2, old | w, old & ~w))
+        new_dpriv_m = priv_m & ~(bits["mprv"] & ~(bits["mpp1"] & bits["mpp2"]))
+        m.d.comb += self.dpriv_write.eq(self.write & (self.addr == CSR.MSTATUS) &
+                                        (new_dpriv_m != self.prot.dpriv_m))
+
         # Counters: a CSR write replaces the increment. The incremented values depend on
         # registers only; ``retire`` just selects (a clock enable), so it arrives late.
         m.d.sync += mcycle.eq(mcycle + ~inhibit_cy)
@@ -252,7 +279,8 @@ class CSRFile(wiring.Component):
             with m.Switch(self.addr):
                 with m.Case(CSR.MSTATUS):
                     m.d.sync += [mie_bit.eq(new[3]), mpie_bit.eq(new[7]),
-                                 mpp_m.eq(new[11] & new[12]), tw.eq(new[21])]
+                                 mpp_m.eq(new[11] & new[12]), mprv.eq(new[17]),
+                                 tw.eq(new[21])]
                 with m.Case(CSR.MCOUNTEREN):
                     m.d.sync += counteren.eq(new[0:3])
                 with m.Case(CSR.TCONTROL):
@@ -262,17 +290,31 @@ class CSRFile(wiring.Component):
                         with m.If(new < ntrig):
                             m.d.sync += tselect.eq(new)
                 with m.Case(CSR.TDATA1):
-                    # Supported: type 2 (any written type), dmode 0, action 0, match 0,
-                    # chain 0, timing 0, select 0, sizelo 0; otherwise the trigger is off.
-                    unsupported = (new[MControl.MATCH.value:MControl.MATCH.value + 4] != 0) | \
+                    # Type 2 or 6 with dmode 0, action 0, match 0, chain 0, and (type 2)
+                    # timing 0, select 0, sizelo 0 or (type 6) uncertainen 0, size 0,
+                    # select 0 is armed as written; another value of those fields keeps U / M
+                    # and clears LOAD / STORE / EXECUTE. Any other type (0, 15, ...)
+                    # disables the trigger: type 15, every field 0.
+                    wtype = new[MControl.TYPE.value:MControl.TYPE.value + 4]
+                    type6 = wtype == MCONTROL6_TYPE
+                    common = (new[MControl.MATCH.value:MControl.MATCH.value + 4] != 0) | \
                         new[MControl.CHAIN.value] | \
-                        (new[MControl.ACTION.value:MControl.ACTION.value + 4] != 0) | \
-                        (new[16:20] != 0)   # sizelo, timing, select
+                        (new[MControl.ACTION.value:MControl.ACTION.value + 4] != 0)
+                    only2 = new[16:20] != 0   # sizelo, timing, select
+                    only6 = new[MControl6.UNCERTAINEN.value] | \
+                        (new[MControl6.SIZE.value:MControl6.SIZE.value + 3] != 0) | \
+                        new[MControl6.SELECT.value]
+                    unsupported = common | Mux(type6, only6, only2)
+                    off = (wtype != MCONTROL_TYPE) & ~type6
                     for i in range(ntrig):
                         with m.If(tselect == i):
-                            m.d.sync += trig_ctrl[i].eq(Cat(
-                                new[0:3] & ~unsupported.replicate(3),
-                                new[MControl.U.value], new[MControl.M.value]))
+                            m.d.sync += [
+                                trig_ctrl[i].eq(Mux(off, 0, Cat(
+                                    new[0:3] & ~unsupported.replicate(3),
+                                    new[MControl.U.value], new[MControl.M.value]))),
+                                trig_type6[i].eq(type6),
+                                trig_off[i].eq(off),
+                            ]
                 with m.Case(CSR.TDATA2):
                     for i in range(ntrig):
                         with m.If(tselect == i):
@@ -334,4 +376,6 @@ class CSRFile(wiring.Component):
         with m.Elif(self.mret):
             m.d.sync += [mie_bit.eq(mpie_bit), mpie_bit.eq(1), priv_m.eq(mpp_m), mpp_m.eq(0),
                          mte.eq(mpte)]
+            with m.If(~mpp_m):                 # MRET to U clears MPRV
+                m.d.sync += mprv.eq(0)
         return m

@@ -173,7 +173,10 @@ class DStage(wiring.Component):
                          dx.exc.tval.eq(fd.pc)]
         if self._predictor:
             m.d.comb += [
-                predictor.d_valid.eq(d.valid & ~dx.exc.valid),
+                # Not gated by the instruction's exception (PMP, trigger, legality: long
+                # paths): an excepting instruction may still redirect fetch from D; it traps
+                # in M, which redirects again. X sees it unpredicted.
+                predictor.d_valid.eq(d.valid),
                 predictor.d_reload.eq(~d_hold),
                 predictor.flush.eq(self.m_redirect | self.x_redirect),
                 predictor.branch.eq(dec.branch),

@@ -12,7 +12,8 @@ __all__ = [
     "Funct3MiscMem", "Funct7", "PrivInsn", "CSR", "HPM_RANGES", "ExceptionCause",
     "InterruptCause", "MStatus", "MIP", "MISA_VALUE", "csr_is_read_only", "Priv",
     "csr_min_priv", "PMP_CFG_RANGE", "PMP_ADDR_RANGE", "ZERO_RANGES", "FLUSH_RANGES",
-    "PMPMode", "PMPCfg", "MControl", "MCONTROL_TYPE", "TINFO_VALUE", "TControl",
+    "PMPMode", "PMPCfg", "MControl", "MControl6", "MCONTROL_TYPE", "MCONTROL6_TYPE",
+    "DISABLED_TYPE", "TINFO_VALUE", "TControl",
     "MCounterEn",
 ]
 
@@ -209,7 +210,7 @@ class MStatus(enum.Enum, shape=5):
     MIE = 3
     MPIE = 7
     MPP = 11   # two bits: 0b11 (M) or 0b00 (U); a write of 0b01 / 0b10 gives U
-    MPRV = 17  # not implemented: reads 0
+    MPRV = 17  # modify privilege: M-mode loads / stores checked with MPP's privilege
     TW = 21    # timeout wait: WFI in U-mode is an illegal instruction when set
 
 
@@ -259,10 +260,28 @@ class MControl(enum.Enum, shape=5):
     TYPE    = 28   # four bits
 
 
-#: ``tdata1.type`` of an address-match trigger.
+class MControl6(enum.Enum, shape=5):
+    """Bit positions in ``tdata1`` as ``mcontrol6`` (type 6) where they differ from
+    :class:`MControl` (LOAD, STORE, EXECUTE, U, S, M, MATCH, CHAIN, ACTION, TYPE are the
+    same). Implemented as in type 2: LOAD, STORE, EXECUTE, U, M writable; uncertainen,
+    size (any), select (address), hit0 / hit1, vs / vu, uncertain, dmode read 0."""
+    UNCERTAINEN = 5
+    SIZE        = 16   # three bits
+    SELECT      = 21
+    HIT0        = 22
+    VU          = 23
+    VS          = 24
+    HIT1        = 25
+    UNCERTAIN   = 26
+
+
+#: ``tdata1.type`` of an address-match trigger: ``mcontrol`` (the reset type), ``mcontrol6``,
+#: and 15, a disabled trigger (what a write of type 0, 15 or any unsupported type gives).
 MCONTROL_TYPE = 2
-#: ``tinfo`` of an existing trigger: version 1 (debug spec 1.0), only type 2 supported.
-TINFO_VALUE = (1 << 24) | (1 << MCONTROL_TYPE)
+MCONTROL6_TYPE = 6
+DISABLED_TYPE = 15
+#: ``tinfo`` of an existing trigger: version 1 (debug spec 1.0); types 2, 6 and 15.
+TINFO_VALUE = (1 << 24) | (1 << MCONTROL_TYPE) | (1 << MCONTROL6_TYPE) | (1 << DISABLED_TYPE)
 
 
 class TControl(enum.Enum, shape=5):

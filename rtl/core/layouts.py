@@ -80,10 +80,12 @@ MWLayout = data.StructLayout({
 
 def protection_layout(pmp_entries, triggers):
     """The privilege state the CSR file (M stage) hands to the checks in D and X: privilege
-    level, ``mstatus.TW``, ``mcounteren``, ``tcontrol.MTE``, the PMP entries and the trigger
-    settings (arrays of at least one element; unused when the count is 0)."""
+    level, the privilege of loads and stores (``mstatus.MPRV``), ``mstatus.TW``,
+    ``mcounteren``, ``tcontrol.MTE``, the PMP entries and the trigger settings (arrays of at
+    least one element; unused when the count is 0)."""
     return data.StructLayout({
         "priv_m":    1,
+        "dpriv_m":   1,     # privilege of loads / stores (MPP when mstatus.MPRV is set in M)
         "tw":        1,
         "counteren": 3,
         "mte":       1,

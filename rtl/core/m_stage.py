@@ -174,7 +174,9 @@ class MStage(wiring.Component):
             trap.mem_addr.eq(fault_addr),
             trap.mret.eq(xm.mret),
             trap.wfi.eq(xm.wfi),
-            trap.fence_i.eq(xm.fence_i),
+            # A write to mstatus that changes the privilege of loads / stores (MPRV, MPP)
+            # refetches the next instruction, like a PMP CSR write (FLUSH_RANGES).
+            trap.fence_i.eq(xm.fence_i | (xm.csr & csr.dpriv_write)),
             trap.pc.eq(xm.pc),
             trap.bus_rvalid.eq(done),
             trap.bus_err.eq(self.dbus_err),

@@ -32,7 +32,7 @@ class CoreOptions:
         MUL's (one bubble for a dependent instruction with forwarding).
     predictor : bool
         Predict in D (:class:`~.predictor.Predictor`: JAL and backward branches taken,
-        one bubble). Without it every taken branch and jump is redirected from X (two
+        one bubble). Without it every taken branch and jump is redirected from X (three
         bubbles), and D needs no target adder and X no ``pc + 4`` adder for redirects.
     bht_entries : int
         With ``predictor``: 2-bit counters (0 or a power of two) that learn, per branch,
@@ -42,7 +42,7 @@ class CoreOptions:
         two; :class:`~.fetch.Fetch`): a taken branch or jump whose target it holds costs no
         bubble instead of one.
     ras_depth : int
-        With ``predictor``: return address stack entries (0: returns are resolved in X, two
+        With ``predictor``: return address stack entries (0: returns are resolved in X, three
         bubbles; else a predicted return costs one).
     serial_divider : bool
         Divide on one shared subtractor (:class:`~.divider_serial.SerialDivider`, 36 cycles)

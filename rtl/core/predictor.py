@@ -55,7 +55,8 @@ class Predictor(wiring.Component):
     Members
     -------
     d_valid : In(1)
-        The D stage holds an instruction without a pending exception.
+        The D stage holds an instruction (one with a pending exception too: its prediction
+        only steers fetch until it traps in M).
     d_reload : In(1)
         The D stage takes a new instruction next cycle.
     flush : In(1)

@@ -83,13 +83,17 @@ class XStage(wiring.Component):
         X keeps its instruction this cycle.
     x_redirect : Out(1)
         Redirect fetch to ``x_target`` (misprediction, or ``refetch`` from D: fetch went to
-        a wrong branch target buffer target).
+        a wrong branch target buffer target). Registered: raised in the cycle after the
+        branch left X (to M), when the instruction behind it in X is dropped and D is
+        flushed; so a misprediction costs three bubbles. Never raised while M redirects.
     x_target : Out(32)
+        Registered with ``x_redirect``.
     x_rd : Out(5)
         Destination of the instruction in X (0: none).
     x_btb_we : Out(1)
-        X redirects fetch for a JALR with ``imm`` = 0: the fetch unit's branch target buffer
-        learns ``x_target`` for the pc ``x_bht_pc``.
+    x_btb_pc : Out(32)
+        With ``x_redirect``, for a JALR with ``imm`` = 0: the fetch unit's branch target
+        buffer learns ``x_target`` for the pc ``x_btb_pc`` (registered).
     x_bht_update, x_bht_pc, x_bht_ctr, x_bht_agree : Out
         A conditional branch leaves X: its pc, the history counter read in D and whether it
         went the static way (taken exactly when backward), to train the predictor.
@@ -136,6 +140,7 @@ class XStage(wiring.Component):
             "x_target": Out(32),
             "x_rd": Out(5),
             "x_btb_we": Out(1),
+            "x_btb_pc": Out(32),
             "x_bht_update": Out(1),
             "x_bht_pc": Out(32),
             "x_bht_ctr": Out(2),
@@ -161,12 +166,26 @@ class XStage(wiring.Component):
         x_busy = Signal()        # X cannot finish this cycle
         xp = x.payload
         xd = xp.dec
+        # The redirect is registered: X decides in the cycle the mispredicted branch leaves
+        # it and redirects fetch (and flushes D) in the next one, when the instruction that
+        # followed the branch into X is on the wrong path: ``live`` drops it.
+        redirect_now = Signal()
+        target_now = Signal(32)
+        btb_now = Signal()
+        live = Signal()
+        m.d.sync += [
+            self.x_redirect.eq(redirect_now),
+            self.x_target.eq(target_now),
+            self.x_btb_we.eq(btb_now),
+            self.x_btb_pc.eq(xp.pc),
+        ]
         m.d.comb += [
+            live.eq(x.valid & ~self.x_redirect),
             x.i_valid.eq(self.dx.valid),
             x.i_payload.eq(self.dx.payload),
             x.stall.eq(self.x_hold),
-            x.flush.eq(m_redirect),
-            self.x_rd.eq(Mux(x.valid & xd.rd_we, xd.rd, 0)),
+            x.flush.eq(m_redirect | self.x_redirect),
+            self.x_rd.eq(Mux(live & xd.rd_we, xd.rd, 0)),
         ]
 
         # ---- operands --------------------------------------------------------------------
@@ -249,13 +268,17 @@ class XStage(wiring.Component):
         if self._pmp_entries:
             # A split misaligned access is checked on both words before its first request, so
             # a denied second word leaves no partial access (no register write, no store).
+            # The next word's address as rs1 + (imm + 4), an adder beside the address adder
+            # (not an incrementer after it): the second check port's path is no longer than
+            # the first's.
             second = Signal(32)
-            m.d.comb += second.eq(Cat(C(0, 2), self.lsu_addr[2:] + 1))
+            imm4 = Signal(32)
+            m.d.comb += [imm4.eq(xd.imm + 4), second.eq(Cat(C(0, 2), (rs1 + imm4)[2:32]))]
             for name, addr in (("pmp", self.lsu_addr), ("pmp_hi", second)):
                 pmp = PMPCheck(self._pmp_entries)
                 m.submodules[name] = pmp
                 m.d.comb += [pmp.cfg.eq(prot.pmp_cfg), pmp.pmpaddr.eq(prot.pmp_addr),
-                             pmp.care.eq(prot.pmp_care), pmp.priv_m.eq(prot.priv_m),
+                             pmp.care.eq(prot.pmp_care), pmp.priv_m.eq(prot.dpriv_m),
                              pmp.access.eq(Mux(is_load, 0b001, 0b010)), pmp.addr.eq(addr)]
                 if name == "pmp":
                     lo_fault = pmp.fault
@@ -271,9 +294,13 @@ class XStage(wiring.Component):
                          trigger.addr.eq(self.lsu_addr), watch.eq(trigger.hit)]
 
         # ---- exceptions found in X, and interrupt sampling -------------------------------
+        # The exceptions X finds come from its operands: none while an operand is still due
+        # from M (``hazard``: the values seen are stale; the instruction waits).
         x_exc = Signal(xp.exc.shape())
         with m.If(xp.exc.valid):
             m.d.comb += x_exc.eq(xp.exc)
+        with m.Elif(hazard):
+            pass
         with m.Elif(branch.misaligned):
             m.d.comb += [x_exc.valid.eq(1), x_exc.cause.eq(ExceptionCause.INSN_MISALIGNED),
                          x_exc.tval.eq(branch.target)]
@@ -287,9 +314,11 @@ class XStage(wiring.Component):
                          x_exc.tval.eq(denied_tval)]
         req_held = Signal()   # a data request was presented and not yet granted
         irq_mark = Signal()
-        m.d.comb += irq_mark.eq(x.valid & self.irq_pending & ~req_held & ~xp.exc.valid)
+        m.d.comb += irq_mark.eq(live & self.irq_pending & ~req_held & ~xp.exc.valid)
         ok = Signal()         # X executes its instruction
-        m.d.comb += ok.eq(x.valid & ~x_exc.valid & ~irq_mark)
+        runs = Signal()       # the same without the exceptions X finds (long paths: PMP)
+        m.d.comb += [runs.eq(live & ~xp.exc.valid & ~irq_mark),
+                     ok.eq(runs & ~x_exc.valid)]
 
         # ---- data bus request (never depends on a grant) ---------------------------------
         dbus = self.dbus
@@ -307,21 +336,26 @@ class XStage(wiring.Component):
             divider.start.eq(ok & (xd.unit == Unit.DIV) & ~hazard),
             divider.abort.eq(~self.x_hold | m_redirect),
         ]
-        with m.If(ok):
+        # X holds its instruction (``x_busy``) as if it executes, whatever the exceptions X
+        # finds (which keep ``x_hold`` off the PMP / trigger / target paths): while an
+        # operand is due none is raised; with M busy or redirecting X holds or is flushed
+        # anyway; only a missing grant holds a load / store that does not trap here.
+        with m.If(runs):
             with m.Switch(xd.unit):
                 with m.Case(Unit.LOAD, Unit.STORE):
-                    m.d.comb += x_busy.eq(~(dbus.req & dbus.gnt))
+                    m.d.comb += x_busy.eq(hazard | m_busy | m_redirect |
+                                          (~dbus.gnt & ~x_exc.valid))
                 with m.Case(Unit.DIV):
                     m.d.comb += x_busy.eq(~divider.done)
                 with m.Default():
                     m.d.comb += x_busy.eq(hazard)
         m.d.comb += [
-            self.x_hold.eq(x.valid & (x_busy | m_busy)),
-            self.x_redirect.eq(ok & (((xd.branch | xd.jal | xd.jalr) & branch.mispredict) |
-                                     xp.refetch) & ~hazard & ~m_busy & ~m_redirect),
+            self.x_hold.eq(live & (x_busy | m_busy)),
+            redirect_now.eq(ok & (((xd.branch | xd.jal | xd.jalr) & branch.mispredict) |
+                                  xp.refetch) & ~hazard & ~m_busy & ~m_redirect),
             # Without prediction X redirects only to taken targets (never to pc + 4).
-            self.x_target.eq(branch.next_pc if opts.predictor else branch.target),
-            self.x_btb_we.eq(self.x_redirect & xd.jalr & (xd.imm == 0)),
+            target_now.eq(branch.next_pc if opts.predictor else branch.target),
+            btb_now.eq(redirect_now & xd.jalr & (xd.imm == 0)),
             self.x_bht_update.eq(ok & xd.branch & ~hazard & ~m_busy & ~m_redirect),
             self.x_bht_pc.eq(xp.pc),
             self.x_bht_ctr.eq(xp.bht_ctr),
@@ -370,5 +404,5 @@ class XStage(wiring.Component):
                              xm.result.eq(Mux(xd.csr_imm, xd.rs1, rs1))]
             with m.Default():
                 m.d.comb += [xm.src.eq(ResultSrc.X), xm.result.eq(alu.result)]
-        m.d.comb += self.xm.valid.eq(x.valid & ~x_busy & ~m_redirect)
+        m.d.comb += self.xm.valid.eq(live & ~x_busy & ~m_redirect)
         return m

@@ -206,15 +206,17 @@ class TinyCore(wiring.Component):
         kind = Mux(is_load, 0b001, 0b010)
         second_word = Signal(32)
         m.d.comb += second_word.eq(Cat(C(0, 2), total[2:] + 1))
-        for name, addr, access, out in (("pmp_i", pc, 0b100, fetch_denied),
-                                        ("pmp_d", total, kind, data_denied_lo),
-                                        ("pmp_d2", second_word, kind, data_denied_hi)):
+        # Loads and stores use the data privilege (MPP's while mstatus.MPRV is set in M).
+        for name, addr, access, out, priv in (
+                ("pmp_i", pc, 0b100, fetch_denied, prot.priv_m),
+                ("pmp_d", total, kind, data_denied_lo, prot.dpriv_m),
+                ("pmp_d2", second_word, kind, data_denied_hi, prot.dpriv_m)):
             if self._pmp_entries:
                 pmp = PMPCheck(self._pmp_entries)
                 m.submodules[name] = pmp
                 m.d.comb += [pmp.cfg.eq(prot.pmp_cfg), pmp.pmpaddr.eq(prot.pmp_addr),
                              pmp.care.eq(prot.pmp_care),
-                             pmp.priv_m.eq(prot.priv_m), pmp.access.eq(access),
+                             pmp.priv_m.eq(priv), pmp.access.eq(access),
                              pmp.addr.eq(addr), out.eq(pmp.fault)]
         # Both words of a split access are checked before its first request.
         data_denied = Signal()

@@ -90,6 +90,7 @@ class Reference:
         self.x = [0] * 32
         self.mie_bit = self.mpie_bit = 0
         self.priv_m, self.mpp_m, self.tw = 1, 1, 0
+        self.mprv = 0           # mstatus.MPRV: loads / stores use MPP's privilege (in M)
         self.csrs = {CSR.MIE: 0, CSR.MTVEC: 0, CSR.MSCRATCH: 0, CSR.MEPC: 0, CSR.MCAUSE: 0,
                      CSR.MTVAL: 0, CSR.MCOUNTINHIBIT: 0, CSR.MCOUNTEREN: 0, CSR.TCONTROL: 0}
         self.instret = 0
@@ -97,6 +98,7 @@ class Reference:
         self.pmpaddr = [0] * pmp_entries
         self.tselect = 0
         self.tctrl = [0] * triggers     # tdata1 bits L S X U (3:0) and M (6)
+        self.ttype = [2] * triggers     # tdata1.type: 2 mcontrol, 6 mcontrol6, 15 disabled
         self.tdata2 = [0] * triggers
 
     def _known(self, addr):
@@ -123,7 +125,10 @@ class Reference:
         return False
 
     def _pmp_ok(self, addr, perm):
-        return pmp_allows(self.pmpcfg, self.pmpaddr, self.priv_m, addr, perm)
+        priv_m = self.priv_m
+        if perm != 4 and self.mprv and self.priv_m:   # load / store, MPRV: MPP's privilege
+            priv_m = self.mpp_m
+        return pmp_allows(self.pmpcfg, self.pmpaddr, priv_m, addr, perm)
 
     def _csr_read(self, addr):
         n = len(self.pmpcfg)
@@ -138,14 +143,14 @@ class Reference:
         if addr == CSR.TSELECT.value:
             return self.tselect
         if addr == CSR.TDATA1.value:
-            return (2 << 28 | self.tctrl[self.tselect]) if ntrig else 0
+            return (self.ttype[self.tselect] << 28 | self.tctrl[self.tselect]) if ntrig else 0
         if addr == CSR.TDATA2.value:
             return self.tdata2[self.tselect] if ntrig else 0
         if addr == CSR.TINFO.value:
             return TINFO_VALUE if ntrig else 1
         if addr == CSR.MSTATUS.value:
             return (self.mie_bit << 3 | self.mpie_bit << 7 | 3 * self.mpp_m << 11 |
-                    self.tw << 21)
+                    self.mprv << 17 | self.tw << 21)
         if addr == CSR.MISA.value:
             return MISA_VALUE
         if addr in (CSR.MINSTRET.value, CSR.INSTRET.value):
@@ -178,13 +183,21 @@ class Reference:
             if v < len(self.tctrl):
                 self.tselect = v
         elif addr == CSR.TDATA1.value and self.tctrl:
-            unsupported = v >> 7 & 0x1F or v >> 12 & 0xF or v >> 16 & 0xF
-            self.tctrl[self.tselect] = v & 0x48 | (0 if unsupported else v & 7)
+            kind = v >> 28
+            if kind in (2, 6):
+                unsupported = v >> 7 & 0x1F or v >> 12 & 0xF or (
+                    v >> 16 & 0xF if kind == 2 else v >> 5 & 1 or v >> 16 & 7 or v >> 21 & 1)
+                self.tctrl[self.tselect] = v & 0x48 | (0 if unsupported else v & 7)
+                self.ttype[self.tselect] = kind
+            else:                       # type 0, 15 or unsupported: disabled (type 15)
+                self.tctrl[self.tselect] = 0
+                self.ttype[self.tselect] = 15
         elif addr == CSR.TDATA2.value and self.tctrl:
             self.tdata2[self.tselect] = v
         if addr == CSR.MSTATUS.value:
             self.mie_bit, self.mpie_bit = v >> 3 & 1, v >> 7 & 1
             self.mpp_m = int(v >> 11 & 3 == 3)
+            self.mprv = v >> 17 & 1
             self.tw = v >> 21 & 1
         elif addr == CSR.MINSTRET.value:
             self.instret = (self.instret & ~M32) | v
@@ -338,6 +351,8 @@ class Reference:
                     return self._trap(rec, 3, pc)
                 if insn == 0x3020_0073 and self.priv_m:
                     self.mie_bit, self.mpie_bit = self.mpie_bit, 1
+                    if not self.mpp_m:
+                        self.mprv = 0       # MRET to U clears MPRV
                     self.priv_m, self.mpp_m = self.mpp_m, 0
                     tc = self.csrs[CSR.TCONTROL]
                     self.csrs[CSR.TCONTROL] = tc & 0x80 | (tc >> 4 & 8)

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 __all__ = ["CSR_NUMBERS", "HPM_FIELDS", "PMP_CFG_NUMBERS", "PMP_ADDR_NUMBERS", "ZERO_CSRS",
            "PMP_ENTRIES", "TRIGGERS", "MPRV_IMPLEMENTED", "WARL", "READ_ONLY_ZERO",
            "EXCEPTION_CODES", "INTERRUPT_CODES", "INTERRUPT_PRIORITY", "MSTATUS_BITS",
-           "PRIV_U", "PRIV_M", "MISA", "MCONTROL_BITS", "MCONTROL_TYPE", "TINFO",
+           "PRIV_U", "PRIV_M", "MISA", "MCONTROL_BITS", "MCONTROL_TYPE", "MCONTROL6_BITS",
+           "MCONTROL6_TYPE", "DISABLED_TYPE", "TINFO",
            "TCONTROL_BITS", "PMPCFG_BITS", "is_read_only", "is_implemented", "write_mask",
            "MSTATUS_MPP_M", "MCOUNTEREN_BITS", "reset_csrs", "csr_read", "csr_write",
            "TrapState", "trap_entry", "mret", "pending_interrupt"]
@@ -36,10 +37,10 @@ PRIV_U, PRIV_M = 0b00, 0b11
 PMP_ENTRIES = 16
 #: *choice* Number of Sdtrig triggers (debug spec 5.1: any number; 1 in the default config).
 TRIGGERS = 1
-#: *deviation*: the privileged spec (3.1.6.3) makes MPRV read-only 0 only when U-mode is not
-#: supported; with U-mode it is a writable bit. The core documents MPRV as not implemented
-#: (reads 0), so this statement follows the core and keeps the departure visible here.
-MPRV_IMPLEMENTED = False
+#: The privileged spec (3.1.6.3) makes MPRV read-only 0 only when U-mode is not supported;
+#: with U-mode it is a writable bit: while it is set, M-mode loads and stores are checked
+#: (PMP) with the privilege in MPP, and an MRET (xRET) to a mode other than M clears it.
+MPRV_IMPLEMENTED = True
 
 #: CSR numbers by name (privileged spec, tables 2.2 to 2.5; debug spec table 5.1 for the trigger
 #: CSRs), for the named CSRs of this hart. PMP CSRs: :data:`PMP_CFG_NUMBERS`,
@@ -100,8 +101,20 @@ MCONTROL_BITS = {
     "type": (28, 4),
 }
 MCONTROL_TYPE = 2
-#: tinfo (debug spec 5.7.11): version 1 (spec 1.0) in bits 31:24, one bit per supported type.
-TINFO = (1 << 24) | (1 << MCONTROL_TYPE)
+#: tdata1 as mcontrol6 (type 6, debug spec 1.0 5.7.4, RV32): field -> (lowest bit, width).
+MCONTROL6_BITS = {
+    "load": (0, 1), "store": (1, 1), "execute": (2, 1), "u": (3, 1), "s": (4, 1),
+    "uncertainen": (5, 1), "m": (6, 1), "match": (7, 4), "chain": (11, 1), "action": (12, 4),
+    "size": (16, 3), "select": (21, 1), "hit0": (22, 1), "vu": (23, 1), "vs": (24, 1),
+    "hit1": (25, 1), "uncertain": (26, 1), "dmode": (27, 1), "type": (28, 4),
+}
+MCONTROL6_TYPE = 6
+#: tdata1.type 15: "this trigger exists but is disabled" (5.7.2); writing tdata1 = 0 must
+#: disable a trigger, and one that supports several types does it by changing type to 15.
+DISABLED_TYPE = 15
+#: tinfo (debug spec 5.7.11): version 1 (spec 1.0) in bits 31:24, one bit per supported type
+#: (*choice*: mcontrol, mcontrol6 and the disabled type 15, which a write can select).
+TINFO = (1 << 24) | (1 << MCONTROL_TYPE) | (1 << MCONTROL6_TYPE) | (1 << DISABLED_TYPE)
 #: tcontrol (debug spec 5.7.12): M-mode trigger enable and its previous value.
 TCONTROL_BITS = {"MTE": 3, "MPTE": 7}
 
@@ -113,8 +126,8 @@ def _bits(*names, table=MSTATUS_BITS):
     return sum(1 << table[n] for n in names)
 
 
-def _mcontrol_mask(*names):
-    return sum(((1 << MCONTROL_BITS[n][1]) - 1) << MCONTROL_BITS[n][0] for n in names)
+def _mcontrol_mask(*names, table=MCONTROL_BITS):
+    return sum(((1 << table[n][1]) - 1) << table[n][0] for n in names)
 
 
 #: Bits of writable CSRs that hold what was written when no other rule applies (see
@@ -220,20 +233,32 @@ def _pmp_locked(cfg, i):
 
 
 def _mcontrol(value):
-    """WARL of tdata1 as mcontrol. type reads 2 (the only type, tinfo); dmode reads 0 (only
-    writable from debug mode, which does not exist); hit, maskmax, s read 0 (*choice*). u, m
-    are kept. Supported: match 0 (equal), chain 0, action 0 (breakpoint exception), timing 0
-    (before), select 0 (address), sizelo 0 (any). *choice*: a write asking for any other value
-    of those keeps u / m and clears load / store / execute, so the trigger cannot fire on a
-    condition it does not implement (the debug spec requires an unsupported write not to
+    """WARL of tdata1 (debug spec 5.7.2 to 5.7.4). The type field selects: 2 (mcontrol) or 6
+    (mcontrol6) are kept; *choice*: any other written type (0, 15, or one not implemented:
+    1, 3, 4, 5, 7..14) gives a disabled trigger, type 15 with every other field 0 (dmode
+    reads 0 anyway: no debug mode). For types 2 and 6: dmode reads 0 (only writable from
+    debug mode, which does not exist); hit / hit0 / hit1, maskmax, s, vs, vu, uncertain read
+    0 (*choice*). u, m are kept. Supported: match 0 (equal), chain 0, action 0 (breakpoint
+    exception), and for type 2 timing 0 (before), select 0 (address), sizelo 0 (any), for
+    type 6 size 0 (any), select 0, uncertainen 0. *choice*: a write asking for any other
+    value of those keeps u / m and clears load / store / execute, so the trigger cannot fire
+    on a condition it does not implement (the debug spec requires an unsupported write not to
     leave a trigger firing on some other condition)."""
+    kind = value >> 28 & 0xF
+    if kind not in (MCONTROL_TYPE, MCONTROL6_TYPE):
+        return DISABLED_TYPE << 28
+    table = MCONTROL_BITS if kind == MCONTROL_TYPE else MCONTROL6_BITS
+
     def get(name):
-        lo, width = MCONTROL_BITS[name]
+        lo, width = table[name]
         return value >> lo & ((1 << width) - 1)
-    kept = value & _mcontrol_mask("u", "m")
-    if not any(get(f) for f in ("match", "chain", "action", "timing", "select", "sizelo")):
-        kept |= value & _mcontrol_mask("load", "store", "execute")
-    return (MCONTROL_TYPE << 28) | kept
+    checked = ("match", "chain", "action") + (("timing", "select", "sizelo")
+                                              if kind == MCONTROL_TYPE else
+                                              ("size", "select", "uncertainen"))
+    kept = value & _mcontrol_mask("u", "m", table=table)
+    if not any(get(f) for f in checked):
+        kept |= value & _mcontrol_mask("load", "store", "execute", table=table)
+    return (kind << 28) | kept
 
 
 def csr_read(csrs, name):
@@ -256,7 +281,7 @@ def csr_write(csrs, name, value):
     """Write ``value`` to CSR ``name`` in ``csrs`` (from :func:`reset_csrs`), by the spec's
     rules and the choices above; returns what the CSR then reads (:func:`csr_read`).
 
-    - mstatus: MIE, MPIE, TW kept; MPP is WARL {M, U} (3.1.6.1: "M-mode software can determine
+    - mstatus: MIE, MPIE, MPRV, TW kept; MPP is WARL {M, U} (3.1.6.1: "M-mode software can determine
       whether a privilege mode is implemented by writing that mode to MPP then reading it
       back"), *choice*: 0b01 / 0b10 (S, reserved) give U; MPRV see :data:`MPRV_IMPLEMENTED`;
       every other field reads 0 (no S-mode, F, V, big-endian).
@@ -316,11 +341,12 @@ class TrapState:
     mpp: int = PRIV_M   # mstatus.MPP (reset: M)
     mte: int = 0        # tcontrol.MTE
     mpte: int = 0       # tcontrol.MPTE
+    mprv: int = 0       # mstatus.MPRV (a trap keeps it)
 
     @property
     def mstatus(self):
         return (self.mie << MSTATUS_BITS["MIE"] | self.mpie << MSTATUS_BITS["MPIE"] |
-                self.mpp << MSTATUS_BITS["MPP"])
+                self.mpp << MSTATUS_BITS["MPP"] | self.mprv << MSTATUS_BITS["MPRV"])
 
 
 def trap_entry(state, *, pc, code, interrupt, tval=0):
@@ -346,7 +372,10 @@ def trap_entry(state, *, pc, code, interrupt, tval=0):
 
 def mret(state):
     """MRET (section 3.3.2): privilege = MPP, MIE = MPIE, MPIE = 1, MPP = U (the least
-    privileged supported mode); tcontrol.MTE = MPTE (debug spec 5.4). Returns mepc."""
+    privileged supported mode), MPRV = 0 when the new privilege is not M (3.1.6.3);
+    tcontrol.MTE = MPTE (debug spec 5.4). Returns mepc."""
+    if state.mpp != PRIV_M and MPRV_IMPLEMENTED:
+        state.mprv = 0
     state.mie, state.mpie = state.mpie, 1
     state.priv, state.mpp = state.mpp, PRIV_U
     state.mte = state.mpte

@@ -252,6 +252,53 @@ def test_pmp_lock(variant):
     assert result.mem.load_word(D) == 0 and result.mem.load_word(D + 0x80) == 0x77
 
 
+MPRV = 1 << 17
+
+
+def test_mprv(variant):
+    """mstatus.MPRV: M-mode loads and stores are checked with MPP's privilege (the write that
+    sets or clears it, or changes MPP under it, applies to the very next instruction); fetch
+    is not affected; a trap keeps MPRV, an MRET to U clears it."""
+    p = Program()
+    start(p)
+    pmp_setup(p, [
+        (NAPOT | R | W | X, RAM_BASE >> 2 | 0xFFF),       # e0: code and log, 32 KiB
+        (NA4 | R, D >> 2),                                # e1: U may read D, not write it
+    ])
+    p.li(10, D)
+    p.li(11, 0x66)
+    p.li(2, 0x1800)
+    p.csrrc(0, CSR.MSTATUS, 2)                            # MPP = U
+    p.li(3, MPRV)
+    expected = []
+    p.csrrs(0, CSR.MSTATUS, 3)                            # MPRV = 1: data as U from here
+    expected.append((C.STORE_ACCESS_FAULT.value, D, p.pc, MPRV | 0x1800))
+    p.sw(11, 10, 0)                                       # denied (R only)
+    p.lw(12, 10, 0)                                       # allowed
+    expected.append((C.LOAD_ACCESS_FAULT.value, D + 0x40, p.pc, MPRV | 0x1800))
+    p.lw(13, 10, 0x40)                                    # no entry: denied to U
+    p.csrrc(0, CSR.MSTATUS, 3)                            # MPRV = 0: M again
+    p.sw(11, 10, 0x40)                                    # allowed
+    p.li(2, MPRV | 0x1800)
+    p.csrrs(0, CSR.MSTATUS, 2)                            # MPRV = 1, MPP = M: still M
+    p.sw(11, 10, 0x44)
+    p.li(2, 0x1800)
+    p.csrrc(0, CSR.MSTATUS, 2)                            # MPP = U under MPRV: as U
+    expected.append((C.STORE_ACCESS_FAULT.value, D + 0x48, p.pc, MPRV | 0x1800))
+    p.sw(11, 10, 0x48)
+    p.csrr(14, CSR.MSTATUS)                               # MPRV kept by the traps
+    to_user(p, "user")                                    # MRET to U clears MPRV
+    p.label("user")
+    expected.append((C.ECALL_U.value, 0, p.pc, 0x80))
+    p.ecall()
+    p.lw(15, 10, 0)
+    p.halt()
+    result = check(p, ["user"], expected)
+    regs = result.regs()
+    assert regs[12] == regs[15] == 0 and regs[14] & MPRV
+    assert [result.mem.load_word(D + k) for k in (0, 0x40, 0x44, 0x48)] == [0, 0x66, 0x66, 0]
+
+
 def test_pmp_csr_warl(variant):
     p = Program()
     p.li(2, 0xFFFF_FFFF)
@@ -324,13 +371,18 @@ def test_triggers(variant):
     expected.append((C.BREAKPOINT.value, target, p.pc, 0x1800))
     p.lw(12, 10, 0)
     p.lw(13, 10, 4)               # another address: no trap
-    # Store trigger.
-    p.li(2, (2 << 28) | (1 << 6) | 0b010)
+    # Store trigger, as an mcontrol6 (type 6).
+    p.li(2, (6 << 28) | (1 << 6) | 0b010)
     p.csrw(CSR.TDATA1, 2)
+    p.csrr(17, CSR.TDATA1)
     p.li(11, 0x42)
     expected.append((C.BREAKPOINT.value, target, p.pc, 0x1800))
     p.sw(11, 10, 0)               # the store does not happen
     p.lw(14, 10, 0)
+    # tdata1 = 0 disables the trigger (type 15).
+    p.csrw(CSR.TDATA1, 0)
+    p.csrr(18, CSR.TDATA1)
+    p.sw(14, 10, 0)               # no trap: stores 0x99 again
     # U-mode: the U bit, not M.
     p.li(2, 0xFFFF_FFFF)
     p.csrw(0x3B0, 2)
@@ -357,6 +409,7 @@ def test_triggers(variant):
     assert regs[5] == (2 << 28) | (1 << 6)
     assert regs[6] == (2 << 28) | (1 << 6) | 0b100
     assert regs[7] == 1 and regs[8] == 0x88
+    assert regs[17] == (6 << 28) | (1 << 6) | 0b010 and regs[18] == 0xF000_0000
     assert regs[12] == 0 and regs[14] == 0x99 and regs[15] == 0x99
 
 

@@ -35,7 +35,7 @@ def test_warl_fields():
     ones = 0xFFFF_FFFF
 
     async def bench(ctx):
-        expect = {CSR.MSTATUS: 0x20_1888, CSR.MIE: 0x888, CSR.MTVEC: 0xFFFF_FFFD,
+        expect = {CSR.MSTATUS: 0x22_1888, CSR.MIE: 0x888, CSR.MTVEC: 0xFFFF_FFFD,
                   CSR.MEPC: 0xFFFF_FFFC, CSR.MCAUSE: ones, CSR.MTVAL: ones, CSR.MSCRATCH: ones,
                   CSR.MCOUNTINHIBIT: 0b101, CSR.MISA: MISA_VALUE, CSR.MSTATUSH: 0,
                   CSR.MIP: 0, CSR.MHARTID: 5, CSR.MVENDORID: 0, CSR.MCONFIGPTR: 0,

@@ -58,7 +58,12 @@ def test_cause_codes_and_bits_agree():
         if name in {b.name.lower() for b in isa.MControl}}
     assert len(isa.MControl) == 10
     assert isa.MCONTROL_TYPE == spec.MCONTROL_TYPE
-    assert isa.TINFO_VALUE == spec.TINFO == 0x0100_0004
+    assert isa.TINFO_VALUE == spec.TINFO == 0x0100_8044
+    assert (isa.MCONTROL6_TYPE, isa.DISABLED_TYPE) == (spec.MCONTROL6_TYPE, spec.DISABLED_TYPE)
+    assert {b.name.lower(): b.value for b in isa.MControl6} == {
+        name: lo for name, (lo, _) in spec.MCONTROL6_BITS.items()
+        if name in {b.name.lower() for b in isa.MControl6}}
+    assert len(isa.MControl6) == 8
     assert {b.name: b.value for b in isa.TControl} == spec.TCONTROL_BITS
 
 
@@ -68,12 +73,19 @@ STATIC = [n for n in spec.CSR_NUMBERS
           if not spec.is_read_only(spec.CSR_NUMBERS[n])
           and n not in ("mcycle", "mcycleh", "minstret", "minstreth")]
 PATTERNS = (0xFFFF_FFFF, 0, 0x5555_5555, 0xAAAA_AAAA, 0x0202_0202, 1)
-#: Single-field cases: each unsupported mcontrol field alone with a kind bit (disarms the
-#: trigger), dmode from M-mode (ignored, the rest applies); then the PMP lock rule for the
+#: Single-field cases: each unsupported mcontrol (type 2) field alone with a kind bit (disarms
+#: the trigger), dmode from M-mode (ignored, the rest applies); the same for mcontrol6 (type
+#: 6; hit0 reads 0); types 0, 15 and an unsupported one (3) disable the trigger (type 15,
+#: other fields 0); then the PMP lock rule for the
 #: address below a locked TOR entry (ignored) and below a locked NA4 entry (kept). The entries
 #: locked here match nothing the program touches (pmpaddr 0: addresses 0..3).
-SINGLE = [("tdata1", v) for v in (0x0001_0044, 0x0004_0044, 0x0008_0044, 0x0000_0844,
-                                  0x0000_1044, 0x0000_0144, 0x0800_0044, 0)] + [
+SINGLE = [("tdata1", 0x2000_0000 | v) for v in (0x0001_0044, 0x0004_0044, 0x0008_0044,
+                                                0x0000_0844, 0x0000_1044, 0x0000_0144,
+                                                0x0800_0044, 0x0000_0047)] + [
+    ("tdata1", 0x6000_0000 | v) for v in (0x0000_004F, 0x0000_0064, 0x0001_0044, 0x0020_0044,
+                                          0x0000_1044, 0x0000_0844, 0x0000_0144, 0x0840_0044,
+                                          0x0680_0049)] + [
+    ("tdata1", v) for v in (0x0000_0044, 0, 0xF000_0044, 0x3000_0044, 0x2000_0041)] + [
     ("pmpcfg3", 0x0088_0000), ("pmpaddr13", 0xFFFF_FFFF), ("pmpaddr12", 0x0000_1234),
     ("pmpaddr12", 0), ("pmpcfg2", 0x0000_9000), ("pmpaddr8", 7), ("pmpaddr8", 0)]
 _PMPADDR = [f"pmpaddr{i}" for i in range(64)]
@@ -104,7 +116,7 @@ def _expected():
 def test_spec_statement_examples():
     """A few read-backs worked out by hand from the spec text (guards the statement itself)."""
     csrs = spec.reset_csrs()
-    assert spec.csr_write(csrs, "mstatus", 0xFFFF_FFFF) == 0x0020_1888   # MIE MPIE MPP=M TW
+    assert spec.csr_write(csrs, "mstatus", 0xFFFF_FFFF) == 0x0022_1888   # MIE MPIE MPP=M MPRV TW
     assert spec.csr_write(csrs, "mstatus", 1 << 12) == 0                 # MPP = S -> U
     assert spec.csr_write(csrs, "pmpcfg0", 0x0000_0A02) == 0x0000_0800   # W without R dropped
     assert spec.csr_write(csrs, "pmpcfg0", 0x0000_0089) == 0x0000_0089   # entry 0 locked, TOR
@@ -113,9 +125,13 @@ def test_spec_statement_examples():
     assert spec.csr_write(csrs, "pmpaddr15", 5) == 5
     assert spec.csr_write(csrs, "pmpaddr16", 5) == 0                     # no entry 16
     assert spec.csr_write(csrs, "tselect", 1) == 0
-    assert spec.csr_write(csrs, "tdata1", 0x0000_0044) == 0x2000_0044    # M, EXECUTE
-    assert spec.csr_write(csrs, "tdata1", 0x0000_10CC) == 0x2000_0048    # action 1: disarmed
-    assert spec.csr_write(csrs, "tinfo", 0) == 0x0100_0004
+    assert spec.csr_write(csrs, "tdata1", 0x2000_0044) == 0x2000_0044    # M, EXECUTE
+    assert spec.csr_write(csrs, "tdata1", 0x2000_10CC) == 0x2000_0048    # action 1: disarmed
+    assert spec.csr_write(csrs, "tdata1", 0x6000_0049) == 0x6000_0049    # mcontrol6: M, U, LOAD
+    assert spec.csr_write(csrs, "tdata1", 0x6001_0049) == 0x6000_0048    # size 1: disarmed
+    assert spec.csr_write(csrs, "tdata1", 0) == 0xF000_0000              # disabled
+    assert spec.csr_write(csrs, "tdata1", 0xF000_0044) == 0xF000_0000
+    assert spec.csr_write(csrs, "tinfo", 0) == 0x0100_8044
     with pytest.raises(ValueError):
         spec.csr_write(csrs, "mhartid", 1)
 
@@ -131,6 +147,9 @@ def _warl_program():
         p.li(1, value)
         p.csrrw(0, _number(name), 1)
         p.csrrs(2, _number(name), 0)
+        if name == "mstatus":            # MPRV with MPP = U would check the store below as U
+            p.li(3, 1 << spec.MSTATUS_BITS["MPRV"])
+            p.csrrc(0, _number(name), 3)
         p.sw(2, 10, offset)
         offset += 4
     p.halt()
