@@ -7,6 +7,10 @@ A model is the executable ``build/sim/<label>-<hash>/<flavour>/Vdure_sim_top`` (
     No waveform code: the fast model every run uses.
 ``vcd``, ``fst``
     Waveform dumping compiled in (``--trace-vcd`` / ``--trace-fst``), built on first request.
+``coverage``
+    Verilator's line and toggle coverage compiled in; each run writes its counts into
+    ``$DURE_CODE_COVERAGE`` (:func:`dure.sim.verilator_build.code_coverage_dir`). While that
+    variable is set, a request for ``plain`` gets this flavour.
 
 Building, caching and concurrency (lock, temporary folder, atomic rename) are the build
 service's (:mod:`dure.sim.verilator_build`); this module only says what the SoC model is: the
@@ -22,11 +26,18 @@ import sysconfig
 from dure.errors import UserError
 
 from .rtlgen import TOP_NAME, generate_verilog, model_dir
-from .verilator_build import Verilation, cached, tool, verilate
+from .verilator_build import (
+    COVERAGE_ARGS,
+    Verilation,
+    cached,
+    code_coverage_dir,
+    tool,
+    verilate,
+)
 
 __all__ = ["FLAVOURS", "build_model"]
 
-FLAVOURS = ("plain", "vcd", "fst")
+FLAVOURS = ("plain", "vcd", "fst", "coverage")
 
 _HARNESS = pathlib.Path(__file__).resolve().parent / "harness.cpp"
 
@@ -34,6 +45,7 @@ _FLAVOUR_ARGS = {
     "plain": [],
     "vcd": ["--trace-vcd", "-CFLAGS", "-DDURE_WAVES_VCD"],
     "fst": ["--trace-fst", "-CFLAGS", "-DDURE_WAVES_FST"],
+    "coverage": list(COVERAGE_ARGS),
 }
 
 
@@ -85,7 +97,8 @@ def build_model(config, *, flavour="plain", top=None, jobs=2, log=sys.stderr):
     config : SoCConfig
         The variant to build.
     flavour : str
-        ``plain``, ``vcd`` or ``fst`` (see the module docstring).
+        ``plain``, ``vcd``, ``fst`` or ``coverage`` (see the module docstring; ``plain`` means
+        ``coverage`` while code coverage is on).
     top : callable, optional
         ``config -> Elaboratable`` standing in for ``SimTop`` (tests only).
     jobs : int
@@ -100,6 +113,8 @@ def build_model(config, *, flavour="plain", top=None, jobs=2, log=sys.stderr):
     """
     if flavour not in FLAVOURS:
         raise ValueError(f"flavour must be one of {FLAVOURS}, not {flavour!r}")
+    if flavour == "plain" and code_coverage_dir() is not None:
+        flavour = "coverage"
     directory = model_dir(config, top)
     exe = directory / flavour / f"V{TOP_NAME}"
     if exe.is_file():

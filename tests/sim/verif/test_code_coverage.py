@@ -1,0 +1,99 @@
+"""Code coverage files of Verilator (dure.sim.verif.code_coverage): reading, merging, module
+names, blocks, the report; and the build service's coverage switch."""
+
+import pytest
+from dure.sim import verilator_build as vb
+from dure.sim.verif import code_coverage as cc
+from dure.sim.verif import coverage
+
+
+def key(kind, module, line, comment, file="/m/dure_sim_top.v"):
+    page = {"line": "v_line", "branch": "v_branch", "toggle": "v_toggle"}[kind]
+    fields = [("f", file), ("l", str(line)), ("n", "3"), ("t", kind),
+              ("page", f"{page}/{module}"), ("o", comment), ("h", f"TOP.{module}")]
+    return "".join(f"\x01{n}\x02{v}" for n, v in fields)
+
+
+def write(path, points):
+    lines = ["# SystemC::Coverage-3"] + [f"C '{key(*p[:-1])}' {p[-1]}" for p in points]
+    path.write_text("\n".join(lines) + "\n", encoding="latin-1")
+
+
+CSR = "dure_sim_top.soc.core.m.csr"
+TRAP = "dure_sim_top.soc.core.m.trap$81"
+VALID = "dure_sim_top.soc.npu.control.dispatch.validator"
+PE = "dure_sim_top.soc.npu.datapath.array.core.mesh.pe_0_1.add"
+
+
+def test_module_names_and_blocks():
+    assert cc.module_name(TRAP) == "core.m.trap"
+    assert cc.module_name("dure_sim_top.soc") == "soc"
+    assert cc.module_name("npu.control.queue.fifo") == "npu.control.queue.fifo"
+    assert cc.block_of("core.m.trap") == ("core", "trap unit")
+    assert cc.block_of("core.m.csr") == ("core", "CSR file")
+    assert cc.block_of("core.m.stage") == ("core", "memory stage")
+    assert cc.block_of("core.x.pmp_lo") == ("core", "PMP")
+    assert cc.block_of("core.x.divider") == ("core", "divider")
+    assert cc.block_of("core.x.alu") == ("core", "execute (X stage, ALU, shifter, branch, bypass)")
+    assert cc.block_of("npu.control.dispatch.validator") == ("npu.control", "validator")
+    assert cc.block_of("npu.control.dispatch") == ("npu.control", "dispatcher")
+    assert cc.block_of("npu.datapath.array.core.mesh.pe_0_1") == ("npu.datapath", "array")
+    assert cc.block_of("uart.regs") == ("soc", "uart.regs")
+
+
+def test_merge_sums_equal_points_and_reports_blocks(tmp_path):
+    write(tmp_path / "verilator-1-1.dat", [
+        ("line", CSR, 10, "block", 0), ("branch", CSR, 11, "if", 2),
+        ("toggle", CSR, 5, "x[0]:0->1", 0), ("toggle", CSR, 5, "x[0]:1->0", 1),
+        ("line", TRAP, 20, "block", 0), ("line", VALID, 30, "block", 0),
+        ("line", PE, 40, "block", 3)])
+    write(tmp_path / "verilator-2-2.dat", [
+        ("line", CSR, 10, "block", 4), ("line", VALID, 30, "block", 0)])
+    (tmp_path / "other.dat").write_text("not read")
+    merged, runs = cc.merge(tmp_path)
+    assert runs == 2
+    pts = {(p.module, p.line, p.comment): p for p in cc.points(merged)}
+    assert pts[("core.m.csr", 10, "block")].count == 4
+    assert pts[("core.m.trap", 20, "block")].count == 0
+    table = cc.summarise(pts.values())
+    f = "/m/dure_sim_top.v"
+    assert table[(f, "core", "CSR file")] == {"line": [2, 2], "toggle": [1, 2]}
+    assert table[(f, "core", None)] == {"line": [2, 3], "toggle": [1, 2]}
+    assert table[(f, "npu.control", None)] == {"line": [0, 1], "toggle": [0, 0]}
+    text, totals = cc.report(merged, runs)
+    assert totals[(f, "core")] == ("66.7", "50.0")
+    assert totals[(f, "npu.control")] == ("0.0", "-")
+    assert "| core | CSR file | 2 | 2 | 100.0 | 1 | 2 | 50.0 |" in text
+    assert "### Least-covered lines of `core` (1 of 3 never hit)" in text
+    assert "| 0 | `core.m.trap` | 20 | block |" in text
+
+
+def test_bad_files_are_refused(tmp_path):
+    (tmp_path / "a.dat").write_text("hello\n")
+    with pytest.raises(ValueError, match="not a Verilator coverage file"):
+        cc.read(tmp_path / "a.dat")
+    (tmp_path / "b.dat").write_text("# SystemC::Coverage-3\nC 'x' y\n")
+    with pytest.raises(ValueError, match="b.dat:2: not a coverage point"):
+        cc.read(tmp_path / "b.dat")
+
+
+def test_coverage_report_includes_code_coverage(tmp_path):
+    write(tmp_path / "verilator-1-1.dat", [("line", CSR, 10, "block", 1)])
+    text = coverage.main(tmp_path)
+    assert text.startswith("# Functional coverage")
+    assert "# Code coverage" in text and "| **core** | **total** | 1 | 1 | **100.0** |" in text
+    assert (tmp_path / "coverage.md").read_text() == text
+
+
+def test_build_service_switch(monkeypatch, tmp_path):
+    spec = vb.Verilation(top="t", sources=("t.v",))
+    assert not set(vb.COVERAGE_ARGS) & set(spec.command(tmp_path, tmp_path))
+    covered = vb.Verilation(top="t", sources=("t.v",), coverage=True).command(tmp_path, tmp_path)
+    assert "--coverage-line" in covered and "--coverage-toggle" in covered
+    monkeypatch.delenv(vb.CODE_COVERAGE_ENV, raising=False)
+    assert vb.code_coverage_dir() is None
+    monkeypatch.setenv(vb.CODE_COVERAGE_ENV, "relative/folder")
+    with pytest.raises(ValueError, match="absolute"):
+        vb.code_coverage_dir()
+    monkeypatch.setenv(vb.CODE_COVERAGE_ENV, str(tmp_path / "cov"))
+    assert vb.code_coverage_dir() == tmp_path / "cov" and (tmp_path / "cov").is_dir()
