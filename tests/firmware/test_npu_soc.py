@@ -1,8 +1,9 @@
 """The NPU firmware on the simulated SoC (Verilator model of SimTop with the real core and NPU):
 the Python-golden vectors on the NPU (ending with an interrupt-driven FENCE wait), a layer run
 as one LIST, the GEMM benchmark, whose MACs per cycle are printed (``pytest -s``) and must
-reach a floor, the error interrupt through the trap path and DMA bus errors during core traffic. The self-test and the full vectors (both also run the CPU reference path in
-soft-float, ~10 M cycles each) are slow tests."""
+reach a floor, the error interrupt through the trap path and DMA bus errors during core
+traffic. The self-test and the full vectors (both also run the CPU reference path in soft-float,
+~10 M cycles each) are slow tests."""
 
 import re
 
