@@ -27,9 +27,10 @@ Flags
 
 Code coverage
     With ``$DURE_CODE_COVERAGE`` set to a folder (:func:`code_coverage_dir`; ``make coverage``
-    sets it), every model is built with :data:`COVERAGE_ARGS` (Verilator's line and toggle
-    coverage; the command line is part of the key, so these builds sit beside the normal ones
-    and never replace them) and each run of a model writes its counts to
+    sets it), the models whose testbench can write coverage (the SoC harness, the whole NPU's;
+    :attr:`Verilation.writes_coverage`) are built with :data:`COVERAGE_ARGS` (Verilator's line
+    and toggle coverage; the command line is part of the key, so these builds sit beside the
+    normal ones and never replace them) and each run writes its counts to
     ``<folder>/verilator-<pid>-<ns>.dat`` (the testbenches' ``DURE_COVERAGE`` code);
     :mod:`dure.sim.verif.code_coverage` merges them and maps them to the Amaranth modules.
 
@@ -149,6 +150,9 @@ class Verilation:
         Parallel C++ compile jobs (at most 2 on the shared machines); not part of the key.
     coverage : bool
         Line and toggle coverage compiled in (:data:`COVERAGE_ARGS`).
+    writes_coverage : bool
+        The testbench writes the counts of a coverage build (its ``DURE_COVERAGE`` code):
+        :func:`build_model` builds it with coverage while code coverage is on. Not in the key.
     """
 
     top: str
@@ -161,6 +165,7 @@ class Verilation:
     x_initial: str = "fast"
     jobs: int = field(default=1, compare=False)
     coverage: bool = False
+    writes_coverage: bool = field(default=False, compare=False)
 
     def command(self, mdir, folder):
         """The ``verilator`` command line building into ``mdir``; ``str`` sources are files in
@@ -313,12 +318,12 @@ def build_model(kind, label, spec, *, files, key=None, log=sys.stderr):
         What the files are made from, when they are costly to make (the sources of the Verilog):
         then ``files`` is only called for a build. None: the files' text is the key.
 
-    With code coverage on (:func:`code_coverage_dir`) the model is built with coverage, in
-    ``<label>-coverage-<key>``.
+    With code coverage on (:func:`code_coverage_dir`) a model whose testbench writes the counts
+    (``spec.writes_coverage``) is built with coverage, in ``<label>-coverage-<key>``.
     log : file or None
         Where to say that a build starts.
     """
-    if code_coverage_dir() is not None and not spec.coverage:
+    if spec.writes_coverage and not spec.coverage and code_coverage_dir() is not None:
         spec = dataclasses.replace(spec, coverage=True)
         label = f"{label}-coverage"
     if key is None:

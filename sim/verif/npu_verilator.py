@@ -101,7 +101,7 @@ def build(config, *, log=sys.stderr):
     from dure.rtl.npu.npu import Npu
 
     text = verilog.convert(Npu(config), name="npu", emit_src=False)
-    spec = Verilation(top="npu", sources=("npu.v", _TESTBENCH))
+    spec = Verilation(top="npu", sources=("npu.v", _TESTBENCH), writes_coverage=True)
     name = f"{config.npu_rows}x{config.npu_cols}{'' if config.npu_fp16 else '-int8'}"
     executable = build_model("npu_verilator", name, spec, files={"npu.v": text}, log=log)
     return NpuModel(executable, config)

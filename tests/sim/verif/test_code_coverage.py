@@ -97,3 +97,20 @@ def test_build_service_switch(monkeypatch, tmp_path):
         vb.code_coverage_dir()
     monkeypatch.setenv(vb.CODE_COVERAGE_ENV, str(tmp_path / "cov"))
     assert vb.code_coverage_dir() == tmp_path / "cov" and (tmp_path / "cov").is_dir()
+
+
+def test_build_model_switches_only_testbenches_that_write(monkeypatch, tmp_path):
+    built = []
+    monkeypatch.setattr(vb, "cached", lambda directory, make, **kw: built.append(directory))
+    monkeypatch.setenv("DURE_BUILD", str(tmp_path))
+    monkeypatch.setenv(vb.CODE_COVERAGE_ENV, str(tmp_path / "cov"))
+    writer = vb.Verilation(top="t", sources=("t.v",), writes_coverage=True)
+    other = vb.Verilation(top="t", sources=("t.v",))
+    vb.build_model("k", "w", writer, files={"t.v": "module t; endmodule"}, log=None)
+    vb.build_model("k", "o", other, files={"t.v": "module t; endmodule"}, log=None)
+    monkeypatch.delenv(vb.CODE_COVERAGE_ENV)
+    vb.build_model("k", "w", writer, files={"t.v": "module t; endmodule"}, log=None)
+    names = [d.name for d in built]
+    assert names[0].startswith("w-coverage-") and names[1].startswith("o-")
+    assert names[2].startswith("w-") and "coverage" not in names[2]
+    assert names[2].split("-")[-1] != names[0].split("-")[-1]     # another cache key
