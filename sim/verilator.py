@@ -14,8 +14,9 @@ A model is the executable ``build/sim/<label>-<hash>/<flavour>/Vdure_sim_top`` (
 
 Building, caching and concurrency (lock, temporary folder, atomic rename) are the build
 service's (:mod:`dure.sim.verilator_build`); this module only says what the SoC model is: the
-harness ``harness.cpp``, C++17, -O2 for the evaluation code, ``--x-initial 0`` (the Verilog
-leaves all-zero memory initialisation out), and the waveform flags of each flavour.
+harness ``harness.cpp``, C++17, -O2 for the evaluation code (-O1 in a coverage build),
+``--x-initial 0`` (the Verilog leaves all-zero memory initialisation out), and the waveform
+flags of each flavour.
 """
 
 import pathlib
@@ -81,12 +82,18 @@ def _fst_args(mdir):
     return ["-CFLAGS", f"-I{_HARNESS.parent}", "-LDFLAGS", f"-L{libdir}"]
 
 
+# C++ optimisation (OPT_FAST, OPT_SLOW, OPT_GLOBAL): -O2 for the evaluation code; a coverage
+# build is several times larger (a counter per line and per bit) and runs a bounded test set,
+# so it compiles at -O1 / -O0.
+_OPT = {"coverage": ("-O1", "-O0", "-O1")}
+
+
 def _verilation(verilog, flavour, jobs):
     return Verilation(
         top=TOP_NAME, sources=(pathlib.Path(verilog), _HARNESS), output=f"V{TOP_NAME}",
         prefix=None, args=("-CFLAGS", "-std=c++17", "-LDFLAGS", "-pthread",
                            *_FLAVOUR_ARGS[flavour]),
-        opt=("-O2", "-O1", "-O2"), x_initial="0", jobs=jobs)
+        opt=_OPT.get(flavour, ("-O2", "-O1", "-O2")), x_initial="0", jobs=jobs)
 
 
 def build_model(config, *, flavour="plain", top=None, jobs=2, log=sys.stderr):
