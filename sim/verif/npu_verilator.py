@@ -25,7 +25,7 @@ from dure.rtl.npu.commands import DESCRIPTOR_WORDS, Register, Status
 
 from ..verilator_build import Verilation, build_model
 
-__all__ = ["NpuModel", "NpuRun", "QUICK_OPT", "build", "write", "read", "wait_idle", "submit"]
+__all__ = ["NpuModel", "NpuRun", "build", "write", "read", "wait_idle", "submit"]
 
 _WRITE, _READ, _WAIT_IDLE = 0, 1, 2
 
@@ -95,10 +95,6 @@ class NpuModel:
         return NpuRun(values, stamps, bytearray(out[at + 8 * len(script):]))
 
 
-#: C++ optimisation of a ``quick`` build: no optimisation, for short runs in ``make test``.
-QUICK_OPT = ("-O0", "-O0", "-O0")
-
-
 def _rtl_key(config):
     """Cache-key parts of ``Npu(config)``'s Verilog: the configuration and every file under
     ``rtl/`` (listing them is cheap; elaborating the 8x8 NPU takes tens of seconds)."""
@@ -109,20 +105,15 @@ def _rtl_key(config):
                              for path in sorted(rtl.rglob("*.py"))]
 
 
-def build(config, *, quick=False, log=sys.stderr):
+def build(config, *, log=sys.stderr):
     """Compile ``Npu(config)`` into a :class:`NpuModel`, reusing a cached build (the key is
     the configuration and the source of ``rtl/``, so a cached model costs no elaboration; see
-    :func:`dure.sim.verilator_build.build_model`).
-
-    ``quick``: compile the C++ without optimisation (:data:`QUICK_OPT`, folder
-    ``<shape>-quick-<key>``): the build costs less CPU time and the model runs slower, the
-    right trade for a short run in every ``make test``; throughput runs use the default."""
+    :func:`dure.sim.verilator_build.build_model`)."""
     from dure.rtl.npu.npu import Npu
 
-    spec = Verilation(top="npu", sources=("npu.v", _TESTBENCH), writes_coverage=True,
-                      **({"opt": QUICK_OPT} if quick else {}))
+    spec = Verilation(top="npu", sources=("npu.v", _TESTBENCH), writes_coverage=True)
     name = f"{config.npu_rows}x{config.npu_cols}{'' if config.npu_fp16 else '-int8'}"
-    executable = build_model("npu_verilator", f"{name}{'-quick' if quick else ''}", spec,
+    executable = build_model("npu_verilator", name, spec,
                              files=lambda: {"npu.v": verilog.convert(Npu(config), name="npu",
                                                                      emit_src=False)},
                              key=_rtl_key(config), log=log)
