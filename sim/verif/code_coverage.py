@@ -2,7 +2,9 @@
 
 With ``$DURE_CODE_COVERAGE`` set (``make coverage``), every Verilator model is built with line
 and toggle coverage and every run writes its counts to a ``verilator-*.dat`` file in that
-folder (:mod:`dure.sim.verilator_build`). This module reads those files (Verilator's
+folder (:mod:`dure.sim.verilator_build`); under pytest, the plugin
+:mod:`dure.sim.verif.pytest_coverage` gives each process a subfolder and folds its runs into
+one file per process after every test (:func:`fold`). This module reads those files (Verilator's
 ``SystemC::Coverage-3`` format: one ``C '<key>' <count>`` line per coverage point, the key a
 list of ``\\x01name\\x02value`` fields), adds the counts of equal points, and aggregates them.
 
@@ -35,7 +37,7 @@ import re
 import sys
 from dataclasses import dataclass
 
-__all__ = ["Point", "read", "merge", "points", "module_name", "block_of", "BLOCKS",
+__all__ = ["Point", "read", "merge", "write", "fold", "points", "module_name", "block_of", "BLOCKS",
            "summarise", "report"]
 
 _HEADER = "# SystemC::Coverage-3"
@@ -74,12 +76,51 @@ def read(path):
 
 def merge(folder):
     """The sum of every ``verilator-*.dat`` file in ``folder`` (what ``verilator_coverage
-    --write`` would give), and the number of files."""
+    --write`` would give), and the number of runs they hold (a file written by :func:`fold`
+    counts the runs folded into it)."""
     total = collections.Counter()
     files = sorted(pathlib.Path(folder).glob("verilator-*.dat"))
+    runs = 0
     for path in files:
         total.update(read(path))
-    return total, len(files)
+        match = re.search(r"-runs(\d+)\.dat$", path.name)
+        runs += int(match[1]) if match else 1
+    return total, runs
+
+
+def write(path, counts):
+    """Write ``{key: count}`` to ``path`` in Verilator's format (through a temporary name)."""
+    path = pathlib.Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="latin-1") as file:
+        file.write(_HEADER + "\n")
+        for key, count in counts.items():
+            file.write(f"C '{key}' {count}\n")
+    tmp.replace(path)
+
+
+def fold(folder, into):
+    """Add every ``verilator-*.dat`` of ``folder`` into the file ``into`` (named
+    ``...-runs<n>.dat``, ``n`` the runs it holds; created when missing) and delete them: one
+    run of the SoC model writes ~140 MB, so the pytest plugin folds each test's runs into one
+    file per process. Returns the new path of ``into``."""
+    files = sorted(pathlib.Path(folder).glob("verilator-*.dat"))
+    into = pathlib.Path(into)
+    if not files:
+        return into
+    match = re.search(r"-runs(\d+)\.dat$", into.name)
+    if match is None:
+        raise ValueError(f"{into}: the name of a folded file ends in -runs<n>.dat")
+    total = collections.Counter(read(into)) if into.exists() else collections.Counter()
+    for path in files:
+        total.update(read(path))
+    target = into.with_name(f"{into.name[:match.start()]}-runs{int(match[1]) + len(files)}.dat")
+    write(target, total)
+    if target != into and into.exists():
+        into.unlink()
+    for path in files:
+        path.unlink()
+    return target
 
 
 def _fields(key):

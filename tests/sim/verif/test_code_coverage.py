@@ -114,3 +114,22 @@ def test_build_model_switches_only_testbenches_that_write(monkeypatch, tmp_path)
     assert names[0].startswith("w-coverage-") and names[1].startswith("o-")
     assert names[2].startswith("w-") and "coverage" not in names[2]
     assert names[2].split("-")[-1] != names[0].split("-")[-1]     # another cache key
+
+
+def test_fold_adds_runs_into_one_file(tmp_path):
+    runs = tmp_path / "run-1"
+    runs.mkdir()
+    write(runs / "verilator-5-1.dat", [("line", CSR, 10, "block", 1)])
+    write(runs / "verilator-6-2.dat", [("line", CSR, 10, "block", 2), ("line", TRAP, 3, "x", 0)])
+    into = cc.fold(runs, tmp_path / "verilator-1-runs0.dat")
+    assert into.name == "verilator-1-runs2.dat" and not list(runs.iterdir())
+    write(runs / "verilator-7-3.dat", [("line", CSR, 10, "block", 4)])
+    into = cc.fold(runs, into)
+    assert into.name == "verilator-1-runs3.dat"
+    assert [p.name for p in tmp_path.glob("*.dat")] == [into.name]
+    merged, n = cc.merge(tmp_path)
+    assert n == 3
+    assert sorted(merged.values()) == [0, 7]
+    with pytest.raises(ValueError, match="runs<n>"):
+        write(runs / "verilator-8-4.dat", [("line", CSR, 10, "block", 4)])
+        cc.fold(runs, tmp_path / "acc.dat")
