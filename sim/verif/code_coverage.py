@@ -10,7 +10,9 @@ list of ``\\x01name\\x02value`` fields), adds the counts of equal points, and ag
 
 Points
     ``line`` and ``branch`` points (a statement block, an ``if`` / ``case`` arm of the
-    generated Verilog) make up *line coverage*; ``toggle`` points (one per bit and direction,
+    generated Verilog) make up *line coverage*, without the ``if`` of the time-zero trigger
+    that Yosys's Verilog backend puts at the top of every combinational process (it can
+    never be taken); ``toggle`` points (one per bit and direction,
     ``0->1`` and ``1->0``) make up *toggle coverage*. A point is hit when its merged count is
     at least 1. Signals wider than Verilator's ``--coverage-max-width`` (the memories) have
     no toggle points.
@@ -143,8 +145,17 @@ def module_name(verilog_module):
     return ".".join(parts)
 
 
-def points(merged):
-    """The :class:`Point` list of merged counts (keys without a type or page are skipped)."""
+# Yosys's Verilog backend (Amaranth's output) starts every combinational process with
+# `if (\$auto$verilog_backend.cc:N:dump_module$M ) begin end`, a statement on a signal that is
+# never set, there only to wake the process at time zero: its branch can never be taken.
+_NEVER = re.compile(r"^if \(\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+ \) begin end$")
+
+
+def points(merged, *, sources=None):
+    """The :class:`Point` list of merged counts (keys without a type or page are skipped, and
+    so are the line points of Yosys's never-taken process triggers, see ``_NEVER``, found in
+    the Verilog file when it can be read). ``sources``: a ``{file: lines}`` cache."""
+    sources = {} if sources is None else sources
     out = []
     for key, count in merged.items():
         f = _fields(key)
@@ -153,8 +164,11 @@ def points(merged):
             continue
         # a model is built in a temporary sibling folder and renamed (verilator_build.cached)
         file = re.sub(r"/\.build-(.+)-[^-/]+/", r"/\1/", f.get("f", ""))
-        out.append(Point(f["t"], file, int(f.get("l", 0) or 0),
-                         module_name(page.split("/", 1)[1]), f.get("o", ""), count))
+        line = int(f.get("l", 0) or 0)
+        if f["t"] != "toggle" and _NEVER.match(_verilog_line(file, line, sources)):
+            continue
+        out.append(Point(f["t"], file, line, module_name(page.split("/", 1)[1]),
+                         f.get("o", ""), count))
     return out
 
 
@@ -241,10 +255,10 @@ def report(merged, runs=0, *, least=40):
     area totals, and for ``core`` and ``npu.control`` the ``least`` least-covered line points
     (never hit first, then the fewest hits). Returns ``(text, {(file, area): (line %,
     toggle %)})``."""
-    pts = points(merged)
+    cache, totals = {}, {}
+    pts = points(merged, sources=cache)
     table = summarise(pts)
     files = sorted({p.file for p in pts})
-    cache, totals = {}, {}
     out = ["# Code coverage (Verilator line and toggle coverage)", "",
            f"{runs} model runs merged; line = statement blocks and branch arms of the generated "
            "Verilog, toggle = each bit's 0->1 and 1->0.", ""]

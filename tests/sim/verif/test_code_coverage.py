@@ -15,7 +15,10 @@ def key(kind, module, line, comment, file="/m/dure_sim_top.v"):
 
 
 def write(path, points):
-    lines = ["# SystemC::Coverage-3"] + [f"C '{key(*p[:-1])}' {p[-1]}" for p in points]
+    lines = ["# SystemC::Coverage-3"]
+    for p in points:
+        kind, module, line, comment, count, *file = p
+        lines.append(f"C '{key(kind, module, line, comment, *file)}' {count}")
     path.write_text("\n".join(lines) + "\n", encoding="latin-1")
 
 
@@ -133,3 +136,18 @@ def test_fold_adds_runs_into_one_file(tmp_path):
     with pytest.raises(ValueError, match="runs<n>"):
         write(runs / "verilator-8-4.dat", [("line", CSR, 10, "block", 4)])
         cc.fold(runs, tmp_path / "acc.dat")
+
+
+def test_yosys_time_zero_triggers_are_not_lines(tmp_path):
+    verilog = tmp_path / "top.v"
+    verilog.write_text("module x;\n  always @* begin\n"
+                       "    if (\\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end\n"
+                       "    y = 1;\n  end\nendmodule\n")
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    write(runs / "verilator-1-1.dat", [("branch", CSR, 3, "if", 0, str(verilog)),
+                                       ("line", CSR, 4, "block", 5, str(verilog)),
+                                       ("toggle", CSR, 3, "y:0->1", 0, str(verilog))])
+    merged, _ = cc.merge(runs)
+    pts = cc.points(merged)
+    assert sorted((p.kind, p.line) for p in pts) == [("line", 4), ("toggle", 3)]
