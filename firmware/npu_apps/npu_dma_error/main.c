@@ -18,7 +18,7 @@
 
 #define HAMMER_WORDS 512
 #define SENTINEL_WORDS 1024
-#define ROWS 64u
+#define ROWS 256u
 
 static volatile uint32_t *hammer_buf;
 static volatile uint32_t *sentinel;
