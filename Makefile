@@ -17,7 +17,8 @@
 #   make prog BOARD=ulx3s    load the bitstream with openFPGALoader
 #   make fpga-check          build every board, one summary table
 #   make board-firmware BOARD=ulx3s   firmware linked for a board's memory sizes
-#   make coverage   functional coverpoints hit by the core / NPU checkers (build/coverage/coverage.md)
+#   make coverage   functional coverpoints and Verilator line / toggle coverage per Amaranth module
+#                   (build/coverage/coverage.md)
 #   make isa-vectors  regenerate firmware/isa/isa_alu.S and isa_muldiv.S (sim/verif/isa_vectors.py)
 #   make lint       ruff
 #   make clean      remove build/ (keeps .venv; `make distclean` removes it too)
@@ -114,15 +115,21 @@ board-firmware: $(STAMP)
 	$(RUN_ENV) $(MAKE) -C firmware PY="$(CURDIR)/$(PY)" BUILD="$(CURDIR)/$(BUILD)/firmware-$(BOARD)" \
 	    GEN_INCLUDE="$(CURDIR)/$(BUILD)/include-$(BOARD)"
 
-# Functional coverage (sim/verif/coverage.py): the tests that carry coverpoints (their make test
-# cases; ARGS='-m ""' adds the slow sweeps), each xdist worker dumping its counts; then the
-# merged report (build/coverage/coverage.md).
+# Coverage. Functional (sim/verif/coverage.py): the tests that carry coverpoints (their make test
+# cases; ARGS='-m ""' adds the slow sweeps), each xdist worker dumping its counts. Code
+# (sim/verif/code_coverage.py): $(DURE_CODE_COVERAGE) makes every Verilator model build with line
+# and toggle coverage (separate cached builds) and every run write its counts; the firmware
+# suites run on the one npu-small SoC model (core and NPU). Then the merged report of both
+# (build/coverage/coverage.md).
 COVERAGE_TESTS = tests/rtl/core/test_core_random.py tests/rtl/core/test_core_small.py \
     tests/rtl/core_tiny/test_core_tiny.py tests/rtl/npu/test_dispatch.py
+CODE_COVERAGE_TESTS = tests/firmware/test_programs.py tests/firmware/test_npu_soc.py \
+    tests/firmware/test_user_npu.py
 coverage: $(STAMP)
 	rm -rf $(BUILD)/coverage
-	DURE_COVERAGE_DIR=$(CURDIR)/$(BUILD)/coverage $(RUN_ENV) $(PY) -m pytest -n $(JOBS) \
-	    -m "not slow" $(SEED_ARG) $(COVERAGE_TESTS) $(ARGS)
+	DURE_COVERAGE_DIR=$(CURDIR)/$(BUILD)/coverage DURE_CODE_COVERAGE=$(CURDIR)/$(BUILD)/coverage \
+	    DURE_VARIANT=npu-small $(RUN_ENV) $(PY) -m pytest -n $(JOBS) -m "not slow" $(SEED_ARG) \
+	    $(COVERAGE_TESTS) $(CODE_COVERAGE_TESTS) $(ARGS)
 	$(PY) -m dure.sim.verif.coverage $(BUILD)/coverage
 
 # The generated ISA self-tests (firmware/isa/isa_alu.S, isa_muldiv.S) from sim/verif/isa_vectors.py;

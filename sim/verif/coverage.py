@@ -43,7 +43,7 @@ import os
 import pathlib
 import sys
 
-__all__ = ["GROUPS", "cover", "counts", "reset", "dump", "merge", "report", "COVERAGE_ENV"]
+__all__ = ["GROUPS", "cover", "counts", "reset", "dump", "merge", "report", "main", "COVERAGE_ENV"]
 
 #: Environment variable naming the folder the per-process counts go to.
 COVERAGE_ENV = "DURE_COVERAGE_DIR"
@@ -154,9 +154,21 @@ def report(total):
     return text, summary
 
 
+def main(folder):
+    """Write ``folder/coverage.md``: the functional coverpoints of the count files and, when
+    the folder holds Verilator coverage files (``make coverage``), the code coverage report of
+    :mod:`dure.sim.verif.code_coverage` after them. Returns the text."""
+    from . import code_coverage
+
+    text, _ = report(merge(folder))
+    merged, runs = code_coverage.merge(folder)
+    if runs:
+        text += "\n" + code_coverage.report(merged, runs)[0]
+    (pathlib.Path(folder) / "coverage.md").write_text(text)
+    return text
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python -m dure.sim.verif.coverage FOLDER  (the count files)")
-    text, _ = report(merge(sys.argv[1]))
-    (pathlib.Path(sys.argv[1]) / "coverage.md").write_text(text)
-    print(text)
+    print(main(sys.argv[1]))

@@ -2,10 +2,34 @@
 // whole NPU's register port and serves its DMA port from a byte image (main memory).
 #include "Vdut.h"
 #include "verilated.h"
+
+#if defined(DURE_COVERAGE)
+#include "verilated_cov.h"
+#endif
+#include <unistd.h>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
+#include <string>
 #include <vector>
+
+// A code-coverage build (DURE_COVERAGE, dure.sim.verilator_build.COVERAGE_ARGS) writes the run's
+// counts to $DURE_CODE_COVERAGE/verilator-<pid>-<ns>.dat; other builds do nothing.
+static void write_coverage(VerilatedContext* context) {
+#if defined(DURE_COVERAGE)
+    const char* folder = std::getenv("DURE_CODE_COVERAGE");
+    if (!folder || !*folder) return;
+    const long long ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::system_clock::now().time_since_epoch()).count();
+    const std::string path = std::string(folder) + "/verilator-" + std::to_string(getpid()) +
+                             "-" + std::to_string(ns) + ".dat";
+    context->coveragep()->write(path);
+#else
+    (void)context;
+#endif
+}
 
 struct Resp { uint64_t due; uint32_t data; bool err; };
 
@@ -93,6 +117,8 @@ int main(int argc, char **argv) {
     fwrite(stamps.data(), 8, nops, o);
     fwrite(mem.data(), 1, size, o);
     fclose(o);
+    top->final();
+    write_coverage(&ctx);
     delete top;
     return 0;
 }

@@ -95,13 +95,26 @@ class NpuModel:
         return NpuRun(values, stamps, bytearray(out[at + 8 * len(script):]))
 
 
+def _rtl_key(config):
+    """Cache-key parts of ``Npu(config)``'s Verilog: the configuration and every file under
+    ``rtl/`` (listing them is cheap; elaborating the 8x8 NPU takes tens of seconds)."""
+    import dure.rtl
+
+    rtl = pathlib.Path(dure.rtl.__file__).resolve().parent
+    return [repr(config)] + [f"{path.relative_to(rtl)}\0{path.read_text()}"
+                             for path in sorted(rtl.rglob("*.py"))]
+
+
 def build(config, *, log=sys.stderr):
     """Compile ``Npu(config)`` into a :class:`NpuModel`, reusing a cached build (the key is
-    the Verilog text; see :func:`dure.sim.verilator_build.build_model`)."""
+    the configuration and the source of ``rtl/``, so a cached model costs no elaboration; see
+    :func:`dure.sim.verilator_build.build_model`)."""
     from dure.rtl.npu.npu import Npu
 
-    text = verilog.convert(Npu(config), name="npu", emit_src=False)
-    spec = Verilation(top="npu", sources=("npu.v", _TESTBENCH))
+    spec = Verilation(top="npu", sources=("npu.v", _TESTBENCH), writes_coverage=True)
     name = f"{config.npu_rows}x{config.npu_cols}{'' if config.npu_fp16 else '-int8'}"
-    executable = build_model("npu_verilator", name, spec, files={"npu.v": text}, log=log)
+    executable = build_model("npu_verilator", name, spec,
+                             files=lambda: {"npu.v": verilog.convert(Npu(config), name="npu",
+                                                                     emit_src=False)},
+                             key=_rtl_key(config), log=log)
     return NpuModel(executable, config)

@@ -1,8 +1,9 @@
 """The NPU firmware on the simulated SoC (Verilator model of SimTop with the real core and NPU):
 the Python-golden vectors on the NPU (ending with an interrupt-driven FENCE wait), a layer run
-as one LIST, and the GEMM benchmark, whose MACs per cycle are printed (``pytest -s``) and must
-reach a floor. The self-test and the full vectors (both also run the CPU reference path in
-soft-float, ~10 M cycles each) are slow tests."""
+as one LIST, the GEMM benchmark, whose MACs per cycle are printed (``pytest -s``) and must
+reach a floor, the error interrupt through the trap path and DMA bus errors during core
+traffic. The self-test and the full vectors (both also run the CPU reference path in soft-float,
+~10 M cycles each) are slow tests."""
 
 import re
 
@@ -75,3 +76,15 @@ def test_error_interrupt_through_the_trap_path(programs):
     and clears ERROR, and the NPU keeps working (firmware/npu_apps/npu_irq_error)."""
     _, uart = run(programs / "npu_irq_error.elf", max_cycles=200_000)   # ~7 k cycles
     assert "irq-error: 4 cases pass" in uart
+
+
+def test_dma_bus_error_during_core_traffic(programs):
+    """A LOAD and a STORE whose rows run past the end of main memory (the DMA window opened
+    beyond it) take DMA bus errors while the core writes and reads back a buffer in main
+    memory: ERROR = BUS_ERROR with the command's sequence number, every word the core read was
+    the one it wrote, the start of main memory (the aliased block) unchanged, and the NPU
+    copies exactly afterwards (firmware/npu_apps/npu_dma_error)."""
+    _, uart = run(programs / "npu_dma_error.elf", max_cycles=2_000_000)
+    found = re.search(r"dma-error: 2 cases pass overlap=(\d+)", uart)
+    assert found, uart
+    assert int(found[1]) >= 1      # the core checked words while each transfer was running

@@ -2,7 +2,10 @@
 """The whole NPU (control + real NpuDatapath) on Amaranth's simulator: tiled GEMMs submitted
 through the registers, results bit-exact with the golden model, overlap of the units measured;
 a refused command and a DMA bus error in the middle of a program; a STORE in each TFLite
-requantization mode, with the shift row (``scale_addr + 1``) tracked as a hazard."""
+requantization mode, with the shift row (``scale_addr + 1``) tracked as a hazard. The shipped
+NPU (the ``sim`` variant's 8x8, what ``make sim`` runs) in every ``make test``: an INT8 and an
+FP16 GEMM with partial K and N tiles, one with a refused command in the middle (its Verilator
+model takes minutes to build, so its Verilator runs are ``make fuzz``'s, test_npu_verilator)."""
 
 import numpy as np
 import pytest
@@ -27,17 +30,18 @@ from dure.sim.verif.gemm_program import gemm_expected, gemm_program, read_output
 from dure.sim.verif.npu_control import reg_read, reg_write, resident_gemm, submit
 from dure.sim.verif.npu_datapath import MemoryTarget
 
-from dure.config import SoCConfig
+from dure.config import SoCConfig, preset
 
 CFG = SoCConfig(npu_rows=4, npu_cols=4, npu_spad_rows=64, npu_acc_rows=32, npu_queue_depth=4)
 BASE = 0x4000_0000
 OPCODE = {"load": Opcode.LOAD, "exec": Opcode.COMPUTE, "store": Opcode.STORE}
 
 
-def run_program(descriptors, image, *, err_words=(), latency=3):
-    """Runs descriptors through the registers; returns (registers, unit activity, memory)."""
-    datapath = NpuDatapath(CFG)
-    dut = Npu(CFG, datapath=datapath)
+def run_program(descriptors, image, *, err_words=(), latency=3, config=CFG):
+    """Runs descriptors through the registers of ``Npu(config)``; returns (registers, unit
+    activity, memory)."""
+    datapath = NpuDatapath(config)
+    dut = Npu(config, datapath=datapath)
     mem = bytearray(image)
     target = MemoryTarget(dut.dma, mem, base=BASE, latency=latency, jitter=2,
                           gnt_probability=0.9, err_words=set(err_words))
@@ -169,6 +173,44 @@ def test_refusal_and_bus_error_in_a_program():
     regs, _, _ = run_program(gemm_descriptors(commands), image, err_words={out_word})
     assert regs["ERROR"] == ((len(commands) - 1) << 8) | ErrorCode.BUS_ERROR.value
     assert regs["DONE"] == len(commands)
+
+
+@pytest.mark.parametrize("kind", ["int8", "fp16"])
+def test_shipped_npu_gemm(kind):
+    """The shipped 8x8 NPU: a 9x10x9 GEMM (two K and two N tiles, both partial) bit-exact with
+    golden; in INT8 (requantized int8 out) a refused COMPUTE (k = 9 > 8 rows) is pushed after
+    the first LOADs: ERROR holds its code and sequence number and the GEMM is unharmed."""
+    shipped = preset("sim")
+    assert (shipped.npu_rows, shipped.npu_cols, shipped.npu_fp16) == (8, 8, True)
+    rng = np.random.default_rng(21)
+    m, k, n = 9, 10, 9
+    if kind == "int8":
+        a = rng.integers(-128, 128, (m, k), dtype=np.int8)
+        b = rng.integers(-128, 128, (k, n), dtype=np.int8)
+        params = dict(bias=rng.integers(-5000, 5000, n, dtype=np.int32),
+                      scale=rng.uniform(0.001, 0.02, n).astype(np.float32),
+                      out=OutType.INT8, zero_point=-2, lo=-120, hi=100)
+    else:
+        a = rng.standard_normal((m, k)).astype(np.float16)
+        b = rng.standard_normal((k, n)).astype(np.float16)
+        params = dict(bias=rng.standard_normal(n).astype(np.float32), out=OutType.FP32)
+    commands, image, layout = gemm_program(shipped, a, b, base=BASE, **params)
+    descriptors = gemm_descriptors(commands)
+    bad_at = 2 if kind == "int8" else None
+    if bad_at is not None:
+        descriptors.insert(bad_at, encode(Opcode.COMPUTE, m=1, k=9, n=1))
+    regs, _, mem = run_program(descriptors, image, config=shipped)
+    if bad_at is None:
+        assert regs["ERROR"] == 0 and regs["STATUS"] == 0
+    else:
+        assert regs["ERROR"] == (bad_at << 8) | ErrorCode.DIM_TOO_LARGE.value
+        assert regs["STATUS"] == Status.ERROR.value
+    assert regs["ISSUED"] == regs["DONE"] == len(descriptors)
+    assert regs["PERF_MACS_LO"] == m * k * n
+    got = read_output(mem, layout, m, n, params["out"])
+    want = gemm_expected(a, b, **params)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
 
 
 # --- TFLite requantization: one STORE per mode, the shift row as a hazard -------------------
