@@ -26,7 +26,9 @@ rs1_addr, rs2_addr : Out(5)
     shift amounts in the instruction are not sources).
 rs1_rdata, rs2_rdata : Out(32)
     The values of those sources as the instruction used them (after forwarding; 0 for x0 or
-    no source).
+    no source). Meaningful only when ``trap`` is 0 (a trapped instruction may not have
+    waited for its operands). :class:`~dure.rtl.core_tiny.core.TinyCore` leaves these four
+    members at 0.
 rd_addr : Out(5)
     Destination register written, 0 if none (writes to x0 report 0).
 rd_wdata : Out(32)

@@ -19,6 +19,7 @@ Harnesses
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -209,4 +210,24 @@ def run_sby(workdir, name, harness, *, mode, depth, timeout=300, solver="z3"):
     log = proc.stdout + proc.stderr
     status = (workdir / name / "status")
     text = status.read_text().split()[0] if status.exists() else "ERROR"
+    if text == "FAIL":
+        log += "\n" + "\n".join(f"failed assertion: {msg}"
+                                 for msg in failed_messages(workdir / name, log))
     return text, log
+
+
+def failed_messages(rundir, log):
+    """The messages of the assertions that the log of a run in ``rundir`` reports failed."""
+    design = Path(rundir) / "model" / "design.il"
+    names = set(re.findall(r"Assert failed in \S+: (\S+)", log))
+    if not names or not design.exists():
+        return []
+    found, cell = [], None
+    for line in design.read_text().splitlines():
+        line = line.strip()
+        if line.startswith("cell $check "):
+            cell = line.split()[-1].lstrip("\\")
+        elif cell in names and line.startswith("parameter \\FORMAT "):
+            found.append(line.split(" ", 2)[2].strip('"'))
+            cell = None
+    return found

@@ -235,7 +235,7 @@ class RefusedCommandHarness(wiring.Component):
         refused = Signal()
         issued = Signal()
         refuse_now = disp.err_valid & (disp.err_seq == self.watch) & w_seen & \
-            (disp.err_code != ErrorCode.NONE)
+            (disp.err_code != ErrorCode.NONE) & (disp.err_code != ErrorCode.BUS_ERROR)
         issue_now = Signal()
         bus_error = self.bus_error
         for name, op in _UNITS:
