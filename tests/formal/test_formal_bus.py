@@ -20,10 +20,10 @@ CASES = {
         lambda: ArbiterHarness(2, broken="target_answers_unasked"), 8, "FAIL", ()),
     "arbiter_wrong_order": (lambda: ArbiterHarness(2, broken="wrong_order"), 8, "FAIL",
                             (pytest.mark.slow,)),
-    "npu_refused_never_issued": (lambda: RefusedCommandHarness(), 12, "PASS", ()),
-    "npu_watched_issued": (lambda: RefusedCommandHarness(broken="never_issued"), 12, "FAIL",
+    "npu_refused_never_issued": (lambda: RefusedCommandHarness(), 7, "PASS", ()),
+    "npu_watched_issued": (lambda: RefusedCommandHarness(broken="never_issued"), 7, "FAIL",
                            (pytest.mark.slow,)),
-    "npu_watched_refused": (lambda: RefusedCommandHarness(broken="never_refused"), 12, "FAIL",
+    "npu_watched_refused": (lambda: RefusedCommandHarness(broken="never_refused"), 7, "FAIL",
                             (pytest.mark.slow,)),
 }
 
