@@ -30,13 +30,17 @@
     after.
 """
 
-from amaranth.hdl import Assert, Assume, Cat, Module, ResetSignal, Signal
+from unittest import mock
+
+from amaranth.hdl import Assert, Assume, Cat, Fragment, Module, Mux, ResetSignal, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 from dure.rtl.bus.arbiter import Arbiter
+from dure.rtl.npu import dispatch as dispatch_module
 from dure.rtl.npu.commands import SEQ_BITS, ErrorCode, Opcode
 from dure.rtl.npu.descriptor import DESCRIPTOR_LAYOUT, command_layout, unpack_fields
 from dure.rtl.npu.dispatch import Dispatcher
+from dure.rtl.npu.validate import Validator
 
 from dure.config import SoCConfig
 
@@ -169,6 +173,38 @@ class ArbiterHarness(wiring.Component):
 _UNITS = (("load", Opcode.LOAD), ("exec", Opcode.COMPUTE), ("store", Opcode.STORE))
 
 
+class _FreeCodeValidator(wiring.Component):
+    """The real :class:`~dure.rtl.npu.validate.Validator` (its timing and handshake) with an
+    arbitrary ``o_code`` per checked descriptor: the refusal decision becomes an input of the
+    dispatcher's front, and the validator's arithmetic drops out of the solver's problem (a
+    sound abstraction for "a refused command never reaches a unit"). The code is drawn when
+    the validator's output changes and held while it stays."""
+
+    def __init__(self, config, free_code):
+        self._inner = Validator(config)
+        self._free = free_code
+        super().__init__(self._inner.signature)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = inner = self._inner
+        for name, member in self.signature.members.items():
+            if name == "o_code":
+                continue
+            if member.flow == wiring.In:
+                m.d.comb += getattr(inner, name).eq(getattr(self, name))
+            else:
+                m.d.comb += getattr(self, name).eq(getattr(inner, name))
+        now = Cat(inner.o_valid, inner.o_words.as_value())
+        prev = Signal(len(now))
+        held = Signal(4)
+        code = Signal(4)
+        m.d.comb += [code.eq(Mux(now == prev, held, self._free)),
+                     self.o_code.as_value().eq(code)]
+        m.d.sync += [prev.eq(now), held.eq(code)]
+        return m
+
+
 class RefusedCommandHarness(wiring.Component):
     """A refused command never reaches a unit (see the module docstring).
 
@@ -180,10 +216,10 @@ class RefusedCommandHarness(wiring.Component):
         fail, which shows that issues and refusals are reachable at the depth used).
     """
 
-    def __init__(self, *, broken=None, config=NPU_FORMAL_CONFIG):
+    def __init__(self, *, broken=None, config=NPU_FORMAL_CONFIG, free_codes=True):
         if broken not in (None, "never_issued", "never_refused"):
             raise ValueError(f"unknown broken variant {broken!r}")
-        self._broken, self._config = broken, config
+        self._broken, self._config, self._free_codes = broken, config, free_codes
         members = {"cmd_valid": In(1), "cmd_words": In(DESCRIPTOR_LAYOUT),
                    "dma_base": In(32), "dma_size": In(32), "watch": In(SEQ_BITS),
                    "watch_words": In(DESCRIPTOR_LAYOUT)}
@@ -191,11 +227,18 @@ class RefusedCommandHarness(wiring.Component):
             members[f"{name}_ready"] = In(1)
             members[f"{name}_done"] = In(1)
         members["bus_error"] = In(2)
+        members["free_code"] = In(4)
         super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.disp = disp = Dispatcher(self._config)
+        disp = Dispatcher(self._config)
+        if self._free_codes:
+            with mock.patch.object(dispatch_module, "Validator",
+                                   lambda config: _FreeCodeValidator(config, self.free_code)):
+                m.submodules.disp = Fragment.get(disp, platform)
+        else:
+            m.submodules.disp = disp
         m.d.comb += Assume(~ResetSignal())
         words = self.cmd_words
         opcode = words.as_value()[0:4]
