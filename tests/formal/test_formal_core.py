@@ -7,7 +7,7 @@ signedness bug in the ALU's SLTU, BGEU decided as BGE) are built into the core b
 unit the X stage instantiates, and the same check must FAIL on them. A missing tool or solver
 is an error, never a skip.
 
-Fast checks run in ``make test``; the other classes and deeper bounds are ``slow``.
+Fast checks (depth 8) run in ``make test``; the other classes and depth 10 are ``slow``.
 """
 
 from pathlib import Path
@@ -23,6 +23,7 @@ from dure.sim.verif.formal_core import CoreHarness
 
 BUILD = Path(__file__).resolve().parents[2] / "build" / "formal"
 DEPTH = 10
+FAST_DEPTH = 8     # make test: two or three instructions retire (enough for the planted bugs)
 
 
 class SltuSignedALU(ALU):
@@ -59,23 +60,24 @@ def run(name, checks, *, depth=DEPTH, narrow=None, expect):
 
 
 def test_alu_reg():
-    run("core_alu_reg", ["alu_reg"], expect="PASS")
+    run("core_alu_reg_fast", ["alu_reg"], depth=FAST_DEPTH, expect="PASS")
 
 
 def test_planted_alu_bug_caught():
     with mock.patch.object(x_stage, "ALU", SltuSignedALU):
-        log = run("core_alu_reg_bug", ["alu_reg"], expect="FAIL")
+        log = run("core_alu_reg_bug", ["alu_reg"], depth=FAST_DEPTH, expect="FAIL")
     assert "failed assertion: OP: rd_wdata" in log, log[-2000:]
 
 
 def test_planted_branch_bug_caught():
     with mock.patch.object(x_stage, "BranchUnit", BgeuSignedBranch):
-        log = run("core_branch_bug", ["branch"], expect="FAIL")
+        log = run("core_branch_bug", ["branch"], depth=FAST_DEPTH, expect="FAIL")
     assert "failed assertion: branch:" in log, log[-2000:]
 
 
 SLOW = {
     # name: (checks, depth, narrow)
+    "alu_reg": (["alu_reg"], DEPTH, None),
     "alu_imm": (["alu_imm"], DEPTH, None),
     "upper": (["upper"], DEPTH, None),
     "branch": (["branch"], DEPTH, None),
