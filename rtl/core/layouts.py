@@ -50,6 +50,8 @@ XMLayout = data.StructLayout({
     "mem_mask_hi": 4,   # lanes of the second access of a split access (next word)
     "split":     1,     # the access crosses a word boundary: M sends the second access
     "mem_wdata": 32,
+    "rs":        data.ArrayLayout(5, 2),    # sources read (0: none), for the trace
+    "rs_rdata":  data.ArrayLayout(32, 2),   # their values as used (0 when none)
     "csr":       1,
     "csr_addr":  12,
     "csr_op":    2,     # funct3[1:0]: 1 write, 2 set, 3 clear
@@ -75,6 +77,8 @@ MWLayout = data.StructLayout({
     "mem_wmask": 4,
     "mem_rdata": 32,
     "mem_wdata": 32,
+    "rs":        data.ArrayLayout(5, 2),
+    "rs_rdata":  data.ArrayLayout(32, 2),
 })
 
 

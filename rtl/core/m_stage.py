@@ -242,6 +242,8 @@ class MStage(wiring.Component):
             mw.mem_wmask.eq(Mux(retired_mem & xm.store, mem_mask, 0)),
             mw.mem_rdata.eq(Mux(retired_mem & ~xm.store, rdata, 0)),
             mw.mem_wdata.eq(Mux(retired_mem & xm.store, xm.mem_wdata, 0)),
+            mw.rs.eq(xm.rs),
+            mw.rs_rdata.eq(xm.rs_rdata),
             self.mw.valid.eq(mst.valid & ~self.m_busy),
         ]
         return m

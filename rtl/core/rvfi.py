@@ -21,6 +21,14 @@ pc_rdata : Out(32)
     Its address.
 pc_wdata : Out(32)
     Address of the next instruction in program order (branch target, trap vector, mepc on MRET).
+rs1_addr, rs2_addr : Out(5)
+    Source registers it read (0 when the instruction has no such operand; CSR immediates and
+    shift amounts in the instruction are not sources).
+rs1_rdata, rs2_rdata : Out(32)
+    The values of those sources as the instruction used them (after forwarding; 0 for x0 or
+    no source). Meaningful only when ``trap`` is 0 (a trapped instruction may not have
+    waited for its operands). :class:`~dure.rtl.core_tiny.core.TinyCore` leaves these four
+    members at 0.
 rd_addr : Out(5)
     Destination register written, 0 if none (writes to x0 report 0).
 rd_wdata : Out(32)
@@ -59,6 +67,10 @@ class RVFISignature(wiring.Signature):
             "intr":      Out(1),
             "pc_rdata":  Out(32),
             "pc_wdata":  Out(32),
+            "rs1_addr":  Out(5),
+            "rs2_addr":  Out(5),
+            "rs1_rdata": Out(32),
+            "rs2_rdata": Out(32),
             "rd_addr":   Out(5),
             "rd_wdata":  Out(32),
             "mem_addr":  Out(32),

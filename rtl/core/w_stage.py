@@ -67,5 +67,9 @@ class WStage(wiring.Component):
             rvfi.mem_wmask.eq(wp.mem_wmask),
             rvfi.mem_rdata.eq(wp.mem_rdata),
             rvfi.mem_wdata.eq(wp.mem_wdata),
+            rvfi.rs1_addr.eq(wp.rs[0]),
+            rvfi.rs2_addr.eq(wp.rs[1]),
+            rvfi.rs1_rdata.eq(wp.rs_rdata[0]),
+            rvfi.rs2_rdata.eq(wp.rs_rdata[1]),
         ]
         return m

