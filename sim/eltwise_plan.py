@@ -25,8 +25,8 @@ clamp, as TFLite does. Blocks alternate between two SPAD / ACC buffers.
 
 import numpy as np
 from dure.rtl.npu.commands import (
-    EltwiseOp,
     ElemType,
+    EltwiseOp,
     LoadTarget,
     Opcode,
     OutType,

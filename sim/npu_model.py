@@ -45,8 +45,8 @@ Readings of the contract (the RTL implements the same)
 import numpy as np
 from dure.rtl.npu.commands import (
     DESCRIPTOR_WORDS,
-    EltwiseOp,
     ElemType,
+    EltwiseOp,
     ErrorCode,
     LoadTarget,
     Opcode,

@@ -52,9 +52,9 @@ import struct
 
 from dure.rtl.npu.commands import (
     DESCRIPTOR_WORDS,
-    EltwiseOp,
     STORE_COMBINATIONS,
     ElemType,
+    EltwiseOp,
     ErrorCode,
     LoadTarget,
     Opcode,

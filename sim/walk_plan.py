@@ -57,7 +57,7 @@ so this keeps LOADs and STOREs from holding up the COMPUTEs behind them.
 
 from dataclasses import dataclass, field
 
-from dure.rtl.npu.commands import EltwiseOp, ElemType, LoadTarget, Opcode, Precision
+from dure.rtl.npu.commands import ElemType, EltwiseOp, LoadTarget, Opcode, Precision
 from dure.rtl.npu.descriptor import encode
 
 from dure.gemm_cost import BYTES_PER_CYCLE, LATENCY, RELOAD
