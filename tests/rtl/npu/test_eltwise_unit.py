@@ -67,7 +67,7 @@ def run_both(descriptors, image):
     regs, mem = run_npu(descriptors, image)
     ref = NpuModel(CFG, memory={BASE: bytes(image)})
     ref.set_window(BASE, len(image))
-    ref.run(descriptors)
+    ref.codes = ref.run(descriptors)
     want_error = 0 if ref.error is None else ref.error[0].value | ref.error[1] << 8
     assert regs["ERROR"] == want_error
     assert regs["DONE"] == ref.done
@@ -124,7 +124,7 @@ def test_add_int8_layer():
     a = rng.integers(-128, 128, (2, 3, 3, 5), dtype=np.int8)
     b = rng.integers(-128, 128, (2, 3, 3, 5), dtype=np.int8)
     a.reshape(-1)[:2], b.reshape(-1)[:2] = [-128, 127], [-128, -128]
-    params = add_params(0.5, 0.0011, 0.02)
+    params = add_params(0.05, 0.07, 0.02)
     kw = dict(input1_zero_point=-128, input2_zero_point=127, output_zero_point=-5, lo=-128,
               hi=127)
     prog = add_int8_program(CFG, a.shape, params, a_addr=X, b_addr=X2, out_addr=OUT,
@@ -190,6 +190,9 @@ def test_random_eltwise_mix(seed):
     descriptors = random_mix(rng)
     _, _, ref = run_both(descriptors, image)
     assert ref.error is not None                      # the malformed ones were refused
+    ran = [d[0] & 0xF0 for d, code in zip(descriptors, ref.codes, strict=True)
+           if d[0] & 0xF == Opcode.ELTWISE.value and code.value == 0]
+    assert len(ran) >= 8 and len(set(ran)) >= 2       # ADD and MAX, INT8 and FP16 ran
 
 
 def test_fp16_widening_and_order_key_for_every_fp16():
