@@ -8,8 +8,8 @@ ERROR and DONE equal the model's."""
 import numpy as np
 import pytest
 from dure.rtl.npu.commands import (
-    EltwiseOp,
     ElemType,
+    EltwiseOp,
     LoadTarget,
     Opcode,
     OutType,
