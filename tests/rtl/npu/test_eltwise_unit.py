@@ -233,3 +233,43 @@ def test_fp16_widening_and_order_key_for_every_fp16():
     assert np.all(np.diff(values) >= 0)
     zeros = np.flatnonzero(values == 0)
     assert np.signbit(values[zeros[0]]) and not np.signbit(values[zeros[-1]])
+
+
+def test_rescale_equals_the_golden_for_every_input():
+    """The unit's ADD rescaling for every ``x - zp`` in [-255, 255], right shifts 0, 1, 17, 31
+    and multipliers at the edges (TFLite's [2**30, 2**31), negative, INT32_MIN):
+    ``RoundingDivideByPOT(SaturatingRoundingDoublingHighMul((x - zp) << 20, M), r)``."""
+    from amaranth.hdl import Module, Signal, signed
+    from amaranth.sim import Simulator
+    from dure.rtl.npu.eltwise_unit import _rescale
+    from dure.sim.golden_fixedpoint import (
+        rounding_divide_by_pot,
+        saturating_rounding_doubling_high_mul,
+    )
+
+    lanes = 64
+    m = Module()
+    ports = [(Signal(signed(10)), Signal(signed(32)), Signal(5), Signal(signed(32)))
+             for _ in range(lanes)]
+    for v, mult, r, out in ports:
+        m.d.comb += out.eq(_rescale(v, mult, r))
+    values = np.arange(-255, 256)
+    mults = [1 << 30, (1 << 31) - 1, -1_234_567_890, -(1 << 31)]
+    cases = [(int(v), mu, r) for mu in mults for r in (0, 1, 17, 31) for v in values]
+    got = []
+
+    async def bench(ctx):
+        for start in range(0, len(cases), lanes):
+            chunk = cases[start:start + lanes]
+            for (v, mu, r), (sv, sm, sr, _) in zip(chunk, ports, strict=False):
+                ctx.set(sv, v)
+                ctx.set(sm, mu)
+                ctx.set(sr, r)
+            got.extend(ctx.get(port[3]) for port in ports[:len(chunk)])
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    v, mu, r = (np.array(c, np.int64) for c in zip(*cases, strict=True))
+    want = rounding_divide_by_pot(saturating_rounding_doubling_high_mul(v << 20, mu), r)
+    assert np.array_equal(np.array(got, np.int64), want.astype(np.int64))
