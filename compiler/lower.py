@@ -5,11 +5,13 @@ Which operators run on the NPU (everything else runs on the core, marked ``core`
 - FULLY_CONNECTED: one GEMM, ``A = x`` (B x K), ``B = w^T`` (K x units);
 - CONV_2D 1x1 with stride 1 and no padding: one GEMM on the NHWC input read as
   (N*H*W) x Cin;
-- other CONV_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D (INT8 TFLite models and FP16) and FP16
-  ADD: the whole operator through the operator planners of :mod:`dure.sim` (layer kind
-  ``npu_op``; which cases and why: :mod:`.npu_ops`), bit-exact with the golden TFLite
-  operators. Their parameter bytes go into the weight blob; their descriptors are made once
-  the memory plan has placed the activations;
+- other CONV_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D (INT8 TFLite models and FP16),
+  MAX_POOL_2D (INT8 and FP16) and ADD (INT8 TFLite models and FP16; INT8 and max pooling on
+  the element-wise unit, when the variant has it): the whole operator through the operator
+  planners of :mod:`dure.sim` (layer kind ``npu_op``; which cases and why:
+  :mod:`.npu_ops`), bit-exact with the golden TFLite operators. Their parameter bytes go into
+  the weight blob; their descriptors are made once the memory plan has placed the
+  activations;
 - other CONV_2D the planners refuse or do not take (ONNX INT8's float-scale requantization,
   dilation, explicit padding, a layer too large for the SPAD / ACC), when ``im2col`` is on
   (the default): the core gathers the patches into a (N*OH*OW) x (KH*KW*Cin) matrix in

@@ -2,7 +2,7 @@
 
 :func:`layer_planner` decides whether an IR operator goes to the NPU through
 :mod:`dure.sim.conv_plan` (CONV_2D, DEPTHWISE_CONV_2D), :mod:`dure.sim.pool_plan`
-(AVERAGE_POOL_2D) or :mod:`dure.sim.eltwise_plan` (FP16 ADD), and returns a function
+(AVERAGE_POOL_2D, MAX_POOL_2D) or :mod:`dure.sim.eltwise_plan` (ADD), and returns a function
 ``plan(x_addrs, out_addr, param_addr) -> LayerProgram`` (the planner called with this operator's
 arguments), or None when the operator stays on the older paths (the GEMM planner / im2col, or
 the core). The planners are bit-exact with the golden TFLite operators that the compiler's
@@ -14,9 +14,12 @@ those where the reference calls them:
   average; its input and output share the quantization). ONNX INT8 models requantize with a
   float scale (conv) or a different average (pooling), which the planners do not do: they stay
   on the GEMM / core paths;
-- FP16 for float models (TFLite or ONNX): conv / depthwise / average pooling with ``SAME`` /
-  ``VALID`` padding (explicit padding, e.g. ONNX ``pads``, stays on the old path), ADD of two
-  activations of the output's shape (no broadcasting, no constant operand);
+- INT8 max pooling for every model (its arithmetic is the same maximum in both front ends) and
+  INT8 ADD for TFLite models (TFLite's per-input rescaling; ONNX's QLinearAdd rounds
+  otherwise), both on the NPU's element-wise unit (``config.npu_eltwise``);
+- FP16 for float models (TFLite or ONNX): conv / depthwise / average and max pooling with
+  ``SAME`` / ``VALID`` padding (explicit padding, e.g. ONNX ``pads``, stays on the old path),
+  ADD of two activations of the output's shape (no broadcasting, no constant operand);
 - what a planner refuses (dilation, depth multiplier other than 1, a shift outside the STORE's
   range, a layer whose blocking does not fit the SPAD / ACC) raises ValueError there: the
   operator then stays on the old path too.
@@ -32,8 +35,14 @@ from dure.sim.conv_plan import (
     depthwise_conv2d_fp16_program,
     depthwise_conv2d_int8_program,
 )
-from dure.sim.eltwise_plan import add_fp16_program
-from dure.sim.pool_plan import average_pool_fp16_program, average_pool_int8_program
+from dure.sim.eltwise_plan import add_fp16_program, add_int8_program
+from dure.sim.golden_tflite_params import add_params
+from dure.sim.pool_plan import (
+    average_pool_fp16_program,
+    average_pool_int8_program,
+    max_pool_fp16_program,
+    max_pool_int8_program,
+)
 
 from .ir import OpKind
 from .reference import constant, tflite_multipliers
@@ -80,12 +89,15 @@ def _conv(graph, op, config, precision):
 
 def _pool(graph, op, config, precision):
     a = op.attrs
+    peak = op.kind is OpKind.MAX_POOL_2D
     if precision == "fp16":
-        fn, lo, hi = average_pool_fp16_program, a.get("lo"), a.get("hi")
+        fn = max_pool_fp16_program if peak else average_pool_fp16_program
+        lo, hi = a.get("lo"), a.get("hi")
     else:
-        if graph.arithmetic != "tflite":
+        if graph.arithmetic != "tflite" and not peak:
             return None
-        fn, (lo, hi) = average_pool_int8_program, _int8_clamp(op)
+        fn = max_pool_int8_program if peak else average_pool_int8_program
+        lo, hi = _int8_clamp(op)
     shape = tuple(graph.tensors[op.inputs[0]].shape)
 
     def plan(x_addrs, out_addr, param_addr):
@@ -96,11 +108,22 @@ def _pool(graph, op, config, precision):
 
 def _add(graph, op, config, precision):
     T = graph.tensors
-    if precision != "fp16" or len(op.inputs) != 2:
+    if len(op.inputs) != 2 or (precision != "fp16" and graph.arithmetic != "tflite"):
         return None
     out = tuple(T[op.outputs[0]].shape)
     if any(n is None or T[n].const or tuple(T[n].shape) != out for n in op.inputs):
         return None
+    if precision != "fp16":
+        q1, q2, qo = (T[n].quant for n in (*op.inputs, op.outputs[0]))
+        params = add_params(q1.s, q2.s, qo.s)
+        lo, hi = _int8_clamp(op)
+
+        def plan_int8(x_addrs, out_addr, param_addr):
+            return add_int8_program(config, out, params, input1_zero_point=q1.zp,
+                                    input2_zero_point=q2.zp, output_zero_point=qo.zp, lo=lo,
+                                    hi=hi, a_addr=x_addrs[0], b_addr=x_addrs[1],
+                                    out_addr=out_addr, param_addr=param_addr)
+        return plan_int8
     lo, hi = op.attrs.get("lo"), op.attrs.get("hi")
 
     def plan(x_addrs, out_addr, param_addr):
@@ -110,7 +133,7 @@ def _add(graph, op, config, precision):
 
 
 _PLANNERS = {OpKind.CONV_2D: _conv, OpKind.DEPTHWISE_CONV_2D: _conv,
-             OpKind.AVERAGE_POOL_2D: _pool, OpKind.ADD: _add}
+             OpKind.AVERAGE_POOL_2D: _pool, OpKind.MAX_POOL_2D: _pool, OpKind.ADD: _add}
 
 
 def layer_planner(graph, op, config, precision):

@@ -131,6 +131,9 @@ class SoCConfig:
         STORE unit keeps only the TFLite fixed-point requantization modes and the raw INT32
         output, and refuses the fp32 ones with ``BAD_COMBINATION`` (a small INT8-only board
         build; :mod:`dure.rtl.npu.commands`).
+    npu_eltwise : bool
+        Build the element-wise unit (the ``ELTWISE`` command: TFLite INT8 ADD, max pooling);
+        ``False`` refuses every ELTWISE with ``BAD_COMBINATION``.
     npu_spad_rows : int
         Scratchpad depth in rows of ``max(npu_rows, npu_cols)`` 16-bit lanes, power of two.
     npu_acc_rows : int
@@ -199,6 +202,7 @@ class SoCConfig:
     npu_fp16: bool = True
     npu_float_post: bool = True
     npu_perf_bits: int = 64
+    npu_eltwise: bool = True
     npu_spad_rows: int = 2048
     npu_acc_rows: int = 4096
     npu_queue_depth: int = 16
@@ -264,6 +268,8 @@ class SoCConfig:
                     (self.npu_fp16 and not self.npu_float_post):
                 raise ValueError("npu_float_post must be a bool, and True when npu_fp16 is "
                                  "(FP16 accumulators need the fp32 post-processing)")
+            if not isinstance(self.npu_eltwise, bool):
+                raise ValueError(f"npu_eltwise must be a bool, not {self.npu_eltwise!r}")
             if self.npu_perf_bits not in (32, 64):
                 raise ValueError(f"npu_perf_bits must be 32 or 64, not {self.npu_perf_bits!r}")
             if self.npu_spad_rows > 65536 or self.npu_acc_rows > 65536:

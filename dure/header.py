@@ -120,6 +120,7 @@ def generate_npu_header(config: SoCConfig) -> str:
             f"#define DURE_NPU_LANES {config.npu_lanes}u",
             f"#define DURE_NPU_HAS_FP16 {int(config.npu_fp16)}",
             f"#define DURE_NPU_HAS_FLOAT_POST {int(config.npu_float_post)}",
+            f"#define DURE_NPU_HAS_ELTWISE {int(config.npu_eltwise)}",
             f"#define DURE_NPU_SPAD_ROWS {config.npu_spad_rows}u",
             f"#define DURE_NPU_ACC_ROWS {config.npu_acc_rows}u",
             f"#define DURE_NPU_QUEUE_DEPTH {config.npu_queue_depth}u",
@@ -137,7 +138,8 @@ def generate_npu_header(config: SoCConfig) -> str:
               for name, (lsb, width) in c.ERROR_FIELDS.items()]
     for prefix, enum in (("OP", c.Opcode), ("TARGET", c.LoadTarget), ("ELEM", c.ElemType),
                          ("OUT", c.OutType), ("PREC", c.Precision), ("DATAFLOW", Dataflow),
-                         ("REQUANT", c.RequantMode), ("ERR", c.ErrorCode)):
+                         ("REQUANT", c.RequantMode), ("ELTWISE", c.EltwiseOp),
+                         ("ERR", c.ErrorCode)):
         lines += ["", f"/* {enum.__name__} */"]
         lines += [_define(f"DURE_NPU_{prefix}_{member.name}", member.value) for member in enum]
     for opcode, fields in FIELDS.items():

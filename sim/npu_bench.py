@@ -29,6 +29,11 @@ so MACs = M*K*N are the layer's useful multiply-accumulates.
   and the global average pool 8x8x64 (``rn8_pool``).
 - DS-CNN keyword spotting: the first conv 10x4 stride 2 SAME 49x10x1 -> 64 (``kws_conv1``), a
   depthwise 3x3 on 25x5x64 (``kws_dw``) and the average pool 25x5 over 25x5x64 (``kws_pool``).
+- ResNet-8's residual ADD of stage 1 (32x32x16, ``rn8_add``; INT8 on the element-wise unit,
+  FP16 on diagonal COMPUTEs) and a MobileNet-style max pool 3x3 stride 2 SAME on 16x16x32
+  (``mp3x3s2``, the element-wise unit). For these K is 1 (ADD: one operation per output
+  element) or the window (max pool) and MACs = M*K*N counts those operations, not
+  multiply-accumulates of the array (util % is against the array's peak all the same).
 
 The extra columns at the end: ``lowering`` (``gemm``: im2col'd GEMM through ``npu_gemm``;
 ``walk``: a lowered layer) and ``cycles - compute`` (cycles beyond those in which the array took
@@ -41,7 +46,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .golden_tflite_params import conv_multipliers
+from .golden_tflite_params import add_params, conv_multipliers
 from .npu_job import Job, reference
 
 __all__ = ["SHAPES", "LAYERS", "Row", "run_shape", "run_layer", "run_all", "write_reports",
@@ -75,6 +80,10 @@ LAYERS = [
      "DS-CNN KWS depthwise 3x3, 25x5x64"),
     ("kws_pool", "avgpool", (1, 25, 5, 64), 64, (25, 5), 1, "VALID",
      "DS-CNN KWS average pool 25x5x64"),
+    ("rn8_add", "add", (1, 32, 32, 16), 16, (1, 1), 1, "VALID",
+     "ResNet-8 stage 1 residual ADD 32x32x16"),
+    ("mp3x3s2", "maxpool", (1, 16, 16, 32), 32, (3, 3), 2, "SAME",
+     "max pool 3x3 stride 2 SAME, 16x16x32"),
 ]
 
 COLUMNS = ["shape", "precision", "M", "K", "N", "MACs", "cycles", "MACs/cycle", "util %",
@@ -164,10 +173,12 @@ def layer_operands(op, x_shape, cout, kernel, precision, seed):
     """Deterministic operands of one benchmark layer and the golden output function."""
     rng = np.random.default_rng(seed)
     cin = x_shape[3]
-    if op == "avgpool":
-        if precision == "int8":
-            return dict(x=rng.integers(-128, 128, x_shape, dtype=np.int8))
-        return dict(x=rng.standard_normal(x_shape).astype(np.float16))
+    if op in ("avgpool", "maxpool", "add"):
+        def draw():
+            if precision == "int8":
+                return rng.integers(-128, 128, x_shape, dtype=np.int8)
+            return rng.standard_normal(x_shape).astype(np.float16)
+        return dict(x=draw(), x2=draw()) if op == "add" else dict(x=draw())
     wshape = (1, *kernel, cin) if op == "depthwise" else (cout, *kernel, cin)
     fan = kernel[0] * kernel[1] * (1 if op == "depthwise" else cin)
     if precision == "int8":
@@ -184,9 +195,11 @@ def layer_operands(op, x_shape, cout, kernel, precision, seed):
 
 def _layer_calls(op, precision):
     """(planner, golden) of an operator in a precision."""
-    from . import conv_plan, golden_tflite, golden_tflite_fp16, pool_plan
-    name = {"conv": "conv2d", "depthwise": "depthwise_conv2d", "avgpool": "average_pool"}[op]
-    plan_mod = pool_plan if op == "avgpool" else conv_plan
+    from . import conv_plan, eltwise_plan, golden_tflite, golden_tflite_fp16, pool_plan
+    name = {"conv": "conv2d", "depthwise": "depthwise_conv2d", "avgpool": "average_pool",
+            "maxpool": "max_pool", "add": "add"}[op]
+    plan_mod = {"avgpool": pool_plan, "maxpool": pool_plan, "add": eltwise_plan}.get(
+        op, conv_plan)
     gold = golden_tflite if precision == "int8" else golden_tflite_fp16
     return (getattr(plan_mod, f"{name}_{precision}_program"),
             getattr(gold, f"{name}_{precision}"))
@@ -197,7 +210,25 @@ def run_layer(config, name, op, x_shape, cout, kernel, stride, padding, precisio
     spec = layer_operands(op, x_shape, cout, kernel, precision, seed)
     planner, gold = _layer_calls(op, precision)
     x = spec.pop("x")
-    if op == "avgpool":
+    inputs = [x]
+    if op == "add":
+        x2 = spec.pop("x2")
+        inputs.append(x2)
+        if precision == "int8":
+            args = dict(input1_zero_point=-3, input2_zero_point=5, output_zero_point=-1)
+            params = add_params(0.05, 0.07, 0.09)
+            want = gold(x, x2, params, **args)
+
+            def build(addrs, out_addr, param_addr):
+                return planner(config, x.shape, params, a_addr=addrs[0], b_addr=addrs[1],
+                               out_addr=out_addr, param_addr=param_addr, **args)
+        else:
+            want = gold(x, x2)
+
+            def build(addrs, out_addr, param_addr):
+                return planner(config, x.shape, a_addr=addrs[0], b_addr=addrs[1],
+                               out_addr=out_addr, param_addr=param_addr)
+    elif op in ("avgpool", "maxpool"):
         args = dict(stride=stride, padding=padding)
         want = gold(x, kernel, **args)
 
@@ -213,7 +244,7 @@ def run_layer(config, name, op, x_shape, cout, kernel, stride, padding, precisio
             return planner(config, x.shape, w, bias, x_addr=addrs[0], out_addr=out_addr,
                            param_addr=param_addr, **args)
     job = Job(config, max_layers=1)
-    out, program = job.layer_program(build, [x])
+    out, program = job.layer_program(build, inputs)
     result = job.run()
     got = result.read(out).reshape(want.shape)
     width = f"u{got.dtype.itemsize}"

@@ -40,7 +40,7 @@ def _field_value(rng, config, opcode, name, width):
         value = _dim(rng, rows)
     elif name == "n":
         value = _dim(rng, cols)
-    elif name in ("local_addr", "a_addr", "w_addr", "acc_addr", "scale_addr"):
+    elif name in ("local_addr", "a_addr", "w_addr", "acc_addr", "scale_addr", "b_addr"):
         value = _near(rng, [0, 0, spad - 1, acc - 1, spad - 8, acc - 8, rng.randint(0, spad),
                             mask])
     elif name == "count":
@@ -63,7 +63,7 @@ def _field_value(rng, config, opcode, name, width):
             value = 0
     elif name == "requant":
         value = rng.choice([0, 0, 0, 0, 1, 2, 3])
-    elif name == "zero_point":
+    elif name in ("zero_point", "zp_a", "zp_b"):
         value = rng.choice([0, 0, 0, -128, 127, -1, 5])
     elif width == 1:
         value = rng.random() < 0.5
@@ -94,27 +94,46 @@ def _product_or_near(rng, a, b):
     return value if rng.random() < 0.8 else max(0, _near(rng, [value, rng.getrandbits(16)]))
 
 
-def _walk_fields(rng, config, words):
-    """Walk fields of a COMPUTE: absent, coherent (m = a_rows * a_cols) or near-miss."""
+def _walk_fields(rng, config, words, opcode=Opcode.COMPUTE):
+    """Walk fields of a COMPUTE or ELTWISE: absent, coherent (m = a_rows * a_cols) or
+    near-miss."""
     names = ("a_cols", "a_rows", "a_col_step", "a_row_step")
     kind = rng.random()
     if kind < 0.4:
         for name in names:
-            _set(words, Opcode.COMPUTE, name, 0)
+            _set(words, opcode, name, 0)
         return
     if kind < 0.45:
         return                      # fully random fields
     cols = _small(rng, config) if rng.random() < 0.9 else 0
     rows = _small(rng, config)
-    _set(words, Opcode.COMPUTE, "a_cols", cols)
-    _set(words, Opcode.COMPUTE, "a_rows", rows if cols or rng.random() < 0.2 else 0)
+    _set(words, opcode, "a_cols", cols)
+    _set(words, opcode, "a_rows", rows if cols or rng.random() < 0.2 else 0)
     for name in ("a_col_step", "a_row_step"):
-        _set(words, Opcode.COMPUTE, name, _step(rng, config) if cols or rng.random() < 0.2
-             else 0)
-    _set(words, Opcode.COMPUTE, "m", _product_or_near(rng, rows, cols) if cols else
+        _set(words, opcode, name, _step(rng, config) if cols or rng.random() < 0.2 else 0)
+    _set(words, opcode, "m", _product_or_near(rng, rows, cols) if cols else
          _near(rng, [1, 2, 3, config.npu_spad_rows, rng.randint(1, 40)]))
     if rng.random() < 0.5:
-        _set(words, Opcode.COMPUTE, "a_addr", rng.randint(0, 63))
+        _set(words, opcode, "a_addr", rng.randint(0, 63))
+
+
+_ADD_ONLY = ("b_addr", "zp_a", "zp_b", "mult_a", "mult_b", "rshift_a", "rshift_b")
+
+
+def _eltwise_fields(rng, config, words):
+    """ELTWISE: the walk, then mostly coherent op-specific fields (ADD-only fields zero for
+    MAX, accumulate clear for ADD; a B range near A's)."""
+    _walk_fields(rng, config, words, Opcode.ELTWISE)
+    op = decode(words)[1]["op"]
+    if op == 0 and rng.random() < 0.85:
+        for name in _ADD_ONLY:
+            _set(words, Opcode.ELTWISE, name, 0)
+    if op == 1 and rng.random() < 0.85:
+        _set(words, Opcode.ELTWISE, "accumulate", 0)
+        if rng.random() < 0.5:
+            _set(words, Opcode.ELTWISE, "b_addr", rng.randint(0, 63))
+    if rng.random() < 0.5:
+        _set(words, Opcode.ELTWISE, "n", rng.randint(1, config.npu_cols))
 
 
 def _fill_and_placement(rng, config, words):
@@ -157,7 +176,7 @@ def random_descriptor(rng, config):
     if kind < 0.06:
         return [rng.choice([0, 5, 6, 7, 8, 15])] + [rng.getrandbits(32) for _ in range(7)]
     opcode = rng.choice([Opcode.LOAD, Opcode.LOAD, Opcode.COMPUTE, Opcode.STORE, Opcode.STORE,
-                         Opcode.FENCE, Opcode.LIST])
+                         Opcode.FENCE, Opcode.LIST, Opcode.ELTWISE])
     words = [0] * 8
     words[0] = opcode.value
     for name, field in FIELDS[opcode].items():
@@ -165,6 +184,8 @@ def random_descriptor(rng, config):
         words[field.word] |= value << field.lsb
     if opcode == Opcode.COMPUTE:
         _walk_fields(rng, config, words)
+    if opcode == Opcode.ELTWISE:
+        _eltwise_fields(rng, config, words)
     if opcode == Opcode.LOAD:
         _fill_and_placement(rng, config, words)
     if opcode == Opcode.STORE and rng.random() < 0.4:

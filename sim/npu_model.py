@@ -28,6 +28,9 @@ Readings of the contract (the RTL implements the same)
       * a_row_step + (m % a_cols) * a_col_step`` (rows may repeat); ``diagonal`` computes each
       column j < min(k, n) as the one-term sum ``init + A[:, j] * W[j, j]`` and leaves columns
       j >= k at ``init`` (FP16: NaN canonical), so no other lane can leak into a column.
+    - An ELTWISE (:class:`~dure.rtl.npu.commands.EltwiseOp`) reads the lanes as COMPUTE does
+      (bits 7:0 in INT8, all 16 in FP16) and writes lanes 0..n-1 of its ACC rows only; ADD is
+      :func:`eltwise_add_int8`, MAX :func:`eltwise_max`.
     - A LOAD writes its rows in order r = 0 .. rows-1 to ``local_rows_written`` (the later row
       wins where a placement overlaps); a fill LOAD reads no memory and never fails.
     - The sequence number in ERROR is the value ISSUED had before the command was pushed; a
@@ -43,6 +46,7 @@ import numpy as np
 from dure.rtl.npu.commands import (
     DESCRIPTOR_WORDS,
     ElemType,
+    EltwiseOp,
     ErrorCode,
     LoadTarget,
     Opcode,
@@ -55,10 +59,58 @@ from dure.rtl.npu.commands import (
 from dure.rtl.npu.descriptor import FIELDS, encode
 
 from . import golden
+from .golden_fixedpoint import rounding_divide_by_pot, saturating_rounding_doubling_high_mul
 from .npu_validate import a_rows_read, check, local_rows_written
 from .postproc_ref import postprocess
 
-__all__ = ["NpuModel", "RegionMemory", "encode", "Opcode", "ErrorCode"]
+__all__ = ["NpuModel", "RegionMemory", "encode", "Opcode", "ErrorCode", "eltwise_add_int8",
+           "eltwise_max", "ADD_LEFT_SHIFT"]
+
+#: ELTWISE ADD's left shift of ``x - zp`` (TFLite's 20 for 8-bit inputs).
+ADD_LEFT_SHIFT = 20
+_CANONICAL_NAN32 = 0x7FC0_0000
+
+
+def _s32(bits):
+    bits = int(bits) & 0xFFFF_FFFF
+    return bits - (1 << 32) if bits >> 31 else bits
+
+
+def eltwise_add_int8(a, b, zp_a, zp_b, mult_a, mult_b, rshift_a, rshift_b):
+    """ELTWISE ADD on int8 arrays ``a``, ``b``: ``s(a) + s(b)`` as int32 (see ``ELTWISE`` in
+    :mod:`dure.rtl.npu.commands`), with ``s(x) = RoundingDivideByPOT(
+    SaturatingRoundingDoublingHighMul((x - zp) << 20, mult), rshift)``; ``mult_*`` are int32
+    values (or their 32-bit patterns), ``rshift_*`` in [0, 31]."""
+    def scaled(x, zp, mult, rshift):
+        v = (np.asarray(x, np.int64) - int(zp)) << ADD_LEFT_SHIFT
+        return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(v, _s32(mult)),
+                                      int(rshift)).astype(np.int64)
+    total = scaled(a, zp_a, mult_a, rshift_a) + scaled(b, zp_b, mult_b, rshift_b)
+    return total.astype(np.int32)             # |total| < 2**29: no wrap
+
+
+def eltwise_max(acc_bits, x, precision, accumulate):
+    """ELTWISE MAX: the new uint32 ACC lane patterns from the old ones (``acc_bits``) and the
+    SPAD operands ``x`` (int8 values for INT8, float16 for FP16); see ``ELTWISE`` in
+    :mod:`dure.rtl.npu.commands`."""
+    if Precision(precision) == Precision.INT8:
+        v = np.asarray(x, np.int64)
+        if accumulate:
+            v = np.maximum(v, np.asarray(acc_bits, np.uint32).view(np.int32))
+        return (v & 0xFFFF_FFFF).astype(np.uint32)
+    v = np.asarray(x, np.float16).astype(np.float32)
+    if accumulate:
+        cur = np.asarray(acc_bits, np.uint32).view(np.float32)
+        with np.errstate(invalid="ignore"):
+            res = np.maximum(cur, v)                        # NaN if either is NaN
+        zeros = (cur == 0) & (v == 0)
+        res = np.where(zeros & ~(np.signbit(cur) & np.signbit(v)), np.float32(0.0), res)
+        res = np.where(zeros & np.signbit(cur) & np.signbit(v), np.float32(-0.0), res)
+        nan = np.isnan(cur) | np.isnan(v)
+    else:
+        res, nan = v, np.isnan(v)
+    bits = res.astype(np.float32).view(np.uint32)
+    return np.where(nan, np.uint32(_CANONICAL_NAN32), bits).astype(np.uint32)
 
 _DTYPES = {1: np.uint8, 2: np.uint16, 4: np.uint32}
 
@@ -252,6 +304,8 @@ class NpuModel:
             self._compute(fields)
         elif opcode == Opcode.STORE:
             return self._store(fields)
+        elif opcode == Opcode.ELTWISE:
+            self._eltwise(fields)
         elif fields.get("irq"):
             self.fence_irq = True
         return ErrorCode.NONE
@@ -321,6 +375,22 @@ class NpuModel:
                 res = golden.gemm_fp16(a16, w16, init=init)
             out[:] = res.view(np.uint32)
         self.macs += m * (min(k, n) if diagonal else k * n)
+
+    def _eltwise(self, f):
+        rows = a_rows_read(f)
+        n = f["n"]
+        a = self.spad[rows, :n]
+        out = self.acc[f["acc_addr"]:f["acc_addr"] + f["m"], :n]
+        int8 = f["precision"] == Precision.INT8.value
+        a = (a & 0xFF).astype(np.uint8).view(np.int8) if int8 else a.copy().view(np.float16)
+        if f["op"] == EltwiseOp.ADD.value:
+            b_rows = [f["b_addr"] + r - f["a_addr"] for r in rows]
+            b = (self.spad[b_rows, :n] & 0xFF).astype(np.uint8).view(np.int8)
+            res = eltwise_add_int8(a, b, f["zp_a"], f["zp_b"], f["mult_a"], f["mult_b"],
+                                   f["rshift_a"], f["rshift_b"])
+            out[:] = res.view(np.uint32)
+        else:
+            out[:] = eltwise_max(out, a, f["precision"], f["accumulate"])
 
     def _store(self, f):
         ob = out_bytes(f["out"])

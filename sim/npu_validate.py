@@ -37,6 +37,11 @@ Readings of the contract where the prose leaves room (the RTL implements the sam
   ``RESERVED``. The bits of ``fill_value`` above the element (31:8 for INT8, 31:16 for FP16)
   are ignored, any value. ``MISALIGNED``, ``STRIDE`` and ``DMA_WINDOW`` never refuse a fill.
 * ``diagonal`` is legal with every k and n (also k != n).
+* ``ELTWISE``: for ``op = MAX`` every ADD-only field (``b_addr``, ``zp_a``, ``zp_b``,
+  ``mult_a``, ``mult_b``, ``rshift_a``, ``rshift_b``) must be 0, for ``op = ADD``
+  ``accumulate`` must be 0 (``RESERVED``); the walk fields as COMPUTE's. ``BAD_COMBINATION``
+  order of its causes does not matter (one code). B's largest row is ``b_addr + (a_last -
+  a_addr)``; ``n`` is limited by the ACC's C lanes.
 * ``LIST``: ``count`` zero is ``ZERO_DIM``; a LIST that is itself a list entry (``in_list``)
   is ``BAD_COMBINATION``, so a nested LIST with reserved bits set gets ``RESERVED`` and one
   with count 0 ``ZERO_DIM``; its footprint is ``[list_addr, list_addr + 32 * count)``.
@@ -49,6 +54,7 @@ from dure.rtl.npu.commands import (
     DESCRIPTOR_WORDS,
     STORE_COMBINATIONS,
     ElemType,
+    EltwiseOp,
     ErrorCode,
     LoadTarget,
     Opcode,
@@ -105,7 +111,8 @@ def footprint(opcode, fields):
 
 
 def a_rows_read(f):
-    """SPAD rows a COMPUTE reads as A (``fields`` as decoded), in order m = 0 .. M-1."""
+    """SPAD rows a COMPUTE (or ELTWISE) reads as A (``fields`` as decoded), in order m = 0 ..
+    M-1."""
     if not f.get("a_cols"):
         return [f["a_addr"] + i for i in range(f["m"])]
     return [f["a_addr"] + (i // f["a_cols"]) * f["a_row_step"] + (i % f["a_cols"]) *
@@ -121,8 +128,11 @@ def local_rows_written(f):
             for r in range(f["local_groups"] * lc)]
 
 
+_ADD_ONLY = ("b_addr", "zp_a", "zp_b", "mult_a", "mult_b", "rshift_a", "rshift_b")
+
+
 def _a_last(f):
-    """Largest SPAD row of A a COMPUTE reads (exact, no overflow)."""
+    """Largest SPAD row of A a COMPUTE or ELTWISE reads (exact, no overflow)."""
     if not f["a_cols"]:
         return f["a_addr"] + f["m"] - 1
     return f["a_addr"] + (f["a_rows"] - 1) * f["a_row_step"] + (f["a_cols"] - 1) * f["a_col_step"]
@@ -147,8 +157,14 @@ def _reserved(opcode, words, f):
         if f["fill"]:
             return bool(f["dram_addr"] or f["dram_stride"] or f["broadcast"])
         return f["fill_value"] != 0
-    if opcode == Opcode.COMPUTE:
-        return not f["a_cols"] and bool(f["a_rows"] or f["a_col_step"] or f["a_row_step"])
+    if opcode in (Opcode.COMPUTE, Opcode.ELTWISE):
+        if not f["a_cols"] and (f["a_rows"] or f["a_col_step"] or f["a_row_step"]):
+            return True
+        if opcode == Opcode.ELTWISE:
+            if f["op"] == EltwiseOp.MAX.value:
+                return any(f[name] for name in _ADD_ONLY)
+            return bool(f["accumulate"])
+        return False
     if opcode == Opcode.STORE:
         out = OutType(f["out"])
         bounds_read = out == OutType.INT8 or (out in (OutType.FP16, OutType.FP32) and f["clamp"])
@@ -163,12 +179,13 @@ def _reserved(opcode, words, f):
 
 def _zero_dim(opcode, f):
     names = {Opcode.LOAD: ("rows", "cols"), Opcode.COMPUTE: ("m", "k", "n"),
-             Opcode.STORE: ("rows", "cols"), Opcode.LIST: ("count",)}.get(opcode, ())
+             Opcode.STORE: ("rows", "cols"), Opcode.LIST: ("count",),
+             Opcode.ELTWISE: ("m", "n")}.get(opcode, ())
     if any(f[name] == 0 for name in names):
         return True
     if opcode == Opcode.LOAD:
         return f["local_cols"] != 0 and f["local_groups"] == 0
-    if opcode == Opcode.COMPUTE:
+    if opcode in (Opcode.COMPUTE, Opcode.ELTWISE):
         return f["a_cols"] != 0 and f["a_rows"] == 0
     return False
 
@@ -181,6 +198,8 @@ def _too_large(opcode, f, config):
         return f["k"] > config.npu_rows or f["n"] > config.npu_cols
     if opcode == Opcode.STORE:
         return f["cols"] > config.npu_cols
+    if opcode == Opcode.ELTWISE:
+        return f["n"] > config.npu_cols
     return False
 
 
@@ -199,6 +218,11 @@ def _bad_combination(opcode, f, config, in_list):
         if f["a_cols"] and f["m"] != f["a_rows"] * f["a_cols"]:
             return True
         return f["precision"] == Precision.FP16.value and not config.npu_fp16
+    if opcode == Opcode.ELTWISE:
+        fp16 = f["precision"] == Precision.FP16.value
+        return (not config.npu_eltwise or (fp16 and not config.npu_fp16)
+                or (fp16 and f["op"] == EltwiseOp.ADD.value)
+                or bool(f["a_cols"] and f["m"] != f["a_rows"] * f["a_cols"]))
     if opcode == Opcode.STORE:
         acc_type, out = Precision(f["acc_type"]), OutType(f["out"])
         if acc_type == Precision.FP16 and not config.npu_fp16:
@@ -258,6 +282,11 @@ def _local_range(opcode, f, config):
     if opcode == Opcode.COMPUTE:
         return (_a_last(f) >= spad or f["w_addr"] + f["k"] > spad
                 or f["acc_addr"] + f["m"] > acc)
+    if opcode == Opcode.ELTWISE:
+        a_last = _a_last(f)
+        b_last = f["b_addr"] + a_last - f["a_addr"]
+        return (a_last >= spad or f["acc_addr"] + f["m"] > acc
+                or (f["op"] == EltwiseOp.ADD.value and b_last >= spad))
     if opcode == Opcode.STORE:
         scale_rows = 1 if f["requant"] == RequantMode.FLOAT_SCALE.value else 2
         return f["acc_addr"] + f["rows"] > acc or \

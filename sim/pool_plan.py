@@ -43,13 +43,29 @@ COMPUTE); chunks of R pixels accumulate in pixel order, the (kh, kw) order of th
 FP16: the STORE's fp32 scale row holds ``float32(1 / n)`` (one binary32 multiply, then the clamp
 and the fp16 conversion), the golden's definition.
 
-MAX_POOL_2D and the INT8 ADD are not lowered: a maximum is not a sum of products, and
-TFLite's quantized ADD rescales each input with its own rounding before the sum; neither can be
-done exactly by the array (they run on the core).
+MAX_POOL_2D (:func:`max_pool_int8_program`, :func:`max_pool_fp16_program`) is not a sum of
+products: it runs on the element-wise unit, through the same engine with one ELTWISE ``MAX`` per
+tap in place of each COMPUTE (the first tap without ``accumulate``, the others folding into the
+ACC rows). Padded taps are FILLed with the lowest value, -128 (INT8) / -Inf (FP16), which is
+exact: TFLite skips padded taps, and ``max(S, lowest) = max(S)`` for every non-empty set S of
+in-bounds taps (the INT8 reference starts its maximum at -128 anyway; in FP16 a NaN tap still
+wins, -0.0 / +0.0 are unaffected, and a window of -Inf stays -Inf). The STORE writes the ACC
+value back: INT8 through the ``TFLITE_DOUBLE_ROUNDING`` mode with multiplier ``2**30`` and
+shift 1 (``SRDHM(2 acc, 2**30) = acc`` exactly for |acc| < 2**30, both nudges rounding to acc)
+with zero point 0 and the clamp [lo, hi]; FP16 with the FP16 -> FP16 STORE (exact for an fp16
+value widened to fp32; NaN canonical) and the optional clamp, TFLite's order (maximum, then
+clamp).
 """
 
 import numpy as np
-from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, OutType, Precision, RequantMode
+from dure.rtl.npu.commands import (
+    ElemType,
+    LoadTarget,
+    Opcode,
+    OutType,
+    Precision,
+    RequantMode,
+)
 from dure.rtl.npu.descriptor import encode
 
 from dure.gemm_cost import POOL_MAX_WINDOW
@@ -60,7 +76,7 @@ from .layer_program import LayerProgram, ParamArea
 from .walk_plan import StoreRun, WalkLayer, geometry, plan_walk, walk_descriptors
 
 __all__ = ["MAX_WINDOW", "pool_multiplier", "average_pool_int8_program",
-           "average_pool_fp16_program"]
+           "average_pool_fp16_program", "max_pool_int8_program", "max_pool_fp16_program"]
 
 #: Largest window (KH * KW) the pooling programs accept (the exhaustive test covers 1..this).
 MAX_WINDOW = POOL_MAX_WINDOW
@@ -219,3 +235,62 @@ def average_pool_fp16_program(config, x_shape, filter_size, *, stride=1, padding
     """AVERAGE_POOL_2D FP16 (:func:`dure.sim.golden_tflite_fp16.average_pool_fp16`)."""
     return _pool(config, x_shape, filter_size, stride, padding, Precision.FP16, lo, hi,
                  x_addr, out_addr, param_addr)
+
+
+def _max_pool(config, x_shape, filter_size, stride, padding, precision, lo, hi, x_addr,
+              out_addr, param_addr):
+    if not config.npu_eltwise:
+        raise ValueError(f"config {config.name!r} has no element-wise unit (npu_eltwise)")
+    kernel = pair_arg("filter_size", filter_size)
+    stride = _check_common(config, x_shape, stride, 1, precision)
+    if kernel[0] * kernel[1] > MAX_WINDOW:
+        raise ValueError(f"filter_size: window of {kernel[0] * kernel[1]} taps exceeds "
+                         f"{MAX_WINDOW}")
+    g = geometry(x_shape, kernel, stride, padding)
+    cy, cx = _counts(g)
+    if min(cy) < 1 or min(cx) < 1:
+        raise ValueError("padding: a pooling window lies entirely in the padding")
+    lc = min(config.npu_rows, config.npu_cols)
+    params = ParamArea(param_addr)
+    if precision == Precision.INT8:
+        lo, hi = int(lo), int(hi)
+        if not -128 <= lo <= hi <= 127:
+            raise ValueError(f"lo/hi must satisfy -128 <= lo <= hi <= 127, not ({lo}, {hi})")
+        const = np.array([[1 << 30] * lc, [1] * lc], np.int32)     # identity requantization
+        const_addr, const_rows = params.add(const), 2
+        store = dict(out=OutType.INT8, acc_type=Precision.INT8, scale=1,
+                     requant=RequantMode.TFLITE_DOUBLE_ROUNDING, zero_point=0,
+                     lo=lo & 0xFFFF_FFFF, hi=hi & 0xFFFF_FFFF)
+        pad, eb = 0x80, 1
+    else:
+        const_addr, const_rows = 0, 0
+        store = _fp16_store(None, lo, hi)
+        pad, eb = 0xFC00, 2
+    ch = x_shape[3]
+    layer = WalkLayer(
+        geo=g, precision=precision, cin=ch, cout=ch, k_chunk=lc, n_chunk=lc, diagonal=True,
+        x_addr=x_addr, out_addr=out_addr, pad_value=pad, out_bytes=eb, store=store,
+        shared_weight=(None, 0), const_addr=const_addr, const_rows=const_rows,
+        const_stride=4 * lc, macs=0, eltwise_max=True)
+    plan = plan_walk(config, layer)
+    words = walk_descriptors(config, layer, plan)
+    ops = sum(1 for w in words if w[0] & 0xF == Opcode.ELTWISE.value)
+    return LayerProgram(words, params.blobs, out_addr, (g.batch, g.oh, g.ow, ch),
+                        np.dtype(np.float16 if precision == Precision.FP16 else np.int8),
+                        plan=plan, notes=[f"{ops} ELTWISE MAX"])
+
+
+def max_pool_int8_program(config, x_shape, filter_size, *, stride=1, padding="VALID",
+                          lo=-128, hi=127, x_addr, out_addr, param_addr):
+    """MAX_POOL_2D INT8 (:func:`dure.sim.golden_tflite.max_pool_int8`) as a
+    :class:`~dure.sim.layer_program.LayerProgram` of LOAD / ELTWISE MAX / STORE commands;
+    ``x_shape`` (N, H, W, C), windows of up to :data:`MAX_WINDOW` taps."""
+    return _max_pool(config, x_shape, filter_size, stride, padding, Precision.INT8, lo, hi,
+                     x_addr, out_addr, param_addr)
+
+
+def max_pool_fp16_program(config, x_shape, filter_size, *, stride=1, padding="VALID",
+                          lo=None, hi=None, x_addr, out_addr, param_addr):
+    """MAX_POOL_2D FP16 (:func:`dure.sim.golden_tflite_fp16.max_pool_fp16`)."""
+    return _max_pool(config, x_shape, filter_size, stride, padding, Precision.FP16, lo, hi,
+                     x_addr, out_addr, param_addr)

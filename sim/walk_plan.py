@@ -57,7 +57,7 @@ so this keeps LOADs and STOREs from holding up the COMPUTEs behind them.
 
 from dataclasses import dataclass, field
 
-from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, Precision
+from dure.rtl.npu.commands import ElemType, EltwiseOp, LoadTarget, Opcode, Precision
 from dure.rtl.npu.descriptor import encode
 
 from dure.gemm_cost import (
@@ -175,6 +175,9 @@ class WalkLayer:
         STORE per block and chunk with chunk j's constant rows.
     macs : int
         Useful multiply-accumulates of the layer (for the report).
+    eltwise_max : bool
+        Max pooling: every tap is an ELTWISE ``MAX`` (same walk, ``accumulate`` after the first
+        tap) instead of a COMPUTE; no weights (``shared_weight = (None, 0)``).
     """
     geo: Geometry
     precision: Precision
@@ -197,6 +200,7 @@ class WalkLayer:
     const_per_chunk: int = 0
     runs: object = None
     macs: int = 0
+    eltwise_max: bool = False
 
     @property
     def elem_bytes(self):
@@ -541,6 +545,16 @@ def walk_descriptors(config, layer, plan=None):
                             a = base + c * th_full * g.wp + (s0 * g.sh + ky) * g.wp + kx
                             a_end = a + (sr - 1) * g.sh * g.wp + (g.ow - 1) * g.sw + 1
                             acc = acc_base(u_index) + jj * plan.bh * g.ow + s0 * g.ow
+                            if layer.eltwise_max:
+                                out.append(_Cmd(encode(
+                                    Opcode.ELTWISE, precision=layer.precision,
+                                    op=EltwiseOp.MAX, accumulate=int(not first), a_addr=a,
+                                    acc_addr=acc, m=sr * g.ow, n=layer.chunk_cols(j),
+                                    a_cols=g.ow, a_rows=sr, a_col_step=g.sw,
+                                    a_row_step=g.sh * g.wp),
+                                    spad_reads=((a, a_end),),
+                                    acc_write=(acc, acc + sr * g.ow)))
+                                continue
                             out.append(_Cmd(encode(
                                 Opcode.COMPUTE, precision=layer.precision,
                                 accumulate=int(not first or layer.acc_init is not None),
@@ -593,7 +607,7 @@ def walk_descriptors(config, layer, plan=None):
                             dram_addr=layer.const_addr, dram_stride=layer.const_stride,
                             rows=layer.const_rows, cols=layer.n_chunk,
                             local_addr=plan.const_row))
-    if layer.shared_weight is not None:
+    if layer.shared_weight is not None and layer.shared_weight[1]:
         addr, rows = layer.shared_weight
         words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, dram_addr=addr,
                             dram_stride=layer.n_chunk * eb, rows=rows, cols=layer.n_chunk,

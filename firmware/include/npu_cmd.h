@@ -160,4 +160,56 @@ static inline void npu_cmd_list(uint32_t d[8], uint32_t list_addr, uint32_t coun
     NPU_DESC_SET(d, LIST, COUNT, count);
 }
 
+/* ELTWISE MAX (element-wise unit): ACC[acc_addr + i, j] = v or max(ACC, v) (accumulate) for
+ * j < n, v the lane of SPAD row a_addr + i (INT8 as int32, FP16 as fp32; IEEE maximum, NaN
+ * canonical, +0.0 above -0.0). Walk A like a COMPUTE with npu_cmd_eltwise_walk. */
+static inline void npu_cmd_eltwise_max(uint32_t d[8], int prec, int accumulate, uint32_t a_addr,
+                                       uint32_t acc_addr, uint32_t m, uint32_t n)
+{
+    npu_desc_clear(d);
+    d[0] = DURE_NPU_OP_ELTWISE;
+    NPU_DESC_SET(d, ELTWISE, PRECISION, prec);
+    NPU_DESC_SET(d, ELTWISE, OP, DURE_NPU_ELTWISE_MAX);
+    NPU_DESC_SET(d, ELTWISE, ACCUMULATE, accumulate);
+    NPU_DESC_SET(d, ELTWISE, A_ADDR, a_addr);
+    NPU_DESC_SET(d, ELTWISE, ACC_ADDR, acc_addr);
+    NPU_DESC_SET(d, ELTWISE, M, m);
+    NPU_DESC_SET(d, ELTWISE, N, n);
+}
+
+/* ELTWISE ADD (INT8, TFLite): ACC = s(A) + s(B) as int32 with s(x) = RoundingDivideByPOT(
+ * SaturatingRoundingDoublingHighMul((x - zp) << 20, mult), rshift) per input; rshift is
+ * -shift of QuantizeMultiplierSmallerThanOneExp (0..31). Then a STORE in the
+ * TFLITE_DOUBLE_ROUNDING mode with the output multiplier / shift rows. */
+static inline void npu_cmd_eltwise_add(uint32_t d[8], uint32_t a_addr, uint32_t b_addr,
+                                       uint32_t acc_addr, uint32_t m, uint32_t n, int zp_a,
+                                       int32_t mult_a, uint32_t rshift_a, int zp_b,
+                                       int32_t mult_b, uint32_t rshift_b)
+{
+    npu_desc_clear(d);
+    d[0] = DURE_NPU_OP_ELTWISE;
+    NPU_DESC_SET(d, ELTWISE, OP, DURE_NPU_ELTWISE_ADD);
+    NPU_DESC_SET(d, ELTWISE, A_ADDR, a_addr);
+    NPU_DESC_SET(d, ELTWISE, B_ADDR, b_addr);
+    NPU_DESC_SET(d, ELTWISE, ACC_ADDR, acc_addr);
+    NPU_DESC_SET(d, ELTWISE, M, m);
+    NPU_DESC_SET(d, ELTWISE, N, n);
+    NPU_DESC_SET(d, ELTWISE, ZP_A, (uint32_t)zp_a);
+    NPU_DESC_SET(d, ELTWISE, ZP_B, (uint32_t)zp_b);
+    NPU_DESC_SET(d, ELTWISE, MULT_A, (uint32_t)mult_a);
+    NPU_DESC_SET(d, ELTWISE, MULT_B, (uint32_t)mult_b);
+    NPU_DESC_SET(d, ELTWISE, RSHIFT_A, rshift_a);
+    NPU_DESC_SET(d, ELTWISE, RSHIFT_B, rshift_b);
+}
+
+/* Walk A's (and B's) rows over a 2-D grid in an ELTWISE (m must be a_rows * a_cols). */
+static inline void npu_cmd_eltwise_walk(uint32_t d[8], uint32_t a_cols, uint32_t a_rows,
+                                        uint32_t col_step, uint32_t row_step)
+{
+    NPU_DESC_SET(d, ELTWISE, A_COLS, a_cols);
+    NPU_DESC_SET(d, ELTWISE, A_ROWS, a_rows);
+    NPU_DESC_SET(d, ELTWISE, A_COL_STEP, col_step);
+    NPU_DESC_SET(d, ELTWISE, A_ROW_STEP, row_step);
+}
+
 #endif

@@ -158,6 +158,41 @@ over k, in the command's precision.
     any other (acc_type, out) pair is refused (``BAD_COMBINATION``); ``requant = 3`` is
     refused (``RESERVED``).
 
+``ELTWISE`` (opcode 6): lane-wise operations the array cannot do exactly, SPAD rows in, ACC
+rows out: TFLite's INT8 ADD (the two input rescalings) and the maximum of MAX_POOL_2D.
+    w0: ``opcode``, ``precision`` [4] (:class:`~dure.rtl.npu.isa.Precision` of the SPAD lanes),
+    ``op`` [5] (:class:`EltwiseOp`), ``accumulate`` [6] (MAX only), ``zp_a`` [23:16], ``zp_b``
+    [31:24] (ADD only; int8 zero points, two's complement).
+    w1: ``a_addr`` [15:0], ``b_addr`` [31:16] (ADD only). w2: ``mult_a`` (ADD only, int32).
+    w3: ``acc_addr`` [15:0], ``rshift_a`` [20:16], ``rshift_b`` [28:24] (ADD only; 0..31).
+    w4: ``m`` [15:0] (>= 1), ``n`` [31:24] (1..C); w5 / w6: the walk of A (``a_cols``,
+    ``a_rows``, ``a_col_step``, ``a_row_step``), exactly as COMPUTE's. w7: ``mult_b`` (ADD only).
+    Row i = 0 .. m-1 reads SPAD row ``a(i) = a_addr + off(i)`` (``off(i) = i``, or the walk's
+    ``(i // a_cols) * a_row_step + (i % a_cols) * a_col_step``) and, for ADD, ``b(i) = b_addr +
+    off(i)`` (the same walk), and writes lanes j < n of ACC row ``acc_addr + i``; other lanes of
+    the row are kept. Validation as COMPUTE's for the walk (``RESERVED`` walk fields with
+    ``a_cols == 0``, ``ZERO_DIM``, ``BAD_COMBINATION`` for ``m != a_rows * a_cols``,
+    ``LOCAL_RANGE`` for the largest row of A, of B (ADD) and ``acc_addr + m``); the ADD-only
+    fields must be 0 for MAX and ``accumulate`` 0 for ADD (``RESERVED``); ``BAD_COMBINATION``
+    for ADD with FP16 precision, FP16 on hardware without FP16, and every ELTWISE on hardware
+    built without the unit (``config.npu_eltwise`` False).
+
+    - ``ADD`` (INT8 only): with ``x`` the int8 in bits 7:0 of a lane, ``ACC = s(A, zp_a,
+      mult_a, rshift_a) + s(B, zp_b, mult_b, rshift_b)`` as int32, where ``s(x, zp, M, r) =
+      RoundingDivideByPOT(SaturatingRoundingDoublingHighMul((x - zp) << 20, M), r)`` (gemmlowp;
+      ``M`` any int32; TFLite's ``MultiplyByQuantizedMultiplierSmallerThanOneExp`` with shift
+      ``-r``; ``|s| < 2**28``, nothing wraps). A STORE INT8 -> INT8 in
+      ``TFLITE_DOUBLE_ROUNDING`` with the output multiplier / shift rows, the output zero point
+      and the clamp then gives TFLite's ADD exactly (:func:`dure.sim.golden_tflite.add_int8`).
+    - ``MAX``: ``v`` = the lane as int32 (INT8: bits 7:0 sign-extended) or as fp32 (FP16: the
+      exact widening). Without ``accumulate`` ``ACC = v``; with it ``ACC = max(ACC, v)``: INT8
+      the signed int32 maximum; FP16 the IEEE maximum in binary32 where a NaN operand (either)
+      gives the canonical NaN ``0x7FC00000`` and ``+0.0`` is above ``-0.0``. (Without
+      ``accumulate`` an fp16 NaN also becomes ``0x7FC00000``.) A window's maximum is one MAX per
+      tap, the first without ``accumulate``; a STORE FP16 -> FP16 (optional clamp) or INT8 ->
+      INT8 (TFLite mode with multiplier ``2**30`` and shift 1, which is the identity on
+      |acc| < 2**30, zero point 0, the clamp) writes it.
+
 ``FENCE`` (opcode 4): waits until every earlier command has finished (all DMA writes done),
     then, if ``irq`` [4] is set, sets STATUS.fence_irq (an interrupt when enabled).
     w1..w7 reserved.
@@ -220,7 +255,7 @@ from .isa import Dataflow, Precision
 
 __all__ = [
     "DESCRIPTOR_WORDS", "SEQ_BITS", "Opcode", "LoadTarget", "ElemType", "OutType", "ErrorCode",
-    "RequantMode",
+    "RequantMode", "EltwiseOp",
     "STORE_COMBINATIONS", "Register", "PERF_COUNTERS", "Status", "Control", "ID_MAGIC",
     "CONFIG_FIELDS", "ERROR_FIELDS", "config_word", "elem_bytes", "out_bytes", "Precision",
     "Dataflow",
@@ -245,6 +280,7 @@ class Opcode(enum.Enum, shape=4):
     STORE = 3
     FENCE = 4
     LIST = 5
+    ELTWISE = 6
 
 
 class LoadTarget(enum.Enum, shape=2):
@@ -269,6 +305,13 @@ class OutType(enum.Enum, shape=2):
     INT32 = 1
     FP16 = 2
     FP32 = 3
+
+
+class EltwiseOp(enum.Enum, shape=1):
+    """Operation of an ELTWISE command (descriptor word 0, bit 5)."""
+
+    MAX = 0    # maximum (MAX_POOL_2D), INT8 or FP16, optionally into the ACC row's value
+    ADD = 1    # TFLite INT8 ADD: both inputs rescaled, summed as int32
 
 
 class RequantMode(enum.Enum, shape=2):
@@ -308,7 +351,8 @@ class ErrorCode(enum.Enum, shape=4):
     ``RESERVED``         a reserved bit or field is not zero; or an encoding value that is not
                          defined (LoadTarget 2-3, ElemType 3, RequantMode 3); walk fields
                          with a_cols zero; placement fields with local_cols zero; dram_addr,
-                         dram_stride or broadcast of a fill LOAD; fill_value without fill.
+                         dram_stride or broadcast of a fill LOAD; fill_value without fill;
+                         an ELTWISE field its op does not read.
     ``ZERO_DIM``         rows, cols, m, k, n or a LIST's count is zero; a_rows zero with a_cols
                          non-zero; local_groups zero with local_cols non-zero.
     ``DIM_TOO_LARGE``    cols, k or n larger than the array allows (see the opcode).
@@ -320,7 +364,8 @@ class ErrorCode(enum.Enum, shape=4):
                          rows != local_groups * local_cols; a LIST entry that is itself a LIST;
                          on hardware without the fp32 post-processing (``npu_float_post``
                          False), an INT8 -> FP16 STORE or an INT8 -> INT8 one with
-                         ``FLOAT_SCALE``.
+                         ``FLOAT_SCALE``; an ELTWISE ADD in FP16, or any ELTWISE without
+                         the unit (``npu_eltwise`` False).
     ``MISALIGNED``       dram_addr or dram_stride not a multiple of the element size (not
                          checked for a fill LOAD); a LIST's list_addr not a multiple of 4.
     ``STRIDE``           dram_stride shorter than one row (cols * element size), unless

@@ -1,6 +1,6 @@
 """The NPU datapath: memories, DMA, systolic array and the load / execute / store units."""
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -8,6 +8,7 @@ from ..bus.signature import BusSignature
 from .acc import Accumulator
 from .array import SystolicArray
 from .dma import Dma
+from .eltwise_unit import EltwiseUnit
 from .exec_unit import ExecUnit
 from .link import DatapathLink
 from .load_unit import LoadUnit, load_row_bytes
@@ -42,7 +43,9 @@ class NpuDatapath(wiring.Component):
 
     Memory ports: the SPAD has one write port (LOAD) and two read ports (activation and weight
     rows of COMPUTE); the ACC has one write port shared by LOAD and COMPUTE results through a
-    fair arbiter, and two read ports (COMPUTE init rows, STORE rows and scales). The three
+    fair arbiter, and two read ports (COMPUTE init rows, STORE rows and scales). The
+    element-wise unit (``config.npu_eltwise``) borrows the execute unit's two SPAD read ports,
+    its ACC read port and its side of the ACC write arbiter while it runs an ELTWISE. The three
     units run concurrently on disjoint rows (the dispatcher guarantees disjointness and
     orders conflicting commands by their ``done`` pulses).
 
@@ -80,6 +83,28 @@ class NpuDatapath(wiring.Component):
             "bus": Out(BusSignature()),
         })
 
+    @staticmethod
+    def _share_exec_ports(m, cfg, link, ex, spad, acc):
+        """The element-wise unit, on the execute unit's SPAD / ACC ports while it is busy (the
+        dispatcher never has an ELTWISE and a COMPUTE in flight together)."""
+        m.submodules.eltwise = elt = EltwiseUnit(cfg)
+        wiring.connect(m, wiring.flipped(link.eltwise_cmd), elt.cmd)
+        sel = elt.busy
+        for mem, ex_port, elt_port in ((spad.ra, ex.spad_a, elt.spad_a),
+                                       (spad.rw, ex.spad_w, elt.spad_b),
+                                       (acc.r_exec, ex.acc_r, elt.acc_r)):
+            m.d.comb += [mem.addr.eq(Mux(sel, elt_port.addr, ex_port.addr)),
+                         mem.en.eq(Mux(sel, elt_port.en, ex_port.en)),
+                         ex_port.data.eq(mem.data), elt_port.data.eq(mem.data)]
+        w = acc.w_exec
+        m.d.comb += [
+            w.valid.eq(Mux(sel, elt.acc_w.valid, ex.acc_w.valid)),
+            w.payload.eq(Mux(sel, elt.acc_w.payload, ex.acc_w.payload)),
+            ex.acc_w.ready.eq(~sel & w.ready),
+            elt.acc_w.ready.eq(sel & w.ready),
+            link.eltwise_done.eq(elt.done),
+        ]
+
     def elaborate(self, platform):
         m = Module()
         cfg = self._config
@@ -103,10 +128,13 @@ class NpuDatapath(wiring.Component):
         wiring.connect(m, load.spad_w, spad.w)
         wiring.connect(m, load.acc_w, acc.w_load)
 
-        wiring.connect(m, ex.spad_a, spad.ra)
-        wiring.connect(m, ex.spad_w, spad.rw)
-        wiring.connect(m, ex.acc_r, acc.r_exec)
-        wiring.connect(m, ex.acc_w, acc.w_exec)
+        if cfg.npu_eltwise:
+            self._share_exec_ports(m, cfg, link, ex, spad, acc)
+        else:
+            wiring.connect(m, ex.spad_a, spad.ra)
+            wiring.connect(m, ex.spad_w, spad.rw)
+            wiring.connect(m, ex.acc_r, acc.r_exec)
+            wiring.connect(m, ex.acc_w, acc.w_exec)
         wiring.connect(m, ex.ops, array.ops)
         wiring.connect(m, ex.weights, array.weights)
         wiring.connect(m, array.results, ex.results)

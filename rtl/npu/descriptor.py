@@ -98,6 +98,26 @@ FIELDS = {
     Opcode.FENCE: {
         "irq": Field(0, 4, 1),
     },
+    Opcode.ELTWISE: {
+        "precision": Field(0, 4, 1),
+        "op": Field(0, 5, 1),
+        "accumulate": Field(0, 6, 1),
+        "zp_a": Field(0, 16, 8, signed=True),
+        "zp_b": Field(0, 24, 8, signed=True),
+        "a_addr": Field(1, 0, 16),
+        "b_addr": Field(1, 16, 16),
+        "mult_a": Field(2, 0, 32),           # int32 bits
+        "acc_addr": Field(3, 0, 16),
+        "rshift_a": Field(3, 16, 5),
+        "rshift_b": Field(3, 24, 5),
+        "m": Field(4, 0, 16),
+        "n": Field(4, 24, 8),
+        "a_cols": Field(5, 0, 16),
+        "a_rows": Field(5, 16, 16),
+        "a_col_step": Field(6, 0, 16),
+        "a_row_step": Field(6, 16, 16),
+        "mult_b": Field(7, 0, 32),           # int32 bits
+    },
     Opcode.LIST: {
         "list_addr": Field(1, 0, 32),
         "count": Field(2, 0, 16),

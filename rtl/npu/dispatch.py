@@ -1,4 +1,4 @@
-"""Dispatcher: validates queued commands and hands them to the datapath's three units in order,
+"""Dispatcher: validates queued commands and hands them to the datapath's four units in order,
 overlapping independent ones.
 
 Structure
@@ -13,12 +13,13 @@ Structure
                                                    (one slot per unit)     --> in flight FIFO
                                                                            <-- done pulses
 
-The front takes commands strictly in queue order and moves each LOAD / COMPUTE / STORE into
-the *pending slot* of its unit (it waits while that slot is occupied): a look-ahead of one
-command per unit. A pending command is handed to its unit (``valid`` on the unit's stream) when
+The front takes commands strictly in queue order and moves each LOAD / COMPUTE / STORE /
+ELTWISE into the *pending slot* of its unit (it waits while that slot is occupied): a
+look-ahead of one command per unit. A pending command is handed to its unit (``valid`` on the
+unit's stream) when
 
-* its unit's *in-flight FIFO* has room: one entry for LOAD and STORE (the unit is idle: its
-  previous command's ``done`` pulse has arrived), ``exec_depth`` entries for COMPUTE (the
+* its unit's *in-flight FIFO* has room: one entry for LOAD, STORE and ELTWISE (the unit is
+  idle: its previous command's ``done`` pulse has arrived), ``exec_depth`` entries for COMPUTE (the
   execute unit pipelines COMPUTEs and accepts the next one while earlier ones stream; its own
   ``ready`` says when it can), and
 * it conflicts (:mod:`.hazard`: RAW, WAR or WAW on SPAD / ACC rows) with no command in flight
@@ -53,11 +54,15 @@ from .descriptor import (
 )
 from .hazard import (
     ComputeFootprint,
+    EltwiseFootprint,
     LoadFootprint,
     StoreFootprint,
     conflict_cc,
+    conflict_ce,
     conflict_cs,
+    conflict_es,
     conflict_lc,
+    conflict_le,
     conflict_ls,
     footprint_of,
 )
@@ -66,7 +71,8 @@ from .validate import Validator
 
 __all__ = ["Dispatcher"]
 
-_FOOTPRINT = {"load": LoadFootprint, "compute": ComputeFootprint, "store": StoreFootprint}
+_FOOTPRINT = {"load": LoadFootprint, "compute": ComputeFootprint, "store": StoreFootprint,
+              "eltwise": EltwiseFootprint}
 
 
 def _conflict(a, fa, b, fb):
@@ -79,6 +85,12 @@ def _conflict(a, fa, b, fb):
         return conflict_lc(pair["load"], pair["compute"])
     if set(pair) == {"load", "store"}:
         return conflict_ls(pair["load"], pair["store"])
+    if set(pair) == {"load", "eltwise"}:
+        return conflict_le(pair["load"], pair["eltwise"])
+    if set(pair) == {"eltwise", "store"}:
+        return conflict_es(pair["eltwise"], pair["store"])
+    if set(pair) == {"compute", "eltwise"}:
+        return conflict_ce(pair["compute"], pair["eltwise"])
     return conflict_cs(pair["compute"], pair["store"])
 
 
@@ -105,10 +117,10 @@ class Dispatcher(wiring.Component):
         LIST retires at once; a refused one retires with its ``count`` entries.
     dma_base, dma_size : In(32)
         DMA window registers (sampled when a command enters the validator).
-    load_cmd, exec_cmd, store_cmd : Out(stream.Signature(command_layout(opcode)))
+    load_cmd, exec_cmd, store_cmd, eltwise_cmd : Out(stream.Signature(command_layout(opcode)))
         Validated commands to the datapath's units; ``valid`` never depends on ``ready`` and,
         once raised, stays up with a stable payload until ``ready``.
-    load_done, exec_done, store_done : In(1)
+    load_done, exec_done, store_done, eltwise_done : In(1)
         One-cycle pulse when the unit's oldest unfinished command has completely finished
         (pulses come in issue order).
     load_bus_error, store_bus_error : In(1)
@@ -131,7 +143,7 @@ class Dispatcher(wiring.Component):
         Nothing in the validator, the front, the pending slots or the units.
     stall_dep : Out(1)
         Some pending command's in-flight FIFO has room but the command waits for a hazard.
-    pending_count : Out(2)
+    pending_count : Out(3)
         Pending slots occupied (for tests and debugging).
 
     Latency
@@ -145,7 +157,7 @@ class Dispatcher(wiring.Component):
         if not isinstance(exec_depth, int) or exec_depth < 1:
             raise ValueError(f"exec_depth must be an integer >= 1, not {exec_depth!r}")
         self._config = config
-        self._depth = {"load": 1, "compute": exec_depth, "store": 1}
+        self._depth = {"load": 1, "compute": exec_depth, "store": 1, "eltwise": 1}
         super().__init__({
             "cmd": In(stream.Signature(DESCRIPTOR_LAYOUT)),
             "cmd_tag": In(ENTRY_TAG_LAYOUT),
@@ -166,7 +178,7 @@ class Dispatcher(wiring.Component):
             "retired": Out(17),
             "idle": Out(1),
             "stall_dep": Out(1),
-            "pending_count": Out(2),
+            "pending_count": Out(3),
         })
 
     def elaborate(self, platform):

@@ -12,6 +12,9 @@ COMPUTE     SPAD ``[a_addr, a_last + 1)``,           ACC ``[acc_addr, +m)``
 STORE       ACC ``[acc_addr, +rows)``, ACC rows     --
             ``[scale_addr, +1)`` if scale
             (``+2`` in a TFLite ``requant`` mode)
+ELTWISE     SPAD ``[a_addr, a_last + 1)``, for ADD   ACC ``[acc_addr, +m)``
+            ``[b_addr, b_addr + a_last - a_addr
+            + 1)``; ACC ``[acc_addr, +m)``
 ==========  =====================================  ==========================================
 
 ``last`` is the largest destination row of the LOAD (``local_addr + rows - 1``, or with a 2-D
@@ -29,15 +32,19 @@ the array before the older one's results are written) but writes results strictl
 order, after every activation and init row of the command has been read; so between two
 COMPUTEs only RAW matters: the younger one *accumulates* onto ACC rows the older one writes
 (:func:`conflict_cc`).
+
+An ELTWISE borrows the execute unit's memory ports, so a COMPUTE and an ELTWISE always
+conflict (:func:`conflict_ce`, structural); with LOAD and STORE it conflicts like a COMPUTE.
 """
 
-from amaranth.hdl import Mux
+from amaranth.hdl import Const, Mux
 from amaranth.lib import data
 
-from .commands import LoadTarget, RequantMode
+from .commands import EltwiseOp, LoadTarget, RequantMode
 
-__all__ = ["LoadFootprint", "ComputeFootprint", "StoreFootprint", "footprint_of",
-           "conflict_lc", "conflict_ls", "conflict_cs", "conflict_cc"]
+__all__ = ["LoadFootprint", "ComputeFootprint", "StoreFootprint", "EltwiseFootprint",
+           "footprint_of", "conflict_lc", "conflict_ls", "conflict_cs", "conflict_cc",
+           "conflict_le", "conflict_es", "conflict_ce"]
 
 
 def _range():
@@ -48,6 +55,7 @@ LoadFootprint = data.StructLayout({"spad": 1, "rows": _range()})
 ComputeFootprint = data.StructLayout({"a": _range(), "w": _range(), "acc": _range(),
                                       "accumulate": 1})
 StoreFootprint = data.StructLayout({"acc": _range(), "scale": 1, "params": _range()})
+EltwiseFootprint = data.StructLayout({"a": _range(), "b": _range(), "acc": _range()})
 
 
 def _set(view, start, length):
@@ -74,7 +82,16 @@ def footprint_of(kind, fields, view):
         params = Mux(fields.requant != RequantMode.FLOAT_SCALE.value, 2, 1)
         return [*_set(view.acc, fields.acc_addr, fields.rows), view.scale.eq(fields.scale),
                 *_set(view.params, fields.scale_addr, params)]
-    raise ValueError(f"kind must be 'load', 'compute' or 'store', not {kind!r}")
+    if kind == "eltwise":
+        walked = ((fields.a_rows - 1) * fields.a_row_step
+                  + (fields.a_cols - 1) * fields.a_col_step + 1)
+        span = Mux(fields.a_cols == 0, fields.m, walked)
+        add = fields.op == EltwiseOp.ADD.value
+        return [*_set(view.a, fields.a_addr, span),
+                view.b.start.eq(Mux(add, fields.b_addr, 0)),
+                view.b.end.eq(Mux(add, fields.b_addr + span, 0)),
+                *_set(view.acc, fields.acc_addr, fields.m)]
+    raise ValueError(f"kind must be 'load', 'compute', 'store' or 'eltwise', not {kind!r}")
 
 
 def _overlap(a, b):
@@ -103,3 +120,19 @@ def conflict_cc(older, younger):
     """Two COMPUTEs, ``older`` first in queue order: the younger one accumulates onto ACC rows
     the older one writes (RAW). Not symmetric."""
     return younger.accumulate & _overlap(older.acc, younger.acc)
+
+
+def conflict_le(load, eltwise):
+    """A LOAD writes SPAD rows the ELTWISE reads (A, or B for ADD), or ACC rows it writes."""
+    return Mux(load.spad, _overlap(load.rows, eltwise.a) | _overlap(load.rows, eltwise.b),
+               _overlap(load.rows, eltwise.acc))
+
+
+def conflict_es(eltwise, store):
+    """The ELTWISE writes ACC rows the STORE reads."""
+    return _overlap(eltwise.acc, store.acc) | (store.scale & _overlap(eltwise.acc, store.params))
+
+
+def conflict_ce(compute, eltwise):
+    """Always: the two share the execute unit's memory ports (structural)."""
+    return Const(1)

@@ -22,6 +22,7 @@ UNITS = (
     ("load", Opcode.LOAD, "load_cmd", "load_done", "load_bus_error"),
     ("compute", Opcode.COMPUTE, "exec_cmd", "exec_done", None),
     ("store", Opcode.STORE, "store_cmd", "store_done", "store_bus_error"),
+    ("eltwise", Opcode.ELTWISE, "eltwise_cmd", "eltwise_done", None),
 )
 
 #: Per-cycle performance events of the datapath: {member: width}.
@@ -34,11 +35,11 @@ class DatapathLink(wiring.Signature):
 
     Members
     -------
-    load_cmd, exec_cmd, store_cmd : Out(stream.Signature(command_layout(opcode)))
-        Validated commands to the load, execute and store units (LOAD, COMPUTE, STORE fields of
-        :data:`~.descriptor.FIELDS`); ``valid`` never depends on ``ready`` and, once raised,
-        stays up with a stable payload until ``ready``.
-    load_done, exec_done, store_done : In(1)
+    load_cmd, exec_cmd, store_cmd, eltwise_cmd : Out(stream.Signature(command_layout(opcode)))
+        Validated commands to the load, execute, store and element-wise units (LOAD, COMPUTE,
+        STORE, ELTWISE fields of :data:`~.descriptor.FIELDS`); ``valid`` never depends on
+        ``ready`` and, once raised, stays up with a stable payload until ``ready``.
+    load_done, exec_done, store_done, eltwise_done : In(1)
         One-cycle pulse per finished command, in issue order per unit (STORE: after every
         write response).
     load_bus_error, store_bus_error : In(1)

@@ -9,7 +9,15 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .commands import DESCRIPTOR_WORDS, ErrorCode, LoadTarget, Opcode, OutType, RequantMode
+from .commands import (
+    DESCRIPTOR_WORDS,
+    EltwiseOp,
+    ErrorCode,
+    LoadTarget,
+    Opcode,
+    OutType,
+    RequantMode,
+)
 from .descriptor import (
     DESCRIPTOR_LAYOUT,
     ENTRY_TAG_LAYOUT,
@@ -58,7 +66,8 @@ class Validator(wiring.Component):
     Parameters
     ----------
     config : SoCConfig
-        Array shape (``npu_rows``, ``npu_cols``), ``npu_fp16``, ``npu_float_post``, SPAD /
+        Array shape (``npu_rows``, ``npu_cols``), ``npu_fp16``, ``npu_float_post``,
+        ``npu_eltwise``, SPAD /
         ACC depths.
 
     Members
@@ -165,6 +174,30 @@ class Validator(wiring.Component):
             | ((f.acc_addr + f.m) > acc),
         }
 
+    def _eltwise_checks(self, m, w):
+        cfg = self._config
+        f = Signal(command_layout(Opcode.ELTWISE))
+        m.d.comb += unpack_fields(Opcode.ELTWISE, w, f)
+        fp16 = f.precision == Precision.FP16.value
+        add = f.op == EltwiseOp.ADD.value
+        walk = f.a_cols != 0
+        span = Mux(walk, (f.a_rows - 1) * f.a_row_step + (f.a_cols - 1) * f.a_col_step,
+                   f.m - 1)                                # a_last - a_addr, exact
+        add_only = Cat(f.b_addr, f.zp_a, f.zp_b, f.mult_a, f.mult_b, f.rshift_a,
+                       f.rshift_b).any()
+        return {
+            ErrorCode.RESERVED: _overlaps_any(w, reserved_masks(Opcode.ELTWISE))
+            | (~walk & ((f.a_rows != 0) | (f.a_col_step != 0) | (f.a_row_step != 0)))
+            | Mux(add, f.accumulate, add_only),
+            ErrorCode.ZERO_DIM: (f.m == 0) | (f.n == 0) | (walk & (f.a_rows == 0)),
+            ErrorCode.DIM_TOO_LARGE: f.n > cfg.npu_cols,
+            ErrorCode.BAD_COMBINATION: (not cfg.npu_eltwise) | (fp16 & (not cfg.npu_fp16))
+            | (fp16 & add) | (walk & (f.m != f.a_rows * f.a_cols)),
+            ErrorCode.LOCAL_RANGE: ((f.a_addr + span) >= cfg.npu_spad_rows)
+            | (add & ((f.b_addr + span) >= cfg.npu_spad_rows))
+            | ((f.acc_addr + f.m) > cfg.npu_acc_rows),
+        }
+
     def _store_checks(self, m, w):
         cfg = self._config
         f = Signal(command_layout(Opcode.STORE))
@@ -236,15 +269,17 @@ class Validator(wiring.Component):
         compute = self._compute_checks(m, w)
         store, store_lsz = self._store_checks(m, w)
         lst = self._list_checks(m, w, s0_tag.in_list)
+        eltwise = self._eltwise_checks(m, w)
         is_load = opcode == Opcode.LOAD.value
         is_compute = opcode == Opcode.COMPUTE.value
         is_store = opcode == Opcode.STORE.value
         is_fence = opcode == Opcode.FENCE.value
         is_list = opcode == Opcode.LIST.value
+        is_eltwise = opcode == Opcode.ELTWISE.value
         fence_reserved = _overlaps_any(w, reserved_masks(Opcode.FENCE))
 
         early = Signal(ErrorCode)
-        with m.If(~(is_load | is_compute | is_store | is_fence | is_list)):
+        with m.If(~(is_load | is_compute | is_store | is_fence | is_list | is_eltwise)):
             m.d.comb += early.eq(ErrorCode.BAD_OPCODE)
         with m.Elif(is_fence):
             m.d.comb += early.eq(Mux(fence_reserved, ErrorCode.RESERVED, ErrorCode.NONE))
@@ -254,7 +289,9 @@ class Validator(wiring.Component):
             for code in reversed(_FIELD_CHECKS):
                 failed = Mux(is_load, load.get(code, 0),
                              Mux(is_compute, compute.get(code, 0),
-                                 Mux(is_list, lst.get(code, 0), store.get(code, 0))))
+                                 Mux(is_list, lst.get(code, 0),
+                                     Mux(is_eltwise, eltwise.get(code, 0),
+                                         store.get(code, 0)))))
                 with m.If(failed):
                     m.d.comb += early.eq(code)
 

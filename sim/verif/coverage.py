@@ -63,6 +63,7 @@ _REFUSAL_BY_OP = {
     "STORE": ["RESERVED", "ZERO_DIM", "DIM_TOO_LARGE", "BAD_COMBINATION", "MISALIGNED", "STRIDE",
               "LOCAL_RANGE", "DMA_WINDOW"],
     "FENCE": ["RESERVED"],
+    "ELTWISE": ["RESERVED", "ZERO_DIM", "DIM_TOO_LARGE", "BAD_COMBINATION", "LOCAL_RANGE"],
 }
 
 #: Every coverpoint group and its bins (as strings).

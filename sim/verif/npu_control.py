@@ -34,7 +34,9 @@ __all__ = ["UnitRun", "StandInDatapath", "reg_read", "reg_write", "submit", "row
            "conflict", "raw", "check_schedule", "error_candidates", "cover_errors",
            "refusal_examples", "UNIT_OF", "ResidentGemm", "resident_gemm"]
 
-UNIT_OF = {Opcode.LOAD: "load", Opcode.COMPUTE: "exec", Opcode.STORE: "store"}
+UNIT_OF = {Opcode.LOAD: "load", Opcode.COMPUTE: "exec", Opcode.STORE: "store",
+           Opcode.ELTWISE: "eltwise"}
+_UNITS = ("load", "exec", "store", "eltwise")
 
 
 @dataclass
@@ -68,7 +70,8 @@ class StandInDatapath:
     exec_capacity: int = 1
     hold: set = field(default_factory=set)
     runs: list = field(default_factory=list)
-    max_in_flight: dict = field(default_factory=lambda: {"load": 0, "exec": 0, "store": 0})
+    max_in_flight: dict = field(default_factory=lambda: {"load": 0, "exec": 0, "store": 0,
+                                                         "eltwise": 0})
     totals: dict = field(default_factory=lambda: {"macs": 0, "compute_rows": 0, "rd": 0,
                                                   "wr": 0, "stall_mem": 0, "stall_out": 0})
 
@@ -80,9 +83,9 @@ class StandInDatapath:
 
     async def run(self, ctx):
         dut, rng = self.dut, random.Random(self.seed)
-        ports = {unit: getattr(dut, f"{unit}_cmd") for unit in ("load", "exec", "store")}
+        ports = {unit: getattr(dut, f"{unit}_cmd") for unit in _UNITS}
         names = {unit: [n for n, _ in port.payload.shape()] for unit, port in ports.items()}
-        capacity = {"load": 1, "exec": self.exec_capacity, "store": 1}
+        capacity = {"load": 1, "exec": self.exec_capacity, "store": 1, "eltwise": 1}
         busy = {unit: [] for unit in ports}             # per unit, in order: [run, cycles left]
         cycle = 0
         while True:
@@ -91,7 +94,7 @@ class StandInDatapath:
                 ctx.set(port.ready, len(queue) < capacity[unit] and unit not in self.hold)
                 done = bool(queue) and queue[0][1] <= 0
                 ctx.set(getattr(dut, f"{unit}_done"), done)
-                if unit != "exec":
+                if unit in ("load", "store"):
                     ctx.set(getattr(dut, f"{unit}_bus_error"), done and queue[0][0].bus_error)
                 if done:
                     queue.pop(0)[0].done = cycle
@@ -115,7 +118,8 @@ class StandInDatapath:
                 *[p.valid for p in ports.values()], *[p.ready for p in ports.values()],
                 *[p.payload for p in ports.values()])
             _, _, *rest = sampled
-            valids, readies, payloads = rest[0:3], rest[3:6], rest[6:9]
+            n = len(ports)
+            valids, readies, payloads = rest[0:n], rest[n:2 * n], rest[2 * n:3 * n]
             for index, unit in enumerate(ports):
                 for entry in busy[unit]:
                     entry[1] -= 1
@@ -161,6 +165,13 @@ def rows_touched(opcode, f):
         reads |= {("spad", f["w_addr"] + r) for r in range(f["k"])}
         acc = {("acc", f["acc_addr"] + r) for r in range(f["m"])}
         return reads | (acc if f["accumulate"] else set()), acc
+    if opcode == Opcode.ELTWISE:
+        rows = a_rows_read(f)
+        reads = {("spad", row) for row in rows}
+        if f["op"]:                         # ADD: B at the same offsets from b_addr
+            reads |= {("spad", f["b_addr"] + row - f["a_addr"]) for row in rows}
+        acc = {("acc", f["acc_addr"] + r) for r in range(f["m"])}
+        return reads | (acc if f["accumulate"] else set()), acc
     if opcode == Opcode.STORE:
         reads = {("acc", f["acc_addr"] + r) for r in range(f["rows"])}
         if f["scale"]:
@@ -202,10 +213,10 @@ def _cover_order(older, younger, older_unit, younger_unit, fence):
 def check_schedule(commands, codes, runs):
     """Checks the stand-in's ``runs`` against ``commands`` (list of ``(opcode, fields)`` in queue
     order) with validation results ``codes``: valid commands ran, in order per unit and finished
-    in that order, each after every earlier conflicting command of another unit, every earlier
-    COMPUTE it reads ACC rows of (a COMPUTE) and every command before an earlier FENCE had
-    finished. Returns ``{seq: UnitRun}``."""
-    by_unit = {unit: [r for r in runs if r.unit == unit] for unit in ("load", "exec", "store")}
+    in that order, each after every earlier conflicting command of another unit (a COMPUTE and
+    an ELTWISE always conflict), every earlier COMPUTE it reads ACC rows of (a COMPUTE) and
+    every command before an earlier FENCE had finished. Returns ``{seq: UnitRun}``."""
+    by_unit = {unit: [r for r in runs if r.unit == unit] for unit in _UNITS}
     matched = {}
     for seq, ((opcode, fields), code) in enumerate(zip(commands, codes, strict=True)):
         if code != ErrorCode.NONE or opcode not in UNIT_OF:
@@ -232,6 +243,8 @@ def check_schedule(commands, codes, runs):
             if other.unit == run.unit:
                 assert other.done < run.done, f"command {seq} finished before {earlier}"
                 wait = run.unit == "exec" and raw(commands[earlier], (opcode, fields))
+            elif {other.unit, run.unit} == {"exec", "eltwise"}:
+                wait = True                 # structural: they share the memory ports
             else:
                 wait = conflict(commands[earlier], (opcode, fields))
             if earlier < fence_at or wait:

@@ -78,7 +78,9 @@ def test_mlperf_shapes_walk_on_npu_bit_exact_with_litert(name, variant):
             assert la.kind == "gemm" and la.gemm[1] == graph.tensors[la.op.inputs[0]].shape[3]
     for la in program.layers:
         if la.where == "core" and la.op.outputs[0] not in fallback:
-            assert la.op.kind.value in ("ADD", "RESHAPE", "SOFTMAX"), la.op.kind
+            assert la.op.kind.value in ("RESHAPE", "SOFTMAX"), la.op.kind
+        if la.op.kind.value == "ADD":         # residual ADDs: the element-wise unit
+            assert la.kind == "npu_op", la.op.name
     x = rng.integers(-128, 128, shape).astype(np.int8)
     want = run_reference(model, x)[0]
     got, run = run_program(program, [x])
@@ -124,11 +126,12 @@ def test_fp16_models_walk_on_npu_bit_exact(name, build, variant):
 def test_onnx_int8_stays_on_the_older_paths():
     """ONNX INT8 convolutions requantize with a float scale (not a TFLite mode the walk STORE
     has): they keep the GEMM / im2col path; explicit padding that is neither SAME nor VALID
-    keeps the depthwise on the core. The program stays bit-exact with the reference."""
+    keeps the depthwise on the core (its MaxPool, the same maximum in both front ends, runs on
+    the element-wise unit). The program stays bit-exact with the reference."""
     rng = np.random.default_rng(3)
     graph = parse_onnx(cm.onnx_qoperator_cnn(rng))
     program = compile_graph(graph, preset("sim"))
-    assert not any(la.kind == "npu_op" for la in program.layers)
+    assert [la.op.kind.value for la in program.layers if la.kind == "npu_op"] == ["MAX_POOL_2D"]
     assert [la.kind for la in program.layers if la.op.kind.value == "CONV_2D"] == [
         "im2col", "gemm"]
     x = rng.standard_normal(in_shape(graph)).astype(np.float32)
@@ -187,3 +190,32 @@ def test_layer_table_of_walked_layers(tmp_path):
         assert words[r["first_command"] + r["commands"] - 1][0] & 0xF == 4   # FENCE
         addr = meta["weights"][r["params"]["params"]]
         assert meta["weights_base"] <= addr < meta["weights_base"] + meta["weights_bytes"]
+
+
+@pytest.mark.parametrize("variant", ["sim", "npu-small"])
+def test_int8_add_and_max_pool_on_the_eltwise_unit_bit_exact_with_litert(variant):
+    """TFLite INT8 ADD (with a fused ReLU) and MAX_POOL_2D run as ELTWISE layers and equal
+    LiteRT's reference kernels; without the element-wise unit they stay on the core."""
+    import dataclasses
+
+    from dure.sim.verif.litert_ref import run_reference
+
+    rng = np.random.default_rng(21)
+    model = cm.tflite_int8_cnn(rng, h=9, w=7, c=11, batch=2)
+    graph = parse_tflite(model)
+    config = preset(variant)
+    program = compile_graph(graph, config)
+    where = {la.op.kind.value: (la.kind, la.where) for la in program.layers
+             if la.op.kind.value in ("ADD", "MAX_POOL_2D")}
+    assert where == {"ADD": ("npu_op", "npu"), "MAX_POOL_2D": ("npu_op", "npu")}
+    without = compile_graph(graph, dataclasses.replace(config, npu_eltwise=False))
+    assert {la.where for la in without.layers
+            if la.op.kind.value in ("ADD", "MAX_POOL_2D")} == {"core"}
+    for _ in range(2):
+        x = rng.integers(-128, 128, (2, 9, 7, 3)).astype(np.int8)
+        x.flat[:5] = -128
+        want = run_reference(model, x)[0]
+        got, _ = run_program(program, [x])
+        assert same_bits(got[0], want)
+        got, _ = run_program(without, [x])
+        assert same_bits(got[0], want)

@@ -6,7 +6,7 @@ import pathlib
 import subprocess
 import sys
 
-from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, Precision
+from dure.rtl.npu.commands import ElemType, EltwiseOp, LoadTarget, Opcode, Precision
 from dure.rtl.npu.descriptor import encode
 
 from dure.config import preset
@@ -39,6 +39,11 @@ int main(void)
     npu_cmd_load(d, DURE_NPU_TARGET_SPAD, DURE_NPU_ELEM_FP16, 0, 0x40000100u, 32, 64, 8, 35);
     npu_cmd_load_place(d, 32, 2, 34);
     show(d);
+    npu_cmd_eltwise_max(d, DURE_NPU_PREC_FP16, 1, 71, 13, 6, 7);
+    npu_cmd_eltwise_walk(d, 3, 2, 2, 68);
+    show(d);
+    npu_cmd_eltwise_add(d, 5, 300, 9, 40, 8, -128, -2147483647 - 1, 31, 127, 1073741824, 0);
+    show(d);
     return 0;
 }
 """
@@ -68,4 +73,10 @@ def test_builders_match_encode(tmp_path):
         encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.FP16, dram_addr=0x4000_0100,
                dram_stride=32, rows=64, cols=8, local_addr=35, local_cols=32, local_groups=2,
                local_row_step=34),
+        encode(Opcode.ELTWISE, precision=Precision.FP16, op=EltwiseOp.MAX, accumulate=1,
+               a_addr=71, acc_addr=13, m=6, n=7, a_cols=3, a_rows=2, a_col_step=2,
+               a_row_step=68),
+        encode(Opcode.ELTWISE, op=EltwiseOp.ADD, a_addr=5, b_addr=300, acc_addr=9, m=40, n=8,
+               zp_a=-128, mult_a=-(1 << 31), rshift_a=31, zp_b=127, mult_b=1 << 30,
+               rshift_b=0),
     ]

@@ -71,7 +71,7 @@ def test_valid_commands():
     assert check(compute(), base=0, size=0) == E.NONE
 
 
-@pytest.mark.parametrize("opcode", [0, 6, 7, 15])
+@pytest.mark.parametrize("opcode", [0, 7, 8, 15])
 def test_bad_opcode_first(opcode):
     assert check([opcode | 0xFFFF_FFF0] + [0xFFFF_FFFF] * 7) == E.BAD_OPCODE
 

@@ -5,13 +5,15 @@ model."""
 import numpy as np
 import pytest
 from dure.sim.golden_fixedpoint import multiply_by_quantized_multiplier_single_rounding
-from dure.sim.golden_tflite import average_pool_int8
-from dure.sim.golden_tflite_fp16 import average_pool_fp16
+from dure.sim.golden_tflite import average_pool_int8, max_pool_int8
+from dure.sim.golden_tflite_fp16 import average_pool_fp16, max_pool_fp16
 from dure.sim.layer_program import run_on_model
 from dure.sim.pool_plan import (
     MAX_WINDOW,
     average_pool_fp16_program,
     average_pool_int8_program,
+    max_pool_fp16_program,
+    max_pool_int8_program,
     pool_multiplier,
 )
 
@@ -90,3 +92,46 @@ def test_unsupported_pools_are_named():
         average_pool_int8_program(config, (1, 40, 40, 4), (17, 17), **addrs)
     with pytest.raises(ValueError, match="lo/hi"):
         average_pool_int8_program(config, (1, 4, 4, 4), 2, lo=5, hi=1, **addrs)
+
+
+MAX_CASES = POOL_CASES + [((1, 6, 6, 9), (3, 3), (2, 2), "SAME"),     # MobileNet-like 3x3/2
+                          ((2, 5, 4, 16), (2, 2), (2, 2), "VALID")]
+
+
+@pytest.mark.parametrize("cfg", list(CONFIGS))
+@pytest.mark.parametrize("case", range(len(MAX_CASES)))
+def test_max_pool_int8_is_bit_exact(cfg, case):
+    """ELTWISE MAX per tap; SAME padding FILLed with -128 (TFLite skips padded taps)."""
+    config = CONFIGS[cfg]
+    x_shape, filt, stride, padding = MAX_CASES[case]
+    rng = np.random.default_rng(20 + case)
+    x = rng.integers(-128, 128, x_shape, dtype=np.int8)
+    if case == 0:
+        x[:] = -128                     # all -128: padding must not win with anything else
+    x.reshape(-1)[:5] = -128
+    kw = dict(stride=stride, padding=padding, lo=[-128, -100, 0][case % 3],
+              hi=[127, 50, 127][case % 3])
+    model, (xa, oa, pa, _) = model_and_addresses(config)
+    prog = max_pool_int8_program(config, x.shape, filt, x_addr=xa, out_addr=oa,
+                                 param_addr=pa, **kw)
+    assert any(w[0] & 0xF == 6 for w in prog.descriptors)
+    assert same_bits(run_on_model(model, prog, [(xa, x)]), max_pool_int8(x, filt, **kw))
+
+
+@pytest.mark.parametrize("cfg", list(CONFIGS))
+@pytest.mark.parametrize("case", range(len(MAX_CASES)))
+def test_max_pool_fp16_is_bit_exact(cfg, case):
+    """NaN / +-Inf / subnormal / +-0.0 taps; SAME padding FILLed with -Inf."""
+    config = CONFIGS[cfg]
+    x_shape, filt, stride, padding = MAX_CASES[case]
+    rng = np.random.default_rng(40 + case)
+    x = fp16_values(rng, x_shape, specials=case % 2 == 0)
+    if case == 1:                       # windows of signed zeros and of -Inf only
+        x[0, :4, :4, :] = rng.choice(np.array([0.0, -0.0], np.float16), (4, 4, x_shape[3]))
+        x[1, :, :, :3] = -np.inf
+    kw = dict(stride=stride, padding=padding, lo=-1.0 if case == 3 else None,
+              hi=2.5 if case == 4 else None)
+    model, (xa, oa, pa, _) = model_and_addresses(config)
+    prog = max_pool_fp16_program(config, x.shape, filt, x_addr=xa, out_addr=oa,
+                                 param_addr=pa, **kw)
+    assert same_bits(run_on_model(model, prog, [(xa, x)]), max_pool_fp16(x, filt, **kw))

@@ -9,6 +9,7 @@ import random
 import pytest
 from dure.rtl.npu.commands import (
     ElemType,
+    EltwiseOp,
     ErrorCode,
     LoadTarget,
     Opcode,
@@ -58,6 +59,15 @@ def fence(irq=0):
     return encode(Opcode.FENCE, irq=irq)
 
 
+def eltwise(a, acc, m=4, accumulate=0, b=None):
+    """ELTWISE MAX (or ADD reading B at ``b``)."""
+    if b is None:
+        return encode(Opcode.ELTWISE, op=EltwiseOp.MAX, a_addr=a, acc_addr=acc, m=m, n=4,
+                      accumulate=accumulate)
+    return encode(Opcode.ELTWISE, op=EltwiseOp.ADD, a_addr=a, b_addr=b, acc_addr=acc, m=m, n=4,
+                  mult_a=1 << 30, mult_b=1 << 30)
+
+
 def run(commands, *, latency=None, bus_error=None, seed=0, prefill=True, after=None,
         exec_capacity=1, exec_depth=4):
     """Submits ``commands`` (all units held until the queue is full when ``prefill``), waits
@@ -66,7 +76,7 @@ def run(commands, *, latency=None, bus_error=None, seed=0, prefill=True, after=N
     datapath = StandInDatapath(dut.datapath, latency=latency, bus_error=bus_error, seed=seed,
                                exec_capacity=exec_capacity)
     if prefill:
-        datapath.hold = {"load", "exec", "store"}
+        datapath.hold = {"load", "exec", "store", "eltwise"}
     regs = {}
 
     async def bench(ctx):
@@ -114,7 +124,7 @@ def test_independent_load_overlaps_compute_and_store():
 
 
 @pytest.mark.parametrize("case", ["raw_spad", "war_spad", "waw_acc", "raw_acc", "scale_row",
-                                  "shift_row"])
+                                  "shift_row", "eltwise_b", "eltwise_store", "eltwise_compute"])
 def test_dependent_commands_serialise(case):
     commands = {
         "raw_spad": [load(0), compute(0, 8, 0)],            # compute reads what load writes
@@ -123,6 +133,11 @@ def test_dependent_commands_serialise(case):
         "raw_acc": [compute(0, 8, 4), store(7, rows=1)],
         "scale_row": [load(20, rows=1, target=LoadTarget.ACC), store(0, scale=20)],
         "shift_row": [load(21, rows=1, target=LoadTarget.ACC), None],
+        "eltwise_b": [load(30, rows=1), eltwise(0, 0, b=27)],        # ADD reads B row 30
+        "eltwise_store": [eltwise(0, 4), store(7, rows=1)],
+        # A COMPUTE and an ELTWISE never run together (shared memory ports), independent
+        # rows or not; the independent pair below is an ELTWISE and a LOAD.
+        "eltwise_compute": [compute(0, 8, 0), eltwise(20, 12)],
     }[case]
     independent = {
         "raw_spad": [load(4), compute(0, 8, 0)],
@@ -131,6 +146,9 @@ def test_dependent_commands_serialise(case):
         "raw_acc": [compute(0, 8, 4), store(8, rows=1)],
         "scale_row": [load(20, rows=1, target=LoadTarget.ACC), store(0, scale=21)],
         "shift_row": [load(21, rows=1, target=LoadTarget.ACC), None],
+        "eltwise_b": [load(31, rows=1), eltwise(0, 0, b=27)],
+        "eltwise_store": [eltwise(0, 4), store(8, rows=1)],
+        "eltwise_compute": [load(0), eltwise(20, 12)],
     }[case]
     if case == "scale_row":
         commands[1] = encode(Opcode.STORE, out=OutType.INT8, scale=1, scale_addr=20, lo=-128,
@@ -274,6 +292,19 @@ def random_command(rng, computes=0.3):
                           a_row_step=rng.randint(0, 9))
         return compute(local(), local(), local(), m=rng.randint(1, 8),
                        accumulate=rng.randint(0, 1))
+    if kind < 0.3 * other + computes + 0.1 * other:
+        walk = {}
+        if rng.random() < 0.3:
+            cols, rows = rng.randint(1, 3), rng.randint(1, 3)
+            walk = dict(a_cols=cols, a_rows=rows, a_col_step=rng.randint(0, 3),
+                        a_row_step=rng.randint(0, 9), m=cols * rows)
+        words = eltwise(local(), local(), m=rng.randint(1, 8), accumulate=rng.randint(0, 1),
+                        b=local() if rng.random() < 0.4 else None)
+        fields = decode(words)[1]
+        fields.update(walk)
+        if fields["op"]:
+            fields["accumulate"] = 0
+        return encode(Opcode.ELTWISE, **fields)
     if kind < 1 - 0.15 * other:
         scale = rng.choice([None, local()])
         return store(local(), rows=rng.randint(1, 8), scale=scale)
@@ -312,7 +343,8 @@ def test_random_streams_keep_order_long(seed):
 
 
 BASES = {Opcode.LOAD: load(0), Opcode.COMPUTE: compute(0, 8, 0), Opcode.STORE: store(0),
-         Opcode.FENCE: fence(), Opcode.LIST: encode(Opcode.LIST, list_addr=BASE, count=2)}
+         Opcode.FENCE: fence(), Opcode.LIST: encode(Opcode.LIST, list_addr=BASE, count=2),
+         Opcode.ELTWISE: eltwise(0, 0, b=8)}
 
 #: The (code, opcode) refusals the contract makes reachable from the doorbell (a LIST is
 #: BAD_COMBINATION only as a list entry; FENCE has only reserved bits to get wrong).
@@ -321,8 +353,9 @@ REACHABLE = (
     {(code, op) for op in (Opcode.LOAD, Opcode.STORE)
      for code in (_E.RESERVED, _E.ZERO_DIM, _E.DIM_TOO_LARGE, _E.BAD_COMBINATION,
                   _E.MISALIGNED, _E.STRIDE, _E.LOCAL_RANGE, _E.DMA_WINDOW)}
-    | {(code, Opcode.COMPUTE) for code in (_E.RESERVED, _E.ZERO_DIM, _E.DIM_TOO_LARGE,
-                                           _E.BAD_COMBINATION, _E.LOCAL_RANGE)}
+    | {(code, op) for op in (Opcode.COMPUTE, Opcode.ELTWISE)
+       for code in (_E.RESERVED, _E.ZERO_DIM, _E.DIM_TOO_LARGE, _E.BAD_COMBINATION,
+                    _E.LOCAL_RANGE)}
     | {(code, Opcode.LIST) for code in (_E.RESERVED, _E.ZERO_DIM, _E.MISALIGNED,
                                         _E.DMA_WINDOW)}
     | {(_E.RESERVED, Opcode.FENCE), (_E.BAD_OPCODE, None)}

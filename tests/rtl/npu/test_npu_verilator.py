@@ -207,7 +207,8 @@ def test_random_walks(model, seed):
 @pytest.mark.slow
 def test_malformed_walk_fill_placement(model):
     """Command fuzzer: random (mostly malformed) descriptors with walk, fill and placement
-    fields, one at a time: no hang, every error code equals the model's, and no byte of main
+    fields and ELTWISE commands (:func:`~dure.sim.npu_descriptors.random_descriptor`), one at
+    a time: no hang, every error code equals the model's, and no byte of main
     memory changes but what the model writes (nothing outside the window)."""
     import random
 

@@ -28,9 +28,10 @@ CONFIGS = {
     "small": SoCConfig(npu_rows=4, npu_cols=8, npu_spad_rows=64, npu_acc_rows=32,
                        npu_fp16=False),
     "tall": SoCConfig(npu_rows=16, npu_cols=4, npu_spad_rows=65536, npu_acc_rows=16),
-    # An INT8-only board build without the fp32 post-processing (the iCEBreaker's kind).
+    # An INT8-only board build without the fp32 post-processing (the iCEBreaker's kind) and
+    # without the element-wise unit.
     "fixed": SoCConfig(npu_rows=2, npu_cols=2, npu_spad_rows=256, npu_acc_rows=128,
-                       npu_fp16=False, npu_float_post=False),
+                       npu_fp16=False, npu_float_post=False, npu_eltwise=False),
 }
 
 
@@ -194,3 +195,18 @@ def test_fixed_only_refusals_reached():
     assert differ
     assert all(validate(w, fixed, b, s) == ErrorCode.BAD_COMBINATION for w, b, s in differ)
 
+
+
+def test_eltwise_codes_reached():
+    """The random vectors give ELTWISE every code it can have (so the Verilator comparison
+    covers each ELTWISE rule), and the build without the unit refuses them all."""
+    config = CONFIGS["small"]
+    vectors = [v for v in make_vectors(random.Random(11), config, 6_000)
+               if v[0][0] & 0xF == Opcode.ELTWISE.value]
+    codes = {validate(w, config, b, s) for w, b, s in vectors}
+    assert codes >= {ErrorCode.NONE, ErrorCode.RESERVED, ErrorCode.ZERO_DIM,
+                     ErrorCode.DIM_TOO_LARGE, ErrorCode.BAD_COMBINATION, ErrorCode.LOCAL_RANGE}
+    none = dataclasses.replace(config, npu_eltwise=False)
+    assert all(validate(w, none, b, s) in (ErrorCode.BAD_COMBINATION, ErrorCode.RESERVED,
+                                           ErrorCode.ZERO_DIM, ErrorCode.DIM_TOO_LARGE)
+               for w, b, s in vectors)

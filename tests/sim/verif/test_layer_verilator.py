@@ -83,3 +83,35 @@ def test_pool_and_add_fp16(model):
     prog = add_fp16_program(CFG, a.shape, a_addr=MAIN_BASE, b_addr=b_addr,
                             out_addr=ADDRS["out_addr"], param_addr=ADDRS["param_addr"])
     check(model, prog, [(MAIN_BASE, a), (b_addr, b)], add_fp16(a, b))
+
+
+def test_eltwise_layers(model):
+    """The element-wise unit on the shipped 8x8 NPU: ResNet-8's stage-1 residual ADD (INT8,
+    TFLite) and max pools 3x3 stride 2 SAME (INT8 with -128 inputs, FP16 with NaN / Inf /
+    signed zeros), bit-exact; cycles printed."""
+    from dure.sim.eltwise_plan import add_int8_program
+    from dure.sim.golden_tflite import add_int8, max_pool_int8
+    from dure.sim.golden_tflite_fp16 import max_pool_fp16
+    from dure.sim.golden_tflite_params import add_params
+    from dure.sim.pool_plan import max_pool_fp16_program, max_pool_int8_program
+
+    rng = np.random.default_rng(3)
+    a = rng.integers(-128, 128, (1, 32, 32, 16), dtype=np.int8)
+    b = rng.integers(-128, 128, (1, 32, 32, 16), dtype=np.int8)
+    a.reshape(-1)[:4] = -128
+    params = add_params(0.05, 0.07, 0.09)
+    kw = dict(input1_zero_point=-3, input2_zero_point=127, output_zero_point=-1)
+    b_addr = MAIN_BASE + (3 << 18)
+    prog = add_int8_program(CFG, a.shape, params, a_addr=MAIN_BASE, b_addr=b_addr,
+                            out_addr=ADDRS["out_addr"], param_addr=ADDRS["param_addr"], **kw)
+    check(model, prog, [(MAIN_BASE, a), (b_addr, b)], add_int8(a, b, params, **kw))
+    x = rng.integers(-128, 128, (1, 16, 16, 32), dtype=np.int8)
+    x[0, :3, :3] = -128
+    pool = dict(stride=2, padding="SAME", lo=-100, hi=127)
+    prog = max_pool_int8_program(CFG, x.shape, 3, **ADDRS, **pool)
+    check(model, prog, [(MAIN_BASE, x)], max_pool_int8(x, 3, **pool))
+    xf = rng.standard_normal((1, 9, 11, 13)).astype(np.float16)
+    xf.reshape(-1)[rng.choice(xf.size, 60, replace=False)] = rng.choice(
+        np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 6e-8, -6e-8], np.float16), 60)
+    prog = max_pool_fp16_program(CFG, xf.shape, 3, stride=2, padding="SAME", **ADDRS)
+    check(model, prog, [(MAIN_BASE, xf)], max_pool_fp16(xf, 3, stride=2, padding="SAME"))

@@ -1,0 +1,180 @@
+"""Element-wise unit: ELTWISE commands (TFLite INT8 ADD rescaling, MAX), SPAD rows in, ACC out."""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .commands import EltwiseOp, Opcode
+from .descriptor import command_layout
+from .isa import Precision
+from .mem_ports import ReadPortSignature, row_write_layout
+
+__all__ = ["EltwiseUnit", "ADD_LEFT_SHIFT"]
+
+#: Left shift of ``x - zp`` before the input rescaling (TFLite's 20 for 8-bit ADD).
+ADD_LEFT_SHIFT = 20
+_CANONICAL_NAN32 = 0x7FC0_0000
+
+
+def _rescale(v, mult, rshift):
+    """``RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(v << 20, mult), rshift)`` for a
+    signed ``v`` with ``|v| <= 255`` (so ``v << 20`` is never INT32_MIN: no saturation case)."""
+    ab = (v * mult) << ADD_LEFT_SHIFT                      # exact, signed
+    t = ab + Mux(ab >= 0, 1 << 30, 1 - (1 << 30))
+    q = ((t + Mux(t < 0, (1 << 31) - 1, 0)) >> 31)        # C division by 2**31 (toward 0)
+    x = q[:32].as_signed()                                 # |q| < 2**28
+    mask = ((Const(1, 33) << rshift) - 1)[:32]
+    remainder = x.as_unsigned() & mask
+    threshold = (mask >> 1) + x[31]
+    return (x >> rshift) + (remainder > threshold)
+
+
+def _widen_fp16(h):
+    """``(fp32 bits, is_nan)`` of fp16 bits ``h``: the exact widening (subnormals normalised)."""
+    sign, exp, frac = h[15], h[10:15], h[:10]
+    man = Cat(Const(0, 13), frac)                          # (``<<`` by an int widens by 15)
+    normal = Cat(man, (exp + 112)[:8], sign)
+    special = Cat(man, Const(0xFF, 8), sign)
+    sub = Cat(Const(0, 31), sign)                          # +-0
+    for p in range(10):                                    # the highest set bit wins
+        sub = Mux(frac[p], Cat((frac << (23 - p))[:23], Const(p + 103, 8), sign), sub)
+    bits = Mux(exp == 31, special, Mux(exp == 0, sub, normal))
+    return bits[:32], (exp == 31) & frac.any()
+
+
+def _order_key(x):
+    """An unsigned key whose order is the fp32 order of non-NaN ``x`` (-0.0 below +0.0)."""
+    return Mux(x[31], ~x, x | 0x8000_0000)[:32]
+
+
+class EltwiseUnit(wiring.Component):
+    """Runs ELTWISE commands (``ELTWISE`` in :mod:`.commands`), one row per cycle.
+
+    For row i = 0 .. m-1 it reads SPAD row ``a_addr + off(i)`` (``off`` the walk's offset,
+    kept as a running value like the execute unit's), for ADD also ``b_addr + off(i)``, and for
+    a MAX with ``accumulate`` ACC row ``acc_addr + i``; one cycle later it computes the lanes
+    (ADD: both TFLite rescalings and their int32 sum; MAX: the int32 or fp32 maximum) into an
+    output register, which writes lanes ``0..n-1`` of ACC row ``acc_addr + i``. Row i only
+    reads and writes its own ACC row, so rows stream back to back; the pipeline stalls as a
+    whole while the ACC write waits. One command at a time: the next is accepted after the
+    previous one's last row is written (``done``).
+
+    The unit has no hazard logic and no memory ports of its own: the datapath lends it the
+    execute unit's SPAD and ACC ports while ``busy`` (the dispatcher never has a COMPUTE and
+    an ELTWISE in flight together).
+
+    Members
+    -------
+    cmd : In(stream.Signature(command_layout(Opcode.ELTWISE)))
+    spad_a, spad_b : Out(ReadPortSignature(spad_rows, ArrayLayout(16, lanes)))
+    acc_r : Out(ReadPortSignature(acc_rows, ArrayLayout(32, cols)))
+    acc_w : Out(stream.Signature(row_write_layout(acc_rows, ArrayLayout(32, cols), cols)))
+    busy : Out(1)
+        A command is held (from the cycle after it is accepted to the cycle after ``done``).
+    done : Out(1)
+        One-cycle pulse when a command's last row is written.
+
+    Latency
+    -------
+    Row i is written 2 cycles after it is read (read, compute register), without stalls:
+    ``m + 3`` cycles from acceptance to ``done``.
+    """
+
+    def __init__(self, config):
+        self._config = config
+        lanes, cols = config.npu_lanes, config.npu_cols
+        spad_row = data.ArrayLayout(16, lanes)
+        acc_row = data.ArrayLayout(32, cols)
+        super().__init__({
+            "cmd": In(stream.Signature(command_layout(Opcode.ELTWISE))),
+            "spad_a": Out(ReadPortSignature(config.npu_spad_rows, spad_row)),
+            "spad_b": Out(ReadPortSignature(config.npu_spad_rows, spad_row)),
+            "acc_r": Out(ReadPortSignature(config.npu_acc_rows, acc_row)),
+            "acc_w": Out(stream.Signature(row_write_layout(config.npu_acc_rows, acc_row, cols))),
+            "busy": Out(1),
+            "done": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cols = self._config.npu_cols
+        cmd = Signal(command_layout(Opcode.ELTWISE))
+        busy = self.busy
+        left = Signal(16)
+        row = Signal(16)
+        off = Signal(16)
+        base = Signal(16)
+        col = Signal(16)
+        m.d.comb += self.cmd.ready.eq(~busy)
+        with m.If(self.cmd.valid & ~busy):
+            m.d.sync += [cmd.eq(self.cmd.payload), busy.eq(1), left.eq(self.cmd.payload.m),
+                         row.eq(0), off.eq(0), base.eq(0), col.eq(0)]
+
+        # Read stage.
+        s1_valid = Signal()
+        s1_last = Signal()
+        s1_addr = Signal(16)
+        o_valid = Signal()
+        o_last = Signal()
+        o_addr = Signal(16)
+        o_data = Signal(data.ArrayLayout(32, cols))
+        advance = ~o_valid | self.acc_w.ready
+        issue = busy & (left != 0) & advance
+        walk = cmd.a_cols != 0
+        wrap = walk & (col == cmd.a_cols - 1)
+        m.d.comb += [
+            self.spad_a.addr.eq(cmd.a_addr + off),
+            self.spad_b.addr.eq(cmd.b_addr + off),
+            self.acc_r.addr.eq(cmd.acc_addr + row),
+            self.spad_a.en.eq(issue),
+            self.spad_b.en.eq(issue),
+            self.acc_r.en.eq(issue),
+        ]
+        with m.If(issue):
+            m.d.sync += [
+                left.eq(left - 1),
+                row.eq(row + 1),
+                off.eq(Mux(wrap, base + cmd.a_row_step, off + Mux(walk, cmd.a_col_step, 1))),
+                base.eq(Mux(wrap, base + cmd.a_row_step, base)),
+                col.eq(Mux(wrap, 0, col + 1)),
+            ]
+
+        # Compute stage: lanes from the read data into the output register.
+        add = cmd.op == EltwiseOp.ADD.value
+        fp16 = cmd.precision == Precision.FP16.value
+        acc_in = cmd.accumulate
+        results = []
+        for j in range(cols):
+            a16, b16, cur = self.spad_a.data[j], self.spad_b.data[j], self.acc_r.data[j]
+            a8, b8 = a16[:8].as_signed(), b16[:8].as_signed()
+            total = (_rescale(a8 - cmd.zp_a, cmd.mult_a.as_signed(), cmd.rshift_a)
+                     + _rescale(b8 - cmd.zp_b, cmd.mult_b.as_signed(), cmd.rshift_b))
+            int_max = Mux(acc_in & (cur.as_signed() > a8), cur.as_signed(), a8)
+            v32, v_nan = _widen_fp16(a16)
+            cur_nan = (cur[23:31] == 0xFF) & cur[:23].any()
+            fp_max = Mux(v_nan | (acc_in & cur_nan), _CANONICAL_NAN32,
+                         Mux(acc_in & (_order_key(cur) > _order_key(v32)), cur, v32))
+            results.append(Mux(add, total[:32], Mux(fp16, fp_max, int_max[:32])))
+        with m.If(advance):
+            m.d.sync += [
+                s1_valid.eq(issue),
+                s1_last.eq(issue & (left == 1)),
+                s1_addr.eq(cmd.acc_addr + row),
+                o_valid.eq(s1_valid),
+                o_last.eq(s1_last),
+                o_addr.eq(s1_addr),
+            ]
+            m.d.sync += [o_data[j].eq(results[j]) for j in range(cols)]
+
+        # Write stage.
+        m.d.comb += [
+            self.acc_w.valid.eq(o_valid),
+            self.acc_w.payload.addr.eq(o_addr),
+            self.acc_w.payload.data.eq(o_data),
+            self.acc_w.payload.mask.eq(Cat(*[j < cmd.n for j in range(cols)])),
+        ]
+        done = o_valid & self.acc_w.ready & o_last
+        m.d.comb += self.done.eq(done)
+        with m.If(done):
+            m.d.sync += busy.eq(0)
+        return m

@@ -1,0 +1,275 @@
+# amaranth: UnusedElaboratable=no
+"""The element-wise unit inside the whole NPU (control + datapath) on Amaranth's simulator,
+against the command model: planned MAX_POOL (INT8, FP16 with NaN / Inf / subnormal / signed
+zeros) and INT8 ADD layers, then a random mix of ELTWISE commands (walks, accumulate, lane
+counts, malformed ones) with LOADs, COMPUTEs (the structural hazard) and STOREs: final memory,
+ERROR and DONE equal the model's."""
+
+import numpy as np
+import pytest
+from dure.rtl.npu.commands import (
+    ElemType,
+    EltwiseOp,
+    LoadTarget,
+    Opcode,
+    OutType,
+    Precision,
+    Status,
+)
+from dure.rtl.npu.datapath import NpuDatapath
+from dure.rtl.npu.descriptor import encode
+from dure.rtl.npu.npu import Npu
+from dure.sim.eltwise_plan import add_int8_program
+from dure.sim.golden_tflite import add_int8, max_pool_int8
+from dure.sim.golden_tflite_fp16 import max_pool_fp16
+from dure.sim.golden_tflite_params import add_params
+from dure.sim.npu_model import NpuModel
+from dure.sim.pool_plan import max_pool_fp16_program, max_pool_int8_program
+from dure.sim.verif.bus import simulate
+from dure.sim.verif.npu_control import reg_read, reg_write, submit
+from dure.sim.verif.npu_datapath import MemoryTarget
+
+from dure.config import SoCConfig
+
+CFG = SoCConfig(npu_rows=4, npu_cols=4, npu_spad_rows=128, npu_acc_rows=64, npu_queue_depth=4)
+BASE = 0x4000_0000
+SIZE = 0x1000
+X, OUT, PARAMS, X2 = BASE, BASE + 0x400, BASE + 0x800, BASE + 0xC00
+
+
+def run_npu(descriptors, image):
+    """Descriptors through the registers of the RTL NPU: (registers, memory)."""
+    dut = Npu(CFG, datapath=NpuDatapath(CFG))
+    mem = bytearray(image)
+    target = MemoryTarget(dut.dma, mem, base=BASE, latency=3, jitter=2, gnt_probability=0.9)
+    regs = {}
+
+    async def bench(ctx):
+        bus = dut.bus
+        assert not await reg_write(ctx, bus, "DMA_BASE", BASE)
+        assert not await reg_write(ctx, bus, "DMA_SIZE", len(image))
+        for words in descriptors:
+            await submit(ctx, bus, words)
+        for _ in range(100_000):
+            if not (await reg_read(ctx, bus, "STATUS"))[0] & Status.BUSY.value:
+                break
+        else:
+            raise AssertionError("the NPU never became idle")
+        for name in ("ERROR", "DONE", "PERF_BUSY_LO"):
+            regs[name] = (await reg_read(ctx, bus, name))[0]
+
+    simulate(dut, [bench], [target.serve])
+    return regs, mem
+
+
+def run_both(descriptors, image):
+    """RTL and command model on the same image; asserts equal memory, ERROR and DONE."""
+    regs, mem = run_npu(descriptors, image)
+    ref = NpuModel(CFG, memory={BASE: bytes(image)})
+    ref.set_window(BASE, len(image))
+    ref.codes = ref.run(descriptors)
+    want_error = 0 if ref.error is None else ref.error[0].value | ref.error[1] << 8
+    assert regs["ERROR"] == want_error
+    assert regs["DONE"] == ref.done
+    assert bytes(mem) == ref.read(BASE, len(image))
+    return regs, mem, ref
+
+
+def image_with(*placed):
+    image = bytearray(SIZE)
+    for addr, array in placed:
+        raw = np.ascontiguousarray(array).tobytes()
+        image[addr - BASE:addr - BASE + len(raw)] = raw
+    return image
+
+
+def output(mem, prog):
+    dtype = np.dtype(prog.out_dtype)
+    size = int(np.prod(prog.out_shape)) * dtype.itemsize
+    return np.frombuffer(bytes(mem[OUT - BASE:OUT - BASE + size]), dtype) \
+        .reshape(prog.out_shape)
+
+
+def test_max_pool_int8_layer():
+    rng = np.random.default_rng(1)
+    x = rng.integers(-128, 128, (1, 5, 5, 6), dtype=np.int8)
+    x[0, 0, :2] = -128
+    kw = dict(stride=2, padding="SAME", lo=-100, hi=120)
+    prog = max_pool_int8_program(CFG, x.shape, 3, x_addr=X, out_addr=OUT, param_addr=PARAMS,
+                                 **kw)
+    image = image_with((X, x), *prog.blobs)
+    _, mem, _ = run_both(prog.descriptors, image)
+    assert np.array_equal(output(mem, prog), max_pool_int8(x, 3, **kw))
+
+
+def test_max_pool_fp16_layer_with_specials():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((1, 4, 5, 5)).astype(np.float16)
+    flat = x.reshape(-1)
+    flat[:9] = np.array([np.nan, -0.0, 0.0, np.inf, -np.inf, 6e-8, -6e-8, 65504, -0.0],
+                        np.float16)
+    x[0, 2:, 3:, 4] = -0.0
+    x[0, :2, :2, 3] = -np.inf
+    kw = dict(stride=1, padding="SAME")
+    prog = max_pool_fp16_program(CFG, x.shape, 2, x_addr=X, out_addr=OUT, param_addr=PARAMS,
+                                 **kw)
+    image = image_with((X, x), *prog.blobs)
+    _, mem, _ = run_both(prog.descriptors, image)
+    assert np.array_equal(output(mem, prog).view(np.uint16),
+                          max_pool_fp16(x, 2, **kw).view(np.uint16))
+
+
+def test_add_int8_layer():
+    rng = np.random.default_rng(3)
+    a = rng.integers(-128, 128, (2, 3, 3, 5), dtype=np.int8)
+    b = rng.integers(-128, 128, (2, 3, 3, 5), dtype=np.int8)
+    a.reshape(-1)[:2], b.reshape(-1)[:2] = [-128, 127], [-128, -128]
+    params = add_params(0.05, 0.07, 0.02)
+    kw = dict(input1_zero_point=-128, input2_zero_point=127, output_zero_point=-5, lo=-128,
+              hi=127)
+    prog = add_int8_program(CFG, a.shape, params, a_addr=X, b_addr=X2, out_addr=OUT,
+                            param_addr=PARAMS, **kw)
+    image = image_with((X, a), (X2, b), *prog.blobs)
+    _, mem, _ = run_both(prog.descriptors, image)
+    want = add_int8(a, b, params, **kw)
+    assert np.array_equal(output(mem, prog), want)
+    assert {-128, 127} <= set(want.reshape(-1).tolist())
+
+
+def random_mix(rng):
+    """LOADs of random SPAD / ACC rows, ELTWISE (valid and malformed), a COMPUTE between them,
+    and STOREs of every ACC row as raw int32."""
+    words = [encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.FP16, dram_addr=X,
+                    dram_stride=8, rows=96, cols=4, local_addr=0),
+             encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32, dram_addr=X2,
+                    dram_stride=16, rows=60, cols=4, local_addr=0)]
+    for i in range(14):
+        prec = Precision(int(rng.integers(0, 2)))
+        op = EltwiseOp.ADD if prec == Precision.INT8 and rng.random() < 0.4 else EltwiseOp.MAX
+        m_cols = int(rng.integers(1, 4))
+        m_rows = int(rng.integers(1, 4))
+        walk = dict(a_cols=m_cols, a_rows=m_rows, a_col_step=int(rng.integers(0, 3)),
+                    a_row_step=int(rng.integers(0, 12))) if rng.random() < 0.6 else {}
+        m = m_cols * m_rows if walk else int(rng.integers(1, 12))
+        fields = dict(op=op, precision=prec, a_addr=int(rng.integers(0, 60)),
+                      acc_addr=int(rng.integers(0, 40)), m=m, n=int(rng.integers(1, 5)), **walk)
+        if op == EltwiseOp.ADD:
+            fields.update(b_addr=int(rng.integers(0, 60)), zp_a=int(rng.integers(-128, 128)),
+                          zp_b=int(rng.integers(-128, 128)),
+                          mult_a=int(rng.integers(-(1 << 31), 1 << 31)),
+                          mult_b=int(rng.integers(1 << 30, 1 << 31)),
+                          rshift_a=int(rng.integers(0, 32)), rshift_b=int(rng.integers(0, 32)))
+        else:
+            fields["accumulate"] = int(rng.random() < 0.6)
+        cmd = encode(Opcode.ELTWISE, **fields)
+        if i % 5 == 4:                       # malformed: a reserved bit, or out of range
+            cmd[4] |= 1 << 20 if i % 2 else 0
+            cmd[3] = (cmd[3] & ~0xFFFF) | (63 if i % 2 == 0 else cmd[3] & 0xFFFF)
+        words.append(cmd)
+        if i == 6:
+            words.append(encode(Opcode.COMPUTE, precision=Precision.INT8, accumulate=1,
+                                a_addr=3, w_addr=40, acc_addr=int(rng.integers(0, 30)), m=5,
+                                k=4, n=4))
+    words.append(encode(Opcode.STORE, out=OutType.INT32, acc_type=Precision.INT8,
+                        dram_addr=OUT, dram_stride=16, rows=64, cols=4, acc_addr=0))
+    return words
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_random_eltwise_mix(seed):
+    rng = np.random.default_rng(10 + seed)
+    image = bytearray(rng.integers(0, 256, SIZE, dtype=np.uint8).tobytes())
+    spad = rng.standard_normal(96 * 4).astype(np.float16)
+    spad[rng.choice(spad.size, 40, replace=False)] = rng.choice(
+        np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 6e-8, -6e-8], np.float16), 40)
+    image[0:spad.nbytes] = spad.tobytes()
+    acc = rng.standard_normal(60 * 4).astype(np.float32)
+    acc[rng.choice(acc.size, 30, replace=False)] = rng.choice(
+        np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-40], np.float32), 30)
+    image[0xC00:0xC00 + acc.nbytes] = acc.tobytes()
+    descriptors = random_mix(rng)
+    _, _, ref = run_both(descriptors, image)
+    assert ref.error is not None                      # the malformed ones were refused
+    ran = [d[0] & 0xF0 for d, code in zip(descriptors, ref.codes, strict=True)
+           if d[0] & 0xF == Opcode.ELTWISE.value and code.value == 0]
+    assert len(ran) >= 8 and len(set(ran)) >= 2       # ADD and MAX, INT8 and FP16 ran
+
+
+def test_fp16_widening_and_order_key_for_every_fp16():
+    """The unit's fp16 -> fp32 widening is exact for all 65536 patterns (NaN flagged), and the
+    order key of the widened value sorts like the fp32 value (-0.0 below +0.0)."""
+    from amaranth.hdl import Module, Signal
+    from amaranth.sim import Simulator
+    from dure.rtl.npu.eltwise_unit import _order_key, _widen_fp16
+
+    lanes = 64
+    m = Module()
+    hs = [Signal(16) for _ in range(lanes)]
+    outs = [(Signal(32), Signal(), Signal(32)) for _ in range(lanes)]
+    for h, (o, nan, key) in zip(hs, outs, strict=True):
+        bits, is_nan = _widen_fp16(h)
+        m.d.comb += [o.eq(bits), nan.eq(is_nan), key.eq(_order_key(bits))]
+    got, nans, keys = [], [], []
+
+    async def bench(ctx):
+        for start in range(0, 1 << 16, lanes):
+            for i, h in enumerate(hs):
+                ctx.set(h, start + i)
+            for o, nan, key in outs:
+                got.append(ctx.get(o))
+                nans.append(ctx.get(nan))
+                keys.append(ctx.get(key))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    h = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16)
+    want = h.astype(np.float32)
+    isnan = np.isnan(want)
+    assert np.array_equal(np.array(nans, bool), isnan)
+    assert np.array_equal(np.array(got, np.uint32)[~isnan], want.view(np.uint32)[~isnan])
+    order = np.argsort(np.array(keys, np.uint64)[~isnan], kind="stable")
+    values = want[~isnan][order]
+    assert np.all(np.diff(values) >= 0)
+    zeros = np.flatnonzero(values == 0)
+    assert np.signbit(values[zeros[0]]) and not np.signbit(values[zeros[-1]])
+
+
+def test_rescale_equals_the_golden_for_every_input():
+    """The unit's ADD rescaling for every ``x - zp`` in [-255, 255], right shifts 0, 1, 17, 31
+    and multipliers at the edges (TFLite's [2**30, 2**31), negative, INT32_MIN):
+    ``RoundingDivideByPOT(SaturatingRoundingDoublingHighMul((x - zp) << 20, M), r)``."""
+    from amaranth.hdl import Module, Signal, signed
+    from amaranth.sim import Simulator
+    from dure.rtl.npu.eltwise_unit import _rescale
+    from dure.sim.golden_fixedpoint import (
+        rounding_divide_by_pot,
+        saturating_rounding_doubling_high_mul,
+    )
+
+    lanes = 64
+    m = Module()
+    ports = [(Signal(signed(10)), Signal(signed(32)), Signal(5), Signal(signed(32)))
+             for _ in range(lanes)]
+    for v, mult, r, out in ports:
+        m.d.comb += out.eq(_rescale(v, mult, r))
+    values = np.arange(-255, 256)
+    mults = [1 << 30, (1 << 31) - 1, -1_234_567_890, -(1 << 31)]
+    cases = [(int(v), mu, r) for mu in mults for r in (0, 1, 17, 31) for v in values]
+    got = []
+
+    async def bench(ctx):
+        for start in range(0, len(cases), lanes):
+            chunk = cases[start:start + lanes]
+            for (v, mu, r), (sv, sm, sr, _) in zip(chunk, ports, strict=False):
+                ctx.set(sv, v)
+                ctx.set(sm, mu)
+                ctx.set(sr, r)
+            got.extend(ctx.get(port[3]) for port in ports[:len(chunk)])
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    v, mu, r = (np.array(c, np.int64) for c in zip(*cases, strict=True))
+    want = rounding_divide_by_pot(saturating_rounding_doubling_high_mul(v << 20, mu), r)
+    assert np.array_equal(np.array(got, np.int64), want.astype(np.int64))

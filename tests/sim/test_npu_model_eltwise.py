@@ -1,0 +1,171 @@
+"""ELTWISE (opcode 6) on the reference validator and the command model: every refusal code,
+a refused command touching nothing, and the ADD / MAX lanes against the golden operators
+(-128 inputs and zero points, saturation, FP16 NaN / Inf / subnormal / signed zeros)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from dure.rtl.npu.commands import EltwiseOp, ErrorCode, Opcode, Precision
+from dure.rtl.npu.descriptor import encode
+from dure.sim.golden_fixedpoint import multiply_by_quantized_multiplier_smaller_than_one_exp
+from dure.sim.golden_tflite_params import add_params
+from dure.sim.npu_model import NpuModel, eltwise_add_int8, eltwise_max
+from dure.sim.npu_validate import validate
+
+from dure.config import SoCConfig
+
+E = ErrorCode
+CFG = SoCConfig(npu_rows=4, npu_cols=8, npu_spad_rows=64, npu_acc_rows=32)   # L = 8, C = 8
+BASE, SIZE = 0x4000_0000, 0x1000
+
+
+def emax(**kw):
+    fields = dict(op=EltwiseOp.MAX, precision=Precision.INT8, a_addr=0, acc_addr=0, m=4, n=8)
+    fields.update(kw)
+    return encode(Opcode.ELTWISE, **fields)
+
+
+def eadd(**kw):
+    fields = dict(op=EltwiseOp.ADD, precision=Precision.INT8, a_addr=0, b_addr=8, acc_addr=0,
+                  m=4, n=8, mult_a=1 << 30, mult_b=(1 << 31) - 1, rshift_a=3, rshift_b=31,
+                  zp_a=-128, zp_b=127)
+    fields.update(kw)
+    return encode(Opcode.ELTWISE, **fields)
+
+
+def check(words, config=CFG):
+    return validate(words, config, BASE, SIZE)
+
+
+def test_eltwise_refusals():
+    assert check(emax()) == E.NONE
+    assert check(emax(precision=Precision.FP16, accumulate=1)) == E.NONE
+    assert check(eadd()) == E.NONE
+    assert check(emax(a_cols=2, a_rows=2, a_col_step=2, a_row_step=7)) == E.NONE
+    # RESERVED: reserved bits, walk fields without a_cols, ADD-only fields in MAX, accumulate
+    # in ADD
+    for word, bit in ((0, 7), (0, 12), (3, 21), (3, 29), (4, 16)):
+        words = emax()
+        words[word] |= 1 << bit
+        assert check(words) == E.RESERVED, (word, bit)
+    assert check(emax(a_rows=1)) == E.RESERVED
+    assert check(emax(a_row_step=1)) == E.RESERVED
+    for name in ("b_addr", "zp_a", "zp_b", "mult_a", "mult_b", "rshift_a", "rshift_b"):
+        assert check(emax(**{name: 1})) == E.RESERVED, name
+    assert check(eadd(accumulate=1)) == E.RESERVED
+    # ZERO_DIM, DIM_TOO_LARGE
+    assert check(emax(m=0)) == E.ZERO_DIM
+    assert check(eadd(n=0)) == E.ZERO_DIM
+    assert check(emax(a_cols=2, m=4)) == E.ZERO_DIM
+    assert check(emax(n=9)) == E.DIM_TOO_LARGE
+    # BAD_COMBINATION: FP16 ADD, FP16 without FP16, no unit, walk m mismatch
+    assert check(eadd(precision=Precision.FP16)) == E.BAD_COMBINATION
+    assert check(emax(precision=Precision.FP16),
+                 dataclasses.replace(CFG, npu_fp16=False)) == E.BAD_COMBINATION
+    assert check(emax(), dataclasses.replace(CFG, npu_eltwise=False)) == E.BAD_COMBINATION
+    assert check(emax(a_cols=2, a_rows=3, m=4)) == E.BAD_COMBINATION
+    # LOCAL_RANGE: A, B (same walk offsets), ACC
+    assert check(emax(a_addr=60, m=4)) == E.NONE
+    assert check(emax(a_addr=61, m=4)) == E.LOCAL_RANGE
+    assert check(eadd(b_addr=60)) == E.NONE
+    assert check(eadd(b_addr=61)) == E.LOCAL_RANGE
+    assert check(eadd(a_addr=8, b_addr=0, a_cols=2, a_rows=2, a_col_step=1,
+                      a_row_step=27)) == E.NONE                      # B's last row 28
+    assert check(eadd(a_addr=0, b_addr=36, a_cols=2, a_rows=2, a_col_step=1,
+                      a_row_step=27)) == E.LOCAL_RANGE               # B's last row 64
+    assert check(emax(acc_addr=28)) == E.NONE
+    assert check(emax(acc_addr=29)) == E.LOCAL_RANGE
+    # never a DMA check: an empty window is fine
+    assert validate(emax(), CFG, 0, 0) == E.NONE
+
+
+def test_refused_eltwise_touches_nothing():
+    model = NpuModel(CFG)
+    model.spad[:] = 0x1234
+    model.acc[:] = 0xDEAD_BEEF
+    assert model.execute(emax(a_addr=61)) == E.LOCAL_RANGE
+    assert model.execute(eadd(accumulate=1)) == E.RESERVED
+    assert (model.acc == 0xDEAD_BEEF).all() and model.error == (E.LOCAL_RANGE, 0)
+    assert model.done == 2
+
+
+def golden_add_sum(a, b, params, z1, z2):
+    """The two input rescalings of golden add_int8, summed (before the output stage)."""
+    def s(x, z, m, sh):
+        return multiply_by_quantized_multiplier_smaller_than_one_exp(
+            (x.astype(np.int64) - z) << params.left_shift, m, sh).astype(np.int64)
+    return s(a, z1, params.input1_multiplier, params.input1_shift) + \
+        s(b, z2, params.input2_multiplier, params.input2_shift)
+
+
+@pytest.mark.parametrize("scales", [(0.05, 0.07, 0.1), (0.5, 1e-7, 0.02), (1e-3, 1e-3, 1e-4)])
+def test_add_lanes_equal_the_golden_rescalings(scales):
+    params = add_params(*scales)
+    v = np.arange(-128, 128, dtype=np.int8)
+    a, b = np.repeat(v, 256), np.tile(v, 256)
+    for z1, z2 in ((0, 0), (-128, 127), (127, -128), (5, -77)):
+        got = eltwise_add_int8(a, b, z1, z2, params.input1_multiplier,
+                               params.input2_multiplier, -params.input1_shift,
+                               -params.input2_shift)
+        assert np.array_equal(got, golden_add_sum(a, b, params, z1, z2))
+
+
+def test_add_command_on_the_model_with_extreme_multipliers():
+    """Any int32 multiplier (negative, INT32_MIN, 0) and every right shift 0..31."""
+    rng = np.random.default_rng(3)
+    model = NpuModel(CFG)
+    model.acc[:] = 0xAAAA_AAAA
+    a = rng.integers(-128, 128, (4, 8), dtype=np.int8)
+    b = rng.integers(-128, 128, (4, 8), dtype=np.int8)
+    a[0, :3] = -128
+    model.spad[0:4, :8] = a.astype(np.int16).view(np.uint16) | 0x5500   # bits 15:8 ignored
+    model.spad[8:12, :8] = b.astype(np.int16).view(np.uint16)
+    for mult_a, mult_b in ((-(1 << 31), 0), ((1 << 31) - 1, -12345), (1 << 30, 1 << 30)):
+        for shift in (0, 1, 17, 31):
+            words = eadd(mult_a=mult_a, mult_b=mult_b, rshift_a=shift, rshift_b=31 - shift,
+                         n=7)
+            assert model.execute(words) == E.NONE
+            want = eltwise_add_int8(a, b, -128, 127, mult_a, mult_b, shift, 31 - shift)
+            assert np.array_equal(model.acc[0:4, :7].view(np.int32), want[:, :7])
+            assert (model.acc[0:4, 7] == 0xAAAA_AAAA).all()      # lanes >= n kept
+
+
+def fp16_specials():
+    return np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 6e-8, -6e-8, 65504.0, -65504.0, 1.0,
+                     -1.0, 2.0 ** -14], np.float16)
+
+
+def test_max_fp16_ieee_maximum_with_signed_zeros_and_nan():
+    s = fp16_specials()
+    x, y = np.repeat(s, s.size), np.tile(s, s.size)
+    first = eltwise_max(np.zeros(x.size, np.uint32), x, Precision.FP16, False)
+    got = eltwise_max(first, y, Precision.FP16, True).view(np.float32)
+    xf, yf = x.astype(np.float32), y.astype(np.float32)
+    nan = np.isnan(xf) | np.isnan(yf)
+    assert (got.view(np.uint32)[nan] == 0x7FC0_0000).all()
+    ok = ~nan
+    assert np.array_equal(got[ok], np.maximum(xf, yf)[ok])
+    zeros = ok & (xf == 0) & (yf == 0)
+    assert np.array_equal(np.signbit(got[zeros]), np.signbit(xf[zeros]) & np.signbit(yf[zeros]))
+    assert first.view(np.uint32)[np.isnan(xf)].tolist() == [0x7FC0_0000] * s.size
+    assert np.array_equal(first.view(np.float32)[~np.isnan(xf)].view(np.uint32),
+                          xf[~np.isnan(xf)].view(np.uint32))
+
+
+def test_max_command_walks_and_accumulates():
+    rng = np.random.default_rng(9)
+    model = NpuModel(CFG)
+    model.spad[:, :] = rng.integers(0, 1 << 16, model.spad.shape, dtype=np.uint16)
+    model.acc[:] = 0x1357_9BDF
+    walk = dict(a_addr=3, a_cols=3, a_rows=2, a_col_step=2, a_row_step=10, m=6, n=5)
+    rows = [3, 5, 7, 13, 15, 17]
+    assert model.execute(emax(acc_addr=4, **walk)) == E.NONE
+    x8 = (model.spad[rows, :5] & 0xFF).astype(np.uint8).view(np.int8)
+    assert np.array_equal(model.acc[4:10, :5].view(np.int32), x8.astype(np.int32))
+    assert (model.acc[4:10, 5:] == 0x1357_9BDF).all()
+    assert model.execute(emax(acc_addr=4, accumulate=1, **dict(walk, a_addr=4))) == E.NONE
+    y8 = (model.spad[[r + 1 for r in rows], :5] & 0xFF).astype(np.uint8).view(np.int8)
+    assert np.array_equal(model.acc[4:10, :5].view(np.int32),
+                          np.maximum(x8, y8).astype(np.int32))
+    assert model.macs == 0
