@@ -410,7 +410,7 @@ PRESETS["npu-small-4t"] = replace(PRESETS["npu-small"], name="npu-small-4t", npu
 PRESETS["icebreaker-npu"] = replace(
     PRESETS["icebreaker"], name="icebreaker-npu", npu_rows=2, npu_cols=2, npu_fp16=False,
     npu_float_post=False, npu_perf_bits=32, npu_spad_rows=256, npu_acc_rows=256,
-    npu_queue_depth=2)
+    npu_queue_depth=2, npu_eltwise=False)
 
 
 def preset(name):
