@@ -120,7 +120,8 @@ def generate_npu_header(config: SoCConfig) -> str:
               for name, (lsb, width) in c.ERROR_FIELDS.items()]
     for prefix, enum in (("OP", c.Opcode), ("TARGET", c.LoadTarget), ("ELEM", c.ElemType),
                          ("OUT", c.OutType), ("PREC", c.Precision), ("DATAFLOW", Dataflow),
-                         ("REQUANT", c.RequantMode), ("ERR", c.ErrorCode)):
+                         ("REQUANT", c.RequantMode), ("WFMT", c.WeightFormat),
+                         ("ERR", c.ErrorCode)):
         lines += ["", f"/* {enum.__name__} */"]
         lines += [_define(f"DURE_NPU_{prefix}_{member.name}", member.value) for member in enum]
     for opcode, fields in FIELDS.items():
