@@ -39,9 +39,11 @@ Readings of the contract where the prose leaves room (the RTL implements the sam
 * ``diagonal`` is legal with every k and n (also k != n).
 * Weight formats: ``weight_format`` 5..7 is ``RESERVED``; w5 (``fill_value`` /
   ``scale_addr``) non-zero is ``RESERVED`` unless ``fill`` or ``INT4_FP16`` (a fill with a
-  weight format is then ``BAD_COMBINATION``). ``MISALIGNED`` checks only ``scale_addr`` (even)
-  of a packed LOAD; ``STRIDE`` and ``DMA_WINDOW`` use :func:`~dure.rtl.npu.commands.
-  load_source`; the window must also hold the ``2 * cols`` scale bytes of ``INT4_FP16``.
+  weight format is then ``BAD_COMBINATION``); ``INT4_FP16`` on hardware without FP16 is
+  ``BAD_COMBINATION`` (its dequantizers are not built). ``MISALIGNED`` checks only
+  ``scale_addr`` (even) of a packed LOAD; ``STRIDE`` and ``DMA_WINDOW`` use
+  :func:`~dure.rtl.npu.commands.load_source`; the window must also hold the ``2 * cols``
+  scale bytes of ``INT4_FP16``.
 * ``LIST``: ``count`` zero is ``ZERO_DIM``; a LIST that is itself a list entry (``in_list``)
   is ``BAD_COMBINATION``, so a nested LIST with reserved bits set gets ``RESERVED`` and one
   with count 0 ``ZERO_DIM``; its footprint is ``[list_addr, list_addr + 32 * count)``.
@@ -218,7 +220,8 @@ def _bad_combination(opcode, f, config, in_list):
             want = ElemType.FP16 if fmt == WeightFormat.INT4_FP16 else ElemType.INT8
             sparse = fmt in (WeightFormat.SPARSE24, WeightFormat.SPARSE24_INT4)
             if f["target"] != LoadTarget.SPAD.value or f["fill"] or f["broadcast"] or \
-                    f["elem"] != want.value or (sparse and f["rows"] % 4):
+                    f["elem"] != want.value or (sparse and f["rows"] % 4) or \
+                    (fmt == WeightFormat.INT4_FP16 and not config.npu_fp16):
                 return True
         return bool(f["local_cols"]) and f["rows"] != f["local_groups"] * f["local_cols"]
     if opcode == Opcode.COMPUTE:

@@ -70,9 +70,10 @@ are reserved and must be zero.
     Weight formats (``weight_format`` [12:10], :class:`WeightFormat`; 0 = ``DENSE``, all of the
     above): the LOAD unpacks compressed weights on the fly into dense SPAD lanes. A non-dense
     format needs ``target`` SPAD, neither ``fill`` nor ``broadcast``, and ``elem`` INT8 (FP16
-    for ``INT4_FP16``), else ``BAD_COMBINATION``; the 2:4 formats also need ``rows % 4 == 0``
-    (``BAD_COMBINATION``). ``rows`` and ``cols`` count *destination* rows and lanes as for a
-    dense LOAD (placement applies to the destination rows); the source is
+    for ``INT4_FP16``, which hardware without FP16 refuses), else ``BAD_COMBINATION``; the
+    2:4 formats also need ``rows % 4 == 0`` (``BAD_COMBINATION``). ``rows`` and ``cols``
+    count *destination* rows and lanes as for a dense LOAD (placement applies to the
+    destination rows); the source is
     :func:`load_source` ``(rows, cols, weight_format, elem)``: ``src_rows`` rows of
     ``src_row_bytes`` bytes, row i at ``dram_addr + i * dram_stride`` (no alignment rule: the
     element is a byte; ``STRIDE`` if ``dram_stride < src_row_bytes``; ``DMA_WINDOW`` over these
@@ -365,7 +366,8 @@ class ErrorCode(enum.Enum, shape=4):
                          non-zero; local_groups zero with local_cols non-zero.
     ``DIM_TOO_LARGE``    cols, k or n larger than the array allows (see the opcode).
     ``BAD_COMBINATION``  LOAD target/elem mismatch; a weight format with ACC, fill,
-                         broadcast or the wrong elem, or a 2:4 one with rows % 4; FP16
+                         broadcast or the wrong elem, or a 2:4 one with rows % 4; INT4_FP16
+                         on hardware without FP16; FP16
                          precision or OS dataflow on hardware without it; STORE
                          acc_type/out/scale combination not in the table;
                          INT8 lo > hi or outside [-128, 127]; fp clamp bound NaN or lo > hi;

@@ -148,8 +148,11 @@ class LoadUnit(wiring.Component):
         m.d.comb += [second.eq(src >> shift), codes.eq(src >> (shift << 1))]
         for c in range(lanes):
             nib = src[4 * c:4 * c + 4]
-            m.submodules[f"dq{c}"] = dq = Int4Dequant()
-            m.d.comb += [dq.q.eq(nib), dq.s.eq(scales[16 * c:16 * c + 16])]
+            dequant = 0
+            if self._config.npu_fp16:      # INT4_FP16 is refused without FP16
+                m.submodules[f"dq{c}"] = dq = Int4Dequant()
+                m.d.comb += [dq.q.eq(nib), dq.s.eq(scales[16 * c:16 * c + 16])]
+                dequant = dq.out
             v0 = Mux(sparse8, src[8 * c:8 * c + 8].as_signed(), nib.as_signed())
             v1 = Mux(sparse8, second[8 * c:8 * c + 8].as_signed(),
                      second[4 * c:4 * c + 4].as_signed())
@@ -160,7 +163,7 @@ class LoadUnit(wiring.Component):
                         Mux(fill, fv[:16], src[16 * c:16 * c + 16]))
             lane = Mux(sparse, spread.as_signed(),
                        Mux(wf == WeightFormat.INT4, nib.as_signed(),
-                           Mux(wf == WeightFormat.INT4_FP16, dq.out, dense)))
+                           Mux(wf == WeightFormat.INT4_FP16, dequant, dense)))
             m.d.comb += spad_row[c].eq(Mux(c < cmd.cols, lane, 0))
         for c in range(cols):
             m.d.comb += acc_row[c].eq(Mux(c < cmd.cols, Mux(fill, fv, src[32 * c:32 * c + 32]),

@@ -144,7 +144,8 @@ class Validator(wiring.Component):
                                     Mux(wf == WeightFormat.SPARSE24_INT4.value, half * 3, half)),
                         f.cols << lsz)
         packed_bad = packed & (~to_spad | fill | f.broadcast | sparse & f.rows[:2].any()
-                               | (f.elem != Mux(scaled, 1, 0)))
+                               | (f.elem != Mux(scaled, 1, 0))
+                               | (scaled & (not cfg.npu_fp16)))
         checks = {
             ErrorCode.RESERVED: _overlaps_any(w, reserved_masks(Opcode.LOAD))
             | f.target[1] | (f.elem == 3) | (wf > WeightFormat.SPARSE24_INT4.value)
