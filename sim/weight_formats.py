@@ -22,13 +22,21 @@ Layouts (addresses relative to the image's base):
 from dataclasses import dataclass
 
 import numpy as np
-from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, WeightFormat, load_source
+from dure.rtl.npu.commands import (
+    ElemType,
+    LoadTarget,
+    Opcode,
+    OutType,
+    Precision,
+    WeightFormat,
+    load_source,
+)
 from dure.rtl.npu.descriptor import encode
 
 from .golden_int4 import GROUP_SIZES, dequantize_w4a16, pack_int4
 from .golden_sparse24 import compress_24, expand_24
 
-__all__ = ["FORMATS", "PackedWeights", "pack_weights", "dense_weights"]
+__all__ = ["FORMATS", "PackedWeights", "pack_weights", "dense_weights", "gemm_program"]
 
 #: Weight format names (as ``dure gemm --weight-format`` takes them) -> LOAD format for INT8
 #: precision; ``int4`` with FP16 precision is ``INT4_FP16`` (W4A16).
@@ -168,3 +176,40 @@ def dense_weights(fmt, b, *, precision="int8", scales=None, group_size=None):
     if FORMATS[fmt] in (WeightFormat.SPARSE24, WeightFormat.SPARSE24_INT4):
         return expand_24(*compress_24(b))
     return b
+
+
+_OUT = {"int8": (OutType.INT8, np.int8), "int32": (OutType.INT32, np.int32),
+        "fp16": (OutType.FP16, np.float16), "fp32": (OutType.FP32, np.float32)}
+
+
+def gemm_program(config, m, packed, *, precision, out_dtype, a_addr, out_addr, param_addr,
+                 bias=None, scale=None, zero_point=0, lo=None, hi=None):
+    """The :class:`~dure.sim.layer_program.LayerProgram` of ``out = post(A @ W + bias)`` with
+    A (``m`` x K, int8 or fp16 per ``precision``, dense rows) at ``a_addr`` and the weights
+    ``packed`` (:class:`PackedWeights`, placed with the parameters), the output (``m`` x N of
+    ``out_dtype``, dense rows) at ``out_addr``; bias (N int32 / float32) and scale (N float32)
+    go to the parameter area too. The stream is :func:`~dure.sim.gemm_descriptors.
+    gemm_descriptors`' with the packed LOADs in place of the dense weight LOADs."""
+    from .gemm_descriptors import gemm_descriptors
+    from .layer_program import LayerProgram, ParamArea
+
+    if packed.tile != config.npu_cols:
+        raise ValueError(f"the weights are blocked for {packed.tile} columns, the array has "
+                         f"{config.npu_cols}")
+    k, n = packed.k, packed.n
+    prec = Precision.FP16 if precision == "fp16" else Precision.INT8
+    out, odt = _OUT[out_dtype]
+    area = ParamArea(param_addr)
+    w_addr = area.add(np.frombuffer(packed.data, np.uint8))
+    bias_addr = area.add(bias) if bias is not None else None
+    scale_addr = area.add(np.asarray(scale, np.float32)) if scale is not None else None
+    eb = 2 if prec == Precision.FP16 else 1
+    ob = np.dtype(odt).itemsize
+    words = gemm_descriptors(
+        config, m, k, n, precision=prec, a_addr=a_addr, a_stride=k * eb, b_addr=0, b_stride=0,
+        out_addr=out_addr, out_stride=n * ob, out=out, bias_addr=bias_addr,
+        scale_addr=scale_addr, zero_point=zero_point, lo=lo, hi=hi,
+        w_loads=lambda k0, rows, n0, cols, local: packed.loads(w_addr, k0, rows, n0, cols,
+                                                               local))
+    return LayerProgram(words, area.blobs, out_addr, (m, n), np.dtype(odt), macs=m * k * n,
+                        array_macs=m * k * n)
