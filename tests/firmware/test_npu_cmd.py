@@ -1,12 +1,12 @@
 """The inline descriptor builders of firmware/include/npu_cmd.h for walked COMPUTEs, diagonal,
-fill and 2-D placed LOADs: built for the host with zig cc, run, and compared word for word
-with :func:`dure.rtl.npu.descriptor.encode`."""
+fill, 2-D placed and packed-weight LOADs: built for the host with zig cc, run, and compared
+word for word with :func:`dure.rtl.npu.descriptor.encode`."""
 
 import pathlib
 import subprocess
 import sys
 
-from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, Precision
+from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, Precision, WeightFormat
 from dure.rtl.npu.descriptor import encode
 
 from dure.config import preset
@@ -39,6 +39,12 @@ int main(void)
     npu_cmd_load(d, DURE_NPU_TARGET_SPAD, DURE_NPU_ELEM_FP16, 0, 0x40000100u, 32, 64, 8, 35);
     npu_cmd_load_place(d, 32, 2, 34);
     show(d);
+    npu_cmd_load(d, DURE_NPU_TARGET_SPAD, DURE_NPU_ELEM_FP16, 0, 0x40000201u, 4, 32, 8, 7);
+    npu_cmd_load_weights(d, DURE_NPU_WFMT_INT4_FP16, 0x40000400u);
+    show(d);
+    npu_cmd_load(d, DURE_NPU_TARGET_SPAD, DURE_NPU_ELEM_INT8, 0, 0x40000203u, 20, 16, 8, 9);
+    npu_cmd_load_weights(d, DURE_NPU_WFMT_SPARSE24, 0);
+    show(d);
     return 0;
 }
 """
@@ -68,4 +74,10 @@ def test_builders_match_encode(tmp_path):
         encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.FP16, dram_addr=0x4000_0100,
                dram_stride=32, rows=64, cols=8, local_addr=35, local_cols=32, local_groups=2,
                local_row_step=34),
+        encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.FP16, dram_addr=0x4000_0201,
+               dram_stride=4, rows=32, cols=8, local_addr=7,
+               weight_format=WeightFormat.INT4_FP16, scale_addr=0x4000_0400),
+        encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.INT8, dram_addr=0x4000_0203,
+               dram_stride=20, rows=16, cols=8, local_addr=9,
+               weight_format=WeightFormat.SPARSE24),
     ]
