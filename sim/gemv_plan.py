@@ -12,11 +12,14 @@ The weights are stored transposed (N x K rows, K contiguous), as a prepared mode
 int4 weights pack two k per byte (the LOAD's ``INT4`` format on the transposed rows).
 
 Blocking: N is cut into blocks of ``nb`` rows (ACC rows ``n``, lane 0; two ACC halves by block
-parity so one block's STORE overlaps the next block), K into tiles of R; per K tile one LOAD of
-the ``nb x R`` weight tile and one LOAD of the R activation values (``rows = R, cols = 1``) into
-one of two SPAD buffers (tile parity), then one COMPUTE (``m = nb, k = R, n = 1``) accumulating
-in the block's ACC rows (FP16: the sequential order over k, earlier tiles' sum as the start);
-one STORE per block (``rows = nb, cols = 1``, stride = the output element: a contiguous vector).
+parity so one block's STORE overlaps the next block), K into tiles of R. Per K tile: one LOAD of
+the ``nb x R`` weight tile into one of three SPAD buffers (issued two tiles ahead, so the load
+unit always has the next one waiting); unless the whole activation vector was loaded once at
+the start (``rows = K, cols = 1``, when it fits in SPAD beside the buffers), one LOAD of its R
+values; then two COMPUTEs (``k = R, n = 1``), one per half of the block, so neither waits for
+its own previous result, accumulating in the block's ACC rows (FP16: the sequential order over
+k, earlier tiles' sum as the start). One STORE per block (``rows = nb, cols = 1``, stride = the
+output element: a contiguous vector).
 
 The output is raw (INT8: int32; FP16: fp32 or fp16) with an optional bias (one int32 / fp32 per
 output channel, loaded into the ACC rows); a per-channel scale would be per ACC row here, which
@@ -31,6 +34,9 @@ from .golden_int4 import pack_int4
 from .layer_program import LayerProgram, ParamArea
 
 __all__ = ["gemv_program", "transposed_weights"]
+
+#: Weight-tile buffers in SPAD (the LOADs run this many steps minus one ahead).
+_BUFFERS = 3
 
 
 def transposed_weights(b, fmt="dense"):
@@ -62,7 +68,7 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
         raise ValueError(f"the GEMV plan writes {' or '.join(legal)} for {precision}")
     if fmt == "int4" and (fp16 or r % 2):
         raise ValueError("int4 GEMV weights are W4A8 (int8 precision) on an even-row array")
-    out, odt = {"int32": (OutType.INT32, np.int32), "fp32": (OutType.FP32, np.float32),
+    out_type, odt = {"int32": (OutType.INT32, np.int32), "fp32": (OutType.FP32, np.float32),
                 "fp16": (OutType.FP16, np.float16)}[out_dtype]
     eb = 2 if fp16 else 1
     elem = ElemType.FP16 if fp16 else ElemType.INT8
@@ -70,40 +76,74 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
     data, stride = transposed_weights(b, fmt)
     w_addr = area.add(np.frombuffer(data, np.uint8))
     bias_addr = area.add(bias) if bias is not None else None
-    limit = min(config.npu_acc_rows // 2, config.npu_spad_rows // 2 - r, 0xFFFF)
+    kpad = -(-k // r) * r
+    # The activation vector stays in SPAD for the whole GEMV when it fits beside the weight
+    # buffers (at least min(N, 256) rows each); otherwise each K tile brings its R values.
+    resident = kpad + _BUFFERS * min(n, 256) <= config.npu_spad_rows
+    room = config.npu_spad_rows - (kpad if resident else _BUFFERS * r)
+    limit = min(config.npu_acc_rows // 2, room // _BUFFERS, 0xFFFF)
     if nb is None:
         blocks = -(-n // limit)
         nb = -(-n // blocks)
     if not 1 <= nb <= limit:
         raise ValueError(f"nb must be in 1..{limit}, not {nb}")
     wfmt = WeightFormat.INT4 if fmt == "int4" else WeightFormat.DENSE
-    words = []
-    ktiles = [(k0, min(r, k - k0)) for k0 in range(0, k, r)]
     half = config.npu_acc_rows // 2
-    buf = [0, nb + r]                      # SPAD: B^T tile (nb rows) then a^T tile (R rows)
-    step = 0
-    for blk, n0 in enumerate(range(0, n, nb)):
-        rows = min(nb, n - n0)
+    ob = np.dtype(odt).itemsize
+    # SPAD: _BUFFERS buffers of a B^T tile (nb rows), each followed by its a^T tile (R rows)
+    # unless the whole a^T sits after them.
+    size = nb if resident else nb + r
+    a_rows = _BUFFERS * size
+    steps = [(blk, n0, min(nb, n - n0), t, k0, min(r, k - k0))
+             for blk, n0 in enumerate(range(0, n, nb)) for t, k0 in enumerate(range(0, k, r))]
+
+    def loads(i):
+        _, n0, rows, _, k0, kk = steps[i]
+        at = (i % _BUFFERS) * size
+        src = w_addr + n0 * stride + (k0 // 2 if fmt == "int4" else k0 * eb)
+        out = [encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, weight_format=wfmt,
+                      dram_addr=src, dram_stride=stride, rows=rows, cols=kk, local_addr=at)]
+        if not resident:
+            out.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
+                              dram_addr=a_addr + k0 * eb, dram_stride=eb, rows=kk, cols=1,
+                              local_addr=at + nb))
+        return out
+
+    def compute(i):
+        blk, n0, rows, t, k0, kk = steps[i]
+        at = (i % _BUFFERS) * size
         acc = (blk % 2) * half
-        if bias_addr is not None:
-            words.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
-                                dram_addr=bias_addr + 4 * n0, dram_stride=4, rows=rows,
-                                cols=1, local_addr=acc))
-        for t, (k0, kk) in enumerate(ktiles):
-            at = buf[step % 2]
-            step += 1
-            src = w_addr + n0 * stride + (k0 // 2 if fmt == "int4" else k0 * eb)
-            words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
-                                weight_format=wfmt, dram_addr=src, dram_stride=stride,
-                                rows=rows, cols=kk, local_addr=at))
-            words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
-                                dram_addr=a_addr + k0 * eb, dram_stride=eb, rows=kk, cols=1,
-                                local_addr=at + nb))
-            words.append(encode(Opcode.COMPUTE, precision=prec,
-                                accumulate=int(t > 0 or bias_addr is not None), a_addr=at,
-                                w_addr=at + nb, acc_addr=acc, m=rows, k=kk, n=1))
-        ob = np.dtype(odt).itemsize
-        words.append(encode(Opcode.STORE, out=out, acc_type=prec, dram_addr=out_addr + n0 * ob,
-                            dram_stride=ob, rows=rows, cols=1, acc_addr=acc))
+        out = []
+        if t == 0 and bias_addr is not None:
+            out.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                              dram_addr=bias_addr + 4 * n0, dram_stride=4, rows=rows, cols=1,
+                              local_addr=acc))
+        # Two COMPUTEs per tile on the two halves of the block: each one's predecessor on the
+        # same ACC rows (previous tile) has drained while the other half ran.
+        cut = (rows + 1) // 2
+        for lo, hi in ((0, cut), (cut, rows)) if rows > 1 else ((0, rows),):
+            out.append(encode(Opcode.COMPUTE, precision=prec,
+                              accumulate=int(t > 0 or bias_addr is not None), a_addr=at + lo,
+                              w_addr=a_rows + k0 if resident else at + nb, acc_addr=acc + lo,
+                              m=hi - lo, k=kk, n=1))
+        if k0 + kk == k:
+            out.append(encode(Opcode.STORE, out=out_type, acc_type=prec,
+                              dram_addr=out_addr + n0 * ob, dram_stride=ob, rows=rows, cols=1,
+                              acc_addr=acc))
+        return out
+
+    # The weight LOADs run _BUFFERS - 1 steps ahead of the COMPUTEs, so the load unit always
+    # has the next LOAD waiting and the DMA never idles behind a COMPUTE's dependency.
+    ahead = _BUFFERS - 1
+    words = []
+    if resident:
+        words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, dram_addr=a_addr,
+                            dram_stride=eb, rows=k, cols=1, local_addr=a_rows))
+    for i in range(min(ahead, len(steps))):
+        words += loads(i)
+    for i in range(len(steps)):
+        words += compute(i)
+        if i + ahead < len(steps):
+            words += loads(i + ahead)
     return LayerProgram(words, area.blobs, out_addr, (1, n), np.dtype(odt), macs=k * n,
                         array_macs=k * n)

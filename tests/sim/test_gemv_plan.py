@@ -12,27 +12,31 @@ from dure.config import MAIN_BASE, SoCConfig
 
 CFG = SoCConfig(npu_rows=4, npu_cols=4, npu_spad_rows=128, npu_acc_rows=64,
                 main_size=1 << 20)
+#: A^T resident in SPAD (K + 2 min(N, 256) rows fit) for the shapes below.
+ROOMY = SoCConfig(npu_rows=4, npu_cols=4, npu_spad_rows=1024, npu_acc_rows=64,
+                  main_size=1 << 20)
 ADDRS = dict(a_addr=MAIN_BASE, out_addr=MAIN_BASE + 0x8000, param_addr=MAIN_BASE + 0x10000)
 
 
-def _run(program, a):
-    model = NpuModel(CFG, memory={MAIN_BASE: bytes(CFG.main_size)})
-    model.set_window(MAIN_BASE, CFG.main_size)
+def _run(program, a, config=CFG):
+    model = NpuModel(config, memory={MAIN_BASE: bytes(config.main_size)})
+    model.set_window(MAIN_BASE, config.main_size)
     return run_on_model(model, program, [(MAIN_BASE, a)]), model
 
 
 @pytest.mark.parametrize("k, n, nb", [(1, 1, None), (13, 70, None), (64, 40, 7), (30, 9, 9)])
 @pytest.mark.parametrize("fmt", ["dense", "int4"])
-def test_int8_and_int4(k, n, nb, fmt):
+@pytest.mark.parametrize("config", [CFG, ROOMY], ids=["per-tile-a", "resident-a"])
+def test_int8_and_int4(k, n, nb, fmt, config):
     rng = np.random.default_rng(k * n)
     a = rng.integers(-128, 128, (1, k), dtype=np.int8)
     lo, hi = (-8, 7) if fmt == "int4" else (-128, 127)
     b = rng.integers(lo, hi + 1, (k, n)).astype(np.int8)
     bias = rng.integers(-999, 999, n, dtype=np.int32)
     for with_bias in (None, bias):
-        program = gemv_program(CFG, b, precision="int8", fmt=fmt, nb=nb, bias=with_bias,
+        program = gemv_program(config, b, precision="int8", fmt=fmt, nb=nb, bias=with_bias,
                                **ADDRS)
-        got, model = _run(program, a)
+        got, model = _run(program, a, config)
         want = golden_int4.gemm_w4a8(a, b, with_bias) if fmt == "int4" else \
             golden.gemm_int8(a, b, with_bias)
         assert np.array_equal(got, want)
