@@ -40,7 +40,8 @@ def add_arguments(parser):
                         help="how B travels to the NPU: packed on the host, unpacked by the "
                         "NPU's LOAD (int4 values given as int8 in [-8, 7]; sparse24: at most 2 "
                         "non-zeros in every 4 consecutive k of a column); with --precision fp16 "
-                        "only int4 (W4A16: --group-size, --weight-scales)")
+                        "only int4 (W4A16: --group-size, --weight-scales); int8 / int4 with "
+                        "M = 1 and int32 output run the GEMV plan (weights streamed)")
     parser.add_argument("--group-size", type=int, metavar="G",
                         help="W4A16: k per fp16 scale group (32, 64 or 128)")
     parser.add_argument("--weight-scales", type=pathlib.Path, metavar="S.npy",
@@ -160,7 +161,16 @@ def validate(args):
     lo, hi = _clamp(args.clamp, out_dtype)
     spec = dict(a=a, b=b, precision=precision, bias=bias, scale=scale,
                 zero_point=args.zero_point, lo=lo, hi=hi, out_dtype=out_dtype)
-    if fmt not in (None, "int8"):
+    if fmt in ("int8", "int4") and precision == "int8" and a.shape[0] == 1 and \
+            out_dtype == "int32":
+        from ..sim.weight_formats import pack_weights
+        if fmt == "int4":
+            try:
+                pack_weights("int4", b)                  # the value check and its message
+            except ValueError as error:
+                raise UserError(f"{args.b}: {error}") from None
+        spec["gemv"] = "int4" if fmt == "int4" else "dense"
+    elif fmt not in (None, "int8"):
         spec["packed"] = _pack(args, b, precision)
     return spec
 
@@ -194,6 +204,27 @@ def _pack(args, b, precision):
 
 def _w4a16_scales(args):
     return np.load(args.weight_scales) if args.weight_scales is not None else None
+
+
+def _gemv_layer(job, config, spec, fmt, args):
+    """M = 1 with raw int32 output and --weight-format int8 / int4: the transposed GEMV plan
+    (dure.sim.gemv_plan: weights streamed as rows, memory-bound)."""
+    from ..sim.gemv_plan import gemv_program
+
+    if args.cpu_check:
+        raise UserError("--cpu-check runs the firmware's dense path; it does not take "
+                        "--weight-format")
+    b = spec["b"]
+    size = b.size if fmt == "dense" else b.shape[1] * ((b.shape[0] + 1) // 2)
+    print(f"weights: {args.weight_format}, {size} bytes in main memory ({b.size} dense); "
+          "GEMV plan (weights streamed transposed)")
+
+    def build(addrs, out_addr, param_addr):
+        return gemv_program(config, b, precision="int8", fmt=fmt, a_addr=addrs[0],
+                            out_addr=out_addr, param_addr=param_addr, bias=spec["bias"])
+
+    out, _ = job.layer_program(build, [spec["a"]])
+    return out
 
 
 def _packed_layer(job, config, spec, packed, args):
@@ -239,7 +270,10 @@ def run(args):
         raise UserError(f"{args.out}: cannot write there (missing or read-only folder)")
     job = Job(config, max_layers=1)
     packed = spec.pop("packed", None)
-    if packed is None:
+    gemv = spec.pop("gemv", None)
+    if gemv is not None:
+        out_buf = _gemv_layer(job, config, spec, gemv, args)
+    elif packed is None:
         out_buf = job.gemm(**spec, cpu_check=args.cpu_check)
     else:
         out_buf = _packed_layer(job, config, spec, packed, args)
@@ -268,7 +302,7 @@ def run(args):
               f"({stats['cpu_cycles']} cycles)")
         status |= not agree
     if args.check:
-        if packed is not None:
+        if packed is not None or gemv is not None:
             from ..sim.weight_formats import dense_weights
             spec = dict(spec, b=dense_weights(args.weight_format, spec["b"],
                                               precision=spec["precision"],

@@ -276,3 +276,24 @@ def test_weight_formats_on_the_soc(capsys, tmp_path, files, fmt):
     assert np.array_equal(golden.bits(c), golden.bits(want))
     assert f"check: bit-exact with dure.sim.golden ({m * n} elements)" in out
     assert "bytes in main memory" in out
+
+
+@pytest.mark.parametrize("fmt", ["int8", "int4"])
+def test_gemv_plan_on_the_soc(capsys, tmp_path, files, fmt):
+    """M = 1, int32 output, --weight-format int8 / int4: the transposed GEMV plan on the SoC,
+    bit-exact with the golden GEMM (with a bias)."""
+    rng = np.random.default_rng(7)
+    k, n = 52, 37
+    a = rng.integers(-128, 128, (1, k), dtype=np.int8)
+    bound = 8 if fmt == "int4" else 128
+    b = rng.integers(-bound, bound, (k, n)).astype(np.int8)
+    bias = rng.integers(-999, 999, n, dtype=np.int32)
+    paths = files(a=a, b=b, bias=bias)
+    status = main(["gemm", "--a", str(paths["a"]), "--b", str(paths["b"]), "--bias",
+                   str(paths["bias"]), "--precision", "int8", "--out-dtype", "int32",
+                   "--weight-format", fmt, "--variant", "npu-small", "--check",
+                   "--out", str(tmp_path / "c.npy")])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "GEMV plan" in out
+    np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), golden.gemm_int8(a, b, bias))
