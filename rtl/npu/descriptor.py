@@ -12,8 +12,8 @@ from amaranth.lib import data
 
 from .commands import DESCRIPTOR_WORDS, Opcode
 
-__all__ = ["Field", "FIELDS", "ALIASES", "DESCRIPTOR_LAYOUT", "ENTRY_TAG_LAYOUT", "encode",
-           "decode", "list_bytes", "reserved_masks", "command_layout", "unpack_fields"]
+__all__ = ["Field", "FIELDS", "DESCRIPTOR_LAYOUT", "ENTRY_TAG_LAYOUT", "encode", "decode",
+           "list_bytes", "reserved_masks", "command_layout", "unpack_fields"]
 
 #: Layout of one descriptor in hardware: :data:`~.commands.DESCRIPTOR_WORDS` words of 32 bits.
 DESCRIPTOR_LAYOUT = data.ArrayLayout(32, DESCRIPTOR_WORDS)
@@ -59,7 +59,7 @@ FIELDS = {
         "local_addr": Field(4, 0, 16),
         # Raw 32-bit word: the lane value of a fill LOAD (see commands.py).
         "fill_value": Field(5, 0, 32),
-        # The same word read as the fp16 scales' address of an INT4_FP16 LOAD (ALIASES).
+        # The same word read as the fp16 scales' address of an INT4_FP16 LOAD.
         "scale_addr": Field(5, 0, 32),
         "local_cols": Field(6, 0, 16),
         "local_groups": Field(6, 16, 16),
@@ -106,12 +106,6 @@ FIELDS = {
         "count": Field(2, 0, 16),
     },
 }
-
-
-#: Fields that are a second name for the same bits of another field of their opcode, read by
-#: other commands of that opcode: {opcode: {alias: field}}. Every other field has bits of its
-#: own. ``decode`` gives both names the same value; ``encode`` ORs what it is given.
-ALIASES = {Opcode.LOAD: {"scale_addr": "fill_value"}}
 
 
 def reserved_masks(opcode):

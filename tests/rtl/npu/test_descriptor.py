@@ -5,7 +5,11 @@ import random
 
 import pytest
 from dure.rtl.npu.commands import DESCRIPTOR_WORDS, Opcode
-from dure.rtl.npu.descriptor import ALIASES, FIELDS, decode, encode, reserved_masks
+from dure.rtl.npu.descriptor import FIELDS, decode, encode, reserved_masks
+
+#: Second names for the bits of another field (LOAD w5: a fill's value, an INT4_FP16 LOAD's
+#: scale address); every other field has bits of its own.
+ALIASES = {Opcode.LOAD: {"scale_addr": "fill_value"}}
 
 
 @pytest.mark.parametrize("opcode", list(Opcode))
