@@ -241,9 +241,7 @@ def test_bad_weight_formats(capsys, tmp_path, files, arrays, extra, fragment):
     assert not (tmp_path / "c.npy").exists()
 
 
-@pytest.mark.parametrize("fmt", [pytest.param("int4", marks=pytest.mark.slow),
-                                 pytest.param("int8-sparse24", marks=pytest.mark.slow),
-                                 "int4-sparse24", "w4a16"])
+@pytest.mark.parametrize("fmt", ["int4", "int8-sparse24", "int4-sparse24", "w4a16"])
 def test_weight_formats_on_the_soc(capsys, tmp_path, files, fmt):
     """`dure gemm --weight-format ... --check` on the simulated SoC (npu-small): exit 0, the
     output equals the golden W4A8 / 2:4 / W4A16 GEMM bit for bit (computed here from
@@ -280,7 +278,7 @@ def test_weight_formats_on_the_soc(capsys, tmp_path, files, fmt):
     assert "bytes in main memory" in out
 
 
-@pytest.mark.parametrize("fmt", [pytest.param("int8", marks=pytest.mark.slow), "int4"])
+@pytest.mark.parametrize("fmt", ["int8", "int4"])
 def test_gemv_plan_on_the_soc(capsys, tmp_path, files, fmt):
     """M = 1, int32 output, --weight-format int8 / int4: the transposed GEMV plan on the SoC,
     bit-exact with the golden GEMM (with a bias)."""
