@@ -139,6 +139,7 @@ def generate_npu_header(config: SoCConfig) -> str:
     for prefix, enum in (("OP", c.Opcode), ("TARGET", c.LoadTarget), ("ELEM", c.ElemType),
                          ("OUT", c.OutType), ("PREC", c.Precision), ("DATAFLOW", Dataflow),
                          ("REQUANT", c.RequantMode), ("ELTWISE", c.EltwiseOp),
+                         ("WFMT", c.WeightFormat),
                          ("ERR", c.ErrorCode)):
         lines += ["", f"/* {enum.__name__} */"]
         lines += [_define(f"DURE_NPU_{prefix}_{member.name}", member.value) for member in enum]

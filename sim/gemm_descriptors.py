@@ -25,7 +25,7 @@ def _f32_bits(value):
 
 def gemm_descriptors(config, m, k, n, *, precision, a_addr, a_stride, b_addr, b_stride,
                      out_addr, out_stride, out, bias_addr=None, scale_addr=None,
-                     zero_point=0, lo=None, hi=None, plan=None):
+                     zero_point=0, lo=None, hi=None, plan=None, w_loads=None):
     """Descriptor words (a list of 8-word lists) of one tiled GEMM, planned by
     :func:`~dure.sim.gemm_plan.plan_gemm` (or ``plan``: a :class:`~dure.sim.gemm_plan.GemmPlan`).
 
@@ -34,6 +34,10 @@ def gemm_descriptors(config, m, k, n, *, precision, a_addr, a_stride, b_addr, b_
     (``out``: an :class:`OutType`); ``bias_addr``: N int32 / fp32 words; ``scale_addr``: N fp32
     words (required for INT8 / FP16 output of an INT8 GEMM, optional for FP16 GEMMs);
     ``lo`` / ``hi``: the clamp (ints for INT8 output, floats otherwise; None: none).
+    ``w_loads``: optional ``w_loads(k0, rows, n0, cols, local_addr)`` giving the LOAD
+    descriptors that bring weight rows ``k0 ..`` of columns ``n0 ..`` to SPAD row
+    ``local_addr`` (compressed weights, :class:`dure.sim.weight_formats.PackedWeights`);
+    ``b_addr`` / ``b_stride`` are then unused.
 
     Order: the first chunk's LOADs, then per chunk its COMPUTEs with the *side* commands
     spread evenly between them: the side command after COMPUTE ``i`` (of ``nc``) brings the
@@ -80,6 +84,9 @@ def gemm_descriptors(config, m, k, n, *, precision, a_addr, a_stride, b_addr, b_
                                 dram_stride=a_stride, rows=ch.mm, cols=kk,
                                 local_addr=ch.a_buf + t * plan.mblk))
         for j, n0, nn in ch.tiles:
+            if w_loads is not None:
+                words.extend(w_loads(ch.k0c, ch.kc, n0, nn, ch.w_buf + j * strip))
+                continue
             words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
                                 dram_addr=b_addr + ch.k0c * b_stride + n0 * eb,
                                 dram_stride=b_stride, rows=ch.kc, cols=nn,

@@ -49,8 +49,8 @@ import numpy as np
 from .golden_tflite_params import add_params, conv_multipliers
 from .npu_job import Job, reference
 
-__all__ = ["SHAPES", "LAYERS", "Row", "run_shape", "run_layer", "run_all", "write_reports",
-           "random_operands"]
+__all__ = ["SHAPES", "LAYERS", "GEMVS", "Row", "run_shape", "run_layer", "run_gemv", "run_all",
+           "write_reports", "random_operands"]
 
 #: (name, M, K, N, source)
 SHAPES = [
@@ -60,6 +60,16 @@ SHAPES = [
     ("kws_pw64", 125, 64, 64, "DS-CNN KWS pointwise conv 64->64, 25x5"),
     ("kws_fc", 1, 64, 12, "DS-CNN KWS final FC 64->12, batch 1"),
     ("ad_fc640", 32, 640, 128, "AD autoencoder FC 640->128, batch 32"),
+    ("gemv1k", 1, 1024, 1024, "GEMV 1x1024x1024 through npu_gemm (weights stationary)"),
+]
+
+#: GEMV rows (weights streamed once): (name, K, N, weight formats). ``int8`` / ``int4`` /
+#: ``fp16`` run the transposed GEMV plan (:mod:`dure.sim.gemv_plan`, lowering ``gemv-T``);
+#: the 2:4 formats run the GEMM plan with packed LOADs (:mod:`dure.sim.weight_formats`,
+#: lowering ``gemm-packed``). Outputs are raw (int32 / fp32).
+GEMVS = [
+    ("gemv1k", 1024, 1024, ("int8", "int4", "int8-sparse24", "int4-sparse24", "fp16")),
+    ("gemv2k", 2048, 1024, ("int8", "int4")),
 ]
 
 #: (name, operator, input NHWC shape, output channels, kernel, stride, padding, source)
@@ -169,6 +179,54 @@ def run_shape(config, name, m, k, n, precision, seed=0):
                config.npu_peak_macs_per_cycle, config.main_bytes_per_cycle)
 
 
+def run_gemv(config, name, k, n, fmt, seed=0):
+    """Run one GEMV row (:data:`GEMVS`) on the simulated SoC; return a :class:`Row` (its
+    ``shape`` is ``name`` and the format)."""
+    from . import golden
+    from .gemv_plan import gemv_program
+    from .weight_formats import gemm_program, pack_weights
+
+    rng = np.random.default_rng(seed)
+    fp16 = fmt == "fp16"
+    if fp16:
+        a = rng.standard_normal((1, k)).astype(np.float16)
+        b = (rng.standard_normal((k, n)) / np.sqrt(k)).astype(np.float16)
+    else:
+        a = rng.integers(-128, 128, (1, k), dtype=np.int8)
+        bound = 8 if "int4" in fmt else 128
+        b = rng.integers(-bound, bound, (k, n)).astype(np.int8)
+        if "sparse24" in fmt:
+            keep = rng.random((k // 4, 4, n)).argsort(axis=1) < 2
+            b = np.where(keep.reshape(k, n), b, 0).astype(np.int8)
+    want = golden.gemm_fp16(a, b) if fp16 else golden.gemm_int8(a, b)
+    precision = "fp16" if fp16 else "int8"
+    if "sparse24" in fmt:
+        packed = pack_weights(fmt, b, tile=config.npu_cols)
+
+        def build(addrs, out_addr, param_addr):
+            return gemm_program(config, 1, packed, precision="int8", out_dtype="int32",
+                                a_addr=addrs[0], out_addr=out_addr, param_addr=param_addr)
+        lowering = "gemm-packed"
+    else:
+        plan_fmt = "int4" if fmt == "int4" else "dense"
+
+        def build(addrs, out_addr, param_addr):
+            return gemv_program(config, b, precision=precision, fmt=plan_fmt,
+                                a_addr=addrs[0], out_addr=out_addr, param_addr=param_addr)
+        lowering = "gemv-T"
+    job = Job(config, max_layers=1)
+    out, _ = job.layer_program(build, [a])
+    result = job.run()
+    got = result.read(out).reshape(want.shape)
+    width = f"u{got.dtype.itemsize}"
+    stats = result.layers[0]
+    return Row(f"{name} {fmt}", precision, 1, k, n, stats["cycles"], stats["dma_rd"],
+               stats["dma_wr"], stats["stall_mem"], stats["stall_dep"], stats["stall_out"],
+               stats["busy"], stats["compute"],
+               bool(np.array_equal(got.view(width), want.view(width))),
+               config.npu_peak_macs_per_cycle, config.main_bytes_per_cycle, lowering=lowering)
+
+
 def layer_operands(op, x_shape, cout, kernel, precision, seed):
     """Deterministic operands of one benchmark layer and the golden output function."""
     rng = np.random.default_rng(seed)
@@ -258,10 +316,19 @@ def run_layer(config, name, op, x_shape, cout, kernel, stride, padding, precisio
                config.npu_peak_macs_per_cycle, config.main_bytes_per_cycle, lowering="walk")
 
 
-def run_all(config, shapes=None, precisions=("int8", "fp16"), progress=None, layers=None):
-    """Every GEMM shape and every layer in both precisions; ``progress(text)`` is called before
-    each run."""
+def run_all(config, shapes=None, precisions=("int8", "fp16"), progress=None, layers=None,
+            gemvs=None):
+    """Every GEMM shape, every layer in both precisions and every GEMV row (:data:`GEMVS`,
+    formats of the wanted precisions); ``progress(text)`` is called before each run."""
     rows = []
+    for name, k, n, formats in GEMVS if gemvs is None else gemvs:
+        for fmt in formats:
+            precision = "fp16" if fmt == "fp16" else "int8"
+            if precision not in precisions or (precision == "fp16" and not config.npu_fp16):
+                continue
+            if progress:
+                progress(f"{name} {fmt} (1x{k}x{n})")
+            rows.append(run_gemv(config, name, k, n, fmt))
     for name, m, k, n, _ in SHAPES if shapes is None else shapes:
         for precision in precisions:
             if precision == "fp16" and not config.npu_fp16:

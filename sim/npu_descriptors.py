@@ -166,6 +166,35 @@ def _fill_and_placement(rng, config, words):
         if rng.random() < 0.5:
             _set(words, Opcode.LOAD, "local_addr", rng.randint(0, 63))
     words[7] &= 0xFFFF if rng.random() < 0.95 else 0xFFFF_FFFF
+    _weight_format(rng, words)
+
+
+def _weight_format(rng, words):
+    """Weight format of a LOAD: mostly dense; else a packed LOAD, mostly coherent (SPAD, its
+    elem, no fill / broadcast, rows a multiple of 4, a scale row near the weights)."""
+    if rng.random() < 0.7:
+        _set(words, Opcode.LOAD, "weight_format", 0)
+        return
+    fmt = rng.choice([1, 2, 3, 4, 1, 2, 3, 4, 5, 6, 7])
+    _set(words, Opcode.LOAD, "weight_format", fmt)
+    if rng.random() < 0.85:
+        for name in ("fill", "broadcast", "target"):
+            _set(words, Opcode.LOAD, name, 0)
+        _set(words, Opcode.LOAD, "elem", 1 if fmt == 2 else 0)
+        _set(words, Opcode.LOAD, "dram_addr", 0x4000_0000 + rng.getrandbits(12))
+        _set(words, Opcode.LOAD, "dram_stride", rng.choice([0, 3, 4, 5, 10, 12, 20, 21, 64]))
+        if fmt in (3, 4) and rng.random() < 0.8:
+            rows = (words[3] & 0xFFFF) & ~3
+            _set(words, Opcode.LOAD, "rows", rows or 4)
+            if (words[6] & 0xFFFF) and rng.random() < 0.8:
+                _set(words, Opcode.LOAD, "local_groups", 0)
+                _set(words, Opcode.LOAD, "local_cols", 0)
+                _set(words, Opcode.LOAD, "local_row_step", 0)
+    scale = 0
+    if fmt == 2 or rng.random() < 0.05:
+        scale = (words[1] + rng.choice([-2, 0, 1, 64, 4096, -4096, rng.getrandbits(12)])) \
+            if rng.random() < 0.9 else rng.getrandbits(32)
+    _set(words, Opcode.LOAD, "scale_addr", scale & 0xFFFF_FFFF)
 
 
 def random_descriptor(rng, config):

@@ -53,13 +53,16 @@ from dure.rtl.npu.commands import (
     OutType,
     Precision,
     RequantMode,
+    WeightFormat,
     elem_bytes,
+    load_source,
     out_bytes,
 )
 from dure.rtl.npu.descriptor import FIELDS, encode
 
 from . import golden
 from .golden_fixedpoint import rounding_divide_by_pot, saturating_rounding_doubling_high_mul
+from .npu_model_weights import unpack_rows
 from .npu_validate import a_rows_read, check, local_rows_written
 from .postproc_ref import postprocess
 
@@ -323,6 +326,18 @@ class NpuModel:
             elif f["elem"] == ElemType.FP16.value:
                 value &= 0xFFFF
             src = np.full((1, cols), value, _DTYPES[eb if eb != 1 else 2])
+        elif f["weight_format"] != WeightFormat.DENSE.value:
+            src_rows, nbytes = load_source(rows, cols, f["weight_format"], f["elem"])
+            scaled = f["weight_format"] == WeightFormat.INT4_FP16.value
+            if not self._rows_backed(f["dram_addr"], stride, src_rows, nbytes) or (
+                    scaled and not self._rows_backed(f["scale_addr"], 0, 1, 2 * cols)):
+                return ErrorCode.BUS_ERROR
+            raw = np.stack([np.frombuffer(self.read(f["dram_addr"] + r * stride, nbytes),
+                                          np.uint8) for r in range(src_rows)])
+            scales = np.frombuffer(self.read(f["scale_addr"], 2 * cols), np.uint16) \
+                if scaled else None
+            self.dma_rd += src_rows * nbytes + (2 * cols if scaled else 0)
+            src = unpack_rows(f["weight_format"], raw, rows, cols, scales)
         else:
             src_rows = 1 if f["broadcast"] else rows
             if not self._rows_backed(f["dram_addr"], stride, src_rows, cols * eb):

@@ -42,6 +42,13 @@ Readings of the contract where the prose leaves room (the RTL implements the sam
   ``accumulate`` must be 0 (``RESERVED``); the walk fields as COMPUTE's. ``BAD_COMBINATION``
   order of its causes does not matter (one code). B's largest row is ``b_addr + (a_last -
   a_addr)``; ``n`` is limited by the ACC's C lanes.
+* Weight formats: ``weight_format`` 5..7 is ``RESERVED``; w5 (``fill_value`` /
+  ``scale_addr``) non-zero is ``RESERVED`` unless ``fill`` or ``INT4_FP16`` (a fill with a
+  weight format is then ``BAD_COMBINATION``); ``INT4_FP16`` on hardware without FP16 is
+  ``BAD_COMBINATION`` (its dequantizers are not built). ``MISALIGNED`` checks only
+  ``scale_addr`` (even) of a packed LOAD; ``STRIDE`` and ``DMA_WINDOW`` use
+  :func:`~dure.rtl.npu.commands.load_source`; the window must also hold the ``2 * cols``
+  scale bytes of ``INT4_FP16``.
 * ``LIST``: ``count`` zero is ``ZERO_DIM``; a LIST that is itself a list entry (``in_list``)
   is ``BAD_COMBINATION``, so a nested LIST with reserved bits set gets ``RESERVED`` and one
   with count 0 ``ZERO_DIM``; its footprint is ``[list_addr, list_addr + 32 * count)``.
@@ -61,13 +68,16 @@ from dure.rtl.npu.commands import (
     OutType,
     Precision,
     RequantMode,
+    WeightFormat,
     elem_bytes,
+    load_source,
     out_bytes,
 )
 from dure.rtl.npu.descriptor import decode, reserved_masks
 from dure.rtl.npu.isa import Dataflow
 
-__all__ = ["validate", "check", "footprint", "window", "a_rows_read", "local_rows_written"]
+__all__ = ["validate", "check", "footprint", "scale_span", "window", "a_rows_read",
+           "local_rows_written"]
 
 
 def _s32(value):
@@ -91,7 +101,8 @@ def footprint(opcode, fields):
     fill LOAD.
 
     The last byte of a 2-D transfer is ``dram_addr + (rows - 1) * stride + cols * elem - 1``;
-    a broadcast LOAD reads one row only.
+    a broadcast LOAD reads one row only; a packed LOAD its ``load_source`` rows (the scale
+    row of ``INT4_FP16`` is :func:`scale_span`).
     """
     if opcode == Opcode.LIST:
         first = fields["list_addr"]
@@ -99,8 +110,12 @@ def footprint(opcode, fields):
     if opcode == Opcode.LOAD:
         if fields.get("fill"):
             return None
-        size = elem_bytes(fields["elem"])
-        rows = 1 if fields["broadcast"] else fields["rows"]
+        fmt = fields.get("weight_format", 0)
+        fmt = fmt if fmt in (w.value for w in WeightFormat) else 0    # refused (RESERVED)
+        rows, size = load_source(fields["rows"], fields["cols"], fmt, fields["elem"])
+        rows = 1 if fields["broadcast"] else rows
+        first = fields["dram_addr"]
+        return first, first + (rows - 1) * fields["dram_stride"] + size - 1
     elif opcode == Opcode.STORE:
         size = out_bytes(fields["out"])
         rows = fields["rows"]
@@ -108,6 +123,13 @@ def footprint(opcode, fields):
         return None
     first = fields["dram_addr"]
     return first, first + (rows - 1) * fields["dram_stride"] + fields["cols"] * size - 1
+
+
+def scale_span(fields):
+    """``(first, last)`` bytes of an ``INT4_FP16`` LOAD's fp16 scales, else None."""
+    if fields.get("weight_format") != WeightFormat.INT4_FP16.value or fields.get("fill"):
+        return None
+    return fields["scale_addr"], fields["scale_addr"] + 2 * fields["cols"] - 1
 
 
 def a_rows_read(f):
@@ -150,13 +172,14 @@ def _reserved(opcode, words, f):
         return True
     if opcode == Opcode.LOAD:
         if f["target"] not in (t.value for t in LoadTarget) or \
-                f["elem"] not in (e.value for e in ElemType):
+                f["elem"] not in (e.value for e in ElemType) or \
+                f["weight_format"] not in (w.value for w in WeightFormat):
             return True
         if not f["local_cols"] and (f["local_groups"] or f["local_row_step"]):
             return True
         if f["fill"]:
             return bool(f["dram_addr"] or f["dram_stride"] or f["broadcast"])
-        return f["fill_value"] != 0
+        return f["fill_value"] != 0 and f["weight_format"] != WeightFormat.INT4_FP16.value
     if opcode in (Opcode.COMPUTE, Opcode.ELTWISE):
         if not f["a_cols"] and (f["a_rows"] or f["a_col_step"] or f["a_row_step"]):
             return True
@@ -211,6 +234,14 @@ def _bad_combination(opcode, f, config, in_list):
                  LoadTarget.ACC: (ElemType.WORD32,)}
         if ElemType(f["elem"]) not in legal[LoadTarget(f["target"])]:
             return True
+        fmt = WeightFormat(f["weight_format"])
+        if fmt != WeightFormat.DENSE:
+            want = ElemType.FP16 if fmt == WeightFormat.INT4_FP16 else ElemType.INT8
+            sparse = fmt in (WeightFormat.SPARSE24, WeightFormat.SPARSE24_INT4)
+            if f["target"] != LoadTarget.SPAD.value or f["fill"] or f["broadcast"] or \
+                    f["elem"] != want.value or (sparse and f["rows"] % 4) or \
+                    (fmt == WeightFormat.INT4_FP16 and not config.npu_fp16):
+                return True
         return bool(f["local_cols"]) and f["rows"] != f["local_groups"] * f["local_cols"]
     if opcode == Opcode.COMPUTE:
         if f["dataflow"] == Dataflow.OS.value:
@@ -256,6 +287,8 @@ def _misaligned(opcode, f):
     if opcode == Opcode.LOAD:
         if f["fill"]:
             return False
+        if f["weight_format"] != WeightFormat.DENSE.value:
+            return f["weight_format"] == WeightFormat.INT4_FP16.value and f["scale_addr"] % 2
         size = elem_bytes(f["elem"])
         stride_checked = not f["broadcast"]
     elif opcode == Opcode.STORE:
@@ -268,7 +301,8 @@ def _misaligned(opcode, f):
 
 def _stride(opcode, f):
     if opcode == Opcode.LOAD and not f["broadcast"] and not f["fill"]:
-        return f["dram_stride"] < f["cols"] * elem_bytes(f["elem"])
+        return f["dram_stride"] < load_source(f["rows"], f["cols"], f["weight_format"],
+                                              f["elem"])[1]
     if opcode == Opcode.STORE:
         return f["dram_stride"] < f["cols"] * out_bytes(f["out"])
     return False
@@ -295,11 +329,9 @@ def _local_range(opcode, f, config):
 
 
 def _outside_window(opcode, f, dma_base, dma_size):
-    span = footprint(opcode, f)
-    if span is None:
-        return False
+    spans = [s for s in (footprint(opcode, f), opcode == Opcode.LOAD and scale_span(f)) if s]
     win = window(dma_base, dma_size)
-    return win is None or span[0] < win[0] or span[1] >= win[1]
+    return any(win is None or s[0] < win[0] or s[1] >= win[1] for s in spans)
 
 
 def check(words, config, dma_base, dma_size, *, in_list=False):

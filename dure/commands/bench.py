@@ -59,7 +59,7 @@ def run_scaling(args):
 def run(args):
     if args.scaling:
         return run_scaling(args)
-    from ..sim.npu_bench import LAYERS, SHAPES, run_all, write_reports
+    from ..sim.npu_bench import GEMVS, LAYERS, SHAPES, run_all, write_reports
     from ..sim.report import format_table
     from ..sim.rtlgen import build_root
 
@@ -67,19 +67,22 @@ def run(args):
         config = preset(args.variant)
     except ValueError as error:
         raise UserError(str(error)) from None
-    shapes, layers = SHAPES, LAYERS
+    shapes, layers, gemvs = SHAPES, LAYERS, GEMVS
     if args.shapes:
         wanted = args.shapes.split(",")
         known = {s[0]: s for s in SHAPES}
         known_layers = {s[0]: s for s in LAYERS}
-        unknown = [w for w in wanted if w not in known and w not in known_layers]
+        known_gemv = {f"{g[0]}-gemv": g for g in GEMVS}
+        unknown = [w for w in wanted if w not in known and w not in known_layers
+                   and w not in known_gemv]
         if unknown:
             raise UserError(f"unknown shape {unknown[0]!r}; choose from "
-                            f"{', '.join([*known, *known_layers])}")
+                            f"{', '.join([*known, *known_layers, *known_gemv])}")
         shapes = [known[w] for w in wanted if w in known]
         layers = [known_layers[w] for w in wanted if w in known_layers]
+        gemvs = [known_gemv[w] for w in wanted if w in known_gemv]
     precisions = (args.precision,) if args.precision else ("int8", "fp16")
-    rows = run_all(config, shapes, precisions, layers=layers,
+    rows = run_all(config, shapes, precisions, layers=layers, gemvs=gemvs,
                    progress=lambda text: print(f"running {text} ...", file=sys.stderr,
                                                flush=True))
     peak, bw = config.npu_peak_macs_per_cycle, config.main_bytes_per_cycle

@@ -35,6 +35,17 @@ def add_arguments(parser):
                         help="clamp: integers for int8 output, floats for fp16/fp32 output")
     parser.add_argument("--out-dtype", choices=["int8", "int32", "fp16", "fp32"],
                         help="output type (default: int8 for int8 precision, fp16 for fp16)")
+    parser.add_argument("--weight-format", choices=["int8", "int4", "int8-sparse24",
+                                                    "int4-sparse24"],
+                        help="how B travels to the NPU: packed on the host, unpacked by the "
+                        "NPU's LOAD (int4 values given as int8 in [-8, 7]; sparse24: at most 2 "
+                        "non-zeros in every 4 consecutive k of a column); with --precision fp16 "
+                        "only int4 (W4A16: --group-size, --weight-scales); int8 / int4 with "
+                        "M = 1 and int32 output run the GEMV plan (weights streamed)")
+    parser.add_argument("--group-size", type=int, metavar="G",
+                        help="W4A16: k per fp16 scale group (32, 64 or 128)")
+    parser.add_argument("--weight-scales", type=pathlib.Path, metavar="S.npy",
+                        help="W4A16: (ceil(K/G), N) float16 scales")
     parser.add_argument("--out", required=True, type=pathlib.Path, metavar="C.npy",
                         help="where to write the result")
     parser.add_argument("--check", action="store_true",
@@ -105,7 +116,18 @@ def validate(args):
     a = _load(args.a, "A")
     _want(args.a, a, _OPERAND[precision], f"A for {precision} precision", 2)
     b = _load(args.b, "B")
-    _want(args.b, b, _OPERAND[precision], f"B for {precision} precision", 2)
+    fmt = args.weight_format
+    w4a16 = precision == "fp16" and fmt == "int4"
+    if precision == "fp16" and fmt not in (None, "int4"):
+        raise UserError(f"--weight-format {fmt}: fp16 precision takes int4 weights (W4A16) "
+                        "or dense fp16 B")
+    if (args.group_size is not None or args.weight_scales is not None) and not w4a16:
+        raise UserError("--group-size and --weight-scales are for W4A16 (--precision fp16 "
+                        "--weight-format int4)")
+    if w4a16:
+        _want(args.b, b, np.int8, "B for int4 weights (values in [-8, 7])", 2)
+    else:
+        _want(args.b, b, _OPERAND[precision], f"B for {precision} precision", 2)
     if b.shape[0] != a.shape[1]:
         raise UserError(f"{args.b}: shape {b.shape} does not chain with {args.a} {a.shape}: "
                         f"B needs K={a.shape[1]} rows")
@@ -137,8 +159,94 @@ def validate(args):
     if not -128 <= args.zero_point <= 127:
         raise UserError(f"--zero-point {args.zero_point}: must be in [-128, 127]")
     lo, hi = _clamp(args.clamp, out_dtype)
-    return dict(a=a, b=b, precision=precision, bias=bias, scale=scale,
+    spec = dict(a=a, b=b, precision=precision, bias=bias, scale=scale,
                 zero_point=args.zero_point, lo=lo, hi=hi, out_dtype=out_dtype)
+    if fmt in ("int8", "int4") and precision == "int8" and a.shape[0] == 1 and \
+            out_dtype == "int32":
+        from ..sim.weight_formats import pack_weights
+        if fmt == "int4":
+            try:
+                pack_weights("int4", b)                  # the value check and its message
+            except ValueError as error:
+                raise UserError(f"{args.b}: {error}") from None
+        spec["gemv"] = "int4" if fmt == "int4" else "dense"
+    elif fmt not in (None, "int8"):
+        spec["packed"] = _pack(args, b, precision)
+    return spec
+
+
+def _pack(args, b, precision):
+    """The :class:`~dure.sim.weight_formats.PackedWeights` of ``--weight-format``."""
+    from ..sim.golden_int4 import GROUP_SIZES
+    from ..sim.weight_formats import pack_weights
+
+    scales = None
+    if precision == "fp16":
+        if args.group_size is not None and args.group_size not in GROUP_SIZES:
+            raise UserError(f"--group-size {args.group_size}: must be one of "
+                            f"{', '.join(map(str, GROUP_SIZES))}")
+        if args.group_size is None or args.weight_scales is None:
+            raise UserError("W4A16 (--precision fp16 --weight-format int4) needs --group-size "
+                            "and --weight-scales")
+        scales = _load(args.weight_scales, "W4A16 scales")
+        _want(args.weight_scales, scales, np.float16, "the W4A16 scales", 2)
+    try:
+        config = preset(args.variant)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    try:
+        return pack_weights(args.weight_format, b, precision=precision, tile=config.npu_cols,
+                            scales=scales, group_size=args.group_size)
+    except ValueError as error:
+        where = args.weight_scales if "scales" in str(error) else args.b
+        raise UserError(f"{where}: {error}") from None
+
+
+def _w4a16_scales(args):
+    return np.load(args.weight_scales) if args.weight_scales is not None else None
+
+
+def _gemv_layer(job, config, spec, fmt, args):
+    """M = 1 with raw int32 output and --weight-format int8 / int4: the transposed GEMV plan
+    (dure.sim.gemv_plan: weights streamed as rows, memory-bound)."""
+    from ..sim.gemv_plan import gemv_program
+
+    if args.cpu_check:
+        raise UserError("--cpu-check runs the firmware's dense path; it does not take "
+                        "--weight-format")
+    b = spec["b"]
+    size = b.size if fmt == "dense" else b.shape[1] * ((b.shape[0] + 1) // 2)
+    print(f"weights: {args.weight_format}, {size} bytes in main memory ({b.size} dense); "
+          "GEMV plan (weights streamed transposed)")
+
+    def build(addrs, out_addr, param_addr):
+        return gemv_program(config, b, precision="int8", fmt=fmt, a_addr=addrs[0],
+                            out_addr=out_addr, param_addr=param_addr, bias=spec["bias"])
+
+    out, _ = job.layer_program(build, [spec["a"]])
+    return out
+
+
+def _packed_layer(job, config, spec, packed, args):
+    """Append the GEMM with packed weights as a prepared command list; returns its output."""
+    from ..sim.weight_formats import gemm_program
+
+    if args.cpu_check:
+        raise UserError("--cpu-check runs the firmware's dense path; it does not take "
+                        "--weight-format")
+    m = spec["a"].shape[0]
+    dense = spec["b"].size * (2 if spec["precision"] == "fp16" else 1)
+    print(f"weights: {args.weight_format}{' (W4A16)' if spec['precision'] == 'fp16' else ''}"
+          f", {len(packed.data)} bytes in main memory ({dense} dense)")
+    post = {name: spec[name] for name in ("bias", "scale", "zero_point", "lo", "hi")}
+
+    def build(addrs, out_addr, param_addr):
+        return gemm_program(config, m, packed, precision=spec["precision"],
+                            out_dtype=spec["out_dtype"], a_addr=addrs[0], out_addr=out_addr,
+                            param_addr=param_addr, **post)
+
+    out, _ = job.layer_program(build, [spec["a"]])
+    return out
 
 
 def _bits(array):
@@ -161,7 +269,14 @@ def run(args):
     if not folder.is_dir() or not os.access(folder, os.W_OK) or args.out.is_dir():
         raise UserError(f"{args.out}: cannot write there (missing or read-only folder)")
     job = Job(config, max_layers=1)
-    out_buf = job.gemm(**spec, cpu_check=args.cpu_check)
+    packed = spec.pop("packed", None)
+    gemv = spec.pop("gemv", None)
+    if gemv is not None:
+        out_buf = _gemv_layer(job, config, spec, gemv, args)
+    elif packed is None:
+        out_buf = job.gemm(**spec, cpu_check=args.cpu_check)
+    else:
+        out_buf = _packed_layer(job, config, spec, packed, args)
     print(f"dure gemm: {spec['a'].shape[0]}x{spec['a'].shape[1]}x{spec['b'].shape[1]} "
           f"{spec['precision']} -> {spec['out_dtype']} on the simulated SoC ...",
           file=sys.stderr, flush=True)
@@ -187,6 +302,12 @@ def run(args):
               f"({stats['cpu_cycles']} cycles)")
         status |= not agree
     if args.check:
+        if packed is not None or gemv is not None:
+            from ..sim.weight_formats import dense_weights
+            spec = dict(spec, b=dense_weights(args.weight_format, spec["b"],
+                                              precision=spec["precision"],
+                                              scales=_w4a16_scales(args),
+                                              group_size=args.group_size))
         want = reference(**spec)
         diff = np.argwhere(_bits(c) != _bits(want))
         if len(diff) == 0:

@@ -143,6 +143,17 @@ static inline void npu_cmd_fill(uint32_t d[8], int target, int elem, uint32_t va
     NPU_DESC_SET(d, LOAD, LOCAL_ADDR, local_addr);
 }
 
+/* Make a LOAD built by npu_cmd_load (SPAD, no broadcast) read packed weights
+ * (DURE_NPU_WFMT_*): INT4 (ceil(cols/2) bytes per row, INT8 elem), INT4_FP16 (the same rows,
+ * FP16 elem, lanes times the cols fp16 scales at scale_addr), SPARSE24 / SPARSE24_INT4 (one
+ * source row per 4 destination rows: values, values, 4-bit codes; rows % 4 == 0). rows and
+ * cols stay the destination's; dram_stride is the packed row's. */
+static inline void npu_cmd_load_weights(uint32_t d[8], int weight_format, uint32_t scale_addr)
+{
+    NPU_DESC_SET(d, LOAD, WEIGHT_FORMAT, weight_format);
+    NPU_DESC_SET(d, LOAD, SCALE_ADDR, scale_addr);
+}
+
 static inline void npu_cmd_fence(uint32_t d[8], int irq)
 {
     npu_desc_clear(d);

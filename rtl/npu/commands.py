@@ -67,6 +67,36 @@ are reserved and must be zero.
     ``broadcast`` must be 0 (``RESERVED``); no ``MISALIGNED``, ``STRIDE`` or ``DMA_WINDOW``
     check applies, and PERF_DMA_RD does not count.
 
+    Weight formats (``weight_format`` [12:10], :class:`WeightFormat`; 0 = ``DENSE``, all of the
+    above): the LOAD unpacks compressed weights on the fly into dense SPAD lanes. A non-dense
+    format needs ``target`` SPAD, neither ``fill`` nor ``broadcast``, and ``elem`` INT8 (FP16
+    for ``INT4_FP16``, which hardware without FP16 refuses), else ``BAD_COMBINATION``; the
+    2:4 formats also need ``rows % 4 == 0`` (``BAD_COMBINATION``). ``rows`` and ``cols``
+    count *destination* rows and lanes as for a dense LOAD (placement applies to the
+    destination rows); the source is
+    :func:`load_source` ``(rows, cols, weight_format, elem)``: ``src_rows`` rows of
+    ``src_row_bytes`` bytes, row i at ``dram_addr + i * dram_stride`` (no alignment rule: the
+    element is a byte; ``STRIDE`` if ``dram_stride < src_row_bytes``; ``DMA_WINDOW`` over these
+    rows). The formats follow :mod:`dure.sim.golden_int4` and :mod:`dure.sim.golden_sparse24`:
+
+    - ``INT4``: source row r is ``ceil(cols / 2)`` bytes of int4 values, lane c in bits 3:0
+      (c even) or 7:4 (c odd) of byte ``c // 2``, sign-extended into the INT8 lane.
+    - ``INT4_FP16`` (W4A16): the same int4 source rows; lane c of every destination row is the
+      fp16 ``fp16_rne(f32(q) * f32(s_c))`` with ``s_c`` the fp16 at ``scale_addr + 2 c``
+      (w5 is ``scale_addr`` for this format, the ``cols`` scales of the LOAD's column tile, one
+      group: a planner splits K at group boundaries). The product is exact, so it rounds once
+      (RNE, subnormals kept, overflow to +/-Inf); ``q = 0`` gives a zero with the sign of
+      ``s_c``; an Inf scale gives +/-Inf (NaN for ``q = 0``), a NaN scale NaN; every NaN is
+      the canonical ``0x7E00``. ``scale_addr`` must be even (``MISALIGNED``) and its
+      ``2 * cols`` bytes inside the window (``DMA_WINDOW``); they count in PERF_DMA_RD.
+    - ``SPARSE24`` / ``SPARSE24_INT4``: 2:4 structured sparse int8 / int4 weights, one source
+      row per group of 4 destination rows: the group's first kept values of lanes 0..cols-1,
+      then its second kept values, then its position codes (``p0 | p1 << 2`` per lane, two lanes
+      per byte, even lane in bits 3:0): ``cols + cols + ceil(cols / 2)`` bytes for int8 values,
+      ``3 * ceil(cols / 2)`` for int4 values (packed as ``INT4``). Destination row ``4 i + p``
+      lane c is the first value if ``p == p0``, else the second if ``p == p1``, else 0 (a code
+      with ``p0 >= p1`` is not refused: it expands by this rule).
+
 ``COMPUTE`` (opcode 2): ``ACC[acc + m, n] = init[m, n] + sum_k A[m, k] * W[k, n]``, sequentially
 over k, in the command's precision.
     w0: ``opcode``, ``precision`` [4] (:class:`~dure.rtl.npu.isa.Precision`), ``dataflow`` [5]
@@ -255,7 +285,7 @@ from .isa import Dataflow, Precision
 
 __all__ = [
     "DESCRIPTOR_WORDS", "SEQ_BITS", "Opcode", "LoadTarget", "ElemType", "OutType", "ErrorCode",
-    "RequantMode", "EltwiseOp",
+    "RequantMode", "EltwiseOp", "WeightFormat", "load_source",
     "STORE_COMBINATIONS", "Register", "PERF_COUNTERS", "Status", "Control", "ID_MAGIC",
     "CONFIG_FIELDS", "ERROR_FIELDS", "config_word", "elem_bytes", "out_bytes", "Precision",
     "Dataflow",
@@ -296,6 +326,28 @@ class ElemType(enum.Enum, shape=2):
     INT8 = 0    # 1 byte, sign-extended into a SPAD lane
     FP16 = 1    # 2 bytes
     WORD32 = 2  # 4 bytes: int32 or fp32 bits, into an ACC lane
+
+
+class WeightFormat(enum.Enum, shape=3):
+    """How a LOAD's source holds weights (LOAD w0 bits 12:10); 5..7 are reserved."""
+
+    DENSE = 0           # as the element type says
+    INT4 = 1            # int4, two per byte, low nibble first -> INT8 lanes
+    INT4_FP16 = 2       # int4 times an fp16 scale per lane (w5 scale_addr) -> FP16 lanes
+    SPARSE24 = 3        # 2:4 sparse int8: 2 values + codes per group of 4 rows -> INT8 lanes
+    SPARSE24_INT4 = 4   # 2:4 sparse int4 -> INT8 lanes
+
+
+def load_source(rows, cols, weight_format, elem):
+    """``(src_rows, src_row_bytes)`` a (non-fill) LOAD reads: ``rows`` rows of ``cols``
+    elements when dense (a broadcast LOAD reads only the first), else the packed rows of its
+    :class:`WeightFormat` (see ``LOAD``)."""
+    fmt, half = WeightFormat(weight_format), (cols + 1) // 2
+    if fmt == WeightFormat.DENSE:
+        return rows, cols * elem_bytes(elem)
+    if fmt in (WeightFormat.INT4, WeightFormat.INT4_FP16):
+        return rows, half
+    return rows // 4, (2 * cols + half if fmt == WeightFormat.SPARSE24 else 3 * half)
 
 
 class OutType(enum.Enum, shape=2):
@@ -349,15 +401,19 @@ class ErrorCode(enum.Enum, shape=4):
 
     ``BAD_OPCODE``       opcode not in :class:`Opcode`.
     ``RESERVED``         a reserved bit or field is not zero; or an encoding value that is not
-                         defined (LoadTarget 2-3, ElemType 3, RequantMode 3); walk fields
+                         defined (LoadTarget 2-3, ElemType 3, RequantMode 3, WeightFormat
+                         5-7); w5 of a LOAD neither fill nor INT4_FP16; walk fields
                          with a_cols zero; placement fields with local_cols zero; dram_addr,
-                         dram_stride or broadcast of a fill LOAD; fill_value without fill;
-                         an ELTWISE field its op does not read.
+                         dram_stride or broadcast of a fill LOAD; an ELTWISE field its op
+                         does not read.
     ``ZERO_DIM``         rows, cols, m, k, n or a LIST's count is zero; a_rows zero with a_cols
                          non-zero; local_groups zero with local_cols non-zero.
     ``DIM_TOO_LARGE``    cols, k or n larger than the array allows (see the opcode).
-    ``BAD_COMBINATION``  LOAD target/elem mismatch; FP16 precision or OS dataflow on hardware
-                         without it; STORE acc_type/out/scale combination not in the table;
+    ``BAD_COMBINATION``  LOAD target/elem mismatch; a weight format with ACC, fill,
+                         broadcast or the wrong elem, or a 2:4 one with rows % 4; INT4_FP16
+                         on hardware without FP16; FP16
+                         precision or OS dataflow on hardware without it; STORE
+                         acc_type/out/scale combination not in the table;
                          INT8 lo > hi or outside [-128, 127]; fp clamp bound NaN or lo > hi;
                          a TFLite ``requant`` mode outside INT8 -> INT8; a walked COMPUTE
                          with m != a_rows * a_cols; a placed LOAD with

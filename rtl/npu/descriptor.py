@@ -51,6 +51,7 @@ FIELDS = {
         "elem": Field(0, 6, 2),
         "broadcast": Field(0, 8, 1),
         "fill": Field(0, 9, 1),
+        "weight_format": Field(0, 10, 3),
         "dram_addr": Field(1, 0, 32),
         "dram_stride": Field(2, 0, 32),
         "rows": Field(3, 0, 16),
@@ -58,6 +59,8 @@ FIELDS = {
         "local_addr": Field(4, 0, 16),
         # Raw 32-bit word: the lane value of a fill LOAD (see commands.py).
         "fill_value": Field(5, 0, 32),
+        # The same word read as the fp16 scales' address of an INT4_FP16 LOAD.
+        "scale_addr": Field(5, 0, 32),
         "local_cols": Field(6, 0, 16),
         "local_groups": Field(6, 16, 16),
         "local_row_step": Field(7, 0, 16),

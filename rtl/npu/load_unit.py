@@ -4,17 +4,20 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .commands import ElemType, LoadTarget, Opcode
+from .commands import ElemType, LoadTarget, Opcode, WeightFormat
 from .descriptor import command_layout
 from .dma_command import dma_cmd_layout
+from .int4_dequant import Int4Dequant
 from .mem_ports import row_write_layout
 
 __all__ = ["load_row_bytes", "LoadUnit"]
 
 
 def load_row_bytes(config):
-    """Longest source row of a LOAD in bytes: L fp16 lanes or C words."""
-    return max(2 * config.npu_lanes, 4 * config.npu_cols)
+    """Longest source row of a LOAD in bytes: L fp16 lanes, C words, or a 2:4 sparse int8 row
+    of L lanes (2 L values + ceil(L / 2) code bytes)."""
+    lanes = config.npu_lanes
+    return max(2 * lanes, 4 * config.npu_cols, 2 * lanes + (lanes + 1) // 2)
 
 
 class LoadUnit(wiring.Component):
@@ -27,6 +30,13 @@ class LoadUnit(wiring.Component):
     written to all ``rows`` destination rows. A ``fill`` command makes no DMA request: the unit
     produces its ``rows`` rows itself (``fill_value`` in lanes ``0..cols-1``), one per cycle
     the destination accepts, and pulses ``done`` with the last one.
+
+    Weight formats (``weight_format``, see ``LOAD`` in :mod:`.commands`): ``INT4`` rows give
+    sign-extended nibbles; ``INT4_FP16`` first reads the scale row (one DMA command of
+    ``2 * cols`` bytes at ``scale_addr``, kept in a register), then the int4 rows, each lane
+    through an :class:`~.int4_dequant.Int4Dequant`; the 2:4 formats take one source row per 4
+    destination rows and write them on 4 consecutive accepted cycles (lane = first value at
+    position p0, second at p1, else 0), releasing the source row with the fourth.
 
     ``dest(r)`` is ``local_addr + r``, or with a 2-D placement (``local_cols != 0``)
     ``local_addr + (r // local_cols) * local_row_step + r % local_cols``; the unit keeps it as a
@@ -86,42 +96,81 @@ class LoadUnit(wiring.Component):
         group = Signal(16)              # destination row of the start of its group
         gcol = Signal(16)               # `row % local_cols`
 
+        in_scale = Signal()             # INT4_FP16: reading the scale row
+        sub = Signal(2)                 # 2:4 formats: destination row within the group
+        scales = Signal(16 * lanes)
+
         m.d.comb += self.cmd.ready.eq(~busy)
         with m.If(self.cmd.valid & ~busy):
             p = self.cmd.payload
             m.d.sync += [cmd.eq(p), busy.eq(1), rd_pending.eq(~p.fill), row.eq(0),
-                         dest.eq(p.local_addr), group.eq(p.local_addr), gcol.eq(0)]
+                         in_scale.eq(p.weight_format == WeightFormat.INT4_FP16),
+                         dest.eq(p.local_addr), group.eq(p.local_addr), gcol.eq(0),
+                         sub.eq(0)]
         fill = cmd.fill
 
         elem = cmd.elem
-        row_bytes = Mux(elem == ElemType.INT8, cmd.cols,
-                        Mux(elem == ElemType.FP16, cmd.cols << 1, cmd.cols << 2))
+        wf = cmd.weight_format
+        packed = wf != WeightFormat.DENSE
+        sparse8 = wf == WeightFormat.SPARSE24
+        sparse = sparse8 | (wf == WeightFormat.SPARSE24_INT4)
+        half = (cmd.cols + 1) >> 1
+        row_bytes = Mux(packed, Mux(sparse8, (cmd.cols << 1) + half,
+                                    Mux(sparse, half * 3, half)),
+                        Mux(elem == ElemType.INT8, cmd.cols,
+                            Mux(elem == ElemType.FP16, cmd.cols << 1, cmd.cols << 2)))
         m.d.comb += [
             self.rd_cmd.valid.eq(rd_pending),
-            self.rd_cmd.payload.addr.eq(cmd.dram_addr),
-            self.rd_cmd.payload.stride.eq(cmd.dram_stride),
-            self.rd_cmd.payload.rows.eq(Mux(cmd.broadcast, 1, cmd.rows)),
-            self.rd_cmd.payload.row_bytes.eq(row_bytes),
+            self.rd_cmd.payload.addr.eq(Mux(in_scale, cmd.scale_addr, cmd.dram_addr)),
+            self.rd_cmd.payload.stride.eq(Mux(in_scale, 0, cmd.dram_stride)),
+            self.rd_cmd.payload.rows.eq(Mux(cmd.broadcast | in_scale, 1,
+                                            Mux(sparse, cmd.rows >> 2, cmd.rows))),
+            self.rd_cmd.payload.row_bytes.eq(Mux(in_scale, cmd.cols << 1, row_bytes)),
         ]
         with m.If(self.rd_cmd.valid & self.rd_cmd.ready):
             m.d.sync += rd_pending.eq(0)
+        # The scale row: kept, then the weights are requested (unless the read failed).
+        with m.If(busy & in_scale & self.rd_rows.valid):
+            m.d.sync += scales.eq(self.rd_rows.payload[:16 * lanes])
+        with m.If(busy & in_scale & self.rd_done):
+            m.d.sync += [in_scale.eq(0), rd_pending.eq(~self.rd_error)]
 
         # Lanes of the row the reader presents.
         src = self.rd_rows.payload
         spad_row = Signal(data.ArrayLayout(16, lanes))
         acc_row = Signal(data.ArrayLayout(32, cols))
         fv = cmd.fill_value
+        # 2:4 rows: second values and codes start after cols (int8) or ceil(cols / 2) bytes.
+        shift = Signal(range(8 * self._maxb + 1))
+        m.d.comb += shift.eq(Mux(sparse8, cmd.cols, half) << 3)
+        second = Signal(8 * self._maxb)
+        codes = Signal(8 * self._maxb)
+        m.d.comb += [second.eq(src >> shift), codes.eq(src >> (shift << 1))]
         for c in range(lanes):
-            lane = Mux(elem == ElemType.INT8,
-                       Mux(fill, fv[:8], src[8 * c:8 * c + 8]).as_signed(),
-                       Mux(fill, fv[:16], src[16 * c:16 * c + 16]))
+            nib = src[4 * c:4 * c + 4]
+            dequant = 0
+            if self._config.npu_fp16:      # INT4_FP16 is refused without FP16
+                m.submodules[f"dq{c}"] = dq = Int4Dequant()
+                m.d.comb += [dq.q.eq(nib), dq.s.eq(scales[16 * c:16 * c + 16])]
+                dequant = dq.out
+            v0 = Mux(sparse8, src[8 * c:8 * c + 8].as_signed(), nib.as_signed())
+            v1 = Mux(sparse8, second[8 * c:8 * c + 8].as_signed(),
+                     second[4 * c:4 * c + 4].as_signed())
+            code = codes[4 * c:4 * c + 4]
+            spread = Mux(code[:2] == sub, v0, Mux(code[2:] == sub, v1, 0))
+            dense = Mux(elem == ElemType.INT8,
+                        Mux(fill, fv[:8], src[8 * c:8 * c + 8]).as_signed(),
+                        Mux(fill, fv[:16], src[16 * c:16 * c + 16]))
+            lane = Mux(sparse, spread.as_signed(),
+                       Mux(wf == WeightFormat.INT4, nib.as_signed(),
+                           Mux(wf == WeightFormat.INT4_FP16, dequant, dense)))
             m.d.comb += spad_row[c].eq(Mux(c < cmd.cols, lane, 0))
         for c in range(cols):
             m.d.comb += acc_row[c].eq(Mux(c < cmd.cols, Mux(fill, fv, src[32 * c:32 * c + 32]),
                                           0))
 
         to_acc = cmd.target == LoadTarget.ACC
-        row_valid = busy & (fill | self.rd_rows.valid)
+        row_valid = busy & ~in_scale & (fill | self.rd_rows.valid)
         write = Signal()
         last_row = row == cmd.rows - 1
         m.d.comb += [
@@ -134,7 +183,8 @@ class LoadUnit(wiring.Component):
             self.acc_w.payload.mask.eq((1 << cols) - 1),
             write.eq((self.spad_w.valid & self.spad_w.ready)
                      | (self.acc_w.valid & self.acc_w.ready)),
-            self.rd_rows.ready.eq(write & ~fill & (~cmd.broadcast | last_row)),
+            self.rd_rows.ready.eq(in_scale | (write & ~fill & (~cmd.broadcast | last_row)
+                                              & (~sparse | (sub == 3)))),
         ]
         wrap = (cmd.local_cols != 0) & (gcol == cmd.local_cols - 1)
         with m.If(write):
@@ -143,12 +193,14 @@ class LoadUnit(wiring.Component):
                 dest.eq(Mux(wrap, group + cmd.local_row_step, dest + 1)),
                 group.eq(Mux(wrap, group + cmd.local_row_step, group)),
                 gcol.eq(Mux(wrap, 0, gcol + 1)),
+                sub.eq(sub + 1),
             ]
 
         # The reader finishes only after its last row was taken, so its done is ours; a fill
         # is done with its last row.
         m.d.comb += [
-            self.done.eq(busy & Mux(fill, write & last_row, self.rd_done)),
+            self.done.eq(busy & Mux(fill, write & last_row,
+                                    self.rd_done & (~in_scale | self.rd_error))),
             self.bus_error.eq(~fill & self.rd_error),
         ]
         with m.If(self.done):

@@ -17,6 +17,7 @@ from .commands import (
     Opcode,
     OutType,
     RequantMode,
+    WeightFormat,
 )
 from .descriptor import (
     DESCRIPTOR_LAYOUT,
@@ -135,23 +136,38 @@ class Validator(wiring.Component):
         last = Mux(placed, f.local_addr + (f.local_groups - 1) * f.local_row_step
                    + f.local_cols - 1, f.local_addr + f.rows - 1)
         fill = f.fill
+        # Weight formats: source rows and bytes (commands.load_source), the legal elem.
+        wf = f.weight_format
+        packed = wf != WeightFormat.DENSE.value
+        scaled = wf == WeightFormat.INT4_FP16.value
+        sparse = (wf == WeightFormat.SPARSE24.value) | (wf == WeightFormat.SPARSE24_INT4.value)
+        half = (f.cols + 1) >> 1
+        src_bytes = Mux(packed, Mux(wf == WeightFormat.SPARSE24.value, (f.cols << 1) + half,
+                                    Mux(wf == WeightFormat.SPARSE24_INT4.value, half * 3, half)),
+                        f.cols << lsz)
+        packed_bad = packed & (~to_spad | fill | f.broadcast | sparse & f.rows[:2].any()
+                               | (f.elem != Mux(scaled, 1, 0))
+                               | (scaled & (not cfg.npu_fp16)))
         checks = {
             ErrorCode.RESERVED: _overlaps_any(w, reserved_masks(Opcode.LOAD))
-            | f.target[1] | (f.elem == 3)
+            | f.target[1] | (f.elem == 3) | (wf > WeightFormat.SPARSE24_INT4.value)
             | (~placed & ((f.local_groups != 0) | (f.local_row_step != 0)))
             | Mux(fill, (f.dram_addr != 0) | (f.dram_stride != 0) | f.broadcast,
-                  f.fill_value != 0),
+                  (f.fill_value != 0) & ~scaled),
             ErrorCode.ZERO_DIM: (f.rows == 0) | (f.cols == 0) | (placed & (f.local_groups == 0)),
             ErrorCode.DIM_TOO_LARGE: f.cols > Mux(to_spad, cfg.npu_lanes, cfg.npu_cols),
             ErrorCode.BAD_COMBINATION: Mux(to_spad, f.elem == 2, f.elem != 2)
-            | (placed & (f.rows != f.local_groups * f.local_cols)),
-            ErrorCode.MISALIGNED: ~fill & ((f.dram_addr & _low_mask(lsz)).any()
-                                           | (~f.broadcast & (f.dram_stride
-                                                              & _low_mask(lsz)).any())),
-            ErrorCode.STRIDE: ~fill & ~f.broadcast & (f.dram_stride < (f.cols << lsz)),
+            | (placed & (f.rows != f.local_groups * f.local_cols)) | packed_bad,
+            ErrorCode.MISALIGNED: ~fill & Mux(packed, scaled & f.scale_addr[0],
+                                              (f.dram_addr & _low_mask(lsz)).any()
+                                              | (~f.broadcast & (f.dram_stride
+                                                                 & _low_mask(lsz)).any())),
+            ErrorCode.STRIDE: ~fill & ~f.broadcast & (f.dram_stride < src_bytes),
             ErrorCode.LOCAL_RANGE: last >= depth,
         }
-        return checks, lsz, f.broadcast, fill
+        src_rows_m1 = Mux(f.broadcast, 0, Mux(sparse, (f.rows >> 2) - 1, f.rows - 1))[:16]
+        scale = (scaled & ~fill, f.scale_addr, f.scale_addr + (f.cols << 1))
+        return checks, src_rows_m1, src_bytes, fill, scale
 
     def _compute_checks(self, m, w):
         cfg = self._config
@@ -265,7 +281,7 @@ class Validator(wiring.Component):
         # Stage 1: field checks, footprint product.
         w = [s0_words[i] for i in range(DESCRIPTOR_WORDS)]
         opcode = w[0][:4]
-        load, load_lsz, broadcast, fill = self._load_checks(m, w)
+        load, load_rows_m1, load_bytes, fill, scale = self._load_checks(m, w)
         compute = self._compute_checks(m, w)
         store, store_lsz = self._store_checks(m, w)
         lst = self._list_checks(m, w, s0_tag.in_list)
@@ -295,7 +311,7 @@ class Validator(wiring.Component):
                 with m.If(failed):
                     m.d.comb += early.eq(code)
 
-        rows_m1 = Mux(is_load & broadcast, 0, w[3][:16] - 1)[:16]
+        rows_m1 = Mux(is_load, load_rows_m1, w[3][:16] - 1)[:16]
         # A LIST's entries: [list_addr, list_addr + 32 * count), as product + 0 row bytes.
         list_bytes = w[2][:16] << 5
         s1_valid = Signal()
@@ -308,6 +324,9 @@ class Validator(wiring.Component):
         s1_first = Signal(32)
         s1_win_base = Signal(32)
         s1_win_end = Signal(33)
+        s1_scale = Signal()             # an INT4_FP16 LOAD: its scale row must fit too
+        s1_scale_first = Signal(32)
+        s1_scale_end = Signal(34)
         with m.If(en):
             m.d.sync += [
                 s1_valid.eq(s0_valid),
@@ -317,7 +336,10 @@ class Validator(wiring.Component):
                 s1_dma.eq((is_load & ~fill) | is_store | is_list),
                 s1_product.eq(Mux(is_list, list_bytes, rows_m1 * w[2])),
                 s1_row_bytes.eq(Mux(is_list, 0,
-                                    w[3][16:] << Mux(is_load, load_lsz, store_lsz))),
+                                    Mux(is_load, load_bytes, w[3][16:] << store_lsz))),
+                s1_scale.eq(is_load & scale[0]),
+                s1_scale_first.eq(scale[1]),
+                s1_scale_end.eq(scale[2]),
                 s1_first.eq(w[1]),
                 s1_win_base.eq(s0_base),
                 # An empty window (size 0 or past 2**32) becomes end = 0: nothing fits.
@@ -328,7 +350,8 @@ class Validator(wiring.Component):
         # Stage 2: footprint end, window compare.
         end = Signal(50)                # one past the last byte
         m.d.comb += end.eq(s1_first + s1_product + s1_row_bytes)
-        outside = (s1_first < s1_win_base) | (end > s1_win_end)
+        outside = ((s1_first < s1_win_base) | (end > s1_win_end)
+                   | (s1_scale & ((s1_scale_first < s1_win_base) | (s1_scale_end > s1_win_end))))
         code = Mux(s1_early != ErrorCode.NONE, s1_early,
                    Mux(s1_dma & outside, ErrorCode.DMA_WINDOW, ErrorCode.NONE))
         with m.If(en):

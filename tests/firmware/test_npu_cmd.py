@@ -1,12 +1,13 @@
 """The inline descriptor builders of firmware/include/npu_cmd.h for walked COMPUTEs, diagonal,
-fill and 2-D placed LOADs: built for the host with zig cc, run, and compared word for word
-with :func:`dure.rtl.npu.descriptor.encode`."""
+fill, 2-D placed and packed-weight LOADs: built for the host with zig cc, run, and compared
+word for word with :func:`dure.rtl.npu.descriptor.encode`."""
 
 import pathlib
 import subprocess
 import sys
 
-from dure.rtl.npu.commands import ElemType, EltwiseOp, LoadTarget, Opcode, Precision
+from dure.rtl.npu.commands import (ElemType, EltwiseOp, LoadTarget, Opcode, Precision,
+                                     WeightFormat)
 from dure.rtl.npu.descriptor import encode
 
 from dure.config import preset
@@ -44,6 +45,12 @@ int main(void)
     show(d);
     npu_cmd_eltwise_add(d, 5, 300, 9, 40, 8, -128, -2147483647 - 1, 31, 127, 1073741824, 0);
     show(d);
+    npu_cmd_load(d, DURE_NPU_TARGET_SPAD, DURE_NPU_ELEM_FP16, 0, 0x40000201u, 4, 32, 8, 7);
+    npu_cmd_load_weights(d, DURE_NPU_WFMT_INT4_FP16, 0x40000400u);
+    show(d);
+    npu_cmd_load(d, DURE_NPU_TARGET_SPAD, DURE_NPU_ELEM_INT8, 0, 0x40000203u, 20, 16, 8, 9);
+    npu_cmd_load_weights(d, DURE_NPU_WFMT_SPARSE24, 0);
+    show(d);
     return 0;
 }
 """
@@ -79,4 +86,10 @@ def test_builders_match_encode(tmp_path):
         encode(Opcode.ELTWISE, op=EltwiseOp.ADD, a_addr=5, b_addr=300, acc_addr=9, m=40, n=8,
                zp_a=-128, mult_a=-(1 << 31), rshift_a=31, zp_b=127, mult_b=1 << 30,
                rshift_b=0),
+        encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.FP16, dram_addr=0x4000_0201,
+               dram_stride=4, rows=32, cols=8, local_addr=7,
+               weight_format=WeightFormat.INT4_FP16, scale_addr=0x4000_0400),
+        encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.INT8, dram_addr=0x4000_0203,
+               dram_stride=20, rows=16, cols=8, local_addr=9,
+               weight_format=WeightFormat.SPARSE24),
     ]

@@ -184,3 +184,116 @@ def test_check_mismatch_exits_1(capsys, tmp_path, files, monkeypatch):
     out = capsys.readouterr().out
     assert status == 1, out
     assert "check: MISMATCH in 1 of 30 elements; first at [2, 3]" in out
+
+
+# --- --weight-format -------------------------------------------------------------------------
+
+def _sparse_b(rng, k, n, lo, hi):
+    w = rng.integers(lo, hi + 1, (k, n)).astype(np.int8)
+    keep = rng.random((k // 4, 4, n)).argsort(axis=1) < 2
+    return np.where(keep.reshape(k, n), w, 0).astype(np.int8)
+
+
+_Q_BAD = np.zeros((8, 4), np.int8)
+_Q_BAD[5, 1] = -9
+_NOT_24 = np.zeros((8, 4), np.int8)
+_NOT_24[4:7, 2] = 1
+
+WEIGHT_CASES = [
+    (dict(a=_i8(2, 8), b=_Q_BAD), ["--weight-format", "int4"],
+     "b.npy: int4 weights must lie in [-8, 7]; B[5, 1] = -9"),
+    (dict(a=_i8(2, 8), b=_Q_BAD), ["--weight-format", "int4-sparse24"],
+     "b.npy: int4 weights must lie in [-8, 7]; B[5, 1] = -9"),
+    (dict(a=_i8(2, 8), b=_NOT_24), ["--weight-format", "int8-sparse24"],
+     "b.npy: B is not 2:4 sparse: column 2, rows 4..7 hold 3 non-zero values"),
+    (dict(a=_i8(2, 6), b=_i8(6, 4)), ["--weight-format", "int8-sparse24"],
+     "K % 4 == 0, not K = 6"),
+    (dict(a=_f16(2, 8), b=_i8(8, 4)), ["--precision", "fp16", "--weight-format",
+                                       "int8-sparse24"], "fp16 precision takes int4 weights"),
+    (dict(a=_f16(2, 8), b=_i8(8, 4)), ["--precision", "fp16", "--weight-format", "int4"],
+     "needs --group-size and --weight-scales"),
+    (dict(a=_f16(2, 8), b=_i8(8, 4), s=np.ones((1, 4), np.float16)),
+     ["--precision", "fp16", "--weight-format", "int4", "--group-size", "16",
+      "--weight-scales", "s"], "--group-size 16: must be one of 32, 64, 128"),
+    (dict(a=_f16(2, 40), b=_i8(40, 4), s=np.ones((1, 4), np.float16)),
+     ["--precision", "fp16", "--weight-format", "int4", "--group-size", "32",
+      "--weight-scales", "s"], "s.npy: scales must have shape (2, 4)"),
+    (dict(a=_f16(2, 8), b=_i8(8, 4), s=np.full((1, 4), np.inf, np.float16)),
+     ["--precision", "fp16", "--weight-format", "int4", "--group-size", "32",
+      "--weight-scales", "s"], "s.npy: scales must be finite"),
+    (dict(a=_f16(2, 8), b=_f16(8, 4), s=np.ones((1, 4), np.float16)),
+     ["--precision", "fp16", "--weight-format", "int4", "--group-size", "32",
+      "--weight-scales", "s"], "b.npy: dtype float16, but B for int4 weights"),
+    (dict(a=_i8(2, 8), b=_i8(8, 4)), ["--group-size", "32"], "are for W4A16"),
+]
+
+
+@pytest.mark.parametrize("arrays, extra, fragment", WEIGHT_CASES)
+def test_bad_weight_formats(capsys, tmp_path, files, arrays, extra, fragment):
+    paths = files(**arrays)
+    extra = [str(paths[e]) if e in paths and e not in ("a", "b") else e for e in extra]
+    if "--precision" not in extra:
+        extra = ["--precision", "int8", "--out-dtype", "int32", *extra]
+    status, err = _run(capsys, tmp_path, paths, *extra)
+    assert status == 2
+    assert len(err) == 1, err
+    assert fragment in err[0], err[0]
+    assert not (tmp_path / "c.npy").exists()
+
+
+@pytest.mark.parametrize("fmt", ["int4", "int8-sparse24", "int4-sparse24", "w4a16"])
+def test_weight_formats_on_the_soc(capsys, tmp_path, files, fmt):
+    """`dure gemm --weight-format ... --check` on the simulated SoC (npu-small): exit 0, the
+    output equals the golden W4A8 / 2:4 / W4A16 GEMM bit for bit (computed here from
+    dure.sim.golden_int4 / golden_sparse24), and fewer weight bytes move than dense."""
+    from dure.sim import golden_int4, golden_sparse24
+
+    rng = np.random.default_rng(len(fmt))
+    m, k, n = 3, 72, 10
+    extra = ["--variant", "npu-small", "--check"]
+    if fmt == "w4a16":
+        a = rng.standard_normal((m, k)).astype(np.float16)
+        b = rng.integers(-8, 8, (k, n)).astype(np.int8)
+        s = (rng.standard_normal((2, n)) / 16).astype(np.float16)
+        paths = files(a=a, b=b, s=s)
+        extra += ["--precision", "fp16", "--weight-format", "int4", "--group-size", "64",
+                  "--weight-scales", paths["s"], "--out-dtype", "fp32"]
+        want = golden_int4.gemm_w4a16(a, b, s, 64)
+    else:
+        a = rng.integers(-128, 128, (m, k), dtype=np.int8)
+        lo, hi = (-128, 127) if fmt == "int8-sparse24" else (-8, 7)
+        b = _sparse_b(rng, k, n, lo, hi) if "sparse" in fmt else \
+            rng.integers(lo, hi + 1, (k, n)).astype(np.int8)
+        paths = files(a=a, b=b)
+        extra += ["--precision", "int8", "--weight-format", fmt, "--out-dtype", "int32"]
+        want = golden_int4.gemm_w4a8(a, b) if fmt == "int4" else \
+            golden_sparse24.gemm_sparse24_int8(a, *golden_sparse24.compress_24(b))
+    status = main(["gemm", "--a", str(paths["a"]), "--b", str(paths["b"]),
+                   "--out", str(tmp_path / "c.npy"), *map(str, extra)])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    c = np.load(tmp_path / "c.npy")
+    assert np.array_equal(golden.bits(c), golden.bits(want))
+    assert f"check: bit-exact with dure.sim.golden ({m * n} elements)" in out
+    assert "bytes in main memory" in out
+
+
+@pytest.mark.parametrize("fmt", ["int8", "int4"])
+def test_gemv_plan_on_the_soc(capsys, tmp_path, files, fmt):
+    """M = 1, int32 output, --weight-format int8 / int4: the transposed GEMV plan on the SoC,
+    bit-exact with the golden GEMM (with a bias)."""
+    rng = np.random.default_rng(7)
+    k, n = 52, 37
+    a = rng.integers(-128, 128, (1, k), dtype=np.int8)
+    bound = 8 if fmt == "int4" else 128
+    b = rng.integers(-bound, bound, (k, n)).astype(np.int8)
+    bias = rng.integers(-999, 999, n, dtype=np.int32)
+    paths = files(a=a, b=b, bias=bias)
+    status = main(["gemm", "--a", str(paths["a"]), "--b", str(paths["b"]), "--bias",
+                   str(paths["bias"]), "--precision", "int8", "--out-dtype", "int32",
+                   "--weight-format", fmt, "--variant", "npu-small", "--check",
+                   "--out", str(tmp_path / "c.npy")])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "GEMV plan" in out
+    np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), golden.gemm_int8(a, b, bias))

@@ -1,4 +1,5 @@
-"""Descriptor field table: fields never overlap, encode/decode round-trip, bad values refused."""
+"""Descriptor field table: fields never overlap (but declared aliases), encode/decode round-trip,
+bad values refused."""
 
 import random
 
@@ -6,12 +7,21 @@ import pytest
 from dure.rtl.npu.commands import DESCRIPTOR_WORDS, Opcode
 from dure.rtl.npu.descriptor import FIELDS, decode, encode, reserved_masks
 
+#: Second names for the bits of another field (LOAD w5: a fill's value, an INT4_FP16 LOAD's
+#: scale address); every other field has bits of its own.
+ALIASES = {Opcode.LOAD: {"scale_addr": "fill_value"}}
+
 
 @pytest.mark.parametrize("opcode", list(Opcode))
 def test_fields_do_not_overlap_and_fit(opcode):
     used = [0xF] + [0] * (DESCRIPTOR_WORDS - 1)   # the opcode field
+    aliases = ALIASES.get(opcode, {})
+    for alias, field in aliases.items():
+        assert FIELDS[opcode][alias] == FIELDS[opcode][field], alias
     for name, field in FIELDS[opcode].items():
         assert 0 <= field.word < DESCRIPTOR_WORDS and field.lsb + field.width <= 32, name
+        if name in aliases:
+            continue
         assert not used[field.word] & field.mask, f"{opcode.name}.{name} overlaps"
         used[field.word] |= field.mask
     assert [u | r for u, r in zip(used, reserved_masks(opcode), strict=True)] == \
@@ -23,11 +33,14 @@ def test_round_trip(opcode):
     rng = random.Random(opcode.value)
     for _ in range(200):
         values = {}
+        aliases = ALIASES.get(opcode, {})
         for name, f in FIELDS[opcode].items():
-            values[name] = (rng.randrange(-(1 << (f.width - 1)), 1 << (f.width - 1)) if f.signed
-                            else rng.randrange(1 << f.width))
+            if name not in aliases:
+                values[name] = (rng.randrange(-(1 << (f.width - 1)), 1 << (f.width - 1))
+                                if f.signed else rng.randrange(1 << f.width))
         got_opcode, got = decode(encode(opcode, **values))
-        assert got_opcode is opcode and got == values
+        assert got_opcode is opcode
+        assert got == {**values, **{a: values[f] for a, f in aliases.items()}}
 
 
 def test_bad_fields_and_values():

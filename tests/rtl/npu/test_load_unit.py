@@ -164,3 +164,49 @@ def test_fill_and_placement():
     assert errors == [0] * len(fills)
     check_writes(dut_writes, fills, mem)
     assert bus_log == []                          # a fill makes no main-memory access
+
+
+def test_packed_weight_formats():
+    """INT4, INT4_FP16 (scale row first), 2:4 int8 / int4 (random codes, so also p0 >= p1),
+    with odd cols, placement and unaligned rows, against the command model."""
+    from dure.rtl.npu.commands import WeightFormat
+
+    rng = random.Random(5)
+    mem = bytearray(rng.randbytes(256))
+    mem[100:106] = bytes([0x00, 0x3C, 0x55, 0xB5, 0xFF, 0x7B])      # scales 1.0, -0.333, 65504
+    spad8 = dict(target=LoadTarget.SPAD, elem=ElemType.INT8)
+    cmds = [
+        Command("load", dict(spad8, weight_format=WeightFormat.INT4, dram_addr=3,
+                             dram_stride=3, rows=4, cols=3, local_addr=0)),
+        Command("load", dict(target=LoadTarget.SPAD, elem=ElemType.FP16,
+                             weight_format=WeightFormat.INT4_FP16, dram_addr=21, dram_stride=2,
+                             rows=3, cols=3, local_addr=4, scale_addr=100)),
+        Command("load", dict(spad8, weight_format=WeightFormat.SPARSE24, dram_addr=33,
+                             dram_stride=9, rows=8, cols=3, local_addr=7)),
+        Command("load", dict(spad8, weight_format=WeightFormat.SPARSE24_INT4, dram_addr=71,
+                             dram_stride=6, rows=4, cols=2, local_addr=1, local_cols=2,
+                             local_groups=2, local_row_step=12)),
+    ]
+    writes, errors = run(cmds, mem)
+    assert errors == [0] * len(cmds)
+    assert writes == expected_writes(cmds, mem)
+
+
+def test_packed_bus_errors():
+    """A bus error on the scale row writes nothing; one in a 2:4 source row stops before its
+    group's 4 rows."""
+    from dure.rtl.npu.commands import WeightFormat
+
+    mem = bytearray(random.Random(6).randbytes(256))
+    scaled = Command("load", dict(target=LoadTarget.SPAD, elem=ElemType.FP16,
+                                  weight_format=WeightFormat.INT4_FP16, dram_addr=20,
+                                  dram_stride=2, rows=3, cols=3, local_addr=0, scale_addr=120))
+    sparse = Command("load", dict(target=LoadTarget.SPAD, elem=ElemType.INT8,
+                                  weight_format=WeightFormat.SPARSE24, dram_addr=40,
+                                  dram_stride=12, rows=12, cols=3, local_addr=0))
+    good = Command("load", dict(target=LoadTarget.SPAD, elem=ElemType.INT8,
+                                weight_format=WeightFormat.INT4, dram_addr=8, dram_stride=2,
+                                rows=2, cols=3, local_addr=5))
+    writes, errors = run([scaled, sparse, good], mem, err_words={30, (40 + 2 * 12) // 4})
+    assert errors == [1, 1, 0]
+    assert writes == expected_writes([sparse], mem)[:8] + expected_writes([good], mem)

@@ -79,6 +79,8 @@ def test_generator_reaches_every_code():
         opcode, f = decode(words)
         if opcode == Opcode.COMPUTE and f["a_cols"]:
             kind = "walk"
+        elif opcode == Opcode.LOAD and f["weight_format"]:
+            kind = "packed"
         elif opcode == Opcode.LOAD and (f["fill"] or f["local_cols"]):
             kind = "fill" if f["fill"] else "placed"
         else:
@@ -88,6 +90,14 @@ def test_generator_reaches_every_code():
                   ErrorCode.BAD_COMBINATION, ErrorCode.LOCAL_RANGE}
     for kind in ("walk", "fill", "placed"):
         assert kinds[kind] >= new_checks, (kind, new_checks - kinds[kind])
+    # Packed LOADs (weight formats) reach every check of a LOAD.
+    assert kinds["packed"] >= set(ErrorCode) - {ErrorCode.BUS_ERROR, ErrorCode.BAD_OPCODE,
+                                                ErrorCode.ZERO_DIM, ErrorCode.DIM_TOO_LARGE}
+    packed = [(w, b, s) for w, b, s in vectors if decode(w)[0] == Opcode.LOAD
+              and decode(w)[1]["weight_format"] == 2 and not decode(w)[1]["fill"]]
+    assert {validate(w, config, b, s) for w, b, s in packed} >= {ErrorCode.NONE,
+                                                             ErrorCode.MISALIGNED,
+                                                             ErrorCode.DMA_WINDOW}
 
 
 def _pipeline(config, vectors, rng):

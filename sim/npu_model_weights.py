@@ -1,0 +1,58 @@
+"""The command model's unpacking of compressed weights (LOAD ``weight_format``).
+
+:func:`unpack_rows` turns the source rows a packed LOAD reads (the bytes of
+:func:`dure.rtl.npu.commands.load_source`) into the dense SPAD lanes the LOAD writes, as the
+``LOAD`` section of :mod:`dure.rtl.npu.commands` defines them. It works on raw bytes, not
+through :mod:`dure.sim.golden_int4` / :mod:`dure.sim.golden_sparse24`, so the tests that
+compare the two check one against the other.
+"""
+
+import numpy as np
+from dure.rtl.npu.commands import WeightFormat
+
+from .golden_bits import check_fpu, to_fp16
+
+__all__ = ["unpack_rows"]
+
+
+def _nibbles(raw, cols):
+    """Signed int4 lanes (int16) of packed rows ``raw`` (rows, >= ceil(cols/2)) uint8."""
+    half = (cols + 1) // 2
+    nib = np.empty((raw.shape[0], 2 * half), np.int16)
+    nib[:, 0::2] = raw[:, :half] & 0xF
+    nib[:, 1::2] = raw[:, :half] >> 4
+    return (np.where(nib >= 8, nib - 16, nib))[:, :cols]
+
+
+def unpack_rows(weight_format, raw, rows, cols, scales=None):
+    """Dense lanes (``rows`` x ``cols`` uint16 SPAD bit patterns) of a packed LOAD.
+
+    ``raw``: (src_rows, src_row_bytes) uint8 source rows; ``scales``: the ``cols`` fp16 scale
+    bit patterns (uint16) of ``INT4_FP16``.
+    """
+    fmt = WeightFormat(weight_format)
+    half = (cols + 1) // 2
+    if fmt == WeightFormat.INT4:
+        return _nibbles(raw, cols).view(np.uint16)
+    if fmt == WeightFormat.INT4_FP16:
+        q = _nibbles(raw, cols).astype(np.float32)
+        s = np.asarray(scales, np.uint16).view(np.float16).astype(np.float32)
+        check_fpu()
+        with np.errstate(invalid="ignore", over="ignore"):
+            return to_fp16(q * s[None, :]).view(np.uint16)   # NaN canonical (0x7E00)
+    if fmt == WeightFormat.SPARSE24:
+        v0 = raw[:, :cols].view(np.int8).astype(np.int16)
+        v1 = raw[:, cols:2 * cols].view(np.int8).astype(np.int16)
+        codes = raw[:, 2 * cols:2 * cols + half]
+    else:
+        v0 = _nibbles(raw[:, :half], cols)
+        v1 = _nibbles(raw[:, half:2 * half], cols)
+        codes = raw[:, 2 * half:3 * half]
+    code = np.empty((raw.shape[0], 2 * half), np.int16)
+    code[:, 0::2] = codes & 0xF
+    code[:, 1::2] = codes >> 4
+    p0, p1 = code[:, :cols] & 3, code[:, :cols] >> 2
+    out = np.zeros((rows // 4, 4, cols), np.int16)
+    for p in range(4):
+        out[:, p, :] = np.where(p0 == p, v0, np.where(p1 == p, v1, 0))
+    return out.reshape(rows, cols).view(np.uint16)
