@@ -6,8 +6,7 @@ import pathlib
 import subprocess
 import sys
 
-from dure.rtl.npu.commands import (ElemType, EltwiseOp, LoadTarget, Opcode, Precision,
-                                     WeightFormat)
+from dure.rtl.npu.commands import ElemType, EltwiseOp, LoadTarget, Opcode, Precision, WeightFormat
 from dure.rtl.npu.descriptor import encode
 
 from dure.config import preset
