@@ -111,11 +111,15 @@ def points(grid):
 def point_config(point, base="sim"):
     """The SoC configuration of ``point``: preset ``base`` with the array, tiles and main
     memory replaced. Raises ValueError when the configuration refuses the values."""
+    start = preset(base)
+    config = replace(start, npu_rows=point["rows"], npu_cols=point["cols"],
+                     npu_tiles=point["tiles"], main_bytes_per_cycle=point["bytes_per_cycle"],
+                     main_latency=point["latency"])
+    if config == start:         # the preset itself: keep its name (and its built models)
+        return config
     name = (f"{base}-{point['rows']}x{point['cols']}-{point['tiles']}t-"
             f"{point['bytes_per_cycle']}b{point['latency']}l")
-    return replace(preset(base), name=name, npu_rows=point["rows"], npu_cols=point["cols"],
-                   npu_tiles=point["tiles"], main_bytes_per_cycle=point["bytes_per_cycle"],
-                   main_latency=point["latency"])
+    return replace(config, name=name)
 
 
 def workload_shape(name):
