@@ -182,3 +182,15 @@ def test_bad_grid_spec():
         cmd.sweep(cmd.parse_grid_spec("rows=4;cols=x"), out="/nonexistent/never")
     with pytest.raises(UserError, match="KEY=V1"):
         cmd.parse_grid_spec("rows")
+
+
+def test_plots_with_synthesis_figures(tmp_path, monkeypatch):
+    monkeypatch.setenv("DURE_BUILD", str(tmp_path))
+    (tmp_path / "sweep_synth.csv").write_text("rows,cols,luts\n4,8,1200\n8,8,2300\n")
+    rows = [sw.run_point(p) for p in sw.points({"rows": [4, 8], "tiles": [1, 2]})]
+    written = cmd.write_plots(rows, tmp_path)
+    assert [p.name for p in written] == ["utilization.png", "scaling.png", "resources.png"]
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in written)
+    # one tiles value and no synthesis figures: utilization only
+    monkeypatch.setenv("DURE_BUILD", str(tmp_path / "none"))
+    assert [p.name for p in cmd.write_plots(rows[:1], tmp_path)] == ["utilization.png"]
