@@ -262,12 +262,13 @@ def write_plots(rows, out):
         fig, ax = plt.subplots(figsize=(6, 4.5))
         series = {}
         for r in good:
-            name = (f"{r['rows']}x{r['cols']} {r['precision']} {r['bytes_per_cycle']}B "
-                    f"{r['workload']}")
+            name = (f"{r['rows']}x{r['cols']} {r['precision']} {r['bytes_per_cycle']}B/"
+                    f"{r['latency']} {r['workload']}")
             series.setdefault(name, []).append((r["tiles"], r["macs_per_cycle"]))
         for name, pts in series.items():
             pts.sort()
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
+        ax.set_xticks(sorted({r["tiles"] for r in good}))
         ax.set_xlabel("tiles")
         ax.set_ylabel("MACs / cycle")
         ax.set_title("scaling over tiles")
