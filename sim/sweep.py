@@ -180,14 +180,14 @@ def _rtl(config, point, name, kind):
         if precision != "int8":
             raise ValueError("the tile split runs INT8 workloads only")
         row = tile_scaling.scaling_point(config, name)
-        return row["cycles"], row["exact"]
+        return int(row["cycles"]), bool(row["exact"])
     m, k, n, _ = workload_shape(name)
     if kind == "layer":
         spec = next(layer for layer in npu_bench.LAYERS if layer[0] == name)
         row = npu_bench.run_layer(config, *spec[:7], precision)
     else:
         row = npu_bench.run_shape(config, name, m, k, n, precision)
-    return row.cycles, row.exact
+    return int(row.cycles), bool(row.exact)
 
 
 def run_point(point, engine="cost", base="sim"):
