@@ -196,7 +196,7 @@ def sweep(grid, *, engine="cost", base="sim", out, scheduler=None, workers=2, pl
             client = Client(scheduler, timeout="20s")
         else:
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+                                   dashboard_address=":0")
             client = Client(cluster)
         try:
             build = str(build_root())
