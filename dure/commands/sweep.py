@@ -2,7 +2,8 @@
 
 Grid: a TOML file (axes in a ``[grid]`` table, optional ``[sweep]`` table with ``engine`` and
 ``base``) or ``--grid "rows=4,8;cols=8;workload=gemm64"``; the axes and engines are those of
-:mod:`dure.sim.sweep`. Scheduler: a ``LocalCluster`` of ``--workers`` processes (one thread
+:mod:`dure.sim.sweep` (``--engine`` default: the grid file's, else ``rtl``; the tests use
+``cost``). Scheduler: a ``LocalCluster`` of ``--workers`` processes (one thread
 each) by default, or ``--scheduler tcp://HOST:8786`` for a running cluster (the workers must see
 the same out and build folders: one machine, or a shared file system).
 
@@ -49,8 +50,8 @@ def add_arguments(parser):
                         help="grid file ([grid] axes, optional [sweep] engine / base)")
     parser.add_argument("--grid", metavar="SPEC",
                         help='grid on the command line: "rows=4,8;workload=gemm64,kws_fc"')
-    parser.add_argument("--engine", help="cost (analytic, fast) or rtl (simulated SoC); "
-                        "default: the grid file's, else cost")
+    parser.add_argument("--engine", help="rtl (simulated SoC, bit-exact check) or cost "
+                        "(analytic estimate, milliseconds); default: the grid file's, else rtl")
     parser.add_argument("--base", help="preset the points change (default: sim)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="Dask scheduler to use (tcp://HOST:8786); default: a LocalCluster")
@@ -313,7 +314,7 @@ def run(args):
         grid, settings = parse_grid_spec(args.grid), {}
     if args.workers < 1:
         raise UserError("--workers must be >= 1")
-    engine = args.engine or settings.get("engine", "cost")
+    engine = args.engine or settings.get("engine", "rtl")
     base = args.base or settings.get("base", "sim")
     from ..config import preset
     try:
