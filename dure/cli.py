@@ -23,6 +23,7 @@ COMMANDS = [
     "compile",
     "bench",
     "bench_models",
+    "sweep",
 ]
 
 
