@@ -27,6 +27,7 @@ def _golden(op, precision):
     return getattr(gold, f"{'depthwise_conv2d' if op == 'depthwise' else 'conv2d'}_{precision}")
 
 
+@pytest.mark.slow    # ~2 CPU-minutes per seed; make test keeps the list-equality host test
 @pytest.mark.parametrize("seed", [3])
 def test_conv_and_depthwise_built_on_the_core_are_exact(seed):
     table = LayerTable(CONFIG, max_layers=len(LAYERS), list_cap=4096, param_cap=1 << 16)

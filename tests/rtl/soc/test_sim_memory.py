@@ -63,7 +63,9 @@ def test_primitive_verilog_declares_every_port():
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match="ports must be one of"):
-        WordMemory(16, 3)
+        WordMemory(16, 0)
+    with pytest.raises(ValueError, match="ports must be one of"):
+        WordMemory(16, 99)
     with pytest.raises(ValueError, match="depth must be a power of two"):
         WordMemory(12, 1)
     with pytest.raises(ValueError, match="no initial contents"):

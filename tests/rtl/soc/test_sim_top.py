@@ -173,6 +173,7 @@ def test_verilog_ports_match_the_contract():
         "gpio_in": "input",
     }
     for member in ("valid", "insn", "trap", "intr", "pc_rdata", "pc_wdata", "rd_addr",
-                   "rd_wdata", "mem_addr", "mem_rmask", "mem_wmask", "mem_rdata", "mem_wdata"):
+                   "rd_wdata", "mem_addr", "mem_rmask", "mem_wmask", "mem_rdata", "mem_wdata",
+                   "rs1_addr", "rs2_addr", "rs1_rdata", "rs2_rdata"):
         expected[f"rvfi__{member}"] = "output"
     assert ports == expected
