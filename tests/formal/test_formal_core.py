@@ -23,6 +23,7 @@ import pytest
 from dure.rtl.core import x_stage
 from dure.rtl.core.alu import ALU
 from dure.rtl.core.branch import BranchUnit
+from dure.rtl.core.bypass import Bypass
 from dure.rtl.core.decoder import AluOp
 from dure.rtl.core.divider import Divider
 from dure.rtl.core.multiplier import Multiplier
@@ -87,6 +88,23 @@ class SwappedDivider(Divider):
         return m
 
 
+class NoWForwardBypass(Bypass):
+    """Planted bug: the X stage does not forward the W stage's result (an instruction two
+    behind its producer reads the stale value it captured in D)."""
+
+    def elaborate(self, platform):
+        from amaranth.hdl import Module
+        m = Module()
+        m.submodules.inner = inner = Bypass(forwarding=self._forwarding)
+        for name in ("load", "d_rs1", "d_rs2", "x_rs1", "x_rs2", "x_use_rs1", "x_use_rs2",
+                     "m_rd", "m_late", "m_result", "w_result"):
+            m.d.comb += getattr(inner, name).eq(getattr(self, name))
+        m.d.comb += inner.w_rd.eq(0)
+        for name in ("rs1", "rs2", "hazard"):
+            m.d.comb += getattr(self, name).eq(getattr(inner, name))
+        return m
+
+
 def run(name, checks, *, depth=DEPTH, narrow=None, expect, **harness):
     status, log = formal.run_sby(BUILD, name, CoreHarness(checks, narrow=narrow, **harness),
                                  mode="bmc", depth=depth, solver="yices", timeout=1800)
@@ -121,6 +139,18 @@ def test_planted_mul_operand_swap_caught():
     assert "failed assertion: MUL*: rd_wdata" in log, log[-2000:]
 
 
+def test_regs():
+    """A source read from the watched register is the last value retired into it (depth 8:
+    the forwarding paths; the register file itself is read only from depth 10 or so)."""
+    run("core_regs_fast", ["regs"], depth=FAST_DEPTH, expect="PASS")
+
+
+def test_planted_forwarding_bug_caught():
+    with mock.patch.object(x_stage, "Bypass", NoWForwardBypass):
+        log = run("core_regs_bug", ["regs"], depth=FAST_DEPTH, expect="FAIL")
+    assert "is not the last write" in log, log[-2000:]
+
+
 # The first DIV retires at step 15 at the earliest (the divider takes 9 cycles or more).
 DIV_DEPTH = 16
 
@@ -146,6 +176,7 @@ SLOW = {
     "dbus": (["dbus"], DEPTH, None),
     "mul_alt": (["mul"], DEPTH, None, "alt"),
     "div_alt": (["div"], DIV_DEPTH, None, "alt"),
+    "regs": (["regs"], DEPTH, None),
 }
 # Not run: the "mul" (narrow 4, depth 12) and "div" (narrow 8, depth 22) classes with the
 # real units did not finish within 15 minutes here (docs/verification.md).
