@@ -12,7 +12,10 @@ up to the depth where one of them differs.
 
 The expected values below are written from the specification: instruction fields, immediates,
 opcodes and funct codes are decoded here, not taken from :mod:`dure.rtl.core.isa` or the
-core's decoder, ALU, branch unit, multiplier or divider.
+core's decoder, ALU, branch unit, multiplier or divider. The one import from the core's side
+is the table of formal-only stand-ins (:mod:`dure.rtl.core.altops`) that the ``mul`` / ``div``
+checks with ``alt_ops=True`` expect in place of the product and quotient: a contract between
+the formal build of the units and this harness, not part of the specification.
 
 The bus assumptions (both ports) are the rules of :mod:`dure.rtl.bus.signature`: an answer
 (``rvalid``) only for a request granted in an earlier cycle and not answered yet (one answer
