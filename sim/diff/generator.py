@@ -15,11 +15,11 @@
 
 Without ``traps`` it never traps; with ``traps`` it also raises exceptions now and then
 (:data:`TRAP_KINDS`: illegal instructions, ECALL, EBREAK, loads and stores at unmapped
-addresses, jumps to a target that is not 4-byte aligned) and installs a handler at ``mtvec``
-that reads mcause, mtval and mepc into x29 / x30 / x31 and returns to mepc + 4 (the reference
-models the trap entry: :mod:`.reference`). It reads no counter CSR (their values differ
-between an ISS and a pipeline). Sources prefer recently written registers, so back-to-back
-dependencies (forwarding, load-use) are frequent.
+addresses, JALR, JAL and taken branches to a target that is not 4-byte aligned) and installs
+a handler at ``mtvec`` that reads mcause, mtval and mepc into x29 / x30 / x31 and returns to
+mepc + 4 (the reference models the trap entry: :mod:`.reference`). It reads no counter CSR
+(their values differ between an ISS and a pipeline). Sources prefer recently written
+registers, so back-to-back dependencies (forwarding, load-use) are frequent.
 
 Register roles: ``x3`` (gp) points to the middle of the 4 KiB data area and is never written
 after the start; ``x4`` (tp) is the loop counter and is written only by loop control; inside
@@ -40,7 +40,8 @@ GP, TP, RA = 3, 4, 1
 HANDLER_REGS = (29, 30, 31)
 
 #: Exceptions a program with ``traps`` raises.
-TRAP_KINDS = ("illegal", "ecall", "ebreak", "load_fault", "store_fault", "misaligned_jump")
+TRAP_KINDS = ("illegal", "ecall", "ebreak", "load_fault", "store_fault", "misaligned_jump",
+              "misaligned_jal", "misaligned_branch")
 #: Word-aligned addresses with nothing behind them in the SoC (a bus error: access fault) and
 #: not mapped in the reference.
 UNMAPPED = (0x2000_0000, 0x3000_0000, 0x0400_0000, 0xF000_0000)
@@ -221,6 +222,13 @@ class _Builder:
                 self.emit(f"{mnemonic} x{self.dest()}, 0(x{base})")
             else:
                 self.emit(f"{rng.choice(('sb', 'sh', 'sw'))} x{self.src()}, 0(x{base})")
+        elif kind == "misaligned_jal":
+            self.emit(f"jal x{self.dest()}, .{rng.choice(('+6', '+10', '-2'))}")
+        elif kind == "misaligned_branch":
+            # Traps only when taken (a branch not taken goes on at the next instruction).
+            rs1 = self.src()
+            rs2 = rs1 if rng.random() < 0.3 else self.src()
+            self.emit(f"{rng.choice(_BRANCH)} x{rs1}, x{rs2}, .{rng.choice(('+6', '+10', '-6'))}")
         else:
             # JALR to a target 2 bytes past a word: the jump traps (rd not written); the
             # handler resumes at the next instruction.
