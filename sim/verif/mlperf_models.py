@@ -17,7 +17,7 @@ training, no download):
   DS-CNN of :mod:`.compiler_models` (same layer list, fresh random weights).
 
 INT8 scales: each layer's weight scales are drawn so that the output keeps the spread of its
-input (``s_w = s_y / s_x * u / (sqrt(K) * 80)``, ``u`` uniform in [0.5, 1.5] per channel, K
+input (``s_w = s_y / s_x * u / (sqrt(K) * 40)``, ``u`` uniform in [0.5, 1.5] per channel, K
 the products per output), so twenty-odd layers in a row neither saturate nor collapse onto a
 few values. Float weights are He-scaled normal (``sqrt(2 / K)``), biases small.
 """
@@ -67,7 +67,7 @@ class _Net:
 
     def _wq(self, x_q, y_q, cout, k, axis):
         u = self.rng.uniform(0.5, 1.5, cout)
-        return tb.Quant((y_q.scale / x_q.scale * u / (np.sqrt(k) * 80)).astype(np.float32), 0,
+        return tb.Quant((y_q.scale / x_q.scale * u / (np.sqrt(k) * 40)).astype(np.float32), 0,
                         axis)
 
     def _op(self, op, opt_type, mod, fields, ins, out):
