@@ -19,10 +19,15 @@ output stage:
   LOAD each with a placement that interleaves them: row ``P + 2 r`` multipliers, ``P + 2 r +
   1`` shifts of channels ``r C .. r C + C - 1``). The int32 values and the STORE function are
   the GEMM's, so the output is too. Cost over the GEMV: ``8 N`` bytes of round trip, a FENCE
-  and ``ceil(N / C)`` one-row STOREs; ``8 N`` bytes of multipliers and shifts as in the GEMM.
+  and ``ceil(N / C)`` one-row STOREs (the store unit runs them one at a time, each waiting for
+  its write response); ``8 N`` bytes of multipliers and shifts as in the GEMM. With one
+  multiplier and shift for all channels (per-tensor weights, what TFLite's converter writes for
+  FULLY_CONNECTED unless asked for per-channel) none of this is needed: the GEMV's own STOREs
+  requantize its ACC rows with the pair in lane 0 of two rows at the top of the ACC.
 
 ACC use: the GEMV's two halves at rows ``0`` and ``acc_rows / 2``; the requantization rows
-(``3 ceil(N / C)``) at the top, refused (ValueError) when they would overlap the GEMV's.
+(``3 ceil(N / C)``, per-tensor 2) at the top, refused (ValueError) when they would overlap
+the GEMV's.
 """
 
 import numpy as np
@@ -83,33 +88,31 @@ def fc_gemv_program(config, w, *, precision, x_addr, out_addr, param_addr, bias,
         raise ValueError("the GEMV layer does the TFLite requantization modes only")
     if scratch_addr is None or multiplier is None or shift is None:
         raise ValueError("INT8 needs scratch_addr, multiplier and shift")
+    mult = np.asarray(multiplier, np.int32).reshape(-1)
+    shf = np.asarray(shift, np.int32).reshape(-1)
+    if mult.size != n or shf.size != n:
+        raise ValueError(f"{n} channels need {n} multipliers and shifts")
+    if np.all(mult == mult[0]) and np.all(shf == shf[0]):
+        return _per_tensor(config, w, x_addr, out_addr, param_addr, bias, int(mult[0]),
+                           int(shf[0]), zero_point, lo, hi, mode)
     prog = gemv_program(config, w, precision="int8", a_addr=x_addr, out_addr=scratch_addr,
                         param_addr=param_addr, out_dtype="int32", bias=bias)
     rows = -(-n // c)
     top = acc_rows - 3 * rows               # rows top.. : the vector; top + rows..: M / shift
-    used = 0
-    for d in prog.descriptors:
-        opcode, f = decode(d)
-        if opcode == Opcode.COMPUTE:
-            used = max(used, f["acc_addr"] + f["m"])
-        elif opcode == Opcode.LOAD and f["target"] == LoadTarget.ACC.value:
-            used = max(used, f["local_addr"] + f["rows"])
+    used = _acc_used(prog)
     if used > top:
         raise ValueError(f"the ACC has no room for {3 * rows} requantization rows above the "
                          f"GEMV's {used}")
-    # Multipliers and shifts padded to whole rows of C, after the GEMV's own parameters.
+    # Multiplier and shift rows of C channels, interleaved (M row, shift row, M row, ...) and
+    # padded to whole rows, after the GEMV's own parameters: one LOAD brings them all.
+    pairs = np.zeros((rows, 2, c), np.int32)
+    pairs[:, 0].flat[:n], pairs[:, 1].flat[:n] = mult, shf
     end = max(a + len(b) for a, b in prog.blobs) - param_addr
-    m_addr = param_addr + (end + 15) // 16 * 16
-    pad = np.zeros(rows * c, np.int32)
-    mult, shf = pad.copy(), pad.copy()
-    mult[:n], shf[:n] = np.asarray(multiplier, np.int32), np.asarray(shift, np.int32)
-    s_addr = m_addr + 4 * rows * c
-    blobs = [*prog.blobs, (m_addr, mult.tobytes()), (s_addr, shf.tobytes())]
+    p_addr = param_addr + (end + 15) // 16 * 16
+    blobs = [*prog.blobs, (p_addr, pairs.tobytes())]
     vec, par = top, top + rows
-    head = [encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32, dram_addr=addr,
-                   dram_stride=4 * c, rows=rows, cols=c, local_addr=par + i, local_cols=1,
-                   local_groups=rows, local_row_step=2)
-            for i, addr in enumerate((m_addr, s_addr))]
+    head = [encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32, dram_addr=p_addr,
+                   dram_stride=4 * c, rows=2 * rows, cols=c, local_addr=par)]
     tail = [encode(Opcode.FENCE),
             encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
                    dram_addr=scratch_addr, dram_stride=4 * c, rows=rows, cols=c,
@@ -117,9 +120,49 @@ def fc_gemv_program(config, w, *, precision, x_addr, out_addr, param_addr, bias,
     for r in range(rows):
         cols = min(c, n - r * c)
         tail.append(encode(Opcode.STORE, out=OutType.INT8, acc_type=Precision.INT8, scale=1,
-                           requant=mode.value, zero_point=zero_point,
-                           lo=int(lo), hi=int(hi),
+                           requant=mode.value, zero_point=zero_point, lo=int(lo), hi=int(hi),
                            dram_addr=out_addr + r * c, dram_stride=cols, rows=1, cols=cols,
                            acc_addr=vec + r, scale_addr=par + 2 * r))
     return LayerProgram(head + prog.descriptors + tail, blobs, out_addr, (1, n),
                         np.dtype(np.int8), macs=k * n, array_macs=prog.array_macs)
+
+
+def _acc_used(prog):
+    """One past the highest ACC row the GEMV's COMPUTEs and ACC LOADs touch."""
+    used = 0
+    for d in prog.descriptors:
+        opcode, f = decode(d)
+        if opcode == Opcode.COMPUTE:
+            used = max(used, f["acc_addr"] + f["m"])
+        elif opcode == Opcode.LOAD and f["target"] == LoadTarget.ACC.value:
+            used = max(used, f["local_addr"] + f["rows"])
+    return used
+
+
+def _per_tensor(config, w, x_addr, out_addr, param_addr, bias, mult, shift, zero_point, lo,
+                hi, mode):
+    """One multiplier and shift for every channel (per-tensor weights): the GEMV's STOREs
+    requantize its ACC rows directly (lane 0 of the two rows at the top of the ACC)."""
+    k, n = w.shape
+    prog = gemv_program(config, w, precision="int8", a_addr=x_addr, out_addr=out_addr,
+                        param_addr=param_addr, out_dtype="int32", bias=bias)
+    par = config.npu_acc_rows - 2
+    if _acc_used(prog) > par:
+        raise ValueError("the ACC has no room for the multiplier and shift rows")
+    end = max(a + len(b) for a, b in prog.blobs) - param_addr
+    p_addr = param_addr + (end + 15) // 16 * 16
+    blobs = [*prog.blobs, (p_addr, np.array([mult, shift], np.int32).tobytes())]
+    words = [encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                    dram_addr=p_addr, dram_stride=4, rows=2, cols=1, local_addr=par)]
+    for d in prog.descriptors:
+        opcode, f = decode(d)
+        if opcode == Opcode.STORE:
+            rows = f["rows"]
+            n0 = (f["dram_addr"] - out_addr) // 4
+            d = encode(Opcode.STORE, out=OutType.INT8, acc_type=Precision.INT8, scale=1,
+                       requant=mode.value, zero_point=zero_point, lo=int(lo), hi=int(hi),
+                       dram_addr=out_addr + n0, dram_stride=1, rows=rows, cols=1,
+                       acc_addr=f["acc_addr"], scale_addr=par)
+        words.append(d)
+    return LayerProgram(words, blobs, out_addr, (1, n), np.dtype(np.int8), macs=k * n,
+                        array_macs=prog.array_macs)

@@ -41,13 +41,19 @@ def _autoencoder(rng, precision):
     return mm.autoencoder(rng, precision="int8" if precision == "int8" else "float")
 
 
-#: name -> (builder(rng, precision) -> TFLite bytes (int8: full-integer, fp16: float32),
-#: description); seeds fixed, so runs repeat exactly.
+def _autoencoder_pt(rng, precision):
+    from ..sim.verif import mlperf_models as mm
+    return mm.autoencoder(rng, per_channel=False) if precision == "int8" else None
+
+
+#: name -> (builder(rng, precision) -> TFLite bytes (int8: full-integer, fp16: float32), or
+#: None when the model has no such form, description); seeds fixed, so runs repeat exactly.
 MODELS = {
     "resnet8": (_resnet8, "ResNet-8, 32x32x3"),
     "dscnn": (_dscnn, "DS-CNN, 49x10x1, 64 ch, 4 blocks"),
     "mobilenet": (_mobilenet, "MobileNetV1-0.25, 96x96x3, 2 classes"),
     "autoencoder": (_autoencoder, "FC autoencoder, 640-128x4-8-128x4-640, batch 1"),
+    "autoencoder-pt": (_autoencoder_pt, "the FC autoencoder with per-tensor FC weights (int8)"),
 }
 PRECISIONS = ("int8", "fp16")
 SEED = 2026
@@ -91,11 +97,13 @@ def run(args):
     results = []
     for name in names:
         for precision in precisions:
+            rng = np.random.default_rng(SEED)          # the model's weights, then its input
+            data = MODELS[name][0](rng, precision)
+            if data is None:
+                continue
             print(f"running {name} ({MODELS[name][1]}, {precision}) on the simulated SoC "
                   f"({config.name}) ...", file=sys.stderr, flush=True)
             try:
-                rng = np.random.default_rng(SEED)      # the model's weights, then its input
-                data = MODELS[name][0](rng, precision)
                 results.append(run_model(name, data, config, run_reference, rng,
                                          precision=precision))
             except UnsupportedModel as e:

@@ -115,12 +115,13 @@ class _Net:
             tb.DepthwiseConv2DOptions if depthwise else tb.Conv2DOptions, fields,
             [x.index, wi, bi], yi), None, y_shape)
 
-    def fc(self, name, x, units, *, act="NONE"):
-        """FULLY_CONNECTED of a (batch, K) tensor to ``units``."""
+    def fc(self, name, x, units, *, act="NONE", per_channel=True):
+        """FULLY_CONNECTED of a (batch, K) tensor to ``units`` (INT8 weights per channel, or
+        one scale for the whole filter)."""
         batch, k = x.shape
         if self.int8:
             y_q = self._aq()
-            w_q = self._wq(x.quant, y_q, units, k, 0)
+            w_q = self._wq(x.quant, y_q, units if per_channel else 1, k, 0)
             wt = self.rng.integers(-127, 128, (units, k)).astype(np.int8)
             b = self.rng.integers(-1000, 1000, units).astype(np.int32)
             return _Value(tb.add_fully_connected(self.mb, x.index, x.quant, wt, b, w_q, y_q,
@@ -191,14 +192,18 @@ def mobilenet_v1(rng, *, precision="int8", size=96, alpha=0.25, classes=2, batch
     return net.build(net.softmax("softmax", net.fc("fc", y, classes)))
 
 
-def autoencoder(rng, *, precision="int8", inputs=640, units=AUTOENCODER_UNITS, batch=1):
+def autoencoder(rng, *, precision="int8", inputs=640, units=AUTOENCODER_UNITS, batch=1,
+                per_channel=True):
     """The MLPerf Tiny anomaly-detection autoencoder (module docstring): FULLY_CONNECTED
     layers of ``units`` on a (``batch``, ``inputs``) input, ReLU on all but the last;
-    ``precision`` ``"int8"`` or ``"float"``. Returns the ``.tflite`` bytes."""
+    ``precision`` ``"int8"`` or ``"float"``; INT8 weights quantized per channel, or per
+    tensor (``per_channel=False``, what TFLite's converter writes for FULLY_CONNECTED by
+    default). Returns the ``.tflite`` bytes."""
     net = _Net(rng, precision, (batch, inputs))
     y = net.input
     for i, u in enumerate(units):
-        y = net.fc(f"fc{i}", y, u, act="RELU" if i + 1 < len(units) else "NONE")
+        y = net.fc(f"fc{i}", y, u, act="RELU" if i + 1 < len(units) else "NONE",
+                   per_channel=per_channel)
     return net.build(y)
 
 
