@@ -46,7 +46,7 @@ from .errors import UnsupportedModel
 from .ir import OpKind, explicit_padding
 from .memory_plan import Interval, align_up, plan_memory
 from .npu_gemm import gemm_cost, tflite_gemm_descriptors
-from .npu_gemv import fc_gemv_program, scratch_bytes
+from .npu_gemv import fc_gemv_program, per_tensor, scratch_bytes
 from .npu_ops import layer_planner, param_image
 from .program import Layer, Program
 from .reference import constant, onnx_scales, tflite_multipliers
@@ -290,7 +290,8 @@ def _gemv_layer(graph, op, blob, buffers, config, precision):
         kw = dict(precision="int8", bias=folded, multiplier=mult, shift=shift,
                   zero_point=out.quant.zp, lo=min(lo, hi), hi=hi,
                   mode=RequantMode.TFLITE_SINGLE_ROUNDING)
-        writes.append(f"{op.outputs[0]}/acc32")
+        if not per_tensor(mult, shift):
+            writes.append(f"{op.outputs[0]}/acc32")
     else:
         return None
     wkn = np.ascontiguousarray(w.T)

@@ -36,11 +36,17 @@ from dure.rtl.npu.descriptor import decode, encode
 from dure.sim.gemv_plan import gemv_program
 from dure.sim.layer_program import LayerProgram
 
-__all__ = ["fc_gemv_program", "scratch_bytes"]
+__all__ = ["fc_gemv_program", "scratch_bytes", "per_tensor"]
 
 
 def _f32_bits(v):
     return int(np.array(v, np.float32).view(np.uint32))
+
+
+def per_tensor(multiplier, shift):
+    """Whether every channel has the same multiplier and shift (no scratch vector needed)."""
+    m, s = np.asarray(multiplier).reshape(-1), np.asarray(shift).reshape(-1)
+    return bool(np.all(m == m[0]) and np.all(s == s[0]))
 
 
 def scratch_bytes(config, n):
@@ -59,10 +65,10 @@ def fc_gemv_program(config, w, *, precision, x_addr, out_addr, param_addr, bias,
     at ``out_addr``; ``bias``: N int32 (INT8, the input zero point already folded in) or
     float32 (FP16), or None. FP16: ``lo`` / ``hi`` the clamp (floats or None). INT8:
     ``multiplier`` / ``shift`` (N int32 each), ``zero_point``, ``lo`` / ``hi`` (ints), ``mode``
-    a TFLite :class:`RequantMode`, and ``scratch_addr``: :func:`scratch_bytes` of main memory
-    the layer may overwrite. Parameters (transposed weights, bias, multiplier and shift rows)
-    go to ``param_addr``. Raises ValueError when the GEMV plan refuses the shape or the ACC has
-    no room for the requantization rows.
+    a TFLite :class:`RequantMode`, and (unless :func:`per_tensor`) ``scratch_addr``:
+    :func:`scratch_bytes` of main memory the layer may overwrite. Parameters (transposed
+    weights, bias, multiplier and shift rows) go to ``param_addr``. Raises ValueError when
+    the GEMV plan refuses the shape or the ACC has no room for the requantization rows.
     """
     k, n = w.shape
     c, acc_rows = config.npu_cols, config.npu_acc_rows
@@ -86,15 +92,17 @@ def fc_gemv_program(config, w, *, precision, x_addr, out_addr, param_addr, bias,
     mode = RequantMode(mode)
     if mode == RequantMode.FLOAT_SCALE:
         raise ValueError("the GEMV layer does the TFLite requantization modes only")
-    if scratch_addr is None or multiplier is None or shift is None:
-        raise ValueError("INT8 needs scratch_addr, multiplier and shift")
+    if multiplier is None or shift is None:
+        raise ValueError("INT8 needs multiplier and shift")
     mult = np.asarray(multiplier, np.int32).reshape(-1)
     shf = np.asarray(shift, np.int32).reshape(-1)
     if mult.size != n or shf.size != n:
         raise ValueError(f"{n} channels need {n} multipliers and shifts")
-    if np.all(mult == mult[0]) and np.all(shf == shf[0]):
+    if per_tensor(mult, shf):
         return _per_tensor(config, w, x_addr, out_addr, param_addr, bias, int(mult[0]),
                            int(shf[0]), zero_point, lo, hi, mode)
+    if scratch_addr is None:
+        raise ValueError("per-channel INT8 needs scratch_addr")
     prog = gemv_program(config, w, precision="int8", a_addr=x_addr, out_addr=scratch_addr,
                         param_addr=param_addr, out_dtype="int32", bias=bias)
     rows = -(-n // c)
