@@ -310,7 +310,7 @@ def _gemv_layer(graph, op, blob, buffers, config, precision):
     pname = blob.add(f"{op.outputs[0]}/params", np.frombuffer(image, np.uint8))
     eb = 2 if precision == "fp16" else 1
     return Layer("gemv", "npu", op, [op.inputs[0]], writes, gemm=(1, k, n), macs=k * n,
-                 array_macs=trial.array_macs, weight_bytes=len(image),
+                 array_macs=trial.array_macs, weight_bytes=k * n * eb,
                  est_cycles=-(-k * n * eb // config.main_bytes_per_cycle),
                  params={"planner": "gemv", "params": pname}, plan=(plan, image))
 
