@@ -3,9 +3,9 @@
 Which operators run on the NPU (everything else runs on the core, marked ``core``):
 
 - FULLY_CONNECTED: one GEMM, ``A = x`` (B x K), ``B = w^T`` (K x units); with one input
-  row (batch 1) and ``gemv`` on (the default), for INT8 TFLite and FP16 models, the GEMV plan
-  instead (layer kind ``gemv``, :mod:`.npu_gemv`): the weights stream once at the memory
-  roofline instead of one stationary weight set per tile for a single row;
+  row (batch 1), at least C units and ``gemv`` on (the default), for INT8 TFLite and FP16
+  models, the GEMV plan instead (layer kind ``gemv``, :mod:`.npu_gemv`): the weights stream
+  once at the memory roofline instead of one stationary weight set per tile for a single row;
 - CONV_2D 1x1 with stride 1 and no padding: one GEMM on the NHWC input read as
   (N*H*W) x Cin;
 - other CONV_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D (INT8 TFLite models and FP16),
@@ -263,15 +263,18 @@ def _planned_layer(graph, op, blob, reads, planned, config):
 
 def _gemv_layer(graph, op, blob, buffers, config, precision):
     """A ``gemv`` layer (:mod:`.npu_gemv`) for a batch-1 FULLY_CONNECTED of an INT8 TFLite or
-    FP16 model, or None (other operators and models, or a shape the GEMV plan refuses: the
-    GEMM path then). INT8 layers write a second buffer, the int32 scratch vector; the
-    parameter bytes (transposed weights, bias, multiplier and shift rows) go into the blob as
-    for ``npu_op`` layers."""
+    FP16 model with at least C (array columns) units, or None (other operators and models,
+    fewer units, or a shape the GEMV plan refuses: the GEMM path then). Below C units the
+    GEMM needs fewer weight sets than the GEMV has K tiles, each a LOAD of a few bytes:
+    MobileNet's 256 -> 2 classifier takes 3,505 cycles as a GEMM and 4,481 as a GEMV on the
+    8x8 SoC. INT8 layers with per-channel weights write a second buffer, the int32 scratch
+    vector; the parameter bytes (transposed weights, bias, multiplier and shift rows) go into
+    the blob as for ``npu_op`` layers."""
     T = graph.tensors
     if op.kind is not OpKind.FULLY_CONNECTED or _gemm_form(graph, op, False) is None:
         return None
     out = T[op.outputs[0]]
-    if len(out.shape) != 2 or out.shape[0] != 1:
+    if len(out.shape) != 2 or out.shape[0] != 1 or out.shape[1] < config.npu_cols:
         return None
     w = constant(graph, op.inputs[1])                              # (N, K)
     n, k = w.shape

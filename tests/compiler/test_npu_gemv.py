@@ -16,7 +16,7 @@ from dure.sim.verif.litert_ref import run_reference
 
 from dure.config import preset
 
-UNITS = (13, 8, 21, 3)         # N not a multiple of C, a bottleneck, K = 37 not a multiple of R
+UNITS = (13, 8, 21, 9)         # N not a multiple of C, a bottleneck, K = 37 not a multiple of R
 
 
 @pytest.mark.parametrize("variant", ["sim", "npu-small"])
@@ -54,10 +54,12 @@ def test_fp16_fc_layers_on_the_gemv_plan_with_the_clamp(variant):
     assert np.all(values[graph.ops[0].outputs[0]] >= 0)      # ReLU layers: the clamp is used
 
 
-def test_batch_above_one_keeps_the_gemm_path():
+def test_batch_above_one_or_few_units_keep_the_gemm_path():
     rng = np.random.default_rng(22)
     graph = parse_tflite(mm.autoencoder(rng, inputs=37, units=UNITS, batch=2))
     assert {la.kind for la in compile_graph(graph, preset("sim")).layers} == {"gemm"}
+    graph = parse_tflite(mm.autoencoder(rng, inputs=37, units=(7, 8)))
+    assert [la.kind for la in compile_graph(graph, preset("sim")).layers] == ["gemm", "gemv"]
 
 
 def test_bad_arguments():
