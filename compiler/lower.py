@@ -9,7 +9,7 @@ Which operators run on the NPU (everything else runs on the core, marked ``core`
 - CONV_2D 1x1 with stride 1 and no padding: through the walk planner (below) when it takes
   the layer (INT8 TFLite and FP16), else one GEMM on the NHWC input read as (N*H*W) x Cin. On
   the 8x8 `sim` SoC the walk beats the GEMM on every pointwise layer measured: MobileNetV1-0.25
-  at 96x96 (13 layers, 5-27 % fewer cycles, e.g. 48x48x8 -> 16: 21,409 -> 18,681; 3x3x256 ->
+  at 96x96 (13 layers, 4-27 % fewer cycles, e.g. 48x48x8 -> 16: 21,409 -> 18,681; 3x3x256 ->
   256: 66,104 -> 63,224) and DS-CNN (25x5x64 -> 64: 13,377 -> 11,573);
 - other CONV_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D (INT8 TFLite models and FP16),
   MAX_POOL_2D (INT8 and FP16) and ADD (INT8 TFLite models and FP16; INT8 and max pooling on
