@@ -16,8 +16,10 @@ C kernel (the FP16 SOFTMAX) is computed by the host between firmware runs and no
 Per model (:data:`COLUMNS`, the CSV's stable header; new columns only ever go at the end):
 MACs (the model's), SoC cycles of the whole inference (first layer to last, core layers
 included) and split into NPU / core layers, inferences per second at the variant's clock and at
-100 MHz, MACs per cycle and % of the array's peak, DMA bytes, whether the output is exact; then
-the FP16 comparison with the float32 runtime, the roofline bound and the % of it reached.
+100 MHz, MACs per cycle and % of the array's peak, DMA bytes, whether the output is exact
+(``exact_runtime`` empty for FP16); then the FP16 comparison with the float32 runtime
+(``runtime_max_abs_err``, ``runtime_top1``; empty for INT8), the layers the host computed, the
+filter bytes, the roofline bound, the % of it reached and whether the bound is memory's.
 
 Roofline bound (:func:`roofline_cycles`): ``max(MACs / peak, weight bytes / main-memory bytes
 per cycle)``, the weight bytes those of every filter the model reads once (int8: 1 byte, FP16:
