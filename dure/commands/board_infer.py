@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import UserError
 
-__all__ = ["VARIANTS", "add_infer_arguments", "infer"]
+__all__ = ["VARIANTS", "add_infer_arguments", "infer", "run_on_board", "BoardTimeout"]
 
 #: The SoC variant a model is compiled for on each board. The iCEBreaker's board preset has no
 #: NPU; models run on its ``icebreaker-npu`` variant (2x2 INT8 array; the bitstream must be
@@ -33,8 +33,8 @@ EXIT_LINK = 3
 EXIT_TIMEOUT = 124
 
 
-class _Timeout(UserError):
-    pass
+class BoardTimeout(UserError):
+    """The firmware did not report its exit in time."""
 
 
 def add_infer_arguments(sub):
@@ -114,16 +114,27 @@ def _check_board(info, config, board):
             f"BOARD={board}`?")
 
 
-def _runner(link, args, jobs):
-    """A :func:`dure.sim.runner.run_elf` look-alike that runs the firmware on the board."""
+def run_on_board(program, inputs, link, *, run_timeout=600.0, host_fallback=False):
+    """Run a compiled program on the board behind ``link`` (a :class:`~dure.fpga.link.
+    BoardLink`): :func:`dure.compiler.soc.run_program_soc` with the link as its runner.
+    Returns ``(outputs, SocRun, [JobResult per firmware run])``. Raises
+    :class:`~dure.fpga.link.LinkError` when the link fails (a range whose CRC stays wrong, a
+    command never answered), :class:`BoardTimeout` when the firmware does not exit within
+    ``run_timeout`` seconds, RuntimeError when the firmware reports an error."""
+    from ..compiler.soc import run_program_soc
+
+    jobs = []
+
     def run(elf, config, *, max_cycles=None, data=(), dumps=()):
-        result = link.run_job(elf, data=data, dumps=dumps, timeout=args.run_timeout)
+        result = link.run_job(elf, data=data, dumps=dumps, timeout=run_timeout)
         jobs.append(result)
         if result.status == "timeout":
-            raise _Timeout(f"the firmware did not exit within {args.run_timeout:g} s "
-                           "(--run-timeout); the board still runs it (reset it)")
+            raise BoardTimeout(f"the firmware did not exit within {run_timeout:g} s "
+                               "(--run-timeout); the board still runs it (reset it)")
         return result
-    return run
+
+    outputs, soc_run = run_program_soc(program, inputs, host_fallback=host_fallback, runner=run)
+    return outputs, soc_run, jobs
 
 
 def _report(program, run, clk_freq, board, jobs, link):
@@ -191,7 +202,6 @@ def _compare(graph, data, program, x, y, run):
 
 
 def infer(args):
-    from ..compiler.soc import run_program_soc
     from ..fpga.link import BoardLink, LinkError
 
     try:
@@ -212,20 +222,19 @@ def infer(args):
         port, timeout = sim.port, args.timeout or 30.0
     else:
         port, timeout = args.port, args.timeout or 1.0
-    jobs = []
     try:
         link = BoardLink.open(port, baud=args.baud or config.uart_baud, timeout=timeout,
                               retries=args.retries, log=log)
         try:
             _check_board(link.ping(), config, board)
             start = time.monotonic()
-            outputs, run = run_program_soc(program, [x], host_fallback=args.host_fallback,
-                                           runner=_runner(link, args, jobs))
+            outputs, run, jobs = run_on_board(program, [x], link, run_timeout=args.run_timeout,
+                                              host_fallback=args.host_fallback)
             seconds = time.monotonic() - start
         except LinkError as error:
             print(f"dure: link failure: {error}", file=sys.stderr)
             return EXIT_LINK
-        except _Timeout as error:
+        except BoardTimeout as error:
             print(f"dure: {error}", file=sys.stderr)
             return EXIT_TIMEOUT
         except RuntimeError as error:
