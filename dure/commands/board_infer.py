@@ -137,7 +137,7 @@ def run_on_board(program, inputs, link, *, run_timeout=600.0, host_fallback=Fals
     return outputs, soc_run, jobs
 
 
-def _report(program, run, clk_freq, board, jobs, link):
+def _report(program, run, clk_freq, board, jobs, link, batch):
     from ..sim.report import format_table
 
     config = program.config
@@ -155,7 +155,9 @@ def _report(program, run, clk_freq, board, jobs, link):
     if cycles:
         print(f"{board}: {cycles} cycles, {program.macs} MACs "
               f"({program.macs / cycles:.2f} MACs/cycle, peak {peak}); "
-              f"{clk_freq / cycles:.1f} inferences/s at the board's {clk_freq / 1e6:g} MHz")
+              f"{clk_freq / cycles:.1f} inferences/s at the board's {clk_freq / 1e6:g} MHz"
+              + (f" (of the whole batch of {batch}: {batch * clk_freq / cycles:.1f} samples/s)"
+                 if batch > 1 else ""))
     loaded = sum(j.bytes_loaded for j in jobs)
     read = sum(j.bytes_read for j in jobs)
     t_load = sum(j.load_seconds for j in jobs)
@@ -245,7 +247,7 @@ def infer(args):
         if sim is not None:
             sim.stop()
     y = outputs[0]
-    _report(program, run, clk_freq, board, jobs, link)
+    _report(program, run, clk_freq, board, jobs, link, x.shape[0] if x.ndim > 1 else 1)
     print(f"output {y.dtype} {tuple(y.shape)}; {seconds:.1f} s on the {board} from the first "
           "load to the last read")
     if args.out:
