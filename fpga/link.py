@@ -375,7 +375,8 @@ class BoardLink:
 
     def run_job(self, path, *, data=(), dumps=(), timeout=None, on_output=None):
         """Load an ELF (its file contents: the program's start-up code must clear ``.bss``)
-        and ``data`` (``(address, bytes)``; each range written and CRC-checked), run it, and after the exit read ``dumps`` (``(address, length)``) back; return a
+        and ``data`` (``(address, bytes)``; each range written and CRC-checked), run it, and
+        after the exit read ``dumps`` (``(address, length)``) back; return a
         :class:`JobResult`. After a timeout nothing is read (the program still runs)."""
         start = time.monotonic()
         entry, segments = elf_segments(path, zero_fill=False)
