@@ -281,6 +281,8 @@ class _Converter(QuantizedOps):
                   "GlobalAveragePool", "AveragePool", "Softmax") and \
                 node.inputs and node.inputs[0] in self.dq_act and self._qdq(node):
             return
+        if op == "Add" and self._qdq_const_add(node):
+            return
         if op in ("com.microsoft.QLinearAdd", "com.microsoft.QLinearGlobalAveragePool",
                   "com.microsoft.QGemm", "com.microsoft.QLinearAveragePool",
                   "com.microsoft.QLinearSoftmax"):
