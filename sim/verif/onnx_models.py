@@ -54,13 +54,21 @@ class _Builder:
         self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
         return out
 
-    def conv(self, x, cin, cout, k, stride=1, pads=None, group=1, act="relu", name="conv"):
+    def conv(self, x, cin, cout, k, stride=1, pads=None, group=1, act="relu", name="conv",
+             batchnorm=False):
         kh, kw = (k, k) if np.ndim(k) == 0 else k
         if pads is None:
             pads = [(kh - 1) // 2, (kw - 1) // 2, kh // 2, kw // 2]
         w = self.weights(f"{name}_w", (cout, cin // group, kh, kw), kh * kw * cin // group)
         y = self.node("Conv", [x, w, self.bias(f"{name}_b", cout)], name, pads=list(pads),
                       strides=[stride, stride], kernel_shape=[kh, kw], group=group)
+        if batchnorm:
+            r = self.rng
+            params = [r.uniform(0.5, 1.5, cout), r.standard_normal(cout) * 0.1,
+                      r.standard_normal(cout) * 0.1, r.uniform(0.5, 2.0, cout)]
+            names = [self.const(f"{name}_bn{i}", p.astype(np.float32))
+                     for i, p in enumerate(params)]
+            y = self.node("BatchNormalization", [y] + names, f"{name}_bn", epsilon=1e-3)
         return self.act(y, act)
 
     def act(self, x, act):
@@ -144,21 +152,22 @@ def onnx_resnet8(rng, *, size=32, channels=(16, 32, 64), units=10, batch=1, pool
 
 
 def onnx_dscnn(rng, *, h=49, w=10, c=64, blocks=4, units=12, batch=1, pool="avg",
-               flatten="reshape", nhwc_input=False):
+               flatten="reshape", nhwc_input=False, batchnorm=False):
     """MLPerf Tiny's DS-CNN (keyword spotting): input ``(batch, 1, h, w)``, Conv 10x4 stride 2
     (SAME-like pads) + Relu to ``c`` channels; ``blocks`` x (depthwise Conv 3x3, group = c,
     + Relu; Conv 1x1 + Relu); AveragePool over the map (or GlobalAveragePool); Reshape /
-    Flatten; Gemm ``units``; Softmax."""
+    Flatten; Gemm ``units``; Softmax. ``batchnorm=True``: a BatchNormalization after every
+    Conv (as a converter leaves it when it does not fold it)."""
     b = _Builder(rng)
     x_name, x, in_shape = _input(b, (batch, 1, h, w), nhwc_input)
     # TensorFlow's SAME for a 10x4 kernel, stride 2: the extra pad row / column at the end
     oh, ow = (h + 1) // 2, (w + 1) // 2
     ph, pw = max((oh - 1) * 2 + 10 - h, 0), max((ow - 1) * 2 + 4 - w, 0)
     y = b.conv(x, 1, c, (10, 4), 2, pads=[ph // 2, pw // 2, ph - ph // 2, pw - pw // 2],
-               name="conv0")
+               name="conv0", batchnorm=batchnorm)
     for i in range(blocks):
-        y = b.conv(y, c, c, 3, group=c, name=f"dw{i}")
-        y = b.conv(y, c, c, 1, name=f"pw{i}")
+        y = b.conv(y, c, c, 3, group=c, name=f"dw{i}", batchnorm=batchnorm)
+        y = b.conv(y, c, c, 1, name=f"pw{i}", batchnorm=batchnorm)
     y, out_shape = _head(b, y, c, units, flatten, (oh, ow), pool, batch)
     return b.model(in_shape, x_name, y, out_shape)
 
