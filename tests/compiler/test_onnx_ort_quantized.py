@@ -87,18 +87,23 @@ def test_quantize_static_converter_forms(tmp_path, variant, opts):
         assert ("QLinearAdd" in ops) == (opts.get("quant_format") == "QOperator")
 
 
+_FORMS = {"vector": ((4, 37), (37,)), "row": ((4, 37), (1, 37)), "first": ((4, 37), (37,)),
+          "channel": ((1, 6, 5, 4), (1, 6, 1, 1)), "scalar": ((1, 6, 5, 4), (1,)),
+          "full": ((1, 6, 5, 4), (1, 6, 5, 4))}
+
+
 @pytest.mark.parametrize("dtype", [np.int8, np.uint8])
-@pytest.mark.parametrize("form", ["vector", "row", "first"])
+@pytest.mark.parametrize("form", sorted(_FORMS))
 def test_qlinear_add_constant_operand(dtype, form):
-    """QLinearAdd of an activation and a quantized initializer broadcast along the last axis,
-    either operand order (the kernel's rounding is not symmetric)."""
+    """QLinearAdd of an activation and a quantized initializer, broadcast (ONNX rules, NCHW
+    for a 4-D activation), either operand order (the kernel's rounding is not symmetric)."""
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(5)
     off = 128 if dtype == np.uint8 else 0
     et = TensorProto.INT8 if dtype == np.int8 else TensorProto.UINT8
-    n = 37
-    c = rng.integers(-128, 128, (n,) if form != "row" else (1, n)) + off
+    xshape, cshape = _FORMS[form]
+    c = rng.integers(-128, 128, cshape) + off
 
     def arr(name, v, dt):
         return numpy_helper.from_array(np.asarray(v, dt), name)
@@ -112,15 +117,17 @@ def test_qlinear_add_constant_operand(dtype, form):
              helper.make_node("QLinearAdd", ab + ["ys", "yz"], ["y"], domain="com.microsoft",
                               name="add")]
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
-                                                                     [4, n])],
-                          [helper.make_tensor_value_info("y", et, [4, n])], initializer=inits)
+                                                                     list(xshape))],
+                          [helper.make_tensor_value_info("y", et, list(xshape))],
+                          initializer=inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17),
                                             helper.make_opsetid("com.microsoft", 1)])
     m.ir_version = 8
     model = m.SerializeToString()
     graph = parse_onnx(model)
-    x = (rng.standard_normal((4, n)) * 4).astype(np.float32)
-    assert np.array_equal(reference.run(graph, [x])[0], run_onnx(model, x)[0])
+    for _ in range(4):
+        x = (rng.standard_normal(xshape) * 4).astype(np.float32)
+        assert np.array_equal(reference.run(graph, [x])[0], run_onnx(model, x)[0])
 
 
 def test_unfolded_batchnorm_in_a_quantized_model_is_named(tmp_path):
