@@ -261,6 +261,7 @@ class _Converter(QuantizedOps):
 
     def _classify(self):
         """QDQ structure: DequantizeLinear of constants (weights) and of activations."""
+        self.fold_constant_quantize()
         self.dq_const, self.dq_act = {}, {}
         for node in self.nodes:
             if node.op != "DequantizeLinear":
@@ -282,6 +283,9 @@ class _Converter(QuantizedOps):
                 node.inputs and node.inputs[0] in self.dq_act and self._qdq(node):
             return
         if op == "Add" and self._qdq_const_add(node):
+            return
+        if op in ("Relu", "Clip") and self.quantized and node.inputs[0] in self.dq_act and \
+                self._qdq_activation(node):
             return
         if op in ("com.microsoft.QLinearAdd", "com.microsoft.QLinearGlobalAveragePool",
                   "com.microsoft.QGemm", "com.microsoft.QLinearAveragePool",

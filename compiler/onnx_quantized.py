@@ -271,6 +271,62 @@ class QuantizedOps:
         self.done.add(q.index)
         return True
 
+    def _qdq_activation(self, node):
+        """``DQ -> Relu / Clip -> Q`` (the activation kept as a float node: ``quantize_static``
+        with ``ActivationSymmetric`` or ``QDQKeepRemovableActivations``, and QOperator models
+        with ``DequantizeLinear -> Relu -> QuantizeLinear``): onnxruntime computes it in
+        float32, ``Q(clamp(DQ(x)))``. Quantization is monotonic, so that is the QUANTIZE of
+        ``DQ(x)`` clamped to the quantized bounds ``Q(lo)`` / ``Q(hi)``; False if the pattern
+        does not match."""
+        q = self._single_user(node.outputs[0])
+        if q is None or q.op != "QuantizeLinear":
+            return False
+        ys, yz, _ = self.qparams(q, q.inputs[1], q.inputs[2] if len(q.inputs) > 2 else None,
+                                 "output")
+        yq = Quant(ys, yz)
+        lo, hi = (0.0, None) if node.op == "Relu" else self._clip_bounds(node)
+        if lo is not None and hi is not None and lo > hi:
+            raise node.fail(f"Clip with min {lo} above max {hi} is not supported")
+        x, lay = self.value(node.inputs[0], node)
+        qlo = -128 if lo is None else int(np.clip(self._quantize_bound(lo, yq), -128, 127))
+        qhi = 127 if hi is None else int(np.clip(self._quantize_bound(hi, yq), -128, 127))
+        y = self.new(q.outputs[0], np.int8, self.T[x].shape, yq)
+        self.emit(node, OpKind.QUANTIZE, [x], [y], lo=qlo, hi=qhi)
+        self.put(q.outputs[0], y, lay)
+        self.done.add(q.index)
+        return True
+
+    def fold_constant_quantize(self):
+        """``QuantizeLinear`` of an initializer (``quantize_static`` with
+        ``AddQDQPairToWeight``): quantized here as onnxruntime's constant folding does,
+        ``saturate(rne(w / scale) + zero_point)`` in float32, per tensor or per axis; the
+        result becomes an initializer."""
+        for node in self.nodes:
+            if node.op != "QuantizeLinear" or node.inputs[0] not in self.consts or \
+                    any(n not in self.consts for n in node.inputs[1:] if n):
+                continue
+            w = np.asarray(self.consts[node.inputs[0]], np.float32)
+            s = np.asarray(self.consts[node.inputs[1]], np.float32)
+            z = (self.consts[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2]
+                 else np.zeros(s.shape, np.uint8))
+            if z.dtype not in (np.int8, np.uint8) or s.shape != z.shape or s.ndim > 1:
+                raise node.fail("a constant QuantizeLinear needs int8 / uint8 zero points "
+                                "of the scale's shape (per tensor or per axis)")
+            if s.ndim == 1 and s.size > 1:
+                axis = int(node.attrs.get("axis", 1))
+                axis = axis + w.ndim if axis < 0 else axis
+                if not 0 <= axis < w.ndim or w.shape[axis] != s.size:
+                    raise node.fail(f"{s.size} scales do not fit axis {axis} of {w.shape}")
+                shape = [1] * w.ndim
+                shape[axis] = -1
+                s, z = s.reshape(shape), z.reshape(shape)
+            info = np.iinfo(z.dtype)
+            with np.errstate(all="ignore"):
+                v = np.rint((w / s).astype(np.float32)) + z.astype(np.float32)
+            self.consts[node.outputs[0]] = np.clip(np.nan_to_num(v), info.min, info.max
+                                                   ).astype(z.dtype)
+            self.done.add(node.index)
+
     def _qdq(self, node):
         """Convert ``DQ -> node -> [Relu / Clip] -> Q`` into one INT8 operator; False if the
         pattern does not match (then the node is converted as a float operator)."""

@@ -36,10 +36,11 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     18.. operator parameters: ``ADD_INT8`` the 12 int32 fields of ``struct cpu_add_int8``
     (``left_shift``, the three multiplier / shift pairs, the three zero points, lo, hi);
     ``SOFTMAX_INT8`` multiplier, left shift, diff_min; ``QUANTIZE_ONNX`` / ``DEQUANTIZE_ONNX``
-    (15 the scale's binary32 bits) the zero point; ``IM2COL`` pad top, pad left, dilation
-    h, dilation w, out h, out w, pad value (the int8 zero point, or fp16 bits). Every address
-    must lie in main memory (with the whole operand), else the firmware stops with
-    ``TableError.RANGE``.
+    (15 the scale's binary32 bits) 18 the zero point, ``QUANTIZE_ONNX`` 19 / 20 the clamp
+    ``lo`` / ``hi`` (inside [-128, 127]: a float Relu / Clip before a QuantizeLinear);
+    ``IM2COL`` pad top, pad left, dilation h, dilation w, out h, out w, pad value (the int8
+    zero point, or fp16 bits). Every address must lie in main memory (with the whole
+    operand), else the firmware stops with ``TableError.RANGE``.
 
     Results area (written by the firmware), 16 + 2 * layers words: 0 status
     (:class:`TableError`, 0 ok), 1 index of the failing layer, 2 the NPU's error code,
@@ -306,6 +307,9 @@ def core_record(program, layer):
         rec[1] = CoreOp.QUANTIZE_ONNX if quant else CoreOp.DEQUANTIZE_ONNX
         rec[15] = _f32_bits(q.s, 0)
         rec[18] = q.zp & 0xFFFF_FFFF
+        if quant:
+            rec[19] = (-128 if lo is None else int(lo)) & 0xFFFF_FFFF
+            rec[20] = (127 if hi is None else int(hi)) & 0xFFFF_FFFF
         return rec
     if kind is OpKind.RESHAPE:
         rec[1] = CoreOp.COPY

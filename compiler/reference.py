@@ -394,7 +394,9 @@ def _run(graph, op, ins):
         if ar == "onnx":
             with np.errstate(all="ignore"):
                 v = np.rint(x / yq.s) + yq.zp
-            return np.clip(np.nan_to_num(v, nan=0.0), -128, 127).astype(np.int8)
+            v = np.clip(np.nan_to_num(v, nan=0.0), -128, 127)
+            return np.clip(v, -128 if lo is None else lo, 127 if hi is None else hi
+                           ).astype(np.int8)
         return quantize_int8(x, yq.s, yq.zp)
     if k is OpKind.DEQUANTIZE:
         if ar == "onnx":

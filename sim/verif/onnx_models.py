@@ -20,7 +20,7 @@ calibration ranges are meaningful). :func:`calibration_reader` gives the
 import numpy as np
 
 __all__ = ["onnx_resnet8", "onnx_dscnn", "onnx_mobilenet", "onnx_autoencoder",
-           "input_shape", "calibration_reader", "quantize", "MODELS"]
+           "input_shape", "calibration_reader", "quantize", "quantized_model", "MODELS"]
 
 
 class _Builder:
@@ -266,3 +266,14 @@ def quantize(model, rng, tmp_dir, **options):
     src.write_bytes(bytes(model))
     q.quantize_static(str(src), str(dst), calibration_reader(rng, model), **opts)
     return dst.read_bytes()
+
+
+def quantized_model(rng, name, *, full=False, **options):
+    """The model ``name`` of :data:`MODELS` (its small version unless ``full``), built with
+    ``rng`` and quantized by :func:`quantize` with ``options``; the quantized bytes."""
+    import tempfile
+
+    fn, small, big = MODELS[name]
+    model = fn(rng, **(big if full else small))
+    with tempfile.TemporaryDirectory() as tmp:
+        return quantize(model, rng, tmp, **options)

@@ -87,6 +87,50 @@ def test_quantize_static_converter_forms(tmp_path, variant, opts):
         assert ("QLinearAdd" in ops) == (opts.get("quant_format") == "QOperator")
 
 
+_EXTRA = {
+    # the activations keep their Relu / Clip nodes, computed by onnxruntime in float32
+    "symmetric": dict(extra_options={"ActivationSymmetric": True}),
+    "keep-relu-u8": dict(extra_options={"QDQKeepRemovableActivations": True},
+                         activation_type="QUInt8"),
+    "qop-symmetric": dict(quant_format="QOperator",
+                          extra_options={"ActivationSymmetric": True}),
+    # float weights through QuantizeLinear -> DequantizeLinear
+    "weight-qdq-pc": dict(extra_options={"AddQDQPairToWeight": True}, per_channel=True),
+    "u8-weights": dict(weight_type="QUInt8", activation_type="QUInt8"),
+    "qop-u8-weights": dict(quant_format="QOperator", weight_type="QUInt8",
+                           activation_type="QUInt8"),
+}
+
+
+@pytest.mark.parametrize("extra", sorted(_EXTRA))
+@pytest.mark.parametrize("name", sorted(om.MODELS))
+def test_quantize_static_extra_options(tmp_path, name, extra):
+    if name == "mobilenet" and extra == "qop-symmetric":
+        pytest.skip("its GlobalAveragePool stays a float node (see test_float_pooling_named)")
+    fn, small, _ = om.MODELS[name]
+    rng = np.random.default_rng(12)
+    _check(fn(rng, **small), rng, tmp_path, _EXTRA[extra], program=extra == "symmetric")
+
+
+def test_float_pooling_named(tmp_path):
+    """QOperator with symmetric activations leaves MobileNet's GlobalAveragePool in float
+    (onnxruntime's float kernel, whose summation order the compiler does not model): one
+    message naming the node before it."""
+    rng = np.random.default_rng(12)
+    q = om.quantized_model(rng, "mobilenet", **_EXTRA["qop-symmetric"])
+    with pytest.raises(UnsupportedModel, match=r"node \d+ '.*' \(Clip\): a float operator"):
+        parse_onnx(q)
+
+
+def test_float_bias_named(tmp_path):
+    """``QuantizeBias: False`` leaves float biases: onnxruntime then runs the convolution in
+    float; refused naming the node."""
+    rng = np.random.default_rng(12)
+    q = om.quantized_model(rng, "dscnn", extra_options={"QuantizeBias": False})
+    with pytest.raises(UnsupportedModel, match=r"node \d+ '.*' \(Conv\): QDQ bias"):
+        parse_onnx(q)
+
+
 _FORMS = {"vector": ((4, 37), (37,)), "row": ((4, 37), (1, 37)), "first": ((4, 37), (37,)),
           "channel": ((1, 6, 5, 4), (1, 6, 1, 1)), "scalar": ((1, 6, 5, 4), (1,)),
           "full": ((1, 6, 5, 4), (1, 6, 5, 4))}

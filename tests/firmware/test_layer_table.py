@@ -24,6 +24,7 @@ from dure.compiler.tflite_frontend import parse_tflite
 from dure.rtl.npu.commands import ErrorCode
 from dure.sim.npu_model import NpuModel
 from dure.sim.verif import compiler_models as cm
+from dure.sim.verif import onnx_models as om
 
 from dure.config import preset
 
@@ -131,6 +132,10 @@ MODELS = {
     "int8_dscnn": (cm.tflite_int8_dscnn, {"c": 16, "blocks": 1}, parse_tflite, True),
     # ONNX QDQ: QuantizeLinear / DequantizeLinear at the edges on the core
     "onnx_qdq_mlp": (cm.onnx_qdq_mlp, {"batch": 3}, parse_onnx, True),
+    # quantize_static, symmetric activations: the Relus stay float nodes, each a QUANTIZE
+    # with a clamp on the core
+    "onnx_ort_symmetric": (om.quantized_model, {"name": "autoencoder", "extra_options": {
+        "ActivationSymmetric": True}}, parse_onnx, True),
 }
 
 

@@ -315,14 +315,18 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
         if (!x || !y)
             return LT_E_RANGE;
         int32_t zp = (int32_t)r[18];
-        if (zp < -128 || zp > 127)
+        int32_t lo = (int32_t)r[19], hi = (int32_t)r[20];
+        if (zp < -128 || zp > 127 || (quant && (lo < -128 || hi > 127 || lo > hi)))
             return LT_E_ARG;
         for (uint32_t i = 0; i < r[5]; i++) {
             if (quant) {
-                /* clamp(rint(f32(x / scale)) + zp, -128, 127); a NaN quotient gives 0 */
+                /* clamp(rint(f32(x / scale)) + zp, lo, hi) with [lo, hi] inside
+                   [-128, 127] (a Relu / Clip onnxruntime computes in float32 before the
+                   QuantizeLinear); a NaN quotient gives 0 before the clamp */
                 uint32_t qf = lt_f32_div(((const uint32_t *)x)[i], r[15]);
                 int32_t v = f32_is_nan(qf) ? 0 : f32_rint_clip(qf, 1 << 20) + zp;
-                ((int8_t *)y)[i] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+                v = v < -128 ? -128 : v > 127 ? 127 : v;
+                ((int8_t *)y)[i] = (int8_t)(v < lo ? lo : v > hi ? hi : v);
             } else {
                 ((uint32_t *)y)[i] = f32_mul(f32_from_i32((int32_t)((int8_t *)x)[i] - zp),
                                              r[15]);
