@@ -35,7 +35,12 @@ What each operator computes depends on :attr:`~.ir.Graph.arithmetic`:
       from +0, divided (float32) by the tap count (all taps with ``count_include_pad``), then
       ``clamp(rne(f32(f32(avg / s_y) + z_y)), type range)`` on the raw stored values;
     - QuantizeLinear: ``clamp(rne(x / scale) + zp, -128, 127)`` (one float32 division, round
-      half to even); DequantizeLinear: ``float32(q - zp) * scale`` (one float32 multiply).
+      half to even), then the op's ``lo`` / ``hi`` when set: a Relu / Clip that onnxruntime
+      computes in float32 between DequantizeLinear and QuantizeLinear, ``Q(clamp(v, a, b))
+      = clamp(Q(v), Q(a), Q(b))`` as quantization is monotonic; DequantizeLinear:
+      ``float32(q - zp) * scale`` (one float32 multiply). An ADD with a constant operand (a
+      quantized initializer, broadcast by the front end) computes as above, operands in the
+      node's order.
 
 ``"float"`` (float32 models run in FP16)
     :mod:`dure.sim.golden_tflite_fp16`: weights and activations rounded to fp16 (RNE), biases

@@ -114,12 +114,16 @@ def _input(b, shape_nchw, nhwc_input):
 
 
 def _head(b, y, c, units, flatten, pool_hw, pool, batch, matmul=False):
-    """Pooling over the whole map, Flatten / Reshape, the classifier, Softmax."""
+    """Pooling over the whole map, [Transpose to NHWC,] Flatten / Reshape, the classifier,
+    Softmax. ``flatten``: ``"flatten"``, ``"reshape"``, or ``"nhwc-reshape"`` (a Transpose
+    to NHWC first, as tf2onnx keeps a Keras Flatten's element order)."""
     if pool == "global":
         y = b.node("GlobalAveragePool", [y], "gap")
     else:
         y = b.node("AveragePool", [y], "avgpool", kernel_shape=list(pool_hw),
                    strides=list(pool_hw))
+    if flatten == "nhwc-reshape":
+        y = b.node("Transpose", [y], "to_nhwc", perm=[0, 2, 3, 1])
     if flatten == "flatten":
         y = b.node("Flatten", [y], "flatten", axis=1)
     else:

@@ -71,6 +71,7 @@ def test_quantize_static_small(tmp_path, name, opts):
 @pytest.mark.parametrize("opts", [{}, _COMBOS[8 + 4 + 2]], ids=_id)     # QOperator pc Int8
 @pytest.mark.parametrize("variant", [
     ("resnet8", dict(nhwc_input=True, pool="global", flatten="reshape")),
+    ("resnet8", dict(nhwc_input=True, flatten="nhwc-reshape")),
     ("dscnn", dict(nhwc_input=True, pool="global", flatten="flatten")),
     ("mobilenet", dict(pool="avg", flatten="flatten")),
     ("autoencoder", dict(matmul=True)),
