@@ -38,6 +38,9 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     ``SOFTMAX_INT8`` multiplier, left shift, diff_min; ``QUANTIZE_ONNX`` / ``DEQUANTIZE_ONNX``
     (15 the scale's binary32 bits) 18 the zero point, ``QUANTIZE_ONNX`` 19 / 20 the clamp
     ``lo`` / ``hi`` (inside [-128, 127]: a float Relu / Clip before a QuantizeLinear);
+    ``ADD_ONNX`` (15 / 16 / 17 the binary32 bits of ``r_a``, ``r_b``, ``fixed`` of
+    :func:`.reference.onnx_add_params`) 18 the raw-value offset (0, or 128 for uint8), 19 / 20
+    lo / hi; inputs 2 / 3 may be constants in the weights;
     ``IM2COL`` pad top, pad left, dilation h, dilation w, out h, out w, pad value (the int8
     zero point, or fp16 bits). Every address must lie in main memory (with the whole
     operand), else the firmware stops with ``TableError.RANGE``.
@@ -49,7 +52,7 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     its cycles (64 bits, first doorbell or kernel call to idle / return).
 
     :meth:`Program.layer_records` makes the records (:func:`core_record` per core layer: None
-    for an operator without a C kernel yet, e.g. FP16 SOFTMAX, ONNX-arithmetic ADD / SOFTMAX /
+    for an operator without a C kernel yet, e.g. FP16 SOFTMAX, ONNX-arithmetic SOFTMAX /
     average pooling, TFLite QUANTIZE / DEQUANTIZE, TRANSPOSE, PAD, explicit-padding pools),
     :func:`pack_layer_table` / :func:`unpack_layer_table` write and read the table.
 """
@@ -230,6 +233,7 @@ class CoreOp(enum.IntEnum):
     IM2COL = 9          # patch gather for a following NPU GEMM (firmware's own)
     QUANTIZE_ONNX = 10  # float32 -> int8: clamp(rint(f32(x / scale)) + zp), NaN -> 0
     DEQUANTIZE_ONNX = 11  # int8 -> float32: f32(q - zp) * scale
+    ADD_ONNX = 12       # QLinearAdd (MLAS AVX2 arithmetic, compiler/reference.py)
 
 
 class TableError(enum.IntEnum):
@@ -330,6 +334,15 @@ def core_record(program, layer):
             rec[6:15] = words
             return rec
         return None
+    if arith == "onnx" and kind is OpKind.ADD:
+        from .reference import onnx_add_params
+        ra, rb, fixed, off = onnx_add_params(graph, op)
+        where = {**program.weight_addr, **addr}          # an operand may be a constant
+        rec[1] = CoreOp.ADD_ONNX
+        rec[2], rec[3] = where[op.inputs[0]], where[op.inputs[1]]
+        rec[15:18] = [_f32_bits(v, 0) for v in (ra, rb, fixed)]
+        rec[18:21] = [off, int(lo) & 0xFFFF_FFFF, int(hi) & 0xFFFF_FFFF]
+        return rec
     if kind is OpKind.MAX_POOL_2D:
         words = _pool_words(graph, op)
         if words is None:

@@ -72,7 +72,7 @@ from .errors import UnsupportedModel
 from .ir import OpKind, explicit_padding, pair
 
 __all__ = ["run", "run_all", "run_op", "prepare_inputs", "finish_outputs", "constant",
-           "onnx_scales"]
+           "onnx_scales", "onnx_add_params"]
 
 
 def constant(graph, name):
@@ -218,8 +218,10 @@ def _fma32(a, b, c):
             ).astype(np.float32)
 
 
-def _onnx_add(graph, op, a, b, lo, hi):
-    """QLinearAdd as MLAS's AVX2 kernel computes it (module docstring)."""
+def onnx_add_params(graph, op):
+    """``(r_a, r_b, fixed, offset)`` of an ONNX-arithmetic ADD (module docstring): the two
+    float32 scale ratios, the float32 constant term and the raw-value offset (128 for uint8
+    tensors, else 0); the C kernel of the layer table takes the same values."""
     T = graph.tensors
     qa, qb, qc = (T[n].quant for n in (op.inputs[0], op.inputs[1], op.outputs[0]))
     off = 128 if op.attrs.get("uint8") else 0
@@ -228,6 +230,12 @@ def _onnx_add(graph, op, a, b, lo, hi):
         ra, rb = np.float32(qa.s / qc.s), np.float32(qb.s / qc.s)
         fixed = np.float32(np.float32(zc) - _fma32(ra, np.float32(za),
                                                    np.float32(rb * np.float32(zb))))
+    return ra, rb, fixed, off
+
+
+def _onnx_add(graph, op, a, b, lo, hi):
+    """QLinearAdd as MLAS's AVX2 kernel computes it (module docstring)."""
+    ra, rb, fixed, off = onnx_add_params(graph, op)
     raw_a = a.astype(np.int64) + off
     raw_b = b.astype(np.int64) + off
     v = _fma32(raw_a, ra, _fma32(raw_b, rb, fixed))

@@ -272,12 +272,13 @@ def quantize(model, rng, tmp_dir, **options):
     return dst.read_bytes()
 
 
-def quantized_model(rng, name, *, full=False, **options):
-    """The model ``name`` of :data:`MODELS` (its small version unless ``full``), built with
-    ``rng`` and quantized by :func:`quantize` with ``options``; the quantized bytes."""
+def quantized_model(rng, name, *, full=False, model_kw=None, **options):
+    """The model ``name`` of :data:`MODELS` (its small version unless ``full``; builder
+    arguments updated by ``model_kw``), built with ``rng`` and quantized by :func:`quantize`
+    with ``options``; the quantized bytes."""
     import tempfile
 
     fn, small, big = MODELS[name]
-    model = fn(rng, **(big if full else small))
+    model = fn(rng, **{**(big if full else small), **(model_kw or {})})
     with tempfile.TemporaryDirectory() as tmp:
         return quantize(model, rng, tmp, **options)

@@ -136,6 +136,9 @@ MODELS = {
     # with a clamp on the core
     "onnx_ort_symmetric": (om.quantized_model, {"name": "autoencoder", "extra_options": {
         "ActivationSymmetric": True}}, parse_onnx, True),
+    # quantize_static of Dense layers as MatMul + Add: ADD_ONNX with a constant operand
+    "onnx_ort_matmul_add": (om.quantized_model, {"name": "autoencoder", "model_kw": {
+        "matmul": True}, "activation_type": "QUInt8"}, parse_onnx, True),
 }
 
 
@@ -195,6 +198,39 @@ def test_add_int8_every_pair(lib, count):
     assert st == pg.TableError.OK
     got = np.frombuffer(mem.read(base + 2 * 65536, count), np.int8)
     assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("uint8", [False, True])
+def test_add_onnx_every_pair(lib, uint8):
+    """One ADD_ONNX record over every (a, b) pair, random scales, zero points and clamp: equal
+    to the reference (onnxruntime's QLinearAdd arithmetic)."""
+    from dure.compiler.ir import Graph, Op, OpKind, Quant, Tensor
+
+    rng = np.random.default_rng(31 + uint8)
+    a = np.repeat(np.arange(-128, 128), 256).astype(np.int8)
+    b = np.tile(np.arange(-128, 128), 256).astype(np.int8)
+    n = a.size
+    qs = [Quant.of(np.float32(rng.uniform(0.005, 0.2)), int(rng.integers(-128, 128)))
+          for _ in range(3)]
+    T = {nm: Tensor(nm, np.int8, (n,), q) for nm, q in zip("abc", qs, strict=True)}
+    op = Op(OpKind.ADD, ["a", "b"], ["c"], dict(lo=-120, hi=100, uint8=uint8), 0, "add", "Add")
+    graph = Graph(T, [op], ["a", "b"], ["c"], "onnx", "onnx")
+    want = reference.run_op(graph, op, {"a": a, "b": b})
+    ra, rb, fixed, off = reference.onnx_add_params(graph, op)
+    base = 0x4000_0000
+    mem = _Mem(base, 4 * n + 4096)
+    mem.write(base, a.tobytes())
+    mem.write(base + n, b.tobytes())
+    rec = [0] * pg.RECORD_WORDS
+    rec[:6] = [pg.LayerKind.CORE, pg.CoreOp.ADD_ONNX, base, base + n, base + 2 * n, n]
+    rec[15:21] = [int(np.float32(v).view(np.uint32)) for v in (ra, rb, fixed)] + \
+        [off, -120 & 0xFFFF_FFFF, 100]
+    mem.write(base + 3 * n, pg.pack_layer_table([rec], base + 3 * n + 2048))
+    st, _, _ = _walk(lib, mem, base + 3 * n, preset("npu-small"))
+    assert st == pg.TableError.OK
+    got = np.frombuffer(mem.read(base + 2 * n, n), np.int8)
+    assert np.array_equal(got, want)
+    assert len(np.unique(want)) > 100          # the clamp did not swallow the test
 
 
 def _f32_specials(rng, n):

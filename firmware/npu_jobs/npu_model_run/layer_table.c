@@ -307,6 +307,25 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
         im2col(r, x, y);
         return LT_OK;
     }
+    case LT_OP_ADD_ONNX: {
+        /* QLinearAdd as MLAS's AVX2 kernel computes it (compiler/reference.py), on the raw
+         * stored values (int8 + r[18]: 128 for uint8 tensors):
+         * y = sat(rne(fma(a, r_a, fma(b, r_b, fixed)))), then the clamp [r[19], r[20]] */
+        const int8_t *a = at(env, r[2], r[5], 1), *b = at(env, r[3], r[5], 1);
+        int8_t *y = at(env, r[4], r[5], 1);
+        if (!a || !b || !y)
+            return LT_E_RANGE;
+        int32_t off = (int32_t)r[18], lo = (int32_t)r[19], hi = (int32_t)r[20];
+        if ((off != 0 && off != 128) || lo < -128 || hi > 127 || lo > hi)
+            return LT_E_ARG;
+        for (uint32_t i = 0; i < r[5]; i++) {
+            f32_t v = f32_fma_i32(a[i] + off, r[15], f32_fma_i32(b[i] + off, r[16], r[17]));
+            int32_t q = f32_is_nan(v) ? -128 : f32_rint_clip(v, 1 << 20) - off;
+            q = q < -128 ? -128 : q > 127 ? 127 : q;
+            y[i] = (int8_t)(q < lo ? lo : q > hi ? hi : q);
+        }
+        return LT_OK;
+    }
     case LT_OP_QUANTIZE_ONNX:
     case LT_OP_DEQUANTIZE_ONNX: {
         int quant = r[1] == LT_OP_QUANTIZE_ONNX;
