@@ -40,7 +40,13 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     ``lo`` / ``hi`` (inside [-128, 127]: a float Relu / Clip before a QuantizeLinear);
     ``ADD_ONNX`` (15 / 16 / 17 the binary32 bits of ``r_a``, ``r_b``, ``fixed`` of
     :func:`.reference.onnx_add_params`) 18 the raw-value offset (0, or 128 for uint8), 19 / 20
-    lo / hi; inputs 2 / 3 may be constants in the weights;
+    lo / hi; inputs 2 / 3 may be constants in the weights; ``TRANSPOSE`` 6..9 the input
+    shape and 10..13 the permutation (both padded to 4 axes in front), 14 the element size;
+    ``GLOBAL_AVG_POOL_ONNX`` 6..9 the input shape, 15 the scale's bits
+    (:func:`.reference.onnx_global_pool_scale`), 16 / 17 lo / hi, 18 / 19 the input / output
+    zero points; ``SOFTMAX_ONNX`` 6 rows, 7 depth, 15 ``floor(1 / y_scale)`` bits, 18 the raw
+    output zero point, 19 the raw-value offset (0 / 128), 20 the address of the 256-entry
+    float32 exp table (:func:`.reference.onnx_softmax_table`, in the weights);
     ``IM2COL`` pad top, pad left, dilation h, dilation w, out h, out w, pad value (the int8
     zero point, or fp16 bits). Every address must lie in main memory (with the whole
     operand), else the firmware stops with ``TableError.RANGE``.
@@ -52,8 +58,8 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     its cycles (64 bits, first doorbell or kernel call to idle / return).
 
     :meth:`Program.layer_records` makes the records (:func:`core_record` per core layer: None
-    for an operator without a C kernel yet, e.g. FP16 SOFTMAX, ONNX-arithmetic SOFTMAX /
-    average pooling, TFLite QUANTIZE / DEQUANTIZE, TRANSPOSE, PAD, explicit-padding pools),
+    for an operator without a C kernel yet, e.g. FP16 SOFTMAX, ONNX-arithmetic average pooling
+    other than global, TFLite QUANTIZE / DEQUANTIZE, PAD, explicit-padding pools),
     :func:`pack_layer_table` / :func:`unpack_layer_table` write and read the table.
 """
 
@@ -234,6 +240,9 @@ class CoreOp(enum.IntEnum):
     QUANTIZE_ONNX = 10  # float32 -> int8: clamp(rint(f32(x / scale)) + zp), NaN -> 0
     DEQUANTIZE_ONNX = 11  # int8 -> float32: f32(q - zp) * scale
     ADD_ONNX = 12       # QLinearAdd (MLAS AVX2 arithmetic, compiler/reference.py)
+    TRANSPOSE = 13      # a permutation of up to 4 axes, elements of 1, 2 or 4 bytes
+    GLOBAL_AVG_POOL_ONNX = 14  # QLinearGlobalAveragePool: int32 sum, float-scale requantize
+    SOFTMAX_ONNX = 15   # QLinearSoftmax with its exp table in the weights
 
 
 class TableError(enum.IntEnum):
@@ -318,6 +327,38 @@ def core_record(program, layer):
     if kind is OpKind.RESHAPE:
         rec[1] = CoreOp.COPY
         rec[5] = count * np.dtype(dtype).itemsize
+        return rec
+    if kind is OpKind.TRANSPOSE:
+        shape = graph.tensors[op.inputs[0]].shape
+        if len(shape) > 4 or np.dtype(dtype).itemsize not in (1, 2, 4):
+            return None
+        lead = 4 - len(shape)
+        rec[1] = CoreOp.TRANSPOSE
+        rec[6:10] = [1] * lead + list(shape)
+        rec[10:14] = list(range(lead)) + [p + lead for p in op.attrs["perm"]]
+        rec[14] = np.dtype(dtype).itemsize
+        return rec
+    if arith == "onnx" and kind is OpKind.AVERAGE_POOL_2D:
+        from .reference import onnx_global_pool, onnx_global_pool_scale
+        if not onnx_global_pool(graph, op):
+            return None
+        src = T[op.inputs[0]]
+        rec[1] = CoreOp.GLOBAL_AVG_POOL_ONNX
+        rec[6:10] = list(src.shape)
+        rec[15] = _f32_bits(onnx_global_pool_scale(graph, op), 0)
+        rec[16:20] = [int(v) & 0xFFFF_FFFF for v in (lo, hi, src.quant.zp,
+                                                      T[op.outputs[0]].quant.zp)]
+        return rec
+    if arith == "onnx" and kind is OpKind.SOFTMAX:
+        from .lower import softmax_table_name
+        from .reference import onnx_softmax_y_scale
+        xs = T[op.inputs[0]].shape
+        off = 128 if op.attrs.get("uint8") else 0
+        rec[1] = CoreOp.SOFTMAX_ONNX
+        rec[6:8] = [count // xs[-1], xs[-1]]
+        rec[15] = _f32_bits(onnx_softmax_y_scale(T[op.outputs[0]].quant), 0)
+        rec[18:21] = [(T[op.outputs[0]].quant.zp + off) & 0xFFFF_FFFF, off,
+                      program.weight_addr[softmax_table_name(op)]]
         return rec
     if arith == "float":
         clamp = lo is not None or hi is not None

@@ -72,7 +72,8 @@ from .errors import UnsupportedModel
 from .ir import OpKind, explicit_padding, pair
 
 __all__ = ["run", "run_all", "run_op", "prepare_inputs", "finish_outputs", "constant",
-           "onnx_scales", "onnx_add_params"]
+           "onnx_scales", "onnx_add_params", "onnx_softmax_table", "onnx_softmax_y_scale",
+           "onnx_global_pool", "onnx_global_pool_scale"]
 
 
 def constant(graph, name):
@@ -243,6 +244,23 @@ def _onnx_add(graph, op, a, b, lo, hi):
     return np.minimum(np.maximum(np.clip(r, -128, 127), lo), hi).astype(np.int8)
 
 
+def onnx_global_pool(graph, op):
+    """Whether an ONNX-arithmetic AVERAGE_POOL_2D is a global average (its window the whole
+    unpadded image: QLinearGlobalAveragePool's integer path)."""
+    x = graph.tensors[op.inputs[0]]
+    fh, fw = pair(op.attrs["filter"])
+    return (fh, fw) == x.shape[1:3] and not any(_pads(op, x, fh, fw))
+
+
+def onnx_global_pool_scale(graph, op):
+    """float32 ``s_x / f32(s_y * f32(n))`` of an ONNX global average over ``n`` pixels."""
+    x = graph.tensors[op.inputs[0]]
+    n = x.shape[1] * x.shape[2]
+    with np.errstate(all="ignore"):
+        return np.float32(x.quant.s / np.float32(graph.tensors[op.outputs[0]].quant.s *
+                                                 np.float32(n)))
+
+
 def _onnx_avgpool(graph, op, x, pads, lo, hi):
     """QLinearAveragePool (not global) as onnxruntime computes it (module docstring)."""
     T = graph.tensors
@@ -269,21 +287,37 @@ def _onnx_avgpool(graph, op, x, pads, lo, hi):
     return np.minimum(np.maximum(r, lo), hi).astype(np.int8)
 
 
-def _onnx_softmax(x, xq, yq, uint8):
-    """QLinearSoftmax (last axis) as onnxruntime computes it (module docstring)."""
+def onnx_softmax_table(d, x_scale, uint8):
+    """The 256 float32 ``exp`` values of QLinearSoftmax over rows of ``d`` (module docstring),
+    indexed as :func:`_onnx_softmax` and the C kernel of the layer table index them: by the raw
+    value shifted so that the row maximum meets 255 (uint8), or by ``(x + 127 - max) mod 256``
+    (int8)."""
     import math
 
-    d = x.shape[-1]
     f32max = float(np.finfo(np.float32).max)
     shift = math.log(float(np.float32(f32max) / np.float32(d)))
-    shift = max(0.0, shift - 5.0) / float(xq.s)
+    shift = max(0.0, shift - 5.0) / float(x_scale)
     table = np.zeros(256, np.float32)
     for i in range(256):
         idx = (i - 128) % 256 if not uint8 else i
-        table[idx] = np.float32(math.exp((float(i) - 255 + shift) * float(xq.s)))
+        table[idx] = np.float32(math.exp((float(i) - 255 + shift) * float(x_scale)))
+    return table
+
+
+def onnx_softmax_y_scale(yq):
+    """``floor(1 / y_scale)`` as float32, QLinearSoftmax's output multiplier."""
+    import math
+
+    return np.float32(math.floor(np.float32(1.0) / yq.s))
+
+
+def _onnx_softmax(x, xq, yq, uint8):
+    """QLinearSoftmax (last axis) as onnxruntime computes it (module docstring)."""
+    d = x.shape[-1]
+    table = onnx_softmax_table(d, xq.s, uint8)
     raw = x.astype(np.int64) + (128 if uint8 else 0)
     rows = raw.reshape(-1, d)
-    y_scale = np.float32(math.floor(np.float32(1.0) / yq.s))
+    y_scale = onnx_softmax_y_scale(yq)
     zp = yq.zp + (128 if uint8 else 0)
     out = np.zeros_like(rows)
     for r, row in enumerate(rows):
@@ -374,12 +408,11 @@ def _run(graph, op, ins):
         x = ins[0]
         n = x.shape[1] * x.shape[2]
         pads = _pads(op, x, *pair(a["filter"]))
-        if tuple(pair(a["filter"])) != x.shape[1:3] or any(pads):
+        if not onnx_global_pool(graph, op):
             return _onnx_avgpool(graph, op, x, pads, lo, hi)
         acc = x.astype(np.int64).sum(axis=(1, 2)) - xq.zp * n
-        scale = np.float32(xq.s / np.float32(yq.s * np.float32(n)))
-        return golden.requantize(wrap_int32(acc), scale, yq.zp, lo, hi).reshape(
-            x.shape[0], 1, 1, x.shape[3])
+        return golden.requantize(wrap_int32(acc), onnx_global_pool_scale(graph, op), yq.zp,
+                                 lo, hi).reshape(x.shape[0], 1, 1, x.shape[3])
     if k is OpKind.ADD:
         q1, q2 = T[op.inputs[0]].quant, T[op.inputs[1]].quant
         return gt.add_int8(ins[0], ins[1], add_params(q1.s, q2.s, yq.s),

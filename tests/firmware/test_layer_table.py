@@ -139,6 +139,13 @@ MODELS = {
     # quantize_static of Dense layers as MatMul + Add: ADD_ONNX with a constant operand
     "onnx_ort_matmul_add": (om.quantized_model, {"name": "autoencoder", "model_kw": {
         "matmul": True}, "activation_type": "QUInt8"}, parse_onnx, True),
+    # quantize_static ResNet-8 as tf2onnx writes it (NHWC input + Transpose, Transpose before
+    # the Reshape): TRANSPOSE, ADD_ONNX, GLOBAL_AVG_POOL_ONNX, SOFTMAX_ONNX on the core
+    "onnx_ort_resnet8_qdq": (om.quantized_model, {"name": "resnet8", "model_kw": {
+        "nhwc_input": True, "flatten": "nhwc-reshape"}}, parse_onnx, True),
+    "onnx_ort_resnet8_qop_u8": (om.quantized_model, {"name": "resnet8", "model_kw": {
+        "pool": "global"}, "quant_format": "QOperator", "activation_type": "QUInt8",
+        "per_channel": True}, parse_onnx, True),
 }
 
 
@@ -231,6 +238,78 @@ def test_add_onnx_every_pair(lib, uint8):
     got = np.frombuffer(mem.read(base + 2 * n, n), np.int8)
     assert np.array_equal(got, want)
     assert len(np.unique(want)) > 100          # the clamp did not swallow the test
+
+
+def _run_record(lib, rec, inputs, out_bytes, consts=()):
+    """Run one core record: ``inputs`` (arrays) and ``consts`` placed one after the other,
+    record words 2 / 3 / 4 (and 20 for a constant) patched with their addresses; returns the
+    output bytes."""
+    base = 0x4000_0000
+    mem = _Mem(base, 1 << 18)
+    addr, spots = base, []
+    for arr in list(inputs) + list(consts):
+        mem.write(addr, np.ascontiguousarray(arr).tobytes())
+        spots.append(addr)
+        addr += (arr.nbytes + 63) // 64 * 64
+    rec = list(rec)
+    rec[2] = spots[0]
+    rec[3] = spots[1] if len(inputs) > 1 else 0
+    if consts:
+        rec[20] = spots[len(inputs)]
+    rec[4] = addr
+    table = addr + (out_bytes + 63) // 64 * 64
+    mem.write(table, pg.pack_layer_table([rec], table + 2048))
+    st, _, _ = _walk(lib, mem, table, preset("npu-small"))
+    assert st == pg.TableError.OK
+    return mem.read(addr, out_bytes)
+
+
+@pytest.mark.parametrize("uint8", [False, True])
+def test_softmax_onnx_rows(lib, uint8):
+    """SOFTMAX_ONNX on many rows and depths (equal rows, saturating rows) against the
+    reference."""
+    from dure.compiler.ir import Graph, Op, OpKind, Quant, Tensor
+
+    rng = np.random.default_rng(41 + uint8)
+    off = 128 if uint8 else 0
+    for d in (2, 10, 37):           # d = 1 overflows onnxruntime's own float32 terms
+        rows = 40
+        x = rng.integers(-128, 128, (rows, d)).astype(np.int8)
+        x[0] = x[0, 0]
+        xq = Quant.of(np.float32(rng.uniform(0.01, 0.5)), 0)
+        yq = Quant.of(np.float32(1 / 256), -128)
+        T = {"x": Tensor("x", np.int8, x.shape, xq), "y": Tensor("y", np.int8, x.shape, yq)}
+        op = Op(OpKind.SOFTMAX, ["x"], ["y"], dict(beta=1.0, uint8=uint8), 0, "sm", "Softmax")
+        graph = Graph(T, [op], ["x"], ["y"], "onnx", "onnx")
+        want = reference.run_op(graph, op, {"x": x})
+        rec = [0] * pg.RECORD_WORDS
+        rec[:6] = [pg.LayerKind.CORE, pg.CoreOp.SOFTMAX_ONNX, 0, 0, 0, x.size]
+        rec[6:8] = [rows, d]
+        rec[15] = int(reference.onnx_softmax_y_scale(yq).view(np.uint32))
+        rec[18:20] = [(yq.zp + off) & 0xFFFF_FFFF, off]
+        table = reference.onnx_softmax_table(d, xq.s, uint8)
+        got = np.frombuffer(_run_record(lib, rec, [x], x.size, [table]), np.int8)
+        assert np.array_equal(got.reshape(x.shape), want), d
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.float16, np.float32])
+def test_transpose_every_permutation(lib, dtype):
+    import itertools
+
+    rng = np.random.default_rng(43)
+    for shape in ((2, 3, 4, 5), (3, 4, 5), (6, 7)):
+        x = rng.standard_normal(shape).astype(np.float32)
+        x = (x * 50).astype(dtype)
+        for perm in itertools.permutations(range(len(shape))):
+            lead = 4 - len(shape)
+            rec = [0] * pg.RECORD_WORDS
+            rec[:6] = [pg.LayerKind.CORE, pg.CoreOp.TRANSPOSE, 0, 0, 0, x.size]
+            rec[6:10] = [1] * lead + list(shape)
+            rec[10:14] = list(range(lead)) + [p + lead for p in perm]
+            rec[14] = x.itemsize
+            got = np.frombuffer(_run_record(lib, rec, [x], x.nbytes), dtype)
+            assert np.array_equal(got.view(np.uint8), np.ascontiguousarray(
+                x.transpose(perm)).reshape(-1).view(np.uint8)), (shape, perm)
 
 
 def _f32_specials(rng, n):

@@ -326,6 +326,91 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
         }
         return LT_OK;
     }
+    case LT_OP_TRANSPOSE: {
+        /* y[o0][o1][o2][o3] = x[i] with i_perm[k] = o_k (shape and perm padded to 4 axes) */
+        eb = r[14];
+        const uint32_t *sh = &r[6], *pm = &r[10];
+        uint32_t seen = 0;
+        for (int k = 0; k < 4; k++) {
+            if (pm[k] > 3 || (seen & (1u << pm[k])))
+                return LT_E_ARG;
+            seen |= 1u << pm[k];
+        }
+        if ((eb != 1 && eb != 2 && eb != 4) || product(sh, 4) != r[5])
+            return LT_E_ARG;
+        uint8_t *x = at(env, r[2], r[5] * eb, eb), *y = at(env, r[4], r[5] * eb, eb);
+        if (!x || !y)
+            return LT_E_RANGE;
+        uint64_t stride[4], ostride[4];
+        stride[3] = eb;
+        for (int k = 3; k > 0; k--)
+            stride[k - 1] = stride[k] * sh[k];
+        for (int k = 0; k < 4; k++)
+            ostride[k] = stride[pm[k]];           /* input step of output axis k */
+        uint32_t o0 = sh[pm[0]], o1 = sh[pm[1]], o2 = sh[pm[2]], o3 = sh[pm[3]];
+        for (uint32_t a = 0; a < o0; a++)
+            for (uint32_t b = 0; b < o1; b++)
+                for (uint32_t c = 0; c < o2; c++)
+                    for (uint32_t d = 0; d < o3; d++) {
+                        const uint8_t *src = x + a * ostride[0] + b * ostride[1] +
+                            c * ostride[2] + d * ostride[3];
+                        for (uint32_t e = 0; e < eb; e++)
+                            *y++ = src[e];
+                    }
+        return LT_OK;
+    }
+    case LT_OP_GLOBAL_AVG_POOL_ONNX: {
+        /* QLinearGlobalAveragePool: acc = sum(x) - zx * h * w (int32, wrapping), then
+         * clamp(rne(f32(acc) * scale) + zy, lo, hi) */
+        uint32_t n = r[6], h = r[7], w = r[8], c = r[9];
+        int32_t lo = (int32_t)r[16], hi = (int32_t)r[17], zx = (int32_t)r[18],
+                zy = (int32_t)r[19];
+        if ((uint64_t)n * c != r[5] || lo < -128 || hi > 127 || lo > hi)
+            return LT_E_ARG;
+        const int8_t *x = at(env, r[2], (uint64_t)n * h * w * c, 1);
+        int8_t *y = at(env, r[4], r[5], 1);
+        if (!x || !y)
+            return LT_E_RANGE;
+        for (uint32_t b = 0; b < n; b++)
+            for (uint32_t ch = 0; ch < c; ch++) {
+                uint32_t acc = 0u - (uint32_t)zx * h * w;
+                const int8_t *p = x + (uint64_t)b * h * w * c + ch;
+                for (uint32_t i = 0; i < h * w; i++)
+                    acc += (uint32_t)(int32_t)p[(uint64_t)i * c];
+                int32_t v = f32_rint_clip(f32_mul(f32_from_i32((int32_t)acc), r[15]), 1 << 20)
+                    + zy;
+                y[b * c + ch] = (int8_t)(v < lo ? lo : v > hi ? hi : v);
+            }
+        return LT_OK;
+    }
+    case LT_OP_SOFTMAX_ONNX: {
+        /* QLinearSoftmax (compiler/reference.py): e = table[index of the raw value, the row
+         * maximum at 255], sum in float32 in order, y = rne(f32(e * ys) / sum) + zy */
+        uint32_t rows = r[6], d = r[7];
+        int32_t zy = (int32_t)r[18], off = (int32_t)r[19];
+        if ((uint64_t)rows * d != r[5] || d == 0 || (off != 0 && off != 128))
+            return LT_E_ARG;
+        const int8_t *x = at(env, r[2], r[5], 1);
+        int8_t *y = at(env, r[4], r[5], 1);
+        const f32_t *table = at(env, r[20], 256 * 4, 4);
+        if (!x || !y || !table)
+            return LT_E_RANGE;
+        for (uint32_t row = 0; row < rows; row++, x += d, y += d) {
+            int32_t top = -128;
+            for (uint32_t i = 0; i < d; i++)
+                top = x[i] > top ? x[i] : top;
+            f32_t total = 0;
+            for (uint32_t i = 0; i < d; i++)
+                total = f32_add(total, table[(uint8_t)(x[i] + 127 - top + off)]);
+            for (uint32_t i = 0; i < d; i++) {
+                f32_t e = table[(uint8_t)(x[i] + 127 - top + off)];
+                int32_t q = f32_rint_clip(lt_f32_div(f32_mul(e, r[15]), total), 1 << 20) + zy
+                    - off;
+                y[i] = (int8_t)(q < -128 ? -128 : q > 127 ? 127 : q);
+            }
+        }
+        return LT_OK;
+    }
     case LT_OP_QUANTIZE_ONNX:
     case LT_OP_DEQUANTIZE_ONNX: {
         int quant = r[1] == LT_OP_QUANTIZE_ONNX;
