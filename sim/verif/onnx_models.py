@@ -55,13 +55,24 @@ class _Builder:
         return out
 
     def conv(self, x, cin, cout, k, stride=1, pads=None, group=1, act="relu", name="conv",
-             batchnorm=False):
+             batchnorm=False, pad_form="pads"):
+        """``pad_form``: ``"pads"`` (the Conv's own), ``"auto"`` (``auto_pad = SAME_UPPER``,
+        for pads that are TensorFlow's SAME) or ``"node"`` (a Pad node before a VALID Conv,
+        as a Keras ZeroPadding2D converts)."""
         kh, kw = (k, k) if np.ndim(k) == 0 else k
         if pads is None:
             pads = [(kh - 1) // 2, (kw - 1) // 2, kh // 2, kw // 2]
         w = self.weights(f"{name}_w", (cout, cin // group, kh, kw), kh * kw * cin // group)
-        y = self.node("Conv", [x, w, self.bias(f"{name}_b", cout)], name, pads=list(pads),
-                      strides=[stride, stride], kernel_shape=[kh, kw], group=group)
+        geo = dict(strides=[stride, stride], kernel_shape=[kh, kw], group=group)
+        if pad_form == "auto":
+            geo["auto_pad"] = "SAME_UPPER"
+        elif pad_form == "node" and any(pads):
+            t, left, b, r = pads
+            x = self.node("Pad", [x, self.const("pads", np.array(
+                [0, 0, t, left, 0, 0, b, r], np.int64))], f"{name}_pad", mode="constant")
+        else:
+            geo["pads"] = list(pads)
+        y = self.node("Conv", [x, w, self.bias(f"{name}_b", cout)], name, **geo)
         if batchnorm:
             r = self.rng
             params = [r.uniform(0.5, 1.5, cout), r.standard_normal(cout) * 0.1,
@@ -156,21 +167,22 @@ def onnx_resnet8(rng, *, size=32, channels=(16, 32, 64), units=10, batch=1, pool
 
 
 def onnx_dscnn(rng, *, h=49, w=10, c=64, blocks=4, units=12, batch=1, pool="avg",
-               flatten="reshape", nhwc_input=False, batchnorm=False):
+               flatten="reshape", nhwc_input=False, batchnorm=False, pad_form="pads"):
     """MLPerf Tiny's DS-CNN (keyword spotting): input ``(batch, 1, h, w)``, Conv 10x4 stride 2
     (SAME-like pads) + Relu to ``c`` channels; ``blocks`` x (depthwise Conv 3x3, group = c,
     + Relu; Conv 1x1 + Relu); AveragePool over the map (or GlobalAveragePool); Reshape /
     Flatten; Gemm ``units``; Softmax. ``batchnorm=True``: a BatchNormalization after every
-    Conv (as a converter leaves it when it does not fold it)."""
+    Conv (as a converter leaves it when it does not fold it). ``pad_form``: how the SAME
+    padding is written (:meth:`_Builder.conv`)."""
     b = _Builder(rng)
     x_name, x, in_shape = _input(b, (batch, 1, h, w), nhwc_input)
     # TensorFlow's SAME for a 10x4 kernel, stride 2: the extra pad row / column at the end
     oh, ow = (h + 1) // 2, (w + 1) // 2
     ph, pw = max((oh - 1) * 2 + 10 - h, 0), max((ow - 1) * 2 + 4 - w, 0)
     y = b.conv(x, 1, c, (10, 4), 2, pads=[ph // 2, pw // 2, ph - ph // 2, pw - pw // 2],
-               name="conv0", batchnorm=batchnorm)
+               name="conv0", batchnorm=batchnorm, pad_form=pad_form)
     for i in range(blocks):
-        y = b.conv(y, c, c, 3, group=c, name=f"dw{i}", batchnorm=batchnorm)
+        y = b.conv(y, c, c, 3, group=c, name=f"dw{i}", batchnorm=batchnorm, pad_form=pad_form)
         y = b.conv(y, c, c, 1, name=f"pw{i}", batchnorm=batchnorm)
     y, out_shape = _head(b, y, c, units, flatten, (oh, ow), pool, batch)
     return b.model(in_shape, x_name, y, out_shape)
@@ -178,12 +190,13 @@ def onnx_dscnn(rng, *, h=49, w=10, c=64, blocks=4, units=12, batch=1, pool="avg"
 
 def onnx_mobilenet(rng, *, size=96, alpha=0.25, blocks=((1, 64), (2, 128), (1, 128),
                                                          (2, 256)), units=2, batch=1,
-                   pool="global", flatten="reshape", nhwc_input=False):
+                   pool="global", flatten="reshape", nhwc_input=False, pad_form="pads"):
     """A MobileNetV1 stack (MLPerf Tiny's visual wake words at ``alpha``): Conv 3x3 stride 2 +
     Clip(0, 6); per ``(stride, channels)`` of ``blocks`` (channels before ``alpha``): depthwise
     Conv 3x3 + Clip(0, 6), Conv 1x1 + Clip(0, 6); GlobalAveragePool (or AveragePool); Reshape /
     Flatten; Gemm ``units``; Softmax. The reference network has 13 blocks; the default here is
-    the first four."""
+    the first four. ``pad_form="node"``: the stride-2 padding as Pad nodes (Keras'
+    ZeroPadding2D)."""
     b = _Builder(rng)
     x_name, x, in_shape = _input(b, (batch, 3, size, size), nhwc_input)
     c = max(8, int(32 * alpha))
@@ -192,7 +205,8 @@ def onnx_mobilenet(rng, *, size=96, alpha=0.25, blocks=((1, 64), (2, 128), (1, 1
     for i, (stride, ch) in enumerate(blocks):
         cout = max(8, int(ch * alpha))
         pads = [1, 1, 1, 1] if stride == 1 else [0, 0, 1, 1]
-        y = b.conv(y, c, c, 3, stride, pads=pads, group=c, act="relu6", name=f"dw{i}")
+        y = b.conv(y, c, c, 3, stride, pads=pads, group=c, act="relu6", name=f"dw{i}",
+                   pad_form=pad_form if stride == 2 else "pads")
         y = b.conv(y, c, cout, 1, act="relu6", name=f"pw{i}")
         c, hw = cout, (hw + sum(pads[::2]) - 3) // stride + 1
     y, out_shape = _head(b, y, c, units, flatten, (hw, hw), pool, batch)
@@ -218,7 +232,8 @@ def onnx_autoencoder(rng, *, n=640, hidden=128, bottleneck=8, layers=4, batch=1,
 MODELS = {
     "resnet8": (onnx_resnet8, dict(size=8, channels=(8, 16, 16)), {}),
     "dscnn": (onnx_dscnn, dict(h=10, w=6, c=8, blocks=2), {}),
-    "mobilenet": (onnx_mobilenet, dict(size=12, blocks=((1, 32), (2, 64), (1, 64))), {}),
+    "mobilenet": (onnx_mobilenet, dict(size=12, blocks=((1, 32), (2, 64), (1, 64)), units=10),
+                  {}),
     "autoencoder": (onnx_autoencoder, dict(n=32, hidden=16, bottleneck=4, layers=2), {}),
 }
 

@@ -74,11 +74,14 @@ def test_quantize_static_small(tmp_path, name, opts):
     ("resnet8", dict(nhwc_input=True, flatten="nhwc-reshape")),
     ("dscnn", dict(nhwc_input=True, pool="global", flatten="flatten")),
     ("mobilenet", dict(pool="avg", flatten="flatten")),
+    ("mobilenet", dict(pad_form="node")),
+    ("dscnn", dict(pad_form="auto")),
     ("autoencoder", dict(matmul=True)),
 ], ids=lambda v: v[0] + "-" + "-".join(f"{k}={v}" for k, v in v[1].items()))
 def test_quantize_static_converter_forms(tmp_path, variant, opts):
-    """What converters also write: an NHWC input with a Transpose, Reshape or Flatten, global
-    or windowed pooling, Dense as MatMul + Add (the bias becomes a quantized constant operand
+    """What converters also write: an NHWC input with a Transpose, Reshape or Flatten (after a
+    Transpose back to NHWC), global or windowed pooling, Pad nodes (ZeroPadding2D) and
+    auto_pad SAME_UPPER, Dense as MatMul + Add (the bias becomes a quantized constant operand
     of QLinearAdd / a QDQ Add)."""
     name, kw = variant
     fn, small, _ = om.MODELS[name]
