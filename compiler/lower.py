@@ -45,7 +45,13 @@ from .memory_plan import Interval, align_up, plan_memory
 from .npu_gemm import gemm_cost, tflite_gemm_descriptors
 from .npu_ops import layer_planner, param_image
 from .program import Layer, Program
-from .reference import constant, onnx_scales, onnx_softmax_table, tflite_multipliers
+from .reference import (
+    constant,
+    onnx_add_table,
+    onnx_scales,
+    onnx_softmax_table,
+    tflite_multipliers,
+)
 
 __all__ = ["compile_graph", "value_dtype", "layer_macs"]
 
@@ -70,6 +76,11 @@ def layer_macs(graph, op):
     if op.kind is OpKind.FULLY_CONNECTED:
         return int(np.prod(out)) * graph.tensors[op.inputs[1]].shape[1]
     return 0
+
+
+def add_table_name(op):
+    """The weights key of the output table of an ONNX-arithmetic ADD layer."""
+    return f"{op.outputs[0]}/add_table"
 
 
 def softmax_table_name(op):
@@ -150,6 +161,8 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True):
             for n in op.inputs:
                 if n is not None and T[n].const and n not in blob.addr:
                     blob.add(n, constant(graph, n))
+            if graph.arithmetic == "onnx" and op.kind is OpKind.ADD:
+                blob.add(add_table_name(op), onnx_add_table(graph, op))   # 64 KB lookup
             if graph.arithmetic == "onnx" and op.kind is OpKind.SOFTMAX:
                 x = T[op.inputs[0]]      # the exp table of the C kernel (program.py)
                 blob.add(softmax_table_name(op), onnx_softmax_table(

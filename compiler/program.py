@@ -40,7 +40,9 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     ``lo`` / ``hi`` (inside [-128, 127]: a float Relu / Clip before a QuantizeLinear);
     ``ADD_ONNX`` (15 / 16 / 17 the binary32 bits of ``r_a``, ``r_b``, ``fixed`` of
     :func:`.reference.onnx_add_params`) 18 the raw-value offset (0, or 128 for uint8), 19 / 20
-    lo / hi; inputs 2 / 3 may be constants in the weights; ``TRANSPOSE`` 6..9 the input
+    lo / hi, 21 the address of the layer's 64 KB output table (every int8 pair, from
+    :func:`.reference.onnx_add_table`, in the weights; 0: compute with the fused
+    multiply-adds); inputs 2 / 3 may be constants in the weights; ``TRANSPOSE`` 6..9 the input
     shape and 10..13 the permutation (both padded to 4 axes in front), 14 the element size;
     ``GLOBAL_AVG_POOL_ONNX`` 6..9 the input shape, 15 the scale's bits
     (:func:`.reference.onnx_global_pool_scale`), 16 / 17 lo / hi, 18 / 19 the input / output
@@ -383,6 +385,8 @@ def core_record(program, layer):
         rec[2], rec[3] = where[op.inputs[0]], where[op.inputs[1]]
         rec[15:18] = [_f32_bits(v, 0) for v in (ra, rb, fixed)]
         rec[18:21] = [off, int(lo) & 0xFFFF_FFFF, int(hi) & 0xFFFF_FFFF]
+        from .lower import add_table_name
+        rec[21] = program.weight_addr.get(add_table_name(op), 0)
         return rec
     if kind is OpKind.MAX_POOL_2D:
         words = _pool_words(graph, op)

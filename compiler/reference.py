@@ -72,8 +72,8 @@ from .errors import UnsupportedModel
 from .ir import OpKind, explicit_padding, pair
 
 __all__ = ["run", "run_all", "run_op", "prepare_inputs", "finish_outputs", "constant",
-           "onnx_scales", "onnx_add_params", "onnx_softmax_table", "onnx_softmax_y_scale",
-           "onnx_global_pool", "onnx_global_pool_scale"]
+           "onnx_scales", "onnx_add_params", "onnx_add_table", "onnx_softmax_table",
+           "onnx_softmax_y_scale", "onnx_global_pool", "onnx_global_pool_scale"]
 
 
 def constant(graph, name):
@@ -232,6 +232,14 @@ def onnx_add_params(graph, op):
         fixed = np.float32(np.float32(zc) - _fma32(ra, np.float32(za),
                                                    np.float32(rb * np.float32(zb))))
     return ra, rb, fixed, off
+
+
+def onnx_add_table(graph, op):
+    """Every output of an ONNX-arithmetic ADD: 65536 int8, at ``(a + 128) * 256 + (b + 128)``
+    for the stored int8 operands ``a``, ``b`` (the C kernel's lookup table)."""
+    a = np.repeat(np.arange(-128, 128), 256).astype(np.int8)
+    b = np.tile(np.arange(-128, 128), 256).astype(np.int8)
+    return _onnx_add(graph, op, a, b, op.attrs.get("lo"), op.attrs.get("hi"))
 
 
 def _onnx_add(graph, op, a, b, lo, hi):
