@@ -44,6 +44,8 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     :func:`.reference.onnx_add_table`, in the weights; 0: compute with the fused
     multiply-adds); inputs 2 / 3 may be constants in the weights; ``TRANSPOSE`` 6..9 the input
     shape and 10..13 the permutation (both padded to 4 axes in front), 14 the element size;
+    ``PAD`` 6..9 the input shape, 10..13 the pads before and 18..21 after each axis (padded
+    to 4 axes in front), 14 the element size, 15 the constant's bit pattern;
     ``GLOBAL_AVG_POOL_ONNX`` 6..9 the input shape, 15 the scale's bits
     (:func:`.reference.onnx_global_pool_scale`), 16 / 17 lo / hi, 18 / 19 the input / output
     zero points; ``SOFTMAX_ONNX`` 6 rows, 7 depth, 15 ``floor(1 / y_scale)`` bits, 18 the raw
@@ -61,7 +63,7 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
 
     :meth:`Program.layer_records` makes the records (:func:`core_record` per core layer: None
     for an operator without a C kernel yet, e.g. FP16 SOFTMAX, ONNX-arithmetic average pooling
-    other than global, TFLite QUANTIZE / DEQUANTIZE, PAD, explicit-padding pools),
+    other than global, TFLite QUANTIZE / DEQUANTIZE, explicit-padding pools),
     :func:`pack_layer_table` / :func:`unpack_layer_table` write and read the table.
 """
 
@@ -245,6 +247,7 @@ class CoreOp(enum.IntEnum):
     TRANSPOSE = 13      # a permutation of up to 4 axes, elements of 1, 2 or 4 bytes
     GLOBAL_AVG_POOL_ONNX = 14  # QLinearGlobalAveragePool: int32 sum, float-scale requantize
     SOFTMAX_ONNX = 15   # QLinearSoftmax with its exp table in the weights
+    PAD = 16            # constant padding of up to 4 axes, elements of 1, 2 or 4 bytes
 
 
 class TableError(enum.IntEnum):
@@ -339,6 +342,21 @@ def core_record(program, layer):
         rec[6:10] = [1] * lead + list(shape)
         rec[10:14] = list(range(lead)) + [p + lead for p in op.attrs["perm"]]
         rec[14] = np.dtype(dtype).itemsize
+        return rec
+    if kind is OpKind.PAD:
+        shape = graph.tensors[op.inputs[0]].shape
+        eb = np.dtype(dtype).itemsize
+        if len(shape) > 4 or eb not in (1, 2, 4):
+            return None
+        lead = 4 - len(shape)
+        pads = [(0, 0)] * lead + [tuple(p) for p in op.attrs["pads"]]
+        rec[1] = CoreOp.PAD
+        rec[6:10] = [1] * lead + list(shape)
+        rec[10:14] = [b for b, _ in pads]
+        rec[14] = eb
+        rec[15] = int(np.array(np.array(op.attrs["value"]).astype(dtype)).view(
+            f"u{eb}")) & 0xFFFF_FFFF
+        rec[18:22] = [e for _, e in pads]
         return rec
     if arith == "onnx" and kind is OpKind.AVERAGE_POOL_2D:
         from .reference import onnx_global_pool, onnx_global_pool_scale

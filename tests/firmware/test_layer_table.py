@@ -312,6 +312,46 @@ def test_transpose_every_permutation(lib, dtype):
                 x.transpose(perm)).reshape(-1).view(np.uint8)), (shape, perm)
 
 
+@pytest.mark.parametrize("dtype,value", [(np.int8, -7), (np.float16, 0.0), (np.float32, -2.5)])
+def test_pad_constant(lib, dtype, value):
+    rng = np.random.default_rng(47)
+    for shape, pads in (((2, 3, 4, 5), ((0, 1), (2, 0), (1, 1), (0, 3))),
+                        ((3, 4, 5), ((1, 2), (0, 0), (3, 1))), ((6, 7), ((0, 0), (0, 0)))):
+        x = (rng.standard_normal(shape) * 50).astype(dtype)
+        lead = 4 - len(shape)
+        full = ((0, 0),) * lead + pads
+        want = np.pad(x, pads, constant_values=dtype(value))
+        rec = [0] * pg.RECORD_WORDS
+        rec[:6] = [pg.LayerKind.CORE, pg.CoreOp.PAD, 0, 0, 0, want.size]
+        rec[6:10] = [1] * lead + list(shape)
+        rec[10:14] = [b for b, _ in full]
+        rec[14] = x.itemsize
+        rec[15] = int(np.array(value, dtype).view(f"u{x.itemsize}"))
+        rec[18:22] = [e for _, e in full]
+        got = np.frombuffer(_run_record(lib, rec, [x], want.nbytes), dtype)
+        assert np.array_equal(got.view(np.uint8), want.reshape(-1).view(np.uint8)), shape
+
+
+@pytest.mark.parametrize("fmt", ["QDQ", "QOperator"])
+def test_pad_layer_of_a_quantized_model(lib, fmt):
+    """The PAD record the compiler writes for a Pad node of a quantize_static MobileNet
+    (Keras' ZeroPadding2D) computes the reference's tensor."""
+    rng = np.random.default_rng(53)
+    graph = parse_onnx(om.quantized_model(rng, "mobilenet", model_kw={"pad_form": "node"},
+                                          quant_format=fmt, activation_type="QUInt8"))
+    program = compile_graph(graph, preset("npu-small"))
+    x = rng.standard_normal(graph.io_layout[graph.inputs[0]]).astype(np.float32)
+    values = reference.run_all(graph, [x])
+    pads = [la for la in program.layers if la.kind == "PAD"]
+    assert pads
+    for layer in pads:
+        rec = pg.core_record(program, layer)
+        src = values[layer.reads[0]]
+        want = values[layer.writes[0]]
+        got = np.frombuffer(_run_record(lib, rec, [src], want.nbytes), want.dtype)
+        assert np.array_equal(got, want.reshape(-1))
+
+
 def _f32_specials(rng, n):
     bits = rng.integers(0, 1 << 32, n, dtype=np.uint64).astype(np.uint32)
     specials = np.array([0, 0x80000000, 0x7F800000, 0xFF800000, 0x7FC00000, 1, 0x807FFFFF,

@@ -367,6 +367,42 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
                     }
         return LT_OK;
     }
+    case LT_OP_PAD: {
+        /* y = x surrounded by r[10 + k] elements before and r[18 + k] after on axis k, the
+         * new elements the constant whose bit pattern is r[15] */
+        eb = r[14];
+        const uint32_t *sh = &r[6];
+        uint32_t os[4];
+        for (int k = 0; k < 4; k++) {
+            uint64_t v = (uint64_t)sh[k] + r[10 + k] + r[18 + k];
+            if (v > 0xFFFFFFFFu)
+                return LT_E_ARG;
+            os[k] = (uint32_t)v;
+        }
+        if ((eb != 1 && eb != 2 && eb != 4) || product(os, 4) != r[5])
+            return LT_E_ARG;
+        uint64_t in_elems4 = product(sh, 4);
+        uint8_t *x = at(env, r[2], in_elems4 * eb, eb), *y = at(env, r[4], r[5] * eb, eb);
+        if (!x || !y)
+            return LT_E_RANGE;
+        for (uint32_t a = 0; a < os[0]; a++)
+            for (uint32_t b = 0; b < os[1]; b++)
+                for (uint32_t c = 0; c < os[2]; c++)
+                    for (uint32_t d = 0; d < os[3]; d++) {
+                        uint32_t i[4] = {a - r[10], b - r[11], c - r[12], d - r[13]};
+                        int in = i[0] < sh[0] && i[1] < sh[1] && i[2] < sh[2] && i[3] < sh[3];
+                        if (in) {
+                            const uint8_t *src = x + ((((uint64_t)i[0] * sh[1] + i[1]) * sh[2] +
+                                                       i[2]) * sh[3] + i[3]) * eb;
+                            for (uint32_t e = 0; e < eb; e++)
+                                *y++ = src[e];
+                        } else {
+                            for (uint32_t e = 0; e < eb; e++)
+                                *y++ = (uint8_t)(r[15] >> (8 * e));
+                        }
+                    }
+        return LT_OK;
+    }
     case LT_OP_GLOBAL_AVG_POOL_ONNX: {
         /* QLinearGlobalAveragePool: acc = sum(x) - zx * h * w (int32, wrapping), then
          * clamp(rne(f32(acc) * scale) + zy, lo, hi) */
