@@ -44,8 +44,10 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     :func:`.reference.onnx_add_table`, in the weights; 0: compute with the fused
     multiply-adds); inputs 2 / 3 may be constants in the weights; ``TRANSPOSE`` 6..9 the input
     shape and 10..13 the permutation (both padded to 4 axes in front), 14 the element size;
-    ``PAD`` 6..9 the input shape, 10..13 the pads before and 18..21 after each axis (padded
-    to 4 axes in front), 14 the element size, 15 the constant's bit pattern;
+    ``QUANTIZE_TFLITE`` 15 the scale's bits, 18 the zero point (TFLite's DEQUANTIZE uses
+    ``DEQUANTIZE_ONNX``: the same arithmetic); ``PAD`` 6..9 the input shape, 10..13 the
+    pads before and 18..21 after each axis (padded to 4 axes in front), 14 the element size,
+    15 the constant's bit pattern;
     ``GLOBAL_AVG_POOL_ONNX`` 6..9 the input shape, 15 the scale's bits
     (:func:`.reference.onnx_global_pool_scale`), 16 / 17 lo / hi, 18 / 19 the input / output
     zero points; ``SOFTMAX_ONNX`` 6 rows, 7 depth, 15 ``floor(1 / y_scale)`` bits, 18 the raw
@@ -63,7 +65,7 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
 
     :meth:`Program.layer_records` makes the records (:func:`core_record` per core layer: None
     for an operator without a C kernel yet, e.g. FP16 SOFTMAX, ONNX-arithmetic average pooling
-    other than global, TFLite QUANTIZE / DEQUANTIZE, explicit-padding pools),
+    other than global, TFLite int8 -> int8 QUANTIZE, explicit-padding pools),
     :func:`pack_layer_table` / :func:`unpack_layer_table` write and read the table.
 """
 
@@ -248,6 +250,7 @@ class CoreOp(enum.IntEnum):
     GLOBAL_AVG_POOL_ONNX = 14  # QLinearGlobalAveragePool: int32 sum, float-scale requantize
     SOFTMAX_ONNX = 15   # QLinearSoftmax with its exp table in the weights
     PAD = 16            # constant padding of up to 4 axes, elements of 1, 2 or 4 bytes
+    QUANTIZE_TFLITE = 17  # float32 -> int8: TfLiteRound (half away from zero) of f32(x / s)
 
 
 class TableError(enum.IntEnum):
@@ -328,6 +331,18 @@ def core_record(program, layer):
         if quant:
             rec[19] = (-128 if lo is None else int(lo)) & 0xFFFF_FFFF
             rec[20] = (127 if hi is None else int(hi)) & 0xFFFF_FFFF
+        return rec
+    if arith == "tflite" and kind in (OpKind.QUANTIZE, OpKind.DEQUANTIZE):
+        src, dst = T[op.inputs[0]], T[op.outputs[0]]
+        quant = kind is OpKind.QUANTIZE
+        if (src.dtype, dst.dtype) != ((np.float32, np.int8) if quant else (np.int8, np.float32)):
+            return None                 # int8 -> int8 QUANTIZE: no C kernel yet
+        q = dst.quant if quant else src.quant
+        # TFLite's DEQUANTIZE, f32(double(s) * (q - zp)), is the exact product rounded once:
+        # ONNX's DequantizeLinear kernel computes the same
+        rec[1] = CoreOp.QUANTIZE_TFLITE if quant else CoreOp.DEQUANTIZE_ONNX
+        rec[15] = _f32_bits(q.s, 0)
+        rec[18] = q.zp & 0xFFFF_FFFF
         return rec
     if kind is OpKind.RESHAPE:
         rec[1] = CoreOp.COPY

@@ -126,6 +126,9 @@ def _load(program, x):
 
 MODELS = {
     "int8_cnn": (cm.tflite_int8_cnn, {"h": 6, "w": 6, "c": 6}, parse_tflite, True),
+    # float32 edges: TFLite QUANTIZE / DEQUANTIZE on the core
+    "int8_cnn_float_edges": (cm.tflite_int8_cnn, {"h": 6, "w": 6, "c": 6, "float_edges": True},
+                             parse_tflite, True),
     # the older lowering: im2col, AVERAGE_POOL, ADD on the core (16x16x16 ADD: chunked)
     "int8_resnet8_core": (cm.tflite_int8_resnet8, {"size": 16}, parse_tflite, False),
     "fp16_resnet_core": (cm.onnx_float_resnet, {"h": 6, "w": 6, "c": 4}, parse_onnx, False),
@@ -350,6 +353,26 @@ def test_pad_layer_of_a_quantized_model(lib, fmt):
         want = values[layer.writes[0]]
         got = np.frombuffer(_run_record(lib, rec, [src], want.nbytes), want.dtype)
         assert np.array_equal(got, want.reshape(-1))
+
+
+def test_quantize_tflite_specials(lib):
+    """QUANTIZE_TFLITE on random and special float32 values (ties, Inf, NaN, huge values:
+    LiteRT's integer-indefinite wrap) against the golden."""
+    from dure.sim.golden_tflite_quantize import quantize_int8
+
+    rng = np.random.default_rng(59)
+    for scale, zp in ((0.05, -3), (1.0, 17), (0.003, 100), (2.0 ** -20, -128)):
+        x = np.concatenate([
+            (rng.standard_normal(3000) * 200 * scale).astype(np.float32),
+            ((np.arange(-300, 300) + 0.5) * np.float32(scale)).astype(np.float32),
+            _f32_specials(rng, 2000).view(np.float32)])
+        want = quantize_int8(x, scale, zp)
+        rec = [0] * pg.RECORD_WORDS
+        rec[:6] = [pg.LayerKind.CORE, pg.CoreOp.QUANTIZE_TFLITE, 0, 0, 0, x.size]
+        rec[15] = int(np.float32(scale).view(np.uint32))
+        rec[18] = zp & 0xFFFF_FFFF
+        got = np.frombuffer(_run_record(lib, rec, [x], x.size), np.int8)
+        assert np.array_equal(got, want), (scale, zp)
 
 
 def _f32_specials(rng, n):

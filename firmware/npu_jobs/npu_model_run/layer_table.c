@@ -79,6 +79,33 @@ static void im2col(const uint32_t *r, const uint8_t *x, uint8_t *y)
                 }
 }
 
+/* TFLite's QUANTIZE of one quotient: int32(TfLiteRound(q)) (half away from zero), INT32_MIN
+ * when that is outside int32 or q is NaN (x86's "integer indefinite", which LiteRT 2.3
+ * yields), then + zp wrapping in int32, clamped to int8 (sim/golden_tflite_quantize.py). */
+static int8_t tflite_quantize(uint32_t q, int32_t zp)
+{
+    uint32_t e = (q >> 23) & 0xFF, sig = (q & 0x7FFFFFu) | (e ? 0x800000u : 0);
+    int32_t i;
+    if (e == 0xFF) {
+        i = INT32_MIN;                          /* Inf, NaN */
+    } else {
+        int shift = 150 - (int)(e ? e : 1);     /* |q| = sig * 2^-shift */
+        uint64_t mag;
+        if (shift <= 0)
+            mag = shift < -40 ? (1ull << 40) : (uint64_t)sig << -shift;
+        else if (shift >= 64)
+            mag = 0;
+        else
+            mag = ((uint64_t)sig + (1ull << (shift - 1))) >> shift;
+        if (q >> 31)
+            i = mag > 0x80000000ull ? INT32_MIN : (int32_t)(0u - (uint32_t)mag);
+        else
+            i = mag > 0x7FFFFFFFull ? INT32_MIN : (int32_t)mag;
+    }
+    int32_t v = (int32_t)((uint32_t)i + (uint32_t)zp);
+    return (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+}
+
 uint32_t lt_f32_div(uint32_t a, uint32_t b)
 {
     uint32_t sign = (a ^ b) & 0x80000000u;
@@ -365,6 +392,18 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
                         for (uint32_t e = 0; e < eb; e++)
                             *y++ = src[e];
                     }
+        return LT_OK;
+    }
+    case LT_OP_QUANTIZE_TFLITE: {
+        const uint32_t *x = at(env, r[2], (uint64_t)r[5] * 4, 4);
+        int8_t *y = at(env, r[4], r[5], 1);
+        int32_t zp = (int32_t)r[18];
+        if (!x || !y)
+            return LT_E_RANGE;
+        if (zp < -128 || zp > 127)
+            return LT_E_ARG;
+        for (uint32_t i = 0; i < r[5]; i++)
+            y[i] = tflite_quantize(lt_f32_div(x[i], r[15]), zp);
         return LT_OK;
     }
     case LT_OP_PAD: {
