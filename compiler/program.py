@@ -48,6 +48,9 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     ``DEQUANTIZE_ONNX``: the same arithmetic); ``PAD`` 6..9 the input shape, 10..13 the
     pads before and 18..21 after each axis (padded to 4 axes in front), 14 the element size,
     15 the constant's bit pattern;
+    ``AVG_POOL_ONNX`` 6..9 the input shape, 10..13 ``kh, kw, sh, sw``, 14
+    count_include_pad, 15 ``s_x`` bits, 16 / 17 lo / hi, 18 ``z_x``, 19 the raw ``z_y``,
+    20 the raw-value offset, 21 ``s_y`` bits, 22 / 23 pad top / left, 24 / 25 out h / w;
     ``GLOBAL_AVG_POOL_ONNX`` 6..9 the input shape, 15 the scale's bits
     (:func:`.reference.onnx_global_pool_scale`), 16 / 17 lo / hi, 18 / 19 the input / output
     zero points; ``SOFTMAX_ONNX`` 6 rows, 7 depth, 15 ``floor(1 / y_scale)`` bits, 18 the raw
@@ -64,8 +67,8 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     its cycles (64 bits, first doorbell or kernel call to idle / return).
 
     :meth:`Program.layer_records` makes the records (:func:`core_record` per core layer: None
-    for an operator without a C kernel yet, e.g. FP16 SOFTMAX, ONNX-arithmetic average pooling
-    other than global, TFLite int8 -> int8 QUANTIZE, explicit-padding pools),
+    for an operator without a C kernel yet, e.g. FP16 SOFTMAX, TFLite int8 -> int8 QUANTIZE,
+    explicit-padding TFLite / FP16 pools),
     :func:`pack_layer_table` / :func:`unpack_layer_table` write and read the table.
 """
 
@@ -251,6 +254,7 @@ class CoreOp(enum.IntEnum):
     SOFTMAX_ONNX = 15   # QLinearSoftmax with its exp table in the weights
     PAD = 16            # constant padding of up to 4 axes, elements of 1, 2 or 4 bytes
     QUANTIZE_TFLITE = 17  # float32 -> int8: TfLiteRound (half away from zero) of f32(x / s)
+    AVG_POOL_ONNX = 18  # QLinearAveragePool's float path (windows other than global)
 
 
 class TableError(enum.IntEnum):
@@ -375,9 +379,22 @@ def core_record(program, layer):
         return rec
     if arith == "onnx" and kind is OpKind.AVERAGE_POOL_2D:
         from .reference import onnx_global_pool, onnx_global_pool_scale
-        if not onnx_global_pool(graph, op):
-            return None
         src = T[op.inputs[0]]
+        if not onnx_global_pool(graph, op):
+            a = op.attrs
+            (kh, kw), (sh, sw) = pair(a["filter"]), pair(a["stride"])
+            oh, ow, pads = explicit_padding(a["padding"], src.shape[1], src.shape[2], kh, kw,
+                                            (sh, sw), 1)
+            off = 128 if a.get("uint8") else 0
+            yq = T[op.outputs[0]].quant
+            rec[1] = CoreOp.AVG_POOL_ONNX
+            rec[6:15] = [*src.shape, kh, kw, sh, sw, int(bool(a.get("count_include_pad")))]
+            rec[15] = _f32_bits(src.quant.s, 0)
+            rec[16:22] = [int(v) & 0xFFFF_FFFF for v in (lo, hi, src.quant.zp, yq.zp + off,
+                                                          off, 0)]
+            rec[21] = _f32_bits(yq.s, 0)
+            rec[22:26] = [pads[0] & 0xFFFF_FFFF, pads[1] & 0xFFFF_FFFF, oh, ow]
+            return rec
         rec[1] = CoreOp.GLOBAL_AVG_POOL_ONNX
         rec[6:10] = list(src.shape)
         rec[15] = _f32_bits(onnx_global_pool_scale(graph, op), 0)

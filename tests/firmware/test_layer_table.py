@@ -124,6 +124,16 @@ def _load(program, x):
     return mem, table_addr, records
 
 
+def _ort_resnet_avg(rng, **kw):
+    """quantize_static (QDQ, uint8) of a residual block ending in AveragePool 3x3 pads 1 and
+    an AveragePool over the image, then Softmax."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return om.quantize(cm.onnx_float_resnet(rng, pool="avg", softmax=True, **kw), rng, tmp,
+                           activation_type="QUInt8")
+
+
 MODELS = {
     "int8_cnn": (cm.tflite_int8_cnn, {"h": 6, "w": 6, "c": 6}, parse_tflite, True),
     # float32 edges: TFLite QUANTIZE / DEQUANTIZE on the core
@@ -142,6 +152,8 @@ MODELS = {
     # quantize_static of Dense layers as MatMul + Add: ADD_ONNX with a constant operand
     "onnx_ort_matmul_add": (om.quantized_model, {"name": "autoencoder", "model_kw": {
         "matmul": True}, "activation_type": "QUInt8"}, parse_onnx, True),
+    # AVG_POOL_ONNX (padded 3x3 window) and GLOBAL_AVG_POOL_ONNX
+    "onnx_ort_resnet_avg": (_ort_resnet_avg, {"h": 6, "w": 6, "c": 4}, parse_onnx, True),
     # quantize_static ResNet-8 as tf2onnx writes it (NHWC input + Transpose, Transpose before
     # the Reshape): TRANSPOSE, ADD_ONNX, GLOBAL_AVG_POOL_ONNX, SOFTMAX_ONNX on the core
     "onnx_ort_resnet8_qdq": (om.quantized_model, {"name": "resnet8", "model_kw": {
@@ -373,6 +385,40 @@ def test_quantize_tflite_specials(lib):
         rec[18] = zp & 0xFFFF_FFFF
         got = np.frombuffer(_run_record(lib, rec, [x], x.size), np.int8)
         assert np.array_equal(got, want), (scale, zp)
+
+
+@pytest.mark.parametrize("uint8", [False, True])
+@pytest.mark.parametrize("include_pad", [False, True])
+def test_avg_pool_onnx_windows(lib, uint8, include_pad):
+    """AVG_POOL_ONNX (QLinearAveragePool's float path) on padded and strided windows against
+    the reference, through the record the compiler writes."""
+    from dure.compiler.ir import Graph, Op, OpKind, Quant, Tensor, explicit_padding
+
+    rng = np.random.default_rng(61 + uint8 + 2 * include_pad)
+    x = rng.integers(-128, 128, (2, 7, 6, 5)).astype(np.int8)
+    for filt, stride, padding in (((3, 3), (1, 1), (1, 1, 1, 1)), ((2, 3), (2, 2), (0, 1, 1, 0)),
+                                  ((3, 2), (2, 1), "SAME"), ((2, 2), (2, 2), "VALID")):
+        oh, ow, _ = explicit_padding(padding, 7, 6, *filt, stride, 1)
+        xq = Quant.of(np.float32(rng.uniform(0.01, 0.2)), int(rng.integers(-20, 20)))
+        yq = Quant.of(np.float32(rng.uniform(0.01, 0.2)), int(rng.integers(-20, 20)))
+        T = {"x": Tensor("x", np.int8, x.shape, xq),
+             "y": Tensor("y", np.int8, (2, oh, ow, 5), yq)}
+        op = Op(OpKind.AVERAGE_POOL_2D, ["x"], ["y"], dict(
+            filter=filt, stride=stride, padding=padding, lo=-100, hi=120, uint8=uint8,
+            count_include_pad=include_pad), 0, "pool", "AveragePool")
+        graph = Graph(T, [op], ["x"], ["y"], "onnx", "onnx")
+        want = reference.run_op(graph, op, {"x": x})
+
+        class _P:          # what core_record reads of a program
+            pass
+        prog = _P()
+        prog.graph, prog.tensor_addr, prog.weight_addr = graph, {"x": 0, "y": 0}, {}
+        prog.buffers = {"y": (np.int8, (2, oh, ow, 5))}
+        layer = pg.Layer("AVERAGE_POOL_2D", "core", op, ["x"], ["y"])
+        rec = pg.core_record(prog, layer)
+        assert rec[1] == pg.CoreOp.AVG_POOL_ONNX
+        got = np.frombuffer(_run_record(lib, rec, [x], want.size), np.int8)
+        assert np.array_equal(got.reshape(want.shape), want), (filt, stride, padding)
 
 
 def _f32_specials(rng, n):

@@ -442,6 +442,52 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
                     }
         return LT_OK;
     }
+    case LT_OP_AVG_POOL_ONNX: {
+        /* QLinearAveragePool (compiler/reference.py): every in-bounds tap dequantized,
+         * f32(s_x * f32(x - z_x)), summed in float32 in (kh, kw) order from +0, divided by
+         * the tap count (all taps with count_include_pad), then
+         * sat(rne(f32(f32(avg / s_y) + f32(z_y)))) on the raw values, then lo / hi */
+        uint32_t n = r[6], h = r[7], w = r[8], c = r[9], kh = r[10], kw = r[11];
+        uint32_t sh = r[12], sw = r[13], oh = r[24], ow = r[25];
+        int32_t pt = (int32_t)r[22], pl = (int32_t)r[23];
+        int32_t lo = (int32_t)r[16], hi = (int32_t)r[17], zx = (int32_t)r[18],
+                zy = (int32_t)r[19], off = (int32_t)r[20];
+        if ((uint64_t)n * oh * ow * c != r[5] || !kh || !kw || !sh || !sw || lo < -128 ||
+            hi > 127 || lo > hi || (off != 0 && off != 128))
+            return LT_E_ARG;
+        const int8_t *x = at(env, r[2], (uint64_t)n * h * w * c, 1);
+        int8_t *y = at(env, r[4], r[5], 1);
+        if (!x || !y)
+            return LT_E_RANGE;
+        f32_t fzy = f32_from_i32(zy);
+        for (uint32_t b = 0; b < n; b++)
+            for (uint32_t oy = 0; oy < oh; oy++)
+                for (uint32_t ox = 0; ox < ow; ox++)
+                    for (uint32_t ch = 0; ch < c; ch++) {
+                        f32_t total = 0;
+                        int32_t count = 0;
+                        for (uint32_t i = 0; i < kh; i++) {
+                            int32_t iy = (int32_t)(oy * sh + i) - pt;
+                            for (uint32_t j = 0; j < kw; j++) {
+                                int32_t ix = (int32_t)(ox * sw + j) - pl;
+                                if (iy < 0 || iy >= (int32_t)h || ix < 0 || ix >= (int32_t)w)
+                                    continue;
+                                int32_t q = x[(((uint64_t)b * h + (uint32_t)iy) * w +
+                                               (uint32_t)ix) * c + ch];
+                                total = f32_add(total, f32_mul(r[15], f32_from_i32(q - zx)));
+                                count++;
+                            }
+                        }
+                        if (r[14])
+                            count = (int32_t)(kh * kw);
+                        f32_t avg = lt_f32_div(total, f32_from_i32(count));
+                        f32_t v = f32_add(lt_f32_div(avg, r[21]), fzy);
+                        int32_t q = f32_rint_clip(v, 1 << 20) - off;
+                        q = q < -128 ? -128 : q > 127 ? 127 : q;
+                        *y++ = (int8_t)(q < lo ? lo : q > hi ? hi : q);
+                    }
+        return LT_OK;
+    }
     case LT_OP_GLOBAL_AVG_POOL_ONNX: {
         /* QLinearGlobalAveragePool: acc = sum(x) - zx * h * w (int32, wrapping), then
          * clamp(rne(f32(acc) * scale) + zy, lo, hi) */
