@@ -161,6 +161,11 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True):
             for n in op.inputs:
                 if n is not None and T[n].const and n not in blob.addr:
                     blob.add(n, constant(graph, n))
+            if graph.arithmetic == "onnx" and op.kind is OpKind.DEPTHWISE_CONV_2D:
+                w = T[op.inputs[1]]             # the C kernel's scales and weight zero points
+                zw = np.broadcast_to(w.quant.zero_point, (w.shape[3],)).astype(np.int32)
+                blob.add(f"{op.outputs[0]}/scales", onnx_scales(graph, op))
+                blob.add(f"{op.outputs[0]}/weight_zero_points", zw)
             if graph.arithmetic == "onnx" and op.kind is OpKind.ADD:
                 blob.add(add_table_name(op), onnx_add_table(graph, op))   # 64 KB lookup
             if graph.arithmetic == "onnx" and op.kind is OpKind.SOFTMAX:

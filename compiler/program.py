@@ -51,6 +51,10 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     ``AVG_POOL_ONNX`` 6..9 the input shape, 10..13 ``kh, kw, sh, sw``, 14
     count_include_pad, 15 ``s_x`` bits, 16 / 17 lo / hi, 18 ``z_x``, 19 the raw ``z_y``,
     20 the raw-value offset, 21 ``s_y`` bits, 22 / 23 pad top / left, 24 / 25 out h / w;
+    ``DEPTHWISE_ONNX`` 3 the weights ``(1, KH, KW, C)``, 6..9 the input shape, 10..13
+    ``kh, kw, sh, sw``, 14 the int32 bias (0: none), 15 the float32 scales ``(x_s * w_s[c]) /
+    y_s``, 16 / 17 lo / hi, 18 ``z_x``, 19 ``z_y``, 20 the int32 weight zero points, 21 / 26
+    dilation h / w, 22 / 23 pad top / left, 24 / 25 out h / w (addresses in the weights);
     ``GLOBAL_AVG_POOL_ONNX`` 6..9 the input shape, 15 the scale's bits
     (:func:`.reference.onnx_global_pool_scale`), 16 / 17 lo / hi, 18 / 19 the input / output
     zero points; ``SOFTMAX_ONNX`` 6 rows, 7 depth, 15 ``floor(1 / y_scale)`` bits, 18 the raw
@@ -255,6 +259,7 @@ class CoreOp(enum.IntEnum):
     PAD = 16            # constant padding of up to 4 axes, elements of 1, 2 or 4 bytes
     QUANTIZE_TFLITE = 17  # float32 -> int8: TfLiteRound (half away from zero) of f32(x / s)
     AVG_POOL_ONNX = 18  # QLinearAveragePool's float path (windows other than global)
+    DEPTHWISE_ONNX = 19  # QLinearConv with group = channels: int32 sums, float-scale requant
 
 
 class TableError(enum.IntEnum):
@@ -427,6 +432,25 @@ def core_record(program, layer):
             rec[6:15] = words
             return rec
         return None
+    if arith == "onnx" and kind is OpKind.DEPTHWISE_CONV_2D:
+        a = op.attrs
+        src, w = T[op.inputs[0]], T[op.inputs[1]]
+        scales = program.weight_addr.get(f"{op.outputs[0]}/scales")
+        if a.get("depth_multiplier", 1) != 1 or scales is None:
+            return None
+        (sh, sw), (dh, dw) = pair(a["stride"]), pair(a["dilation"])
+        oh, ow, pads = explicit_padding(a["padding"], src.shape[1], src.shape[2], w.shape[1],
+                                        w.shape[2], (sh, sw), (dh, dw))
+        bias = op.inputs[2]
+        rec[1] = CoreOp.DEPTHWISE_ONNX
+        rec[3] = program.weight_addr[op.inputs[1]]
+        rec[6:15] = [*src.shape, w.shape[1], w.shape[2], sh, sw,
+                     program.weight_addr[bias] if bias else 0]
+        rec[15:22] = [scales, int(lo) & 0xFFFF_FFFF, int(hi) & 0xFFFF_FFFF,
+                      src.quant.zp & 0xFFFF_FFFF, T[op.outputs[0]].quant.zp & 0xFFFF_FFFF,
+                      program.weight_addr[f"{op.outputs[0]}/weight_zero_points"], dh]
+        rec[22:27] = [pads[0] & 0xFFFF_FFFF, pads[1] & 0xFFFF_FFFF, oh, ow, dw]
+        return rec
     if arith == "onnx" and kind is OpKind.ADD:
         from .reference import onnx_add_params
         ra, rb, fixed, off = onnx_add_params(graph, op)

@@ -152,6 +152,12 @@ MODELS = {
     # quantize_static of Dense layers as MatMul + Add: ADD_ONNX with a constant operand
     "onnx_ort_matmul_add": (om.quantized_model, {"name": "autoencoder", "model_kw": {
         "matmul": True}, "activation_type": "QUInt8"}, parse_onnx, True),
+    # quantize_static DS-CNN / MobileNet: DEPTHWISE_ONNX (and PAD nodes) on the core
+    "onnx_ort_dscnn_qop_u8": (om.quantized_model, {"name": "dscnn", "quant_format": "QOperator",
+                                                   "activation_type": "QUInt8",
+                                                   "per_channel": True}, parse_onnx, True),
+    "onnx_ort_mobilenet_pad": (om.quantized_model, {"name": "mobilenet", "model_kw": {
+        "pad_form": "node"}}, parse_onnx, True),
     # AVG_POOL_ONNX (padded 3x3 window) and GLOBAL_AVG_POOL_ONNX
     "onnx_ort_resnet_avg": (_ort_resnet_avg, {"h": 6, "w": 6, "c": 4}, parse_onnx, True),
     # quantize_static ResNet-8 as tf2onnx writes it (NHWC input + Transpose, Transpose before

@@ -442,6 +442,51 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
                     }
         return LT_OK;
     }
+    case LT_OP_DEPTHWISE_ONNX: {
+        /* QLinearConv, group = channels (compiler/reference.py): acc = bias[c] + sum over the
+         * in-bounds taps of (x - z_x) * (w - z_w[c]) (int32, wrapping; padded taps add 0),
+         * y = clamp(rne(f32(acc) * scale[c]) + z_y, lo, hi) */
+        uint32_t n = r[6], h = r[7], w = r[8], c = r[9], kh = r[10], kw = r[11];
+        uint32_t sh = r[12], sw = r[13], oh = r[24], ow = r[25], dh = r[21], dw = r[26];
+        int32_t pt = (int32_t)r[22], pl = (int32_t)r[23];
+        int32_t lo = (int32_t)r[16], hi = (int32_t)r[17], zx = (int32_t)r[18],
+                zy = (int32_t)r[19];
+        if ((uint64_t)n * oh * ow * c != r[5] || !kh || !kw || !sh || !sw || !dh || !dw ||
+            lo < -128 || hi > 127 || lo > hi)
+            return LT_E_ARG;
+        const int8_t *x = at(env, r[2], (uint64_t)n * h * w * c, 1);
+        const int8_t *wt = at(env, r[3], (uint64_t)kh * kw * c, 1);
+        const int32_t *bias = r[14] ? at(env, r[14], (uint64_t)c * 4, 4) : 0;
+        const f32_t *scale = at(env, r[15], (uint64_t)c * 4, 4);
+        const int32_t *zw = at(env, r[20], (uint64_t)c * 4, 4);
+        int8_t *y = at(env, r[4], r[5], 1);
+        if (!x || !wt || (r[14] && !bias) || !scale || !zw || !y)
+            return LT_E_RANGE;
+        for (uint32_t b = 0; b < n; b++)
+            for (uint32_t oy = 0; oy < oh; oy++)
+                for (uint32_t ox = 0; ox < ow; ox++)
+                    for (uint32_t ch = 0; ch < c; ch++) {
+                        uint32_t acc = bias ? (uint32_t)bias[ch] : 0;
+                        for (uint32_t i = 0; i < kh; i++) {
+                            int32_t iy = (int32_t)(oy * sh + i * dh) - pt;
+                            if (iy < 0 || iy >= (int32_t)h)
+                                continue;
+                            for (uint32_t j = 0; j < kw; j++) {
+                                int32_t ix = (int32_t)(ox * sw + j * dw) - pl;
+                                if (ix < 0 || ix >= (int32_t)w)
+                                    continue;
+                                int32_t xv = x[(((uint64_t)b * h + (uint32_t)iy) * w +
+                                                (uint32_t)ix) * c + ch] - zx;
+                                int32_t wv = wt[((uint64_t)i * kw + j) * c + ch] - zw[ch];
+                                acc += (uint32_t)(xv * wv);
+                            }
+                        }
+                        int32_t v = f32_rint_clip(f32_mul(f32_from_i32((int32_t)acc),
+                                                          scale[ch]), 1 << 20) + zy;
+                        *y++ = (int8_t)(v < lo ? lo : v > hi ? hi : v);
+                    }
+        return LT_OK;
+    }
     case LT_OP_AVG_POOL_ONNX: {
         /* QLinearAveragePool (compiler/reference.py): every in-bounds tap dequantized,
          * f32(s_x * f32(x - z_x)), summed in float32 in (kh, kw) order from +0, divided by
