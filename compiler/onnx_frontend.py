@@ -309,8 +309,15 @@ class _Converter(QuantizedOps):
                             "MaxPool / Flatten / Reshape)")
         if self.quantized and op in ("Conv", "Gemm", "MatMul", "Add", "AveragePool",
                                      "GlobalAveragePool", "Softmax", "Relu", "Clip"):
-            raise node.fail("a float operator inside a quantized model is not supported "
-                            "(quantize it, or run the float model in fp16)")
+            why = ""
+            if node.inputs and node.inputs[0] in self.dq_act:
+                ops = [u.op for u in self.users.get(node.outputs[0], [])]
+                feeds = ", ".join(f"{ops.count(o)} {o}" for o in sorted(set(ops)))
+                why = (" (its output feeds " + (feeds or "the graph output") +
+                       ", not one QuantizeLinear: no QDQ group onnxruntime fuses; it would run "
+                       "the operator in float, which the compiler does not model)")
+            raise node.fail("a float operator inside a quantized model is not supported" +
+                            (why or " (quantize it, or run the float model in fp16)"))
         method(node)
 
     # float operators

@@ -126,6 +126,15 @@ def test_float_pooling_named(tmp_path):
         parse_onnx(q)
 
 
+def test_dedicated_qdq_pairs_named():
+    """``DedicatedQDQPair``: an output feeding two QuantizeLinear nodes is no QDQ group
+    onnxruntime fuses; refused naming the node and why."""
+    q = om.quantized_model(np.random.default_rng(12), "resnet8",
+                           extra_options={"DedicatedQDQPair": True})
+    with pytest.raises(UnsupportedModel, match=r"\(Conv\): .*feeds 2 QuantizeLinear"):
+        parse_onnx(q)
+
+
 def test_float_bias_named(tmp_path):
     """``QuantizeBias: False`` leaves float biases: onnxruntime then runs the convolution in
     float; refused naming the node."""
