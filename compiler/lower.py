@@ -52,7 +52,13 @@ from .npu_gemm import gemm_cost, tflite_gemm_descriptors
 from .npu_gemv import fc_gemv_program, per_tensor, scratch_bytes
 from .npu_ops import layer_planner, param_image
 from .program import Layer, Program
-from .reference import constant, onnx_scales, tflite_multipliers
+from .reference import (
+    constant,
+    onnx_add_table,
+    onnx_scales,
+    onnx_softmax_table,
+    tflite_multipliers,
+)
 
 __all__ = ["compile_graph", "value_dtype", "layer_macs"]
 
@@ -77,6 +83,16 @@ def layer_macs(graph, op):
     if op.kind is OpKind.FULLY_CONNECTED:
         return int(np.prod(out)) * graph.tensors[op.inputs[1]].shape[1]
     return 0
+
+
+def add_table_name(op):
+    """The weights key of the output table of an ONNX-arithmetic ADD layer."""
+    return f"{op.outputs[0]}/add_table"
+
+
+def softmax_table_name(op):
+    """The weights key of the exp table of an ONNX-arithmetic SOFTMAX layer."""
+    return f"{op.outputs[0]}/exp_table"
 
 
 class _Blob:
@@ -160,6 +176,17 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
             for n in op.inputs:
                 if n is not None and T[n].const and n not in blob.addr:
                     blob.add(n, constant(graph, n))
+            if graph.arithmetic == "onnx" and op.kind is OpKind.DEPTHWISE_CONV_2D:
+                w = T[op.inputs[1]]             # the C kernel's scales and weight zero points
+                zw = np.broadcast_to(w.quant.zero_point, (w.shape[3],)).astype(np.int32)
+                blob.add(f"{op.outputs[0]}/scales", onnx_scales(graph, op))
+                blob.add(f"{op.outputs[0]}/weight_zero_points", zw)
+            if graph.arithmetic == "onnx" and op.kind is OpKind.ADD:
+                blob.add(add_table_name(op), onnx_add_table(graph, op))   # 64 KB lookup
+            if graph.arithmetic == "onnx" and op.kind is OpKind.SOFTMAX:
+                x = T[op.inputs[0]]      # the exp table of the C kernel (program.py)
+                blob.add(softmax_table_name(op), onnx_softmax_table(
+                    x.shape[-1], x.quant.s, bool(op.attrs.get("uint8"))))
             layers.append(Layer(op.kind.value, "core", op, reads, list(op.outputs),
                                 macs=layer_macs(graph, op)))
             continue

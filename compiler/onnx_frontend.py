@@ -24,7 +24,13 @@ tensors) and QDQ (DequantizeLinear -> Conv / Gemm / MatMul -> [Relu / Clip] ->
 QuantizeLinear, with weights and bias through DequantizeLinear of initializers; DQ -> Add /
 AveragePool / GlobalAveragePool / Softmax -> Q, which onnxruntime fuses into the com.microsoft
 operators; DQ -> MaxPool / Pad / Flatten / Reshape / Squeeze / Unsqueeze -> Q with equal
-quantization), int8 or uint8 activations (uint8 tensors are int8 internally,
+quantization; an Add of an activation and an int8 / uint8 initializer, QDQ or QLinearAdd, as
+``quantize_static`` writes a MatMul + Add bias: the constant is broadcast and kept as a
+quantized operand in its place; DQ -> Relu / Clip -> Q, the activation node onnxruntime computes
+in float32 (symmetric or kept activations, QOperator's DequantizeLinear -> Relu ->
+QuantizeLinear): a QUANTIZE clamped to the quantized bounds; QuantizeLinear of an initializer
+(``AddQDQPairToWeight``) folded at compile time), int8 or uint8 activations (uint8 tensors are
+int8 internally,
 ``u8 = i8 + 128``: values and zero points shift together; operators whose float rounding
 depends on the raw values compute on them), per-tensor activations, per-tensor or per-channel
 weights. The arithmetic is onnxruntime's CPU provider's, written down in :mod:`.reference`:
@@ -32,7 +38,10 @@ for convolutions and matrix products int32 accumulation, then one float32 multip
 scale ``(x_scale * w_scale_j) / y_scale``, round half to even, + zero point, saturate (and the
 clamp of a fused Relu / Clip, quantized with the output's scale).
 
-Everything else raises :class:`~.errors.UnsupportedModel` naming the node (index in the graph,
+Other float operators inside a quantized model (a Conv with a float bias, a float pooling,
+an unfolded BatchNormalization: onnxruntime computes them with float kernels whose summation
+order is not modelled; ``quant_pre_process`` folds BatchNormalization before quantization) and
+everything else raise :class:`~.errors.UnsupportedModel` naming the node (index in the graph,
 name, op type) and what is missing.
 """
 
@@ -261,6 +270,7 @@ class _Converter(QuantizedOps):
 
     def _classify(self):
         """QDQ structure: DequantizeLinear of constants (weights) and of activations."""
+        self.fold_constant_quantize()
         self.dq_const, self.dq_act = {}, {}
         for node in self.nodes:
             if node.op != "DequantizeLinear":
@@ -281,6 +291,11 @@ class _Converter(QuantizedOps):
                   "GlobalAveragePool", "AveragePool", "Softmax") and \
                 node.inputs and node.inputs[0] in self.dq_act and self._qdq(node):
             return
+        if op == "Add" and self._qdq_const_add(node):
+            return
+        if op in ("Relu", "Clip") and self.quantized and node.inputs[0] in self.dq_act and \
+                self._qdq_activation(node):
+            return
         if op in ("com.microsoft.QLinearAdd", "com.microsoft.QLinearGlobalAveragePool",
                   "com.microsoft.QGemm", "com.microsoft.QLinearAveragePool",
                   "com.microsoft.QLinearSoftmax"):
@@ -294,8 +309,15 @@ class _Converter(QuantizedOps):
                             "MaxPool / Flatten / Reshape)")
         if self.quantized and op in ("Conv", "Gemm", "MatMul", "Add", "AveragePool",
                                      "GlobalAveragePool", "Softmax", "Relu", "Clip"):
-            raise node.fail("a float operator inside a quantized model is not supported "
-                            "(quantize it, or run the float model in fp16)")
+            why = ""
+            if node.inputs and node.inputs[0] in self.dq_act:
+                ops = [u.op for u in self.users.get(node.outputs[0], [])]
+                feeds = ", ".join(f"{ops.count(o)} {o}" for o in sorted(set(ops)))
+                why = (" (its output feeds " + (feeds or "the graph output") +
+                       ", not one QuantizeLinear: no QDQ group onnxruntime fuses; it would run "
+                       "the operator in float, which the compiler does not model)")
+            raise node.fail("a float operator inside a quantized model is not supported" +
+                            (why or " (quantize it, or run the float model in fp16)"))
         method(node)
 
     # float operators

@@ -119,7 +119,20 @@ class QuantizedOps:
         self._fc(node, i[0], np.ascontiguousarray(wi.T), None, node.outputs[0], np.int8,
                  Quant(ys, yz), wq)
 
-    def _qadd(self, node, a, b, out, yq, uint8):
+    def _qadd(self, node, a, b, out, yq, uint8, const_q=None):
+        """An INT8 ADD of ``a`` and ``b``; one of them may be an int8 / uint8 initializer
+        (``const_q``: its ``(scale, zero point name)``), which is broadcast to the other's
+        shape (ONNX's multidirectional broadcasting) and stored as an int8 constant."""
+        if const_q is not None:         # the operands keep their order (the rounding
+            first = a in self.consts    # of the kernel is not symmetric)
+            act, c = (b, a) if first else (a, b)
+            xa, lay = self.value(act, node)
+            xc = self._const_operand(node, c, xa, lay, *const_q)
+            y = self.new(out, np.int8, self.T[xa].shape, yq)
+            self.emit(node, OpKind.ADD, [xc, xa] if first else [xa, xc], [y], lo=-128,
+                      hi=127, uint8=uint8)
+            self.put(out, y, lay)
+            return
         x1, lay = self.value(a, node)
         x2, _ = self.value(b, node, lay)
         if self.T[x1].shape != self.T[x2].shape:
@@ -128,12 +141,47 @@ class QuantizedOps:
         self.emit(node, OpKind.ADD, [x1, x2], [y], lo=-128, hi=127, uint8=uint8)
         self.put(out, y, lay)
 
+    def _const_operand(self, node, c, x_ir, layout, s_name, z_name):
+        """The quantized initializer ``c`` of an Add, broadcast to the shape of the activation
+        ``x_ir`` (IR layout ``layout``) as an int8 constant with its quantization."""
+        v = self.consts[c]
+        if v.dtype not in (np.int8, np.uint8):
+            raise node.fail(f"the constant input {c!r} has type {v.dtype}; int8 or uint8 "
+                            "needed")
+        s, z, zdt = self.qparams(node, s_name, z_name, "constant input")
+        if zdt != v.dtype:
+            raise node.fail(f"the constant input {c!r} and its zero point have different "
+                            "types")
+        shape = self.T[x_ir].shape
+        onnx_shape = tuple(shape[p] for p in (0, 3, 1, 2)) if layout == "nhwc" and \
+            len(shape) == 4 else shape
+        try:
+            full = np.broadcast_to(v, onnx_shape)
+        except ValueError:
+            raise node.fail(f"the constant input of shape {v.shape} does not broadcast to "
+                            f"{onnx_shape}") from None
+        if full.shape != onnx_shape:
+            raise node.fail(f"broadcasting the activation {onnx_shape} to {full.shape} is "
+                            "not supported")
+        if layout == "nhwc" and len(shape) == 4:
+            full = full.transpose(0, 2, 3, 1)
+        raw = full.astype(np.int16) - (128 if v.dtype == np.uint8 else 0)
+        return self.new(f"{node.name}/constant", np.int8, shape, Quant(s, z),
+                        np.ascontiguousarray(raw.astype(np.int8)))
+
     def _QLinearAdd(self, node):
         i = node.inputs
-        self._act_q(node, i[0], i[1], i[2])
-        self._act_q(node, i[3], i[4], i[5])
+        consts = [j for j in (0, 3) if i[j] in self.consts]
+        if len(consts) == 2:
+            raise node.fail("QLinearAdd of two constants is not supported")
+        const_q = None
+        for j in (0, 3):
+            if j in consts:
+                const_q = (i[j + 1], i[j + 2])
+            else:
+                self._act_q(node, i[j], i[j + 1], i[j + 2])
         ys, yz, zdt = self.qparams(node, i[6], i[7] if len(i) > 7 else None, "output")
-        self._qadd(node, i[0], i[3], node.outputs[0], Quant(ys, yz), zdt == np.uint8)
+        self._qadd(node, i[0], i[3], node.outputs[0], Quant(ys, yz), zdt == np.uint8, const_q)
 
     def _QGemm(self, node):
         a, i = node.attrs, node.inputs
@@ -194,6 +242,90 @@ class QuantizedOps:
     def _single_user(self, name):
         users = self.users.get(name, [])
         return users[0] if len(users) == 1 and name not in self.graph_outputs else None
+
+    def _qdq_const_add(self, node):
+        """``DQ(activation), DQ(int8 / uint8 initializer) -> Add -> Q`` in either order (a
+        MatMul + Add bias quantized by ``quantize_static``): one INT8 ADD with a constant
+        operand; False if the pattern does not match."""
+        if not self.quantized or len(node.inputs) != 2:
+            return False
+        kinds = [self.dq_act.get(n) or self.dq_const.get(n) for n in node.inputs]
+        if any(k is None for k in kinds) or sum(n in self.dq_const for n in node.inputs) != 1:
+            return False
+        q = self._single_user(node.outputs[0])
+        if q is None or q.op != "QuantizeLinear":
+            return False
+        ys, yz, _ = self.qparams(q, q.inputs[1], q.inputs[2] if len(q.inputs) > 2 else None,
+                                 "output")
+        srcs, const_q = [], None
+        for n, dq in zip(node.inputs, kinds, strict=True):
+            zp = dq.inputs[2] if len(dq.inputs) > 2 else None
+            if n in self.dq_const:
+                const_q = (dq.inputs[1], zp)
+            else:
+                self._act_q(dq, dq.inputs[0], dq.inputs[1], zp)
+            srcs.append(dq.inputs[0])
+        out = q.outputs[0]
+        self._qadd(node, srcs[0], srcs[1], out, Quant(ys, yz),
+                   self.info.get(out, (None,))[0] == np.uint8, const_q)
+        self.done.add(q.index)
+        return True
+
+    def _qdq_activation(self, node):
+        """``DQ -> Relu / Clip -> Q`` (the activation kept as a float node: ``quantize_static``
+        with ``ActivationSymmetric`` or ``QDQKeepRemovableActivations``, and QOperator models
+        with ``DequantizeLinear -> Relu -> QuantizeLinear``): onnxruntime computes it in
+        float32, ``Q(clamp(DQ(x)))``. Quantization is monotonic, so that is the QUANTIZE of
+        ``DQ(x)`` clamped to the quantized bounds ``Q(lo)`` / ``Q(hi)``; False if the pattern
+        does not match."""
+        q = self._single_user(node.outputs[0])
+        if q is None or q.op != "QuantizeLinear":
+            return False
+        ys, yz, _ = self.qparams(q, q.inputs[1], q.inputs[2] if len(q.inputs) > 2 else None,
+                                 "output")
+        yq = Quant(ys, yz)
+        lo, hi = (0.0, None) if node.op == "Relu" else self._clip_bounds(node)
+        if lo is not None and hi is not None and lo > hi:
+            raise node.fail(f"Clip with min {lo} above max {hi} is not supported")
+        x, lay = self.value(node.inputs[0], node)
+        qlo = -128 if lo is None else int(np.clip(self._quantize_bound(lo, yq), -128, 127))
+        qhi = 127 if hi is None else int(np.clip(self._quantize_bound(hi, yq), -128, 127))
+        y = self.new(q.outputs[0], np.int8, self.T[x].shape, yq)
+        self.emit(node, OpKind.QUANTIZE, [x], [y], lo=qlo, hi=qhi)
+        self.put(q.outputs[0], y, lay)
+        self.done.add(q.index)
+        return True
+
+    def fold_constant_quantize(self):
+        """``QuantizeLinear`` of an initializer (``quantize_static`` with
+        ``AddQDQPairToWeight``): quantized here as onnxruntime's constant folding does,
+        ``saturate(rne(w / scale) + zero_point)`` in float32, per tensor or per axis; the
+        result becomes an initializer."""
+        for node in self.nodes:
+            if node.op != "QuantizeLinear" or node.inputs[0] not in self.consts or \
+                    any(n not in self.consts for n in node.inputs[1:] if n):
+                continue
+            w = np.asarray(self.consts[node.inputs[0]], np.float32)
+            s = np.asarray(self.consts[node.inputs[1]], np.float32)
+            z = (self.consts[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2]
+                 else np.zeros(s.shape, np.uint8))
+            if z.dtype not in (np.int8, np.uint8) or s.shape != z.shape or s.ndim > 1:
+                raise node.fail("a constant QuantizeLinear needs int8 / uint8 zero points "
+                                "of the scale's shape (per tensor or per axis)")
+            if s.ndim == 1 and s.size > 1:
+                axis = int(node.attrs.get("axis", 1))
+                axis = axis + w.ndim if axis < 0 else axis
+                if not 0 <= axis < w.ndim or w.shape[axis] != s.size:
+                    raise node.fail(f"{s.size} scales do not fit axis {axis} of {w.shape}")
+                shape = [1] * w.ndim
+                shape[axis] = -1
+                s, z = s.reshape(shape), z.reshape(shape)
+            info = np.iinfo(z.dtype)
+            with np.errstate(all="ignore"):
+                v = np.rint((w / s).astype(np.float32)) + z.astype(np.float32)
+            self.consts[node.outputs[0]] = np.clip(np.nan_to_num(v), info.min, info.max
+                                                   ).astype(z.dtype)
+            self.done.add(node.index)
 
     def _qdq(self, node):
         """Convert ``DQ -> node -> [Relu / Clip] -> Q`` into one INT8 operator; False if the

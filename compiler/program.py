@@ -36,10 +36,33 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     18.. operator parameters: ``ADD_INT8`` the 12 int32 fields of ``struct cpu_add_int8``
     (``left_shift``, the three multiplier / shift pairs, the three zero points, lo, hi);
     ``SOFTMAX_INT8`` multiplier, left shift, diff_min; ``QUANTIZE_ONNX`` / ``DEQUANTIZE_ONNX``
-    (15 the scale's binary32 bits) the zero point; ``IM2COL`` pad top, pad left, dilation
-    h, dilation w, out h, out w, pad value (the int8 zero point, or fp16 bits). Every address
-    must lie in main memory (with the whole operand), else the firmware stops with
-    ``TableError.RANGE``.
+    (15 the scale's binary32 bits) 18 the zero point, ``QUANTIZE_ONNX`` 19 / 20 the clamp
+    ``lo`` / ``hi`` (inside [-128, 127]: a float Relu / Clip before a QuantizeLinear);
+    ``ADD_ONNX`` (15 / 16 / 17 the binary32 bits of ``r_a``, ``r_b``, ``fixed`` of
+    :func:`.reference.onnx_add_params`) 18 the raw-value offset (0, or 128 for uint8), 19 / 20
+    lo / hi, 21 the address of the layer's 64 KB output table (every int8 pair, from
+    :func:`.reference.onnx_add_table`, in the weights; 0: compute with the fused
+    multiply-adds); inputs 2 / 3 may be constants in the weights; ``TRANSPOSE`` 6..9 the input
+    shape and 10..13 the permutation (both padded to 4 axes in front), 14 the element size;
+    ``QUANTIZE_TFLITE`` 15 the scale's bits, 18 the zero point (TFLite's DEQUANTIZE uses
+    ``DEQUANTIZE_ONNX``: the same arithmetic); ``PAD`` 6..9 the input shape, 10..13 the
+    pads before and 18..21 after each axis (padded to 4 axes in front), 14 the element size,
+    15 the constant's bit pattern;
+    ``AVG_POOL_ONNX`` 6..9 the input shape, 10..13 ``kh, kw, sh, sw``, 14
+    count_include_pad, 15 ``s_x`` bits, 16 / 17 lo / hi, 18 ``z_x``, 19 the raw ``z_y``,
+    20 the raw-value offset, 21 ``s_y`` bits, 22 / 23 pad top / left, 24 / 25 out h / w;
+    ``DEPTHWISE_ONNX`` 3 the weights ``(1, KH, KW, C)``, 6..9 the input shape, 10..13
+    ``kh, kw, sh, sw``, 14 the int32 bias (0: none), 15 the float32 scales ``(x_s * w_s[c]) /
+    y_s``, 16 / 17 lo / hi, 18 ``z_x``, 19 ``z_y``, 20 the int32 weight zero points, 21 / 26
+    dilation h / w, 22 / 23 pad top / left, 24 / 25 out h / w (addresses in the weights);
+    ``GLOBAL_AVG_POOL_ONNX`` 6..9 the input shape, 15 the scale's bits
+    (:func:`.reference.onnx_global_pool_scale`), 16 / 17 lo / hi, 18 / 19 the input / output
+    zero points; ``SOFTMAX_ONNX`` 6 rows, 7 depth, 15 ``floor(1 / y_scale)`` bits, 18 the raw
+    output zero point, 19 the raw-value offset (0 / 128), 20 the address of the 256-entry
+    float32 exp table (:func:`.reference.onnx_softmax_table`, in the weights);
+    ``IM2COL`` pad top, pad left, dilation h, dilation w, out h, out w, pad value (the int8
+    zero point, or fp16 bits). Every address must lie in main memory (with the whole
+    operand), else the firmware stops with ``TableError.RANGE``.
 
     Results area (written by the firmware), 16 + 2 * layers words: 0 status
     (:class:`TableError`, 0 ok), 1 index of the failing layer, 2 the NPU's error code,
@@ -48,8 +71,8 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     its cycles (64 bits, first doorbell or kernel call to idle / return).
 
     :meth:`Program.layer_records` makes the records (:func:`core_record` per core layer: None
-    for an operator without a C kernel yet, e.g. FP16 SOFTMAX, ONNX-arithmetic ADD / SOFTMAX /
-    average pooling, TFLite QUANTIZE / DEQUANTIZE, TRANSPOSE, PAD, explicit-padding pools),
+    for an operator without a C kernel yet, e.g. FP16 SOFTMAX, TFLite int8 -> int8 QUANTIZE,
+    explicit-padding TFLite / FP16 pools),
     :func:`pack_layer_table` / :func:`unpack_layer_table` write and read the table.
 """
 
@@ -229,6 +252,14 @@ class CoreOp(enum.IntEnum):
     IM2COL = 9          # patch gather for a following NPU GEMM (firmware's own)
     QUANTIZE_ONNX = 10  # float32 -> int8: clamp(rint(f32(x / scale)) + zp), NaN -> 0
     DEQUANTIZE_ONNX = 11  # int8 -> float32: f32(q - zp) * scale
+    ADD_ONNX = 12       # QLinearAdd (MLAS AVX2 arithmetic, compiler/reference.py)
+    TRANSPOSE = 13      # a permutation of up to 4 axes, elements of 1, 2 or 4 bytes
+    GLOBAL_AVG_POOL_ONNX = 14  # QLinearGlobalAveragePool: int32 sum, float-scale requantize
+    SOFTMAX_ONNX = 15   # QLinearSoftmax with its exp table in the weights
+    PAD = 16            # constant padding of up to 4 axes, elements of 1, 2 or 4 bytes
+    QUANTIZE_TFLITE = 17  # float32 -> int8: TfLiteRound (half away from zero) of f32(x / s)
+    AVG_POOL_ONNX = 18  # QLinearAveragePool's float path (windows other than global)
+    DEPTHWISE_ONNX = 19  # QLinearConv with group = channels: int32 sums, float-scale requant
 
 
 class TableError(enum.IntEnum):
@@ -306,10 +337,85 @@ def core_record(program, layer):
         rec[1] = CoreOp.QUANTIZE_ONNX if quant else CoreOp.DEQUANTIZE_ONNX
         rec[15] = _f32_bits(q.s, 0)
         rec[18] = q.zp & 0xFFFF_FFFF
+        if quant:
+            rec[19] = (-128 if lo is None else int(lo)) & 0xFFFF_FFFF
+            rec[20] = (127 if hi is None else int(hi)) & 0xFFFF_FFFF
+        return rec
+    if arith == "tflite" and kind in (OpKind.QUANTIZE, OpKind.DEQUANTIZE):
+        src, dst = T[op.inputs[0]], T[op.outputs[0]]
+        quant = kind is OpKind.QUANTIZE
+        if (src.dtype, dst.dtype) != ((np.float32, np.int8) if quant else (np.int8, np.float32)):
+            return None                 # int8 -> int8 QUANTIZE: no C kernel yet
+        q = dst.quant if quant else src.quant
+        # TFLite's DEQUANTIZE, f32(double(s) * (q - zp)), is the exact product rounded once:
+        # ONNX's DequantizeLinear kernel computes the same
+        rec[1] = CoreOp.QUANTIZE_TFLITE if quant else CoreOp.DEQUANTIZE_ONNX
+        rec[15] = _f32_bits(q.s, 0)
+        rec[18] = q.zp & 0xFFFF_FFFF
         return rec
     if kind is OpKind.RESHAPE:
         rec[1] = CoreOp.COPY
         rec[5] = count * np.dtype(dtype).itemsize
+        return rec
+    if kind is OpKind.TRANSPOSE:
+        shape = graph.tensors[op.inputs[0]].shape
+        if len(shape) > 4 or np.dtype(dtype).itemsize not in (1, 2, 4):
+            return None
+        lead = 4 - len(shape)
+        rec[1] = CoreOp.TRANSPOSE
+        rec[6:10] = [1] * lead + list(shape)
+        rec[10:14] = list(range(lead)) + [p + lead for p in op.attrs["perm"]]
+        rec[14] = np.dtype(dtype).itemsize
+        return rec
+    if kind is OpKind.PAD:
+        shape = graph.tensors[op.inputs[0]].shape
+        eb = np.dtype(dtype).itemsize
+        if len(shape) > 4 or eb not in (1, 2, 4):
+            return None
+        lead = 4 - len(shape)
+        pads = [(0, 0)] * lead + [tuple(p) for p in op.attrs["pads"]]
+        rec[1] = CoreOp.PAD
+        rec[6:10] = [1] * lead + list(shape)
+        rec[10:14] = [b for b, _ in pads]
+        rec[14] = eb
+        rec[15] = int(np.array(np.array(op.attrs["value"]).astype(dtype)).view(
+            f"u{eb}")) & 0xFFFF_FFFF
+        rec[18:22] = [e for _, e in pads]
+        return rec
+    if arith == "onnx" and kind is OpKind.AVERAGE_POOL_2D:
+        from .reference import onnx_global_pool, onnx_global_pool_scale
+        src = T[op.inputs[0]]
+        if not onnx_global_pool(graph, op):
+            a = op.attrs
+            (kh, kw), (sh, sw) = pair(a["filter"]), pair(a["stride"])
+            oh, ow, pads = explicit_padding(a["padding"], src.shape[1], src.shape[2], kh, kw,
+                                            (sh, sw), 1)
+            off = 128 if a.get("uint8") else 0
+            yq = T[op.outputs[0]].quant
+            rec[1] = CoreOp.AVG_POOL_ONNX
+            rec[6:15] = [*src.shape, kh, kw, sh, sw, int(bool(a.get("count_include_pad")))]
+            rec[15] = _f32_bits(src.quant.s, 0)
+            rec[16:22] = [int(v) & 0xFFFF_FFFF for v in (lo, hi, src.quant.zp, yq.zp + off,
+                                                          off, 0)]
+            rec[21] = _f32_bits(yq.s, 0)
+            rec[22:26] = [pads[0] & 0xFFFF_FFFF, pads[1] & 0xFFFF_FFFF, oh, ow]
+            return rec
+        rec[1] = CoreOp.GLOBAL_AVG_POOL_ONNX
+        rec[6:10] = list(src.shape)
+        rec[15] = _f32_bits(onnx_global_pool_scale(graph, op), 0)
+        rec[16:20] = [int(v) & 0xFFFF_FFFF for v in (lo, hi, src.quant.zp,
+                                                      T[op.outputs[0]].quant.zp)]
+        return rec
+    if arith == "onnx" and kind is OpKind.SOFTMAX:
+        from .lower import softmax_table_name
+        from .reference import onnx_softmax_y_scale
+        xs = T[op.inputs[0]].shape
+        off = 128 if op.attrs.get("uint8") else 0
+        rec[1] = CoreOp.SOFTMAX_ONNX
+        rec[6:8] = [count // xs[-1], xs[-1]]
+        rec[15] = _f32_bits(onnx_softmax_y_scale(T[op.outputs[0]].quant), 0)
+        rec[18:21] = [(T[op.outputs[0]].quant.zp + off) & 0xFFFF_FFFF, off,
+                      program.weight_addr[softmax_table_name(op)]]
         return rec
     if arith == "float":
         clamp = lo is not None or hi is not None
@@ -326,6 +432,36 @@ def core_record(program, layer):
             rec[6:15] = words
             return rec
         return None
+    if arith == "onnx" and kind is OpKind.DEPTHWISE_CONV_2D:
+        a = op.attrs
+        src, w = T[op.inputs[0]], T[op.inputs[1]]
+        scales = program.weight_addr.get(f"{op.outputs[0]}/scales")
+        if a.get("depth_multiplier", 1) != 1 or scales is None:
+            return None
+        (sh, sw), (dh, dw) = pair(a["stride"]), pair(a["dilation"])
+        oh, ow, pads = explicit_padding(a["padding"], src.shape[1], src.shape[2], w.shape[1],
+                                        w.shape[2], (sh, sw), (dh, dw))
+        bias = op.inputs[2]
+        rec[1] = CoreOp.DEPTHWISE_ONNX
+        rec[3] = program.weight_addr[op.inputs[1]]
+        rec[6:15] = [*src.shape, w.shape[1], w.shape[2], sh, sw,
+                     program.weight_addr[bias] if bias else 0]
+        rec[15:22] = [scales, int(lo) & 0xFFFF_FFFF, int(hi) & 0xFFFF_FFFF,
+                      src.quant.zp & 0xFFFF_FFFF, T[op.outputs[0]].quant.zp & 0xFFFF_FFFF,
+                      program.weight_addr[f"{op.outputs[0]}/weight_zero_points"], dh]
+        rec[22:27] = [pads[0] & 0xFFFF_FFFF, pads[1] & 0xFFFF_FFFF, oh, ow, dw]
+        return rec
+    if arith == "onnx" and kind is OpKind.ADD:
+        from .reference import onnx_add_params
+        ra, rb, fixed, off = onnx_add_params(graph, op)
+        where = {**program.weight_addr, **addr}          # an operand may be a constant
+        rec[1] = CoreOp.ADD_ONNX
+        rec[2], rec[3] = where[op.inputs[0]], where[op.inputs[1]]
+        rec[15:18] = [_f32_bits(v, 0) for v in (ra, rb, fixed)]
+        rec[18:21] = [off, int(lo) & 0xFFFF_FFFF, int(hi) & 0xFFFF_FFFF]
+        from .lower import add_table_name
+        rec[21] = program.weight_addr.get(add_table_name(op), 0)
+        return rec
     if kind is OpKind.MAX_POOL_2D:
         words = _pool_words(graph, op)
         if words is None:

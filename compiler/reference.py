@@ -35,7 +35,12 @@ What each operator computes depends on :attr:`~.ir.Graph.arithmetic`:
       from +0, divided (float32) by the tap count (all taps with ``count_include_pad``), then
       ``clamp(rne(f32(f32(avg / s_y) + z_y)), type range)`` on the raw stored values;
     - QuantizeLinear: ``clamp(rne(x / scale) + zp, -128, 127)`` (one float32 division, round
-      half to even); DequantizeLinear: ``float32(q - zp) * scale`` (one float32 multiply).
+      half to even), then the op's ``lo`` / ``hi`` when set: a Relu / Clip that onnxruntime
+      computes in float32 between DequantizeLinear and QuantizeLinear, ``Q(clamp(v, a, b))
+      = clamp(Q(v), Q(a), Q(b))`` as quantization is monotonic; DequantizeLinear:
+      ``float32(q - zp) * scale`` (one float32 multiply). An ADD with a constant operand (a
+      quantized initializer, broadcast by the front end) computes as above, operands in the
+      node's order.
 
 ``"float"`` (float32 models run in FP16)
     :mod:`dure.sim.golden_tflite_fp16`: weights and activations rounded to fp16 (RNE), biases
@@ -67,7 +72,8 @@ from .errors import UnsupportedModel
 from .ir import OpKind, explicit_padding, pair
 
 __all__ = ["run", "run_all", "run_op", "prepare_inputs", "finish_outputs", "constant",
-           "onnx_scales"]
+           "onnx_scales", "onnx_add_params", "onnx_add_table", "onnx_softmax_table",
+           "onnx_softmax_y_scale", "onnx_global_pool", "onnx_global_pool_scale"]
 
 
 def constant(graph, name):
@@ -213,8 +219,10 @@ def _fma32(a, b, c):
             ).astype(np.float32)
 
 
-def _onnx_add(graph, op, a, b, lo, hi):
-    """QLinearAdd as MLAS's AVX2 kernel computes it (module docstring)."""
+def onnx_add_params(graph, op):
+    """``(r_a, r_b, fixed, offset)`` of an ONNX-arithmetic ADD (module docstring): the two
+    float32 scale ratios, the float32 constant term and the raw-value offset (128 for uint8
+    tensors, else 0); the C kernel of the layer table takes the same values."""
     T = graph.tensors
     qa, qb, qc = (T[n].quant for n in (op.inputs[0], op.inputs[1], op.outputs[0]))
     off = 128 if op.attrs.get("uint8") else 0
@@ -223,11 +231,42 @@ def _onnx_add(graph, op, a, b, lo, hi):
         ra, rb = np.float32(qa.s / qc.s), np.float32(qb.s / qc.s)
         fixed = np.float32(np.float32(zc) - _fma32(ra, np.float32(za),
                                                    np.float32(rb * np.float32(zb))))
+    return ra, rb, fixed, off
+
+
+def onnx_add_table(graph, op):
+    """Every output of an ONNX-arithmetic ADD: 65536 int8, at ``(a + 128) * 256 + (b + 128)``
+    for the stored int8 operands ``a``, ``b`` (the C kernel's lookup table)."""
+    a = np.repeat(np.arange(-128, 128), 256).astype(np.int8)
+    b = np.tile(np.arange(-128, 128), 256).astype(np.int8)
+    return _onnx_add(graph, op, a, b, op.attrs.get("lo"), op.attrs.get("hi"))
+
+
+def _onnx_add(graph, op, a, b, lo, hi):
+    """QLinearAdd as MLAS's AVX2 kernel computes it (module docstring)."""
+    ra, rb, fixed, off = onnx_add_params(graph, op)
     raw_a = a.astype(np.int64) + off
     raw_b = b.astype(np.int64) + off
     v = _fma32(raw_a, ra, _fma32(raw_b, rb, fixed))
     r = np.clip(np.rint(v), -2.0 ** 31, 2.0 ** 31 - 1).astype(np.int64) - off
     return np.minimum(np.maximum(np.clip(r, -128, 127), lo), hi).astype(np.int8)
+
+
+def onnx_global_pool(graph, op):
+    """Whether an ONNX-arithmetic AVERAGE_POOL_2D is a global average (its window the whole
+    unpadded image: QLinearGlobalAveragePool's integer path)."""
+    x = graph.tensors[op.inputs[0]]
+    fh, fw = pair(op.attrs["filter"])
+    return (fh, fw) == x.shape[1:3] and not any(_pads(op, x, fh, fw))
+
+
+def onnx_global_pool_scale(graph, op):
+    """float32 ``s_x / f32(s_y * f32(n))`` of an ONNX global average over ``n`` pixels."""
+    x = graph.tensors[op.inputs[0]]
+    n = x.shape[1] * x.shape[2]
+    with np.errstate(all="ignore"):
+        return np.float32(x.quant.s / np.float32(graph.tensors[op.outputs[0]].quant.s *
+                                                 np.float32(n)))
 
 
 def _onnx_avgpool(graph, op, x, pads, lo, hi):
@@ -256,21 +295,37 @@ def _onnx_avgpool(graph, op, x, pads, lo, hi):
     return np.minimum(np.maximum(r, lo), hi).astype(np.int8)
 
 
-def _onnx_softmax(x, xq, yq, uint8):
-    """QLinearSoftmax (last axis) as onnxruntime computes it (module docstring)."""
+def onnx_softmax_table(d, x_scale, uint8):
+    """The 256 float32 ``exp`` values of QLinearSoftmax over rows of ``d`` (module docstring),
+    indexed as :func:`_onnx_softmax` and the C kernel of the layer table index them: by the raw
+    value shifted so that the row maximum meets 255 (uint8), or by ``(x + 127 - max) mod 256``
+    (int8)."""
     import math
 
-    d = x.shape[-1]
     f32max = float(np.finfo(np.float32).max)
     shift = math.log(float(np.float32(f32max) / np.float32(d)))
-    shift = max(0.0, shift - 5.0) / float(xq.s)
+    shift = max(0.0, shift - 5.0) / float(x_scale)
     table = np.zeros(256, np.float32)
     for i in range(256):
         idx = (i - 128) % 256 if not uint8 else i
-        table[idx] = np.float32(math.exp((float(i) - 255 + shift) * float(xq.s)))
+        table[idx] = np.float32(math.exp((float(i) - 255 + shift) * float(x_scale)))
+    return table
+
+
+def onnx_softmax_y_scale(yq):
+    """``floor(1 / y_scale)`` as float32, QLinearSoftmax's output multiplier."""
+    import math
+
+    return np.float32(math.floor(np.float32(1.0) / yq.s))
+
+
+def _onnx_softmax(x, xq, yq, uint8):
+    """QLinearSoftmax (last axis) as onnxruntime computes it (module docstring)."""
+    d = x.shape[-1]
+    table = onnx_softmax_table(d, xq.s, uint8)
     raw = x.astype(np.int64) + (128 if uint8 else 0)
     rows = raw.reshape(-1, d)
-    y_scale = np.float32(math.floor(np.float32(1.0) / yq.s))
+    y_scale = onnx_softmax_y_scale(yq)
     zp = yq.zp + (128 if uint8 else 0)
     out = np.zeros_like(rows)
     for r, row in enumerate(rows):
@@ -361,12 +416,11 @@ def _run(graph, op, ins):
         x = ins[0]
         n = x.shape[1] * x.shape[2]
         pads = _pads(op, x, *pair(a["filter"]))
-        if tuple(pair(a["filter"])) != x.shape[1:3] or any(pads):
+        if not onnx_global_pool(graph, op):
             return _onnx_avgpool(graph, op, x, pads, lo, hi)
         acc = x.astype(np.int64).sum(axis=(1, 2)) - xq.zp * n
-        scale = np.float32(xq.s / np.float32(yq.s * np.float32(n)))
-        return golden.requantize(wrap_int32(acc), scale, yq.zp, lo, hi).reshape(
-            x.shape[0], 1, 1, x.shape[3])
+        return golden.requantize(wrap_int32(acc), onnx_global_pool_scale(graph, op), yq.zp,
+                                 lo, hi).reshape(x.shape[0], 1, 1, x.shape[3])
     if k is OpKind.ADD:
         q1, q2 = T[op.inputs[0]].quant, T[op.inputs[1]].quant
         return gt.add_int8(ins[0], ins[1], add_params(q1.s, q2.s, yq.s),
@@ -394,7 +448,9 @@ def _run(graph, op, ins):
         if ar == "onnx":
             with np.errstate(all="ignore"):
                 v = np.rint(x / yq.s) + yq.zp
-            return np.clip(np.nan_to_num(v, nan=0.0), -128, 127).astype(np.int8)
+            v = np.clip(np.nan_to_num(v, nan=0.0), -128, 127)
+            return np.clip(v, -128 if lo is None else lo, 127 if hi is None else hi
+                           ).astype(np.int8)
         return quantize_int8(x, yq.s, yq.zp)
     if k is OpKind.DEQUANTIZE:
         if ar == "onnx":

@@ -15,6 +15,7 @@ from dure.compiler.onnx_frontend import parse_onnx
 from dure.compiler.soc import check_intermediates, run_program_soc
 from dure.compiler.tflite_frontend import parse_tflite
 from dure.sim.verif import compiler_models as cm
+from dure.sim.verif import onnx_models as om
 from dure.sim.verif.litert_ref import run_reference
 
 from dure.config import preset
@@ -42,6 +43,15 @@ def _input(rng, graph):
     ("onnx_qdq_mlp", cm.onnx_qdq_mlp, {"batch": 3}, parse_onnx, False),
     # FP16 without softmax: the whole model in one run (ADD, global pooling on the NPU)
     ("fp16_resnet", cm.onnx_float_resnet, {"h": 6, "w": 6, "c": 4}, parse_onnx, False),
+    # quantize_static ResNet-8 as tf2onnx writes it: TRANSPOSE, ONNX ADD, global pooling and
+    # SOFTMAX with C kernels, the whole model in one run
+    ("onnx_ort_resnet8", om.quantized_model, {"name": "resnet8", "model_kw": {
+        "size": 6, "channels": (4, 8, 8), "nhwc_input": True, "flatten": "nhwc-reshape"}},
+     parse_onnx, False),
+    # QOperator uint8 DS-CNN: DEPTHWISE_ONNX on the core
+    ("onnx_ort_dscnn", om.quantized_model, {"name": "dscnn", "model_kw": {"blocks": 1},
+                                            "quant_format": "QOperator",
+                                            "activation_type": "QUInt8"}, parse_onnx, False),
 ])
 def test_program_on_the_soc(name, builder, kw, parse, fallback):
     rng = np.random.default_rng(21)

@@ -22,6 +22,7 @@ from dure.compiler.tflite_frontend import parse_tflite
 from dure.rtl.npu.commands import ErrorCode
 from dure.sim.npu_model import NpuModel
 from dure.sim.verif import compiler_models as cm
+from dure.sim.verif import onnx_models as om
 from dure.sim.verif.host_c import host_library
 
 from dure.config import preset
@@ -114,14 +115,49 @@ def _load(program, x):
     return mem, table_addr, records
 
 
+def _ort_resnet_avg(rng, **kw):
+    """quantize_static (QDQ, uint8) of a residual block ending in AveragePool 3x3 pads 1 and
+    an AveragePool over the image, then Softmax."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return om.quantize(cm.onnx_float_resnet(rng, pool="avg", softmax=True, **kw), rng, tmp,
+                           activation_type="QUInt8")
+
+
 MODELS = {
     "int8_cnn": (cm.tflite_int8_cnn, {"h": 6, "w": 6, "c": 6}, parse_tflite, True),
+    # float32 edges: TFLite QUANTIZE / DEQUANTIZE on the core
+    "int8_cnn_float_edges": (cm.tflite_int8_cnn, {"h": 6, "w": 6, "c": 6, "float_edges": True},
+                             parse_tflite, True),
     # the older lowering: im2col, AVERAGE_POOL, ADD on the core (16x16x16 ADD: chunked)
     "int8_resnet8_core": (cm.tflite_int8_resnet8, {"size": 16}, parse_tflite, False),
     "fp16_resnet_core": (cm.onnx_float_resnet, {"h": 6, "w": 6, "c": 4}, parse_onnx, False),
     "int8_dscnn": (cm.tflite_int8_dscnn, {"c": 16, "blocks": 1}, parse_tflite, True),
     # ONNX QDQ: QuantizeLinear / DequantizeLinear at the edges on the core
     "onnx_qdq_mlp": (cm.onnx_qdq_mlp, {"batch": 3}, parse_onnx, True),
+    # quantize_static, symmetric activations: the Relus stay float nodes, each a QUANTIZE
+    # with a clamp on the core
+    "onnx_ort_symmetric": (om.quantized_model, {"name": "autoencoder", "extra_options": {
+        "ActivationSymmetric": True}}, parse_onnx, True),
+    # quantize_static of Dense layers as MatMul + Add: ADD_ONNX with a constant operand
+    "onnx_ort_matmul_add": (om.quantized_model, {"name": "autoencoder", "model_kw": {
+        "matmul": True}, "activation_type": "QUInt8"}, parse_onnx, True),
+    # quantize_static DS-CNN / MobileNet: DEPTHWISE_ONNX (and PAD nodes) on the core
+    "onnx_ort_dscnn_qop_u8": (om.quantized_model, {"name": "dscnn", "quant_format": "QOperator",
+                                                   "activation_type": "QUInt8",
+                                                   "per_channel": True}, parse_onnx, True),
+    "onnx_ort_mobilenet_pad": (om.quantized_model, {"name": "mobilenet", "model_kw": {
+        "pad_form": "node"}}, parse_onnx, True),
+    # AVG_POOL_ONNX (padded 3x3 window) and GLOBAL_AVG_POOL_ONNX
+    "onnx_ort_resnet_avg": (_ort_resnet_avg, {"h": 6, "w": 6, "c": 4}, parse_onnx, True),
+    # quantize_static ResNet-8 as tf2onnx writes it (NHWC input + Transpose, Transpose before
+    # the Reshape): TRANSPOSE, ADD_ONNX, GLOBAL_AVG_POOL_ONNX, SOFTMAX_ONNX on the core
+    "onnx_ort_resnet8_qdq": (om.quantized_model, {"name": "resnet8", "model_kw": {
+        "nhwc_input": True, "flatten": "nhwc-reshape"}}, parse_onnx, True),
+    "onnx_ort_resnet8_qop_u8": (om.quantized_model, {"name": "resnet8", "model_kw": {
+        "pool": "global"}, "quant_format": "QOperator", "activation_type": "QUInt8",
+        "per_channel": True}, parse_onnx, True),
 }
 
 
@@ -181,6 +217,205 @@ def test_add_int8_every_pair(lib, count):
     assert st == pg.TableError.OK
     got = np.frombuffer(mem.read(base + 2 * 65536, count), np.int8)
     assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("uint8", [False, True])
+def test_add_onnx_every_pair(lib, uint8):
+    """One ADD_ONNX record over every (a, b) pair, random scales, zero points and clamp: equal
+    to the reference (onnxruntime's QLinearAdd arithmetic)."""
+    from dure.compiler.ir import Graph, Op, OpKind, Quant, Tensor
+
+    rng = np.random.default_rng(31 + uint8)
+    a = np.repeat(np.arange(-128, 128), 256).astype(np.int8)
+    b = np.tile(np.arange(-128, 128), 256).astype(np.int8)
+    n = a.size
+    qs = [Quant.of(np.float32(rng.uniform(0.005, 0.2)), int(rng.integers(-128, 128)))
+          for _ in range(3)]
+    T = {nm: Tensor(nm, np.int8, (n,), q) for nm, q in zip("abc", qs, strict=True)}
+    op = Op(OpKind.ADD, ["a", "b"], ["c"], dict(lo=-120, hi=100, uint8=uint8), 0, "add", "Add")
+    graph = Graph(T, [op], ["a", "b"], ["c"], "onnx", "onnx")
+    want = reference.run_op(graph, op, {"a": a, "b": b})
+    ra, rb, fixed, off = reference.onnx_add_params(graph, op)
+    base = 0x4000_0000
+    mem = _Mem(base, 4 * n + 4096)
+    mem.write(base, a.tobytes())
+    mem.write(base + n, b.tobytes())
+    rec = [0] * pg.RECORD_WORDS
+    rec[:6] = [pg.LayerKind.CORE, pg.CoreOp.ADD_ONNX, base, base + n, base + 2 * n, n]
+    rec[15:21] = [int(np.float32(v).view(np.uint32)) for v in (ra, rb, fixed)] + \
+        [off, -120 & 0xFFFF_FFFF, 100]
+    mem.write(base + 3 * n, pg.pack_layer_table([rec], base + 3 * n + 2048))
+    st, _, _ = _walk(lib, mem, base + 3 * n, preset("npu-small"))
+    assert st == pg.TableError.OK
+    got = np.frombuffer(mem.read(base + 2 * n, n), np.int8)
+    assert np.array_equal(got, want)
+    assert len(np.unique(want)) > 100          # the clamp did not swallow the test
+
+
+def _run_record(lib, rec, inputs, out_bytes, consts=()):
+    """Run one core record: ``inputs`` (arrays) and ``consts`` placed one after the other,
+    record words 2 / 3 / 4 (and 20 for a constant) patched with their addresses; returns the
+    output bytes."""
+    base = 0x4000_0000
+    mem = _Mem(base, 1 << 18)
+    addr, spots = base, []
+    for arr in list(inputs) + list(consts):
+        mem.write(addr, np.ascontiguousarray(arr).tobytes())
+        spots.append(addr)
+        addr += (arr.nbytes + 63) // 64 * 64
+    rec = list(rec)
+    rec[2] = spots[0]
+    rec[3] = spots[1] if len(inputs) > 1 else 0
+    if consts:
+        rec[20] = spots[len(inputs)]
+    rec[4] = addr
+    table = addr + (out_bytes + 63) // 64 * 64
+    mem.write(table, pg.pack_layer_table([rec], table + 2048))
+    st, _, _ = _walk(lib, mem, table, preset("npu-small"))
+    assert st == pg.TableError.OK
+    return mem.read(addr, out_bytes)
+
+
+@pytest.mark.parametrize("uint8", [False, True])
+def test_softmax_onnx_rows(lib, uint8):
+    """SOFTMAX_ONNX on many rows and depths (equal rows, saturating rows) against the
+    reference."""
+    from dure.compiler.ir import Graph, Op, OpKind, Quant, Tensor
+
+    rng = np.random.default_rng(41 + uint8)
+    off = 128 if uint8 else 0
+    for d in (2, 10, 37):           # d = 1 overflows onnxruntime's own float32 terms
+        rows = 40
+        x = rng.integers(-128, 128, (rows, d)).astype(np.int8)
+        x[0] = x[0, 0]
+        xq = Quant.of(np.float32(rng.uniform(0.01, 0.5)), 0)
+        yq = Quant.of(np.float32(1 / 256), -128)
+        T = {"x": Tensor("x", np.int8, x.shape, xq), "y": Tensor("y", np.int8, x.shape, yq)}
+        op = Op(OpKind.SOFTMAX, ["x"], ["y"], dict(beta=1.0, uint8=uint8), 0, "sm", "Softmax")
+        graph = Graph(T, [op], ["x"], ["y"], "onnx", "onnx")
+        want = reference.run_op(graph, op, {"x": x})
+        rec = [0] * pg.RECORD_WORDS
+        rec[:6] = [pg.LayerKind.CORE, pg.CoreOp.SOFTMAX_ONNX, 0, 0, 0, x.size]
+        rec[6:8] = [rows, d]
+        rec[15] = int(reference.onnx_softmax_y_scale(yq).view(np.uint32))
+        rec[18:20] = [(yq.zp + off) & 0xFFFF_FFFF, off]
+        table = reference.onnx_softmax_table(d, xq.s, uint8)
+        got = np.frombuffer(_run_record(lib, rec, [x], x.size, [table]), np.int8)
+        assert np.array_equal(got.reshape(x.shape), want), d
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.float16, np.float32])
+def test_transpose_every_permutation(lib, dtype):
+    import itertools
+
+    rng = np.random.default_rng(43)
+    for shape in ((2, 3, 4, 5), (3, 4, 5), (6, 7)):
+        x = rng.standard_normal(shape).astype(np.float32)
+        x = (x * 50).astype(dtype)
+        for perm in itertools.permutations(range(len(shape))):
+            lead = 4 - len(shape)
+            rec = [0] * pg.RECORD_WORDS
+            rec[:6] = [pg.LayerKind.CORE, pg.CoreOp.TRANSPOSE, 0, 0, 0, x.size]
+            rec[6:10] = [1] * lead + list(shape)
+            rec[10:14] = list(range(lead)) + [p + lead for p in perm]
+            rec[14] = x.itemsize
+            got = np.frombuffer(_run_record(lib, rec, [x], x.nbytes), dtype)
+            assert np.array_equal(got.view(np.uint8), np.ascontiguousarray(
+                x.transpose(perm)).reshape(-1).view(np.uint8)), (shape, perm)
+
+
+@pytest.mark.parametrize("dtype,value", [(np.int8, -7), (np.float16, 0.0), (np.float32, -2.5)])
+def test_pad_constant(lib, dtype, value):
+    rng = np.random.default_rng(47)
+    for shape, pads in (((2, 3, 4, 5), ((0, 1), (2, 0), (1, 1), (0, 3))),
+                        ((3, 4, 5), ((1, 2), (0, 0), (3, 1))), ((6, 7), ((0, 0), (0, 0)))):
+        x = (rng.standard_normal(shape) * 50).astype(dtype)
+        lead = 4 - len(shape)
+        full = ((0, 0),) * lead + pads
+        want = np.pad(x, pads, constant_values=dtype(value))
+        rec = [0] * pg.RECORD_WORDS
+        rec[:6] = [pg.LayerKind.CORE, pg.CoreOp.PAD, 0, 0, 0, want.size]
+        rec[6:10] = [1] * lead + list(shape)
+        rec[10:14] = [b for b, _ in full]
+        rec[14] = x.itemsize
+        rec[15] = int(np.array(value, dtype).view(f"u{x.itemsize}"))
+        rec[18:22] = [e for _, e in full]
+        got = np.frombuffer(_run_record(lib, rec, [x], want.nbytes), dtype)
+        assert np.array_equal(got.view(np.uint8), want.reshape(-1).view(np.uint8)), shape
+
+
+@pytest.mark.parametrize("fmt", ["QDQ", "QOperator"])
+def test_pad_layer_of_a_quantized_model(lib, fmt):
+    """The PAD record the compiler writes for a Pad node of a quantize_static MobileNet
+    (Keras' ZeroPadding2D) computes the reference's tensor."""
+    rng = np.random.default_rng(53)
+    graph = parse_onnx(om.quantized_model(rng, "mobilenet", model_kw={"pad_form": "node"},
+                                          quant_format=fmt, activation_type="QUInt8"))
+    program = compile_graph(graph, preset("npu-small"))
+    x = rng.standard_normal(graph.io_layout[graph.inputs[0]]).astype(np.float32)
+    values = reference.run_all(graph, [x])
+    pads = [la for la in program.layers if la.kind == "PAD"]
+    assert pads
+    for layer in pads:
+        rec = pg.core_record(program, layer)
+        src = values[layer.reads[0]]
+        want = values[layer.writes[0]]
+        got = np.frombuffer(_run_record(lib, rec, [src], want.nbytes), want.dtype)
+        assert np.array_equal(got, want.reshape(-1))
+
+
+def test_quantize_tflite_specials(lib):
+    """QUANTIZE_TFLITE on random and special float32 values (ties, Inf, NaN, huge values:
+    LiteRT's integer-indefinite wrap) against the golden."""
+    from dure.sim.golden_tflite_quantize import quantize_int8
+
+    rng = np.random.default_rng(59)
+    for scale, zp in ((0.05, -3), (1.0, 17), (0.003, 100), (2.0 ** -20, -128)):
+        x = np.concatenate([
+            (rng.standard_normal(3000) * 200 * scale).astype(np.float32),
+            ((np.arange(-300, 300) + 0.5) * np.float32(scale)).astype(np.float32),
+            _f32_specials(rng, 2000).view(np.float32)])
+        want = quantize_int8(x, scale, zp)
+        rec = [0] * pg.RECORD_WORDS
+        rec[:6] = [pg.LayerKind.CORE, pg.CoreOp.QUANTIZE_TFLITE, 0, 0, 0, x.size]
+        rec[15] = int(np.float32(scale).view(np.uint32))
+        rec[18] = zp & 0xFFFF_FFFF
+        got = np.frombuffer(_run_record(lib, rec, [x], x.size), np.int8)
+        assert np.array_equal(got, want), (scale, zp)
+
+
+@pytest.mark.parametrize("uint8", [False, True])
+@pytest.mark.parametrize("include_pad", [False, True])
+def test_avg_pool_onnx_windows(lib, uint8, include_pad):
+    """AVG_POOL_ONNX (QLinearAveragePool's float path) on padded and strided windows against
+    the reference, through the record the compiler writes."""
+    from dure.compiler.ir import Graph, Op, OpKind, Quant, Tensor, explicit_padding
+
+    rng = np.random.default_rng(61 + uint8 + 2 * include_pad)
+    x = rng.integers(-128, 128, (2, 7, 6, 5)).astype(np.int8)
+    for filt, stride, padding in (((3, 3), (1, 1), (1, 1, 1, 1)), ((2, 3), (2, 2), (0, 1, 1, 0)),
+                                  ((3, 2), (2, 1), "SAME"), ((2, 2), (2, 2), "VALID")):
+        oh, ow, _ = explicit_padding(padding, 7, 6, *filt, stride, 1)
+        xq = Quant.of(np.float32(rng.uniform(0.01, 0.2)), int(rng.integers(-20, 20)))
+        yq = Quant.of(np.float32(rng.uniform(0.01, 0.2)), int(rng.integers(-20, 20)))
+        T = {"x": Tensor("x", np.int8, x.shape, xq),
+             "y": Tensor("y", np.int8, (2, oh, ow, 5), yq)}
+        op = Op(OpKind.AVERAGE_POOL_2D, ["x"], ["y"], dict(
+            filter=filt, stride=stride, padding=padding, lo=-100, hi=120, uint8=uint8,
+            count_include_pad=include_pad), 0, "pool", "AveragePool")
+        graph = Graph(T, [op], ["x"], ["y"], "onnx", "onnx")
+        want = reference.run_op(graph, op, {"x": x})
+
+        class _P:          # what core_record reads of a program
+            pass
+        prog = _P()
+        prog.graph, prog.tensor_addr, prog.weight_addr = graph, {"x": 0, "y": 0}, {}
+        prog.buffers = {"y": (np.int8, (2, oh, ow, 5))}
+        layer = pg.Layer("AVERAGE_POOL_2D", "core", op, ["x"], ["y"])
+        rec = pg.core_record(prog, layer)
+        assert rec[1] == pg.CoreOp.AVG_POOL_ONNX
+        got = np.frombuffer(_run_record(lib, rec, [x], want.size), np.int8)
+        assert np.array_equal(got.reshape(want.shape), want), (filt, stride, padding)
 
 
 def _f32_specials(rng, n):

@@ -27,6 +27,8 @@ void b_h2f(const uint32_t *a, uint32_t *o, int n)
 { for (int i = 0; i < n; i++) o[i] = f32_from_f16((uint16_t)a[i]); }
 void b_f2h(const uint32_t *a, uint32_t *o, int n)
 { for (int i = 0; i < n; i++) o[i] = f16_from_f32(a[i]); }
+void b_fma(const uint32_t *k, const uint32_t *r, const uint32_t *c, uint32_t *o, int n)
+{ for (int i = 0; i < n; i++) o[i] = f32_fma_i32((int32_t)k[i], r[i], c[i]); }
 void b_rint(const uint32_t *a, uint32_t *o, int n)
 { for (int i = 0; i < n; i++) o[i] = (uint32_t)f32_rint_clip(a[i], 1024); }
 """
@@ -139,3 +141,46 @@ def test_rint_clip(lib):
     with np.errstate(all="ignore"):
         want = np.clip(np.rint(np.nan_to_num(x, nan=0.0)), -1024.0, 1024.0).astype(np.int32)
     assert np.array_equal(call(lib, "b_rint", f).view(np.int32), want)
+
+
+def _nearest_f32(exact):
+    """The binary32 nearest to the Fraction ``exact`` (ties to even), by comparing the
+    neighbours of a close guess exactly."""
+    from fractions import Fraction
+
+    guess = np.float32(float(exact))
+    cands = [np.nextafter(guess, np.float32(-np.inf)), guess,
+             np.nextafter(guess, np.float32(np.inf))]
+    best = min(cands, key=lambda f: (abs(Fraction(float(f)) - exact),
+                                     int(np.array(f).view(np.uint32)) & 1))
+    return np.array(best, np.float32).view(np.uint32)
+
+
+def test_fma_i32_rounds_once(lib):
+    """f32_fma_i32 (QLinearAdd's fused multiply-adds) against the exact value rounded once:
+    small and large integers, random and near-cancelling addends, subnormal results."""
+    from fractions import Fraction
+
+    rng = np.random.default_rng(5)
+    n = 6000
+    k = np.concatenate([rng.integers(-300, 300, n // 2),
+                        rng.integers(-(1 << 31), 1 << 31, n // 2)]).astype(np.int64)
+    r = random_f32(rng, n)
+    r = np.where(((r >> 23) & 0xFF) > 200, r & 0x807F_FFFF | (100 << 23), r)  # no overflow
+    c = random_f32(rng, n)
+    c = np.where(((c >> 23) & 0xFF) > 220, c & 0x807F_FFFF | (120 << 23), c)
+    # addends that nearly cancel the product
+    with np.errstate(all="ignore"):
+        prod = (k.astype(np.float64) * r.view(np.float32).astype(np.float64))
+        near = (-prod).astype(np.float32).view(np.uint32) ^ rng.integers(0, 3, n).astype(
+            np.uint32)
+    c = np.where(rng.random(n) < 0.3, near, c).astype(np.uint32)
+    finite = np.isfinite(r.view(np.float32)) & np.isfinite(c.view(np.float32))
+    k, r, c = k[finite], r[finite], c[finite]
+    got = call(lib, "b_fma", k.astype(np.int64) & 0xFFFF_FFFF, r, c)
+    want = np.array([_nearest_f32(int(kk) * Fraction(float(rr)) + Fraction(float(cc)))
+                     for kk, rr, cc in zip(k, r.view(np.float32), c.view(np.float32),
+                                           strict=True)], np.uint32)
+    zero = (want & 0x7FFF_FFFF) == 0                 # the sign of an exact zero: not checked
+    assert np.array_equal(got[~zero], want[~zero])
+    assert np.all((got[zero] & 0x7FFF_FFFF) == 0)

@@ -79,6 +79,33 @@ static void im2col(const uint32_t *r, const uint8_t *x, uint8_t *y)
                 }
 }
 
+/* TFLite's QUANTIZE of one quotient: int32(TfLiteRound(q)) (half away from zero), INT32_MIN
+ * when that is outside int32 or q is NaN (x86's "integer indefinite", which LiteRT 2.3
+ * yields), then + zp wrapping in int32, clamped to int8 (sim/golden_tflite_quantize.py). */
+static int8_t tflite_quantize(uint32_t q, int32_t zp)
+{
+    uint32_t e = (q >> 23) & 0xFF, sig = (q & 0x7FFFFFu) | (e ? 0x800000u : 0);
+    int32_t i;
+    if (e == 0xFF) {
+        i = INT32_MIN;                          /* Inf, NaN */
+    } else {
+        int shift = 150 - (int)(e ? e : 1);     /* |q| = sig * 2^-shift */
+        uint64_t mag;
+        if (shift <= 0)
+            mag = shift < -40 ? (1ull << 40) : (uint64_t)sig << -shift;
+        else if (shift >= 64)
+            mag = 0;
+        else
+            mag = ((uint64_t)sig + (1ull << (shift - 1))) >> shift;
+        if (q >> 31)
+            i = mag > 0x80000000ull ? INT32_MIN : (int32_t)(0u - (uint32_t)mag);
+        else
+            i = mag > 0x7FFFFFFFull ? INT32_MIN : (int32_t)mag;
+    }
+    int32_t v = (int32_t)((uint32_t)i + (uint32_t)zp);
+    return (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+}
+
 uint32_t lt_f32_div(uint32_t a, uint32_t b)
 {
     uint32_t sign = (a ^ b) & 0x80000000u;
@@ -307,6 +334,257 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
         im2col(r, x, y);
         return LT_OK;
     }
+    case LT_OP_ADD_ONNX: {
+        /* QLinearAdd as MLAS's AVX2 kernel computes it (compiler/reference.py), on the raw
+         * stored values (int8 + r[18]: 128 for uint8 tensors):
+         * y = sat(rne(fma(a, r_a, fma(b, r_b, fixed)))), then the clamp [r[19], r[20]] */
+        const int8_t *a = at(env, r[2], r[5], 1), *b = at(env, r[3], r[5], 1);
+        int8_t *y = at(env, r[4], r[5], 1);
+        if (!a || !b || !y)
+            return LT_E_RANGE;
+        int32_t off = (int32_t)r[18], lo = (int32_t)r[19], hi = (int32_t)r[20];
+        if ((off != 0 && off != 128) || lo < -128 || hi > 127 || lo > hi)
+            return LT_E_ARG;
+        if (r[21]) {                    /* the compiler's table of every (a, b) pair */
+            const int8_t *t = at(env, r[21], 65536, 1);
+            if (!t)
+                return LT_E_RANGE;
+            for (uint32_t i = 0; i < r[5]; i++)
+                y[i] = t[((uint32_t)(uint8_t)(a[i] + 128) << 8) | (uint8_t)(b[i] + 128)];
+            return LT_OK;
+        }
+        for (uint32_t i = 0; i < r[5]; i++) {
+            f32_t v = f32_fma_i32(a[i] + off, r[15], f32_fma_i32(b[i] + off, r[16], r[17]));
+            int32_t q = f32_is_nan(v) ? -128 : f32_rint_clip(v, 1 << 20) - off;
+            q = q < -128 ? -128 : q > 127 ? 127 : q;
+            y[i] = (int8_t)(q < lo ? lo : q > hi ? hi : q);
+        }
+        return LT_OK;
+    }
+    case LT_OP_TRANSPOSE: {
+        /* y[o0][o1][o2][o3] = x[i] with i_perm[k] = o_k (shape and perm padded to 4 axes) */
+        eb = r[14];
+        const uint32_t *sh = &r[6], *pm = &r[10];
+        uint32_t seen = 0;
+        for (int k = 0; k < 4; k++) {
+            if (pm[k] > 3 || (seen & (1u << pm[k])))
+                return LT_E_ARG;
+            seen |= 1u << pm[k];
+        }
+        if ((eb != 1 && eb != 2 && eb != 4) || product(sh, 4) != r[5])
+            return LT_E_ARG;
+        uint8_t *x = at(env, r[2], r[5] * eb, eb), *y = at(env, r[4], r[5] * eb, eb);
+        if (!x || !y)
+            return LT_E_RANGE;
+        uint64_t stride[4], ostride[4];
+        stride[3] = eb;
+        for (int k = 3; k > 0; k--)
+            stride[k - 1] = stride[k] * sh[k];
+        for (int k = 0; k < 4; k++)
+            ostride[k] = stride[pm[k]];           /* input step of output axis k */
+        uint32_t o0 = sh[pm[0]], o1 = sh[pm[1]], o2 = sh[pm[2]], o3 = sh[pm[3]];
+        for (uint32_t a = 0; a < o0; a++)
+            for (uint32_t b = 0; b < o1; b++)
+                for (uint32_t c = 0; c < o2; c++)
+                    for (uint32_t d = 0; d < o3; d++) {
+                        const uint8_t *src = x + a * ostride[0] + b * ostride[1] +
+                            c * ostride[2] + d * ostride[3];
+                        for (uint32_t e = 0; e < eb; e++)
+                            *y++ = src[e];
+                    }
+        return LT_OK;
+    }
+    case LT_OP_QUANTIZE_TFLITE: {
+        const uint32_t *x = at(env, r[2], (uint64_t)r[5] * 4, 4);
+        int8_t *y = at(env, r[4], r[5], 1);
+        int32_t zp = (int32_t)r[18];
+        if (!x || !y)
+            return LT_E_RANGE;
+        if (zp < -128 || zp > 127)
+            return LT_E_ARG;
+        for (uint32_t i = 0; i < r[5]; i++)
+            y[i] = tflite_quantize(lt_f32_div(x[i], r[15]), zp);
+        return LT_OK;
+    }
+    case LT_OP_PAD: {
+        /* y = x surrounded by r[10 + k] elements before and r[18 + k] after on axis k, the
+         * new elements the constant whose bit pattern is r[15] */
+        eb = r[14];
+        const uint32_t *sh = &r[6];
+        uint32_t os[4];
+        for (int k = 0; k < 4; k++) {
+            uint64_t v = (uint64_t)sh[k] + r[10 + k] + r[18 + k];
+            if (v > 0xFFFFFFFFu)
+                return LT_E_ARG;
+            os[k] = (uint32_t)v;
+        }
+        if ((eb != 1 && eb != 2 && eb != 4) || product(os, 4) != r[5])
+            return LT_E_ARG;
+        uint64_t in_elems4 = product(sh, 4);
+        uint8_t *x = at(env, r[2], in_elems4 * eb, eb), *y = at(env, r[4], r[5] * eb, eb);
+        if (!x || !y)
+            return LT_E_RANGE;
+        for (uint32_t a = 0; a < os[0]; a++)
+            for (uint32_t b = 0; b < os[1]; b++)
+                for (uint32_t c = 0; c < os[2]; c++)
+                    for (uint32_t d = 0; d < os[3]; d++) {
+                        uint32_t i[4] = {a - r[10], b - r[11], c - r[12], d - r[13]};
+                        int in = i[0] < sh[0] && i[1] < sh[1] && i[2] < sh[2] && i[3] < sh[3];
+                        if (in) {
+                            const uint8_t *src = x + ((((uint64_t)i[0] * sh[1] + i[1]) * sh[2] +
+                                                       i[2]) * sh[3] + i[3]) * eb;
+                            for (uint32_t e = 0; e < eb; e++)
+                                *y++ = src[e];
+                        } else {
+                            for (uint32_t e = 0; e < eb; e++)
+                                *y++ = (uint8_t)(r[15] >> (8 * e));
+                        }
+                    }
+        return LT_OK;
+    }
+    case LT_OP_DEPTHWISE_ONNX: {
+        /* QLinearConv, group = channels (compiler/reference.py): acc = bias[c] + sum over the
+         * in-bounds taps of (x - z_x) * (w - z_w[c]) (int32, wrapping; padded taps add 0),
+         * y = clamp(rne(f32(acc) * scale[c]) + z_y, lo, hi) */
+        uint32_t n = r[6], h = r[7], w = r[8], c = r[9], kh = r[10], kw = r[11];
+        uint32_t sh = r[12], sw = r[13], oh = r[24], ow = r[25], dh = r[21], dw = r[26];
+        int32_t pt = (int32_t)r[22], pl = (int32_t)r[23];
+        int32_t lo = (int32_t)r[16], hi = (int32_t)r[17], zx = (int32_t)r[18],
+                zy = (int32_t)r[19];
+        if ((uint64_t)n * oh * ow * c != r[5] || !kh || !kw || !sh || !sw || !dh || !dw ||
+            lo < -128 || hi > 127 || lo > hi)
+            return LT_E_ARG;
+        const int8_t *x = at(env, r[2], (uint64_t)n * h * w * c, 1);
+        const int8_t *wt = at(env, r[3], (uint64_t)kh * kw * c, 1);
+        const int32_t *bias = r[14] ? at(env, r[14], (uint64_t)c * 4, 4) : 0;
+        const f32_t *scale = at(env, r[15], (uint64_t)c * 4, 4);
+        const int32_t *zw = at(env, r[20], (uint64_t)c * 4, 4);
+        int8_t *y = at(env, r[4], r[5], 1);
+        if (!x || !wt || (r[14] && !bias) || !scale || !zw || !y)
+            return LT_E_RANGE;
+        for (uint32_t b = 0; b < n; b++)
+            for (uint32_t oy = 0; oy < oh; oy++)
+                for (uint32_t ox = 0; ox < ow; ox++)
+                    for (uint32_t ch = 0; ch < c; ch++) {
+                        uint32_t acc = bias ? (uint32_t)bias[ch] : 0;
+                        for (uint32_t i = 0; i < kh; i++) {
+                            int32_t iy = (int32_t)(oy * sh + i * dh) - pt;
+                            if (iy < 0 || iy >= (int32_t)h)
+                                continue;
+                            for (uint32_t j = 0; j < kw; j++) {
+                                int32_t ix = (int32_t)(ox * sw + j * dw) - pl;
+                                if (ix < 0 || ix >= (int32_t)w)
+                                    continue;
+                                int32_t xv = x[(((uint64_t)b * h + (uint32_t)iy) * w +
+                                                (uint32_t)ix) * c + ch] - zx;
+                                int32_t wv = wt[((uint64_t)i * kw + j) * c + ch] - zw[ch];
+                                acc += (uint32_t)(xv * wv);
+                            }
+                        }
+                        int32_t v = f32_rint_clip(f32_mul(f32_from_i32((int32_t)acc),
+                                                          scale[ch]), 1 << 20) + zy;
+                        *y++ = (int8_t)(v < lo ? lo : v > hi ? hi : v);
+                    }
+        return LT_OK;
+    }
+    case LT_OP_AVG_POOL_ONNX: {
+        /* QLinearAveragePool (compiler/reference.py): every in-bounds tap dequantized,
+         * f32(s_x * f32(x - z_x)), summed in float32 in (kh, kw) order from +0, divided by
+         * the tap count (all taps with count_include_pad), then
+         * sat(rne(f32(f32(avg / s_y) + f32(z_y)))) on the raw values, then lo / hi */
+        uint32_t n = r[6], h = r[7], w = r[8], c = r[9], kh = r[10], kw = r[11];
+        uint32_t sh = r[12], sw = r[13], oh = r[24], ow = r[25];
+        int32_t pt = (int32_t)r[22], pl = (int32_t)r[23];
+        int32_t lo = (int32_t)r[16], hi = (int32_t)r[17], zx = (int32_t)r[18],
+                zy = (int32_t)r[19], off = (int32_t)r[20];
+        if ((uint64_t)n * oh * ow * c != r[5] || !kh || !kw || !sh || !sw || lo < -128 ||
+            hi > 127 || lo > hi || (off != 0 && off != 128))
+            return LT_E_ARG;
+        const int8_t *x = at(env, r[2], (uint64_t)n * h * w * c, 1);
+        int8_t *y = at(env, r[4], r[5], 1);
+        if (!x || !y)
+            return LT_E_RANGE;
+        f32_t fzy = f32_from_i32(zy);
+        for (uint32_t b = 0; b < n; b++)
+            for (uint32_t oy = 0; oy < oh; oy++)
+                for (uint32_t ox = 0; ox < ow; ox++)
+                    for (uint32_t ch = 0; ch < c; ch++) {
+                        f32_t total = 0;
+                        int32_t count = 0;
+                        for (uint32_t i = 0; i < kh; i++) {
+                            int32_t iy = (int32_t)(oy * sh + i) - pt;
+                            for (uint32_t j = 0; j < kw; j++) {
+                                int32_t ix = (int32_t)(ox * sw + j) - pl;
+                                if (iy < 0 || iy >= (int32_t)h || ix < 0 || ix >= (int32_t)w)
+                                    continue;
+                                int32_t q = x[(((uint64_t)b * h + (uint32_t)iy) * w +
+                                               (uint32_t)ix) * c + ch];
+                                total = f32_add(total, f32_mul(r[15], f32_from_i32(q - zx)));
+                                count++;
+                            }
+                        }
+                        if (r[14])
+                            count = (int32_t)(kh * kw);
+                        f32_t avg = lt_f32_div(total, f32_from_i32(count));
+                        f32_t v = f32_add(lt_f32_div(avg, r[21]), fzy);
+                        int32_t q = f32_rint_clip(v, 1 << 20) - off;
+                        q = q < -128 ? -128 : q > 127 ? 127 : q;
+                        *y++ = (int8_t)(q < lo ? lo : q > hi ? hi : q);
+                    }
+        return LT_OK;
+    }
+    case LT_OP_GLOBAL_AVG_POOL_ONNX: {
+        /* QLinearGlobalAveragePool: acc = sum(x) - zx * h * w (int32, wrapping), then
+         * clamp(rne(f32(acc) * scale) + zy, lo, hi) */
+        uint32_t n = r[6], h = r[7], w = r[8], c = r[9];
+        int32_t lo = (int32_t)r[16], hi = (int32_t)r[17], zx = (int32_t)r[18],
+                zy = (int32_t)r[19];
+        if ((uint64_t)n * c != r[5] || lo < -128 || hi > 127 || lo > hi)
+            return LT_E_ARG;
+        const int8_t *x = at(env, r[2], (uint64_t)n * h * w * c, 1);
+        int8_t *y = at(env, r[4], r[5], 1);
+        if (!x || !y)
+            return LT_E_RANGE;
+        for (uint32_t b = 0; b < n; b++)
+            for (uint32_t ch = 0; ch < c; ch++) {
+                uint32_t acc = 0u - (uint32_t)zx * h * w;
+                const int8_t *p = x + (uint64_t)b * h * w * c + ch;
+                for (uint32_t i = 0; i < h * w; i++)
+                    acc += (uint32_t)(int32_t)p[(uint64_t)i * c];
+                int32_t v = f32_rint_clip(f32_mul(f32_from_i32((int32_t)acc), r[15]), 1 << 20)
+                    + zy;
+                y[b * c + ch] = (int8_t)(v < lo ? lo : v > hi ? hi : v);
+            }
+        return LT_OK;
+    }
+    case LT_OP_SOFTMAX_ONNX: {
+        /* QLinearSoftmax (compiler/reference.py): e = table[index of the raw value, the row
+         * maximum at 255], sum in float32 in order, y = rne(f32(e * ys) / sum) + zy */
+        uint32_t rows = r[6], d = r[7];
+        int32_t zy = (int32_t)r[18], off = (int32_t)r[19];
+        if ((uint64_t)rows * d != r[5] || d == 0 || (off != 0 && off != 128))
+            return LT_E_ARG;
+        const int8_t *x = at(env, r[2], r[5], 1);
+        int8_t *y = at(env, r[4], r[5], 1);
+        const f32_t *table = at(env, r[20], 256 * 4, 4);
+        if (!x || !y || !table)
+            return LT_E_RANGE;
+        for (uint32_t row = 0; row < rows; row++, x += d, y += d) {
+            int32_t top = -128;
+            for (uint32_t i = 0; i < d; i++)
+                top = x[i] > top ? x[i] : top;
+            f32_t total = 0;
+            for (uint32_t i = 0; i < d; i++)
+                total = f32_add(total, table[(uint8_t)(x[i] + 127 - top + off)]);
+            for (uint32_t i = 0; i < d; i++) {
+                f32_t e = table[(uint8_t)(x[i] + 127 - top + off)];
+                int32_t q = f32_rint_clip(lt_f32_div(f32_mul(e, r[15]), total), 1 << 20) + zy
+                    - off;
+                y[i] = (int8_t)(q < -128 ? -128 : q > 127 ? 127 : q);
+            }
+        }
+        return LT_OK;
+    }
     case LT_OP_QUANTIZE_ONNX:
     case LT_OP_DEQUANTIZE_ONNX: {
         int quant = r[1] == LT_OP_QUANTIZE_ONNX;
@@ -315,14 +593,18 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
         if (!x || !y)
             return LT_E_RANGE;
         int32_t zp = (int32_t)r[18];
-        if (zp < -128 || zp > 127)
+        int32_t lo = (int32_t)r[19], hi = (int32_t)r[20];
+        if (zp < -128 || zp > 127 || (quant && (lo < -128 || hi > 127 || lo > hi)))
             return LT_E_ARG;
         for (uint32_t i = 0; i < r[5]; i++) {
             if (quant) {
-                /* clamp(rint(f32(x / scale)) + zp, -128, 127); a NaN quotient gives 0 */
+                /* clamp(rint(f32(x / scale)) + zp, lo, hi) with [lo, hi] inside
+                   [-128, 127] (a Relu / Clip onnxruntime computes in float32 before the
+                   QuantizeLinear); a NaN quotient gives 0 before the clamp */
                 uint32_t qf = lt_f32_div(((const uint32_t *)x)[i], r[15]);
                 int32_t v = f32_is_nan(qf) ? 0 : f32_rint_clip(qf, 1 << 20) + zp;
-                ((int8_t *)y)[i] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+                v = v < -128 ? -128 : v > 127 ? 127 : v;
+                ((int8_t *)y)[i] = (int8_t)(v < lo ? lo : v > hi ? hi : v);
             } else {
                 ((uint32_t *)y)[i] = f32_mul(f32_from_i32((int32_t)((int8_t *)x)[i] - zp),
                                              r[15]);

@@ -1,0 +1,299 @@
+"""Float32 ONNX models with the layer shapes of the MLPerf Tiny networks, written the way
+converters (tf2onnx, PyTorch's exporter) emit them, for onnxruntime's quantization tools
+(``quantize_static``) and the FP16 path. Built at run time with ``onnx.helper``, never stored.
+
+Conventions of the converters that the builders follow: NCHW activations (``nhwc_input=True``
+instead gives an NHWC graph input followed by a ``Transpose``, as tf2onnx writes a Keras model
+without ``--inputs-as-nchw``); every Conv / Gemm has its bias; Relu and Clip(0, 6) are separate
+nodes after the operator; depthwise convolutions are Conv with ``group`` = channels;
+``Flatten`` or ``Reshape`` before the last Gemm; ``Softmax`` at the end; fully connected layers
+as ``Gemm`` (``transB = 1``) or, with ``matmul=True``, as ``MatMul`` + ``Add`` (the Keras
+Dense form).
+
+Every builder takes a numpy ``Generator`` and returns the model file's bytes. Weights are
+random with a He-like scale (outputs of every layer stay of the order of the inputs, so
+calibration ranges are meaningful). :func:`calibration_reader` gives the
+``CalibrationDataReader`` the quantization tools need, :func:`quantize` runs
+``quantize_static`` on bytes.
+"""
+
+import numpy as np
+
+__all__ = ["onnx_resnet8", "onnx_dscnn", "onnx_mobilenet", "onnx_autoencoder",
+           "input_shape", "calibration_reader", "quantize", "quantized_model", "MODELS"]
+
+
+class _Builder:
+    """Nodes and initializers of one graph, with unique names."""
+
+    def __init__(self, rng):
+        self.rng, self.nodes, self.inits, self.n = rng, [], [], 0
+
+    def name(self, base):
+        self.n += 1
+        return f"{base}_{self.n}"
+
+    def const(self, base, value):
+        from onnx import numpy_helper
+
+        name = self.name(base)
+        self.inits.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def weights(self, base, shape, fan_in):
+        w = self.rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)
+        return self.const(base, w.astype(np.float32))
+
+    def bias(self, base, n):
+        return self.const(base, (self.rng.standard_normal(n) * 0.1).astype(np.float32))
+
+    def node(self, op, inputs, name, **attrs):
+        from onnx import helper
+
+        out = self.name(name)
+        self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
+        return out
+
+    def conv(self, x, cin, cout, k, stride=1, pads=None, group=1, act="relu", name="conv",
+             batchnorm=False, pad_form="pads"):
+        """``pad_form``: ``"pads"`` (the Conv's own), ``"auto"`` (``auto_pad = SAME_UPPER``,
+        for pads that are TensorFlow's SAME) or ``"node"`` (a Pad node before a VALID Conv,
+        as a Keras ZeroPadding2D converts)."""
+        kh, kw = (k, k) if np.ndim(k) == 0 else k
+        if pads is None:
+            pads = [(kh - 1) // 2, (kw - 1) // 2, kh // 2, kw // 2]
+        w = self.weights(f"{name}_w", (cout, cin // group, kh, kw), kh * kw * cin // group)
+        geo = dict(strides=[stride, stride], kernel_shape=[kh, kw], group=group)
+        if pad_form == "auto":
+            geo["auto_pad"] = "SAME_UPPER"
+        elif pad_form == "node" and any(pads):
+            t, left, b, r = pads
+            x = self.node("Pad", [x, self.const("pads", np.array(
+                [0, 0, t, left, 0, 0, b, r], np.int64))], f"{name}_pad", mode="constant")
+        else:
+            geo["pads"] = list(pads)
+        y = self.node("Conv", [x, w, self.bias(f"{name}_b", cout)], name, **geo)
+        if batchnorm:
+            r = self.rng
+            params = [r.uniform(0.5, 1.5, cout), r.standard_normal(cout) * 0.1,
+                      r.standard_normal(cout) * 0.1, r.uniform(0.5, 2.0, cout)]
+            names = [self.const(f"{name}_bn{i}", p.astype(np.float32))
+                     for i, p in enumerate(params)]
+            y = self.node("BatchNormalization", [y] + names, f"{name}_bn", epsilon=1e-3)
+        return self.act(y, act)
+
+    def act(self, x, act):
+        if act == "relu":
+            return self.node("Relu", [x], "relu")
+        if act == "relu6":
+            return self.node("Clip", [x, self.const("zero", np.float32(0)),
+                                      self.const("six", np.float32(6))], "relu6")
+        assert act is None
+        return x
+
+    def dense(self, x, k, n, act=None, matmul=False, name="fc"):
+        if matmul:
+            w = self.weights(f"{name}_w", (k, n), k)
+            y = self.node("MatMul", [x, w], name)
+            y = self.node("Add", [y, self.bias(f"{name}_b", n)], f"{name}_bias")
+        else:
+            w = self.weights(f"{name}_w", (n, k), k)
+            y = self.node("Gemm", [x, w, self.bias(f"{name}_b", n)], name, transB=1)
+        return self.act(y, act)
+
+    def model(self, in_shape, x_name, y, out_shape, opset=17):
+        from onnx import TensorProto, helper
+
+        graph = helper.make_graph(self.nodes, "dure_mlperf_tiny",
+                                  [helper.make_tensor_value_info(x_name, TensorProto.FLOAT,
+                                                                 list(in_shape))],
+                                  [helper.make_tensor_value_info(y, TensorProto.FLOAT,
+                                                                 list(out_shape))],
+                                  initializer=self.inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                                  producer_name="dure onnx_models")
+        model.ir_version = 8
+        return model.SerializeToString()
+
+
+def _input(b, shape_nchw, nhwc_input):
+    """The graph input name and its shape; an NHWC input goes through a Transpose to NCHW."""
+    if not nhwc_input:
+        return "x", "x", shape_nchw
+    n, c, h, w = shape_nchw
+    return "x", b.node("Transpose", ["x"], "to_nchw", perm=[0, 3, 1, 2]), (n, h, w, c)
+
+
+def _head(b, y, c, units, flatten, pool_hw, pool, batch, matmul=False):
+    """Pooling over the whole map, [Transpose to NHWC,] Flatten / Reshape, the classifier,
+    Softmax. ``flatten``: ``"flatten"``, ``"reshape"``, or ``"nhwc-reshape"`` (a Transpose
+    to NHWC first, as tf2onnx keeps a Keras Flatten's element order)."""
+    if pool == "global":
+        y = b.node("GlobalAveragePool", [y], "gap")
+    else:
+        y = b.node("AveragePool", [y], "avgpool", kernel_shape=list(pool_hw),
+                   strides=list(pool_hw))
+    if flatten == "nhwc-reshape":
+        y = b.node("Transpose", [y], "to_nhwc", perm=[0, 2, 3, 1])
+    if flatten == "flatten":
+        y = b.node("Flatten", [y], "flatten", axis=1)
+    else:
+        y = b.node("Reshape", [y, b.const("shape", np.array([-1, c], np.int64))], "reshape")
+    y = b.dense(y, c, units, matmul=matmul, name="fc")
+    return b.node("Softmax", [y], "softmax", axis=-1), (batch, units)
+
+
+def onnx_resnet8(rng, *, size=32, channels=(16, 32, 64), units=10, batch=1, pool="avg",
+                 flatten="flatten", nhwc_input=False):
+    """MLPerf Tiny's ResNet-8 (image classification): Conv 3x3 + Relu to ``channels[0]``;
+    three stacks of Conv 3x3 (stride 2 from the second stack) + Relu, Conv 3x3, a shortcut
+    (the stack input, or Conv 1x1 stride 2), Add, Relu; AveragePool over the last map
+    (``pool="avg"``, as Keras' AveragePooling2D(8) converts) or GlobalAveragePool; Flatten /
+    Reshape; Gemm ``units``; Softmax. Input ``(batch, 3, size, size)``."""
+    b = _Builder(rng)
+    x_name, x, in_shape = _input(b, (batch, 3, size, size), nhwc_input)
+    y = b.conv(x, 3, channels[0], 3, name="stem")
+    cin, hw = channels[0], size
+    for i, cout in enumerate(channels):
+        stride = 1 if i == 0 else 2
+        a = b.conv(y, cin, cout, 3, stride, pads=[1, 1, 1, 1], name=f"s{i}a")
+        c = b.conv(a, cout, cout, 3, pads=[1, 1, 1, 1], act=None, name=f"s{i}b")
+        sc = y if stride == 1 and cin == cout else b.conv(y, cin, cout, 1, stride, act=None,
+                                                          name=f"s{i}sc")
+        y = b.node("Relu", [b.node("Add", [c, sc], f"s{i}add")], "relu")
+        cin, hw = cout, (hw + stride - 1) // stride
+    y, out_shape = _head(b, y, cin, units, flatten, (hw, hw), pool, batch)
+    return b.model(in_shape, x_name, y, out_shape)
+
+
+def onnx_dscnn(rng, *, h=49, w=10, c=64, blocks=4, units=12, batch=1, pool="avg",
+               flatten="reshape", nhwc_input=False, batchnorm=False, pad_form="pads"):
+    """MLPerf Tiny's DS-CNN (keyword spotting): input ``(batch, 1, h, w)``, Conv 10x4 stride 2
+    (SAME-like pads) + Relu to ``c`` channels; ``blocks`` x (depthwise Conv 3x3, group = c,
+    + Relu; Conv 1x1 + Relu); AveragePool over the map (or GlobalAveragePool); Reshape /
+    Flatten; Gemm ``units``; Softmax. ``batchnorm=True``: a BatchNormalization after every
+    Conv (as a converter leaves it when it does not fold it). ``pad_form``: how the SAME
+    padding is written (:meth:`_Builder.conv`)."""
+    b = _Builder(rng)
+    x_name, x, in_shape = _input(b, (batch, 1, h, w), nhwc_input)
+    # TensorFlow's SAME for a 10x4 kernel, stride 2: the extra pad row / column at the end
+    oh, ow = (h + 1) // 2, (w + 1) // 2
+    ph, pw = max((oh - 1) * 2 + 10 - h, 0), max((ow - 1) * 2 + 4 - w, 0)
+    y = b.conv(x, 1, c, (10, 4), 2, pads=[ph // 2, pw // 2, ph - ph // 2, pw - pw // 2],
+               name="conv0", batchnorm=batchnorm, pad_form=pad_form)
+    for i in range(blocks):
+        y = b.conv(y, c, c, 3, group=c, name=f"dw{i}", batchnorm=batchnorm, pad_form=pad_form)
+        y = b.conv(y, c, c, 1, name=f"pw{i}", batchnorm=batchnorm)
+    y, out_shape = _head(b, y, c, units, flatten, (oh, ow), pool, batch)
+    return b.model(in_shape, x_name, y, out_shape)
+
+
+def onnx_mobilenet(rng, *, size=96, alpha=0.25, blocks=((1, 64), (2, 128), (1, 128),
+                                                         (2, 256)), units=2, batch=1,
+                   pool="global", flatten="reshape", nhwc_input=False, pad_form="pads"):
+    """A MobileNetV1 stack (MLPerf Tiny's visual wake words at ``alpha``): Conv 3x3 stride 2 +
+    Clip(0, 6); per ``(stride, channels)`` of ``blocks`` (channels before ``alpha``): depthwise
+    Conv 3x3 + Clip(0, 6), Conv 1x1 + Clip(0, 6); GlobalAveragePool (or AveragePool); Reshape /
+    Flatten; Gemm ``units``; Softmax. The reference network has 13 blocks; the default here is
+    the first four. ``pad_form="node"``: the stride-2 padding as Pad nodes (Keras'
+    ZeroPadding2D)."""
+    b = _Builder(rng)
+    x_name, x, in_shape = _input(b, (batch, 3, size, size), nhwc_input)
+    c = max(8, int(32 * alpha))
+    y = b.conv(x, 3, c, 3, 2, pads=[0, 0, 1, 1], act="relu6", name="stem")
+    hw = (size + 1 - 3) // 2 + 1
+    for i, (stride, ch) in enumerate(blocks):
+        cout = max(8, int(ch * alpha))
+        pads = [1, 1, 1, 1] if stride == 1 else [0, 0, 1, 1]
+        y = b.conv(y, c, c, 3, stride, pads=pads, group=c, act="relu6", name=f"dw{i}",
+                   pad_form=pad_form if stride == 2 else "pads")
+        y = b.conv(y, c, cout, 1, act="relu6", name=f"pw{i}")
+        c, hw = cout, (hw + sum(pads[::2]) - 3) // stride + 1
+    y, out_shape = _head(b, y, c, units, flatten, (hw, hw), pool, batch)
+    return b.model(in_shape, x_name, y, out_shape)
+
+
+def onnx_autoencoder(rng, *, n=640, hidden=128, bottleneck=8, layers=4, batch=1,
+                     matmul=False):
+    """MLPerf Tiny's FC autoencoder (anomaly detection): ``layers`` x Dense ``hidden`` + Relu,
+    Dense ``bottleneck`` + Relu, ``layers`` x Dense ``hidden`` + Relu, Dense ``n``; Gemm or
+    (``matmul=True``) MatMul + Add per layer. Input ``(batch, n)``, output ``(batch, n)``."""
+    b = _Builder(rng)
+    y, k = "x", n
+    sizes = [hidden] * layers + [bottleneck] + [hidden] * layers
+    for i, units in enumerate(sizes):
+        y = b.dense(y, k, units, act="relu", matmul=matmul, name=f"fc{i}")
+        k = units
+    y = b.dense(y, k, n, matmul=matmul, name="out")
+    return b.model((batch, n), "x", y, (batch, n))
+
+
+#: ``{name: (builder, kwargs of a small version, kwargs of the MLPerf-sized version)}``
+MODELS = {
+    "resnet8": (onnx_resnet8, dict(size=8, channels=(8, 16, 16)), {}),
+    "dscnn": (onnx_dscnn, dict(h=10, w=6, c=8, blocks=2), {}),
+    "mobilenet": (onnx_mobilenet, dict(size=12, blocks=((1, 32), (2, 64), (1, 64)), units=10),
+                  {}),
+    "autoencoder": (onnx_autoencoder, dict(n=32, hidden=16, bottleneck=4, layers=2), {}),
+}
+
+
+def input_shape(model):
+    """The (static) shape of the first graph input of ``model`` (bytes)."""
+    import onnx
+
+    m = onnx.load_model_from_string(bytes(model))
+    return tuple(d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim)
+
+
+def calibration_reader(rng, model, n=4, scale=1.0):
+    """A ``CalibrationDataReader`` giving ``n`` standard-normal inputs (times ``scale``)."""
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader
+
+    m = onnx.load_model_from_string(bytes(model))
+    name = m.graph.input[0].name
+    shape = input_shape(model)
+    data = [{name: (rng.standard_normal(shape) * scale).astype(np.float32)} for _ in range(n)]
+
+    class _Reader(CalibrationDataReader):
+        def __init__(self):
+            self._it = iter(data)
+
+        def get_next(self):
+            return next(self._it, None)
+
+    return _Reader()
+
+
+def quantize(model, rng, tmp_dir, **options):
+    """``quantize_static`` of ``model`` (bytes) with a random calibration set; ``options`` are
+    passed on (``quant_format``, ``per_channel``, ``activation_type``, ``weight_type``,
+    ``reduce_range``, ...; strings name the enum members, e.g. ``quant_format="QOperator"``,
+    ``activation_type="QUInt8"``). Returns the quantized model's bytes."""
+    import pathlib
+
+    from onnxruntime import quantization as q
+
+    opts = dict(options)
+    for key, enum in (("quant_format", q.QuantFormat), ("activation_type", q.QuantType),
+                      ("weight_type", q.QuantType)):
+        if isinstance(opts.get(key), str):
+            opts[key] = getattr(enum, opts[key])
+    tmp = pathlib.Path(tmp_dir)
+    src, dst = tmp / "float.onnx", tmp / "quantized.onnx"
+    src.write_bytes(bytes(model))
+    q.quantize_static(str(src), str(dst), calibration_reader(rng, model), **opts)
+    return dst.read_bytes()
+
+
+def quantized_model(rng, name, *, full=False, model_kw=None, **options):
+    """The model ``name`` of :data:`MODELS` (its small version unless ``full``; builder
+    arguments updated by ``model_kw``), built with ``rng`` and quantized by :func:`quantize`
+    with ``options``; the quantized bytes."""
+    import tempfile
+
+    fn, small, big = MODELS[name]
+    model = fn(rng, **{**(big if full else small), **(model_kw or {})})
+    with tempfile.TemporaryDirectory() as tmp:
+        return quantize(model, rng, tmp, **options)

@@ -1,0 +1,239 @@
+"""Float ONNX models with the MLPerf Tiny layer shapes (:mod:`dure.sim.verif.onnx_models`),
+quantized by onnxruntime's own ``quantize_static`` in every format / per-channel / activation
+type / reduce_range combination and with its default options, compile and equal onnxruntime
+(default session options) bit for bit; the float models run in FP16 bit-exact with the golden.
+Small spatial sizes here; the MLPerf-sized models under ``slow``."""
+
+import numpy as np
+import pytest
+from dure.compiler import reference
+from dure.compiler.errors import UnsupportedModel
+from dure.compiler.execute import run_program
+from dure.compiler.lower import compile_graph
+from dure.compiler.onnx_frontend import parse_onnx
+from dure.sim.verif import onnx_models as om
+from dure.sim.verif.onnx_ref import run_onnx
+
+from dure.cli import main
+from dure.config import preset
+
+pytest.importorskip("onnxruntime.quantization")
+
+_COMBOS = [dict(quant_format=fmt, per_channel=pc, activation_type=act, weight_type="QInt8",
+                reduce_range=rr)
+           for fmt in ("QDQ", "QOperator") for pc in (False, True)
+           for act in ("QUInt8", "QInt8") for rr in (False, True)]
+
+
+def _id(opts):
+    if not opts:
+        return "defaults"
+    return "-".join([opts["quant_format"], "pc" if opts["per_channel"] else "pt",
+                     opts["activation_type"][1:]] + (["rr"] if opts["reduce_range"] else []))
+
+
+def _check(model, rng, tmp_path, opts, inputs=2, program=True, config="sim"):
+    """Quantize ``model`` with ``opts``, compile it, compare with onnxruntime on random inputs
+    (wider than the calibration data: saturation is exercised); returns the quantized model's
+    op types."""
+    import onnx
+
+    q = om.quantize(model, rng, tmp_path, **opts)
+    graph = parse_onnx(q)
+    assert graph.arithmetic == "onnx"
+    prog = compile_graph(graph, preset(config)) if program else None
+    shape = om.input_shape(model)
+    for i in range(inputs):
+        x = (rng.standard_normal(shape) * 1.5).astype(np.float32)
+        want = run_onnx(q, x)[0]
+        got = reference.run(graph, [x])[0]
+        assert got.dtype == want.dtype and np.array_equal(got, want), \
+            f"input {i}: {np.abs(got.astype(np.float64) - want).max()}"
+        if prog is not None and i == 0:
+            out, _ = run_program(prog, [x])
+            assert np.array_equal(out[0], want)
+    return {n.op_type for n in onnx.load_model_from_string(q).graph.node}
+
+
+@pytest.mark.parametrize("opts", _COMBOS + [{}], ids=_id)
+@pytest.mark.parametrize("name", sorted(om.MODELS))
+def test_quantize_static_small(tmp_path, name, opts):
+    fn, small, _ = om.MODELS[name]
+    rng = np.random.default_rng(sorted(om.MODELS).index(name))
+    ops = _check(fn(rng, **small), rng, tmp_path, opts,
+                 program=opts.get("per_channel", False) is False)
+    if opts.get("quant_format") == "QOperator":
+        assert ops & {"QLinearConv", "QLinearMatMul", "QGemm"}, ops
+    else:
+        assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+
+
+@pytest.mark.parametrize("opts", [{}, _COMBOS[8 + 4 + 2]], ids=_id)     # QOperator pc Int8
+@pytest.mark.parametrize("variant", [
+    ("resnet8", dict(nhwc_input=True, pool="global", flatten="reshape")),
+    ("resnet8", dict(nhwc_input=True, flatten="nhwc-reshape")),
+    ("dscnn", dict(nhwc_input=True, pool="global", flatten="flatten")),
+    ("mobilenet", dict(pool="avg", flatten="flatten")),
+    ("mobilenet", dict(pad_form="node")),
+    ("dscnn", dict(pad_form="auto")),
+    ("autoencoder", dict(matmul=True)),
+], ids=lambda v: v[0] + "-" + "-".join(f"{k}={v}" for k, v in v[1].items()))
+def test_quantize_static_converter_forms(tmp_path, variant, opts):
+    """What converters also write: an NHWC input with a Transpose, Reshape or Flatten (after a
+    Transpose back to NHWC), global or windowed pooling, Pad nodes (ZeroPadding2D) and
+    auto_pad SAME_UPPER, Dense as MatMul + Add (the bias becomes a quantized constant operand
+    of QLinearAdd / a QDQ Add)."""
+    name, kw = variant
+    fn, small, _ = om.MODELS[name]
+    rng = np.random.default_rng(7)
+    ops = _check(fn(rng, **{**small, **kw}), rng, tmp_path, opts, program=False)
+    if name == "autoencoder":
+        assert ("QLinearAdd" in ops) == (opts.get("quant_format") == "QOperator")
+
+
+_EXTRA = {
+    # the activations keep their Relu / Clip nodes, computed by onnxruntime in float32
+    "symmetric": dict(extra_options={"ActivationSymmetric": True}),
+    "keep-relu-u8": dict(extra_options={"QDQKeepRemovableActivations": True},
+                         activation_type="QUInt8"),
+    "qop-symmetric": dict(quant_format="QOperator",
+                          extra_options={"ActivationSymmetric": True}),
+    # float weights through QuantizeLinear -> DequantizeLinear
+    "weight-qdq-pc": dict(extra_options={"AddQDQPairToWeight": True}, per_channel=True),
+    "u8-weights": dict(weight_type="QUInt8", activation_type="QUInt8"),
+    "qop-u8-weights": dict(quant_format="QOperator", weight_type="QUInt8",
+                           activation_type="QUInt8"),
+}
+
+
+@pytest.mark.parametrize("extra", sorted(_EXTRA))
+@pytest.mark.parametrize("name", sorted(om.MODELS))
+def test_quantize_static_extra_options(tmp_path, name, extra):
+    if name == "mobilenet" and extra == "qop-symmetric":
+        pytest.skip("its GlobalAveragePool stays a float node (see test_float_pooling_named)")
+    fn, small, _ = om.MODELS[name]
+    rng = np.random.default_rng(12)
+    _check(fn(rng, **small), rng, tmp_path, _EXTRA[extra], program=extra == "symmetric")
+
+
+def test_float_pooling_named(tmp_path):
+    """QOperator with symmetric activations leaves MobileNet's GlobalAveragePool in float
+    (onnxruntime's float kernel, whose summation order the compiler does not model): one
+    message naming the node before it."""
+    rng = np.random.default_rng(12)
+    q = om.quantized_model(rng, "mobilenet", **_EXTRA["qop-symmetric"])
+    with pytest.raises(UnsupportedModel, match=r"node \d+ '.*' \(Clip\): a float operator"):
+        parse_onnx(q)
+
+
+def test_dedicated_qdq_pairs_named():
+    """``DedicatedQDQPair``: an output feeding two QuantizeLinear nodes is no QDQ group
+    onnxruntime fuses; refused naming the node and why."""
+    q = om.quantized_model(np.random.default_rng(12), "resnet8",
+                           extra_options={"DedicatedQDQPair": True})
+    with pytest.raises(UnsupportedModel, match=r"\(Conv\): .*feeds 2 QuantizeLinear"):
+        parse_onnx(q)
+
+
+def test_float_bias_named(tmp_path):
+    """``QuantizeBias: False`` leaves float biases: onnxruntime then runs the convolution in
+    float; refused naming the node."""
+    rng = np.random.default_rng(12)
+    q = om.quantized_model(rng, "dscnn", extra_options={"QuantizeBias": False})
+    with pytest.raises(UnsupportedModel, match=r"node \d+ '.*' \(Conv\): QDQ bias"):
+        parse_onnx(q)
+
+
+_FORMS = {"vector": ((4, 37), (37,)), "row": ((4, 37), (1, 37)), "first": ((4, 37), (37,)),
+          "channel": ((1, 6, 5, 4), (1, 6, 1, 1)), "scalar": ((1, 6, 5, 4), (1,)),
+          "full": ((1, 6, 5, 4), (1, 6, 5, 4))}
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8])
+@pytest.mark.parametrize("form", sorted(_FORMS))
+def test_qlinear_add_constant_operand(dtype, form):
+    """QLinearAdd of an activation and a quantized initializer, broadcast (ONNX rules, NCHW
+    for a 4-D activation), either operand order (the kernel's rounding is not symmetric)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(5)
+    off = 128 if dtype == np.uint8 else 0
+    et = TensorProto.INT8 if dtype == np.int8 else TensorProto.UINT8
+    xshape, cshape = _FORMS[form]
+    c = rng.integers(-128, 128, cshape) + off
+
+    def arr(name, v, dt):
+        return numpy_helper.from_array(np.asarray(v, dt), name)
+
+    inits = [arr("xs", 0.05, np.float32), arr("xz", 3 + off, dtype), arr("c", c, dtype),
+             arr("cs", 0.021, np.float32), arr("cz", -7 + off, dtype),
+             arr("ys", 0.07, np.float32), arr("yz", 1 + off, dtype)]
+    ab = ["c", "cs", "cz", "xq", "xs", "xz"] if form == "first" else \
+        ["xq", "xs", "xz", "c", "cs", "cz"]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+             helper.make_node("QLinearAdd", ab + ["ys", "yz"], ["y"], domain="com.microsoft",
+                              name="add")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                     list(xshape))],
+                          [helper.make_tensor_value_info("y", et, list(xshape))],
+                          initializer=inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17),
+                                            helper.make_opsetid("com.microsoft", 1)])
+    m.ir_version = 8
+    model = m.SerializeToString()
+    graph = parse_onnx(model)
+    for _ in range(4):
+        x = (rng.standard_normal(xshape) * 4).astype(np.float32)
+        assert np.array_equal(reference.run(graph, [x])[0], run_onnx(model, x)[0])
+
+
+def test_unfolded_batchnorm_in_a_quantized_model_is_named(tmp_path):
+    """A BatchNormalization left between quantized Convs (quantize_static keeps it in float;
+    ``quant_pre_process`` folds it first) gets one message naming the node."""
+    rng = np.random.default_rng(2)
+    model = om.onnx_dscnn(rng, h=10, w=6, c=8, blocks=1, batchnorm=True)
+    q = om.quantize(model, rng, tmp_path)
+    with pytest.raises(UnsupportedModel, match=r"node \d+ '.*bn.*' \(BatchNormalization\)"):
+        parse_onnx(q)
+
+
+@pytest.mark.parametrize("name", sorted(om.MODELS))
+def test_float_models_fp16_bit_exact_with_golden(name):
+    """The float builders run in FP16: the program on the NPU command model equals the
+    compiler's golden (reference) bit for bit."""
+    fn, small, _ = om.MODELS[name]
+    rng = np.random.default_rng(4)
+    model = fn(rng, **small)
+    graph = parse_onnx(model)
+    assert graph.arithmetic == "float"
+    program = compile_graph(graph, preset("sim"), "fp16")
+    x = rng.standard_normal(om.input_shape(model)).astype(np.float32)
+    want = reference.run(graph, [x])[0]
+    got, _ = run_program(program, [x])
+    assert want.dtype == np.float32 and np.array_equal(got[0].view(np.uint32),
+                                                       want.view(np.uint32))
+
+
+def test_infer_fp16_check_reports_error_and_top1(tmp_path, capsys):
+    rng = np.random.default_rng(6)
+    fn, small, _ = om.MODELS["resnet8"]
+    path, xp = tmp_path / "m.onnx", tmp_path / "x.npy"
+    path.write_bytes(fn(rng, **small))
+    np.save(xp, rng.standard_normal(om.input_shape(path.read_bytes())).astype(np.float32))
+    assert main(["infer", str(path), "--input", str(xp), "--precision", "fp16",
+                 "--check"]) == 0
+    text = capsys.readouterr().out
+    assert "reference executor: bit-exact" in text
+    assert "max abs error" in text and "top-1 agreement" in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("opts", [{}, _COMBOS[5], _COMBOS[8 + 2], _COMBOS[8 + 4 + 1]],
+                         ids=_id)
+@pytest.mark.parametrize("name", sorted(om.MODELS))
+def test_quantize_static_mlperf_sized(tmp_path, name, opts):
+    """The MLPerf-sized models (ResNet-8 32x32, DS-CNN 49x10 64 channels 4 blocks, MobileNet
+    96x96 alpha 0.25, the 640-128-8 autoencoder) through the IR reference."""
+    fn, _, full = om.MODELS[name]
+    rng = np.random.default_rng(9)
+    _check(fn(rng, **full), rng, tmp_path, opts, inputs=2, program=False)
