@@ -71,7 +71,8 @@ are reserved and must be zero.
     above): the LOAD unpacks compressed weights on the fly into dense SPAD lanes. A non-dense
     format needs ``target`` SPAD, neither ``fill`` nor ``broadcast``, and ``elem`` INT8 (FP16
     for ``INT4_FP16``, which hardware without FP16 refuses), else ``BAD_COMBINATION``; the
-    2:4 formats also need ``rows % 4 == 0`` (``BAD_COMBINATION``). ``rows`` and ``cols``
+    row-grouped 2:4 formats also need ``rows % 4 == 0``, the lane-grouped ones ``cols % 4 ==
+    0`` (``BAD_COMBINATION``). ``rows`` and ``cols``
     count *destination* rows and lanes as for a dense LOAD (placement applies to the
     destination rows); the source is
     :func:`load_source` ``(rows, cols, weight_format, elem)``: ``src_rows`` rows of
@@ -96,6 +97,15 @@ are reserved and must be zero.
       ``3 * ceil(cols / 2)`` for int4 values (packed as ``INT4``). Destination row ``4 i + p``
       lane c is the first value if ``p == p0``, else the second if ``p == p1``, else 0 (a code
       with ``p0 >= p1`` is not refused: it expands by this rule).
+    - ``SPARSE24_LANES`` / ``SPARSE24_INT4_LANES``: 2:4 sparse int8 / int4 weights grouped
+      along the lanes of each row (the GEMV plan's transposed weights, K along the lanes): one
+      source row per destination row; ``cols`` must be a multiple of 4 (``BAD_COMBINATION``).
+      With ``g = cols / 4`` groups, the source row is the ``2 g`` kept values (group j's first
+      then second, in position order; int8 bytes, or int4 packed as ``INT4``: group j is byte
+      j, first value in bits 3:0) followed by the ``g`` position codes (``p0 | p1 << 2``, two
+      groups per byte, even group in bits 3:0): ``2 g + ceil(g / 2)`` bytes for int8 values,
+      ``g + ceil(g / 2)`` for int4. Lane ``4 j + p`` is the group's first value if ``p ==
+      p0``, else its second if ``p == p1``, else 0 (the same rule as above, along lanes).
 
 ``COMPUTE`` (opcode 2): ``ACC[acc + m, n] = init[m, n] + sum_k A[m, k] * W[k, n]``, sequentially
 over k, in the command's precision.
@@ -285,7 +295,8 @@ from .isa import Dataflow, Precision
 
 __all__ = [
     "DESCRIPTOR_WORDS", "SEQ_BITS", "Opcode", "LoadTarget", "ElemType", "OutType", "ErrorCode",
-    "RequantMode", "EltwiseOp", "WeightFormat", "load_source",
+    "RequantMode", "EltwiseOp", "WeightFormat", "load_source", "ROW_SPARSE_FORMATS",
+    "LANE_SPARSE_FORMATS",
     "STORE_COMBINATIONS", "Register", "PERF_COUNTERS", "Status", "Control", "ID_MAGIC",
     "CONFIG_FIELDS", "ERROR_FIELDS", "config_word", "elem_bytes", "out_bytes", "Precision",
     "Dataflow",
@@ -329,13 +340,21 @@ class ElemType(enum.Enum, shape=2):
 
 
 class WeightFormat(enum.Enum, shape=3):
-    """How a LOAD's source holds weights (LOAD w0 bits 12:10); 5..7 are reserved."""
+    """How a LOAD's source holds weights (LOAD w0 bits 12:10); 7 is reserved."""
 
     DENSE = 0           # as the element type says
     INT4 = 1            # int4, two per byte, low nibble first -> INT8 lanes
     INT4_FP16 = 2       # int4 times an fp16 scale per lane (w5 scale_addr) -> FP16 lanes
     SPARSE24 = 3        # 2:4 sparse int8: 2 values + codes per group of 4 rows -> INT8 lanes
     SPARSE24_INT4 = 4   # 2:4 sparse int4 -> INT8 lanes
+    SPARSE24_LANES = 5  # 2:4 sparse int8 grouped along each row's lanes -> INT8 lanes
+    SPARSE24_INT4_LANES = 6  # 2:4 sparse int4 grouped along each row's lanes -> INT8 lanes
+
+
+#: The 2:4 formats grouped along K = the destination rows (``rows % 4 == 0``).
+ROW_SPARSE_FORMATS = (WeightFormat.SPARSE24, WeightFormat.SPARSE24_INT4)
+#: The 2:4 formats grouped along the lanes of each row (``cols % 4 == 0``).
+LANE_SPARSE_FORMATS = (WeightFormat.SPARSE24_LANES, WeightFormat.SPARSE24_INT4_LANES)
 
 
 def load_source(rows, cols, weight_format, elem):
@@ -347,6 +366,10 @@ def load_source(rows, cols, weight_format, elem):
         return rows, cols * elem_bytes(elem)
     if fmt in (WeightFormat.INT4, WeightFormat.INT4_FP16):
         return rows, half
+    if fmt in LANE_SPARSE_FORMATS:
+        groups = cols // 4
+        per = 2 * groups if fmt == WeightFormat.SPARSE24_LANES else groups
+        return rows, per + (groups + 1) // 2
     return rows // 4, (2 * cols + half if fmt == WeightFormat.SPARSE24 else 3 * half)
 
 
@@ -402,7 +425,7 @@ class ErrorCode(enum.Enum, shape=4):
     ``BAD_OPCODE``       opcode not in :class:`Opcode`.
     ``RESERVED``         a reserved bit or field is not zero; or an encoding value that is not
                          defined (LoadTarget 2-3, ElemType 3, RequantMode 3, WeightFormat
-                         5-7); w5 of a LOAD neither fill nor INT4_FP16; walk fields
+                         7); w5 of a LOAD neither fill nor INT4_FP16; walk fields
                          with a_cols zero; placement fields with local_cols zero; dram_addr,
                          dram_stride or broadcast of a fill LOAD; an ELTWISE field its op
                          does not read.
@@ -410,7 +433,8 @@ class ErrorCode(enum.Enum, shape=4):
                          non-zero; local_groups zero with local_cols non-zero.
     ``DIM_TOO_LARGE``    cols, k or n larger than the array allows (see the opcode).
     ``BAD_COMBINATION``  LOAD target/elem mismatch; a weight format with ACC, fill,
-                         broadcast or the wrong elem, or a 2:4 one with rows % 4; INT4_FP16
+                         broadcast or the wrong elem, or a 2:4 one with rows % 4
+                         (lane-grouped: cols % 4); INT4_FP16
                          on hardware without FP16; FP16
                          precision or OS dataflow on hardware without it; STORE
                          acc_type/out/scale combination not in the table;

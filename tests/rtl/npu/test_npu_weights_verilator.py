@@ -102,7 +102,9 @@ def _malformed():
                   rows=4, cols=4, local_addr=4)
     fp = dict(elem=ElemType.FP16, weight_format=WeightFormat.INT4_FP16)
     return [
-        dict(common, weight_format=6),
+        dict(common, weight_format=7),
+        dict(common, weight_format=WeightFormat.SPARSE24_LANES, cols=2),
+        dict(common, weight_format=WeightFormat.SPARSE24_INT4_LANES, dram_stride=1),
         dict(common, weight_format=WeightFormat.INT4, fill_value=3),
         dict(common, weight_format=WeightFormat.SPARSE24, rows=6),
         dict(common, weight_format=WeightFormat.SPARSE24, broadcast=1),
