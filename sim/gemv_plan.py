@@ -9,7 +9,12 @@ tile, ``n = 1``), and the weight matrix streams through the array as activation 
 R weights of one output channel per cycle (R MACs per cycle, R bytes of int8 or R / 2 of int4
 weights per cycle: more than main memory delivers at 4 B/cycle, so the GEMV is memory-bound).
 The weights are stored transposed (N x K rows, K contiguous), as a prepared model stores them;
-int4 weights pack two k per byte (the LOAD's ``INT4`` format on the transposed rows).
+int4 weights pack two k per byte (the LOAD's ``INT4`` format on the transposed rows); 2:4
+sparse weights (sparse along K, so along the lanes of the transposed rows) use the
+lane-grouped formats ``SPARSE24_LANES`` / ``SPARSE24_INT4_LANES``: each row of a k tile is
+R / 2 kept values (int8, or int4 two per byte) and R / 8 bytes of position codes, expanded by
+the LOAD into the R dense lanes, so the bytes streamed per weight are 0.625 (int8) / 0.375
+(int4) instead of 1.
 
 Blocking: N is cut into blocks of ``nb`` rows (ACC rows ``n``, lane 0; two ACC halves by block
 parity so one block's STORE overlaps the next block), K into tiles of R. Per K tile: one LOAD of
@@ -27,36 +32,90 @@ STORE does not have, so requantized outputs use the usual GEMM plan.
 """
 
 import numpy as np
-from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, OutType, Precision, WeightFormat
+from dure.rtl.npu.commands import (
+    ElemType,
+    LoadTarget,
+    Opcode,
+    OutType,
+    Precision,
+    WeightFormat,
+    load_source,
+)
 from dure.rtl.npu.descriptor import encode
 
 from .golden_int4 import pack_int4
+from .golden_sparse24 import compress_24
 from .layer_program import LayerProgram, ParamArea
 
-__all__ = ["gemv_program", "transposed_weights"]
+__all__ = ["FORMATS", "gemv_program", "transposed_weights"]
 
 #: Weight-tile buffers in SPAD (the LOADs run this many steps minus one ahead).
 _BUFFERS = 3
 
 
-def transposed_weights(b, fmt="dense"):
-    """Main-memory bytes and row stride of the transposed weights of ``b`` (K x N, int8 or
-    float16): ``dense`` (N x K elements) or ``int4`` (int8 values in [-8, 7], N x ceil(K / 2)
-    bytes, k pairs low nibble first)."""
+#: Weight formats of the plan -> the LOAD's weight format.
+FORMATS = {"dense": WeightFormat.DENSE, "int4": WeightFormat.INT4,
+           "int8-sparse24": WeightFormat.SPARSE24_LANES,
+           "int4-sparse24": WeightFormat.SPARSE24_INT4_LANES}
+
+
+def _lane_sparse_rows(b, fmt, tile):
+    """(N, bytes) uint8: row n is the k tiles of ``tile`` lanes of column n of ``b`` one after
+    the other, each the LOAD's ``SPARSE24_LANES`` / ``SPARSE24_INT4_LANES`` source row (the
+    tile's kept values, group by group, then its 4-bit codes), from the golden compression
+    (:func:`~dure.sim.golden_sparse24.compress_24`)."""
+    k, n = b.shape
+    try:
+        values, meta = compress_24(b)
+    except ValueError as error:
+        raise ValueError(str(error).replace("w is not", "B is not")) from None
+    codes = np.empty((meta.shape[0], 2 * meta.shape[1]), np.uint8)
+    codes[:, 0::2], codes[:, 1::2] = meta & 0xF, meta >> 4
+    vt, ct = np.ascontiguousarray(values.T), np.ascontiguousarray(codes[:, :n].T)
+    parts = []
+    for k0 in range(0, k, tile):
+        g0, g = k0 // 4, min(tile, k - k0) // 4
+        v = vt[:, 2 * g0:2 * g0 + 2 * g]
+        parts.append(v.view(np.uint8) if fmt == "int8-sparse24" else pack_int4(v))
+        c = ct[:, g0:g0 + g]
+        if g % 2:
+            c = np.concatenate([c, np.zeros((n, 1), np.uint8)], axis=1)
+        parts.append((c[:, 0::2] | (c[:, 1::2] << 4)).astype(np.uint8))
+    return np.concatenate(parts, axis=1)
+
+
+def transposed_weights(b, fmt="dense", tile=None):
+    """``(bytes, row stride, offset)`` of the transposed weights of ``b`` (K x N, int8 or
+    float16) in main memory, ``offset(k0)`` being where the k tile starting at ``k0`` begins in
+    a row: ``dense`` (N x K elements), ``int4`` (int8 values in [-8, 7], N x ceil(K / 2) bytes,
+    k pairs low nibble first), ``int8-sparse24`` / ``int4-sparse24`` (2:4 along K, K % 4 ==
+    0; per row the lane-grouped 2:4 source rows of its k tiles of ``tile`` lanes, one after
+    the other: ``tile / 2 + tile / 8`` bytes per tile for int8 values, ``tile / 4 + tile / 8``
+    for int4, with ``tile`` a multiple of 4)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"the GEMV plan takes weights {', '.join(FORMATS)}, not {fmt!r}")
     bt = np.ascontiguousarray(b.T)
     if fmt == "int4":
         packed = pack_int4(bt)
-        return packed.tobytes(), packed.shape[1]
-    if fmt != "dense":
-        raise ValueError(f"the GEMV plan takes dense or int4 weights, not {fmt!r}")
-    return bt.tobytes(), bt.shape[1] * bt.itemsize
+        return packed.tobytes(), packed.shape[1], lambda k0: k0 // 2
+    if fmt == "dense":
+        return bt.tobytes(), bt.shape[1] * bt.itemsize, lambda k0: k0 * bt.itemsize
+    if b.dtype != np.int8 or b.shape[0] % 4 or tile is None or tile % 4:
+        raise ValueError("2:4 GEMV weights are int8 with K % 4 == 0, on k tiles of a "
+                         "multiple of 4 lanes")
+    if fmt == "int4-sparse24" and b.size and (b.min() < -8 or b.max() > 7):
+        raise ValueError("int4 weights must lie in [-8, 7]")
+    rows = _lane_sparse_rows(b, fmt, tile)
+    _, per = load_source(1, tile, FORMATS[fmt], ElemType.INT8)
+    return rows.tobytes(), rows.shape[1], lambda k0: (k0 // tile) * per
 
 
 def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtype=None,
                  bias=None, fmt="dense", nb=None):
     """The :class:`~dure.sim.layer_program.LayerProgram` of ``y = a @ b (+ bias)`` for ``a``
     (1 x K at ``a_addr``, int8 or fp16 per ``precision``) and ``b`` (K x N), placed transposed
-    in the parameter area (``fmt`` ``dense`` or ``int4``; see the module docstring); ``y`` (1 x
+    in the parameter area (``fmt`` one of :data:`FORMATS`, see :func:`transposed_weights`;
+    the compressed ones with INT8 precision); ``y`` (1 x
     N, ``out_dtype`` int32 for INT8, fp32 (default) or fp16 for FP16) at ``out_addr``."""
     r = config.npu_rows
     k, n = b.shape
@@ -66,14 +125,17 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
     legal = ("fp32", "fp16") if fp16 else ("int32",)
     if out_dtype not in legal:
         raise ValueError(f"the GEMV plan writes {' or '.join(legal)} for {precision}")
-    if fmt == "int4" and (fp16 or r % 2):
-        raise ValueError("int4 GEMV weights are W4A8 (int8 precision) on an even-row array")
+    if fmt not in FORMATS:
+        raise ValueError(f"the GEMV plan takes weights {', '.join(FORMATS)}, not {fmt!r}")
+    if fmt != "dense" and (fp16 or r % (4 if "sparse24" in fmt else 2)):
+        raise ValueError(f"{fmt} GEMV weights are int8-precision (W4A8 / 2:4) on an array with "
+                         f"rows a multiple of {4 if 'sparse24' in fmt else 2}")
     out_type, odt = {"int32": (OutType.INT32, np.int32), "fp32": (OutType.FP32, np.float32),
                 "fp16": (OutType.FP16, np.float16)}[out_dtype]
     eb = 2 if fp16 else 1
     elem = ElemType.FP16 if fp16 else ElemType.INT8
     area = ParamArea(param_addr)
-    data, stride = transposed_weights(b, fmt)
+    data, stride, offset = transposed_weights(b, fmt, r)
     w_addr = area.add(np.frombuffer(data, np.uint8))
     bias_addr = area.add(bias) if bias is not None else None
     kpad = -(-k // r) * r
@@ -87,7 +149,7 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
         nb = -(-n // blocks)
     if not 1 <= nb <= limit:
         raise ValueError(f"nb must be in 1..{limit}, not {nb}")
-    wfmt = WeightFormat.INT4 if fmt == "int4" else WeightFormat.DENSE
+    wfmt = FORMATS[fmt]
     half = config.npu_acc_rows // 2
     ob = np.dtype(odt).itemsize
     # SPAD: _BUFFERS buffers of a B^T tile (nb rows), each followed by its a^T tile (R rows)
@@ -100,7 +162,7 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
     def loads(i):
         _, n0, rows, _, k0, kk = steps[i]
         at = (i % _BUFFERS) * size
-        src = w_addr + n0 * stride + (k0 // 2 if fmt == "int4" else k0 * eb)
+        src = w_addr + n0 * stride + offset(k0)
         out = [encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, weight_format=wfmt,
                       dram_addr=src, dram_stride=stride, rows=rows, cols=kk, local_addr=at)]
         if not resident:

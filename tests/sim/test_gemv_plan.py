@@ -3,7 +3,9 @@ W4A8 int4, FP16 with its sequential order), with and without bias, blocks and pa
 
 import numpy as np
 import pytest
-from dure.sim import golden, golden_int4
+from dure.rtl.npu.commands import Opcode, load_source
+from dure.rtl.npu.descriptor import decode
+from dure.sim import golden, golden_int4, golden_sparse24
 from dure.sim.gemv_plan import gemv_program
 from dure.sim.layer_program import run_on_model
 from dure.sim.npu_model import NpuModel
@@ -59,11 +61,59 @@ def test_fp16_order(out_dtype):
     assert np.array_equal(golden.bits(got), golden.bits(want))
 
 
+def sparse_weights(rng, k, n, lo, hi):
+    """Random 2:4-sparse K x N int8 weights in [lo, hi] (0, 1 or 2 kept per group)."""
+    w = rng.integers(lo, hi + 1, (k, n)).astype(np.int8)
+    keep = rng.random((k // 4, 4, n)).argsort(axis=1) < rng.integers(0, 3, (k // 4, 1, n))
+    return np.where(keep.reshape(k, n), w, 0).astype(np.int8)
+
+
+@pytest.mark.parametrize("k, n, nb", [(4, 1, None), (12, 70, None), (64, 40, 7), (36, 9, 9)])
+@pytest.mark.parametrize("fmt", ["int8-sparse24", "int4-sparse24"])
+@pytest.mark.parametrize("config", [CFG, ROOMY], ids=["per-tile-a", "resident-a"])
+def test_sparse24(k, n, nb, fmt, config):
+    """2:4 GEMV (lane-grouped LOADs) == the golden sparse GEMM == the dense GEMM of the
+    expanded weights, bit for bit; the DMA reads the compressed bytes, not the dense ones."""
+    rng = np.random.default_rng(k * n + len(fmt))
+    a = rng.integers(-128, 128, (1, k), dtype=np.int8)
+    lo, hi = (-8, 7) if fmt.startswith("int4") else (-128, 127)
+    b = sparse_weights(rng, k, n, lo, hi)
+    bias = rng.integers(-999, 999, n, dtype=np.int32)
+    for with_bias in (None, bias):
+        program = gemv_program(config, b, precision="int8", fmt=fmt, nb=nb, bias=with_bias,
+                               **ADDRS)
+        got, model = _run(program, a, config)
+        values, meta = golden_sparse24.compress_24(b)
+        want = golden_sparse24.gemm_sparse24_int8(a, values, meta, with_bias)
+        assert np.array_equal(want, golden.gemm_int8(a, b, with_bias))
+        assert np.array_equal(got, want)
+        assert model.error is None
+    # R = 4 lanes per k tile: one group, 2 (int8) or 1 (int4) value bytes and 1 code byte;
+    # every other byte the plan reads is an activation or a bias.
+    weights = k * n * (3 if fmt.startswith("int8") else 2) // 4
+    fields = [f for op, f in map(decode, program.descriptors) if op == Opcode.LOAD]
+    packed = sum(load_source(f["rows"], f["cols"], f["weight_format"], f["elem"])[0]
+                 * load_source(f["rows"], f["cols"], f["weight_format"], f["elem"])[1]
+                 for f in fields if f["weight_format"])
+    assert packed == weights
+    assert model.dma_rd == weights + sum(f["rows"] * f["cols"] * (1 + 3 * f["target"])
+                                         for f in fields if not f["weight_format"])
+
+
 def test_refusals():
     b = np.zeros((8, 4), np.int8)
     with pytest.raises(ValueError, match="int32"):
         gemv_program(CFG, b, precision="int8", out_dtype="int8", **ADDRS)
     with pytest.raises(ValueError, match="W4A8"):
         gemv_program(CFG, b.astype(np.float16), precision="fp16", fmt="int4", **ADDRS)
+    with pytest.raises(ValueError, match="not 2:4 sparse"):
+        gemv_program(CFG, b + 1, precision="int8", fmt="int8-sparse24", **ADDRS)
+    with pytest.raises(ValueError, match="K % 4"):
+        gemv_program(CFG, b[:6], precision="int8", fmt="int8-sparse24", **ADDRS)
+    with pytest.raises(ValueError, match=r"\[-8, 7\]"):
+        gemv_program(CFG, b + np.int8(9) * (np.arange(8)[:, None] == 0),
+                     precision="int8", fmt="int4-sparse24", **ADDRS)
+    with pytest.raises(ValueError, match="takes weights"):
+        gemv_program(CFG, b, precision="int8", fmt="int2", **ADDRS)
     with pytest.raises(ValueError, match="nb must be"):
         gemv_program(CFG, b, precision="int8", nb=1000, **ADDRS)
