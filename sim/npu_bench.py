@@ -63,13 +63,14 @@ SHAPES = [
     ("gemv1k", 1, 1024, 1024, "GEMV 1x1024x1024 through npu_gemm (weights stationary)"),
 ]
 
-#: GEMV rows (weights streamed once): (name, K, N, weight formats). ``int8`` / ``int4`` /
-#: ``fp16`` run the transposed GEMV plan (:mod:`dure.sim.gemv_plan`, lowering ``gemv-T``);
-#: the 2:4 formats run the GEMM plan with packed LOADs (:mod:`dure.sim.weight_formats`,
-#: lowering ``gemm-packed``). Outputs are raw (int32 / fp32).
+#: GEMV rows (weights streamed once): (name, K, N, weight formats). Every format runs the
+#: transposed GEMV plan (:mod:`dure.sim.gemv_plan`, lowering ``gemv-T``; the 2:4 formats on
+#: the lane-grouped LOADs); a format ending in ``-packed`` (say ``int4-sparse24-packed``)
+#: runs the GEMM plan with packed LOADs instead (:mod:`dure.sim.weight_formats`, lowering
+#: ``gemm-packed``). Outputs are raw (int32 / fp32).
 GEMVS = [
     ("gemv1k", 1024, 1024, ("int8", "int4", "int8-sparse24", "int4-sparse24", "fp16")),
-    ("gemv2k", 2048, 1024, ("int8", "int4")),
+    ("gemv2k", 2048, 1024, ("int8", "int4", "int4-sparse24")),
 ]
 
 #: (name, operator, input NHWC shape, output channels, kernel, stride, padding, source)
@@ -200,15 +201,15 @@ def run_gemv(config, name, k, n, fmt, seed=0):
             b = np.where(keep.reshape(k, n), b, 0).astype(np.int8)
     want = golden.gemm_fp16(a, b) if fp16 else golden.gemm_int8(a, b)
     precision = "fp16" if fp16 else "int8"
-    if "sparse24" in fmt:
-        packed = pack_weights(fmt, b, tile=config.npu_cols)
+    if fmt.endswith("-packed"):
+        packed = pack_weights(fmt.removesuffix("-packed"), b, tile=config.npu_cols)
 
         def build(addrs, out_addr, param_addr):
             return gemm_program(config, 1, packed, precision="int8", out_dtype="int32",
                                 a_addr=addrs[0], out_addr=out_addr, param_addr=param_addr)
         lowering = "gemm-packed"
     else:
-        plan_fmt = "int4" if fmt == "int4" else "dense"
+        plan_fmt = "dense" if fmt in ("int8", "fp16") else fmt
 
         def build(addrs, out_addr, param_addr):
             return gemv_program(config, b, precision=precision, fmt=plan_fmt,
