@@ -40,6 +40,14 @@ def unpack_rows(weight_format, raw, rows, cols, scales=None):
         check_fpu()
         with np.errstate(invalid="ignore", over="ignore"):
             return to_fp16(q * s[None, :]).view(np.uint16)   # NaN canonical (0x7E00)
+    if fmt == WeightFormat.INT4_FP16_ROWS:
+        # Per source row: the fp16 scale (little-endian), then 4 rows of int4 values.
+        s = (raw[:, 0].astype(np.uint16) | (raw[:, 1].astype(np.uint16) << 8)).view(np.float16)
+        q = _nibbles(raw[:, 2:].reshape(rows, half), cols).astype(np.float32)
+        check_fpu()
+        with np.errstate(invalid="ignore", over="ignore"):
+            prod = q * np.repeat(s.astype(np.float32), 4)[:, None]
+            return to_fp16(prod).view(np.uint16)
     if fmt in (WeightFormat.SPARSE24_LANES, WeightFormat.SPARSE24_INT4_LANES):
         return _lanes24(fmt, raw, rows, cols)
     if fmt == WeightFormat.SPARSE24:

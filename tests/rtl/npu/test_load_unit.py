@@ -213,10 +213,11 @@ def test_packed_bus_errors():
     assert writes == expected_writes([sparse], mem)[:8] + expected_writes([good], mem)
 
 
-def test_lane_grouped_sparse_formats():
+def test_lane_grouped_sparse_and_row_scaled_formats():
     """SPARSE24_LANES / SPARSE24_INT4_LANES (one source row per destination row, random codes
-    so also p0 >= p1, cols 4 and 8, unaligned rows, placement) against the command model, on an
-    array with 8 lanes; a bus error in a source row stops before that row."""
+    so also p0 >= p1, cols 4 and 8, unaligned rows, placement) and INT4_FP16_ROWS (a scale and
+    4 int4 rows per source row) against the command model, on an array with 8 lanes; a bus
+    error in a source row stops before that row."""
     from dure.rtl.npu.commands import WeightFormat
 
     config = SoCConfig(npu_rows=8, npu_cols=4, npu_spad_rows=32, npu_acc_rows=16)
@@ -230,10 +231,19 @@ def test_lane_grouped_sparse_formats():
                              dram_addr=41, dram_stride=3, rows=4, cols=8, local_addr=6,
                              local_cols=2, local_groups=2, local_row_step=9)),
         Command("load", dict(spad8, weight_format=WeightFormat.SPARSE24_LANES, dram_addr=77,
-                             dram_stride=4, rows=3, cols=4, local_addr=20)),
+                             dram_stride=4, rows=3, cols=4, local_addr=17)),
         Command("load", dict(spad8, weight_format=WeightFormat.SPARSE24_INT4_LANES,
                              dram_addr=101, dram_stride=2, rows=6, cols=4, local_addr=26)),
+        # INT4_FP16_ROWS: scales 1.0, 65504 (products overflow to Inf), then a random one.
+        Command("load", dict(target=LoadTarget.SPAD, elem=ElemType.FP16,
+                             weight_format=WeightFormat.INT4_FP16_ROWS, dram_addr=150,
+                             dram_stride=18, rows=8, cols=8, local_addr=8, local_cols=4,
+                             local_groups=2, local_row_step=12)),
+        Command("load", dict(target=LoadTarget.SPAD, elem=ElemType.FP16,
+                             weight_format=WeightFormat.INT4_FP16_ROWS, dram_addr=190,
+                             dram_stride=14, rows=4, cols=5, local_addr=12)),
     ]
+    mem[150:152], mem[168:170] = b"\x00\x3c", b"\xff\x7b"
     writes, errors = run(cmds, mem, config=config)
     assert errors == [0] * len(cmds)
     assert writes == expected_writes(cmds, mem, config)
