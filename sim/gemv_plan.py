@@ -43,11 +43,11 @@ from dure.rtl.npu.commands import (
 )
 from dure.rtl.npu.descriptor import encode
 
-from .golden_int4 import pack_int4
+from .golden_int4 import GROUP_SIZES, dequantize_w4a16, pack_int4
 from .golden_sparse24 import compress_24
 from .layer_program import LayerProgram, ParamArea
 
-__all__ = ["FORMATS", "gemv_program", "transposed_weights"]
+__all__ = ["FORMATS", "gemv_program", "transposed_weights", "w4a16_rows"]
 
 #: Weight-tile buffers in SPAD (the LOADs run this many steps minus one ahead).
 _BUFFERS = 3
@@ -110,12 +110,36 @@ def transposed_weights(b, fmt="dense", tile=None):
     return rows.tobytes(), rows.shape[1], lambda k0: (k0 // tile) * per
 
 
+def w4a16_rows(q, scales, group_size, r):
+    """``(bytes, row stride)`` of W4A16 weights for the transposed plan on an array of ``r``
+    rows: per output channel n, ``ceil(K / 4r)`` source rows of ``INT4_FP16_ROWS`` one after
+    the other, each the fp16 scale of its group (``scales[(t * 4r) // G, n]``) and the int4
+    values of ``k`` in ``[4 r t, 4 r (t + 1))`` (zero beyond K), ``2 + 2 r`` bytes. ``q``: K x N
+    int8 values in [-8, 7]; ``scales``: (ceil(K / G), N) float16; ``4 r`` must divide G, so a
+    source row never spans two groups."""
+    k, n = q.shape
+    span = 4 * r
+    if r % 2 or group_size not in GROUP_SIZES or group_size % span:
+        raise ValueError(f"W4A16 GEMV needs a group size in {GROUP_SIZES} that is a multiple "
+                         f"of 4 x the array's rows ({span}), not {group_size}")
+    dequantize_w4a16(q, scales, group_size)      # checks values, shapes, dtype, finiteness
+    t = -(-k // span)
+    qt = np.zeros((n, t * span), np.int8)
+    qt[:, :k] = q.T
+    vals = pack_int4(qt).reshape(n, t, 2 * r)
+    sc = np.ascontiguousarray(scales[(np.arange(t) * span) // group_size].T)   # (N, T)
+    rows = np.concatenate([sc.view(np.uint8).reshape(n, t, 2), vals], axis=2)
+    return rows.tobytes(), t * (2 + 2 * r)
+
+
 def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtype=None,
-                 bias=None, fmt="dense", nb=None):
+                 bias=None, fmt="dense", nb=None, scales=None, group_size=None):
     """The :class:`~dure.sim.layer_program.LayerProgram` of ``y = a @ b (+ bias)`` for ``a``
     (1 x K at ``a_addr``, int8 or fp16 per ``precision``) and ``b`` (K x N), placed transposed
     in the parameter area (``fmt`` one of :data:`FORMATS`, see :func:`transposed_weights`;
-    the compressed ones with INT8 precision); ``y`` (1 x
+    the compressed ones with INT8 precision; ``int4`` with FP16 precision is W4A16: ``b`` the
+    int4 values (int8 in [-8, 7]), ``scales`` (ceil(K / G), N) float16 and ``group_size`` G,
+    laid out by :func:`w4a16_rows`, each step loading 4 k tiles); ``y`` (1 x
     N, ``out_dtype`` int32 for INT8, fp32 (default) or fp16 for FP16) at ``out_addr``."""
     r = config.npu_rows
     k, n = b.shape
@@ -127,7 +151,10 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
         raise ValueError(f"the GEMV plan writes {' or '.join(legal)} for {precision}")
     if fmt not in FORMATS:
         raise ValueError(f"the GEMV plan takes weights {', '.join(FORMATS)}, not {fmt!r}")
-    if fmt != "dense" and (fp16 or r % (4 if "sparse24" in fmt else 2)):
+    w4a16 = fp16 and fmt == "int4"
+    if (scales is not None or group_size is not None) and not w4a16:
+        raise ValueError("scales and group_size are for W4A16 (fp16 precision, int4 weights)")
+    if fmt != "dense" and not w4a16 and (fp16 or r % (4 if "sparse24" in fmt else 2)):
         raise ValueError(f"{fmt} GEMV weights are int8-precision (W4A8 / 2:4) on an array with "
                          f"rows a multiple of {4 if 'sparse24' in fmt else 2}")
     out_type, odt = {"int32": (OutType.INT32, np.int32), "fp32": (OutType.FP32, np.float32),
@@ -135,40 +162,54 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
     eb = 2 if fp16 else 1
     elem = ElemType.FP16 if fp16 else ElemType.INT8
     area = ParamArea(param_addr)
-    data, stride, offset = transposed_weights(b, fmt, r)
+    # A step loads `sub` k tiles of R lanes for `nb` output channels: one (sub = 1), or four
+    # with W4A16 (one INT4_FP16_ROWS source row per channel: destination row 4 c + j is k
+    # tile j of channel c).
+    sub = 4 if w4a16 else 1
+    span = sub * r
+    if w4a16:
+        data, stride = w4a16_rows(b, scales, group_size, r)
+
+        def offset(k0):
+            return (k0 // span) * (2 + 2 * r)
+        wfmt = WeightFormat.INT4_FP16_ROWS
+    else:
+        data, stride, offset = transposed_weights(b, fmt, r)
+        wfmt = FORMATS[fmt]
     w_addr = area.add(np.frombuffer(data, np.uint8))
     bias_addr = area.add(bias) if bias is not None else None
-    kpad = -(-k // r) * r
+    kpad = -(-k // span) * span
     # The activation vector stays in SPAD for the whole GEMV when it fits beside the weight
-    # buffers (at least min(N, 256) rows each); otherwise each K tile brings its R values.
-    resident = kpad + _BUFFERS * min(n, 256) <= config.npu_spad_rows
-    room = config.npu_spad_rows - (kpad if resident else _BUFFERS * r)
-    limit = min(config.npu_acc_rows // 2, room // _BUFFERS, 0xFFFF)
+    # buffers (at least min(N, 256) channels each); otherwise each step brings its values.
+    resident = kpad + _BUFFERS * sub * min(n, 256) <= config.npu_spad_rows
+    room = config.npu_spad_rows - (kpad if resident else _BUFFERS * span)
+    limit = min(config.npu_acc_rows // 2, room // (_BUFFERS * sub), 0xFFFF // sub)
     if nb is None:
         blocks = -(-n // limit)
         nb = -(-n // blocks)
     if not 1 <= nb <= limit:
         raise ValueError(f"nb must be in 1..{limit}, not {nb}")
-    wfmt = FORMATS[fmt]
     half = config.npu_acc_rows // 2
     ob = np.dtype(odt).itemsize
-    # SPAD: _BUFFERS buffers of a B^T tile (nb rows), each followed by its a^T tile (R rows)
-    # unless the whole a^T sits after them.
-    size = nb if resident else nb + r
+    # SPAD: _BUFFERS buffers of a B^T step (sub * nb rows), each followed by its a^T values
+    # (span rows) unless the whole a^T sits after them.
+    size = sub * nb if resident else sub * nb + span
     a_rows = _BUFFERS * size
-    steps = [(blk, n0, min(nb, n - n0), t, k0, min(r, k - k0))
-             for blk, n0 in enumerate(range(0, n, nb)) for t, k0 in enumerate(range(0, k, r))]
+    steps = [(blk, n0, min(nb, n - n0), t, k0, min(span, k - k0))
+             for blk, n0 in enumerate(range(0, n, nb))
+             for t, k0 in enumerate(range(0, k, span))]
 
     def loads(i):
         _, n0, rows, _, k0, kk = steps[i]
         at = (i % _BUFFERS) * size
         src = w_addr + n0 * stride + offset(k0)
         out = [encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, weight_format=wfmt,
-                      dram_addr=src, dram_stride=stride, rows=rows, cols=kk, local_addr=at)]
+                      dram_addr=src, dram_stride=stride, rows=sub * rows,
+                      cols=r if w4a16 else kk, local_addr=at)]
         if not resident:
             out.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
                               dram_addr=a_addr + k0 * eb, dram_stride=eb, rows=kk, cols=1,
-                              local_addr=at + nb))
+                              local_addr=at + sub * nb))
         return out
 
     def compute(i):
@@ -180,14 +221,19 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
             out.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
                               dram_addr=bias_addr + 4 * n0, dram_stride=4, rows=rows, cols=1,
                               local_addr=acc))
-        # Two COMPUTEs per tile on the two halves of the block: each one's predecessor on the
-        # same ACC rows (previous tile) has drained while the other half ran.
+        # Two COMPUTEs per k tile on the two halves of the block: each one's predecessor on
+        # the same ACC rows (previous tile) has drained while the other half ran. With sub > 1
+        # a k tile's rows are every sub-th SPAD row (a walk of a_rows x 1).
         cut = (rows + 1) // 2
-        for lo, hi in ((0, cut), (cut, rows)) if rows > 1 else ((0, rows),):
-            out.append(encode(Opcode.COMPUTE, precision=prec,
-                              accumulate=int(t > 0 or bias_addr is not None), a_addr=at + lo,
-                              w_addr=a_rows + k0 if resident else at + nb, acc_addr=acc + lo,
-                              m=hi - lo, k=kk, n=1))
+        for j in range(-(-kk // r)):
+            kj = min(r, kk - j * r)
+            w_row = (a_rows + k0 if resident else at + sub * nb) + j * r
+            for lo, hi in ((0, cut), (cut, rows)) if rows > 1 else ((0, rows),):
+                walk = dict(a_cols=1, a_rows=hi - lo, a_row_step=sub) if sub > 1 else {}
+                out.append(encode(Opcode.COMPUTE, precision=prec,
+                                  accumulate=int(t > 0 or j > 0 or bias_addr is not None),
+                                  a_addr=at + sub * lo + j, w_addr=w_row, acc_addr=acc + lo,
+                                  m=hi - lo, k=kj, n=1, **walk))
         if k0 + kk == k:
             out.append(encode(Opcode.STORE, out=out_type, acc_type=prec,
                               dram_addr=out_addr + n0 * ob, dram_stride=ob, rows=rows, cols=1,

@@ -100,12 +100,50 @@ def test_sparse24(k, n, nb, fmt, config):
                                          for f in fields if not f["weight_format"])
 
 
+@pytest.mark.parametrize("k, n, group", [(72, 21, 32), (16, 3, 64), (130, 40, 32)])
+@pytest.mark.parametrize("config", [CFG, ROOMY], ids=["per-tile-a", "resident-a"])
+def test_w4a16(k, n, group, config):
+    """W4A16 GEMV (INT4_FP16_ROWS LOADs of 4 k tiles, walked COMPUTEs) == the golden W4A16
+    GEMM bit for bit (FP16 order over k, edge scales: -0, subnormal, 60000 with overflow),
+    fp32 and fp16 outputs, with a bias; the DMA reads 2 + 2 R bytes per 4 R weights."""
+    rng = np.random.default_rng(k + n + group)
+    a = (rng.standard_normal((1, k)) * 4).astype(np.float16)
+    q = rng.integers(-8, 8, (k, n)).astype(np.int8)
+    g = -(-k // group)
+    scales = (rng.standard_normal((g, n)) * 2.0 ** rng.integers(-18, 10, (g, n))) \
+        .astype(np.float16)
+    scales.reshape(-1)[:3] = [np.float16(-0.0), np.float16(6e-8), np.float16(60000)]
+    bias = rng.standard_normal(n).astype(np.float32)
+    for out_dtype in ("fp32", "fp16"):
+        program = gemv_program(config, q, precision="fp16", fmt="int4", scales=scales,
+                               group_size=group, bias=bias, out_dtype=out_dtype, **ADDRS)
+        got, model = _run(program, a, config)
+        acc = golden_int4.gemm_w4a16(a, q, scales, group, bias)
+        want = acc if out_dtype == "fp32" else golden.fp16_postprocess(acc)
+        assert np.array_equal(golden.bits(got), golden.bits(want))
+        assert model.error is None
+    fields = [f for op, f in map(decode, program.descriptors) if op == Opcode.LOAD]
+    # R = 4: one 10-byte source row (scale + 4 x 2 bytes) per channel per 16 k.
+    assert sum(f["rows"] // 4 * 10 for f in fields if f["weight_format"]) == n * -(-k // 16) * 10
+
+
 def test_refusals():
     b = np.zeros((8, 4), np.int8)
     with pytest.raises(ValueError, match="int32"):
         gemv_program(CFG, b, precision="int8", out_dtype="int8", **ADDRS)
-    with pytest.raises(ValueError, match="W4A8"):
-        gemv_program(CFG, b.astype(np.float16), precision="fp16", fmt="int4", **ADDRS)
+    with pytest.raises(ValueError, match="int8-precision"):
+        gemv_program(SoCConfig(npu_rows=3, npu_cols=4, npu_spad_rows=128, npu_acc_rows=64),
+                     b, precision="int8", fmt="int4", **ADDRS)
+    with pytest.raises(ValueError, match="int8-precision"):
+        gemv_program(CFG, b, precision="fp16", fmt="int8-sparse24", **ADDRS)
+    with pytest.raises(ValueError, match="group size"):
+        gemv_program(CFG, b, precision="fp16", fmt="int4", **ADDRS)
+    with pytest.raises(ValueError, match="multiple of 4 x the array's rows"):
+        gemv_program(SoCConfig(npu_rows=16, npu_cols=4, npu_spad_rows=128, npu_acc_rows=64),
+                     b, precision="fp16", fmt="int4", scales=np.ones((1, 4), np.float16),
+                     group_size=32, **ADDRS)
+    with pytest.raises(ValueError, match="scales and group_size"):
+        gemv_program(CFG, b, precision="int8", fmt="int4", group_size=32, **ADDRS)
     with pytest.raises(ValueError, match="not 2:4 sparse"):
         gemv_program(CFG, b + 1, precision="int8", fmt="int8-sparse24", **ADDRS)
     with pytest.raises(ValueError, match="K % 4"):
