@@ -133,22 +133,32 @@ def w4a16_rows(q, scales, group_size, r):
 
 
 def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtype=None,
-                 bias=None, fmt="dense", nb=None, scales=None, group_size=None):
+                 bias=None, fmt="dense", nb=None, scales=None, group_size=None, scale=None,
+                 zero_point=0, lo=None, hi=None):
     """The :class:`~dure.sim.layer_program.LayerProgram` of ``y = a @ b (+ bias)`` for ``a``
     (1 x K at ``a_addr``, int8 or fp16 per ``precision``) and ``b`` (K x N), placed transposed
     in the parameter area (``fmt`` one of :data:`FORMATS`, see :func:`transposed_weights`;
     the compressed ones with INT8 precision; ``int4`` with FP16 precision is W4A16: ``b`` the
     int4 values (int8 in [-8, 7]), ``scales`` (ceil(K / G), N) float16 and ``group_size`` G,
     laid out by :func:`w4a16_rows`, each step loading 4 k tiles); ``y`` (1 x
-    N, ``out_dtype`` int32 for INT8, fp32 (default) or fp16 for FP16) at ``out_addr``."""
+    N, ``out_dtype`` int32 for INT8, fp32 (default) or fp16 for FP16) at ``out_addr``.
+
+    With ``scale`` (N float32) the output goes through the STORE's per-column post-processing
+    (INT8: int8 with ``zero_point`` and the clamp ``[lo, hi]``, or fp16; FP16: fp16 / fp32
+    scaled): the block's scales are loaded one per ACC row and every output channel is its own
+    one-element STORE (the STORE's scale is per lane, and here the channels are ACC rows), so
+    this suits small N (a batch-1 classifier head), not the large GEMVs."""
     r = config.npu_rows
     k, n = b.shape
     fp16 = precision == "fp16"
     prec = Precision.FP16 if fp16 else Precision.INT8
     out_dtype = out_dtype or ("fp32" if fp16 else "int32")
-    legal = ("fp32", "fp16") if fp16 else ("int32",)
+    legal = ("fp32", "fp16") if fp16 else ("int8", "fp16") if scale is not None else ("int32",)
     if out_dtype not in legal:
-        raise ValueError(f"the GEMV plan writes {' or '.join(legal)} for {precision}")
+        raise ValueError(f"the GEMV plan writes {' or '.join(legal)} for {precision}"
+                         f"{' with a scale' if scale is not None else ''}")
+    if (zero_point or lo is not None or hi is not None) and out_dtype != "int8":
+        raise ValueError("zero_point and the clamp are for int8 output")
     if fmt not in FORMATS:
         raise ValueError(f"the GEMV plan takes weights {', '.join(FORMATS)}, not {fmt!r}")
     w4a16 = fp16 and fmt == "int4"
@@ -158,7 +168,7 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
         raise ValueError(f"{fmt} GEMV weights are int8-precision (W4A8 / 2:4) on an array with "
                          f"rows a multiple of {4 if 'sparse24' in fmt else 2}")
     out_type, odt = {"int32": (OutType.INT32, np.int32), "fp32": (OutType.FP32, np.float32),
-                "fp16": (OutType.FP16, np.float16)}[out_dtype]
+                     "fp16": (OutType.FP16, np.float16), "int8": (OutType.INT8, np.int8)}[out_dtype]
     eb = 2 if fp16 else 1
     elem = ElemType.FP16 if fp16 else ElemType.INT8
     area = ParamArea(param_addr)
@@ -178,19 +188,31 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
         wfmt = FORMATS[fmt]
     w_addr = area.add(np.frombuffer(data, np.uint8))
     bias_addr = area.add(bias) if bias is not None else None
+    scale_addr = area.add(np.asarray(scale, np.float32)) if scale is not None else None
     kpad = -(-k // span) * span
     # The activation vector stays in SPAD for the whole GEMV when it fits beside the weight
     # buffers (at least min(N, 256) channels each); otherwise each step brings its values.
     resident = kpad + _BUFFERS * sub * min(n, 256) <= config.npu_spad_rows
     room = config.npu_spad_rows - (kpad if resident else _BUFFERS * span)
-    limit = min(config.npu_acc_rows // 2, room // (_BUFFERS * sub), 0xFFFF // sub)
+    # ACC: two halves (blocks alternate); with a scale each half's second quarter holds its
+    # block's scales, one per row.
+    quarter = config.npu_acc_rows // 4
+    limit = min(quarter if scale is not None else 2 * quarter, room // (_BUFFERS * sub),
+                0xFFFF // sub)
     if nb is None:
         blocks = -(-n // limit)
         nb = -(-n // blocks)
     if not 1 <= nb <= limit:
         raise ValueError(f"nb must be in 1..{limit}, not {nb}")
-    half = config.npu_acc_rows // 2
+    half = 2 * quarter
     ob = np.dtype(odt).itemsize
+    post = {}
+    if scale is not None:
+        post = dict(scale=1)
+        if out_type == OutType.INT8:
+            post.update(zero_point=zero_point,
+                        lo=(-128 if lo is None else lo) & 0xFFFF_FFFF,
+                        hi=(127 if hi is None else hi) & 0xFFFF_FFFF)
     # SPAD: _BUFFERS buffers of a B^T step (sub * nb rows), each followed by its a^T values
     # (span rows) unless the whole a^T sits after them.
     size = sub * nb if resident else sub * nb + span
@@ -217,6 +239,10 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
         at = (i % _BUFFERS) * size
         acc = (blk % 2) * half
         out = []
+        if t == 0 and scale_addr is not None:
+            out.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                              dram_addr=scale_addr + 4 * n0, dram_stride=4, rows=rows, cols=1,
+                              local_addr=acc + quarter))
         if t == 0 and bias_addr is not None:
             out.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
                               dram_addr=bias_addr + 4 * n0, dram_stride=4, rows=rows, cols=1,
@@ -234,10 +260,15 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
                                   accumulate=int(t > 0 or j > 0 or bias_addr is not None),
                                   a_addr=at + sub * lo + j, w_addr=w_row, acc_addr=acc + lo,
                                   m=hi - lo, k=kj, n=1, **walk))
-        if k0 + kk == k:
+        if k0 + kk == k and scale_addr is None:
             out.append(encode(Opcode.STORE, out=out_type, acc_type=prec,
                               dram_addr=out_addr + n0 * ob, dram_stride=ob, rows=rows, cols=1,
                               acc_addr=acc))
+        elif k0 + kk == k:
+            out.extend(encode(Opcode.STORE, out=out_type, acc_type=prec, **post,
+                              dram_addr=out_addr + (n0 + j) * ob, dram_stride=ob, rows=1,
+                              cols=1, acc_addr=acc + j, scale_addr=acc + quarter + j)
+                       for j in range(rows))
         return out
 
     # The weight LOADs run _BUFFERS - 1 steps ahead of the COMPUTEs, so the load unit always

@@ -127,10 +127,48 @@ def test_w4a16(k, n, group, config):
     assert sum(f["rows"] // 4 * 10 for f in fields if f["weight_format"]) == n * -(-k // 16) * 10
 
 
+@pytest.mark.parametrize("precision, out_dtype, clamp", [
+    ("int8", "int8", (-128, 127)), ("int8", "int8", (-5, 60)), ("int8", "fp16", (None, None)),
+    ("fp16", "fp16", (None, None)), ("fp16", "fp32", (None, None))])
+def test_scaled_outputs(precision, out_dtype, clamp):
+    """A per-channel scale (one-element STOREs, a batch-1 classifier head such as kws_fc 1 x 64
+    x 12, and a two-block case): equal to the golden GEMM's STORE post-processing."""
+    from dure.sim.npu_job import reference
+
+    rng = np.random.default_rng(len(out_dtype) + abs(clamp[0] or 0))
+    for k, n, nb in ((64, 12, None), (40, 37, 16)):
+        if precision == "int8":
+            a = rng.integers(-128, 128, (1, k), dtype=np.int8)
+            b = rng.integers(-128, 128, (k, n)).astype(np.int8)
+            bias = rng.integers(-5000, 5000, n, dtype=np.int32)
+            scale = (rng.uniform(0.5, 2.0, n) / 512).astype(np.float32)
+            zp = 3 if out_dtype == "int8" else 0
+        else:
+            a = rng.standard_normal((1, k)).astype(np.float16)
+            b = rng.standard_normal((k, n)).astype(np.float16)
+            bias = rng.standard_normal(n).astype(np.float32)
+            scale = rng.uniform(0.5, 2.0, n).astype(np.float32)
+            zp = 0
+        program = gemv_program(CFG, b, precision=precision, out_dtype=out_dtype, bias=bias,
+                               scale=scale, zero_point=zp, lo=clamp[0], hi=clamp[1], nb=nb,
+                               **ADDRS)
+        got, model = _run(program, a)
+        want = reference(precision, a, b, out_dtype=out_dtype, bias=bias, scale=scale,
+                         zero_point=zp, lo=clamp[0], hi=clamp[1])
+        assert np.array_equal(golden.bits(got), golden.bits(want))
+        assert model.error is None
+
+
 def test_refusals():
     b = np.zeros((8, 4), np.int8)
     with pytest.raises(ValueError, match="int32"):
         gemv_program(CFG, b, precision="int8", out_dtype="int8", **ADDRS)
+    with pytest.raises(ValueError, match="with a scale"):
+        gemv_program(CFG, b, precision="int8", out_dtype="int32", scale=np.ones(4, np.float32),
+                     **ADDRS)
+    with pytest.raises(ValueError, match="for int8 output"):
+        gemv_program(CFG, b, precision="int8", out_dtype="fp16", scale=np.ones(4, np.float32),
+                     zero_point=1, **ADDRS)
     with pytest.raises(ValueError, match="int8-precision"):
         gemv_program(SoCConfig(npu_rows=3, npu_cols=4, npu_spad_rows=128, npu_acc_rows=64),
                      b, precision="int8", fmt="int4", **ADDRS)
