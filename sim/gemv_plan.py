@@ -26,9 +26,15 @@ its own previous result, accumulating in the block's ACC rows (FP16: the sequent
 k, earlier tiles' sum as the start). One STORE per block (``rows = nb, cols = 1``, stride = the
 output element: a contiguous vector).
 
+W4A16 (int4 weights with fp16 group scales, FP16 precision) loads 4 k tiles per step with
+``INT4_FP16_ROWS`` (one source row per channel: its scale, then 4 R int4 values; destination
+row 4 c + j is k tile j of channel c) and walks each k tile's rows (``a_cols = 1``,
+``a_row_step = 4``) in k order, so the FP16 sum keeps its sequential order.
+
 The output is raw (INT8: int32; FP16: fp32 or fp16) with an optional bias (one int32 / fp32 per
-output channel, loaded into the ACC rows); a per-channel scale would be per ACC row here, which
-STORE does not have, so requantized outputs use the usual GEMM plan.
+output channel, loaded into the ACC rows). A per-channel scale is per ACC row here while the
+STORE's scale is per lane, so a scaled output (int8 requantized, or fp16) takes one
+one-element STORE per channel: fine for a small head (kws_fc's 12 outputs), not for large N.
 """
 
 import numpy as np
