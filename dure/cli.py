@@ -19,6 +19,7 @@ COMMANDS = [
     "board",
     "bench_npu",
     "gemm",
+    "decode",
     "infer",
     "compile",
     "bench",

@@ -9,7 +9,12 @@ tile, ``n = 1``), and the weight matrix streams through the array as activation 
 R weights of one output channel per cycle (R MACs per cycle, R bytes of int8 or R / 2 of int4
 weights per cycle: more than main memory delivers at 4 B/cycle, so the GEMV is memory-bound).
 The weights are stored transposed (N x K rows, K contiguous), as a prepared model stores them;
-int4 weights pack two k per byte (the LOAD's ``INT4`` format on the transposed rows).
+int4 weights pack two k per byte (the LOAD's ``INT4`` format on the transposed rows); 2:4
+sparse weights (sparse along K, so along the lanes of the transposed rows) use the
+lane-grouped formats ``SPARSE24_LANES`` / ``SPARSE24_INT4_LANES``: each row of a k tile is
+R / 2 kept values (int8, or int4 two per byte) and R / 8 bytes of position codes, expanded by
+the LOAD into the R dense lanes, so the bytes streamed per weight are 0.625 (int8) / 0.375
+(int4) instead of 1.
 
 Blocking: N is cut into blocks of ``nb`` rows (ACC rows ``n``, lane 0; two ACC halves by block
 parity so one block's STORE overlaps the next block), K into tiles of R. Per K tile: one LOAD of
@@ -21,92 +26,224 @@ its own previous result, accumulating in the block's ACC rows (FP16: the sequent
 k, earlier tiles' sum as the start). One STORE per block (``rows = nb, cols = 1``, stride = the
 output element: a contiguous vector).
 
+W4A16 (int4 weights with fp16 group scales, FP16 precision) loads 4 k tiles per step with
+``INT4_FP16_ROWS`` (one source row per channel: its scale, then 4 R int4 values; destination
+row 4 c + j is k tile j of channel c) and walks each k tile's rows (``a_cols = 1``,
+``a_row_step = 4``) in k order, so the FP16 sum keeps its sequential order.
+
 The output is raw (INT8: int32; FP16: fp32 or fp16) with an optional bias (one int32 / fp32 per
-output channel, loaded into the ACC rows); a per-channel scale would be per ACC row here, which
-STORE does not have, so requantized outputs use the usual GEMM plan.
+output channel, loaded into the ACC rows). A per-channel scale is per ACC row here while the
+STORE's scale is per lane, so a scaled output (int8 requantized, or fp16) takes one
+one-element STORE per channel: fine for a small head (kws_fc's 12 outputs), not for large N.
 """
 
 import numpy as np
-from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, OutType, Precision, WeightFormat
+from dure.rtl.npu.commands import (
+    ElemType,
+    LoadTarget,
+    Opcode,
+    OutType,
+    Precision,
+    WeightFormat,
+    load_source,
+)
 from dure.rtl.npu.descriptor import encode
 
-from .golden_int4 import pack_int4
+from .golden_int4 import GROUP_SIZES, dequantize_w4a16, pack_int4
+from .golden_sparse24 import compress_24
 from .layer_program import LayerProgram, ParamArea
 
-__all__ = ["gemv_program", "transposed_weights"]
+__all__ = ["FORMATS", "gemv_program", "transposed_weights", "w4a16_rows"]
 
 #: Weight-tile buffers in SPAD (the LOADs run this many steps minus one ahead).
 _BUFFERS = 3
 
 
-def transposed_weights(b, fmt="dense"):
-    """Main-memory bytes and row stride of the transposed weights of ``b`` (K x N, int8 or
-    float16): ``dense`` (N x K elements) or ``int4`` (int8 values in [-8, 7], N x ceil(K / 2)
-    bytes, k pairs low nibble first)."""
+#: Weight formats of the plan -> the LOAD's weight format.
+FORMATS = {"dense": WeightFormat.DENSE, "int4": WeightFormat.INT4,
+           "int8-sparse24": WeightFormat.SPARSE24_LANES,
+           "int4-sparse24": WeightFormat.SPARSE24_INT4_LANES}
+
+
+def _lane_sparse_rows(b, fmt, tile):
+    """(N, bytes) uint8: row n is the k tiles of ``tile`` lanes of column n of ``b`` one after
+    the other, each the LOAD's ``SPARSE24_LANES`` / ``SPARSE24_INT4_LANES`` source row (the
+    tile's kept values, group by group, then its 4-bit codes), from the golden compression
+    (:func:`~dure.sim.golden_sparse24.compress_24`)."""
+    k, n = b.shape
+    try:
+        values, meta = compress_24(b)
+    except ValueError as error:
+        raise ValueError(str(error).replace("w is not", "B is not")) from None
+    codes = np.empty((meta.shape[0], 2 * meta.shape[1]), np.uint8)
+    codes[:, 0::2], codes[:, 1::2] = meta & 0xF, meta >> 4
+    vt, ct = np.ascontiguousarray(values.T), np.ascontiguousarray(codes[:, :n].T)
+    parts = []
+    for k0 in range(0, k, tile):
+        g0, g = k0 // 4, min(tile, k - k0) // 4
+        v = vt[:, 2 * g0:2 * g0 + 2 * g]
+        parts.append(v.view(np.uint8) if fmt == "int8-sparse24" else pack_int4(v))
+        c = ct[:, g0:g0 + g]
+        if g % 2:
+            c = np.concatenate([c, np.zeros((n, 1), np.uint8)], axis=1)
+        parts.append((c[:, 0::2] | (c[:, 1::2] << 4)).astype(np.uint8))
+        # Each tile's record starts at a multiple of 4 bytes: the DMA reads 32-bit words, so
+        # an unaligned 3- or 5-byte record would cost one more word about half the time.
+        used = sum(part.shape[1] for part in parts[-2:])
+        parts.append(np.zeros((n, -used % 4), np.uint8))
+    return np.concatenate(parts, axis=1)
+
+
+def transposed_weights(b, fmt="dense", tile=None):
+    """``(bytes, row stride, offset)`` of the transposed weights of ``b`` (K x N, int8 or
+    float16) in main memory, ``offset(k0)`` being where the k tile starting at ``k0`` begins in
+    a row: ``dense`` (N x K elements), ``int4`` (int8 values in [-8, 7], N x ceil(K / 2) bytes,
+    k pairs low nibble first), ``int8-sparse24`` / ``int4-sparse24`` (2:4 along K, K % 4 ==
+    0; per row the lane-grouped 2:4 source rows of its k tiles of ``tile`` lanes, one after
+    the other: ``tile / 2 + tile / 8`` bytes per tile for int8 values, ``tile / 4 + tile / 8``
+    for int4, with ``tile`` a multiple of 4; each record padded to a multiple of 4 bytes, as
+    the DMA moves 32-bit words: 8 / 4 bytes per 8 weights at R = 8)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"the GEMV plan takes weights {', '.join(FORMATS)}, not {fmt!r}")
     bt = np.ascontiguousarray(b.T)
     if fmt == "int4":
         packed = pack_int4(bt)
-        return packed.tobytes(), packed.shape[1]
-    if fmt != "dense":
-        raise ValueError(f"the GEMV plan takes dense or int4 weights, not {fmt!r}")
-    return bt.tobytes(), bt.shape[1] * bt.itemsize
+        return packed.tobytes(), packed.shape[1], lambda k0: k0 // 2
+    if fmt == "dense":
+        return bt.tobytes(), bt.shape[1] * bt.itemsize, lambda k0: k0 * bt.itemsize
+    if b.dtype != np.int8 or b.shape[0] % 4 or tile is None or tile % 4:
+        raise ValueError("2:4 GEMV weights are int8 with K % 4 == 0, on k tiles of a "
+                         "multiple of 4 lanes")
+    if fmt == "int4-sparse24" and b.size and (b.min() < -8 or b.max() > 7):
+        raise ValueError("int4 weights must lie in [-8, 7]")
+    rows = _lane_sparse_rows(b, fmt, tile)
+    _, per = load_source(1, tile, FORMATS[fmt], ElemType.INT8)
+    per += -per % 4
+    return rows.tobytes(), rows.shape[1], lambda k0: (k0 // tile) * per
+
+
+def w4a16_rows(q, scales, group_size, r):
+    """``(bytes, row stride)`` of W4A16 weights for the transposed plan on an array of ``r``
+    rows: per output channel n, ``ceil(K / 4r)`` source rows of ``INT4_FP16_ROWS`` one after
+    the other, each the fp16 scale of its group (``scales[(t * 4r) // G, n]``) and the int4
+    values of ``k`` in ``[4 r t, 4 r (t + 1))`` (zero beyond K), ``2 + 2 r`` bytes. ``q``: K x N
+    int8 values in [-8, 7]; ``scales``: (ceil(K / G), N) float16; ``4 r`` must divide G, so a
+    source row never spans two groups."""
+    k, n = q.shape
+    span = 4 * r
+    if r % 2 or group_size not in GROUP_SIZES or group_size % span:
+        raise ValueError(f"W4A16 GEMV needs a group size in {GROUP_SIZES} that is a multiple "
+                         f"of 4 x the array's rows ({span}), not {group_size}")
+    dequantize_w4a16(q, scales, group_size)      # checks values, shapes, dtype, finiteness
+    t = -(-k // span)
+    qt = np.zeros((n, t * span), np.int8)
+    qt[:, :k] = q.T
+    vals = pack_int4(qt).reshape(n, t, 2 * r)
+    sc = np.ascontiguousarray(scales[(np.arange(t) * span) // group_size].T)   # (N, T)
+    rows = np.concatenate([sc.view(np.uint8).reshape(n, t, 2), vals], axis=2)
+    return rows.tobytes(), t * (2 + 2 * r)
 
 
 def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtype=None,
-                 bias=None, fmt="dense", nb=None):
+                 bias=None, fmt="dense", nb=None, scales=None, group_size=None, scale=None,
+                 zero_point=0, lo=None, hi=None):
     """The :class:`~dure.sim.layer_program.LayerProgram` of ``y = a @ b (+ bias)`` for ``a``
     (1 x K at ``a_addr``, int8 or fp16 per ``precision``) and ``b`` (K x N), placed transposed
-    in the parameter area (``fmt`` ``dense`` or ``int4``; see the module docstring); ``y`` (1 x
-    N, ``out_dtype`` int32 for INT8, fp32 (default) or fp16 for FP16) at ``out_addr``."""
+    in the parameter area (``fmt`` one of :data:`FORMATS`, see :func:`transposed_weights`;
+    the compressed ones with INT8 precision; ``int4`` with FP16 precision is W4A16: ``b`` the
+    int4 values (int8 in [-8, 7]), ``scales`` (ceil(K / G), N) float16 and ``group_size`` G,
+    laid out by :func:`w4a16_rows`, each step loading 4 k tiles); ``y`` (1 x
+    N, ``out_dtype`` int32 for INT8, fp32 (default) or fp16 for FP16) at ``out_addr``.
+
+    With ``scale`` (N float32) the output goes through the STORE's per-column post-processing
+    (INT8: int8 with ``zero_point`` and the clamp ``[lo, hi]``, or fp16; FP16: fp16 / fp32
+    scaled): the block's scales are loaded one per ACC row and every output channel is its own
+    one-element STORE (the STORE's scale is per lane, and here the channels are ACC rows), so
+    this suits small N (a batch-1 classifier head), not the large GEMVs."""
     r = config.npu_rows
     k, n = b.shape
     fp16 = precision == "fp16"
     prec = Precision.FP16 if fp16 else Precision.INT8
     out_dtype = out_dtype or ("fp32" if fp16 else "int32")
-    legal = ("fp32", "fp16") if fp16 else ("int32",)
+    legal = ("fp32", "fp16") if fp16 else ("int8", "fp16") if scale is not None else ("int32",)
     if out_dtype not in legal:
-        raise ValueError(f"the GEMV plan writes {' or '.join(legal)} for {precision}")
-    if fmt == "int4" and (fp16 or r % 2):
-        raise ValueError("int4 GEMV weights are W4A8 (int8 precision) on an even-row array")
+        raise ValueError(f"the GEMV plan writes {' or '.join(legal)} for {precision}"
+                         f"{' with a scale' if scale is not None else ''}")
+    if (zero_point or lo is not None or hi is not None) and out_dtype != "int8":
+        raise ValueError("zero_point and the clamp are for int8 output")
+    if fmt not in FORMATS:
+        raise ValueError(f"the GEMV plan takes weights {', '.join(FORMATS)}, not {fmt!r}")
+    w4a16 = fp16 and fmt == "int4"
+    if (scales is not None or group_size is not None) and not w4a16:
+        raise ValueError("scales and group_size are for W4A16 (fp16 precision, int4 weights)")
+    if fmt != "dense" and not w4a16 and (fp16 or r % (4 if "sparse24" in fmt else 2)):
+        raise ValueError(f"{fmt} GEMV weights are int8-precision (W4A8 / 2:4) on an array with "
+                         f"rows a multiple of {4 if 'sparse24' in fmt else 2}")
     out_type, odt = {"int32": (OutType.INT32, np.int32), "fp32": (OutType.FP32, np.float32),
-                "fp16": (OutType.FP16, np.float16)}[out_dtype]
+                     "fp16": (OutType.FP16, np.float16), "int8": (OutType.INT8, np.int8)}[out_dtype]
     eb = 2 if fp16 else 1
     elem = ElemType.FP16 if fp16 else ElemType.INT8
     area = ParamArea(param_addr)
-    data, stride = transposed_weights(b, fmt)
+    # A step loads `sub` k tiles of R lanes for `nb` output channels: one (sub = 1), or four
+    # with W4A16 (one INT4_FP16_ROWS source row per channel: destination row 4 c + j is k
+    # tile j of channel c).
+    sub = 4 if w4a16 else 1
+    span = sub * r
+    if w4a16:
+        data, stride = w4a16_rows(b, scales, group_size, r)
+
+        def offset(k0):
+            return (k0 // span) * (2 + 2 * r)
+        wfmt = WeightFormat.INT4_FP16_ROWS
+    else:
+        data, stride, offset = transposed_weights(b, fmt, r)
+        wfmt = FORMATS[fmt]
     w_addr = area.add(np.frombuffer(data, np.uint8))
     bias_addr = area.add(bias) if bias is not None else None
-    kpad = -(-k // r) * r
+    scale_addr = area.add(np.asarray(scale, np.float32)) if scale is not None else None
+    kpad = -(-k // span) * span
     # The activation vector stays in SPAD for the whole GEMV when it fits beside the weight
-    # buffers (at least min(N, 256) rows each); otherwise each K tile brings its R values.
-    resident = kpad + _BUFFERS * min(n, 256) <= config.npu_spad_rows
-    room = config.npu_spad_rows - (kpad if resident else _BUFFERS * r)
-    limit = min(config.npu_acc_rows // 2, room // _BUFFERS, 0xFFFF)
+    # buffers (at least min(N, 256) channels each); otherwise each step brings its values.
+    resident = kpad + _BUFFERS * sub * min(n, 256) <= config.npu_spad_rows
+    room = config.npu_spad_rows - (kpad if resident else _BUFFERS * span)
+    # ACC: two halves (blocks alternate); with a scale each half's second quarter holds its
+    # block's scales, one per row.
+    quarter = config.npu_acc_rows // 4
+    limit = min(quarter if scale is not None else 2 * quarter, room // (_BUFFERS * sub),
+                0xFFFF // sub)
     if nb is None:
         blocks = -(-n // limit)
         nb = -(-n // blocks)
     if not 1 <= nb <= limit:
         raise ValueError(f"nb must be in 1..{limit}, not {nb}")
-    wfmt = WeightFormat.INT4 if fmt == "int4" else WeightFormat.DENSE
-    half = config.npu_acc_rows // 2
+    half = 2 * quarter
     ob = np.dtype(odt).itemsize
-    # SPAD: _BUFFERS buffers of a B^T tile (nb rows), each followed by its a^T tile (R rows)
-    # unless the whole a^T sits after them.
-    size = nb if resident else nb + r
+    post = {}
+    if scale is not None:
+        post = dict(scale=1)
+        if out_type == OutType.INT8:
+            post.update(zero_point=zero_point,
+                        lo=(-128 if lo is None else lo) & 0xFFFF_FFFF,
+                        hi=(127 if hi is None else hi) & 0xFFFF_FFFF)
+    # SPAD: _BUFFERS buffers of a B^T step (sub * nb rows), each followed by its a^T values
+    # (span rows) unless the whole a^T sits after them.
+    size = sub * nb if resident else sub * nb + span
     a_rows = _BUFFERS * size
-    steps = [(blk, n0, min(nb, n - n0), t, k0, min(r, k - k0))
-             for blk, n0 in enumerate(range(0, n, nb)) for t, k0 in enumerate(range(0, k, r))]
+    steps = [(blk, n0, min(nb, n - n0), t, k0, min(span, k - k0))
+             for blk, n0 in enumerate(range(0, n, nb))
+             for t, k0 in enumerate(range(0, k, span))]
 
     def loads(i):
         _, n0, rows, _, k0, kk = steps[i]
         at = (i % _BUFFERS) * size
-        src = w_addr + n0 * stride + (k0 // 2 if fmt == "int4" else k0 * eb)
+        src = w_addr + n0 * stride + offset(k0)
         out = [encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, weight_format=wfmt,
-                      dram_addr=src, dram_stride=stride, rows=rows, cols=kk, local_addr=at)]
+                      dram_addr=src, dram_stride=stride, rows=sub * rows,
+                      cols=r if w4a16 else kk, local_addr=at)]
         if not resident:
             out.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
                               dram_addr=a_addr + k0 * eb, dram_stride=eb, rows=kk, cols=1,
-                              local_addr=at + nb))
+                              local_addr=at + sub * nb))
         return out
 
     def compute(i):
@@ -114,22 +251,36 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
         at = (i % _BUFFERS) * size
         acc = (blk % 2) * half
         out = []
+        if t == 0 and scale_addr is not None:
+            out.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                              dram_addr=scale_addr + 4 * n0, dram_stride=4, rows=rows, cols=1,
+                              local_addr=acc + quarter))
         if t == 0 and bias_addr is not None:
             out.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
                               dram_addr=bias_addr + 4 * n0, dram_stride=4, rows=rows, cols=1,
                               local_addr=acc))
-        # Two COMPUTEs per tile on the two halves of the block: each one's predecessor on the
-        # same ACC rows (previous tile) has drained while the other half ran.
+        # Two COMPUTEs per k tile on the two halves of the block: each one's predecessor on
+        # the same ACC rows (previous tile) has drained while the other half ran. With sub > 1
+        # a k tile's rows are every sub-th SPAD row (a walk of a_rows x 1).
         cut = (rows + 1) // 2
-        for lo, hi in ((0, cut), (cut, rows)) if rows > 1 else ((0, rows),):
-            out.append(encode(Opcode.COMPUTE, precision=prec,
-                              accumulate=int(t > 0 or bias_addr is not None), a_addr=at + lo,
-                              w_addr=a_rows + k0 if resident else at + nb, acc_addr=acc + lo,
-                              m=hi - lo, k=kk, n=1))
-        if k0 + kk == k:
+        for j in range(-(-kk // r)):
+            kj = min(r, kk - j * r)
+            w_row = (a_rows + k0 if resident else at + sub * nb) + j * r
+            for lo, hi in ((0, cut), (cut, rows)) if rows > 1 else ((0, rows),):
+                walk = dict(a_cols=1, a_rows=hi - lo, a_row_step=sub) if sub > 1 else {}
+                out.append(encode(Opcode.COMPUTE, precision=prec,
+                                  accumulate=int(t > 0 or j > 0 or bias_addr is not None),
+                                  a_addr=at + sub * lo + j, w_addr=w_row, acc_addr=acc + lo,
+                                  m=hi - lo, k=kj, n=1, **walk))
+        if k0 + kk == k and scale_addr is None:
             out.append(encode(Opcode.STORE, out=out_type, acc_type=prec,
                               dram_addr=out_addr + n0 * ob, dram_stride=ob, rows=rows, cols=1,
                               acc_addr=acc))
+        elif k0 + kk == k:
+            out.extend(encode(Opcode.STORE, out=out_type, acc_type=prec, **post,
+                              dram_addr=out_addr + (n0 + j) * ob, dram_stride=ob, rows=1,
+                              cols=1, acc_addr=acc + j, scale_addr=acc + quarter + j)
+                       for j in range(rows))
         return out
 
     # The weight LOADs run _BUFFERS - 1 steps ahead of the COMPUTEs, so the load unit always

@@ -63,13 +63,16 @@ SHAPES = [
     ("gemv1k", 1, 1024, 1024, "GEMV 1x1024x1024 through npu_gemm (weights stationary)"),
 ]
 
-#: GEMV rows (weights streamed once): (name, K, N, weight formats). ``int8`` / ``int4`` /
-#: ``fp16`` run the transposed GEMV plan (:mod:`dure.sim.gemv_plan`, lowering ``gemv-T``);
-#: the 2:4 formats run the GEMM plan with packed LOADs (:mod:`dure.sim.weight_formats`,
-#: lowering ``gemm-packed``). Outputs are raw (int32 / fp32).
+#: GEMV rows (weights streamed once): (name, K, N, weight formats). Every format runs the
+#: transposed GEMV plan (:mod:`dure.sim.gemv_plan`, lowering ``gemv-T``; the 2:4 formats on
+#: the lane-grouped LOADs); a format ending in ``-packed`` (say ``int4-sparse24-packed``)
+#: runs the GEMM plan with packed LOADs instead (:mod:`dure.sim.weight_formats`, lowering
+#: ``gemm-packed``). ``w4a16-gG``: int4 weights with fp16 scales per group of G k (W4A16,
+#: FP16 precision). Outputs are raw (int32 / fp32).
 GEMVS = [
-    ("gemv1k", 1024, 1024, ("int8", "int4", "int8-sparse24", "int4-sparse24", "fp16")),
-    ("gemv2k", 2048, 1024, ("int8", "int4")),
+    ("gemv1k", 1024, 1024, ("int8", "int4", "int8-sparse24", "int4-sparse24", "fp16",
+                            "w4a16-g32", "w4a16-g128")),
+    ("gemv2k", 2048, 1024, ("int8", "int4", "int4-sparse24")),
 ]
 
 #: (name, operator, input NHWC shape, output channels, kernel, stride, padding, source)
@@ -163,20 +166,42 @@ def random_operands(precision, m, k, n, seed):
     return dict(a=a, b=b, bias=bias, precision="fp16", out_dtype="fp16")
 
 
-def run_shape(config, name, m, k, n, precision, seed=0):
-    """Run one shape on the simulated SoC; return a :class:`Row`."""
+#: Batch-1 shapes with at most this many output channels run the transposed GEMV plan (one
+#: STORE per channel for the per-channel requantization, so only small N gains).
+GEMV_MAX_N = 64
+
+
+def run_shape(config, name, m, k, n, precision, seed=0, lowering=None):
+    """Run one shape on the simulated SoC; return a :class:`Row`. ``lowering``: ``gemm``
+    (``npu_gemm`` on the core) or ``gemv-T`` (the transposed GEMV plan as a prepared command
+    list, M = 1 only); by default ``gemv-T`` for M = 1 and N <= :data:`GEMV_MAX_N`."""
+    from .gemv_plan import gemv_program
+
     spec = random_operands(precision, m, k, n, seed)
+    if lowering is None:
+        lowering = "gemv-T" if m == 1 and n <= GEMV_MAX_N else "gemm"
     job = Job(config, max_layers=1)
-    out = job.gemm(**spec)
+    if lowering == "gemv-T":
+        if m != 1:
+            raise ValueError("the GEMV plan runs M = 1")
+
+        def build(addrs, out_addr, param_addr):
+            return gemv_program(config, spec["b"], precision=precision,
+                                out_dtype=spec["out_dtype"], bias=spec["bias"],
+                                scale=spec.get("scale"), a_addr=addrs[0], out_addr=out_addr,
+                                param_addr=param_addr)
+        out, _ = job.layer_program(build, [spec["a"]])
+    else:
+        out = job.gemm(**spec)
     result = job.run()
-    got = result.read(out)
+    got = result.read(out).reshape(spec["a"].shape[0], n)
     want = reference(**spec)
     width = f"u{got.dtype.itemsize}"
     stats = result.layers[0]
     return Row(name, precision, m, k, n, stats["cycles"], stats["dma_rd"], stats["dma_wr"],
                stats["stall_mem"], stats["stall_dep"], stats["stall_out"], stats["busy"],
                stats["compute"], bool(np.array_equal(got.view(width), want.view(width))),
-               config.npu_peak_macs_per_cycle, config.main_bytes_per_cycle)
+               config.npu_peak_macs_per_cycle, config.main_bytes_per_cycle, lowering=lowering)
 
 
 def run_gemv(config, name, k, n, fmt, seed=0):
@@ -187,8 +212,15 @@ def run_gemv(config, name, k, n, fmt, seed=0):
     from .weight_formats import gemm_program, pack_weights
 
     rng = np.random.default_rng(seed)
-    fp16 = fmt == "fp16"
-    if fp16:
+    fp16 = fmt == "fp16" or fmt.startswith("w4a16")
+    group = scales = None
+    if fmt.startswith("w4a16"):
+        group = int(fmt.removeprefix("w4a16-g"))
+        a = rng.standard_normal((1, k)).astype(np.float16)
+        b = rng.integers(-8, 8, (k, n)).astype(np.int8)
+        scales = (rng.uniform(0.5, 2.0, (-(-k // group), n)) / (8 * np.sqrt(k))) \
+            .astype(np.float16)
+    elif fp16:
         a = rng.standard_normal((1, k)).astype(np.float16)
         b = (rng.standard_normal((k, n)) / np.sqrt(k)).astype(np.float16)
     else:
@@ -198,20 +230,25 @@ def run_gemv(config, name, k, n, fmt, seed=0):
         if "sparse24" in fmt:
             keep = rng.random((k // 4, 4, n)).argsort(axis=1) < 2
             b = np.where(keep.reshape(k, n), b, 0).astype(np.int8)
-    want = golden.gemm_fp16(a, b) if fp16 else golden.gemm_int8(a, b)
+    if group:
+        from .golden_int4 import gemm_w4a16
+        want = gemm_w4a16(a, b, scales, group)
+    else:
+        want = golden.gemm_fp16(a, b) if fp16 else golden.gemm_int8(a, b)
     precision = "fp16" if fp16 else "int8"
-    if "sparse24" in fmt:
-        packed = pack_weights(fmt, b, tile=config.npu_cols)
+    if fmt.endswith("-packed"):
+        packed = pack_weights(fmt.removesuffix("-packed"), b, tile=config.npu_cols)
 
         def build(addrs, out_addr, param_addr):
             return gemm_program(config, 1, packed, precision="int8", out_dtype="int32",
                                 a_addr=addrs[0], out_addr=out_addr, param_addr=param_addr)
         lowering = "gemm-packed"
     else:
-        plan_fmt = "int4" if fmt == "int4" else "dense"
+        plan_fmt = "dense" if fmt in ("int8", "fp16") else "int4" if group else fmt
 
         def build(addrs, out_addr, param_addr):
-            return gemv_program(config, b, precision=precision, fmt=plan_fmt,
+            return gemv_program(config, b, precision=precision, fmt=plan_fmt, scales=scales,
+                                group_size=group,
                                 a_addr=addrs[0], out_addr=out_addr, param_addr=param_addr)
         lowering = "gemv-T"
     job = Job(config, max_layers=1)
@@ -323,7 +360,7 @@ def run_all(config, shapes=None, precisions=("int8", "fp16"), progress=None, lay
     rows = []
     for name, k, n, formats in GEMVS if gemvs is None else gemvs:
         for fmt in formats:
-            precision = "fp16" if fmt == "fp16" else "int8"
+            precision = "fp16" if fmt == "fp16" or fmt.startswith("w4a16") else "int8"
             if precision not in precisions or (precision == "fp16" and not config.npu_fp16):
                 continue
             if progress:

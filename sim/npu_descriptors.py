@@ -171,19 +171,23 @@ def _fill_and_placement(rng, config, words):
 
 def _weight_format(rng, words):
     """Weight format of a LOAD: mostly dense; else a packed LOAD, mostly coherent (SPAD, its
-    elem, no fill / broadcast, rows a multiple of 4, a scale row near the weights)."""
+    elem, no fill / broadcast, rows a multiple of 4 (cols for the lane-grouped 2:4), a scale
+    row near the weights)."""
     if rng.random() < 0.7:
         _set(words, Opcode.LOAD, "weight_format", 0)
         return
-    fmt = rng.choice([1, 2, 3, 4, 1, 2, 3, 4, 5, 6, 7])
+    fmt = rng.choice([1, 2, 3, 4, 5, 6, 7])
     _set(words, Opcode.LOAD, "weight_format", fmt)
     if rng.random() < 0.85:
         for name in ("fill", "broadcast", "target"):
             _set(words, Opcode.LOAD, name, 0)
-        _set(words, Opcode.LOAD, "elem", 1 if fmt == 2 else 0)
+        _set(words, Opcode.LOAD, "elem", 1 if fmt in (2, 7) else 0)
         _set(words, Opcode.LOAD, "dram_addr", 0x4000_0000 + rng.getrandbits(12))
         _set(words, Opcode.LOAD, "dram_stride", rng.choice([0, 3, 4, 5, 10, 12, 20, 21, 64]))
-        if fmt in (3, 4) and rng.random() < 0.8:
+        if fmt in (5, 6) and rng.random() < 0.8:
+            cols = (words[3] >> 16) & ~3
+            _set(words, Opcode.LOAD, "cols", cols or 4)
+        if fmt in (3, 4, 7) and rng.random() < 0.8:
             rows = (words[3] & 0xFFFF) & ~3
             _set(words, Opcode.LOAD, "rows", rows or 4)
             if (words[6] & 0xFFFF) and rng.random() < 0.8:

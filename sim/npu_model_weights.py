@@ -40,6 +40,16 @@ def unpack_rows(weight_format, raw, rows, cols, scales=None):
         check_fpu()
         with np.errstate(invalid="ignore", over="ignore"):
             return to_fp16(q * s[None, :]).view(np.uint16)   # NaN canonical (0x7E00)
+    if fmt == WeightFormat.INT4_FP16_ROWS:
+        # Per source row: the fp16 scale (little-endian), then 4 rows of int4 values.
+        s = (raw[:, 0].astype(np.uint16) | (raw[:, 1].astype(np.uint16) << 8)).view(np.float16)
+        q = _nibbles(raw[:, 2:].reshape(rows, half), cols).astype(np.float32)
+        check_fpu()
+        with np.errstate(invalid="ignore", over="ignore"):
+            prod = q * np.repeat(s.astype(np.float32), 4)[:, None]
+            return to_fp16(prod).view(np.uint16)
+    if fmt in (WeightFormat.SPARSE24_LANES, WeightFormat.SPARSE24_INT4_LANES):
+        return _lanes24(fmt, raw, rows, cols)
     if fmt == WeightFormat.SPARSE24:
         v0 = raw[:, :cols].view(np.int8).astype(np.int16)
         v1 = raw[:, cols:2 * cols].view(np.int8).astype(np.int16)
@@ -55,4 +65,25 @@ def unpack_rows(weight_format, raw, rows, cols, scales=None):
     out = np.zeros((rows // 4, 4, cols), np.int16)
     for p in range(4):
         out[:, p, :] = np.where(p0 == p, v0, np.where(p1 == p, v1, 0))
+    return out.reshape(rows, cols).view(np.uint16)
+
+
+def _lanes24(fmt, raw, rows, cols):
+    """Lanes of a lane-grouped 2:4 LOAD: per row, ``2 g`` values (int8 bytes or int4 nibbles,
+    group j's first then second) then ``g`` 4-bit codes, ``g = cols / 4``."""
+    g = cols // 4
+    if fmt == WeightFormat.SPARSE24_LANES:
+        vals = raw[:, :2 * g].view(np.int8).astype(np.int16)
+        codes = raw[:, 2 * g:2 * g + (g + 1) // 2]
+    else:
+        vals = _nibbles(raw[:, :g], 2 * g)
+        codes = raw[:, g:g + (g + 1) // 2]
+    code = np.empty((rows, 2 * codes.shape[1]), np.int16)
+    code[:, 0::2] = codes & 0xF
+    code[:, 1::2] = codes >> 4
+    p0, p1 = code[:, :g] & 3, code[:, :g] >> 2
+    v0, v1 = vals[:, 0::2], vals[:, 1::2]
+    out = np.zeros((rows, g, 4), np.int16)
+    for p in range(4):
+        out[:, :, p] = np.where(p0 == p, v0, np.where(p1 == p, v1, 0))
     return out.reshape(rows, cols).view(np.uint16)

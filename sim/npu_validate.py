@@ -42,7 +42,7 @@ Readings of the contract where the prose leaves room (the RTL implements the sam
   ``accumulate`` must be 0 (``RESERVED``); the walk fields as COMPUTE's. ``BAD_COMBINATION``
   order of its causes does not matter (one code). B's largest row is ``b_addr + (a_last -
   a_addr)``; ``n`` is limited by the ACC's C lanes.
-* Weight formats: ``weight_format`` 5..7 is ``RESERVED``; w5 (``fill_value`` /
+* Weight formats: every ``weight_format`` value is defined; w5 (``fill_value`` /
   ``scale_addr``) non-zero is ``RESERVED`` unless ``fill`` or ``INT4_FP16`` (a fill with a
   weight format is then ``BAD_COMBINATION``); ``INT4_FP16`` on hardware without FP16 is
   ``BAD_COMBINATION`` (its dequantizers are not built). ``MISALIGNED`` checks only
@@ -59,6 +59,9 @@ import struct
 
 from dure.rtl.npu.commands import (
     DESCRIPTOR_WORDS,
+    FOUR_ROW_FORMATS,
+    FP16_FORMATS,
+    LANE_SPARSE_FORMATS,
     STORE_COMBINATIONS,
     ElemType,
     EltwiseOp,
@@ -236,11 +239,12 @@ def _bad_combination(opcode, f, config, in_list):
             return True
         fmt = WeightFormat(f["weight_format"])
         if fmt != WeightFormat.DENSE:
-            want = ElemType.FP16 if fmt == WeightFormat.INT4_FP16 else ElemType.INT8
-            sparse = fmt in (WeightFormat.SPARSE24, WeightFormat.SPARSE24_INT4)
+            want = ElemType.FP16 if fmt in FP16_FORMATS else ElemType.INT8
             if f["target"] != LoadTarget.SPAD.value or f["fill"] or f["broadcast"] or \
-                    f["elem"] != want.value or (sparse and f["rows"] % 4) or \
-                    (fmt == WeightFormat.INT4_FP16 and not config.npu_fp16):
+                    f["elem"] != want.value or \
+                    (fmt in FOUR_ROW_FORMATS and f["rows"] % 4) or \
+                    (fmt in LANE_SPARSE_FORMATS and f["cols"] % 4) or \
+                    (fmt in FP16_FORMATS and not config.npu_fp16):
                 return True
         return bool(f["local_cols"]) and f["rows"] != f["local_groups"] * f["local_cols"]
     if opcode == Opcode.COMPUTE:

@@ -161,15 +161,14 @@ def validate(args):
     lo, hi = _clamp(args.clamp, out_dtype)
     spec = dict(a=a, b=b, precision=precision, bias=bias, scale=scale,
                 zero_point=args.zero_point, lo=lo, hi=hi, out_dtype=out_dtype)
-    if fmt in ("int8", "int4") and precision == "int8" and a.shape[0] == 1 and \
-            out_dtype == "int32":
+    if fmt is not None and precision == "int8" and a.shape[0] == 1 and out_dtype == "int32":
         from ..sim.weight_formats import pack_weights
-        if fmt == "int4":
+        if fmt != "int8":
             try:
-                pack_weights("int4", b)                  # the value check and its message
+                pack_weights(fmt, b)       # the int4 / 2:4 checks and their messages
             except ValueError as error:
                 raise UserError(f"{args.b}: {error}") from None
-        spec["gemv"] = "int4" if fmt == "int4" else "dense"
+        spec["gemv"] = "dense" if fmt == "int8" else fmt
     elif fmt not in (None, "int8"):
         spec["packed"] = _pack(args, b, precision)
     return spec
@@ -207,15 +206,17 @@ def _w4a16_scales(args):
 
 
 def _gemv_layer(job, config, spec, fmt, args):
-    """M = 1 with raw int32 output and --weight-format int8 / int4: the transposed GEMV plan
-    (dure.sim.gemv_plan: weights streamed as rows, memory-bound)."""
+    """M = 1 with raw int32 output and an int8-precision --weight-format (int8, int4, 2:4):
+    the transposed GEMV plan (dure.sim.gemv_plan: weights streamed as rows, memory-bound)."""
     from ..sim.gemv_plan import gemv_program
 
     if args.cpu_check:
         raise UserError("--cpu-check runs the firmware's dense path; it does not take "
                         "--weight-format")
+    from ..sim.gemv_plan import transposed_weights
+
     b = spec["b"]
-    size = b.size if fmt == "dense" else b.shape[1] * ((b.shape[0] + 1) // 2)
+    size = len(transposed_weights(b, fmt, config.npu_rows)[0])
     print(f"weights: {args.weight_format}, {size} bytes in main memory ({b.size} dense); "
           "GEMV plan (weights streamed transposed)")
 

@@ -146,7 +146,9 @@ static inline void npu_cmd_fill(uint32_t d[8], int target, int elem, uint32_t va
 /* Make a LOAD built by npu_cmd_load (SPAD, no broadcast) read packed weights
  * (DURE_NPU_WFMT_*): INT4 (ceil(cols/2) bytes per row, INT8 elem), INT4_FP16 (the same rows,
  * FP16 elem, lanes times the cols fp16 scales at scale_addr), SPARSE24 / SPARSE24_INT4 (one
- * source row per 4 destination rows: values, values, 4-bit codes; rows % 4 == 0). rows and
+ * source row per 4 destination rows: values, values, 4-bit codes; rows % 4 == 0),
+ * SPARSE24_LANES / SPARSE24_INT4_LANES (2:4 along each row's lanes, cols % 4 == 0),
+ * INT4_FP16_ROWS (an fp16 scale and 4 int4 rows per source row, FP16 elem). rows and
  * cols stay the destination's; dram_stride is the packed row's. */
 static inline void npu_cmd_load_weights(uint32_t d[8], int weight_format, uint32_t scale_addr)
 {

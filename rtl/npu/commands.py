@@ -70,8 +70,10 @@ are reserved and must be zero.
     Weight formats (``weight_format`` [12:10], :class:`WeightFormat`; 0 = ``DENSE``, all of the
     above): the LOAD unpacks compressed weights on the fly into dense SPAD lanes. A non-dense
     format needs ``target`` SPAD, neither ``fill`` nor ``broadcast``, and ``elem`` INT8 (FP16
-    for ``INT4_FP16``, which hardware without FP16 refuses), else ``BAD_COMBINATION``; the
-    2:4 formats also need ``rows % 4 == 0`` (``BAD_COMBINATION``). ``rows`` and ``cols``
+    for ``INT4_FP16`` / ``INT4_FP16_ROWS``, which hardware without FP16 refuses), else
+    ``BAD_COMBINATION``; the row-grouped 2:4 formats and ``INT4_FP16_ROWS`` also need
+    ``rows % 4 == 0``, the lane-grouped ones ``cols % 4 ==
+    0`` (``BAD_COMBINATION``). ``rows`` and ``cols``
     count *destination* rows and lanes as for a dense LOAD (placement applies to the
     destination rows); the source is
     :func:`load_source` ``(rows, cols, weight_format, elem)``: ``src_rows`` rows of
@@ -89,6 +91,12 @@ are reserved and must be zero.
       ``s_c``; an Inf scale gives +/-Inf (NaN for ``q = 0``), a NaN scale NaN; every NaN is
       the canonical ``0x7E00``. ``scale_addr`` must be even (``MISALIGNED``) and its
       ``2 * cols`` bytes inside the window (``DMA_WINDOW``); they count in PERF_DMA_RD.
+    - ``INT4_FP16_ROWS`` (W4A16 on transposed weights, one scale per row): one source row per
+      group of 4 destination rows (``rows % 4 == 0``, ``BAD_COMBINATION``): an fp16 scale
+      ``s`` (2 bytes, little-endian), then the 4 destination rows' int4 values, each
+      ``ceil(cols / 2)`` bytes packed as ``INT4``: ``2 + 4 * ceil(cols / 2)`` bytes. Every lane
+      of the 4 rows is ``fp16_rne(f32(q) * f32(s))`` with the rules of ``INT4_FP16``; w5 must
+      be 0 (``RESERVED``), ``elem`` FP16, hardware with FP16 (``BAD_COMBINATION``).
     - ``SPARSE24`` / ``SPARSE24_INT4``: 2:4 structured sparse int8 / int4 weights, one source
       row per group of 4 destination rows: the group's first kept values of lanes 0..cols-1,
       then its second kept values, then its position codes (``p0 | p1 << 2`` per lane, two lanes
@@ -96,6 +104,15 @@ are reserved and must be zero.
       ``3 * ceil(cols / 2)`` for int4 values (packed as ``INT4``). Destination row ``4 i + p``
       lane c is the first value if ``p == p0``, else the second if ``p == p1``, else 0 (a code
       with ``p0 >= p1`` is not refused: it expands by this rule).
+    - ``SPARSE24_LANES`` / ``SPARSE24_INT4_LANES``: 2:4 sparse int8 / int4 weights grouped
+      along the lanes of each row (the GEMV plan's transposed weights, K along the lanes): one
+      source row per destination row; ``cols`` must be a multiple of 4 (``BAD_COMBINATION``).
+      With ``g = cols / 4`` groups, the source row is the ``2 g`` kept values (group j's first
+      then second, in position order; int8 bytes, or int4 packed as ``INT4``: group j is byte
+      j, first value in bits 3:0) followed by the ``g`` position codes (``p0 | p1 << 2``, two
+      groups per byte, even group in bits 3:0): ``2 g + ceil(g / 2)`` bytes for int8 values,
+      ``g + ceil(g / 2)`` for int4. Lane ``4 j + p`` is the group's first value if ``p ==
+      p0``, else its second if ``p == p1``, else 0 (the same rule as above, along lanes).
 
 ``COMPUTE`` (opcode 2): ``ACC[acc + m, n] = init[m, n] + sum_k A[m, k] * W[k, n]``, sequentially
 over k, in the command's precision.
@@ -285,7 +302,8 @@ from .isa import Dataflow, Precision
 
 __all__ = [
     "DESCRIPTOR_WORDS", "SEQ_BITS", "Opcode", "LoadTarget", "ElemType", "OutType", "ErrorCode",
-    "RequantMode", "EltwiseOp", "WeightFormat", "load_source",
+    "RequantMode", "EltwiseOp", "WeightFormat", "load_source", "FOUR_ROW_FORMATS",
+    "LANE_SPARSE_FORMATS", "FP16_FORMATS",
     "STORE_COMBINATIONS", "Register", "PERF_COUNTERS", "Status", "Control", "ID_MAGIC",
     "CONFIG_FIELDS", "ERROR_FIELDS", "config_word", "elem_bytes", "out_bytes", "Precision",
     "Dataflow",
@@ -329,13 +347,26 @@ class ElemType(enum.Enum, shape=2):
 
 
 class WeightFormat(enum.Enum, shape=3):
-    """How a LOAD's source holds weights (LOAD w0 bits 12:10); 5..7 are reserved."""
+    """How a LOAD's source holds weights (LOAD w0 bits 12:10)."""
 
     DENSE = 0           # as the element type says
     INT4 = 1            # int4, two per byte, low nibble first -> INT8 lanes
     INT4_FP16 = 2       # int4 times an fp16 scale per lane (w5 scale_addr) -> FP16 lanes
     SPARSE24 = 3        # 2:4 sparse int8: 2 values + codes per group of 4 rows -> INT8 lanes
     SPARSE24_INT4 = 4   # 2:4 sparse int4 -> INT8 lanes
+    SPARSE24_LANES = 5  # 2:4 sparse int8 grouped along each row's lanes -> INT8 lanes
+    SPARSE24_INT4_LANES = 6  # 2:4 sparse int4 grouped along each row's lanes -> INT8 lanes
+    INT4_FP16_ROWS = 7  # an fp16 scale + 4 int4 rows per source row -> FP16 lanes
+
+
+#: The formats with one source row per 4 destination rows (``rows % 4 == 0``): 2:4 grouped
+#: along K = the destination rows, and int4 rows with their fp16 scale.
+FOUR_ROW_FORMATS = (WeightFormat.SPARSE24, WeightFormat.SPARSE24_INT4,
+                      WeightFormat.INT4_FP16_ROWS)
+#: The formats whose lanes are fp16 (``elem`` FP16, hardware with FP16).
+FP16_FORMATS = (WeightFormat.INT4_FP16, WeightFormat.INT4_FP16_ROWS)
+#: The 2:4 formats grouped along the lanes of each row (``cols % 4 == 0``).
+LANE_SPARSE_FORMATS = (WeightFormat.SPARSE24_LANES, WeightFormat.SPARSE24_INT4_LANES)
 
 
 def load_source(rows, cols, weight_format, elem):
@@ -347,6 +378,12 @@ def load_source(rows, cols, weight_format, elem):
         return rows, cols * elem_bytes(elem)
     if fmt in (WeightFormat.INT4, WeightFormat.INT4_FP16):
         return rows, half
+    if fmt == WeightFormat.INT4_FP16_ROWS:
+        return rows // 4, 2 + 4 * half
+    if fmt in LANE_SPARSE_FORMATS:
+        groups = cols // 4
+        per = 2 * groups if fmt == WeightFormat.SPARSE24_LANES else groups
+        return rows, per + (groups + 1) // 2
     return rows // 4, (2 * cols + half if fmt == WeightFormat.SPARSE24 else 3 * half)
 
 
@@ -401,8 +438,8 @@ class ErrorCode(enum.Enum, shape=4):
 
     ``BAD_OPCODE``       opcode not in :class:`Opcode`.
     ``RESERVED``         a reserved bit or field is not zero; or an encoding value that is not
-                         defined (LoadTarget 2-3, ElemType 3, RequantMode 3, WeightFormat
-                         5-7); w5 of a LOAD neither fill nor INT4_FP16; walk fields
+                         defined (LoadTarget 2-3, ElemType 3, RequantMode 3); w5 of a
+                         LOAD neither fill nor INT4_FP16; walk fields
                          with a_cols zero; placement fields with local_cols zero; dram_addr,
                          dram_stride or broadcast of a fill LOAD; an ELTWISE field its op
                          does not read.
@@ -410,7 +447,8 @@ class ErrorCode(enum.Enum, shape=4):
                          non-zero; local_groups zero with local_cols non-zero.
     ``DIM_TOO_LARGE``    cols, k or n larger than the array allows (see the opcode).
     ``BAD_COMBINATION``  LOAD target/elem mismatch; a weight format with ACC, fill,
-                         broadcast or the wrong elem, or a 2:4 one with rows % 4; INT4_FP16
+                         broadcast or the wrong elem, or a 2:4 one or INT4_FP16_ROWS with rows % 4
+                         (lane-grouped 2:4: cols % 4); INT4_FP16(_ROWS)
                          on hardware without FP16; FP16
                          precision or OS dataflow on hardware without it; STORE
                          acc_type/out/scale combination not in the table;

@@ -15,9 +15,11 @@ __all__ = ["load_row_bytes", "LoadUnit"]
 
 def load_row_bytes(config):
     """Longest source row of a LOAD in bytes: L fp16 lanes, C words, or a 2:4 sparse int8 row
-    of L lanes (2 L values + ceil(L / 2) code bytes)."""
+    of L lanes (2 L values + ceil(L / 2) code bytes), or an ``INT4_FP16_ROWS`` row (a scale and
+    4 int4 rows of L lanes)."""
     lanes = config.npu_lanes
-    return max(2 * lanes, 4 * config.npu_cols, 2 * lanes + (lanes + 1) // 2)
+    return max(2 * lanes, 4 * config.npu_cols, 2 * lanes + (lanes + 1) // 2,
+               2 + 4 * ((lanes + 1) // 2))
 
 
 class LoadUnit(wiring.Component):
@@ -36,7 +38,11 @@ class LoadUnit(wiring.Component):
     ``2 * cols`` bytes at ``scale_addr``, kept in a register), then the int4 rows, each lane
     through an :class:`~.int4_dequant.Int4Dequant`; the 2:4 formats take one source row per 4
     destination rows and write them on 4 consecutive accepted cycles (lane = first value at
-    position p0, second at p1, else 0), releasing the source row with the fourth.
+    position p0, second at p1, else 0), releasing the source row with the fourth; the
+    lane-grouped 2:4 formats expand each source row into one destination row (lane 4 j + p from
+    group j's values and code); ``INT4_FP16_ROWS`` takes one source row (its scale, then 4
+    int4 rows) per 4 destination rows like the 2:4 formats, each lane through the same
+    dequantizers with the row's scale.
 
     ``dest(r)`` is ``local_addr + r``, or with a 2-D placement (``local_cols != 0``)
     ``local_addr + (r // local_cols) * local_row_step + r % local_cols``; the unit keeps it as a
@@ -113,10 +119,20 @@ class LoadUnit(wiring.Component):
         wf = cmd.weight_format
         packed = wf != WeightFormat.DENSE
         sparse8 = wf == WeightFormat.SPARSE24
-        sparse = sparse8 | (wf == WeightFormat.SPARSE24_INT4)
+        rows4 = wf == WeightFormat.INT4_FP16_ROWS
+        # One source row per 4 destination rows: 2:4 along K, and int4 rows with their scale.
+        sparse24 = sparse8 | (wf == WeightFormat.SPARSE24_INT4)
+        sparse = sparse24 | rows4
+        lane8 = wf == WeightFormat.SPARSE24_LANES
+        lanes24 = lane8 | (wf == WeightFormat.SPARSE24_INT4_LANES)
         half = (cmd.cols + 1) >> 1
+        groups = cmd.cols >> 2
+        # Lane-grouped 2:4: the values (2 g bytes or g bytes), then ceil(g / 2) code bytes.
+        lane_vals = Mux(lane8, groups << 1, groups)
         row_bytes = Mux(packed, Mux(sparse8, (cmd.cols << 1) + half,
-                                    Mux(sparse, half * 3, half)),
+                                    Mux(sparse24, half * 3,
+                                        Mux(lanes24, lane_vals + ((groups + 1) >> 1),
+                                            Mux(rows4, 2 + (half << 2), half)))),
                         Mux(elem == ElemType.INT8, cmd.cols,
                             Mux(elem == ElemType.FP16, cmd.cols << 1, cmd.cols << 2)))
         m.d.comb += [
@@ -146,24 +162,37 @@ class LoadUnit(wiring.Component):
         second = Signal(8 * self._maxb)
         codes = Signal(8 * self._maxb)
         m.d.comb += [second.eq(src >> shift), codes.eq(src >> (shift << 1))]
+        lcodes = Signal(8 * self._maxb)
+        m.d.comb += lcodes.eq(src >> (lane_vals << 3))
+        # INT4_FP16_ROWS: the int4 values of destination row `sub` of the source row's 4.
+        sub_q = Signal(8 * self._maxb)
+        m.d.comb += sub_q.eq(src >> (16 + ((sub * half) << 3)))
         for c in range(lanes):
             nib = src[4 * c:4 * c + 4]
             dequant = 0
             if self._config.npu_fp16:      # INT4_FP16 is refused without FP16
                 m.submodules[f"dq{c}"] = dq = Int4Dequant()
-                m.d.comb += [dq.q.eq(nib), dq.s.eq(scales[16 * c:16 * c + 16])]
+                m.d.comb += [dq.q.eq(Mux(rows4, sub_q[4 * c:4 * c + 4], nib)),
+                             dq.s.eq(Mux(rows4, src[:16], scales[16 * c:16 * c + 16]))]
                 dequant = dq.out
             v0 = Mux(sparse8, src[8 * c:8 * c + 8].as_signed(), nib.as_signed())
             v1 = Mux(sparse8, second[8 * c:8 * c + 8].as_signed(),
                      second[4 * c:4 * c + 4].as_signed())
             code = codes[4 * c:4 * c + 4]
             spread = Mux(code[:2] == sub, v0, Mux(code[2:] == sub, v1, 0))
+            # Lane-grouped 2:4: lane c is position c % 4 of group c // 4 of this row.
+            j, p = c // 4, c % 4
+            lcode = lcodes[4 * j:4 * j + 4]
+            l0 = Mux(lane8, src[16 * j:16 * j + 8].as_signed(), src[8 * j:8 * j + 4].as_signed())
+            l1 = Mux(lane8, src[16 * j + 8:16 * j + 16].as_signed(),
+                     src[8 * j + 4:8 * j + 8].as_signed())
+            lspread = Mux(lcode[:2] == p, l0, Mux(lcode[2:] == p, l1, 0))
             dense = Mux(elem == ElemType.INT8,
                         Mux(fill, fv[:8], src[8 * c:8 * c + 8]).as_signed(),
                         Mux(fill, fv[:16], src[16 * c:16 * c + 16]))
-            lane = Mux(sparse, spread.as_signed(),
+            lane = Mux(sparse24, spread.as_signed(), Mux(lanes24, lspread.as_signed(),
                        Mux(wf == WeightFormat.INT4, nib.as_signed(),
-                           Mux(wf == WeightFormat.INT4_FP16, dequant, dense)))
+                           Mux((wf == WeightFormat.INT4_FP16) | rows4, dequant, dense))))
             m.d.comb += spad_row[c].eq(Mux(c < cmd.cols, lane, 0))
         for c in range(cols):
             m.d.comb += acc_row[c].eq(Mux(c < cmd.cols, Mux(fill, fv, src[32 * c:32 * c + 32]),

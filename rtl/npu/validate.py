@@ -140,17 +140,27 @@ class Validator(wiring.Component):
         wf = f.weight_format
         packed = wf != WeightFormat.DENSE.value
         scaled = wf == WeightFormat.INT4_FP16.value
-        sparse = (wf == WeightFormat.SPARSE24.value) | (wf == WeightFormat.SPARSE24_INT4.value)
+        rows4 = wf == WeightFormat.INT4_FP16_ROWS.value
+        fp16w = scaled | rows4
+        sparse = (wf == WeightFormat.SPARSE24.value) | (wf == WeightFormat.SPARSE24_INT4.value) \
+            | rows4                     # one source row per 4 destination rows
+        lane8 = wf == WeightFormat.SPARSE24_LANES.value
+        lanes24 = lane8 | (wf == WeightFormat.SPARSE24_INT4_LANES.value)
         half = (f.cols + 1) >> 1
+        groups = f.cols >> 2
+        lane_bytes = Mux(lane8, groups << 1, groups) + ((groups + 1) >> 1)
         src_bytes = Mux(packed, Mux(wf == WeightFormat.SPARSE24.value, (f.cols << 1) + half,
-                                    Mux(wf == WeightFormat.SPARSE24_INT4.value, half * 3, half)),
+                                    Mux(wf == WeightFormat.SPARSE24_INT4.value, half * 3,
+                                        Mux(lanes24, lane_bytes,
+                                            Mux(rows4, 2 + (half << 2), half)))),
                         f.cols << lsz)
         packed_bad = packed & (~to_spad | fill | f.broadcast | sparse & f.rows[:2].any()
-                               | (f.elem != Mux(scaled, 1, 0))
-                               | (scaled & (not cfg.npu_fp16)))
+                               | lanes24 & f.cols[:2].any()
+                               | (f.elem != Mux(fp16w, 1, 0))
+                               | (fp16w & (not cfg.npu_fp16)))
         checks = {
             ErrorCode.RESERVED: _overlaps_any(w, reserved_masks(Opcode.LOAD))
-            | f.target[1] | (f.elem == 3) | (wf > WeightFormat.SPARSE24_INT4.value)
+            | f.target[1] | (f.elem == 3)
             | (~placed & ((f.local_groups != 0) | (f.local_row_step != 0)))
             | Mux(fill, (f.dram_addr != 0) | (f.dram_stride != 0) | f.broadcast,
                   (f.fill_value != 0) & ~scaled),

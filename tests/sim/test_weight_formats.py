@@ -154,8 +154,25 @@ def _load(**fields):
 
 
 MALFORMED = [
-    (dict(weight_format=5), ErrorCode.RESERVED),
-    (dict(weight_format=7), ErrorCode.RESERVED),
+    (dict(weight_format=WeightFormat.SPARSE24_LANES, cols=6, dram_stride=8),
+     ErrorCode.BAD_COMBINATION),
+    (dict(weight_format=WeightFormat.SPARSE24_INT4_LANES, cols=2, dram_stride=8),
+     ErrorCode.BAD_COMBINATION),
+    (dict(weight_format=WeightFormat.SPARSE24_LANES, elem=ElemType.FP16),
+     ErrorCode.BAD_COMBINATION),
+    (dict(weight_format=WeightFormat.SPARSE24_LANES, dram_stride=4), ErrorCode.STRIDE),
+    (dict(weight_format=WeightFormat.SPARSE24_INT4_LANES, dram_stride=2), ErrorCode.STRIDE),
+    (dict(weight_format=WeightFormat.SPARSE24_LANES, dram_stride=5, dram_addr=MAIN + 4096 - 39),
+     ErrorCode.DMA_WINDOW),
+    (dict(weight_format=WeightFormat.INT4_FP16_ROWS, elem=ElemType.FP16, fill_value=2,
+          dram_stride=18), ErrorCode.RESERVED),
+    (dict(weight_format=WeightFormat.INT4_FP16_ROWS, dram_stride=18), ErrorCode.BAD_COMBINATION),
+    (dict(weight_format=WeightFormat.INT4_FP16_ROWS, elem=ElemType.FP16, rows=6,
+          dram_stride=18), ErrorCode.BAD_COMBINATION),
+    (dict(weight_format=WeightFormat.INT4_FP16_ROWS, elem=ElemType.FP16, dram_stride=17),
+     ErrorCode.STRIDE),
+    (dict(weight_format=WeightFormat.INT4_FP16_ROWS, elem=ElemType.FP16, dram_stride=18,
+          dram_addr=MAIN + 4096 - 35), ErrorCode.DMA_WINDOW),
     (dict(fill_value=1), ErrorCode.RESERVED),
     (dict(target=LoadTarget.ACC, elem=ElemType.WORD32), ErrorCode.BAD_COMBINATION),
     (dict(elem=ElemType.FP16), ErrorCode.BAD_COMBINATION),
@@ -196,6 +213,11 @@ def test_legal_edges_are_accepted():
           _load(weight_format=WeightFormat.SPARSE24_INT4, dram_stride=12, cols=7),
           _load(weight_format=WeightFormat.INT4_FP16, elem=ElemType.FP16,
                 scale_addr=MAIN + 4096 - 16),
-          _load(local_cols=2, local_groups=4, local_row_step=5)]
+          _load(local_cols=2, local_groups=4, local_row_step=5),
+          _load(weight_format=WeightFormat.SPARSE24_LANES, dram_stride=5,
+                dram_addr=MAIN + 4096 - 40),
+          _load(weight_format=WeightFormat.SPARSE24_INT4_LANES, dram_stride=3, rows=5, cols=4),
+          _load(weight_format=WeightFormat.INT4_FP16_ROWS, elem=ElemType.FP16, dram_stride=18,
+                dram_addr=MAIN + 4096 - 36)]
     for words in ok:
         assert validate(words, SMALL, MAIN, 4096) == ErrorCode.NONE

@@ -278,15 +278,18 @@ def test_weight_formats_on_the_soc(capsys, tmp_path, files, fmt):
     assert "bytes in main memory" in out
 
 
-@pytest.mark.parametrize("fmt", ["int8", "int4"])
+@pytest.mark.parametrize("fmt", ["int8", "int4", "int8-sparse24", "int4-sparse24"])
 def test_gemv_plan_on_the_soc(capsys, tmp_path, files, fmt):
-    """M = 1, int32 output, --weight-format int8 / int4: the transposed GEMV plan on the SoC,
-    bit-exact with the golden GEMM (with a bias)."""
+    """M = 1, int32 output, --weight-format int8 / int4 / 2:4: the transposed GEMV plan on the
+    SoC (2:4 on the lane-grouped LOADs), bit-exact with the golden GEMM (with a bias)."""
     rng = np.random.default_rng(7)
     k, n = 52, 37
     a = rng.integers(-128, 128, (1, k), dtype=np.int8)
-    bound = 8 if fmt == "int4" else 128
+    bound = 8 if fmt.startswith("int4") else 128
     b = rng.integers(-bound, bound, (k, n)).astype(np.int8)
+    if "sparse24" in fmt:
+        keep = rng.random((k // 4, 4, n)).argsort(axis=1) < rng.integers(0, 3, (k // 4, 1, n))
+        b = np.where(keep.reshape(k, n), b, 0).astype(np.int8)
     bias = rng.integers(-999, 999, n, dtype=np.int32)
     paths = files(a=a, b=b, bias=bias)
     status = main(["gemm", "--a", str(paths["a"]), "--b", str(paths["b"]), "--bias",

@@ -19,9 +19,9 @@ CFG = SoCConfig(npu_rows=3, npu_cols=2, npu_spad_rows=16, npu_acc_rows=16)
 
 
 class Bench(wiring.Component):
-    def __init__(self):
-        self.load = LoadUnit(CFG)
-        self.dma = Dma(load_row_bytes(CFG), 8, depth=4)
+    def __init__(self, config=CFG):
+        self.load = LoadUnit(config)
+        self.dma = Dma(load_row_bytes(config), 8, depth=4)
         super().__init__({})
 
     def elaborate(self, platform):
@@ -35,8 +35,9 @@ class Bench(wiring.Component):
         return m
 
 
-def run(cmds, mem, err_words=(), acc_ready=0.5, seed=0, bus_log=None):
-    dut = Bench()
+def run(cmds, mem, err_words=(), acc_ready=0.5, seed=0, bus_log=None, config=CFG):
+    dut = Bench(config)
+    lanes = config.npu_lanes
     rng = random.Random(seed)
     target = MemoryTarget(dut.dma.bus, mem, latency=3, jitter=2, gnt_probability=0.7,
                           seed=seed, err_words=set(err_words),
@@ -56,7 +57,7 @@ def run(cmds, mem, err_words=(), acc_ready=0.5, seed=0, bus_log=None):
                     load.spad_w.valid, load.spad_w.payload, load.acc_w.valid,
                     load.acc_w.payload, load.done, load.bus_error)
                 if sv:
-                    writes.append(("spad", sp.addr, [sp.data[i] for i in range(3)]))
+                    writes.append(("spad", sp.addr, [sp.data[i] for i in range(lanes)]))
                 if av and ready:
                     assert ap.mask == 0b11
                     writes.append(("acc", ap.addr, [ap.data[i] for i in range(2)]))
@@ -88,12 +89,12 @@ def check_writes(writes, cmds, mem):
     assert at == len(writes)
 
 
-def expected_writes(cmds, mem):
+def expected_writes(cmds, mem, config=CFG):
     """(memory, row, lanes) of every row write the reference makes, in order (for commands
     whose destination rows are distinct)."""
     out = []
     for cmd in cmds:
-        _, spad, acc = reference(CFG, [cmd], mem)
+        _, spad, acc = reference(config, [cmd], mem)
         tgt, arr = ("acc", acc) if cmd.get("target") else ("spad", spad)
         for row in local_rows_written(cmd.all_fields()):
             out.append((tgt, row, [int(v) for v in arr[row]]))
@@ -210,3 +211,43 @@ def test_packed_bus_errors():
     writes, errors = run([scaled, sparse, good], mem, err_words={30, (40 + 2 * 12) // 4})
     assert errors == [1, 1, 0]
     assert writes == expected_writes([sparse], mem)[:8] + expected_writes([good], mem)
+
+
+def test_lane_grouped_sparse_and_row_scaled_formats():
+    """SPARSE24_LANES / SPARSE24_INT4_LANES (one source row per destination row, random codes
+    so also p0 >= p1, cols 4 and 8, unaligned rows, placement) and INT4_FP16_ROWS (a scale and
+    4 int4 rows per source row) against the command model, on an array with 8 lanes; a bus
+    error in a source row stops before that row."""
+    from dure.rtl.npu.commands import WeightFormat
+
+    config = SoCConfig(npu_rows=8, npu_cols=4, npu_spad_rows=32, npu_acc_rows=16)
+    rng = random.Random(7)
+    mem = bytearray(rng.randbytes(256))
+    spad8 = dict(target=LoadTarget.SPAD, elem=ElemType.INT8)
+    cmds = [
+        Command("load", dict(spad8, weight_format=WeightFormat.SPARSE24_LANES, dram_addr=3,
+                             dram_stride=5, rows=5, cols=8, local_addr=0)),
+        Command("load", dict(spad8, weight_format=WeightFormat.SPARSE24_INT4_LANES,
+                             dram_addr=41, dram_stride=3, rows=4, cols=8, local_addr=6,
+                             local_cols=2, local_groups=2, local_row_step=9)),
+        Command("load", dict(spad8, weight_format=WeightFormat.SPARSE24_LANES, dram_addr=77,
+                             dram_stride=4, rows=3, cols=4, local_addr=17)),
+        Command("load", dict(spad8, weight_format=WeightFormat.SPARSE24_INT4_LANES,
+                             dram_addr=101, dram_stride=2, rows=6, cols=4, local_addr=26)),
+        # INT4_FP16_ROWS: scales 1.0, 65504 (products overflow to Inf), then a random one.
+        Command("load", dict(target=LoadTarget.SPAD, elem=ElemType.FP16,
+                             weight_format=WeightFormat.INT4_FP16_ROWS, dram_addr=150,
+                             dram_stride=18, rows=8, cols=8, local_addr=8, local_cols=4,
+                             local_groups=2, local_row_step=12)),
+        Command("load", dict(target=LoadTarget.SPAD, elem=ElemType.FP16,
+                             weight_format=WeightFormat.INT4_FP16_ROWS, dram_addr=190,
+                             dram_stride=14, rows=4, cols=5, local_addr=12)),
+    ]
+    mem[150:152], mem[168:170] = b"\x00\x3c", b"\xff\x7b"
+    writes, errors = run(cmds, mem, config=config)
+    assert errors == [0] * len(cmds)
+    assert writes == expected_writes(cmds, mem, config)
+    # word 5 (bytes 20..23) lies in source row 3 (bytes 18..22) only
+    writes, errors = run(cmds[:1], mem, err_words={5}, config=config)
+    assert errors == [1]
+    assert writes == expected_writes(cmds[:1], mem, config)[:3]

@@ -48,7 +48,7 @@ def sparse(rng, k, n, lo, hi):
     return np.where(keep.reshape(k, n), w, 0).astype(np.int8)
 
 
-def run(model, program, a):
+def run(model, program, a, ref_out=None):
     got, perf, error = run_layer(model, program, [(ADDRS["a_addr"], a)], base=MAIN_BASE,
                                  size=SIZE)
     assert error == 0
@@ -57,6 +57,8 @@ def run(model, program, a):
     want = run_on_model(ref, program, [(ADDRS["a_addr"], a)])
     assert np.array_equal(got.view(np.uint8), want.view(np.uint8))
     assert perf["MACS"] == program.macs
+    if ref_out is not None:
+        ref_out.append(ref)
     return got, perf
 
 
@@ -102,7 +104,9 @@ def _malformed():
                   rows=4, cols=4, local_addr=4)
     fp = dict(elem=ElemType.FP16, weight_format=WeightFormat.INT4_FP16)
     return [
-        dict(common, weight_format=6),
+        dict(common, weight_format=7),
+        dict(common, weight_format=WeightFormat.SPARSE24_LANES, cols=2),
+        dict(common, weight_format=WeightFormat.SPARSE24_INT4_LANES, dram_stride=1),
         dict(common, weight_format=WeightFormat.INT4, fill_value=3),
         dict(common, weight_format=WeightFormat.SPARSE24, rows=6),
         dict(common, weight_format=WeightFormat.SPARSE24, broadcast=1),
@@ -216,3 +220,41 @@ def test_gemv_plan_streams_at_the_roofline(model):
     print(f"\nGEMV 1x{k}x{n} int8 on 4x4: {rate:.2f} MACs/cycle, bound {bound:.2f} "
           f"({rate / bound:.1%})")
     assert rate >= 0.78 * bound
+
+
+@pytest.mark.parametrize("fmt", ["int8-sparse24", "int4-sparse24", "w4a16"])
+def test_gemv_plan_compressed_formats(model, fmt):
+    """The transposed GEMV plan with 2:4 weights (lane-grouped LOADs) and W4A16 weights
+    (INT4_FP16_ROWS LOADs, walked COMPUTEs) on the 4x4 NPU: bit-exact with the command model
+    and the golden sparse / W4A16 GEMMs, with bias; the DMA moves the compressed bytes."""
+    from dure.sim.gemv_plan import gemv_program
+
+    rng = np.random.default_rng(len(fmt))
+    k, n = 72, 44
+    refs = []
+    bias = rng.integers(-999, 999, n, dtype=np.int32)
+    if fmt == "w4a16":
+        a = rng.standard_normal((1, k)).astype(np.float16)
+        q = rng.integers(-8, 8, (k, n)).astype(np.int8)
+        scales = (rng.standard_normal((3, n)) * 2.0 ** rng.integers(-12, 6, (3, n))) \
+            .astype(np.float16)
+        fbias = rng.standard_normal(n).astype(np.float32)
+        program = gemv_program(CFG, q, precision="fp16", fmt="int4", scales=scales,
+                               group_size=32, bias=fbias, **ADDRS)
+        got, perf = run(model, program, a, refs)
+        want = golden_int4.gemm_w4a16(a, q, scales, 32, fbias)
+        assert np.array_equal(golden.bits(got), golden.bits(want))
+        weight_bytes = n * 5 * 10           # ceil(72 / 16) source rows of 2 + 2 * 4 bytes
+    else:
+        a = rng.integers(-128, 128, (1, k), dtype=np.int8)
+        lo, hi = (-128, 127) if fmt.startswith("int8") else (-8, 7)
+        b = sparse(rng, k, n, lo, hi)
+        program = gemv_program(CFG, b, precision="int8", fmt=fmt, bias=bias, **ADDRS)
+        got, perf = run(model, program, a, refs)
+        want = golden_sparse24.gemm_sparse24_int8(a, *golden_sparse24.compress_24(b), bias)
+        assert np.array_equal(got, want)
+        weight_bytes = k * n * (3 if fmt.startswith("int8") else 2) // 4
+    # Operand bytes (the command model's count; the NPU's DMA_RD adds the LIST's descriptors):
+    # the compressed weights, the bias and the activations of each block.
+    assert weight_bytes < refs[0].dma_rd <= weight_bytes + 4 * n + 2 * k * 4
+    assert perf["DMA_RD"] >= refs[0].dma_rd
