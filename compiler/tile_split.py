@@ -40,8 +40,13 @@ from dure.rtl.npu.descriptor import decode, encode
 from dure.sim.npu_model import NpuModel, RegionMemory
 
 from .npu_ops import layer_planner, param_image
+from .program import HEADER_WORDS, RECORD_WORDS, LayerKind, core_record
 
-__all__ = ["TileLayer", "SplitProgram", "split_program", "run_split", "share"]
+__all__ = ["TileLayer", "SplitProgram", "split_program", "run_split", "run_split_soc",
+           "share", "MAX_TILES"]
+
+#: Tile lists one layer-table record holds (:class:`.program.LayerKind` ``NPU_TILES``).
+MAX_TILES = 8
 
 _ELEM_BYTES = {ElemType.INT8.value: 1, ElemType.FP16.value: 2, ElemType.WORD32.value: 4}
 _OUT_BYTES = {OutType.INT8.value: 1, OutType.INT32.value: 4, OutType.FP16.value: 2,
@@ -89,6 +94,42 @@ class SplitProgram:
     def end(self):
         """First byte after the tile parameter area."""
         return self.params_base + len(self.params)
+
+    def layout(self):
+        """``(commands_base, table_addr, results_addr)``: the tile lists after the tile
+        parameters (64-byte aligned), layer after layer and tile after tile, the layer table
+        after them, the results after the table (as :meth:`.program.Program.table_layout`)."""
+        commands_base = _up(self.end)
+        count = sum(len(w) for la in self.layers if la for w in la.lists)
+        table_addr = _up(commands_base + 32 * count)
+        size = 4 * (HEADER_WORDS + RECORD_WORDS * len(self.layers))
+        return commands_base, table_addr, _up(table_addr + size)
+
+    def commands_bytes(self):
+        """Every tile list, layer after layer and tile after tile (8 words a descriptor)."""
+        words = [w for la in self.layers if la for lst in la.lists for d in lst for w in d]
+        return np.array(words, "<u4").tobytes()
+
+    def layer_records(self, commands_base):
+        """The layer table's records (:mod:`.program`): an NPU layer on one tile is an ``NPU``
+        record, a split one an ``NPU_TILES`` record; core layers as the program's."""
+        records, first = [], commands_base
+        for layer, tiled in zip(self.program.layers, self.layers, strict=True):
+            if tiled is None:
+                records.append(core_record(self.program, layer))
+                continue
+            rec = [0] * RECORD_WORDS
+            if len(tiled.lists) == 1:
+                rec[0], rec[2], rec[3] = LayerKind.NPU, first, len(tiled.lists[0])
+            else:
+                rec[0], rec[1] = LayerKind.NPU_TILES, len(tiled.lists)
+                for t, lst in enumerate(tiled.lists):
+                    rec[2 + 2 * t], rec[3 + 2 * t] = first, len(lst)
+                    first += 32 * len(lst)
+            if len(tiled.lists) == 1:
+                first += 32 * len(tiled.lists[0])
+            records.append(rec)
+        return records
 
 
 def _up(v, align=64):
@@ -244,8 +285,8 @@ def split_program(program, tiles):
     :class:`SplitProgram`. ``tiles`` may exceed the program's variant's ``npu_tiles`` (the
     plan does not depend on it); ValueError for ``tiles < 1`` or a tile-parameter area that
     does not fit in main memory."""
-    if not isinstance(tiles, int) or tiles < 1:
-        raise ValueError(f"tiles must be an integer >= 1, not {tiles!r}")
+    if not isinstance(tiles, int) or not 1 <= tiles <= MAX_TILES:
+        raise ValueError(f"tiles must be an integer in 1..{MAX_TILES}, not {tiles!r}")
     config = program.config
     base = _up(program.arena_base + program.arena_size)
     blob = bytearray()
@@ -299,3 +340,43 @@ def run_split(split, inputs):
                 raise RuntimeError(f"layer {i} tile {t}: the NPU refused command {bad[0][0]} "
                                    f"({bad[0][1].name})")
     return read_outputs(memory, program), memory
+
+
+def run_split_soc(split, inputs, *, max_cycles=400_000_000):
+    """Run ``split`` on the simulated SoC of its program's variant (which needs at least
+    ``split.used`` tiles): one ``npu_model_run`` firmware run over the layer table of
+    :meth:`SplitProgram.layer_records` (split layers as ``NPU_TILES`` records). Returns
+    ``(outputs, SocRun)`` as :func:`.soc.run_program_soc` (``image``: main memory to the
+    arena's end, for :func:`.soc.check_intermediates`); every core layer needs a C kernel.
+    Raises ValueError when the SoC has fewer tiles than the split uses."""
+    from dure.sim.npu_job_build import job_elf
+    from dure.sim.runner import run_elf
+
+    from .errors import UnsupportedModel
+    from .execute import load_inputs, read_outputs
+    from .soc import BOOT_BYTES, PROGRAM, SocRun, _Image, _walk
+
+    program = split.program
+    config = program.config
+    if split.used > config.npu_tiles:
+        raise ValueError(f"the split uses {split.used} tiles; {config.name} has "
+                         f"{config.npu_tiles}")
+    main = config.region("main")
+    commands_base, table_addr, results_addr = split.layout()
+    records = split.layer_records(commands_base)
+    missing = [i for i, r in enumerate(records) if r is None]
+    if missing:
+        raise UnsupportedModel(f"no C kernel on the core for layers {missing}")
+    boot_addr = main.base + main.size - BOOT_BYTES
+    if results_addr + 4 * (16 + 2 * len(records)) > boot_addr:
+        raise UnsupportedModel("the split program, its tile lists and layer table do not fit "
+                               "in main memory")
+    image = _Image(main.base, program.arena_base + program.arena_size - main.base)
+    load_inputs(image, program, inputs)
+    # the tile parameters and the lists in one segment from the parameter area on
+    blob = split.params + bytes(commands_base - split.end) + split.commands_bytes()
+    seg = _walk(program, list(range(len(records))), records, image, job_elf(config, PROGRAM),
+                blob, split.params_base, table_addr, results_addr, boot_addr, max_cycles,
+                run_elf)
+    run = SocRun([seg], list(seg.layer_cycles), [], bytes(image.data))
+    return read_outputs(image, program), run
