@@ -146,3 +146,35 @@ def test_bench_models_split_bit_exact(builder, kw):
         _, mem = run_split(split, [x])
         assert _tensors(mem, program) == ref
         assert sum(1 for la in split.layers if la and la.how == "one") == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("builder,kw", [(cm.tflite_int8_cnn, {"c": 32}),
+                                        (cm.tflite_int8_dscnn, {"c": 16, "blocks": 1})],
+                         ids=["int8_cnn", "dscnn"])
+def test_split_program_on_the_two_tile_soc(builder, kw):
+    """The split program on the simulated two-tile SoC (``npu-small-2t``, the model the
+    firmware tile tests build): NPU_TILES records through ``npu_model_run``, the output and
+    every intermediate still in memory bit for bit as the reference; K = 1 is the same
+    program's plain records (one tile)."""
+    from dure.compiler.soc import check_intermediates
+    from dure.compiler.tile_bench import model_point
+    from dure.compiler.tile_split import run_split_soc
+
+    rng = np.random.default_rng(9)
+    data = builder(rng, **kw)
+    graph = parse_tflite(data)
+    config = preset("npu-small-2t")
+    program = compile_graph(graph, config)
+    x = _input(rng, graph)
+    split = split_program(program, 2)
+    assert split.used == 2
+    got, run = run_split_soc(split, [x])
+    assert np.array_equal(got[0], reference.run(graph, [x])[0])
+    checked, bad = check_intermediates(program, run.image, [x])
+    assert checked and not bad
+    with pytest.raises(ValueError, match="tiles"):
+        run_split_soc(split_program(program, 3), [x])
+    points = [model_point("m", data, config, k) for k in (1, 2)]
+    assert all(p["exact"] for p in points)
+    assert points[1]["split_layers"] > 0 and points[1]["cycles"] < points[0]["cycles"]
