@@ -47,6 +47,12 @@ def run_scaling(args):
         unknown = [n for n in name if n not in known]
         if unknown:
             raise UserError(f"unknown {unknown[0]!r}; choose from {', '.join(known)}")
+    models = args.models.split(",") if args.models else []
+    if models:
+        from .bench_models import MODELS
+        unknown = [n for n in models if n not in MODELS]
+        if unknown:
+            raise UserError(f"unknown model {unknown[0]!r}; choose from {', '.join(MODELS)}")
     points = tile_scaling.run_scaling(
         families, workloads,
         progress=lambda text: print(f"running {text} ...", file=sys.stderr, flush=True))
@@ -58,8 +64,8 @@ def run_scaling(args):
     print()
     print(f"wrote {tile_scaling.write_csv(points, out / 'scaling.csv')}")
     exact = all(p["exact"] for p in points)
-    if args.models:
-        exact &= _scaling_models(args.models.split(","), families, out)
+    if models:
+        exact &= _scaling_models(models, families, out)
     return 0 if exact else 1
 
 
@@ -71,9 +77,6 @@ def _scaling_models(names, families, out):
     from ..sim import tile_scaling
     from .bench_models import MODELS
 
-    unknown = [n for n in names if n not in MODELS]
-    if unknown:
-        raise UserError(f"unknown model {unknown[0]!r}; choose from {', '.join(MODELS)}")
     points = []
     for family in families:
         for bandwidth in ("shared", "scaled"):
