@@ -120,14 +120,12 @@ class SplitProgram:
                 continue
             rec = [0] * RECORD_WORDS
             if len(tiled.lists) == 1:
-                rec[0], rec[2], rec[3] = LayerKind.NPU, first, len(tiled.lists[0])
+                rec[0] = LayerKind.NPU
             else:
                 rec[0], rec[1] = LayerKind.NPU_TILES, len(tiled.lists)
-                for t, lst in enumerate(tiled.lists):
-                    rec[2 + 2 * t], rec[3 + 2 * t] = first, len(lst)
-                    first += 32 * len(lst)
-            if len(tiled.lists) == 1:
-                first += 32 * len(tiled.lists[0])
+            for t, lst in enumerate(tiled.lists):
+                rec[2 + 2 * t], rec[3 + 2 * t] = first, len(lst)
+                first += 32 * len(lst)
             records.append(rec)
         return records
 
