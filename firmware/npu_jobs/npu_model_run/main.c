@@ -4,7 +4,9 @@
  * the results area.
  *
  * The boot block is the last 64 bytes of main memory (words): 0 the layer table's address;
- * written back: 1 the status (lt_status; also the exit code, 0 = pass), 2 the failing layer.
+ * written back: 1 the status (lt_status; also the exit code, 0 = pass), 2 the failing layer,
+ * 4 + t (t < 8, multi-tile SoCs) tile t's DMA grant-wait cycles over the whole walk (the
+ * counters of the tile fabric, DURE_TILES_BASE).
  * The results area (its address in the table) also gets the NPU's performance counters (summed
  * over the tiles). On a multi-tile SoC, LT_KIND_NPU_TILES records run one list per tile
  * (run_tiles: every list rung, then every tile waited for). */
@@ -112,7 +114,14 @@ int main(void)
             npu_perf_clear();
         }
         npu_tile_select(0);
+#ifdef DURE_TILES_BASE
+        DURE_TILES_REG(DURE_TILES_CONTROL) = DURE_TILES_CONTROL_CLEAR;
+#endif
         status = lt_walk(&env, boot[0], &res);
+#ifdef DURE_TILES_BASE
+        for (unsigned t = 0; t < npu_tile_count() && t < 8u; t++)
+            boot[4 + t] = DURE_TILES_REG(DURE_TILES_WAIT0 + 4u * t);
+#endif
         if (res) {
             /* summed over the tiles (busy: the sum of every tile's busy cycles) */
             uint64_t macs = 0, busy = 0, rd = 0, wr = 0;
