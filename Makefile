@@ -89,7 +89,7 @@ bench-cpu: firmware
 	$(RUN_ENV) $(DURE) bench-cpu
 
 bench-scaling: $(STAMP)
-	$(RUN_ENV) $(DURE) bench --scaling --models $(ARGS)
+	$(RUN_ENV) $(DURE) bench --scaling --host-lists --models $(ARGS)
 
 bench-cpu-fmax: $(FPGA_STAMP)
 	$(RUN_ENV) $(DURE) bench-cpu --fmax-only $(ARGS)

@@ -31,6 +31,10 @@ def add_arguments(parser):
                              "(default: 4x4,8x8; also 4x4-small)")
     parser.add_argument("--workloads", default="gemm256,gemv512", metavar="NAMES",
                         help="with --scaling: workloads (default: gemm256,gemv512)")
+    parser.add_argument("--host-lists", action="store_true",
+                        help="with --scaling: the GEMM tile lists made on the host and run "
+                             "through npu_model_run (dure.compiler.tile_bench.gemm_point): no "
+                             "recording on the core, several times faster to simulate")
     parser.add_argument("--models", metavar="NAMES", nargs="?", const="resnet8,dscnn",
                         help="with --scaling: also whole compiled models split across the "
                              "tiles (dure.compiler.tile_bench; default resnet8,dscnn) on "
@@ -53,8 +57,11 @@ def run_scaling(args):
         unknown = [n for n in models if n not in MODELS]
         if unknown:
             raise UserError(f"unknown model {unknown[0]!r}; choose from {', '.join(MODELS)}")
+    point = None
+    if args.host_lists:
+        from ..compiler.tile_bench import gemm_point as point
     points = tile_scaling.run_scaling(
-        families, workloads,
+        families, workloads, point=point,
         progress=lambda text: print(f"running {text} ...", file=sys.stderr, flush=True))
     cols = tile_scaling.SHORT
     print(format_table(cols, [["-" if p[c] is None else p[c] for c in cols] for p in points]))

@@ -49,3 +49,21 @@ def test_model_names_checked_before_any_run(models, capsys, monkeypatch, tmp_pat
                  "--out-dir", str(tmp_path)]) == 2
     assert "unknown model" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_gemm_point_host_lists_match_the_firmware_path():
+    """The host-built lists (gemm_point) on the one-tile ``sim`` SoC: bit-exact, and the same
+    planner stream as the firmware records (one descriptor more: the list's FENCE), so the
+    cycles agree with the recorded path to within the few cycles of the layer walk."""
+    from dure.sim import tile_scaling
+
+    from dure.config import preset
+    config = preset("sim")
+    host = tb.gemm_point(config, "gemv512", 1)
+    fw = tile_scaling.scaling_point(config, "gemv512", 1)
+    assert host["exact"] and fw["exact"]
+    assert host["descriptors"] == fw["descriptors"] + 1 and host["record_cycles"] == 0
+    assert abs(host["cycles"] - fw["cycles"]) < 200
+    with pytest.raises(ValueError, match="tiles"):
+        tb.gemm_point(config, "gemv512", 2)
