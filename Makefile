@@ -11,7 +11,7 @@
 #                   FC autoencoder; INT8 and FP16) on the simulated SoC, whole inferences:
 #                   cycles, MACs/cycle, % of roofline, per layer (build/bench/models.csv)
 #   make bench-cpu  CPI per CPU benchmark and simulator speed against bare Verilator
-#   make bench-scaling  NPU tiles: K = 1, 2, 4, shared / scaled bandwidth (build/bench/scaling.csv)
+#   make bench-scaling  NPU tiles: K = 1, 2, 4, shared / scaled bandwidth, GEMMs and split models (build/bench/scaling*.csv)
 #   make bench-cpu-fmax  the core's fmax on the ECP5-85F (core + RAM, nextpnr; minutes)
 #   make bench-npu  NPU array MACs per cycle, fill/drain, ECP5 synthesis figures
 #   make sweep GRID=g.toml  design-space sweep on Dask (ARGS="--scheduler tcp://HOST:8786")
@@ -94,7 +94,7 @@ bench-cpu: firmware
 	$(RUN_ENV) $(DURE) bench-cpu
 
 bench-scaling: $(STAMP)
-	$(RUN_ENV) $(DURE) bench --scaling $(ARGS)
+	$(RUN_ENV) $(DURE) bench --scaling --host-lists --models $(ARGS)
 
 bench-cpu-fmax: $(FPGA_STAMP)
 	$(RUN_ENV) $(DURE) bench-cpu --fmax-only $(ARGS)

@@ -60,7 +60,7 @@ from .reference import (
     tflite_multipliers,
 )
 
-__all__ = ["compile_graph", "value_dtype", "layer_macs"]
+__all__ = ["compile_graph", "value_dtype", "layer_macs", "emit_gemm"]
 
 
 def value_dtype(graph, name):
@@ -374,22 +374,37 @@ def _emit_planned(layer, tensor_addr, weight_addr):
 
 
 def _emit(config, layer, tensor_addr, weight_addr):
+    return emit_gemm(config, layer, tensor_addr, weight_addr)
+
+
+def emit_gemm(config, layer, tensor_addr, weight_addr, *, cols=None, rows=None):
+    """The descriptors of GEMM layer ``layer`` (no FENCE), or of the part of it that computes
+    output columns ``cols = (n0, n1)`` or output rows ``rows = (m0, m1)`` (a sub-GEMM with the
+    operands' and the output's offsets and the whole strides: :mod:`.tile_split`)."""
     p = layer.params
     m, k, n = layer.gemm
     eb = 2 if p["precision"] == "fp16" else 1
-    common = dict(a_addr=tensor_addr[p["a"]], a_stride=k * eb, b_addr=weight_addr[p["b"]],
-                  b_stride=n * eb, out_addr=tensor_addr[p["out"]])
-    bias = weight_addr[p["bias"]] if p["bias"] else None
+    ob = eb                                    # the output: fp16 or int8
+    n0, n1 = cols or (0, n)
+    m0, m1 = rows or (0, m)
+    if not (0 <= n0 < n1 <= n and 0 <= m0 < m1 <= m):
+        raise ValueError(f"bad part cols={cols} rows={rows} of a {m}x{k}x{n} GEMM")
+    common = dict(a_addr=tensor_addr[p["a"]] + m0 * k * eb, a_stride=k * eb,
+                  b_addr=weight_addr[p["b"]] + n0 * eb, b_stride=n * eb,
+                  out_addr=tensor_addr[p["out"]] + (m0 * n + n0) * ob)
+    sub = (m1 - m0, k, n1 - n0)
+    bias = weight_addr[p["bias"]] + 4 * n0 if p["bias"] else None
     if p["precision"] == "fp16":
-        return gemm_descriptors(config, m, k, n, precision=Precision.FP16, out=OutType.FP16,
+        return gemm_descriptors(config, *sub, precision=Precision.FP16, out=OutType.FP16,
                                 out_stride=2 * n, bias_addr=bias, lo=p["lo"], hi=p["hi"],
                                 **common)
     if p["mode"] == RequantMode.FLOAT_SCALE:
-        return gemm_descriptors(config, m, k, n, precision=Precision.INT8, out=OutType.INT8,
-                                out_stride=n, bias_addr=bias, scale_addr=weight_addr[p["scale"]],
+        return gemm_descriptors(config, *sub, precision=Precision.INT8, out=OutType.INT8,
+                                out_stride=n, bias_addr=bias,
+                                scale_addr=weight_addr[p["scale"]] + 4 * n0,
                                 zero_point=p["zero_point"], lo=p["lo"], hi=p["hi"], **common)
-    return tflite_gemm_descriptors(config, m, k, n, out_stride=n, bias_addr=bias,
-                                   multiplier_addr=weight_addr[p["multiplier"]],
-                                   shift_addr=weight_addr[p["shift"]],
+    return tflite_gemm_descriptors(config, *sub, out_stride=n, bias_addr=bias,
+                                   multiplier_addr=weight_addr[p["multiplier"]] + 4 * n0,
+                                   shift_addr=weight_addr[p["shift"]] + 4 * n0,
                                    zero_point=p["zero_point"], lo=p["lo"], hi=p["hi"],
                                    mode=p["mode"], **common)

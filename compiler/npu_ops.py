@@ -56,13 +56,22 @@ def _int8_clamp(op):
     return min(lo, hi), hi
 
 
-def _conv(graph, op, config, precision):
+def _conv(graph, op, config, precision, channels=None, rows=None):
+    if rows is not None:
+        return None
     T = graph.tensors
     a = op.attrs
     x = T[op.inputs[0]]
     w = constant(graph, op.inputs[1])
     b = constant(graph, op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] else None
     depthwise = op.kind is OpKind.DEPTHWISE_CONV_2D
+    part = slice(None) if channels is None else slice(*channels)
+    shape = tuple(x.shape)
+    if channels is not None:            # output channels c0:c1 only (tile_split)
+        w = w[..., part] if depthwise else w[part]
+        b = None if b is None else b[part]
+        if depthwise:
+            shape = (*shape[:3], w.shape[-1])
     geo = dict(stride=a["stride"], padding=a["padding"], dilation=a["dilation"])
     if depthwise:
         geo["depth_multiplier"] = a["depth_multiplier"]
@@ -77,9 +86,8 @@ def _conv(graph, op, config, precision):
         mult, shift = tflite_multipliers(graph, op)
         lo, hi = _int8_clamp(op)
         kw = dict(bias=b, input_zero_point=x.quant.zp,
-                  output_zero_point=T[op.outputs[0]].quant.zp, multiplier=mult, shift=shift,
-                  lo=lo, hi=hi)
-    shape = tuple(x.shape)
+                  output_zero_point=T[op.outputs[0]].quant.zp, multiplier=mult[part],
+                  shift=shift[part], lo=lo, hi=hi)
 
     def plan(x_addrs, out_addr, param_addr):
         return fn(config, shape, w, **kw, **geo, x_addr=x_addrs[0], out_addr=out_addr,
@@ -87,7 +95,9 @@ def _conv(graph, op, config, precision):
     return plan
 
 
-def _pool(graph, op, config, precision):
+def _pool(graph, op, config, precision, channels=None, rows=None):
+    if rows is not None:
+        return None
     a = op.attrs
     peak = op.kind is OpKind.MAX_POOL_2D
     if precision == "fp16":
@@ -99,6 +109,8 @@ def _pool(graph, op, config, precision):
         fn = max_pool_int8_program if peak else average_pool_int8_program
         lo, hi = _int8_clamp(op)
     shape = tuple(graph.tensors[op.inputs[0]].shape)
+    if channels is not None:            # channels c0:c1 only (tile_split)
+        shape = (*shape[:3], channels[1] - channels[0])
 
     def plan(x_addrs, out_addr, param_addr):
         return fn(config, shape, a["filter"], stride=a["stride"], padding=a["padding"], lo=lo,
@@ -106,13 +118,17 @@ def _pool(graph, op, config, precision):
     return plan
 
 
-def _add(graph, op, config, precision):
+def _add(graph, op, config, precision, channels=None, rows=None):
+    if channels is not None:
+        return None
     T = graph.tensors
     if len(op.inputs) != 2 or (precision != "fp16" and graph.arithmetic != "tflite"):
         return None
     out = tuple(T[op.outputs[0]].shape)
     if any(n is None or T[n].const or tuple(T[n].shape) != out for n in op.inputs):
         return None
+    if rows is not None:                # image rows r0:r1 of the (N * H, W, C) rows only
+        out = (1, rows[1] - rows[0], *out[2:])
     if precision != "fp16":
         q1, q2, qo = (T[n].quant for n in (*op.inputs, op.outputs[0]))
         params = add_params(q1.s, q2.s, qo.s)
@@ -136,17 +152,24 @@ _PLANNERS = {OpKind.CONV_2D: _conv, OpKind.DEPTHWISE_CONV_2D: _conv,
              OpKind.AVERAGE_POOL_2D: _pool, OpKind.MAX_POOL_2D: _pool, OpKind.ADD: _add}
 
 
-def layer_planner(graph, op, config, precision):
+def layer_planner(graph, op, config, precision, channels=None, rows=None):
     """``(plan, trial)`` for ``op``: ``plan(x_addrs, out_addr, param_addr)`` (module
     docstring) and ``trial``, its :class:`~dure.sim.layer_program.LayerProgram` with every
     address at ``config``'s main-memory base (the check that the planner accepts the layer; its
     parameter bytes do not depend on the addresses). None if the operator does not go to the
-    NPU this way."""
+    NPU this way.
+
+    ``channels=(c0, c1)``: only output channels ``c0:c1`` (convolution: those filters;
+    depthwise convolution and pooling: those channels of the input too), planned as if the
+    tensors had ``c1 - c0`` channels (dense NHWC at the addresses given; :mod:`.tile_split`
+    moves the rows into the whole tensors). None for ADD. ``rows=(r0, r1)``: ADD only, image
+    rows ``r0:r1`` of the ``N * H`` rows (a dense block at the addresses given); None for the
+    others."""
     kind = _PLANNERS.get(op.kind)
     if kind is None or not isinstance(op.attrs.get("padding", "VALID"), str):
         return None
     try:
-        plan = kind(graph, op, config, precision)
+        plan = kind(graph, op, config, precision, channels, rows)
         if plan is None:
             return None
         base = config.region("main").base

@@ -28,7 +28,10 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     One record of 32 words per layer, in execution order. Word 0 the kind (:class:`LayerKind`:
     1 NPU command list, 2 core operator), word 1 the core op code (:class:`CoreOp`, 0 for NPU
     layers). NPU record: 2 address of the first descriptor (8 words each), 3 number of
-    descriptors (the layer's list ends with a FENCE). Core record: 2 / 3 input addresses (0 if
+    descriptors (the layer's list ends with a FENCE). NPU-tiles record (a layer split across
+    tiles, :mod:`.tile_split`; kind 3): 1 the tiles T (1..8), then per tile t words 2 + 2t /
+    3 + 2t its list's address and descriptor count (each list ends with a FENCE; the firmware
+    rings every tile's list, then waits for all of them). Core record: 2 / 3 input addresses (0 if
     unused), 4 output address, 5 output element count (``COPY``: bytes), 6..9 input shape
     ``n, h, w, c`` (``SOFTMAX_INT8``: 6 rows, 7 depth), 10..13 window ``kh, kw, sh, sw``,
     14 SAME padding (1) or VALID (0) for pooling, the element size in bytes for ``IM2COL``,
@@ -237,6 +240,7 @@ class LayerKind(enum.IntEnum):
     """Word 0 of a record."""
     NPU = 1         # a command list: LIST doorbell(s), wait for idle
     CORE = 2        # an operator computed by the control core (C kernel)
+    NPU_TILES = 3   # one command list per NPU tile, all rung, then every tile waited for
 
 
 class CoreOp(enum.IntEnum):

@@ -14,6 +14,9 @@ dropped). Axes:
 - ``tiles``: ``npu_tiles`` (the work split over that many tiles);
 - ``precision``: ``int8`` or ``fp16``;
 - ``bytes_per_cycle``, ``latency``: main memory (``main_bytes_per_cycle``, ``main_latency``);
+- ``main_bandwidth``: ``shared`` (every tile's DMA through the one main-memory port) or
+  ``scaled`` (a port of ``bytes_per_cycle`` per tile), ``SoCConfig.main_bandwidth``; with one
+  tile both are the same SoC;
 - ``workload``: a GEMM shape or layer of :mod:`dure.sim.npu_bench` (``SHAPES``, ``LAYERS``), a
   workload of :mod:`dure.sim.tile_scaling` (``WORKLOADS``), or ``gemmMxKxN`` (any GEMM).
 
@@ -26,8 +29,9 @@ Engines (:func:`run_point`)
 ``cost`` (cheap, the default of tests): the GEMM planner's blocking (:func:`plan_gemm`) and an
 estimate of its time on the point's array and memory, ``max(push, memory, compute)`` plus the
 array latency and the memory latency; with K tiles the N columns are split over the tiles and
-the memory bandwidth is shared. Layers count as their implicit GEMM (M output pixels, K MACs per
-output, N channels). No simulation, so ``exact`` is empty.
+the memory bandwidth is shared (``main_bandwidth = shared``) or K times as large (``scaled``).
+Layers count as their implicit GEMM (M output pixels, K MACs per output, N channels). No
+simulation, so ``exact`` is empty.
 
 ``rtl``: the simulated SoC (Verilator, firmware): one tile runs
 :func:`dure.sim.npu_bench.run_shape` / ``run_layer``; more tiles run
@@ -41,7 +45,7 @@ import math
 import re
 from dataclasses import replace
 
-from dure.config import preset
+from dure.config import MAIN_BANDWIDTHS, preset
 
 from . import npu_bench, tile_scaling
 from .gemm_plan import CMD_CYCLES, LATENCY, RELOAD, plan_gemm, tile_count
@@ -50,14 +54,16 @@ __all__ = ["AXES", "DEFAULTS", "ENGINES", "COLUMNS", "GridError", "parse_grid", 
            "point_config", "workload_shape", "run_point"]
 
 #: Grid axes, in the order of the CSV columns and of :func:`points`.
-AXES = ("rows", "cols", "tiles", "precision", "bytes_per_cycle", "latency", "workload")
+AXES = ("rows", "cols", "tiles", "precision", "bytes_per_cycle", "latency", "workload",
+        "main_bandwidth")
 #: Value of an axis the grid leaves out.
 DEFAULTS = {"rows": [8], "cols": [8], "tiles": [1], "precision": ["int8"],
-            "bytes_per_cycle": [4], "latency": [10], "workload": ["gemm64"]}
+            "bytes_per_cycle": [4], "latency": [10], "workload": ["gemm64"],
+            "main_bandwidth": ["shared"]}
 ENGINES = ("cost", "rtl")
-#: CSV columns of one point (stable: append, never reorder).
-COLUMNS = (*AXES, "engine", "m", "k", "n", "macs", "cycles", "macs_per_cycle", "util_pct",
-           "exact", "error")
+#: CSV columns of one point (stable: append, never reorder; ``main_bandwidth`` came last).
+COLUMNS = (*AXES[:-1], "engine", "m", "k", "n", "macs", "cycles", "macs_per_cycle", "util_pct",
+           "exact", "error", "main_bandwidth")
 
 _INT_AXES = ("rows", "cols", "tiles", "bytes_per_cycle", "latency")
 _CUSTOM = re.compile(r"gemm(\d+)x(\d+)x(\d+)$")
@@ -93,6 +99,10 @@ def parse_grid(grid):
             elif key == "precision":
                 if value not in ("int8", "fp16"):
                     raise GridError(f"grid key 'precision': {value!r} is not int8 or fp16")
+            elif key == "main_bandwidth":
+                if value not in MAIN_BANDWIDTHS:
+                    raise GridError(f"grid key 'main_bandwidth': {value!r} is not "
+                                    f"{' or '.join(MAIN_BANDWIDTHS)}")
             elif not isinstance(value, str) or not (value in _workloads()
                                                      or _CUSTOM.match(value)):
                 raise GridError(f"grid key 'workload': unknown workload {value!r}; use one of "
@@ -110,15 +120,20 @@ def points(grid):
 
 def point_config(point, base="sim"):
     """The SoC configuration of ``point``: preset ``base`` with the array, tiles and main
-    memory replaced. Raises ValueError when the configuration refuses the values."""
+    memory replaced (``main_bandwidth`` only with several tiles: one tile has one port either
+    way). Raises ValueError when the configuration refuses the values."""
     start = preset(base)
+    bandwidth = point.get("main_bandwidth", "shared") if point["tiles"] > 1 else \
+        start.main_bandwidth
     config = replace(start, npu_rows=point["rows"], npu_cols=point["cols"],
                      npu_tiles=point["tiles"], main_bytes_per_cycle=point["bytes_per_cycle"],
-                     main_latency=point["latency"])
+                     main_latency=point["latency"], main_bandwidth=bandwidth)
     if config == start:         # the preset itself: keep its name (and its built models)
         return config
     name = (f"{base}-{point['rows']}x{point['cols']}-{point['tiles']}t-"
             f"{point['bytes_per_cycle']}b{point['latency']}l")
+    if config.main_ports > 1:
+        name += "-scaled"
     return replace(config, name=name)
 
 
@@ -160,7 +175,7 @@ def _cost_cycles(config, point, m, k, n):
     push = CMD_CYCLES * commands * tiles         # one core pushes every tile's descriptors
     read = elem * (m * k * groups + k * n_tile * blocks) * tiles
     written = m * n * (1 if elem == 1 else 2)
-    memory = (read + written) / config.main_bytes_per_cycle
+    memory = (read + written) / (config.main_bytes_per_cycle * config.main_ports)
 
     def step(count):
         return max(gm * count * max(plan.mc, RELOAD * r), plan.mc + LATENCY) if count else 0

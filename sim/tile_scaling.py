@@ -151,9 +151,13 @@ def with_speedup(points):
 
 
 def run_scaling(families=("4x4",), workloads=("gemm256", "gemv512"),
-                bandwidths=("shared", "scaled"), tile_counts=(1, 2, 4), progress=None):
+                bandwidths=("shared", "scaled"), tile_counts=(1, 2, 4), progress=None,
+                point=None):
     """The scaling grid: every family x bandwidth x workload x K (K up to the family's
-    tiles); returns the points with speedup and efficiency."""
+    tiles); returns the points with speedup and efficiency. ``point`` measures one point
+    (default :func:`scaling_point`; ``dure bench --scaling --host-lists`` passes
+    :func:`dure.compiler.tile_bench.gemm_point`, same arguments)."""
+    point = point or scaling_point
     points = []
     for family in families:
         for bandwidth in bandwidths:
@@ -164,8 +168,8 @@ def run_scaling(families=("4x4",), workloads=("gemm256", "gemv512"),
                         continue
                     if progress:
                         progress(f"{family} {bandwidth} {name} K={k}")
-                    points.append(scaling_point(config, name, k, family=family,
-                                                bandwidth=bandwidth))
+                    points.append(point(config, name, k, family=family,
+                                        bandwidth=bandwidth))
     return with_speedup(points)
 
 

@@ -31,6 +31,14 @@ def add_arguments(parser):
                              "(default: 4x4,8x8; also 4x4-small)")
     parser.add_argument("--workloads", default="gemm256,gemv512", metavar="NAMES",
                         help="with --scaling: workloads (default: gemm256,gemv512)")
+    parser.add_argument("--host-lists", action="store_true",
+                        help="with --scaling: the GEMM tile lists made on the host and run "
+                             "through npu_model_run (dure.compiler.tile_bench.gemm_point): no "
+                             "recording on the core, several times faster to simulate")
+    parser.add_argument("--models", metavar="NAMES", nargs="?", const="resnet8,dscnn",
+                        help="with --scaling: also whole compiled models split across the "
+                             "tiles (dure.compiler.tile_bench; default resnet8,dscnn) on "
+                             "each multi-tile family; writes scaling_models.csv")
 
 
 def run_scaling(args):
@@ -43,8 +51,17 @@ def run_scaling(args):
         unknown = [n for n in name if n not in known]
         if unknown:
             raise UserError(f"unknown {unknown[0]!r}; choose from {', '.join(known)}")
+    models = args.models.split(",") if args.models else []
+    if models:
+        from .bench_models import MODELS
+        unknown = [n for n in models if n not in MODELS]
+        if unknown:
+            raise UserError(f"unknown model {unknown[0]!r}; choose from {', '.join(MODELS)}")
+    point = None
+    if args.host_lists:
+        from ..compiler.tile_bench import gemm_point as point
     points = tile_scaling.run_scaling(
-        families, workloads,
+        families, workloads, point=point,
         progress=lambda text: print(f"running {text} ...", file=sys.stderr, flush=True))
     cols = tile_scaling.SHORT
     print(format_table(cols, [["-" if p[c] is None else p[c] for c in cols] for p in points]))
@@ -53,7 +70,39 @@ def run_scaling(args):
     print(tile_scaling.markdown(points))
     print()
     print(f"wrote {tile_scaling.write_csv(points, out / 'scaling.csv')}")
-    return 0 if all(p["exact"] for p in points) else 1
+    exact = all(p["exact"] for p in points)
+    if models:
+        exact &= _scaling_models(models, families, out)
+    return 0 if exact else 1
+
+
+def _scaling_models(names, families, out):
+    """The models at K = 1, 2, 4 on every multi-tile family, shared and scaled bandwidth."""
+    import numpy as np
+
+    from ..compiler import tile_bench
+    from ..sim import tile_scaling
+    from .bench_models import MODELS
+
+    points = []
+    for family in families:
+        for bandwidth in ("shared", "scaled"):
+            config = tile_scaling.family_config(family, bandwidth)
+            if config.npu_tiles < 2:
+                continue
+            for name in names:
+                data = MODELS[name][0](np.random.default_rng(0))
+                for k in (1, 2, 4):
+                    if k > config.npu_tiles:
+                        continue
+                    print(f"running {name} on {family} {bandwidth} K={k} ...",
+                          file=sys.stderr, flush=True)
+                    points.append(tile_bench.model_point(name, data, config, k,
+                                                         family=family, bandwidth=bandwidth))
+    points = tile_bench.with_speedup(points)
+    print(tile_scaling.markdown(points, tile_bench.COLUMNS))
+    print(f"wrote {tile_bench.write_csv(points, out / 'scaling_models.csv')}")
+    return all(p["exact"] for p in points)
 
 
 def run(args):

@@ -37,8 +37,8 @@ import tomllib
 from ..errors import UserError
 
 NAME = "sweep"
-HELP = ("design-space sweep (array, tiles, precision, memory, workload) as Dask tasks on a "
-        "local cluster or --scheduler; cached, resumable; CSV and plots")
+HELP = ("design-space sweep (array, tiles, precision, memory, bandwidth, workload) as Dask "
+        "tasks on a local cluster or --scheduler; cached, resumable; CSV and plots")
 
 #: Test hook: seconds each task sleeps before it runs (makes a cheap point last long enough to
 #: kill a worker in the middle of a sweep). Read on the worker.
@@ -236,9 +236,14 @@ def sweep(grid, *, engine="cost", base="sim", out, scheduler=None, workers=2, pl
     return {"rows": rows, "cached": cached, "computed": len(todo), "csv": csv_path}
 
 
+def _bandwidth(row):
+    """`` scaled`` for a point whose tiles have a main-memory port each, else empty."""
+    return " scaled" if row.get("main_bandwidth") == "scaled" else ""
+
+
 def _label(row):
     return (f"{row['rows']}x{row['cols']} t{row['tiles']} {row['precision']} "
-            f"{row['bytes_per_cycle']}B/{row['latency']} {row['workload']}")
+            f"{row['bytes_per_cycle']}B/{row['latency']}{_bandwidth(row)} {row['workload']}")
 
 
 def write_plots(rows, out):
@@ -264,7 +269,7 @@ def write_plots(rows, out):
         series = {}
         for r in good:
             name = (f"{r['rows']}x{r['cols']} {r['precision']} {r['bytes_per_cycle']}B/"
-                    f"{r['latency']} {r['workload']}")
+                    f"{r['latency']}{_bandwidth(r)} {r['workload']}")
             series.setdefault(name, []).append((r["tiles"], r["macs_per_cycle"]))
         for name, pts in series.items():
             pts.sort()

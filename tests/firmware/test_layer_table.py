@@ -45,7 +45,7 @@ static uint64_t now(void *ctx) { (void)ctx; return g_t += 1; }
 int walk(uint8_t *mem, uint32_t base, uint32_t size, uint32_t table, npu_cb cb, uint32_t *off)
 {
     g_cb = cb;
-    struct lt_env env = {mem, base, size, npu, now, 0};
+    struct lt_env env = {mem, base, size, npu, now, 0, 0};
     uint32_t *r;
     int st = lt_walk(&env, table, &r);
     *off = r ? (uint32_t)((uint8_t *)r - mem) : 0xFFFFFFFFu;

@@ -617,6 +617,29 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
     }
 }
 
+/* An LT_KIND_NPU_TILES record: word 1 the tiles T (1..LT_MAX_TILES), words 2 + 2t / 3 + 2t
+ * tile t's list address and descriptor count. */
+static int run_tiles(const struct lt_env *env, const uint32_t *rec, uint32_t *res)
+{
+    uint32_t tiles = rec[1], lists[LT_MAX_TILES], counts[LT_MAX_TILES];
+    if (!env->npu_tiles || !tiles || tiles > LT_MAX_TILES)
+        return LT_E_KIND;
+    for (uint32_t t = 0; t < tiles; t++) {
+        lists[t] = rec[2 + 2 * t];
+        counts[t] = rec[3 + 2 * t];
+        if (!at(env, lists[t], 32ull * counts[t], 4))
+            return LT_E_RANGE;
+    }
+    uint32_t tile = 0, index = 0;
+    uint32_t err = env->npu_tiles(env->ctx, tiles, lists, counts, &tile, &index);
+    if (err) {
+        res[2] = err;
+        res[3] = index;
+        return LT_E_NPU;
+    }
+    return LT_OK;
+}
+
 int lt_walk(const struct lt_env *env, uint32_t table, uint32_t **results)
 {
     *results = 0;
@@ -655,6 +678,8 @@ int lt_walk(const struct lt_env *env, uint32_t table, uint32_t **results)
                     res[3] = index;
                 }
             }
+        } else if (rec[0] == LT_KIND_NPU_TILES) {
+            status = run_tiles(env, rec, res);
         } else if (rec[0] == LT_KIND_CORE) {
             status = run_core(env, rec);
         } else {

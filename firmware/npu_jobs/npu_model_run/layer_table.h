@@ -16,7 +16,9 @@
 #define LT_RESULT_HEAD_WORDS 16u
 #define LT_MAX_LAYERS 4096u
 
-enum lt_kind { LT_KIND_NPU = 1, LT_KIND_CORE = 2 };
+enum lt_kind { LT_KIND_NPU = 1, LT_KIND_CORE = 2, LT_KIND_NPU_TILES = 3 };
+
+#define LT_MAX_TILES 8u               /* tile lists of one LT_KIND_NPU_TILES record */
 
 enum lt_op {
     LT_OP_COPY = 1, LT_OP_ADD_INT8 = 2, LT_OP_MAX_POOL_INT8 = 3, LT_OP_AVG_POOL_INT8 = 4,
@@ -42,6 +44,12 @@ struct lt_env {
     uint32_t (*npu_list)(void *ctx, uint32_t list, uint32_t count, uint32_t *index);
     uint64_t (*now)(void *ctx);  /* a cycle counter */
     void *ctx;
+    /* Run list t (`counts[t]` descriptors at bus address `lists[t]`) on NPU tile t for t <
+     * `tiles`, all at once, and wait until every tile is idle; returns the first NPU error
+     * (0: none) and then sets *tile and *index to the failing tile and descriptor. NULL when
+     * the SoC has one tile (LT_KIND_NPU_TILES records then fail with LT_E_KIND). */
+    uint32_t (*npu_tiles)(void *ctx, uint32_t tiles, const uint32_t *lists,
+                          const uint32_t *counts, uint32_t *tile, uint32_t *index);
 };
 
 /* Walk the table at bus address `table`. Returns an lt_status; *results is set to the results

@@ -4,8 +4,12 @@
  * the results area.
  *
  * The boot block is the last 64 bytes of main memory (words): 0 the layer table's address;
- * written back: 1 the status (lt_status; also the exit code, 0 = pass), 2 the failing layer.
- * The results area (its address in the table) also gets the NPU's performance counters. */
+ * written back: 1 the status (lt_status; also the exit code, 0 = pass), 2 the failing layer,
+ * 4 + t (t < 8, multi-tile SoCs) tile t's DMA grant-wait cycles over the whole walk (the
+ * counters of the tile fabric, DURE_TILES_BASE).
+ * The results area (its address in the table) also gets the NPU's performance counters (summed
+ * over the tiles). On a multi-tile SoC, LT_KIND_NPU_TILES records run one list per tile
+ * (run_tiles: every list rung, then every tile waited for). */
 #include "csr.h"
 #include "dure_rt.h"
 #include "layer_table.h"
@@ -37,6 +41,50 @@ static uint32_t run_list(void *ctx, uint32_t list, uint32_t count, uint32_t *ind
     return (uint32_t)err;
 }
 
+/* LT_KIND_NPU_TILES: every tile's list rung first (the tiles fetch and run them in parallel),
+ * then a FENCE per tile, then polling until all are idle. */
+static uint32_t run_tiles(void *ctx, uint32_t tiles, const uint32_t *lists,
+                          const uint32_t *counts, uint32_t *tile, uint32_t *index)
+{
+    (void)ctx;
+    if (tiles > npu_tile_count())
+        return NPU_E_ARG;
+    uint32_t d[8], pending = 0;
+    for (uint32_t t = 0; t < tiles; t++) {
+        npu_tile_select(t);
+        const uint32_t *words = (const uint32_t *)(uintptr_t)lists[t];
+        for (uint32_t first = 0; first < counts[t]; first += MAX_COUNT) {
+            uint32_t n = counts[t] - first < MAX_COUNT ? counts[t] - first : MAX_COUNT;
+            npu_run_list(words + 8u * first, n);
+        }
+    }
+    npu_cmd_fence(d, 0);
+    for (uint32_t t = 0; t < tiles; t++) {
+        npu_tile_select(t);
+        npu_push(d);
+        pending |= 1u << t;
+    }
+    while (pending)
+        for (uint32_t t = 0; t < tiles; t++)
+            if (pending & (1u << t)) {
+                npu_tile_select(t);
+                if (!npu_busy())
+                    pending &= ~(1u << t);
+            }
+    uint32_t err = 0;
+    for (uint32_t t = 0; t < tiles && !err; t++) {
+        npu_tile_select(t);
+        err = npu_error(0);
+        if (err) {
+            uint32_t i = npu_error_index();
+            *tile = t;
+            *index = i == ~0u ? 0 : i;
+        }
+    }
+    npu_tile_select(0);
+    return err;
+}
+
 static uint64_t now(void *ctx)
 {
     (void)ctx;
@@ -55,20 +103,42 @@ int main(void)
         (volatile uint32_t *)(uintptr_t)(DURE_MAIN_BASE + DURE_MAIN_SIZE - 64u);
     int status;
     uint32_t *res = 0;
-    if (npu_init() != 0) {
+    if (npu_tiles_init() != 0) {
         status = LT_E_NO_NPU;
     } else {
         struct lt_env env = {(uint8_t *)(uintptr_t)DURE_MAIN_BASE, DURE_MAIN_BASE,
-                             DURE_MAIN_SIZE - 64u, run_list, now, 0};
-        npu_perf_clear();
+                             DURE_MAIN_SIZE - 64u, run_list, now, 0,
+                             npu_tile_count() > 1 ? run_tiles : 0};
+        for (unsigned t = 0; t < npu_tile_count(); t++) {
+            npu_tile_select(t);
+            npu_perf_clear();
+        }
+        npu_tile_select(0);
+#ifdef DURE_TILES_BASE
+        DURE_TILES_REG(DURE_TILES_CONTROL) = DURE_TILES_CONTROL_CLEAR;
+#endif
         status = lt_walk(&env, boot[0], &res);
+#ifdef DURE_TILES_BASE
+        for (unsigned t = 0; t < npu_tile_count() && t < 8u; t++)
+            boot[4 + t] = DURE_TILES_REG(DURE_TILES_WAIT0 + 4u * t);
+#endif
         if (res) {
-            struct npu_perf perf;
-            npu_perf_read(&perf);
-            put64(res + 6, perf.macs);
-            put64(res + 8, perf.busy);
-            put64(res + 10, perf.dma_rd);
-            put64(res + 12, perf.dma_wr);
+            /* summed over the tiles (busy: the sum of every tile's busy cycles) */
+            uint64_t macs = 0, busy = 0, rd = 0, wr = 0;
+            for (unsigned t = 0; t < npu_tile_count(); t++) {
+                struct npu_perf perf;
+                npu_tile_select(t);
+                npu_perf_read(&perf);
+                macs += perf.macs;
+                busy += perf.busy;
+                rd += perf.dma_rd;
+                wr += perf.dma_wr;
+            }
+            npu_tile_select(0);
+            put64(res + 6, macs);
+            put64(res + 8, busy);
+            put64(res + 10, rd);
+            put64(res + 12, wr);
         }
     }
     boot[1] = (uint32_t)status;

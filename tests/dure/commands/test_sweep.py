@@ -165,6 +165,7 @@ def test_scheduler_with_killed_worker(tmp_path):
     ('[grid]\nrows = [0]\n', ["'rows'", "0"]),
     ('[grid]\nworkload = ["nope"]\n', ["'workload'", "nope"]),
     ('[grid]\nprecision = ["int4"]\n', ["'precision'"]),
+    ('[grid]\nmain_bandwidth = ["wide"]\n', ["'main_bandwidth'", "wide"]),
     ('[grid]\nrows = []\n', ["'rows'"]),
     ('[grids]\nrows = [4]\n', ["'grids'"]),
     ('[grid]\nrows = [4]\n[sweep]\nengin = "rtl"\n', ["'sweep.engin'"]),
@@ -187,6 +188,30 @@ def test_bad_grid_spec():
         cmd.sweep(cmd.parse_grid_spec("rows=4;cols=x"), out="/nonexistent/never")
     with pytest.raises(UserError, match="KEY=V1"):
         cmd.parse_grid_spec("rows")
+
+
+def test_main_bandwidth_axis(tmp_path):
+    """``main_bandwidth``: the column comes last in the CSV (stable columns); several tiles get
+    a port each when ``scaled`` (a point bound by a 1 B/cycle memory gets faster, a different
+    SoC); one tile is the same SoC either way."""
+    grid = cmd.parse_grid_spec("tiles=1,2;bytes_per_cycle=1;workload=gemv512,gemm256;"
+                               "main_bandwidth=shared,scaled")
+    result = cmd.sweep(grid, out=tmp_path, workers=1, plots=False)
+    fields, rows = _read_csv(tmp_path / "sweep.csv")
+    assert tuple(fields) == sw.COLUMNS and fields[-1] == "main_bandwidth"
+    assert [r["main_bandwidth"] for r in rows] == ["shared", "scaled"] * 4
+    cyc = {(r["tiles"], r["workload"], r["main_bandwidth"]): int(r["cycles"]) for r in rows}
+    assert all(r["error"] == "" for r in result["rows"])
+    for name in ("gemv512", "gemm256"):
+        assert cyc[("2", name, "scaled")] < cyc[("2", name, "shared")]
+    for name in ("gemv512", "gemm256"):
+        assert cyc[("1", name, "scaled")] == cyc[("1", name, "shared")]
+    one = dict(rows=8, cols=8, tiles=1, precision="int8", bytes_per_cycle=4, latency=10,
+               workload="gemm64")
+    assert sw.point_config({**one, "main_bandwidth": "scaled"}) == sw.point_config(one)
+    two = sw.point_config({**one, "tiles": 2, "main_bandwidth": "scaled"})
+    assert two.main_ports == 2 and two.name.endswith("-scaled")
+    assert sw.point_config({**one, "tiles": 2}).main_ports == 1
 
 
 def test_plots_with_synthesis_figures(tmp_path, monkeypatch):
