@@ -11,7 +11,7 @@ from .bypass import Bypass
 from .decoder import Unit
 from .divider import Divider
 from .divider_serial import SerialDivider
-from .isa import ExceptionCause
+from .isa import ExceptionCause, PMPCfg
 from .layouts import DXLayout, ResultSrc, XMLayout, protection_layout
 from .operands import OperandSelect
 from .options import CoreOptions
@@ -261,16 +261,23 @@ class XStage(wiring.Component):
         is_mem = is_load | (xd.unit == Unit.STORE)
 
         # ---- privilege checks of the data access ----------------------------------------
+        # The checks (PMP on both words of the access, load / store address triggers) sit
+        # behind the address adder, so they are kept off the data request: when the state of
+        # the CSR file lets no check fire (``unchecked``: loads / stores in M-mode with no
+        # locked PMP entry, no trigger armed for loads or stores in this mode) the request
+        # goes out at once; otherwise the access spends one more cycle in X, in which the
+        # checks of its address are registered (``chk_*``), and the request (or the
+        # exception) follows from those registers in the next cycle.
         prot = self.prot
         denied = Signal()       # PMP denies the access (either word of a split access)
         denied_tval = Signal(32)
         watch = Signal()        # a load / store address trigger fires
+        locked = Signal()       # a PMP entry binds M-mode (L bit)
+        armed = Signal()        # a trigger may fire on a load or store in this mode
         if self._pmp_entries:
             # A split misaligned access is checked on both words before its first request, so
             # a denied second word leaves no partial access (no register write, no store).
-            # The next word's address as rs1 + (imm + 4), an adder beside the address adder
-            # (not an incrementer after it): the second check port's path is no longer than
-            # the first's.
+            # The next word's address as rs1 + (imm + 4), an adder beside the address adder.
             second = Signal(32)
             imm4 = Signal(32)
             m.d.comb += [imm4.eq(xd.imm + 4), second.eq(Cat(C(0, 2), (rs1 + imm4)[2:32]))]
@@ -285,13 +292,30 @@ class XStage(wiring.Component):
                 else:
                     hi_fault = pmp.fault & self.lsu_split
             m.d.comb += [denied.eq(lo_fault | hi_fault),
-                         denied_tval.eq(Mux(lo_fault, self.lsu_addr, second))]
+                         denied_tval.eq(Mux(lo_fault, self.lsu_addr, second)),
+                         locked.eq(Cat(*(prot.pmp_cfg[i][PMPCfg["L"]]
+                                         for i in range(self._pmp_entries))).any())]
         if self._triggers:
             m.submodules.trigger = trigger = TriggerMatch(self._triggers)
             m.d.comb += [trigger.ctrl.eq(prot.trig_ctrl), trigger.tdata2.eq(prot.trig_addr),
                          trigger.priv_m.eq(prot.priv_m), trigger.mte.eq(prot.mte),
                          trigger.kind.eq(Mux(is_load, 0b001, 0b010)),
                          trigger.addr.eq(self.lsu_addr), watch.eq(trigger.hit)]
+            arms = []
+            for i in range(self._triggers):
+                ctrl = prot.trig_ctrl[i]
+                mode_ok = (prot.priv_m & ctrl[4] & prot.mte) | (~prot.priv_m & ctrl[3])
+                arms.append(mode_ok & (ctrl[0] | ctrl[1]))
+            m.d.comb += armed.eq(Cat(*arms).any())
+        unchecked = Signal()
+        pmp_free = (prot.dpriv_m & ~locked) if self._pmp_entries else C(1)
+        m.d.comb += unchecked.eq(pmp_free & ~armed)
+        chk_valid = Signal()    # the checks of X's access were registered last cycle
+        chk_watch = Signal()
+        chk_denied = Signal()
+        chk_tval = Signal(32)
+        mem_exc = Signal()      # the access traps here (from the registered checks)
+        m.d.comb += mem_exc.eq(chk_valid & (chk_watch | chk_denied))
 
         # ---- exceptions found in X, and interrupt sampling -------------------------------
         # The exceptions X finds come from its operands: none while an operand is still due
@@ -304,14 +328,14 @@ class XStage(wiring.Component):
         with m.Elif(branch.misaligned):
             m.d.comb += [x_exc.valid.eq(1), x_exc.cause.eq(ExceptionCause.INSN_MISALIGNED),
                          x_exc.tval.eq(branch.target)]
-        with m.Elif(is_mem & watch):
+        with m.Elif(is_mem & chk_valid & chk_watch):
             m.d.comb += [x_exc.valid.eq(1), x_exc.cause.eq(ExceptionCause.BREAKPOINT),
-                         x_exc.tval.eq(self.lsu_addr)]
-        with m.Elif(is_mem & denied):
+                         x_exc.tval.eq(chk_tval)]
+        with m.Elif(is_mem & chk_valid & chk_denied):
             m.d.comb += [x_exc.valid.eq(1),
                          x_exc.cause.eq(Mux(is_load, ExceptionCause.LOAD_ACCESS_FAULT,
                                             ExceptionCause.STORE_ACCESS_FAULT)),
-                         x_exc.tval.eq(denied_tval)]
+                         x_exc.tval.eq(chk_tval)]
         req_held = Signal()   # a data request was presented and not yet granted
         irq_mark = Signal()
         m.d.comb += irq_mark.eq(live & self.irq_pending & ~req_held & ~xp.exc.valid)
@@ -319,11 +343,22 @@ class XStage(wiring.Component):
         runs = Signal()       # the same without the exceptions X finds (long paths: PMP)
         m.d.comb += [runs.eq(live & ~xp.exc.valid & ~irq_mark),
                      ok.eq(runs & ~x_exc.valid)]
+        # The access may go to the bus: nothing to check, or checked and allowed.
+        mem_go = Signal()
+        m.d.comb += mem_go.eq(unchecked | (chk_valid & ~chk_watch & ~chk_denied))
+        # Register the checks in the first cycle an access that needs them is in X with its
+        # operands known; forget them when the instruction leaves X (or is flushed).
+        with m.If(~self.x_hold | m_redirect | self.x_redirect):
+            m.d.sync += chk_valid.eq(0)
+        with m.Elif(runs & is_mem & ~hazard & ~unchecked & ~chk_valid):
+            m.d.sync += [chk_valid.eq(1), chk_watch.eq(watch), chk_denied.eq(denied),
+                         chk_tval.eq(Mux(watch, self.lsu_addr, denied_tval))]
 
         # ---- data bus request (never depends on a grant) ---------------------------------
         dbus = self.dbus
         m.d.comb += [
-            dbus.req.eq(ok & is_mem & ~hazard & ~m_busy & ~m_redirect),
+            # (a load / store has no exception of its own here other than from the checks)
+            dbus.req.eq(runs & is_mem & mem_go & ~hazard & ~m_busy & ~m_redirect),
             dbus.addr.eq(self.lsu_addr[2:]),
             dbus.we.eq(~is_load),
             dbus.be.eq(self.lsu_mask),
@@ -344,7 +379,7 @@ class XStage(wiring.Component):
             with m.Switch(xd.unit):
                 with m.Case(Unit.LOAD, Unit.STORE):
                     m.d.comb += x_busy.eq(hazard | m_busy | m_redirect |
-                                          (~dbus.gnt & ~x_exc.valid))
+                                          (~mem_go & ~mem_exc) | (~dbus.gnt & ~mem_exc))
                 with m.Case(Unit.DIV):
                     m.d.comb += x_busy.eq(~divider.done)
                 with m.Default():
