@@ -373,12 +373,14 @@ class XStage(wiring.Component):
         ]
         # X holds its instruction (``x_busy``) as if it executes, whatever the exceptions X
         # finds (which keep ``x_hold`` off the PMP / trigger / target paths): while an
-        # operand is due none is raised; with M busy or redirecting X holds or is flushed
-        # anyway; only a missing grant holds a load / store that does not trap here.
+        # operand is due none is raised; with M busy X holds anyway; a missing grant, or
+        # checks still to be registered, hold a load / store that does not trap here. M's
+        # redirect is left out (the trap decision off ``x_hold`` and so off D and fetch): it
+        # flushes X and D whatever they hold, and fetch is redirected in the next cycle.
         with m.If(runs):
             with m.Switch(xd.unit):
                 with m.Case(Unit.LOAD, Unit.STORE):
-                    m.d.comb += x_busy.eq(hazard | m_busy | m_redirect |
+                    m.d.comb += x_busy.eq(hazard | m_busy |
                                           (~mem_go & ~mem_exc) | (~dbus.gnt & ~mem_exc))
                 with m.Case(Unit.DIV):
                     m.d.comb += x_busy.eq(~divider.done)
