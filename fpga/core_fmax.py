@@ -35,7 +35,7 @@ from dure.rtl.soc.ram import Ram
 
 from dure.errors import UserError
 
-__all__ = ["CoreRamTop", "FmaxResult", "measure", "parse_critical_path"]
+__all__ = ["CoreRamTop", "FmaxResult", "measure", "parse_critical_path", "parse_fmax"]
 
 
 class CoreRamTop(wiring.Component):
@@ -117,6 +117,13 @@ _MAX_FREQ = re.compile(r"^Info: Max frequency for clock '[^']*': ([0-9.]+) MHz",
 _CRIT_START = re.compile(r"^Info: Critical path report for clock '[^']*'")
 
 
+def parse_fmax(log_text):
+    """The last ``Max frequency`` nextpnr printed for a clock in a log, in MHz (after placement
+    when it did not route), or None."""
+    found = _MAX_FREQ.findall(log_text)
+    return float(found[-1]) if found else None
+
+
 def parse_critical_path(log_text):
     """The lines of the last ``Critical path report`` for a clock in a nextpnr log (the
     report's own lines, without the ``Info:`` prefix), empty if there is none."""
@@ -184,8 +191,9 @@ def measure(*, core="full", ram_size=16 * 1024, pmp_entries=8, triggers=1, freq=
             raise UserError("nextpnr-ecp5 failed: " + "\n".join(log_text.splitlines()[-10:]))
         report = json.loads((work / "report.json").read_text())
         fmax = [float(v["achieved"]) for v in report.get("fmax", {}).values()]
-        if not fmax:      # without routing the report has no timing: the log's estimate
-            fmax = [float(f) for f in _MAX_FREQ.findall(log_text)][-1:]
+        estimate = parse_fmax(log_text)
+        if not fmax and estimate is not None:   # not routed: no timing in the report
+            fmax = [estimate]
         if not fmax:
             raise UserError("nextpnr-ecp5 reported no clock timing")
         resources = {cell: (int(v["used"]), int(v["available"]))
