@@ -265,42 +265,43 @@ class XStage(wiring.Component):
         # behind the address adder, so they are kept off the data request: when the state of
         # the CSR file lets no check fire (``unchecked``: loads / stores in M-mode with no
         # locked PMP entry, no trigger armed for loads or stores in this mode) the request
-        # goes out at once; otherwise the access spends one more cycle in X, in which the
-        # checks of its address are registered (``chk_*``), and the request (or the
-        # exception) follows from those registers in the next cycle.
+        # goes out at once; otherwise the access spends two more cycles in X: its addresses
+        # are registered (``chk_addr``, ``chk_second``), the checks of those registered
+        # (``chk_*``), and the request (or the exception) follows from them.
         prot = self.prot
-        denied = Signal()       # PMP denies the access (either word of a split access)
-        denied_tval = Signal(32)
-        watch = Signal()        # a load / store address trigger fires
+        lo_fault = Signal()     # PMP denies the (first) word of the registered access
+        hi_fault = Signal()     # ... its second word (a split access)
+        watch = Signal()        # a load / store address trigger fires on it
+        chk_addr = Signal(32)   # the access's address, registered
+        chk_second = Signal(32)     # the next word's address, registered
+        chk_split = Signal()
+        second = Signal(32)
+        imm4 = Signal(32)
+        m.d.comb += [imm4.eq(xd.imm + 4), second.eq(Cat(C(0, 2), (rs1 + imm4)[2:32]))]
         locked = Signal()       # a PMP entry binds M-mode (L bit)
         armed = Signal()        # a trigger may fire on a load or store in this mode
         if self._pmp_entries:
             # A split misaligned access is checked on both words before its first request, so
             # a denied second word leaves no partial access (no register write, no store).
             # The next word's address as rs1 + (imm + 4), an adder beside the address adder.
-            second = Signal(32)
-            imm4 = Signal(32)
-            m.d.comb += [imm4.eq(xd.imm + 4), second.eq(Cat(C(0, 2), (rs1 + imm4)[2:32]))]
-            for name, addr in (("pmp", self.lsu_addr), ("pmp_hi", second)):
+            for name, addr in (("pmp", chk_addr), ("pmp_hi", chk_second)):
                 pmp = PMPCheck(self._pmp_entries)
                 m.submodules[name] = pmp
                 m.d.comb += [pmp.cfg.eq(prot.pmp_cfg), pmp.pmpaddr.eq(prot.pmp_addr),
                              pmp.care.eq(prot.pmp_care), pmp.priv_m.eq(prot.dpriv_m),
                              pmp.access.eq(Mux(is_load, 0b001, 0b010)), pmp.addr.eq(addr)]
                 if name == "pmp":
-                    lo_fault = pmp.fault
+                    m.d.comb += lo_fault.eq(pmp.fault)
                 else:
-                    hi_fault = pmp.fault & self.lsu_split
-            m.d.comb += [denied.eq(lo_fault | hi_fault),
-                         denied_tval.eq(Mux(lo_fault, self.lsu_addr, second)),
-                         locked.eq(Cat(*(prot.pmp_cfg[i][PMPCfg["L"]]
-                                         for i in range(self._pmp_entries))).any())]
+                    m.d.comb += hi_fault.eq(pmp.fault & chk_split)
+            m.d.comb += locked.eq(Cat(*(prot.pmp_cfg[i][PMPCfg["L"]]
+                                      for i in range(self._pmp_entries))).any())
         if self._triggers:
             m.submodules.trigger = trigger = TriggerMatch(self._triggers)
             m.d.comb += [trigger.ctrl.eq(prot.trig_ctrl), trigger.tdata2.eq(prot.trig_addr),
                          trigger.priv_m.eq(prot.priv_m), trigger.mte.eq(prot.mte),
                          trigger.kind.eq(Mux(is_load, 0b001, 0b010)),
-                         trigger.addr.eq(self.lsu_addr), watch.eq(trigger.hit)]
+                         trigger.addr.eq(chk_addr), watch.eq(trigger.hit)]
             arms = []
             for i in range(self._triggers):
                 ctrl = prot.trig_ctrl[i]
@@ -310,10 +311,15 @@ class XStage(wiring.Component):
         unchecked = Signal()
         pmp_free = (prot.dpriv_m & ~locked) if self._pmp_entries else C(1)
         m.d.comb += unchecked.eq(pmp_free & ~armed)
-        chk_valid = Signal()    # the checks of X's access were registered last cycle
+        chk_addr_valid = Signal()   # X's access's addresses were registered
+        chk_valid = Signal()    # the checks of those addresses were registered
         chk_watch = Signal()
+        chk_lo = Signal()
+        chk_hi = Signal()
         chk_denied = Signal()
-        chk_tval = Signal(32)
+        chk_tval = Signal(32)   # mtval of a denied access: the first byte of the denied word
+        m.d.comb += [chk_denied.eq(chk_lo | chk_hi),
+                     chk_tval.eq(Mux(chk_watch | chk_lo, chk_addr, chk_second))]
         mem_exc = Signal()      # the access traps here (from the registered checks)
         m.d.comb += mem_exc.eq(chk_valid & (chk_watch | chk_denied))
 
@@ -346,13 +352,18 @@ class XStage(wiring.Component):
         # The access may go to the bus: nothing to check, or checked and allowed.
         mem_go = Signal()
         m.d.comb += mem_go.eq(unchecked | (chk_valid & ~chk_watch & ~chk_denied))
-        # Register the checks in the first cycle an access that needs them is in X with its
-        # operands known; forget them when the instruction leaves X (or is flushed).
+        # Register the addresses in the first cycle an access that needs checks is in X with
+        # its operands known, the checks in the next; forget both when the instruction
+        # leaves X (or is flushed).
         with m.If(~self.x_hold | m_redirect | self.x_redirect):
-            m.d.sync += chk_valid.eq(0)
-        with m.Elif(runs & is_mem & ~hazard & ~unchecked & ~chk_valid):
-            m.d.sync += [chk_valid.eq(1), chk_watch.eq(watch), chk_denied.eq(denied),
-                         chk_tval.eq(Mux(watch, self.lsu_addr, denied_tval))]
+            m.d.sync += [chk_addr_valid.eq(0), chk_valid.eq(0)]
+        with m.Elif(runs & is_mem & ~hazard & ~unchecked):
+            with m.If(~chk_addr_valid):
+                m.d.sync += [chk_addr_valid.eq(1), chk_addr.eq(self.lsu_addr),
+                             chk_second.eq(second), chk_split.eq(self.lsu_split)]
+            with m.Elif(~chk_valid):
+                m.d.sync += [chk_valid.eq(1), chk_watch.eq(watch), chk_lo.eq(lo_fault),
+                             chk_hi.eq(hi_fault)]
 
         # ---- data bus request (never depends on a grant) ---------------------------------
         dbus = self.dbus
