@@ -33,7 +33,10 @@ class XStage(wiring.Component):
     never depending on a grant (the first access of a split misaligned access; M sends the
     second). Misaligned branch / jump targets, load / store address triggers and accesses PMP
     denies (either word of a split access; mtval is the first byte of the denied word) become
-    the instruction's exception (in that priority; a denied access never reaches the bus). A
+    the instruction's exception (in that priority; a denied access never reaches the bus).
+    While the privilege state lets a PMP entry or a trigger refuse a load / store, the access
+    stays two more cycles in X (its addresses, then the checks registered; the request
+    follows from registers); otherwise it is requested at once and no check can fire. A
     pending interrupt marks the instruction instead of executing it (unless a data request of
     it waits for its grant).
 
