@@ -38,9 +38,9 @@ class Core(wiring.Component):
     load (or MUL, CSR read) followed by a user of its result costs one. M's redirect (trap,
     MRET, FENCE.I) is registered as well. A load or store costs two more cycles in X when a
     PMP entry or a trigger could refuse it (U-mode, MPRV, a locked entry, an armed load /
-    store trigger): its addresses, then its checks are registered before its request. Loads and stores work
-    at any address (one crossing a word boundary takes two bus accesses, see
-    :class:`~.m_stage.MStage`); misaligned branch and jump targets trap.
+    store trigger): its addresses, then its checks are registered before its request.
+    Loads and stores work at any address (one crossing a word boundary takes two bus
+    accesses, see :class:`~.m_stage.MStage`); misaligned branch and jump targets trap.
 
     Parameters
     ----------
