@@ -1,7 +1,7 @@
 """The Dure control core: RV32IM + Zicsr, M- and U-mode, PMP, triggers, five-stage pipeline
 (F D X M W)."""
 
-from amaranth.hdl import Module, Mux
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -35,9 +35,12 @@ class Core(wiring.Component):
     branch or jump costs no bubble when the branch target buffer in F predicted it, one when
     D predicted it (static / history table / return address stack), three when X redirects
     (X's redirect is registered: it reaches fetch one cycle after the branch left X); a
-    load (or MUL, CSR read) followed by a user of its result costs one. Loads and stores work
-    at any address (one crossing a word boundary takes two bus accesses, see
-    :class:`~.m_stage.MStage`); misaligned branch and jump targets trap.
+    load (or MUL, CSR read) followed by a user of its result costs one. M's redirect (trap,
+    MRET, FENCE.I) is registered as well. A load or store costs two more cycles in X when a
+    PMP entry or a trigger could refuse it (U-mode, MPRV, a locked entry, an armed load /
+    store trigger): its addresses, then its checks are registered before its request.
+    Loads and stores work at any address (one crossing a word boundary takes two bus
+    accesses, see :class:`~.m_stage.MStage`); misaligned branch and jump targets trap.
 
     Parameters
     ----------
@@ -140,10 +143,16 @@ class Core(wiring.Component):
             x.dbus.rdata.eq(dbus.rdata),
         ]
 
-        # Redirects: the oldest stage wins.
+        # Redirects: the oldest stage wins. M's redirect (trap, MRET, FENCE.I, refetch)
+        # reaches fetch one cycle late, registered (the trap decision is a long path into
+        # the fetch address); D and X are flushed at once, and D takes nothing from fetch in
+        # the cycle fetch is redirected (``d.m_redirect`` covers both cycles).
+        m_redirect = Signal()
+        m_target = Signal(32)
+        m.d.sync += [m_redirect.eq(mst.m_redirect), m_target.eq(mst.m_target)]
         m.d.comb += [
-            fetch.redirect.eq(mst.m_redirect | x.x_redirect | d.d_redirect),
-            fetch.target.eq(Mux(mst.m_redirect, mst.m_target,
+            fetch.redirect.eq(m_redirect | x.x_redirect | d.d_redirect),
+            fetch.target.eq(Mux(m_redirect, m_target,
                                 Mux(x.x_redirect, x.x_target, d.d_target)
                                 if opts.predictor else x.x_target)),
         ]
@@ -151,7 +160,7 @@ class Core(wiring.Component):
         m.d.comb += [
             d.x_hold.eq(x.x_hold),
             d.x_redirect.eq(x.x_redirect),
-            d.m_redirect.eq(mst.m_redirect),
+            d.m_redirect.eq(mst.m_redirect | m_redirect),
             d.x_rd.eq(x.x_rd),
             d.m_rd.eq(mst.m_rd),
             d.w_rd.eq(w.w_rd),

@@ -11,7 +11,7 @@ from .bypass import Bypass
 from .decoder import Unit
 from .divider import Divider
 from .divider_serial import SerialDivider
-from .isa import ExceptionCause
+from .isa import ExceptionCause, PMPCfg
 from .layouts import DXLayout, ResultSrc, XMLayout, protection_layout
 from .operands import OperandSelect
 from .options import CoreOptions
@@ -33,7 +33,10 @@ class XStage(wiring.Component):
     never depending on a grant (the first access of a split misaligned access; M sends the
     second). Misaligned branch / jump targets, load / store address triggers and accesses PMP
     denies (either word of a split access; mtval is the first byte of the denied word) become
-    the instruction's exception (in that priority; a denied access never reaches the bus). A
+    the instruction's exception (in that priority; a denied access never reaches the bus).
+    While the privilege state lets a PMP entry or a trigger refuse a load / store, the access
+    stays two more cycles in X (its addresses, then the checks registered; the request
+    follows from registers); otherwise it is requested at once and no check can fire. A
     pending interrupt marks the instruction instead of executing it (unless a data request of
     it waits for its grant).
 
@@ -261,37 +264,67 @@ class XStage(wiring.Component):
         is_mem = is_load | (xd.unit == Unit.STORE)
 
         # ---- privilege checks of the data access ----------------------------------------
+        # The checks (PMP on both words of the access, load / store address triggers) sit
+        # behind the address adder, so they are kept off the data request: when the state of
+        # the CSR file lets no check fire (``unchecked``: loads / stores in M-mode with no
+        # locked PMP entry, no trigger armed for loads or stores in this mode) the request
+        # goes out at once; otherwise the access spends two more cycles in X: its addresses
+        # are registered (``chk_addr``, ``chk_second``), the checks of those registered
+        # (``chk_*``), and the request (or the exception) follows from them.
         prot = self.prot
-        denied = Signal()       # PMP denies the access (either word of a split access)
-        denied_tval = Signal(32)
-        watch = Signal()        # a load / store address trigger fires
+        lo_fault = Signal()     # PMP denies the (first) word of the registered access
+        hi_fault = Signal()     # ... its second word (a split access)
+        watch = Signal()        # a load / store address trigger fires on it
+        chk_addr = Signal(32)   # the access's address, registered
+        chk_second = Signal(32)     # the next word's address, registered
+        chk_split = Signal()
+        second = Signal(32)
+        imm4 = Signal(32)
+        m.d.comb += [imm4.eq(xd.imm + 4), second.eq(Cat(C(0, 2), (rs1 + imm4)[2:32]))]
+        locked = Signal()       # a PMP entry binds M-mode (L bit)
+        armed = Signal()        # a trigger may fire on a load or store in this mode
         if self._pmp_entries:
             # A split misaligned access is checked on both words before its first request, so
             # a denied second word leaves no partial access (no register write, no store).
-            # The next word's address as rs1 + (imm + 4), an adder beside the address adder
-            # (not an incrementer after it): the second check port's path is no longer than
-            # the first's.
-            second = Signal(32)
-            imm4 = Signal(32)
-            m.d.comb += [imm4.eq(xd.imm + 4), second.eq(Cat(C(0, 2), (rs1 + imm4)[2:32]))]
-            for name, addr in (("pmp", self.lsu_addr), ("pmp_hi", second)):
+            # The next word's address as rs1 + (imm + 4), an adder beside the address adder.
+            for name, addr in (("pmp", chk_addr), ("pmp_hi", chk_second)):
                 pmp = PMPCheck(self._pmp_entries)
                 m.submodules[name] = pmp
                 m.d.comb += [pmp.cfg.eq(prot.pmp_cfg), pmp.pmpaddr.eq(prot.pmp_addr),
                              pmp.care.eq(prot.pmp_care), pmp.priv_m.eq(prot.dpriv_m),
                              pmp.access.eq(Mux(is_load, 0b001, 0b010)), pmp.addr.eq(addr)]
                 if name == "pmp":
-                    lo_fault = pmp.fault
+                    m.d.comb += lo_fault.eq(pmp.fault)
                 else:
-                    hi_fault = pmp.fault & self.lsu_split
-            m.d.comb += [denied.eq(lo_fault | hi_fault),
-                         denied_tval.eq(Mux(lo_fault, self.lsu_addr, second))]
+                    m.d.comb += hi_fault.eq(pmp.fault & chk_split)
+            m.d.comb += locked.eq(Cat(*(prot.pmp_cfg[i][PMPCfg["L"]]
+                                      for i in range(self._pmp_entries))).any())
         if self._triggers:
             m.submodules.trigger = trigger = TriggerMatch(self._triggers)
             m.d.comb += [trigger.ctrl.eq(prot.trig_ctrl), trigger.tdata2.eq(prot.trig_addr),
                          trigger.priv_m.eq(prot.priv_m), trigger.mte.eq(prot.mte),
                          trigger.kind.eq(Mux(is_load, 0b001, 0b010)),
-                         trigger.addr.eq(self.lsu_addr), watch.eq(trigger.hit)]
+                         trigger.addr.eq(chk_addr), watch.eq(trigger.hit)]
+            arms = []
+            for i in range(self._triggers):
+                ctrl = prot.trig_ctrl[i]
+                mode_ok = (prot.priv_m & ctrl[4] & prot.mte) | (~prot.priv_m & ctrl[3])
+                arms.append(mode_ok & (ctrl[0] | ctrl[1]))
+            m.d.comb += armed.eq(Cat(*arms).any())
+        unchecked = Signal()
+        pmp_free = (prot.dpriv_m & ~locked) if self._pmp_entries else C(1)
+        m.d.comb += unchecked.eq(pmp_free & ~armed)
+        chk_addr_valid = Signal()   # X's access's addresses were registered
+        chk_valid = Signal()    # the checks of those addresses were registered
+        chk_watch = Signal()
+        chk_lo = Signal()
+        chk_hi = Signal()
+        chk_denied = Signal()
+        chk_tval = Signal(32)   # mtval of a denied access: the first byte of the denied word
+        m.d.comb += [chk_denied.eq(chk_lo | chk_hi),
+                     chk_tval.eq(Mux(chk_watch | chk_lo, chk_addr, chk_second))]
+        mem_exc = Signal()      # the access traps here (from the registered checks)
+        m.d.comb += mem_exc.eq(chk_valid & (chk_watch | chk_denied))
 
         # ---- exceptions found in X, and interrupt sampling -------------------------------
         # The exceptions X finds come from its operands: none while an operand is still due
@@ -304,14 +337,14 @@ class XStage(wiring.Component):
         with m.Elif(branch.misaligned):
             m.d.comb += [x_exc.valid.eq(1), x_exc.cause.eq(ExceptionCause.INSN_MISALIGNED),
                          x_exc.tval.eq(branch.target)]
-        with m.Elif(is_mem & watch):
+        with m.Elif(is_mem & chk_valid & chk_watch):
             m.d.comb += [x_exc.valid.eq(1), x_exc.cause.eq(ExceptionCause.BREAKPOINT),
-                         x_exc.tval.eq(self.lsu_addr)]
-        with m.Elif(is_mem & denied):
+                         x_exc.tval.eq(chk_tval)]
+        with m.Elif(is_mem & chk_valid & chk_denied):
             m.d.comb += [x_exc.valid.eq(1),
                          x_exc.cause.eq(Mux(is_load, ExceptionCause.LOAD_ACCESS_FAULT,
                                             ExceptionCause.STORE_ACCESS_FAULT)),
-                         x_exc.tval.eq(denied_tval)]
+                         x_exc.tval.eq(chk_tval)]
         req_held = Signal()   # a data request was presented and not yet granted
         irq_mark = Signal()
         m.d.comb += irq_mark.eq(live & self.irq_pending & ~req_held & ~xp.exc.valid)
@@ -319,11 +352,27 @@ class XStage(wiring.Component):
         runs = Signal()       # the same without the exceptions X finds (long paths: PMP)
         m.d.comb += [runs.eq(live & ~xp.exc.valid & ~irq_mark),
                      ok.eq(runs & ~x_exc.valid)]
+        # The access may go to the bus: nothing to check, or checked and allowed.
+        mem_go = Signal()
+        m.d.comb += mem_go.eq(unchecked | (chk_valid & ~chk_watch & ~chk_denied))
+        # Register the addresses in the first cycle an access that needs checks is in X with
+        # its operands known, the checks in the next; forget both when the instruction
+        # leaves X (or is flushed).
+        with m.If(~self.x_hold | m_redirect | self.x_redirect):
+            m.d.sync += [chk_addr_valid.eq(0), chk_valid.eq(0)]
+        with m.Elif(runs & is_mem & ~hazard & ~unchecked):
+            with m.If(~chk_addr_valid):
+                m.d.sync += [chk_addr_valid.eq(1), chk_addr.eq(self.lsu_addr),
+                             chk_second.eq(second), chk_split.eq(self.lsu_split)]
+            with m.Elif(~chk_valid):
+                m.d.sync += [chk_valid.eq(1), chk_watch.eq(watch), chk_lo.eq(lo_fault),
+                             chk_hi.eq(hi_fault)]
 
         # ---- data bus request (never depends on a grant) ---------------------------------
         dbus = self.dbus
         m.d.comb += [
-            dbus.req.eq(ok & is_mem & ~hazard & ~m_busy & ~m_redirect),
+            # (a load / store has no exception of its own here other than from the checks)
+            dbus.req.eq(runs & is_mem & mem_go & ~hazard & ~m_busy & ~m_redirect),
             dbus.addr.eq(self.lsu_addr[2:]),
             dbus.we.eq(~is_load),
             dbus.be.eq(self.lsu_mask),
@@ -338,13 +387,15 @@ class XStage(wiring.Component):
         ]
         # X holds its instruction (``x_busy``) as if it executes, whatever the exceptions X
         # finds (which keep ``x_hold`` off the PMP / trigger / target paths): while an
-        # operand is due none is raised; with M busy or redirecting X holds or is flushed
-        # anyway; only a missing grant holds a load / store that does not trap here.
+        # operand is due none is raised; with M busy X holds anyway; a missing grant, or
+        # checks still to be registered, hold a load / store that does not trap here. M's
+        # redirect is left out (the trap decision off ``x_hold`` and so off D and fetch): it
+        # flushes X and D whatever they hold, and fetch is redirected in the next cycle.
         with m.If(runs):
             with m.Switch(xd.unit):
                 with m.Case(Unit.LOAD, Unit.STORE):
-                    m.d.comb += x_busy.eq(hazard | m_busy | m_redirect |
-                                          (~dbus.gnt & ~x_exc.valid))
+                    m.d.comb += x_busy.eq(hazard | m_busy |
+                                          (~mem_go & ~mem_exc) | (~dbus.gnt & ~mem_exc))
                 with m.Case(Unit.DIV):
                     m.d.comb += x_busy.eq(~divider.done)
                 with m.Default():

@@ -2,7 +2,7 @@
 and the critical path is read from a nextpnr log."""
 
 from amaranth.back import verilog
-from dure.fpga.core_fmax import CoreRamTop, parse_critical_path
+from dure.fpga.core_fmax import CoreRamTop, parse_critical_path, parse_fmax
 
 LOG = """Info: Max frequency for clock 'clk': 20.00 MHz (FAIL at 100.00 MHz)
 Info: Critical path report for clock 'clk' (posedge -> posedge):
@@ -24,6 +24,14 @@ def test_parse_critical_path_takes_the_last_report():
     assert len(lines) == 4
     assert "core.w.stage.valid.Q" in lines[1] and "DP16KD.ADA5" in lines[3]
     assert parse_critical_path("Info: nothing here\n") == []
+
+
+def test_parse_fmax_takes_the_last_estimate():
+    assert parse_fmax(LOG) == 25.0
+    placed = "Info: SA placement time 287.66s\n\nInfo: Max frequency for clock 'clk': " \
+        "30.37 MHz (FAIL at 100.00 MHz)\n\nInfo: Slack histogram:\n"
+    assert parse_fmax(placed) == 30.37
+    assert parse_fmax("Info: Program finished normally.\n") is None
 
 
 def test_core_ram_top_elaborates():
