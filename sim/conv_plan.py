@@ -34,6 +34,14 @@ without FP16.
 import numpy as np
 from dure.rtl.npu.commands import OutType, Precision, RequantMode
 
+from .conv_pack import (
+    IDENTITY_MULTIPLIER,
+    IDENTITY_SHIFT,
+    pack_applies,
+    pack_layout,
+    packed_conv_descriptors,
+    packed_weights,
+)
 from .golden_args import array_arg, pair_arg, vector_arg
 from .golden_fixedpoint import wrap_int32
 from .layer_program import LayerProgram, ParamArea
@@ -185,9 +193,12 @@ def _diag_weights_matrix(w):
 def conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point, output_zero_point,
                         multiplier, shift, stride=1, padding="SAME", dilation=1, lo=-128,
                         hi=127, x_addr, out_addr, param_addr,
-                        rounding=RequantMode.TFLITE_DOUBLE_ROUNDING, wmodes=None):
+                        rounding=RequantMode.TFLITE_DOUBLE_ROUNDING, wmodes=None, pack=True):
     """CONV_2D INT8 (:func:`dure.sim.golden_tflite.conv2d_int8`) as a
-    :class:`~dure.sim.layer_program.LayerProgram` (see the module docstring).
+    :class:`~dure.sim.layer_program.LayerProgram` (see the module docstring). A layer with
+    few input channels (``kw * Cin <= R``, :func:`dure.sim.conv_pack.pack_applies`) packs
+    kernel taps into the array's K lanes (:mod:`dure.sim.conv_pack`) unless ``pack`` is
+    False or ``wmodes`` is given.
 
     ``x_shape``: (N, H, W, Cin); ``w``: int8 (Cout, KH, KW, Cin); ``bias``: int32 (Cout,) or
     None; the output (N, OH, OW, Cout) int8 goes to ``out_addr`` (dense NHWC); the parameter
@@ -208,11 +219,43 @@ def conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point, output_ze
     n_chunk = config.npu_cols
     const = _requant_rows(multiplier, shift, cout, n_chunk)
     store = _int8_store(output_zero_point, lo, hi, rounding)
+    geo = geometry(x_shape, (kh, kw), stride, padding)
+    if pack and wmodes is None and pack_applies(config, geo, cin):
+        return _packed_program(config, geo, x_shape, w, params, acc_init, const, store, zi,
+                               x_addr=x_addr, out_addr=out_addr)
     layer = _conv_layer(config, x_shape, _conv_weights_matrix(w), (kh, kw), stride, padding,
                         Precision.INT8, x_addr=x_addr, out_addr=out_addr, params=params,
                         acc_init=acc_init, pad_value=zi & 0xFFFF, store=store, const=const,
                         const_per_chunk=2, cout=cout, diagonal=False)
     return _program(config, layer, x_shape, cout, np.int8, wmodes=wmodes)
+
+
+def _packed_program(config, geo, x_shape, w, params, acc_init, const, store, zi, *, x_addr,
+                    out_addr):
+    """The :mod:`dure.sim.conv_pack` plan of an INT8 convolution (parameters as in
+    :func:`conv2d_int8_program`, plus the identity matrix and the scratch rows)."""
+    cout, kh, kw, cin = w.shape
+    r, c = config.npu_rows, config.npu_cols
+    lay = pack_layout(config, geo, cin, cout)
+    weights = [params.add(m) for m in packed_weights(w, lay, c)]
+    ident_rows = np.zeros((2, c), np.int32)
+    ident_rows[0], ident_rows[1] = IDENTITY_MULTIPLIER, IDENTITY_SHIFT
+    const_addr = params.add(np.concatenate([const, ident_rows]))
+    ident_addr = params.add(np.eye(r, dtype=np.int8))
+    scratch_addr = params.add(np.zeros(geo.batch * lay.pos * lay.lanes, np.int8))
+    words = packed_conv_descriptors(
+        config, geo, cin, cout, x_addr=x_addr, out_addr=out_addr, weights=weights,
+        acc_init=acc_init, const_addr=const_addr, ident_addr=ident_addr,
+        scratch_addr=scratch_addr, store=store, pad_value=zi & 0xFFFF)
+    macs = geo.pixels * kh * kw * cin * cout
+    array_macs = sum((x[4] & 0xFFFF) * ((x[4] >> 16) & 0xFF) * (x[4] >> 24)
+                     for x in words if x[0] & 0xF == 2)
+    slots = sum((x[4] & 0xFFFF) * r * c for x in words if x[0] & 0xF == 2)
+    computes = sum(1 for x in words if x[0] & 0xF == 2)
+    return LayerProgram(words, params.blobs, out_addr, (geo.batch, geo.oh, geo.ow, cout),
+                        np.int8, macs=macs, array_macs=array_macs, lane_use=macs / slots,
+                        plan=None, notes=[f"taps packed {lay.lanes} to a COMPUTE",
+                                          f"{computes} COMPUTEs"])
 
 
 def conv2d_fp16_program(config, x_shape, w, bias=None, *, stride=1, padding="SAME",
