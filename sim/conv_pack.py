@@ -38,6 +38,9 @@ from dure.rtl.npu.descriptor import encode
 __all__ = ["pack_applies", "PackLayout", "pack_layout", "packed_conv_descriptors",
            "IDENTITY_MULTIPLIER", "IDENTITY_SHIFT"]
 
+#: Output chunks per pass of the convolution (kernel-row groups outer within a pass).
+PASS_CHUNKS = 2
+
 #: TFLite-mode multiplier / shift that make the requantizing STORE the identity on int8 values.
 IDENTITY_MULTIPLIER = 1 << 30
 IDENTITY_SHIFT = 1
@@ -201,7 +204,7 @@ def _conv_stream(config, g, lay, cout, n, out_addr, o_pix, acc_init, store):
     pair's COMPUTEs, the next pair's bias LOADs after them."""
     r, c = config.npu_rows, config.npu_cols
     nt = lay.nt
-    step = 2 if lay.obufs >= 4 else 1        # a pair never shares buffers with the next
+    step = PASS_CHUNKS if lay.obufs >= 2 * PASS_CHUNKS else 1   # passes never share buffers
 
     def buf(j):
         return lay.out0 + (j % lay.obufs) * lay.opix
@@ -227,14 +230,17 @@ def _conv_stream(config, g, lay, cout, n, out_addr, o_pix, acc_init, store):
                       acc_addr=buf(j), m=lay.opix, k=k, n=nn, a_cols=g.ow, a_rows=g.oh,
                       a_col_step=1, a_row_step=(g.sh // lay.d) * g.ow)
 
-    pairs = [list(range(j0, min(nt, j0 + step))) for j0 in range(0, nt, step)]
-    words = [init(j) for j in pairs[0]]
-    for p, pair in enumerate(pairs):
-        comps = [comp(j, gi) for gi in range(lay.groups) for j in pair]
-        side = [st(j) for j in pairs[p - 1]] if p else []
-        if p + 1 < len(pairs):
-            side += [init(j) for j in pairs[p + 1]]
-        half = len(comps) // 2
-        words += comps[:half] + side + comps[half:]
-    words += [st(j) for j in pairs[-1]]
+    passes = [list(range(j0, min(nt, j0 + step))) for j0 in range(0, nt, step)]
+    words = [init(j) for j in passes[0]]
+    for p, group in enumerate(passes):
+        comps = [comp(j, gi) for gi in range(lay.groups) for j in group]
+        side = [st(j) for j in passes[p - 1]] if p else []
+        if p + 1 < len(passes):
+            side += [init(j) for j in passes[p + 1]]
+        # side command d after COMPUTE (d + 1) * len(comps) // (len(side) + 1)
+        at = [(d + 1) * len(comps) // (len(side) + 1) for d in range(len(side))]
+        for ci, cmd in enumerate(comps):
+            words.append(cmd)
+            words += [side[d] for d in range(len(side)) if at[d] == ci + 1]
+    words += [st(j) for j in passes[-1]]
     return words
