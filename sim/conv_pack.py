@@ -238,7 +238,7 @@ def _conv_stream(config, g, lay, cout, n, out_addr, o_pix, acc_init, store):
         if p + 1 < len(passes):
             side += [init(j) for j in passes[p + 1]]
         # side command d after COMPUTE (d + 1) * len(comps) // (len(side) + 1)
-        at = [(d + 1) * len(comps) // (len(side) + 1) for d in range(len(side))]
+        at = [max(1, (d + 1) * len(comps) // (len(side) + 1)) for d in range(len(side))]
         for ci, cmd in enumerate(comps):
             words.append(cmd)
             words += [side[d] for d in range(len(side)) if at[d] == ci + 1]
