@@ -104,9 +104,9 @@ def _f32_bits(v):
     return int(np.float32(v).view(np.uint32))
 
 
-def _program(config, layer, x_shape, cout, dtype, notes=(), wmodes=None):
+def _program(config, layer, x_shape, cout, dtype, notes=(), wmodes=None, spread=False):
     plan = plan_walk(config, layer, wmodes)
-    words = walk_descriptors(config, layer, plan)
+    words = walk_descriptors(config, layer, plan, spread=spread)
     g = layer.geo
     r, c = config.npu_rows, config.npu_cols
     array_macs = 0
@@ -285,9 +285,11 @@ def conv2d_fp16_program(config, x_shape, w, bias=None, *, stride=1, padding="SAM
 def depthwise_conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point,
                                   output_zero_point, multiplier, shift, stride=1,
                                   padding="SAME", dilation=1, depth_multiplier=1, lo=-128,
-                                  hi=127, x_addr, out_addr, param_addr):
+                                  hi=127, x_addr, out_addr, param_addr, spread=True):
     """DEPTHWISE_CONV_2D INT8 (:func:`dure.sim.golden_tflite.depthwise_conv2d_int8`), channel
-    multiplier 1; ``w``: int8 (1, KH, KW, C). Other arguments as :func:`conv2d_int8_program`.
+    multiplier 1; ``w``: int8 (1, KH, KW, C). Other arguments as :func:`conv2d_int8_program`;
+    ``spread``: :func:`dure.sim.walk_plan.walk_descriptors`' (False: the stream of the
+    firmware's C port).
     """
     stride = _check_common(config, x_shape, stride, dilation, Precision.INT8, depth_multiplier)
     array_arg("w", w, np.int8, 4)
@@ -307,14 +309,15 @@ def depthwise_conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point,
                         Precision.INT8, x_addr=x_addr, out_addr=out_addr, params=params,
                         acc_init=acc_init, pad_value=zi & 0xFFFF, store=store, const=const,
                         const_per_chunk=2, cout=cout, diagonal=True)
-    return _program(config, layer, x_shape, cout, np.int8)
+    return _program(config, layer, x_shape, cout, np.int8, spread=spread)
 
 
 def depthwise_conv2d_fp16_program(config, x_shape, w, bias=None, *, stride=1, padding="SAME",
                                   dilation=1, depth_multiplier=1, scale=None, lo=None, hi=None,
-                                  x_addr, out_addr, param_addr):
+                                  x_addr, out_addr, param_addr, spread=True):
     """DEPTHWISE_CONV_2D FP16 (:func:`dure.sim.golden_tflite_fp16.depthwise_conv2d_fp16`),
-    channel multiplier 1; arguments as :func:`conv2d_fp16_program`."""
+    channel multiplier 1; arguments as :func:`conv2d_fp16_program`, ``spread`` as
+    :func:`depthwise_conv2d_int8_program`'s."""
     stride = _check_common(config, x_shape, stride, dilation, Precision.FP16, depth_multiplier)
     array_arg("w", w, np.float16, 4)
     one, kh, kw, cout = w.shape
@@ -330,7 +333,7 @@ def depthwise_conv2d_fp16_program(config, x_shape, w, bias=None, *, stride=1, pa
                         Precision.FP16, x_addr=x_addr, out_addr=out_addr, params=params,
                         acc_init=acc_init, pad_value=0, store=store, const=const,
                         const_per_chunk=1, cout=cout, diagonal=True)
-    return _program(config, layer, x_shape, cout, np.float16)
+    return _program(config, layer, x_shape, cout, np.float16, spread=spread)
 
 
 def fully_connected_int8_program(config, x_shape, w, bias, *, input_zero_point,

@@ -378,9 +378,12 @@ def _units(layer, plan):
                 yield n, oy0, min(plan.bh, g.oh - oy0), j0, min(plan.gn, nt - j0)
 
 
-def walk_descriptors(config, layer, plan=None):
+def walk_descriptors(config, layer, plan=None, spread=False):
     """Descriptor words of ``layer`` (a list of 8-word lists), planned by :func:`plan_walk`
-    (or ``plan``). See the module docstring for the stream."""
+    (or ``plan``). See the module docstring for the stream. ``spread``: the prologue tile
+    LOADs the first unit does not read (other input chunks of a diagonal layer) go evenly
+    between its COMPUTEs instead of in one run after them (a run of LOADs holds the in-order
+    front while the array drains; the firmware's C port does not spread yet)."""
     plan = plan or plan_walk(config, layer)
     g = layer.geo
     eb = layer.elem_bytes
@@ -629,6 +632,9 @@ def walk_descriptors(config, layer, plan=None):
     elif plan.wmode == "taps":
         pre += tap_loads(first_unit, range(min(2, g.kh * g.kw)))
 
+    def is_tile(cmd):
+        return cmd.spad_write is not None and cmd.spad_write[0] >= tile0
+
     def first_use(cmd, comp):
         for ci, cp in enumerate(comp):
             if cmd.spad_write is not None and \
@@ -672,7 +678,12 @@ def walk_descriptors(config, layer, plan=None):
             uses = sorted(((first_use(cmd, comp), n, cmd) for n, cmd in enumerate(pre)),
                           key=lambda t: t[:2])
             words += [cmd.words for use, _, cmd in uses if use == 0]
-            slots += [(max(0, use - JIT_LEAD), 0, cmd) for use, _, cmd in uses if use > 0]
+            late = [cmd for use, _, cmd in uses if use == len(comp) and is_tile(cmd)] \
+                if spread else []
+            slots += [(max(0, use - JIT_LEAD), 0, cmd) for use, _, cmd in uses
+                      if use > 0 and not any(cmd is c for c in late)]
+            slots += [((k + 1) * len(comp) // (len(late) + 1), 0, cmd)
+                      for k, cmd in enumerate(late)]
         if plan.wmode == "taps":
             # This unit's taps 2.. into the buffer of tap t - 2: spread between the COMPUTE
             # after the last one reading that buffer and the first one of tap t.

@@ -190,7 +190,7 @@ def _conv_case(lib, bufs, config, rng, depthwise):
         bias = rng.standard_normal(cout).astype(np.float32) if rng.random() < 0.7 else None
         scale = rng.uniform(0.5, 2, cout).astype(np.float32) if rng.random() < 0.5 else None
         lo, hi, clamp, bits = _post_fp16(rng)
-        fn = conv_plan.depthwise_conv2d_fp16_program if depthwise else \
+        fn = _c_port(conv_plan.depthwise_conv2d_fp16_program) if depthwise else \
             conv_plan.conv2d_fp16_program
         program = _plan(fn, config, (n, h, w, cin), wt, bias, scale=scale, lo=lo, hi=hi,
                         **common)
@@ -204,7 +204,7 @@ def _conv_case(lib, bufs, config, rng, depthwise):
         if rng.random() < 0.03:
             shift[-1] = 31                    # refused: outside [-31, 30]
         zo, lo, hi = _post_int8(rng)
-        fn = conv_plan.depthwise_conv2d_int8_program if depthwise else \
+        fn = _c_port(conv_plan.depthwise_conv2d_int8_program) if depthwise else \
             _walk_conv2d_int8
         program = _plan(fn, config, (n, h, w, cin), wt, bias, input_zero_point=zi,
                         output_zero_point=zo, multiplier=mult, shift=shift, lo=lo, hi=hi,
@@ -293,6 +293,12 @@ def _walk_conv2d_int8(*args, **kwargs):
     return conv_plan.conv2d_int8_program(*args, **kwargs, pack=False)
 
 
+def _c_port(depthwise_program):
+    """A depthwise planner with the C port's stream (no ``spread`` of the first unit's tile
+    LOADs, not ported to C)."""
+    return lambda *args, **kwargs: depthwise_program(*args, **kwargs, spread=False)
+
+
 def test_fixed_layers_of_the_benchmark(lib):
     """The benchmark's layers (sim/npu_bench.py LAYERS) on the 8x8 NPU, both precisions."""
     from dure.sim.npu_bench import LAYERS, layer_operands
@@ -319,6 +325,8 @@ def test_fixed_layers_of_the_benchmark(lib):
                 base = "depthwise_conv2d" if op == "depthwise" else "conv2d"
                 fn = _walk_conv2d_int8 if (base, precision) == ("conv2d", "int8") else \
                     getattr(conv_plan, f"{base}_{precision}_program")
+                if op == "depthwise":
+                    fn = _c_port(fn)
                 extra = {} if fp16 else dict(
                     input_zero_point=spec["input_zero_point"],
                     output_zero_point=spec["output_zero_point"],
