@@ -193,12 +193,15 @@ def _diag_weights_matrix(w):
 def conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point, output_zero_point,
                         multiplier, shift, stride=1, padding="SAME", dilation=1, lo=-128,
                         hi=127, x_addr, out_addr, param_addr,
-                        rounding=RequantMode.TFLITE_DOUBLE_ROUNDING, wmodes=None, pack=True):
+                        rounding=RequantMode.TFLITE_DOUBLE_ROUNDING, wmodes=None, pack=True,
+                        spread=True):
     """CONV_2D INT8 (:func:`dure.sim.golden_tflite.conv2d_int8`) as a
     :class:`~dure.sim.layer_program.LayerProgram` (see the module docstring). A layer with
     few input channels (``kw * Cin <= R``, :func:`dure.sim.conv_pack.pack_applies`) packs
     kernel taps into the array's K lanes (:mod:`dure.sim.conv_pack`) unless ``pack`` is
-    False or ``wmodes`` is given.
+    False or ``wmodes`` is given. ``spread``: as :func:`dure.sim.walk_plan.walk_descriptors`'
+    (the first unit's unused tile LOADs spread between its COMPUTEs); ``pack=False,
+    spread=False`` is the stream of the firmware's C port.
 
     ``x_shape``: (N, H, W, Cin); ``w``: int8 (Cout, KH, KW, Cin); ``bias``: int32 (Cout,) or
     None; the output (N, OH, OW, Cout) int8 goes to ``out_addr`` (dense NHWC); the parameter
@@ -227,7 +230,7 @@ def conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point, output_ze
                         Precision.INT8, x_addr=x_addr, out_addr=out_addr, params=params,
                         acc_init=acc_init, pad_value=zi & 0xFFFF, store=store, const=const,
                         const_per_chunk=2, cout=cout, diagonal=False)
-    return _program(config, layer, x_shape, cout, np.int8, wmodes=wmodes)
+    return _program(config, layer, x_shape, cout, np.int8, wmodes=wmodes, spread=spread)
 
 
 def _packed_program(config, geo, x_shape, w, params, acc_init, const, store, zi, *, x_addr,
@@ -260,7 +263,7 @@ def _packed_program(config, geo, x_shape, w, params, acc_init, const, store, zi,
 
 def conv2d_fp16_program(config, x_shape, w, bias=None, *, stride=1, padding="SAME",
                         dilation=1, scale=None, lo=None, hi=None, x_addr, out_addr,
-                        param_addr, wmodes=None):
+                        param_addr, wmodes=None, spread=True):
     """CONV_2D FP16 (:func:`dure.sim.golden_tflite_fp16.conv2d_fp16`); arguments as
     :func:`conv2d_int8_program` with float16 ``w``, float32 ``bias`` / ``scale`` (optional)
     and float clamp bounds (optional)."""
@@ -279,7 +282,7 @@ def conv2d_fp16_program(config, x_shape, w, bias=None, *, stride=1, padding="SAM
                         Precision.FP16, x_addr=x_addr, out_addr=out_addr, params=params,
                         acc_init=acc_init, pad_value=0, store=store, const=const,
                         const_per_chunk=1, cout=cout, diagonal=False)
-    return _program(config, layer, x_shape, cout, np.float16, wmodes=wmodes)
+    return _program(config, layer, x_shape, cout, np.float16, wmodes=wmodes, spread=spread)
 
 
 def depthwise_conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point,
