@@ -9,8 +9,10 @@ them, so one COMPUTE does ``E * kw * Cin`` taps instead of ``Cin``. It needs no 
    ``0..Cin-1`` (FILLs for the border, one placed LOAD for the image).
 2. *Gather*: ``E * kw`` walked COMPUTEs with K = Cin against rows of an 8x8 identity matrix
    write ACC row ``(i, ox)`` (packed position ``i``: padded row ``py = i * d``) lane
-   ``(e * kw + kx) * Cin + ci`` = tile pixel ``(py + e, ox * sw + kx)`` channel ``ci``, the
-   first COMPUTE without ``accumulate``; products with the identity are exact.
+   ``(e * kw + kx) * Cin + ci`` = tile pixel ``(py + e, ox * sw + kx)`` channel ``ci``; none
+   accumulates: the one for lanes ``idx * Cin ..`` has ``n = (idx + 1) * Cin`` and they run
+   from the highest ``idx`` down, so each lane's last writer is its own gather (products with
+   the identity are exact, the other products 0).
 3. *Round trip*: one STORE INT8 -> INT8 in the TFLite double-rounding mode with multiplier
    ``2**30`` and shift 1 (the identity on ``|acc| < 2**30``, zero point 0, clamp
    [-128, 127]) writes the packed rows to a scratch area of the layer's parameter bytes; a
@@ -170,14 +172,15 @@ def packed_conv_descriptors(config, geo, cin, cout, *, x_addr, out_addr, weights
                             dram_addr=x_addr + n * g.height * g.width * cin,
                             dram_stride=cin, rows=g.height * g.width, cols=cin,
                             local_addr=tile + g.pt * g.wp + g.pl, **placement))
-        for e in range(lay.e):
-            for kx in range(g.kw):
-                idx = e * g.kw + kx
-                words.append(encode(
-                    Opcode.COMPUTE, precision=Precision.INT8, accumulate=int(idx > 0),
-                    a_addr=tile + e * g.wp + kx, w_addr=lay.ident + idx * cin, acc_addr=0,
-                    m=lay.pos, k=cin, n=lay.lanes, a_cols=g.ow, a_rows=lay.prow,
-                    a_col_step=g.sw, a_row_step=lay.d * g.wp))
+        # Highest lanes first, each COMPUTE writing lanes 0 .. its own last one (zeros below
+        # it, which the later ones overwrite): no accumulation, so they stream back to back.
+        for idx in reversed(range(lay.e * g.kw)):
+            e, kx = divmod(idx, g.kw)
+            words.append(encode(
+                Opcode.COMPUTE, precision=Precision.INT8, a_addr=tile + e * g.wp + kx,
+                w_addr=lay.ident + idx * cin, acc_addr=0, m=lay.pos, k=cin,
+                n=(idx + 1) * cin, a_cols=g.ow, a_rows=lay.prow, a_col_step=g.sw,
+                a_row_step=lay.d * g.wp))
         words.append(encode(Opcode.STORE, out=OutType.INT8, acc_type=Precision.INT8, scale=1,
                             requant=RequantMode.TFLITE_DOUBLE_ROUNDING, zero_point=0,
                             lo=(-128) & 0xFFFF_FFFF, hi=127, dram_addr=scratch,
@@ -230,6 +233,8 @@ def _conv_stream(config, g, lay, cout, n, out_addr, o_pix, acc_init, store):
                       acc_addr=buf(j), m=lay.opix, k=k, n=nn, a_cols=g.ow, a_rows=g.oh,
                       a_col_step=1, a_row_step=(g.sh // lay.d) * g.ow)
 
+    if PASS_CHUNKS >= nt and lay.obufs >= nt:
+        step = nt                                # one pass
     passes = [list(range(j0, min(nt, j0 + step))) for j0 in range(0, nt, step)]
     words = [init(j) for j in passes[0]]
     for p, group in enumerate(passes):
@@ -239,8 +244,10 @@ def _conv_stream(config, g, lay, cout, n, out_addr, o_pix, acc_init, store):
             side += [init(j) for j in passes[p + 1]]
         # side command d after COMPUTE (d + 1) * len(comps) // (len(side) + 1)
         at = [max(1, (d + 1) * len(comps) // (len(side) + 1)) for d in range(len(side))]
+        last = p + 1 == len(passes)
         for ci, cmd in enumerate(comps):
             words.append(cmd)
             words += [side[d] for d in range(len(side)) if at[d] == ci + 1]
-    words += [st(j) for j in passes[-1]]
+            if last and ci >= len(comps) - len(group):
+                words.append(st(group[ci - (len(comps) - len(group))]))   # its final COMPUTE
     return words
