@@ -89,8 +89,11 @@ def test_mlperf_shapes_walk_on_npu_bit_exact_with_litert(name, variant):
     assert same_bits(got_old[0], want)
     for la, done in zip(program.layers, run.layer_macs, strict=True):
         assert done == la.array_macs, la.op.name
-        if la.macs:
+        packed = any("taps packed" in n for n in (la.params or {}).get("notes", []))
+        if la.macs and not packed:
             assert done == la.macs, la.op.name
+        elif packed:        # plus the products of the gather COMPUTEs (dure.sim.conv_pack)
+            assert done > la.macs, la.op.name
     assert "(walk)" in format_report(program)
 
 
@@ -183,7 +186,7 @@ def test_layer_table_of_walked_layers(tmp_path):
     meta = json.loads((tmp_path / "program.json").read_text())
     rows = [r for r in meta["layers"] if r["kind"] == "npu_op"]
     assert [r["params"]["planner"] for r in rows] == [
-        "CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D"]
+        "CONV_2D", "DEPTHWISE_CONV_2D", "CONV_2D", "AVERAGE_POOL_2D"]   # the 1x1 walked too
     words = np.frombuffer((tmp_path / "commands.bin").read_bytes(), "<u4").reshape(-1, 8)
     for r in rows:
         assert r["commands"] > 1 and r["where"] == "npu"
