@@ -105,7 +105,9 @@ def _f32_bits(v):
 
 
 def _program(config, layer, x_shape, cout, dtype, notes=(), wmodes=None, spread=False):
-    plan = plan_walk(config, layer, wmodes)
+    g = layer.geo
+    pointwise = (g.kh, g.kw, g.sh, g.sw) == (1, 1, 1, 1)
+    plan = plan_walk(config, layer, wmodes, startup=spread and pointwise)
     words = walk_descriptors(config, layer, plan, spread=spread)
     g = layer.geo
     r, c = config.npu_rows, config.npu_cols
@@ -200,8 +202,10 @@ def conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point, output_ze
     few input channels (``kw * Cin <= R``, :func:`dure.sim.conv_pack.pack_applies`) packs
     kernel taps into the array's K lanes (:mod:`dure.sim.conv_pack`) unless ``pack`` is
     False or ``wmodes`` is given. ``spread``: as :func:`dure.sim.walk_plan.walk_descriptors`'
-    (the first unit's unused tile LOADs spread between its COMPUTEs); ``pack=False,
-    spread=False`` is the stream of the firmware's C port.
+    (the first unit's unused tile LOADs spread between its COMPUTEs), and for a 1x1 stride-1
+    layer the blocking search counts the first unit's wait for its data
+    (:func:`~dure.sim.walk_plan.plan_walk` ``startup``); ``pack=False, spread=False`` is the
+    stream of the firmware's C port.
 
     ``x_shape``: (N, H, W, Cin); ``w``: int8 (Cout, KH, KW, Cin); ``bias``: int32 (Cout,) or
     None; the output (N, OH, OW, Cout) int8 goes to ``out_addr`` (dense NHWC); the parameter

@@ -250,7 +250,7 @@ def _tile_rows(layer, bh):
     return layer.kin_chunks * th * g.wp
 
 
-def _estimate(config, layer, bh, sbh, gn, wmode):
+def _estimate(config, layer, bh, sbh, gn, wmode, startup=False):
     """``(time, descriptors)``: a rough cycle estimate of one blocking (see plan_walk)."""
     g = layer.geo
     r = config.npu_rows
@@ -284,16 +284,31 @@ def _estimate(config, layer, bh, sbh, gn, wmode):
     if wmode in ("single", "taps"):
         commands += reloads * nt * taps
     push = commands * PUSH_CYCLES
-    return max(compute, memory, push) + max(subs) + LATENCY, commands
+    extra = 0
+    if startup:
+        # The first unit cannot start before its data: its tile rows and the weights loaded
+        # with it arrive at BYTES_PER_CYCLE; what exceeds its own compute is not hidden.
+        rows0 = min(bh, g.oh)
+        subs0 = [min(sbh, rows0 - s) * g.ow for s in range(0, rows0, sbh)]
+        chunks0 = min(gn, nt)
+        compute0 = taps * steps_in * max(sum(max(m, RELOAD * r) for m in subs0) * chunks0,
+                                         max(subs0) + LATENCY + RELOAD * r // 2)
+        kin0 = cc if not layer.diagonal else chunks0
+        tile0 = min(th, g.height) * g.width * min(layer.cin, kin0 * layer.k_chunk) * eb
+        w0 = w_bytes if wmode == "resident" else w_bytes * chunks0 // nt
+        extra = max(0, (tile0 + w0) // BYTES_PER_CYCLE - compute0)
+    return max(compute, memory, push) + max(subs) + LATENCY + extra, commands
 
 
-def plan_walk(config, layer, wmodes=None):
+def plan_walk(config, layer, wmodes=None, startup=False):
     """The :class:`WalkPlan` of ``layer`` on ``config``'s NPU: the blocking with the lowest
     estimated time (compute: per tap and input chunk, ``max(sum of max(m, RELOAD * R) over the
     group's COMPUTEs, m + LATENCY)``; memory at BYTES_PER_CYCLE; descriptors at PUSH_CYCLES;
     the largest of the three) plus DESCRIPTOR_WEIGHT cycles per descriptor (so that of two
     near-equal blockings the one with larger COMPUTEs wins). ``wmodes``: the weight modes
-    the search may pick (default: all; tests force each one).
+    the search may pick (default: all; tests force each one). ``startup``: also count the
+    first unit's wait for its data beyond its own compute (used for 1x1 stride-1
+    convolutions; the firmware's C port does not).
 
     Raises ValueError when no blocking fits the SPAD and ACC."""
     g = layer.geo
@@ -337,7 +352,7 @@ def plan_walk(config, layer, wmodes=None):
                     if w_rows + tb * tile > s_rows:
                         continue
                     for sbh in sorted(sbh_options):
-                        cost = _estimate(config, layer, bh, sbh, gn, wmode)
+                        cost = _estimate(config, layer, bh, sbh, gn, wmode, startup)
                         cost = (cost[0] + (0 if tb == tbufs else tile // 2)
                                 + DESCRIPTOR_WEIGHT * cost[1], cost[1])
                         if best is None or cost < best.cost:
