@@ -395,8 +395,9 @@ def _units(layer, plan):
 
 def walk_descriptors(config, layer, plan=None, spread=False):
     """Descriptor words of ``layer`` (a list of 8-word lists), planned by :func:`plan_walk`
-    (or ``plan``). See the module docstring for the stream. ``spread``: the prologue tile
-    LOADs the first unit does not read (other input chunks of a diagonal layer) go evenly
+    (or ``plan``). See the module docstring for the stream. ``spread``: the border FILLs are
+    per channel chunk, and the prologue tile LOADs and FILLs the first unit does not read
+    (other input chunks of a diagonal layer) go evenly
     between its COMPUTEs instead of in one run after them (a run of LOADs holds the in-order
     front while the array drains; the firmware's C port does not spread yet)."""
     plan = plan or plan_walk(config, layer)
@@ -515,10 +516,14 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         right = g.wp - g.pl - g.width
         for b in range(plan.tbufs):
             base = tile_base(b)
-            groups = cc * th_full
-            for first, width in ((0, g.pl), (g.pl + g.width, right)):
-                if width > 0:
-                    out.append(fill(base + first, groups * width, layer.k_chunk, groups, g.wp))
+            # spread: one FILL per channel chunk, so the first COMPUTE waits for its own only
+            parts = [(c * th_full * g.wp, th_full) for c in range(cc)] if spread else \
+                [(0, cc * th_full)]
+            for off, groups in parts:
+                for first, width in ((0, g.pl), (g.pl + g.width, right)):
+                    if width > 0:
+                        out.append(fill(base + off + first, groups * width, layer.k_chunk,
+                                        groups, g.wp))
         return out
 
     def acc_base(u_index):
