@@ -4,9 +4,10 @@ Which operators run on the NPU (everything else runs on the core, marked ``core`
 
 - FULLY_CONNECTED: one GEMM, ``A = x`` (B x K), ``B = w^T`` (K x units);
 - CONV_2D 1x1 with stride 1 and no padding: through the convolution planner like the other
-  convolutions (its walk overlaps the input LOADs, COMPUTEs and STOREs of a layer better than
-  the GEMM plan: DS-CNN's 64->64 pointwise layers 11.6 k cycles instead of 13.4 k); one GEMM
-  on the NHWC input read as (N*H*W) x Cin where the planner does not take it (ONNX INT8);
+  convolutions when its estimate is within :data:`WALK_OVER_GEMM` of the GEMM plan's (the
+  walk overlaps a layer's LOADs, COMPUTEs and STOREs better: DS-CNN's 64->64 pointwise layers
+  11.2 k cycles instead of 13.4 k on the 8x8 NPU); else, and where the planner does not take
+  it (ONNX INT8), one GEMM on the NHWC input read as (N*H*W) x Cin;
 - other CONV_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D (INT8 TFLite models and FP16),
   MAX_POOL_2D (INT8 and FP16) and ADD (INT8 TFLite models and FP16; INT8 and max pooling on
   the element-wise unit, when the variant has it): the whole operator through the operator
@@ -108,6 +109,22 @@ def _gemm_form(graph, op, im2col):
     return (False, kh * kw * cin) if im2col else None
 
 
+#: A 1x1 convolution takes the walk when its estimate is at most this times the GEMM plan's
+#: (whose estimate leaves out its fill and drain: DS-CNN's 64->64 pointwise layers estimated
+#: 8,000 / 8,509 cycles, measured 13,377 as a GEMM and 11,213 walked on the 8x8 NPU; 52,677
+#: and 68,440 on the 4x4, where the walk's estimate is 1.6x the GEMM's).
+WALK_OVER_GEMM = 1.1
+
+
+def _walk_beats_gemm(graph, op, planned, k, config, precision):
+    out = graph.tensors[op.outputs[0]]
+    n = out.shape[-1]
+    m = int(np.prod(out.shape)) // n
+    walk = getattr(planned[1].plan, "cost", None)
+    gemm = gemm_cost(config, m, k, n, elem_bytes=2 if precision == "fp16" else 1)
+    return walk is not None and walk[0] <= WALK_OVER_GEMM * gemm
+
+
 def compile_graph(graph, config, precision=None, *, im2col=True, planners=True):
     """Lower ``graph`` for ``config``'s NPU; returns a :class:`~.program.Program`.
 
@@ -142,6 +159,9 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True):
         plan = None if not planners or (form is not None and form[0] and
                                         op.kind is not OpKind.CONV_2D) else \
             layer_planner(graph, op, config, precision)
+        if plan is not None and form is not None and form[0]:
+            plan = plan if _walk_beats_gemm(graph, op, plan, form[1], config, precision) \
+                else None
         if plan is not None:
             layers.append(_planned_layer(graph, op, blob, reads, plan, config))
             continue
