@@ -6,8 +6,9 @@
 #   make firmware   build every firmware program into build/firmware/
 #   make run ELF=f  run any RV32IM ELF on the simulated SoC
 #   make bench      NPU GEMMs and MLPerf Tiny layer shapes, roofline (build/bench/)
-#   make bench-models  compiled MLPerf-Tiny-shaped models (ResNet-8, DS-CNN) on the simulated
-#                   SoC, whole inferences: cycles, MACs/cycle, per layer (build/bench/models.csv)
+#   make bench-models  compiled MLPerf-Tiny-shaped models (ResNet-8, DS-CNN, MobileNetV1-0.25,
+#                   FC autoencoder; INT8 and FP16) on the simulated SoC, whole inferences:
+#                   cycles, MACs/cycle, % of roofline, per layer (build/bench/models.csv)
 #   make bench-cpu  CPI per CPU benchmark and simulator speed against bare Verilator
 #   make bench-scaling  NPU tiles: K = 1, 2, 4, shared / scaled bandwidth (build/bench/scaling.csv)
 #   make bench-cpu-fmax  the core's fmax on the ECP5-85F (core + RAM, nextpnr; minutes)

@@ -2,12 +2,15 @@
 
 Which operators run on the NPU (everything else runs on the core, marked ``core``):
 
-- FULLY_CONNECTED: one GEMM, ``A = x`` (B x K), ``B = w^T`` (K x units);
-- CONV_2D 1x1 with stride 1 and no padding: through the convolution planner like the other
-  convolutions when its estimate is within :data:`WALK_OVER_GEMM` of the GEMM plan's (the
-  walk overlaps a layer's LOADs, COMPUTEs and STOREs better: DS-CNN's 64->64 pointwise layers
-  11.2 k cycles instead of 13.4 k on the 8x8 NPU); else, and where the planner does not take
-  it (ONNX INT8), one GEMM on the NHWC input read as (N*H*W) x Cin;
+- FULLY_CONNECTED: one GEMM, ``A = x`` (B x K), ``B = w^T`` (K x units); with one input
+  row (batch 1), at least C units and ``gemv`` on (the default), for INT8 TFLite and FP16
+  models, the GEMV plan instead (layer kind ``gemv``, :mod:`.npu_gemv`): the weights stream
+  once at the memory roofline instead of one stationary weight set per tile for a single row;
+- CONV_2D 1x1 with stride 1 and no padding: through the walk planner (below) when it takes
+  the layer (INT8 TFLite and FP16), else one GEMM on the NHWC input read as (N*H*W) x Cin. On
+  the 8x8 `sim` SoC the walk beats the GEMM on every pointwise layer measured: MobileNetV1-0.25
+  at 96x96 (13 layers, 4-27 % fewer cycles, e.g. 48x48x8 -> 16: 21,409 -> 18,681; 3x3x256 ->
+  256: 66,104 -> 63,224) and DS-CNN (25x5x64 -> 64: 13,377 -> 11,573);
 - other CONV_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D (INT8 TFLite models and FP16),
   MAX_POOL_2D (INT8 and FP16) and ADD (INT8 TFLite models and FP16; INT8 and max pooling on
   the element-wise unit, when the variant has it): the whole operator through the operator
@@ -46,6 +49,7 @@ from .errors import UnsupportedModel
 from .ir import OpKind, explicit_padding
 from .memory_plan import Interval, align_up, plan_memory
 from .npu_gemm import gemm_cost, tflite_gemm_descriptors
+from .npu_gemv import fc_gemv_program, per_tensor, scratch_bytes
 from .npu_ops import layer_planner, param_image
 from .program import Layer, Program
 from .reference import constant, onnx_scales, tflite_multipliers
@@ -109,23 +113,7 @@ def _gemm_form(graph, op, im2col):
     return (False, kh * kw * cin) if im2col else None
 
 
-#: A 1x1 convolution takes the walk when its estimate is at most this times the GEMM plan's
-#: (whose estimate leaves out its fill and drain: DS-CNN's 64->64 pointwise layers estimated
-#: 8,000 / 8,509 cycles, measured 13,377 as a GEMM and 11,213 walked on the 8x8 NPU; 52,677
-#: and 68,440 on the 4x4, where the walk's estimate is 1.6x the GEMM's).
-WALK_OVER_GEMM = 1.1
-
-
-def _walk_beats_gemm(graph, op, planned, k, config, precision):
-    out = graph.tensors[op.outputs[0]]
-    n = out.shape[-1]
-    m = int(np.prod(out.shape)) // n
-    walk = getattr(planned[1].plan, "cost", None)
-    gemm = gemm_cost(config, m, k, n, elem_bytes=2 if precision == "fp16" else 1)
-    return walk is not None and walk[0] <= WALK_OVER_GEMM * gemm
-
-
-def compile_graph(graph, config, precision=None, *, im2col=True, planners=True):
+def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, gemv=True):
     """Lower ``graph`` for ``config``'s NPU; returns a :class:`~.program.Program`.
 
     ``precision``: ``"int8"`` (quantized models) or ``"fp16"`` (float models), default the
@@ -133,6 +121,7 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True):
     variant without the NPU or the precision, and a program larger than main memory.
     ``planners=False`` turns the operator planners (:mod:`.npu_ops`) off: convolutions then
     take the GEMM / im2col path, depthwise, pooling and ADD the core (the older lowering).
+    ``gemv=False`` keeps batch-1 FULLY_CONNECTED layers on the GEMM planner.
     """
     precision = precision or graph.precision
     if precision not in ("int8", "fp16"):
@@ -155,15 +144,17 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True):
             buffers[name] = (value_dtype(graph, name), T[name].shape)
         form = _gemm_form(graph, op, im2col)
         reads = [n for n in op.inputs if n is not None and not T[n].const]
-        # Direct GEMMs: FULLY_CONNECTED; a 1x1 CONV_2D tries the planner first.
-        plan = None if not planners or (form is not None and form[0] and
-                                        op.kind is not OpKind.CONV_2D) else \
+        # A 1x1 convolution (a direct GEMM) goes to the walk planner too when it takes it:
+        # measured faster on every pointwise layer of MobileNetV1-0.25 and DS-CNN (module
+        # docstring); FULLY_CONNECTED stays a GEMM / GEMV.
+        plan = None if not planners or op.kind is OpKind.FULLY_CONNECTED else \
             layer_planner(graph, op, config, precision)
-        if plan is not None and form is not None and form[0]:
-            plan = plan if _walk_beats_gemm(graph, op, plan, form[1], config, precision) \
-                else None
         if plan is not None:
             layers.append(_planned_layer(graph, op, blob, reads, plan, config))
+            continue
+        fc = _gemv_layer(graph, op, blob, buffers, config, precision) if gemv else None
+        if fc is not None:
+            layers.append(fc)
             continue
         if form is None:
             for n in op.inputs:
@@ -212,7 +203,7 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True):
     tensor_addr = {nm: arena_base + off for nm, off in plan.offsets.items()}
     weight_addr = {nm: main.base + off for nm, off in blob.addr.items()}
     for layer in layers:
-        if layer.kind == "npu_op":
+        if layer.kind in ("npu_op", "gemv"):
             layer.commands = _emit_planned(layer, tensor_addr, weight_addr) + [
                 encode(Opcode.FENCE)]
         elif layer.kind == "gemm":
@@ -276,6 +267,63 @@ def _planned_layer(graph, op, blob, reads, planned, config):
                  plan=(plan, image), array_macs=_counted_macs(trial.descriptors))
 
 
+def _gemv_layer(graph, op, blob, buffers, config, precision):
+    """A ``gemv`` layer (:mod:`.npu_gemv`) for a batch-1 FULLY_CONNECTED of an INT8 TFLite or
+    FP16 model with at least C (array columns) units, or None (other operators and models,
+    fewer units, or a shape the GEMV plan refuses: the GEMM path then). Below C units the
+    GEMM needs fewer weight sets than the GEMV has K tiles, each a LOAD of a few bytes:
+    MobileNet's 256 -> 2 classifier takes 3,505 cycles as a GEMM and 4,481 as a GEMV on the
+    8x8 SoC. INT8 layers with per-channel weights write a second buffer, the int32 scratch
+    vector; the parameter bytes (transposed weights, bias, multiplier and shift rows) go into
+    the blob as for ``npu_op`` layers."""
+    T = graph.tensors
+    if op.kind is not OpKind.FULLY_CONNECTED or _gemm_form(graph, op, False) is None:
+        return None
+    out = T[op.outputs[0]]
+    if len(out.shape) != 2 or out.shape[0] != 1 or out.shape[1] < config.npu_cols:
+        return None
+    w = constant(graph, op.inputs[1])                              # (N, K)
+    n, k = w.shape
+    b = constant(graph, op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] else None
+    lo, hi = op.attrs.get("lo"), op.attrs.get("hi")
+    writes = [op.outputs[0]]
+    if precision == "fp16":
+        kw = dict(precision="fp16", lo=lo, hi=hi,
+                  bias=None if b is None else b.astype(np.float32))
+    elif graph.arithmetic == "tflite":
+        zx = T[op.inputs[0]].quant.zp
+        bias = np.zeros(n, np.int64) if b is None else b.astype(np.int64)
+        folded = wrap_int32(bias - zx * w.astype(np.int64).sum(axis=1)).astype(np.int32)
+        mult, shift = tflite_multipliers(graph, op)
+        lo, hi = int(lo), int(hi)
+        kw = dict(precision="int8", bias=folded, multiplier=mult, shift=shift,
+                  zero_point=out.quant.zp, lo=min(lo, hi), hi=hi,
+                  mode=RequantMode.TFLITE_SINGLE_ROUNDING)
+        if not per_tensor(mult, shift):
+            writes.append(f"{op.outputs[0]}/acc32")
+    else:
+        return None
+    wkn = np.ascontiguousarray(w.T)
+
+    def plan(x_addrs, out_addr, param_addr, scratch_addr=None):
+        return fc_gemv_program(config, wkn, x_addr=x_addrs[0], out_addr=out_addr,
+                               param_addr=param_addr, scratch_addr=scratch_addr, **kw)
+    base = config.region("main").base
+    try:
+        trial = plan([base], base, base, base)
+    except ValueError:
+        return None
+    if len(writes) > 1:
+        buffers[writes[1]] = (np.dtype(np.int32), (scratch_bytes(config, n) // 4,))
+    image = param_image(trial, base)
+    pname = blob.add(f"{op.outputs[0]}/params", np.frombuffer(image, np.uint8))
+    eb = 2 if precision == "fp16" else 1
+    return Layer("gemv", "npu", op, [op.inputs[0]], writes, gemm=(1, k, n), macs=k * n,
+                 array_macs=trial.array_macs, weight_bytes=k * n * eb,
+                 est_cycles=-(-k * n * eb // config.main_bytes_per_cycle),
+                 params={"planner": "gemv", "params": pname}, plan=(plan, image))
+
+
 def _counted_macs(descriptors):
     """The products the COMPUTEs take part in (PERF_MACS: ``m * k * n``, diagonal
     ``m * min(k, n)``)."""
@@ -291,7 +339,7 @@ def _emit_planned(layer, tensor_addr, weight_addr):
     plan, image = layer.plan
     param_addr = weight_addr[layer.params["params"]]
     prog = plan([tensor_addr[n] for n in layer.reads], tensor_addr[layer.writes[0]],
-                     param_addr)
+                param_addr, *[tensor_addr[n] for n in layer.writes[1:]])
     if param_image(prog, param_addr) != image:
         raise RuntimeError(f"{layer.op.name}: the planner's parameter bytes depend on the "
                            "addresses")

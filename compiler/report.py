@@ -32,7 +32,8 @@ def report_rows(program):
         outs = [program.buffers[n][1] for n in layer.writes]
         act = sum(int(np.prod(s)) * np.dtype(program.buffers[n][0]).itemsize
                   for n, s in zip(layer.reads + layer.writes, ins + outs, strict=True))
-        what = ("GEMM " + "x".join(map(str, layer.gemm)) if layer.gemm else
+        what = (("GEMV " if layer.kind == "gemv" else "GEMM ") + "x".join(map(str, layer.gemm))
+                if layer.gemm else
                 layer.kind if layer.kind == "im2col" else
                 op.kind.value.lower() + " (walk)" if layer.kind == "npu_op" else
                 op.kind.value.lower())

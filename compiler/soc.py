@@ -93,8 +93,15 @@ def _describe(program, indices):
                      f" {program.layers[i].op.name!r})" for i in indices)
 
 
-def run_program_soc(program, inputs, *, host_fallback=False, max_cycles=400_000_000):
+def run_program_soc(program, inputs, *, host_fallback=False, max_cycles=400_000_000,
+                    runner=None):
     """Execute ``program`` on the simulated SoC; returns ``(outputs, SocRun)``.
+
+    ``runner``: what runs the firmware, called as ``runner(elf, config, max_cycles=,
+    data=[(addr, bytes)], dumps=[(addr, length)])`` and returning an object with ``status``,
+    ``exit_code`` and ``dumps`` (a dict keyed by ``(addr, length)``); default
+    :func:`dure.sim.runner.run_elf` (the Verilator model of the SoC). A board runs the same
+    firmware and memory image through its boot link (``dure board infer``).
 
     Raises :class:`UnsupportedModel` when a core layer has no C kernel and ``host_fallback``
     is off; RuntimeError when the firmware stops with an error (its :class:`TableError` name,
@@ -102,6 +109,7 @@ def run_program_soc(program, inputs, *, host_fallback=False, max_cycles=400_000_
     from dure.sim.npu_job_build import job_elf
     from dure.sim.runner import run_elf
 
+    run_elf = runner or run_elf
     config = program.config
     main = config.region("main")
     commands_base, table_addr, results_addr = program.table_layout()

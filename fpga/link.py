@@ -17,7 +17,7 @@ from dure.errors import UserError
 
 from .protocol import MAX_PAYLOAD, Error, FrameDecoder, Info, Type, crc32, encode
 
-__all__ = ["LinkError", "BoardLink", "RunResult", "elf_segments", "Stats"]
+__all__ = ["LinkError", "BoardLink", "RunResult", "JobResult", "elf_segments", "Stats"]
 
 
 class LinkError(UserError):
@@ -69,9 +69,46 @@ class RunResult:
         return "fail" if self.exit_code & 1 else "bad-exit"
 
 
-def elf_segments(path):
+@dataclass(frozen=True)
+class JobResult:
+    """Outcome of :meth:`BoardLink.run_job`: a program run with its data loaded before and
+    memory read back after, shaped like :class:`dure.sim.runner.RunResult` (``status``,
+    ``exit_code``, ``dumps``) so the same caller can use the simulator or a board.
+
+    Attributes
+    ----------
+    exit_code, output : as in :class:`RunResult`
+    dumps : dict
+        ``{(address, length): bytes}`` read after the exit (empty after a timeout).
+    load_seconds, run_seconds, read_seconds : float
+        Wall-clock time of loading (every range written and CRC-checked), of the run (GO to
+        the exit report) and of reading the dumps back.
+    bytes_loaded, bytes_read : int
+        Payload bytes loaded and read back.
+    """
+
+    exit_code: int | None
+    output: bytes
+    dumps: dict
+    load_seconds: float
+    run_seconds: float
+    read_seconds: float
+    bytes_loaded: int
+    bytes_read: int
+
+    status = RunResult.status
+
+    @property
+    def link_seconds(self):
+        """Time spent moving data over the link (loading and reading back)."""
+        return self.load_seconds + self.read_seconds
+
+
+def elf_segments(path, *, zero_fill=True):
     """``(entry, [(address, bytes), ...])`` of an RV32 ELF's loadable segments (file contents
-    plus zero fill, at their physical addresses). Raises :class:`UserError` for a bad file."""
+    plus zero fill, at their physical addresses; ``zero_fill=False``: the file contents only,
+    for programs whose start-up code clears ``.bss`` itself, as Dure's crt0 does).
+    Raises :class:`UserError` for a bad file."""
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
     try:
@@ -82,6 +119,10 @@ def elf_segments(path):
             segments = []
             for seg in elf.iter_segments():
                 if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
+                    continue
+                if not zero_fill:
+                    if seg["p_filesz"]:
+                        segments.append((seg["p_paddr"], seg.data()))
                     continue
                 data = seg.data() + bytes(seg["p_memsz"] - seg["p_filesz"])
                 segments.append((seg["p_paddr"], data))
@@ -107,6 +148,10 @@ class BoardLink:
     log : callable, optional
         Called with one-line progress messages.
     """
+
+    #: :meth:`load` checks at most this many bytes with one ``CRC`` command, so that no reply
+    #: takes the boot loader long to compute (a slow core, or a simulated board).
+    crc_block = 2048
 
     def __init__(self, port, *, timeout=1.0, retries=8, log=None):
         self.port = port
@@ -249,13 +294,16 @@ class BoardLink:
         return struct.unpack("<I", data)[0]
 
     def load(self, addr, data, what="data"):
-        """Write and verify (CRC-32 over the whole range) one block."""
+        """Write and verify one block (CRC-32 of every :attr:`crc_block` bytes of it)."""
         self.check_writable(addr, len(data), what)
         self.write(addr, data)
-        got = self.crc(addr, len(data))
-        if got != crc32(data):
-            raise LinkError(f"{what} at 0x{addr:08x}: CRC after loading is 0x{got:08x}, "
-                            f"expected 0x{crc32(data):08x}")
+        for offset in range(0, len(data), self.crc_block):
+            part = data[offset:offset + self.crc_block]
+            got = self.crc(addr + offset, len(part))
+            if got != crc32(part):
+                raise LinkError(f"{what}: CRC of 0x{addr + offset:08x}..0x"
+                                f"{addr + offset + len(part):08x} after loading is 0x{got:08x}, "
+                                f"expected 0x{crc32(part):08x}")
 
     def go(self, entry):
         """Start the program at ``entry``; True if the start was acknowledged, False if the
@@ -324,3 +372,30 @@ class BoardLink:
             self.load(addr, blob, what=f"data blob at 0x{addr:08x}")
         self.log(f"starting at 0x{entry:08x}")
         return self.run(entry, timeout=timeout, on_output=on_output)
+
+    def run_job(self, path, *, data=(), dumps=(), timeout=None, on_output=None):
+        """Load an ELF (its file contents: the program's start-up code must clear ``.bss``)
+        and ``data`` (``(address, bytes)``; each range written and CRC-checked), run it, and
+        after the exit read ``dumps`` (``(address, length)``) back; return a
+        :class:`JobResult`. After a timeout nothing is read (the program still runs)."""
+        start = time.monotonic()
+        entry, segments = elf_segments(path, zero_fill=False)
+        info = self.ping()
+        if info.max_payload < MAX_PAYLOAD:
+            raise LinkError(f"the boot loader takes at most {info.max_payload}-byte payloads")
+        loaded = 0
+        for addr, blob in [*segments, *data]:
+            self.log(f"loading {len(blob)} bytes at 0x{addr:08x}")
+            self.load(addr, blob, what=f"range 0x{addr:08x}..0x{addr + len(blob):08x}")
+            loaded += len(blob)
+        self.log(f"starting at 0x{entry:08x}")
+        ran = time.monotonic()
+        result = self.run(entry, timeout=timeout, on_output=on_output)
+        read = time.monotonic()
+        out = {}
+        if result.exit_code is not None:
+            for addr, length in dumps:
+                self.log(f"reading {length} bytes at 0x{addr:08x}")
+                out[(addr, length)] = self.read(addr, length)
+        return JobResult(result.exit_code, result.output, out, ran - start, read - ran,
+                         time.monotonic() - read, loaded, sum(len(v) for v in out.values()))

@@ -6,7 +6,9 @@ The same :class:`~dure.rtl.soc.soc.Soc` and :class:`~.mailbox.ExitMailbox` as
 the standard harness. Differences from SimTop: a test-exit write goes to the mailbox (the core
 restarts in the boot loader, which reports the code over the UART) and is *not* shown on
 ``exit_valid``, which stays 0, so the harness runs until it is stopped; the harness loads the
-boot loader into the ROM through the loader port, as a board's bitstream would hold it.
+boot loader into the ROM through the loader port, as a board's bitstream would hold it. RAM and
+main memory are the simulation-only memory primitives (``sim_memories``, as in SimTop): an
+Amaranth ``Memory`` of the ULX3S's 32 MiB main memory would not even elaborate.
 """
 
 from amaranth.hdl import Cat, Module, Signal
@@ -27,6 +29,9 @@ class LinkSimTop(wiring.Component):
     ----------
     config : SoCConfig
         A variant with a boot ROM.
+    sim_memories : bool
+        Build RAM and main memory from the Verilog simulation primitive
+        (:mod:`dure.rtl.soc.sim_memory`; default) rather than Amaranth memories.
 
     Members
     -------
@@ -34,13 +39,14 @@ class LinkSimTop(wiring.Component):
     are constant 0.
     """
 
-    def __init__(self, config):
+    def __init__(self, config, *, sim_memories=True):
         self._config = config
+        self._sim_memories = sim_memories
         super().__init__(harness_members(config))
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.soc = soc = Soc(self._config, uart_phy="byte")
+        m.submodules.soc = soc = Soc(self._config, uart_phy="byte", sim_memories=self._sim_memories)
         m.submodules.mailbox = mailbox = ExitMailbox(self._config)
 
         # Loader queue (as in SimTop) and the mailbox share the SoC's ext port; the mailbox

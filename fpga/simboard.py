@@ -25,24 +25,47 @@ from dure.config import preset
 
 from .bootrom import build_boot
 
-__all__ = ["sim_config", "Faults", "SimBoard"]
+__all__ = ["sim_config", "Faults", "SimBoard", "BOARD_VARIANTS", "SIM_CLK_FREQ"]
 
 _FPGA_DIR = pathlib.Path(__file__).resolve().parent
 
 
-def sim_config(core="full"):
-    """The variant the simulated board runs: the ``sim`` preset's memories (so programs built by
-    ``make firmware`` run on it) plus a boot ROM, without the NPU (the link does not need it;
-    the model builds and runs several times faster), with a slow nominal clock so the boot
-    loader's timeouts (counted in cycles) pass quickly in simulation; ``core``: the control
-    core variant (``tiny``: the iCEBreaker's).
+#: The SoC variant each simulated board runs (``SimBoard(board=...)``): the board's preset, or
+#: for the iCEBreaker the variant with its 2x2 INT8 NPU (the board preset has no NPU, and a
+#: compiled model needs one).
+BOARD_VARIANTS = {"ulx3s": "ulx3s", "icebreaker": "icebreaker-npu"}
+
+#: Nominal clock of every simulated board: slow, so that the boot loader's timeouts (counted in
+#: cycles) pass quickly in simulation. Cycle counts do not depend on it.
+SIM_CLK_FREQ = 2_000_000
+
+
+def sim_config(core="full", board=None):
+    """The variant a simulated board runs.
+
+    ``board`` None: the ``sim`` preset's memories (so programs built by ``make firmware`` run
+    on it) plus a boot ROM, without the NPU (the link does not need it; the model builds and
+    runs several times faster); ``core``: the control core variant (``tiny``: the
+    iCEBreaker's). ``board`` ``"ulx3s"`` or ``"icebreaker"``: the board's own variant
+    (:data:`BOARD_VARIANTS`: memories, boot ROM, core, NPU), so a model compiled for the board
+    runs on it unchanged (``core`` is then ignored). On the ULX3S, main memory is the simulation's
+    block model with the preset's latency and bandwidth in place of the SDRAM controller.
+    Every variant gets the nominal clock :data:`SIM_CLK_FREQ`.
     Its name carries a hash of this package's sources, so the cached model is rebuilt when the
     mailbox or the top change (the simulator hashes only ``rtl/`` and the config)."""
     digest = hashlib.sha256()
     for name in ("link_sim_top.py", "mailbox.py", "protocol.py"):
         digest.update((_FPGA_DIR / name).read_bytes())
-    name = f"link-{digest.hexdigest()[:8]}" + ("" if core == "full" else f"-{core}")
-    return replace(preset("sim"), name=name, clk_freq=2_000_000, rom_size=4096, npu_rows=0,
+    prefix = f"link-{digest.hexdigest()[:8]}"
+    if board is not None:
+        if board not in BOARD_VARIANTS:
+            raise ValueError(f"no simulated board {board!r}; choose one of: "
+                             f"{', '.join(BOARD_VARIANTS)}")
+        base = preset(BOARD_VARIANTS[board])
+        changes = {"main_kind": "block"} if base.main_kind == "sdram" else {}
+        return replace(base, name=f"{prefix}-{board}", clk_freq=SIM_CLK_FREQ, **changes)
+    name = prefix + ("" if core == "full" else f"-{core}")
+    return replace(preset("sim"), name=name, clk_freq=SIM_CLK_FREQ, rom_size=4096, npu_rows=0,
                    core=core)
 
 
@@ -108,10 +131,14 @@ class SimBoard:
         The harness stops after this many cycles (a guard against runaway tests).
     core : str
         Control core variant (:func:`sim_config`).
+    board : str, optional
+        Simulate this board's own variant (``ulx3s``, ``icebreaker``; :func:`sim_config`).
     """
 
-    def __init__(self, *, faults=None, max_cycles=2_000_000_000, log=None, core="full"):
-        self.config = sim_config(core)
+    def __init__(self, *, faults=None, max_cycles=2_000_000_000, log=None, core="full",
+                 board=None):
+        self.config = sim_config(core, board)
+        self.board = board
         self.faults = faults
         self.max_cycles = max_cycles
         self.log = log

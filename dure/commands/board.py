@@ -7,6 +7,8 @@ n, 124 when ``--run-timeout`` passes, 126 for a malformed exit code, 3 when the 
 bad input. ``--read ADDR:LEN:FILE`` saves memory after the program exits. ``--sim`` runs the same
 protocol against the Verilator model of a board (no hardware needed).
 ``dure board ping --port P`` checks the link and prints what the boot loader reports.
+``dure board infer MODEL --input X.npy --port P`` (or ``--sim BOARD``) runs a model on the board
+(:mod:`.board_infer`).
 """
 
 import pathlib
@@ -72,6 +74,8 @@ def add_arguments(parser):
                               "--sim 5)")
         cmd.add_argument("--retries", type=int, default=8, help="resends per command (default 8)")
         cmd.add_argument("-v", "--verbose", action="store_true", help="print progress")
+    from .board_infer import add_infer_arguments
+    add_infer_arguments(sub)
 
 
 def _log(args):
@@ -144,6 +148,9 @@ def _load(args):
 
 
 def run(args):
+    if args.action == "infer":
+        from .board_infer import infer
+        return infer(args)
     if args.action == "ping":
         return _session(args, _ping)
     return _session(args, _load(args))

@@ -4,6 +4,8 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .altops import alt_result
+
 __all__ = ["Divider"]
 
 
@@ -37,6 +39,13 @@ class Divider(wiring.Component):
     the number of leading zero bytes of the dividend's magnitude (``|a|`` for DIV / REM, ``a``
     for DIVU / REMU) among its top three, and ``z`` = 0 when the divisor is 0: 33 cycles for
     a dividend of 2**24 or more, 9 below 256.
+
+    Parameters
+    ----------
+    alt_ops : bool
+        Formal checks only: ``result`` is the stand-in of :mod:`.altops` of the operation and
+        operands captured at the start instead of the quotient / remainder; ``done`` keeps the
+        latency above (the quotient datapath is left out).
     """
 
     start: In(1)
@@ -47,8 +56,14 @@ class Divider(wiring.Component):
     done: Out(1)
     result: Out(32)
 
+    def __init__(self, *, alt_ops=False):
+        self._alt_ops = bool(alt_ops)
+        super().__init__()
+
     def elaborate(self, platform):
         m = Module()
+        alt = self._alt_ops
+        alt_op, alt_a, alt_b = Signal(3), Signal(32), Signal(32)
         signed = ~self.op[0]
         rem = Signal()
         neg_q = Signal()
@@ -82,26 +97,32 @@ class Divider(wiring.Component):
         with m.If(self.abort):
             m.d.sync += [busy.eq(0), self.done.eq(0)]
         with m.Elif(busy):
-            m.d.sync += [
-                remainder.eq(Mux(fits, diff, trial[0:32])),
-                dividend.eq(Cat(fits, dividend[0:31])),
-                count.eq(count - 1),
-            ]
+            m.d.sync += count.eq(count - 1)
+            if not alt:
+                m.d.sync += [
+                    remainder.eq(Mux(fits, diff, trial[0:32])),
+                    dividend.eq(Cat(fits, dividend[0:31])),
+                ]
             with m.If(count == 1):
                 m.d.sync += [busy.eq(0), self.done.eq(1)]
         with m.Elif(self.start & ~self.done):
-            m.d.sync += [
-                busy.eq(1),
-                count.eq(32 - 8 * skip),
-                dividend.eq(mag_a << (8 * skip)),
-                divisor.eq(Mux(b_neg, -self.b, self.b)),
-                remainder.eq(0),
-                rem.eq(self.op[1]),
-                neg_q.eq((a_neg ^ b_neg) & (self.b != 0)),
-                neg_r.eq(a_neg),
-            ]
+            m.d.sync += [busy.eq(1), count.eq(32 - 8 * skip)]
+            if alt:
+                m.d.sync += [alt_op.eq(self.op), alt_a.eq(self.a), alt_b.eq(self.b)]
+            else:
+                m.d.sync += [
+                    dividend.eq(mag_a << (8 * skip)),
+                    divisor.eq(Mux(b_neg, -self.b, self.b)),
+                    remainder.eq(0),
+                    rem.eq(self.op[1]),
+                    neg_q.eq((a_neg ^ b_neg) & (self.b != 0)),
+                    neg_r.eq(a_neg),
+                ]
 
         quotient = Mux(neg_q, -dividend, dividend)
         remainder_out = Mux(neg_r, -remainder, remainder)
-        m.d.comb += self.result.eq(Mux(rem, remainder_out, quotient))
+        if alt:
+            m.d.comb += self.result.eq(alt_result(alt_op, alt_a, alt_b))
+        else:
+            m.d.comb += self.result.eq(Mux(rem, remainder_out, quotient))
         return m

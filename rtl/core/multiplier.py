@@ -4,6 +4,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .altops import alt_result
 from .isa import Funct3MulDiv
 
 __all__ = ["Multiplier"]
@@ -31,6 +32,12 @@ class Multiplier(wiring.Component):
     Latency
     -------
     Operands in the X stage, result in the M stage (one cycle later).
+
+    Parameters
+    ----------
+    alt_ops : bool
+        Formal checks only: ``m_result`` is the stand-in of :mod:`.altops` of the registered
+        operation and operands instead of the product (same registers, same latency).
     """
 
     x_en: In(1)
@@ -39,8 +46,18 @@ class Multiplier(wiring.Component):
     x_b: In(32)
     m_result: Out(32)
 
+    def __init__(self, *, alt_ops=False):
+        self._alt_ops = bool(alt_ops)
+        super().__init__()
+
     def elaborate(self, platform):
         m = Module()
+        if self._alt_ops:
+            op, a, b = Signal(3), Signal(32), Signal(32)
+            with m.If(self.x_en):
+                m.d.sync += [op.eq(self.x_op), a.eq(self.x_a), b.eq(self.x_b)]
+            m.d.comb += self.m_result.eq(alt_result(op, a, b))
+            return m
         a_signed = (self.x_op == Funct3MulDiv.MULH) | (self.x_op == Funct3MulDiv.MULHSU)
         b_signed = self.x_op == Funct3MulDiv.MULH
         a = Signal(33)

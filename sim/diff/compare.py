@@ -1,8 +1,9 @@
 """Lock-step comparison of the SoC's retirement trace against the reference ISS.
 
 :func:`compare` walks two record lists instruction by instruction and returns the first
-:class:`Mismatch` (or None). Compared per instruction: ``pc``, ``insn``, ``trap`` (the
-reference never traps), ``rd_addr``, ``rd_wdata``, ``pc_wdata``; for loads ``mem_addr``,
+:class:`Mismatch` (or None). Compared per instruction: ``pc``, ``insn``, ``trap``, ``intr``
+(the first instruction of a trap handler), ``rd_addr``, ``rd_wdata``, ``pc_wdata`` (the trap
+vector for a trapping instruction); for loads ``mem_addr``,
 ``mem_rmask`` and the bytes of ``mem_rdata`` under the mask; for stores ``mem_addr``,
 ``mem_wmask`` and the bytes of ``mem_wdata`` under the mask (bytes outside the mask are don't
 care, and so is ``mem_addr`` of instructions that do not access memory).
@@ -32,7 +33,7 @@ def lane_mask(mask):
 
 def _differences(ref, dut):
     fields = []
-    for name in ("pc", "insn", "trap", "rd_addr", "rd_wdata", "pc_wdata",
+    for name in ("pc", "insn", "trap", "intr", "rd_addr", "rd_wdata", "pc_wdata",
                  "mem_rmask", "mem_wmask"):
         if getattr(ref, name) != getattr(dut, name):
             fields.append(name)
@@ -126,8 +127,13 @@ class DiffResult:
         return f"{head}\n{self.mismatch.report()}\n  program: {self.workdir / 'prog.S'}"
 
 
-def run_diff(seed, length, workdir, config=None, max_cycles=None):
+def run_diff(seed, length, workdir, config=None, max_cycles=None, traps=False):
     """Generate program ``seed``, run it on the reference and on the SoC, compare the traces.
+
+    With ``traps`` the program raises exceptions and its handler reads mcause, mtval and mepc
+    (:func:`.generator.generate`), which the reference models
+    (:func:`.reference.run_reference`): the trap records, the handler's first instruction and
+    its CSR reads are compared like any other instruction.
 
     Files (``prog.S``, ``prog.elf``, ``soc.trace``) are left in ``workdir``. The cycle limit
     defaults to 100 cycles per reference instruction (plus a margin), so a hung core fails fast.
@@ -140,8 +146,8 @@ def run_diff(seed, length, workdir, config=None, max_cycles=None):
 
     config = config or preset(default_variant())
     workdir = pathlib.Path(workdir)
-    elf = assemble(generate(seed, length), workdir)
-    ref = run_reference(elf, config)
+    elf = assemble(generate(seed, length, traps=traps), workdir)
+    ref = run_reference(elf, config, traps=traps)
     trace = workdir / "soc.trace"
     if max_cycles is None:
         max_cycles = 100 * len(ref.records) + 10_000

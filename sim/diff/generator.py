@@ -13,25 +13,38 @@
   subroutines and their returns, and CSR instructions on ``mscratch`` (every CSR form);
 * ends by writing 1 to the test-exit register and spinning.
 
-It never traps (Unicorn does not enter ``mtvec``) and reads no counter CSR (their values differ
-between an ISS and a pipeline). Sources prefer recently written registers, so back-to-back
-dependencies (forwarding, load-use) are frequent.
+Without ``traps`` it never traps; with ``traps`` it also raises exceptions now and then
+(:data:`TRAP_KINDS`: illegal instructions, ECALL, EBREAK, loads and stores at unmapped
+addresses, JALR, JAL and taken branches to a target that is not 4-byte aligned) and installs
+a handler at ``mtvec`` that reads mcause, mtval and mepc into x29 / x30 / x31 and returns to
+mepc + 4 (the reference models the trap entry: :mod:`.reference`). It reads no counter CSR
+(their values differ between an ISS and a pipeline). Sources prefer recently written
+registers, so back-to-back dependencies (forwarding, load-use) are frequent.
 
 Register roles: ``x3`` (gp) points to the middle of the 4 KiB data area and is never written
 after the start; ``x4`` (tp) is the loop counter and is written only by loop control; inside
-subroutines ``x1`` (ra) holds the return address and is not written by the body.
+subroutines ``x1`` (ra) holds the return address and is not written by the body; with
+``traps``, x29..x31 belong to the trap handler (the program reads them, never writes them).
 """
 
 import random
 
 from dure.config import TEST_EXIT_BASE
 
-__all__ = ["generate", "DATA_SIZE"]
+__all__ = ["generate", "DATA_SIZE", "TRAP_KINDS", "UNMAPPED"]
 
 #: Bytes of the data area every load and store stays inside.
 DATA_SIZE = 4096
 
 GP, TP, RA = 3, 4, 1
+HANDLER_REGS = (29, 30, 31)
+
+#: Exceptions a program with ``traps`` raises.
+TRAP_KINDS = ("illegal", "ecall", "ebreak", "load_fault", "store_fault", "misaligned_jump",
+              "misaligned_jal", "misaligned_branch")
+#: Word-aligned addresses with nothing behind them in the SoC (a bus error: access fault) and
+#: not mapped in the reference.
+UNMAPPED = (0x2000_0000, 0x3000_0000, 0x0400_0000, 0xF000_0000)
 
 _MASK32 = 0xFFFF_FFFF
 _CORNERS = (0, 1, 2, 3, -1, -2, 0x8000_0000, 0x7FFF_FFFF, 0x8000_0001, 0xFFFF_8000, 0x0000_7FFF,
@@ -47,14 +60,15 @@ _STORES = (("sb", 1), ("sh", 2), ("sw", 4))
 
 
 class _Builder:
-    def __init__(self, seed):
+    def __init__(self, seed, traps=False):
+        self.traps = traps
         self.rng = random.Random(seed)
         self.lines = []
         self.labels = 0
         self.recent = []
         self.subroutines = []
         self.words = []  # gp-relative word offsets of recent accesses
-        self.reserved = {GP, TP}
+        self.reserved = {GP, TP} | (set(HANDLER_REGS) if traps else set())
 
     # -- registers and values --------------------------------------------------------------
     def label(self, stem="L"):
@@ -189,6 +203,43 @@ class _Builder:
             rs1 = self.src()
             self.emit(f"{form} x{self.dest()}, mscratch, x{rs1}")
 
+    def trap(self):
+        """One instruction that raises an exception (the handler resumes after it)."""
+        rng = self.rng
+        kind = rng.choice(TRAP_KINDS)
+        if kind == "illegal":
+            # 0 and all ones, and opcode 0x7F (reserved for 80-bit and longer instructions);
+            # the low bits stay 0b11 so that an ISS with the C extension sees 4 bytes too.
+            word = rng.choice((0, 0xFFFF_FFFF, rng.getrandbits(25) << 7 | 0x7F))
+            self.emit(f".word 0x{word:08x}")
+        elif kind in ("ecall", "ebreak"):
+            self.emit(kind)
+        elif kind in ("load_fault", "store_fault"):
+            base = self.scratch()
+            self.li(base, rng.choice(UNMAPPED) + 4 * rng.randrange(1024))
+            if kind == "load_fault":
+                mnemonic = rng.choice(("lb", "lh", "lw", "lbu", "lhu"))
+                self.emit(f"{mnemonic} x{self.dest()}, 0(x{base})")
+            else:
+                self.emit(f"{rng.choice(('sb', 'sh', 'sw'))} x{self.src()}, 0(x{base})")
+        elif kind == "misaligned_jal":
+            self.emit(f"jal x{self.dest()}, .{rng.choice(('+6', '+10', '-2'))}")
+        elif kind == "misaligned_branch":
+            # Traps only when taken (a branch not taken goes on at the next instruction).
+            rs1 = self.src()
+            rs2 = rs1 if rng.random() < 0.3 else self.src()
+            self.emit(f"{rng.choice(_BRANCH)} x{rs1}, x{rs2}, .{rng.choice(('+6', '+10', '-6'))}")
+        else:
+            # JALR to a target 2 bytes past a word: the jump traps (rd not written); the
+            # handler resumes at the next instruction.
+            base = self.scratch()
+            target = self.label()
+            self.emit(f"la x{base}, {target}")
+            self.emit(f"jalr x{self.dest()}, {rng.choice((2, 6, -2))}(x{base})")
+            self.emit("nop")
+            self.lines.append(f"{target}:")
+            self.emit("nop")
+
     def forward_branch(self, depth=0):
         rng = self.rng
         target = self.label()
@@ -256,7 +307,7 @@ class _Builder:
         self.reserved.discard(RA)
 
 
-def generate(seed, length=2000):
+def generate(seed, length=2000, traps=False):
     """Assembly text of random program ``seed`` with about ``length`` items.
 
     Parameters
@@ -266,6 +317,8 @@ def generate(seed, length=2000):
     length : int
         Number of top-level items (an item is one instruction or a small group: a branch over
         a few instructions, a loop, a call); >= 1.
+    traps : bool
+        Also raise exceptions (about one item in 25) and install the trap handler.
 
     Returns
     -------
@@ -274,7 +327,7 @@ def generate(seed, length=2000):
     """
     if not isinstance(length, int) or length < 1:
         raise ValueError(f"length must be an integer >= 1, not {length!r}")
-    b = _Builder(seed)
+    b = _Builder(seed, traps)
     b.lines += [f"# random RV32IM program, seed {seed}, length {length}",
                 ".option norelax", ".option norvc", ".section .text", ".globl _start",
                 "_start:"]
@@ -284,10 +337,15 @@ def generate(seed, length=2000):
         if reg not in (GP, TP):
             b.li(reg, b.value())
     b.emit(f"csrrw x0, mscratch, x{b.rng.randrange(5, 32)}")
+    if traps:
+        b.emit("la x31, trap_handler")
+        b.emit("csrw mtvec, x31")
     for _ in range(length):
-        kind = b.rng.choices(("simple", "branch", "loop", "jump", "call"),
-                             weights=(80, 9, 3, 4, 4))[0]
-        if kind == "simple":
+        kind = b.rng.choices(("simple", "branch", "loop", "jump", "call", "trap"),
+                             weights=(80, 9, 3, 4, 4, 4 if traps else 0))[0]
+        if kind == "trap":
+            b.trap()
+        elif kind == "simple":
             b.simple()
         elif kind == "branch":
             b.forward_branch()
@@ -304,6 +362,13 @@ def generate(seed, length=2000):
     b.lines.append(".Lhalt:")
     b.emit("j .Lhalt")
     b.emit_subroutines()
+    if traps:
+        b.lines += [".balign 4", "trap_handler:"]
+        for reg, csr in zip(HANDLER_REGS, ("mcause", "mtval", "mepc"), strict=True):
+            b.emit(f"csrr x{reg}, {csr}")
+        b.emit(f"addi x{HANDLER_REGS[2]}, x{HANDLER_REGS[2]}, 4")
+        b.emit(f"csrw mepc, x{HANDLER_REGS[2]}")
+        b.emit("mret")
     words = [b.rng.getrandbits(32) for _ in range(DATA_SIZE // 4)]
     b.lines += [".section .data", ".balign 16", "data_base:"]
     for index in range(0, len(words), 8):

@@ -12,7 +12,10 @@ up to the depth where one of them differs.
 
 The expected values below are written from the specification: instruction fields, immediates,
 opcodes and funct codes are decoded here, not taken from :mod:`dure.rtl.core.isa` or the
-core's decoder, ALU, branch unit, multiplier or divider.
+core's decoder, ALU, branch unit, multiplier or divider. The one import from the core's side
+is the table of formal-only stand-ins (:mod:`dure.rtl.core.altops`) that the ``mul`` / ``div``
+checks with ``alt_ops=True`` expect in place of the product and quotient: a contract between
+the formal build of the units and this harness, not part of the specification.
 
 The bus assumptions (both ports) are the rules of :mod:`dure.rtl.bus.signature`: an answer
 (``rvalid``) only for a request granted in an earlier cycle and not answered yet (one answer
@@ -47,6 +50,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 from dure.rtl.core import core as core_module
 from dure.rtl.core import x_stage as x_stage_module
+from dure.rtl.core.altops import ALT_SUBTRACT, ALT_XOR
 from dure.rtl.core.core import Core
 from dure.rtl.core.divider import Divider
 from dure.rtl.core.multiplier import Multiplier
@@ -138,15 +142,33 @@ class _FreeDivider(wiring.Component):
 
 
 @contextmanager
-def _abstract_units(harness):
-    """While elaborating: the core's multiplier and divider replaced by free abstractions (a
-    sound over-approximation for checks that do not look at their results)."""
-    with mock.patch.object(core_module, "Multiplier", lambda: _FreeMultiplier(harness.free_mul)), \
-            mock.patch.object(x_stage_module, "Divider",
-                              lambda: _FreeDivider(harness.free_div, harness.free_done)), \
-            mock.patch.object(x_stage_module, "SerialDivider",
-                              lambda: _FreeDivider(harness.free_div, harness.free_done)):
+def _units(harness, mul, div):
+    """While elaborating: the core's multiplier and divider as chosen. ``mul`` / ``div``:
+    ``"real"`` (the unit as built for silicon), ``"alt"`` (the unit's formal-only stand-in of
+    :mod:`dure.rtl.core.altops`, same timing) or ``"free"`` (a free abstraction: a sound
+    over-approximation for checks that do not look at the results)."""
+    patches = []
+    if mul == "free":
+        patches.append(mock.patch.object(core_module, "Multiplier",
+                                         lambda: _FreeMultiplier(harness.free_mul)))
+    elif mul == "alt":
+        patches.append(mock.patch.object(core_module, "Multiplier",
+                                         lambda: harness.multiplier_cls(alt_ops=True)))
+    if div == "free":
+        def free():
+            return _FreeDivider(harness.free_div, harness.free_done)
+        patches += [mock.patch.object(x_stage_module, "Divider", free),
+                    mock.patch.object(x_stage_module, "SerialDivider", free)]
+    elif div == "alt":
+        patches.append(mock.patch.object(x_stage_module, "Divider",
+                                         lambda: harness.divider_cls(alt_ops=True)))
+    for patch in patches:
+        patch.start()
+    try:
         yield
+    finally:
+        for patch in patches:
+            patch.stop()
 
 
 class CoreHarness(wiring.Component):
@@ -159,23 +181,43 @@ class CoreHarness(wiring.Component):
     options : CoreOptions
         Core configuration (default :data:`FORMAL_CORE_OPTIONS`).
     narrow : int or None
-        For ``mul`` / ``div``: assume the second operand (``mul``) or the dividend (``div``)
-        of a retiring M instruction fits in ``narrow`` signed bits (``None``: full width). The
-        solver cannot equate two 32 x 32 multipliers (or dividers) of different structure in
-        reasonable time; narrowing one operand keeps the other arbitrary.
+        For ``mul`` / ``div`` with the real units: assume the second operand (``mul``) or the
+        dividend (``div``) of a retiring M instruction fits in ``narrow`` signed bits
+        (``None``: full width). The solver cannot equate two 32 x 32 multipliers (or
+        dividers) of different structure in reasonable time; narrowing one operand keeps the
+        other arbitrary.
+    alt_ops : bool
+        For ``mul`` / ``div``: build the core with the formal-only stand-ins of
+        :mod:`dure.rtl.core.altops` (``Multiplier(alt_ops=True)``, ``Divider(alt_ops=True)``:
+        same registers and timing, a cheap function instead of the product / quotient) and
+        check the port against the same stand-in of the reported sources. This proves the
+        pipeline's part (operand routing, operation selection, stalls, writeback, hazards);
+        the arithmetic itself is checked at unit level (tests/rtl/core/test_multiplier.py,
+        test_divider.py).
+    multiplier_cls, divider_cls : type
+        The unit classes built with ``alt_ops=True`` (default: the core's own; a test passes
+        a patched one to plant a bug).
     """
 
-    def __init__(self, checks, *, options=FORMAL_CORE_OPTIONS, narrow=None):
+    def __init__(self, checks, *, options=FORMAL_CORE_OPTIONS, narrow=None, alt_ops=False,
+                 multiplier_cls=Multiplier, divider_cls=Divider):
         checks = tuple(checks)
         unknown = [c for c in checks if c not in CHECKS]
         if unknown or not checks:
             raise ValueError(f"checks must be a non-empty subset of {CHECKS}, not {checks!r}")
         if narrow is not None and not (isinstance(narrow, int) and 1 <= narrow <= 32):
             raise ValueError(f"narrow must be None or an integer in 1..32, not {narrow!r}")
+        if alt_ops and narrow is not None:
+            raise ValueError("narrow applies to the real units, not with alt_ops")
+        if alt_ops and options.serial_divider:
+            raise ValueError("alt_ops needs the fast Divider (serial_divider=False)")
         self._checks = checks
         self._narrow = narrow
         self._options = options
-        self._abstract = not ({"mul", "div"} & set(checks))
+        self._alt = bool(alt_ops)
+        self.multiplier_cls, self.divider_cls = multiplier_cls, divider_cls
+        self._mul_unit = ("alt" if alt_ops else "real") if "mul" in checks else "free"
+        self._div_unit = ("alt" if alt_ops else "real") if "div" in checks else "free"
         super().__init__({
             "i_gnt": In(1), "i_rvalid": In(1), "i_rdata": In(32), "i_err": In(1),
             "d_gnt": In(1), "d_rvalid": In(1), "d_rdata": In(32), "d_err": In(1),
@@ -210,11 +252,8 @@ class CoreHarness(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         core = Core(options=self._options, pmp_entries=0, triggers=0)
-        if self._abstract:
-            with _abstract_units(self):
-                m.submodules.core = Fragment.get(core, platform)
-        else:
-            m.submodules.core = core
+        with _units(self, self._mul_unit, self._div_unit):
+            m.submodules.core = Fragment.get(core, platform)
         m.d.comb += Assume(~ResetSignal())
         checks = self._checks
         self._bus(m, core.ibus, self.i_gnt, self.i_rvalid, self.i_rdata, self.i_err, "ibus",
@@ -423,7 +462,21 @@ class CoreHarness(wiring.Component):
         # ---- M extension ---------------------------------------------------------------------
         is_m = ok & (f.opcode == OP_REG) & (f.funct7 == 0b0000001)
         narrow = self._narrow
-        if "mul" in checks:
+        if self._alt:
+            # The stand-in of dure.rtl.core.altops, stated here from its table.
+            res = Signal(32, name="spec_alt")
+            with m.Switch(f.funct3):
+                for funct3, constant in ALT_XOR.items():
+                    with m.Case(funct3.value):
+                        base = (a - b) if funct3 in ALT_SUBTRACT else (a + b)
+                        m.d.comb += res.eq(base[:32] ^ constant)
+            for name, is_class in (("mul", is_m & ~f.funct3[2]), ("div", is_m & f.funct3[2])):
+                if name in checks:
+                    what = "MUL*" if name == "mul" else "DIV*"
+                    with m.If(is_class):
+                        m.d.comb += (expect_rd(res, what) + expect_sources(what) +
+                                     sequential(what))
+        if "mul" in checks and not self._alt:
             res = Signal(32, name="spec_mul")
             sa, sb = a.as_signed(), b.as_signed()
             with m.Switch(f.funct3[0:2]):
@@ -441,7 +494,7 @@ class CoreHarness(wiring.Component):
                                    (b.as_signed() < (1 << (narrow - 1))))
             with m.If(is_mul):
                 m.d.comb += expect_rd(res, "MUL*") + expect_sources("MUL*") + sequential("MUL*")
-        if "div" in checks:
+        if "div" in checks and not self._alt:
             # Truncating division on magnitudes (M chapter 7.2), with the table of special
             # cases: x / 0 = -1 (all ones), x % 0 = x; (-2**31) / -1 = -2**31, remainder 0.
             signed_op = ~f.funct3[0]

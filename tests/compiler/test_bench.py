@@ -34,16 +34,36 @@ def test_chart(tmp_path):
 
 
 def test_models_compile_for_sim_without_host_layers():
-    """Both models compile for the 8x8 `sim` SoC with every core layer in C (one SoC run)."""
+    """Every model compiles for the 8x8 `sim` SoC; INT8 with every core layer in C (one SoC
+    run), FP16 with only the softmax left to the host."""
     from dure.compiler.soc import missing_kernels
 
     from dure.commands.bench_models import MODELS
     for name, (builder, _) in MODELS.items():
-        program = compile_graph(parse_tflite(builder(np.random.default_rng(1))), preset("sim"))
-        assert missing_kernels(program) == [], name
-        assert program.macs > 1_000_000, name
+        for precision in ("int8", "fp16"):
+            data = builder(np.random.default_rng(1), precision)
+            if data is None:
+                continue
+            program = compile_graph(parse_tflite(data), preset("sim"), precision)
+            assert program.macs > 200_000, name
+            missing = [program.layers[i].op.kind.value for i in missing_kernels(program)]
+            want = [] if precision == "int8" or name == "autoencoder" else ["SOFTMAX"]
+            assert missing == want, (name, precision)
+
+
+def test_roofline():
+    config = preset("sim")
+    assert bench.roofline_cycles(64_000, 1000, config) == (1000, False)
+    assert bench.roofline_cycles(64_000, 8000, config) == (2000, True)
+    from dure.sim.verif import mlperf_models as mm
+
+    graph = parse_tflite(mm.autoencoder(np.random.default_rng(0)))
+    assert bench.filter_bytes(graph, "int8") == 264_192
+    assert bench.filter_bytes(graph, "fp16") == 2 * 264_192
 
 
 def test_unknown_model_refused(capsys):
     assert main(["bench-models", "--models", "resnet8,nope"]) == 2
     assert "unknown model 'nope'" in capsys.readouterr().err
+    assert main(["bench-models", "--precision", "int4"]) == 2
+    assert "unknown precision 'int4'" in capsys.readouterr().err

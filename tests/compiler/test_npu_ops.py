@@ -74,8 +74,8 @@ def test_mlperf_shapes_walk_on_npu_bit_exact_with_litert(name, variant):
     for out, la in placed.items():
         if out in fallback:
             assert la.kind == fallback[out] or la.where == fallback[out], out
-        elif la.kind != "npu_op":   # only 1x1 stride-1 convolutions stay direct GEMMs
-            assert la.kind == "gemm" and la.gemm[1] == graph.tensors[la.op.inputs[0]].shape[3]
+        else:                       # 1x1 stride-1 convolutions too (walked, not GEMMs)
+            assert la.kind == "npu_op", out
     for la in program.layers:
         if la.where == "core" and la.op.outputs[0] not in fallback:
             assert la.op.kind.value in ("RESHAPE", "SOFTMAX"), la.op.kind
@@ -186,7 +186,7 @@ def test_layer_table_of_walked_layers(tmp_path):
     meta = json.loads((tmp_path / "program.json").read_text())
     rows = [r for r in meta["layers"] if r["kind"] == "npu_op"]
     assert [r["params"]["planner"] for r in rows] == [
-        "CONV_2D", "DEPTHWISE_CONV_2D", "CONV_2D", "AVERAGE_POOL_2D"]   # the 1x1 walked too
+        "CONV_2D", "DEPTHWISE_CONV_2D", "CONV_2D", "AVERAGE_POOL_2D"]      # pointwise walked
     words = np.frombuffer((tmp_path / "commands.bin").read_bytes(), "<u4").reshape(-1, 8)
     for r in rows:
         assert r["commands"] > 1 and r["where"] == "npu"

@@ -16,7 +16,7 @@ def test_report_rows_and_totals():
     assert len(rows) == len(program.layers)
     assert all(len(r) == len(HEADERS) for r in rows)
     fc = rows[-2]
-    assert fc[2] == "FULLY_CONNECTED" and fc[3] == "NPU" and fc[4] == "GEMM 1x32x10"
+    assert fc[2] == "FULLY_CONNECTED" and fc[3] == "NPU" and fc[4] == "GEMV 1x32x10"
     assert fc[7] == 320 and fc[9] == 320         # MACs and the 32x10 int8 weights
     assert rows[-1][3] == "core" and rows[-1][4] == "softmax"
     text = format_report(program)

@@ -8,8 +8,6 @@ The golden operators are themselves checked against LiteRT's reference kernels
 
 import ctypes
 import pathlib
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -17,6 +15,7 @@ from dure.sim import golden_tflite as gt
 from dure.sim import golden_tflite_fp16 as gf16
 from dure.sim import golden_tflite_params as gp
 from dure.sim import golden_tflite_softmax as gs
+from dure.sim.verif.host_c import host_library
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SOURCES = [ROOT / "firmware" / "npu" / name
@@ -52,16 +51,8 @@ int s_pool_fp16(const uint32_t *g, const uint16_t *x, uint16_t *y, int clamp, ui
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory):
-    cc = shutil.which("gcc") or shutil.which("cc")
-    if cc is None:
-        pytest.fail("no host C compiler (gcc) found; it is needed to check the CPU operators")
-    tmp = tmp_path_factory.mktemp("cpu_ops")
-    (tmp / "shim.c").write_text(SHIM)
-    so = tmp / "libops.so"
-    subprocess.run([cc, "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
-                    f"-I{ROOT / 'firmware' / 'include'}", *map(str, SOURCES), str(tmp / "shim.c"),
-                    "-o", str(so)], check=True)
-    return ctypes.CDLL(str(so))
+    return host_library(tmp_path_factory.mktemp("cpu_ops"), "ops", SOURCES,
+                        extra_sources={"shim.c": SHIM})
 
 
 def _ptr(a):

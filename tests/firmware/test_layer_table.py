@@ -8,9 +8,7 @@ import ctypes
 import dataclasses
 import pathlib
 import re
-import shutil
 import struct
-import subprocess
 
 import numpy as np
 import pytest
@@ -24,6 +22,7 @@ from dure.compiler.tflite_frontend import parse_tflite
 from dure.rtl.npu.commands import ErrorCode
 from dure.sim.npu_model import NpuModel
 from dure.sim.verif import compiler_models as cm
+from dure.sim.verif.host_c import host_library
 
 from dure.config import preset
 
@@ -58,16 +57,8 @@ CB = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32,
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory):
-    cc = shutil.which("gcc") or shutil.which("cc")
-    if cc is None:
-        pytest.fail("no host C compiler (gcc) found; it is needed to check the walker")
-    tmp = tmp_path_factory.mktemp("layer_table")
-    (tmp / "shim.c").write_text(SHIM)
-    so = tmp / "libwalk.so"
-    subprocess.run([cc, "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
-                    f"-I{ROOT / 'firmware' / 'include'}", f"-I{WALKER}", *map(str, SOURCES),
-                    str(tmp / "shim.c"), "-o", str(so)], check=True)
-    lib = ctypes.CDLL(str(so))
+    lib = host_library(tmp_path_factory.mktemp("layer_table"), "walk", SOURCES,
+                       extra_sources={"shim.c": SHIM}, include_dirs=[WALKER])
     lib.walk.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32, CB,
                          ctypes.POINTER(ctypes.c_uint32)]
     return lib

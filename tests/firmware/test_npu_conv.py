@@ -6,17 +6,15 @@ refuse exactly the layers those refuse."""
 
 import ctypes
 import pathlib
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
 from dure.rtl.npu.commands import Precision
 from dure.sim import conv_plan, eltwise_plan, pool_plan
+from dure.sim.verif.host_c import host_library
 
 from dure.config import SoCConfig, preset
 from dure.gemm_cost import WALK_MODEL
-from dure.header import generate_header, generate_npu_header
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SOURCES = [ROOT / "firmware" / "npu" / name
@@ -79,19 +77,9 @@ PARAM_CAP = 1 << 20
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory):
-    cc = shutil.which("gcc") or shutil.which("cc")
-    if cc is None:
-        pytest.fail("no host C compiler (gcc) found; it is needed to check npu_conv.c")
-    tmp = tmp_path_factory.mktemp("npu_conv")
-    (tmp / "dure_soc.h").write_text(generate_header(preset("sim")))
-    (tmp / "dure_npu.h").write_text(generate_npu_header(preset("sim")))
-    (tmp / "shim.c").write_text(SHIM)
-    so = tmp / "libops.so"
-    subprocess.run([cc, "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
-                    f"-I{tmp}", f"-I{ROOT / 'firmware' / 'include'}",
-                    f"-I{ROOT / 'firmware' / 'npu'}", *map(str, SOURCES), str(tmp / "shim.c"),
-                    "-o", str(so)], check=True)
-    return ctypes.CDLL(str(so))
+    return host_library(tmp_path_factory.mktemp("npu_conv"), "ops", SOURCES,
+                        extra_sources={"shim.c": SHIM}, include_dirs=[ROOT / "firmware" / "npu"],
+                        variant=preset("sim"))
 
 
 def _ptr(a):

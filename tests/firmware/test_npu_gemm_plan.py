@@ -7,15 +7,13 @@ this one checks the search itself on many more."""
 import ctypes
 import itertools
 import pathlib
-import shutil
-import subprocess
 
 import pytest
 from dure.sim.gemm_plan import plan_gemm
+from dure.sim.verif.host_c import host_library
 
 from dure.config import SoCConfig, preset
 from dure.gemm_cost import COST_MODEL
-from dure.header import generate_header, generate_npu_header
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "firmware" / "npu" / "npu_gemm_plan.c"
@@ -51,18 +49,8 @@ DIMS = [1, 2, 3, 7, 8, 9, 17, 27, 64, 100, 125, 256, 300, 640, 1024, 5000]
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory):
-    cc = shutil.which("gcc") or shutil.which("cc")
-    if cc is None:
-        pytest.fail("no host C compiler (gcc) found; it is needed to check npu_gemm_plan.c")
-    tmp = tmp_path_factory.mktemp("gemm_plan")
-    (tmp / "dure_soc.h").write_text(generate_header(preset("sim")))
-    (tmp / "dure_npu.h").write_text(generate_npu_header(preset("sim")))
-    (tmp / "shim.c").write_text(SHIM)
-    so = tmp / "libplan.so"
-    subprocess.run([cc, "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
-                    f"-I{tmp}", f"-I{ROOT / 'firmware' / 'include'}", str(SOURCE),
-                    str(tmp / "shim.c"), "-o", str(so)], check=True)
-    return ctypes.CDLL(str(so))
+    return host_library(tmp_path_factory.mktemp("gemm_plan"), "plan", [SOURCE],
+                        extra_sources={"shim.c": SHIM}, variant=preset("sim"))
 
 
 def test_the_c_planner_uses_the_generated_constants():

@@ -4,12 +4,11 @@ values and on random bit patterns biased toward specials, subnormals and near-ti
 
 import ctypes
 import pathlib
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
 from dure.sim import golden
+from dure.sim.verif.host_c import host_library
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "firmware" / "npu" / "softfloat.c"
@@ -42,16 +41,8 @@ EDGES = np.array([0, 0x8000_0000, 1, 0x8000_0001, 0x007F_FFFF, 0x0080_0000, 0x00
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory):
-    cc = shutil.which("gcc") or shutil.which("cc")
-    if cc is None:
-        pytest.fail("no host C compiler (gcc) found; it is needed to check softfloat.c")
-    tmp = tmp_path_factory.mktemp("softfloat")
-    (tmp / "batch.c").write_text(BATCH)
-    so = tmp / "libsf.so"
-    subprocess.run([cc, "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
-                    f"-I{ROOT / 'firmware' / 'include'}", str(SOURCE), str(tmp / "batch.c"),
-                    "-o", str(so)], check=True)
-    return ctypes.CDLL(str(so))
+    return host_library(tmp_path_factory.mktemp("softfloat"), "sf", [SOURCE],
+                        extra_sources={"batch.c": BATCH})
 
 
 def call(lib, name, *args):

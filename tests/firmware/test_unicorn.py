@@ -9,7 +9,7 @@ from elftools.elf.elffile import ELFFile
 
 # Programs that need traps, interrupts, the timer or CSR behaviour Unicorn does not model.
 NEEDS_SOC = {"isa_trap", "isa_irq", "isa_csr", "isa_c_trap",
-             "isa_priv", "user_npu"}   # U-mode, PMP, triggers: not modelled by Unicorn
+             "isa_priv", "isa_pmp", "user_npu"}   # U-mode, PMP, triggers: not in Unicorn
 ON_UNICORN = [n for n in program_names() if n not in NEEDS_SOC]
 
 

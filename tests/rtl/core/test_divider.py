@@ -5,7 +5,10 @@ dividers: the fast one and the small core's serial one (same contract, other lat
 import random
 
 import pytest
+from amaranth.hdl import Module
+from amaranth.lib import wiring
 from amaranth.sim import Simulator
+from dure.rtl.core.altops import ALT_SUBTRACT, ALT_XOR
 from dure.rtl.core.divider import Divider
 from dure.rtl.core.divider_serial import SerialDivider
 from dure.rtl.core.isa import Funct3MulDiv
@@ -117,6 +120,100 @@ def test_divider_abort_restarts(divider):
             assert not ctx.get(dut.done)
             await ctx.tick()
         assert ctx.get(dut.done) and ctx.get(dut.result) == 1000 // 7
+
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def results(dut, cases, limit=40):
+    """Result of each ``(op, a, b)`` on divider instance ``dut`` (None if not done in time)."""
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    out = []
+
+    async def bench(ctx):
+        for op, a, b in cases:
+            ctx.set(dut.op, op)
+            ctx.set(dut.a, a)
+            ctx.set(dut.b, b)
+            ctx.set(dut.start, 1)
+            ctx.set(dut.abort, 0)
+            for _ in range(limit):
+                await ctx.tick()
+                if ctx.get(dut.done):
+                    break
+            out.append(ctx.get(dut.result) if ctx.get(dut.done) else None)
+            ctx.set(dut.start, 0)
+            ctx.set(dut.abort, 1)
+            await ctx.tick()
+
+    sim.add_testbench(bench)
+    sim.run()
+    return out
+
+
+class SwappedDivider(wiring.Component):
+    """Planted bug: dividend and divisor swapped on their way into the divider."""
+
+    def __init__(self):
+        super().__init__(wiring.Signature(Divider.__annotations__))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = inner = Divider()
+        m.d.comb += [inner.start.eq(self.start), inner.op.eq(self.op), inner.a.eq(self.b),
+                     inner.b.eq(self.a), inner.abort.eq(self.abort),
+                     self.done.eq(inner.done), self.result.eq(inner.result)]
+        return m
+
+
+SPECIAL = [(Funct3MulDiv.DIV, 0x8000_0000, M), (Funct3MulDiv.REM, 0x8000_0000, M),
+           (Funct3MulDiv.DIV, 7, 0), (Funct3MulDiv.REMU, 7, 0), (Funct3MulDiv.DIVU, 0, 0),
+           (Funct3MulDiv.DIV, M, 2), (Funct3MulDiv.REM, 0xFFFF_FFF9, 2)]
+
+
+def test_divider_special_cases():
+    """INT_MIN / -1, division by zero, negative dividends: the spec's table, exactly."""
+    assert results(Divider(), SPECIAL) == [model(*case) for case in SPECIAL]
+    assert [model(*case) for case in SPECIAL] == [0x8000_0000, 0, M, 7, M, 0, M]
+
+
+def test_planted_operand_swap_caught():
+    got = results(SwappedDivider(), SPECIAL)
+    assert got != [model(*case) for case in SPECIAL], "the planted operand swap was not caught"
+    assert got[2] == 0    # 7 / 0 computed as 0 / 7
+
+
+def test_alt_ops_stand_in():
+    """``alt_ops=True`` (formal builds only): the documented stand-in of dure.rtl.core.altops
+    of the operands captured at the start, with the real divider's latency."""
+    rng = random.Random(6)
+    cases = [(op, rng.choice(CORNERS), rng.choice(CORNERS + [rng.getrandbits(32)]))
+             for op in OPS for _ in range(5)]
+    dut = Divider(alt_ops=True)
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+
+    async def bench(ctx):
+        for op, a, b in cases:
+            ctx.set(dut.op, op)
+            ctx.set(dut.a, a)
+            ctx.set(dut.b, b)
+            ctx.set(dut.start, 1)
+            ctx.set(dut.abort, 0)
+            cycles = 0
+            while not ctx.get(dut.done):
+                await ctx.tick()
+                ctx.set(dut.a, 0x5A5A_5A5A)   # operands are captured at start
+                ctx.set(dut.b, 0xA5A5_A5A5)
+                cycles += 1
+                assert cycles <= 33
+            assert cycles == early_out_latency(op, a, b), (op, hex(a), hex(b))
+            expected = ((a - b if op in ALT_SUBTRACT else a + b) & M) ^ ALT_XOR[op]
+            assert ctx.get(dut.result) == expected, (op, hex(a), hex(b))
+            ctx.set(dut.start, 0)
+            ctx.set(dut.abort, 1)
+            await ctx.tick()
 
     sim.add_testbench(bench)
     sim.run()

@@ -2,7 +2,10 @@
 
 import random
 
+from amaranth.hdl import Module, Mux
+from amaranth.lib import wiring
 from amaranth.sim import Simulator
+from dure.rtl.core.altops import ALT_SUBTRACT, ALT_XOR
 from dure.rtl.core.isa import Funct3MulDiv
 from dure.rtl.core.multiplier import Multiplier
 
@@ -12,6 +15,14 @@ CORNERS = [0, 1, M, 0x8000_0000, 0x7FFF_FFFF, 2, M - 1, 0x8000_0001, 0x1234_5678
 
 def s32(v):
     return v - (1 << 32) if v >> 31 else v
+
+
+MUL_OPS = [Funct3MulDiv.MUL, Funct3MulDiv.MULH, Funct3MulDiv.MULHSU, Funct3MulDiv.MULHU]
+
+
+def alt_model(op, a, b):
+    """The formal stand-in as dure.rtl.core.altops documents it."""
+    return ((a - b if op in ALT_SUBTRACT else a + b) & M) ^ ALT_XOR[op]
 
 
 def model(op, a, b):
@@ -62,6 +73,87 @@ def test_multiplier_pipelined():
         ctx.set(dut.x_en, 1)
         await ctx.tick()
         assert ctx.get(dut.m_result) == 21
+
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def corner_mismatches(cls):
+    """(op, a, b, got, expected) of every corner-pair case that unit ``cls`` gets wrong."""
+    dut = cls()
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    cases = [(op, a, b) for op in MUL_OPS for a in CORNERS for b in CORNERS]
+    wrong = []
+
+    async def bench(ctx):
+        ctx.set(dut.x_en, 1)
+        for op, a, b in cases:
+            ctx.set(dut.x_op, op)
+            ctx.set(dut.x_a, a)
+            ctx.set(dut.x_b, b)
+            await ctx.tick()
+            got = ctx.get(dut.m_result)
+            if got != model(op, a, b):
+                wrong.append((op, a, b, got, model(op, a, b)))
+
+    sim.add_testbench(bench)
+    sim.run()
+    return wrong
+
+
+class MulhsuSignBug(wiring.Component):
+    """Planted bug: MULHSU takes rs2 as signed (it computes MULH)."""
+
+    def __init__(self):
+        super().__init__(wiring.Signature(Multiplier.__annotations__))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = inner = Multiplier()
+        m.d.comb += [inner.x_en.eq(self.x_en), inner.x_a.eq(self.x_a), inner.x_b.eq(self.x_b),
+                     inner.x_op.eq(Mux(self.x_op == Funct3MulDiv.MULHSU, Funct3MulDiv.MULH,
+                                       self.x_op)),
+                     self.m_result.eq(inner.m_result)]
+        return m
+
+
+def test_multiplier_corners_exact():
+    assert corner_mismatches(Multiplier) == []
+
+
+def test_planted_mulhsu_sign_bug_caught():
+    """The corner values catch a MULHSU that treats rs2 as signed, and only MULHSU cases fail
+    (the formal pipeline check runs on stand-in results and cannot see signedness: the unit
+    is where it is checked)."""
+    wrong = corner_mismatches(MulhsuSignBug)
+    assert wrong, "the planted MULHSU sign bug was not caught"
+    assert {case[0] for case in wrong} == {Funct3MulDiv.MULHSU}
+    assert any(a == 0x8000_0000 and b == M for _, a, b, _, _ in wrong)
+
+
+def test_alt_ops_stand_in():
+    """``alt_ops=True`` (formal builds only): the documented stand-in of dure.rtl.core.altops,
+    with the product's latency and the same hold behaviour."""
+    dut = Multiplier(alt_ops=True)
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    rng = random.Random(5)
+    cases = [(op, rng.choice(CORNERS + [rng.getrandbits(32)]), rng.getrandbits(32))
+             for op in MUL_OPS for _ in range(6)]
+
+    async def bench(ctx):
+        ctx.set(dut.x_en, 1)
+        for op, a, b in cases:
+            ctx.set(dut.x_op, op)
+            ctx.set(dut.x_a, a)
+            ctx.set(dut.x_b, b)
+            await ctx.tick()
+            assert ctx.get(dut.m_result) == alt_model(op, a, b), (op, hex(a), hex(b))
+        ctx.set(dut.x_en, 0)
+        ctx.set(dut.x_a, 0)
+        await ctx.tick()
+        assert ctx.get(dut.m_result) == alt_model(*cases[-1])
 
     sim.add_testbench(bench)
     sim.run()

@@ -97,3 +97,71 @@ def test_no_exit_is_an_error(tmp_path):
     source = PROGRAM.replace("sw x6, 0(x5)", "nop")
     with pytest.raises(ReferenceError, match="no test exit within 500"):
         run_reference(assemble(source, tmp_path), max_insns=500)
+
+
+TRAPS = f"""
+.option norvc
+.option norelax
+.section .text
+.globl _start
+_start:
+    la x31, handler
+    csrw mtvec, x31
+    li x5, 0x30000010
+    li x9, 0x99
+.Lillegal:
+    .word 0xffffffff
+.Lecall:
+    ecall
+.Lebreak:
+    ebreak
+.Lload:
+    lw x9, 0(x5)
+.Lstore:
+    sh x9, 0(x5)
+    la x6, .Lafter
+.Ljump:
+    jalr x9, 2(x6)
+.Lafter:
+    nop
+    li x5, {TEST_EXIT_BASE}
+    li x6, 1
+    sw x6, 0(x5)
+.Lhalt:
+    j .Lhalt
+.balign 4
+handler:
+    csrr x29, mcause
+    csrr x30, mtval
+    csrr x31, mepc
+    addi x31, x31, 4
+    csrw mepc, x31
+    mret
+"""
+
+
+def test_traps_modelled(tmp_path):
+    """Each exception kind: the trap record, mepc / mcause / mtval as the handler reads them,
+    intr on the handler's first instruction, and a trapping load or jump writes no register."""
+    elf = assemble(TRAPS, tmp_path)
+    with pytest.raises(ReferenceError, match="Invalid instruction|not modelled"):
+        run_reference(elf)                            # without traps=True: an error
+    records = run_reference(elf, traps=True).records
+    trapped = [i for i, r in enumerate(records) if r.trap]
+    assert len(trapped) == 6
+    seen = []
+    for i in trapped:
+        r, cause, tval, epc = records[i], *records[i + 1:i + 4]
+        assert (r.rd_addr, r.mem_rmask, r.mem_wmask) == (0, 0, 0)
+        assert r.pc_wdata == cause.pc and cause.intr == 1 and tval.intr == 0
+        assert disassemble(cause.insn, cause.pc).startswith("csrrs x29, mcause")
+        assert epc.rd_wdata == r.pc                       # mepc = the trapping instruction
+        seen.append((cause.rd_wdata, tval.rd_wdata, r.pc))
+    assert seen[0][:2] == (2, 0xFFFF_FFFF)                # illegal: mtval = the word
+    assert seen[1][:2] == (11, 0)                         # ECALL from M
+    assert seen[2][:2] == (3, seen[2][2])                 # EBREAK: mtval = its pc
+    assert seen[3][:2] == (5, 0x3000_0010)                # load access fault
+    assert seen[4][:2] == (7, 0x3000_0010)                # store access fault
+    assert seen[5][:2] == (0, seen[5][2] + 6)       # jump to .Lafter + 2
+    # The trapped load and jump left x9 alone: no record writes it after the first trap.
+    assert all(r.rd_addr != 9 for r in records[trapped[0]:])

@@ -1,0 +1,81 @@
+"""Batch-1 FULLY_CONNECTED layers on the GEMV plan (compiler/npu_gemv.py): chosen for INT8
+TFLite and FP16 models, bit-exact with LiteRT / the FP16 reference on the golden command model
+and equal to the GEMM path's output, per-channel (int32 round trip) and per-tensor (direct
+requantization) weights, shapes that are not multiples of the array, bad arguments."""
+
+import numpy as np
+import pytest
+from dure.compiler import reference
+from dure.compiler.execute import run_program
+from dure.compiler.lower import compile_graph
+from dure.compiler.npu_gemv import fc_gemv_program
+from dure.compiler.tflite_frontend import parse_tflite
+from dure.rtl.npu.commands import RequantMode
+from dure.sim.verif import mlperf_models as mm
+from dure.sim.verif.litert_ref import run_reference
+
+from dure.config import preset
+
+UNITS = (13, 8, 21, 9)         # N not a multiple of C, a bottleneck, K = 37 not a multiple of R
+
+
+@pytest.mark.parametrize("variant", ["sim", "npu-small"])
+@pytest.mark.parametrize("per_channel", [True, False])
+def test_int8_fc_layers_on_the_gemv_plan(variant, per_channel):
+    rng = np.random.default_rng(20)
+    model = mm.autoencoder(rng, inputs=37, units=UNITS, per_channel=per_channel)
+    graph = parse_tflite(model)
+    program = compile_graph(graph, preset(variant))
+    assert [la.kind for la in program.layers] == ["gemv"] * len(UNITS)
+    scratch = [la.writes[1:] for la in program.layers]
+    assert all(len(s) == (1 if per_channel else 0) for s in scratch)
+    gemm = compile_graph(graph, preset(variant), gemv=False)
+    assert [la.kind for la in gemm.layers] == ["gemm"] * len(UNITS)
+    for _ in range(3):
+        x = rng.integers(-128, 128, (1, 37)).astype(np.int8)
+        got, _ = run_program(program, [x])
+        assert np.array_equal(got[0], run_reference(model, x)[0])
+        assert np.array_equal(got[0], run_program(gemm, [x])[0][0])
+
+
+@pytest.mark.parametrize("variant", ["sim", "npu-small"])
+def test_fp16_fc_layers_on_the_gemv_plan_with_the_clamp(variant):
+    rng = np.random.default_rng(21)
+    graph = parse_tflite(mm.autoencoder(rng, precision="float", inputs=37, units=UNITS))
+    program = compile_graph(graph, preset(variant), "fp16")
+    assert [la.kind for la in program.layers] == ["gemv"] * len(UNITS)
+    gemm = compile_graph(graph, preset(variant), "fp16", gemv=False)
+    x = rng.standard_normal((1, 37)).astype(np.float32)
+    got, _ = run_program(program, [x])
+    want = reference.run(graph, [x])[0]
+    assert np.array_equal(got[0].view(np.uint32), want.view(np.uint32))
+    assert np.array_equal(got[0].view(np.uint32), run_program(gemm, [x])[0][0].view(np.uint32))
+    values = reference.run_all(graph, [x])
+    assert np.all(values[graph.ops[0].outputs[0]] >= 0)      # ReLU layers: the clamp is used
+
+
+def test_batch_above_one_or_few_units_keep_the_gemm_path():
+    rng = np.random.default_rng(22)
+    graph = parse_tflite(mm.autoencoder(rng, inputs=37, units=UNITS, batch=2))
+    assert {la.kind for la in compile_graph(graph, preset("sim")).layers} == {"gemm"}
+    graph = parse_tflite(mm.autoencoder(rng, inputs=37, units=(7, 8)))
+    assert [la.kind for la in compile_graph(graph, preset("sim")).layers] == ["gemm", "gemv"]
+
+
+def test_bad_arguments():
+    config = preset("sim")
+    w = np.ones((8, 8), np.int8)
+    common = dict(x_addr=0x4000_0000, out_addr=0x4000_0100, param_addr=0x4000_0200,
+                  bias=None, lo=-128, hi=127)
+    with pytest.raises(ValueError, match="needs multiplier and shift"):
+        fc_gemv_program(config, w, precision="int8", **common)
+    with pytest.raises(ValueError, match="per-channel INT8 needs scratch_addr"):
+        fc_gemv_program(config, w, precision="int8", multiplier=np.arange(8) + (1 << 30),
+                        shift=[0] * 8, **common)
+    with pytest.raises(ValueError, match="TFLite requantization modes only"):
+        fc_gemv_program(config, w, precision="int8", mode=RequantMode.FLOAT_SCALE, **common)
+    with pytest.raises(ValueError, match="precision must be"):
+        fc_gemv_program(config, w, precision="int4", **common)
+    with pytest.raises(ValueError, match="8 channels need 8 multipliers"):
+        fc_gemv_program(config, w, precision="int8", scratch_addr=0x4000_0400,
+                        multiplier=[1 << 30] * 3, shift=[0] * 3, **common)
