@@ -34,6 +34,14 @@ without FP16.
 import numpy as np
 from dure.rtl.npu.commands import OutType, Precision, RequantMode
 
+from .conv_pack import (
+    IDENTITY_MULTIPLIER,
+    IDENTITY_SHIFT,
+    pack_applies,
+    pack_layout,
+    packed_conv_descriptors,
+    packed_weights,
+)
 from .golden_args import array_arg, pair_arg, vector_arg
 from .golden_fixedpoint import wrap_int32
 from .layer_program import LayerProgram, ParamArea
@@ -96,9 +104,11 @@ def _f32_bits(v):
     return int(np.float32(v).view(np.uint32))
 
 
-def _program(config, layer, x_shape, cout, dtype, notes=(), wmodes=None):
-    plan = plan_walk(config, layer, wmodes)
-    words = walk_descriptors(config, layer, plan)
+def _program(config, layer, x_shape, cout, dtype, notes=(), wmodes=None, spread=False):
+    g = layer.geo
+    pointwise = (g.kh, g.kw, g.sh, g.sw) == (1, 1, 1, 1)
+    plan = plan_walk(config, layer, wmodes, startup=spread and pointwise)
+    words = walk_descriptors(config, layer, plan, spread=spread)
     g = layer.geo
     r, c = config.npu_rows, config.npu_cols
     array_macs = 0
@@ -185,9 +195,17 @@ def _diag_weights_matrix(w):
 def conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point, output_zero_point,
                         multiplier, shift, stride=1, padding="SAME", dilation=1, lo=-128,
                         hi=127, x_addr, out_addr, param_addr,
-                        rounding=RequantMode.TFLITE_DOUBLE_ROUNDING, wmodes=None):
+                        rounding=RequantMode.TFLITE_DOUBLE_ROUNDING, wmodes=None, pack=True,
+                        spread=True):
     """CONV_2D INT8 (:func:`dure.sim.golden_tflite.conv2d_int8`) as a
-    :class:`~dure.sim.layer_program.LayerProgram` (see the module docstring).
+    :class:`~dure.sim.layer_program.LayerProgram` (see the module docstring). A layer with
+    few input channels (``kw * Cin <= R``, :func:`dure.sim.conv_pack.pack_applies`) packs
+    kernel taps into the array's K lanes (:mod:`dure.sim.conv_pack`) unless ``pack`` is
+    False or ``wmodes`` is given. ``spread``: as :func:`dure.sim.walk_plan.walk_descriptors`'
+    (the first unit's unused tile LOADs spread between its COMPUTEs), and for a 1x1 stride-1
+    layer the blocking search counts the first unit's wait for its data
+    (:func:`~dure.sim.walk_plan.plan_walk` ``startup``); ``pack=False, spread=False`` is the
+    stream of the firmware's C port.
 
     ``x_shape``: (N, H, W, Cin); ``w``: int8 (Cout, KH, KW, Cin); ``bias``: int32 (Cout,) or
     None; the output (N, OH, OW, Cout) int8 goes to ``out_addr`` (dense NHWC); the parameter
@@ -208,16 +226,48 @@ def conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point, output_ze
     n_chunk = config.npu_cols
     const = _requant_rows(multiplier, shift, cout, n_chunk)
     store = _int8_store(output_zero_point, lo, hi, rounding)
+    geo = geometry(x_shape, (kh, kw), stride, padding)
+    if pack and wmodes is None and pack_applies(config, geo, cin):
+        return _packed_program(config, geo, x_shape, w, params, acc_init, const, store, zi,
+                               x_addr=x_addr, out_addr=out_addr)
     layer = _conv_layer(config, x_shape, _conv_weights_matrix(w), (kh, kw), stride, padding,
                         Precision.INT8, x_addr=x_addr, out_addr=out_addr, params=params,
                         acc_init=acc_init, pad_value=zi & 0xFFFF, store=store, const=const,
                         const_per_chunk=2, cout=cout, diagonal=False)
-    return _program(config, layer, x_shape, cout, np.int8, wmodes=wmodes)
+    return _program(config, layer, x_shape, cout, np.int8, wmodes=wmodes, spread=spread)
+
+
+def _packed_program(config, geo, x_shape, w, params, acc_init, const, store, zi, *, x_addr,
+                    out_addr):
+    """The :mod:`dure.sim.conv_pack` plan of an INT8 convolution (parameters as in
+    :func:`conv2d_int8_program`, plus the identity matrix and the scratch rows)."""
+    cout, kh, kw, cin = w.shape
+    r, c = config.npu_rows, config.npu_cols
+    lay = pack_layout(config, geo, cin, cout)
+    weights = [params.add(m) for m in packed_weights(w, lay, c)]
+    ident_rows = np.zeros((2, c), np.int32)
+    ident_rows[0], ident_rows[1] = IDENTITY_MULTIPLIER, IDENTITY_SHIFT
+    const_addr = params.add(np.concatenate([const, ident_rows]))
+    ident_addr = params.add(np.eye(r, dtype=np.int8))
+    scratch_addr = params.add(np.zeros(geo.batch * lay.pos * lay.lanes, np.int8))
+    words = packed_conv_descriptors(
+        config, geo, cin, cout, x_addr=x_addr, out_addr=out_addr, weights=weights,
+        acc_init=acc_init, const_addr=const_addr, ident_addr=ident_addr,
+        scratch_addr=scratch_addr, store=store, pad_value=zi & 0xFFFF)
+    macs = geo.pixels * kh * kw * cin * cout
+    array_macs = sum((x[4] & 0xFFFF) * ((x[4] >> 16) & 0xFF) * (x[4] >> 24)
+                     for x in words if x[0] & 0xF == 2)
+    slots = sum((x[4] & 0xFFFF) * r * c for x in words if x[0] & 0xF == 2)
+    computes = sum(1 for x in words if x[0] & 0xF == 2)
+    return LayerProgram(words, params.blobs, out_addr, (geo.batch, geo.oh, geo.ow, cout),
+                        np.int8, macs=macs, array_macs=array_macs, lane_use=macs / slots,
+                        plan=None, notes=[f"taps packed {lay.lanes} to a COMPUTE",
+                                          f"{computes} COMPUTEs"])
 
 
 def conv2d_fp16_program(config, x_shape, w, bias=None, *, stride=1, padding="SAME",
                         dilation=1, scale=None, lo=None, hi=None, x_addr, out_addr,
-                        param_addr, wmodes=None):
+                        param_addr, wmodes=None, spread=True):
     """CONV_2D FP16 (:func:`dure.sim.golden_tflite_fp16.conv2d_fp16`); arguments as
     :func:`conv2d_int8_program` with float16 ``w``, float32 ``bias`` / ``scale`` (optional)
     and float clamp bounds (optional)."""
@@ -236,15 +286,17 @@ def conv2d_fp16_program(config, x_shape, w, bias=None, *, stride=1, padding="SAM
                         Precision.FP16, x_addr=x_addr, out_addr=out_addr, params=params,
                         acc_init=acc_init, pad_value=0, store=store, const=const,
                         const_per_chunk=1, cout=cout, diagonal=False)
-    return _program(config, layer, x_shape, cout, np.float16, wmodes=wmodes)
+    return _program(config, layer, x_shape, cout, np.float16, wmodes=wmodes, spread=spread)
 
 
 def depthwise_conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point,
                                   output_zero_point, multiplier, shift, stride=1,
                                   padding="SAME", dilation=1, depth_multiplier=1, lo=-128,
-                                  hi=127, x_addr, out_addr, param_addr):
+                                  hi=127, x_addr, out_addr, param_addr, spread=True):
     """DEPTHWISE_CONV_2D INT8 (:func:`dure.sim.golden_tflite.depthwise_conv2d_int8`), channel
-    multiplier 1; ``w``: int8 (1, KH, KW, C). Other arguments as :func:`conv2d_int8_program`.
+    multiplier 1; ``w``: int8 (1, KH, KW, C). Other arguments as :func:`conv2d_int8_program`;
+    ``spread``: :func:`dure.sim.walk_plan.walk_descriptors`' (False: the stream of the
+    firmware's C port).
     """
     stride = _check_common(config, x_shape, stride, dilation, Precision.INT8, depth_multiplier)
     array_arg("w", w, np.int8, 4)
@@ -264,14 +316,15 @@ def depthwise_conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point,
                         Precision.INT8, x_addr=x_addr, out_addr=out_addr, params=params,
                         acc_init=acc_init, pad_value=zi & 0xFFFF, store=store, const=const,
                         const_per_chunk=2, cout=cout, diagonal=True)
-    return _program(config, layer, x_shape, cout, np.int8)
+    return _program(config, layer, x_shape, cout, np.int8, spread=spread)
 
 
 def depthwise_conv2d_fp16_program(config, x_shape, w, bias=None, *, stride=1, padding="SAME",
                                   dilation=1, depth_multiplier=1, scale=None, lo=None, hi=None,
-                                  x_addr, out_addr, param_addr):
+                                  x_addr, out_addr, param_addr, spread=True):
     """DEPTHWISE_CONV_2D FP16 (:func:`dure.sim.golden_tflite_fp16.depthwise_conv2d_fp16`),
-    channel multiplier 1; arguments as :func:`conv2d_fp16_program`."""
+    channel multiplier 1; arguments as :func:`conv2d_fp16_program`, ``spread`` as
+    :func:`depthwise_conv2d_int8_program`'s."""
     stride = _check_common(config, x_shape, stride, dilation, Precision.FP16, depth_multiplier)
     array_arg("w", w, np.float16, 4)
     one, kh, kw, cout = w.shape
@@ -287,7 +340,7 @@ def depthwise_conv2d_fp16_program(config, x_shape, w, bias=None, *, stride=1, pa
                         Precision.FP16, x_addr=x_addr, out_addr=out_addr, params=params,
                         acc_init=acc_init, pad_value=0, store=store, const=const,
                         const_per_chunk=1, cout=cout, diagonal=True)
-    return _program(config, layer, x_shape, cout, np.float16)
+    return _program(config, layer, x_shape, cout, np.float16, spread=spread)
 
 
 def fully_connected_int8_program(config, x_shape, w, bias, *, input_zero_point,

@@ -250,7 +250,7 @@ def _tile_rows(layer, bh):
     return layer.kin_chunks * th * g.wp
 
 
-def _estimate(config, layer, bh, sbh, gn, wmode):
+def _estimate(config, layer, bh, sbh, gn, wmode, startup=False):
     """``(time, descriptors)``: a rough cycle estimate of one blocking (see plan_walk)."""
     g = layer.geo
     r = config.npu_rows
@@ -284,16 +284,31 @@ def _estimate(config, layer, bh, sbh, gn, wmode):
     if wmode in ("single", "taps"):
         commands += reloads * nt * taps
     push = commands * PUSH_CYCLES
-    return max(compute, memory, push) + max(subs) + LATENCY, commands
+    extra = 0
+    if startup:
+        # The first unit cannot start before its data: its tile rows and the weights loaded
+        # with it arrive at BYTES_PER_CYCLE; what exceeds its own compute is not hidden.
+        rows0 = min(bh, g.oh)
+        subs0 = [min(sbh, rows0 - s) * g.ow for s in range(0, rows0, sbh)]
+        chunks0 = min(gn, nt)
+        compute0 = taps * steps_in * max(sum(max(m, RELOAD * r) for m in subs0) * chunks0,
+                                         max(subs0) + LATENCY + RELOAD * r // 2)
+        kin0 = cc if not layer.diagonal else chunks0
+        tile0 = min(th, g.height) * g.width * min(layer.cin, kin0 * layer.k_chunk) * eb
+        w0 = w_bytes if wmode == "resident" else w_bytes * chunks0 // nt
+        extra = max(0, (tile0 + w0) // BYTES_PER_CYCLE - compute0)
+    return max(compute, memory, push) + max(subs) + LATENCY + extra, commands
 
 
-def plan_walk(config, layer, wmodes=None):
+def plan_walk(config, layer, wmodes=None, startup=False):
     """The :class:`WalkPlan` of ``layer`` on ``config``'s NPU: the blocking with the lowest
     estimated time (compute: per tap and input chunk, ``max(sum of max(m, RELOAD * R) over the
     group's COMPUTEs, m + LATENCY)``; memory at BYTES_PER_CYCLE; descriptors at PUSH_CYCLES;
     the largest of the three) plus DESCRIPTOR_WEIGHT cycles per descriptor (so that of two
     near-equal blockings the one with larger COMPUTEs wins). ``wmodes``: the weight modes
-    the search may pick (default: all; tests force each one).
+    the search may pick (default: all; tests force each one). ``startup``: also count the
+    first unit's wait for its data beyond its own compute (used for 1x1 stride-1
+    convolutions; the firmware's C port does not).
 
     Raises ValueError when no blocking fits the SPAD and ACC."""
     g = layer.geo
@@ -337,7 +352,7 @@ def plan_walk(config, layer, wmodes=None):
                     if w_rows + tb * tile > s_rows:
                         continue
                     for sbh in sorted(sbh_options):
-                        cost = _estimate(config, layer, bh, sbh, gn, wmode)
+                        cost = _estimate(config, layer, bh, sbh, gn, wmode, startup)
                         cost = (cost[0] + (0 if tb == tbufs else tile // 2)
                                 + DESCRIPTOR_WEIGHT * cost[1], cost[1])
                         if best is None or cost < best.cost:
@@ -378,9 +393,13 @@ def _units(layer, plan):
                 yield n, oy0, min(plan.bh, g.oh - oy0), j0, min(plan.gn, nt - j0)
 
 
-def walk_descriptors(config, layer, plan=None):
+def walk_descriptors(config, layer, plan=None, spread=False):
     """Descriptor words of ``layer`` (a list of 8-word lists), planned by :func:`plan_walk`
-    (or ``plan``). See the module docstring for the stream."""
+    (or ``plan``). See the module docstring for the stream. ``spread``: the border FILLs are
+    per channel chunk, and the prologue tile LOADs and FILLs the first unit does not read
+    (other input chunks of a diagonal layer) go evenly
+    between its COMPUTEs instead of in one run after them (a run of LOADs holds the in-order
+    front while the array drains; the firmware's C port does not spread yet)."""
     plan = plan or plan_walk(config, layer)
     g = layer.geo
     eb = layer.elem_bytes
@@ -497,10 +516,14 @@ def walk_descriptors(config, layer, plan=None):
         right = g.wp - g.pl - g.width
         for b in range(plan.tbufs):
             base = tile_base(b)
-            groups = cc * th_full
-            for first, width in ((0, g.pl), (g.pl + g.width, right)):
-                if width > 0:
-                    out.append(fill(base + first, groups * width, layer.k_chunk, groups, g.wp))
+            # spread: one FILL per channel chunk, so the first COMPUTE waits for its own only
+            parts = [(c * th_full * g.wp, th_full) for c in range(cc)] if spread else \
+                [(0, cc * th_full)]
+            for off, groups in parts:
+                for first, width in ((0, g.pl), (g.pl + g.width, right)):
+                    if width > 0:
+                        out.append(fill(base + off + first, groups * width, layer.k_chunk,
+                                        groups, g.wp))
         return out
 
     def acc_base(u_index):
@@ -629,6 +652,9 @@ def walk_descriptors(config, layer, plan=None):
     elif plan.wmode == "taps":
         pre += tap_loads(first_unit, range(min(2, g.kh * g.kw)))
 
+    def is_tile(cmd):
+        return cmd.spad_write is not None and cmd.spad_write[0] >= tile0
+
     def first_use(cmd, comp):
         for ci, cp in enumerate(comp):
             if cmd.spad_write is not None and \
@@ -672,7 +698,12 @@ def walk_descriptors(config, layer, plan=None):
             uses = sorted(((first_use(cmd, comp), n, cmd) for n, cmd in enumerate(pre)),
                           key=lambda t: t[:2])
             words += [cmd.words for use, _, cmd in uses if use == 0]
-            slots += [(max(0, use - JIT_LEAD), 0, cmd) for use, _, cmd in uses if use > 0]
+            late = [cmd for use, _, cmd in uses if use == len(comp) and is_tile(cmd)] \
+                if spread else []
+            slots += [(max(0, use - JIT_LEAD), 0, cmd) for use, _, cmd in uses
+                      if use > 0 and not any(cmd is c for c in late)]
+            slots += [((k + 1) * len(comp) // (len(late) + 1), 0, cmd)
+                      for k, cmd in enumerate(late)]
         if plan.wmode == "taps":
             # This unit's taps 2.. into the buffer of tap t - 2: spread between the COMPUTE
             # after the last one reading that buffer and the first one of tap t.

@@ -89,8 +89,11 @@ def test_mlperf_shapes_walk_on_npu_bit_exact_with_litert(name, variant):
     assert same_bits(got_old[0], want)
     for la, done in zip(program.layers, run.layer_macs, strict=True):
         assert done == la.array_macs, la.op.name
-        if la.macs:
+        packed = any("taps packed" in n for n in (la.params or {}).get("notes", []))
+        if la.macs and not packed:
             assert done == la.macs, la.op.name
+        elif packed:        # plus the products of the gather COMPUTEs (dure.sim.conv_pack)
+            assert done > la.macs, la.op.name
     assert "(walk)" in format_report(program)
 
 

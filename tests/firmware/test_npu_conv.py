@@ -178,8 +178,8 @@ def _conv_case(lib, bufs, config, rng, depthwise):
         bias = rng.standard_normal(cout).astype(np.float32) if rng.random() < 0.7 else None
         scale = rng.uniform(0.5, 2, cout).astype(np.float32) if rng.random() < 0.5 else None
         lo, hi, clamp, bits = _post_fp16(rng)
-        fn = conv_plan.depthwise_conv2d_fp16_program if depthwise else \
-            conv_plan.conv2d_fp16_program
+        fn = _c_port(conv_plan.depthwise_conv2d_fp16_program if depthwise else
+                     conv_plan.conv2d_fp16_program)
         program = _plan(fn, config, (n, h, w, cin), wt, bias, scale=scale, lo=lo, hi=hi,
                         **common)
         q = [0, 0, 0, clamp, *bits]
@@ -192,8 +192,8 @@ def _conv_case(lib, bufs, config, rng, depthwise):
         if rng.random() < 0.03:
             shift[-1] = 31                    # refused: outside [-31, 30]
         zo, lo, hi = _post_int8(rng)
-        fn = conv_plan.depthwise_conv2d_int8_program if depthwise else \
-            conv_plan.conv2d_int8_program
+        fn = _c_port(conv_plan.depthwise_conv2d_int8_program if depthwise else
+                     conv_plan.conv2d_int8_program)
         program = _plan(fn, config, (n, h, w, cin), wt, bias, input_zero_point=zi,
                         output_zero_point=zo, multiplier=mult, shift=shift, lo=lo, hi=hi,
                         **common)
@@ -275,6 +275,14 @@ def test_c_and_python_write_the_same_lists(lib, config_name, seed):
     assert planned > 30
 
 
+def _c_port(program):
+    """A convolution planner with the C port's stream: no tap packing of small-Cin layers
+    (dure.sim.conv_pack) and no spreading of the first unit's tile LOADs (``spread``): not
+    ported to C yet."""
+    extra = {"pack": False} if program is conv_plan.conv2d_int8_program else {}
+    return lambda *args, **kwargs: program(*args, **kwargs, **extra, spread=False)
+
+
 def test_fixed_layers_of_the_benchmark(lib):
     """The benchmark's layers (sim/npu_bench.py LAYERS) on the 8x8 NPU, both precisions."""
     from dure.sim.npu_bench import LAYERS, layer_operands
@@ -299,7 +307,7 @@ def test_fixed_layers_of_the_benchmark(lib):
                                  *bufs.args())
             else:
                 base = "depthwise_conv2d" if op == "depthwise" else "conv2d"
-                fn = getattr(conv_plan, f"{base}_{precision}_program")
+                fn = _c_port(getattr(conv_plan, f"{base}_{precision}_program"))
                 extra = {} if fp16 else dict(
                     input_zero_point=spec["input_zero_point"],
                     output_zero_point=spec["output_zero_point"],
@@ -340,7 +348,7 @@ def test_count_only_and_small_buffers(lib):
                     count - 1) < 0
     assert lib.conv(*args, _ptr(bufs.addr), _ptr(bufs.param), 16, _ptr(bufs.list),
                     LIST_CAP) < 0
-    program = conv_plan.conv2d_int8_program(
+    program = _c_port(conv_plan.conv2d_int8_program)(
         config, (1, 9, 7, 6), wt, None, input_zero_point=3, output_zero_point=1,
         multiplier=mult, shift=shift, x_addr=X_ADDR, out_addr=OUT_ADDR, param_addr=PARAM_ADDR)
     assert count == len(program.descriptors)

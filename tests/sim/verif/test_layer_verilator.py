@@ -115,3 +115,21 @@ def test_eltwise_layers(model):
         np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 6e-8, -6e-8], np.float16), 60)
     prog = max_pool_fp16_program(CFG, xf.shape, 3, stride=2, padding="SAME", **ADDRS)
     check(model, prog, [(MAIN_BASE, xf)], max_pool_fp16(xf, 3, stride=2, padding="SAME"))
+
+
+def test_dscnn_first_conv_packed_int8(model):
+    """DS-CNN's 10x4 stride-2 convolution with one input channel: taps packed into the K lanes
+    (dure.sim.conv_pack: identity gather, STORE / FENCE / LOAD round trip) on the RTL, bit for
+    bit, at several times the 1/8-lane utilization of the plain walk."""
+    rng = np.random.default_rng(4)
+    x = rng.integers(-128, 128, (1, 49, 10, 1), dtype=np.int8)
+    x.reshape(-1)[:4] = -128
+    w = rng.integers(-128, 128, (64, 10, 4, 1), dtype=np.int8)
+    bias = rng.integers(-1000, 1000, 64, dtype=np.int32)
+    mult, shift = conv_multipliers(0.05, np.full(64, 0.01), 0.1, 64)
+    kw = dict(input_zero_point=-3, output_zero_point=2, multiplier=mult, shift=shift, stride=2,
+              lo=0)
+    prog = conv2d_int8_program(CFG, x.shape, w, bias, **ADDRS, **kw)
+    assert any("taps packed" in n for n in prog.notes)
+    perf = check(model, prog, [(MAIN_BASE, x)], conv2d_int8(x, w, bias, **kw))
+    assert prog.macs / perf["BUSY"] >= 0.4 * CFG.npu_peak_macs_per_cycle

@@ -1,0 +1,253 @@
+"""CONV_2D INT8 with few input channels: kernel taps packed into the array's K lanes.
+
+A convolution with ``Cin`` input channels fills only ``Cin`` of the R lanes a COMPUTE reads per
+tap (DS-CNN's 10x4 first layer has ``Cin = 1``: 1/8 of the array). When a whole kernel row
+fits the lanes (``kw * Cin <= R``), this plan packs ``E = R // (kw * Cin)`` kernel rows into
+them, so one COMPUTE does ``E * kw * Cin`` taps instead of ``Cin``. It needs no new command:
+
+1. *Tile*: the padded input image (pad value ``zp_in``) in SPAD, one pixel per row, lanes
+   ``0..Cin-1`` (FILLs for the border, one placed LOAD for the image).
+2. *Gather*: ``E * kw`` walked COMPUTEs with K = Cin against rows of an 8x8 identity matrix
+   write ACC row ``(i, ox)`` (packed position ``i``: padded row ``py = i * d``) lane
+   ``(e * kw + kx) * Cin + ci`` = tile pixel ``(py + e, ox * sw + kx)`` channel ``ci``; none
+   accumulates: the one for lanes ``idx * Cin ..`` has ``n = (idx + 1) * Cin`` and they run
+   from the highest ``idx`` down, so each lane's last writer is its own gather (products with
+   the identity are exact, the other products 0).
+3. *Round trip*: one STORE INT8 -> INT8 in the TFLite double-rounding mode with multiplier
+   ``2**30`` and shift 1 (the identity on ``|acc| < 2**30``, zero point 0, clamp
+   [-128, 127]) writes the packed rows to a scratch area of the layer's parameter bytes; a
+   FENCE; one LOAD brings them back to SPAD, 8 lanes per row.
+4. *Convolution*: per output chunk ``j`` (N = C columns) and kernel-row group ``g`` (kernel
+   rows ``g * E .. g * E + E - 1``), one walked COMPUTE with ``k = E_g * kw * Cin`` reads
+   packed row ``((oy * sh + g * E) / d, ox)`` for output ``(oy, ox)``
+   (``d = gcd(sh, E)``); the ACC starts from the folded bias (as
+   :func:`dure.sim.conv_plan.conv2d_int8_program`: ``bias - zp_in * sum(w)``, padded taps
+   hold ``zp_in``), and the STORE requantizes per channel.
+
+The INT8 sum wraps modulo 2**32 in any order, so the result is
+:func:`dure.sim.golden_tflite.conv2d_int8` bit for bit. FP16 keeps the walk engine: the
+identity gather would turn ``-0.0`` into ``+0.0`` and an Inf into NaNs in other lanes.
+
+:func:`pack_applies` says when the plan is used; :func:`packed_conv_descriptors` emits it.
+"""
+
+import math
+
+import numpy as np
+from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, OutType, Precision, RequantMode
+from dure.rtl.npu.descriptor import encode
+
+__all__ = ["pack_applies", "PackLayout", "pack_layout", "packed_conv_descriptors",
+           "IDENTITY_MULTIPLIER", "IDENTITY_SHIFT"]
+
+#: Output chunks per pass of the convolution (kernel-row groups outer within a pass).
+PASS_CHUNKS = 2
+
+#: TFLite-mode multiplier / shift that make the requantizing STORE the identity on int8 values.
+IDENTITY_MULTIPLIER = 1 << 30
+IDENTITY_SHIFT = 1
+
+
+def pack_applies(config, geo, cin):
+    """Whether the packed plan is used: INT8, ``Cin < R``, ``kw * Cin <= R`` and at least two
+    taps land in one COMPUTE, and the layout fits the SPAD / ACC."""
+    r = config.npu_rows
+    if cin >= r or geo.kw * cin > r or min(r // (geo.kw * cin), geo.kh) * geo.kw * cin <= cin:
+        return False
+    return pack_layout(config, geo, cin) is not None
+
+
+class PackLayout:
+    """Sizes and SPAD / ACC rows of the packed plan (see the module docstring)."""
+
+    def __init__(self, config, geo, cin):
+        r, c = config.npu_rows, config.npu_cols
+        self.e = r // (geo.kw * cin)                    # kernel rows per group
+        self.groups = -(-geo.kh // self.e)
+        self.lanes = self.e * geo.kw * cin              # lanes of a packed row
+        self.d = math.gcd(geo.sh, self.e)               # row step of the packed positions
+        last = (geo.oh - 1) * geo.sh + (self.groups - 1) * self.e
+        self.prow = last // self.d + 1                  # packed position rows
+        self.pos = self.prow * geo.ow                   # packed positions (ACC / SPAD rows)
+        self.th = max(geo.hp, last + self.e)            # tile rows (padded)
+        self.opix = geo.oh * geo.ow
+        # SPAD: identity (R rows) | conv weights (per chunk groups * R rows) | tile | packed
+        self.wslot = self.groups * r
+        self.nt = None
+        self.ident = 0
+        self.w0 = r
+        self.c = c
+
+    def place(self, config, cout):
+        nt = -(-cout // self.c)
+        self.nt = nt
+        self.tile = self.w0 + nt * self.wslot
+        self.packed = self.tile + self.th * self.geo_wp
+        spad_end = self.packed + self.pos
+        # ACC: packed positions | output buffers | constants (top)
+        self.const_rows = 2 * nt + 2
+        self.const_row = config.npu_acc_rows - self.const_rows
+        self.out0 = self.pos
+        self.obufs = min(nt, (self.const_row - self.out0) // max(1, self.opix))
+        return spad_end <= config.npu_spad_rows and self.obufs >= min(2, nt) and \
+            self.opix <= 0xFFFF and self.pos <= 0xFFFF
+
+
+def pack_layout(config, geo, cin, cout=None):
+    """The :class:`PackLayout` of a layer, or None when it does not fit (``cout`` None: the
+    check with one output chunk)."""
+    lay = PackLayout(config, geo, cin)
+    lay.geo_wp = geo.wp
+    return lay if lay.place(config, cout or config.npu_cols) else None
+
+
+def packed_weights(w, lay, n_chunk):
+    """Per output chunk the matrix ``(groups * R, nn)``: row ``g * R + (e * kw + kx) * Cin +
+    ci`` is ``w[o, g * E + e, kx, ci]`` (zero where ``g * E + e >= kh``)."""
+    cout, kh, kw, cin = w.shape
+    r = lay.w0
+    out = []
+    for j in range(-(-cout // n_chunk)):
+        part = w[j * n_chunk:(j + 1) * n_chunk]
+        mat = np.zeros((lay.groups * r, part.shape[0]), np.int8)
+        for g in range(lay.groups):
+            for e in range(lay.e):
+                ky = g * lay.e + e
+                if ky >= kh:
+                    break
+                rows = part[:, ky].reshape(part.shape[0], kw * cin).T    # (kx, ci) x nn
+                k0 = g * r + e * kw * cin
+                mat[k0:k0 + kw * cin] = rows
+        out.append(mat)
+    return out
+
+
+def packed_conv_descriptors(config, geo, cin, cout, *, x_addr, out_addr, weights, acc_init,
+                            const_addr, ident_addr, scratch_addr, store, pad_value):
+    """Descriptor words of the packed plan.
+
+    ``weights``: per output chunk the address of its :func:`packed_weights` matrix;
+    ``acc_init``: ``cout`` int32 (folded bias); ``const_addr``: the requantization rows
+    (per chunk multiplier row then shift row, C lanes each) followed by the identity STORE's
+    two rows; ``ident_addr``: an R x R int8 identity; ``scratch_addr``: ``batch * pos *
+    lanes`` bytes the plan writes and reads back; ``store``: the output STORE's fields;
+    ``pad_value``: the FILL pattern of padded taps (``zp_in``)."""
+    lay = pack_layout(config, geo, cin, cout)
+    r, c = config.npu_rows, config.npu_cols
+    g = geo
+    nt = lay.nt
+    elem = ElemType.INT8
+    pad = pad_value
+    words = [encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                    dram_addr=const_addr, dram_stride=4 * c, rows=lay.const_rows, cols=c,
+                    local_addr=lay.const_row),
+             encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, dram_addr=ident_addr,
+                    dram_stride=r, rows=r, cols=r, local_addr=lay.ident)]
+
+    def fill(first, rows, cols, groups=0, step=0):
+        kw = dict(local_cols=rows // groups, local_groups=groups, local_row_step=step) \
+            if groups else {}
+        return encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, fill=1,
+                      fill_value=pad, rows=rows, cols=cols, local_addr=first, **kw)
+
+    tile = lay.tile
+    right = g.wp - g.pl - g.width
+    bottom = lay.th - g.pt - g.height
+    side = []                                  # tile borders: the same for every image
+    if g.pt:
+        side.append(fill(tile, g.pt * g.wp, cin))
+    if bottom > 0:
+        side.append(fill(tile + (g.pt + g.height) * g.wp, bottom * g.wp, cin))
+    for first, width in ((0, g.pl), (g.pl + g.width, right)):
+        if width > 0:
+            side.append(fill(tile + g.pt * g.wp + first, g.height * width, cin, g.height,
+                             g.wp))
+    words += side
+    o_pix = cout                                # output bytes per pixel (INT8)
+    for n in range(g.batch):
+        scratch = scratch_addr + n * lay.pos * lay.lanes
+        placement = dict(local_cols=g.width, local_groups=g.height, local_row_step=g.wp) \
+            if g.wp != g.width else {}
+        words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
+                            dram_addr=x_addr + n * g.height * g.width * cin,
+                            dram_stride=cin, rows=g.height * g.width, cols=cin,
+                            local_addr=tile + g.pt * g.wp + g.pl, **placement))
+        # Highest lanes first, each COMPUTE writing lanes 0 .. its own last one (zeros below
+        # it, which the later ones overwrite): no accumulation, so they stream back to back.
+        for idx in reversed(range(lay.e * g.kw)):
+            e, kx = divmod(idx, g.kw)
+            words.append(encode(
+                Opcode.COMPUTE, precision=Precision.INT8, a_addr=tile + e * g.wp + kx,
+                w_addr=lay.ident + idx * cin, acc_addr=0, m=lay.pos, k=cin,
+                n=(idx + 1) * cin, a_cols=g.ow, a_rows=lay.prow, a_col_step=g.sw,
+                a_row_step=lay.d * g.wp))
+        words.append(encode(Opcode.STORE, out=OutType.INT8, acc_type=Precision.INT8, scale=1,
+                            requant=RequantMode.TFLITE_DOUBLE_ROUNDING, zero_point=0,
+                            lo=(-128) & 0xFFFF_FFFF, hi=127, dram_addr=scratch,
+                            dram_stride=lay.lanes, rows=lay.pos, cols=lay.lanes, acc_addr=0,
+                            scale_addr=lay.const_row + 2 * nt))
+        if n == 0:
+            # The weights and the first buffers' bias go while the gather runs.
+            for j in range(nt):
+                nn = min(c, cout - j * c)
+                words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
+                                    dram_addr=weights[j], dram_stride=nn,
+                                    rows=lay.wslot, cols=nn, local_addr=lay.w0 + j * lay.wslot))
+        words.append(encode(Opcode.FENCE))
+        words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, dram_addr=scratch,
+                            dram_stride=lay.lanes, rows=lay.pos, cols=lay.lanes,
+                            local_addr=lay.packed))
+        words += _conv_stream(config, g, lay, cout, n, out_addr, o_pix, acc_init, store)
+    return words
+
+
+def _conv_stream(config, g, lay, cout, n, out_addr, o_pix, acc_init, store):
+    """The convolution of image ``n``: output chunks in pairs, kernel-row groups outer within
+    a pair (consecutive COMPUTEs write other ACC rows); a pair's STOREs go between the next
+    pair's COMPUTEs, the next pair's bias LOADs after them."""
+    r, c = config.npu_rows, config.npu_cols
+    nt = lay.nt
+    step = PASS_CHUNKS if lay.obufs >= 2 * PASS_CHUNKS else 1   # passes never share buffers
+
+    def buf(j):
+        return lay.out0 + (j % lay.obufs) * lay.opix
+
+    def init(j):
+        nn = min(c, cout - j * c)
+        return encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32, broadcast=1,
+                      dram_addr=acc_init + 4 * j * c, rows=lay.opix, cols=nn,
+                      local_addr=buf(j))
+
+    def st(j):
+        nn = min(c, cout - j * c)
+        return encode(Opcode.STORE, **store, scale_addr=lay.const_row + 2 * j,
+                      dram_addr=out_addr + n * lay.opix * o_pix + j * c, dram_stride=o_pix,
+                      rows=lay.opix, cols=nn, acc_addr=buf(j))
+
+    def comp(j, gi):
+        nn = min(c, cout - j * c)
+        k = min(lay.e, g.kh - gi * lay.e) * g.kw * (lay.lanes // (lay.e * g.kw))
+        first = lay.packed + (gi * lay.e // lay.d) * g.ow
+        return encode(Opcode.COMPUTE, precision=Precision.INT8, accumulate=1,
+                      a_addr=first, w_addr=lay.w0 + j * lay.wslot + gi * r,
+                      acc_addr=buf(j), m=lay.opix, k=k, n=nn, a_cols=g.ow, a_rows=g.oh,
+                      a_col_step=1, a_row_step=(g.sh // lay.d) * g.ow)
+
+    if PASS_CHUNKS >= nt and lay.obufs >= nt:
+        step = nt                                # one pass
+    passes = [list(range(j0, min(nt, j0 + step))) for j0 in range(0, nt, step)]
+    words = [init(j) for j in passes[0]]
+    for p, group in enumerate(passes):
+        comps = [comp(j, gi) for gi in range(lay.groups) for j in group]
+        side = [st(j) for j in passes[p - 1]] if p else []
+        if p + 1 < len(passes):
+            side += [init(j) for j in passes[p + 1]]
+        # side command d after COMPUTE (d + 1) * len(comps) // (len(side) + 1)
+        at = [max(1, (d + 1) * len(comps) // (len(side) + 1)) for d in range(len(side))]
+        last = p + 1 == len(passes)
+        for ci, cmd in enumerate(comps):
+            words.append(cmd)
+            words += [side[d] for d in range(len(side)) if at[d] == ci + 1]
+            if last and ci >= len(comps) - len(group):
+                words.append(st(group[ci - (len(comps) - len(group))]))   # its final COMPUTE
+    return words
