@@ -20,7 +20,7 @@ def model(tmp_path):
 def test_compile_writes_program_and_report(tmp_path, model, capsys):
     assert main(["compile", str(model), "-o", str(tmp_path / "prog"), "--report"]) == 0
     out = capsys.readouterr().out
-    assert "commands.bin" in out and "conv_2d (walk)" in out and "GEMM 16x8x8" in out
+    assert "commands.bin" in out and "conv_2d (walk)" in out and "GEMV 1x32x10" in out
     assert "MACs:" in out
     meta = json.loads((tmp_path / "prog" / "program.json").read_text())
     assert meta["precision"] == "int8" and meta["arithmetic"] == "tflite"
