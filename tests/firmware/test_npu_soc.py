@@ -2,8 +2,10 @@
 the Python-golden vectors on the NPU (ending with an interrupt-driven FENCE wait), a layer run
 as one LIST, the GEMM benchmark, whose MACs per cycle are printed (``pytest -s``) and must
 reach a floor, the error interrupt through the trap path and DMA bus errors during core
-traffic. The self-test and the full vectors (both also run the CPU reference path in soft-float,
-~10 M cycles each) are slow tests."""
+traffic. The vectors, the LIST and both error paths also run on the shipped 8x8 `sim` SoC (the
+variant `make sim` runs; one more Verilator model build, cached). The self-test and the full
+vectors (both also run the CPU reference path in soft-float, ~10 M cycles each) are slow
+tests."""
 
 import re
 
@@ -14,6 +16,9 @@ from dure.config import preset
 MAX_CYCLES = 60_000_000
 # The NPU variant of the test suite (4x4: builds and runs much faster than the 8x8 of `sim`).
 CONFIG = preset("npu-small")
+# The shipped configuration (issue: verification of what users run): the 8x8 dual-precision NPU.
+SHIPPED = preset("sim")
+BOTH = pytest.mark.parametrize("config", [CONFIG, SHIPPED], ids=["npu-small", "sim"])
 # npu-small is a 4x4 array (peak 16 MACs/cycle) whose COMPUTEs cover 4 rows of K, so the core's
 # descriptor pushes, not the array, bound these GEMMs; the floors catch a large regression of
 # driver or NPU. (The 8x8 figures are `make bench`'s; tests/sim/test_npu_bench.py checks the
@@ -23,10 +28,10 @@ FLOORS = {"npu_gemm_int8_256x64x64": 2.0, "npu_gemm_int8_64x256x32": 1.5,
 BENCH = re.compile(r"^BENCH (\S+) cycles=(\d+) macs=(\d+) macs_per_cycle=(\d+)\.(\d+)", re.M)
 
 
-def run(path, max_cycles=MAX_CYCLES):
+def run(path, max_cycles=MAX_CYCLES, config=CONFIG):
     from dure.sim.runner import run_elf
 
-    result = run_elf(path, config=CONFIG, max_cycles=max_cycles)
+    result = run_elf(path, config=config, max_cycles=max_cycles)
     uart = result.uart.decode("latin-1")
     assert result.status == "pass", (
         f"{path.name}: {result.status} failure={result.failure} after {result.cycles} cycles\n"
@@ -34,15 +39,17 @@ def run(path, max_cycles=MAX_CYCLES):
     return result, uart
 
 
-def test_vectors_on_the_soc(programs):
-    _, uart = run(programs / "npu_vectors_npu.elf")
+@BOTH
+def test_vectors_on_the_soc(programs, config):
+    _, uart = run(programs / "npu_vectors_npu.elf", config=config)
     assert "cases pass on the NPU" in uart
 
 
-def test_list_on_the_soc(programs):
+@BOTH
+def test_list_on_the_soc(programs, config):
     """A GEMM layer pushed descriptor by descriptor and as one LIST (outputs equal the CPU's
     sums), and a list with malformed entries (ERROR, ERROR_INDEX, DONE == ISSUED)."""
-    _, uart = run(programs / "npu_list.elf")
+    _, uart = run(programs / "npu_list.elf", config=config)
     assert "npu_list pass" in uart, uart
     push, lst = map(int, re.search(r"LIST push_cycles=(\d+) list_cycles=(\d+)", uart).groups())
     print(f"\n{uart.strip()}")
@@ -71,20 +78,22 @@ def test_gemm_throughput_on_the_soc(programs):
         assert rates[name] > floor, f"{name}: only {rates[name]} MACs/cycle"
 
 
-def test_error_interrupt_through_the_trap_path(programs):
+@BOTH
+def test_error_interrupt_through_the_trap_path(programs, config):
     """Malformed descriptors raise the NPU error interrupt; the firmware's trap handler reads
     and clears ERROR, and the NPU keeps working (firmware/npu_apps/npu_irq_error)."""
-    _, uart = run(programs / "npu_irq_error.elf", max_cycles=200_000)   # ~7 k cycles
+    _, uart = run(programs / "npu_irq_error.elf", max_cycles=200_000, config=config)   # ~7 k cycles
     assert "irq-error: 4 cases pass" in uart
 
 
-def test_dma_bus_error_during_core_traffic(programs):
+@BOTH
+def test_dma_bus_error_during_core_traffic(programs, config):
     """A LOAD and a STORE whose rows run past the end of main memory (the DMA window opened
     beyond it) take DMA bus errors while the core writes and reads back a buffer in main
     memory: ERROR = BUS_ERROR with the command's sequence number, every word the core read was
     the one it wrote, the start of main memory (the aliased block) unchanged, and the NPU
     copies exactly afterwards (firmware/npu_apps/npu_dma_error)."""
-    _, uart = run(programs / "npu_dma_error.elf", max_cycles=2_000_000)
+    _, uart = run(programs / "npu_dma_error.elf", max_cycles=2_000_000, config=config)
     found = re.search(r"dma-error: 2 cases pass overlap=(\d+)", uart)
     assert found, uart
     assert int(found[1]) >= 1      # the core checked words while each transfer was running

@@ -1,4 +1,9 @@
-"""SystolicArray on Verilator: 8x8, many random GEMMs in both precisions, backpressure."""
+"""SystolicArray on Verilator: many random GEMMs in both precisions, backpressure, long K.
+
+`make test` runs the 4x4 array (a quarter of the 8x8's build time); the shipped 8x8 is built
+and run the same way under `make fuzz` (slow). The 8x8 array is also in every `make test` run
+inside the shipped NPU: tests/rtl/npu/test_npu.py::test_shipped_npu_gemm (Amaranth simulator)
+and the NPU firmware on the 8x8 `sim` SoC (tests/firmware/test_npu_soc.py)."""
 
 import numpy as np
 import pytest
@@ -12,9 +17,11 @@ F32_SPECIALS = np.array([0, 0x80000000, 0x7F800000, 0xFF800000, 0x7FC00000, 0x7F
                          0x7F7FFFFF, 0x00000001, 0x80000001], np.uint32)
 
 
-@pytest.fixture(scope="module")
-def model8():
-    return build(8, 8)
+@pytest.fixture(scope="module", params=[4, pytest.param(8, marks=pytest.mark.slow)],
+                ids=["4x4", "8x8"])
+def array(request):
+    """(Verilator model of the size x size array, size)."""
+    return build(request.param, request.param), request.param
 
 
 def random_fp16(rng, shape, special):
@@ -58,34 +65,37 @@ def make_jobs(rng, count, rows, cols):
 @pytest.mark.parametrize("ops_idle,weights_idle,stall", [
     (0.0, 0.0, 0.0), (0.3, 0.0, 0.0), (0.0, 0.5, 0.0), (0.0, 0.0, 0.4), (0.4, 0.4, 0.4),
 ])
-def test_random_gemms_8x8(model8, ops_idle, weights_idle, stall):
+def test_random_gemms(array, ops_idle, weights_idle, stall):
+    model, size = array
     rng = np.random.default_rng(int(ops_idle * 10 + weights_idle * 100 + stall * 1000))
-    jobs, refs = make_jobs(rng, 40, 8, 8)
-    model8.run(jobs, seed=7, ops_idle=ops_idle, weights_idle=weights_idle, stall=stall)
+    jobs, refs = make_jobs(rng, 40, size, size)
+    model.run(jobs, seed=7, ops_idle=ops_idle, weights_idle=weights_idle, stall=stall)
     for job, ref in zip(jobs, refs, strict=True):
         np.testing.assert_array_equal(job.result().view(np.uint32), ref)
 
 
-def test_int8_long_k_wraps(model8):
-    """-128 * -128 repeated over K = 300 (38 tiles): the int32 sum wraps past 2**31."""
+def test_int8_long_k_wraps(array):
+    """-128 * -128 repeated over K = 300 (38 tiles of 8, 75 of 4): the int32 sum wraps past 2**31."""
     k = 300
     a = np.full((4, k), -128, np.int8)
     b = np.full((k, 8), -128, np.int8)
     b[:, 1] = 127
     init = np.full((4, 8), 2**31 - 2**20, np.int32)
-    job = GemmJob(a, b, init, 8, 8)
-    model8.run([job], stall=0.2)
+    model, size = array
+    job = GemmJob(a, b, init, size, size)
+    model.run([job], stall=0.2)
     expect = (golden.gemm_int8(a, b).astype(np.int64) + init) & 0xFFFF_FFFF
     np.testing.assert_array_equal(job.result().view(np.uint32), expect.astype(np.uint32))
 
 
-def test_fp16_long_k_order(model8):
+def test_fp16_long_k_order(array):
     """K = 200 with mixed magnitudes: the sequential order differs from a @ b and must hold."""
     rng = np.random.default_rng(3)
     a = random_fp16(rng, (6, 200), 0.0)
     b = random_fp16(rng, (200, 5), 0.0)
-    job = GemmJob(a, b, None, 8, 8)
-    model8.run([job], ops_idle=0.1, stall=0.1)
+    model, size = array
+    job = GemmJob(a, b, None, size, size)
+    model.run([job], ops_idle=0.1, stall=0.1)
     ref = golden.gemm_fp16(a, b)
     reverse = golden.gemm_fp16(a[:, ::-1].copy(), b[::-1].copy())
     assert (ref.view(np.uint32) != reverse.view(np.uint32)).any(), \
