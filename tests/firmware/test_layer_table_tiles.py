@@ -7,8 +7,6 @@ The same on the simulated multi-tile SoC: tests/compiler/test_tile_split.py (mak
 
 import ctypes
 import pathlib
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -21,6 +19,7 @@ from dure.compiler.tile_split import split_program
 from dure.rtl.npu.commands import ErrorCode
 from dure.sim.npu_model import NpuModel
 from dure.sim.verif import compiler_models as cm
+from dure.sim.verif.host_c import host_library
 
 from dure.config import preset
 
@@ -67,16 +66,8 @@ TILES_CB = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_uint32, U32P, U32P, U32P, 
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory):
-    cc = shutil.which("gcc") or shutil.which("cc")
-    if cc is None:
-        pytest.fail("no host C compiler (gcc) found; it is needed to check the walker")
-    tmp = tmp_path_factory.mktemp("layer_table_tiles")
-    (tmp / "shim.c").write_text(SHIM)
-    so = tmp / "libwalk.so"
-    subprocess.run([cc, "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
-                    f"-I{ROOT / 'firmware' / 'include'}", f"-I{WALKER}", *map(str, SOURCES),
-                    str(tmp / "shim.c"), "-o", str(so)], check=True)
-    lib = ctypes.CDLL(str(so))
+    lib = host_library(tmp_path_factory.mktemp("layer_table_tiles"), "walk", SOURCES,
+                       extra_sources={"shim.c": SHIM}, include_dirs=[WALKER])
     lib.walk.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32,
                          LIST_CB, TILES_CB, U32P]
     return lib
