@@ -71,3 +71,20 @@ def format_report(program):
                  f"activations {program.arena_size} B peak at 0x{program.arena_base:08x} "
                  f"({program.arena_total} B without reuse)")
     return "\n".join(lines)
+
+
+def soc_layer_rows(program, run, *, cycles_header="cycles"):
+    """The per-layer table of a whole-model SoC run (:func:`dure.compiler.soc.run_program_soc`
+    or a board run with the same ``layer_cycles`` / ``host_layers``): header and rows of
+    index, node, where it ran (NPU, core in C, or host for an op without a C kernel), what it
+    computes, MACs, measured cycles and NPU utilization against the variant's peak."""
+    peak = program.config.npu_peak_macs_per_cycle
+    rows = []
+    for i, (layer, cycles) in enumerate(zip(program.layers, run.layer_cycles, strict=True)):
+        where = ("NPU" if layer.where == "npu" else
+                 "host (no C kernel)" if i in run.host_layers else "core (C)")
+        util = (f"{100 * layer.macs / cycles / peak:.1f}"
+                if cycles and layer.where == "npu" else "-")
+        rows.append([i, layer.op.source, where, layer.kind.lower(), layer.macs,
+                     cycles if cycles is not None else "-", util])
+    return ["#", "node", "where", "computes", "MACs", cycles_header, "util %"], rows

@@ -138,19 +138,11 @@ def run_on_board(program, inputs, link, *, run_timeout=600.0, host_fallback=Fals
 
 
 def _report(program, run, clk_freq, board, jobs, link, batch):
+    from ..compiler.report import soc_layer_rows
     from ..sim.report import format_table
 
-    config = program.config
-    peak = config.npu_peak_macs_per_cycle
-    rows = []
-    for i, (layer, cycles) in enumerate(zip(program.layers, run.layer_cycles, strict=True)):
-        where = ("NPU" if layer.where == "npu" else
-                 "host (no C kernel)" if i in run.host_layers else "core (C)")
-        util = (f"{100 * layer.macs / cycles / peak:.1f}"
-                if cycles and layer.where == "npu" else "-")
-        rows.append([i, layer.op.source, where, layer.kind.lower(), layer.macs,
-                     cycles if cycles is not None else "-", util])
-    print(format_table(["#", "node", "where", "computes", "MACs", "cycles", "util %"], rows))
+    peak = program.config.npu_peak_macs_per_cycle
+    print(format_table(*soc_layer_rows(program, run)))
     cycles = run.cycles
     if cycles:
         print(f"{board}: {cycles} cycles, {program.macs} MACs "

@@ -162,6 +162,7 @@ def _run_soc(program, x, y_model, host_fallback=False):
     against the reference; returns the SoC's output (after checking it equals the command
     model's)."""
     from ..compiler.errors import UnsupportedModel
+    from ..compiler.report import soc_layer_rows
     from ..compiler.soc import check_intermediates, run_program_soc
     from ..sim.report import format_table
 
@@ -173,16 +174,8 @@ def _run_soc(program, x, y_model, host_fallback=False):
     except UnsupportedModel as e:
         raise UserError(str(e)) from None
     peak = config.npu_peak_macs_per_cycle
-    rows = []
-    for i, (layer, cycles) in enumerate(zip(program.layers, run.layer_cycles, strict=True)):
-        where = ("NPU" if layer.where == "npu" else
-                 "host (no C kernel)" if i in run.host_layers else "core (C)")
-        util = (f"{100 * layer.macs / cycles / peak:.1f}"
-                if cycles and layer.where == "npu" else "-")
-        rows.append([i, layer.op.source, where, layer.kind.lower(), layer.macs,
-                     cycles if cycles is not None else "-", util])
-    print(format_table(["#", "node", "where", "computes", "MACs", "SoC cycles", "util %"],
-                       rows))
+    header, rows = soc_layer_rows(program, run, cycles_header="SoC cycles")
+    print(format_table(header, rows))
     cycles = run.cycles
     npu_cycles = sum(c for la, c in zip(program.layers, run.layer_cycles, strict=True)
                      if la.where == "npu" and c)
