@@ -16,8 +16,6 @@ that could not be split (one tile works, the rest wait: the model's load imbalan
 uneven shares), ``macs_per_cycle`` and ``utilization`` against ``tiles`` x the tile's peak.
 """
 
-import csv
-import pathlib
 
 import numpy as np
 
@@ -87,14 +85,9 @@ def with_speedup(points):
 
 def write_csv(points, path):
     """Write ``points`` with the columns of :data:`COLUMNS`, in that order."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        for p in points:
-            writer.writerow({c: "" if p[c] is None else p[c] for c in COLUMNS})
-    return path
+    from dure.sim import tile_scaling
+
+    return tile_scaling.write_csv(points, path, COLUMNS)
 
 
 def gemm_point(config, workload_name, tiles, *, family=None, bandwidth=None, seed=0):

@@ -173,15 +173,17 @@ def run_scaling(families=("4x4",), workloads=("gemm256", "gemv512"),
     return with_speedup(points)
 
 
-def write_csv(points, path):
-    """Write ``points`` to ``path`` with the columns of :data:`COLUMNS`, in that order."""
+def write_csv(points, path, columns=None):
+    """Write ``points`` to ``path`` with ``columns`` (default :data:`COLUMNS`), in that order;
+    None is written as an empty cell."""
+    columns = COLUMNS if columns is None else columns
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         for p in points:
-            writer.writerow({c: "" if p[c] is None else p[c] for c in COLUMNS})
+            writer.writerow({c: "" if p[c] is None else p[c] for c in columns})
     return path
 
 
