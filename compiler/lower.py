@@ -331,10 +331,22 @@ def _gemv_layer(graph, op, blob, buffers, config, precision):
     else:
         return None
     wkn = np.ascontiguousarray(w.T)
+    eb = 2 if precision == "fp16" else 1
 
-    def plan(x_addrs, out_addr, param_addr, scratch_addr=None):
-        return fc_gemv_program(config, wkn, x_addr=x_addrs[0], out_addr=out_addr,
-                               param_addr=param_addr, scratch_addr=scratch_addr, **kw)
+    def plan(x_addrs, out_addr, param_addr, scratch_addr=None, channels=None):
+        """The layer's program, or with ``channels = (c0, c1)`` (c0 a multiple of the array
+        width) the program of output channels c0..c1 alone at their places in the output and
+        the scratch vector (:mod:`.tile_split`)."""
+        if channels is None:
+            return fc_gemv_program(config, wkn, x_addr=x_addrs[0], out_addr=out_addr,
+                                   param_addr=param_addr, scratch_addr=scratch_addr, **kw)
+        c0, c1 = channels
+        part = {key: (v[c0:c1] if key in ("bias", "multiplier", "shift") and v is not None
+                      else v) for key, v in kw.items()}
+        return fc_gemv_program(config, np.ascontiguousarray(wkn[:, c0:c1]), x_addr=x_addrs[0],
+                               out_addr=out_addr + c0 * eb, param_addr=param_addr,
+                               scratch_addr=None if scratch_addr is None else
+                               scratch_addr + 4 * c0, **part)
     base = config.region("main").base
     try:
         trial = plan([base], base, base, base)
@@ -344,7 +356,6 @@ def _gemv_layer(graph, op, blob, buffers, config, precision):
         buffers[writes[1]] = (np.dtype(np.int32), (scratch_bytes(config, n) // 4,))
     image = param_image(trial, base)
     pname = blob.add(f"{op.outputs[0]}/params", np.frombuffer(image, np.uint8))
-    eb = 2 if precision == "fp16" else 1
     return Layer("gemv", "npu", op, [op.inputs[0]], writes, gemm=(1, k, n), macs=k * n,
                  array_macs=trial.array_macs, weight_bytes=k * n * eb,
                  est_cycles=-(-k * n * eb // config.main_bytes_per_cycle),

@@ -21,6 +21,10 @@ is idle (the next layer waits for all of them). Splits:
   at ``base + (p * C + c0 + c) * elem``, the stride scaled by ``C / (c1 - c0)``). A transfer
   whose rows do not stay inside one pixel's channels cannot be moved: the layer then runs on
   one tile.
+- **Batch-1 fully connected on the GEMV plan** (``gemv`` layers): by output channels, in
+  whole array-width chunks; each tile streams only its channels' weights (the GEMV's own
+  program for those channels, :func:`.lower._gemv_layer`'s ``channels``), so the weight traffic
+  is divided between the tiles, which pays where each tile has its own memory port.
 - **ADD** (element-wise unit): by image rows (of the ``N * H`` rows), each tile the
   planner's program for its rows at the rows' offsets in the three tensors.
 - every layer that cannot be split (one output column tile, one channel chunk, one row): one
@@ -250,6 +254,39 @@ def _channel_lists(config, program, layer, tiles, params):
     return TileLayer(lists, "channels", ranges)
 
 
+def _gemv_lists(config, program, layer, tiles, params):
+    """The per-tile lists of a batch-1 FULLY_CONNECTED on the GEMV plan (layer kind ``gemv``)
+    split by output channels in whole array-width chunks (as :func:`_channel_lists`): each tile
+    streams the weights of its channels only, so the layer's weight traffic is shared, not
+    repeated; None when it is not split."""
+    n = layer.gemm[2]
+    chunk = config.npu_cols
+    units = -(-n // chunk)
+    used = min(tiles, units)
+    if used < 2:
+        return None
+    plan = layer.plan[0]
+    x_addr, out_addr = program.tensor_addr[layer.reads[0]], program.tensor_addr[layer.writes[0]]
+    scratch = [program.tensor_addr[w] for w in layer.writes[1:]]
+    base, blob = params
+    lists, ranges, images = [], [], []
+    for t in range(used):
+        first, count = share(units, used, t)
+        c0, c1 = first * chunk, min((first + count) * chunk, n)
+        at = base + len(blob) + sum(len(i) for i in images)
+        param_addr = _up(at, 64)
+        try:
+            prog = plan([x_addr], out_addr, param_addr, *scratch, channels=(c0, c1))
+        except ValueError:
+            return None
+        images.append(bytes(param_addr - at) + param_image(prog, param_addr))
+        lists.append([list(d) for d in prog.descriptors] + [_fence()])
+        ranges.append((c0, c1 - c0))
+    for image in images:
+        blob.extend(image)
+    return TileLayer(lists, "channels", ranges)
+
+
 def _row_lists(config, program, layer, tiles, params):
     """The per-tile lists of an ADD split by image rows (as :func:`_channel_lists`)."""
     graph, op = program.graph, layer.op
@@ -298,6 +335,8 @@ def split_program(program, tiles):
             split = _gemm_lists(config, program, layer, tiles)
         elif tiles > 1 and layer.kind == "npu_op":
             split = _channel_lists(config, program, layer, tiles, (base, blob))
+        elif tiles > 1 and layer.kind == "gemv":
+            split = _gemv_lists(config, program, layer, tiles, (base, blob))
         layers.append(split or TileLayer([list(layer.commands)], "one", [(0, 0)]))
     main = config.region("main")
     if base + len(blob) > main.end:
