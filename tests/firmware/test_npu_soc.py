@@ -39,7 +39,9 @@ def run(path, max_cycles=MAX_CYCLES, config=CONFIG):
     return result, uart
 
 
-@BOTH
+# The first test of the 8x8 SoC builds its Verilator model (~5 min): sorted to the front.
+@pytest.mark.parametrize("config", [CONFIG, pytest.param(SHIPPED, marks=pytest.mark.build_first)],
+                         ids=["npu-small", "sim"])
 def test_vectors_on_the_soc(programs, config):
     _, uart = run(programs / "npu_vectors_npu.elf", config=config)
     assert "cases pass on the NPU" in uart

@@ -75,7 +75,8 @@ def test_random_gemms(array, ops_idle, weights_idle, stall):
 
 
 def test_int8_long_k_wraps(array):
-    """-128 * -128 repeated over K = 300 (38 tiles of 8, 75 of 4): the int32 sum wraps past 2**31."""
+    """-128 * -128 repeated over K = 300 (38 tiles of 8, 75 of 4): the int32 sum wraps past
+    2**31."""
     k = 300
     a = np.full((4, k), -128, np.int8)
     b = np.full((k, 8), -128, np.int8)
