@@ -50,6 +50,21 @@ def _tensors(memory, program):
     return out
 
 
+def _assert_each_part_needed(split, program, x, ref, layers):
+    """For each ``(index, TileLayer)`` in ``layers``: replacing one tile's list by its FENCE
+    alone changes that layer's output (``ref``: the tensors of the complete split run)."""
+    for i, tiled in layers:
+        for drop in range(len(tiled.lists)):
+            tiled_lists = tiled.lists
+            tiled.lists = tiled_lists[:drop] + [tiled_lists[drop][-1:]] + tiled_lists[drop + 1:]
+            try:
+                _, bad = run_split(split, [x])
+            finally:
+                tiled.lists = tiled_lists
+            out = program.layers[i].writes[0]
+            assert _tensors(bad, program)[out] != ref[out], (i, drop)
+
+
 def test_share():
     assert [share(10, 4, t) for t in range(4)] == [(0, 3), (3, 3), (6, 2), (8, 2)]
     assert [share(2, 2, t) for t in range(2)] == [(0, 1), (1, 1)]
@@ -108,18 +123,9 @@ def test_every_tile_part_is_needed():
     ref = _tensors(mem, program)
     kinds = {la.how for la in split.layers if la}
     assert {"channels", "cols"} <= kinds
-    for i, tiled in enumerate(split.layers):
-        if tiled is None or len(tiled.lists) < 2:
-            continue
-        for drop in range(len(tiled.lists)):
-            tiled_lists = tiled.lists
-            tiled.lists = tiled_lists[:drop] + [tiled_lists[drop][-1:]] + tiled_lists[drop + 1:]
-            try:
-                _, bad = run_split(split, [x])
-            finally:
-                tiled.lists = tiled_lists
-            out = program.layers[i].writes[0]
-            assert _tensors(bad, program)[out] != ref[out], (i, drop)
+    _assert_each_part_needed(split, program, x, ref,
+                             [(i, la) for i, la in enumerate(split.layers)
+                              if la is not None and len(la.lists) >= 2])
 
 
 @pytest.mark.parametrize("builder", [cm.tflite_int8_mlp, cm.tflite_float_mlp])
@@ -138,16 +144,7 @@ def test_every_gemv_part_is_needed(builder):
              if la and program.layers[i].kind == "gemv"]
     assert [la.how for _, la in gemvs] == ["channels", "channels"]
     assert [len(la.lists) for _, la in gemvs] == [3, 3]
-    for i, tiled in gemvs:
-        for drop in range(len(tiled.lists)):
-            tiled_lists = tiled.lists
-            tiled.lists = tiled_lists[:drop] + [tiled_lists[drop][-1:]] + tiled_lists[drop + 1:]
-            try:
-                _, bad = run_split(split, [x])
-            finally:
-                tiled.lists = tiled_lists
-            out = program.layers[i].writes[0]
-            assert _tensors(bad, program)[out] != ref[out], (i, drop)
+    _assert_each_part_needed(split, program, x, ref, gemvs)
 
 
 def test_rows_split_for_few_columns_and_bad_tiles():
