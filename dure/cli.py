@@ -20,6 +20,7 @@ COMMANDS = [
     "bench_npu",
     "gemm",
     "decode",
+    "decode_train",
     "infer",
     "compile",
     "bench",
