@@ -1,5 +1,6 @@
-"""``dure decode``: the command-model run prints the text and the figures; the SoC run (slow)
-counts cycles and stays bit-exact."""
+"""``dure decode``: the command-model run prints the text and the figures and agrees with the
+golden GEMMs on the host; the SoC run (slow) counts cycles, stays bit-exact and gives the
+golden tokens."""
 
 import pytest
 
@@ -7,23 +8,43 @@ from dure.cli import main
 
 
 def test_decode_on_the_command_model(capsys):
-    status = main(["decode", "--tokens", "2", "--train-chars", "600", "--variant", "npu-small",
-                   "--weights", "int4"])
+    status = main(["decode", "--tokens", "2", "--variant", "npu-small", "--weights", "int4",
+                   "--temperature", "0.7", "--seed", "2", "--check-host"])
     out = capsys.readouterr().out
     assert status == 0, out
     assert out.startswith("The NPU ")
     assert "bytes per token" in out and "0 mismatches" in out and "roofline" in out
+    assert "golden GEMMs on the host: the same tokens" in out
 
 
-def test_bad_arguments(capsys):
+def test_bad_arguments(capsys, tmp_path):
     assert main(["decode", "--tokens", "0"]) != 0
     assert "--tokens must be positive" in capsys.readouterr().err
+    assert main(["decode", "--temperature", "-1"]) != 0
+    assert "--temperature must be >= 0" in capsys.readouterr().err
+    assert main(["decode", "--weights-file", str(tmp_path / "none.npz")]) != 0
+    assert "make train-decode" in capsys.readouterr().err
+    assert main(["decode-train", "--steps", "0"]) != 0
+    assert "must be positive" in capsys.readouterr().err
+
+
+def test_decode_train_report_only(capsys, tmp_path):
+    from dure.sim import decode_demo as dd
+
+    model, _ = dd.load_model()
+    path = tmp_path / "w.npz"
+    dd.save_model(model, path)
+    assert main(["decode-train", "--report-only", "--out", str(path)]) == 0
+    assert "character frequencies" in capsys.readouterr().out
+    _, info = dd.load_model(path)
+    assert info["ppl_float"] < dd.PERPLEXITY_BOUND * info["ppl_unigram"]
 
 
 @pytest.mark.slow
 def test_decode_on_the_soc(capsys):
-    status = main(["decode", "--tokens", "2", "--train-chars", "600", "--variant", "npu-small",
-                   "--engine", "soc"])
+    status = main(["decode", "--tokens", "2", "--variant", "npu-small", "--engine", "soc",
+                   "--check-host"])
     out = capsys.readouterr().out
     assert status == 0, out
     assert "tokens/s" in out and "% of the memory roofline" in out and "0 mismatches" in out
+    assert "golden GEMMs on the host: the same tokens" in out
