@@ -88,8 +88,10 @@ bench: firmware
 decode-demo: firmware
 	$(RUN_ENV) $(DURE) decode --engine soc --check-host --variant $(or $(VARIANT),npu-small) --tokens $(or $(TOKENS),8) $(ARGS)
 
+# One BLAS thread: the same sums in the same order on every machine, and no spinning threads
+# on a busy one.
 train-decode: $(STAMP)
-	$(RUN_ENV) $(DURE) decode-train $(ARGS)
+	$(RUN_ENV) OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(DURE) decode-train $(ARGS)
 
 bench-models: $(STAMP)
 	$(RUN_ENV) $(DURE) bench-models $(ARGS)

@@ -12,7 +12,7 @@ HELP = ("train the decode demo's character transformer (numpy, Adam, fixed seed)
 
 
 def add_arguments(parser):
-    parser.add_argument("--steps", type=int, default=3000, help="Adam steps (default 3000)")
+    parser.add_argument("--steps", type=int, default=1500, help="Adam steps (default 1500)")
     parser.add_argument("--batch", type=int, default=32,
                         help="windows of 65 characters per step (default 32)")
     parser.add_argument("--lr", type=float, default=6e-3, help="peak learning rate (6e-3)")

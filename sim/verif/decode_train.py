@@ -172,7 +172,7 @@ def loss_and_grads(p, tokens, targets, heads=dd.HEADS):
     return loss, g
 
 
-def train(text=None, steps=3000, batch=32, lr=3e-3, seed=0, log=None):
+def train(text=None, steps=1500, batch=32, lr=6e-3, seed=0, log=None):
     """A trained :class:`~dure.sim.decode_demo.Model` on the training part of ``text``
     (default: the shipped corpus, :func:`~dure.sim.decode_demo.split_corpus`): ``steps`` Adam
     steps (betas 0.9 / 0.99, warm-up 100 steps, cosine decay to lr / 10, gradients clipped to
