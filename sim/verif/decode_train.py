@@ -177,7 +177,16 @@ def train(text=None, steps=1500, batch=32, lr=6e-3, seed=0, log=None):
     (default: the shipped corpus, :func:`~dure.sim.decode_demo.split_corpus`): ``steps`` Adam
     steps (betas 0.9 / 0.99, warm-up 100 steps, cosine decay to lr / 10, gradients clipped to
     norm 1) on ``batch`` windows of CONTEXT + 1 characters at random offsets, seed ``seed``.
-    ``log(step, loss, seconds)`` is called every 100 steps."""
+    ``log(step, loss, seconds)`` is called every 100 steps. BLAS runs on one thread
+    (``threadpoolctl``, installed with scikit-learn): the same sums in the same order on every
+    machine, and no threads spinning on a busy one (the matrices are small)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _train(text, steps, batch, lr, seed, log)
+
+
+def _train(text, steps, batch, lr, seed, log):
     text = dd.corpus() if text is None else text
     train_text, _ = dd.split_corpus(text)
     vocab = dd.make_vocab(train_text)
