@@ -126,8 +126,8 @@ def test_bad_arguments_are_named(bad, match):
 
 
 def test_needs_float_post_processing():
-    import dataclasses
-    config = dataclasses.replace(CONFIGS["npu-small"], npu_float_post=False)
+    config = preset("icebreaker-npu")             # INT8 only, no fp32 post-processing
+    assert not config.npu_float_post
     with pytest.raises(ValueError, match="FLOAT_SCALE"):
         depthwise_conv2d_int8_float_scale_program(
             config, (1, 5, 5, 2), np.ones((1, 3, 3, 2), np.int8), None, input_zero_point=0,
