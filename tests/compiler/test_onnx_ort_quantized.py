@@ -2,7 +2,9 @@
 quantized by onnxruntime's own ``quantize_static`` in every format / per-channel / activation
 type / reduce_range combination and with its default options, compile and equal onnxruntime
 (default session options) bit for bit; the float models run in FP16 bit-exact with the golden.
-Small spatial sizes here; the MLPerf-sized models under ``slow``."""
+Every program runs on the NPU command model too, its convolutions and depthwise convolutions
+on the walk planner with the FLOAT_SCALE STORE (also checked). Small spatial sizes here; the
+MLPerf-sized models under ``slow``."""
 
 import numpy as np
 import pytest
@@ -52,6 +54,12 @@ def _check(model, rng, tmp_path, opts, inputs=2, program=True, config="sim"):
         if prog is not None and i == 0:
             out, _ = run_program(prog, [x])
             assert np.array_equal(out[0], want)
+    if prog is not None:        # every convolution / depthwise on the walk planner (weights
+        convs = [la for la in prog.layers   # with a zero point other than 0 stay on the core)
+                 if la.op.kind.value in ("CONV_2D", "DEPTHWISE_CONV_2D") and
+                 not np.any(graph.tensors[la.op.inputs[1]].quant.zero_point)]
+        assert all(la.kind == "npu_op" for la in convs), [
+            (la.op.name, la.kind) for la in convs if la.kind != "npu_op"]
     return {n.op_type for n in onnx.load_model_from_string(q).graph.node}
 
 
@@ -60,8 +68,9 @@ def _check(model, rng, tmp_path, opts, inputs=2, program=True, config="sim"):
 def test_quantize_static_small(tmp_path, name, opts):
     fn, small, _ = om.MODELS[name]
     rng = np.random.default_rng(sorted(om.MODELS).index(name))
-    ops = _check(fn(rng, **small), rng, tmp_path, opts,
-                 program=opts.get("per_channel", False) is False)
+    ops = _check(fn(rng, **small), rng, tmp_path, opts)
+    if name != "autoencoder":
+        assert ops & {"Conv", "QLinearConv"}, ops
     if opts.get("quant_format") == "QOperator":
         assert ops & {"QLinearConv", "QLinearMatMul", "QGemm"}, ops
     else:
@@ -86,7 +95,7 @@ def test_quantize_static_converter_forms(tmp_path, variant, opts):
     name, kw = variant
     fn, small, _ = om.MODELS[name]
     rng = np.random.default_rng(7)
-    ops = _check(fn(rng, **{**small, **kw}), rng, tmp_path, opts, program=False)
+    ops = _check(fn(rng, **{**small, **kw}), rng, tmp_path, opts)
     if name == "autoencoder":
         assert ("QLinearAdd" in ops) == (opts.get("quant_format") == "QOperator")
 
@@ -113,7 +122,7 @@ def test_quantize_static_extra_options(tmp_path, name, extra):
         pytest.skip("its GlobalAveragePool stays a float node (see test_float_pooling_named)")
     fn, small, _ = om.MODELS[name]
     rng = np.random.default_rng(12)
-    _check(fn(rng, **small), rng, tmp_path, _EXTRA[extra], program=extra == "symmetric")
+    _check(fn(rng, **small), rng, tmp_path, _EXTRA[extra])
 
 
 def test_float_pooling_named(tmp_path):
