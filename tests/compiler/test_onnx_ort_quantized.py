@@ -263,3 +263,24 @@ def test_quantize_static_split_across_tiles():
     assert "channels" in {la.how for la in split.layers if la}
     got, _ = run_split(split, [x])
     assert np.array_equal(got[0].view(np.uint8), want.view(np.uint8))
+
+
+@pytest.mark.parametrize("opts", [{}, _COMBOS[8 + 4], _COMBOS[2 + 1],
+                                  _EXTRA["u8-weights"]],
+                         ids=["defaults", "QOperator-pc-UInt8", "QDQ-pt-Int8-rr", "u8-weights"])
+def test_grouped_convolutions(tmp_path, opts):
+    """Conv with 1 < group < channels (group 2 and group 4 with two input and four output
+    channels per group): one convolution whose weights are the weight zero point outside each
+    group's block, so the extra products are exactly 0; bit-exact with onnxruntime, on the
+    walk planner when the weights' zero point is 0 (``u8-weights``: on the core); the float
+    model in FP16 bit-exact with the golden."""
+    rng = np.random.default_rng(8)
+    model = om.onnx_grouped(rng)
+    _check(model, rng, tmp_path, opts)
+    graph = parse_onnx(model)
+    program = compile_graph(graph, preset("npu-small"), "fp16")
+    assert all(la.kind == "npu_op" for la in program.layers if la.op.kind.value == "CONV_2D")
+    x = rng.standard_normal(om.input_shape(model)).astype(np.float32)
+    got, _ = run_program(program, [x])
+    assert np.array_equal(got[0].view(np.uint32), reference.run(graph, [x])[0].view(np.uint32))
+
