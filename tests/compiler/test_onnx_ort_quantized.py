@@ -284,3 +284,36 @@ def test_grouped_convolutions(tmp_path, opts):
     got, _ = run_program(program, [x])
     assert np.array_equal(got[0].view(np.uint32), reference.run(graph, [x])[0].view(np.uint32))
 
+
+
+_SOC = {
+    "dscnn": ("dscnn", _COMBOS[8 + 4]),                         # QOperator pc uint8
+    "resnet8": ("resnet8", {}),                                 # QDQ defaults, pads 1 stride 2
+    "grouped": (None, _COMBOS[4 + 2]),                          # QDQ pc int8
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(_SOC))
+def test_quantize_static_on_the_soc(tmp_path, case):
+    """The walked ONNX convolutions / depthwise convolutions on the simulated 8x8 `sim` SoC
+    (firmware ``npu_model_run``, RTL NPU): output bit-exact with onnxruntime, every
+    intermediate tensor still in memory with the reference."""
+    from dure.compiler.soc import check_intermediates, run_program_soc
+
+    name, opts = _SOC[case]
+    rng = np.random.default_rng(11)
+    if name is None:
+        model = om.onnx_grouped(rng)
+    else:
+        fn, small, _ = om.MODELS[name]
+        model = fn(rng, **small)
+    q = om.quantize(model, rng, tmp_path, **opts)
+    graph = parse_onnx(q)
+    program = compile_graph(graph, preset("sim"))
+    assert {"CONV_2D"} <= {la.op.kind.value for la in program.layers if la.kind == "npu_op"}
+    x = (rng.standard_normal(om.input_shape(model)) * 1.5).astype(np.float32)
+    got, run = run_program_soc(program, [x])
+    assert np.array_equal(got[0].view(np.uint8), run_onnx(q, x)[0].view(np.uint8))
+    checked, bad = check_intermediates(program, run.image, [x])
+    assert checked and not bad, bad
