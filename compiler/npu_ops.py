@@ -14,8 +14,11 @@ those where the reference calls them:
   for depthwise) with the ``FLOAT_SCALE`` STORE and onnxruntime's scales
   (:func:`.reference.onnx_scales`; SAME / VALID or explicit ``pads``, padded taps holding the
   input zero point; uint8 tensors are already int8 with shifted zero points, see
-  :mod:`.onnx_quantized`); INT8 average pooling for TFLite models only (TFLite's rounded
-  average; ONNX's pooling averages otherwise and stays on the core);
+  :mod:`.onnx_quantized`); INT8 average pooling for TFLite models (TFLite's rounded
+  average) and ONNX global average pooling (QLinearGlobalAveragePool's integer path: the sum
+  minus ``zp * n`` then the FLOAT_SCALE STORE, ``global_average_pool_int8_float_scale_program``
+  of :mod:`dure.sim.pool_plan`); other ONNX average pooling (its float path) stays on the
+  core;
 - INT8 max pooling for every model (its arithmetic is the same maximum in both front ends) and
   INT8 ADD for TFLite models (TFLite's per-input rescaling; ONNX's QLinearAdd rounds
   otherwise), both on the NPU's element-wise unit (``config.npu_eltwise``);
@@ -45,12 +48,19 @@ from dure.sim.golden_tflite_params import add_params
 from dure.sim.pool_plan import (
     average_pool_fp16_program,
     average_pool_int8_program,
+    global_average_pool_int8_float_scale_program,
     max_pool_fp16_program,
     max_pool_int8_program,
 )
 
 from .ir import OpKind
-from .reference import constant, onnx_scales, tflite_multipliers
+from .reference import (
+    constant,
+    onnx_global_pool,
+    onnx_global_pool_scale,
+    onnx_scales,
+    tflite_multipliers,
+)
 
 __all__ = ["layer_planner", "param_image"]
 
@@ -118,10 +128,25 @@ def _pool(graph, op, config, precision, channels=None, rows=None):
         fn = max_pool_fp16_program if peak else average_pool_fp16_program
         lo, hi = a.get("lo"), a.get("hi")
     else:
+        lo, hi = _int8_clamp(op)
+        shape = tuple(graph.tensors[op.inputs[0]].shape)
+        if channels is not None:
+            shape = (*shape[:3], channels[1] - channels[0])
+        if graph.arithmetic == "onnx" and not peak:
+            if not onnx_global_pool(graph, op):
+                return None             # QLinearAveragePool's float path stays on the core
+            xq, yq = (graph.tensors[n].quant for n in (op.inputs[0], op.outputs[0]))
+            scale = onnx_global_pool_scale(graph, op)
+
+            def plan_global(x_addrs, out_addr, param_addr):
+                return global_average_pool_int8_float_scale_program(
+                    config, shape, input_zero_point=xq.zp, output_zero_point=yq.zp,
+                    scale=scale, lo=lo, hi=hi, x_addr=x_addrs[0], out_addr=out_addr,
+                    param_addr=param_addr)
+            return plan_global
         if graph.arithmetic != "tflite" and not peak:
             return None
         fn = max_pool_int8_program if peak else average_pool_int8_program
-        lo, hi = _int8_clamp(op)
     shape = tuple(graph.tensors[op.inputs[0]].shape)
     if channels is not None:            # channels c0:c1 only (tile_split)
         shape = (*shape[:3], channels[1] - channels[0])
