@@ -242,10 +242,11 @@ def test_infer_fp16_check_reports_error_and_top1(tmp_path, capsys):
 @pytest.mark.parametrize("name", sorted(om.MODELS))
 def test_quantize_static_mlperf_sized(tmp_path, name, opts):
     """The MLPerf-sized models (ResNet-8 32x32, DS-CNN 49x10 64 channels 4 blocks, MobileNet
-    96x96 alpha 0.25, the 640-128-8 autoencoder) through the IR reference."""
+    96x96 alpha 0.25, the 640-128-8 autoencoder) through the IR reference and the program on
+    the NPU command model (the convolutions walked, global pooling on the NPU)."""
     fn, _, full = om.MODELS[name]
     rng = np.random.default_rng(9)
-    _check(fn(rng, **full), rng, tmp_path, opts, inputs=2, program=False)
+    _check(fn(rng, **full), rng, tmp_path, opts, inputs=2)
 
 
 def test_quantize_static_split_across_tiles():
