@@ -7,19 +7,20 @@ Which operators run on the NPU (everything else runs on the core, marked ``core`
   models, the GEMV plan instead (layer kind ``gemv``, :mod:`.npu_gemv`): the weights stream
   once at the memory roofline instead of one stationary weight set per tile for a single row;
 - CONV_2D 1x1 with stride 1 and no padding: through the walk planner (below) when it takes
-  the layer (INT8 TFLite and FP16), else one GEMM on the NHWC input read as (N*H*W) x Cin. On
+  the layer (INT8 TFLite and ONNX, FP16), else one GEMM on the NHWC input read as (N*H*W) x Cin. On
   the 8x8 `sim` SoC the walk beats the GEMM on every pointwise layer measured: MobileNetV1-0.25
   at 96x96 (13 layers, 4-27 % fewer cycles, e.g. 48x48x8 -> 16: 21,409 -> 18,681; 3x3x256 ->
   256: 66,104 -> 63,224) and DS-CNN (25x5x64 -> 64: 13,377 -> 11,573);
-- other CONV_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D (INT8 TFLite models and FP16),
+- other CONV_2D and DEPTHWISE_CONV_2D (INT8 TFLite and ONNX models, FP16; ONNX INT8 with the
+  FLOAT_SCALE STORE, explicit pads included), AVERAGE_POOL_2D (INT8 TFLite models and FP16),
   MAX_POOL_2D (INT8 and FP16) and ADD (INT8 TFLite models and FP16; INT8 and max pooling on
   the element-wise unit, when the variant has it): the whole operator through the operator
   planners of :mod:`dure.sim` (layer kind ``npu_op``; which cases and why:
-  :mod:`.npu_ops`), bit-exact with the golden TFLite operators. Their parameter bytes go into
+  :mod:`.npu_ops`), bit-exact with the compiler's reference. Their parameter bytes go into
   the weight blob; their descriptors are made once the memory plan has placed the
   activations;
-- other CONV_2D the planners refuse or do not take (ONNX INT8's float-scale requantization,
-  dilation, explicit padding, a layer too large for the SPAD / ACC), when ``im2col`` is on
+- other CONV_2D the planners refuse or do not take (dilation, weights with a zero point
+  other than 0, a layer too large for the SPAD / ACC), when ``im2col`` is on
   (the default): the core gathers the patches into a (N*OH*OW) x (KH*KW*Cin) matrix in
   (kh, kw, cin) order (padding with the input zero point in INT8, +0.0 in FP16), then one
   GEMM with ``B`` the OHWI filter as (KH*KW*Cin) x Cout.

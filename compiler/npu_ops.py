@@ -9,16 +9,22 @@ the core). The planners are bit-exact with the golden TFLite operators that the 
 reference uses for the same operators (:mod:`.reference`), so the cases taken here are exactly
 those where the reference calls them:
 
-- INT8 only for TFLite models (``graph.arithmetic == "tflite"``): conv / depthwise with weight
-  zero point 0 (TFLite's double-rounding requantization), average pooling (TFLite's rounded
-  average; its input and output share the quantization). ONNX INT8 models requantize with a
-  float scale (conv) or a different average (pooling), which the planners do not do: they stay
-  on the GEMM / core paths;
+- INT8 conv / depthwise with weight zero point 0: TFLite models with TFLite's double-rounding
+  requantization (SAME / VALID padding), ONNX models (QLinearConv, QDQ Conv, group = channels
+  for depthwise) with the ``FLOAT_SCALE`` STORE and onnxruntime's scales
+  (:func:`.reference.onnx_scales`; SAME / VALID or explicit ``pads``, padded taps holding the
+  input zero point; uint8 tensors are already int8 with shifted zero points, see
+  :mod:`.onnx_quantized`); INT8 average pooling for TFLite models (TFLite's rounded
+  average) and ONNX global average pooling (QLinearGlobalAveragePool's integer path: the sum
+  minus ``zp * n`` then the FLOAT_SCALE STORE, ``global_average_pool_int8_float_scale_program``
+  of :mod:`dure.sim.pool_plan`); other ONNX average pooling (its float path) stays on the
+  core;
 - INT8 max pooling for every model (its arithmetic is the same maximum in both front ends) and
   INT8 ADD for TFLite models (TFLite's per-input rescaling; ONNX's QLinearAdd rounds
   otherwise), both on the NPU's element-wise unit (``config.npu_eltwise``);
-- FP16 for float models (TFLite or ONNX): conv / depthwise / average and max pooling with
-  ``SAME`` / ``VALID`` padding (explicit padding, e.g. ONNX ``pads``, stays on the old path),
+- FP16 for float models (TFLite or ONNX): conv / depthwise (``SAME`` / ``VALID`` or explicit
+  ``pads``, padded with +0.0) and average and max pooling with ``SAME`` / ``VALID`` padding
+  (explicit pooling pads stay on the old path),
   ADD of two activations of the output's shape (no broadcasting, no constant operand);
 - what a planner refuses (dilation, depth multiplier other than 1, a shift outside the STORE's
   range, a layer whose blocking does not fit the SPAD / ACC) raises ValueError there: the
@@ -31,8 +37,10 @@ A crossed TFLite clamp (``lo > hi``, which the reference kernels resolve to ``hi
 import numpy as np
 from dure.sim.conv_plan import (
     conv2d_fp16_program,
+    conv2d_int8_float_scale_program,
     conv2d_int8_program,
     depthwise_conv2d_fp16_program,
+    depthwise_conv2d_int8_float_scale_program,
     depthwise_conv2d_int8_program,
 )
 from dure.sim.eltwise_plan import add_fp16_program, add_int8_program
@@ -40,12 +48,19 @@ from dure.sim.golden_tflite_params import add_params
 from dure.sim.pool_plan import (
     average_pool_fp16_program,
     average_pool_int8_program,
+    global_average_pool_int8_float_scale_program,
     max_pool_fp16_program,
     max_pool_int8_program,
 )
 
 from .ir import OpKind
-from .reference import constant, tflite_multipliers
+from .reference import (
+    constant,
+    onnx_global_pool,
+    onnx_global_pool_scale,
+    onnx_scales,
+    tflite_multipliers,
+)
 
 __all__ = ["layer_planner", "param_image"]
 
@@ -80,14 +95,23 @@ def _conv(graph, op, config, precision, channels=None, rows=None):
         kw = dict(lo=a.get("lo"), hi=a.get("hi"),
                   bias=None if b is None else b.astype(np.float32))
     else:
-        if graph.arithmetic != "tflite" or np.any(T[op.inputs[1]].quant.zero_point != 0):
+        if np.any(T[op.inputs[1]].quant.zero_point != 0):
             return None
-        fn = depthwise_conv2d_int8_program if depthwise else conv2d_int8_program
-        mult, shift = tflite_multipliers(graph, op)
         lo, hi = _int8_clamp(op)
         kw = dict(bias=b, input_zero_point=x.quant.zp,
-                  output_zero_point=T[op.outputs[0]].quant.zp, multiplier=mult[part],
-                  shift=shift[part], lo=lo, hi=hi)
+                  output_zero_point=T[op.outputs[0]].quant.zp, lo=lo, hi=hi)
+        if graph.arithmetic == "onnx":
+            fn = depthwise_conv2d_int8_float_scale_program if depthwise else \
+                conv2d_int8_float_scale_program
+            kw["scale"] = onnx_scales(graph, op)[part]
+        elif graph.arithmetic == "tflite":
+            if not isinstance(a["padding"], str):
+                return None
+            fn = depthwise_conv2d_int8_program if depthwise else conv2d_int8_program
+            mult, shift = tflite_multipliers(graph, op)
+            kw.update(multiplier=mult[part], shift=shift[part])
+        else:
+            return None
 
     def plan(x_addrs, out_addr, param_addr):
         return fn(config, shape, w, **kw, **geo, x_addr=x_addrs[0], out_addr=out_addr,
@@ -104,10 +128,25 @@ def _pool(graph, op, config, precision, channels=None, rows=None):
         fn = max_pool_fp16_program if peak else average_pool_fp16_program
         lo, hi = a.get("lo"), a.get("hi")
     else:
+        lo, hi = _int8_clamp(op)
+        shape = tuple(graph.tensors[op.inputs[0]].shape)
+        if channels is not None:
+            shape = (*shape[:3], channels[1] - channels[0])
+        if graph.arithmetic == "onnx" and not peak:
+            if not onnx_global_pool(graph, op):
+                return None             # QLinearAveragePool's float path stays on the core
+            xq, yq = (graph.tensors[n].quant for n in (op.inputs[0], op.outputs[0]))
+            scale = onnx_global_pool_scale(graph, op)
+
+            def plan_global(x_addrs, out_addr, param_addr):
+                return global_average_pool_int8_float_scale_program(
+                    config, shape, input_zero_point=xq.zp, output_zero_point=yq.zp,
+                    scale=scale, lo=lo, hi=hi, x_addr=x_addrs[0], out_addr=out_addr,
+                    param_addr=param_addr)
+            return plan_global
         if graph.arithmetic != "tflite" and not peak:
             return None
         fn = max_pool_int8_program if peak else average_pool_int8_program
-        lo, hi = _int8_clamp(op)
     shape = tuple(graph.tensors[op.inputs[0]].shape)
     if channels is not None:            # channels c0:c1 only (tile_split)
         shape = (*shape[:3], channels[1] - channels[0])
@@ -166,8 +205,11 @@ def layer_planner(graph, op, config, precision, channels=None, rows=None):
     rows ``r0:r1`` of the ``N * H`` rows (a dense block at the addresses given); None for the
     others."""
     kind = _PLANNERS.get(op.kind)
-    if kind is None or not isinstance(op.attrs.get("padding", "VALID"), str):
+    if kind is None:
         return None
+    if not isinstance(op.attrs.get("padding", "VALID"), str) and \
+            op.kind not in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D):
+        return None                     # explicit pads: convolutions only (padded with zp)
     try:
         plan = kind(graph, op, config, precision, channels, rows)
         if plan is None:

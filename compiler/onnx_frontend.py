@@ -8,8 +8,10 @@ an operator needs the other order (``Flatten`` / ``Reshape`` of a 4-D tensor wit
 ``Transpose``); 4-D graph inputs and outputs keep their NCHW shape at the edge
 (``Graph.io_layout``). Convolution weights go from OIHW to OHWI (depthwise: ``(1, KH, KW, C*M)``).
 
-Float models (arithmetic ``"float"``, run in FP16): Conv (2-D; group 1, or depthwise with
-group = input channels), Gemm (``transA = 0``, alpha = beta = 1), MatMul (2-D by a constant),
+Float models (arithmetic ``"float"``, run in FP16): Conv (2-D; group 1, depthwise with
+group = input channels, or other groups as one convolution whose weights are zero, or the
+weight zero point, outside each group's block: every added product is exactly 0), Gemm
+(``transA = 0``, alpha = beta = 1), MatMul (2-D by a constant),
 Add (two tensors of one shape; a constant 1-D operand after a bias-less Conv / Gemm / MatMul
 becomes its bias), BatchNormalization right after a Conv / Gemm (folded into its weights and
 bias in float64, rounded once to float32), AveragePool (``count_include_pad = 0``, padding
@@ -343,9 +345,21 @@ class _Converter(QuantizedOps):
             kind, extra = OpKind.DEPTHWISE_CONV_2D, {"depth_multiplier": cout // group}
             wt = w.transpose(1, 2, 3, 0)
             wq = None if w_quant is None else Quant(w_quant.scale, w_quant.zero_point, 3)
+        elif group > 1 and cin_g * group == xs[3] and cout % group == 0:
+            # grouped: one convolution whose weights are zero outside each group's block (the
+            # weight zero point in a quantized model), so every extra product is exactly 0
+            kind, extra, wq = OpKind.CONV_2D, {}, w_quant
+            zero = 0 if w_quant is None else np.broadcast_to(
+                np.asarray(w_quant.zero_point), (cout,))
+            full = np.zeros((cout, xs[3], kh, kw), w.dtype)
+            full[...] = np.reshape(zero, (cout, 1, 1, 1)) if w_quant is not None else 0
+            og = cout // group
+            for g in range(group):
+                full[g * og:(g + 1) * og, g * cin_g:(g + 1) * cin_g] = w[g * og:(g + 1) * og]
+            wt = full.transpose(0, 2, 3, 1)
         else:
-            raise node.fail(f"group = {group} is neither 1 nor depthwise (the input's "
-                            f"{xs[3]} channels)")
+            raise node.fail(f"group = {group} does not divide the input's {xs[3]} channels "
+                            f"and the {cout} output channels into groups of {cin_g}")
         wname = self.new(f"{node.name}/weights", wt.dtype, wt.shape, wq,
                          np.ascontiguousarray(wt))
         bname = None

@@ -26,6 +26,15 @@ Contracts (bit for bit, tested on the command model in tests/sim/test_conv_plan.
 - :func:`fully_connected_int8_program`: FULLY_CONNECTED as a 1x1 convolution of a
   ``(1, B, 1, K)`` image, stored with the single-rounding mode (LiteRT's FULLY_CONNECTED).
 
+- :func:`conv2d_int8_float_scale_program` / :func:`depthwise_conv2d_int8_float_scale_program`:
+  the same walks (and the same tap packing for few input channels) with the ``FLOAT_SCALE``
+  STORE instead of a TFLite mode, i.e. ONNX QLinearConv as onnxruntime computes it:
+  ``y = clamp(rne(f32(acc) * scale_j) + zp_out, lo, hi)`` with ``acc = bias + sum w * (x -
+  zp_in)`` (int32, wrapping; padded taps hold ``zp_in``; weights zero point 0) and one fp32
+  ``scale_j`` per output channel (:func:`dure.sim.golden.requantize`). The scale rows sit in
+  ACC where the TFLite modes keep their multiplier rows (one row per chunk; the packed plan
+  keeps its two-row slots, the second row unused).
+
 Unsupported parameters raise ValueError naming the parameter: dilation other than 1, depth
 multiplier other than 1, a shift outside [-31, 30] (the STORE saturates there), FP16 on an NPU
 without FP16.
@@ -48,7 +57,8 @@ from .layer_program import LayerProgram, ParamArea
 from .walk_plan import WalkLayer, geometry, plan_walk, walk_descriptors
 
 __all__ = ["conv2d_int8_program", "conv2d_fp16_program", "depthwise_conv2d_int8_program",
-           "depthwise_conv2d_fp16_program", "fully_connected_int8_program"]
+           "depthwise_conv2d_fp16_program", "fully_connected_int8_program",
+           "conv2d_int8_float_scale_program", "depthwise_conv2d_int8_float_scale_program"]
 
 
 def _check_common(config, x_shape, stride, dilation, precision, depth_multiplier=1):
@@ -361,3 +371,91 @@ def fully_connected_int8_program(config, x_shape, w, bias, *, input_zero_point,
         multiplier=multiplier, shift=shift, padding="VALID", lo=lo, hi=hi, x_addr=x_addr,
         out_addr=out_addr, param_addr=param_addr,
         rounding=RequantMode.TFLITE_SINGLE_ROUNDING)
+
+
+def _float_scale_store(output_zero_point, lo, hi):
+    return {**_int8_store(output_zero_point, lo, hi, RequantMode.TFLITE_DOUBLE_ROUNDING),
+            "requant": RequantMode.FLOAT_SCALE}
+
+
+def _float_scale_vector(scale, cout):
+    s = np.broadcast_to(np.asarray(scale, np.float32), (cout,)) if np.ndim(scale) == 0 else \
+        vector_arg("scale", scale, np.float32, cout)
+    if not np.all(np.isfinite(s)):
+        raise ValueError("scale must be finite")
+    return s
+
+
+def _folded_int8_bias(bias, zi, wsum, cout):
+    b = np.zeros(cout, np.int64) if bias is None else \
+        vector_arg("bias", bias, np.int32, cout).astype(np.int64)
+    return wrap_int32(b - zi * wsum)
+
+
+def conv2d_int8_float_scale_program(config, x_shape, w, bias, *, input_zero_point,
+                                    output_zero_point, scale, stride=1, padding="SAME",
+                                    dilation=1, lo=-128, hi=127, x_addr, out_addr, param_addr,
+                                    wmodes=None, pack=True, spread=True):
+    """CONV_2D INT8 with the float-scale requantization (ONNX QLinearConv, module docstring):
+    arguments as :func:`conv2d_int8_program` with ``scale`` (float32, one per output channel
+    or one for all) instead of the multiplier and shift; ``padding`` may also be explicit
+    ``(top, left, bottom, right)`` amounts (:func:`dure.sim.walk_plan.geometry`)."""
+    stride = _check_common(config, x_shape, stride, dilation, Precision.INT8)
+    if not config.npu_float_post:
+        raise ValueError(f"config {config.name!r} has no fp32 post-processing (FLOAT_SCALE)")
+    array_arg("w", w, np.int8, 4)
+    cout, kh, kw, cin = w.shape
+    if x_shape[3] != cin:
+        raise ValueError(f"x_shape has {x_shape[3]} channels but w expects {cin}")
+    zi = _zp("input_zero_point", input_zero_point)
+    s = _float_scale_vector(scale, cout)
+    params = ParamArea(param_addr)
+    acc_init = params.add(_folded_int8_bias(
+        bias, zi, w.reshape(cout, -1).astype(np.int64).sum(axis=1), cout))
+    n_chunk = config.npu_cols
+    store = _float_scale_store(output_zero_point, lo, hi)
+    geo = geometry(x_shape, (kh, kw), stride, padding)
+    if pack and wmodes is None and pack_applies(config, geo, cin):
+        rows = _scale_rows(s, cout, n_chunk)          # the packed plan's two-row slots
+        const = np.zeros((2 * rows.shape[0], n_chunk), np.float32)
+        const[0::2] = rows
+        return _packed_program(config, geo, x_shape, w, params, acc_init,
+                               const.view(np.int32), store, zi, x_addr=x_addr,
+                               out_addr=out_addr)
+    layer = _conv_layer(config, x_shape, _conv_weights_matrix(w), (kh, kw), stride, padding,
+                        Precision.INT8, x_addr=x_addr, out_addr=out_addr, params=params,
+                        acc_init=acc_init, pad_value=zi & 0xFFFF, store=store,
+                        const=_scale_rows(s, cout, n_chunk), const_per_chunk=1, cout=cout,
+                        diagonal=False)
+    return _program(config, layer, x_shape, cout, np.int8, wmodes=wmodes, spread=spread)
+
+
+def depthwise_conv2d_int8_float_scale_program(config, x_shape, w, bias, *, input_zero_point,
+                                              output_zero_point, scale, stride=1,
+                                              padding="SAME", dilation=1, depth_multiplier=1,
+                                              lo=-128, hi=127, x_addr, out_addr, param_addr,
+                                              spread=True):
+    """DEPTHWISE_CONV_2D INT8 with the float-scale requantization (ONNX QLinearConv with
+    ``group`` = channels, module docstring), channel multiplier 1; arguments as
+    :func:`depthwise_conv2d_int8_program` with ``scale`` instead of the multiplier and shift,
+    ``padding`` as :func:`conv2d_int8_float_scale_program`'s."""
+    stride = _check_common(config, x_shape, stride, dilation, Precision.INT8, depth_multiplier)
+    if not config.npu_float_post:
+        raise ValueError(f"config {config.name!r} has no fp32 post-processing (FLOAT_SCALE)")
+    array_arg("w", w, np.int8, 4)
+    one, kh, kw, cout = w.shape
+    if one != 1 or cout != x_shape[3]:
+        raise ValueError(f"w must have shape (1, KH, KW, {x_shape[3]}), not {w.shape}")
+    zi = _zp("input_zero_point", input_zero_point)
+    s = _float_scale_vector(scale, cout)
+    params = ParamArea(param_addr)
+    acc_init = params.add(_folded_int8_bias(
+        bias, zi, w.reshape(-1, cout).astype(np.int64).sum(axis=0), cout))
+    lc = min(config.npu_rows, config.npu_cols)
+    store = _float_scale_store(output_zero_point, lo, hi)
+    layer = _conv_layer(config, x_shape, _diag_weights_matrix(w), (kh, kw), stride, padding,
+                        Precision.INT8, x_addr=x_addr, out_addr=out_addr, params=params,
+                        acc_init=acc_init, pad_value=zi & 0xFFFF, store=store,
+                        const=_scale_rows(s, cout, lc), const_per_chunk=1, cout=cout,
+                        diagonal=True)
+    return _program(config, layer, x_shape, cout, np.int8, spread=spread)

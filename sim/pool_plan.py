@@ -76,7 +76,8 @@ from .layer_program import LayerProgram, ParamArea
 from .walk_plan import StoreRun, WalkLayer, geometry, plan_walk, walk_descriptors
 
 __all__ = ["MAX_WINDOW", "pool_multiplier", "average_pool_int8_program",
-           "average_pool_fp16_program", "max_pool_int8_program", "max_pool_fp16_program"]
+           "average_pool_fp16_program", "max_pool_int8_program", "max_pool_fp16_program",
+           "global_average_pool_int8_float_scale_program"]
 
 #: Largest window (KH * KW) the pooling programs accept (the exhaustive test covers 1..this).
 MAX_WINDOW = POOL_MAX_WINDOW
@@ -294,3 +295,80 @@ def max_pool_fp16_program(config, x_shape, filter_size, *, stride=1, padding="VA
     """MAX_POOL_2D FP16 (:func:`dure.sim.golden_tflite_fp16.max_pool_fp16`)."""
     return _max_pool(config, x_shape, filter_size, stride, padding, Precision.FP16, lo, hi,
                      x_addr, out_addr, param_addr)
+
+
+def global_average_pool_int8_float_scale_program(config, x_shape, *, input_zero_point,
+                                                 output_zero_point, scale, lo=-128, hi=127,
+                                                 x_addr, out_addr, param_addr):
+    """ONNX QLinearGlobalAveragePool's integer path (and QLinearAveragePool whose window is
+    the whole unpadded image) as onnxruntime computes it: per image and channel ``acc = sum
+    over the H*W pixels of x - zp_in * H*W`` (int32, wrapping) then the ``FLOAT_SCALE`` STORE,
+    ``y = clamp(rne(f32(acc) * scale) + zp_out, lo, hi)`` with the one float32 ``scale``
+    (``s_x / f32(s_y * f32(H*W))``, computed by the caller). Output (N, 1, 1, C).
+
+    Plan: the ACC row of each channel chunk starts from ``-zp_in * H*W`` (a LOAD of a constant
+    row), then COMPUTEs whose A is one SPAD row of ones (``m = 1``) and whose weight rows are R
+    pixels of the chunk (``k`` pixels, ``n`` channels) add the pixels, R at a time, exactly
+    (int8 times 1, int32 sums; the order of an integer sum does not matter). Raises ValueError
+    when an image's chunks do not fit the SPAD, for bad zero points / clamp, a non-finite
+    scale, or a build without the fp32 post-processing."""
+    if not config.npu_rows:
+        raise ValueError(f"config {config.name!r} has no NPU")
+    if not config.npu_float_post:
+        raise ValueError(f"config {config.name!r} has no fp32 post-processing (FLOAT_SCALE)")
+    if len(x_shape) != 4 or min(x_shape) < 1:
+        raise ValueError(f"x_shape must be (N, H, W, C) of positive sizes, not {x_shape}")
+    zi, zo, lo, hi = (int(v) for v in (input_zero_point, output_zero_point, lo, hi))
+    for name, v in (("input_zero_point", zi), ("output_zero_point", zo)):
+        if not -128 <= v <= 127:
+            raise ValueError(f"{name} must lie in [-128, 127], not {v}")
+    if not -128 <= lo <= hi <= 127:
+        raise ValueError(f"lo/hi must satisfy -128 <= lo <= hi <= 127, not ({lo}, {hi})")
+    s = np.float32(scale)
+    if not np.isfinite(s):
+        raise ValueError(f"scale must be finite, not {scale!r}")
+    r, c = config.npu_rows, config.npu_cols
+    batch, h, w, ch = (int(v) for v in x_shape)
+    pixels = h * w
+    nt = -(-ch // c)
+    if 1 + nt * pixels > config.npu_spad_rows:
+        raise ValueError(f"an image of {pixels} pixels x {nt} channel chunks does not fit the "
+                         f"SPAD ({config.npu_spad_rows} rows)")
+    params = ParamArea(param_addr)
+    ones_addr = params.add(np.ones((1, r), np.int8))
+    start = np.int64(-zi) * pixels                           # |zi * pixels| < 2**31 here
+    const = np.zeros((2, c), np.int32)                       # row 0: scale, row 1: start
+    const[0] = np.full(c, s, np.float32).view(np.int32)
+    const[1] = start
+    const_addr = params.add(const)
+    store = dict(out=OutType.INT8, acc_type=Precision.INT8, scale=1,
+                 requant=RequantMode.FLOAT_SCALE, zero_point=zo,
+                 lo=lo & 0xFFFF_FFFF, hi=hi & 0xFFFF_FFFF)
+    words = [encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                    dram_addr=const_addr, dram_stride=4 * c, rows=1, cols=c, local_addr=0),
+             encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.INT8,
+                    dram_addr=ones_addr, dram_stride=r, rows=1, cols=r, local_addr=0)]
+    for n in range(batch):
+        acc = 1 + (n % 2) * nt
+        for j in range(nt):
+            words.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                                dram_addr=const_addr + 4 * c, dram_stride=4 * c, rows=1,
+                                cols=c, local_addr=acc + j))
+            words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.INT8,
+                                dram_addr=x_addr + n * pixels * ch + j * c, dram_stride=ch,
+                                rows=pixels, cols=min(c, ch - j * c),
+                                local_addr=1 + j * pixels))
+        for p0 in range(0, pixels, r):
+            for j in range(nt):
+                words.append(encode(Opcode.COMPUTE, precision=Precision.INT8, accumulate=1,
+                                    a_addr=0, w_addr=1 + j * pixels + p0, acc_addr=acc + j,
+                                    m=1, k=min(r, pixels - p0), n=min(c, ch - j * c)))
+        for j in range(nt):
+            words.append(encode(Opcode.STORE, **store, dram_addr=out_addr + n * ch + j * c,
+                                dram_stride=ch, rows=1, cols=min(c, ch - j * c),
+                                acc_addr=acc + j, scale_addr=0))
+    computes = sum(1 for x in words if x[0] & 0xF == Opcode.COMPUTE.value)
+    macs = batch * pixels * ch
+    return LayerProgram(words, params.blobs, out_addr, (batch, 1, 1, ch), np.dtype(np.int8),
+                        macs=macs, array_macs=macs, lane_use=macs / (computes * r * c),
+                        notes=[f"{computes} COMPUTEs", f"global pooling over {pixels} pixels"])

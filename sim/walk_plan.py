@@ -106,11 +106,23 @@ class Geometry:
 
 
 def geometry(x_shape, kernel, stride, padding):
-    """:class:`Geometry` of an NHWC input ``x_shape`` with ``kernel`` / ``stride`` pairs."""
+    """:class:`Geometry` of an NHWC input ``x_shape`` with ``kernel`` / ``stride`` pairs.
+
+    ``padding``: ``"SAME"`` / ``"VALID"`` as TFLite computes them, or explicit non-negative
+    ``(top, left, bottom, right)`` amounts (ONNX ``pads``): ``out = (in + before + after -
+    kernel) // stride + 1``."""
     n, h, w = x_shape[:3]
     (kh, kw), (sh, sw) = kernel, stride
-    oh, pt, _ = conv_padding(h, kh, sh, padding)
-    ow, pl, _ = conv_padding(w, kw, sw, padding)
+    if isinstance(padding, str) or not hasattr(padding, "__len__"):
+        oh, pt, _ = conv_padding(h, kh, sh, padding)
+        ow, pl, _ = conv_padding(w, kw, sw, padding)
+    else:
+        pt, pl, pb, pr = (int(p) for p in padding)
+        if min(pt, pl, pb, pr) < 0:
+            raise ValueError(f"explicit padding must be non-negative, not {tuple(padding)}")
+        oh, ow = (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1
+        if oh < 1 or ow < 1:
+            raise ValueError(f"no output: a {kh}x{kw} window does not fit the padded input")
     hp = max((oh - 1) * sh + kh, pt + h)
     wp = max((ow - 1) * sw + kw, pl + w)
     return Geometry(n, h, w, kh, kw, sh, sw, oh, ow, pt, pl, hp, wp)

@@ -19,7 +19,7 @@ calibration ranges are meaningful). :func:`calibration_reader` gives the
 
 import numpy as np
 
-__all__ = ["onnx_resnet8", "onnx_dscnn", "onnx_mobilenet", "onnx_autoencoder",
+__all__ = ["onnx_resnet8", "onnx_dscnn", "onnx_mobilenet", "onnx_autoencoder", "onnx_grouped",
            "input_shape", "calibration_reader", "quantize", "quantized_model", "MODELS"]
 
 
@@ -229,6 +229,19 @@ def onnx_autoencoder(rng, *, n=640, hidden=128, bottleneck=8, layers=4, batch=1,
 
 
 #: ``{name: (builder, kwargs of a small version, kwargs of the MLPerf-sized version)}``
+def onnx_grouped(rng, *, size=9, c=8, groups=(2, 4), units=6):
+    """Grouped convolutions (no MLPerf Tiny model has them; ResNeXt-style blocks do): input
+    ``(1, c, size, size)``; Conv 3x3 with ``group = groups[0]`` + Relu; Conv 3x3 stride 2
+    (pads 1) with ``group = groups[1]`` to ``2 c`` channels + Relu; Conv 1x1; GlobalAveragePool;
+    Flatten; Gemm ``units``; Softmax."""
+    b = _Builder(rng)
+    y = b.conv("x", c, c, 3, group=groups[0], name="g0")
+    y = b.conv(y, c, 2 * c, 3, 2, pads=[1, 1, 1, 1], group=groups[1], name="g1")
+    y = b.conv(y, 2 * c, c, 1, act=None, name="pw")
+    y, out_shape = _head(b, y, c, units, "flatten", None, "global", 1)
+    return b.model((1, c, size, size), "x", y, out_shape)
+
+
 MODELS = {
     "resnet8": (onnx_resnet8, dict(size=8, channels=(8, 16, 16)), {}),
     "dscnn": (onnx_dscnn, dict(h=10, w=6, c=8, blocks=2), {}),

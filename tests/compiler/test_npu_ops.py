@@ -126,17 +126,34 @@ def test_fp16_models_walk_on_npu_bit_exact(name, build, variant):
         assert same_bits(got[0], reference.run(graph, [x])[0])
 
 
-def test_onnx_int8_stays_on_the_older_paths():
-    """ONNX INT8 convolutions requantize with a float scale (not a TFLite mode the walk STORE
-    has): they keep the GEMM / im2col path; explicit padding that is neither SAME nor VALID
-    keeps the depthwise on the core (its MaxPool, the same maximum in both front ends, runs on
-    the element-wise unit). The program stays bit-exact with the reference."""
+@pytest.mark.parametrize("act", [np.uint8, np.int8], ids=["u8", "i8"])
+@pytest.mark.parametrize("variant", ["sim", "npu-small"])
+def test_onnx_int8_convolutions_walk_on_npu(variant, act):
+    """ONNX INT8 convolutions (QLinearConv, float-scale requantization by the FLOAT_SCALE
+    STORE) and depthwise convolutions (group = channels, explicit pads 1 with stride 2) run
+    on the walk planner; the MaxPool on the element-wise unit; the program equals the
+    reference bit for bit, uint8 activations included (int8 inside, zero points shifted)."""
+    rng = np.random.default_rng(3)
+    graph = parse_onnx(cm.onnx_qoperator_cnn(rng, act=act))
+    program = compile_graph(graph, preset(variant))
+    assert [la.op.kind.value for la in program.layers if la.kind == "npu_op"] == [
+        "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D"]
+    assert not any(la.kind == "im2col" for la in program.layers)
+    for _ in range(2):
+        x = (rng.standard_normal(in_shape(graph)) * 2).astype(np.float32)
+        got, _ = run_program(program, [x])
+        assert same_bits(got[0], reference.run(graph, [x])[0])
+
+
+def test_onnx_int8_without_planners_keeps_the_older_paths():
+    """``planners=False``: the ONNX convolution takes im2col + GEMM, the depthwise the core."""
     rng = np.random.default_rng(3)
     graph = parse_onnx(cm.onnx_qoperator_cnn(rng))
-    program = compile_graph(graph, preset("sim"))
-    assert [la.op.kind.value for la in program.layers if la.kind == "npu_op"] == ["MAX_POOL_2D"]
+    program = compile_graph(graph, preset("sim"), planners=False)
     assert [la.kind for la in program.layers if la.op.kind.value == "CONV_2D"] == [
         "im2col", "gemm"]
+    assert [la.where for la in program.layers
+            if la.op.kind.value == "DEPTHWISE_CONV_2D"] == ["core"]
     x = rng.standard_normal(in_shape(graph)).astype(np.float32)
     got, _ = run_program(program, [x])
     assert same_bits(got[0], reference.run(graph, [x])[0])

@@ -154,8 +154,11 @@ def test_unsupported_attribute():
     w = numpy_helper.from_array(np.ones((4, 2, 3, 3), np.float32), "w")
     model = _single(helper.make_node("Conv", ["x", "w"], ["y"], group=2, name="gconv"),
                     [_vi("x", [1, 4, 5, 5])], [_vi("y", [1, 4, 3, 3])], [w])
-    with pytest.raises(UnsupportedModel, match=r"node 0 'gconv' \(Conv\): group = 2 is neither"):
-        parse_onnx(model)
+    graph = parse_onnx(model)           # grouped: one CONV_2D, zero outside the group blocks
+    (conv,) = graph.ops
+    w = graph.tensors[conv.inputs[1]].data
+    assert conv.kind.value == "CONV_2D" and w.shape == (4, 3, 3, 4)
+    assert not w[:2, ..., 2:].any() and not w[2:, ..., :2].any() and w[:2, ..., :2].all()
     b = numpy_helper.from_array(np.ones((3, 4), np.float32), "b")
     model = _single(helper.make_node("Gemm", ["x", "b"], ["y"], alpha=2.0, name="g"),
                     [_vi("x", [2, 3])], [_vi("y", [2, 4])], [b])

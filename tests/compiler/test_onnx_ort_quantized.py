@@ -2,7 +2,9 @@
 quantized by onnxruntime's own ``quantize_static`` in every format / per-channel / activation
 type / reduce_range combination and with its default options, compile and equal onnxruntime
 (default session options) bit for bit; the float models run in FP16 bit-exact with the golden.
-Small spatial sizes here; the MLPerf-sized models under ``slow``."""
+Every program runs on the NPU command model too, its convolutions and depthwise convolutions
+on the walk planner with the FLOAT_SCALE STORE (also checked). Small spatial sizes here; the
+MLPerf-sized models under ``slow``."""
 
 import numpy as np
 import pytest
@@ -52,6 +54,12 @@ def _check(model, rng, tmp_path, opts, inputs=2, program=True, config="sim"):
         if prog is not None and i == 0:
             out, _ = run_program(prog, [x])
             assert np.array_equal(out[0], want)
+    if prog is not None:        # every convolution / depthwise on the walk planner (weights
+        convs = [la for la in prog.layers   # with a zero point other than 0 stay on the core)
+                 if la.op.kind.value in ("CONV_2D", "DEPTHWISE_CONV_2D") and
+                 not np.any(graph.tensors[la.op.inputs[1]].quant.zero_point)]
+        assert all(la.kind == "npu_op" for la in convs), [
+            (la.op.name, la.kind) for la in convs if la.kind != "npu_op"]
     return {n.op_type for n in onnx.load_model_from_string(q).graph.node}
 
 
@@ -60,8 +68,9 @@ def _check(model, rng, tmp_path, opts, inputs=2, program=True, config="sim"):
 def test_quantize_static_small(tmp_path, name, opts):
     fn, small, _ = om.MODELS[name]
     rng = np.random.default_rng(sorted(om.MODELS).index(name))
-    ops = _check(fn(rng, **small), rng, tmp_path, opts,
-                 program=opts.get("per_channel", False) is False)
+    ops = _check(fn(rng, **small), rng, tmp_path, opts)
+    if name != "autoencoder":
+        assert ops & {"Conv", "QLinearConv"}, ops
     if opts.get("quant_format") == "QOperator":
         assert ops & {"QLinearConv", "QLinearMatMul", "QGemm"}, ops
     else:
@@ -86,7 +95,7 @@ def test_quantize_static_converter_forms(tmp_path, variant, opts):
     name, kw = variant
     fn, small, _ = om.MODELS[name]
     rng = np.random.default_rng(7)
-    ops = _check(fn(rng, **{**small, **kw}), rng, tmp_path, opts, program=False)
+    ops = _check(fn(rng, **{**small, **kw}), rng, tmp_path, opts)
     if name == "autoencoder":
         assert ("QLinearAdd" in ops) == (opts.get("quant_format") == "QOperator")
 
@@ -113,7 +122,7 @@ def test_quantize_static_extra_options(tmp_path, name, extra):
         pytest.skip("its GlobalAveragePool stays a float node (see test_float_pooling_named)")
     fn, small, _ = om.MODELS[name]
     rng = np.random.default_rng(12)
-    _check(fn(rng, **small), rng, tmp_path, _EXTRA[extra], program=extra == "symmetric")
+    _check(fn(rng, **small), rng, tmp_path, _EXTRA[extra])
 
 
 def test_float_pooling_named(tmp_path):
@@ -233,7 +242,79 @@ def test_infer_fp16_check_reports_error_and_top1(tmp_path, capsys):
 @pytest.mark.parametrize("name", sorted(om.MODELS))
 def test_quantize_static_mlperf_sized(tmp_path, name, opts):
     """The MLPerf-sized models (ResNet-8 32x32, DS-CNN 49x10 64 channels 4 blocks, MobileNet
-    96x96 alpha 0.25, the 640-128-8 autoencoder) through the IR reference."""
+    96x96 alpha 0.25, the 640-128-8 autoencoder) through the IR reference and the program on
+    the NPU command model (the convolutions walked, global pooling on the NPU)."""
     fn, _, full = om.MODELS[name]
     rng = np.random.default_rng(9)
-    _check(fn(rng, **full), rng, tmp_path, opts, inputs=2, program=False)
+    _check(fn(rng, **full), rng, tmp_path, opts, inputs=2)
+
+
+def test_quantize_static_split_across_tiles():
+    """The walked ONNX convolutions split by output channels across NPU tiles
+    (:mod:`dure.compiler.tile_split`: each part with its channels' float scales) stay
+    bit-exact with onnxruntime."""
+    from dure.compiler.tile_split import run_split, split_program
+
+    rng = np.random.default_rng(2)
+    q = om.quantized_model(rng, "resnet8", per_channel=True)
+    program = compile_graph(parse_onnx(q), preset("sim"))
+    x = rng.standard_normal(om.input_shape(q)).astype(np.float32)
+    want = run_onnx(q, x)[0]
+    split = split_program(program, 2)
+    assert "channels" in {la.how for la in split.layers if la}
+    got, _ = run_split(split, [x])
+    assert np.array_equal(got[0].view(np.uint8), want.view(np.uint8))
+
+
+@pytest.mark.parametrize("opts", [{}, _COMBOS[8 + 4], _COMBOS[2 + 1],
+                                  _EXTRA["u8-weights"]],
+                         ids=["defaults", "QOperator-pc-UInt8", "QDQ-pt-Int8-rr", "u8-weights"])
+def test_grouped_convolutions(tmp_path, opts):
+    """Conv with 1 < group < channels (group 2 and group 4 with two input and four output
+    channels per group): one convolution whose weights are the weight zero point outside each
+    group's block, so the extra products are exactly 0; bit-exact with onnxruntime, on the
+    walk planner when the weights' zero point is 0 (``u8-weights``: on the core); the float
+    model in FP16 bit-exact with the golden."""
+    rng = np.random.default_rng(8)
+    model = om.onnx_grouped(rng)
+    _check(model, rng, tmp_path, opts)
+    graph = parse_onnx(model)
+    program = compile_graph(graph, preset("npu-small"), "fp16")
+    assert all(la.kind == "npu_op" for la in program.layers if la.op.kind.value == "CONV_2D")
+    x = rng.standard_normal(om.input_shape(model)).astype(np.float32)
+    got, _ = run_program(program, [x])
+    assert np.array_equal(got[0].view(np.uint32), reference.run(graph, [x])[0].view(np.uint32))
+
+
+
+_SOC = {
+    "dscnn": ("dscnn", _COMBOS[8 + 4]),                         # QOperator pc uint8
+    "resnet8": ("resnet8", {}),                                 # QDQ defaults, pads 1 stride 2
+    "grouped": (None, _COMBOS[4 + 2]),                          # QDQ pc int8
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(_SOC))
+def test_quantize_static_on_the_soc(tmp_path, case):
+    """The walked ONNX convolutions / depthwise convolutions on the simulated 8x8 `sim` SoC
+    (firmware ``npu_model_run``, RTL NPU): output bit-exact with onnxruntime, every
+    intermediate tensor still in memory with the reference."""
+    from dure.compiler.soc import check_intermediates, run_program_soc
+
+    name, opts = _SOC[case]
+    rng = np.random.default_rng(11)
+    if name is None:
+        model = om.onnx_grouped(rng)
+    else:
+        fn, small, _ = om.MODELS[name]
+        model = fn(rng, **small)
+    q = om.quantize(model, rng, tmp_path, **opts)
+    graph = parse_onnx(q)
+    program = compile_graph(graph, preset("sim"))
+    assert {"CONV_2D"} <= {la.op.kind.value for la in program.layers if la.kind == "npu_op"}
+    x = (rng.standard_normal(om.input_shape(model)) * 1.5).astype(np.float32)
+    got, run = run_program_soc(program, [x])
+    assert np.array_equal(got[0].view(np.uint8), run_onnx(q, x)[0].view(np.uint8))
+    checked, bad = check_intermediates(program, run.image, [x])
+    assert checked and not bad, bad

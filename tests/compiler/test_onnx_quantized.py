@@ -102,3 +102,26 @@ def test_symbolic_batch_model(tmp_path):
     x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
     got, _ = run_program(program, [x])
     assert np.array_equal(got[0], run_onnx(model, x)[0])
+
+
+def test_uint8_model_compiles_to_the_int8_program():
+    """The uint8 mapping: a QOperator model with uint8 activations and the same model with
+    every activation value and zero point 128 lower in int8 compile to the same program,
+    descriptor for descriptor and weight byte for weight byte (``u8 = i8 + 128``: ``x - zp``
+    and ``clamp(r + zp)`` do not change), and both equal onnxruntime: the walked
+    convolutions need no uint8 arithmetic of their own."""
+    progs, models = [], []
+    for act in (np.uint8, np.int8):
+        model = cm.onnx_qoperator_cnn(np.random.default_rng(31), act=act)
+        program = compile_graph(parse_onnx(model), preset("sim"))
+        assert {la.op.kind.value for la in program.layers if la.kind == "npu_op"} >= {
+            "CONV_2D", "DEPTHWISE_CONV_2D"}
+        progs.append(program)
+        models.append(model)
+    u, i = progs
+    assert u.weights == i.weights
+    assert [la.commands for la in u.layers] == [la.commands for la in i.layers]
+    x = np.random.default_rng(1).standard_normal((1, 3, 8, 8)).astype(np.float32)   # NCHW
+    for program, model in zip(progs, models, strict=True):
+        got, _ = run_program(program, [x])
+        assert np.array_equal(got[0], run_onnx(model, x)[0])

@@ -48,7 +48,7 @@ def _input(rng, graph):
     ("onnx_ort_resnet8", om.quantized_model, {"name": "resnet8", "model_kw": {
         "size": 6, "channels": (4, 8, 8), "nhwc_input": True, "flatten": "nhwc-reshape"}},
      parse_onnx, False),
-    # QOperator uint8 DS-CNN: DEPTHWISE_ONNX on the core
+    # QOperator uint8 DS-CNN: convolutions and the depthwise walked (FLOAT_SCALE STORE)
     ("onnx_ort_dscnn", om.quantized_model, {"name": "dscnn", "model_kw": {"blocks": 1},
                                             "quant_format": "QOperator",
                                             "activation_type": "QUInt8"}, parse_onnx, False),
