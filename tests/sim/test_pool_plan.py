@@ -70,6 +70,7 @@ def test_average_pool_int8_is_bit_exact(cfg, case):
     assert same_bits(run_on_model(model, prog, [(xa, x)]), average_pool_int8(x, filt, **kw))
     if filt == x_shape[1:3]:
         assert any("global" in note for note in prog.notes)
+        assert any(d[0] & 0xF == 6 for d in prog.descriptors) == config.npu_eltwise  # MAC
 
 
 @pytest.mark.parametrize("cfg", list(CONFIGS))

@@ -1,9 +1,10 @@
 # amaranth: UnusedElaboratable=no
 """The element-wise unit inside the whole NPU (control + datapath) on Amaranth's simulator,
 against the command model: planned MAX_POOL (INT8, FP16 with NaN / Inf / subnormal / signed
-zeros) and INT8 ADD layers, then a random mix of ELTWISE commands (walks, accumulate, lane
-counts, malformed ones) with LOADs, COMPUTEs (the structural hazard) and STOREs: final memory,
-ERROR and DONE equal the model's."""
+zeros), INT8 ADD layers and INT8 depthwise / global pooling on the MAC, then a random mix of
+ELTWISE commands (walks, accumulate, MAC with and without reduce, lane counts, malformed ones)
+with LOADs, COMPUTEs (the structural hazard) and STOREs: final memory, ERROR and DONE equal the
+model's."""
 
 import numpy as np
 import pytest
@@ -145,7 +146,8 @@ def random_mix(rng):
                     dram_stride=16, rows=60, cols=4, local_addr=0)]
     for i in range(14):
         prec = Precision(int(rng.integers(0, 2)))
-        op = EltwiseOp.ADD if prec == Precision.INT8 and rng.random() < 0.4 else EltwiseOp.MAX
+        kind = rng.random() if prec == Precision.INT8 else 1.0
+        op = EltwiseOp.ADD if kind < 0.35 else EltwiseOp.MAX
         m_cols = int(rng.integers(1, 4))
         m_rows = int(rng.integers(1, 4))
         walk = dict(a_cols=m_cols, a_rows=m_rows, a_col_step=int(rng.integers(0, 3)),
@@ -153,7 +155,10 @@ def random_mix(rng):
         m = m_cols * m_rows if walk else int(rng.integers(1, 12))
         fields = dict(op=op, precision=prec, a_addr=int(rng.integers(0, 60)),
                       acc_addr=int(rng.integers(0, 40)), m=m, n=int(rng.integers(1, 5)), **walk)
-        if op == EltwiseOp.ADD:
+        if kind < 0.75 and op == EltwiseOp.MAX:
+            fields.update(mac=1, b_addr=int(rng.integers(0, 96)),
+                          accumulate=int(rng.random() < 0.6), reduce=int(rng.random() < 0.4))
+        elif op == EltwiseOp.ADD:
             fields.update(b_addr=int(rng.integers(0, 60)), zp_a=int(rng.integers(-128, 128)),
                           zp_b=int(rng.integers(-128, 128)),
                           mult_a=int(rng.integers(-(1 << 31), 1 << 31)),
@@ -175,7 +180,7 @@ def random_mix(rng):
     return words
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0, 1, 2])
 def test_random_eltwise_mix(seed):
     rng = np.random.default_rng(10 + seed)
     image = bytearray(rng.integers(0, 256, SIZE, dtype=np.uint8).tobytes())
@@ -190,9 +195,10 @@ def test_random_eltwise_mix(seed):
     descriptors = random_mix(rng)
     _, _, ref = run_both(descriptors, image)
     assert ref.error is not None                      # the malformed ones were refused
-    ran = [d[0] & 0xF0 for d, code in zip(descriptors, ref.codes, strict=True)
+    ran = [d[0] & 0x1F0 for d, code in zip(descriptors, ref.codes, strict=True)
            if d[0] & 0xF == Opcode.ELTWISE.value and code.value == 0]
-    assert len(ran) >= 8 and len(set(ran)) >= 2       # ADD and MAX, INT8 and FP16 ran
+    assert len(ran) >= 8 and len(set(ran)) >= 3       # ADD, MAX, MAC; INT8 and FP16 ran
+    assert any(r & 0x80 for r in ran)                 # a MAC ran
 
 
 def test_fp16_widening_and_order_key_for_every_fp16():
