@@ -10,7 +10,9 @@ Machine model used (:mod:`dure.rtl.npu.commands`): a COMPUTE with ``a_cols != 0`
 ``m`` at SPAD row ``a_addr + (m // a_cols) * a_row_step + (m % a_cols) * a_col_step``; a LOAD
 with ``fill`` writes ``fill_value`` without DMA; a LOAD with ``local_cols != 0`` places source row
 ``r`` at ``local_addr + (r // local_cols) * local_row_step + r % local_cols``; a ``diagonal``
-COMPUTE keeps only the products with ``k == n``.
+COMPUTE keeps only the products with ``k == n``; an ELTWISE ``MAC`` (INT8 depthwise,
+:attr:`WalkLayer.eltwise_mac`) walks A the same way and multiplies each row lane by lane with one
+weight row.
 
 Layout
 ------

@@ -208,6 +208,9 @@ def test_unsupported_parameters_are_named():
                                       None, depth_multiplier=2, **kw)
     with pytest.raises(ValueError, match="channels"):
         conv2d_int8_program(config, (1, 5, 5, 3), w, None, **kw)
+    with pytest.raises(ValueError, match="mac: .*element-wise unit"):
+        depthwise_conv2d_int8_program(preset("icebreaker-npu"), (1, 5, 5, 4),
+                                      np.zeros((1, 3, 3, 4), np.int8), None, mac=True, **kw)
     with pytest.raises(ValueError, match="precision"):
         conv2d_fp16_program(preset("sim").__class__(name="x", npu_fp16=False), (1, 5, 5, 4),
                             w.astype(np.float16), x_addr=0, out_addr=0, param_addr=0)

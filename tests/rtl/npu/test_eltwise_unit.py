@@ -20,12 +20,17 @@ from dure.rtl.npu.commands import (
 from dure.rtl.npu.datapath import NpuDatapath
 from dure.rtl.npu.descriptor import encode
 from dure.rtl.npu.npu import Npu
+from dure.sim.conv_plan import depthwise_conv2d_int8_program
 from dure.sim.eltwise_plan import add_int8_program
-from dure.sim.golden_tflite import add_int8, max_pool_int8
+from dure.sim.golden_tflite import add_int8, average_pool_int8, depthwise_conv2d_int8, max_pool_int8
 from dure.sim.golden_tflite_fp16 import max_pool_fp16
 from dure.sim.golden_tflite_params import add_params
 from dure.sim.npu_model import NpuModel
-from dure.sim.pool_plan import max_pool_fp16_program, max_pool_int8_program
+from dure.sim.pool_plan import (
+    average_pool_int8_program,
+    max_pool_fp16_program,
+    max_pool_int8_program,
+)
 from dure.sim.verif.bus import simulate
 from dure.sim.verif.npu_control import reg_read, reg_write, submit
 from dure.sim.verif.npu_datapath import MemoryTarget
@@ -135,6 +140,41 @@ def test_add_int8_layer():
     want = add_int8(a, b, params, **kw)
     assert np.array_equal(output(mem, prog), want)
     assert {-128, 127} <= set(want.reshape(-1).tolist())
+
+
+def test_depthwise_int8_layer_on_the_mac():
+    """INT8 depthwise with every tap an ELTWISE MAC: zero point -128 (padding), stride 2,
+    -128 inputs and weights, more channels than lanes."""
+    rng = np.random.default_rng(4)
+    x = rng.integers(-128, 128, (1, 5, 4, 6), dtype=np.int8)
+    x.reshape(-1)[:5] = -128
+    w = rng.integers(-128, 128, (1, 3, 3, 6), dtype=np.int8)
+    w[0, 0, 0, :2] = -128
+    bias = rng.integers(-3000, 3000, 6, dtype=np.int32)
+    mult = rng.integers(1 << 30, 1 << 31, 6).astype(np.int32)
+    shift = rng.integers(-9, -6, 6).astype(np.int32)
+    kw = dict(input_zero_point=-128, output_zero_point=3, multiplier=mult, shift=shift,
+              stride=2, padding="SAME")
+    prog = depthwise_conv2d_int8_program(CFG, x.shape, w, bias, x_addr=X, out_addr=OUT,
+                                         param_addr=PARAMS, **kw)
+    assert any(d[0] & 0xF == Opcode.ELTWISE.value and d[0] >> 7 & 1 for d in prog.descriptors)
+    image = image_with((X, x), *prog.blobs)
+    _, mem, _ = run_both(prog.descriptors, image)
+    assert np.array_equal(output(mem, prog), depthwise_conv2d_int8(x, w, bias, **kw))
+
+
+def test_global_average_pool_int8_on_the_mac_reduce():
+    """INT8 global pooling: one reduce MAC per chunk and image (two images, a partial chunk)."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(-128, 128, (2, 4, 3, 6), dtype=np.int8)
+    x[0, :, :, 0] = -128                    # a channel of -128 only
+    kw = dict(lo=-100, hi=127)
+    prog = average_pool_int8_program(CFG, x.shape, (4, 3), x_addr=X, out_addr=OUT,
+                                     param_addr=PARAMS, **kw)
+    assert any("reduce" in note for note in prog.notes)
+    image = image_with((X, x), *prog.blobs)
+    _, mem, _ = run_both(prog.descriptors, image)
+    assert np.array_equal(output(mem, prog), average_pool_int8(x, (4, 3), **kw))
 
 
 def random_mix(rng):
