@@ -37,6 +37,8 @@ without FP16.
 import numpy as np
 from dure.rtl.npu.commands import OutType, Precision, RequantMode
 
+from dure.gemm_cost import RELOAD
+
 from .conv_pack import (
     IDENTITY_MULTIPLIER,
     IDENTITY_SHIFT,
@@ -197,6 +199,11 @@ def _diag_weights_matrix(w):
     return chunk
 
 
+#: INT8 depthwise goes to the element-wise MAC by default when an output image has fewer pixels
+#: than this many times the array's rows (a COMPUTE of fewer rows costs its weight load anyway).
+MAC_PIXELS = RELOAD
+
+
 def _tap_rows_matrix(w):
     """(1, KH, KW, C) -> per chunk ``(KH*KW, nn)``: row ``kh*KW + kw`` holds ``w[kh, kw, chunk]``
     (the weight rows of the element-wise MAC)."""
@@ -313,17 +320,23 @@ def depthwise_conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point,
     ``spread``: :func:`dure.sim.walk_plan.walk_descriptors`' (False: the stream of the
     firmware's C port). ``mac``: every tap an ELTWISE ``MAC`` on the element-wise unit (one
     weight row per tap, no weight load or array latency between taps) instead of a diagonal
-    COMPUTE; default: when the NPU has the unit (``config.npu_eltwise``). The C port has only
-    the diagonal stream (``mac=False``).
+    COMPUTE; default: when the NPU has the unit and an output image has fewer pixels than
+    :data:`MAC_PIXELS` x R (the COMPUTE's per-command floor). Measured on the 8x8 `sim` SoC
+    (cycles, diagonal -> MAC): 6x6x128 11,128 -> 9,719; 3x3x256 19,990 -> 13,100; 12x12x128
+    stride 2 22,179 -> 13,951; but 25x5x64 12,019 -> 12,909, 12x12x64 13,518 -> 14,484,
+    24x24x32 25,164 -> 27,141. The C port has only the diagonal stream (``mac=False``).
     """
-    mac = config.npu_eltwise if mac is None else bool(mac)
-    if mac and not config.npu_eltwise:
-        raise ValueError(f"mac: config {config.name!r} has no element-wise unit (npu_eltwise)")
     stride = _check_common(config, x_shape, stride, dilation, Precision.INT8, depth_multiplier)
     array_arg("w", w, np.int8, 4)
     one, kh, kw, cout = w.shape
     if one != 1 or cout != x_shape[3]:
         raise ValueError(f"w must have shape (1, KH, KW, {x_shape[3]}), not {w.shape}")
+    if mac is None:
+        g = geometry(x_shape, (kh, kw), stride, padding)
+        mac = config.npu_eltwise and g.oh * g.ow < MAC_PIXELS * config.npu_rows
+    mac = bool(mac)
+    if mac and not config.npu_eltwise:
+        raise ValueError(f"mac: config {config.name!r} has no element-wise unit (npu_eltwise)")
     zi = _zp("input_zero_point", input_zero_point)
     b = np.zeros(cout, np.int64) if bias is None else \
         vector_arg("bias", bias, np.int32, cout).astype(np.int64)

@@ -241,8 +241,9 @@ per-lane multiply-accumulate of depthwise convolution and global pooling (``mac`
       whole command, no walk) and ``init`` is the ACC row's value with ``accumulate``, else 0.
       Without ``reduce`` row i writes ACC row ``acc_addr + i``. With ``reduce`` every row
       writes ACC row ``acc_addr``, in order: ``ACC[acc_addr] = init + sum_i A[a(i)] * W``
-      (``LOCAL_RANGE``: ``acc_addr`` must lie in the ACC, in place of ``acc_addr + m``). A depthwise tap is one MAC (the tap's weights
-      in ``W``, A the walk of the tap over the image tile, ``accumulate`` after the first tap):
+      (``LOCAL_RANGE``: ``acc_addr`` must lie in the ACC, in place of ``acc_addr + m``). A
+      depthwise tap is one MAC (the tap's weights in ``W``, A the walk of the tap over the
+      image tile, ``accumulate`` after the first tap):
       C channels per cycle, like a diagonal COMPUTE, with no weight load and no array latency
       between taps; global pooling is one ``reduce`` MAC per channel chunk with a row of ones
       as ``W``. The ADD-only fields other than ``b_addr`` must be 0 (``RESERVED``), ``op`` must
