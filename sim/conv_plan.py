@@ -22,7 +22,10 @@ Contracts (bit for bit, tested on the command model in tests/sim/test_conv_plan.
 - :func:`depthwise_conv2d_int8_program` / :func:`depthwise_conv2d_fp16_program`: channel
   multiplier 1, the same walk with ``diagonal`` COMPUTEs whose weight matrix is
   ``diag(w[ky, kx, chunk])``; bias folding and order as above. A diagonal COMPUTE does
-  ``m * k`` useful products of the array's ``m * R * C`` slots: at most 1/R of peak.
+  ``m * k`` useful products of the array's ``m * R * C`` slots: at most 1/R of peak. INT8
+  depthwise runs on the element-wise unit instead where the NPU has one: one ELTWISE ``MAC``
+  per tap (the same walk, the tap's weights one SPAD row), the same C products per cycle
+  without the COMPUTE's weight load and array latency between taps.
 - :func:`fully_connected_int8_program`: FULLY_CONNECTED as a 1x1 convolution of a
   ``(1, B, 1, K)`` image, stored with the single-rounding mode (LiteRT's FULLY_CONNECTED).
 
@@ -42,6 +45,8 @@ without FP16.
 
 import numpy as np
 from dure.rtl.npu.commands import OutType, Precision, RequantMode
+
+from dure.gemm_cost import RELOAD
 
 from .conv_pack import (
     IDENTITY_MULTIPLIER,
@@ -126,11 +131,13 @@ def _program(config, layer, x_shape, cout, dtype, notes=(), wmodes=None, spread=
         if w[0] & 0xF == 2:          # COMPUTE: m * k * n
             array_macs += (w[4] & 0xFFFF) * ((w[4] >> 16) & 0xFF) * (w[4] >> 24)
     computes = sum(1 for w in words if w[0] & 0xF == 2)
-    slots = sum((w[4] & 0xFFFF) * r * c for w in words if w[0] & 0xF == 2)
+    macs_cmds = sum(1 for w in words if w[0] & 0xF == 6)
+    slots = sum((w[4] & 0xFFFF) * r * c for w in words if w[0] & 0xF in (2, 6))
     return LayerProgram(words, layer.blobs, layer.out_addr, (g.batch, g.oh, g.ow, cout), dtype,
                         macs=layer.macs, array_macs=array_macs,
                         lane_use=layer.macs / slots if slots else 0.0, plan=plan,
-                        notes=list(notes) + [f"{computes} COMPUTEs"])
+                        notes=list(notes) + [f"{computes} COMPUTEs"] +
+                        ([f"{macs_cmds} ELTWISE MAC"] if macs_cmds else []))
 
 
 def _conv_layer(config, x_shape, w2, kernel, stride, padding, precision, *, x_addr, out_addr,
@@ -200,6 +207,18 @@ def _diag_weights_matrix(w):
         mat[:, idx, idx] = part
         return mat.reshape(taps * nn, nn)
     return chunk
+
+
+#: INT8 depthwise goes to the element-wise MAC by default when an output image has fewer pixels
+#: than this many times the array's rows (a COMPUTE of fewer rows costs its weight load anyway).
+MAC_PIXELS = RELOAD
+
+
+def _tap_rows_matrix(w):
+    """(1, KH, KW, C) -> per chunk ``(KH*KW, nn)``: row ``kh*KW + kw`` holds ``w[kh, kw, chunk]``
+    (the weight rows of the element-wise MAC)."""
+    flat = w.reshape(w.shape[1] * w.shape[2], -1)
+    return lambda j, nc: np.ascontiguousarray(flat[:, j * nc:(j + 1) * nc])
 
 
 def conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point, output_zero_point,
@@ -304,17 +323,30 @@ def conv2d_fp16_program(config, x_shape, w, bias=None, *, stride=1, padding="SAM
 def depthwise_conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point,
                                   output_zero_point, multiplier, shift, stride=1,
                                   padding="SAME", dilation=1, depth_multiplier=1, lo=-128,
-                                  hi=127, x_addr, out_addr, param_addr, spread=True):
+                                  hi=127, x_addr, out_addr, param_addr, spread=True,
+                                  mac=None):
     """DEPTHWISE_CONV_2D INT8 (:func:`dure.sim.golden_tflite.depthwise_conv2d_int8`), channel
     multiplier 1; ``w``: int8 (1, KH, KW, C). Other arguments as :func:`conv2d_int8_program`;
     ``spread``: :func:`dure.sim.walk_plan.walk_descriptors`' (False: the stream of the
-    firmware's C port).
+    firmware's C port). ``mac``: every tap an ELTWISE ``MAC`` on the element-wise unit (one
+    weight row per tap, no weight load or array latency between taps) instead of a diagonal
+    COMPUTE; default: when the NPU has the unit and an output image has fewer pixels than
+    :data:`MAC_PIXELS` x R (the COMPUTE's per-command floor). Measured on the 8x8 `sim` SoC
+    (cycles, diagonal -> MAC): 6x6x128 11,128 -> 9,719; 3x3x256 19,990 -> 13,100; 12x12x128
+    stride 2 22,179 -> 13,951; but 25x5x64 12,019 -> 12,909, 12x12x64 13,518 -> 14,484,
+    24x24x32 25,164 -> 27,141. The C port has only the diagonal stream (``mac=False``).
     """
     stride = _check_common(config, x_shape, stride, dilation, Precision.INT8, depth_multiplier)
     array_arg("w", w, np.int8, 4)
     one, kh, kw, cout = w.shape
     if one != 1 or cout != x_shape[3]:
         raise ValueError(f"w must have shape (1, KH, KW, {x_shape[3]}), not {w.shape}")
+    if mac is None:
+        g = geometry(x_shape, (kh, kw), stride, padding)
+        mac = config.npu_eltwise and g.oh * g.ow < MAC_PIXELS * config.npu_rows
+    mac = bool(mac)
+    if mac and not config.npu_eltwise:
+        raise ValueError(f"mac: config {config.name!r} has no element-wise unit (npu_eltwise)")
     zi = _zp("input_zero_point", input_zero_point)
     b = np.zeros(cout, np.int64) if bias is None else \
         vector_arg("bias", bias, np.int32, cout).astype(np.int64)
@@ -324,10 +356,12 @@ def depthwise_conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point,
     lc = min(config.npu_rows, config.npu_cols)
     const = _requant_rows(multiplier, shift, cout, lc)
     store = _int8_store(output_zero_point, lo, hi, RequantMode.TFLITE_DOUBLE_ROUNDING)
-    layer = _conv_layer(config, x_shape, _diag_weights_matrix(w), (kh, kw), stride, padding,
+    weights = _tap_rows_matrix(w) if mac else _diag_weights_matrix(w)
+    layer = _conv_layer(config, x_shape, weights, (kh, kw), stride, padding,
                         Precision.INT8, x_addr=x_addr, out_addr=out_addr, params=params,
                         acc_init=acc_init, pad_value=zi & 0xFFFF, store=store, const=const,
                         const_per_chunk=2, cout=cout, diagonal=True)
+    layer.eltwise_mac = mac
     return _program(config, layer, x_shape, cout, np.int8, spread=spread)
 
 

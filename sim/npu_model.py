@@ -30,7 +30,7 @@ Readings of the contract (the RTL implements the same)
       j >= k at ``init`` (FP16: NaN canonical), so no other lane can leak into a column.
     - An ELTWISE (:class:`~dure.rtl.npu.commands.EltwiseOp`) reads the lanes as COMPUTE does
       (bits 7:0 in INT8, all 16 in FP16) and writes lanes 0..n-1 of its ACC rows only; ADD is
-      :func:`eltwise_add_int8`, MAX :func:`eltwise_max`.
+      :func:`eltwise_add_int8`, MAX :func:`eltwise_max`, MAC :func:`eltwise_mac_int8`.
     - A LOAD writes its rows in order r = 0 .. rows-1 to ``local_rows_written`` (the later row
       wins where a placement overlaps); a fill LOAD reads no memory and never fails.
     - The sequence number in ERROR is the value ISSUED had before the command was pushed; a
@@ -67,7 +67,7 @@ from .npu_validate import a_rows_read, check, local_rows_written
 from .postproc_ref import postprocess
 
 __all__ = ["NpuModel", "RegionMemory", "encode", "Opcode", "ErrorCode", "eltwise_add_int8",
-           "eltwise_max", "ADD_LEFT_SHIFT"]
+           "eltwise_max", "eltwise_mac_int8", "ADD_LEFT_SHIFT"]
 
 #: ELTWISE ADD's left shift of ``x - zp`` (TFLite's 20 for 8-bit inputs).
 ADD_LEFT_SHIFT = 20
@@ -90,6 +90,19 @@ def eltwise_add_int8(a, b, zp_a, zp_b, mult_a, mult_b, rshift_a, rshift_b):
                                       int(rshift)).astype(np.int64)
     total = scaled(a, zp_a, mult_a, rshift_a) + scaled(b, zp_b, mult_b, rshift_b)
     return total.astype(np.int32)             # |total| < 2**29: no wrap
+
+
+def eltwise_mac_int8(acc_bits, x, w, accumulate, reduce=False):
+    """ELTWISE MAC (INT8): the new uint32 ACC lane patterns, ``init + x[i] * w`` per row i of
+    the int8 rows ``x`` with the int8 weight row ``w`` (int32, wrapping), ``init`` the old
+    patterns ``acc_bits`` with ``accumulate``, else 0; with ``reduce`` one row, the old row plus
+    (``accumulate``) the sum over i. See ``ELTWISE`` in :mod:`dure.rtl.npu.commands`."""
+    prod = np.asarray(x, np.int64) * np.asarray(w, np.int64)[None, :]
+    if reduce:
+        prod = prod.sum(axis=0, keepdims=True)
+    if accumulate:
+        prod = prod + np.asarray(acc_bits, np.uint32).view(np.int32)
+    return (prod & 0xFFFF_FFFF).astype(np.uint32)
 
 
 def eltwise_max(acc_bits, x, precision, accumulate):
@@ -398,7 +411,12 @@ class NpuModel:
         out = self.acc[f["acc_addr"]:f["acc_addr"] + f["m"], :n]
         int8 = f["precision"] == Precision.INT8.value
         a = (a & 0xFF).astype(np.uint8).view(np.int8) if int8 else a.copy().view(np.float16)
-        if f["op"] == EltwiseOp.ADD.value:
+        if f["mac"]:
+            w = (self.spad[f["b_addr"], :n] & 0xFF).astype(np.uint8).view(np.int8)
+            if f["reduce"]:
+                out = self.acc[f["acc_addr"]:f["acc_addr"] + 1, :n]
+            out[:] = eltwise_mac_int8(out, a, w, f["accumulate"], f["reduce"])
+        elif f["op"] == EltwiseOp.ADD.value:
             b_rows = [f["b_addr"] + r - f["a_addr"] for r in rows]
             b = (self.spad[b_rows, :n] & 0xFF).astype(np.uint8).view(np.int8)
             res = eltwise_add_int8(a, b, f["zp_a"], f["zp_b"], f["mult_a"], f["mult_b"],

@@ -38,8 +38,9 @@ Readings of the contract where the prose leaves room (the RTL implements the sam
   are ignored, any value. ``MISALIGNED``, ``STRIDE`` and ``DMA_WINDOW`` never refuse a fill.
 * ``diagonal`` is legal with every k and n (also k != n).
 * ``ELTWISE``: for ``op = MAX`` every ADD-only field (``b_addr``, ``zp_a``, ``zp_b``,
-  ``mult_a``, ``mult_b``, ``rshift_a``, ``rshift_b``) must be 0, for ``op = ADD``
-  ``accumulate`` must be 0 (``RESERVED``); the walk fields as COMPUTE's. ``BAD_COMBINATION``
+  ``mult_a``, ``mult_b``, ``rshift_a``, ``rshift_b``) must be 0 (with ``mac`` all but
+  ``b_addr``), for ``op = ADD`` ``accumulate`` and ``mac`` must be 0, ``reduce`` without
+  ``mac`` is ``RESERVED``; the walk fields as COMPUTE's. ``BAD_COMBINATION``
   order of its causes does not matter (one code). B's largest row is ``b_addr + (a_last -
   a_addr)``; ``n`` is limited by the ACC's C lanes.
 * Weight formats: every ``weight_format`` value is defined; w5 (``fill_value`` /
@@ -187,9 +188,11 @@ def _reserved(opcode, words, f):
         if not f["a_cols"] and (f["a_rows"] or f["a_col_step"] or f["a_row_step"]):
             return True
         if opcode == Opcode.ELTWISE:
+            if f["reduce"] and not f["mac"]:
+                return True
             if f["op"] == EltwiseOp.MAX.value:
-                return any(f[name] for name in _ADD_ONLY)
-            return bool(f["accumulate"])
+                return any(f[name] for name in _ADD_ONLY if not (f["mac"] and name == "b_addr"))
+            return bool(f["accumulate"] or f["mac"])
         return False
     if opcode == Opcode.STORE:
         out = OutType(f["out"])
@@ -256,7 +259,7 @@ def _bad_combination(opcode, f, config, in_list):
     if opcode == Opcode.ELTWISE:
         fp16 = f["precision"] == Precision.FP16.value
         return (not config.npu_eltwise or (fp16 and not config.npu_fp16)
-                or (fp16 and f["op"] == EltwiseOp.ADD.value)
+                or (fp16 and (f["op"] == EltwiseOp.ADD.value or f["mac"]))
                 or bool(f["a_cols"] and f["m"] != f["a_rows"] * f["a_cols"]))
     if opcode == Opcode.STORE:
         acc_type, out = Precision(f["acc_type"]), OutType(f["out"])
@@ -323,8 +326,9 @@ def _local_range(opcode, f, config):
     if opcode == Opcode.ELTWISE:
         a_last = _a_last(f)
         b_last = f["b_addr"] + a_last - f["a_addr"]
-        return (a_last >= spad or f["acc_addr"] + f["m"] > acc
-                or (f["op"] == EltwiseOp.ADD.value and b_last >= spad))
+        return (a_last >= spad or f["acc_addr"] + (1 if f["reduce"] else f["m"]) > acc
+                or (f["op"] == EltwiseOp.ADD.value and b_last >= spad)
+                or (f["mac"] and f["b_addr"] >= spad))
     if opcode == Opcode.STORE:
         scale_rows = 1 if f["requant"] == RequantMode.FLOAT_SCALE.value else 2
         return f["acc_addr"] + f["rows"] > acc or \

@@ -40,6 +40,13 @@ COMPUTE sums R pixels of C channels at once (R*C useful products, not the R of a
 COMPUTE); chunks of R pixels accumulate in pixel order, the (kh, kw) order of the golden, from
 0 / +0.0. Then the same STORE.
 
+INT8 on an NPU with the element-wise unit (:func:`_global_pool_mac`): one ELTWISE ``MAC``
+with ``reduce`` per channel chunk and image sums the chunk's pixels, in pixel order, against a
+row of ones into one ACC row (``m`` = the image's pixels, one row per cycle; the next chunk's
+LOAD overlaps it), then the same STORE: C channels per cycle instead of R*C products per
+single-row COMPUTE whose per-command cost (~60 cycles on the 8x8 `sim` SoC) bounded the array
+path.
+
 FP16: the STORE's fp32 scale row holds ``float32(1 / n)`` (one binary32 multiply, then the clamp
 and the fp16 conversion), the golden's definition.
 
@@ -60,6 +67,7 @@ clamp).
 import numpy as np
 from dure.rtl.npu.commands import (
     ElemType,
+    EltwiseOp,
     LoadTarget,
     Opcode,
     OutType,
@@ -81,6 +89,10 @@ __all__ = ["MAX_WINDOW", "pool_multiplier", "average_pool_int8_program",
 
 #: Largest window (KH * KW) the pooling programs accept (the exhaustive test covers 1..this).
 MAX_WINDOW = POOL_MAX_WINDOW
+#: Channel chunks per unit of the global-pooling stream (:func:`_global_pool`): measured on the
+#: 8x8 `sim` SoC (DS-CNN's 25x5x64 pool): 1: 9,862 cycles, 2: 8,294, 4: 8,746, all 8 chunks
+#: with every LOAD first (the earlier stream): 9,714.
+GLOBAL_PAIR = 2
 
 
 def pool_multiplier(n):
@@ -101,7 +113,7 @@ def _counts(g):
 
 
 def _pool(config, x_shape, filter_size, stride, padding, precision, lo, hi, x_addr, out_addr,
-          param_addr):
+          param_addr, interleave=True):
     kernel = pair_arg("filter_size", filter_size)
     stride = _check_common(config, x_shape, stride, 1, precision)
     if kernel[0] * kernel[1] > MAX_WINDOW:
@@ -149,8 +161,11 @@ def _pool(config, x_shape, filter_size, stride, padding, precision, lo, hi, x_ad
 
     ch = x_shape[3]
     if counts == [g.height * g.width] and g.oh == g.ow == 1:
-        prog = _global_pool(config, g, ch, precision, store, const, params, x_addr, out_addr,
-                            const_addr)
+        if precision == Precision.INT8 and config.npu_eltwise and interleave:
+            prog = _global_pool_mac(config, g, ch, store, const, params, x_addr, out_addr)
+        else:
+            prog = _global_pool(config, g, ch, precision, store, const, params, x_addr,
+                                out_addr, const_addr, interleave)
         if prog is not None:
             return prog
     layer = WalkLayer(
@@ -171,7 +186,7 @@ def _pool(config, x_shape, filter_size, stride, padding, precision, lo, hi, x_ad
 
 
 def _global_pool(config, g, ch, precision, store, const, params, x_addr, out_addr,
-                 const_addr):
+                 const_addr, interleave=True):
     """The global-pooling path (module docstring), or None when an image does not fit the
     SPAD. SPAD: row 0 the ones row, then per image (two buffers by image parity when they fit)
     the chunk tiles, chunk j's pixel p at ``tile + j * P + p``; ACC: the constant rows at row 0,
@@ -195,25 +210,64 @@ def _global_pool(config, g, ch, precision, store, const, params, x_addr, out_add
              encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, dram_addr=ones_addr,
                     dram_stride=r * eb, rows=1, cols=r, local_addr=0)]
     acc0 = const.shape[0]
-    for n in range(g.batch):
-        base = 1 + (n % bufs) * tile
-        acc = acc0 + (n % 2) * nt
-        for j in range(nt):
-            nn = min(c, ch - j * c)
-            words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
-                                dram_addr=x_addr + (n * pixels * ch + j * c) * eb,
-                                dram_stride=ch * eb, rows=pixels, cols=nn,
-                                local_addr=base + j * pixels))
-        for p0 in range(0, pixels, r):
+    if not interleave:       # the stream of the C port (firmware/npu/npu_conv.c)
+        for n in range(g.batch):
+            base = 1 + (n % bufs) * tile
+            acc = acc0 + (n % 2) * nt
             for j in range(nt):
-                words.append(encode(Opcode.COMPUTE, precision=precision,
-                                    accumulate=int(p0 > 0), a_addr=0,
-                                    w_addr=base + j * pixels + p0, acc_addr=acc + j, m=1,
-                                    k=min(r, pixels - p0), n=min(c, ch - j * c)))
-        for j in range(nt):
-            words.append(encode(Opcode.STORE, **store, dram_addr=out_addr + (n * ch + j * c) * eb,
-                                dram_stride=ch * eb, rows=1, cols=min(c, ch - j * c),
-                                acc_addr=acc + j, scale_addr=0))
+                nn = min(c, ch - j * c)
+                words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
+                                    dram_addr=x_addr + (n * pixels * ch + j * c) * eb,
+                                    dram_stride=ch * eb, rows=pixels, cols=nn,
+                                    local_addr=base + j * pixels))
+            for p0 in range(0, pixels, r):
+                for j in range(nt):
+                    words.append(encode(Opcode.COMPUTE, precision=precision,
+                                        accumulate=int(p0 > 0), a_addr=0,
+                                        w_addr=base + j * pixels + p0, acc_addr=acc + j, m=1,
+                                        k=min(r, pixels - p0), n=min(c, ch - j * c)))
+            for j in range(nt):
+                words.append(encode(Opcode.STORE, **store,
+                                    dram_addr=out_addr + (n * ch + j * c) * eb,
+                                    dram_stride=ch * eb, rows=1, cols=min(c, ch - j * c),
+                                    acc_addr=acc + j, scale_addr=0))
+    else:
+        # Units of GLOBAL_PAIR chunks of one image: the unit's COMPUTEs pixel-major over its
+        # chunks (two accumulation chains interleaved, so a COMPUTE seldom waits for the one
+        # before it), the next unit's chunk LOADs spread between them, then the unit's STOREs.
+        units = [(n, j0, min(nt, j0 + GLOBAL_PAIR)) for n in range(g.batch)
+                 for j0 in range(0, nt, GLOBAL_PAIR)]
+
+        def chunk_load(n, j):
+            base = 1 + (n % bufs) * tile
+            return encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
+                          dram_addr=x_addr + (n * pixels * ch + j * c) * eb,
+                          dram_stride=ch * eb, rows=pixels, cols=min(c, ch - j * c),
+                          local_addr=base + j * pixels)
+
+        words += [chunk_load(units[0][0], j) for j in range(units[0][1], units[0][2])]
+        for u, (n, j0, j1) in enumerate(units):
+            base = 1 + (n % bufs) * tile
+            acc = acc0 + (n % 2) * nt
+            comp = [encode(Opcode.COMPUTE, precision=precision, accumulate=int(p0 > 0), a_addr=0,
+                           w_addr=base + j * pixels + p0, acc_addr=acc + j, m=1,
+                           k=min(r, pixels - p0), n=min(c, ch - j * c))
+                    for p0 in range(0, pixels, r) for j in range(j0, j1)]
+            side = []
+            if u + 1 < len(units):
+                nn_, a_, b_ = units[u + 1]
+                side = [chunk_load(nn_, j) for j in range(a_, b_)]
+            gap = max(1, len(comp) // (len(side) + 1))
+            for i, cmd in enumerate(comp):
+                words.append(cmd)
+                if side and (i + 1) % gap == 0:
+                    words.append(side.pop(0))
+            words += side
+            for j in range(j0, j1):
+                words.append(encode(Opcode.STORE, **store,
+                                    dram_addr=out_addr + (n * ch + j * c) * eb,
+                                    dram_stride=ch * eb, rows=1, cols=min(c, ch - j * c),
+                                    acc_addr=acc + j, scale_addr=0))
     comp = [w for w in words if w[0] & 0xF == 2]
     macs = g.batch * pixels * ch
     return LayerProgram(words, params.blobs, out_addr, (g.batch, 1, 1, ch),
@@ -222,20 +276,67 @@ def _global_pool(config, g, ch, precision, store, const, params, x_addr, out_add
                         notes=[f"{len(comp)} COMPUTEs", f"global pooling over {pixels} pixels"])
 
 
+def _global_pool_mac(config, g, ch, store, const, params, x_addr, out_addr):
+    """INT8 global pooling on the element-wise unit (module docstring), or None when an image's
+    chunk does not fit the SPAD. SPAD: row 0 the ones row, then two buffers of one chunk's
+    pixels (by chunk parity: the next chunk's LOAD overlaps this chunk's MAC); ACC: the
+    constant rows at row 0, then one row per chunk (two halves by image parity)."""
+    c, lanes = config.npu_cols, config.npu_lanes
+    pixels = g.height * g.width
+    nt = -(-ch // c)
+    if 1 + 2 * pixels > config.npu_spad_rows or pixels > 0xFFFF:
+        return None
+    ones_addr = params.add(np.ones((1, lanes), np.int8))
+    const = np.ascontiguousarray(np.repeat(const[:, :1], c, axis=1))   # C lanes wide
+    const_addr = params.add(const)
+    words = [encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                    dram_addr=const_addr, dram_stride=4 * c, rows=const.shape[0], cols=c,
+                    local_addr=0),
+             encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.INT8, dram_addr=ones_addr,
+                    dram_stride=lanes, rows=1, cols=lanes, local_addr=0)]
+    acc0 = const.shape[0]
+    chunks = [(n, j) for n in range(g.batch) for j in range(nt)]
+
+    def load(i):
+        n, j = chunks[i]
+        return encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.INT8,
+                      dram_addr=x_addr + n * pixels * ch + j * c, dram_stride=ch,
+                      rows=pixels, cols=min(c, ch - j * c), local_addr=1 + (i % 2) * pixels)
+
+    words.append(load(0))
+    for i, (n, j) in enumerate(chunks):
+        if i + 1 < len(chunks):
+            words.append(load(i + 1))
+        acc = acc0 + (n % 2) * nt + j
+        nn = min(c, ch - j * c)
+        words.append(encode(Opcode.ELTWISE, precision=Precision.INT8, op=EltwiseOp.MAX, mac=1,
+                            reduce=1, a_addr=1 + (i % 2) * pixels, b_addr=0, acc_addr=acc,
+                            m=pixels, n=nn))
+        words.append(encode(Opcode.STORE, **store, dram_addr=out_addr + n * ch + j * c,
+                            dram_stride=ch, rows=1, cols=nn, acc_addr=acc, scale_addr=0))
+    macs = g.batch * pixels * ch
+    return LayerProgram(words, params.blobs, out_addr, (g.batch, 1, 1, ch), np.dtype(np.int8),
+                        macs=macs, notes=[f"{len(chunks)} ELTWISE MAC (reduce)",
+                                          f"global pooling over {pixels} pixels"])
+
+
 def average_pool_int8_program(config, x_shape, filter_size, *, stride=1, padding="VALID",
-                              lo=-128, hi=127, x_addr, out_addr, param_addr):
+                              lo=-128, hi=127, x_addr, out_addr, param_addr, interleave=True):
     """AVERAGE_POOL_2D INT8 (:func:`dure.sim.golden_tflite.average_pool_int8`) as a
     :class:`~dure.sim.layer_program.LayerProgram`; ``x_shape`` (N, H, W, C), windows of up to
-    :data:`MAX_WINDOW` taps."""
+    :data:`MAX_WINDOW` taps. ``interleave``: global pooling in units of :data:`GLOBAL_PAIR`
+    chunks with the next unit's LOADs spread between the COMPUTEs (False: every chunk's
+    COMPUTEs pixel-major after the image's LOADs, the stream of the firmware's C port)."""
     return _pool(config, x_shape, filter_size, stride, padding, Precision.INT8, lo, hi,
-                 x_addr, out_addr, param_addr)
+                 x_addr, out_addr, param_addr, interleave)
 
 
 def average_pool_fp16_program(config, x_shape, filter_size, *, stride=1, padding="VALID",
-                              lo=None, hi=None, x_addr, out_addr, param_addr):
-    """AVERAGE_POOL_2D FP16 (:func:`dure.sim.golden_tflite_fp16.average_pool_fp16`)."""
+                              lo=None, hi=None, x_addr, out_addr, param_addr, interleave=True):
+    """AVERAGE_POOL_2D FP16 (:func:`dure.sim.golden_tflite_fp16.average_pool_fp16`);
+    ``interleave`` as :func:`average_pool_int8_program`'s."""
     return _pool(config, x_shape, filter_size, stride, padding, Precision.FP16, lo, hi,
-                 x_addr, out_addr, param_addr)
+                 x_addr, out_addr, param_addr, interleave)
 
 
 def _max_pool(config, x_shape, filter_size, stride, padding, precision, lo, hi, x_addr,

@@ -10,7 +10,9 @@ Machine model used (:mod:`dure.rtl.npu.commands`): a COMPUTE with ``a_cols != 0`
 ``m`` at SPAD row ``a_addr + (m // a_cols) * a_row_step + (m % a_cols) * a_col_step``; a LOAD
 with ``fill`` writes ``fill_value`` without DMA; a LOAD with ``local_cols != 0`` places source row
 ``r`` at ``local_addr + (r // local_cols) * local_row_step + r % local_cols``; a ``diagonal``
-COMPUTE keeps only the products with ``k == n``.
+COMPUTE keeps only the products with ``k == n``; an ELTWISE ``MAC`` (INT8 depthwise,
+:attr:`WalkLayer.eltwise_mac`) walks A the same way and multiplies each row lane by lane with one
+weight row.
 
 Layout
 ------
@@ -78,6 +80,9 @@ __all__ = ["Geometry", "geometry", "WalkLayer", "WalkPlan", "plan_walk", "walk_d
 PUSH_CYCLES = WALK_PUSH_CYCLES
 #: Tie-break weight of a descriptor in the blocking search (cycles).
 DESCRIPTOR_WEIGHT = WALK_DESCRIPTOR_WEIGHT
+#: Cycles an ELTWISE takes beyond its m rows (144 MACs of 36 rows: 5,762 cycles on the 8x8
+#: `sim` SoC, 40 each; the planner's estimate only).
+ELTWISE_OVERHEAD = 4
 
 
 @dataclass(frozen=True)
@@ -190,6 +195,10 @@ class WalkLayer:
     eltwise_max : bool
         Max pooling: every tap is an ELTWISE ``MAX`` (same walk, ``accumulate`` after the first
         tap) instead of a COMPUTE; no weights (``shared_weight = (None, 0)``).
+    eltwise_mac : bool
+        INT8 depthwise on the element-wise unit: every tap is an ELTWISE ``MAC`` (same walk,
+        ``accumulate`` after the first tap or with ``acc_init``) whose weight row is the tap's
+        (chunk j's matrix: one row per tap, ``kin(j) = 1``) instead of a diagonal COMPUTE.
     """
     geo: Geometry
     precision: Precision
@@ -213,6 +222,7 @@ class WalkLayer:
     runs: object = None
     macs: int = 0
     eltwise_max: bool = False
+    eltwise_mac: bool = False
 
     @property
     def elem_bytes(self):
@@ -233,7 +243,9 @@ class WalkLayer:
         return min(self.k_chunk, self.cin - c * self.k_chunk)
 
     def kin(self, j):
-        """Input channels chunk j's weight matrix has per tap."""
+        """Input channels chunk j's weight matrix has per tap (rows per tap)."""
+        if self.eltwise_mac:
+            return 1
         return self.chunk_cols(j) if self.diagonal else self.cin
 
     def weight_rows(self, j):
@@ -278,10 +290,15 @@ def _estimate(config, layer, bh, sbh, gn, wmode, startup=False):
         subs = [min(sbh, rows - s) * g.ow for s in range(0, rows, sbh)]
         for gi in range(groups):
             chunks = min(gn, nt - gi * gn)
-            per_step = sum(max(m, RELOAD * r) for m in subs) * chunks
-            # an accumulation onto the same rows waits for the previous one's results and
-            # then its own weight load: hidden only by that much other work in between
-            per_step = max(per_step, max(subs) + LATENCY + RELOAD * r // 2)
+            if layer.eltwise_mac:
+                # one row per cycle and a few cycles per command, no weight load, no array
+                # latency between the taps (measured on the 8x8 `sim` SoC)
+                per_step = sum(m + ELTWISE_OVERHEAD for m in subs) * chunks
+            else:
+                per_step = sum(max(m, RELOAD * r) for m in subs) * chunks
+                # an accumulation onto the same rows waits for the previous one's results
+                # and then its own weight load: hidden only by that much other work between
+                per_step = max(per_step, max(subs) + LATENCY + RELOAD * r // 2)
             compute += taps * steps_in * per_step
             commands += taps * steps_in * len(subs) * chunks + 2 * chunks
     compute *= g.batch
@@ -580,6 +597,16 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                             a = base + c * th_full * g.wp + (s0 * g.sh + ky) * g.wp + kx
                             a_end = a + (sr - 1) * g.sh * g.wp + (g.ow - 1) * g.sw + 1
                             acc = acc_base(u_index) + jj * plan.bh * g.ow + s0 * g.ow
+                            if layer.eltwise_mac:
+                                out.append(_Cmd(encode(
+                                    Opcode.ELTWISE, precision=layer.precision, mac=1,
+                                    accumulate=int(not first or layer.acc_init is not None),
+                                    a_addr=a, b_addr=w_row, acc_addr=acc, m=sr * g.ow,
+                                    n=layer.chunk_cols(j), a_cols=g.ow, a_rows=sr,
+                                    a_col_step=g.sw, a_row_step=g.sh * g.wp),
+                                    spad_reads=((a, a_end), (w_row, w_row + 1)),
+                                    acc_write=(acc, acc + sr * g.ow)))
+                                continue
                             if layer.eltwise_max:
                                 out.append(_Cmd(encode(
                                     Opcode.ELTWISE, precision=layer.precision,

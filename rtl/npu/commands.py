@@ -206,11 +206,14 @@ over k, in the command's precision.
     refused (``RESERVED``).
 
 ``ELTWISE`` (opcode 6): lane-wise operations the array cannot do exactly, SPAD rows in, ACC
-rows out: TFLite's INT8 ADD (the two input rescalings) and the maximum of MAX_POOL_2D.
+rows out: TFLite's INT8 ADD (the two input rescalings), the maximum of MAX_POOL_2D and the
+per-lane multiply-accumulate of depthwise convolution and global pooling (``mac``).
     w0: ``opcode``, ``precision`` [4] (:class:`~dure.rtl.npu.isa.Precision` of the SPAD lanes),
-    ``op`` [5] (:class:`EltwiseOp`), ``accumulate`` [6] (MAX only), ``zp_a`` [23:16], ``zp_b``
-    [31:24] (ADD only; int8 zero points, two's complement).
-    w1: ``a_addr`` [15:0], ``b_addr`` [31:16] (ADD only). w2: ``mult_a`` (ADD only, int32).
+    ``op`` [5] (:class:`EltwiseOp`), ``accumulate`` [6] (MAX and MAC), ``mac`` [7], ``reduce``
+    [8] (MAC only), ``zp_a`` [23:16], ``zp_b`` [31:24] (ADD only; int8 zero points, two's
+    complement).
+    w1: ``a_addr`` [15:0], ``b_addr`` [31:16] (ADD: B's first row; MAC: the weight row).
+    w2: ``mult_a`` (ADD only, int32).
     w3: ``acc_addr`` [15:0], ``rshift_a`` [20:16], ``rshift_b`` [28:24] (ADD only; 0..31).
     w4: ``m`` [15:0] (>= 1), ``n`` [31:24] (1..C); w5 / w6: the walk of A (``a_cols``,
     ``a_rows``, ``a_col_step``, ``a_row_step``), exactly as COMPUTE's. w7: ``mult_b`` (ADD only).
@@ -220,7 +223,8 @@ rows out: TFLite's INT8 ADD (the two input rescalings) and the maximum of MAX_PO
     the row are kept. Validation as COMPUTE's for the walk (``RESERVED`` walk fields with
     ``a_cols == 0``, ``ZERO_DIM``, ``BAD_COMBINATION`` for ``m != a_rows * a_cols``,
     ``LOCAL_RANGE`` for the largest row of A, of B (ADD) and ``acc_addr + m``); the ADD-only
-    fields must be 0 for MAX and ``accumulate`` 0 for ADD (``RESERVED``); ``BAD_COMBINATION``
+    fields must be 0 for MAX (MAC: all but ``b_addr``), ``reduce`` 0 without ``mac``, and
+    ``accumulate`` and ``mac`` 0 for ADD (``RESERVED``); ``BAD_COMBINATION``
     for ADD with FP16 precision, FP16 on hardware without FP16, and every ELTWISE on hardware
     built without the unit (``config.npu_eltwise`` False).
 
@@ -231,6 +235,20 @@ rows out: TFLite's INT8 ADD (the two input rescalings) and the maximum of MAX_PO
       ``-r``; ``|s| < 2**28``, nothing wraps). A STORE INT8 -> INT8 in
       ``TFLITE_DOUBLE_ROUNDING`` with the output multiplier / shift rows, the output zero point
       and the clamp then gives TFLite's ADD exactly (:func:`dure.sim.golden_tflite.add_int8`).
+    - ``MAC`` (``mac`` set, ``op`` = 0 (MAX's code), INT8 only): lane j < n of row i gets
+      ``init + A[a(i), j] * W[j]`` as int32 (wrapping modulo 2**32; the int8 lanes in bits 7:0,
+      sign-extended, the product exact), where ``W`` is SPAD row ``b_addr`` (one row for the
+      whole command, no walk) and ``init`` is the ACC row's value with ``accumulate``, else 0.
+      Without ``reduce`` row i writes ACC row ``acc_addr + i``. With ``reduce`` every row
+      writes ACC row ``acc_addr``, in order: ``ACC[acc_addr] = init + sum_i A[a(i)] * W``
+      (``LOCAL_RANGE``: ``acc_addr`` must lie in the ACC, in place of ``acc_addr + m``). A
+      depthwise tap is one MAC (the tap's weights in ``W``, A the walk of the tap over the
+      image tile, ``accumulate`` after the first tap):
+      C channels per cycle, like a diagonal COMPUTE, with no weight load and no array latency
+      between taps; global pooling is one ``reduce`` MAC per channel chunk with a row of ones
+      as ``W``. The ADD-only fields other than ``b_addr`` must be 0 (``RESERVED``), ``op`` must
+      be 0 and ``reduce`` needs ``mac`` (``RESERVED``); ``BAD_COMBINATION`` for FP16; ``b_addr``
+      must lie in the SPAD (``LOCAL_RANGE``).
     - ``MAX``: ``v`` = the lane as int32 (INT8: bits 7:0 sign-extended) or as fp32 (FP16: the
       exact widening). Without ``accumulate`` ``ACC = v``; with it ``ACC = max(ACC, v)``: INT8
       the signed int32 maximum; FP16 the IEEE maximum in binary32 where a NaN operand (either)

@@ -105,6 +105,8 @@ FIELDS = {
         "precision": Field(0, 4, 1),
         "op": Field(0, 5, 1),
         "accumulate": Field(0, 6, 1),
+        "mac": Field(0, 7, 1),               # per-lane multiply-accumulate (dwpool)
+        "reduce": Field(0, 8, 1),            # MAC: every row into ACC row acc_addr
         "zp_a": Field(0, 16, 8, signed=True),
         "zp_b": Field(0, 24, 8, signed=True),
         "a_addr": Field(1, 0, 16),

@@ -1,4 +1,5 @@
-"""Element-wise unit: ELTWISE commands (TFLite INT8 ADD rescaling, MAX), SPAD rows in, ACC out."""
+"""Element-wise unit: ELTWISE commands (TFLite INT8 ADD rescaling, MAX, per-lane MAC), SPAD rows
+in, ACC out."""
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
@@ -52,12 +53,16 @@ class EltwiseUnit(wiring.Component):
 
     For row i = 0 .. m-1 it reads SPAD row ``a_addr + off(i)`` (``off`` the walk's offset,
     kept as a running value like the execute unit's), for ADD also ``b_addr + off(i)``, and for
-    a MAX with ``accumulate`` ACC row ``acc_addr + i``; one cycle later it computes the lanes
-    (ADD: both TFLite rescalings and their int32 sum; MAX: the int32 or fp32 maximum) into an
-    output register, which writes lanes ``0..n-1`` of ACC row ``acc_addr + i``. Row i only
-    reads and writes its own ACC row, so rows stream back to back; the pipeline stalls as a
-    whole while the ACC write waits. One command at a time: the next is accepted after the
-    previous one's last row is written (``done``).
+    a MAX or MAC with ``accumulate`` ACC row ``acc_addr + i``; one cycle later it computes the lanes
+    (ADD: both TFLite rescalings and their int32 sum; MAX: the int32 or fp32 maximum; MAC:
+    ``init + a * w`` with ``w`` SPAD row ``b_addr``, read every row) into an output register,
+    which writes lanes ``0..n-1`` of ACC row ``acc_addr + i``. Row i only reads and writes its
+    own ACC row, so rows stream back to back; the pipeline stalls as a whole while the ACC
+    write waits. A ``reduce`` MAC writes every row to ACC row ``acc_addr``: row 0 starts from
+    that row's value (``accumulate``) or 0, every later row from the output register, which
+    holds the row before it (so the sum runs at one row per cycle with no ACC read-back). One
+    command at a time: the next is accepted after the previous one's last row is written
+    (``done``).
 
     The unit has no hazard logic and no memory ports of its own: the datapath lends it the
     execute unit's SPAD and ACC ports while ``busy`` (the dispatcher never has a COMPUTE and
@@ -112,6 +117,7 @@ class EltwiseUnit(wiring.Component):
 
         # Read stage.
         s1_valid = Signal()
+        s1_first = Signal()
         s1_last = Signal()
         s1_addr = Signal(16)
         o_valid = Signal()
@@ -124,8 +130,8 @@ class EltwiseUnit(wiring.Component):
         wrap = walk & (col == cmd.a_cols - 1)
         m.d.comb += [
             self.spad_a.addr.eq(cmd.a_addr + off),
-            self.spad_b.addr.eq(cmd.b_addr + off),
-            self.acc_r.addr.eq(cmd.acc_addr + row),
+            self.spad_b.addr.eq(cmd.b_addr + Mux(cmd.mac, 0, off)),     # MAC: the weight row
+            self.acc_r.addr.eq(cmd.acc_addr + Mux(cmd.reduce, 0, row)),
             self.spad_a.en.eq(issue),
             self.spad_b.en.eq(issue),
             self.acc_r.en.eq(issue),
@@ -154,12 +160,18 @@ class EltwiseUnit(wiring.Component):
             cur_nan = (cur[23:31] == 0xFF) & cur[:23].any()
             fp_max = Mux(v_nan | (acc_in & cur_nan), _CANONICAL_NAN32,
                          Mux(acc_in & (_order_key(cur) > _order_key(v32)), cur, v32))
-            results.append(Mux(add, total[:32], Mux(fp16, fp_max, int_max[:32])))
+            # MAC: init + a * w (int32, wrapping); with reduce the rows after the first add
+            # onto the previous row's result, which is in the output register right now.
+            init = Mux(cmd.reduce & ~s1_first, o_data[j], Mux(acc_in, cur, 0))
+            mac = (init.as_signed() + a8 * b8)[:32]
+            results.append(Mux(cmd.mac, mac,
+                               Mux(add, total[:32], Mux(fp16, fp_max, int_max[:32]))))
         with m.If(advance):
             m.d.sync += [
                 s1_valid.eq(issue),
+                s1_first.eq(issue & (row == 0)),
                 s1_last.eq(issue & (left == 1)),
-                s1_addr.eq(cmd.acc_addr + row),
+                s1_addr.eq(cmd.acc_addr + Mux(cmd.reduce, 0, row)),
                 o_valid.eq(s1_valid),
                 o_last.eq(s1_last),
                 o_addr.eq(s1_addr),

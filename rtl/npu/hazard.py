@@ -14,7 +14,8 @@ STORE       ACC ``[acc_addr, +rows)``, ACC rows     --
             (``+2`` in a TFLite ``requant`` mode)
 ELTWISE     SPAD ``[a_addr, a_last + 1)``, for ADD   ACC ``[acc_addr, +m)``
             ``[b_addr, b_addr + a_last - a_addr
-            + 1)``; ACC ``[acc_addr, +m)``
+            + 1)``, for MAC ``[b_addr, +1)``;
+            ACC ``[acc_addr, +m)``
 ==========  =====================================  ==========================================
 
 ``last`` is the largest destination row of the LOAD (``local_addr + rows - 1``, or with a 2-D
@@ -88,8 +89,9 @@ def footprint_of(kind, fields, view):
         span = Mux(fields.a_cols == 0, fields.m, walked)
         add = fields.op == EltwiseOp.ADD.value
         return [*_set(view.a, fields.a_addr, span),
-                view.b.start.eq(Mux(add, fields.b_addr, 0)),
-                view.b.end.eq(Mux(add, fields.b_addr + span, 0)),
+                view.b.start.eq(Mux(add | fields.mac, fields.b_addr, 0)),
+                view.b.end.eq(Mux(add, fields.b_addr + span,
+                                  Mux(fields.mac, fields.b_addr + 1, 0))),
                 *_set(view.acc, fields.acc_addr, fields.m)]
     raise ValueError(f"kind must be 'load', 'compute', 'store' or 'eltwise', not {kind!r}")
 

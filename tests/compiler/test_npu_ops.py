@@ -43,8 +43,7 @@ MLPERF = {
 #: Layers the walk planner refuses on the 4x4 NPU (512 SPAD rows): one output row's tile of
 #: the 3x3 64-channel convolution (480 rows) plus its weights, and the global pools over 64
 #: channels (8x8 and 25x5 pixels) do not fit; they keep the im2col GEMM / the core.
-FALLBACK = {("resnet8", "npu-small"): {"s2b/output": "im2col", "pool/output": "core"},
-            ("dscnn", "npu-small"): {"pool/output": "core"}}
+FALLBACK = {("resnet8", "npu-small"): {"s2b/output": "im2col"}}   # pools: reduce MACs
 
 
 @pytest.mark.parametrize("variant", ["sim", "npu-small"])
@@ -89,8 +88,11 @@ def test_mlperf_shapes_walk_on_npu_bit_exact_with_litert(name, variant):
     assert same_bits(got_old[0], want)
     for la, done in zip(program.layers, run.layer_macs, strict=True):
         assert done == la.array_macs, la.op.name
-        packed = any("taps packed" in n for n in (la.params or {}).get("notes", []))
-        if la.macs and not packed:
+        notes = (la.params or {}).get("notes", [])
+        packed = any("taps packed" in n for n in notes)
+        if any("ELTWISE MAC" in n for n in notes):   # on the element-wise unit: not PERF_MACS
+            assert done == 0 and la.op.kind.value in ("DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D")
+        elif la.macs and not packed:
             assert done == la.macs, la.op.name
         elif packed:        # plus the products of the gather COMPUTEs (dure.sim.conv_pack)
             assert done > la.macs, la.op.name

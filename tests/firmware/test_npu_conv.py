@@ -218,12 +218,12 @@ def _pool_case(lib, bufs, config, rng):
     if fp16:
         lo, hi, clamp, bits = _post_fp16(rng)
         program = _plan(pool_plan.average_pool_fp16_program, config, (n, h, w, c), (kh, kw),
-                        lo=lo, hi=hi, **common)
+                        lo=lo, hi=hi, interleave=False, **common)
         q = [0, 0, 0, clamp, *bits]
     else:
         _, lo, hi = _post_int8(rng)
         program = _plan(pool_plan.average_pool_int8_program, config, (n, h, w, c), (kh, kw),
-                        lo=lo, hi=hi, **common)
+                        lo=lo, hi=hi, interleave=False, **common)
         q = [0, lo, hi, 0, 0, 0]
     count = lib.pool(_ptr(np.array(s, np.int32)), _ptr(np.array(q, np.int32)), *bufs.args())
     return bufs.check(count, program, f"avgpool {'fp16' if fp16 else 'int8'} x={(n, h, w, c)} "
@@ -277,9 +277,11 @@ def test_c_and_python_write_the_same_lists(lib, config_name, seed):
 
 def _c_port(program):
     """A convolution planner with the C port's stream: no tap packing of small-Cin layers
-    (dure.sim.conv_pack) and no spreading of the first unit's tile LOADs (``spread``): not
-    ported to C yet."""
+    (dure.sim.conv_pack), no spreading of the first unit's tile LOADs (``spread``) and INT8
+    depthwise on diagonal COMPUTEs (``mac=False``): not ported to C yet."""
     extra = {"pack": False} if program is conv_plan.conv2d_int8_program else {}
+    if program is conv_plan.depthwise_conv2d_int8_program:
+        extra = {"mac": False}      # the element-wise MAC stream: not ported to C yet
     return lambda *args, **kwargs: program(*args, **kwargs, **extra, spread=False)
 
 
@@ -301,7 +303,8 @@ def test_fixed_layers_of_the_benchmark(lib):
             if op == "avgpool":
                 fn = getattr(pool_plan, f"average_pool_{precision}_program")
                 program = fn(config, x_shape, kernel, stride=stride, padding=padding,
-                             x_addr=X_ADDR, out_addr=OUT_ADDR, param_addr=PARAM_ADDR)
+                             x_addr=X_ADDR, out_addr=OUT_ADDR, param_addr=PARAM_ADDR,
+                             interleave=False)     # the C port's global-pooling stream
                 q = [0, -128, 127, 0, 0, 0]
                 count = lib.pool(_ptr(np.array(s, np.int32)), _ptr(np.array(q, np.int32)),
                                  *bufs.args())

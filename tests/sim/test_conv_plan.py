@@ -136,9 +136,12 @@ def test_conv2d_fp16_is_bit_exact(cfg, case):
     assert same_bits(got, conv2d_fp16(x, w, bias, **kw))
 
 
+@pytest.mark.parametrize("mac", [True, False])
 @pytest.mark.parametrize("cfg", list(CONFIGS))
 @pytest.mark.parametrize("case", [0, 1, 2])
-def test_depthwise_int8_is_bit_exact(cfg, case):
+def test_depthwise_int8_is_bit_exact(cfg, case, mac):
+    """Diagonal COMPUTEs and the element-wise MAC per tap (``mac``): -128 and 127 zero points
+    (padding), stride 2, VALID / SAME, extreme weights and multipliers."""
     config = CONFIGS[cfg]
     x_shape, kernel, stride, padding, zp = [((1, 7, 6, 13), (3, 3), (1, 1), "SAME", -128),
                                             ((2, 9, 5, 4), (3, 3), (2, 2), "VALID", 9),
@@ -150,10 +153,12 @@ def test_depthwise_int8_is_bit_exact(cfg, case):
               stride=stride, padding=padding)
     model, (xa, oa, pa, _) = model_and_addresses(config)
     prog = depthwise_conv2d_int8_program(config, x.shape, w, bias, x_addr=xa, out_addr=oa,
-                                         param_addr=pa, **kw)
+                                         param_addr=pa, mac=mac, **kw)
     got = run_on_model(model, prog, [(xa, x)])
     assert same_bits(got, depthwise_conv2d_int8(x, w, bias, **kw))
     assert prog.lane_use <= 1 / min(config.npu_rows, config.npu_cols) + 1e-9
+    opcodes = {d[0] & 0xF for d in prog.descriptors}
+    assert (6 in opcodes, 2 in opcodes) == (mac, not mac)       # ELTWISE MAC or COMPUTE
 
 
 @pytest.mark.parametrize("cfg", list(CONFIGS))
@@ -203,6 +208,9 @@ def test_unsupported_parameters_are_named():
                                       None, depth_multiplier=2, **kw)
     with pytest.raises(ValueError, match="channels"):
         conv2d_int8_program(config, (1, 5, 5, 3), w, None, **kw)
+    with pytest.raises(ValueError, match="mac: .*element-wise unit"):
+        depthwise_conv2d_int8_program(preset("icebreaker-npu"), (1, 5, 5, 4),
+                                      np.zeros((1, 3, 3, 4), np.int8), None, mac=True, **kw)
     with pytest.raises(ValueError, match="precision"):
         conv2d_fp16_program(preset("sim").__class__(name="x", npu_fp16=False), (1, 5, 5, 4),
                             w.astype(np.float16), x_addr=0, out_addr=0, param_addr=0)

@@ -1,6 +1,7 @@
 """ELTWISE (opcode 6) on the reference validator and the command model: every refusal code,
-a refused command touching nothing, and the ADD / MAX lanes against the golden operators
-(-128 inputs and zero points, saturation, FP16 NaN / Inf / subnormal / signed zeros)."""
+a refused command touching nothing, the ADD / MAX lanes against the golden operators
+(-128 inputs and zero points, saturation, FP16 NaN / Inf / subnormal / signed zeros) and the
+MAC lanes (per row and ``reduce``) against Python integers."""
 
 import dataclasses
 
@@ -10,7 +11,7 @@ from dure.rtl.npu.commands import EltwiseOp, ErrorCode, Opcode, Precision
 from dure.rtl.npu.descriptor import encode
 from dure.sim.golden_fixedpoint import multiply_by_quantized_multiplier_smaller_than_one_exp
 from dure.sim.golden_tflite_params import add_params
-from dure.sim.npu_model import NpuModel, eltwise_add_int8, eltwise_max
+from dure.sim.npu_model import NpuModel, eltwise_add_int8, eltwise_mac_int8, eltwise_max
 from dure.sim.npu_validate import validate
 
 from dure.config import SoCConfig
@@ -45,7 +46,7 @@ def test_eltwise_refusals():
     assert check(emax(a_cols=2, a_rows=2, a_col_step=2, a_row_step=7)) == E.NONE
     # RESERVED: reserved bits, walk fields without a_cols, ADD-only fields in MAX, accumulate
     # in ADD
-    for word, bit in ((0, 7), (0, 12), (3, 21), (3, 29), (4, 16)):
+    for word, bit in ((0, 9), (0, 12), (3, 21), (3, 29), (4, 16)):
         words = emax()
         words[word] |= 1 << bit
         assert check(words) == E.RESERVED, (word, bit)
@@ -169,3 +170,68 @@ def test_max_command_walks_and_accumulates():
     assert np.array_equal(model.acc[4:10, :5].view(np.int32),
                           np.maximum(x8, y8).astype(np.int32))
     assert model.macs == 0
+
+
+def emac(**kw):
+    fields = dict(op=EltwiseOp.MAX, mac=1, precision=Precision.INT8, a_addr=0, b_addr=20,
+                  acc_addr=0, m=4, n=8)
+    fields.update(kw)
+    return encode(Opcode.ELTWISE, **fields)
+
+
+def test_mac_refusals():
+    assert check(emac()) == E.NONE
+    assert check(emac(accumulate=1, reduce=1, a_cols=2, a_rows=2, a_col_step=3,
+                      a_row_step=9)) == E.NONE
+    assert check(emac(b_addr=63)) == E.NONE
+    assert check(emac(b_addr=64)) == E.LOCAL_RANGE
+    assert check(emac(acc_addr=29)) == E.LOCAL_RANGE               # acc_addr + m
+    assert check(emac(acc_addr=31, reduce=1)) == E.NONE             # reduce: acc_addr only
+    assert check(emac(acc_addr=32, reduce=1)) == E.LOCAL_RANGE
+    for name in ("zp_a", "zp_b", "mult_a", "mult_b", "rshift_a", "rshift_b"):
+        assert check(emac(**{name: 1})) == E.RESERVED, name
+    assert check(emac(op=EltwiseOp.ADD)) == E.RESERVED             # MAC needs op = 0
+    assert check(eadd(mac=1)) == E.RESERVED
+    assert check(emax(reduce=1)) == E.RESERVED                     # reduce needs mac
+    assert check(eadd(reduce=1)) == E.RESERVED
+    assert check(emac(precision=Precision.FP16)) == E.BAD_COMBINATION
+    assert check(emac(), dataclasses.replace(CFG, npu_eltwise=False)) == E.BAD_COMBINATION
+
+
+def test_mac_lanes_against_python_integers():
+    """Every int8 x int8 product, with and without an int32 init (wrapping at the edges)."""
+    v = np.arange(-128, 128)
+    x = np.repeat(v, 256).reshape(-1, 8).astype(np.int8)
+    w = np.arange(-128, 128, 32).astype(np.int8)               # -128 .. 96, 8 lanes
+    init = np.resize(np.array([0, -1, 2**31 - 1, -2**31, 12345], np.int64),
+                     x.shape).astype(np.int32)
+    for acc_in in (0, 1):
+        got = eltwise_mac_int8(init.view(np.uint32), x, w, acc_in).view(np.int32)
+        want = [[((int(init[i, j]) if acc_in else 0) + int(x[i, j]) * int(w[j]) + 2**31)
+                 % 2**32 - 2**31 for j in range(8)] for i in range(x.shape[0])]
+        assert got.tolist() == want
+    got = eltwise_mac_int8(init[:1].view(np.uint32), x, w, 1, reduce=True).view(np.int32)
+    total = [(int(init[0, j]) + sum(int(r[j]) * int(w[j]) for r in x) + 2**31) % 2**32 - 2**31
+             for j in range(8)]
+    assert got[0].tolist() == total
+
+
+def test_mac_command_walks_reduces_and_keeps_other_lanes():
+    rng = np.random.default_rng(11)
+    model = NpuModel(CFG)
+    model.spad[:, :] = rng.integers(0, 1 << 16, model.spad.shape, dtype=np.uint16)
+    model.acc[:] = 0x1357_9BDF
+    walk = dict(a_addr=3, a_cols=3, a_rows=2, a_col_step=2, a_row_step=10, m=6, n=5)
+    rows = [3, 5, 7, 13, 15, 17]
+    x8 = (model.spad[rows, :5] & 0xFF).astype(np.uint8).view(np.int8).astype(np.int64)
+    w8 = (model.spad[40, :5] & 0xFF).astype(np.uint8).view(np.int8).astype(np.int64)
+    assert model.execute(emac(acc_addr=4, b_addr=40, **walk)) == E.NONE
+    assert np.array_equal(model.acc[4:10, :5].view(np.int32), x8 * w8)
+    assert (model.acc[4:10, 5:] == 0x1357_9BDF).all()
+    assert model.execute(emac(acc_addr=4, b_addr=40, accumulate=1, **walk)) == E.NONE
+    assert np.array_equal(model.acc[4:10, :5].view(np.int32), 2 * x8 * w8)
+    assert model.execute(emac(acc_addr=20, b_addr=40, reduce=1, **walk)) == E.NONE
+    assert np.array_equal(model.acc[20, :5].view(np.int32), (x8 * w8).sum(axis=0))
+    assert (model.acc[21:26] == 0x1357_9BDF).all()                 # only row acc_addr written
+    assert model.execute(emac(acc_addr=20, b_addr=40, reduce=1, accumulate=1, **walk)) == E.NONE
+    assert np.array_equal(model.acc[20, :5].view(np.int32), 2 * (x8 * w8).sum(axis=0))

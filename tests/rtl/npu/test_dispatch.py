@@ -59,6 +59,12 @@ def fence(irq=0):
     return encode(Opcode.FENCE, irq=irq)
 
 
+def mac(a, acc, w, m=4):
+    """ELTWISE MAC (INT8) with the weight row ``w``."""
+    return encode(Opcode.ELTWISE, op=EltwiseOp.MAX, mac=1, a_addr=a, b_addr=w, acc_addr=acc,
+                  m=m, n=4)
+
+
 def eltwise(a, acc, m=4, accumulate=0, b=None):
     """ELTWISE MAX (or ADD reading B at ``b``)."""
     if b is None:
@@ -124,7 +130,8 @@ def test_independent_load_overlaps_compute_and_store():
 
 
 @pytest.mark.parametrize("case", ["raw_spad", "war_spad", "waw_acc", "raw_acc", "scale_row",
-                                  "shift_row", "eltwise_b", "eltwise_store", "eltwise_compute"])
+                                  "shift_row", "eltwise_b", "eltwise_store", "eltwise_compute",
+                                  "mac_weight"])
 def test_dependent_commands_serialise(case):
     commands = {
         "raw_spad": [load(0), compute(0, 8, 0)],            # compute reads what load writes
@@ -138,6 +145,7 @@ def test_dependent_commands_serialise(case):
         # A COMPUTE and an ELTWISE never run together (shared memory ports), independent
         # rows or not; the independent pair below is an ELTWISE and a LOAD.
         "eltwise_compute": [compute(0, 8, 0), eltwise(20, 12)],
+        "mac_weight": [load(30, rows=1), mac(0, 0, w=30)],          # MAC reads weight row 30
     }[case]
     independent = {
         "raw_spad": [load(4), compute(0, 8, 0)],
@@ -149,6 +157,7 @@ def test_dependent_commands_serialise(case):
         "eltwise_b": [load(31, rows=1), eltwise(0, 0, b=27)],
         "eltwise_store": [eltwise(0, 4), store(8, rows=1)],
         "eltwise_compute": [load(0), eltwise(20, 12)],
+        "mac_weight": [load(31, rows=1), mac(0, 0, w=30)],
     }[case]
     if case == "scale_row":
         commands[1] = encode(Opcode.STORE, out=OutType.INT8, scale=1, scale_addr=20, lo=-128,

@@ -1,9 +1,10 @@
 # amaranth: UnusedElaboratable=no
 """The element-wise unit inside the whole NPU (control + datapath) on Amaranth's simulator,
 against the command model: planned MAX_POOL (INT8, FP16 with NaN / Inf / subnormal / signed
-zeros) and INT8 ADD layers, then a random mix of ELTWISE commands (walks, accumulate, lane
-counts, malformed ones) with LOADs, COMPUTEs (the structural hazard) and STOREs: final memory,
-ERROR and DONE equal the model's."""
+zeros), INT8 ADD layers and INT8 depthwise / global pooling on the MAC, then a random mix of
+ELTWISE commands (walks, accumulate, MAC with and without reduce, lane counts, malformed ones)
+with LOADs, COMPUTEs (the structural hazard) and STOREs: final memory, ERROR and DONE equal the
+model's."""
 
 import numpy as np
 import pytest
@@ -19,12 +20,17 @@ from dure.rtl.npu.commands import (
 from dure.rtl.npu.datapath import NpuDatapath
 from dure.rtl.npu.descriptor import encode
 from dure.rtl.npu.npu import Npu
+from dure.sim.conv_plan import depthwise_conv2d_int8_program
 from dure.sim.eltwise_plan import add_int8_program
-from dure.sim.golden_tflite import add_int8, max_pool_int8
+from dure.sim.golden_tflite import add_int8, average_pool_int8, depthwise_conv2d_int8, max_pool_int8
 from dure.sim.golden_tflite_fp16 import max_pool_fp16
 from dure.sim.golden_tflite_params import add_params
 from dure.sim.npu_model import NpuModel
-from dure.sim.pool_plan import max_pool_fp16_program, max_pool_int8_program
+from dure.sim.pool_plan import (
+    average_pool_int8_program,
+    max_pool_fp16_program,
+    max_pool_int8_program,
+)
 from dure.sim.verif.bus import simulate
 from dure.sim.verif.npu_control import reg_read, reg_write, submit
 from dure.sim.verif.npu_datapath import MemoryTarget
@@ -136,6 +142,41 @@ def test_add_int8_layer():
     assert {-128, 127} <= set(want.reshape(-1).tolist())
 
 
+def test_depthwise_int8_layer_on_the_mac():
+    """INT8 depthwise with every tap an ELTWISE MAC: zero point -128 (padding), stride 2,
+    -128 inputs and weights, more channels than lanes."""
+    rng = np.random.default_rng(4)
+    x = rng.integers(-128, 128, (1, 5, 4, 6), dtype=np.int8)
+    x.reshape(-1)[:5] = -128
+    w = rng.integers(-128, 128, (1, 3, 3, 6), dtype=np.int8)
+    w[0, 0, 0, :2] = -128
+    bias = rng.integers(-3000, 3000, 6, dtype=np.int32)
+    mult = rng.integers(1 << 30, 1 << 31, 6).astype(np.int32)
+    shift = rng.integers(-9, -6, 6).astype(np.int32)
+    kw = dict(input_zero_point=-128, output_zero_point=3, multiplier=mult, shift=shift,
+              stride=2, padding="SAME")
+    prog = depthwise_conv2d_int8_program(CFG, x.shape, w, bias, x_addr=X, out_addr=OUT,
+                                         param_addr=PARAMS, **kw)
+    assert any(d[0] & 0xF == Opcode.ELTWISE.value and d[0] >> 7 & 1 for d in prog.descriptors)
+    image = image_with((X, x), *prog.blobs)
+    _, mem, _ = run_both(prog.descriptors, image)
+    assert np.array_equal(output(mem, prog), depthwise_conv2d_int8(x, w, bias, **kw))
+
+
+def test_global_average_pool_int8_on_the_mac_reduce():
+    """INT8 global pooling: one reduce MAC per chunk and image (two images, a partial chunk)."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(-128, 128, (2, 4, 3, 6), dtype=np.int8)
+    x[0, :, :, 0] = -128                    # a channel of -128 only
+    kw = dict(lo=-100, hi=127)
+    prog = average_pool_int8_program(CFG, x.shape, (4, 3), x_addr=X, out_addr=OUT,
+                                     param_addr=PARAMS, **kw)
+    assert any("reduce" in note for note in prog.notes)
+    image = image_with((X, x), *prog.blobs)
+    _, mem, _ = run_both(prog.descriptors, image)
+    assert np.array_equal(output(mem, prog), average_pool_int8(x, (4, 3), **kw))
+
+
 def random_mix(rng):
     """LOADs of random SPAD / ACC rows, ELTWISE (valid and malformed), a COMPUTE between them,
     and STOREs of every ACC row as raw int32."""
@@ -145,7 +186,8 @@ def random_mix(rng):
                     dram_stride=16, rows=60, cols=4, local_addr=0)]
     for i in range(14):
         prec = Precision(int(rng.integers(0, 2)))
-        op = EltwiseOp.ADD if prec == Precision.INT8 and rng.random() < 0.4 else EltwiseOp.MAX
+        kind = rng.random() if prec == Precision.INT8 else 1.0
+        op = EltwiseOp.ADD if kind < 0.35 else EltwiseOp.MAX
         m_cols = int(rng.integers(1, 4))
         m_rows = int(rng.integers(1, 4))
         walk = dict(a_cols=m_cols, a_rows=m_rows, a_col_step=int(rng.integers(0, 3)),
@@ -153,7 +195,10 @@ def random_mix(rng):
         m = m_cols * m_rows if walk else int(rng.integers(1, 12))
         fields = dict(op=op, precision=prec, a_addr=int(rng.integers(0, 60)),
                       acc_addr=int(rng.integers(0, 40)), m=m, n=int(rng.integers(1, 5)), **walk)
-        if op == EltwiseOp.ADD:
+        if kind < 0.75 and op == EltwiseOp.MAX:
+            fields.update(mac=1, b_addr=int(rng.integers(0, 96)),
+                          accumulate=int(rng.random() < 0.6), reduce=int(rng.random() < 0.4))
+        elif op == EltwiseOp.ADD:
             fields.update(b_addr=int(rng.integers(0, 60)), zp_a=int(rng.integers(-128, 128)),
                           zp_b=int(rng.integers(-128, 128)),
                           mult_a=int(rng.integers(-(1 << 31), 1 << 31)),
@@ -175,7 +220,7 @@ def random_mix(rng):
     return words
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0, 1, 2])
 def test_random_eltwise_mix(seed):
     rng = np.random.default_rng(10 + seed)
     image = bytearray(rng.integers(0, 256, SIZE, dtype=np.uint8).tobytes())
@@ -190,9 +235,10 @@ def test_random_eltwise_mix(seed):
     descriptors = random_mix(rng)
     _, _, ref = run_both(descriptors, image)
     assert ref.error is not None                      # the malformed ones were refused
-    ran = [d[0] & 0xF0 for d, code in zip(descriptors, ref.codes, strict=True)
+    ran = [d[0] & 0x1F0 for d, code in zip(descriptors, ref.codes, strict=True)
            if d[0] & 0xF == Opcode.ELTWISE.value and code.value == 0]
-    assert len(ran) >= 8 and len(set(ran)) >= 2       # ADD and MAX, INT8 and FP16 ran
+    assert len(ran) >= 8 and len(set(ran)) >= 3       # ADD, MAX, MAC; INT8 and FP16 ran
+    assert any(r & 0x80 for r in ran)                 # a MAC ran
 
 
 def test_fp16_widening_and_order_key_for_every_fp16():
