@@ -49,7 +49,7 @@ from .errors import UnsupportedModel
 from .ir import OpKind, explicit_padding
 from .memory_plan import Interval, align_up, plan_memory
 from .npu_gemm import gemm_cost, tflite_gemm_descriptors
-from .npu_gemv import fc_gemv_program, per_tensor, scratch_bytes
+from .npu_gemv import fc_gemv_program
 from .npu_ops import layer_planner, param_image
 from .program import Layer, Program
 from .reference import (
@@ -129,7 +129,13 @@ def _gemm_form(graph, op, im2col):
     return (False, kh * kw * cin) if im2col else None
 
 
-def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, gemv=True):
+def pointwise_choice(config):
+    """How 1x1 convolutions run on ``config``'s array by default (module docstring)."""
+    return "gemm"
+
+
+def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, gemv=True,
+                  pointwise=None):
     """Lower ``graph`` for ``config``'s NPU; returns a :class:`~.program.Program`.
 
     ``precision``: ``"int8"`` (quantized models) or ``"fp16"`` (float models), default the
@@ -138,8 +144,13 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
     ``planners=False`` turns the operator planners (:mod:`.npu_ops`) off: convolutions then
     take the GEMM / im2col path, depthwise, pooling and ADD the core (the older lowering).
     ``gemv=False`` keeps batch-1 FULLY_CONNECTED layers on the GEMM planner.
+    ``pointwise``: ``"walk"`` or ``"gemm"``, how a 1x1 convolution runs (the walk planner or
+    one direct GEMM); None picks :func:`pointwise_choice` for ``config``'s array.
     """
     precision = precision or graph.precision
+    pointwise = pointwise or pointwise_choice(config)
+    if pointwise not in ("walk", "gemm"):
+        raise ValueError(f"pointwise must be walk or gemm, not {pointwise!r}")
     if precision not in ("int8", "fp16"):
         raise UnsupportedModel(f"precision must be int8 or fp16, not {precision!r}")
     if precision != graph.precision:
@@ -163,7 +174,9 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
         # A 1x1 convolution (a direct GEMM) goes to the walk planner too when it takes it:
         # measured faster on every pointwise layer of MobileNetV1-0.25 and DS-CNN (module
         # docstring); FULLY_CONNECTED stays a GEMM / GEMV.
-        plan = None if not planners or op.kind is OpKind.FULLY_CONNECTED else \
+        pw_gemm = pointwise == "gemm" and form is not None and form[0] and \
+            op.kind is OpKind.CONV_2D
+        plan = None if not planners or op.kind is OpKind.FULLY_CONNECTED or pw_gemm else \
             layer_planner(graph, op, config, precision)
         if plan is not None:
             layers.append(_planned_layer(graph, op, blob, reads, plan, config))
@@ -300,8 +313,7 @@ def _gemv_layer(graph, op, blob, buffers, config, precision):
     fewer units, or a shape the GEMV plan refuses: the GEMM path then). Below C units the
     GEMM needs fewer weight sets than the GEMV has K tiles, each a LOAD of a few bytes:
     MobileNet's 256 -> 2 classifier takes 3,505 cycles as a GEMM and 4,481 as a GEMV on the
-    8x8 SoC. INT8 layers with per-channel weights write a second buffer, the int32 scratch
-    vector; the parameter bytes (transposed weights, bias, multiplier and shift rows) go into
+    8x8 SoC. The parameter bytes (transposed weights, bias, multiplier and shift rows) go into
     the blob as for ``npu_op`` layers."""
     T = graph.tensors
     if op.kind is not OpKind.FULLY_CONNECTED or _gemm_form(graph, op, False) is None:
@@ -326,34 +338,28 @@ def _gemv_layer(graph, op, blob, buffers, config, precision):
         kw = dict(precision="int8", bias=folded, multiplier=mult, shift=shift,
                   zero_point=out.quant.zp, lo=min(lo, hi), hi=hi,
                   mode=RequantMode.TFLITE_SINGLE_ROUNDING)
-        if not per_tensor(mult, shift):
-            writes.append(f"{op.outputs[0]}/acc32")
     else:
         return None
     wkn = np.ascontiguousarray(w.T)
     eb = 2 if precision == "fp16" else 1
 
-    def plan(x_addrs, out_addr, param_addr, scratch_addr=None, channels=None):
+    def plan(x_addrs, out_addr, param_addr, channels=None):
         """The layer's program, or with ``channels = (c0, c1)`` (c0 a multiple of the array
-        width) the program of output channels c0..c1 alone at their places in the output and
-        the scratch vector (:mod:`.tile_split`)."""
+        width) the program of output channels c0..c1 alone at their places in the output
+        (:mod:`.tile_split`)."""
         if channels is None:
             return fc_gemv_program(config, wkn, x_addr=x_addrs[0], out_addr=out_addr,
-                                   param_addr=param_addr, scratch_addr=scratch_addr, **kw)
+                                   param_addr=param_addr, **kw)
         c0, c1 = channels
         part = {key: (v[c0:c1] if key in ("bias", "multiplier", "shift") and v is not None
                       else v) for key, v in kw.items()}
         return fc_gemv_program(config, np.ascontiguousarray(wkn[:, c0:c1]), x_addr=x_addrs[0],
-                               out_addr=out_addr + c0 * eb, param_addr=param_addr,
-                               scratch_addr=None if scratch_addr is None else
-                               scratch_addr + 4 * c0, **part)
+                               out_addr=out_addr + c0 * eb, param_addr=param_addr, **part)
     base = config.region("main").base
     try:
-        trial = plan([base], base, base, base)
+        trial = plan([base], base, base)
     except ValueError:
         return None
-    if len(writes) > 1:
-        buffers[writes[1]] = (np.dtype(np.int32), (scratch_bytes(config, n) // 4,))
     image = param_image(trial, base)
     pname = blob.add(f"{op.outputs[0]}/params", np.frombuffer(image, np.uint8))
     return Layer("gemv", "npu", op, [op.inputs[0]], writes, gemm=(1, k, n), macs=k * n,
