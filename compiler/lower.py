@@ -6,11 +6,15 @@ Which operators run on the NPU (everything else runs on the core, marked ``core`
   row (batch 1), at least C units and ``gemv`` on (the default), for INT8 TFLite and FP16
   models, the GEMV plan instead (layer kind ``gemv``, :mod:`.npu_gemv`): the weights stream
   once at the memory roofline instead of one stationary weight set per tile for a single row;
-- CONV_2D 1x1 with stride 1 and no padding: through the walk planner (below) when it takes
-  the layer (INT8 TFLite and FP16), else one GEMM on the NHWC input read as (N*H*W) x Cin. On
-  the 8x8 `sim` SoC the walk beats the GEMM on every pointwise layer measured: MobileNetV1-0.25
-  at 96x96 (13 layers, 4-27 % fewer cycles, e.g. 48x48x8 -> 16: 21,409 -> 18,681; 3x3x256 ->
-  256: 66,104 -> 63,224) and DS-CNN (25x5x64 -> 64: 13,377 -> 11,573);
+- CONV_2D 1x1 with stride 1 and no padding: on arrays of at least 8x8 through the walk
+  planner (below) when it takes the layer (INT8 TFLite and FP16), else (and on smaller
+  arrays) one GEMM on the NHWC input read as (N*H*W) x Cin (:func:`pointwise_choice`;
+  ``compile_graph(pointwise=...)`` overrides it). On the 8x8 `sim` SoC the walk beats the
+  GEMM on every pointwise layer measured: MobileNetV1-0.25 at 96x96 (13 layers, 4-27 % fewer
+  cycles, e.g. 48x48x8 -> 16: 21,409 -> 18,681; 3x3x256 -> 256: 66,104 -> 63,224) and DS-CNN
+  (25x5x64 -> 64: 13,377 -> 11,573); on the 4x4 `npu-small` SoC the GEMM wins (DS-CNN's
+  25x5x64 -> 64: 52,701 cycles against 68,465 walked; the whole INT8 DS-CNN 797,366 against
+  860,422);
 - other CONV_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D (INT8 TFLite models and FP16),
   MAX_POOL_2D (INT8 and FP16) and ADD (INT8 TFLite models and FP16; INT8 and max pooling on
   the element-wise unit, when the variant has it): the whole operator through the operator
@@ -130,8 +134,9 @@ def _gemm_form(graph, op, im2col):
 
 
 def pointwise_choice(config):
-    """How 1x1 convolutions run on ``config``'s array by default (module docstring)."""
-    return "gemm"
+    """How 1x1 convolutions run on ``config``'s array by default: ``"walk"`` on arrays of at
+    least 8x8, ``"gemm"`` on smaller ones (module docstring)."""
+    return "walk" if min(config.npu_rows, config.npu_cols) >= 8 else "gemm"
 
 
 def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, gemv=True,
@@ -171,9 +176,10 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
             buffers[name] = (value_dtype(graph, name), T[name].shape)
         form = _gemm_form(graph, op, im2col)
         reads = [n for n in op.inputs if n is not None and not T[n].const]
-        # A 1x1 convolution (a direct GEMM) goes to the walk planner too when it takes it:
-        # measured faster on every pointwise layer of MobileNetV1-0.25 and DS-CNN (module
-        # docstring); FULLY_CONNECTED stays a GEMM / GEMV.
+        # A 1x1 convolution (a direct GEMM) goes to the walk planner too when it takes it and
+        # the array is 8x8 or larger: measured faster there on every pointwise layer of
+        # MobileNetV1-0.25 and DS-CNN, slower on the 4x4 (module docstring);
+        # FULLY_CONNECTED stays a GEMM / GEMV.
         pw_gemm = pointwise == "gemm" and form is not None and form[0] and \
             op.kind is OpKind.CONV_2D
         plan = None if not planners or op.kind is OpKind.FULLY_CONNECTED or pw_gemm else \
