@@ -257,6 +257,21 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
         return kernel_status(cpu_softmax_int8(x, y, r[6], r[7], (int32_t)r[18],
                                               (int32_t)r[19], (int32_t)r[20]));
     }
+    case LT_OP_SOFTMAX_FP16: {
+        if ((uint64_t)r[6] * r[7] != r[5])
+            return LT_E_ARG;
+        void *x = at(env, r[2], (uint64_t)r[5] * 2, 2), *y = at(env, r[4], (uint64_t)r[5] * 2, 2);
+        if (!x || !y)
+            return LT_E_RANGE;
+        return kernel_status(cpu_softmax_fp16(x, y, r[6], r[7], r[18]));
+    }
+    case LT_OP_REQUANTIZE_TFLITE: {
+        void *x = at(env, r[2], r[5], 1), *y = at(env, r[4], r[5], 1);
+        if (!x || !y)
+            return LT_E_RANGE;
+        return kernel_status(cpu_requantize_int8(x, y, r[5], (int32_t)r[18], (int32_t)r[19],
+                                                 (int32_t)r[20], (int32_t)r[21]));
+    }
     case LT_OP_IM2COL: {
         eb = r[14];
         uint32_t out[6] = {r[6], r[22], r[23], r[10], r[11], r[9]};
