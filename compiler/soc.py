@@ -10,9 +10,10 @@ goes in as data segments; the image, the results area and the boot block come ba
 
 A core layer with no C kernel yet (:func:`.program.core_record` gives None: explicit-padding
 TFLite / FP16 pools, a depthwise convolution the planner refuses) makes :func:`run_program_soc`
-refuse the program, naming the layers, unless ``host_fallback=True``: then the table is cut at those layers, each part is one firmware
-run, and the host computes the missing layers between them with the reference operators
-(:func:`.execute.run_core_layer`) on the dumped image; :attr:`SocRun.host_layers` lists them.
+refuse the program, naming the layers, unless ``host_fallback=True``: then the table is cut at
+those layers, each part is one firmware run, and the host computes the missing layers between
+them with the reference operators (:func:`.execute.run_core_layer`) on the dumped image;
+:attr:`SocRun.host_layers` lists them.
 """
 
 import dataclasses
