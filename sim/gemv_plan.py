@@ -26,12 +26,13 @@ its own previous result, accumulating in the block's ACC rows (FP16: the sequent
 k, earlier tiles' sum as the start). One STORE per block (``rows = nb, cols = 1``, stride = the
 output element: a contiguous vector).
 
-Dense weights (int8 or fp16, K a multiple of R) are laid out in chunks of ``c`` k tiles
-(:func:`dense_chunk`: 4, 2 or 1; chunk after chunk, each N x (c R) values with channel n's
+With ``chunk = c`` (dense weights, K a multiple of c R; off by default) the weights are laid
+out in chunks of ``c`` k tiles (chunk after chunk, each N x (c R) values with channel n's
 tiles one after the other), so one LOAD of ``c nb`` rows of R values brings ``c`` k tiles of
 the block (destination row ``c i + j``: tile j of channel i) and the COMPUTEs walk every c-th
-row, as for W4A16 below: fewer, longer LOADs (each LOAD command leaves a gap of some 45 cycles
-in the weight stream).
+row, as for W4A16 below. Fewer, longer LOADs did not pay: the FC autoencoder on the 8x8 SoC
+took 89,259 cycles with c = 4 / 2 (INT8, per-tensor) against 86,307 with one k tile per LOAD,
+FP16 155,039 against 152,015 (the COMPUTEs wait for a longer LOAD, and the blocks shrink).
 
 W4A16 (int4 weights with fp16 group scales, FP16 precision) loads 4 k tiles per step with
 ``INT4_FP16_ROWS`` (one source row per channel: its scale, then 4 R int4 values; destination
@@ -60,7 +61,7 @@ from .golden_int4 import GROUP_SIZES, dequantize_w4a16, pack_int4
 from .golden_sparse24 import compress_24
 from .layer_program import LayerProgram, ParamArea
 
-__all__ = ["FORMATS", "dense_chunk", "gemv_program", "transposed_weights", "w4a16_rows"]
+__all__ = ["FORMATS", "gemv_program", "transposed_weights", "w4a16_rows"]
 
 #: Weight-tile buffers in SPAD (the LOADs run this many steps minus one ahead).
 _BUFFERS = 3
@@ -156,22 +157,6 @@ def eb_w(b):
     return np.dtype(b.dtype).itemsize
 
 
-def dense_chunk(config, k, n):
-    """k tiles per weight LOAD of a dense GEMV (module docstring): the largest of 4, 2, 1
-    that divides ``K / R`` and leaves the activation vector resident in SPAD beside three
-    buffers of ``chunk x min(N, 256)`` rows. Fewer, longer LOADs: each LOAD command costs a
-    gap of ~45 cycles in the weight stream (measured on the 8x8 SoC)."""
-    r = config.npu_rows
-    if k % r:
-        return 1
-    tiles = k // r
-    for chunk in (4, 2):
-        kpad = -(-k // (chunk * r)) * chunk * r
-        if tiles % chunk == 0 and kpad + _BUFFERS * chunk * min(n, 256) <= config.npu_spad_rows:
-            return chunk
-    return 1
-
-
 def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtype=None,
                  bias=None, fmt="dense", nb=None, scales=None, group_size=None, scale=None,
                  zero_point=0, lo=None, hi=None, chunk=None):
@@ -184,7 +169,7 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
     N, ``out_dtype`` int32 for INT8, fp32 (default) or fp16 for FP16) at ``out_addr``.
 
     ``chunk``: dense weights only, k tiles per weight LOAD (the weights laid out chunk by
-    chunk, module docstring); None picks :func:`dense_chunk`, 1 the plain transposed layout.
+    chunk, module docstring); None or 1: the plain transposed layout.
 
     With ``scale`` (N float32) the output goes through the STORE's per-column post-processing
     (INT8: int8 with ``zero_point`` and the clamp ``[lo, hi]``, or fp16; FP16: fp16 / fp32
@@ -219,8 +204,6 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
     # with W4A16 (one INT4_FP16_ROWS source row per channel: destination row 4 c + j is k
     # tile j of channel c).
     sub = 4 if w4a16 else 1
-    if fmt == "dense" and not w4a16 and chunk is None:
-        chunk = dense_chunk(config, k, n)
     if chunk is not None and chunk != 1 and (fmt != "dense" or w4a16 or k % (chunk * r)):
         raise ValueError(f"chunk {chunk} needs dense weights with K a multiple of {chunk} x "
                          f"the array's rows")
