@@ -42,7 +42,10 @@ static f32_t term(f16_t x, f32_t m, f32_t beta)
     return cpu_exp_f32(f32_mul(beta, f32_add(f32_from_f16(x), m ^ 0x80000000u)));
 }
 
-/* The exponentials are computed twice (for the sum, then for the outputs): no scratch. */
+/* Rows of up to CACHE values keep their exponentials on the stack; longer rows compute them
+ * twice (for the sum, then for the outputs), with the same result. */
+#define CACHE 64u
+
 int cpu_softmax_fp16(const f16_t *x, f16_t *y, uint32_t rows, uint32_t depth, f32_t beta)
 {
     if (rows == 0 || depth == 0 || f32_is_nan(beta))
@@ -62,11 +65,15 @@ int cpu_softmax_fp16(const f16_t *x, f16_t *y, uint32_t rows, uint32_t depth, f3
                 y[i] = F16_CANONICAL_NAN;
             continue;
         }
-        f32_t s = 0;
+        f32_t s = 0, e[CACHE];
+        for (uint32_t i = 0; i < depth; i++) {
+            f32_t t = term(x[i], m, beta);
+            if (i < CACHE)
+                e[i] = t;
+            s = f32_add(s, t);
+        }
         for (uint32_t i = 0; i < depth; i++)
-            s = f32_add(s, term(x[i], m, beta));
-        for (uint32_t i = 0; i < depth; i++)
-            y[i] = f16_from_f32(f32_div(term(x[i], m, beta), s));
+            y[i] = f16_from_f32(f32_div(i < CACHE ? e[i] : term(x[i], m, beta), s));
     }
     return 0;
 }
