@@ -46,6 +46,45 @@ def test_bad_input(files, capsys, which, extra, fragment):
     argv = ["infer", str(files["int8"]), *extra]
     if which:
         argv += ["--input", str(files[which])]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and fragment in err[0], err
+
+
+def test_onnx_model_checked_against_onnxruntime(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    model, x = tmp_path / "q.onnx", tmp_path / "x.npy"
+    model.write_bytes(cm.onnx_qoperator_cnn(rng))
+    np.save(x, rng.standard_normal((1, 3, 8, 8)).astype(np.float32))
+    assert main(["infer", str(model), "--input", str(x), "--check", "--variant",
+                 "npu-small"]) == 0
+    assert "onnxruntime: bit-exact" in capsys.readouterr().out
+
+
+def test_soc_run_of_the_whole_model(tmp_path, capsys):
+    """An INT8 model whose core layers all have C kernels: one firmware run, every layer timed,
+    intermediates checked."""
+    rng = np.random.default_rng(3)
+    model, x = tmp_path / "q.tflite", tmp_path / "x.npy"
+    model.write_bytes(cm.tflite_int8_cnn(rng, h=6, w=6, c=6))
+    np.save(x, rng.integers(-128, 128, (1, 6, 6, 3)).astype(np.int8))
+    assert main(["infer", str(model), "--input", str(x), "--variant", "npu-small", "--soc",
+                 "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "SoC output equals the NPU command model's bit for bit" in out
+    assert "in 1 firmware run(s)" in out and "core (C)" in out and "host" not in out
+    assert "tensors still in memory equal the reference" in out
+    assert "LiteRT reference kernels: bit-exact" in out
+
+
+def test_soc_float_model_whole(files, capsys):
+    """FP16 SOFTMAX and TFLite QUANTIZE / DEQUANTIZE (float edges) have C kernels: both models
+    run whole on the SoC (the host fallback is tested in tests/compiler/test_soc.py)."""
+    assert main(["infer", str(files["int8"]), "--input", str(files["xf"]), "--variant",
+                 "npu-small", "--soc"]) == 0
+    assert "SoC output equals the NPU command model's bit for bit" in capsys.readouterr().out
+    argv = ["infer", str(files["float"]), "--input", str(files["xf"]), "--variant",
+            "npu-small", "--soc"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "SoC output equals the NPU command model's bit for bit" in out
