@@ -10,8 +10,8 @@ a float32 TFLite model (run in FP16). Each is compiled for the variant
 (:func:`.soc.run_program_soc`) and compared bit for bit with the compiler's reference; INT8
 also bit for bit with the model's runtime (LiteRT's reference kernels), FP16 against LiteRT's
 float32 result (max error and top-1 agreement, reported, not asserted). A core layer without a
-C kernel (the FP16 SOFTMAX) is computed by the host between firmware runs and not timed
-(``host_layers``).
+C kernel (none in these models since the FP16 SOFTMAX got one) is computed by the host between
+firmware runs and not timed (``host_layers``).
 
 Per model (:data:`COLUMNS`, the CSV's stable header; new columns only ever go at the end):
 MACs (the model's), SoC cycles of the whole inference (first layer to last, core layers

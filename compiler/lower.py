@@ -6,11 +6,15 @@ Which operators run on the NPU (everything else runs on the core, marked ``core`
   row (batch 1), at least C units and ``gemv`` on (the default), for INT8 TFLite and FP16
   models, the GEMV plan instead (layer kind ``gemv``, :mod:`.npu_gemv`): the weights stream
   once at the memory roofline instead of one stationary weight set per tile for a single row;
-- CONV_2D 1x1 with stride 1 and no padding: through the walk planner (below) when it takes
-  the layer (INT8 TFLite and ONNX, FP16), else one GEMM on the NHWC input read as (N*H*W) x Cin. On
-  the 8x8 `sim` SoC the walk beats the GEMM on every pointwise layer measured: MobileNetV1-0.25
-  at 96x96 (13 layers, 4-27 % fewer cycles, e.g. 48x48x8 -> 16: 21,409 -> 18,681; 3x3x256 ->
-  256: 66,104 -> 63,224) and DS-CNN (25x5x64 -> 64: 13,377 -> 11,573);
+- CONV_2D 1x1 with stride 1 and no padding: on arrays of at least 8x8 through the walk
+  planner (below) when it takes the layer (INT8 TFLite and ONNX, FP16), else (and on smaller
+  arrays) one GEMM on the NHWC input read as (N*H*W) x Cin (:func:`pointwise_choice`;
+  ``compile_graph(pointwise=...)`` overrides it). On the 8x8 `sim` SoC the walk beats the
+  GEMM on every pointwise layer measured: MobileNetV1-0.25 at 96x96 (13 layers, 4-27 % fewer
+  cycles, e.g. 48x48x8 -> 16: 21,409 -> 18,681; 3x3x256 -> 256: 66,104 -> 63,224) and DS-CNN
+  (25x5x64 -> 64: 13,377 -> 11,573); on the 4x4 `npu-small` SoC the GEMM wins (DS-CNN's
+  25x5x64 -> 64: 52,701 cycles against 68,465 walked; the whole INT8 DS-CNN 797,366 against
+  860,422);
 - other CONV_2D and DEPTHWISE_CONV_2D (INT8 TFLite and ONNX models, FP16; ONNX INT8 with the
   FLOAT_SCALE STORE, explicit pads included), AVERAGE_POOL_2D (INT8 TFLite models and FP16),
   MAX_POOL_2D (INT8 and FP16) and ADD (INT8 TFLite models and FP16; INT8 and max pooling on
@@ -50,7 +54,7 @@ from .errors import UnsupportedModel
 from .ir import OpKind, explicit_padding
 from .memory_plan import Interval, align_up, plan_memory
 from .npu_gemm import gemm_cost, tflite_gemm_descriptors
-from .npu_gemv import fc_gemv_program, per_tensor, scratch_bytes
+from .npu_gemv import fc_gemv_program
 from .npu_ops import layer_planner, param_image
 from .program import Layer, Program
 from .reference import (
@@ -130,7 +134,14 @@ def _gemm_form(graph, op, im2col):
     return (False, kh * kw * cin) if im2col else None
 
 
-def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, gemv=True):
+def pointwise_choice(config):
+    """How 1x1 convolutions run on ``config``'s array by default: ``"walk"`` on arrays of at
+    least 8x8, ``"gemm"`` on smaller ones (module docstring)."""
+    return "walk" if min(config.npu_rows, config.npu_cols) >= 8 else "gemm"
+
+
+def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, gemv=True,
+                  pointwise=None):
     """Lower ``graph`` for ``config``'s NPU; returns a :class:`~.program.Program`.
 
     ``precision``: ``"int8"`` (quantized models) or ``"fp16"`` (float models), default the
@@ -139,8 +150,13 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
     ``planners=False`` turns the operator planners (:mod:`.npu_ops`) off: convolutions then
     take the GEMM / im2col path, depthwise, pooling and ADD the core (the older lowering).
     ``gemv=False`` keeps batch-1 FULLY_CONNECTED layers on the GEMM planner.
+    ``pointwise``: ``"walk"`` or ``"gemm"``, how a 1x1 convolution runs (the walk planner or
+    one direct GEMM); None picks :func:`pointwise_choice` for ``config``'s array.
     """
     precision = precision or graph.precision
+    pointwise = pointwise or pointwise_choice(config)
+    if pointwise not in ("walk", "gemm"):
+        raise ValueError(f"pointwise must be walk or gemm, not {pointwise!r}")
     if precision not in ("int8", "fp16"):
         raise UnsupportedModel(f"precision must be int8 or fp16, not {precision!r}")
     if precision != graph.precision:
@@ -161,10 +177,13 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
             buffers[name] = (value_dtype(graph, name), T[name].shape)
         form = _gemm_form(graph, op, im2col)
         reads = [n for n in op.inputs if n is not None and not T[n].const]
-        # A 1x1 convolution (a direct GEMM) goes to the walk planner too when it takes it:
-        # measured faster on every pointwise layer of MobileNetV1-0.25 and DS-CNN (module
-        # docstring); FULLY_CONNECTED stays a GEMM / GEMV.
-        plan = None if not planners or op.kind is OpKind.FULLY_CONNECTED else \
+        # A 1x1 convolution (a direct GEMM) goes to the walk planner too when it takes it and
+        # the array is 8x8 or larger: measured faster there on every pointwise layer of
+        # MobileNetV1-0.25 and DS-CNN, slower on the 4x4 (module docstring);
+        # FULLY_CONNECTED stays a GEMM / GEMV.
+        pw_gemm = pointwise == "gemm" and form is not None and form[0] and \
+            op.kind is OpKind.CONV_2D
+        plan = None if not planners or op.kind is OpKind.FULLY_CONNECTED or pw_gemm else \
             layer_planner(graph, op, config, precision)
         if plan is not None:
             layers.append(_planned_layer(graph, op, blob, reads, plan, config))
@@ -301,8 +320,7 @@ def _gemv_layer(graph, op, blob, buffers, config, precision):
     fewer units, or a shape the GEMV plan refuses: the GEMM path then). Below C units the
     GEMM needs fewer weight sets than the GEMV has K tiles, each a LOAD of a few bytes:
     MobileNet's 256 -> 2 classifier takes 3,505 cycles as a GEMM and 4,481 as a GEMV on the
-    8x8 SoC. INT8 layers with per-channel weights write a second buffer, the int32 scratch
-    vector; the parameter bytes (transposed weights, bias, multiplier and shift rows) go into
+    8x8 SoC. The parameter bytes (transposed weights, bias, multiplier and shift rows) go into
     the blob as for ``npu_op`` layers."""
     T = graph.tensors
     if op.kind is not OpKind.FULLY_CONNECTED or _gemm_form(graph, op, False) is None:
@@ -327,34 +345,28 @@ def _gemv_layer(graph, op, blob, buffers, config, precision):
         kw = dict(precision="int8", bias=folded, multiplier=mult, shift=shift,
                   zero_point=out.quant.zp, lo=min(lo, hi), hi=hi,
                   mode=RequantMode.TFLITE_SINGLE_ROUNDING)
-        if not per_tensor(mult, shift):
-            writes.append(f"{op.outputs[0]}/acc32")
     else:
         return None
     wkn = np.ascontiguousarray(w.T)
     eb = 2 if precision == "fp16" else 1
 
-    def plan(x_addrs, out_addr, param_addr, scratch_addr=None, channels=None):
+    def plan(x_addrs, out_addr, param_addr, channels=None):
         """The layer's program, or with ``channels = (c0, c1)`` (c0 a multiple of the array
-        width) the program of output channels c0..c1 alone at their places in the output and
-        the scratch vector (:mod:`.tile_split`)."""
+        width) the program of output channels c0..c1 alone at their places in the output
+        (:mod:`.tile_split`)."""
         if channels is None:
             return fc_gemv_program(config, wkn, x_addr=x_addrs[0], out_addr=out_addr,
-                                   param_addr=param_addr, scratch_addr=scratch_addr, **kw)
+                                   param_addr=param_addr, **kw)
         c0, c1 = channels
         part = {key: (v[c0:c1] if key in ("bias", "multiplier", "shift") and v is not None
                       else v) for key, v in kw.items()}
         return fc_gemv_program(config, np.ascontiguousarray(wkn[:, c0:c1]), x_addr=x_addrs[0],
-                               out_addr=out_addr + c0 * eb, param_addr=param_addr,
-                               scratch_addr=None if scratch_addr is None else
-                               scratch_addr + 4 * c0, **part)
+                               out_addr=out_addr + c0 * eb, param_addr=param_addr, **part)
     base = config.region("main").base
     try:
-        trial = plan([base], base, base, base)
+        trial = plan([base], base, base)
     except ValueError:
         return None
-    if len(writes) > 1:
-        buffers[writes[1]] = (np.dtype(np.int32), (scratch_bytes(config, n) // 4,))
     image = param_image(trial, base)
     pname = blob.add(f"{op.outputs[0]}/params", np.frombuffer(image, np.uint8))
     return Layer("gemv", "npu", op, [op.inputs[0]], writes, gemm=(1, k, n), macs=k * n,

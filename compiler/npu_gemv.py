@@ -11,22 +11,21 @@ output stage:
 - FP16: the GEMV's STOREs (fp32 ACC with the fp32 bias as the start, fp16 out) get the fused
   activation's clamp (STORE ``clamp``, lo / hi fp32). Same accumulation order and the same
   ``fp16_postprocess`` as the GEMM path, so the result is the GEMM's bit for bit.
-- INT8 (TFLite): the requantization multiplies by a per-*column* multiplier row (STORE), but
-  the GEMV holds a channel per ACC *row*. So the GEMV writes its raw int32 vector (bias with
-  the input zero point folded in, as for the GEMM) to a scratch buffer; after a FENCE one LOAD
-  brings it back as ``ceil(N / C)`` ACC rows of C channels, and one STORE per such row
-  requantizes it with the multiplier / shift rows of its channels (loaded at the start, one
-  LOAD each with a placement that interleaves them: row ``P + 2 r`` multipliers, ``P + 2 r +
-  1`` shifts of channels ``r C .. r C + C - 1``). The int32 values and the STORE function are
-  the GEMM's, so the output is too. Cost over the GEMV: ``8 N`` bytes of round trip, a FENCE
-  and ``ceil(N / C)`` one-row STOREs (the store unit runs them one at a time, each waiting for
-  its write response); ``8 N`` bytes of multipliers and shifts as in the GEMM. With one
-  multiplier and shift for all channels (per-tensor weights, what TFLite's converter writes for
-  FULLY_CONNECTED unless asked for per-channel) none of this is needed: the GEMV's own STOREs
-  requantize its ACC rows with the pair in lane 0 of two rows at the top of the ACC.
+- INT8 (TFLite): the requantization takes a multiplier and shift per channel, and here the
+  channels are ACC *rows* (lane 0), not the STORE's columns. The GEMV's STOREs become INT8
+  STOREs with ``lane_scales`` (rtl/npu/commands.py): row r of a block takes lane ``r % C`` of
+  the block's parameter group, so the multipliers and shifts are laid out as for the
+  per-column STORE, C channels side by side (rows ``P + 2 g``: multipliers, ``P + 2 g + 1``:
+  shifts of channels ``g C .. g C + C - 1``), loaded by one LOAD at the start; every block
+  starts at a multiple of C channels. The int32 values and the requantization are the
+  GEMM's, so the output is too. With one multiplier and shift for all channels (per-tensor
+  weights, what TFLite's converter writes for FULLY_CONNECTED unless asked for per-channel)
+  the STOREs take the pair in lane 0 of two rows at the top of the ACC instead. (Before
+  ``lane_scales`` the per-channel case wrote an int32 scratch vector, loaded it back after a
+  FENCE and requantized it with one-row STOREs: ~13 k cycles more on the FC autoencoder.)
 
 ACC use: the GEMV's two halves at rows ``0`` and ``acc_rows / 2``; the requantization rows
-(``3 ceil(N / C)``, per-tensor 2) at the top, refused (ValueError) when they would overlap
+(``2 ceil(N / C)``, per-tensor 2) at the top, refused (ValueError) when they would overlap
 the GEMV's.
 """
 
@@ -36,7 +35,7 @@ from dure.rtl.npu.descriptor import decode, encode
 from dure.sim.gemv_plan import gemv_program
 from dure.sim.layer_program import LayerProgram
 
-__all__ = ["fc_gemv_program", "scratch_bytes", "per_tensor"]
+__all__ = ["fc_gemv_program", "per_tensor"]
 
 
 def _f32_bits(v):
@@ -49,14 +48,8 @@ def per_tensor(multiplier, shift):
     return bool(np.all(m == m[0]) and np.all(s == s[0]))
 
 
-def scratch_bytes(config, n):
-    """Bytes of the int32 scratch vector an INT8 GEMV layer of ``n`` channels needs."""
-    c = config.npu_cols
-    return 4 * c * (-(-n // c))
-
-
 def fc_gemv_program(config, w, *, precision, x_addr, out_addr, param_addr, bias, lo=None,
-                    hi=None, scratch_addr=None, multiplier=None, shift=None, zero_point=0,
+                    hi=None, multiplier=None, shift=None, zero_point=0,
                     mode=RequantMode.TFLITE_SINGLE_ROUNDING):
     """The :class:`~dure.sim.layer_program.LayerProgram` of a batch-1 FULLY_CONNECTED
     ``y = out_stage(x @ w + bias)`` (module docstring).
@@ -65,8 +58,7 @@ def fc_gemv_program(config, w, *, precision, x_addr, out_addr, param_addr, bias,
     at ``out_addr``; ``bias``: N int32 (INT8, the input zero point already folded in) or
     float32 (FP16), or None. FP16: ``lo`` / ``hi`` the clamp (floats or None). INT8:
     ``multiplier`` / ``shift`` (N int32 each), ``zero_point``, ``lo`` / ``hi`` (ints), ``mode``
-    a TFLite :class:`RequantMode`, and (unless :func:`per_tensor`) ``scratch_addr``:
-    :func:`scratch_bytes` of main memory the layer may overwrite. Parameters (transposed
+    a TFLite :class:`RequantMode`. Parameters (transposed
     weights, bias, multiplier and shift rows) go to ``param_addr``. Raises ValueError when
     the GEMV plan refuses the shape or the ACC has no room for the requantization rows.
     """
@@ -101,38 +93,40 @@ def fc_gemv_program(config, w, *, precision, x_addr, out_addr, param_addr, bias,
     if per_tensor(mult, shf):
         return _per_tensor(config, w, x_addr, out_addr, param_addr, bias, int(mult[0]),
                            int(shf[0]), zero_point, lo, hi, mode)
-    if scratch_addr is None:
-        raise ValueError("per-channel INT8 needs scratch_addr")
-    prog = gemv_program(config, w, precision="int8", a_addr=x_addr, out_addr=scratch_addr,
+    prog = gemv_program(config, w, precision="int8", a_addr=x_addr, out_addr=out_addr,
                         param_addr=param_addr, out_dtype="int32", bias=bias)
-    rows = -(-n // c)
-    top = acc_rows - 3 * rows               # rows top.. : the vector; top + rows..: M / shift
-    used = _acc_used(prog)
-    if used > top:
-        raise ValueError(f"the ACC has no room for {3 * rows} requantization rows above the "
-                         f"GEMV's {used}")
+    nb = max(decode(d)[1]["rows"] for d in prog.descriptors if decode(d)[0] == Opcode.STORE)
+    if nb % c and nb > c:               # every block must start a parameter group
+        prog = gemv_program(config, w, precision="int8", a_addr=x_addr, out_addr=out_addr,
+                            param_addr=param_addr, out_dtype="int32", bias=bias,
+                            nb=nb - nb % c)
+    groups = -(-n // c)
+    par = acc_rows - 2 * groups         # rows par..: (multipliers, shifts) per group
+    if _acc_used(prog) > par:
+        raise ValueError(f"the ACC has no room for {2 * groups} requantization rows above "
+                         f"the GEMV's {_acc_used(prog)}")
     # Multiplier and shift rows of C channels, interleaved (M row, shift row, M row, ...) and
     # padded to whole rows, after the GEMV's own parameters: one LOAD brings them all.
-    pairs = np.zeros((rows, 2, c), np.int32)
+    pairs = np.zeros((groups, 2, c), np.int32)
     pairs[:, 0].flat[:n], pairs[:, 1].flat[:n] = mult, shf
     end = max(a + len(b) for a, b in prog.blobs) - param_addr
     p_addr = param_addr + (end + 15) // 16 * 16
     blobs = [*prog.blobs, (p_addr, pairs.tobytes())]
-    vec, par = top, top + rows
-    head = [encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32, dram_addr=p_addr,
-                   dram_stride=4 * c, rows=2 * rows, cols=c, local_addr=par)]
-    tail = [encode(Opcode.FENCE),
-            encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
-                   dram_addr=scratch_addr, dram_stride=4 * c, rows=rows, cols=c,
-                   local_addr=vec)]
-    for r in range(rows):
-        cols = min(c, n - r * c)
-        tail.append(encode(Opcode.STORE, out=OutType.INT8, acc_type=Precision.INT8, scale=1,
-                           requant=mode.value, zero_point=zero_point, lo=int(lo), hi=int(hi),
-                           dram_addr=out_addr + r * c, dram_stride=cols, rows=1, cols=cols,
-                           acc_addr=vec + r, scale_addr=par + 2 * r))
-    return LayerProgram(head + prog.descriptors + tail, blobs, out_addr, (1, n),
-                        np.dtype(np.int8), macs=k * n, array_macs=prog.array_macs)
+    words = [encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32, dram_addr=p_addr,
+                    dram_stride=4 * c, rows=2 * groups, cols=c, local_addr=par)]
+    for d in prog.descriptors:
+        opcode, f = decode(d)
+        if opcode == Opcode.STORE:
+            n0 = (f["dram_addr"] - out_addr) // 4
+            if n0 % c:
+                raise ValueError(f"a GEMV block starts at channel {n0}, not a multiple of {c}")
+            d = encode(Opcode.STORE, out=OutType.INT8, acc_type=Precision.INT8, scale=1,
+                       lane_scales=1, requant=mode.value, zero_point=zero_point, lo=int(lo),
+                       hi=int(hi), dram_addr=out_addr + n0, dram_stride=1, rows=f["rows"],
+                       cols=1, acc_addr=f["acc_addr"], scale_addr=par + 2 * (n0 // c))
+        words.append(d)
+    return LayerProgram(words, blobs, out_addr, (1, n), np.dtype(np.int8), macs=k * n,
+                        array_macs=prog.array_macs)
 
 
 def _acc_used(prog):

@@ -50,7 +50,9 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     ``QUANTIZE_TFLITE`` 15 the scale's bits, 18 the zero point (TFLite's DEQUANTIZE uses
     ``DEQUANTIZE_ONNX``: the same arithmetic); ``PAD`` 6..9 the input shape, 10..13 the
     pads before and 18..21 after each axis (padded to 4 axes in front), 14 the element size,
-    15 the constant's bit pattern;
+    15 the constant's bit pattern; ``REQUANTIZE_TFLITE`` (int8 -> int8 QUANTIZE) 18 / 19 the
+    multiplier / shift of ``QuantizeMultiplier(s_in / s_out)``, 20 / 21 the input / output zero
+    points; ``SOFTMAX_FP16`` 6 rows, 7 depth, 18 beta's binary32 bits;
     ``AVG_POOL_ONNX`` 6..9 the input shape, 10..13 ``kh, kw, sh, sw``, 14
     count_include_pad, 15 ``s_x`` bits, 16 / 17 lo / hi, 18 ``z_x``, 19 the raw ``z_y``,
     20 the raw-value offset, 21 ``s_y`` bits, 22 / 23 pad top / left, 24 / 25 out h / w;
@@ -74,8 +76,7 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     its cycles (64 bits, first doorbell or kernel call to idle / return).
 
     :meth:`Program.layer_records` makes the records (:func:`core_record` per core layer: None
-    for an operator without a C kernel yet, e.g. FP16 SOFTMAX, TFLite int8 -> int8 QUANTIZE,
-    explicit-padding TFLite / FP16 pools),
+    for an operator without a C kernel yet, e.g. explicit-padding TFLite / FP16 pools),
     :func:`pack_layer_table` / :func:`unpack_layer_table` write and read the table.
 """
 
@@ -264,6 +265,8 @@ class CoreOp(enum.IntEnum):
     QUANTIZE_TFLITE = 17  # float32 -> int8: TfLiteRound (half away from zero) of f32(x / s)
     AVG_POOL_ONNX = 18  # QLinearAveragePool's float path (windows other than global)
     DEPTHWISE_ONNX = 19  # QLinearConv with group = channels: int32 sums, float-scale requant
+    REQUANTIZE_TFLITE = 20  # int8 -> int8 QUANTIZE: cpu_requantize_int8 (double rounding)
+    SOFTMAX_FP16 = 21   # cpu_softmax_fp16 (sim/golden_softmax_fp16.py)
 
 
 class TableError(enum.IntEnum):
@@ -348,8 +351,15 @@ def core_record(program, layer):
     if arith == "tflite" and kind in (OpKind.QUANTIZE, OpKind.DEQUANTIZE):
         src, dst = T[op.inputs[0]], T[op.outputs[0]]
         quant = kind is OpKind.QUANTIZE
+        if quant and (src.dtype, dst.dtype) == (np.int8, np.int8):
+            from dure.sim.golden_tflite_quantize import requantize_multiplier
+            mult, shift = requantize_multiplier(src.quant.s, dst.quant.s)
+            rec[1] = CoreOp.REQUANTIZE_TFLITE
+            rec[18:22] = [int(mult) & 0xFFFF_FFFF, int(shift) & 0xFFFF_FFFF,
+                          src.quant.zp & 0xFFFF_FFFF, dst.quant.zp & 0xFFFF_FFFF]
+            return rec
         if (src.dtype, dst.dtype) != ((np.float32, np.int8) if quant else (np.int8, np.float32)):
-            return None                 # int8 -> int8 QUANTIZE: no C kernel yet
+            return None
         q = dst.quant if quant else src.quant
         # TFLite's DEQUANTIZE, f32(double(s) * (q - zp)), is the exact product rounded once:
         # ONNX's DequantizeLinear kernel computes the same
@@ -426,6 +436,12 @@ def core_record(program, layer):
         rec[15:18] = [_f32_bits(lo, -np.inf), _f32_bits(hi, np.inf), int(clamp)]
         if kind is OpKind.ADD:
             rec[1] = CoreOp.ADD_FP16
+            return rec
+        if kind is OpKind.SOFTMAX:
+            depth = T[op.inputs[0]].shape[-1]
+            rec[1] = CoreOp.SOFTMAX_FP16
+            rec[6:8] = [count // depth, depth]
+            rec[18] = _f32_bits(op.attrs["beta"], 1.0)
             return rec
         if kind in (OpKind.MAX_POOL_2D, OpKind.AVERAGE_POOL_2D):
             words = _pool_words(graph, op)

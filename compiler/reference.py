@@ -47,8 +47,9 @@ What each operator computes depends on :attr:`~.ir.Graph.arithmetic`:
     kept in fp32, fp32 accumulation in the contract's order, the clamp of the fused activation.
     Explicit (ONNX) padding of a convolution pads with +0.0 (the contract's padded operand);
     of a max pooling with -Inf (never the maximum unless the window is all padding, which the
-    front end refuses). SOFTMAX (a core operator, not in the NPU contract): in float32,
-    ``e = exp(beta * (x - max))`` with numpy's float32 ``exp``, the sum over the row in index
+    front end refuses). SOFTMAX (a core operator, not in the NPU contract):
+    :func:`dure.sim.golden_softmax_fp16.softmax_fp16`, in float32 with the project's own
+    ``exp`` (so the core's C kernel matches it bit for bit), the sum over the row in index
     order, ``e / sum`` (one float32 division), then fp16 RNE.
 
 ``RESHAPE``, ``TRANSPOSE`` and ``PAD`` move data only (PAD writes its constant: TFLite's
@@ -64,6 +65,7 @@ from dure.sim import golden
 from dure.sim import golden_tflite as gt
 from dure.sim import golden_tflite_fp16 as gf
 from dure.sim.golden_fixedpoint import wrap_int32
+from dure.sim.golden_softmax_fp16 import softmax_fp16
 from dure.sim.golden_tflite_params import add_params, conv_multipliers, fully_connected_multipliers
 from dure.sim.golden_tflite_quantize import dequantize_int8, quantize_int8, requantize_int8
 from dure.sim.golden_tflite_softmax import softmax_int8, softmax_params
@@ -350,14 +352,7 @@ def _float_padded(op, x, kh, kw, value):
 
 
 def _softmax_fp16(x, beta):
-    x32 = x.astype(np.float32)
-    with np.errstate(all="ignore"):
-        d = (np.float32(beta) * (x32 - x32.max(axis=-1, keepdims=True))).astype(np.float32)
-        e = np.exp(d).astype(np.float32)
-        total = np.zeros(e.shape[:-1] + (1,), np.float32)
-        for i in range(e.shape[-1]):
-            total = (total + e[..., i:i + 1]).astype(np.float32)
-        return (e / total).astype(np.float32).astype(np.float16)
+    return softmax_fp16(np.asarray(x, np.float16), beta)
 
 
 def run_op(graph, op, values):

@@ -8,12 +8,12 @@ pooling, im2col) with the C kernels of firmware/npu/cpu_ops_*.c, in order, timin
 with the core's cycle counter. The memory image (weights, inputs, the command lists, the table)
 goes in as data segments; the image, the results area and the boot block come back as dumps.
 
-A core layer with no C kernel yet (:func:`.program.core_record` gives None: FP16 SOFTMAX, the
-ONNX-arithmetic ADD / SOFTMAX / average pooling, TFLite QUANTIZE / DEQUANTIZE, TRANSPOSE, PAD,
-explicit-padding pools) makes :func:`run_program_soc` refuse the program, naming the layers,
-unless ``host_fallback=True``: then the table is cut at those layers, each part is one firmware
-run, and the host computes the missing layers between them with the reference operators
-(:func:`.execute.run_core_layer`) on the dumped image; :attr:`SocRun.host_layers` lists them.
+A core layer with no C kernel yet (:func:`.program.core_record` gives None: explicit-padding
+TFLite / FP16 pools, a depthwise convolution the planner refuses) makes :func:`run_program_soc`
+refuse the program, naming the layers, unless ``host_fallback=True``: then the table is cut at
+those layers, each part is one firmware run, and the host computes the missing layers between
+them with the reference operators (:func:`.execute.run_core_layer`) on the dumped image;
+:attr:`SocRun.host_layers` lists them.
 """
 
 import dataclasses

@@ -267,7 +267,6 @@ def _gemv_lists(config, program, layer, tiles, params):
         return None
     plan = layer.plan[0]
     x_addr, out_addr = program.tensor_addr[layer.reads[0]], program.tensor_addr[layer.writes[0]]
-    scratch = [program.tensor_addr[w] for w in layer.writes[1:]]
     base, blob = params
     lists, ranges, images = [], [], []
     for t in range(used):
@@ -276,7 +275,7 @@ def _gemv_lists(config, program, layer, tiles, params):
         at = base + len(blob) + sum(len(i) for i in images)
         param_addr = _up(at, 64)
         try:
-            prog = plan([x_addr], out_addr, param_addr, *scratch, channels=(c0, c1))
+            prog = plan([x_addr], out_addr, param_addr, channels=(c0, c1))
         except ValueError:
             return None
         images.append(bytes(param_addr - at) + param_image(prog, param_addr))

@@ -26,6 +26,14 @@ its own previous result, accumulating in the block's ACC rows (FP16: the sequent
 k, earlier tiles' sum as the start). One STORE per block (``rows = nb, cols = 1``, stride = the
 output element: a contiguous vector).
 
+With ``chunk = c`` (dense weights, K a multiple of c R; off by default) the weights are laid
+out in chunks of ``c`` k tiles (chunk after chunk, each N x (c R) values with channel n's
+tiles one after the other), so one LOAD of ``c nb`` rows of R values brings ``c`` k tiles of
+the block (destination row ``c i + j``: tile j of channel i) and the COMPUTEs walk every c-th
+row, as for W4A16 below. Fewer, longer LOADs did not pay: the FC autoencoder on the 8x8 SoC
+took 89,259 cycles with c = 4 / 2 (INT8, per-tensor) against 86,307 with one k tile per LOAD,
+FP16 155,039 against 152,015 (the COMPUTEs wait for a longer LOAD, and the blocks shrink).
+
 W4A16 (int4 weights with fp16 group scales, FP16 precision) loads 4 k tiles per step with
 ``INT4_FP16_ROWS`` (one source row per channel: its scale, then 4 R int4 values; destination
 row 4 c + j is k tile j of channel c) and walks each k tile's rows (``a_cols = 1``,
@@ -144,9 +152,14 @@ def w4a16_rows(q, scales, group_size, r):
     return rows.tobytes(), t * (2 + 2 * r)
 
 
+def eb_w(b):
+    """Bytes per weight element of ``b`` (int8 or float16)."""
+    return np.dtype(b.dtype).itemsize
+
+
 def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtype=None,
                  bias=None, fmt="dense", nb=None, scales=None, group_size=None, scale=None,
-                 zero_point=0, lo=None, hi=None):
+                 zero_point=0, lo=None, hi=None, chunk=None):
     """The :class:`~dure.sim.layer_program.LayerProgram` of ``y = a @ b (+ bias)`` for ``a``
     (1 x K at ``a_addr``, int8 or fp16 per ``precision``) and ``b`` (K x N), placed transposed
     in the parameter area (``fmt`` one of :data:`FORMATS`, see :func:`transposed_weights`;
@@ -154,6 +167,9 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
     int4 values (int8 in [-8, 7]), ``scales`` (ceil(K / G), N) float16 and ``group_size`` G,
     laid out by :func:`w4a16_rows`, each step loading 4 k tiles); ``y`` (1 x
     N, ``out_dtype`` int32 for INT8, fp32 (default) or fp16 for FP16) at ``out_addr``.
+
+    ``chunk``: dense weights only, k tiles per weight LOAD (the weights laid out chunk by
+    chunk, module docstring); None or 1: the plain transposed layout.
 
     With ``scale`` (N float32) the output goes through the STORE's per-column post-processing
     (INT8: int8 with ``zero_point`` and the clamp ``[lo, hi]``, or fp16; FP16: fp16 / fp32
@@ -188,15 +204,34 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
     # with W4A16 (one INT4_FP16_ROWS source row per channel: destination row 4 c + j is k
     # tile j of channel c).
     sub = 4 if w4a16 else 1
+    if chunk is not None and chunk != 1 and (fmt != "dense" or w4a16 or k % (chunk * r)):
+        raise ValueError(f"chunk {chunk} needs dense weights with K a multiple of {chunk} x "
+                         f"the array's rows")
+    if chunk:
+        sub = chunk
     span = sub * r
     if w4a16:
         data, stride = w4a16_rows(b, scales, group_size, r)
+        pitch = stride
 
         def offset(k0):
             return (k0 // span) * (2 + 2 * r)
         wfmt = WeightFormat.INT4_FP16_ROWS
+    elif sub > 1:
+        # Chunked dense weights: chunk after chunk of `sub` k tiles, each N x (sub R) values
+        # (channel n's tiles one after the other), so one LOAD of R-element rows brings
+        # `sub` k tiles of `nb` channels (destination row sub c + j: tile j of channel c).
+        bt = np.ascontiguousarray(b.T)
+        data = np.concatenate([np.ascontiguousarray(bt[:, k0:k0 + span]).reshape(-1)
+                               for k0 in range(0, k, span)]).tobytes()
+        stride, pitch = r * eb_w(b), span * eb_w(b)
+
+        def offset(k0):
+            return k0 * n * eb_w(b)
+        wfmt = WeightFormat.DENSE
     else:
         data, stride, offset = transposed_weights(b, fmt, r)
+        pitch = stride
         wfmt = FORMATS[fmt]
     w_addr = area.add(np.frombuffer(data, np.uint8))
     bias_addr = area.add(bias) if bias is not None else None
@@ -236,10 +271,10 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
     def loads(i):
         _, n0, rows, _, k0, kk = steps[i]
         at = (i % _BUFFERS) * size
-        src = w_addr + n0 * stride + offset(k0)
+        src = w_addr + n0 * pitch + offset(k0)
         out = [encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, weight_format=wfmt,
                       dram_addr=src, dram_stride=stride, rows=sub * rows,
-                      cols=r if w4a16 else kk, local_addr=at)]
+                      cols=r if sub > 1 else kk, local_addr=at)]
         if not resident:
             out.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
                               dram_addr=a_addr + k0 * eb, dram_stride=eb, rows=kk, cols=1,

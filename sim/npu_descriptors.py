@@ -63,6 +63,8 @@ def _field_value(rng, config, opcode, name, width):
             value = 0
     elif name == "requant":
         value = rng.choice([0, 0, 0, 0, 1, 2, 3])
+    elif name == "lane_scales":
+        value = rng.random() < 0.15
     elif name in ("zero_point", "zp_a", "zp_b"):
         value = rng.choice([0, 0, 0, -128, 127, -1, 5])
     elif width == 1:
@@ -232,6 +234,10 @@ def random_descriptor(rng, config):
         _eltwise_fields(rng, config, words)
     if opcode == Opcode.LOAD:
         _fill_and_placement(rng, config, words)
+    if opcode == Opcode.STORE and decode(words)[1]["lane_scales"] and rng.random() < 0.7:
+        # Per-row parameters: mostly legal (one column, scale on) so LOCAL_RANGE is reached.
+        _set(words, opcode, "cols", 1)
+        _set(words, opcode, "scale", 1)
     if opcode == Opcode.STORE and rng.random() < 0.4:
         # Make unread bounds zero more often, so later checks are reached.
         words[5] = words[6] = 0 if rng.random() < 0.5 else words[5]

@@ -431,15 +431,26 @@ class NpuModel:
         if not self._rows_backed(f["dram_addr"], stride, rows, cols * ob):
             return ErrorCode.BUS_ERROR
         block = self.acc[f["acc_addr"]:f["acc_addr"] + rows, :cols]
-        scale = self.acc[f["scale_addr"], :cols] if f["scale"] else \
-            np.zeros(cols, np.uint32)
         requant = RequantMode(f["requant"])
-        shift = self.acc[f["scale_addr"] + 1, :cols] \
-            if requant != RequantMode.FLOAT_SCALE else None
+        if f["lane_scales"]:
+            # One column of channels: row r's parameters are lane r % C of group r // C, so
+            # the rows are processed as the lanes of one row with those parameters.
+            c, p = self.config.npu_cols, 1 if requant == RequantMode.FLOAT_SCALE else 2
+            r = np.arange(rows)
+            scale = self.acc[f["scale_addr"] + p * (r // c), r % c]
+            shift = self.acc[f["scale_addr"] + p * (r // c) + 1, r % c] if p == 2 else None
+            block = block.T
+        else:
+            scale = self.acc[f["scale_addr"], :cols] if f["scale"] else \
+                np.zeros(cols, np.uint32)
+            shift = self.acc[f["scale_addr"] + 1, :cols] \
+                if requant != RequantMode.FLOAT_SCALE else None
         words = postprocess(block, scale, acc_type=Precision(f["acc_type"]),
                             out=OutType(f["out"]), scale_en=f["scale"], clamp_en=f["clamp"],
                             zero_point=f["zero_point"], lo=f["lo"], hi=f["hi"],
                             requant=requant, shift=shift)
+        if f["lane_scales"]:
+            words = words.T
         data = words.astype(_DTYPES[ob])
         for r in range(rows):
             self.write(f["dram_addr"] + r * stride, data[r])

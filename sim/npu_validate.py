@@ -22,6 +22,8 @@ Readings of the contract where the prose leaves room (the RTL implements the sam
 * ``requant``: value 3 is ``RESERVED`` for every (acc_type, out); a TFLite mode with any pair
   but INT8 -> INT8 is ``BAD_COMBINATION``; in a TFLite mode the STORE reads ACC rows
   ``scale_addr`` and ``scale_addr + 1`` (both checked for ``LOCAL_RANGE``).
+* ``lane_scales`` without ``scale`` or with ``cols != 1`` is ``BAD_COMBINATION`` (checked after
+  the (acc_type, out) rules); its ``LOCAL_RANGE`` covers every parameter group's rows.
 * ``STRIDE`` applies whatever ``rows`` is (also for a single row).
 * ``DMA_WINDOW``: the window is ``[DMA_BASE, DMA_BASE + DMA_SIZE)``; it is empty when
   ``DMA_SIZE`` is 0 or ``DMA_BASE + DMA_SIZE > 2**32``. A broadcast LOAD's footprint is its
@@ -279,6 +281,8 @@ def _bad_combination(opcode, f, config, in_list):
         if f["requant"] != RequantMode.FLOAT_SCALE.value and \
                 (acc_type, out) != (Precision.INT8, OutType.INT8):
             return True
+        if f["lane_scales"] and (not f["scale"] or f["cols"] != 1):
+            return True
         if out == OutType.INT8:
             lo, hi = _s32(f["lo"]), _s32(f["hi"])
             return not -128 <= lo <= hi <= 127
@@ -331,6 +335,8 @@ def _local_range(opcode, f, config):
                 or (f["mac"] and f["b_addr"] >= spad))
     if opcode == Opcode.STORE:
         scale_rows = 1 if f["requant"] == RequantMode.FLOAT_SCALE.value else 2
+        if f["lane_scales"]:          # a group of parameter rows per C output rows
+            scale_rows *= (f["rows"] - 1) // config.npu_cols + 1
         return f["acc_addr"] + f["rows"] > acc or \
             (f["scale"] and f["scale_addr"] + scale_rows > acc)
     return False

@@ -23,6 +23,7 @@ typedef uint16_t f16_t;   /* binary16 bit pattern */
 int f32_is_nan(f32_t a);
 f32_t f32_add(f32_t a, f32_t b);            /* a + b */
 f32_t f32_mul(f32_t a, f32_t b);            /* a * b */
+f32_t f32_div(f32_t a, f32_t b);            /* a / b */
 f32_t f32_fma_i32(int32_t k, f32_t r, f32_t c); /* k * r + c rounded once (fused) */
 int f32_lt(f32_t a, f32_t b);               /* a < b (IEEE: false when either is NaN) */
 f32_t f32_from_i32(int32_t x);              /* int32 -> binary32, RNE */

@@ -75,6 +75,18 @@ int cpu_add_int8(const struct cpu_add_int8 *p, const int8_t *x1, const int8_t *x
     return 0;
 }
 
+/* golden_tflite_quantize.requantize_int8 */
+int cpu_requantize_int8(const int8_t *x, int8_t *y, uint32_t count, int32_t multiplier,
+                        int32_t shift, int32_t zp_in, int32_t zp_out)
+{
+    if (zp_in < -128 || zp_in > 127 || zp_out < -128 || zp_out > 127 || shift < -31 ||
+        shift > 30)
+        return NPU_E_ARG;
+    for (uint32_t i = 0; i < count; i++)
+        y[i] = clamp8(fx_mbqm(x[i] - zp_in, multiplier, shift) + zp_out, -128, 127);
+    return 0;
+}
+
 /* golden_tflite.max_pool_int8 (avg = 0) and average_pool_int8 (avg = 1). */
 static int pool_int8(const struct cpu_pool *p, const int8_t *x, int8_t *y, int32_t lo,
                      int32_t hi, int avg)

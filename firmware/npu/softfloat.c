@@ -293,3 +293,73 @@ int32_t f32_rint_clip(f32_t a, int32_t limit)
         mag = (uint64_t)limit;
     return neg ? -(int32_t)mag : (int32_t)mag;
 }
+
+/* a / b: the quotient to 27 bits (guard, round, sticky) by long division, one rounding. */
+f32_t f32_div(f32_t a, f32_t b)
+{
+    uint32_t sign = (a ^ b) & 0x80000000u;
+    int32_t ea = (int32_t)((a >> 23) & 0xFF), eb = (int32_t)((b >> 23) & 0xFF);
+    uint32_t ma = a & 0x7FFFFFu, mb = b & 0x7FFFFFu;
+    if ((ea == 0xFF && ma) || (eb == 0xFF && mb))
+        return F32_CANONICAL_NAN;
+    if (ea == 0xFF)
+        return eb == 0xFF ? F32_CANONICAL_NAN : sign | F32_POS_INF;
+    if (eb == 0xFF)
+        return sign;
+    if (eb == 0 && mb == 0)
+        return (ea == 0 && ma == 0) ? F32_CANONICAL_NAN : sign | F32_POS_INF;
+    if (ea == 0 && ma == 0)
+        return sign;
+    if (ea == 0) {                       /* subnormal: normalise */
+        ea = 1;
+        while (!(ma & 0x800000u)) {
+            ma <<= 1;
+            ea--;
+        }
+    } else {
+        ma |= 0x800000u;
+    }
+    if (eb == 0) {
+        eb = 1;
+        while (!(mb & 0x800000u)) {
+            mb <<= 1;
+            eb--;
+        }
+    } else {
+        mb |= 0x800000u;
+    }
+    int32_t e = ea - eb + 127;
+    uint32_t rem = ma;
+    if (ma < mb) {
+        rem <<= 1;
+        e--;
+    }
+    /* q = floor(rem * 2^26 / mb), 27 bits (24 + guard, round, sticky), bit by bit: the core
+     * has no 64-bit division */
+    uint64_t q = 0;
+    for (int i = 0; i < 27; i++) {
+        q <<= 1;
+        if (rem >= mb) {
+            rem -= mb;
+            q |= 1;
+        }
+        rem <<= 1;
+    }
+    if (rem)
+        q |= 1;
+    if (e >= 0xFF)
+        return sign | F32_POS_INF;
+    if (e <= 0) {                                /* subnormal result */
+        uint32_t shift = (uint32_t)(1 - e);
+        q = shift < 32 ? (q >> shift) | ((q & ((1ull << shift) - 1)) != 0) : 1;
+        e = 0;
+    }
+    uint32_t r = (uint32_t)q & 7u;
+    q >>= 3;
+    if (r > 4 || (r == 4 && (q & 1)))
+        q++;
+    uint32_t bits = ((uint32_t)(e > 0 ? e - 1 : 0) << 23) + (uint32_t)q;
+    if (bits >= F32_POS_INF)
+        return sign | F32_POS_INF;
+    return sign | bits;
+}

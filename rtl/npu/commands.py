@@ -154,7 +154,7 @@ over k, in the command's precision.
     means fp32 lanes), ``scale`` [7] (multiply by the per-column fp32 scales in ACC row
     ``scale_addr``), ``clamp`` [8] (clamp to [lo, hi]), ``zero_point`` [23:16] (int8, two's
     complement; INT8 output only), ``requant`` [10:9] (:class:`RequantMode`; non-zero only for
-    INT8 -> INT8, value 3 is reserved).
+    INT8 -> INT8, value 3 is reserved), ``lane_scales`` [11] (per-row parameters, below).
     w1: ``dram_addr`` (aligned to the output element size).
     w2: ``dram_stride`` (bytes; multiple of the output element size, >= cols * out_bytes).
     w3: ``rows`` [15:0] (>= 1), ``cols`` [31:16] (1..C).
@@ -204,6 +204,16 @@ over k, in the command's precision.
     :func:`dure.sim.golden_requant_tflite.requantize_tflite`. A non-zero ``requant`` with
     any other (acc_type, out) pair is refused (``BAD_COMBINATION``); ``requant = 3`` is
     refused (``RESERVED``).
+
+    Per-row parameters (``lane_scales`` set; for a column of channels, one per ACC row, as the
+    GEMV plan leaves them): needs ``scale`` set and ``cols == 1`` (else ``BAD_COMBINATION``).
+    Output row r (0 .. rows-1) is computed as above with, in place of lane 0's parameters,
+    lane ``r % C`` of parameter group ``g = r // C`` (C = the ACC's lanes): its scale in ACC
+    row ``scale_addr + g`` (``FLOAT_SCALE`` and the fp outputs), or in a TFLite mode its
+    multiplier in ACC row ``scale_addr + 2 g`` and its shift in row ``scale_addr + 2 g + 1``.
+    So channels ``g C .. g C + C - 1`` have their parameters side by side in one row (pair of
+    rows), the per-column layout. The last parameter row, ``scale_addr + p ((rows - 1) // C)
+    + p - 1`` with ``p`` = 1 or 2 rows per group, must lie in the ACC (``LOCAL_RANGE``).
 
 ``ELTWISE`` (opcode 6): lane-wise operations the array cannot do exactly, SPAD rows in, ACC
 rows out: TFLite's INT8 ADD (the two input rescalings), the maximum of MAX_POOL_2D and the

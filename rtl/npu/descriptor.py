@@ -87,6 +87,8 @@ FIELDS = {
         "scale": Field(0, 7, 1),
         "clamp": Field(0, 8, 1),
         "requant": Field(0, 9, 2),
+        # Per-row parameters for a column of channels (the GEMV plan's outputs).
+        "lane_scales": Field(0, 11, 1),
         "zero_point": Field(0, 16, 8, signed=True),
         "dram_addr": Field(1, 0, 32),
         "dram_stride": Field(2, 0, 32),

@@ -21,10 +21,12 @@ class StoreUnit(wiring.Component):
     """Executes STORE commands, one at a time.
 
     Reads the scale row (when ``scale`` is set) once, and in a TFLite ``requant`` mode the
-    shift row ``scale_addr + 1`` after it, then ACC rows ``acc_addr ..
-    acc_addr + rows - 1`` one per cycle into the post-processing pipeline, packs each output
-    row's first ``cols`` elements into bytes of the output type (little-endian, element ``c``
-    at byte ``c * out_bytes``) and hands the rows to the DMA writer. ``done`` pulses when the
+    shift row ``scale_addr + 1`` after it (with ``lane_scales``: again before every C-th row,
+    the next group's; output row r gets lane ``r % C`` of them in lane 0), then ACC rows
+    ``acc_addr .. acc_addr + rows - 1`` one per cycle into the post-processing pipeline,
+    packs each output row's first ``cols`` elements into bytes of the output type
+    (little-endian, element ``c`` at byte ``c * out_bytes``) and hands the rows to the DMA
+    writer. ``done`` pulses when the
     writer reports every write response in.
 
     Parameters
@@ -80,6 +82,13 @@ class StoreUnit(wiring.Component):
         issued = Signal(16)
         s1_valid = Signal()
         s1_last = Signal()
+        # lane_scales: the ACC row of the current parameter group, the lane of the next row
+        # to issue and of the row in s1.
+        srow = Signal(16)
+        lane = Signal(range(cols))
+        s1_lane = Signal(range(cols))
+        fresh = Signal()            # the parameters were just fetched, no row issued since
+        tflite = cmd.requant != RequantMode.FLOAT_SCALE.value
 
         out = cmd.out
         shift = Mux(out == OutType.INT8, 0, Mux(out == OutType.FP16, 1, 2))
@@ -99,18 +108,20 @@ class StoreUnit(wiring.Component):
                 m.d.comb += self.cmd.ready.eq(1)
                 with m.If(self.cmd.valid):
                     m.d.sync += [cmd.eq(self.cmd.payload), busy.eq(1), wr_pending.eq(1),
-                                 issued.eq(0)]
+                                 issued.eq(0), srow.eq(self.cmd.payload.scale_addr),
+                                 lane.eq(0)]
                     with m.If(self.cmd.payload.scale):
                         m.next = "SCALE"
                     with m.Else():
                         m.next = "ROWS"
             with m.State("SCALE"):
-                m.d.comb += [self.acc_r.addr.eq(cmd.scale_addr), self.acc_r.en.eq(1)]
+                m.d.comb += [self.acc_r.addr.eq(srow), self.acc_r.en.eq(1)]
+                m.d.sync += fresh.eq(1)
                 m.next = "SCALE_LATCH"
             with m.State("SCALE_LATCH"):
                 m.d.sync += scale.eq(self.acc_r.data)
-                with m.If(cmd.requant != RequantMode.FLOAT_SCALE.value):
-                    m.d.comb += [self.acc_r.addr.eq(cmd.scale_addr + 1), self.acc_r.en.eq(1)]
+                with m.If(tflite):
+                    m.d.comb += [self.acc_r.addr.eq(srow + 1), self.acc_r.en.eq(1)]
                     m.next = "SHIFT_LATCH"
                 with m.Else():
                     m.next = "ROWS"
@@ -119,14 +130,22 @@ class StoreUnit(wiring.Component):
                 m.next = "ROWS"
             with m.State("ROWS"):
                 more = issued != cmd.rows
+                # lane_scales: the next row starts a new parameter group; fetch it once the
+                # row in s1 has gone (the read port is shared).
+                regroup = cmd.lane_scales & more & ~fresh & (lane == 0)
                 m.d.comb += [
                     self.acc_r.addr.eq(cmd.acc_addr + issued),
-                    self.acc_r.en.eq(advance & more),
+                    self.acc_r.en.eq(advance & more & ~regroup),
                 ]
-                with m.If(advance):
-                    m.d.sync += [s1_valid.eq(more), s1_last.eq(issued == cmd.rows - 1)]
+                with m.If(advance & regroup):
+                    m.d.sync += [s1_valid.eq(0), srow.eq(srow + Mux(tflite, 2, 1))]
+                    m.next = "SCALE"
+                with m.Elif(advance):
+                    m.d.sync += [s1_valid.eq(more), s1_last.eq(issued == cmd.rows - 1),
+                                 s1_lane.eq(lane)]
                     with m.If(more):
-                        m.d.sync += issued.eq(issued + 1)
+                        m.d.sync += [issued.eq(issued + 1), fresh.eq(0),
+                                     lane.eq(Mux(lane == cols - 1, 0, lane + 1))]
                 with m.If(self.done):
                     m.next = "IDLE"
 
@@ -136,6 +155,10 @@ class StoreUnit(wiring.Component):
             row.acc.eq(self.acc_r.data),
             row.scale.eq(scale),
             row.shift.eq(shifts),
+        ]
+        with m.If(cmd.lane_scales):
+            m.d.comb += [row.scale[0].eq(scale[s1_lane]), row.shift[0].eq(shifts[s1_lane])]
+        m.d.comb += [
             row.requant.eq(cmd.requant),
             row.acc_type.eq(cmd.acc_type),
             row.out.eq(cmd.out),

@@ -238,7 +238,10 @@ class Validator(wiring.Component):
         lsz = Mux(out_int8, 0, Mux(out_fp16, 1, 2))
         lo, hi = f.lo.as_signed(), f.hi.as_signed()
         tflite = f.requant != RequantMode.FLOAT_SCALE.value
-        scale_last = f.scale_addr + tflite      # last ACC row of the per-column parameters
+        # Last ACC row of the per-column parameters; with lane_scales one group (1 row, or 2
+        # in a TFLite mode) per npu_cols output rows.
+        groups_m1 = Mux(f.lane_scales, (f.rows - 1) // cfg.npu_cols, 0)
+        scale_last = f.scale_addr + Mux(tflite, 2 * groups_m1 + 1, groups_m1)
         int8_bounds_bad = (lo < -128) | (hi > 127) | (lo > hi)
         fp_bounds_bad = _fp_nan(f.lo) | _fp_nan(f.hi) | ~_fp_le(f.lo, f.hi)
         # (acc_type, out) pairs of the table and their scale rule.
@@ -249,6 +252,7 @@ class Validator(wiring.Component):
         combination = (~pair_ok | scale_bad | (acc_fp16 & (not cfg.npu_fp16))
                        | (float_only & (not cfg.npu_float_post))
                        | (out_int32 & f.clamp) | (tflite & (acc_fp16 | ~out_int8))
+                       | (f.lane_scales & (~f.scale | (f.cols != 1)))
                        | Mux(out_int8, int8_bounds_bad, f.clamp & fp_bounds_bad))
         checks = {
             ErrorCode.RESERVED: _overlaps_any(w, reserved_masks(Opcode.STORE))

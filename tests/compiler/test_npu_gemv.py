@@ -1,7 +1,8 @@
 """Batch-1 FULLY_CONNECTED layers on the GEMV plan (compiler/npu_gemv.py): chosen for INT8
 TFLite and FP16 models, bit-exact with LiteRT / the FP16 reference on the golden command model
-and equal to the GEMM path's output, per-channel (int32 round trip) and per-tensor (direct
-requantization) weights, shapes that are not multiples of the array, bad arguments."""
+and equal to the GEMM path's output, per-channel (STOREs with per-row parameters,
+``lane_scales``) and per-tensor (one multiplier) weights, shapes that are not multiples of
+the array, bad arguments."""
 
 import numpy as np
 import pytest
@@ -10,7 +11,8 @@ from dure.compiler.execute import run_program
 from dure.compiler.lower import compile_graph
 from dure.compiler.npu_gemv import fc_gemv_program
 from dure.compiler.tflite_frontend import parse_tflite
-from dure.rtl.npu.commands import RequantMode
+from dure.rtl.npu.commands import Opcode, RequantMode
+from dure.rtl.npu.descriptor import decode
 from dure.sim.verif import mlperf_models as mm
 from dure.sim.verif.litert_ref import run_reference
 
@@ -27,8 +29,10 @@ def test_int8_fc_layers_on_the_gemv_plan(variant, per_channel):
     graph = parse_tflite(model)
     program = compile_graph(graph, preset(variant))
     assert [la.kind for la in program.layers] == ["gemv"] * len(UNITS)
-    scratch = [la.writes[1:] for la in program.layers]
-    assert all(len(s) == (1 if per_channel else 0) for s in scratch)
+    assert all(la.writes == [la.op.outputs[0]] for la in program.layers)     # no scratch
+    stores = [f for la in program.layers for op, f in map(decode, la.commands)
+              if op == Opcode.STORE]
+    assert all(f["lane_scales"] == per_channel for f in stores)
     gemm = compile_graph(graph, preset(variant), gemv=False)
     assert [la.kind for la in gemm.layers] == ["gemm"] * len(UNITS)
     for _ in range(3):
@@ -69,13 +73,10 @@ def test_bad_arguments():
                   bias=None, lo=-128, hi=127)
     with pytest.raises(ValueError, match="needs multiplier and shift"):
         fc_gemv_program(config, w, precision="int8", **common)
-    with pytest.raises(ValueError, match="per-channel INT8 needs scratch_addr"):
-        fc_gemv_program(config, w, precision="int8", multiplier=np.arange(8) + (1 << 30),
-                        shift=[0] * 8, **common)
     with pytest.raises(ValueError, match="TFLite requantization modes only"):
         fc_gemv_program(config, w, precision="int8", mode=RequantMode.FLOAT_SCALE, **common)
     with pytest.raises(ValueError, match="precision must be"):
         fc_gemv_program(config, w, precision="int4", **common)
     with pytest.raises(ValueError, match="8 channels need 8 multipliers"):
-        fc_gemv_program(config, w, precision="int8", scratch_addr=0x4000_0400,
+        fc_gemv_program(config, w, precision="int8",
                         multiplier=[1 << 30] * 3, shift=[0] * 3, **common)

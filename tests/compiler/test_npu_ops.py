@@ -60,7 +60,7 @@ def test_mlperf_shapes_walk_on_npu_bit_exact_with_litert(name, variant):
     model = builder(rng)
     graph = parse_tflite(model)
     config = preset(variant)
-    program = compile_graph(graph, config)
+    program = compile_graph(graph, config, pointwise="walk")   # the 4x4's default: GEMMs
     old = compile_graph(graph, config, planners=False)
     assert npu_share(old) == before
     total = before[1]
@@ -241,3 +241,28 @@ def test_int8_add_and_max_pool_on_the_eltwise_unit_bit_exact_with_litert(variant
         assert same_bits(got[0], want)
         got, _ = run_program(without, [x])
         assert same_bits(got[0], want)
+
+
+def test_pointwise_lowering_per_array_size():
+    """1x1 convolutions: walked on the 8x8 ``sim`` NPU, direct GEMMs on the 4x4 ``npu-small``
+    (measured faster there), either on request; both bit-exact with LiteRT."""
+    from dure.compiler.lower import pointwise_choice
+    from dure.sim.verif.litert_ref import run_reference
+
+    assert pointwise_choice(preset("sim")) == "walk"
+    assert pointwise_choice(preset("npu-small")) == "gemm"
+    rng = np.random.default_rng(5)
+    model = cm.tflite_int8_dscnn(rng, c=16, blocks=1)
+    graph = parse_tflite(model)
+    x = rng.integers(-128, 128, graph.tensors[graph.inputs[0]].shape).astype(np.int8)
+    want = run_reference(model, x)[0]
+    for variant, default in (("sim", "npu_op"), ("npu-small", "gemm")):
+        for how in (None, "walk", "gemm"):
+            program = compile_graph(graph, preset(variant), pointwise=how)
+            kinds = {la.kind for la in program.layers if la.op.name.startswith("pw")}
+            assert kinds == {default if how is None else
+                             "npu_op" if how == "walk" else "gemm"}, (variant, how)
+            got, _ = run_program(program, [x])
+            assert same_bits(got[0], want)
+    with pytest.raises(ValueError, match="pointwise must be"):
+        compile_graph(graph, preset("sim"), pointwise="im2col")

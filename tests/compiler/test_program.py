@@ -66,13 +66,15 @@ def test_bad_tables_refused():
         pg.pack_layer_table([[2, 1]], 0)
 
 
-def test_no_kernel_is_none():
-    """Operators without a C kernel (FP16 SOFTMAX here) have no record."""
+def test_fp16_softmax_has_a_record():
+    """The FP16 SOFTMAX runs on the core (SOFTMAX_FP16: rows, depth, beta's bits)."""
     graph = parse_tflite(cm.tflite_float_cnn(np.random.default_rng(3), h=6, w=6, c=6))
     p = compile_graph(graph, preset("npu-small"))
     recs = p.layer_records(p.table_layout()[0])
-    missing = [la.kind for la, r in zip(p.layers, recs, strict=True) if r is None]
-    assert missing == ["SOFTMAX"]
+    assert all(r is not None for r in recs)
+    softmax = [r for la, r in zip(p.layers, recs, strict=True) if la.kind == "SOFTMAX"]
+    assert [r[1] for r in softmax] == [pg.CoreOp.SOFTMAX_FP16]
+    assert softmax[0][6:8] == [1, 10] and softmax[0][18] == 0x3F800000
 
 
 def test_save_writes_the_table(cnn_program, tmp_path):

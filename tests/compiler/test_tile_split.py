@@ -37,14 +37,9 @@ def _input(rng, graph):
 
 
 def _tensors(memory, program):
-    """The bytes of every activation buffer (inputs, intermediates, outputs). Not the int32
-    scratch vectors of per-channel INT8 GEMV layers (``.../acc32``): a tile whose channels
-    share one multiplier requantizes straight from its ACC and leaves the scratch alone, so
-    its dead contents differ while every tensor is equal."""
+    """The bytes of every activation buffer (inputs, intermediates, outputs)."""
     out = {}
     for name, (dtype, shape) in program.buffers.items():
-        if name.endswith("/acc32"):
-            continue
         size = int(np.prod(shape)) * np.dtype(dtype).itemsize
         out[name] = memory.read(program.tensor_addr[name], size)
     return out
@@ -131,7 +126,7 @@ def test_every_tile_part_is_needed():
 @pytest.mark.parametrize("builder", [cm.tflite_int8_mlp, cm.tflite_float_mlp])
 def test_every_gemv_part_is_needed(builder):
     """Batch-1 FC layers on the GEMV plan split by output channels (per-channel INT8
-    requantization through the scratch vector included); each tile's part is needed."""
+    requantization with per-row parameters included); each tile's part is needed."""
     rng = np.random.default_rng(11)
     graph = parse_tflite(builder(rng, batch=1, sizes=(40, 33, 17, 5)))
     program = compile_graph(graph, preset("sim"))

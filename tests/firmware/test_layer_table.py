@@ -30,7 +30,8 @@ from dure.config import preset
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 WALKER = ROOT / "firmware" / "npu_jobs" / "npu_model_run"
 SOURCES = [WALKER / "layer_table.c"] + [ROOT / "firmware" / "npu" / n for n in
-                                         ("cpu_ops_int8.c", "cpu_ops_fp16.c", "softfloat.c")]
+                                         ("cpu_ops_int8.c", "cpu_ops_fp16.c",
+                                          "cpu_ops_softmax.c", "softfloat.c")]
 SHIM = r"""
 #include "layer_table.h"
 typedef uint32_t (*npu_cb)(uint32_t list, uint32_t count, uint32_t *index);
@@ -133,6 +134,8 @@ MODELS = {
     # the older lowering: im2col, AVERAGE_POOL, ADD on the core (16x16x16 ADD: chunked)
     "int8_resnet8_core": (cm.tflite_int8_resnet8, {"size": 16}, parse_tflite, False),
     "fp16_resnet_core": (cm.onnx_float_resnet, {"h": 6, "w": 6, "c": 4}, parse_onnx, False),
+    # SOFTMAX_FP16 (TFLite float model run in FP16)
+    "fp16_cnn_softmax": (cm.tflite_float_cnn, {"h": 6, "w": 6, "c": 6}, parse_tflite, True),
     "int8_dscnn": (cm.tflite_int8_dscnn, {"c": 16, "blocks": 1}, parse_tflite, True),
     # ONNX QDQ: QuantizeLinear / DequantizeLinear at the edges on the core
     "onnx_qdq_mlp": (cm.onnx_qdq_mlp, {"batch": 3}, parse_onnx, True),
@@ -551,3 +554,37 @@ def test_bad_table_named_error(lib, small, case, status):
         assert res["layer"] == bad_layer
     if case == "npu":
         assert res["npu_error"] != 0 and res["npu_index"] == 0
+
+
+def test_requantize_tflite_record_every_input(lib):
+    """REQUANTIZE_TFLITE (TFLite's int8 -> int8 QUANTIZE) on every int8 value against the
+    golden, with the record words core_record writes."""
+    from dure.sim.golden_tflite_quantize import requantize_int8, requantize_multiplier
+
+    x = np.arange(-128, 128, dtype=np.int8)
+    for s_in, s_out, zp_in, zp_out in ((0.05, 0.1, 3, -7), (0.1, 0.013, -128, 127),
+                                       (1.7, 0.004, 12, -100)):
+        m, shift = requantize_multiplier(s_in, s_out)
+        rec = [0] * pg.RECORD_WORDS
+        rec[:6] = [pg.LayerKind.CORE, pg.CoreOp.REQUANTIZE_TFLITE, 0, 0, 0, x.size]
+        rec[18:22] = [int(v) & 0xFFFF_FFFF for v in (m, shift, zp_in, zp_out)]
+        got = np.frombuffer(_run_record(lib, rec, [x], x.size), np.int8)
+        assert np.array_equal(got, requantize_int8(x, s_in, zp_in, s_out, zp_out))
+
+
+def test_softmax_fp16_record(lib):
+    """SOFTMAX_FP16 rows (6 rows x 7 depth words) against the golden, beta in word 18."""
+    from dure.sim.golden_softmax_fp16 import softmax_fp16
+
+    rng = np.random.default_rng(61)
+    x = (rng.standard_normal((3, 37)) * 6).astype(np.float16)
+    x[1, 4] = np.inf
+    rec = [0] * pg.RECORD_WORDS
+    rec[:6] = [pg.LayerKind.CORE, pg.CoreOp.SOFTMAX_FP16, 0, 0, 0, x.size]
+    rec[6:8] = [3, 37]
+    rec[18] = int(np.float32(0.75).view(np.uint32))
+    got = np.frombuffer(_run_record(lib, rec, [x], x.nbytes), np.uint16)
+    assert np.array_equal(got, softmax_fp16(x, 0.75).view(np.uint16).reshape(-1))
+    rec[6] = 2                                                 # rows x depth != count
+    with pytest.raises(AssertionError):
+        _run_record(lib, rec, [x], x.nbytes)

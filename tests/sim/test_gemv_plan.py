@@ -193,3 +193,39 @@ def test_refusals():
         gemv_program(CFG, b, precision="int8", fmt="int2", **ADDRS)
     with pytest.raises(ValueError, match="nb must be"):
         gemv_program(CFG, b, precision="int8", nb=1000, **ADDRS)
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp16"])
+@pytest.mark.parametrize("config", [CFG, ROOMY], ids=["per-tile-a", "resident-a"])
+def test_chunked_dense_loads(precision, config):
+    """Dense weights in chunks of 2 or 4 k tiles (one LOAD per chunk): the same result bit for
+    bit as one k tile per LOAD (FP16: the same sequential order), fewer weight LOADs; a chunk
+    that does not divide K / R is refused."""
+    rng = np.random.default_rng(41)
+    k, n = 48, 37
+    if precision == "int8":
+        a = rng.integers(-128, 128, (1, k), dtype=np.int8)
+        b = rng.integers(-128, 128, (k, n)).astype(np.int8)
+        bias = rng.integers(-999, 999, n, dtype=np.int32)
+    else:
+        a = (rng.standard_normal((1, k)) * 8).astype(np.float16)
+        b = (rng.standard_normal((k, n)) * 8).astype(np.float16)
+        bias = rng.standard_normal(n).astype(np.float32)
+    outs, loads = [], []
+    for chunk in (1, 2, 4):
+        program = gemv_program(config, b, precision=precision, bias=bias, chunk=chunk, nb=5,
+                               **ADDRS)
+        got, model = _run(program, a, config)
+        assert model.error is None
+        outs.append(golden.bits(got) if precision == "fp16" else got)
+        loads.append(sum(1 for d in program.descriptors if decode(d)[0] == Opcode.LOAD
+                         and decode(d)[1]["target"] == 0 and decode(d)[1]["cols"] == 4))
+    want = golden.gemm_int8(a, b, bias) if precision == "int8" else \
+        golden.bits(golden.gemm_fp16(a, b, bias))
+    assert all(np.array_equal(o, want) for o in outs)
+    assert loads[0] > loads[1] > loads[2]
+    with pytest.raises(ValueError, match="chunk 5"):
+        gemv_program(config, b, precision=precision, chunk=5, **ADDRS)
+    with pytest.raises(ValueError, match="chunk 2"):
+        gemv_program(config, b.astype(np.int8) if precision == "int8" else b, fmt="int4",
+                     precision="int8", chunk=2, **ADDRS)

@@ -74,5 +74,29 @@ def test_second_parameter_row_in_range(mode):
 
 def test_other_reserved_bits_still_refused():
     words = store(requant=RequantMode.TFLITE_SINGLE_ROUNDING)
-    for bit in (11, 12, 15, 24, 31):
+    for bit in (12, 15, 24, 31):
         assert check([words[0] | (1 << bit), *words[1:]]) == E.RESERVED
+
+
+def test_lane_scales_field_and_combinations():
+    assert store(lane_scales=1)[0] == store()[0] | (1 << 11)
+    assert check(store(lane_scales=1, cols=1, dram_stride=1)) == E.NONE
+    assert check(store(lane_scales=1, cols=2, dram_stride=2)) == E.BAD_COMBINATION
+    assert check(store(lane_scales=1, cols=1, dram_stride=1, out=OutType.INT32, scale=0,
+                       lo=0, hi=0)) == E.BAD_COMBINATION            # needs scale
+    words = store(out=OutType.FP16, acc_type=Precision.FP16, lo=0, hi=0, cols=1,
+                  dram_stride=2, lane_scales=1)
+    assert check(words) == E.NONE
+    assert check(store(out=OutType.FP16, acc_type=Precision.FP16, lo=0, hi=0, cols=1,
+                       dram_stride=2, lane_scales=1, scale=0)) == E.BAD_COMBINATION
+
+
+@pytest.mark.parametrize("mode, per", [(RequantMode.FLOAT_SCALE, 1), *((m, 2) for m in TFLITE)])
+def test_lane_scales_every_group_in_range(mode, per):
+    """rows = 17 on 8 lanes: 3 parameter groups of ``per`` rows, the last one at
+    ``scale_addr + 3 per - 1``, which must be below the ACC's 32 rows."""
+    top = 32 - 3 * per
+    kw = dict(requant=mode, lane_scales=1, cols=1, dram_stride=1, rows=17)
+    assert check(store(**kw, scale_addr=top)) == E.NONE
+    assert check(store(**kw, scale_addr=top + 1)) == E.LOCAL_RANGE
+    assert check(store(**{**kw, "rows": 16}, scale_addr=top + per)) == E.NONE   # 2 groups

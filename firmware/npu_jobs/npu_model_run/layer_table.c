@@ -108,71 +108,7 @@ static int8_t tflite_quantize(uint32_t q, int32_t zp)
 
 uint32_t lt_f32_div(uint32_t a, uint32_t b)
 {
-    uint32_t sign = (a ^ b) & 0x80000000u;
-    int32_t ea = (int32_t)((a >> 23) & 0xFF), eb = (int32_t)((b >> 23) & 0xFF);
-    uint32_t ma = a & 0x7FFFFFu, mb = b & 0x7FFFFFu;
-    if ((ea == 0xFF && ma) || (eb == 0xFF && mb))
-        return F32_CANONICAL_NAN;
-    if (ea == 0xFF)
-        return eb == 0xFF ? F32_CANONICAL_NAN : sign | F32_POS_INF;
-    if (eb == 0xFF)
-        return sign;
-    if (eb == 0 && mb == 0)
-        return (ea == 0 && ma == 0) ? F32_CANONICAL_NAN : sign | F32_POS_INF;
-    if (ea == 0 && ma == 0)
-        return sign;
-    if (ea == 0) {                       /* subnormal: normalise */
-        ea = 1;
-        while (!(ma & 0x800000u)) {
-            ma <<= 1;
-            ea--;
-        }
-    } else {
-        ma |= 0x800000u;
-    }
-    if (eb == 0) {
-        eb = 1;
-        while (!(mb & 0x800000u)) {
-            mb <<= 1;
-            eb--;
-        }
-    } else {
-        mb |= 0x800000u;
-    }
-    int32_t e = ea - eb + 127;
-    uint32_t rem = ma;
-    if (ma < mb) {
-        rem <<= 1;
-        e--;
-    }
-    /* q = floor(rem * 2^26 / mb), 27 bits (24 + guard, round, sticky), bit by bit: the core
-     * has no 64-bit division */
-    uint64_t q = 0;
-    for (int i = 0; i < 27; i++) {
-        q <<= 1;
-        if (rem >= mb) {
-            rem -= mb;
-            q |= 1;
-        }
-        rem <<= 1;
-    }
-    if (rem)
-        q |= 1;
-    if (e >= 0xFF)
-        return sign | F32_POS_INF;
-    if (e <= 0) {                                /* subnormal result */
-        uint32_t shift = (uint32_t)(1 - e);
-        q = shift < 32 ? (q >> shift) | ((q & ((1ull << shift) - 1)) != 0) : 1;
-        e = 0;
-    }
-    uint32_t r = (uint32_t)q & 7u;
-    q >>= 3;
-    if (r > 4 || (r == 4 && (q & 1)))
-        q++;
-    uint32_t bits = ((uint32_t)(e > 0 ? e - 1 : 0) << 23) + (uint32_t)q;
-    if (bits >= F32_POS_INF)
-        return sign | F32_POS_INF;
-    return sign | bits;
+    return f32_div(a, b);
 }
 
 /* Main memory is slow for the core (every access a bus transaction), on-chip RAM is not:
@@ -320,6 +256,21 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
             return LT_E_RANGE;
         return kernel_status(cpu_softmax_int8(x, y, r[6], r[7], (int32_t)r[18],
                                               (int32_t)r[19], (int32_t)r[20]));
+    }
+    case LT_OP_SOFTMAX_FP16: {
+        if ((uint64_t)r[6] * r[7] != r[5])
+            return LT_E_ARG;
+        void *x = at(env, r[2], (uint64_t)r[5] * 2, 2), *y = at(env, r[4], (uint64_t)r[5] * 2, 2);
+        if (!x || !y)
+            return LT_E_RANGE;
+        return kernel_status(cpu_softmax_fp16(x, y, r[6], r[7], r[18]));
+    }
+    case LT_OP_REQUANTIZE_TFLITE: {
+        void *x = at(env, r[2], r[5], 1), *y = at(env, r[4], r[5], 1);
+        if (!x || !y)
+            return LT_E_RANGE;
+        return kernel_status(cpu_requantize_int8(x, y, r[5], (int32_t)r[18], (int32_t)r[19],
+                                                 (int32_t)r[20], (int32_t)r[21]));
     }
     case LT_OP_IM2COL: {
         eb = r[14];

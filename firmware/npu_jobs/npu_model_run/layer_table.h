@@ -27,7 +27,7 @@ enum lt_op {
     LT_OP_DEQUANTIZE_ONNX = 11, LT_OP_ADD_ONNX = 12, LT_OP_TRANSPOSE = 13,
     LT_OP_GLOBAL_AVG_POOL_ONNX = 14, LT_OP_SOFTMAX_ONNX = 15, LT_OP_PAD = 16,
     LT_OP_QUANTIZE_TFLITE = 17, LT_OP_AVG_POOL_ONNX = 18,
-    LT_OP_DEPTHWISE_ONNX = 19
+    LT_OP_DEPTHWISE_ONNX = 19, LT_OP_REQUANTIZE_TFLITE = 20, LT_OP_SOFTMAX_FP16 = 21
 };
 
 /* Status (results word 0, the firmware's exit code); names as compiler.program.TableError. */

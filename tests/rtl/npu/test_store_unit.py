@@ -162,3 +162,58 @@ def test_tflite_requant_modes():
     assert mem == expect
     # The two roundings differ on this data (so the mode really selects the path).
     assert mem[9:33] != mem[40:64]
+
+
+def test_lane_scales():
+    """``lane_scales``: one column of channels, row r taking lane r % C of parameter group
+    r // C (C = 3 here, so groups change mid-STORE), in each requantization mode and for the
+    fp outputs; bit-exact with the command model, which reads the same ACC rows."""
+    from dure.rtl.npu.commands import RequantMode
+    global acc_image
+    plain = acc_image
+
+    def with_params(rng):
+        acc = plain(rng)
+        acc[0:6, 0] = np.array([-2**31, 2**31 - 1, 128, -384, 77, -5000], np.int32).view(
+            np.uint32)
+        # TFLite groups at rows 8..11: (multipliers, shifts) x 2 groups of 3 channels.
+        acc[8] = np.array([1 << 30, 0x7FFF_FFFF, 1_500_000_000], np.uint32)
+        acc[9] = np.array([-8, -12, 30], np.int32).view(np.uint32)
+        acc[10] = np.array([1_200_000_000, 1 << 30, 2_000_000_000], np.uint32)
+        acc[11] = np.array([-1, -31, 2], np.int32).view(np.uint32)
+        return acc
+
+    lo = (-120) & 0xFFFF_FFFF
+    acc_image = with_params
+    try:
+        cmds = [store(out=OutType.INT8, acc_type=Precision.INT8, scale=1, lane_scales=1,
+                      zero_point=zp, lo=lo, hi=100, dram_addr=addr, dram_stride=stride,
+                      rows=6, cols=1, acc_addr=0, scale_addr=8, requant=mode)
+                for mode, zp, addr, stride in ((RequantMode.TFLITE_DOUBLE_ROUNDING, 3, 9, 1),
+                                               (RequantMode.TFLITE_SINGLE_ROUNDING, -7, 40, 2),
+                                               (RequantMode.FLOAT_SCALE, 1, 60, 1))]
+        cmds[2].fields["scale_addr"] = 14          # fp32 scales: rows 14, 15 (p = 1)
+        cmds += [
+            store(out=OutType.FP16, acc_type=Precision.FP16, scale=1, lane_scales=1, clamp=1,
+                  lo=f32(-30.0), hi=f32(30.0), dram_addr=80, dram_stride=2, rows=5, cols=1,
+                  acc_addr=6, scale_addr=14),
+            store(out=OutType.FP16, acc_type=Precision.INT8, scale=1, lane_scales=1,
+                  dram_addr=100, dram_stride=4, rows=4, cols=1, acc_addr=2, scale_addr=14),
+            # Plain per-column STORE right after: the unit starts from scale_addr again.
+            store(out=OutType.INT8, acc_type=Precision.INT8, scale=1, lo=lo, hi=100,
+                  dram_addr=120, dram_stride=3, rows=2, cols=3, acc_addr=0, scale_addr=14),
+        ]
+        mem, expect, errors = run(cmds, seed=5)
+    finally:
+        acc_image = plain
+    assert errors == [0] * len(cmds)
+    assert mem == expect
+    # Per-row parameters really differ from lane 0's: the same rows with lane 0's scale
+    # alone would give another output.
+    rng = np.random.default_rng(5)
+    acc = with_params(rng)
+    from dure.sim.postproc_ref import postprocess
+    lane0 = postprocess(acc[0:6, :1], acc[8, :1], acc_type=Precision.INT8, out=OutType.INT8,
+                        scale_en=True, clamp_en=False, zero_point=3, lo=lo, hi=100,
+                        requant=RequantMode.TFLITE_DOUBLE_ROUNDING, shift=acc[9, :1])
+    assert bytes(mem[9:15]) != bytes(lane0.astype(np.uint8).reshape(-1))
