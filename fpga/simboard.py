@@ -186,7 +186,7 @@ class SimBoard:
         (tmp / "image.bin").write_bytes(load_elf(boot, self.config).image())
         sdram = []
         if self.config.main_kind == "sdram":
-            sdram = ["--sdram-clock", str(LinkSimTop(self.config).sdram_clk_freq)]
+            sdram = ["--sdram-clock", str(self.sdram_clk_freq)]
         self._stderr = open(tmp / "stderr.txt", "w+b")
         self._proc = subprocess.Popen(
             [str(exe), "--image", str(tmp / "image.bin"), "--result", str(tmp / "result.json"),
@@ -233,6 +233,15 @@ class SimBoard:
                 os.write(self._master, data)
             except OSError:
                 return
+
+    @property
+    def sdram_clk_freq(self):
+        """The clock in Hz the chip model runs at (the board's real clock, the one
+        :class:`~.link_sim_top.LinkSimTop` times the SDRAM controller for), or None without
+        SDRAM."""
+        if self.config.main_kind != "sdram":
+            return None
+        return preset(BOARD_VARIANTS[self.board]).clk_freq
 
     @property
     def running(self):

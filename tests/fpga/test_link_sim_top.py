@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """LinkSimTop with main memory in SDRAM: the simulated ULX3S's real memory path.
 
 Fast: the SDRAM variant brings the controller's pins out and times the controller for the
@@ -24,6 +25,9 @@ def test_the_sdram_variant_has_the_chip_pins_at_the_board_clock():
     top = LinkSimTop(config)
     assert "sdram" in top.signature.members
     assert top.sdram_clk_freq == preset("ulx3s").clk_freq == 20_000_000
+    # The simulated board runs the chip model at the clock the controller was timed for.
+    assert SimBoard(board="ulx3s").sdram_clk_freq == top.sdram_clk_freq
+    assert SimBoard(board="ulx3s", main="block").sdram_clk_freq is None
     assert LinkSimTop(config, sdram_clk_freq=25_000_000).sdram_clk_freq == 25_000_000
     block = sim_config(board="ulx3s", main="block")
     assert block.main_kind == "block" and block.name.endswith("-ulx3s-block")
