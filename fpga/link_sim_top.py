@@ -8,14 +8,21 @@ restarts in the boot loader, which reports the code over the UART) and is *not* 
 ``exit_valid``, which stays 0, so the harness runs until it is stopped; the harness loads the
 boot loader into the ROM through the loader port, as a board's bitstream would hold it. RAM and
 main memory are the simulation-only memory primitives (``sim_memories``, as in SimTop): an
-Amaranth ``Memory`` of the ULX3S's 32 MiB main memory would not even elaborate.
+Amaranth ``Memory`` of the ULX3S's 32 MiB main memory would not even elaborate. A variant with
+main memory in SDRAM (``main_kind="sdram"``, the ULX3S's) keeps the SDRAM controller and brings
+its pins out as ``sdram__*`` ports; the harness drives them with its chip model
+(``sim/sdram_chip.h``, run with ``--sdram-clock``).
 """
 
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.wiring import Out
+from dure.rtl.soc.sdram import IS42S16160G_7, SdramPinSignature
 from dure.rtl.soc.sim_top import connect_harness_io, harness_members
 from dure.rtl.soc.soc import Soc
+
+from dure.config import preset
 
 from .mailbox import ExitMailbox
 
@@ -32,21 +39,42 @@ class LinkSimTop(wiring.Component):
     sim_memories : bool
         Build RAM and main memory from the Verilog simulation primitive
         (:mod:`dure.rtl.soc.sim_memory`; default) rather than Amaranth memories.
+    sdram_clk_freq : int, optional
+        With ``config.main_kind == "sdram"``: the clock the SDRAM controller's timing is
+        rounded to. Default: the ULX3S preset's (its board clock), whatever the nominal
+        ``config.clk_freq``, so refresh and the chip's timing cost the board's cycles.
 
     Members
     -------
     The members of :class:`~dure.rtl.soc.sim_top.SimTop`; ``exit_valid`` and ``exit_code``
-    are constant 0.
+    are constant 0. With ``config.main_kind == "sdram"`` also
+    ``sdram : Out(SdramPinSignature(...))``, the pins of the chip.
     """
 
-    def __init__(self, config, *, sim_memories=True):
+    def __init__(self, config, *, sim_memories=True, sdram_clk_freq=None):
         self._config = config
         self._sim_memories = sim_memories
-        super().__init__(harness_members(config))
+        members = harness_members(config)
+        self._sdram_clk_freq = None
+        if config.main_kind == "sdram":
+            self._sdram_clk_freq = sdram_clk_freq or preset("ulx3s").clk_freq
+            members["sdram"] = Out(SdramPinSignature(addr_pins=IS42S16160G_7.addr_pins,
+                                                     bank_bits=IS42S16160G_7.bank_bits))
+        elif sdram_clk_freq is not None:
+            raise ValueError("sdram_clk_freq is only for a variant with main_kind 'sdram'")
+        super().__init__(members)
+
+    @property
+    def sdram_clk_freq(self):
+        """The SDRAM controller's clock in Hz (the harness's ``--sdram-clock``), or None."""
+        return self._sdram_clk_freq
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.soc = soc = Soc(self._config, uart_phy="byte", sim_memories=self._sim_memories)
+        m.submodules.soc = soc = Soc(self._config, uart_phy="byte", sim_memories=self._sim_memories,
+                                     sdram_clk_freq=self._sdram_clk_freq)
+        if self._sdram_clk_freq is not None:
+            wiring.connect(m, soc.sdram, wiring.flipped(self.sdram))
         m.submodules.mailbox = mailbox = ExitMailbox(self._config)
 
         # Loader queue (as in SimTop) and the mailbox share the SoC's ext port; the mailbox

@@ -25,7 +25,7 @@ from dure.config import preset
 
 from .bootrom import build_boot
 
-__all__ = ["sim_config", "Faults", "SimBoard", "BOARD_VARIANTS", "SIM_CLK_FREQ"]
+__all__ = ["sim_config", "Faults", "SimBoard", "SimulatorError", "BOARD_VARIANTS", "SIM_CLK_FREQ"]
 
 _FPGA_DIR = pathlib.Path(__file__).resolve().parent
 
@@ -40,7 +40,7 @@ BOARD_VARIANTS = {"ulx3s": "ulx3s", "icebreaker": "icebreaker-npu"}
 SIM_CLK_FREQ = 2_000_000
 
 
-def sim_config(core="full", board=None):
+def sim_config(core="full", board=None, main="sdram"):
     """The variant a simulated board runs.
 
     ``board`` None: the ``sim`` preset's memories (so programs built by ``make firmware`` run
@@ -48,9 +48,12 @@ def sim_config(core="full", board=None):
     runs several times faster); ``core``: the control core variant (``tiny``: the
     iCEBreaker's). ``board`` ``"ulx3s"`` or ``"icebreaker"``: the board's own variant
     (:data:`BOARD_VARIANTS`: memories, boot ROM, core, NPU), so a model compiled for the board
-    runs on it unchanged (``core`` is then ignored). On the ULX3S, main memory is the simulation's
-    block model with the preset's latency and bandwidth in place of the SDRAM controller.
-    Every variant gets the nominal clock :data:`SIM_CLK_FREQ`.
+    runs on it unchanged (``core`` is then ignored). ``main``: on the ULX3S, ``"sdram"`` (the
+    default) keeps the board's memory path, the SDRAM controller (timed for the board's clock)
+    with the harness's datasheet model of the chip (``sim/sdram_chip.h``) on its pins;
+    ``"block"`` puts the simulation's block model with the preset's latency and bandwidth in
+    its place (faster to simulate; the comparison of the two is in fpga/README.md). Boards
+    without SDRAM ignore it. Every variant gets the nominal clock :data:`SIM_CLK_FREQ`.
     Its name carries a hash of this package's sources, so the cached model is rebuilt when the
     mailbox or the top change (the simulator hashes only ``rtl/`` and the config)."""
     digest = hashlib.sha256()
@@ -61,12 +64,22 @@ def sim_config(core="full", board=None):
         if board not in BOARD_VARIANTS:
             raise ValueError(f"no simulated board {board!r}; choose one of: "
                              f"{', '.join(BOARD_VARIANTS)}")
+        if main not in ("sdram", "block"):
+            raise ValueError(f"main must be 'sdram' or 'block', not {main!r}")
         base = preset(BOARD_VARIANTS[board])
-        changes = {"main_kind": "block"} if base.main_kind == "sdram" else {}
-        return replace(base, name=f"{prefix}-{board}", clk_freq=SIM_CLK_FREQ, **changes)
+        changes, suffix = {}, ""
+        if base.main_kind == "sdram":
+            changes = {"main_kind": "block"} if main == "block" else {}
+            suffix = f"-{main}"
+        return replace(base, name=f"{prefix}-{board}{suffix}", clk_freq=SIM_CLK_FREQ, **changes)
     name = prefix + ("" if core == "full" else f"-{core}")
     return replace(preset("sim"), name=name, clk_freq=SIM_CLK_FREQ, rom_size=4096, npu_rows=0,
                    core=core)
+
+
+class SimulatorError(RuntimeError):
+    """The simulated board's simulator stopped by itself (its message: e.g. an SDRAM datasheet
+    violation found by the chip model)."""
 
 
 @dataclass
@@ -133,11 +146,18 @@ class SimBoard:
         Control core variant (:func:`sim_config`).
     board : str, optional
         Simulate this board's own variant (``ulx3s``, ``icebreaker``; :func:`sim_config`).
+    main : str
+        Main memory of the simulated ULX3S: ``"sdram"`` (controller and chip model) or
+        ``"block"`` (:func:`sim_config`).
+
+    A simulator that stops by itself (an SDRAM datasheet violation, a harness error) makes
+    :meth:`stop` raise :class:`SimulatorError` with the simulator's message; :attr:`error` has
+    it as soon as the process has ended.
     """
 
     def __init__(self, *, faults=None, max_cycles=2_000_000_000, log=None, core="full",
-                 board=None):
-        self.config = sim_config(core, board)
+                 board=None, main="sdram"):
+        self.config = sim_config(core, board, main)
         self.board = board
         self.faults = faults
         self.max_cycles = max_cycles
@@ -164,10 +184,14 @@ class SimBoard:
         self._tmp = tempfile.TemporaryDirectory(prefix="dure-simboard-")
         tmp = pathlib.Path(self._tmp.name)
         (tmp / "image.bin").write_bytes(load_elf(boot, self.config).image())
+        sdram = []
+        if self.config.main_kind == "sdram":
+            sdram = ["--sdram-clock", str(self.sdram_clk_freq)]
+        self._stderr = open(tmp / "stderr.txt", "w+b")
         self._proc = subprocess.Popen(
             [str(exe), "--image", str(tmp / "image.bin"), "--result", str(tmp / "result.json"),
-             "--max-cycles", str(self.max_cycles), "--uart-in", "-"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+             "--max-cycles", str(self.max_cycles), "--uart-in", "-", *sdram],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr)
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
         tty.setraw(self._master)
@@ -211,13 +235,32 @@ class SimBoard:
                 return
 
     @property
+    def sdram_clk_freq(self):
+        """The clock in Hz the chip model runs at (the board's real clock, the one
+        :class:`~.link_sim_top.LinkSimTop` times the SDRAM controller for), or None without
+        SDRAM."""
+        if self.config.main_kind != "sdram":
+            return None
+        return preset(BOARD_VARIANTS[self.board]).clk_freq
+
+    @property
     def running(self):
         return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def error(self):
+        """The simulator's message when it has stopped by itself with an error, else None."""
+        if self._proc is None or self._proc.poll() in (None, 0, -9):
+            return None
+        self._stderr.seek(0)
+        text = self._stderr.read().decode(errors="replace").strip()
+        return text or f"the simulator exited with status {self._proc.returncode}"
 
     def stop(self):
         if self._proc is None:
             return
         self._stopping.set()
+        error = self.error
         self._proc.kill()
         self._proc.wait()
         for fd in (self._master, self._slave):
@@ -230,5 +273,8 @@ class SimBoard:
                 stream.close()
             except OSError:
                 pass
+        self._stderr.close()
         self._tmp.cleanup()
         self._proc = None
+        if error:
+            raise SimulatorError(error)

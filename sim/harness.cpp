@@ -21,6 +21,11 @@
 //             repeatable. The words of every range, in option order, go to --dump-out as
 //             little-endian bytes. A read the bus answers with err is an error. Models whose top
 //             has no read-back port (read_valid ...) refuse --dump.
+// --sdram-clock  clock frequency in Hz of the SDRAM controller, for a model whose top has SDRAM
+//             pins (sdram__cs ...: main memory in SDRAM, fpga/link_sim_top.py); required there.
+//             The harness then runs the chip model of sdram_chip.h on those pins at every rising
+//             edge (the chip clocked by the inverted system clock, as on the boards); a datasheet
+//             violation ends the run as an error (status 3, the rule and cycle on stderr).
 //
 // UART bytes go to stdout as they are sent (flushed at every newline and periodically).
 // Errors print one line to stderr and exit with status 3. A code-coverage build writes the counts
@@ -28,6 +33,8 @@
 
 #include "Vdure_sim_top.h"
 #include "verilated.h"
+
+#include "sdram_chip.h"
 
 #if defined(DURE_COVERAGE)
 #include "verilated_cov.h"
@@ -290,6 +297,49 @@ std::vector<uint32_t> read_back(T* top, const std::vector<DumpRange>& ranges, Ev
     return out;
 }
 
+// Does the model's top have SDRAM pins? (LinkSimTop with main memory in SDRAM does.)
+template <typename T, typename = void>
+struct HasSdram : std::false_type {};
+template <typename T>
+struct HasSdram<T, std::void_t<decltype(std::declval<T&>().sdram___05Fcs)>> : std::true_type {};
+
+// The chip model on a top's SDRAM pins: sample() before a rising edge, drive() after it.
+template <typename T>
+class SdramPort {
+public:
+    SdramPort(T* top, double clk_freq) : top_(top) {
+        if constexpr (HasSdram<T>::value) {
+            if (!(clk_freq > 0)) fail("this model has SDRAM pins: --sdram-clock HZ is required");
+            chip_ = std::make_unique<dure::SdramChip>(1.0 / clk_freq);
+        } else if (clk_freq > 0) {
+            fail("--sdram-clock given, but this model has no SDRAM pins");
+        }
+    }
+    void edge() {
+        if constexpr (HasSdram<T>::value) {
+            dure::SdramPins p{bool(top_->sdram___05Fclk_en), bool(top_->sdram___05Fcs),
+                              bool(top_->sdram___05Fras), bool(top_->sdram___05Fcas),
+                              bool(top_->sdram___05Fwe), unsigned(top_->sdram___05Fba),
+                              unsigned(top_->sdram___05Fa), unsigned(top_->sdram___05Fdqm),
+                              unsigned(top_->sdram___05Fdq_o), bool(top_->sdram___05Fdq_oe)};
+            try {
+                out_ = chip_->step(p);
+            } catch (const dure::SdramViolation& violation) {
+                fail(std::string("SDRAM chip model: ") + violation.what());
+            }
+        }
+    }
+    void drive() {
+        if constexpr (HasSdram<T>::value)
+            top_->sdram___05Fdq_i = out_ >= 0 ? unsigned(out_) : chip_->floating();
+    }
+
+private:
+    T* top_;
+    std::unique_ptr<dure::SdramChip> chip_;
+    int out_ = -1;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -302,6 +352,7 @@ int main(int argc, char** argv) {
     std::vector<DumpRange> dumps;
     uint64_t max_cycles = 50000000;
     uint64_t bare_cycles = 0;
+    double sdram_clock = 0;
     for (int i = 1; i < argc; i++) {
         std::string arg = argv[i];
         if (i + 1 >= argc) fail("option " + arg + " needs a value");
@@ -315,6 +366,7 @@ int main(int argc, char** argv) {
         else if (arg == "--bare") bare_cycles = parse_count("--bare", value);
         else if (arg == "--dump") dumps.push_back(parse_dump(value));
         else if (arg == "--dump-out") dump_path = value;
+        else if (arg == "--sdram-clock") sdram_clock = double(parse_count("--sdram-clock", value));
         else fail("unknown option " + arg);
     }
     if (!image_path || !result_path) fail("--image and --result are required");
@@ -326,6 +378,7 @@ int main(int argc, char** argv) {
     context->traceEverOn(true);
 #endif
     auto top = std::make_unique<Vdure_sim_top>(context.get(), "dure_sim_top");
+    SdramPort<Vdure_sim_top> sdram(top.get(), sdram_clock);
 
 #if defined(DURE_WAVES_VCD) || defined(DURE_WAVES_FST)
     std::unique_ptr<WaveFile> waves;
@@ -345,12 +398,15 @@ int main(int argc, char** argv) {
 #endif
 
     // One clock cycle, starting and ending with clk low and the model evaluated: inputs for
-    // the cycle are set by the caller, then eval settles them before the rising edge.
+    // the cycle are set by the caller, then eval settles them before the rising edge. The SDRAM
+    // chip (if any) samples the pins settled before the edge and drives DQ after it.
     auto posedge = [&]() {
+        sdram.edge();
         top->clk = 1;
         top->eval();
         dump();
         top->clk = 0;
+        sdram.drive();
     };
 
     // Reset with the core held, then load the program through the loader port.

@@ -50,6 +50,10 @@ def add_infer_arguments(sub):
     where.add_argument("--sim", nargs="?", const="", metavar="BOARD",
                        help="use the simulated board (Verilator model of the board's SoC "
                        "behind a pseudo-terminal); BOARD defaults to --board")
+    cmd.add_argument("--sim-main", choices=("sdram", "block"), default="sdram",
+                     help="main memory of the simulated ULX3S: the SDRAM controller with a "
+                     "datasheet model of the chip (default), or the simulation's block model "
+                     "of the same latency and bandwidth (faster)")
     cmd.add_argument("--board", choices=sorted(VARIANTS), default="ulx3s",
                      help="which board (default ulx3s): chooses the SoC variant to compile for")
     cmd.add_argument("--precision", choices=("int8", "fp16"),
@@ -80,7 +84,7 @@ def _config(args):
     real = preset(VARIANTS[board])
     if args.sim is not None:
         from ..fpga.simboard import sim_config
-        return board, sim_config(board=board), real.clk_freq
+        return board, sim_config(board=board, main=args.sim_main), real.clk_freq
     return board, real, real.clk_freq
 
 
@@ -195,6 +199,18 @@ def _compare(graph, data, program, x, y, run):
     return ok
 
 
+def _stop_simulator(sim, board):
+    """Stop the simulated board; True (and the simulator's message printed) when it had
+    stopped by itself, e.g. on an SDRAM datasheet violation found by the chip model."""
+    from ..fpga.simboard import SimulatorError
+    try:
+        sim.stop()
+    except SimulatorError as error:
+        print(f"dure: the simulated {board} stopped: {error}", file=sys.stderr)
+        return True
+    return False
+
+
 def infer(args):
     from ..fpga.link import BoardLink, LinkError
 
@@ -209,13 +225,14 @@ def infer(args):
     sim = None
     if args.sim is not None:
         from ..fpga.simboard import SimBoard
-        print(f"starting the simulated {board} (variant {config.name}) ...", file=sys.stderr,
-              flush=True)
-        sim = SimBoard(board=board, log=sys.stderr)
+        sim = SimBoard(board=board, log=sys.stderr, main=args.sim_main)
+        print(f"starting the simulated {board} (variant {sim.config.name}, main memory "
+              f"{sim.config.main_kind}) ...", file=sys.stderr, flush=True)
         sim.start()
         port, timeout = sim.port, args.timeout or 30.0
     else:
         port, timeout = args.port, args.timeout or 1.0
+    status = None
     try:
         link = BoardLink.open(port, baud=args.baud or config.uart_baud, timeout=timeout,
                               retries=args.retries, log=log)
@@ -227,17 +244,19 @@ def infer(args):
             seconds = time.monotonic() - start
         except LinkError as error:
             print(f"dure: link failure: {error}", file=sys.stderr)
-            return EXIT_LINK
+            status = EXIT_LINK
         except BoardTimeout as error:
             print(f"dure: {error}", file=sys.stderr)
-            return EXIT_TIMEOUT
+            status = EXIT_TIMEOUT
         except RuntimeError as error:
             raise UserError(str(error)) from None
         finally:
             link.close()
     finally:
-        if sim is not None:
-            sim.stop()
+        if sim is not None and _stop_simulator(sim, board):
+            status = EXIT_LINK
+    if status is not None:
+        return status
     y = outputs[0]
     _report(program, run, clk_freq, board, jobs, link, x.shape[0] if x.ndim > 1 else 1)
     print(f"output {y.dtype} {tuple(y.shape)}; {seconds:.1f} s on the {board} from the first "

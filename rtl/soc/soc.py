@@ -87,6 +87,11 @@ class Soc(wiring.Component):
         Build the memories the config puts in SPRAM (``ram_kind`` / ``main_kind``) from
         ``SB_SPRAM256KA`` instances (iCE40UP5K bitstreams; no ``ram_init``/``main_init`` for
         them). Otherwise they are behavioural models with the same port behaviour.
+    sdram_clk_freq : int, optional
+        Only with ``config.main_kind == "sdram"``: the clock frequency in Hz the SDRAM
+        controller's timing is rounded to (default ``config.clk_freq``). The simulated ULX3S
+        runs at a slow nominal clock but its controller keeps the board's real clock, so the
+        cycle counts are the board's.
 
     Members
     -------
@@ -120,7 +125,7 @@ class Soc(wiring.Component):
     """
 
     def __init__(self, config, *, uart_phy="serial", rom_init=(), ram_init=(), main_init=(),
-                 sim_memories=False, fpga_primitives=False):
+                 sim_memories=False, fpga_primitives=False, sdram_clk_freq=None):
         if uart_phy not in ("serial", "byte"):
             raise ValueError(f"uart_phy must be 'serial' or 'byte', not {uart_phy!r}")
         if rom_init and not config.rom_size:
@@ -130,6 +135,9 @@ class Soc(wiring.Component):
         self._inits = {"rom": tuple(rom_init), "ram": tuple(ram_init), "main": tuple(main_init)}
         self._sim_memories = bool(sim_memories)
         self._fpga_primitives = bool(fpga_primitives)
+        if sdram_clk_freq is not None and config.main_kind != "sdram":
+            raise ValueError("sdram_clk_freq is only for a variant with main_kind 'sdram'")
+        self._sdram_clk_freq = config.clk_freq if sdram_clk_freq is None else sdram_clk_freq
         if uart_phy == "serial":
             uart = {"uart_tx": Out(1, init=1), "uart_rx": In(1, init=1)}
         else:
@@ -212,7 +220,7 @@ class Soc(wiring.Component):
                                                            addr_width=main_width)
         if config.main_kind == "sdram":
             # Boards clock the chip with the inverted system clock (SdramIO).
-            m.submodules.main = main = SdramController(IS42S16160G_7, clk_freq=config.clk_freq,
+            m.submodules.main = main = SdramController(IS42S16160G_7, clk_freq=self._sdram_clk_freq,
                                                        chip_clock_inverted=True)
             wiring.connect(m, main.pins, wiring.flipped(self.sdram))
         else:
