@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from dure.rtl.npu.commands import Control, ElemType, LoadTarget, Opcode, OutType, Status
 from dure.rtl.npu.datapath import NpuDatapath
-from dure.rtl.npu.descriptor import encode
+from dure.rtl.npu.descriptor import encode, list_bytes
 from dure.rtl.npu.npu import Npu
 from dure.sim import golden
 from dure.sim.npu_model import NpuModel
@@ -84,13 +84,15 @@ def run_npu(config, phases, image, *, base, measured=0, weight_banks=None, laten
 
 
 def compute_cost(config, kind, m, count, *, chain=False, weight_banks=None, base=0x4000_0000,
-                 seed=5):
+                 seed=5, as_list=False):
     """Busy cycles per COMPUTE of ``count`` COMPUTEs of ``m`` rows, full tiles (k = rows,
     n = cols), A and W resident in SPAD: independent ones (an M x rows x count*cols GEMM, N
     tiles innermost: each COMPUTE its own weights and ACC rows) or, with ``chain``, an
     accumulate chain (M x count*rows x cols, K tiles innermost: each COMPUTE accumulates onto
     the previous one's rows). The output is checked bit for bit against the golden GEMM.
-    Returns ``(cycles per COMPUTE, NpuRun)``."""
+    The COMPUTEs are pushed through the registers (the testbench needs about 18 cycles per
+    descriptor), or with ``as_list`` fetched by one LIST (32 bytes per entry at the main
+    memory's bandwidth). Returns ``(cycles per COMPUTE, NpuRun)``."""
     rows, cols = config.npu_rows, config.npu_cols
     rng = np.random.default_rng(seed)
     k, n = (rows * count, cols) if chain else (rows, cols * count)
@@ -103,9 +105,13 @@ def compute_cost(config, kind, m, count, *, chain=False, weight_banks=None, base
         b = rng.standard_normal((k, n)).astype(np.float16)
         expect = golden.gemm_fp16(a, b).view(np.uint32)
     gemm = resident_gemm(config, a, b, base=base, k_inner=chain)
-    phases = [gemm.loads + [encode(Opcode.FENCE)], gemm.computes, gemm.stores]
-    run = run_npu(config, phases, gemm.image, base=base, measured=1,
-                  weight_banks=weight_banks)
+    image, computes = gemm.image, gemm.computes
+    if as_list:
+        image = image + bytes(-len(image) % 32)
+        computes = [encode(Opcode.LIST, list_addr=base + len(image), count=len(computes))]
+        image += list_bytes(gemm.computes)
+    phases = [gemm.loads + [encode(Opcode.FENCE)], computes, gemm.stores]
+    run = run_npu(config, phases, image, base=base, measured=1, weight_banks=weight_banks)
     assert run.regs["ERROR"] == 0
     got = np.frombuffer(bytes(run.memory[gemm.out_at:gemm.out_at + 4 * m * n]), np.uint32)
     np.testing.assert_array_equal(got.reshape(m, n), expect)
