@@ -10,7 +10,9 @@ Usage
 -----
 1. Send ``rows`` beats on ``weights``: beat ``k`` is weight row ``k`` (``B[k0 + k, n0:n0+cols]``)
    with ``active = 1`` for k < K and ``active = 0`` for the padding rows beyond K. They go into
-   shadow registers and may be sent while the previous tile still computes. A beat with
+   the next of the PEs' shadow weight banks (filled and swapped in turn) and may be sent while
+   earlier tiles still compute; a bank takes a new tile :attr:`swap_settle` cycles after its
+   previous one was swapped in, when that swap has passed every PE. A beat with
    ``diagonal`` makes only PE (k, k) of its row take part: PE (k, n) is active iff ``active``
    and (not ``diagonal`` or k == n); an inactive PE passes the partial sum through unchanged,
    so the products off the diagonal do not take part at all.
