@@ -10,7 +10,9 @@ Usage
 -----
 1. Send ``rows`` beats on ``weights``: beat ``k`` is weight row ``k`` (``B[k0 + k, n0:n0+cols]``)
    with ``active = 1`` for k < K and ``active = 0`` for the padding rows beyond K. They go into
-   shadow registers and may be sent while the previous tile still computes. A beat with
+   the next of the PEs' shadow weight banks (filled and swapped in turn) and may be sent while
+   earlier tiles still compute; a bank takes a new tile :attr:`swap_settle` cycles after its
+   previous one was swapped in, when that swap has passed every PE. A beat with
    ``diagonal`` makes only PE (k, k) of its row take part: PE (k, n) is active iff ``active``
    and (not ``diagonal`` or k == n); an inactive PE passes the partial sum through unchanged,
    so the products off the diagonal do not take part at all.
@@ -42,16 +44,16 @@ Latency
 per cycle in steady state (rows x cols MACs per cycle).
 """
 
-from amaranth.hdl import EnableInserter, Module, Signal
+from amaranth.hdl import EnableInserter, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .isa import Precision
 from .mesh import Mesh
-from .pe import TOKEN
+from .pe import MAX_BANKS, TOKEN
 from .skew import Skew
 
-__all__ = ["op_layout", "weight_layout", "result_layout", "SystolicArray"]
+__all__ = ["op_layout", "weight_layout", "result_layout", "default_banks", "SystolicArray"]
 
 
 def op_layout(rows, cols):
@@ -79,6 +81,20 @@ def result_layout(cols):
     })
 
 
+def _swap_settle(rows, cols, add_latency):
+    return (rows - 1) * add_latency + cols - 1
+
+
+def default_banks(rows, cols, *, fp16=True):
+    """Shadow weight banks an array gets by default: enough that ``rows``-row operations
+    stream without waiting for a bank, ``ceil((swap_settle + rows + 1) / rows)``, at most
+    :data:`~dure.rtl.npu.pe.MAX_BANKS` (4: the 8x8 FP16 array then switches tiles every ~15
+    cycles instead of ~58)."""
+    from .pe import pe_latencies
+    settle = _swap_settle(rows, cols, pe_latencies(fp16)[1])
+    return max(1, min(MAX_BANKS, -(-(settle + rows + 1) // rows)))
+
+
 _OUT_TOKEN = data.StructLayout({"valid": 1, "precision": Precision, "last": 1})
 
 
@@ -94,16 +110,27 @@ class SystolicArray(wiring.Component):
     fp16 : bool
         Build the FP16 datapath (default). ``False`` gives an int8-only array (FP16 rows then
         compute as INT8), smaller and with a shorter latency.
+    banks : int or None
+        Shadow weight banks per PE, 1 to :data:`~dure.rtl.npu.pe.MAX_BANKS`. ``None`` (the
+        default) picks :func:`default_banks`. With one bank a tile switch costs
+        :attr:`swap_settle` + ``rows`` cycles; with ``b`` banks, ``b`` tiles can be loaded in that
+        time, so short operations (M rows) follow each other every
+        ``max(M, rows, (swap_settle + rows + 1) / b)`` cycles.
     """
 
-    def __init__(self, rows, cols, *, fp16=True):
+    def __init__(self, rows, cols, *, fp16=True, banks=None):
         for name, value in (("rows", rows), ("cols", cols)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, not {value!r}")
         if not isinstance(fp16, bool):
             raise TypeError(f"fp16 must be a bool, not {fp16!r}")
-        self._rows, self._cols, self._fp16 = rows, cols, fp16
-        self._mesh = Mesh(rows, cols, fp16=fp16)
+        if banks is None:
+            banks = default_banks(rows, cols, fp16=fp16)
+        if not isinstance(banks, int) or not 1 <= banks <= MAX_BANKS:
+            raise ValueError(f"banks must be None or an integer from 1 to {MAX_BANKS}, "
+                             f"not {banks!r}")
+        self._rows, self._cols, self._fp16, self._banks = rows, cols, fp16, banks
+        self._mesh = Mesh(rows, cols, fp16=fp16, banks=banks)
         super().__init__({
             "ops": In(stream.Signature(op_layout(rows, cols))),
             "weights": In(stream.Signature(weight_layout(cols))),
@@ -123,6 +150,10 @@ class SystolicArray(wiring.Component):
         return self._fp16
 
     @property
+    def banks(self):
+        return self._banks
+
+    @property
     def mul_latency(self):
         return self._mesh.mul_latency
 
@@ -137,8 +168,9 @@ class SystolicArray(wiring.Component):
 
     @property
     def swap_settle(self):
-        """Cycles after a ``swap`` row is accepted before the next weight beat is accepted."""
-        return (self._rows - 1) * self.add_latency + self._cols - 1
+        """Cycles after a ``swap`` row is accepted before a weight beat into the same bank is
+        accepted."""
+        return _swap_settle(self._rows, self._cols, self.add_latency)
 
     def elaborate(self, platform):
         m = Module()
@@ -156,24 +188,52 @@ class SystolicArray(wiring.Component):
         advance = Signal()
         m.d.comb += advance.eq(~out_tok.o[0].valid | self.results.ready)
 
-        # Weight double buffering: `loaded` counts shadow rows since the last swap; after a swap
-        # the shadow chain must not shift until the swap token has passed every PE.
+        # Weight banks: tiles are loaded into the banks in turn (`wr_bank`, `loaded` beats so
+        # far) and swapped in the same turn (`rd_bank`); `full[b]`: bank b holds a whole tile
+        # not yet swapped in. After a swap from bank b its chain must not shift until the swap
+        # token has passed every PE (`settle[b]`); the other banks load meanwhile.
+        nb = self._banks
         loaded = Signal(range(rows + 1))
-        settle = Signal(range(self.swap_settle + 1))
+        wr_bank = Signal(range(nb))
+        rd_bank = Signal(range(nb))
+        full = Signal(nb)
+        settle = [Signal(range(self.swap_settle + 1), name=f"settle{b}") for b in range(nb)]
+        wr_full = Signal()
+        wr_settling = Signal()
+        rd_full = Signal()
         op_take = Signal()
         w_take = Signal()
         m.d.comb += [
-            self.ops.ready.eq(advance & (~self.ops.payload.swap | (loaded == rows))),
-            self.weights.ready.eq(advance & (loaded != rows) & (settle == 0)),
+            wr_full.eq(full.bit_select(wr_bank, 1)),
+            rd_full.eq(full.bit_select(rd_bank, 1)),
+            self.ops.ready.eq(advance & (~self.ops.payload.swap | rd_full)),
+            self.weights.ready.eq(advance & ~wr_full & ~wr_settling),
             op_take.eq(self.ops.valid & self.ops.ready),
             w_take.eq(self.weights.valid & self.weights.ready),
         ]
-        with core.If(settle != 0):
-            core.d.sync += settle.eq(settle - 1)
-        with core.If(op_take & self.ops.payload.swap):
-            core.d.sync += [loaded.eq(0), settle.eq(self.swap_settle)]
+        for b in range(nb):
+            with m.If(wr_bank == b):
+                m.d.comb += wr_settling.eq(settle[b] != 0)
+        swap_taken = Signal()
+        m.d.comb += swap_taken.eq(op_take & self.ops.payload.swap)
+        tile_loaded = Signal()
+        m.d.comb += tile_loaded.eq(w_take & (loaded == rows - 1))
+        set_full = Signal(nb)
+        clear_full = Signal(nb)
+        for b in range(nb):
+            m.d.comb += [set_full[b].eq(tile_loaded & (wr_bank == b)),
+                         clear_full[b].eq(swap_taken & (rd_bank == b))]
+            with core.If(swap_taken & (rd_bank == b)):
+                core.d.sync += settle[b].eq(self.swap_settle)
+            with core.Elif(settle[b] != 0):
+                core.d.sync += settle[b].eq(settle[b] - 1)
+        core.d.sync += full.eq((full & ~clear_full) | set_full)
+        with core.If(swap_taken):
+            core.d.sync += rd_bank.eq(Mux(rd_bank == nb - 1, 0, rd_bank + 1))
         with core.If(w_take):
-            core.d.sync += loaded.eq(loaded + 1)
+            core.d.sync += loaded.eq(Mux(tile_loaded, 0, loaded + 1))
+        with core.If(tile_loaded):
+            core.d.sync += wr_bank.eq(Mux(wr_bank == nb - 1, 0, wr_bank + 1))
 
         op = self.ops.payload
         for i in range(rows):
@@ -182,6 +242,7 @@ class SystolicArray(wiring.Component):
                 tok_skew.i[i].valid.eq(op_take),
                 tok_skew.i[i].precision.eq(op.precision),
                 tok_skew.i[i].swap.eq(op.swap),
+                tok_skew.i[i].bank.eq(rd_bank),
                 mesh.a[i].eq(a_skew.o[i]),
                 mesh.tok[i].eq(tok_skew.o[i]),
             ]
@@ -198,6 +259,7 @@ class SystolicArray(wiring.Component):
             ]
         core.d.comb += [
             mesh.w_shift.eq(w_take),
+            mesh.w_bank.eq(wr_bank),
             out_tok.i[0].valid.eq(op_take),
             out_tok.i[0].precision.eq(op.precision),
             out_tok.i[0].last.eq(op.last),

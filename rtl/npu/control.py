@@ -30,7 +30,9 @@ class NpuControl(wiring.Component):
     addr_width : int
         Word-address width of the register port.
     exec_depth : int
-        COMPUTEs in flight at once (see :class:`~.dispatch.Dispatcher`).
+        COMPUTEs in flight at once (see :class:`~.dispatch.Dispatcher`); 8 keep short COMPUTEs
+        (a few rows each) streaming through the array's latency now that its weight banks
+        switch tiles every ~15 cycles.
 
     Members
     -------
@@ -52,7 +54,7 @@ class NpuControl(wiring.Component):
     about ``main_latency`` + 16 cycles after the LIST reaches the front.
     """
 
-    def __init__(self, config, *, addr_width=14, exec_depth=4):
+    def __init__(self, config, *, addr_width=14, exec_depth=8):
         if not config.npu_rows:
             raise ValueError(f"variant {config.name!r} has no NPU (npu_rows = 0)")
         self._config = config

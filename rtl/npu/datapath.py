@@ -73,11 +73,12 @@ class NpuDatapath(wiring.Component):
     ``PostProcess.LATENCY`` + ``main_latency`` + about 4 cycles after its last ACC row is read.
     """
 
-    def __init__(self, config, *, postproc=None):
+    def __init__(self, config, *, postproc=None, weight_banks=None):
         if not config.npu_rows:
             raise ValueError(f"config {config.name!r} has no NPU (npu_rows = 0)")
         self._config = config
         self._postproc = postproc
+        self._weight_banks = weight_banks
         super().__init__({
             "control": In(DatapathLink()),
             "bus": Out(BusSignature()),
@@ -112,7 +113,8 @@ class NpuDatapath(wiring.Component):
         m.submodules.acc = acc = Accumulator(cfg.npu_acc_rows, cfg.npu_cols)
         m.submodules.dma = dma = Dma(load_row_bytes(cfg), store_row_bytes(cfg),
                                      depth=dma_depth(cfg))
-        m.submodules.array = array = SystolicArray(cfg.npu_rows, cfg.npu_cols, fp16=cfg.npu_fp16)
+        m.submodules.array = array = SystolicArray(cfg.npu_rows, cfg.npu_cols, fp16=cfg.npu_fp16,
+                                                      banks=self._weight_banks)
         m.submodules.load = load = LoadUnit(cfg)
         m.submodules.exec = ex = ExecUnit(cfg)
         m.submodules.store = st = StoreUnit(cfg, postproc=self._postproc)

@@ -20,7 +20,7 @@ class ExecUnit(wiring.Component):
 
     1. *weights*: reads SPAD rows ``w_addr .. w_addr + rows - 1`` and sends them on
        ``weights`` (lanes ``0..cols-1``; ``active`` for the first ``k`` rows; ``diagonal`` as
-       the command's). The array keeps them in its shadow registers, so this overlaps the
+       the command's). The array keeps them in a shadow weight bank, so this overlaps the
        previous command's activation rows.
     2. *ops*: reads A's row i (SPAD row ``a_addr + i``, or the walk's ``a_addr + (i // a_cols)
        * a_row_step + (i % a_cols) * a_col_step``, lanes ``0..rows-1``) and, when

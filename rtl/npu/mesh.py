@@ -1,10 +1,10 @@
 """The R x C grid of processing elements, wired systolically (no control, no skew)."""
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .pe import TOKEN, WEIGHT, ProcessingElement, pe_latencies
+from .pe import MAX_BANKS, TOKEN, WEIGHT, ProcessingElement, pe_latencies
 
 __all__ = ["Mesh"]
 
@@ -38,15 +38,21 @@ class Mesh(wiring.Component):
     w_bottom : In(ArrayLayout(WEIGHT, cols))
         Weight entering each column's shift chain at the bottom row; after ``rows`` shifts the
         first weight shifted in sits in row 0.
+    w_bank : In(range(banks))
+        The shadow bank whose chains ``w_shift`` shifts (``w_bottom`` enters that bank).
     w_shift : In(1)
-        Shift every column's weight chain up by one row.
+        Shift every column's weight chain of bank ``w_bank`` up by one row.
+    banks : int
+        Shadow weight banks per PE (:class:`~dure.rtl.npu.pe.ProcessingElement`).
     """
 
-    def __init__(self, rows, cols, *, fp16=True):
+    def __init__(self, rows, cols, *, fp16=True, banks=1):
         for name, value in (("rows", rows), ("cols", cols)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, not {value!r}")
-        self._rows, self._cols, self._fp16 = rows, cols, fp16
+        if not isinstance(banks, int) or not 1 <= banks <= MAX_BANKS:
+            raise ValueError(f"banks must be an integer from 1 to {MAX_BANKS}, not {banks!r}")
+        self._rows, self._cols, self._fp16, self._banks = rows, cols, fp16, banks
         self._mul_latency, self._add_latency = pe_latencies(fp16)
         super().__init__({
             "a": In(data.ArrayLayout(16, rows)),
@@ -54,6 +60,7 @@ class Mesh(wiring.Component):
             "psum_top": In(data.ArrayLayout(32, cols)),
             "psum_bottom": Out(data.ArrayLayout(32, cols)),
             "w_bottom": In(data.ArrayLayout(WEIGHT, cols)),
+            "w_bank": In(range(banks)),
             "w_shift": In(1),
         })
 
@@ -68,11 +75,18 @@ class Mesh(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         rows, cols = self._rows, self._cols
-        pe = [[ProcessingElement(fp16=self._fp16) for _ in range(cols)] for _ in range(rows)]
+        nb = self._banks
+        pe = [[ProcessingElement(fp16=self._fp16, banks=nb) for _ in range(cols)]
+              for _ in range(rows)]
+        shift = Signal(nb)
+        if nb == 1:
+            m.d.comb += shift.eq(self.w_shift)
+        else:
+            m.d.comb += shift.eq(self.w_shift << self.w_bank)
         for i in range(rows):
             for j in range(cols):
                 m.submodules[f"pe_{i}_{j}"] = p = pe[i][j]
-                m.d.comb += p.w_shift.eq(self.w_shift)
+                m.d.comb += p.w_shift.eq(shift)
                 if j == 0:
                     m.d.comb += [p.a_in.eq(self.a[i]), p.tok_in.eq(self.tok[i])]
                 else:
@@ -83,8 +97,11 @@ class Mesh(wiring.Component):
                 else:
                     m.d.comb += p.psum_in.eq(pe[i - 1][j].psum_out)
                 if i == rows - 1:
-                    m.d.comb += [p.w_in.eq(self.w_bottom[j]),
-                                 self.psum_bottom[j].eq(p.psum_out)]
+                    m.d.comb += self.psum_bottom[j].eq(p.psum_out)
+                    if nb == 1:
+                        m.d.comb += p.w_in.eq(self.w_bottom[j])
+                    else:
+                        m.d.comb += [p.w_in[b].eq(self.w_bottom[j]) for b in range(nb)]
                 else:
                     m.d.comb += p.w_in.eq(pe[i + 1][j].w_out)
         return m

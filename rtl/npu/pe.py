@@ -22,7 +22,8 @@ precision is a per-operation token travelling with the data and consecutive rows
 Timing (cycles of the array's clock enable)
 --------------------------------------------
 * ``a_in``/``tok_in`` seen in cycle t are registered (``a_out``/``tok_out`` in cycle t + 1); a
-  token with ``swap`` copies the shadow weight into the active weight at the same edge.
+  token with ``swap`` copies the shadow weight of its ``bank`` into the active weight at the
+  same edge.
 * The product of the registered activation and the active weight reaches the adder
   :attr:`mul_latency` cycles later, so ``psum_in`` must carry the matching partial sum in cycle
   ``t + 1 + mul_latency``.
@@ -37,13 +38,14 @@ tok_in : In(:data:`TOKEN`)
     one that uses the weights loaded last).
 a_out, tok_out : Out
     ``a_in`` and ``tok_in`` delayed by one cycle, to the right neighbour.
-w_in : In(:data:`WEIGHT`)
-    Weight shift chain input (from the PE below); ``data`` (int8 in bits 7:0, or fp16) and
-    ``active`` (0: this PE row lies beyond K and passes the partial sum through unchanged).
-w_shift : In(1)
-    Shift the weight chain: the shadow weight takes ``w_in``.
-w_out : Out(:data:`WEIGHT`)
-    The shadow weight, to the PE above.
+w_in : In(:data:`WEIGHT`), or In(ArrayLayout(WEIGHT, banks)) with ``banks`` > 1
+    Weight shift chain input of each bank (from the PE below); ``data`` (int8 in bits 7:0, or
+    fp16) and ``active`` (0: this PE row lies beyond K and passes the partial sum through
+    unchanged).
+w_shift : In(1), or In(banks)
+    Shift the weight chain of each bank: its shadow weight takes its ``w_in``.
+w_out : Out(:data:`WEIGHT`), or Out(ArrayLayout(WEIGHT, banks))
+    The shadow weight of each bank, to the PE above.
 psum_in : In(32)
     Partial sum from above: int32 or fp32 bits, by the token's precision.
 psum_out : Out(32)
@@ -55,6 +57,10 @@ Parameters
 fp16 : bool
     Build the FP16 datapath (the default). Without it the PE is int8-only, with
     ``mul_latency = add_latency = 1``, and an FP16 token computes as INT8.
+banks : int
+    Shadow weight banks, 1 to :data:`MAX_BANKS` (default 1). Each bank is a separate shift
+    chain through its column, so one bank can be loaded while the swap of another one is still
+    travelling through the array.
 """
 
 from amaranth.hdl import Const, Module, Mux, Signal, signed
@@ -63,10 +69,14 @@ from amaranth.lib.wiring import In, Out
 
 from .isa import Precision
 
-__all__ = ["TOKEN", "WEIGHT", "pe_latencies", "ProcessingElement"]
+__all__ = ["MAX_BANKS", "TOKEN", "WEIGHT", "pe_latencies", "ProcessingElement"]
 
-#: Control that travels with every activation value.
-TOKEN = data.StructLayout({"valid": 1, "precision": Precision, "swap": 1})
+#: Most shadow weight banks a PE can have (the ``bank`` field of :data:`TOKEN`).
+MAX_BANKS = 4
+
+#: Control that travels with every activation value; ``bank`` names the shadow weight bank a
+#: ``swap`` takes (always 0 with one bank).
+TOKEN = data.StructLayout({"valid": 1, "precision": Precision, "swap": 1, "bank": 2})
 
 #: One weight with its row-active flag.
 WEIGHT = data.StructLayout({"data": 16, "active": 1})
@@ -93,17 +103,24 @@ def _delay(m, value, cycles, name):
 
 
 class ProcessingElement(wiring.Component):
-    def __init__(self, *, fp16=True):
+    def __init__(self, *, fp16=True, banks=1):
         if not isinstance(fp16, bool):
             raise TypeError(f"fp16 must be a bool, not {fp16!r}")
-        self._fp16 = fp16
+        if not isinstance(banks, int) or not 1 <= banks <= MAX_BANKS:
+            raise ValueError(f"banks must be an integer from 1 to {MAX_BANKS}, not {banks!r}")
+        self._fp16, self._banks = fp16, banks
         self._mul_latency, self._add_latency = pe_latencies(fp16)
+        wshape = WEIGHT if banks == 1 else data.ArrayLayout(WEIGHT, banks)
         super().__init__({
             "a_in": In(16), "tok_in": In(TOKEN),
             "a_out": Out(16), "tok_out": Out(TOKEN),
-            "w_in": In(WEIGHT), "w_shift": In(1), "w_out": Out(WEIGHT),
+            "w_in": In(wshape), "w_shift": In(banks), "w_out": Out(wshape),
             "psum_in": In(32), "psum_out": Out(32),
         })
+
+    @property
+    def banks(self):
+        return self._banks
 
     @property
     def fp16(self):
@@ -126,16 +143,27 @@ class ProcessingElement(wiring.Component):
         # Stage 0: register the activation; swap in the shadow weight with the first row.
         a_r = Signal(16)
         tok_r = Signal(TOKEN)
-        shadow = Signal(WEIGHT)
         weight = Signal(WEIGHT)
         m.d.sync += [a_r.eq(self.a_in), tok_r.eq(self.tok_in)]
-        with m.If(self.tok_in.valid & self.tok_in.swap):
-            m.d.sync += weight.eq(shadow)
-        with m.If(self.w_shift):
-            m.d.sync += shadow.eq(self.w_in)
-        m.d.comb += [
-            self.a_out.eq(a_r), self.tok_out.eq(tok_r), self.w_out.eq(shadow),
-        ]
+        m.d.comb += [self.a_out.eq(a_r), self.tok_out.eq(tok_r)]
+        if self._banks == 1:
+            shadow = Signal(WEIGHT)
+            with m.If(self.tok_in.valid & self.tok_in.swap):
+                m.d.sync += weight.eq(shadow)
+            with m.If(self.w_shift):
+                m.d.sync += shadow.eq(self.w_in)
+            m.d.comb += self.w_out.eq(shadow)
+        else:
+            shadows = [Signal(WEIGHT, name=f"shadow{b}") for b in range(self._banks)]
+            with m.If(self.tok_in.valid & self.tok_in.swap):
+                with m.Switch(self.tok_in.bank):
+                    for b, shadow in enumerate(shadows):
+                        with m.Case(b):
+                            m.d.sync += weight.eq(shadow)
+            for b, shadow in enumerate(shadows):
+                with m.If(self.w_shift[b]):
+                    m.d.sync += shadow.eq(self.w_in[b])
+                m.d.comb += self.w_out[b].eq(shadow)
 
         # Multiply stage: int8 product in one cycle, padded to the fp16 multiplier's latency.
         int_prod = Signal(signed(16))

@@ -21,7 +21,7 @@ from dure.rtl.npu.commands import (
     Status,
 )
 from dure.rtl.npu.datapath import NpuDatapath
-from dure.rtl.npu.descriptor import encode
+from dure.rtl.npu.descriptor import decode, encode
 from dure.rtl.npu.npu import Npu
 from dure.sim import golden
 from dure.sim.golden_requant_tflite import requantize_tflite
@@ -352,3 +352,49 @@ def test_streaming_gemm_throughput():
           f"{regs['macs_per_cycle']:.2f} MACs/cycle ({regs['utilisation']:.1%} of peak), "
           f"DMA read {regs['DMA_RD']} B, stall_dep {regs['STALL_DEP']}")
     assert regs["utilisation"] >= 0.8
+
+
+@pytest.mark.parametrize("kind,seed,banks", [("int8", 1, None), ("fp16", 2, None),
+                                             ("int8", 3, 1), ("fp16", 4, 2)])
+def test_back_to_back_computes_and_stores_match_the_model(kind, seed, banks):
+    """Random COMPUTEs back to back (m 1..12, k and n up to the array, random SPAD rows),
+    each on the ACC rows of the one before (an accumulate chain), partly overlapping them, or
+    elsewhere, accumulating or not, some followed at once by a STORE of their rows, then a
+    STORE of every ACC row: the whole memory image equals the command model's, with the
+    default weight banks and with fewer."""
+    from dure.sim.verif.compute_overlap import random_program, run_npu
+    rng = np.random.default_rng(seed)
+    words, image, expect = random_program(CFG, kind, rng, base=BASE)
+    run = run_npu(CFG, [words], image, base=BASE, weight_banks=banks, latency=3)
+    assert run.regs["ERROR"] == 0
+    assert len(run.computes) == sum(1 for w in words if decode(w)[0] == Opcode.COMPUTE)
+    assert run.memory == expect
+
+
+def test_short_computes_overlap_in_the_array():
+    """Eight one-row COMPUTEs, each its own weight tile and ACC row, fetched by one LIST: with
+    the weight banks they reach the execute unit on average at most
+    ``max(32 / bytes_per_cycle, rows + 2, ceil((rows + 1 + swap_settle) / banks)) + 2`` cycles
+    apart (the LIST entry fetch, the execute unit's weight-row reads and hand-off, a bank's
+    load-swap-settle turn shared by the banks; +2 for the hand-offs), each before the one
+    before it is done; with one bank each waits for the previous swap to settle
+    (``swap_settle + rows`` cycles)."""
+    from dure.rtl.npu.array import default_banks
+    from dure.rtl.npu.pe import pe_latencies
+    from dure.sim.verif.compute_overlap import compute_cost
+    rows, cols = CFG.npu_rows, CFG.npu_cols
+    gaps = {}
+    for banks in (None, 1):
+        _, run = compute_cost(CFG, "int8", 1, 8, weight_banks=banks, as_list=True, base=BASE)
+        starts = [start for start, _ in run.computes]
+        gaps[banks] = (starts[-1] - starts[1]) / (len(starts) - 2)
+        if banks is None:
+            assert all(start < done for start, (_, done) in zip(starts[1:], run.computes[:-1],
+                                                                  strict=True))
+    settle = (rows - 1) * pe_latencies(CFG.npu_fp16)[1] + cols - 1
+    nb = default_banks(rows, cols, fp16=CFG.npu_fp16)
+    bound = max(32 // CFG.main_bytes_per_cycle, rows + 2, -(-(rows + 1 + settle) // nb)) + 2
+    print(f"mean issue gap: {gaps[None]:.1f} cycles with {nb} banks (bound {bound}), "
+          f"{gaps[1]:.1f} with one")
+    assert gaps[None] <= bound
+    assert gaps[1] >= settle + rows
