@@ -1,0 +1,71 @@
+"""Formal check of the core's real multiplier at unit level, one operand narrowed.
+
+The pipeline checks of :mod:`dure.sim.verif.formal_core` run the M extension on stand-in
+results (``alt_ops``): an SMT solver does not follow a real 32 x 32 multiplier through the
+pipeline. Here the real :class:`~dure.rtl.core.multiplier.Multiplier` stands alone: whatever
+operation (MUL, MULH, MULHSU, MULHU) and operands enter with ``x_en``, the result one cycle
+later must be the RISC-V M extension's (chapter 7: the low word of the product, or the high
+word of the 64-bit product of the operands taken signed x signed, signed x unsigned, unsigned
+x unsigned). The products are written here as the integer products the specification
+names; nothing of the unit's 33-bit signed trick is reused.
+
+``narrow``: rs2 is assumed to fit in ``narrow`` signed bits (its 32-bit value is the sign
+extension of its low ``narrow`` bits: small non-negative values, or for the unsigned
+operations values near 2**32); rs1 stays arbitrary. At full width the solver does not finish
+in reasonable time; at 8 bits it does (docs/verification.md has the times). Each such
+run is a proof for that input subset, not for all inputs; the unit-level simulation
+(tests/rtl/core/test_multiplier.py) covers the corner values at full width.
+"""
+
+from amaranth.hdl import Assert, Assume, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In
+from dure.rtl.core.multiplier import Multiplier
+
+__all__ = ["MultiplierHarness", "MUL", "MULH", "MULHSU", "MULHU"]
+
+# funct3 of the M extension's multiplications (RV32M, table 24.2 of the unprivileged spec).
+MUL, MULH, MULHSU, MULHU = 0b000, 0b001, 0b010, 0b011
+
+
+class MultiplierHarness(wiring.Component):
+    """The multiplier (``unit_cls()``) with ``x_en`` high and arbitrary operation / operands
+    (``op`` one of the four multiplications), its result asserted against the specification
+    one cycle after the operands entered.
+
+    Parameters
+    ----------
+    narrow : int
+        rs2 fits in this many signed bits (1..32; 32: no restriction).
+    unit_cls : callable
+        Builds the unit (default :class:`Multiplier`; a test passes a broken one).
+    """
+
+    def __init__(self, narrow=8, *, unit_cls=Multiplier):
+        if not isinstance(narrow, int) or not 1 <= narrow <= 32:
+            raise ValueError(f"narrow must be an integer in 1..32, not {narrow!r}")
+        self._narrow = narrow
+        self._unit_cls = unit_cls
+        super().__init__({"op": In(3), "a": In(32), "b": In(32)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.dut = dut = self._unit_cls()
+        m.d.comb += [dut.x_en.eq(1), dut.x_op.eq(self.op), dut.x_a.eq(self.a),
+                     dut.x_b.eq(self.b)]
+        m.d.comb += Assume(self.op[2] == 0)          # the four multiplications
+        if self._narrow < 32:
+            top = self.b[self._narrow - 1:]
+            m.d.comb += Assume((top == 0) | (top == (1 << (33 - self._narrow)) - 1))
+
+        op, a, b, valid = Signal(3), Signal(32), Signal(32), Signal()
+        m.d.sync += [op.eq(self.op), a.eq(self.a), b.eq(self.b), valid.eq(1)]
+        # The integer products (Amaranth multiplies exactly: the operands' values as integers).
+        ss = a.as_signed() * b.as_signed()
+        su = a.as_signed() * b
+        uu = a * b
+        want = Mux(op == MUL, uu[:32],
+                   Mux(op == MULH, ss[32:64], Mux(op == MULHSU, su[32:64], uu[32:64])))
+        with m.If(valid):
+            m.d.comb += Assert(dut.m_result == want, "MUL*: m_result")
+        return m
