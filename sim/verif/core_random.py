@@ -263,6 +263,8 @@ def _situation(prev, insn, interrupt):
     op, rd = prev["insn"] & 0x7F, prev["insn"] >> 7 & 31
     if interrupt and prev["insn"] == 0x3020_0073:
         return "after_trap_return"
+    if interrupt and prev["insn"] == 0x1050_0073:
+        return "after_wfi"
     if prev["pc_wdata"] != (prev["pc_rdata"] + 4) & 0xFFFF_FFFF and not prev["trap"]:
         return "branch_shadow"
     if op == 0x03:
@@ -356,11 +358,12 @@ def run_random_interrupts(seed, pulses=8, seen=None, **kw):
     return result
 
 
-def interrupt_phase_program(iterations=240):
+def interrupt_phase_program(iterations=240, wfi=False):
     """A loop in which the instruction before an interrupt can be each situation of the
     ``core.interrupt`` coverpoints: a load, its use, a store, a multiply, plain ALU work, a
     taken forward branch, a JAL, the loop's backward branch; with the trap handlers of
-    :func:`random_program` (interrupts on, vectored, nested ECALL)."""
+    :func:`random_program` (interrupts on, vectored, nested ECALL). With ``wfi`` every
+    iteration also waits in a WFI for the next interrupt (taken with mepc = the WFI + 4)."""
     p = Program()
     p.li(30, 0)       # patched below: handler address
     p.csrw(CSR.MTVEC, 30)
@@ -377,6 +380,8 @@ def interrupt_phase_program(iterations=240):
     p.sw(3, 10, 0)
     p.mul(4, 3, 1)
     p.addi(5, 4, 1)
+    if wfi:
+        p.wfi()
     p.beq(0, 0, "skip")      # taken forward branch
     p.nop()
     p.label("skip")
@@ -395,13 +400,14 @@ def interrupt_phase_program(iterations=240):
     return words
 
 
-def run_interrupt_phases(seed=0, pulses=45, seen=None, **kw):
+def run_interrupt_phases(seed=0, pulses=45, seen=None, wfi=False, **kw):
     """:func:`interrupt_phase_program` with ``pulses`` interrupt pulses (lines in turn:
     software, timer, external) 55 to 94 cycles apart at random (``seed``), longer than the
     handler, so that over the run each line arrives at every point of the loop; compared in
     lock-step with the reference like :func:`run_random_interrupts` (each interrupt taken per
-    priv_spec's trap entry)."""
-    words = interrupt_phase_program()
+    priv_spec's trap entry). ``wfi``: the program waits in a WFI every iteration (one
+    iteration per pulse)."""
+    words = interrupt_phase_program(pulses if wfi else 240, wfi=wfi)
     rng = random.Random(seed)
     schedule, when = [], 80
     for k in range(pulses):

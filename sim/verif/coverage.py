@@ -23,7 +23,8 @@ Groups (what hits them):
     else (``plain``); from the retirement trace.
 ``core.interrupt``
     interrupt code x what was retired last before it (``after_load``, ``after_store``,
-    ``after_muldiv``, ``branch_shadow``, ``after_trap_return``, ``plain``), taken in lock-step
+    ``after_muldiv``, ``branch_shadow``, ``after_trap_return``, ``after_wfi`` (woken from
+    WFI), ``plain``), taken in lock-step
     (:func:`dure.sim.verif.core_random.take_interrupt`).
 ``core.nested``
     an exception taken inside an interrupt handler (MIE clear, with interrupts in use), its
@@ -51,7 +52,7 @@ COVERAGE_ENV = "DURE_COVERAGE_DIR"
 _EXCEPTIONS = [0, 1, 2, 3, 4, 5, 6, 7, 11]
 _SITUATIONS = ["plain", "branch_shadow", "load_use", "muldiv", "after_store"]
 _IRQ_SITUATIONS = ["plain", "branch_shadow", "after_load", "after_store", "after_muldiv",
-                   "after_trap_return"]
+                   "after_trap_return", "after_wfi"]
 _REFUSALS = ["BAD_OPCODE", "RESERVED", "ZERO_DIM", "DIM_TOO_LARGE", "BAD_COMBINATION",
              "MISALIGNED", "STRIDE", "LOCAL_RANGE", "DMA_WINDOW"]
 # Which refusal codes each opcode can produce (LOAD has no array-size limit of its own for cols

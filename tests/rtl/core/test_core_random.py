@@ -104,6 +104,15 @@ def test_interrupt_at_every_point():
     assert not missed, f"interrupts not taken after: {missed}"
 
 
+def test_interrupt_wakes_wfi():
+    """Each line wakes the core from WFI; the interrupt is taken after the WFI retired
+    (mepc = WFI + 4), in lock-step with the reference (WFI a no-op there) and priv_spec."""
+    seen = {}
+    run_interrupt_phases(PHASE_SEED, pulses=9, seen=seen, wfi=True)
+    assert {code: seen.get(("irq_at", f"{code}/after_wfi")) for code in (3, 7, 11)} == \
+        {3: 3, 7: 3, 11: 3}
+
+
 def first_interrupt_mismatch(bug):
     """Run the directed interrupt program (:func:`run_interrupt_phases`) on a core with the
     planted ``bug``; the comparison's message, or None if it passed."""
