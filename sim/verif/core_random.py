@@ -255,6 +255,18 @@ def take_interrupt(ref, got):
     return code
 
 
+def _cover_masked(ref, got):
+    """Coverage of interrupt lines high while masked (``core.irq_enable``) at the retirement of
+    ``got``: disabled in mie, or globally by mstatus.MIE = 0 in M-mode. The comparison checks
+    that no interrupt is taken then (:func:`take_interrupt` refuses a masked one)."""
+    for line, code in enumerate((3, 7, 11)):
+        if got.get("irq", (0, 0, 0))[line]:
+            if not ref.csrs[CSR.MIE] >> code & 1:
+                cover("core.irq_enable", f"{code}/masked_mie")
+            elif ref.priv_m and not ref.mie_bit:
+                cover("core.irq_enable", f"{code}/masked_mstatus")
+
+
 def _situation(prev, insn, interrupt):
     """What the record ``prev`` retired just before a trap of ``insn`` (or an interrupt) was,
     for the functional coverage (:mod:`dure.sim.verif.coverage`)."""
@@ -299,9 +311,12 @@ def compare(words, result, data=None, err_ranges=ERR_RANGES, max_steps=5000, ski
     trace = [r for r in result.trace if skip is None or not skip[0] <= r["pc_rdata"] < skip[1]]
     prev = None
     for i, got in enumerate(trace):
+        if interrupts:
+            _cover_masked(ref, got)
         if interrupts and got["intr"] and not prev_trap:
             code = take_interrupt(ref, got)
             prev_trap = True
+            cover("core.irq_enable", f"{code}/taken_{'m' if ref.mpp_m else 'u'}")
             cover("core.interrupt", f"{code}/{_situation(prev, 0, True)}")
             if seen is not None:
                 seen[("irq", code)] = seen.get(("irq", code), 0) + 1
@@ -358,12 +373,17 @@ def run_random_interrupts(seed, pulses=8, seen=None, **kw):
     return result
 
 
-def interrupt_phase_program(iterations=240, wfi=False):
+def interrupt_phase_program(iterations=240, wfi=False, user=False):
     """A loop in which the instruction before an interrupt can be each situation of the
     ``core.interrupt`` coverpoints: a load, its use, a store, a multiply, plain ALU work, a
-    taken forward branch, a JAL, the loop's backward branch; with the trap handlers of
+    taken forward branch, a JAL, the loop's backward branch; the external interrupt masked
+    in mie over part of the loop (a pulse then waits; not with ``wfi`` or ``user``); with
+    the trap handlers of
     :func:`random_program` (interrupts on, vectored, nested ECALL). With ``wfi`` every
-    iteration also waits in a WFI for the next interrupt (taken with mepc = the WFI + 4)."""
+    iteration also waits in a WFI for the next interrupt (taken with mepc = the WFI + 4).
+    With ``user`` the loop runs in U-mode (one PMP entry, NAPOT RWX over the RAM; no mie
+    masking, a CSR access would trap), where interrupts are enabled whatever mstatus.MIE
+    says; each is taken into M-mode and its MRET returns to U."""
     p = Program()
     p.li(30, 0)       # patched below: handler address
     p.csrw(CSR.MTVEC, 30)
@@ -374,11 +394,28 @@ def interrupt_phase_program(iterations=240, wfi=False):
     p.csrrsi(0, CSR.MSTATUS, 8)
     p.li(14, iterations)
     p.li(1, 3)
+    p.li(25, 0x800)          # mie.MEIE
+    if user:
+        p.li(24, (RAM_BASE >> 2) | 0x1FFF)     # NAPOT, 64 KiB
+        p.csrw(0x3B0, 24)
+        p.li(24, 3 << 3 | 7)
+        p.csrw(0x3A0, 24)
+        p.li(24, 0x1800)
+        p.csrrc(0, CSR.MSTATUS, 24)            # MPP = U
+        p.auipc(24, 0)
+        p.addi(24, 24, 12)
+        p.csrw(CSR.MEPC, 24)
+        p.mret()
     p.label("loop")
+    mask = not (user or wfi)
+    if mask:
+        p.csrrc(0, CSR.MIE, 25)  # the external interrupt masked in mie for a few instructions
     p.lw(2, 10, 0)
     p.add(3, 2, 1)           # uses the load
     p.sw(3, 10, 0)
     p.mul(4, 3, 1)
+    if mask:
+        p.csrrs(0, CSR.MIE, 25)
     p.addi(5, 4, 1)
     if wfi:
         p.wfi()
@@ -400,14 +437,14 @@ def interrupt_phase_program(iterations=240, wfi=False):
     return words
 
 
-def run_interrupt_phases(seed=0, pulses=45, seen=None, wfi=False, **kw):
+def run_interrupt_phases(seed=0, pulses=45, seen=None, wfi=False, user=False, **kw):
     """:func:`interrupt_phase_program` with ``pulses`` interrupt pulses (lines in turn:
     software, timer, external) 55 to 94 cycles apart at random (``seed``), longer than the
     handler, so that over the run each line arrives at every point of the loop; compared in
     lock-step with the reference like :func:`run_random_interrupts` (each interrupt taken per
     priv_spec's trap entry). ``wfi``: the program waits in a WFI every iteration (one
-    iteration per pulse)."""
-    words = interrupt_phase_program(pulses if wfi else 240, wfi=wfi)
+    iteration per pulse); ``user``: the loop runs in U-mode."""
+    words = interrupt_phase_program(pulses if wfi else 240, wfi=wfi, user=user)
     rng = random.Random(seed)
     schedule, when = [], 80
     for k in range(pulses):

@@ -60,10 +60,24 @@ class MultiplierHarness(wiring.Component):
 
         op, a, b, valid = Signal(3), Signal(32), Signal(32), Signal()
         m.d.sync += [op.eq(self.op), a.eq(self.a), b.eq(self.b), valid.eq(1)]
-        # The integer products (Amaranth multiplies exactly: the operands' values as integers).
-        ss = a.as_signed() * b.as_signed()
-        su = a.as_signed() * b
-        uu = a * b
+        # The products as shift-and-add over the narrow rs2 (so that the solver compares one
+        # multiplier with sums, not two multipliers): rs2 as a signed integer is
+        # bs = sum_{i < n-1} b_i 2^i - b_{n-1} 2^(n-1); as unsigned it is bs + 2^32 when
+        # negative. a * bs for a taken signed (sa) and unsigned (ua), 64 bits:
+        n = self._narrow
+        sa, ua = a.as_signed(), a.as_unsigned()
+
+        def times_bs(x):
+            total = 0
+            for i in range(n):
+                term = Mux(b[i], x << i, 0)
+                total = (total - term) if i == n - 1 else (total + term)
+            return total[:64]
+
+        neg = b[31]
+        ss = times_bs(sa)                                    # signed x signed
+        su = (times_bs(sa) + Mux(neg, sa << 32, 0))[:64]     # signed x unsigned
+        uu = (times_bs(ua) + Mux(neg, ua << 32, 0))[:64]     # unsigned x unsigned
         want = Mux(op == MUL, uu[:32],
                    Mux(op == MULH, ss[32:64], Mux(op == MULHSU, su[32:64], uu[32:64])))
         with m.If(valid):
