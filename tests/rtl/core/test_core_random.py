@@ -88,21 +88,33 @@ class _PlantedMepc(wiring.Component):
         return m
 
 
-#: Seed of the interrupt pulse times of the directed test (every line after every situation).
-PHASE_SEED = 1
+#: Seeds of the interrupt pulse times of the directed tests: in U-mode every line arrives
+#: after every situation; in M-mode the external line is also masked in mie at times.
+USER_SEED, PHASE_SEED = 2, 1
 SITUATIONS = ["plain", "branch_shadow", "after_load", "after_store", "after_muldiv"]
 
 
 def test_interrupt_at_every_point():
-    """Each interrupt line (software 3, timer 7, external 11) taken after each kind of
-    instruction (a taken branch or jump, a load, a store, a multiply, plain ALU work), every
-    record of the handler and its nested ECALL in lock-step with the reference and
-    priv_spec's trap entry (the random programs mostly take them right after an MRET)."""
+    """Each interrupt line (software 3, timer 7, external 11) taken in U-mode after each kind
+    of instruction (a taken branch or jump, a load, a store, a multiply, plain ALU work), every
+    record of the M-mode handler, its nested ECALL and the MRET back to U in lock-step with
+    the reference and priv_spec's trap entry (the random programs mostly take them right after
+    an MRET, and only in M-mode)."""
     seen = {}
-    run_interrupt_phases(PHASE_SEED, seen=seen)
+    run_interrupt_phases(USER_SEED, seen=seen, user=True)
     missed = [f"{code}/{s}" for code in (3, 7, 11) for s in SITUATIONS
               if ("irq_at", f"{code}/{s}") not in seen]
     assert not missed, f"interrupts not taken after: {missed}"
+
+
+def test_interrupt_masked_in_mie():
+    """M-mode, the external line masked in mie over part of the loop: a pulse waits (the
+    comparison refuses an interrupt taken while masked) and is taken once enabled."""
+    before = coverage.counts().get("core.irq_enable", {}).get("11/masked_mie", 0)
+    seen = {}
+    run_interrupt_phases(PHASE_SEED, seen=seen)
+    assert coverage.counts()["core.irq_enable"]["11/masked_mie"] > before
+    assert seen[("irq", 11)] == 15
 
 
 def test_interrupt_wakes_wfi():
