@@ -17,7 +17,7 @@ run is a proof for that input subset, not for all inputs; the unit-level simulat
 (tests/rtl/core/test_multiplier.py) covers the corner values at full width.
 """
 
-from amaranth.hdl import Assert, Assume, Module, Mux, Signal
+from amaranth.hdl import Assert, Assume, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 from dure.rtl.core.multiplier import Multiplier
@@ -65,7 +65,8 @@ class MultiplierHarness(wiring.Component):
         # bs = sum_{i < n-1} b_i 2^i - b_{n-1} 2^(n-1); as unsigned it is bs + 2^32 when
         # negative. a * bs for a taken signed (sa) and unsigned (ua), 64 bits:
         n = self._narrow
-        sa, ua = a.as_signed(), a.as_unsigned()
+        sa, ua = Signal(signed(64)), Signal(64)    # rs1 extended to 64 bits, both ways
+        m.d.comb += [sa.eq(a.as_signed()), ua.eq(a)]
 
         def times_bs(x):
             total = 0
