@@ -37,14 +37,21 @@ class MultiplierHarness(wiring.Component):
     ----------
     narrow : int
         rs2 fits in this many signed bits (1..32; 32: no restriction).
+    sign : None, 0 or 1
+        With 0 (1), rs2 is also assumed non-negative (negative): its bits ``narrow - 1`` and
+        up are constant zeros (ones), which the solver simplifies far better than bits that
+        merely equal each other; run both to cover the narrow range.
     unit_cls : callable
         Builds the unit (default :class:`Multiplier`; a test passes a broken one).
     """
 
-    def __init__(self, narrow=8, *, unit_cls=Multiplier):
+    def __init__(self, narrow=8, *, sign=None, unit_cls=Multiplier):
         if not isinstance(narrow, int) or not 1 <= narrow <= 32:
             raise ValueError(f"narrow must be an integer in 1..32, not {narrow!r}")
+        if sign not in (None, 0, 1):
+            raise ValueError(f"sign must be None, 0 or 1, not {sign!r}")
         self._narrow = narrow
+        self._sign = sign
         self._unit_cls = unit_cls
         super().__init__({"op": In(3), "a": In(32), "b": In(32)})
 
@@ -56,7 +63,11 @@ class MultiplierHarness(wiring.Component):
         m.d.comb += Assume(self.op[2] == 0)          # the four multiplications
         if self._narrow < 32:
             top = self.b[self._narrow - 1:]
-            m.d.comb += Assume((top == 0) | (top == (1 << (33 - self._narrow)) - 1))
+            ones = (1 << (33 - self._narrow)) - 1
+            if self._sign is None:
+                m.d.comb += Assume((top == 0) | (top == ones))
+            else:
+                m.d.comb += Assume(top == (ones if self._sign else 0))
 
         op, a, b, valid = Signal(3), Signal(32), Signal(32), Signal()
         m.d.sync += [op.eq(self.op), a.eq(self.a), b.eq(self.b), valid.eq(1)]
