@@ -376,8 +376,8 @@ def run_random_interrupts(seed, pulses=8, seen=None, **kw):
 def interrupt_phase_program(iterations=240, wfi=False, user=False):
     """A loop in which the instruction before an interrupt can be each situation of the
     ``core.interrupt`` coverpoints: a load, its use, a store, a multiply, plain ALU work, a
-    taken forward branch, a JAL, the loop's backward branch; the external interrupt masked
-    in mie over part of the loop (a pulse then waits; not with ``wfi`` or ``user``); with
+    taken forward branch, a JAL, the loop's backward branch; every interrupt masked in mie
+    over part of the loop (a pulse then waits; not with ``wfi`` or ``user``); with
     the trap handlers of
     :func:`random_program` (interrupts on, vectored, nested ECALL). With ``wfi`` every
     iteration also waits in a WFI for the next interrupt (taken with mepc = the WFI + 4).
@@ -394,7 +394,7 @@ def interrupt_phase_program(iterations=240, wfi=False, user=False):
     p.csrrsi(0, CSR.MSTATUS, 8)
     p.li(14, iterations)
     p.li(1, 3)
-    p.li(25, 0x800)          # mie.MEIE
+    p.li(25, 0x888)          # mie.MSIE, MTIE, MEIE
     if user:
         p.li(24, (RAM_BASE >> 2) | 0x1FFF)     # NAPOT, 64 KiB
         p.csrw(0x3B0, 24)
@@ -409,7 +409,7 @@ def interrupt_phase_program(iterations=240, wfi=False, user=False):
     p.label("loop")
     mask = not (user or wfi)
     if mask:
-        p.csrrc(0, CSR.MIE, 25)  # the external interrupt masked in mie for a few instructions
+        p.csrrc(0, CSR.MIE, 25)  # every interrupt masked in mie for a few instructions
     p.lw(2, 10, 0)
     p.add(3, 2, 1)           # uses the load
     p.sw(3, 10, 0)
