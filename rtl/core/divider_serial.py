@@ -4,6 +4,8 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import enum, wiring
 from amaranth.lib.wiring import In, Out
 
+from .altops import alt_result
+
 __all__ = ["SerialDivider"]
 
 
@@ -44,6 +46,13 @@ class SerialDivider(wiring.Component):
     Latency
     -------
     ``done`` rises 36 cycles after ``start`` is first seen.
+
+    Parameters
+    ----------
+    alt_ops : bool
+        Formal checks only: ``result`` is the stand-in of :mod:`.altops` of the operation and
+        operands captured at the start instead of the quotient / remainder; the state machine
+        and so ``done`` keep the latency above (the quotient datapath runs unused).
     """
 
     start: In(1)
@@ -54,8 +63,14 @@ class SerialDivider(wiring.Component):
     done: Out(1)
     result: Out(32)
 
+    def __init__(self, *, alt_ops=False):
+        self._alt_ops = bool(alt_ops)
+        super().__init__()
+
     def elaborate(self, platform):
         m = Module()
+        alt = self._alt_ops
+        alt_op, alt_a, alt_b = Signal(3), Signal(32), Signal(32)
         state = Signal(_State)
         quotient = Signal(32)     # dividend, shifting left; quotient bits enter at the bottom
         remainder = Signal(32)
@@ -85,7 +100,7 @@ class SerialDivider(wiring.Component):
         signed = ~self.op[0]
         m.d.comb += [
             self.done.eq(state == _State.DONE),
-            self.result.eq(quotient),
+            self.result.eq(alt_result(alt_op, alt_a, alt_b) if alt else quotient),
         ]
         with m.If(self.abort):
             m.d.sync += state.eq(_State.IDLE)
@@ -93,6 +108,9 @@ class SerialDivider(wiring.Component):
             with m.Switch(state):
                 with m.Case(_State.IDLE):
                     with m.If(self.start):
+                        if alt:
+                            m.d.sync += [alt_op.eq(self.op), alt_a.eq(self.a),
+                                         alt_b.eq(self.b)]
                         m.d.sync += [
                             state.eq(_State.NEG_A),
                             quotient.eq(self.a),

@@ -82,7 +82,7 @@ class MemoryModel:
 
 @dataclass
 class Result:
-    trace: list = field(default_factory=list)    # dicts of rvfi fields + "cycle"
+    trace: list = field(default_factory=list)    # dicts of rvfi fields + "cycle", "irq"
     cycles: int = 0
     halted: bool = False
     mem: MemoryModel = None
@@ -189,6 +189,7 @@ def run(program, *, max_cycles=3000, ibus=None, dbus=None, seed=0, data=None,
             if values[0]:
                 record = dict(zip(RVFI_FIELDS, values, strict=True))
                 record["cycle"] = cycle
+                record["irq"] = tuple(mem.irq)     # the interrupt lines in that cycle
                 result.trace.append(record)
                 if stop_on_halt and record["insn"] == HALT and not record["trap"]:
                     result.halted = True

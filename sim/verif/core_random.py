@@ -82,6 +82,47 @@ def _privileged_setup(p, rng):
     p.mret()
 
 
+def _handlers(p, interrupts):
+    """Emit the trap handlers of :func:`random_program` at the end of ``p``; returns the value
+    for mtvec (vectored with ``interrupts``: the interrupt vectors lead to the handler that
+    clears the line, reads mepc, mstatus and mtval and takes a nested ECALL; else direct to
+    the exception handler, which reads mcause, mtval, mstatus and returns to mepc + 4)."""
+    table = None
+    if interrupts:
+        table = p.pc | 1
+        p.jal(0, "exc")
+        for cause in range(1, 12):
+            if cause in (3, 7, 11):
+                p.jal(0, "irq")
+            else:
+                p.nop()
+        p.label("irq")
+        p.csrrs(31, CSR.MCAUSE, 0)
+        p.andi(31, 31, 15)
+        p.srli(31, 31, 2)
+        p.slli(31, 31, 2)
+        p.add(31, 31, 28)
+        p.sw(0, 31, 0)
+        for csr in (CSR.MEPC, CSR.MSTATUS, CSR.MTVAL):    # compared with the reference
+            p.csrrs(29, csr, 0)
+        # A nested trap: save mepc and mstatus, ECALL (the exception handler returns past it
+        # with MPIE = 0 from the handler's MIE), restore, return from the interrupt.
+        p.csrrs(26, CSR.MEPC, 0)
+        p.csrrs(27, CSR.MSTATUS, 0)
+        p.ecall()
+        p.csrrw(0, CSR.MEPC, 26)
+        p.csrrw(0, CSR.MSTATUS, 27)
+        p.mret()
+    p.label("exc")
+    for csr in (CSR.MCAUSE, CSR.MTVAL, CSR.MSTATUS):      # compared with the reference
+        p.csrrs(31, csr, 0)
+    p.csrrs(30, CSR.MEPC, 0)
+    p.addi(30, 30, 4)
+    p.csrrw(0, CSR.MEPC, 30)
+    p.mret()
+    return table if interrupts else p._labels["exc"]
+
+
 def random_program(seed, length=60, traps=True, muldiv=True, interrupts=False,
                    misaligned_data=True, privileged=False):
     """Random code (units of one or two instructions; branches and jumps land on units).
@@ -161,41 +202,10 @@ def random_program(seed, length=60, traps=True, muldiv=True, interrupts=False,
     p.nop()
     p.nop()
     p.halt()
-    if interrupts:
-        table = p.pc
-        p.jal(0, "exc")
-        for cause in range(1, 12):
-            if cause in (3, 7, 11):
-                p.jal(0, "irq")
-            else:
-                p.nop()
-        p.label("irq")
-        p.csrrs(31, CSR.MCAUSE, 0)
-        p.andi(31, 31, 15)
-        p.srli(31, 31, 2)
-        p.slli(31, 31, 2)
-        p.add(31, 31, 28)
-        p.sw(0, 31, 0)
-        for csr in (CSR.MEPC, CSR.MSTATUS, CSR.MTVAL):    # compared with the reference
-            p.csrrs(29, csr, 0)
-        # A nested trap: save mepc and mstatus, ECALL (the exception handler returns past it
-        # with MPIE = 0 from the handler's MIE), restore, return from the interrupt.
-        p.csrrs(26, CSR.MEPC, 0)
-        p.csrrs(27, CSR.MSTATUS, 0)
-        p.ecall()
-        p.csrrw(0, CSR.MEPC, 26)
-        p.csrrw(0, CSR.MSTATUS, 27)
-        p.mret()
-    p.label("exc")
-    for csr in (CSR.MCAUSE, CSR.MTVAL, CSR.MSTATUS):      # compared with the reference
-        p.csrrs(31, csr, 0)
-    p.csrrs(30, CSR.MEPC, 0)
-    p.addi(30, 30, 4)
-    p.csrrw(0, CSR.MEPC, 30)
-    p.mret()
+    table = _handlers(p, interrupts)
     words = p.assemble()
     patch = Program()
-    patch.li(30, table | 1 if interrupts else p._labels["exc"])
+    patch.li(30, table)
     words[0:2] = patch.assemble()
     if "trigger_unit" in p._labels:
         at = (p._labels["trigger_unit"] - RAM_BASE) // 4
@@ -245,6 +255,18 @@ def take_interrupt(ref, got):
     return code
 
 
+def _cover_masked(ref, got):
+    """Coverage of interrupt lines high while masked (``core.irq_enable``) at the retirement of
+    ``got``: disabled in mie, or globally by mstatus.MIE = 0 in M-mode. The comparison checks
+    that no interrupt is taken then (:func:`take_interrupt` refuses a masked one)."""
+    for line, code in enumerate((3, 7, 11)):
+        if got.get("irq", (0, 0, 0))[line]:
+            if not ref.csrs[CSR.MIE] >> code & 1:
+                cover("core.irq_enable", f"{code}/masked_mie")
+            elif ref.priv_m and not ref.mie_bit:
+                cover("core.irq_enable", f"{code}/masked_mstatus")
+
+
 def _situation(prev, insn, interrupt):
     """What the record ``prev`` retired just before a trap of ``insn`` (or an interrupt) was,
     for the functional coverage (:mod:`dure.sim.verif.coverage`)."""
@@ -253,6 +275,8 @@ def _situation(prev, insn, interrupt):
     op, rd = prev["insn"] & 0x7F, prev["insn"] >> 7 & 31
     if interrupt and prev["insn"] == 0x3020_0073:
         return "after_trap_return"
+    if interrupt and prev["insn"] == 0x1050_0073:
+        return "after_wfi"
     if prev["pc_wdata"] != (prev["pc_rdata"] + 4) & 0xFFFF_FFFF and not prev["trap"]:
         return "branch_shadow"
     if op == 0x03:
@@ -275,7 +299,9 @@ def compare(words, result, data=None, err_ranges=ERR_RANGES, max_steps=5000, ski
     record with ``intr`` that does not follow a trapping one is an asynchronous interrupt,
     checked and taken in the reference by :func:`take_interrupt`; without, it is an error.
     ``seen`` (a dict) receives counts of what happened: ``("trap", mcause)`` per exception,
-    ``("irq", code)`` per interrupt. ``pmp_entries``, ``triggers``: those of the core."""
+    ``("irq", code)`` per interrupt, ``("irq_at", "code/situation")`` per interrupt and what
+    retired just before it (the bins of the ``core.interrupt`` coverpoints). ``pmp_entries``,
+    ``triggers``: those of the core."""
     mem = MemoryModel(words, err_ranges=err_ranges)
     for addr, value in (data or {}).items():
         mem.words[addr >> 2] = value
@@ -285,12 +311,17 @@ def compare(words, result, data=None, err_ranges=ERR_RANGES, max_steps=5000, ski
     trace = [r for r in result.trace if skip is None or not skip[0] <= r["pc_rdata"] < skip[1]]
     prev = None
     for i, got in enumerate(trace):
+        if interrupts:
+            _cover_masked(ref, got)
         if interrupts and got["intr"] and not prev_trap:
             code = take_interrupt(ref, got)
             prev_trap = True
+            cover("core.irq_enable", f"{code}/taken_{'m' if ref.mpp_m else 'u'}")
             cover("core.interrupt", f"{code}/{_situation(prev, 0, True)}")
             if seen is not None:
                 seen[("irq", code)] = seen.get(("irq", code), 0) + 1
+                at = ("irq_at", f"{code}/{_situation(prev, 0, True)}")
+                seen[at] = seen.get(at, 0) + 1
         want = ref.step()
         if want["trap"]:
             cause = ref.csrs[CSR.MCAUSE]
@@ -339,6 +370,88 @@ def run_random_interrupts(seed, pulses=8, seen=None, **kw):
     result = run(words, seed=seed, max_cycles=5000, err_ranges=ERR_RANGES,
                  irq_schedule=schedule, **kw)
     compare(words, result, interrupts=True, seen=seen)
+    return result
+
+
+def interrupt_phase_program(iterations=240, wfi=False, user=False):
+    """A loop in which the instruction before an interrupt can be each situation of the
+    ``core.interrupt`` coverpoints: a load, its use, a store, a multiply, plain ALU work, a
+    taken forward branch, a JAL, the loop's backward branch; every interrupt masked in mie
+    over part of the loop (a pulse then waits; not with ``wfi`` or ``user``); with
+    the trap handlers of
+    :func:`random_program` (interrupts on, vectored, nested ECALL). With ``wfi`` every
+    iteration also waits in a WFI for the next interrupt (taken with mepc = the WFI + 4).
+    With ``user`` the loop runs in U-mode (one PMP entry, NAPOT RWX over the RAM; no mie
+    masking, a CSR access would trap), where interrupts are enabled whatever mstatus.MIE
+    says; each is taken into M-mode and its MRET returns to U."""
+    p = Program()
+    p.li(30, 0)       # patched below: handler address
+    p.csrw(CSR.MTVEC, 30)
+    p.li(10, DATA)
+    p.li(28, IRQ_BASE)
+    p.li(29, 0x888)
+    p.csrw(CSR.MIE, 29)
+    p.csrrsi(0, CSR.MSTATUS, 8)
+    p.li(14, iterations)
+    p.li(1, 3)
+    p.li(25, 0x888)          # mie.MSIE, MTIE, MEIE
+    if user:
+        p.li(24, (RAM_BASE >> 2) | 0x1FFF)     # NAPOT, 64 KiB
+        p.csrw(0x3B0, 24)
+        p.li(24, 3 << 3 | 7)
+        p.csrw(0x3A0, 24)
+        p.li(24, 0x1800)
+        p.csrrc(0, CSR.MSTATUS, 24)            # MPP = U
+        p.auipc(24, 0)
+        p.addi(24, 24, 12)
+        p.csrw(CSR.MEPC, 24)
+        p.mret()
+    p.label("loop")
+    mask = not (user or wfi)
+    if mask:
+        p.csrrc(0, CSR.MIE, 25)  # every interrupt masked in mie for a few instructions
+    p.lw(2, 10, 0)
+    p.add(3, 2, 1)           # uses the load
+    p.sw(3, 10, 0)
+    p.mul(4, 3, 1)
+    if mask:
+        p.csrrs(0, CSR.MIE, 25)
+    p.addi(5, 4, 1)
+    if wfi:
+        p.wfi()
+    p.beq(0, 0, "skip")      # taken forward branch
+    p.nop()
+    p.label("skip")
+    p.jal(6, "on")           # jump to the next word: a redirect all the same
+    p.label("on")
+    p.addi(14, 14, -1)
+    p.bne(14, 0, "loop")
+    p.nop()
+    p.nop()
+    p.halt()
+    table = _handlers(p, True)
+    words = p.assemble()
+    patch = Program()
+    patch.li(30, table)
+    words[0:2] = patch.assemble()
+    return words
+
+
+def run_interrupt_phases(seed=0, pulses=45, seen=None, wfi=False, user=False, **kw):
+    """:func:`interrupt_phase_program` with ``pulses`` interrupt pulses (lines in turn:
+    software, timer, external) 55 to 94 cycles apart at random (``seed``), longer than the
+    handler, so that over the run each line arrives at every point of the loop; compared in
+    lock-step with the reference like :func:`run_random_interrupts` (each interrupt taken per
+    priv_spec's trap entry). ``wfi``: the program waits in a WFI every iteration (one
+    iteration per pulse); ``user``: the loop runs in U-mode."""
+    words = interrupt_phase_program(pulses if wfi else 240, wfi=wfi, user=user)
+    rng = random.Random(seed)
+    schedule, when = [], 80
+    for k in range(pulses):
+        schedule.append((when, k % 3, 1))
+        when += rng.randrange(55, 95)
+    result = run(words, max_cycles=when + 3000, irq_schedule=schedule, **kw)
+    compare(words, result, interrupts=True, seen=seen, max_steps=20000)
     return result
 
 

@@ -23,8 +23,14 @@ Groups (what hits them):
     else (``plain``); from the retirement trace.
 ``core.interrupt``
     interrupt code x what was retired last before it (``after_load``, ``after_store``,
-    ``after_muldiv``, ``branch_shadow``, ``after_trap_return``, ``plain``), taken in lock-step
+    ``after_muldiv``, ``branch_shadow``, ``after_trap_return``, ``after_wfi`` (woken from
+    WFI), ``plain``), taken in lock-step
     (:func:`dure.sim.verif.core_random.take_interrupt`).
+``core.irq_enable``
+    interrupt code x enable state: taken from M-mode (``taken_m``) or U-mode (``taken_u``),
+    or the line high at a retirement while masked in ``mie`` (``masked_mie``) or by
+    mstatus.MIE = 0 in M-mode (``masked_mstatus``), where the comparison checks that it is not
+    taken (:func:`dure.sim.verif.core_random.take_interrupt` refuses a masked one).
 ``core.nested``
     an exception taken inside an interrupt handler (MIE clear, with interrupts in use), its
     mepc / mstatus saved and restored around it.
@@ -38,12 +44,14 @@ Groups (what hits them):
 """
 
 import collections
+import contextlib
 import json
 import os
 import pathlib
 import sys
 
-__all__ = ["GROUPS", "cover", "counts", "reset", "dump", "merge", "report", "main", "COVERAGE_ENV"]
+__all__ = ["GROUPS", "cover", "counts", "reset", "suspended", "dump", "merge", "report", "main",
+           "COVERAGE_ENV"]
 
 #: Environment variable naming the folder the per-process counts go to.
 COVERAGE_ENV = "DURE_COVERAGE_DIR"
@@ -51,7 +59,7 @@ COVERAGE_ENV = "DURE_COVERAGE_DIR"
 _EXCEPTIONS = [0, 1, 2, 3, 4, 5, 6, 7, 11]
 _SITUATIONS = ["plain", "branch_shadow", "load_use", "muldiv", "after_store"]
 _IRQ_SITUATIONS = ["plain", "branch_shadow", "after_load", "after_store", "after_muldiv",
-                   "after_trap_return"]
+                   "after_trap_return", "after_wfi"]
 _REFUSALS = ["BAD_OPCODE", "RESERVED", "ZERO_DIM", "DIM_TOO_LARGE", "BAD_COMBINATION",
              "MISALIGNED", "STRIDE", "LOCAL_RANGE", "DMA_WINDOW"]
 # Which refusal codes each opcode can produce (LOAD has no array-size limit of its own for cols
@@ -71,6 +79,8 @@ GROUPS = {
     "core.trap": [str(c) for c in _EXCEPTIONS],
     "core.trap_situation": [f"{c}/{s}" for c in _EXCEPTIONS if c != 1 for s in _SITUATIONS],
     "core.interrupt": [f"{c}/{s}" for c in (3, 7, 11) for s in _IRQ_SITUATIONS],
+    "core.irq_enable": [f"{c}/{s}" for c in (3, 7, 11)
+                        for s in ("taken_m", "taken_u", "masked_mie", "masked_mstatus")],
     "core.nested": ["11/in_interrupt_handler"],
     "npu.error": (["BAD_OPCODE/-"] +
                   [f"{code}/{op}" for op, codes in _REFUSAL_BY_OP.items() for code in codes] +
@@ -98,6 +108,18 @@ def counts():
 
 def reset():
     _counts.clear()
+
+
+@contextlib.contextmanager
+def suspended():
+    """Hits inside the block are dropped (a run on a deliberately broken design, such as a
+    planted bug, checks nothing that coverage should count)."""
+    saved = collections.Counter(_counts)
+    try:
+        yield
+    finally:
+        _counts.clear()
+        _counts.update(saved)
 
 
 def dump(folder):

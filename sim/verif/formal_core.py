@@ -53,6 +53,7 @@ from dure.rtl.core import x_stage as x_stage_module
 from dure.rtl.core.altops import ALT_SUBTRACT, ALT_XOR
 from dure.rtl.core.core import Core
 from dure.rtl.core.divider import Divider
+from dure.rtl.core.divider_serial import SerialDivider
 from dure.rtl.core.multiplier import Multiplier
 from dure.rtl.core.options import CoreOptions
 
@@ -160,7 +161,8 @@ def _units(harness, mul, div):
         patches += [mock.patch.object(x_stage_module, "Divider", free),
                     mock.patch.object(x_stage_module, "SerialDivider", free)]
     elif div == "alt":
-        patches.append(mock.patch.object(x_stage_module, "Divider",
+        name = "SerialDivider" if harness.serial_divider else "Divider"
+        patches.append(mock.patch.object(x_stage_module, name,
                                          lambda: harness.divider_cls(alt_ops=True)))
     for patch in patches:
         patch.start()
@@ -188,19 +190,20 @@ class CoreHarness(wiring.Component):
         other arbitrary.
     alt_ops : bool
         For ``mul`` / ``div``: build the core with the formal-only stand-ins of
-        :mod:`dure.rtl.core.altops` (``Multiplier(alt_ops=True)``, ``Divider(alt_ops=True)``:
-        same registers and timing, a cheap function instead of the product / quotient) and
+        :mod:`dure.rtl.core.altops` (``Multiplier(alt_ops=True)``, ``Divider(alt_ops=True)``
+        or, with ``options.serial_divider``, ``SerialDivider(alt_ops=True)``: same registers
+        and timing, a cheap function instead of the product / quotient) and
         check the port against the same stand-in of the reported sources. This proves the
         pipeline's part (operand routing, operation selection, stalls, writeback, hazards);
         the arithmetic itself is checked at unit level (tests/rtl/core/test_multiplier.py,
         test_divider.py).
     multiplier_cls, divider_cls : type
-        The unit classes built with ``alt_ops=True`` (default: the core's own; a test passes
-        a patched one to plant a bug).
+        The unit classes built with ``alt_ops=True`` (default: the core's own, the divider
+        per ``options.serial_divider``; a test passes a patched one to plant a bug).
     """
 
     def __init__(self, checks, *, options=FORMAL_CORE_OPTIONS, narrow=None, alt_ops=False,
-                 multiplier_cls=Multiplier, divider_cls=Divider):
+                 multiplier_cls=Multiplier, divider_cls=None):
         checks = tuple(checks)
         unknown = [c for c in checks if c not in CHECKS]
         if unknown or not checks:
@@ -209,12 +212,13 @@ class CoreHarness(wiring.Component):
             raise ValueError(f"narrow must be None or an integer in 1..32, not {narrow!r}")
         if alt_ops and narrow is not None:
             raise ValueError("narrow applies to the real units, not with alt_ops")
-        if alt_ops and options.serial_divider:
-            raise ValueError("alt_ops needs the fast Divider (serial_divider=False)")
         self._checks = checks
         self._narrow = narrow
         self._options = options
         self._alt = bool(alt_ops)
+        self.serial_divider = options.serial_divider
+        if divider_cls is None:
+            divider_cls = SerialDivider if options.serial_divider else Divider
         self.multiplier_cls, self.divider_cls = multiplier_cls, divider_cls
         self._mul_unit = ("alt" if alt_ops else "real") if "mul" in checks else "free"
         self._div_unit = ("alt" if alt_ops else "real") if "div" in checks else "free"

@@ -16,6 +16,7 @@ and writeback of MUL* / DIV*; the arithmetic is checked at unit level
 (tests/rtl/core/test_multiplier.py, test_divider.py, with their planted bugs).
 """
 
+from dataclasses import replace
 from pathlib import Path
 from unittest import mock
 
@@ -28,7 +29,7 @@ from dure.rtl.core.decoder import AluOp
 from dure.rtl.core.divider import Divider
 from dure.rtl.core.multiplier import Multiplier
 from dure.sim.verif import formal
-from dure.sim.verif.formal_core import CoreHarness
+from dure.sim.verif.formal_core import FORMAL_CORE_OPTIONS, CoreHarness
 
 BUILD = Path(__file__).resolve().parents[2] / "build" / "formal"
 DEPTH = 10
@@ -180,6 +181,18 @@ SLOW = {
 }
 # Not run: the "mul" (narrow 4, depth 12) and "div" (narrow 8, depth 22) classes with the
 # real units did not finish within 15 minutes here (docs/verification.md).
+
+
+# The serial divider takes 36 cycles: the first DIV retires at step 42 at the earliest.
+SERIAL_DIV_DEPTH = 43
+
+
+@pytest.mark.slow
+def test_div_alt_serial_divider():
+    """DIV* through the pipeline of a core with the serial divider (the small core's), its
+    formal stand-in (``SerialDivider(alt_ops=True)``, the 36-cycle state machine kept)."""
+    run("core_div_alt_serial", ["div"], depth=SERIAL_DIV_DEPTH, alt_ops=True,
+        options=replace(FORMAL_CORE_OPTIONS, serial_divider=True), expect="PASS")
 
 
 @pytest.mark.slow

@@ -1,9 +1,18 @@
 """Random programs (with traps, bus errors, interrupts, U-mode under random PMP entries and
 triggers, random bus timing) against the reference model."""
 
+from unittest import mock
+
 import pytest
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In
+from dure.rtl.core import m_stage
+from dure.rtl.core.csr import CSRFile
+from dure.sim.verif import coverage
 from dure.sim.verif.core_random import (
     TIMINGS,
+    run_interrupt_phases,
     run_random,
     run_random_interrupts,
     run_random_privileged,
@@ -41,3 +50,101 @@ def test_random_program_privileged(seed):
 @pytest.mark.parametrize("seed", range(6, 106))
 def test_random_program_privileged_sweep(seed):
     run_random_privileged(seed, **TIMINGS[seed % len(TIMINGS)])
+
+
+# ---- planted interrupt-entry bugs: the comparison with priv_spec's trap entry must see them --
+
+class _PlantedMepc(wiring.Component):
+    """The core's CSR file with a planted bug in what an interrupt writes to ``mepc``
+    (exceptions untouched). ``bug``:
+
+    - ``"plus4"``: mepc = the interrupted instruction + 4 (the issue's "off by 4");
+    - ``"last_retired"``: mepc = the pc of the last instruction that retired + 4, right in
+      straight-line code and wrong only when that instruction was a taken branch or jump (or
+      an MRET): the interrupt in a branch shadow returns to the branch + 4.
+    """
+
+    def __init__(self, bug, **kw):
+        self._bug = bug
+        self._inner = CSRFile(**kw)
+        super().__init__(self._inner.signature)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = inner = self._inner
+        for (path, member, outer), (_, _, sig) in zip(self.signature.flatten(self),
+                                                      inner.signature.flatten(inner),
+                                                      strict=True):
+            if path == ("trap_pc",):
+                continue
+            m.d.comb += sig.eq(outer) if member.flow == In else outer.eq(sig)
+        if self._bug == "plus4":
+            wrong = self.trap_pc + 4
+        else:
+            wrong = Signal(32)
+            with m.If(self.retire):
+                m.d.sync += wrong.eq(self.trap_pc + 4)
+        m.d.comb += inner.trap_pc.eq(Mux(self.trap_interrupt, wrong, self.trap_pc))
+        return m
+
+
+#: Seeds of the interrupt pulse times of the directed tests: in U-mode every line arrives
+#: after every situation; in M-mode every line is also masked in mie at times.
+USER_SEED, PHASE_SEED = 2, 1
+SITUATIONS = ["plain", "branch_shadow", "after_load", "after_store", "after_muldiv"]
+
+
+def test_interrupt_at_every_point():
+    """Each interrupt line (software 3, timer 7, external 11) taken in U-mode after each kind
+    of instruction (a taken branch or jump, a load, a store, a multiply, plain ALU work), every
+    record of the M-mode handler, its nested ECALL and the MRET back to U in lock-step with
+    the reference and priv_spec's trap entry (the random programs mostly take them right after
+    an MRET, and only in M-mode)."""
+    seen = {}
+    run_interrupt_phases(USER_SEED, seen=seen, user=True)
+    missed = [f"{code}/{s}" for code in (3, 7, 11) for s in SITUATIONS
+              if ("irq_at", f"{code}/{s}") not in seen]
+    assert not missed, f"interrupts not taken after: {missed}"
+
+
+def test_interrupt_masked_in_mie():
+    """M-mode, every line masked in mie over part of the loop: a pulse waits (the comparison
+    refuses an interrupt taken while masked) and is taken once enabled."""
+    bins = [f"{code}/masked_mie" for code in (3, 7, 11)]
+    before = [coverage.counts().get("core.irq_enable", {}).get(b, 0) for b in bins]
+    seen = {}
+    run_interrupt_phases(PHASE_SEED, seen=seen)
+    after = [coverage.counts()["core.irq_enable"].get(b, 0) for b in bins]
+    assert all(a > b for a, b in zip(after, before, strict=True)), (before, after)
+    assert [seen[("irq", code)] for code in (3, 7, 11)] == [15, 15, 15]
+
+
+def test_interrupt_wakes_wfi():
+    """Each line wakes the core from WFI; the interrupt is taken after the WFI retired
+    (mepc = WFI + 4), in lock-step with the reference (WFI a no-op there) and priv_spec."""
+    seen = {}
+    run_interrupt_phases(PHASE_SEED, pulses=9, seen=seen, wfi=True)
+    assert {code: seen.get(("irq_at", f"{code}/after_wfi")) for code in (3, 7, 11)} == \
+        {3: 3, 7: 3, 11: 3}
+
+
+def first_interrupt_mismatch(bug):
+    """Run the directed interrupt program (:func:`run_interrupt_phases`) on a core with the
+    planted ``bug``; the comparison's message, or None if it passed."""
+    with mock.patch.object(m_stage, "CSRFile", lambda **kw: _PlantedMepc(bug, **kw)), \
+            coverage.suspended():
+        try:
+            run_interrupt_phases(PHASE_SEED)
+        except AssertionError as error:
+            return str(error)
+    return None
+
+
+@pytest.mark.parametrize("bug", ["plus4", "last_retired"])
+def test_planted_interrupt_mepc_bug_caught(bug):
+    """A core whose interrupt entry writes a wrong mepc fails the lock-step comparison with
+    the independent trap entry (priv_spec.trap_entry) at the handler's read of mepc
+    (``csrrs x29, mepc``)."""
+    message = first_interrupt_mismatch(bug)
+    assert message is not None, f"planted interrupt mepc bug {bug!r} not caught"
+    assert message.startswith("record ") and "insn=0x34102ef3" in message, message

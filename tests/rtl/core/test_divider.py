@@ -1,6 +1,8 @@
 """Divider: DIV/DIVU/REM/REMU on all pairs of corner values (0, 1, -1, INT_MIN, ...) and random
 values, including division by zero and signed overflow, and abort in the middle. Both
-dividers: the fast one and the small core's serial one (same contract, other latency)."""
+dividers: the fast one and the small core's serial one (same contract, other latency), and
+their formal-only stand-in mode. One check (:func:`mismatches`) serves the real units, the
+stand-ins and the planted bug."""
 
 import random
 
@@ -29,10 +31,16 @@ def early_out_latency(op, a, b):
     return 33 - 8 * zero_bytes
 
 
+def serial_latency(op, a, b):
+    return 36
+
+
 DIVIDERS = [pytest.param((Divider, early_out_latency), id="fast"),
-            pytest.param((SerialDivider, lambda op, a, b: 36), id="serial")]
+            pytest.param((SerialDivider, serial_latency), id="serial")]
 M = 0xFFFF_FFFF
 CORNERS = [0, 1, M, 0x8000_0000, 0x7FFF_FFFF, 2, M - 1, 7, 0xFFFF_FFF9]
+OPS = [Funct3MulDiv.DIV, Funct3MulDiv.DIVU, Funct3MulDiv.REM, Funct3MulDiv.REMU]
+CORNER_CASES = [(op, a, b) for op in OPS for a in CORNERS for b in CORNERS]
 
 
 def model(op, a, b):
@@ -50,11 +58,19 @@ def model(op, a, b):
     return a % b if rem else a // b
 
 
-def run_cases(divider, cases):
-    cls, latency = divider
-    dut = cls()
+def alt_model(op, a, b):
+    """The formal stand-in as dure.rtl.core.altops documents it."""
+    return ((a - b if op in ALT_SUBTRACT else a + b) & M) ^ ALT_XOR[op]
+
+
+def outcomes(dut, cases, limit=40):
+    """``(result, cycles)`` of each ``(op, a, b)`` on divider instance ``dut``: start with the
+    operands, present other operands from the next cycle on (they are captured at the start),
+    wait up to ``limit`` cycles for ``done`` (``(None, None)`` if it never rises), check that
+    ``abort`` clears ``done``, go on with the next case."""
     sim = Simulator(dut)
     sim.add_clock(1e-6)
+    out = []
 
     async def bench(ctx):
         for op, a, b in cases:
@@ -64,36 +80,47 @@ def run_cases(divider, cases):
             ctx.set(dut.start, 1)
             ctx.set(dut.abort, 0)
             cycles = 0
-            while not ctx.get(dut.done):
+            while not ctx.get(dut.done) and cycles < limit:
                 await ctx.tick()
-                ctx.set(dut.a, 0x5A5A_5A5A)   # operands are captured at start
+                ctx.set(dut.a, 0x5A5A_5A5A)
                 ctx.set(dut.b, 0xA5A5_A5A5)
                 cycles += 1
-                assert cycles <= latency(op, a, b)
-            assert cycles == latency(op, a, b), (op, hex(a), hex(b))
-            assert ctx.get(dut.result) == model(op, a, b), (op, hex(a), hex(b))
+            done = ctx.get(dut.done)
+            out.append((ctx.get(dut.result), cycles) if done else (None, None))
             ctx.set(dut.start, 0)
             ctx.set(dut.abort, 1)
             await ctx.tick()
-            assert not ctx.get(dut.done)
+            assert not ctx.get(dut.done), "abort did not clear done"
 
     sim.add_testbench(bench)
     sim.run()
+    return out
 
 
-OPS = [Funct3MulDiv.DIV, Funct3MulDiv.DIVU, Funct3MulDiv.REM, Funct3MulDiv.REMU]
+def mismatches(dut, cases, expect=model, latency=early_out_latency):
+    """``(op, a, b, got, wanted)`` of every case where unit ``dut`` does not give
+    ``(expect(op, a, b), latency(op, a, b))`` as ``(result, cycles)``."""
+    wrong = []
+    for (op, a, b), got in zip(cases, outcomes(dut, cases), strict=True):
+        wanted = (expect(op, a, b), latency(op, a, b))
+        if got != wanted:
+            wrong.append((op, a, b, got, wanted))
+    return wrong
 
 
 @pytest.mark.parametrize("divider", DIVIDERS)
 def test_divider_corners(divider):
-    run_cases(divider, [(op, a, b) for op in OPS for a in CORNERS for b in CORNERS])
+    cls, latency = divider
+    assert mismatches(cls(), CORNER_CASES, model, latency) == []
 
 
 @pytest.mark.parametrize("divider", DIVIDERS)
 def test_divider_random(divider):
+    cls, latency = divider
     rng = random.Random(4)
-    run_cases(divider, [(rng.choice(OPS), rng.getrandbits(rng.choice([7, 8, 9, 16, 24, 25, 32])),
-                         rng.getrandbits(rng.choice([4, 16, 32]))) for _ in range(80)])
+    cases = [(rng.choice(OPS), rng.getrandbits(rng.choice([7, 8, 9, 16, 24, 25, 32])),
+              rng.getrandbits(rng.choice([4, 16, 32]))) for _ in range(80)]
+    assert mismatches(cls(), cases, model, latency) == []
 
 
 @pytest.mark.parametrize("divider", DIVIDERS)
@@ -125,33 +152,6 @@ def test_divider_abort_restarts(divider):
     sim.run()
 
 
-def results(dut, cases, limit=40):
-    """Result of each ``(op, a, b)`` on divider instance ``dut`` (None if not done in time)."""
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    out = []
-
-    async def bench(ctx):
-        for op, a, b in cases:
-            ctx.set(dut.op, op)
-            ctx.set(dut.a, a)
-            ctx.set(dut.b, b)
-            ctx.set(dut.start, 1)
-            ctx.set(dut.abort, 0)
-            for _ in range(limit):
-                await ctx.tick()
-                if ctx.get(dut.done):
-                    break
-            out.append(ctx.get(dut.result) if ctx.get(dut.done) else None)
-            ctx.set(dut.start, 0)
-            ctx.set(dut.abort, 1)
-            await ctx.tick()
-
-    sim.add_testbench(bench)
-    sim.run()
-    return out
-
-
 class SwappedDivider(wiring.Component):
     """Planted bug: dividend and divisor swapped on their way into the divider."""
 
@@ -173,47 +173,30 @@ SPECIAL = [(Funct3MulDiv.DIV, 0x8000_0000, M), (Funct3MulDiv.REM, 0x8000_0000, M
 
 
 def test_divider_special_cases():
-    """INT_MIN / -1, division by zero, negative dividends: the spec's table, exactly."""
-    assert results(Divider(), SPECIAL) == [model(*case) for case in SPECIAL]
+    """INT_MIN / -1, division by zero, negative dividends: the spec's table, exactly (the
+    model pinned to literal values, then both units against it)."""
     assert [model(*case) for case in SPECIAL] == [0x8000_0000, 0, M, 7, M, 0, M]
+    assert mismatches(Divider(), SPECIAL) == []
+    assert mismatches(SerialDivider(), SPECIAL, latency=serial_latency) == []
 
 
 def test_planted_operand_swap_caught():
-    got = results(SwappedDivider(), SPECIAL)
-    assert got != [model(*case) for case in SPECIAL], "the planted operand swap was not caught"
-    assert got[2] == 0    # 7 / 0 computed as 0 / 7
+    """The check of the real dividers, run on a divider with swapped operands, fails on
+    results (not only on latency): 7 / 0 computed as 0 / 7, among others."""
+    wrong = mismatches(SwappedDivider(), CORNER_CASES)
+    assert wrong, "the planted operand swap was not caught"
+    assert (Funct3MulDiv.DIV, 7, 0, (0, 9), (M, 33)) in wrong
+    assert any(got[0] != wanted[0] for *_, got, wanted in wrong)
 
 
-def test_alt_ops_stand_in():
+@pytest.mark.parametrize("divider", DIVIDERS)
+def test_alt_ops_stand_in(divider):
     """``alt_ops=True`` (formal builds only): the documented stand-in of dure.rtl.core.altops
     of the operands captured at the start, with the real divider's latency."""
+    cls, latency = divider
     rng = random.Random(6)
     cases = [(op, rng.choice(CORNERS), rng.choice(CORNERS + [rng.getrandbits(32)]))
              for op in OPS for _ in range(5)]
-    dut = Divider(alt_ops=True)
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-
-    async def bench(ctx):
-        for op, a, b in cases:
-            ctx.set(dut.op, op)
-            ctx.set(dut.a, a)
-            ctx.set(dut.b, b)
-            ctx.set(dut.start, 1)
-            ctx.set(dut.abort, 0)
-            cycles = 0
-            while not ctx.get(dut.done):
-                await ctx.tick()
-                ctx.set(dut.a, 0x5A5A_5A5A)   # operands are captured at start
-                ctx.set(dut.b, 0xA5A5_A5A5)
-                cycles += 1
-                assert cycles <= 33
-            assert cycles == early_out_latency(op, a, b), (op, hex(a), hex(b))
-            expected = ((a - b if op in ALT_SUBTRACT else a + b) & M) ^ ALT_XOR[op]
-            assert ctx.get(dut.result) == expected, (op, hex(a), hex(b))
-            ctx.set(dut.start, 0)
-            ctx.set(dut.abort, 1)
-            await ctx.tick()
-
-    sim.add_testbench(bench)
-    sim.run()
+    assert mismatches(cls(alt_ops=True), cases, alt_model, latency) == []
+    # ... and the stand-in check is not satisfied by the real unit.
+    assert mismatches(cls(), cases, alt_model, latency)

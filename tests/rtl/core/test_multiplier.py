@@ -1,7 +1,10 @@
-"""Multiplier: every operation on corner-value pairs and random values, one per cycle."""
+"""Multiplier: every operation on corner-value pairs and random values, one per cycle; the
+hold while ``x_en`` is low; the formal-only stand-in mode. One check (:func:`mismatches`)
+serves the real unit, the stand-in and the planted bug."""
 
 import random
 
+import pytest
 from amaranth.hdl import Module, Mux
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
@@ -34,14 +37,13 @@ def model(op, a, b):
     }[op] & M
 
 
-def test_multiplier_pipelined():
-    dut = Multiplier()
+def products(dut, cases):
+    """``m_result`` of each ``(op, a, b)`` on multiplier instance ``dut``, one case per cycle
+    with ``x_en`` high (the product of the operands presented in a cycle is there after the
+    next clock edge)."""
     sim = Simulator(dut)
     sim.add_clock(1e-6)
-    rng = random.Random(3)
-    ops = [Funct3MulDiv.MUL, Funct3MulDiv.MULH, Funct3MulDiv.MULHSU, Funct3MulDiv.MULHU]
-    cases = [(op, a, b) for op in ops for a in CORNERS for b in CORNERS]
-    cases += [(rng.choice(ops), rng.getrandbits(32), rng.getrandbits(32)) for _ in range(200)]
+    out = []
 
     async def bench(ctx):
         ctx.set(dut.x_en, 1)
@@ -50,17 +52,53 @@ def test_multiplier_pipelined():
             ctx.set(dut.x_a, a)
             ctx.set(dut.x_b, b)
             await ctx.tick()
-            assert ctx.get(dut.m_result) == model(op, a, b), (op, hex(a), hex(b))
-        # x_en low holds the operands (and the operation): register a product whose low and
-        # high words are both non-zero, then present other operands and another operation
-        # with x_en low for several cycles; the M stage must keep the registered product.
+            out.append(ctx.get(dut.m_result))
+
+    sim.add_testbench(bench)
+    sim.run()
+    return out
+
+
+def mismatches(dut, cases, expect=model):
+    """``(op, a, b, got, wanted)`` of every case that unit ``dut`` gets wrong."""
+    return [(op, a, b, got, expect(op, a, b))
+            for (op, a, b), got in zip(cases, products(dut, cases), strict=True)
+            if got != expect(op, a, b)]
+
+
+CORNER_CASES = [(op, a, b) for op in MUL_OPS for a in CORNERS for b in CORNERS]
+
+
+def test_multiplier_corners_exact():
+    assert mismatches(Multiplier(), CORNER_CASES) == []
+
+
+def test_multiplier_random():
+    rng = random.Random(3)
+    cases = [(rng.choice(MUL_OPS), rng.getrandbits(32), rng.getrandbits(32)) for _ in range(200)]
+    assert mismatches(Multiplier(), cases) == []
+
+
+@pytest.mark.parametrize("alt_ops", [False, True], ids=["real", "alt_ops"])
+def test_multiplier_holds_without_enable(alt_ops):
+    """``x_en`` low holds the operands (and the operation): register a product whose low and
+    high words are both non-zero, then present other operands and another operation with
+    ``x_en`` low for several cycles; the M stage must keep the registered product. Raising
+    ``x_en`` again takes the waiting operands. The same with the formal stand-in results."""
+    dut = Multiplier(alt_ops=alt_ops)
+    expect = alt_model if alt_ops else model
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+
+    async def bench(ctx):
         held = (Funct3MulDiv.MULHU, 0x9876_5432, 0xFEDC_BA98)
+        ctx.set(dut.x_en, 1)
         ctx.set(dut.x_op, held[0])
         ctx.set(dut.x_a, held[1])
         ctx.set(dut.x_b, held[2])
         await ctx.tick()
-        expected = model(*held)
-        assert expected not in (0, model(Funct3MulDiv.MUL, 7, 3))
+        expected = expect(*held)
+        assert expected not in (0, expect(Funct3MulDiv.MUL, 7, 3))
         assert ctx.get(dut.m_result) == expected
         ctx.set(dut.x_en, 0)
         ctx.set(dut.x_op, Funct3MulDiv.MUL)
@@ -69,37 +107,12 @@ def test_multiplier_pipelined():
         for _ in range(3):
             await ctx.tick()
             assert ctx.get(dut.m_result) == expected
-        # Raising x_en again takes the waiting operands.
         ctx.set(dut.x_en, 1)
         await ctx.tick()
-        assert ctx.get(dut.m_result) == 21
+        assert ctx.get(dut.m_result) == expect(Funct3MulDiv.MUL, 7, 3)
 
     sim.add_testbench(bench)
     sim.run()
-
-
-def corner_mismatches(cls):
-    """(op, a, b, got, expected) of every corner-pair case that unit ``cls`` gets wrong."""
-    dut = cls()
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    cases = [(op, a, b) for op in MUL_OPS for a in CORNERS for b in CORNERS]
-    wrong = []
-
-    async def bench(ctx):
-        ctx.set(dut.x_en, 1)
-        for op, a, b in cases:
-            ctx.set(dut.x_op, op)
-            ctx.set(dut.x_a, a)
-            ctx.set(dut.x_b, b)
-            await ctx.tick()
-            got = ctx.get(dut.m_result)
-            if got != model(op, a, b):
-                wrong.append((op, a, b, got, model(op, a, b)))
-
-    sim.add_testbench(bench)
-    sim.run()
-    return wrong
 
 
 class MulhsuSignBug(wiring.Component):
@@ -118,42 +131,22 @@ class MulhsuSignBug(wiring.Component):
         return m
 
 
-def test_multiplier_corners_exact():
-    assert corner_mismatches(Multiplier) == []
-
-
 def test_planted_mulhsu_sign_bug_caught():
-    """The corner values catch a MULHSU that treats rs2 as signed, and only MULHSU cases fail
-    (the formal pipeline check runs on stand-in results and cannot see signedness: the unit
-    is where it is checked)."""
-    wrong = corner_mismatches(MulhsuSignBug)
+    """The corner check of the real unit catches a MULHSU that treats rs2 as signed, and only
+    MULHSU cases fail (the formal pipeline check runs on stand-in results and cannot see
+    signedness: the unit is where it is checked)."""
+    wrong = mismatches(MulhsuSignBug(), CORNER_CASES)
     assert wrong, "the planted MULHSU sign bug was not caught"
     assert {case[0] for case in wrong} == {Funct3MulDiv.MULHSU}
     assert any(a == 0x8000_0000 and b == M for _, a, b, _, _ in wrong)
 
 
 def test_alt_ops_stand_in():
-    """``alt_ops=True`` (formal builds only): the documented stand-in of dure.rtl.core.altops,
-    with the product's latency and the same hold behaviour."""
-    dut = Multiplier(alt_ops=True)
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
+    """``alt_ops=True`` (formal builds only): the documented stand-in of dure.rtl.core.altops
+    with the product's latency (the hold behaviour: test_multiplier_holds_without_enable);
+    the real unit fails this check."""
     rng = random.Random(5)
     cases = [(op, rng.choice(CORNERS + [rng.getrandbits(32)]), rng.getrandbits(32))
              for op in MUL_OPS for _ in range(6)]
-
-    async def bench(ctx):
-        ctx.set(dut.x_en, 1)
-        for op, a, b in cases:
-            ctx.set(dut.x_op, op)
-            ctx.set(dut.x_a, a)
-            ctx.set(dut.x_b, b)
-            await ctx.tick()
-            assert ctx.get(dut.m_result) == alt_model(op, a, b), (op, hex(a), hex(b))
-        ctx.set(dut.x_en, 0)
-        ctx.set(dut.x_a, 0)
-        await ctx.tick()
-        assert ctx.get(dut.m_result) == alt_model(*cases[-1])
-
-    sim.add_testbench(bench)
-    sim.run()
+    assert mismatches(Multiplier(alt_ops=True), cases, alt_model) == []
+    assert mismatches(Multiplier(), cases, alt_model)

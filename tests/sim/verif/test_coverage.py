@@ -42,3 +42,14 @@ def test_dump_merge_report(tmp_path, fresh):
 def test_every_group_has_distinct_bins():
     for group, bins in coverage.GROUPS.items():
         assert len(bins) == len(set(bins)) > 0, group
+
+
+def test_suspended_drops_hits_inside_only():
+    coverage.reset()
+    coverage.cover("core.trap", 2)
+    with coverage.suspended():
+        coverage.cover("core.trap", 2)
+        coverage.cover("core.trap", 5)
+    coverage.cover("core.trap", 5)
+    assert coverage.counts() == {"core.trap": {"2": 1, "5": 1}}
+    coverage.reset()
