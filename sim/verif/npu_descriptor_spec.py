@@ -45,7 +45,7 @@ LAYOUT = {
     },
     "STORE": {
         "out": (0, 5, 4), "acc_type": (0, 6, 6), "scale": (0, 7, 7), "clamp": (0, 8, 8),
-        "requant": (0, 10, 9), "zero_point": (0, 23, 16),
+        "requant": (0, 10, 9), "lane_scales": (0, 11, 11), "zero_point": (0, 23, 16),
         "dram_addr": (1, 31, 0),
         "dram_stride": (2, 31, 0),
         "rows": (3, 15, 0), "cols": (3, 31, 16),
@@ -62,6 +62,7 @@ LAYOUT = {
     },
     "ELTWISE": {
         "precision": (0, 4, 4), "op": (0, 5, 5), "accumulate": (0, 6, 6),
+        "mac": (0, 7, 7), "reduce": (0, 8, 8),
         "zp_a": (0, 23, 16), "zp_b": (0, 31, 24),
         "a_addr": (1, 15, 0), "b_addr": (1, 31, 16),
         "mult_a": (2, 31, 0),
