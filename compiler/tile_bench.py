@@ -14,6 +14,13 @@ layers included), ``npu_cycles`` / ``core_cycles`` the NPU / core layers' share,
 the NPU layers that ran on more than one tile, ``one_tile_cycles`` the cycles of NPU layers
 that could not be split (one tile works, the rest wait: the model's load imbalance beside the
 uneven shares), ``macs_per_cycle`` and ``utilization`` against ``tiles`` x the tile's peak.
+Where the shortfall goes (the firmware's tile statistics, :func:`.soc.tile_stats`, summed over
+the split layers): ``shortfall_cycles`` = ``cycles - cycles(K = 1) / K``; ``tiles_cycles``
+the split layers' cycles; ``launch_cycles`` ringing their tiles (LISTs and FENCEs);
+``imbalance_cycles`` each split layer's cycles minus the mean of its tiles' finishing times
+(waiting for the slowest tile); ``wait_cycles`` the mean over the ``tiles`` tiles of their
+DMA grant-wait cycles (arbitration; an upper bound of its cost: a wait under compute costs
+nothing); ``busy_cycles`` the mean of their NPU busy cycles over the inference.
 """
 
 
@@ -24,7 +31,8 @@ __all__ = ["COLUMNS", "model_point", "gemm_point", "with_speedup", "write_csv"]
 COLUMNS = ("model", "family", "array", "tiles", "bandwidth", "macs", "peak_macs_per_cycle",
            "cycles", "npu_cycles", "core_cycles", "split_layers", "npu_layers",
            "one_tile_cycles", "macs_per_cycle", "utilization", "speedup", "efficiency",
-           "exact")
+           "exact", "shortfall_cycles", "tiles_cycles", "launch_cycles", "imbalance_cycles",
+           "wait_cycles", "busy_cycles")
 
 
 def model_point(name, data, config, tiles, *, family=None, bandwidth=None, seed=0):
@@ -42,6 +50,7 @@ def model_point(name, data, config, tiles, *, family=None, bandwidth=None, seed=
     t = graph.tensors[graph.inputs[0]]
     x = np.random.default_rng(seed).integers(-128, 128, t.shape).astype(np.int8)
     outputs, run = run_split_soc(split, [x])
+    stats = run.segments[0].tiles
     want = reference.run(graph, [x])[0]
     npu = core = one = 0
     for layer, tiled, cycles in zip(program.layers, split.layers, run.layer_cycles,
@@ -64,12 +73,17 @@ def model_point(name, data, config, tiles, *, family=None, bandwidth=None, seed=
             "macs_per_cycle": round(macs / cycles, 2),
             "utilization": round(macs / cycles / peak, 4), "speedup": None,
             "efficiency": None,
-            "exact": bool(outputs[0].dtype == want.dtype and np.array_equal(outputs[0], want))}
+            "exact": bool(outputs[0].dtype == want.dtype and np.array_equal(outputs[0], want)),
+            "shortfall_cycles": None, "tiles_cycles": stats["cycles"],
+            "launch_cycles": stats["launch"], "imbalance_cycles": stats["imbalance"],
+            "wait_cycles": round(sum(stats["wait"][:tiles]) / tiles),
+            "busy_cycles": round(sum(stats["busy"][:tiles]) / tiles)}
 
 
 def with_speedup(points):
-    """``points`` with ``speedup`` = cycles(K = 1) / cycles and ``efficiency`` = speedup / K
-    against the K = 1 point of the same family, bandwidth and model (None without one)."""
+    """``points`` with ``speedup`` = cycles(K = 1) / cycles, ``efficiency`` = speedup / K and
+    ``shortfall_cycles`` = cycles - cycles(K = 1) / K against the K = 1 point of the same
+    family, bandwidth and model (None without one)."""
     base = {(p["family"], p["bandwidth"], p["model"]): p["cycles"] for p in points
             if p["tiles"] == 1}
     out = []
@@ -79,6 +93,7 @@ def with_speedup(points):
         if one:
             p["speedup"] = round(one / p["cycles"], 3)
             p["efficiency"] = round(one / p["cycles"] / p["tiles"], 3)
+            p["shortfall_cycles"] = round(p["cycles"] - one / p["tiles"])
         out.append(p)
     return out
 
@@ -100,8 +115,10 @@ def gemm_point(config, workload_name, tiles, *, family=None, bandwidth=None, see
 
     Returns a dict of :data:`dure.sim.tile_scaling.COLUMNS`: ``cycles`` from the first LIST
     doorbell until every tile is idle (the layer's cycles), ``wait_cycles`` the mean over the
-    tiles of their DMA grant-wait cycles, ``record_cycles`` 0; ``launch_cycles`` and
-    ``imbalance_cycles`` are not measured on this path (None)."""
+    tiles of their DMA grant-wait cycles, ``record_cycles`` 0; ``launch_cycles``,
+    ``imbalance_cycles``, ``busy_cycles`` and ``idle_cycles`` from the firmware's tile
+    statistics (:func:`.soc.tile_stats`; K = 1 runs as an ``NPU`` record: no launch, no
+    imbalance). :func:`dure.sim.tile_scaling.with_speedup` splits the shortfall."""
     import struct
 
     from dure.rtl.npu.commands import Opcode, OutType, Precision
@@ -120,7 +137,7 @@ def gemm_point(config, workload_name, tiles, *, family=None, bandwidth=None, see
         results_bytes,
         unpack_results,
     )
-    from .soc import BOOT_BYTES, PROGRAM
+    from .soc import BOOT_BYTES, PROGRAM, tile_stats
     from .tile_split import share
 
     if not 1 <= tiles <= config.npu_tiles:
@@ -172,12 +189,22 @@ def gemm_point(config, workload_name, tiles, *, family=None, bandwidth=None, see
         raise RuntimeError(f"{workload_name} on {tiles} tiles: {result.status}, status "
                            f"{boot[1]}")
     res = unpack_results(result.dumps[dumps[1]], 1)
+    stats = tile_stats(result.dumps[dumps[2]])
     cycles = res["layer_cycles"][0]
     out = np.frombuffer(result.dumps[dumps[0]], np.int8).reshape(m, n)
     descriptors = sum(len(lst) for lst in lists)
     traffic = m * k + k * n + 4 * n + m * n + 32 * descriptors
     peak = tiles * config.npu_peak_macs_per_cycle
     macs = m * k * n
+    busy = stats["busy"][:used]
+    if used > 1:
+        # one NPU_TILES layer: the firmware's launch, per-tile done and imbalance are its own
+        launch, imbalance = stats["launch"], stats["imbalance"]
+        mean_done = sum(stats["done"][:used]) / used
+    else:
+        # one tile through an NPU record: done when the layer ends, nothing to launch apart
+        launch, imbalance, mean_done = None, 0, cycles
+    mean_busy = sum(busy) / used
     return {
         "family": family or config.name, "array": f"{config.npu_rows}x{config.npu_cols}",
         "tiles": tiles, "bandwidth": bandwidth or config.main_bandwidth,
@@ -186,10 +213,12 @@ def gemm_point(config, workload_name, tiles, *, family=None, bandwidth=None, see
         "peak_macs_per_cycle": peak, "cycles": cycles,
         "macs_per_cycle": round(macs / cycles, 3),
         "utilization": round(macs / cycles / peak, 4), "speedup": None, "efficiency": None,
-        "shortfall_cycles": None, "imbalance_cycles": None, "launch_cycles": None,
-        "wait_cycles": round(sum(boot[4:4 + used]) / used) if used > 1 else 0,
+        "shortfall_cycles": None, "imbalance_cycles": imbalance, "launch_cycles": launch,
+        "wait_cycles": round(sum(stats["wait"][:used]) / used) if used > 1 else 0,
         "record_cycles": 0, "descriptors": descriptors,
         "dma_bound_cycles": round(traffic / (config.main_bytes_per_cycle *
                                              min(tiles, config.main_ports))),
         "exact": out.tobytes() == g.golden().tobytes(),
+        "busy_cycles": round(mean_busy), "idle_cycles": round(mean_done - mean_busy),
+        "sync_cycles": None, "stall_cycles": None,
     }
