@@ -111,7 +111,11 @@ def gemm_point(config, workload_name, tiles, *, family=None, bandwidth=None, see
     same shares), but with each tile's list made on the host by the one GEMM planner
     (:func:`dure.sim.gemm_descriptors.gemm_descriptors`, the stream the firmware's C planner
     records) and run through ``npu_model_run`` as one layer (an ``NPU_TILES`` record; K = 1 an
-    ``NPU`` record): no recording on the core, so the simulation is the run alone.
+    ``NPU`` record): no recording on the core, so the simulation is the run alone. Main memory
+    holds A, B, the scales and C from its base, then every tile's list, the layer table and
+    the results: the list area is what the operands leave below the boot block, so it follows
+    ``config.main_size`` (512^3 on 4x4 tiles: 84,481 descriptors, 2.7 MB, beside 0.77 MB of
+    operands in 4 MiB); ValueError, with the sizes, when they do not fit.
 
     Returns a dict of :data:`dure.sim.tile_scaling.COLUMNS`: ``cycles`` from the first LIST
     doorbell until every tile is idle (the layer's cycles), ``wait_cycles`` the mean over the
@@ -165,6 +169,7 @@ def gemm_point(config, workload_name, tiles, *, family=None, bandwidth=None, see
             out=OutType.INT8, scale_addr=scale_addr + 4 * n0, zero_point=g.zero_point,
             lo=g.lo, hi=g.hi) + [encode(Opcode.FENCE)])
     commands_base = up(out_addr + m * n)
+    descriptors_total = sum(len(lst) for lst in lists)
     rec = [0] * RECORD_WORDS
     rec[0], rec[1] = (LayerKind.NPU, 0) if used == 1 else (LayerKind.NPU_TILES, used)
     at = commands_base
@@ -175,7 +180,10 @@ def gemm_point(config, workload_name, tiles, *, family=None, bandwidth=None, see
     results_addr = up(table_addr + 4 * (HEADER_WORDS + RECORD_WORDS))
     boot_addr = main.base + main.size - BOOT_BYTES
     if results_addr + results_bytes(1) > boot_addr:
-        raise ValueError(f"{workload_name}: operands and lists do not fit in main memory")
+        raise ValueError(f"{workload_name} on {tiles} tiles: operands, {descriptors_total} "
+                         f"descriptors of lists and the table need "
+                         f"{results_addr + results_bytes(1) - main.base} bytes; main memory "
+                         f"has {boot_addr - main.base} below the boot block")
     words = np.array([w for lst in lists for d in lst for w in d], "<u4").tobytes()
     data = [(a_addr, g.a.tobytes()), (b_addr, g.b.tobytes()),
             (scale_addr, np.asarray(g.scale, "<f4").tobytes()), (commands_base, words),

@@ -93,6 +93,15 @@ def test_scaling_models_and_tile_counts(capsys, tmp_path):
         assert "--tiles" in capsys.readouterr().err
 
 
+def test_gemm_point_refuses_lists_beyond_main_memory():
+    from dataclasses import replace
+
+    from dure.config import preset
+    config = replace(preset("npu-small-2t"), main_size=16 * 1024)
+    with pytest.raises(ValueError, match=r"641 descriptors .* main memory has 16128 below"):
+        tb.gemm_point(config, "gemm64", 1)
+
+
 @pytest.mark.slow
 def test_gemm_point_tile_statistics_on_two_tiles():
     """gemm64 on the two-tile npu-small-2t SoC, K = 1 and 2: bit-exact, and the firmware's tile
