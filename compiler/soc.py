@@ -26,9 +26,31 @@ from .execute import load_inputs, read_outputs, run_core_layer
 from .program import TableError, pack_layer_table, results_bytes, unpack_results
 
 __all__ = ["run_program_soc", "SocSegment", "SocRun", "missing_kernels", "intact_tensors",
-           "check_intermediates"]
+           "check_intermediates", "tile_stats", "BOOT_BYTES"]
 
-BOOT_BYTES = 64
+#: The boot block at the top of main memory (firmware/npu_jobs/npu_model_run/main.c, its
+#: BOOT_BYTES): words 0-15 the table address, status, failing layer and the tiles' DMA
+#: grant-wait cycles; 16 on the tile statistics (:func:`tile_stats`).
+BOOT_BYTES = 256
+#: Tiles whose statistics the boot block holds.
+STAT_TILES = 8
+
+
+def tile_stats(boot):
+    """The tile statistics of a ``npu_model_run`` boot block (``boot``: its BOOT_BYTES bytes),
+    all in core cycles over the walk, summed over its ``NPU_TILES`` layers (``layers`` of
+    them): ``launch`` from each such layer's start until the last tile's FENCE was pushed,
+    ``cycles`` until every tile was seen idle, ``done[t]`` until tile t was first seen idle,
+    ``imbalance`` each layer's cycles minus the mean of its tiles' ``done`` (waiting for the
+    slowest tile);
+    ``busy[t]`` tile t's NPU busy cycles over the whole walk (its performance counter, low 32
+    bits, every layer), ``wait[t]`` its DMA grant-wait cycles (0 on a one-tile SoC)."""
+    w = struct.unpack(f"<{BOOT_BYTES // 4}I", boot)
+    n = STAT_TILES
+    return {"layers": w[16], "launch": w[17], "cycles": w[18], "done": list(w[24:24 + n]),
+            "busy": list(w[32:32 + n]), "wait": list(w[4:4 + n]), "imbalance": w[19]}
+
+
 PROGRAM = "npu_model_run"
 
 
@@ -36,7 +58,8 @@ PROGRAM = "npu_model_run"
 class SocSegment:
     """One firmware run: the program's layer indices it walked, their descriptors, and the
     counters the firmware reports (``cycles`` of the whole walk, ``layer_cycles`` per layer,
-    ``macs``, ``busy``, ``dma_rd``, ``dma_wr`` from the NPU's performance counters)."""
+    ``macs``, ``busy``, ``dma_rd``, ``dma_wr`` from the NPU's performance counters;
+    ``tiles``: the per-tile statistics of :func:`tile_stats`)."""
 
     layers: list
     commands: int
@@ -46,6 +69,7 @@ class SocSegment:
     dma_rd: int
     dma_wr: int
     layer_cycles: list
+    tiles: dict = None
 
 
 @dataclasses.dataclass
@@ -158,7 +182,7 @@ def _walk(program, indices, records, image, elf, commands, commands_base, table_
     result = run_elf(elf, program.config, max_cycles=max_cycles, data=data,
                      dumps=[(image.base, len(image.data)), (results_addr, nres),
                             (boot_addr, BOOT_BYTES)])
-    boot = struct.unpack("<16I", result.dumps[(boot_addr, BOOT_BYTES)])
+    boot = struct.unpack("<16I", result.dumps[(boot_addr, BOOT_BYTES)][:64])
     res = unpack_results(result.dumps[(results_addr, nres)], len(records))
     if result.status != "pass" or boot[1] != TableError.OK:
         if result.status in ("pass", "fail") and boot[1]:
@@ -174,7 +198,8 @@ def _walk(program, indices, records, image, elf, commands, commands_base, table_
     image.data[:] = result.dumps[(image.base, len(image.data))]
     count = sum(r[3] for r in records if r[0] == 1)
     return SocSegment(list(indices), count, res["cycles"], res["macs"], res["busy"],
-                      res["dma_rd"], res["dma_wr"], res["layer_cycles"])
+                      res["dma_rd"], res["dma_wr"], res["layer_cycles"],
+                      tile_stats(result.dumps[(boot_addr, BOOT_BYTES)]))
 
 
 def intact_tensors(program):

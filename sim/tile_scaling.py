@@ -51,14 +51,17 @@ WORKLOADS = {
     "gemm512": (512, 512, 512, "int8", "cols", "compute-bound INT8 GEMM 512^3"),
     "gemv512": (1, 512, 256, "int8", "cols",
                 "memory-bound INT8 GEMV 1x512 by 512x256 (each weight byte read once)"),
+    "gemm64": (64, 64, 64, "int8", "cols", "small INT8 GEMM 64^3 (the tests' SoC runs)"),
 }
 
 #: Tile families of the scaling runs: name -> (preset, changes to it). ``4x4`` and ``8x8`` keep
 #: the sim variant's memories (2048 SPAD rows, 4096 ACC rows, 4 MiB main memory at 4 B/cycle,
 #: latency 10), so four 4x4 tiles and one 8x8 differ only in the arrays (the same MACs per
-#: cycle); ``4x4-small`` is the test suite's two-tile SoC (npu-small memories).
+#: cycle); ``4x4-small`` is the test suite's two-tile SoC (npu-small memories); ``4x4-8t`` the
+#: ``4x4`` family with eight tiles (K = 8; eight tiles simulate at about half the speed of four).
 FAMILIES = {
     "4x4": ("sim", {"name": "sim-4x4-4t", "npu_rows": 4, "npu_cols": 4, "npu_tiles": 4}),
+    "4x4-8t": ("sim", {"name": "sim-4x4-8t", "npu_rows": 4, "npu_cols": 4, "npu_tiles": 8}),
     "8x8": ("sim", {}),
     "4x4-small": ("npu-small-2t", {}),
 }
@@ -67,7 +70,7 @@ COLUMNS = ("family", "array", "tiles", "bandwidth", "main_bytes_per_cycle", "wor
            "n", "precision", "macs", "peak_macs_per_cycle", "cycles", "macs_per_cycle",
            "utilization", "speedup", "efficiency", "shortfall_cycles", "imbalance_cycles",
            "launch_cycles", "wait_cycles", "record_cycles", "descriptors", "dma_bound_cycles",
-           "exact")
+           "exact", "busy_cycles", "idle_cycles", "sync_cycles", "stall_cycles")
 
 
 def family_config(family, bandwidth="shared"):
@@ -129,23 +132,39 @@ def scaling_point(config, workload_name, tiles=None, *, family=None, bandwidth=N
         "wait_cycles": round(sum(run.wait) / used) if tiles > 1 else 0,
         "record_cycles": run.record, "descriptors": run.descriptors,
         "dma_bound_cycles": round(traffic / bytes_per_cycle), "exact": run.exact,
+        "busy_cycles": None, "idle_cycles": None, "sync_cycles": None, "stall_cycles": None,
     }
 
 
 def with_speedup(points):
     """``points`` with ``speedup`` = cycles(K = 1) / cycles, ``efficiency`` = speedup / K and
     ``shortfall_cycles`` = cycles - cycles(K = 1) / K, against the K = 1 point of the same
-    family, bandwidth and workload (left None when there is none)."""
-    base = {(p["family"], p["bandwidth"], p["workload"]): p["cycles"] for p in points
+    family, bandwidth and workload (left None when there is none).
+
+    Where the per-tile statistics were measured (``busy_cycles``: the mean NPU busy cycles of
+    the working tiles; ``idle_cycles``: the mean of their done cycles minus that), the
+    shortfall is split exactly into three terms, each against 1/K of the K = 1 point's own:
+    ``imbalance_cycles`` (``cycles`` minus the tiles' mean done: waiting for the slowest
+    tile), ``sync_cycles`` = ``idle_cycles - idle_cycles(K = 1) / K`` (synchronisation: a
+    tile not yet started, its LIST fetch and FENCE, the polling that sees it idle) and
+    ``stall_cycles`` = ``busy_cycles - busy_cycles(K = 1) / K`` (the tiles busy longer than
+    their share: DMA grant waits, the arbitration, plus the split's own extra work, e.g. A
+    read by every tile); ``shortfall = imbalance + sync + stall`` up to rounding."""
+    base = {(p["family"], p["bandwidth"], p["workload"]): p for p in points
             if p["tiles"] == 1}
     out = []
     for p in points:
         p = dict(p)
-        one = base.get((p["family"], p["bandwidth"], p["workload"]))
-        if one:
+        b = base.get((p["family"], p["bandwidth"], p["workload"]))
+        if b:
+            one, k = b["cycles"], p["tiles"]
             p["speedup"] = round(one / p["cycles"], 3)
-            p["efficiency"] = round(one / p["cycles"] / p["tiles"], 3)
-            p["shortfall_cycles"] = round(p["cycles"] - one / p["tiles"])
+            p["efficiency"] = round(one / p["cycles"] / k, 3)
+            p["shortfall_cycles"] = round(p["cycles"] - one / k)
+            if None not in (p.get("busy_cycles"), p.get("idle_cycles"), b.get("busy_cycles"),
+                            b.get("idle_cycles")):
+                p["sync_cycles"] = round(p["idle_cycles"] - b["idle_cycles"] / k)
+                p["stall_cycles"] = round(p["busy_cycles"] - b["busy_cycles"] / k)
         out.append(p)
     return out
 

@@ -38,7 +38,25 @@ def add_arguments(parser):
     parser.add_argument("--models", metavar="NAMES", nargs="?", const="resnet8,dscnn",
                         help="with --scaling: also whole compiled models split across the "
                              "tiles (dure.compiler.tile_bench; default resnet8,dscnn) on "
-                             "each multi-tile family; writes scaling_models.csv")
+                             "each multi-tile family; writes scaling_models.csv; also "
+                             "autoencoder, gemv1024: one 1x1024x1024 FULLY_CONNECTED, batch 1)")
+    parser.add_argument("--tiles", default="1,2,4", metavar="K",
+                        help="with --scaling: tile counts (default: 1,2,4; a count above a "
+                             "family's tiles is skipped; 8 needs the 4x4-8t family)")
+
+
+def _gemv1024(rng):
+    from ..sim.verif import mlperf_models as mm
+    return mm.autoencoder(rng, inputs=1024, units=(1024,), per_channel=False)
+
+
+def scaling_models():
+    """The models of ``--scaling --models``: name -> builder(rng) -> TFLite bytes (INT8)."""
+    from .bench_models import MODELS
+
+    models = {name: (lambda rng, f=build: f(rng, "int8")) for name, (build, _) in MODELS.items()}
+    models["gemv1024"] = _gemv1024
+    return models
 
 
 def run_scaling(args):
@@ -51,17 +69,23 @@ def run_scaling(args):
         unknown = [n for n in name if n not in known]
         if unknown:
             raise UserError(f"unknown {unknown[0]!r}; choose from {', '.join(known)}")
+    try:
+        tiles = tuple(int(k) for k in args.tiles.split(","))
+    except ValueError:
+        raise UserError(f"--tiles must be comma-separated integers, not {args.tiles!r}") from None
+    if not tiles or any(not 1 <= k <= 8 for k in tiles):
+        raise UserError(f"--tiles must be tile counts in 1..8, not {args.tiles!r}")
     models = args.models.split(",") if args.models else []
     if models:
-        from .bench_models import MODELS
-        unknown = [n for n in models if n not in MODELS]
+        known = scaling_models()
+        unknown = [n for n in models if n not in known]
         if unknown:
-            raise UserError(f"unknown model {unknown[0]!r}; choose from {', '.join(MODELS)}")
+            raise UserError(f"unknown model {unknown[0]!r}; choose from {', '.join(known)}")
     point = None
     if args.host_lists:
         from ..compiler.tile_bench import gemm_point as point
     points = tile_scaling.run_scaling(
-        families, workloads, point=point,
+        families, workloads, tile_counts=tiles, point=point,
         progress=lambda text: print(f"running {text} ...", file=sys.stderr, flush=True))
     cols = tile_scaling.SHORT
     print(format_table(cols, [["-" if p[c] is None else p[c] for c in cols] for p in points]))
@@ -72,18 +96,18 @@ def run_scaling(args):
     print(f"wrote {tile_scaling.write_csv(points, out / 'scaling.csv')}")
     exact = all(p["exact"] for p in points)
     if models:
-        exact &= _scaling_models(models, families, out)
+        exact &= _scaling_models(models, families, out, tiles)
     return 0 if exact else 1
 
 
-def _scaling_models(names, families, out):
-    """The models at K = 1, 2, 4 on every multi-tile family, shared and scaled bandwidth."""
+def _scaling_models(names, families, out, tiles=(1, 2, 4)):
+    """The models at K = ``tiles`` on every multi-tile family, shared and scaled bandwidth."""
     import numpy as np
 
     from ..compiler import tile_bench
     from ..sim import tile_scaling
-    from .bench_models import MODELS
 
+    known = scaling_models()
     points = []
     for family in families:
         for bandwidth in ("shared", "scaled"):
@@ -91,8 +115,8 @@ def _scaling_models(names, families, out):
             if config.npu_tiles < 2:
                 continue
             for name in names:
-                data = MODELS[name][0](np.random.default_rng(0))
-                for k in (1, 2, 4):
+                data = known[name](np.random.default_rng(0))
+                for k in tiles:
                     if k > config.npu_tiles:
                         continue
                     print(f"running {name} on {family} {bandwidth} K={k} ...",

@@ -6,7 +6,6 @@ The same walker on the simulated SoC: tests/compiler/test_soc.py."""
 
 import ctypes
 import dataclasses
-import pathlib
 import re
 import struct
 
@@ -14,106 +13,27 @@ import numpy as np
 import pytest
 from dure.compiler import program as pg
 from dure.compiler import reference
-from dure.compiler.execute import load_inputs, read_outputs
+from dure.compiler.execute import read_outputs
 from dure.compiler.lower import compile_graph
 from dure.compiler.onnx_frontend import parse_onnx
 from dure.compiler.soc import check_intermediates
 from dure.compiler.tflite_frontend import parse_tflite
-from dure.rtl.npu.commands import ErrorCode
-from dure.sim.npu_model import NpuModel
 from dure.sim.verif import compiler_models as cm
+from dure.sim.verif import layer_walker as lw
 from dure.sim.verif import onnx_models as om
-from dure.sim.verif.host_c import host_library
 
 from dure.config import preset
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-WALKER = ROOT / "firmware" / "npu_jobs" / "npu_model_run"
-SOURCES = [WALKER / "layer_table.c"] + [ROOT / "firmware" / "npu" / n for n in
-                                         ("cpu_ops_int8.c", "cpu_ops_fp16.c",
-                                          "cpu_ops_softmax.c", "softfloat.c")]
-SHIM = r"""
-#include "layer_table.h"
-typedef uint32_t (*npu_cb)(uint32_t list, uint32_t count, uint32_t *index);
-static npu_cb g_cb;
-static uint64_t g_t;
-static uint32_t npu(void *ctx, uint32_t l, uint32_t c, uint32_t *i)
-{
-    (void)ctx;
-    return g_cb(l, c, i);
-}
-static uint64_t now(void *ctx) { (void)ctx; return g_t += 1; }
-int walk(uint8_t *mem, uint32_t base, uint32_t size, uint32_t table, npu_cb cb, uint32_t *off)
-{
-    g_cb = cb;
-    struct lt_env env = {mem, base, size, npu, now, 0, 0};
-    uint32_t *r;
-    int st = lt_walk(&env, table, &r);
-    *off = r ? (uint32_t)((uint8_t *)r - mem) : 0xFFFFFFFFu;
-    return st;
-}
-"""
-CB = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32,
-                      ctypes.POINTER(ctypes.c_uint32))
 
-
-@pytest.fixture(scope="module")
-def lib(tmp_path_factory):
-    lib = host_library(tmp_path_factory.mktemp("layer_table"), "walk", SOURCES,
-                       extra_sources={"shim.c": SHIM}, include_dirs=[WALKER])
-    lib.walk.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32, CB,
-                         ctypes.POINTER(ctypes.c_uint32)]
-    return lib
-
-
-class _Mem:
-    """Main memory from its base, as a numpy buffer the C code writes in place."""
-
-    def __init__(self, base, size):
-        self.base, self.buf = base, np.zeros(size, np.uint8)
-
-    def read(self, addr, n):
-        return self.buf[addr - self.base:addr - self.base + n].tobytes()
-
-    def write(self, addr, data):
-        self.buf[addr - self.base:addr - self.base + len(data)] = np.frombuffer(data, np.uint8)
+@pytest.fixture
+def lib(walker_lib):
+    return walker_lib
 
 
 def _walk(lib, mem, table_addr, config):
-    """Run the walker over ``mem``; NPU layers on the command model. Returns (status, results
-    offset, NPU calls)."""
-    calls = []
-
-    def npu(list_addr, count, index):
-        model = NpuModel(config)
-        model.set_window(mem.base, len(mem.buf))
-        model.write(mem.base, mem.buf.tobytes())
-        words = np.frombuffer(mem.read(list_addr, 32 * count), "<u4").reshape(count, 8)
-        codes = model.run([list(map(int, w)) for w in words])
-        mem.buf[:] = np.frombuffer(model.read(mem.base, len(mem.buf)), np.uint8)
-        calls.append((list_addr, count))
-        bad = [i for i, c in enumerate(codes) if c != ErrorCode.NONE]
-        if bad:
-            index[0] = bad[0]
-            return codes[bad[0]].value
-        return 0
-
-    off = ctypes.c_uint32()
-    st = lib.walk(mem.buf.ctypes.data, mem.base, len(mem.buf), table_addr, CB(npu),
-                  ctypes.byref(off))
-    return st, off.value, calls
-
-
-def _load(program, x):
-    commands_base, table_addr, results_addr = program.table_layout()
-    records = program.layer_records(commands_base)
-    assert all(r is not None for r in records)
-    main = program.config.region("main")
-    mem = _Mem(main.base, results_addr + pg.results_bytes(len(records)) - main.base)
-    load_inputs(mem, program, [x])
-    mem.write(commands_base, program.commands_bytes())
-    mem.write(table_addr, pg.pack_layer_table(records, results_addr))
-    return mem, table_addr, records
+    """Run the walker over ``mem`` (a one-tile SoC); NPU layers on the command model. Returns
+    (status, results offset, NPU calls)."""
+    return lw.walk(lib, mem, table_addr, config, tiles=False)
 
 
 def _ort_resnet_avg(rng, **kw):
@@ -167,7 +87,7 @@ MODELS = {
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_whole_model_on_host(lib, name):
+def test_whole_model_on_host(lib, load_program, name):
     builder, kw, parse, planners = MODELS[name]
     rng = np.random.default_rng(77)
     graph = parse(builder(rng, **kw))
@@ -175,7 +95,7 @@ def test_whole_model_on_host(lib, name):
     t = graph.tensors[graph.inputs[0]]
     x = (rng.integers(-128, 128, t.shape).astype(np.int8) if t.dtype == np.int8 else
          rng.standard_normal(graph.io_layout.get(graph.inputs[0], t.shape)).astype(np.float32))
-    mem, table_addr, records = _load(program, x)
+    mem, table_addr, records = load_program(program, x)
     st, off, calls = _walk(lib, mem, table_addr, program.config)
     assert st == pg.TableError.OK
     res = pg.unpack_results(mem.buf[off:].tobytes(), len(records))
@@ -211,7 +131,7 @@ def test_add_int8_every_pair(lib, count):
     want = gt.add_int8(a, b, p, input1_zero_point=z1, input2_zero_point=z2,
                        output_zero_point=zo, lo=lo, hi=hi)
     base = 0x4000_0000
-    mem = _Mem(base, 4 * 65536)
+    mem = lw.Mem(base, 4 * 65536)
     mem.write(base, a.tobytes())
     mem.write(base + 65536, b.tobytes())
     rec = [0] * pg.RECORD_WORDS
@@ -246,7 +166,7 @@ def test_add_onnx_every_pair(lib, uint8):
     want = reference.run_op(graph, op, {"a": a, "b": b})
     ra, rb, fixed, off = reference.onnx_add_params(graph, op)
     base = 0x4000_0000
-    mem = _Mem(base, 4 * n + 4096)
+    mem = lw.Mem(base, 4 * n + 4096)
     mem.write(base, a.tobytes())
     mem.write(base + n, b.tobytes())
     rec = [0] * pg.RECORD_WORDS
@@ -266,7 +186,7 @@ def _run_record(lib, rec, inputs, out_bytes, consts=()):
     record words 2 / 3 / 4 (and 20 for a constant) patched with their addresses; returns the
     output bytes."""
     base = 0x4000_0000
-    mem = _Mem(base, 1 << 18)
+    mem = lw.Mem(base, 1 << 18)
     addr, spots = base, []
     for arr in list(inputs) + list(consts):
         mem.write(addr, np.ascontiguousarray(arr).tobytes())
@@ -453,7 +373,7 @@ def test_f32_div_matches_ieee(lib):
 
 
 def test_header_constants_match():
-    text = (WALKER / "layer_table.h").read_text()
+    text = (lw.WALKER / "layer_table.h").read_text()
     consts = dict(re.findall(r"#define (LT_\w+) (0x[0-9A-Fa-f]+|\d+)u", text))
     assert int(consts["LT_MAGIC"], 0) == pg.TABLE_MAGIC
     assert int(consts["LT_VERSION"], 0) == pg.TABLE_VERSION
@@ -477,8 +397,8 @@ def small():
     return program, x
 
 
-def _patched(lib, program, x, edit):
-    mem, table_addr, records = _load(program, x)
+def _patched(lib, load, program, x, edit):
+    mem, table_addr, records = load(program, x)
     words = np.frombuffer(mem.read(table_addr, 4 * (pg.HEADER_WORDS + pg.RECORD_WORDS *
                                                     len(records))), "<u4").copy()
     walk_at = edit(words, records, mem, table_addr) or table_addr
@@ -509,7 +429,7 @@ def _rec(i, w):
     ("softmax_shape", pg.TableError.ARG),
     ("npu", pg.TableError.NPU),
 ])
-def test_bad_table_named_error(lib, small, case, status):
+def test_bad_table_named_error(lib, load_program, small, case, status):
     program, x = small
 
     def edit(w, records, mem, table_addr):
@@ -542,7 +462,7 @@ def test_bad_table_named_error(lib, small, case, status):
             mem.write(first, struct.pack("<8I", 0xFF, 0, 0, 0, 0, 0, 0, 0))
         return None
 
-    (st, off, _), mem = _patched(lib, program, x, edit)
+    (st, off, _), mem = _patched(lib, load_program, program, x, edit)
     assert st == status
     if case in ("magic", "version", "count", "results", "table"):
         assert off == 0xFFFF_FFFF

@@ -3,10 +3,16 @@
  * doorbells, core layers with the C kernels of firmware/npu/cpu_ops_*.c, per-layer cycles to
  * the results area.
  *
- * The boot block is the last 64 bytes of main memory (words): 0 the layer table's address;
- * written back: 1 the status (lt_status; also the exit code, 0 = pass), 2 the failing layer,
- * 4 + t (t < 8, multi-tile SoCs) tile t's DMA grant-wait cycles over the whole walk (the
- * counters of the tile fabric, DURE_TILES_BASE).
+ * The boot block is the last BOOT_BYTES (256) bytes of main memory (words): 0 the layer
+ * table's address; written back: 1 the status (lt_status; also the exit code, 0 = pass), 2 the
+ * failing layer, 4 + t (t < 8, multi-tile SoCs) tile t's DMA grant-wait cycles over the whole
+ * walk (the counters of the tile fabric, DURE_TILES_BASE). Tile statistics (core cycles, summed
+ * over the walk's LT_KIND_NPU_TILES layers; dure.compiler.soc.tile_stats reads them):
+ * 16 the NPU_TILES layers run, 17 their launch cycles (layer start to the last tile's FENCE
+ * pushed), 18 their cycles (layer start to every tile seen idle), 19 their load imbalance
+ * (each layer's cycles minus the mean of its tiles' done cycles), 24 + t tile t's done cycles
+ * (layer start to tile t first seen idle), 32 + t tile t's NPU busy cycles over the whole walk
+ * (its performance counter, low 32 bits; every tile, also on a one-tile SoC).
  * The results area (its address in the table) also gets the NPU's performance counters (summed
  * over the tiles). On a multi-tile SoC, LT_KIND_NPU_TILES records run one list per tile
  * (run_tiles: every list rung, then every tile waited for). */
@@ -16,6 +22,19 @@
 #include "npu.h"
 
 #define MAX_COUNT 65535u         /* LIST count is 16 bits */
+#define BOOT_BYTES 256u          /* dure.compiler.soc.BOOT_BYTES */
+#define STAT_LAYERS 16u          /* word offsets of the tile statistics in the boot block */
+#define STAT_LAUNCH 17u
+#define STAT_CYCLES 18u
+#define STAT_IMBALANCE 19u
+#define STAT_DONE 24u
+#define STAT_BUSY 32u
+#define STAT_TILES 8u
+
+static volatile uint32_t *boot_block(void)
+{
+    return (volatile uint32_t *)(uintptr_t)(DURE_MAIN_BASE + DURE_MAIN_SIZE - BOOT_BYTES);
+}
 
 static uint32_t run_list(void *ctx, uint32_t list, uint32_t count, uint32_t *index)
 {
@@ -49,7 +68,8 @@ static uint32_t run_tiles(void *ctx, uint32_t tiles, const uint32_t *lists,
     (void)ctx;
     if (tiles > npu_tile_count())
         return NPU_E_ARG;
-    uint32_t d[8], pending = 0;
+    volatile uint32_t *stat = boot_block();
+    uint32_t d[8], pending = 0, start = rdcycle(), done_sum = 0;
     for (uint32_t t = 0; t < tiles; t++) {
         npu_tile_select(t);
         const uint32_t *words = (const uint32_t *)(uintptr_t)lists[t];
@@ -64,13 +84,23 @@ static uint32_t run_tiles(void *ctx, uint32_t tiles, const uint32_t *lists,
         npu_push(d);
         pending |= 1u << t;
     }
+    stat[STAT_LAUNCH] += rdcycle() - start;
     while (pending)
         for (uint32_t t = 0; t < tiles; t++)
             if (pending & (1u << t)) {
                 npu_tile_select(t);
-                if (!npu_busy())
+                if (!npu_busy()) {
+                    uint32_t done = rdcycle() - start;
                     pending &= ~(1u << t);
+                    done_sum += done;
+                    if (t < STAT_TILES)
+                        stat[STAT_DONE + t] += done;
+                }
             }
+    uint32_t cycles = rdcycle() - start;
+    stat[STAT_CYCLES] += cycles;
+    stat[STAT_IMBALANCE] += cycles - done_sum / tiles;
+    stat[STAT_LAYERS] += 1u;
     uint32_t err = 0;
     for (uint32_t t = 0; t < tiles && !err; t++) {
         npu_tile_select(t);
@@ -99,21 +129,22 @@ static void put64(uint32_t *p, uint64_t v)
 
 int main(void)
 {
-    volatile uint32_t *boot =
-        (volatile uint32_t *)(uintptr_t)(DURE_MAIN_BASE + DURE_MAIN_SIZE - 64u);
+    volatile uint32_t *boot = boot_block();
     int status;
     uint32_t *res = 0;
     if (npu_tiles_init() != 0) {
         status = LT_E_NO_NPU;
     } else {
         struct lt_env env = {(uint8_t *)(uintptr_t)DURE_MAIN_BASE, DURE_MAIN_BASE,
-                             DURE_MAIN_SIZE - 64u, run_list, now, 0,
+                             DURE_MAIN_SIZE - BOOT_BYTES, run_list, now, 0,
                              npu_tile_count() > 1 ? run_tiles : 0};
         for (unsigned t = 0; t < npu_tile_count(); t++) {
             npu_tile_select(t);
             npu_perf_clear();
         }
         npu_tile_select(0);
+        for (unsigned w = STAT_LAYERS; w < STAT_BUSY + STAT_TILES; w++)
+            boot[w] = 0;
 #ifdef DURE_TILES_BASE
         DURE_TILES_REG(DURE_TILES_CONTROL) = DURE_TILES_CONTROL_CLEAR;
 #endif
@@ -129,6 +160,8 @@ int main(void)
                 struct npu_perf perf;
                 npu_tile_select(t);
                 npu_perf_read(&perf);
+                if (t < STAT_TILES)
+                    boot[STAT_BUSY + t] = (uint32_t)perf.busy;
                 macs += perf.macs;
                 busy += perf.busy;
                 rd += perf.dma_rd;
