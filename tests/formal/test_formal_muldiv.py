@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Formal check of the real multiplier alone with rs2 narrowed
 (:mod:`dure.sim.verif.formal_muldiv`), paired with a planted MULHSU-as-MULH unit that must
 FAIL. Both are slow (minutes with yices); run by ``make formal`` / ``make fuzz``."""
