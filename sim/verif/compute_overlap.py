@@ -26,10 +26,14 @@ from .npu_datapath import MemoryTarget
 __all__ = ["NpuRun", "run_npu", "compute_cost", "random_program"]
 
 
+#: The performance counters :func:`run_npu` reads after the measured phase (low words).
+PERF_READ = ("BUSY", "MACS", "COMPUTE", "STALL_DEP", "STALL_OUT", "DMA_RD")
+
+
 @dataclass
 class NpuRun:
-    """Result of :func:`run_npu`: perf counters of the measured phase (``BUSY``, ``MACS``,
-    ``COMPUTE``, ``STALL_DEP``), ``ERROR``, the memory image, and per COMPUTE (in order) the
+    """Result of :func:`run_npu`: perf counters of the measured phase (:data:`PERF_READ`),
+    ``ERROR``, the memory image, and per COMPUTE (in order) the
     cycle the execute unit accepted it and the cycle of its ``done`` pulse."""
     regs: dict
     memory: bytearray
@@ -75,7 +79,7 @@ def run_npu(config, phases, image, *, base, measured=0, weight_banks=None, laten
             else:
                 raise AssertionError("the NPU never became idle")
             if index == measured:
-                for name in ("BUSY", "MACS", "COMPUTE", "STALL_DEP"):
+                for name in PERF_READ:
                     regs[name] = (await reg_read(ctx, bus, f"PERF_{name}_LO"))[0]
         regs["ERROR"] = (await reg_read(ctx, bus, "ERROR"))[0]
 

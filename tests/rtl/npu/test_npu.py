@@ -10,7 +10,6 @@ model takes minutes to build, so its Verilator runs are ``make fuzz``'s, test_np
 import numpy as np
 import pytest
 from dure.rtl.npu.commands import (
-    Control,
     ElemType,
     ErrorCode,
     LoadTarget,
@@ -26,6 +25,7 @@ from dure.rtl.npu.npu import Npu
 from dure.sim import golden
 from dure.sim.golden_requant_tflite import requantize_tflite
 from dure.sim.verif.bus import simulate
+from dure.sim.verif.compute_overlap import compute_cost, random_program, run_npu
 from dure.sim.verif.gemm_program import gemm_expected, gemm_program, read_output
 from dure.sim.verif.npu_control import reg_read, reg_write, resident_gemm, submit
 from dure.sim.verif.npu_datapath import MemoryTarget
@@ -287,34 +287,8 @@ def measure(config, kind, m, k, n, *, on_chip, seed=7):
     fence = encode(Opcode.FENCE)
     phases = [gemm.loads + [fence], gemm.computes, gemm.stores] if on_chip else \
         [gemm.stream, gemm.stores]
-    dut = Npu(config)
-    mem = bytearray(image)
-    target = MemoryTarget(dut.dma, mem, base=BASE, latency=config.main_latency)
-    measured = 1 if on_chip else 0
-    regs = {}
-
-    async def idle(ctx, bus):
-        for _ in range(100_000):
-            if not (await reg_read(ctx, bus, "STATUS"))[0] & Status.BUSY.value:
-                return
-        raise AssertionError("the NPU never became idle")
-
-    async def bench(ctx):
-        bus = dut.bus
-        assert not await reg_write(ctx, bus, "DMA_BASE", BASE)
-        assert not await reg_write(ctx, bus, "DMA_SIZE", len(image))
-        for index, phase in enumerate(phases):
-            if index == measured:
-                assert not await reg_write(ctx, bus, "CONTROL", Control.PERF_CLEAR.value)
-            for words in phase:
-                await submit(ctx, bus, words)
-            await idle(ctx, bus)
-            if index == measured:
-                for name in ("BUSY", "MACS", "COMPUTE", "STALL_DEP", "STALL_OUT", "DMA_RD"):
-                    regs[name] = (await reg_read(ctx, bus, f"PERF_{name}_LO"))[0]
-        regs["ERROR"] = (await reg_read(ctx, bus, "ERROR"))[0]
-
-    simulate(dut, [bench], [target.serve])
+    run = run_npu(config, phases, image, base=BASE, measured=1 if on_chip else 0)
+    regs, mem = run.regs, run.memory
     assert regs.pop("ERROR") == 0
     got = np.frombuffer(bytes(mem[out_at:out_at + 4 * m * n]), np.uint32).reshape(m, n)
     if kind == "int8":
@@ -362,7 +336,6 @@ def test_back_to_back_computes_and_stores_match_the_model(kind, seed, banks):
     elsewhere, accumulating or not, some followed at once by a STORE of their rows, then a
     STORE of every ACC row: the whole memory image equals the command model's, with the
     default weight banks and with fewer."""
-    from dure.sim.verif.compute_overlap import random_program, run_npu
     rng = np.random.default_rng(seed)
     words, image, expect = random_program(CFG, kind, rng, base=BASE)
     run = run_npu(CFG, [words], image, base=BASE, weight_banks=banks, latency=3)
@@ -381,7 +354,6 @@ def test_short_computes_overlap_in_the_array():
     (``swap_settle + rows`` cycles)."""
     from dure.rtl.npu.array import default_banks
     from dure.rtl.npu.pe import pe_latencies
-    from dure.sim.verif.compute_overlap import compute_cost
     rows, cols = CFG.npu_rows, CFG.npu_cols
     gaps = {}
     for banks in (None, 1):
