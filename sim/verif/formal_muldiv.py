@@ -22,7 +22,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 from dure.rtl.core.multiplier import Multiplier
 
-__all__ = ["MultiplierHarness", "MUL", "MULH", "MULHSU", "MULHU"]
+__all__ = ["MultiplierHarness", "AsMulh", "MUL", "MULH", "MULHSU", "MULHU"]
 
 # funct3 of the M extension's multiplications (RV32M, table 24.2 of the unprivileged spec).
 MUL, MULH, MULHSU, MULHU = 0b000, 0b001, 0b010, 0b011
@@ -94,4 +94,23 @@ class MultiplierHarness(wiring.Component):
                    Mux(op == MULH, ss[32:64], Mux(op == MULHSU, su[32:64], uu[32:64])))
         with m.If(valid):
             m.d.comb += Assert(dut.m_result == want, "MUL*: m_result")
+        return m
+
+
+class AsMulh(wiring.Component):
+    """A planted bug for the checks to catch: the real :class:`Multiplier` with operation
+    ``op`` computed as MULH (``op`` = MULHSU: rs2 taken as signed; MULHU: both taken as
+    signed); every other operation untouched. Used by the formal check and by the unit's
+    corner-value simulation."""
+
+    def __init__(self, op):
+        self._op = op
+        super().__init__(wiring.Signature(Multiplier.__annotations__))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = inner = Multiplier()
+        m.d.comb += [inner.x_en.eq(self.x_en), inner.x_a.eq(self.x_a), inner.x_b.eq(self.x_b),
+                     inner.x_op.eq(Mux(self.x_op == self._op, MULH, self.x_op)),
+                     self.m_result.eq(inner.m_result)]
         return m
