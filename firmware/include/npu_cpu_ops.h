@@ -19,18 +19,6 @@
 
 #ifndef NPU_E_ARG
 #define NPU_E_ARG (-2)
-/* FP16 SOFTMAX over the last axis (rows x depth) with beta (binary32 bits), as
- * sim/golden_softmax_fp16.py. NPU_E_ARG for a zero size or a NaN beta. cpu_exp_f32 is its
- * exponential (golden_softmax_fp16.exp_f32). */
-f32_t cpu_exp_f32(f32_t d);
-int cpu_softmax_fp16(const f16_t *x, f16_t *y, uint32_t rows, uint32_t depth, f32_t beta);
-
-/* TFLite's int8 -> int8 QUANTIZE (reference_ops::Requantize, golden_tflite_quantize.
- * requantize_int8): clamp(MultiplyByQuantizedMultiplier(x - zp_in, m, shift) + zp_out, -128,
- * 127), double rounding. NPU_E_ARG for a zero point outside int8 or shift outside [-31, 30]. */
-int cpu_requantize_int8(const int8_t *x, int8_t *y, uint32_t count, int32_t multiplier,
-                        int32_t shift, int32_t zp_in, int32_t zp_out);
-
 #endif
 
 /* Output size and leading padding of one spatial axis, TFLite's rules: SAME: out =
@@ -76,9 +64,10 @@ int cpu_avg_pool_fp16(const struct cpu_pool *p, const f16_t *x, f16_t *y, int cl
                       f32_t hi);
 
 /* FP16 SOFTMAX over the last axis (rows x depth) with beta (binary32 bits), as
- * sim/golden_softmax_fp16.py. NPU_E_ARG for a zero size or a NaN beta. cpu_exp_f32 is its
- * exponential (golden_softmax_fp16.exp_f32). */
-f32_t cpu_exp_f32(f32_t d);
+ * sim/golden_softmax_fp16.py (integer fixed point, one rounding per output). NPU_E_ARG for a
+ * zero size or a beta that is not positive and finite. cpu_exp2_neg is its exponential
+ * (golden_softmax_fp16.exp2_neg): 2^-(z / 2^27) ~ E * 2^(-31 - *shift), E returned. */
+uint32_t cpu_exp2_neg(uint32_t z, uint32_t *shift);
 int cpu_softmax_fp16(const f16_t *x, f16_t *y, uint32_t rows, uint32_t depth, f32_t beta);
 
 /* TFLite's int8 -> int8 QUANTIZE (reference_ops::Requantize, golden_tflite_quantize.
