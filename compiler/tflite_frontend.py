@@ -368,6 +368,10 @@ def _convert(node, o, T, arithmetic):
         opts = _options(o, "SoftmaxOptions")
         beta = float(opts.Beta()) if opts is not None else 1.0
         _dtypes(node, T, ins + outs, (act_dtype,))
+        with np.errstate(over="ignore"):
+            b32 = np.float32(beta)
+        _require(node, q or bool(np.isfinite(b32) and b32 > 0),
+                 f"a float SOFTMAX needs a positive finite beta, not {beta!r}")
         if q:
             _check_quant(node, T[ins[0]], "input")
             _require(node, out.quant is not None and out.quant.zp == -128 and
