@@ -76,4 +76,27 @@ int cpu_softmax_fp16(const f16_t *x, f16_t *y, uint32_t rows, uint32_t depth, f3
 int cpu_requantize_int8(const int8_t *x, int8_t *y, uint32_t count, int32_t multiplier,
                         int32_t shift, int32_t zp_in, int32_t zp_out);
 
+/* float32 -> int8 quantization of x / scale (one binary32 division, as the runtimes compute
+ * it), without the soft-float division. cpu_scale_div_init prepares a scale (1 when it is
+ * positive and normal, else 0: every quotient then goes through f32_div); cpu_scale_quotient
+ * gives 1 and *g = |f32(x / scale)| * 2^26 (an integer) when 1/4 <= |x / scale| < 2^10, 0
+ * when |x / scale| < 1/4 (every rounding to an integer gives 0), 2 otherwise (NaN, Inf, large
+ * quotients, a scale not prepared): the caller divides with f32_div. */
+struct cpu_scale_div {
+    uint32_t ms;               /* the scale's significand, 2^23 <= ms < 2^24 */
+    int32_t es;                /* scale = ms * 2^es */
+    uint64_t r;                /* floor((2^87 - 1) / ms) */
+    int fast;
+};
+int cpu_scale_div_init(struct cpu_scale_div *d, f32_t scale);
+int cpu_scale_quotient(const struct cpu_scale_div *d, f32_t x, uint64_t *g);
+/* TFLite's float32 -> int8 QUANTIZE (golden_tflite_quantize.quantize_int8: TfLiteRound, half
+ * away from zero; INT32_MIN for NaN / Inf / out of int32, then + zp wrapping, clamped), and
+ * ONNX QuantizeLinear (rint, ties to even; NaN gives 0; + zp, clamped to int8 then [lo, hi]).
+ * d from cpu_scale_div_init(scale). NPU_E_ARG for a zero point outside int8 or a bad [lo, hi]. */
+int cpu_quantize_tflite(const f32_t *x, int8_t *y, uint32_t count, f32_t scale, int32_t zp,
+                        const struct cpu_scale_div *d);
+int cpu_quantize_onnx(const f32_t *x, int8_t *y, uint32_t count, f32_t scale, int32_t zp,
+                      int32_t lo, int32_t hi, const struct cpu_scale_div *d);
+
 #endif

@@ -235,3 +235,158 @@ int cpu_softmax_int8(const int8_t *x, int8_t *y, uint32_t rows, uint32_t depth,
     }
     return 0;
 }
+
+/* ---- float32 -> int8 quantization (golden_tflite_quantize.quantize_int8, ONNX QuantizeLinear)
+ * without the soft-float division: x / scale is computed as an exact integer quotient from
+ * the bit patterns and a reciprocal of the scale's significand made once per tensor, then
+ * rounded once to binary32 as the division would. */
+
+static int bitlen64(uint64_t x)
+{
+    int n = 0;
+    uint32_t y = (uint32_t)(x >> 32);
+    if (y)
+        n = 32;
+    else
+        y = (uint32_t)x;
+    if (y >> 16) { n += 16; y >>= 16; }
+    if (y >> 8) { n += 8; y >>= 8; }
+    if (y >> 4) { n += 4; y >>= 4; }
+    if (y >> 2) { n += 2; y >>= 2; }
+    if (y >> 1) { n += 1; y >>= 1; }
+    return n + (int)y;
+}
+
+int cpu_scale_div_init(struct cpu_scale_div *d, f32_t scale)
+{
+    uint32_t e = (scale >> 23) & 0xFFu;
+    d->fast = 0;
+    if ((scale >> 31) || e == 0 || e == 0xFFu)
+        return 0;                           /* not positive and normal: f32_div throughout */
+    d->ms = (scale & 0x7FFFFFu) | 0x800000u;
+    d->es = (int32_t)e - 150;
+    /* r = floor((2^87 - 1) / ms) by restoring division (the numerator's bits are all ones) */
+    uint32_t rem = 0;
+    uint64_t q = 0;
+    for (int i = 0; i < 87; i++) {
+        rem = (rem << 1) | 1u;
+        q <<= 1;
+        if (rem >= d->ms) {
+            rem -= d->ms;
+            q |= 1u;
+        }
+    }
+    d->r = q;
+    d->fast = 1;
+    return 1;
+}
+
+int cpu_scale_quotient(const struct cpu_scale_div *d, f32_t x, uint64_t *g)
+{
+    uint32_t ax = x & 0x7FFFFFFFu;
+    if (!d->fast || ax >= 0x7F800000u)
+        return 2;
+    if (ax == 0)
+        return 0;
+    uint32_t mx = ax & 0x7FFFFFu;
+    int32_t ex = -149;
+    if (ax >> 23) {
+        mx |= 0x800000u;
+        ex = (int32_t)(ax >> 23) - 150;
+    }
+    int32_t de = ex - d->es;                /* |x / scale| lies in (2^(de - 1), 2^(de + 1)) */
+    if (de < -2)
+        return 0;
+    if (de > 9)
+        return 2;
+    int sh = de + 26;                       /* f = floor(mx * 2^sh / ms) = floor(|q| 2^26) */
+    uint64_t h = (uint64_t)mx * (uint32_t)(d->r >> 32) +
+                 (((uint64_t)mx * (uint32_t)d->r) >> 32);
+    uint64_t f = h >> (55 - sh);            /* f or f - 1: r is 2^87 / ms to within 2 */
+    uint32_t rem = (uint32_t)((uint64_t)mx << sh) - (uint32_t)f * d->ms;   /* < 2 ms */
+    if (rem >= d->ms) {
+        f++;
+        rem -= d->ms;
+    }
+    int len = bitlen64(f);
+    if (len < 25)
+        return 0;                           /* |q| < 1/4 */
+    int p = len - 24;                       /* binary32 keeps 24 bits; p >= 1 */
+    uint64_t kept = f >> p, low = f & ((1ull << p) - 1), half = 1ull << (p - 1);
+    if (low > half || (low == half && (rem || (kept & 1u))))
+        kept++;
+    *g = kept << p;
+    return 1;
+}
+
+static int8_t clamp_i8(int32_t v)
+{
+    return (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+}
+
+/* golden_tflite_quantize.quantize_int8 from the binary32 quotient's bits (the slow path). */
+static int8_t tflite_quantize_bits(uint32_t q, int32_t zp)
+{
+    uint32_t e = (q >> 23) & 0xFF, sig = (q & 0x7FFFFFu) | (e ? 0x800000u : 0);
+    int32_t i;
+    if (e == 0xFF) {
+        i = INT32_MIN;                      /* Inf, NaN: x86's "integer indefinite" */
+    } else {
+        int shift = 150 - (int)(e ? e : 1); /* |q| = sig * 2^-shift */
+        uint64_t mag;
+        if (shift <= 0)
+            mag = shift < -40 ? (1ull << 40) : (uint64_t)sig << -shift;
+        else if (shift >= 64)
+            mag = 0;
+        else
+            mag = ((uint64_t)sig + (1ull << (shift - 1))) >> shift;
+        if (q >> 31)
+            i = mag > 0x80000000ull ? INT32_MIN : (int32_t)(0u - (uint32_t)mag);
+        else
+            i = mag > 0x7FFFFFFFull ? INT32_MIN : (int32_t)mag;
+    }
+    return clamp_i8((int32_t)((uint32_t)i + (uint32_t)zp));
+}
+
+int cpu_quantize_tflite(const f32_t *x, int8_t *y, uint32_t count, f32_t scale, int32_t zp,
+                        const struct cpu_scale_div *d)
+{
+    if (zp < -128 || zp > 127)
+        return NPU_E_ARG;
+    for (uint32_t i = 0; i < count; i++) {
+        uint64_t g = 0;
+        int how = cpu_scale_quotient(d, x[i], &g);
+        if (how == 2) {
+            y[i] = tflite_quantize_bits(f32_div(x[i], scale), zp);
+            continue;
+        }
+        int32_t k = (int32_t)(g >> 26) + (int32_t)((g >> 25) & 1u);    /* half away from 0 */
+        y[i] = clamp_i8(((x[i] >> 31) ? -k : k) + zp);
+    }
+    return 0;
+}
+
+int cpu_quantize_onnx(const f32_t *x, int8_t *y, uint32_t count, f32_t scale, int32_t zp,
+                      int32_t lo, int32_t hi, const struct cpu_scale_div *d)
+{
+    if (zp < -128 || zp > 127 || lo < -128 || hi > 127 || lo > hi)
+        return NPU_E_ARG;
+    for (uint32_t i = 0; i < count; i++) {
+        uint64_t g = 0;
+        int32_t v;
+        int how = cpu_scale_quotient(d, x[i], &g);
+        if (how == 2) {
+            f32_t q = f32_div(x[i], scale);
+            v = f32_is_nan(q) ? 0 : f32_rint_clip(q, 1 << 20) + zp;
+        } else {
+            int32_t k = (int32_t)(g >> 26);
+            uint32_t r = (uint32_t)g & 0x3FFFFFFu;
+            if (r > 0x2000000u || (r == 0x2000000u && (k & 1)))
+                k++;                        /* ties to even */
+            v = ((x[i] >> 31) ? -k : k) + zp;
+        }
+        v = clamp_i8(v);
+        y[i] = (int8_t)(v < lo ? lo : v > hi ? hi : v);
+    }
+    return 0;
+}

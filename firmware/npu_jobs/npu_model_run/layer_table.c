@@ -79,33 +79,6 @@ static void im2col(const uint32_t *r, const uint8_t *x, uint8_t *y)
                 }
 }
 
-/* TFLite's QUANTIZE of one quotient: int32(TfLiteRound(q)) (half away from zero), INT32_MIN
- * when that is outside int32 or q is NaN (x86's "integer indefinite", which LiteRT 2.3
- * yields), then + zp wrapping in int32, clamped to int8 (sim/golden_tflite_quantize.py). */
-static int8_t tflite_quantize(uint32_t q, int32_t zp)
-{
-    uint32_t e = (q >> 23) & 0xFF, sig = (q & 0x7FFFFFu) | (e ? 0x800000u : 0);
-    int32_t i;
-    if (e == 0xFF) {
-        i = INT32_MIN;                          /* Inf, NaN */
-    } else {
-        int shift = 150 - (int)(e ? e : 1);     /* |q| = sig * 2^-shift */
-        uint64_t mag;
-        if (shift <= 0)
-            mag = shift < -40 ? (1ull << 40) : (uint64_t)sig << -shift;
-        else if (shift >= 64)
-            mag = 0;
-        else
-            mag = ((uint64_t)sig + (1ull << (shift - 1))) >> shift;
-        if (q >> 31)
-            i = mag > 0x80000000ull ? INT32_MIN : (int32_t)(0u - (uint32_t)mag);
-        else
-            i = mag > 0x7FFFFFFFull ? INT32_MIN : (int32_t)mag;
-    }
-    int32_t v = (int32_t)((uint32_t)i + (uint32_t)zp);
-    return (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
-}
-
 uint32_t lt_f32_div(uint32_t a, uint32_t b)
 {
     return f32_div(a, b);
@@ -192,6 +165,26 @@ static int staged_add(const uint32_t *r, const uint8_t *a, const uint8_t *b, uin
 static int kernel_status(int rc)
 {
     return rc ? LT_E_ARG : LT_OK;
+}
+
+/* float32 -> int8 QUANTIZE of r[5] values with scale r[15], zero point r[18] (ONNX: clamp
+ * [r[19], r[20]]), staged chunk by chunk; the scale's reciprocal made once. */
+static int staged_quantize(const uint32_t *r, const uint32_t *x, int8_t *y, int onnx)
+{
+    struct cpu_scale_div d;
+    cpu_scale_div_init(&d, r[15]);
+    int32_t zp = (int32_t)r[18], lo = (int32_t)r[19], hi = (int32_t)r[20];
+    uint32_t chunk = STAGE_BYTES / 4;
+    int rc = onnx ? cpu_quantize_onnx(0, 0, 0, r[15], zp, lo, hi, &d)      /* arguments */
+                  : cpu_quantize_tflite(0, 0, 0, r[15], zp, &d);
+    for (uint32_t first = 0; !rc && first < r[5]; first += chunk) {
+        uint32_t n = r[5] - first < chunk ? r[5] - first : chunk;
+        copy_bytes((uint8_t *)stage_a, (const uint8_t *)(x + first), n * 4);
+        rc = onnx ? cpu_quantize_onnx(stage_a, (int8_t *)stage_y, n, r[15], zp, lo, hi, &d)
+                  : cpu_quantize_tflite(stage_a, (int8_t *)stage_y, n, r[15], zp, &d);
+        copy_bytes((uint8_t *)(y + first), (const uint8_t *)stage_y, n);
+    }
+    return kernel_status(rc);
 }
 
 /* One core layer. */
@@ -348,14 +341,9 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
     case LT_OP_QUANTIZE_TFLITE: {
         const uint32_t *x = at(env, r[2], (uint64_t)r[5] * 4, 4);
         int8_t *y = at(env, r[4], r[5], 1);
-        int32_t zp = (int32_t)r[18];
         if (!x || !y)
             return LT_E_RANGE;
-        if (zp < -128 || zp > 127)
-            return LT_E_ARG;
-        for (uint32_t i = 0; i < r[5]; i++)
-            y[i] = tflite_quantize(lt_f32_div(x[i], r[15]), zp);
-        return LT_OK;
+        return staged_quantize(r, x, y, 0);
     }
     case LT_OP_PAD: {
         /* y = x surrounded by r[10 + k] elements before and r[18 + k] after on axis k, the
@@ -536,31 +524,26 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
         }
         return LT_OK;
     }
-    case LT_OP_QUANTIZE_ONNX:
+    case LT_OP_QUANTIZE_ONNX: {
+        /* clamp(rint(f32(x / scale)) + zp, lo, hi) with [lo, hi] inside [-128, 127] (a Relu /
+           Clip onnxruntime computes in float32 before the QuantizeLinear); a NaN quotient
+           gives 0 before the clamp (cpu_quantize_onnx) */
+        const uint32_t *x = at(env, r[2], (uint64_t)r[5] * 4, 4);
+        int8_t *y = at(env, r[4], r[5], 1);
+        if (!x || !y)
+            return LT_E_RANGE;
+        return staged_quantize(r, x, y, 1);
+    }
     case LT_OP_DEQUANTIZE_ONNX: {
-        int quant = r[1] == LT_OP_QUANTIZE_ONNX;
-        uint8_t *x = at(env, r[2], (uint64_t)r[5] * (quant ? 4u : 1u), quant ? 4u : 1u);
-        uint8_t *y = at(env, r[4], (uint64_t)r[5] * (quant ? 1u : 4u), quant ? 1u : 4u);
+        const int8_t *x = at(env, r[2], r[5], 1);
+        uint32_t *y = at(env, r[4], (uint64_t)r[5] * 4, 4);
         if (!x || !y)
             return LT_E_RANGE;
         int32_t zp = (int32_t)r[18];
-        int32_t lo = (int32_t)r[19], hi = (int32_t)r[20];
-        if (zp < -128 || zp > 127 || (quant && (lo < -128 || hi > 127 || lo > hi)))
+        if (zp < -128 || zp > 127)
             return LT_E_ARG;
-        for (uint32_t i = 0; i < r[5]; i++) {
-            if (quant) {
-                /* clamp(rint(f32(x / scale)) + zp, lo, hi) with [lo, hi] inside
-                   [-128, 127] (a Relu / Clip onnxruntime computes in float32 before the
-                   QuantizeLinear); a NaN quotient gives 0 before the clamp */
-                uint32_t qf = lt_f32_div(((const uint32_t *)x)[i], r[15]);
-                int32_t v = f32_is_nan(qf) ? 0 : f32_rint_clip(qf, 1 << 20) + zp;
-                v = v < -128 ? -128 : v > 127 ? 127 : v;
-                ((int8_t *)y)[i] = (int8_t)(v < lo ? lo : v > hi ? hi : v);
-            } else {
-                ((uint32_t *)y)[i] = f32_mul(f32_from_i32((int32_t)((int8_t *)x)[i] - zp),
-                                             r[15]);
-            }
-        }
+        for (uint32_t i = 0; i < r[5]; i++)
+            y[i] = f32_mul(f32_from_i32((int32_t)x[i] - zp), r[15]);
         return LT_OK;
     }
     default:
