@@ -319,6 +319,34 @@ int cpu_scale_quotient(const struct cpu_scale_div *d, f32_t x, uint64_t *g)
     return 1;
 }
 
+/* The integer nearest |x / scale| when the quotient is not within 2^-15 of a half: below 2^9
+ * the binary32 rounding of the quotient moves it by at most 2^-16, so not across the half, and
+ * integers are fixed points of it; from 2^9 on any k saturates the int8 result. 1 and *k, else
+ * 0 (near a half, NaN, Inf, large). From (mx / ms) * 2^31 by one mulhu with r >> 32 =
+ * floor(2^55 / ms) (2^32 - 1 for ms = 2^23), within 2 units, scaled to |x / scale| * 2^22. */
+static int quick_round(const struct cpu_scale_div *d, uint32_t ax, int32_t *k)
+{
+    uint32_t mx = ax & 0x7FFFFFu;
+    int32_t ex = -149;
+    if (ax >> 23) {
+        mx |= 0x800000u;
+        ex = (int32_t)(ax >> 23) - 150;
+    }
+    int32_t de = ex - d->es;
+    if (de < -2) {
+        *k = 0;                             /* |q| < 1/4 */
+        return 1;
+    }
+    if (de > 9 || ax >= 0x7F800000u)
+        return 0;
+    uint32_t qfix = (uint32_t)(((uint64_t)(mx << 8) * (uint32_t)(d->r >> 32)) >> 32) >> (9 - de);
+    uint32_t frac = qfix & 0x3FFFFFu;
+    if (frac - (0x200000u - 0x80u) <= 0x100u)
+        return 0;                           /* within 2^-15 of a half */
+    *k = (int32_t)((qfix + 0x200000u) >> 22);
+    return 1;
+}
+
 static int8_t clamp_i8(int32_t v)
 {
     return (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
@@ -355,12 +383,15 @@ int cpu_quantize_tflite(const f32_t *x, int8_t *y, uint32_t count, f32_t scale, 
         return NPU_E_ARG;
     for (uint32_t i = 0; i < count; i++) {
         uint64_t g = 0;
-        int how = cpu_scale_quotient(d, x[i], &g);
-        if (how == 2) {
-            y[i] = tflite_quantize_bits(f32_div(x[i], scale), zp);
-            continue;
+        int32_t k;
+        if (!d->fast || !quick_round(d, x[i] & 0x7FFFFFFFu, &k)) {
+            int how = cpu_scale_quotient(d, x[i], &g);
+            if (how == 2) {
+                y[i] = tflite_quantize_bits(f32_div(x[i], scale), zp);
+                continue;
+            }
+            k = (int32_t)(g >> 26) + (int32_t)((g >> 25) & 1u);    /* half away from 0 */
         }
-        int32_t k = (int32_t)(g >> 26) + (int32_t)((g >> 25) & 1u);    /* half away from 0 */
         y[i] = clamp_i8(((x[i] >> 31) ? -k : k) + zp);
     }
     return 0;
@@ -373,13 +404,14 @@ int cpu_quantize_onnx(const f32_t *x, int8_t *y, uint32_t count, f32_t scale, in
         return NPU_E_ARG;
     for (uint32_t i = 0; i < count; i++) {
         uint64_t g = 0;
-        int32_t v;
-        int how = cpu_scale_quotient(d, x[i], &g);
-        if (how == 2) {
+        int32_t v, k;
+        if (d->fast && quick_round(d, x[i] & 0x7FFFFFFFu, &k)) {
+            v = ((x[i] >> 31) ? -k : k) + zp;
+        } else if (cpu_scale_quotient(d, x[i], &g) == 2) {
             f32_t q = f32_div(x[i], scale);
             v = f32_is_nan(q) ? 0 : f32_rint_clip(q, 1 << 20) + zp;
         } else {
-            int32_t k = (int32_t)(g >> 26);
+            k = (int32_t)(g >> 26);
             uint32_t r = (uint32_t)g & 0x3FFFFFFu;
             if (r > 0x2000000u || (r == 0x2000000u && (k & 1)))
                 k++;                        /* ties to even */
