@@ -324,7 +324,7 @@ int cpu_scale_quotient(const struct cpu_scale_div *d, f32_t x, uint64_t *g)
  * integers are fixed points of it; from 2^9 on any k saturates the int8 result. 1 and *k, else
  * 0 (near a half, NaN, Inf, large). From (mx / ms) * 2^31 by one mulhu with r >> 32 =
  * floor(2^55 / ms) (2^32 - 1 for ms = 2^23), within 2 units, scaled to |x / scale| * 2^22. */
-static int quick_round(const struct cpu_scale_div *d, uint32_t ax, int32_t *k)
+static inline int quick_round(int32_t es, uint32_t r32, uint32_t ax, int32_t *k)
 {
     uint32_t mx = ax & 0x7FFFFFu;
     int32_t ex = -149;
@@ -332,14 +332,14 @@ static int quick_round(const struct cpu_scale_div *d, uint32_t ax, int32_t *k)
         mx |= 0x800000u;
         ex = (int32_t)(ax >> 23) - 150;
     }
-    int32_t de = ex - d->es;
+    int32_t de = ex - es;
     if (de < -2) {
         *k = 0;                             /* |q| < 1/4 */
         return 1;
     }
     if (de > 9 || ax >= 0x7F800000u)
         return 0;
-    uint32_t qfix = (uint32_t)(((uint64_t)(mx << 8) * (uint32_t)(d->r >> 32)) >> 32) >> (9 - de);
+    uint32_t qfix = (uint32_t)(((uint64_t)(mx << 8) * r32) >> 32) >> (9 - de);
     uint32_t frac = qfix & 0x3FFFFFu;
     if (frac - (0x200000u - 0x80u) <= 0x100u)
         return 0;                           /* within 2^-15 of a half */
@@ -381,10 +381,13 @@ int cpu_quantize_tflite(const f32_t *x, int8_t *y, uint32_t count, f32_t scale, 
 {
     if (zp < -128 || zp > 127)
         return NPU_E_ARG;
+    const int fast = d->fast;
+    const int32_t es = d->es;
+    const uint32_t r32 = (uint32_t)(d->r >> 32);
     for (uint32_t i = 0; i < count; i++) {
         uint64_t g = 0;
         int32_t k;
-        if (!d->fast || !quick_round(d, x[i] & 0x7FFFFFFFu, &k)) {
+        if (!fast || !quick_round(es, r32, x[i] & 0x7FFFFFFFu, &k)) {
             int how = cpu_scale_quotient(d, x[i], &g);
             if (how == 2) {
                 y[i] = tflite_quantize_bits(f32_div(x[i], scale), zp);
@@ -402,10 +405,13 @@ int cpu_quantize_onnx(const f32_t *x, int8_t *y, uint32_t count, f32_t scale, in
 {
     if (zp < -128 || zp > 127 || lo < -128 || hi > 127 || lo > hi)
         return NPU_E_ARG;
+    const int fast = d->fast;
+    const int32_t es = d->es;
+    const uint32_t r32 = (uint32_t)(d->r >> 32);
     for (uint32_t i = 0; i < count; i++) {
         uint64_t g = 0;
         int32_t v, k;
-        if (d->fast && quick_round(d, x[i] & 0x7FFFFFFFu, &k)) {
+        if (fast && quick_round(es, r32, x[i] & 0x7FFFFFFFu, &k)) {
             v = ((x[i] >> 31) ? -k : k) + zp;
         } else if (cpu_scale_quotient(d, x[i], &g) == 2) {
             f32_t q = f32_div(x[i], scale);
