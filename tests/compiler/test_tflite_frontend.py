@@ -254,3 +254,21 @@ def test_every_tensor_equals_litert(builder, shape):
             assert len(np.unique(want)) > 2 or want.size <= 12, name     # not saturated
             compared += 1
     assert compared == len(graph.ops) + 1          # every operator output and the input
+
+
+@pytest.mark.parametrize("beta", [0.0, -1.0, float("inf")])
+def test_float_softmax_beta_must_be_positive(beta):
+    """The FP16 SOFTMAX definition takes a positive finite beta; others are refused by name."""
+    mb = tb.ModelBuilder()
+    x = mb.tensor("logits", (1, 4), np.float32)
+    y = mb.tensor("probs", (1, 4), np.float32)
+
+    def options(b):
+        tb.SoftmaxOptions.Start(b)
+        tb.SoftmaxOptions.AddBeta(b, beta)
+        return tb.SoftmaxOptions.End(b)
+
+    mb.operator(BuiltinOperator.SOFTMAX, [x], [y], BuiltinOptions.SoftmaxOptions, options)
+    with pytest.raises(UnsupportedModel, match=r"node 0 'probs' \(SOFTMAX\): a float SOFTMAX "
+                                               r"needs a positive finite beta"):
+        parse_tflite(mb.build([x], [y]))
