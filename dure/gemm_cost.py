@@ -10,7 +10,8 @@ hardware parameters: changing one changes the plans (and so the streams) on both
 
 __all__ = ["CMD_CYCLES", "BYTES_PER_CYCLE", "LATENCY", "MC_MAX", "RELOAD", "MBLK_MAX",
            "COST_MODEL", "WALK_PUSH_CYCLES", "WALK_DESCRIPTOR_WEIGHT", "WALK_JIT_LEAD",
-           "POOL_MAX_WINDOW", "ADD_BLOCK_ROWS", "WALK_MODEL"]
+           "POOL_MAX_WINDOW", "ADD_BLOCK_ROWS", "WALK_ELTWISE_OVERHEAD", "WALK_MAC_PIXELS",
+           "WALK_GLOBAL_PAIR", "WALK_PACK_PASS_CHUNKS", "WALK_MODEL"]
 
 #: Estimated core cycles per pushed descriptor, any kind (firmware npu_gemm on the sim SoC).
 CMD_CYCLES = 40
@@ -42,8 +43,20 @@ WALK_JIT_LEAD = 2
 POOL_MAX_WINDOW = 256
 #: Rows per block of the FP16 ADD.
 ADD_BLOCK_ROWS = 256
+#: Cycles an ELTWISE takes beyond its m rows (the walk planner's estimate only;
+#: sim/walk_plan.py ELTWISE_OVERHEAD).
+WALK_ELTWISE_OVERHEAD = 4
+#: INT8 depthwise goes to the element-wise MAC when an output image has fewer pixels than this
+#: many times the array's rows (sim/conv_plan.py MAC_PIXELS).
+WALK_MAC_PIXELS = RELOAD
+#: Channel chunks per unit of the FP16 global-pooling stream (sim/pool_plan.py GLOBAL_PAIR).
+WALK_GLOBAL_PAIR = 2
+#: Output chunks per pass of the packed small-Cin convolution (sim/conv_pack.py PASS_CHUNKS).
+WALK_PACK_PASS_CHUNKS = 2
 
 #: Every walk constant above by name (the header's ``DURE_NPU_WALK_<name>``).
 WALK_MODEL = {"PUSH_CYCLES": WALK_PUSH_CYCLES, "DESCRIPTOR_WEIGHT": WALK_DESCRIPTOR_WEIGHT,
               "JIT_LEAD": WALK_JIT_LEAD, "POOL_MAX_WINDOW": POOL_MAX_WINDOW,
-              "ADD_BLOCK_ROWS": ADD_BLOCK_ROWS}
+              "ADD_BLOCK_ROWS": ADD_BLOCK_ROWS, "ELTWISE_OVERHEAD": WALK_ELTWISE_OVERHEAD,
+              "MAC_PIXELS": WALK_MAC_PIXELS, "GLOBAL_PAIR": WALK_GLOBAL_PAIR,
+              "PACK_PASS_CHUNKS": WALK_PACK_PASS_CHUNKS}

@@ -37,11 +37,13 @@ import numpy as np
 from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, OutType, Precision, RequantMode
 from dure.rtl.npu.descriptor import encode
 
+from dure.gemm_cost import WALK_PACK_PASS_CHUNKS
+
 __all__ = ["pack_applies", "PackLayout", "pack_layout", "packed_conv_descriptors",
            "IDENTITY_MULTIPLIER", "IDENTITY_SHIFT"]
 
 #: Output chunks per pass of the convolution (kernel-row groups outer within a pass).
-PASS_CHUNKS = 2
+PASS_CHUNKS = WALK_PACK_PASS_CHUNKS
 
 #: TFLite-mode multiplier / shift that make the requantizing STORE the identity on int8 values.
 IDENTITY_MULTIPLIER = 1 << 30

@@ -76,7 +76,7 @@ from dure.rtl.npu.commands import (
 )
 from dure.rtl.npu.descriptor import encode
 
-from dure.gemm_cost import POOL_MAX_WINDOW
+from dure.gemm_cost import POOL_MAX_WINDOW, WALK_GLOBAL_PAIR
 
 from .conv_plan import _check_common, _fp16_store
 from .golden_args import pair_arg
@@ -92,7 +92,7 @@ MAX_WINDOW = POOL_MAX_WINDOW
 #: Channel chunks per unit of the global-pooling stream (:func:`_global_pool`): measured on the
 #: 8x8 `sim` SoC (DS-CNN's 25x5x64 pool): 1: 9,862 cycles, 2: 8,294, 4: 8,746, all 8 chunks
 #: with every LOAD first (the earlier stream): 9,714.
-GLOBAL_PAIR = 2
+GLOBAL_PAIR = WALK_GLOBAL_PAIR
 
 
 def pool_multiplier(n):

@@ -67,6 +67,7 @@ from dure.gemm_cost import (
     LATENCY,
     RELOAD,
     WALK_DESCRIPTOR_WEIGHT,
+    WALK_ELTWISE_OVERHEAD,
     WALK_JIT_LEAD,
     WALK_PUSH_CYCLES,
 )
@@ -82,7 +83,7 @@ PUSH_CYCLES = WALK_PUSH_CYCLES
 DESCRIPTOR_WEIGHT = WALK_DESCRIPTOR_WEIGHT
 #: Cycles an ELTWISE takes beyond its m rows (144 MACs of 36 rows: 5,762 cycles on the 8x8
 #: `sim` SoC, 40 each; the planner's estimate only).
-ELTWISE_OVERHEAD = 4
+ELTWISE_OVERHEAD = WALK_ELTWISE_OVERHEAD
 
 
 @dataclass(frozen=True)

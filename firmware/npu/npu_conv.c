@@ -177,6 +177,9 @@ static int conv(const struct npu_op_conv *op, int diagonal, uint32_t *list, uint
     uint32_t k_chunk = diagonal ? lc : hw->rows, n_chunk = diagonal ? lc : hw->cols;
     uint32_t eb = int8 ? 1 : 2, taps = op->kh * op->kw, nt = walk_cdiv(cout, n_chunk);
     uint32_t per_out = taps * (diagonal ? 1 : op->cin);    /* weights per output channel */
+    /* INT8 depthwise on the element-wise MAC when an output image is small (MAC_PIXELS) */
+    int mac = DURE_NPU_HAS_ELTWISE && diagonal && int8 &&
+              (uint64_t)l.g.oh * l.g.ow < (uint64_t)DURE_NPU_WALK_MAC_PIXELS * hw->rows;
     struct params pa = {&op->mem, 0, 0};
     uint8_t *p;
 
@@ -200,10 +203,11 @@ static int conv(const struct npu_op_conv *op, int diagonal, uint32_t *list, uint
         for (uint32_t o = 0; p && o < cout; o++)
             put32(p, o, ((const uint32_t *)op->bias)[o]);
     }
-    /* the weight matrices, per output chunk */
+    /* the weight matrices, per output chunk: (taps * Cin, nn) for a convolution, diag(w[tap])
+     * per tap for a diagonal depthwise, one row w[tap] per tap for the MAC */
     for (uint32_t j = 0; j < nt; j++) {
         uint32_t nn = walk_min(n_chunk, cout - j * n_chunk);
-        uint32_t rows = diagonal ? taps * nn : per_out;
+        uint32_t rows = mac ? taps : diagonal ? taps * nn : per_out;
         uint32_t addr = param_add(&pa, rows * nn * eb, &p);
         if (j == 0)
             l.w_addr = addr;
@@ -212,7 +216,9 @@ static int conv(const struct npu_op_conv *op, int diagonal, uint32_t *list, uint
         for (uint32_t r = 0; p && r < rows; r++) {
             for (uint32_t jj = 0; jj < nn; jj++) {
                 uint32_t o = j * n_chunk + jj;
-                if (!diagonal)
+                if (mac)
+                    put_elem(p, r * nn + jj, eb, op->weights, r * cout + o);
+                else if (!diagonal)
                     put_elem(p, r * nn + jj, eb, op->weights, o * per_out + r);
                 else if (r % nn == jj)
                     put_elem(p, r * nn + jj, eb, op->weights, (r / nn) * cout + o);
@@ -249,6 +255,8 @@ static int conv(const struct npu_op_conv *op, int diagonal, uint32_t *list, uint
     l.pad_value = int8 ? (uint32_t)op->input_zero_point & 0xFFFFu : 0;
     l.out_bytes = eb;
     l.has_weights = 1;
+    l.eltwise_mac = mac;
+    l.spread = int8 || diagonal;       /* conv_plan's defaults: FP16 convolutions unspread */
     return finish(&l, &pa, list, cap);
 }
 

@@ -36,6 +36,13 @@ struct walk_layer {
     int runs;
     uint32_t runs_per;
     const uint16_t *count_index;
+    /* INT8 depthwise on the element-wise unit: every tap an ELTWISE MAC whose weight row is
+     * the tap's (chunk j's matrix: one row per tap), WalkLayer.eltwise_mac */
+    int eltwise_mac;
+    /* walk_descriptors' spread (border FILLs per channel chunk, the first unit's unread tile
+     * LOADs spread between its COMPUTEs); with a 1x1 stride-1 kernel also plan_walk's
+     * startup (the first unit's wait for its data counted in the search) */
+    int spread;
 };
 
 struct walk_plan {
@@ -124,6 +131,8 @@ static inline uint32_t in_cols(const struct walk_layer *l, uint32_t c)
 
 static inline uint32_t kin(const struct walk_layer *l, uint32_t j)
 {
+    if (l->eltwise_mac)
+        return 1;
     return l->diagonal ? chunk_cols(l, j) : l->cin;
 }
 

@@ -276,13 +276,9 @@ def test_c_and_python_write_the_same_lists(lib, config_name, seed):
 
 
 def _c_port(program):
-    """A convolution planner with the C port's stream: no tap packing of small-Cin layers
-    (dure.sim.conv_pack), no spreading of the first unit's tile LOADs (``spread``) and INT8
-    depthwise on diagonal COMPUTEs (``mac=False``): not ported to C yet."""
+    """TEMP: packing not ported yet."""
     extra = {"pack": False} if program is conv_plan.conv2d_int8_program else {}
-    if program is conv_plan.depthwise_conv2d_int8_program:
-        extra = {"mac": False}      # the element-wise MAC stream: not ported to C yet
-    return lambda *args, **kwargs: program(*args, **kwargs, **extra, spread=False)
+    return lambda *args, **kwargs: program(*args, **kwargs, **extra)
 
 
 def test_fixed_layers_of_the_benchmark(lib):
