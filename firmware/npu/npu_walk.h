@@ -141,4 +141,30 @@ static inline uint32_t weight_rows(const struct walk_layer *l, uint32_t j)
     return l->g.kh * l->g.kw * kin(l, j);
 }
 
+/* --- what the layer operators share (npu_op_util.c) ----------------------------------------- */
+
+/* The parameter area (sim/layer_program.py ParamArea): pieces of 16-byte aligned sizes. */
+struct op_params {
+    const struct npu_op_mem *mem;
+    uint32_t end;              /* bytes used */
+    int err;
+};
+
+/* Place `bytes` bytes; returns their NPU address, *p where the core writes them (NULL when
+ * not written). The alignment gap after them is zeroed. */
+uint32_t op_param_add(struct op_params *pa, uint32_t bytes, uint8_t **p);
+void op_put32(uint8_t *p, uint32_t i, uint32_t v);
+/* element i (eb bytes) of p = element k of the int8 / f16 array src */
+void op_put_elem(uint8_t *p, uint32_t i, uint32_t eb, const void *src, uint32_t k);
+/* element i = 1 (int8) / 1.0 (fp16) */
+void op_put_one(uint8_t *p, uint32_t i, uint32_t eb);
+int op_check_device(int prec);
+int op_in_int8(int32_t v);
+/* The STORE of the layer (conv_plan's _int8_store / _fp16_store). */
+int op_set_store(struct walk_layer *l, int prec, const struct npu_op_post *post, int scale,
+                 uint32_t requant);
+/* walk_plan then walk_emit; the count, or NPU_E_*. */
+int op_finish(const struct walk_layer *l, const struct op_params *pa, uint32_t *list,
+              uint32_t cap);
+
 #endif

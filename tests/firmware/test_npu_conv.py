@@ -1,4 +1,5 @@
-"""The firmware's layer operators (firmware/npu/npu_conv.c on the walk engine npu_walk.c),
+"""The firmware's layer operators (firmware/npu/npu_conv.c, npu_conv_pack.c, npu_pool.c,
+npu_add.c on the walk engine npu_walk.c),
 compiled for the host with the generated headers, write the descriptor list and the parameter
 bytes of the Python planners (sim/conv_plan.py, sim/pool_plan.py, sim/eltwise_plan.py) word for
 word and byte for byte, on many random layers of both precisions on an 8x8 and a 4x4 NPU, and
@@ -18,7 +19,8 @@ from dure.gemm_cost import WALK_MODEL
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SOURCES = [ROOT / "firmware" / "npu" / name
-           for name in ("npu_walk_plan.c", "npu_walk.c", "npu_conv.c")]
+           for name in ("npu_walk_plan.c", "npu_walk.c", "npu_op_util.c", "npu_conv.c",
+                        "npu_pool.c", "npu_add.c")]
 SHIM = r"""
 #include "npu_ops.h"
 static struct npu_info info;
