@@ -220,12 +220,12 @@ def _pool_case(lib, bufs, config, rng):
     if fp16:
         lo, hi, clamp, bits = _post_fp16(rng)
         program = _plan(pool_plan.average_pool_fp16_program, config, (n, h, w, c), (kh, kw),
-                        lo=lo, hi=hi, interleave=False, **common)
+                        lo=lo, hi=hi, **common)
         q = [0, 0, 0, clamp, *bits]
     else:
         _, lo, hi = _post_int8(rng)
         program = _plan(pool_plan.average_pool_int8_program, config, (n, h, w, c), (kh, kw),
-                        lo=lo, hi=hi, interleave=False, **common)
+                        lo=lo, hi=hi, **common)
         q = [0, lo, hi, 0, 0, 0]
     count = lib.pool(_ptr(np.array(s, np.int32)), _ptr(np.array(q, np.int32)), *bufs.args())
     return bufs.check(count, program, f"avgpool {'fp16' if fp16 else 'int8'} x={(n, h, w, c)} "
@@ -301,8 +301,7 @@ def test_fixed_layers_of_the_benchmark(lib):
             if op == "avgpool":
                 fn = getattr(pool_plan, f"average_pool_{precision}_program")
                 program = fn(config, x_shape, kernel, stride=stride, padding=padding,
-                             x_addr=X_ADDR, out_addr=OUT_ADDR, param_addr=PARAM_ADDR,
-                             interleave=False)     # the C port's global-pooling stream
+                             x_addr=X_ADDR, out_addr=OUT_ADDR, param_addr=PARAM_ADDR)
                 q = [0, -128, 127, 0, 0, 0]
                 count = lib.pool(_ptr(np.array(s, np.int32)), _ptr(np.array(q, np.int32)),
                                  *bufs.args())
