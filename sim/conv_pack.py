@@ -50,13 +50,14 @@ IDENTITY_MULTIPLIER = 1 << 30
 IDENTITY_SHIFT = 1
 
 
-def pack_applies(config, geo, cin):
+def pack_applies(config, geo, cin, cout=None):
     """Whether the packed plan is used: INT8, ``Cin < R``, ``kw * Cin <= R`` and at least two
-    taps land in one COMPUTE, and the layout fits the SPAD / ACC."""
+    taps land in one COMPUTE, and the layout of ``cout`` output channels (None: one chunk)
+    fits the SPAD / ACC."""
     r = config.npu_rows
     if cin >= r or geo.kw * cin > r or min(r // (geo.kw * cin), geo.kh) * geo.kw * cin <= cin:
         return False
-    return pack_layout(config, geo, cin) is not None
+    return pack_layout(config, geo, cin, cout) is not None
 
 
 class PackLayout:

@@ -256,7 +256,7 @@ def conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point, output_ze
     const = _requant_rows(multiplier, shift, cout, n_chunk)
     store = _int8_store(output_zero_point, lo, hi, rounding)
     geo = geometry(x_shape, (kh, kw), stride, padding)
-    if pack and wmodes is None and pack_applies(config, geo, cin):
+    if pack and wmodes is None and pack_applies(config, geo, cin, cout):
         return _packed_program(config, geo, x_shape, w, params, acc_init, const, store, zi,
                                x_addr=x_addr, out_addr=out_addr)
     layer = _conv_layer(config, x_shape, _conv_weights_matrix(w), (kh, kw), stride, padding,
@@ -449,7 +449,7 @@ def conv2d_int8_float_scale_program(config, x_shape, w, bias, *, input_zero_poin
     n_chunk = config.npu_cols
     store = _float_scale_store(output_zero_point, lo, hi)
     geo = geometry(x_shape, (kh, kw), stride, padding)
-    if pack and wmodes is None and pack_applies(config, geo, cin):
+    if pack and wmodes is None and pack_applies(config, geo, cin, cout):
         rows = _scale_rows(s, cout, n_chunk)          # the packed plan's two-row slots
         const = np.zeros((2 * rows.shape[0], n_chunk), np.float32)
         const[0::2] = rows

@@ -63,6 +63,14 @@ static int conv(const struct npu_op_conv *op, int diagonal, uint32_t *list, uint
         for (uint32_t o = 0; p && o < cout; o++)
             op_put32(p, o, ((const uint32_t *)op->bias)[o]);
     }
+    if (int8 && !diagonal && conv_pack_applies(&l.g, op->cin, cout)) {
+        /* few input channels: kernel taps packed into the K lanes */
+        l.cout = cout;
+        l.x_addr = op->mem.x_addr;
+        l.out_addr = op->mem.out_addr;
+        l.pad_value = (uint32_t)op->input_zero_point & 0xFFFFu;
+        return conv_pack(op, &l, &pa, l.acc_init, list, cap);
+    }
     /* the weight matrices, per output chunk: (taps * Cin, nn) for a convolution, diag(w[tap])
      * per tap for a diagonal depthwise, one row w[tap] per tap for the MAC */
     for (uint32_t j = 0; j < nt; j++) {

@@ -20,6 +20,7 @@ from dure.gemm_cost import WALK_MODEL
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SOURCES = [ROOT / "firmware" / "npu" / name
            for name in ("npu_walk_plan.c", "npu_walk.c", "npu_op_util.c", "npu_conv.c",
+                        "npu_conv_pack.c",
                         "npu_pool.c", "npu_add.c")]
 SHIM = r"""
 #include "npu_ops.h"
@@ -278,9 +279,7 @@ def test_c_and_python_write_the_same_lists(lib, config_name, seed):
 
 
 def _c_port(program):
-    """TEMP: packing not ported yet."""
-    extra = {"pack": False} if program is conv_plan.conv2d_int8_program else {}
-    return lambda *args, **kwargs: program(*args, **kwargs, **extra)
+    return program
 
 
 def test_fixed_layers_of_the_benchmark(lib):
@@ -353,3 +352,96 @@ def test_count_only_and_small_buffers(lib):
         multiplier=mult, shift=shift, x_addr=X_ADDR, out_addr=OUT_ADDR, param_addr=PARAM_ADDR)
     assert count == len(program.descriptors)
     assert Precision.INT8.value == 0
+
+
+def _count_notes(program, word):
+    return program is not None and any(word in note for note in program.notes)
+
+
+@pytest.mark.parametrize("config_name", list(CONFIGS))
+def test_small_cin_convolutions_pack_as_python(lib, config_name):
+    """INT8 convolutions with few input channels (DS-CNN's 10x4 first layer has Cin = 1): the
+    tap-packed plan of dure.sim.conv_pack, word for word, on random kernels, strides, paddings,
+    batches and output channels (several chunks, so the passes and their side commands)."""
+    config = CONFIGS[config_name]
+    _set(lib, config)
+    rng = np.random.default_rng(11)
+    bufs = Buffers()
+    packed = 0
+    for _ in range(40):
+        r = config.npu_rows
+        cin = int(rng.integers(1, r // 2 + 1))              # two kernel rows fit the lanes
+        kh, kw = int(rng.integers(2, 11)), int(rng.integers(1, r // (2 * cin) + 1))
+        n, h, w = int(rng.integers(1, 3)), int(rng.integers(kh, kh + 12)), int(rng.integers(1, 12))
+        cout = int(rng.integers(1, 6 * config.npu_cols))
+        stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+        padding = "SAME" if rng.random() < 0.6 else "VALID"
+        wt = rng.integers(-128, 128, (cout, kh, kw, cin), dtype=np.int8)
+        bias = rng.integers(-5000, 5000, cout, dtype=np.int32)
+        mult = rng.integers(1 << 30, (1 << 31) - 1, cout, dtype=np.int64).astype(np.int32)
+        shift = rng.integers(-12, 3, cout).astype(np.int32)
+        zi, zo = (int(v) for v in rng.integers(-128, 128, 2))
+        program = _plan(conv_plan.conv2d_int8_program, config, (n, h, w, cin), wt, bias,
+                        input_zero_point=zi, output_zero_point=zo, multiplier=mult,
+                        shift=shift, stride=stride, padding=padding, x_addr=X_ADDR,
+                        out_addr=OUT_ADDR, param_addr=PARAM_ADDR)
+        s = [0, n, h, w, cin, cout, kh, kw, stride[0], stride[1],
+             0 if padding == "SAME" else 1, 1, 1, zi]
+        count = lib.conv(0, _ptr(np.array(s, np.int32)), _ptr(wt), _ptr(bias), _ptr(mult),
+                         _ptr(shift), None, _ptr(np.array([zo, -128, 127, 0, 0, 0], np.int32)),
+                         *bufs.args())
+        bufs.check(count, program, f"conv int8 x={(n, h, w, cin)} cout={cout} k={(kh, kw)} "
+                                   f"s={stride} {padding}")
+        packed += _count_notes(program, "packed")
+    assert packed >= 20
+
+
+@pytest.mark.parametrize("config_name", ["8x8", "4x4"])
+def test_depthwise_and_global_pooling_take_every_stream(lib, config_name):
+    """INT8 depthwise on both mappings (element-wise MAC below MAC_PIXELS x R output pixels,
+    diagonal COMPUTEs above) and FP16 depthwise; global average pooling on the element-wise
+    MAC (INT8) and in GLOBAL_PAIR units on the array (FP16), batches and many chunks."""
+    config = CONFIGS[config_name]
+    _set(lib, config)
+    rng = np.random.default_rng(12)
+    bufs = Buffers()
+    seen = {"mac": 0, "diag": 0, "gp": 0}
+    for i in range(24):
+        fp16 = i % 3 == 2
+        c = int(rng.integers(1, 9 * config.npu_cols))
+        k = int(rng.integers(1, 6))
+        side = int(rng.integers(1, 9)) if i % 2 else int(rng.integers(8, 30))
+        x_shape = (int(rng.integers(1, 3)), side, int(rng.integers(1, 12)), c)
+        stride = int(rng.integers(1, 3))
+        wt = rng.standard_normal((1, k, k, c)).astype(np.float16) if fp16 else \
+            rng.integers(-128, 128, (1, k, k, c), dtype=np.int8)
+        s = [int(fp16), *x_shape, c, k, k, stride, stride, 0, 1, 1, 3]
+        if fp16:
+            program = _plan(conv_plan.depthwise_conv2d_fp16_program, config, x_shape, wt, None,
+                            stride=stride, x_addr=X_ADDR, out_addr=OUT_ADDR,
+                            param_addr=PARAM_ADDR)
+            q = [0, 0, 0, 0, 0, 0]
+            mult = shift = None
+        else:
+            mult = np.full(c, 1 << 30, np.int32)
+            shift = rng.integers(-8, 1, c).astype(np.int32)
+            program = _plan(conv_plan.depthwise_conv2d_int8_program, config, x_shape, wt, None,
+                            input_zero_point=3, output_zero_point=-2, multiplier=mult,
+                            shift=shift, stride=stride, x_addr=X_ADDR, out_addr=OUT_ADDR,
+                            param_addr=PARAM_ADDR)
+            q = [-2, -128, 127, 0, 0, 0]
+            seen["mac" if _count_notes(program, "MAC") else "diag"] += program is not None
+        count = lib.conv(1, _ptr(np.array(s, np.int32)), _ptr(wt), None, _ptr(mult),
+                         _ptr(shift), None, _ptr(np.array(q, np.int32)), *bufs.args())
+        bufs.check(count, program, f"depthwise {'fp16' if fp16 else 'int8'} x={x_shape} "
+                                   f"k={k} s={stride}")
+        # global pooling of the same input
+        fn = pool_plan.average_pool_fp16_program if fp16 else pool_plan.average_pool_int8_program
+        program = _plan(fn, config, x_shape, x_shape[1:3], x_addr=X_ADDR, out_addr=OUT_ADDR,
+                        param_addr=PARAM_ADDR)
+        s = [int(fp16), *x_shape, c, *x_shape[1:3], 1, 1, 1]
+        count = lib.pool(_ptr(np.array(s, np.int32)),
+                         _ptr(np.array([0, -128, 127, 0, 0, 0], np.int32)), *bufs.args())
+        seen["gp"] += bufs.check(count, program, f"global pool {'fp16' if fp16 else 'int8'} "
+                                                 f"x={x_shape}")
+    assert min(seen.values()) >= 3, seen
