@@ -30,7 +30,9 @@ static int layout(const struct walk_geo *g, uint32_t cin, uint32_t cout, struct 
     y->lanes = y->e * g->kw * cin;
     y->d = gcd(g->sh, y->e);
     uint64_t last = (uint64_t)(g->oh - 1) * g->sh + (uint64_t)(y->groups - 1) * y->e;
-    uint64_t prow = last / y->d + 1, pos = prow * g->ow;
+    if (last > 0xFFFFFFu)
+        return -1;                 /* far beyond the 16-bit rows (and no 64-bit divide) */
+    uint64_t prow = (uint32_t)last / y->d + 1, pos = prow * g->ow;
     uint64_t th = last + y->e > g->hp ? last + y->e : g->hp;
     uint64_t opix = (uint64_t)g->oh * g->ow;
     y->wslot = y->groups * r;
@@ -41,13 +43,14 @@ static int layout(const struct walk_geo *g, uint32_t cin, uint32_t cout, struct 
     if (packed + pos > hw->spad_rows || opix > 0xFFFFu || pos > 0xFFFFu)
         return -1;
     int64_t const_row = (int64_t)hw->acc_rows - (2 * (int64_t)y->nt + 2);
-    int64_t room = const_row - (int64_t)pos;          /* Python's floor division below */
-    int64_t per = opix ? (int64_t)opix : 1;
-    int64_t obufs = room >= 0 ? room / per : -((-room + per - 1) / per);
-    if (obufs > (int64_t)y->nt)
-        obufs = y->nt;
-    if (obufs < (int64_t)walk_min(2, y->nt))
+    int64_t room = const_row - (int64_t)pos;
+    uint32_t per = opix ? (uint32_t)opix : 1;
+    /* obufs = min(nt, room // per): Python's floor division is negative (too few) here */
+    if (room < 0 || walk_div64((uint64_t)room, per) < walk_min(2, y->nt))
         return -1;
+    uint64_t obufs = walk_div64((uint64_t)room, per);
+    if (obufs > y->nt)
+        obufs = y->nt;
     y->prow = (uint32_t)prow;
     y->pos = (uint32_t)pos;
     y->th = (uint32_t)th;

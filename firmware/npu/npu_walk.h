@@ -92,6 +92,20 @@ static inline uint32_t walk_cdiv(uint32_t a, uint32_t b)
     return (a + b - 1) / b;
 }
 
+/* a / b without the 64-bit divide the firmware's runtime does not have (shift and subtract). */
+static inline uint64_t walk_div64(uint64_t a, uint32_t b)
+{
+    uint64_t q = 0, r = 0;
+    for (int i = 63; i >= 0; i--) {
+        r = (r << 1) | ((a >> i) & 1u);
+        if (r >= b) {
+            r -= b;
+            q |= (uint64_t)1 << i;
+        }
+    }
+    return q;
+}
+
 static inline uint32_t walk_min(uint32_t a, uint32_t b)
 {
     return a < b ? a : b;

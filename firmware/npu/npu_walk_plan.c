@@ -128,7 +128,7 @@ static void estimate(const struct walk_layer *l, const struct npu_info *hw, uint
         uint64_t kin0 = l->diagonal ? chunks0 : cc;
         uint64_t lanes0 = kin0 * l->k_chunk < l->cin ? kin0 * l->k_chunk : l->cin;
         uint64_t tile0 = (th < g->height ? th : g->height) * g->width * lanes0 * eb;
-        uint64_t w0 = wmode == WALK_RESIDENT ? w_bytes : w_bytes * chunks0 / nt;
+        uint64_t w0 = wmode == WALK_RESIDENT ? w_bytes : walk_div64(w_bytes * chunks0, nt);
         uint64_t need = (tile0 + w0) / DURE_NPU_GEMM_BYTES_PER_CYCLE;
         extra = need > compute0 ? need - compute0 : 0;
     }
