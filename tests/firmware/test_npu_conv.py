@@ -445,3 +445,30 @@ def test_depthwise_and_global_pooling_take_every_stream(lib, config_name):
         seen["gp"] += bufs.check(count, program, f"global pool {'fp16' if fp16 else 'int8'} "
                                                  f"x={x_shape}")
     assert min(seen.values()) >= 3, seen
+
+
+@pytest.mark.parametrize("config_name", ["8x8", "4x4"])
+def test_pointwise_layers_count_the_startup_as_python(lib, config_name):
+    """INT8 1x1 stride-1 convolutions with many channels, where the blocking search counts the
+    first unit's wait for its data (plan_walk's ``startup``, which changes the plan of about
+    one such layer in six on the 8x8): the same lists as Python."""
+    config = CONFIGS[config_name]
+    _set(lib, config)
+    rng = np.random.default_rng(13)
+    bufs = Buffers()
+    planned = 0
+    for _ in range(16):
+        cin, cout = int(rng.integers(8, 200)), int(rng.integers(8, 200))
+        x_shape = (1, int(rng.integers(1, 30)), int(rng.integers(1, 30)), cin)
+        wt = rng.integers(-128, 128, (cout, 1, 1, cin), dtype=np.int8)
+        mult = np.full(cout, 1 << 30, np.int32)
+        shift = np.zeros(cout, np.int32)
+        program = _plan(conv_plan.conv2d_int8_program, config, x_shape, wt, None,
+                        input_zero_point=1, output_zero_point=0, multiplier=mult, shift=shift,
+                        x_addr=X_ADDR, out_addr=OUT_ADDR, param_addr=PARAM_ADDR)
+        s = [0, *x_shape, cout, 1, 1, 1, 1, 0, 1, 1, 1]
+        count = lib.conv(0, _ptr(np.array(s, np.int32)), _ptr(wt), None, _ptr(mult),
+                         _ptr(shift), None, _ptr(np.array([0, -128, 127, 0, 0, 0], np.int32)),
+                         *bufs.args())
+        planned += bufs.check(count, program, f"pointwise x={x_shape} cout={cout}")
+    assert planned >= 8             # the others do not fit the 4x4's SPAD (both refuse)
