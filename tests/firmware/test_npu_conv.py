@@ -181,8 +181,8 @@ def _conv_case(lib, bufs, config, rng, depthwise):
         bias = rng.standard_normal(cout).astype(np.float32) if rng.random() < 0.7 else None
         scale = rng.uniform(0.5, 2, cout).astype(np.float32) if rng.random() < 0.5 else None
         lo, hi, clamp, bits = _post_fp16(rng)
-        fn = _c_port(conv_plan.depthwise_conv2d_fp16_program if depthwise else
-                     conv_plan.conv2d_fp16_program)
+        fn = (conv_plan.depthwise_conv2d_fp16_program if depthwise else
+              conv_plan.conv2d_fp16_program)
         program = _plan(fn, config, (n, h, w, cin), wt, bias, scale=scale, lo=lo, hi=hi,
                         **common)
         q = [0, 0, 0, clamp, *bits]
@@ -195,8 +195,8 @@ def _conv_case(lib, bufs, config, rng, depthwise):
         if rng.random() < 0.03:
             shift[-1] = 31                    # refused: outside [-31, 30]
         zo, lo, hi = _post_int8(rng)
-        fn = _c_port(conv_plan.depthwise_conv2d_int8_program if depthwise else
-                     conv_plan.conv2d_int8_program)
+        fn = (conv_plan.depthwise_conv2d_int8_program if depthwise else
+              conv_plan.conv2d_int8_program)
         program = _plan(fn, config, (n, h, w, cin), wt, bias, input_zero_point=zi,
                         output_zero_point=zo, multiplier=mult, shift=shift, lo=lo, hi=hi,
                         **common)
@@ -278,10 +278,6 @@ def test_c_and_python_write_the_same_lists(lib, config_name, seed):
     assert planned > 30
 
 
-def _c_port(program):
-    return program
-
-
 def test_fixed_layers_of_the_benchmark(lib):
     """The benchmark's layers (sim/npu_bench.py LAYERS) on the 8x8 NPU, both precisions."""
     from dure.sim.npu_bench import LAYERS, layer_operands
@@ -306,7 +302,7 @@ def test_fixed_layers_of_the_benchmark(lib):
                                  *bufs.args())
             else:
                 base = "depthwise_conv2d" if op == "depthwise" else "conv2d"
-                fn = _c_port(getattr(conv_plan, f"{base}_{precision}_program"))
+                fn = getattr(conv_plan, f"{base}_{precision}_program")
                 extra = {} if fp16 else dict(
                     input_zero_point=spec["input_zero_point"],
                     output_zero_point=spec["output_zero_point"],
@@ -326,13 +322,14 @@ def test_fixed_layers_of_the_benchmark(lib):
             assert bufs.check(count, program, f"{name} {precision}")
 
 
-def test_count_only_and_small_buffers(lib):
+@pytest.mark.parametrize("cin, kernel", [(6, (3, 3)), (1, (5, 2))])     # walked, packed
+def test_count_only_and_small_buffers(lib, cin, kernel):
     """list NULL gives the capacity a call needs; one descriptor less is refused."""
     config = CONFIGS["4x4"]
     _set(lib, config)
     rng = np.random.default_rng(5)
-    wt = rng.integers(-128, 128, (12, 3, 3, 6), dtype=np.int8)
-    s = np.array([0, 1, 9, 7, 6, 12, 3, 3, 1, 1, 0, 1, 1, 3], np.int32)
+    wt = rng.integers(-128, 128, (12, *kernel, cin), dtype=np.int8)
+    s = np.array([0, 1, 9, 7, cin, 12, *kernel, 1, 1, 0, 1, 1, 3], np.int32)
     mult = np.full(12, 1 << 30, np.int32)
     shift = np.full(12, -8, np.int32)
     q = np.array([1, -128, 127, 0, 0, 0], np.int32)
@@ -347,10 +344,11 @@ def test_count_only_and_small_buffers(lib):
                     count - 1) < 0
     assert lib.conv(*args, _ptr(bufs.addr), _ptr(bufs.param), 16, _ptr(bufs.list),
                     LIST_CAP) < 0
-    program = _c_port(conv_plan.conv2d_int8_program)(
-        config, (1, 9, 7, 6), wt, None, input_zero_point=3, output_zero_point=1,
+    program = conv_plan.conv2d_int8_program(
+        config, (1, 9, 7, cin), wt, None, input_zero_point=3, output_zero_point=1,
         multiplier=mult, shift=shift, x_addr=X_ADDR, out_addr=OUT_ADDR, param_addr=PARAM_ADDR)
     assert count == len(program.descriptors)
+    assert _count_notes(program, "packed") == (cin == 1)
     assert Precision.INT8.value == 0
 
 
