@@ -50,7 +50,8 @@ WALK_ELTWISE_OVERHEAD = 4
 #: INT8 depthwise goes to the element-wise MAC when an output image has fewer pixels than this
 #: many times the array's rows (sim/conv_plan.py MAC_PIXELS).
 WALK_MAC_PIXELS = RELOAD
-#: Channel chunks per unit of the FP16 global-pooling stream (sim/pool_plan.py GLOBAL_PAIR).
+#: Channel chunks per unit of the INT8 global-pooling stream on the array (sim/pool_plan.py
+#: GLOBAL_PAIR; FP16 takes every chunk of an image).
 WALK_GLOBAL_PAIR = 2
 #: Output chunks per pass of the packed small-Cin convolution (sim/conv_pack.py PASS_CHUNKS).
 WALK_PACK_PASS_CHUNKS = 2

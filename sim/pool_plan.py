@@ -91,7 +91,10 @@ __all__ = ["MAX_WINDOW", "pool_multiplier", "average_pool_int8_program",
 MAX_WINDOW = POOL_MAX_WINDOW
 #: Channel chunks per unit of the global-pooling stream (:func:`_global_pool`): measured on the
 #: 8x8 `sim` SoC (DS-CNN's 25x5x64 pool): 1: 9,862 cycles, 2: 8,294, 4: 8,746, all 8 chunks
-#: with every LOAD first (the earlier stream): 9,714.
+#: with every LOAD first (the earlier stream): 9,714. INT8 only: FP16 takes every chunk of an
+#: image in one unit, whose longer accumulation chains need more of them interleaved (the same
+#: pool in FP16 through the firmware's C port, NPU busy cycles: 13,722 in pairs, 7,874 with
+#: every chunk).
 GLOBAL_PAIR = WALK_GLOBAL_PAIR
 
 
@@ -210,11 +213,12 @@ def _global_pool(config, g, ch, precision, store, const, params, x_addr, out_add
              encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, dram_addr=ones_addr,
                     dram_stride=r * eb, rows=1, cols=r, local_addr=0)]
     acc0 = const.shape[0]
-    # Units of GLOBAL_PAIR chunks of one image: the unit's COMPUTEs pixel-major over its
-    # chunks (two accumulation chains interleaved, so a COMPUTE seldom waits for the one
-    # before it), the next unit's chunk LOADs spread between them, then the unit's STOREs.
-    units = [(n, j0, min(nt, j0 + GLOBAL_PAIR)) for n in range(g.batch)
-             for j0 in range(0, nt, GLOBAL_PAIR)]
+    # Units of GLOBAL_PAIR chunks of one image (FP16: every chunk of the image): the unit's
+    # COMPUTEs pixel-major over its chunks (accumulation chains interleaved, so a COMPUTE
+    # seldom waits for the one before it), the next unit's chunk LOADs spread between them,
+    # then the unit's STOREs.
+    pair = GLOBAL_PAIR if precision == Precision.INT8 else nt
+    units = [(n, j0, min(nt, j0 + pair)) for n in range(g.batch) for j0 in range(0, nt, pair)]
 
     def chunk_load(n, j):
         base = 1 + (n % bufs) * tile
@@ -232,10 +236,13 @@ def _global_pool(config, g, ch, precision, store, const, params, x_addr, out_add
                        k=min(r, pixels - p0), n=min(c, ch - j * c))
                 for p0 in range(0, pixels, r) for j in range(j0, j1)]
         side = []
+        gap = 1
         if u + 1 < len(units):
             nn_, a_, b_ = units[u + 1]
             side = [chunk_load(nn_, j) for j in range(a_, b_)]
-        gap = max(1, len(comp) // (len(side) + 1))
+            gap = max(1, len(comp) // (len(side) + 1))
+            if nn_ % bufs == n % bufs and a_ < j1 and j0 < b_:
+                gap = len(comp) + 1     # they overwrite rows this unit reads: after it
         for i, cmd in enumerate(comp):
             words.append(cmd)
             if side and (i + 1) % gap == 0:

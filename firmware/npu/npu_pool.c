@@ -129,12 +129,13 @@ static void gp_store(struct gp *s, uint32_t n, uint32_t j, uint32_t acc)
     WPUT(d, STORE, SCALE_ADDR, 0);
 }
 
-/* _global_pool's units of GLOBAL_PAIR chunks of one image: the unit's COMPUTEs pixel-major
- * over its chunks (R pixels of C channels each, against the ones row), the next unit's chunk
- * LOADs spread between them, then the unit's STOREs. */
+/* _global_pool's units of GLOBAL_PAIR chunks of one image (FP16: every chunk of the image):
+ * the unit's COMPUTEs pixel-major over its chunks (R pixels of C channels each, against the
+ * ones row), the next unit's chunk LOADs spread between them, then the unit's STOREs. */
 static void gp_array(struct gp *s, uint32_t r, uint32_t crows)
 {
-    uint32_t pair = DURE_NPU_WALK_GLOBAL_PAIR, per_image = walk_cdiv(s->nt, pair);
+    uint32_t pair = s->op->prec == NPU_INT8 ? DURE_NPU_WALK_GLOBAL_PAIR : s->nt;
+    uint32_t per_image = walk_cdiv(s->nt, pair);
     uint32_t units = s->op->n * per_image;
     for (uint32_t j = 0; j < walk_min(s->nt, pair); j++)
         gp_chunk(s, 0, j, 1 + j * s->pixels);
@@ -149,6 +150,8 @@ static void gp_array(struct gp *s, uint32_t r, uint32_t crows)
         }
         uint32_t ncomp = walk_cdiv(s->pixels, r) * (j1 - j0);
         uint32_t gap = walk_max(1, ncomp / (nside + 1)), done = 0, i = 0;
+        if (nside && nn_ % s->bufs == n % s->bufs && a_ < j1 && j0 < a_ + nside)
+            gap = ncomp + 1;          /* they overwrite rows this unit reads: after it */
         for (uint32_t p0 = 0; p0 < s->pixels; p0 += r) {
             for (uint32_t j = j0; j < j1; j++, i++) {
                 uint32_t *d = gp_next(s, DURE_NPU_OP_COMPUTE);

@@ -398,7 +398,7 @@ def test_small_cin_convolutions_pack_as_python(lib, config_name):
 def test_depthwise_and_global_pooling_take_every_stream(lib, config_name):
     """INT8 depthwise on both mappings (element-wise MAC below MAC_PIXELS x R output pixels,
     diagonal COMPUTEs above) and FP16 depthwise; global average pooling on the element-wise
-    MAC (INT8) and in GLOBAL_PAIR units on the array (FP16), batches and many chunks."""
+    MAC (INT8) and on the array (FP16), batches and many chunks."""
     config = CONFIGS[config_name]
     _set(lib, config)
     rng = np.random.default_rng(12)
@@ -470,3 +470,39 @@ def test_pointwise_layers_count_the_startup_as_python(lib, config_name):
                          *bufs.args())
         planned += bufs.check(count, program, f"pointwise x={x_shape} cout={cout}")
     assert planned >= 8             # the others do not fit the 4x4's SPAD (both refuse)
+
+
+def test_an_npu_without_the_element_wise_unit(tmp_path_factory):
+    """Built for an NPU without the element-wise unit (DURE_NPU_HAS_ELTWISE 0), the C port
+    takes the array streams Python takes there: INT8 depthwise on diagonal COMPUTEs at every
+    size and INT8 global pooling in units of GLOBAL_PAIR chunks, word for word."""
+    config = SoCConfig(npu_rows=8, npu_cols=8, npu_spad_rows=2048, npu_acc_rows=1024,
+                       npu_eltwise=False)
+    lib = host_library(tmp_path_factory.mktemp("npu_conv_noelt"), "ops", SOURCES,
+                       extra_sources={"shim.c": SHIM}, include_dirs=[ROOT / "firmware" / "npu"],
+                       variant=config)
+    _set(lib, config)
+    rng = np.random.default_rng(14)
+    bufs = Buffers()
+    for _ in range(8):
+        c = int(rng.integers(1, 60))
+        x_shape = (int(rng.integers(1, 3)), int(rng.integers(1, 9)), int(rng.integers(1, 9)), c)
+        wt = rng.integers(-128, 128, (1, 3, 3, c), dtype=np.int8)
+        mult, shift = np.full(c, 1 << 30, np.int32), np.full(c, -2, np.int32)
+        program = conv_plan.depthwise_conv2d_int8_program(
+            config, x_shape, wt, None, input_zero_point=1, output_zero_point=0,
+            multiplier=mult, shift=shift, x_addr=X_ADDR, out_addr=OUT_ADDR,
+            param_addr=PARAM_ADDR)
+        assert not _count_notes(program, "MAC")
+        s = [0, *x_shape, c, 3, 3, 1, 1, 0, 1, 1, 1]
+        q = np.array([0, -128, 127, 0, 0, 0], np.int32)
+        count = lib.conv(1, _ptr(np.array(s, np.int32)), _ptr(wt), None, _ptr(mult),
+                         _ptr(shift), None, _ptr(q), *bufs.args())
+        assert bufs.check(count, program, f"depthwise int8 x={x_shape}")
+        program = pool_plan.average_pool_int8_program(
+            config, x_shape, x_shape[1:3], x_addr=X_ADDR, out_addr=OUT_ADDR,
+            param_addr=PARAM_ADDR)
+        assert _count_notes(program, "global pooling") and not _count_notes(program, "MAC")
+        s = [0, *x_shape, c, *x_shape[1:3], 1, 1, 1]
+        count = lib.pool(_ptr(np.array(s, np.int32)), _ptr(q), *bufs.args())
+        assert bufs.check(count, program, f"global pool int8 x={x_shape}")

@@ -24,7 +24,7 @@ LAYERS = [
     ("conv", "int8", (1, 11, 6, 1), 6, (5, 2), 2, "SAME", {}),         # packed taps
     ("depthwise", "int8", (1, 9, 8, 6), 6, (3, 3), 1, "SAME", {}),     # diagonal COMPUTEs
     ("avgpool", "int8", (2, 5, 4, 6), 6, (5, 4), 1, "VALID", {}),      # element-wise reduce
-    ("avgpool", "fp16", (2, 5, 4, 9), 9, (5, 4), 1, "VALID", {}),      # GLOBAL_PAIR units
+    ("avgpool", "fp16", (2, 5, 4, 9), 9, (5, 4), 1, "VALID", {}),      # on the array
     ("avgpool", "int8", (1, 7, 6, 5), 5, (3, 3), 2, "SAME", {}),
 ]
 
