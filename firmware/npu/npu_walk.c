@@ -183,13 +183,13 @@ struct walk {
     /* the side-command sink of the moment */
     int mode;                 /* SINK_SIDE, SINK_PRE */
     uint32_t side_total, side_index, side_last;
-    /* the first unit's tile LOADs / FILLs it does not read (spread): count, index */
-    uint32_t late_total, late_index;
+    /* the first unit's tile LOADs / FILLs it does not read (spread) */
+    uint32_t late_total;
     /* the COMPUTEs of the unit being written: per tap, per sub-block; ACC base */
     uint32_t per_tap, nsub, gcount, acc_unit;
 };
 
-enum { SINK_SIDE, SINK_PRE, SINK_COUNT, SINK_LAST, SINK_PRE_LATE };
+enum { SINK_SIDE, SINK_PRE, SINK_COUNT, SINK_LAST };
 
 struct unit {
     uint32_t n, oy0, rows, j0, gcount, index, block;
@@ -265,14 +265,9 @@ static void sink(struct walk *w, const struct cmd *c)
     }
     /* spread: a tile command the first unit never reads goes evenly between its COMPUTEs,
      * after the others of its slot */
-    int late = w->l->spread && use == o->ncomp && c->sw0 >= (int32_t)w->tile0;
-    if (w->mode == SINK_PRE_LATE) {
-        w->late_total += late;
-        return;
-    }
-    if (late) {
-        uint32_t k = w->late_index++;
-        stage(o, c, ((k + 1) * o->ncomp / (w->late_total + 1) + 1) * 4, o->ncomp + 1 + k);
+    if (w->l->spread && use == o->ncomp && c->sw0 >= (int32_t)w->tile0) {
+        /* its slot needs the count of them: walk_emit patches key_hi once they are all in */
+        stage(o, c, 0, o->ncomp + 1 + w->late_total++);
         return;
     }
     if (use == 0)
@@ -752,13 +747,16 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
             side_commands(&w, i, &u);
         }
         if (i == 0) {
-            w.late_total = w.late_index = 0;
-            if (l->spread && o.list) {
-                w.mode = SINK_PRE_LATE;
-                pre_commands(&w, &u);
-            }
+            uint32_t first = o.nside;
+            w.late_total = 0;
             w.mode = SINK_PRE;
             pre_commands(&w, &u);
+            /* the late ones (key_lo ncomp + 1 + k) evenly between the COMPUTEs */
+            for (uint32_t s = first; w.late_total && o.list && !o.err && s < o.nside; s++) {
+                uint32_t *rec = stage_at(&o, s);
+                if (rec[1] > o.ncomp)
+                    rec[0] = ((rec[1] - o.ncomp) * o.ncomp / (w.late_total + 1) + 1) * 4;
+            }
         }
         if (p->wmode == WALK_TAPS && o.list) {
             uint32_t taps = g->kh * g->kw;
