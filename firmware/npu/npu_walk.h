@@ -95,6 +95,8 @@ static inline uint32_t walk_cdiv(uint32_t a, uint32_t b)
 /* a / b without the 64-bit divide the firmware's runtime does not have (shift and subtract). */
 static inline uint64_t walk_div64(uint64_t a, uint32_t b)
 {
+    if (!(a >> 32))
+        return (uint32_t)a / b;       /* the usual case: one divide instruction */
     uint64_t q = 0, r = 0;
     for (int i = 63; i >= 0; i--) {
         r = (r << 1) | ((a >> i) & 1u);
