@@ -23,7 +23,8 @@ SOURCES = [ROOT / "firmware" / "npu" / name
                         "npu_conv_pack.c",
                         "npu_pool.c", "npu_add.c")]
 SHIM = r"""
-#include "npu_ops.h"
+#include "npu_walk.h"
+uint64_t div64(uint64_t a, uint32_t b) { return walk_div64(a, b); }
 static struct npu_info info;
 const struct npu_info *npu_get_info(void) { return &info; }
 void set_info(uint32_t r, uint32_t c, uint32_t s, uint32_t a, uint32_t fp16)
@@ -506,3 +507,16 @@ def test_an_npu_without_the_element_wise_unit(tmp_path_factory):
         s = [0, *x_shape, c, *x_shape[1:3], 1, 1, 1]
         count = lib.pool(_ptr(np.array(s, np.int32)), _ptr(q), *bufs.args())
         assert bufs.check(count, program, f"global pool int8 x={x_shape}")
+
+
+def test_the_64_bit_divide_without_a_runtime_divide(lib):
+    """walk_div64 (the firmware has no __udivdi3): floor division on both of its paths."""
+    lib.div64.restype = ctypes.c_uint64
+    lib.div64.argtypes = [ctypes.c_uint64, ctypes.c_uint32]
+    rng = np.random.default_rng(15)
+    cases = [(0, 1), (2**64 - 1, 1), (2**64 - 1, 2**32 - 1), (2**32, 3), (2**32 - 1, 7)]
+    cases += [(int(a), int(b)) for a, b in zip(rng.integers(0, 2**63, 200, dtype=np.uint64),
+                                              rng.integers(1, 2**32, 200), strict=True)]
+    cases += [(int(a) >> 33, int(b)) for a, b in cases[5:]]
+    for a, b in cases:
+        assert lib.div64(a, b) == a // b, (a, b)
