@@ -31,7 +31,7 @@ static int conv(const struct npu_op_conv *op, int diagonal, uint32_t *list, uint
                       op->padding))
         return NPU_E_ARG;
     if ((err = op_set_store(&l, op->prec, &op->post, op->scale != 0,
-                         DURE_NPU_REQUANT_TFLITE_DOUBLE_ROUNDING)))
+                            DURE_NPU_REQUANT_TFLITE_DOUBLE_ROUNDING)))
         return err;
     uint32_t lc = walk_min(hw->rows, hw->cols);
     uint32_t k_chunk = diagonal ? lc : hw->rows, n_chunk = diagonal ? lc : hw->cols;

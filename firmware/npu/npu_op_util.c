@@ -89,7 +89,7 @@ int op_in_int8(int32_t v)
 
 /* The STORE of the layer (conv_plan's _int8_store / _fp16_store). */
 int op_set_store(struct walk_layer *l, int prec, const struct npu_op_post *post,
-                     int scale, uint32_t requant)
+                 int scale, uint32_t requant)
 {
     if (prec == NPU_INT8) {
         if (!(post->lo >= -128 && post->lo <= post->hi && post->hi <= 127) ||
@@ -123,7 +123,7 @@ int op_set_store(struct walk_layer *l, int prec, const struct npu_op_post *post,
 }
 
 int op_finish(const struct walk_layer *l, const struct op_params *pa, uint32_t *list,
-                  uint32_t cap)
+              uint32_t cap)
 {
     struct walk_plan plan;
     if (pa->err)

@@ -322,7 +322,8 @@ int npu_op_avgpool(const struct npu_op_pool *op, uint32_t *list, uint32_t cap)
     }
     struct npu_op_post post = op->post;
     post.output_zero_point = 0;                /* the average has no output offset */
-    if ((err = op_set_store(&l, op->prec, &post, 1, DURE_NPU_REQUANT_TFLITE_SINGLE_ROUNDING)))
+    if ((err = op_set_store(&l, op->prec, &post, 1,
+                            DURE_NPU_REQUANT_TFLITE_SINGLE_ROUNDING)))
         return err;
     if (ncount == 1 && only == op->h * op->w && g->oh == 1 && g->ow == 1) {
         err = global_pool(op, &l, &pa, ncount, const_bytes, list, cap);

@@ -184,8 +184,9 @@ int op_finish(const struct walk_layer *l, const struct op_params *pa, uint32_t *
               uint32_t cap);
 
 /* The packed plan of a small-Cin INT8 convolution (npu_conv_pack.c, sim/conv_pack.py):
- * whether it applies (pack_applies with cout output channels), and its stream after the folded bias at acc_init (the
- * layer's geometry, addresses, pad value and STORE fields set in l). */
+ * whether it applies (pack_applies with cout output channels), and its stream after the
+ * folded bias at acc_init (the layer's geometry, addresses, pad value and STORE fields set in
+ * l); the count (list NULL: the capacity needed), or NPU_E_*. */
 int conv_pack_applies(const struct walk_geo *g, uint32_t cin, uint32_t cout);
 int conv_pack(const struct npu_op_conv *op, const struct walk_layer *l, struct op_params *pa,
               uint32_t acc_init, uint32_t *list, uint32_t cap);
