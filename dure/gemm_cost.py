@@ -10,7 +10,8 @@ hardware parameters: changing one changes the plans (and so the streams) on both
 
 __all__ = ["CMD_CYCLES", "BYTES_PER_CYCLE", "LATENCY", "MC_MAX", "RELOAD", "MBLK_MAX",
            "COST_MODEL", "WALK_PUSH_CYCLES", "WALK_DESCRIPTOR_WEIGHT", "WALK_JIT_LEAD",
-           "POOL_MAX_WINDOW", "ADD_BLOCK_ROWS", "WALK_MODEL"]
+           "POOL_MAX_WINDOW", "ADD_BLOCK_ROWS", "WALK_ELTWISE_OVERHEAD", "WALK_MAC_PIXELS",
+           "WALK_GLOBAL_PAIR", "WALK_PACK_PASS_CHUNKS", "WALK_MODEL"]
 
 #: Estimated core cycles per pushed descriptor, any kind (firmware npu_gemm on the sim SoC).
 CMD_CYCLES = 40
@@ -29,9 +30,10 @@ MBLK_MAX = 0xFFFF
 COST_MODEL = {"CMD_CYCLES": CMD_CYCLES, "BYTES_PER_CYCLE": BYTES_PER_CYCLE, "LATENCY": LATENCY,
               "MC_MAX": MC_MAX, "RELOAD": RELOAD, "MBLK_MAX": MBLK_MAX}
 
-# The windowed-operator engine (sim/walk_plan.py) and the element-wise ADD (sim/eltwise_plan.py),
-# searched and emitted alike by their C port (firmware/npu/npu_walk.c, npu_conv.c): the
-# header's ``DURE_NPU_WALK_<name>``.
+# The windowed-operator engine (sim/walk_plan.py), the layer planners on it (sim/conv_plan.py,
+# conv_pack.py, pool_plan.py) and the element-wise ADD (sim/eltwise_plan.py), searched and
+# emitted alike by their C port (firmware/npu/npu_walk*.c, npu_conv*.c, npu_pool.c, npu_add.c):
+# the header's ``DURE_NPU_WALK_<name>``.
 #: Estimated cycles to hand one descriptor to the NPU (the walk planner's cost estimate only).
 WALK_PUSH_CYCLES = 12
 #: Tie-break weight of a descriptor in the walk's blocking search (cycles).
@@ -42,8 +44,21 @@ WALK_JIT_LEAD = 2
 POOL_MAX_WINDOW = 256
 #: Rows per block of the FP16 ADD.
 ADD_BLOCK_ROWS = 256
+#: Cycles an ELTWISE takes beyond its m rows (the walk planner's estimate only;
+#: sim/walk_plan.py ELTWISE_OVERHEAD).
+WALK_ELTWISE_OVERHEAD = 4
+#: INT8 depthwise goes to the element-wise MAC when an output image has fewer pixels than this
+#: many times the array's rows (sim/conv_plan.py MAC_PIXELS).
+WALK_MAC_PIXELS = RELOAD
+#: Channel chunks per unit of the INT8 global-pooling stream on the array (sim/pool_plan.py
+#: GLOBAL_PAIR; FP16 takes every chunk of an image).
+WALK_GLOBAL_PAIR = 2
+#: Output chunks per pass of the packed small-Cin convolution (sim/conv_pack.py PASS_CHUNKS).
+WALK_PACK_PASS_CHUNKS = 2
 
 #: Every walk constant above by name (the header's ``DURE_NPU_WALK_<name>``).
 WALK_MODEL = {"PUSH_CYCLES": WALK_PUSH_CYCLES, "DESCRIPTOR_WEIGHT": WALK_DESCRIPTOR_WEIGHT,
               "JIT_LEAD": WALK_JIT_LEAD, "POOL_MAX_WINDOW": POOL_MAX_WINDOW,
-              "ADD_BLOCK_ROWS": ADD_BLOCK_ROWS}
+              "ADD_BLOCK_ROWS": ADD_BLOCK_ROWS, "ELTWISE_OVERHEAD": WALK_ELTWISE_OVERHEAD,
+              "MAC_PIXELS": WALK_MAC_PIXELS, "GLOBAL_PAIR": WALK_GLOBAL_PAIR,
+              "PACK_PASS_CHUNKS": WALK_PACK_PASS_CHUNKS}

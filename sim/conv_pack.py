@@ -37,24 +37,27 @@ import numpy as np
 from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, OutType, Precision, RequantMode
 from dure.rtl.npu.descriptor import encode
 
+from dure.gemm_cost import WALK_PACK_PASS_CHUNKS
+
 __all__ = ["pack_applies", "PackLayout", "pack_layout", "packed_conv_descriptors",
            "IDENTITY_MULTIPLIER", "IDENTITY_SHIFT"]
 
 #: Output chunks per pass of the convolution (kernel-row groups outer within a pass).
-PASS_CHUNKS = 2
+PASS_CHUNKS = WALK_PACK_PASS_CHUNKS
 
 #: TFLite-mode multiplier / shift that make the requantizing STORE the identity on int8 values.
 IDENTITY_MULTIPLIER = 1 << 30
 IDENTITY_SHIFT = 1
 
 
-def pack_applies(config, geo, cin):
+def pack_applies(config, geo, cin, cout=None):
     """Whether the packed plan is used: INT8, ``Cin < R``, ``kw * Cin <= R`` and at least two
-    taps land in one COMPUTE, and the layout fits the SPAD / ACC."""
+    taps land in one COMPUTE, and the layout of ``cout`` output channels (None: one chunk)
+    fits the SPAD / ACC."""
     r = config.npu_rows
     if cin >= r or geo.kw * cin > r or min(r // (geo.kw * cin), geo.kh) * geo.kw * cin <= cin:
         return False
-    return pack_layout(config, geo, cin) is not None
+    return pack_layout(config, geo, cin, cout) is not None
 
 
 class PackLayout:

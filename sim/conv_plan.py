@@ -46,7 +46,7 @@ without FP16.
 import numpy as np
 from dure.rtl.npu.commands import OutType, Precision, RequantMode
 
-from dure.gemm_cost import RELOAD
+from dure.gemm_cost import WALK_MAC_PIXELS
 
 from .conv_pack import (
     IDENTITY_MULTIPLIER,
@@ -211,7 +211,7 @@ def _diag_weights_matrix(w):
 
 #: INT8 depthwise goes to the element-wise MAC by default when an output image has fewer pixels
 #: than this many times the array's rows (a COMPUTE of fewer rows costs its weight load anyway).
-MAC_PIXELS = RELOAD
+MAC_PIXELS = WALK_MAC_PIXELS
 
 
 def _tap_rows_matrix(w):
@@ -224,17 +224,16 @@ def _tap_rows_matrix(w):
 def conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point, output_zero_point,
                         multiplier, shift, stride=1, padding="SAME", dilation=1, lo=-128,
                         hi=127, x_addr, out_addr, param_addr,
-                        rounding=RequantMode.TFLITE_DOUBLE_ROUNDING, wmodes=None, pack=True,
-                        spread=True):
+                        rounding=RequantMode.TFLITE_DOUBLE_ROUNDING, wmodes=None, spread=True):
     """CONV_2D INT8 (:func:`dure.sim.golden_tflite.conv2d_int8`) as a
     :class:`~dure.sim.layer_program.LayerProgram` (see the module docstring). A layer with
     few input channels (``kw * Cin <= R``, :func:`dure.sim.conv_pack.pack_applies`) packs
-    kernel taps into the array's K lanes (:mod:`dure.sim.conv_pack`) unless ``pack`` is
-    False or ``wmodes`` is given. ``spread``: as :func:`dure.sim.walk_plan.walk_descriptors`'
-    (the first unit's unused tile LOADs spread between its COMPUTEs), and for a 1x1 stride-1
-    layer the blocking search counts the first unit's wait for its data
-    (:func:`~dure.sim.walk_plan.plan_walk` ``startup``); ``pack=False, spread=False`` is the
-    stream of the firmware's C port.
+    kernel taps into the array's K lanes (:mod:`dure.sim.conv_pack`) unless ``wmodes`` is
+    given. ``spread``: as :func:`dure.sim.walk_plan.walk_descriptors`' (the first unit's
+    unused tile LOADs spread between its COMPUTEs), and for a 1x1 stride-1 layer the blocking
+    search counts the first unit's wait for its data (:func:`~dure.sim.walk_plan.plan_walk`
+    ``startup``). The firmware's C port (firmware/npu/npu_conv.c, npu_conv_pack.c) emits the
+    stream of the defaults word for word.
 
     ``x_shape``: (N, H, W, Cin); ``w``: int8 (Cout, KH, KW, Cin); ``bias``: int32 (Cout,) or
     None; the output (N, OH, OW, Cout) int8 goes to ``out_addr`` (dense NHWC); the parameter
@@ -256,7 +255,7 @@ def conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point, output_ze
     const = _requant_rows(multiplier, shift, cout, n_chunk)
     store = _int8_store(output_zero_point, lo, hi, rounding)
     geo = geometry(x_shape, (kh, kw), stride, padding)
-    if pack and wmodes is None and pack_applies(config, geo, cin):
+    if wmodes is None and pack_applies(config, geo, cin, cout):
         return _packed_program(config, geo, x_shape, w, params, acc_init, const, store, zi,
                                x_addr=x_addr, out_addr=out_addr)
     layer = _conv_layer(config, x_shape, _conv_weights_matrix(w), (kh, kw), stride, padding,
@@ -327,14 +326,15 @@ def depthwise_conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point,
                                   mac=None):
     """DEPTHWISE_CONV_2D INT8 (:func:`dure.sim.golden_tflite.depthwise_conv2d_int8`), channel
     multiplier 1; ``w``: int8 (1, KH, KW, C). Other arguments as :func:`conv2d_int8_program`;
-    ``spread``: :func:`dure.sim.walk_plan.walk_descriptors`' (False: the stream of the
-    firmware's C port). ``mac``: every tap an ELTWISE ``MAC`` on the element-wise unit (one
-    weight row per tap, no weight load or array latency between taps) instead of a diagonal
-    COMPUTE; default: when the NPU has the unit and an output image has fewer pixels than
-    :data:`MAC_PIXELS` x R (the COMPUTE's per-command floor). Measured on the 8x8 `sim` SoC
+    ``spread``: :func:`dure.sim.walk_plan.walk_descriptors`'. ``mac``: every tap an ELTWISE
+    ``MAC`` on the element-wise unit (one weight row per tap, no weight load or array latency
+    between taps) instead of a diagonal COMPUTE; default: when the NPU has the unit and an
+    output image has fewer pixels than :data:`MAC_PIXELS` x R (the COMPUTE's per-command
+    floor). Measured on the 8x8 `sim` SoC
     (cycles, diagonal -> MAC): 6x6x128 11,128 -> 9,719; 3x3x256 19,990 -> 13,100; 12x12x128
     stride 2 22,179 -> 13,951; but 25x5x64 12,019 -> 12,909, 12x12x64 13,518 -> 14,484,
-    24x24x32 25,164 -> 27,141. The C port has only the diagonal stream (``mac=False``).
+    24x24x32 25,164 -> 27,141. The firmware's C port (firmware/npu/npu_conv.c) makes the
+    default choice (``mac=None``, ``spread=True``) with the same constant.
     """
     stride = _check_common(config, x_shape, stride, dilation, Precision.INT8, depth_multiplier)
     array_arg("w", w, np.int8, 4)
@@ -429,7 +429,7 @@ def _folded_int8_bias(bias, zi, wsum, cout):
 def conv2d_int8_float_scale_program(config, x_shape, w, bias, *, input_zero_point,
                                     output_zero_point, scale, stride=1, padding="SAME",
                                     dilation=1, lo=-128, hi=127, x_addr, out_addr, param_addr,
-                                    wmodes=None, pack=True, spread=True):
+                                    wmodes=None, spread=True):
     """CONV_2D INT8 with the float-scale requantization (ONNX QLinearConv, module docstring):
     arguments as :func:`conv2d_int8_program` with ``scale`` (float32, one per output channel
     or one for all) instead of the multiplier and shift; ``padding`` may also be explicit
@@ -449,7 +449,7 @@ def conv2d_int8_float_scale_program(config, x_shape, w, bias, *, input_zero_poin
     n_chunk = config.npu_cols
     store = _float_scale_store(output_zero_point, lo, hi)
     geo = geometry(x_shape, (kh, kw), stride, padding)
-    if pack and wmodes is None and pack_applies(config, geo, cin):
+    if wmodes is None and pack_applies(config, geo, cin, cout):
         rows = _scale_rows(s, cout, n_chunk)          # the packed plan's two-row slots
         const = np.zeros((2 * rows.shape[0], n_chunk), np.float32)
         const[0::2] = rows

@@ -76,7 +76,7 @@ from dure.rtl.npu.commands import (
 )
 from dure.rtl.npu.descriptor import encode
 
-from dure.gemm_cost import POOL_MAX_WINDOW
+from dure.gemm_cost import POOL_MAX_WINDOW, WALK_GLOBAL_PAIR
 
 from .conv_plan import _check_common, _fp16_store
 from .golden_args import pair_arg
@@ -91,8 +91,11 @@ __all__ = ["MAX_WINDOW", "pool_multiplier", "average_pool_int8_program",
 MAX_WINDOW = POOL_MAX_WINDOW
 #: Channel chunks per unit of the global-pooling stream (:func:`_global_pool`): measured on the
 #: 8x8 `sim` SoC (DS-CNN's 25x5x64 pool): 1: 9,862 cycles, 2: 8,294, 4: 8,746, all 8 chunks
-#: with every LOAD first (the earlier stream): 9,714.
-GLOBAL_PAIR = 2
+#: with every LOAD first (the earlier stream): 9,714. INT8 only: FP16 takes every chunk of an
+#: image in one unit, whose longer accumulation chains need more of them interleaved (the same
+#: pool in FP16 through the firmware's C port, NPU busy cycles: 13,722 in pairs, 7,874 with
+#: every chunk).
+GLOBAL_PAIR = WALK_GLOBAL_PAIR
 
 
 def pool_multiplier(n):
@@ -113,7 +116,7 @@ def _counts(g):
 
 
 def _pool(config, x_shape, filter_size, stride, padding, precision, lo, hi, x_addr, out_addr,
-          param_addr, interleave=True):
+          param_addr):
     kernel = pair_arg("filter_size", filter_size)
     stride = _check_common(config, x_shape, stride, 1, precision)
     if kernel[0] * kernel[1] > MAX_WINDOW:
@@ -161,11 +164,11 @@ def _pool(config, x_shape, filter_size, stride, padding, precision, lo, hi, x_ad
 
     ch = x_shape[3]
     if counts == [g.height * g.width] and g.oh == g.ow == 1:
-        if precision == Precision.INT8 and config.npu_eltwise and interleave:
+        if precision == Precision.INT8 and config.npu_eltwise:
             prog = _global_pool_mac(config, g, ch, store, const, params, x_addr, out_addr)
         else:
             prog = _global_pool(config, g, ch, precision, store, const, params, x_addr,
-                                out_addr, const_addr, interleave)
+                                out_addr, const_addr)
         if prog is not None:
             return prog
     layer = WalkLayer(
@@ -186,7 +189,7 @@ def _pool(config, x_shape, filter_size, stride, padding, precision, lo, hi, x_ad
 
 
 def _global_pool(config, g, ch, precision, store, const, params, x_addr, out_addr,
-                 const_addr, interleave=True):
+                 const_addr):
     """The global-pooling path (module docstring), or None when an image does not fit the
     SPAD. SPAD: row 0 the ones row, then per image (two buffers by image parity when they fit)
     the chunk tiles, chunk j's pixel p at ``tile + j * P + p``; ACC: the constant rows at row 0,
@@ -210,64 +213,46 @@ def _global_pool(config, g, ch, precision, store, const, params, x_addr, out_add
              encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, dram_addr=ones_addr,
                     dram_stride=r * eb, rows=1, cols=r, local_addr=0)]
     acc0 = const.shape[0]
-    if not interleave:       # the stream of the C port (firmware/npu/npu_conv.c)
-        for n in range(g.batch):
-            base = 1 + (n % bufs) * tile
-            acc = acc0 + (n % 2) * nt
-            for j in range(nt):
-                nn = min(c, ch - j * c)
-                words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
-                                    dram_addr=x_addr + (n * pixels * ch + j * c) * eb,
-                                    dram_stride=ch * eb, rows=pixels, cols=nn,
-                                    local_addr=base + j * pixels))
-            for p0 in range(0, pixels, r):
-                for j in range(nt):
-                    words.append(encode(Opcode.COMPUTE, precision=precision,
-                                        accumulate=int(p0 > 0), a_addr=0,
-                                        w_addr=base + j * pixels + p0, acc_addr=acc + j, m=1,
-                                        k=min(r, pixels - p0), n=min(c, ch - j * c)))
-            for j in range(nt):
-                words.append(encode(Opcode.STORE, **store,
-                                    dram_addr=out_addr + (n * ch + j * c) * eb,
-                                    dram_stride=ch * eb, rows=1, cols=min(c, ch - j * c),
-                                    acc_addr=acc + j, scale_addr=0))
-    else:
-        # Units of GLOBAL_PAIR chunks of one image: the unit's COMPUTEs pixel-major over its
-        # chunks (two accumulation chains interleaved, so a COMPUTE seldom waits for the one
-        # before it), the next unit's chunk LOADs spread between them, then the unit's STOREs.
-        units = [(n, j0, min(nt, j0 + GLOBAL_PAIR)) for n in range(g.batch)
-                 for j0 in range(0, nt, GLOBAL_PAIR)]
+    # Units of GLOBAL_PAIR chunks of one image (FP16: every chunk of the image): the unit's
+    # COMPUTEs pixel-major over its chunks (accumulation chains interleaved, so a COMPUTE
+    # seldom waits for the one before it), the next unit's chunk LOADs spread between them,
+    # then the unit's STOREs.
+    pair = GLOBAL_PAIR if precision == Precision.INT8 else nt
+    units = [(n, j0, min(nt, j0 + pair)) for n in range(g.batch) for j0 in range(0, nt, pair)]
 
-        def chunk_load(n, j):
-            base = 1 + (n % bufs) * tile
-            return encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
-                          dram_addr=x_addr + (n * pixels * ch + j * c) * eb,
-                          dram_stride=ch * eb, rows=pixels, cols=min(c, ch - j * c),
-                          local_addr=base + j * pixels)
+    def chunk_load(n, j):
+        base = 1 + (n % bufs) * tile
+        return encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
+                      dram_addr=x_addr + (n * pixels * ch + j * c) * eb,
+                      dram_stride=ch * eb, rows=pixels, cols=min(c, ch - j * c),
+                      local_addr=base + j * pixels)
 
-        words += [chunk_load(units[0][0], j) for j in range(units[0][1], units[0][2])]
-        for u, (n, j0, j1) in enumerate(units):
-            base = 1 + (n % bufs) * tile
-            acc = acc0 + (n % 2) * nt
-            comp = [encode(Opcode.COMPUTE, precision=precision, accumulate=int(p0 > 0), a_addr=0,
-                           w_addr=base + j * pixels + p0, acc_addr=acc + j, m=1,
-                           k=min(r, pixels - p0), n=min(c, ch - j * c))
-                    for p0 in range(0, pixels, r) for j in range(j0, j1)]
-            side = []
-            if u + 1 < len(units):
-                nn_, a_, b_ = units[u + 1]
-                side = [chunk_load(nn_, j) for j in range(a_, b_)]
+    words += [chunk_load(units[0][0], j) for j in range(units[0][1], units[0][2])]
+    for u, (n, j0, j1) in enumerate(units):
+        base = 1 + (n % bufs) * tile
+        acc = acc0 + (n % 2) * nt
+        comp = [encode(Opcode.COMPUTE, precision=precision, accumulate=int(p0 > 0), a_addr=0,
+                       w_addr=base + j * pixels + p0, acc_addr=acc + j, m=1,
+                       k=min(r, pixels - p0), n=min(c, ch - j * c))
+                for p0 in range(0, pixels, r) for j in range(j0, j1)]
+        side = []
+        gap = 1
+        if u + 1 < len(units):
+            nn_, a_, b_ = units[u + 1]
+            side = [chunk_load(nn_, j) for j in range(a_, b_)]
             gap = max(1, len(comp) // (len(side) + 1))
-            for i, cmd in enumerate(comp):
-                words.append(cmd)
-                if side and (i + 1) % gap == 0:
-                    words.append(side.pop(0))
-            words += side
-            for j in range(j0, j1):
-                words.append(encode(Opcode.STORE, **store,
-                                    dram_addr=out_addr + (n * ch + j * c) * eb,
-                                    dram_stride=ch * eb, rows=1, cols=min(c, ch - j * c),
-                                    acc_addr=acc + j, scale_addr=0))
+            if nn_ % bufs == n % bufs and a_ < j1 and j0 < b_:
+                gap = len(comp) + 1     # they overwrite rows this unit reads: after it
+        for i, cmd in enumerate(comp):
+            words.append(cmd)
+            if side and (i + 1) % gap == 0:
+                words.append(side.pop(0))
+        words += side
+        for j in range(j0, j1):
+            words.append(encode(Opcode.STORE, **store,
+                                dram_addr=out_addr + (n * ch + j * c) * eb,
+                                dram_stride=ch * eb, rows=1, cols=min(c, ch - j * c),
+                                acc_addr=acc + j, scale_addr=0))
     comp = [w for w in words if w[0] & 0xF == 2]
     macs = g.batch * pixels * ch
     return LayerProgram(words, params.blobs, out_addr, (g.batch, 1, 1, ch),
@@ -321,22 +306,21 @@ def _global_pool_mac(config, g, ch, store, const, params, x_addr, out_addr):
 
 
 def average_pool_int8_program(config, x_shape, filter_size, *, stride=1, padding="VALID",
-                              lo=-128, hi=127, x_addr, out_addr, param_addr, interleave=True):
+                              lo=-128, hi=127, x_addr, out_addr, param_addr):
     """AVERAGE_POOL_2D INT8 (:func:`dure.sim.golden_tflite.average_pool_int8`) as a
     :class:`~dure.sim.layer_program.LayerProgram`; ``x_shape`` (N, H, W, C), windows of up to
-    :data:`MAX_WINDOW` taps. ``interleave``: global pooling in units of :data:`GLOBAL_PAIR`
-    chunks with the next unit's LOADs spread between the COMPUTEs (False: every chunk's
-    COMPUTEs pixel-major after the image's LOADs, the stream of the firmware's C port)."""
+    :data:`MAX_WINDOW` taps. The firmware's C port (firmware/npu/npu_pool.c) emits the same
+    stream word for word."""
     return _pool(config, x_shape, filter_size, stride, padding, Precision.INT8, lo, hi,
-                 x_addr, out_addr, param_addr, interleave)
+                 x_addr, out_addr, param_addr)
 
 
 def average_pool_fp16_program(config, x_shape, filter_size, *, stride=1, padding="VALID",
-                              lo=None, hi=None, x_addr, out_addr, param_addr, interleave=True):
-    """AVERAGE_POOL_2D FP16 (:func:`dure.sim.golden_tflite_fp16.average_pool_fp16`);
-    ``interleave`` as :func:`average_pool_int8_program`'s."""
+                              lo=None, hi=None, x_addr, out_addr, param_addr):
+    """AVERAGE_POOL_2D FP16 (:func:`dure.sim.golden_tflite_fp16.average_pool_fp16`), C port
+    as :func:`average_pool_int8_program`'s."""
     return _pool(config, x_shape, filter_size, stride, padding, Precision.FP16, lo, hi,
-                 x_addr, out_addr, param_addr, interleave)
+                 x_addr, out_addr, param_addr)
 
 
 def _max_pool(config, x_shape, filter_size, stride, padding, precision, lo, hi, x_addr,

@@ -67,6 +67,7 @@ from dure.gemm_cost import (
     LATENCY,
     RELOAD,
     WALK_DESCRIPTOR_WEIGHT,
+    WALK_ELTWISE_OVERHEAD,
     WALK_JIT_LEAD,
     WALK_PUSH_CYCLES,
 )
@@ -82,7 +83,7 @@ PUSH_CYCLES = WALK_PUSH_CYCLES
 DESCRIPTOR_WEIGHT = WALK_DESCRIPTOR_WEIGHT
 #: Cycles an ELTWISE takes beyond its m rows (144 MACs of 36 rows: 5,762 cycles on the 8x8
 #: `sim` SoC, 40 each; the planner's estimate only).
-ELTWISE_OVERHEAD = 4
+ELTWISE_OVERHEAD = WALK_ELTWISE_OVERHEAD
 
 
 @dataclass(frozen=True)
@@ -337,7 +338,7 @@ def plan_walk(config, layer, wmodes=None, startup=False):
     near-equal blockings the one with larger COMPUTEs wins). ``wmodes``: the weight modes
     the search may pick (default: all; tests force each one). ``startup``: also count the
     first unit's wait for its data beyond its own compute (used for 1x1 stride-1
-    convolutions; the firmware's C port does not).
+    convolutions with the spread stream).
 
     Raises ValueError when no blocking fits the SPAD and ACC."""
     g = layer.geo
@@ -428,7 +429,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     per channel chunk, and the prologue tile LOADs and FILLs the first unit does not read
     (other input chunks of a diagonal layer) go evenly
     between its COMPUTEs instead of in one run after them (a run of LOADs holds the in-order
-    front while the array drains; the firmware's C port does not spread yet)."""
+    front while the array drains)."""
     plan = plan or plan_walk(config, layer)
     g = layer.geo
     eb = layer.elem_bytes

@@ -156,11 +156,14 @@ static int overlap(int32_t a0, int32_t a1, int32_t b0, int32_t b1)
 static int comp_reads(struct out *o, uint32_t ci, int32_t w0, int32_t w1)
 {
     const uint32_t *d = comp_at(o, ci);
+    /* an ELTWISE MAC keeps A's walk fields where a COMPUTE has them; its weight is one row */
+    int mac = (d[0] & 0xFu) == DURE_NPU_OP_ELTWISE;
     int32_t a = (int32_t)WGET(d, COMPUTE, A_ADDR);
     int32_t a_end = a + (int32_t)((WGET(d, COMPUTE, A_ROWS) - 1) * WGET(d, COMPUTE, A_ROW_STEP) +
                                   (WGET(d, COMPUTE, A_COLS) - 1) * WGET(d, COMPUTE, A_COL_STEP))
                     + 1;
-    int32_t w = (int32_t)WGET(d, COMPUTE, W_ADDR), k = (int32_t)WGET(d, COMPUTE, K);
+    int32_t w = mac ? (int32_t)WGET(d, ELTWISE, B_ADDR) : (int32_t)WGET(d, COMPUTE, W_ADDR);
+    int32_t k = mac ? 1 : (int32_t)WGET(d, COMPUTE, K);
     return overlap(a, a_end, w0, w1) || overlap(w, w + k, w0, w1);
 }
 
@@ -180,6 +183,8 @@ struct walk {
     /* the side-command sink of the moment */
     int mode;                 /* SINK_SIDE, SINK_PRE */
     uint32_t side_total, side_index, side_last;
+    /* the first unit's tile LOADs / FILLs it does not read (spread) */
+    uint32_t late_total;
     /* the COMPUTEs of the unit being written: per tap, per sub-block; ACC base */
     uint32_t per_tap, nsub, gcount, acc_unit;
 };
@@ -257,6 +262,13 @@ static void sink(struct walk *w, const struct cmd *c)
                 break;
             }
         }
+    }
+    /* spread: a tile command the first unit never reads goes evenly between its COMPUTEs,
+     * after the others of its slot */
+    if (w->l->spread && use == o->ncomp && c->sw0 >= (int32_t)w->tile0) {
+        /* its slot needs the count of them: walk_emit patches key_hi once they are all in */
+        stage(o, c, 0, o->ncomp + 1 + w->late_total++);
+        return;
     }
     if (use == 0)
         stage(o, c, 0, 0);
@@ -417,12 +429,18 @@ static void side_fills(struct walk *w)
 {
     const struct walk_geo *g = &w->l->g;
     uint32_t right = g->wp - g->pl - g->width;
+    /* spread: one FILL per channel chunk, so the first COMPUTE waits for its own only */
+    uint32_t parts = w->l->spread ? w->cc : 1, groups = w->l->spread ? w->th_full
+                                                                     : w->cc * w->th_full;
     for (uint32_t b = 0; b < w->p->tbufs; b++) {
-        uint32_t base = tile_base(w, b), groups = w->cc * w->th_full;
-        if (g->pl > 0)
-            fill(w, base, groups * g->pl, w->l->k_chunk, groups, g->wp);
-        if (right > 0)
-            fill(w, base + g->pl + g->width, groups * right, w->l->k_chunk, groups, g->wp);
+        for (uint32_t c = 0; c < parts; c++) {
+            uint32_t base = tile_base(w, b) + c * w->th_full * g->wp;
+            if (g->pl > 0)
+                fill(w, base, groups * g->pl, w->l->k_chunk, groups, g->wp);
+            if (right > 0)
+                fill(w, base + g->pl + g->width, groups * right, w->l->k_chunk, groups,
+                     g->wp);
+        }
     }
 }
 
@@ -477,11 +495,16 @@ static void computes(struct walk *w, const struct unit *u)
     }
     int32_t rmin = 0x7FFFFFFF, rmax = -1, amin = 0x7FFFFFFF, amax = -1;
     uint32_t span = (g->ow - 1) * g->sw + 1;
-    /* the fields every COMPUTE of the layer shares */
-    uint32_t tpl[8] = {DURE_NPU_OP_COMPUTE, 0, 0, 0, 0, 0, 0, 0};
+    /* the fields every COMPUTE of the layer shares (an ELTWISE MAC has A's walk, ACC_ADDR
+     * and M where a COMPUTE has them; its weight row is B_ADDR, it has no K) */
+    int mac = l->eltwise_mac;
+    uint32_t tpl[8] = {mac ? DURE_NPU_OP_ELTWISE : DURE_NPU_OP_COMPUTE, 0, 0, 0, 0, 0, 0, 0};
     NPU_DESC_SET(tpl, COMPUTE, PRECISION, l->prec == NPU_FP16 ? DURE_NPU_PREC_FP16
                                                               : DURE_NPU_PREC_INT8);
-    NPU_DESC_SET(tpl, COMPUTE, DIAGONAL, l->diagonal ? 1 : 0);
+    if (mac)
+        NPU_DESC_SET(tpl, ELTWISE, MAC, 1);
+    else
+        NPU_DESC_SET(tpl, COMPUTE, DIAGONAL, l->diagonal ? 1 : 0);
     NPU_DESC_SET(tpl, COMPUTE, A_COLS, g->ow);
     NPU_DESC_SET(tpl, COMPUTE, A_COL_STEP, g->sw);
     NPU_DESC_SET(tpl, COMPUTE, A_ROW_STEP, row_step);
@@ -500,12 +523,17 @@ static void computes(struct walk *w, const struct unit *u)
                     int first = t == 0 && (l->diagonal || c == 0);
                     uint32_t d[8] = {tpl[0], tpl[1], tpl[2], tpl[3], tpl[4], tpl[5], tpl[6],
                                      tpl[7]};
+                    uint32_t w_end = w_row + (mac ? 1 : kk);
                     NPU_DESC_SET(d, COMPUTE, ACCUMULATE, !first || l->has_acc_init);
-                    NPU_DESC_SET(d, COMPUTE, W_ADDR, w_row);
-                    NPU_DESC_SET(d, COMPUTE, K, kk);
+                    if (mac) {
+                        NPU_DESC_SET(d, ELTWISE, B_ADDR, w_row);
+                    } else {
+                        NPU_DESC_SET(d, COMPUTE, W_ADDR, w_row);
+                        NPU_DESC_SET(d, COMPUTE, K, kk);
+                    }
                     NPU_DESC_SET(d, COMPUTE, N, chunk_cols(l, j));
                     rmin = (int32_t)w_row < rmin ? (int32_t)w_row : rmin;
-                    rmax = (int32_t)(w_row + kk) > rmax ? (int32_t)(w_row + kk) : rmax;
+                    rmax = (int32_t)w_end > rmax ? (int32_t)w_end : rmax;
                     uint32_t acc_chunk = acc_unit + jj * w->p->bh * g->ow;
                     for (uint32_t s0 = 0; s0 < u->rows; s0 += sbh) {
                         uint32_t sr = walk_min(sbh, u->rows - s0);
@@ -719,8 +747,16 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
             side_commands(&w, i, &u);
         }
         if (i == 0) {
+            uint32_t first = o.nside;
+            w.late_total = 0;
             w.mode = SINK_PRE;
             pre_commands(&w, &u);
+            /* the late ones (key_lo ncomp + 1 + k) evenly between the COMPUTEs */
+            for (uint32_t s = first; w.late_total && o.list && !o.err && s < o.nside; s++) {
+                uint32_t *rec = stage_at(&o, s);
+                if (rec[1] > o.ncomp)
+                    rec[0] = ((rec[1] - o.ncomp) * o.ncomp / (w.late_total + 1) + 1) * 4;
+            }
         }
         if (p->wmode == WALK_TAPS && o.list) {
             uint32_t taps = g->kh * g->kw;

@@ -36,6 +36,13 @@ struct walk_layer {
     int runs;
     uint32_t runs_per;
     const uint16_t *count_index;
+    /* INT8 depthwise on the element-wise unit: every tap an ELTWISE MAC whose weight row is
+     * the tap's (chunk j's matrix: one row per tap), WalkLayer.eltwise_mac */
+    int eltwise_mac;
+    /* walk_descriptors' spread (border FILLs per channel chunk, the first unit's unread tile
+     * LOADs spread between its COMPUTEs); with a 1x1 stride-1 kernel also plan_walk's
+     * startup (the first unit's wait for its data counted in the search) */
+    int spread;
 };
 
 struct walk_plan {
@@ -85,6 +92,22 @@ static inline uint32_t walk_cdiv(uint32_t a, uint32_t b)
     return (a + b - 1) / b;
 }
 
+/* a / b without the 64-bit divide the firmware's runtime does not have (shift and subtract). */
+static inline uint64_t walk_div64(uint64_t a, uint32_t b)
+{
+    if (!(a >> 32))
+        return (uint32_t)a / b;       /* the usual case: one divide instruction */
+    uint64_t q = 0, r = 0;
+    for (int i = 63; i >= 0; i--) {
+        r = (r << 1) | ((a >> i) & 1u);
+        if (r >= b) {
+            r -= b;
+            q |= (uint64_t)1 << i;
+        }
+    }
+    return q;
+}
+
 static inline uint32_t walk_min(uint32_t a, uint32_t b)
 {
     return a < b ? a : b;
@@ -124,6 +147,8 @@ static inline uint32_t in_cols(const struct walk_layer *l, uint32_t c)
 
 static inline uint32_t kin(const struct walk_layer *l, uint32_t j)
 {
+    if (l->eltwise_mac)
+        return 1;
     return l->diagonal ? chunk_cols(l, j) : l->cin;
 }
 
@@ -131,5 +156,39 @@ static inline uint32_t weight_rows(const struct walk_layer *l, uint32_t j)
 {
     return l->g.kh * l->g.kw * kin(l, j);
 }
+
+/* --- what the layer operators share (npu_op_util.c) ----------------------------------------- */
+
+/* The parameter area (sim/layer_program.py ParamArea): pieces of 16-byte aligned sizes. */
+struct op_params {
+    const struct npu_op_mem *mem;
+    uint32_t end;              /* bytes used */
+    int err;
+};
+
+/* Place `bytes` bytes; returns their NPU address, *p where the core writes them (NULL when
+ * not written). The alignment gap after them is zeroed. */
+uint32_t op_param_add(struct op_params *pa, uint32_t bytes, uint8_t **p);
+void op_put32(uint8_t *p, uint32_t i, uint32_t v);
+/* element i (eb bytes) of p = element k of the int8 / f16 array src */
+void op_put_elem(uint8_t *p, uint32_t i, uint32_t eb, const void *src, uint32_t k);
+/* element i = 1 (int8) / 1.0 (fp16) */
+void op_put_one(uint8_t *p, uint32_t i, uint32_t eb);
+int op_check_device(int prec);
+int op_in_int8(int32_t v);
+/* The STORE of the layer (conv_plan's _int8_store / _fp16_store). */
+int op_set_store(struct walk_layer *l, int prec, const struct npu_op_post *post, int scale,
+                 uint32_t requant);
+/* walk_plan then walk_emit; the count, or NPU_E_*. */
+int op_finish(const struct walk_layer *l, const struct op_params *pa, uint32_t *list,
+              uint32_t cap);
+
+/* The packed plan of a small-Cin INT8 convolution (npu_conv_pack.c, sim/conv_pack.py):
+ * whether it applies (pack_applies with cout output channels), and its stream after the
+ * folded bias at acc_init (the layer's geometry, addresses, pad value and STORE fields set in
+ * l); the count (list NULL: the capacity needed), or NPU_E_*. */
+int conv_pack_applies(const struct walk_geo *g, uint32_t cin, uint32_t cout);
+int conv_pack(const struct npu_op_conv *op, const struct walk_layer *l, struct op_params *pa,
+              uint32_t acc_init, uint32_t *list, uint32_t cap);
 
 #endif

@@ -57,7 +57,7 @@ static uint64_t max64(uint64_t a, uint64_t b)
 
 /* _estimate: (time, commands) of one blocking. */
 static void estimate(const struct walk_layer *l, const struct npu_info *hw, uint32_t bh,
-                     uint32_t sbh, uint32_t gn, uint32_t wmode, uint64_t *time,
+                     uint32_t sbh, uint32_t gn, uint32_t wmode, int startup, uint64_t *time,
                      uint64_t *commands_out)
 {
     const struct walk_geo *g = &l->g;
@@ -83,6 +83,14 @@ static void estimate(const struct walk_layer *l, const struct npu_info *hw, uint
         uint64_t wait = max_sub + DURE_NPU_GEMM_LATENCY + DURE_NPU_GEMM_RELOAD * r / 2;
         uint64_t steps = max64(sum_sub * gn, wait) * full_groups +
                          (rem ? max64(sum_sub * rem, wait) : 0);
+        if (l->eltwise_mac) {
+            /* one row per cycle and a few cycles per command, no weight load or latency */
+            uint64_t sum_mac = 0;
+            for (uint32_t s = 0; s < rows; s += sbh)
+                sum_mac += (uint64_t)walk_min(sbh, rows - s) * g->ow +
+                           DURE_NPU_WALK_ELTWISE_OVERHEAD;
+            steps = sum_mac * nt;
+        }
         compute += count * ((uint64_t)taps * steps_in * steps);
         commands += count * ((uint64_t)taps * steps_in * nsubs * nt + 2 * (uint64_t)nt);
     }
@@ -104,7 +112,27 @@ static void estimate(const struct walk_layer *l, const struct npu_info *hw, uint
     if (wmode == WALK_SINGLE || wmode == WALK_TAPS)
         commands += reloads * nt * taps;
     uint64_t push = commands * DURE_NPU_WALK_PUSH_CYCLES;
-    *time = max64(max64(compute, memory), push) + last_max_sub + DURE_NPU_GEMM_LATENCY;
+    uint64_t extra = 0;
+    if (startup) {
+        /* the first unit cannot start before its data (tile rows and the weights loaded with
+         * it) arrives; what exceeds its own compute is not hidden */
+        uint32_t rows0 = walk_min(bh, g->oh), chunks0 = walk_min(gn, nt);
+        uint64_t sum0 = 0, max0 = 0;
+        for (uint32_t s = 0; s < rows0; s += sbh) {
+            uint64_t m = (uint64_t)walk_min(sbh, rows0 - s) * g->ow;
+            sum0 += max64(m, (uint64_t)DURE_NPU_GEMM_RELOAD * r);
+            max0 = max64(max0, m);
+        }
+        uint64_t compute0 = (uint64_t)taps * steps_in *
+            max64(sum0 * chunks0, max0 + DURE_NPU_GEMM_LATENCY + DURE_NPU_GEMM_RELOAD * r / 2);
+        uint64_t kin0 = l->diagonal ? chunks0 : cc;
+        uint64_t lanes0 = kin0 * l->k_chunk < l->cin ? kin0 * l->k_chunk : l->cin;
+        uint64_t tile0 = (th < g->height ? th : g->height) * g->width * lanes0 * eb;
+        uint64_t w0 = wmode == WALK_RESIDENT ? w_bytes : walk_div64(w_bytes * chunks0, nt);
+        uint64_t need = (tile0 + w0) / DURE_NPU_GEMM_BYTES_PER_CYCLE;
+        extra = need > compute0 ? need - compute0 : 0;
+    }
+    *time = max64(max64(compute, memory), push) + last_max_sub + DURE_NPU_GEMM_LATENCY + extra;
     *commands_out = commands;
 }
 
@@ -114,6 +142,8 @@ int walk_plan(const struct walk_layer *l, struct walk_plan *best)
     const struct walk_geo *g = &l->g;
     uint32_t s_rows = hw->spad_rows, a_rows = hw->acc_rows, nt = out_chunks(l);
     uint32_t slot = 0, kmax = 0;
+    /* plan_walk's startup: the spread stream of a 1x1 stride-1 layer */
+    int startup = l->spread && g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1;
     for (uint32_t j = 0; j < nt; j++) {
         if (l->has_weights)
             slot = walk_max(slot, weight_rows(l, j));
@@ -170,7 +200,7 @@ int walk_plan(const struct walk_layer *l, struct walk_plan *best)
                     if (w_rows + (uint64_t)tb * tile <= s_rows) {
                         for (uint32_t si = 0; si < nsbh; si++) {
                             uint64_t t, c;
-                            estimate(l, hw, bh, sbh_opt[si], gn, wmode, &t, &c);
+                            estimate(l, hw, bh, sbh_opt[si], gn, wmode, startup, &t, &c);
                             t += (tb == tbufs ? 0 : tile / 2) +
                                  (uint64_t)DURE_NPU_WALK_DESCRIPTOR_WEIGHT * c;
                             if (!found || t < best_t || (t == best_t && c < best_c)) {

@@ -1,4 +1,5 @@
-"""The firmware's layer operators (firmware/npu/npu_conv.c on the walk engine npu_walk.c),
+"""The firmware's layer operators (firmware/npu/npu_conv.c, npu_conv_pack.c, npu_pool.c,
+npu_add.c on the walk engine npu_walk.c),
 compiled for the host with the generated headers, write the descriptor list and the parameter
 bytes of the Python planners (sim/conv_plan.py, sim/pool_plan.py, sim/eltwise_plan.py) word for
 word and byte for byte, on many random layers of both precisions on an 8x8 and a 4x4 NPU, and
@@ -18,9 +19,12 @@ from dure.gemm_cost import WALK_MODEL
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SOURCES = [ROOT / "firmware" / "npu" / name
-           for name in ("npu_walk_plan.c", "npu_walk.c", "npu_conv.c")]
+           for name in ("npu_walk_plan.c", "npu_walk.c", "npu_op_util.c", "npu_conv.c",
+                        "npu_conv_pack.c",
+                        "npu_pool.c", "npu_add.c")]
 SHIM = r"""
-#include "npu_ops.h"
+#include "npu_walk.h"
+uint64_t div64(uint64_t a, uint32_t b) { return walk_div64(a, b); }
 static struct npu_info info;
 const struct npu_info *npu_get_info(void) { return &info; }
 void set_info(uint32_t r, uint32_t c, uint32_t s, uint32_t a, uint32_t fp16)
@@ -178,8 +182,8 @@ def _conv_case(lib, bufs, config, rng, depthwise):
         bias = rng.standard_normal(cout).astype(np.float32) if rng.random() < 0.7 else None
         scale = rng.uniform(0.5, 2, cout).astype(np.float32) if rng.random() < 0.5 else None
         lo, hi, clamp, bits = _post_fp16(rng)
-        fn = _c_port(conv_plan.depthwise_conv2d_fp16_program if depthwise else
-                     conv_plan.conv2d_fp16_program)
+        fn = (conv_plan.depthwise_conv2d_fp16_program if depthwise else
+              conv_plan.conv2d_fp16_program)
         program = _plan(fn, config, (n, h, w, cin), wt, bias, scale=scale, lo=lo, hi=hi,
                         **common)
         q = [0, 0, 0, clamp, *bits]
@@ -192,8 +196,8 @@ def _conv_case(lib, bufs, config, rng, depthwise):
         if rng.random() < 0.03:
             shift[-1] = 31                    # refused: outside [-31, 30]
         zo, lo, hi = _post_int8(rng)
-        fn = _c_port(conv_plan.depthwise_conv2d_int8_program if depthwise else
-                     conv_plan.conv2d_int8_program)
+        fn = (conv_plan.depthwise_conv2d_int8_program if depthwise else
+              conv_plan.conv2d_int8_program)
         program = _plan(fn, config, (n, h, w, cin), wt, bias, input_zero_point=zi,
                         output_zero_point=zo, multiplier=mult, shift=shift, lo=lo, hi=hi,
                         **common)
@@ -218,12 +222,12 @@ def _pool_case(lib, bufs, config, rng):
     if fp16:
         lo, hi, clamp, bits = _post_fp16(rng)
         program = _plan(pool_plan.average_pool_fp16_program, config, (n, h, w, c), (kh, kw),
-                        lo=lo, hi=hi, interleave=False, **common)
+                        lo=lo, hi=hi, **common)
         q = [0, 0, 0, clamp, *bits]
     else:
         _, lo, hi = _post_int8(rng)
         program = _plan(pool_plan.average_pool_int8_program, config, (n, h, w, c), (kh, kw),
-                        lo=lo, hi=hi, interleave=False, **common)
+                        lo=lo, hi=hi, **common)
         q = [0, lo, hi, 0, 0, 0]
     count = lib.pool(_ptr(np.array(s, np.int32)), _ptr(np.array(q, np.int32)), *bufs.args())
     return bufs.check(count, program, f"avgpool {'fp16' if fp16 else 'int8'} x={(n, h, w, c)} "
@@ -275,16 +279,6 @@ def test_c_and_python_write_the_same_lists(lib, config_name, seed):
     assert planned > 30
 
 
-def _c_port(program):
-    """A convolution planner with the C port's stream: no tap packing of small-Cin layers
-    (dure.sim.conv_pack), no spreading of the first unit's tile LOADs (``spread``) and INT8
-    depthwise on diagonal COMPUTEs (``mac=False``): not ported to C yet."""
-    extra = {"pack": False} if program is conv_plan.conv2d_int8_program else {}
-    if program is conv_plan.depthwise_conv2d_int8_program:
-        extra = {"mac": False}      # the element-wise MAC stream: not ported to C yet
-    return lambda *args, **kwargs: program(*args, **kwargs, **extra, spread=False)
-
-
 def test_fixed_layers_of_the_benchmark(lib):
     """The benchmark's layers (sim/npu_bench.py LAYERS) on the 8x8 NPU, both precisions."""
     from dure.sim.npu_bench import LAYERS, layer_operands
@@ -303,14 +297,13 @@ def test_fixed_layers_of_the_benchmark(lib):
             if op == "avgpool":
                 fn = getattr(pool_plan, f"average_pool_{precision}_program")
                 program = fn(config, x_shape, kernel, stride=stride, padding=padding,
-                             x_addr=X_ADDR, out_addr=OUT_ADDR, param_addr=PARAM_ADDR,
-                             interleave=False)     # the C port's global-pooling stream
+                             x_addr=X_ADDR, out_addr=OUT_ADDR, param_addr=PARAM_ADDR)
                 q = [0, -128, 127, 0, 0, 0]
                 count = lib.pool(_ptr(np.array(s, np.int32)), _ptr(np.array(q, np.int32)),
                                  *bufs.args())
             else:
                 base = "depthwise_conv2d" if op == "depthwise" else "conv2d"
-                fn = _c_port(getattr(conv_plan, f"{base}_{precision}_program"))
+                fn = getattr(conv_plan, f"{base}_{precision}_program")
                 extra = {} if fp16 else dict(
                     input_zero_point=spec["input_zero_point"],
                     output_zero_point=spec["output_zero_point"],
@@ -330,13 +323,14 @@ def test_fixed_layers_of_the_benchmark(lib):
             assert bufs.check(count, program, f"{name} {precision}")
 
 
-def test_count_only_and_small_buffers(lib):
+@pytest.mark.parametrize("cin, kernel", [(6, (3, 3)), (1, (5, 2))])     # walked, packed
+def test_count_only_and_small_buffers(lib, cin, kernel):
     """list NULL gives the capacity a call needs; one descriptor less is refused."""
     config = CONFIGS["4x4"]
     _set(lib, config)
     rng = np.random.default_rng(5)
-    wt = rng.integers(-128, 128, (12, 3, 3, 6), dtype=np.int8)
-    s = np.array([0, 1, 9, 7, 6, 12, 3, 3, 1, 1, 0, 1, 1, 3], np.int32)
+    wt = rng.integers(-128, 128, (12, *kernel, cin), dtype=np.int8)
+    s = np.array([0, 1, 9, 7, cin, 12, *kernel, 1, 1, 0, 1, 1, 3], np.int32)
     mult = np.full(12, 1 << 30, np.int32)
     shift = np.full(12, -8, np.int32)
     q = np.array([1, -128, 127, 0, 0, 0], np.int32)
@@ -351,8 +345,178 @@ def test_count_only_and_small_buffers(lib):
                     count - 1) < 0
     assert lib.conv(*args, _ptr(bufs.addr), _ptr(bufs.param), 16, _ptr(bufs.list),
                     LIST_CAP) < 0
-    program = _c_port(conv_plan.conv2d_int8_program)(
-        config, (1, 9, 7, 6), wt, None, input_zero_point=3, output_zero_point=1,
+    program = conv_plan.conv2d_int8_program(
+        config, (1, 9, 7, cin), wt, None, input_zero_point=3, output_zero_point=1,
         multiplier=mult, shift=shift, x_addr=X_ADDR, out_addr=OUT_ADDR, param_addr=PARAM_ADDR)
     assert count == len(program.descriptors)
+    assert _count_notes(program, "packed") == (cin == 1)
     assert Precision.INT8.value == 0
+
+
+def _count_notes(program, word):
+    return program is not None and any(word in note for note in program.notes)
+
+
+@pytest.mark.parametrize("config_name", list(CONFIGS))
+def test_small_cin_convolutions_pack_as_python(lib, config_name):
+    """INT8 convolutions with few input channels (DS-CNN's 10x4 first layer has Cin = 1): the
+    tap-packed plan of dure.sim.conv_pack, word for word, on random kernels, strides, paddings,
+    batches and output channels (several chunks, so the passes and their side commands)."""
+    config = CONFIGS[config_name]
+    _set(lib, config)
+    rng = np.random.default_rng(11)
+    bufs = Buffers()
+    packed = 0
+    for _ in range(40):
+        r = config.npu_rows
+        cin = int(rng.integers(1, r // 2 + 1))              # two kernel rows fit the lanes
+        kh, kw = int(rng.integers(2, 11)), int(rng.integers(1, r // (2 * cin) + 1))
+        n, h, w = int(rng.integers(1, 3)), int(rng.integers(kh, kh + 12)), int(rng.integers(1, 12))
+        cout = int(rng.integers(1, 6 * config.npu_cols))
+        stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+        padding = "SAME" if rng.random() < 0.6 else "VALID"
+        wt = rng.integers(-128, 128, (cout, kh, kw, cin), dtype=np.int8)
+        bias = rng.integers(-5000, 5000, cout, dtype=np.int32)
+        mult = rng.integers(1 << 30, (1 << 31) - 1, cout, dtype=np.int64).astype(np.int32)
+        shift = rng.integers(-12, 3, cout).astype(np.int32)
+        zi, zo = (int(v) for v in rng.integers(-128, 128, 2))
+        program = _plan(conv_plan.conv2d_int8_program, config, (n, h, w, cin), wt, bias,
+                        input_zero_point=zi, output_zero_point=zo, multiplier=mult,
+                        shift=shift, stride=stride, padding=padding, x_addr=X_ADDR,
+                        out_addr=OUT_ADDR, param_addr=PARAM_ADDR)
+        s = [0, n, h, w, cin, cout, kh, kw, stride[0], stride[1],
+             0 if padding == "SAME" else 1, 1, 1, zi]
+        count = lib.conv(0, _ptr(np.array(s, np.int32)), _ptr(wt), _ptr(bias), _ptr(mult),
+                         _ptr(shift), None, _ptr(np.array([zo, -128, 127, 0, 0, 0], np.int32)),
+                         *bufs.args())
+        bufs.check(count, program, f"conv int8 x={(n, h, w, cin)} cout={cout} k={(kh, kw)} "
+                                   f"s={stride} {padding}")
+        packed += _count_notes(program, "packed")
+    assert packed >= 20
+
+
+@pytest.mark.parametrize("config_name", ["8x8", "4x4"])
+def test_depthwise_and_global_pooling_take_every_stream(lib, config_name):
+    """INT8 depthwise on both mappings (element-wise MAC below MAC_PIXELS x R output pixels,
+    diagonal COMPUTEs above) and FP16 depthwise; global average pooling on the element-wise
+    MAC (INT8) and on the array (FP16), batches and many chunks."""
+    config = CONFIGS[config_name]
+    _set(lib, config)
+    rng = np.random.default_rng(12)
+    bufs = Buffers()
+    seen = {"mac": 0, "diag": 0, "gp": 0}
+    for i in range(24):
+        fp16 = i % 3 == 2
+        c = int(rng.integers(1, 9 * config.npu_cols))
+        k = int(rng.integers(1, 6))
+        side = int(rng.integers(1, 9)) if i % 2 else int(rng.integers(8, 30))
+        x_shape = (int(rng.integers(1, 3)), side, int(rng.integers(1, 12)), c)
+        stride = int(rng.integers(1, 3))
+        wt = rng.standard_normal((1, k, k, c)).astype(np.float16) if fp16 else \
+            rng.integers(-128, 128, (1, k, k, c), dtype=np.int8)
+        s = [int(fp16), *x_shape, c, k, k, stride, stride, 0, 1, 1, 3]
+        if fp16:
+            program = _plan(conv_plan.depthwise_conv2d_fp16_program, config, x_shape, wt, None,
+                            stride=stride, x_addr=X_ADDR, out_addr=OUT_ADDR,
+                            param_addr=PARAM_ADDR)
+            q = [0, 0, 0, 0, 0, 0]
+            mult = shift = None
+        else:
+            mult = np.full(c, 1 << 30, np.int32)
+            shift = rng.integers(-8, 1, c).astype(np.int32)
+            program = _plan(conv_plan.depthwise_conv2d_int8_program, config, x_shape, wt, None,
+                            input_zero_point=3, output_zero_point=-2, multiplier=mult,
+                            shift=shift, stride=stride, x_addr=X_ADDR, out_addr=OUT_ADDR,
+                            param_addr=PARAM_ADDR)
+            q = [-2, -128, 127, 0, 0, 0]
+            seen["mac" if _count_notes(program, "MAC") else "diag"] += program is not None
+        count = lib.conv(1, _ptr(np.array(s, np.int32)), _ptr(wt), None, _ptr(mult),
+                         _ptr(shift), None, _ptr(np.array(q, np.int32)), *bufs.args())
+        bufs.check(count, program, f"depthwise {'fp16' if fp16 else 'int8'} x={x_shape} "
+                                   f"k={k} s={stride}")
+        # global pooling of the same input
+        fn = pool_plan.average_pool_fp16_program if fp16 else pool_plan.average_pool_int8_program
+        program = _plan(fn, config, x_shape, x_shape[1:3], x_addr=X_ADDR, out_addr=OUT_ADDR,
+                        param_addr=PARAM_ADDR)
+        s = [int(fp16), *x_shape, c, *x_shape[1:3], 1, 1, 1]
+        count = lib.pool(_ptr(np.array(s, np.int32)),
+                         _ptr(np.array([0, -128, 127, 0, 0, 0], np.int32)), *bufs.args())
+        seen["gp"] += bufs.check(count, program, f"global pool {'fp16' if fp16 else 'int8'} "
+                                                 f"x={x_shape}")
+    assert min(seen.values()) >= 3, seen
+
+
+@pytest.mark.parametrize("config_name", ["8x8", "4x4"])
+def test_pointwise_layers_count_the_startup_as_python(lib, config_name):
+    """INT8 1x1 stride-1 convolutions with many channels, where the blocking search counts the
+    first unit's wait for its data (plan_walk's ``startup``, which changes the plan of about
+    one such layer in six on the 8x8): the same lists as Python."""
+    config = CONFIGS[config_name]
+    _set(lib, config)
+    rng = np.random.default_rng(13)
+    bufs = Buffers()
+    planned = 0
+    for _ in range(16):
+        cin, cout = int(rng.integers(8, 200)), int(rng.integers(8, 200))
+        x_shape = (1, int(rng.integers(1, 30)), int(rng.integers(1, 30)), cin)
+        wt = rng.integers(-128, 128, (cout, 1, 1, cin), dtype=np.int8)
+        mult = np.full(cout, 1 << 30, np.int32)
+        shift = np.zeros(cout, np.int32)
+        program = _plan(conv_plan.conv2d_int8_program, config, x_shape, wt, None,
+                        input_zero_point=1, output_zero_point=0, multiplier=mult, shift=shift,
+                        x_addr=X_ADDR, out_addr=OUT_ADDR, param_addr=PARAM_ADDR)
+        s = [0, *x_shape, cout, 1, 1, 1, 1, 0, 1, 1, 1]
+        count = lib.conv(0, _ptr(np.array(s, np.int32)), _ptr(wt), None, _ptr(mult),
+                         _ptr(shift), None, _ptr(np.array([0, -128, 127, 0, 0, 0], np.int32)),
+                         *bufs.args())
+        planned += bufs.check(count, program, f"pointwise x={x_shape} cout={cout}")
+    assert planned >= 8             # the others do not fit the 4x4's SPAD (both refuse)
+
+
+def test_an_npu_without_the_element_wise_unit(tmp_path_factory):
+    """Built for an NPU without the element-wise unit (DURE_NPU_HAS_ELTWISE 0), the C port
+    takes the array streams Python takes there: INT8 depthwise on diagonal COMPUTEs at every
+    size and INT8 global pooling in units of GLOBAL_PAIR chunks, word for word."""
+    config = SoCConfig(npu_rows=8, npu_cols=8, npu_spad_rows=2048, npu_acc_rows=1024,
+                       npu_eltwise=False)
+    lib = host_library(tmp_path_factory.mktemp("npu_conv_noelt"), "ops", SOURCES,
+                       extra_sources={"shim.c": SHIM}, include_dirs=[ROOT / "firmware" / "npu"],
+                       variant=config)
+    _set(lib, config)
+    rng = np.random.default_rng(14)
+    bufs = Buffers()
+    for _ in range(8):
+        c = int(rng.integers(1, 60))
+        x_shape = (int(rng.integers(1, 3)), int(rng.integers(1, 9)), int(rng.integers(1, 9)), c)
+        wt = rng.integers(-128, 128, (1, 3, 3, c), dtype=np.int8)
+        mult, shift = np.full(c, 1 << 30, np.int32), np.full(c, -2, np.int32)
+        program = conv_plan.depthwise_conv2d_int8_program(
+            config, x_shape, wt, None, input_zero_point=1, output_zero_point=0,
+            multiplier=mult, shift=shift, x_addr=X_ADDR, out_addr=OUT_ADDR,
+            param_addr=PARAM_ADDR)
+        assert not _count_notes(program, "MAC")
+        s = [0, *x_shape, c, 3, 3, 1, 1, 0, 1, 1, 1]
+        q = np.array([0, -128, 127, 0, 0, 0], np.int32)
+        count = lib.conv(1, _ptr(np.array(s, np.int32)), _ptr(wt), None, _ptr(mult),
+                         _ptr(shift), None, _ptr(q), *bufs.args())
+        assert bufs.check(count, program, f"depthwise int8 x={x_shape}")
+        program = pool_plan.average_pool_int8_program(
+            config, x_shape, x_shape[1:3], x_addr=X_ADDR, out_addr=OUT_ADDR,
+            param_addr=PARAM_ADDR)
+        assert _count_notes(program, "global pooling") and not _count_notes(program, "MAC")
+        s = [0, *x_shape, c, *x_shape[1:3], 1, 1, 1]
+        count = lib.pool(_ptr(np.array(s, np.int32)), _ptr(q), *bufs.args())
+        assert bufs.check(count, program, f"global pool int8 x={x_shape}")
+
+
+def test_the_64_bit_divide_without_a_runtime_divide(lib):
+    """walk_div64 (the firmware has no __udivdi3): floor division on both of its paths."""
+    lib.div64.restype = ctypes.c_uint64
+    lib.div64.argtypes = [ctypes.c_uint64, ctypes.c_uint32]
+    rng = np.random.default_rng(15)
+    cases = [(0, 1), (2**64 - 1, 1), (2**64 - 1, 2**32 - 1), (2**32, 3), (2**32 - 1, 7)]
+    cases += [(int(a), int(b)) for a, b in zip(rng.integers(0, 2**63, 200, dtype=np.uint64),
+                                              rng.integers(1, 2**32, 200), strict=True)]
+    cases += [(int(a) >> 33, int(b)) for a, b in cases[5:]]
+    for a, b in cases:
+        assert lib.div64(a, b) == a // b, (a, b)

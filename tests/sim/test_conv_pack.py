@@ -94,3 +94,18 @@ def test_applies_only_where_taps_pack():
     assert pack_applies(cfg, geometry((1, 8, 8, 2), (3, 3), (1, 1), "SAME"), 2)
     # a tile larger than the SPAD falls back to the walk engine
     assert not pack_applies(cfg, geometry((1, 300, 300, 1), (3, 3), (1, 1), "SAME"), 1)
+
+
+def test_many_output_chunks_that_do_not_fit_take_the_walk():
+    """The layout is checked with the layer's own output chunks: a 9x9 Cin = 1 image fits the
+    4x4 NPU's packed plan with one chunk of outputs but not with 10 (their weight slots push
+    the tile past the SPAD), and conv2d_int8_program then plans the walk instead of failing."""
+    cfg = preset("npu-small")
+    geo = geometry((1, 9, 9, 1), (3, 3), (1, 1), "SAME")
+    assert pack_applies(cfg, geo, 1) and not pack_applies(cfg, geo, 1, 40)
+    rng = np.random.default_rng(0)
+    w = rng.integers(-128, 128, (40, 3, 3, 1), dtype=np.int8)
+    prog = conv2d_int8_program(cfg, (1, 9, 9, 1), w, None, input_zero_point=0,
+                               output_zero_point=0, multiplier=1 << 30, shift=0, x_addr=0,
+                               out_addr=0x10000, param_addr=0x20000)
+    assert prog.plan is not None and not any("packed" in note for note in prog.notes)

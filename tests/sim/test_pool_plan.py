@@ -2,6 +2,8 @@
 here exhaustively) and the descriptor lists bit-exact with the golden operators on the command
 model."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from dure.sim.golden_fixedpoint import multiply_by_quantized_multiplier_single_rounding
@@ -16,6 +18,8 @@ from dure.sim.pool_plan import (
     max_pool_int8_program,
     pool_multiplier,
 )
+
+from dure.config import preset
 
 from .test_conv_plan import CONFIGS, fp16_values, model_and_addresses, same_bits
 
@@ -137,3 +141,24 @@ def test_max_pool_fp16_is_bit_exact(cfg, case):
     prog = max_pool_fp16_program(config, x.shape, filt, x_addr=xa, out_addr=oa,
                                  param_addr=pa, **kw)
     assert same_bits(run_on_model(model, prog, [(xa, x)]), max_pool_fp16(x, filt, **kw))
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp16"])
+def test_global_pool_of_a_batch_in_one_spad_buffer(precision):
+    """Global pooling on the array (INT8 on an NPU without the element-wise unit, in units of
+    GLOBAL_PAIR chunks; FP16 one unit per image) when only one image fits the SPAD: the next
+    image's LOADs overwrite the rows this unit reads, so they go after its COMPUTEs (spread
+    between them they changed the first image's sums)."""
+    config = replace(preset("npu-small"), npu_eltwise=False)
+    x_shape = (3, 12, 12, 8)                   # 2 chunks of 144 pixels: 289 of 512 rows
+    rng = np.random.default_rng(21)
+    if precision == "int8":
+        x = rng.integers(-128, 128, x_shape, dtype=np.int8)
+        fn, gold = average_pool_int8_program, average_pool_int8
+    else:
+        x = fp16_values(rng, x_shape, specials=False)
+        fn, gold = average_pool_fp16_program, average_pool_fp16
+    model, (xa, oa, pa, _) = model_and_addresses(config)
+    prog = fn(config, x_shape, x_shape[1:3], x_addr=xa, out_addr=oa, param_addr=pa)
+    assert any("global" in note for note in prog.notes)
+    assert same_bits(run_on_model(model, prog, [(xa, x)]), gold(x, x_shape[1:3]))

@@ -1,0 +1,383 @@
+/* npu_conv_pack.c: CONV_2D INT8 with few input channels, kernel taps packed into the array's K
+ * lanes: the C port of sim/conv_pack.py (its module docstring has the plan: tile, gather by
+ * identity COMPUTEs, identity STORE round trip through a scratch area, packed convolution),
+ * the same layout, the same parameter bytes and the same stream, word for word. */
+#include "npu_walk.h"
+
+/* PackLayout: sizes and SPAD / ACC rows of the packed plan. */
+struct pack {
+    uint32_t e, groups, lanes, d, prow, pos, th, opix, wslot, w0, nt, tile, packed;
+    uint32_t const_rows, const_row, out0, obufs;
+};
+
+static uint32_t gcd(uint32_t a, uint32_t b)
+{
+    while (b) {
+        uint32_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* pack_layout(config, geo, cin, cout): 0 and *y filled, or -1 when it does not fit. */
+static int layout(const struct walk_geo *g, uint32_t cin, uint32_t cout, struct pack *y)
+{
+    const struct npu_info *hw = npu_get_info();
+    uint32_t r = hw->rows, c = hw->cols;
+    y->e = r / (g->kw * cin);
+    y->groups = walk_cdiv(g->kh, y->e);
+    y->lanes = y->e * g->kw * cin;
+    y->d = gcd(g->sh, y->e);
+    uint64_t last = (uint64_t)(g->oh - 1) * g->sh + (uint64_t)(y->groups - 1) * y->e;
+    if (last > 0xFFFFFFu)
+        return -1;                 /* far beyond the 16-bit rows (and no 64-bit divide) */
+    uint64_t prow = (uint32_t)last / y->d + 1, pos = prow * g->ow;
+    uint64_t th = last + y->e > g->hp ? last + y->e : g->hp;
+    uint64_t opix = (uint64_t)g->oh * g->ow;
+    y->wslot = y->groups * r;
+    y->w0 = r;
+    y->nt = walk_cdiv(cout, c);
+    uint64_t tile = y->w0 + (uint64_t)y->nt * y->wslot;
+    uint64_t packed = tile + th * g->wp;
+    if (packed + pos > hw->spad_rows || opix > 0xFFFFu || pos > 0xFFFFu)
+        return -1;
+    int64_t const_row = (int64_t)hw->acc_rows - (2 * (int64_t)y->nt + 2);
+    int64_t room = const_row - (int64_t)pos;
+    uint32_t per = opix ? (uint32_t)opix : 1;
+    /* obufs = min(nt, room // per): Python's floor division is negative (too few) here */
+    if (room < 0 || walk_div64((uint64_t)room, per) < walk_min(2, y->nt))
+        return -1;
+    uint64_t obufs = walk_div64((uint64_t)room, per);
+    if (obufs > y->nt)
+        obufs = y->nt;
+    y->prow = (uint32_t)prow;
+    y->pos = (uint32_t)pos;
+    y->th = (uint32_t)th;
+    y->opix = (uint32_t)opix;
+    y->tile = (uint32_t)tile;
+    y->packed = (uint32_t)packed;
+    y->const_rows = 2 * y->nt + 2;
+    y->const_row = (uint32_t)const_row;
+    y->out0 = y->pos;
+    y->obufs = (uint32_t)obufs;
+    return 0;
+}
+
+int conv_pack_applies(const struct walk_geo *g, uint32_t cin, uint32_t cout)
+{
+    struct pack y;
+    uint32_t r = npu_get_info()->rows;
+    if (cin >= r || (uint64_t)g->kw * cin > r ||
+        walk_min(r / (g->kw * cin), g->kh) * g->kw * cin <= cin)
+        return 0;
+    return layout(g, cin, cout, &y) == 0;
+}
+
+/* The stream being written (list NULL: count only). */
+struct em {
+    uint32_t *list, cap, count;
+    int err;
+    uint32_t scratch[8];
+};
+
+static uint32_t *next(struct em *s, uint32_t opcode)
+{
+    uint32_t *d = s->scratch;
+    if (s->list) {
+        if (s->count < s->cap)
+            d = s->list + 8u * s->count;
+        else
+            s->err = NPU_E_NO_MEMORY;
+    }
+    s->count++;
+    npu_desc_clear(d);
+    d[0] = opcode;
+    return d;
+}
+
+static void load(struct em *s, uint32_t target, uint32_t elem, uint64_t dram, uint32_t stride,
+                 uint32_t rows, uint32_t cols, uint32_t local)
+{
+    uint32_t *d = next(s, DURE_NPU_OP_LOAD);
+    WPUT(d, LOAD, TARGET, target);
+    WPUT(d, LOAD, ELEM, elem);
+    WPUT64(d, LOAD, DRAM_ADDR, dram);
+    WPUT(d, LOAD, DRAM_STRIDE, stride);
+    WPUT(d, LOAD, ROWS, rows);
+    WPUT(d, LOAD, COLS, cols);
+    WPUT(d, LOAD, LOCAL_ADDR, local);
+}
+
+static void fill(struct em *s, uint32_t pad, uint32_t first, uint32_t rows, uint32_t cols,
+                 uint32_t groups, uint32_t step)
+{
+    uint32_t *d = next(s, DURE_NPU_OP_LOAD);
+    WPUT(d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);
+    WPUT(d, LOAD, ELEM, DURE_NPU_ELEM_INT8);
+    WPUT(d, LOAD, FILL, 1);
+    WPUT(d, LOAD, FILL_VALUE, pad);
+    WPUT(d, LOAD, ROWS, rows);
+    WPUT(d, LOAD, COLS, cols);
+    WPUT(d, LOAD, LOCAL_ADDR, first);
+    if (groups) {
+        WPUT(d, LOAD, LOCAL_COLS, rows / groups);
+        WPUT(d, LOAD, LOCAL_GROUPS, groups);
+        WPUT(d, LOAD, LOCAL_ROW_STEP, step);
+    }
+}
+
+static void store(struct em *s, const struct walk_layer *l, uint32_t scale_addr, uint64_t dram,
+                  uint32_t stride, uint32_t rows, uint32_t cols, uint32_t acc)
+{
+    uint32_t *d = next(s, DURE_NPU_OP_STORE);
+    WPUT(d, STORE, OUT, l->st_out);
+    WPUT(d, STORE, ACC_TYPE, l->st_acc_type);
+    WPUT(d, STORE, SCALE, l->st_scale);
+    WPUT(d, STORE, REQUANT, l->st_requant);
+    WPUT(d, STORE, CLAMP, l->st_clamp);
+    walk_put(d, DURE_NPU_STORE_ZERO_POINT_WORD, DURE_NPU_STORE_ZERO_POINT_LSB,
+             DURE_NPU_STORE_ZERO_POINT_WIDTH, (int64_t)(l->st_zero_point & 0xFF));
+    WPUT(d, STORE, LO, l->st_lo);
+    WPUT(d, STORE, HI, l->st_hi);
+    WPUT(d, STORE, SCALE_ADDR, scale_addr);
+    WPUT64(d, STORE, DRAM_ADDR, dram);
+    WPUT(d, STORE, DRAM_STRIDE, stride);
+    WPUT(d, STORE, ROWS, rows);
+    WPUT(d, STORE, COLS, cols);
+    WPUT(d, STORE, ACC_ADDR, acc);
+}
+
+static void compute(struct em *s, int accumulate, uint32_t a, uint32_t w, uint32_t acc,
+                    uint32_t m, uint32_t k, uint32_t n, uint32_t a_cols, uint32_t a_rows,
+                    uint32_t a_col_step, uint32_t a_row_step)
+{
+    uint32_t *d = next(s, DURE_NPU_OP_COMPUTE);
+    WPUT(d, COMPUTE, PRECISION, DURE_NPU_PREC_INT8);
+    WPUT(d, COMPUTE, ACCUMULATE, accumulate);
+    WPUT(d, COMPUTE, A_ADDR, a);
+    WPUT(d, COMPUTE, W_ADDR, w);
+    WPUT(d, COMPUTE, ACC_ADDR, acc);
+    WPUT(d, COMPUTE, M, m);
+    WPUT(d, COMPUTE, K, k);
+    WPUT(d, COMPUTE, N, n);
+    WPUT(d, COMPUTE, A_COLS, a_cols);
+    WPUT(d, COMPUTE, A_ROWS, a_rows);
+    WPUT(d, COMPUTE, A_COL_STEP, a_col_step);
+    WPUT(d, COMPUTE, A_ROW_STEP, a_row_step);
+}
+
+/* What _conv_stream's closures share. */
+struct cs {
+    struct em *s;
+    const struct walk_layer *l;
+    const struct pack *y;
+    uint32_t n, acc_init;
+};
+
+static uint32_t buf(const struct cs *t, uint32_t j)
+{
+    return t->y->out0 + (j % t->y->obufs) * t->y->opix;
+}
+
+static uint32_t chunk_n(const struct cs *t, uint32_t j)
+{
+    uint32_t c = npu_get_info()->cols;
+    return walk_min(c, t->l->cout - j * c);
+}
+
+static void cs_init(const struct cs *t, uint32_t j)
+{
+    uint32_t c = npu_get_info()->cols;
+    uint32_t *d = next(t->s, DURE_NPU_OP_LOAD);
+    WPUT(d, LOAD, TARGET, DURE_NPU_TARGET_ACC);
+    WPUT(d, LOAD, ELEM, DURE_NPU_ELEM_WORD32);
+    WPUT(d, LOAD, BROADCAST, 1);
+    WPUT(d, LOAD, DRAM_ADDR, t->acc_init + 4 * j * c);
+    WPUT(d, LOAD, ROWS, t->y->opix);
+    WPUT(d, LOAD, COLS, chunk_n(t, j));
+    WPUT(d, LOAD, LOCAL_ADDR, buf(t, j));
+}
+
+static void cs_store(const struct cs *t, uint32_t j)
+{
+    uint32_t c = npu_get_info()->cols, o_pix = t->l->cout;
+    store(t->s, t->l, t->y->const_row + 2 * j,
+          (uint64_t)t->l->out_addr + (uint64_t)t->n * t->y->opix * o_pix + (uint64_t)j * c,
+          o_pix, t->y->opix, chunk_n(t, j), buf(t, j));
+}
+
+static void cs_comp(const struct cs *t, uint32_t j, uint32_t gi)
+{
+    const struct walk_geo *g = &t->l->g;
+    const struct pack *y = t->y;
+    uint32_t k = walk_min(y->e, g->kh - gi * y->e) * g->kw * (y->lanes / (y->e * g->kw));
+    compute(t->s, 1, y->packed + (gi * y->e / y->d) * g->ow,
+            y->w0 + j * y->wslot + gi * npu_get_info()->rows, buf(t, j), y->opix, k,
+            chunk_n(t, j), g->ow, g->oh, 1, (g->sh / y->d) * g->ow);
+}
+
+/* _conv_stream: image n's convolution, output chunks in passes of PACK_PASS_CHUNKS, kernel-row
+ * groups outer within a pass; a pass's STOREs and the next pass's bias LOADs spread between
+ * the COMPUTEs, the last pass's STOREs after each chunk's final COMPUTE. */
+static void conv_stream(const struct cs *t)
+{
+    const struct pack *y = t->y;
+    uint32_t nt = y->nt, pass = DURE_NPU_WALK_PACK_PASS_CHUNKS;
+    uint32_t step = y->obufs >= 2 * pass ? pass : 1;
+    if (pass >= nt && y->obufs >= nt)
+        step = nt;
+    uint32_t npass = walk_cdiv(nt, step);
+    for (uint32_t j = 0; j < walk_min(nt, step); j++)
+        cs_init(t, j);
+    for (uint32_t p = 0; p < npass; p++) {
+        uint32_t j0 = p * step, j1 = walk_min(nt, j0 + step), gsize = j1 - j0;
+        uint32_t ncomp = y->groups * gsize;
+        /* side: the previous pass's STOREs, then the next pass's inits */
+        uint32_t nst = p ? step : 0;             /* a previous pass is always full */
+        uint32_t ninit = p + 1 < npass ? walk_min(nt, j1 + step) - j1 : 0;
+        uint32_t nside = nst + ninit;
+        int last = p + 1 == npass;
+        uint32_t ci = 0;
+        for (uint32_t gi = 0; gi < y->groups; gi++) {
+            for (uint32_t j = j0; j < j1; j++, ci++) {
+                cs_comp(t, j, gi);
+                for (uint32_t d = 0; d < nside; d++) {
+                    uint32_t at = (d + 1) * ncomp / (nside + 1);
+                    if ((at < 1 ? 1 : at) != ci + 1)
+                        continue;
+                    if (d < nst)
+                        cs_store(t, j0 - step + d);
+                    else
+                        cs_init(t, j1 + d - nst);
+                }
+                if (last && ci >= ncomp - gsize)
+                    cs_store(t, j0 + ci - (ncomp - gsize));
+            }
+        }
+    }
+}
+
+int conv_pack(const struct npu_op_conv *op, const struct walk_layer *l, struct op_params *pa,
+              uint32_t acc_init, uint32_t *list, uint32_t cap)
+{
+    const struct npu_info *hw = npu_get_info();
+    const struct walk_geo *g = &l->g;
+    uint32_t r = hw->rows, c = hw->cols, cin = op->cin, cout = op->cout;
+    struct pack y;
+    if (layout(g, cin, cout, &y))
+        return NPU_E_ARG;
+    uint32_t per_out = g->kh * g->kw * cin, row_taps = g->kw * cin;
+    uint8_t *p;
+    /* packed_weights: per chunk (groups * R, nn), row gi * R + e * kw * Cin + (kx, ci) */
+    uint32_t w_addr = 0, w_step = 0;
+    for (uint32_t j = 0; j < y.nt; j++) {
+        uint32_t nn = walk_min(c, cout - j * c);
+        uint32_t addr = op_param_add(pa, y.wslot * nn, &p);
+        if (j == 0)
+            w_addr = addr;
+        if (j == 1)
+            w_step = addr - w_addr;
+        for (uint32_t gi = 0; p && gi < y.groups; gi++) {
+            for (uint32_t e = 0; e < y.e && gi * y.e + e < g->kh; e++) {
+                for (uint32_t q = 0; q < row_taps; q++) {
+                    uint32_t row = gi * r + e * row_taps + q;
+                    for (uint32_t jj = 0; jj < nn; jj++)
+                        p[row * nn + jj] = ((const uint8_t *)op->weights)
+                            [(j * c + jj) * per_out + (gi * y.e + e) * row_taps + q];
+                }
+            }
+        }
+    }
+    /* the requantization rows (multiplier, shift per chunk) and the identity STORE's two */
+    uint32_t const_addr = op_param_add(pa, y.const_rows * c * 4, &p);
+    for (uint32_t o = 0; p && o < cout; o++) {
+        uint32_t j = o / c, lane = o % c;
+        op_put32(p, (2 * j) * c + lane, (uint32_t)op->multiplier[o]);
+        op_put32(p, (2 * j + 1) * c + lane, (uint32_t)op->shift[o]);
+    }
+    for (uint32_t lane = 0; p && lane < c; lane++) {
+        op_put32(p, (2 * y.nt) * c + lane, 1u << 30);     /* conv_pack IDENTITY_MULTIPLIER */
+        op_put32(p, (2 * y.nt + 1) * c + lane, 1);        /* IDENTITY_SHIFT */
+    }
+    uint32_t ident = op_param_add(pa, r * r, &p);
+    for (uint32_t i = 0; p && i < r; i++)
+        p[i * r + i] = 1;
+    uint32_t scratch0 = op_param_add(pa, g->batch * y.pos * y.lanes, &p);
+    if (pa->err)
+        return pa->err;
+
+    struct em s = {list, cap, 0, 0, {0}};
+    uint32_t pad = l->pad_value;
+    walk_bad = 0;
+    load(&s, DURE_NPU_TARGET_ACC, DURE_NPU_ELEM_WORD32, const_addr, 4 * c, y.const_rows, c,
+         y.const_row);
+    load(&s, DURE_NPU_TARGET_SPAD, DURE_NPU_ELEM_INT8, ident, r, r, r, 0);
+    /* the tile's borders: the same for every image */
+    uint32_t right = g->wp - g->pl - g->width, bottom = y.th - g->pt - g->height;
+    if (g->pt)
+        fill(&s, pad, y.tile, g->pt * g->wp, cin, 0, 0);
+    if (y.th > g->pt + g->height)
+        fill(&s, pad, y.tile + (g->pt + g->height) * g->wp, bottom * g->wp, cin, 0, 0);
+    if (g->pl)
+        fill(&s, pad, y.tile + g->pt * g->wp, g->height * g->pl, cin, g->height, g->wp);
+    if (right)
+        fill(&s, pad, y.tile + g->pt * g->wp + g->pl + g->width, g->height * right, cin,
+             g->height, g->wp);
+    for (uint32_t n = 0; n < g->batch; n++) {
+        uint64_t scratch = scratch0 + (uint64_t)n * y.pos * y.lanes;
+        uint32_t *d = next(&s, DURE_NPU_OP_LOAD);
+        WPUT(d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);
+        WPUT(d, LOAD, ELEM, DURE_NPU_ELEM_INT8);
+        WPUT64(d, LOAD, DRAM_ADDR, (uint64_t)l->x_addr + (uint64_t)n * g->height * g->width * cin);
+        WPUT(d, LOAD, DRAM_STRIDE, cin);
+        WPUT(d, LOAD, ROWS, g->height * g->width);
+        WPUT(d, LOAD, COLS, cin);
+        WPUT(d, LOAD, LOCAL_ADDR, y.tile + g->pt * g->wp + g->pl);
+        if (g->wp != g->width) {
+            WPUT(d, LOAD, LOCAL_COLS, g->width);
+            WPUT(d, LOAD, LOCAL_GROUPS, g->height);
+            WPUT(d, LOAD, LOCAL_ROW_STEP, g->wp);
+        }
+        /* the gather: highest lanes first, none accumulating */
+        for (uint32_t idx = y.e * g->kw; idx-- > 0;) {
+            uint32_t e = idx / g->kw, kx = idx % g->kw;
+            compute(&s, 0, y.tile + e * g->wp + kx, idx * cin, 0, y.pos, cin, (idx + 1) * cin,
+                    g->ow, y.prow, g->sw, y.d * g->wp);
+        }
+        /* the identity STORE to the scratch rows */
+        d = next(&s, DURE_NPU_OP_STORE);
+        WPUT(d, STORE, OUT, DURE_NPU_OUT_INT8);
+        WPUT(d, STORE, ACC_TYPE, DURE_NPU_PREC_INT8);
+        WPUT(d, STORE, SCALE, 1);
+        WPUT(d, STORE, REQUANT, DURE_NPU_REQUANT_TFLITE_DOUBLE_ROUNDING);
+        WPUT(d, STORE, LO, (uint32_t)-128);
+        WPUT(d, STORE, HI, 127);
+        WPUT64(d, STORE, DRAM_ADDR, scratch);
+        WPUT(d, STORE, DRAM_STRIDE, y.lanes);
+        WPUT(d, STORE, ROWS, y.pos);
+        WPUT(d, STORE, COLS, y.lanes);
+        WPUT(d, STORE, ACC_ADDR, 0);
+        WPUT(d, STORE, SCALE_ADDR, y.const_row + 2 * y.nt);
+        if (n == 0) {
+            /* the weights go while the gather runs */
+            for (uint32_t j = 0; j < y.nt; j++) {
+                uint32_t nn = walk_min(c, cout - j * c);
+                load(&s, DURE_NPU_TARGET_SPAD, DURE_NPU_ELEM_INT8, w_addr + j * w_step, nn,
+                     y.wslot, nn, y.w0 + j * y.wslot);
+            }
+        }
+        next(&s, DURE_NPU_OP_FENCE);
+        load(&s, DURE_NPU_TARGET_SPAD, DURE_NPU_ELEM_INT8, scratch, y.lanes, y.pos, y.lanes,
+             y.packed);
+        struct cs t = {&s, l, &y, n, acc_init};
+        conv_stream(&t);
+    }
+    if (s.err)
+        return s.err;
+    if (walk_bad)
+        return NPU_E_ARG;
+    if (list && npu_op_flush)
+        npu_op_flush(list, s.count);
+    return (int)s.count;
+}
