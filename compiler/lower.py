@@ -102,13 +102,24 @@ def softmax_table_name(op):
 
 class _Blob:
     def __init__(self):
-        self.parts, self.addr, self.size = [], {}, 0
+        self.parts, self.addr, self.size, self.shared = [], {}, 0, {}
 
     def add(self, name, array):
         data = np.ascontiguousarray(array).tobytes()
         self.addr[name] = self.size
         self.parts.append(data + bytes(align_up(len(data)) - len(data)))
         self.size += align_up(len(data))
+        return name
+
+    def add_shared(self, name, array):
+        """As :meth:`add`, but an array whose bytes equal an earlier shared one's takes that
+        one's place (the 64 KB ADD tables of layers with the same parameters: one copy)."""
+        data = np.ascontiguousarray(array).tobytes()
+        same = self.shared.get(data)
+        if same is None:
+            self.shared[data] = self.add(name, array)
+        else:
+            self.addr[name] = self.addr[same]
         return name
 
     def bytes(self):
@@ -202,7 +213,7 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
                 blob.add(f"{op.outputs[0]}/scales", onnx_scales(graph, op))
                 blob.add(f"{op.outputs[0]}/weight_zero_points", zw)
             if graph.arithmetic == "onnx" and op.kind is OpKind.ADD:
-                blob.add(add_table_name(op), onnx_add_table(graph, op))   # 64 KB lookup
+                blob.add_shared(add_table_name(op), onnx_add_table(graph, op))  # 64 KB
             if graph.arithmetic == "onnx" and op.kind is OpKind.SOFTMAX:
                 x = T[op.inputs[0]]      # the exp table of the C kernel (program.py)
                 blob.add(softmax_table_name(op), onnx_softmax_table(

@@ -20,8 +20,11 @@ those where the reference calls them:
   of :mod:`dure.sim.pool_plan`); other ONNX average pooling (its float path) stays on the
   core;
 - INT8 max pooling for every model (its arithmetic is the same maximum in both front ends) and
-  INT8 ADD for TFLite models (TFLite's per-input rescaling; ONNX's QLinearAdd rounds
-  otherwise), both on the NPU's element-wise unit (``config.npu_eltwise``);
+  INT8 ADD of two activations, both on the NPU's element-wise unit (``config.npu_eltwise``):
+  TFLite models with TFLite's per-input rescaling, ONNX models (QLinearAdd's float32
+  arithmetic) with the fixed-point parameters :func:`.onnx_add.eltwise_add_params` proves
+  equal to onnxruntime's on all 65,536 operand pairs (a layer without such parameters stays
+  on the core);
 - FP16 for float models (TFLite or ONNX): conv / depthwise (``SAME`` / ``VALID`` or explicit
   ``pads``, padded with +0.0) and average and max pooling with ``SAME`` / ``VALID`` padding
   (explicit pooling pads stay on the old path),
@@ -54,6 +57,7 @@ from dure.sim.pool_plan import (
 )
 
 from .ir import OpKind
+from .onnx_add import eltwise_add_params
 from .reference import (
     constant,
     onnx_global_pool,
@@ -161,7 +165,8 @@ def _add(graph, op, config, precision, channels=None, rows=None):
     if channels is not None:
         return None
     T = graph.tensors
-    if len(op.inputs) != 2 or (precision != "fp16" and graph.arithmetic != "tflite"):
+    if len(op.inputs) != 2 or (precision != "fp16" and graph.arithmetic not in ("tflite",
+                                                                                "onnx")):
         return None
     out = tuple(T[op.outputs[0]].shape)
     if any(n is None or T[n].const or tuple(T[n].shape) != out for n in op.inputs):
@@ -170,8 +175,13 @@ def _add(graph, op, config, precision, channels=None, rows=None):
         out = (1, rows[1] - rows[0], *out[2:])
     if precision != "fp16":
         q1, q2, qo = (T[n].quant for n in (*op.inputs, op.outputs[0]))
-        params = add_params(q1.s, q2.s, qo.s)
         lo, hi = _int8_clamp(op)
+        if graph.arithmetic == "onnx":
+            params = eltwise_add_params(graph, op, lo, hi)     # proven on every int8 pair
+            if params is None:
+                return None
+        else:
+            params = add_params(q1.s, q2.s, qo.s)
 
         def plan_int8(x_addrs, out_addr, param_addr):
             return add_int8_program(config, out, params, input1_zero_point=q1.zp,
