@@ -45,7 +45,8 @@ def test_every_pair_bit_exact_with_onnxruntime(case, dtype, form):
     model, x = _model(case, dtype, form)
     prog = compile_graph(parse_onnx(model), preset("sim"))
     (add,) = [la for la in prog.layers if la.op.kind.value == "ADD"]
-    assert add.where == ("core" if case == "core" else "npu")
+    # ("core" names the int8 case without proven parameters; shifted to uint8 it has some)
+    assert add.where == ("core" if case == "core" and dtype == np.int8 else "npu")
     got, _ = run_program(prog, list(x))
     want = run_onnx(model, *x)[0]
     assert got[0].dtype == want.dtype and np.array_equal(got[0], want)
