@@ -319,3 +319,38 @@ def test_quantize_static_on_the_soc(tmp_path, case):
     assert np.array_equal(got[0].view(np.uint8), run_onnx(q, x)[0].view(np.uint8))
     checked, bad = check_intermediates(program, run.image, [x])
     assert checked and not bad, bad
+
+
+@pytest.mark.parametrize("variant", ["sim", "npu-small"])
+@pytest.mark.parametrize("opts", [{}, _COMBOS[2], _COMBOS[8 + 4], _COMBOS[8 + 4 + 3]],
+                         ids=_id)
+def test_batch1_fc_on_the_gemv_plan(tmp_path, variant, opts):
+    """Batch-1 Gemm / QGemm / MatMul layers of ONNX INT8 models (units 13 and 21: not
+    multiples of the array; K = 37) on the GEMV plan with the FLOAT_SCALE STORE (per-row
+    scales with ``lane_scales`` when per-channel, one scale when per-tensor): bit-exact with
+    onnxruntime and with the same program on the GEMM path."""
+    from dure.rtl.npu.commands import Opcode
+    from dure.rtl.npu.descriptor import decode
+
+    rng = np.random.default_rng(30)
+    for matmul in (False, True):
+        model = om.onnx_autoencoder(rng, n=37, hidden=13, bottleneck=21, layers=1,
+                                    matmul=matmul)
+        q = om.quantize(model, rng, tmp_path, **opts)
+        graph = parse_onnx(q)
+        program = compile_graph(graph, preset(variant))
+        fcs = [la for la in program.layers if la.op.kind.value == "FULLY_CONNECTED"]
+        assert len(fcs) == 4 and all(la.kind == "gemv" for la in fcs), \
+            [la.kind for la in fcs]
+        stores = [f for la in fcs for op, f in map(decode, la.commands) if op == Opcode.STORE]
+        assert {f["lane_scales"] for f in stores} == {int(bool(opts.get("per_channel")))}
+        gemm = compile_graph(graph, preset(variant), gemv=False)
+        assert all(la.kind == "gemm" for la in gemm.layers
+                   if la.op.kind.value == "FULLY_CONNECTED")
+        for _ in range(2):
+            x = (rng.standard_normal(om.input_shape(q)) * 1.5).astype(np.float32)
+            want = run_onnx(q, x)[0]
+            got, _ = run_program(program, [x])
+            assert np.array_equal(got[0].view(np.uint8), want.view(np.uint8))
+            assert np.array_equal(got[0].view(np.uint8),
+                                  run_program(gemm, [x])[0][0].view(np.uint8))
