@@ -9,8 +9,9 @@ an operator needs the other order (``Flatten`` / ``Reshape`` of a 4-D tensor wit
 (``Graph.io_layout``). Convolution weights go from OIHW to OHWI (depthwise: ``(1, KH, KW, C*M)``).
 
 Float models (arithmetic ``"float"``, run in FP16): Conv (2-D; group 1, depthwise with
-group = input channels, or other groups as one convolution whose weights are zero, or the
-weight zero point, outside each group's block: every added product is exactly 0), Gemm
+group = input channels = output channels, or other groups, depthwise with a channel
+multiplier above 1 among them, as one convolution whose weights are zero, or the weight zero
+point, outside each group's block: every added product is exactly 0), Gemm
 (``transA = 0``, alpha = beta = 1), MatMul (2-D by a constant),
 Add (two tensors of one shape; a constant 1-D operand after a bias-less Conv / Gemm / MatMul
 becomes its bias), BatchNormalization right after a Conv / Gemm (folded into its weights and
@@ -341,12 +342,13 @@ class _Converter(QuantizedOps):
                 raise node.fail(f"weights expect {cin_g} input channels, the input has {xs[3]}")
             kind, wt, extra = OpKind.CONV_2D, w.transpose(0, 2, 3, 1), {}
             wq = w_quant
-        elif group == xs[3] and cin_g == 1 and cout % group == 0:
-            kind, extra = OpKind.DEPTHWISE_CONV_2D, {"depth_multiplier": cout // group}
+        elif group == xs[3] and cin_g == 1 and cout == group:
+            kind, extra = OpKind.DEPTHWISE_CONV_2D, {"depth_multiplier": 1}
             wt = w.transpose(1, 2, 3, 0)
             wq = None if w_quant is None else Quant(w_quant.scale, w_quant.zero_point, 3)
         elif group > 1 and cin_g * group == xs[3] and cout % group == 0:
-            # grouped: one convolution whose weights are zero outside each group's block (the
+            # grouped, and depthwise with a channel multiplier above 1 (groups of one input
+            # channel): one convolution whose weights are zero outside each group's block (the
             # weight zero point in a quantized model), so every extra product is exactly 0
             kind, extra, wq = OpKind.CONV_2D, {}, w_quant
             zero = 0 if w_quant is None else np.broadcast_to(

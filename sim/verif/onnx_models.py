@@ -20,7 +20,7 @@ calibration ranges are meaningful). :func:`calibration_reader` gives the
 import numpy as np
 
 __all__ = ["onnx_resnet8", "onnx_dscnn", "onnx_mobilenet", "onnx_autoencoder", "onnx_grouped",
-           "onnx_quantized_add", "every_int8_pair",
+           "onnx_quantized_add", "every_int8_pair", "onnx_depthwise_multiplier",
            "input_shape", "calibration_reader", "quantize", "quantized_model", "MODELS"]
 
 
@@ -361,3 +361,17 @@ def every_int8_pair(scales, zero_points, *, dtype=np.int8, shape=(1, 1, 256, 256
     q1 = np.tile(np.arange(lo, lo + 256), 256)
     return tuple((np.float32(scales[i]) * (q - int(zero_points[i])).astype(np.float32)
                   ).astype(np.float32).reshape(shape) for i, q in ((0, q0), (1, q1)))
+
+
+def onnx_depthwise_multiplier(rng, *, size=8, c=4, multiplier=2, units=5):
+    """Depthwise convolutions with a channel multiplier (Conv with ``group`` = input channels
+    and ``multiplier`` outputs per channel; Keras' ``depth_multiplier``): input ``(1, c, size,
+    size)``; Conv 3x3 group ``c`` to ``multiplier * c`` + Relu; Conv 3x3 stride 2 (pads 1)
+    group ``multiplier * c`` to ``2 * multiplier * c`` + Relu; GlobalAveragePool; Flatten;
+    Gemm ``units``; Softmax."""
+    b = _Builder(rng)
+    m = multiplier
+    y = b.conv("x", c, m * c, 3, group=c, name="dw0")
+    y = b.conv(y, m * c, 2 * m * c, 3, 2, pads=[1, 1, 1, 1], group=m * c, name="dw1")
+    y, out_shape = _head(b, y, 2 * m * c, units, "flatten", None, "global", 1)
+    return b.model((1, c, size, size), "x", y, out_shape)

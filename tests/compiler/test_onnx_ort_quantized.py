@@ -354,3 +354,23 @@ def test_batch1_fc_on_the_gemv_plan(tmp_path, variant, opts):
             assert np.array_equal(got[0].view(np.uint8), want.view(np.uint8))
             assert np.array_equal(got[0].view(np.uint8),
                                   run_program(gemm, [x])[0][0].view(np.uint8))
+
+
+@pytest.mark.parametrize("opts", [{}, _COMBOS[8 + 4], _COMBOS[2 + 1], _EXTRA["u8-weights"]],
+                         ids=["defaults", "QOperator-pc-UInt8", "QDQ-pt-Int8-rr", "u8-weights"])
+def test_depthwise_with_channel_multiplier(tmp_path, opts):
+    """Conv with group = input channels and two (then four) outputs per channel: one
+    convolution with block weights (zero, or the weight zero point, outside each channel's
+    block), bit-exact with onnxruntime, on the NPU when the weights' zero point is 0; the
+    float model in FP16 on the NPU, bit-exact with the golden."""
+    rng = np.random.default_rng(31)
+    model = om.onnx_depthwise_multiplier(rng)
+    _check(model, rng, tmp_path, opts)
+    graph = parse_onnx(model)
+    assert {op.kind.value for op in graph.ops} >= {"CONV_2D"}
+    assert "DEPTHWISE_CONV_2D" not in {op.kind.value for op in graph.ops}
+    program = compile_graph(graph, preset("sim"), "fp16")
+    assert all(la.where == "npu" for la in program.layers if la.op.kind.value == "CONV_2D")
+    x = rng.standard_normal(om.input_shape(model)).astype(np.float32)
+    got, _ = run_program(program, [x])
+    assert np.array_equal(got[0].view(np.uint32), reference.run(graph, [x])[0].view(np.uint32))
