@@ -147,6 +147,11 @@ class _Node:
         return UnsupportedModel(message, index=self.index, name=self.name, op_type=self.op)
 
 
+#: The largest input of a quantized fully connected layer whose weight zero point is split
+#: off (the duplicating layer's 2 K x K identity: 128 KiB at 256).
+FC_SPLIT_MAX_INPUTS = 256
+
+
 class _Converter(QuantizedOps):
     split_weight_zero_point = True          # parse_onnx's switch
     def __init__(self, model):
@@ -388,7 +393,7 @@ class _Converter(QuantizedOps):
         self.emit(node, kind, [x, wname, bname], [y], **attrs)
         self.put(out_name, y, "nhwc")
 
-    def _weight_zero_point_split(self, node, x, wt, wq):
+    def _weight_zero_point_split(self, node, x, wt, wq, fc=False):
         """A quantized convolution whose weights (OHWI, int8) have a zero point other than 0,
         as one with zero point 0 over the input twice (``x2 = [x, x]`` along the channels, a
         1x1 convolution by ``[I; I]`` with scale 1 and the input's quantization, exact: its
@@ -397,7 +402,9 @@ class _Converter(QuantizedOps):
         so ``sum (x - z_x)(w - z_w) = sum (x2 - z_x) [a, b]`` in int32 and the layer becomes
         one the NPU takes (weights with zero point 0). Returns ``(x, wt, wq)`` unchanged
         when the zero point is 0 or some ``w - z_w`` is 255 (the layer then stays on the
-        core)."""
+        core). ``fc``: a FULLY_CONNECTED (``wt`` its (N, 1, 1, K) weights, ``x`` (B, K)):
+        the duplication is a FULLY_CONNECTED by ``[I; I]`` (2 K x K weights, hence only for
+        ``K <= FC_SPLIT_MAX_INPUTS``)."""
         cout, cin = wt.shape[0], wt.shape[3]
         zw = np.broadcast_to(np.asarray(wq.zero_point).reshape(-1), (cout,)).astype(np.int16)
         if not zw.any():
@@ -408,13 +415,17 @@ class _Converter(QuantizedOps):
         b = np.floor_divide(d, 2)
         split = np.concatenate([d - b, b], axis=3).astype(np.int8)
         xt = self.T[x]
-        eye = np.concatenate([np.eye(cin, dtype=np.int8)] * 2).reshape(2 * cin, 1, 1, cin)
+        eye = np.concatenate([np.eye(cin, dtype=np.int8)] * 2)
+        eye = eye if fc else eye.reshape(2 * cin, 1, 1, cin)
         ident = self.new(f"{node.name}/duplicate_weights", np.int8, eye.shape,
                          Quant.of(1.0), eye)
-        x2 = self.new(f"{node.name}/input_twice", np.int8, (*xt.shape[:3], 2 * cin),
+        x2 = self.new(f"{node.name}/input_twice", np.int8, (*xt.shape[:-1], 2 * cin),
                       Quant(xt.quant.scale, xt.quant.zero_point))
-        self.emit(node, OpKind.CONV_2D, [x, ident, None], [x2], stride=(1, 1),
-                  dilation=(1, 1), padding="VALID", lo=-128, hi=127)
+        if fc:
+            self.emit(node, OpKind.FULLY_CONNECTED, [x, ident, None], [x2], lo=-128, hi=127)
+        else:
+            self.emit(node, OpKind.CONV_2D, [x, ident, None], [x2], stride=(1, 1),
+                      dilation=(1, 1), padding="VALID", lo=-128, hi=127)
         return x2, split, Quant.of(wq.scale, 0, wq.axis)
 
     def _padding(self, node, xs, kh, kw, strides, dil):
@@ -457,6 +468,11 @@ class _Converter(QuantizedOps):
         if len(xs) != 2 or xs[1] != w.shape[1]:
             raise node.fail(f"input {xs} does not match weights of {w.shape[1]} inputs (2-D "
                             "inputs only)")
+        if w_quant is not None and out_dtype == np.int8 and self.split_weight_zero_point and \
+                xs[1] <= FC_SPLIT_MAX_INPUTS:
+            x, w4, w_quant = self._weight_zero_point_split(node, x, w[:, None, None, :],
+                                                           w_quant, fc=True)
+            w = w4.reshape(w4.shape[0], -1)
         wname = self.new(f"{node.name}/weights", w.dtype, w.shape, w_quant,
                          np.ascontiguousarray(w))
         bname = None if b is None else self.new(f"{node.name}/bias", b.dtype, b.shape, None, b)

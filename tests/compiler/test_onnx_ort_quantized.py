@@ -378,18 +378,18 @@ def test_depthwise_with_channel_multiplier(tmp_path, opts):
 
 @pytest.mark.parametrize("opts", [_EXTRA["u8-weights"], _EXTRA["qop-u8-weights"]],
                          ids=["QDQ", "QOperator"])
-@pytest.mark.parametrize("name", ["resnet8", "dscnn"])
+@pytest.mark.parametrize("name", ["resnet8", "dscnn", "autoencoder"])
 def test_weight_zero_point_split_onto_the_npu(tmp_path, name, opts):
-    """uint8 weights with a zero point (per tensor): every convolution and depthwise
-    convolution becomes one with zero point 0 over the input twice (a duplicating 1x1
-    convolution first), on the NPU, bit-exact with onnxruntime and with the unsplit graph
-    (those layers on the core)."""
+    """uint8 weights with a zero point (per tensor): every convolution, depthwise convolution
+    and fully connected layer becomes one with zero point 0 over the input twice (a
+    duplicating 1x1 convolution / fully connected layer first), on the NPU, bit-exact with
+    onnxruntime and with the unsplit graph (those layers on the core)."""
     fn, small, _ = om.MODELS[name]
     rng = np.random.default_rng(12)
     q = om.quantize(fn(rng, **small), rng, tmp_path, **opts)
     graph = parse_onnx(q)
     plain = parse_onnx(q, split_weight_zero_point=False)
-    convs = ("CONV_2D", "DEPTHWISE_CONV_2D")
+    convs = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
     assert any(np.any(plain.tensors[op.inputs[1]].quant.zero_point)
                for op in plain.ops if op.kind.value in convs)
     program = compile_graph(graph, preset("sim"))
