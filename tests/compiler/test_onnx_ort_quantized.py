@@ -292,14 +292,21 @@ _SOC = {
     "dscnn": ("dscnn", _COMBOS[8 + 4]),                         # QOperator pc uint8
     "resnet8": ("resnet8", {}),                                 # QDQ defaults, pads 1 stride 2
     "grouped": (None, _COMBOS[4 + 2]),                          # QDQ pc int8
+    # ADD on the element-wise unit, weight zero points split, FC on the GEMV plan
+    "resnet8-u8-weights": ("resnet8", _EXTRA["u8-weights"]),
+    # FLOAT_SCALE GEMV layers (per-channel: lane_scales) and their weight zero point split
+    "autoencoder": ("autoencoder", _COMBOS[8 + 4 + 1]),         # QOperator pc int8
+    "autoencoder-u8-weights": ("autoencoder", _EXTRA["qop-u8-weights"]),
+    "depthwise-multiplier": ("depthwise-multiplier", _COMBOS[2]),     # QDQ pt int8
 }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(_SOC))
 def test_quantize_static_on_the_soc(tmp_path, case):
-    """The walked ONNX convolutions / depthwise convolutions on the simulated 8x8 `sim` SoC
-    (firmware ``npu_model_run``, RTL NPU): output bit-exact with onnxruntime, every
+    """The walked ONNX convolutions / depthwise convolutions, ADDs on the element-wise unit,
+    batch-1 FC layers on the GEMV plan and the weight zero point splits on the simulated 8x8
+    `sim` SoC (firmware ``npu_model_run``, RTL NPU): output bit-exact with onnxruntime, every
     intermediate tensor still in memory with the reference."""
     from dure.compiler.soc import check_intermediates, run_program_soc
 
@@ -307,13 +314,18 @@ def test_quantize_static_on_the_soc(tmp_path, case):
     rng = np.random.default_rng(11)
     if name is None:
         model = om.onnx_grouped(rng)
+    elif name == "depthwise-multiplier":
+        model = om.onnx_depthwise_multiplier(rng)
     else:
         fn, small, _ = om.MODELS[name]
         model = fn(rng, **small)
     q = om.quantize(model, rng, tmp_path, **opts)
     graph = parse_onnx(q)
     program = compile_graph(graph, preset("sim"))
-    assert {"CONV_2D"} <= {la.op.kind.value for la in program.layers if la.kind == "npu_op"}
+    npu = {la.op.kind.value for la in program.layers if la.where == "npu"}
+    assert ({"FULLY_CONNECTED"} if name == "autoencoder" else {"CONV_2D"}) <= npu
+    if name == "resnet8":
+        assert "ADD" in npu
     x = (rng.standard_normal(om.input_shape(model)) * 1.5).astype(np.float32)
     got, run = run_program_soc(program, [x])
     assert np.array_equal(got[0].view(np.uint8), run_onnx(q, x)[0].view(np.uint8))
