@@ -313,14 +313,17 @@ def quantized_model(rng, name, *, full=False, model_kw=None, **options):
         return quantize(model, rng, tmp, **options)
 
 
-def onnx_quantized_add(scales, zero_points, *, dtype=np.int8, form="qdq", shape=(1, 1, 256, 256)):
+def onnx_quantized_add(scales, zero_points, *, dtype=np.int8, form="qdq", shape=(1, 1, 256, 256),
+                       constant=None):
     """Two float inputs of ``shape`` quantized (QuantizeLinear, scales ``scales[0:2]``, zero
     points ``zero_points[0:2]`` as stored in ``dtype``, int8 or uint8) and added into a tensor
     quantized with ``scales[2]`` / ``zero_points[2]``, returned quantized (``dtype``):
     ``form="qdq"`` writes DequantizeLinear -> Add -> QuantizeLinear (what ``quantize_static``'s
     QDQ format writes, and onnxruntime fuses into QLinearAdd), ``"qoperator"`` onnxruntime's
     ``com.microsoft.QLinearAdd``. :func:`every_int8_pair` gives inputs that quantize to every
-    pair of stored values."""
+    pair of stored values. ``constant`` (stored values of ``shape``, ``"qoperator"`` only):
+    the second operand is that quantized initializer instead of an input (a Dense layer's
+    MatMul + Add)."""
     from onnx import TensorProto, helper, numpy_helper
 
     if form not in ("qdq", "qoperator"):
@@ -331,8 +334,13 @@ def onnx_quantized_add(scales, zero_points, *, dtype=np.int8, form="qdq", shape=
     for i, (s, z) in enumerate(zip(scales, zero_points, strict=True)):
         inits += [numpy_helper.from_array(np.asarray(s, np.float32), f"s{i}"),
                   numpy_helper.from_array(np.asarray(z, dtype), f"z{i}")]
+    if constant is not None and form != "qoperator":
+        raise ValueError("a constant operand needs form='qoperator'")
+    ins = (0,) if constant is not None else (0, 1)
+    if constant is not None:
+        inits.append(numpy_helper.from_array(np.asarray(constant, dtype).reshape(shape), "q1"))
     nodes = [helper.make_node("QuantizeLinear", [f"x{i}", f"s{i}", f"z{i}"], [f"q{i}"])
-             for i in (0, 1)]
+             for i in ins]
     if form == "qdq":
         nodes += [helper.make_node("DequantizeLinear", [f"q{i}", f"s{i}", f"z{i}"], [f"d{i}"])
                   for i in (0, 1)]
@@ -344,7 +352,7 @@ def onnx_quantized_add(scales, zero_points, *, dtype=np.int8, form="qdq", shape=
                                       name="add"))
     g = helper.make_graph(
         nodes, "quantized_add",
-        [helper.make_tensor_value_info(f"x{i}", TensorProto.FLOAT, list(shape)) for i in (0, 1)],
+        [helper.make_tensor_value_info(f"x{i}", TensorProto.FLOAT, list(shape)) for i in ins],
         [helper.make_tensor_value_info("y", et, list(shape))], initializer=inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17),
                                             helper.make_opsetid("com.microsoft", 1)])

@@ -52,6 +52,23 @@ def test_every_pair_bit_exact_with_onnxruntime(case, dtype, form):
     assert got[0].dtype == want.dtype and np.array_equal(got[0], want)
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8])
+def test_constant_operand_every_pair(dtype):
+    """QLinearAdd of an activation and a quantized initializer (the Dense layer's MatMul +
+    Add): the constant in the layer's parameter bytes, every pair against onnxruntime."""
+    scales, zps = _CASES["searched"]
+    zps = [z + (128 if dtype == np.uint8 else 0) for z in zps]
+    x0, x1 = om.every_int8_pair(scales, zps, dtype=dtype)
+    lo = -128 if dtype == np.int8 else 0
+    const = np.tile(np.arange(lo, lo + 256), 256)
+    model = om.onnx_quantized_add(scales, zps, dtype=dtype, form="qoperator", constant=const)
+    prog = compile_graph(parse_onnx(model), preset("sim"))
+    (add,) = [la for la in prog.layers if la.op.kind.value == "ADD"]
+    assert add.where == "npu" and add.reads == [prog.layers[0].writes[0]]
+    got, _ = run_program(prog, [x0])
+    assert np.array_equal(got[0], run_onnx(model, x0)[0])
+
+
 def test_search_moves_the_multipliers_only_when_needed():
     """TFLite's parameters are kept when exact, replaced by searched ones when not, and no
     parameters at all are returned when none is found."""
