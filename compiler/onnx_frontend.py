@@ -39,7 +39,14 @@ depends on the raw values compute on them), per-tensor activations, per-tensor o
 weights. The arithmetic is onnxruntime's CPU provider's, written down in :mod:`.reference`:
 for convolutions and matrix products int32 accumulation, then one float32 multiply by the
 scale ``(x_scale * w_scale_j) / y_scale``, round half to even, + zero point, saturate (and the
-clamp of a fused Relu / Clip, quantized with the output's scale).
+clamp of a fused Relu / Clip, quantized with the output's scale). Weights with a zero point
+other than 0 (``weight_type=QUInt8``): a convolution, depthwise convolution or fully connected
+layer (K <= ``FC_SPLIT_MAX_INPUTS``) becomes one with zero point 0 over its input twice, the
+same int32 sums (:meth:`_Converter._weight_zero_point_split`), unless some ``w - z_w`` is 255.
+Known gap: onnxruntime on x86-64 runs int8-activation QDQ Conv / MatMul (and some QDQ Adds)
+unfused, in float32 between DequantizeLinear and QuantizeLinear, where this front end models
+the fused integer kernels (as on ARM, and for uint8 everywhere): the two differ only on values
+within float32's error of a rounding boundary (docs/compiler.md, Lowering).
 
 Other float operators inside a quantized model (a Conv with a float bias, a float pooling,
 an unfolded BatchNormalization: onnxruntime computes them with float kernels whose summation
