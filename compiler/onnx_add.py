@@ -15,11 +15,15 @@ golden_tflite_params.add_params`).
 (uint8 tensors are stored shifted by 128 with their zero points, which leaves ``a - z_a``
 unchanged), so the whole function is 65,536 pairs. It tries TFLite's parameters, then a
 bounded, deterministic search of nearby multipliers (the input multipliers and the output
-multiplier moved by up to a few thousand units of 2**-31, which moves every fixed-point value
-by far less than one output step and so only decides the near-half pairs), and returns the
+multiplier moved by up to 1,024 units of 2**-31, which moves every fixed-point value by far
+less than one output step and so only decides the near-half pairs), and returns the
 first parameter set whose fixed-point ADD equals onnxruntime's table on every pair (the
 fused clamp included), checked with the golden :func:`~dure.sim.golden_tflite.add_int8`
 itself. None when none is found: the layer then stays on the core (its 64 KB table kernel).
+Measured on 200 random draws (scales in [0.005, 0.1], random zero points): 173 exact with
+TFLite's parameters, 25 after the search, 2 without; at most ~0.1 s per layer. Scales with
+exact decimal ratios (0.05, 0.021, 0.07) put hundreds of pairs on real half-integers, which
+float32 rounds either way: such layers stay on the core.
 """
 
 import numpy as np
