@@ -3,9 +3,10 @@
 Which operators run on the NPU (everything else runs on the core, marked ``core``):
 
 - FULLY_CONNECTED: one GEMM, ``A = x`` (B x K), ``B = w^T`` (K x units); with one input
-  row (batch 1), at least C units and ``gemv`` on (the default), for INT8 TFLite and FP16
-  models, the GEMV plan instead (layer kind ``gemv``, :mod:`.npu_gemv`): the weights stream
-  once at the memory roofline instead of one stationary weight set per tile for a single row;
+  row (batch 1), at least C units and ``gemv`` on (the default), for INT8 TFLite and ONNX
+  models and FP16 models, the GEMV plan instead (layer kind ``gemv``, :mod:`.npu_gemv`): the
+  weights stream once at the memory roofline instead of one stationary weight set per tile
+  for a single row;
 - CONV_2D 1x1 with stride 1 and no padding: on arrays of at least 8x8 through the walk
   planner (below) when it takes the layer (INT8 TFLite and ONNX, FP16), else (and on smaller
   arrays) one GEMM on the NHWC input read as (N*H*W) x Cin (:func:`pointwise_choice`;
@@ -17,9 +18,10 @@ Which operators run on the NPU (everything else runs on the core, marked ``core`
   860,422);
 - other CONV_2D and DEPTHWISE_CONV_2D (INT8 TFLite and ONNX models, FP16; ONNX INT8 with the
   FLOAT_SCALE STORE, explicit pads included), AVERAGE_POOL_2D (INT8 TFLite models and FP16),
-  MAX_POOL_2D (INT8 and FP16) and ADD (INT8 TFLite models and FP16; INT8 and max pooling on
-  the element-wise unit, when the variant has it): the whole operator through the operator
-  planners of :mod:`dure.sim` (layer kind ``npu_op``; which cases and why:
+  MAX_POOL_2D (INT8 and FP16) and ADD (INT8 TFLite models, INT8 ONNX models where
+  :func:`.onnx_add.eltwise_add_params` proves the element-wise unit exact, and FP16; INT8 and
+  max pooling on the element-wise unit, when the variant has it): the whole operator through
+  the operator planners of :mod:`dure.sim` (layer kind ``npu_op``; which cases and why:
   :mod:`.npu_ops`), bit-exact with the compiler's reference. Their parameter bytes go into
   the weight blob; their descriptors are made once the memory plan has placed the
   activations;
@@ -102,13 +104,24 @@ def softmax_table_name(op):
 
 class _Blob:
     def __init__(self):
-        self.parts, self.addr, self.size = [], {}, 0
+        self.parts, self.addr, self.size, self.shared = [], {}, 0, {}
 
     def add(self, name, array):
         data = np.ascontiguousarray(array).tobytes()
         self.addr[name] = self.size
         self.parts.append(data + bytes(align_up(len(data)) - len(data)))
         self.size += align_up(len(data))
+        return name
+
+    def add_shared(self, name, array):
+        """As :meth:`add`, but an array whose bytes equal an earlier shared one's takes that
+        one's place (the 64 KB ADD tables of layers with the same parameters: one copy)."""
+        data = np.ascontiguousarray(array).tobytes()
+        same = self.shared.get(data)
+        if same is None:
+            self.shared[data] = self.add(name, array)
+        else:
+            self.addr[name] = self.addr[same]
         return name
 
     def bytes(self):
@@ -202,7 +215,7 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
                 blob.add(f"{op.outputs[0]}/scales", onnx_scales(graph, op))
                 blob.add(f"{op.outputs[0]}/weight_zero_points", zw)
             if graph.arithmetic == "onnx" and op.kind is OpKind.ADD:
-                blob.add(add_table_name(op), onnx_add_table(graph, op))   # 64 KB lookup
+                blob.add_shared(add_table_name(op), onnx_add_table(graph, op))  # 64 KB
             if graph.arithmetic == "onnx" and op.kind is OpKind.SOFTMAX:
                 x = T[op.inputs[0]]      # the exp table of the C kernel (program.py)
                 blob.add(softmax_table_name(op), onnx_softmax_table(
@@ -316,12 +329,13 @@ def _planned_layer(graph, op, blob, reads, planned, config):
 
 def _gemv_layer(graph, op, blob, buffers, config, precision):
     """A ``gemv`` layer (:mod:`.npu_gemv`) for a batch-1 FULLY_CONNECTED of an INT8 TFLite or
-    FP16 model with at least C (array columns) units, or None (other operators and models,
-    fewer units, or a shape the GEMV plan refuses: the GEMM path then). Below C units the
-    GEMM needs fewer weight sets than the GEMV has K tiles, each a LOAD of a few bytes:
-    MobileNet's 256 -> 2 classifier takes 3,505 cycles as a GEMM and 4,481 as a GEMV on the
-    8x8 SoC. The parameter bytes (transposed weights, bias, multiplier and shift rows) go into
-    the blob as for ``npu_op`` layers."""
+    ONNX model (ONNX: the ``FLOAT_SCALE`` requantization with :func:`.reference.onnx_scales`,
+    as the GEMM path) or an FP16 model with at least C (array columns) units, or None (other
+    operators and models, fewer units, or a shape the GEMV plan refuses: the GEMM path then).
+    Below C units the GEMM needs fewer weight sets than the GEMV has K tiles, each a LOAD of
+    a few bytes: MobileNet's 256 -> 2 classifier takes 3,505 cycles as a GEMM and 4,481 as a
+    GEMV on the 8x8 SoC. The parameter bytes (transposed weights, bias, multiplier and shift
+    or scale rows) go into the blob as for ``npu_op`` layers."""
     T = graph.tensors
     if op.kind is not OpKind.FULLY_CONNECTED or _gemm_form(graph, op, False) is None:
         return None
@@ -345,6 +359,14 @@ def _gemv_layer(graph, op, blob, buffers, config, precision):
         kw = dict(precision="int8", bias=folded, multiplier=mult, shift=shift,
                   zero_point=out.quant.zp, lo=min(lo, hi), hi=hi,
                   mode=RequantMode.TFLITE_SINGLE_ROUNDING)
+    elif graph.arithmetic == "onnx":
+        zx = T[op.inputs[0]].quant.zp
+        bias = np.zeros(n, np.int64) if b is None else b.astype(np.int64)
+        folded = wrap_int32(bias - zx * w.astype(np.int64).sum(axis=1)).astype(np.int32)
+        scale = np.broadcast_to(onnx_scales(graph, op), (n,))
+        lo, hi = int(lo), int(hi)
+        kw = dict(precision="int8", bias=folded, scale=scale, zero_point=out.quant.zp,
+                  lo=min(lo, hi), hi=hi, mode=RequantMode.FLOAT_SCALE)
     else:
         return None
     wkn = np.ascontiguousarray(w.T)
@@ -358,7 +380,8 @@ def _gemv_layer(graph, op, blob, buffers, config, precision):
             return fc_gemv_program(config, wkn, x_addr=x_addrs[0], out_addr=out_addr,
                                    param_addr=param_addr, **kw)
         c0, c1 = channels
-        part = {key: (v[c0:c1] if key in ("bias", "multiplier", "shift") and v is not None
+        part = {key: (v[c0:c1] if key in ("bias", "multiplier", "shift", "scale") and
+                      v is not None
                       else v) for key, v in kw.items()}
         return fc_gemv_program(config, np.ascontiguousarray(wkn[:, c0:c1]), x_addr=x_addrs[0],
                                out_addr=out_addr + c0 * eb, param_addr=param_addr, **part)

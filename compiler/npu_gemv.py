@@ -24,6 +24,12 @@ output stage:
   ``lane_scales`` the per-channel case wrote an int32 scratch vector, loaded it back after a
   FENCE and requantized it with one-row STOREs: ~13 k cycles more on the FC autoencoder.)
 
+- INT8 (ONNX, ``FLOAT_SCALE``): the same with the fp32 scales of
+  :func:`dure.compiler.reference.onnx_scales` as the per-row parameters, one row per group
+  (row ``P + g``: the scales of channels ``g C .. g C + C - 1``), or one scale in lane 0 of
+  the top ACC row when every channel has the same; the GEMM path's requantization, so its
+  output.
+
 ACC use: the GEMV's two halves at rows ``0`` and ``acc_rows / 2``; the requantization rows
 (``2 ceil(N / C)``, per-tensor 2) at the top, refused (ValueError) when they would overlap
 the GEMV's.
@@ -50,7 +56,7 @@ def per_tensor(multiplier, shift):
 
 def fc_gemv_program(config, w, *, precision, x_addr, out_addr, param_addr, bias, lo=None,
                     hi=None, multiplier=None, shift=None, zero_point=0,
-                    mode=RequantMode.TFLITE_SINGLE_ROUNDING):
+                    mode=RequantMode.TFLITE_SINGLE_ROUNDING, scale=None):
     """The :class:`~dure.sim.layer_program.LayerProgram` of a batch-1 FULLY_CONNECTED
     ``y = out_stage(x @ w + bias)`` (module docstring).
 
@@ -58,8 +64,9 @@ def fc_gemv_program(config, w, *, precision, x_addr, out_addr, param_addr, bias,
     at ``out_addr``; ``bias``: N int32 (INT8, the input zero point already folded in) or
     float32 (FP16), or None. FP16: ``lo`` / ``hi`` the clamp (floats or None). INT8:
     ``multiplier`` / ``shift`` (N int32 each), ``zero_point``, ``lo`` / ``hi`` (ints), ``mode``
-    a TFLite :class:`RequantMode`. Parameters (transposed
-    weights, bias, multiplier and shift rows) go to ``param_addr``. Raises ValueError when
+    a TFLite :class:`RequantMode`; or ``mode`` ``FLOAT_SCALE`` (ONNX) with ``scale`` (N, or
+    one, float32) instead of multiplier and shift. Parameters (transposed weights, bias,
+    multiplier and shift or scale rows) go to ``param_addr``. Raises ValueError when
     the GEMV plan refuses the shape or the ACC has no room for the requantization rows.
     """
     k, n = w.shape
@@ -83,16 +90,25 @@ def fc_gemv_program(config, w, *, precision, x_addr, out_addr, param_addr, bias,
         raise ValueError(f"precision must be int8 or fp16, not {precision!r}")
     mode = RequantMode(mode)
     if mode == RequantMode.FLOAT_SCALE:
-        raise ValueError("the GEMV layer does the TFLite requantization modes only")
-    if multiplier is None or shift is None:
-        raise ValueError("INT8 needs multiplier and shift")
-    mult = np.asarray(multiplier, np.int32).reshape(-1)
-    shf = np.asarray(shift, np.int32).reshape(-1)
-    if mult.size != n or shf.size != n:
-        raise ValueError(f"{n} channels need {n} multipliers and shifts")
-    if per_tensor(mult, shf):
-        return _per_tensor(config, w, x_addr, out_addr, param_addr, bias, int(mult[0]),
-                           int(shf[0]), zero_point, lo, hi, mode)
+        if scale is None:
+            raise ValueError("FLOAT_SCALE needs scale")
+        sc = np.broadcast_to(np.asarray(scale, np.float32).reshape(-1), (n,))
+        # one parameter row per group: the fp32 scales' bits, C channels side by side
+        params = sc.view(np.int32)[None, :]
+        if np.all(sc.view(np.int32) == sc.view(np.int32)[0]):
+            return _per_tensor(config, w, x_addr, out_addr, param_addr, bias,
+                               [int(params[0, 0])], zero_point, lo, hi, mode)
+    else:
+        if multiplier is None or shift is None:
+            raise ValueError("INT8 needs multiplier and shift")
+        mult = np.asarray(multiplier, np.int32).reshape(-1)
+        shf = np.asarray(shift, np.int32).reshape(-1)
+        if mult.size != n or shf.size != n:
+            raise ValueError(f"{n} channels need {n} multipliers and shifts")
+        if per_tensor(mult, shf):
+            return _per_tensor(config, w, x_addr, out_addr, param_addr, bias,
+                               [int(mult[0]), int(shf[0])], zero_point, lo, hi, mode)
+        params = np.stack([mult, shf])
     prog = gemv_program(config, w, precision="int8", a_addr=x_addr, out_addr=out_addr,
                         param_addr=param_addr, out_dtype="int32", bias=bias)
     nb = max(decode(d)[1]["rows"] for d in prog.descriptors if decode(d)[0] == Opcode.STORE)
@@ -101,19 +117,22 @@ def fc_gemv_program(config, w, *, precision, x_addr, out_addr, param_addr, bias,
                             param_addr=param_addr, out_dtype="int32", bias=bias,
                             nb=nb - nb % c)
     groups = -(-n // c)
-    par = acc_rows - 2 * groups         # rows par..: (multipliers, shifts) per group
+    per = len(params)                   # parameter rows per group: 1 (scale) or 2 (M, shift)
+    par = acc_rows - per * groups       # rows par..: the parameter rows of each group
     if _acc_used(prog) > par:
-        raise ValueError(f"the ACC has no room for {2 * groups} requantization rows above "
+        raise ValueError(f"the ACC has no room for {per * groups} requantization rows above "
                          f"the GEMV's {_acc_used(prog)}")
-    # Multiplier and shift rows of C channels, interleaved (M row, shift row, M row, ...) and
-    # padded to whole rows, after the GEMV's own parameters: one LOAD brings them all.
-    pairs = np.zeros((groups, 2, c), np.int32)
-    pairs[:, 0].flat[:n], pairs[:, 1].flat[:n] = mult, shf
+    # Parameter rows of C channels, interleaved per group (M row, shift row, M row, ...; or
+    # one scale row each) and padded to whole rows, after the GEMV's own parameters: one LOAD
+    # brings them all.
+    pairs = np.zeros((groups, per, c), np.int32)
+    for i in range(per):
+        pairs[:, i].flat[:n] = params[i]
     end = max(a + len(b) for a, b in prog.blobs) - param_addr
     p_addr = param_addr + (end + 15) // 16 * 16
     blobs = [*prog.blobs, (p_addr, pairs.tobytes())]
     words = [encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32, dram_addr=p_addr,
-                    dram_stride=4 * c, rows=2 * groups, cols=c, local_addr=par)]
+                    dram_stride=4 * c, rows=per * groups, cols=c, local_addr=par)]
     for d in prog.descriptors:
         opcode, f = decode(d)
         if opcode == Opcode.STORE:
@@ -123,7 +142,7 @@ def fc_gemv_program(config, w, *, precision, x_addr, out_addr, param_addr, bias,
             d = encode(Opcode.STORE, out=OutType.INT8, acc_type=Precision.INT8, scale=1,
                        lane_scales=1, requant=mode.value, zero_point=zero_point, lo=int(lo),
                        hi=int(hi), dram_addr=out_addr + n0, dram_stride=1, rows=f["rows"],
-                       cols=1, acc_addr=f["acc_addr"], scale_addr=par + 2 * (n0 // c))
+                       cols=1, acc_addr=f["acc_addr"], scale_addr=par + per * (n0 // c))
         words.append(d)
     return LayerProgram(words, blobs, out_addr, (1, n), np.dtype(np.int8), macs=k * n,
                         array_macs=prog.array_macs)
@@ -141,21 +160,23 @@ def _acc_used(prog):
     return used
 
 
-def _per_tensor(config, w, x_addr, out_addr, param_addr, bias, mult, shift, zero_point, lo,
-                hi, mode):
-    """One multiplier and shift for every channel (per-tensor weights): the GEMV's STOREs
-    requantize its ACC rows directly (lane 0 of the two rows at the top of the ACC)."""
+def _per_tensor(config, w, x_addr, out_addr, param_addr, bias, params, zero_point, lo, hi,
+                mode):
+    """One set of parameters for every channel (per-tensor weights; ``params``: the
+    multiplier and shift, or the fp32 scale's bits): the GEMV's STOREs requantize its ACC rows
+    directly (lane 0 of the one or two rows at the top of the ACC)."""
     k, n = w.shape
     prog = gemv_program(config, w, precision="int8", a_addr=x_addr, out_addr=out_addr,
                         param_addr=param_addr, out_dtype="int32", bias=bias)
-    par = config.npu_acc_rows - 2
+    par = config.npu_acc_rows - len(params)
     if _acc_used(prog) > par:
-        raise ValueError("the ACC has no room for the multiplier and shift rows")
+        raise ValueError("the ACC has no room for the requantization rows")
     end = max(a + len(b) for a, b in prog.blobs) - param_addr
     p_addr = param_addr + (end + 15) // 16 * 16
-    blobs = [*prog.blobs, (p_addr, np.array([mult, shift], np.int32).tobytes())]
+    blobs = [*prog.blobs, (p_addr, np.array(params, np.int32).tobytes())]
     words = [encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
-                    dram_addr=p_addr, dram_stride=4, rows=2, cols=1, local_addr=par)]
+                    dram_addr=p_addr, dram_stride=4, rows=len(params), cols=1,
+                    local_addr=par)]
     for d in prog.descriptors:
         opcode, f = decode(d)
         if opcode == Opcode.STORE:

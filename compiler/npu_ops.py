@@ -20,8 +20,13 @@ those where the reference calls them:
   of :mod:`dure.sim.pool_plan`); other ONNX average pooling (its float path) stays on the
   core;
 - INT8 max pooling for every model (its arithmetic is the same maximum in both front ends) and
-  INT8 ADD for TFLite models (TFLite's per-input rescaling; ONNX's QLinearAdd rounds
-  otherwise), both on the NPU's element-wise unit (``config.npu_eltwise``);
+  INT8 ADD of two activations, both on the NPU's element-wise unit (``config.npu_eltwise``):
+  TFLite models with TFLite's per-input rescaling, ONNX models (QLinearAdd's float32
+  arithmetic) with the fixed-point parameters :func:`.onnx_add.eltwise_add_params` proves
+  equal to onnxruntime's on all 65,536 operand pairs (a layer without such parameters stays
+  on the core); in ONNX models one operand may be a constant (the Dense layer's MatMul + Add:
+  broadcast to the output's shape by the front end), stored first in the layer's parameter
+  bytes;
 - FP16 for float models (TFLite or ONNX): conv / depthwise (``SAME`` / ``VALID`` or explicit
   ``pads``, padded with +0.0) and average and max pooling with ``SAME`` / ``VALID`` padding
   (explicit pooling pads stay on the old path),
@@ -54,6 +59,7 @@ from dure.sim.pool_plan import (
 )
 
 from .ir import OpKind
+from .onnx_add import eltwise_add_params
 from .reference import (
     constant,
     onnx_global_pool,
@@ -161,23 +167,46 @@ def _add(graph, op, config, precision, channels=None, rows=None):
     if channels is not None:
         return None
     T = graph.tensors
-    if len(op.inputs) != 2 or (precision != "fp16" and graph.arithmetic != "tflite"):
+    if len(op.inputs) != 2 or (precision != "fp16" and graph.arithmetic not in ("tflite",
+                                                                                "onnx")):
         return None
     out = tuple(T[op.outputs[0]].shape)
-    if any(n is None or T[n].const or tuple(T[n].shape) != out for n in op.inputs):
+    # ONNX INT8: one operand may be a constant of the output's shape (the front end broadcasts
+    # it), stored in the layer's parameter bytes
+    consts = [i for i, n in enumerate(op.inputs) if n is not None and T[n].const]
+    onnx_const = precision != "fp16" and graph.arithmetic == "onnx" and len(consts) == 1 \
+        and rows is None
+    if any(n is None or (T[n].const and not onnx_const) or tuple(T[n].shape) != out
+           for n in op.inputs):
         return None
     if rows is not None:                # image rows r0:r1 of the (N * H, W, C) rows only
         out = (1, rows[1] - rows[0], *out[2:])
     if precision != "fp16":
         q1, q2, qo = (T[n].quant for n in (*op.inputs, op.outputs[0]))
-        params = add_params(q1.s, q2.s, qo.s)
         lo, hi = _int8_clamp(op)
+        if graph.arithmetic == "onnx":
+            params = eltwise_add_params(graph, op, lo, hi)     # proven on every int8 pair
+            if params is None:
+                return None
+        else:
+            params = add_params(q1.s, q2.s, qo.s)
+        const = np.ascontiguousarray(constant(graph, op.inputs[consts[0]]), np.int8) \
+            if onnx_const else None
 
         def plan_int8(x_addrs, out_addr, param_addr):
-            return add_int8_program(config, out, params, input1_zero_point=q1.zp,
+            addrs = list(x_addrs[:2])
+            blobs = []
+            if const is not None:       # the constant first, the ADD's own parameters after
+                addrs = [x_addrs[0]] * 2
+                addrs[consts[0]] = param_addr
+                blobs = [(param_addr, const.tobytes())]
+                param_addr += -(-const.nbytes // 16) * 16
+            prog = add_int8_program(config, out, params, input1_zero_point=q1.zp,
                                     input2_zero_point=q2.zp, output_zero_point=qo.zp, lo=lo,
-                                    hi=hi, a_addr=x_addrs[0], b_addr=x_addrs[1],
+                                    hi=hi, a_addr=addrs[0], b_addr=addrs[1],
                                     out_addr=out_addr, param_addr=param_addr)
+            prog.blobs = blobs + list(prog.blobs)
+            return prog
         return plan_int8
     lo, hi = op.attrs.get("lo"), op.attrs.get("hi")
 

@@ -9,8 +9,9 @@ an operator needs the other order (``Flatten`` / ``Reshape`` of a 4-D tensor wit
 (``Graph.io_layout``). Convolution weights go from OIHW to OHWI (depthwise: ``(1, KH, KW, C*M)``).
 
 Float models (arithmetic ``"float"``, run in FP16): Conv (2-D; group 1, depthwise with
-group = input channels, or other groups as one convolution whose weights are zero, or the
-weight zero point, outside each group's block: every added product is exactly 0), Gemm
+group = input channels = output channels, or other groups, depthwise with a channel
+multiplier above 1 among them, as one convolution whose weights are zero, or the weight zero
+point, outside each group's block: every added product is exactly 0), Gemm
 (``transA = 0``, alpha = beta = 1), MatMul (2-D by a constant),
 Add (two tensors of one shape; a constant 1-D operand after a bias-less Conv / Gemm / MatMul
 becomes its bias), BatchNormalization right after a Conv / Gemm (folded into its weights and
@@ -38,7 +39,14 @@ depends on the raw values compute on them), per-tensor activations, per-tensor o
 weights. The arithmetic is onnxruntime's CPU provider's, written down in :mod:`.reference`:
 for convolutions and matrix products int32 accumulation, then one float32 multiply by the
 scale ``(x_scale * w_scale_j) / y_scale``, round half to even, + zero point, saturate (and the
-clamp of a fused Relu / Clip, quantized with the output's scale).
+clamp of a fused Relu / Clip, quantized with the output's scale). Weights with a zero point
+other than 0 (``weight_type=QUInt8``): a convolution, depthwise convolution or fully connected
+layer (K <= ``FC_SPLIT_MAX_INPUTS``) becomes one with zero point 0 over its input twice, the
+same int32 sums (:meth:`_Converter._weight_zero_point_split`), unless some ``w - z_w`` is 255.
+Known gap: onnxruntime on x86-64 runs int8-activation QDQ Conv / MatMul (and some QDQ Adds)
+unfused, in float32 between DequantizeLinear and QuantizeLinear, where this front end models
+the fused integer kernels (as on ARM, and for uint8 everywhere): the two differ only on values
+within float32's error of a rounding boundary (docs/compiler.md, Lowering).
 
 Other float operators inside a quantized model (a Conv with a float bias, a float pooling,
 an unfolded BatchNormalization: onnxruntime computes them with float kernels whose summation
@@ -73,8 +81,13 @@ def load_onnx(path):
     return parse_onnx(data)
 
 
-def parse_onnx(data):
-    """The validated :class:`~.ir.Graph` of an ONNX model given as bytes."""
+def parse_onnx(data, *, split_weight_zero_point=True):
+    """The validated :class:`~.ir.Graph` of an ONNX model given as bytes.
+
+    ``split_weight_zero_point``: quantized convolutions (depthwise ones too) whose weights
+    have a zero point other than 0 become a convolution with zero point 0 over the input
+    twice (:meth:`_Converter._weight_zero_point_split`: exact, and on the NPU); False keeps
+    them as they are (on the core)."""
     import onnx
     from google.protobuf.message import DecodeError
 
@@ -94,6 +107,7 @@ def parse_onnx(data):
         raise UnsupportedModel(f"not a valid ONNX model: {first}") from None
     try:
         converter = _Converter(model)
+        converter.split_weight_zero_point = bool(split_weight_zero_point)
     except UnsupportedModel:
         raise
     except (ValueError, TypeError, KeyError) as e:   # initializers that do not decode
@@ -140,7 +154,13 @@ class _Node:
         return UnsupportedModel(message, index=self.index, name=self.name, op_type=self.op)
 
 
+#: The largest input of a quantized fully connected layer whose weight zero point is split
+#: off (the duplicating layer's 2 K x K identity: 128 KiB at 256).
+FC_SPLIT_MAX_INPUTS = 256
+
+
 class _Converter(QuantizedOps):
+    split_weight_zero_point = True          # parse_onnx's switch
     def __init__(self, model):
         from onnx import numpy_helper
 
@@ -341,13 +361,17 @@ class _Converter(QuantizedOps):
                 raise node.fail(f"weights expect {cin_g} input channels, the input has {xs[3]}")
             kind, wt, extra = OpKind.CONV_2D, w.transpose(0, 2, 3, 1), {}
             wq = w_quant
-        elif group == xs[3] and cin_g == 1 and cout % group == 0:
-            kind, extra = OpKind.DEPTHWISE_CONV_2D, {"depth_multiplier": cout // group}
+        elif group == xs[3] and cin_g == 1 and cout == group and not (
+                w_quant is not None and out_dtype == np.int8 and
+                np.any(w_quant.zero_point) and self.split_weight_zero_point):
+            kind, extra = OpKind.DEPTHWISE_CONV_2D, {"depth_multiplier": 1}
             wt = w.transpose(1, 2, 3, 0)
             wq = None if w_quant is None else Quant(w_quant.scale, w_quant.zero_point, 3)
         elif group > 1 and cin_g * group == xs[3] and cout % group == 0:
-            # grouped: one convolution whose weights are zero outside each group's block (the
-            # weight zero point in a quantized model), so every extra product is exactly 0
+            # grouped, depthwise with a channel multiplier above 1 (groups of one input
+            # channel), and quantized depthwise with a weight zero point (then split below):
+            # one convolution whose weights are zero outside each group's block (the weight
+            # zero point in a quantized model), so every extra product is exactly 0
             kind, extra, wq = OpKind.CONV_2D, {}, w_quant
             zero = 0 if w_quant is None else np.broadcast_to(
                 np.asarray(w_quant.zero_point), (cout,))
@@ -360,6 +384,9 @@ class _Converter(QuantizedOps):
         else:
             raise node.fail(f"group = {group} does not divide the input's {xs[3]} channels "
                             f"and the {cout} output channels into groups of {cin_g}")
+        if kind is OpKind.CONV_2D and wq is not None and out_dtype == np.int8 and \
+                self.split_weight_zero_point:
+            x, wt, wq = self._weight_zero_point_split(node, x, wt, wq)
         wname = self.new(f"{node.name}/weights", wt.dtype, wt.shape, wq,
                          np.ascontiguousarray(wt))
         bname = None
@@ -372,6 +399,41 @@ class _Converter(QuantizedOps):
             attrs.update(lo=-128, hi=127)
         self.emit(node, kind, [x, wname, bname], [y], **attrs)
         self.put(out_name, y, "nhwc")
+
+    def _weight_zero_point_split(self, node, x, wt, wq, fc=False):
+        """A quantized convolution whose weights (OHWI, int8) have a zero point other than 0,
+        as one with zero point 0 over the input twice (``x2 = [x, x]`` along the channels, a
+        1x1 convolution by ``[I; I]`` with scale 1 and the input's quantization, exact: its
+        requantization is ``rne(f32(x - z_x) * 1) + z_x = x``): ``w - z_w = a + b`` with ``b
+        = floor((w - z_w) / 2)`` and ``a = (w - z_w) - b``, both int8 when ``w - z_w <= 254``,
+        so ``sum (x - z_x)(w - z_w) = sum (x2 - z_x) [a, b]`` in int32 and the layer becomes
+        one the NPU takes (weights with zero point 0). Returns ``(x, wt, wq)`` unchanged
+        when the zero point is 0 or some ``w - z_w`` is 255 (the layer then stays on the
+        core). ``fc``: a FULLY_CONNECTED (``wt`` its (N, 1, 1, K) weights, ``x`` (B, K)):
+        the duplication is a FULLY_CONNECTED by ``[I; I]`` (2 K x K weights, hence only for
+        ``K <= FC_SPLIT_MAX_INPUTS``)."""
+        cout, cin = wt.shape[0], wt.shape[3]
+        zw = np.broadcast_to(np.asarray(wq.zero_point).reshape(-1), (cout,)).astype(np.int16)
+        if not zw.any():
+            return x, wt, wq
+        d = wt.astype(np.int16) - zw[:, None, None, None]
+        if d.max() > 254:
+            return x, wt, wq
+        b = np.floor_divide(d, 2)
+        split = np.concatenate([d - b, b], axis=3).astype(np.int8)
+        xt = self.T[x]
+        eye = np.concatenate([np.eye(cin, dtype=np.int8)] * 2)
+        eye = eye if fc else eye.reshape(2 * cin, 1, 1, cin)
+        ident = self.new(f"{node.name}/duplicate_weights", np.int8, eye.shape,
+                         Quant.of(1.0), eye)
+        x2 = self.new(f"{node.name}/input_twice", np.int8, (*xt.shape[:-1], 2 * cin),
+                      Quant(xt.quant.scale, xt.quant.zero_point))
+        if fc:
+            self.emit(node, OpKind.FULLY_CONNECTED, [x, ident, None], [x2], lo=-128, hi=127)
+        else:
+            self.emit(node, OpKind.CONV_2D, [x, ident, None], [x2], stride=(1, 1),
+                      dilation=(1, 1), padding="VALID", lo=-128, hi=127)
+        return x2, split, Quant.of(wq.scale, 0, wq.axis)
 
     def _padding(self, node, xs, kh, kw, strides, dil):
         a = node.attrs
@@ -413,6 +475,11 @@ class _Converter(QuantizedOps):
         if len(xs) != 2 or xs[1] != w.shape[1]:
             raise node.fail(f"input {xs} does not match weights of {w.shape[1]} inputs (2-D "
                             "inputs only)")
+        if w_quant is not None and out_dtype == np.int8 and self.split_weight_zero_point and \
+                xs[1] <= FC_SPLIT_MAX_INPUTS:
+            x, w4, w_quant = self._weight_zero_point_split(node, x, w[:, None, None, :],
+                                                           w_quant, fc=True)
+            w = w4.reshape(w4.shape[0], -1)
         wname = self.new(f"{node.name}/weights", w.dtype, w.shape, w_quant,
                          np.ascontiguousarray(w))
         bname = None if b is None else self.new(f"{node.name}/bias", b.dtype, b.shape, None, b)

@@ -20,6 +20,7 @@ calibration ranges are meaningful). :func:`calibration_reader` gives the
 import numpy as np
 
 __all__ = ["onnx_resnet8", "onnx_dscnn", "onnx_mobilenet", "onnx_autoencoder", "onnx_grouped",
+           "onnx_quantized_add", "every_int8_pair", "onnx_depthwise_multiplier",
            "input_shape", "calibration_reader", "quantize", "quantized_model", "MODELS"]
 
 
@@ -310,3 +311,75 @@ def quantized_model(rng, name, *, full=False, model_kw=None, **options):
     model = fn(rng, **{**(big if full else small), **(model_kw or {})})
     with tempfile.TemporaryDirectory() as tmp:
         return quantize(model, rng, tmp, **options)
+
+
+def onnx_quantized_add(scales, zero_points, *, dtype=np.int8, form="qdq", shape=(1, 1, 256, 256),
+                       constant=None):
+    """Two float inputs of ``shape`` quantized (QuantizeLinear, scales ``scales[0:2]``, zero
+    points ``zero_points[0:2]`` as stored in ``dtype``, int8 or uint8) and added into a tensor
+    quantized with ``scales[2]`` / ``zero_points[2]``, returned quantized (``dtype``):
+    ``form="qdq"`` writes DequantizeLinear -> Add -> QuantizeLinear (what ``quantize_static``'s
+    QDQ format writes, and onnxruntime fuses into QLinearAdd), ``"qoperator"`` onnxruntime's
+    ``com.microsoft.QLinearAdd``. :func:`every_int8_pair` gives inputs that quantize to every
+    pair of stored values. ``constant`` (stored values of ``shape``, ``"qoperator"`` only):
+    the second operand is that quantized initializer instead of an input (a Dense layer's
+    MatMul + Add)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    if form not in ("qdq", "qoperator"):
+        raise ValueError(f"form must be qdq or qoperator, not {form!r}")
+    et = {np.dtype(np.int8): TensorProto.INT8, np.dtype(np.uint8): TensorProto.UINT8}[
+        np.dtype(dtype)]
+    inits = []
+    for i, (s, z) in enumerate(zip(scales, zero_points, strict=True)):
+        inits += [numpy_helper.from_array(np.asarray(s, np.float32), f"s{i}"),
+                  numpy_helper.from_array(np.asarray(z, dtype), f"z{i}")]
+    if constant is not None and form != "qoperator":
+        raise ValueError("a constant operand needs form='qoperator'")
+    ins = (0,) if constant is not None else (0, 1)
+    if constant is not None:
+        inits.append(numpy_helper.from_array(np.asarray(constant, dtype).reshape(shape), "q1"))
+    nodes = [helper.make_node("QuantizeLinear", [f"x{i}", f"s{i}", f"z{i}"], [f"q{i}"])
+             for i in ins]
+    if form == "qdq":
+        nodes += [helper.make_node("DequantizeLinear", [f"q{i}", f"s{i}", f"z{i}"], [f"d{i}"])
+                  for i in (0, 1)]
+        nodes += [helper.make_node("Add", ["d0", "d1"], ["sum"], name="add"),
+                  helper.make_node("QuantizeLinear", ["sum", "s2", "z2"], ["y"])]
+    else:
+        nodes.append(helper.make_node("QLinearAdd", ["q0", "s0", "z0", "q1", "s1", "z1", "s2",
+                                                     "z2"], ["y"], domain="com.microsoft",
+                                      name="add"))
+    g = helper.make_graph(
+        nodes, "quantized_add",
+        [helper.make_tensor_value_info(f"x{i}", TensorProto.FLOAT, list(shape)) for i in ins],
+        [helper.make_tensor_value_info("y", et, list(shape))], initializer=inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17),
+                                            helper.make_opsetid("com.microsoft", 1)])
+    m.ir_version = 8
+    return m.SerializeToString()
+
+
+def every_int8_pair(scales, zero_points, *, dtype=np.int8, shape=(1, 1, 256, 256)):
+    """Float inputs ``(x0, x1)`` of ``shape`` (65,536 elements) that QuantizeLinear with
+    ``scales[i]`` / ``zero_points[i]`` turns into every pair of stored ``dtype`` values once:
+    ``x = f32((q - z) * s)``, which quantizes back to ``q`` exactly (``|q - z| <= 255``)."""
+    lo = -128 if np.dtype(dtype) == np.int8 else 0
+    q0 = np.repeat(np.arange(lo, lo + 256), 256)
+    q1 = np.tile(np.arange(lo, lo + 256), 256)
+    return tuple((np.float32(scales[i]) * (q - int(zero_points[i])).astype(np.float32)
+                  ).astype(np.float32).reshape(shape) for i, q in ((0, q0), (1, q1)))
+
+
+def onnx_depthwise_multiplier(rng, *, size=8, c=4, multiplier=2, units=5):
+    """Depthwise convolutions with a channel multiplier (Conv with ``group`` = input channels
+    and ``multiplier`` outputs per channel; Keras' ``depth_multiplier``): input ``(1, c, size,
+    size)``; Conv 3x3 group ``c`` to ``multiplier * c`` + Relu; Conv 3x3 stride 2 (pads 1)
+    group ``multiplier * c`` to ``2 * multiplier * c`` + Relu; GlobalAveragePool; Flatten;
+    Gemm ``units``; Softmax."""
+    b = _Builder(rng)
+    m = multiplier
+    y = b.conv("x", c, m * c, 3, group=c, name="dw0")
+    y = b.conv(y, m * c, 2 * m * c, 3, 2, pads=[1, 1, 1, 1], group=m * c, name="dw1")
+    y, out_shape = _head(b, y, 2 * m * c, units, "flatten", None, "global", 1)
+    return b.model((1, c, size, size), "x", y, out_shape)

@@ -73,7 +73,7 @@ def test_bad_arguments():
                   bias=None, lo=-128, hi=127)
     with pytest.raises(ValueError, match="needs multiplier and shift"):
         fc_gemv_program(config, w, precision="int8", **common)
-    with pytest.raises(ValueError, match="TFLite requantization modes only"):
+    with pytest.raises(ValueError, match="FLOAT_SCALE needs scale"):
         fc_gemv_program(config, w, precision="int8", mode=RequantMode.FLOAT_SCALE, **common)
     with pytest.raises(ValueError, match="precision must be"):
         fc_gemv_program(config, w, precision="int4", **common)

@@ -273,8 +273,8 @@ def test_grouped_convolutions(tmp_path, opts):
     """Conv with 1 < group < channels (group 2 and group 4 with two input and four output
     channels per group): one convolution whose weights are the weight zero point outside each
     group's block, so the extra products are exactly 0; bit-exact with onnxruntime, on the
-    walk planner when the weights' zero point is 0 (``u8-weights``: on the core); the float
-    model in FP16 bit-exact with the golden."""
+    walk planner (``u8-weights``: weights with a zero point, split onto the NPU by the front
+    end); the float model in FP16 bit-exact with the golden."""
     rng = np.random.default_rng(8)
     model = om.onnx_grouped(rng)
     _check(model, rng, tmp_path, opts)
@@ -292,14 +292,21 @@ _SOC = {
     "dscnn": ("dscnn", _COMBOS[8 + 4]),                         # QOperator pc uint8
     "resnet8": ("resnet8", {}),                                 # QDQ defaults, pads 1 stride 2
     "grouped": (None, _COMBOS[4 + 2]),                          # QDQ pc int8
+    # ADD on the element-wise unit, weight zero points split, FC on the GEMV plan
+    "resnet8-u8-weights": ("resnet8", _EXTRA["u8-weights"]),
+    # FLOAT_SCALE GEMV layers (per-channel: lane_scales) and their weight zero point split
+    "autoencoder": ("autoencoder", _COMBOS[8 + 4 + 1]),         # QOperator pc int8
+    "autoencoder-u8-weights": ("autoencoder", _EXTRA["qop-u8-weights"]),
+    "depthwise-multiplier": ("depthwise-multiplier", _COMBOS[2]),     # QDQ pt int8
 }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(_SOC))
 def test_quantize_static_on_the_soc(tmp_path, case):
-    """The walked ONNX convolutions / depthwise convolutions on the simulated 8x8 `sim` SoC
-    (firmware ``npu_model_run``, RTL NPU): output bit-exact with onnxruntime, every
+    """The walked ONNX convolutions / depthwise convolutions, ADDs on the element-wise unit,
+    batch-1 FC layers on the GEMV plan and the weight zero point splits on the simulated 8x8
+    `sim` SoC (firmware ``npu_model_run``, RTL NPU): output bit-exact with onnxruntime, every
     intermediate tensor still in memory with the reference."""
     from dure.compiler.soc import check_intermediates, run_program_soc
 
@@ -307,15 +314,137 @@ def test_quantize_static_on_the_soc(tmp_path, case):
     rng = np.random.default_rng(11)
     if name is None:
         model = om.onnx_grouped(rng)
+    elif name == "depthwise-multiplier":
+        model = om.onnx_depthwise_multiplier(rng)
     else:
         fn, small, _ = om.MODELS[name]
         model = fn(rng, **small)
     q = om.quantize(model, rng, tmp_path, **opts)
     graph = parse_onnx(q)
     program = compile_graph(graph, preset("sim"))
-    assert {"CONV_2D"} <= {la.op.kind.value for la in program.layers if la.kind == "npu_op"}
+    npu = {la.op.kind.value for la in program.layers if la.where == "npu"}
+    assert ({"FULLY_CONNECTED"} if name == "autoencoder" else {"CONV_2D"}) <= npu
+    if name == "resnet8":
+        assert "ADD" in npu
     x = (rng.standard_normal(om.input_shape(model)) * 1.5).astype(np.float32)
     got, run = run_program_soc(program, [x])
     assert np.array_equal(got[0].view(np.uint8), run_onnx(q, x)[0].view(np.uint8))
     checked, bad = check_intermediates(program, run.image, [x])
     assert checked and not bad, bad
+
+
+@pytest.mark.parametrize("variant", ["sim", "npu-small"])
+@pytest.mark.parametrize("opts", [{}, _COMBOS[2], _COMBOS[8 + 4], _COMBOS[8 + 4 + 3]],
+                         ids=_id)
+def test_batch1_fc_on_the_gemv_plan(tmp_path, variant, opts):
+    """Batch-1 Gemm / QGemm / MatMul layers of ONNX INT8 models (units 13 and 21: not
+    multiples of the array; K = 37) on the GEMV plan with the FLOAT_SCALE STORE (per-row
+    scales with ``lane_scales`` when per-channel, one scale when per-tensor): bit-exact with
+    onnxruntime and with the same program on the GEMM path."""
+    from dure.rtl.npu.commands import Opcode
+    from dure.rtl.npu.descriptor import decode
+
+    rng = np.random.default_rng(30)
+    for matmul in (False, True):
+        model = om.onnx_autoencoder(rng, n=37, hidden=13, bottleneck=21, layers=1,
+                                    matmul=matmul)
+        q = om.quantize(model, rng, tmp_path, **opts)
+        graph = parse_onnx(q)
+        program = compile_graph(graph, preset(variant))
+        fcs = [la for la in program.layers if la.op.kind.value == "FULLY_CONNECTED"]
+        assert len(fcs) == 4 and all(la.kind == "gemv" for la in fcs), \
+            [la.kind for la in fcs]
+        stores = [f for la in fcs for op, f in map(decode, la.commands) if op == Opcode.STORE]
+        assert {f["lane_scales"] for f in stores} == {int(bool(opts.get("per_channel")))}
+        gemm = compile_graph(graph, preset(variant), gemv=False)
+        assert all(la.kind == "gemm" for la in gemm.layers
+                   if la.op.kind.value == "FULLY_CONNECTED")
+        for _ in range(2):
+            x = (rng.standard_normal(om.input_shape(q)) * 1.5).astype(np.float32)
+            want = run_onnx(q, x)[0]
+            got, _ = run_program(program, [x])
+            assert np.array_equal(got[0].view(np.uint8), want.view(np.uint8))
+            assert np.array_equal(got[0].view(np.uint8),
+                                  run_program(gemm, [x])[0][0].view(np.uint8))
+
+
+@pytest.mark.parametrize("opts", [{}, _COMBOS[8 + 4], _COMBOS[2 + 1], _EXTRA["u8-weights"]],
+                         ids=["defaults", "QOperator-pc-UInt8", "QDQ-pt-Int8-rr", "u8-weights"])
+def test_depthwise_with_channel_multiplier(tmp_path, opts):
+    """Conv with group = input channels and two (then four) outputs per channel: one
+    convolution with block weights (zero, or the weight zero point, outside each channel's
+    block), bit-exact with onnxruntime, on the NPU when the weights' zero point is 0; the
+    float model in FP16 on the NPU, bit-exact with the golden."""
+    rng = np.random.default_rng(31)
+    model = om.onnx_depthwise_multiplier(rng)
+    _check(model, rng, tmp_path, opts)
+    graph = parse_onnx(model)
+    assert {op.kind.value for op in graph.ops} >= {"CONV_2D"}
+    assert "DEPTHWISE_CONV_2D" not in {op.kind.value for op in graph.ops}
+    program = compile_graph(graph, preset("sim"), "fp16")
+    assert all(la.where == "npu" for la in program.layers if la.op.kind.value == "CONV_2D")
+    x = rng.standard_normal(om.input_shape(model)).astype(np.float32)
+    got, _ = run_program(program, [x])
+    assert np.array_equal(got[0].view(np.uint32), reference.run(graph, [x])[0].view(np.uint32))
+
+
+@pytest.mark.parametrize("opts", [_EXTRA["u8-weights"], _EXTRA["qop-u8-weights"]],
+                         ids=["QDQ", "QOperator"])
+@pytest.mark.parametrize("name", ["resnet8", "dscnn", "autoencoder"])
+def test_weight_zero_point_split_onto_the_npu(tmp_path, name, opts):
+    """uint8 weights with a zero point (per tensor): every convolution, depthwise convolution
+    and fully connected layer becomes one with zero point 0 over the input twice (a
+    duplicating 1x1 convolution / fully connected layer first), on the NPU, bit-exact with
+    onnxruntime and with the unsplit graph (those layers on the core)."""
+    fn, small, _ = om.MODELS[name]
+    rng = np.random.default_rng(12)
+    q = om.quantize(fn(rng, **small), rng, tmp_path, **opts)
+    graph = parse_onnx(q)
+    plain = parse_onnx(q, split_weight_zero_point=False)
+    convs = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+    assert any(np.any(plain.tensors[op.inputs[1]].quant.zero_point)
+               for op in plain.ops if op.kind.value in convs)
+    program = compile_graph(graph, preset("sim"))
+    assert all(la.where == "npu" for la in program.layers if la.op.kind.value in convs)
+    assert any(la.where == "core" for la in compile_graph(plain, preset("sim")).layers
+               if la.op.kind.value in convs)
+    for _ in range(2):
+        x = (rng.standard_normal(om.input_shape(q)) * 1.5).astype(np.float32)
+        want = run_onnx(q, x)[0]
+        got, _ = run_program(program, [x])
+        assert np.array_equal(got[0].view(np.uint8), want.view(np.uint8))
+        assert np.array_equal(reference.run(plain, [x])[0].view(np.uint8), want.view(np.uint8))
+
+
+def test_weight_zero_point_split_refused_at_255():
+    """A weight 255 with zero point 0 (uint8): ``w - z_w = 255`` is not a sum of two int8,
+    so the convolution stays as it is (on the core), still exact."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(4)
+    w = rng.integers(0, 256, (3, 2, 3, 3)).astype(np.uint8)
+    w[0, 0, 0, 0] = 255
+
+    def arr(name, v, dt):
+        return numpy_helper.from_array(np.asarray(v, dt), name)
+
+    inits = [arr("xs", 0.05, np.float32), arr("xz", 128, np.uint8), arr("w", w, np.uint8),
+             arr("ws", 0.01, np.float32), arr("wz", 0, np.uint8),
+             arr("ys", 0.3, np.float32), arr("yz", 120, np.uint8)]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+             helper.make_node("QLinearConv", ["xq", "xs", "xz", "w", "ws", "wz", "ys", "yz"],
+                              ["y"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1])]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, [1, 2, 5, 5])], [helper.make_tensor_value_info(
+            "y", TensorProto.UINT8, [1, 3, 5, 5])], initializer=inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    model = m.SerializeToString()
+    graph = parse_onnx(model)
+    (conv,) = [op for op in graph.ops if op.kind.value == "CONV_2D"]
+    assert np.any(graph.tensors[conv.inputs[1]].quant.zero_point)
+    program = compile_graph(graph, preset("sim"))
+    assert [la.where for la in program.layers if la.op.kind.value == "CONV_2D"] == ["core"]
+    x = (rng.standard_normal((1, 2, 5, 5)) * 2).astype(np.float32)
+    got, _ = run_program(program, [x])
+    assert np.array_equal(got[0], run_onnx(model, x)[0])

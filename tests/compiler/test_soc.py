@@ -45,8 +45,9 @@ def _input(rng, graph):
     ("onnx_qdq_mlp", cm.onnx_qdq_mlp, {"batch": 3}, parse_onnx, False),
     # FP16 without softmax: the whole model in one run (ADD, global pooling on the NPU)
     ("fp16_resnet", cm.onnx_float_resnet, {"h": 6, "w": 6, "c": 4}, parse_onnx, False),
-    # quantize_static ResNet-8 as tf2onnx writes it: TRANSPOSE, ONNX ADD, global pooling and
-    # SOFTMAX with C kernels, the whole model in one run
+    # quantize_static ResNet-8 as tf2onnx writes it: TRANSPOSE, global pooling and SOFTMAX
+    # with C kernels, ONNX ADDs on the element-wise unit (compiler/onnx_add.py), the whole
+    # model in one run
     ("onnx_ort_resnet8", om.quantized_model, {"name": "resnet8", "model_kw": {
         "size": 6, "channels": (4, 8, 8), "nhwc_input": True, "flatten": "nhwc-reshape"}},
      parse_onnx, False),

@@ -77,9 +77,12 @@ MODELS = {
     # the planners the global pool runs on the NPU)
     "onnx_ort_resnet_avg": (_ort_resnet_avg, {"h": 6, "w": 6, "c": 4}, parse_onnx, False),
     # quantize_static ResNet-8 as tf2onnx writes it (NHWC input + Transpose, Transpose before
-    # the Reshape): TRANSPOSE, ADD_ONNX, SOFTMAX_ONNX on the core
+    # the Reshape): TRANSPOSE, SOFTMAX_ONNX on the core (its ADDs on the element-wise unit;
+    # with the older lowering ADD_ONNX of two activations on the core)
     "onnx_ort_resnet8_qdq": (om.quantized_model, {"name": "resnet8", "model_kw": {
         "nhwc_input": True, "flatten": "nhwc-reshape"}}, parse_onnx, True),
+    "onnx_ort_resnet8_qdq_core": (om.quantized_model, {"name": "resnet8", "model_kw": {
+        "nhwc_input": True, "flatten": "nhwc-reshape"}}, parse_onnx, False),
     "onnx_ort_resnet8_qop_u8": (om.quantized_model, {"name": "resnet8", "model_kw": {
         "pool": "global"}, "quant_format": "QOperator", "activation_type": "QUInt8",
         "per_channel": True}, parse_onnx, True),
@@ -113,6 +116,8 @@ def test_whole_model_on_host(lib, load_program, name):
         assert "DEPTHWISE_CONV_2D" in core
     if name == "onnx_ort_resnet_avg":
         assert "AVERAGE_POOL_2D" in core
+    if name.startswith("onnx_ort_resnet8_qdq"):
+        assert ("ADD" in core) == name.endswith("_core")
 
 
 @pytest.mark.parametrize("count", [300, 65536])
