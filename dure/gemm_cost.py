@@ -16,12 +16,16 @@ __all__ = ["CMD_CYCLES", "BYTES_PER_CYCLE", "LATENCY", "MC_MAX", "RELOAD", "MBLK
 CMD_CYCLES = 40
 #: Main-memory bytes per cycle assumed by the cost estimate.
 BYTES_PER_CYCLE = 4
-#: Cycles from a COMPUTE's first row to its last result in the ACC (8x8 dual precision: ~62).
+#: Cycles from a COMPUTE's row to its result in the ACC (8x8 dual precision: array latency 60
+#: + 2): also the shortest period of an accumulate chain on the same ACC rows, whose links the
+#: execute unit orders per row (a link takes ``max(m, LATENCY)``).
 LATENCY = 64
 #: Largest COMPUTE (rows) the search starts from.
 MC_MAX = 128
 #: Array cycles per weight row to switch weight sets (a COMPUTE takes at least RELOAD * R).
-RELOAD = 8
+#: With the shadow weight banks a new weight set enters every ~15 cycles on the 8x8 (8 rows
+#: read, bank turn-around): 2 per row (it was 8 with one bank).
+RELOAD = 2
 #: Largest M block (rows of one LOAD / STORE / COMPUTE: the 16-bit ``rows`` / ``m`` fields).
 MBLK_MAX = 0xFFFF
 

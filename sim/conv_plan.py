@@ -46,8 +46,6 @@ without FP16.
 import numpy as np
 from dure.rtl.npu.commands import OutType, Precision, RequantMode
 
-from dure.gemm_cost import RELOAD
-
 from .conv_pack import (
     IDENTITY_MULTIPLIER,
     IDENTITY_SHIFT,
@@ -211,7 +209,7 @@ def _diag_weights_matrix(w):
 
 #: INT8 depthwise goes to the element-wise MAC by default when an output image has fewer pixels
 #: than this many times the array's rows (a COMPUTE of fewer rows costs its weight load anyway).
-MAC_PIXELS = RELOAD
+MAC_PIXELS = 8
 
 
 def _tap_rows_matrix(w):
