@@ -17,12 +17,16 @@ __all__ = ["CMD_CYCLES", "BYTES_PER_CYCLE", "LATENCY", "MC_MAX", "RELOAD", "MBLK
 CMD_CYCLES = 40
 #: Main-memory bytes per cycle assumed by the cost estimate.
 BYTES_PER_CYCLE = 4
-#: Cycles from a COMPUTE's first row to its last result in the ACC (8x8 dual precision: ~62).
+#: Cycles from a COMPUTE's row to its result in the ACC (8x8 dual precision: array latency 60
+#: + 2): also the shortest period of an accumulate chain on the same ACC rows, whose links the
+#: execute unit orders per row (a link takes ``max(m, LATENCY)``).
 LATENCY = 64
 #: Largest COMPUTE (rows) the search starts from.
 MC_MAX = 128
 #: Array cycles per weight row to switch weight sets (a COMPUTE takes at least RELOAD * R).
-RELOAD = 8
+#: With the shadow weight banks a new weight set enters every ~15 cycles on the 8x8 (8 rows
+#: read, bank turn-around): 2 per row (it was 8 with one bank).
+RELOAD = 2
 #: Largest M block (rows of one LOAD / STORE / COMPUTE: the 16-bit ``rows`` / ``m`` fields).
 MBLK_MAX = 0xFFFF
 
@@ -48,8 +52,14 @@ ADD_BLOCK_ROWS = 256
 #: sim/walk_plan.py ELTWISE_OVERHEAD).
 WALK_ELTWISE_OVERHEAD = 4
 #: INT8 depthwise goes to the element-wise MAC when an output image has fewer pixels than this
-#: many times the array's rows (sim/conv_plan.py MAC_PIXELS).
-WALK_MAC_PIXELS = RELOAD
+#: many times the array's rows (sim/conv_plan.py MAC_PIXELS). Re-measured after the weight banks
+#: and the per-row ordering of accumulate chains (8x8 `sim` SoC, 3x3, cycles diagonal -> MAC),
+#: alone: stride 1 3x3x256 11,354 -> 13,100, 6x6x128 8,460 -> 9,719, 8x8x64 8,192 -> 7,304,
+#: 25x5x64 12,404 -> 12,909, 12x12x64 13,981 -> 14,484, 24x24x32 25,921 -> 27,141; stride 2
+#: 12x12x128 15,683 -> 13,951; inside MobileNetV1-0.25: 3x3x256 12,952 -> 10,160, 6x6x128
+#: 9,972 -> 10,208. No pixel count separates them cleanly; 64 pixels (8 x R) loses nothing
+#: measurable in the bench models, so it stays (no longer tied to RELOAD).
+WALK_MAC_PIXELS = 8
 #: Channel chunks per unit of the INT8 global-pooling stream on the array (sim/pool_plan.py
 #: GLOBAL_PAIR; FP16 takes every chunk of an image).
 WALK_GLOBAL_PAIR = 2

@@ -210,7 +210,8 @@ def _diag_weights_matrix(w):
 
 
 #: INT8 depthwise goes to the element-wise MAC by default when an output image has fewer pixels
-#: than this many times the array's rows (a COMPUTE of fewer rows costs its weight load anyway).
+#: than this many times the array's rows (dure.gemm_cost.WALK_MAC_PIXELS, where the measurement
+#: behind the value is recorded; the firmware's C port reads the same constant).
 MAC_PIXELS = WALK_MAC_PIXELS
 
 
@@ -329,12 +330,9 @@ def depthwise_conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point,
     ``spread``: :func:`dure.sim.walk_plan.walk_descriptors`'. ``mac``: every tap an ELTWISE
     ``MAC`` on the element-wise unit (one weight row per tap, no weight load or array latency
     between taps) instead of a diagonal COMPUTE; default: when the NPU has the unit and an
-    output image has fewer pixels than :data:`MAC_PIXELS` x R (the COMPUTE's per-command
-    floor). Measured on the 8x8 `sim` SoC
-    (cycles, diagonal -> MAC): 6x6x128 11,128 -> 9,719; 3x3x256 19,990 -> 13,100; 12x12x128
-    stride 2 22,179 -> 13,951; but 25x5x64 12,019 -> 12,909, 12x12x64 13,518 -> 14,484,
-    24x24x32 25,164 -> 27,141. The firmware's C port (firmware/npu/npu_conv.c) makes the
-    default choice (``mac=None``, ``spread=True``) with the same constant.
+    output image has fewer pixels than :data:`MAC_PIXELS` x R (measurements at
+    :data:`dure.gemm_cost.WALK_MAC_PIXELS`). The firmware's C port (firmware/npu/npu_conv.c)
+    makes the default choice (``mac=None``, ``spread=True``) with the same constant.
     """
     stride = _check_common(config, x_shape, stride, dilation, Precision.INT8, depth_multiplier)
     array_arg("w", w, np.int8, 4)

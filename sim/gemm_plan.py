@@ -64,8 +64,9 @@ Cost model (:func:`plan_cost`)
 * push: :data:`CMD_CYCLES` core cycles per descriptor (any kind);
 * memory: bytes read at :data:`BYTES_PER_CYCLE` (A once per group, B once per M block);
 * compute: per K tile of a (block, group of g tiles), ``max(gm * g * max(mc, RELOAD * R),
-  mc + LATENCY)``: the array's rows (``RELOAD * R``: the weight reload time), or the wait for
-  the same ACC rows' previous result when the group is small.
+  LATENCY)``: the array's rows (``RELOAD * R``: the weight reload time), or, when the group is
+  small, the wait of each ACC row for its previous K tile's result (the execute unit orders
+  accumulate chains per row, so a link takes ``max(mc, LATENCY)``).
 
 The first plan in search order wins a tie. All arithmetic is on integers.
 """
@@ -140,7 +141,7 @@ def plan_cost(config, m, k, n, mc, mblk, gn, q, *, elem_bytes=1, extra=1):
     reload = RELOAD * r
 
     def step(tiles):     # one K tile of a group of ``tiles`` N tiles
-        return max(gm * tiles * max(mc, reload), mc + LATENCY) if tiles else 0
+        return max(gm * tiles * max(mc, reload), LATENCY) if tiles else 0
 
     compute = blocks * kt * ((nt // gn) * step(gn) + step(nt % gn))
     return max(push, memory, compute), push + memory + compute

@@ -178,7 +178,7 @@ def _cost_cycles(config, point, m, k, n):
     memory = (read + written) / (config.main_bytes_per_cycle * config.main_ports)
 
     def step(count):
-        return max(gm * count * max(plan.mc, RELOAD * r), plan.mc + LATENCY) if count else 0
+        return max(gm * count * max(plan.mc, RELOAD * r), LATENCY) if count else 0
 
     compute = blocks * plan.kt * ((plan.nt // plan.gn) * step(plan.gn)
                                   + step(plan.nt % plan.gn))

@@ -297,9 +297,10 @@ def _estimate(config, layer, bh, sbh, gn, wmode, startup=False):
                 per_step = sum(m + ELTWISE_OVERHEAD for m in subs) * chunks
             else:
                 per_step = sum(max(m, RELOAD * r) for m in subs) * chunks
-                # an accumulation onto the same rows waits for the previous one's results
-                # and then its own weight load: hidden only by that much other work between
-                per_step = max(per_step, max(subs) + LATENCY + RELOAD * r // 2)
+                # an accumulation onto the same rows waits, row by row, for the previous
+                # one's results (the execute unit orders chains per ACC row): hidden by
+                # that much other work between
+                per_step = max(per_step, LATENCY)
             compute += taps * steps_in * per_step
             commands += taps * steps_in * len(subs) * chunks + 2 * chunks
     compute *= g.batch
@@ -322,7 +323,7 @@ def _estimate(config, layer, bh, sbh, gn, wmode, startup=False):
         subs0 = [min(sbh, rows0 - s) * g.ow for s in range(0, rows0, sbh)]
         chunks0 = min(gn, nt)
         compute0 = taps * steps_in * max(sum(max(m, RELOAD * r) for m in subs0) * chunks0,
-                                         max(subs0) + LATENCY + RELOAD * r // 2)
+                                         LATENCY)
         kin0 = cc if not layer.diagonal else chunks0
         tile0 = min(th, g.height) * g.width * min(layer.cin, kin0 * layer.k_chunk) * eb
         w0 = w_bytes if wmode == "resident" else w_bytes * chunks0 // nt
@@ -333,7 +334,7 @@ def _estimate(config, layer, bh, sbh, gn, wmode, startup=False):
 def plan_walk(config, layer, wmodes=None, startup=False):
     """The :class:`WalkPlan` of ``layer`` on ``config``'s NPU: the blocking with the lowest
     estimated time (compute: per tap and input chunk, ``max(sum of max(m, RELOAD * R) over the
-    group's COMPUTEs, m + LATENCY)``; memory at BYTES_PER_CYCLE; descriptors at PUSH_CYCLES;
+    group's COMPUTEs, LATENCY)``; memory at BYTES_PER_CYCLE; descriptors at PUSH_CYCLES;
     the largest of the three) plus DESCRIPTOR_WEIGHT cycles per descriptor (so that of two
     near-equal blockings the one with larger COMPUTEs wins). ``wmodes``: the weight modes
     the search may pick (default: all; tests force each one). ``startup``: also count the

@@ -43,7 +43,7 @@ static struct cost plan_cost(const struct npu_gemm *g, uint32_t r, uint32_t kt, 
     uint64_t memory = ((uint64_t)g->m * g->k * groups + (uint64_t)g->k * g->n * blocks) * eb
                       / DURE_NPU_GEMM_BYTES_PER_CYCLE;
     uint64_t per_row = max_u64(mc, DURE_NPU_GEMM_RELOAD * r);
-    uint64_t wait = mc + DURE_NPU_GEMM_LATENCY;
+    uint64_t wait = DURE_NPU_GEMM_LATENCY;
     uint64_t step_full = max_u64((uint64_t)gm * gn * per_row, wait);
     uint64_t step_rem = rem ? max_u64((uint64_t)gm * rem * per_row, wait) : 0;
     uint64_t compute = (uint64_t)blocks * kt * (full * step_full + step_rem);

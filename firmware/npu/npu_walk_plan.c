@@ -80,7 +80,7 @@ static void estimate(const struct walk_layer *l, const struct npu_info *hw, uint
             nsubs++;
         }
         last_max_sub = max_sub;
-        uint64_t wait = max_sub + DURE_NPU_GEMM_LATENCY + DURE_NPU_GEMM_RELOAD * r / 2;
+        uint64_t wait = DURE_NPU_GEMM_LATENCY;   /* accumulate chains ordered per ACC row */
         uint64_t steps = max64(sum_sub * gn, wait) * full_groups +
                          (rem ? max64(sum_sub * rem, wait) : 0);
         if (l->eltwise_mac) {

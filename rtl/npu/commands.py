@@ -310,8 +310,11 @@ Ordering
 Commands take effect as if executed one at a time in queue order, as far as SPAD and ACC
 contents are concerned: the hardware tracks hazards between LOAD, COMPUTE and STORE on their
 local row ranges and overlaps only independent commands (LOAD of the next tile with COMPUTE of
-this one and STORE of the previous one). Main memory is not tracked: a LOAD that reads bytes an
-earlier STORE writes must be separated from it by a FENCE.
+this one and STORE of the previous one). COMPUTEs also overlap each other when one accumulates
+onto ACC rows an earlier one writes (a K-tiled chain): the execute unit orders that per ACC
+row, reading an init row only after the earlier command's result row has been written.
+Main memory is not tracked: a LOAD that reads bytes an earlier STORE writes must be separated
+from it by a FENCE.
 
 Validation
 ----------

@@ -33,6 +33,9 @@ class NpuControl(wiring.Component):
         COMPUTEs in flight at once (see :class:`~.dispatch.Dispatcher`); 8 keep short COMPUTEs
         (a few rows each) streaming through the array's latency now that its weight banks
         switch tiles every ~15 cycles.
+    exec_orders_acc : bool
+        The datapath's execute unit orders accumulate chains per ACC row (see
+        :class:`~.dispatch.Dispatcher`); :class:`~.npu.Npu` sets it.
 
     Members
     -------
@@ -54,12 +57,13 @@ class NpuControl(wiring.Component):
     about ``main_latency`` + 16 cycles after the LIST reaches the front.
     """
 
-    def __init__(self, config, *, addr_width=14, exec_depth=8):
+    def __init__(self, config, *, addr_width=14, exec_depth=8, exec_orders_acc=False):
         if not config.npu_rows:
             raise ValueError(f"variant {config.name!r} has no NPU (npu_rows = 0)")
         self._config = config
         self._addr_width = addr_width
         self._exec_depth = exec_depth
+        self._orders_acc = exec_orders_acc
         super().__init__({
             "bus": In(BusSignature(addr_width)),
             "irq": Out(1),
@@ -72,7 +76,8 @@ class NpuControl(wiring.Component):
         config = self._config
         m.submodules.regs = regs = NpuRegisters(config, addr_width=self._addr_width)
         m.submodules.queue = queue = CommandQueue(config.npu_queue_depth)
-        m.submodules.dispatch = dispatch = Dispatcher(config, exec_depth=self._exec_depth)
+        m.submodules.dispatch = dispatch = Dispatcher(config, exec_depth=self._exec_depth,
+                                                         exec_orders_acc=self._orders_acc)
         m.submodules.perf = perf = PerfCounters(config.npu_perf_bits)
         m.submodules.source = source = CommandSource()
 

@@ -24,7 +24,8 @@ unit's stream) when
   ``ready`` says when it can), and
 * it conflicts (:mod:`.hazard`: RAW, WAR or WAW on SPAD / ACC rows) with no command in flight
   in another unit, no in-flight COMPUTE it would read ACC rows of (:func:`~.hazard.conflict_cc`,
-  for a pending COMPUTE), and no *older* pending command of another unit.
+  for a pending COMPUTE, unless the execute unit orders those reads per row itself:
+  ``exec_orders_acc``), and no *older* pending command of another unit.
 
 Each in-flight FIFO holds the footprints of its unit's issued, unfinished commands in order;
 the unit's ``done`` pulses (one per command, in order) retire them from the head. Every entry
@@ -40,7 +41,7 @@ tiling, and back-to-back COMPUTEs through the array when they do not accumulate 
 other's ACC rows (e.g. N tiles innermost).
 """
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -75,11 +76,11 @@ _FOOTPRINT = {"load": LoadFootprint, "compute": ComputeFootprint, "store": Store
               "eltwise": EltwiseFootprint}
 
 
-def _conflict(a, fa, b, fb):
+def _conflict(a, fa, b, fb, *, exec_orders_acc=False):
     """Conflict between pending unit ``a``'s footprint ``fa`` and unit ``b``'s ``fb`` (older
-    when ``a == b``, only for COMPUTE)."""
+    when ``a == b``, only for COMPUTE; never with ``exec_orders_acc``)."""
     if a == b:
-        return conflict_cc(fb, fa)
+        return Const(0) if exec_orders_acc else conflict_cc(fb, fa)
     pair = {a: fa, b: fb}
     if set(pair) == {"load", "compute"}:
         return conflict_lc(pair["load"], pair["compute"])
@@ -104,6 +105,12 @@ class Dispatcher(wiring.Component):
     exec_depth : int
         COMPUTEs that may be in flight at once (issued, ``exec_done`` not yet seen); 3 keep
         commands of >= ``array latency`` rows streaming back to back, shorter ones need more.
+    exec_orders_acc : bool
+        The execute unit orders ACC reads after earlier COMPUTEs' writes of the same rows
+        itself (:class:`~.exec_unit.ExecUnit` does, per row), so a COMPUTE accumulating onto
+        an in-flight COMPUTE's rows is issued at once. ``False`` (the default, for a datapath
+        without that ordering) holds it until the older one is done
+        (:func:`~.hazard.conflict_cc`).
 
     Members
     -------
@@ -153,10 +160,13 @@ class Dispatcher(wiring.Component):
     accepts one command per cycle.
     """
 
-    def __init__(self, config, *, exec_depth=4):
+    def __init__(self, config, *, exec_depth=4, exec_orders_acc=False):
         if not isinstance(exec_depth, int) or exec_depth < 1:
             raise ValueError(f"exec_depth must be an integer >= 1, not {exec_depth!r}")
+        if not isinstance(exec_orders_acc, bool):
+            raise TypeError(f"exec_orders_acc must be a bool, not {exec_orders_acc!r}")
         self._config = config
+        self._orders_acc = exec_orders_acc
         self._depth = {"load": 1, "compute": exec_depth, "store": 1, "eltwise": 1}
         super().__init__({
             "cmd": In(stream.Signature(DESCRIPTOR_LAYOUT)),
@@ -243,7 +253,8 @@ class Dispatcher(wiring.Component):
             hazards = []
             for other in names:
                 if other != name or name == "compute":      # in-flight commands
-                    hazards += [valid & _conflict(name, p_fp[name], other, fp)
+                    hazards += [valid & _conflict(name, p_fp[name], other, fp,
+                                                  exec_orders_acc=self._orders_acc)
                                 for valid, fp in zip(f_valid[other], f_fp[other], strict=True)]
                 if other != name:                           # older pending commands
                     hazards.append(p_valid[other] & older[name][other]

@@ -34,8 +34,18 @@ class ExecUnit(wiring.Component):
 
     A new command is accepted when the weights stage is free (it is handed to the ops stage
     once all its weight rows are read), i.e. while earlier commands still stream; ``done``
-    pulses come in command order. The unit has no hazard logic: the dispatcher must not issue
-    a COMPUTE whose rows conflict with an unfinished earlier command.
+    pulses come in command order.
+
+    Accumulate chains (RAW through ACC) are ordered *per row*: the ops stage does not read the
+    init row ``x`` of an accumulating command while an earlier command's result row for ``x``
+    is in flight (issued, not yet written). Every issued A row gets a sequence number (``S``,
+    rows issued so far) and written result rows are counted (``W``; results come back in issue
+    order); for each unfinished command the unit keeps ``acc_addr``, ``acc_addr + m`` and the
+    sequence number of its row 0, so the row writing ``x`` has number ``s0 + x - acc_addr``
+    and is in flight iff that number lies in ``[W, S)``. A chain link therefore costs
+    ``max(m, array latency + 2)`` cycles instead of a whole command's drain, and the result is
+    the same as running the commands one after another. Other hazards (SPAD rows, LOADs and
+    STOREs, and RAW when the unit is used without this ordering) are the dispatcher's.
 
     Parameters
     ----------
@@ -127,6 +137,19 @@ class ExecUnit(wiring.Component):
         with m.If(handoff):
             m.d.sync += [p_cmd.eq(w_cmd), p_valid.eq(1), w_busy.eq(0)]
 
+        # RAW scoreboard (see the class docstring): one entry per command from its hand-off
+        # to stage 2 until its last result row is written, in lockstep with `info`.
+        q = self._queue
+        sbits = (cfg.npu_acc_rows + 1024).bit_length() + 1
+        seq_s = Signal(sbits)             # A rows issued
+        seq_w = Signal(sbits)             # result rows written
+        t_valid = Signal(q)
+        t_start = [Signal(17, name=f"raw{i}_start") for i in range(q)]
+        t_end = [Signal(17, name=f"raw{i}_end") for i in range(q)]
+        t_base = [Signal(sbits, name=f"raw{i}_base") for i in range(q)]   # s0 - acc_addr
+        t_head = Signal(range(q))
+        t_tail = Signal(range(q))
+
         # Stage 2: activation rows with their init rows.
         c_cmd = Signal(layout)
         c_row = Signal(16)
@@ -143,9 +166,7 @@ class ExecUnit(wiring.Component):
 
         m.submodules.info = info = SyncFIFO(width=16 + 8, depth=self._queue)
         o_advance = ~o_valid | self.ops.ready
-        cont = o_advance & (c_left != 0)
-        m.d.comb += take_pending.eq(o_advance & (c_left == 0) & p_valid & info.w_rdy)
-        issue = cont | take_pending
+        new = c_left == 0                 # the next row (if any) is row 0 of p_cmd
         src = Signal(layout)
         row_idx = Signal(16)
         a_addr = Signal(16)
@@ -154,8 +175,26 @@ class ExecUnit(wiring.Component):
         walk = src.a_cols != 0
         wrap = Signal()
         m.d.comb += [
-            src.eq(Mux(take_pending, p_cmd, c_cmd)),
-            row_idx.eq(Mux(take_pending, 0, c_row)),
+            src.eq(Mux(new, p_cmd, c_cmd)),
+            row_idx.eq(Mux(new, 0, c_row)),
+        ]
+        # The init row this issue would read, and whether an earlier row writing it is in
+        # flight.
+        init_row = Signal(17)
+        raw_wait = Signal()
+        in_flight = (seq_s - seq_w)[:sbits]
+        pend = []
+        for i in range(q):
+            hit = t_valid[i] & (init_row >= t_start[i]) & (init_row < t_end[i])
+            pend.append(hit & ((t_base[i] + init_row - seq_w)[:sbits] < in_flight))
+        m.d.comb += [
+            init_row.eq(src.acc_addr + row_idx),
+            raw_wait.eq(src.accumulate & Cat(*pend).any()),
+        ]
+        cont = o_advance & ~new & ~raw_wait
+        m.d.comb += take_pending.eq(o_advance & new & p_valid & info.w_rdy & ~raw_wait)
+        issue = cont | take_pending
+        m.d.comb += [
             a_addr.eq(Mux(take_pending, p_cmd.a_addr, c_addr)),
             a_base.eq(Mux(take_pending, p_cmd.a_addr, c_base)),
             a_col.eq(Mux(take_pending, 0, c_col)),
@@ -218,4 +257,24 @@ class ExecUnit(wiring.Component):
         m.d.comb += [info.r_en.eq(last), self.done.eq(last)]
         with m.If(written):
             m.d.sync += r_row.eq(Mux(res.payload.last, 0, r_row + 1))
+
+        # Scoreboard bookkeeping.
+        with m.If(issue):
+            m.d.sync += seq_s.eq(seq_s + 1)
+        with m.If(written):
+            m.d.sync += seq_w.eq(seq_w + 1)
+        set_valid = Signal(q)
+        clear_valid = Signal(q)
+        for i in range(q):
+            m.d.comb += [set_valid[i].eq(take_pending & (t_tail == i)),
+                         clear_valid[i].eq(last & (t_head == i))]
+            with m.If(set_valid[i]):
+                m.d.sync += [t_start[i].eq(p_cmd.acc_addr),
+                             t_end[i].eq(p_cmd.acc_addr + p_cmd.m),
+                             t_base[i].eq(seq_s - p_cmd.acc_addr)]
+        m.d.sync += t_valid.eq((t_valid & ~clear_valid) | set_valid)
+        with m.If(take_pending):
+            m.d.sync += t_tail.eq(Mux(t_tail == q - 1, 0, t_tail + 1))
+        with m.If(last):
+            m.d.sync += t_head.eq(Mux(t_head == q - 1, 0, t_head + 1))
         return m

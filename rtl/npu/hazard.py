@@ -32,7 +32,9 @@ The execute unit pipelines COMPUTEs (a younger one's activation rows follow an o
 the array before the older one's results are written) but writes results strictly in command
 order, after every activation and init row of the command has been read; so between two
 COMPUTEs only RAW matters: the younger one *accumulates* onto ACC rows the older one writes
-(:func:`conflict_cc`).
+(:func:`conflict_cc`). The NPU's execute unit orders that RAW itself, per ACC row
+(:class:`~.exec_unit.ExecUnit`), so its dispatcher does not use :func:`conflict_cc`
+(``exec_orders_acc``); it stays for a datapath without that ordering.
 
 An ELTWISE borrows the execute unit's memory ports, so a COMPUTE and an ELTWISE always
 conflict (:func:`conflict_ce`, structural); with LOAD and STORE it conflicts like a COMPUTE.

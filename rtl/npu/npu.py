@@ -57,7 +57,8 @@ class Npu(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.control = control = NpuControl(self._config, addr_width=self._addr_width)
+        m.submodules.control = control = NpuControl(self._config, addr_width=self._addr_width,
+                                                     exec_orders_acc=True)
         if self._datapath is None:
             from .datapath import NpuDatapath
             datapath = NpuDatapath(self._config)

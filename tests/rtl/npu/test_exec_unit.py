@@ -1,8 +1,10 @@
 """ExecUnit with a 2x2 INT8 array, SPAD and ACC: pipelined COMPUTEs, lane masks (n < cols),
-accumulate / overwrite, a dependent COMPUTE after done, ACC write contention from LOAD."""
+accumulate / overwrite, a dependent COMPUTE after done, ACC write contention from LOAD;
+accumulate chains issued back to back (ordered per ACC row by the unit), INT8 and FP16."""
 
 
 import numpy as np
+import pytest
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
@@ -177,3 +179,168 @@ def test_walk_and_diagonal_against_the_model():
     sim.add_testbench(monitor, background=True)
     sim.run()
     assert sum(macs) == model.macs == 4 * 4 + 3 * 4 + 3 * 2 + 3 * 1 + 1
+
+
+# --- Accumulate chains ordered per ACC row -----------------------------------------------------
+
+CHAIN_ROWS = 32
+
+
+def _chain_bench(fp16):
+    cfg = SoCConfig(npu_rows=2, npu_cols=2, npu_fp16=fp16, npu_spad_rows=CHAIN_ROWS,
+                    npu_acc_rows=CHAIN_ROWS)
+
+    class ChainBench(Bench):
+        def __init__(self):
+            wiring.Component.__init__(self, {})
+            self.spad = Scratchpad(CHAIN_ROWS, 2)
+            self.acc = Accumulator(CHAIN_ROWS, 2)
+            self.array = SystolicArray(2, 2, fp16=fp16)
+            self.ex = ExecUnit(cfg)
+
+    return cfg, ChainBench()
+
+
+def _random_fp16(rng, shape):
+    """fp16 bit patterns: mostly small normals, some zeros, subnormals, Inf and NaN."""
+    vals = rng.normal(0, 2, shape).astype(np.float16).view(np.uint16)
+    special = rng.choice(np.array([0x0000, 0x8000, 0x0001, 0x83FF, 0x7C00, 0xFC00, 0x7E00],
+                                  dtype=np.uint16), shape)
+    return np.where(rng.random(shape) < 0.05, special, vals)
+
+
+def run_chain(precision, cmds, *, seed, backpressure, scratch_rows=()):
+    """Issues ``cmds`` back to back (no waits), ``backpressure`` the probability that a LOAD
+    row write to a ``scratch_rows`` ACC row competes for the write port in a cycle; checks
+    every ACC row against the command model running the commands one after another; returns
+    the cycles at which ``cmd`` was accepted and ``done`` pulsed."""
+    from dure.rtl.npu.commands import Opcode
+    from dure.sim.npu_model import NpuModel
+
+    cfg, dut = _chain_bench(precision == 1)
+    rng = np.random.default_rng(seed)
+    if precision:
+        spad = _random_fp16(rng, (CHAIN_ROWS, 2))
+        acc = rng.normal(0, 4, (CHAIN_ROWS, 2)).astype(np.float32).view(np.uint32)
+    else:
+        spad = rng.integers(-128, 128, (CHAIN_ROWS, 2)).astype(np.int16).view(np.uint16)
+        acc = rng.integers(0, 2**32, (CHAIN_ROWS, 2), dtype=np.uint64).astype(np.uint32)
+    model = NpuModel(cfg)
+    model.spad[:] = spad
+    model.acc[:] = acc
+    for c in cmds:
+        model.apply(Opcode.COMPUTE, {**c, "precision": precision})
+    side = {}                                    # scratch row -> last value the LOAD wrote
+    accepted, done = [], []
+    cycle = [0]
+
+    async def bench(ctx):
+        for r in range(CHAIN_ROWS):
+            ctx.set(dut.spad.w.payload, {"addr": r, "data": [int(v) for v in spad[r]]})
+            ctx.set(dut.spad.w.valid, 1)
+            ctx.set(dut.acc.w_load.payload, {"addr": r, "data": [int(v) for v in acc[r]],
+                                             "mask": 3})
+            ctx.set(dut.acc.w_load.valid, 1)
+            await ctx.tick()
+        ctx.set(dut.spad.w.valid, 0)
+        ctx.set(dut.acc.w_load.valid, 0)
+        started[0] = True
+        for c in cmds:
+            ctx.set(dut.ex.cmd.payload, {**c, "precision": precision})
+            ctx.set(dut.ex.cmd.valid, 1)
+            await ctx.tick().until(dut.ex.cmd.ready)
+            accepted.append(cycle[0] - 1)
+            ctx.set(dut.ex.cmd.valid, 0)
+        while len(done) < len(cmds):
+            await ctx.tick()
+        stop[0] = True
+        await ctx.tick().repeat(2)
+        for r in range(CHAIN_ROWS):
+            ctx.set(dut.acc.r_store.addr, r)
+            ctx.set(dut.acc.r_store.en, 1)
+            await ctx.tick()
+            got = [ctx.get(dut.acc.r_store.data[j]) for j in range(2)]
+            want = side.get(r, [int(v) for v in model.acc[r]])
+            assert got == want, f"ACC row {r}: {[hex(v) for v in got]} != {want}"
+
+    started, stop = [False], [False]
+
+    async def loader(ctx):
+        lrng = np.random.default_rng(seed + 1)
+        while not started[0]:
+            await ctx.tick()
+        while not stop[0]:
+            if scratch_rows and lrng.random() < backpressure:
+                row = int(lrng.choice(scratch_rows))
+                data = [int(v) for v in lrng.integers(0, 2**32, 2, dtype=np.uint64)]
+                ctx.set(dut.acc.w_load.payload, {"addr": row, "data": data, "mask": 3})
+                ctx.set(dut.acc.w_load.valid, 1)
+                await ctx.tick().until(dut.acc.w_load.ready)
+                side[row] = data
+                ctx.set(dut.acc.w_load.valid, 0)
+            else:
+                await ctx.tick()
+
+    async def monitor(ctx):
+        while True:
+            _, _, pulse = await ctx.tick().sample(dut.ex.done)
+            cycle[0] += 1
+            if pulse:
+                done.append(cycle[0] - 1)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.add_testbench(loader)
+    sim.add_testbench(monitor, background=True)
+    sim.run()
+    return accepted, done, dut.array.latency
+
+
+def random_chain(rng, count):
+    """COMPUTEs whose ACC ranges overlap their predecessors' fully, partly or not at all
+    (mostly accumulating), on ACC rows 0..23; rows 24..31 stay free for the LOAD."""
+    cmds = []
+    for _ in range(count):
+        m = int(rng.integers(1, 7))
+        kind = rng.random()
+        if cmds and kind < 0.4:
+            acc_addr = cmds[-1]["acc_addr"]                              # same rows
+        elif cmds and kind < 0.7:
+            acc_addr = max(0, min(24 - m, cmds[-1]["acc_addr"] + int(rng.integers(-3, 4))))
+        else:
+            acc_addr = int(rng.integers(0, 24 - m + 1))                  # anywhere
+        cmds.append(dict(a_addr=int(rng.integers(0, CHAIN_ROWS - m + 1)),
+                         w_addr=int(rng.integers(0, CHAIN_ROWS - 2 + 1)),
+                         acc_addr=acc_addr, m=m, k=int(rng.integers(1, 3)),
+                         n=int(rng.integers(1, 3)), accumulate=int(rng.random() < 0.8)))
+    return cmds
+
+
+@pytest.mark.parametrize("precision", [0, 1], ids=["int8", "fp16"])
+@pytest.mark.parametrize("backpressure", [0.0, 0.5])
+def test_accumulate_chains_bit_exact(precision, backpressure):
+    """Chains of COMPUTEs accumulating onto each other's rows (overlapping fully, partly, not
+    at all), issued back to back, with or without the LOAD stealing ACC write cycles, equal
+    the command model running them one after another, bit for bit."""
+    rng = np.random.default_rng(100 + precision)
+    cmds = random_chain(rng, 14)
+    run_chain(precision, cmds, seed=3 + precision, backpressure=backpressure,
+              scratch_rows=list(range(24, 32)))
+
+
+@pytest.mark.parametrize("precision", [0, 1], ids=["int8", "fp16"])
+@pytest.mark.parametrize("m", [1, 3, 12])
+def test_accumulate_chain_links_overlap(precision, m):
+    """A K-tiled chain (every link accumulates onto the same ``m`` rows) runs one link per
+    ``max(m, latency + 2)`` cycles: row ``i`` of a link is issued as soon as the previous
+    link's row ``i`` is written (issue -> ops register 1 -> array ``latency`` -> ACC write at
+    the edge 1), instead of waiting for the whole previous command. With the dispatcher's
+    per-command hold a link took at least ``m + latency + 2`` cycles."""
+    links = 6
+    cmds = [dict(a_addr=2 * i, w_addr=20 + 2 * (i % 4), acc_addr=4, m=m, k=2, n=2,
+                 accumulate=1) for i in range(links)]
+    accepted, done, latency = run_chain(precision, cmds, seed=m, backpressure=0.0)
+    gaps = np.diff(done)
+    bound = max(m, latency + 2)
+    assert gaps.max() <= bound, (list(gaps), bound)

@@ -61,8 +61,8 @@ def run_program(descriptors, image, *, err_words=(), latency=3, config=CFG):
             for index, unit in enumerate(activity):
                 if values[index] and values[3 + index]:
                     activity[unit].append([cycle, None])
-                if values[6 + index]:
-                    activity[unit][-1][1] = cycle
+                if values[6 + index]:       # done pulses come in issue order
+                    next(run for run in activity[unit] if run[1] is None)[1] = cycle
             cycle += 1
 
     async def bench(ctx):
