@@ -117,14 +117,13 @@ static void estimate(const struct walk_layer *l, const struct npu_info *hw, uint
         /* the first unit cannot start before its data (tile rows and the weights loaded with
          * it) arrives; what exceeds its own compute is not hidden */
         uint32_t rows0 = walk_min(bh, g->oh), chunks0 = walk_min(gn, nt);
-        uint64_t sum0 = 0, max0 = 0;
+        uint64_t sum0 = 0;
         for (uint32_t s = 0; s < rows0; s += sbh) {
             uint64_t m = (uint64_t)walk_min(sbh, rows0 - s) * g->ow;
             sum0 += max64(m, (uint64_t)DURE_NPU_GEMM_RELOAD * r);
-            max0 = max64(max0, m);
         }
         uint64_t compute0 = (uint64_t)taps * steps_in *
-            max64(sum0 * chunks0, max0 + DURE_NPU_GEMM_LATENCY + DURE_NPU_GEMM_RELOAD * r / 2);
+            max64(sum0 * chunks0, DURE_NPU_GEMM_LATENCY);   /* chains ordered per ACC row */
         uint64_t kin0 = l->diagonal ? chunks0 : cc;
         uint64_t lanes0 = kin0 * l->k_chunk < l->cin ? kin0 * l->k_chunk : l->cin;
         uint64_t tile0 = (th < g->height ? th : g->height) * g->width * lanes0 * eb;
