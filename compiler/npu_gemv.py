@@ -16,7 +16,8 @@ output stage:
   STOREs with ``lane_scales`` (rtl/npu/commands.py): row r of a block takes lane ``r % C`` of
   the block's parameter group, so the multipliers and shifts are laid out as for the
   per-column STORE, C channels side by side (rows ``P + 2 g``: multipliers, ``P + 2 g + 1``:
-  shifts of channels ``g C .. g C + C - 1``), loaded by one LOAD at the start; every block
+  shifts of channels ``g C .. g C + C - 1``), loaded by one LOAD just before the first STORE
+  (so it overlaps the first block's last COMPUTEs instead of delaying the weights); every block
   starts at a multiple of C channels. The int32 values and the requantization are the
   GEMM's, so the output is too. With one multiplier and shift for all channels (per-tensor
   weights, what TFLite's converter writes for FULLY_CONNECTED unless asked for per-channel)
@@ -112,10 +113,17 @@ def fc_gemv_program(config, w, *, precision, x_addr, out_addr, param_addr, bias,
     end = max(a + len(b) for a, b in prog.blobs) - param_addr
     p_addr = param_addr + (end + 15) // 16 * 16
     blobs = [*prog.blobs, (p_addr, pairs.tobytes())]
-    words = [encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32, dram_addr=p_addr,
-                    dram_stride=4 * c, rows=2 * groups, cols=c, local_addr=par)]
+    params = encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32, dram_addr=p_addr,
+                    dram_stride=4 * c, rows=2 * groups, cols=c, local_addr=par)
+    words = []
     for d in prog.descriptors:
         opcode, f = decode(d)
+        if opcode == Opcode.STORE and params is not None:
+            # The parameters are first needed by the first STORE: loaded just before it, they
+            # ride in the bus's idle time while the block's last COMPUTEs drain instead of
+            # delaying the first weights.
+            words.append(params)
+            params = None
         if opcode == Opcode.STORE:
             n0 = (f["dram_addr"] - out_addr) // 4
             if n0 % c:

@@ -2,17 +2,17 @@
 
 A 1 x K x N GEMV uses every weight once. On the array's usual mapping (weights stationary) each
 R x C weight set serves one activation row, so the array's weight intake (a new set only every
-~15 cycles on the 8x8 dual-precision build with its four shadow weight banks, ~57 with one) bounds it below the memory
-roofline. This plan swaps the operands: ``y^T = B^T a^T``. The activation vector is the
-stationary operand (a K tile of R values in lane 0 of R SPAD rows: one new weight set per K
-tile, ``n = 1``), and the weight matrix streams through the array as activation rows, one row of
-R weights of one output channel per cycle (R MACs per cycle, R bytes of int8 or R / 2 of int4
-weights per cycle: more than main memory delivers at 4 B/cycle, so the GEMV is memory-bound).
-The weights are stored transposed (N x K rows, K contiguous), as a prepared model stores them;
-int4 weights pack two k per byte (the LOAD's ``INT4`` format on the transposed rows); 2:4
-sparse weights (sparse along K, so along the lanes of the transposed rows) use the
-lane-grouped formats ``SPARSE24_LANES`` / ``SPARSE24_INT4_LANES``: each row of a k tile is
-R / 2 kept values (int8, or int4 two per byte) and R / 8 bytes of position codes, expanded by
+~15 cycles on the 8x8 dual-precision build with its four shadow weight banks, ~57 with one)
+bounds it below the memory roofline. This plan swaps the operands: ``y^T = B^T a^T``. The
+activation vector is the stationary operand (a K tile of R values in lane 0 of R SPAD rows: one
+new weight set per K tile, ``n = 1``), and the weight matrix streams through the array as
+activation rows, one row of R weights of one output channel per cycle (R MACs per cycle, R bytes
+of int8 or R / 2 of int4 weights per cycle: more than main memory delivers at 4 B/cycle, so the
+GEMV is memory-bound). The weights are stored transposed (N x K rows, K contiguous), as a
+prepared model stores them; int4 weights pack two k per byte (the LOAD's ``INT4`` format on the
+transposed rows); 2:4 sparse weights (sparse along K, so along the lanes of the transposed rows)
+use the lane-grouped formats ``SPARSE24_LANES`` / ``SPARSE24_INT4_LANES``: each row of a k tile
+is R / 2 kept values (int8, or int4 two per byte) and R / 8 bytes of position codes, expanded by
 the LOAD into the R dense lanes, so the bytes streamed per weight are 0.625 (int8) / 0.375
 (int4) instead of 1.
 
@@ -61,7 +61,7 @@ from .golden_int4 import GROUP_SIZES, dequantize_w4a16, pack_int4
 from .golden_sparse24 import compress_24
 from .layer_program import LayerProgram, ParamArea
 
-__all__ = ["FORMATS", "gemv_program", "transposed_weights", "w4a16_rows"]
+__all__ = ["FORMATS", "gemv_program", "split_tiles", "transposed_weights", "w4a16_rows"]
 
 #: Weight-tile buffers in SPAD (the LOADs run this many steps minus one ahead).
 _BUFFERS = 3
@@ -152,6 +152,21 @@ def w4a16_rows(q, scales, group_size, r):
     return rows.tobytes(), t * (2 + 2 * r)
 
 
+#: Cycles from a COMPUTE's start to the start of the next COMPUTE accumulating onto the same
+#: ACC rows, beyond its ``m`` rows (measured on the 8x8 NPU: 136 cycles for m = 64).
+CHAIN_CYCLES = 72
+
+
+def split_tiles(config, rows, row_bytes, sub=1):
+    """Whether a block of ``rows`` channels is better computed as two COMPUTEs per k tile
+    (the halves overlap their accumulate chains) than one: True while one COMPUTE per k tile,
+    chained onto the previous tile's (``rows + CHAIN_CYCLES``), would take longer than the LOAD
+    of the tile's weights (``rows * row_bytes / sub`` bytes of the step at the main-memory
+    bandwidth). Timing only."""
+    load = rows * row_bytes / sub / config.main_bytes_per_cycle
+    return rows > 1 and rows + CHAIN_CYCLES > load
+
+
 def eb_w(b):
     """Bytes per weight element of ``b`` (int8 or float16)."""
     return np.dtype(b.dtype).itemsize
@@ -159,7 +174,7 @@ def eb_w(b):
 
 def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtype=None,
                  bias=None, fmt="dense", nb=None, scales=None, group_size=None, scale=None,
-                 zero_point=0, lo=None, hi=None, chunk=None):
+                 zero_point=0, lo=None, hi=None, chunk=None, split=None):
     """The :class:`~dure.sim.layer_program.LayerProgram` of ``y = a @ b (+ bias)`` for ``a``
     (1 x K at ``a_addr``, int8 or fp16 per ``precision``) and ``b`` (K x N), placed transposed
     in the parameter area (``fmt`` one of :data:`FORMATS`, see :func:`transposed_weights`;
@@ -170,6 +185,9 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
 
     ``chunk``: dense weights only, k tiles per weight LOAD (the weights laid out chunk by
     chunk, module docstring); None or 1: the plain transposed layout.
+
+    ``split``: whether each k tile is two COMPUTEs (the block's two halves) or one over the
+    whole block; None picks by :func:`split_tiles` (timing only, the result is the same).
 
     With ``scale`` (N float32) the output goes through the STORE's per-column post-processing
     (INT8: int8 with ``zero_point`` and the clamp ``[lo, hi]``, or fp16; FP16: fp16 / fp32
@@ -233,6 +251,12 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
         data, stride, offset = transposed_weights(b, fmt, r)
         pitch = stride
         wfmt = FORMATS[fmt]
+    # Bytes the DMA fetches per channel and step (whole words: a row is fetched as the words
+    # that cover it).
+    step_bytes = (2 + 2 * r if w4a16 else r * eb_w(b) if sub > 1
+                  else load_source(1, r, wfmt, elem)[1])
+    step_bytes = sub * (-(-step_bytes // 4) * 4) if sub > 1 and not w4a16 \
+        else -(-step_bytes // 4) * 4
     w_addr = area.add(np.frombuffer(data, np.uint8))
     bias_addr = area.add(bias) if bias is not None else None
     scale_addr = area.add(np.asarray(scale, np.float32)) if scale is not None else None
@@ -294,14 +318,17 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
             out.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
                               dram_addr=bias_addr + 4 * n0, dram_stride=4, rows=rows, cols=1,
                               local_addr=acc))
-        # Two COMPUTEs per k tile on the two halves of the block: each one's predecessor on
-        # the same ACC rows (previous tile) has drained while the other half ran. With sub > 1
-        # a k tile's rows are every sub-th SPAD row (a walk of a_rows x 1).
+        # Two COMPUTEs per k tile on the two halves of the block (split): each one's
+        # predecessor on the same ACC rows (previous tile) has drained while the other half
+        # ran; or one COMPUTE per k tile when the tile's LOAD takes longer than the chained
+        # COMPUTE anyway (one descriptor fewer per tile on the bus). With sub > 1 a k tile's
+        # rows are every sub-th SPAD row (a walk of a_rows x 1).
         cut = (rows + 1) // 2
+        halves = split_tiles(config, rows, step_bytes, sub) if split is None else split
         for j in range(-(-kk // r)):
             kj = min(r, kk - j * r)
             w_row = (a_rows + k0 if resident else at + sub * nb) + j * r
-            for lo, hi in ((0, cut), (cut, rows)) if rows > 1 else ((0, rows),):
+            for lo, hi in ((0, cut), (cut, rows)) if rows > 1 and halves else ((0, rows),):
                 walk = dict(a_cols=1, a_rows=hi - lo, a_row_step=sub) if sub > 1 else {}
                 out.append(encode(Opcode.COMPUTE, precision=prec,
                                   accumulate=int(t > 0 or j > 0 or bias_addr is not None),
