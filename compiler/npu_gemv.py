@@ -36,7 +36,7 @@ from dure.rtl.npu.descriptor import decode, encode
 from dure.sim.gemv_plan import gemv_program
 from dure.sim.layer_program import LayerProgram
 
-__all__ = ["fc_gemv_program", "per_tensor"]
+__all__ = ["fc_gemv_program", "per_tensor", "prefetch_next"]
 
 
 def _f32_bits(v):
@@ -176,3 +176,35 @@ def _per_tensor(config, w, x_addr, out_addr, param_addr, bias, mult, shift, zero
         words.append(d)
     return LayerProgram(words, blobs, out_addr, (1, n), np.dtype(np.int8), macs=k * n,
                         array_macs=prog.array_macs)
+
+
+def prefetch_next(prev, nxt, blob):
+    """Move the leading weight LOADs of the GEMV layer after ``prev`` into ``prev``'s tail.
+
+    ``prev`` and ``nxt`` are the command lists (descriptor word lists) of two consecutive NPU
+    layers run one after the other on the same NPU, ``prev`` ending with its FENCE; ``blob``
+    is ``(first, end)``, the byte range of the program's constants (no STORE writes there).
+    The LOADs at the head of ``nxt`` (before its first other command) that read the constants
+    (its first weight tiles, the bias; not the activation vector, which ``prev`` writes) are
+    moved in front of ``prev``'s FENCE, so they fill the bus while ``prev``'s last COMPUTEs
+    and STOREs drain and ``nxt`` starts computing at once. SPAD and ACC hazards keep them
+    after ``prev``'s commands that use the same rows; an ACC LOAD is only moved when it lies
+    below every parameter row ``prev``'s STOREs read (a ``lane_scales`` STORE reads more
+    parameter rows than its hazard footprint names, ``rtl/npu/hazard.py``). Returns the two
+    new lists; the pair computes the same results (``nxt`` alone no longer does)."""
+    if not prev or decode(prev[-1])[0] != Opcode.FENCE:
+        raise ValueError("the first layer's commands must end with its FENCE")
+    first, end = blob
+    params = [f["scale_addr"] for op, f in map(decode, prev) if op == Opcode.STORE and f["scale"]]
+    floor = min(params, default=None)
+    moved, kept = [], []
+    head = True
+    for d in nxt:
+        opcode, f = decode(d)
+        head = head and opcode == Opcode.LOAD
+        movable = head and not f["fill"] and f["local_cols"] == 0 \
+            and first <= f["dram_addr"] < end \
+            and (f["target"] == LoadTarget.SPAD.value or floor is None
+                 or f["local_addr"] + f["rows"] <= floor)
+        (moved if movable else kept).append(d)
+    return [*prev[:-1], *moved, prev[-1]], kept

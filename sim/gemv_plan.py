@@ -157,14 +157,56 @@ def w4a16_rows(q, scales, group_size, r):
 CHAIN_CYCLES = 72
 
 
-def split_tiles(config, rows, row_bytes, sub=1):
+def split_tiles(config, rows, tile_bytes):
     """Whether a block of ``rows`` channels is better computed as two COMPUTEs per k tile
     (the halves overlap their accumulate chains) than one: True while one COMPUTE per k tile,
     chained onto the previous tile's (``rows + CHAIN_CYCLES``), would take longer than the LOAD
-    of the tile's weights (``rows * row_bytes / sub`` bytes of the step at the main-memory
-    bandwidth). Timing only."""
-    load = rows * row_bytes / sub / config.main_bytes_per_cycle
+    of the tile's weights (``rows * tile_bytes`` bytes at the main-memory bandwidth). Timing
+    only."""
+    load = rows * tile_bytes / config.main_bytes_per_cycle
     return rows > 1 and rows + CHAIN_CYCLES > load
+
+
+def _room(config, n, kpad, sub, r, scaled):
+    """``(resident, limit)``: whether the activation vector (``kpad`` rows) stays in SPAD
+    beside the ``_BUFFERS`` weight buffers of ``sub`` k tiles (at least min(N, 256) channels
+    each), and the most channels a block may have (SPAD buffers and ACC halves)."""
+    resident = kpad + _BUFFERS * sub * min(n, 256) <= config.npu_spad_rows
+    room = config.npu_spad_rows - (kpad if resident else _BUFFERS * sub * r)
+    # ACC: two halves (blocks alternate); with a scale each half's second quarter holds its
+    # block's scales, one per row.
+    quarter = config.npu_acc_rows // 4
+    return resident, min(quarter if scaled else 2 * quarter, room // (_BUFFERS * sub),
+                         0xFFFF // sub)
+
+
+#: Most k tiles one LOAD of dense weights brings (:func:`_auto_chunk`).
+MAX_CHUNK = 2
+
+
+def _auto_chunk(config, n, tiles, r, scaled):
+    """The most k tiles per LOAD (up to :data:`MAX_CHUNK`) that keep the activation vector
+    resident when one tile per LOAD does and need no more blocks than one tile per LOAD:
+    fewer, longer LOADs (each LOAD costs a descriptor and the DMA's turnaround) without
+    shorter blocks."""
+    base_res, base_limit = _room(config, n, tiles * r, 1, r, scaled)
+    blocks = -(-n // base_limit)
+    for sub in range(min(MAX_CHUNK, max(1, tiles - 2)), 1, -1):
+        resident, limit = _room(config, n, tiles * r, sub, r, scaled)
+        if resident == base_res and -(-n // limit) <= blocks:
+            return sub
+    return 1
+
+
+def _schedule(tiles, sub):
+    """k tiles per step of a dense GEMV with chunks of up to ``sub`` tiles: the remainder
+    first, then full chunks, then the last two tiles one per step, so the block's last
+    COMPUTEs wait for a short LOAD (the bus idles while they drain)."""
+    if sub == 1:
+        return [1] * tiles
+    tail = min(tiles, 2)
+    body, rem = divmod(tiles - tail, sub)
+    return ([rem] if rem else []) + [sub] * body + [1] * tail
 
 
 def eb_w(b):
@@ -218,63 +260,66 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
     eb = 2 if fp16 else 1
     elem = ElemType.FP16 if fp16 else ElemType.INT8
     area = ParamArea(param_addr)
-    # A step loads `sub` k tiles of R lanes for `nb` output channels: one (sub = 1), or four
-    # with W4A16 (one INT4_FP16_ROWS source row per channel: destination row 4 c + j is k
-    # tile j of channel c).
-    sub = 4 if w4a16 else 1
-    if chunk is not None and chunk != 1 and (fmt != "dense" or w4a16 or k % (chunk * r)):
-        raise ValueError(f"chunk {chunk} needs dense weights with K a multiple of {chunk} x "
-                         f"the array's rows")
-    if chunk:
+    # A step loads c k tiles of R lanes for `nb` output channels (destination row c i + j:
+    # tile j of channel i): four with W4A16 (one INT4_FP16_ROWS source row per channel), one
+    # for the compressed formats, up to `sub` for dense weights (chunks, module docstring).
+    dense = fmt == "dense" and not w4a16
+    if chunk is not None and (not isinstance(chunk, int) or chunk < 1 or chunk > 8
+                              or (chunk > 1 and not dense)):
+        raise ValueError(f"chunk must be None or 1..8 (more than 1 for dense weights only), "
+                         f"not {chunk!r}")
+    tiles = -(-k // r)
+    if w4a16:
+        sub = 4
+    elif not dense:
+        sub = 1
+    elif chunk is not None:
         sub = chunk
+    else:
+        sub = _auto_chunk(config, n, tiles, r, scale is not None)
     span = sub * r
+    schedule = _schedule(tiles, sub) if dense else [sub] * -(-k // span)
+    kpad = -(-k // span) * span if w4a16 else tiles * r
     if w4a16:
         data, stride = w4a16_rows(b, scales, group_size, r)
-        pitch = stride
 
-        def offset(k0):
-            return (k0 // span) * (2 + 2 * r)
+        def source(n0, k0, c):
+            return n0 * stride + (k0 // span) * (2 + 2 * r), stride
         wfmt = WeightFormat.INT4_FP16_ROWS
-    elif sub > 1:
-        # Chunked dense weights: chunk after chunk of `sub` k tiles, each N x (sub R) values
-        # (channel n's tiles one after the other), so one LOAD of R-element rows brings
-        # `sub` k tiles of `nb` channels (destination row sub c + j: tile j of channel c).
+    elif dense and sub > 1:
+        # Chunked dense weights: chunk after chunk, chunk (k0, width) being the N x width
+        # values of k in [k0, k0 + width) (channel n's tiles one after the other), so one LOAD
+        # of c n_b rows of R elements brings the chunk's c k tiles of n_b channels.
         bt = np.ascontiguousarray(b.T)
-        data = np.concatenate([np.ascontiguousarray(bt[:, k0:k0 + span]).reshape(-1)
-                               for k0 in range(0, k, span)]).tobytes()
-        stride, pitch = r * eb_w(b), span * eb_w(b)
+        bounds = np.cumsum([0] + schedule) * r
+        data = np.concatenate([np.ascontiguousarray(bt[:, k0:k1]).reshape(-1)
+                               for k0, k1 in zip(bounds[:-1], bounds[1:], strict=True)]
+                              ).tobytes()
 
-        def offset(k0):
-            return k0 * n * eb_w(b)
+        def source(n0, k0, c):
+            width = min(c * r, k - k0)
+            return (k0 * n + n0 * width) * eb_w(b), min(r, width) * eb_w(b)
         wfmt = WeightFormat.DENSE
     else:
         data, stride, offset = transposed_weights(b, fmt, r)
-        pitch = stride
+
+        def source(n0, k0, c):
+            return n0 * stride + offset(k0), stride
         wfmt = FORMATS[fmt]
-    # Bytes the DMA fetches per channel and step (whole words: a row is fetched as the words
-    # that cover it).
-    step_bytes = (2 + 2 * r if w4a16 else r * eb_w(b) if sub > 1
-                  else load_source(1, r, wfmt, elem)[1])
-    step_bytes = sub * (-(-step_bytes // 4) * 4) if sub > 1 and not w4a16 \
-        else -(-step_bytes // 4) * 4
+    # Bytes the DMA fetches per channel and k tile (whole words: a row is fetched as the words
+    # that cover it), for the choice of one or two COMPUTEs per tile.
+    tile_bytes = ((2 + 2 * r) / 4 if w4a16 else r * eb_w(b) if sub > 1
+                  else -(-load_source(1, r, wfmt, elem)[1] // 4) * 4)
     w_addr = area.add(np.frombuffer(data, np.uint8))
     bias_addr = area.add(bias) if bias is not None else None
     scale_addr = area.add(np.asarray(scale, np.float32)) if scale is not None else None
-    kpad = -(-k // span) * span
-    # The activation vector stays in SPAD for the whole GEMV when it fits beside the weight
-    # buffers (at least min(N, 256) channels each); otherwise each step brings its values.
-    resident = kpad + _BUFFERS * sub * min(n, 256) <= config.npu_spad_rows
-    room = config.npu_spad_rows - (kpad if resident else _BUFFERS * span)
-    # ACC: two halves (blocks alternate); with a scale each half's second quarter holds its
-    # block's scales, one per row.
-    quarter = config.npu_acc_rows // 4
-    limit = min(quarter if scale is not None else 2 * quarter, room // (_BUFFERS * sub),
-                0xFFFF // sub)
+    resident, limit = _room(config, n, kpad, sub, r, scale is not None)
     if nb is None:
         blocks = -(-n // limit)
         nb = -(-n // blocks)
     if not 1 <= nb <= limit:
         raise ValueError(f"nb must be in 1..{limit}, not {nb}")
+    quarter = config.npu_acc_rows // 4
     half = 2 * quarter
     ob = np.dtype(odt).itemsize
     post = {}
@@ -288,17 +333,18 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
     # (span rows) unless the whole a^T sits after them.
     size = sub * nb if resident else sub * nb + span
     a_rows = _BUFFERS * size
-    steps = [(blk, n0, min(nb, n - n0), t, k0, min(span, k - k0))
+    starts = np.cumsum([0] + schedule[:-1]) * r
+    steps = [(blk, n0, min(nb, n - n0), t, int(k0), min(c * r, k - int(k0)), c)
              for blk, n0 in enumerate(range(0, n, nb))
-             for t, k0 in enumerate(range(0, k, span))]
+             for t, (k0, c) in enumerate(zip(starts, schedule, strict=True))]
 
     def loads(i):
-        _, n0, rows, _, k0, kk = steps[i]
+        _, n0, rows, _, k0, kk, c = steps[i]
         at = (i % _BUFFERS) * size
-        src = w_addr + n0 * pitch + offset(k0)
+        offset, stride = source(n0, k0, c)
         out = [encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, weight_format=wfmt,
-                      dram_addr=src, dram_stride=stride, rows=sub * rows,
-                      cols=r if sub > 1 else kk, local_addr=at)]
+                      dram_addr=w_addr + offset, dram_stride=stride, rows=c * rows,
+                      cols=r if c > 1 else kk, local_addr=at)]
         if not resident:
             out.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
                               dram_addr=a_addr + k0 * eb, dram_stride=eb, rows=kk, cols=1,
@@ -306,7 +352,7 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
         return out
 
     def compute(i):
-        blk, n0, rows, t, k0, kk = steps[i]
+        blk, n0, rows, t, k0, kk, c = steps[i]
         at = (i % _BUFFERS) * size
         acc = (blk % 2) * half
         out = []
@@ -321,18 +367,18 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
         # Two COMPUTEs per k tile on the two halves of the block (split): each one's
         # predecessor on the same ACC rows (previous tile) has drained while the other half
         # ran; or one COMPUTE per k tile when the tile's LOAD takes longer than the chained
-        # COMPUTE anyway (one descriptor fewer per tile on the bus). With sub > 1 a k tile's
-        # rows are every sub-th SPAD row (a walk of a_rows x 1).
+        # COMPUTE anyway (one descriptor fewer per tile on the bus). With c > 1 a k tile's
+        # rows are every c-th SPAD row (a walk of a_rows x 1).
         cut = (rows + 1) // 2
-        halves = split_tiles(config, rows, step_bytes, sub) if split is None else split
+        halves = split_tiles(config, rows, tile_bytes) if split is None else split
         for j in range(-(-kk // r)):
             kj = min(r, kk - j * r)
             w_row = (a_rows + k0 if resident else at + sub * nb) + j * r
             for lo, hi in ((0, cut), (cut, rows)) if rows > 1 and halves else ((0, rows),):
-                walk = dict(a_cols=1, a_rows=hi - lo, a_row_step=sub) if sub > 1 else {}
+                walk = dict(a_cols=1, a_rows=hi - lo, a_row_step=c) if c > 1 else {}
                 out.append(encode(Opcode.COMPUTE, precision=prec,
                                   accumulate=int(t > 0 or j > 0 or bias_addr is not None),
-                                  a_addr=at + sub * lo + j, w_addr=w_row, acc_addr=acc + lo,
+                                  a_addr=at + c * lo + j, w_addr=w_row, acc_addr=acc + lo,
                                   m=hi - lo, k=kj, n=1, **walk))
         if k0 + kk == k and scale_addr is None:
             out.append(encode(Opcode.STORE, out=out_type, acc_type=prec,

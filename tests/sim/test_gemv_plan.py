@@ -198,9 +198,10 @@ def test_refusals():
 @pytest.mark.parametrize("precision", ["int8", "fp16"])
 @pytest.mark.parametrize("config", [CFG, ROOMY], ids=["per-tile-a", "resident-a"])
 def test_chunked_dense_loads(precision, config):
-    """Dense weights in chunks of 2 or 4 k tiles (one LOAD per chunk): the same result bit for
-    bit as one k tile per LOAD (FP16: the same sequential order), fewer weight LOADs; a chunk
-    that does not divide K / R is refused."""
+    """Dense weights in chunks of up to 2 or 4 k tiles (one LOAD per chunk, the last two
+    tiles one per LOAD): the same result bit for bit as one k tile per LOAD (FP16: the same
+    sequential order), fewer weight LOADs; a chunk outside 1..8, or of compressed weights,
+    is refused."""
     rng = np.random.default_rng(41)
     k, n = 48, 37
     if precision == "int8":
@@ -224,8 +225,24 @@ def test_chunked_dense_loads(precision, config):
         golden.bits(golden.gemm_fp16(a, b, bias))
     assert all(np.array_equal(o, want) for o in outs)
     assert loads[0] > loads[1] > loads[2]
-    with pytest.raises(ValueError, match="chunk 5"):
-        gemv_program(config, b, precision=precision, chunk=5, **ADDRS)
-    with pytest.raises(ValueError, match="chunk 2"):
+    with pytest.raises(ValueError, match="chunk must be"):
+        gemv_program(config, b, precision=precision, chunk=9, **ADDRS)
+    with pytest.raises(ValueError, match="chunk must be"):
         gemv_program(config, b.astype(np.int8) if precision == "int8" else b, fmt="int4",
                      precision="int8", chunk=2, **ADDRS)
+
+
+def test_chunk_schedule():
+    """k tiles per LOAD: the remainder first, full chunks, the last two tiles alone; every
+    tile exactly once."""
+    from dure.sim.gemv_plan import _schedule
+
+    assert _schedule(16, 2) == [2] * 7 + [1, 1]
+    assert _schedule(17, 4) == [3] + [4] * 3 + [1, 1]
+    assert _schedule(2, 4) == [1, 1] and _schedule(1, 2) == [1]
+    assert _schedule(5, 1) == [1] * 5
+    for tiles in range(1, 40):
+        for sub in (1, 2, 3, 4):
+            plan = _schedule(tiles, sub)
+            assert sum(plan) == tiles and max(plan) <= sub and plan[-min(tiles, 2):] == \
+                [1] * min(tiles, 2)
