@@ -3,7 +3,7 @@ W4A8 int4, FP16 with its sequential order), with and without bias, blocks and pa
 
 import numpy as np
 import pytest
-from dure.rtl.npu.commands import Opcode, load_source
+from dure.rtl.npu.commands import Opcode, load_source, read_bytes
 from dure.rtl.npu.descriptor import decode
 from dure.sim import golden, golden_int4, golden_sparse24
 from dure.sim.gemv_plan import gemv_program
@@ -96,8 +96,13 @@ def test_sparse24(k, n, nb, fmt, config):
                  * load_source(f["rows"], f["cols"], f["weight_format"], f["elem"])[1]
                  for f in fields if f["weight_format"])
     assert packed == weights
-    assert model.dma_rd == weights + sum(f["rows"] * f["cols"] * (1 + 3 * f["target"])
-                                         for f in fields if not f["weight_format"])
+    # The DMA reads whole bus words: each weight record is padded to a word (4 bytes per 4
+    # weights), the activation values (1-byte rows at stride 1) share words, an ACC row is
+    # words already.
+    acts = sum(read_bytes(f["dram_addr"], f["dram_stride"], f["rows"], f["cols"])
+               for f in fields if not f["weight_format"] and not f["target"])
+    assert model.dma_rd == n * -(-k // 4) * 4 + acts + sum(
+        4 * f["rows"] * f["cols"] for f in fields if f["target"])
 
 
 @pytest.mark.parametrize("k, n, group", [(72, 21, 32), (16, 3, 64), (130, 40, 32)])
