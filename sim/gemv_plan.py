@@ -21,18 +21,31 @@ parity so one block's STORE overlaps the next block), K into tiles of R. Per K t
 the ``nb x R`` weight tile into one of three SPAD buffers (issued two tiles ahead, so the load
 unit always has the next one waiting); unless the whole activation vector was loaded once at
 the start (``rows = K, cols = 1``, when it fits in SPAD beside the buffers), one LOAD of its R
-values; then two COMPUTEs (``k = R, n = 1``), one per half of the block, so neither waits for
-its own previous result, accumulating in the block's ACC rows (FP16: the sequential order over
-k, earlier tiles' sum as the start). One STORE per block (``rows = nb, cols = 1``, stride = the
-output element: a contiguous vector).
+values; then the COMPUTEs (``k = R, n = 1``): two, one per half of the block, so neither waits
+for its own previous result, when the block is small enough for the accumulate chain (a
+COMPUTE onto the rows the previous one writes waits for it, ~``m + 72`` cycles on the 8x8) to
+outlast the tile's LOAD, else one over the whole block (one descriptor fewer per tile on the
+shared bus; :func:`split_tiles`), accumulating in the block's ACC rows (FP16: the sequential
+order over k, earlier tiles' sum as the start). One STORE per block (``rows = nb, cols = 1``,
+stride = the output element: a contiguous vector).
 
-With ``chunk = c`` (dense weights, K a multiple of c R; off by default) the weights are laid
-out in chunks of ``c`` k tiles (chunk after chunk, each N x (c R) values with channel n's
-tiles one after the other), so one LOAD of ``c nb`` rows of R values brings ``c`` k tiles of
-the block (destination row ``c i + j``: tile j of channel i) and the COMPUTEs walk every c-th
-row, as for W4A16 below. Fewer, longer LOADs did not pay: the FC autoencoder on the 8x8 SoC
-took 89,259 cycles with c = 4 / 2 (INT8, per-tensor) against 86,307 with one k tile per LOAD,
-FP16 155,039 against 152,015 (the COMPUTEs wait for a longer LOAD, and the blocks shrink).
+Dense weights come in chunks of up to ``c`` k tiles per LOAD (``chunk``; by default the most,
+up to :data:`MAX_CHUNK`, that keeps the activation vector resident and the blocks as long as
+with one tile per LOAD): the weights are laid out chunk after chunk, chunk (k0, w) being the N
+x w values of k in [k0, k0 + w) with channel n's tiles one after the other, so one LOAD of ``c
+nb`` rows of R values brings ``c`` k tiles of the block (destination row ``c i + j``: tile j
+of channel i) and the COMPUTEs walk every c-th row, as for W4A16 below. The schedule
+(:func:`_schedule`) puts the remainder first and the last two k tiles one per LOAD, so the
+block's last COMPUTEs wait for a short LOAD. Each LOAD saves its descriptor (8 bus words) and
+the DMA's turnaround (~16 cycles at a 10-cycle latency); longer chunks made the autoencoder
+slower (c = 4: 84,465 cycles against 83,329 with c = 2, INT8 per-channel), the COMPUTEs of a
+long chunk only start once it is in.
+
+The packed formats (int4, 2:4) are stored tile-major (:func:`transposed_weights`): a k tile's
+records of all N channels one after the other, so a LOAD reads contiguous bytes and the DMA
+reader's coalescing (consecutive rows share their boundary word, ``rtl/npu/dma_reader.py``)
+makes a record shorter than a bus word (a 2-byte int4 row on the 4x4, a 3-byte 2:4 row) cost
+its own bytes, not a whole word.
 
 W4A16 (int4 weights with fp16 group scales, FP16 precision) loads 4 k tiles per step with
 ``INT4_FP16_ROWS`` (one source row per channel: its scale, then 4 R int4 values; destination
@@ -73,10 +86,10 @@ FORMATS = {"dense": WeightFormat.DENSE, "int4": WeightFormat.INT4,
            "int4-sparse24": WeightFormat.SPARSE24_INT4_LANES}
 
 
-def _lane_sparse_rows(b, fmt, tile):
-    """(N, bytes) uint8: row n is the k tiles of ``tile`` lanes of column n of ``b`` one after
-    the other, each the LOAD's ``SPARSE24_LANES`` / ``SPARSE24_INT4_LANES`` source row (the
-    tile's kept values, group by group, then its 4-bit codes), from the golden compression
+def _lane_sparse_tiles(b, fmt, tile):
+    """Per k tile of ``tile`` lanes, the (N, bytes) uint8 ``SPARSE24_LANES`` /
+    ``SPARSE24_INT4_LANES`` source rows of the N columns of ``b`` (the tile's kept values,
+    group by group, then its 4-bit codes), from the golden compression
     (:func:`~dure.sim.golden_sparse24.compress_24`)."""
     k, n = b.shape
     try:
@@ -86,48 +99,67 @@ def _lane_sparse_rows(b, fmt, tile):
     codes = np.empty((meta.shape[0], 2 * meta.shape[1]), np.uint8)
     codes[:, 0::2], codes[:, 1::2] = meta & 0xF, meta >> 4
     vt, ct = np.ascontiguousarray(values.T), np.ascontiguousarray(codes[:, :n].T)
-    parts = []
+    tiles = []
     for k0 in range(0, k, tile):
         g0, g = k0 // 4, min(tile, k - k0) // 4
         v = vt[:, 2 * g0:2 * g0 + 2 * g]
-        parts.append(v.view(np.uint8) if fmt == "int8-sparse24" else pack_int4(v))
         c = ct[:, g0:g0 + g]
         if g % 2:
             c = np.concatenate([c, np.zeros((n, 1), np.uint8)], axis=1)
-        parts.append((c[:, 0::2] | (c[:, 1::2] << 4)).astype(np.uint8))
-        # Each tile's record starts at a multiple of 4 bytes: the DMA reads 32-bit words, so
-        # an unaligned 3- or 5-byte record would cost one more word about half the time.
-        used = sum(part.shape[1] for part in parts[-2:])
-        parts.append(np.zeros((n, -used % 4), np.uint8))
-    return np.concatenate(parts, axis=1)
+        tiles.append(np.concatenate([v.view(np.uint8) if fmt == "int8-sparse24"
+                                     else pack_int4(v),
+                                     (c[:, 0::2] | (c[:, 1::2] << 4)).astype(np.uint8)],
+                                    axis=1))
+    return tiles
+
+
+def _tile_major(tiles, per):
+    """The k tiles' (N, bytes) records one tile after the other, each record padded with
+    zeros to ``per`` bytes: ``(bytes, per, offset)`` for :func:`transposed_weights`."""
+    n = tiles[0].shape[0] if tiles else 0
+    out = np.zeros((len(tiles), n, per), np.uint8)
+    for t, rec in enumerate(tiles):
+        out[t, :, :rec.shape[1]] = rec
+    return out.tobytes(), per, n * per
 
 
 def transposed_weights(b, fmt="dense", tile=None):
     """``(bytes, row stride, offset)`` of the transposed weights of ``b`` (K x N, int8 or
-    float16) in main memory, ``offset(k0)`` being where the k tile starting at ``k0`` begins in
-    a row: ``dense`` (N x K elements), ``int4`` (int8 values in [-8, 7], N x ceil(K / 2) bytes,
-    k pairs low nibble first), ``int8-sparse24`` / ``int4-sparse24`` (2:4 along K, K % 4 ==
-    0; per row the lane-grouped 2:4 source rows of its k tiles of ``tile`` lanes, one after
-    the other: ``tile / 2 + tile / 8`` bytes per tile for int8 values, ``tile / 4 + tile / 8``
-    for int4, with ``tile`` a multiple of 4; each record padded to a multiple of 4 bytes, as
-    the DMA moves 32-bit words: 8 / 4 bytes per 8 weights at R = 8)."""
+    float16) in main memory: the record of channel n in the k tile starting at ``k0`` is at
+    ``offset(k0) + n * stride``. ``dense``: N x K elements, row by row (``offset(k0)`` =
+    ``k0`` elements). The packed formats are *tile-major* with ``tile`` lanes per k tile
+    (``tile`` given): per k tile the N channels' records one after the other, each ``stride``
+    bytes (the last, partial tile's records padded with zeros), so one LOAD of a tile's
+    channels reads contiguous bytes and the DMA's coalescing makes records shorter than a bus
+    word cost their own bytes only: ``int4`` (int8 values in [-8, 7], ``ceil(tile / 2)`` bytes
+    per record, k pairs low nibble first; without ``tile``: N x ceil(K / 2) bytes row by row,
+    ``offset(k0) = k0 / 2``), ``int8-sparse24`` / ``int4-sparse24`` (2:4 along K, K % 4 ==
+    0, ``tile`` a multiple of 4: the lane-grouped 2:4 source row of the tile, ``tile / 2 +
+    tile / 8`` bytes for int8 values, ``tile / 4 + tile / 8`` for int4: 0.625 / 0.375 bytes
+    per weight)."""
     if fmt not in FORMATS:
         raise ValueError(f"the GEMV plan takes weights {', '.join(FORMATS)}, not {fmt!r}")
     bt = np.ascontiguousarray(b.T)
-    if fmt == "int4":
-        packed = pack_int4(bt)
-        return packed.tobytes(), packed.shape[1], lambda k0: k0 // 2
     if fmt == "dense":
         return bt.tobytes(), bt.shape[1] * bt.itemsize, lambda k0: k0 * bt.itemsize
+    if fmt == "int4" and tile is None:
+        packed = pack_int4(bt)
+        return packed.tobytes(), packed.shape[1], lambda k0: k0 // 2
+    if fmt == "int4":
+        if tile < 1:
+            raise ValueError(f"tile must be >= 1, not {tile}")
+        data, per, size = _tile_major([pack_int4(bt[:, k0:k0 + tile])
+                                       for k0 in range(0, bt.shape[1], tile)],
+                                      (tile + 1) // 2)
+        return data, per, lambda k0: (k0 // tile) * size
     if b.dtype != np.int8 or b.shape[0] % 4 or tile is None or tile % 4:
         raise ValueError("2:4 GEMV weights are int8 with K % 4 == 0, on k tiles of a "
                          "multiple of 4 lanes")
     if fmt == "int4-sparse24" and b.size and (b.min() < -8 or b.max() > 7):
         raise ValueError("int4 weights must lie in [-8, 7]")
-    rows = _lane_sparse_rows(b, fmt, tile)
     _, per = load_source(1, tile, FORMATS[fmt], ElemType.INT8)
-    per += -per % 4
-    return rows.tobytes(), rows.shape[1], lambda k0: (k0 // tile) * per
+    data, per, size = _tile_major(_lane_sparse_tiles(b, fmt, tile), per)
+    return data, per, lambda k0: (k0 // tile) * size
 
 
 def w4a16_rows(q, scales, group_size, r):
@@ -309,7 +341,8 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
     # Bytes the DMA fetches per channel and k tile (whole words: a row is fetched as the words
     # that cover it), for the choice of one or two COMPUTEs per tile.
     tile_bytes = ((2 + 2 * r) / 4 if w4a16 else r * eb_w(b) if sub > 1
-                  else -(-load_source(1, r, wfmt, elem)[1] // 4) * 4)
+                  else -(-r * eb_w(b) // 4) * 4 if dense
+                  else load_source(1, r, wfmt, elem)[1])
     w_addr = area.add(np.frombuffer(data, np.uint8))
     bias_addr = area.add(bias) if bias is not None else None
     scale_addr = area.add(np.asarray(scale, np.float32)) if scale is not None else None

@@ -96,12 +96,19 @@ def test_sparse24(k, n, nb, fmt, config):
                  * load_source(f["rows"], f["cols"], f["weight_format"], f["elem"])[1]
                  for f in fields if f["weight_format"])
     assert packed == weights
-    # The DMA reads whole bus words: each weight record is padded to a word (4 bytes per 4
-    # weights), the activation values (1-byte rows at stride 1) share words, an ACC row is
-    # words already.
+    # The DMA reads whole bus words, consecutive rows sharing theirs: a weight LOAD reads its
+    # tile's records as one contiguous run (tile-major), so at most the two end words are
+    # partly other bytes; the activation values (1-byte rows at stride 1) share words; an
+    # ACC row is words already.
+    wloads = [f for f in fields if f["weight_format"]]
+    spans = [load_source(f["rows"], f["cols"], f["weight_format"], f["elem"]) for f in wloads]
+    assert all(f["dram_stride"] == nbytes for f, (_, nbytes) in zip(wloads, spans, strict=True))
+    wread = sum(read_bytes(f["dram_addr"], f["dram_stride"], rows, nbytes)
+                for f, (rows, nbytes) in zip(wloads, spans, strict=True))
+    assert weights <= wread <= weights + 8 * len(wloads)
     acts = sum(read_bytes(f["dram_addr"], f["dram_stride"], f["rows"], f["cols"])
                for f in fields if not f["weight_format"] and not f["target"])
-    assert model.dma_rd == n * -(-k // 4) * 4 + acts + sum(
+    assert model.dma_rd == wread + acts + sum(
         4 * f["rows"] * f["cols"] for f in fields if f["target"])
 
 
