@@ -163,10 +163,12 @@ def transposed_weights(b, fmt="dense", tile=None):
 
 
 def w4a16_rows(q, scales, group_size, r):
-    """``(bytes, row stride)`` of W4A16 weights for the transposed plan on an array of ``r``
-    rows: per output channel n, ``ceil(K / 4r)`` source rows of ``INT4_FP16_ROWS`` one after
-    the other, each the fp16 scale of its group (``scales[(t * 4r) // G, n]``) and the int4
-    values of ``k`` in ``[4 r t, 4 r (t + 1))`` (zero beyond K), ``2 + 2 r`` bytes. ``q``: K x N
+    """``(bytes, record bytes)`` of W4A16 weights for the transposed plan on an array of
+    ``r`` rows, tile-major: per step t of 4 r k (``ceil(K / 4r)`` steps) the N channels'
+    ``INT4_FP16_ROWS`` source rows one after the other (channel n's at ``(t N + n) * (2 + 2
+    r)``), each the fp16 scale of its group (``scales[(t * 4r) // G, n]``) and the int4 values
+    of ``k`` in ``[4 r t, 4 r (t + 1))`` (zero beyond K), ``2 + 2 r`` bytes: a step's LOAD
+    reads contiguous bytes, so the DMA's coalescing reads each bus word once. ``q``: K x N
     int8 values in [-8, 7]; ``scales``: (ceil(K / G), N) float16; ``4 r`` must divide G, so a
     source row never spans two groups."""
     k, n = q.shape
@@ -181,7 +183,7 @@ def w4a16_rows(q, scales, group_size, r):
     vals = pack_int4(qt).reshape(n, t, 2 * r)
     sc = np.ascontiguousarray(scales[(np.arange(t) * span) // group_size].T)   # (N, T)
     rows = np.concatenate([sc.view(np.uint8).reshape(n, t, 2), vals], axis=2)
-    return rows.tobytes(), t * (2 + 2 * r)
+    return np.ascontiguousarray(rows.transpose(1, 0, 2)).tobytes(), 2 + 2 * r
 
 
 #: Cycles from a COMPUTE's start to the start of the next COMPUTE accumulating onto the same
@@ -316,7 +318,7 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
         data, stride = w4a16_rows(b, scales, group_size, r)
 
         def source(n0, k0, c):
-            return n0 * stride + (k0 // span) * (2 + 2 * r), stride
+            return ((k0 // span) * n + n0) * stride, stride
         wfmt = WeightFormat.INT4_FP16_ROWS
     elif dense and sub > 1:
         # Chunked dense weights: chunk after chunk, chunk (k0, width) being the N x width

@@ -67,6 +67,12 @@ are reserved and must be zero.
     ``broadcast`` must be 0 (``RESERVED``); no ``MISALIGNED``, ``STRIDE`` or ``DMA_WINDOW``
     check applies, and PERF_DMA_RD does not count.
 
+    Bytes read: the DMA reads the 32-bit bus words that cover the source rows; a row whose
+    first word is the previous row's last word takes it from that row, so rows at a stride
+    shorter than a word (an activation column of 1-byte rows, 2-byte int4 rows) share words
+    and each covered word is read once. PERF_DMA_RD counts 4 bytes per word read
+    (:func:`read_bytes`; an ``INT4_FP16`` scale row is a read of its own).
+
     Weight formats (``weight_format`` [12:10], :class:`WeightFormat`; 0 = ``DENSE``, all of the
     above): the LOAD unpacks compressed weights on the fly into dense SPAD lanes. A non-dense
     format needs ``target`` SPAD, neither ``fill`` nor ``broadcast``, and ``elem`` INT8 (FP16
