@@ -41,7 +41,10 @@ TFLite clamp (``lo > hi``, which the reference kernels resolve to ``hi``) become
 
 The GEMMs' tiling is the one GEMM planner's (:mod:`dure.sim.gemm_plan`); buffers are placed by
 :mod:`.memory_plan`. Every NPU layer's command list ends with a FENCE, so that its results are
-in memory before a later layer (NPU or core) reads them.
+in memory before a later layer (NPU or core) reads them. On a single-tile variant a ``gemv``
+layer followed by another ``gemv`` layer also loads the next one's first weight tiles and bias
+before its FENCE (:func:`.npu_gemv.prefetch_next`): the layers then run only in order, one
+after the other, as the program does.
 """
 
 import numpy as np

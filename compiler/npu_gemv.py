@@ -25,6 +25,11 @@ output stage:
   ``lane_scales`` the per-channel case wrote an int32 scratch vector, loaded it back after a
   FENCE and requantized it with one-row STOREs: ~13 k cycles more on the FC autoencoder.)
 
+Consecutive GEMV layers (:func:`prefetch_next`, applied by :func:`.lower.compile_graph` on
+single-tile variants): the next layer's leading weight and bias LOADs go in front of this
+layer's FENCE, so they stream while this layer's last COMPUTEs and STOREs drain instead of
+after the core has launched the next layer.
+
 ACC use: the GEMV's two halves at rows ``0`` and ``acc_rows / 2``; the requantization rows
 (``2 ceil(N / C)``, per-tensor 2) at the top, refused (ValueError) when they would overlap
 the GEMV's.
