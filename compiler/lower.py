@@ -43,7 +43,10 @@ TFLite clamp (``lo > hi``, which the reference kernels resolve to ``hi``) become
 
 The GEMMs' tiling is the one GEMM planner's (:mod:`dure.sim.gemm_plan`); buffers are placed by
 :mod:`.memory_plan`. Every NPU layer's command list ends with a FENCE, so that its results are
-in memory before a later layer (NPU or core) reads them.
+in memory before a later layer (NPU or core) reads them. On a single-tile variant a ``gemv``
+layer followed by another ``gemv`` layer also loads the next one's first weight tiles and bias
+before its FENCE (:func:`.npu_gemv.prefetch_next`): the layers then run only in order, one
+after the other, as the program does.
 """
 
 import numpy as np
@@ -56,7 +59,7 @@ from .errors import UnsupportedModel
 from .ir import OpKind, explicit_padding
 from .memory_plan import Interval, align_up, plan_memory
 from .npu_gemm import gemm_cost, tflite_gemm_descriptors
-from .npu_gemv import fc_gemv_program
+from .npu_gemv import fc_gemv_program, prefetch_next
 from .npu_ops import layer_planner, param_image
 from .program import Layer, Program
 from .reference import (
@@ -274,6 +277,13 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
                     encode(Opcode.FENCE)]
             except ValueError as e:
                 raise layer.op.fail(f"cannot be lowered onto the NPU: {e}") from None
+    if config.npu_tiles == 1:
+        # Consecutive GEMV layers: the next layer's first weight tiles and bias load while
+        # this layer's last COMPUTEs and STOREs drain (npu_gemv.prefetch_next).
+        for a, b in zip(layers, layers[1:], strict=False):
+            if a.kind == b.kind == "gemv":
+                a.commands, b.commands = prefetch_next(
+                    a.commands, b.commands, (main.base, main.base + len(weights)))
     return Program(graph, config, precision, layers, weights, main.base, weight_addr,
                    tensor_addr, buffers, arena_base, plan.size, plan.total)
 

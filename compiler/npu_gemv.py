@@ -16,7 +16,8 @@ output stage:
   STOREs with ``lane_scales`` (rtl/npu/commands.py): row r of a block takes lane ``r % C`` of
   the block's parameter group, so the multipliers and shifts are laid out as for the
   per-column STORE, C channels side by side (rows ``P + 2 g``: multipliers, ``P + 2 g + 1``:
-  shifts of channels ``g C .. g C + C - 1``), loaded by one LOAD at the start; every block
+  shifts of channels ``g C .. g C + C - 1``), loaded by one LOAD just before the first STORE
+  (so it overlaps the first block's last COMPUTEs instead of delaying the weights); every block
   starts at a multiple of C channels. The int32 values and the requantization are the
   GEMM's, so the output is too. With one multiplier and shift for all channels (per-tensor
   weights, what TFLite's converter writes for FULLY_CONNECTED unless asked for per-channel)
@@ -30,6 +31,11 @@ output stage:
   the top ACC row when every channel has the same; the GEMM path's requantization, so its
   output.
 
+Consecutive GEMV layers (:func:`prefetch_next`, applied by :func:`.lower.compile_graph` on
+single-tile variants): the next layer's leading weight and bias LOADs go in front of this
+layer's FENCE, so they stream while this layer's last COMPUTEs and STOREs drain instead of
+after the core has launched the next layer.
+
 ACC use: the GEMV's two halves at rows ``0`` and ``acc_rows / 2``; the requantization rows
 (``2 ceil(N / C)``, per-tensor 2) at the top, refused (ValueError) when they would overlap
 the GEMV's.
@@ -41,7 +47,7 @@ from dure.rtl.npu.descriptor import decode, encode
 from dure.sim.gemv_plan import gemv_program
 from dure.sim.layer_program import LayerProgram
 
-__all__ = ["fc_gemv_program", "per_tensor"]
+__all__ = ["fc_gemv_program", "per_tensor", "prefetch_next"]
 
 
 def _f32_bits(v):
@@ -131,10 +137,17 @@ def fc_gemv_program(config, w, *, precision, x_addr, out_addr, param_addr, bias,
     end = max(a + len(b) for a, b in prog.blobs) - param_addr
     p_addr = param_addr + (end + 15) // 16 * 16
     blobs = [*prog.blobs, (p_addr, pairs.tobytes())]
-    words = [encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32, dram_addr=p_addr,
-                    dram_stride=4 * c, rows=per * groups, cols=c, local_addr=par)]
+    params = encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32, dram_addr=p_addr,
+                    dram_stride=4 * c, rows=per * groups, cols=c, local_addr=par)
+    words = []
     for d in prog.descriptors:
         opcode, f = decode(d)
+        if opcode == Opcode.STORE and params is not None:
+            # The parameters are first needed by the first STORE: loaded just before it, they
+            # ride in the bus's idle time while the block's last COMPUTEs drain instead of
+            # delaying the first weights.
+            words.append(params)
+            params = None
         if opcode == Opcode.STORE:
             n0 = (f["dram_addr"] - out_addr) // 4
             if n0 % c:
@@ -189,3 +202,35 @@ def _per_tensor(config, w, x_addr, out_addr, param_addr, bias, params, zero_poin
         words.append(d)
     return LayerProgram(words, blobs, out_addr, (1, n), np.dtype(np.int8), macs=k * n,
                         array_macs=prog.array_macs)
+
+
+def prefetch_next(prev, nxt, blob):
+    """Move the leading weight LOADs of the GEMV layer after ``prev`` into ``prev``'s tail.
+
+    ``prev`` and ``nxt`` are the command lists (descriptor word lists) of two consecutive NPU
+    layers run one after the other on the same NPU, ``prev`` ending with its FENCE; ``blob``
+    is ``(first, end)``, the byte range of the program's constants (no STORE writes there).
+    The LOADs at the head of ``nxt`` (before its first other command) that read the constants
+    (its first weight tiles, the bias; not the activation vector, which ``prev`` writes) are
+    moved in front of ``prev``'s FENCE, so they fill the bus while ``prev``'s last COMPUTEs
+    and STOREs drain and ``nxt`` starts computing at once. SPAD and ACC hazards keep them
+    after ``prev``'s commands that use the same rows; an ACC LOAD is only moved when it lies
+    below every parameter row ``prev``'s STOREs read (a ``lane_scales`` STORE reads more
+    parameter rows than its hazard footprint names, ``rtl/npu/hazard.py``). Returns the two
+    new lists; the pair computes the same results (``nxt`` alone no longer does)."""
+    if not prev or decode(prev[-1])[0] != Opcode.FENCE:
+        raise ValueError("the first layer's commands must end with its FENCE")
+    first, end = blob
+    params = [f["scale_addr"] for op, f in map(decode, prev) if op == Opcode.STORE and f["scale"]]
+    floor = min(params, default=None)
+    moved, kept = [], []
+    head = True
+    for d in nxt:
+        opcode, f = decode(d)
+        head = head and opcode == Opcode.LOAD
+        movable = head and not f["fill"] and f["local_cols"] == 0 \
+            and first <= f["dram_addr"] < end \
+            and (f["target"] == LoadTarget.SPAD.value or floor is None
+                 or f["local_addr"] + f["rows"] <= floor)
+        (moved if movable else kept).append(d)
+    return [*prev[:-1], *moved, prev[-1]], kept

@@ -2,17 +2,17 @@
 
 A 1 x K x N GEMV uses every weight once. On the array's usual mapping (weights stationary) each
 R x C weight set serves one activation row, so the array's weight intake (a new set only every
-~15 cycles on the 8x8 dual-precision build with its four shadow weight banks, ~57 with one) bounds it below the memory
-roofline. This plan swaps the operands: ``y^T = B^T a^T``. The activation vector is the
-stationary operand (a K tile of R values in lane 0 of R SPAD rows: one new weight set per K
-tile, ``n = 1``), and the weight matrix streams through the array as activation rows, one row of
-R weights of one output channel per cycle (R MACs per cycle, R bytes of int8 or R / 2 of int4
-weights per cycle: more than main memory delivers at 4 B/cycle, so the GEMV is memory-bound).
-The weights are stored transposed (N x K rows, K contiguous), as a prepared model stores them;
-int4 weights pack two k per byte (the LOAD's ``INT4`` format on the transposed rows); 2:4
-sparse weights (sparse along K, so along the lanes of the transposed rows) use the
-lane-grouped formats ``SPARSE24_LANES`` / ``SPARSE24_INT4_LANES``: each row of a k tile is
-R / 2 kept values (int8, or int4 two per byte) and R / 8 bytes of position codes, expanded by
+~15 cycles on the 8x8 dual-precision build with its four shadow weight banks, ~57 with one)
+bounds it below the memory roofline. This plan swaps the operands: ``y^T = B^T a^T``. The
+activation vector is the stationary operand (a K tile of R values in lane 0 of R SPAD rows: one
+new weight set per K tile, ``n = 1``), and the weight matrix streams through the array as
+activation rows, one row of R weights of one output channel per cycle (R MACs per cycle, R bytes
+of int8 or R / 2 of int4 weights per cycle: more than main memory delivers at 4 B/cycle, so the
+GEMV is memory-bound). The weights are stored transposed (N x K rows, K contiguous), as a
+prepared model stores them; int4 weights pack two k per byte (the LOAD's ``INT4`` format on the
+transposed rows); 2:4 sparse weights (sparse along K, so along the lanes of the transposed rows)
+use the lane-grouped formats ``SPARSE24_LANES`` / ``SPARSE24_INT4_LANES``: each row of a k tile
+is R / 2 kept values (int8, or int4 two per byte) and R / 8 bytes of position codes, expanded by
 the LOAD into the R dense lanes, so the bytes streamed per weight are 0.625 (int8) / 0.375
 (int4) instead of 1.
 
@@ -21,18 +21,31 @@ parity so one block's STORE overlaps the next block), K into tiles of R. Per K t
 the ``nb x R`` weight tile into one of three SPAD buffers (issued two tiles ahead, so the load
 unit always has the next one waiting); unless the whole activation vector was loaded once at
 the start (``rows = K, cols = 1``, when it fits in SPAD beside the buffers), one LOAD of its R
-values; then two COMPUTEs (``k = R, n = 1``), one per half of the block, so neither waits for
-its own previous result, accumulating in the block's ACC rows (FP16: the sequential order over
-k, earlier tiles' sum as the start). One STORE per block (``rows = nb, cols = 1``, stride = the
-output element: a contiguous vector).
+values; then the COMPUTEs (``k = R, n = 1``): two, one per half of the block, so neither waits
+for its own previous result, when the block is small enough for the accumulate chain (a
+COMPUTE onto the rows the previous one writes waits for it, ~``m + 72`` cycles on the 8x8) to
+outlast the tile's LOAD, else one over the whole block (one descriptor fewer per tile on the
+shared bus; :func:`split_tiles`), accumulating in the block's ACC rows (FP16: the sequential
+order over k, earlier tiles' sum as the start). One STORE per block (``rows = nb, cols = 1``,
+stride = the output element: a contiguous vector).
 
-With ``chunk = c`` (dense weights, K a multiple of c R; off by default) the weights are laid
-out in chunks of ``c`` k tiles (chunk after chunk, each N x (c R) values with channel n's
-tiles one after the other), so one LOAD of ``c nb`` rows of R values brings ``c`` k tiles of
-the block (destination row ``c i + j``: tile j of channel i) and the COMPUTEs walk every c-th
-row, as for W4A16 below. Fewer, longer LOADs did not pay: the FC autoencoder on the 8x8 SoC
-took 89,259 cycles with c = 4 / 2 (INT8, per-tensor) against 86,307 with one k tile per LOAD,
-FP16 155,039 against 152,015 (the COMPUTEs wait for a longer LOAD, and the blocks shrink).
+Dense weights come in chunks of up to ``c`` k tiles per LOAD (``chunk``; by default the most,
+up to :data:`MAX_CHUNK`, that keeps the activation vector resident and the blocks as long as
+with one tile per LOAD): the weights are laid out chunk after chunk, chunk (k0, w) being the N
+x w values of k in [k0, k0 + w) with channel n's tiles one after the other, so one LOAD of ``c
+nb`` rows of R values brings ``c`` k tiles of the block (destination row ``c i + j``: tile j
+of channel i) and the COMPUTEs walk every c-th row, as for W4A16 below. The schedule
+(:func:`_schedule`) puts the remainder first and the last two k tiles one per LOAD, so the
+block's last COMPUTEs wait for a short LOAD. Each LOAD saves its descriptor (8 bus words) and
+the DMA's turnaround (~16 cycles at a 10-cycle latency); longer chunks made the autoencoder
+slower (c = 4: 84,465 cycles against 83,329 with c = 2, INT8 per-channel), the COMPUTEs of a
+long chunk only start once it is in.
+
+The packed formats (int4, 2:4) are stored tile-major (:func:`transposed_weights`): a k tile's
+records of all N channels one after the other, so a LOAD reads contiguous bytes and the DMA
+reader's coalescing (consecutive rows share their boundary word, ``rtl/npu/dma_reader.py``)
+makes a record shorter than a bus word (a 2-byte int4 row on the 4x4, a 3-byte 2:4 row) cost
+its own bytes, not a whole word.
 
 W4A16 (int4 weights with fp16 group scales, FP16 precision) loads 4 k tiles per step with
 ``INT4_FP16_ROWS`` (one source row per channel: its scale, then 4 R int4 values; destination
@@ -61,7 +74,7 @@ from .golden_int4 import GROUP_SIZES, dequantize_w4a16, pack_int4
 from .golden_sparse24 import compress_24
 from .layer_program import LayerProgram, ParamArea
 
-__all__ = ["FORMATS", "gemv_program", "transposed_weights", "w4a16_rows"]
+__all__ = ["FORMATS", "gemv_program", "split_tiles", "transposed_weights", "w4a16_rows"]
 
 #: Weight-tile buffers in SPAD (the LOADs run this many steps minus one ahead).
 _BUFFERS = 3
@@ -73,10 +86,10 @@ FORMATS = {"dense": WeightFormat.DENSE, "int4": WeightFormat.INT4,
            "int4-sparse24": WeightFormat.SPARSE24_INT4_LANES}
 
 
-def _lane_sparse_rows(b, fmt, tile):
-    """(N, bytes) uint8: row n is the k tiles of ``tile`` lanes of column n of ``b`` one after
-    the other, each the LOAD's ``SPARSE24_LANES`` / ``SPARSE24_INT4_LANES`` source row (the
-    tile's kept values, group by group, then its 4-bit codes), from the golden compression
+def _lane_sparse_tiles(b, fmt, tile):
+    """Per k tile of ``tile`` lanes, the (N, bytes) uint8 ``SPARSE24_LANES`` /
+    ``SPARSE24_INT4_LANES`` source rows of the N columns of ``b`` (the tile's kept values,
+    group by group, then its 4-bit codes), from the golden compression
     (:func:`~dure.sim.golden_sparse24.compress_24`)."""
     k, n = b.shape
     try:
@@ -86,55 +99,76 @@ def _lane_sparse_rows(b, fmt, tile):
     codes = np.empty((meta.shape[0], 2 * meta.shape[1]), np.uint8)
     codes[:, 0::2], codes[:, 1::2] = meta & 0xF, meta >> 4
     vt, ct = np.ascontiguousarray(values.T), np.ascontiguousarray(codes[:, :n].T)
-    parts = []
+    tiles = []
     for k0 in range(0, k, tile):
         g0, g = k0 // 4, min(tile, k - k0) // 4
         v = vt[:, 2 * g0:2 * g0 + 2 * g]
-        parts.append(v.view(np.uint8) if fmt == "int8-sparse24" else pack_int4(v))
         c = ct[:, g0:g0 + g]
         if g % 2:
             c = np.concatenate([c, np.zeros((n, 1), np.uint8)], axis=1)
-        parts.append((c[:, 0::2] | (c[:, 1::2] << 4)).astype(np.uint8))
-        # Each tile's record starts at a multiple of 4 bytes: the DMA reads 32-bit words, so
-        # an unaligned 3- or 5-byte record would cost one more word about half the time.
-        used = sum(part.shape[1] for part in parts[-2:])
-        parts.append(np.zeros((n, -used % 4), np.uint8))
-    return np.concatenate(parts, axis=1)
+        tiles.append(np.concatenate([v.view(np.uint8) if fmt == "int8-sparse24"
+                                     else pack_int4(v),
+                                     (c[:, 0::2] | (c[:, 1::2] << 4)).astype(np.uint8)],
+                                    axis=1))
+    return tiles
+
+
+def _tile_major(tiles, per):
+    """The k tiles' (N, bytes) records one tile after the other, each record padded with
+    zeros to ``per`` bytes: ``(bytes, per, offset)`` for :func:`transposed_weights`."""
+    n = tiles[0].shape[0] if tiles else 0
+    out = np.zeros((len(tiles), n, per), np.uint8)
+    for t, rec in enumerate(tiles):
+        out[t, :, :rec.shape[1]] = rec
+    return out.tobytes(), per, n * per
 
 
 def transposed_weights(b, fmt="dense", tile=None):
     """``(bytes, row stride, offset)`` of the transposed weights of ``b`` (K x N, int8 or
-    float16) in main memory, ``offset(k0)`` being where the k tile starting at ``k0`` begins in
-    a row: ``dense`` (N x K elements), ``int4`` (int8 values in [-8, 7], N x ceil(K / 2) bytes,
-    k pairs low nibble first), ``int8-sparse24`` / ``int4-sparse24`` (2:4 along K, K % 4 ==
-    0; per row the lane-grouped 2:4 source rows of its k tiles of ``tile`` lanes, one after
-    the other: ``tile / 2 + tile / 8`` bytes per tile for int8 values, ``tile / 4 + tile / 8``
-    for int4, with ``tile`` a multiple of 4; each record padded to a multiple of 4 bytes, as
-    the DMA moves 32-bit words: 8 / 4 bytes per 8 weights at R = 8)."""
+    float16) in main memory: the record of channel n in the k tile starting at ``k0`` is at
+    ``offset(k0) + n * stride``. ``dense``: N x K elements, row by row (``offset(k0)`` =
+    ``k0`` elements). The packed formats are *tile-major* with ``tile`` lanes per k tile
+    (``tile`` given): per k tile the N channels' records one after the other, each ``stride``
+    bytes (the last, partial tile's records padded with zeros), so one LOAD of a tile's
+    channels reads contiguous bytes and the DMA's coalescing makes records shorter than a bus
+    word cost their own bytes only: ``int4`` (int8 values in [-8, 7], ``ceil(tile / 2)`` bytes
+    per record, k pairs low nibble first; without ``tile``: N x ceil(K / 2) bytes row by row,
+    ``offset(k0) = k0 / 2``), ``int8-sparse24`` / ``int4-sparse24`` (2:4 along K, K % 4 ==
+    0, ``tile`` a multiple of 4: the lane-grouped 2:4 source row of the tile, ``tile / 2 +
+    tile / 8`` bytes for int8 values, ``tile / 4 + tile / 8`` for int4: 0.625 / 0.375 bytes
+    per weight)."""
     if fmt not in FORMATS:
         raise ValueError(f"the GEMV plan takes weights {', '.join(FORMATS)}, not {fmt!r}")
     bt = np.ascontiguousarray(b.T)
-    if fmt == "int4":
-        packed = pack_int4(bt)
-        return packed.tobytes(), packed.shape[1], lambda k0: k0 // 2
     if fmt == "dense":
         return bt.tobytes(), bt.shape[1] * bt.itemsize, lambda k0: k0 * bt.itemsize
+    if fmt == "int4" and tile is None:
+        packed = pack_int4(bt)
+        return packed.tobytes(), packed.shape[1], lambda k0: k0 // 2
+    if fmt == "int4":
+        if tile < 1:
+            raise ValueError(f"tile must be >= 1, not {tile}")
+        data, per, size = _tile_major([pack_int4(bt[:, k0:k0 + tile])
+                                       for k0 in range(0, bt.shape[1], tile)],
+                                      (tile + 1) // 2)
+        return data, per, lambda k0: (k0 // tile) * size
     if b.dtype != np.int8 or b.shape[0] % 4 or tile is None or tile % 4:
         raise ValueError("2:4 GEMV weights are int8 with K % 4 == 0, on k tiles of a "
                          "multiple of 4 lanes")
     if fmt == "int4-sparse24" and b.size and (b.min() < -8 or b.max() > 7):
         raise ValueError("int4 weights must lie in [-8, 7]")
-    rows = _lane_sparse_rows(b, fmt, tile)
     _, per = load_source(1, tile, FORMATS[fmt], ElemType.INT8)
-    per += -per % 4
-    return rows.tobytes(), rows.shape[1], lambda k0: (k0 // tile) * per
+    data, per, size = _tile_major(_lane_sparse_tiles(b, fmt, tile), per)
+    return data, per, lambda k0: (k0 // tile) * size
 
 
 def w4a16_rows(q, scales, group_size, r):
-    """``(bytes, row stride)`` of W4A16 weights for the transposed plan on an array of ``r``
-    rows: per output channel n, ``ceil(K / 4r)`` source rows of ``INT4_FP16_ROWS`` one after
-    the other, each the fp16 scale of its group (``scales[(t * 4r) // G, n]``) and the int4
-    values of ``k`` in ``[4 r t, 4 r (t + 1))`` (zero beyond K), ``2 + 2 r`` bytes. ``q``: K x N
+    """``(bytes, record bytes)`` of W4A16 weights for the transposed plan on an array of
+    ``r`` rows, tile-major: per step t of 4 r k (``ceil(K / 4r)`` steps) the N channels'
+    ``INT4_FP16_ROWS`` source rows one after the other (channel n's at ``(t N + n) * (2 + 2
+    r)``), each the fp16 scale of its group (``scales[(t * 4r) // G, n]``) and the int4 values
+    of ``k`` in ``[4 r t, 4 r (t + 1))`` (zero beyond K), ``2 + 2 r`` bytes: a step's LOAD
+    reads contiguous bytes, so the DMA's coalescing reads each bus word once. ``q``: K x N
     int8 values in [-8, 7]; ``scales``: (ceil(K / G), N) float16; ``4 r`` must divide G, so a
     source row never spans two groups."""
     k, n = q.shape
@@ -149,7 +183,64 @@ def w4a16_rows(q, scales, group_size, r):
     vals = pack_int4(qt).reshape(n, t, 2 * r)
     sc = np.ascontiguousarray(scales[(np.arange(t) * span) // group_size].T)   # (N, T)
     rows = np.concatenate([sc.view(np.uint8).reshape(n, t, 2), vals], axis=2)
-    return rows.tobytes(), t * (2 + 2 * r)
+    return np.ascontiguousarray(rows.transpose(1, 0, 2)).tobytes(), 2 + 2 * r
+
+
+#: Cycles from a COMPUTE's start to the start of the next COMPUTE accumulating onto the same
+#: ACC rows, beyond its ``m`` rows (measured on the 8x8 NPU: 136 cycles for m = 64).
+CHAIN_CYCLES = 72
+
+
+def split_tiles(config, rows, tile_bytes):
+    """Whether a block of ``rows`` channels is better computed as two COMPUTEs per k tile
+    (the halves overlap their accumulate chains) than one: True while one COMPUTE per k tile,
+    chained onto the previous tile's (``rows + CHAIN_CYCLES``), would take longer than the LOAD
+    of the tile's weights (``rows * tile_bytes`` bytes at the main-memory bandwidth). Timing
+    only."""
+    load = rows * tile_bytes / config.main_bytes_per_cycle
+    return rows > 1 and rows + CHAIN_CYCLES > load
+
+
+def _room(config, n, kpad, sub, r, scaled):
+    """``(resident, limit)``: whether the activation vector (``kpad`` rows) stays in SPAD
+    beside the ``_BUFFERS`` weight buffers of ``sub`` k tiles (at least min(N, 256) channels
+    each), and the most channels a block may have (SPAD buffers and ACC halves)."""
+    resident = kpad + _BUFFERS * sub * min(n, 256) <= config.npu_spad_rows
+    room = config.npu_spad_rows - (kpad if resident else _BUFFERS * sub * r)
+    # ACC: two halves (blocks alternate); with a scale each half's second quarter holds its
+    # block's scales, one per row.
+    quarter = config.npu_acc_rows // 4
+    return resident, min(quarter if scaled else 2 * quarter, room // (_BUFFERS * sub),
+                         0xFFFF // sub)
+
+
+#: Most k tiles one LOAD of dense weights brings (:func:`_auto_chunk`).
+MAX_CHUNK = 2
+
+
+def _auto_chunk(config, n, tiles, r, scaled):
+    """The most k tiles per LOAD (up to :data:`MAX_CHUNK`) that keep the activation vector
+    resident when one tile per LOAD does and need no more blocks than one tile per LOAD:
+    fewer, longer LOADs (each LOAD costs a descriptor and the DMA's turnaround) without
+    shorter blocks."""
+    base_res, base_limit = _room(config, n, tiles * r, 1, r, scaled)
+    blocks = -(-n // base_limit)
+    for sub in range(min(MAX_CHUNK, max(1, tiles - 2)), 1, -1):
+        resident, limit = _room(config, n, tiles * r, sub, r, scaled)
+        if resident == base_res and -(-n // limit) <= blocks:
+            return sub
+    return 1
+
+
+def _schedule(tiles, sub):
+    """k tiles per step of a dense GEMV with chunks of up to ``sub`` tiles: the remainder
+    first, then full chunks, then the last two tiles one per step, so the block's last
+    COMPUTEs wait for a short LOAD (the bus idles while they drain)."""
+    if sub == 1:
+        return [1] * tiles
+    tail = min(tiles, 2)
+    body, rem = divmod(tiles - tail, sub)
+    return ([rem] if rem else []) + [sub] * body + [1] * tail
 
 
 def eb_w(b):
@@ -159,7 +250,7 @@ def eb_w(b):
 
 def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtype=None,
                  bias=None, fmt="dense", nb=None, scales=None, group_size=None, scale=None,
-                 zero_point=0, lo=None, hi=None, chunk=None):
+                 zero_point=0, lo=None, hi=None, chunk=None, split=None):
     """The :class:`~dure.sim.layer_program.LayerProgram` of ``y = a @ b (+ bias)`` for ``a``
     (1 x K at ``a_addr``, int8 or fp16 per ``precision``) and ``b`` (K x N), placed transposed
     in the parameter area (``fmt`` one of :data:`FORMATS`, see :func:`transposed_weights`;
@@ -170,6 +261,9 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
 
     ``chunk``: dense weights only, k tiles per weight LOAD (the weights laid out chunk by
     chunk, module docstring); None or 1: the plain transposed layout.
+
+    ``split``: whether each k tile is two COMPUTEs (the block's two halves) or one over the
+    whole block; None picks by :func:`split_tiles` (timing only, the result is the same).
 
     With ``scale`` (N float32) the output goes through the STORE's per-column post-processing
     (INT8: int8 with ``zero_point`` and the clamp ``[lo, hi]``, or fp16; FP16: fp16 / fp32
@@ -200,57 +294,67 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
     eb = 2 if fp16 else 1
     elem = ElemType.FP16 if fp16 else ElemType.INT8
     area = ParamArea(param_addr)
-    # A step loads `sub` k tiles of R lanes for `nb` output channels: one (sub = 1), or four
-    # with W4A16 (one INT4_FP16_ROWS source row per channel: destination row 4 c + j is k
-    # tile j of channel c).
-    sub = 4 if w4a16 else 1
-    if chunk is not None and chunk != 1 and (fmt != "dense" or w4a16 or k % (chunk * r)):
-        raise ValueError(f"chunk {chunk} needs dense weights with K a multiple of {chunk} x "
-                         f"the array's rows")
-    if chunk:
+    # A step loads c k tiles of R lanes for `nb` output channels (destination row c i + j:
+    # tile j of channel i): four with W4A16 (one INT4_FP16_ROWS source row per channel), one
+    # for the compressed formats, up to `sub` for dense weights (chunks, module docstring).
+    dense = fmt == "dense" and not w4a16
+    if chunk is not None and (not isinstance(chunk, int) or chunk < 1 or chunk > 8
+                              or (chunk > 1 and not dense)):
+        raise ValueError(f"chunk must be None or 1..8 (more than 1 for dense weights only), "
+                         f"not {chunk!r}")
+    tiles = -(-k // r)
+    if w4a16:
+        sub = 4
+    elif not dense:
+        sub = 1
+    elif chunk is not None:
         sub = chunk
+    else:
+        sub = _auto_chunk(config, n, tiles, r, scale is not None)
     span = sub * r
+    schedule = _schedule(tiles, sub) if dense else [sub] * -(-k // span)
+    kpad = -(-k // span) * span if w4a16 else tiles * r
     if w4a16:
         data, stride = w4a16_rows(b, scales, group_size, r)
-        pitch = stride
 
-        def offset(k0):
-            return (k0 // span) * (2 + 2 * r)
+        def source(n0, k0, c):
+            return ((k0 // span) * n + n0) * stride, stride
         wfmt = WeightFormat.INT4_FP16_ROWS
-    elif sub > 1:
-        # Chunked dense weights: chunk after chunk of `sub` k tiles, each N x (sub R) values
-        # (channel n's tiles one after the other), so one LOAD of R-element rows brings
-        # `sub` k tiles of `nb` channels (destination row sub c + j: tile j of channel c).
+    elif dense and sub > 1:
+        # Chunked dense weights: chunk after chunk, chunk (k0, width) being the N x width
+        # values of k in [k0, k0 + width) (channel n's tiles one after the other), so one LOAD
+        # of c n_b rows of R elements brings the chunk's c k tiles of n_b channels.
         bt = np.ascontiguousarray(b.T)
-        data = np.concatenate([np.ascontiguousarray(bt[:, k0:k0 + span]).reshape(-1)
-                               for k0 in range(0, k, span)]).tobytes()
-        stride, pitch = r * eb_w(b), span * eb_w(b)
+        bounds = np.cumsum([0] + schedule) * r
+        data = np.concatenate([np.ascontiguousarray(bt[:, k0:k1]).reshape(-1)
+                               for k0, k1 in zip(bounds[:-1], bounds[1:], strict=True)]
+                              ).tobytes()
 
-        def offset(k0):
-            return k0 * n * eb_w(b)
+        def source(n0, k0, c):
+            width = min(c * r, k - k0)
+            return (k0 * n + n0 * width) * eb_w(b), min(r, width) * eb_w(b)
         wfmt = WeightFormat.DENSE
     else:
         data, stride, offset = transposed_weights(b, fmt, r)
-        pitch = stride
+
+        def source(n0, k0, c):
+            return n0 * stride + offset(k0), stride
         wfmt = FORMATS[fmt]
+    # Bytes the DMA fetches per channel and k tile (whole words: a row is fetched as the words
+    # that cover it), for the choice of one or two COMPUTEs per tile.
+    tile_bytes = ((2 + 2 * r) / 4 if w4a16 else r * eb_w(b) if sub > 1
+                  else -(-r * eb_w(b) // 4) * 4 if dense
+                  else load_source(1, r, wfmt, elem)[1])
     w_addr = area.add(np.frombuffer(data, np.uint8))
     bias_addr = area.add(bias) if bias is not None else None
     scale_addr = area.add(np.asarray(scale, np.float32)) if scale is not None else None
-    kpad = -(-k // span) * span
-    # The activation vector stays in SPAD for the whole GEMV when it fits beside the weight
-    # buffers (at least min(N, 256) channels each); otherwise each step brings its values.
-    resident = kpad + _BUFFERS * sub * min(n, 256) <= config.npu_spad_rows
-    room = config.npu_spad_rows - (kpad if resident else _BUFFERS * span)
-    # ACC: two halves (blocks alternate); with a scale each half's second quarter holds its
-    # block's scales, one per row.
-    quarter = config.npu_acc_rows // 4
-    limit = min(quarter if scale is not None else 2 * quarter, room // (_BUFFERS * sub),
-                0xFFFF // sub)
+    resident, limit = _room(config, n, kpad, sub, r, scale is not None)
     if nb is None:
         blocks = -(-n // limit)
         nb = -(-n // blocks)
     if not 1 <= nb <= limit:
         raise ValueError(f"nb must be in 1..{limit}, not {nb}")
+    quarter = config.npu_acc_rows // 4
     half = 2 * quarter
     ob = np.dtype(odt).itemsize
     post = {}
@@ -264,17 +368,18 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
     # (span rows) unless the whole a^T sits after them.
     size = sub * nb if resident else sub * nb + span
     a_rows = _BUFFERS * size
-    steps = [(blk, n0, min(nb, n - n0), t, k0, min(span, k - k0))
+    starts = np.cumsum([0] + schedule[:-1]) * r
+    steps = [(blk, n0, min(nb, n - n0), t, int(k0), min(c * r, k - int(k0)), c)
              for blk, n0 in enumerate(range(0, n, nb))
-             for t, k0 in enumerate(range(0, k, span))]
+             for t, (k0, c) in enumerate(zip(starts, schedule, strict=True))]
 
     def loads(i):
-        _, n0, rows, _, k0, kk = steps[i]
+        _, n0, rows, _, k0, kk, c = steps[i]
         at = (i % _BUFFERS) * size
-        src = w_addr + n0 * pitch + offset(k0)
+        offset, stride = source(n0, k0, c)
         out = [encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, weight_format=wfmt,
-                      dram_addr=src, dram_stride=stride, rows=sub * rows,
-                      cols=r if sub > 1 else kk, local_addr=at)]
+                      dram_addr=w_addr + offset, dram_stride=stride, rows=c * rows,
+                      cols=r if c > 1 else kk, local_addr=at)]
         if not resident:
             out.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
                               dram_addr=a_addr + k0 * eb, dram_stride=eb, rows=kk, cols=1,
@@ -282,7 +387,7 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
         return out
 
     def compute(i):
-        blk, n0, rows, t, k0, kk = steps[i]
+        blk, n0, rows, t, k0, kk, c = steps[i]
         at = (i % _BUFFERS) * size
         acc = (blk % 2) * half
         out = []
@@ -294,18 +399,21 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
             out.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
                               dram_addr=bias_addr + 4 * n0, dram_stride=4, rows=rows, cols=1,
                               local_addr=acc))
-        # Two COMPUTEs per k tile on the two halves of the block: each one's predecessor on
-        # the same ACC rows (previous tile) has drained while the other half ran. With sub > 1
-        # a k tile's rows are every sub-th SPAD row (a walk of a_rows x 1).
+        # Two COMPUTEs per k tile on the two halves of the block (split): each one's
+        # predecessor on the same ACC rows (previous tile) has drained while the other half
+        # ran; or one COMPUTE per k tile when the tile's LOAD takes longer than the chained
+        # COMPUTE anyway (one descriptor fewer per tile on the bus). With c > 1 a k tile's
+        # rows are every c-th SPAD row (a walk of a_rows x 1).
         cut = (rows + 1) // 2
+        halves = split_tiles(config, rows, tile_bytes) if split is None else split
         for j in range(-(-kk // r)):
             kj = min(r, kk - j * r)
             w_row = (a_rows + k0 if resident else at + sub * nb) + j * r
-            for lo, hi in ((0, cut), (cut, rows)) if rows > 1 else ((0, rows),):
-                walk = dict(a_cols=1, a_rows=hi - lo, a_row_step=sub) if sub > 1 else {}
+            for lo, hi in ((0, cut), (cut, rows)) if rows > 1 and halves else ((0, rows),):
+                walk = dict(a_cols=1, a_rows=hi - lo, a_row_step=c) if c > 1 else {}
                 out.append(encode(Opcode.COMPUTE, precision=prec,
                                   accumulate=int(t > 0 or j > 0 or bias_addr is not None),
-                                  a_addr=at + sub * lo + j, w_addr=w_row, acc_addr=acc + lo,
+                                  a_addr=at + c * lo + j, w_addr=w_row, acc_addr=acc + lo,
                                   m=hi - lo, k=kj, n=1, **walk))
         if k0 + kk == k and scale_addr is None:
             out.append(encode(Opcode.STORE, out=out_type, acc_type=prec,

@@ -57,6 +57,7 @@ from dure.rtl.npu.commands import (
     elem_bytes,
     load_source,
     out_bytes,
+    read_bytes,
 )
 from dure.rtl.npu.descriptor import FIELDS, encode
 
@@ -164,7 +165,8 @@ class NpuModel:
         with ``BUS_ERROR``; entries after that are not listed).
     dma_rd, dma_wr : int
         Bytes moved by executed LOADs / STOREs (PERF_DMA_RD / PERF_DMA_WR; list fetches are not
-        counted).
+        counted). A LOAD counts the bus words it reads, 4 bytes each, consecutive rows sharing
+        a word reading it once (:func:`~dure.rtl.npu.commands.read_bytes`), as the hardware.
     fence_irq : bool
         STATUS.fence_irq: a FENCE with ``irq`` completed since :meth:`clear_fence_irq`.
     issued, done : int
@@ -349,7 +351,8 @@ class NpuModel:
                                           np.uint8) for r in range(src_rows)])
             scales = np.frombuffer(self.read(f["scale_addr"], 2 * cols), np.uint16) \
                 if scaled else None
-            self.dma_rd += src_rows * nbytes + (2 * cols if scaled else 0)
+            self.dma_rd += read_bytes(f["dram_addr"], stride, src_rows, nbytes) + (
+                read_bytes(f["scale_addr"], 0, 1, 2 * cols) if scaled else 0)
             src = unpack_rows(f["weight_format"], raw, rows, cols, scales)
         else:
             src_rows = 1 if f["broadcast"] else rows
@@ -359,7 +362,7 @@ class NpuModel:
             for r in range(src_rows):
                 raw = self.read(f["dram_addr"] + r * stride, cols * eb)
                 src[r] = np.frombuffer(raw, _DTYPES[eb])
-            self.dma_rd += src_rows * cols * eb
+            self.dma_rd += read_bytes(f["dram_addr"], stride, src_rows, cols * eb)
             if f["elem"] == ElemType.INT8.value:
                 src = src.view(np.int8).astype(np.int16).view(np.uint16)
         to_acc = f["target"] == LoadTarget.ACC.value

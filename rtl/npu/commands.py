@@ -67,6 +67,12 @@ are reserved and must be zero.
     ``broadcast`` must be 0 (``RESERVED``); no ``MISALIGNED``, ``STRIDE`` or ``DMA_WINDOW``
     check applies, and PERF_DMA_RD does not count.
 
+    Bytes read: the DMA reads the 32-bit bus words that cover the source rows; a row whose
+    first word is the previous row's last word takes it from that row, so rows at a stride
+    shorter than a word (an activation column of 1-byte rows, 2-byte int4 rows) share words
+    and each covered word is read once. PERF_DMA_RD counts 4 bytes per word read
+    (:func:`read_bytes`; an ``INT4_FP16`` scale row is a read of its own).
+
     Weight formats (``weight_format`` [12:10], :class:`WeightFormat`; 0 = ``DENSE``, all of the
     above): the LOAD unpacks compressed weights on the fly into dense SPAD lanes. A non-dense
     format needs ``target`` SPAD, neither ``fill`` nor ``broadcast``, and ``elem`` INT8 (FP16
@@ -334,7 +340,7 @@ from .isa import Dataflow, Precision
 __all__ = [
     "DESCRIPTOR_WORDS", "SEQ_BITS", "Opcode", "LoadTarget", "ElemType", "OutType", "ErrorCode",
     "RequantMode", "EltwiseOp", "WeightFormat", "load_source", "FOUR_ROW_FORMATS",
-    "LANE_SPARSE_FORMATS", "FP16_FORMATS",
+    "LANE_SPARSE_FORMATS", "FP16_FORMATS", "read_bytes",
     "STORE_COMBINATIONS", "Register", "PERF_COUNTERS", "Status", "Control", "ID_MAGIC",
     "CONFIG_FIELDS", "ERROR_FIELDS", "config_word", "elem_bytes", "out_bytes", "Precision",
     "Dataflow",
@@ -416,6 +422,21 @@ def load_source(rows, cols, weight_format, elem):
         per = 2 * groups if fmt == WeightFormat.SPARSE24_LANES else groups
         return rows, per + (groups + 1) // 2
     return rows // 4, (2 * cols + half if fmt == WeightFormat.SPARSE24 else 3 * half)
+
+
+def read_bytes(addr, stride, rows, row_bytes):
+    """Bytes PERF_DMA_RD counts for reading ``rows`` rows of ``row_bytes`` bytes, row r at
+    ``addr + r * stride``: 4 per 32-bit bus word the DMA reads. Each row is read as the words
+    that cover it, except that a row whose first word is the previous row's last word takes it
+    from that row (coalescing), so non-overlapping rows read each covered word once: 1-byte
+    rows at stride 1 cost a byte each, a lone 1-byte row 4."""
+    words, prev = 0, None
+    for r in range(rows):
+        first = (addr + r * stride) >> 2
+        last = (addr + r * stride + row_bytes - 1) >> 2
+        words += last - first + (first != prev)
+        prev = last
+    return 4 * words
 
 
 class OutType(enum.Enum, shape=2):
@@ -573,7 +594,7 @@ class Register(enum.Enum):
     PERF_MACS_HI = 0x8C
     PERF_COMPUTE_LO = 0x90     # cycles the array accepted an activation row
     PERF_COMPUTE_HI = 0x94
-    PERF_DMA_RD_LO = 0x98      # bytes read from main memory by DMA
+    PERF_DMA_RD_LO = 0x98      # bytes of the bus words DMA read from main memory (read_bytes)
     PERF_DMA_RD_HI = 0x9C
     PERF_DMA_WR_LO = 0xA0      # bytes written to main memory by DMA
     PERF_DMA_WR_HI = 0xA4

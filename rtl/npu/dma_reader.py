@@ -20,6 +20,15 @@ class DmaReader(wiring.Component):
     rows; a row is emitted on ``rows`` with its first byte in bits 7:0. Rows never wait for each
     other: the next row's requests follow the previous row's without a gap.
 
+    Consecutive rows share words (coalescing): a row whose first word is the previous row's
+    last word (rows shorter than a word, or ending and starting inside one word) takes that
+    word from the previous row instead of requesting it again (a 1-byte row at stride 1 costs a
+    quarter of a word, a 2-byte int4 row at stride 2 half a word). A row lying wholly inside
+    the previous row's last word costs a cycle of the issue side and no bus request. When rows
+    do not overlap (``stride >= row_bytes``, as the LOAD validation guarantees for ``rows >
+    1``) the words read are exactly the words covering the rows, each once (rows that overlap
+    further read their other words again).
+
     A response with ``err`` stops the command: no further requests are issued, the failing row
     and every later one are not emitted, and once all outstanding responses have arrived
     ``done`` pulses with ``error`` set.
@@ -86,12 +95,18 @@ class DmaReader(wiring.Component):
         rows_left = Signal(16)    # rows after the current one still to request
         reserved = Signal(range(depth + 1))
         req_hold = Signal()       # req was presented and not granted: keep it up
+        have_req = Signal()       # a word of this command was requested: last_req
+        last_req = Signal(30)
 
         m.submodules.resp = resp = SyncFIFO(width=33, depth=depth)
 
         grant = Signal()
         pop = Signal()
-        can_issue = issuing & ~failed & (reserved < depth)
+        # The row's first word was requested for the previous row: no request, move on.
+        skip = Signal()
+        m.d.comb += skip.eq(issuing & ~failed & ~req_hold & have_req & (cur == last_req))
+        can_issue = issuing & ~failed & (reserved < depth) & ~skip
+        advance = grant | skip
         m.d.comb += [
             bus.req.eq(req_hold | can_issue),
             bus.addr.eq(cur),
@@ -104,6 +119,8 @@ class DmaReader(wiring.Component):
         m.d.sync += reserved.eq(reserved + grant - pop)
 
         with m.If(grant):
+            m.d.sync += [have_req.eq(1), last_req.eq(cur)]
+        with m.If(advance):
             with m.If(cur == last):
                 with m.If(rows_left == 0):
                     m.d.sync += issuing.eq(0)
@@ -127,10 +144,18 @@ class DmaReader(wiring.Component):
 
         # Assembly side: the row's byte offset in its first word, its word count, word index.
         skew = Signal(2)
-        widx = Signal(range(maxw))
+        widx = Signal(range(maxw + 1))
         nwords = Signal(range(maxw + 1))
         m.d.comb += nwords.eq((skew + row_bytes + 3) >> 2)
         dead = Signal()           # popped an err word: drop the rest
+        shared = Signal()         # this row's first word is buf[0], the previous row's last
+        rows_out = Signal(16)     # rows still to emit
+        # Whether the next row starts in this row's last word.
+        next_shared = Signal()
+        m.d.comb += next_shared.eq(((skew + stride) >> 2) == ((skew + row_bytes - 1) >> 2))
+        # A shared row that lies inside that one word: emitted without a pop.
+        carried = Signal()
+        m.d.comb += carried.eq(running & shared & (nwords == 1) & (rows_out != 0))
         buf = [Signal(32, name=f"buf{j}") for j in range(maxw)]
         out_valid = Signal()
         out_data = Signal(8 * maxb)
@@ -139,8 +164,9 @@ class DmaReader(wiring.Component):
         word_err = resp.r_data[32]
         is_last = widx == nwords - 1
         out_free = ~out_valid | self.rows.ready
+        emit_carried = carried & ~dead & out_free
         m.d.comb += [
-            pop.eq(resp.r_rdy & (dead | ~is_last | out_free)),
+            pop.eq(resp.r_rdy & (dead | (~carried & (~is_last | out_free)))),
             resp.r_en.eq(pop),
             self.rows.valid.eq(out_valid),
             self.rows.payload.eq(out_data),
@@ -151,7 +177,22 @@ class DmaReader(wiring.Component):
         merged_words = [Signal(32, name=f"merged{j}") for j in range(maxw)]
         merged = Cat(*merged_words)
         for j in range(maxw):
-            m.d.comb += merged_words[j].eq(Mux(widx == j, word, buf[j]))
+            m.d.comb += merged_words[j].eq(Mux((widx == j) & ~carried, word, buf[j]))
+
+        def emit(last_word):
+            """The current row is complete (``merged``): out, and set up the next row, which
+            takes ``last_word`` as its first word when it starts in it."""
+            stmts = [out_valid.eq(1), rows_out.eq(rows_out - 1),
+                     skew.eq(skew + stride[:2]), shared.eq(next_shared),
+                     widx.eq(next_shared), buf[0].eq(last_word)]
+            with m.Switch(skew):
+                for s in range(4):
+                    with m.Case(s):
+                        m.d.sync += out_data.eq(merged[8 * s:8 * s + 8 * maxb])
+            return stmts
+
+        with m.If(emit_carried):
+            m.d.sync += emit(buf[0])
 
         with m.If(pop & ~dead):
             with m.If(word_err):
@@ -162,15 +203,7 @@ class DmaReader(wiring.Component):
                         with m.Case(j):
                             m.d.sync += buf[j].eq(word)
                 with m.If(is_last):
-                    with m.Switch(skew):
-                        for s in range(4):
-                            with m.Case(s):
-                                m.d.sync += out_data.eq(merged[8 * s:8 * s + 8 * maxb])
-                    m.d.sync += [
-                        out_valid.eq(1),
-                        widx.eq(0),
-                        skew.eq(skew + stride[:2]),
-                    ]
+                    m.d.sync += emit(word)
                 with m.Else():
                     m.d.sync += widx.eq(widx + 1)
 
@@ -192,9 +225,13 @@ class DmaReader(wiring.Component):
                 rows_left.eq(cmd.payload.rows - 1),
                 skew.eq(cmd.payload.addr[:2]),
                 widx.eq(0),
+                have_req.eq(0),
+                shared.eq(0),
+                rows_out.eq(cmd.payload.rows),
             ]
         issue_over = ~issuing | (failed & ~req_hold)
-        finished = running & issue_over & (reserved == 0) & ~out_valid
+        finished = running & issue_over & (reserved == 0) & ~out_valid & \
+            ((rows_out == 0) | dead | failed)
         m.d.comb += [self.done.eq(finished), self.error.eq(failed)]
         with m.If(finished):
             m.d.sync += running.eq(0)

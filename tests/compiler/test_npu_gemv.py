@@ -33,6 +33,16 @@ def test_int8_fc_layers_on_the_gemv_plan(variant, per_channel):
     stores = [f for la in program.layers for op, f in map(decode, la.commands)
               if op == Opcode.STORE]
     assert all(f["lane_scales"] == per_channel for f in stores)
+    # Every layer but the first had its leading weight LOADs moved into the previous layer's
+    # tail (prefetch_next): the SPAD LOADs before its first COMPUTE read the activations only.
+    for la in program.layers[1:]:
+        head = [f for op, f in map(decode, la.commands)][:[decode(d)[0] for d in
+                                                           la.commands].index(Opcode.COMPUTE)]
+        spad = [f for f in head if f["target"] == 0]
+        assert spad and all(f["dram_addr"] >= program.arena_base for f in spad)
+    for la in program.layers[:-1]:
+        ops = [decode(d)[0] for d in la.commands]
+        assert ops[-1] == Opcode.FENCE and ops[-2] == Opcode.LOAD
     gemm = compile_graph(graph, preset(variant), gemv=False)
     assert [la.kind for la in gemm.layers] == ["gemm"] * len(UNITS)
     for _ in range(3):
@@ -80,3 +90,36 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="8 channels need 8 multipliers"):
         fc_gemv_program(config, w, precision="int8",
                         multiplier=[1 << 30] * 3, shift=[0] * 3, **common)
+
+
+def test_prefetch_next_moves_only_constant_loads_at_the_head():
+    """The leading LOADs of the next layer that read the constants move in front of the
+    first layer's FENCE; the activation LOAD, everything after the first COMPUTE, and an ACC
+    LOAD reaching the first layer's STORE parameter rows stay; a list without its FENCE is
+    refused."""
+    from dure.compiler.npu_gemv import prefetch_next
+    from dure.rtl.npu.commands import ElemType, LoadTarget, OutType, Precision
+    from dure.rtl.npu.descriptor import encode
+
+    blob = (0x1000, 0x2000)
+
+    def load(addr, target=LoadTarget.SPAD, local=0, rows=4):
+        return encode(Opcode.LOAD, target=target, elem=ElemType.WORD32 if target.value
+                      else ElemType.INT8, dram_addr=addr, dram_stride=4, rows=rows, cols=1,
+                      local_addr=local)
+    store = encode(Opcode.STORE, out=OutType.INT8, acc_type=Precision.INT8, scale=1,
+                   requant=RequantMode.TFLITE_SINGLE_ROUNDING.value, lo=-128, hi=127,
+                   dram_addr=0x3000, dram_stride=1, rows=4, cols=1, acc_addr=0, scale_addr=60)
+    compute = encode(Opcode.COMPUTE, precision=Precision.INT8, a_addr=0, w_addr=8,
+                     acc_addr=0, m=4, k=4, n=1)
+    fence = encode(Opcode.FENCE)
+    prev = [load(0x1000), compute, store, fence]
+    act, w0 = load(0x3000, local=8), load(0x1100)
+    bias, par = load(0x1200, LoadTarget.ACC, 0), load(0x1300, LoadTarget.ACC, 58)
+    late = load(0x1400, local=20)
+    nxt = [act, w0, bias, par, compute, late]
+    a, b = prefetch_next(prev, nxt, blob)
+    assert a == [*prev[:-1], w0, bias, fence]
+    assert b == [act, par, compute, late]
+    with pytest.raises(ValueError, match="FENCE"):
+        prefetch_next(prev[:-1], nxt, blob)

@@ -3,7 +3,7 @@ W4A8 int4, FP16 with its sequential order), with and without bias, blocks and pa
 
 import numpy as np
 import pytest
-from dure.rtl.npu.commands import Opcode, load_source
+from dure.rtl.npu.commands import Opcode, load_source, read_bytes
 from dure.rtl.npu.descriptor import decode
 from dure.sim import golden, golden_int4, golden_sparse24
 from dure.sim.gemv_plan import gemv_program
@@ -96,8 +96,20 @@ def test_sparse24(k, n, nb, fmt, config):
                  * load_source(f["rows"], f["cols"], f["weight_format"], f["elem"])[1]
                  for f in fields if f["weight_format"])
     assert packed == weights
-    assert model.dma_rd == weights + sum(f["rows"] * f["cols"] * (1 + 3 * f["target"])
-                                         for f in fields if not f["weight_format"])
+    # The DMA reads whole bus words, consecutive rows sharing theirs: a weight LOAD reads its
+    # tile's records as one contiguous run (tile-major), so at most the two end words are
+    # partly other bytes; the activation values (1-byte rows at stride 1) share words; an
+    # ACC row is words already.
+    wloads = [f for f in fields if f["weight_format"]]
+    spans = [load_source(f["rows"], f["cols"], f["weight_format"], f["elem"]) for f in wloads]
+    assert all(f["dram_stride"] == nbytes for f, (_, nbytes) in zip(wloads, spans, strict=True))
+    wread = sum(read_bytes(f["dram_addr"], f["dram_stride"], rows, nbytes)
+                for f, (rows, nbytes) in zip(wloads, spans, strict=True))
+    assert weights <= wread <= weights + 8 * len(wloads)
+    acts = sum(read_bytes(f["dram_addr"], f["dram_stride"], f["rows"], f["cols"])
+               for f in fields if not f["weight_format"] and not f["target"])
+    assert model.dma_rd == wread + acts + sum(
+        4 * f["rows"] * f["cols"] for f in fields if f["target"])
 
 
 @pytest.mark.parametrize("k, n, group", [(72, 21, 32), (16, 3, 64), (130, 40, 32)])
@@ -198,9 +210,10 @@ def test_refusals():
 @pytest.mark.parametrize("precision", ["int8", "fp16"])
 @pytest.mark.parametrize("config", [CFG, ROOMY], ids=["per-tile-a", "resident-a"])
 def test_chunked_dense_loads(precision, config):
-    """Dense weights in chunks of 2 or 4 k tiles (one LOAD per chunk): the same result bit for
-    bit as one k tile per LOAD (FP16: the same sequential order), fewer weight LOADs; a chunk
-    that does not divide K / R is refused."""
+    """Dense weights in chunks of up to 2 or 4 k tiles (one LOAD per chunk, the last two
+    tiles one per LOAD): the same result bit for bit as one k tile per LOAD (FP16: the same
+    sequential order), fewer weight LOADs; a chunk outside 1..8, or of compressed weights,
+    is refused."""
     rng = np.random.default_rng(41)
     k, n = 48, 37
     if precision == "int8":
@@ -224,8 +237,24 @@ def test_chunked_dense_loads(precision, config):
         golden.bits(golden.gemm_fp16(a, b, bias))
     assert all(np.array_equal(o, want) for o in outs)
     assert loads[0] > loads[1] > loads[2]
-    with pytest.raises(ValueError, match="chunk 5"):
-        gemv_program(config, b, precision=precision, chunk=5, **ADDRS)
-    with pytest.raises(ValueError, match="chunk 2"):
+    with pytest.raises(ValueError, match="chunk must be"):
+        gemv_program(config, b, precision=precision, chunk=9, **ADDRS)
+    with pytest.raises(ValueError, match="chunk must be"):
         gemv_program(config, b.astype(np.int8) if precision == "int8" else b, fmt="int4",
                      precision="int8", chunk=2, **ADDRS)
+
+
+def test_chunk_schedule():
+    """k tiles per LOAD: the remainder first, full chunks, the last two tiles alone; every
+    tile exactly once."""
+    from dure.sim.gemv_plan import _schedule
+
+    assert _schedule(16, 2) == [2] * 7 + [1, 1]
+    assert _schedule(17, 4) == [3] + [4] * 3 + [1, 1]
+    assert _schedule(2, 4) == [1, 1] and _schedule(1, 2) == [1]
+    assert _schedule(5, 1) == [1] * 5
+    for tiles in range(1, 40):
+        for sub in (1, 2, 3, 4):
+            plan = _schedule(tiles, sub)
+            assert sum(plan) == tiles and max(plan) <= sub and plan[-min(tiles, 2):] == \
+                [1] * min(tiles, 2)

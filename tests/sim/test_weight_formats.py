@@ -143,7 +143,7 @@ def test_sparse_code_with_unordered_positions_expands_by_the_rule():
     assert code == ErrorCode.NONE
     got = model.spad[0:4, :2].view(np.int16)
     assert got.tolist() == [[0, 0], [0, -126], [5, 0], [0, -7]]
-    assert model.dma_rd == 5
+    assert model.dma_rd == 8                     # the two bus words of the 5-byte row
 
 
 def _load(**fields):

@@ -229,3 +229,65 @@ def test_read_bandwidth():
     utilisation = words / stamps["cycles"]
     print(f"DMA read: {words} words in {stamps['cycles']} cycles: {utilisation:.1%}")
     assert utilisation >= 0.9
+
+
+def covering_words(cmd):
+    """The distinct bus words a read command's rows cover."""
+    return {(cmd["addr"] + r * cmd["stride"] + b) // 4 for r in range(cmd["rows"])
+            for b in range(cmd["row_bytes"])}
+
+
+@pytest.mark.parametrize("gnt,latency,ready", [(1.0, 1, 1.0), (0.6, 5, 0.5)])
+def test_reads_coalesce_short_rows(gnt, latency, ready):
+    """Rows shorter than a word at strides that share words (1-byte rows at stride 1, int4
+    rows of 2 bytes at stride 2, 3-byte rows at stride 3, ...): every row right, and every
+    covered word requested exactly once (a row inside the previous row's last word costs no
+    request), under grant stalls and backpressure."""
+    rng = random.Random(int(gnt * 10 + latency))
+    mem = bytearray(rng.randbytes(MEM))
+    dma = Dma(MAXR, MAXW, depth=4)
+    target = MemoryTarget(dma.bus, mem, latency=latency, gnt_probability=gnt, seed=latency)
+    cmds = [{"addr": 0, "stride": 1, "rows": 40, "row_bytes": 1},
+            {"addr": 66, "stride": 2, "rows": 21, "row_bytes": 2},
+            {"addr": 129, "stride": 3, "rows": 17, "row_bytes": 3},
+            {"addr": 3, "stride": 5, "rows": 9, "row_bytes": 2}]
+    for _ in range(12):
+        row_bytes = rng.randint(1, 6)
+        stride = row_bytes + rng.randint(0, 2)
+        rows = rng.randint(1, 20)
+        cmds.append({"addr": rng.randint(0, MEM - (rows - 1) * stride - row_bytes),
+                     "stride": stride, "rows": rows, "row_bytes": row_bytes})
+    out = []
+
+    async def bench(ctx):
+        for cmd in cmds:
+            before = len(target.log)
+            got = []
+            await read_commands(ctx, dma, [cmd], rng, ready, got)
+            out.append((got[0], [a for _, a, *_ in target.log[before:]]))
+    run(dma, target, [bench], timeout=40_000)
+    for cmd, ((rows, error), words) in zip(cmds, out, strict=True):
+        assert not error
+        assert rows == expected_rows(mem, cmd), cmd
+        assert sorted(words) == sorted(covering_words(cmd)), cmd
+    assert len(out[0][1]) == 10 and len(out[1][1]) == 11       # 40 bytes; 42 bytes from 66
+
+
+def test_read_error_in_a_shared_word():
+    """A bus error on a word two short rows share: the rows before it are delivered, the two
+    rows holding it and every later row are not; the next command works."""
+    rng = random.Random(9)
+    mem = bytearray(rng.randbytes(MEM))
+    dma = Dma(MAXR, MAXW, depth=4)
+    target = MemoryTarget(dma.bus, mem, latency=3)
+    cmd = {"addr": 40, "stride": 2, "rows": 12, "row_bytes": 2}
+    target.err_words = {(40 + 8) // 4}          # rows 4 and 5
+    good = {"addr": 100, "stride": 1, "rows": 9, "row_bytes": 1}
+    out = []
+
+    async def bench(ctx):
+        await read_commands(ctx, dma, [cmd, good], rng, 0.8, out)
+    run(dma, target, [bench])
+    (rows, error), (rows2, error2) = out
+    assert error and rows == expected_rows(mem, cmd)[:4]
+    assert not error2 and rows2 == expected_rows(mem, good)

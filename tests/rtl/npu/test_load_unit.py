@@ -251,3 +251,38 @@ def test_lane_grouped_sparse_and_row_scaled_formats():
     writes, errors = run(cmds[:1], mem, err_words={5}, config=config)
     assert errors == [1]
     assert writes == expected_writes(cmds[:1], mem, config)[:3]
+
+
+def test_npu_dma_read_bytes_match_the_command_model():
+    """PERF_DMA_RD of the whole NPU (Amaranth simulator) equals the command model's dma_rd on
+    LOADs of rows shorter than a bus word (an activation column of 1-byte rows, 2-byte int4
+    rows, 3-byte rows, a 5-byte 2:4 row): both count the covered words once, 4 bytes each,
+    and that is fewer than one word per row."""
+    from dure.rtl.npu.commands import Opcode, WeightFormat
+    from dure.rtl.npu.descriptor import encode
+    from dure.sim.npu_model import NpuModel
+    from dure.sim.verif.compute_overlap import run_npu
+
+    from dure.config import preset
+
+    config = preset("npu-small")
+    base = 0x4000_0000
+    image = bytes(random.Random(3).randbytes(512))
+    loads = [dict(elem=ElemType.INT8, dram_addr=base + 1, dram_stride=1, rows=37, cols=1,
+                  local_addr=0),
+             dict(elem=ElemType.INT8, weight_format=WeightFormat.INT4, dram_addr=base + 66,
+                  dram_stride=2, rows=9, cols=4, local_addr=40),
+             dict(elem=ElemType.INT8, dram_addr=base + 200, dram_stride=3, rows=5, cols=3,
+                  local_addr=60),
+             dict(elem=ElemType.INT8, weight_format=WeightFormat.SPARSE24, dram_addr=base + 301,
+                  dram_stride=5, rows=8, cols=2, local_addr=70)]
+    words = [encode(Opcode.LOAD, target=LoadTarget.SPAD, **f) for f in loads]
+    model = NpuModel(config, memory={base: image})
+    model.set_window(base, len(image))
+    for d in words:
+        model.execute(d)
+    run = run_npu(config, [words], image, base=base)
+    # Covered words: 1..37 -> 0..9 (10); 66..83 -> 16..20 (5); 200..214 -> 50..53 (4);
+    # 301..310 -> 75..77 (3).
+    assert run.regs["ERROR"] == 0
+    assert model.dma_rd == run.regs["DMA_RD"] == 4 * (10 + 5 + 4 + 3)
