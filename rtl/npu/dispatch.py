@@ -236,7 +236,8 @@ class Dispatcher(wiring.Component):
             front_fields[name] = Signal(layout, name=f"front_{name}_fields")
             front_fp[name] = Signal(_FOOTPRINT[name], name=f"front_{name}_fp")
             m.d.comb += unpack_fields(opcode, words, front_fields[name])
-            m.d.comb += footprint_of(name, front_fields[name], front_fp[name])
+            m.d.comb += footprint_of(name, front_fields[name], front_fp[name],
+                                     lanes=self._config.npu_cols)
         # older[a][b]: pending b entered before pending a (both still pending).
         older = {a: {b: Signal(name=f"{b}_older_than_{a}") for b in names if b != a}
                  for a in names}

@@ -11,7 +11,9 @@ COMPUTE     SPAD ``[a_addr, a_last + 1)``,           ACC ``[acc_addr, +m)``
             ACC ``[acc_addr, +m)`` if ``accumulate``
 STORE       ACC ``[acc_addr, +rows)``, ACC rows     --
             ``[scale_addr, +1)`` if scale
-            (``+2`` in a TFLite ``requant`` mode)
+            (``+2`` in a TFLite ``requant`` mode;
+            with ``lane_scales`` that many per
+            group of C rows)
 ELTWISE     SPAD ``[a_addr, a_last + 1)``, for ADD   ACC ``[acc_addr, +m)``
             ``[b_addr, b_addr + a_last - a_addr
             + 1)``, for MAC ``[b_addr, +1)``;
@@ -65,10 +67,12 @@ def _set(view, start, length):
     return [view.start.eq(start), view.end.eq(start + length)]
 
 
-def footprint_of(kind, fields, view):
+def footprint_of(kind, fields, view, *, lanes=1):
     """Statements filling footprint ``view`` (one of the layouts above) from decoded command
     ``fields`` (a :func:`~.descriptor.command_layout` view); ``kind`` is ``"load"``,
-    ``"compute"`` or ``"store"``."""
+    ``"compute"``, ``"store"`` or ``"eltwise"``. ``lanes``: the ACC's lanes C (a ``lane_scales``
+    STORE reads ``p ceil(rows / C)`` parameter rows, p = 1 or 2; exact when C is a power of
+    two, else bounded by ``p rows``)."""
     if kind == "load":
         placed = (fields.local_groups - 1) * fields.local_row_step + fields.local_cols
         return [view.spad.eq(fields.target == LoadTarget.SPAD.value),
@@ -82,7 +86,12 @@ def footprint_of(kind, fields, view):
                 *_set(view.acc, fields.acc_addr, fields.m),
                 view.accumulate.eq(fields.accumulate)]
     if kind == "store":
-        params = Mux(fields.requant != RequantMode.FLOAT_SCALE.value, 2, 1)
+        per = Mux(fields.requant != RequantMode.FLOAT_SCALE.value, 2, 1)
+        if lanes & (lanes - 1) == 0:
+            groups = ((fields.rows - 1) >> (lanes.bit_length() - 1)) + 1
+        else:
+            groups = fields.rows
+        params = Mux(fields.lane_scales, per * groups, per)
         return [*_set(view.acc, fields.acc_addr, fields.rows), view.scale.eq(fields.scale),
                 *_set(view.params, fields.scale_addr, params)]
     if kind == "eltwise":

@@ -131,7 +131,7 @@ def test_independent_load_overlaps_compute_and_store():
 
 @pytest.mark.parametrize("case", ["raw_spad", "war_spad", "waw_acc", "raw_acc", "scale_row",
                                   "shift_row", "eltwise_b", "eltwise_store", "eltwise_compute",
-                                  "mac_weight"])
+                                  "mac_weight", "lane_scales_group"])
 def test_dependent_commands_serialise(case):
     commands = {
         "raw_spad": [load(0), compute(0, 8, 0)],            # compute reads what load writes
@@ -146,6 +146,7 @@ def test_dependent_commands_serialise(case):
         # rows or not; the independent pair below is an ELTWISE and a LOAD.
         "eltwise_compute": [compute(0, 8, 0), eltwise(20, 12)],
         "mac_weight": [load(30, rows=1), mac(0, 0, w=30)],          # MAC reads weight row 30
+        "lane_scales_group": [load(23, rows=1, target=LoadTarget.ACC), None],
     }[case]
     independent = {
         "raw_spad": [load(4), compute(0, 8, 0)],
@@ -158,6 +159,7 @@ def test_dependent_commands_serialise(case):
         "eltwise_store": [eltwise(0, 4), store(8, rows=1)],
         "eltwise_compute": [load(0), eltwise(20, 12)],
         "mac_weight": [load(31, rows=1), mac(0, 0, w=30)],
+        "lane_scales_group": [load(24, rows=1, target=LoadTarget.ACC), None],
     }[case]
     if case == "scale_row":
         commands[1] = encode(Opcode.STORE, out=OutType.INT8, scale=1, scale_addr=20, lo=-128,
@@ -169,6 +171,12 @@ def test_dependent_commands_serialise(case):
             encode(Opcode.STORE, out=OutType.INT8, scale=1, scale_addr=addr, lo=-128, hi=127,
                    requant=RequantMode.TFLITE_DOUBLE_ROUNDING, dram_addr=BASE, dram_stride=4,
                    rows=4, cols=4) for addr in (20, 22))
+    if case == "lane_scales_group":
+        # per-row parameters of 8 rows on 4 lanes: two groups, multiplier / shift rows 20..23
+        commands[1] = independent[1] = encode(
+            Opcode.STORE, out=OutType.INT8, scale=1, scale_addr=20, lane_scales=1, lo=-128,
+            hi=127, requant=RequantMode.TFLITE_DOUBLE_ROUNDING, dram_addr=BASE, dram_stride=4,
+            rows=8, cols=1)
     matched, _, regs = run(commands, latency=lambda unit, f: 30)
     assert not overlaps(matched[0], matched[1])
     assert regs["PERF_STALL_DEP_LO"] >= 20
