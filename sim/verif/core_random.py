@@ -123,6 +123,20 @@ def _handlers(p, interrupts):
     return table if interrupts else p._labels["exc"]
 
 
+def _assemble_with_handlers(p, interrupts):
+    """Emit the handlers (:func:`_handlers`) at the end of ``p`` and assemble it, with the
+    mtvec value patched into the program's first two words (the ``li x30, 0`` placeholder
+    both program builders start with)."""
+    table = _handlers(p, interrupts)
+    words = p.assemble()
+    patch = Program()
+    patch.li(30, table)
+    code = patch.assemble()
+    assert len(code) == 2, "the handler address needs the two-word li of the placeholder"
+    words[0:2] = code
+    return words
+
+
 def random_program(seed, length=60, traps=True, muldiv=True, interrupts=False,
                    misaligned_data=True, privileged=False):
     """Random code (units of one or two instructions; branches and jumps land on units).
@@ -202,11 +216,7 @@ def random_program(seed, length=60, traps=True, muldiv=True, interrupts=False,
     p.nop()
     p.nop()
     p.halt()
-    table = _handlers(p, interrupts)
-    words = p.assemble()
-    patch = Program()
-    patch.li(30, table)
-    words[0:2] = patch.assemble()
+    words = _assemble_with_handlers(p, interrupts)
     if "trigger_unit" in p._labels:
         at = (p._labels["trigger_unit"] - RAM_BASE) // 4
         patch = Program()
@@ -360,16 +370,37 @@ def run_random_privileged(seed, **kw):
     return result
 
 
-def run_random_interrupts(seed, pulses=8, seen=None, **kw):
+#: The two lock-step comparisons of the interrupt runs: the reference model with priv_spec's
+#: trap entry (:func:`compare`) and Unicorn with it (:func:`~dure.sim.verif.core_unicorn.
+#: compare_unicorn`).
+CHECKS = ("reference", "unicorn")
+
+
+def _check_interrupt_run(words, result, checks, seen=None, max_steps=5000, err_ranges=()):
+    unknown = set(checks) - set(CHECKS)
+    if unknown:
+        raise ValueError(f"unknown checks {sorted(unknown)}; choose from {CHECKS}")
+    if "reference" in checks:
+        compare(words, result, interrupts=True, seen=seen, max_steps=max_steps,
+                err_ranges=err_ranges)
+    if "unicorn" in checks:
+        from .core_unicorn import compare_unicorn
+        compare_unicorn(words, result, err_ranges, interrupts=True, max_steps=max_steps)
+
+
+def run_random_interrupts(seed, pulses=8, seen=None, checks=CHECKS, **kw):
     """Random program with interrupt pulses at random times (the handler clears the line);
     every record, the handler's included, must match the reference, which takes each
-    interrupt where the core did (:func:`take_interrupt`)."""
+    interrupt where the core did (:func:`take_interrupt`), and Unicorn, into which the
+    interrupt is injected at the same retired instruction
+    (:func:`~dure.sim.verif.core_unicorn.compare_unicorn`). ``checks``: which of the two
+    (:data:`CHECKS`)."""
     words = random_program(seed, interrupts=True)
     rng = random.Random(seed + 1000)
     schedule = [(rng.randint(40, 500), rng.randrange(3), 1) for _ in range(pulses)]
     result = run(words, seed=seed, max_cycles=5000, err_ranges=ERR_RANGES,
                  irq_schedule=schedule, **kw)
-    compare(words, result, interrupts=True, seen=seen)
+    _check_interrupt_run(words, result, checks, seen=seen, err_ranges=ERR_RANGES)
     return result
 
 
@@ -429,21 +460,19 @@ def interrupt_phase_program(iterations=240, wfi=False, user=False):
     p.nop()
     p.nop()
     p.halt()
-    table = _handlers(p, True)
-    words = p.assemble()
-    patch = Program()
-    patch.li(30, table)
-    words[0:2] = patch.assemble()
-    return words
+    return _assemble_with_handlers(p, True)
 
 
-def run_interrupt_phases(seed=0, pulses=45, seen=None, wfi=False, user=False, **kw):
+def run_interrupt_phases(seed=0, pulses=45, seen=None, wfi=False, user=False, checks=CHECKS,
+                         **kw):
     """:func:`interrupt_phase_program` with ``pulses`` interrupt pulses (lines in turn:
     software, timer, external) 55 to 94 cycles apart at random (``seed``), longer than the
     handler, so that over the run each line arrives at every point of the loop; compared in
     lock-step with the reference like :func:`run_random_interrupts` (each interrupt taken per
     priv_spec's trap entry). ``wfi``: the program waits in a WFI every iteration (one
-    iteration per pulse); ``user``: the loop runs in U-mode."""
+    iteration per pulse); ``user``: the loop runs in U-mode (compared with the reference
+    alone: the Unicorn lock-step is M-mode only). ``checks``: as :func:`run_random_interrupts`.
+    """
     words = interrupt_phase_program(pulses if wfi else 240, wfi=wfi, user=user)
     rng = random.Random(seed)
     schedule, when = [], 80
@@ -451,7 +480,9 @@ def run_interrupt_phases(seed=0, pulses=45, seen=None, wfi=False, user=False, **
         schedule.append((when, k % 3, 1))
         when += rng.randrange(55, 95)
     result = run(words, max_cycles=when + 3000, irq_schedule=schedule, **kw)
-    compare(words, result, interrupts=True, seen=seen, max_steps=20000)
+    if user:
+        checks = [c for c in checks if c != "unicorn"]
+    _check_interrupt_run(words, result, checks, seen=seen, max_steps=20000, err_ranges=())
     return result
 
 
