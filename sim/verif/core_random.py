@@ -505,3 +505,83 @@ def check_shifts_every_amount(max_cycles):
     p.halt()
     words = p.assemble()
     compare(words, run(words, max_cycles=max_cycles))
+
+
+def trap_situation_program():
+    """Directed exceptions in the situations the random programs do not reach (the
+    ``core.trap_situation`` / ``core.trap`` bins they leave): a jump to a misaligned target
+    (mcause 0) in the shadow of a taken jump, using a loaded register, after a multiply and
+    after a store; an illegal instruction whose rs1 field names a register just loaded; a load
+    through a just-loaded pointer into the bus-error range (5); ECALL after a store in M (11)
+    and in U-mode (8); a fetch from the bus-error range (instruction access fault, 1). The
+    handler reads mcause, mtval and mstatus and resumes at the address each item leaves in
+    x20. Memory: :data:`TRAP_SITUATION_DATA` (pass it to ``run`` and ``compare``)."""
+    p = Program()
+    p.li(30, 0)       # patched: the handler
+    p.csrw(CSR.MTVEC, 30)
+    p.li(10, DATA)
+    p.li(5, RAM_BASE + 0x100)          # an aligned address: jalr x5 + 2 is misaligned
+    p.li(11, ERR_RANGES[0][0])         # a word answering a bus error
+    p.li(1, 0x1234_5678)
+    p.li(2, 3)
+
+    def item(setup, trap):
+        """auipc / addi x20 = the address after the item, then the setup and the trap."""
+        p.auipc(20, 0)
+        p.addi(20, 20, 4 * (2 + len(setup) + 1))
+        for emit in setup:
+            emit()
+        trap()
+
+    def shadow():
+        here = p.pc
+        p.jal(0, 8)                     # taken jump over the nop
+        assert p.pc == here + 4
+    item([shadow, p.nop], lambda: p.jalr(0, 5, 2))                      # 0 / branch_shadow
+    item([lambda: p.lw(6, 10, 4)], lambda: p.jalr(0, 6, 2))             # 0 / load_use
+    item([lambda: p.mul(7, 1, 2)], lambda: p.jalr(0, 5, 2))             # 0 / muldiv
+    item([lambda: p.sw(1, 10, 8)], lambda: p.jalr(0, 5, 2))             # 0 / after_store
+    item([lambda: p.lw(7, 10, 4)], lambda: p.word(0x7F | 7 << 15))      # 2 / load_use
+    item([lambda: p.lw(8, 10, 12)], lambda: p.lw(9, 8, 0))              # 5 / load_use
+    item([lambda: p.sw(1, 10, 8)], p.ecall)                             # 11 / after_store
+    p.auipc(20, 0)                                                      # 1: fetch fault
+    p.addi(20, 20, 12)
+    p.jalr(0, 11, 0)
+    # U-mode (one PMP entry, NAPOT RWX over the RAM), then ECALL after a store there (8).
+    p.li(24, (RAM_BASE >> 2) | 0x1FFF)
+    p.csrw(0x3B0, 24)
+    p.li(24, 3 << 3 | 7)
+    p.csrw(0x3A0, 24)
+    p.li(24, 0x1800)
+    p.csrrc(0, CSR.MSTATUS, 24)        # MPP = U
+    p.auipc(24, 0)
+    p.addi(24, 24, 16)                 # the word after the MRET
+    p.csrw(CSR.MEPC, 24)
+    p.mret()
+    item([lambda: p.sw(1, 10, 8)], p.ecall)                             # 8 / after_store
+    p.halt()
+    handler = p.pc
+    for csr in (CSR.MCAUSE, CSR.MTVAL, CSR.MSTATUS):
+        p.csrrs(31, csr, 0)
+    p.csrrw(0, CSR.MEPC, 20)
+    p.mret()
+    words = p.assemble()
+    patch = Program()
+    patch.li(30, handler)
+    words[0:2] = patch.assemble()
+    return words
+
+
+#: Memory of :func:`trap_situation_program`: an aligned code address at DATA + 4 (a jump to
+#: it + 2 is misaligned), a pointer into the bus-error range at DATA + 12.
+TRAP_SITUATION_DATA = {DATA + 4: RAM_BASE + 0x100, DATA + 12: ERR_RANGES[0][0] + 4}
+
+
+def run_trap_situations(**kw):
+    """:func:`trap_situation_program` on the core, compared with the reference model (every
+    record, the handler's reads of mcause, mtval, mstatus); returns ``(result, seen)``."""
+    words = trap_situation_program()
+    result = run(words, max_cycles=3000, data=TRAP_SITUATION_DATA, err_ranges=ERR_RANGES, **kw)
+    seen = {}
+    compare(words, result, data=TRAP_SITUATION_DATA, seen=seen)
+    return result, seen

@@ -17,6 +17,7 @@ from dure.sim.verif.core_random import (
     run_random,
     run_random_interrupts,
     run_random_privileged,
+    run_trap_situations,
 )
 
 
@@ -159,3 +160,23 @@ def test_planted_interrupt_mepc_bug_caught_by_unicorn():
     message = first_interrupt_mismatch("plus4", checks=("unicorn",), pulses=9, wfi=True)
     assert message is not None, "planted interrupt mepc bug not caught by the Unicorn lock-step"
     assert "(Unicorn lock-step)" in message and "insn=0x34102ef3" in message, message
+
+
+def test_traps_in_every_situation():
+    """The exceptions the random programs leave out of ``core.trap`` / ``core.trap_situation``
+    (a misaligned jump target in a jump's shadow, using a loaded register, after a multiply
+    and after a store; an illegal word naming a loaded register; a load through a loaded
+    pointer into the bus-error range; ECALL after a store in M and in U; a fetch from the
+    bus-error range), each in lock-step with the reference model."""
+    wanted = {"core.trap_situation": ["0/branch_shadow", "0/load_use", "0/muldiv",
+                                      "0/after_store", "2/load_use", "5/load_use",
+                                      "11/after_store", "8/after_store"],
+              "core.trap": ["1"]}
+    before = {g: dict(coverage.counts().get(g, {})) for g in wanted}
+    _, seen = run_trap_situations()
+    after = coverage.counts()
+    missed = [f"{g}:{b}" for g, bins in wanted.items() for b in bins
+              if after.get(g, {}).get(b, 0) <= before[g].get(b, 0)]
+    assert not missed, f"not reached: {missed}"
+    assert {c: seen.get(("trap", c)) for c in (0, 1, 2, 5, 8, 11)} == \
+        {0: 4, 1: 1, 2: 1, 5: 1, 8: 1, 11: 1}
