@@ -18,7 +18,9 @@ specification, not from the RTL):
   that reads them stops the comparison with an error.
 - ECALL (mcause 11), EBREAK (3, mtval = pc), MRET (:func:`~dure.sim.verif.priv_spec.mret`),
   WFI (retires as a no-op; the interrupt that wakes it is taken after it).
-- Traps: an illegal instruction where Unicorn raises one (its interrupt hook, number 2);
+- Traps: a fetch from a word answering a bus error (mcause 1, mtval = the pc; the record's
+  ``insn`` is 0, as the core reports it); an illegal instruction where Unicorn raises one
+  (its interrupt hook, number 2);
   a taken jump or branch to a target that is not 4-byte aligned (mcause 0, mtval = the
   target, the jump writes no register); a load / store whose word is outside the bench's
   RAM and interrupt-line registers or inside one of its bus-error ranges (mcause 5 / 7,
@@ -91,13 +93,16 @@ class UnicornLockstep:
     """Unicorn plus the priv_spec CSR / trap state, stepped one record at a time.
 
     ``words``: the program at ``RAM_BASE`` (the bench's memory); ``err_ranges``: byte ranges
-    answering a bus error, as the bench's :class:`~dure.sim.verif.core_bench.MemoryModel`."""
+    answering a bus error, as the bench's :class:`~dure.sim.verif.core_bench.MemoryModel`;
+    ``data``: further RAM words ``{byte address: word}``, as ``run(data=...)``."""
 
-    def __init__(self, words, err_ranges=()):
+    def __init__(self, words, err_ranges=(), data=None):
         self.uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV32)
         self.uc.mem_map(RAM_BASE, RAM_SIZE)
         self.uc.mem_map(IRQ_BASE, 0x1000)
         self.uc.mem_write(RAM_BASE, b"".join(w.to_bytes(4, "little") for w in words))
+        for addr, value in (data or {}).items():
+            self.uc.mem_write(addr & ~3, value.to_bytes(4, "little"))
         self.err_ranges = list(err_ranges)
         self.csrs = spec.reset_csrs()
         self.priv = spec.PRIV_M
@@ -229,6 +234,9 @@ class UnicornLockstep:
     def step(self):
         """Execute the instruction at the current pc; return its record."""
         pc = self.pc
+        if self._bus_error(pc >> 2):          # instruction access fault: the word is not run
+            rec = dict(pc_rdata=pc, insn=0, trap=0, rd_addr=0, rd_wdata=0, pc_wdata=0)
+            return self._enter(rec, 1, pc)
         insn = int.from_bytes(self.uc.mem_read(pc, 4), "little")
         rec = dict(pc_rdata=pc, insn=insn, trap=0, rd_addr=0, rd_wdata=0,
                    pc_wdata=(pc + 4) & M32)
@@ -266,13 +274,14 @@ class UnicornLockstep:
                 for i in range(RAM_SIZE // 4)}
 
 
-def compare_unicorn(words, result, err_ranges=(), interrupts=False, max_steps=50_000):
+def compare_unicorn(words, result, err_ranges=(), interrupts=False, max_steps=50_000,
+                    data=None):
     """Check the core's trace (``result`` of :func:`dure.sim.verif.core_bench.run` on
-    ``words``) record by record against :class:`UnicornLockstep`; interrupts (with
-    ``interrupts``) injected where the core took them. Returns the number of records
-    compared and the interrupts taken as ``(records, interrupts)``. Raises AssertionError
-    at the first difference, naming the record and both versions."""
-    ref = UnicornLockstep(words, err_ranges)
+    ``words``, with ``data`` words) record by record against :class:`UnicornLockstep`;
+    interrupts (with ``interrupts``) injected where the core took them. Returns the number
+    of records compared and the interrupts taken as ``(records, interrupts)``. Raises
+    AssertionError at the first difference, naming the record and both versions."""
+    ref = UnicornLockstep(words, err_ranges, data)
     prev_trap, taken = False, 0
     for i, got in enumerate(result.trace):
         assert i < max_steps, f"more than {max_steps} records"

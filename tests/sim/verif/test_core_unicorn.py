@@ -16,12 +16,14 @@ from dure.sim.verif.core_unicorn import NotModelled, compare_unicorn
 
 
 def reference_trace(words, interrupts=(), err_ranges=ERR_RANGES, wrong_mepc=0, force=False,
-                    limit=20_000):
+                    limit=20_000, data=None):
     """The reference model's records of ``words`` as a core trace (up to the halt, or
     ``limit`` records, then not halted); ``interrupts``: (record number, code) pairs, each
     taken at the first record from that number on where it is enabled (or at once with
     ``force``); ``wrong_mepc`` is added to mepc at each interrupt."""
     mem = MemoryModel(words, err_ranges=err_ranges)
+    for addr, value in (data or {}).items():
+        mem.words[addr >> 2] = value
     ref = Reference(mem, RAM_BASE)
     pending, trace, prev_trap = sorted(interrupts), [], False
     for i in range(limit):
@@ -105,3 +107,16 @@ def test_time_dependent_csr_not_modelled():
     result = reference_trace(words)
     with pytest.raises(NotModelled, match="mcycle"):
         compare_unicorn(words, result)
+
+
+def test_directed_traps_until_user_mode():
+    """The directed trap program (misaligned targets after a jump / load / multiply / store,
+    an illegal word, a load fault through a loaded pointer, ECALL, a fetch fault) matches up
+    to its switch to U-mode, which the Unicorn lock-step does not model."""
+    from dure.sim.verif.core_random import TRAP_SITUATION_DATA, trap_situation_program
+
+    words = trap_situation_program()
+    result = reference_trace(words, data=TRAP_SITUATION_DATA)
+    assert {r["insn"] for r in result.trace if r["trap"]} >= {0, 0x73}
+    with pytest.raises(NotModelled, match="MRET to U-mode"):
+        compare_unicorn(words, result, ERR_RANGES, data=TRAP_SITUATION_DATA)
