@@ -39,8 +39,8 @@ Groups (what hits them):
     register value the random command streams checked (``tests/rtl/npu/test_dispatch.py``).
 ``npu.hazard``
     dispatcher ordering the schedule checker verified: ``RAW`` / ``WAR`` / ``WAW`` between two
-    units, ``EXEC_RAW`` (a COMPUTE accumulating onto an older one in flight) and ``FENCE``
-    (:func:`dure.sim.verif.npu_control.check_schedule`).
+    units (LOAD, COMPUTE, STORE, ELTWISE), ``EXEC_RAW`` (a COMPUTE accumulating onto an older
+    one in flight) and ``FENCE`` (:func:`dure.sim.verif.npu_control.check_schedule`).
 ``npu.store_mode``
     every STORE output mode of the table in ``rtl/npu/commands.py``, counted for a STORE whose
     output bytes a checker compared bit-exactly with the golden command model
@@ -119,7 +119,12 @@ GROUPS = {
                   ["BUS_ERROR/load", "BUS_ERROR/store"]),
     "npu.hazard": ["RAW/load->exec", "RAW/load->store", "RAW/exec->store",
                    "WAR/exec->load", "WAR/store->load", "WAR/store->exec",
-                   "WAW/load->exec", "WAW/exec->load", "EXEC_RAW/exec->exec", "FENCE/-"],
+                   "WAW/load->exec", "WAW/exec->load", "EXEC_RAW/exec->exec", "FENCE/-",
+                   # the ELTWISE unit (reads SPAD and, accumulating, ACC; writes ACC)
+                   "RAW/load->eltwise", "RAW/exec->eltwise", "RAW/eltwise->exec",
+                   "RAW/eltwise->store", "WAR/eltwise->load", "WAR/eltwise->exec",
+                   "WAR/exec->eltwise", "WAR/store->eltwise", "WAW/load->eltwise",
+                   "WAW/eltwise->load", "WAW/exec->eltwise", "WAW/eltwise->exec"],
     "npu.store_mode": _STORE_MODES,
 }
 
