@@ -143,7 +143,8 @@ board-firmware: $(STAMP)
 # suites run on the one npu-small SoC model (core and NPU). Then the merged report of both
 # (build/coverage/coverage.md).
 COVERAGE_TESTS = tests/rtl/core/test_core_random.py tests/rtl/core/test_core_small.py \
-    tests/rtl/core_tiny/test_core_tiny.py tests/rtl/npu/test_dispatch.py
+    tests/rtl/core_tiny/test_core_tiny.py tests/rtl/npu/test_dispatch.py \
+    tests/rtl/npu/test_store_unit.py
 CODE_COVERAGE_TESTS = tests/firmware/test_programs.py tests/firmware/test_npu_soc.py \
     tests/firmware/test_user_npu.py
 coverage: $(STAMP)

@@ -16,11 +16,10 @@ from dure.rtl.npu.commands import Control, ElemType, LoadTarget, Opcode, OutType
 from dure.rtl.npu.datapath import NpuDatapath
 from dure.rtl.npu.descriptor import encode, list_bytes
 from dure.rtl.npu.npu import Npu
-from dure.sim import golden
 from dure.sim.npu_model import NpuModel
 
 from .bus import simulate
-from .npu_control import reg_read, reg_write, resident_gemm, submit
+from .npu_control import random_operands, reg_read, reg_write, resident_gemm, submit
 from .npu_datapath import MemoryTarget
 
 __all__ = ["NpuRun", "run_npu", "compute_cost", "random_program"]
@@ -98,16 +97,8 @@ def compute_cost(config, kind, m, count, *, chain=False, weight_banks=None, base
     descriptor), or with ``as_list`` fetched by one LIST (32 bytes per entry at the main
     memory's bandwidth). Returns ``(cycles per COMPUTE, NpuRun)``."""
     rows, cols = config.npu_rows, config.npu_cols
-    rng = np.random.default_rng(seed)
     k, n = (rows * count, cols) if chain else (rows, cols * count)
-    if kind == "int8":
-        a = rng.integers(-128, 128, (m, k), dtype=np.int8)
-        b = rng.integers(-128, 128, (k, n), dtype=np.int8)
-        expect = golden.gemm_int8(a, b).view(np.uint32)
-    else:
-        a = rng.standard_normal((m, k)).astype(np.float16)
-        b = rng.standard_normal((k, n)).astype(np.float16)
-        expect = golden.gemm_fp16(a, b).view(np.uint32)
+    a, b, expect = random_operands(kind, m, k, n, seed)
     gemm = resident_gemm(config, a, b, base=base, k_inner=chain)
     image, computes = gemm.image, gemm.computes
     if as_list:

@@ -123,6 +123,20 @@ def _handlers(p, interrupts):
     return table if interrupts else p._labels["exc"]
 
 
+def _assemble_with_handlers(p, interrupts):
+    """Emit the handlers (:func:`_handlers`) at the end of ``p`` and assemble it, with the
+    mtvec value patched into the program's first two words (the ``li x30, 0`` placeholder
+    both program builders start with)."""
+    table = _handlers(p, interrupts)
+    words = p.assemble()
+    patch = Program()
+    patch.li(30, table)
+    code = patch.assemble()
+    assert len(code) == 2, "the handler address needs the two-word li of the placeholder"
+    words[0:2] = code
+    return words
+
+
 def random_program(seed, length=60, traps=True, muldiv=True, interrupts=False,
                    misaligned_data=True, privileged=False):
     """Random code (units of one or two instructions; branches and jumps land on units).
@@ -202,11 +216,7 @@ def random_program(seed, length=60, traps=True, muldiv=True, interrupts=False,
     p.nop()
     p.nop()
     p.halt()
-    table = _handlers(p, interrupts)
-    words = p.assemble()
-    patch = Program()
-    patch.li(30, table)
-    words[0:2] = patch.assemble()
+    words = _assemble_with_handlers(p, interrupts)
     if "trigger_unit" in p._labels:
         at = (p._labels["trigger_unit"] - RAM_BASE) // 4
         patch = Program()
@@ -360,16 +370,37 @@ def run_random_privileged(seed, **kw):
     return result
 
 
-def run_random_interrupts(seed, pulses=8, seen=None, **kw):
+#: The two lock-step comparisons of the interrupt runs: the reference model with priv_spec's
+#: trap entry (:func:`compare`) and Unicorn with it (:func:`~dure.sim.verif.core_unicorn.
+#: compare_unicorn`).
+CHECKS = ("reference", "unicorn")
+
+
+def _check_interrupt_run(words, result, checks, seen=None, max_steps=5000, err_ranges=()):
+    unknown = set(checks) - set(CHECKS)
+    if unknown:
+        raise ValueError(f"unknown checks {sorted(unknown)}; choose from {CHECKS}")
+    if "reference" in checks:
+        compare(words, result, interrupts=True, seen=seen, max_steps=max_steps,
+                err_ranges=err_ranges)
+    if "unicorn" in checks:
+        from .core_unicorn import compare_unicorn
+        compare_unicorn(words, result, err_ranges, interrupts=True, max_steps=max_steps)
+
+
+def run_random_interrupts(seed, pulses=8, seen=None, checks=CHECKS, **kw):
     """Random program with interrupt pulses at random times (the handler clears the line);
     every record, the handler's included, must match the reference, which takes each
-    interrupt where the core did (:func:`take_interrupt`)."""
+    interrupt where the core did (:func:`take_interrupt`), and Unicorn, into which the
+    interrupt is injected at the same retired instruction
+    (:func:`~dure.sim.verif.core_unicorn.compare_unicorn`). ``checks``: which of the two
+    (:data:`CHECKS`)."""
     words = random_program(seed, interrupts=True)
     rng = random.Random(seed + 1000)
     schedule = [(rng.randint(40, 500), rng.randrange(3), 1) for _ in range(pulses)]
     result = run(words, seed=seed, max_cycles=5000, err_ranges=ERR_RANGES,
                  irq_schedule=schedule, **kw)
-    compare(words, result, interrupts=True, seen=seen)
+    _check_interrupt_run(words, result, checks, seen=seen, err_ranges=ERR_RANGES)
     return result
 
 
@@ -429,21 +460,19 @@ def interrupt_phase_program(iterations=240, wfi=False, user=False):
     p.nop()
     p.nop()
     p.halt()
-    table = _handlers(p, True)
-    words = p.assemble()
-    patch = Program()
-    patch.li(30, table)
-    words[0:2] = patch.assemble()
-    return words
+    return _assemble_with_handlers(p, True)
 
 
-def run_interrupt_phases(seed=0, pulses=45, seen=None, wfi=False, user=False, **kw):
+def run_interrupt_phases(seed=0, pulses=45, seen=None, wfi=False, user=False, checks=CHECKS,
+                         **kw):
     """:func:`interrupt_phase_program` with ``pulses`` interrupt pulses (lines in turn:
     software, timer, external) 55 to 94 cycles apart at random (``seed``), longer than the
     handler, so that over the run each line arrives at every point of the loop; compared in
     lock-step with the reference like :func:`run_random_interrupts` (each interrupt taken per
     priv_spec's trap entry). ``wfi``: the program waits in a WFI every iteration (one
-    iteration per pulse); ``user``: the loop runs in U-mode."""
+    iteration per pulse); ``user``: the loop runs in U-mode (compared with the reference
+    alone: the Unicorn lock-step is M-mode only). ``checks``: as :func:`run_random_interrupts`.
+    """
     words = interrupt_phase_program(pulses if wfi else 240, wfi=wfi, user=user)
     rng = random.Random(seed)
     schedule, when = [], 80
@@ -451,7 +480,9 @@ def run_interrupt_phases(seed=0, pulses=45, seen=None, wfi=False, user=False, **
         schedule.append((when, k % 3, 1))
         when += rng.randrange(55, 95)
     result = run(words, max_cycles=when + 3000, irq_schedule=schedule, **kw)
-    compare(words, result, interrupts=True, seen=seen, max_steps=20000)
+    if user:
+        checks = [c for c in checks if c != "unicorn"]
+    _check_interrupt_run(words, result, checks, seen=seen, max_steps=20000, err_ranges=())
     return result
 
 
@@ -474,3 +505,83 @@ def check_shifts_every_amount(max_cycles):
     p.halt()
     words = p.assemble()
     compare(words, run(words, max_cycles=max_cycles))
+
+
+def trap_situation_program():
+    """Directed exceptions in the situations the random programs do not reach (the
+    ``core.trap_situation`` / ``core.trap`` bins they leave): a jump to a misaligned target
+    (mcause 0) in the shadow of a taken jump, using a loaded register, after a multiply and
+    after a store; an illegal instruction whose rs1 field names a register just loaded; a load
+    through a just-loaded pointer into the bus-error range (5); ECALL after a store in M (11)
+    and in U-mode (8); a fetch from the bus-error range (instruction access fault, 1). The
+    handler reads mcause, mtval and mstatus and resumes at the address each item leaves in
+    x20. Memory: :data:`TRAP_SITUATION_DATA` (pass it to ``run`` and ``compare``)."""
+    p = Program()
+    p.li(30, 0)       # patched: the handler
+    p.csrw(CSR.MTVEC, 30)
+    p.li(10, DATA)
+    p.li(5, RAM_BASE + 0x100)          # an aligned address: jalr x5 + 2 is misaligned
+    p.li(11, ERR_RANGES[0][0])         # a word answering a bus error
+    p.li(1, 0x1234_5678)
+    p.li(2, 3)
+
+    def item(setup, trap):
+        """auipc / addi x20 = the address after the item, then the setup and the trap."""
+        p.auipc(20, 0)
+        p.addi(20, 20, 4 * (2 + len(setup) + 1))
+        for emit in setup:
+            emit()
+        trap()
+
+    def shadow():
+        here = p.pc
+        p.jal(0, 8)                     # taken jump over the nop
+        assert p.pc == here + 4
+    item([shadow, p.nop], lambda: p.jalr(0, 5, 2))                      # 0 / branch_shadow
+    item([lambda: p.lw(6, 10, 4)], lambda: p.jalr(0, 6, 2))             # 0 / load_use
+    item([lambda: p.mul(7, 1, 2)], lambda: p.jalr(0, 5, 2))             # 0 / muldiv
+    item([lambda: p.sw(1, 10, 8)], lambda: p.jalr(0, 5, 2))             # 0 / after_store
+    item([lambda: p.lw(7, 10, 4)], lambda: p.word(0x7F | 7 << 15))      # 2 / load_use
+    item([lambda: p.lw(8, 10, 12)], lambda: p.lw(9, 8, 0))              # 5 / load_use
+    item([lambda: p.sw(1, 10, 8)], p.ecall)                             # 11 / after_store
+    p.auipc(20, 0)                                                      # 1: fetch fault
+    p.addi(20, 20, 12)
+    p.jalr(0, 11, 0)
+    # U-mode (one PMP entry, NAPOT RWX over the RAM), then ECALL after a store there (8).
+    p.li(24, (RAM_BASE >> 2) | 0x1FFF)
+    p.csrw(0x3B0, 24)
+    p.li(24, 3 << 3 | 7)
+    p.csrw(0x3A0, 24)
+    p.li(24, 0x1800)
+    p.csrrc(0, CSR.MSTATUS, 24)        # MPP = U
+    p.auipc(24, 0)
+    p.addi(24, 24, 16)                 # the word after the MRET
+    p.csrw(CSR.MEPC, 24)
+    p.mret()
+    item([lambda: p.sw(1, 10, 8)], p.ecall)                             # 8 / after_store
+    p.halt()
+    handler = p.pc
+    for csr in (CSR.MCAUSE, CSR.MTVAL, CSR.MSTATUS):
+        p.csrrs(31, csr, 0)
+    p.csrrw(0, CSR.MEPC, 20)
+    p.mret()
+    words = p.assemble()
+    patch = Program()
+    patch.li(30, handler)
+    words[0:2] = patch.assemble()
+    return words
+
+
+#: Memory of :func:`trap_situation_program`: an aligned code address at DATA + 4 (a jump to
+#: it + 2 is misaligned), a pointer into the bus-error range at DATA + 12.
+TRAP_SITUATION_DATA = {DATA + 4: RAM_BASE + 0x100, DATA + 12: ERR_RANGES[0][0] + 4}
+
+
+def run_trap_situations(**kw):
+    """:func:`trap_situation_program` on the core, compared with the reference model (every
+    record, the handler's reads of mcause, mtval, mstatus); returns ``(result, seen)``."""
+    words = trap_situation_program()
+    result = run(words, max_cycles=3000, data=TRAP_SITUATION_DATA, err_ranges=ERR_RANGES, **kw)
+    seen = {}
+    compare(words, result, data=TRAP_SITUATION_DATA, seen=seen)
+    return result, seen

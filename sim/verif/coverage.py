@@ -39,8 +39,21 @@ Groups (what hits them):
     register value the random command streams checked (``tests/rtl/npu/test_dispatch.py``).
 ``npu.hazard``
     dispatcher ordering the schedule checker verified: ``RAW`` / ``WAR`` / ``WAW`` between two
-    units, ``EXEC_RAW`` (a COMPUTE accumulating onto an older one in flight) and ``FENCE``
-    (:func:`dure.sim.verif.npu_control.check_schedule`).
+    units (LOAD, COMPUTE, STORE, ELTWISE), ``EXEC_RAW`` (a COMPUTE accumulating onto an older
+    one in flight) and ``FENCE`` (:func:`dure.sim.verif.npu_control.check_schedule`).
+``npu.store_mode``
+    every STORE output mode of the table in ``rtl/npu/commands.py``, counted for a STORE whose
+    output bytes a checker compared bit-exactly with the golden command model
+    (:func:`dure.sim.verif.npu_datapath.check_stores`, ``tests/rtl/npu/test_store_unit.py``):
+    ``acc_type->out`` and then, for INT8 -> INT8, the requantization mode (``FLOAT_SCALE``,
+    ``TFLITE_DOUBLE_ROUNDING``, ``TFLITE_SINGLE_ROUNDING``) x the scales (``per_column`` or
+    per-row ``lane_scales``); INT8 -> INT32 ``raw``; INT8 -> FP16 the scales x the clamp
+    (``clamp`` / ``no_clamp``: the activation range); FP16 -> FP16 and FP16 -> FP32 the scales
+    (``none``, ``per_column``, ``lane_scales``) x the clamp. The bin of a command is
+    :func:`dure.sim.verif.npu_datapath.store_mode`.
+
+A group with a bin not hit fails the report: :func:`main` (``make coverage``) exits non-zero
+after writing it, naming the groups (:func:`incomplete`).
 """
 
 import collections
@@ -50,20 +63,27 @@ import os
 import pathlib
 import sys
 
-__all__ = ["GROUPS", "cover", "counts", "reset", "suspended", "dump", "merge", "report", "main",
-           "COVERAGE_ENV"]
+__all__ = ["GROUPS", "cover", "counts", "reset", "suspended", "dump", "merge", "report",
+           "incomplete", "main", "COVERAGE_ENV"]
 
 #: Environment variable naming the folder the per-process counts go to.
 COVERAGE_ENV = "DURE_COVERAGE_DIR"
 
-_EXCEPTIONS = [0, 1, 2, 3, 4, 5, 6, 7, 11]
+# The exception codes this hart raises (rtl/core/README.md, "Traps and CSRs"): no 4 / 6, since
+# misaligned loads and stores are performed (split into two word accesses), never trapped;
+# 8 is ECALL from U-mode.
+_EXCEPTIONS = [0, 1, 2, 3, 5, 7, 8, 11]
 _SITUATIONS = ["plain", "branch_shadow", "load_use", "muldiv", "after_store"]
+# ECALL reads no register, so a load whose result it uses cannot exist.
+_NO_SOURCES = (8, 11)
 _IRQ_SITUATIONS = ["plain", "branch_shadow", "after_load", "after_store", "after_muldiv",
                    "after_trap_return", "after_wfi"]
 _REFUSALS = ["BAD_OPCODE", "RESERVED", "ZERO_DIM", "DIM_TOO_LARGE", "BAD_COMBINATION",
              "MISALIGNED", "STRIDE", "LOCAL_RANGE", "DMA_WINDOW"]
 # Which refusal codes each opcode can produce (LOAD has no array-size limit of its own for cols
-# beyond the lanes; a FENCE has no dimensions, strides or addresses).
+# beyond the lanes; a FENCE has no dimensions, strides or addresses; a pushed LIST: reserved
+# words, count 0, list_addr not a multiple of 4, entries outside the DMA window. A LIST entry
+# inside a list, refused with BAD_COMBINATION, has no bin yet).
 _REFUSAL_BY_OP = {
     "LOAD": ["RESERVED", "ZERO_DIM", "DIM_TOO_LARGE", "BAD_COMBINATION", "MISALIGNED", "STRIDE",
              "LOCAL_RANGE", "DMA_WINDOW"],
@@ -71,13 +91,25 @@ _REFUSAL_BY_OP = {
     "STORE": ["RESERVED", "ZERO_DIM", "DIM_TOO_LARGE", "BAD_COMBINATION", "MISALIGNED", "STRIDE",
               "LOCAL_RANGE", "DMA_WINDOW"],
     "FENCE": ["RESERVED"],
+    "LIST": ["RESERVED", "ZERO_DIM", "MISALIGNED", "DMA_WINDOW"],
     "ELTWISE": ["RESERVED", "ZERO_DIM", "DIM_TOO_LARGE", "BAD_COMBINATION", "LOCAL_RANGE"],
 }
+
+_REQUANT = ["FLOAT_SCALE", "TFLITE_DOUBLE_ROUNDING", "TFLITE_SINGLE_ROUNDING"]
+_CLAMP = ["no_clamp", "clamp"]
+# The STORE table of rtl/npu/commands.py, written out: scale required (INT8 -> INT8 / FP16),
+# forbidden (INT8 -> INT32) or optional (the fp accumulators); lane_scales needs the scale.
+_STORE_MODES = ([f"INT8->INT8/{m}/{s}" for m in _REQUANT for s in ("per_column", "lane_scales")]
+                + ["INT8->INT32/raw"]
+                + [f"INT8->FP16/{s}/{c}" for s in ("per_column", "lane_scales") for c in _CLAMP]
+                + [f"FP16->{out}/{s}/{c}" for out in ("FP16", "FP32")
+                   for s in ("none", "per_column", "lane_scales") for c in _CLAMP])
 
 #: Every coverpoint group and its bins (as strings).
 GROUPS = {
     "core.trap": [str(c) for c in _EXCEPTIONS],
-    "core.trap_situation": [f"{c}/{s}" for c in _EXCEPTIONS if c != 1 for s in _SITUATIONS],
+    "core.trap_situation": [f"{c}/{s}" for c in _EXCEPTIONS if c != 1 for s in _SITUATIONS
+                            if not (c in _NO_SOURCES and s == "load_use")],
     "core.interrupt": [f"{c}/{s}" for c in (3, 7, 11) for s in _IRQ_SITUATIONS],
     "core.irq_enable": [f"{c}/{s}" for c in (3, 7, 11)
                         for s in ("taken_m", "taken_u", "masked_mie", "masked_mstatus")],
@@ -87,7 +119,13 @@ GROUPS = {
                   ["BUS_ERROR/load", "BUS_ERROR/store"]),
     "npu.hazard": ["RAW/load->exec", "RAW/load->store", "RAW/exec->store",
                    "WAR/exec->load", "WAR/store->load", "WAR/store->exec",
-                   "WAW/load->exec", "WAW/exec->load", "EXEC_RAW/exec->exec", "FENCE/-"],
+                   "WAW/load->exec", "WAW/exec->load", "EXEC_RAW/exec->exec", "FENCE/-",
+                   # the ELTWISE unit (reads SPAD and, accumulating, ACC; writes ACC)
+                   "RAW/load->eltwise", "RAW/exec->eltwise", "RAW/eltwise->exec",
+                   "RAW/eltwise->store", "WAR/eltwise->load", "WAR/eltwise->exec",
+                   "WAR/exec->eltwise", "WAR/store->eltwise", "WAW/load->eltwise",
+                   "WAW/eltwise->load", "WAW/exec->eltwise", "WAW/eltwise->exec"],
+    "npu.store_mode": _STORE_MODES,
 }
 
 _counts = collections.Counter()
@@ -177,21 +215,30 @@ def report(total):
     return text, summary
 
 
+def incomplete(summary):
+    """The groups of a :func:`report` summary with a bin not hit, as ``"group (hit of n)"``."""
+    return [f"{group} ({hit} of {n})" for group, (hit, n) in summary.items() if hit < n]
+
+
 def main(folder):
     """Write ``folder/coverage.md``: the functional coverpoints of the count files and, when
     the folder holds Verilator coverage files (``make coverage``), the code coverage report of
-    :mod:`dure.sim.verif.code_coverage` after them. Returns the text."""
+    :mod:`dure.sim.verif.code_coverage` after them. Returns ``(text, missing)``: the report
+    and :func:`incomplete`'s list of groups not fully hit."""
     from . import code_coverage
 
-    text, _ = report(merge(folder))
+    text, summary = report(merge(folder))
     merged, runs = code_coverage.merge(folder)
     if runs:
         text += "\n" + code_coverage.report(merged, runs)[0]
     (pathlib.Path(folder) / "coverage.md").write_text(text)
-    return text
+    return text, incomplete(summary)
 
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python -m dure.sim.verif.coverage FOLDER  (the count files)")
-    print(main(sys.argv[1]))
+    text, missing = main(sys.argv[1])
+    print(text)
+    if missing:
+        sys.exit("functional coverage incomplete: " + ", ".join(missing))

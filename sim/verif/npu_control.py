@@ -32,7 +32,7 @@ from .coverage import cover
 
 __all__ = ["UnitRun", "StandInDatapath", "reg_read", "reg_write", "submit", "rows_touched",
            "conflict", "raw", "check_schedule", "error_candidates", "cover_errors",
-           "refusal_examples", "UNIT_OF", "ResidentGemm", "resident_gemm"]
+           "refusal_examples", "UNIT_OF", "ResidentGemm", "resident_gemm", "random_operands"]
 
 UNIT_OF = {Opcode.LOAD: "load", Opcode.COMPUTE: "exec", Opcode.STORE: "store",
            Opcode.ELTWISE: "eltwise"}
@@ -397,3 +397,24 @@ def resident_gemm(config, a, b, *, base, k_inner=False):
                      cols=min(cols, n - u * cols), acc_addr=u * m) for u in range(nt)]
     return ResidentGemm(a_loads + list(w_loads.values()), [computes[tu] for tu in order],
                         stores, stream, image, out_at)
+
+
+def random_operands(kind, m, k, n, seed):
+    """Random GEMM operands for :func:`resident_gemm` and their golden product: ``kind``
+    ``"int8"`` (uniform int8 A (m x k) and W (k x n), the int32 product) or ``"fp16"``
+    (standard normal values rounded to float16, the fp32 product of
+    :func:`dure.sim.golden.gemm_fp16`); the product as uint32 bit patterns, from
+    ``numpy.random.default_rng(seed)``. Returns ``(a, b, expect)``."""
+    import numpy as np
+    from dure.sim import golden
+
+    rng = np.random.default_rng(seed)
+    if kind == "int8":
+        a = rng.integers(-128, 128, (m, k), dtype=np.int8)
+        b = rng.integers(-128, 128, (k, n), dtype=np.int8)
+        return a, b, golden.gemm_int8(a, b).view(np.uint32)
+    if kind != "fp16":
+        raise ValueError(f"kind must be 'int8' or 'fp16', not {kind!r}")
+    a = rng.standard_normal((m, k)).astype(np.float16)
+    b = rng.standard_normal((k, n)).astype(np.float16)
+    return a, b, golden.gemm_fp16(a, b).view(np.uint32)

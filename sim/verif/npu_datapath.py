@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from dure.rtl.npu.commands import Opcode
 
 __all__ = ["MemoryTarget", "send_stream", "Command", "dependencies", "reference",
-           "run_datapath"]
+           "run_datapath", "store_mode", "check_stores"]
 
 
 @dataclass
@@ -152,6 +152,46 @@ def reference(config, commands, mem, base=0):
     for cmd in commands:
         model.apply(_OPCODES[cmd.unit], cmd.fields)
     return bytearray(model.read(base, len(mem))), model.spad, model.acc
+
+
+def store_mode(fields):
+    """The ``npu.store_mode`` coverage bin (:mod:`dure.sim.verif.coverage`) of a STORE with
+    descriptor ``fields``: ``acc_type->out``, then the requantization mode (INT8 -> INT8), the
+    scales (``none`` / ``per_column`` / ``lane_scales``) and the clamp; INT8 -> INT32 is
+    ``raw``."""
+    from dure.rtl.npu.commands import OutType, RequantMode
+    from dure.rtl.npu.isa import Precision
+
+    def get(name):
+        return int(getattr(fields.get(name, 0), "value", fields.get(name, 0)))
+
+    acc, out = Precision(get("acc_type")).name, OutType(get("out")).name
+    scales = ("lane_scales" if get("lane_scales") else
+              "per_column" if get("scale") else "none")
+    if (acc, out) == ("INT8", "INT8"):
+        return f"{acc}->{out}/{RequantMode(get('requant')).name}/{scales}"
+    if (acc, out) == ("INT8", "INT32"):
+        return f"{acc}->{out}/raw"
+    return f"{acc}->{out}/{scales}/{'clamp' if get('clamp') else 'no_clamp'}"
+
+
+def check_stores(commands, mem, expect, errors):
+    """Check a run bit-exactly: no command reported a bus error (``errors``, one per command)
+    and main memory ``mem`` equals the golden model's ``expect`` byte for byte (the first
+    differing byte named); then count the output mode of every STORE among ``commands``
+    (``npu.store_mode``, :func:`store_mode`), each of which was compared."""
+    from .coverage import cover
+
+    assert list(errors) == [0] * len(commands), f"bus errors reported: {list(errors)}"
+    if mem != expect:
+        first = next((i for i, (a, b) in enumerate(zip(mem, expect, strict=False)) if a != b),
+                     min(len(mem), len(expect)))
+        raise AssertionError(f"memory differs from the command model from byte {first}: "
+                             f"got {bytes(mem[first:first + 8]).hex()}, "
+                             f"want {bytes(expect[first:first + 8]).hex()}")
+    for cmd in commands:
+        if cmd.unit == "store":
+            cover("npu.store_mode", store_mode(cmd.fields))
 
 
 # --- Driving NpuDatapath on the Amaranth simulator ---------------------------------------------

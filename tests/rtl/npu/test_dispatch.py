@@ -21,6 +21,7 @@ from dure.rtl.npu.control import NpuControl
 from dure.rtl.npu.descriptor import decode, encode
 from dure.sim.npu_validate import validate
 from dure.sim.verif.bus import simulate
+from dure.sim.verif.coverage import cover
 from dure.sim.verif.npu_control import (
     StandInDatapath,
     check_schedule,
@@ -261,6 +262,7 @@ def test_refusals_and_bus_errors_recorded_first_only():
     matched, _, regs = run(commands, bus_error=bus_error)
     assert regs["ERROR"] == (2 << 8) | ErrorCode.BUS_ERROR.value
     assert all(seq in matched for seq in (0, 1, 2, 3, 4))
+    cover("npu.error", "BUS_ERROR/store")          # the ERROR value checked names the STORE
 
 
 @pytest.mark.parametrize("case", ["walk_gap", "walk_end", "placed_gap", "placed_end"])

@@ -25,12 +25,11 @@ from dure.rtl.npu.commands import (
     Status,
 )
 from dure.rtl.npu.descriptor import encode, list_bytes
-from dure.sim import golden
 from dure.sim.gemm_descriptors import gemm_descriptors
 from dure.sim.npu_model import NpuModel as GoldenNpu
 from dure.sim.npu_model_regs import NpuRegisters as GoldenRegisters
 from dure.sim.verif import npu_verilator as nv
-from dure.sim.verif.npu_control import resident_gemm
+from dure.sim.verif.npu_control import random_operands, resident_gemm
 
 from dure.config import MAIN_BASE, SoCConfig, preset
 
@@ -47,15 +46,7 @@ def model():
 def measure(model, kind, m, k, n, *, on_chip, k_inner=False, seed=3):
     """Runs a :func:`resident_gemm`; returns the perf counters of the COMPUTE phase (on chip)
     or of the LOAD + COMPUTE stream, with MACs/cycle and utilisation."""
-    rng = np.random.default_rng(seed)
-    if kind == "int8":
-        a = rng.integers(-128, 128, (m, k), dtype=np.int8)
-        b = rng.integers(-128, 128, (k, n), dtype=np.int8)
-        expect = golden.gemm_int8(a, b).view(np.uint32)
-    else:
-        a = rng.standard_normal((m, k)).astype(np.float16)
-        b = rng.standard_normal((k, n)).astype(np.float16)
-        expect = golden.gemm_fp16(a, b).view(np.uint32)
+    a, b, expect = random_operands(kind, m, k, n, seed)
     gemm = resident_gemm(CFG, a, b, base=MAIN_BASE, k_inner=k_inner)
     phases = [gemm.loads + [encode(Opcode.FENCE)], gemm.computes] if on_chip else [gemm.stream]
     script = [nv.write("DMA_BASE", MAIN_BASE), nv.write("DMA_SIZE", len(gemm.image))]
@@ -317,15 +308,6 @@ def test_diagonal_fp16_specials_and_fills(model):
 REGS = ("ERROR", "ERROR_INDEX", "ISSUED", "DONE")
 
 
-def _gemm(kind, m, k, n, seed):
-    rng = np.random.default_rng(seed)
-    if kind == "int8":
-        a = rng.integers(-128, 128, (m, k), dtype=np.int8)
-        b = rng.integers(-128, 128, (k, n), dtype=np.int8)
-        return a, b, golden.gemm_int8(a, b).view(np.uint32)
-    a = rng.standard_normal((m, k)).astype(np.float16)
-    b = rng.standard_normal((k, n)).astype(np.float16)
-    return a, b, golden.gemm_fp16(a, b).view(np.uint32)
 
 
 def _with_lists(image, lists):
@@ -368,7 +350,7 @@ def test_gemm_stream_as_lists(model, kind):
     then 9 entries, then the rest), then its STOREs as a fourth: the output is bit-exact and
     ISSUED / DONE count every entry."""
     m, k, n = 64, 32, 24
-    a, b, expect = _gemm(kind, m, k, n, seed=5)
+    a, b, expect = random_operands(kind, m, k, n, seed=5)
     gemm = resident_gemm(CFG, a, b, base=MAIN_BASE)
     parts = [gemm.stream[:7], gemm.stream[7:16], gemm.stream[16:], gemm.stores]
     image, offsets = _with_lists(gemm.image, parts)
@@ -409,7 +391,7 @@ def test_malformed_entries_match_the_model(model):
     model, touch no memory (the whole image equals the model's), and the valid entries still
     produce the exact GEMM."""
     m, k, n = 32, 16, 16
-    a, b, expect = _gemm("int8", m, k, n, seed=6)
+    a, b, expect = random_operands("int8", m, k, n, seed=6)
     gemm = resident_gemm(CFG, a, b, base=MAIN_BASE)
     entries = _malformed(gemm, np.random.default_rng(7))
     image, (at,) = _with_lists(gemm.image, [entries])
@@ -429,7 +411,7 @@ def test_refused_list_and_fetch_bus_error(model):
     err runs entries 0-4, records BUS_ERROR with entry 5's number and index, drops the rest;
     a LIST pushed after it runs normally."""
     m, k, n = 16, 8, 8
-    a, b, expect = _gemm("int8", m, k, n, seed=8)
+    a, b, expect = random_operands("int8", m, k, n, seed=8)
     gemm = resident_gemm(CFG, a, b, base=MAIN_BASE)
     entries = list(gemm.stream) + list(gemm.stores)
     image, (first, second) = _with_lists(gemm.image, [entries + [encode(Opcode.FENCE)] * 8,
@@ -458,7 +440,7 @@ def _planned_layer(m, k, n, seed):
     """An INT8 GEMM layer (raw int32 output) as the firmware plans it
     (:func:`~dure.sim.gemm_descriptors.gemm_descriptors`): descriptors, image, output offset,
     expected output."""
-    a, b, expect = _gemm("int8", m, k, n, seed)
+    a, b, expect = random_operands("int8", m, k, n, seed)
     b_at = -(-m * k // 32) * 32
     out_at = b_at + -(-k * n // 32) * 32
     image = bytearray(out_at + 4 * m * n)

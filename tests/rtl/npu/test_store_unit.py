@@ -12,7 +12,15 @@ from dure.rtl.npu.commands import ElemType, LoadTarget, OutType
 from dure.rtl.npu.dma import Dma
 from dure.rtl.npu.isa import Precision
 from dure.rtl.npu.store_unit import StoreUnit, store_row_bytes
-from dure.sim.verif.npu_datapath import Command, MemoryTarget, reference, send_stream
+from dure.sim.verif import coverage
+from dure.sim.verif.npu_datapath import (
+    Command,
+    MemoryTarget,
+    check_stores,
+    reference,
+    send_stream,
+    store_mode,
+)
 
 from dure.config import SoCConfig
 
@@ -53,9 +61,11 @@ def f32(x):
     return int(np.float32(x).view(np.uint32))
 
 
-def run(cmds, err_words=(), seed=0):
+def run(cmds, err_words=(), seed=0, image=None):
+    """Run ``cmds`` on the bench (ACC rows from ``image(rng)``, default :func:`acc_image`);
+    returns (memory, the command model's memory, bus error per command)."""
     rng = np.random.default_rng(seed)
-    acc = acc_image(rng)
+    acc = (image or acc_image)(rng)
     mem = bytearray(random.Random(seed).randbytes(ACC_AT)) + bytearray(acc.tobytes())
     preload = Command("load", dict(target=LoadTarget.ACC, elem=ElemType.WORD32,
                                    dram_addr=ACC_AT, dram_stride=12, rows=16, cols=3,
@@ -113,8 +123,7 @@ def test_every_output_type():
               dram_stride=8, rows=2, cols=1, acc_addr=10, scale_addr=15),
     ]
     mem, expect, errors = run(cmds)
-    assert errors == [0] * len(cmds)
-    assert mem == expect
+    check_stores(cmds, mem, expect, errors)
 
 
 def test_bus_error():
@@ -158,8 +167,7 @@ def test_tflite_requant_modes():
         mem, expect, errors = run(cmds, seed=3)
     finally:
         acc_image = plain
-    assert errors == [0, 0]
-    assert mem == expect
+    check_stores(cmds, mem, expect, errors)
     # The two roundings differ on this data (so the mode really selects the path).
     assert mem[9:33] != mem[40:64]
 
@@ -206,8 +214,7 @@ def test_lane_scales():
         mem, expect, errors = run(cmds, seed=5)
     finally:
         acc_image = plain
-    assert errors == [0] * len(cmds)
-    assert mem == expect
+    check_stores(cmds, mem, expect, errors)
     # Per-row parameters really differ from lane 0's: the same rows with lane 0's scale
     # alone would give another output.
     rng = np.random.default_rng(5)
@@ -217,3 +224,65 @@ def test_lane_scales():
                         scale_en=True, clamp_en=False, zero_point=3, lo=lo, hi=100,
                         requant=RequantMode.TFLITE_DOUBLE_ROUNDING, shift=acc[9, :1])
     assert bytes(mem[9:15]) != bytes(lane0.astype(np.uint8).reshape(-1))
+
+
+def store_for_mode(mode, dram_addr):
+    """One STORE of coverage bin ``mode`` (``npu.store_mode``) on the ACC of
+    :func:`mode_image`, writing at ``dram_addr``; returns (command, bytes it spans)."""
+    from dure.rtl.npu.commands import RequantMode
+    pair, *rest = mode.split("/")
+    acc, out = pair.split("->")
+    f = dict(acc_type=Precision[acc], out=OutType[out])
+    scales = rest[1] if pair == "INT8->INT8" else rest[0]
+    if scales != "none" and scales != "raw":
+        f["scale"] = 1
+    if scales == "lane_scales":
+        f["lane_scales"] = 1
+    rows, cols = (3, 1) if scales == "lane_scales" else (2, 3)
+    if pair == "INT8->INT8":
+        requant = RequantMode[rest[0]]
+        f.update(requant=requant, zero_point=3, lo=(-120) & 0xFFFF_FFFF, hi=100,
+                 scale_addr=14 if requant == RequantMode.FLOAT_SCALE else 12)
+    elif acc == "INT8":
+        f["scale_addr"] = 14
+    else:
+        f["scale_addr"] = 15
+    if rest[-1] == "clamp":
+        f.update(clamp=1, lo=f32(-20.0), hi=f32(25.0))
+    size = {"INT8": 1, "INT32": 4, "FP16": 2, "FP32": 4}[out]
+    f.update(acc_addr=0 if acc == "INT8" else 6, rows=rows, cols=cols,
+             dram_addr=dram_addr, dram_stride=cols * size)
+    cmd = store(**f)
+    assert store_mode(cmd.fields) == mode
+    return cmd, rows * cols * size
+
+
+def mode_image(rng):
+    """:func:`acc_image` with TFLite multipliers / shifts in ACC rows 12 / 13."""
+    acc = acc_image(rng)
+    acc[12] = np.array([1 << 30, 0x7FFF_FFFF, 1_500_000_000], np.uint32)
+    acc[13] = np.array([-8, -12, 3], np.int32).view(np.uint32)
+    return acc
+
+
+def test_every_store_mode():
+    """One STORE per bin of the ``npu.store_mode`` coverpoint group (every output mode of the
+    STORE table: each requantization mode and the raw int32 output, per-column and per-row
+    scales, with and without the clamp), bit-exact with the command model; packed into as
+    few runs as the 256 bytes below the ACC image allow."""
+    before = coverage.counts().get("npu.store_mode", {})
+    runs, cmds, at = [], [], 0
+    for mode in coverage.GROUPS["npu.store_mode"]:
+        cmd, size = store_for_mode(mode, at)
+        if at + size > ACC_AT:
+            runs.append(cmds)
+            cmd, size = store_for_mode(mode, 0)
+            cmds, at = [], 0
+        cmds.append(cmd)
+        at = (at + size + 3) & ~3
+    runs.append(cmds)
+    for seed, cmds in enumerate(runs):
+        mem, expect, errors = run(cmds, seed=seed, image=mode_image)
+        check_stores(cmds, mem, expect, errors)
+    after = coverage.counts()["npu.store_mode"]
+    assert all(after.get(b, 0) > before.get(b, 0) for b in coverage.GROUPS["npu.store_mode"])
