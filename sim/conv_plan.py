@@ -324,7 +324,7 @@ def depthwise_conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point,
                                   output_zero_point, multiplier, shift, stride=1,
                                   padding="SAME", dilation=1, depth_multiplier=1, lo=-128,
                                   hi=127, x_addr, out_addr, param_addr, spread=True,
-                                  mac=None):
+                                  mac=None, pair=True):
     """DEPTHWISE_CONV_2D INT8 (:func:`dure.sim.golden_tflite.depthwise_conv2d_int8`), channel
     multiplier 1; ``w``: int8 (1, KH, KW, C). Other arguments as :func:`conv2d_int8_program`;
     ``spread``: :func:`dure.sim.walk_plan.walk_descriptors`' (False: the stream of the
@@ -334,7 +334,10 @@ def depthwise_conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point,
     :data:`MAC_PIXELS` x R (the COMPUTE's per-command floor). Measured on the 8x8 `sim` SoC
     (cycles, diagonal -> MAC): 6x6x128 11,128 -> 9,719; 3x3x256 19,990 -> 13,100; 12x12x128
     stride 2 22,179 -> 13,951; but 25x5x64 12,019 -> 12,909, 12x12x64 13,518 -> 14,484,
-    24x24x32 25,164 -> 27,141. The C port has only the diagonal stream (``mac=False``).
+    24x24x32 25,164 -> 27,141. ``pair``: with ``mac``, two taps per ELTWISE (``pair`` MACs,
+    :attr:`~dure.sim.walk_plan.WalkLayer.eltwise_pair`), which also makes the MAC the default
+    on every map (it beats the diagonal COMPUTEs there too). The C port has only the diagonal
+    stream (``mac=False``).
     """
     stride = _check_common(config, x_shape, stride, dilation, Precision.INT8, depth_multiplier)
     array_arg("w", w, np.int8, 4)
@@ -343,7 +346,7 @@ def depthwise_conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point,
         raise ValueError(f"w must have shape (1, KH, KW, {x_shape[3]}), not {w.shape}")
     if mac is None:
         g = geometry(x_shape, (kh, kw), stride, padding)
-        mac = config.npu_eltwise and g.oh * g.ow < MAC_PIXELS * config.npu_rows
+        mac = config.npu_eltwise and (pair or g.oh * g.ow < MAC_PIXELS * config.npu_rows)
     mac = bool(mac)
     if mac and not config.npu_eltwise:
         raise ValueError(f"mac: config {config.name!r} has no element-wise unit (npu_eltwise)")
@@ -362,6 +365,7 @@ def depthwise_conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point,
                         acc_init=acc_init, pad_value=zi & 0xFFFF, store=store, const=const,
                         const_per_chunk=2, cout=cout, diagonal=True)
     layer.eltwise_mac = mac
+    layer.eltwise_pair = mac and bool(pair)
     return _program(config, layer, x_shape, cout, np.int8, spread=spread)
 
 
