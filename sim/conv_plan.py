@@ -59,6 +59,7 @@ from .conv_pack import (
 from .golden_args import array_arg, pair_arg, vector_arg
 from .golden_fixedpoint import wrap_int32
 from .layer_program import LayerProgram, ParamArea
+from .npu_model import perf_macs
 from .walk_plan import WalkLayer, geometry, plan_walk, walk_descriptors
 
 __all__ = ["conv2d_int8_program", "conv2d_fp16_program", "depthwise_conv2d_int8_program",
@@ -126,10 +127,7 @@ def _program(config, layer, x_shape, cout, dtype, notes=(), wmodes=None, spread=
     words = walk_descriptors(config, layer, plan, spread=spread)
     g = layer.geo
     r, c = config.npu_rows, config.npu_cols
-    array_macs = 0
-    for w in words:
-        if w[0] & 0xF == 2:          # COMPUTE: m * k * n
-            array_macs += (w[4] & 0xFFFF) * ((w[4] >> 16) & 0xFF) * (w[4] >> 24)
+    array_macs = perf_macs(words)
     computes = sum(1 for w in words if w[0] & 0xF == 2)
     macs_cmds = sum(1 for w in words if w[0] & 0xF == 6)
     slots = sum((w[4] & 0xFFFF) * r * c for w in words if w[0] & 0xF in (2, 6))

@@ -58,7 +58,7 @@ from dure.rtl.npu.commands import (
     load_source,
     out_bytes,
 )
-from dure.rtl.npu.descriptor import FIELDS, encode
+from dure.rtl.npu.descriptor import FIELDS, decode, encode
 
 from . import golden
 from .golden_fixedpoint import rounding_divide_by_pot, saturating_rounding_doubling_high_mul
@@ -67,11 +67,26 @@ from .npu_validate import a_rows_read, check, local_rows_written
 from .postproc_ref import postprocess
 
 __all__ = ["NpuModel", "RegionMemory", "encode", "Opcode", "ErrorCode", "eltwise_add_int8",
-           "eltwise_max", "eltwise_mac_int8", "ADD_LEFT_SHIFT"]
+           "eltwise_max", "eltwise_mac_int8", "ADD_LEFT_SHIFT", "perf_macs"]
 
 #: ELTWISE ADD's left shift of ``x - zp`` (TFLite's 20 for 8-bit inputs).
 ADD_LEFT_SHIFT = 20
 _CANONICAL_NAN32 = 0x7FC0_0000
+
+
+def perf_macs(descriptors):
+    """What PERF_MACS counts for ``descriptors`` (lists of 8 words) when every one executes:
+    ``m * k * n`` per COMPUTE (``m * min(k, n)`` with ``diagonal``), ``m * n`` per ELTWISE
+    MAC (``2 * m * n`` with ``pair``), nothing for the other commands (a LIST's entries are
+    not followed). See ``PERF_MACS`` in :mod:`dure.rtl.npu.commands`."""
+    total = 0
+    for words in descriptors:
+        opcode, f = decode(words)
+        if opcode is Opcode.COMPUTE:
+            total += f["m"] * (min(f["k"], f["n"]) if f["diagonal"] else f["k"] * f["n"])
+        elif opcode is Opcode.ELTWISE and f["mac"]:
+            total += f["m"] * f["n"] * (2 if f["pair"] else 1)
+    return total
 
 
 def _s32(bits):
