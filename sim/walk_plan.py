@@ -12,7 +12,7 @@ with ``fill`` writes ``fill_value`` without DMA; a LOAD with ``local_cols != 0``
 ``r`` at ``local_addr + (r // local_cols) * local_row_step + r % local_cols``; a ``diagonal``
 COMPUTE keeps only the products with ``k == n``; an ELTWISE ``MAC`` (INT8 depthwise,
 :attr:`WalkLayer.eltwise_mac`) walks A the same way and multiplies each row lane by lane with one
-weight row.
+weight row (a ``pair`` MAC, :attr:`WalkLayer.eltwise_pair`, with two: two taps per row).
 
 Layout
 ------
@@ -81,8 +81,9 @@ PUSH_CYCLES = WALK_PUSH_CYCLES
 #: Tie-break weight of a descriptor in the blocking search (cycles).
 DESCRIPTOR_WEIGHT = WALK_DESCRIPTOR_WEIGHT
 #: Cycles an ELTWISE takes beyond its m rows (144 MACs of 36 rows: 5,762 cycles on the 8x8
-#: `sim` SoC, 40 each; the planner's estimate only).
-ELTWISE_OVERHEAD = 4
+#: `sim` SoC, 40 each, before the MAC read its weight rows once up front: +1; the planner's
+#: estimate only).
+ELTWISE_OVERHEAD = 5
 
 
 @dataclass(frozen=True)
