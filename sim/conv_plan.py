@@ -24,8 +24,9 @@ Contracts (bit for bit, tested on the command model in tests/sim/test_conv_plan.
   ``diag(w[ky, kx, chunk])``; bias folding and order as above. A diagonal COMPUTE does
   ``m * k`` useful products of the array's ``m * R * C`` slots: at most 1/R of peak. INT8
   depthwise runs on the element-wise unit instead where the NPU has one: one ELTWISE ``MAC``
-  per tap (the same walk, the tap's weights one SPAD row), the same C products per cycle
-  without the COMPUTE's weight load and array latency between taps.
+  per two taps (``pair``: the same walk, each tap's weights one SPAD row, the second tap
+  ``tap_step`` rows after the first), 2 C products per cycle (1/4 of the 8x8's peak) without
+  the COMPUTE's weight load and array latency between taps.
 - :func:`fully_connected_int8_program`: FULLY_CONNECTED as a 1x1 convolution of a
   ``(1, B, 1, K)`` image, stored with the single-rounding mode (LiteRT's FULLY_CONNECTED).
 
