@@ -213,6 +213,17 @@ def _diag_weights_matrix(w):
 MAC_PIXELS = RELOAD
 
 
+def _depthwise_mac(config, x_shape, kernel, stride, padding, mac, pair):
+    """Whether an INT8 depthwise layer runs on the element-wise MAC (``mac`` None: the default
+    of :func:`depthwise_conv2d_int8_program`); ValueError for ``mac`` without the unit."""
+    if mac is None:
+        g = geometry(x_shape, kernel, stride, padding)
+        mac = config.npu_eltwise and (pair or g.oh * g.ow < MAC_PIXELS * config.npu_rows)
+    if mac and not config.npu_eltwise:
+        raise ValueError(f"mac: config {config.name!r} has no element-wise unit (npu_eltwise)")
+    return bool(mac)
+
+
 def _tap_rows_matrix(w):
     """(1, KH, KW, C) -> per chunk ``(KH*KW, nn)``: row ``kh*KW + kw`` holds ``w[kh, kw, chunk]``
     (the weight rows of the element-wise MAC)."""
@@ -343,12 +354,7 @@ def depthwise_conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point,
     one, kh, kw, cout = w.shape
     if one != 1 or cout != x_shape[3]:
         raise ValueError(f"w must have shape (1, KH, KW, {x_shape[3]}), not {w.shape}")
-    if mac is None:
-        g = geometry(x_shape, (kh, kw), stride, padding)
-        mac = config.npu_eltwise and (pair or g.oh * g.ow < MAC_PIXELS * config.npu_rows)
-    mac = bool(mac)
-    if mac and not config.npu_eltwise:
-        raise ValueError(f"mac: config {config.name!r} has no element-wise unit (npu_eltwise)")
+    mac = _depthwise_mac(config, x_shape, (kh, kw), stride, padding, mac, pair)
     zi = _zp("input_zero_point", input_zero_point)
     b = np.zeros(cout, np.int64) if bias is None else \
         vector_arg("bias", bias, np.int32, cout).astype(np.int64)
@@ -471,11 +477,12 @@ def depthwise_conv2d_int8_float_scale_program(config, x_shape, w, bias, *, input
                                               output_zero_point, scale, stride=1,
                                               padding="SAME", dilation=1, depth_multiplier=1,
                                               lo=-128, hi=127, x_addr, out_addr, param_addr,
-                                              spread=True):
+                                              spread=True, mac=None, pair=True):
     """DEPTHWISE_CONV_2D INT8 with the float-scale requantization (ONNX QLinearConv with
     ``group`` = channels, module docstring), channel multiplier 1; arguments as
-    :func:`depthwise_conv2d_int8_program` with ``scale`` instead of the multiplier and shift,
-    ``padding`` as :func:`conv2d_int8_float_scale_program`'s."""
+    :func:`depthwise_conv2d_int8_program` with ``scale`` instead of the multiplier and shift
+    (``mac`` / ``pair`` too: pair MACs on the element-wise unit by default where the NPU has
+    one), ``padding`` as :func:`conv2d_int8_float_scale_program`'s."""
     stride = _check_common(config, x_shape, stride, dilation, Precision.INT8, depth_multiplier)
     if not config.npu_float_post:
         raise ValueError(f"config {config.name!r} has no fp32 post-processing (FLOAT_SCALE)")
@@ -490,9 +497,13 @@ def depthwise_conv2d_int8_float_scale_program(config, x_shape, w, bias, *, input
         bias, zi, w.reshape(-1, cout).astype(np.int64).sum(axis=0), cout))
     lc = min(config.npu_rows, config.npu_cols)
     store = _float_scale_store(output_zero_point, lo, hi)
-    layer = _conv_layer(config, x_shape, _diag_weights_matrix(w), (kh, kw), stride, padding,
+    mac = _depthwise_mac(config, x_shape, (kh, kw), stride, padding, mac, pair)
+    weights = _tap_rows_matrix(w) if mac else _diag_weights_matrix(w)
+    layer = _conv_layer(config, x_shape, weights, (kh, kw), stride, padding,
                         Precision.INT8, x_addr=x_addr, out_addr=out_addr, params=params,
                         acc_init=acc_init, pad_value=zi & 0xFFFF, store=store,
                         const=_scale_rows(s, cout, lc), const_per_chunk=1, cout=cout,
                         diagonal=True)
+    layer.eltwise_mac = mac
+    layer.eltwise_pair = mac and bool(pair)
     return _program(config, layer, x_shape, cout, np.int8, spread=spread)
