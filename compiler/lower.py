@@ -51,9 +51,10 @@ after the other, as the program does.
 
 import numpy as np
 from dure.rtl.npu.commands import Opcode, OutType, Precision, RequantMode
-from dure.rtl.npu.descriptor import decode, encode
+from dure.rtl.npu.descriptor import encode
 from dure.sim.gemm_descriptors import gemm_descriptors
 from dure.sim.golden_fixedpoint import wrap_int32
+from dure.sim.npu_model import perf_macs
 
 from .errors import UnsupportedModel
 from .ir import OpKind, explicit_padding
@@ -409,14 +410,9 @@ def _gemv_layer(graph, op, blob, buffers, config, precision):
 
 
 def _counted_macs(descriptors):
-    """The products the COMPUTEs take part in (PERF_MACS: ``m * k * n``, diagonal
-    ``m * min(k, n)``)."""
-    total = 0
-    for words in descriptors:
-        opcode, f = decode(words)
-        if opcode is Opcode.COMPUTE:
-            total += f["m"] * (min(f["k"], f["n"]) if f["diagonal"] else f["k"] * f["n"])
-    return total
+    """The products PERF_MACS counts (:func:`dure.sim.npu_model.perf_macs`: COMPUTE ``m * k *
+    n``, diagonal ``m * min(k, n)``; ELTWISE MAC ``m * n``, twice with ``pair``)."""
+    return perf_macs(descriptors)
 
 
 def _emit_planned(layer, tensor_addr, weight_addr):

@@ -50,7 +50,7 @@ POOL_MAX_WINDOW = 256
 ADD_BLOCK_ROWS = 256
 #: Cycles an ELTWISE takes beyond its m rows (the walk planner's estimate only;
 #: sim/walk_plan.py ELTWISE_OVERHEAD).
-WALK_ELTWISE_OVERHEAD = 4
+WALK_ELTWISE_OVERHEAD = 5
 #: INT8 depthwise goes to the element-wise MAC when an output image has fewer pixels than this
 #: many times the array's rows (sim/conv_plan.py MAC_PIXELS). Re-measured after the weight banks
 #: and the per-row ordering of accumulate chains (8x8 `sim` SoC, 3x3, cycles diagonal -> MAC),

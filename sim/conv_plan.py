@@ -24,8 +24,9 @@ Contracts (bit for bit, tested on the command model in tests/sim/test_conv_plan.
   ``diag(w[ky, kx, chunk])``; bias folding and order as above. A diagonal COMPUTE does
   ``m * k`` useful products of the array's ``m * R * C`` slots: at most 1/R of peak. INT8
   depthwise runs on the element-wise unit instead where the NPU has one: one ELTWISE ``MAC``
-  per tap (the same walk, the tap's weights one SPAD row), the same C products per cycle
-  without the COMPUTE's weight load and array latency between taps.
+  per two taps (``pair``: the same walk, each tap's weights one SPAD row, the second tap
+  ``tap_step`` rows after the first), 2 C products per cycle (1/4 of the 8x8's peak) without
+  the COMPUTE's weight load and array latency between taps.
 - :func:`fully_connected_int8_program`: FULLY_CONNECTED as a 1x1 convolution of a
   ``(1, B, 1, K)`` image, stored with the single-rounding mode (LiteRT's FULLY_CONNECTED).
 
@@ -59,6 +60,7 @@ from .conv_pack import (
 from .golden_args import array_arg, pair_arg, vector_arg
 from .golden_fixedpoint import wrap_int32
 from .layer_program import LayerProgram, ParamArea
+from .npu_model import perf_macs
 from .walk_plan import WalkLayer, geometry, plan_walk, walk_descriptors
 
 __all__ = ["conv2d_int8_program", "conv2d_fp16_program", "depthwise_conv2d_int8_program",
@@ -126,10 +128,7 @@ def _program(config, layer, x_shape, cout, dtype, notes=(), wmodes=None, spread=
     words = walk_descriptors(config, layer, plan, spread=spread)
     g = layer.geo
     r, c = config.npu_rows, config.npu_cols
-    array_macs = 0
-    for w in words:
-        if w[0] & 0xF == 2:          # COMPUTE: m * k * n
-            array_macs += (w[4] & 0xFFFF) * ((w[4] >> 16) & 0xFF) * (w[4] >> 24)
+    array_macs = perf_macs(words)
     computes = sum(1 for w in words if w[0] & 0xF == 2)
     macs_cmds = sum(1 for w in words if w[0] & 0xF == 6)
     slots = sum((w[4] & 0xFFFF) * r * c for w in words if w[0] & 0xF in (2, 6))
@@ -213,6 +212,17 @@ def _diag_weights_matrix(w):
 #: than this many times the array's rows (dure.gemm_cost.WALK_MAC_PIXELS, where the measurement
 #: behind the value is recorded; the firmware's C port reads the same constant).
 MAC_PIXELS = WALK_MAC_PIXELS
+
+
+def _depthwise_mac(config, x_shape, kernel, stride, padding, mac, pair):
+    """Whether an INT8 depthwise layer runs on the element-wise MAC (``mac`` None: the default
+    of :func:`depthwise_conv2d_int8_program`); ValueError for ``mac`` without the unit."""
+    if mac is None:
+        g = geometry(x_shape, kernel, stride, padding)
+        mac = config.npu_eltwise and (pair or g.oh * g.ow < MAC_PIXELS * config.npu_rows)
+    if mac and not config.npu_eltwise:
+        raise ValueError(f"mac: config {config.name!r} has no element-wise unit (npu_eltwise)")
+    return bool(mac)
 
 
 def _tap_rows_matrix(w):
@@ -324,27 +334,26 @@ def depthwise_conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point,
                                   output_zero_point, multiplier, shift, stride=1,
                                   padding="SAME", dilation=1, depth_multiplier=1, lo=-128,
                                   hi=127, x_addr, out_addr, param_addr, spread=True,
-                                  mac=None):
+                                  mac=None, pair=True):
     """DEPTHWISE_CONV_2D INT8 (:func:`dure.sim.golden_tflite.depthwise_conv2d_int8`), channel
     multiplier 1; ``w``: int8 (1, KH, KW, C). Other arguments as :func:`conv2d_int8_program`;
     ``spread``: :func:`dure.sim.walk_plan.walk_descriptors`'. ``mac``: every tap an ELTWISE
-    ``MAC`` on the element-wise unit (one weight row per tap, no weight load or array latency
-    between taps) instead of a diagonal COMPUTE; default: when the NPU has the unit and an
-    output image has fewer pixels than :data:`MAC_PIXELS` x R (measurements at
-    :data:`dure.gemm_cost.WALK_MAC_PIXELS`). The firmware's C port (firmware/npu/npu_conv.c)
-    makes the default choice (``mac=None``, ``spread=True``) with the same constant.
+    ``MAC`` on the element-wise unit (no weight load or array latency between taps) instead of
+    a diagonal COMPUTE; default: when the NPU has the unit and either ``pair`` or an output
+    image has fewer pixels than :data:`MAC_PIXELS` x R (measurements at
+    :data:`dure.gemm_cost.WALK_MAC_PIXELS`). ``pair``: with ``mac``, two taps per ELTWISE
+    (``pair`` MACs, :attr:`~dure.sim.walk_plan.WalkLayer.eltwise_pair`), which makes the MAC
+    the default on every map: measured on the 8x8 RTL NPU alone (Amaranth simulator, the layer
+    as one LIST, PERF_BUSY), 25x5x64 3x3 one tap per MAC 13,119 -> pair 9,466 cycles; 48x48x8
+    3x3 diagonal 27,223 -> pair 16,019. The firmware's C port (firmware/npu/npu_conv.c) makes
+    the default choice of ``pair=False`` (``mac=None``, ``spread=True``) with the same constant.
     """
     stride = _check_common(config, x_shape, stride, dilation, Precision.INT8, depth_multiplier)
     array_arg("w", w, np.int8, 4)
     one, kh, kw, cout = w.shape
     if one != 1 or cout != x_shape[3]:
         raise ValueError(f"w must have shape (1, KH, KW, {x_shape[3]}), not {w.shape}")
-    if mac is None:
-        g = geometry(x_shape, (kh, kw), stride, padding)
-        mac = config.npu_eltwise and g.oh * g.ow < MAC_PIXELS * config.npu_rows
-    mac = bool(mac)
-    if mac and not config.npu_eltwise:
-        raise ValueError(f"mac: config {config.name!r} has no element-wise unit (npu_eltwise)")
+    mac = _depthwise_mac(config, x_shape, (kh, kw), stride, padding, mac, pair)
     zi = _zp("input_zero_point", input_zero_point)
     b = np.zeros(cout, np.int64) if bias is None else \
         vector_arg("bias", bias, np.int32, cout).astype(np.int64)
@@ -360,6 +369,7 @@ def depthwise_conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point,
                         acc_init=acc_init, pad_value=zi & 0xFFFF, store=store, const=const,
                         const_per_chunk=2, cout=cout, diagonal=True)
     layer.eltwise_mac = mac
+    layer.eltwise_pair = mac and bool(pair)
     return _program(config, layer, x_shape, cout, np.int8, spread=spread)
 
 
@@ -466,11 +476,12 @@ def depthwise_conv2d_int8_float_scale_program(config, x_shape, w, bias, *, input
                                               output_zero_point, scale, stride=1,
                                               padding="SAME", dilation=1, depth_multiplier=1,
                                               lo=-128, hi=127, x_addr, out_addr, param_addr,
-                                              spread=True):
+                                              spread=True, mac=None, pair=True):
     """DEPTHWISE_CONV_2D INT8 with the float-scale requantization (ONNX QLinearConv with
     ``group`` = channels, module docstring), channel multiplier 1; arguments as
-    :func:`depthwise_conv2d_int8_program` with ``scale`` instead of the multiplier and shift,
-    ``padding`` as :func:`conv2d_int8_float_scale_program`'s."""
+    :func:`depthwise_conv2d_int8_program` with ``scale`` instead of the multiplier and shift
+    (``mac`` / ``pair`` too: pair MACs on the element-wise unit by default where the NPU has
+    one), ``padding`` as :func:`conv2d_int8_float_scale_program`'s."""
     stride = _check_common(config, x_shape, stride, dilation, Precision.INT8, depth_multiplier)
     if not config.npu_float_post:
         raise ValueError(f"config {config.name!r} has no fp32 post-processing (FLOAT_SCALE)")
@@ -485,9 +496,13 @@ def depthwise_conv2d_int8_float_scale_program(config, x_shape, w, bias, *, input
         bias, zi, w.reshape(-1, cout).astype(np.int64).sum(axis=0), cout))
     lc = min(config.npu_rows, config.npu_cols)
     store = _float_scale_store(output_zero_point, lo, hi)
-    layer = _conv_layer(config, x_shape, _diag_weights_matrix(w), (kh, kw), stride, padding,
+    mac = _depthwise_mac(config, x_shape, (kh, kw), stride, padding, mac, pair)
+    weights = _tap_rows_matrix(w) if mac else _diag_weights_matrix(w)
+    layer = _conv_layer(config, x_shape, weights, (kh, kw), stride, padding,
                         Precision.INT8, x_addr=x_addr, out_addr=out_addr, params=params,
                         acc_init=acc_init, pad_value=zi & 0xFFFF, store=store,
                         const=_scale_rows(s, cout, lc), const_per_chunk=1, cout=cout,
                         diagonal=True)
+    layer.eltwise_mac = mac
+    layer.eltwise_pair = mac and bool(pair)
     return _program(config, layer, x_shape, cout, np.int8, spread=spread)

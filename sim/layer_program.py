@@ -31,7 +31,8 @@ class LayerProgram:
     macs : int
         Useful multiply-accumulates of the layer (the operator's own count).
     array_macs : int
-        What the COMPUTEs issue to the array (``m * k * n`` summed, PERF_MACS).
+        The products PERF_MACS counts (:func:`dure.sim.npu_model.perf_macs`: the COMPUTEs'
+        and the element-wise MACs').
     lane_use : float
         Fraction of the array's R x C products that do useful work in the COMPUTEs (idle lanes
         for Cin < R, diagonal COMPUTEs at most 1/R).

@@ -125,7 +125,8 @@ _ADD_ONLY = ("b_addr", "zp_a", "zp_b", "mult_a", "mult_b", "rshift_a", "rshift_b
 def _eltwise_fields(rng, config, words):
     """ELTWISE: the walk, then mostly coherent op-specific fields (ADD-only fields zero for
     MAX, accumulate clear for ADD; a B range near A's; a MAC with op 0, a weight row and
-    mostly INT8; reduce mostly clear without mac)."""
+    mostly INT8, half of them pair with a small tap_step; reduce and pair mostly clear without
+    mac)."""
     _walk_fields(rng, config, words, Opcode.ELTWISE)
     f = decode(words)[1]
     if f["mac"] and rng.random() < 0.85:         # a coherent MAC: op 0, INT8, a weight row
@@ -135,8 +136,15 @@ def _eltwise_fields(rng, config, words):
         _set(words, Opcode.ELTWISE, "b_addr", rng.randint(0, 63))
         if rng.random() < 0.8:
             _set(words, Opcode.ELTWISE, "precision", 0)
+        pair = rng.random() < 0.5
+        _set(words, Opcode.ELTWISE, "pair", int(pair))
+        if pair:                                 # tap_step: w2's low half (or all of w2)
+            _set(words, Opcode.ELTWISE, "tap_step", rng.choice([0, 1, 2, 7, 30]))
+            if rng.random() < 0.1:
+                _set(words, Opcode.ELTWISE, "mult_a", rng.getrandbits(32))
     elif not f["mac"] and rng.random() < 0.85:
         _set(words, Opcode.ELTWISE, "reduce", 0)
+        _set(words, Opcode.ELTWISE, "pair", 0)
     op = decode(words)[1]["op"]
     if op == 0 and not f["mac"] and rng.random() < 0.85:
         for name in _ADD_ONLY:

@@ -59,7 +59,7 @@ from dure.rtl.npu.commands import (
     out_bytes,
     read_bytes,
 )
-from dure.rtl.npu.descriptor import FIELDS, encode
+from dure.rtl.npu.descriptor import FIELDS, decode, encode
 
 from . import golden
 from .golden_fixedpoint import rounding_divide_by_pot, saturating_rounding_doubling_high_mul
@@ -68,11 +68,26 @@ from .npu_validate import a_rows_read, check, local_rows_written
 from .postproc_ref import postprocess
 
 __all__ = ["NpuModel", "RegionMemory", "encode", "Opcode", "ErrorCode", "eltwise_add_int8",
-           "eltwise_max", "eltwise_mac_int8", "ADD_LEFT_SHIFT"]
+           "eltwise_max", "eltwise_mac_int8", "ADD_LEFT_SHIFT", "perf_macs"]
 
 #: ELTWISE ADD's left shift of ``x - zp`` (TFLite's 20 for 8-bit inputs).
 ADD_LEFT_SHIFT = 20
 _CANONICAL_NAN32 = 0x7FC0_0000
+
+
+def perf_macs(descriptors):
+    """What PERF_MACS counts for ``descriptors`` (lists of 8 words) when every one executes:
+    ``m * k * n`` per COMPUTE (``m * min(k, n)`` with ``diagonal``), ``m * n`` per ELTWISE
+    MAC (``2 * m * n`` with ``pair``), nothing for the other commands (a LIST's entries are
+    not followed). See ``PERF_MACS`` in :mod:`dure.rtl.npu.commands`."""
+    total = 0
+    for words in descriptors:
+        opcode, f = decode(words)
+        if opcode is Opcode.COMPUTE:
+            total += f["m"] * (min(f["k"], f["n"]) if f["diagonal"] else f["k"] * f["n"])
+        elif opcode is Opcode.ELTWISE and f["mac"]:
+            total += f["m"] * f["n"] * (2 if f["pair"] else 1)
+    return total
 
 
 def _s32(bits):
@@ -93,12 +108,15 @@ def eltwise_add_int8(a, b, zp_a, zp_b, mult_a, mult_b, rshift_a, rshift_b):
     return total.astype(np.int32)             # |total| < 2**29: no wrap
 
 
-def eltwise_mac_int8(acc_bits, x, w, accumulate, reduce=False):
+def eltwise_mac_int8(acc_bits, x, w, accumulate, reduce=False, x2=None, w2=None):
     """ELTWISE MAC (INT8): the new uint32 ACC lane patterns, ``init + x[i] * w`` per row i of
     the int8 rows ``x`` with the int8 weight row ``w`` (int32, wrapping), ``init`` the old
     patterns ``acc_bits`` with ``accumulate``, else 0; with ``reduce`` one row, the old row plus
-    (``accumulate``) the sum over i. See ``ELTWISE`` in :mod:`dure.rtl.npu.commands`."""
+    (``accumulate``) the sum over i. A ``pair`` MAC also adds ``x2[i] * w2`` (the second tap's
+    rows and weight row). See ``ELTWISE`` in :mod:`dure.rtl.npu.commands`."""
     prod = np.asarray(x, np.int64) * np.asarray(w, np.int64)[None, :]
+    if x2 is not None:
+        prod = prod + np.asarray(x2, np.int64) * np.asarray(w2, np.int64)[None, :]
     if reduce:
         prod = prod.sum(axis=0, keepdims=True)
     if accumulate:
@@ -173,7 +191,8 @@ class NpuModel:
         Commands pushed / finished since reset.
     macs : int
         ``m * k * n`` (``m * min(k, n)`` with ``diagonal``) summed over executed COMPUTE
-        commands (PERF_MACS: the products that take part).
+        commands, plus ``m * n`` (``2 m n`` with ``pair``) per executed ELTWISE MAC
+        (PERF_MACS: the products that take part).
     """
 
     def __init__(self, config, memory=None):
@@ -415,10 +434,17 @@ class NpuModel:
         int8 = f["precision"] == Precision.INT8.value
         a = (a & 0xFF).astype(np.uint8).view(np.int8) if int8 else a.copy().view(np.float16)
         if f["mac"]:
-            w = (self.spad[f["b_addr"], :n] & 0xFF).astype(np.uint8).view(np.int8)
+            def int8_rows(r):
+                return (self.spad[r, :n] & 0xFF).astype(np.uint8).view(np.int8)
+            w = int8_rows(f["b_addr"])
+            x2 = w2 = None
+            if f["pair"]:
+                x2 = int8_rows([r + f["tap_step"] for r in rows])
+                w2 = int8_rows(f["b_addr"] + 1)
             if f["reduce"]:
                 out = self.acc[f["acc_addr"]:f["acc_addr"] + 1, :n]
-            out[:] = eltwise_mac_int8(out, a, w, f["accumulate"], f["reduce"])
+            out[:] = eltwise_mac_int8(out, a, w, f["accumulate"], f["reduce"], x2, w2)
+            self.macs += f["m"] * n * (2 if f["pair"] else 1)
         elif f["op"] == EltwiseOp.ADD.value:
             b_rows = [f["b_addr"] + r - f["a_addr"] for r in rows]
             b = (self.spad[b_rows, :n] & 0xFF).astype(np.uint8).view(np.int8)

@@ -41,7 +41,8 @@ Readings of the contract where the prose leaves room (the RTL implements the sam
 * ``diagonal`` is legal with every k and n (also k != n).
 * ``ELTWISE``: for ``op = MAX`` every ADD-only field (``b_addr``, ``zp_a``, ``zp_b``,
   ``mult_a``, ``mult_b``, ``rshift_a``, ``rshift_b``) must be 0 (with ``mac`` all but
-  ``b_addr``), for ``op = ADD`` ``accumulate`` and ``mac`` must be 0, ``reduce`` without
+  ``b_addr``; with ``pair`` also ``tap_step``, the low half of ``mult_a``'s word), for
+  ``op = ADD`` ``accumulate`` and ``mac`` must be 0, ``reduce`` or ``pair`` without
   ``mac`` is ``RESERVED``; the walk fields as COMPUTE's. ``BAD_COMBINATION``
   order of its causes does not matter (one code). B's largest row is ``b_addr + (a_last -
   a_addr)``; ``n`` is limited by the ACC's C lanes.
@@ -190,10 +191,14 @@ def _reserved(opcode, words, f):
         if not f["a_cols"] and (f["a_rows"] or f["a_col_step"] or f["a_row_step"]):
             return True
         if opcode == Opcode.ELTWISE:
-            if f["reduce"] and not f["mac"]:
+            if (f["reduce"] or f["pair"]) and not f["mac"]:
                 return True
             if f["op"] == EltwiseOp.MAX.value:
-                return any(f[name] for name in _ADD_ONLY if not (f["mac"] and name == "b_addr"))
+                if f["mac"] and f["pair"] and f["mult_a"] >> 16:
+                    return True               # a pair MAC's w2 is tap_step [15:0] only
+                skip = ("b_addr", "mult_a") if f["mac"] and f["pair"] else ("b_addr",) \
+                    if f["mac"] else ()
+                return any(f[name] for name in _ADD_ONLY if name not in skip)
             return bool(f["accumulate"] or f["mac"])
         return False
     if opcode == Opcode.STORE:
@@ -330,9 +335,11 @@ def _local_range(opcode, f, config):
     if opcode == Opcode.ELTWISE:
         a_last = _a_last(f)
         b_last = f["b_addr"] + a_last - f["a_addr"]
-        return (a_last >= spad or f["acc_addr"] + (1 if f["reduce"] else f["m"]) > acc
+        pair = f["pair"]                 # RESERVED without mac: here pair implies mac
+        return (a_last + (f["tap_step"] if pair else 0) >= spad
+                or f["acc_addr"] + (1 if f["reduce"] else f["m"]) > acc
                 or (f["op"] == EltwiseOp.ADD.value and b_last >= spad)
-                or (f["mac"] and f["b_addr"] >= spad))
+                or (f["mac"] and f["b_addr"] + pair >= spad))
     if opcode == Opcode.STORE:
         scale_rows = 1 if f["requant"] == RequantMode.FLOAT_SCALE.value else 2
         if f["lane_scales"]:          # a group of parameter rows per C output rows

@@ -81,6 +81,7 @@ from dure.gemm_cost import POOL_MAX_WINDOW, WALK_GLOBAL_PAIR
 from .conv_plan import _check_common, _fp16_store
 from .golden_args import pair_arg
 from .layer_program import LayerProgram, ParamArea
+from .npu_model import perf_macs
 from .walk_plan import StoreRun, WalkLayer, geometry, plan_walk, walk_descriptors
 
 __all__ = ["MAX_WINDOW", "pool_multiplier", "average_pool_int8_program",
@@ -180,7 +181,7 @@ def _pool(config, x_shape, filter_size, stride, padding, precision, lo, hi, x_ad
     words = walk_descriptors(config, layer, plan)
     comp = [w for w in words if w[0] & 0xF == 2]
     slots = sum((w[4] & 0xFFFF) * config.npu_rows * config.npu_cols for w in comp)
-    array_macs = sum((w[4] & 0xFFFF) * ((w[4] >> 16) & 0xFF) * (w[4] >> 24) for w in comp)
+    array_macs = perf_macs(words)
     return LayerProgram(words, params.blobs, out_addr, (g.batch, g.oh, g.ow, ch),
                         np.dtype(np.float16 if precision == Precision.FP16 else np.int8),
                         macs=layer.macs, array_macs=array_macs,
@@ -301,8 +302,9 @@ def _global_pool_mac(config, g, ch, store, const, params, x_addr, out_addr):
                             dram_stride=ch, rows=1, cols=nn, acc_addr=acc, scale_addr=0))
     macs = g.batch * pixels * ch
     return LayerProgram(words, params.blobs, out_addr, (g.batch, 1, 1, ch), np.dtype(np.int8),
-                        macs=macs, notes=[f"{len(chunks)} ELTWISE MAC (reduce)",
-                                          f"global pooling over {pixels} pixels"])
+                        macs=macs, array_macs=perf_macs(words),
+                        notes=[f"{len(chunks)} ELTWISE MAC (reduce)",
+                               f"global pooling over {pixels} pixels"])
 
 
 def average_pool_int8_program(config, x_shape, filter_size, *, stride=1, padding="VALID",

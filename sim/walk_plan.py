@@ -12,7 +12,7 @@ with ``fill`` writes ``fill_value`` without DMA; a LOAD with ``local_cols != 0``
 ``r`` at ``local_addr + (r // local_cols) * local_row_step + r % local_cols``; a ``diagonal``
 COMPUTE keeps only the products with ``k == n``; an ELTWISE ``MAC`` (INT8 depthwise,
 :attr:`WalkLayer.eltwise_mac`) walks A the same way and multiplies each row lane by lane with one
-weight row.
+weight row (a ``pair`` MAC, :attr:`WalkLayer.eltwise_pair`, with two: two taps per row).
 
 Layout
 ------
@@ -82,7 +82,8 @@ PUSH_CYCLES = WALK_PUSH_CYCLES
 #: Tie-break weight of a descriptor in the blocking search (cycles).
 DESCRIPTOR_WEIGHT = WALK_DESCRIPTOR_WEIGHT
 #: Cycles an ELTWISE takes beyond its m rows (144 MACs of 36 rows: 5,762 cycles on the 8x8
-#: `sim` SoC, 40 each; the planner's estimate only).
+#: `sim` SoC, 40 each, before the MAC read its weight rows once up front: +1; the planner's
+#: estimate only; dure.gemm_cost.WALK_ELTWISE_OVERHEAD, which the firmware's C port reads).
 ELTWISE_OVERHEAD = WALK_ELTWISE_OVERHEAD
 
 
@@ -200,6 +201,11 @@ class WalkLayer:
         INT8 depthwise on the element-wise unit: every tap is an ELTWISE ``MAC`` (same walk,
         ``accumulate`` after the first tap or with ``acc_init``) whose weight row is the tap's
         (chunk j's matrix: one row per tap, ``kin(j) = 1``) instead of a diagonal COMPUTE.
+    eltwise_pair : bool
+        With ``eltwise_mac``: taps 2 t and 2 t + 1 (row-major over the kernel) are one
+        ``pair`` MAC (``tap_step`` = the distance of their tile rows; the weight rows are
+        consecutive), so a KH x KW window costs ``ceil(KH * KW / 2)`` MACs. Not with the
+        ``taps`` weight mode (two taps' rows are not adjacent there).
     """
     geo: Geometry
     precision: Precision
@@ -224,6 +230,7 @@ class WalkLayer:
     macs: int = 0
     eltwise_max: bool = False
     eltwise_mac: bool = False
+    eltwise_pair: bool = False
 
     @property
     def elem_bytes(self):
@@ -283,6 +290,8 @@ def _estimate(config, layer, bh, sbh, gn, wmode, startup=False):
     blocks = -(-g.oh // bh)
     groups = -(-nt // gn)
     taps = g.kh * g.kw
+    if layer.eltwise_mac and layer.eltwise_pair:
+        taps = -(-taps // 2)             # one pair MAC per two taps
     steps_in = 1 if layer.diagonal else cc
     compute = 0
     commands = 0
@@ -374,7 +383,7 @@ def plan_walk(config, layer, wmodes=None, startup=False):
             else:
                 modes = [("resident", nt * slot), ("double", 2 * gn * slot),
                          ("single", gn * slot)]
-            if layer.shared_weight is None and g.kh * g.kw > 2:
+            if layer.shared_weight is None and g.kh * g.kw > 2 and not layer.eltwise_pair:
                 modes.append(("taps", 2 * gn * kmax))
             for wmode, w_rows in modes:
                 if wmodes is not None and wmode not in wmodes:
@@ -579,55 +588,64 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         _, _, rows, j0, gcount = unit
         base = tile_base(block_index)
         out = []
-        for ky in range(g.kh):
-            for kx in range(g.kw):
-                t = ky * g.kw + kx
-                for c in range(cc):
-                    for jj in range(gcount):
-                        j = j0 + jj
-                        if layer.diagonal and c != j:
-                            continue
-                        kk = layer.in_cols(c)
-                        if layer.shared_weight is not None:
-                            w_row = 0
-                        else:
-                            w_row = weight_row(u_index, jj, j, t) + \
-                                (0 if layer.diagonal else c * layer.k_chunk)
-                        first = t == 0 and (layer.diagonal or c == 0)
-                        for s0 in range(0, rows, plan.sbh):
-                            sr = min(plan.sbh, rows - s0)
-                            a = base + c * th_full * g.wp + (s0 * g.sh + ky) * g.wp + kx
-                            a_end = a + (sr - 1) * g.sh * g.wp + (g.ow - 1) * g.sw + 1
-                            acc = acc_base(u_index) + jj * plan.bh * g.ow + s0 * g.ow
-                            if layer.eltwise_mac:
-                                out.append(_Cmd(encode(
-                                    Opcode.ELTWISE, precision=layer.precision, mac=1,
-                                    accumulate=int(not first or layer.acc_init is not None),
-                                    a_addr=a, b_addr=w_row, acc_addr=acc, m=sr * g.ow,
-                                    n=layer.chunk_cols(j), a_cols=g.ow, a_rows=sr,
-                                    a_col_step=g.sw, a_row_step=g.sh * g.wp),
-                                    spad_reads=((a, a_end), (w_row, w_row + 1)),
-                                    acc_write=(acc, acc + sr * g.ow)))
-                                continue
-                            if layer.eltwise_max:
-                                out.append(_Cmd(encode(
-                                    Opcode.ELTWISE, precision=layer.precision,
-                                    op=EltwiseOp.MAX, accumulate=int(not first), a_addr=a,
-                                    acc_addr=acc, m=sr * g.ow, n=layer.chunk_cols(j),
-                                    a_cols=g.ow, a_rows=sr, a_col_step=g.sw,
-                                    a_row_step=g.sh * g.wp),
-                                    spad_reads=((a, a_end),),
-                                    acc_write=(acc, acc + sr * g.ow)))
-                                continue
+        taps = [(ky, kx) for ky in range(g.kh) for kx in range(g.kw)]
+        if layer.eltwise_mac and layer.eltwise_pair:
+            steps = [taps[i:i + 2] for i in range(0, len(taps), 2)]
+        else:
+            steps = [[tap] for tap in taps]
+        for step in steps:
+            (ky, kx), second = step[0], step[1:]
+            t = ky * g.kw + kx
+            # the second tap of a pair: its tile rows lie this far after the first's
+            tap_step = (second[0][0] - ky) * g.wp + second[0][1] - kx if second else 0
+            for c in range(cc):
+                for jj in range(gcount):
+                    j = j0 + jj
+                    if layer.diagonal and c != j:
+                        continue
+                    kk = layer.in_cols(c)
+                    if layer.shared_weight is not None:
+                        w_row = 0
+                    else:
+                        w_row = weight_row(u_index, jj, j, t) + \
+                            (0 if layer.diagonal else c * layer.k_chunk)
+                    first = t == 0 and (layer.diagonal or c == 0)
+                    for s0 in range(0, rows, plan.sbh):
+                        sr = min(plan.sbh, rows - s0)
+                        a = base + c * th_full * g.wp + (s0 * g.sh + ky) * g.wp + kx
+                        a_end = a + (sr - 1) * g.sh * g.wp + (g.ow - 1) * g.sw + 1
+                        acc = acc_base(u_index) + jj * plan.bh * g.ow + s0 * g.ow
+                        if layer.eltwise_mac:
+                            pair = dict(pair=1, tap_step=tap_step) if second else {}
                             out.append(_Cmd(encode(
-                                Opcode.COMPUTE, precision=layer.precision,
+                                Opcode.ELTWISE, precision=layer.precision, mac=1,
                                 accumulate=int(not first or layer.acc_init is not None),
-                                diagonal=int(layer.diagonal), a_addr=a, w_addr=w_row,
-                                acc_addr=acc, m=sr * g.ow, k=kk, n=layer.chunk_cols(j),
+                                a_addr=a, b_addr=w_row, acc_addr=acc, m=sr * g.ow,
+                                n=layer.chunk_cols(j), a_cols=g.ow, a_rows=sr,
+                                a_col_step=g.sw, a_row_step=g.sh * g.wp, **pair),
+                                spad_reads=((a, a_end + tap_step),
+                                            (w_row, w_row + 1 + len(second))),
+                                acc_write=(acc, acc + sr * g.ow)))
+                            continue
+                        if layer.eltwise_max:
+                            out.append(_Cmd(encode(
+                                Opcode.ELTWISE, precision=layer.precision,
+                                op=EltwiseOp.MAX, accumulate=int(not first), a_addr=a,
+                                acc_addr=acc, m=sr * g.ow, n=layer.chunk_cols(j),
                                 a_cols=g.ow, a_rows=sr, a_col_step=g.sw,
                                 a_row_step=g.sh * g.wp),
-                                spad_reads=((a, a_end), (w_row, w_row + kk)),
+                                spad_reads=((a, a_end),),
                                 acc_write=(acc, acc + sr * g.ow)))
+                            continue
+                        out.append(_Cmd(encode(
+                            Opcode.COMPUTE, precision=layer.precision,
+                            accumulate=int(not first or layer.acc_init is not None),
+                            diagonal=int(layer.diagonal), a_addr=a, w_addr=w_row,
+                            acc_addr=acc, m=sr * g.ow, k=kk, n=layer.chunk_cols(j),
+                            a_cols=g.ow, a_rows=sr, a_col_step=g.sw,
+                            a_row_step=g.sh * g.wp),
+                            spad_reads=((a, a_end), (w_row, w_row + kk)),
+                            acc_write=(acc, acc + sr * g.ow)))
         return out
 
     def stores(u_index, unit, split=False):

@@ -226,10 +226,11 @@ rows out: TFLite's INT8 ADD (the two input rescalings), the maximum of MAX_POOL_
 per-lane multiply-accumulate of depthwise convolution and global pooling (``mac``).
     w0: ``opcode``, ``precision`` [4] (:class:`~dure.rtl.npu.isa.Precision` of the SPAD lanes),
     ``op`` [5] (:class:`EltwiseOp`), ``accumulate`` [6] (MAX and MAC), ``mac`` [7], ``reduce``
-    [8] (MAC only), ``zp_a`` [23:16], ``zp_b`` [31:24] (ADD only; int8 zero points, two's
-    complement).
+    [8] (MAC only), ``pair`` [9] (MAC only: two taps per row), ``zp_a`` [23:16], ``zp_b``
+    [31:24] (ADD only; int8 zero points, two's complement).
     w1: ``a_addr`` [15:0], ``b_addr`` [31:16] (ADD: B's first row; MAC: the weight row).
-    w2: ``mult_a`` (ADD only, int32).
+    w2: ``mult_a`` (ADD only, int32); for a ``pair`` MAC bits 15:0 are ``tap_step`` (bits
+    31:16 reserved).
     w3: ``acc_addr`` [15:0], ``rshift_a`` [20:16], ``rshift_b`` [28:24] (ADD only; 0..31).
     w4: ``m`` [15:0] (>= 1), ``n`` [31:24] (1..C); w5 / w6: the walk of A (``a_cols``,
     ``a_rows``, ``a_col_step``, ``a_row_step``), exactly as COMPUTE's. w7: ``mult_b`` (ADD only).
@@ -265,6 +266,21 @@ per-lane multiply-accumulate of depthwise convolution and global pooling (``mac`
       as ``W``. The ADD-only fields other than ``b_addr`` must be 0 (``RESERVED``), ``op`` must
       be 0 and ``reduce`` needs ``mac`` (``RESERVED``); ``BAD_COMBINATION`` for FP16; ``b_addr``
       must lie in the SPAD (``LOCAL_RANGE``).
+
+      Pair (``pair`` set, needs ``mac``, else ``RESERVED``): every row takes two taps: lane j
+      of row i gets ``init + A[a(i), j] * W[j] + A[a(i) + tap_step, j] * W2[j]`` (int32,
+      wrapping; ``W2`` is SPAD row ``b_addr + 1``), so two taps of a depthwise window whose
+      tile rows lie ``tap_step`` apart (``tap_step`` = 1: horizontal neighbours; ``Wp - kw +
+      1``: the last tap of a kernel row and the first of the next) cost one row, and a
+      ``reduce`` sums two pixels per row. ``LOCAL_RANGE`` also when ``a_last + tap_step`` or
+      ``b_addr + 1`` lies past the SPAD (``a_last`` the largest row of A's walk). Without
+      ``pair``, bits 15:0 of w2 are ``mult_a``'s and must be 0 like the rest (``RESERVED``).
+      Timing (not contract): the unit reads the weight row(s) once, in one cycle before the
+      rows, then one row (two SPAD reads with ``pair``) per cycle: ``C`` MACs per cycle, ``2
+      C`` with ``pair``.
+
+      PERF_MACS counts the products of a MAC: ``m * n`` per command, ``2 * m * n`` with
+      ``pair`` (``reduce`` or not); ADD and MAX count none.
     - ``MAX``: ``v`` = the lane as int32 (INT8: bits 7:0 sign-extended) or as fp32 (FP16: the
       exact widening). Without ``accumulate`` ``ACC = v``; with it ``ACC = max(ACC, v)``: INT8
       the signed int32 maximum; FP16 the IEEE maximum in binary32 where a NaN operand (either)
@@ -590,7 +606,7 @@ class Register(enum.Enum):
     DOORBELL = 0x60
     PERF_BUSY_LO = 0x80        # cycles with any command in flight
     PERF_BUSY_HI = 0x84
-    PERF_MACS_LO = 0x88        # MACs that take part: m * k * n per COMPUTE (m * min(k, n) diagonal)
+    PERF_MACS_LO = 0x88        # products: COMPUTE m*k*n (m*min(k,n) diagonal), ELTWISE MAC m*n
     PERF_MACS_HI = 0x8C
     PERF_COMPUTE_LO = 0x90     # cycles the array accepted an activation row
     PERF_COMPUTE_HI = 0x94

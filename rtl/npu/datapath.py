@@ -87,7 +87,7 @@ class NpuDatapath(wiring.Component):
     @staticmethod
     def _share_exec_ports(m, cfg, link, ex, spad, acc):
         """The element-wise unit, on the execute unit's SPAD / ACC ports while it is busy (the
-        dispatcher never has an ELTWISE and a COMPUTE in flight together)."""
+        dispatcher never has an ELTWISE and a COMPUTE in flight together); returns it."""
         m.submodules.eltwise = elt = EltwiseUnit(cfg)
         wiring.connect(m, wiring.flipped(link.eltwise_cmd), elt.cmd)
         sel = elt.busy
@@ -105,6 +105,7 @@ class NpuDatapath(wiring.Component):
             elt.acc_w.ready.eq(sel & w.ready),
             link.eltwise_done.eq(elt.done),
         ]
+        return elt
 
     def elaborate(self, platform):
         m = Module()
@@ -130,8 +131,9 @@ class NpuDatapath(wiring.Component):
         wiring.connect(m, load.spad_w, spad.w)
         wiring.connect(m, load.acc_w, acc.w_load)
 
+        elt_macs = 0
         if cfg.npu_eltwise:
-            self._share_exec_ports(m, cfg, link, ex, spad, acc)
+            elt_macs = self._share_exec_ports(m, cfg, link, ex, spad, acc).ev_macs
         else:
             wiring.connect(m, ex.spad_a, spad.ra)
             wiring.connect(m, ex.spad_w, spad.rw)
@@ -153,7 +155,7 @@ class NpuDatapath(wiring.Component):
             link.exec_done.eq(ex.done),
             link.store_done.eq(st.done), link.store_bus_error.eq(st.done & st.bus_error),
             link.ev_compute_row.eq(ex.ev_row),
-            link.ev_macs.eq(ex.ev_macs),
+            link.ev_macs.eq(ex.ev_macs + elt_macs),     # never both (one unit at a time)
             link.ev_dma_rd_bytes.eq(dma.rd_word << 2),
             link.ev_dma_wr_bytes.eq(dma.wr_bytes),
             link.ev_stall_mem.eq(bus.req & ~bus.gnt),

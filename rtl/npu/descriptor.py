@@ -109,11 +109,14 @@ FIELDS = {
         "accumulate": Field(0, 6, 1),
         "mac": Field(0, 7, 1),               # per-lane multiply-accumulate (dwpool)
         "reduce": Field(0, 8, 1),            # MAC: every row into ACC row acc_addr
+        "pair": Field(0, 9, 1),              # MAC: two taps per row (a(i), a(i) + tap_step)
         "zp_a": Field(0, 16, 8, signed=True),
         "zp_b": Field(0, 24, 8, signed=True),
         "a_addr": Field(1, 0, 16),
         "b_addr": Field(1, 16, 16),
         "mult_a": Field(2, 0, 32),           # int32 bits
+        # The same word's bits 15:0 read as the second tap's row offset of a pair MAC.
+        "tap_step": Field(2, 0, 16),
         "acc_addr": Field(3, 0, 16),
         "rshift_a": Field(3, 16, 5),
         "rshift_b": Field(3, 24, 5),

@@ -52,17 +52,19 @@ class EltwiseUnit(wiring.Component):
     """Runs ELTWISE commands (``ELTWISE`` in :mod:`.commands`), one row per cycle.
 
     For row i = 0 .. m-1 it reads SPAD row ``a_addr + off(i)`` (``off`` the walk's offset,
-    kept as a running value like the execute unit's), for ADD also ``b_addr + off(i)``, and for
-    a MAX or MAC with ``accumulate`` ACC row ``acc_addr + i``; one cycle later it computes the lanes
-    (ADD: both TFLite rescalings and their int32 sum; MAX: the int32 or fp32 maximum; MAC:
-    ``init + a * w`` with ``w`` SPAD row ``b_addr``, read every row) into an output register,
-    which writes lanes ``0..n-1`` of ACC row ``acc_addr + i``. Row i only reads and writes its
-    own ACC row, so rows stream back to back; the pipeline stalls as a whole while the ACC
-    write waits. A ``reduce`` MAC writes every row to ACC row ``acc_addr``: row 0 starts from
-    that row's value (``accumulate``) or 0, every later row from the output register, which
-    holds the row before it (so the sum runs at one row per cycle with no ACC read-back). One
-    command at a time: the next is accepted after the previous one's last row is written
-    (``done``).
+    kept as a running value like the execute unit's), for ADD also ``b_addr + off(i)``, for a
+    ``pair`` MAC also ``a_addr + off(i) + tap_step``, and for a MAX or MAC with ``accumulate``
+    ACC row ``acc_addr + i``; one cycle later it computes the lanes (ADD: both TFLite
+    rescalings and their int32 sum; MAX: the int32 or fp32 maximum; MAC: ``init + a * w0``,
+    plus ``a2 * w1`` with ``pair``) into an output register, which writes lanes ``0..n-1`` of
+    ACC row ``acc_addr + i``. A MAC first spends one cycle reading its weight rows ``b_addr``
+    and ``b_addr + 1`` (both SPAD ports) into registers, so during the rows both ports read
+    activations. Row i only reads and writes its own ACC row, so rows stream back to back;
+    the pipeline stalls as a whole while the ACC write waits. A ``reduce`` MAC writes every
+    row to ACC row ``acc_addr``: row 0 starts from that row's value (``accumulate``) or 0,
+    every later row from the output register, which holds the row before it (so the sum runs
+    at one row per cycle with no ACC read-back). One command at a time: the next is accepted
+    after the previous one's last row is written (``done``).
 
     The unit has no hazard logic and no memory ports of its own: the datapath lends it the
     execute unit's SPAD and ACC ports while ``busy`` (the dispatcher never has a COMPUTE and
@@ -78,11 +80,14 @@ class EltwiseUnit(wiring.Component):
         A command is held (from the cycle after it is accepted to the cycle after ``done``).
     done : Out(1)
         One-cycle pulse when a command's last row is written.
+    ev_macs : Out(16)
+        Products of a MAC row computed this cycle (``n``, ``2 n`` with ``pair``; 0 for ADD
+        and MAX): the datapath adds it to PERF_MACS.
 
     Latency
     -------
     Row i is written 2 cycles after it is read (read, compute register), without stalls:
-    ``m + 3`` cycles from acceptance to ``done``.
+    ``m + 3`` cycles from acceptance to ``done`` (``m + 4`` for a MAC: the weight read).
     """
 
     def __init__(self, config):
@@ -98,6 +103,7 @@ class EltwiseUnit(wiring.Component):
             "acc_w": Out(stream.Signature(row_write_layout(config.npu_acc_rows, acc_row, cols))),
             "busy": Out(1),
             "done": Out(1),
+            "ev_macs": Out(16),
         })
 
     def elaborate(self, platform):
@@ -110,10 +116,21 @@ class EltwiseUnit(wiring.Component):
         off = Signal(16)
         base = Signal(16)
         col = Signal(16)
+        wread = Signal()                 # a MAC's weight rows are read this cycle
+        wlatch = Signal()                # ... and arrive this cycle
+        w0 = Signal(data.ArrayLayout(8, cols))
+        w1 = Signal(data.ArrayLayout(8, cols))
         m.d.comb += self.cmd.ready.eq(~busy)
         with m.If(self.cmd.valid & ~busy):
             m.d.sync += [cmd.eq(self.cmd.payload), busy.eq(1), left.eq(self.cmd.payload.m),
-                         row.eq(0), off.eq(0), base.eq(0), col.eq(0)]
+                         row.eq(0), off.eq(0), base.eq(0), col.eq(0),
+                         wread.eq(self.cmd.payload.mac)]
+        m.d.sync += wlatch.eq(wread)
+        with m.If(wread):
+            m.d.sync += wread.eq(0)
+        with m.If(wlatch):
+            m.d.sync += [w0[j].eq(self.spad_b.data[j][:8]) for j in range(cols)]
+            m.d.sync += [w1[j].eq(self.spad_a.data[j][:8]) for j in range(cols)]
 
         # Read stage.
         s1_valid = Signal()
@@ -125,15 +142,17 @@ class EltwiseUnit(wiring.Component):
         o_addr = Signal(16)
         o_data = Signal(data.ArrayLayout(32, cols))
         advance = ~o_valid | self.acc_w.ready
-        issue = busy & (left != 0) & advance
+        issue = busy & ~wread & (left != 0) & advance
         walk = cmd.a_cols != 0
         wrap = walk & (col == cmd.a_cols - 1)
         m.d.comb += [
-            self.spad_a.addr.eq(cmd.a_addr + off),
-            self.spad_b.addr.eq(cmd.b_addr + Mux(cmd.mac, 0, off)),     # MAC: the weight row
+            # MAC: the weight rows w1 (port A) and w0 (port B) first, then the two taps
+            self.spad_a.addr.eq(Mux(wread, cmd.b_addr + 1, cmd.a_addr + off)),
+            self.spad_b.addr.eq(Mux(wread, cmd.b_addr,
+                                    Mux(cmd.mac, cmd.a_addr + cmd.tap_step, cmd.b_addr) + off)),
             self.acc_r.addr.eq(cmd.acc_addr + Mux(cmd.reduce, 0, row)),
-            self.spad_a.en.eq(issue),
-            self.spad_b.en.eq(issue),
+            self.spad_a.en.eq(issue | wread),
+            self.spad_b.en.eq(issue | wread),
             self.acc_r.en.eq(issue),
         ]
         with m.If(issue):
@@ -163,7 +182,8 @@ class EltwiseUnit(wiring.Component):
             # MAC: init + a * w (int32, wrapping); with reduce the rows after the first add
             # onto the previous row's result, which is in the output register right now.
             init = Mux(cmd.reduce & ~s1_first, o_data[j], Mux(acc_in, cur, 0))
-            mac = (init.as_signed() + a8 * b8)[:32]
+            second = Mux(cmd.pair, b8 * w1[j].as_signed(), 0)
+            mac = (init.as_signed() + a8 * w0[j].as_signed() + second)[:32]
             results.append(Mux(cmd.mac, mac,
                                Mux(add, total[:32], Mux(fp16, fp_max, int_max[:32]))))
         with m.If(advance):
@@ -177,6 +197,9 @@ class EltwiseUnit(wiring.Component):
                 o_addr.eq(s1_addr),
             ]
             m.d.sync += [o_data[j].eq(results[j]) for j in range(cols)]
+
+        m.d.comb += self.ev_macs.eq(Mux(s1_valid & advance & cmd.mac,
+                                        cmd.n << cmd.pair, 0))
 
         # Write stage.
         m.d.comb += [

@@ -14,10 +14,11 @@ STORE       ACC ``[acc_addr, +rows)``, ACC rows     --
             (``+2`` in a TFLite ``requant`` mode;
             with ``lane_scales`` that many per
             group of C rows)
-ELTWISE     SPAD ``[a_addr, a_last + 1)``, for ADD   ACC ``[acc_addr, +m)``
+ELTWISE     SPAD ``[a_addr, a_last + 1)`` (``+      ACC ``[acc_addr, +m)``
+            tap_step`` for a ``pair`` MAC), for ADD
             ``[b_addr, b_addr + a_last - a_addr
-            + 1)``, for MAC ``[b_addr, +1)``;
-            ACC ``[acc_addr, +m)``
+            + 1)``, for MAC ``[b_addr, +1)`` (``+2``
+            with ``pair``); ACC ``[acc_addr, +m)``
 ==========  =====================================  ==========================================
 
 ``last`` is the largest destination row of the LOAD (``local_addr + rows - 1``, or with a 2-D
@@ -99,10 +100,11 @@ def footprint_of(kind, fields, view, *, lanes=1):
                   + (fields.a_cols - 1) * fields.a_col_step + 1)
         span = Mux(fields.a_cols == 0, fields.m, walked)
         add = fields.op == EltwiseOp.ADD.value
-        return [*_set(view.a, fields.a_addr, span),
+        pair = fields.mac & fields.pair
+        return [*_set(view.a, fields.a_addr, span + Mux(pair, fields.tap_step, 0)),
                 view.b.start.eq(Mux(add | fields.mac, fields.b_addr, 0)),
                 view.b.end.eq(Mux(add, fields.b_addr + span,
-                                  Mux(fields.mac, fields.b_addr + 1, 0))),
+                                  Mux(fields.mac, fields.b_addr + 1 + pair, 0))),
                 *_set(view.acc, fields.acc_addr, fields.m)]
     raise ValueError(f"kind must be 'load', 'compute', 'store' or 'eltwise', not {kind!r}")
 

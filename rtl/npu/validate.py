@@ -209,19 +209,22 @@ class Validator(wiring.Component):
         walk = f.a_cols != 0
         span = Mux(walk, (f.a_rows - 1) * f.a_row_step + (f.a_cols - 1) * f.a_col_step,
                    f.m - 1)                                # a_last - a_addr, exact
-        add_only = Cat(f.zp_a, f.zp_b, f.mult_a, f.mult_b, f.rshift_a, f.rshift_b).any()
+        pair_mac = f.mac & f.pair            # w2 [15:0] is tap_step, not mult_a
+        add_only = (Cat(f.zp_a, f.zp_b, f.mult_a[16:], f.mult_b, f.rshift_a, f.rshift_b).any()
+                    | ((f.mult_a[:16] != 0) & ~pair_mac))
         return {
             ErrorCode.RESERVED: _overlaps_any(w, reserved_masks(Opcode.ELTWISE))
             | (~walk & ((f.a_rows != 0) | (f.a_col_step != 0) | (f.a_row_step != 0)))
-            | (f.reduce & ~f.mac)
+            | ((f.reduce | f.pair) & ~f.mac)
             | Mux(add, f.accumulate | f.mac, add_only | ((f.b_addr != 0) & ~f.mac)),
             ErrorCode.ZERO_DIM: (f.m == 0) | (f.n == 0) | (walk & (f.a_rows == 0)),
             ErrorCode.DIM_TOO_LARGE: f.n > cfg.npu_cols,
             ErrorCode.BAD_COMBINATION: (not cfg.npu_eltwise) | (fp16 & (not cfg.npu_fp16))
             | (fp16 & (add | f.mac)) | (walk & (f.m != f.a_rows * f.a_cols)),
-            ErrorCode.LOCAL_RANGE: ((f.a_addr + span) >= cfg.npu_spad_rows)
+            ErrorCode.LOCAL_RANGE:
+            ((f.a_addr + span + Mux(pair_mac, f.tap_step, 0)) >= cfg.npu_spad_rows)
             | (add & ((f.b_addr + span) >= cfg.npu_spad_rows))
-            | (f.mac & (f.b_addr >= cfg.npu_spad_rows))
+            | (f.mac & ((f.b_addr + f.pair) >= cfg.npu_spad_rows))
             | ((f.acc_addr + Mux(f.reduce, 1, f.m)) > cfg.npu_acc_rows),
         }
 

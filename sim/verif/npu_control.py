@@ -170,6 +170,10 @@ def rows_touched(opcode, f):
         reads = {("spad", row) for row in rows}
         if f["op"]:                         # ADD: B at the same offsets from b_addr
             reads |= {("spad", f["b_addr"] + row - f["a_addr"]) for row in rows}
+        if f["mac"]:                        # the weight row(s); a pair's second tap rows
+            reads |= {("spad", f["b_addr"] + r) for r in range(1 + f["pair"])}
+            if f["pair"]:
+                reads |= {("spad", row + f["tap_step"]) for row in rows}
         acc = {("acc", f["acc_addr"] + r) for r in range(f["m"])}
         return reads | (acc if f["accumulate"] else set()), acc
     if opcode == Opcode.STORE:

@@ -62,10 +62,11 @@ LAYOUT = {
     },
     "ELTWISE": {
         "precision": (0, 4, 4), "op": (0, 5, 5), "accumulate": (0, 6, 6),
-        "mac": (0, 7, 7), "reduce": (0, 8, 8),
+        "mac": (0, 7, 7), "reduce": (0, 8, 8), "pair": (0, 9, 9),
         "zp_a": (0, 23, 16), "zp_b": (0, 31, 24),
         "a_addr": (1, 15, 0), "b_addr": (1, 31, 16),
         "mult_a": (2, 31, 0),
+        "tap_step": (2, 15, 0),            # w2 of a pair MAC: the low half of mult_a's bits
         "acc_addr": (3, 15, 0), "rshift_a": (3, 20, 16), "rshift_b": (3, 28, 24),
         "m": (4, 15, 0), "n": (4, 31, 24),
         "a_cols": (5, 15, 0), "a_rows": (5, 31, 16),       # "exactly as COMPUTE's"

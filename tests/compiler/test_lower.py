@@ -49,15 +49,12 @@ def test_program_on_npu_model_equals_reference(name, builder, kw, variant):
         want = reference.run(graph, [x])[0]
         got, run = run_program(program, [x])
         assert np.array_equal(got[0].view(np.uint8), want.view(np.uint8))
-        # the model counts the layer's array MACs; those equal the operator's MACs except
-        # for average pooling and ADD (no MACs of their own; the array sums taps / operands;
-        # max pooling, INT8 ADD and depthwise on the element-wise MAC: no array MACs at all)
+        # the model counts the layer's PERF_MACS products (COMPUTEs and element-wise MACs);
+        # those equal the operator's MACs except for average pooling and ADD (no MACs of
+        # their own; the array or the MAC sums taps / operands; max pooling and INT8 ADD: none)
         for la, done in zip(program.layers, run.layer_macs, strict=True):
             assert done == la.array_macs, (la.kind, la.op.name)
-            notes = (la.params or {}).get("notes", [])
-            if any("ELTWISE MAC" in n for n in notes):    # element-wise unit: not PERF_MACS
-                assert la.array_macs == 0
-            elif la.op.kind.value not in ("AVERAGE_POOL_2D", "ADD", "MAX_POOL_2D"):
+            if la.op.kind.value not in ("AVERAGE_POOL_2D", "ADD", "MAX_POOL_2D"):
                 assert la.array_macs == (la.macs if la.where == "npu" else 0)
 
 

@@ -136,12 +136,13 @@ def test_conv2d_fp16_is_bit_exact(cfg, case):
     assert same_bits(got, conv2d_fp16(x, w, bias, **kw))
 
 
-@pytest.mark.parametrize("mac", [True, False])
+@pytest.mark.parametrize("mode", ["pair", "single", "diagonal"])
 @pytest.mark.parametrize("cfg", list(CONFIGS))
 @pytest.mark.parametrize("case", [0, 1, 2])
-def test_depthwise_int8_is_bit_exact(cfg, case, mac):
-    """Diagonal COMPUTEs and the element-wise MAC per tap (``mac``): -128 and 127 zero points
-    (padding), stride 2, VALID / SAME, extreme weights and multipliers."""
+def test_depthwise_int8_is_bit_exact(cfg, case, mode):
+    """Diagonal COMPUTEs, the element-wise MAC per tap and per two taps (``pair``): -128 and
+    127 zero points (padding), stride 2, VALID / SAME, extreme weights and multipliers."""
+    mac, pair = mode != "diagonal", mode == "pair"
     config = CONFIGS[cfg]
     x_shape, kernel, stride, padding, zp = [((1, 7, 6, 13), (3, 3), (1, 1), "SAME", -128),
                                             ((2, 9, 5, 4), (3, 3), (2, 2), "VALID", 9),
@@ -153,12 +154,18 @@ def test_depthwise_int8_is_bit_exact(cfg, case, mac):
               stride=stride, padding=padding)
     model, (xa, oa, pa, _) = model_and_addresses(config)
     prog = depthwise_conv2d_int8_program(config, x.shape, w, bias, x_addr=xa, out_addr=oa,
-                                         param_addr=pa, mac=mac, **kw)
+                                         param_addr=pa, mac=mac, pair=pair, **kw)
     got = run_on_model(model, prog, [(xa, x)])
     assert same_bits(got, depthwise_conv2d_int8(x, w, bias, **kw))
-    assert prog.lane_use <= 1 / min(config.npu_rows, config.npu_cols) + 1e-9
+    lanes = min(config.npu_rows, config.npu_cols)
+    assert prog.lane_use <= (2 if pair else 1) / lanes + 1e-9
+    assert prog.array_macs == prog.macs                         # PERF_MACS: every product
     opcodes = {d[0] & 0xF for d in prog.descriptors}
     assert (6 in opcodes, 2 in opcodes) == (mac, not mac)       # ELTWISE MAC or COMPUTE
+    macs = [d for d in prog.descriptors if d[0] & 0xF == 6]
+    paired = [d for d in macs if d[0] >> 9 & 1]
+    taps = kernel[0] * kernel[1]
+    assert len(paired) == (len(macs) * (taps // 2) // (taps - taps // 2) if pair else 0)
 
 
 @pytest.mark.parametrize("cfg", list(CONFIGS))

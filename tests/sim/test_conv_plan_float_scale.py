@@ -102,6 +102,33 @@ def test_float_scale_conv_is_bit_exact(cfg, case, depthwise):
     assert ((want > -100) & (want < 120)).any()
 
 
+@pytest.mark.parametrize("mode", ["pair", "single", "diagonal"])
+def test_float_scale_depthwise_modes(mode):
+    """The ONNX depthwise on pair MACs (the default with the element-wise unit), single-tap
+    MACs and diagonal COMPUTEs: the same bytes."""
+    config = CONFIGS["sim"]
+    x_shape, cout, kernel, stride, padding, zp_in, pc = (1, 7, 6, 11), 11, (3, 3), (2, 1), \
+        "SAME", -128, True
+    rng = np.random.default_rng(77)
+    x, w, bias, scale = _case(rng, x_shape, cout, kernel, pc, True)
+    main = config.region("main")
+    model = NpuModel(config)
+    model.set_window(main.base, main.size)
+    xa, oa, pa = main.base, main.base + main.size // 4, main.base + main.size // 2
+    kw = dict(input_zero_point=zp_in, output_zero_point=-4, scale=scale, stride=stride,
+              padding=padding, lo=-100, hi=120, x_addr=xa, out_addr=oa, param_addr=pa)
+    prog = depthwise_conv2d_int8_float_scale_program(
+        config, x.shape, w, bias, mac=mode != "diagonal", pair=mode == "pair", **kw)
+    kinds = {(d[0] & 0xF, d[0] >> 9 & 1 if d[0] & 0xF == 6 else 0) for d in prog.descriptors}
+    assert ((6, 1) in kinds, (6, 0) in kinds or (6, 1) in kinds, (2, 0) in kinds) == \
+        (mode == "pair", mode != "diagonal", mode == "diagonal")
+    got = run_on_model(model, prog, [(xa, x)])
+    want = reference(x, w, bias, zp_in, scale, -4, -100, 120, stride,
+                     _pads(x_shape, kernel, stride, padding), True)
+    assert np.array_equal(got, want)
+    assert prog.array_macs == prog.macs
+
+
 def test_packed_taps_are_used_for_one_input_channel():
     config = CONFIGS["sim"]
     rng = np.random.default_rng(3)

@@ -235,3 +235,65 @@ def test_mac_command_walks_reduces_and_keeps_other_lanes():
     assert (model.acc[21:26] == 0x1357_9BDF).all()                 # only row acc_addr written
     assert model.execute(emac(acc_addr=20, b_addr=40, reduce=1, accumulate=1, **walk)) == E.NONE
     assert np.array_equal(model.acc[20, :5].view(np.int32), 2 * (x8 * w8).sum(axis=0))
+    assert model.macs == 4 * 6 * 5                 # PERF_MACS: m * n per MAC
+
+
+def test_pair_mac_refusals():
+    """``pair``: needs ``mac``; w2 holds ``tap_step`` in bits 15:0 only; the second tap's
+    rows and the second weight row must lie in the SPAD."""
+    assert check(emac(pair=1, tap_step=7)) == E.NONE
+    assert check(emac(pair=1)) == E.NONE                            # tap_step 0: same row
+    assert check(emac(tap_step=1)) == E.RESERVED                    # w2 without pair
+    assert check(emac(pair=1, mult_a=1 << 16)) == E.RESERVED        # bits 31:16 of w2
+    assert check(emax(pair=1)) == E.RESERVED                        # pair needs mac
+    assert check(eadd(pair=1)) == E.RESERVED
+    assert check(emac(pair=1, b_addr=62)) == E.NONE
+    assert check(emac(pair=1, b_addr=63)) == E.LOCAL_RANGE          # W2 = b_addr + 1
+    assert check(emac(pair=1, tap_step=60)) == E.NONE               # rows 0..3 + 60
+    assert check(emac(pair=1, tap_step=61)) == E.LOCAL_RANGE
+    walk = dict(a_addr=3, a_cols=3, a_rows=2, a_col_step=2, a_row_step=10, m=6)   # last 17
+    assert check(emac(pair=1, tap_step=46, **walk)) == E.NONE
+    assert check(emac(pair=1, tap_step=47, **walk)) == E.LOCAL_RANGE
+    assert check(emac(pair=1, tap_step=0xFFFF, reduce=1)) == E.LOCAL_RANGE
+    assert check(emac(pair=1, precision=Precision.FP16)) == E.BAD_COMBINATION
+
+
+def test_pair_mac_against_python_integers():
+    """A pair MAC on random SPAD rows (walk, accumulate, reduce) equals the per-lane sum of
+    both taps written out with Python integers (wrapping at int32); PERF_MACS counts 2 m n."""
+    rng = np.random.default_rng(12)
+    model = NpuModel(CFG)
+    model.spad[:, :] = rng.integers(0, 1 << 16, model.spad.shape, dtype=np.uint16)
+    model.spad[30, :] = 0xFF80                                      # -128 in bits 7:0
+    model.acc[:] = rng.integers(0, 1 << 32, model.acc.shape, dtype=np.uint32)
+    model.acc[0, :] = 0x7FFF_FFFF                                   # wraps
+    walk = dict(a_addr=3, a_cols=3, a_rows=2, a_col_step=2, a_row_step=10, m=6, n=7)
+    rows = [3, 5, 7, 13, 15, 17]
+
+    def s8(v):
+        v = int(v) & 0xFF
+        return v - 256 if v >= 128 else v
+
+    def wrap(v):
+        return (v + 2**31) % 2**32 - 2**31
+
+    for acc_in, reduce in ((0, 0), (1, 0), (0, 1), (1, 1)):
+        old = model.acc.copy().view(np.int32)
+        macs = model.macs
+        code = model.execute(emac(acc_addr=0, b_addr=29, pair=1, tap_step=13, accumulate=acc_in,
+                                  reduce=reduce, **walk))
+        assert code == E.NONE
+        terms = [[s8(model.spad[r, j]) * s8(model.spad[29, j])
+                  + s8(model.spad[r + 13, j]) * s8(model.spad[30, j]) for j in range(7)]
+                 for r in rows]
+        if reduce:
+            want = [[wrap((int(old[0, j]) if acc_in else 0) + sum(t[j] for t in terms))
+                     for j in range(7)]]
+        else:
+            want = [[wrap((int(old[i, j]) if acc_in else 0) + terms[i][j]) for j in range(7)]
+                    for i in range(6)]
+        got = model.acc.view(np.int32)
+        assert got[:len(want), :7].tolist() == want
+        assert np.array_equal(got[:, 7], old[:, 7])                 # lane n untouched
+        assert np.array_equal(got[len(want):], old[len(want):])
+        assert model.macs - macs == 2 * 6 * 7

@@ -7,17 +7,25 @@ import pytest
 from dure.rtl.npu.commands import DESCRIPTOR_WORDS, Opcode
 from dure.rtl.npu.descriptor import FIELDS, decode, encode, reserved_masks
 
-#: Second names for the bits of another field (LOAD w5: a fill's value, an INT4_FP16 LOAD's
-#: scale address); every other field has bits of its own.
-ALIASES = {Opcode.LOAD: {"scale_addr": "fill_value"}}
+#: Second names for (some of) the bits of another field (LOAD w5: a fill's value, an INT4_FP16
+#: LOAD's scale address; ELTWISE w2 [15:0]: a pair MAC's tap_step, in mult_a's word); every
+#: other field has bits of its own.
+ALIASES = {Opcode.LOAD: {"scale_addr": "fill_value"}, Opcode.ELTWISE: {"tap_step": "mult_a"}}
+
+
+def _alias_value(opcode, alias, field, value):
+    """The value ``alias`` decodes to when ``field`` holds ``value``."""
+    a, f = FIELDS[opcode][alias], FIELDS[opcode][field]
+    return (value >> (a.lsb - f.lsb)) & ((1 << a.width) - 1)
 
 
 @pytest.mark.parametrize("opcode", list(Opcode))
 def test_fields_do_not_overlap_and_fit(opcode):
     used = [0xF] + [0] * (DESCRIPTOR_WORDS - 1)   # the opcode field
     aliases = ALIASES.get(opcode, {})
-    for alias, field in aliases.items():
-        assert FIELDS[opcode][alias] == FIELDS[opcode][field], alias
+    for alias, field in aliases.items():         # inside the other field's bits
+        a, f = FIELDS[opcode][alias], FIELDS[opcode][field]
+        assert a.word == f.word and not a.mask & ~f.mask and a.signed == f.signed, alias
     for name, field in FIELDS[opcode].items():
         assert 0 <= field.word < DESCRIPTOR_WORDS and field.lsb + field.width <= 32, name
         if name in aliases:
@@ -40,7 +48,8 @@ def test_round_trip(opcode):
                                 if f.signed else rng.randrange(1 << f.width))
         got_opcode, got = decode(encode(opcode, **values))
         assert got_opcode is opcode
-        assert got == {**values, **{a: values[f] for a, f in aliases.items()}}
+        assert got == {**values, **{a: _alias_value(opcode, a, f, values[f])
+                                    for a, f in aliases.items()}}
 
 
 def test_bad_fields_and_values():

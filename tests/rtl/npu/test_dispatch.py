@@ -60,10 +60,12 @@ def fence(irq=0):
     return encode(Opcode.FENCE, irq=irq)
 
 
-def mac(a, acc, w, m=4):
-    """ELTWISE MAC (INT8) with the weight row ``w``."""
+def mac(a, acc, w, m=4, tap_step=None):
+    """ELTWISE MAC (INT8) with the weight row ``w`` (a pair MAC with ``tap_step``: also rows
+    ``a + tap_step ..`` and weight row ``w + 1``)."""
+    pair = {} if tap_step is None else dict(pair=1, tap_step=tap_step)
     return encode(Opcode.ELTWISE, op=EltwiseOp.MAX, mac=1, a_addr=a, b_addr=w, acc_addr=acc,
-                  m=m, n=4)
+                  m=m, n=4, **pair)
 
 
 def eltwise(a, acc, m=4, accumulate=0, b=None):
@@ -132,7 +134,8 @@ def test_independent_load_overlaps_compute_and_store():
 
 @pytest.mark.parametrize("case", ["raw_spad", "war_spad", "waw_acc", "raw_acc", "scale_row",
                                   "shift_row", "eltwise_b", "eltwise_store", "eltwise_compute",
-                                  "mac_weight", "lane_scales_group"])
+                                  "mac_weight", "pair_weight", "pair_tap",
+                                  "lane_scales_group"])
 def test_dependent_commands_serialise(case):
     commands = {
         "raw_spad": [load(0), compute(0, 8, 0)],            # compute reads what load writes
@@ -147,6 +150,8 @@ def test_dependent_commands_serialise(case):
         # rows or not; the independent pair below is an ELTWISE and a LOAD.
         "eltwise_compute": [compute(0, 8, 0), eltwise(20, 12)],
         "mac_weight": [load(30, rows=1), mac(0, 0, w=30)],          # MAC reads weight row 30
+        "pair_weight": [load(31, rows=1), mac(0, 0, w=30, tap_step=10)],   # and row 31
+        "pair_tap": [load(13, rows=1), mac(0, 0, w=30, tap_step=10)],      # A rows 10..13
         "lane_scales_group": [load(23, rows=1, target=LoadTarget.ACC), None],
     }[case]
     independent = {
@@ -160,6 +165,8 @@ def test_dependent_commands_serialise(case):
         "eltwise_store": [eltwise(0, 4), store(8, rows=1)],
         "eltwise_compute": [load(0), eltwise(20, 12)],
         "mac_weight": [load(31, rows=1), mac(0, 0, w=30)],
+        "pair_weight": [load(32, rows=1), mac(0, 0, w=30, tap_step=10)],
+        "pair_tap": [load(14, rows=1), mac(0, 0, w=30, tap_step=10)],
         "lane_scales_group": [load(24, rows=1, target=LoadTarget.ACC), None],
     }[case]
     if case == "scale_row":

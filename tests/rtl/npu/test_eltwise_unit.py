@@ -61,7 +61,7 @@ def run_npu(descriptors, image):
                 break
         else:
             raise AssertionError("the NPU never became idle")
-        for name in ("ERROR", "DONE", "PERF_BUSY_LO"):
+        for name in ("ERROR", "DONE", "PERF_BUSY_LO", "PERF_MACS_LO"):
             regs[name] = (await reg_read(ctx, bus, name))[0]
 
     simulate(dut, [bench], [target.serve])
@@ -69,7 +69,8 @@ def run_npu(descriptors, image):
 
 
 def run_both(descriptors, image):
-    """RTL and command model on the same image; asserts equal memory, ERROR and DONE."""
+    """RTL and command model on the same image; asserts equal memory, ERROR, DONE and
+    PERF_MACS (COMPUTE and element-wise MAC products)."""
     regs, mem = run_npu(descriptors, image)
     ref = NpuModel(CFG, memory={BASE: bytes(image)})
     ref.set_window(BASE, len(image))
@@ -77,6 +78,7 @@ def run_both(descriptors, image):
     want_error = 0 if ref.error is None else ref.error[0].value | ref.error[1] << 8
     assert regs["ERROR"] == want_error
     assert regs["DONE"] == ref.done
+    assert regs["PERF_MACS_LO"] == ref.macs
     assert bytes(mem) == ref.read(BASE, len(image))
     return regs, mem, ref
 
@@ -143,8 +145,8 @@ def test_add_int8_layer():
 
 
 def test_depthwise_int8_layer_on_the_mac():
-    """INT8 depthwise with every tap an ELTWISE MAC: zero point -128 (padding), stride 2,
-    -128 inputs and weights, more channels than lanes."""
+    """INT8 depthwise with every two taps a pair ELTWISE MAC (the last of the 9 alone):
+    zero point -128 (padding), stride 2, -128 inputs and weights, more channels than lanes."""
     rng = np.random.default_rng(4)
     x = rng.integers(-128, 128, (1, 5, 4, 6), dtype=np.int8)
     x.reshape(-1)[:5] = -128
@@ -157,7 +159,8 @@ def test_depthwise_int8_layer_on_the_mac():
               stride=2, padding="SAME")
     prog = depthwise_conv2d_int8_program(CFG, x.shape, w, bias, x_addr=X, out_addr=OUT,
                                          param_addr=PARAMS, **kw)
-    assert any(d[0] & 0xF == Opcode.ELTWISE.value and d[0] >> 7 & 1 for d in prog.descriptors)
+    assert any(d[0] & 0xF == Opcode.ELTWISE.value and d[0] >> 7 & 1 and d[0] >> 9 & 1
+               for d in prog.descriptors)                       # pair MACs
     image = image_with((X, x), *prog.blobs)
     _, mem, _ = run_both(prog.descriptors, image)
     assert np.array_equal(output(mem, prog), depthwise_conv2d_int8(x, w, bias, **kw))
@@ -198,6 +201,8 @@ def random_mix(rng):
         if kind < 0.75 and op == EltwiseOp.MAX:
             fields.update(mac=1, b_addr=int(rng.integers(0, 96)),
                           accumulate=int(rng.random() < 0.6), reduce=int(rng.random() < 0.4))
+            if rng.random() < 0.6:           # two taps per row, the second tap_step rows on
+                fields.update(pair=1, tap_step=int(rng.choice([0, 1, 5, 17])))
         elif op == EltwiseOp.ADD:
             fields.update(b_addr=int(rng.integers(0, 60)), zp_a=int(rng.integers(-128, 128)),
                           zp_b=int(rng.integers(-128, 128)),
