@@ -155,6 +155,10 @@ class Core(wiring.Component):
             fetch.target.eq(Mux(m_redirect, m_target,
                                 Mux(x.x_redirect, x.x_target, d.d_target)
                                 if opts.predictor else x.x_target)),
+            # target + 4 beside it (from the registered targets, D's from adders of its own)
+            fetch.target_next.eq(Mux(m_redirect, m_target + 4,
+                                     Mux(x.x_redirect, x.x_target + 4, d.d_target_next)
+                                     if opts.predictor else x.x_target + 4)),
         ]
         # Stall, flush and forwarding between the stages.
         m.d.comb += [

@@ -61,6 +61,8 @@ class DStage(wiring.Component):
         Redirect fetch to ``d_target`` (the first cycle in D of an instruction whose
         prediction differs from the path fetch took).
     d_target : Out(32)
+    d_target_next : Out(32)
+        ``d_target + 4`` (computed beside it, for fetch's next request address).
     d_btb_we, d_btb_valid : Out(1)
     d_btb_pc, d_btb_target : Out(32)
         Training of the fetch unit's branch target buffer (``btb_*``).
@@ -94,6 +96,7 @@ class DStage(wiring.Component):
             "x_bht_agree": In(1),
             "d_redirect": Out(1),
             "d_target": Out(32),
+            "d_target_next": Out(32),
             "d_btb_we": Out(1),
             "d_btb_valid": Out(1),
             "d_btb_pc": Out(32),
@@ -198,6 +201,7 @@ class DStage(wiring.Component):
                 predictor.f_target.eq(fd.btb_target),
                 self.d_redirect.eq(predictor.redirect),
                 self.d_target.eq(predictor.redirect_target),
+                self.d_target_next.eq(predictor.redirect_target_next),
                 self.d_btb_we.eq(predictor.btb_we),
                 self.d_btb_valid.eq(predictor.btb_valid),
                 self.d_btb_pc.eq(fd.pc),
