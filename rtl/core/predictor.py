@@ -196,6 +196,7 @@ class Predictor(wiring.Component):
         target = Signal(32)
         taken = Signal()
         indirect = Signal()
+        misaligned = Signal()     # target[1]: a target that is not 4-byte aligned
         relative = Signal(32)     # pc + imm
         target_next = Signal(32)  # target + 4, each from its own adder (no adder chain)
         pc_next = Signal(32)
@@ -207,7 +208,11 @@ class Predictor(wiring.Component):
             # Another JALR with imm = 0 follows the branch target buffer (trained by X).
             indirect.eq(self.jalr & ~ras_hit & (self.imm == 0) & self.f_taken),
             target.eq(Mux(ras_hit, ras_top, Mux(indirect, self.f_target, relative))),
-            taken.eq((self.jal | branch_taken | ras_hit | indirect) & ~target[1]),
+            # target[1] without the adder's carry chain: the stack's and the buffer's targets
+            # are word addresses, and pc + imm of a branch or JAL (imm[0] = 0) has bit 1 =
+            # pc[1] ^ imm[1]. (A JALR otherwise is never predicted taken.)
+            misaligned.eq(~ras_hit & ~indirect & (self.pc[1] ^ self.imm[1])),
+            taken.eq((self.jal | branch_taken | ras_hit | indirect) & ~misaligned),
         ]
         # Fetch's path after the instruction differs from the prediction: D redirects when
         # the direction differs or a return's target does (registered values: a short path).
