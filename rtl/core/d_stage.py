@@ -50,6 +50,9 @@ class DStage(wiring.Component):
         X keeps its instruction this cycle: D holds too.
     x_redirect, m_redirect : In(1)
         An older stage redirects fetch: D is flushed.
+    d_redirect_late : In(1)
+        Fetch is redirected this cycle by D's redirect of the previous cycle (registered by
+        the core): D takes nothing from F (what F offers is on the wrong path).
     x_rd, m_rd : In(5)
         Destinations of the instructions in X and M (0: none); used without forwarding.
     w_rd : In(5)
@@ -59,10 +62,9 @@ class DStage(wiring.Component):
         Privilege state from the CSR file.
     d_redirect : Out(1)
         Redirect fetch to ``d_target`` (the first cycle in D of an instruction whose
-        prediction differs from the path fetch took).
+        prediction differs from the path fetch took). The core registers it: fetch is
+        redirected in the next cycle (``d_redirect_late``).
     d_target : Out(32)
-    d_target_next : Out(32)
-        ``d_target + 4`` (computed beside it, for fetch's next request address).
     d_btb_we, d_btb_valid : Out(1)
     d_btb_pc, d_btb_target : Out(32)
         Training of the fetch unit's branch target buffer (``btb_*``).
@@ -86,6 +88,7 @@ class DStage(wiring.Component):
             "x_hold": In(1),
             "x_redirect": In(1),
             "m_redirect": In(1),
+            "d_redirect_late": In(1),
             "x_rd": In(5),
             "m_rd": In(5),
             "w_rd": In(5),
@@ -96,7 +99,6 @@ class DStage(wiring.Component):
             "x_bht_agree": In(1),
             "d_redirect": Out(1),
             "d_target": Out(32),
-            "d_target_next": Out(32),
             "d_btb_we": Out(1),
             "d_btb_valid": Out(1),
             "d_btb_pc": Out(32),
@@ -123,7 +125,8 @@ class DStage(wiring.Component):
         m.d.comb += [
             self.f.ready.eq(~d_hold),
             d.i_valid.eq(self.f.valid &
-                         ~(self.m_redirect | self.x_redirect | self.d_redirect)),
+                         ~(self.m_redirect | self.x_redirect | self.d_redirect |
+                           self.d_redirect_late)),
             d.i_payload.eq(self.f.payload),
             d.stall.eq(d_hold),
             d.flush.eq(self.m_redirect | self.x_redirect),
@@ -201,7 +204,6 @@ class DStage(wiring.Component):
                 predictor.f_target.eq(fd.btb_target),
                 self.d_redirect.eq(predictor.redirect),
                 self.d_target.eq(predictor.redirect_target),
-                self.d_target_next.eq(predictor.redirect_target_next),
                 self.d_btb_we.eq(predictor.btb_we),
                 self.d_btb_valid.eq(predictor.btb_valid),
                 self.d_btb_pc.eq(fd.pc),

@@ -77,8 +77,6 @@ class Predictor(wiring.Component):
         Redirect fetch to ``redirect_target`` now: the first cycle of an instruction whose
         prediction differs from the path fetch took.
     redirect_target : Out(32)
-    redirect_target_next : Out(32)
-        ``redirect_target + 4`` (from adders of its own, for fetch's next request address).
     refetch : Out(1)
         Fetch followed the branch target buffer to a target other than the predicted one
         (a branch or JAL): X must redirect to the right path whatever the outcome.
@@ -119,7 +117,6 @@ class Predictor(wiring.Component):
             "f_target": In(32),
             "redirect": Out(1),
             "redirect_target": Out(32),
-            "redirect_target_next": Out(32),
             "refetch": Out(1),
             "btb_we": Out(1),
             "btb_valid": Out(1),
@@ -198,13 +195,8 @@ class Predictor(wiring.Component):
         indirect = Signal()
         misaligned = Signal()     # target[1]: a target that is not 4-byte aligned
         relative = Signal(32)     # pc + imm
-        target_next = Signal(32)  # target + 4, each from its own adder (no adder chain)
-        pc_next = Signal(32)
         m.d.comb += [
             relative.eq(self.pc + self.imm),
-            pc_next.eq(self.pc + 4),
-            target_next.eq(Mux(ras_hit, ras_top + 4,
-                               Mux(indirect, self.f_target + 4, pc_next + self.imm))),
             # Another JALR with imm = 0 follows the branch target buffer (trained by X).
             indirect.eq(self.jalr & ~ras_hit & (self.imm == 0) & self.f_taken),
             target.eq(Mux(ras_hit, ras_top, Mux(indirect, self.f_target, relative))),
@@ -237,7 +229,6 @@ class Predictor(wiring.Component):
             self.refetch.eq(Mux(first, late, held_late)),
             self.redirect.eq(first & differs),
             self.redirect_target.eq(Mux(taken, target, Cat(0, 0, seq))),
-            self.redirect_target_next.eq(Mux(taken, target_next, Cat(0, 0, seq + 1))),
             self.btb_we.eq(first & (differs | late) & ~self.flush),
             self.btb_valid.eq(taken),
         ]

@@ -350,8 +350,17 @@ class XStage(wiring.Component):
         m.d.comb += irq_mark.eq(live & self.irq_pending & ~req_held & ~xp.exc.valid)
         ok = Signal()         # X executes its instruction
         runs = Signal()       # the same without the exceptions X finds (long paths: PMP)
+        # ``ok`` for the outputs that only matter for instructions other than conditional
+        # branches (register write, memory, CSR, MRET, WFI, FENCE.I, division): the same
+        # value for those, without the taken branch's misaligned target (operands -> bypass
+        # -> comparison -> taken) on its path. A jump's misaligned target is bit 1 of the
+        # target adder (short).
+        ok_nb = Signal()
+        jump_misaligned = (xd.jal | xd.jalr) & branch.target[1]
+        mem_trap = is_mem & chk_valid & (chk_watch | chk_denied)
         m.d.comb += [runs.eq(live & ~xp.exc.valid & ~irq_mark),
-                     ok.eq(runs & ~x_exc.valid)]
+                     ok.eq(runs & ~x_exc.valid),
+                     ok_nb.eq(runs & ~(~hazard & (jump_misaligned | mem_trap)))]
         # The access may go to the bus: nothing to check, or checked and allowed.
         mem_go = Signal()
         m.d.comb += mem_go.eq(unchecked | (chk_valid & ~chk_watch & ~chk_denied))
@@ -382,7 +391,7 @@ class XStage(wiring.Component):
 
         # ---- stall, redirect -------------------------------------------------------------
         m.d.comb += [
-            divider.start.eq(ok & (xd.unit == Unit.DIV) & ~hazard),
+            divider.start.eq(ok_nb & (xd.unit == Unit.DIV) & ~hazard),
             divider.abort.eq(~self.x_hold | m_redirect),
         ]
         # X holds its instruction (``x_busy``) as if it executes, whatever the exceptions X
@@ -419,8 +428,8 @@ class XStage(wiring.Component):
             xm.pc.eq(xp.pc),
             xm.insn.eq(xp.insn),
             xm.next_pc.eq(branch.next_pc),
-            xm.rd.eq(Mux(ok & xd.rd_we, xd.rd, 0)),
-            xm.mem.eq(ok & is_mem),
+            xm.rd.eq(Mux(ok_nb & xd.rd_we, xd.rd, 0)),
+            xm.mem.eq(ok_nb & is_mem),
             xm.store.eq(~is_load),
             xm.funct3.eq(xd.funct3),
             xm.mem_addr.eq(self.lsu_addr),
@@ -432,13 +441,13 @@ class XStage(wiring.Component):
             xm.rs[1].eq(Mux(xd.use_rs2, xd.rs2, 0)),
             xm.rs_rdata[0].eq(Mux(xd.use_rs1 & (xd.rs1 != 0), rs1, 0)),
             xm.rs_rdata[1].eq(Mux(xd.use_rs2 & (xd.rs2 != 0), rs2, 0)),
-            xm.csr.eq(ok & (xd.unit == Unit.CSR)),
+            xm.csr.eq(ok_nb & (xd.unit == Unit.CSR)),
             xm.csr_addr.eq(xd.csr_addr),
             xm.csr_op.eq(xd.funct3[0:2]),
             xm.csr_write.eq(xd.csr_write),
-            xm.mret.eq(ok & xd.mret),
-            xm.wfi.eq(ok & xd.wfi),
-            xm.fence_i.eq(ok & (xd.fence_i | xd.csr_flush)),
+            xm.mret.eq(ok_nb & xd.mret),
+            xm.wfi.eq(ok_nb & xd.wfi),
+            xm.fence_i.eq(ok_nb & (xd.fence_i | xd.csr_flush)),
             xm.exc.eq(Mux(irq_mark, 0, x_exc)),
             xm.irq.eq(irq_mark),
         ]
