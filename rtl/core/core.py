@@ -32,8 +32,9 @@ class Core(wiring.Component):
     multiplier span X and M. This class only connects them.
 
     About one instruction per cycle on straight-line code with one-cycle memories; a taken
-    branch or jump costs no bubble when the branch target buffer in F predicted it, one when
-    D predicted it (static / history table / return address stack), three when X redirects
+    branch or jump costs no bubble when the branch target buffer in F predicted it, two when
+    D predicted it (static / history table / return address stack; D's redirect is
+    registered: it reaches fetch one cycle after D decided), three when X redirects
     (X's redirect is registered: it reaches fetch one cycle after the branch left X); a
     load (or MUL, CSR read) followed by a user of its result costs one. M's redirect (trap,
     MRET, FENCE.I) is registered as well. A load or store costs two more cycles in X when a

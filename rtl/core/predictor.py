@@ -36,7 +36,8 @@ class Predictor(wiring.Component):
       (resolved in X).
     - The fetch unit's branch target buffer may already have sent fetch somewhere after the
       instruction (``f_taken``, ``f_target``). When that path differs from the prediction
-      here, D redirects fetch (to the predicted target, or to ``pc + 4``) and writes the
+      here, D redirects fetch (to the predicted target, or to ``pc + 4``; the core registers
+      the redirect, so it costs two bubbles) and writes the
       buffer (``btb_we``: the target when predicted taken, else the entry is invalidated);
       when it agrees, a taken prediction costs no bubble.
 

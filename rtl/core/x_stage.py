@@ -98,8 +98,9 @@ class XStage(wiring.Component):
         With ``x_redirect``, for a JALR with ``imm`` = 0: the fetch unit's branch target
         buffer learns ``x_target`` for the pc ``x_btb_pc`` (registered).
     x_bht_update, x_bht_pc, x_bht_ctr, x_bht_agree : Out
-        A conditional branch leaves X: its pc, the history counter read in D and whether it
-        went the static way (taken exactly when backward), to train the predictor.
+        A conditional branch left X (registered: raised in the next cycle): its pc, the
+        history counter read in D and whether it went the static way (taken exactly when
+        backward), to train the predictor.
     xm : Out(edge_signature(XMLayout))
         The instruction handed to M.
     """
@@ -416,6 +417,10 @@ class XStage(wiring.Component):
             # Without prediction X redirects only to taken targets (never to pc + 4).
             target_now.eq(branch.next_pc if opts.predictor else branch.target),
             btb_now.eq(redirect_now & xd.jalr & (xd.imm == 0)),
+        ]
+        # The history table's training is registered (the branch comparison -> table write
+        # data was a long path): the table learns one cycle after the branch left X.
+        m.d.sync += [
             self.x_bht_update.eq(ok & xd.branch & ~hazard & ~m_busy & ~m_redirect),
             self.x_bht_pc.eq(xp.pc),
             self.x_bht_ctr.eq(xp.bht_ctr),
