@@ -439,8 +439,8 @@ def interrupt_phase_program(iterations=240, wfi=False, user=False):
 
 def run_interrupt_phases(seed=0, pulses=45, seen=None, wfi=False, user=False, **kw):
     """:func:`interrupt_phase_program` with ``pulses`` interrupt pulses (lines in turn:
-    software, timer, external) 55 to 94 cycles apart at random (``seed``), longer than the
-    handler, so that over the run each line arrives at every point of the loop; compared in
+    software, timer, external) 65 to 104 cycles apart at random (``seed``), longer than the
+    handler and a loop iteration (with D's redirect registered they take up to ~62 cycles), so that over the run each line arrives at every point of the loop; compared in
     lock-step with the reference like :func:`run_random_interrupts` (each interrupt taken per
     priv_spec's trap entry). ``wfi``: the program waits in a WFI every iteration (one
     iteration per pulse); ``user``: the loop runs in U-mode."""
@@ -449,7 +449,7 @@ def run_interrupt_phases(seed=0, pulses=45, seen=None, wfi=False, user=False, **
     schedule, when = [], 80
     for k in range(pulses):
         schedule.append((when, k % 3, 1))
-        when += rng.randrange(55, 95)
+        when += rng.randrange(65, 105)
     result = run(words, max_cycles=when + 3000, irq_schedule=schedule, **kw)
     compare(words, result, interrupts=True, seen=seen, max_steps=20000)
     return result
