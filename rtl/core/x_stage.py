@@ -432,7 +432,8 @@ class XStage(wiring.Component):
         m.d.comb += [
             xm.pc.eq(xp.pc),
             xm.insn.eq(xp.insn),
-            xm.next_pc.eq(branch.next_pc),
+            xm.taken.eq(branch.taken),
+            xm.target.eq(branch.target),
             xm.rd.eq(Mux(ok_nb & xd.rd_we, xd.rd, 0)),
             xm.mem.eq(ok_nb & is_mem),
             xm.store.eq(~is_load),
