@@ -440,8 +440,9 @@ def interrupt_phase_program(iterations=240, wfi=False, user=False):
 def run_interrupt_phases(seed=0, pulses=45, seen=None, wfi=False, user=False, **kw):
     """:func:`interrupt_phase_program` with ``pulses`` interrupt pulses (lines in turn:
     software, timer, external) 65 to 104 cycles apart at random (``seed``), longer than the
-    handler and a loop iteration (with D's redirect registered they take up to ~62 cycles), so that over the run each line arrives at every point of the loop; compared in
-    lock-step with the reference like :func:`run_random_interrupts` (each interrupt taken per
+    handler and a loop iteration (up to ~62 cycles with D's redirect registered), so that
+    over the run each line arrives at every point of the loop; compared in lock-step
+    with the reference like :func:`run_random_interrupts` (each interrupt taken per
     priv_spec's trap entry). ``wfi``: the program waits in a WFI every iteration (one
     iteration per pulse); ``user``: the loop runs in U-mode."""
     words = interrupt_phase_program(pulses if wfi else 240, wfi=wfi, user=user)
