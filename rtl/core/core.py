@@ -32,8 +32,9 @@ class Core(wiring.Component):
     multiplier span X and M. This class only connects them.
 
     About one instruction per cycle on straight-line code with one-cycle memories; a taken
-    branch or jump costs no bubble when the branch target buffer in F predicted it, one when
-    D predicted it (static / history table / return address stack), three when X redirects
+    branch or jump costs no bubble when the branch target buffer in F predicted it, two when
+    D predicted it (static / history table / return address stack; D's redirect is
+    registered: it reaches fetch one cycle after D decided), three when X redirects
     (X's redirect is registered: it reaches fetch one cycle after the branch left X); a
     load (or MUL, CSR read) followed by a user of its result costs one. M's redirect (trap,
     MRET, FENCE.I) is registered as well. A load or store costs two more cycles in X when a
@@ -147,14 +148,27 @@ class Core(wiring.Component):
         # reaches fetch one cycle late, registered (the trap decision is a long path into
         # the fetch address); D and X are flushed at once, and D takes nothing from fetch in
         # the cycle fetch is redirected (``d.m_redirect`` covers both cycles).
+        # D's redirect (a prediction) is registered too (decode -> prediction -> fetch was
+        # the long path): fetch follows it one cycle after D decided, unless an older stage
+        # redirects meanwhile; D takes nothing from fetch in both cycles.
         m_redirect = Signal()
         m_target = Signal(32)
-        m.d.sync += [m_redirect.eq(mst.m_redirect), m_target.eq(mst.m_target)]
+        d_redirect = Signal()
+        d_target = Signal(32)
+        m.d.sync += [m_redirect.eq(mst.m_redirect), m_target.eq(mst.m_target),
+                     d_redirect.eq(d.d_redirect & ~mst.m_redirect & ~m_redirect &
+                                   ~x.x_redirect),
+                     d_target.eq(d.d_target)]
         m.d.comb += [
-            fetch.redirect.eq(m_redirect | x.x_redirect | d.d_redirect),
+            fetch.redirect.eq(m_redirect | x.x_redirect | d_redirect),
             fetch.target.eq(Mux(m_redirect, m_target,
-                                Mux(x.x_redirect, x.x_target, d.d_target)
+                                Mux(x.x_redirect, x.x_target, d_target)
                                 if opts.predictor else x.x_target)),
+            # target + 4 beside it (from the registered targets)
+            fetch.target_next.eq(Mux(m_redirect, m_target + 4,
+                                     Mux(x.x_redirect, x.x_target + 4, d_target + 4)
+                                     if opts.predictor else x.x_target + 4)),
+            d.d_redirect_late.eq(d_redirect),
         ]
         # Stall, flush and forwarding between the stages.
         m.d.comb += [

@@ -64,7 +64,9 @@ class CSRFile(wiring.Component):
     (bits 6:5 read 0, W = 1 with R = 0 is written as W = 0), ``pmpaddr0..15`` all 32 bits;
     the CSRs of entries beyond ``pmp_entries`` (up to pmpcfg15 / pmpaddr63) read 0 and ignore
     writes. A locked entry (L) ignores writes to its ``pmpcfg`` byte and ``pmpaddr`` until
-    reset, and so does ``pmpaddr[i]`` when entry ``i + 1`` is locked in TOR mode.
+    reset, and so does ``pmpaddr[i]`` when entry ``i + 1`` is locked in TOR mode. The NAPOT
+    compare masks (``prot.pmp_care``) follow a ``pmpaddr`` write one cycle late (the cores
+    refetch after a PMP CSR write, so no check happens in that cycle).
 
     Triggers (``triggers`` of them, Sdtrig): ``tselect`` keeps a value below ``triggers``
     (other writes are ignored; with one trigger it reads 0); ``tdata1`` is an ``mcontrol``
@@ -344,9 +346,19 @@ class CSRFile(wiring.Component):
 
         # PMP: a locked entry keeps its configuration and address; pmpaddr[i] is also kept
         # when entry i + 1 is a locked TOR entry. The NAPOT compare mask of the written
-        # address is computed here once (one adder) and kept with it.
-        care = Signal(32)
-        m.d.comb += care.eq(napot_care(new))
+        # address is computed once (one adder, shared by the entries) in the cycle after the
+        # write, from the registered value (the adder is off the CSR read-modify-write path),
+        # and kept with it: ``pmp_care`` follows ``pmp_addr`` one cycle late. No check sees
+        # the gap: a PMP CSR write refetches the next instruction (FLUSH_RANGES), whose fetch
+        # and accesses are checked two or more cycles after the write.
+        care_we = Signal()
+        care_idx = Signal(range(max(npmp, 1)))
+        care_src = Signal(32)
+        m.d.sync += [care_we.eq(0), care_src.eq(new)]
+        with m.If(care_we):
+            for i in range(npmp):
+                with m.If(care_idx == i):
+                    m.d.sync += pmp_care[i].eq(napot_care(care_src))
         for i in range(npmp):
             locked = pmp_cfg[i][PMPCfg["L"]]
             with m.If(we & (self.addr == PMP_CFG_RANGE[0] + i // 4) & ~locked):
@@ -359,7 +371,7 @@ class CSRFile(wiring.Component):
                 addr_locked = addr_locked | (nxt[PMPCfg["L"]] &
                                              (nxt[3:5] == PMPMode.TOR.value))
             with m.If(we & (self.addr == PMP_ADDR_RANGE[0] + i) & ~addr_locked):
-                m.d.sync += [pmp_addr[i].eq(new), pmp_care[i].eq(care)]
+                m.d.sync += [pmp_addr[i].eq(new), care_we.eq(1), care_idx.eq(i)]
 
         with m.If(self.trap):
             m.d.sync += [

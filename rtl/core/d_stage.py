@@ -50,6 +50,9 @@ class DStage(wiring.Component):
         X keeps its instruction this cycle: D holds too.
     x_redirect, m_redirect : In(1)
         An older stage redirects fetch: D is flushed.
+    d_redirect_late : In(1)
+        Fetch is redirected this cycle by D's redirect of the previous cycle (registered by
+        the core): D takes nothing from F (what F offers is on the wrong path).
     x_rd, m_rd : In(5)
         Destinations of the instructions in X and M (0: none); used without forwarding.
     w_rd : In(5)
@@ -59,7 +62,8 @@ class DStage(wiring.Component):
         Privilege state from the CSR file.
     d_redirect : Out(1)
         Redirect fetch to ``d_target`` (the first cycle in D of an instruction whose
-        prediction differs from the path fetch took).
+        prediction differs from the path fetch took). The core registers it: fetch is
+        redirected in the next cycle (``d_redirect_late``).
     d_target : Out(32)
     d_btb_we, d_btb_valid : Out(1)
     d_btb_pc, d_btb_target : Out(32)
@@ -84,6 +88,7 @@ class DStage(wiring.Component):
             "x_hold": In(1),
             "x_redirect": In(1),
             "m_redirect": In(1),
+            "d_redirect_late": In(1),
             "x_rd": In(5),
             "m_rd": In(5),
             "w_rd": In(5),
@@ -120,7 +125,8 @@ class DStage(wiring.Component):
         m.d.comb += [
             self.f.ready.eq(~d_hold),
             d.i_valid.eq(self.f.valid &
-                         ~(self.m_redirect | self.x_redirect | self.d_redirect)),
+                         ~(self.m_redirect | self.x_redirect | self.d_redirect |
+                           self.d_redirect_late)),
             d.i_payload.eq(self.f.payload),
             d.stall.eq(d_hold),
             d.flush.eq(self.m_redirect | self.x_redirect),

@@ -61,6 +61,9 @@ class Fetch(wiring.Component):
         Fetch from ``target`` on; everything fetched before is discarded.
     target : In(32)
         4-byte aligned.
+    target_next : In(32)
+        ``target + 4``, computed by the caller beside ``target`` (so that no incrementer
+        follows the redirect target on its way into the next request address).
     btb_we : In(1)
         Write the branch target buffer entry of ``btb_pc``.
     btb_pc, btb_target : In(32)
@@ -98,6 +101,7 @@ class Fetch(wiring.Component):
             "ibus": Out(BusSignature()),
             "redirect": In(1),
             "target": In(32),
+            "target_next": In(32),
             "btb_we": In(1),
             "btb_pc": In(32),
             "btb_valid": In(1),
@@ -169,7 +173,7 @@ class Fetch(wiring.Component):
         predicted = Signal()
         m.d.comb += predicted.eq(hit & ~self.redirect)
         base = Mux(self.redirect, self.target, pc)
-        after = Mux(predicted, hit_target, base + 4)
+        after = Mux(predicted, hit_target, Mux(self.redirect, self.target_next, pc + 4))
         m.d.sync += pc.eq(Mux(grant & ~stale, after, base))
 
         # Answers.

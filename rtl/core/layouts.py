@@ -38,7 +38,8 @@ DXLayout = data.StructLayout({
 XMLayout = data.StructLayout({
     "pc":        32,
     "insn":      32,
-    "next_pc":   32,    # program-order successor (for the trace)
+    "taken":     1,     # a taken branch / jump: the successor is ``target``, else pc + 4
+    "target":    32,    # (M forms the program-order successor for the trace from these)
     "rd":        5,     # 0 when nothing is written
     "src":       ResultSrc,
     "result":    32,    # X result, or the CSR write operand for CSR instructions

@@ -32,8 +32,9 @@ class CoreOptions:
         MUL's (one bubble for a dependent instruction with forwarding).
     predictor : bool
         Predict in D (:class:`~.predictor.Predictor`: JAL and backward branches taken,
-        one bubble). Without it every taken branch and jump is redirected from X (three
-        bubbles), and D needs no target adder and X no ``pc + 4`` adder for redirects.
+        two bubbles: D's redirect is registered). Without it every taken branch and jump
+        is redirected from X (three bubbles), and D needs no target adder and X no
+        ``pc + 4`` adder for redirects.
     bht_entries : int
         With ``predictor``: 2-bit counters (0 or a power of two) that learn, per branch,
         when to override the backward-taken guess (0: static prediction only).

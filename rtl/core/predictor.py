@@ -36,7 +36,8 @@ class Predictor(wiring.Component):
       (resolved in X).
     - The fetch unit's branch target buffer may already have sent fetch somewhere after the
       instruction (``f_taken``, ``f_target``). When that path differs from the prediction
-      here, D redirects fetch (to the predicted target, or to ``pc + 4``) and writes the
+      here, D redirects fetch (to the predicted target, or to ``pc + 4``; the core registers
+      the redirect, so it costs two bubbles) and writes the
       buffer (``btb_we``: the target when predicted taken, else the entry is invalidated);
       when it agrees, a taken prediction costs no bubble.
 
@@ -193,13 +194,18 @@ class Predictor(wiring.Component):
         target = Signal(32)
         taken = Signal()
         indirect = Signal()
+        misaligned = Signal()     # target[1]: a target that is not 4-byte aligned
         relative = Signal(32)     # pc + imm
         m.d.comb += [
             relative.eq(self.pc + self.imm),
             # Another JALR with imm = 0 follows the branch target buffer (trained by X).
             indirect.eq(self.jalr & ~ras_hit & (self.imm == 0) & self.f_taken),
             target.eq(Mux(ras_hit, ras_top, Mux(indirect, self.f_target, relative))),
-            taken.eq((self.jal | branch_taken | ras_hit | indirect) & ~target[1]),
+            # target[1] without the adder's carry chain: the stack's and the buffer's targets
+            # are word addresses, and pc + imm of a branch or JAL (imm[0] = 0) has bit 1 =
+            # pc[1] ^ imm[1]. (A JALR otherwise is never predicted taken.)
+            misaligned.eq(~ras_hit & ~indirect & (self.pc[1] ^ self.imm[1])),
+            taken.eq((self.jal | branch_taken | ras_hit | indirect) & ~misaligned),
         ]
         # Fetch's path after the instruction differs from the prediction: D redirects when
         # the direction differs or a return's target does (registered values: a short path).

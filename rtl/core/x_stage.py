@@ -98,8 +98,9 @@ class XStage(wiring.Component):
         With ``x_redirect``, for a JALR with ``imm`` = 0: the fetch unit's branch target
         buffer learns ``x_target`` for the pc ``x_btb_pc`` (registered).
     x_bht_update, x_bht_pc, x_bht_ctr, x_bht_agree : Out
-        A conditional branch leaves X: its pc, the history counter read in D and whether it
-        went the static way (taken exactly when backward), to train the predictor.
+        A conditional branch left X (registered: raised in the next cycle): its pc, the
+        history counter read in D and whether it went the static way (taken exactly when
+        backward), to train the predictor.
     xm : Out(edge_signature(XMLayout))
         The instruction handed to M.
     """
@@ -350,8 +351,17 @@ class XStage(wiring.Component):
         m.d.comb += irq_mark.eq(live & self.irq_pending & ~req_held & ~xp.exc.valid)
         ok = Signal()         # X executes its instruction
         runs = Signal()       # the same without the exceptions X finds (long paths: PMP)
+        # ``ok`` for the outputs that only matter for instructions other than conditional
+        # branches (register write, memory, CSR, MRET, WFI, FENCE.I, division): the same
+        # value for those, without the taken branch's misaligned target (operands -> bypass
+        # -> comparison -> taken) on its path. A jump's misaligned target is bit 1 of the
+        # target adder (short).
+        ok_nb = Signal()
+        jump_misaligned = (xd.jal | xd.jalr) & branch.target[1]
+        mem_trap = is_mem & chk_valid & (chk_watch | chk_denied)
         m.d.comb += [runs.eq(live & ~xp.exc.valid & ~irq_mark),
-                     ok.eq(runs & ~x_exc.valid)]
+                     ok.eq(runs & ~x_exc.valid),
+                     ok_nb.eq(runs & ~(~hazard & (jump_misaligned | mem_trap)))]
         # The access may go to the bus: nothing to check, or checked and allowed.
         mem_go = Signal()
         m.d.comb += mem_go.eq(unchecked | (chk_valid & ~chk_watch & ~chk_denied))
@@ -382,7 +392,7 @@ class XStage(wiring.Component):
 
         # ---- stall, redirect -------------------------------------------------------------
         m.d.comb += [
-            divider.start.eq(ok & (xd.unit == Unit.DIV) & ~hazard),
+            divider.start.eq(ok_nb & (xd.unit == Unit.DIV) & ~hazard),
             divider.abort.eq(~self.x_hold | m_redirect),
         ]
         # X holds its instruction (``x_busy``) as if it executes, whatever the exceptions X
@@ -407,6 +417,10 @@ class XStage(wiring.Component):
             # Without prediction X redirects only to taken targets (never to pc + 4).
             target_now.eq(branch.next_pc if opts.predictor else branch.target),
             btb_now.eq(redirect_now & xd.jalr & (xd.imm == 0)),
+        ]
+        # The history table's training is registered (the branch comparison -> table write
+        # data was a long path): the table learns one cycle after the branch left X.
+        m.d.sync += [
             self.x_bht_update.eq(ok & xd.branch & ~hazard & ~m_busy & ~m_redirect),
             self.x_bht_pc.eq(xp.pc),
             self.x_bht_ctr.eq(xp.bht_ctr),
@@ -418,9 +432,10 @@ class XStage(wiring.Component):
         m.d.comb += [
             xm.pc.eq(xp.pc),
             xm.insn.eq(xp.insn),
-            xm.next_pc.eq(branch.next_pc),
-            xm.rd.eq(Mux(ok & xd.rd_we, xd.rd, 0)),
-            xm.mem.eq(ok & is_mem),
+            xm.taken.eq(branch.taken),
+            xm.target.eq(branch.target),
+            xm.rd.eq(Mux(ok_nb & xd.rd_we, xd.rd, 0)),
+            xm.mem.eq(ok_nb & is_mem),
             xm.store.eq(~is_load),
             xm.funct3.eq(xd.funct3),
             xm.mem_addr.eq(self.lsu_addr),
@@ -432,13 +447,13 @@ class XStage(wiring.Component):
             xm.rs[1].eq(Mux(xd.use_rs2, xd.rs2, 0)),
             xm.rs_rdata[0].eq(Mux(xd.use_rs1 & (xd.rs1 != 0), rs1, 0)),
             xm.rs_rdata[1].eq(Mux(xd.use_rs2 & (xd.rs2 != 0), rs2, 0)),
-            xm.csr.eq(ok & (xd.unit == Unit.CSR)),
+            xm.csr.eq(ok_nb & (xd.unit == Unit.CSR)),
             xm.csr_addr.eq(xd.csr_addr),
             xm.csr_op.eq(xd.funct3[0:2]),
             xm.csr_write.eq(xd.csr_write),
-            xm.mret.eq(ok & xd.mret),
-            xm.wfi.eq(ok & xd.wfi),
-            xm.fence_i.eq(ok & (xd.fence_i | xd.csr_flush)),
+            xm.mret.eq(ok_nb & xd.mret),
+            xm.wfi.eq(ok_nb & xd.wfi),
+            xm.fence_i.eq(ok_nb & (xd.fence_i | xd.csr_flush)),
             xm.exc.eq(Mux(irq_mark, 0, x_exc)),
             xm.irq.eq(irq_mark),
         ]

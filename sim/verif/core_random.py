@@ -466,9 +466,10 @@ def interrupt_phase_program(iterations=240, wfi=False, user=False):
 def run_interrupt_phases(seed=0, pulses=45, seen=None, wfi=False, user=False, checks=CHECKS,
                          **kw):
     """:func:`interrupt_phase_program` with ``pulses`` interrupt pulses (lines in turn:
-    software, timer, external) 55 to 94 cycles apart at random (``seed``), longer than the
-    handler, so that over the run each line arrives at every point of the loop; compared in
-    lock-step with the reference like :func:`run_random_interrupts` (each interrupt taken per
+    software, timer, external) 65 to 104 cycles apart at random (``seed``), longer than the
+    handler and a loop iteration (up to ~62 cycles with D's redirect registered), so that
+    over the run each line arrives at every point of the loop; compared in lock-step
+    with the reference like :func:`run_random_interrupts` (each interrupt taken per
     priv_spec's trap entry). ``wfi``: the program waits in a WFI every iteration (one
     iteration per pulse); ``user``: the loop runs in U-mode (compared with the reference
     alone: the Unicorn lock-step is M-mode only). ``checks``: as :func:`run_random_interrupts`.
@@ -478,7 +479,7 @@ def run_interrupt_phases(seed=0, pulses=45, seen=None, wfi=False, user=False, ch
     schedule, when = [], 80
     for k in range(pulses):
         schedule.append((when, k % 3, 1))
-        when += rng.randrange(55, 95)
+        when += rng.randrange(65, 105)
     result = run(words, max_cycles=when + 3000, irq_schedule=schedule, **kw)
     if user:
         checks = [c for c in checks if c != "unicorn"]

@@ -503,3 +503,97 @@ def test_interrupts_are_enabled_in_user_mode(variant):
     assert got == [0x8000_0007, 0x0000_0000, 0, 0]   # one interrupt, from U (MPP = U, MPIE = 0)
     regs = result.regs()
     assert regs[5] == 1 and regs[6] == 1
+
+
+# ---- cost of a checked load / store --------------------------------------------------------
+# While a PMP entry or a trigger could refuse a load / store (U-mode, MPRV with MPP = U, a
+# locked entry, a load / store trigger armed in this mode), the five-stage core keeps the
+# access two more cycles in X: its addresses are registered, then the checks of those
+# registered addresses, and the request follows from the registers (rtl/core/x_stage.py).
+# Otherwise (M-mode, no locked entry, no trigger armed for M) nothing is checked and nothing
+# is paid. So on one-cycle memories a straight run of n independent loads / stores takes
+# exactly 2 n cycles more when checked, and exactly as long as unchecked otherwise.
+CHECK_COST = 2           # cycles per checked load / store (the two registers in X)
+ALL = 0xFFFF_FFFF        # pmpaddr of a NAPOT entry covering every address
+TRIGGER_LS = (2 << 28) | 0b011     # mcontrol, LOAD | STORE; | M (1 << 6) or U (1 << 3)
+CHECK_SETUPS = {
+    # name: (checked, setup); the setup runs in M-mode before the timed block
+    "unchecked": (False, lambda p: None),
+    "pmp_unlocked_m": (False, lambda p: pmp_setup(p, [(NAPOT | R | W | X, ALL)])),
+    "trigger_for_u_in_m": (False, lambda p: _trigger(p, 1 << 3)),
+    "trigger_without_mte": (False, lambda p: _trigger(p, 1 << 6, mte=False)),
+    "user": (True, lambda p: pmp_setup(p, [(NAPOT | R | W | X, ALL)])),
+    "locked": (True, lambda p: pmp_setup(p, [(NAPOT | R | W | X | L, ALL)])),
+    "trigger_m": (True, lambda p: _trigger(p, 1 << 6)),
+    "mprv": (True, lambda p: _mprv(p)),
+}
+
+
+def _trigger(p, mode, *, mte=True):
+    """Arm a load + store trigger for ``mode`` on an address the block never touches."""
+    p.li(2, D + 0x100)
+    p.csrw(CSR.TDATA2, 2)
+    p.li(2, TRIGGER_LS | mode)
+    p.csrw(CSR.TDATA1, 2)
+    if mte:
+        p.csrrsi(0, CSR.TCONTROL, 8)
+
+
+def _mprv(p):
+    """MPRV = 1 with MPP = U: M-mode loads / stores checked as U (PMP allows them)."""
+    pmp_setup(p, [(NAPOT | R | W | X, ALL)])
+    p.li(2, 0x1800)
+    p.csrrc(0, CSR.MSTATUS, 2)
+    p.li(2, 1 << 17)
+    p.csrrs(0, CSR.MSTATUS, 2)
+
+
+def _timed_block(name, accesses):
+    """Cycles from the retirement of the block's first instruction to that of its last: a
+    run of ``accesses`` loads / stores (aligned, independent, each followed by an ALU
+    instruction), and whether it ran checked; results compared with the reference model."""
+    checked, setup = CHECK_SETUPS[name]
+    p = Program()
+    start(p)
+    p.li(10, D)
+    p.li(11, 0x5A5A_0000)
+    setup(p)
+    if name == "user":
+        to_user(p, "user")       # MRET: the block starts after a redirect from M ...
+        p.label("user")
+    else:
+        p.fence_i()              # ... as it does here (same pipeline state at t0)
+    p.label("t0")
+    p.addi(3, 0, 1)
+    for i in range(accesses):
+        if i % 2:
+            p.lw(12 + i % 4, 10, 4 * (i // 2))
+        else:
+            p.sw(11, 10, 4 * (i // 2))
+        p.addi(4 + i % 4, 0, i)
+    p.label("t1")
+    p.addi(3, 0, 2)
+    p.halt()
+    words = patch_labels(p, finish(p), ["user"] if name == "user" else [])
+    result = run(words, max_cycles=3000)
+    compare(words, result)
+    assert result.halted and log(result, 1) == [(0, 0, 0, 0)], "the block trapped"
+    cycle = {r["pc_rdata"]: r["cycle"] for r in result.trace if not r["trap"]}
+    return cycle[p._labels["t1"]] - cycle[p._labels["t0"]], checked
+
+
+@pytest.mark.parametrize("core", ["full", "small"])
+def test_checked_access_costs_two_cycles(core, monkeypatch):
+    """Each load / store costs exactly ``CHECK_COST`` more cycles in a mode where a check
+    could fire (U-mode, MPRV, a locked entry, an armed trigger) and nothing otherwise (an
+    unlocked entry in M-mode, a trigger armed for U or without tcontrol.MTE)."""
+    if core == "small":
+        monkeypatch.setattr(core_bench, "DEFAULT_OPTIONS", core_options("small"))
+    accesses = 8
+    base, _ = _timed_block("unchecked", accesses)
+    extra = {}
+    for name in CHECK_SETUPS:
+        cycles, checked = _timed_block(name, accesses)
+        extra[name] = cycles - base
+        assert cycles - base == (CHECK_COST * accesses if checked else 0), (name, extra)
+    print(f"{core}: {accesses} accesses in {base} cycles unchecked; extra cycles: {extra}")

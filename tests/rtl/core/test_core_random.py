@@ -92,7 +92,7 @@ class _PlantedMepc(wiring.Component):
 
 #: Seeds of the interrupt pulse times of the directed tests: in U-mode every line arrives
 #: after every situation; in M-mode every line is also masked in mie at times.
-USER_SEED, PHASE_SEED = 2, 1
+USER_SEED, PHASE_SEED = 0, 1
 SITUATIONS = ["plain", "branch_shadow", "after_load", "after_store", "after_muldiv"]
 
 
