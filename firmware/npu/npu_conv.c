@@ -37,9 +37,9 @@ static int conv(const struct npu_op_conv *op, int diagonal, uint32_t *list, uint
     uint32_t k_chunk = diagonal ? lc : hw->rows, n_chunk = diagonal ? lc : hw->cols;
     uint32_t eb = int8 ? 1 : 2, taps = op->kh * op->kw, nt = walk_cdiv(cout, n_chunk);
     uint32_t per_out = taps * (diagonal ? 1 : op->cin);    /* weights per output channel */
-    /* INT8 depthwise on the element-wise MAC when an output image is small (MAC_PIXELS) */
-    int mac = DURE_NPU_HAS_ELTWISE && diagonal && int8 &&
-              (uint64_t)l.g.oh * l.g.ow < (uint64_t)DURE_NPU_WALK_MAC_PIXELS * hw->rows;
+    /* INT8 depthwise on the element-wise unit whenever the NPU has it, two taps per MAC
+     * (conv_plan's default, pair=True: it beats the diagonal COMPUTEs on every map) */
+    int mac = DURE_NPU_HAS_ELTWISE && diagonal && int8;
     struct op_params pa = {&op->mem, 0, 0};
     uint8_t *p;
 
@@ -124,6 +124,7 @@ static int conv(const struct npu_op_conv *op, int diagonal, uint32_t *list, uint
     l.out_bytes = eb;
     l.has_weights = 1;
     l.eltwise_mac = mac;
+    l.eltwise_pair = mac;
     l.spread = int8 || diagonal;       /* conv_plan's defaults: FP16 convolutions unspread */
     return op_finish(&l, &pa, list, cap);
 }

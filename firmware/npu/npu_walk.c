@@ -156,14 +156,16 @@ static int overlap(int32_t a0, int32_t a1, int32_t b0, int32_t b1)
 static int comp_reads(struct out *o, uint32_t ci, int32_t w0, int32_t w1)
 {
     const uint32_t *d = comp_at(o, ci);
-    /* an ELTWISE MAC keeps A's walk fields where a COMPUTE has them; its weight is one row */
+    /* an ELTWISE MAC keeps A's walk fields where a COMPUTE has them; its weight is one row,
+     * two with pair (whose second tap's rows lie tap_step after the first's) */
     int mac = (d[0] & 0xFu) == DURE_NPU_OP_ELTWISE;
+    int32_t pair = mac ? (int32_t)WGET(d, ELTWISE, PAIR) : 0;
     int32_t a = (int32_t)WGET(d, COMPUTE, A_ADDR);
     int32_t a_end = a + (int32_t)((WGET(d, COMPUTE, A_ROWS) - 1) * WGET(d, COMPUTE, A_ROW_STEP) +
                                   (WGET(d, COMPUTE, A_COLS) - 1) * WGET(d, COMPUTE, A_COL_STEP))
-                    + 1;
+                    + 1 + (pair ? (int32_t)WGET(d, ELTWISE, TAP_STEP) : 0);
     int32_t w = mac ? (int32_t)WGET(d, ELTWISE, B_ADDR) : (int32_t)WGET(d, COMPUTE, W_ADDR);
-    int32_t k = mac ? 1 : (int32_t)WGET(d, COMPUTE, K);
+    int32_t k = mac ? 1 + pair : (int32_t)WGET(d, COMPUTE, K);
     return overlap(a, a_end, w0, w1) || overlap(w, w + k, w0, w1);
 }
 
@@ -216,7 +218,7 @@ static void last_store_sink(struct walk *w, const struct cmd *c)
     const struct walk_geo *g = &w->l->g;
     uint32_t off = (uint32_t)c->ar0 - w->acc_unit, block = w->p->bh * g->ow;
     uint32_t jj = off / block, sub = (off % block) / g->ow / w->p->sbh;
-    uint32_t writer = (g->kh * g->kw - 1) * w->per_tap +
+    uint32_t writer = (walk_steps(w->l) - 1) * w->per_tap +
                       (w->l->diagonal ? 0 : (w->cc - 1) * w->gcount * w->nsub) +
                       jj * w->nsub + sub;
     stage(w->o, c, (writer + 1) * 4 + 2, 0);
@@ -484,7 +486,7 @@ static void computes(struct walk *w, const struct unit *u)
     uint32_t base = tile_base(w, u->block), sbh = w->p->sbh, row_step = g->sh * g->wp;
     uint32_t acc_unit = acc_base(w, u->index), nsub = walk_cdiv(u->rows, sbh);
     uint32_t per_tap = (l->diagonal ? u->gcount : w->cc * u->gcount) * nsub;
-    uint32_t n = g->kh * g->kw * per_tap;
+    uint32_t n = walk_steps(l) * per_tap;
     uint32_t *p = 0;
     if (o->list) {
         if (o->cur + n > o->cap) {
@@ -508,9 +510,15 @@ static void computes(struct walk *w, const struct unit *u)
     NPU_DESC_SET(tpl, COMPUTE, A_COLS, g->ow);
     NPU_DESC_SET(tpl, COMPUTE, A_COL_STEP, g->sw);
     NPU_DESC_SET(tpl, COMPUTE, A_ROW_STEP, row_step);
-    for (uint32_t ky = 0; ky < g->kh; ky++) {
-        for (uint32_t kx = 0; kx < g->kw; kx++) {
-            uint32_t t = ky * g->kw + kx;
+    /* the MAC steps: one tap each, or (pair) taps t and t + 1 in row-major order, the second's
+     * tile rows tap_step after the first's and its weight row the next one */
+    uint32_t taps = g->kh * g->kw, tstride = l->eltwise_pair ? 2 : 1;
+    for (uint32_t t = 0; t < taps; t += tstride) {
+        {
+            uint32_t ky = t / g->kw, kx = t % g->kw;
+            uint32_t second = l->eltwise_pair && t + 1 < taps;
+            uint32_t tap_step = second ? ((t + 1) / g->kw - ky) * g->wp + (t + 1) % g->kw - kx
+                                       : 0;
             for (uint32_t c = 0; c < w->cc; c++) {
                 uint32_t kk = in_cols(l, c);
                 uint32_t a_tap = base + c * w->th_full * g->wp + ky * g->wp + kx;
@@ -523,10 +531,14 @@ static void computes(struct walk *w, const struct unit *u)
                     int first = t == 0 && (l->diagonal || c == 0);
                     uint32_t d[8] = {tpl[0], tpl[1], tpl[2], tpl[3], tpl[4], tpl[5], tpl[6],
                                      tpl[7]};
-                    uint32_t w_end = w_row + (mac ? 1 : kk);
+                    uint32_t w_end = w_row + (mac ? 1 + second : kk);
                     NPU_DESC_SET(d, COMPUTE, ACCUMULATE, !first || l->has_acc_init);
                     if (mac) {
                         NPU_DESC_SET(d, ELTWISE, B_ADDR, w_row);
+                        if (second) {
+                            NPU_DESC_SET(d, ELTWISE, PAIR, 1);
+                            NPU_DESC_SET(d, ELTWISE, TAP_STEP, tap_step);
+                        }
                     } else {
                         NPU_DESC_SET(d, COMPUTE, W_ADDR, w_row);
                         NPU_DESC_SET(d, COMPUTE, K, kk);
@@ -538,7 +550,7 @@ static void computes(struct walk *w, const struct unit *u)
                     for (uint32_t s0 = 0; s0 < u->rows; s0 += sbh) {
                         uint32_t sr = walk_min(sbh, u->rows - s0);
                         uint32_t a = a_tap + s0 * row_step, acc = acc_chunk + s0 * g->ow;
-                        uint32_t a_end = a + (sr - 1) * row_step + span;
+                        uint32_t a_end = a + (sr - 1) * row_step + span + tap_step;
                         uint32_t acc_end = acc + sr * g->ow;
                         rmin = (int32_t)a < rmin ? (int32_t)a : rmin;
                         rmax = (int32_t)a_end > rmax ? (int32_t)a_end : rmax;

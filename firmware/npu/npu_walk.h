@@ -39,6 +39,9 @@ struct walk_layer {
     /* INT8 depthwise on the element-wise unit: every tap an ELTWISE MAC whose weight row is
      * the tap's (chunk j's matrix: one row per tap), WalkLayer.eltwise_mac */
     int eltwise_mac;
+    /* with eltwise_mac: taps 2t and 2t + 1 (row-major) one pair MAC (tap_step: the distance of
+     * their tile rows; consecutive weight rows), WalkLayer.eltwise_pair; no taps weight mode */
+    int eltwise_pair;
     /* walk_descriptors' spread (border FILLs per channel chunk, the first unit's unread tile
      * LOADs spread between its COMPUTEs); with a 1x1 stride-1 kernel also plan_walk's
      * startup (the first unit's wait for its data counted in the search) */
@@ -150,6 +153,13 @@ static inline uint32_t kin(const struct walk_layer *l, uint32_t j)
     if (l->eltwise_mac)
         return 1;
     return l->diagonal ? chunk_cols(l, j) : l->cin;
+}
+
+/* MAC steps per window: KH * KW taps, ceil(KH * KW / 2) pair MACs with eltwise_pair. */
+static inline uint32_t walk_steps(const struct walk_layer *l)
+{
+    uint32_t taps = l->g.kh * l->g.kw;
+    return l->eltwise_mac && l->eltwise_pair ? (taps + 1) / 2 : taps;
 }
 
 static inline uint32_t weight_rows(const struct walk_layer *l, uint32_t j)

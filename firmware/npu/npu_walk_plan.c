@@ -63,7 +63,7 @@ static void estimate(const struct walk_layer *l, const struct npu_info *hw, uint
     const struct walk_geo *g = &l->g;
     uint32_t r = hw->rows, nt = out_chunks(l), cc = kin_chunks(l);
     uint32_t blocks = walk_cdiv(g->oh, bh);
-    uint32_t taps = g->kh * g->kw, steps_in = l->diagonal ? 1 : cc;
+    uint32_t taps = walk_steps(l), steps_in = l->diagonal ? 1 : cc;   /* pair: per MAC */
     /* every block but the last has bh rows, every group but the last gn chunks: the sums
      * over blocks and groups of sim/walk_plan.py's loops, by kind */
     uint32_t last_rows = g->oh - (blocks - 1) * bh, full_groups = nt / gn, rem = nt % gn;
@@ -188,7 +188,7 @@ int walk_plan(const struct walk_layer *l, struct walk_plan *best)
                     modes[nm] = WALK_DOUBLE; mrows[nm++] = 2 * gn * slot;
                     modes[nm] = WALK_SINGLE; mrows[nm++] = gn * slot;
                 }
-                if (g->kh * g->kw > 2) {
+                if (g->kh * g->kw > 2 && !l->eltwise_pair) {   /* pairs: adjacent rows */
                     modes[nm] = WALK_TAPS; mrows[nm++] = 2 * gn * kmax;
                 }
             }

@@ -6,12 +6,12 @@ word and byte for byte, on many random layers of both precisions on an 8x8 and a
 refuse exactly the layers those refuse."""
 
 import ctypes
-import functools
 import pathlib
 
 import numpy as np
 import pytest
-from dure.rtl.npu.commands import Precision
+from dure.rtl.npu.commands import Opcode, Precision
+from dure.rtl.npu.descriptor import decode
 from dure.sim import conv_plan, eltwise_plan, pool_plan
 from dure.sim.verif.host_c import host_library
 
@@ -157,11 +157,6 @@ def _post_fp16(rng):
     return lo, hi, clamp, [b - (1 << 32) if b >> 31 else b for b in bits]
 
 
-#: The Python INT8 depthwise stream the C port emits: one tap per element-wise MAC (the C port
-#: has no ``pair`` MACs yet; Python's default pairs taps).
-_depthwise_int8 = functools.partial(conv_plan.depthwise_conv2d_int8_program, pair=False)
-
-
 def _random_shape(rng, depthwise=False):
     kh, kw = int(rng.integers(1, 11)), int(rng.integers(1, 5))
     n = int(rng.integers(1, 3))
@@ -202,7 +197,8 @@ def _conv_case(lib, bufs, config, rng, depthwise):
         if rng.random() < 0.03:
             shift[-1] = 31                    # refused: outside [-31, 30]
         zo, lo, hi = _post_int8(rng)
-        fn = _depthwise_int8 if depthwise else conv_plan.conv2d_int8_program
+        fn = (conv_plan.depthwise_conv2d_int8_program if depthwise else
+              conv_plan.conv2d_int8_program)
         program = _plan(fn, config, (n, h, w, cin), wt, bias, input_zero_point=zi,
                         output_zero_point=zo, multiplier=mult, shift=shift, lo=lo, hi=hi,
                         **common)
@@ -256,7 +252,8 @@ def _add_case(lib, bufs, config, rng):
 def test_the_c_port_uses_the_generated_constants():
     text = "".join(p.read_text() for p in SOURCES)
     for name in WALK_MODEL:
-        if name not in ("POOL_MAX_WINDOW",):
+        # MAC_PIXELS: only conv_plan's pair=False choice (the C port always pairs taps)
+        if name not in ("POOL_MAX_WINDOW", "MAC_PIXELS"):
             assert f"DURE_NPU_WALK_{name}" in text, name
         assert f"#define {name}" not in text
 
@@ -308,8 +305,7 @@ def test_fixed_layers_of_the_benchmark(lib):
                                  *bufs.args())
             else:
                 base = "depthwise_conv2d" if op == "depthwise" else "conv2d"
-                fn = (_depthwise_int8 if (op, precision) == ("depthwise", "int8") else
-                      getattr(conv_plan, f"{base}_{precision}_program"))
+                fn = getattr(conv_plan, f"{base}_{precision}_program")
                 extra = {} if fp16 else dict(
                     input_zero_point=spec["input_zero_point"],
                     output_zero_point=spec["output_zero_point"],
@@ -363,6 +359,17 @@ def _count_notes(program, word):
     return program is not None and any(word in note for note in program.notes)
 
 
+def _macs(program, pair):
+    """Whether ``program`` has an ELTWISE MAC with (without) ``pair``."""
+    if program is None:
+        return False
+    for words in program.descriptors:
+        opcode, f = decode(list(words))
+        if opcode == Opcode.ELTWISE and f["mac"] and f["pair"] == int(pair):
+            return True
+    return False
+
+
 @pytest.mark.parametrize("config_name", list(CONFIGS))
 def test_small_cin_convolutions_pack_as_python(lib, config_name):
     """INT8 convolutions with few input channels (DS-CNN's 10x4 first layer has Cin = 1): the
@@ -403,14 +410,15 @@ def test_small_cin_convolutions_pack_as_python(lib, config_name):
 
 @pytest.mark.parametrize("config_name", ["8x8", "4x4"])
 def test_depthwise_and_global_pooling_take_every_stream(lib, config_name):
-    """INT8 depthwise on both mappings (element-wise MAC below MAC_PIXELS x R output pixels,
-    diagonal COMPUTEs above) and FP16 depthwise; global average pooling on the element-wise
-    MAC (INT8) and on the array (FP16), batches and many chunks."""
+    """INT8 depthwise on the element-wise unit (pair MACs, a single MAC for an odd window's
+    last tap; the diagonal COMPUTEs: test_an_npu_without_the_element_wise_unit) and FP16
+    depthwise; global average pooling on the element-wise MAC (INT8) and on the array (FP16),
+    batches and many chunks."""
     config = CONFIGS[config_name]
     _set(lib, config)
     rng = np.random.default_rng(12)
     bufs = Buffers()
-    seen = {"mac": 0, "diag": 0, "gp": 0}
+    seen = {"pair": 0, "single": 0, "gp": 0}
     for i in range(24):
         fp16 = i % 3 == 2
         c = int(rng.integers(1, 9 * config.npu_cols))
@@ -430,12 +438,13 @@ def test_depthwise_and_global_pooling_take_every_stream(lib, config_name):
         else:
             mult = np.full(c, 1 << 30, np.int32)
             shift = rng.integers(-8, 1, c).astype(np.int32)
-            program = _plan(_depthwise_int8, config, x_shape, wt, None,
+            program = _plan(conv_plan.depthwise_conv2d_int8_program, config, x_shape, wt, None,
                             input_zero_point=3, output_zero_point=-2, multiplier=mult,
                             shift=shift, stride=stride, x_addr=X_ADDR, out_addr=OUT_ADDR,
                             param_addr=PARAM_ADDR)
             q = [-2, -128, 127, 0, 0, 0]
-            seen["mac" if _count_notes(program, "MAC") else "diag"] += program is not None
+            seen["pair"] += _macs(program, pair=True)
+            seen["single"] += _macs(program, pair=False)
         count = lib.conv(1, _ptr(np.array(s, np.int32)), _ptr(wt), None, _ptr(mult),
                          _ptr(shift), None, _ptr(np.array(q, np.int32)), *bufs.args())
         bufs.check(count, program, f"depthwise {'fp16' if fp16 else 'int8'} x={x_shape} "
