@@ -345,8 +345,8 @@ def depthwise_conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point,
     (``pair`` MACs, :attr:`~dure.sim.walk_plan.WalkLayer.eltwise_pair`), which makes the MAC
     the default on every map: measured on the 8x8 RTL NPU alone (Amaranth simulator, the layer
     as one LIST, PERF_BUSY), 25x5x64 3x3 one tap per MAC 13,119 -> pair 9,466 cycles; 48x48x8
-    3x3 diagonal 27,223 -> pair 16,019. The firmware's C port (firmware/npu/npu_conv.c) makes
-    the default choice of ``pair=False`` (``mac=None``, ``spread=True``) with the same constant.
+    3x3 diagonal 27,223 -> pair 16,019. The firmware's C port (firmware/npu/npu_conv.c) writes
+    the default stream (``mac=None``, ``pair=True``, ``spread=True``) word for word.
     """
     stride = _check_common(config, x_shape, stride, dilation, Precision.INT8, depth_multiplier)
     array_arg("w", w, np.int8, 4)
