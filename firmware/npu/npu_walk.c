@@ -514,58 +514,56 @@ static void computes(struct walk *w, const struct unit *u)
      * tile rows tap_step after the first's and its weight row the next one */
     uint32_t taps = g->kh * g->kw, tstride = l->eltwise_pair ? 2 : 1;
     for (uint32_t t = 0; t < taps; t += tstride) {
-        {
-            uint32_t ky = t / g->kw, kx = t % g->kw;
-            uint32_t second = l->eltwise_pair && t + 1 < taps;
-            uint32_t tap_step = second ? ((t + 1) / g->kw - ky) * g->wp + (t + 1) % g->kw - kx
-                                       : 0;
-            for (uint32_t c = 0; c < w->cc; c++) {
-                uint32_t kk = in_cols(l, c);
-                uint32_t a_tap = base + c * w->th_full * g->wp + ky * g->wp + kx;
-                for (uint32_t jj = 0; jj < u->gcount; jj++) {
-                    uint32_t j = u->j0 + jj;
-                    if (l->diagonal && c != j)
-                        continue;
-                    uint32_t w_row = l->has_shared ? 0 :
-                        weight_row(w, u->index, jj, j, t) + (l->diagonal ? 0 : c * l->k_chunk);
-                    int first = t == 0 && (l->diagonal || c == 0);
-                    uint32_t d[8] = {tpl[0], tpl[1], tpl[2], tpl[3], tpl[4], tpl[5], tpl[6],
-                                     tpl[7]};
-                    uint32_t w_end = w_row + (mac ? 1 + second : kk);
-                    NPU_DESC_SET(d, COMPUTE, ACCUMULATE, !first || l->has_acc_init);
-                    if (mac) {
-                        NPU_DESC_SET(d, ELTWISE, B_ADDR, w_row);
-                        if (second) {
-                            NPU_DESC_SET(d, ELTWISE, PAIR, 1);
-                            NPU_DESC_SET(d, ELTWISE, TAP_STEP, tap_step);
-                        }
-                    } else {
-                        NPU_DESC_SET(d, COMPUTE, W_ADDR, w_row);
-                        NPU_DESC_SET(d, COMPUTE, K, kk);
+        uint32_t ky = t / g->kw, kx = t % g->kw;
+        uint32_t second = l->eltwise_pair && t + 1 < taps;
+        uint32_t tap_step = second ? ((t + 1) / g->kw - ky) * g->wp + (t + 1) % g->kw - kx
+                                   : 0;
+        for (uint32_t c = 0; c < w->cc; c++) {
+            uint32_t kk = in_cols(l, c);
+            uint32_t a_tap = base + c * w->th_full * g->wp + ky * g->wp + kx;
+            for (uint32_t jj = 0; jj < u->gcount; jj++) {
+                uint32_t j = u->j0 + jj;
+                if (l->diagonal && c != j)
+                    continue;
+                uint32_t w_row = l->has_shared ? 0 :
+                    weight_row(w, u->index, jj, j, t) + (l->diagonal ? 0 : c * l->k_chunk);
+                int first = t == 0 && (l->diagonal || c == 0);
+                uint32_t d[8] = {tpl[0], tpl[1], tpl[2], tpl[3], tpl[4], tpl[5], tpl[6],
+                                 tpl[7]};
+                uint32_t w_end = w_row + (mac ? 1 + second : kk);
+                NPU_DESC_SET(d, COMPUTE, ACCUMULATE, !first || l->has_acc_init);
+                if (mac) {
+                    NPU_DESC_SET(d, ELTWISE, B_ADDR, w_row);
+                    if (second) {
+                        NPU_DESC_SET(d, ELTWISE, PAIR, 1);
+                        NPU_DESC_SET(d, ELTWISE, TAP_STEP, tap_step);
                     }
-                    NPU_DESC_SET(d, COMPUTE, N, chunk_cols(l, j));
-                    rmin = (int32_t)w_row < rmin ? (int32_t)w_row : rmin;
-                    rmax = (int32_t)w_end > rmax ? (int32_t)w_end : rmax;
-                    uint32_t acc_chunk = acc_unit + jj * w->p->bh * g->ow;
-                    for (uint32_t s0 = 0; s0 < u->rows; s0 += sbh) {
-                        uint32_t sr = walk_min(sbh, u->rows - s0);
-                        uint32_t a = a_tap + s0 * row_step, acc = acc_chunk + s0 * g->ow;
-                        uint32_t a_end = a + (sr - 1) * row_step + span + tap_step;
-                        uint32_t acc_end = acc + sr * g->ow;
-                        rmin = (int32_t)a < rmin ? (int32_t)a : rmin;
-                        rmax = (int32_t)a_end > rmax ? (int32_t)a_end : rmax;
-                        amin = (int32_t)acc < amin ? (int32_t)acc : amin;
-                        amax = (int32_t)acc_end > amax ? (int32_t)acc_end : amax;
-                        if (p) {
-                            uint32_t e[8] = {d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]};
-                            NPU_DESC_SET(e, COMPUTE, A_ADDR, a);
-                            NPU_DESC_SET(e, COMPUTE, ACC_ADDR, acc);
-                            NPU_DESC_SET(e, COMPUTE, M, sr * g->ow);
-                            NPU_DESC_SET(e, COMPUTE, A_ROWS, sr);
-                            p[0] = e[0]; p[1] = e[1]; p[2] = e[2]; p[3] = e[3];
-                            p[4] = e[4]; p[5] = e[5]; p[6] = e[6]; p[7] = e[7];
-                            p += 8;
-                        }
+                } else {
+                    NPU_DESC_SET(d, COMPUTE, W_ADDR, w_row);
+                    NPU_DESC_SET(d, COMPUTE, K, kk);
+                }
+                NPU_DESC_SET(d, COMPUTE, N, chunk_cols(l, j));
+                rmin = (int32_t)w_row < rmin ? (int32_t)w_row : rmin;
+                rmax = (int32_t)w_end > rmax ? (int32_t)w_end : rmax;
+                uint32_t acc_chunk = acc_unit + jj * w->p->bh * g->ow;
+                for (uint32_t s0 = 0; s0 < u->rows; s0 += sbh) {
+                    uint32_t sr = walk_min(sbh, u->rows - s0);
+                    uint32_t a = a_tap + s0 * row_step, acc = acc_chunk + s0 * g->ow;
+                    uint32_t a_end = a + (sr - 1) * row_step + span + tap_step;
+                    uint32_t acc_end = acc + sr * g->ow;
+                    rmin = (int32_t)a < rmin ? (int32_t)a : rmin;
+                    rmax = (int32_t)a_end > rmax ? (int32_t)a_end : rmax;
+                    amin = (int32_t)acc < amin ? (int32_t)acc : amin;
+                    amax = (int32_t)acc_end > amax ? (int32_t)acc_end : amax;
+                    if (p) {
+                        uint32_t e[8] = {d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]};
+                        NPU_DESC_SET(e, COMPUTE, A_ADDR, a);
+                        NPU_DESC_SET(e, COMPUTE, ACC_ADDR, acc);
+                        NPU_DESC_SET(e, COMPUTE, M, sr * g->ow);
+                        NPU_DESC_SET(e, COMPUTE, A_ROWS, sr);
+                        p[0] = e[0]; p[1] = e[1]; p[2] = e[2]; p[3] = e[3];
+                        p[4] = e[4]; p[5] = e[5]; p[6] = e[6]; p[7] = e[7];
+                        p += 8;
                     }
                 }
             }
