@@ -2,8 +2,8 @@
 builds each layer's descriptor list with the C operators (npu_ops.h), runs it as LISTs, and the
 outputs equal the golden TFLite operators bit for bit: a convolution (INT8, with clamp; FP16
 with scale and clamp, stride 2, VALID; INT8 with one input channel, taps packed), a depthwise
-convolution (INT8 on the element-wise MAC and, on a larger image, on diagonal COMPUTEs; FP16
-with bias) and average pooling (INT8 and FP16 global pooling, a padded 3x3 stride-2 window)."""
+convolution (INT8 on the element-wise unit's pair MACs, two taps per ELTWISE, on a small and a
+larger image; FP16 with bias) and average pooling (INT8 and FP16 global pooling, a padded 3x3 stride-2 window)."""
 
 import numpy as np
 import pytest
@@ -22,7 +22,7 @@ LAYERS = [
     ("depthwise", "int8", (1, 6, 5, 6), 6, (3, 3), 1, "SAME", {}),
     ("depthwise", "fp16", (1, 5, 6, 5), 5, (2, 3), 2, "SAME", {}),
     ("conv", "int8", (1, 11, 6, 1), 6, (5, 2), 2, "SAME", {}),         # packed taps
-    ("depthwise", "int8", (1, 9, 8, 6), 6, (3, 3), 1, "SAME", {}),     # diagonal COMPUTEs
+    ("depthwise", "int8", (1, 9, 8, 6), 6, (3, 3), 1, "SAME", {}),     # pair MACs, larger map
     ("avgpool", "int8", (2, 5, 4, 6), 6, (5, 4), 1, "VALID", {}),      # element-wise reduce
     ("avgpool", "fp16", (2, 5, 4, 9), 9, (5, 4), 1, "VALID", {}),      # on the array
     ("avgpool", "int8", (1, 7, 6, 5), 5, (3, 3), 2, "SAME", {}),
