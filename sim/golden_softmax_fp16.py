@@ -43,7 +43,7 @@ __all__ = ["softmax_fp16", "softmax_fp16_unrounded", "exp2_neg", "beta_weight", 
 
 Z_FRAC_BITS = 27            # Z is beta * (m - x) * log2(e) in units of 2**-27
 SUM_FRAC_BITS = 40          # S in units of 2**-40
-#: Relative error bound of the values before the final rounding (as stated in numerics.md;
+#: Relative error bound of the values before the final rounding (as stated in docs/numerics.md;
 #: measured by the tests): the output is within half an fp16 ulp plus this much of the exact
 #: softmax, plus the terms dropped below 2**-32 of the maximum (at most depth * 2**-32).
 ERROR_BOUND = 2.0 ** -24

@@ -39,7 +39,7 @@ static int conv(const struct npu_op_conv *op, int diagonal, uint32_t *list, uint
     uint32_t per_out = taps * (diagonal ? 1 : op->cin);    /* weights per output channel */
     /* INT8 depthwise on the element-wise unit whenever the NPU has it, two taps per MAC
      * (conv_plan's default, pair=True: it beats the diagonal COMPUTEs on every map) */
-    int mac = DURE_NPU_HAS_ELTWISE && diagonal && int8;
+    int mac = NPU_WALK_ELTWISE && diagonal && int8;
     struct op_params pa = {&op->mem, 0, 0};
     uint8_t *p;
 

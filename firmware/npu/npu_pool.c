@@ -215,7 +215,7 @@ static int global_pool(const struct npu_op_pool *op, const struct walk_layer *l,
     uint32_t ch = op->c, pixels = op->h * op->w, nt = walk_cdiv(ch, c), tile = nt * pixels;
     uint32_t per = op->prec == NPU_INT8 ? 2 : 1, crows = per * ncount;
     uint32_t lc = walk_min(hw->rows, hw->cols);
-    int mac = DURE_NPU_HAS_ELTWISE && op->prec == NPU_INT8;
+    int mac = NPU_WALK_ELTWISE && op->prec == NPU_INT8;
     if (mac ? 1 + 2 * (uint64_t)pixels > hw->spad_rows || pixels > 0xFFFFu
             : 1 + (uint64_t)tile > hw->spad_rows)
         return 1;                            /* does not fit: the walk */

@@ -10,6 +10,15 @@
 
 #include "npu_ops.h"
 
+/* 1 when this variant's NPU has the element-wise unit (its MAC takes INT8 depthwise and
+ * global pooling); 0 without it or without an NPU (the generated header then defines no
+ * DURE_NPU_HAS_ELTWISE, which #if reads as 0). */
+#if DURE_NPU_HAS_ELTWISE
+#define NPU_WALK_ELTWISE 1
+#else
+#define NPU_WALK_ELTWISE 0
+#endif
+
 struct walk_geo {
     uint32_t batch, height, width, kh, kw, sh, sw, oh, ow, pt, pl, hp, wp;
 };

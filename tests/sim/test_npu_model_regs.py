@@ -28,7 +28,9 @@ def test_fill_reads_nothing_and_diagonal_macs():
     assert regs.read(Register.PERF_DMA_RD_LO.value) == 0
     push(regs, encode(Opcode.LOAD, **spad, dram_addr=MAIN, dram_stride=16, rows=3, cols=5,
                       local_addr=20))
-    assert regs.read(Register.PERF_DMA_RD_LO.value) == 3 * 5 * 2
+    # bytes of the bus words read (commands.read_bytes): a 10-byte row from an aligned address
+    # takes three words
+    assert regs.read(Register.PERF_DMA_RD_LO.value) == 3 * 3 * 4
     push(regs, encode(Opcode.COMPUTE, a_addr=0, w_addr=4, acc_addr=0, m=3, k=4, n=8,
                       diagonal=1))
     push(regs, encode(Opcode.COMPUTE, a_addr=0, w_addr=4, acc_addr=0, m=3, k=4, n=2,
