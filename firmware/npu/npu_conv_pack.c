@@ -99,14 +99,7 @@ static uint32_t *next(struct em *s, uint32_t opcode)
 static void load(struct em *s, uint32_t target, uint32_t elem, uint64_t dram, uint32_t stride,
                  uint32_t rows, uint32_t cols, uint32_t local)
 {
-    uint32_t *d = next(s, DURE_NPU_OP_LOAD);
-    WPUT(d, LOAD, TARGET, target);
-    WPUT(d, LOAD, ELEM, elem);
-    WPUT64(d, LOAD, DRAM_ADDR, dram);
-    WPUT(d, LOAD, DRAM_STRIDE, stride);
-    WPUT(d, LOAD, ROWS, rows);
-    WPUT(d, LOAD, COLS, cols);
-    WPUT(d, LOAD, LOCAL_ADDR, local);
+    op_put_load(next(s, DURE_NPU_OP_LOAD), target, elem, dram, stride, rows, cols, local);
 }
 
 static void fill(struct em *s, uint32_t pad, uint32_t first, uint32_t rows, uint32_t cols,

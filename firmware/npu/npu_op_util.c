@@ -70,6 +70,18 @@ static int f32_gt(f32_t a, f32_t b)
     return ka > kb;
 }
 
+void op_put_load(uint32_t *d, uint32_t target, uint32_t elem, uint64_t dram, uint32_t stride,
+                 uint32_t rows, uint32_t cols, uint32_t local)
+{
+    WPUT(d, LOAD, TARGET, target);
+    WPUT(d, LOAD, ELEM, elem);
+    WPUT64(d, LOAD, DRAM_ADDR, dram);
+    WPUT(d, LOAD, DRAM_STRIDE, stride);
+    WPUT(d, LOAD, ROWS, rows);
+    WPUT(d, LOAD, COLS, cols);
+    WPUT(d, LOAD, LOCAL_ADDR, local);
+}
+
 int op_check_device(int prec)
 {
     const struct npu_info *hw = npu_get_info();

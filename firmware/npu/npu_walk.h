@@ -195,6 +195,10 @@ void op_put_elem(uint8_t *p, uint32_t i, uint32_t eb, const void *src, uint32_t 
 void op_put_one(uint8_t *p, uint32_t i, uint32_t eb);
 int op_check_device(int prec);
 int op_in_int8(int32_t v);
+/* The fields of a LOAD from main memory (range-checked like WPUT64) into d, whose words the
+ * caller has cleared and whose opcode it has set. */
+void op_put_load(uint32_t *d, uint32_t target, uint32_t elem, uint64_t dram, uint32_t stride,
+                 uint32_t rows, uint32_t cols, uint32_t local);
 /* The STORE of the layer (conv_plan's _int8_store / _fp16_store). */
 int op_set_store(struct walk_layer *l, int prec, const struct npu_op_post *post, int scale,
                  uint32_t requant);
