@@ -42,6 +42,20 @@ class Bench(wiring.Component):
         return m
 
 
+async def _preload(ctx, dut, spad, acc, rows):
+    """Write rows 0 .. rows-1 of the SPAD and the ACC (16-bit / 32-bit lanes, as bits) through
+    the bench's write ports, one row of each per cycle."""
+    for r in range(rows):
+        ctx.set(dut.spad.w.payload, {"addr": r, "data": [int(v) & 0xFFFF for v in spad[r]]})
+        ctx.set(dut.spad.w.valid, 1)
+        ctx.set(dut.acc.w_load.payload, {"addr": r, "data": [int(v) & 0xFFFF_FFFF
+                                                             for v in acc[r]], "mask": 3})
+        ctx.set(dut.acc.w_load.valid, 1)
+        await ctx.tick()
+    ctx.set(dut.spad.w.valid, 0)
+    ctx.set(dut.acc.w_load.valid, 0)
+
+
 def test_compute_sequence():
     rng = np.random.default_rng(7)
     spad = rng.integers(-128, 128, (16, 2)).astype(np.int64)
@@ -67,15 +81,7 @@ def test_compute_sequence():
     done = []
 
     async def bench(ctx):
-        for r in range(16):
-            ctx.set(dut.spad.w.payload, {"addr": r, "data": [int(v) & 0xFFFF for v in spad[r]]})
-            ctx.set(dut.spad.w.valid, 1)
-            ctx.set(dut.acc.w_load.payload, {"addr": r, "data": [int(v) & 0xFFFF_FFFF
-                                                                 for v in acc[r]], "mask": 3})
-            ctx.set(dut.acc.w_load.valid, 1)
-            await ctx.tick()
-        ctx.set(dut.spad.w.valid, 0)
-        ctx.set(dut.acc.w_load.valid, 0)
+        await _preload(ctx, dut, spad, acc, 16)
         for c, wait in zip(cmds, waits, strict=True):
             while any(j >= len(done) for j in wait):
                 await ctx.tick()
@@ -143,15 +149,7 @@ def test_walk_and_diagonal_against_the_model():
     macs = []
 
     async def bench(ctx):
-        for r in range(16):
-            ctx.set(dut.spad.w.payload, {"addr": r, "data": [int(v) for v in spad[r]]})
-            ctx.set(dut.spad.w.valid, 1)
-            ctx.set(dut.acc.w_load.payload, {"addr": r, "data": [int(v) for v in acc[r]],
-                                             "mask": 3})
-            ctx.set(dut.acc.w_load.valid, 1)
-            await ctx.tick()
-        ctx.set(dut.spad.w.valid, 0)
-        ctx.set(dut.acc.w_load.valid, 0)
+        await _preload(ctx, dut, spad, acc, 16)
         for c in cmds:
             ctx.set(dut.ex.cmd.payload, {**c, "precision": 0})
             ctx.set(dut.ex.cmd.valid, 1)
@@ -235,15 +233,7 @@ def run_chain(precision, cmds, *, seed, backpressure, scratch_rows=()):
     cycle = [0]
 
     async def bench(ctx):
-        for r in range(CHAIN_ROWS):
-            ctx.set(dut.spad.w.payload, {"addr": r, "data": [int(v) for v in spad[r]]})
-            ctx.set(dut.spad.w.valid, 1)
-            ctx.set(dut.acc.w_load.payload, {"addr": r, "data": [int(v) for v in acc[r]],
-                                             "mask": 3})
-            ctx.set(dut.acc.w_load.valid, 1)
-            await ctx.tick()
-        ctx.set(dut.spad.w.valid, 0)
-        ctx.set(dut.acc.w_load.valid, 0)
+        await _preload(ctx, dut, spad, acc, CHAIN_ROWS)
         started[0] = True
         for c in cmds:
             ctx.set(dut.ex.cmd.payload, {**c, "precision": precision})
