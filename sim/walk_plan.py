@@ -276,10 +276,16 @@ class WalkPlan:
     cost: tuple = field(default=(0, 0), compare=False)
 
 
-def _tile_rows(layer, bh):
+def _tile_chunks(layer, gn):
+    """Input chunks one tile buffer holds: a diagonal layer's unit reads only its group's
+    own (``gn``), so its tile is the unit's; otherwise every input chunk (the block's)."""
+    return min(gn, layer.kin_chunks) if layer.diagonal else layer.kin_chunks
+
+
+def _tile_rows(layer, bh, gn):
     g = layer.geo
     th = (min(bh, g.oh) - 1) * g.sh + g.kh
-    return layer.kin_chunks * th * g.wp
+    return _tile_chunks(layer, gn) * th * g.wp
 
 
 def _estimate(config, layer, bh, sbh, gn, wmode, startup=False):
@@ -360,8 +366,6 @@ def plan_walk(config, layer, wmodes=None, startup=False):
         if bh * g.ow > 0xFFFF:
             continue
         blocks = -(-g.oh // bh)
-        tile = _tile_rows(layer, bh)
-        tbufs = 2 if blocks * g.batch > 1 else 1
         sbh_options = {bh}
         for s in range(1, bh + 1):
             if s * g.ow >= RELOAD * config.npu_rows:
@@ -375,6 +379,8 @@ def plan_walk(config, layer, wmodes=None, startup=False):
             units = blocks * g.batch * -(-nt // gn)
             if (2 if units > 1 else 1) * half > const_row:
                 continue
+            tile = _tile_rows(layer, bh, gn)
+            tbufs = 2 if (units if layer.diagonal else blocks * g.batch) > 1 else 1
             kmax = max(layer.kin(j) for j in range(nt))
             if layer.shared_weight is not None:
                 modes = [("shared", layer.shared_weight[1])]
@@ -405,7 +411,7 @@ def plan_walk(config, layer, wmodes=None, startup=False):
     if best is None:
         raise ValueError(f"the NPU's SPAD ({s_rows} rows) / ACC ({a_rows} rows) hold no "
                          f"blocking of this layer (tile of one output row: "
-                         f"{_tile_rows(layer, 1)} rows)")
+                         f"{_tile_rows(layer, 1, 1)} rows)")
     return best
 
 
@@ -516,22 +522,32 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                                 spad_write=(base + r0, base + r0 + nr)))
         return out
 
-    def tile_base(block_index):
-        return tile0 + (block_index % plan.tbufs) * plan.tile_rows
+    def tile_base(tile_index):
+        return tile0 + (tile_index % plan.tbufs) * plan.tile_rows
 
-    def tile_loads(unit, block_index):
-        n, oy0, rows, _, _ = unit
+    def chunk0(unit):
+        """Input chunk at the start of the unit's tile."""
+        return unit[3] if layer.diagonal else 0
+
+    def tile_chunks(unit):
+        return range(unit[3], min(cc, unit[3] + unit[4])) if layer.diagonal else range(cc)
+
+    per_tile = _tile_chunks(layer, plan.gn)
+
+    def tile_loads(unit, tile_index):
+        """FILLs and LOADs of a unit's tile (the block's, or a diagonal unit's own chunks)."""
+        n, oy0, rows, j0, gcount = unit
         th = (rows - 1) * g.sh + g.kh
-        base = tile_base(block_index)
+        base = tile_base(tile_index)
         py0 = oy0 * g.sh                     # first padded row of the block
         iy0 = max(0, py0 - g.pt)
         iy1 = min(g.height, py0 + th - g.pt)
         out = []
         top = min(th, g.pt - py0) if py0 < g.pt else 0
         bottom_start = max(0, iy1 + g.pt - py0)
-        for c in range(cc):
+        for c in tile_chunks(unit):
             kk = layer.in_cols(c)
-            region = base + c * th_full * g.wp
+            region = base + (c - chunk0(unit)) * th_full * g.wp
             if top > 0:
                 out.append(fill(region, top * g.wp, kk))
             if bottom_start < th:
@@ -557,8 +573,8 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         for b in range(plan.tbufs):
             base = tile_base(b)
             # spread: one FILL per channel chunk, so the first COMPUTE waits for its own only
-            parts = [(c * th_full * g.wp, th_full) for c in range(cc)] if spread else \
-                [(0, cc * th_full)]
+            parts = [(c * th_full * g.wp, th_full) for c in range(per_tile)] if spread else \
+                [(0, per_tile * th_full)]
             for off, groups in parts:
                 for first, width in ((0, g.pl), (g.pl + g.width, right)):
                     if width > 0:
@@ -584,9 +600,9 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                             acc_write=(first, first + rows * g.ow)))
         return out
 
-    def computes(u_index, unit, block_index):
+    def computes(u_index, unit, tile_index):
         _, _, rows, j0, gcount = unit
-        base = tile_base(block_index)
+        base = tile_base(tile_index) - chunk0(unit) * th_full * g.wp
         out = []
         taps = [(ky, kx) for ky in range(g.kh) for kx in range(g.kw)]
         if layer.eltwise_mac and layer.eltwise_pair:
@@ -695,12 +711,13 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                             dram_stride=layer.n_chunk * eb, rows=rows, cols=layer.n_chunk,
                             local_addr=0))
 
-    block_of = []
+    # the tile buffer of each unit: by block, or by unit for a diagonal layer
+    tile_of = []
     bi = -1
     for i, u in enumerate(units):
-        if i == 0 or u[:2] != units[i - 1][:2]:
+        if i == 0 or layer.diagonal or u[:2] != units[i - 1][:2]:
             bi += 1
-        block_of.append(bi)
+        tile_of.append(bi)
     first_unit = units[0]
     pre = side_fills() + tile_loads(first_unit, 0) + acc_init(0, first_unit)
     if plan.wmode == "resident":
@@ -726,7 +743,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         return len(comp)
 
     for i, u in enumerate(units):
-        comp = computes(i, u, block_of[i])
+        comp = computes(i, u, tile_of[i])
         side = stores(i - 1, units[i - 1]) if i > 0 else []
         if i + 1 < len(units):
             nxt = units[i + 1]
@@ -734,8 +751,8 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                 side += weight_loads(i + 1, nxt, plan.wmode == "single")
             elif plan.wmode == "taps":
                 side += tap_loads(nxt, range(min(2, g.kh * g.kw)))
-            if block_of[i + 1] != block_of[i]:
-                side += tile_loads(nxt, block_of[i + 1])
+            if tile_of[i + 1] != tile_of[i]:
+                side += tile_loads(nxt, tile_of[i + 1])
             side += acc_init(i + 1, nxt)
         # Side command d goes after COMPUTE floor(d * nc / ns), but not before the COMPUTE
         # after the last one of this unit that reads the SPAD rows it writes (so it does not
