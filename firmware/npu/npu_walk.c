@@ -195,6 +195,7 @@ enum { SINK_SIDE, SINK_PRE, SINK_COUNT, SINK_LAST };
 
 struct unit {
     uint32_t n, oy0, rows, j0, gcount, index, block;
+    uint32_t tile, c0;    /* its tile buffer (by block, by unit if diagonal), first chunk */
 };
 
 static void unit_at(const struct walk *w, uint32_t i, struct unit *u)
@@ -207,6 +208,8 @@ static void unit_at(const struct walk *w, uint32_t i, struct unit *u)
     u->rows = walk_min(w->p->bh, w->l->g.oh - u->oy0);
     u->j0 = (i % groups) * w->p->gn;
     u->gcount = walk_min(w->p->gn, w->nt - u->j0);
+    u->tile = w->l->diagonal ? i : u->block;
+    u->c0 = w->l->diagonal ? u->j0 : 0;
 }
 
 /* The last unit's STOREs: after the COMPUTE that last writes their rows. */
@@ -383,7 +386,8 @@ static void tile_loads(struct walk *w, const struct unit *u)
     const struct walk_layer *l = w->l;
     const struct walk_geo *g = &l->g;
     uint32_t th = (u->rows - 1) * g->sh + g->kh;
-    uint32_t base = tile_base(w, u->block);
+    uint32_t base = tile_base(w, u->tile);
+    uint32_t c_end = w->l->diagonal ? walk_min(w->cc, u->j0 + u->gcount) : w->cc;
     int32_t py0 = (int32_t)(u->oy0 * g->sh);
     int32_t iy0 = py0 - (int32_t)g->pt > 0 ? py0 - (int32_t)g->pt : 0;
     int32_t iy1 = py0 + (int32_t)th - (int32_t)g->pt;
@@ -393,9 +397,9 @@ static void tile_loads(struct walk *w, const struct unit *u)
     int32_t bottom_start = iy1 + (int32_t)g->pt - py0;
     if (bottom_start < 0)
         bottom_start = 0;
-    for (uint32_t c = 0; c < w->cc; c++) {
+    for (uint32_t c = u->c0; c < c_end; c++) {
         uint32_t kk = in_cols(l, c);
-        uint32_t region = base + c * w->th_full * g->wp;
+        uint32_t region = base + (c - u->c0) * w->th_full * g->wp;
         if (top > 0)
             fill(w, region, (uint32_t)top * g->wp, kk, 0, 0);
         if (bottom_start < (int32_t)th)
@@ -432,8 +436,9 @@ static void side_fills(struct walk *w)
     const struct walk_geo *g = &w->l->g;
     uint32_t right = g->wp - g->pl - g->width;
     /* spread: one FILL per channel chunk, so the first COMPUTE waits for its own only */
-    uint32_t parts = w->l->spread ? w->cc : 1, groups = w->l->spread ? w->th_full
-                                                                     : w->cc * w->th_full;
+    uint32_t per_tile = tile_chunks(w->l, w->p->gn);
+    uint32_t parts = w->l->spread ? per_tile : 1, groups = w->l->spread ? w->th_full
+                                                                        : per_tile * w->th_full;
     for (uint32_t b = 0; b < w->p->tbufs; b++) {
         for (uint32_t c = 0; c < parts; c++) {
             uint32_t base = tile_base(w, b) + c * w->th_full * g->wp;
@@ -483,7 +488,7 @@ static void computes(struct walk *w, const struct unit *u)
     const struct walk_layer *l = w->l;
     const struct walk_geo *g = &l->g;
     struct out *o = w->o;
-    uint32_t base = tile_base(w, u->block), sbh = w->p->sbh, row_step = g->sh * g->wp;
+    uint32_t base = tile_base(w, u->tile), sbh = w->p->sbh, row_step = g->sh * g->wp;
     uint32_t acc_unit = acc_base(w, u->index), nsub = walk_cdiv(u->rows, sbh);
     uint32_t per_tap = (l->diagonal ? u->gcount : w->cc * u->gcount) * nsub;
     uint32_t n = walk_steps(l) * per_tap;
@@ -520,7 +525,7 @@ static void computes(struct walk *w, const struct unit *u)
                                    : 0;
         for (uint32_t c = 0; c < w->cc; c++) {
             uint32_t kk = in_cols(l, c);
-            uint32_t a_tap = base + c * w->th_full * g->wp + ky * g->wp + kx;
+            uint32_t a_tap = base + (c - u->c0) * w->th_full * g->wp + ky * g->wp + kx;
             for (uint32_t jj = 0; jj < u->gcount; jj++) {
                 uint32_t j = u->j0 + jj;
                 if (l->diagonal && c != j)
@@ -666,7 +671,7 @@ static void side_commands(struct walk *w, uint32_t i, const struct unit *u)
                          p->wmode == WALK_SINGLE ? PIECES_TAPS : PIECES_WHOLE);
         else if (p->wmode == WALK_TAPS)
             tap_loads(w, &nxt, 0, walk_min(2, w->l->g.kh * w->l->g.kw));
-        if (nxt.block != u->block)
+        if (nxt.tile != u->tile)
             tile_loads(w, &nxt);
         acc_init(w, &nxt);
     }

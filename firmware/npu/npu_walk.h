@@ -147,6 +147,13 @@ static inline uint32_t kin_chunks(const struct walk_layer *l)
     return walk_cdiv(l->cin, l->k_chunk);
 }
 
+/* Input chunks one tile buffer holds (walk_plan._tile_chunks): a diagonal layer's unit reads
+ * only its group's own, so its tile is the unit's; otherwise every input chunk (the block's). */
+static inline uint32_t tile_chunks(const struct walk_layer *l, uint32_t gn)
+{
+    return l->diagonal ? walk_min(gn, kin_chunks(l)) : kin_chunks(l);
+}
+
 static inline uint32_t chunk_cols(const struct walk_layer *l, uint32_t j)
 {
     return walk_min(l->n_chunk, l->cout - j * l->n_chunk);

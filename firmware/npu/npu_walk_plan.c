@@ -43,11 +43,11 @@ int32_t walk_count(uint32_t o, uint32_t size, uint32_t k, uint32_t s, uint32_t b
 
 /* --- the blocking search (plan_walk, _estimate, _tile_rows) ------------------------------ */
 
-static uint32_t tile_rows(const struct walk_layer *l, uint32_t bh)
+static uint32_t tile_rows(const struct walk_layer *l, uint32_t bh, uint32_t gn)
 {
     const struct walk_geo *g = &l->g;
     uint32_t th = (walk_min(bh, g->oh) - 1) * g->sh + g->kh;
-    return kin_chunks(l) * th * g->wp;
+    return tile_chunks(l, gn) * th * g->wp;
 }
 
 static uint64_t max64(uint64_t a, uint64_t b)
@@ -159,8 +159,6 @@ int walk_plan(const struct walk_layer *l, struct walk_plan *best)
         if ((uint64_t)bh * g->ow > 0xFFFF)
             continue;
         uint32_t blocks = walk_cdiv(g->oh, bh);
-        uint32_t tile = tile_rows(l, bh);
-        uint32_t tbufs = (uint64_t)blocks * g->batch > 1 ? 2 : 1;
         uint32_t sbh_opt[2] = {bh, bh};
         for (uint32_t s = 1; s <= bh; s++) {
             if ((uint64_t)s * g->ow >= (uint64_t)DURE_NPU_GEMM_RELOAD * hw->rows) {
@@ -179,6 +177,8 @@ int walk_plan(const struct walk_layer *l, struct walk_plan *best)
             uint64_t units = (uint64_t)blocks * g->batch * walk_cdiv(nt, gn);
             if ((units > 1 ? 2 : 1) * half > const_row)
                 continue;
+            uint32_t tile = tile_rows(l, bh, gn);
+            uint32_t tbufs = (l->diagonal ? units : (uint64_t)blocks * g->batch) > 1 ? 2 : 1;
             uint32_t modes[5], mrows[5], nm = 0;
             if (l->has_shared) {
                 modes[nm] = WALK_SHARED; mrows[nm++] = l->shared_rows;
