@@ -506,6 +506,10 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             base = weight_base(u_index, jj, j)
             kin = layer.kin(j)
             taps = g.kh * g.kw
+            if per_tap == "jit" and layer.eltwise_mac:
+                # one row per tap: in one LOAD, which never queues behind the next unit's
+                # tile LOAD (a last piece there holds the unit's last MAC for the whole tile)
+                per_tap = False
             if per_tap == "jit":         # taps [0, 1), [1, 2), [2, 4), [4, 8), ...
                 bounds = [0] + [min(taps, 1 << e) for e in range(taps.bit_length() + 1)]
                 bounds = sorted(set(bounds))

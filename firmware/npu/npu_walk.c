@@ -359,6 +359,8 @@ static void weight_loads(struct walk *w, uint32_t u_index, uint32_t j0, uint32_t
 {
     const struct walk_layer *l = w->l;
     uint32_t taps = l->g.kh * l->g.kw;
+    if (per_tap == PIECES_JIT && l->eltwise_mac)
+        per_tap = PIECES_WHOLE;       /* one row per tap: one LOAD (walk_plan's weight_loads) */
     for (uint32_t jj = 0; jj < gcount; jj++) {
         uint32_t j = j0 + jj, nn = chunk_cols(l, j), k = kin(l, j);
         uint32_t addr = l->w_addr + j * l->w_step, rows = weight_rows(l, j);
