@@ -4,6 +4,8 @@ output bit for bit, on the 8x8 `sim` and the 4x4 `npu-small` NPU."""
 
 import numpy as np
 import pytest
+from dure.rtl.npu.commands import LoadTarget
+from dure.rtl.npu.descriptor import decode
 from dure.sim.conv_plan import (
     conv2d_fp16_program,
     conv2d_int8_program,
@@ -16,6 +18,7 @@ from dure.sim.golden_tflite_fp16 import conv2d_fp16, depthwise_conv2d_fp16
 from dure.sim.golden_tflite_params import conv_multipliers
 from dure.sim.layer_program import run_on_model
 from dure.sim.npu_model import NpuModel
+from dure.sim.walk_plan import geometry
 
 from dure.config import preset
 
@@ -291,3 +294,35 @@ def plan_walk_mode(config, shape):
                                input_zero_point=0, output_zero_point=0, multiplier=1 << 30,
                                shift=0, x_addr=0, out_addr=0, param_addr=0)
     return prog.plan.wmode
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_depthwise_tiles_are_per_unit_and_read_once(stride):
+    """A depthwise layer's tile buffer holds only its unit's channel chunks (double-buffered by
+    unit), so a MobileNet-sized stride-2 layer (48x48x16, 2 chunks) gets blocks of 8 output
+    rows (the whole-block tile fit only 4): every input byte LOADed at most 17/16 times (the
+    halo row), bit-exact; each chunk's weight rows of the MAC come in one LOAD."""
+    config = CONFIGS["sim"]
+    rng = np.random.default_rng(300 + stride)
+    x, w, bias, mult, shift = int8_case(rng, (1, 48, 48, 16), None, (3, 3), -5,
+                                        depthwise=True)
+    kw = dict(input_zero_point=-5, output_zero_point=1, multiplier=mult, shift=shift,
+              stride=stride, padding="SAME")
+    model, (xa, oa, pa, _) = model_and_addresses(config)
+    prog = depthwise_conv2d_int8_program(config, x.shape, w, bias, x_addr=xa, out_addr=oa,
+                                         param_addr=pa, **kw)
+    assert same_bits(run_on_model(model, prog, [(xa, x)]), depthwise_conv2d_int8(x, w, bias,
+                                                                                  **kw))
+    plan, g = prog.plan, geometry(x.shape, (3, 3), (stride, stride), "SAME")
+    assert plan.gn == 1 and plan.tbufs == 2
+    assert plan.tile_rows == ((plan.bh - 1) * stride + 3) * g.wp      # one chunk, not two
+    if stride == 2:
+        assert plan.bh == 8
+    loads = [decode(d)[1] for d in prog.descriptors if d[0] & 0xF == 1]
+    tile = [f for f in loads if not f["fill"] and f["local_addr"] >= plan.w_rows
+            and f["target"] == LoadTarget.SPAD.value]
+    th = (plan.bh - 1) * stride + 3
+    assert sum(f["rows"] * f["cols"] for f in tile) <= x.size * th // (plan.bh * stride)
+    weights = [f for f in loads if not f["fill"] and f["target"] == LoadTarget.SPAD.value
+               and f["local_addr"] < plan.w_rows]
+    assert [f["rows"] for f in weights] == [9, 9]
