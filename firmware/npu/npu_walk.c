@@ -208,8 +208,8 @@ static void unit_at(const struct walk *w, uint32_t i, struct unit *u)
     u->rows = walk_min(w->p->bh, w->l->g.oh - u->oy0);
     u->j0 = (i % groups) * w->p->gn;
     u->gcount = walk_min(w->p->gn, w->nt - u->j0);
-    u->tile = w->l->diagonal ? i : u->block;
-    u->c0 = w->l->diagonal ? u->j0 : 0;
+    u->tile = unit_tiles(w->l) ? i : u->block;
+    u->c0 = unit_tiles(w->l) ? u->j0 : 0;
 }
 
 /* The last unit's STOREs: after the COMPUTE that last writes their rows. */
@@ -389,7 +389,7 @@ static void tile_loads(struct walk *w, const struct unit *u)
     const struct walk_geo *g = &l->g;
     uint32_t th = (u->rows - 1) * g->sh + g->kh;
     uint32_t base = tile_base(w, u->tile);
-    uint32_t c_end = w->l->diagonal ? walk_min(w->cc, u->j0 + u->gcount) : w->cc;
+    uint32_t c_end = unit_tiles(w->l) ? walk_min(w->cc, u->j0 + u->gcount) : w->cc;
     int32_t py0 = (int32_t)(u->oy0 * g->sh);
     int32_t iy0 = py0 - (int32_t)g->pt > 0 ? py0 - (int32_t)g->pt : 0;
     int32_t iy1 = py0 + (int32_t)th - (int32_t)g->pt;

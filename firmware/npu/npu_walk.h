@@ -147,11 +147,17 @@ static inline uint32_t kin_chunks(const struct walk_layer *l)
     return walk_cdiv(l->cin, l->k_chunk);
 }
 
-/* Input chunks one tile buffer holds (walk_plan._tile_chunks): a diagonal layer's unit reads
- * only its group's own, so its tile is the unit's; otherwise every input chunk (the block's). */
+/* Tiles per unit (walk_plan._unit_tiles): INT8 depthwise on the element-wise MAC, whose unit
+ * reads only its group's own input chunks; other layers' tiles are per block. */
+static inline int unit_tiles(const struct walk_layer *l)
+{
+    return l->diagonal && l->eltwise_mac;
+}
+
+/* Input chunks one tile buffer holds (walk_plan._tile_chunks). */
 static inline uint32_t tile_chunks(const struct walk_layer *l, uint32_t gn)
 {
-    return l->diagonal ? walk_min(gn, kin_chunks(l)) : kin_chunks(l);
+    return unit_tiles(l) ? walk_min(gn, kin_chunks(l)) : kin_chunks(l);
 }
 
 static inline uint32_t chunk_cols(const struct walk_layer *l, uint32_t j)

@@ -178,7 +178,7 @@ int walk_plan(const struct walk_layer *l, struct walk_plan *best)
             if ((units > 1 ? 2 : 1) * half > const_row)
                 continue;
             uint32_t tile = tile_rows(l, bh, gn);
-            uint32_t tbufs = (l->diagonal ? units : (uint64_t)blocks * g->batch) > 1 ? 2 : 1;
+            uint32_t tbufs = (unit_tiles(l) ? units : (uint64_t)blocks * g->batch) > 1 ? 2 : 1;
             uint32_t modes[5], mrows[5], nm = 0;
             if (l->has_shared) {
                 modes[nm] = WALK_SHARED; mrows[nm++] = l->shared_rows;
