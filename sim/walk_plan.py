@@ -27,6 +27,13 @@ has them. The image rows of the tile come in one LOAD per channel chunk with 2-D
 (``local_cols = W``, ``local_row_step = Wp``), so every input pixel is read once per block (the
 halo rows twice).
 
+INT8 depthwise on the element-wise MAC (:func:`_unit_tiles`) keeps a tile per *unit* instead:
+a unit reads only its group's own input chunks, so its tile holds those (``c`` counted from the
+group's first chunk) and the tile buffers alternate by unit. The smaller tile lets the search
+pick taller blocks (fewer halo rows: MobileNet's 48x48x16 stride-2 layer bh 4 -> 8 on the 8x8
+NPU) and every unit's tile LOAD runs beside the previous unit's MACs, not all of a block's in
+its last unit. Its weight rows (one per tap) come in one LOAD per chunk.
+
 The output pixel ``(oy, ox)``, tap ``(ky, kx)`` reads tile pixel ``((oy - oy0) * sh + ky, ox * sw
 + kx)``: one walked COMPUTE per (tap, input chunk, output chunk, sub-block of ``sbh`` output
 rows) with ``a_cols = OW``, ``a_col_step = sw``, ``a_row_step = sh * Wp``, writing ACC rows
@@ -44,9 +51,9 @@ Buffers: SPAD holds the weights at row 0, in one of five modes the search picks:
 read it), ``taps`` (two buffers of one tap's matrices for the whole group, refilled tap by tap
 within the unit: a group of every chunk when the layer's weights do not fit, so many ACC
 chains interleave; ResNet-8 stage 3) or ``shared`` (one matrix for everything: pooling); then
-one or two tile buffers (by block parity). ACC holds two halves of ``gn * bh * OW`` rows (by
-unit parity; a STORE of one unit overlaps the next unit's COMPUTEs) and the layer's constant
-rows (requantization / scale rows) at the top.
+one or two tile buffers (by block parity; by unit parity for per-unit tiles). ACC holds two
+halves of ``gn * bh * OW`` rows (by unit parity; a STORE of one unit overlaps the next unit's
+COMPUTEs) and the layer's constant rows (requantization / scale rows) at the top.
 
 Stream order: per unit its COMPUTEs with the *side* commands spread evenly between them: the
 previous unit's STOREs, then the next unit's LOADs (tile, weights, ACC init); a side command
