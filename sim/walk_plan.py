@@ -569,10 +569,15 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         for c in tile_chunks(unit):
             kk = layer.in_cols(c)
             region = base + (c - chunk0(unit)) * th_full * g.wp
-            if top > 0:
-                out.append(fill(region, top * g.wp, kk))
-            if bottom_start < th:
-                out.append(fill(region + bottom_start * g.wp, (th - bottom_start) * g.wp, kk))
+            if unit_tiles and 0 < top == th - bottom_start:
+                # top and bottom padding rows of as many rows: one FILL placed twice
+                out.append(fill(region, 2 * top * g.wp, kk, 2, bottom_start * g.wp))
+            else:
+                if top > 0:
+                    out.append(fill(region, top * g.wp, kk))
+                if bottom_start < th:
+                    out.append(fill(region + bottom_start * g.wp, (th - bottom_start) * g.wp,
+                                    kk))
             if iy1 > iy0:
                 nv = iy1 - iy0
                 first = region + (iy0 + g.pt - py0) * g.wp + g.pl

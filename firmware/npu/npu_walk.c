@@ -402,11 +402,16 @@ static void tile_loads(struct walk *w, const struct unit *u)
     for (uint32_t c = u->c0; c < c_end; c++) {
         uint32_t kk = in_cols(l, c);
         uint32_t region = base + (c - u->c0) * w->th_full * g->wp;
-        if (top > 0)
-            fill(w, region, (uint32_t)top * g->wp, kk, 0, 0);
-        if (bottom_start < (int32_t)th)
-            fill(w, region + (uint32_t)bottom_start * g->wp, (th - (uint32_t)bottom_start) *
-                 g->wp, kk, 0, 0);
+        if (unit_tiles(l) && top > 0 && top == (int32_t)th - bottom_start) {
+            /* top and bottom padding rows of as many rows: one FILL placed twice */
+            fill(w, region, 2 * (uint32_t)top * g->wp, kk, 2, (uint32_t)bottom_start * g->wp);
+        } else {
+            if (top > 0)
+                fill(w, region, (uint32_t)top * g->wp, kk, 0, 0);
+            if (bottom_start < (int32_t)th)
+                fill(w, region + (uint32_t)bottom_start * g->wp, (th - (uint32_t)bottom_start) *
+                     g->wp, kk, 0, 0);
+        }
         if (iy1 > iy0) {
             uint32_t nv = (uint32_t)(iy1 - iy0);
             uint32_t first = region + (uint32_t)(iy0 + (int32_t)g->pt - py0) * g->wp + g->pl;
