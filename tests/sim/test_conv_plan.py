@@ -326,3 +326,22 @@ def test_depthwise_tiles_are_per_unit_and_read_once(stride):
     weights = [f for f in loads if not f["fill"] and f["target"] == LoadTarget.SPAD.value
                and f["local_addr"] < plan.w_rows]
     assert [f["rows"] for f in weights] == [9, 9]
+
+
+def test_small_depthwise_map_fills_top_and_bottom_at_once():
+    """MobileNet's 6x6x128 stride-1 SAME depthwise (one block, a tile per 8-channel unit):
+    each unit's top and bottom padding rows are one FILL placed twice, bit-exact."""
+    config = CONFIGS["sim"]
+    rng = np.random.default_rng(310)
+    x, w, bias, mult, shift = int8_case(rng, (1, 6, 6, 128), None, (3, 3), 4, depthwise=True)
+    kw = dict(input_zero_point=4, output_zero_point=-2, multiplier=mult, shift=shift)
+    model, (xa, oa, pa, _) = model_and_addresses(config)
+    prog = depthwise_conv2d_int8_program(config, x.shape, w, bias, x_addr=xa, out_addr=oa,
+                                         param_addr=pa, **kw)
+    assert same_bits(run_on_model(model, prog, [(xa, x)]), depthwise_conv2d_int8(x, w, bias,
+                                                                                  **kw))
+    fills = [decode(d)[1] for d in prog.descriptors if d[0] & 0xF == 1 and decode(d)[1]["fill"]]
+    g, th = geometry(x.shape, (3, 3), (1, 1), "SAME"), 8
+    pairs = [f for f in fills if f["local_groups"] == 2 and f["local_cols"] == g.wp]
+    assert len(pairs) == 128 // 8 and all(f["local_row_step"] == (th - 1) * g.wp for f in pairs)
+    assert len(fills) == len(pairs) + 2 * prog.plan.tbufs      # + left / right columns
