@@ -31,6 +31,11 @@ Format (the contract the NPU's expansion follows):
   ``-0 + +0`` = ``+0``). With finite activations and a starting value other than ``-0.0`` the
   two are identical (a sum starting at +0 or non-zero is never ``-0`` and adding ``+/-0`` to
   it changes nothing).
+- Dense position codes (:func:`pack_pair_codes`, a candidate format, no NPU LOAD reads it yet):
+  a group's two positions are one of the 6 pairs of :data:`PAIRS`, so three groups fit in one
+  byte as ``i0 + 6 i1 + 36 i2`` (pair indices of groups 3j, 3j + 1, 3j + 2 of a column; at
+  most 215): 2.67 bits per group instead of 4, 0.333 instead of 0.375 bytes per weight for
+  int4 values (docs/sparse_skip.md: what the 3x GEMV target needs).
 """
 
 import numpy as np
@@ -40,7 +45,7 @@ from .golden_bits import canonicalize_nan, check_fpu, require_array
 
 __all__ = ["compress_24", "expand_24", "is_sparse_24", "gemm_sparse24_int8",
            "gemm_sparse24_fp16", "kept_positions", "gemm_sparse24_skip_int8",
-           "gemm_sparse24_skip_fp16"]
+           "gemm_sparse24_skip_fp16", "PAIRS", "pack_pair_codes", "unpack_pair_codes"]
 
 _DTYPES = (np.int8, np.float16)
 
@@ -209,3 +214,53 @@ def gemm_sparse24_skip_fp16(a, values, meta, bias=None):
             for s, rows in enumerate((p0[g], p1[g])):
                 c = c + a32[:, rows] * v32[2 * g + s, cols][None, :]
     return canonicalize_nan(c)
+
+
+#: The six position pairs ``(p0, p1)``, ``p0 < p1``, of a group in the order of their index.
+PAIRS = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
+
+_PAIR_INDEX = {p0 | p1 << 2: i for i, (p0, p1) in enumerate(PAIRS)}
+
+
+def pack_pair_codes(meta, n):
+    """The position codes of :func:`compress_24`'s ``meta`` (K/4, ceil(N/2)) for ``n`` columns
+    as base-6 bytes, three groups per byte along K: (ceil(K / 12), N) uint8, byte j of column
+    c = ``i(3j) + 6 i(3j + 1) + 36 i(3j + 2)`` with ``i(g)`` the :data:`PAIRS` index of group
+    g (0 beyond the last group). ``ValueError`` for a code that is no pair."""
+    require_array("meta", meta, np.uint8, (2,))
+    if meta.shape[1] != (n + 1) // 2:
+        raise ValueError(f"meta has {meta.shape[1]} bytes per row, not {(n + 1) // 2} for "
+                         f"N={n}")
+    codes = np.stack([meta & 0xF, meta >> 4], axis=2).reshape(meta.shape[0], -1)[:, :n]
+    index = np.full(16, 255, np.uint8)
+    for code, i in _PAIR_INDEX.items():
+        index[code] = i
+    idx = index[codes]
+    if (idx == 255).any():
+        g, col = np.argwhere(idx == 255)[0]
+        raise ValueError(f"meta code {codes[g, col]:#x} of group {g}, column {col} does not name "
+                         f"two increasing positions")
+    groups = idx.shape[0]
+    padded = np.zeros((-(-groups // 3) * 3, n), np.uint16)
+    padded[:groups] = idx
+    trip = padded.reshape(-1, 3, n)
+    return (trip[:, 0] + 6 * trip[:, 1] + 36 * trip[:, 2]).astype(np.uint8)
+
+
+def unpack_pair_codes(packed, k, n):
+    """The ``meta`` (K/4, ceil(N/2)) of :func:`compress_24` back from :func:`pack_pair_codes`'
+    bytes for K rows and N columns; ``ValueError`` for a byte above 215 or a wrong shape."""
+    require_array("packed", packed, np.uint8, (2,))
+    if k % 4 or packed.shape != (-(-(k // 4) // 3), n):
+        raise ValueError(f"packed must have shape ({-(-(k // 4) // 3)}, {n}) for K={k} "
+                         f"(K % 4 == 0), not {packed.shape}")
+    if (packed > 215).any():
+        j, col = np.argwhere(packed > 215)[0]
+        raise ValueError(f"byte {packed[j, col]} of row {j}, column {col} is above 215")
+    b = packed.astype(np.uint16)
+    idx = np.stack([b % 6, b // 6 % 6, b // 36], axis=1).reshape(-1, n)[:k // 4]
+    code_of = np.array([p0 | p1 << 2 for p0, p1 in PAIRS], np.uint8)
+    codes = code_of[idx]
+    if n % 2:
+        codes = np.concatenate([codes, np.zeros((codes.shape[0], 1), np.uint8)], axis=1)
+    return (codes[:, 0::2] | (codes[:, 1::2] << 4)).astype(np.uint8)

@@ -154,3 +154,35 @@ def test_skip_refuses_bad_operands():
     with pytest.raises(ValueError, match=r"bias must have shape \(3,\)"):
         gs.gemm_sparse24_skip_int8(np.zeros((1, 8), np.int8), values, meta,
                                    np.zeros(2, np.int32))
+
+
+# Base-6 position codes: three groups per byte.
+
+@pytest.mark.parametrize("seed", range(3))
+def test_pair_codes_round_trip(seed):
+    rng = np.random.default_rng(5000 + seed)
+    k, n = 4 * int(rng.integers(1, 30)), int(rng.integers(1, 11))
+    values, meta = gs.compress_24(_sparse(rng, k, n, np.int8))
+    packed = gs.pack_pair_codes(meta, n)
+    assert packed.shape == (-(-(k // 4) // 3), n) and packed.max() <= 215
+    np.testing.assert_array_equal(gs.unpack_pair_codes(packed, k, n), meta)
+
+
+def test_pair_codes_by_hand():
+    # Groups of column 0: pairs (1, 3), (0, 1), (2, 3) -> indices 4, 0, 5 -> 4 + 0 + 180.
+    w = np.zeros((12, 1), np.int8)
+    w[[1, 3, 4, 5, 10, 11], 0] = [1, 2, 3, 4, 5, 6]
+    _, meta = gs.compress_24(w)
+    assert gs.pack_pair_codes(meta, 1).tolist() == [[184]]
+    assert gs.PAIRS[4] == (1, 3) and gs.PAIRS[5] == (2, 3)
+    # 1024 k of a column: 256 bytes of int4 kept values and 86 of codes (4-bit codes: 128).
+    assert gs.pack_pair_codes(np.zeros((256, 1), np.uint8) | 0x4, 1).shape == (86, 1)
+
+
+def test_pair_codes_refuse_bad_input():
+    with pytest.raises(ValueError, match="group 0, column 1"):
+        gs.pack_pair_codes(np.array([[0x04 | 0x50]], np.uint8), 2)   # column 1: p0 = p1 = 1
+    with pytest.raises(ValueError, match="above 215"):
+        gs.unpack_pair_codes(np.array([[216]], np.uint8), 12, 1)
+    with pytest.raises(ValueError, match=r"shape \(1, 1\)"):
+        gs.unpack_pair_codes(np.zeros((2, 1), np.uint8), 12, 1)
