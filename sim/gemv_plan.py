@@ -45,7 +45,12 @@ The packed formats (int4, 2:4) are stored tile-major (:func:`transposed_weights`
 records of all N channels one after the other, so a LOAD reads contiguous bytes and the DMA
 reader's coalescing (consecutive rows share their boundary word, ``rtl/npu/dma_reader.py``)
 makes a record shorter than a bus word (a 2-byte int4 row on the 4x4, a 3-byte 2:4 row) cost
-its own bytes, not a whole word.
+its own bytes, not a whole word. The LOAD still takes a cycle per bus word a record covers, so a
+3-byte record (2:4 int4 on the 8x8, 2:4 int8 on the 4x4), which straddles two words in three
+of four cases, costs about 1.5 cycles: measured on the 8x8 SoC, 1x1024x1024 2:4 int4 ran at
+5.09 MACs/cycle with 3-byte records (394,240 bytes read) and 7.42 with records padded to 4
+bytes (525,312 bytes; the array's ceiling is 8 MACs/cycle, one row of 8 lanes per cycle), so
+3-byte records are padded by default (``word_records``).
 
 W4A16 (int4 weights with fp16 group scales, FP16 precision) loads 4 k tiles per step with
 ``INT4_FP16_ROWS`` (one source row per channel: its scale, then 4 R int4 values; destination
@@ -123,7 +128,7 @@ def _tile_major(tiles, per):
     return out.tobytes(), per, n * per
 
 
-def transposed_weights(b, fmt="dense", tile=None):
+def transposed_weights(b, fmt="dense", tile=None, *, word_records=True):
     """``(bytes, row stride, offset)`` of the transposed weights of ``b`` (K x N, int8 or
     float16) in main memory: the record of channel n in the k tile starting at ``k0`` is at
     ``offset(k0) + n * stride``. ``dense``: N x K elements, row by row (``offset(k0)`` =
@@ -136,7 +141,10 @@ def transposed_weights(b, fmt="dense", tile=None):
     ``offset(k0) = k0 / 2``), ``int8-sparse24`` / ``int4-sparse24`` (2:4 along K, K % 4 ==
     0, ``tile`` a multiple of 4: the lane-grouped 2:4 source row of the tile, ``tile / 2 +
     tile / 8`` bytes for int8 values, ``tile / 4 + tile / 8`` for int4: 0.625 / 0.375 bytes
-    per weight)."""
+    per weight). With ``word_records`` (the default) a 3-byte 2:4 record (int4 values on an
+    8-row array, int8 values on a 4-row one) is padded to 4 bytes so that no record straddles
+    two bus words: the LOAD then takes one record per cycle instead of about 1.5 (module
+    notes), at 4 / 3 the bytes."""
     if fmt not in FORMATS:
         raise ValueError(f"the GEMV plan takes weights {', '.join(FORMATS)}, not {fmt!r}")
     bt = np.ascontiguousarray(b.T)
@@ -158,6 +166,8 @@ def transposed_weights(b, fmt="dense", tile=None):
     if fmt == "int4-sparse24" and b.size and (b.min() < -8 or b.max() > 7):
         raise ValueError("int4 weights must lie in [-8, 7]")
     _, per = load_source(1, tile, FORMATS[fmt], ElemType.INT8)
+    if word_records and per == 3:
+        per = 4
     data, per, size = _tile_major(_lane_sparse_tiles(b, fmt, tile), per)
     return data, per, lambda k0: (k0 // tile) * size
 
@@ -250,7 +260,7 @@ def eb_w(b):
 
 def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtype=None,
                  bias=None, fmt="dense", nb=None, scales=None, group_size=None, scale=None,
-                 zero_point=0, lo=None, hi=None, chunk=None, split=None):
+                 zero_point=0, lo=None, hi=None, chunk=None, split=None, word_records=True):
     """The :class:`~dure.sim.layer_program.LayerProgram` of ``y = a @ b (+ bias)`` for ``a``
     (1 x K at ``a_addr``, int8 or fp16 per ``precision``) and ``b`` (K x N), placed transposed
     in the parameter area (``fmt`` one of :data:`FORMATS`, see :func:`transposed_weights`;
@@ -264,6 +274,9 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
 
     ``split``: whether each k tile is two COMPUTEs (the block's two halves) or one over the
     whole block; None picks by :func:`split_tiles` (timing only, the result is the same).
+
+    ``word_records``: 2:4 weights only, pad 3-byte records to a bus word
+    (:func:`transposed_weights`; timing and bytes only, the result is the same).
 
     With ``scale`` (N float32) the output goes through the STORE's per-column post-processing
     (INT8: int8 with ``zero_point`` and the clamp ``[lo, hi]``, or fp16; FP16: fp16 / fp32
@@ -335,7 +348,7 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
             return (k0 * n + n0 * width) * eb_w(b), min(r, width) * eb_w(b)
         wfmt = WeightFormat.DENSE
     else:
-        data, stride, offset = transposed_weights(b, fmt, r)
+        data, stride, offset = transposed_weights(b, fmt, r, word_records=word_records)
 
         def source(n0, k0, c):
             return n0 * stride + offset(k0), stride
@@ -344,7 +357,7 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
     # that cover it), for the choice of one or two COMPUTEs per tile.
     tile_bytes = ((2 + 2 * r) / 4 if w4a16 else r * eb_w(b) if sub > 1
                   else -(-r * eb_w(b) // 4) * 4 if dense
-                  else load_source(1, r, wfmt, elem)[1])
+                  else stride)
     w_addr = area.add(np.frombuffer(data, np.uint8))
     bias_addr = area.add(bias) if bias is not None else None
     scale_addr = area.add(np.asarray(scale, np.float32)) if scale is not None else None

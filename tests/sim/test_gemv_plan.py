@@ -100,16 +100,47 @@ def test_sparse24(k, n, nb, fmt, config):
     # tile's records as one contiguous run (tile-major), so at most the two end words are
     # partly other bytes; the activation values (1-byte rows at stride 1) share words; an
     # ACC row is words already.
+    # A 3-byte record (int8 values here) is padded to a bus word so that none straddles two.
     wloads = [f for f in fields if f["weight_format"]]
     spans = [load_source(f["rows"], f["cols"], f["weight_format"], f["elem"]) for f in wloads]
-    assert all(f["dram_stride"] == nbytes for f, (_, nbytes) in zip(wloads, spans, strict=True))
+    stride = 4 if fmt.startswith("int8") else 2
+    assert all(f["dram_stride"] == stride for f in wloads)
     wread = sum(read_bytes(f["dram_addr"], f["dram_stride"], rows, nbytes)
                 for f, (rows, nbytes) in zip(wloads, spans, strict=True))
-    assert weights <= wread <= weights + 8 * len(wloads)
+    on_bus = k * n * stride // 4
+    assert on_bus <= wread <= on_bus + 8 * len(wloads)
     acts = sum(read_bytes(f["dram_addr"], f["dram_stride"], f["rows"], f["cols"])
                for f in fields if not f["weight_format"] and not f["target"])
     assert model.dma_rd == wread + acts + sum(
         4 * f["rows"] * f["cols"] for f in fields if f["target"])
+
+
+def test_sparse24_unpadded_records():
+    """``word_records=False`` keeps 3-byte 2:4 records (int8 values on the 4-row array) at a
+    stride of 3: the same result bit for bit with about 3 / 4 of the weight bytes."""
+    from dure.sim.gemv_plan import transposed_weights
+
+    rng = np.random.default_rng(31)
+    k, n = 48, 29
+    a = rng.integers(-128, 128, (1, k), dtype=np.int8)
+    b = sparse_weights(rng, k, n, -128, 127)
+    assert transposed_weights(b, "int8-sparse24", 4)[1] == 4
+    assert transposed_weights(b, "int8-sparse24", 4, word_records=False)[1] == 3
+    assert transposed_weights(np.clip(b, -8, 7), "int4-sparse24", 4)[1] == 2
+    runs = []
+    for word_records in (True, False):
+        program = gemv_program(CFG, b, precision="int8", fmt="int8-sparse24",
+                               word_records=word_records, **ADDRS)
+        got, model = _run(program, a)
+        assert np.array_equal(got, golden.gemm_int8(a, b)) and model.error is None
+        strides = {f["dram_stride"] for op, f in map(decode, program.descriptors)
+                   if op == Opcode.LOAD and f["weight_format"]}
+        assert strides == {4 if word_records else 3}
+        runs.append((model.dma_rd, len(program.descriptors)))
+    # Padded records are whole words: exactly k n bytes of weights beside the same activation
+    # bytes; unpadded, 3 / 4 of that plus at most the two partial end words of each LOAD.
+    acts = runs[0][0] - k * n
+    assert k * n * 3 // 4 <= runs[1][0] - acts <= k * n * 3 // 4 + 8 * runs[1][1]
 
 
 @pytest.mark.parametrize("k, n, group", [(72, 21, 32), (16, 3, 64), (130, 40, 32)])
