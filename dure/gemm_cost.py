@@ -11,7 +11,7 @@ hardware parameters: changing one changes the plans (and so the streams) on both
 __all__ = ["CMD_CYCLES", "BYTES_PER_CYCLE", "LATENCY", "MC_MAX", "RELOAD", "MBLK_MAX",
            "COST_MODEL", "WALK_PUSH_CYCLES", "WALK_DESCRIPTOR_WEIGHT", "WALK_JIT_LEAD",
            "POOL_MAX_WINDOW", "ADD_BLOCK_ROWS", "WALK_ELTWISE_OVERHEAD", "WALK_MAC_PIXELS",
-           "WALK_GLOBAL_PAIR", "WALK_PACK_PASS_CHUNKS", "WALK_MODEL"]
+           "WALK_GLOBAL_PAIR", "WALK_PACK_PASS_CHUNKS", "WALK_PIECE_ROWS", "WALK_MODEL"]
 
 #: Estimated core cycles per pushed descriptor, any kind (firmware npu_gemm on the sim SoC).
 CMD_CYCLES = 40
@@ -66,9 +66,18 @@ WALK_GLOBAL_PAIR = 2
 #: Output chunks per pass of the packed small-Cin convolution (sim/conv_pack.py PASS_CHUNKS).
 WALK_PACK_PASS_CHUNKS = 2
 
+#: Rows per LOAD of a 1x1 layer's weights refilled in the ``single`` weight mode (sim/walk_plan.py
+#: PIECE_ROWS): each output chunk's matrix comes in pieces of this many input channels, emitted
+#: piece by piece across the group's chunks, so each piece follows the COMPUTEs that free its
+#: rows instead of the whole matrix waiting for the unit's last COMPUTE. Measured on the 8x8
+#: `sim` SoC (NPU job, one LIST), MobileNetV1-0.25's pw13 (3x3x256 -> 256, INT8, single gn=4):
+#: whole matrices 36,154 cycles, pieces of 128 rows 32,236, 64 rows 30,496, 32 rows 30,216
+#: (more LOAD descriptors for little gain: 64 kept).
+WALK_PIECE_ROWS = 64
+
 #: Every walk constant above by name (the header's ``DURE_NPU_WALK_<name>``).
 WALK_MODEL = {"PUSH_CYCLES": WALK_PUSH_CYCLES, "DESCRIPTOR_WEIGHT": WALK_DESCRIPTOR_WEIGHT,
               "JIT_LEAD": WALK_JIT_LEAD, "POOL_MAX_WINDOW": POOL_MAX_WINDOW,
               "ADD_BLOCK_ROWS": ADD_BLOCK_ROWS, "ELTWISE_OVERHEAD": WALK_ELTWISE_OVERHEAD,
               "MAC_PIXELS": WALK_MAC_PIXELS, "GLOBAL_PAIR": WALK_GLOBAL_PAIR,
-              "PACK_PASS_CHUNKS": WALK_PACK_PASS_CHUNKS}
+              "PACK_PASS_CHUNKS": WALK_PACK_PASS_CHUNKS, "PIECE_ROWS": WALK_PIECE_ROWS}

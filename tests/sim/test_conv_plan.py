@@ -4,6 +4,8 @@ output bit for bit, on the 8x8 `sim` and the 4x4 `npu-small` NPU."""
 
 import numpy as np
 import pytest
+from dure.rtl.npu.commands import LoadTarget, Opcode
+from dure.rtl.npu.descriptor import decode
 from dure.sim.conv_plan import (
     conv2d_fp16_program,
     conv2d_int8_program,
@@ -16,6 +18,7 @@ from dure.sim.golden_tflite_fp16 import conv2d_fp16, depthwise_conv2d_fp16
 from dure.sim.golden_tflite_params import conv_multipliers
 from dure.sim.layer_program import run_on_model
 from dure.sim.npu_model import NpuModel
+from dure.sim.walk_plan import PIECE_ROWS
 
 from dure.config import preset
 
@@ -291,3 +294,42 @@ def plan_walk_mode(config, shape):
                                input_zero_point=0, output_zero_point=0, multiplier=1 << 30,
                                shift=0, x_addr=0, out_addr=0, param_addr=0)
     return prog.plan.wmode
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp16"])
+def test_pointwise_single_mode_refills_in_pieces(precision):
+    """A 1x1 layer whose weights do not fit twice (MobileNetV1-0.25's pw13 on the 3x3 map,
+    256 -> 256, here with 200 input channels: a short last piece) in the ``single`` weight
+    mode: the next group's matrices come in LOADs of at most PIECE_ROWS rows, piece by piece
+    across the group's chunks, each after the COMPUTEs that free its rows; bit-exact."""
+    config = CONFIGS["sim"]
+    x_shape, co = (1, 3, 3, 200), 256
+    rng = np.random.default_rng(5)
+    model, (xa, oa, pa, _) = model_and_addresses(config)
+    if precision == "int8":
+        x, w, bias, mult, shift = int8_case(rng, x_shape, co, (1, 1), -4)
+        kw = dict(input_zero_point=-4, output_zero_point=3, multiplier=mult, shift=shift)
+        prog = conv2d_int8_program(config, x_shape, w, bias, x_addr=xa, out_addr=oa,
+                                   param_addr=pa, wmodes=("single",), **kw)
+        want = conv2d_int8(x, w, bias, **kw)
+    else:
+        x = fp16_values(rng, x_shape)
+        w = (fp16_values(rng, (co, 1, 1, x_shape[3]), specials=False) / 8).astype(np.float16)
+        bias = rng.standard_normal(co).astype(np.float32)
+        prog = conv2d_fp16_program(config, x_shape, w, bias, x_addr=xa, out_addr=oa,
+                                   param_addr=pa, wmodes=("single",))
+        want = conv2d_fp16(x, w, bias)
+    plan = prog.plan
+    assert plan.wmode == "single" and plan.gn < co // config.npu_cols
+    words = [decode(d) for d in prog.descriptors]
+    w_loads = [f for op, f in words if op == Opcode.LOAD and f["target"] == LoadTarget.SPAD.value
+               and not f["fill"] and f["local_addr"] < plan.w_rows]
+    refills = w_loads[plan.gn:]                   # after the first group's own (jit) LOADs
+    assert refills and max(f["rows"] for f in refills) == PIECE_ROWS
+    # piece by piece across the group: (first row in the slot, slot) ascending per group
+    for g in range(0, len(refills), plan.gn * -(-x_shape[3] // PIECE_ROWS)):
+        group = refills[g:g + plan.gn * -(-x_shape[3] // PIECE_ROWS)]
+        keys = [(f["local_addr"] % plan.slot, f["local_addr"] // plan.slot) for f in group]
+        assert keys == sorted(keys), keys
+    assert sorted({f["rows"] for f in refills}) == [x_shape[3] % PIECE_ROWS, PIECE_ROWS]
+    assert same_bits(run_on_model(model, prog, [(xa, x)]), want)
