@@ -66,13 +66,15 @@ WALK_GLOBAL_PAIR = 2
 #: Output chunks per pass of the packed small-Cin convolution (sim/conv_pack.py PASS_CHUNKS).
 WALK_PACK_PASS_CHUNKS = 2
 
-#: Rows per LOAD of a 1x1 layer's weights refilled in the ``single`` weight mode (sim/walk_plan.py
-#: PIECE_ROWS): each output chunk's matrix comes in pieces of this many input channels, emitted
-#: piece by piece across the group's chunks, so each piece follows the COMPUTEs that free its
-#: rows instead of the whole matrix waiting for the unit's last COMPUTE. Measured on the 8x8
-#: `sim` SoC (NPU job, one LIST), MobileNetV1-0.25's pw13 (3x3x256 -> 256, INT8, single gn=4):
-#: whole matrices 36,154 cycles, pieces of 128 rows 32,236, 64 rows 30,496, 32 rows 30,216
-#: (more LOAD descriptors for little gain: 64 kept).
+#: Rows per LOAD when the walk refills a 1x1 layer's weights for the next group (``double`` and
+#: ``single`` modes, sim/walk_plan.py PIECE_ROWS): each output chunk's matrix comes in pieces of
+#: this many input channels, emitted piece by piece across the group's chunks, so a ``single``
+#: piece follows the COMPUTEs that free its rows (not the unit's last COMPUTE) and no long LOAD
+#: holds the in-order front. Measured on the 8x8 `sim` SoC (NPU job, one LIST), MobileNetV1-0.25
+#: pw13 (3x3x256 -> 256, INT8, single gn=4): whole matrices 36,154 cycles, pieces of 128 rows
+#: 32,236, 64 rows 30,496, 32 rows 30,216 (more LOADs for little gain: 64 kept); with 64 rows,
+#: double mode: pw13 FP16 49,692 -> 43,692, pw12 (3x3x128 -> 256) INT8 14,996 -> 14,369, FP16
+#: 24,148 -> 22,797, pw11 (6x6x128 -> 128) INT8 12,544 -> 12,429, FP16 16,496 -> 16,082.
 WALK_PIECE_ROWS = 64
 
 #: Every walk constant above by name (the header's ``DURE_NPU_WALK_<name>``).

@@ -41,14 +41,17 @@ write other ACC rows (other chunk or sub-block), so the array seldom waits for i
 Buffers: SPAD holds the weights at row 0, in one of five modes the search picks: ``resident``
 (every chunk's matrices, loaded once), ``double`` (two group buffers by unit parity),
 ``single`` (one group buffer that the next unit refills tap by tap behind the COMPUTEs that
-read it; a 1x1 layer, one tap, in pieces of PIECE_ROWS input channels, piece by piece across
-the group's chunks, so a piece follows the COMPUTEs that free its rows), ``taps`` (two
-buffers of one tap's matrices for the whole group, refilled tap by tap within the unit: a
-group of every chunk when the layer's weights do not fit, so many ACC chains interleave;
-ResNet-8 stage 3) or ``shared`` (one matrix for everything: pooling); then one or two tile
-buffers (by block parity). ACC holds two halves of ``gn * bh * OW`` rows (by unit parity; a
-STORE of one unit overlaps the next unit's COMPUTEs) and the layer's constant
+read it), ``taps`` (two buffers of one tap's matrices for the whole group, refilled tap by tap
+within the unit: a group of every chunk when the layer's weights do not fit, so many ACC
+chains interleave; ResNet-8 stage 3) or ``shared`` (one matrix for everything: pooling); then
+one or two tile buffers (by block parity). ACC holds two halves of ``gn * bh * OW`` rows (by
+unit parity; a STORE of one unit overlaps the next unit's COMPUTEs) and the layer's constant
 rows (requantization / scale rows) at the top.
+
+The next group's weights of a 1x1 layer (``double`` and ``single``) come in LOADs of
+PIECE_ROWS rows (input channels), piece by piece across the group's chunks: in ``single``
+each piece then follows the COMPUTEs that free its rows instead of the whole matrix waiting
+for the unit's last COMPUTE, and in both no long LOAD holds the in-order front.
 
 Stream order: per unit its COMPUTEs with the *side* commands spread evenly between them: the
 previous unit's STOREs, then the next unit's LOADs (tile, weights, ACC init); a side command
@@ -88,9 +91,9 @@ DESCRIPTOR_WEIGHT = WALK_DESCRIPTOR_WEIGHT
 #: `sim` SoC, 40 each, before the MAC read its weight rows once up front: +1; the planner's
 #: estimate only; dure.gemm_cost.WALK_ELTWISE_OVERHEAD, which the firmware's C port reads).
 ELTWISE_OVERHEAD = WALK_ELTWISE_OVERHEAD
-#: ``single`` weight mode of a 1x1 layer: the next unit's matrices are refilled in pieces of this
+#: A 1x1 layer's next group of weight matrices (``double`` / ``single``) comes in LOADs of this
 #: many rows (input channels), piece by piece across the group's chunks
-#: (dure.gemm_cost.WALK_PIECE_ROWS, where the measurement is recorded).
+#: (dure.gemm_cost.WALK_PIECE_ROWS, where the measurements are recorded).
 PIECE_ROWS = WALK_PIECE_ROWS
 
 
@@ -512,7 +515,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                 bounds = sorted(set(bounds))
                 pieces = [(t0 * kin, (t1 - t0) * kin) for t0, t1 in
                           zip(bounds, bounds[1:], strict=False)]
-            elif per_tap and taps == 1:
+            elif taps == 1:              # a refill of a 1x1 layer: pieces
                 pieces = [(r0, min(PIECE_ROWS, kin - r0)) for r0 in range(0, kin, PIECE_ROWS)]
             elif per_tap:
                 pieces = [(t * kin, kin) for t in range(taps)]
@@ -523,7 +526,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                     Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
                     dram_addr=addr + r0 * nn * eb, dram_stride=nn * eb, rows=nr, cols=nn,
                     local_addr=base + r0), spad_write=(base + r0, base + r0 + nr))))
-        if per_tap is True and g.kh * g.kw == 1:
+        if per_tap != "jit" and g.kh * g.kw == 1:
             out.sort(key=lambda t: t[:2])      # piece by piece across the group's chunks
         return [t[2] for t in out]
 

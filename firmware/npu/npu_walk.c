@@ -356,8 +356,8 @@ static void weight_loads(struct walk *w, uint32_t u_index, uint32_t j0, uint32_t
 {
     const struct walk_layer *l = w->l;
     uint32_t taps = l->g.kh * l->g.kw;
-    if (per_tap == PIECES_TAPS && taps == 1) {
-        /* one tap: pieces of PIECE_ROWS rows, piece by piece across the group's chunks */
+    if (per_tap != PIECES_JIT && taps == 1) {
+        /* a 1x1 refill: pieces of PIECE_ROWS rows, piece by piece across the group's chunks */
         uint32_t kmax = 0;
         for (uint32_t jj = 0; jj < gcount; jj++)
             kmax = kin(l, j0 + jj) > kmax ? kin(l, j0 + jj) : kmax;

@@ -491,9 +491,9 @@ def test_pointwise_layers_count_the_startup_as_python(lib, config_name):
 
 def test_pointwise_layers_on_small_maps_refill_in_pieces_as_python(lib):
     """1x1 layers on small maps whose weights do not fit twice (MobileNetV1-0.25's 3x3x256 ->
-    256, and 300 input channels for a short last piece), which the planner puts in the
-    ``single`` weight mode, refilled in pieces of PIECE_ROWS rows across the group's chunks:
-    the same lists as Python."""
+    256, and 300 input channels for a short last piece; 128 -> 256 in the ``double`` mode),
+    the next group's weights refilled in pieces of PIECE_ROWS rows across the group's
+    chunks: the same lists as Python."""
     config = CONFIGS["8x8"]
     _set(lib, config)
     rng = np.random.default_rng(17)

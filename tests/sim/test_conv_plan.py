@@ -297,11 +297,12 @@ def plan_walk_mode(config, shape):
 
 
 @pytest.mark.parametrize("precision", ["int8", "fp16"])
-def test_pointwise_single_mode_refills_in_pieces(precision):
-    """A 1x1 layer whose weights do not fit twice (MobileNetV1-0.25's pw13 on the 3x3 map,
-    256 -> 256, here with 200 input channels: a short last piece) in the ``single`` weight
-    mode: the next group's matrices come in LOADs of at most PIECE_ROWS rows, piece by piece
-    across the group's chunks, each after the COMPUTEs that free its rows; bit-exact."""
+@pytest.mark.parametrize("mode", ["single", "double"])
+def test_pointwise_refills_in_pieces(precision, mode):
+    """A 1x1 layer on a small map with many channels (as MobileNetV1-0.25's pw13 on the 3x3
+    map, 256 -> 256, here with 200 input channels: a short last piece) in the ``single`` and
+    ``double`` weight modes: the next group's matrices come in LOADs of at most PIECE_ROWS
+    rows, piece by piece across the group's chunks; bit-exact."""
     config = CONFIGS["sim"]
     x_shape, co = (1, 3, 3, 200), 256
     rng = np.random.default_rng(5)
@@ -310,17 +311,17 @@ def test_pointwise_single_mode_refills_in_pieces(precision):
         x, w, bias, mult, shift = int8_case(rng, x_shape, co, (1, 1), -4)
         kw = dict(input_zero_point=-4, output_zero_point=3, multiplier=mult, shift=shift)
         prog = conv2d_int8_program(config, x_shape, w, bias, x_addr=xa, out_addr=oa,
-                                   param_addr=pa, wmodes=("single",), **kw)
+                                   param_addr=pa, wmodes=(mode,), **kw)
         want = conv2d_int8(x, w, bias, **kw)
     else:
         x = fp16_values(rng, x_shape)
         w = (fp16_values(rng, (co, 1, 1, x_shape[3]), specials=False) / 8).astype(np.float16)
         bias = rng.standard_normal(co).astype(np.float32)
         prog = conv2d_fp16_program(config, x_shape, w, bias, x_addr=xa, out_addr=oa,
-                                   param_addr=pa, wmodes=("single",))
+                                   param_addr=pa, wmodes=(mode,))
         want = conv2d_fp16(x, w, bias)
     plan = prog.plan
-    assert plan.wmode == "single" and plan.gn < co // config.npu_cols
+    assert plan.wmode == mode and plan.gn < co // config.npu_cols
     words = [decode(d) for d in prog.descriptors]
     w_loads = [f for op, f in words if op == Opcode.LOAD and f["target"] == LoadTarget.SPAD.value
                and not f["fill"] and f["local_addr"] < plan.w_rows]
