@@ -325,12 +325,16 @@ def test_pointwise_refills_in_pieces(precision, mode):
     words = [decode(d) for d in prog.descriptors]
     w_loads = [f for op, f in words if op == Opcode.LOAD and f["target"] == LoadTarget.SPAD.value
                and not f["fill"] and f["local_addr"] < plan.w_rows]
-    refills = w_loads[plan.gn:]                   # after the first group's own (jit) LOADs
+    whole = [f for f in w_loads if f["rows"] == x_shape[3]]
+    assert len(whole) == plan.gn                  # the first group's own (jit) LOADs
+    refills = [f for f in w_loads if f["rows"] != x_shape[3]]
     assert refills and max(f["rows"] for f in refills) == PIECE_ROWS
     # piece by piece across the group: (first row in the slot, slot) ascending per group
-    for g in range(0, len(refills), plan.gn * -(-x_shape[3] // PIECE_ROWS)):
-        group = refills[g:g + plan.gn * -(-x_shape[3] // PIECE_ROWS)]
-        keys = [(f["local_addr"] % plan.slot, f["local_addr"] // plan.slot) for f in group]
+    per_group = plan.gn * -(-x_shape[3] // PIECE_ROWS)
+    assert len(refills) % per_group == 0
+    for g in range(0, len(refills), per_group):
+        keys = [(f["local_addr"] % plan.slot, f["local_addr"] // plan.slot)
+                for f in refills[g:g + per_group]]
         assert keys == sorted(keys), keys
     assert sorted({f["rows"] for f in refills}) == [x_shape[3] % PIECE_ROWS, PIECE_ROWS]
     assert same_bits(run_on_model(model, prog, [(xa, x)]), want)
