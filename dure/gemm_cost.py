@@ -70,11 +70,14 @@ WALK_PACK_PASS_CHUNKS = 2
 #: ``single`` modes, sim/walk_plan.py PIECE_ROWS): each output chunk's matrix comes in pieces of
 #: this many input channels, emitted piece by piece across the group's chunks, so a ``single``
 #: piece follows the COMPUTEs that free its rows (not the unit's last COMPUTE) and no long LOAD
-#: holds the in-order front. Measured on the 8x8 `sim` SoC (NPU job, one LIST), MobileNetV1-0.25
-#: pw13 (3x3x256 -> 256, INT8, single gn=4): whole matrices 36,154 cycles, pieces of 128 rows
-#: 32,236, 64 rows 30,496, 32 rows 30,216 (more LOADs for little gain: 64 kept); with 64 rows,
-#: double mode: pw13 FP16 49,692 -> 43,692, pw12 (3x3x128 -> 256) INT8 14,996 -> 14,369, FP16
-#: 24,148 -> 22,797, pw11 (6x6x128 -> 128) INT8 12,544 -> 12,429, FP16 16,496 -> 16,082.
+#: holds the in-order front. Measured on the 8x8 `sim` SoC, the layer alone as one LIST read from
+#: main memory (as compiled models run), cycles whole matrices -> pieces of 64 rows:
+#: MobileNetV1-0.25 pw13 (3x3x256 -> 256; INT8 single gn=4, FP16 double gn=2) INT8 35,660 ->
+#: 32,944 (128 rows: 33,220, 32 rows: 34,732), FP16 54,296 -> 50,780 (128: 52,300, 32:
+#: 52,184); pw12 (3x3x128 -> 256, double) INT8 16,756 -> 17,136 (the one loss), FP16 26,632
+#: -> 26,020; pw11 (6x6x128 -> 128, double) INT8 13,348 -> 13,080, FP16 18,040 -> 17,888.
+#: Such layers are bound by the NPU's one bus port, which carries the LIST's descriptors (32
+#: bytes per 8x8 weight tile's COMPUTE) as well as the weights (64 / 128 bytes per tile).
 WALK_PIECE_ROWS = 64
 
 #: Every walk constant above by name (the header's ``DURE_NPU_WALK_<name>``).
