@@ -11,7 +11,7 @@ hardware parameters: changing one changes the plans (and so the streams) on both
 __all__ = ["CMD_CYCLES", "BYTES_PER_CYCLE", "LATENCY", "MC_MAX", "RELOAD", "MBLK_MAX",
            "COST_MODEL", "WALK_PUSH_CYCLES", "WALK_DESCRIPTOR_WEIGHT", "WALK_JIT_LEAD",
            "POOL_MAX_WINDOW", "ADD_BLOCK_ROWS", "WALK_ELTWISE_OVERHEAD", "WALK_MAC_PIXELS",
-           "WALK_GLOBAL_PAIR", "WALK_PACK_PASS_CHUNKS", "WALK_MODEL"]
+           "WALK_GLOBAL_PAIR", "WALK_PACK_PASS_CHUNKS", "WALK_PIECE_ROWS", "WALK_MODEL"]
 
 #: Estimated core cycles per pushed descriptor, any kind (firmware npu_gemm on the sim SoC).
 CMD_CYCLES = 40
@@ -66,9 +66,23 @@ WALK_GLOBAL_PAIR = 2
 #: Output chunks per pass of the packed small-Cin convolution (sim/conv_pack.py PASS_CHUNKS).
 WALK_PACK_PASS_CHUNKS = 2
 
+#: Rows per LOAD when the walk refills a 1x1 layer's weights for the next group (``double`` and
+#: ``single`` modes, sim/walk_plan.py PIECE_ROWS): each output chunk's matrix comes in pieces of
+#: this many input channels, emitted piece by piece across the group's chunks, so a ``single``
+#: piece follows the COMPUTEs that free its rows (not the unit's last COMPUTE) and no long LOAD
+#: holds the in-order front. Measured on the 8x8 `sim` SoC, the layer alone as one LIST read from
+#: main memory (as compiled models run), cycles whole matrices -> pieces of 64 rows:
+#: MobileNetV1-0.25 pw13 (3x3x256 -> 256; INT8 single gn=4, FP16 double gn=2) INT8 35,660 ->
+#: 32,944 (128 rows: 33,220, 32 rows: 34,732), FP16 54,296 -> 50,780 (128: 52,300, 32:
+#: 52,184); pw12 (3x3x128 -> 256, double) INT8 16,756 -> 17,136 (the one loss), FP16 26,632
+#: -> 26,020; pw11 (6x6x128 -> 128, double) INT8 13,348 -> 13,080, FP16 18,040 -> 17,888.
+#: Such layers are bound by the NPU's one bus port, which carries the LIST's descriptors (32
+#: bytes per 8x8 weight tile's COMPUTE) as well as the weights (64 / 128 bytes per tile).
+WALK_PIECE_ROWS = 64
+
 #: Every walk constant above by name (the header's ``DURE_NPU_WALK_<name>``).
 WALK_MODEL = {"PUSH_CYCLES": WALK_PUSH_CYCLES, "DESCRIPTOR_WEIGHT": WALK_DESCRIPTOR_WEIGHT,
               "JIT_LEAD": WALK_JIT_LEAD, "POOL_MAX_WINDOW": POOL_MAX_WINDOW,
               "ADD_BLOCK_ROWS": ADD_BLOCK_ROWS, "ELTWISE_OVERHEAD": WALK_ELTWISE_OVERHEAD,
               "MAC_PIXELS": WALK_MAC_PIXELS, "GLOBAL_PAIR": WALK_GLOBAL_PAIR,
-              "PACK_PASS_CHUNKS": WALK_PACK_PASS_CHUNKS}
+              "PACK_PASS_CHUNKS": WALK_PACK_PASS_CHUNKS, "PIECE_ROWS": WALK_PIECE_ROWS}

@@ -55,6 +55,11 @@ one or two tile buffers (by block parity; by unit parity for per-unit tiles). AC
 halves of ``gn * bh * OW`` rows (by unit parity; a STORE of one unit overlaps the next unit's
 COMPUTEs) and the layer's constant rows (requantization / scale rows) at the top.
 
+The next group's weights of a 1x1 layer (``double`` and ``single``) come in LOADs of
+PIECE_ROWS rows (input channels), piece by piece across the group's chunks: in ``single``
+each piece then follows the COMPUTEs that free its rows instead of the whole matrix waiting
+for the unit's last COMPUTE, and in both no long LOAD holds the in-order front.
+
 Stream order: per unit its COMPUTEs with the *side* commands spread evenly between them: the
 previous unit's STOREs, then the next unit's LOADs (tile, weights, ACC init); a side command
 that writes SPAD rows a COMPUTE of this unit reads is placed after that COMPUTE. The first
@@ -76,6 +81,7 @@ from dure.gemm_cost import (
     WALK_DESCRIPTOR_WEIGHT,
     WALK_ELTWISE_OVERHEAD,
     WALK_JIT_LEAD,
+    WALK_PIECE_ROWS,
     WALK_PUSH_CYCLES,
 )
 
@@ -92,6 +98,10 @@ DESCRIPTOR_WEIGHT = WALK_DESCRIPTOR_WEIGHT
 #: `sim` SoC, 40 each, before the MAC read its weight rows once up front: +1; the planner's
 #: estimate only; dure.gemm_cost.WALK_ELTWISE_OVERHEAD, which the firmware's C port reads).
 ELTWISE_OVERHEAD = WALK_ELTWISE_OVERHEAD
+#: A 1x1 layer's next group of weight matrices (``double`` / ``single``) comes in LOADs of this
+#: many rows (input channels), piece by piece across the group's chunks
+#: (dure.gemm_cost.WALK_PIECE_ROWS, where the measurements are recorded).
+PIECE_ROWS = WALK_PIECE_ROWS
 
 
 @dataclass(frozen=True)
@@ -531,16 +541,20 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                 bounds = sorted(set(bounds))
                 pieces = [(t0 * kin, (t1 - t0) * kin) for t0, t1 in
                           zip(bounds, bounds[1:], strict=False)]
+            elif taps == 1:              # a refill of a 1x1 layer: pieces
+                pieces = [(r0, min(PIECE_ROWS, kin - r0)) for r0 in range(0, kin, PIECE_ROWS)]
             elif per_tap:
                 pieces = [(t * kin, kin) for t in range(taps)]
             else:
                 pieces = [(0, rows)]
             for r0, nr in pieces:
-                out.append(_Cmd(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
-                                       dram_addr=addr + r0 * nn * eb, dram_stride=nn * eb,
-                                       rows=nr, cols=nn, local_addr=base + r0),
-                                spad_write=(base + r0, base + r0 + nr)))
-        return out
+                out.append((r0, jj, _Cmd(encode(
+                    Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
+                    dram_addr=addr + r0 * nn * eb, dram_stride=nn * eb, rows=nr, cols=nn,
+                    local_addr=base + r0), spad_write=(base + r0, base + r0 + nr))))
+        if per_tap != "jit" and g.kh * g.kw == 1:
+            out.sort(key=lambda t: t[:2])      # piece by piece across the group's chunks
+        return [t[2] for t in out]
 
     def tile_base(tile_index):
         return tile0 + (tile_index % plan.tbufs) * plan.tile_rows

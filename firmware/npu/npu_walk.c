@@ -361,6 +361,22 @@ static void weight_loads(struct walk *w, uint32_t u_index, uint32_t j0, uint32_t
     uint32_t taps = l->g.kh * l->g.kw;
     if (per_tap == PIECES_JIT && l->eltwise_mac)
         per_tap = PIECES_WHOLE;       /* one row per tap: one LOAD (walk_plan's weight_loads) */
+    if (per_tap != PIECES_JIT && taps == 1) {
+        /* a 1x1 refill: pieces of PIECE_ROWS rows, piece by piece across the group's chunks */
+        uint32_t kmax = 0;
+        for (uint32_t jj = 0; jj < gcount; jj++)
+            kmax = kin(l, j0 + jj) > kmax ? kin(l, j0 + jj) : kmax;
+        for (uint32_t r0 = 0; r0 < kmax; r0 += DURE_NPU_WALK_PIECE_ROWS) {
+            for (uint32_t jj = 0; jj < gcount; jj++) {
+                uint32_t j = j0 + jj, nn = chunk_cols(l, j), k = kin(l, j);
+                if (r0 < k)
+                    spad_load(w, l->w_addr + j * l->w_step + r0 * nn * w->eb, nn * w->eb,
+                              walk_min(DURE_NPU_WALK_PIECE_ROWS, k - r0), nn,
+                              weight_base(w, u_index, jj, j) + r0);
+            }
+        }
+        return;
+    }
     for (uint32_t jj = 0; jj < gcount; jj++) {
         uint32_t j = j0 + jj, nn = chunk_cols(l, j), k = kin(l, j);
         uint32_t addr = l->w_addr + j * l->w_step, rows = weight_rows(l, j);

@@ -14,6 +14,7 @@ from dure.rtl.npu.commands import Opcode, Precision
 from dure.rtl.npu.descriptor import decode
 from dure.sim import conv_plan, eltwise_plan, pool_plan
 from dure.sim.verif.host_c import host_library
+from dure.sim.walk_plan import PIECE_ROWS
 
 from dure.config import SoCConfig, preset
 from dure.gemm_cost import WALK_MODEL
@@ -486,6 +487,33 @@ def test_pointwise_layers_count_the_startup_as_python(lib, config_name):
                          *bufs.args())
         planned += bufs.check(count, program, f"pointwise x={x_shape} cout={cout}")
     assert planned >= 8             # the others do not fit the 4x4's SPAD (both refuse)
+
+
+def test_pointwise_layers_on_small_maps_refill_in_pieces_as_python(lib):
+    """1x1 layers on small maps whose weights do not fit twice (MobileNetV1-0.25's 3x3x256 ->
+    256, and 300 input channels for a short last piece; 128 -> 256 in the ``double`` mode),
+    the next group's weights refilled in pieces of PIECE_ROWS rows across the group's
+    chunks: the same lists as Python."""
+    config = CONFIGS["8x8"]
+    _set(lib, config)
+    rng = np.random.default_rng(17)
+    bufs = Buffers()
+    singles = 0
+    for cin, cout in ((256, 256), (300, 256), (128, 256)):
+        x_shape = (1, 3, 3, cin)
+        wt = rng.integers(-128, 128, (cout, 1, 1, cin), dtype=np.int8)
+        mult = np.full(cout, 1 << 30, np.int32)
+        shift = np.zeros(cout, np.int32)
+        program = _plan(conv_plan.conv2d_int8_program, config, x_shape, wt, None,
+                        input_zero_point=1, output_zero_point=0, multiplier=mult, shift=shift,
+                        x_addr=X_ADDR, out_addr=OUT_ADDR, param_addr=PARAM_ADDR)
+        singles += program.plan.wmode == "single" and cin > PIECE_ROWS
+        s = [0, *x_shape, cout, 1, 1, 1, 1, 0, 1, 1, 1]
+        count = lib.conv(0, _ptr(np.array(s, np.int32)), _ptr(wt), None, _ptr(mult),
+                         _ptr(shift), None, _ptr(np.array([0, -128, 127, 0, 0, 0], np.int32)),
+                         *bufs.args())
+        assert bufs.check(count, program, f"pointwise x={x_shape} cout={cout}")
+    assert singles >= 2
 
 
 def test_an_npu_without_the_element_wise_unit(tmp_path_factory):

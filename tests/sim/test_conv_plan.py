@@ -4,7 +4,7 @@ output bit for bit, on the 8x8 `sim` and the 4x4 `npu-small` NPU."""
 
 import numpy as np
 import pytest
-from dure.rtl.npu.commands import LoadTarget
+from dure.rtl.npu.commands import LoadTarget, Opcode
 from dure.rtl.npu.descriptor import decode
 from dure.sim.conv_plan import (
     conv2d_fp16_program,
@@ -18,7 +18,7 @@ from dure.sim.golden_tflite_fp16 import conv2d_fp16, depthwise_conv2d_fp16
 from dure.sim.golden_tflite_params import conv_multipliers
 from dure.sim.layer_program import run_on_model
 from dure.sim.npu_model import NpuModel
-from dure.sim.walk_plan import geometry
+from dure.sim.walk_plan import PIECE_ROWS, geometry
 
 from dure.config import preset
 
@@ -345,3 +345,47 @@ def test_small_depthwise_map_fills_top_and_bottom_at_once():
     pairs = [f for f in fills if f["local_groups"] == 2 and f["local_cols"] == g.wp]
     assert len(pairs) == 128 // 8 and all(f["local_row_step"] == (th - 1) * g.wp for f in pairs)
     assert len(fills) == len(pairs) + 2 * prog.plan.tbufs      # + left / right columns
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp16"])
+@pytest.mark.parametrize("mode", ["single", "double"])
+def test_pointwise_refills_in_pieces(precision, mode):
+    """A 1x1 layer on a small map with many channels (as MobileNetV1-0.25's pw13 on the 3x3
+    map, 256 -> 256, here with 200 input channels: a short last piece) in the ``single`` and
+    ``double`` weight modes: the next group's matrices come in LOADs of at most PIECE_ROWS
+    rows, piece by piece across the group's chunks; bit-exact."""
+    config = CONFIGS["sim"]
+    x_shape, co = (1, 3, 3, 200), 256
+    rng = np.random.default_rng(5)
+    model, (xa, oa, pa, _) = model_and_addresses(config)
+    if precision == "int8":
+        x, w, bias, mult, shift = int8_case(rng, x_shape, co, (1, 1), -4)
+        kw = dict(input_zero_point=-4, output_zero_point=3, multiplier=mult, shift=shift)
+        prog = conv2d_int8_program(config, x_shape, w, bias, x_addr=xa, out_addr=oa,
+                                   param_addr=pa, wmodes=(mode,), **kw)
+        want = conv2d_int8(x, w, bias, **kw)
+    else:
+        x = fp16_values(rng, x_shape)
+        w = (fp16_values(rng, (co, 1, 1, x_shape[3]), specials=False) / 8).astype(np.float16)
+        bias = rng.standard_normal(co).astype(np.float32)
+        prog = conv2d_fp16_program(config, x_shape, w, bias, x_addr=xa, out_addr=oa,
+                                   param_addr=pa, wmodes=(mode,))
+        want = conv2d_fp16(x, w, bias)
+    plan = prog.plan
+    assert plan.wmode == mode and plan.gn < co // config.npu_cols
+    words = [decode(d) for d in prog.descriptors]
+    w_loads = [f for op, f in words if op == Opcode.LOAD and f["target"] == LoadTarget.SPAD.value
+               and not f["fill"] and f["local_addr"] < plan.w_rows]
+    whole = [f for f in w_loads if f["rows"] == x_shape[3]]
+    assert len(whole) == plan.gn                  # the first group's own (jit) LOADs
+    refills = [f for f in w_loads if f["rows"] != x_shape[3]]
+    assert refills and max(f["rows"] for f in refills) == PIECE_ROWS
+    # piece by piece across the group: (first row in the slot, slot) ascending per group
+    per_group = plan.gn * -(-x_shape[3] // PIECE_ROWS)
+    assert len(refills) % per_group == 0
+    for g in range(0, len(refills), per_group):
+        keys = [(f["local_addr"] % plan.slot, f["local_addr"] // plan.slot)
+                for f in refills[g:g + per_group]]
+        assert keys == sorted(keys), keys
+    assert sorted({f["rows"] for f in refills}) == [x_shape[3] % PIECE_ROWS, PIECE_ROWS]
+    assert same_bits(run_on_model(model, prog, [(xa, x)]), want)

@@ -148,3 +148,19 @@ def test_mobilenet_stride2_depthwise_int8(model):
     prog = depthwise_conv2d_int8_program(CFG, x.shape, w, bias, **ADDRS, **kw)
     perf = check(model, prog, [(MAIN_BASE, x)], depthwise_conv2d_int8(x, w, bias, **kw))
     assert perf["BUSY"] <= 15_500
+
+
+@pytest.mark.parametrize("mode", ["single", "double"])
+def test_pointwise_small_map_refills_in_pieces(model, mode):
+    """A 1x1 layer on a 3x3 map with many channels (MobileNetV1-0.25's pw13 shape, 200 input
+    channels for a short last piece): the next group's weights in PIECE_ROWS-row LOADs, in the
+    ``single`` mode each right behind the COMPUTEs that free its rows (WAR on SPAD)."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(-128, 128, (1, 3, 3, 200), dtype=np.int8)
+    w = rng.integers(-128, 128, (256, 1, 1, 200), dtype=np.int8)
+    bias = rng.integers(-1000, 1000, 256, dtype=np.int32)
+    mult, shift = conv_multipliers(0.05, np.full(256, 0.001), 0.1, 256)
+    kw = dict(input_zero_point=4, output_zero_point=-2, multiplier=mult, shift=shift)
+    prog = conv2d_int8_program(CFG, x.shape, w, bias, wmodes=(mode,), **ADDRS, **kw)
+    assert prog.plan.wmode == mode
+    check(model, prog, [(MAIN_BASE, x)], conv2d_int8(x, w, bias, **kw))
