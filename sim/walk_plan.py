@@ -72,7 +72,6 @@ from dure.gemm_cost import (
     WALK_PUSH_CYCLES,
 )
 
-
 from .golden_padding import conv_padding
 
 __all__ = ["Geometry", "geometry", "WalkLayer", "WalkPlan", "plan_walk", "walk_descriptors",
@@ -436,7 +435,7 @@ def unit_waves(config, layer, rows, gcount, first, last):
         first = False
     if first and last:
         h = rows - rows // 2
-        if h < tail_min_rows(config, layer, gcount):
+        if rows // 2 < tail_min_rows(config, layer, gcount):
             return tail_waves(config, layer, rows, gcount)
         return unit_waves(config, layer, h, gcount, True, False) + \
             [(h + w0, wr) for w0, wr in tail_waves(config, layer, rows - h, gcount)]

@@ -260,7 +260,7 @@ static uint32_t unit_waves(const struct walk *w, uint32_t rows, uint32_t gcount,
         first = 0;
     if (first && last) {
         uint32_t h = rows - rows / 2;
-        if (h < tail_min_rows(w, gcount))
+        if (rows / 2 < tail_min_rows(w, gcount))
             return tail_waves(w, 0, rows, gcount, wv, 0);
         uint32_t n = head_waves(w, h, gcount, wv, 0);
         return tail_waves(w, h, rows - h, gcount, wv, n);
