@@ -256,8 +256,8 @@ static uint32_t head_waves(const struct walk *w, uint32_t rows, uint32_t gcount,
 static uint32_t unit_waves(const struct walk *w, uint32_t rows, uint32_t gcount, int first,
                            int last, uint32_t (*wv)[2])
 {
-    if (first && w->l->g.kh * w->l->g.kw == 1)
-        first = 0;
+    if (w->l->g.kh * w->l->g.kw == 1)
+        first = last = 0;            /* a 1x1 layer: one wave per unit */
     if (first && last) {
         uint32_t h = rows - rows / 2;
         if (rows / 2 < tail_min_rows(w, gcount))
