@@ -207,76 +207,10 @@ static void unit_at(const struct walk *w, uint32_t i, struct unit *u)
     u->gcount = walk_min(w->p->gn, w->nt - u->j0);
 }
 
-/* --- waves (unit_waves, tail_waves, tail_min_rows) --- */
-
-#define WAVES_MAX 40u         /* two halvings of 16-bit row counts (17 each), with room */
-
-static uint32_t tail_min_rows(const struct walk *w, uint32_t gcount)
-{
-    uint32_t pixels = walk_max(walk_cdiv(DURE_NPU_GEMM_LATENCY, gcount),
-                               DURE_NPU_GEMM_RELOAD * npu_get_info()->rows);
-    return walk_cdiv(pixels, w->l->g.ow);
-}
-
-/* tail_waves: appends the waves of rows [w0, w0 + rows) at wv[n..]; returns the new count */
-static uint32_t tail_waves(const struct walk *w, uint32_t w0, uint32_t rows, uint32_t gcount,
-                           uint32_t (*wv)[2], uint32_t n)
-{
-    uint32_t least = tail_min_rows(w, gcount), at = 0;
-    while (rows - at >= 2 * least && n + 1 < WAVES_MAX) {
-        uint32_t left = rows - at, wr = left - left / 2;
-        wv[n][0] = w0 + at;
-        wv[n][1] = wr;
-        n++;
-        at += wr;
-    }
-    wv[n][0] = w0 + at;
-    wv[n][1] = rows - at;
-    return n + 1;
-}
-
-/* head waves: tail_waves' sizes in reverse order; returns the new count */
-static uint32_t head_waves(const struct walk *w, uint32_t rows, uint32_t gcount,
-                           uint32_t (*wv)[2], uint32_t n)
-{
-    uint32_t m = tail_waves(w, 0, rows, gcount, wv, n), at = 0;
-    for (uint32_t i = n, k = m - 1; i < k; i++, k--) {
-        uint32_t t = wv[i][1];
-        wv[i][1] = wv[k][1];
-        wv[k][1] = t;
-    }
-    for (uint32_t i = n; i < m; i++) {
-        wv[i][0] = at;
-        at += wv[i][1];
-    }
-    return m;
-}
-
-/* unit_waves: the (w0, wr) row ranges of a unit in COMPUTE order; returns their count */
-static uint32_t unit_waves(const struct walk *w, uint32_t rows, uint32_t gcount, int first,
-                           int last, uint32_t (*wv)[2])
-{
-    if (w->l->g.kh * w->l->g.kw == 1)
-        first = last = 0;            /* a 1x1 layer: one wave per unit */
-    if (first && last) {
-        uint32_t h = rows - rows / 2;
-        if (rows / 2 < tail_min_rows(w, gcount))
-            return tail_waves(w, 0, rows, gcount, wv, 0);
-        uint32_t n = head_waves(w, h, gcount, wv, 0);
-        return tail_waves(w, h, rows - h, gcount, wv, n);
-    }
-    if (first)
-        return head_waves(w, rows, gcount, wv, 0);
-    if (last)
-        return tail_waves(w, 0, rows, gcount, wv, 0);
-    wv[0][0] = 0;
-    wv[0][1] = rows;
-    return 1;
-}
-
 static uint32_t waves_of(const struct walk *w, const struct unit *u, uint32_t (*wv)[2])
 {
-    return unit_waves(w, u->rows, u->gcount, u->index == 0, u->index + 1 == w->nunits, wv);
+    return walk_unit_waves(w->l, u->rows, u->gcount, u->index == 0, u->index + 1 == w->nunits,
+                           wv);
 }
 
 /* The last unit's STOREs: after the last COMPUTE that writes their rows. */
@@ -566,7 +500,7 @@ static void computes(struct walk *w, const struct unit *u)
     struct out *o = w->o;
     uint32_t base = tile_base(w, u->block), sbh = w->p->sbh, row_step = g->sh * g->wp;
     uint32_t acc_unit = acc_base(w, u->index);
-    uint32_t wv[WAVES_MAX][2];
+    uint32_t wv[WALK_WAVES_MAX][2];
     uint32_t nw = waves_of(w, u, wv), n = 0;
     for (uint32_t wi = 0; wi < nw; wi++)
         n += walk_steps(l) * (l->diagonal ? u->gcount : w->cc * u->gcount) *
@@ -696,11 +630,11 @@ static void stores(struct walk *w, const struct unit *u, int split)
         uint64_t dram0 = (uint64_t)l->out_addr + (uint64_t)((u->n * g->oh + u->oy0) * g->ow) *
                          w->o_pix + (uint64_t)j * l->n_chunk * l->out_bytes;
         uint32_t step = split ? w->p->sbh : u->rows;
-        uint32_t wv[WAVES_MAX][2], nw = 1;
+        uint32_t wv[WALK_WAVES_MAX][2], nw = 1;
         wv[0][0] = 0;
         wv[0][1] = u->rows;
         if (split)
-            nw = unit_waves(w, u->rows, u->gcount, w->nunits == 1, 1, wv);
+            nw = walk_unit_waves(w->l, u->rows, u->gcount, w->nunits == 1, 1, wv);
         if (!l->runs) {
             uint32_t scale_addr = l->st_scale ? w->p->const_row + j * l->const_per_chunk : 0;
             for (uint32_t wi = 0; wi < nw; wi++)
@@ -762,8 +696,8 @@ static void side_commands(struct walk *w, uint32_t i, const struct unit *u)
 static void pre_commands(struct walk *w, const struct unit *u)
 {
     const struct walk_plan *p = w->p;
-    uint32_t wv[WAVES_MAX][2];
-    uint32_t nw = unit_waves(w, u->rows, u->gcount, 1, w->nunits == 1, wv);
+    uint32_t wv[WALK_WAVES_MAX][2];
+    uint32_t nw = walk_unit_waves(w->l, u->rows, u->gcount, 1, w->nunits == 1, wv);
     side_fills(w);
     tile_loads(w, u, wv, nw);
     acc_init(w, u);
