@@ -436,6 +436,26 @@ class _Cmd:
 JIT_LEAD = WALK_JIT_LEAD
 
 
+def chunk_waves(config, layer, rows, gcount, last):
+    """``(c0, cn)`` ranges of the last unit's ``gcount`` output chunks (of ``rows`` output
+    rows), computed one range after the other so that each range's STOREs overlap the next
+    range's COMPUTEs: halves of what is left (the larger first) while the rest holds two
+    ranges of at least LATENCY rows (so an accumulation chain onto the same ACC rows is not
+    waited for); the rest is the last range. Every other unit is one range. The COMPUTEs keep
+    their size (unlike :func:`tail_waves`, which the last unit takes when it has one chunk)."""
+    if not last or gcount == 1:
+        return [(0, gcount)]
+    least = -(-LATENCY // (rows * layer.geo.ow))
+    waves, c0 = [], 0
+    while gcount - c0 >= 2 * least:
+        left = gcount - c0
+        cn = left - left // 2
+        waves.append((c0, cn))
+        c0 += cn
+    waves.append((c0, gcount - c0))
+    return waves
+
+
 def unit_waves(config, layer, rows, gcount, first, last):
     """``(w0, wr)`` row ranges of a unit (``rows`` output rows, ``gcount`` output chunks)
     computed one after the other: the first unit's grow (the reverse of :func:`tail_waves`:
@@ -447,6 +467,8 @@ def unit_waves(config, layer, rows, gcount, first, last):
     MobileNet's 24x24x16 -> 32 pointwise layer 10,325 -> 11,178 cycles with a wave tail)."""
     if layer.geo.kh * layer.geo.kw == 1:
         return [(0, rows)]
+    if gcount > 1:
+        last = False                 # the last unit's chunks go in waves (chunk_waves)
     if first and last:
         h = rows - rows // 2
         if rows // 2 < tail_min_rows(config, layer, gcount):
@@ -680,11 +702,12 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         _, _, rows, j0, gcount = unit
         base = tile_base(block_index)
         out = []
-        for wave in pieces(unit, first, last):
-            out += wave_computes(u_index, unit, base, wave)
+        for c0, cn in chunk_waves(config, layer, rows, gcount, last):
+            for wave in pieces(unit, first, last):
+                out += wave_computes(u_index, unit, base, wave, range(c0, c0 + cn))
         return out
 
-    def wave_computes(u_index, unit, base, wave):
+    def wave_computes(u_index, unit, base, wave, chunks):
         _, _, rows, j0, gcount = unit
         out = []
         taps = [(ky, kx) for ky in range(g.kh) for kx in range(g.kw)]
@@ -698,7 +721,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             # the second tap of a pair: its tile rows lie this far after the first's
             tap_step = (second[0][0] - ky) * g.wp + second[0][1] - kx if second else 0
             for c in range(cc):
-                for jj in range(gcount):
+                for jj in chunks:
                     j = j0 + jj
                     if layer.diagonal and c != j:
                         continue

@@ -500,8 +500,9 @@ static void computes(struct walk *w, const struct unit *u)
     struct out *o = w->o;
     uint32_t base = tile_base(w, u->block), sbh = w->p->sbh, row_step = g->sh * g->wp;
     uint32_t acc_unit = acc_base(w, u->index);
-    uint32_t wv[WALK_WAVES_MAX][2];
+    uint32_t wv[WALK_WAVES_MAX][2], cw[WALK_WAVES_MAX][2];
     uint32_t nw = waves_of(w, u, wv), n = 0;
+    uint32_t ncw = walk_chunk_waves(l, u->rows, u->gcount, u->index + 1 == w->nunits, cw);
     for (uint32_t wi = 0; wi < nw; wi++)
         n += walk_steps(l) * (l->diagonal ? u->gcount : w->cc * u->gcount) *
              walk_cdiv(wv[wi][1], sbh);
@@ -531,6 +532,7 @@ static void computes(struct walk *w, const struct unit *u)
     /* the MAC steps: one tap each, or (pair) taps t and t + 1 in row-major order, the second's
      * tile rows tap_step after the first's and its weight row the next one */
     uint32_t taps = g->kh * g->kw, tstride = l->eltwise_pair ? 2 : 1;
+    for (uint32_t ci = 0; ci < ncw; ci++)
     for (uint32_t wi = 0; wi < nw; wi++)
     for (uint32_t t = 0; t < taps; t += tstride) {
         uint32_t ky = t / g->kw, kx = t % g->kw;
@@ -540,7 +542,7 @@ static void computes(struct walk *w, const struct unit *u)
         for (uint32_t c = 0; c < w->cc; c++) {
             uint32_t kk = in_cols(l, c);
             uint32_t a_tap = base + c * w->th_full * g->wp + ky * g->wp + kx;
-            for (uint32_t jj = 0; jj < u->gcount; jj++) {
+            for (uint32_t jj = cw[ci][0]; jj < cw[ci][0] + cw[ci][1]; jj++) {
                 uint32_t j = u->j0 + jj;
                 if (l->diagonal && c != j)
                     continue;

@@ -78,6 +78,10 @@ int walk_plan(const struct walk_layer *layer, struct walk_plan *plan);
  * their count (at most WALK_WAVES_MAX). */
 uint32_t walk_unit_waves(const struct walk_layer *l, uint32_t rows, uint32_t gcount, int first,
                          int last, uint32_t (*wv)[2]);
+/* sim/walk_plan.py chunk_waves: the (c0, cn) ranges of a unit's gcount output chunks in
+ * COMPUTE order (last: the layer's last unit) into cw; returns their count. */
+uint32_t walk_chunk_waves(const struct walk_layer *l, uint32_t rows, uint32_t gcount, int last,
+                          uint32_t (*cw)[2]);
 /* The stream; returns the count (list) or the capacity needed (list NULL), or NPU_E_*. */
 int walk_emit(const struct walk_layer *layer, const struct walk_plan *plan, uint32_t *list,
               uint32_t cap);

@@ -232,7 +232,7 @@ int walk_plan(const struct walk_layer *l, struct walk_plan *best)
     return found ? 0 : NPU_E_ARG;
 }
 
-/* --- waves of the first and last units (unit_waves, tail_waves, tail_min_rows) ---------- */
+/* --- waves of the first and last units (unit_waves, chunk_waves, tail_waves) ------------- */
 
 static uint32_t tail_min_rows(const struct walk_layer *l, uint32_t gcount)
 {
@@ -280,6 +280,8 @@ uint32_t walk_unit_waves(const struct walk_layer *l, uint32_t rows, uint32_t gco
 {
     if (l->g.kh * l->g.kw == 1)
         first = last = 0;            /* a 1x1 layer: one wave per unit */
+    if (gcount > 1)
+        last = 0;                    /* the last unit's chunks go in waves (chunk_waves) */
     if (first && last) {
         uint32_t h = rows - rows / 2;
         if (rows / 2 < tail_min_rows(l, gcount))
@@ -294,4 +296,23 @@ uint32_t walk_unit_waves(const struct walk_layer *l, uint32_t rows, uint32_t gco
     wv[0][0] = 0;
     wv[0][1] = rows;
     return 1;
+}
+
+uint32_t walk_chunk_waves(const struct walk_layer *l, uint32_t rows, uint32_t gcount, int last,
+                          uint32_t (*cw)[2])
+{
+    uint32_t n = 0, c0 = 0;
+    if (last && gcount > 1) {
+        uint32_t least = walk_cdiv(DURE_NPU_GEMM_LATENCY, rows * l->g.ow);
+        while (gcount - c0 >= 2 * least && n + 1 < WALK_WAVES_MAX) {
+            uint32_t left = gcount - c0, cn = left - left / 2;
+            cw[n][0] = c0;
+            cw[n][1] = cn;
+            n++;
+            c0 += cn;
+        }
+    }
+    cw[n][0] = c0;
+    cw[n][1] = gcount - c0;
+    return n + 1;
 }

@@ -13,7 +13,7 @@ from dure.sim.golden_tflite_fp16 import conv2d_fp16
 from dure.sim.golden_tflite_params import conv_multipliers
 from dure.sim.layer_program import run_on_model
 from dure.sim.npu_model import NpuModel
-from dure.sim.walk_plan import geometry, tail_min_rows, unit_waves
+from dure.sim.walk_plan import chunk_waves, geometry, tail_min_rows, unit_waves
 
 from dure.config import preset
 
@@ -50,8 +50,30 @@ def test_waves_cover_the_unit_in_order(ow, kernel, gcount, first, last):
             assert sizes == sorted(sizes)                   # the first unit's grow
         if last and not head:
             assert sizes == sorted(sizes, reverse=True)     # the last unit's shrink
-        if last and kernel != (1, 1) and rows >= 2 * least + (rows if head else 0):
+        if last and kernel != (1, 1) and gcount == 1 and \
+                rows >= 2 * least + (rows if head else 0):
             assert len(waves) > 1
+        if last and gcount > 1 and not head:
+            assert waves == [(0, rows)]              # its chunks go in waves instead
+
+
+@pytest.mark.parametrize("ow", [1, 5, 8])
+@pytest.mark.parametrize("last", [False, True])
+def test_chunk_waves_cover_the_group_in_shrinking_ranges(ow, last):
+    from dure.gemm_cost import LATENCY
+    layer = _Layer(ow, (1, 1))
+    for rows in (1, 3, 25):
+        for gcount in range(1, 20):
+            waves = chunk_waves(CONFIG, layer, rows, gcount, last)
+            assert [c0 for c0, _ in waves] == [sum(cn for _, cn in waves[:i])
+                                              for i in range(len(waves))]
+            assert sum(cn for _, cn in waves) == gcount and all(cn > 0 for _, cn in waves)
+            sizes = [cn for _, cn in waves]
+            assert sizes == sorted(sizes, reverse=True)
+            if len(waves) > 1:
+                assert last and min(sizes) * rows * ow >= LATENCY
+            elif last and gcount > 1:
+                assert 2 * rows * ow < LATENCY or gcount * rows * ow < 2 * LATENCY
 
 
 def test_a_wave_keeps_accumulation_chains_latency_apart():
@@ -117,6 +139,21 @@ def test_only_the_last_wave_is_stored_after_the_final_compute(x_shape, cout):
     assert len(waves) > 1
     assert sum(f["rows"] for _, f in tail) == waves[-1][1] * ow * gcount
     assert waves[-1][1] < rows
+
+
+def test_the_pointwise_tail_stores_only_the_last_chunk_range():
+    """DS-CNN's pointwise layer (25x5x64 -> 64, INT8; the last unit a group of 4 chunks):
+    after the final COMPUTE only the last chunk range's STOREs remain (one chunk of 4)."""
+    prog, _, _, _ = _int8_program((1, 25, 5, 64), 64, (1, 1))
+    plan = prog.plan
+    assert plan.gn == 4 and plan.bh == 25
+    ds = _decoded(prog)
+    last = max(i for i, d in enumerate(ds) if _is_exec(d))
+    tail = ds[last + 1:]
+    waves = chunk_waves(CONFIG, _Layer(5, (1, 1)), 25, 4, True)
+    assert waves == [(0, 2), (2, 1), (3, 1)]
+    assert tail and all(op == Opcode.STORE for op, _ in tail)
+    assert sum(f["rows"] for _, f in tail) == 125
 
 
 def test_the_first_compute_waits_for_the_first_wave_only():
