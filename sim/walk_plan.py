@@ -464,8 +464,10 @@ def unit_waves(config, layer, rows, gcount, first, last):
     is one wave. A 1x1 layer's units are one wave each: its first wave would wait for every
     input chunk's rows (each wave uses them once), and shorter COMPUTEs in its last unit cost
     more weight switches than the shorter STORE tail saves (measured on the 8x8 `sim` SoC:
-    MobileNet's 24x24x16 -> 32 pointwise layer 10,325 -> 11,178 cycles with a wave tail)."""
-    if layer.geo.kh * layer.geo.kw == 1:
+    MobileNet's 24x24x16 -> 32 pointwise layer 10,325 -> 11,178 cycles with a wave tail). So
+    are an element-wise layer's (INT8 depthwise on the MAC, max pooling): no chain latency to
+    hide there, and MobileNet's 48x48x8 depthwise layer was 232 cycles slower in waves."""
+    if layer.geo.kh * layer.geo.kw == 1 or layer.eltwise_mac or layer.eltwise_max:
         return [(0, rows)]
     if gcount > 1:
         last = False                 # the last unit's chunks go in waves (chunk_waves)

@@ -278,8 +278,10 @@ static uint32_t head_waves(const struct walk_layer *l, uint32_t rows, uint32_t g
 uint32_t walk_unit_waves(const struct walk_layer *l, uint32_t rows, uint32_t gcount, int first,
                          int last, uint32_t (*wv)[2])
 {
-    if (l->g.kh * l->g.kw == 1)
-        first = last = 0;            /* a 1x1 layer: one wave per unit */
+    /* 1x1 and element-wise layers: one wave per unit (the Python eltwise_max too, which this
+     * port does not emit yet) */
+    if (l->g.kh * l->g.kw == 1 || l->eltwise_mac)
+        first = last = 0;
     if (gcount > 1)
         last = 0;                    /* the last unit's chunks go in waves (chunk_waves) */
     if (first && last) {

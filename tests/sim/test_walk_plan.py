@@ -21,10 +21,17 @@ CONFIG = preset("sim")
 
 
 class _Layer:
-    """The two things unit_waves reads of a WalkLayer."""
+    """What unit_waves reads of a WalkLayer."""
 
-    def __init__(self, ow, kernel):
+    def __init__(self, ow, kernel, eltwise=False):
         self.geo = geometry((1, 64, ow, 8), kernel, (1, 1), "SAME")
+        self.eltwise_mac = self.eltwise_max = eltwise
+
+
+def test_element_wise_layers_take_one_wave():
+    for first in (False, True):
+        for last in (False, True):
+            assert unit_waves(CONFIG, _Layer(5, (3, 3), True), 25, 1, first, last) == [(0, 25)]
 
 
 @pytest.mark.parametrize("ow", [1, 5, 8, 32])
