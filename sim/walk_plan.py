@@ -56,17 +56,19 @@ of its first COMPUTE before it; the last unit's STOREs go per sub-block right af
 that finishes it. The NPU's front end takes commands in order with one waiting slot per unit,
 so this keeps LOADs and STOREs from holding up the COMPUTEs behind them.
 
-Waves (the layer's fixed cost, :func:`unit_waves`): the first and the last unit of a layer
-with a window larger than 1x1 run their rows in *waves*, one after the other, each wave in the
-order above (taps, input chunks, output chunks, sub-blocks of at most ``sbh`` rows inside the
-wave). The first unit's waves grow, and its tile rows come in one LOAD per wave and input
-chunk, so its first COMPUTE waits for a few rows instead of the whole block; the last unit's
-shrink, so each wave's STOREs overlap the next wave's COMPUTEs and only the last (small)
-wave's STOREs follow the final COMPUTE. A wave keeps the order per ACC row (FP16 stays exact)
-and has at least LATENCY pixels over the group's chunks, so an accumulation chain onto the
-same rows is not waited for. What the engine cannot schedule away: an ACC-init LOAD (the bias)
-takes one ACC write-port cycle per row from the COMPUTEs' results (~2 k cycles on ResNet-8
-stage 1), measured by removing them.
+Waves (the layer's fixed cost, :func:`unit_waves`, :func:`chunk_waves`): the first and the
+last unit of a layer with a window larger than 1x1 on the array run their rows in *waves*, one
+after the other, each wave in the order above (taps, input chunks, output chunks, sub-blocks of
+at most ``sbh`` rows inside the wave). The first unit's waves grow, and its tile rows come in
+one LOAD per wave and input chunk, so its first COMPUTE waits for a few rows instead of the
+whole block; the last unit's shrink, so each wave's STOREs overlap the next wave's COMPUTEs and
+only the last (small) wave's STOREs follow the final COMPUTE. A last unit of several output
+chunks (any window) takes its chunks in shrinking ranges instead, the same way. A wave keeps
+the order per ACC row (FP16 stays exact) and has at least LATENCY pixels over its chunks, so
+an accumulation chain onto the same rows is not waited for. No waves in the ``taps`` weight
+mode (its tap buffers are refilled in the unit's tap order). What the engine cannot schedule
+away: an ACC-init LOAD (the bias) takes one ACC write-port cycle per row from the COMPUTEs'
+results (~2 k cycles on ResNet-8 stage 1), measured by removing them.
 """
 
 from dataclasses import dataclass, field
@@ -440,7 +442,7 @@ def chunk_waves(config, layer, rows, gcount, last):
     """``(c0, cn)`` ranges of the last unit's ``gcount`` output chunks (of ``rows`` output
     rows), computed one range after the other so that each range's STOREs overlap the next
     range's COMPUTEs: halves of what is left (the larger first) while the rest holds two
-    ranges of at least LATENCY rows (so an accumulation chain onto the same ACC rows is not
+    ranges of at least LATENCY pixels (so an accumulation chain onto the same ACC rows is not
     waited for); the rest is the last range. Every other unit is one range. The COMPUTEs keep
     their size (unlike :func:`tail_waves`, which the last unit takes when it has one chunk)."""
     if not last or gcount == 1:
@@ -693,10 +695,14 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                             acc_write=(first, first + rows * g.ow)))
         return out
 
+    # the taps weight mode refills its two tap buffers in the order of the unit's taps: no
+    # waves there (a wave would walk the taps again)
+    waved = plan.wmode != "taps"
+
     def pieces(unit, first, last):
         """``(s0, sr)`` sub-blocks of a unit in COMPUTE order, by waves
         (:func:`unit_waves`)."""
-        waves = unit_waves(config, layer, unit[2], unit[4], first, last)
+        waves = unit_waves(config, layer, unit[2], unit[4], first and waved, last and waved)
         return [[(w0 + s0, min(plan.sbh, wr - s0)) for s0 in range(0, wr, plan.sbh)]
                 for w0, wr in waves]
 
@@ -704,7 +710,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         _, _, rows, j0, gcount = unit
         base = tile_base(block_index)
         out = []
-        for c0, cn in chunk_waves(config, layer, rows, gcount, last):
+        for c0, cn in chunk_waves(config, layer, rows, gcount, last and waved):
             for wave in pieces(unit, first, last):
                 out += wave_computes(u_index, unit, base, wave, range(c0, c0 + cn))
         return out
@@ -826,7 +832,8 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             bi += 1
         block_of.append(bi)
     first_unit = units[0]
-    head = unit_waves(config, layer, first_unit[2], first_unit[4], True, len(units) == 1)
+    head = unit_waves(config, layer, first_unit[2], first_unit[4], waved,
+                      waved and len(units) == 1)
     pre = side_fills() + tile_loads(first_unit, 0, head) + acc_init(0, first_unit)
     if plan.wmode == "resident":
         pre += [c for j in range(layer.out_chunks)

@@ -207,10 +207,16 @@ static void unit_at(const struct walk *w, uint32_t i, struct unit *u)
     u->gcount = walk_min(w->p->gn, w->nt - u->j0);
 }
 
+/* the taps weight mode refills its tap buffers in the unit's tap order: no waves there */
+static int waved(const struct walk *w)
+{
+    return w->p->wmode != WALK_TAPS;
+}
+
 static uint32_t waves_of(const struct walk *w, const struct unit *u, uint32_t (*wv)[2])
 {
-    return walk_unit_waves(w->l, u->rows, u->gcount, u->index == 0, u->index + 1 == w->nunits,
-                           wv);
+    return walk_unit_waves(w->l, u->rows, u->gcount, waved(w) && u->index == 0,
+                           waved(w) && u->index + 1 == w->nunits, wv);
 }
 
 /* The last unit's STOREs: after the last COMPUTE that writes their rows. */
@@ -502,7 +508,8 @@ static void computes(struct walk *w, const struct unit *u)
     uint32_t acc_unit = acc_base(w, u->index);
     uint32_t wv[WALK_WAVES_MAX][2], cw[WALK_WAVES_MAX][2];
     uint32_t nw = waves_of(w, u, wv), n = 0;
-    uint32_t ncw = walk_chunk_waves(l, u->rows, u->gcount, u->index + 1 == w->nunits, cw);
+    uint32_t ncw = walk_chunk_waves(l, u->rows, u->gcount,
+                                    waved(w) && u->index + 1 == w->nunits, cw);
     for (uint32_t wi = 0; wi < nw; wi++)
         n += walk_steps(l) * (l->diagonal ? u->gcount : w->cc * u->gcount) *
              walk_cdiv(wv[wi][1], sbh);
@@ -636,7 +643,8 @@ static void stores(struct walk *w, const struct unit *u, int split)
         wv[0][0] = 0;
         wv[0][1] = u->rows;
         if (split)
-            nw = walk_unit_waves(w->l, u->rows, u->gcount, w->nunits == 1, 1, wv);
+            nw = walk_unit_waves(w->l, u->rows, u->gcount, waved(w) && w->nunits == 1,
+                                 waved(w), wv);
         if (!l->runs) {
             uint32_t scale_addr = l->st_scale ? w->p->const_row + j * l->const_per_chunk : 0;
             for (uint32_t wi = 0; wi < nw; wi++)
@@ -699,7 +707,8 @@ static void pre_commands(struct walk *w, const struct unit *u)
 {
     const struct walk_plan *p = w->p;
     uint32_t wv[WALK_WAVES_MAX][2];
-    uint32_t nw = walk_unit_waves(w->l, u->rows, u->gcount, 1, w->nunits == 1, wv);
+    uint32_t nw = walk_unit_waves(w->l, u->rows, u->gcount, waved(w),
+                                  waved(w) && w->nunits == 1, wv);
     side_fills(w);
     tile_loads(w, u, wv, nw);
     acc_init(w, u);

@@ -95,7 +95,7 @@ def test_a_wave_keeps_accumulation_chains_latency_apart():
             assert (rows - 1) * ow < max(-(-LATENCY // gcount), RELOAD * CONFIG.npu_rows)
 
 
-def _int8_program(x_shape, cout, kernel, seed=0):
+def _int8_program(x_shape, cout, kernel, seed=0, wmodes=None):
     rng = np.random.default_rng(seed)
     x = rng.integers(-128, 128, x_shape, dtype=np.int8)
     w = rng.integers(-128, 128, (cout, *kernel, x_shape[3]), dtype=np.int8)
@@ -108,7 +108,7 @@ def _int8_program(x_shape, cout, kernel, seed=0):
               stride=(1, 1), padding="SAME")
     addrs = main.base, main.base + main.size // 4, main.base + main.size // 2
     prog = conv2d_int8_program(CONFIG, x_shape, w, bias, x_addr=addrs[0], out_addr=addrs[1],
-                               param_addr=addrs[2], **kw)
+                               param_addr=addrs[2], wmodes=wmodes, **kw)
     return prog, x, conv2d_int8(x, w, bias, **kw), addrs
 
 
@@ -200,3 +200,16 @@ def test_layers_in_waves_stay_bit_exact(x_shape, cout, kernel):
     wantf = conv2d_fp16(xf, wf, bf, stride=(1, 1), padding="SAME")
     gotf = _run(progf, xf, addrs)
     assert np.array_equal(gotf.reshape(wantf.shape).view(np.uint16), wantf.view(np.uint16))
+
+
+@pytest.mark.parametrize("wmode", ["resident", "double", "single", "taps"])
+def test_every_weight_mode_stays_exact_with_waves(wmode):
+    """ResNet-8 stage 2's shape in each weight buffering: the taps mode refills its two tap
+    buffers in the unit's tap order, so it takes no waves (with them it gave wrong outputs:
+    a later wave read a buffer already refilled); the others place their LOADs by the rows
+    the COMPUTEs read."""
+    prog, x, want, addrs = _int8_program((1, 16, 16, 32), 32, (3, 3), seed=1,
+                                         wmodes=(wmode,))
+    assert prog.plan.wmode == wmode
+    got = _run(prog, x, addrs)
+    assert np.array_equal(got.reshape(want.shape), want)
