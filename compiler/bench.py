@@ -26,7 +26,10 @@ per cycle)``, the weight bytes those of every filter the model reads once (int8:
 2 bytes per weight; biases, requantization parameters and activations not counted, so the
 bound is optimistic). A model whose second term is the larger is memory-bound
 (``memory_bound``): batch-1 fully connected layers use each weight once. Per layer
-(:data:`LAYER_COLUMNS`): kind, where it runs, MACs, cycles.
+(:data:`LAYER_COLUMNS`): kind, where it runs, MACs, cycles; for an NPU layer also its work
+(``work_cycles``: the rows its COMPUTEs and ELTWISEs take, one per cycle,
+:func:`dure.sim.layer_program.work_rows`) and its fixed cost (``fixed_cycles``: cycles minus
+the work, every stall included; empty for core layers).
 """
 
 import csv
@@ -42,7 +45,8 @@ COLUMNS = ["model", "precision", "variant", "layers", "npu_layers", "core_layers
            "macs_per_cycle", "util_pct", "npu_layer_util_pct", "dma_rd", "dma_wr",
            "exact_reference", "exact_runtime", "runtime_max_abs_err", "runtime_top1",
            "host_layers", "weight_bytes", "roofline_cycles", "roofline_pct", "memory_bound"]
-LAYER_COLUMNS = ["model", "index", "node", "kind", "where", "macs", "cycles", "util_pct"]
+LAYER_COLUMNS = ["model", "index", "node", "kind", "where", "macs", "cycles", "util_pct",
+                 "work_cycles", "fixed_cycles"]
 
 
 @dataclasses.dataclass
@@ -75,6 +79,7 @@ def run_model(name, data, config, runtime, rng, *, precision="int8"):
     random input drawn from ``rng`` (a numpy Generator: int8 uniform, or float32 standard
     normal); ``runtime(data, x)`` gives the model runtime's outputs. Returns a
     :class:`ModelResult`."""
+    from ..sim.layer_program import work_rows
     from . import reference
     from .lower import compile_graph
     from .soc import run_program_soc
@@ -101,9 +106,11 @@ def run_model(name, data, config, runtime, rng, *, precision="int8"):
             npu_cycles += cycles
         else:
             core_cycles += cycles
+        work = work_rows(layer.commands) if where == "npu" else ""
         layers.append({"model": name, "index": i, "node": layer.op.name, "kind": layer.kind,
                        "where": where, "macs": layer.macs, "cycles": cycles,
-                       "util_pct": round(100 * layer.macs / cycles / peak, 1) if cycles else 0})
+                       "util_pct": round(100 * layer.macs / cycles / peak, 1) if cycles else 0,
+                       "work_cycles": work, "fixed_cycles": cycles - work if work != "" else ""})
     macs, cycles = program.macs, run.cycles
     wbytes = filter_bytes(graph, program.precision)
     bound, memory_bound = roofline_cycles(macs, wbytes, config)

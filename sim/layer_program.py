@@ -10,8 +10,10 @@ on the golden command model.
 from dataclasses import dataclass, field
 
 import numpy as np
+from dure.rtl.npu.commands import Opcode
+from dure.rtl.npu.descriptor import decode
 
-__all__ = ["LayerProgram", "ParamArea", "run_on_model"]
+__all__ = ["LayerProgram", "ParamArea", "run_on_model", "work_rows"]
 
 
 @dataclass
@@ -53,6 +55,19 @@ class LayerProgram:
     @property
     def param_bytes(self):
         return sum(len(b) for _, b in self.blobs)
+
+
+def work_rows(descriptors):
+    """The layer's *work* in cycles: the rows its COMPUTEs and ELTWISEs take, one per cycle
+    (the sum of their ``m``; what PERF_COMPUTE counts for the COMPUTEs). A layer's *fixed
+    cost* is its cycles minus this (issue 10: first descriptor fetched to last byte stored,
+    minus the work), every stall included."""
+    total = 0
+    for words in descriptors:
+        opcode, f = decode(words)
+        if opcode in (Opcode.COMPUTE, Opcode.ELTWISE):
+            total += f["m"]
+    return total
 
 
 class ParamArea:

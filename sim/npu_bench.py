@@ -36,8 +36,11 @@ so MACs = M*K*N are the layer's useful multiply-accumulates.
   multiply-accumulates of the array (util % is against the array's peak all the same).
 
 The extra columns at the end: ``lowering`` (``gemm``: im2col'd GEMM through ``npu_gemm``;
-``walk``: a lowered layer) and ``cycles - compute`` (cycles beyond those in which the array took
-an activation row: the fixed cost plus every stall).
+``walk``: a lowered layer), ``cycles - compute`` (cycles beyond those in which the array took
+an activation row: the fixed cost plus every stall) and ``fixed`` (issue 10's fixed cost:
+cycles minus the work, the work being the rows the layer's COMPUTEs and ELTWISEs take, one per
+cycle, :func:`dure.sim.layer_program.work_rows`; for rows whose descriptors the firmware
+builds (``gemm``) the PERF_COMPUTE rows, which is the same there: they have no ELTWISE).
 """
 
 import csv
@@ -47,6 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .golden_tflite_params import add_params, conv_multipliers
+from .layer_program import work_rows
 from .npu_job import Job, reference
 
 __all__ = ["SHAPES", "LAYERS", "GEMVS", "Row", "run_shape", "run_layer", "run_gemv", "run_all",
@@ -101,7 +105,8 @@ LAYERS = [
 
 COLUMNS = ["shape", "precision", "M", "K", "N", "MACs", "cycles", "MACs/cycle", "util %",
            "DMA rd B", "DMA wr B", "MACs/B", "bound MACs/cycle", "util of bound %",
-           "stall mem", "stall dep", "stall out", "exact", "lowering", "cycles - compute"]
+           "stall mem", "stall dep", "stall out", "exact", "lowering", "cycles - compute",
+           "fixed"]
 
 
 @dataclass
@@ -125,6 +130,7 @@ class Row:
     peak: int
     bandwidth: int
     lowering: str = "gemm"
+    work: int = None        # rows of the COMPUTEs and ELTWISEs (None: ``compute``)
 
     @property
     def macs(self):
@@ -148,7 +154,12 @@ class Row:
                 self.dma_wr, f"{self.intensity:.2f}", f"{self.bound:.2f}",
                 f"{100 * self.rate / self.bound:.1f}", self.stall_mem, self.stall_dep,
                 self.stall_out, "yes" if self.exact else "NO", self.lowering,
-                self.cycles - self.compute]
+                self.cycles - self.compute, self.fixed]
+
+    @property
+    def fixed(self):
+        """Cycles minus the work (module docstring, column ``fixed``)."""
+        return self.cycles - (self.compute if self.work is None else self.work)
 
 
 def random_operands(precision, m, k, n, seed):
@@ -350,7 +361,8 @@ def run_layer(config, name, op, x_shape, cout, kernel, stride, padding, precisio
                stats["dma_rd"], stats["dma_wr"], stats["stall_mem"], stats["stall_dep"],
                stats["stall_out"], stats["busy"], stats["compute"],
                bool(np.array_equal(got.view(width), want.view(width))),
-               config.npu_peak_macs_per_cycle, config.main_bytes_per_cycle, lowering="walk")
+               config.npu_peak_macs_per_cycle, config.main_bytes_per_cycle, lowering="walk",
+               work=work_rows(program.descriptors))
 
 
 def run_all(config, shapes=None, precisions=("int8", "fp16"), progress=None, layers=None,

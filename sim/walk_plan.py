@@ -67,6 +67,20 @@ unit's own LOADs go just ahead (JIT_LEAD COMPUTEs) of the first COMPUTE that nee
 of its first COMPUTE before it; the last unit's STOREs go per sub-block right after the COMPUTE
 that finishes it. The NPU's front end takes commands in order with one waiting slot per unit,
 so this keeps LOADs and STOREs from holding up the COMPUTEs behind them.
+
+Waves (the layer's fixed cost, :func:`unit_waves`, :func:`chunk_waves`): the first and the
+last unit of a layer with a window larger than 1x1 on the array run their rows in *waves*, one
+after the other, each wave in the order above (taps, input chunks, output chunks, sub-blocks of
+at most ``sbh`` rows inside the wave). The first unit's waves grow, and its tile rows come in
+one LOAD per wave and input chunk, so its first COMPUTE waits for a few rows instead of the
+whole block; the last unit's shrink, so each wave's STOREs overlap the next wave's COMPUTEs and
+only the last (small) wave's STOREs follow the final COMPUTE. A last unit of several output
+chunks (any window) takes its chunks in shrinking ranges instead, the same way. A wave keeps
+the order per ACC row (FP16 stays exact) and has at least LATENCY pixels over its chunks, so
+an accumulation chain onto the same rows is not waited for. No waves in the ``taps`` weight
+mode (its tap buffers are refilled in the unit's tap order). What the engine cannot schedule
+away: an ACC-init LOAD (the bias) takes one ACC write-port cycle per row from the COMPUTEs'
+results (~2 k cycles on ResNet-8 stage 1), measured by removing them.
 """
 
 from dataclasses import dataclass, field
@@ -456,6 +470,94 @@ class _Cmd:
 JIT_LEAD = WALK_JIT_LEAD
 
 
+def chunk_waves(config, layer, rows, gcount, last):
+    """``(c0, cn)`` ranges of the last unit's ``gcount`` output chunks (of ``rows`` output
+    rows), computed one range after the other so that each range's STOREs overlap the next
+    range's COMPUTEs: halves of what is left (the larger first) while the rest holds two
+    ranges of at least LATENCY pixels (so an accumulation chain onto the same ACC rows is not
+    waited for); the rest is the last range. Every other unit is one range. The COMPUTEs keep
+    their size (unlike :func:`tail_waves`, which the last unit takes when it has one chunk)."""
+    if not last or gcount == 1:
+        return [(0, gcount)]
+    least = -(-LATENCY // (rows * layer.geo.ow))
+    waves, c0 = [], 0
+    while gcount - c0 >= 2 * least:
+        left = gcount - c0
+        cn = left - left // 2
+        waves.append((c0, cn))
+        c0 += cn
+    waves.append((c0, gcount - c0))
+    return waves
+
+
+def unit_waves(config, layer, rows, gcount, first, last):
+    """``(w0, wr)`` row ranges of a unit (``rows`` output rows, ``gcount`` output chunks)
+    computed one after the other: the first unit's grow (the reverse of :func:`tail_waves`:
+    its first COMPUTEs wait only for a few rows of the tile), the last unit's shrink, a unit
+    that is both does its first half as the first and the rest as the last; every other unit
+    is one wave. A 1x1 layer's units are one wave each: its first wave would wait for every
+    input chunk's rows (each wave uses them once), and shorter COMPUTEs in its last unit cost
+    more weight switches than the shorter STORE tail saves (measured on the 8x8 `sim` SoC:
+    MobileNet's 24x24x16 -> 32 pointwise layer 10,325 -> 11,178 cycles with a wave tail). So
+    are an element-wise layer's (INT8 depthwise on the MAC, max pooling): no chain latency to
+    hide there, and MobileNet's 48x48x8 depthwise layer was 232 cycles slower in waves."""
+    if layer.geo.kh * layer.geo.kw == 1 or layer.eltwise_mac or layer.eltwise_max:
+        return [(0, rows)]
+    if gcount > 1:
+        last = False                 # the last unit's chunks go in waves (chunk_waves)
+    if first and last:
+        h = rows - rows // 2
+        if rows // 2 < tail_min_rows(config, layer, gcount):
+            return tail_waves(config, layer, rows, gcount)
+        return unit_waves(config, layer, h, gcount, True, False) + \
+            [(h + w0, wr) for w0, wr in tail_waves(config, layer, rows - h, gcount)]
+    if first:
+        sizes = [wr for _, wr in tail_waves(config, layer, rows, gcount)][::-1]
+        return [(sum(sizes[:i]), wr) for i, wr in enumerate(sizes)]
+    if last:
+        return tail_waves(config, layer, rows, gcount)
+    return [(0, rows)]
+
+
+def tail_waves(config, layer, rows, gcount):
+    """``(w0, wr)`` row ranges of the last unit, computed one wave after the other so that
+    each wave's STOREs overlap the next wave's COMPUTEs and only the last wave's STOREs follow
+    the final COMPUTE: halves of what is left (the larger half first) while the rest still
+    holds two waves of :func:`tail_min_rows`; the rest is the last wave."""
+    least = tail_min_rows(config, layer, gcount)
+    waves, w0 = [], 0
+    while rows - w0 >= 2 * least:
+        left = rows - w0
+        wr = left - left // 2
+        waves.append((w0, wr))
+        w0 += wr
+    waves.append((w0, rows - w0))
+    return waves
+
+
+def tail_min_rows(config, layer, gcount):
+    """Fewest output rows in a wave: enough pixels that the next accumulation onto the same
+    ACC rows (one wave of the group's ``gcount`` chunks later) comes LATENCY cycles after
+    (array COMPUTEs), and that every COMPUTE covers its weight switch (RELOAD * R rows)."""
+    pixels = max(-(-LATENCY // gcount), RELOAD * config.npu_rows)
+    return -(-pixels // layer.geo.ow)
+
+
+# --- emission ---------------------------------------------------------------------------
+
+@dataclass
+class _Cmd:
+    words: list
+    spad_write: tuple = None     # (first, end) SPAD rows a LOAD writes
+    spad_reads: tuple = ()       # SPAD row ranges a COMPUTE reads
+    acc_write: tuple = None      # (first, end) ACC rows a COMPUTE or LOAD writes
+    acc_read: tuple = None       # (first, end) ACC rows a STORE reads
+
+
+#: The first unit's LOADs go this many COMPUTEs ahead of the first one that needs them.
+JIT_LEAD = WALK_JIT_LEAD
+
+
 def _units(layer, plan):
     g = layer.geo
     nt = layer.out_chunks
@@ -569,8 +671,10 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     per_tile = _tile_chunks(layer, plan.gn)
     unit_tiles = _unit_tiles(layer)
 
-    def tile_loads(unit, tile_index):
-        """FILLs and LOADs of a unit's tile (the block's, or a diagonal unit's own chunks)."""
+    def tile_loads(unit, tile_index, waves=None):
+        """FILLs and LOADs of a unit's tile (the block's, or a diagonal unit's own chunks);
+        ``waves``: the image rows LOADed in one piece per wave (the rows its output rows need
+        beyond the previous waves')."""
         n, oy0, rows, j0, gcount = unit
         th = (rows - 1) * g.sh + g.kh
         base = tile_base(tile_index)
@@ -592,14 +696,21 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                 if bottom_start < th:
                     out.append(fill(region + bottom_start * g.wp, (th - bottom_start) * g.wp,
                                     kk))
-            if iy1 > iy0:
-                nv = iy1 - iy0
-                first = region + (iy0 + g.pt - py0) * g.wp + g.pl
+            cuts = [iy0]
+            for w0, wr in waves or ():
+                cut = min(iy1, py0 + (w0 + wr - 1) * g.sh + g.kh - g.pt)
+                if cut > cuts[-1]:
+                    cuts.append(cut)
+            if cuts[-1] < iy1:
+                cuts.append(iy1)
+            for r0, r1 in zip(cuts, cuts[1:], strict=False):
+                nv = r1 - r0
+                first = region + (r0 + g.pt - py0) * g.wp + g.pl
                 placement = dict(local_cols=g.width, local_groups=nv, local_row_step=g.wp) \
                     if g.wp != g.width else {}       # rows already contiguous: a plain LOAD
                 out.append(_Cmd(encode(
                     Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
-                    dram_addr=layer.x_addr + ((n * g.height + iy0) * g.width) * x_pix
+                    dram_addr=layer.x_addr + ((n * g.height + r0) * g.width) * x_pix
                     + c * layer.k_chunk * eb,
                     dram_stride=x_pix, rows=nv * g.width, cols=kk, local_addr=first,
                     **placement),
@@ -640,9 +751,28 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                             acc_write=(first, first + rows * g.ow)))
         return out
 
-    def computes(u_index, unit, tile_index):
+    # the taps weight mode refills its two tap buffers in the order of the unit's taps: no
+    # waves there (a wave would walk the taps again)
+    waved = plan.wmode != "taps"
+
+    def pieces(unit, first, last):
+        """``(s0, sr)`` sub-blocks of a unit in COMPUTE order, by waves
+        (:func:`unit_waves`)."""
+        waves = unit_waves(config, layer, unit[2], unit[4], first and waved, last and waved)
+        return [[(w0 + s0, min(plan.sbh, wr - s0)) for s0 in range(0, wr, plan.sbh)]
+                for w0, wr in waves]
+
+    def computes(u_index, unit, tile_index, first=False, last=False):
         _, _, rows, j0, gcount = unit
         base = tile_base(tile_index) - chunk0(unit) * th_full * g.wp
+        out = []
+        for c0, cn in chunk_waves(config, layer, rows, gcount, last and waved):
+            for wave in pieces(unit, first, last):
+                out += wave_computes(u_index, unit, base, wave, range(c0, c0 + cn))
+        return out
+
+    def wave_computes(u_index, unit, base, wave, chunks):
+        _, _, rows, j0, gcount = unit
         out = []
         taps = [(ky, kx) for ky in range(g.kh) for kx in range(g.kw)]
         if layer.eltwise_mac and layer.eltwise_pair:
@@ -655,7 +785,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             # the second tap of a pair: its tile rows lie this far after the first's
             tap_step = (second[0][0] - ky) * g.wp + second[0][1] - kx if second else 0
             for c in range(cc):
-                for jj in range(gcount):
+                for jj in chunks:
                     j = j0 + jj
                     if layer.diagonal and c != j:
                         continue
@@ -666,8 +796,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                         w_row = weight_row(u_index, jj, j, t) + \
                             (0 if layer.diagonal else c * layer.k_chunk)
                     first = t == 0 and (layer.diagonal or c == 0)
-                    for s0 in range(0, rows, plan.sbh):
-                        sr = min(plan.sbh, rows - s0)
+                    for s0, sr in wave:
                         a = base + c * th_full * g.wp + (s0 * g.sh + ky) * g.wp + kx
                         a_end = a + (sr - 1) * g.sh * g.wp + (g.ow - 1) * g.sw + 1
                         acc = acc_base(u_index) + jj * plan.bh * g.ow + s0 * g.ow
@@ -705,10 +834,11 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         return out
 
     def stores(u_index, unit, split=False):
-        """STOREs of a unit: per chunk (``split``: per chunk and sub-block)."""
+        """STOREs of a unit: per chunk (``split``: per chunk and sub-block of the last
+        unit's waves)."""
         n, oy0, rows, j0, gcount = unit
         out = []
-        pieces = [(s0, min(plan.sbh, rows - s0)) for s0 in range(0, rows, plan.sbh)] \
+        parts = [p for wave in pieces(unit, len(units) == 1, True) for p in wave] \
             if split else [(0, rows)]
         for jj in range(gcount):
             j = j0 + jj
@@ -720,7 +850,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             if layer.runs is None:
                 if fields.get("scale"):
                     fields["scale_addr"] = plan.const_row + j * layer.const_per_chunk
-                for s0, sr in pieces:
+                for s0, sr in parts:
                     px = s0 * g.ow
                     out.append(_Cmd(encode(Opcode.STORE, **fields,
                                            dram_addr=dram0 + px * o_pix, dram_stride=o_pix,
@@ -759,7 +889,9 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             bi += 1
         tile_of.append(bi)
     first_unit = units[0]
-    pre = side_fills() + tile_loads(first_unit, 0) + acc_init(0, first_unit)
+    head = unit_waves(config, layer, first_unit[2], first_unit[4], waved,
+                      waved and len(units) == 1)
+    pre = side_fills() + tile_loads(first_unit, 0, head) + acc_init(0, first_unit)
     if plan.wmode == "resident":
         pre += [c for j in range(layer.out_chunks)
                 for c in weight_loads(0, (0, 0, 0, j, 1), "jit")]
@@ -783,7 +915,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         return len(comp)
 
     for i, u in enumerate(units):
-        comp = computes(i, u, tile_of[i])
+        comp = computes(i, u, tile_of[i], first=i == 0, last=i + 1 == len(units))
         side = stores(i - 1, units[i - 1]) if i > 0 else []
         if i + 1 < len(units):
             nxt = units[i + 1]

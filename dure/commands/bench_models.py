@@ -11,7 +11,8 @@ from ..errors import UserError
 NAME = "bench-models"
 HELP = ("compiled MLPerf-Tiny-shaped models (ResNet-8, DS-CNN, MobileNetV1-0.25, FC "
         "autoencoder; int8 and fp16) on the simulated SoC: cycles, inferences/s, MACs/cycle, "
-        "percent of peak and of the roofline, per-layer NPU / core cycles, exactness; writes "
+        "percent of peak and of the roofline, per-layer NPU / core cycles and NPU layers' "
+        "fixed cost (cycles minus the rows of their COMPUTEs / ELTWISEs), exactness; writes "
         "build/bench/models.csv")
 
 
@@ -116,9 +117,11 @@ def run(args):
     for r in results:
         print()
         print(f"{r.row['model']} ({r.row['precision']}): per layer")
-        print(format_table(["#", "node", "kind", "where", "MACs", "cycles", "util %"],
+        print(format_table(["#", "node", "kind", "where", "MACs", "cycles", "util %",
+                            "fixed"],
                            [[la["index"], la["node"][:32], la["kind"], la["where"], la["macs"],
-                             la["cycles"], la["util_pct"]] for la in r.layers]))
+                             la["cycles"], la["util_pct"], la["fixed_cycles"]]
+                            for la in r.layers]))
     print()
     print(format_table(
         ["model", "prec", "MACs", "cycles", "NPU cycles", "core cycles",

@@ -187,8 +187,6 @@ struct walk {
     uint32_t side_total, side_index, side_last;
     /* the first unit's tile LOADs / FILLs it does not read (spread) */
     uint32_t late_total;
-    /* the COMPUTEs of the unit being written: per tap, per sub-block; ACC base */
-    uint32_t per_tap, nsub, gcount, acc_unit;
 };
 
 enum { SINK_SIDE, SINK_PRE, SINK_COUNT, SINK_LAST };
@@ -212,19 +210,30 @@ static void unit_at(const struct walk *w, uint32_t i, struct unit *u)
     u->c0 = unit_tiles(w->l) ? u->j0 : 0;
 }
 
-/* The last unit's STOREs: after the COMPUTE that last writes their rows. */
+/* the taps weight mode refills its tap buffers in the unit's tap order: no waves there */
+static int waved(const struct walk *w)
+{
+    return w->p->wmode != WALK_TAPS;
+}
+
+static uint32_t waves_of(const struct walk *w, const struct unit *u, uint32_t (*wv)[2])
+{
+    return walk_unit_waves(w->l, u->rows, u->gcount, waved(w) && u->index == 0,
+                           waved(w) && u->index + 1 == w->nunits, wv);
+}
+
+/* The last unit's STOREs: after the last COMPUTE that writes their rows. */
 static void last_store_sink(struct walk *w, const struct cmd *c)
 {
-    /* The last COMPUTE writing a STORE's ACC rows (those of output chunk jj, sub-block s):
-     * the last tap's, for the last input chunk (convolution) or chunk jj's own (diagonal),
-     * at (jj, s) in computes()' order. */
-    const struct walk_geo *g = &w->l->g;
-    uint32_t off = (uint32_t)c->ar0 - w->acc_unit, block = w->p->bh * g->ow;
-    uint32_t jj = off / block, sub = (off % block) / g->ow / w->p->sbh;
-    uint32_t writer = (walk_steps(w->l) - 1) * w->per_tap +
-                      (w->l->diagonal ? 0 : (w->cc - 1) * w->gcount * w->nsub) +
-                      jj * w->nsub + sub;
-    stage(w->o, c, (writer + 1) * 4 + 2, 0);
+    struct out *o = w->o;
+    uint32_t writer = 0;
+    for (uint32_t ci = o->list ? o->ncomp : 0; ci-- > 0;) {
+        if (comp_writes(o, ci, c->ar0, c->ar1)) {
+            writer = ci;
+            break;
+        }
+    }
+    stage(o, c, (writer + 1) * 4 + 2, 0);
 }
 
 /* A side command of the unit being written (loop body of walk_descriptors' slots). */
@@ -399,7 +408,8 @@ static uint32_t tile_base(const struct walk *w, uint32_t block)
     return w->tile0 + (block % w->p->tbufs) * w->p->tile_rows;
 }
 
-static void tile_loads(struct walk *w, const struct unit *u)
+/* tile_loads: waves (nw > 0): the image rows LOADed in one piece per wave */
+static void tile_loads(struct walk *w, const struct unit *u, uint32_t (*wv)[2], uint32_t nw)
 {
     const struct walk_layer *l = w->l;
     const struct walk_geo *g = &l->g;
@@ -428,15 +438,25 @@ static void tile_loads(struct walk *w, const struct unit *u)
                 fill(w, region + (uint32_t)bottom_start * g->wp, (th - (uint32_t)bottom_start) *
                      g->wp, kk, 0, 0);
         }
-        if (iy1 > iy0) {
-            uint32_t nv = (uint32_t)(iy1 - iy0);
-            uint32_t first = region + (uint32_t)(iy0 + (int32_t)g->pt - py0) * g->wp + g->pl;
+        int32_t r0 = iy0;
+        for (uint32_t wi = 0; wi <= nw && r0 < iy1; wi++) {
+            int32_t r1 = iy1;
+            if (wi < nw) {
+                int32_t cut = py0 + (int32_t)((wv[wi][0] + wv[wi][1] - 1) * g->sh + g->kh) -
+                              (int32_t)g->pt;
+                if (cut < r1)
+                    r1 = cut;
+                if (r1 <= r0)
+                    continue;
+            }
+            uint32_t nv = (uint32_t)(r1 - r0);
+            uint32_t first = region + (uint32_t)(r0 + (int32_t)g->pt - py0) * g->wp + g->pl;
             struct cmd cm;
             cmd_new(&cm, DURE_NPU_OP_LOAD);
             WPUT(cm.d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);
             WPUT(cm.d, LOAD, ELEM, w->elem);
             WPUT64(cm.d, LOAD, DRAM_ADDR, (int64_t)l->x_addr +
-                 (int64_t)((u->n * g->height + (uint32_t)iy0) * g->width) * w->x_pix +
+                 (int64_t)((u->n * g->height + (uint32_t)r0) * g->width) * w->x_pix +
                  (int64_t)c * l->k_chunk * w->eb);
             WPUT(cm.d, LOAD, DRAM_STRIDE, w->x_pix);
             WPUT64(cm.d, LOAD, ROWS, (uint64_t)nv * g->width);
@@ -450,6 +470,7 @@ static void tile_loads(struct walk *w, const struct unit *u)
             cm.sw0 = (int32_t)first;
             cm.sw1 = (int32_t)(first + (nv - 1) * g->wp + g->width);
             sink(w, &cm);
+            r0 = r1;
         }
     }
 }
@@ -512,9 +533,14 @@ static void computes(struct walk *w, const struct unit *u)
     const struct walk_geo *g = &l->g;
     struct out *o = w->o;
     uint32_t base = tile_base(w, u->tile), sbh = w->p->sbh, row_step = g->sh * g->wp;
-    uint32_t acc_unit = acc_base(w, u->index), nsub = walk_cdiv(u->rows, sbh);
-    uint32_t per_tap = (l->diagonal ? u->gcount : w->cc * u->gcount) * nsub;
-    uint32_t n = walk_steps(l) * per_tap;
+    uint32_t acc_unit = acc_base(w, u->index);
+    uint32_t wv[WALK_WAVES_MAX][2], cw[WALK_WAVES_MAX][2];
+    uint32_t nw = waves_of(w, u, wv), n = 0;
+    uint32_t ncw = walk_chunk_waves(l, u->rows, u->gcount,
+                                    waved(w) && u->index + 1 == w->nunits, cw);
+    for (uint32_t wi = 0; wi < nw; wi++)
+        n += walk_steps(l) * (l->diagonal ? u->gcount : w->cc * u->gcount) *
+             walk_cdiv(wv[wi][1], sbh);
     uint32_t *p = 0;
     if (o->list) {
         if (o->cur + n > o->cap) {
@@ -541,6 +567,8 @@ static void computes(struct walk *w, const struct unit *u)
     /* the MAC steps: one tap each, or (pair) taps t and t + 1 in row-major order, the second's
      * tile rows tap_step after the first's and its weight row the next one */
     uint32_t taps = g->kh * g->kw, tstride = l->eltwise_pair ? 2 : 1;
+    for (uint32_t ci = 0; ci < ncw; ci++)
+    for (uint32_t wi = 0; wi < nw; wi++)
     for (uint32_t t = 0; t < taps; t += tstride) {
         uint32_t ky = t / g->kw, kx = t % g->kw;
         uint32_t second = l->eltwise_pair && t + 1 < taps;
@@ -549,7 +577,7 @@ static void computes(struct walk *w, const struct unit *u)
         for (uint32_t c = 0; c < w->cc; c++) {
             uint32_t kk = in_cols(l, c);
             uint32_t a_tap = base + (c - u->c0) * w->th_full * g->wp + ky * g->wp + kx;
-            for (uint32_t jj = 0; jj < u->gcount; jj++) {
+            for (uint32_t jj = cw[ci][0]; jj < cw[ci][0] + cw[ci][1]; jj++) {
                 uint32_t j = u->j0 + jj;
                 if (l->diagonal && c != j)
                     continue;
@@ -574,8 +602,8 @@ static void computes(struct walk *w, const struct unit *u)
                 rmin = (int32_t)w_row < rmin ? (int32_t)w_row : rmin;
                 rmax = (int32_t)w_end > rmax ? (int32_t)w_end : rmax;
                 uint32_t acc_chunk = acc_unit + jj * w->p->bh * g->ow;
-                for (uint32_t s0 = 0; s0 < u->rows; s0 += sbh) {
-                    uint32_t sr = walk_min(sbh, u->rows - s0);
+                for (uint32_t s0 = wv[wi][0]; s0 < wv[wi][0] + wv[wi][1]; s0 += sbh) {
+                    uint32_t sr = walk_min(sbh, wv[wi][0] + wv[wi][1] - s0);
                     uint32_t a = a_tap + s0 * row_step, acc = acc_chunk + s0 * g->ow;
                     uint32_t a_end = a + (sr - 1) * row_step + span + tap_step;
                     uint32_t acc_end = acc + sr * g->ow;
@@ -598,10 +626,6 @@ static void computes(struct walk *w, const struct unit *u)
         }
     }
     o->ncomp = n;
-    w->per_tap = per_tap;
-    w->nsub = nsub;
-    w->gcount = u->gcount;
-    w->acc_unit = acc_unit;
     o->rmin = rmin;
     o->rmax = rmax;
     o->amin = amin;
@@ -643,10 +667,17 @@ static void stores(struct walk *w, const struct unit *u, int split)
         uint64_t dram0 = (uint64_t)l->out_addr + (uint64_t)((u->n * g->oh + u->oy0) * g->ow) *
                          w->o_pix + (uint64_t)j * l->n_chunk * l->out_bytes;
         uint32_t step = split ? w->p->sbh : u->rows;
+        uint32_t wv[WALK_WAVES_MAX][2], nw = 1;
+        wv[0][0] = 0;
+        wv[0][1] = u->rows;
+        if (split)
+            nw = walk_unit_waves(w->l, u->rows, u->gcount, waved(w) && w->nunits == 1,
+                                 waved(w), wv);
         if (!l->runs) {
             uint32_t scale_addr = l->st_scale ? w->p->const_row + j * l->const_per_chunk : 0;
-            for (uint32_t s0 = 0; s0 < u->rows; s0 += step) {
-                uint32_t sr = walk_min(step, u->rows - s0), px = s0 * g->ow;
+            for (uint32_t wi = 0; wi < nw; wi++)
+            for (uint32_t s0 = wv[wi][0]; s0 < wv[wi][0] + wv[wi][1]; s0 += step) {
+                uint32_t sr = walk_min(step, wv[wi][0] + wv[wi][1] - s0), px = s0 * g->ow;
                 struct cmd c;
                 store_one(w, scale_addr, (uint32_t)(dram0 + (uint64_t)px * w->o_pix),
                           sr * g->ow, nn, acc0 + px, &c);
@@ -695,7 +726,7 @@ static void side_commands(struct walk *w, uint32_t i, const struct unit *u)
         else if (p->wmode == WALK_TAPS)
             tap_loads(w, &nxt, 0, walk_min(2, w->l->g.kh * w->l->g.kw));
         if (nxt.tile != u->tile)
-            tile_loads(w, &nxt);
+            tile_loads(w, &nxt, 0, 0);
         acc_init(w, &nxt);
     }
 }
@@ -703,8 +734,11 @@ static void side_commands(struct walk *w, uint32_t i, const struct unit *u)
 static void pre_commands(struct walk *w, const struct unit *u)
 {
     const struct walk_plan *p = w->p;
+    uint32_t wv[WALK_WAVES_MAX][2];
+    uint32_t nw = walk_unit_waves(w->l, u->rows, u->gcount, waved(w),
+                                  waved(w) && w->nunits == 1, wv);
     side_fills(w);
-    tile_loads(w, u);
+    tile_loads(w, u, wv, nw);
     acc_init(w, u);
     if (p->wmode == WALK_RESIDENT) {
         for (uint32_t j = 0; j < w->nt; j++)

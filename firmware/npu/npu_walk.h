@@ -70,6 +70,18 @@ int walk_geometry(struct walk_geo *g, uint32_t n, uint32_t h, uint32_t w, uint32
 /* In-bounds taps of output o along one axis (pooling window counts). */
 int32_t walk_count(uint32_t o, uint32_t size, uint32_t k, uint32_t s, uint32_t before);
 int walk_plan(const struct walk_layer *layer, struct walk_plan *plan);
+
+/* Most waves of a unit (two halvings of 16-bit row counts, 17 each, with room). */
+#define WALK_WAVES_MAX 40u
+/* sim/walk_plan.py unit_waves: the (w0, wr) output-row ranges of a unit of rows x gcount
+ * chunks in COMPUTE order (first / last: the layer's first / last unit) into wv; returns
+ * their count (at most WALK_WAVES_MAX). */
+uint32_t walk_unit_waves(const struct walk_layer *l, uint32_t rows, uint32_t gcount, int first,
+                         int last, uint32_t (*wv)[2]);
+/* sim/walk_plan.py chunk_waves: the (c0, cn) ranges of a unit's gcount output chunks in
+ * COMPUTE order (last: the layer's last unit) into cw; returns their count. */
+uint32_t walk_chunk_waves(const struct walk_layer *l, uint32_t rows, uint32_t gcount, int last,
+                          uint32_t (*cw)[2]);
 /* The stream; returns the count (list) or the capacity needed (list NULL), or NPU_E_*. */
 int walk_emit(const struct walk_layer *layer, const struct walk_plan *plan, uint32_t *list,
               uint32_t cap);

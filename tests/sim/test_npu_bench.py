@@ -33,6 +33,20 @@ def test_resnet8_stage3_layer_meets_the_target(precision, floor):
     assert row.macs / row.cycles >= floor * config.npu_peak_macs_per_cycle
 
 
+@pytest.mark.parametrize("name, ceiling", [("rn8_s1", 3300), ("rn8_s2", 3300)])
+def test_walked_layers_keep_their_fixed_cost(name, ceiling):
+    """ResNet-8 stages 1 / 2 (INT8): the fixed cost (cycles minus the COMPUTE rows) stays at
+    most what the first / last units in waves (dure.sim.walk_plan.unit_waves) gave: 3,226 /
+    3,228 (from 3,926 / 4,089 with whole units); the ACC-init fills of the bias take ~2 k / ~1
+    k of it (one ACC write-port cycle per row)."""
+    config = preset("sim")
+    layer = next(layer for layer in LAYERS if layer[0] == name)
+    row = run_layer(config, *layer[:7], "int8")
+    print("\n" + markdown([row]))
+    assert row.exact and row.work == row.compute
+    assert row.fixed <= ceiling
+
+
 def test_gemv_at_the_memory_roofline():
     """GEMV 1x1024x1024 on the 8x8 SoC through the transposed GEMV plan: int8 weights reach
     85 % of the roofline bound, int4 weights at least 1.8x the int8 throughput; bit-exact."""
