@@ -158,7 +158,8 @@ static int comp_reads(struct out *o, uint32_t ci, int32_t w0, int32_t w1)
     const uint32_t *d = comp_at(o, ci);
     /* an ELTWISE MAC keeps A's walk fields where a COMPUTE has them; its weight is one row,
      * two with pair (whose second tap's rows lie tap_step after the first's) */
-    int mac = (d[0] & 0xFu) == DURE_NPU_OP_ELTWISE;
+    int elt = (d[0] & 0xFu) == DURE_NPU_OP_ELTWISE;
+    int mac = elt && WGET(d, ELTWISE, MAC);
     int32_t pair = mac ? (int32_t)WGET(d, ELTWISE, PAIR) : 0;
     int32_t a = (int32_t)WGET(d, COMPUTE, A_ADDR);
     int32_t a_end = a + (int32_t)((WGET(d, COMPUTE, A_ROWS) - 1) * WGET(d, COMPUTE, A_ROW_STEP) +
@@ -166,6 +167,8 @@ static int comp_reads(struct out *o, uint32_t ci, int32_t w0, int32_t w1)
                     + 1 + (pair ? (int32_t)WGET(d, ELTWISE, TAP_STEP) : 0);
     int32_t w = mac ? (int32_t)WGET(d, ELTWISE, B_ADDR) : (int32_t)WGET(d, COMPUTE, W_ADDR);
     int32_t k = mac ? 1 + pair : (int32_t)WGET(d, COMPUTE, K);
+    if (elt && !mac)
+        return overlap(a, a_end, w0, w1);         /* ELTWISE MAX: no weight row */
     return overlap(a, a_end, w0, w1) || overlap(w, w + k, w0, w1);
 }
 
@@ -499,12 +502,15 @@ static void computes(struct walk *w, const struct unit *u)
     uint32_t span = (g->ow - 1) * g->sw + 1;
     /* the fields every COMPUTE of the layer shares (an ELTWISE MAC has A's walk, ACC_ADDR
      * and M where a COMPUTE has them; its weight row is B_ADDR, it has no K) */
-    int mac = l->eltwise_mac;
-    uint32_t tpl[8] = {mac ? DURE_NPU_OP_ELTWISE : DURE_NPU_OP_COMPUTE, 0, 0, 0, 0, 0, 0, 0};
+    int mac = l->eltwise_mac, max = l->eltwise_max;
+    uint32_t tpl[8] = {mac || max ? DURE_NPU_OP_ELTWISE : DURE_NPU_OP_COMPUTE,
+                       0, 0, 0, 0, 0, 0, 0};
     NPU_DESC_SET(tpl, COMPUTE, PRECISION, l->prec == NPU_FP16 ? DURE_NPU_PREC_FP16
                                                               : DURE_NPU_PREC_INT8);
     if (mac)
         NPU_DESC_SET(tpl, ELTWISE, MAC, 1);
+    else if (max)
+        NPU_DESC_SET(tpl, ELTWISE, OP, DURE_NPU_ELTWISE_MAX);
     else
         NPU_DESC_SET(tpl, COMPUTE, DIAGONAL, l->diagonal ? 1 : 0);
     NPU_DESC_SET(tpl, COMPUTE, A_COLS, g->ow);
@@ -531,8 +537,10 @@ static void computes(struct walk *w, const struct unit *u)
                 uint32_t d[8] = {tpl[0], tpl[1], tpl[2], tpl[3], tpl[4], tpl[5], tpl[6],
                                  tpl[7]};
                 uint32_t w_end = w_row + (mac ? 1 + second : kk);
-                NPU_DESC_SET(d, COMPUTE, ACCUMULATE, !first || l->has_acc_init);
-                if (mac) {
+                NPU_DESC_SET(d, COMPUTE, ACCUMULATE, !first || (l->has_acc_init && !max));
+                if (max) {
+                    /* ELTWISE MAX: A's walk only */
+                } else if (mac) {
                     NPU_DESC_SET(d, ELTWISE, B_ADDR, w_row);
                     if (second) {
                         NPU_DESC_SET(d, ELTWISE, PAIR, 1);
@@ -543,8 +551,10 @@ static void computes(struct walk *w, const struct unit *u)
                     NPU_DESC_SET(d, COMPUTE, K, kk);
                 }
                 NPU_DESC_SET(d, COMPUTE, N, chunk_cols(l, j));
-                rmin = (int32_t)w_row < rmin ? (int32_t)w_row : rmin;
-                rmax = (int32_t)w_end > rmax ? (int32_t)w_end : rmax;
+                if (!max) {
+                    rmin = (int32_t)w_row < rmin ? (int32_t)w_row : rmin;
+                    rmax = (int32_t)w_end > rmax ? (int32_t)w_end : rmax;
+                }
                 uint32_t acc_chunk = acc_unit + jj * w->p->bh * g->ow;
                 for (uint32_t s0 = 0; s0 < u->rows; s0 += sbh) {
                     uint32_t sr = walk_min(sbh, u->rows - s0);
@@ -729,7 +739,7 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
         WPUT(c.d, LOAD, LOCAL_ADDR, p->const_row);
         emit_direct(&o, c.d);
     }
-    if (l->has_shared) {
+    if (l->has_shared && l->shared_rows) {
         cmd_new(&c, DURE_NPU_OP_LOAD);
         WPUT(c.d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);
         WPUT(c.d, LOAD, ELEM, w.elem);
