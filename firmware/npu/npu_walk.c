@@ -45,10 +45,18 @@ struct out {
     uint32_t cap, cur, need;
     uint32_t ncomp, nside;    /* of the unit being written */
     int err;
-    /* bounds of the SPAD rows the unit's COMPUTEs read and the ACC rows they write: a side
-     * command outside them needs no search */
-    int32_t rmin, rmax, amin, amax;
+    /* bounds of the SPAD rows the unit's COMPUTEs read (A tile rows [rmin, rmax), weight rows
+     * [wmin, wmax): two ranges, so that a LOAD between them, as the other weight buffer,
+     * needs no search) and of the ACC rows they write: a side command outside them needs no
+     * search */
+    int32_t rmin, rmax, wmin, wmax, amin, amax;
 };
+
+/* A command writing SPAD rows [w0, w1) may meet a read of the unit's COMPUTEs. */
+static int may_read(const struct out *o, int32_t w0, int32_t w1)
+{
+    return (w0 < o->rmax && o->rmin < w1) || (w0 < o->wmax && o->wmin < w1);
+}
 
 static uint32_t *comp_at(struct out *o, uint32_t ci)
 {
@@ -93,6 +101,47 @@ static void stage(struct out *o, const struct cmd *c, uint32_t key_hi, uint32_t 
     o->nside++;
 }
 
+/* The staged records' order: indices sorted stably by key (a merge sort, n log n: the first
+ * unit stages a few hundred records whose insertion sort cost the core more than the rest
+ * of the list); more than SORT_MAX records: sorted in place by insertion instead. */
+#define SORT_MAX 512u
+static uint16_t sort_idx[2 * SORT_MAX];
+
+static int key_le(const uint32_t *a, const uint32_t *b)
+{
+    return a[0] < b[0] || (a[0] == b[0] && a[1] <= b[1]);
+}
+
+static void sort_records(struct out *o)
+{
+    uint32_t n = o->nside;
+    uint16_t *src = sort_idx, *dst = sort_idx + SORT_MAX;
+    for (uint32_t i = 0; i < n; i++)
+        src[i] = (uint16_t)i;
+    for (uint32_t width = 1; width < n; width *= 2) {
+        for (uint32_t lo = 0; lo < n; lo += 2 * width) {
+            uint32_t mid = walk_min(lo + width, n), hi = walk_min(lo + 2 * width, n);
+            uint32_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi) {
+                if (key_le(stage_at(o, src[i]), stage_at(o, src[j])))
+                    dst[k++] = src[i++];
+                else
+                    dst[k++] = src[j++];
+            }
+            while (i < mid)
+                dst[k++] = src[i++];
+            while (j < hi)
+                dst[k++] = src[j++];
+        }
+        uint16_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != sort_idx)
+        for (uint32_t i = 0; i < n; i++)
+            sort_idx[i] = src[i];
+}
+
 /* The unit's COMPUTEs and its staged records, merged (stable by key) into their places. */
 static void finish_unit(struct out *o)
 {
@@ -103,9 +152,12 @@ static void finish_unit(struct out *o)
     if (o->list && !o->err && (uint64_t)8u * total >
         (uint64_t)8u * o->cap - (uint64_t)STAGE_WORDS * o->nside)
         o->err = NPU_E_NO_MEMORY;
+    int indexed = o->nside <= SORT_MAX;
+    if (o->list && !o->err && indexed)
+        sort_records(o);
     if (o->list && !o->err) {
-        /* stable insertion sort of the records by (key_hi, key_lo) */
-        for (uint32_t s = 1; s < o->nside; s++) {
+        /* more than SORT_MAX: stable insertion sort of the records by (key_hi, key_lo) */
+        for (uint32_t s = 1; !indexed && s < o->nside; s++) {
             uint32_t rec[STAGE_WORDS];
             uint32_t *p = stage_at(o, s);
             for (uint32_t i = 0; i < STAGE_WORDS; i++)
@@ -128,7 +180,7 @@ static void finish_unit(struct out *o)
         int32_t ci = (int32_t)o->ncomp - 1, s = (int32_t)o->nside - 1;
         uint32_t pos = total;
         while (s >= 0) {
-            uint32_t *rec = stage_at(o, (uint32_t)s);
+            uint32_t *rec = stage_at(o, indexed ? sort_idx[s] : (uint32_t)s);
             uint32_t *dst = o->list + 8u * (--pos);
             if (ci >= 0 && (int32_t)(rec[0] / 4) <= ci) {
                 uint32_t *src = comp_at(o, (uint32_t)ci);
@@ -243,7 +295,7 @@ static void sink(struct walk *w, const struct cmd *c)
     }
     if (w->mode == SINK_SIDE) {
         uint32_t q = w->side_index * o->ncomp / w->side_total;   /* below 2^32 */
-        if (c->sw0 >= 0 && o->list && overlap(c->sw0, c->sw1, o->rmin, o->rmax)) {
+        if (c->sw0 >= 0 && o->list && may_read(o, c->sw0, c->sw1)) {
             for (uint32_t ci = o->ncomp; ci-- > 0;) {
                 if (comp_reads(o, ci, c->sw0, c->sw1)) {
                     q = walk_max(q, ci + 1);
@@ -258,7 +310,7 @@ static void sink(struct walk *w, const struct cmd *c)
     }
     /* SINK_PRE: the first unit's own LOADs, by first use */
     uint32_t use = o->ncomp;
-    if (o->list && ((c->sw0 >= 0 && overlap(c->sw0, c->sw1, o->rmin, o->rmax)) ||
+    if (o->list && ((c->sw0 >= 0 && may_read(o, c->sw0, c->sw1)) ||
                     (c->aw0 >= 0 && overlap(c->aw0, c->aw1, o->amin, o->amax)))) {
         for (uint32_t ci = 0; ci < o->ncomp; ci++) {
             if ((c->sw0 >= 0 && comp_reads(o, ci, c->sw0, c->sw1)) ||
@@ -498,7 +550,8 @@ static void computes(struct walk *w, const struct unit *u)
         }
         p = o->list + 8u * o->cur;
     }
-    int32_t rmin = 0x7FFFFFFF, rmax = -1, amin = 0x7FFFFFFF, amax = -1;
+    int32_t rmin = 0x7FFFFFFF, rmax = -1, wmin = 0x7FFFFFFF, wmax = -1;
+    int32_t amin = 0x7FFFFFFF, amax = -1;
     uint32_t span = (g->ow - 1) * g->sw + 1;
     /* the fields every COMPUTE of the layer shares (an ELTWISE MAC has A's walk, ACC_ADDR
      * and M where a COMPUTE has them; its weight row is B_ADDR, it has no K) */
@@ -552,8 +605,8 @@ static void computes(struct walk *w, const struct unit *u)
                 }
                 NPU_DESC_SET(d, COMPUTE, N, chunk_cols(l, j));
                 if (!max) {
-                    rmin = (int32_t)w_row < rmin ? (int32_t)w_row : rmin;
-                    rmax = (int32_t)w_end > rmax ? (int32_t)w_end : rmax;
+                    wmin = (int32_t)w_row < wmin ? (int32_t)w_row : wmin;
+                    wmax = (int32_t)w_end > wmax ? (int32_t)w_end : wmax;
                 }
                 uint32_t acc_chunk = acc_unit + jj * w->p->bh * g->ow;
                 for (uint32_t s0 = 0; s0 < u->rows; s0 += sbh) {
@@ -586,6 +639,8 @@ static void computes(struct walk *w, const struct unit *u)
     w->acc_unit = acc_unit;
     o->rmin = rmin;
     o->rmax = rmax;
+    o->wmin = wmin;
+    o->wmax = wmax;
     o->amin = amin;
     o->amax = amax;
 }
@@ -701,7 +756,7 @@ static void pre_commands(struct walk *w, const struct unit *u)
 int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *list,
               uint32_t cap)
 {
-    struct out o = {list, cap, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    struct out o = {.list = list, .cap = cap};
     struct walk w;
     const struct walk_geo *g = &l->g;
     w.l = l;
