@@ -8,23 +8,23 @@ generated from it by :func:`generate_header`.
 
 Table format (little-endian uint32 words) at the first byte of main memory: a header
 (:data:`HEADER_FIELDS`: ``magic`` :data:`MAGIC`, ``n_layers``, ``done``, reserved) and then
-``n_layers`` records of :data:`LAYER_FIELDS`. Inputs: ``op`` (:data:`OPS`), ``prec`` (0 INT8,
-1 FP16), the NHWC input shape ``batch, h, w, cin``, ``cout``, the window ``kh, kw``, strides,
+``n_layers`` records of :data:`LAYER_FIELDS`. Inputs: ``op`` (:data:`OPS`), ``prec`` (0 INT8, 1
+FP16), the NHWC input shape ``batch, h, w, cin``, ``cout``, the window ``kh, kw``, strides,
 ``padding`` (0 SAME, 1 VALID), byte addresses of the input ``x``, ``weights`` (OHWI; depthwise
 1 x kh x kw x cin), ``bias`` / ``multiplier`` / ``shift`` / ``scale`` (0 for none) and the
-output ``out`` (INT8 with ``scale`` and no ``multiplier``: the float-scale
-requantization; ``add``: ``weights`` is the second input, ``multiplier`` / ``shift`` hold
-three words each, input 1, input 2 and the output, of the AddParams, left shift 20), the zero
-points (``input2_zero_point``: ADD's second input), the clamp (``lo`` / ``hi``: INT8 integers; FP16: ``clamp``
-with ``flo`` / ``fhi`` fp32 bits), the list buffer (``list``, ``list_cap`` descriptors) and
-the parameter area (``param``, ``param_cap`` bytes) used when the firmware's on-chip RAM
-buffers are too small. Results: ``status`` (1 ran), ``error`` (0, a negative NPU_E_* of the
-operator or an NPU error code), ``count`` (descriptors), ``cycles`` (rdcycle from before the
-list is built to the end of the FENCE wait: every cycle of the layer, the core building the
-list part by part while the NPU runs the finished parts as LISTs), ``build_cycles`` (of those,
-until the last part was handed on), ``param_cycles`` (before that and not in ``cycles``: the
-core writing the parameter bytes, work a compiler does offline) and the NPU performance
-counters (64-bit lo/hi pairs).
+output ``out`` (INT8 with ``scale`` and no ``multiplier``: the float-scale requantization;
+``add``: ``weights`` is the second input, ``multiplier`` / ``shift`` hold three words each,
+input 1, input 2 and the output, of the AddParams, left shift 20), the zero points
+(``input2_zero_point``: ADD's second input), the clamp (``lo`` / ``hi``: INT8 integers; FP16:
+``clamp`` with ``flo`` / ``fhi`` fp32 bits), the list buffer (``list``, ``list_cap``
+descriptors) and the parameter area (``param``, ``param_cap`` bytes) used when the firmware's
+on-chip RAM buffers are too small. Results: ``status`` (1 ran), ``error`` (0, a negative
+NPU_E_* of the operator or an NPU error code), ``count`` (descriptors), ``cycles`` (rdcycle
+from before the list is built to the end of the FENCE wait: every cycle of the layer, the core
+building the list part by part while the NPU runs the finished parts as LISTs),
+``build_cycles`` (of those, until the last part was handed on), ``param_cycles`` (before that
+and not in ``cycles``: the core writing the parameter bytes, work a compiler does offline) and
+the NPU performance counters (64-bit lo/hi pairs).
 
 The firmware prints ``NPULAYER layer=I err=E count=N cycles=C build=B params=P`` per layer and
 exits with pass when every layer ran without error (failure 1: no table or no NPU; 2 + i:

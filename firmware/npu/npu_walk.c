@@ -244,6 +244,8 @@ struct walk {
     uint32_t late_total;
     /* the COMPUTEs of the unit being written: per tap, per sub-block; ACC base */
     uint32_t per_tap, nsub, gcount, acc_unit;
+    /* and its first chunk, output rows, index and tile base (step_chunks) */
+    uint32_t u_j0, u_rows, u_index, u_base;
 };
 
 enum { SINK_SIDE, SINK_PRE, SINK_COUNT, SINK_LAST };
@@ -251,6 +253,90 @@ enum { SINK_SIDE, SINK_PRE, SINK_COUNT, SINK_LAST };
 struct unit {
     uint32_t n, oy0, rows, j0, gcount, index, block;
 };
+
+static uint32_t weight_row(const struct walk *w, uint32_t u_index, uint32_t jj, uint32_t j,
+                           uint32_t t);
+
+/* The COMPUTEs of MAC step st of the unit (indices st * per_tap to (st + 1) * per_tap - 1,
+ * input chunk c's a run of per_c of them) that may read SPAD rows [s0, s1), by the order of
+ * computes(): chunk c's tile reads lie in [first + c * region, first + c * region + ext) (a
+ * COMPUTE's walk never leaves its chunk's region), and the step's weight reads in [w0, w1) (each
+ * chunk of the group reads rows of its own slot, below the next chunk's). Returns the first
+ * and one past the last input chunk whose COMPUTEs must be looked at (all of the step's when
+ * the weight rows meet), *lo == *hi: none. The searches for a side command's first or last
+ * reader test these few instead of every COMPUTE of the unit. */
+static void step_chunks(const struct walk *w, uint32_t st, int32_t s0, int32_t s1, uint32_t *lo,
+                        uint32_t *hi)
+{
+    const struct walk_layer *l = w->l;
+    const struct walk_geo *g = &l->g;
+    uint32_t taps = g->kh * g->kw, t = l->eltwise_pair ? 2 * st : st;
+    uint32_t ky = t / g->kw, kx = t % g->kw;
+    uint32_t second = l->eltwise_pair && t + 1 < taps;
+    uint32_t tap_step = second ? ((t + 1) / g->kw - ky) * g->wp + (t + 1) % g->kw - kx : 0;
+    uint32_t c_lo = l->diagonal ? w->u_j0 : 0;
+    uint32_t c_n = l->diagonal ? w->gcount : w->cc;
+    int32_t region = (int32_t)(w->th_full * g->wp);
+    int32_t first = (int32_t)(w->u_base + ky * g->wp + kx + c_lo * (uint32_t)region);
+    int32_t ext = (int32_t)((w->u_rows - 1) * g->sh * g->wp + (g->ow - 1) * g->sw + 1 +
+                            tap_step);
+    *lo = 0;
+    *hi = c_n;
+    if (!l->eltwise_max) {
+        int32_t w0, w1;
+        if (l->has_shared) {
+            w0 = 0;
+            w1 = (int32_t)l->k_chunk;
+        } else {
+            uint32_t jl = w->u_j0 + w->gcount - 1;
+            w0 = (int32_t)weight_row(w, w->u_index, 0, w->u_j0, t);
+            w1 = (int32_t)(weight_row(w, w->u_index, w->gcount - 1, jl, t) +
+                           (l->diagonal ? 0 : (w->cc - 1) * l->k_chunk) +
+                           (l->eltwise_mac ? 2 : l->k_chunk));
+        }
+        if (overlap(w0, w1, s0, s1))
+            return;                   /* the weight rows: every chunk */
+    }
+    /* chunks k (from c_lo) with first + k * region < s1 and s0 < first + k * region + ext */
+    if (s1 <= first) {
+        *hi = 0;
+        return;
+    }
+    uint32_t k_hi = (uint32_t)(s1 - 1 - first) / (uint32_t)region + 1;
+    uint32_t k_lo = s0 - first - ext < 0 ? 0 : (uint32_t)(s0 - first - ext) / (uint32_t)region + 1;
+    *lo = k_lo;
+    *hi = walk_max(k_lo, walk_min(k_hi, c_n));
+}
+
+/* The first COMPUTE of the unit reading SPAD rows [s0, s1) (ncomp: none). */
+static uint32_t first_reader(struct walk *w, int32_t s0, int32_t s1)
+{
+    struct out *o = w->o;
+    uint32_t steps = walk_steps(w->l), per_c = w->l->diagonal ? w->nsub : w->gcount * w->nsub;
+    for (uint32_t st = 0; st < steps; st++) {
+        uint32_t lo, hi;
+        step_chunks(w, st, s0, s1, &lo, &hi);
+        for (uint32_t ci = st * w->per_tap + lo * per_c; ci < st * w->per_tap + hi * per_c; ci++)
+            if (comp_reads(o, ci, s0, s1))
+                return ci;
+    }
+    return o->ncomp;
+}
+
+/* The last COMPUTE of the unit reading SPAD rows [s0, s1), plus one (0: none). */
+static uint32_t last_reader_end(struct walk *w, int32_t s0, int32_t s1)
+{
+    struct out *o = w->o;
+    uint32_t per_c = w->l->diagonal ? w->nsub : w->gcount * w->nsub;
+    for (uint32_t st = walk_steps(w->l); st-- > 0;) {
+        uint32_t lo, hi;
+        step_chunks(w, st, s0, s1, &lo, &hi);
+        for (uint32_t ci = st * w->per_tap + hi * per_c; ci-- > st * w->per_tap + lo * per_c;)
+            if (comp_reads(o, ci, s0, s1))
+                return ci + 1;
+    }
+    return 0;
+}
 
 static void unit_at(const struct walk *w, uint32_t i, struct unit *u)
 {
@@ -295,14 +381,8 @@ static void sink(struct walk *w, const struct cmd *c)
     }
     if (w->mode == SINK_SIDE) {
         uint32_t q = w->side_index * o->ncomp / w->side_total;   /* below 2^32 */
-        if (c->sw0 >= 0 && o->list && may_read(o, c->sw0, c->sw1)) {
-            for (uint32_t ci = o->ncomp; ci-- > 0;) {
-                if (comp_reads(o, ci, c->sw0, c->sw1)) {
-                    q = walk_max(q, ci + 1);
-                    break;
-                }
-            }
-        }
+        if (c->sw0 >= 0 && o->list && may_read(o, c->sw0, c->sw1))
+            q = walk_max(q, last_reader_end(w, c->sw0, c->sw1));
         w->side_last = walk_max(q, w->side_last);
         w->side_index++;
         stage(o, c, (w->side_last + 1) * 4 + 1, 0);
@@ -312,11 +392,15 @@ static void sink(struct walk *w, const struct cmd *c)
     uint32_t use = o->ncomp;
     if (o->list && ((c->sw0 >= 0 && may_read(o, c->sw0, c->sw1)) ||
                     (c->aw0 >= 0 && overlap(c->aw0, c->aw1, o->amin, o->amax)))) {
-        for (uint32_t ci = 0; ci < o->ncomp; ci++) {
-            if ((c->sw0 >= 0 && comp_reads(o, ci, c->sw0, c->sw1)) ||
-                (c->aw0 >= 0 && comp_writes(o, ci, c->aw0, c->aw1))) {
-                use = ci;
-                break;
+        if (c->sw0 >= 0) {
+            use = first_reader(w, c->sw0, c->sw1);
+        } else {
+            /* an ACC LOAD (the bias): every step writes all of the unit's ACC rows */
+            for (uint32_t ci = 0; ci < o->ncomp; ci++) {
+                if (comp_writes(o, ci, c->aw0, c->aw1)) {
+                    use = ci;
+                    break;
+                }
             }
         }
     }
@@ -633,6 +717,10 @@ static void computes(struct walk *w, const struct unit *u)
         }
     }
     o->ncomp = n;
+    w->u_j0 = u->j0;
+    w->u_rows = u->rows;
+    w->u_index = u->index;
+    w->u_base = base;
     w->per_tap = per_tap;
     w->nsub = nsub;
     w->gcount = u->gcount;
