@@ -28,7 +28,8 @@
  * LOADs and STOREs are sorted before they take their place); or a negative NPU_E_*:
  * NPU_E_ARG for parameters the Python planner refuses (ValueError there), NPU_E_UNSUPPORTED
  * for no NPU / FP16 on an INT8-only NPU, NPU_E_NO_MEMORY when list or param is too small.
- * No allocation; the only state is a few static words (not reentrant). */
+ * No allocation; the only state is static (the last plan, so that the build after a capacity
+ * query skips the blocking search, and the walk's sort index): not reentrant. */
 #ifndef DURE_NPU_OPS_H
 #define DURE_NPU_OPS_H
 

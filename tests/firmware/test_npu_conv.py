@@ -314,7 +314,7 @@ def test_fixed_layers_of_the_benchmark(lib):
     bufs = Buffers()
     for name, op, x_shape, cout, kernel, stride, padding, _ in LAYERS:
         if op not in ("conv", "depthwise", "avgpool"):
-            continue    # ADD / MAX_POOL rows run on the element-wise unit: no C port yet
+            continue    # ADD and MAX_POOL rows: test_int8_add_..., test_max_pooling_...
         for precision in ("int8", "fp16"):
             spec = layer_operands(op, x_shape, cout, kernel, precision, 0)
             fp16 = precision == "fp16"
