@@ -323,15 +323,19 @@ static uint32_t first_reader(struct walk *w, int32_t s0, int32_t s1)
     return o->ncomp;
 }
 
-/* The last COMPUTE of the unit reading SPAD rows [s0, s1), plus one (0: none). */
-static uint32_t last_reader_end(struct walk *w, int32_t s0, int32_t s1)
+/* The last COMPUTE before `limit` of the unit reading SPAD rows [s0, s1), plus one (0:
+ * none). */
+static uint32_t last_reader_end(struct walk *w, int32_t s0, int32_t s1, uint32_t limit)
 {
     struct out *o = w->o;
     uint32_t per_c = w->l->diagonal ? w->nsub : w->gcount * w->nsub;
     for (uint32_t st = walk_steps(w->l); st-- > 0;) {
+        if (st * w->per_tap >= limit)
+            continue;
         uint32_t lo, hi;
         step_chunks(w, st, s0, s1, &lo, &hi);
-        for (uint32_t ci = st * w->per_tap + hi * per_c; ci-- > st * w->per_tap + lo * per_c;)
+        uint32_t end = walk_min(st * w->per_tap + hi * per_c, limit);
+        for (uint32_t ci = end; ci-- > st * w->per_tap + lo * per_c;)
             if (comp_reads(o, ci, s0, s1))
                 return ci + 1;
     }
@@ -382,7 +386,7 @@ static void sink(struct walk *w, const struct cmd *c)
     if (w->mode == SINK_SIDE) {
         uint32_t q = w->side_index * o->ncomp / w->side_total;   /* below 2^32 */
         if (c->sw0 >= 0 && o->list && may_read(o, c->sw0, c->sw1))
-            q = walk_max(q, last_reader_end(w, c->sw0, c->sw1));
+            q = walk_max(q, last_reader_end(w, c->sw0, c->sw1, o->ncomp));
         w->side_last = walk_max(q, w->side_last);
         w->side_index++;
         stage(o, c, (w->side_last + 1) * 4 + 1, 0);
@@ -928,13 +932,7 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
                 /* the buffer of tap t: the rows of its first chunk's LOAD */
                 int32_t w0 = (int32_t)weight_row(&w, 0, 0, u.j0, t);
                 int32_t w1 = w0 + (int32_t)kin(l, u.j0);
-                int32_t free_ci = -1;
-                for (uint32_t ci = use; ci-- > 0;) {
-                    if (comp_reads(&o, ci, w0, w1)) {
-                        free_ci = (int32_t)ci;
-                        break;
-                    }
-                }
+                int32_t free_ci = (int32_t)last_reader_end(&w, w0, w1, use) - 1;
                 if (free_ci < 0) {
                     o.err = NPU_E_ARG;       /* Python: max() of nothing */
                     break;

@@ -696,3 +696,28 @@ def test_float_scale_convolutions_write_the_python_list(lib, config_name):
         planned += ok
         packed += was_packed
     assert planned >= 14 and packed >= 2, (planned, packed)
+
+
+def test_weights_by_taps_take_the_python_slots(lib):
+    """Layers whose weights do not fit the SPAD whole (the ``taps`` weight mode: two taps'
+    matrices resident, each later tap's LOAD placed after the last COMPUTE reading its buffer)
+    on the 8x8 NPU: the same list as Python."""
+    config = CONFIGS["8x8"]
+    _set(lib, config)
+    rng = np.random.default_rng(24)
+    bufs = Buffers()
+    taps = 0
+    for cin, cout, k, h in ((39, 21, 4, 7), (41, 21, 4, 3), (53, 58, 4, 7), (60, 40, 3, 9)):
+        wt = rng.integers(-128, 128, (cout, k, k, cin), dtype=np.int8)
+        mult, shift = np.full(cout, 1 << 30, np.int32), np.zeros(cout, np.int32)
+        program = conv_plan.conv2d_int8_program(
+            config, (1, h, h, cin), wt, None, input_zero_point=1, output_zero_point=0,
+            multiplier=mult, shift=shift, x_addr=X_ADDR, out_addr=OUT_ADDR,
+            param_addr=PARAM_ADDR)
+        taps += program.plan.wmode == "taps"
+        s = [0, 1, h, h, cin, cout, k, k, 1, 1, 0, 1, 1, 1]
+        count = lib.conv(0, _ptr(np.array(s, np.int32)), _ptr(wt), None, _ptr(mult),
+                         _ptr(shift), None, _ptr(np.array([0, -128, 127, 0, 0, 0], np.int32)),
+                         *bufs.args())
+        assert bufs.check(count, program, f"conv x={(h, h, cin)} cout={cout} k={k}")
+    assert taps >= 3
