@@ -107,15 +107,11 @@ static void stage(struct out *o, const struct cmd *c, uint32_t key_hi, uint32_t 
 #define SORT_MAX 512u
 static uint16_t sort_idx[2 * SORT_MAX];
 
-static int key_le(const uint32_t *a, const uint32_t *b)
-{
-    return a[0] < b[0] || (a[0] == b[0] && a[1] <= b[1]);
-}
-
 static void sort_records(struct out *o)
 {
     uint32_t n = o->nside;
     uint16_t *src = sort_idx, *dst = sort_idx + SORT_MAX;
+    const uint32_t *top = stage_at(o, 0);      /* record i at top - STAGE_WORDS * i */
     for (uint32_t i = 0; i < n; i++)
         src[i] = (uint16_t)i;
     for (uint32_t width = 1; width < n; width *= 2) {
@@ -123,7 +119,8 @@ static void sort_records(struct out *o)
             uint32_t mid = walk_min(lo + width, n), hi = walk_min(lo + 2 * width, n);
             uint32_t i = lo, j = mid, k = lo;
             while (i < mid && j < hi) {
-                if (key_le(stage_at(o, src[i]), stage_at(o, src[j])))
+                const uint32_t *a = top - STAGE_WORDS * src[i], *b = top - STAGE_WORDS * src[j];
+                if (a[0] < b[0] || (a[0] == b[0] && a[1] <= b[1]))
                     dst[k++] = src[i++];
                 else
                     dst[k++] = src[j++];
@@ -665,7 +662,10 @@ static void computes(struct walk *w, const struct unit *u)
         uint32_t second = l->eltwise_pair && t + 1 < taps;
         uint32_t tap_step = second ? ((t + 1) / g->kw - ky) * g->wp + (t + 1) % g->kw - kx
                                    : 0;
-        for (uint32_t c = 0; c < w->cc; c++) {
+        /* a diagonal layer's chunk j reads input chunk j only: the group's chunks */
+        uint32_t c_first = l->diagonal ? u->j0 : 0;
+        uint32_t c_end = l->diagonal ? walk_min(w->cc, u->j0 + u->gcount) : w->cc;
+        for (uint32_t c = c_first; c < c_end; c++) {
             uint32_t kk = in_cols(l, c);
             uint32_t a_tap = base + c * w->th_full * g->wp + ky * g->wp + kx;
             for (uint32_t jj = 0; jj < u->gcount; jj++) {
