@@ -1,5 +1,6 @@
 """The firmware's layer operators (firmware/npu/npu_conv.c, npu_conv_pack.c, npu_pool.c,
-npu_add.c on the walk engine npu_walk.c),
+npu_add.c, npu_maxpool.c, npu_add_int8.c on the walk engine npu_walk.c; INT8 convolutions in
+both requantization modes, TFLite and float-scale),
 compiled for the host with the generated headers, write the descriptor list and the parameter
 bytes of the Python planners (sim/conv_plan.py, sim/pool_plan.py, sim/eltwise_plan.py) word for
 word and byte for byte, on many random layers of both precisions on an 8x8 and a 4x4 NPU, and
