@@ -657,44 +657,28 @@ static void computes(struct walk *w, const struct unit *u)
     /* the MAC steps: one tap each, or (pair) taps t and t + 1 in row-major order, the second's
      * tile rows tap_step after the first's and its weight row the next one */
     uint32_t taps = g->kh * g->kw, tstride = l->eltwise_pair ? 2 : 1;
-    /* what the loop reads, in locals: the list stores through p could alias the layer's and
-     * the plan's fields, and the compiler would load them again after every store */
-    const uint32_t ow = g->ow, wp = g->wp, kw = g->kw, rows = u->rows, j0 = u->j0;
-    const uint32_t gcount = u->gcount, cc = w->cc, region = w->th_full * g->wp;
-    const uint32_t k_chunk = l->k_chunk, n_chunk = l->n_chunk, cin = l->cin, cout = l->cout;
-    const uint32_t acc_step = w->p->bh * ow;           /* ACC rows per chunk of the unit */
-    const uint32_t wmode = w->p->wmode, slot = w->p->slot, gn = w->p->gn;
-    const int diagonal = l->diagonal, shared = l->has_shared, pair = l->eltwise_pair;
-    const int acc_init = l->has_acc_init && !max;
-    /* weight_row(): chunk jj's rows of tap t at wb + jj * slot + t * kin(j), wb the group's
-     * first slot (resident: chunk j0's; double: the unit's half); taps mode: the tap's
-     * buffer (t % 2), no t * kin term */
-    const uint32_t wb0 = wmode == WALK_RESIDENT ? j0 * slot :
-                         wmode == WALK_DOUBLE ? (u->index % 2) * gn * slot : 0;
     for (uint32_t t = 0; t < taps; t += tstride) {
-        uint32_t ky = t / kw, kx = t % kw;
-        uint32_t second = pair && t + 1 < taps;
-        uint32_t tap_step = second ? ((t + 1) / kw - ky) * wp + (t + 1) % kw - kx : 0;
-        uint32_t wb = wmode == WALK_TAPS ? (t % 2) * gn * slot : wb0;
+        uint32_t ky = t / g->kw, kx = t % g->kw;
+        uint32_t second = l->eltwise_pair && t + 1 < taps;
+        uint32_t tap_step = second ? ((t + 1) / g->kw - ky) * g->wp + (t + 1) % g->kw - kx
+                                   : 0;
         /* a diagonal layer's chunk j reads input chunk j only: the group's chunks */
-        uint32_t c_first = diagonal ? j0 : 0;
-        uint32_t c_end = diagonal ? walk_min(cc, j0 + gcount) : cc;
+        uint32_t c_first = l->diagonal ? u->j0 : 0;
+        uint32_t c_end = l->diagonal ? walk_min(w->cc, u->j0 + u->gcount) : w->cc;
         for (uint32_t c = c_first; c < c_end; c++) {
-            uint32_t kk = walk_min(k_chunk, cin - c * k_chunk);
-            uint32_t a_tap = base + c * region + ky * wp + kx;
-            /* the group's chunks (diagonal: chunk c alone) */
-            uint32_t jj_first = diagonal ? c - j0 : 0, jj_end = diagonal ? c - j0 + 1 : gcount;
-            for (uint32_t jj = jj_first; jj < jj_end; jj++) {
-                uint32_t j = j0 + jj, nn = walk_min(n_chunk, cout - j * n_chunk);
-                uint32_t kin_j = mac ? 1 : diagonal ? nn : cin;
-                uint32_t w_row = shared ? 0 :
-                    wb + jj * slot + (wmode == WALK_TAPS ? 0 : t * kin_j) +
-                    (diagonal ? 0 : c * k_chunk);
-                int first = t == 0 && (diagonal || c == 0);
+            uint32_t kk = in_cols(l, c);
+            uint32_t a_tap = base + c * w->th_full * g->wp + ky * g->wp + kx;
+            for (uint32_t jj = 0; jj < u->gcount; jj++) {
+                uint32_t j = u->j0 + jj;
+                if (l->diagonal && c != j)
+                    continue;
+                uint32_t w_row = l->has_shared ? 0 :
+                    weight_row(w, u->index, jj, j, t) + (l->diagonal ? 0 : c * l->k_chunk);
+                int first = t == 0 && (l->diagonal || c == 0);
                 uint32_t d[8] = {tpl[0], tpl[1], tpl[2], tpl[3], tpl[4], tpl[5], tpl[6],
                                  tpl[7]};
                 uint32_t w_end = w_row + (mac ? 1 + second : kk);
-                NPU_DESC_SET(d, COMPUTE, ACCUMULATE, !first || acc_init);
+                NPU_DESC_SET(d, COMPUTE, ACCUMULATE, !first || (l->has_acc_init && !max));
                 if (max) {
                     /* ELTWISE MAX: A's walk only */
                 } else if (mac) {
@@ -707,16 +691,17 @@ static void computes(struct walk *w, const struct unit *u)
                     NPU_DESC_SET(d, COMPUTE, W_ADDR, w_row);
                     NPU_DESC_SET(d, COMPUTE, K, kk);
                 }
-                NPU_DESC_SET(d, COMPUTE, N, nn);
+                NPU_DESC_SET(d, COMPUTE, N, chunk_cols(l, j));
                 if (!max) {
                     wmin = (int32_t)w_row < wmin ? (int32_t)w_row : wmin;
                     wmax = (int32_t)w_end > wmax ? (int32_t)w_end : wmax;
                 }
-                uint32_t a = a_tap, acc = acc_unit + jj * acc_step;
-                for (uint32_t s0 = 0; s0 < rows; s0 += sbh) {
-                    uint32_t sr = walk_min(sbh, rows - s0);
+                uint32_t acc_chunk = acc_unit + jj * w->p->bh * g->ow;
+                for (uint32_t s0 = 0; s0 < u->rows; s0 += sbh) {
+                    uint32_t sr = walk_min(sbh, u->rows - s0);
+                    uint32_t a = a_tap + s0 * row_step, acc = acc_chunk + s0 * g->ow;
                     uint32_t a_end = a + (sr - 1) * row_step + span + tap_step;
-                    uint32_t acc_end = acc + sr * ow;
+                    uint32_t acc_end = acc + sr * g->ow;
                     rmin = (int32_t)a < rmin ? (int32_t)a : rmin;
                     rmax = (int32_t)a_end > rmax ? (int32_t)a_end : rmax;
                     amin = (int32_t)acc < amin ? (int32_t)acc : amin;
@@ -725,14 +710,12 @@ static void computes(struct walk *w, const struct unit *u)
                         uint32_t e[8] = {d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]};
                         NPU_DESC_SET(e, COMPUTE, A_ADDR, a);
                         NPU_DESC_SET(e, COMPUTE, ACC_ADDR, acc);
-                        NPU_DESC_SET(e, COMPUTE, M, sr * ow);
+                        NPU_DESC_SET(e, COMPUTE, M, sr * g->ow);
                         NPU_DESC_SET(e, COMPUTE, A_ROWS, sr);
                         p[0] = e[0]; p[1] = e[1]; p[2] = e[2]; p[3] = e[3];
                         p[4] = e[4]; p[5] = e[5]; p[6] = e[6]; p[7] = e[7];
                         p += 8;
                     }
-                    a += sbh * row_step;
-                    acc += sbh * ow;
                 }
             }
         }
