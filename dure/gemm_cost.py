@@ -36,7 +36,7 @@ COST_MODEL = {"CMD_CYCLES": CMD_CYCLES, "BYTES_PER_CYCLE": BYTES_PER_CYCLE, "LAT
 
 # The windowed-operator engine (sim/walk_plan.py), the layer planners on it (sim/conv_plan.py,
 # conv_pack.py, pool_plan.py) and the element-wise ADD (sim/eltwise_plan.py), searched and
-# emitted alike by their C port (firmware/npu/npu_walk*.c, npu_conv*.c, npu_pool.c, npu_add.c):
+# emitted alike by their C port (firmware/npu/npu_walk*.c, npu_conv*.c, npu_*pool.c, npu_add*.c):
 # the header's ``DURE_NPU_WALK_<name>``.
 #: Estimated cycles to hand one descriptor to the NPU (the walk planner's cost estimate only).
 WALK_PUSH_CYCLES = 12

@@ -441,7 +441,9 @@ def conv2d_int8_float_scale_program(config, x_shape, w, bias, *, input_zero_poin
     """CONV_2D INT8 with the float-scale requantization (ONNX QLinearConv, module docstring):
     arguments as :func:`conv2d_int8_program` with ``scale`` (float32, one per output channel
     or one for all) instead of the multiplier and shift; ``padding`` may also be explicit
-    ``(top, left, bottom, right)`` amounts (:func:`dure.sim.walk_plan.geometry`)."""
+    ``(top, left, bottom, right)`` amounts (:func:`dure.sim.walk_plan.geometry`). The
+    firmware's C port (``npu_op_conv2d`` with a scale and no multiplier, firmware/npu/npu_conv.c
+    and npu_conv_pack.c) emits the default stream word for word, SAME / VALID padding only."""
     stride = _check_common(config, x_shape, stride, dilation, Precision.INT8)
     if not config.npu_float_post:
         raise ValueError(f"config {config.name!r} has no fp32 post-processing (FLOAT_SCALE)")
@@ -481,7 +483,8 @@ def depthwise_conv2d_int8_float_scale_program(config, x_shape, w, bias, *, input
     ``group`` = channels, module docstring), channel multiplier 1; arguments as
     :func:`depthwise_conv2d_int8_program` with ``scale`` instead of the multiplier and shift
     (``mac`` / ``pair`` too: pair MACs on the element-wise unit by default where the NPU has
-    one), ``padding`` as :func:`conv2d_int8_float_scale_program`'s."""
+    one), ``padding`` as :func:`conv2d_int8_float_scale_program`'s; C port (``npu_op_depthwise``
+    with a scale and no multiplier) likewise."""
     stride = _check_common(config, x_shape, stride, dilation, Precision.INT8, depth_multiplier)
     if not config.npu_float_post:
         raise ValueError(f"config {config.name!r} has no fp32 post-processing (FLOAT_SCALE)")

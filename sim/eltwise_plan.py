@@ -94,7 +94,8 @@ def add_int8_program(config, shape, params, *, input1_zero_point, input2_zero_po
     """ADD INT8 of two dense int8 tensors of ``shape`` at ``a_addr`` / ``b_addr`` into
     ``out_addr`` as a :class:`~dure.sim.layer_program.LayerProgram`; ``params`` an
     :class:`~dure.sim.golden_tflite_params.AddParams` (left shift 20, input shifts in [-31,
-    0]), the rest as :func:`dure.sim.golden_tflite.add_int8`."""
+    0]), the rest as :func:`dure.sim.golden_tflite.add_int8`. The firmware's C port
+    (firmware/npu/npu_add_int8.c, ``npu_op_add_int8``) emits the same stream word for word."""
     if not config.npu_rows or not config.npu_eltwise:
         raise ValueError(f"config {config.name!r} has no NPU element-wise unit")
     shape = tuple(int(s) for s in shape)

@@ -8,20 +8,23 @@ generated from it by :func:`generate_header`.
 
 Table format (little-endian uint32 words) at the first byte of main memory: a header
 (:data:`HEADER_FIELDS`: ``magic`` :data:`MAGIC`, ``n_layers``, ``done``, reserved) and then
-``n_layers`` records of :data:`LAYER_FIELDS`. Inputs: ``op`` (:data:`OPS`), ``prec`` (0 INT8,
-1 FP16), the NHWC input shape ``batch, h, w, cin``, ``cout``, the window ``kh, kw``, strides,
+``n_layers`` records of :data:`LAYER_FIELDS`. Inputs: ``op`` (:data:`OPS`), ``prec`` (0 INT8, 1
+FP16), the NHWC input shape ``batch, h, w, cin``, ``cout``, the window ``kh, kw``, strides,
 ``padding`` (0 SAME, 1 VALID), byte addresses of the input ``x``, ``weights`` (OHWI; depthwise
 1 x kh x kw x cin), ``bias`` / ``multiplier`` / ``shift`` / ``scale`` (0 for none) and the
-output ``out``, the zero points, the clamp (``lo`` / ``hi``: INT8 integers; FP16: ``clamp``
-with ``flo`` / ``fhi`` fp32 bits), the list buffer (``list``, ``list_cap`` descriptors) and
-the parameter area (``param``, ``param_cap`` bytes) used when the firmware's on-chip RAM
-buffers are too small. Results: ``status`` (1 ran), ``error`` (0, a negative NPU_E_* of the
-operator or an NPU error code), ``count`` (descriptors), ``cycles`` (rdcycle from before the
-list is built to the end of the FENCE wait: every cycle of the layer, the core building the
-list part by part while the NPU runs the finished parts as LISTs), ``build_cycles`` (of those,
-until the last part was handed on), ``param_cycles`` (before that and not in ``cycles``: the
-core writing the parameter bytes, work a compiler does offline) and the NPU performance
-counters (64-bit lo/hi pairs).
+output ``out`` (INT8 with ``scale`` and no ``multiplier``: the float-scale requantization;
+``add``: ``weights`` is the second input, ``multiplier`` / ``shift`` hold three words each,
+input 1, input 2 and the output, of the AddParams, left shift 20), the zero points
+(``input2_zero_point``: ADD's second input), the clamp (``lo`` / ``hi``: INT8 integers; FP16:
+``clamp`` with ``flo`` / ``fhi`` fp32 bits), the list buffer (``list``, ``list_cap``
+descriptors) and the parameter area (``param``, ``param_cap`` bytes) used when the firmware's
+on-chip RAM buffers are too small. Results: ``status`` (1 ran), ``error`` (0, a negative
+NPU_E_* of the operator or an NPU error code), ``count`` (descriptors), ``cycles`` (rdcycle
+from before the list is built to the end of the FENCE wait: every cycle of the layer, the core
+building the list part by part while the NPU runs the finished parts as LISTs),
+``build_cycles`` (of those, until the last part was handed on), ``param_cycles`` (before that
+and not in ``cycles``: the core writing the parameter bytes, work a compiler does offline) and
+the NPU performance counters (64-bit lo/hi pairs).
 
 The firmware prints ``NPULAYER layer=I err=E count=N cycles=C build=B params=P`` per layer and
 exits with pass when every layer ran without error (failure 1: no table or no NPU; 2 + i:
@@ -46,11 +49,12 @@ __all__ = ["MAGIC", "OPS", "HEADER_FIELDS", "LAYER_FIELDS", "generate_header", "
            "layer_elf"]
 
 MAGIC = 0x5941_4C44          # "DLAY" little-endian
-OPS = {"conv": 0, "depthwise": 1, "avgpool": 2}
+OPS = {"conv": 0, "depthwise": 1, "avgpool": 2, "maxpool": 3, "add": 4}
 HEADER_FIELDS = ("magic", "n_layers", "done", "reserved")
 _INPUTS = ("op", "prec", "batch", "h", "w", "cin", "cout", "kh", "kw", "stride_h", "stride_w",
            "padding", "x", "weights", "bias", "multiplier", "shift", "scale", "out",
-           "input_zero_point", "output_zero_point", "lo", "hi", "clamp", "flo", "fhi", "list",
+           "input_zero_point", "output_zero_point", "lo", "hi", "clamp", "flo", "fhi",
+           "input2_zero_point", "list",
            "list_cap", "param", "param_cap")
 _PERF = tuple(name.lower() for name in PERF_COUNTERS)
 _RESULTS = ("status", "error", "count", "cycles", "build_cycles", "param_cycles") + tuple(
@@ -138,15 +142,22 @@ class LayerTable:
 
     def add(self, op, precision, x, w=None, bias=None, *, cout=None, kernel=None, stride=1,
             padding="SAME", input_zero_point=0, output_zero_point=0, multiplier=None,
-            shift=None, scale=None, lo=None, hi=None):
+            shift=None, scale=None, lo=None, hi=None, input2_zero_point=0, add_params=None):
         """Append one layer (the arguments of the Python planners; ``kernel`` for pooling,
-        ``w`` for convolutions); returns its index."""
+        ``w`` for convolutions; INT8 convolutions with ``scale`` and no ``multiplier`` use the
+        float-scale requantization; ``add``: ``x`` and ``w`` the two int8 inputs of one shape,
+        ``add_params`` an :class:`~dure.sim.golden_tflite_params.AddParams`, zero points
+        ``input_zero_point`` / ``input2_zero_point`` / ``output_zero_point``); returns its
+        index."""
         if len(self.records) >= self._max:
             raise UserError(f"at most {self._max} layers")
         batch, h, wd, cin = x.shape
         fp16 = precision == "fp16"
-        if op == "avgpool":
+        if op in ("avgpool", "maxpool"):
             kh, kw = kernel
+            cout = cin
+        elif op == "add":
+            kh = kw = 1
             cout = cin
         elif op == "depthwise":
             _, kh, kw, cout = w.shape
@@ -154,7 +165,12 @@ class LayerTable:
             cout, kh, kw, _ = w.shape
         sh, sw = (stride, stride) if np.isscalar(stride) else stride
         mult = shf = None
-        if not fp16 and op != "avgpool":
+        if op == "add":
+            mult = np.array([add_params.input1_multiplier, add_params.input2_multiplier,
+                             add_params.output_multiplier], np.int32)
+            shf = np.array([add_params.input1_shift, add_params.input2_shift,
+                            add_params.output_shift], np.int32)
+        elif not fp16 and op not in ("avgpool", "maxpool") and multiplier is not None:
             mult = np.broadcast_to(np.asarray(multiplier, np.int32), (cout,)).copy()
             shf = np.broadcast_to(np.asarray(shift, np.int32), (cout,)).copy()
         eb = 2 if fp16 else 1
@@ -171,7 +187,8 @@ class LayerTable:
                    lo=_u32(-128 if lo is None or fp16 else lo),
                    hi=_u32(127 if hi is None or fp16 else hi), clamp=clamp,
                    flo=_f32_bits(-np.inf if lo is None else lo) if fp16 else 0,
-                   fhi=_f32_bits(np.inf if hi is None else hi) if fp16 else 0)
+                   fhi=_f32_bits(np.inf if hi is None else hi) if fp16 else 0,
+                   input2_zero_point=_u32(input2_zero_point))
         rec["list"] = self._alloc(32 * self._list_cap)
         rec["list_cap"] = self._list_cap
         rec["param"] = self._alloc(self._param_cap)

@@ -372,14 +372,16 @@ def max_pool_int8_program(config, x_shape, filter_size, *, stride=1, padding="VA
                           lo=-128, hi=127, x_addr, out_addr, param_addr):
     """MAX_POOL_2D INT8 (:func:`dure.sim.golden_tflite.max_pool_int8`) as a
     :class:`~dure.sim.layer_program.LayerProgram` of LOAD / ELTWISE MAX / STORE commands;
-    ``x_shape`` (N, H, W, C), windows of up to :data:`MAX_WINDOW` taps."""
+    ``x_shape`` (N, H, W, C), windows of up to :data:`MAX_WINDOW` taps. The firmware's C port
+    (firmware/npu/npu_maxpool.c) emits the same stream word for word."""
     return _max_pool(config, x_shape, filter_size, stride, padding, Precision.INT8, lo, hi,
                      x_addr, out_addr, param_addr)
 
 
 def max_pool_fp16_program(config, x_shape, filter_size, *, stride=1, padding="VALID",
                           lo=None, hi=None, x_addr, out_addr, param_addr):
-    """MAX_POOL_2D FP16 (:func:`dure.sim.golden_tflite_fp16.max_pool_fp16`)."""
+    """MAX_POOL_2D FP16 (:func:`dure.sim.golden_tflite_fp16.max_pool_fp16`), C port as
+    :func:`max_pool_int8_program`'s."""
     return _max_pool(config, x_shape, filter_size, stride, padding, Precision.FP16, lo, hi,
                      x_addr, out_addr, param_addr)
 

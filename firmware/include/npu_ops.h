@@ -5,7 +5,12 @@
  *   npu_op_depthwise  sim/conv_plan.py depthwise_conv2d_int8_program / _fp16_program
  *   npu_op_avgpool    sim/pool_plan.py average_pool_int8_program / _fp16_program
  *   npu_op_add_fp16   sim/eltwise_plan.py add_fp16_program
- * all through the one windowed-operator engine of sim/walk_plan.py (npu_walk.c). Given the
+ *   npu_op_add_int8   sim/eltwise_plan.py add_int8_program (npu_add_int8.c)
+ *   npu_op_maxpool    sim/pool_plan.py max_pool_int8_program / _fp16_program (npu_maxpool.c)
+ *   npu_op_conv2d / npu_op_depthwise with an INT8 `scale` and no multiplier:
+ *                     conv_plan.py conv2d_int8_float_scale_program /
+ *                     depthwise_conv2d_int8_float_scale_program (ONNX QLinearConv)
+ * the windowed ones through the one windowed-operator engine of sim/walk_plan.py (npu_walk.c). Given the
  * same layer, addresses and NPU shape (npu_get_info), each writes the same descriptor list,
  * word for word, and the same parameter bytes (re-laid weights, folded bias, requantization /
  * scale rows) as the Python planner, and refuses what it refuses
@@ -23,7 +28,8 @@
  * LOADs and STOREs are sorted before they take their place); or a negative NPU_E_*:
  * NPU_E_ARG for parameters the Python planner refuses (ValueError there), NPU_E_UNSUPPORTED
  * for no NPU / FP16 on an INT8-only NPU, NPU_E_NO_MEMORY when list or param is too small.
- * No allocation; the only state is a few static words (not reentrant). */
+ * No allocation; the only state is static (the last plan, so that the build after a capacity
+ * query skips the blocking search, and the walk's sort index): not reentrant. */
 #ifndef DURE_NPU_OPS_H
 #define DURE_NPU_OPS_H
 
@@ -52,7 +58,10 @@ struct npu_op_post {
 
 /* CONV_2D (weights OHWI: cout x kh x kw x cin) or DEPTHWISE_CONV_2D (weights 1 x kh x kw x cin,
  * cout = cin). prec NPU_INT8: int8 weights, bias int32 or NULL, input_zero_point in [-128, 127],
- * multiplier / shift: cout int32 each (TFLite double rounding; shift in [-31, 30]).
+ * multiplier / shift: cout int32 each (TFLite double rounding; shift in [-31, 30]); or, with
+ * multiplier NULL and scale set, the float-scale requantization (ONNX QLinearConv:
+ * y = clamp(rne(f32(acc) * scale[o]) + zp_out, lo, hi), scale cout finite fp32 bits; needs the
+ * fp32 post-processing, DURE_NPU_HAS_FLOAT_POST, else NPU_E_UNSUPPORTED; shift unused).
  * prec NPU_FP16: f16 weights, bias fp32 bits or NULL, scale cout fp32 bits or NULL.
  * dilation_* and depth_multiplier must be 1 (as the Python planner refuses others). */
 struct npu_op_conv {
@@ -70,7 +79,9 @@ struct npu_op_conv {
 };
 
 /* AVERAGE_POOL_2D: window kh x kw (at most DURE_NPU_WALK_POOL_MAX_WINDOW taps), INT8 (TFLite's
- * rounded average, zero point 0, clamp lo / hi) or FP16 (binary32 sum times f32(1/n)). */
+ * rounded average, zero point 0, clamp lo / hi) or FP16 (binary32 sum times f32(1/n)).
+ * MAX_POOL_2D (npu_op_maxpool, on the element-wise unit: NPU_E_UNSUPPORTED without it): the
+ * same fields; the maximum of the in-bounds taps, then the clamp (INT8 lo / hi, FP16 clamp). */
 struct npu_op_pool {
     int prec;
     uint32_t n, h, w, c;
@@ -89,10 +100,28 @@ struct npu_op_add {
     struct npu_op_mem mem;
 };
 
+/* INT8 ADD (TFLite's quantized ADD, sim/golden_tflite.py add_int8) of two dense int8 tensors
+ * of `elements` elements at a_addr / b_addr into mem.out_addr, on the element-wise unit
+ * (NPU_E_UNSUPPORTED without it): the AddParams of sim/golden_tflite_params.py (left_shift
+ * must be 20; every shift in [-31, 0]), input zero points, post.output_zero_point and the clamp
+ * post.lo / post.hi (mem.x_addr unused). */
+struct npu_op_add_int8 {
+    uint32_t elements;
+    uint32_t a_addr, b_addr;
+    int32_t input1_zero_point, input2_zero_point;
+    int32_t left_shift;
+    int32_t input1_multiplier, input1_shift, input2_multiplier, input2_shift;
+    int32_t output_multiplier, output_shift;
+    struct npu_op_post post;
+    struct npu_op_mem mem;
+};
+
 int npu_op_conv2d(const struct npu_op_conv *op, uint32_t *list, uint32_t cap);
 int npu_op_depthwise(const struct npu_op_conv *op, uint32_t *list, uint32_t cap);
 int npu_op_avgpool(const struct npu_op_pool *op, uint32_t *list, uint32_t cap);
 int npu_op_add_fp16(const struct npu_op_add *op, uint32_t *list, uint32_t cap);
+int npu_op_add_int8(const struct npu_op_add_int8 *op, uint32_t *list, uint32_t cap);
+int npu_op_maxpool(const struct npu_op_pool *op, uint32_t *list, uint32_t cap);
 
 /* Run `count` descriptors at `list` as LISTs (of at most 65535 each) and wait (npu_wait):
  * the NPU's error code (0: none). */

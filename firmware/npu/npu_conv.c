@@ -19,7 +19,18 @@ static int conv(const struct npu_op_conv *op, int diagonal, uint32_t *list, uint
         !op->weights || (op->mem.param_addr & 15u))
         return NPU_E_ARG;
     int int8 = op->prec == NPU_INT8;
-    if (int8) {
+    /* INT8 with a scale and no multiplier: the float-scale requantization (ONNX) */
+    int fscale = int8 && !op->multiplier && op->scale;
+    if (fscale) {
+#if !DURE_NPU_HAS_FLOAT_POST
+        return NPU_E_UNSUPPORTED;
+#endif
+        if (!op_in_int8(op->input_zero_point))
+            return NPU_E_ARG;
+        for (uint32_t o = 0; o < cout; o++)
+            if ((op->scale[o] & 0x7F800000u) == 0x7F800000u)
+                return NPU_E_ARG;              /* not finite */
+    } else if (int8) {
         if (!op_in_int8(op->input_zero_point) || !op->multiplier || !op->shift)
             return NPU_E_ARG;
         for (uint32_t o = 0; o < cout; o++)
@@ -31,7 +42,8 @@ static int conv(const struct npu_op_conv *op, int diagonal, uint32_t *list, uint
                       op->padding))
         return NPU_E_ARG;
     if ((err = op_set_store(&l, op->prec, &op->post, op->scale != 0,
-                            DURE_NPU_REQUANT_TFLITE_DOUBLE_ROUNDING)))
+                            fscale ? DURE_NPU_REQUANT_FLOAT_SCALE
+                                   : DURE_NPU_REQUANT_TFLITE_DOUBLE_ROUNDING)))
         return err;
     uint32_t lc = walk_min(hw->rows, hw->cols);
     uint32_t k_chunk = diagonal ? lc : hw->rows, n_chunk = diagonal ? lc : hw->cols;
@@ -93,16 +105,16 @@ static int conv(const struct npu_op_conv *op, int diagonal, uint32_t *list, uint
             }
         }
     }
-    /* the constant rows: multiplier and shift rows (INT8), scale rows (FP16) */
+    /* the constant rows: multiplier and shift rows (INT8), scale rows (FP16, float-scale) */
     if (int8 || op->scale) {
-        uint32_t per = int8 ? 2 : 1;
+        uint32_t per = int8 && !fscale ? 2 : 1;
         l.const_addr = op_param_add(&pa, per * nt * n_chunk * 4, &p);
         l.const_rows = per * nt;
         l.const_stride = 4 * n_chunk;
         l.const_per_chunk = per;
         for (uint32_t o = 0; p && o < cout; o++) {
             uint32_t j = o / n_chunk, lane = o % n_chunk;
-            if (int8) {
+            if (per == 2) {
                 op_put32(p, (2 * j) * n_chunk + lane, (uint32_t)op->multiplier[o]);
                 op_put32(p, (2 * j + 1) * n_chunk + lane, (uint32_t)op->shift[o]);
             } else {

@@ -282,10 +282,15 @@ int conv_pack(const struct npu_op_conv *op, const struct walk_layer *l, struct o
             }
         }
     }
-    /* the requantization rows (multiplier, shift per chunk) and the identity STORE's two */
+    /* the requantization rows (multiplier, shift per chunk; the float-scale mode: the scale
+     * row and an unused zero row) and the identity STORE's two */
     uint32_t const_addr = op_param_add(pa, y.const_rows * c * 4, &p);
     for (uint32_t o = 0; p && o < cout; o++) {
         uint32_t j = o / c, lane = o % c;
+        if (!op->multiplier) {
+            op_put32(p, (2 * j) * c + lane, op->scale[o]);
+            continue;
+        }
         op_put32(p, (2 * j) * c + lane, (uint32_t)op->multiplier[o]);
         op_put32(p, (2 * j + 1) * c + lane, (uint32_t)op->shift[o]);
     }

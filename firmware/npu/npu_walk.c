@@ -45,10 +45,18 @@ struct out {
     uint32_t cap, cur, need;
     uint32_t ncomp, nside;    /* of the unit being written */
     int err;
-    /* bounds of the SPAD rows the unit's COMPUTEs read and the ACC rows they write: a side
-     * command outside them needs no search */
-    int32_t rmin, rmax, amin, amax;
+    /* bounds of the SPAD rows the unit's COMPUTEs read (A tile rows [rmin, rmax), weight rows
+     * [wmin, wmax): two ranges, so that a LOAD between them, as the other weight buffer,
+     * needs no search) and of the ACC rows they write: a side command outside them needs no
+     * search */
+    int32_t rmin, rmax, wmin, wmax, amin, amax;
 };
+
+/* A command writing SPAD rows [w0, w1) may meet a read of the unit's COMPUTEs. */
+static int may_read(const struct out *o, int32_t w0, int32_t w1)
+{
+    return (w0 < o->rmax && o->rmin < w1) || (w0 < o->wmax && o->wmin < w1);
+}
 
 static uint32_t *comp_at(struct out *o, uint32_t ci)
 {
@@ -93,6 +101,44 @@ static void stage(struct out *o, const struct cmd *c, uint32_t key_hi, uint32_t 
     o->nside++;
 }
 
+/* The staged records' order: indices sorted stably by key (a merge sort, n log n: the first
+ * unit stages a few hundred records whose insertion sort cost the core more than the rest
+ * of the list); more than SORT_MAX records: sorted in place by insertion instead. */
+#define SORT_MAX 512u
+static uint16_t sort_idx[2 * SORT_MAX];
+
+static void sort_records(struct out *o)
+{
+    uint32_t n = o->nside;
+    uint16_t *src = sort_idx, *dst = sort_idx + SORT_MAX;
+    const uint32_t *top = stage_at(o, 0);      /* record i at top - STAGE_WORDS * i */
+    for (uint32_t i = 0; i < n; i++)
+        src[i] = (uint16_t)i;
+    for (uint32_t width = 1; width < n; width *= 2) {
+        for (uint32_t lo = 0; lo < n; lo += 2 * width) {
+            uint32_t mid = walk_min(lo + width, n), hi = walk_min(lo + 2 * width, n);
+            uint32_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi) {
+                const uint32_t *a = top - STAGE_WORDS * src[i], *b = top - STAGE_WORDS * src[j];
+                if (a[0] < b[0] || (a[0] == b[0] && a[1] <= b[1]))
+                    dst[k++] = src[i++];
+                else
+                    dst[k++] = src[j++];
+            }
+            while (i < mid)
+                dst[k++] = src[i++];
+            while (j < hi)
+                dst[k++] = src[j++];
+        }
+        uint16_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != sort_idx)
+        for (uint32_t i = 0; i < n; i++)
+            sort_idx[i] = src[i];
+}
+
 /* The unit's COMPUTEs and its staged records, merged (stable by key) into their places. */
 static void finish_unit(struct out *o)
 {
@@ -103,9 +149,12 @@ static void finish_unit(struct out *o)
     if (o->list && !o->err && (uint64_t)8u * total >
         (uint64_t)8u * o->cap - (uint64_t)STAGE_WORDS * o->nside)
         o->err = NPU_E_NO_MEMORY;
+    int indexed = o->nside <= SORT_MAX;
+    if (o->list && !o->err && indexed)
+        sort_records(o);
     if (o->list && !o->err) {
-        /* stable insertion sort of the records by (key_hi, key_lo) */
-        for (uint32_t s = 1; s < o->nside; s++) {
+        /* more than SORT_MAX: stable insertion sort of the records by (key_hi, key_lo) */
+        for (uint32_t s = 1; !indexed && s < o->nside; s++) {
             uint32_t rec[STAGE_WORDS];
             uint32_t *p = stage_at(o, s);
             for (uint32_t i = 0; i < STAGE_WORDS; i++)
@@ -128,7 +177,7 @@ static void finish_unit(struct out *o)
         int32_t ci = (int32_t)o->ncomp - 1, s = (int32_t)o->nside - 1;
         uint32_t pos = total;
         while (s >= 0) {
-            uint32_t *rec = stage_at(o, (uint32_t)s);
+            uint32_t *rec = stage_at(o, indexed ? sort_idx[s] : (uint32_t)s);
             uint32_t *dst = o->list + 8u * (--pos);
             if (ci >= 0 && (int32_t)(rec[0] / 4) <= ci) {
                 uint32_t *src = comp_at(o, (uint32_t)ci);
@@ -158,7 +207,8 @@ static int comp_reads(struct out *o, uint32_t ci, int32_t w0, int32_t w1)
     const uint32_t *d = comp_at(o, ci);
     /* an ELTWISE MAC keeps A's walk fields where a COMPUTE has them; its weight is one row,
      * two with pair (whose second tap's rows lie tap_step after the first's) */
-    int mac = (d[0] & 0xFu) == DURE_NPU_OP_ELTWISE;
+    int elt = (d[0] & 0xFu) == DURE_NPU_OP_ELTWISE;
+    int mac = elt && WGET(d, ELTWISE, MAC);
     int32_t pair = mac ? (int32_t)WGET(d, ELTWISE, PAIR) : 0;
     int32_t a = (int32_t)WGET(d, COMPUTE, A_ADDR);
     int32_t a_end = a + (int32_t)((WGET(d, COMPUTE, A_ROWS) - 1) * WGET(d, COMPUTE, A_ROW_STEP) +
@@ -166,6 +216,8 @@ static int comp_reads(struct out *o, uint32_t ci, int32_t w0, int32_t w1)
                     + 1 + (pair ? (int32_t)WGET(d, ELTWISE, TAP_STEP) : 0);
     int32_t w = mac ? (int32_t)WGET(d, ELTWISE, B_ADDR) : (int32_t)WGET(d, COMPUTE, W_ADDR);
     int32_t k = mac ? 1 + pair : (int32_t)WGET(d, COMPUTE, K);
+    if (elt && !mac)
+        return overlap(a, a_end, w0, w1);         /* ELTWISE MAX: no weight row */
     return overlap(a, a_end, w0, w1) || overlap(w, w + k, w0, w1);
 }
 
@@ -187,6 +239,13 @@ struct walk {
     uint32_t side_total, side_index, side_last;
     /* the first unit's tile LOADs / FILLs it does not read (spread) */
     uint32_t late_total;
+    /* the COMPUTEs of the unit being written: per tap, per sub-block; ACC base */
+    uint32_t per_tap, nsub, gcount, acc_unit;
+    /* whether those COMPUTEs are in one wave and one chunk range (tap, input chunk, group
+     * chunk, sub-block), so step_chunks' index arithmetic holds; else the searches scan */
+    int indexed;
+    /* and its first chunk, output rows, index and tile base (step_chunks) */
+    uint32_t u_j0, u_rows, u_index, u_base;
 };
 
 enum { SINK_SIDE, SINK_PRE, SINK_COUNT, SINK_LAST };
@@ -195,6 +254,106 @@ struct unit {
     uint32_t n, oy0, rows, j0, gcount, index, block;
     uint32_t tile, c0;    /* its tile buffer (by block, by unit if diagonal), first chunk */
 };
+
+static uint32_t weight_row(const struct walk *w, uint32_t u_index, uint32_t jj, uint32_t j,
+                           uint32_t t);
+
+/* The COMPUTEs of MAC step st of the unit (indices st * per_tap to (st + 1) * per_tap - 1,
+ * input chunk c's a run of per_c of them) that may read SPAD rows [s0, s1), by the order of
+ * computes(): chunk c's tile reads lie in [first + c * region, first + c * region + ext) (a
+ * COMPUTE's walk never leaves its chunk's region), and the step's weight reads in [w0, w1) (each
+ * chunk of the group reads rows of its own slot, below the next chunk's). Returns the first
+ * and one past the last input chunk whose COMPUTEs must be looked at (all of the step's when
+ * the weight rows meet), *lo == *hi: none. The searches for a side command's first or last
+ * reader test these few instead of every COMPUTE of the unit. */
+static void step_chunks(const struct walk *w, uint32_t st, int32_t s0, int32_t s1, uint32_t *lo,
+                        uint32_t *hi)
+{
+    const struct walk_layer *l = w->l;
+    const struct walk_geo *g = &l->g;
+    uint32_t taps = g->kh * g->kw, t = l->eltwise_pair ? 2 * st : st;
+    uint32_t ky = t / g->kw, kx = t % g->kw;
+    uint32_t second = l->eltwise_pair && t + 1 < taps;
+    uint32_t tap_step = second ? ((t + 1) / g->kw - ky) * g->wp + (t + 1) % g->kw - kx : 0;
+    uint32_t c_lo = l->diagonal ? w->u_j0 : 0;
+    uint32_t c_n = l->diagonal ? w->gcount : w->cc;
+    int32_t region = (int32_t)(w->th_full * g->wp);
+    int32_t first = (int32_t)(w->u_base + ky * g->wp + kx + c_lo * (uint32_t)region);
+    int32_t ext = (int32_t)((w->u_rows - 1) * g->sh * g->wp + (g->ow - 1) * g->sw + 1 +
+                            tap_step);
+    *lo = 0;
+    *hi = c_n;
+    if (!l->eltwise_max) {
+        int32_t w0, w1;
+        if (l->has_shared) {
+            w0 = 0;
+            w1 = (int32_t)l->k_chunk;
+        } else {
+            uint32_t jl = w->u_j0 + w->gcount - 1;
+            w0 = (int32_t)weight_row(w, w->u_index, 0, w->u_j0, t);
+            w1 = (int32_t)(weight_row(w, w->u_index, w->gcount - 1, jl, t) +
+                           (l->diagonal ? 0 : (w->cc - 1) * l->k_chunk) +
+                           (l->eltwise_mac ? 2 : l->k_chunk));
+        }
+        if (overlap(w0, w1, s0, s1))
+            return;                   /* the weight rows: every chunk */
+    }
+    /* chunks k (from c_lo) with first + k * region < s1 and s0 < first + k * region + ext */
+    if (s1 <= first) {
+        *hi = 0;
+        return;
+    }
+    uint32_t k_hi = (uint32_t)(s1 - 1 - first) / (uint32_t)region + 1;
+    uint32_t k_lo = s0 - first - ext < 0 ? 0 : (uint32_t)(s0 - first - ext) / (uint32_t)region + 1;
+    *lo = k_lo;
+    *hi = walk_max(k_lo, walk_min(k_hi, c_n));
+}
+
+/* The first COMPUTE of the unit reading SPAD rows [s0, s1) (ncomp: none). */
+static uint32_t first_reader(struct walk *w, int32_t s0, int32_t s1)
+{
+    struct out *o = w->o;
+    if (!w->indexed) {
+        for (uint32_t ci = 0; ci < o->ncomp; ci++)
+            if (comp_reads(o, ci, s0, s1))
+                return ci;
+        return o->ncomp;
+    }
+    uint32_t steps = walk_steps(w->l), per_c = w->l->diagonal ? w->nsub : w->gcount * w->nsub;
+    for (uint32_t st = 0; st < steps; st++) {
+        uint32_t lo, hi;
+        step_chunks(w, st, s0, s1, &lo, &hi);
+        for (uint32_t ci = st * w->per_tap + lo * per_c; ci < st * w->per_tap + hi * per_c; ci++)
+            if (comp_reads(o, ci, s0, s1))
+                return ci;
+    }
+    return o->ncomp;
+}
+
+/* The last COMPUTE before `limit` of the unit reading SPAD rows [s0, s1), plus one (0:
+ * none). */
+static uint32_t last_reader_end(struct walk *w, int32_t s0, int32_t s1, uint32_t limit)
+{
+    struct out *o = w->o;
+    if (!w->indexed) {
+        for (uint32_t ci = walk_min(limit, o->ncomp); ci-- > 0;)
+            if (comp_reads(o, ci, s0, s1))
+                return ci + 1;
+        return 0;
+    }
+    uint32_t per_c = w->l->diagonal ? w->nsub : w->gcount * w->nsub;
+    for (uint32_t st = walk_steps(w->l); st-- > 0;) {
+        if (st * w->per_tap >= limit)
+            continue;
+        uint32_t lo, hi;
+        step_chunks(w, st, s0, s1, &lo, &hi);
+        uint32_t end = walk_min(st * w->per_tap + hi * per_c, limit);
+        for (uint32_t ci = end; ci-- > st * w->per_tap + lo * per_c;)
+            if (comp_reads(o, ci, s0, s1))
+                return ci + 1;
+    }
+    return 0;
+}
 
 static void unit_at(const struct walk *w, uint32_t i, struct unit *u)
 {
@@ -252,14 +411,8 @@ static void sink(struct walk *w, const struct cmd *c)
     }
     if (w->mode == SINK_SIDE) {
         uint32_t q = w->side_index * o->ncomp / w->side_total;   /* below 2^32 */
-        if (c->sw0 >= 0 && o->list && overlap(c->sw0, c->sw1, o->rmin, o->rmax)) {
-            for (uint32_t ci = o->ncomp; ci-- > 0;) {
-                if (comp_reads(o, ci, c->sw0, c->sw1)) {
-                    q = walk_max(q, ci + 1);
-                    break;
-                }
-            }
-        }
+        if (c->sw0 >= 0 && o->list && may_read(o, c->sw0, c->sw1))
+            q = walk_max(q, last_reader_end(w, c->sw0, c->sw1, o->ncomp));
         w->side_last = walk_max(q, w->side_last);
         w->side_index++;
         stage(o, c, (w->side_last + 1) * 4 + 1, 0);
@@ -267,13 +420,17 @@ static void sink(struct walk *w, const struct cmd *c)
     }
     /* SINK_PRE: the first unit's own LOADs, by first use */
     uint32_t use = o->ncomp;
-    if (o->list && ((c->sw0 >= 0 && overlap(c->sw0, c->sw1, o->rmin, o->rmax)) ||
+    if (o->list && ((c->sw0 >= 0 && may_read(o, c->sw0, c->sw1)) ||
                     (c->aw0 >= 0 && overlap(c->aw0, c->aw1, o->amin, o->amax)))) {
-        for (uint32_t ci = 0; ci < o->ncomp; ci++) {
-            if ((c->sw0 >= 0 && comp_reads(o, ci, c->sw0, c->sw1)) ||
-                (c->aw0 >= 0 && comp_writes(o, ci, c->aw0, c->aw1))) {
-                use = ci;
-                break;
+        if (c->sw0 >= 0) {
+            use = first_reader(w, c->sw0, c->sw1);
+        } else {
+            /* an ACC LOAD (the bias): every step writes all of the unit's ACC rows */
+            for (uint32_t ci = 0; ci < o->ncomp; ci++) {
+                if (comp_writes(o, ci, c->aw0, c->aw1)) {
+                    use = ci;
+                    break;
+                }
             }
         }
     }
@@ -549,16 +706,20 @@ static void computes(struct walk *w, const struct unit *u)
         }
         p = o->list + 8u * o->cur;
     }
-    int32_t rmin = 0x7FFFFFFF, rmax = -1, amin = 0x7FFFFFFF, amax = -1;
+    int32_t rmin = 0x7FFFFFFF, rmax = -1, wmin = 0x7FFFFFFF, wmax = -1;
+    int32_t amin = 0x7FFFFFFF, amax = -1;
     uint32_t span = (g->ow - 1) * g->sw + 1;
     /* the fields every COMPUTE of the layer shares (an ELTWISE MAC has A's walk, ACC_ADDR
      * and M where a COMPUTE has them; its weight row is B_ADDR, it has no K) */
-    int mac = l->eltwise_mac;
-    uint32_t tpl[8] = {mac ? DURE_NPU_OP_ELTWISE : DURE_NPU_OP_COMPUTE, 0, 0, 0, 0, 0, 0, 0};
+    int mac = l->eltwise_mac, max = l->eltwise_max;
+    uint32_t tpl[8] = {mac || max ? DURE_NPU_OP_ELTWISE : DURE_NPU_OP_COMPUTE,
+                       0, 0, 0, 0, 0, 0, 0};
     NPU_DESC_SET(tpl, COMPUTE, PRECISION, l->prec == NPU_FP16 ? DURE_NPU_PREC_FP16
                                                               : DURE_NPU_PREC_INT8);
     if (mac)
         NPU_DESC_SET(tpl, ELTWISE, MAC, 1);
+    else if (max)
+        NPU_DESC_SET(tpl, ELTWISE, OP, DURE_NPU_ELTWISE_MAX);
     else
         NPU_DESC_SET(tpl, COMPUTE, DIAGONAL, l->diagonal ? 1 : 0);
     NPU_DESC_SET(tpl, COMPUTE, A_COLS, g->ow);
@@ -574,7 +735,10 @@ static void computes(struct walk *w, const struct unit *u)
         uint32_t second = l->eltwise_pair && t + 1 < taps;
         uint32_t tap_step = second ? ((t + 1) / g->kw - ky) * g->wp + (t + 1) % g->kw - kx
                                    : 0;
-        for (uint32_t c = 0; c < w->cc; c++) {
+        /* a diagonal layer's chunk j reads input chunk j only: the group's chunks */
+        uint32_t c_first = l->diagonal ? u->j0 : 0;
+        uint32_t c_end = l->diagonal ? walk_min(w->cc, u->j0 + u->gcount) : w->cc;
+        for (uint32_t c = c_first; c < c_end; c++) {
             uint32_t kk = in_cols(l, c);
             uint32_t a_tap = base + (c - u->c0) * w->th_full * g->wp + ky * g->wp + kx;
             for (uint32_t jj = cw[ci][0]; jj < cw[ci][0] + cw[ci][1]; jj++) {
@@ -587,8 +751,10 @@ static void computes(struct walk *w, const struct unit *u)
                 uint32_t d[8] = {tpl[0], tpl[1], tpl[2], tpl[3], tpl[4], tpl[5], tpl[6],
                                  tpl[7]};
                 uint32_t w_end = w_row + (mac ? 1 + second : kk);
-                NPU_DESC_SET(d, COMPUTE, ACCUMULATE, !first || l->has_acc_init);
-                if (mac) {
+                NPU_DESC_SET(d, COMPUTE, ACCUMULATE, !first || (l->has_acc_init && !max));
+                if (max) {
+                    /* ELTWISE MAX: A's walk only */
+                } else if (mac) {
                     NPU_DESC_SET(d, ELTWISE, B_ADDR, w_row);
                     if (second) {
                         NPU_DESC_SET(d, ELTWISE, PAIR, 1);
@@ -599,8 +765,10 @@ static void computes(struct walk *w, const struct unit *u)
                     NPU_DESC_SET(d, COMPUTE, K, kk);
                 }
                 NPU_DESC_SET(d, COMPUTE, N, chunk_cols(l, j));
-                rmin = (int32_t)w_row < rmin ? (int32_t)w_row : rmin;
-                rmax = (int32_t)w_end > rmax ? (int32_t)w_end : rmax;
+                if (!max) {
+                    wmin = (int32_t)w_row < wmin ? (int32_t)w_row : wmin;
+                    wmax = (int32_t)w_end > wmax ? (int32_t)w_end : wmax;
+                }
                 uint32_t acc_chunk = acc_unit + jj * w->p->bh * g->ow;
                 for (uint32_t s0 = wv[wi][0]; s0 < wv[wi][0] + wv[wi][1]; s0 += sbh) {
                     uint32_t sr = walk_min(sbh, wv[wi][0] + wv[wi][1] - s0);
@@ -626,8 +794,19 @@ static void computes(struct walk *w, const struct unit *u)
         }
     }
     o->ncomp = n;
+    w->u_j0 = u->j0;
+    w->u_rows = u->rows;
+    w->u_index = u->index;
+    w->u_base = base - u->c0 * w->th_full * g->wp;   /* input chunk c's region: + c * region */
+    w->nsub = walk_cdiv(u->rows, sbh);
+    w->per_tap = (l->diagonal ? u->gcount : w->cc * u->gcount) * w->nsub;
+    w->indexed = nw == 1 && ncw == 1;
+    w->gcount = u->gcount;
+    w->acc_unit = acc_unit;
     o->rmin = rmin;
     o->rmax = rmax;
+    o->wmin = wmin;
+    o->wmax = wmax;
     o->amin = amin;
     o->amax = amax;
 }
@@ -753,7 +932,7 @@ static void pre_commands(struct walk *w, const struct unit *u)
 int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *list,
               uint32_t cap)
 {
-    struct out o = {list, cap, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    struct out o = {.list = list, .cap = cap};
     struct walk w;
     const struct walk_geo *g = &l->g;
     w.l = l;
@@ -791,7 +970,7 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
         WPUT(c.d, LOAD, LOCAL_ADDR, p->const_row);
         emit_direct(&o, c.d);
     }
-    if (l->has_shared) {
+    if (l->has_shared && l->shared_rows) {
         cmd_new(&c, DURE_NPU_OP_LOAD);
         WPUT(c.d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);
         WPUT(c.d, LOAD, ELEM, w.elem);
@@ -837,13 +1016,7 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
                 /* the buffer of tap t: the rows of its first chunk's LOAD */
                 int32_t w0 = (int32_t)weight_row(&w, 0, 0, u.j0, t);
                 int32_t w1 = w0 + (int32_t)kin(l, u.j0);
-                int32_t free_ci = -1;
-                for (uint32_t ci = use; ci-- > 0;) {
-                    if (comp_reads(&o, ci, w0, w1)) {
-                        free_ci = (int32_t)ci;
-                        break;
-                    }
-                }
+                int32_t free_ci = (int32_t)last_reader_end(&w, w0, w1, use) - 1;
                 if (free_ci < 0) {
                     o.err = NPU_E_ARG;       /* Python: max() of nothing */
                     break;

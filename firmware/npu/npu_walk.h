@@ -51,6 +51,9 @@ struct walk_layer {
     /* with eltwise_mac: taps 2t and 2t + 1 (row-major) one pair MAC (tap_step: the distance of
      * their tile rows; consecutive weight rows), WalkLayer.eltwise_pair; no taps weight mode */
     int eltwise_pair;
+    /* max pooling: every tap an ELTWISE MAX (accumulate after the first tap) instead of a
+     * COMPUTE, no weights (has_shared with shared_rows 0), WalkLayer.eltwise_max */
+    int eltwise_max;
     /* walk_descriptors' spread (border FILLs per channel chunk, the first unit's unread tile
      * LOADs spread between its COMPUTEs); with a 1x1 stride-1 kernel also plan_walk's
      * startup (the first unit's wait for its data counted in the search) */

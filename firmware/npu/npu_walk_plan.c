@@ -56,10 +56,30 @@ static uint64_t max64(uint64_t a, uint64_t b)
     return a > b ? a : b;
 }
 
-/* _estimate: (time, commands) of one blocking. */
+/* The COMPUTEs of `rows` output rows in sub-blocks of sbh rows (floor(rows / sbh) of sbh
+ * rows, then one of the rest), closed form of _estimate's loops over them: the sum of
+ * max(m, RELOAD * R), the sum of m + ELTWISE_OVERHEAD, the largest m and their number. */
+struct subs {
+    uint64_t sum_reload, sum_mac, max_m, count;
+};
+
+static void sub_blocks(uint32_t rows, uint32_t sbh, uint32_t ow, uint64_t reload,
+                       struct subs *s)
+{
+    uint64_t full = rows / sbh, rest = rows % sbh;
+    uint64_t m_full = (uint64_t)sbh * ow, m_rest = rest * ow;
+    s->sum_reload = full * max64(m_full, reload) + (rest ? max64(m_rest, reload) : 0);
+    s->sum_mac = full * (m_full + DURE_NPU_WALK_ELTWISE_OVERHEAD) +
+                 (rest ? m_rest + DURE_NPU_WALK_ELTWISE_OVERHEAD : 0);
+    s->max_m = full ? m_full : m_rest;
+    s->count = full + (rest != 0);
+}
+
+/* _estimate: (time, commands) of one blocking; w_bytes: the bytes of every chunk's weight
+ * matrix (the same for every blocking: walk_plan computes it once). */
 static void estimate(const struct walk_layer *l, const struct npu_info *hw, uint32_t bh,
-                     uint32_t sbh, uint32_t gn, uint32_t wmode, int startup, uint64_t *time,
-                     uint64_t *commands_out)
+                     uint32_t sbh, uint32_t gn, uint32_t wmode, int startup, uint64_t w_bytes,
+                     uint64_t *time, uint64_t *commands_out)
 {
     const struct walk_geo *g = &l->g;
     uint32_t r = hw->rows, nt = out_chunks(l), cc = kin_chunks(l);
@@ -73,24 +93,16 @@ static void estimate(const struct walk_layer *l, const struct npu_info *hw, uint
         uint32_t rows = kind ? last_rows : bh, count = kind ? 1 : blocks - 1;
         if (!count)
             continue;
-        uint64_t sum_sub = 0, max_sub = 0, nsubs = 0;
-        for (uint32_t s = 0; s < rows; s += sbh) {
-            uint64_t m = (uint64_t)walk_min(sbh, rows - s) * g->ow;
-            sum_sub += max64(m, (uint64_t)DURE_NPU_GEMM_RELOAD * r);
-            max_sub = max64(max_sub, m);
-            nsubs++;
-        }
-        last_max_sub = max_sub;
+        struct subs sb;
+        sub_blocks(rows, sbh, g->ow, (uint64_t)DURE_NPU_GEMM_RELOAD * r, &sb);
+        uint64_t sum_sub = sb.sum_reload, nsubs = sb.count;
+        last_max_sub = sb.max_m;
         uint64_t wait = DURE_NPU_GEMM_LATENCY;   /* accumulate chains ordered per ACC row */
         uint64_t steps = max64(sum_sub * gn, wait) * full_groups +
                          (rem ? max64(sum_sub * rem, wait) : 0);
         if (l->eltwise_mac) {
             /* one row per cycle and a few cycles per command, no weight load or latency */
-            uint64_t sum_mac = 0;
-            for (uint32_t s = 0; s < rows; s += sbh)
-                sum_mac += (uint64_t)walk_min(sbh, rows - s) * g->ow +
-                           DURE_NPU_WALK_ELTWISE_OVERHEAD;
-            steps = sum_mac * nt;
+            steps = sb.sum_mac * nt;
         }
         compute += count * ((uint64_t)taps * steps_in * steps);
         commands += count * ((uint64_t)taps * steps_in * nsubs * nt + 2 * (uint64_t)nt);
@@ -101,10 +113,6 @@ static void estimate(const struct walk_layer *l, const struct npu_info *hw, uint
     uint64_t th = (uint64_t)(bh - 1) * g->sh + g->kh;
     uint64_t tile_bytes = (uint64_t)blocks * (th < g->height ? th : g->height) * g->width *
                           l->cin * eb;
-    uint64_t w_bytes = 0;
-    for (uint32_t j = 0; j < nt; j++)
-        w_bytes += (uint64_t)weight_rows(l, j) * chunk_cols(l, j);
-    w_bytes *= eb;
     uint64_t reloads = (wmode == WALK_RESIDENT || wmode == WALK_SHARED)
                        ? 1 : (uint64_t)blocks * g->batch;
     uint64_t pixels = (uint64_t)g->batch * g->oh * g->ow;
@@ -118,11 +126,9 @@ static void estimate(const struct walk_layer *l, const struct npu_info *hw, uint
         /* the first unit cannot start before its data (tile rows and the weights loaded with
          * it) arrives; what exceeds its own compute is not hidden */
         uint32_t rows0 = walk_min(bh, g->oh), chunks0 = walk_min(gn, nt);
-        uint64_t sum0 = 0;
-        for (uint32_t s = 0; s < rows0; s += sbh) {
-            uint64_t m = (uint64_t)walk_min(sbh, rows0 - s) * g->ow;
-            sum0 += max64(m, (uint64_t)DURE_NPU_GEMM_RELOAD * r);
-        }
+        struct subs sb0;
+        sub_blocks(rows0, sbh, g->ow, (uint64_t)DURE_NPU_GEMM_RELOAD * r, &sb0);
+        uint64_t sum0 = sb0.sum_reload;
         uint64_t compute0 = (uint64_t)taps * steps_in *
             max64(sum0 * chunks0, DURE_NPU_GEMM_LATENCY);   /* chains ordered per ACC row */
         uint64_t kin0 = l->diagonal ? chunks0 : cc;
@@ -136,7 +142,7 @@ static void estimate(const struct walk_layer *l, const struct npu_info *hw, uint
     *commands_out = commands;
 }
 
-int walk_plan(const struct walk_layer *l, struct walk_plan *best)
+static int plan_search(const struct walk_layer *l, struct walk_plan *best)
 {
     const struct npu_info *hw = npu_get_info();
     const struct walk_geo *g = &l->g;
@@ -149,6 +155,10 @@ int walk_plan(const struct walk_layer *l, struct walk_plan *best)
             slot = walk_max(slot, weight_rows(l, j));
         kmax = walk_max(kmax, kin(l, j));
     }
+    uint64_t w_bytes = 0;
+    for (uint32_t j = 0; j < nt; j++)
+        w_bytes += (uint64_t)weight_rows(l, j) * chunk_cols(l, j);
+    w_bytes *= elem_bytes(l);
     int found = 0;
     uint64_t best_t = 0, best_c = 0;
     uint32_t prev_bh = 0;
@@ -200,7 +210,8 @@ int walk_plan(const struct walk_layer *l, struct walk_plan *best)
                     if (w_rows + (uint64_t)tb * tile <= s_rows) {
                         for (uint32_t si = 0; si < nsbh; si++) {
                             uint64_t t, c;
-                            estimate(l, hw, bh, sbh_opt[si], gn, wmode, startup, &t, &c);
+                            estimate(l, hw, bh, sbh_opt[si], gn, wmode, startup, w_bytes,
+                                     &t, &c);
                             t += (tb == tbufs ? 0 : tile / 2) +
                                  (uint64_t)DURE_NPU_WALK_DESCRIPTOR_WEIGHT * c;
                             if (!found || t < best_t || (t == best_t && c < best_c)) {
@@ -278,9 +289,8 @@ static uint32_t head_waves(const struct walk_layer *l, uint32_t rows, uint32_t g
 uint32_t walk_unit_waves(const struct walk_layer *l, uint32_t rows, uint32_t gcount, int first,
                          int last, uint32_t (*wv)[2])
 {
-    /* 1x1 and element-wise layers: one wave per unit (the Python eltwise_max too, which this
-     * port does not emit yet) */
-    if (l->g.kh * l->g.kw == 1 || l->eltwise_mac)
+    /* 1x1 and element-wise layers (MAC and MAX): one wave per unit */
+    if (l->g.kh * l->g.kw == 1 || l->eltwise_mac || l->eltwise_max)
         first = last = 0;
     if (gcount > 1)
         last = 0;                    /* the last unit's chunks go in waves (chunk_waves) */
@@ -317,4 +327,41 @@ uint32_t walk_chunk_waves(const struct walk_layer *l, uint32_t rows, uint32_t gc
     cw[n][0] = c0;
     cw[n][1] = gcount - c0;
     return n + 1;
+}
+
+/* The last layer planned and its plan: a caller asks for the capacity (list NULL), then
+ * builds the same layer, and the second call takes the plan without the search (a few
+ * hundred 64-bit estimates, tens of thousands of cycles on the core). Equal bytes of the
+ * layer and the NPU's shape are equal inputs; anything else searches again. */
+static struct {
+    int valid, err;
+    struct walk_layer layer;
+    struct npu_info hw;
+    struct walk_plan plan;
+} last_plan;
+
+static int same_bytes(const void *a, const void *b, uint32_t n)
+{
+    const uint8_t *x = a, *y = b;
+    for (uint32_t i = 0; i < n; i++)
+        if (x[i] != y[i])
+            return 0;
+    return 1;
+}
+
+int walk_plan(const struct walk_layer *l, struct walk_plan *best)
+{
+    const struct npu_info *hw = npu_get_info();
+    if (last_plan.valid && same_bytes(&last_plan.layer, l, sizeof *l) &&
+        same_bytes(&last_plan.hw, hw, sizeof *hw)) {
+        *best = last_plan.plan;
+        return last_plan.err;
+    }
+    int err = plan_search(l, best);
+    last_plan.valid = 1;
+    last_plan.err = err;
+    last_plan.layer = *l;
+    last_plan.hw = *hw;
+    last_plan.plan = *best;
+    return err;
 }

@@ -1,5 +1,6 @@
 """The firmware's layer operators (firmware/npu/npu_conv.c, npu_conv_pack.c, npu_pool.c,
-npu_add.c on the walk engine npu_walk.c),
+npu_add.c, npu_maxpool.c, npu_add_int8.c on the walk engine npu_walk.c; INT8 convolutions in
+both requantization modes, TFLite and float-scale),
 compiled for the host with the generated headers, write the descriptor list and the parameter
 bytes of the Python planners (sim/conv_plan.py, sim/pool_plan.py, sim/eltwise_plan.py) word for
 word and byte for byte, on many random layers of both precisions on an 8x8 and a 4x4 NPU, and
@@ -23,7 +24,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 SOURCES = [ROOT / "firmware" / "npu" / name
            for name in ("npu_walk_plan.c", "npu_walk.c", "npu_op_util.c", "npu_conv.c",
                         "npu_conv_pack.c",
-                        "npu_pool.c", "npu_add.c")]
+                        "npu_pool.c", "npu_add.c", "npu_maxpool.c", "npu_add_int8.c")]
 SHIM = r"""
 #include "npu_walk.h"
 uint64_t div64(uint64_t a, uint32_t b) { return walk_div64(a, b); }
@@ -71,6 +72,30 @@ int add(uint32_t elements, uint32_t a, uint32_t b, const int32_t *q, const uint3
     post(&op.post, q);
     mem(&op.mem, addr, param, param_cap);
     return npu_op_add_fp16(&op, list, cap);
+}
+int maxpool(const int32_t *s, const int32_t *q, const uint32_t *addr, void *param,
+            uint32_t param_cap, uint32_t *list, uint32_t cap)
+{
+    struct npu_op_pool op = {0};
+    op.prec = s[0]; op.n = s[1]; op.h = s[2]; op.w = s[3]; op.c = s[4];
+    op.kh = s[6]; op.kw = s[7]; op.stride_h = s[8]; op.stride_w = s[9]; op.padding = s[10];
+    post(&op.post, q);
+    mem(&op.mem, addr, param, param_cap);
+    return npu_op_maxpool(&op, list, cap);
+}
+/* p: elements, a, b, zp1, zp2, left_shift, m1, s1, m2, s2, mo, so */
+int add_int8(const int32_t *p, const int32_t *q, const uint32_t *addr, void *param,
+             uint32_t param_cap, uint32_t *list, uint32_t cap)
+{
+    struct npu_op_add_int8 op = {0};
+    op.elements = (uint32_t)p[0]; op.a_addr = (uint32_t)p[1]; op.b_addr = (uint32_t)p[2];
+    op.input1_zero_point = p[3]; op.input2_zero_point = p[4]; op.left_shift = p[5];
+    op.input1_multiplier = p[6]; op.input1_shift = p[7];
+    op.input2_multiplier = p[8]; op.input2_shift = p[9];
+    op.output_multiplier = p[10]; op.output_shift = p[11];
+    post(&op.post, q);
+    mem(&op.mem, addr, param, param_cap);
+    return npu_op_add_int8(&op, list, cap);
 }
 """
 
@@ -291,7 +316,7 @@ def test_fixed_layers_of_the_benchmark(lib):
     bufs = Buffers()
     for name, op, x_shape, cout, kernel, stride, padding, _ in LAYERS:
         if op not in ("conv", "depthwise", "avgpool"):
-            continue    # ADD / MAX_POOL rows run on the element-wise unit: no C port yet
+            continue    # ADD and MAX_POOL rows: test_int8_add_..., test_max_pooling_...
         for precision in ("int8", "fp16"):
             spec = layer_operands(op, x_shape, cout, kernel, precision, 0)
             fp16 = precision == "fp16"
@@ -563,3 +588,165 @@ def test_the_64_bit_divide_without_a_runtime_divide(lib):
     cases += [(int(a) >> 33, int(b)) for a, b in cases[5:]]
     for a, b in cases:
         assert lib.div64(a, b) == a // b, (a, b)
+
+
+def _maxpool_case(lib, bufs, config, rng):
+    n, h, w, c, _, kh, kw, stride, padding = _random_shape(rng, True)
+    kh = min(kh, 5)
+    fp16 = config.npu_fp16 and rng.random() < 0.5
+    s = [int(fp16), n, h, w, c, c, kh, kw, stride[0], stride[1], 0 if padding == "SAME" else 1]
+    common = dict(stride=stride, padding=padding, x_addr=X_ADDR, out_addr=OUT_ADDR,
+                  param_addr=PARAM_ADDR)
+    if fp16:
+        lo, hi, clamp, bits = _post_fp16(rng)
+        program = _plan(pool_plan.max_pool_fp16_program, config, (n, h, w, c), (kh, kw),
+                        lo=lo, hi=hi, **common)
+        q = [0, 0, 0, clamp, *bits]
+    else:
+        _, lo, hi = _post_int8(rng)
+        program = _plan(pool_plan.max_pool_int8_program, config, (n, h, w, c), (kh, kw),
+                        lo=lo, hi=hi, **common)
+        q = [0, lo, hi, 0, 0, 0]
+    count = lib.maxpool(_ptr(np.array(s, np.int32)), _ptr(np.array(q, np.int32)),
+                        *bufs.args())
+    return bufs.check(count, program, f"maxpool {'fp16' if fp16 else 'int8'} x={(n, h, w, c)} "
+                                      f"k={(kh, kw)} s={stride} {padding}")
+
+
+@pytest.mark.parametrize("config_name", list(CONFIGS))
+def test_max_pooling_writes_the_python_list(lib, config_name):
+    """MAX_POOL_2D INT8 and FP16 (npu_maxpool.c, pool_plan's _max_pool: ELTWISE MAX per tap
+    through the walk): the same list and parameter bytes on random windows, strides, paddings,
+    batches, channel counts and clamps, refusals included."""
+    config = CONFIGS[config_name]
+    _set(lib, config)
+    rng = np.random.default_rng(21)
+    bufs = Buffers()
+    planned = 0
+    for _ in range(30):
+        planned += _maxpool_case(lib, bufs, config, rng)
+    assert planned >= 20
+    # the benchmark's 3x3 stride-2 SAME pool of a 16x16x32 map
+    if config_name == "8x8":
+        for fp16 in (0, 1):
+            fn = pool_plan.max_pool_fp16_program if fp16 else pool_plan.max_pool_int8_program
+            program = fn(config, (1, 16, 16, 32), (3, 3), stride=2, padding="SAME",
+                         x_addr=X_ADDR, out_addr=OUT_ADDR, param_addr=PARAM_ADDR)
+            s = [fp16, 1, 16, 16, 32, 32, 3, 3, 2, 2, 0]
+            count = lib.maxpool(_ptr(np.array(s, np.int32)),
+                                _ptr(np.array([0, -128, 127, 0, 0, 0], np.int32)),
+                                *bufs.args())
+            assert bufs.check(count, program, f"mp3x3s2 fp16={fp16}")
+
+
+def _add_params(rng):
+    from dure.sim.golden_tflite_params import add_params
+
+    s1, s2 = (float(v) for v in rng.uniform(0.005, 0.1, 2))
+    return add_params(s1, s2, float(rng.uniform(0.01, 0.2)))
+
+
+@pytest.mark.parametrize("config_name", list(CONFIGS))
+def test_int8_add_writes_the_python_list(lib, config_name):
+    """INT8 ADD on the element-wise unit (npu_add_int8.c, eltwise_plan.add_int8_program): the
+    same list and parameter bytes on random shapes (a partial last row, many blocks),
+    parameters, zero points and clamps; bad shifts, zero points and clamps refused by both."""
+    config = CONFIGS[config_name]
+    _set(lib, config)
+    rng = np.random.default_rng(22)
+    bufs = Buffers()
+    planned = 0
+    a_addr, b_addr = 0x8000_0000, 0x8008_0000
+    for i in range(30):
+        shape = tuple(int(d) for d in rng.integers(1, 40, rng.integers(1, 4)))
+        if i % 5 == 0:
+            shape = (int(rng.integers(2000, 9000)),)
+        prm = _add_params(rng)
+        zps = [int(z) for z in rng.integers(-128, 128, 3)]
+        zo, lo, hi = _post_int8(rng)
+        zps[2] = zo
+        if i % 7 == 3:
+            prm = type(prm)(**{**prm.__dict__, "input2_shift": 1})      # refused
+        if i % 11 == 5:
+            zps[0] = 128                                                # refused
+        program = _plan(eltwise_plan.add_int8_program, config, shape, prm,
+                        input1_zero_point=zps[0], input2_zero_point=zps[1],
+                        output_zero_point=zps[2], lo=lo, hi=hi, a_addr=a_addr, b_addr=b_addr,
+                        out_addr=OUT_ADDR, param_addr=PARAM_ADDR)
+        p = [int(np.prod(shape)), a_addr, b_addr, zps[0], zps[1], prm.left_shift,
+             prm.input1_multiplier, prm.input1_shift, prm.input2_multiplier, prm.input2_shift,
+             prm.output_multiplier, prm.output_shift]
+        p = np.array([v - (1 << 32) if v >= 1 << 31 else v for v in p], np.int32)
+        q = np.array([zps[2], lo, hi, 0, 0, 0], np.int32)
+        count = lib.add_int8(_ptr(p), _ptr(q), *bufs.args())
+        planned += bufs.check(count, program, f"add int8 {shape} zps={zps} ({lo}, {hi})")
+    assert planned >= 18
+
+
+def _float_scale_case(lib, bufs, config, rng, depthwise):
+    n, h, w, cin, cout, kh, kw, stride, padding = _random_shape(rng, depthwise)
+    if rng.random() < 0.3 and not depthwise:
+        cin, kw = 1, min(kw, 3)                                        # packed taps
+    shape = (1, kh, kw, cin) if depthwise else (cout, kh, kw, cin)
+    wt = rng.integers(-128, 128, shape, dtype=np.int8)
+    bias = rng.integers(-5000, 5000, cout, dtype=np.int32) if rng.random() < 0.8 else None
+    scale = rng.uniform(1e-4, 1e-2, cout).astype(np.float32)
+    if rng.random() < 0.05:
+        scale[0] = np.inf                                              # refused
+    zi = int(rng.integers(-128, 128))
+    zo, lo, hi = _post_int8(rng)
+    fn = (conv_plan.depthwise_conv2d_int8_float_scale_program if depthwise else
+          conv_plan.conv2d_int8_float_scale_program)
+    program = _plan(fn, config, (n, h, w, cin), wt, bias, input_zero_point=zi,
+                    output_zero_point=zo, scale=scale, stride=stride, padding=padding, lo=lo,
+                    hi=hi, x_addr=X_ADDR, out_addr=OUT_ADDR, param_addr=PARAM_ADDR)
+    s = [0, n, h, w, cin, cout, kh, kw, stride[0], stride[1], 0 if padding == "SAME" else 1,
+         1, 1, zi]
+    count = lib.conv(int(depthwise), _ptr(np.array(s, np.int32)), _ptr(wt), _ptr(bias), None,
+                     None, _ptr(scale.view(np.uint32)),
+                     _ptr(np.array([zo, lo, hi, 0, 0, 0], np.int32)), *bufs.args())
+    return bufs.check(count, program, f"float-scale {'depthwise' if depthwise else 'conv'} "
+                                      f"x={(n, h, w, cin)} cout={cout} k={(kh, kw)} s={stride} "
+                                      f"{padding}"), _count_notes(program, "packed")
+
+
+@pytest.mark.parametrize("config_name", list(CONFIGS))
+def test_float_scale_convolutions_write_the_python_list(lib, config_name):
+    """INT8 convolution and depthwise convolution with the float-scale (ONNX) requantization
+    (a scale and no multiplier): walked, tap-packed and pair-MAC streams, the same lists and
+    parameter bytes as conv_plan's *_float_scale_program."""
+    config = CONFIGS[config_name]
+    _set(lib, config)
+    rng = np.random.default_rng(23)
+    bufs = Buffers()
+    planned = packed = 0
+    for i in range(24):
+        ok, was_packed = _float_scale_case(lib, bufs, config, rng, i % 2 == 1)
+        planned += ok
+        packed += was_packed
+    assert planned >= 14 and packed >= 2, (planned, packed)
+
+
+def test_weights_by_taps_take_the_python_slots(lib):
+    """Layers whose weights do not fit the SPAD whole (the ``taps`` weight mode: two taps'
+    matrices resident, each later tap's LOAD placed after the last COMPUTE reading its buffer)
+    on the 8x8 NPU: the same list as Python."""
+    config = CONFIGS["8x8"]
+    _set(lib, config)
+    rng = np.random.default_rng(24)
+    bufs = Buffers()
+    taps = 0
+    for cin, cout, k, h in ((39, 21, 4, 7), (41, 21, 4, 3), (53, 58, 4, 7), (60, 40, 3, 9)):
+        wt = rng.integers(-128, 128, (cout, k, k, cin), dtype=np.int8)
+        mult, shift = np.full(cout, 1 << 30, np.int32), np.zeros(cout, np.int32)
+        program = conv_plan.conv2d_int8_program(
+            config, (1, h, h, cin), wt, None, input_zero_point=1, output_zero_point=0,
+            multiplier=mult, shift=shift, x_addr=X_ADDR, out_addr=OUT_ADDR,
+            param_addr=PARAM_ADDR)
+        taps += program.plan.wmode == "taps"
+        s = [0, 1, h, h, cin, cout, k, k, 1, 1, 0, 1, 1, 1]
+        count = lib.conv(0, _ptr(np.array(s, np.int32)), _ptr(wt), None, _ptr(mult),
+                         _ptr(shift), None, _ptr(np.array([0, -128, 127, 0, 0, 0], np.int32)),
+                         *bufs.args())
+        assert bufs.check(count, program, f"conv x={(h, h, cin)} cout={cout} k={k}")
+    assert taps >= 3

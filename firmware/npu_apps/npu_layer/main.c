@@ -1,8 +1,8 @@
 /* npu_layer: NHWC layers lowered on the core. Python (sim/npu_layer_job.py) places a table of
  * layers and their operands in main memory; per layer this program builds the descriptor list
  * and the parameter bytes with the C operators of npu_ops.h (npu_op_conv2d, npu_op_depthwise,
- * npu_op_avgpool) and runs it, and writes the results and the NPU's performance counters back
- * into the table. Per layer, first the parameter bytes (re-laid weights, folded bias,
+ * npu_op_avgpool, npu_op_maxpool, npu_op_add_int8) and runs it, and writes the results and the
+ * NPU's performance counters back into the table. Per layer, first the parameter bytes (re-laid weights, folded bias,
  * requantization rows: offline work, timed apart as params) and the list's size; then,
  * timed with rdcycle as the layer's cycles, the list is built with streaming on (each finished
  * part runs as a LIST while the core builds the next) and the program waits for the NPU.
@@ -36,6 +36,23 @@ static int build(volatile struct npu_layer_rec *r, uint32_t *list, uint32_t cap,
         struct npu_op_pool op = {(int)r->prec, r->batch, r->h, r->w, r->cin, r->kh, r->kw,
                                  r->stride_h, r->stride_w, (int)r->padding, post, mem};
         return npu_op_avgpool(&op, list, cap);
+    }
+    if (r->op == NPU_LAYER_OP_MAXPOOL) {
+        struct npu_op_pool op = {(int)r->prec, r->batch, r->h, r->w, r->cin, r->kh, r->kw,
+                                 r->stride_h, r->stride_w, (int)r->padding, post, mem};
+        return npu_op_maxpool(&op, list, cap);
+    }
+    if (r->op == NPU_LAYER_OP_ADD) {
+        /* INT8 ADD: weights is the second input; multiplier / shift: input 1, 2, output */
+        const int32_t *m = (const int32_t *)(uintptr_t)r->multiplier;
+        const int32_t *sh = (const int32_t *)(uintptr_t)r->shift;
+        if (r->prec != NPU_INT8 || !m || !sh)
+            return NPU_E_ARG;
+        struct npu_op_add_int8 op = {r->batch * r->h * r->w * r->cin, r->x, r->weights,
+                                     (int32_t)r->input_zero_point,
+                                     (int32_t)r->input2_zero_point, 20, m[0], sh[0], m[1],
+                                     sh[1], m[2], sh[2], post, mem};
+        return npu_op_add_int8(&op, list, cap);
     }
     struct npu_op_conv op;
     op.prec = (int)r->prec;
