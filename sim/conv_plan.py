@@ -277,29 +277,37 @@ def conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point, output_ze
 
 
 def _packed_program(config, geo, x_shape, w, params, acc_init, const, store, zi, *, x_addr,
-                    out_addr):
-    """The :mod:`dure.sim.conv_pack` plan of an INT8 convolution (parameters as in
-    :func:`conv2d_int8_program`, plus the identity matrix and the scratch rows)."""
+                    out_addr, precision=Precision.INT8):
+    """The :mod:`dure.sim.conv_pack` plan of an INT8 or FP16 convolution (parameters as in
+    :func:`conv2d_int8_program`, plus the identity matrix and the scratch rows; FP16: ``const``
+    the scale rows or None, ``acc_init`` None without bias, ``zi`` 0)."""
     cout, kh, kw, cin = w.shape
     r, c = config.npu_rows, config.npu_cols
-    lay = pack_layout(config, geo, cin, cout)
+    fp16 = precision == Precision.FP16
+    lay = pack_layout(config, geo, cin, cout, precision)
     weights = [params.add(m) for m in packed_weights(w, lay, c)]
-    ident_rows = np.zeros((2, c), np.int32)
-    ident_rows[0], ident_rows[1] = IDENTITY_MULTIPLIER, IDENTITY_SHIFT
-    const_addr = params.add(np.concatenate([const, ident_rows]))
-    ident_addr = params.add(np.eye(r, dtype=np.int8))
-    scratch_addr = params.add(np.zeros(geo.batch * lay.pos * lay.lanes, np.int8))
+    if fp16:
+        const_addr = 0
+        if const is not None:                     # the scale rows in the two-row slots
+            slots = np.zeros((2 * const.shape[0], c), np.float32)
+            slots[0::2] = const
+            const_addr = params.add(slots)
+    else:
+        ident_rows = np.zeros((2, c), np.int32)
+        ident_rows[0], ident_rows[1] = IDENTITY_MULTIPLIER, IDENTITY_SHIFT
+        const_addr = params.add(np.concatenate([const, ident_rows]))
+    ident_addr = params.add(np.eye(r, dtype=w.dtype))
+    scratch_addr = params.add(np.zeros(geo.batch * lay.pos * lay.lanes, w.dtype))
     words = packed_conv_descriptors(
         config, geo, cin, cout, x_addr=x_addr, out_addr=out_addr, weights=weights,
         acc_init=acc_init, const_addr=const_addr, ident_addr=ident_addr,
-        scratch_addr=scratch_addr, store=store, pad_value=zi & 0xFFFF)
+        scratch_addr=scratch_addr, store=store, pad_value=zi & 0xFFFF, precision=precision)
     macs = geo.pixels * kh * kw * cin * cout
-    array_macs = sum((x[4] & 0xFFFF) * ((x[4] >> 16) & 0xFF) * (x[4] >> 24)
-                     for x in words if x[0] & 0xF == 2)
+    array_macs = perf_macs(words)
     slots = sum((x[4] & 0xFFFF) * r * c for x in words if x[0] & 0xF == 2)
     computes = sum(1 for x in words if x[0] & 0xF == 2)
     return LayerProgram(words, params.blobs, out_addr, (geo.batch, geo.oh, geo.ow, cout),
-                        np.int8, macs=macs, array_macs=array_macs, lane_use=macs / slots,
+                        w.dtype, macs=macs, array_macs=array_macs, lane_use=macs / slots,
                         plan=None, notes=[f"taps packed {lay.lanes} to a COMPUTE",
                                           f"{computes} COMPUTEs"])
 
@@ -323,6 +331,10 @@ def conv2d_fp16_program(config, x_shape, w, bias=None, *, stride=1, padding="SAM
     n_chunk = config.npu_cols
     const = None if scale is None else _scale_rows(scale, cout, n_chunk)
     store = _fp16_store(scale, lo, hi)
+    geo = geometry(x_shape, (kh, kw), stride, padding)
+    if wmodes is None and pack_applies(config, geo, cin, cout, Precision.FP16):
+        return _packed_program(config, geo, x_shape, w, params, acc_init, const, store, 0,
+                               x_addr=x_addr, out_addr=out_addr, precision=Precision.FP16)
     layer = _conv_layer(config, x_shape, _conv_weights_matrix(w), (kh, kw), stride, padding,
                         Precision.FP16, x_addr=x_addr, out_addr=out_addr, params=params,
                         acc_init=acc_init, pad_value=0, store=store, const=const,
