@@ -1,4 +1,4 @@
-"""CONV_2D INT8 with few input channels: kernel taps packed into the array's K lanes.
+"""CONV_2D INT8 or FP16 with few input channels: kernel taps packed into the array's K lanes.
 
 A convolution with ``Cin`` input channels fills only ``Cin`` of the R lanes a COMPUTE reads per
 tap (DS-CNN's 10x4 first layer has ``Cin = 1``: 1/8 of the array). When a whole kernel row
@@ -25,8 +25,33 @@ them, so one COMPUTE does ``E * kw * Cin`` taps instead of ``Cin``. It needs no 
    hold ``zp_in``), and the STORE requantizes per channel.
 
 The INT8 sum wraps modulo 2**32 in any order, so the result is
-:func:`dure.sim.golden_tflite.conv2d_int8` bit for bit. FP16 keeps the walk engine: the
-identity gather would turn ``-0.0`` into ``+0.0`` and an Inf into NaNs in other lanes.
+:func:`dure.sim.golden_tflite.conv2d_int8` bit for bit.
+
+FP16 (:func:`dure.sim.conv_plan.conv2d_fp16_program`) takes the same tile, layout and
+convolution, with two changes that keep it :func:`dure.sim.golden_tflite_fp16.conv2d_fp16`
+bit for bit:
+
+- *Order.* The golden accumulates each output in binary32 over k = (kh, kw, cin), kh
+  outermost, from the bias (or +0.0). A COMPUTE sums its K lanes sequentially from the ACC's
+  value, and lane ``(e * kw + kx) * Cin + ci`` of group ``g`` is tap ``(g * E + e, kx, ci)``,
+  so the groups in ascending order with their lanes in ascending order are exactly that
+  sequence: the same chain of roundings, not merely the same sum. Padded taps are +0.0
+  operands in both (FILL value 0), and lanes of kernel rows past ``kh`` do not take part (K
+  stops at the last real tap, so no extra ``+0 * w`` term can change a signed zero or turn an
+  infinite weight into NaN).
+- *Gather.* A gather through an identity matrix is not exact in FP16: a COMPUTE without
+  ``accumulate`` starts at +0.0, and ``+0.0 + (-0.0 * 1)`` is +0.0 (a -0.0 input would become
+  +0.0, which changes the output when the bias is -0.0 and every product is -0.0), and with
+  Cin > 1 the other channels' ``Inf * 0`` would be NaN. So the FP16 gather fills the ACC
+  with -0.0 (``-0.0 + v == v`` for every binary32 ``v``, both zeros included) and copies with
+  ``diagonal`` COMPUTEs (``accumulate``; only ``k == n`` products take part, so lane ci is
+  ``-0.0 + x * 1.0 = x`` exactly, NaN canonical, which the golden output canonicalises anyway):
+  one COMPUTE per (e, kx) into its own ACC region of ``pos`` rows (the same walk as the INT8
+  gather), each followed by an FP16 STORE without scale or clamp (exact for fp16 values) of
+  its Cin lanes to lanes ``(e * kw + kx) * Cin ..`` of the scratch rows (``dram_stride = 2 *
+  lanes``). The rest (FENCE, LOAD of the packed rows, FP16 COMPUTEs, the FP16 STORE with the
+  optional scale and clamp) is the INT8 plan's, with the ACC starting from the fp32 bias or a
+  +0.0 fill.
 
 :func:`pack_applies` says when the plan is used; :func:`packed_conv_descriptors` emits it.
 """
