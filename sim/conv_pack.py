@@ -51,7 +51,8 @@ bit for bit:
   its Cin lanes to lanes ``(e * kw + kx) * Cin ..`` of the scratch rows (``dram_stride = 2 *
   lanes``). The rest (FENCE, LOAD of the packed rows, FP16 COMPUTEs, the FP16 STORE with the
   optional scale and clamp) is the INT8 plan's, with the ACC starting from the fp32 bias or a
-  +0.0 fill.
+  +0.0 fill. DS-CNN's 10x4 / 2 first layer on the 8x8 RTL NPU alone (PERF_BUSY, layer test
+  in tests/sim/verif/test_layer_verilator.py): walk 43,559 -> packed 12,476 cycles.
 
 :func:`pack_applies` says when the plan is used; :func:`packed_conv_descriptors` emits it.
 """
