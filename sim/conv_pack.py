@@ -1,4 +1,4 @@
-"""CONV_2D INT8 with few input channels: kernel taps packed into the array's K lanes.
+"""CONV_2D INT8 or FP16 with few input channels: kernel taps packed into the array's K lanes.
 
 A convolution with ``Cin`` input channels fills only ``Cin`` of the R lanes a COMPUTE reads per
 tap (DS-CNN's 10x4 first layer has ``Cin = 1``: 1/8 of the array). When a whole kernel row
@@ -25,8 +25,34 @@ them, so one COMPUTE does ``E * kw * Cin`` taps instead of ``Cin``. It needs no 
    hold ``zp_in``), and the STORE requantizes per channel.
 
 The INT8 sum wraps modulo 2**32 in any order, so the result is
-:func:`dure.sim.golden_tflite.conv2d_int8` bit for bit. FP16 keeps the walk engine: the
-identity gather would turn ``-0.0`` into ``+0.0`` and an Inf into NaNs in other lanes.
+:func:`dure.sim.golden_tflite.conv2d_int8` bit for bit.
+
+FP16 (:func:`dure.sim.conv_plan.conv2d_fp16_program`) takes the same tile, layout and
+convolution, with two changes that keep it :func:`dure.sim.golden_tflite_fp16.conv2d_fp16`
+bit for bit:
+
+- *Order.* The golden accumulates each output in binary32 over k = (kh, kw, cin), kh
+  outermost, from the bias (or +0.0). A COMPUTE sums its K lanes sequentially from the ACC's
+  value, and lane ``(e * kw + kx) * Cin + ci`` of group ``g`` is tap ``(g * E + e, kx, ci)``,
+  so the groups in ascending order with their lanes in ascending order are exactly that
+  sequence: the same chain of roundings, not merely the same sum. Padded taps are +0.0
+  operands in both (FILL value 0), and lanes of kernel rows past ``kh`` do not take part (K
+  stops at the last real tap, so no extra ``+0 * w`` term can change a signed zero or turn an
+  infinite weight into NaN).
+- *Gather.* A gather through an identity matrix is not exact in FP16: a COMPUTE without
+  ``accumulate`` starts at +0.0, and ``+0.0 + (-0.0 * 1)`` is +0.0 (a -0.0 input would become
+  +0.0, which changes the output when the bias is -0.0 and every product is -0.0), and with
+  Cin > 1 the other channels' ``Inf * 0`` would be NaN. So the FP16 gather fills the ACC
+  with -0.0 (``-0.0 + v == v`` for every binary32 ``v``, both zeros included) and copies with
+  ``diagonal`` COMPUTEs (``accumulate``; only ``k == n`` products take part, so lane ci is
+  ``-0.0 + x * 1.0 = x`` exactly, NaN canonical, which the golden output canonicalises anyway):
+  one COMPUTE per (e, kx) into its own ACC region of ``pos`` rows (the same walk as the INT8
+  gather), each followed by an FP16 STORE without scale or clamp (exact for fp16 values) of
+  its Cin lanes to lanes ``(e * kw + kx) * Cin ..`` of the scratch rows (``dram_stride = 2 *
+  lanes``). The rest (FENCE, LOAD of the packed rows, FP16 COMPUTEs, the FP16 STORE with the
+  optional scale and clamp) is the INT8 plan's, with the ACC starting from the fp32 bias or a
+  +0.0 fill. DS-CNN's 10x4 / 2 first layer on the 8x8 RTL NPU alone (PERF_BUSY, layer test
+  in tests/sim/verif/test_layer_verilator.py): walk 43,559 -> packed 12,476 cycles.
 
 :func:`pack_applies` says when the plan is used; :func:`packed_conv_descriptors` emits it.
 """
@@ -50,20 +76,22 @@ IDENTITY_MULTIPLIER = 1 << 30
 IDENTITY_SHIFT = 1
 
 
-def pack_applies(config, geo, cin, cout=None):
-    """Whether the packed plan is used: INT8, ``Cin < R``, ``kw * Cin <= R`` and at least two
-    taps land in one COMPUTE, and the layout of ``cout`` output channels (None: one chunk)
-    fits the SPAD / ACC."""
+def pack_applies(config, geo, cin, cout=None, precision=Precision.INT8):
+    """Whether the packed plan is used: ``Cin < R``, ``kw * Cin <= R`` and at least two taps
+    land in one COMPUTE, FP16 only on an NPU with FP16, and the layout of ``cout`` output
+    channels (None: one chunk) fits the SPAD / ACC."""
     r = config.npu_rows
+    if precision == Precision.FP16 and (not config.npu_fp16 or cin > config.npu_cols):
+        return False
     if cin >= r or geo.kw * cin > r or min(r // (geo.kw * cin), geo.kh) * geo.kw * cin <= cin:
         return False
-    return pack_layout(config, geo, cin, cout) is not None
+    return pack_layout(config, geo, cin, cout, precision) is not None
 
 
 class PackLayout:
     """Sizes and SPAD / ACC rows of the packed plan (see the module docstring)."""
 
-    def __init__(self, config, geo, cin):
+    def __init__(self, config, geo, cin, precision=Precision.INT8):
         r, c = config.npu_rows, config.npu_cols
         self.e = r // (geo.kw * cin)                    # kernel rows per group
         self.groups = -(-geo.kh // self.e)
@@ -72,6 +100,10 @@ class PackLayout:
         last = (geo.oh - 1) * geo.sh + (self.groups - 1) * self.e
         self.prow = last // self.d + 1                  # packed position rows
         self.pos = self.prow * geo.ow                   # packed positions (ACC / SPAD rows)
+        # ACC rows of the gather: INT8 one packed row per position, FP16 one region of
+        # ``pos`` rows per (e, kx) (Cin lanes each)
+        self.fp16 = precision == Precision.FP16
+        self.gather = self.pos * (self.e * geo.kw if self.fp16 else 1)
         self.th = max(geo.hp, last + self.e)            # tile rows (padded)
         self.opix = geo.oh * geo.ow
         # SPAD: identity (R rows) | conv weights (per chunk groups * R rows) | tile | packed
@@ -90,29 +122,29 @@ class PackLayout:
         # ACC: packed positions | output buffers | constants (top)
         self.const_rows = 2 * nt + 2
         self.const_row = config.npu_acc_rows - self.const_rows
-        self.out0 = self.pos
+        self.out0 = self.gather
         self.obufs = min(nt, (self.const_row - self.out0) // max(1, self.opix))
         return spad_end <= config.npu_spad_rows and self.obufs >= min(2, nt) and \
-            self.opix <= 0xFFFF and self.pos <= 0xFFFF
+            self.opix <= 0xFFFF and self.gather <= 0xFFFF
 
 
-def pack_layout(config, geo, cin, cout=None):
+def pack_layout(config, geo, cin, cout=None, precision=Precision.INT8):
     """The :class:`PackLayout` of a layer, or None when it does not fit (``cout`` None: the
     check with one output chunk)."""
-    lay = PackLayout(config, geo, cin)
+    lay = PackLayout(config, geo, cin, precision)
     lay.geo_wp = geo.wp
     return lay if lay.place(config, cout or config.npu_cols) else None
 
 
 def packed_weights(w, lay, n_chunk):
-    """Per output chunk the matrix ``(groups * R, nn)``: row ``g * R + (e * kw + kx) * Cin +
-    ci`` is ``w[o, g * E + e, kx, ci]`` (zero where ``g * E + e >= kh``)."""
+    """Per output chunk the matrix ``(groups * R, nn)`` of ``w``'s dtype: row ``g * R + (e *
+    kw + kx) * Cin + ci`` is ``w[o, g * E + e, kx, ci]`` (zero where ``g * E + e >= kh``)."""
     cout, kh, kw, cin = w.shape
     r = lay.w0
     out = []
     for j in range(-(-cout // n_chunk)):
         part = w[j * n_chunk:(j + 1) * n_chunk]
-        mat = np.zeros((lay.groups * r, part.shape[0]), np.int8)
+        mat = np.zeros((lay.groups * r, part.shape[0]), w.dtype)
         for g in range(lay.groups):
             for e in range(lay.e):
                 ky = g * lay.e + e
@@ -126,26 +158,34 @@ def packed_weights(w, lay, n_chunk):
 
 
 def packed_conv_descriptors(config, geo, cin, cout, *, x_addr, out_addr, weights, acc_init,
-                            const_addr, ident_addr, scratch_addr, store, pad_value):
+                            const_addr, ident_addr, scratch_addr, store, pad_value,
+                            precision=Precision.INT8):
     """Descriptor words of the packed plan.
 
     ``weights``: per output chunk the address of its :func:`packed_weights` matrix;
-    ``acc_init``: ``cout`` int32 (folded bias); ``const_addr``: the requantization rows
-    (per chunk multiplier row then shift row, C lanes each) followed by the identity STORE's
-    two rows; ``ident_addr``: an R x R int8 identity; ``scratch_addr``: ``batch * pos *
-    lanes`` bytes the plan writes and reads back; ``store``: the output STORE's fields;
-    ``pad_value``: the FILL pattern of padded taps (``zp_in``)."""
-    lay = pack_layout(config, geo, cin, cout)
+    ``acc_init``: ``cout`` int32 (folded bias) or fp32 (bias; FP16 may pass None: the ACC
+    starts at +0.0); ``const_addr``: the STORE's rows (per chunk two rows: INT8 the
+    multiplier row then the shift row, FP16 the scale row then an unused one) followed by the
+    identity STORE's two rows (INT8; FP16: 0 when the output STORE has no scale, nothing is
+    loaded); ``ident_addr``: an R x R identity of the precision's element; ``scratch_addr``:
+    ``batch * pos * lanes`` elements the plan writes and reads back; ``store``: the output
+    STORE's fields; ``pad_value``: the FILL pattern of padded taps (``zp_in``, FP16 0)."""
+    fp16 = precision == Precision.FP16
+    lay = pack_layout(config, geo, cin, cout, precision)
     r, c = config.npu_rows, config.npu_cols
     g = geo
     nt = lay.nt
-    elem = ElemType.INT8
+    elem = ElemType.FP16 if fp16 else ElemType.INT8
+    eb = 2 if fp16 else 1
     pad = pad_value
-    words = [encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
-                    dram_addr=const_addr, dram_stride=4 * c, rows=lay.const_rows, cols=c,
-                    local_addr=lay.const_row),
-             encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, dram_addr=ident_addr,
-                    dram_stride=r, rows=r, cols=r, local_addr=lay.ident)]
+    words = []
+    if const_addr:
+        words.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                            dram_addr=const_addr, dram_stride=4 * c,
+                            rows=lay.const_rows - (2 if fp16 else 0), cols=c,
+                            local_addr=lay.const_row))
+    words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, dram_addr=ident_addr,
+                        dram_stride=r * eb, rows=r, cols=r, local_addr=lay.ident))
 
     def fill(first, rows, cols, groups=0, step=0):
         kw = dict(local_cols=rows // groups, local_groups=groups, local_row_step=step) \
@@ -166,45 +206,72 @@ def packed_conv_descriptors(config, geo, cin, cout, *, x_addr, out_addr, weights
             side.append(fill(tile + g.pt * g.wp + first, g.height * width, cin, g.height,
                              g.wp))
     words += side
-    o_pix = cout                                # output bytes per pixel (INT8)
+    o_pix = cout * eb                           # output bytes per pixel
     for n in range(g.batch):
-        scratch = scratch_addr + n * lay.pos * lay.lanes
+        scratch = scratch_addr + n * lay.pos * lay.lanes * eb
         placement = dict(local_cols=g.width, local_groups=g.height, local_row_step=g.wp) \
             if g.wp != g.width else {}
         words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
-                            dram_addr=x_addr + n * g.height * g.width * cin,
-                            dram_stride=cin, rows=g.height * g.width, cols=cin,
+                            dram_addr=x_addr + n * g.height * g.width * cin * eb,
+                            dram_stride=cin * eb, rows=g.height * g.width, cols=cin,
                             local_addr=tile + g.pt * g.wp + g.pl, **placement))
-        # Highest lanes first, each COMPUTE writing lanes 0 .. its own last one (zeros below
-        # it, which the later ones overwrite): no accumulation, so they stream back to back.
-        for idx in reversed(range(lay.e * g.kw)):
-            e, kx = divmod(idx, g.kw)
-            words.append(encode(
-                Opcode.COMPUTE, precision=Precision.INT8, a_addr=tile + e * g.wp + kx,
-                w_addr=lay.ident + idx * cin, acc_addr=0, m=lay.pos, k=cin,
-                n=(idx + 1) * cin, a_cols=g.ow, a_rows=lay.prow, a_col_step=g.sw,
-                a_row_step=lay.d * g.wp))
-        words.append(encode(Opcode.STORE, out=OutType.INT8, acc_type=Precision.INT8, scale=1,
-                            requant=RequantMode.TFLITE_DOUBLE_ROUNDING, zero_point=0,
-                            lo=(-128) & 0xFFFF_FFFF, hi=127, dram_addr=scratch,
-                            dram_stride=lay.lanes, rows=lay.pos, cols=lay.lanes, acc_addr=0,
-                            scale_addr=lay.const_row + 2 * nt))
+        if fp16:
+            words += _fp16_gather(g, lay, cin, scratch)
+        else:
+            # Highest lanes first, each COMPUTE writing lanes 0 .. its own last one (zeros
+            # below it, which the later ones overwrite): no accumulation, so they stream back
+            # to back.
+            for idx in reversed(range(lay.e * g.kw)):
+                e, kx = divmod(idx, g.kw)
+                words.append(encode(
+                    Opcode.COMPUTE, precision=Precision.INT8, a_addr=tile + e * g.wp + kx,
+                    w_addr=lay.ident + idx * cin, acc_addr=0, m=lay.pos, k=cin,
+                    n=(idx + 1) * cin, a_cols=g.ow, a_rows=lay.prow, a_col_step=g.sw,
+                    a_row_step=lay.d * g.wp))
+            words.append(encode(Opcode.STORE, out=OutType.INT8, acc_type=Precision.INT8,
+                                scale=1, requant=RequantMode.TFLITE_DOUBLE_ROUNDING,
+                                zero_point=0, lo=(-128) & 0xFFFF_FFFF, hi=127,
+                                dram_addr=scratch, dram_stride=lay.lanes, rows=lay.pos,
+                                cols=lay.lanes, acc_addr=0, scale_addr=lay.const_row + 2 * nt))
         if n == 0:
             # The weights and the first buffers' bias go while the gather runs.
             for j in range(nt):
                 nn = min(c, cout - j * c)
                 words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
-                                    dram_addr=weights[j], dram_stride=nn,
+                                    dram_addr=weights[j], dram_stride=nn * eb,
                                     rows=lay.wslot, cols=nn, local_addr=lay.w0 + j * lay.wslot))
         words.append(encode(Opcode.FENCE))
         words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, dram_addr=scratch,
-                            dram_stride=lay.lanes, rows=lay.pos, cols=lay.lanes,
+                            dram_stride=lay.lanes * eb, rows=lay.pos, cols=lay.lanes,
                             local_addr=lay.packed))
-        words += _conv_stream(config, g, lay, cout, n, out_addr, o_pix, acc_init, store)
+        words += _conv_stream(config, g, lay, cout, n, out_addr, o_pix, acc_init, store,
+                              precision)
     return words
 
 
-def _conv_stream(config, g, lay, cout, n, out_addr, o_pix, acc_init, store):
+def _fp16_gather(g, lay, cin, scratch):
+    """The FP16 gather of one image: every (e, kx) region of ``pos`` ACC rows set to -0.0 by
+    one fill, then per (e, kx) a ``diagonal`` COMPUTE with ``accumulate`` (lane ci of the
+    walked tile pixel times the identity's 1.0, added to -0.0: the fp16 value widened exactly,
+    +0.0 and -0.0 kept, NaN canonical; no product of another lane takes part) and an FP16
+    STORE without scale or clamp (exact back to fp16) of its Cin lanes to lanes
+    ``(e * kw + kx) * Cin ..`` of the scratch rows."""
+    words = [encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32, fill=1,
+                    fill_value=0x8000_0000, rows=lay.gather, cols=cin, local_addr=0)]
+    for idx in range(lay.e * g.kw):
+        e, kx = divmod(idx, g.kw)
+        words.append(encode(
+            Opcode.COMPUTE, precision=Precision.FP16, accumulate=1, diagonal=1,
+            a_addr=lay.tile + e * g.wp + kx, w_addr=lay.ident, acc_addr=idx * lay.pos,
+            m=lay.pos, k=cin, n=cin, a_cols=g.ow, a_rows=lay.prow, a_col_step=g.sw,
+            a_row_step=lay.d * g.wp))
+        words.append(encode(Opcode.STORE, out=OutType.FP16, acc_type=Precision.FP16,
+                            dram_addr=scratch + 2 * idx * cin, dram_stride=2 * lay.lanes,
+                            rows=lay.pos, cols=cin, acc_addr=idx * lay.pos))
+    return words
+
+
+def _conv_stream(config, g, lay, cout, n, out_addr, o_pix, acc_init, store, precision):
     """The convolution of image ``n``: output chunks in pairs, kernel-row groups outer within
     a pair (consecutive COMPUTEs write other ACC rows); a pair's STOREs go between the next
     pair's COMPUTEs, the next pair's bias LOADs after them."""
@@ -215,23 +282,29 @@ def _conv_stream(config, g, lay, cout, n, out_addr, o_pix, acc_init, store):
     def buf(j):
         return lay.out0 + (j % lay.obufs) * lay.opix
 
+    eb = 2 if lay.fp16 else 1
+
     def init(j):
         nn = min(c, cout - j * c)
+        if acc_init is None:                     # FP16 without bias: +0.0
+            return encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32, fill=1,
+                          rows=lay.opix, cols=nn, local_addr=buf(j))
         return encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32, broadcast=1,
                       dram_addr=acc_init + 4 * j * c, rows=lay.opix, cols=nn,
                       local_addr=buf(j))
 
     def st(j):
         nn = min(c, cout - j * c)
-        return encode(Opcode.STORE, **store, scale_addr=lay.const_row + 2 * j,
-                      dram_addr=out_addr + n * lay.opix * o_pix + j * c, dram_stride=o_pix,
-                      rows=lay.opix, cols=nn, acc_addr=buf(j))
+        scale_addr = lay.const_row + 2 * j if store.get("scale") else 0
+        return encode(Opcode.STORE, **store, scale_addr=scale_addr,
+                      dram_addr=out_addr + n * lay.opix * o_pix + j * c * eb,
+                      dram_stride=o_pix, rows=lay.opix, cols=nn, acc_addr=buf(j))
 
     def comp(j, gi):
         nn = min(c, cout - j * c)
         k = min(lay.e, g.kh - gi * lay.e) * g.kw * (lay.lanes // (lay.e * g.kw))
         first = lay.packed + (gi * lay.e // lay.d) * g.ow
-        return encode(Opcode.COMPUTE, precision=Precision.INT8, accumulate=1,
+        return encode(Opcode.COMPUTE, precision=precision, accumulate=1,
                       a_addr=first, w_addr=lay.w0 + j * lay.wslot + gi * r,
                       acc_addr=buf(j), m=lay.opix, k=k, n=nn, a_cols=g.ow, a_rows=g.oh,
                       a_col_step=1, a_row_step=(g.sh // lay.d) * g.ow)

@@ -18,7 +18,9 @@ Contracts (bit for bit, tested on the command model in tests/sim/test_conv_plan.
 - :func:`conv2d_fp16_program` computes :func:`dure.sim.golden_tflite_fp16.conv2d_fp16`:
   padding +0.0, the ACC starts from the fp32 bias (or +0.0), one accumulation chain per output
   in (kh, kw, cin) order (the engine's order: taps outer, input chunks inner), then the FP16
-  STORE with the optional scale row and clamp.
+  STORE with the optional scale row and clamp. Few input channels (``kw * Cin <= R``) take the
+  tap-packed plan of :mod:`dure.sim.conv_pack` as INT8 does (its docstring shows the same
+  order and an exact gather).
 - :func:`depthwise_conv2d_int8_program` / :func:`depthwise_conv2d_fp16_program`: channel
   multiplier 1, the same walk with ``diagonal`` COMPUTEs whose weight matrix is
   ``diag(w[ky, kx, chunk])``; bias folding and order as above. A diagonal COMPUTE does
@@ -277,29 +279,37 @@ def conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point, output_ze
 
 
 def _packed_program(config, geo, x_shape, w, params, acc_init, const, store, zi, *, x_addr,
-                    out_addr):
-    """The :mod:`dure.sim.conv_pack` plan of an INT8 convolution (parameters as in
-    :func:`conv2d_int8_program`, plus the identity matrix and the scratch rows)."""
+                    out_addr, precision=Precision.INT8):
+    """The :mod:`dure.sim.conv_pack` plan of an INT8 or FP16 convolution (parameters as in
+    :func:`conv2d_int8_program`, plus the identity matrix and the scratch rows; FP16: ``const``
+    the scale rows or None, ``acc_init`` None without bias, ``zi`` 0)."""
     cout, kh, kw, cin = w.shape
     r, c = config.npu_rows, config.npu_cols
-    lay = pack_layout(config, geo, cin, cout)
+    fp16 = precision == Precision.FP16
+    lay = pack_layout(config, geo, cin, cout, precision)
     weights = [params.add(m) for m in packed_weights(w, lay, c)]
-    ident_rows = np.zeros((2, c), np.int32)
-    ident_rows[0], ident_rows[1] = IDENTITY_MULTIPLIER, IDENTITY_SHIFT
-    const_addr = params.add(np.concatenate([const, ident_rows]))
-    ident_addr = params.add(np.eye(r, dtype=np.int8))
-    scratch_addr = params.add(np.zeros(geo.batch * lay.pos * lay.lanes, np.int8))
+    if fp16:
+        const_addr = 0
+        if const is not None:                     # the scale rows in the two-row slots
+            slots = np.zeros((2 * const.shape[0], c), np.float32)
+            slots[0::2] = const
+            const_addr = params.add(slots)
+    else:
+        ident_rows = np.zeros((2, c), np.int32)
+        ident_rows[0], ident_rows[1] = IDENTITY_MULTIPLIER, IDENTITY_SHIFT
+        const_addr = params.add(np.concatenate([const, ident_rows]))
+    ident_addr = params.add(np.eye(r, dtype=w.dtype))
+    scratch_addr = params.add(np.zeros(geo.batch * lay.pos * lay.lanes, w.dtype))
     words = packed_conv_descriptors(
         config, geo, cin, cout, x_addr=x_addr, out_addr=out_addr, weights=weights,
         acc_init=acc_init, const_addr=const_addr, ident_addr=ident_addr,
-        scratch_addr=scratch_addr, store=store, pad_value=zi & 0xFFFF)
+        scratch_addr=scratch_addr, store=store, pad_value=zi & 0xFFFF, precision=precision)
     macs = geo.pixels * kh * kw * cin * cout
-    array_macs = sum((x[4] & 0xFFFF) * ((x[4] >> 16) & 0xFF) * (x[4] >> 24)
-                     for x in words if x[0] & 0xF == 2)
+    array_macs = perf_macs(words)
     slots = sum((x[4] & 0xFFFF) * r * c for x in words if x[0] & 0xF == 2)
     computes = sum(1 for x in words if x[0] & 0xF == 2)
     return LayerProgram(words, params.blobs, out_addr, (geo.batch, geo.oh, geo.ow, cout),
-                        np.int8, macs=macs, array_macs=array_macs, lane_use=macs / slots,
+                        w.dtype, macs=macs, array_macs=array_macs, lane_use=macs / slots,
                         plan=None, notes=[f"taps packed {lay.lanes} to a COMPUTE",
                                           f"{computes} COMPUTEs"])
 
@@ -309,9 +319,11 @@ def conv2d_fp16_program(config, x_shape, w, bias=None, *, stride=1, padding="SAM
                         param_addr, wmodes=None, spread=False):
     """CONV_2D FP16 (:func:`dure.sim.golden_tflite_fp16.conv2d_fp16`); arguments as
     :func:`conv2d_int8_program` with float16 ``w``, float32 ``bias`` / ``scale`` (optional)
-    and float clamp bounds (optional). ``spread`` defaults to False here: on the 8x8 `sim`
-    SoC the spread stream made FP16 pointwise layers slower (DS-CNN pw 15.8 k vs 14.7 k
-    cycles, MobileNetV1-0.25 674 k vs 657 k per inference), unlike INT8."""
+    and float clamp bounds (optional). A layer with few input channels packs kernel taps
+    into the K lanes (:mod:`dure.sim.conv_pack`) unless ``wmodes`` is given: DS-CNN's 10x4 / 2
+    first layer on the 8x8 `sim` SoC 44.1 k -> 12.9 k cycles. ``spread`` defaults to False
+    here: on the 8x8 `sim` SoC the spread stream made FP16 pointwise layers slower (DS-CNN pw
+    15.8 k vs 14.7 k cycles, MobileNetV1-0.25 674 k vs 657 k per inference), unlike INT8."""
     stride = _check_common(config, x_shape, stride, dilation, Precision.FP16)
     array_arg("w", w, np.float16, 4)
     cout, kh, kw, cin = w.shape
@@ -323,6 +335,10 @@ def conv2d_fp16_program(config, x_shape, w, bias=None, *, stride=1, padding="SAM
     n_chunk = config.npu_cols
     const = None if scale is None else _scale_rows(scale, cout, n_chunk)
     store = _fp16_store(scale, lo, hi)
+    geo = geometry(x_shape, (kh, kw), stride, padding)
+    if wmodes is None and pack_applies(config, geo, cin, cout, Precision.FP16):
+        return _packed_program(config, geo, x_shape, w, params, acc_init, const, store, 0,
+                               x_addr=x_addr, out_addr=out_addr, precision=Precision.FP16)
     layer = _conv_layer(config, x_shape, _conv_weights_matrix(w), (kh, kw), stride, padding,
                         Precision.FP16, x_addr=x_addr, out_addr=out_addr, params=params,
                         acc_init=acc_init, pad_value=0, store=store, const=const,

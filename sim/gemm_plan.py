@@ -33,8 +33,8 @@ On an R x C array with S SPAD rows and Ac ACC rows the loops are::
 with its buffers). Why this order: consecutive COMPUTEs write different ACC rows (other N tile
 or sub-block), so the array never waits for its own previous result (a K-innermost order
 accumulates onto the same rows and serialises behind the array latency); every COMPUTE is
-``mc`` rows (64 when M allows; the array takes a new weight set every ~15 cycles on 8x8 with its four
-weight banks, ~57 with one);
+``mc`` rows (64 when M allows; the array takes a new weight set every ~15 cycles on 8x8
+with its four weight banks, ~57 with one);
 one W LOAD brings q K tiles of an N tile; A is loaded once per (block, group, K tile) and
 serves gn N tiles.
 

@@ -1,5 +1,5 @@
 /* npu_conv.c: CONV_2D and DEPTHWISE_CONV_2D of npu_ops.h through the walk engine (npu_walk.c),
- * the C port of sim/conv_plan.py (a small-Cin INT8 convolution: npu_conv_pack.c, the port of
+ * the C port of sim/conv_plan.py (a small-Cin convolution: npu_conv_pack.c, the port of
  * sim/conv_pack.py): the parameter bytes are laid out as the Python planner's ParamArea does
  * and every refusal of theirs is a negative result here. */
 #include "npu_walk.h"
@@ -75,12 +75,12 @@ static int conv(const struct npu_op_conv *op, int diagonal, uint32_t *list, uint
         for (uint32_t o = 0; p && o < cout; o++)
             op_put32(p, o, ((const uint32_t *)op->bias)[o]);
     }
-    if (int8 && !diagonal && conv_pack_applies(&l.g, op->cin, cout)) {
+    if (!diagonal && conv_pack_applies(&l.g, op->cin, cout, op->prec)) {
         /* few input channels: kernel taps packed into the K lanes */
         l.cout = cout;
         l.x_addr = op->mem.x_addr;
         l.out_addr = op->mem.out_addr;
-        l.pad_value = (uint32_t)op->input_zero_point & 0xFFFFu;
+        l.pad_value = int8 ? (uint32_t)op->input_zero_point & 0xFFFFu : 0;
         return conv_pack(op, &l, &pa, l.acc_init, list, cap);
     }
     /* the weight matrices, per output chunk: (taps * Cin, nn) for a convolution, diag(w[tap])

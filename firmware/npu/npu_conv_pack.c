@@ -1,12 +1,13 @@
-/* npu_conv_pack.c: CONV_2D INT8 with few input channels, kernel taps packed into the array's K
- * lanes: the C port of sim/conv_pack.py (its module docstring has the plan: tile, gather by
- * identity COMPUTEs, identity STORE round trip through a scratch area, packed convolution),
- * the same layout, the same parameter bytes and the same stream, word for word. */
+/* npu_conv_pack.c: CONV_2D INT8 or FP16 with few input channels, kernel taps packed into the
+ * array's K lanes: the C port of sim/conv_pack.py (its module docstring has the plan: tile,
+ * gather by identity COMPUTEs (FP16: diagonal COMPUTEs onto -0.0 and one STORE per tap),
+ * round trip through a scratch area, packed convolution), the same layout, the same
+ * parameter bytes and the same stream, word for word. */
 #include "npu_walk.h"
 
 /* PackLayout: sizes and SPAD / ACC rows of the packed plan. */
 struct pack {
-    uint32_t e, groups, lanes, d, prow, pos, th, opix, wslot, w0, nt, tile, packed;
+    uint32_t e, groups, lanes, d, prow, pos, gather, th, opix, wslot, w0, nt, tile, packed;
     uint32_t const_rows, const_row, out0, obufs;
 };
 
@@ -20,8 +21,10 @@ static uint32_t gcd(uint32_t a, uint32_t b)
     return a;
 }
 
-/* pack_layout(config, geo, cin, cout): 0 and *y filled, or -1 when it does not fit. */
-static int layout(const struct walk_geo *g, uint32_t cin, uint32_t cout, struct pack *y)
+/* pack_layout(config, geo, cin, cout, precision): 0 and *y filled, or -1 when it does not
+ * fit. */
+static int layout(const struct walk_geo *g, uint32_t cin, uint32_t cout, int fp16,
+                  struct pack *y)
 {
     const struct npu_info *hw = npu_get_info();
     uint32_t r = hw->rows, c = hw->cols;
@@ -33,6 +36,8 @@ static int layout(const struct walk_geo *g, uint32_t cin, uint32_t cout, struct 
     if (last > 0xFFFFFFu)
         return -1;                 /* far beyond the 16-bit rows (and no 64-bit divide) */
     uint64_t prow = (uint32_t)last / y->d + 1, pos = prow * g->ow;
+    /* the gather's ACC rows: INT8 one per position, FP16 one region of pos per (e, kx) */
+    uint64_t gather = pos * (fp16 ? (uint64_t)y->e * g->kw : 1u);
     uint64_t th = last + y->e > g->hp ? last + y->e : g->hp;
     uint64_t opix = (uint64_t)g->oh * g->ow;
     y->wslot = y->groups * r;
@@ -40,10 +45,10 @@ static int layout(const struct walk_geo *g, uint32_t cin, uint32_t cout, struct 
     y->nt = walk_cdiv(cout, c);
     uint64_t tile = y->w0 + (uint64_t)y->nt * y->wslot;
     uint64_t packed = tile + th * g->wp;
-    if (packed + pos > hw->spad_rows || opix > 0xFFFFu || pos > 0xFFFFu)
+    if (packed + pos > hw->spad_rows || opix > 0xFFFFu || gather > 0xFFFFu)
         return -1;
     int64_t const_row = (int64_t)hw->acc_rows - (2 * (int64_t)y->nt + 2);
-    int64_t room = const_row - (int64_t)pos;
+    int64_t room = const_row - (int64_t)gather;
     uint32_t per = opix ? (uint32_t)opix : 1;
     /* obufs = min(nt, room // per): Python's floor division is negative (too few) here */
     if (room < 0 || walk_div64((uint64_t)room, per) < walk_min(2, y->nt))
@@ -53,25 +58,30 @@ static int layout(const struct walk_geo *g, uint32_t cin, uint32_t cout, struct 
         obufs = y->nt;
     y->prow = (uint32_t)prow;
     y->pos = (uint32_t)pos;
+    y->gather = (uint32_t)gather;
     y->th = (uint32_t)th;
     y->opix = (uint32_t)opix;
     y->tile = (uint32_t)tile;
     y->packed = (uint32_t)packed;
     y->const_rows = 2 * y->nt + 2;
     y->const_row = (uint32_t)const_row;
-    y->out0 = y->pos;
+    y->out0 = y->gather;
     y->obufs = (uint32_t)obufs;
     return 0;
 }
 
-int conv_pack_applies(const struct walk_geo *g, uint32_t cin, uint32_t cout)
+int conv_pack_applies(const struct walk_geo *g, uint32_t cin, uint32_t cout, int prec)
 {
     struct pack y;
-    uint32_t r = npu_get_info()->rows;
+    const struct npu_info *hw = npu_get_info();
+    uint32_t r = hw->rows;
+    int fp16 = prec == NPU_FP16;
+    if (fp16 && cin > hw->cols)                 /* op_check_device has checked FP16 */
+        return 0;
     if (cin >= r || (uint64_t)g->kw * cin > r ||
         walk_min(r / (g->kw * cin), g->kh) * g->kw * cin <= cin)
         return 0;
-    return layout(g, cin, cout, &y) == 0;
+    return layout(g, cin, cout, fp16, &y) == 0;
 }
 
 /* The stream being written (list NULL: count only). */
@@ -102,12 +112,12 @@ static void load(struct em *s, uint32_t target, uint32_t elem, uint64_t dram, ui
     op_put_load(next(s, DURE_NPU_OP_LOAD), target, elem, dram, stride, rows, cols, local);
 }
 
-static void fill(struct em *s, uint32_t pad, uint32_t first, uint32_t rows, uint32_t cols,
-                 uint32_t groups, uint32_t step)
+static void fill(struct em *s, uint32_t elem, uint32_t pad, uint32_t first, uint32_t rows,
+                 uint32_t cols, uint32_t groups, uint32_t step)
 {
     uint32_t *d = next(s, DURE_NPU_OP_LOAD);
     WPUT(d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);
-    WPUT(d, LOAD, ELEM, DURE_NPU_ELEM_INT8);
+    WPUT(d, LOAD, ELEM, elem);
     WPUT(d, LOAD, FILL, 1);
     WPUT(d, LOAD, FILL_VALUE, pad);
     WPUT(d, LOAD, ROWS, rows);
@@ -141,13 +151,14 @@ static void store(struct em *s, const struct walk_layer *l, uint32_t scale_addr,
     WPUT(d, STORE, ACC_ADDR, acc);
 }
 
-static void compute(struct em *s, int accumulate, uint32_t a, uint32_t w, uint32_t acc,
-                    uint32_t m, uint32_t k, uint32_t n, uint32_t a_cols, uint32_t a_rows,
-                    uint32_t a_col_step, uint32_t a_row_step)
+static void compute(struct em *s, uint32_t prec, int accumulate, int diagonal, uint32_t a,
+                    uint32_t w, uint32_t acc, uint32_t m, uint32_t k, uint32_t n,
+                    uint32_t a_cols, uint32_t a_rows, uint32_t a_col_step, uint32_t a_row_step)
 {
     uint32_t *d = next(s, DURE_NPU_OP_COMPUTE);
-    WPUT(d, COMPUTE, PRECISION, DURE_NPU_PREC_INT8);
+    WPUT(d, COMPUTE, PRECISION, prec);
     WPUT(d, COMPUTE, ACCUMULATE, accumulate);
+    WPUT(d, COMPUTE, DIAGONAL, diagonal);
     WPUT(d, COMPUTE, A_ADDR, a);
     WPUT(d, COMPUTE, W_ADDR, w);
     WPUT(d, COMPUTE, ACC_ADDR, acc);
@@ -165,7 +176,7 @@ struct cs {
     struct em *s;
     const struct walk_layer *l;
     const struct pack *y;
-    uint32_t n, acc_init;
+    uint32_t n, acc_init, eb;
 };
 
 static uint32_t buf(const struct cs *t, uint32_t j)
@@ -185,8 +196,12 @@ static void cs_init(const struct cs *t, uint32_t j)
     uint32_t *d = next(t->s, DURE_NPU_OP_LOAD);
     WPUT(d, LOAD, TARGET, DURE_NPU_TARGET_ACC);
     WPUT(d, LOAD, ELEM, DURE_NPU_ELEM_WORD32);
-    WPUT(d, LOAD, BROADCAST, 1);
-    WPUT(d, LOAD, DRAM_ADDR, t->acc_init + 4 * j * c);
+    if (t->l->has_acc_init) {
+        WPUT(d, LOAD, BROADCAST, 1);
+        WPUT(d, LOAD, DRAM_ADDR, t->acc_init + 4 * j * c);
+    } else {
+        WPUT(d, LOAD, FILL, 1);                  /* FP16 without bias: +0.0 */
+    }
     WPUT(d, LOAD, ROWS, t->y->opix);
     WPUT(d, LOAD, COLS, chunk_n(t, j));
     WPUT(d, LOAD, LOCAL_ADDR, buf(t, j));
@@ -194,9 +209,10 @@ static void cs_init(const struct cs *t, uint32_t j)
 
 static void cs_store(const struct cs *t, uint32_t j)
 {
-    uint32_t c = npu_get_info()->cols, o_pix = t->l->cout;
-    store(t->s, t->l, t->y->const_row + 2 * j,
-          (uint64_t)t->l->out_addr + (uint64_t)t->n * t->y->opix * o_pix + (uint64_t)j * c,
+    uint32_t c = npu_get_info()->cols, o_pix = t->l->cout * t->eb;
+    store(t->s, t->l, t->l->st_scale ? t->y->const_row + 2 * j : 0,
+          (uint64_t)t->l->out_addr + (uint64_t)t->n * t->y->opix * o_pix +
+              (uint64_t)j * c * t->eb,
           o_pix, t->y->opix, chunk_n(t, j), buf(t, j));
 }
 
@@ -205,7 +221,8 @@ static void cs_comp(const struct cs *t, uint32_t j, uint32_t gi)
     const struct walk_geo *g = &t->l->g;
     const struct pack *y = t->y;
     uint32_t k = walk_min(y->e, g->kh - gi * y->e) * g->kw * (y->lanes / (y->e * g->kw));
-    compute(t->s, 1, y->packed + (gi * y->e / y->d) * g->ow,
+    compute(t->s, t->eb == 2 ? DURE_NPU_PREC_FP16 : DURE_NPU_PREC_INT8, 1, 0,
+            y->packed + (gi * y->e / y->d) * g->ow,
             y->w0 + j * y->wslot + gi * npu_get_info()->rows, buf(t, j), y->opix, k,
             chunk_n(t, j), g->ow, g->oh, 1, (g->sh / y->d) * g->ow);
 }
@@ -251,14 +268,47 @@ static void conv_stream(const struct cs *t)
     }
 }
 
+/* The FP16 gather of one image (conv_pack._fp16_gather): the (e, kx) regions of pos ACC rows
+ * set to -0.0 by one fill, then per (e, kx) a diagonal COMPUTE with accumulate (the tile's
+ * lanes widened exactly) and an FP16 STORE of its Cin lanes to lanes (e * kw + kx) * Cin of
+ * the scratch rows. */
+static void fp16_gather(struct em *s, const struct walk_geo *g, const struct pack *y,
+                        uint32_t cin, uint64_t scratch)
+{
+    uint32_t *d = next(s, DURE_NPU_OP_LOAD);
+    WPUT(d, LOAD, TARGET, DURE_NPU_TARGET_ACC);
+    WPUT(d, LOAD, ELEM, DURE_NPU_ELEM_WORD32);
+    WPUT(d, LOAD, FILL, 1);
+    WPUT(d, LOAD, FILL_VALUE, 0x80000000u);
+    WPUT(d, LOAD, ROWS, y->gather);
+    WPUT(d, LOAD, COLS, cin);
+    WPUT(d, LOAD, LOCAL_ADDR, 0);
+    for (uint32_t idx = 0; idx < y->e * g->kw; idx++) {
+        uint32_t e = idx / g->kw, kx = idx % g->kw;
+        compute(s, DURE_NPU_PREC_FP16, 1, 1, y->tile + e * g->wp + kx, 0, idx * y->pos, y->pos,
+                cin, cin, g->ow, y->prow, g->sw, y->d * g->wp);
+        d = next(s, DURE_NPU_OP_STORE);
+        WPUT(d, STORE, OUT, DURE_NPU_OUT_FP16);
+        WPUT(d, STORE, ACC_TYPE, DURE_NPU_PREC_FP16);
+        WPUT64(d, STORE, DRAM_ADDR, scratch + 2u * idx * cin);
+        WPUT(d, STORE, DRAM_STRIDE, 2 * y->lanes);
+        WPUT(d, STORE, ROWS, y->pos);
+        WPUT(d, STORE, COLS, cin);
+        WPUT(d, STORE, ACC_ADDR, idx * y->pos);
+    }
+}
+
 int conv_pack(const struct npu_op_conv *op, const struct walk_layer *l, struct op_params *pa,
               uint32_t acc_init, uint32_t *list, uint32_t cap)
 {
     const struct npu_info *hw = npu_get_info();
     const struct walk_geo *g = &l->g;
     uint32_t r = hw->rows, c = hw->cols, cin = op->cin, cout = op->cout;
+    int fp16 = op->prec == NPU_FP16;
+    uint32_t eb = fp16 ? 2 : 1;
+    uint32_t elem = fp16 ? DURE_NPU_ELEM_FP16 : DURE_NPU_ELEM_INT8;
     struct pack y;
-    if (layout(g, cin, cout, &y))
+    if (layout(g, cin, cout, fp16, &y))
         return NPU_E_ARG;
     uint32_t per_out = g->kh * g->kw * cin, row_taps = g->kw * cin;
     uint8_t *p;
@@ -266,7 +316,7 @@ int conv_pack(const struct npu_op_conv *op, const struct walk_layer *l, struct o
     uint32_t w_addr = 0, w_step = 0;
     for (uint32_t j = 0; j < y.nt; j++) {
         uint32_t nn = walk_min(c, cout - j * c);
-        uint32_t addr = op_param_add(pa, y.wslot * nn, &p);
+        uint32_t addr = op_param_add(pa, y.wslot * nn * eb, &p);
         if (j == 0)
             w_addr = addr;
         if (j == 1)
@@ -276,59 +326,69 @@ int conv_pack(const struct npu_op_conv *op, const struct walk_layer *l, struct o
                 for (uint32_t q = 0; q < row_taps; q++) {
                     uint32_t row = gi * r + e * row_taps + q;
                     for (uint32_t jj = 0; jj < nn; jj++)
-                        p[row * nn + jj] = ((const uint8_t *)op->weights)
-                            [(j * c + jj) * per_out + (gi * y.e + e) * row_taps + q];
+                        op_put_elem(p, row * nn + jj, eb, op->weights,
+                                    (j * c + jj) * per_out + (gi * y.e + e) * row_taps + q);
                 }
             }
         }
     }
-    /* the requantization rows (multiplier, shift per chunk; the float-scale mode: the scale
-     * row and an unused zero row) and the identity STORE's two */
-    uint32_t const_addr = op_param_add(pa, y.const_rows * c * 4, &p);
-    for (uint32_t o = 0; p && o < cout; o++) {
-        uint32_t j = o / c, lane = o % c;
-        if (!op->multiplier) {
-            op_put32(p, (2 * j) * c + lane, op->scale[o]);
-            continue;
+    /* INT8: the requantization rows (multiplier, shift per chunk; the float-scale mode: the
+     * scale row and an unused zero row) and the identity STORE's two; FP16: the scale rows in
+     * the same two-row slots, when the STORE scales */
+    uint32_t const_addr = 0;
+    if (!fp16) {
+        const_addr = op_param_add(pa, y.const_rows * c * 4, &p);
+        for (uint32_t o = 0; p && o < cout; o++) {
+            uint32_t j = o / c, lane = o % c;
+            if (!op->multiplier) {
+                op_put32(p, (2 * j) * c + lane, op->scale[o]);
+                continue;
+            }
+            op_put32(p, (2 * j) * c + lane, (uint32_t)op->multiplier[o]);
+            op_put32(p, (2 * j + 1) * c + lane, (uint32_t)op->shift[o]);
         }
-        op_put32(p, (2 * j) * c + lane, (uint32_t)op->multiplier[o]);
-        op_put32(p, (2 * j + 1) * c + lane, (uint32_t)op->shift[o]);
+        for (uint32_t lane = 0; p && lane < c; lane++) {
+            op_put32(p, (2 * y.nt) * c + lane, 1u << 30);     /* conv_pack IDENTITY_MULTIPLIER */
+            op_put32(p, (2 * y.nt + 1) * c + lane, 1);        /* IDENTITY_SHIFT */
+        }
+    } else if (op->scale) {
+        const_addr = op_param_add(pa, 2 * y.nt * c * 4, &p);
+        for (uint32_t o = 0; p && o < cout; o++)
+            op_put32(p, (2 * (o / c)) * c + o % c, op->scale[o]);
     }
-    for (uint32_t lane = 0; p && lane < c; lane++) {
-        op_put32(p, (2 * y.nt) * c + lane, 1u << 30);     /* conv_pack IDENTITY_MULTIPLIER */
-        op_put32(p, (2 * y.nt + 1) * c + lane, 1);        /* IDENTITY_SHIFT */
-    }
-    uint32_t ident = op_param_add(pa, r * r, &p);
+    uint32_t ident = op_param_add(pa, r * r * eb, &p);
     for (uint32_t i = 0; p && i < r; i++)
-        p[i * r + i] = 1;
-    uint32_t scratch0 = op_param_add(pa, g->batch * y.pos * y.lanes, &p);
+        op_put_one(p, i * r + i, eb);
+    uint32_t scratch0 = op_param_add(pa, g->batch * y.pos * y.lanes * eb, &p);
     if (pa->err)
         return pa->err;
 
     struct em s = {list, cap, 0, 0, {0}};
     uint32_t pad = l->pad_value;
     walk_bad = 0;
-    load(&s, DURE_NPU_TARGET_ACC, DURE_NPU_ELEM_WORD32, const_addr, 4 * c, y.const_rows, c,
-         y.const_row);
-    load(&s, DURE_NPU_TARGET_SPAD, DURE_NPU_ELEM_INT8, ident, r, r, r, 0);
+    if (const_addr)
+        load(&s, DURE_NPU_TARGET_ACC, DURE_NPU_ELEM_WORD32, const_addr, 4 * c,
+             y.const_rows - (fp16 ? 2 : 0), c, y.const_row);
+    load(&s, DURE_NPU_TARGET_SPAD, elem, ident, r * eb, r, r, 0);
     /* the tile's borders: the same for every image */
     uint32_t right = g->wp - g->pl - g->width, bottom = y.th - g->pt - g->height;
     if (g->pt)
-        fill(&s, pad, y.tile, g->pt * g->wp, cin, 0, 0);
+        fill(&s, elem, pad, y.tile, g->pt * g->wp, cin, 0, 0);
     if (y.th > g->pt + g->height)
-        fill(&s, pad, y.tile + (g->pt + g->height) * g->wp, bottom * g->wp, cin, 0, 0);
+        fill(&s, elem, pad, y.tile + (g->pt + g->height) * g->wp, bottom * g->wp, cin, 0, 0);
     if (g->pl)
-        fill(&s, pad, y.tile + g->pt * g->wp, g->height * g->pl, cin, g->height, g->wp);
+        fill(&s, elem, pad, y.tile + g->pt * g->wp, g->height * g->pl, cin, g->height, g->wp);
     if (right)
-        fill(&s, pad, y.tile + g->pt * g->wp + g->pl + g->width, g->height * right, cin,
+        fill(&s, elem, pad, y.tile + g->pt * g->wp + g->pl + g->width, g->height * right, cin,
              g->height, g->wp);
     for (uint32_t n = 0; n < g->batch; n++) {
-        uint64_t scratch = scratch0 + (uint64_t)n * y.pos * y.lanes;
+        uint64_t scratch = scratch0 + (uint64_t)n * y.pos * y.lanes * eb;
         uint32_t *d = next(&s, DURE_NPU_OP_LOAD);
         WPUT(d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);
-        WPUT(d, LOAD, ELEM, DURE_NPU_ELEM_INT8);
-        WPUT64(d, LOAD, DRAM_ADDR, (uint64_t)l->x_addr + (uint64_t)n * g->height * g->width * cin);
-        WPUT(d, LOAD, DRAM_STRIDE, cin);
+        WPUT(d, LOAD, ELEM, elem);
+        WPUT64(d, LOAD, DRAM_ADDR,
+               (uint64_t)l->x_addr + (uint64_t)n * g->height * g->width * cin * eb);
+        WPUT(d, LOAD, DRAM_STRIDE, cin * eb);
         WPUT(d, LOAD, ROWS, g->height * g->width);
         WPUT(d, LOAD, COLS, cin);
         WPUT(d, LOAD, LOCAL_ADDR, y.tile + g->pt * g->wp + g->pl);
@@ -337,38 +397,41 @@ int conv_pack(const struct npu_op_conv *op, const struct walk_layer *l, struct o
             WPUT(d, LOAD, LOCAL_GROUPS, g->height);
             WPUT(d, LOAD, LOCAL_ROW_STEP, g->wp);
         }
-        /* the gather: highest lanes first, none accumulating */
-        for (uint32_t idx = y.e * g->kw; idx-- > 0;) {
-            uint32_t e = idx / g->kw, kx = idx % g->kw;
-            compute(&s, 0, y.tile + e * g->wp + kx, idx * cin, 0, y.pos, cin, (idx + 1) * cin,
-                    g->ow, y.prow, g->sw, y.d * g->wp);
+        if (fp16) {
+            fp16_gather(&s, g, &y, cin, scratch);
+        } else {
+            /* the gather: highest lanes first, none accumulating */
+            for (uint32_t idx = y.e * g->kw; idx-- > 0;) {
+                uint32_t e = idx / g->kw, kx = idx % g->kw;
+                compute(&s, DURE_NPU_PREC_INT8, 0, 0, y.tile + e * g->wp + kx, idx * cin, 0,
+                        y.pos, cin, (idx + 1) * cin, g->ow, y.prow, g->sw, y.d * g->wp);
+            }
+            /* the identity STORE to the scratch rows */
+            d = next(&s, DURE_NPU_OP_STORE);
+            WPUT(d, STORE, OUT, DURE_NPU_OUT_INT8);
+            WPUT(d, STORE, ACC_TYPE, DURE_NPU_PREC_INT8);
+            WPUT(d, STORE, SCALE, 1);
+            WPUT(d, STORE, REQUANT, DURE_NPU_REQUANT_TFLITE_DOUBLE_ROUNDING);
+            WPUT(d, STORE, LO, (uint32_t)-128);
+            WPUT(d, STORE, HI, 127);
+            WPUT64(d, STORE, DRAM_ADDR, scratch);
+            WPUT(d, STORE, DRAM_STRIDE, y.lanes);
+            WPUT(d, STORE, ROWS, y.pos);
+            WPUT(d, STORE, COLS, y.lanes);
+            WPUT(d, STORE, ACC_ADDR, 0);
+            WPUT(d, STORE, SCALE_ADDR, y.const_row + 2 * y.nt);
         }
-        /* the identity STORE to the scratch rows */
-        d = next(&s, DURE_NPU_OP_STORE);
-        WPUT(d, STORE, OUT, DURE_NPU_OUT_INT8);
-        WPUT(d, STORE, ACC_TYPE, DURE_NPU_PREC_INT8);
-        WPUT(d, STORE, SCALE, 1);
-        WPUT(d, STORE, REQUANT, DURE_NPU_REQUANT_TFLITE_DOUBLE_ROUNDING);
-        WPUT(d, STORE, LO, (uint32_t)-128);
-        WPUT(d, STORE, HI, 127);
-        WPUT64(d, STORE, DRAM_ADDR, scratch);
-        WPUT(d, STORE, DRAM_STRIDE, y.lanes);
-        WPUT(d, STORE, ROWS, y.pos);
-        WPUT(d, STORE, COLS, y.lanes);
-        WPUT(d, STORE, ACC_ADDR, 0);
-        WPUT(d, STORE, SCALE_ADDR, y.const_row + 2 * y.nt);
         if (n == 0) {
             /* the weights go while the gather runs */
             for (uint32_t j = 0; j < y.nt; j++) {
                 uint32_t nn = walk_min(c, cout - j * c);
-                load(&s, DURE_NPU_TARGET_SPAD, DURE_NPU_ELEM_INT8, w_addr + j * w_step, nn,
-                     y.wslot, nn, y.w0 + j * y.wslot);
+                load(&s, DURE_NPU_TARGET_SPAD, elem, w_addr + j * w_step, nn * eb, y.wslot, nn,
+                     y.w0 + j * y.wslot);
             }
         }
         next(&s, DURE_NPU_OP_FENCE);
-        load(&s, DURE_NPU_TARGET_SPAD, DURE_NPU_ELEM_INT8, scratch, y.lanes, y.pos, y.lanes,
-             y.packed);
-        struct cs t = {&s, l, &y, n, acc_init};
+        load(&s, DURE_NPU_TARGET_SPAD, elem, scratch, y.lanes * eb, y.pos, y.lanes, y.packed);
+        struct cs t = {&s, l, &y, n, acc_init, eb};
         conv_stream(&t);
     }
     if (s.err)

@@ -234,11 +234,12 @@ int op_set_store(struct walk_layer *l, int prec, const struct npu_op_post *post,
 int op_finish(const struct walk_layer *l, const struct op_params *pa, uint32_t *list,
               uint32_t cap);
 
-/* The packed plan of a small-Cin INT8 convolution (npu_conv_pack.c, sim/conv_pack.py):
- * whether it applies (pack_applies with cout output channels), and its stream after the
- * folded bias at acc_init (the layer's geometry, addresses, pad value and STORE fields set in
- * l); the count (list NULL: the capacity needed), or NPU_E_*. */
-int conv_pack_applies(const struct walk_geo *g, uint32_t cin, uint32_t cout);
+/* The packed plan of a small-Cin INT8 or FP16 convolution (npu_conv_pack.c,
+ * sim/conv_pack.py): whether it applies (pack_applies with cout output channels and the
+ * precision prec), and its stream after the folded bias (INT8) or fp32 bias (FP16, when
+ * l->has_acc_init) at acc_init (the layer's geometry, addresses, pad value and STORE fields
+ * set in l); the count (list NULL: the capacity needed), or NPU_E_*. */
+int conv_pack_applies(const struct walk_geo *g, uint32_t cin, uint32_t cout, int prec);
 int conv_pack(const struct npu_op_conv *op, const struct walk_layer *l, struct op_params *pa,
               uint32_t acc_init, uint32_t *list, uint32_t cap);
 

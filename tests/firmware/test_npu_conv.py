@@ -434,6 +434,42 @@ def test_small_cin_convolutions_pack_as_python(lib, config_name):
     assert packed >= 20
 
 
+@pytest.mark.parametrize("config_name", list(CONFIGS))
+def test_small_cin_fp16_convolutions_pack_as_python(lib, config_name):
+    """FP16 convolutions with few input channels take the packed plan too (its diagonal
+    gather onto -0.0 and per-tap STOREs): the same stream and parameter bytes, with and without
+    bias, scale and clamp."""
+    config = CONFIGS[config_name]
+    _set(lib, config)
+    rng = np.random.default_rng(12)
+    bufs = Buffers()
+    packed = 0
+    for _ in range(30):
+        r = config.npu_rows
+        cin = int(rng.integers(1, r // 2 + 1))
+        kh, kw = int(rng.integers(2, 11)), int(rng.integers(1, r // (2 * cin) + 1))
+        n, h, w = int(rng.integers(1, 3)), int(rng.integers(kh, kh + 12)), int(rng.integers(1, 12))
+        cout = int(rng.integers(1, 6 * config.npu_cols))
+        stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+        padding = "SAME" if rng.random() < 0.6 else "VALID"
+        wt = rng.standard_normal((cout, kh, kw, cin)).astype(np.float16)
+        bias = rng.standard_normal(cout).astype(np.float32) if rng.random() < 0.6 else None
+        scale = rng.uniform(0.5, 2, cout).astype(np.float32) if rng.random() < 0.5 else None
+        lo, hi, clamp, bits = _post_fp16(rng)
+        program = _plan(conv_plan.conv2d_fp16_program, config, (n, h, w, cin), wt, bias,
+                        scale=scale, lo=lo, hi=hi, stride=stride, padding=padding,
+                        x_addr=X_ADDR, out_addr=OUT_ADDR, param_addr=PARAM_ADDR)
+        s = [1, n, h, w, cin, cout, kh, kw, stride[0], stride[1],
+             0 if padding == "SAME" else 1, 1, 1, 0]
+        count = lib.conv(0, _ptr(np.array(s, np.int32)), _ptr(wt), _ptr(bias), None, None,
+                         _ptr(scale), _ptr(np.array([0, 0, 0, clamp, *bits], np.int32)),
+                         *bufs.args())
+        bufs.check(count, program, f"conv fp16 x={(n, h, w, cin)} cout={cout} k={(kh, kw)} "
+                                   f"s={stride} {padding}")
+        packed += _count_notes(program, "packed")
+    assert packed >= 15
+
+
 @pytest.mark.parametrize("config_name", ["8x8", "4x4"])
 def test_depthwise_and_global_pooling_take_every_stream(lib, config_name):
     """INT8 depthwise on the element-wise unit (pair MACs, a single MAC for an odd window's

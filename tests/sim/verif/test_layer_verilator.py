@@ -164,3 +164,36 @@ def test_pointwise_small_map_refills_in_pieces(model, mode):
     prog = conv2d_int8_program(CFG, x.shape, w, bias, wmodes=(mode,), **ADDRS, **kw)
     assert prog.plan.wmode == mode
     check(model, prog, [(MAIN_BASE, x)], conv2d_int8(x, w, bias, **kw))
+
+
+def test_first_convs_packed_fp16(model):
+    """The FP16 packed plan on the RTL (diagonal gather onto -0.0, per-tap FP16 STOREs, FENCE,
+    LOAD, FP16 COMPUTEs of 8 taps): DS-CNN's 10x4 / 2 Cin = 1 layer with NaN, +/-Inf, -0.0 and
+    subnormal inputs and -0.0 biases (channels whose products are all -0.0 keep the sign), and
+    a 3x3 / 2 Cin = 2 layer with infinities next to finite lanes; bit for bit, and faster than
+    the walk of the same layer."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 49, 10, 1)).astype(np.float16)
+    special = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 6e-8, -6e-8], np.float16)
+    x.reshape(-1)[rng.choice(x.size, 40, replace=False)] = rng.choice(special, 40)
+    x[0, 20:30, :, 0] = -0.0                              # a block of -0.0 taps
+    w = (rng.standard_normal((64, 10, 4, 1)) / 4).astype(np.float16)
+    w[:8] = np.abs(w[:8])
+    bias = rng.standard_normal(64).astype(np.float32)
+    bias[:8] = -0.0
+    prog = conv2d_fp16_program(CFG, x.shape, w, bias, stride=2, lo=0.0, **ADDRS)
+    assert any("taps packed" in n for n in prog.notes)
+    want = conv2d_fp16(x, w, bias, stride=2, lo=0.0)
+    packed = check(model, prog, [(MAIN_BASE, x)], want)
+    walk = conv2d_fp16_program(CFG, x.shape, w, bias, stride=2, lo=0.0, **ADDRS,
+                               wmodes=("resident", "double", "single", "taps"))
+    plain = check(model, walk, [(MAIN_BASE, x)], want)
+    print(f"DS-CNN conv0 FP16 on the RTL NPU: walk {plain['BUSY']} -> packed "
+          f"{packed['BUSY']} cycles")
+    assert packed["BUSY"] * 2 < plain["BUSY"]
+    x2 = rng.standard_normal((1, 12, 11, 2)).astype(np.float16)
+    x2.reshape(-1)[rng.choice(x2.size, 30, replace=False)] = rng.choice(special, 30)
+    w2 = rng.standard_normal((20, 3, 3, 2)).astype(np.float16)
+    prog = conv2d_fp16_program(CFG, x2.shape, w2, None, stride=2, **ADDRS)
+    assert any("taps packed" in n for n in prog.notes)
+    check(model, prog, [(MAIN_BASE, x2)], conv2d_fp16(x2, w2, None, stride=2))
