@@ -153,11 +153,14 @@ class Program:
         return sum(layer.macs for layer in self.layers)
 
     def table(self):
-        """The layer table as JSON-ready dicts."""
+        """The layer table as JSON-ready dicts (``record``: the layer's index in the binary
+        table ``layers.bin``, None for an ``alias`` layer, which has no record)."""
         rows, first = [], 0
+        record = {i: k for k, i in enumerate(self.table_layers())}
         for i, layer in enumerate(self.layers):
             rows.append({
                 "index": i, "kind": layer.kind, "where": layer.where,
+                "record": record.get(i),
                 "node": {"index": layer.op.index, "name": layer.op.name,
                          "type": layer.op.source},
                 "reads": [[n, self.tensor_addr[n]] for n in layer.reads],
