@@ -127,7 +127,7 @@ def run_model(name, data, config, runtime, rng, *, precision="int8"):
     row = {"model": name, "precision": program.precision, "variant": config.name,
            "layers": len(program.layers),
            "npu_layers": sum(1 for la in program.layers if la.where == "npu"),
-           "core_layers": sum(1 for la in program.layers if la.where != "npu"),
+           "core_layers": sum(1 for la in program.layers if la.where == "core"),
            "macs": macs, "cycles": cycles, "npu_cycles": npu_cycles, "core_cycles": core_cycles,
            "inferences_per_s": round(config.clk_freq / cycles, 1),
            "inferences_per_s_100mhz": round(100e6 / cycles, 1),

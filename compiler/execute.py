@@ -50,8 +50,11 @@ def load_inputs(memory, program, inputs):
 
 
 def run_core_layer(memory, program, layer):
-    """Execute one core layer (``im2col`` or an IR operator) on the buffers in ``memory``."""
+    """Execute one core layer (``im2col`` or an IR operator) on the buffers in ``memory``
+    (an ``alias`` layer: nothing, its output already holds the bytes)."""
     graph = program.graph
+    if layer.kind == "alias":           # a view of its input's bytes: nothing to compute
+        return
     if layer.kind == "im2col":
         x = _read(memory, program, layer.reads[0])
         w = graph.tensors[layer.op.inputs[1]].shape

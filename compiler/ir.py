@@ -38,7 +38,7 @@ import numpy as np
 
 from .errors import UnsupportedModel
 
-__all__ = ["Quant", "Tensor", "OpKind", "Op", "Graph", "COMPUTE_KINDS"]
+__all__ = ["Quant", "Tensor", "OpKind", "Op", "Graph", "COMPUTE_KINDS", "is_layout_view"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -305,3 +305,31 @@ def _check_shapes(g, op):
     elif k in (OpKind.SOFTMAX, OpKind.QUANTIZE, OpKind.DEQUANTIZE):
         need(ins[0].shape == out.shape, f"output shape {out.shape} differs from the input's "
              f"{ins[0].shape}")
+
+
+def _same_quant(a, b):
+    if a is None or b is None:
+        return a is None and b is None
+    return (a.axis == b.axis and np.array_equal(a.scale, b.scale) and
+            np.array_equal(a.zero_point, b.zero_point))
+
+
+def is_layout_view(graph, op):
+    """True when ``op``'s output holds exactly its input's bytes, in the same order: a
+    ``RESHAPE`` (TFLite RESHAPE, ONNX Reshape / Flatten / Squeeze / Unsqueeze) of a contiguous
+    tensor, or a ``TRANSPOSE`` that moves only axes of size 1 (the other axes keep their
+    order), with the same element type and the same quantization (scale, zero point, axis) on
+    both sides, and a non-constant input. The compiler then aliases the output to the input's
+    buffer (``alias`` layer, :mod:`.lower`) instead of copying. A reshape that changes the
+    quantization or the element type, and any other transpose, is not a view."""
+    if op.kind not in (OpKind.RESHAPE, OpKind.TRANSPOSE) or len(op.inputs) < 1 or \
+            len(op.outputs) != 1 or op.inputs[0] is None:
+        return False
+    x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    if x.const or x.dtype != y.dtype or x.nbytes != y.nbytes or not _same_quant(x.quant,
+                                                                               y.quant):
+        return False
+    if op.kind is OpKind.TRANSPOSE:
+        moved = [p for p in op.attrs["perm"] if x.shape[p] != 1]
+        return moved == sorted(moved)
+    return True

@@ -57,7 +57,7 @@ from dure.sim.golden_fixedpoint import wrap_int32
 from dure.sim.npu_model import perf_macs
 
 from .errors import UnsupportedModel
-from .ir import OpKind, explicit_padding
+from .ir import OpKind, explicit_padding, is_layout_view
 from .memory_plan import Interval, align_up, plan_memory
 from .npu_gemm import gemm_cost, tflite_gemm_descriptors
 from .npu_gemv import fc_gemv_program, prefetch_next
@@ -158,7 +158,7 @@ def pointwise_choice(config):
 
 
 def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, gemv=True,
-                  pointwise=None):
+                  pointwise=None, alias=True):
     """Lower ``graph`` for ``config``'s NPU; returns a :class:`~.program.Program`.
 
     ``precision``: ``"int8"`` (quantized models) or ``"fp16"`` (float models), default the
@@ -169,6 +169,9 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
     ``gemv=False`` keeps batch-1 FULLY_CONNECTED layers on the GEMM planner.
     ``pointwise``: ``"walk"`` or ``"gemm"``, how a 1x1 convolution runs (the walk planner or
     one direct GEMM); None picks :func:`pointwise_choice` for ``config``'s array.
+    ``alias``: a layout-only RESHAPE / TRANSPOSE (:func:`.ir.is_layout_view`) becomes an
+    ``alias`` layer that runs nothing: its output takes its input's address in the memory
+    plan (:mod:`.memory_plan`, aliases); ``alias=False`` keeps the core copy.
     """
     precision = precision or graph.precision
     pointwise = pointwise or pointwise_choice(config)
@@ -189,11 +192,16 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
     blob = _Blob()
     layers = []
     buffers = {}
+    aliases = {}
     for op in graph.ops:
         for name in op.outputs:
             buffers[name] = (value_dtype(graph, name), T[name].shape)
         form = _gemm_form(graph, op, im2col)
         reads = [n for n in op.inputs if n is not None and not T[n].const]
+        if alias and is_layout_view(graph, op):     # same bytes: a view, no copy
+            aliases[op.outputs[0]] = op.inputs[0]
+            layers.append(Layer("alias", "alias", op, reads, list(op.outputs)))
+            continue
         # A 1x1 convolution (a direct GEMM) goes to the walk planner too when it takes it and
         # the array is 8x8 or larger: measured faster there on every pointwise layer of
         # MobileNetV1-0.25 and DS-CNN, slower on the 4x4 (module docstring);
@@ -256,7 +264,7 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
     intervals = [Interval(nm, int(np.prod(shape)) * np.dtype(dt).itemsize, first[nm],
                           max(last.get(nm, first[nm]), first[nm]))
                  for nm, (dt, shape) in buffers.items()]
-    plan = plan_memory(intervals)
+    plan = plan_memory(intervals, aliases=aliases)
     main = config.region("main")
     weights = blob.bytes()
     arena_base = align_up(main.base + len(weights), 64)

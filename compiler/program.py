@@ -25,7 +25,9 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     2 number of layers (at most ``MAX_LAYERS``), 3 words per record (32), 4 size of the table
     in bytes (header and records), 5 address of the results area; the rest 0.
 
-    One record of 32 words per layer, in execution order. Word 0 the kind (:class:`LayerKind`:
+    One record of 32 words per layer, in execution order; ``alias`` layers (a layout-only
+    RESHAPE / TRANSPOSE aliased to its input's buffer) run nothing and have no record
+    (:meth:`Program.table_layers` maps records to layers). Word 0 the kind (:class:`LayerKind`:
     1 NPU command list, 2 core operator), word 1 the core op code (:class:`CoreOp`, 0 for NPU
     layers). NPU record: 2 address of the first descriptor (8 words each), 3 number of
     descriptors (the layer's list ends with a FENCE). NPU-tiles record (a layer split across
@@ -99,6 +101,9 @@ class Layer:
 
     ``kind``: ``gemm`` (NPU GEMM), ``npu_op`` (a whole operator lowered by an operator planner
     of :mod:`dure.sim`, :mod:`.npu_ops`; ``params["planner"]`` names the operator),
+    ``alias`` (``where`` ``alias`` too: a layout-only RESHAPE / TRANSPOSE whose output is its
+    input's bytes at the same address, :func:`.ir.is_layout_view`; it runs nothing, has no
+    record in the binary table and takes 0 cycles),
     ``im2col`` (the core gathers a convolution's patches for the
     following NPU GEMM) or the IR operator name (a core operator). ``op``: the IR operator the
     layer belongs to. ``gemm``: ``(M, K, N)`` or None. ``reads`` / ``writes``: tensor or
@@ -148,11 +153,14 @@ class Program:
         return sum(layer.macs for layer in self.layers)
 
     def table(self):
-        """The layer table as JSON-ready dicts."""
+        """The layer table as JSON-ready dicts (``record``: the layer's index in the binary
+        table ``layers.bin``, None for an ``alias`` layer, which has no record)."""
         rows, first = [], 0
+        record = {i: k for k, i in enumerate(self.table_layers())}
         for i, layer in enumerate(self.layers):
             rows.append({
                 "index": i, "kind": layer.kind, "where": layer.where,
+                "record": record.get(i),
                 "node": {"index": layer.op.index, "name": layer.op.name,
                          "type": layer.op.source},
                 "reads": [[n, self.tensor_addr[n]] for n in layer.reads],
@@ -173,7 +181,7 @@ class Program:
             return (v + 63) // 64 * 64
         commands_base = up(self.arena_base + self.arena_size)
         table_addr = up(commands_base + 32 * sum(len(la.commands) for la in self.layers))
-        size = 4 * (HEADER_WORDS + RECORD_WORDS * len(self.layers))
+        size = 4 * (HEADER_WORDS + RECORD_WORDS * len(self.table_layers()))
         return commands_base, table_addr, up(table_addr + size)
 
     def commands_bytes(self):
@@ -181,12 +189,19 @@ class Program:
         words = [w for layer in self.layers for d in layer.commands for w in d]
         return np.array(words, "<u4").tobytes()
 
+    def table_layers(self):
+        """Indices of the layers that have a record in the binary layer table: every layer
+        but the ``alias`` ones (a view of its input's bytes runs nothing)."""
+        return [i for i, la in enumerate(self.layers) if la.kind != "alias"]
+
     def layer_records(self, commands_base):
-        """One record (32 words, module docstring) per layer, the command lists placed from
-        ``commands_base`` on as :meth:`commands_bytes` orders them; None for a core layer no C
-        kernel computes."""
+        """One record (32 words, module docstring) per layer of :meth:`table_layers` (``alias``
+        layers have none), the command lists placed from ``commands_base`` on as
+        :meth:`commands_bytes` orders them; None for a core layer no C kernel computes."""
         records, first = [], 0
         for layer in self.layers:
+            if layer.kind == "alias":
+                continue
             if layer.where == "npu":
                 rec = [0] * RECORD_WORDS
                 rec[0] = LayerKind.NPU
@@ -246,7 +261,7 @@ class LayerKind(enum.IntEnum):
 
 class CoreOp(enum.IntEnum):
     """Word 1 of a core record: which C kernel (firmware/include/npu_cpu_ops.h)."""
-    COPY = 1            # RESHAPE (a byte copy, memmove semantics)
+    COPY = 1            # RESHAPE that is not an alias (a byte copy, memmove semantics)
     ADD_INT8 = 2        # cpu_add_int8 (TFLite)
     MAX_POOL_INT8 = 3   # cpu_max_pool_int8
     AVG_POOL_INT8 = 4   # cpu_avg_pool_int8 (TFLite)

@@ -1,6 +1,8 @@
 """The per-layer report of a compiled program: one row per layer of the layer table.
 
-Columns: layer index; the model node (index, type, name); where it runs (``NPU`` or ``core``);
+Columns: layer index; the model node (index, type, name); where it runs (``NPU``, ``core``, or
+``alias``: a layout-only RESHAPE / TRANSPOSE that is a view of its input's buffer and runs
+nothing);
 what it computes (the GEMM ``MxKxN``, ``im2col``, the operator, or ``<operator> (walk)``
 for a whole operator lowered by an operator planner, :mod:`.npu_ops`); input and output shapes;
 MACs; the GEMM planner's cycle estimate for NPU layers (core layers are not estimated); weight
@@ -35,6 +37,7 @@ def report_rows(program):
         what = (("GEMV " if layer.kind == "gemv" else "GEMM ") + "x".join(map(str, layer.gemm))
                 if layer.gemm else
                 layer.kind if layer.kind == "im2col" else
+                op.kind.value.lower() + " (alias)" if layer.kind == "alias" else
                 op.kind.value.lower() + " (walk)" if layer.kind == "npu_op" else
                 op.kind.value.lower())
         weights = layer.weight_bytes or sum(program.graph.tensors[n].nbytes
@@ -43,7 +46,7 @@ def report_rows(program):
         if layer.kind == "im2col":
             weights = 0
         rows.append([i, f"{op.index} {op.name}"[:40], op.source,
-                     "NPU" if layer.where == "npu" else "core", what,
+                     {"npu": "NPU", "alias": "alias"}.get(layer.where, "core"), what,
                      ",".join(_shape(s) for s in ins) or "-", ",".join(_shape(s) for s in outs),
                      layer.macs, layer.est_cycles if layer.est_cycles is not None else "-",
                      weights, act])
@@ -76,12 +79,13 @@ def format_report(program):
 def soc_layer_rows(program, run, *, cycles_header="cycles"):
     """The per-layer table of a whole-model SoC run (:func:`dure.compiler.soc.run_program_soc`
     or a board run with the same ``layer_cycles`` / ``host_layers``): header and rows of
-    index, node, where it ran (NPU, core in C, or host for an op without a C kernel), what it
+    index, node, where it ran (NPU, core in C, alias (nothing runs, 0 cycles), or host for an op
+    without a C kernel), what it
     computes, MACs, measured cycles and NPU utilization against the variant's peak."""
     peak = program.config.npu_peak_macs_per_cycle
     rows = []
     for i, (layer, cycles) in enumerate(zip(program.layers, run.layer_cycles, strict=True)):
-        where = ("NPU" if layer.where == "npu" else
+        where = ("NPU" if layer.where == "npu" else "alias" if layer.where == "alias" else
                  "host (no C kernel)" if i in run.host_layers else "core (C)")
         util = (f"{100 * layer.macs / cycles / peak:.1f}"
                 if cycles and layer.where == "npu" else "-")

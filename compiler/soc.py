@@ -75,9 +75,9 @@ class SocSegment:
 @dataclasses.dataclass
 class SocRun:
     """A whole program's run: ``segments`` (one unless ``host_fallback`` cut the table),
-    ``layer_cycles`` per program layer (None for a host layer), ``host_layers`` (computed by
-    the host), ``image``: main memory from its base to the arena's end after the run (for
-    :func:`check_intermediates`)."""
+    ``layer_cycles`` per program layer (None for a host layer, 0 for an ``alias`` layer,
+    which runs nothing), ``host_layers`` (computed by the host), ``image``: main memory from
+    its base to the arena's end after the run (for :func:`check_intermediates`)."""
 
     segments: list
     layer_cycles: list
@@ -109,7 +109,8 @@ class _Image:
 def missing_kernels(program):
     """Indices of the core layers no C kernel computes."""
     records = program.layer_records(program.table_layout()[0])
-    return [i for i, r in enumerate(records) if r is None]
+    index = program.table_layers()
+    return [index[k] for k, r in enumerate(records) if r is None]
 
 
 def _describe(program, indices):
@@ -138,7 +139,8 @@ def run_program_soc(program, inputs, *, host_fallback=False, max_cycles=400_000_
     main = config.region("main")
     commands_base, table_addr, results_addr = program.table_layout()
     records = program.layer_records(commands_base)
-    host = [i for i, r in enumerate(records) if r is None]
+    index = program.table_layers()          # records[k] is layer index[k]; aliases have none
+    host = [index[k] for k, r in enumerate(records) if r is None]
     if host and not host_fallback:
         raise UnsupportedModel(
             f"no C kernel on the core for {_describe(program, host)}; the whole model cannot "
@@ -153,20 +155,21 @@ def run_program_soc(program, inputs, *, host_fallback=False, max_cycles=400_000_
     load_inputs(image, program, inputs)
     elf = job_elf(config, PROGRAM)
     segments, part = [], []
-    layer_cycles = [None] * len(records)
-    for i, rec in enumerate(records + [None]):
+    layer_cycles = [0 if la.kind == "alias" else None for la in program.layers]
+    for k, rec in enumerate(records + [None]):
         if rec is not None:
-            part.append(i)
+            part.append(k)
             continue
         if part:
-            seg = _walk(program, part, [records[j] for j in part], image, elf, commands,
-                        commands_base, table_addr, results_addr, boot_addr, max_cycles, run_elf)
+            seg = _walk(program, [index[j] for j in part], [records[j] for j in part], image,
+                        elf, commands, commands_base, table_addr, results_addr, boot_addr,
+                        max_cycles, run_elf)
             segments.append(seg)
             for j, c in zip(part, seg.layer_cycles, strict=True):
-                layer_cycles[j] = c
+                layer_cycles[index[j]] = c
             part = []
-        if i < len(records):
-            run_core_layer(image, program, program.layers[i])
+        if k < len(records):
+            run_core_layer(image, program, program.layers[index[k]])
     run = SocRun(segments, layer_cycles, host, bytes(image.data))
     return read_outputs(image, program), run
 

@@ -106,7 +106,7 @@ class SplitProgram:
         commands_base = _up(self.end)
         count = sum(len(w) for la in self.layers if la for w in la.lists)
         table_addr = _up(commands_base + 32 * count)
-        size = 4 * (HEADER_WORDS + RECORD_WORDS * len(self.layers))
+        size = 4 * (HEADER_WORDS + RECORD_WORDS * len(self.program.table_layers()))
         return commands_base, table_addr, _up(table_addr + size)
 
     def commands_bytes(self):
@@ -119,6 +119,8 @@ class SplitProgram:
         record, a split one an ``NPU_TILES`` record; core layers as the program's."""
         records, first = [], commands_base
         for layer, tiled in zip(self.program.layers, self.layers, strict=True):
+            if layer.kind == "alias":       # no record (Program.table_layers)
+                continue
             if tiled is None:
                 records.append(core_record(self.program, layer))
                 continue
@@ -400,7 +402,8 @@ def run_split_soc(split, inputs, *, max_cycles=400_000_000):
     main = config.region("main")
     commands_base, table_addr, results_addr = split.layout()
     records = split.layer_records(commands_base)
-    missing = [i for i, r in enumerate(records) if r is None]
+    index = program.table_layers()          # records[k] is layer index[k]
+    missing = [index[k] for k, r in enumerate(records) if r is None]
     if missing:
         raise UnsupportedModel(f"no C kernel on the core for layers {missing}")
     boot_addr = main.base + main.size - BOOT_BYTES
@@ -411,8 +414,11 @@ def run_split_soc(split, inputs, *, max_cycles=400_000_000):
     load_inputs(image, program, inputs)
     # the tile parameters and the lists in one segment from the parameter area on
     blob = split.params + bytes(commands_base - split.end) + split.commands_bytes()
-    seg = _walk(program, list(range(len(records))), records, image, job_elf(config, PROGRAM),
+    seg = _walk(program, index, records, image, job_elf(config, PROGRAM),
                 blob, split.params_base, table_addr, results_addr, boot_addr, max_cycles,
                 run_elf)
-    run = SocRun([seg], list(seg.layer_cycles), [], bytes(image.data))
+    cycles = [0] * len(program.layers)              # alias layers: 0
+    for i, c in zip(index, seg.layer_cycles, strict=True):
+        cycles[i] = c
+    run = SocRun([seg], cycles, [], bytes(image.data))
     return read_outputs(image, program), run

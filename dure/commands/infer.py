@@ -232,7 +232,8 @@ def run_model(args):
     for i, (layer, macs) in enumerate(zip(program.layers, stats.layer_macs, strict=True)):
         est = layer.est_cycles
         cycles += est or 0
-        rows.append([i, layer.op.source, "NPU" if layer.where == "npu" else "core",
+        rows.append([i, layer.op.source,
+                     {"npu": "NPU", "alias": "alias"}.get(layer.where, "core"),
                      "x".join(map(str, layer.gemm)) if layer.gemm else layer.kind.lower(),
                      layer.macs, macs if layer.where == "npu" else "-",
                      est if est is not None else "-",

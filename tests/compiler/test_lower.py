@@ -76,7 +76,7 @@ def test_which_layers_run_on_the_npu():
     assert where == [("npu_op", "npu", "CONV_2D"), ("npu_op", "npu", "DEPTHWISE_CONV_2D"),
                      ("npu_op", "npu", "CONV_2D"), ("npu_op", "npu", "ADD"),
                      ("npu_op", "npu", "AVERAGE_POOL_2D"), ("npu_op", "npu", "MAX_POOL_2D"),
-                     ("RESHAPE", "core", "RESHAPE"), ("gemv", "npu", "FULLY_CONNECTED"),
+                     ("alias", "alias", "RESHAPE"), ("gemv", "npu", "FULLY_CONNECTED"),
                      ("SOFTMAX", "core", "SOFTMAX")]
     assert program.layers[2].params["planner"] == "CONV_2D"     # the 1x1 conv, walked
     assert program.layers[7].gemm == (1, 32, 10)         # batch 1: the GEMV plan
@@ -84,7 +84,7 @@ def test_which_layers_run_on_the_npu():
     assert [(la.kind, la.where) for la in old.layers] == [
         ("im2col", "core"), ("gemm", "npu"), ("DEPTHWISE_CONV_2D", "core"), ("gemm", "npu"),
         ("ADD", "core"), ("AVERAGE_POOL_2D", "core"), ("MAX_POOL_2D", "core"),
-        ("RESHAPE", "core"), ("gemm", "npu"), ("SOFTMAX", "core")]
+        ("alias", "alias"), ("gemm", "npu"), ("SOFTMAX", "core")]
     no_im2col = compile_graph(graph, preset("sim"), im2col=False, planners=False)
     assert [la.where for la in no_im2col.layers].count("npu") == 2
     # the FP16 twin: its ADD goes to the NPU too
@@ -171,3 +171,97 @@ def test_dscnn_shapes_bit_exact_with_litert():
         x = rng.integers(-128, 128, (1, 49, 10, 1)).astype(np.int8)
         got, _ = run_program(program, [x])
         assert np.array_equal(got[0], run_reference(model, x)[0])
+
+
+def _with_view_chain(graph, *, copy_quant=False):
+    """``graph`` (tflite_int8_cnn / tflite_float_cnn) with the flatten before the classifier
+    replaced by RESHAPE (1, 32, 1) -> TRANSPOSE (0, 2, 1) (moves a size-1 axis only) ->
+    RESHAPE (1, 32): three views of the pooled tensor's bytes. ``copy_quant``: the last
+    RESHAPE's output gets another zero point (INT8), so it is not a view and stays a copy."""
+    from dure.compiler.ir import Op, OpKind, Quant, Tensor
+
+    T = graph.tensors
+    i = next(k for k, op in enumerate(graph.ops) if op.kind is OpKind.RESHAPE)
+    flat = graph.ops[i]
+    x = T[flat.inputs[0]]
+    n = int(np.prod(x.shape))
+    T["v1"] = Tensor("v1", x.dtype, (1, n, 1), x.quant)
+    T["v2"] = Tensor("v2", x.dtype, (1, 1, n), x.quant)
+    ops = [Op(OpKind.RESHAPE, [flat.inputs[0]], ["v1"], {"shape": (1, n, 1)}, 90, "v1",
+              "RESHAPE"),
+           Op(OpKind.TRANSPOSE, ["v1"], ["v2"], {"perm": (0, 2, 1)}, 91, "v2", "TRANSPOSE")]
+    flat.inputs[0] = "v2"
+    graph.ops[i:i] = ops
+    if copy_quant:
+        q = T[flat.outputs[0]].quant
+        T[flat.outputs[0]].quant = Quant.of(q.scale, q.zero_point + 1)
+    graph.validate()
+    return graph
+
+
+def _no_live_buffer_overwritten(program):
+    """No layer writes over a tensor written before it and read after it (views of one
+    buffer share its bytes: the root must stay alive until its last view is read)."""
+    spans = {n: (program.tensor_addr[n], program.tensor_addr[n] + int(np.prod(s)) *
+                 np.dtype(dt).itemsize) for n, (dt, s) in program.buffers.items()}
+    layers = program.layers
+    made = {n: -1 for n in program.graph.inputs}
+    for i, layer in enumerate(layers):
+        for w in layer.writes:
+            made.setdefault(w, i)
+    checked = 0
+    for i, layer in enumerate(layers):
+        if layer.kind == "alias":
+            continue
+        for w in layer.writes:
+            for j in range(i + 1, len(layers)):
+                for r in layers[j].reads:
+                    if made[r] < i:                 # r is alive across layer i
+                        (a, b), (c, d) = spans[w], spans[r]
+                        assert b <= c or d <= a, (layer.op.name, w, r)
+                        checked += 1
+    assert checked
+
+
+@pytest.mark.parametrize("builder", [cm.tflite_int8_cnn, cm.tflite_float_cnn])
+def test_layout_views_alias_their_input(builder):
+    """RESHAPE / layout-only TRANSPOSE chains become ``alias`` layers: the outputs take the
+    root tensor's address, no command or core layer runs for them, the root stays alive until
+    its last view is read, and the program is bit-exact with the reference and with the same
+    program compiled with the copies (``alias=False``)."""
+    rng = np.random.default_rng(8)
+    graph = _with_view_chain(parse_tflite(builder(rng)))
+    program = compile_graph(graph, preset("sim"))
+    copies = compile_graph(graph, preset("sim"), alias=False)
+    views = [la for la in program.layers if la.kind == "alias"]
+    assert [la.op.kind.value for la in views] == ["RESHAPE", "TRANSPOSE", "RESHAPE"]
+    assert all(la.where == "alias" and not la.commands and la.macs == 0 for la in views)
+    root = views[0].reads[0]
+    assert {program.tensor_addr[n] for n in [root] + [la.writes[0] for la in views]} == \
+        {program.tensor_addr[root]}
+    assert [la.kind for la in copies.layers if la.op.kind.value in ("RESHAPE", "TRANSPOSE")] \
+        == ["RESHAPE", "TRANSPOSE", "RESHAPE"]
+    assert program.arena_total < copies.arena_total
+    _no_live_buffer_overwritten(program)
+    for _ in range(2):
+        x = _input(rng, graph)
+        want = reference.run(graph, [x])[0]
+        got, run = run_program(program, [x])
+        old, _ = run_program(copies, [x])
+        assert np.array_equal(got[0].view(np.uint8), want.view(np.uint8))
+        assert np.array_equal(old[0].view(np.uint8), want.view(np.uint8))
+        assert [m for la, m in zip(program.layers, run.layer_macs, strict=True)
+                if la.kind == "alias"] == [0, 0, 0]
+
+
+def test_reshape_changing_quantization_keeps_its_copy():
+    rng = np.random.default_rng(9)
+    graph = _with_view_chain(parse_tflite(cm.tflite_int8_cnn(rng)), copy_quant=True)
+    program = compile_graph(graph, preset("sim"))
+    kinds = [la.kind for la in program.layers if la.op.kind.value in ("RESHAPE", "TRANSPOSE")]
+    assert kinds == ["alias", "alias", "RESHAPE"]
+    flat = next(la for la in program.layers if la.kind == "RESHAPE")
+    assert program.tensor_addr[flat.writes[0]] != program.tensor_addr[flat.reads[0]]
+    x = _input(rng, graph)
+    got, _ = run_program(program, [x])
+    assert np.array_equal(got[0], reference.run(graph, [x])[0])

@@ -36,7 +36,11 @@ def test_round_trip(cnn_program):
     # NPU records index commands_bytes(); core records name the kernels
     first = 0
     cmds = np.frombuffer(p.commands_bytes(), "<u4").reshape(-1, 8)
-    for layer, rec in zip(p.layers, back, strict=True):
+    # the RESHAPE is a view of its input (an alias layer): no record
+    assert [p.layers[i].kind for i in range(len(p.layers)) if i not in p.table_layers()] == \
+        ["alias"]
+    table = [p.layers[i] for i in p.table_layers()]
+    for layer, rec in zip(table, back, strict=True):
         if layer.where == "npu":
             assert rec[:2] == [pg.LayerKind.NPU, 0]
             assert rec[2] == commands_base + 32 * first and rec[3] == len(layer.commands)
@@ -45,11 +49,23 @@ def test_round_trip(cnn_program):
             assert rec[0] == pg.LayerKind.CORE
             assert rec[4] == p.tensor_addr[layer.writes[0]]
         first += len(layer.commands)
-    kinds = {layer.kind: pg.CoreOp(rec[1]) for layer, rec in zip(p.layers, back, strict=True)
+    kinds = {layer.kind: pg.CoreOp(rec[1]) for layer, rec in zip(table, back, strict=True)
              if layer.where == "core"}
     assert kinds == {"ADD": pg.CoreOp.ADD_INT8, "MAX_POOL_2D": pg.CoreOp.MAX_POOL_INT8,
-                     "RESHAPE": pg.CoreOp.COPY, "SOFTMAX": pg.CoreOp.SOFTMAX_INT8}
+                     "SOFTMAX": pg.CoreOp.SOFTMAX_INT8}
     assert table_addr >= commands_base + len(cmds) * 32 and results_addr >= table_addr + len(data)
+
+
+def test_reshape_without_alias_is_a_copy_record():
+    """``alias=False`` keeps the RESHAPE a core COPY of its bytes."""
+    graph = parse_tflite(cm.tflite_int8_cnn(np.random.default_rng(3), h=6, w=6, c=6))
+    p = compile_graph(graph, preset("npu-small"), alias=False)
+    assert p.table_layers() == list(range(len(p.layers)))
+    recs = p.layer_records(p.table_layout()[0])
+    (i,) = [i for i, la in enumerate(p.layers) if la.kind == "RESHAPE"]
+    assert recs[i][:2] == [pg.LayerKind.CORE, pg.CoreOp.COPY]
+    assert recs[i][5] == int(np.prod(p.buffers[p.layers[i].writes[0]][1]))
+    assert recs[i][2] != recs[i][4]                 # a copy into another buffer
 
 
 def test_bad_tables_refused():
@@ -72,7 +88,8 @@ def test_fp16_softmax_has_a_record():
     p = compile_graph(graph, preset("npu-small"))
     recs = p.layer_records(p.table_layout()[0])
     assert all(r is not None for r in recs)
-    softmax = [r for la, r in zip(p.layers, recs, strict=True) if la.kind == "SOFTMAX"]
+    table = [p.layers[i] for i in p.table_layers()]
+    softmax = [r for la, r in zip(table, recs, strict=True) if la.kind == "SOFTMAX"]
     assert [r[1] for r in softmax] == [pg.CoreOp.SOFTMAX_FP16]
     assert softmax[0][6:8] == [1, 10] and softmax[0][18] == 0x3F800000
 
@@ -82,4 +99,7 @@ def test_save_writes_the_table(cnn_program, tmp_path):
     folder = cnn_program.save(tmp_path / "prog")
     meta = json.loads((folder / "program.json").read_text())
     head, recs = pg.unpack_layer_table((folder / "layers.bin").read_bytes())
-    assert len(recs) == len(meta["layers"]) and head[5] == meta["results"]
+    rows = [row for row in meta["layers"] if row["record"] is not None]
+    assert len(recs) == len(rows) and head[5] == meta["results"]
+    assert [row["record"] for row in rows] == list(range(len(recs)))
+    assert [row["kind"] for row in meta["layers"] if row["record"] is None] == ["alias"]

@@ -23,3 +23,19 @@ def test_report_rows_and_totals():
     macs = sum(la.macs for la in program.layers)
     assert f"MACs: {macs} total" in text
     assert "activations" in text and "without reuse" in text
+
+
+def test_alias_layers_listed():
+    """A layout-only RESHAPE stays in the report, as an alias with no MACs or estimate."""
+    program = compile_graph(parse_tflite(cm.tflite_int8_cnn(np.random.default_rng(0))),
+                            preset("sim"))
+    (row,) = [r for r in report_rows(program) if r[2] == "RESHAPE"]
+    assert row[3] == "alias" and row[4] == "reshape (alias)" and row[7] == 0 and row[8] == "-"
+    from dure.compiler.report import soc_layer_rows
+
+    class _Run:
+        layer_cycles = [0 if la.kind == "alias" else 100 for la in program.layers]
+        host_layers = []
+    _, rows = soc_layer_rows(program, _Run())
+    (row,) = [r for r in rows if r[1] == "RESHAPE"]
+    assert row[2] == "alias" and row[3] == "alias" and row[5] == 0
