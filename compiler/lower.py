@@ -61,7 +61,7 @@ from .ir import OpKind, explicit_padding
 from .memory_plan import Interval, align_up, plan_memory
 from .npu_gemm import gemm_cost, tflite_gemm_descriptors
 from .npu_gemv import fc_gemv_program, prefetch_next
-from .npu_ops import layer_planner, param_image
+from .npu_ops import float_conv, layer_planner, param_image
 from .program import Layer, Program
 from .reference import (
     constant,
@@ -135,7 +135,7 @@ class _Blob:
 def _gemm_form(graph, op, im2col):
     """``(direct, K)`` when ``op`` runs as an NPU GEMM (``direct``: no im2col), else None."""
     T = graph.tensors
-    if op.kind not in (OpKind.FULLY_CONNECTED, OpKind.CONV_2D):
+    if op.kind not in (OpKind.FULLY_CONNECTED, OpKind.CONV_2D) or float_conv(op):
         return None
     w = T[op.inputs[1]]
     if graph.arithmetic != "float" and np.any(w.quant.zero_point != 0):
@@ -213,7 +213,8 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
             for n in op.inputs:
                 if n is not None and T[n].const and n not in blob.addr:
                     blob.add(n, constant(graph, n))
-            if graph.arithmetic == "onnx" and op.kind is OpKind.DEPTHWISE_CONV_2D:
+            if graph.arithmetic == "onnx" and op.kind is OpKind.DEPTHWISE_CONV_2D and \
+                    not float_conv(op):
                 w = T[op.inputs[1]]             # the C kernel's scales and weight zero points
                 zw = np.broadcast_to(w.quant.zero_point, (w.shape[3],)).astype(np.int32)
                 blob.add(f"{op.outputs[0]}/scales", onnx_scales(graph, op))

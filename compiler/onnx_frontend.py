@@ -345,7 +345,7 @@ class _Converter(QuantizedOps):
     # float operators
 
     def _conv_common(self, node, x_name, w, b, out_name, out_dtype, out_quant, w_quant,
-                     layout_in="nhwc"):
+                     layout_in="nhwc", ort=None):
         a = node.attrs
         x, _ = self.value(x_name, node, "nhwc")
         xs = self.T[x].shape
@@ -362,7 +362,7 @@ class _Converter(QuantizedOps):
             kind, wt, extra = OpKind.CONV_2D, w.transpose(0, 2, 3, 1), {}
             wq = w_quant
         elif group == xs[3] and cin_g == 1 and cout == group and not (
-                w_quant is not None and out_dtype == np.int8 and
+                w_quant is not None and out_dtype == np.int8 and ort is None and
                 np.any(w_quant.zero_point) and self.split_weight_zero_point):
             kind, extra = OpKind.DEPTHWISE_CONV_2D, {"depth_multiplier": 1}
             wt = w.transpose(1, 2, 3, 0)
@@ -385,7 +385,7 @@ class _Converter(QuantizedOps):
             raise node.fail(f"group = {group} does not divide the input's {xs[3]} channels "
                             f"and the {cout} output channels into groups of {cin_g}")
         if kind is OpKind.CONV_2D and wq is not None and out_dtype == np.int8 and \
-                self.split_weight_zero_point:
+                self.split_weight_zero_point and ort is None:
             x, wt, wq = self._weight_zero_point_split(node, x, wt, wq)
         wname = self.new(f"{node.name}/weights", wt.dtype, wt.shape, wq,
                          np.ascontiguousarray(wt))
@@ -397,6 +397,12 @@ class _Converter(QuantizedOps):
         attrs = dict(stride=strides, dilation=dil, padding=padding, lo=None, hi=None, **extra)
         if out_dtype == np.int8:
             attrs.update(lo=-128, hi=127)
+        if ort is not None:     # onnxruntime's float32 Conv (onnx_float.py)
+            if oh * ow == 1 and cout // group > 1:
+                raise node.fail("onnxruntime on x86-64 runs this Conv unfused, in float32, "
+                                "and with one output pixel it takes MLAS's one-column kernel, "
+                                "whose summation order the compiler does not model")
+            attrs.update(ort_float=True, ort_group=group, **ort)
         self.emit(node, kind, [x, wname, bname], [y], **attrs)
         self.put(out_name, y, "nhwc")
 

@@ -335,6 +335,8 @@ def core_record(program, layer):
         return rec
     kind = op.kind
     T = graph.tensors
+    if op.attrs.get("ort_float") and kind in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D):
+        return None             # onnxruntime's float32 convolution: no C kernel (host)
     if arith == "onnx" and kind in (OpKind.QUANTIZE, OpKind.DEQUANTIZE):
         src, dst = T[op.inputs[0]], T[op.outputs[0]]
         quant = kind is OpKind.QUANTIZE
@@ -481,6 +483,8 @@ def core_record(program, layer):
         rec[18:21] = [off, int(lo) & 0xFFFF_FFFF, int(hi) & 0xFFFF_FFFF]
         from .lower import add_table_name
         rec[21] = program.weight_addr.get(add_table_name(op), 0)
+        if op.attrs.get("ort_float") and not rec[21]:
+            return None         # the float32 Add of an unfused QDQ group: the table only
         return rec
     if kind is OpKind.MAX_POOL_2D:
         words = _pool_words(graph, op)
