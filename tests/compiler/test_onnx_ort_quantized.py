@@ -55,11 +55,12 @@ def _check(model, rng, tmp_path, opts, inputs=2, program=True, config="sim"):
             out, _ = run_program(prog, [x])
             assert np.array_equal(out[0], want)
     if prog is not None:        # every convolution / depthwise on the walk planner (weights
-        convs = [la for la in prog.layers   # with a zero point other than 0 stay on the core)
-                 if la.op.kind.value in ("CONV_2D", "DEPTHWISE_CONV_2D") and
-                 not np.any(graph.tensors[la.op.inputs[1]].quant.zero_point)]
-        assert all(la.kind == "npu_op" for la in convs), [
-            (la.op.name, la.kind) for la in convs if la.kind != "npu_op"]
+        convs = [la for la in prog.layers   # with a zero point other than 0 stay on the core,
+                 if la.op.kind.value in ("CONV_2D", "DEPTHWISE_CONV_2D") and  # and so do
+                 not np.any(graph.tensors[la.op.inputs[1]].quant.zero_point)]  # onnxruntime's
+        assert all(la.kind == "npu_op" or (la.op.attrs.get("ort_float") and  # float ones:
+                                           la.where == "core") for la in convs), [  # see
+            (la.op.name, la.kind) for la in convs if la.kind != "npu_op"]   # test_onnx_float
     return {n.op_type for n in onnx.load_model_from_string(q).graph.node}
 
 
