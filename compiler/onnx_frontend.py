@@ -259,12 +259,16 @@ class _Converter(QuantizedOps):
             if dtype not in (np.float32, np.int8, np.uint8) or any(d < 1 for d in dims):
                 raise UnsupportedModel(f"graph input {vi.name!r}: type {code} / shape {dims} "
                                        "(float32, int8 or uint8 with a static shape needed)")
-            layout = "nhwc" if len(dims) == 4 else "plain"
-            shape = tuple(dims[p] for p in _NCHW_TO_NHWC) if len(dims) == 4 else dims
+            users = self.users.get(vi.name, [])
+            nhwc_file = len(dims) == 4 and users and all(   # tf2onnx's NHWC input: taken as
+                u.op == "Transpose" and tuple(u.attrs.get("perm", ())) == _NHWC_TO_NCHW
+                for u in users)                             # is, the Transposes cost nothing
+            layout = "nhwc" if len(dims) == 4 and not nhwc_file else "plain"
+            shape = tuple(dims[p] for p in _NCHW_TO_NHWC) if layout == "nhwc" else dims
             name = self.new(vi.name, np.int8 if dtype == np.uint8 else dtype, shape)
             if dtype == np.uint8:
                 self.io_offset[name] = True
-            if len(dims) == 4:
+            if layout == "nhwc":
                 self.io_layout[name] = dims
             self.put(vi.name, name, layout)
             inputs.append(name)
@@ -747,6 +751,13 @@ class _Converter(QuantizedOps):
         ir, lay = self.value(node.inputs[0], node)
         t = self.T[ir]
         perm = tuple(int(p) for p in node.attrs.get("perm", range(len(t.shape)))[::1])
+        if len(t.shape) == 4 and node.outputs[0] not in self.graph_outputs and (
+                (lay == "plain" and perm == _NHWC_TO_NCHW) or
+                (lay == "nhwc" and perm == _NCHW_TO_NHWC)):
+            # NHWC -> NCHW of a tensor held as is, or back: the IR's NHWC data already is
+            # the result in the other layout tag; no operator, no data moved
+            self.put(node.outputs[0], ir, "nhwc" if lay == "plain" else "plain")
+            return
         if lay == "nhwc" and len(t.shape) == 4:
             # ONNX axis i of the NCHW view is IR axis _NCHW_TO_NHWC.index(i)
             nchw = _NHWC_TO_NCHW
