@@ -6,7 +6,10 @@ Layout: 4-D activations are NCHW in ONNX and NHWC in the IR; the front end
 records each tensor's layout and inserts a ``TRANSPOSE`` (a data move, no arithmetic) only where
 an operator needs the other order (``Flatten`` / ``Reshape`` of a 4-D tensor with H*W > 1,
 ``Transpose``); 4-D graph inputs and outputs keep their NCHW shape at the edge
-(``Graph.io_layout``). Convolution weights go from OIHW to OHWI (depthwise: ``(1, KH, KW, C*M)``).
+(``Graph.io_layout``), except a 4-D input whose consumers are all Transposes NHWC -> NCHW
+(tf2onnx without ``--inputs-as-nchw``): taken as it is. A Transpose NHWC -> NCHW of a
+tensor held as is, or NCHW -> NHWC of one held NHWC, is a renaming (no operator).
+Convolution weights go from OIHW to OHWI (depthwise: ``(1, KH, KW, C*M)``).
 
 Float models (arithmetic ``"float"``, run in FP16): Conv (2-D; group 1, depthwise with
 group = input channels = output channels, or other groups, depthwise with a channel
@@ -43,10 +46,10 @@ clamp of a fused Relu / Clip, quantized with the output's scale). Weights with a
 other than 0 (``weight_type=QUInt8``): a convolution, depthwise convolution or fully connected
 layer (K <= ``FC_SPLIT_MAX_INPUTS``) becomes one with zero point 0 over its input twice, the
 same int32 sums (:meth:`_Converter._weight_zero_point_split`), unless some ``w - z_w`` is 255.
-Known gap: onnxruntime on x86-64 runs int8-activation QDQ Conv / MatMul (and some QDQ Adds)
-unfused, in float32 between DequantizeLinear and QuantizeLinear, where this front end models
-the fused integer kernels (as on ARM, and for uint8 everywhere): the two differ only on values
-within float32's error of a rounding boundary (docs/compiler.md, Lowering).
+QDQ groups onnxruntime on x86-64 leaves unfused (int8 activations its S8 -> U8 pass keeps,
+:meth:`QuantizedOps._ort_unfused`): Conv and Add get the attribute ``ort_float`` and
+onnxruntime's float32 arithmetic (:mod:`.onnx_float`); unfused Gemm / MatMul / Softmax /
+pooling are refused by name.
 
 Other float operators inside a quantized model (a Conv with a float bias, a float pooling,
 an unfolded BatchNormalization: onnxruntime computes them with float kernels whose summation

@@ -34,6 +34,10 @@ What each operator computes depends on :attr:`~.ir.Graph.arithmetic`:
       ``f32(s_x * f32(x - z_x))``, summed in float32 over the in-bounds taps in (kh, kw) order
       from +0, divided (float32) by the tap count (all taps with ``count_include_pad``), then
       ``clamp(rne(f32(f32(avg / s_y) + z_y)), type range)`` on the raw stored values;
+    - convolutions and ADDs of QDQ groups onnxruntime leaves unfused on x86-64 (op attribute
+      ``ort_float``: int8 activations its S8 -> U8 pass keeps): its float32 arithmetic,
+      written down in :mod:`.onnx_float` (DequantizeLinear, MLAS's Conv / the float Add,
+      QuantizeLinear), then the clamp of a kept Relu / Clip;
     - QuantizeLinear: ``clamp(rne(x / scale) + zp, -128, 127)`` (one float32 division, round
       half to even), then the op's ``lo`` / ``hi`` when set: a Relu / Clip that onnxruntime
       computes in float32 between DequantizeLinear and QuantizeLinear, ``Q(clamp(v, a, b))
