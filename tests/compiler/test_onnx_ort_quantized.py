@@ -97,6 +97,10 @@ def test_quantize_static_converter_forms(tmp_path, variant, opts):
     fn, small, _ = om.MODELS[name]
     rng = np.random.default_rng(7)
     ops = _check(fn(rng, **{**small, **kw}), rng, tmp_path, opts)
+    if kw.get("nhwc_input"):    # tf2onnx's Transposes are renamings (no TRANSPOSE layer)
+        graph = parse_onnx(om.quantize(fn(np.random.default_rng(7), **{**small, **kw}), rng,
+                                       tmp_path, **opts))
+        assert not [op.name for op in graph.ops if op.kind.value == "TRANSPOSE"]
     if name == "autoencoder":
         assert ("QLinearAdd" in ops) == (opts.get("quant_format") == "QOperator")
 
