@@ -29,7 +29,8 @@ what onnxruntime computes for them, so the compiler matches it bit for bit
 
 Only ``K`` above 128 makes the chain restarts (and so the thread count) matter;
 :data:`ORT_THREADS` is the intra-op pool size onnxruntime takes by default on the machine
-(its physical cores; 2 on the project's machines).
+(its physical cores; 2 on the project's machines): a program compiled for comparison with
+onnxruntime on another machine needs that machine's count (``DURE_ORT_THREADS``).
 """
 
 import os
@@ -39,7 +40,24 @@ import numpy as np
 __all__ = ["ORT_THREADS", "fma32", "dequantize", "quantize", "add", "conv_nhwc",
            "sgemm_stride_k", "conv_segments"]
 
-ORT_THREADS = int(os.environ.get("DURE_ORT_THREADS", "0")) or (os.cpu_count() or 1)
+def _physical_cores():
+    """The machine's physical cores (distinct package / core ids of the online CPUs), as
+    onnxruntime sizes its default intra-op pool; the logical CPU count where the topology is
+    not readable."""
+    import glob
+
+    cores = set()
+    for path in glob.glob("/sys/devices/system/cpu/cpu[0-9]*/topology"):
+        try:
+            with open(f"{path}/physical_package_id") as f1, open(f"{path}/core_id") as f2:
+                cores.add((f1.read().strip(), f2.read().strip()))
+        except OSError:
+            return os.cpu_count() or 1
+    return len(cores) or os.cpu_count() or 1
+
+
+#: onnxruntime's default intra-op thread count on this machine (``DURE_ORT_THREADS`` overrides).
+ORT_THREADS = int(os.environ.get("DURE_ORT_THREADS", "0")) or _physical_cores()
 _STRIDE_N, _STRIDE_K, _THREAD_ALIGN, _THREAD_COMPLEXITY, _MAX_THREADS = 128, 128, 16, 65536, 16
 
 
