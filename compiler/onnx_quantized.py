@@ -268,6 +268,14 @@ class QuantizedOps:
         out = q.outputs[0]
         self._qadd(node, srcs[0], srcs[1], out, Quant(ys, yz),
                    self.info.get(out, (None,))[0] == np.uint8, const_q)
+        # onnxruntime on x86-64: the activation may become uint8 (S8 -> U8), the constant
+        # keeps its type; three types not all equal leave the Add unfused, in float32
+        cdq = kinds[[n in self.dq_const for n in node.inputs].index(True)]
+        czp = cdq.inputs[2] if len(cdq.inputs) > 2 and cdq.inputs[2] else None
+        const_u8 = czp is None or self.consts[czp].dtype == np.uint8
+        act = srcs[[n in self.dq_const for n in node.inputs].index(False)]
+        if len({self._ort_x86_uint8(act), const_u8, self._ort_x86_uint8(out)}) > 1:
+            self.ops[-1].attrs["ort_float"] = True
         self.done.add(q.index)
         return True
 

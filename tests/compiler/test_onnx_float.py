@@ -131,13 +131,18 @@ def _ort_float_nodes(model):
                   if n.domain == "" and n.op_type in ("Conv", "Add", "Gemm", "MatMul"))
 
 
-@pytest.mark.parametrize("per_channel", [False, True])
-def test_int8_resnet8_unfused_nodes_are_onnxruntimes(per_channel):
-    """``quantize_static``'s default (int8 activations) ResNet-8: the nodes the front end
-    marks float are exactly those onnxruntime's optimized graph keeps float (the Convs and
-    Adds next to a residual branch's shared tensor); reference and program bit-exact."""
+@pytest.mark.parametrize("name,model_kw,per_channel", [
+    ("resnet8", {}, False), ("resnet8", {}, True),
+    ("resnet8", {"nhwc_input": True, "flatten": "nhwc-reshape"}, False),
+    ("autoencoder", {"matmul": True}, False)],
+    ids=["resnet8-pt", "resnet8-pc", "resnet8-tf2onnx", "autoencoder-matmul-add"])
+def test_int8_models_unfused_nodes_are_onnxruntimes(name, model_kw, per_channel):
+    """``quantize_static``'s default (int8 activations) models: the nodes the front end marks
+    float are exactly those onnxruntime's optimized graph keeps float (ResNet-8: the Convs and
+    Adds next to a residual branch's shared tensor; the MatMul + Add autoencoder: its Adds of
+    an int8 constant bias and a uint8 activation); reference and program bit-exact."""
     rng = np.random.default_rng(3)
-    model = om.quantized_model(rng, "resnet8", per_channel=per_channel)
+    model = om.quantized_model(rng, name, model_kw=model_kw, per_channel=per_channel)
     graph = parse_onnx(model)
     mine = sorted(op.name for op in graph.ops if op.attrs.get("ort_float"))
     assert mine and mine == _ort_float_nodes(model)
