@@ -247,6 +247,40 @@ class _Converter(QuantizedOps):
             self.map[key] = (out, layout)
         return self.map[key]
 
+    def _drop_requantize_pairs(self, outputs):
+        """Remove ``DEQUANTIZE -> QUANTIZE`` pairs with one quantization (scale and zero point)
+        and no clamp, the float tensor read only by the QUANTIZE and neither tensor a graph
+        output (what a ``DQ -> Transpose -> Q`` around a renamed Transpose leaves): exact,
+        ``rne(f32(f32(q - zp) * s) / s) + zp = q`` for every int8 ``q``; readers of the
+        QUANTIZE's output read the DEQUANTIZE's input instead."""
+        def readers(name):
+            return [o for o in self.ops if name in o.inputs]
+
+        changed = True
+        while changed:
+            changed = False
+            for qop in self.ops:
+                if qop.kind is not OpKind.QUANTIZE or qop.attrs.get("lo") is not None or \
+                        qop.attrs.get("hi") is not None:
+                    continue
+                f = qop.inputs[0]
+                dq = next((o for o in self.ops if f in o.outputs), None)
+                if dq is None or dq.kind is not OpKind.DEQUANTIZE:
+                    continue
+                src, dst = dq.inputs[0], qop.outputs[0]
+                qs, qd = self.T[src].quant, self.T[dst].quant
+                if qs is None or qd is None or self.T[src].dtype != np.int8 or \
+                        self.T[src].shape != self.T[dst].shape or \
+                        not (np.array_equal(qs.scale, qd.scale) and
+                             np.array_equal(qs.zero_point, qd.zero_point)) or \
+                        len(readers(f)) != 1 or {f, dst} & set(outputs):
+                    continue
+                for o in readers(dst):
+                    o.inputs = [src if n == dst else n for n in o.inputs]
+                self.ops = [o for o in self.ops if o is not qop and o is not dq]
+                changed = True
+                break
+
     def put(self, onnx_name, ir_name, layout):
         self.map[onnx_name] = (ir_name, layout)
 
@@ -292,6 +326,7 @@ class _Converter(QuantizedOps):
             if layout == "nhwc" and len(self.T[ir].shape) == 4:
                 self.io_layout[ir] = tuple(self.T[ir].shape[p] for p in _NHWC_TO_NCHW)
             outputs.append(ir)
+        self._drop_requantize_pairs(outputs)
         # graph inputs that reach the output unchanged in another layout are not supported
         graph = Graph(self.T, self.ops, inputs, outputs, "onnx" if self.quantized else "float",
                       "onnx", self.io_offset, self.io_layout)

@@ -11,6 +11,7 @@ import pytest
 from dure.compiler import reference
 from dure.compiler.errors import UnsupportedModel
 from dure.compiler.execute import run_program
+from dure.compiler.ir import OpKind
 from dure.compiler.lower import compile_graph
 from dure.compiler.onnx_frontend import parse_onnx
 from dure.sim.verif import onnx_models as om
@@ -101,6 +102,9 @@ def test_quantize_static_converter_forms(tmp_path, variant, opts):
         graph = parse_onnx(om.quantize(fn(np.random.default_rng(7), **{**small, **kw}), rng,
                                        tmp_path, **opts))
         assert not [op.name for op in graph.ops if op.kind.value == "TRANSPOSE"]
+        made = {o: op for op in graph.ops for o in op.outputs}     # and the DQ -> Q pair
+        assert not [op.name for op in graph.ops if op.kind.value == "QUANTIZE" and  # left
+                    getattr(made.get(op.inputs[0]), "kind", None) is OpKind.DEQUANTIZE]
     if name == "autoencoder":
         assert ("QLinearAdd" in ops) == (opts.get("quant_format") == "QOperator")
 
