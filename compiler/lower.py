@@ -56,8 +56,9 @@ from dure.sim.gemm_descriptors import gemm_descriptors
 from dure.sim.golden_fixedpoint import wrap_int32
 from dure.sim.npu_model import perf_macs
 
+from . import onnx_float
 from .errors import UnsupportedModel
-from .ir import OpKind, explicit_padding
+from .ir import OpKind, explicit_padding, pair
 from .memory_plan import Interval, align_up, plan_memory
 from .npu_gemm import gemm_cost, tflite_gemm_descriptors
 from .npu_gemv import fc_gemv_program, prefetch_next
@@ -66,6 +67,7 @@ from .program import Layer, Program
 from .reference import (
     constant,
     onnx_add_table,
+    onnx_float_conv_params,
     onnx_scales,
     onnx_softmax_table,
     tflite_multipliers,
@@ -219,6 +221,19 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
                 zw = np.broadcast_to(w.quant.zero_point, (w.shape[3],)).astype(np.int32)
                 blob.add(f"{op.outputs[0]}/scales", onnx_scales(graph, op))
                 blob.add(f"{op.outputs[0]}/weight_zero_points", zw)
+            if float_conv(op):          # the C kernel's float32 weights, bias, chains
+                wg, bd, group = onnx_float_conv_params(graph, op)
+                x = T[op.inputs[0]]
+                a = op.attrs
+                pads = explicit_padding(a["padding"], x.shape[1], x.shape[2], wg.shape[1],
+                                        wg.shape[2], a["stride"], a["dilation"])[2]
+                chains = onnx_float.conv_chains(x.shape, wg.shape, pair(a["stride"]),
+                                                pair(a["dilation"]), pads, group)
+                blob.add(f"{op.outputs[0]}/float_weights", np.ascontiguousarray(
+                    wg.transpose(0, 3, 1, 2)).reshape(wg.shape[0], -1))
+                if bd is not None:
+                    blob.add(f"{op.outputs[0]}/float_bias", bd)
+                blob.add(f"{op.outputs[0]}/chains", np.asarray(chains, np.uint32))
             if graph.arithmetic == "onnx" and op.kind is OpKind.ADD:
                 blob.add_shared(add_table_name(op), onnx_add_table(graph, op))  # 64 KB
             if graph.arithmetic == "onnx" and op.kind is OpKind.SOFTMAX:

@@ -38,7 +38,7 @@ import os
 import numpy as np
 
 __all__ = ["ORT_THREADS", "fma32", "dequantize", "quantize", "add", "conv_nhwc",
-           "sgemm_stride_k", "conv_segments"]
+           "sgemm_stride_k", "conv_segments", "gemm_segments", "chain_segments"]
 
 def _physical_cores():
     """The machine's physical cores (distinct package / core ids of the online CPUs), as
@@ -167,13 +167,41 @@ def _m1_chain(a, b):
     return out
 
 
+def chain_segments(batch, n, filters, k, group=1, pointwise=False, threads=None):
+    """``[(start, count, stride_k)]``: the output-pixel segments of one image and group of an
+    MLAS convolution (``n`` pixels, ``filters`` per group, depth ``k``) and the FMA chain
+    length in each (``k`` for one filter per group: MLAS's one-row kernel, no restarts)."""
+    if group > 1 or batch > 1 or filters > n:
+        segs = [(0, n)]
+    elif pointwise:
+        segs = gemm_segments(filters, n, k, threads)
+    else:
+        segs = conv_segments(filters, n, k, threads)
+    return [(s0, c, k if filters == 1 else sgemm_stride_k(c, k)) for s0, c in segs]
+
+
+def conv_chains(x_shape, w_shape, stride, dilation, pads, group=1, threads=None):
+    """:func:`chain_segments` of :func:`conv_nhwc` for an NHWC input of ``x_shape``, weights
+    ``(cout, kh, kw, cin / group)``, ``stride``, ``dilation`` and ``pads`` ``(top, left,
+    bottom, right)`` (a negative bottom / right: rows / columns never read)."""
+    nb, h, wd, _ = x_shape
+    cout, kh, kw, cg = w_shape
+    pt, pl, pb, pr = (int(p) for p in pads)
+    h, wd = h + min(pb, 0), wd + min(pr, 0)
+    pb, pr = max(pb, 0), max(pr, 0)
+    (sy, sx), (dy, dx) = stride, dilation
+    oh = (h + pt + pb - dy * (kh - 1) - 1) // sy + 1
+    ow = (wd + pl + pr - dx * (kw - 1) - 1) // sx + 1
+    pointwise = kh == kw == 1 and sy == sx == 1 and not any((pt, pl, pb, pr))
+    return chain_segments(nb, oh * ow, cout // group, cg * kh * kw, group, pointwise, threads)
+
+
 def _gemm(w, cols, segments):
     """``w (F x K) @ cols (K x N)`` as the MLAS SGEMM kernels accumulate (module docstring),
-    each segment of columns with its own ``StrideK``."""
+    each segment ``(start, count, stride_k)`` of columns with its own chain length."""
     f, k = w.shape
     out = np.zeros((f, cols.shape[1]), np.float32)
-    for start, count in segments:
-        sk = k if f == 1 else sgemm_stride_k(count, k)
+    for start, count, sk in segments:
         c = cols[:, start:start + count]
         total = None
         for k0 in range(0, k, sk):
@@ -212,7 +240,7 @@ def conv_nhwc(x, w, bias, stride, dilation, pads, group=1, threads=None):
     ow = (wd + pl + pr - dx * (kw - 1) - 1) // sx + 1
     xp = np.zeros((nb, h + pt + pb, wd + pl + pr, cin), np.float32)
     xp[:, pt:pt + h, pl:pl + wd] = x
-    pointwise = kh == kw == 1 and sy == sx == 1 and not any(pads)
+    segs = conv_chains((nb, h, wd, cin), w.shape, stride, dilation, pads, group, threads)
     fo = cout // group
     out = np.zeros((nb, oh * ow, cout), np.float32)
     for b in range(nb):
@@ -225,13 +253,6 @@ def conv_nhwc(x, w, bias, stride, dilation, pads, group=1, threads=None):
             cols = taps.reshape(kh * kw, oh * ow, cg).transpose(2, 0, 1).reshape(
                 cg * kh * kw, oh * ow)
             wm = w[g * fo:(g + 1) * fo].transpose(0, 3, 1, 2).reshape(fo, -1)
-            n, k = oh * ow, cg * kh * kw
-            if group > 1 or nb > 1 or fo > n:
-                segs = [(0, n)]
-            elif pointwise:
-                segs = gemm_segments(fo, n, k, threads)
-            else:
-                segs = conv_segments(fo, n, k, threads)
             out[b, :, g * fo:(g + 1) * fo] = _gemm(wm, cols, segs).T
     if bias is not None:
         out = (out + np.asarray(bias, np.float32)).astype(np.float32)

@@ -267,6 +267,7 @@ class CoreOp(enum.IntEnum):
     DEPTHWISE_ONNX = 19  # QLinearConv with group = channels: int32 sums, float-scale requant
     REQUANTIZE_TFLITE = 20  # int8 -> int8 QUANTIZE: cpu_requantize_int8 (double rounding)
     SOFTMAX_FP16 = 21   # cpu_softmax_fp16 (sim/golden_softmax_fp16.py)
+    CONV_FLOAT_ONNX = 22  # a QDQ Conv onnxruntime runs unfused: MLAS's float32 (onnx_float.py)
 
 
 class TableError(enum.IntEnum):
@@ -336,7 +337,33 @@ def core_record(program, layer):
     kind = op.kind
     T = graph.tensors
     if op.attrs.get("ort_float") and kind in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D):
-        return None             # onnxruntime's float32 convolution: no C kernel (host)
+        # onnxruntime's float32 convolution (compiler/onnx_float.py) from the float32
+        # weights, bias and chain table the compiler placed (lower.py)
+        a = op.attrs
+        src, dst = T[op.inputs[0]], T[op.outputs[0]]
+        wa = program.weight_addr
+        key = op.outputs[0]
+        chains = wa.get(f"{key}/chains")
+        if chains is None:
+            return None
+        from .reference import onnx_float_conv_params
+        wg, bd, group = onnx_float_conv_params(graph, op)
+        cout, kh, kw, _ = wg.shape
+        (sh, sw), (dh, dw) = pair(a["stride"]), pair(a["dilation"])
+        oh, ow, pads = explicit_padding(a["padding"], src.shape[1], src.shape[2], kh, kw,
+                                        (sh, sw), (dh, dw))
+        from .onnx_float import conv_chains
+        nseg = len(conv_chains(src.shape, wg.shape, (sh, sw), (dh, dw), pads, group))
+        rec[1] = CoreOp.CONV_FLOAT_ONNX
+        rec[3] = wa[f"{key}/float_weights"]
+        rec[6:15] = [*src.shape, kh, kw, sh, sw, wa.get(f"{key}/float_bias", 0)]
+        rec[15] = _f32_bits(src.quant.s, 0)
+        rec[16:22] = [int(v) & 0xFFFF_FFFF for v in (lo, hi, src.quant.zp, dst.quant.zp, dh,
+                                                      0)]
+        rec[21] = _f32_bits(dst.quant.s, 0)
+        rec[22:31] = [pads[0] & 0xFFFF_FFFF, pads[1] & 0xFFFF_FFFF, oh, ow, dw, cout, group,
+                      chains, nseg]
+        return rec
     if arith == "onnx" and kind in (OpKind.QUANTIZE, OpKind.DEQUANTIZE):
         src, dst = T[op.inputs[0]], T[op.outputs[0]]
         quant = kind is OpKind.QUANTIZE

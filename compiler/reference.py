@@ -80,7 +80,8 @@ from .ir import OpKind, explicit_padding, pair
 
 __all__ = ["run", "run_all", "run_op", "prepare_inputs", "finish_outputs", "constant",
            "onnx_scales", "onnx_add_params", "onnx_add_table", "onnx_softmax_table",
-           "onnx_softmax_y_scale", "onnx_global_pool", "onnx_global_pool_scale"]
+           "onnx_softmax_y_scale", "onnx_global_pool", "onnx_global_pool_scale",
+           "onnx_float_conv_params"]
 
 
 def constant(graph, name):
@@ -268,15 +269,15 @@ def _onnx_add(graph, op, a, b, lo, hi):
     return np.minimum(np.maximum(np.clip(r, -128, 127), lo), hi).astype(np.int8)
 
 
-def _onnx_float_conv(graph, op, x, w, b, lo, hi):
-    """A QDQ convolution onnxruntime runs unfused (``ort_float``): DequantizeLinear of the
-    input, weights and int32 bias (``bias_scale``), MLAS's float32 convolution with the
-    model's ``group`` (:func:`.onnx_float.conv_nhwc`), QuantizeLinear, the clamp of a kept
-    Relu / Clip."""
+def onnx_float_conv_params(graph, op, w=None, b=None):
+    """``(weights, bias, group)`` of a convolution onnxruntime runs unfused (``ort_float``):
+    the dequantized float32 weights ``(cout, kh, kw, cin / group)``, the dequantized bias
+    (``bias_scale``; None without one) and the model's ``group``."""
     T = graph.tensors
-    xq, wq, yq = T[op.inputs[0]].quant, T[op.inputs[1]].quant, T[op.outputs[0]].quant
-    a = op.attrs
-    xd = onnx_float.dequantize(x, xq.s, xq.zp)
+    w = constant(graph, op.inputs[1]) if w is None else w
+    if b is None and op.inputs[2] is not None:
+        b = constant(graph, op.inputs[2])
+    wq, a = T[op.inputs[1]].quant, op.attrs
     if op.kind is OpKind.DEPTHWISE_CONV_2D:        # (1, kh, kw, c): one filter per group
         wd = onnx_float.dequantize(w, wq.scale, wq.zero_point)
         wg, group = wd.transpose(3, 1, 2, 0), w.shape[3]
@@ -292,6 +293,19 @@ def _onnx_float_conv(graph, op, x, w, b, lo, hi):
     if b is not None:
         bd = (b.astype(np.float32) * np.asarray(a["bias_scale"], np.float32)
               ).astype(np.float32)
+    return wg, bd, group
+
+
+def _onnx_float_conv(graph, op, x, w, b, lo, hi):
+    """A QDQ convolution onnxruntime runs unfused (``ort_float``): DequantizeLinear of the
+    input, weights and int32 bias (``bias_scale``), MLAS's float32 convolution with the
+    model's ``group`` (:func:`.onnx_float.conv_nhwc`), QuantizeLinear, the clamp of a kept
+    Relu / Clip."""
+    T = graph.tensors
+    xq, yq = T[op.inputs[0]].quant, T[op.outputs[0]].quant
+    a = op.attrs
+    xd = onnx_float.dequantize(x, xq.s, xq.zp)
+    wg, bd, group = onnx_float_conv_params(graph, op, w, b)
     kh, kw = wg.shape[1:3]
     v = onnx_float.conv_nhwc(xd, wg, bd, pair(a["stride"]), pair(a["dilation"]),
                              _pads(op, x, kh, kw, a["dilation"]), group)

@@ -47,11 +47,10 @@ def _input(rng, graph):
     ("fp16_resnet", cm.onnx_float_resnet, {"h": 6, "w": 6, "c": 4}, parse_onnx, False),
     # quantize_static ResNet-8 as tf2onnx writes it: TRANSPOSE, global pooling and SOFTMAX
     # with C kernels, ONNX ADDs on the element-wise unit (compiler/onnx_add.py), the whole
-    # model in one run (uint8 activations: with int8 ones onnxruntime runs the convolutions
-    # next to the residual branches in float32, which has no C kernel: host fallback)
+    # model in one run
     ("onnx_ort_resnet8", om.quantized_model, {"name": "resnet8", "model_kw": {
-        "size": 6, "channels": (4, 8, 8), "nhwc_input": True, "flatten": "nhwc-reshape"},
-        "activation_type": "QUInt8"}, parse_onnx, False),
+        "size": 6, "channels": (4, 8, 8), "nhwc_input": True, "flatten": "nhwc-reshape"}},
+     parse_onnx, False),
     # QOperator uint8 DS-CNN: convolutions and the depthwise walked (FLOAT_SCALE STORE)
     ("onnx_ort_dscnn", om.quantized_model, {"name": "dscnn", "model_kw": {"blocks": 1},
                                             "quant_format": "QOperator",
