@@ -60,6 +60,12 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     ``kh, kw, sh, sw``, 14 the int32 bias (0: none), 15 the float32 scales ``(x_s * w_s[c]) /
     y_s``, 16 / 17 lo / hi, 18 ``z_x``, 19 ``z_y``, 20 the int32 weight zero points, 21 / 26
     dilation h / w, 22 / 23 pad top / left, 24 / 25 out h / w (addresses in the weights);
+    ``CONV_FLOAT_ONNX`` (:mod:`.onnx_float`) 3 the float32 weights ``(cout, K)``, ``K =
+    cin / group * kh * kw`` in ``(ci, kh, kw)`` order, 6..9 the input shape, 10..13 ``kh, kw,
+    sh, sw``, 14 the float32 bias (0: none), 15 ``s_x`` bits, 16 / 17 lo / hi, 18 ``z_x``, 19
+    ``z_y``, 20 / 26 dilation h / w, 21 ``s_y`` bits, 22 / 23 pad top / left, 24 / 25 out h /
+    w, 27 cout, 28 group, 29 the chain table (uint32 ``start, count, stride_k`` per output
+    pixel segment), 30 its segment count (addresses in the weights);
     ``GLOBAL_AVG_POOL_ONNX`` 6..9 the input shape, 15 the scale's bits
     (:func:`.reference.onnx_global_pool_scale`), 16 / 17 lo / hi, 18 / 19 the input / output
     zero points; ``SOFTMAX_ONNX`` 6 rows, 7 depth, 15 ``floor(1 / y_scale)`` bits, 18 the raw
