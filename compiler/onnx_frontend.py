@@ -84,13 +84,16 @@ def load_onnx(path):
     return parse_onnx(data)
 
 
-def parse_onnx(data, *, split_weight_zero_point=True):
+def parse_onnx(data, *, split_weight_zero_point=True, ort_unfused=True):
     """The validated :class:`~.ir.Graph` of an ONNX model given as bytes.
 
     ``split_weight_zero_point``: quantized convolutions (depthwise ones too) whose weights
     have a zero point other than 0 become a convolution with zero point 0 over the input
     twice (:meth:`_Converter._weight_zero_point_split`: exact, and on the NPU); False keeps
-    them as they are (on the core)."""
+    them as they are (on the core). ``ort_unfused``: the QDQ groups onnxruntime on x86-64
+    leaves unfused get its float32 arithmetic (:mod:`.onnx_float`; their Convs then run on the
+    core); False computes every QDQ group as the fused QLinear kernel, as onnxruntime fuses
+    them where int8 activations are allowed (ARM64), Convs on the NPU."""
     import onnx
     from google.protobuf.message import DecodeError
 
@@ -111,6 +114,7 @@ def parse_onnx(data, *, split_weight_zero_point=True):
     try:
         converter = _Converter(model)
         converter.split_weight_zero_point = bool(split_weight_zero_point)
+        converter.ort_unfused = bool(ort_unfused)
     except UnsupportedModel:
         raise
     except (ValueError, TypeError, KeyError) as e:   # initializers that do not decode
@@ -163,7 +167,8 @@ FC_SPLIT_MAX_INPUTS = 256
 
 
 class _Converter(QuantizedOps):
-    split_weight_zero_point = True          # parse_onnx's switch
+    split_weight_zero_point = True          # parse_onnx's switches
+    ort_unfused = True
     def __init__(self, model):
         from onnx import numpy_helper
 

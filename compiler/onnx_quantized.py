@@ -274,7 +274,8 @@ class QuantizedOps:
         czp = cdq.inputs[2] if len(cdq.inputs) > 2 and cdq.inputs[2] else None
         const_u8 = czp is None or self.consts[czp].dtype == np.uint8
         act = srcs[[n in self.dq_const for n in node.inputs].index(False)]
-        if len({self._ort_x86_uint8(act), const_u8, self._ort_x86_uint8(out)}) > 1:
+        if self.ort_unfused and \
+                len({self._ort_x86_uint8(act), const_u8, self._ort_x86_uint8(out)}) > 1:
             self.ops[-1].attrs["ort_float"] = True
         self.done.add(q.index)
         return True
@@ -370,6 +371,8 @@ class QuantizedOps:
         it in float32 (:mod:`.onnx_float`): a Conv / Gemm / MatMul whose input or output
         activation is int8 there, another operator whose activations are not all of one
         type there."""
+        if not self.ort_unfused:
+            return False
         types = [self._ort_x86_uint8(n) for n in list(in_names) + [out_name]]
         if node.op in ("Conv", "Gemm", "MatMul"):
             return not all(types)

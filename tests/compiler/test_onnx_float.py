@@ -98,6 +98,9 @@ def test_unfused_qdq_conv_on_rounding_ties(kw):
     assert np.array_equal(reference.run(graph, [x])[0], want)
     assert np.array_equal(run_program(prog, [x])[0][0], want)
     assert not np.array_equal(reference.run(fused, [x])[0], want)
+    arm = parse_onnx(model, ort_unfused=False)      # the fused kernels' arithmetic instead
+    assert not any(op.attrs.get("ort_float") for op in arm.ops)
+    assert np.array_equal(reference.run(arm, [x])[0], reference.run(fused, [x])[0])
 
 
 def test_unfused_qdq_add_every_pair():
