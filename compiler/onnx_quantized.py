@@ -267,7 +267,7 @@ class QuantizedOps:
             srcs.append(dq.inputs[0])
         out = q.outputs[0]
         self._qadd(node, srcs[0], srcs[1], out, Quant(ys, yz),
-                   self.info.get(out, (None,))[0] == np.uint8, const_q)
+                   self._raw_uint8(out), const_q)
         # onnxruntime on x86-64: the activation may become uint8 (S8 -> U8), the constant
         # keeps its type; three types not all equal leave the Add unfused, in float32
         cdq = kinds[[n in self.dq_const for n in node.inputs].index(True)]
@@ -366,6 +366,14 @@ class QuantizedOps:
         return zd is not None and zd.dtype == np.int8 and zd.size == 1 and \
             int(zd.reshape(-1)[0]) == int(zq.reshape(-1)[0])
 
+    def _raw_uint8(self, out_name):
+        """Whether a fused QDQ group writing ``out_name`` computes on uint8 raw values in
+        onnxruntime (its Add / pooling / softmax kernels round on them): the file's type, or
+        on x86-64 the type after its S8 -> U8 pass (:meth:`_ort_x86_uint8`)."""
+        if self.ort_unfused:
+            return self._ort_x86_uint8(out_name)
+        return self.info.get(out_name, (None,))[0] == np.uint8
+
     def _ort_unfused(self, node, in_names, out_name):
         """Whether onnxruntime on x86-64 leaves the QDQ group of ``node`` unfused, computing
         it in float32 (:mod:`.onnx_float`): a Conv / Gemm / MatMul whose input or output
@@ -403,7 +411,7 @@ class QuantizedOps:
         x_src = dq.inputs[0]
         self._act_q(dq, x_src, dq.inputs[1], dq.inputs[2] if len(dq.inputs) > 2 else None)
         out = q.outputs[0]
-        uint8 = self.info.get(out, (None,))[0] == np.uint8
+        uint8 = self._raw_uint8(out)
         if node.op == "Add":
             other = node.inputs[1]
             if other not in self.dq_act:

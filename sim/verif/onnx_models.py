@@ -315,7 +315,7 @@ def quantized_model(rng, name, *, full=False, model_kw=None, **options):
 
 
 def onnx_quantized_add(scales, zero_points, *, dtype=np.int8, form="qdq", shape=(1, 1, 256, 256),
-                       constant=None):
+                       constant=None, dequantize_output=False):
     """Two float inputs of ``shape`` quantized (QuantizeLinear, scales ``scales[0:2]``, zero
     points ``zero_points[0:2]`` as stored in ``dtype``, int8 or uint8) and added into a tensor
     quantized with ``scales[2]`` / ``zero_points[2]``, returned quantized (``dtype``):
@@ -324,7 +324,9 @@ def onnx_quantized_add(scales, zero_points, *, dtype=np.int8, form="qdq", shape=
     ``com.microsoft.QLinearAdd``. :func:`every_int8_pair` gives inputs that quantize to every
     pair of stored values. ``constant`` (stored values of ``shape``, ``"qoperator"`` only):
     the second operand is that quantized initializer instead of an input (a Dense layer's
-    MatMul + Add)."""
+    MatMul + Add). ``dequantize_output``: the quantized sum goes through DequantizeLinear to a
+    float32 graph output (then onnxruntime on x86-64 turns all three int8 tensors of the
+    ``"qdq"`` form into uint8 and fuses the Add)."""
     from onnx import TensorProto, helper, numpy_helper
 
     if form not in ("qdq", "qoperator"):
@@ -351,10 +353,14 @@ def onnx_quantized_add(scales, zero_points, *, dtype=np.int8, form="qdq", shape=
         nodes.append(helper.make_node("QLinearAdd", ["q0", "s0", "z0", "q1", "s1", "z1", "s2",
                                                      "z2"], ["y"], domain="com.microsoft",
                                       name="add"))
+    if dequantize_output:
+        nodes[-1].output[0] = "yq"
+        nodes.append(helper.make_node("DequantizeLinear", ["yq", "s2", "z2"], ["y"]))
     g = helper.make_graph(
         nodes, "quantized_add",
         [helper.make_tensor_value_info(f"x{i}", TensorProto.FLOAT, list(shape)) for i in ins],
-        [helper.make_tensor_value_info("y", et, list(shape))], initializer=inits)
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT if dequantize_output else et,
+                                       list(shape))], initializer=inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17),
                                             helper.make_opsetid("com.microsoft", 1)])
     m.ir_version = 8
