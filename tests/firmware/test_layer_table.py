@@ -78,9 +78,8 @@ MODELS = {
     "onnx_ort_resnet_avg": (_ort_resnet_avg, {"h": 6, "w": 6, "c": 4}, parse_onnx, False),
     # quantize_static ResNet-8 as tf2onnx writes it (NHWC input + Transpose, Transpose before
     # the Reshape): TRANSPOSE, SOFTMAX_ONNX on the core (its ADDs on the element-wise unit;
-    # with the older lowering ADD_ONNX of two activations on the core); uint8 activations:
-    # with int8 ones onnxruntime runs the convolutions next to the residual branches in
-    # float32, which has no C kernel (compiler/onnx_float.py)
+    # with the older lowering ADD_ONNX of two activations on the core); uint8 activations
+    # (int8 ones: onnx_ort_resnet8_qdq_int8 below)
     "onnx_ort_resnet8_qdq": (om.quantized_model, {"name": "resnet8", "model_kw": {
         "nhwc_input": True, "flatten": "nhwc-reshape"}, "activation_type": "QUInt8"},
         parse_onnx, True),
