@@ -562,6 +562,9 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
         for (uint32_t s = 0; s < nseg; s++)
             if (!seg[3 * s + 2] || seg[3 * s] + seg[3 * s + 1] > oh * ow)
                 return LT_E_ARG;
+        static f32_t deq[256];                  /* DequantizeLinear of every int8 value */
+        for (int32_t v = -128; v < 128; v++)
+            deq[v + 128] = f32_mul(f32_from_i32(v - zx), r[15]);
         for (uint32_t b = 0; b < n; b++)
             for (uint32_t g = 0; g < groups; g++)
                 for (uint32_t s = 0; s < nseg; s++)
@@ -577,10 +580,8 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
                                 int32_t ix = (int32_t)(ox * sw + j * dw) - pl;
                                 f32_t xd = 0;
                                 if (iy >= 0 && iy < (int32_t)h && ix >= 0 && ix < (int32_t)w)
-                                    xd = f32_mul(f32_from_i32(
-                                        (int32_t)x[(((uint64_t)b * h + (uint32_t)iy) * w +
-                                                    (uint32_t)ix) * cin + g * cg + ci] - zx),
-                                        r[15]);
+                                    xd = deq[x[(((uint64_t)b * h + (uint32_t)iy) * w +
+                                                (uint32_t)ix) * cin + g * cg + ci] + 128];
                                 if (fo == 1) {                  /* MLAS's one-row kernel */
                                     if (!in_grp)
                                         glen = k - kk >= 4 ? 4 : k - kk >= 2 ? 2 : 1;
