@@ -56,16 +56,18 @@ from dure.sim.gemm_descriptors import gemm_descriptors
 from dure.sim.golden_fixedpoint import wrap_int32
 from dure.sim.npu_model import perf_macs
 
+from . import onnx_float
 from .errors import UnsupportedModel
-from .ir import OpKind, explicit_padding, is_layout_view
+from .ir import OpKind, explicit_padding, is_layout_view, pair
 from .memory_plan import Interval, align_up, plan_memory
 from .npu_gemm import gemm_cost, tflite_gemm_descriptors
 from .npu_gemv import fc_gemv_program, prefetch_next
-from .npu_ops import layer_planner, param_image
+from .npu_ops import float_conv, layer_planner, param_image
 from .program import Layer, Program
 from .reference import (
     constant,
     onnx_add_table,
+    onnx_float_conv_params,
     onnx_scales,
     onnx_softmax_table,
     tflite_multipliers,
@@ -135,7 +137,7 @@ class _Blob:
 def _gemm_form(graph, op, im2col):
     """``(direct, K)`` when ``op`` runs as an NPU GEMM (``direct``: no im2col), else None."""
     T = graph.tensors
-    if op.kind not in (OpKind.FULLY_CONNECTED, OpKind.CONV_2D):
+    if op.kind not in (OpKind.FULLY_CONNECTED, OpKind.CONV_2D) or float_conv(op):
         return None
     w = T[op.inputs[1]]
     if graph.arithmetic != "float" and np.any(w.quant.zero_point != 0):
@@ -221,11 +223,25 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
             for n in op.inputs:
                 if n is not None and T[n].const and n not in blob.addr:
                     blob.add(n, constant(graph, n))
-            if graph.arithmetic == "onnx" and op.kind is OpKind.DEPTHWISE_CONV_2D:
+            if graph.arithmetic == "onnx" and op.kind is OpKind.DEPTHWISE_CONV_2D and \
+                    not float_conv(op):
                 w = T[op.inputs[1]]             # the C kernel's scales and weight zero points
                 zw = np.broadcast_to(w.quant.zero_point, (w.shape[3],)).astype(np.int32)
                 blob.add(f"{op.outputs[0]}/scales", onnx_scales(graph, op))
                 blob.add(f"{op.outputs[0]}/weight_zero_points", zw)
+            if float_conv(op):          # the C kernel's float32 weights, bias, chains
+                wg, bd, group = onnx_float_conv_params(graph, op)
+                x = T[op.inputs[0]]
+                a = op.attrs
+                pads = explicit_padding(a["padding"], x.shape[1], x.shape[2], wg.shape[1],
+                                        wg.shape[2], a["stride"], a["dilation"])[2]
+                chains = onnx_float.conv_chains(x.shape, wg.shape, pair(a["stride"]),
+                                                pair(a["dilation"]), pads, group)
+                blob.add(f"{op.outputs[0]}/float_weights", np.ascontiguousarray(
+                    wg.transpose(0, 3, 1, 2)).reshape(wg.shape[0], -1))
+                if bd is not None:
+                    blob.add(f"{op.outputs[0]}/float_bias", bd)
+                blob.add(f"{op.outputs[0]}/chains", np.asarray(chains, np.uint32))
             if graph.arithmetic == "onnx" and op.kind is OpKind.ADD:
                 blob.add_shared(add_table_name(op), onnx_add_table(graph, op))  # 64 KB
             if graph.arithmetic == "onnx" and op.kind is OpKind.SOFTMAX:

@@ -220,6 +220,13 @@ _PLANNERS = {OpKind.CONV_2D: _conv, OpKind.DEPTHWISE_CONV_2D: _conv,
              OpKind.AVERAGE_POOL_2D: _pool, OpKind.MAX_POOL_2D: _pool, OpKind.ADD: _add}
 
 
+def float_conv(op):
+    """Whether ``op`` is a convolution onnxruntime runs unfused in float32 (``ort_float``,
+    :mod:`.onnx_float`): the core computes it, never the NPU's integer path."""
+    return bool(op.attrs.get("ort_float")) and \
+        op.kind in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D)
+
+
 def layer_planner(graph, op, config, precision, channels=None, rows=None):
     """``(plan, trial)`` for ``op``: ``plan(x_addrs, out_addr, param_addr)`` (module
     docstring) and ``trial``, its :class:`~dure.sim.layer_program.LayerProgram` with every
@@ -234,7 +241,7 @@ def layer_planner(graph, op, config, precision, channels=None, rows=None):
     rows ``r0:r1`` of the ``N * H`` rows (a dense block at the addresses given); None for the
     others."""
     kind = _PLANNERS.get(op.kind)
-    if kind is None:
+    if kind is None or float_conv(op):
         return None
     if not isinstance(op.attrs.get("padding", "VALID"), str) and \
             op.kind not in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D):

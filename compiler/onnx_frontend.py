@@ -6,7 +6,10 @@ Layout: 4-D activations are NCHW in ONNX and NHWC in the IR; the front end
 records each tensor's layout and inserts a ``TRANSPOSE`` (a data move, no arithmetic) only where
 an operator needs the other order (``Flatten`` / ``Reshape`` of a 4-D tensor with H*W > 1,
 ``Transpose``); 4-D graph inputs and outputs keep their NCHW shape at the edge
-(``Graph.io_layout``). Convolution weights go from OIHW to OHWI (depthwise: ``(1, KH, KW, C*M)``).
+(``Graph.io_layout``), except a 4-D input whose consumers are all Transposes NHWC -> NCHW
+(tf2onnx without ``--inputs-as-nchw``): taken as it is. A Transpose NHWC -> NCHW of a
+tensor held as is, or NCHW -> NHWC of one held NHWC, is a renaming (no operator).
+Convolution weights go from OIHW to OHWI (depthwise: ``(1, KH, KW, C*M)``).
 
 Float models (arithmetic ``"float"``, run in FP16): Conv (2-D; group 1, depthwise with
 group = input channels = output channels, or other groups, depthwise with a channel
@@ -43,10 +46,10 @@ clamp of a fused Relu / Clip, quantized with the output's scale). Weights with a
 other than 0 (``weight_type=QUInt8``): a convolution, depthwise convolution or fully connected
 layer (K <= ``FC_SPLIT_MAX_INPUTS``) becomes one with zero point 0 over its input twice, the
 same int32 sums (:meth:`_Converter._weight_zero_point_split`), unless some ``w - z_w`` is 255.
-Known gap: onnxruntime on x86-64 runs int8-activation QDQ Conv / MatMul (and some QDQ Adds)
-unfused, in float32 between DequantizeLinear and QuantizeLinear, where this front end models
-the fused integer kernels (as on ARM, and for uint8 everywhere): the two differ only on values
-within float32's error of a rounding boundary (docs/compiler.md, Lowering).
+QDQ groups onnxruntime on x86-64 leaves unfused (int8 activations its S8 -> U8 pass keeps,
+:meth:`QuantizedOps._ort_unfused`): Conv and Add get the attribute ``ort_float`` and
+onnxruntime's float32 arithmetic (:mod:`.onnx_float`); unfused Gemm / MatMul / Softmax /
+pooling are refused by name.
 
 Other float operators inside a quantized model (a Conv with a float bias, a float pooling,
 an unfolded BatchNormalization: onnxruntime computes them with float kernels whose summation
@@ -81,13 +84,16 @@ def load_onnx(path):
     return parse_onnx(data)
 
 
-def parse_onnx(data, *, split_weight_zero_point=True):
+def parse_onnx(data, *, split_weight_zero_point=True, ort_unfused=True):
     """The validated :class:`~.ir.Graph` of an ONNX model given as bytes.
 
     ``split_weight_zero_point``: quantized convolutions (depthwise ones too) whose weights
     have a zero point other than 0 become a convolution with zero point 0 over the input
     twice (:meth:`_Converter._weight_zero_point_split`: exact, and on the NPU); False keeps
-    them as they are (on the core)."""
+    them as they are (on the core). ``ort_unfused``: the QDQ groups onnxruntime on x86-64
+    leaves unfused get its float32 arithmetic (:mod:`.onnx_float`; their Convs then run on the
+    core); False computes every QDQ group as the fused QLinear kernel, as onnxruntime fuses
+    them where int8 activations are allowed (ARM64), Convs on the NPU."""
     import onnx
     from google.protobuf.message import DecodeError
 
@@ -108,6 +114,7 @@ def parse_onnx(data, *, split_weight_zero_point=True):
     try:
         converter = _Converter(model)
         converter.split_weight_zero_point = bool(split_weight_zero_point)
+        converter.ort_unfused = bool(ort_unfused)
     except UnsupportedModel:
         raise
     except (ValueError, TypeError, KeyError) as e:   # initializers that do not decode
@@ -160,7 +167,8 @@ FC_SPLIT_MAX_INPUTS = 256
 
 
 class _Converter(QuantizedOps):
-    split_weight_zero_point = True          # parse_onnx's switch
+    split_weight_zero_point = True          # parse_onnx's switches
+    ort_unfused = True
     def __init__(self, model):
         from onnx import numpy_helper
 
@@ -244,6 +252,40 @@ class _Converter(QuantizedOps):
             self.map[key] = (out, layout)
         return self.map[key]
 
+    def _drop_requantize_pairs(self, outputs):
+        """Remove ``DEQUANTIZE -> QUANTIZE`` pairs with one quantization (scale and zero point)
+        and no clamp, the float tensor read only by the QUANTIZE and neither tensor a graph
+        output (what a ``DQ -> Transpose -> Q`` around a renamed Transpose leaves): exact,
+        ``rne(f32(f32(q - zp) * s) / s) + zp = q`` for every int8 ``q``; readers of the
+        QUANTIZE's output read the DEQUANTIZE's input instead."""
+        def readers(name):
+            return [o for o in self.ops if name in o.inputs]
+
+        changed = True
+        while changed:
+            changed = False
+            for qop in self.ops:
+                if qop.kind is not OpKind.QUANTIZE or qop.attrs.get("lo") is not None or \
+                        qop.attrs.get("hi") is not None:
+                    continue
+                f = qop.inputs[0]
+                dq = next((o for o in self.ops if f in o.outputs), None)
+                if dq is None or dq.kind is not OpKind.DEQUANTIZE:
+                    continue
+                src, dst = dq.inputs[0], qop.outputs[0]
+                qs, qd = self.T[src].quant, self.T[dst].quant
+                if qs is None or qd is None or self.T[src].dtype != np.int8 or \
+                        self.T[src].shape != self.T[dst].shape or \
+                        not (np.array_equal(qs.scale, qd.scale) and
+                             np.array_equal(qs.zero_point, qd.zero_point)) or \
+                        len(readers(f)) != 1 or {f, dst} & set(outputs):
+                    continue
+                for o in readers(dst):
+                    o.inputs = [src if n == dst else n for n in o.inputs]
+                self.ops = [o for o in self.ops if o is not qop and o is not dq]
+                changed = True
+                break
+
     def put(self, onnx_name, ir_name, layout):
         self.map[onnx_name] = (ir_name, layout)
 
@@ -259,12 +301,16 @@ class _Converter(QuantizedOps):
             if dtype not in (np.float32, np.int8, np.uint8) or any(d < 1 for d in dims):
                 raise UnsupportedModel(f"graph input {vi.name!r}: type {code} / shape {dims} "
                                        "(float32, int8 or uint8 with a static shape needed)")
-            layout = "nhwc" if len(dims) == 4 else "plain"
-            shape = tuple(dims[p] for p in _NCHW_TO_NHWC) if len(dims) == 4 else dims
+            users = self.users.get(vi.name, [])
+            nhwc_file = len(dims) == 4 and users and all(   # tf2onnx's NHWC input: taken as
+                u.op == "Transpose" and tuple(u.attrs.get("perm", ())) == _NHWC_TO_NCHW
+                for u in users)                             # is, the Transposes cost nothing
+            layout = "nhwc" if len(dims) == 4 and not nhwc_file else "plain"
+            shape = tuple(dims[p] for p in _NCHW_TO_NHWC) if layout == "nhwc" else dims
             name = self.new(vi.name, np.int8 if dtype == np.uint8 else dtype, shape)
             if dtype == np.uint8:
                 self.io_offset[name] = True
-            if len(dims) == 4:
+            if layout == "nhwc":
                 self.io_layout[name] = dims
             self.put(vi.name, name, layout)
             inputs.append(name)
@@ -285,6 +331,7 @@ class _Converter(QuantizedOps):
             if layout == "nhwc" and len(self.T[ir].shape) == 4:
                 self.io_layout[ir] = tuple(self.T[ir].shape[p] for p in _NHWC_TO_NCHW)
             outputs.append(ir)
+        self._drop_requantize_pairs(outputs)
         # graph inputs that reach the output unchanged in another layout are not supported
         graph = Graph(self.T, self.ops, inputs, outputs, "onnx" if self.quantized else "float",
                       "onnx", self.io_offset, self.io_layout)
@@ -345,7 +392,7 @@ class _Converter(QuantizedOps):
     # float operators
 
     def _conv_common(self, node, x_name, w, b, out_name, out_dtype, out_quant, w_quant,
-                     layout_in="nhwc"):
+                     layout_in="nhwc", ort=None):
         a = node.attrs
         x, _ = self.value(x_name, node, "nhwc")
         xs = self.T[x].shape
@@ -362,7 +409,7 @@ class _Converter(QuantizedOps):
             kind, wt, extra = OpKind.CONV_2D, w.transpose(0, 2, 3, 1), {}
             wq = w_quant
         elif group == xs[3] and cin_g == 1 and cout == group and not (
-                w_quant is not None and out_dtype == np.int8 and
+                w_quant is not None and out_dtype == np.int8 and ort is None and
                 np.any(w_quant.zero_point) and self.split_weight_zero_point):
             kind, extra = OpKind.DEPTHWISE_CONV_2D, {"depth_multiplier": 1}
             wt = w.transpose(1, 2, 3, 0)
@@ -385,7 +432,7 @@ class _Converter(QuantizedOps):
             raise node.fail(f"group = {group} does not divide the input's {xs[3]} channels "
                             f"and the {cout} output channels into groups of {cin_g}")
         if kind is OpKind.CONV_2D and wq is not None and out_dtype == np.int8 and \
-                self.split_weight_zero_point:
+                self.split_weight_zero_point and ort is None:
             x, wt, wq = self._weight_zero_point_split(node, x, wt, wq)
         wname = self.new(f"{node.name}/weights", wt.dtype, wt.shape, wq,
                          np.ascontiguousarray(wt))
@@ -397,6 +444,12 @@ class _Converter(QuantizedOps):
         attrs = dict(stride=strides, dilation=dil, padding=padding, lo=None, hi=None, **extra)
         if out_dtype == np.int8:
             attrs.update(lo=-128, hi=127)
+        if ort is not None:     # onnxruntime's float32 Conv (onnx_float.py)
+            if oh * ow == 1 and cout // group > 1:
+                raise node.fail("onnxruntime on x86-64 runs this Conv unfused, in float32, "
+                                "and with one output pixel it takes MLAS's one-column kernel, "
+                                "whose summation order the compiler does not model")
+            attrs.update(ort_float=True, ort_group=group, **ort)
         self.emit(node, kind, [x, wname, bname], [y], **attrs)
         self.put(out_name, y, "nhwc")
 
@@ -741,6 +794,13 @@ class _Converter(QuantizedOps):
         ir, lay = self.value(node.inputs[0], node)
         t = self.T[ir]
         perm = tuple(int(p) for p in node.attrs.get("perm", range(len(t.shape)))[::1])
+        if len(t.shape) == 4 and node.outputs[0] not in self.graph_outputs and (
+                (lay == "plain" and perm == _NHWC_TO_NCHW) or
+                (lay == "nhwc" and perm == _NCHW_TO_NHWC)):
+            # NHWC -> NCHW of a tensor held as is, or back: the IR's NHWC data already is
+            # the result in the other layout tag; no operator, no data moved
+            self.put(node.outputs[0], ir, "nhwc" if lay == "plain" else "plain")
+            return
         if lay == "nhwc" and len(t.shape) == 4:
             # ONNX axis i of the NCHW view is IR axis _NCHW_TO_NHWC.index(i)
             nchw = _NHWC_TO_NCHW

@@ -267,7 +267,16 @@ class QuantizedOps:
             srcs.append(dq.inputs[0])
         out = q.outputs[0]
         self._qadd(node, srcs[0], srcs[1], out, Quant(ys, yz),
-                   self.info.get(out, (None,))[0] == np.uint8, const_q)
+                   self._raw_uint8(out), const_q)
+        # onnxruntime on x86-64: the activation may become uint8 (S8 -> U8), the constant
+        # keeps its type; three types not all equal leave the Add unfused, in float32
+        cdq = kinds[[n in self.dq_const for n in node.inputs].index(True)]
+        czp = cdq.inputs[2] if len(cdq.inputs) > 2 and cdq.inputs[2] else None
+        const_u8 = czp is None or self.consts[czp].dtype == np.uint8
+        act = srcs[[n in self.dq_const for n in node.inputs].index(False)]
+        if self.ort_unfused and \
+                len({self._ort_x86_uint8(act), const_u8, self._ort_x86_uint8(out)}) > 1:
+            self.ops[-1].attrs["ort_float"] = True
         self.done.add(q.index)
         return True
 
@@ -327,6 +336,56 @@ class QuantizedOps:
                                                    ).astype(z.dtype)
             self.done.add(node.index)
 
+    def _ort_x86_uint8(self, qname):
+        """Whether the quantized activation ``qname`` (a QuantizeLinear's output, or a graph
+        input) is uint8 when onnxruntime on x86-64 picks its kernels: uint8 in the file, or
+        int8 from a QuantizeLinear that its ``QDQS8ToU8Transformer`` turns into uint8 (a scalar
+        int8 zero point, one consumer, a DequantizeLinear with the same zero point, whose
+        output has at most one consumer, node or graph output; the QuantizeLinear's output
+        not a graph output). See :mod:`.onnx_float`."""
+        q = self.producer.get(qname)
+        if q is None or q.op != "QuantizeLinear":
+            return self.info.get(qname, (None,))[0] == np.uint8
+        zq_name = q.inputs[2] if len(q.inputs) > 2 and q.inputs[2] else None
+        zq = self.consts.get(zq_name) if zq_name else None
+        if zq_name is None or zq is None:
+            return zq_name is None              # no zero point: uint8 by default
+        if zq.dtype == np.uint8:
+            return True
+        users = self.users.get(qname, [])
+        if zq.dtype != np.int8 or zq.size != 1 or len(users) != 1 or \
+                qname in self.graph_outputs or users[0].op != "DequantizeLinear":
+            return False
+        dq = users[0]
+        if len(self.users.get(dq.outputs[0], [])) + (dq.outputs[0] in self.graph_outputs) > 1:
+            return False
+        zd_name = dq.inputs[2] if len(dq.inputs) > 2 and dq.inputs[2] else None
+        if zd_name is None:
+            return int(zq.reshape(-1)[0]) == 0
+        zd = self.consts.get(zd_name)
+        return zd is not None and zd.dtype == np.int8 and zd.size == 1 and \
+            int(zd.reshape(-1)[0]) == int(zq.reshape(-1)[0])
+
+    def _raw_uint8(self, out_name):
+        """Whether a fused QDQ group writing ``out_name`` computes on uint8 raw values in
+        onnxruntime (its Add / pooling / softmax kernels round on them): the file's type, or
+        on x86-64 the type after its S8 -> U8 pass (:meth:`_ort_x86_uint8`)."""
+        if self.ort_unfused:
+            return self._ort_x86_uint8(out_name)
+        return self.info.get(out_name, (None,))[0] == np.uint8
+
+    def _ort_unfused(self, node, in_names, out_name):
+        """Whether onnxruntime on x86-64 leaves the QDQ group of ``node`` unfused, computing
+        it in float32 (:mod:`.onnx_float`): a Conv / Gemm / MatMul whose input or output
+        activation is int8 there, another operator whose activations are not all of one
+        type there."""
+        if not self.ort_unfused:
+            return False
+        types = [self._ort_x86_uint8(n) for n in list(in_names) + [out_name]]
+        if node.op in ("Conv", "Gemm", "MatMul"):
+            return not all(types)
+        return len(set(types)) > 1
+
     def _qdq(self, node):
         """Convert ``DQ -> node -> [Relu / Clip] -> Q`` into one INT8 operator; False if the
         pattern does not match (then the node is converted as a float operator)."""
@@ -352,7 +411,7 @@ class QuantizedOps:
         x_src = dq.inputs[0]
         self._act_q(dq, x_src, dq.inputs[1], dq.inputs[2] if len(dq.inputs) > 2 else None)
         out = q.outputs[0]
-        uint8 = self.info.get(out, (None,))[0] == np.uint8
+        uint8 = self._raw_uint8(out)
         if node.op == "Add":
             other = node.inputs[1]
             if other not in self.dq_act:
@@ -361,8 +420,15 @@ class QuantizedOps:
             self._act_q(dq2, dq2.inputs[0], dq2.inputs[1],
                         dq2.inputs[2] if len(dq2.inputs) > 2 else None)
             self._qadd(node, x_src, dq2.inputs[0], out, yq, uint8)
+            if self._ort_unfused(node, [x_src, dq2.inputs[0]], out):
+                self.ops[-1].attrs["ort_float"] = True
             self.done.add(q.index)
             return True
+        if node.op in ("Softmax", "GlobalAveragePool", "AveragePool") and \
+                self._ort_unfused(node, [x_src], out):
+            raise node.fail("onnxruntime on x86-64 runs this node unfused, in float32 (its "
+                            "input and output activations are of two types there: an int8 "
+                            "tensor read by several nodes stays int8); not supported")
         if node.op == "Softmax":
             self._qsoftmax(node, x_src, out, yq, uint8, int(node.attrs.get(
                 "axis", -1 if self.opset >= 13 else 1)), self.opset)
@@ -406,6 +472,13 @@ class QuantizedOps:
         wi, wq = self._weights(wdq, wdq.inputs[0], wdq.inputs[1],
                                wdq.inputs[2] if len(wdq.inputs) > 2 else None, n_out)
         per_axis = wq.scale.size > 1
+        ort = None
+        if self._ort_unfused(node, [x_src], out):
+            if node.op != "Conv":
+                raise node.fail(f"onnxruntime on x86-64 runs this {node.op} unfused, in "
+                                "float32 (an int8 activation read by several nodes stays "
+                                "int8 there); only such Conv nodes are supported")
+            ort = {}
         bias = None
         if len(node.inputs) > 2 and node.inputs[2]:
             bname = node.inputs[2]
@@ -415,13 +488,19 @@ class QuantizedOps:
                 if bias.dtype != np.int32:
                     raise node.fail("a quantized bias must be int32")
                 bias = bias.reshape(-1)
+                if ort is not None:
+                    bz = bdq.inputs[2] if len(bdq.inputs) > 2 and bdq.inputs[2] else None
+                    if bz is not None and np.any(self.consts[bz]):
+                        raise node.fail("a QDQ bias with a zero point other than 0")
+                    bs = np.asarray(self.consts[bdq.inputs[1]], np.float32).reshape(-1)
+                    ort["bias_scale"] = [float(v) for v in np.broadcast_to(bs, bias.shape)]
             else:
                 raise node.fail("QDQ bias must come from DequantizeLinear of an int32 "
                                 "initializer")
         if node.op == "Conv":
             if per_axis and axis not in (0, -4):
                 raise node.fail(f"Conv weights quantized along axis {axis}; axis 0 needed")
-            self._conv_common(node, x_src, wi, bias, out, np.int8, yq, wq)
+            self._conv_common(node, x_src, wi, bias, out, np.int8, yq, wq, ort=ort)
         else:
             a = node.attrs
             if node.op == "Gemm":

@@ -62,6 +62,12 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     ``kh, kw, sh, sw``, 14 the int32 bias (0: none), 15 the float32 scales ``(x_s * w_s[c]) /
     y_s``, 16 / 17 lo / hi, 18 ``z_x``, 19 ``z_y``, 20 the int32 weight zero points, 21 / 26
     dilation h / w, 22 / 23 pad top / left, 24 / 25 out h / w (addresses in the weights);
+    ``CONV_FLOAT_ONNX`` (:mod:`.onnx_float`) 3 the float32 weights ``(cout, K)``, ``K =
+    cin / group * kh * kw`` in ``(ci, kh, kw)`` order, 6..9 the input shape, 10..13 ``kh, kw,
+    sh, sw``, 14 the float32 bias (0: none), 15 ``s_x`` bits, 16 / 17 lo / hi, 18 ``z_x``, 19
+    ``z_y``, 20 / 26 dilation h / w, 21 ``s_y`` bits, 22 / 23 pad top / left, 24 / 25 out h /
+    w, 27 cout, 28 group, 29 the chain table (uint32 ``start, count, stride_k`` per output
+    pixel segment), 30 its segment count (addresses in the weights);
     ``GLOBAL_AVG_POOL_ONNX`` 6..9 the input shape, 15 the scale's bits
     (:func:`.reference.onnx_global_pool_scale`), 16 / 17 lo / hi, 18 / 19 the input / output
     zero points; ``SOFTMAX_ONNX`` 6 rows, 7 depth, 15 ``floor(1 / y_scale)`` bits, 18 the raw
@@ -282,6 +288,7 @@ class CoreOp(enum.IntEnum):
     DEPTHWISE_ONNX = 19  # QLinearConv with group = channels: int32 sums, float-scale requant
     REQUANTIZE_TFLITE = 20  # int8 -> int8 QUANTIZE: cpu_requantize_int8 (double rounding)
     SOFTMAX_FP16 = 21   # cpu_softmax_fp16 (sim/golden_softmax_fp16.py)
+    CONV_FLOAT_ONNX = 22  # a QDQ Conv onnxruntime runs unfused: MLAS's float32 (onnx_float.py)
 
 
 class TableError(enum.IntEnum):
@@ -350,6 +357,34 @@ def core_record(program, layer):
         return rec
     kind = op.kind
     T = graph.tensors
+    if op.attrs.get("ort_float") and kind in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D):
+        # onnxruntime's float32 convolution (compiler/onnx_float.py) from the float32
+        # weights, bias and chain table the compiler placed (lower.py)
+        a = op.attrs
+        src, dst = T[op.inputs[0]], T[op.outputs[0]]
+        wa = program.weight_addr
+        key = op.outputs[0]
+        chains = wa.get(f"{key}/chains")
+        if chains is None:
+            return None
+        from .reference import onnx_float_conv_params
+        wg, bd, group = onnx_float_conv_params(graph, op)
+        cout, kh, kw, _ = wg.shape
+        (sh, sw), (dh, dw) = pair(a["stride"]), pair(a["dilation"])
+        oh, ow, pads = explicit_padding(a["padding"], src.shape[1], src.shape[2], kh, kw,
+                                        (sh, sw), (dh, dw))
+        from .onnx_float import conv_chains
+        nseg = len(conv_chains(src.shape, wg.shape, (sh, sw), (dh, dw), pads, group))
+        rec[1] = CoreOp.CONV_FLOAT_ONNX
+        rec[3] = wa[f"{key}/float_weights"]
+        rec[6:15] = [*src.shape, kh, kw, sh, sw, wa.get(f"{key}/float_bias", 0)]
+        rec[15] = _f32_bits(src.quant.s, 0)
+        rec[16:22] = [int(v) & 0xFFFF_FFFF for v in (lo, hi, src.quant.zp, dst.quant.zp, dh,
+                                                      0)]
+        rec[21] = _f32_bits(dst.quant.s, 0)
+        rec[22:31] = [pads[0] & 0xFFFF_FFFF, pads[1] & 0xFFFF_FFFF, oh, ow, dw, cout, group,
+                      chains, nseg]
+        return rec
     if arith == "onnx" and kind in (OpKind.QUANTIZE, OpKind.DEQUANTIZE):
         src, dst = T[op.inputs[0]], T[op.outputs[0]]
         quant = kind is OpKind.QUANTIZE
@@ -496,6 +531,8 @@ def core_record(program, layer):
         rec[18:21] = [off, int(lo) & 0xFFFF_FFFF, int(hi) & 0xFFFF_FFFF]
         from .lower import add_table_name
         rec[21] = program.weight_addr.get(add_table_name(op), 0)
+        if op.attrs.get("ort_float") and not rec[21]:
+            return None         # the float32 Add of an unfused QDQ group: the table only
         return rec
     if kind is OpKind.MAX_POOL_2D:
         words = _pool_words(graph, op)

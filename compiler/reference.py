@@ -34,6 +34,10 @@ What each operator computes depends on :attr:`~.ir.Graph.arithmetic`:
       ``f32(s_x * f32(x - z_x))``, summed in float32 over the in-bounds taps in (kh, kw) order
       from +0, divided (float32) by the tap count (all taps with ``count_include_pad``), then
       ``clamp(rne(f32(f32(avg / s_y) + z_y)), type range)`` on the raw stored values;
+    - convolutions and ADDs of QDQ groups onnxruntime leaves unfused on x86-64 (op attribute
+      ``ort_float``: int8 activations its S8 -> U8 pass keeps): its float32 arithmetic,
+      written down in :mod:`.onnx_float` (DequantizeLinear, MLAS's Conv / the float Add,
+      QuantizeLinear), then the clamp of a kept Relu / Clip;
     - QuantizeLinear: ``clamp(rne(x / scale) + zp, -128, 127)`` (one float32 division, round
       half to even), then the op's ``lo`` / ``hi`` when set: a Relu / Clip that onnxruntime
       computes in float32 between DequantizeLinear and QuantizeLinear, ``Q(clamp(v, a, b))
@@ -70,12 +74,14 @@ from dure.sim.golden_tflite_params import add_params, conv_multipliers, fully_co
 from dure.sim.golden_tflite_quantize import dequantize_int8, quantize_int8, requantize_int8
 from dure.sim.golden_tflite_softmax import softmax_int8, softmax_params
 
+from . import onnx_float
 from .errors import UnsupportedModel
 from .ir import OpKind, explicit_padding, pair
 
 __all__ = ["run", "run_all", "run_op", "prepare_inputs", "finish_outputs", "constant",
            "onnx_scales", "onnx_add_params", "onnx_add_table", "onnx_softmax_table",
-           "onnx_softmax_y_scale", "onnx_global_pool", "onnx_global_pool_scale"]
+           "onnx_softmax_y_scale", "onnx_global_pool", "onnx_global_pool_scale",
+           "onnx_float_conv_params"]
 
 
 def constant(graph, name):
@@ -245,13 +251,67 @@ def onnx_add_table(graph, op):
 
 
 def _onnx_add(graph, op, a, b, lo, hi):
-    """QLinearAdd as MLAS's AVX2 kernel computes it (module docstring)."""
+    """QLinearAdd as MLAS's AVX2 kernel computes it (module docstring); an ADD onnxruntime
+    leaves unfused (``ort_float``) as its float32 Add (:mod:`.onnx_float`)."""
+    if op.attrs.get("ort_float"):
+        T = graph.tensors
+        qa, qb, qc = (T[n].quant for n in (op.inputs[0], op.inputs[1], op.outputs[0]))
+        v = onnx_float.add(onnx_float.dequantize(a, qa.s, qa.zp),
+                           onnx_float.dequantize(b, qb.s, qb.zp))
+        y = onnx_float.quantize(v, qc.s, qc.zp)
+        return np.minimum(np.maximum(y, -128 if lo is None else lo),
+                          127 if hi is None else hi).astype(np.int8)
     ra, rb, fixed, off = onnx_add_params(graph, op)
     raw_a = a.astype(np.int64) + off
     raw_b = b.astype(np.int64) + off
     v = _fma32(raw_a, ra, _fma32(raw_b, rb, fixed))
     r = np.clip(np.rint(v), -2.0 ** 31, 2.0 ** 31 - 1).astype(np.int64) - off
     return np.minimum(np.maximum(np.clip(r, -128, 127), lo), hi).astype(np.int8)
+
+
+def onnx_float_conv_params(graph, op, w=None, b=None):
+    """``(weights, bias, group)`` of a convolution onnxruntime runs unfused (``ort_float``):
+    the dequantized float32 weights ``(cout, kh, kw, cin / group)``, the dequantized bias
+    (``bias_scale``; None without one) and the model's ``group``."""
+    T = graph.tensors
+    w = constant(graph, op.inputs[1]) if w is None else w
+    if b is None and op.inputs[2] is not None:
+        b = constant(graph, op.inputs[2])
+    wq, a = T[op.inputs[1]].quant, op.attrs
+    if op.kind is OpKind.DEPTHWISE_CONV_2D:        # (1, kh, kw, c): one filter per group
+        wd = onnx_float.dequantize(w, wq.scale, wq.zero_point)
+        wg, group = wd.transpose(3, 1, 2, 0), w.shape[3]
+    else:                                           # (cout, kh, kw, cin), zero-filled groups
+        cout = w.shape[0]
+        wd = onnx_float.dequantize(w, np.reshape(wq.scale, (-1, 1, 1, 1)),
+                                   np.reshape(wq.zero_point, (-1, 1, 1, 1)))
+        group = int(a.get("ort_group", 1))
+        og, cg = cout // group, w.shape[3] // group
+        wg = np.concatenate([wd[g * og:(g + 1) * og, :, :, g * cg:(g + 1) * cg]
+                             for g in range(group)], axis=0)
+    bd = None
+    if b is not None:
+        bd = (b.astype(np.float32) * np.asarray(a["bias_scale"], np.float32)
+              ).astype(np.float32)
+    return wg, bd, group
+
+
+def _onnx_float_conv(graph, op, x, w, b, lo, hi):
+    """A QDQ convolution onnxruntime runs unfused (``ort_float``): DequantizeLinear of the
+    input, weights and int32 bias (``bias_scale``), MLAS's float32 convolution with the
+    model's ``group`` (:func:`.onnx_float.conv_nhwc`), QuantizeLinear, the clamp of a kept
+    Relu / Clip."""
+    T = graph.tensors
+    xq, yq = T[op.inputs[0]].quant, T[op.outputs[0]].quant
+    a = op.attrs
+    xd = onnx_float.dequantize(x, xq.s, xq.zp)
+    wg, bd, group = onnx_float_conv_params(graph, op, w, b)
+    kh, kw = wg.shape[1:3]
+    v = onnx_float.conv_nhwc(xd, wg, bd, pair(a["stride"]), pair(a["dilation"]),
+                             _pads(op, x, kh, kw, a["dilation"]), group)
+    y = onnx_float.quantize(v, yq.s, yq.zp)
+    return np.minimum(np.maximum(y, -128 if lo is None else lo),
+                      127 if hi is None else hi).astype(np.int8)
 
 
 def onnx_global_pool(graph, op):
@@ -388,6 +448,8 @@ def _run(graph, op, ins):
     yq = out_t.quant
     if k in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.FULLY_CONNECTED):
         x, w, b = ins
+        if ar == "onnx" and a.get("ort_float"):
+            return _onnx_float_conv(graph, op, x, w, b, lo, hi)
         if ar == "onnx":
             acc = _onnx_acc(graph, op, x, w, b)
             shape = acc.shape

@@ -25,6 +25,7 @@ f32_t f32_add(f32_t a, f32_t b);            /* a + b */
 f32_t f32_mul(f32_t a, f32_t b);            /* a * b */
 f32_t f32_div(f32_t a, f32_t b);            /* a / b */
 f32_t f32_fma_i32(int32_t k, f32_t r, f32_t c); /* k * r + c rounded once (fused) */
+f32_t f32_fma(f32_t a, f32_t b, f32_t c);       /* a * b + c rounded once (fused) */
 int f32_lt(f32_t a, f32_t b);               /* a < b (IEEE: false when either is NaN) */
 f32_t f32_from_i32(int32_t x);              /* int32 -> binary32, RNE */
 f32_t f32_from_f16(f16_t h);                /* exact */

@@ -21,6 +21,7 @@ import numpy as np
 
 __all__ = ["onnx_resnet8", "onnx_dscnn", "onnx_mobilenet", "onnx_autoencoder", "onnx_grouped",
            "onnx_quantized_add", "every_int8_pair", "onnx_depthwise_multiplier",
+           "onnx_float_conv", "onnx_qdq_conv", "onnx_qdq_shared_input",
            "input_shape", "calibration_reader", "quantize", "quantized_model", "MODELS"]
 
 
@@ -314,7 +315,7 @@ def quantized_model(rng, name, *, full=False, model_kw=None, **options):
 
 
 def onnx_quantized_add(scales, zero_points, *, dtype=np.int8, form="qdq", shape=(1, 1, 256, 256),
-                       constant=None):
+                       constant=None, dequantize_output=False):
     """Two float inputs of ``shape`` quantized (QuantizeLinear, scales ``scales[0:2]``, zero
     points ``zero_points[0:2]`` as stored in ``dtype``, int8 or uint8) and added into a tensor
     quantized with ``scales[2]`` / ``zero_points[2]``, returned quantized (``dtype``):
@@ -323,7 +324,9 @@ def onnx_quantized_add(scales, zero_points, *, dtype=np.int8, form="qdq", shape=
     ``com.microsoft.QLinearAdd``. :func:`every_int8_pair` gives inputs that quantize to every
     pair of stored values. ``constant`` (stored values of ``shape``, ``"qoperator"`` only):
     the second operand is that quantized initializer instead of an input (a Dense layer's
-    MatMul + Add)."""
+    MatMul + Add). ``dequantize_output``: the quantized sum goes through DequantizeLinear to a
+    float32 graph output (then onnxruntime on x86-64 turns all three int8 tensors of the
+    ``"qdq"`` form into uint8 and fuses the Add)."""
     from onnx import TensorProto, helper, numpy_helper
 
     if form not in ("qdq", "qoperator"):
@@ -350,10 +353,14 @@ def onnx_quantized_add(scales, zero_points, *, dtype=np.int8, form="qdq", shape=
         nodes.append(helper.make_node("QLinearAdd", ["q0", "s0", "z0", "q1", "s1", "z1", "s2",
                                                      "z2"], ["y"], domain="com.microsoft",
                                       name="add"))
+    if dequantize_output:
+        nodes[-1].output[0] = "yq"
+        nodes.append(helper.make_node("DequantizeLinear", ["yq", "s2", "z2"], ["y"]))
     g = helper.make_graph(
         nodes, "quantized_add",
         [helper.make_tensor_value_info(f"x{i}", TensorProto.FLOAT, list(shape)) for i in ins],
-        [helper.make_tensor_value_info("y", et, list(shape))], initializer=inits)
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT if dequantize_output else et,
+                                       list(shape))], initializer=inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17),
                                             helper.make_opsetid("com.microsoft", 1)])
     m.ir_version = 8
@@ -383,3 +390,111 @@ def onnx_depthwise_multiplier(rng, *, size=8, c=4, multiplier=2, units=5):
     y = b.conv(y, m * c, 2 * m * c, 3, 2, pads=[1, 1, 1, 1], group=m * c, name="dw1")
     y, out_shape = _head(b, y, 2 * m * c, units, "flatten", None, "global", 1)
     return b.model((1, c, size, size), "x", y, out_shape)
+
+
+def onnx_float_conv(*, cin, cout, k, size, stride=1, pad=0, group=1):
+    """One float Conv with the input ``x`` ``(1, cin, size, size)`` and the weights ``w``
+    ``(cout, cin / group, k, k)`` both graph inputs (no bias), output ``y``: onnxruntime's
+    float32 convolution itself, for :mod:`dure.compiler.onnx_float`."""
+    from onnx import TensorProto, helper
+
+    o = (size + 2 * pad - k) // stride + 1
+    g = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], pads=[pad] * 4, strides=[stride] * 2,
+                          group=group)], "float_conv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, cin, size, size]),
+         helper.make_tensor_value_info("w", TensorProto.FLOAT, [cout, cin // group, k, k])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, cout, o, o])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m.SerializeToString()
+
+
+def onnx_qdq_conv(rng, *, cin, cout, k, size, stride=1, pad=0, group=1, per_channel=True,
+                  relu=False, x_scale=0.05, w_scale=None, y_scale=None, w_max=127):
+    """``x -> QuantizeLinear -> DequantizeLinear -> Conv (DQ int8 weights, DQ int32 bias)
+    [-> Relu] -> QuantizeLinear -> y`` with int8 activations: the output is a graph output, so
+    onnxruntime's ``QDQS8ToU8Transformer`` leaves it int8 and the Conv runs unfused in float32
+    on x86-64 (:mod:`dure.compiler.onnx_float`). Random int8 weights, scales and zero points;
+    input ``(1, cin, size, size)`` float32. ``y_scale = 2 * f32(x_scale * w_scale)`` puts
+    every odd exact sum on a rounding tie, decided by the float32 errors alone; weights in
+    ``[-w_max, w_max]``, biases in ``24 * [-w_max, w_max]``."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    cg = cin // group
+    ws = (rng.uniform(0.002, 0.02, cout) if per_channel else
+          np.full(1, rng.uniform(0.002, 0.02))).astype(np.float32)
+    if w_scale is not None:
+        ws[:] = w_scale
+    xs = np.float32(x_scale)
+    ys = np.float32(y_scale if y_scale is not None else rng.uniform(0.02, 0.2))
+    xz, yz = np.int8(rng.integers(-20, 21)), np.int8(rng.integers(-20, 21))
+    wq = rng.integers(-w_max, w_max + 1, (cout, cg, k, k)).astype(np.int8)
+    bs = (xs * ws).astype(np.float32)
+    bq = rng.integers(-24 * w_max, 24 * w_max + 1, cout).astype(np.int32)
+    zw = np.zeros(ws.shape, np.int8)
+    inits = [numpy_helper.from_array(v, n) for v, n in [
+        (np.asarray(xs), "xs"), (np.asarray(xz), "xz"), (ws if per_channel else ws[0], "ws"),
+        (zw if per_channel else zw[0], "wz"), (bs if per_channel else bs[0], "bs"),
+        (np.zeros(bs.shape, np.int32) if per_channel else np.int32(0), "bz"),
+        (np.asarray(ys), "ys"), (np.asarray(yz), "yz"), (wq, "wq"), (bq, "bq")]]
+    conv_out = "c" if not relu else "c0"
+    o = (size + 2 * pad - k) // stride + 1
+    nodes = [helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+             helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
+             helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["wd"], axis=0),
+             helper.make_node("DequantizeLinear", ["bq", "bs", "bz"], ["bd"], axis=0),
+             helper.make_node("Conv", ["xd", "wd", "bd"], [conv_out], name="conv",
+                              pads=[pad] * 4, strides=[stride] * 2, group=group)]
+    if relu:
+        nodes.append(helper.make_node("Relu", ["c0"], ["c"], name="relu"))
+    nodes.append(helper.make_node("QuantizeLinear", ["c", "ys", "yz"], ["y"]))
+    g = helper.make_graph(nodes, "qdq_conv",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                         [1, cin, size, size])],
+                          [helper.make_tensor_value_info("y", TensorProto.INT8,
+                                                         [1, cout, o, o])],
+                          initializer=inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m.SerializeToString()
+
+
+def onnx_qdq_shared_input(rng, op, *, n=16, units=8):
+    """An int8 QDQ graph whose dequantized input ``x`` (``(1, n)``; ``(1, n, 4, 4)`` for
+    ``AveragePool``) is read by two nodes (``op`` and a Relu -> QuantizeLinear), so it stays
+    int8 in onnxruntime on x86-64, while ``op``'s output (``op`` = ``"Gemm"``, ``"Softmax"`` or
+    ``"AveragePool"``) goes through QuantizeLinear -> DequantizeLinear to a graph output
+    (uint8 there): onnxruntime runs ``op`` unfused, in float32."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    shape = [1, n, 4, 4] if op == "AveragePool" else [1, n]
+    out = {"Gemm": [1, units], "Softmax": shape, "AveragePool": [1, n, 2, 2]}[op]
+    inits = [numpy_helper.from_array(np.asarray(v), nm) for v, nm in [
+        (np.float32(0.05), "s"), (np.int8(3), "z"), (np.float32(0.04), "ys"), (np.int8(-5), "yz")]]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"]),
+             helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd"])]
+    if op == "Gemm":
+        inits += [numpy_helper.from_array(rng.integers(-127, 128, (units, n)).astype(np.int8),
+                                          "wq"),
+                  numpy_helper.from_array(np.float32(0.01), "ws"),
+                  numpy_helper.from_array(np.int8(0), "wz")]
+        nodes += [helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["wd"]),
+                  helper.make_node("Gemm", ["xd", "wd"], ["o"], name="op", transB=1)]
+    elif op == "Softmax":
+        nodes.append(helper.make_node("Softmax", ["xd"], ["o"], name="op"))
+    else:
+        nodes.append(helper.make_node("AveragePool", ["xd"], ["o"], name="op",
+                                      kernel_shape=[2, 2], strides=[2, 2]))
+    nodes += [helper.make_node("QuantizeLinear", ["o", "ys", "yz"], ["oq"]),
+              helper.make_node("DequantizeLinear", ["oq", "ys", "yz"], ["y"]),
+              helper.make_node("Relu", ["xd"], ["r"], name="relu"),
+              helper.make_node("QuantizeLinear", ["r", "s", "z"], ["y2"])]
+    g = helper.make_graph(nodes, "shared_input",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, out),
+                           helper.make_tensor_value_info("y2", TensorProto.INT8, shape)],
+                          initializer=inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m.SerializeToString()

@@ -237,6 +237,28 @@ def test_exporter_style_graph_nhwc_input_transpose_squeeze():
     assert np.max(np.abs(got - run_onnx(model, x)[0])) < 0.01
     npu, _ = run_program(compile_graph(g, preset("sim")), [x])
     assert np.array_equal(npu[0].view(np.uint32), got.view(np.uint32))
+    # the NHWC input is taken as it is, the Transpose is a renaming: no TRANSPOSE at all
+    assert g.inputs[0] not in g.io_layout and g.tensors[g.inputs[0]].shape == (1, 6, 6, 3)
+    assert not [op for op in g.ops if op.kind is OpKind.TRANSPOSE]
+
+
+def test_nhwc_input_read_twice_keeps_its_transpose():
+    """An NHWC input also read by a node other than a Transpose to NCHW is taken as NCHW
+    (the edge layout of every 4-D input) and its Transpose stays a TRANSPOSE; both results
+    as onnxruntime's."""
+    nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[0, 3, 1, 2]),
+             helper.make_node("GlobalAveragePool", ["xt"], ["y"]),
+             helper.make_node("GlobalAveragePool", ["x"], ["y2"])]
+    graph = helper.make_graph(nodes, "g", [_vi("x", [1, 4, 5, 3])],
+                              [_vi("y", [1, 3, 1, 1]), _vi("y2", [1, 4, 1, 1])])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    model = m.SerializeToString()
+    g = parse_onnx(model)
+    assert [op.kind for op in g.ops].count(OpKind.TRANSPOSE) >= 1
+    x = np.random.default_rng(2).standard_normal((1, 4, 5, 3)).astype(np.float32)
+    for got, want in zip(reference.run(g, [x]), run_onnx(model, x), strict=True):
+        assert got.shape == want.shape and np.max(np.abs(got - want)) < 0.01
 
 
 def test_pad_and_batchnorm_folding_float():

@@ -11,6 +11,7 @@ import pytest
 from dure.compiler import reference
 from dure.compiler.errors import UnsupportedModel
 from dure.compiler.execute import run_program
+from dure.compiler.ir import OpKind
 from dure.compiler.lower import compile_graph
 from dure.compiler.onnx_frontend import parse_onnx
 from dure.sim.verif import onnx_models as om
@@ -55,11 +56,12 @@ def _check(model, rng, tmp_path, opts, inputs=2, program=True, config="sim"):
             out, _ = run_program(prog, [x])
             assert np.array_equal(out[0], want)
     if prog is not None:        # every convolution / depthwise on the walk planner (weights
-        convs = [la for la in prog.layers   # with a zero point other than 0 stay on the core)
-                 if la.op.kind.value in ("CONV_2D", "DEPTHWISE_CONV_2D") and
-                 not np.any(graph.tensors[la.op.inputs[1]].quant.zero_point)]
-        assert all(la.kind == "npu_op" for la in convs), [
-            (la.op.name, la.kind) for la in convs if la.kind != "npu_op"]
+        convs = [la for la in prog.layers   # with a zero point other than 0 stay on the core,
+                 if la.op.kind.value in ("CONV_2D", "DEPTHWISE_CONV_2D") and  # and so do
+                 not np.any(graph.tensors[la.op.inputs[1]].quant.zero_point)]  # onnxruntime's
+        assert all(la.kind == "npu_op" or (la.op.attrs.get("ort_float") and  # float ones:
+                                           la.where == "core") for la in convs), [  # see
+            (la.op.name, la.kind) for la in convs if la.kind != "npu_op"]   # test_onnx_float
     return {n.op_type for n in onnx.load_model_from_string(q).graph.node}
 
 
@@ -96,6 +98,13 @@ def test_quantize_static_converter_forms(tmp_path, variant, opts):
     fn, small, _ = om.MODELS[name]
     rng = np.random.default_rng(7)
     ops = _check(fn(rng, **{**small, **kw}), rng, tmp_path, opts)
+    if kw.get("nhwc_input"):    # tf2onnx's Transposes are renamings (no TRANSPOSE layer)
+        graph = parse_onnx(om.quantize(fn(np.random.default_rng(7), **{**small, **kw}), rng,
+                                       tmp_path, **opts))
+        assert not [op.name for op in graph.ops if op.kind.value == "TRANSPOSE"]
+        made = {o: op for op in graph.ops for o in op.outputs}     # and the DQ -> Q pair
+        assert not [op.name for op in graph.ops if op.kind.value == "QUANTIZE" and  # left
+                    getattr(made.get(op.inputs[0]), "kind", None) is OpKind.DEQUANTIZE]
     if name == "autoencoder":
         assert ("QLinearAdd" in ops) == (opts.get("quant_format") == "QOperator")
 

@@ -78,11 +78,29 @@ MODELS = {
     "onnx_ort_resnet_avg": (_ort_resnet_avg, {"h": 6, "w": 6, "c": 4}, parse_onnx, False),
     # quantize_static ResNet-8 as tf2onnx writes it (NHWC input + Transpose, Transpose before
     # the Reshape): TRANSPOSE, SOFTMAX_ONNX on the core (its ADDs on the element-wise unit;
-    # with the older lowering ADD_ONNX of two activations on the core)
+    # with the older lowering ADD_ONNX of two activations on the core); uint8 activations
+    # (int8 ones: onnx_ort_resnet8_qdq_int8 below)
     "onnx_ort_resnet8_qdq": (om.quantized_model, {"name": "resnet8", "model_kw": {
-        "nhwc_input": True, "flatten": "nhwc-reshape"}}, parse_onnx, True),
+        "nhwc_input": True, "flatten": "nhwc-reshape"}, "activation_type": "QUInt8"},
+        parse_onnx, True),
     "onnx_ort_resnet8_qdq_core": (om.quantized_model, {"name": "resnet8", "model_kw": {
-        "nhwc_input": True, "flatten": "nhwc-reshape"}}, parse_onnx, False),
+        "nhwc_input": True, "flatten": "nhwc-reshape"}, "activation_type": "QUInt8"},
+        parse_onnx, False),
+    # int8 activations: onnxruntime's unfused float32 convolutions (CONV_FLOAT_ONNX, with
+    # FMA chains restarted by thread segment at K > 128) and float Adds (ADD_ONNX's table)
+    "onnx_ort_resnet8_qdq_int8": (om.quantized_model, {"name": "resnet8", "model_kw": {
+        "nhwc_input": True, "flatten": "nhwc-reshape"}}, parse_onnx, True),
+    "onnx_qdq_conv_k1440": (om.onnx_qdq_conv, {"cin": 160, "cout": 6, "k": 3, "size": 7,
+                                               "pad": 1, "relu": True}, parse_onnx, True),
+    "onnx_qdq_conv_ties": (om.onnx_qdq_conv, {
+        "cin": 48, "cout": 12, "k": 3, "size": 9, "pad": 1, "per_channel": False,
+        "x_scale": 0.1, "w_scale": 0.01, "w_max": 3,
+        "y_scale": float(np.float32(np.float32(0.1) * np.float32(0.01)) * 2)}, parse_onnx, True),
+    "onnx_qdq_conv_depthwise": (om.onnx_qdq_conv, {"cin": 8, "cout": 8, "k": 3, "size": 6,
+                                                   "stride": 2, "pad": 1, "group": 8},
+                                parse_onnx, True),
+    "onnx_qdq_conv_pointwise": (om.onnx_qdq_conv, {"cin": 200, "cout": 10, "k": 1,
+                                                   "size": 7}, parse_onnx, True),
     "onnx_ort_resnet8_qop_u8": (om.quantized_model, {"name": "resnet8", "model_kw": {
         "pool": "global"}, "quant_format": "QOperator", "activation_type": "QUInt8",
         "per_channel": True}, parse_onnx, True),
