@@ -23,7 +23,7 @@ from dure.errors import UserError
 from .npu_job import reference
 
 __all__ = ["TileGemm", "TileRun", "run_tile_gemms", "tiles_elf", "table_address",
-           "FIRMWARE_TILES"]
+           "list_area", "recorded_descriptors", "FIRMWARE_TILES"]
 
 #: Tiles of the header the ``npu_tiles`` firmware is built with.
 FIRMWARE_TILES = MAX_NPU_TILES
@@ -112,6 +112,45 @@ def table_address(config):
     return main.base + main.size // 2
 
 
+def list_area(config):
+    """Bytes the ``npu_tiles`` firmware records its LISTs into: the lower half of main memory
+    (below :func:`table_address`; 2 MiB with the ``sim`` memories)."""
+    return config.region("main").size // 2
+
+
+def recorded_descriptors(config, gemm, tiles):
+    """Descriptors per tile that ``npu_gemm_split`` records for ``gemm`` (a :class:`TileGemm`)
+    over ``tiles`` tiles of ``config``'s NPU: the shares of the firmware (whole array-width
+    column tiles, or rows), each the one GEMM planner's stream for its sub-GEMM
+    (:func:`dure.sim.gemm_descriptors.gemm_descriptors`, which the firmware's C planner emits
+    stream for stream). Tiles without a share are left out, as the firmware leaves them idle.
+    The lists take 32 bytes a descriptor of :func:`list_area`."""
+    from dure.rtl.npu.commands import OutType, Precision
+
+    from .gemm_descriptors import gemm_descriptors
+
+    m, k, n = gemm.shape
+    cols = config.npu_cols
+    counts = []
+    for t in range(tiles):
+        if gemm.split == "rows":
+            base, extra = divmod(m, tiles)
+            mm, nn = base + (t < extra), n
+        else:
+            units = -(-n // cols)
+            base, extra = divmod(units, tiles)
+            j0, nj = t * base + min(t, extra), base + (t < extra)
+            mm, nn = m, min((j0 + nj) * cols, n) - j0 * cols
+        if mm <= 0 or nn <= 0:
+            break
+        counts.append(len(gemm_descriptors(
+            config, mm, k, nn, precision=Precision[gemm.precision.upper()], a_addr=0,
+            a_stride=k, b_addr=0, b_stride=n, out_addr=0, out_stride=n,
+            out=OutType[gemm.out.upper()], bias_addr=0 if gemm.bias is not None else None,
+            scale_addr=0 if gemm.scale is not None else None)))
+    return counts
+
+
 def tiles_elf(config):
     """``npu_tiles.elf`` for ``config``'s NPU (built on demand, cached)."""
     from .npu_job_build import job_elf
@@ -148,13 +187,26 @@ def run_tile_gemms(config, gemms, tiles=None, *, irq_check=False, max_cycles=200
     :class:`TileRun` per GEMM. ``irq_check``: afterwards the firmware waits for a FENCE
     interrupt on each tile in turn (each tile's own line must wake the core).
 
-    Raises UserError when the operands do not fit or the firmware fails (a run that ends with
-    an error code is returned with ``error`` set)."""
+    Raises UserError when the operands do not fit, when a GEMM's lists
+    (:func:`recorded_descriptors`) do not fit the firmware's :func:`list_area` (checked on the
+    host before the run: recording them would cost the core ~150-260 cycles a descriptor only
+    to end in ``NPU_E_NO_MEMORY``; :func:`dure.compiler.tile_bench.gemm_point` builds such
+    lists on the host, in whatever main memory the operands leave) or when the firmware fails
+    (a run that ends with an error code is returned with ``error`` set)."""
     from .runner import run_elf
 
     tiles = config.npu_tiles if tiles is None else tiles
     if not 1 <= tiles <= config.npu_tiles:
         raise ValueError(f"tiles must be in 1..{config.npu_tiles}, not {tiles!r}")
+    area = list_area(config)
+    for g in gemms:
+        need = 32 * sum(recorded_descriptors(config, g, tiles))
+        if need > area:
+            m, k, n = g.shape
+            raise UserError(f"the {m}x{k}x{n} GEMM over {tiles} tiles records {need // 32} "
+                            f"descriptors ({need} bytes of LISTs); the npu_tiles firmware "
+                            f"records into the lower half of main memory, {area} bytes (use "
+                            f"host-built lists: dure.compiler.tile_bench.gemm_point)")
     table = table_address(config)
     main_end = config.region("main").end
     head = HEAD_WORDS + (CASE_WORDS + RESULT_WORDS) * len(gemms)
