@@ -11,17 +11,24 @@ from .tflite_frontend import MAX_BYTES, parse_tflite
 __all__ = ["load_model", "parse_model"]
 
 
-def parse_model(data):
-    """The validated :class:`~.ir.Graph` of a model given as bytes (TFLite or ONNX)."""
+def parse_model(data, *, onnx_fused_qdq=False):
+    """The validated :class:`~.ir.Graph` of a model given as bytes (TFLite or ONNX).
+
+    ``onnx_fused_qdq`` (ONNX only): compute every QDQ group as onnxruntime's fused QLinear
+    kernel (its arithmetic where int8 activations fuse everywhere, ARM64; every convolution on
+    the NPU) instead of the float32 arithmetic onnxruntime on x86-64 uses for the groups it
+    leaves unfused (the default: bit-exact with onnxruntime on x86-64, those convolutions on the
+    core); see ``ort_unfused`` of :func:`.onnx_frontend.parse_onnx`."""
     if len(data) >= 8 and data[4:8] == b"TFL3":
         return parse_tflite(data)
     from .onnx_frontend import parse_onnx
 
-    return parse_onnx(data)
+    return parse_onnx(data, ort_unfused=not onnx_fused_qdq)
 
 
-def load_model(path):
-    """``(graph, bytes)`` of the model file at ``path``."""
+def load_model(path, *, onnx_fused_qdq=False):
+    """``(graph, bytes)`` of the model file at ``path`` (``onnx_fused_qdq``: as for
+    :func:`parse_model`)."""
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_BYTES + 1)
@@ -29,4 +36,4 @@ def load_model(path):
         raise UnsupportedModel(f"cannot read {path}: {e.strerror}") from None
     if len(data) > MAX_BYTES:
         raise UnsupportedModel(f"{path}: larger than {MAX_BYTES} bytes")
-    return parse_model(data), data
+    return parse_model(data, onnx_fused_qdq=onnx_fused_qdq), data

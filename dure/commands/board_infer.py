@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from ..errors import UserError
+from .compile import add_onnx_fused_qdq
 
 __all__ = ["VARIANTS", "add_infer_arguments", "infer", "run_on_board", "BoardTimeout"]
 
@@ -68,6 +69,7 @@ def add_infer_arguments(sub):
                      help="baud rate (default: the board preset's, 115200)")
     cmd.add_argument("--timeout", type=float, default=None, metavar="S",
                      help="seconds to wait for each reply before resending (default 1, --sim 30)")
+    add_onnx_fused_qdq(cmd)
     cmd.add_argument("--retries", type=int, default=8, help="resends per command (default 8)")
     cmd.add_argument("--run-timeout", type=float, default=600.0, metavar="S",
                      help="give up waiting for the firmware's exit after S seconds "
@@ -93,7 +95,7 @@ def _compile(args, config, board):
     from ..compiler.load import load_model
     from ..compiler.lower import compile_graph
 
-    graph, data = load_model(args.model)
+    graph, data = load_model(args.model, onnx_fused_qdq=args.onnx_fused_qdq)
     if len(graph.inputs) != 1:
         raise UserError(f"the model has {len(graph.inputs)} inputs; dure board infer takes one")
     try:

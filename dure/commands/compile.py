@@ -22,11 +22,22 @@ def add_arguments(parser):
     parser.add_argument("--no-im2col", action="store_true",
                         help="run convolutions other than 1x1 on the core instead of the core "
                         "building im2col for an NPU GEMM")
+    add_onnx_fused_qdq(parser)
+
+
+def add_onnx_fused_qdq(parser):
+    """The ``--onnx-fused-qdq`` option of the commands that compile a model."""
+    parser.add_argument("--onnx-fused-qdq", action="store_true",
+                        help="ONNX QDQ models: compute every quantized group as "
+                        "onnxruntime's fused QLinear kernel (as on ARM64; convolutions on the "
+                        "NPU) instead of the float32 arithmetic onnxruntime on x86-64 uses for "
+                        "the groups it leaves unfused (the default: bit-exact with onnxruntime "
+                        "on x86-64, those convolutions on the core, much slower)")
 
 
 def compile_model(path, args):
     """``(graph, model bytes, program)`` of the model file ``path`` for the arguments
-    ``precision``, ``variant`` (and ``no_im2col`` when present)."""
+    ``precision``, ``variant`` (and ``no_im2col``, ``onnx_fused_qdq`` when present)."""
     from ..compiler.load import load_model
     from ..compiler.lower import compile_graph
 
@@ -34,7 +45,7 @@ def compile_model(path, args):
         config = preset(args.variant)
     except ValueError as error:
         raise UserError(str(error)) from None
-    graph, data = load_model(path)
+    graph, data = load_model(path, onnx_fused_qdq=getattr(args, "onnx_fused_qdq", False))
     program = compile_graph(graph, config, args.precision,
                             im2col=not getattr(args, "no_im2col", False))
     return graph, data, program

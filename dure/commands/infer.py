@@ -22,6 +22,7 @@ import numpy as np
 
 from ..config import preset
 from ..errors import UserError
+from .compile import add_onnx_fused_qdq
 
 NAME = "infer"
 HELP = ("run a .tflite / .onnx model on the NPU model (MODEL --input X.npy [--check]); "
@@ -41,6 +42,7 @@ def add_arguments(parser):
                         help="compare with the compiler's reference and the model's runtime")
     parser.add_argument("--no-im2col", action="store_true",
                         help="run convolutions other than 1x1 on the core")
+    add_onnx_fused_qdq(parser)
     parser.add_argument("--soc", action="store_true",
                         help="run the whole model on the simulated SoC in one firmware run "
                         "(npu_model_run walks the layer table: NPU layers and the core layers' "

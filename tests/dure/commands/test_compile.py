@@ -48,3 +48,23 @@ def test_wrong_precision_and_missing_file(tmp_path, model, capsys):
     assert "runs in int8, not fp16" in capsys.readouterr().err
     assert main(["compile", str(tmp_path / "nope.tflite")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_onnx_fused_qdq_puts_the_unfused_convolutions_on_the_npu(tmp_path, capsys):
+    """An int8-activation QDQ ResNet-8: by default the Convs onnxruntime on x86-64 leaves
+    unfused run as its float32 arithmetic on the core; ``--onnx-fused-qdq`` computes them as
+    the fused QLinear kernel, on the NPU, so no float convolution is left."""
+    from dure.sim.verif import onnx_models as om
+
+    path = tmp_path / "rn8.onnx"
+    path.write_bytes(om.quantized_model(np.random.default_rng(3), "resnet8"))
+    assert main(["compile", str(path), "-o", str(tmp_path / "x86")]) == 0
+    assert main(["compile", str(path), "-o", str(tmp_path / "arm"), "--onnx-fused-qdq"]) == 0
+    capsys.readouterr()
+
+    def core_convs(folder):
+        rows = json.loads((tmp_path / folder / "program.json").read_text())["layers"]
+        return [r["node"]["name"] for r in rows
+                if r["kind"] == "CONV_2D" and r["where"] == "core"]
+
+    assert core_convs("x86") and not core_convs("arm")
