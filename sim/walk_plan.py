@@ -543,21 +543,6 @@ def tail_min_rows(config, layer, gcount):
     return -(-pixels // layer.geo.ow)
 
 
-# --- emission ---------------------------------------------------------------------------
-
-@dataclass
-class _Cmd:
-    words: list
-    spad_write: tuple = None     # (first, end) SPAD rows a LOAD writes
-    spad_reads: tuple = ()       # SPAD row ranges a COMPUTE reads
-    acc_write: tuple = None      # (first, end) ACC rows a COMPUTE or LOAD writes
-    acc_read: tuple = None       # (first, end) ACC rows a STORE reads
-
-
-#: The first unit's LOADs go this many COMPUTEs ahead of the first one that needs them.
-JIT_LEAD = WALK_JIT_LEAD
-
-
 def _units(layer, plan):
     g = layer.geo
     nt = layer.out_chunks

@@ -183,21 +183,16 @@ static uint64_t norm61(uint64_t sig, int *exp)
     return sig << s;
 }
 
-f32_t f32_fma_i32(int32_t k, f32_t r, f32_t c)
+/* (-1)^sp * prod * 2^er + c rounded once (RNE): prod the exact non-zero product of two
+ * significands (< 2^62), c finite. The tail of f32_fma_i32 and f32_fma. */
+static f32_t add_product(uint32_t sp, int er, uint64_t prod, f32_t c)
 {
-    if (f32_is_nan(r) || f32_is_nan(c) || is_inf(r) || is_inf(c))
-        return f32_add(f32_mul(f32_from_i32(k), r), c);     /* k * r exact: the rules */
-    if (k == 0 || is_zero(r))
-        return f32_add((((uint32_t)(k < 0) ^ (r >> 31)) << 31), c);
-    uint32_t sr, sc;
-    int er, ec;
-    unpack32(r, &sr, &er);
-    uint32_t sp = (uint32_t)(k < 0) ^ (r >> 31), signc = c >> 31;
-    uint32_t mag = k < 0 ? 0u - (uint32_t)k : (uint32_t)k;
+    uint32_t sc, signc = c >> 31;
+    int ec;
     if (is_zero(c))                             /* the product rounded once */
-        return pack32(sp, er, (uint64_t)mag * sr);
+        return pack32(sp, er, prod);
     unpack32(c, &sc, &ec);
-    uint64_t xp = norm61((uint64_t)mag * sr, &er);      /* the exact product, < 2^55 */
+    uint64_t xp = norm61(prod, &er);
     uint64_t xc = norm61(sc, &ec);
     if (er < ec) {                              /* make p the one with the larger exponent */
         uint64_t t = xp; xp = xc; xc = t;
@@ -222,45 +217,34 @@ f32_t f32_fma_i32(int32_t k, f32_t r, f32_t c)
     return pack32(signc, exp, xc - xp);
 }
 
+f32_t f32_fma_i32(int32_t k, f32_t r, f32_t c)
+{
+    if (f32_is_nan(r) || f32_is_nan(c) || is_inf(r) || is_inf(c))
+        return f32_add(f32_mul(f32_from_i32(k), r), c);     /* k * r exact: the rules */
+    if (k == 0 || is_zero(r))
+        return f32_add((((uint32_t)(k < 0) ^ (r >> 31)) << 31), c);
+    uint32_t sr;
+    int er;
+    unpack32(r, &sr, &er);
+    uint32_t sp = (uint32_t)(k < 0) ^ (r >> 31);
+    uint32_t mag = k < 0 ? 0u - (uint32_t)k : (uint32_t)k;
+    return add_product(sp, er, (uint64_t)mag * sr, c);   /* exact product < 2^55 */
+}
+
 f32_t f32_fma(f32_t a, f32_t b, f32_t c)
 {
     if (f32_is_nan(a) || f32_is_nan(b) || f32_is_nan(c) || is_inf(a) || is_inf(b) ||
         is_inf(c))
         return f32_add(f32_mul(a, b), c);       /* the special cases follow the same rules */
-    uint32_t sp = (a ^ b) >> 31, signc = c >> 31;
+    uint32_t sp = (a ^ b) >> 31;
     if (is_zero(a) || is_zero(b))
         return f32_add(sp << 31, c);
-    uint32_t sa, sb, sc;
-    int ea, eb, ec;
+    uint32_t sa, sb;
+    int ea, eb;
     unpack32(a, &sa, &ea);
     unpack32(b, &sb, &eb);
     int er = ea + eb;
-    if (is_zero(c))                             /* the product rounded once */
-        return pack32(sp, er, (uint64_t)sa * sb);
-    unpack32(c, &sc, &ec);
-    uint64_t xp = norm61((uint64_t)sa * sb, &er);       /* the exact product, < 2^48 */
-    uint64_t xc = norm61(sc, &ec);
-    if (er < ec) {                              /* make p the one with the larger exponent */
-        uint64_t t = xp; xp = xc; xc = t;
-        int te = er; er = ec; ec = te;
-        uint32_t ts = sp; sp = signc; signc = ts;
-    }
-    int d = er - ec, exp = er;
-    if (d <= 1) {                               /* exact: xp << 1 < 2^63 */
-        xp <<= d;
-        exp = ec;
-    } else if (d >= 63) {
-        xc = 1;                                 /* only a sticky bit below the result's lsb */
-    } else {
-        xc = (xc >> d) | ((xc & ((1ull << d) - 1)) != 0);
-    }
-    if (sp == signc)
-        return pack32(sp, exp, xp + xc);
-    if (xp == xc)
-        return 0;                               /* exact zero: +0 in RNE */
-    if (xp > xc)
-        return pack32(sp, exp, xp - xc);
-    return pack32(signc, exp, xc - xp);
+    return add_product(sp, er, (uint64_t)sa * sb, c);    /* exact product < 2^48 */
 }
 
 int f32_lt(f32_t a, f32_t b)
