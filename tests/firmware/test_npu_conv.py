@@ -238,27 +238,31 @@ def _conv_case(lib, bufs, config, rng, depthwise):
     return bufs.check(count, program, what)
 
 
-def _pool_case(lib, bufs, config, rng):
+def _pool_case(lib, bufs, config, rng, kind="avg"):
+    """One random pooling layer (``kind`` "avg": a quarter of them global; "max": windows up
+    to 5 rows) planned by C and by Python."""
     n, h, w, c, _, kh, kw, stride, padding = _random_shape(rng, True)
-    if rng.random() < 0.25:                   # global pooling
+    if kind == "max":
+        kh = min(kh, 5)
+    elif rng.random() < 0.25:                 # global pooling
         kh, kw, stride, padding = h, w, (1, 1), "VALID"
     fp16 = config.npu_fp16 and rng.random() < 0.5
     s = [int(fp16), n, h, w, c, c, kh, kw, stride[0], stride[1], 0 if padding == "SAME" else 1]
     common = dict(stride=stride, padding=padding, x_addr=X_ADDR, out_addr=OUT_ADDR,
                   param_addr=PARAM_ADDR)
+    op = "average" if kind == "avg" else "max"
+    planner = getattr(pool_plan, f"{op}_pool_{'fp16' if fp16 else 'int8'}_program")
     if fp16:
         lo, hi, clamp, bits = _post_fp16(rng)
-        program = _plan(pool_plan.average_pool_fp16_program, config, (n, h, w, c), (kh, kw),
-                        lo=lo, hi=hi, **common)
         q = [0, 0, 0, clamp, *bits]
     else:
         _, lo, hi = _post_int8(rng)
-        program = _plan(pool_plan.average_pool_int8_program, config, (n, h, w, c), (kh, kw),
-                        lo=lo, hi=hi, **common)
         q = [0, lo, hi, 0, 0, 0]
-    count = lib.pool(_ptr(np.array(s, np.int32)), _ptr(np.array(q, np.int32)), *bufs.args())
-    return bufs.check(count, program, f"avgpool {'fp16' if fp16 else 'int8'} x={(n, h, w, c)} "
-                                      f"k={(kh, kw)} s={stride} {padding}")
+    program = _plan(planner, config, (n, h, w, c), (kh, kw), lo=lo, hi=hi, **common)
+    entry = lib.pool if kind == "avg" else lib.maxpool
+    count = entry(_ptr(np.array(s, np.int32)), _ptr(np.array(q, np.int32)), *bufs.args())
+    return bufs.check(count, program, f"{kind}pool {'fp16' if fp16 else 'int8'} "
+                                      f"x={(n, h, w, c)} k={(kh, kw)} s={stride} {padding}")
 
 
 def _add_case(lib, bufs, config, rng):
@@ -626,29 +630,6 @@ def test_the_64_bit_divide_without_a_runtime_divide(lib):
         assert lib.div64(a, b) == a // b, (a, b)
 
 
-def _maxpool_case(lib, bufs, config, rng):
-    n, h, w, c, _, kh, kw, stride, padding = _random_shape(rng, True)
-    kh = min(kh, 5)
-    fp16 = config.npu_fp16 and rng.random() < 0.5
-    s = [int(fp16), n, h, w, c, c, kh, kw, stride[0], stride[1], 0 if padding == "SAME" else 1]
-    common = dict(stride=stride, padding=padding, x_addr=X_ADDR, out_addr=OUT_ADDR,
-                  param_addr=PARAM_ADDR)
-    if fp16:
-        lo, hi, clamp, bits = _post_fp16(rng)
-        program = _plan(pool_plan.max_pool_fp16_program, config, (n, h, w, c), (kh, kw),
-                        lo=lo, hi=hi, **common)
-        q = [0, 0, 0, clamp, *bits]
-    else:
-        _, lo, hi = _post_int8(rng)
-        program = _plan(pool_plan.max_pool_int8_program, config, (n, h, w, c), (kh, kw),
-                        lo=lo, hi=hi, **common)
-        q = [0, lo, hi, 0, 0, 0]
-    count = lib.maxpool(_ptr(np.array(s, np.int32)), _ptr(np.array(q, np.int32)),
-                        *bufs.args())
-    return bufs.check(count, program, f"maxpool {'fp16' if fp16 else 'int8'} x={(n, h, w, c)} "
-                                      f"k={(kh, kw)} s={stride} {padding}")
-
-
 @pytest.mark.parametrize("config_name", list(CONFIGS))
 def test_max_pooling_writes_the_python_list(lib, config_name):
     """MAX_POOL_2D INT8 and FP16 (npu_maxpool.c, pool_plan's _max_pool: ELTWISE MAX per tap
@@ -660,7 +641,7 @@ def test_max_pooling_writes_the_python_list(lib, config_name):
     bufs = Buffers()
     planned = 0
     for _ in range(30):
-        planned += _maxpool_case(lib, bufs, config, rng)
+        planned += _pool_case(lib, bufs, config, rng, "max")
     assert planned >= 20
     # the benchmark's 3x3 stride-2 SAME pool of a 16x16x32 map
     if config_name == "8x8":
