@@ -194,7 +194,11 @@ static int plan_search(const struct walk_layer *l, struct walk_plan *best)
             if (l->has_shared) {
                 modes[nm] = WALK_SHARED; mrows[nm++] = l->shared_rows;
             } else {
-                modes[nm] = WALK_RESIDENT; mrows[nm++] = nt * slot;
+                /* per-unit tiles on the array (FP16 depthwise): not resident unless one
+                 * group holds every chunk (walk_plan.plan_walk) */
+                if (gn == nt || !unit_tiles(l) || l->eltwise_mac) {
+                    modes[nm] = WALK_RESIDENT; mrows[nm++] = nt * slot;
+                }
                 if (gn != nt) {
                     modes[nm] = WALK_DOUBLE; mrows[nm++] = 2 * gn * slot;
                     modes[nm] = WALK_SINGLE; mrows[nm++] = gn * slot;
