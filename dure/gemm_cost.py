@@ -11,7 +11,8 @@ hardware parameters: changing one changes the plans (and so the streams) on both
 __all__ = ["CMD_CYCLES", "BYTES_PER_CYCLE", "LATENCY", "MC_MAX", "RELOAD", "MBLK_MAX",
            "COST_MODEL", "WALK_PUSH_CYCLES", "WALK_DESCRIPTOR_WEIGHT", "WALK_JIT_LEAD",
            "POOL_MAX_WINDOW", "ADD_BLOCK_ROWS", "WALK_ELTWISE_OVERHEAD", "WALK_MAC_PIXELS",
-           "WALK_GLOBAL_PAIR", "WALK_PACK_PASS_CHUNKS", "WALK_PIECE_ROWS", "WALK_MODEL"]
+           "WALK_GLOBAL_PAIR", "WALK_GLOBAL_SLAB", "WALK_PACK_PASS_CHUNKS", "WALK_PIECE_ROWS",
+           "WALK_MODEL"]
 
 #: Estimated core cycles per pushed descriptor, any kind (firmware npu_gemm on the sim SoC).
 CMD_CYCLES = 40
@@ -63,6 +64,13 @@ WALK_MAC_PIXELS = 8
 #: Channel chunks per unit of the INT8 global-pooling stream on the array (sim/pool_plan.py
 #: GLOBAL_PAIR; FP16 takes every chunk of an image).
 WALK_GLOBAL_PAIR = 2
+#: The first unit of the global-pooling stream on the array loads its chunks in slabs of this
+#: many COMPUTE steps (times R pixels), each slab's LOADs spread between the previous slab's
+#: COMPUTEs, so the first COMPUTE waits for one slab, not the whole image (sim/pool_plan.py
+#: GLOBAL_SLAB). An image of at most one slab keeps one LOAD per chunk. DS-CNN's FP16 25x5x64
+#: pool in the model on the 8x8 `sim` SoC: 6,567 -> 6,459 cycles (the rest not analysed;
+#: presumably the NPU's one bus port: 16 kB of pixels, 32 bytes per COMPUTE's descriptor).
+WALK_GLOBAL_SLAB = 4
 #: Output chunks per pass of the packed small-Cin convolution (sim/conv_pack.py PASS_CHUNKS).
 WALK_PACK_PASS_CHUNKS = 2
 
@@ -85,4 +93,5 @@ WALK_MODEL = {"PUSH_CYCLES": WALK_PUSH_CYCLES, "DESCRIPTOR_WEIGHT": WALK_DESCRIP
               "JIT_LEAD": WALK_JIT_LEAD, "POOL_MAX_WINDOW": POOL_MAX_WINDOW,
               "ADD_BLOCK_ROWS": ADD_BLOCK_ROWS, "ELTWISE_OVERHEAD": WALK_ELTWISE_OVERHEAD,
               "MAC_PIXELS": WALK_MAC_PIXELS, "GLOBAL_PAIR": WALK_GLOBAL_PAIR,
+              "GLOBAL_SLAB": WALK_GLOBAL_SLAB,
               "PACK_PASS_CHUNKS": WALK_PACK_PASS_CHUNKS, "PIECE_ROWS": WALK_PIECE_ROWS}

@@ -126,7 +126,8 @@ def _f32_bits(v):
 def _program(config, layer, x_shape, cout, dtype, notes=(), wmodes=None, spread=False):
     g = layer.geo
     pointwise = (g.kh, g.kw, g.sh, g.sw) == (1, 1, 1, 1)
-    plan = plan_walk(config, layer, wmodes, startup=spread and pointwise)
+    plan = plan_walk(config, layer, wmodes, startup=spread and pointwise,
+                     startup_tiebreak=pointwise and not spread and not layer.diagonal)
     words = walk_descriptors(config, layer, plan, spread=spread)
     g = layer.geo
     r, c = config.npu_rows, config.npu_cols
@@ -323,7 +324,9 @@ def conv2d_fp16_program(config, x_shape, w, bias=None, *, stride=1, padding="SAM
     into the K lanes (:mod:`dure.sim.conv_pack`) unless ``wmodes`` is given: DS-CNN's 10x4 / 2
     first layer on the 8x8 `sim` SoC 44.1 k -> 12.9 k cycles. ``spread`` defaults to False
     here: on the 8x8 `sim` SoC the spread stream made FP16 pointwise layers slower (DS-CNN pw
-    15.8 k vs 14.7 k cycles, MobileNetV1-0.25 674 k vs 657 k per inference), unlike INT8."""
+    15.8 k vs 14.7 k cycles, MobileNetV1-0.25 674 k vs 657 k per inference), unlike INT8.
+    Without it a 1x1 stride-1 layer's blocking search breaks ties by the first unit's wait
+    for its data (:func:`~dure.sim.walk_plan.plan_walk` ``startup_tiebreak``)."""
     stride = _check_common(config, x_shape, stride, dilation, Precision.FP16)
     array_arg("w", w, np.float16, 4)
     cout, kh, kw, cin = w.shape

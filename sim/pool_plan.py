@@ -76,7 +76,7 @@ from dure.rtl.npu.commands import (
 )
 from dure.rtl.npu.descriptor import encode
 
-from dure.gemm_cost import POOL_MAX_WINDOW, WALK_GLOBAL_PAIR
+from dure.gemm_cost import POOL_MAX_WINDOW, WALK_GLOBAL_PAIR, WALK_GLOBAL_SLAB
 
 from .conv_plan import _check_common, _fp16_store
 from .golden_args import pair_arg
@@ -97,6 +97,9 @@ MAX_WINDOW = POOL_MAX_WINDOW
 #: pool in FP16 through the firmware's C port, NPU busy cycles: 13,722 in pairs, 7,874 with
 #: every chunk).
 GLOBAL_PAIR = WALK_GLOBAL_PAIR
+#: COMPUTE steps (R pixels each) per slab of the first unit's chunk LOADs
+#: (dure.gemm_cost.WALK_GLOBAL_SLAB).
+GLOBAL_SLAB = WALK_GLOBAL_SLAB
 
 
 def pool_multiplier(n):
@@ -221,21 +224,38 @@ def _global_pool(config, g, ch, precision, store, const, params, x_addr, out_add
     pair = GLOBAL_PAIR if precision == Precision.INT8 else nt
     units = [(n, j0, min(nt, j0 + pair)) for n in range(g.batch) for j0 in range(0, nt, pair)]
 
-    def chunk_load(n, j):
+    def chunk_load(n, j, p_lo=0, p_hi=pixels):
         base = 1 + (n % bufs) * tile
         return encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
-                      dram_addr=x_addr + (n * pixels * ch + j * c) * eb,
-                      dram_stride=ch * eb, rows=pixels, cols=min(c, ch - j * c),
-                      local_addr=base + j * pixels)
+                      dram_addr=x_addr + (n * pixels * ch + p_lo * ch + j * c) * eb,
+                      dram_stride=ch * eb, rows=p_hi - p_lo, cols=min(c, ch - j * c),
+                      local_addr=base + j * pixels + p_lo)
 
-    words += [chunk_load(units[0][0], j) for j in range(units[0][1], units[0][2])]
+    # The first unit's chunks come in slabs of GLOBAL_SLAB * R pixels: slab 0 up front, slab
+    # s + 1 spread between slab s's COMPUTEs (nothing else hides the first unit's LOADs).
+    slab = GLOBAL_SLAB * r
+    words += [chunk_load(units[0][0], j, 0, min(slab, pixels))
+              for j in range(units[0][1], units[0][2])]
     for u, (n, j0, j1) in enumerate(units):
         base = 1 + (n % bufs) * tile
         acc = acc0 + (n % 2) * nt
-        comp = [encode(Opcode.COMPUTE, precision=precision, accumulate=int(p0 > 0), a_addr=0,
-                       w_addr=base + j * pixels + p0, acc_addr=acc + j, m=1,
-                       k=min(r, pixels - p0), n=min(c, ch - j * c))
-                for p0 in range(0, pixels, r) for j in range(j0, j1)]
+        comp = []
+        for s0 in range(0, pixels, slab):
+            sc = [encode(Opcode.COMPUTE, precision=precision, accumulate=int(p0 > 0), a_addr=0,
+                         w_addr=base + j * pixels + p0, acc_addr=acc + j, m=1,
+                         k=min(r, pixels - p0), n=min(c, ch - j * c))
+                  for p0 in range(s0, min(pixels, s0 + slab), r) for j in range(j0, j1)]
+            s1 = s0 + slab
+            if u == 0 and s1 < pixels:
+                loads = [chunk_load(n, j, s1, min(pixels, s1 + slab)) for j in range(j0, j1)]
+                sgap = max(1, len(sc) // (len(loads) + 1))
+                for i, cmd in enumerate(sc):
+                    comp.append([cmd])
+                    if loads and (i + 1) % sgap == 0:
+                        comp[-1].append(loads.pop(0))
+                comp[-1] += loads
+            else:
+                comp += [[cmd] for cmd in sc]
         side = []
         gap = 1
         if u + 1 < len(units):
@@ -244,8 +264,8 @@ def _global_pool(config, g, ch, precision, store, const, params, x_addr, out_add
             gap = max(1, len(comp) // (len(side) + 1))
             if nn_ % bufs == n % bufs and a_ < j1 and j0 < b_:
                 gap = len(comp) + 1     # they overwrite rows this unit reads: after it
-        for i, cmd in enumerate(comp):
-            words.append(cmd)
+        for i, cmds in enumerate(comp):
+            words += cmds
             if side and (i + 1) % gap == 0:
                 words.append(side.pop(0))
         words += side

@@ -27,12 +27,13 @@ has them. The image rows of the tile come in one LOAD per channel chunk with 2-D
 (``local_cols = W``, ``local_row_step = Wp``), so every input pixel is read once per block (the
 halo rows twice).
 
-INT8 depthwise on the element-wise MAC (:func:`_unit_tiles`) keeps a tile per *unit* instead:
-a unit reads only its group's own input chunks, so its tile holds those (``c`` counted from the
-group's first chunk) and the tile buffers alternate by unit. The smaller tile lets the search
-pick taller blocks (fewer halo rows: MobileNet's 48x48x16 stride-2 layer bh 4 -> 8 on the 8x8
-NPU) and every unit's tile LOAD runs beside the previous unit's MACs, not all of a block's in
-its last unit. Its weight rows (one per tap) come in one LOAD per chunk.
+Depthwise (INT8 on the element-wise MAC, FP16: :func:`_unit_tiles`) keeps a tile per *unit*
+instead: a unit reads only its group's own input chunks, so its tile holds those (``c``
+counted from the group's first chunk) and the tile buffers alternate by unit. The smaller
+tile lets the search pick taller blocks (fewer halo rows: MobileNet's 48x48x16 stride-2 layer
+bh 4 -> 8 on the 8x8 NPU) and every unit's tile LOAD runs beside the previous unit's MACs,
+not all of a block's in its last unit. Its weight rows (one per tap) come in one LOAD per
+chunk.
 
 The output pixel ``(oy, ox)``, tap ``(ky, kx)`` reads tile pixel ``((oy - oy0) * sh + ky, ox * sw
 + kx)``: one walked COMPUTE per (tap, input chunk, output chunk, sub-block of ``sbh`` output
@@ -304,16 +305,22 @@ class WalkPlan:
     tile_rows: int   # SPAD rows of one tile buffer
     acc_half: int    # ACC rows of one half
     const_row: int   # first ACC row of the constant area
-    cost: tuple = field(default=(0, 0), compare=False)
+    cost: tuple = field(default=(0, 0, 0), compare=False)   # (time, waits, descriptors)
 
 
 def _unit_tiles(layer):
-    """Whether the layer's tiles are per unit (INT8 depthwise on the element-wise MAC: a
-    unit reads only its group's own input chunks) rather than per block. Not for the other
-    diagonal layers (FP16 depthwise, pooling): with the smaller tile their weights become
-    resident and the prologue's weight LOADs cost more than the halo saves (MobileNet's 6x6x128
-    FP16 depthwise: 12,793 -> 14,847 cycles)."""
-    return layer.diagonal and layer.eltwise_mac
+    """Whether the layer's tiles are per unit (INT8 depthwise on the element-wise MAC and FP16
+    depthwise on diagonal COMPUTEs: a unit reads only its group's own input chunks) rather than
+    per block. Not for pooling (a shared weight) nor INT8 diagonal depthwise (an NPU without
+    the element-wise unit; not measured). FP16 depthwise with per-unit tiles is never
+    ``resident`` unless one group holds every chunk (:func:`plan_walk`): with the small tile the
+    search would pick it, and the other chunks' weight LOADs then all follow the first unit
+    (MobileNet's 6x6x128: 12,793 -> 14,847 cycles); ``double`` loads each group's weights beside
+    the previous unit's COMPUTEs. DS-CNN's 25x5x64 FP16 depthwise (8x8 `sim` SoC, in the model):
+    15,131 -> 13,635 cycles (per-block tile of every chunk, all but the first chunk's loaded
+    during the first unit)."""
+    return layer.diagonal and (layer.eltwise_mac or (layer.precision == Precision.FP16
+                                                     and layer.shared_weight is None))
 
 
 def _tile_chunks(layer, gn):
@@ -386,7 +393,7 @@ def _estimate(config, layer, bh, sbh, gn, wmode, startup=False):
     return max(compute, memory, push) + max(subs) + LATENCY + extra, commands
 
 
-def plan_walk(config, layer, wmodes=None, startup=False):
+def plan_walk(config, layer, wmodes=None, startup=False, startup_tiebreak=False):
     """The :class:`WalkPlan` of ``layer`` on ``config``'s NPU: the blocking with the lowest
     estimated time (compute: per tap and input chunk, ``max(sum of max(m, RELOAD * R) over the
     group's COMPUTEs, LATENCY)``; memory at BYTES_PER_CYCLE; descriptors at PUSH_CYCLES;
@@ -394,7 +401,14 @@ def plan_walk(config, layer, wmodes=None, startup=False):
     near-equal blockings the one with larger COMPUTEs wins). ``wmodes``: the weight modes
     the search may pick (default: all; tests force each one). ``startup``: also count the
     first unit's wait for its data beyond its own compute (used for 1x1 stride-1
-    convolutions with the spread stream).
+    convolutions with the spread stream). ``startup_tiebreak``: of blockings of equal
+    estimated time, take one whose first unit does not wait for its data (no ``startup``
+    term) before the one with fewer descriptors (1x1 stride-1 convolutions without the spread
+    stream, i.e. FP16: DS-CNN's 25x5x64 -> 64 pointwise then takes one group of every chunk
+    instead of eight, 15,079 -> 13,379 cycles in the model on the 8x8 `sim` SoC;
+    MobileNetV1-0.25's 12x12 pointwise layers -300 and -2,080). Measured and rejected on the
+    same models: counting ``startup`` in the time (MobileNet's 6x6x128 -> 128: 17,971 ->
+    20,339 cycles) and breaking ties by the least wait (6x6x64 -> 128: 11,123 -> 12,351).
 
     Raises ValueError when no blocking fits the SPAD and ACC."""
     g = layer.geo
@@ -426,6 +440,9 @@ def plan_walk(config, layer, wmodes=None, startup=False):
                 modes = [("shared", layer.shared_weight[1])]
             elif gn == nt:
                 modes = [("resident", nt * slot)]
+            elif _unit_tiles(layer) and not layer.eltwise_mac:
+                # per-unit tiles on the array (FP16 depthwise): see _unit_tiles
+                modes = [("double", 2 * gn * slot), ("single", gn * slot)]
             else:
                 modes = [("resident", nt * slot), ("double", 2 * gn * slot),
                          ("single", gn * slot)]
@@ -439,8 +456,12 @@ def plan_walk(config, layer, wmodes=None, startup=False):
                         continue
                     for sbh in sorted(sbh_options):
                         cost = _estimate(config, layer, bh, sbh, gn, wmode, startup)
+                        wait = 0
+                        if startup_tiebreak:
+                            wait = int(_estimate(config, layer, bh, sbh, gn, wmode, True)[0]
+                                       > cost[0])
                         cost = (cost[0] + (0 if tb == tbufs else tile // 2)
-                                + DESCRIPTOR_WEIGHT * cost[1], cost[1])
+                                + DESCRIPTOR_WEIGHT * cost[1], wait, cost[1])
                         if best is None or cost < best.cost:
                             best = WalkPlan(bh, sbh, gn, wmode, tb,
                                             kmax if wmode == "taps" else slot, w_rows, tile,

@@ -94,12 +94,21 @@ static uint32_t gp_cols(const struct gp *s, uint32_t j)
     return walk_min(s->c, s->ch - j * s->c);
 }
 
+/* Pixels [lo, hi) of image n's channel chunk j into SPAD row `local` + lo (pixel p at
+ * local + p). */
+static void gp_part(struct gp *s, uint32_t n, uint32_t j, uint32_t lo, uint32_t hi,
+                    uint32_t local)
+{
+    gp_load(s, DURE_NPU_TARGET_SPAD, s->elem,
+            (uint64_t)s->op->mem.x_addr +
+            ((uint64_t)n * s->pixels * s->ch + (uint64_t)lo * s->ch + j * s->c) * s->eb,
+            s->ch * s->eb, hi - lo, gp_cols(s, j), local + lo);
+}
+
 /* Image n's channel chunk j into SPAD row `local` (pixel p at local + p). */
 static void gp_chunk(struct gp *s, uint32_t n, uint32_t j, uint32_t local)
 {
-    gp_load(s, DURE_NPU_TARGET_SPAD, s->elem,
-            (uint64_t)s->op->mem.x_addr + ((uint64_t)n * s->pixels * s->ch + j * s->c) * s->eb,
-            s->ch * s->eb, s->pixels, gp_cols(s, j), local);
+    gp_part(s, n, j, 0, s->pixels, local);
 }
 
 static void gp_store(struct gp *s, uint32_t n, uint32_t j, uint32_t acc)
@@ -124,14 +133,17 @@ static void gp_store(struct gp *s, uint32_t n, uint32_t j, uint32_t acc)
 
 /* _global_pool's units of GLOBAL_PAIR chunks of one image (FP16: every chunk of the image):
  * the unit's COMPUTEs pixel-major over its chunks (R pixels of C channels each, against the
- * ones row), the next unit's chunk LOADs spread between them, then the unit's STOREs. */
+ * ones row), the next unit's chunk LOADs spread between them, then the unit's STOREs. The
+ * first unit's chunks come in slabs of GLOBAL_SLAB * R pixels: slab 0 up front, slab s + 1
+ * spread between slab s's COMPUTEs. */
 static void gp_array(struct gp *s, uint32_t r, uint32_t crows)
 {
     uint32_t pair = s->op->prec == NPU_INT8 ? DURE_NPU_WALK_GLOBAL_PAIR : s->nt;
     uint32_t per_image = walk_cdiv(s->nt, pair);
     uint32_t units = s->op->n * per_image;
+    uint32_t slab = DURE_NPU_WALK_GLOBAL_SLAB * r;
     for (uint32_t j = 0; j < walk_min(s->nt, pair); j++)
-        gp_chunk(s, 0, j, 1 + j * s->pixels);
+        gp_part(s, 0, j, 0, walk_min(slab, s->pixels), 1 + j * s->pixels);
     for (uint32_t u = 0; u < units; u++) {
         uint32_t n = u / per_image, j0 = (u % per_image) * pair, j1 = walk_min(s->nt, j0 + pair);
         uint32_t base = 1 + (n % s->bufs) * s->tile, acc = crows + (n % 2) * s->nt;
@@ -145,7 +157,16 @@ static void gp_array(struct gp *s, uint32_t r, uint32_t crows)
         uint32_t gap = walk_max(1, ncomp / (nside + 1)), done = 0, i = 0;
         if (nside && nn_ % s->bufs == n % s->bufs && a_ < j1 && j0 < a_ + nside)
             gap = ncomp + 1;          /* they overwrite rows this unit reads: after it */
+        uint32_t sgap = 1, sdone = 0, sn = 0, si = 0, s1 = 0;
         for (uint32_t p0 = 0; p0 < s->pixels; p0 += r) {
+            if (p0 % slab == 0) {                /* a slab starts: its successor's LOADs */
+                s1 = p0 + slab;
+                sn = u == 0 && s1 < s->pixels ? j1 - j0 : 0;
+                sdone = 0;
+                si = 0;
+                sgap = walk_max(1, walk_cdiv(walk_min(s->pixels, s1) - p0, r) * (j1 - j0) /
+                                   (sn + 1));
+            }
             for (uint32_t j = j0; j < j1; j++, i++) {
                 uint32_t *d = gp_next(s, DURE_NPU_OP_COMPUTE);
                 WPUT(d, COMPUTE, PRECISION, s->op->prec == NPU_FP16 ? DURE_NPU_PREC_FP16
@@ -157,6 +178,17 @@ static void gp_array(struct gp *s, uint32_t r, uint32_t crows)
                 WPUT(d, COMPUTE, M, 1);
                 WPUT(d, COMPUTE, K, walk_min(r, s->pixels - p0));
                 WPUT(d, COMPUTE, N, gp_cols(s, j));
+                si++;
+                if (sdone < sn && si % sgap == 0) {
+                    gp_part(s, n, j0 + sdone, s1, walk_min(s->pixels, s1 + slab),
+                            base + (j0 + sdone) * s->pixels);
+                    sdone++;
+                }
+                if (sn && p0 + r >= walk_min(s->pixels, s1) && j + 1 == j1) {
+                    for (; sdone < sn; sdone++)  /* the slab's last COMPUTE: the rest */
+                        gp_part(s, n, j0 + sdone, s1, walk_min(s->pixels, s1 + slab),
+                                base + (j0 + sdone) * s->pixels);
+                }
                 if (done < nside && (i + 1) % gap == 0) {
                     gp_chunk(s, nn_, a_ + done, 1 + (nn_ % s->bufs) * s->tile +
                              (a_ + done) * s->pixels);
@@ -223,7 +255,10 @@ static int global_pool(const struct npu_op_pool *op, const struct walk_layer *l,
         for (uint32_t lane = 0; lane < c; lane++)
             for (uint32_t b = 0; b < 4; b++)
                 p[(row * c + lane) * 4 + b] = const_src[row * lc * 4 + b];
-    uint32_t n_desc = mac ? 2 + 3 * op->n * nt : 2 + op->n * (nt + walk_cdiv(pixels, r) * nt + nt);
+    uint32_t slabs = walk_cdiv(pixels, DURE_NPU_WALK_GLOBAL_SLAB * r);
+    uint32_t n_first = walk_min(nt, op->prec == NPU_INT8 ? DURE_NPU_WALK_GLOBAL_PAIR : nt);
+    uint32_t n_desc = mac ? 2 + 3 * op->n * nt :
+        2 + op->n * (nt + walk_cdiv(pixels, r) * nt + nt) + (slabs - 1) * n_first;
     if (!list)
         return pa->err ? pa->err : (int)n_desc;
     if (n_desc > cap)

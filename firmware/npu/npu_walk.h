@@ -162,11 +162,12 @@ static inline uint32_t kin_chunks(const struct walk_layer *l)
     return walk_cdiv(l->cin, l->k_chunk);
 }
 
-/* Tiles per unit (walk_plan._unit_tiles): INT8 depthwise on the element-wise MAC, whose unit
- * reads only its group's own input chunks; other layers' tiles are per block. */
+/* Tiles per unit (walk_plan._unit_tiles): INT8 depthwise on the element-wise MAC and FP16
+ * depthwise (diagonal without a shared weight), whose unit reads only its group's own input
+ * chunks; other layers' tiles are per block. */
 static inline int unit_tiles(const struct walk_layer *l)
 {
-    return l->diagonal && l->eltwise_mac;
+    return l->diagonal && (l->eltwise_mac || (l->prec == NPU_FP16 && !l->has_shared));
 }
 
 /* Input chunks one tile buffer holds (walk_plan._tile_chunks). */

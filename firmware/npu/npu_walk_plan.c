@@ -149,7 +149,11 @@ static int plan_search(const struct walk_layer *l, struct walk_plan *best)
     uint32_t s_rows = hw->spad_rows, a_rows = hw->acc_rows, nt = out_chunks(l);
     uint32_t slot = 0, kmax = 0;
     /* plan_walk's startup: the spread stream of a 1x1 stride-1 layer */
-    int startup = l->spread && g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1;
+    int pointwise = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1;
+    int startup = l->spread && pointwise;
+    /* plan_walk's startup_tiebreak: without the spread stream, of equal times the blocking
+     * whose first unit does not wait for its data */
+    int tiebreak = !l->spread && pointwise && !l->diagonal && !l->has_shared;
     for (uint32_t j = 0; j < nt; j++) {
         if (l->has_weights)
             slot = walk_max(slot, weight_rows(l, j));
@@ -160,7 +164,7 @@ static int plan_search(const struct walk_layer *l, struct walk_plan *best)
         w_bytes += (uint64_t)weight_rows(l, j) * chunk_cols(l, j);
     w_bytes *= elem_bytes(l);
     int found = 0;
-    uint64_t best_t = 0, best_c = 0;
+    uint64_t best_t = 0, best_c = 0, best_w = 0;
     uint32_t prev_bh = 0;
     for (uint32_t nb = 1; nb <= g->oh; nb++) {
         uint32_t bh = walk_cdiv(g->oh, nb);
@@ -194,7 +198,11 @@ static int plan_search(const struct walk_layer *l, struct walk_plan *best)
             if (l->has_shared) {
                 modes[nm] = WALK_SHARED; mrows[nm++] = l->shared_rows;
             } else {
-                modes[nm] = WALK_RESIDENT; mrows[nm++] = nt * slot;
+                /* per-unit tiles on the array (FP16 depthwise): not resident unless one
+                 * group holds every chunk (walk_plan.plan_walk) */
+                if (gn == nt || !unit_tiles(l) || l->eltwise_mac) {
+                    modes[nm] = WALK_RESIDENT; mrows[nm++] = nt * slot;
+                }
                 if (gn != nt) {
                     modes[nm] = WALK_DOUBLE; mrows[nm++] = 2 * gn * slot;
                     modes[nm] = WALK_SINGLE; mrows[nm++] = gn * slot;
@@ -210,13 +218,22 @@ static int plan_search(const struct walk_layer *l, struct walk_plan *best)
                     if (w_rows + (uint64_t)tb * tile <= s_rows) {
                         for (uint32_t si = 0; si < nsbh; si++) {
                             uint64_t t, c;
+                            uint64_t wt = 0;
                             estimate(l, hw, bh, sbh_opt[si], gn, wmode, startup, w_bytes,
                                      &t, &c);
+                            if (tiebreak) {
+                                uint64_t t1, c1;
+                                estimate(l, hw, bh, sbh_opt[si], gn, wmode, 1, w_bytes,
+                                         &t1, &c1);
+                                wt = t1 > t;
+                            }
                             t += (tb == tbufs ? 0 : tile / 2) +
                                  (uint64_t)DURE_NPU_WALK_DESCRIPTOR_WEIGHT * c;
-                            if (!found || t < best_t || (t == best_t && c < best_c)) {
+                            if (!found || t < best_t || (t == best_t && wt < best_w) ||
+                                (t == best_t && wt == best_w && c < best_c)) {
                                 found = 1;
                                 best_t = t;
+                                best_w = wt;
                                 best_c = c;
                                 best->bh = bh;
                                 best->sbh = sbh_opt[si];

@@ -554,6 +554,28 @@ def test_pointwise_layers_count_the_startup_as_python(lib, config_name):
     assert planned >= 8             # the others do not fit the 4x4's SPAD (both refuse)
 
 
+def test_fp16_pointwise_layers_break_ties_by_the_startup_as_python(lib):
+    """FP16 1x1 stride-1 convolutions (no spread stream): of equal estimates the blocking
+    whose first unit does not wait for its data (plan_walk's ``startup_tiebreak``): DS-CNN's
+    25x5x64 -> 64 and MobileNet's 12x12x64 -> 64 take one group of every chunk, MobileNet's
+    6x6x64 -> 128 keeps groups of two; the same lists as Python."""
+    config = CONFIGS["8x8"]
+    _set(lib, config)
+    rng = np.random.default_rng(21)
+    bufs = Buffers()
+    for x_shape, cout, gn in (((1, 25, 5, 64), 64, 8), ((1, 12, 12, 64), 64, 8),
+                              ((1, 6, 6, 64), 128, 2), ((1, 24, 24, 16), 32, 1)):
+        wt = (rng.standard_normal((cout, 1, 1, x_shape[3])) / 8).astype(np.float16)
+        bias = rng.standard_normal(cout).astype(np.float32)
+        program = _plan(conv_plan.conv2d_fp16_program, config, x_shape, wt, bias,
+                        x_addr=X_ADDR, out_addr=OUT_ADDR, param_addr=PARAM_ADDR)
+        assert program.plan.gn == gn, (x_shape, cout, program.plan)
+        s = [1, *x_shape, cout, 1, 1, 1, 1, 0, 1, 1, 0]
+        count = lib.conv(0, _ptr(np.array(s, np.int32)), _ptr(wt), _ptr(bias), None, None,
+                         None, _ptr(np.zeros(6, np.int32)), *bufs.args())
+        assert bufs.check(count, program, f"pointwise fp16 x={x_shape} cout={cout}")
+
+
 def test_pointwise_layers_on_small_maps_refill_in_pieces_as_python(lib):
     """1x1 layers on small maps whose weights do not fit twice (MobileNetV1-0.25's 3x3x256 ->
     256, and 300 input channels for a short last piece; 128 -> 256 in the ``double`` mode),

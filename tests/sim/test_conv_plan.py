@@ -186,6 +186,26 @@ def test_depthwise_fp16_is_bit_exact(cfg):
     assert same_bits(got, depthwise_conv2d_fp16(x, w, bias, **kw))
 
 
+@pytest.mark.parametrize("shape", [(1, 25, 5, 64), (1, 6, 6, 128)])
+def test_depthwise_fp16_tiles_per_unit_weights_not_resident(shape):
+    """FP16 depthwise keeps a tile per unit (one chunk, double-buffered by unit) and its
+    weights in ``double`` / ``single`` buffers, not ``resident`` (whose other chunks' LOADs
+    would all follow the first unit): DS-CNN's and MobileNet's 6x6x128 layers, bit-exact."""
+    config = CONFIGS["sim"]
+    rng = np.random.default_rng(310)
+    x = fp16_values(rng, shape, specials=False)
+    w = fp16_values(rng, (1, 3, 3, shape[3]), specials=False)
+    bias = rng.standard_normal(shape[3]).astype(np.float32)
+    model, (xa, oa, pa, _) = model_and_addresses(config)
+    prog = depthwise_conv2d_fp16_program(config, x.shape, w, bias, x_addr=xa, out_addr=oa,
+                                         param_addr=pa)
+    assert same_bits(run_on_model(model, prog, [(xa, x)]), depthwise_conv2d_fp16(x, w, bias))
+    plan, g = prog.plan, geometry(x.shape, (3, 3), (1, 1), "SAME")
+    assert plan.gn < -(-shape[3] // config.npu_cols)
+    assert plan.wmode in ("double", "single") and plan.tbufs == 2
+    assert plan.tile_rows == (plan.bh + 2) * g.wp * plan.gn          # the group's chunks only
+
+
 @pytest.mark.parametrize("cfg", list(CONFIGS))
 def test_fully_connected_int8_single_rounding(cfg):
     config = CONFIGS[cfg]

@@ -6,11 +6,14 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from dure.rtl.npu.commands import LoadTarget, Opcode
+from dure.rtl.npu.descriptor import decode
 from dure.sim.golden_fixedpoint import multiply_by_quantized_multiplier_single_rounding
 from dure.sim.golden_tflite import average_pool_int8, max_pool_int8
 from dure.sim.golden_tflite_fp16 import average_pool_fp16, max_pool_fp16
 from dure.sim.layer_program import run_on_model
 from dure.sim.pool_plan import (
+    GLOBAL_SLAB,
     MAX_WINDOW,
     average_pool_fp16_program,
     average_pool_int8_program,
@@ -162,3 +165,25 @@ def test_global_pool_of_a_batch_in_one_spad_buffer(precision):
     prog = fn(config, x_shape, x_shape[1:3], x_addr=xa, out_addr=oa, param_addr=pa)
     assert any("global" in note for note in prog.notes)
     assert same_bits(run_on_model(model, prog, [(xa, x)]), gold(x, x_shape[1:3]))
+
+
+def test_global_pool_first_unit_loads_in_slabs():
+    """FP16 global pooling of DS-CNN's 25x5x64: the first unit's chunks come in slabs of
+    GLOBAL_SLAB * R pixels, so the first COMPUTE follows one slab's LOADs (8 chunks of 32
+    pixels), not the whole image; every pixel LOADed once; bit-exact."""
+    config = preset("sim")
+    x_shape = (1, 25, 5, 64)
+    x = fp16_values(np.random.default_rng(22), x_shape, specials=False)
+    model, (xa, oa, pa, _) = model_and_addresses(config)
+    prog = average_pool_fp16_program(config, x_shape, x_shape[1:3], x_addr=xa, out_addr=oa,
+                                     param_addr=pa)
+    assert same_bits(run_on_model(model, prog, [(xa, x)]), average_pool_fp16(x, x_shape[1:3]))
+    ops = [decode(d) for d in prog.descriptors]
+    first = next(i for i, (op, _) in enumerate(ops) if op == Opcode.COMPUTE)
+    slab = GLOBAL_SLAB * config.npu_rows
+    tiles = [f for op, f in ops if op == Opcode.LOAD and f["target"] == LoadTarget.SPAD.value
+             and f["rows"] > 1]
+    assert [f["rows"] for op, f in ops[:first] if op == Opcode.LOAD and f["rows"] > 1] == \
+        [slab] * 8
+    assert sum(f["rows"] for f in tiles) == 125 * 8
+    assert len(tiles) == 8 * -(-125 // slab)
