@@ -290,9 +290,14 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
             f"activations; main memory of variant {config.name!r} has {main.size}")
     tensor_addr = {nm: arena_base + off for nm, off in plan.offsets.items()}
     weight_addr = {nm: main.base + off for nm, off in blob.addr.items()}
+    flip = False
     for layer in layers:
+        # Consecutive GEMV layers alternate their SPAD / ACC placement (flip), so the next
+        # layer's prefetched LOADs (below) need not wait for this one's COMPUTEs and STOREs.
+        flip = layer.kind == "gemv" and config.npu_tiles == 1 and not flip
         if layer.kind in ("npu_op", "gemv"):
-            layer.commands = _emit_planned(layer, tensor_addr, weight_addr) + [
+            layer.commands = _emit_planned(layer, tensor_addr, weight_addr,
+                                           flip=layer.kind == "gemv" and flip) + [
                 encode(Opcode.FENCE)]
         elif layer.kind == "gemm":
             try:
@@ -407,13 +412,13 @@ def _gemv_layer(graph, op, blob, buffers, config, precision):
     wkn = np.ascontiguousarray(w.T)
     eb = 2 if precision == "fp16" else 1
 
-    def plan(x_addrs, out_addr, param_addr, channels=None):
+    def plan(x_addrs, out_addr, param_addr, channels=None, flip=False):
         """The layer's program, or with ``channels = (c0, c1)`` (c0 a multiple of the array
         width) the program of output channels c0..c1 alone at their places in the output
         (:mod:`.tile_split`)."""
         if channels is None:
             return fc_gemv_program(config, wkn, x_addr=x_addrs[0], out_addr=out_addr,
-                                   param_addr=param_addr, **kw)
+                                   param_addr=param_addr, flip=flip, **kw)
         c0, c1 = channels
         part = {key: (v[c0:c1] if key in ("bias", "multiplier", "shift", "scale") and
                       v is not None
@@ -439,11 +444,12 @@ def _counted_macs(descriptors):
     return perf_macs(descriptors)
 
 
-def _emit_planned(layer, tensor_addr, weight_addr):
+def _emit_planned(layer, tensor_addr, weight_addr, flip=False):
     plan, image = layer.plan
     param_addr = weight_addr[layer.params["params"]]
     prog = plan([tensor_addr[n] for n in layer.reads], tensor_addr[layer.writes[0]],
-                param_addr, *[tensor_addr[n] for n in layer.writes[1:]])
+                param_addr, *[tensor_addr[n] for n in layer.writes[1:]],
+                **({"flip": True} if flip else {}))
     if param_image(prog, param_addr) != image:
         raise RuntimeError(f"{layer.op.name}: the planner's parameter bytes depend on the "
                            "addresses")

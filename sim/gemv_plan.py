@@ -82,7 +82,8 @@ from .layer_program import LayerProgram, ParamArea
 __all__ = ["FORMATS", "gemv_program", "split_tiles", "transposed_weights", "w4a16_rows"]
 
 #: Weight-tile buffers in SPAD (the LOADs run this many steps minus one ahead).
-_BUFFERS = 3
+import os as _os
+_BUFFERS = int(_os.environ.get("XB", "3"))
 
 
 #: Weight formats of the plan -> the LOAD's weight format.
@@ -225,7 +226,7 @@ def _room(config, n, kpad, sub, r, scaled):
 
 
 #: Most k tiles one LOAD of dense weights brings (:func:`_auto_chunk`).
-MAX_CHUNK = 2
+MAX_CHUNK = int(_os.environ.get("XC", "2"))
 
 
 def _auto_chunk(config, n, tiles, r, scaled):
@@ -260,7 +261,7 @@ def eb_w(b):
 
 def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtype=None,
                  bias=None, fmt="dense", nb=None, scales=None, group_size=None, scale=None,
-                 zero_point=0, lo=None, hi=None, chunk=None, split=None, word_records=True):
+                 zero_point=0, lo=None, hi=None, chunk=None, split=None, word_records=True, flip=False):
     """The :class:`~dure.sim.layer_program.LayerProgram` of ``y = a @ b (+ bias)`` for ``a``
     (1 x K at ``a_addr``, int8 or fp16 per ``precision``) and ``b`` (K x N), placed transposed
     in the parameter area (``fmt`` one of :data:`FORMATS`, see :func:`transposed_weights`;
@@ -381,6 +382,8 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
     # (span rows) unless the whole a^T sits after them.
     size = sub * nb if resident else sub * nb + span
     a_rows = _BUFFERS * size
+    # flip: the whole SPAD layout at the top of SPAD and the first block in the upper ACC half
+    base = config.npu_spad_rows - a_rows - (kpad if resident else 0) if flip else 0
     starts = np.cumsum([0] + schedule[:-1]) * r
     steps = [(blk, n0, min(nb, n - n0), t, int(k0), min(c * r, k - int(k0)), c)
              for blk, n0 in enumerate(range(0, n, nb))
@@ -388,7 +391,7 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
 
     def loads(i):
         _, n0, rows, _, k0, kk, c = steps[i]
-        at = (i % _BUFFERS) * size
+        at = base + (i % _BUFFERS) * size
         offset, stride = source(n0, k0, c)
         out = [encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, weight_format=wfmt,
                       dram_addr=w_addr + offset, dram_stride=stride, rows=c * rows,
@@ -401,8 +404,8 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
 
     def compute(i):
         blk, n0, rows, t, k0, kk, c = steps[i]
-        at = (i % _BUFFERS) * size
-        acc = (blk % 2) * half
+        at = base + (i % _BUFFERS) * size
+        acc = ((blk + bool(flip)) % 2) * half
         out = []
         if t == 0 and scale_addr is not None:
             out.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
@@ -419,9 +422,11 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
         # rows are every c-th SPAD row (a walk of a_rows x 1).
         cut = (rows + 1) // 2
         halves = split_tiles(config, rows, tile_bytes) if split is None else split
+        if _os.environ.get("XS") and rows <= 8:
+            halves = False
         for j in range(-(-kk // r)):
             kj = min(r, kk - j * r)
-            w_row = (a_rows + k0 if resident else at + sub * nb) + j * r
+            w_row = (base + a_rows + k0 if resident else at + sub * nb) + j * r
             for lo, hi in ((0, cut), (cut, rows)) if rows > 1 and halves else ((0, rows),):
                 walk = dict(a_cols=1, a_rows=hi - lo, a_row_step=c) if c > 1 else {}
                 out.append(encode(Opcode.COMPUTE, precision=prec,
@@ -441,11 +446,11 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
 
     # The weight LOADs run _BUFFERS - 1 steps ahead of the COMPUTEs, so the load unit always
     # has the next LOAD waiting and the DMA never idles behind a COMPUTE's dependency.
-    ahead = _BUFFERS - 1
+    ahead = _BUFFERS - 1 + int(_os.environ.get("XA", "0"))
     words = []
     if resident:
         words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, dram_addr=a_addr,
-                            dram_stride=eb, rows=k, cols=1, local_addr=a_rows))
+                            dram_stride=eb, rows=k, cols=1, local_addr=base + a_rows))
     for i in range(min(ahead, len(steps))):
         words += loads(i)
     for i in range(len(steps)):
