@@ -82,8 +82,7 @@ from .layer_program import LayerProgram, ParamArea
 __all__ = ["FORMATS", "gemv_program", "split_tiles", "transposed_weights", "w4a16_rows"]
 
 #: Weight-tile buffers in SPAD (the LOADs run this many steps minus one ahead).
-import os as _os
-_BUFFERS = int(_os.environ.get("XB", "3"))
+_BUFFERS = 3
 
 
 #: Weight formats of the plan -> the LOAD's weight format.
@@ -201,15 +200,22 @@ def w4a16_rows(q, scales, group_size, r):
 #: ACC rows, beyond its ``m`` rows (measured on the 8x8 NPU: 136 cycles for m = 64).
 CHAIN_CYCLES = 72
 
+#: Bytes of one descriptor (8 words), fetched over the NPU's bus port like the weights.
+DESCRIPTOR_BYTES = 32
+
 
 def split_tiles(config, rows, tile_bytes):
     """Whether a block of ``rows`` channels is better computed as two COMPUTEs per k tile
     (the halves overlap their accumulate chains) than one: True while one COMPUTE per k tile,
     chained onto the previous tile's (``rows + CHAIN_CYCLES``), would take longer than the LOAD
-    of the tile's weights (``rows * tile_bytes`` bytes at the main-memory bandwidth). Timing
-    only."""
+    of the tile's weights (``rows * tile_bytes`` bytes at the main-memory bandwidth), and the
+    split saves more per k tile (a chain link ``rows / 2`` cycles shorter) than the extra
+    descriptor costs on the bus (:data:`DESCRIPTOR_BYTES`): a block of 8 channels (the FC
+    autoencoder's 128 -> 8 layer) is one COMPUTE per tile (82,153 -> 82,021 cycles, INT8
+    per-channel, 8x8 `sim` SoC). Timing only."""
     load = rows * tile_bytes / config.main_bytes_per_cycle
-    return rows > 1 and rows + CHAIN_CYCLES > load
+    return rows // 2 > DESCRIPTOR_BYTES / config.main_bytes_per_cycle \
+        and rows + CHAIN_CYCLES > load
 
 
 def _room(config, n, kpad, sub, r, scaled):
@@ -226,7 +232,7 @@ def _room(config, n, kpad, sub, r, scaled):
 
 
 #: Most k tiles one LOAD of dense weights brings (:func:`_auto_chunk`).
-MAX_CHUNK = int(_os.environ.get("XC", "2"))
+MAX_CHUNK = 3
 
 
 def _auto_chunk(config, n, tiles, r, scaled):
@@ -422,8 +428,6 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
         # rows are every c-th SPAD row (a walk of a_rows x 1).
         cut = (rows + 1) // 2
         halves = split_tiles(config, rows, tile_bytes) if split is None else split
-        if _os.environ.get("XS") and rows <= 8:
-            halves = False
         for j in range(-(-kk // r)):
             kj = min(r, kk - j * r)
             w_row = (base + a_rows + k0 if resident else at + sub * nb) + j * r
@@ -446,7 +450,7 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
 
     # The weight LOADs run _BUFFERS - 1 steps ahead of the COMPUTEs, so the load unit always
     # has the next LOAD waiting and the DMA never idles behind a COMPUTE's dependency.
-    ahead = _BUFFERS - 1 + int(_os.environ.get("XA", "0"))
+    ahead = _BUFFERS - 1
     words = []
     if resident:
         words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, dram_addr=a_addr,
