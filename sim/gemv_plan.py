@@ -37,9 +37,19 @@ nb`` rows of R values brings ``c`` k tiles of the block (destination row ``c i +
 of channel i) and the COMPUTEs walk every c-th row, as for W4A16 below. The schedule
 (:func:`_schedule`) puts the remainder first and the last two k tiles one per LOAD, so the
 block's last COMPUTEs wait for a short LOAD. Each LOAD saves its descriptor (8 bus words) and
-the DMA's turnaround (~16 cycles at a 10-cycle latency); longer chunks made the autoencoder
-slower (c = 4: 84,465 cycles against 83,329 with c = 2, INT8 per-channel), the COMPUTEs of a
-long chunk only start once it is in.
+the DMA's turnaround (~16 cycles at a 10-cycle latency); the COMPUTEs of a long chunk only
+start once it is in. Measured on the FC autoencoder (8x8 `sim` SoC, consecutive layers
+flipped, below), INT8 per-channel / per-tensor / FP16 cycles: c = 2 82,713 / - / 145,469, c =
+3 82,153 / 79,313 / 144,881, c = 4 82,041 / 79,693 / 144,937, c = 6 82,049 / - / 145,061, c
+= 8 82,085 / - / 145,273; so :data:`MAX_CHUNK` is 3 (earlier, before the flip and with one
+COMPUTE per tile, c = 4 was slower than c = 2: 84,465 against 83,329).
+
+``flip`` places the layout at the top of SPAD (the buffers and the resident activation vector
+end at the last row) and starts the first block in the upper ACC half: the compiler flips every
+other one of consecutive GEMV layers, so the next layer's LOADs that
+:func:`dure.compiler.npu_gemv.prefetch_next` moves in front of this layer's FENCE write SPAD
+and ACC rows this layer does not use (no hazard wait on its last COMPUTEs and STOREs) unless
+the two layers together need more than the whole SPAD.
 
 The packed formats (int4, 2:4) are stored tile-major (:func:`transposed_weights`): a k tile's
 records of all N channels one after the other, so a LOAD reads contiguous bytes and the DMA
@@ -267,7 +277,8 @@ def eb_w(b):
 
 def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtype=None,
                  bias=None, fmt="dense", nb=None, scales=None, group_size=None, scale=None,
-                 zero_point=0, lo=None, hi=None, chunk=None, split=None, word_records=True, flip=False):
+                 zero_point=0, lo=None, hi=None, chunk=None, split=None, word_records=True,
+                 flip=False, acc_upper=None):
     """The :class:`~dure.sim.layer_program.LayerProgram` of ``y = a @ b (+ bias)`` for ``a``
     (1 x K at ``a_addr``, int8 or fp16 per ``precision``) and ``b`` (K x N), placed transposed
     in the parameter area (``fmt`` one of :data:`FORMATS`, see :func:`transposed_weights`;
@@ -284,6 +295,10 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
 
     ``word_records``: 2:4 weights only, pad 3-byte records to a bus word
     (:func:`transposed_weights`; timing and bytes only, the result is the same).
+
+    ``flip``: the SPAD layout at the top of SPAD and (unless ``acc_upper`` says otherwise) the
+    first block in the upper ACC half (module docstring); ``acc_upper``: whether the first
+    block is in the upper ACC half (None: as ``flip``). Timing only, the result is the same.
 
     With ``scale`` (N float32) the output goes through the STORE's per-column post-processing
     (INT8: int8 with ``zero_point`` and the clamp ``[lo, hi]``, or fp16; FP16: fp16 / fp32
@@ -411,7 +426,7 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
     def compute(i):
         blk, n0, rows, t, k0, kk, c = steps[i]
         at = base + (i % _BUFFERS) * size
-        acc = ((blk + bool(flip)) % 2) * half
+        acc = ((blk + bool(flip if acc_upper is None else acc_upper)) % 2) * half
         out = []
         if t == 0 and scale_addr is not None:
             out.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
