@@ -294,11 +294,13 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
     tensor_addr = {nm: arena_base + off for nm, off in plan.offsets.items()}
     weight_addr = {nm: main.base + off for nm, off in blob.addr.items()}
     flip, upper = False, False
-    for layer in layers:
+    kinds = [None, *(la.kind for la in layers), None]
+    for i, layer in enumerate(layers):
         # Consecutive GEMV layers alternate their SPAD placement (flip) and start in the ACC
         # half the previous one did not end in, so the next layer's prefetched LOADs (below)
-        # need not wait for this one's COMPUTEs and STOREs.
-        alternate = layer.kind == "gemv" and config.npu_tiles == 1
+        # need not wait for this one's COMPUTEs and STOREs. A lone one stays as planned.
+        alternate = layer.kind == "gemv" and config.npu_tiles == 1 and "gemv" in (
+            kinds[i], kinds[i + 2])
         flip, upper = alternate and not flip, alternate and not upper
         if layer.kind in ("npu_op", "gemv"):
             try:

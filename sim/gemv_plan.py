@@ -39,14 +39,18 @@ of channel i) and the COMPUTEs walk every c-th row, as for W4A16 below. The sche
 block's last COMPUTEs wait for a short LOAD. Each LOAD saves its descriptor (8 bus words) and
 the DMA's turnaround (~16 cycles at a 10-cycle latency); the COMPUTEs of a long chunk only
 start once it is in. Measured on the FC autoencoder (8x8 `sim` SoC, consecutive layers
-flipped, below), INT8 per-channel / per-tensor / FP16 cycles: c = 2 82,713 / - / 145,469, c =
-3 82,153 / 79,313 / 144,881, c = 4 82,041 / 79,693 / 144,937, c = 6 82,049 / - / 145,061, c
-= 8 82,085 / - / 145,273; so :data:`MAX_CHUNK` is 3 (earlier, before the flip and with one
-COMPUTE per tile, c = 4 was slower than c = 2: 84,465 against 83,329).
+flipped, below; its 128 -> 8 layer still two COMPUTEs per tile), INT8 per-channel /
+per-tensor / FP16 cycles: c = 2 82,713 / - / 145,469, c = 3 82,153 / 79,313 / 144,881, c = 4
+82,041 / 79,693 / 144,937, c = 6 82,049 / - / 145,061, c = 8 82,085 / - / 145,273; so
+:data:`MAX_CHUNK` is 3 (earlier, before the flip and with one COMPUTE per tile, c = 4 was
+slower than c = 2: 84,465 against 83,329). Blocks whose accumulate chain outlasts a tile's
+LOAD (a few channels) take at most :data:`CHAINED_CHUNK` tiles per LOAD
+(:func:`_auto_chunk`).
 
 ``flip`` places the layout at the top of SPAD (the buffers and the resident activation vector
-end at the last row) and starts the first block in the upper ACC half: the compiler flips every
-other one of consecutive GEMV layers, so the next layer's LOADs that
+end at the last row) and starts the first block in the upper ACC half (``acc_upper`` chooses
+the half alone): the compiler flips every other one of consecutive GEMV layers and starts each
+in the ACC half the previous one did not end in, so the next layer's LOADs that
 :func:`dure.compiler.npu_gemv.prefetch_next` moves in front of this layer's FENCE write SPAD
 and ACC rows this layer does not use (no hazard wait on its last COMPUTEs and STOREs) unless
 the two layers together need more than the whole SPAD.
@@ -222,7 +226,8 @@ def split_tiles(config, rows, tile_bytes):
     split saves more per k tile (a chain link ``rows / 2`` cycles shorter) than the extra
     descriptor costs on the bus (:data:`DESCRIPTOR_BYTES`): a block of 8 channels (the FC
     autoencoder's 128 -> 8 layer) is one COMPUTE per tile (82,153 -> 82,021 cycles, INT8
-    per-channel, 8x8 `sim` SoC). Timing only."""
+    per-channel, 8x8 `sim` SoC, 3-tile chunks), and so are the 12 / 10 channel heads of DS-CNN
+    and ResNet-8 (no slower). Timing only."""
     load = rows * tile_bytes / config.main_bytes_per_cycle
     return rows // 2 > DESCRIPTOR_BYTES / config.main_bytes_per_cycle \
         and rows + CHAIN_CYCLES > load
@@ -245,14 +250,23 @@ def _room(config, n, kpad, sub, r, scaled):
 MAX_CHUNK = 3
 
 
+#: Most k tiles per LOAD when the block's accumulate chain outlasts a tile's LOAD.
+CHAINED_CHUNK = 2
+
+
 def _auto_chunk(config, n, tiles, r, scaled):
-    """The most k tiles per LOAD (up to :data:`MAX_CHUNK`) that keep the activation vector
-    resident when one tile per LOAD does and need no more blocks than one tile per LOAD:
-    fewer, longer LOADs (each LOAD costs a descriptor and the DMA's turnaround) without
-    shorter blocks."""
+    """The most k tiles per LOAD (up to :data:`MAX_CHUNK`, or :data:`CHAINED_CHUNK` when
+    the blocks are so short that their accumulate chain, not the bus, paces the k tiles) that
+    keep the activation vector resident when one tile per LOAD does and need no more blocks
+    than one tile per LOAD: fewer, longer LOADs (each LOAD costs a descriptor and the DMA's
+    turnaround) without shorter blocks. Short blocks only wait longer for a longer first
+    chunk: DS-CNN's 64 -> 12 head 1,583 cycles with 2 tiles per LOAD, 1,631 with 3."""
     base_res, base_limit = _room(config, n, tiles * r, 1, r, scaled)
     blocks = -(-n // base_limit)
-    for sub in range(min(MAX_CHUNK, max(1, tiles - 2)), 1, -1):
+    rows = -(-n // blocks)
+    chained = rows + CHAIN_CYCLES > rows * r / config.main_bytes_per_cycle
+    top = CHAINED_CHUNK if chained else MAX_CHUNK
+    for sub in range(min(top, max(1, tiles - 2)), 1, -1):
         resident, limit = _room(config, n, tiles * r, sub, r, scaled)
         if resident == base_res and -(-n // limit) <= blocks:
             return sub

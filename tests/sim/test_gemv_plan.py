@@ -354,3 +354,17 @@ def test_split_tiles_keeps_tiny_blocks_whole():
     assert split_tiles(sim, 64, 8)
     assert not split_tiles(sim, 256, 8)
     assert not split_tiles(sim, 1, 8)
+
+
+def test_auto_chunk_caps_chained_blocks():
+    """Up to MAX_CHUNK k tiles per LOAD for blocks the bus paces, CHAINED_CHUNK for blocks so
+    short that their accumulate chain paces the k tiles (a longer first chunk only delays
+    them); never more than leaves the last two tiles alone."""
+    from dure.sim.gemv_plan import CHAINED_CHUNK, MAX_CHUNK, _auto_chunk
+
+    from dure.config import preset
+    sim = preset("sim")
+    assert MAX_CHUNK > CHAINED_CHUNK
+    assert _auto_chunk(sim, 128, 16, 8, False) == MAX_CHUNK
+    assert _auto_chunk(sim, 8, 16, 8, False) == CHAINED_CHUNK
+    assert _auto_chunk(sim, 128, 3, 8, False) == 1
