@@ -46,10 +46,13 @@ The GEMMs' tiling is the one GEMM planner's (:mod:`dure.sim.gemm_plan`); buffers
 in memory before a later layer (NPU or core) reads them. On a single-tile variant a ``gemv``
 layer followed by another ``gemv`` layer also loads the next one's first weight tiles and bias
 before its FENCE (:func:`.npu_gemv.prefetch_next`): the layers then run only in order, one
-after the other, as the program does. Consecutive ``gemv`` layers there alternate their SPAD
-and ACC placement (``flip``, :func:`dure.sim.gemv_plan.gemv_program`), so the prefetched LOADs
-write rows the previous layer no longer uses and need not wait for its last COMPUTEs and
-STOREs (FC autoencoder, INT8 per-channel: 82,837 -> 82,713 cycles; FP16 146,009 -> 145,469).
+after the other, as the program does. Such consecutive ``gemv`` layers alternate their SPAD
+placement (``flip``, :func:`dure.sim.gemv_plan.gemv_program`: the first of a run at the top of
+SPAD, the next at the bottom, ...) and each starts in the ACC half the previous one did not
+end in (``acc_upper``), so the prefetched LOADs write rows the previous layer no longer uses
+and need not wait for its last COMPUTEs and STOREs (FC autoencoder, INT8 per-channel: 82,837
+-> 82,713 cycles; FP16 146,009 -> 145,469). Where the upper ACC half would collide with the
+requantization rows the layer keeps the planner's placement.
 """
 
 import numpy as np
