@@ -46,12 +46,18 @@ The GEMMs' tiling is the one GEMM planner's (:mod:`dure.sim.gemm_plan`); buffers
 in memory before a later layer (NPU or core) reads them. On a single-tile variant a ``gemv``
 layer followed by another ``gemv`` layer also loads the next one's first weight tiles and bias
 before its FENCE (:func:`.npu_gemv.prefetch_next`): the layers then run only in order, one
-after the other, as the program does.
+after the other, as the program does. Such consecutive ``gemv`` layers alternate their SPAD
+placement (``flip``, :func:`dure.sim.gemv_plan.gemv_program`: the first of a run at the top of
+SPAD, the next at the bottom, ...) and each starts in the ACC half the previous one did not
+end in (``acc_upper``), so the prefetched LOADs write rows the previous layer no longer uses
+and need not wait for its last COMPUTEs and STOREs (FC autoencoder, INT8 per-channel: 82,837
+-> 82,713 cycles; FP16 146,009 -> 145,469). Where the upper ACC half would collide with the
+requantization rows the layer keeps the planner's placement.
 """
 
 import numpy as np
 from dure.rtl.npu.commands import Opcode, OutType, Precision, RequantMode
-from dure.rtl.npu.descriptor import encode
+from dure.rtl.npu.descriptor import decode, encode
 from dure.sim.gemm_descriptors import gemm_descriptors
 from dure.sim.golden_fixedpoint import wrap_int32
 from dure.sim.npu_model import perf_macs
@@ -290,10 +296,30 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
             f"activations; main memory of variant {config.name!r} has {main.size}")
     tensor_addr = {nm: arena_base + off for nm, off in plan.offsets.items()}
     weight_addr = {nm: main.base + off for nm, off in blob.addr.items()}
-    for layer in layers:
+    flip, upper = False, False
+    kinds = [None, *(la.kind for la in layers), None]
+    for i, layer in enumerate(layers):
+        # Consecutive GEMV layers alternate their SPAD placement (flip) and start in the ACC
+        # half the previous one did not end in, so the next layer's prefetched LOADs (below)
+        # need not wait for this one's COMPUTEs and STOREs. A lone one stays as planned.
+        alternate = layer.kind == "gemv" and config.npu_tiles == 1 and "gemv" in (
+            kinds[i], kinds[i + 2])
+        flip, upper = alternate and not flip, alternate and not upper
         if layer.kind in ("npu_op", "gemv"):
-            layer.commands = _emit_planned(layer, tensor_addr, weight_addr) + [
-                encode(Opcode.FENCE)]
+            try:
+                layer.commands = _emit_planned(layer, tensor_addr, weight_addr,
+                                               **({"flip": flip, "acc_upper": upper}
+                                                  if alternate else {}))
+            except ValueError:
+                if not alternate:
+                    raise
+                # the upper ACC half collides with the requantization rows: as planned
+                layer.commands = _emit_planned(layer, tensor_addr, weight_addr)
+            layer.commands.append(encode(Opcode.FENCE))
+            if alternate:
+                last = [f["acc_addr"] for op, f in map(decode, layer.commands)
+                        if op == Opcode.COMPUTE][-1]
+                upper = last >= config.npu_acc_rows // 2
         elif layer.kind == "gemm":
             try:
                 # The FENCE makes the layer's STOREs reach memory before a later LOAD reads
@@ -407,13 +433,14 @@ def _gemv_layer(graph, op, blob, buffers, config, precision):
     wkn = np.ascontiguousarray(w.T)
     eb = 2 if precision == "fp16" else 1
 
-    def plan(x_addrs, out_addr, param_addr, channels=None):
+    def plan(x_addrs, out_addr, param_addr, channels=None, flip=False, acc_upper=None):
         """The layer's program, or with ``channels = (c0, c1)`` (c0 a multiple of the array
         width) the program of output channels c0..c1 alone at their places in the output
         (:mod:`.tile_split`)."""
         if channels is None:
             return fc_gemv_program(config, wkn, x_addr=x_addrs[0], out_addr=out_addr,
-                                   param_addr=param_addr, **kw)
+                                   param_addr=param_addr, flip=flip, acc_upper=acc_upper,
+                                   **kw)
         c0, c1 = channels
         part = {key: (v[c0:c1] if key in ("bias", "multiplier", "shift", "scale") and
                       v is not None
@@ -439,11 +466,12 @@ def _counted_macs(descriptors):
     return perf_macs(descriptors)
 
 
-def _emit_planned(layer, tensor_addr, weight_addr):
+def _emit_planned(layer, tensor_addr, weight_addr, **placement):
     plan, image = layer.plan
     param_addr = weight_addr[layer.params["params"]]
     prog = plan([tensor_addr[n] for n in layer.reads], tensor_addr[layer.writes[0]],
-                param_addr, *[tensor_addr[n] for n in layer.writes[1:]])
+                param_addr, *[tensor_addr[n] for n in layer.writes[1:]],
+                **placement)
     if param_image(prog, param_addr) != image:
         raise RuntimeError(f"{layer.op.name}: the planner's parameter bytes depend on the "
                            "addresses")

@@ -62,7 +62,8 @@ def per_tensor(multiplier, shift):
 
 def fc_gemv_program(config, w, *, precision, x_addr, out_addr, param_addr, bias, lo=None,
                     hi=None, multiplier=None, shift=None, zero_point=0,
-                    mode=RequantMode.TFLITE_SINGLE_ROUNDING, scale=None):
+                    mode=RequantMode.TFLITE_SINGLE_ROUNDING, scale=None, flip=False,
+                    acc_upper=None):
     """The :class:`~dure.sim.layer_program.LayerProgram` of a batch-1 FULLY_CONNECTED
     ``y = out_stage(x @ w + bias)`` (module docstring).
 
@@ -74,12 +75,15 @@ def fc_gemv_program(config, w, *, precision, x_addr, out_addr, param_addr, bias,
     one, float32) instead of multiplier and shift. Parameters (transposed weights, bias,
     multiplier and shift or scale rows) go to ``param_addr``. Raises ValueError when
     the GEMV plan refuses the shape or the ACC has no room for the requantization rows.
+    ``flip``, ``acc_upper``: the GEMV's SPAD / ACC placement
+    (:func:`dure.sim.gemv_plan.gemv_program`; timing only).
     """
     k, n = w.shape
     c, acc_rows = config.npu_cols, config.npu_acc_rows
     if precision == "fp16":
         prog = gemv_program(config, w, precision="fp16", a_addr=x_addr, out_addr=out_addr,
-                            param_addr=param_addr, out_dtype="fp16", bias=bias)
+                            param_addr=param_addr, out_dtype="fp16", bias=bias, flip=flip,
+                            acc_upper=acc_upper)
         if lo is None and hi is None:
             return prog
         words = []
@@ -103,7 +107,8 @@ def fc_gemv_program(config, w, *, precision, x_addr, out_addr, param_addr, bias,
         params = sc.view(np.int32)[None, :]
         if np.all(sc.view(np.int32) == sc.view(np.int32)[0]):
             return _per_tensor(config, w, x_addr, out_addr, param_addr, bias,
-                               [int(params[0, 0])], zero_point, lo, hi, mode)
+                               [int(params[0, 0])], zero_point, lo, hi, mode, flip,
+                               acc_upper)
     else:
         if multiplier is None or shift is None:
             raise ValueError("INT8 needs multiplier and shift")
@@ -113,15 +118,17 @@ def fc_gemv_program(config, w, *, precision, x_addr, out_addr, param_addr, bias,
             raise ValueError(f"{n} channels need {n} multipliers and shifts")
         if per_tensor(mult, shf):
             return _per_tensor(config, w, x_addr, out_addr, param_addr, bias,
-                               [int(mult[0]), int(shf[0])], zero_point, lo, hi, mode)
+                               [int(mult[0]), int(shf[0])], zero_point, lo, hi, mode, flip,
+                               acc_upper)
         params = np.stack([mult, shf])
     prog = gemv_program(config, w, precision="int8", a_addr=x_addr, out_addr=out_addr,
-                        param_addr=param_addr, out_dtype="int32", bias=bias)
+                        param_addr=param_addr, out_dtype="int32", bias=bias, flip=flip,
+                        acc_upper=acc_upper)
     nb = max(decode(d)[1]["rows"] for d in prog.descriptors if decode(d)[0] == Opcode.STORE)
     if nb % c and nb > c:               # every block must start a parameter group
         prog = gemv_program(config, w, precision="int8", a_addr=x_addr, out_addr=out_addr,
                             param_addr=param_addr, out_dtype="int32", bias=bias,
-                            nb=nb - nb % c)
+                            nb=nb - nb % c, flip=flip, acc_upper=acc_upper)
     groups = -(-n // c)
     per = len(params)                   # parameter rows per group: 1 (scale) or 2 (M, shift)
     par = acc_rows - per * groups       # rows par..: the parameter rows of each group
@@ -174,13 +181,14 @@ def _acc_used(prog):
 
 
 def _per_tensor(config, w, x_addr, out_addr, param_addr, bias, params, zero_point, lo, hi,
-                mode):
+                mode, flip, acc_upper):
     """One set of parameters for every channel (per-tensor weights; ``params``: the
     multiplier and shift, or the fp32 scale's bits): the GEMV's STOREs requantize its ACC rows
     directly (lane 0 of the one or two rows at the top of the ACC)."""
     k, n = w.shape
     prog = gemv_program(config, w, precision="int8", a_addr=x_addr, out_addr=out_addr,
-                        param_addr=param_addr, out_dtype="int32", bias=bias)
+                        param_addr=param_addr, out_dtype="int32", bias=bias, flip=flip,
+                        acc_upper=acc_upper)
     par = config.npu_acc_rows - len(params)
     if _acc_used(prog) > par:
         raise ValueError("the ACC has no room for the requantization rows")

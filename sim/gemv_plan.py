@@ -37,9 +37,23 @@ nb`` rows of R values brings ``c`` k tiles of the block (destination row ``c i +
 of channel i) and the COMPUTEs walk every c-th row, as for W4A16 below. The schedule
 (:func:`_schedule`) puts the remainder first and the last two k tiles one per LOAD, so the
 block's last COMPUTEs wait for a short LOAD. Each LOAD saves its descriptor (8 bus words) and
-the DMA's turnaround (~16 cycles at a 10-cycle latency); longer chunks made the autoencoder
-slower (c = 4: 84,465 cycles against 83,329 with c = 2, INT8 per-channel), the COMPUTEs of a
-long chunk only start once it is in.
+the DMA's turnaround (~16 cycles at a 10-cycle latency); the COMPUTEs of a long chunk only
+start once it is in. Measured on the FC autoencoder (8x8 `sim` SoC, consecutive layers
+flipped, below; its 128 -> 8 layer still two COMPUTEs per tile), INT8 per-channel /
+per-tensor / FP16 cycles: c = 2 82,713 / - / 145,469, c = 3 82,153 / 79,313 / 144,881, c = 4
+82,041 / 79,693 / 144,937, c = 6 82,049 / - / 145,061, c = 8 82,085 / - / 145,273; so
+:data:`MAX_CHUNK` is 3 (earlier, before the flip and with one COMPUTE per tile, c = 4 was
+slower than c = 2: 84,465 against 83,329). Blocks whose accumulate chain outlasts a tile's
+LOAD (a few channels) take at most :data:`CHAINED_CHUNK` tiles per LOAD
+(:func:`_auto_chunk`).
+
+``flip`` places the layout at the top of SPAD (the buffers and the resident activation vector
+end at the last row) and starts the first block in the upper ACC half (``acc_upper`` chooses
+the half alone): the compiler flips every other one of consecutive GEMV layers and starts each
+in the ACC half the previous one did not end in, so the next layer's LOADs that
+:func:`dure.compiler.npu_gemv.prefetch_next` moves in front of this layer's FENCE write SPAD
+and ACC rows this layer does not use (no hazard wait on its last COMPUTEs and STOREs) unless
+the two layers together need more than the whole SPAD.
 
 The packed formats (int4, 2:4) are stored tile-major (:func:`transposed_weights`): a k tile's
 records of all N channels one after the other, so a LOAD reads contiguous bytes and the DMA
@@ -200,15 +214,23 @@ def w4a16_rows(q, scales, group_size, r):
 #: ACC rows, beyond its ``m`` rows (measured on the 8x8 NPU: 136 cycles for m = 64).
 CHAIN_CYCLES = 72
 
+#: Bytes of one descriptor (8 words), fetched over the NPU's bus port like the weights.
+DESCRIPTOR_BYTES = 32
+
 
 def split_tiles(config, rows, tile_bytes):
     """Whether a block of ``rows`` channels is better computed as two COMPUTEs per k tile
     (the halves overlap their accumulate chains) than one: True while one COMPUTE per k tile,
     chained onto the previous tile's (``rows + CHAIN_CYCLES``), would take longer than the LOAD
-    of the tile's weights (``rows * tile_bytes`` bytes at the main-memory bandwidth). Timing
-    only."""
+    of the tile's weights (``rows * tile_bytes`` bytes at the main-memory bandwidth), and the
+    split saves more per k tile (a chain link ``rows / 2`` cycles shorter) than the extra
+    descriptor costs on the bus (:data:`DESCRIPTOR_BYTES`): a block of 8 channels (the FC
+    autoencoder's 128 -> 8 layer) is one COMPUTE per tile (82,153 -> 82,021 cycles, INT8
+    per-channel, 8x8 `sim` SoC, 3-tile chunks), and so are the 12 / 10 channel heads of DS-CNN
+    and ResNet-8 (no slower). Timing only."""
     load = rows * tile_bytes / config.main_bytes_per_cycle
-    return rows > 1 and rows + CHAIN_CYCLES > load
+    return rows // 2 > DESCRIPTOR_BYTES / config.main_bytes_per_cycle \
+        and rows + CHAIN_CYCLES > load
 
 
 def _room(config, n, kpad, sub, r, scaled):
@@ -225,17 +247,26 @@ def _room(config, n, kpad, sub, r, scaled):
 
 
 #: Most k tiles one LOAD of dense weights brings (:func:`_auto_chunk`).
-MAX_CHUNK = 2
+MAX_CHUNK = 3
+
+
+#: Most k tiles per LOAD when the block's accumulate chain outlasts a tile's LOAD.
+CHAINED_CHUNK = 2
 
 
 def _auto_chunk(config, n, tiles, r, scaled):
-    """The most k tiles per LOAD (up to :data:`MAX_CHUNK`) that keep the activation vector
-    resident when one tile per LOAD does and need no more blocks than one tile per LOAD:
-    fewer, longer LOADs (each LOAD costs a descriptor and the DMA's turnaround) without
-    shorter blocks."""
+    """The most k tiles per LOAD (up to :data:`MAX_CHUNK`, or :data:`CHAINED_CHUNK` when
+    the blocks are so short that their accumulate chain, not the bus, paces the k tiles) that
+    keep the activation vector resident when one tile per LOAD does and need no more blocks
+    than one tile per LOAD: fewer, longer LOADs (each LOAD costs a descriptor and the DMA's
+    turnaround) without shorter blocks. Short blocks only wait longer for a longer first
+    chunk: DS-CNN's 64 -> 12 head 1,583 cycles with 2 tiles per LOAD, 1,631 with 3."""
     base_res, base_limit = _room(config, n, tiles * r, 1, r, scaled)
     blocks = -(-n // base_limit)
-    for sub in range(min(MAX_CHUNK, max(1, tiles - 2)), 1, -1):
+    rows = -(-n // blocks)
+    chained = rows + CHAIN_CYCLES > rows * r / config.main_bytes_per_cycle
+    top = CHAINED_CHUNK if chained else MAX_CHUNK
+    for sub in range(min(top, max(1, tiles - 2)), 1, -1):
         resident, limit = _room(config, n, tiles * r, sub, r, scaled)
         if resident == base_res and -(-n // limit) <= blocks:
             return sub
@@ -260,7 +291,8 @@ def eb_w(b):
 
 def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtype=None,
                  bias=None, fmt="dense", nb=None, scales=None, group_size=None, scale=None,
-                 zero_point=0, lo=None, hi=None, chunk=None, split=None, word_records=True):
+                 zero_point=0, lo=None, hi=None, chunk=None, split=None, word_records=True,
+                 flip=False, acc_upper=None):
     """The :class:`~dure.sim.layer_program.LayerProgram` of ``y = a @ b (+ bias)`` for ``a``
     (1 x K at ``a_addr``, int8 or fp16 per ``precision``) and ``b`` (K x N), placed transposed
     in the parameter area (``fmt`` one of :data:`FORMATS`, see :func:`transposed_weights`;
@@ -277,6 +309,10 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
 
     ``word_records``: 2:4 weights only, pad 3-byte records to a bus word
     (:func:`transposed_weights`; timing and bytes only, the result is the same).
+
+    ``flip``: the SPAD layout at the top of SPAD and (unless ``acc_upper`` says otherwise) the
+    first block in the upper ACC half (module docstring); ``acc_upper``: whether the first
+    block is in the upper ACC half (None: as ``flip``). Timing only, the result is the same.
 
     With ``scale`` (N float32) the output goes through the STORE's per-column post-processing
     (INT8: int8 with ``zero_point`` and the clamp ``[lo, hi]``, or fp16; FP16: fp16 / fp32
@@ -381,6 +417,8 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
     # (span rows) unless the whole a^T sits after them.
     size = sub * nb if resident else sub * nb + span
     a_rows = _BUFFERS * size
+    # flip: the whole SPAD layout at the top of SPAD and the first block in the upper ACC half
+    base = config.npu_spad_rows - a_rows - (kpad if resident else 0) if flip else 0
     starts = np.cumsum([0] + schedule[:-1]) * r
     steps = [(blk, n0, min(nb, n - n0), t, int(k0), min(c * r, k - int(k0)), c)
              for blk, n0 in enumerate(range(0, n, nb))
@@ -388,7 +426,7 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
 
     def loads(i):
         _, n0, rows, _, k0, kk, c = steps[i]
-        at = (i % _BUFFERS) * size
+        at = base + (i % _BUFFERS) * size
         offset, stride = source(n0, k0, c)
         out = [encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, weight_format=wfmt,
                       dram_addr=w_addr + offset, dram_stride=stride, rows=c * rows,
@@ -401,8 +439,8 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
 
     def compute(i):
         blk, n0, rows, t, k0, kk, c = steps[i]
-        at = (i % _BUFFERS) * size
-        acc = (blk % 2) * half
+        at = base + (i % _BUFFERS) * size
+        acc = ((blk + bool(flip if acc_upper is None else acc_upper)) % 2) * half
         out = []
         if t == 0 and scale_addr is not None:
             out.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
@@ -421,7 +459,7 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
         halves = split_tiles(config, rows, tile_bytes) if split is None else split
         for j in range(-(-kk // r)):
             kj = min(r, kk - j * r)
-            w_row = (a_rows + k0 if resident else at + sub * nb) + j * r
+            w_row = (base + a_rows + k0 if resident else at + sub * nb) + j * r
             for lo, hi in ((0, cut), (cut, rows)) if rows > 1 and halves else ((0, rows),):
                 walk = dict(a_cols=1, a_rows=hi - lo, a_row_step=c) if c > 1 else {}
                 out.append(encode(Opcode.COMPUTE, precision=prec,
@@ -445,7 +483,7 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
     words = []
     if resident:
         words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, dram_addr=a_addr,
-                            dram_stride=eb, rows=k, cols=1, local_addr=a_rows))
+                            dram_stride=eb, rows=k, cols=1, local_addr=base + a_rows))
     for i in range(min(ahead, len(steps))):
         words += loads(i)
     for i in range(len(steps)):

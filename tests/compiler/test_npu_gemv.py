@@ -43,6 +43,12 @@ def test_int8_fc_layers_on_the_gemv_plan(variant, per_channel):
     for la in program.layers[:-1]:
         ops = [decode(d)[0] for d in la.commands]
         assert ops[-1] == Opcode.FENCE and ops[-2] == Opcode.LOAD
+    # Consecutive GEMV layers alternate their placement (flip): a layer's first block writes
+    # other ACC rows than the previous layer's last block, so the prefetched bias LOAD need not
+    # wait for the previous layer's STOREs.
+    blocks = [[set(range(f["acc_addr"], f["acc_addr"] + f["m"])) for op, f in
+               map(decode, la.commands) if op == Opcode.COMPUTE] for la in program.layers]
+    assert all(not x[-1] & y[0] for x, y in zip(blocks, blocks[1:], strict=False))
     gemm = compile_graph(graph, preset(variant), gemv=False)
     assert [la.kind for la in gemm.layers] == ["gemm"] * len(UNITS)
     for _ in range(3):

@@ -289,3 +289,82 @@ def test_chunk_schedule():
             plan = _schedule(tiles, sub)
             assert sum(plan) == tiles and max(plan) <= sub and plan[-min(tiles, 2):] == \
                 [1] * min(tiles, 2)
+
+
+def _spad_rows(program):
+    """(lowest, one past the highest) SPAD row the program's LOADs and COMPUTEs touch, and the
+    ACC rows its COMPUTEs write."""
+    spad, acc = set(), set()
+    for d in program.descriptors:
+        op, f = decode(d)
+        if op == Opcode.LOAD and f["target"] == 0:
+            spad.update(range(f["local_addr"], f["local_addr"] + f["rows"]))
+        elif op == Opcode.COMPUTE:
+            acc.update(range(f["acc_addr"], f["acc_addr"] + f["m"]))
+    return spad, acc
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp16"])
+@pytest.mark.parametrize("config", [CFG, ROOMY], ids=["per-tile-a", "resident-a"])
+def test_flip_moves_the_layout_not_the_result(precision, config):
+    """``flip``: the same result bit for bit, the SPAD layout ending at the last SPAD row and
+    the first block in the upper ACC half, so a flipped and an unflipped layer use disjoint
+    ACC rows and, when both fit, disjoint SPAD rows (the compiler alternates them for
+    prefetch_next)."""
+    rng = np.random.default_rng(77)
+    k, n = 24, 11
+    if precision == "int8":
+        a = rng.integers(-128, 128, (1, k), dtype=np.int8)
+        b = rng.integers(-128, 128, (k, n)).astype(np.int8)
+        bias = rng.integers(-999, 999, n, dtype=np.int32)
+        want = golden.gemm_int8(a, b, bias)
+    else:
+        a = (rng.standard_normal((1, k)) * 8).astype(np.float16)
+        b = (rng.standard_normal((k, n)) * 8).astype(np.float16)
+        bias = rng.standard_normal(n).astype(np.float32)
+        want = golden.bits(golden.gemm_fp16(a, b, bias))
+    rows = []
+    for flip in (False, True):
+        program = gemv_program(config, b, precision=precision, bias=bias, nb=n, flip=flip,
+                               **ADDRS)
+        got, model = _run(program, a, config)
+        assert model.error is None
+        assert np.array_equal(golden.bits(got) if precision == "fp16" else got, want)
+        rows.append(_spad_rows(program))
+    (spad0, acc0), (spad1, acc1) = rows
+    assert min(spad0) == 0 and max(spad1) == config.npu_spad_rows - 1
+    assert not acc0 & acc1
+    # Disjoint SPAD rows whenever the two layouts fit side by side (always with ROOMY; the
+    # small SPAD of CFG cannot hold both).
+    fits = len(spad0) + len(spad1) <= config.npu_spad_rows
+    assert fits == (config is ROOMY)
+    assert not (fits and spad0 & spad1)
+    assert min(acc1) == config.npu_acc_rows // 2
+
+
+def test_split_tiles_keeps_tiny_blocks_whole():
+    """Two COMPUTEs per k tile only when halving the block saves more per chained tile than
+    the extra descriptor costs on the bus: a block of 8 channels is one COMPUTE per tile, one
+    of 64 (chain longer than its LOAD) two, and one whose LOAD outlasts the chain one."""
+    from dure.sim.gemv_plan import split_tiles
+
+    from dure.config import preset
+    sim = preset("sim")
+    assert not split_tiles(sim, 8, 8)
+    assert split_tiles(sim, 64, 8)
+    assert not split_tiles(sim, 256, 8)
+    assert not split_tiles(sim, 1, 8)
+
+
+def test_auto_chunk_caps_chained_blocks():
+    """Up to MAX_CHUNK k tiles per LOAD for blocks the bus paces, CHAINED_CHUNK for blocks so
+    short that their accumulate chain paces the k tiles (a longer first chunk only delays
+    them); never more than leaves the last two tiles alone."""
+    from dure.sim.gemv_plan import CHAINED_CHUNK, MAX_CHUNK, _auto_chunk
+
+    from dure.config import preset
+    sim = preset("sim")
+    assert MAX_CHUNK > CHAINED_CHUNK
+    assert _auto_chunk(sim, 128, 16, 8, False) == MAX_CHUNK
+    assert _auto_chunk(sim, 8, 16, 8, False) == CHAINED_CHUNK
+    assert _auto_chunk(sim, 128, 3, 8, False) == 1
