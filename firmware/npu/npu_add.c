@@ -101,12 +101,6 @@ int npu_op_add_fp16(const struct npu_op_add *op, uint32_t *list, uint32_t cap)
         WPUT(d, STORE, ACC_ADDR, acc);
     }
 #undef NEXT
-    if (walk_bad)
-        return NPU_E_ARG;
-    if (pa.err)
-        return pa.err;
-    if (npu_op_flush)
-        npu_op_flush(list, count);
-    return (int)count;
+    return op_list_done(&pa, list, count);
 }
 

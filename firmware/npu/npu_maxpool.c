@@ -14,13 +14,8 @@ int npu_op_maxpool(const struct npu_op_pool *op, uint32_t *list, uint32_t cap)
     int err = op_check_device(op->prec);
     if (err)
         return err;
-    if (!op->n || !op->h || !op->w || !op->c || !op->kh || !op->kw ||
-        (uint64_t)op->kh * op->kw > DURE_NPU_WALK_POOL_MAX_WINDOW ||
-        (op->mem.param_addr & 15u))
-        return NPU_E_ARG;
     struct walk_layer l = {0};
-    if (walk_geometry(&l.g, op->n, op->h, op->w, op->kh, op->kw, op->stride_h, op->stride_w,
-                      op->padding))
+    if (op_pool_geometry(op, &l))
         return NPU_E_ARG;
     const struct walk_geo *g = &l.g;
     /* every window holds an in-bounds tap (a row and a column count of at least 1) */

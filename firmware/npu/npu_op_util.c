@@ -149,3 +149,26 @@ int op_finish(const struct walk_layer *l, const struct op_params *pa, uint32_t *
     return pa->err ? pa->err : err;
 }
 
+
+int op_pool_geometry(const struct npu_op_pool *op, struct walk_layer *l)
+{
+    if (!op->n || !op->h || !op->w || !op->c || !op->kh || !op->kw ||
+        (uint64_t)op->kh * op->kw > DURE_NPU_WALK_POOL_MAX_WINDOW ||
+        (op->mem.param_addr & 15u))
+        return NPU_E_ARG;
+    if (walk_geometry(&l->g, op->n, op->h, op->w, op->kh, op->kw, op->stride_h, op->stride_w,
+                      op->padding))
+        return NPU_E_ARG;
+    return 0;
+}
+
+int op_list_done(const struct op_params *pa, const uint32_t *list, uint32_t count)
+{
+    if (walk_bad)
+        return NPU_E_ARG;
+    if (pa->err)
+        return pa->err;
+    if (npu_op_flush)
+        npu_op_flush(list, count);
+    return (int)count;
+}

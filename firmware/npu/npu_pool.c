@@ -272,13 +272,7 @@ static int global_pool(const struct npu_op_pool *op, const struct walk_layer *l,
         gp_mac(&s, crows);
     else
         gp_array(&s, r, crows);
-    if (walk_bad)
-        return NPU_E_ARG;
-    if (pa->err)
-        return pa->err;
-    if (npu_op_flush)
-        npu_op_flush(list, s.count);
-    return (int)s.count;
+    return op_list_done(pa, list, s.count);
 }
 
 int npu_op_avgpool(const struct npu_op_pool *op, uint32_t *list, uint32_t cap)
@@ -287,13 +281,8 @@ int npu_op_avgpool(const struct npu_op_pool *op, uint32_t *list, uint32_t cap)
     if (err)
         return err;
     const struct npu_info *hw = npu_get_info();
-    if (!op->n || !op->h || !op->w || !op->c || !op->kh || !op->kw ||
-        (uint64_t)op->kh * op->kw > DURE_NPU_WALK_POOL_MAX_WINDOW ||
-        (op->mem.param_addr & 15u))
-        return NPU_E_ARG;
     struct walk_layer l = {0};
-    if (walk_geometry(&l.g, op->n, op->h, op->w, op->kh, op->kw, op->stride_h, op->stride_w,
-                      op->padding))
+    if (op_pool_geometry(op, &l))
         return NPU_E_ARG;
     const struct walk_geo *g = &l.g;
     /* the distinct window counts, in increasing order */

@@ -231,6 +231,13 @@ void op_put_load(uint32_t *d, uint32_t target, uint32_t elem, uint64_t dram, uin
 /* The STORE of the layer (conv_plan's _int8_store / _fp16_store). */
 int op_set_store(struct walk_layer *l, int prec, const struct npu_op_post *post, int scale,
                  uint32_t requant);
+/* A pooling layer's arguments (sizes, window of at most DURE_NPU_WALK_POOL_MAX_WINDOW taps,
+ * 16-byte aligned parameter area) and its geometry into l->g: 0, or NPU_E_ARG. */
+int op_pool_geometry(const struct npu_op_pool *op, struct walk_layer *l);
+/* The end of an operator that emitted `count` descriptors itself: NPU_E_ARG if a field did
+ * not fit (walk_bad), the parameter area's error, else the list flushed (npu_op_flush) and
+ * the count. */
+int op_list_done(const struct op_params *pa, const uint32_t *list, uint32_t count);
 /* walk_plan then walk_emit; the count, or NPU_E_*. */
 int op_finish(const struct walk_layer *l, const struct op_params *pa, uint32_t *list,
               uint32_t cap);
