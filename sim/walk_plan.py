@@ -500,15 +500,20 @@ def chunk_waves(config, layer, rows, gcount, last):
     their size (unlike :func:`tail_waves`, which the last unit takes when it has one chunk)."""
     if not last or gcount == 1:
         return [(0, gcount)]
-    least = -(-LATENCY // (rows * layer.geo.ow))
-    waves, c0 = [], 0
-    while gcount - c0 >= 2 * least:
-        left = gcount - c0
-        cn = left - left // 2
-        waves.append((c0, cn))
-        c0 += cn
-    waves.append((c0, gcount - c0))
-    return waves
+    return _halves(gcount, -(-LATENCY // (rows * layer.geo.ow)))
+
+
+def _halves(total, least):
+    """``(start, size)`` pieces of ``total``: halves of what is left (the larger half first)
+    while the rest still holds two pieces of ``least``; the rest is the last piece."""
+    pieces, start = [], 0
+    while total - start >= 2 * least:
+        left = total - start
+        size = left - left // 2
+        pieces.append((start, size))
+        start += size
+    pieces.append((start, total - start))
+    return pieces
 
 
 def unit_waves(config, layer, rows, gcount, first, last):
@@ -545,15 +550,7 @@ def tail_waves(config, layer, rows, gcount):
     each wave's STOREs overlap the next wave's COMPUTEs and only the last wave's STOREs follow
     the final COMPUTE: halves of what is left (the larger half first) while the rest still
     holds two waves of :func:`tail_min_rows`; the rest is the last wave."""
-    least = tail_min_rows(config, layer, gcount)
-    waves, w0 = [], 0
-    while rows - w0 >= 2 * least:
-        left = rows - w0
-        wr = left - left // 2
-        waves.append((w0, wr))
-        w0 += wr
-    waves.append((w0, rows - w0))
-    return waves
+    return _halves(rows, tail_min_rows(config, layer, gcount))
 
 
 def tail_min_rows(config, layer, gcount):

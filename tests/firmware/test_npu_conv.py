@@ -54,14 +54,20 @@ int conv(int depthwise, const int32_t *s, const void *w, const void *bias, const
     mem(&op.mem, addr, param, param_cap);
     return depthwise ? npu_op_depthwise(&op, list, cap) : npu_op_conv2d(&op, list, cap);
 }
+static void pool_op(struct npu_op_pool *op, const int32_t *s, const int32_t *q,
+                    const uint32_t *addr, void *param, uint32_t param_cap)
+{
+    op->prec = s[0]; op->n = s[1]; op->h = s[2]; op->w = s[3]; op->c = s[4];
+    op->kh = s[6]; op->kw = s[7]; op->stride_h = s[8]; op->stride_w = s[9];
+    op->padding = s[10];
+    post(&op->post, q);
+    mem(&op->mem, addr, param, param_cap);
+}
 int pool(const int32_t *s, const int32_t *q, const uint32_t *addr, void *param,
          uint32_t param_cap, uint32_t *list, uint32_t cap)
 {
     struct npu_op_pool op = {0};
-    op.prec = s[0]; op.n = s[1]; op.h = s[2]; op.w = s[3]; op.c = s[4];
-    op.kh = s[6]; op.kw = s[7]; op.stride_h = s[8]; op.stride_w = s[9]; op.padding = s[10];
-    post(&op.post, q);
-    mem(&op.mem, addr, param, param_cap);
+    pool_op(&op, s, q, addr, param, param_cap);
     return npu_op_avgpool(&op, list, cap);
 }
 int add(uint32_t elements, uint32_t a, uint32_t b, const int32_t *q, const uint32_t *addr,
@@ -77,10 +83,7 @@ int maxpool(const int32_t *s, const int32_t *q, const uint32_t *addr, void *para
             uint32_t param_cap, uint32_t *list, uint32_t cap)
 {
     struct npu_op_pool op = {0};
-    op.prec = s[0]; op.n = s[1]; op.h = s[2]; op.w = s[3]; op.c = s[4];
-    op.kh = s[6]; op.kw = s[7]; op.stride_h = s[8]; op.stride_w = s[9]; op.padding = s[10];
-    post(&op.post, q);
-    mem(&op.mem, addr, param, param_cap);
+    pool_op(&op, s, q, addr, param, param_cap);
     return npu_op_maxpool(&op, list, cap);
 }
 /* p: elements, a, b, zp1, zp2, left_shift, m1, s1, m2, s2, mo, so */

@@ -76,6 +76,18 @@ def _case(rng, x_shape, cout, kernel, per_channel, depthwise):
     return x, w, bias, scale if per_channel else scale[0]
 
 
+def _model_and_args(config, zp_in, scale, stride, padding):
+    """The command model with main memory as its window, the input's address and the
+    planner's keyword arguments (output zero point -4, clamp [-100, 120])."""
+    main = config.region("main")
+    model = NpuModel(config)
+    model.set_window(main.base, main.size)
+    xa, oa, pa = main.base, main.base + main.size // 4, main.base + main.size // 2
+    kw = dict(input_zero_point=zp_in, output_zero_point=-4, scale=scale, stride=stride,
+              padding=padding, lo=-100, hi=120, x_addr=xa, out_addr=oa, param_addr=pa)
+    return model, xa, kw
+
+
 @pytest.mark.parametrize("depthwise", [False, True], ids=["conv", "depthwise"])
 @pytest.mark.parametrize("cfg", list(CONFIGS))
 @pytest.mark.parametrize("case", range(len(CASES)))
@@ -84,12 +96,7 @@ def test_float_scale_conv_is_bit_exact(cfg, case, depthwise):
     x_shape, cout, kernel, stride, padding, zp_in, pc = CASES[case]
     rng = np.random.default_rng(case + 10 * depthwise)
     x, w, bias, scale = _case(rng, x_shape, cout, kernel, pc, depthwise)
-    main = config.region("main")
-    model = NpuModel(config)
-    model.set_window(main.base, main.size)
-    xa, oa, pa = main.base, main.base + main.size // 4, main.base + main.size // 2
-    kw = dict(input_zero_point=zp_in, output_zero_point=-4, scale=scale, stride=stride,
-              padding=padding, lo=-100, hi=120, x_addr=xa, out_addr=oa, param_addr=pa)
+    model, xa, kw = _model_and_args(config, zp_in, scale, stride, padding)
     fn = depthwise_conv2d_int8_float_scale_program if depthwise else \
         conv2d_int8_float_scale_program
     prog = fn(config, x.shape, w, bias, **kw)
@@ -111,12 +118,7 @@ def test_float_scale_depthwise_modes(mode):
         "SAME", -128, True
     rng = np.random.default_rng(77)
     x, w, bias, scale = _case(rng, x_shape, cout, kernel, pc, True)
-    main = config.region("main")
-    model = NpuModel(config)
-    model.set_window(main.base, main.size)
-    xa, oa, pa = main.base, main.base + main.size // 4, main.base + main.size // 2
-    kw = dict(input_zero_point=zp_in, output_zero_point=-4, scale=scale, stride=stride,
-              padding=padding, lo=-100, hi=120, x_addr=xa, out_addr=oa, param_addr=pa)
+    model, xa, kw = _model_and_args(config, zp_in, scale, stride, padding)
     prog = depthwise_conv2d_int8_float_scale_program(
         config, x.shape, w, bias, mac=mode != "diagonal", pair=mode == "pair", **kw)
     kinds = {(d[0] & 0xF, d[0] >> 9 & 1 if d[0] & 0xF == 6 else 0) for d in prog.descriptors}
