@@ -15,7 +15,7 @@ from dure.rtl.npu.commands import Opcode, Precision
 from dure.rtl.npu.descriptor import decode
 from dure.sim import conv_plan, eltwise_plan, pool_plan
 from dure.sim.verif.host_c import host_library
-from dure.sim.walk_plan import PIECE_ROWS
+from dure.sim.walk_emit import PIECE_ROWS
 
 from dure.config import SoCConfig, preset
 from dure.gemm_cost import WALK_MODEL
