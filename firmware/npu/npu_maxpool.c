@@ -1,5 +1,5 @@
 /* npu_maxpool.c: MAX_POOL_2D of npu_ops.h, the C port of sim/pool_plan.py's _max_pool: the
- * walk engine (npu_walk.c) with one ELTWISE MAX per tap in place of each COMPUTE (the first
+ * walk engine (npu_walk_*.c) with one ELTWISE MAX per tap in place of each COMPUTE (the first
  * tap without accumulate), padded taps FILLed with the lowest value (-128 / -Inf), and the
  * STORE writing the ACC value back (INT8: the identity double-rounding requantization,
  * multiplier 2^30 and shift 1; FP16: the FP16 STORE); the same parameter bytes and stream,

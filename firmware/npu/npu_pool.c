@@ -1,5 +1,5 @@
 /* npu_pool.c: AVERAGE_POOL_2D of npu_ops.h, the C port of sim/pool_plan.py: through the walk
- * engine (npu_walk.c), global pooling as its own short stream. */
+ * engine (npu_walk_*.c), global pooling as its own short stream. */
 #include "npu_walk.h"
 
 /* --- AVERAGE_POOL_2D (sim/pool_plan.py) --------------------------------------------------- */

@@ -22,7 +22,8 @@ from dure.gemm_cost import WALK_MODEL
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SOURCES = [ROOT / "firmware" / "npu" / name
-           for name in ("npu_walk_plan.c", "npu_walk.c", "npu_op_util.c", "npu_conv.c",
+           for name in ("npu_walk_plan.c", "npu_walk_waves.c", "npu_walk_emit.c",
+                        "npu_walk_cmds.c", "npu_walk_stream.c", "npu_op_util.c", "npu_conv.c",
                         "npu_conv_pack.c",
                         "npu_pool.c", "npu_add.c", "npu_maxpool.c", "npu_add_int8.c")]
 SHIM = r"""
