@@ -237,6 +237,10 @@ int op_set_store(struct walk_layer *l, int prec, const struct npu_op_post *post,
 /* A pooling layer's arguments (sizes, window of at most DURE_NPU_WALK_POOL_MAX_WINDOW taps,
  * 16-byte aligned parameter area) and its geometry into l->g: 0, or NPU_E_ARG. */
 int op_pool_geometry(const struct npu_op_pool *op, struct walk_layer *l);
+/* The walk layer fields average and max pooling share: channels in chunks of lc lanes, each
+ * output chunk reading its own input chunk (diagonal), the operator's input and output, a
+ * shared weight (the identity, or none), constant rows lc words apart shared by all chunks. */
+void op_pool_layer(const struct npu_op_pool *op, uint32_t lc, struct walk_layer *l);
 /* The end of an operator that emitted `count` descriptors itself: NPU_E_ARG if a field did
  * not fit (walk_bad), the parameter area's error, else the list flushed (npu_op_flush) and
  * the count. */
