@@ -2,19 +2,19 @@
 piece at a time so that the layer's fixed cost (the first COMPUTE waiting for its data, the
 last STOREs after the final COMPUTE) shrinks. C port: ``firmware/npu/npu_walk_waves.c``.
 
-Waves (the layer's fixed cost, :func:`unit_waves`, :func:`chunk_waves`): the first and the
-last unit of a layer with a window larger than 1x1 on the array run their rows in *waves*, one
-after the other, each wave in the order above (taps, input chunks, output chunks, sub-blocks of
-at most ``sbh`` rows inside the wave). The first unit's waves grow, and its tile rows come in
-one LOAD per wave and input chunk, so its first COMPUTE waits for a few rows instead of the
-whole block; the last unit's shrink, so each wave's STOREs overlap the next wave's COMPUTEs and
-only the last (small) wave's STOREs follow the final COMPUTE. A last unit of several output
-chunks (any window) takes its chunks in shrinking ranges instead, the same way. A wave keeps
-the order per ACC row (FP16 stays exact) and has at least LATENCY pixels over its chunks, so
-an accumulation chain onto the same rows is not waited for. No waves in the ``taps`` weight
-mode (its tap buffers are refilled in the unit's tap order). What the engine cannot schedule
-away: an ACC-init LOAD (the bias) takes one ACC write-port cycle per row from the COMPUTEs'
-results (~2 k cycles on ResNet-8 stage 1), measured by removing them.
+Waves (the layer's fixed cost, :func:`unit_waves`, :func:`chunk_waves`): the first and the last
+unit of a layer with a window larger than 1x1 on the array run their rows in *waves*, one after
+the other, each wave in the order of :mod:`dure.sim.walk_emit` (taps, input chunks, output
+chunks, sub-blocks of at most ``sbh`` rows inside the wave). The first unit's waves grow, and
+its tile rows come in one LOAD per wave and input chunk, so its first COMPUTE waits for a few
+rows instead of the whole block; the last unit's shrink, so each wave's STOREs overlap the next
+wave's COMPUTEs and only the last (small) wave's STOREs follow the final COMPUTE. A last unit
+of several output chunks (any window) takes its chunks in shrinking ranges instead, the same
+way. A wave keeps the order per ACC row (FP16 stays exact) and has at least LATENCY pixels over
+its chunks, so an accumulation chain onto the same rows is not waited for. No waves in the
+``taps`` weight mode (its tap buffers are refilled in the unit's tap order). What the engine
+cannot schedule away: an ACC-init LOAD (the bias) takes one ACC write-port cycle per row from
+the COMPUTEs' results (~2 k cycles on ResNet-8 stage 1), measured by removing them.
 """
 
 from dure.gemm_cost import LATENCY, RELOAD
