@@ -413,7 +413,7 @@ def _fast_conv_layers(graph, op, blob, buffers, reads, config):
 
     def plan(x_addrs, out_addr, param_addr):
         return conv2d_int8_sum_program(config, tuple(x.shape), p.w, input_zero_point=p.zx,
-                                       stride=p.stride, padding=p.pads, x_addr=x_addrs[0],
+                                       stride=p.stride, padding=p.padding, x_addr=x_addrs[0],
                                        out_addr=out_addr, param_addr=param_addr)
     base = config.region("main").base
     try:

@@ -53,7 +53,8 @@ class FastParams:
     lo: int                 # the output clamp, inside [-128, 127]
     hi: int
     stride: tuple
-    pads: tuple             # (top, left, bottom, right)
+    pads: tuple             # (top, left, bottom, right); negative: rows / columns unread
+    padding: object         # the operator's own padding attribute (for the NPU planner)
     roundings: int          # m of the bound: roundings on any product's path
 
 
@@ -118,7 +119,7 @@ def fast_params(graph, op):
     lo, hi = a.get("lo"), a.get("hi")
     lo = -128 if lo is None else max(int(lo), -128)
     hi = 127 if hi is None else min(int(hi), 127)
-    return FastParams(w, table, zx, int(y.quant.zp), lo, hi, stride, pads, m)
+    return FastParams(w, table, zx, int(y.quant.zp), lo, hi, stride, pads, a["padding"], m)
 
 
 def fast_table(p):
