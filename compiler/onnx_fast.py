@@ -7,25 +7,29 @@ fast path gets the same bits from the exact integer sums instead:
 
 1. the NPU computes ``S = sum (x - z_x) * w`` per output exactly
    (:func:`dure.sim.conv_plan.conv2d_int8_sum_program`, raw INT32 STORE);
-2. per output the core (and :func:`finish`, the same float32 operations in numpy) computes
-   ``T ~ S * s_x * s_w[j] / s_y + b[j] / s_y`` and a rigorous bound ``E2`` on
-   ``|fl(v / s_y) - T|`` (derivation: docs/onnx_fast_path.md); when ``[T - E2, T + E2]``
-   holds no rounding boundary (``|T - rint(T)| + E2 < 1/2``), or lies wholly below the
-   lower / above the upper clamp edge, the output is decided from ``T`` alone;
+2. per output the core (and :func:`decide`, the same integer arithmetic in numpy) computes
+   ``X = S * M_j + B_j``, the exact value ``T = S * s_x * s_w[j] / s_y + b[j] / s_y`` in
+   fixed point (``2^-F_j`` units), and a rigorous integer bound
+   ``E = K0_j + K2_j * A + K1_j * |S|`` on ``|fl(v / s_y) - X 2^-F_j|`` (derivation:
+   docs/onnx_fast_path.md); ``fl(v / s_y)`` then rounds to an integer in
+   ``[ceil((X - E) 2^-F - 1/2), floor((X + E) 2^-F + 1/2)]``, and when both ends give the
+   same clamped output, that is the output. ``A`` is first the per-channel worst case
+   ``max|x - z_x| * sum |w|`` (``KC_j = K0_j + K2_j * A_max``);
 3. otherwise the bound is redone with the exact ``A = sum |x - z_x| |w|`` of that output
-   (integer MACs, instead of the per-channel worst case ``A <= max|x - z_x| * sum |w|``);
+   (integer MACs);
 4. the outputs still undecided are recomputed with the exact float32 chain (the slow kernel).
 
 Applies to ungrouped CONV_2D with weight zero point 0, dilation 1 and normal float32 scales
 (:func:`fast_params` returns None otherwise: the slow kernel then computes the layer).
 
-Per-channel table (:func:`fast_table`, little-endian): ``cout`` rows of 5 binary32 words
-``m, bt, e1, e0, ec`` (``m = f32(s_x s_w / s_y)``, ``bt = f32(b / s_y)``, ``e1`` the bound per
-unit of ``A``, ``e0`` the constant part, ``ec = e1 * A_max + e0`` with the per-channel worst
-case, all rounded up), then ``|w|`` as uint8 ``(cout, kh, kw, cin)``.
+Per-channel table (:func:`fast_table`, little-endian 32-bit words): ``cout`` rows of 10
+words ``M, F, B (2 words), K1, K2, K0 (2), KC (2)`` (int64 as low then high word), then
+``|w|`` as uint8 ``(cout, kh, kw, cin)``.
 """
 
 import dataclasses
+import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -33,13 +37,12 @@ from .ir import OpKind, explicit_padding, pair
 from .onnx_float import conv_chains
 
 __all__ = ["FastParams", "fast_params", "fast_table", "decide", "exact_a", "sums", "finish",
-           "U", "MARGIN_T"]
+           "TABLE_WORDS"]
 
-U = 2.0 ** -24          # unit roundoff of binary32
-_ETA = 2.0 ** -150      # absolute error of one rounding into the subnormal range
-MARGIN_T = np.float32(2.0 ** -19)   # runtime margin per unit of G = |S m| + |bt| (32 u)
-_INFLATE = 1.0 + 2.0 ** -17         # covers the runtime roundings of the E terms
-_LIMIT_RINT = 1 << 22               # |T| from here: only the clamp tests apply
+_U = Fraction(1, 1 << 24)       # unit roundoff of binary32
+_ETA = Fraction(1, 1 << 150)    # absolute error of one rounding into the subnormal range
+TABLE_WORDS = 10                # per output channel (module docstring)
+_COLS = ("M", "F", "B", "K1", "K2", "K0", "KC")
 
 
 @dataclasses.dataclass
@@ -47,7 +50,7 @@ class FastParams:
     """What the fast path of one convolution needs (module docstring)."""
 
     w: np.ndarray           # int8 (cout, kh, kw, cin), zero point 0
-    table: np.ndarray       # float32 (cout, 5): m, bt, e1, e0, ec
+    table: dict             # int64 (cout,) arrays "M", "F", "B", "K1", "K2", "K0", "KC"
     zx: int
     zy: int
     lo: int                 # the output clamp, inside [-128, 127]
@@ -56,12 +59,6 @@ class FastParams:
     pads: tuple             # (top, left, bottom, right); negative: rows / columns unread
     padding: object         # the operator's own padding attribute (for the NPU planner)
     roundings: int          # m of the bound: roundings on any product's path
-
-
-def _up(v):
-    """The least binary32 >= ``v`` (float64, nonnegative)."""
-    f = np.float32(v)
-    return np.nextafter(f, np.float32(np.inf)) if float(f) < v else f
 
 
 def _normal(s):
@@ -99,32 +96,68 @@ def fast_params(graph, op):
     chains = conv_chains(x.shape, wg.shape, stride, (1, 1), pads, 1)
     sk = min(c[2] for c in chains)
     m = k + -(-k // sk) + 2             # FMAs / adds of a chain, chain sums, bias
-    if m * U > 2.0 ** -10:
+    if m * _U > Fraction(1, 1 << 10):
         return None
-    gamma = m * U / (1 - m * U)
     zx = int(x.quant.zp)
-    mu = np.float64(sx) * sw.astype(np.float64) / np.float64(sy)
-    b = np.zeros(cout) if bd is None else np.abs(bd.astype(np.float64))
-    e1 = mu * ((2 * U + U * U) + gamma * (1 + U) ** 2) * (1 + U) * _INFLATE
-    e0 = ((gamma * b + (2 * k + 4) * _ETA) / np.float64(sy) + 2 * _ETA) * _INFLATE + 2.0 ** -140
-    amax = max(zx + 128, 127 - zx) * np.abs(w.astype(np.int64)).reshape(cout, -1).sum(axis=1)
-    table = np.zeros((cout, 5), np.float32)
-    table[:, 0] = mu.astype(np.float32)
-    table[:, 1] = (np.zeros(cout) if bd is None else bd.astype(np.float64) / np.float64(sy)
-                   ).astype(np.float32)
-    for j in range(cout):
-        table[j, 2], table[j, 3] = _up(e1[j]), _up(e0[j])
-        table[j, 4] = _up((float(amax[j]) * float(table[j, 2]) + float(table[j, 3])) *
-                          (1 + 2.0 ** -20))
+    table = _table(sx, sw, sy, bd, k, m, w, zx)
+    if table is None:
+        return None
     lo, hi = a.get("lo"), a.get("hi")
     lo = -128 if lo is None else max(int(lo), -128)
     hi = 127 if hi is None else min(int(hi), 127)
     return FastParams(w, table, zx, int(y.quant.zp), lo, hi, stride, pads, a["padding"], m)
 
 
+def _ceil(q):
+    return -((-q.numerator) // q.denominator)
+
+
+def _table(sx, sw, sy, bd, k, m, w, zx):
+    """The per-channel integers of the bound (docs/onnx_fast_path.md), exact (Fractions), or
+    None when a value leaves the ranges the 64-bit arithmetic is checked for."""
+    u, eta = _U, _ETA
+    gamma = m * u / (1 - m * u)
+    fy = Fraction(float(sy))
+    xmax = max(zx + 128, 127 - zx)
+    rows = {c: [] for c in _COLS}
+    for j in range(w.shape[0]):
+        mu = Fraction(float(sx)) * Fraction(float(sw[j])) / fy
+        beta = Fraction(0) if bd is None else Fraction(float(bd[j])) / fy
+        f = 31 - math.frexp(float(mu))[1]       # mu * 2^F in [2^30, 2^31)
+        if round(mu * 2 ** f) >= 1 << 31:
+            f -= 1
+        if not 1 <= f <= 62:
+            return None
+        one = Fraction(1 << f)
+        k2 = _ceil(one * (1 + u) * mu * ((2 * u + u * u) + gamma * (1 + u) ** 2))
+        k1 = _ceil(one * u * mu) + 1
+        k0 = _ceil(one * ((1 + u) * gamma * abs(beta) + u * abs(beta) +
+                          (1 + u) * (2 * k + 4) * eta / fy + eta)) + 1
+        wsum = int(np.abs(w[j].astype(np.int64)).sum())
+        kc = k0 + k2 * xmax * wsum
+        vals = dict(M=round(mu * one), F=f, B=round(beta * one), K1=k1, K2=k2, K0=k0, KC=kc)
+        smax = xmax * wsum
+        if max(k1, k2) >= 1 << 31 or abs(vals["B"]) + smax * (vals["M"] + k1) + kc + \
+                k2 * smax + one >= 1 << 62:
+            return None
+        for c in _COLS:
+            rows[c].append(vals[c])
+    return {c: np.asarray(v, np.int64) for c, v in rows.items()}
+
+
 def fast_table(p):
     """The bytes of the per-channel table and ``|w|`` (module docstring)."""
-    return p.table.tobytes() + np.abs(p.w.astype(np.int16)).astype(np.uint8).tobytes()
+    t = p.table
+
+    def lo(v):
+        return v & 0xFFFF_FFFF
+
+    def hi(v):
+        return (v >> 32) & 0xFFFF_FFFF
+    words = np.stack([lo(t["M"]), t["F"], lo(t["B"]), hi(t["B"]), t["K1"], t["K2"],
+                      lo(t["K0"]), hi(t["K0"]), lo(t["KC"]), hi(t["KC"])], axis=1)
+    return words.astype("<u4").tobytes() + \
+        np.abs(p.w.astype(np.int16)).astype(np.uint8).tobytes()
 
 
 def _taps(x, p, fill):
@@ -155,23 +188,22 @@ def exact_a(x, p):
     return np.tensordot(t, np.abs(p.w.astype(np.int64)), axes=([3, 4, 5], [1, 2, 3]))
 
 
-def decide(s, e, p):
-    """``(y, decided)`` from the sums ``s`` (int, last axis the channel) and the bound's
-    ``E`` part ``e`` (float32, broadcast): binary32 operations in the C kernel's order."""
-    f32 = np.float32
+def decide(s, a, p):
+    """``(y, decided)`` from the sums ``s`` (int, last axis the channel) and ``a``: None for
+    the per-channel worst case, else the exact ``A`` per output (module docstring); int64
+    arithmetic, as the C kernel's."""
     t = p.table
-    sm = np.asarray(s, np.int64).astype(f32) * t[:, 0]
-    tt = (sm + t[:, 1]).astype(f32)
-    g = (np.abs(sm) + np.abs(t[:, 1])).astype(f32)
-    e2 = (np.asarray(e, f32) + (g * MARGIN_T).astype(f32)).astype(f32)
-    ni = np.clip(np.rint(tt), -_LIMIT_RINT, _LIMIT_RINT)
-    d = (tt - ni.astype(f32)).astype(f32)
-    near = (np.abs(ni) < _LIMIT_RINT) & ((np.abs(d) + e2).astype(f32) < f32(0.5))
-    q = np.clip(np.clip(ni, -(1 << 20), 1 << 20).astype(np.int64) + p.zy, p.lo, p.hi)
-    low = (tt + e2).astype(f32) < f32(p.lo - p.zy + 0.5)
-    high = (tt - e2).astype(f32) > f32(p.hi - p.zy - 0.5)
-    y = np.where(near, q, np.where(low, p.lo, p.hi)).astype(np.int8)
-    return y, near | low | high
+    s = np.asarray(s, np.int64)
+    x = s * t["M"] + t["B"]
+    e = (t["KC"] if a is None else t["K0"] + t["K2"] * np.asarray(a, np.int64)) + \
+        t["K1"] * np.abs(s)
+    h = np.left_shift(np.int64(1), t["F"] - 1)
+    n_lo = -np.right_shift(-(x - e - h), t["F"])        # ceil((X - E) 2^-F - 1/2)
+    n_hi = np.right_shift(x + e + h, t["F"])            # floor((X + E) 2^-F + 1/2)
+    lim = 1 << 20
+    q_lo = np.clip(np.clip(n_lo, -lim, lim) + p.zy, p.lo, p.hi)
+    q_hi = np.clip(np.clip(n_hi, -lim, lim) + p.zy, p.lo, p.hi)
+    return q_lo.astype(np.int8), q_lo == q_hi
 
 
 def finish(graph, op, x, s, p=None, slow=None):
@@ -180,13 +212,10 @@ def finish(graph, op, x, s, p=None, slow=None):
     "recomputed"}``: how many outputs each tier decided. ``slow()`` gives the slow path's
     whole output (default: :func:`.reference.run_op` on ``x``)."""
     p = p or fast_params(graph, op)
-    t = p.table
-    y, done = decide(s, t[:, 4], p)
+    y, done = decide(s, None, p)
     crude = int(done.sum())
     if not done.all():
-        a = exact_a(x, p).astype(np.float32)
-        e = ((a * t[:, 2]).astype(np.float32) + t[:, 3]).astype(np.float32)
-        y2, done2 = decide(s, e, p)
+        y2, done2 = decide(s, exact_a(x, p), p)
         y = np.where(done, y, y2)
         exact = int((done2 & ~done).sum())
         done = done | done2

@@ -3,9 +3,7 @@
 
 #include "layer_table.h"
 
-#define F32_HALF 0x3F000000u
-#define F32_MARGIN_T 0x36000000u          /* 2^-19: onnx_fast.MARGIN_T */
-#define RINT_LIMIT (1 << 22)              /* onnx_fast._LIMIT_RINT */
+#define FAST_WORDS 10u                    /* onnx_fast.TABLE_WORDS */
 
 static f32_t deq[256];                    /* DequantizeLinear of every int8 value */
 
@@ -80,41 +78,35 @@ void conv_float_onnx(const struct conv_float_onnx *c)
                             quantize(c, float_value(c, b, g, p, f, c->seg[3 * s + 2]));
 }
 
-/* onnx_fast.decide for one output: 1 and *out when the sum `s` and the bound part `e` decide
- * it (binary32 operations in that function's order). */
-static int decide(const struct conv_float_onnx *c, int32_t s, f32_t e, const uint32_t *row,
+static int64_t word64(const uint32_t *w)
+{
+    return (int64_t)((uint64_t)w[0] | (uint64_t)w[1] << 32);
+}
+
+static int32_t out_level(const struct conv_float_onnx *c, int64_t n)
+{
+    const int64_t lim = 1 << 20;
+    int32_t q = (int32_t)(n < -lim ? -lim : n > lim ? lim : n) + c->zy;
+    return q < c->lo ? c->lo : q > c->hi ? c->hi : q;
+}
+
+/* onnx_fast.decide for one output: X = S * M + B is the exact value in 2^-F units and `e`
+ * the bound; fl(v / s_y) rounds to an integer in [ceil((X - e) 2^-F - 1/2),
+ * floor((X + e) 2^-F + 1/2)]: decided (1, *out) when both ends give the same output. */
+static int decide(const struct conv_float_onnx *c, int32_t s, int64_t e, const uint32_t *row,
                   int8_t *out)
 {
-    f32_t sm = f32_mul(f32_from_i32(s), row[0]);
-    f32_t t = f32_add(sm, row[1]);
-    f32_t g = f32_add(sm & 0x7FFFFFFFu, row[1] & 0x7FFFFFFFu);
-    f32_t e2 = f32_add(e, f32_mul(g, F32_MARGIN_T));
-    int32_t ni = f32_rint_clip(t, RINT_LIMIT);
-    if (ni != RINT_LIMIT && ni != -RINT_LIMIT) {
-        f32_t d = f32_add(t, f32_from_i32(ni) ^ 0x80000000u);
-        if (f32_lt(f32_add(d & 0x7FFFFFFFu, e2), F32_HALF)) {
-            int32_t q = ni < -(1 << 20) ? -(1 << 20) : ni > (1 << 20) ? 1 << 20 : ni;
-            *out = clamp_out(c, q + c->zy);
-            return 1;
-        }
-    }
-    /* wholly below lo + 1/2 or above hi - 1/2 (in units of s_y, from z_y) */
-    if (f32_lt(f32_add(t, e2), f32_mul(f32_from_i32(2 * (c->lo - c->zy) + 1), F32_HALF))) {
-        *out = (int8_t)c->lo;
-        return 1;
-    }
-    if (f32_lt(f32_mul(f32_from_i32(2 * (c->hi - c->zy) - 1), F32_HALF),
-               f32_add(t, e2 ^ 0x80000000u))) {
-        *out = (int8_t)c->hi;
-        return 1;
-    }
-    return 0;
+    uint32_t f = row[1];
+    int64_t x = (int64_t)s * (int32_t)row[0] + word64(row + 2), h = (int64_t)1 << (f - 1);
+    int32_t lo = out_level(c, -((e + h - x) >> f)), hi = out_level(c, (x + e + h) >> f);
+    *out = (int8_t)lo;
+    return lo == hi;
 }
 
 uint32_t conv_float_onnx_fast(const struct conv_float_onnx *c, const int32_t *sums,
                               const uint32_t *table)
 {
-    const uint8_t *absw = (const uint8_t *)(table + 5 * c->cout);
+    const uint8_t *absw = (const uint8_t *)(table + FAST_WORDS * c->cout);
     uint32_t taps = c->kh * c->kw * c->cin, recomputed = 0, have_deq = 0;
     for (uint32_t b = 0; b < c->n; b++)
         for (uint32_t p = 0; p < c->oh * c->ow; p++) {
@@ -124,8 +116,10 @@ uint32_t conv_float_onnx_fast(const struct conv_float_onnx *c, const int32_t *su
                     sk = c->seg[3 * s + 2];
             uint64_t o = ((uint64_t)b * c->oh * c->ow + p) * c->cout;
             for (uint32_t f = 0; f < c->cout; f++) {
-                const uint32_t *row = table + 5 * f;
-                if (decide(c, sums[o + f], row[4], row, &c->y[o + f]))
+                const uint32_t *row = table + FAST_WORDS * f;
+                int32_t sum = sums[o + f];
+                int64_t k1s = (int64_t)row[4] * (sum < 0 ? -(int64_t)sum : sum);
+                if (decide(c, sum, word64(row + 8) + k1s, row, &c->y[o + f]))
                     continue;
                 /* the exact A = sum |x - z_x| |w| of this output instead of the worst case */
                 const uint8_t *wa = absw + (uint64_t)f * taps;
@@ -145,8 +139,8 @@ uint32_t conv_float_onnx_fast(const struct conv_float_onnx *c, const int32_t *su
                         }
                     }
                 }
-                f32_t e = f32_add(f32_mul(f32_from_i32(a), row[2]), row[3]);
-                if (decide(c, sums[o + f], e, row, &c->y[o + f]))
+                if (decide(c, sum, word64(row + 6) + (int64_t)row[5] * a + k1s, row,
+                           &c->y[o + f]))
                     continue;
                 if (!have_deq) {
                     dequant_table(c);

@@ -23,8 +23,9 @@ struct conv_float_onnx {
 void conv_float_onnx(const struct conv_float_onnx *c);
 
 /* The exact fast path (compiler/onnx_fast.py; groups == 1): `sums` the NPU's int32
- * sum (x - z_x) * w per output (n, oh, ow, cout); `table` 5 binary32 words per output channel
- * (m, bt, e1, e0, ec) then |w| as uint8 (cout, kh, kw, cin). Each output is decided from its
+ * sum (x - z_x) * w per output (n, oh, ow, cout); `table` 10 words per output channel
+ * (M, F, B, K1, K2, K0, KC; B, K0, KC int64, low word first) then |w| as uint8
+ * (cout, kh, kw, cin). Each output is decided from its
  * sum when the error bound allows, else recomputed with the float32 chain. Returns the number
  * of outputs recomputed. */
 uint32_t conv_float_onnx_fast(const struct conv_float_onnx *c, const int32_t *sums,

@@ -569,7 +569,7 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
             return LT_E_ARG;
         const int32_t *sums = at(env, r[31], (uint64_t)r[5] * 4, 4);
         const uint32_t *table = at(env, r[29] + 12 * c.nseg,
-                                   (uint64_t)c.cout * (20 + k), 4);
+                                   (uint64_t)c.cout * (40 + k), 4);
         if (!sums || !table)
             return LT_E_RANGE;
         conv_float_onnx_fast(&c, sums, table);
