@@ -25,6 +25,11 @@ Which operators run on the NPU (everything else runs on the core, marked ``core`
   :mod:`.npu_ops`), bit-exact with the compiler's reference. Their parameter bytes go into
   the weight blob; their descriptors are made once the memory plan has placed the
   activations;
+- a convolution onnxruntime runs unfused in float32 (``ort_float``, ungrouped): its exact
+  int32 sums on the NPU (a walk with a raw INT32 STORE into the scratch buffer
+  ``<out>/sums``) and a core layer ``conv_fast`` deciding each output from them or
+  recomputing it in float32 (:mod:`.onnx_fast`; ``float_fast=False``: the whole layer on the
+  core's float32 kernel);
 - other CONV_2D the planners refuse or do not take (dilation, weights with a zero point
   other than 0, a layer too large for the SPAD / ACC), when ``im2col`` is on
   (the default): the core gathers the patches into a (N*OH*OW) x (KH*KW*Cin) matrix in
@@ -437,7 +442,8 @@ def _fast_conv_layers(graph, op, blob, buffers, reads, config):
         blob.add(f"{out}/float_bias", bd)
     blob.add(f"{out}/chains", np.frombuffer(np.asarray(chains, np.uint32).tobytes() +
                                             fast_table(p), np.uint8))
-    core = Layer("conv_fast", "core", op, [*reads, sums_name], [out], macs=layer_macs(graph, op),
+    # the MACs are the NPU layer's; the core decides (and recomputes a few outputs)
+    core = Layer("conv_fast", "core", op, [*reads, sums_name], [out], macs=0,
                  params={"sums": sums_name})
     return [npu, core]
 
