@@ -4,6 +4,11 @@
 #include "layer_table.h"
 
 #define FAST_WORDS 10u                    /* onnx_fast.TABLE_WORDS */
+#define FAST_STAGE_COUT 64u               /* channels whose table rows are staged in RAM */
+
+/* Main memory is slow for the core (a bus transaction per access): the per-channel rows,
+ * read once per output, are copied to on-chip RAM first when they fit. */
+static uint32_t fast_rows[FAST_STAGE_COUT * FAST_WORDS];
 
 static f32_t deq[256];                    /* DequantizeLinear of every int8 value */
 
@@ -15,9 +20,10 @@ static void dequant_table(const struct conv_float_onnx *c)
 
 /* The float32 value onnxruntime's Conv gives output (b, pixel p, filter f) of group g before
  * QuantizeLinear: FMA chains from +0 over k in (ci, kh, kw) order restarted every `sk` and
- * added up (one filter per group: products summed in groups of 4, 2, 1, no FMA), + bias. */
+ * added up (one filter per group: products summed in groups of 4, 2, 1, no FMA), + bias.
+ * `table`: the input dequantized from deq[] (else each tap's f32(x - z_x) * s_x computed). */
 static f32_t float_value(const struct conv_float_onnx *c, uint32_t b, uint32_t g, uint32_t p,
-                         uint32_t f, uint32_t sk)
+                         uint32_t f, uint32_t sk, int table)
 {
     uint32_t cg = c->cin / c->groups, fo = c->cout / c->groups, k = cg * c->kh * c->kw;
     uint32_t oy = p / c->ow, ox = p % c->ow;
@@ -29,9 +35,11 @@ static f32_t float_value(const struct conv_float_onnx *c, uint32_t b, uint32_t g
         int32_t iy = (int32_t)(oy * c->sh + i * c->dh) - c->pt;
         int32_t ix = (int32_t)(ox * c->sw + j * c->dw) - c->pl;
         f32_t xd = 0;
-        if (iy >= 0 && iy < (int32_t)c->h && ix >= 0 && ix < (int32_t)c->w)
-            xd = deq[c->x[(((uint64_t)b * c->h + (uint32_t)iy) * c->w + (uint32_t)ix) * c->cin
-                          + g * cg + ci] + 128];
+        if (iy >= 0 && iy < (int32_t)c->h && ix >= 0 && ix < (int32_t)c->w) {
+            int32_t v = c->x[(((uint64_t)b * c->h + (uint32_t)iy) * c->w + (uint32_t)ix) *
+                             c->cin + g * cg + ci];
+            xd = table ? deq[v + 128] : f32_mul(f32_from_i32(v - c->zx), c->sx);
+        }
         if (fo == 1) {                              /* MLAS's one-row kernel */
             if (!in_grp)
                 glen = k - kk >= 4 ? 4 : k - kk >= 2 ? 2 : 1;
@@ -75,7 +83,7 @@ void conv_float_onnx(const struct conv_float_onnx *c)
                 for (uint32_t p = c->seg[3 * s]; p < c->seg[3 * s] + c->seg[3 * s + 1]; p++)
                     for (uint32_t f = g * fo; f < (g + 1) * fo; f++)
                         c->y[((uint64_t)b * c->oh * c->ow + p) * c->cout + f] =
-                            quantize(c, float_value(c, b, g, p, f, c->seg[3 * s + 2]));
+                            quantize(c, float_value(c, b, g, p, f, c->seg[3 * s + 2], 1));
 }
 
 static int64_t word64(const uint32_t *w)
@@ -108,6 +116,12 @@ uint32_t conv_float_onnx_fast(const struct conv_float_onnx *c, const int32_t *su
 {
     const uint8_t *absw = (const uint8_t *)(table + FAST_WORDS * c->cout);
     uint32_t taps = c->kh * c->kw * c->cin, recomputed = 0, have_deq = 0;
+    const uint32_t *rows = table;
+    if (c->cout <= FAST_STAGE_COUT) {
+        for (uint32_t i = 0; i < c->cout * FAST_WORDS; i++)
+            fast_rows[i] = table[i];
+        rows = fast_rows;
+    }
     for (uint32_t b = 0; b < c->n; b++)
         for (uint32_t p = 0; p < c->oh * c->ow; p++) {
             uint32_t oy = p / c->ow, ox = p % c->ow, sk = 0;
@@ -116,7 +130,7 @@ uint32_t conv_float_onnx_fast(const struct conv_float_onnx *c, const int32_t *su
                     sk = c->seg[3 * s + 2];
             uint64_t o = ((uint64_t)b * c->oh * c->ow + p) * c->cout;
             for (uint32_t f = 0; f < c->cout; f++) {
-                const uint32_t *row = table + FAST_WORDS * f;
+                const uint32_t *row = rows + FAST_WORDS * f;
                 int32_t sum = sums[o + f];
                 int64_t k1s = (int64_t)row[4] * (sum < 0 ? -(int64_t)sum : sum);
                 if (decide(c, sum, word64(row + 8) + k1s, row, &c->y[o + f]))
@@ -142,11 +156,12 @@ uint32_t conv_float_onnx_fast(const struct conv_float_onnx *c, const int32_t *su
                 if (decide(c, sum, word64(row + 6) + (int64_t)row[5] * a + k1s, row,
                            &c->y[o + f]))
                     continue;
-                if (!have_deq) {
+                /* a few outputs dequantize their taps; the 256-entry table once it pays */
+                if (!have_deq && (recomputed + 1) * taps > 512) {
                     dequant_table(c);
                     have_deq = 1;
                 }
-                c->y[o + f] = quantize(c, float_value(c, b, 0, p, f, sk));
+                c->y[o + f] = quantize(c, float_value(c, b, 0, p, f, sk, (int)have_deq));
                 recomputed++;
             }
         }
