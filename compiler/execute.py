@@ -16,6 +16,7 @@ from dure.rtl.npu.commands import ErrorCode
 from dure.sim.npu_model import NpuModel
 
 from .ir import explicit_padding
+from .onnx_fast import finish
 from .reference import finish_outputs, patches, prepare_inputs, run_op
 
 __all__ = ["run_program", "ProgramRun", "load_inputs", "run_core_layer", "read_outputs"]
@@ -24,11 +25,13 @@ __all__ = ["run_program", "ProgramRun", "load_inputs", "run_core_layer", "read_o
 @dataclasses.dataclass
 class ProgramRun:
     """Counters of one run: ``commands`` and ``macs`` executed by the NPU model, per layer
-    (``layer_macs``) and in total."""
+    (``layer_macs``) and in total; ``fast``: per ``conv_fast`` layer (its index) the
+    decision counts of :func:`.onnx_fast.finish`."""
 
     commands: int
     macs: int
     layer_macs: list
+    fast: dict = dataclasses.field(default_factory=dict)
 
 
 def _read(memory, program, name):
@@ -51,7 +54,8 @@ def load_inputs(memory, program, inputs):
 
 def run_core_layer(memory, program, layer):
     """Execute one core layer (``im2col`` or an IR operator) on the buffers in ``memory``
-    (an ``alias`` layer: nothing, its output already holds the bytes)."""
+    (an ``alias`` layer: nothing, its output already holds the bytes). Returns the decision
+    counts of a ``conv_fast`` layer (:func:`.onnx_fast.finish`), else None."""
     graph = program.graph
     if layer.kind == "alias":           # a view of its input's bytes: nothing to compute
         return
@@ -65,6 +69,11 @@ def run_core_layer(memory, program, layer):
                        x.dtype.type(layer.params["pad_value"]))
         _write(memory, program, layer.writes[0],
                taps.reshape(program.buffers[layer.writes[0]][1]))
+    elif layer.kind == "conv_fast":     # the fast path's core half (onnx_fast.py)
+        x, sums = (_read(memory, program, n) for n in layer.reads)
+        y, stats = finish(graph, layer.op, x, sums)
+        _write(memory, program, layer.writes[0], y)
+        return stats
     else:
         values = {n: _read(memory, program, n) for n in layer.reads}
         _write(memory, program, layer.writes[0], run_op(graph, layer.op, values))
@@ -84,7 +93,7 @@ def run_program(program, inputs):
     main = config.region("main")
     model.set_window(main.base, main.size)
     load_inputs(model, program, inputs)
-    commands, layer_macs = 0, []
+    commands, layer_macs, fast = 0, [], {}
     for i, layer in enumerate(program.layers):
         before = model.macs
         if layer.where == "npu":
@@ -95,6 +104,8 @@ def run_program(program, inputs):
                                    f"({bad[0][1].name})")
             commands += len(codes)
         else:
-            run_core_layer(model, program, layer)
+            stats = run_core_layer(model, program, layer)
+            if stats is not None:
+                fast[i] = stats
         layer_macs.append(model.macs - before)
-    return read_outputs(model, program), ProgramRun(commands, model.macs, layer_macs)
+    return read_outputs(model, program), ProgramRun(commands, model.macs, layer_macs, fast)

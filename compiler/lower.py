@@ -25,6 +25,11 @@ Which operators run on the NPU (everything else runs on the core, marked ``core`
   :mod:`.npu_ops`), bit-exact with the compiler's reference. Their parameter bytes go into
   the weight blob; their descriptors are made once the memory plan has placed the
   activations;
+- a convolution onnxruntime runs unfused in float32 (``ort_float``, ungrouped): its exact
+  int32 sums on the NPU (a walk with a raw INT32 STORE into the scratch buffer
+  ``<out>/sums``) and a core layer ``conv_fast`` deciding each output from them or
+  recomputing it in float32 (:mod:`.onnx_fast`; ``float_fast=False``: the whole layer on the
+  core's float32 kernel);
 - other CONV_2D the planners refuse or do not take (dilation, weights with a zero point
   other than 0, a layer too large for the SPAD / ACC), when ``im2col`` is on
   (the default): the core gathers the patches into a (N*OH*OW) x (KH*KW*Cin) matrix in
@@ -58,6 +63,7 @@ requantization rows the layer keeps the planner's placement.
 import numpy as np
 from dure.rtl.npu.commands import Opcode, OutType, Precision, RequantMode
 from dure.rtl.npu.descriptor import decode, encode
+from dure.sim.conv_plan import conv2d_int8_sum_program
 from dure.sim.gemm_descriptors import gemm_descriptors
 from dure.sim.golden_fixedpoint import wrap_int32
 from dure.sim.npu_model import perf_macs
@@ -69,6 +75,7 @@ from .memory_plan import Interval, align_up, plan_memory
 from .npu_gemm import gemm_cost, tflite_gemm_descriptors
 from .npu_gemv import fc_gemv_program, prefetch_next
 from .npu_ops import float_conv, layer_planner, param_image
+from .onnx_fast import fast_params, fast_table
 from .program import Layer, Program
 from .reference import (
     constant,
@@ -166,7 +173,7 @@ def pointwise_choice(config):
 
 
 def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, gemv=True,
-                  pointwise=None, alias=True):
+                  pointwise=None, alias=True, float_fast=True):
     """Lower ``graph`` for ``config``'s NPU; returns a :class:`~.program.Program`.
 
     ``precision``: ``"int8"`` (quantized models) or ``"fp16"`` (float models), default the
@@ -180,6 +187,9 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
     ``alias``: a layout-only RESHAPE / TRANSPOSE (:func:`.ir.is_layout_view`) becomes an
     ``alias`` layer that runs nothing: its output takes its input's address in the memory
     plan (:mod:`.memory_plan`, aliases); ``alias=False`` keeps the core copy.
+    ``float_fast``: an unfused float32 convolution (``ort_float``) takes the exact fast path
+    of :mod:`.onnx_fast` where it applies (NPU sums, the core decides); ``False`` keeps the
+    whole convolution on the core's float32 kernel.
     """
     precision = precision or graph.precision
     pointwise = pointwise or pointwise_choice(config)
@@ -216,6 +226,11 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
         # FULLY_CONNECTED stays a GEMM / GEMV.
         pw_gemm = pointwise == "gemm" and form is not None and form[0] and \
             op.kind is OpKind.CONV_2D
+        fast = _fast_conv_layers(graph, op, blob, buffers, reads, config) \
+            if planners and float_fast and float_conv(op) else None
+        if fast:                # unfused float32 conv: NPU sums, the core decides (onnx_fast)
+            layers.extend(fast)
+            continue
         plan = None if not planners or op.kind is OpKind.FULLY_CONNECTED or pw_gemm else \
             layer_planner(graph, op, config, precision)
         if plan is not None:
@@ -386,6 +401,51 @@ def _planned_layer(graph, op, blob, reads, planned, config):
                  params={"planner": op.kind.value, "params": pname, "notes": trial.notes,
                          "lane_use": round(trial.lane_use, 4)},
                  plan=(plan, image), array_macs=_counted_macs(trial.descriptors))
+
+
+def _fast_conv_layers(graph, op, blob, buffers, reads, config):
+    """The exact fast path of an ``ort_float`` convolution (:mod:`.onnx_fast`), or None when
+    it does not apply: an ``npu_op`` layer storing the int32 sums ``S`` into a scratch buffer
+    ``<out>/sums`` (:func:`dure.sim.conv_plan.conv2d_int8_sum_program`), then a core layer
+    ``conv_fast`` that decides each output from ``S`` or recomputes it in float32 (its float
+    weights, bias and chain table as the slow kernel's, the fast table after the chains)."""
+    p = fast_params(graph, op)
+    if p is None or not config.npu_rows:
+        return None
+    x = graph.tensors[op.inputs[0]]
+    out = op.outputs[0]
+    sums_name = f"{out}/sums"
+
+    def plan(x_addrs, out_addr, param_addr):
+        return conv2d_int8_sum_program(config, tuple(x.shape), p.w, input_zero_point=p.zx,
+                                       stride=p.stride, padding=p.padding, x_addr=x_addrs[0],
+                                       out_addr=out_addr, param_addr=param_addr)
+    base = config.region("main").base
+    try:
+        trial = plan([base], base, base)
+    except ValueError:
+        return None
+    image = param_image(trial, base)
+    pname = blob.add(f"{sums_name}/params", np.frombuffer(image, np.uint8))
+    buffers[sums_name] = (np.int32, tuple(trial.out_shape))
+    cost = getattr(trial.plan, "cost", None)
+    npu = Layer("npu_op", "npu", op, reads, [sums_name], macs=layer_macs(graph, op),
+                weight_bytes=len(image), est_cycles=cost[0] if cost else None,
+                params={"planner": "conv_sums", "params": pname, "notes": trial.notes,
+                        "lane_use": round(trial.lane_use, 4)},
+                plan=(plan, image), array_macs=_counted_macs(trial.descriptors))
+    wg, bd, group = onnx_float_conv_params(graph, op)
+    chains = onnx_float.conv_chains(x.shape, wg.shape, p.stride, (1, 1), p.pads, group)
+    blob.add(f"{out}/float_weights", np.ascontiguousarray(
+        wg.transpose(0, 3, 1, 2)).reshape(wg.shape[0], -1))
+    if bd is not None:
+        blob.add(f"{out}/float_bias", bd)
+    blob.add(f"{out}/chains", np.frombuffer(np.asarray(chains, np.uint32).tobytes() +
+                                            fast_table(p), np.uint8))
+    # the MACs are the NPU layer's; the core decides (and recomputes a few outputs)
+    core = Layer("conv_fast", "core", op, [*reads, sums_name], [out], macs=0,
+                 params={"sums": sums_name})
+    return [npu, core]
 
 
 def _gemv_layer(graph, op, blob, buffers, config, precision):

@@ -67,7 +67,11 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     sh, sw``, 14 the float32 bias (0: none), 15 ``s_x`` bits, 16 / 17 lo / hi, 18 ``z_x``, 19
     ``z_y``, 20 / 26 dilation h / w, 21 ``s_y`` bits, 22 / 23 pad top / left, 24 / 25 out h /
     w, 27 cout, 28 group, 29 the chain table (uint32 ``start, count, stride_k`` per output
-    pixel segment), 30 its segment count (addresses in the weights);
+    pixel segment), 30 its segment count (addresses in the weights); ``CONV_FAST_ONNX``
+    (:mod:`.onnx_fast`) the same words, plus 31 the address of the int32 sums ``S`` the
+    layer's NPU half stored (``(n, oh, ow, cout)``), and after the chain table the fast
+    table (:func:`.onnx_fast.fast_table`: 5 binary32 words per output channel, then ``|w|``
+    as uint8 ``(cout, kh, kw, cin)``);
     ``GLOBAL_AVG_POOL_ONNX`` 6..9 the input shape, 15 the scale's bits
     (:func:`.reference.onnx_global_pool_scale`), 16 / 17 lo / hi, 18 / 19 the input / output
     zero points; ``SOFTMAX_ONNX`` 6 rows, 7 depth, 15 ``floor(1 / y_scale)`` bits, 18 the raw
@@ -289,6 +293,7 @@ class CoreOp(enum.IntEnum):
     REQUANTIZE_TFLITE = 20  # int8 -> int8 QUANTIZE: cpu_requantize_int8 (double rounding)
     SOFTMAX_FP16 = 21   # cpu_softmax_fp16 (sim/golden_softmax_fp16.py)
     CONV_FLOAT_ONNX = 22  # a QDQ Conv onnxruntime runs unfused: MLAS's float32 (onnx_float.py)
+    CONV_FAST_ONNX = 23  # the same from the NPU's exact sums, float32 only near ties (onnx_fast)
 
 
 class TableError(enum.IntEnum):
@@ -384,6 +389,9 @@ def core_record(program, layer):
         rec[21] = _f32_bits(dst.quant.s, 0)
         rec[22:31] = [pads[0] & 0xFFFF_FFFF, pads[1] & 0xFFFF_FFFF, oh, ow, dw, cout, group,
                       chains, nseg]
+        if layer.kind == "conv_fast":   # the NPU's sums, the fast table after the chains
+            rec[1] = CoreOp.CONV_FAST_ONNX
+            rec[31] = addr[layer.params["sums"]]
         return rec
     if arith == "onnx" and kind in (OpKind.QUANTIZE, OpKind.DEQUANTIZE):
         src, dst = T[op.inputs[0]], T[op.outputs[0]]

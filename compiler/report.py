@@ -5,7 +5,8 @@ Columns: layer index; the model node (index, type, name); where it runs (``NPU``
 nothing);
 what it computes (the GEMM ``MxKxN``, ``im2col``, the operator, or ``<operator> (walk)``
 for a whole operator lowered by an operator planner, :mod:`.npu_ops`; ``<operator> (float32)``
-for a QDQ node onnxruntime leaves unfused, :mod:`.onnx_float`); input and output shapes;
+for a QDQ node onnxruntime leaves unfused, :mod:`.onnx_float`; its fast path: ``(sums)`` on
+the NPU, ``(decide / float32)`` on the core, :mod:`.onnx_fast`); input and output shapes;
 MACs; the GEMM planner's cycle estimate for NPU layers (core layers are not estimated); weight
 bytes and activation bytes read and written. The totals below the table: MACs on the NPU and on
 the core, the estimated NPU cycles and what they mean in MAC utilization of the array's peak,
@@ -39,7 +40,9 @@ def report_rows(program):
                 if layer.gemm else
                 layer.kind if layer.kind == "im2col" else
                 op.kind.value.lower() + " (alias)" if layer.kind == "alias" else
-                op.kind.value.lower() + " (walk)" if layer.kind == "npu_op" else
+                op.kind.value.lower() + (" (sums)" if op.attrs.get("ort_float") else " (walk)")
+                if layer.kind == "npu_op" else
+                op.kind.value.lower() + " (decide / float32)" if layer.kind == "conv_fast" else
                 op.kind.value.lower() + (" (float32)" if op.attrs.get("ort_float") else ""))
         weights = layer.weight_bytes or sum(program.graph.tensors[n].nbytes
                                             for n in op.inputs if n is not None and

@@ -41,6 +41,11 @@ Contracts (bit for bit, tested on the command model in tests/sim/test_conv_plan.
   ACC where the TFLite modes keep their multiplier rows (one row per chunk; the packed plan
   keeps its two-row slots, the second row unused).
 
+- :func:`conv2d_int8_sum_program`: the same walk (never tap-packed) with a raw ``INT32``
+  STORE: ``acc = sum w * (x - zp_in)`` exactly (no bias; padded taps hold ``zp_in``), for
+  the exact fast path of the float32 convolutions onnxruntime runs unfused
+  (``compiler/onnx_fast.py``).
+
 Unsupported parameters raise ValueError naming the parameter: dilation other than 1, depth
 multiplier other than 1, a shift outside [-31, 30] (the STORE saturates there), FP16 on an NPU
 without FP16.
@@ -69,7 +74,8 @@ from .walk_plan import plan_walk
 
 __all__ = ["conv2d_int8_program", "conv2d_fp16_program", "depthwise_conv2d_int8_program",
            "depthwise_conv2d_fp16_program", "fully_connected_int8_program",
-           "conv2d_int8_float_scale_program", "depthwise_conv2d_int8_float_scale_program"]
+           "conv2d_int8_float_scale_program", "depthwise_conv2d_int8_float_scale_program",
+           "conv2d_int8_sum_program"]
 
 
 def _check_common(config, x_shape, stride, dilation, precision, depth_multiplier=1):
@@ -530,3 +536,29 @@ def depthwise_conv2d_int8_float_scale_program(config, x_shape, w, bias, *, input
     layer.eltwise_mac = mac
     layer.eltwise_pair = mac and bool(pair)
     return _program(config, layer, x_shape, cout, np.int8, spread=spread)
+
+
+def conv2d_int8_sum_program(config, x_shape, w, *, input_zero_point, stride=1, padding="SAME",
+                            dilation=1, x_addr, out_addr, param_addr, wmodes=None,
+                            spread=True):
+    """The exact integer sums of a CONV_2D INT8, ``S[n, y, x, o] = sum w[o, kh, kw, ci] *
+    (x[...] - zp_in)`` over the taps inside the image (padded taps hold ``zp_in`` and add 0),
+    stored raw as int32 (wrapping; exact while ``|S| < 2**31``): (N, OH, OW, Cout) int32 at
+    ``out_addr``. Arguments as :func:`conv2d_int8_float_scale_program` without the output
+    parameters; the walk is never tap-packed (the packed plan's gather stores int8)."""
+    stride = _check_common(config, x_shape, stride, dilation, Precision.INT8)
+    array_arg("w", w, np.int8, 4)
+    cout, kh, kw, cin = w.shape
+    if x_shape[3] != cin:
+        raise ValueError(f"x_shape has {x_shape[3]} channels but w expects {cin}")
+    zi = _zp("input_zero_point", input_zero_point)
+    params = ParamArea(param_addr)
+    acc_init = params.add(_folded_int8_bias(
+        None, zi, w.reshape(cout, -1).astype(np.int64).sum(axis=1), cout))
+    store = dict(out=OutType.INT32, acc_type=Precision.INT8, scale=0)
+    layer = _conv_layer(config, x_shape, _conv_weights_matrix(w), (kh, kw), stride, padding,
+                        Precision.INT8, x_addr=x_addr, out_addr=out_addr, params=params,
+                        acc_init=acc_init, pad_value=zi & 0xFFFF, store=store, const=None,
+                        const_per_chunk=0, cout=cout, diagonal=False)
+    layer.out_bytes = 4
+    return _program(config, layer, x_shape, cout, np.int32, wmodes=wmodes, spread=spread)

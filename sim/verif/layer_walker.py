@@ -23,9 +23,9 @@ __all__ = ["SOURCES", "walker_library", "Mem", "run_list", "walk"]
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 WALKER = ROOT / "firmware" / "npu_jobs" / "npu_model_run"
-SOURCES = [WALKER / "layer_table.c"] + [ROOT / "firmware" / "npu" / n for n in
-                                         ("cpu_ops_int8.c", "cpu_ops_fp16.c",
-                                          "cpu_ops_softmax.c", "softfloat.c")]
+SOURCES = [WALKER / "layer_table.c", WALKER / "conv_float_onnx.c"] + [
+    ROOT / "firmware" / "npu" / n for n in ("cpu_ops_int8.c", "cpu_ops_fp16.c",
+                                            "cpu_ops_softmax.c", "softfloat.c")]
 # walk(): the walker with a one-list callback and a tiles callback (NULL: a one-tile SoC,
 # which stops at an NPU_TILES record with KIND); the clock counts one per reading.
 SHIM = r"""

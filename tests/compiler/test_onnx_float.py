@@ -91,12 +91,16 @@ def test_unfused_qdq_conv_on_rounding_ties(kw):
     fused = copy.deepcopy(graph)
     for op in fused.ops:
         op.attrs.pop("ort_float", None)
-    prog = compile_graph(graph, preset("sim"))
+    prog = compile_graph(graph, preset("sim"), float_fast=False)
     assert [la.where for la in prog.layers if la.op.name == "conv"] == ["core"]
     x = (rng.standard_normal((1, kw["cin"], kw["size"], kw["size"])) * 0.5).astype(np.float32)
     want = run_onnx(model, x)[0]
     assert np.array_equal(reference.run(graph, [x])[0], want)
     assert np.array_equal(run_program(prog, [x])[0][0], want)
+    fast = compile_graph(graph, preset("sim"))      # NPU sums where the fast path applies
+    assert [la.where for la in fast.layers if la.op.name == "conv"] == \
+        (["core"] if kw.get("group", 1) > 1 else ["npu", "core"])
+    assert np.array_equal(run_program(fast, [x])[0][0], want)
     assert not np.array_equal(reference.run(fused, [x])[0], want)
     arm = parse_onnx(model, ort_unfused=False)      # the fused kernels' arithmetic instead
     assert not any(op.attrs.get("ort_float") for op in arm.ops)

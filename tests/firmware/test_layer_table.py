@@ -96,6 +96,14 @@ MODELS = {
         "cin": 48, "cout": 12, "k": 3, "size": 9, "pad": 1, "per_channel": False,
         "x_scale": 0.1, "w_scale": 0.01, "w_max": 3,
         "y_scale": float(np.float32(np.float32(0.1) * np.float32(0.01)) * 2)}, parse_onnx, True),
+    # the same tie model on the slow kernel (CONV_FLOAT_ONNX; the fast path needs planners)
+    "onnx_qdq_conv_ties_slow": (om.onnx_qdq_conv, {
+        "cin": 48, "cout": 12, "k": 3, "size": 9, "pad": 1, "per_channel": False,
+        "x_scale": 0.1, "w_scale": 0.01, "w_max": 3,
+        "y_scale": float(np.float32(np.float32(0.1) * np.float32(0.01)) * 2)}, parse_onnx,
+        False),
+    "onnx_qdq_conv_stride2": (om.onnx_qdq_conv, {"cin": 16, "cout": 8, "k": 3, "size": 9,
+                                                 "stride": 2, "pad": 1}, parse_onnx, True),
     "onnx_qdq_conv_depthwise": (om.onnx_qdq_conv, {"cin": 8, "cout": 8, "k": 3, "size": 6,
                                                    "stride": 2, "pad": 1, "group": 8},
                                 parse_onnx, True),
@@ -137,6 +145,16 @@ def test_whole_model_on_host(lib, load_program, name):
         assert "AVERAGE_POOL_2D" in core
     if name.startswith("onnx_ort_resnet8_qdq"):
         assert ("ADD" in core) == name.endswith("_core")
+    if name.startswith("onnx_qdq_conv") or name == "onnx_ort_resnet8_qdq_int8":
+        # ungrouped unfused convolutions: the exact fast path (NPU sums, CONV_FAST_ONNX)
+        # with the planners, the slow float32 kernel without them and for groups (and where
+        # the sums' walk does not fit the 4x4 NPU: K = 1440, pointwise Cin = 200)
+        ops = {r[1] for r in records if r[0] == pg.LayerKind.CORE}
+        if name.endswith(("_ties", "_stride2", "_int8")):
+            assert pg.CoreOp.CONV_FAST_ONNX in ops
+        if name.endswith(("_slow", "_depthwise")):
+            assert ops & {pg.CoreOp.CONV_FAST_ONNX, pg.CoreOp.CONV_FLOAT_ONNX} == \
+                {pg.CoreOp.CONV_FLOAT_ONNX}
 
 
 @pytest.mark.parametrize("count", [300, 65536])

@@ -1,6 +1,7 @@
 /* layer_table.c: walks a compiled model's layer table (layer_table.h). */
 #include "layer_table.h"
 
+#include "conv_float_onnx.h"
 #include "fixedpoint.h"
 #include "npu_cpu_ops.h"
 
@@ -534,80 +535,44 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
             return LT_E_RANGE;
         return staged_quantize(r, x, y, 1);
     }
-    case LT_OP_CONV_FLOAT_ONNX: {
-        /* A QDQ Conv onnxruntime runs unfused on x86-64 (compiler/onnx_float.py): the input
-         * dequantized, f32(x - z_x) * s_x, padded taps 0.0; per output pixel segment (start,
-         * count, StrideK) and filter, float32 FMA chains from +0 over k in (ci, kh, kw)
-         * order restarted every StrideK and added up (one filter per group: products summed
-         * in groups of 4, 2, 1, no FMA), + bias, then clamp(rint(f32(v / s_y)) + z_y) and
-         * lo / hi. Weights: float32 (cout, K) rows, K = cin / group * kh * kw. */
-        uint32_t n = r[6], h = r[7], w = r[8], cin = r[9], kh = r[10], kw = r[11];
-        uint32_t sh = r[12], sw = r[13], dh = r[20], dw = r[26], oh = r[24], ow = r[25];
-        uint32_t cout = r[27], groups = r[28], nseg = r[30];
-        int32_t pt = (int32_t)r[22], pl = (int32_t)r[23];
-        int32_t lo = (int32_t)r[16], hi = (int32_t)r[17], zx = (int32_t)r[18],
-                zy = (int32_t)r[19];
-        if ((uint64_t)n * oh * ow * cout != r[5] || !kh || !kw || !sh || !sw || !dh || !dw ||
-            !groups || cin % groups || cout % groups || !nseg || lo < -128 || hi > 127 ||
-            lo > hi)
+    case LT_OP_CONV_FLOAT_ONNX:
+    case LT_OP_CONV_FAST_ONNX: {
+        /* A QDQ Conv onnxruntime runs unfused on x86-64 (compiler/onnx_float.py; kernels in
+         * conv_float_onnx.c). FAST: word 31 the NPU's int32 sums, the fast table after the
+         * chain table (compiler/onnx_fast.py). */
+        struct conv_float_onnx c = {
+            .n = r[6], .h = r[7], .w = r[8], .cin = r[9], .kh = r[10], .kw = r[11],
+            .sh = r[12], .sw = r[13], .dh = r[20], .dw = r[26], .oh = r[24], .ow = r[25],
+            .cout = r[27], .groups = r[28], .nseg = r[30], .pt = (int32_t)r[22],
+            .pl = (int32_t)r[23], .lo = (int32_t)r[16], .hi = (int32_t)r[17],
+            .zx = (int32_t)r[18], .zy = (int32_t)r[19], .sx = r[15], .sy = r[21]};
+        if ((uint64_t)c.n * c.oh * c.ow * c.cout != r[5] || !c.kh || !c.kw || !c.sh || !c.sw ||
+            !c.dh || !c.dw || !c.groups || c.cin % c.groups || c.cout % c.groups || !c.nseg ||
+            c.lo < -128 || c.hi > 127 || c.lo > c.hi || c.zx < -128 || c.zx > 127)
             return LT_E_ARG;
-        uint32_t cg = cin / groups, fo = cout / groups, k = cg * kh * kw;
-        const int8_t *x = at(env, r[2], (uint64_t)n * h * w * cin, 1);
-        const f32_t *wt = at(env, r[3], (uint64_t)cout * k * 4, 4);
-        const f32_t *bias = r[14] ? at(env, r[14], (uint64_t)cout * 4, 4) : 0;
-        const uint32_t *seg = at(env, r[29], (uint64_t)nseg * 12, 4);
-        int8_t *y = at(env, r[4], r[5], 1);
-        if (!x || !wt || (r[14] && !bias) || !seg || !y)
+        uint32_t k = c.cin / c.groups * c.kh * c.kw;
+        c.x = at(env, r[2], (uint64_t)c.n * c.h * c.w * c.cin, 1);
+        c.wt = at(env, r[3], (uint64_t)c.cout * k * 4, 4);
+        c.bias = r[14] ? at(env, r[14], (uint64_t)c.cout * 4, 4) : 0;
+        c.seg = at(env, r[29], (uint64_t)c.nseg * 12, 4);
+        c.y = at(env, r[4], r[5], 1);
+        if (!c.x || !c.wt || (r[14] && !c.bias) || !c.seg || !c.y)
             return LT_E_RANGE;
-        for (uint32_t s = 0; s < nseg; s++)
-            if (!seg[3 * s + 2] || seg[3 * s] + seg[3 * s + 1] > oh * ow)
+        for (uint32_t s = 0; s < c.nseg; s++)
+            if (!c.seg[3 * s + 2] || c.seg[3 * s] + c.seg[3 * s + 1] > c.oh * c.ow)
                 return LT_E_ARG;
-        static f32_t deq[256];                  /* DequantizeLinear of every int8 value */
-        for (int32_t v = -128; v < 128; v++)
-            deq[v + 128] = f32_mul(f32_from_i32(v - zx), r[15]);
-        for (uint32_t b = 0; b < n; b++)
-            for (uint32_t g = 0; g < groups; g++)
-                for (uint32_t s = 0; s < nseg; s++)
-                    for (uint32_t p = seg[3 * s]; p < seg[3 * s] + seg[3 * s + 1]; p++) {
-                        uint32_t oy = p / ow, ox = p % ow, sk = seg[3 * s + 2];
-                        for (uint32_t f = g * fo; f < (g + 1) * fo; f++) {
-                            const f32_t *wf = wt + (uint64_t)f * k;
-                            f32_t total = 0, acc = 0, grp = 0;
-                            uint32_t first = 1, in_grp = 0, glen = 0;
-                            for (uint32_t kk = 0; kk < k; kk++) {
-                                uint32_t ci = kk / (kh * kw), i = kk / kw % kh, j = kk % kw;
-                                int32_t iy = (int32_t)(oy * sh + i * dh) - pt;
-                                int32_t ix = (int32_t)(ox * sw + j * dw) - pl;
-                                f32_t xd = 0;
-                                if (iy >= 0 && iy < (int32_t)h && ix >= 0 && ix < (int32_t)w)
-                                    xd = deq[x[(((uint64_t)b * h + (uint32_t)iy) * w +
-                                                (uint32_t)ix) * cin + g * cg + ci] + 128];
-                                if (fo == 1) {                  /* MLAS's one-row kernel */
-                                    if (!in_grp)
-                                        glen = k - kk >= 4 ? 4 : k - kk >= 2 ? 2 : 1;
-                                    f32_t pr = f32_mul(wf[kk], xd);
-                                    grp = in_grp ? f32_add(grp, pr) : pr;
-                                    if (++in_grp == glen) {
-                                        total = first ? grp : f32_add(total, grp);
-                                        first = 0;
-                                        in_grp = 0;
-                                    }
-                                    continue;
-                                }
-                                acc = f32_fma(wf[kk], xd, kk % sk ? acc : 0);
-                                if (kk % sk == sk - 1 || kk == k - 1) {
-                                    total = first ? acc : f32_add(total, acc);
-                                    first = 0;
-                                }
-                            }
-                            if (bias)
-                                total = f32_add(total, bias[f]);
-                            int32_t q = f32_rint_clip(lt_f32_div(total, r[21]), 1 << 20) + zy;
-                            q = q < -128 ? -128 : q > 127 ? 127 : q;
-                            y[(((uint64_t)b * oh + oy) * ow + ox) * cout + f] =
-                                (int8_t)(q < lo ? lo : q > hi ? hi : q);
-                        }
-                    }
+        if (r[1] == LT_OP_CONV_FLOAT_ONNX) {
+            conv_float_onnx(&c);
+            return LT_OK;
+        }
+        if (c.groups != 1 || c.dh != 1 || c.dw != 1)
+            return LT_E_ARG;
+        const int32_t *sums = at(env, r[31], (uint64_t)r[5] * 4, 4);
+        const uint32_t *table = at(env, r[29] + 12 * c.nseg,
+                                   (uint64_t)c.cout * (40 + k), 4);
+        if (!sums || !table)
+            return LT_E_RANGE;
+        conv_float_onnx_fast(&c, sums, table);
         return LT_OK;
     }
     case LT_OP_DEQUANTIZE_ONNX: {

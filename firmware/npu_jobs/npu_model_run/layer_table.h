@@ -28,7 +28,7 @@ enum lt_op {
     LT_OP_GLOBAL_AVG_POOL_ONNX = 14, LT_OP_SOFTMAX_ONNX = 15, LT_OP_PAD = 16,
     LT_OP_QUANTIZE_TFLITE = 17, LT_OP_AVG_POOL_ONNX = 18,
     LT_OP_DEPTHWISE_ONNX = 19, LT_OP_REQUANTIZE_TFLITE = 20, LT_OP_SOFTMAX_FP16 = 21,
-    LT_OP_CONV_FLOAT_ONNX = 22
+    LT_OP_CONV_FLOAT_ONNX = 22, LT_OP_CONV_FAST_ONNX = 23
 };
 
 /* Status (results word 0, the firmware's exit code); names as compiler.program.TableError. */
