@@ -125,8 +125,8 @@ _ADD_ONLY = ("b_addr", "zp_a", "zp_b", "mult_a", "mult_b", "rshift_a", "rshift_b
 def _eltwise_fields(rng, config, words):
     """ELTWISE: the walk, then mostly coherent op-specific fields (ADD-only fields zero for
     MAX, accumulate clear for ADD; a B range near A's; a MAC with op 0, a weight row and
-    mostly INT8 (an FP16 one mostly without reduce), half of them pair with a small tap_step; reduce and pair mostly clear without
-    mac)."""
+    mostly INT8 (an FP16 one mostly without reduce), half of them pair with a small
+    tap_step; reduce and pair mostly clear without mac)."""
     _walk_fields(rng, config, words, Opcode.ELTWISE)
     f = decode(words)[1]
     if f["mac"] and rng.random() < 0.85:         # a coherent MAC: op 0, INT8, a weight row
