@@ -134,6 +134,11 @@ class SoCConfig:
     npu_eltwise : bool
         Build the element-wise unit (the ``ELTWISE`` command: TFLite INT8 ADD, max pooling);
         ``False`` refuses every ELTWISE with ``BAD_COMBINATION``.
+    npu_eltwise_fp16 : bool
+        Build the element-wise unit's FP16 ``MAC`` (per lane two fp16 x fp16 multipliers and
+        two fp32 adders: FP16 depthwise convolution off the array). Takes effect only with
+        ``npu_fp16`` and ``npu_eltwise`` (:attr:`npu_eltwise_fp16_mac`); without it an FP16
+        MAC is refused with ``BAD_COMBINATION``.
     npu_spad_rows : int
         Scratchpad depth in rows of ``max(npu_rows, npu_cols)`` 16-bit lanes, power of two.
     npu_acc_rows : int
@@ -203,6 +208,7 @@ class SoCConfig:
     npu_float_post: bool = True
     npu_perf_bits: int = 64
     npu_eltwise: bool = True
+    npu_eltwise_fp16: bool = True
     npu_spad_rows: int = 2048
     npu_acc_rows: int = 4096
     npu_queue_depth: int = 16
@@ -270,6 +276,9 @@ class SoCConfig:
                                  "(FP16 accumulators need the fp32 post-processing)")
             if not isinstance(self.npu_eltwise, bool):
                 raise ValueError(f"npu_eltwise must be a bool, not {self.npu_eltwise!r}")
+            if not isinstance(self.npu_eltwise_fp16, bool):
+                raise ValueError("npu_eltwise_fp16 must be a bool, not "
+                                 f"{self.npu_eltwise_fp16!r}")
             if self.npu_perf_bits not in (32, 64):
                 raise ValueError(f"npu_perf_bits must be 32 or 64, not {self.npu_perf_bits!r}")
             if self.npu_spad_rows > 65536 or self.npu_acc_rows > 65536:
@@ -290,6 +299,13 @@ class SoCConfig:
     def npu_lanes(self):
         """16-bit lanes per scratchpad row: ``max(npu_rows, npu_cols)``."""
         return max(self.npu_rows, self.npu_cols)
+
+    @property
+    def npu_eltwise_fp16_mac(self):
+        """Whether the element-wise unit has its FP16 MAC (``npu_eltwise_fp16`` with
+        ``npu_fp16`` and ``npu_eltwise``; False without an NPU)."""
+        return bool(self.npu_rows and self.npu_fp16 and self.npu_eltwise
+                    and self.npu_eltwise_fp16)
 
     @property
     def npu_peak_macs_per_cycle(self):
@@ -380,12 +396,13 @@ PRESETS = {
                            npu_acc_rows=256),
     # FPGA boards (fpga/README.md): on-chip memories in block RAM, boot loader in the ROM.
     # The ULX3S's main memory is its 32 MiB SDRAM; latency and bandwidth are the controller's
-    # measured open-row numbers (tests/rtl/soc/sdram).
+    # measured open-row numbers (tests/rtl/soc/sdram). No FP16 MAC in the element-wise unit
+    # (npu_eltwise_fp16): the board is at 75 % of its LUTs; FP16 depthwise stays on the array.
     "ulx3s": SoCConfig(name="ulx3s", clk_freq=20_000_000, ram_size=64 * 1024, rom_size=4096,
                        main_size=32 * 1024 * 1024, main_kind="sdram", main_latency=6,
                        main_bytes_per_cycle=2, npu_rows=4, npu_cols=4,
                        npu_spad_rows=1024, npu_acc_rows=512, npu_queue_depth=8,
-                       pmp_entries=8),
+                       pmp_entries=8, npu_eltwise_fp16=False),
     # iCEBreaker (iCE40UP5K): RAM and main memory in the four SPRAM blocks (64 KiB each), the
     # tiny multi-cycle control core, 2-entry UART FIFOs, short bus queues; no NPU; no PMP
     # and no triggers (the UP5K has no room for them).

@@ -28,7 +28,10 @@ Contracts (bit for bit, tested on the command model in tests/sim/test_conv_plan.
   depthwise runs on the element-wise unit instead where the NPU has one: one ELTWISE ``MAC``
   per two taps (``pair``: the same walk, each tap's weights one SPAD row, the second tap
   ``tap_step`` rows after the first), 2 C products per cycle (1/4 of the 8x8's peak) without
-  the COMPUTE's weight load and array latency between taps.
+  the COMPUTE's weight load and array latency between taps. FP16 depthwise does the same on
+  the unit's FP16 MAC where the NPU has it (``config.npu_eltwise_fp16_mac``): a pair MAC adds
+  its two taps one after the other, ``(acc + x w[t]) + x' w[t + 1]``, so the taps still go in
+  (kh, kw) order from the bias.
 - :func:`fully_connected_int8_program`: FULLY_CONNECTED as a 1x1 convolution of a
   ``(1, B, 1, K)`` image, stored with the single-rounding mode (LiteRT's FULLY_CONNECTED).
 
@@ -225,14 +228,20 @@ def _diag_weights_matrix(w):
 MAC_PIXELS = WALK_MAC_PIXELS
 
 
-def _depthwise_mac(config, x_shape, kernel, stride, padding, mac, pair):
-    """Whether an INT8 depthwise layer runs on the element-wise MAC (``mac`` None: the default
-    of :func:`depthwise_conv2d_int8_program`); ValueError for ``mac`` without the unit."""
+def _depthwise_mac(config, x_shape, kernel, stride, padding, mac, pair,
+                   precision=Precision.INT8):
+    """Whether a depthwise layer runs on the element-wise MAC (``mac`` None: the default of
+    :func:`depthwise_conv2d_int8_program`); ValueError for ``mac`` without the unit (FP16:
+    without its FP16 MAC, ``config.npu_eltwise_fp16_mac``)."""
+    fp16 = precision == Precision.FP16
+    has = config.npu_eltwise_fp16_mac if fp16 else config.npu_eltwise
     if mac is None:
         g = geometry(x_shape, kernel, stride, padding)
-        mac = config.npu_eltwise and (pair or g.oh * g.ow < MAC_PIXELS * config.npu_rows)
-    if mac and not config.npu_eltwise:
-        raise ValueError(f"mac: config {config.name!r} has no element-wise unit (npu_eltwise)")
+        mac = has and (pair or g.oh * g.ow < MAC_PIXELS * config.npu_rows)
+    if mac and not has:
+        what = "the element-wise unit's FP16 MAC (npu_eltwise_fp16_mac)" if fp16 else \
+            "element-wise unit (npu_eltwise)"
+        raise ValueError(f"mac: config {config.name!r} has no {what}")
     return bool(mac)
 
 
@@ -402,10 +411,14 @@ def depthwise_conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point,
 
 def depthwise_conv2d_fp16_program(config, x_shape, w, bias=None, *, stride=1, padding="SAME",
                                   dilation=1, depth_multiplier=1, scale=None, lo=None, hi=None,
-                                  x_addr, out_addr, param_addr, spread=True):
+                                  x_addr, out_addr, param_addr, spread=True, mac=None,
+                                  pair=True):
     """DEPTHWISE_CONV_2D FP16 (:func:`dure.sim.golden_tflite_fp16.depthwise_conv2d_fp16`),
-    channel multiplier 1; arguments as :func:`conv2d_fp16_program`, ``spread`` as
-    :func:`depthwise_conv2d_int8_program`'s."""
+    channel multiplier 1; arguments as :func:`conv2d_fp16_program`, ``spread``, ``mac`` and
+    ``pair`` as :func:`depthwise_conv2d_int8_program`'s, with the element-wise unit's FP16 MAC
+    (``config.npu_eltwise_fp16_mac``) in place of the unit: by default every two taps are one
+    FP16 ``pair`` MAC, ``(acc + x w[t]) + x' w[t + 1]``, taps in (kh, kw) order from the bias,
+    which is the golden's sequential order."""
     stride = _check_common(config, x_shape, stride, dilation, Precision.FP16, depth_multiplier)
     array_arg("w", w, np.float16, 4)
     one, kh, kw, cout = w.shape
@@ -417,10 +430,15 @@ def depthwise_conv2d_fp16_program(config, x_shape, w, bias=None, *, stride=1, pa
     lc = min(config.npu_rows, config.npu_cols)
     const = None if scale is None else _scale_rows(scale, cout, lc)
     store = _fp16_store(scale, lo, hi)
-    layer = _conv_layer(config, x_shape, _diag_weights_matrix(w), (kh, kw), stride, padding,
+    mac = _depthwise_mac(config, x_shape, (kh, kw), stride, padding, mac, pair,
+                         Precision.FP16)
+    weights = _tap_rows_matrix(w) if mac else _diag_weights_matrix(w)
+    layer = _conv_layer(config, x_shape, weights, (kh, kw), stride, padding,
                         Precision.FP16, x_addr=x_addr, out_addr=out_addr, params=params,
                         acc_init=acc_init, pad_value=0, store=store, const=const,
                         const_per_chunk=1, cout=cout, diagonal=True)
+    layer.eltwise_mac = mac
+    layer.eltwise_pair = mac and bool(pair)
     return _program(config, layer, x_shape, cout, np.float16, spread=spread)
 
 

@@ -50,7 +50,7 @@ from .golden_bits import (
 
 __all__ = [
     "gemm_int8", "requantize", "dequantize_fp16",
-    "gemm_fp16", "fp16_postprocess",
+    "gemm_fp16", "lanes_mac_fp16", "fp16_postprocess",
     "to_fp16", "canonicalize_nan", "bits",
     "F16_CANONICAL_NAN", "F32_CANONICAL_NAN", "F64_CANONICAL_NAN",
 ]
@@ -243,6 +243,47 @@ def gemm_fp16(a, b, bias=None, init=None):
     with np.errstate(all="ignore"):   # Inf - Inf and Inf * 0 are NaN by contract, not warnings
         for k in range(k_len):
             c = c + a32[:, k:k + 1] * b32[k:k + 1, :]
+    return canonicalize_nan(c)
+
+
+def lanes_mac_fp16(init, x, w, x2=None, w2=None):
+    """FP16 lane-wise multiply-accumulate (the element-wise unit's FP16 ``MAC``).
+
+    Per row i and lane j: ``c = init[i, j] + x[i, j] * w[j]``, then with the second operand
+    pair ``c = c + x2[i, j] * w2[j]``: each product exact in binary32, each addition binary32
+    round-to-nearest-even with subnormals kept, in that order (two sequential additions, the
+    FP16 contract's fixed order with the first pair's term first). Special values as
+    :func:`gemm_fp16`: Inf propagates, Inf * 0 and Inf + (-Inf) are NaN, every NaN result is
+    ``0x7FC00000``; ``x + y`` exactly zero is +0 unless both are -0.
+
+    Parameters
+    ----------
+    init : numpy.ndarray
+        float32, (M, N): the starting values.
+    x, x2 : numpy.ndarray
+        float16, (M, N).
+    w, w2 : numpy.ndarray
+        float16, (N,): one weight per lane. Give both of ``x2`` and ``w2`` or neither.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, (M, N).
+    """
+    require_array("init", init, np.float32, (2,))
+    m, n = init.shape
+    terms = [(x, w)] + ([] if x2 is None and w2 is None else [(x2, w2)])
+    for xs, ws in terms:
+        require_array("x", xs, np.float16, (2,))
+        require_array("w", ws, np.float16, (1,))
+        if xs.shape != (m, n) or ws.shape != (n,):
+            raise ValueError(f"x must be ({m}, {n}) and w ({n},), not {xs.shape} and "
+                             f"{ws.shape}")
+    check_fpu()
+    c = init.copy()
+    with np.errstate(all="ignore"):
+        for xs, ws in terms:
+            c = c + xs.astype(np.float32) * ws.astype(np.float32)[np.newaxis, :]
     return canonicalize_nan(c)
 
 

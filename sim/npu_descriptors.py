@@ -125,8 +125,8 @@ _ADD_ONLY = ("b_addr", "zp_a", "zp_b", "mult_a", "mult_b", "rshift_a", "rshift_b
 def _eltwise_fields(rng, config, words):
     """ELTWISE: the walk, then mostly coherent op-specific fields (ADD-only fields zero for
     MAX, accumulate clear for ADD; a B range near A's; a MAC with op 0, a weight row and
-    mostly INT8, half of them pair with a small tap_step; reduce and pair mostly clear without
-    mac)."""
+    mostly INT8 (an FP16 one mostly without reduce), half of them pair with a small
+    tap_step; reduce and pair mostly clear without mac)."""
     _walk_fields(rng, config, words, Opcode.ELTWISE)
     f = decode(words)[1]
     if f["mac"] and rng.random() < 0.85:         # a coherent MAC: op 0, INT8, a weight row
@@ -134,8 +134,10 @@ def _eltwise_fields(rng, config, words):
         for name in _ADD_ONLY:
             _set(words, Opcode.ELTWISE, name, 0)
         _set(words, Opcode.ELTWISE, "b_addr", rng.randint(0, 63))
-        if rng.random() < 0.8:
+        if rng.random() < 0.7:
             _set(words, Opcode.ELTWISE, "precision", 0)
+        elif rng.random() < 0.8:                 # FP16: reduce is refused, mostly clear
+            _set(words, Opcode.ELTWISE, "reduce", 0)
         pair = rng.random() < 0.5
         _set(words, Opcode.ELTWISE, "pair", int(pair))
         if pair:                                 # tap_step: w2's low half (or all of w2)

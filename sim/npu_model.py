@@ -30,7 +30,8 @@ Readings of the contract (the RTL implements the same)
       j >= k at ``init`` (FP16: NaN canonical), so no other lane can leak into a column.
     - An ELTWISE (:class:`~dure.rtl.npu.commands.EltwiseOp`) reads the lanes as COMPUTE does
       (bits 7:0 in INT8, all 16 in FP16) and writes lanes 0..n-1 of its ACC rows only; ADD is
-      :func:`eltwise_add_int8`, MAX :func:`eltwise_max`, MAC :func:`eltwise_mac_int8`.
+      :func:`eltwise_add_int8`, MAX :func:`eltwise_max`, MAC :func:`eltwise_mac_int8` (INT8)
+      and :func:`eltwise_mac_fp16` (FP16).
     - A LOAD writes its rows in order r = 0 .. rows-1 to ``local_rows_written`` (the later row
       wins where a placement overlaps); a fill LOAD reads no memory and never fails.
     - The sequence number in ERROR is the value ISSUED had before the command was pushed; a
@@ -62,18 +63,20 @@ from dure.rtl.npu.commands import (
 from dure.rtl.npu.descriptor import FIELDS, decode, encode
 
 from . import golden
-from .golden_fixedpoint import rounding_divide_by_pot, saturating_rounding_doubling_high_mul
+from .npu_model_eltwise import (
+    ADD_LEFT_SHIFT,
+    eltwise_add_int8,
+    eltwise_mac_fp16,
+    eltwise_mac_int8,
+    eltwise_max,
+)
 from .npu_model_weights import unpack_rows
 from .npu_validate import a_rows_read, check, local_rows_written
 from .postproc_ref import postprocess
 
 __all__ = ["NpuModel", "RegionMemory", "encode", "Opcode", "ErrorCode", "eltwise_add_int8",
-           "eltwise_max", "eltwise_mac_int8", "ADD_LEFT_SHIFT", "perf_macs"]
-
-#: ELTWISE ADD's left shift of ``x - zp`` (TFLite's 20 for 8-bit inputs).
-ADD_LEFT_SHIFT = 20
-_CANONICAL_NAN32 = 0x7FC0_0000
-
+           "eltwise_max", "eltwise_mac_int8", "eltwise_mac_fp16",
+           "ADD_LEFT_SHIFT", "perf_macs"]
 
 def perf_macs(descriptors):
     """What PERF_MACS counts for ``descriptors`` (lists of 8 words) when every one executes:
@@ -89,63 +92,6 @@ def perf_macs(descriptors):
             total += f["m"] * f["n"] * (2 if f["pair"] else 1)
     return total
 
-
-def _s32(bits):
-    bits = int(bits) & 0xFFFF_FFFF
-    return bits - (1 << 32) if bits >> 31 else bits
-
-
-def eltwise_add_int8(a, b, zp_a, zp_b, mult_a, mult_b, rshift_a, rshift_b):
-    """ELTWISE ADD on int8 arrays ``a``, ``b``: ``s(a) + s(b)`` as int32 (see ``ELTWISE`` in
-    :mod:`dure.rtl.npu.commands`), with ``s(x) = RoundingDivideByPOT(
-    SaturatingRoundingDoublingHighMul((x - zp) << 20, mult), rshift)``; ``mult_*`` are int32
-    values (or their 32-bit patterns), ``rshift_*`` in [0, 31]."""
-    def scaled(x, zp, mult, rshift):
-        v = (np.asarray(x, np.int64) - int(zp)) << ADD_LEFT_SHIFT
-        return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(v, _s32(mult)),
-                                      int(rshift)).astype(np.int64)
-    total = scaled(a, zp_a, mult_a, rshift_a) + scaled(b, zp_b, mult_b, rshift_b)
-    return total.astype(np.int32)             # |total| < 2**29: no wrap
-
-
-def eltwise_mac_int8(acc_bits, x, w, accumulate, reduce=False, x2=None, w2=None):
-    """ELTWISE MAC (INT8): the new uint32 ACC lane patterns, ``init + x[i] * w`` per row i of
-    the int8 rows ``x`` with the int8 weight row ``w`` (int32, wrapping), ``init`` the old
-    patterns ``acc_bits`` with ``accumulate``, else 0; with ``reduce`` one row, the old row plus
-    (``accumulate``) the sum over i. A ``pair`` MAC also adds ``x2[i] * w2`` (the second tap's
-    rows and weight row). See ``ELTWISE`` in :mod:`dure.rtl.npu.commands`."""
-    prod = np.asarray(x, np.int64) * np.asarray(w, np.int64)[None, :]
-    if x2 is not None:
-        prod = prod + np.asarray(x2, np.int64) * np.asarray(w2, np.int64)[None, :]
-    if reduce:
-        prod = prod.sum(axis=0, keepdims=True)
-    if accumulate:
-        prod = prod + np.asarray(acc_bits, np.uint32).view(np.int32)
-    return (prod & 0xFFFF_FFFF).astype(np.uint32)
-
-
-def eltwise_max(acc_bits, x, precision, accumulate):
-    """ELTWISE MAX: the new uint32 ACC lane patterns from the old ones (``acc_bits``) and the
-    SPAD operands ``x`` (int8 values for INT8, float16 for FP16); see ``ELTWISE`` in
-    :mod:`dure.rtl.npu.commands`."""
-    if Precision(precision) == Precision.INT8:
-        v = np.asarray(x, np.int64)
-        if accumulate:
-            v = np.maximum(v, np.asarray(acc_bits, np.uint32).view(np.int32))
-        return (v & 0xFFFF_FFFF).astype(np.uint32)
-    v = np.asarray(x, np.float16).astype(np.float32)
-    if accumulate:
-        cur = np.asarray(acc_bits, np.uint32).view(np.float32)
-        with np.errstate(invalid="ignore"):
-            res = np.maximum(cur, v)                        # NaN if either is NaN
-        zeros = (cur == 0) & (v == 0)
-        res = np.where(zeros & ~(np.signbit(cur) & np.signbit(v)), np.float32(0.0), res)
-        res = np.where(zeros & np.signbit(cur) & np.signbit(v), np.float32(-0.0), res)
-        nan = np.isnan(cur) | np.isnan(v)
-    else:
-        res, nan = v, np.isnan(v)
-    bits = res.astype(np.float32).view(np.uint32)
-    return np.where(nan, np.uint32(_CANONICAL_NAN32), bits).astype(np.uint32)
 
 _DTYPES = {1: np.uint8, 2: np.uint16, 4: np.uint32}
 
@@ -434,16 +380,21 @@ class NpuModel:
         int8 = f["precision"] == Precision.INT8.value
         a = (a & 0xFF).astype(np.uint8).view(np.int8) if int8 else a.copy().view(np.float16)
         if f["mac"]:
-            def int8_rows(r):
+            def lane_rows(r):
+                if not int8:
+                    return self.spad[r, :n].copy().view(np.float16)
                 return (self.spad[r, :n] & 0xFF).astype(np.uint8).view(np.int8)
-            w = int8_rows(f["b_addr"])
+            w = lane_rows(f["b_addr"])
             x2 = w2 = None
             if f["pair"]:
-                x2 = int8_rows([r + f["tap_step"] for r in rows])
-                w2 = int8_rows(f["b_addr"] + 1)
+                x2 = lane_rows([r + f["tap_step"] for r in rows])
+                w2 = lane_rows(f["b_addr"] + 1)
             if f["reduce"]:
                 out = self.acc[f["acc_addr"]:f["acc_addr"] + 1, :n]
-            out[:] = eltwise_mac_int8(out, a, w, f["accumulate"], f["reduce"], x2, w2)
+            if int8:
+                out[:] = eltwise_mac_int8(out, a, w, f["accumulate"], f["reduce"], x2, w2)
+            else:
+                out[:] = eltwise_mac_fp16(out, a, w, f["accumulate"], x2, w2)
             self.macs += f["m"] * n * (2 if f["pair"] else 1)
         elif f["op"] == EltwiseOp.ADD.value:
             b_rows = [f["b_addr"] + r - f["a_addr"] for r in rows]

@@ -43,7 +43,9 @@ Readings of the contract where the prose leaves room (the RTL implements the sam
   ``mult_a``, ``mult_b``, ``rshift_a``, ``rshift_b``) must be 0 (with ``mac`` all but
   ``b_addr``; with ``pair`` also ``tap_step``, the low half of ``mult_a``'s word), for
   ``op = ADD`` ``accumulate`` and ``mac`` must be 0, ``reduce`` or ``pair`` without
-  ``mac`` is ``RESERVED``; the walk fields as COMPUTE's. ``BAD_COMBINATION``
+  ``mac`` is ``RESERVED``; the walk fields as COMPUTE's. ``BAD_COMBINATION`` (ADD in FP16;
+  an FP16 MAC with ``reduce``, or on hardware without the FP16 MAC,
+  ``config.npu_eltwise_fp16_mac`` False; FP16 without FP16; no unit; a walk's ``m``): the
   order of its causes does not matter (one code). B's largest row is ``b_addr + (a_last -
   a_addr)``; ``n`` is limited by the ACC's C lanes.
 * Weight formats: every ``weight_format`` value is defined; w5 (``fill_value`` /
@@ -266,7 +268,8 @@ def _bad_combination(opcode, f, config, in_list):
     if opcode == Opcode.ELTWISE:
         fp16 = f["precision"] == Precision.FP16.value
         return (not config.npu_eltwise or (fp16 and not config.npu_fp16)
-                or (fp16 and (f["op"] == EltwiseOp.ADD.value or f["mac"]))
+                or (fp16 and f["op"] == EltwiseOp.ADD.value)
+                or (fp16 and f["mac"] and (f["reduce"] or not config.npu_eltwise_fp16_mac))
                 or bool(f["a_cols"] and f["m"] != f["a_rows"] * f["a_cols"]))
     if opcode == Opcode.STORE:
         acc_type, out = Precision(f["acc_type"]), OutType(f["out"])

@@ -24,9 +24,10 @@ Machine model used (:mod:`dure.rtl.npu.commands`): a COMPUTE with ``a_cols != 0`
 ``m`` at SPAD row ``a_addr + (m // a_cols) * a_row_step + (m % a_cols) * a_col_step``; a LOAD
 with ``fill`` writes ``fill_value`` without DMA; a LOAD with ``local_cols != 0`` places source row
 ``r`` at ``local_addr + (r // local_cols) * local_row_step + r % local_cols``; a ``diagonal``
-COMPUTE keeps only the products with ``k == n``; an ELTWISE ``MAC`` (INT8 depthwise,
-:attr:`WalkLayer.eltwise_mac`) walks A the same way and multiplies each row lane by lane with one
-weight row (a ``pair`` MAC, :attr:`WalkLayer.eltwise_pair`, with two: two taps per row).
+COMPUTE keeps only the products with ``k == n``; an ELTWISE ``MAC`` (depthwise: INT8, and
+FP16 on the unit's FP16 MAC; :attr:`WalkLayer.eltwise_mac`) walks A the same way and
+multiplies each row lane by lane with one weight row (a ``pair`` MAC,
+:attr:`WalkLayer.eltwise_pair`, with two: two taps per row).
 
 Layout
 ------
@@ -41,13 +42,12 @@ has them. The image rows of the tile come in one LOAD per channel chunk with 2-D
 (``local_cols = W``, ``local_row_step = Wp``), so every input pixel is read once per block (the
 halo rows twice).
 
-Depthwise (INT8 on the element-wise MAC, FP16: :attr:`WalkLayer.unit_tiles`) keeps a tile per *unit*
-instead: a unit reads only its group's own input chunks, so its tile holds those (``c``
-counted from the group's first chunk) and the tile buffers alternate by unit. The smaller
-tile lets the search pick taller blocks (fewer halo rows: MobileNet's 48x48x16 stride-2 layer
-bh 4 -> 8 on the 8x8 NPU) and every unit's tile LOAD runs beside the previous unit's MACs,
-not all of a block's in its last unit. Its weight rows (one per tap) come in one LOAD per
-chunk.
+Depthwise (on the element-wise MAC, or FP16 on the array: :attr:`WalkLayer.unit_tiles`) keeps a
+tile per *unit* instead: a unit reads only its group's own input chunks, so its tile holds those
+(``c`` counted from the group's first chunk) and the tile buffers alternate by unit. The smaller
+tile lets the search pick taller blocks (fewer halo rows: MobileNet's 48x48x16 stride-2 layer bh
+4 -> 8 on the 8x8 NPU) and every unit's tile LOAD runs beside the previous unit's MACs, not all
+of a block's in its last unit. Its weight rows (one per tap) come in one LOAD per chunk.
 
 The output pixel ``(oy, ox)``, tap ``(ky, kx)`` reads tile pixel ``((oy - oy0) * sh + ky, ox * sw
 + kx)``: one walked COMPUTE per (tap, input chunk, output chunk, sub-block of ``sbh`` output
@@ -186,7 +186,8 @@ class WalkLayer:
         Max pooling: every tap is an ELTWISE ``MAX`` (same walk, ``accumulate`` after the first
         tap) instead of a COMPUTE; no weights (``shared_weight = (None, 0)``).
     eltwise_mac : bool
-        INT8 depthwise on the element-wise unit: every tap is an ELTWISE ``MAC`` (same walk,
+        Depthwise on the element-wise unit (INT8, or FP16 with ``config.npu_eltwise_fp16_mac``):
+        every tap is an ELTWISE ``MAC`` in the layer's precision (same walk,
         ``accumulate`` after the first tap or with ``acc_init``) whose weight row is the tap's
         (chunk j's matrix: one row per tap, ``kin(j) = 1``) instead of a diagonal COMPUTE.
     eltwise_pair : bool

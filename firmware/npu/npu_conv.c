@@ -49,9 +49,10 @@ static int conv(const struct npu_op_conv *op, int diagonal, uint32_t *list, uint
     uint32_t k_chunk = diagonal ? lc : hw->rows, n_chunk = diagonal ? lc : hw->cols;
     uint32_t eb = int8 ? 1 : 2, taps = op->kh * op->kw, nt = walk_cdiv(cout, n_chunk);
     uint32_t per_out = taps * (diagonal ? 1 : op->cin);    /* weights per output channel */
-    /* INT8 depthwise on the element-wise unit whenever the NPU has it, two taps per MAC
-     * (conv_plan's default, pair=True: it beats the diagonal COMPUTEs on every map) */
-    int mac = NPU_WALK_ELTWISE && diagonal && int8;
+    /* depthwise on the element-wise unit whenever the NPU has it (FP16: with its FP16 MAC),
+     * two taps per MAC (conv_plan's default, pair=True: it beats the diagonal COMPUTEs on
+     * every map) */
+    int mac = NPU_WALK_ELTWISE && diagonal && (int8 || NPU_WALK_ELTWISE_FP16);
     struct op_params pa = {&op->mem, 0, 0};
     uint8_t *p;
 

@@ -22,6 +22,14 @@
 #define NPU_WALK_ELTWISE 0
 #endif
 
+/* 1 when the element-wise unit also has its FP16 MAC (config.npu_eltwise_fp16_mac: FP16
+ * depthwise on pair MACs, conv_plan's default there), else 0. */
+#if DURE_NPU_HAS_ELTWISE_FP16
+#define NPU_WALK_ELTWISE_FP16 1
+#else
+#define NPU_WALK_ELTWISE_FP16 0
+#endif
+
 struct walk_geo {
     uint32_t batch, height, width, kh, kw, sh, sw, oh, ow, pt, pl, hp, wp;
 };

@@ -242,8 +242,9 @@ per-lane multiply-accumulate of depthwise convolution and global pooling (``mac`
     ``LOCAL_RANGE`` for the largest row of A, of B (ADD) and ``acc_addr + m``); the ADD-only
     fields must be 0 for MAX (MAC: all but ``b_addr``), ``reduce`` 0 without ``mac``, and
     ``accumulate`` and ``mac`` 0 for ADD (``RESERVED``); ``BAD_COMBINATION``
-    for ADD with FP16 precision, FP16 on hardware without FP16, and every ELTWISE on hardware
-    built without the unit (``config.npu_eltwise`` False).
+    for ADD with FP16 precision, FP16 on hardware without FP16, an FP16 MAC with ``reduce`` or
+    on hardware without the FP16 MAC (``config.npu_eltwise_fp16_mac`` False), and every
+    ELTWISE on hardware built without the unit (``config.npu_eltwise`` False).
 
     - ``ADD`` (INT8 only): with ``x`` the int8 in bits 7:0 of a lane, ``ACC = s(A, zp_a,
       mult_a, rshift_a) + s(B, zp_b, mult_b, rshift_b)`` as int32, where ``s(x, zp, M, r) =
@@ -252,7 +253,7 @@ per-lane multiply-accumulate of depthwise convolution and global pooling (``mac`
       ``-r``; ``|s| < 2**28``, nothing wraps). A STORE INT8 -> INT8 in
       ``TFLITE_DOUBLE_ROUNDING`` with the output multiplier / shift rows, the output zero point
       and the clamp then gives TFLite's ADD exactly (:func:`dure.sim.golden_tflite.add_int8`).
-    - ``MAC`` (``mac`` set, ``op`` = 0 (MAX's code), INT8 only): lane j < n of row i gets
+    - ``MAC`` (``mac`` set, ``op`` = 0 (MAX's code)): INT8: lane j < n of row i gets
       ``init + A[a(i), j] * W[j]`` as int32 (wrapping modulo 2**32; the int8 lanes in bits 7:0,
       sign-extended, the product exact), where ``W`` is SPAD row ``b_addr`` (one row for the
       whole command, no walk) and ``init`` is the ACC row's value with ``accumulate``, else 0.
@@ -264,8 +265,20 @@ per-lane multiply-accumulate of depthwise convolution and global pooling (``mac`
       C channels per cycle, like a diagonal COMPUTE, with no weight load and no array latency
       between taps; global pooling is one ``reduce`` MAC per channel chunk with a row of ones
       as ``W``. The ADD-only fields other than ``b_addr`` must be 0 (``RESERVED``), ``op`` must
-      be 0 and ``reduce`` needs ``mac`` (``RESERVED``); ``BAD_COMBINATION`` for FP16; ``b_addr``
-      must lie in the SPAD (``LOCAL_RANGE``).
+      be 0 and ``reduce`` needs ``mac`` (``RESERVED``); ``b_addr`` must lie in the SPAD
+      (``LOCAL_RANGE``).
+
+      FP16 (needs the FP16 MAC, ``config.npu_eltwise_fp16_mac``, else ``BAD_COMBINATION``):
+      lane j of row i gets ``init + A[a(i), j] * W[j]`` with the lanes and ``W`` as binary16,
+      the product exact in binary32 and the sum binary32 round-to-nearest-even
+      (:func:`dure.sim.golden.lanes_mac_fp16`: subnormals kept, Inf propagates, Inf * 0 and
+      Inf + (-Inf) NaN, every NaN ``0x7FC00000``); ``init`` the ACC row as fp32 with
+      ``accumulate``, else +0.0. With ``pair`` the second tap is added after the first, a
+      second binary32 RNE addition: ``(init + A W) + A2 W2``, so taps in kernel order keep the
+      FP16 contract's sequential order. ``reduce`` with FP16 is ``BAD_COMBINATION`` (its sum
+      over rows would need another order). Timing (not contract): the FP16 lanes are a
+      16-stage pipeline (4 multiply, 6 + 6 add), one row per cycle; a command takes ``m +
+      20`` cycles.
 
       Pair (``pair`` set, needs ``mac``, else ``RESERVED``): every row takes two taps: lane j
       of row i gets ``init + A[a(i), j] * W[j] + A[a(i) + tap_step, j] * W2[j]`` (int32,
@@ -526,7 +539,8 @@ class ErrorCode(enum.Enum, shape=4):
                          rows != local_groups * local_cols; a LIST entry that is itself a LIST;
                          on hardware without the fp32 post-processing (``npu_float_post``
                          False), an INT8 -> FP16 STORE or an INT8 -> INT8 one with
-                         ``FLOAT_SCALE``; an ELTWISE ADD in FP16, or any ELTWISE without
+                         ``FLOAT_SCALE``; an ELTWISE ADD in FP16, an FP16 MAC with reduce
+                         or without ``npu_eltwise_fp16_mac``, or any ELTWISE without
                          the unit (``npu_eltwise`` False).
     ``MISALIGNED``       dram_addr or dram_stride not a multiple of the element size (not
                          checked for a fill LOAD); a LIST's list_addr not a multiple of 4.

@@ -7,6 +7,8 @@ from amaranth.lib.wiring import In, Out
 
 from .commands import EltwiseOp, Opcode
 from .descriptor import command_layout
+from .fp import Fp16Mac
+from .fp.pipeline import Pipeline
 from .isa import Precision
 from .mem_ports import ReadPortSignature, row_write_layout
 
@@ -51,20 +53,21 @@ def _order_key(x):
 class EltwiseUnit(wiring.Component):
     """Runs ELTWISE commands (``ELTWISE`` in :mod:`.commands`), one row per cycle.
 
-    For row i = 0 .. m-1 it reads SPAD row ``a_addr + off(i)`` (``off`` the walk's offset,
-    kept as a running value like the execute unit's), for ADD also ``b_addr + off(i)``, for a
+    For row i = 0 .. m-1 it reads SPAD row ``a_addr + off(i)`` (``off`` the walk's offset, kept
+    as a running value like the execute unit's), for ADD also ``b_addr + off(i)``, for a
     ``pair`` MAC also ``a_addr + off(i) + tap_step``, and for a MAX or MAC with ``accumulate``
-    ACC row ``acc_addr + i``; one cycle later it computes the lanes (ADD: both TFLite
-    rescalings and their int32 sum; MAX: the int32 or fp32 maximum; MAC: ``init + a * w0``,
-    plus ``a2 * w1`` with ``pair``) into an output register, which writes lanes ``0..n-1`` of
+    ACC row ``acc_addr + i``; one cycle later it computes the lanes (ADD: both TFLite rescalings
+    and their int32 sum; MAX: the int32 or fp32 maximum; MAC: ``init + a * w0``, plus ``a2 *
+    w1`` with ``pair``; an FP16 MAC through one :class:`~.fp.Fp16Mac` per lane, built with
+    ``config.npu_eltwise_fp16_mac``) into an output register, which writes lanes ``0..n-1`` of
     ACC row ``acc_addr + i``. A MAC first spends one cycle reading its weight rows ``b_addr``
     and ``b_addr + 1`` (both SPAD ports) into registers, so during the rows both ports read
-    activations. Row i only reads and writes its own ACC row, so rows stream back to back;
-    the pipeline stalls as a whole while the ACC write waits. A ``reduce`` MAC writes every
-    row to ACC row ``acc_addr``: row 0 starts from that row's value (``accumulate``) or 0,
-    every later row from the output register, which holds the row before it (so the sum runs
-    at one row per cycle with no ACC read-back). One command at a time: the next is accepted
-    after the previous one's last row is written (``done``).
+    activations. Row i only reads and writes its own ACC row, so rows stream back to back; the
+    pipeline stalls as a whole while the ACC write waits. A ``reduce`` MAC writes every row to
+    ACC row ``acc_addr``: row 0 starts from that row's value (``accumulate``) or 0, every later
+    row from the output register, which holds the row before it (so the sum runs at one row per
+    cycle with no ACC read-back). One command at a time: the next is accepted after the previous
+    one's last row is written (``done``).
 
     The unit has no hazard logic and no memory ports of its own: the datapath lends it the
     execute unit's SPAD and ACC ports while ``busy`` (the dispatcher never has a COMPUTE and
@@ -87,7 +90,8 @@ class EltwiseUnit(wiring.Component):
     Latency
     -------
     Row i is written 2 cycles after it is read (read, compute register), without stalls:
-    ``m + 3`` cycles from acceptance to ``done`` (``m + 4`` for a MAC: the weight read).
+    ``m + 3`` cycles from acceptance to ``done`` (``m + 4`` for a MAC: the weight read; ``m +
+    20`` for an FP16 MAC: the lanes' 16-stage pipeline, which stalls with the rest).
     """
 
     def __init__(self, config):
@@ -118,8 +122,10 @@ class EltwiseUnit(wiring.Component):
         col = Signal(16)
         wread = Signal()                 # a MAC's weight rows are read this cycle
         wlatch = Signal()                # ... and arrive this cycle
-        w0 = Signal(data.ArrayLayout(8, cols))
-        w1 = Signal(data.ArrayLayout(8, cols))
+        fp_mac = self._config.npu_eltwise_fp16_mac
+        wbits = 16 if fp_mac else 8      # the FP16 MAC keeps whole binary16 weights
+        w0 = Signal(data.ArrayLayout(wbits, cols))
+        w1 = Signal(data.ArrayLayout(wbits, cols))
         m.d.comb += self.cmd.ready.eq(~busy)
         with m.If(self.cmd.valid & ~busy):
             m.d.sync += [cmd.eq(self.cmd.payload), busy.eq(1), left.eq(self.cmd.payload.m),
@@ -129,8 +135,8 @@ class EltwiseUnit(wiring.Component):
         with m.If(wread):
             m.d.sync += wread.eq(0)
         with m.If(wlatch):
-            m.d.sync += [w0[j].eq(self.spad_b.data[j][:8]) for j in range(cols)]
-            m.d.sync += [w1[j].eq(self.spad_a.data[j][:8]) for j in range(cols)]
+            m.d.sync += [w0[j].eq(self.spad_b.data[j][:wbits]) for j in range(cols)]
+            m.d.sync += [w1[j].eq(self.spad_a.data[j][:wbits]) for j in range(cols)]
 
         # Read stage.
         s1_valid = Signal()
@@ -182,19 +188,40 @@ class EltwiseUnit(wiring.Component):
             # MAC: init + a * w (int32, wrapping); with reduce the rows after the first add
             # onto the previous row's result, which is in the output register right now.
             init = Mux(cmd.reduce & ~s1_first, o_data[j], Mux(acc_in, cur, 0))
-            second = Mux(cmd.pair, b8 * w1[j].as_signed(), 0)
-            mac = (init.as_signed() + a8 * w0[j].as_signed() + second)[:32]
+            second = Mux(cmd.pair, b8 * w1[j][:8].as_signed(), 0)
+            mac = (init.as_signed() + a8 * w0[j][:8].as_signed() + second)[:32]
             results.append(Mux(cmd.mac, mac,
                                Mux(add, total[:32], Mux(fp16, fp_max, int_max[:32]))))
+        # FP16 MAC: the rows take the lanes' 16-stage pipeline instead of the one-cycle compute
+        # stage (one command at a time, so the command's fields are steady while rows fly).
+        o_next = (s1_valid, s1_last, s1_addr)
+        if fp_mac:
+            fp = cmd.mac & fp16
+            p = Pipeline(m, advance)
+            tail = (s1_valid & fp, s1_last, s1_addr)
+            for n in range(Fp16Mac.LATENCY):
+                tail = tuple(p.reg(v, name=f"fp_{key}_d{n}", reset=key == "valid")
+                             for key, v in zip(("valid", "last", "addr"), tail, strict=True))
+            o_next = tuple(Mux(fp, t, s) for t, s in zip(tail, o_next, strict=True))
+            for j in range(cols):
+                m.submodules[f"fp_mac{j}"] = lane = Fp16Mac()
+                m.d.comb += [
+                    lane.en.eq(advance), lane.i_valid.eq(s1_valid & fp),
+                    lane.i_init.eq(Mux(acc_in, self.acc_r.data[j], 0)),
+                    lane.i_a.eq(self.spad_a.data[j]), lane.i_w.eq(w0[j]),
+                    lane.i_a2.eq(self.spad_b.data[j]), lane.i_w2.eq(w1[j]),
+                    lane.pair.eq(cmd.pair),
+                ]
+                results[j] = Mux(fp, lane.o_z, results[j])
         with m.If(advance):
             m.d.sync += [
                 s1_valid.eq(issue),
                 s1_first.eq(issue & (row == 0)),
                 s1_last.eq(issue & (left == 1)),
                 s1_addr.eq(cmd.acc_addr + Mux(cmd.reduce, 0, row)),
-                o_valid.eq(s1_valid),
-                o_last.eq(s1_last),
-                o_addr.eq(s1_addr),
+                o_valid.eq(o_next[0]),
+                o_last.eq(o_next[1]),
+                o_addr.eq(o_next[2]),
             ]
             m.d.sync += [o_data[j].eq(results[j]) for j in range(cols)]
 

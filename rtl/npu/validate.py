@@ -68,8 +68,7 @@ class Validator(wiring.Component):
     ----------
     config : SoCConfig
         Array shape (``npu_rows``, ``npu_cols``), ``npu_fp16``, ``npu_float_post``,
-        ``npu_eltwise``, SPAD /
-        ACC depths.
+        ``npu_eltwise``, ``npu_eltwise_fp16_mac``, SPAD / ACC depths.
 
     Members
     -------
@@ -220,7 +219,8 @@ class Validator(wiring.Component):
             ErrorCode.ZERO_DIM: (f.m == 0) | (f.n == 0) | (walk & (f.a_rows == 0)),
             ErrorCode.DIM_TOO_LARGE: f.n > cfg.npu_cols,
             ErrorCode.BAD_COMBINATION: (not cfg.npu_eltwise) | (fp16 & (not cfg.npu_fp16))
-            | (fp16 & (add | f.mac)) | (walk & (f.m != f.a_rows * f.a_cols)),
+            | (fp16 & (add | (f.mac & (f.reduce | (not cfg.npu_eltwise_fp16_mac)))))
+            | (walk & (f.m != f.a_rows * f.a_cols)),
             ErrorCode.LOCAL_RANGE:
             ((f.a_addr + span + Mux(pair_mac, f.tap_step, 0)) >= cfg.npu_spad_rows)
             | (add & ((f.b_addr + span) >= cfg.npu_spad_rows))

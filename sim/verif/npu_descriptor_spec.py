@@ -61,7 +61,8 @@ LAYOUT = {
         "count": (2, 15, 0),
     },
     "ELTWISE": {
-        "precision": (0, 4, 4), "op": (0, 5, 5), "accumulate": (0, 6, 6),
+        "precision": (0, 4, 4),            # MAX and MAC (INT8 or FP16); ADD: INT8 only
+        "op": (0, 5, 5), "accumulate": (0, 6, 6),
         "mac": (0, 7, 7), "reduce": (0, 8, 8), "pair": (0, 9, 9),
         "zp_a": (0, 23, 16), "zp_b": (0, 31, 24),
         "a_addr": (1, 15, 0), "b_addr": (1, 31, 16),

@@ -50,6 +50,7 @@ def test_loadable_ranges():
     ({"npu_tiles": 9}, "npu_tiles must be an integer in 1..8"),
     ({"npu_tiles": 2, "npu_rows": 0}, "npu_tiles > 1 needs an NPU"),
     ({"main_bandwidth": "wide"}, "main_bandwidth must be 'shared' or 'scaled'"),
+    ({"npu_eltwise_fp16": 1}, "npu_eltwise_fp16 must be a bool"),
     ({"main_bandwidth": "scaled", "main_kind": "spram", "main_size": 65536},
      "main_bandwidth 'scaled' is a simulation model"),
 ])
@@ -94,3 +95,17 @@ def test_npu_tiles_have_their_own_register_regions():
     assert SoCConfig(npu_tiles=4).main_ports == 1
     with pytest.raises(ValueError, match="tile must be in 0..3"):
         four.npu_region_name(4)
+
+
+def test_fp16_mac_needs_fp16_and_the_element_wise_unit():
+    """``npu_eltwise_fp16_mac``: the option with ``npu_fp16`` and ``npu_eltwise``; the ULX3S
+    leaves it out."""
+    from dataclasses import replace
+
+    base = SoCConfig()
+    assert base.npu_eltwise_fp16_mac
+    assert not replace(base, npu_eltwise_fp16=False).npu_eltwise_fp16_mac
+    assert not replace(base, npu_eltwise=False).npu_eltwise_fp16_mac
+    assert not replace(base, npu_fp16=False).npu_eltwise_fp16_mac
+    assert not replace(base, npu_rows=0).npu_eltwise_fp16_mac
+    assert not preset("ulx3s").npu_eltwise_fp16_mac and preset("sim").npu_eltwise_fp16_mac

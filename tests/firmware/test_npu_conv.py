@@ -480,15 +480,15 @@ def test_small_cin_fp16_convolutions_pack_as_python(lib, config_name):
 
 @pytest.mark.parametrize("config_name", ["8x8", "4x4"])
 def test_depthwise_and_global_pooling_take_every_stream(lib, config_name):
-    """INT8 depthwise on the element-wise unit (pair MACs, a single MAC for an odd window's
-    last tap; the diagonal COMPUTEs: test_an_npu_without_the_element_wise_unit) and FP16
-    depthwise; global average pooling on the element-wise MAC (INT8) and on the array (FP16),
-    batches and many chunks."""
+    """INT8 and FP16 depthwise on the element-wise unit (pair MACs, a single MAC for an odd
+    window's last tap; the diagonal COMPUTEs: test_an_npu_without_the_element_wise_unit,
+    test_an_npu_without_the_fp16_mac); global average pooling on the element-wise MAC (INT8)
+    and on the array (FP16), batches and many chunks."""
     config = CONFIGS[config_name]
     _set(lib, config)
     rng = np.random.default_rng(12)
     bufs = Buffers()
-    seen = {"pair": 0, "single": 0, "gp": 0}
+    seen = {"pair": 0, "single": 0, "gp": 0, "fp16 pair": 0}
     for i in range(24):
         fp16 = i % 3 == 2
         c = int(rng.integers(1, 9 * config.npu_cols))
@@ -505,6 +505,7 @@ def test_depthwise_and_global_pooling_take_every_stream(lib, config_name):
                             param_addr=PARAM_ADDR)
             q = [0, 0, 0, 0, 0, 0]
             mult = shift = None
+            seen["fp16 pair"] += _macs(program, pair=True)
         else:
             mult = np.full(c, 1 << 30, np.int32)
             shift = rng.integers(-8, 1, c).astype(np.int32)
@@ -641,6 +642,43 @@ def test_an_npu_without_the_element_wise_unit(tmp_path_factory):
         s = [0, *x_shape, c, *x_shape[1:3], 1, 1, 1]
         count = lib.pool(_ptr(np.array(s, np.int32)), _ptr(q), *bufs.args())
         assert bufs.check(count, program, f"global pool int8 x={x_shape}")
+
+
+def test_an_npu_without_the_fp16_mac(tmp_path_factory):
+    """Built for an NPU whose element-wise unit has no FP16 MAC (DURE_NPU_HAS_ELTWISE_FP16 0,
+    the ULX3S's), the C port keeps FP16 depthwise on diagonal COMPUTEs as Python does there,
+    and INT8 depthwise on the pair MACs, word for word."""
+    config = SoCConfig(npu_rows=8, npu_cols=8, npu_spad_rows=2048, npu_acc_rows=1024,
+                       npu_eltwise_fp16=False)
+    lib = host_library(tmp_path_factory.mktemp("npu_conv_nofp16mac"), "ops", SOURCES,
+                       extra_sources={"shim.c": SHIM}, include_dirs=[ROOT / "firmware" / "npu"],
+                       variant=config)
+    _set(lib, config)
+    rng = np.random.default_rng(15)
+    bufs = Buffers()
+    for i in range(6):
+        c = int(rng.integers(1, 60))
+        x_shape = (1, int(rng.integers(1, 12)), int(rng.integers(1, 9)), c)
+        q = np.array([0, 0, 0, 0, 0, 0], np.int32)
+        if i % 2:
+            wt = rng.integers(-128, 128, (1, 3, 3, c), dtype=np.int8)
+            mult, shift = np.full(c, 1 << 30, np.int32), np.full(c, -2, np.int32)
+            program = conv_plan.depthwise_conv2d_int8_program(
+                config, x_shape, wt, None, input_zero_point=1, output_zero_point=0,
+                multiplier=mult, shift=shift, x_addr=X_ADDR, out_addr=OUT_ADDR,
+                param_addr=PARAM_ADDR)
+            q[1:3] = -128, 127
+        else:
+            wt = rng.standard_normal((1, 3, 3, c)).astype(np.float16)
+            mult = shift = None
+            program = conv_plan.depthwise_conv2d_fp16_program(
+                config, x_shape, wt, None, x_addr=X_ADDR, out_addr=OUT_ADDR,
+                param_addr=PARAM_ADDR)
+        assert _macs(program, pair=True) == bool(i % 2)
+        s = [int(not i % 2), *x_shape, c, 3, 3, 1, 1, 0, 1, 1, 1]
+        count = lib.conv(1, _ptr(np.array(s, np.int32)), _ptr(wt), None, _ptr(mult),
+                         _ptr(shift), None, _ptr(q), *bufs.args())
+        assert bufs.check(count, program, f"depthwise x={x_shape} i={i}")
 
 
 def test_the_64_bit_divide_without_a_runtime_divide(lib):

@@ -22,7 +22,7 @@ LAYERS = [
     ("conv", "int8", (1, 7, 6, 5), 6, (3, 3), 1, "SAME", dict(lo=-20, hi=100)),
     ("conv", "fp16", (2, 6, 7, 3), 5, (3, 2), 2, "VALID", dict(lo=-1.0, hi=2.0)),
     ("depthwise", "int8", (1, 6, 5, 6), 6, (3, 3), 1, "SAME", {}),
-    ("depthwise", "fp16", (1, 5, 6, 5), 5, (2, 3), 2, "SAME", {}),
+    ("depthwise", "fp16", (1, 5, 6, 5), 5, (2, 3), 2, "SAME", {}),     # FP16 pair MACs
     ("conv", "int8", (1, 11, 6, 1), 6, (5, 2), 2, "SAME", {}),         # packed taps
     ("conv", "fp16", (1, 11, 6, 1), 6, (5, 2), 2, "SAME", {}),         # packed taps, FP16
     ("depthwise", "int8", (1, 9, 8, 6), 6, (3, 3), 1, "SAME", {}),     # pair MACs, larger map

@@ -172,26 +172,83 @@ def test_depthwise_int8_is_bit_exact(cfg, case, mode):
     assert len(paired) == (len(macs) * (taps // 2) // (taps - taps // 2) if pair else 0)
 
 
+@pytest.mark.parametrize("mode", ["pair", "single", "diagonal"])
 @pytest.mark.parametrize("cfg", list(CONFIGS))
-def test_depthwise_fp16_is_bit_exact(cfg):
+@pytest.mark.parametrize("case", [0, 1])
+def test_depthwise_fp16_is_bit_exact(cfg, case, mode):
+    """Diagonal COMPUTEs, the element-wise FP16 MAC per tap and per two taps (``pair``, the
+    default): NaN / Inf / signed zeros / subnormals / 65504 in the input (case 1 also in the
+    weights), sums that cancel, the bias's -0.0, stride 2, an odd tap count (2x5)."""
+    mac, pair = mode != "diagonal", mode == "pair"
     config = CONFIGS[cfg]
-    rng = np.random.default_rng(300)
-    x = fp16_values(rng, (1, 7, 5, 11))
-    w = fp16_values(rng, (1, 3, 3, 11), specials=False)
-    bias = rng.standard_normal(11).astype(np.float32)
+    rng = np.random.default_rng(300 + case)
+    x_shape, kernel = [((1, 7, 5, 11), (3, 3)), ((2, 6, 9, 9), (2, 5))][case]
+    x = fp16_values(rng, x_shape)
+    w = fp16_values(rng, (1, *kernel, x_shape[3]), specials=case == 1)
+    bias = rng.standard_normal(x_shape[3]).astype(np.float32)
+    bias[0] = -0.0
     model, (xa, oa, pa, _) = model_and_addresses(config)
-    kw = dict(stride=(2, 1), padding="SAME", lo=-1.0)
+    kw = [dict(stride=(2, 1), padding="SAME", lo=-1.0),
+          dict(stride=(1, 2), padding="VALID",
+               scale=rng.uniform(0.5, 2, x_shape[3]).astype(np.float32))][case]
     prog = depthwise_conv2d_fp16_program(config, x.shape, w, bias, x_addr=xa, out_addr=oa,
-                                         param_addr=pa, **kw)
+                                         param_addr=pa, mac=mac, pair=pair, **kw)
     got = run_on_model(model, prog, [(xa, x)])
     assert same_bits(got, depthwise_conv2d_fp16(x, w, bias, **kw))
+    opcodes = {d[0] & 0xF for d in prog.descriptors}
+    assert (6 in opcodes, 2 in opcodes) == (mac, not mac)       # ELTWISE MAC or COMPUTE
+    macs = [d for d in prog.descriptors if d[0] & 0xF == 6]
+    assert all(d[0] >> 4 & 1 for d in macs)                     # FP16 precision
+    assert any(d[0] >> 9 & 1 for d in macs) == pair
+    assert prog.array_macs == prog.macs
+
+
+@pytest.mark.parametrize("mode", ["pair", "single", "diagonal"])
+def test_depthwise_fp16_sums_taps_in_order(mode):
+    """The order is visible in the fp16 output: bias 1, taps (0, 0) and (0, 1) give +2**25 and
+    -2**25, the rest 0: ``((1 + 2**25) - 2**25) + 0 ... = 0`` in the golden's order (1 +
+    2**25 rounds to 2**25 in fp32), where adding the pair's two products first would give 1."""
+    config = CONFIGS["sim"]
+    x = np.full((1, 4, 5, 3), 4096, np.float16)
+    w = np.zeros((1, 3, 3, 3), np.float16)
+    w[0, 0, 0], w[0, 0, 1] = 8192, -8192
+    bias = np.ones(3, np.float32)
+    model, (xa, oa, pa, _) = model_and_addresses(config)
+    prog = depthwise_conv2d_fp16_program(config, x.shape, w, bias, x_addr=xa, out_addr=oa,
+                                         param_addr=pa, mac=mode != "diagonal",
+                                         pair=mode == "pair")
+    want = depthwise_conv2d_fp16(x, w, bias)
+    assert (want[0, 1:, 1:-1] == 0).all()                  # both taps inside the image
+    assert same_bits(run_on_model(model, prog, [(xa, x)]), want)
+
+
+def test_depthwise_fp16_mac_is_the_default_only_with_the_unit():
+    """The FP16 MAC is the default where the NPU has it; a config without it
+    (``npu_eltwise_fp16=False``, the ULX3S's) keeps diagonal COMPUTEs and refuses ``mac``."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(320)
+    x = fp16_values(rng, (1, 5, 5, 8), specials=False)
+    w = fp16_values(rng, (1, 3, 3, 8), specials=False)
+    for config, want in [(CONFIGS["sim"], True), (preset("ulx3s"), False),
+                         (replace(CONFIGS["sim"], npu_eltwise_fp16=False), False)]:
+        model, (xa, oa, pa, _) = model_and_addresses(config)
+        prog = depthwise_conv2d_fp16_program(config, x.shape, w, x_addr=xa, out_addr=oa,
+                                             param_addr=pa)
+        assert any(d[0] & 0xF == 6 for d in prog.descriptors) == want
+        assert same_bits(run_on_model(model, prog, [(xa, x)]), depthwise_conv2d_fp16(x, w))
+        if not want:
+            with pytest.raises(ValueError, match="npu_eltwise_fp16_mac"):
+                depthwise_conv2d_fp16_program(config, x.shape, w, x_addr=xa, out_addr=oa,
+                                              param_addr=pa, mac=True)
 
 
 @pytest.mark.parametrize("shape", [(1, 25, 5, 64), (1, 6, 6, 128)])
 def test_depthwise_fp16_tiles_per_unit_weights_not_resident(shape):
-    """FP16 depthwise keeps a tile per unit (one chunk, double-buffered by unit) and its
-    weights in ``double`` / ``single`` buffers, not ``resident`` (whose other chunks' LOADs
-    would all follow the first unit): DS-CNN's and MobileNet's 6x6x128 layers, bit-exact."""
+    """FP16 depthwise on diagonal COMPUTEs (``mac=False``) keeps a tile per unit (one chunk,
+    double-buffered by unit) and its weights in ``double`` / ``single`` buffers, not
+    ``resident`` (whose other chunks' LOADs would all follow the first unit): DS-CNN's and
+    MobileNet's 6x6x128 layers, bit-exact."""
     config = CONFIGS["sim"]
     rng = np.random.default_rng(310)
     x = fp16_values(rng, shape, specials=False)
@@ -199,7 +256,7 @@ def test_depthwise_fp16_tiles_per_unit_weights_not_resident(shape):
     bias = rng.standard_normal(shape[3]).astype(np.float32)
     model, (xa, oa, pa, _) = model_and_addresses(config)
     prog = depthwise_conv2d_fp16_program(config, x.shape, w, bias, x_addr=xa, out_addr=oa,
-                                         param_addr=pa)
+                                         param_addr=pa, mac=False)
     assert same_bits(run_on_model(model, prog, [(xa, x)]), depthwise_conv2d_fp16(x, w, bias))
     plan, g = prog.plan, geometry(x.shape, (3, 3), (1, 1), "SAME")
     assert plan.gn < -(-shape[3] // config.npu_cols)

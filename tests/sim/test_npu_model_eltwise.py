@@ -11,7 +11,13 @@ from dure.rtl.npu.commands import EltwiseOp, ErrorCode, Opcode, Precision
 from dure.rtl.npu.descriptor import encode
 from dure.sim.golden_fixedpoint import multiply_by_quantized_multiplier_smaller_than_one_exp
 from dure.sim.golden_tflite_params import add_params
-from dure.sim.npu_model import NpuModel, eltwise_add_int8, eltwise_mac_int8, eltwise_max
+from dure.sim.npu_model import (
+    NpuModel,
+    eltwise_add_int8,
+    eltwise_mac_fp16,
+    eltwise_mac_int8,
+    eltwise_max,
+)
 from dure.sim.npu_validate import validate
 
 from dure.config import SoCConfig
@@ -194,7 +200,13 @@ def test_mac_refusals():
     assert check(eadd(mac=1)) == E.RESERVED
     assert check(emax(reduce=1)) == E.RESERVED                     # reduce needs mac
     assert check(eadd(reduce=1)) == E.RESERVED
-    assert check(emac(precision=Precision.FP16)) == E.BAD_COMBINATION
+    assert check(emac(precision=Precision.FP16)) == E.NONE
+    assert check(emac(accumulate=1, precision=Precision.FP16)) == E.NONE
+    assert check(emac(reduce=1, precision=Precision.FP16)) == E.BAD_COMBINATION
+    for name, value in (("npu_eltwise_fp16", False), ("npu_fp16", False)):
+        config = dataclasses.replace(CFG, **{name: value})
+        assert check(emac(precision=Precision.FP16), config) == E.BAD_COMBINATION, name
+        assert check(emac(), config) == E.NONE, name
     assert check(emac(), dataclasses.replace(CFG, npu_eltwise=False)) == E.BAD_COMBINATION
 
 
@@ -255,7 +267,10 @@ def test_pair_mac_refusals():
     assert check(emac(pair=1, tap_step=46, **walk)) == E.NONE
     assert check(emac(pair=1, tap_step=47, **walk)) == E.LOCAL_RANGE
     assert check(emac(pair=1, tap_step=0xFFFF, reduce=1)) == E.LOCAL_RANGE
-    assert check(emac(pair=1, precision=Precision.FP16)) == E.BAD_COMBINATION
+    assert check(emac(pair=1, precision=Precision.FP16)) == E.NONE
+    assert check(emac(pair=1, precision=Precision.FP16, reduce=1)) == E.BAD_COMBINATION
+    assert check(emac(pair=1, precision=Precision.FP16),
+                 dataclasses.replace(CFG, npu_eltwise_fp16=False)) == E.BAD_COMBINATION
 
 
 def test_pair_mac_against_python_integers():
@@ -297,3 +312,49 @@ def test_pair_mac_against_python_integers():
         assert np.array_equal(got[:, 7], old[:, 7])                 # lane n untouched
         assert np.array_equal(got[len(want):], old[len(want):])
         assert model.macs - macs == 2 * 6 * 7
+
+
+def test_fp16_pair_mac_command_in_order_with_specials():
+    """An FP16 pair MAC on SPAD rows with NaN / Inf / signed zeros / subnormals (walk,
+    accumulate from fp32 ACC patterns with specials): each lane is ``(init + x w) + x2 w2``,
+    two float32 additions in that order (written out per element with numpy float32
+    scalars), NaN canonical; other lanes kept; PERF_MACS 2 m n."""
+    rng = np.random.default_rng(13)
+    model = NpuModel(CFG)
+    specials = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 6e-8, -6e-8, 65504, 2048],
+                        np.float16)
+    values = rng.standard_normal(model.spad.shape).astype(np.float16)
+    values.reshape(-1)[rng.choice(values.size, 80, replace=False)] = rng.choice(specials, 80)
+    model.spad[:, :] = values.view(np.uint16)
+    init = rng.standard_normal(model.acc.shape).astype(np.float32) * 1000
+    init.reshape(-1)[rng.choice(init.size, 30, replace=False)] = rng.choice(
+        np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-40], np.float32), 30)
+    walk = dict(a_addr=3, a_cols=3, a_rows=2, a_col_step=2, a_row_step=10, m=6, n=7)
+    rows = [3, 5, 7, 13, 15, 17]
+    for acc_in in (0, 1):
+        model.acc[:] = init.view(np.uint32)
+        macs = model.macs
+        assert model.execute(emac(acc_addr=2, b_addr=29, pair=1, tap_step=13,
+                                  accumulate=acc_in, precision=Precision.FP16, **walk)) == E.NONE
+        assert model.macs - macs == 2 * 6 * 7
+        for i, r in enumerate(rows):
+            for j in range(7):
+                with np.errstate(all="ignore"):
+                    c = init[2 + i, j] if acc_in else np.float32(0.0)
+                    c = np.float32(c + np.float32(values[r, j]) * np.float32(values[29, j]))
+                    c = np.float32(c + np.float32(values[r + 13, j])
+                                   * np.float32(values[30, j]))
+                want = 0x7FC0_0000 if np.isnan(c) else int(c.view(np.uint32))
+                assert int(model.acc[2 + i, j]) == want, (acc_in, i, j)
+        assert (model.acc[2:8, 7:] == init.view(np.uint32)[2:8, 7:]).all()
+        assert (model.acc[8:] == init.view(np.uint32)[8:]).all()
+
+
+def test_fp16_mac_lanes_without_pair_start_from_plus_zero():
+    """Without ``accumulate`` the FP16 MAC starts from +0.0: (-0) * 1 gives +0, as the
+    golden's sequential sum from zero does; with a -0.0 ACC it stays -0."""
+    x = np.array([[-0.0, 1.0]], np.float16)
+    w = np.array([1.0, -0.0], np.float16)
+    acc = np.array([[0x8000_0000, 0x8000_0000]], np.uint32)
+    assert eltwise_mac_fp16(acc, x, w, 0).tolist() == [[0, 0]]
+    assert eltwise_mac_fp16(acc, x, w, 1).tolist() == [[0x8000_0000, 0x8000_0000]]

@@ -16,6 +16,7 @@ unit               function                                   latency
 =================  =========================================  =======
 ``Fp16Mul``        fp16 x fp16 -> exact fp32 product          4
 ``Fp32Add``        fp32 + fp32 -> fp32                        6
+``Fp16Mac``        (fp32 + fp16 x fp16) + fp16 x fp16         16
 ``Fp32Mul``        fp32 x fp32 -> fp32                        7
 ``Int32ToFp32``    int32 -> fp32                              4
 ``Fp32ToFp16``     fp32 -> fp16                               3
@@ -23,6 +24,7 @@ unit               function                                   latency
 =================  =========================================  =======
 """
 
+from .fp16_mac import Fp16Mac
 from .fp16_mul import Fp16Mul
 from .fp32_add import Fp32Add
 from .fp32_mul import Fp32Mul
@@ -30,7 +32,8 @@ from .fp32_to_fp16 import Fp32ToFp16
 from .fp32_to_int8 import Fp32ToInt8Rne
 from .int32_to_fp32 import Int32ToFp32
 
-__all__ = ["Fp16Mul", "Fp32Add", "Fp32Mul", "Fp32ToFp16", "Fp32ToInt8Rne", "Int32ToFp32"]
+__all__ = ["Fp16Mac", "Fp16Mul", "Fp32Add", "Fp32Mul", "Fp32ToFp16", "Fp32ToInt8Rne",
+           "Int32ToFp32"]
 
 FP32_QNAN = 0x7FC00000
 FP16_QNAN = 0x7E00

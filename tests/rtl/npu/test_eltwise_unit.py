@@ -1,8 +1,9 @@
 # amaranth: UnusedElaboratable=no
 """The element-wise unit inside the whole NPU (control + datapath) on Amaranth's simulator,
 against the command model: planned MAX_POOL (INT8, FP16 with NaN / Inf / subnormal / signed
-zeros), INT8 ADD layers and INT8 depthwise / global pooling on the MAC, then a random mix of
-ELTWISE commands (walks, accumulate, MAC with and without reduce, lane counts, malformed ones)
+zeros), INT8 ADD layers, INT8 and FP16 depthwise and INT8 global pooling on the MAC, then a
+random mix of ELTWISE commands (walks, accumulate, MAC with and without reduce, FP16 MACs with
+specials, lane counts, malformed ones)
 with LOADs, COMPUTEs (the structural hazard) and STOREs: final memory, ERROR and DONE equal the
 model's."""
 
@@ -166,6 +167,33 @@ def test_depthwise_int8_layer_on_the_mac():
     assert np.array_equal(output(mem, prog), depthwise_conv2d_int8(x, w, bias, **kw))
 
 
+def test_depthwise_fp16_layer_on_the_mac():
+    """FP16 depthwise on the FP16 pair MACs (the last of the 9 taps alone): NaN / Inf /
+    signed zeros / subnormals / 65504 inputs, a -0.0 bias, stride 2, more channels than
+    lanes; and the order check of tests/sim/test_conv_plan.py (1 + 2**25 - 2**25 = 0)."""
+    from dure.sim.conv_plan import depthwise_conv2d_fp16_program
+    from dure.sim.golden_tflite_fp16 import depthwise_conv2d_fp16
+
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((1, 5, 4, 6)).astype(np.float16)
+    x.reshape(-1)[:9] = np.array([np.nan, np.inf, -np.inf, -0.0, 6e-8, -6e-8, 65504, 0.0,
+                                  -65504], np.float16)
+    x[0, 3, :, 1] = 4096
+    w = rng.standard_normal((1, 3, 3, 6)).astype(np.float16)
+    w[0, 2, 0, 1], w[0, 2, 1, 1] = 8192, -8192
+    bias = rng.standard_normal(6).astype(np.float32)
+    bias[0] = -0.0
+    kw = dict(stride=(2, 1), padding="SAME", lo=-4.0)
+    prog = depthwise_conv2d_fp16_program(CFG, x.shape, w, bias, x_addr=X, out_addr=OUT,
+                                         param_addr=PARAMS, **kw)
+    assert any(d[0] & 0xF == Opcode.ELTWISE.value and d[0] & 0x290 == 0x290
+               for d in prog.descriptors)                       # FP16 pair MACs
+    image = image_with((X, x), *prog.blobs)
+    _, mem, _ = run_both(prog.descriptors, image)
+    assert np.array_equal(output(mem, prog).view(np.uint16),
+                          depthwise_conv2d_fp16(x, w, bias, **kw).view(np.uint16))
+
+
 def test_global_average_pool_int8_on_the_mac_reduce():
     """INT8 global pooling: one reduce MAC per chunk and image (two images, a partial chunk)."""
     rng = np.random.default_rng(5)
@@ -189,7 +217,7 @@ def random_mix(rng):
                     dram_stride=16, rows=60, cols=4, local_addr=0)]
     for i in range(14):
         prec = Precision(int(rng.integers(0, 2)))
-        kind = rng.random() if prec == Precision.INT8 else 1.0
+        kind = rng.random() if prec == Precision.INT8 else rng.uniform(0.35, 1.0)
         op = EltwiseOp.ADD if kind < 0.35 else EltwiseOp.MAX
         m_cols = int(rng.integers(1, 4))
         m_rows = int(rng.integers(1, 4))
@@ -199,8 +227,9 @@ def random_mix(rng):
         fields = dict(op=op, precision=prec, a_addr=int(rng.integers(0, 60)),
                       acc_addr=int(rng.integers(0, 40)), m=m, n=int(rng.integers(1, 5)), **walk)
         if kind < 0.75 and op == EltwiseOp.MAX:
+            reduce = rng.random() < (0.4 if prec == Precision.INT8 else 0.1)   # FP16: refused
             fields.update(mac=1, b_addr=int(rng.integers(0, 96)),
-                          accumulate=int(rng.random() < 0.6), reduce=int(rng.random() < 0.4))
+                          accumulate=int(rng.random() < 0.6), reduce=int(reduce))
             if rng.random() < 0.6:           # two taps per row, the second tap_step rows on
                 fields.update(pair=1, tap_step=int(rng.choice([0, 1, 5, 17])))
         elif op == EltwiseOp.ADD:
@@ -244,6 +273,8 @@ def test_random_eltwise_mix(seed):
            if d[0] & 0xF == Opcode.ELTWISE.value and code.value == 0]
     assert len(ran) >= 8 and len(set(ran)) >= 3       # ADD, MAX, MAC; INT8 and FP16 ran
     assert any(r & 0x80 for r in ran)                 # a MAC ran
+    if seed < 2:
+        assert any(r & 0x90 == 0x90 for r in ran)     # an FP16 MAC ran
 
 
 def test_fp16_widening_and_order_key_for_every_fp16():

@@ -124,8 +124,9 @@ def run_both(model, descriptors, image, *, window=None, per_command_errors=False
     run = model.run(script, image, base=MAIN_BASE)
     ref = NpuModel(CFG, memory={MAIN_BASE: bytes(image)})
     ref.set_window(base, size)
-    codes = []
+    codes, seqs = [], []
     for words in descriptors:
+        seqs.append(ref.issued)          # a LIST takes count + 1 numbers, refused or not
         codes.append(ref.execute(words))
         if per_command_errors:
             ref.clear_error()
@@ -135,7 +136,7 @@ def run_both(model, descriptors, image, *, window=None, per_command_errors=False
         got = [error & 0xFF_FFFF_FF if status & Status.ERROR.value else 0
                for status, error in pairs]
         assert got == [0 if code == ErrorCode.NONE else code.value | seq << 8
-                       for seq, code in enumerate(codes)]
+                       for seq, code in zip(seqs, codes, strict=True)]
     else:
         want = 0 if ref.error is None else ref.error[0].value | ref.error[1] << 8
         assert run.values[-4] == want

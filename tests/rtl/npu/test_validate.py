@@ -27,7 +27,9 @@ CONFIGS = {
     "sim": SoCConfig(),
     "small": SoCConfig(npu_rows=4, npu_cols=8, npu_spad_rows=64, npu_acc_rows=32,
                        npu_fp16=False),
-    "tall": SoCConfig(npu_rows=16, npu_cols=4, npu_spad_rows=65536, npu_acc_rows=16),
+    # Also without the element-wise unit's FP16 MAC (the ULX3S's choice).
+    "tall": SoCConfig(npu_rows=16, npu_cols=4, npu_spad_rows=65536, npu_acc_rows=16,
+                      npu_eltwise_fp16=False),
     # An INT8-only board build without the fp32 post-processing (the iCEBreaker's kind) and
     # without the element-wise unit.
     "fixed": SoCConfig(npu_rows=2, npu_cols=2, npu_spad_rows=256, npu_acc_rows=128,
@@ -224,3 +226,18 @@ def test_eltwise_codes_reached():
     assert all(validate(w, none, b, s) in (ErrorCode.BAD_COMBINATION, ErrorCode.RESERVED,
                                            ErrorCode.ZERO_DIM, ErrorCode.DIM_TOO_LARGE)
                for w, b, s in vectors)
+
+
+def test_fp16_mac_rules_reached():
+    """The random vectors of ``sim`` hold FP16 MACs accepted (with and without ``pair``) and
+    refused for ``reduce``, and the build without the FP16 MAC (``tall``'s option) refuses
+    exactly the FP16 MACs the full build accepts (so the Verilator comparison covers both)."""
+    config = CONFIGS["sim"]
+    vectors = [v for v in make_vectors(random.Random(12), config, 20_000)
+               if v[0][0] & 0xF == Opcode.ELTWISE.value and v[0][0] & 0x90 == 0x90]
+    ok = [(w, b, s) for w, b, s in vectors if validate(w, config, b, s) == ErrorCode.NONE]
+    assert {v[0][0] >> 9 & 1 for v in ok} == {0, 1}
+    assert any(validate(w, config, b, s) == ErrorCode.BAD_COMBINATION
+               for w, b, s in vectors if w[0] >> 8 & 1)
+    without = dataclasses.replace(config, npu_eltwise_fp16=False)
+    assert all(validate(w, without, b, s) == ErrorCode.BAD_COMBINATION for w, b, s in ok)

@@ -8,11 +8,17 @@ import pytest
 from dure.sim.conv_plan import (
     conv2d_fp16_program,
     conv2d_int8_program,
+    depthwise_conv2d_fp16_program,
     depthwise_conv2d_int8_program,
 )
 from dure.sim.eltwise_plan import add_fp16_program
 from dure.sim.golden_tflite import conv2d_int8, depthwise_conv2d_int8
-from dure.sim.golden_tflite_fp16 import add_fp16, average_pool_fp16, conv2d_fp16
+from dure.sim.golden_tflite_fp16 import (
+    add_fp16,
+    average_pool_fp16,
+    conv2d_fp16,
+    depthwise_conv2d_fp16,
+)
 from dure.sim.golden_tflite_params import conv_multipliers
 from dure.sim.pool_plan import average_pool_fp16_program
 from dure.sim.verif import npu_verilator as nv
@@ -148,6 +154,33 @@ def test_mobilenet_stride2_depthwise_int8(model):
     prog = depthwise_conv2d_int8_program(CFG, x.shape, w, bias, **ADDRS, **kw)
     perf = check(model, prog, [(MAIN_BASE, x)], depthwise_conv2d_int8(x, w, bias, **kw))
     assert perf["BUSY"] <= 15_500
+
+
+@pytest.mark.parametrize("shape, stride", [((1, 25, 5, 64), 1), ((1, 48, 48, 16), 2)])
+def test_depthwise_fp16_on_the_mac(model, shape, stride):
+    """FP16 depthwise on the element-wise unit's FP16 pair MACs (DS-CNN's 25x5x64 layer,
+    MobileNetV1-0.25's 48x48x16 stride-2 one) on the RTL, bit for bit with the golden, NaN /
+    Inf / signed zeros / subnormals in the input and a -0.0 bias included, and in fewer busy
+    cycles than on diagonal COMPUTEs (``mac=False``)."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal(shape).astype(np.float16)
+    flat = x.reshape(-1)
+    picks = rng.choice(flat.size, flat.size // 50, replace=False)
+    flat[picks] = rng.choice(np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 6e-8, -6e-8,
+                                       65504], np.float16), picks.size)
+    w = rng.standard_normal((1, 3, 3, shape[3])).astype(np.float16)
+    bias = rng.standard_normal(shape[3]).astype(np.float32)
+    bias[0] = -0.0
+    want = depthwise_conv2d_fp16(x, w, bias, stride=stride)
+    busy = {}
+    for mac in (True, False):
+        prog = depthwise_conv2d_fp16_program(CFG, x.shape, w, bias, stride=stride, mac=mac,
+                                             **ADDRS)
+        assert any("ELTWISE MAC" in n for n in prog.notes) == mac
+        busy[mac] = check(model, prog, [(MAIN_BASE, x)], want)["BUSY"]
+    print(f"FP16 depthwise {shape} stride {stride}: diagonal {busy[False]}, "
+          f"FP16 MAC {busy[True]} busy cycles")
+    assert busy[True] < busy[False]
 
 
 @pytest.mark.parametrize("mode", ["single", "double"])
