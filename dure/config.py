@@ -134,6 +134,10 @@ class SoCConfig:
     npu_eltwise : bool
         Build the element-wise unit (the ``ELTWISE`` command: TFLite INT8 ADD, max pooling);
         ``False`` refuses every ELTWISE with ``BAD_COMBINATION``.
+    npu_gather : bool
+        Build the 2:4 MAC-skipping path (LOAD ``keep``, COMPUTE ``gather``, STORE
+        ``lane_sum``; :mod:`dure.rtl.npu.commands`, ``docs/sparse_skip.md``); needs
+        ``npu_cols >= 4``. ``False`` refuses the three flags with ``BAD_COMBINATION``.
     npu_spad_rows : int
         Scratchpad depth in rows of ``max(npu_rows, npu_cols)`` 16-bit lanes, power of two.
     npu_acc_rows : int
@@ -203,6 +207,7 @@ class SoCConfig:
     npu_float_post: bool = True
     npu_perf_bits: int = 64
     npu_eltwise: bool = True
+    npu_gather: bool = False
     npu_spad_rows: int = 2048
     npu_acc_rows: int = 4096
     npu_queue_depth: int = 16
@@ -270,6 +275,9 @@ class SoCConfig:
                                  "(FP16 accumulators need the fp32 post-processing)")
             if not isinstance(self.npu_eltwise, bool):
                 raise ValueError(f"npu_eltwise must be a bool, not {self.npu_eltwise!r}")
+            if not isinstance(self.npu_gather, bool) or (self.npu_gather and self.npu_cols < 4):
+                raise ValueError("npu_gather must be a bool, and False when npu_cols < 4 (the "
+                                 "gather uses array columns 0..3)")
             if self.npu_perf_bits not in (32, 64):
                 raise ValueError(f"npu_perf_bits must be 32 or 64, not {self.npu_perf_bits!r}")
             if self.npu_spad_rows > 65536 or self.npu_acc_rows > 65536:
