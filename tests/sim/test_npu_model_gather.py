@@ -10,9 +10,9 @@ from dure.rtl.npu.commands import ElemType, ErrorCode, LoadTarget, Opcode, OutTy
 from dure.rtl.npu.commands import WeightFormat as WF
 from dure.rtl.npu.descriptor import encode
 from dure.sim import golden
-from dure.sim.golden_int4 import pack_int4
 from dure.sim.golden_sparse24 import compress_24, gemm_sparse24_skip_int8
 from dure.sim.npu_model import NpuModel, perf_macs
+from dure.sim.verif.sparse_records import lane_records, sparse_weights
 
 from dure.config import preset
 
@@ -24,38 +24,6 @@ def fresh(size=1 << 16):
     model = NpuModel(SIM, memory={MAIN: bytes(size)})
     model.set_window(MAIN, size)
     return model
-
-
-def sparse_weights(rng, k, n, lo, hi):
-    """(K, N) int8 2:4-sparse weights in [lo, hi], edge values and all-zero groups included."""
-    w = rng.integers(lo, hi + 1, (k, n)).astype(np.int8)
-    w[rng.random((k, n)) < 0.1] = rng.choice([lo, hi])
-    groups = w.reshape(k // 4, 4, n)
-    for g in range(k // 4):
-        for c in range(n):
-            drop = rng.permutation(4)[:2 + (rng.random() < 0.15) * rng.integers(1, 3)]
-            groups[g, drop, c] = 0
-    return w
-
-
-def lane_records(w, tile, int4):
-    """Per k tile of ``tile`` dense k, the (N, bytes) lane-grouped 2:4 source records of the
-    columns of ``w``: kept values (group j's first then second; int4 two per byte), then the
-    4-bit codes two groups per byte (written here from the LOAD's documented layout)."""
-    values, meta = compress_24(w)
-    k, n = w.shape
-    codes = np.empty((k // 4, 2 * meta.shape[1]), np.uint8)
-    codes[:, 0::2], codes[:, 1::2] = meta & 0xF, meta >> 4
-    out = []
-    for k0 in range(0, k, tile):
-        g0, g = k0 // 4, tile // 4
-        v = np.ascontiguousarray(values[2 * g0:2 * g0 + 2 * g].T)            # (N, 2g)
-        c = np.ascontiguousarray(codes[g0:g0 + g, :n].T)                      # (N, g)
-        if g % 2:
-            c = np.concatenate([c, np.zeros((n, 1), np.uint8)], axis=1)
-        vb = pack_int4(v) if int4 else v.view(np.uint8)
-        out.append(np.concatenate([vb, c[:, 0::2] | (c[:, 1::2] << 4)], axis=1))
-    return out
 
 
 def test_keep_load_writes_values_and_positions():
