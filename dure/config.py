@@ -372,8 +372,9 @@ class SoCConfig:
 
 
 PRESETS = {
-    # The simulated SoC of `make sim`, `make bench` and `dure run`: 8x8 dual-precision NPU.
-    "sim": SoCConfig(),
+    # The simulated SoC of `make sim`, `make bench` and `dure run`: 8x8 dual-precision NPU,
+    # with the 2:4 MAC-skipping path (docs/sparse_skip.md).
+    "sim": SoCConfig(npu_gather=True),
     # Faster-to-build simulation variants for the test suite (same memory map): no NPU, for
     # CPU and SoC tests; and a 4x4 NPU with small memories, for NPU system tests.
     "cpu": SoCConfig(name="cpu", npu_rows=0),
