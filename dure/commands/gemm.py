@@ -217,12 +217,16 @@ def _gemv_layer(job, config, spec, fmt, args):
     from ..rtl.npu.descriptor import decode
 
     b = spec["b"]
+    said = []
 
     def build(addrs, out_addr, param_addr):
         program = gemv_program(config, b, precision="int8", fmt=fmt, a_addr=addrs[0],
                                out_addr=out_addr, param_addr=param_addr, bias=spec["bias"])
         skip = any(op == Opcode.COMPUTE and f["gather"]
                    for op, f in map(decode, program.descriptors))
+        if said:                  # the job may build the program more than once
+            return program
+        said.append(True)
         print(f"weights: {args.weight_format}, {len(program.blobs[0][1])} bytes in main memory "
               f"({b.size} dense); GEMV plan (weights streamed transposed"
               f"{', zero MACs skipped' if skip else ''})")
