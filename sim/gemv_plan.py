@@ -64,7 +64,10 @@ its own bytes, not a whole word. The LOAD still takes a cycle per bus word a rec
 of four cases, costs about 1.5 cycles: measured on the 8x8 SoC, 1x1024x1024 2:4 int4 ran at
 5.09 MACs/cycle with 3-byte records (394,240 bytes read) and 7.42 with records padded to 4
 bytes (525,312 bytes; the array's ceiling is 8 MACs/cycle, one row of 8 lanes per cycle), so
-3-byte records are padded by default (``word_records``).
+3-byte records are padded by default (``word_records``). (Measured before the DMA reader
+issued a row that starts in the previous row's last word from its second word; on an NPU with
+the gather path the 2:4 GEMV takes :mod:`dure.sim.gemv_gather_plan` instead, with 6- / 10-byte
+records of 16 dense k and the zero MACs skipped.)
 
 W4A16 (int4 weights with fp16 group scales, FP16 precision) loads 4 k tiles per step with
 ``INT4_FP16_ROWS`` (one source row per channel: its scale, then 4 R int4 values; destination
