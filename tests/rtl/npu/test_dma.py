@@ -262,6 +262,7 @@ def test_straddling_rows_read_at_the_bus_rate(row_bytes):
     assert out[0] == expected_rows(mem, cmd)
     words = len(covering_words(cmd))
     assert len(target.log) == words
+    print(f"{row_bytes}-byte rows: {words} words in {stamps['cycles']} cycles")
     assert words / stamps["cycles"] >= 0.9, (words, stamps["cycles"])
 
 
