@@ -139,6 +139,10 @@ class SoCConfig:
         two fp32 adders: FP16 depthwise convolution off the array). Takes effect only with
         ``npu_fp16`` and ``npu_eltwise`` (:attr:`npu_eltwise_fp16_mac`); without it an FP16
         MAC is refused with ``BAD_COMBINATION``.
+    npu_gather : bool
+        Build the 2:4 MAC-skipping path (LOAD ``keep``, COMPUTE ``gather``, STORE
+        ``lane_sum``; :mod:`dure.rtl.npu.commands`, ``docs/sparse_skip.md``); needs
+        ``npu_cols >= 4``. ``False`` refuses the three flags with ``BAD_COMBINATION``.
     npu_spad_rows : int
         Scratchpad depth in rows of ``max(npu_rows, npu_cols)`` 16-bit lanes, power of two.
     npu_acc_rows : int
@@ -209,6 +213,7 @@ class SoCConfig:
     npu_perf_bits: int = 64
     npu_eltwise: bool = True
     npu_eltwise_fp16: bool = True
+    npu_gather: bool = False
     npu_spad_rows: int = 2048
     npu_acc_rows: int = 4096
     npu_queue_depth: int = 16
@@ -279,6 +284,9 @@ class SoCConfig:
             if not isinstance(self.npu_eltwise_fp16, bool):
                 raise ValueError("npu_eltwise_fp16 must be a bool, not "
                                  f"{self.npu_eltwise_fp16!r}")
+            if not isinstance(self.npu_gather, bool) or (self.npu_gather and self.npu_cols < 4):
+                raise ValueError("npu_gather must be a bool, and False when npu_cols < 4 (the "
+                                 "gather uses array columns 0..3)")
             if self.npu_perf_bits not in (32, 64):
                 raise ValueError(f"npu_perf_bits must be 32 or 64, not {self.npu_perf_bits!r}")
             if self.npu_spad_rows > 65536 or self.npu_acc_rows > 65536:
@@ -380,8 +388,9 @@ class SoCConfig:
 
 
 PRESETS = {
-    # The simulated SoC of `make sim`, `make bench` and `dure run`: 8x8 dual-precision NPU.
-    "sim": SoCConfig(),
+    # The simulated SoC of `make sim`, `make bench` and `dure run`: 8x8 dual-precision NPU,
+    # with the 2:4 MAC-skipping path (docs/sparse_skip.md).
+    "sim": SoCConfig(npu_gather=True),
     # Faster-to-build simulation variants for the test suite (same memory map): no NPU, for
     # CPU and SoC tests; and a 4x4 NPU with small memories, for NPU system tests.
     "cpu": SoCConfig(name="cpu", npu_rows=0),

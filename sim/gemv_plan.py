@@ -64,7 +64,10 @@ its own bytes, not a whole word. The LOAD still takes a cycle per bus word a rec
 of four cases, costs about 1.5 cycles: measured on the 8x8 SoC, 1x1024x1024 2:4 int4 ran at
 5.09 MACs/cycle with 3-byte records (394,240 bytes read) and 7.42 with records padded to 4
 bytes (525,312 bytes; the array's ceiling is 8 MACs/cycle, one row of 8 lanes per cycle), so
-3-byte records are padded by default (``word_records``).
+3-byte records are padded by default (``word_records``). (Measured before the DMA reader
+issued a row that starts in the previous row's last word from its second word; on an NPU with
+the gather path the 2:4 GEMV takes :mod:`dure.sim.gemv_gather_plan` instead, with 6- / 10-byte
+records of 16 dense k and the zero MACs skipped.)
 
 W4A16 (int4 weights with fp16 group scales, FP16 precision) loads 4 k tiles per step with
 ``INT4_FP16_ROWS`` (one source row per channel: its scale, then 4 R int4 values; destination
@@ -292,7 +295,7 @@ def eb_w(b):
 def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtype=None,
                  bias=None, fmt="dense", nb=None, scales=None, group_size=None, scale=None,
                  zero_point=0, lo=None, hi=None, chunk=None, split=None, word_records=True,
-                 flip=False, acc_upper=None):
+                 flip=False, acc_upper=None, gather=None):
     """The :class:`~dure.sim.layer_program.LayerProgram` of ``y = a @ b (+ bias)`` for ``a``
     (1 x K at ``a_addr``, int8 or fp16 per ``precision``) and ``b`` (K x N), placed transposed
     in the parameter area (``fmt`` one of :data:`FORMATS`, see :func:`transposed_weights`;
@@ -318,10 +321,25 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
     (INT8: int8 with ``zero_point`` and the clamp ``[lo, hi]``, or fp16; FP16: fp16 / fp32
     scaled): the block's scales are loaded one per ACC row and every output channel is its own
     one-element STORE (the STORE's scale is per lane, and here the channels are ACC rows), so
-    this suits small N (a batch-1 classifier head), not the large GEMVs."""
+    this suits small N (a batch-1 classifier head), not the large GEMVs.
+
+    ``gather``: 2:4 weights with INT8 precision on an NPU with the gather path: skip the zero
+    MACs (:func:`dure.sim.gemv_gather_plan.gather_gemv_program`; one lane_sum STORE per block,
+    also with a scale; int32 or int8 output). None: whenever it applies (``gather_fits``, no
+    ``flip`` / ``acc_upper`` / ``chunk``; ``nb`` and ``split`` passed on); False: the expanding
+    LOADs."""
     r = config.npu_rows
     k, n = b.shape
     fp16 = precision == "fp16"
+    if "sparse24" in fmt and precision == "int8" and gather is not False and not flip \
+            and acc_upper is None and chunk in (None, 1) \
+            and out_dtype in (None, "int8" if scale is not None else "int32"):
+        from .gemv_gather_plan import gather_fits, gather_gemv_program
+        if gather or gather_fits(config, k, n):
+            return gather_gemv_program(config, b, fmt=fmt, a_addr=a_addr, out_addr=out_addr,
+                                       param_addr=param_addr, bias=bias, scale=scale,
+                                       zero_point=zero_point, lo=lo, hi=hi, nb=nb,
+                                       split=split)
     prec = Precision.FP16 if fp16 else Precision.INT8
     out_dtype = out_dtype or ("fp32" if fp16 else "int32")
     legal = ("fp32", "fp16") if fp16 else ("int8", "fp16") if scale is not None else ("int32",)

@@ -65,6 +65,8 @@ def _field_value(rng, config, opcode, name, width):
         value = rng.choice([0, 0, 0, 0, 1, 2, 3])
     elif name == "lane_scales":
         value = rng.random() < 0.15
+    elif name in ("keep", "gather", "lane_sum"):      # the 2:4 MAC-skipping flags
+        value = rng.random() < 0.15
     elif name in ("zero_point", "zp_a", "zp_b"):
         value = rng.choice([0, 0, 0, -128, 127, -1, 5])
     elif width == 1:
@@ -210,6 +212,8 @@ def _weight_format(rng, words):
         if fmt in (5, 6) and rng.random() < 0.8:
             cols = (words[3] >> 16) & ~3
             _set(words, Opcode.LOAD, "cols", cols or 4)
+        if fmt not in (5, 6):                 # keep (tagged lanes) mostly with its formats
+            _set(words, Opcode.LOAD, "keep", rng.random() < 0.05)
         if fmt in (3, 4, 7) and rng.random() < 0.8:
             rows = (words[3] & 0xFFFF) & ~3
             _set(words, Opcode.LOAD, "rows", rows or 4)

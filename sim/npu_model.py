@@ -70,7 +70,7 @@ from .npu_model_eltwise import (
     eltwise_mac_int8,
     eltwise_max,
 )
-from .npu_model_weights import unpack_rows
+from .npu_model_weights import tagged_rows, unpack_rows
 from .npu_validate import a_rows_read, check, local_rows_written
 from .postproc_ref import postprocess
 
@@ -80,17 +80,25 @@ __all__ = ["NpuModel", "RegionMemory", "encode", "Opcode", "ErrorCode", "eltwise
 
 def perf_macs(descriptors):
     """What PERF_MACS counts for ``descriptors`` (lists of 8 words) when every one executes:
-    ``m * k * n`` per COMPUTE (``m * min(k, n)`` with ``diagonal``), ``m * n`` per ELTWISE
+    ``m * k * n`` per COMPUTE (``m * min(k, n)`` with ``diagonal``, ``m * k`` with
+    ``gather``), ``m * n`` per ELTWISE
     MAC (``2 * m * n`` with ``pair``), nothing for the other commands (a LIST's entries are
     not followed). See ``PERF_MACS`` in :mod:`dure.rtl.npu.commands`."""
     total = 0
     for words in descriptors:
         opcode, f = decode(words)
         if opcode is Opcode.COMPUTE:
-            total += f["m"] * (min(f["k"], f["n"]) if f["diagonal"] else f["k"] * f["n"])
+            total += f["m"] * _macs_per_row(f)
         elif opcode is Opcode.ELTWISE and f["mac"]:
             total += f["m"] * f["n"] * (2 if f["pair"] else 1)
     return total
+
+
+def _macs_per_row(f):
+    """Products per A row a COMPUTE counts in PERF_MACS."""
+    if f["gather"]:
+        return f["k"]
+    return min(f["k"], f["n"]) if f["diagonal"] else f["k"] * f["n"]
 
 
 _DTYPES = {1: np.uint8, 2: np.uint16, 4: np.uint32}
@@ -136,7 +144,8 @@ class NpuModel:
     issued, done : int
         Commands pushed / finished since reset.
     macs : int
-        ``m * k * n`` (``m * min(k, n)`` with ``diagonal``) summed over executed COMPUTE
+        ``m * k * n`` (``m * min(k, n)`` with ``diagonal``, ``m * k`` with ``gather``) summed
+        over executed COMPUTE
         commands, plus ``m * n`` (``2 m n`` with ``pair``) per executed ELTWISE MAC
         (PERF_MACS: the products that take part).
     """
@@ -307,7 +316,8 @@ class NpuModel:
                 value &= 0xFFFF
             src = np.full((1, cols), value, _DTYPES[eb if eb != 1 else 2])
         elif f["weight_format"] != WeightFormat.DENSE.value:
-            src_rows, nbytes = load_source(rows, cols, f["weight_format"], f["elem"])
+            src_rows, nbytes = load_source(rows, cols, f["weight_format"], f["elem"],
+                                           f["keep"])
             scaled = f["weight_format"] == WeightFormat.INT4_FP16.value
             if not self._rows_backed(f["dram_addr"], stride, src_rows, nbytes) or (
                     scaled and not self._rows_backed(f["scale_addr"], 0, 1, 2 * cols)):
@@ -318,7 +328,8 @@ class NpuModel:
                 if scaled else None
             self.dma_rd += read_bytes(f["dram_addr"], stride, src_rows, nbytes) + (
                 read_bytes(f["scale_addr"], 0, 1, 2 * cols) if scaled else 0)
-            src = unpack_rows(f["weight_format"], raw, rows, cols, scales)
+            src = tagged_rows(f["weight_format"], raw, rows, cols) if f["keep"] else \
+                unpack_rows(f["weight_format"], raw, rows, cols, scales)
         else:
             src_rows = 1 if f["broadcast"] else rows
             if not self._rows_backed(f["dram_addr"], stride, src_rows, cols * eb):
@@ -353,7 +364,14 @@ class NpuModel:
             w8 = (w & 0xFF).astype(np.uint8).view(np.int8)
             if diagonal:     # a product that does not take part adds exactly 0 in int32
                 w8 = w8 * np.eye(k, n, dtype=np.int8)
-            res = golden.gemm_int8(a8, w8).astype(np.int64)
+            if f["gather"]:  # column j takes lane i of row m only when its tag is j
+                tag = (a >> 8) & 3
+                res = np.zeros((m, n), np.int64)
+                for j in range(n):
+                    res[:, j] = golden.gemm_int8(np.where(tag == j, a8, 0).astype(np.int8),
+                                                 w8[:, j:j + 1])[:, 0]
+            else:
+                res = golden.gemm_int8(a8, w8).astype(np.int64)
             if f["accumulate"]:
                 res += out.view(np.int32)
             out[:] = (res & 0xFFFF_FFFF).astype(np.uint32)
@@ -370,7 +388,7 @@ class NpuModel:
             else:
                 res = golden.gemm_fp16(a16, w16, init=init)
             out[:] = res.view(np.uint32)
-        self.macs += m * (min(k, n) if diagonal else k * n)
+        self.macs += m * _macs_per_row(f)
 
     def _eltwise(self, f):
         rows = a_rows_read(f)
@@ -411,6 +429,9 @@ class NpuModel:
         if not self._rows_backed(f["dram_addr"], stride, rows, cols * ob):
             return ErrorCode.BUS_ERROR
         block = self.acc[f["acc_addr"]:f["acc_addr"] + rows, :cols]
+        if f["lane_sum"]:    # lanes 0..3 summed as int32 (wrapping) into the one column
+            block = (self.acc[f["acc_addr"]:f["acc_addr"] + rows, :4].astype(np.int64)
+                     .sum(axis=1, keepdims=True) & 0xFFFF_FFFF).astype(np.uint32)
         requant = RequantMode(f["requant"])
         if f["lane_scales"]:
             # One column of channels: row r's parameters are lane r % C of group r // C, so

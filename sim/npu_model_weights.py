@@ -12,7 +12,7 @@ from dure.rtl.npu.commands import WeightFormat
 
 from .golden_bits import check_fpu, to_fp16
 
-__all__ = ["unpack_rows"]
+__all__ = ["unpack_rows", "tagged_rows"]
 
 
 def _nibbles(raw, cols):
@@ -66,6 +66,35 @@ def unpack_rows(weight_format, raw, rows, cols, scales=None):
     for p in range(4):
         out[:, p, :] = np.where(p0 == p, v0, np.where(p1 == p, v1, 0))
     return out.reshape(rows, cols).view(np.uint16)
+
+
+def _lane_groups(fmt, raw, rows, g):
+    """``(v0, v1, p0, p1)``, each (rows, g) int16, of lane-grouped 2:4 source rows of ``g``
+    groups: the first / second kept values and their 2-bit positions as coded."""
+    if fmt == WeightFormat.SPARSE24_LANES:
+        vals = raw[:, :2 * g].view(np.int8).astype(np.int16)
+        codes = raw[:, 2 * g:2 * g + (g + 1) // 2]
+    else:
+        vals = _nibbles(raw[:, :g], 2 * g)
+        codes = raw[:, g:g + (g + 1) // 2]
+    code = np.empty((rows, 2 * codes.shape[1]), np.int16)
+    code[:, 0::2] = codes & 0xF
+    code[:, 1::2] = codes >> 4
+    return vals[:, 0::2], vals[:, 1::2], code[:, :g] & 3, code[:, :g] >> 2
+
+
+def tagged_rows(weight_format, raw, rows, cols):
+    """Lanes (``rows`` x ``cols`` uint16) of a ``keep`` LOAD of a lane-grouped 2:4 format:
+    lane ``2 j + s`` is group j's value s in bits 7:0 and its position in bits 9:8."""
+    fmt = WeightFormat(weight_format)
+    if fmt not in (WeightFormat.SPARSE24_LANES, WeightFormat.SPARSE24_INT4_LANES) or cols % 2:
+        raise ValueError(f"a keep LOAD needs a lane-grouped 2:4 format and even cols, not "
+                         f"{fmt.name} with cols = {cols}")
+    v0, v1, p0, p1 = _lane_groups(fmt, raw, rows, cols // 2)
+    out = np.zeros((rows, cols // 2, 2), np.uint16)
+    out[:, :, 0] = (v0.astype(np.uint16) & 0xFF) | (p0.astype(np.uint16) << 8)
+    out[:, :, 1] = (v1.astype(np.uint16) & 0xFF) | (p1.astype(np.uint16) << 8)
+    return out.reshape(rows, cols)
 
 
 def _lanes24(fmt, raw, rows, cols):

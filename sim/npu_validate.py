@@ -39,6 +39,12 @@ Readings of the contract where the prose leaves room (the RTL implements the sam
   ``RESERVED``. The bits of ``fill_value`` above the element (31:8 for INT8, 31:16 for FP16)
   are ignored, any value. ``MISALIGNED``, ``STRIDE`` and ``DMA_WINDOW`` never refuse a fill.
 * ``diagonal`` is legal with every k and n (also k != n).
+* Gather path (LOAD ``keep``, COMPUTE ``gather``, STORE ``lane_sum``): each is
+  ``BAD_COMBINATION`` on hardware without it (``config.npu_gather``); ``keep`` also with a
+  format that is not lane-grouped 2:4 or with an odd ``cols`` (the ``cols % 4`` rule is
+  replaced), ``gather`` with FP16 precision or ``diagonal``, ``lane_sum`` with FP16
+  ``acc_type`` or ``cols != 1``. ``STRIDE`` and ``DMA_WINDOW`` of a ``keep`` LOAD use
+  ``load_source(..., keep=True)``.
 * ``ELTWISE``: for ``op = MAX`` every ADD-only field (``b_addr``, ``zp_a``, ``zp_b``,
   ``mult_a``, ``mult_b``, ``rshift_a``, ``rshift_b``) must be 0 (with ``mac`` all but
   ``b_addr``; with ``pair`` also ``tap_step``, the low half of ``mult_a``'s word), for
@@ -121,7 +127,8 @@ def footprint(opcode, fields):
             return None
         fmt = fields.get("weight_format", 0)
         fmt = fmt if fmt in (w.value for w in WeightFormat) else 0    # refused (RESERVED)
-        rows, size = load_source(fields["rows"], fields["cols"], fmt, fields["elem"])
+        rows, size = load_source(fields["rows"], fields["cols"], fmt, fields["elem"],
+                                 fields.get("keep", 0))
         rows = 1 if fields["broadcast"] else rows
         first = fields["dram_addr"]
         return first, first + (rows - 1) * fields["dram_stride"] + size - 1
@@ -250,12 +257,15 @@ def _bad_combination(opcode, f, config, in_list):
         if ElemType(f["elem"]) not in legal[LoadTarget(f["target"])]:
             return True
         fmt = WeightFormat(f["weight_format"])
+        if f["keep"] and (fmt not in LANE_SPARSE_FORMATS or f["cols"] % 2
+                          or not config.npu_gather):
+            return True
         if fmt != WeightFormat.DENSE:
             want = ElemType.FP16 if fmt in FP16_FORMATS else ElemType.INT8
             if f["target"] != LoadTarget.SPAD.value or f["fill"] or f["broadcast"] or \
                     f["elem"] != want.value or \
                     (fmt in FOUR_ROW_FORMATS and f["rows"] % 4) or \
-                    (fmt in LANE_SPARSE_FORMATS and f["cols"] % 4) or \
+                    (fmt in LANE_SPARSE_FORMATS and f["cols"] % 4 and not f["keep"]) or \
                     (fmt in FP16_FORMATS and not config.npu_fp16):
                 return True
         return bool(f["local_cols"]) and f["rows"] != f["local_groups"] * f["local_cols"]
@@ -263,6 +273,9 @@ def _bad_combination(opcode, f, config, in_list):
         if f["dataflow"] == Dataflow.OS.value:
             return True
         if f["a_cols"] and f["m"] != f["a_rows"] * f["a_cols"]:
+            return True
+        if f["gather"] and (f["precision"] != Precision.INT8.value or f["diagonal"]
+                            or not config.npu_gather):
             return True
         return f["precision"] == Precision.FP16.value and not config.npu_fp16
     if opcode == Opcode.ELTWISE:
@@ -274,6 +287,9 @@ def _bad_combination(opcode, f, config, in_list):
     if opcode == Opcode.STORE:
         acc_type, out = Precision(f["acc_type"]), OutType(f["out"])
         if acc_type == Precision.FP16 and not config.npu_fp16:
+            return True
+        if f["lane_sum"] and (acc_type != Precision.INT8 or f["cols"] != 1
+                              or not config.npu_gather):
             return True
         if not config.npu_float_post and acc_type == Precision.INT8 and (
                 out == OutType.FP16 or
@@ -321,7 +337,7 @@ def _misaligned(opcode, f):
 def _stride(opcode, f):
     if opcode == Opcode.LOAD and not f["broadcast"] and not f["fill"]:
         return f["dram_stride"] < load_source(f["rows"], f["cols"], f["weight_format"],
-                                              f["elem"])[1]
+                                              f["elem"], f["keep"])[1]
     if opcode == Opcode.STORE:
         return f["dram_stride"] < f["cols"] * out_bytes(f["out"])
     return False

@@ -213,16 +213,24 @@ def _gemv_layer(job, config, spec, fmt, args):
     if args.cpu_check:
         raise UserError("--cpu-check runs the firmware's dense path; it does not take "
                         "--weight-format")
-    from ..sim.gemv_plan import transposed_weights
+    from ..rtl.npu.commands import Opcode
+    from ..rtl.npu.descriptor import decode
 
     b = spec["b"]
-    size = len(transposed_weights(b, fmt, config.npu_rows)[0])
-    print(f"weights: {args.weight_format}, {size} bytes in main memory ({b.size} dense); "
-          "GEMV plan (weights streamed transposed)")
+    said = []
 
     def build(addrs, out_addr, param_addr):
-        return gemv_program(config, b, precision="int8", fmt=fmt, a_addr=addrs[0],
-                            out_addr=out_addr, param_addr=param_addr, bias=spec["bias"])
+        program = gemv_program(config, b, precision="int8", fmt=fmt, a_addr=addrs[0],
+                               out_addr=out_addr, param_addr=param_addr, bias=spec["bias"])
+        skip = any(op == Opcode.COMPUTE and f["gather"]
+                   for op, f in map(decode, program.descriptors))
+        if said:                  # the job may build the program more than once
+            return program
+        said.append(True)
+        print(f"weights: {args.weight_format}, {len(program.blobs[0][1])} bytes in main memory "
+              f"({b.size} dense); GEMV plan (weights streamed transposed"
+              f"{', zero MACs skipped' if skip else ''})")
+        return program
 
     out, _ = job.layer_program(build, [spec["a"]])
     return out

@@ -64,6 +64,7 @@ def op_layout(rows, cols):
         "precision": Precision,
         "swap": 1,
         "last": 1,
+        "gather": 1,
     })
 
 
@@ -116,9 +117,13 @@ class SystolicArray(wiring.Component):
         :attr:`swap_settle` + ``rows`` cycles; with ``b`` banks, ``b`` tiles can be loaded in that
         time, so short operations (M rows) follow each other every
         ``max(M, rows, (swap_settle + rows + 1) / b)`` cycles.
+    gather : bool
+        Build the gather gates (default ``False``: an ``ops`` row's ``gather`` is ignored).
+        With them a ``gather`` row's lane i takes part only in the column its bits 9:8 name
+        (COMPUTE ``gather``, :mod:`.commands`).
     """
 
-    def __init__(self, rows, cols, *, fp16=True, banks=None):
+    def __init__(self, rows, cols, *, fp16=True, banks=None, gather=False):
         for name, value in (("rows", rows), ("cols", cols)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, not {value!r}")
@@ -130,7 +135,7 @@ class SystolicArray(wiring.Component):
             raise ValueError(f"banks must be None or an integer from 1 to {MAX_BANKS}, "
                              f"not {banks!r}")
         self._rows, self._cols, self._fp16, self._banks = rows, cols, fp16, banks
-        self._mesh = Mesh(rows, cols, fp16=fp16, banks=banks)
+        self._mesh = Mesh(rows, cols, fp16=fp16, banks=banks, gather=gather)
         super().__init__({
             "ops": In(stream.Signature(op_layout(rows, cols))),
             "weights": In(stream.Signature(weight_layout(cols))),
@@ -242,6 +247,7 @@ class SystolicArray(wiring.Component):
                 tok_skew.i[i].valid.eq(op_take),
                 tok_skew.i[i].precision.eq(op.precision),
                 tok_skew.i[i].swap.eq(op.swap),
+                tok_skew.i[i].gather.eq(op.gather),
                 tok_skew.i[i].bank.eq(rd_bank),
                 mesh.a[i].eq(a_skew.o[i]),
                 mesh.tok[i].eq(tok_skew.o[i]),

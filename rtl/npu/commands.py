@@ -120,11 +120,24 @@ are reserved and must be zero.
       ``g + ceil(g / 2)`` for int4. Lane ``4 j + p`` is the group's first value if ``p ==
       p0``, else its second if ``p == p1``, else 0 (the same rule as above, along lanes).
 
+    Tagged lanes (``keep`` [13]; hardware with the gather path, ``config.npu_gather``, else
+    ``BAD_COMBINATION``): a ``SPARSE24_LANES`` / ``SPARSE24_INT4_LANES`` LOAD that does not
+    expand. ``keep`` with any other format (``DENSE`` included) is ``BAD_COMBINATION``, and so
+    is an odd ``cols``; the ``cols % 4`` rule does not apply. ``cols`` counts the kept lanes
+    written: ``g = cols / 2`` groups (``2 cols`` dense k) per row, and the source row is the
+    lane-grouped row of ``4 g`` dense lanes (``load_source(rows, 2 cols, ...)``: ``2 g +
+    ceil(g / 2)`` bytes for int8 values, ``g + ceil(g / 2)`` for int4). Destination lane ``2 j +
+    s`` (s = 0, 1) holds group j's value s in bits 7:0 (the int8, or the int4 sign-extended to 8
+    bits) and its position (``p0`` for s = 0, ``p1`` for s = 1, as coded, whatever their order)
+    in bits 9:8; bits 15:10 are zero; lanes ``cols..`` are zero as for any LOAD. A COMPUTE with
+    ``gather`` consumes such rows.
+
 ``COMPUTE`` (opcode 2): ``ACC[acc + m, n] = init[m, n] + sum_k A[m, k] * W[k, n]``, sequentially
 over k, in the command's precision.
     w0: ``opcode``, ``precision`` [4] (:class:`~dure.rtl.npu.isa.Precision`), ``dataflow`` [5]
     (:class:`~dure.rtl.npu.isa.Dataflow`), ``accumulate`` [6] (init = the ACC row's current
-    value; otherwise init = 0, i.e. int32 0 or fp32 +0.0), ``diagonal`` [7] (below).
+    value; otherwise init = 0, i.e. int32 0 or fp32 +0.0), ``diagonal`` [7] (below),
+    ``gather`` [8] (below).
     w1: ``a_addr`` [15:0]: first SPAD row of A (lanes 0..K-1 of each row; see the walk below).
     w2: ``w_addr`` [15:0]: SPAD row of W's row k is ``w_addr + k``, lanes 0..N-1.
     w3: ``acc_addr`` [15:0]: ACC row of output row m is ``acc_addr + m``.
@@ -154,13 +167,24 @@ over k, in the command's precision.
     element-wise addition map onto it (a diagonal weight matrix per tap). PERF_MACS counts the
     products that take part: ``m * k * n``, or ``m * min(k, n)`` with ``diagonal``.
 
+    Gather (``gather`` set; the 2:4 MAC skipping of ``docs/sparse_skip.md``): INT8 only, each
+    A lane takes part in the one column its tag names: with ``tag(a)`` = bits 9:8 of the lane
+    (a ``keep`` LOAD's position), ``ACC[acc + m, n] = init[m, n] + sum over i < k with
+    tag(A[m, i]) == n of A[m, i] * W[i, n]`` (int8 bits 7:0 of both, int32 wrapping), so
+    columns n >= 4 keep ``init``. Refused (``BAD_COMBINATION``) with FP16 precision, with
+    ``diagonal`` and on hardware without the gather path (``config.npu_gather``). PERF_MACS
+    counts ``m * k`` for a gather (one product per A lane). With the activation candidates of
+    lane i's group in W's row i (lane c = the activation at position c), the row's lanes 0..3
+    sum to the dense dot product of the expanded weights (a STORE with ``lane_sum``).
+
 ``STORE`` (opcode 3): ACC -> post-processing -> main memory, 2-D strided.
     w0: ``opcode``, ``out`` [5:4] (:class:`OutType`), ``acc_type`` [6]
     (:class:`~dure.rtl.npu.isa.Precision` of the ACC contents: INT8 means int32 lanes, FP16
     means fp32 lanes), ``scale`` [7] (multiply by the per-column fp32 scales in ACC row
     ``scale_addr``), ``clamp`` [8] (clamp to [lo, hi]), ``zero_point`` [23:16] (int8, two's
     complement; INT8 output only), ``requant`` [10:9] (:class:`RequantMode`; non-zero only for
-    INT8 -> INT8, value 3 is reserved), ``lane_scales`` [11] (per-row parameters, below).
+    INT8 -> INT8, value 3 is reserved), ``lane_scales`` [11] (per-row parameters, below),
+    ``lane_sum`` [12] (below).
     w1: ``dram_addr`` (aligned to the output element size).
     w2: ``dram_stride`` (bytes; multiple of the output element size, >= cols * out_bytes).
     w3: ``rows`` [15:0] (>= 1), ``cols`` [31:16] (1..C).
@@ -220,6 +244,12 @@ over k, in the command's precision.
     So channels ``g C .. g C + C - 1`` have their parameters side by side in one row (pair of
     rows), the per-column layout. The last parameter row, ``scale_addr + p ((rows - 1) // C)
     + p - 1`` with ``p`` = 1 or 2 rows per group, must lie in the ACC (``LOCAL_RANGE``).
+
+    Lane sum (``lane_sum`` set; the reduction after a ``gather`` COMPUTE): needs ``acc_type``
+    INT8, ``cols == 1`` and hardware with the gather path (else ``BAD_COMBINATION``). The value
+    of output row r is the int32 sum (wrapping) of lanes 0..3 of ACC row ``acc_addr + r`` in
+    place of its lane 0, then the post-processing above for that one column (any INT8 output
+    type; per-row parameters with ``lane_scales``).
 
 ``ELTWISE`` (opcode 6): lane-wise operations the array cannot do exactly, SPAD rows in, ACC
 rows out: TFLite's INT8 ADD (the two input rescalings), the maximum of MAX_POOL_2D and the
@@ -435,10 +465,13 @@ FP16_FORMATS = (WeightFormat.INT4_FP16, WeightFormat.INT4_FP16_ROWS)
 LANE_SPARSE_FORMATS = (WeightFormat.SPARSE24_LANES, WeightFormat.SPARSE24_INT4_LANES)
 
 
-def load_source(rows, cols, weight_format, elem):
+def load_source(rows, cols, weight_format, elem, keep=False):
     """``(src_rows, src_row_bytes)`` a (non-fill) LOAD reads: ``rows`` rows of ``cols``
     elements when dense (a broadcast LOAD reads only the first), else the packed rows of its
-    :class:`WeightFormat` (see ``LOAD``)."""
+    :class:`WeightFormat` (see ``LOAD``); with ``keep`` (tagged lanes) ``cols`` kept lanes are
+    the lane-grouped rows of ``2 cols`` dense lanes."""
+    if keep:
+        cols *= 2
     fmt, half = WeightFormat(weight_format), (cols + 1) // 2
     if fmt == WeightFormat.DENSE:
         return rows, cols * elem_bytes(elem)
@@ -529,7 +562,11 @@ class ErrorCode(enum.Enum, shape=4):
     ``DIM_TOO_LARGE``    cols, k or n larger than the array allows (see the opcode).
     ``BAD_COMBINATION``  LOAD target/elem mismatch; a weight format with ACC, fill,
                          broadcast or the wrong elem, or a 2:4 one or INT4_FP16_ROWS with rows % 4
-                         (lane-grouped 2:4: cols % 4); INT4_FP16(_ROWS)
+                         (lane-grouped 2:4: cols % 4; with ``keep``: cols % 2); ``keep``
+                         without a lane-grouped 2:4 format; a COMPUTE ``gather`` with FP16 or
+                         ``diagonal``; a STORE ``lane_sum`` with FP16 acc_type or cols != 1;
+                         any of ``keep`` / ``gather`` / ``lane_sum`` without
+                         ``npu_gather``; INT4_FP16(_ROWS)
                          on hardware without FP16; FP16
                          precision or OS dataflow on hardware without it; STORE
                          acc_type/out/scale combination not in the table;

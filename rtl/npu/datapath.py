@@ -115,7 +115,8 @@ class NpuDatapath(wiring.Component):
         m.submodules.dma = dma = Dma(load_row_bytes(cfg), store_row_bytes(cfg),
                                      depth=dma_depth(cfg))
         m.submodules.array = array = SystolicArray(cfg.npu_rows, cfg.npu_cols, fp16=cfg.npu_fp16,
-                                                      banks=self._weight_banks)
+                                                      banks=self._weight_banks,
+                                                      gather=cfg.npu_gather)
         m.submodules.load = load = LoadUnit(cfg)
         m.submodules.exec = ex = ExecUnit(cfg)
         m.submodules.store = st = StoreUnit(cfg, postproc=self._postproc)

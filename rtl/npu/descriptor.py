@@ -52,6 +52,8 @@ FIELDS = {
         "broadcast": Field(0, 8, 1),
         "fill": Field(0, 9, 1),
         "weight_format": Field(0, 10, 3),
+        # Lane-grouped 2:4: write the kept values with their 2-bit positions (tagged lanes).
+        "keep": Field(0, 13, 1),
         "dram_addr": Field(1, 0, 32),
         "dram_stride": Field(2, 0, 32),
         "rows": Field(3, 0, 16),
@@ -70,6 +72,8 @@ FIELDS = {
         "dataflow": Field(0, 5, 1),
         "accumulate": Field(0, 6, 1),
         "diagonal": Field(0, 7, 1),
+        # Column n takes only the A lanes whose tag (bits 9:8) is n (2:4 MAC skipping).
+        "gather": Field(0, 8, 1),
         "a_addr": Field(1, 0, 16),
         "w_addr": Field(2, 0, 16),
         "acc_addr": Field(3, 0, 16),
@@ -89,6 +93,8 @@ FIELDS = {
         "requant": Field(0, 9, 2),
         # Per-row parameters for a column of channels (the GEMV plan's outputs).
         "lane_scales": Field(0, 11, 1),
+        # The output value of a row is the int32 sum of its lanes 0..3 (after a gather).
+        "lane_sum": Field(0, 12, 1),
         "zero_point": Field(0, 16, 8, signed=True),
         "dram_addr": Field(1, 0, 32),
         "dram_stride": Field(2, 0, 32),

@@ -24,7 +24,10 @@ class DmaReader(wiring.Component):
     last word (rows shorter than a word, or ending and starting inside one word) takes that
     word from the previous row instead of requesting it again (a 1-byte row at stride 1 costs a
     quarter of a word, a 2-byte int4 row at stride 2 half a word). A row lying wholly inside
-    the previous row's last word costs a cycle of the issue side and no bus request. When rows
+    the previous row's last word costs a cycle of the issue side and no bus request; a row
+    that starts there and goes on costs no issue cycle for the shared word (its requests
+    start at its second word), so rows that straddle words (6-byte 2:4 records at stride 6)
+    are issued at one word per cycle, not one cycle per word each row covers. When rows
     do not overlap (``stride >= row_bytes``, as the LOAD validation guarantees for ``rows >
     1``) the words read are exactly the words covering the rows, each once (rows that overlap
     further read their other words again).
@@ -125,9 +128,12 @@ class DmaReader(wiring.Component):
                 with m.If(rows_left == 0):
                     m.d.sync += issuing.eq(0)
                 with m.Else():
+                    # The next row starts in this (requested) word and goes on past it: its
+                    # requests start at its second word, no cycle spent on the shared one.
+                    first, end = next_row[2:], (next_row + row_bytes - 1)[2:]
                     m.d.sync += [
-                        cur.eq(next_row[2:]),
-                        last.eq((next_row + row_bytes - 1)[2:]),
+                        cur.eq(Mux((first == cur) & (end != first), first + 1, first)),
+                        last.eq(end),
                         next_row.eq(next_row + stride),
                         rows_left.eq(rows_left - 1),
                     ]

@@ -68,7 +68,8 @@ class ExecUnit(wiring.Component):
     ev_row : Out(1)
         The array accepted an activation row.
     ev_macs : Out(16)
-        MACs of that row when ``ev_row`` (``k * n``, or ``min(k, n)`` with ``diagonal``),
+        MACs of that row when ``ev_row`` (``k * n``, or ``min(k, n)`` with ``diagonal``, ``k``
+        with ``gather``),
         else 0.
     """
 
@@ -162,6 +163,7 @@ class ExecUnit(wiring.Component):
         o_last = Signal()
         o_accum = Signal()
         o_prec = Signal()
+        o_gather = Signal()
         o_kn = Signal(16)
 
         m.submodules.info = info = SyncFIFO(width=16 + 8, depth=self._queue)
@@ -214,6 +216,7 @@ class ExecUnit(wiring.Component):
                 o_last.eq(row_idx == src.m - 1),
                 o_accum.eq(src.accumulate),
                 o_prec.eq(src.precision),
+                o_gather.eq(src.gather),
                 c_row.eq(row_idx + 1),
                 c_left.eq(Mux(take_pending, p_cmd.m, c_left) - 1),
                 c_addr.eq(Mux(wrap, a_base + src.a_row_step,
@@ -223,8 +226,9 @@ class ExecUnit(wiring.Component):
             ]
         with m.If(take_pending):
             m.d.sync += [c_cmd.eq(p_cmd),
-                         o_kn.eq(Mux(p_cmd.diagonal, Mux(p_cmd.k < p_cmd.n, p_cmd.k, p_cmd.n),
-                                     p_cmd.k * p_cmd.n))]
+                         o_kn.eq(Mux(p_cmd.gather, p_cmd.k,
+                                     Mux(p_cmd.diagonal, Mux(p_cmd.k < p_cmd.n, p_cmd.k, p_cmd.n),
+                                         p_cmd.k * p_cmd.n)))]
 
         ops = self.ops.payload
         for i in range(rows):
@@ -235,6 +239,7 @@ class ExecUnit(wiring.Component):
             self.ops.valid.eq(o_valid),
             ops.precision.eq(o_prec),
             ops.swap.eq(o_swap),
+            ops.gather.eq(o_gather),
             ops.last.eq(o_last),
             self.ev_row.eq(self.ops.valid & self.ops.ready),
             self.ev_macs.eq(Mux(self.ev_row, o_kn, 0)),

@@ -1,6 +1,6 @@
 """LOAD unit: main memory rows (from the DMA reader) into SPAD or ACC rows."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -40,9 +40,10 @@ class LoadUnit(wiring.Component):
     destination rows and write them on 4 consecutive accepted cycles (lane = first value at
     position p0, second at p1, else 0), releasing the source row with the fourth; the
     lane-grouped 2:4 formats expand each source row into one destination row (lane 4 j + p from
-    group j's values and code); ``INT4_FP16_ROWS`` takes one source row (its scale, then 4
-    int4 rows) per 4 destination rows like the 2:4 formats, each lane through the same
-    dequantizers with the row's scale.
+    group j's values and code), or with ``keep`` into ``cols`` tagged lanes (lane ``2 j + s``:
+    group j's value s in bits 7:0, its position in bits 9:8); ``INT4_FP16_ROWS`` takes one
+    source row (its scale, then 4 int4 rows) per 4 destination rows like the 2:4 formats, each
+    lane through the same dequantizers with the row's scale.
 
     ``dest(r)`` is ``local_addr + r``, or with a 2-D placement (``local_cols != 0``)
     ``local_addr + (r // local_cols) * local_row_step + r % local_cols``; the unit keeps it as a
@@ -126,7 +127,8 @@ class LoadUnit(wiring.Component):
         lane8 = wf == WeightFormat.SPARSE24_LANES
         lanes24 = lane8 | (wf == WeightFormat.SPARSE24_INT4_LANES)
         half = (cmd.cols + 1) >> 1
-        groups = cmd.cols >> 2
+        keep = cmd.keep                 # tagged lanes: cols kept lanes of 2 cols dense lanes
+        groups = Mux(keep, cmd.cols >> 1, cmd.cols >> 2)
         # Lane-grouped 2:4: the values (2 g bytes or g bytes), then ceil(g / 2) code bytes.
         lane_vals = Mux(lane8, groups << 1, groups)
         row_bytes = Mux(packed, Mux(sparse8, (cmd.cols << 1) + half,
@@ -187,10 +189,17 @@ class LoadUnit(wiring.Component):
             l1 = Mux(lane8, src[16 * j + 8:16 * j + 16].as_signed(),
                      src[8 * j + 4:8 * j + 8].as_signed())
             lspread = Mux(lcode[:2] == p, l0, Mux(lcode[2:] == p, l1, 0))
+            # keep: lane c is value c % 2 of group c // 2 with its position in bits 9:8.
+            kj, ks = c // 2, c % 2
+            kcode = lcodes[4 * kj + 2 * ks:4 * kj + 2 * ks + 2]
+            kval = Mux(lane8, src[8 * c:8 * c + 8], src[4 * c:4 * c + 4].as_signed())
+            tagged = Signal(16, name=f"tagged{c}")
+            m.d.comb += tagged.eq(Cat(kval.as_unsigned()[:8], kcode))
             dense = Mux(elem == ElemType.INT8,
                         Mux(fill, fv[:8], src[8 * c:8 * c + 8]).as_signed(),
                         Mux(fill, fv[:16], src[16 * c:16 * c + 16]))
-            lane = Mux(sparse24, spread.as_signed(), Mux(lanes24, lspread.as_signed(),
+            lane = Mux(sparse24, spread.as_signed(), Mux(lanes24, Mux(keep, tagged,
+                                                                   lspread.as_signed()),
                        Mux(wf == WeightFormat.INT4, nib.as_signed(),
                            Mux((wf == WeightFormat.INT4_FP16) | rows4, dequant, dense))))
             m.d.comb += spad_row[c].eq(Mux(c < cmd.cols, lane, 0))

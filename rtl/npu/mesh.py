@@ -44,9 +44,12 @@ class Mesh(wiring.Component):
         Shift every column's weight chain of bank ``w_bank`` up by one row.
     banks : int
         Shadow weight banks per PE (:class:`~dure.rtl.npu.pe.ProcessingElement`).
+    gather : bool
+        Build each PE's gather gate (its column index as the tag it takes).
     """
 
-    def __init__(self, rows, cols, *, fp16=True, banks=1):
+    def __init__(self, rows, cols, *, fp16=True, banks=1, gather=False):
+        self._gather = bool(gather)
         for name, value in (("rows", rows), ("cols", cols)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, not {value!r}")
@@ -76,7 +79,8 @@ class Mesh(wiring.Component):
         m = Module()
         rows, cols = self._rows, self._cols
         nb = self._banks
-        pe = [[ProcessingElement(fp16=self._fp16, banks=nb) for _ in range(cols)]
+        pe = [[ProcessingElement(fp16=self._fp16, banks=nb,
+                                 column=j if self._gather else None) for j in range(cols)]
               for _ in range(rows)]
         shift = Signal(nb)
         if nb == 1:

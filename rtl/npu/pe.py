@@ -34,8 +34,9 @@ Members
 a_in : In(16)
     Activation (int8 in bits 7:0, or fp16), from the left neighbour or the input skew.
 tok_in : In(:data:`TOKEN`)
-    Control travelling with ``a_in``: ``valid``, ``precision`` and ``swap`` (this row is the first
-    one that uses the weights loaded last).
+    Control travelling with ``a_in``: ``valid``, ``precision``, ``swap`` (this row is the first
+    one that uses the weights loaded last) and ``gather`` (a COMPUTE ``gather`` row: with the
+    gate built, the PE takes part only if bits 9:8 of the activation equal its ``column``).
 a_out, tok_out : Out
     ``a_in`` and ``tok_in`` delayed by one cycle, to the right neighbour.
 w_in : In(:data:`WEIGHT`), or In(ArrayLayout(WEIGHT, banks)) with ``banks`` > 1
@@ -57,6 +58,10 @@ Parameters
 fp16 : bool
     Build the FP16 datapath (the default). Without it the PE is int8-only, with
     ``mul_latency = add_latency = 1``, and an FP16 token computes as INT8.
+column : int or None
+    Build the gather gate for this array column (``None``, the default: no gate, ``gather``
+    is ignored). With the gate a ``gather`` row whose activation tag (bits 9:8) differs from
+    ``column`` passes the partial sum through as an inactive weight does.
 banks : int
     Shadow weight banks, 1 to :data:`MAX_BANKS` (default 1). Each bank is a separate shift
     chain through its column, so one bank can be loaded while the swap of another one is still
@@ -76,7 +81,8 @@ MAX_BANKS = 4
 
 #: Control that travels with every activation value; ``bank`` names the shadow weight bank a
 #: ``swap`` takes (always 0 with one bank).
-TOKEN = data.StructLayout({"valid": 1, "precision": Precision, "swap": 1, "bank": 2})
+TOKEN = data.StructLayout({"valid": 1, "precision": Precision, "swap": 1, "bank": 2,
+                           "gather": 1})
 
 #: One weight with its row-active flag.
 WEIGHT = data.StructLayout({"data": 16, "active": 1})
@@ -103,7 +109,10 @@ def _delay(m, value, cycles, name):
 
 
 class ProcessingElement(wiring.Component):
-    def __init__(self, *, fp16=True, banks=1):
+    def __init__(self, *, fp16=True, banks=1, column=None):
+        if column is not None and (not isinstance(column, int) or column < 0):
+            raise ValueError(f"column must be None or a column index, not {column!r}")
+        self._column = column
         if not isinstance(fp16, bool):
             raise TypeError(f"fp16 must be a bool, not {fp16!r}")
         if not isinstance(banks, int) or not 1 <= banks <= MAX_BANKS:
@@ -169,7 +178,10 @@ class ProcessingElement(wiring.Component):
         int_prod = Signal(signed(16))
         m.d.sync += int_prod.eq(a_r[:8].as_signed() * weight.data[:8].as_signed())
         int_prod_m = _delay(m, int_prod, lm - 1, "int_prod")
-        active_m = _delay(m, weight.active, lm, "active")
+        active = weight.active
+        if self._column is not None:      # gather: only the lanes tagged with this column
+            active = weight.active & ~(tok_r.gather & (a_r[8:10] != self._column))
+        active_m = _delay(m, active, lm, "active")
         fp_m = _delay(m, tok_r.precision == Precision.FP16, lm, "fp_m") if self._fp16 else Const(0)
 
         # Add stage: the partial sum from above plus this row's product (or the identity).

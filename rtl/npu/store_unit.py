@@ -24,7 +24,8 @@ class StoreUnit(wiring.Component):
     shift row ``scale_addr + 1`` after it (with ``lane_scales``: again before every C-th row,
     the next group's; output row r gets lane ``r % C`` of them in lane 0), then ACC rows
     ``acc_addr .. acc_addr + rows - 1`` one per cycle into the post-processing pipeline,
-    packs each output row's first ``cols`` elements into bytes of the output type
+    (with ``lane_sum``, on a build with ``npu_gather``, the row's lane 0 is the int32 sum of
+    its lanes 0..3), packs each output row's first ``cols`` elements into bytes of the output type
     (little-endian, element ``c`` at byte ``c * out_bytes``) and hands the rows to the DMA
     writer. ``done`` pulses when the
     writer reports every write response in.
@@ -158,6 +159,10 @@ class StoreUnit(wiring.Component):
         ]
         with m.If(cmd.lane_scales):
             m.d.comb += [row.scale[0].eq(scale[s1_lane]), row.shift[0].eq(shifts[s1_lane])]
+        if self._config.npu_gather:      # lane_sum: lanes 0..3 into lane 0 (int32, wrapping)
+            acc = self.acc_r.data
+            with m.If(cmd.lane_sum):
+                m.d.comb += row.acc[0].eq((acc[0] + acc[1]) + (acc[2] + acc[3]))
         m.d.comb += [
             row.requant.eq(cmd.requant),
             row.acc_type.eq(cmd.acc_type),

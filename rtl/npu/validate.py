@@ -68,7 +68,7 @@ class Validator(wiring.Component):
     ----------
     config : SoCConfig
         Array shape (``npu_rows``, ``npu_cols``), ``npu_fp16``, ``npu_float_post``,
-        ``npu_eltwise``, ``npu_eltwise_fp16_mac``, SPAD / ACC depths.
+        ``npu_eltwise``, ``npu_eltwise_fp16_mac``, ``npu_gather``, SPAD / ACC depths.
 
     Members
     -------
@@ -146,7 +146,8 @@ class Validator(wiring.Component):
         lane8 = wf == WeightFormat.SPARSE24_LANES.value
         lanes24 = lane8 | (wf == WeightFormat.SPARSE24_INT4_LANES.value)
         half = (f.cols + 1) >> 1
-        groups = f.cols >> 2
+        # keep (tagged lanes): cols kept lanes are the source row of 2 cols dense lanes
+        groups = Mux(f.keep, f.cols >> 1, f.cols >> 2)
         lane_bytes = Mux(lane8, groups << 1, groups) + ((groups + 1) >> 1)
         src_bytes = Mux(packed, Mux(wf == WeightFormat.SPARSE24.value, (f.cols << 1) + half,
                                     Mux(wf == WeightFormat.SPARSE24_INT4.value, half * 3,
@@ -154,7 +155,7 @@ class Validator(wiring.Component):
                                             Mux(rows4, 2 + (half << 2), half)))),
                         f.cols << lsz)
         packed_bad = packed & (~to_spad | fill | f.broadcast | sparse & f.rows[:2].any()
-                               | lanes24 & f.cols[:2].any()
+                               | lanes24 & Mux(f.keep, f.cols[0], f.cols[:2].any())
                                | (f.elem != Mux(fp16w, 1, 0))
                                | (fp16w & (not cfg.npu_fp16)))
         checks = {
@@ -166,7 +167,8 @@ class Validator(wiring.Component):
             ErrorCode.ZERO_DIM: (f.rows == 0) | (f.cols == 0) | (placed & (f.local_groups == 0)),
             ErrorCode.DIM_TOO_LARGE: f.cols > Mux(to_spad, cfg.npu_lanes, cfg.npu_cols),
             ErrorCode.BAD_COMBINATION: Mux(to_spad, f.elem == 2, f.elem != 2)
-            | (placed & (f.rows != f.local_groups * f.local_cols)) | packed_bad,
+            | (placed & (f.rows != f.local_groups * f.local_cols)) | packed_bad
+            | (f.keep & (~lanes24 | f.cols[0] | (not cfg.npu_gather))),
             ErrorCode.MISALIGNED: ~fill & Mux(packed, scaled & f.scale_addr[0],
                                               (f.dram_addr & _low_mask(lsz)).any()
                                               | (~f.broadcast & (f.dram_stride
@@ -194,7 +196,8 @@ class Validator(wiring.Component):
             ErrorCode.ZERO_DIM: (f.m == 0) | (f.k == 0) | (f.n == 0) | (walk & (f.a_rows == 0)),
             ErrorCode.DIM_TOO_LARGE: (f.k > cfg.npu_rows) | (f.n > cfg.npu_cols),
             ErrorCode.BAD_COMBINATION: (f.dataflow == Dataflow.OS.value)
-            | (fp16 & (not cfg.npu_fp16)) | (walk & (f.m != f.a_rows * f.a_cols)),
+            | (fp16 & (not cfg.npu_fp16)) | (walk & (f.m != f.a_rows * f.a_cols))
+            | (f.gather & (fp16 | f.diagonal | (not cfg.npu_gather))),
             ErrorCode.LOCAL_RANGE: (a_last >= spad) | ((f.w_addr + f.k) > spad)
             | ((f.acc_addr + f.m) > acc),
         }
@@ -256,6 +259,7 @@ class Validator(wiring.Component):
                        | (float_only & (not cfg.npu_float_post))
                        | (out_int32 & f.clamp) | (tflite & (acc_fp16 | ~out_int8))
                        | (f.lane_scales & (~f.scale | (f.cols != 1)))
+                       | (f.lane_sum & (acc_fp16 | (f.cols != 1) | (not cfg.npu_gather)))
                        | Mux(out_int8, int8_bounds_bad, f.clamp & fp_bounds_bad))
         checks = {
             ErrorCode.RESERVED: _overlaps_any(w, reserved_masks(Opcode.STORE))

@@ -23,7 +23,7 @@ OPCODES = {"LOAD": 1, "COMPUTE": 2, "STORE": 3, "FENCE": 4, "LIST": 5, "ELTWISE"
 LAYOUT = {
     "LOAD": {
         "target": (0, 5, 4), "elem": (0, 7, 6), "broadcast": (0, 8, 8), "fill": (0, 9, 9),
-        "weight_format": (0, 12, 10),
+        "weight_format": (0, 12, 10), "keep": (0, 13, 13),
         "dram_addr": (1, 31, 0),
         "dram_stride": (2, 31, 0),
         "rows": (3, 15, 0), "cols": (3, 31, 16),
@@ -35,7 +35,7 @@ LAYOUT = {
     },
     "COMPUTE": {
         "precision": (0, 4, 4), "dataflow": (0, 5, 5), "accumulate": (0, 6, 6),
-        "diagonal": (0, 7, 7),
+        "diagonal": (0, 7, 7), "gather": (0, 8, 8),
         "a_addr": (1, 15, 0),
         "w_addr": (2, 15, 0),
         "acc_addr": (3, 15, 0),
@@ -45,7 +45,8 @@ LAYOUT = {
     },
     "STORE": {
         "out": (0, 5, 4), "acc_type": (0, 6, 6), "scale": (0, 7, 7), "clamp": (0, 8, 8),
-        "requant": (0, 10, 9), "lane_scales": (0, 11, 11), "zero_point": (0, 23, 16),
+        "requant": (0, 10, 9), "lane_scales": (0, 11, 11), "lane_sum": (0, 12, 12),
+        "zero_point": (0, 23, 16),
         "dram_addr": (1, 31, 0),
         "dram_stride": (2, 31, 0),
         "rows": (3, 15, 0), "cols": (3, 31, 16),

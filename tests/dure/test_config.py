@@ -68,7 +68,10 @@ def test_config_is_frozen_and_hashable():
     config = preset("sim")
     with pytest.raises(AttributeError):
         config.ram_size = 1
-    assert hash(config) == hash(SoCConfig())
+    assert hash(config) == hash(SoCConfig(npu_gather=True))     # the sim SoC has the gather
+    assert not SoCConfig().npu_gather
+    with pytest.raises(ValueError, match="npu_gather"):
+        SoCConfig(npu_rows=2, npu_cols=2, npu_gather=True)
 
 
 def test_spram_variants_share_the_four_blocks():

@@ -89,11 +89,11 @@ def test_reserved_bits():
     assert check(with_word(load(), 5, 1)) == E.RESERVED
     assert check(with_word(load(), 4, 1 << 16)) == E.RESERVED
     assert check(with_word(load(), 0, load()[0] | 1 << 9)) == E.RESERVED
-    assert check(with_word(compute(), 0, compute()[0] | 1 << 8)) == E.RESERVED
+    assert check(with_word(compute(), 0, compute()[0] | 1 << 9)) == E.RESERVED
     assert check(with_word(compute(), 7, 1)) == E.RESERVED
     assert check(with_word(load(), 7, 1 << 16)) == E.RESERVED
     assert check(with_word(compute(), 1, 1 << 16)) == E.RESERVED
-    assert check(with_word(store(), 0, store()[0] | 1 << 12)) == E.RESERVED
+    assert check(with_word(store(), 0, store()[0] | 1 << 13)) == E.RESERVED
     assert check(with_word(store(), 7, 1)) == E.RESERVED
     assert check(encode(Opcode.FENCE, irq=1)[:1] + [0, 0, 0, 0, 0, 0, 1]) == E.RESERVED
     assert check([Opcode.FENCE.value | 1 << 5] + [0] * 7) == E.RESERVED

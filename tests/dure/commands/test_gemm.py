@@ -300,3 +300,29 @@ def test_gemv_plan_on_the_soc(capsys, tmp_path, files, fmt):
     assert status == 0, out
     assert "GEMV plan" in out
     np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), golden.gemm_int8(a, b, bias))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["int8-sparse24", "int4-sparse24"])
+def test_gemv_skips_the_zero_macs_on_the_sim_soc(capsys, tmp_path, files, fmt):
+    """On the `sim` SoC (built with the gather path) the 2:4 GEMV takes the gather plan: LOAD
+    keep, COMPUTE gather, STORE lane_sum; bit-exact with the golden GEMM (with a bias), over a
+    partial last k tile (K = 72 = 4 x 16 + 8) and edge values."""
+    rng = np.random.default_rng(11)
+    k, n = 72, 45
+    a = rng.integers(-128, 128, (1, k), dtype=np.int8)
+    a[0, :8] = [-128, 127] * 4
+    lo, hi = (-8, 7) if fmt.startswith("int4") else (-128, 127)
+    b = rng.choice(np.array([lo, hi, -1, 1, 3], np.int8), (k, n))
+    keep = rng.random((k // 4, 4, n)).argsort(axis=1) < rng.integers(0, 3, (k // 4, 1, n))
+    b = np.where(keep.reshape(k, n), b, 0).astype(np.int8)
+    bias = rng.integers(-2**31, 2**31, n, dtype=np.int64).astype(np.int32)
+    paths = files(a=a, b=b, bias=bias)
+    status = main(["gemm", "--a", str(paths["a"]), "--b", str(paths["b"]), "--bias",
+                   str(paths["bias"]), "--precision", "int8", "--out-dtype", "int32",
+                   "--weight-format", fmt, "--variant", "sim", "--check",
+                   "--out", str(tmp_path / "c.npy")])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "zero MACs skipped" in out
+    np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), golden.gemm_int8(a, b, bias))

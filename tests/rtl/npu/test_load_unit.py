@@ -286,3 +286,33 @@ def test_npu_dma_read_bytes_match_the_command_model():
     # 301..310 -> 75..77 (3).
     assert run.regs["ERROR"] == 0
     assert model.dma_rd == run.regs["DMA_RD"] == 4 * (10 + 5 + 4 + 3)
+
+
+def test_keep_writes_tagged_lanes():
+    """A ``keep`` LOAD of both lane-grouped 2:4 formats (random codes, so also p0 >= p1; int4
+    -8..7 sign-extended to 8 bits; cols 2, 6 and 8 of 8 lanes; unaligned rows; placement)
+    writes each kept value with its 2-bit position in bits 9:8, as the command model."""
+    from dure.rtl.npu.commands import WeightFormat
+
+    config = SoCConfig(npu_rows=8, npu_cols=4, npu_spad_rows=32, npu_acc_rows=16,
+                       npu_gather=True)
+    rng = random.Random(13)
+    mem = bytearray(rng.randbytes(256))
+    spad8 = dict(target=LoadTarget.SPAD, elem=ElemType.INT8, keep=1)
+    cmds = [
+        Command("load", dict(spad8, weight_format=WeightFormat.SPARSE24_LANES, dram_addr=3,
+                             dram_stride=10, rows=5, cols=8, local_addr=0)),
+        Command("load", dict(spad8, weight_format=WeightFormat.SPARSE24_INT4_LANES,
+                             dram_addr=61, dram_stride=6, rows=4, cols=8, local_addr=6,
+                             local_cols=2, local_groups=2, local_row_step=9)),
+        Command("load", dict(spad8, weight_format=WeightFormat.SPARSE24_LANES, dram_addr=97,
+                             dram_stride=8, rows=3, cols=6, local_addr=17)),
+        Command("load", dict(spad8, weight_format=WeightFormat.SPARSE24_INT4_LANES,
+                             dram_addr=131, dram_stride=2, rows=6, cols=2, local_addr=24)),
+    ]
+    writes, errors = run(cmds, mem, config=config)
+    assert errors == [0] * len(cmds)
+    want = expected_writes(cmds, mem, config)
+    assert writes == want
+    lanes = [lane for _, _, row in want for lane in row]
+    assert {lane >> 8 for lane in lanes} == {0, 1, 2, 3}       # every tag, nothing above

@@ -18,10 +18,13 @@ def f32_add_product(psum_bits, a_bits, w_bits):
         return int(golden.canonicalize_nan(p + a * w).view(np.uint32)[0])
 
 
+@pytest.mark.parametrize("column", [None, 2, 5])
 @pytest.mark.parametrize("fp16", [False, True])
-def test_pe_stream_of_rows(fp16):
-    """One row per cycle, precision changing every row, one weight swap halfway."""
-    dut = ProcessingElement(fp16=fp16)
+def test_pe_stream_of_rows(fp16, column):
+    """One row per cycle, precision changing every row, one weight swap halfway; random
+    ``gather`` rows, which (with the gate built for ``column``) take part only when bits 9:8 of
+    the activation equal the column (never for column 5), and otherwise pass psum through."""
+    dut = ProcessingElement(fp16=fp16, column=column)
     rng = random.Random(5)
     lm, la = dut.mul_latency, dut.add_latency
     n = 40
@@ -29,11 +32,14 @@ def test_pe_stream_of_rows(fp16):
     rows = []
     for t in range(n):
         prec = Precision.FP16 if (fp16 and rng.getrandbits(1)) else Precision.INT8
-        rows.append((rng.getrandbits(16), prec, int(t in (0, n // 2)), rng.getrandbits(32)))
+        rows.append((rng.getrandbits(16), prec, int(t in (0, n // 2)), rng.getrandbits(32),
+                     rng.getrandbits(1)))
     expect = []
-    for t, (a, prec, _, psum) in enumerate(rows):
+    for t, (a, prec, _, psum, gather) in enumerate(rows):
         w, active = weights[0 if t < n // 2 else 1]
-        if not active:
+        if gather and column is not None and (a >> 8) & 3 != column:
+            expect.append(psum)
+        elif not active:
             expect.append(psum)
         elif prec == Precision.INT8:
             prod = ((a & 0xFF) ^ 0x80) - 0x80
@@ -51,9 +57,10 @@ def test_pe_stream_of_rows(fp16):
         ctx.set(dut.w_shift, 0)
         for t in range(n + lm + la + 2):
             if t < n:
-                a, prec, swap, _ = rows[t]
+                a, prec, swap, _, gather = rows[t]
                 ctx.set(dut.a_in, a)
-                ctx.set(dut.tok_in, {"valid": 1, "precision": prec, "swap": swap})
+                ctx.set(dut.tok_in, {"valid": 1, "precision": prec, "swap": swap,
+                                     "gather": gather})
             else:
                 ctx.set(dut.tok_in, {"valid": 0, "precision": Precision.INT8, "swap": 0})
             if t == 1:   # load the second weight into the shadow after the first swap

@@ -1,0 +1,153 @@
+"""The transposed GEMV with the zero MACs of 2:4-sparse weights skipped (``docs/sparse_skip.md``).
+
+On an NPU built with the gather path (``config.npu_gather``), :func:`gather_gemv_program`
+computes ``y = a @ b (+ bias)`` for int8 ``a`` (1 x K) and 2:4-sparse ``b`` (K x N, int8 or
+int4 values) with the three commands of that path (``rtl/npu/commands.py``):
+
+* the activation as *candidates*: SPAD row ``2 j + s`` (s = 0, 1) holds the four activations
+  ``a[4 j .. 4 j + 3]`` of group j in lanes 0..3, built once by two placed LOADs of the whole
+  vector (source rows j at stride 4 bytes, ``cols = 4``, ``local_cols = 1``,
+  ``local_row_step = 2``, at ``base`` and ``base + 1``): K / 2 SPAD rows;
+* the weights as *tagged rows*: per k tile of 2 R dense k (R = the array's rows) and block of
+  channels, one LOAD ``keep`` of the channels' lane-grouped 2:4 records (the same bytes as
+  ``SPARSE24_LANES`` / ``SPARSE24_INT4_LANES`` records of 2 R lanes, tile-major as in
+  :func:`dure.sim.gemv_plan.transposed_weights`), R kept lanes per channel, each with its
+  position;
+* per k tile a COMPUTE ``gather`` (``k = R`` kept lanes, ``n = 4``, accumulating in lanes 0..3
+  of the block's ACC rows): lane i of a channel's row meets the candidate row of its group,
+  and only the PE of the column its position names takes part;
+* per block one STORE ``lane_sum`` (``cols = 1``): lanes 0..3 summed, then raw int32, or with
+  ``scale`` the per-channel requantization (``lane_scales``, the block's scales ``C`` per ACC
+  row).
+
+By the contract the result is the dense GEMV of the expanded weights bit for bit (int32
+wrapping). A bias is loaded into lane 0 of the block's ACC rows (``cols = 1``, so lanes 1..3
+start at zero). The blocking follows :mod:`dure.sim.gemv_plan`: blocks in two ACC halves by
+parity, three weight buffers with the LOADs two steps ahead, one or two COMPUTEs per k tile
+(:func:`~dure.sim.gemv_plan.split_tiles`).
+"""
+
+import numpy as np
+from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, OutType, Precision, load_source
+from dure.rtl.npu.descriptor import encode
+
+from .gemv_plan import FORMATS, _lane_sparse_tiles, _tile_major, split_tiles
+from .layer_program import LayerProgram, ParamArea
+
+__all__ = ["gather_fits", "gather_gemv_program"]
+
+_BUFFERS = 3
+
+
+def gather_fits(config, k, n):
+    """Whether the gather plan applies on ``config``: the gather path built, an even array
+    row count, K % 4 == 0, and the K / 2 candidate rows beside three buffers of at least
+    min(N, 64) channels in SPAD."""
+    return bool(config.npu_rows and config.npu_gather and config.npu_rows % 2 == 0
+                and k % 4 == 0 and k // 2 + _BUFFERS * min(n, 64) <= config.npu_spad_rows)
+
+
+def gather_gemv_program(config, b, *, fmt, a_addr, out_addr, param_addr, bias=None,
+                        scale=None, zero_point=0, lo=None, hi=None, nb=None, split=None,
+                        pad_records=False):
+    """The :class:`~dure.sim.layer_program.LayerProgram` of the 2:4 GEMV with skipped zero MACs
+    (module docstring). ``fmt``: ``int8-sparse24`` or ``int4-sparse24``; ``b``: K x N int8
+    (values in [-8, 7] for int4), 2:4 sparse along K; output int32, or with ``scale`` (N
+    float32) int8 with ``zero_point`` and the clamp ``[lo, hi]``. ``ValueError`` when the plan
+    does not apply (:func:`gather_fits`) or the weights are not 2:4 sparse. ``pad_records``:
+    pad each record to whole bus words (timing and bytes only, the result is the same)."""
+    if fmt not in ("int8-sparse24", "int4-sparse24"):
+        raise ValueError(f"the gather GEMV takes int8-sparse24 or int4-sparse24, not {fmt!r}")
+    if not isinstance(b, np.ndarray) or b.dtype != np.int8 or b.ndim != 2:
+        raise ValueError("b must be a 2-D int8 array")
+    k, n = b.shape
+    if not gather_fits(config, k, n):
+        raise ValueError(f"the gather GEMV needs an NPU with npu_gather, even rows, K % 4 == 0 "
+                         f"and K / 2 + 3 blocks of SPAD rows; K = {k}, N = {n} on "
+                         f"{config.name!r}")
+    if fmt == "int4-sparse24" and b.size and (b.min() < -8 or b.max() > 7):
+        raise ValueError("int4 weights must lie in [-8, 7]")
+    r, c_lanes = config.npu_rows, config.npu_cols
+    span = 2 * r                                   # dense k per tagged row
+    wfmt = FORMATS[fmt]
+    per = load_source(1, span, wfmt, ElemType.INT8)[1]
+    if pad_records and per % 4:
+        per += 4 - per % 4
+    data, per, size = _tile_major(_lane_sparse_tiles(b, fmt, span), per)
+    area = ParamArea(param_addr)
+    w_addr = area.add(np.frombuffer(data, np.uint8))
+    bias_addr = area.add(np.asarray(bias, np.int32)) if bias is not None else None
+    scale_addr = None
+    if scale is not None:        # padded to whole ACC rows of C scales
+        padded = np.zeros(-(-n // c_lanes) * c_lanes, np.float32)
+        padded[:n] = np.asarray(scale, np.float32)
+        scale_addr = area.add(padded)
+    out_type, ob = (OutType.INT8, 1) if scale is not None else (OutType.INT32, 4)
+    quarter = config.npu_acc_rows // 4
+    half = 2 * quarter
+    cand = k // 2                                  # candidate rows at SPAD 0 ..
+    limit = min(quarter if scale is not None else half,
+                (config.npu_spad_rows - cand) // _BUFFERS, 0xFFFF)
+    if nb is None:
+        nb = -(-n // -(-n // limit))
+    if not 1 <= nb <= limit:
+        raise ValueError(f"nb must be in 1..{limit}, not {nb}")
+    tiles = [(k0, min(span, k - k0)) for k0 in range(0, k, span)]
+    steps = [(blk, n0, min(nb, n - n0), t, k0, kk)
+             for blk, n0 in enumerate(range(0, n, nb)) for t, (k0, kk) in enumerate(tiles)]
+    post = {}
+    if scale is not None:
+        post = dict(scale=1, lane_scales=1, zero_point=zero_point,
+                    lo=(-128 if lo is None else lo) & 0xFFFF_FFFF,
+                    hi=(127 if hi is None else hi) & 0xFFFF_FFFF)
+
+    def buffer(i):
+        return cand + (i % _BUFFERS) * nb
+
+    def loads(i):
+        _, n0, rows, t, _, kk = steps[i]
+        return [encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.INT8,
+                       weight_format=wfmt, keep=1, dram_addr=w_addr + t * size + n0 * per,
+                       dram_stride=per, rows=rows, cols=kk // 2, local_addr=buffer(i))]
+
+    def compute(i):
+        blk, n0, rows, t, k0, kk = steps[i]
+        acc = (blk % 2) * half
+        out = []
+        if t == 0 and scale_addr is not None:
+            out.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                              dram_addr=scale_addr + 4 * n0, dram_stride=4 * c_lanes,
+                              rows=-(-rows // c_lanes), cols=c_lanes, local_addr=acc + quarter))
+        if t == 0 and bias_addr is not None:
+            out.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                              dram_addr=bias_addr + 4 * n0, dram_stride=4, rows=rows, cols=1,
+                              local_addr=acc))
+        cut = (rows + 1) // 2
+        halves = split_tiles(config, rows, per) if split is None else split
+        for lo_, hi_ in ((0, cut), (cut, rows)) if rows > 1 and halves else ((0, rows),):
+            out.append(encode(Opcode.COMPUTE, precision=Precision.INT8, gather=1,
+                              accumulate=int(t > 0 or bias_addr is not None),
+                              a_addr=buffer(i) + lo_, w_addr=k0 // 2, acc_addr=acc + lo_,
+                              m=hi_ - lo_, k=kk // 2, n=4))
+        if k0 + kk == k:
+            out.append(encode(Opcode.STORE, out=out_type, acc_type=Precision.INT8, lane_sum=1,
+                              **post, dram_addr=out_addr + n0 * ob, dram_stride=ob, rows=rows,
+                              cols=1, acc_addr=acc,
+                              scale_addr=acc + quarter if scale is not None else 0))
+        return out
+
+    groups = k // 4
+    words = [encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.INT8, dram_addr=a_addr,
+                    dram_stride=4, rows=groups, cols=4, local_addr=s, local_cols=1,
+                    local_groups=groups, local_row_step=2) for s in (0, 1)]
+    ahead = _BUFFERS - 1
+    for i in range(min(ahead, len(steps))):
+        words += loads(i)
+    for i in range(len(steps)):
+        words += compute(i)
+        if i + ahead < len(steps):
+            words += loads(i + ahead)
+    array_macs = sum(rows * (kk // 2) for _, _, rows, _, _, kk in steps)
+    return LayerProgram(words, area.blobs, out_addr, (1, n),
+                        np.dtype(np.int8 if scale is not None else np.int32),
+                        macs=k * n, array_macs=array_macs)

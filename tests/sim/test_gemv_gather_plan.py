@@ -1,0 +1,79 @@
+"""The gather GEMV plan (2:4 weights, zero MACs skipped) on the command model: bit for bit the
+golden dense GEMV of the expanded weights, int8 and int4 values, with bias, per-channel
+requantization, a partial last k tile, several blocks and both COMPUTE splits."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from dure.rtl.npu.commands import Opcode
+from dure.rtl.npu.descriptor import decode
+from dure.sim import golden
+from dure.sim.gemv_gather_plan import gather_fits, gather_gemv_program
+from dure.sim.layer_program import run_on_model
+from dure.sim.npu_model import NpuModel, perf_macs
+from dure.sim.verif.sparse_records import sparse_weights
+
+from dure.config import MAIN_BASE, preset
+
+CFG = preset("sim")                      # built with the gather path
+PLAIN = dataclasses.replace(CFG, npu_gather=False)
+SIZE = 1 << 20
+ADDR = dict(a_addr=MAIN_BASE + 0x100, out_addr=MAIN_BASE + 0x8000,
+            param_addr=MAIN_BASE + 0x10000)
+
+
+def run(program, a):
+    model = NpuModel(CFG, memory={MAIN_BASE: bytes(SIZE)})
+    model.set_window(MAIN_BASE, SIZE)
+    got = run_on_model(model, program, [(ADDR["a_addr"], a)])
+    assert model.macs == program.array_macs == perf_macs(program.descriptors)
+    return got
+
+
+@pytest.mark.parametrize("fmt", ["int8-sparse24", "int4-sparse24"])
+@pytest.mark.parametrize("k, n, nb, split", [(64, 40, None, None), (100, 19, 7, True),
+                                             (36, 70, 16, False)])
+def test_raw_and_bias(fmt, k, n, nb, split):
+    rng = np.random.default_rng(k + n)
+    lo, hi = (-8, 7) if fmt == "int4-sparse24" else (-128, 127)
+    b = sparse_weights(rng, k, n, lo, hi)
+    a = rng.integers(-128, 128, (1, k)).astype(np.int8)
+    a[0, :4] = [-128, 127, -128, 127]
+    bias = rng.integers(-2**31, 2**31, n).astype(np.int32)
+    for use_bias in (None, bias):
+        program = gather_gemv_program(CFG, b, fmt=fmt, bias=use_bias, nb=nb, split=split,
+                                      **ADDR)
+        got = run(program, a)
+        assert np.array_equal(got, golden.gemm_int8(a, b, use_bias))
+
+
+def test_requantized_output_and_padded_records():
+    rng = np.random.default_rng(3)
+    k, n = 48, 21
+    b = sparse_weights(rng, k, n, -8, 7)
+    a = rng.integers(-128, 128, (1, k)).astype(np.int8)
+    scale = (rng.random(n) * 4e-3).astype(np.float32)
+    for pad in (False, True):
+        program = gather_gemv_program(CFG, b, fmt="int4-sparse24", scale=scale, zero_point=-4,
+                                      lo=-90, hi=100, nb=8, pad_records=pad, **ADDR)
+        got = run(program, a)
+        want = golden.requantize(golden.gemm_int8(a, b), scale, -4, -90, 100)
+        assert np.array_equal(got, want)
+    stores = [d for d in program.descriptors if decode(d)[0] == Opcode.STORE]
+    assert len(stores) == 3 and all(decode(d)[1]["lane_sum"] for d in stores)
+
+
+def test_refusals():
+    b = np.zeros((16, 4), np.int8)
+    assert gather_fits(CFG, 16, 4) and not gather_fits(PLAIN, 16, 4)
+    assert not gather_fits(CFG, 18, 4) and not gather_fits(CFG, 4096, 4)
+    with pytest.raises(ValueError, match="npu_gather"):
+        gather_gemv_program(PLAIN, b, fmt="int4-sparse24", **ADDR)
+    with pytest.raises(ValueError, match="int8-sparse24 or int4-sparse24"):
+        gather_gemv_program(CFG, b, fmt="int4", **ADDR)
+    with pytest.raises(ValueError, match=r"\[-8, 7\]"):
+        gather_gemv_program(CFG, b + 9, fmt="int4-sparse24", **ADDR)
+    dense = np.ones((16, 4), np.int8)
+    with pytest.raises(ValueError, match="2:4"):
+        gather_gemv_program(CFG, dense, fmt="int8-sparse24", **ADDR)
