@@ -35,7 +35,7 @@ MBLK_MAX = 0xFFFF
 COST_MODEL = {"CMD_CYCLES": CMD_CYCLES, "BYTES_PER_CYCLE": BYTES_PER_CYCLE, "LATENCY": LATENCY,
               "MC_MAX": MC_MAX, "RELOAD": RELOAD, "MBLK_MAX": MBLK_MAX}
 
-# The windowed-operator engine (sim/walk_plan.py), the layer planners on it (sim/conv_plan.py,
+# The windowed-operator engine (sim/walk_*.py), the layer planners on it (sim/conv_plan.py,
 # conv_pack.py, pool_plan.py) and the element-wise ADD (sim/eltwise_plan.py), searched and
 # emitted alike by their C port (firmware/npu/npu_walk*.c, npu_conv*.c, npu_*pool.c, npu_add*.c):
 # the header's ``DURE_NPU_WALK_<name>``.
@@ -75,7 +75,7 @@ WALK_GLOBAL_SLAB = 4
 WALK_PACK_PASS_CHUNKS = 2
 
 #: Rows per LOAD when the walk refills a 1x1 layer's weights for the next group (``double`` and
-#: ``single`` modes, sim/walk_plan.py PIECE_ROWS): each output chunk's matrix comes in pieces of
+#: ``single`` modes, sim/walk_emit.py PIECE_ROWS): each output chunk's matrix comes in pieces of
 #: this many input channels, emitted piece by piece across the group's chunks, so a ``single``
 #: piece follows the COMPUTEs that free its rows (not the unit's last COMPUTE) and no long LOAD
 #: holds the in-order front. Measured on the 8x8 `sim` SoC, the layer alone as one LIST read from

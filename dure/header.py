@@ -152,7 +152,7 @@ def generate_npu_header(config: SoCConfig) -> str:
     lines += ["", "/* GEMM planner cost model (dure/gemm_cost.py): sim/gemm_plan.py and",
               " * firmware/npu/npu_gemm_plan.c search with it */"]
     lines += [_define(f"DURE_NPU_GEMM_{name}", f"{value}u") for name, value in COST_MODEL.items()]
-    lines += ["", "/* walk planner constants (dure/gemm_cost.py): sim/walk_plan.py, conv_plan.py,",
+    lines += ["", "/* walk planner constants (dure/gemm_cost.py): sim/walk_*.py, conv_plan.py,",
               " * conv_pack.py, pool_plan.py, eltwise_plan.py and their C port",
               " * firmware/npu/npu_walk*.c, npu_conv*.c, npu_pool.c, npu_add.c use them */"]
     lines += [_define(f"DURE_NPU_WALK_{name}", f"{value}u") for name, value in WALK_MODEL.items()]

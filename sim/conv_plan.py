@@ -4,7 +4,7 @@ Each function takes the layer as the golden operator does (NHWC input shape, TFL
 layout, bias, quantization) plus where things live in main memory, and returns a
 :class:`~dure.sim.layer_program.LayerProgram`: the parameter bytes to place at ``param_addr``
 and the descriptors that turn the NHWC input at ``x_addr`` into the NHWC output at
-``out_addr``. The engine (blocking, tiles, order, buffers) is :mod:`dure.sim.walk_plan`.
+``out_addr``. The engine (blocking, tiles, order, buffers) is :mod:`dure.sim.walk_layer`.
 
 Contracts (bit for bit, tested on the command model in tests/sim/test_conv_plan.py):
 
@@ -63,7 +63,9 @@ from .golden_args import array_arg, pair_arg, vector_arg
 from .golden_fixedpoint import wrap_int32
 from .layer_program import LayerProgram, ParamArea
 from .npu_model import perf_macs
-from .walk_plan import WalkLayer, geometry, plan_walk, walk_descriptors
+from .walk_emit import walk_descriptors
+from .walk_layer import WalkLayer, geometry
+from .walk_plan import plan_walk
 
 __all__ = ["conv2d_int8_program", "conv2d_fp16_program", "depthwise_conv2d_int8_program",
            "depthwise_conv2d_fp16_program", "fully_connected_int8_program",
@@ -243,7 +245,7 @@ def conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point, output_ze
     :class:`~dure.sim.layer_program.LayerProgram` (see the module docstring). A layer with
     few input channels (``kw * Cin <= R``, :func:`dure.sim.conv_pack.pack_applies`) packs
     kernel taps into the array's K lanes (:mod:`dure.sim.conv_pack`) unless ``wmodes`` is
-    given. ``spread``: as :func:`dure.sim.walk_plan.walk_descriptors`' (the first unit's
+    given. ``spread``: as :func:`dure.sim.walk_emit.walk_descriptors`' (the first unit's
     unused tile LOADs spread between its COMPUTEs), and for a 1x1 stride-1 layer the blocking
     search counts the first unit's wait for its data (:func:`~dure.sim.walk_plan.plan_walk`
     ``startup``). The firmware's C port (firmware/npu/npu_conv.c, npu_conv_pack.c) emits the
@@ -356,12 +358,12 @@ def depthwise_conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point,
                                   mac=None, pair=True):
     """DEPTHWISE_CONV_2D INT8 (:func:`dure.sim.golden_tflite.depthwise_conv2d_int8`), channel
     multiplier 1; ``w``: int8 (1, KH, KW, C). Other arguments as :func:`conv2d_int8_program`;
-    ``spread``: :func:`dure.sim.walk_plan.walk_descriptors`'. ``mac``: every tap an ELTWISE
+    ``spread``: :func:`dure.sim.walk_emit.walk_descriptors`'. ``mac``: every tap an ELTWISE
     ``MAC`` on the element-wise unit (no weight load or array latency between taps) instead of
     a diagonal COMPUTE; default: when the NPU has the unit and either ``pair`` or an output
     image has fewer pixels than :data:`MAC_PIXELS` x R (measurements at
     :data:`dure.gemm_cost.WALK_MAC_PIXELS`). ``pair``: with ``mac``, two taps per ELTWISE
-    (``pair`` MACs, :attr:`~dure.sim.walk_plan.WalkLayer.eltwise_pair`), which makes the MAC
+    (``pair`` MACs, :attr:`~dure.sim.walk_layer.WalkLayer.eltwise_pair`), which makes the MAC
     the default on every map: measured on the 8x8 RTL NPU alone (Amaranth simulator, the layer
     as one LIST, PERF_BUSY), 25x5x64 3x3 one tap per MAC 13,119 -> pair 9,466 cycles; 48x48x8
     3x3 diagonal 27,223 -> pair 16,019. The firmware's C port (firmware/npu/npu_conv.c) writes
@@ -460,7 +462,7 @@ def conv2d_int8_float_scale_program(config, x_shape, w, bias, *, input_zero_poin
     """CONV_2D INT8 with the float-scale requantization (ONNX QLinearConv, module docstring):
     arguments as :func:`conv2d_int8_program` with ``scale`` (float32, one per output channel
     or one for all) instead of the multiplier and shift; ``padding`` may also be explicit
-    ``(top, left, bottom, right)`` amounts (:func:`dure.sim.walk_plan.geometry`). The
+    ``(top, left, bottom, right)`` amounts (:func:`dure.sim.walk_layer.geometry`). The
     firmware's C port (``npu_op_conv2d`` with a scale and no multiplier, firmware/npu/npu_conv.c
     and npu_conv_pack.c) emits the default stream word for word, SAME / VALID padding only."""
     stride = _check_common(config, x_shape, stride, dilation, Precision.INT8)

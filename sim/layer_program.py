@@ -39,7 +39,7 @@ class LayerProgram:
         Fraction of the array's R x C products that do useful work in the COMPUTEs (idle lanes
         for Cin < R, diagonal COMPUTEs at most 1/R).
     plan : object
-        The blocking chosen (e.g. :class:`dure.sim.walk_plan.WalkPlan`).
+        The blocking chosen (e.g. :class:`dure.sim.walk_layer.WalkPlan`).
     """
     descriptors: list
     blobs: list

@@ -3,7 +3,7 @@ the STORE divides.
 
 :func:`average_pool_int8_program` computes :func:`dure.sim.golden_tflite.average_pool_int8` and
 :func:`average_pool_fp16_program` :func:`dure.sim.golden_tflite_fp16.average_pool_fp16`, bit for
-bit, through the engine of :mod:`dure.sim.walk_plan`: the window walk of a depthwise
+bit, through the engine of :mod:`dure.sim.walk_layer`: the window walk of a depthwise
 convolution whose weight matrix is the identity (one matrix for every tap and chunk). Padded
 taps are FILLed with 0 (INT8) / +0.0 (FP16), so they add nothing: the ACC holds the sum of the
 in-bounds taps (INT8 exactly; FP16 the binary32 chain from +0.0 in (kh, kw) order, where a +0.0
@@ -82,7 +82,9 @@ from .conv_plan import _check_common, _fp16_store
 from .golden_args import pair_arg
 from .layer_program import LayerProgram, ParamArea
 from .npu_model import perf_macs
-from .walk_plan import StoreRun, WalkLayer, geometry, plan_walk, walk_descriptors
+from .walk_emit import walk_descriptors
+from .walk_layer import StoreRun, WalkLayer, geometry
+from .walk_plan import plan_walk
 
 __all__ = ["MAX_WINDOW", "pool_multiplier", "average_pool_int8_program",
            "average_pool_fp16_program", "max_pool_int8_program", "max_pool_fp16_program",

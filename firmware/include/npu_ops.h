@@ -10,8 +10,8 @@
  *   npu_op_conv2d / npu_op_depthwise with an INT8 `scale` and no multiplier:
  *                     conv_plan.py conv2d_int8_float_scale_program /
  *                     depthwise_conv2d_int8_float_scale_program (ONNX QLinearConv)
- * the windowed ones through the one windowed-operator engine of sim/walk_plan.py (npu_walk.c). Given the
- * same layer, addresses and NPU shape (npu_get_info), each writes the same descriptor list,
+ * the windowed ones through the one windowed-operator engine of sim/walk_*.py (npu_walk_*.c).
+ * Given the same layer, addresses and NPU shape (npu_get_info), each writes the same descriptor list,
  * word for word, and the same parameter bytes (re-laid weights, folded bias, requantization /
  * scale rows) as the Python planner, and refuses what it refuses
  * (tests/firmware/test_npu_conv.py checks both on many random layers).

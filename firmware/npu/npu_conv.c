@@ -1,4 +1,4 @@
-/* npu_conv.c: CONV_2D and DEPTHWISE_CONV_2D of npu_ops.h through the walk engine (npu_walk.c),
+/* npu_conv.c: CONV_2D and DEPTHWISE_CONV_2D of npu_ops.h through the walk engine (npu_walk_*.c),
  * the C port of sim/conv_plan.py (a small-Cin convolution: npu_conv_pack.c, the port of
  * sim/conv_pack.py): the parameter bytes are laid out as the Python planner's ParamArea does
  * and every refusal of theirs is a negative result here. */

@@ -1,5 +1,5 @@
 /* npu_maxpool.c: MAX_POOL_2D of npu_ops.h, the C port of sim/pool_plan.py's _max_pool: the
- * walk engine (npu_walk.c) with one ELTWISE MAX per tap in place of each COMPUTE (the first
+ * walk engine (npu_walk_*.c) with one ELTWISE MAX per tap in place of each COMPUTE (the first
  * tap without accumulate), padded taps FILLed with the lowest value (-128 / -Inf), and the
  * STORE writing the ACC value back (INT8: the identity double-rounding requantization,
  * multiplier 2^30 and shift 1; FP16: the FP16 STORE); the same parameter bytes and stream,
@@ -42,18 +42,10 @@ int npu_op_maxpool(const struct npu_op_pool *op, uint32_t *list, uint32_t cap)
         }
         l.const_rows = 2;
     }
-    l.const_stride = 4 * lc;
-    l.const_per_chunk = 0;
-    l.prec = op->prec;
-    l.cin = l.cout = op->c;
-    l.k_chunk = l.n_chunk = lc;
-    l.diagonal = 1;
-    l.x_addr = op->mem.x_addr;
-    l.out_addr = op->mem.out_addr;
+    op_pool_layer(op, lc, &l);
     l.pad_value = int8 ? 0x80u : 0xFC00u;      /* -128 / fp16 -Inf */
     l.out_bytes = int8 ? 1 : 2;
-    l.has_shared = 1;                          /* no weights: shared_weight (None, 0) */
-    l.shared_rows = 0;
+    l.shared_rows = 0;                         /* no weights: shared_weight (None, 0) */
     l.eltwise_max = 1;
     return op_finish(&l, &pa, list, cap);
 }

@@ -162,6 +162,19 @@ int op_pool_geometry(const struct npu_op_pool *op, struct walk_layer *l)
     return 0;
 }
 
+void op_pool_layer(const struct npu_op_pool *op, uint32_t lc, struct walk_layer *l)
+{
+    l->prec = op->prec;
+    l->cin = l->cout = op->c;
+    l->k_chunk = l->n_chunk = lc;
+    l->diagonal = 1;
+    l->x_addr = op->mem.x_addr;
+    l->out_addr = op->mem.out_addr;
+    l->has_shared = 1;
+    l->const_stride = 4 * lc;
+    l->const_per_chunk = 0;
+}
+
 int op_list_done(const struct op_params *pa, const uint32_t *list, uint32_t count)
 {
     if (walk_bad)

@@ -1,5 +1,5 @@
 /* npu_pool.c: AVERAGE_POOL_2D of npu_ops.h, the C port of sim/pool_plan.py: through the walk
- * engine (npu_walk.c), global pooling as its own short stream. */
+ * engine (npu_walk_*.c), global pooling as its own short stream. */
 #include "npu_walk.h"
 
 /* --- AVERAGE_POOL_2D (sim/pool_plan.py) --------------------------------------------------- */
@@ -347,21 +347,13 @@ int npu_op_avgpool(const struct npu_op_pool *op, uint32_t *list, uint32_t cap)
         if (err != 1)
             return err;
     }
-    l.prec = op->prec;
-    l.cin = l.cout = op->c;
-    l.k_chunk = l.n_chunk = lc;
-    l.diagonal = 1;
-    l.x_addr = op->mem.x_addr;
-    l.out_addr = op->mem.out_addr;
+    op_pool_layer(op, lc, &l);
     l.pad_value = 0;
     l.out_bytes = eb;
-    l.has_shared = 1;
     l.shared_addr = ident;
     l.shared_rows = lc;
     l.const_addr = const_addr;
     l.const_rows = per * ncount;
-    l.const_stride = 4 * lc;
-    l.const_per_chunk = 0;
     l.runs = 1;
     l.runs_per = per;
     l.count_index = count_index;

@@ -1,8 +1,11 @@
-/* npu_walk.h: the windowed-operator engine (npu_walk.c), internal to the driver library.
+/* npu_walk.h: the windowed-operator engine, internal to the driver library.
  *
- * The C port of sim/walk_plan.py: an operator describes its layer as a struct walk_layer
- * (WalkLayer there), walk_plan picks the blocking (plan_walk) and walk_emit writes the stream
- * (walk_descriptors). Same search, same integer cost, same order, word for word. */
+ * The C port of sim/walk_*.py, file for file: an operator describes its layer as a struct
+ * walk_layer (sim/walk_layer.py's WalkLayer), walk_plan picks the blocking (npu_walk_plan.c:
+ * sim/walk_plan.py's plan_walk), walk_unit_waves / walk_chunk_waves cut the first and last
+ * units (npu_walk_waves.c: sim/walk_waves.py) and walk_emit writes the stream (npu_walk_emit.c,
+ * npu_walk_cmds.c, npu_walk_stream.c: sim/walk_emit.py's walk_descriptors). Same search, same
+ * integer cost, same order, word for word. */
 #ifndef DURE_NPU_WALK_H
 #define DURE_NPU_WALK_H
 
@@ -66,7 +69,7 @@ struct walk_plan {
 
 enum { WALK_RESIDENT, WALK_DOUBLE, WALK_SINGLE, WALK_TAPS, WALK_SHARED };
 
-/* The Geometry of sim/walk_plan.py (TFLite's padding); NPU_E_ARG for zero sizes or a VALID
+/* The Geometry of sim/walk_layer.py (TFLite's padding); NPU_E_ARG for zero sizes or a VALID
  * window larger than the input. */
 int walk_geometry(struct walk_geo *g, uint32_t n, uint32_t h, uint32_t w, uint32_t kh,
                   uint32_t kw, uint32_t sh, uint32_t sw, int padding);
@@ -76,12 +79,12 @@ int walk_plan(const struct walk_layer *layer, struct walk_plan *plan);
 
 /* Most waves of a unit (two halvings of 16-bit row counts, 17 each, with room). */
 #define WALK_WAVES_MAX 40u
-/* sim/walk_plan.py unit_waves: the (w0, wr) output-row ranges of a unit of rows x gcount
+/* sim/walk_waves.py unit_waves: the (w0, wr) output-row ranges of a unit of rows x gcount
  * chunks in COMPUTE order (first / last: the layer's first / last unit) into wv; returns
  * their count (at most WALK_WAVES_MAX). */
 uint32_t walk_unit_waves(const struct walk_layer *l, uint32_t rows, uint32_t gcount, int first,
                          int last, uint32_t (*wv)[2]);
-/* sim/walk_plan.py chunk_waves: the (c0, cn) ranges of a unit's gcount output chunks in
+/* sim/walk_waves.py chunk_waves: the (c0, cn) ranges of a unit's gcount output chunks in
  * COMPUTE order (last: the layer's last unit) into cw; returns their count. */
 uint32_t walk_chunk_waves(const struct walk_layer *l, uint32_t rows, uint32_t gcount, int last,
                           uint32_t (*cw)[2]);
@@ -162,7 +165,7 @@ static inline uint32_t kin_chunks(const struct walk_layer *l)
     return walk_cdiv(l->cin, l->k_chunk);
 }
 
-/* Tiles per unit (walk_plan._unit_tiles): INT8 depthwise on the element-wise MAC and FP16
+/* Tiles per unit (WalkLayer.unit_tiles): INT8 depthwise on the element-wise MAC and FP16
  * depthwise (diagonal without a shared weight), whose unit reads only its group's own input
  * chunks; other layers' tiles are per block. */
 static inline int unit_tiles(const struct walk_layer *l)
@@ -170,7 +173,7 @@ static inline int unit_tiles(const struct walk_layer *l)
     return l->diagonal && (l->eltwise_mac || (l->prec == NPU_FP16 && !l->has_shared));
 }
 
-/* Input chunks one tile buffer holds (walk_plan._tile_chunks). */
+/* Input chunks one tile buffer holds (WalkLayer.tile_chunks). */
 static inline uint32_t tile_chunks(const struct walk_layer *l, uint32_t gn)
 {
     return unit_tiles(l) ? walk_min(gn, kin_chunks(l)) : kin_chunks(l);
@@ -234,6 +237,10 @@ int op_set_store(struct walk_layer *l, int prec, const struct npu_op_post *post,
 /* A pooling layer's arguments (sizes, window of at most DURE_NPU_WALK_POOL_MAX_WINDOW taps,
  * 16-byte aligned parameter area) and its geometry into l->g: 0, or NPU_E_ARG. */
 int op_pool_geometry(const struct npu_op_pool *op, struct walk_layer *l);
+/* The walk layer fields average and max pooling share: channels in chunks of lc lanes, each
+ * output chunk reading its own input chunk (diagonal), the operator's input and output, a
+ * shared weight (the identity, or none), constant rows lc words apart shared by all chunks. */
+void op_pool_layer(const struct npu_op_pool *op, uint32_t lc, struct walk_layer *l);
 /* The end of an operator that emitted `count` descriptors itself: NPU_E_ARG if a field did
  * not fit (walk_bad), the parameter area's error, else the list flushed (npu_op_flush) and
  * the count. */

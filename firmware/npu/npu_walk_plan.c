@@ -1,7 +1,7 @@
 /* npu_walk_plan.c: the walk engine's geometry and blocking search, the C port of
- * sim/walk_plan.py's geometry() and plan_walk() (same candidates, same order, same integer
- * cost with the constants of dure_npu.h: DURE_NPU_GEMM_* and DURE_NPU_WALK_*), and the waves
- * of the first and last units (unit_waves()). */
+ * sim/walk_layer.py's geometry() and sim/walk_plan.py's plan_walk() (same candidates, same
+ * order, same integer cost with the constants of dure_npu.h: DURE_NPU_GEMM_* and
+ * DURE_NPU_WALK_*). The waves of the first and last units are npu_walk_waves.c's. */
 #include "npu_walk.h"
 
 /* --- geometry (sim/golden_padding.py conv_padding) ------------------------------------- */
@@ -86,7 +86,7 @@ static void estimate(const struct walk_layer *l, const struct npu_info *hw, uint
     uint32_t blocks = walk_cdiv(g->oh, bh);
     uint32_t taps = walk_steps(l), steps_in = l->diagonal ? 1 : cc;   /* pair: per MAC */
     /* every block but the last has bh rows, every group but the last gn chunks: the sums
-     * over blocks and groups of sim/walk_plan.py's loops, by kind */
+     * over blocks and groups of sim/walk_plan.py's _estimate loops, by kind */
     uint32_t last_rows = g->oh - (blocks - 1) * bh, full_groups = nt / gn, rem = nt % gn;
     uint64_t compute = 0, commands = 0, last_max_sub = 0;
     for (int kind = 0; kind < 2; kind++) {
@@ -258,92 +258,6 @@ static int plan_search(const struct walk_layer *l, struct walk_plan *best)
         }
     }
     return found ? 0 : NPU_E_ARG;
-}
-
-/* --- waves of the first and last units (unit_waves, chunk_waves, tail_waves) ------------- */
-
-static uint32_t tail_min_rows(const struct walk_layer *l, uint32_t gcount)
-{
-    uint32_t pixels = walk_max(walk_cdiv(DURE_NPU_GEMM_LATENCY, gcount),
-                               DURE_NPU_GEMM_RELOAD * npu_get_info()->rows);
-    return walk_cdiv(pixels, l->g.ow);
-}
-
-/* tail_waves: appends the waves of rows [w0, w0 + rows) at wv[n..]; returns the new count */
-static uint32_t tail_waves(const struct walk_layer *l, uint32_t w0, uint32_t rows,
-                           uint32_t gcount, uint32_t (*wv)[2], uint32_t n)
-{
-    uint32_t least = tail_min_rows(l, gcount), at = 0;
-    while (rows - at >= 2 * least && n + 1 < WALK_WAVES_MAX) {
-        uint32_t left = rows - at, wr = left - left / 2;
-        wv[n][0] = w0 + at;
-        wv[n][1] = wr;
-        n++;
-        at += wr;
-    }
-    wv[n][0] = w0 + at;
-    wv[n][1] = rows - at;
-    return n + 1;
-}
-
-/* head waves: tail_waves' sizes in reverse order; returns the new count */
-static uint32_t head_waves(const struct walk_layer *l, uint32_t rows, uint32_t gcount,
-                           uint32_t (*wv)[2], uint32_t n)
-{
-    uint32_t m = tail_waves(l, 0, rows, gcount, wv, n), at = 0;
-    for (uint32_t i = n, k = m - 1; i < k; i++, k--) {
-        uint32_t t = wv[i][1];
-        wv[i][1] = wv[k][1];
-        wv[k][1] = t;
-    }
-    for (uint32_t i = n; i < m; i++) {
-        wv[i][0] = at;
-        at += wv[i][1];
-    }
-    return m;
-}
-
-uint32_t walk_unit_waves(const struct walk_layer *l, uint32_t rows, uint32_t gcount, int first,
-                         int last, uint32_t (*wv)[2])
-{
-    /* 1x1 and element-wise layers (MAC and MAX): one wave per unit */
-    if (l->g.kh * l->g.kw == 1 || l->eltwise_mac || l->eltwise_max)
-        first = last = 0;
-    if (gcount > 1)
-        last = 0;                    /* the last unit's chunks go in waves (chunk_waves) */
-    if (first && last) {
-        uint32_t h = rows - rows / 2;
-        if (rows / 2 < tail_min_rows(l, gcount))
-            return tail_waves(l, 0, rows, gcount, wv, 0);
-        uint32_t n = head_waves(l, h, gcount, wv, 0);
-        return tail_waves(l, h, rows - h, gcount, wv, n);
-    }
-    if (first)
-        return head_waves(l, rows, gcount, wv, 0);
-    if (last)
-        return tail_waves(l, 0, rows, gcount, wv, 0);
-    wv[0][0] = 0;
-    wv[0][1] = rows;
-    return 1;
-}
-
-uint32_t walk_chunk_waves(const struct walk_layer *l, uint32_t rows, uint32_t gcount, int last,
-                          uint32_t (*cw)[2])
-{
-    uint32_t n = 0, c0 = 0;
-    if (last && gcount > 1) {
-        uint32_t least = walk_cdiv(DURE_NPU_GEMM_LATENCY, rows * l->g.ow);
-        while (gcount - c0 >= 2 * least && n + 1 < WALK_WAVES_MAX) {
-            uint32_t left = gcount - c0, cn = left - left / 2;
-            cw[n][0] = c0;
-            cw[n][1] = cn;
-            n++;
-            c0 += cn;
-        }
-    }
-    cw[n][0] = c0;
-    cw[n][1] = gcount - c0;
-    return n + 1;
 }
 
 /* The last layer planned and its plan: a caller asks for the capacity (list NULL), then

@@ -15,14 +15,15 @@ from dure.rtl.npu.commands import Opcode, Precision
 from dure.rtl.npu.descriptor import decode
 from dure.sim import conv_plan, eltwise_plan, pool_plan
 from dure.sim.verif.host_c import host_library
-from dure.sim.walk_plan import PIECE_ROWS
+from dure.sim.walk_emit import PIECE_ROWS
 
 from dure.config import SoCConfig, preset
 from dure.gemm_cost import WALK_MODEL
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SOURCES = [ROOT / "firmware" / "npu" / name
-           for name in ("npu_walk_plan.c", "npu_walk.c", "npu_op_util.c", "npu_conv.c",
+           for name in ("npu_walk_plan.c", "npu_walk_waves.c", "npu_walk_emit.c",
+                        "npu_walk_cmds.c", "npu_walk_stream.c", "npu_op_util.c", "npu_conv.c",
                         "npu_conv_pack.c",
                         "npu_pool.c", "npu_add.c", "npu_maxpool.c", "npu_add_int8.c")]
 SHIM = r"""

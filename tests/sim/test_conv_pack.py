@@ -12,7 +12,7 @@ from dure.sim.golden_tflite import conv2d_int8
 from dure.sim.golden_tflite_params import conv_multipliers
 from dure.sim.layer_program import run_on_model
 from dure.sim.npu_model import NpuModel
-from dure.sim.walk_plan import geometry
+from dure.sim.walk_layer import geometry
 
 from dure.config import preset
 

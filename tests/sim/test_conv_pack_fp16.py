@@ -12,7 +12,7 @@ from dure.sim.conv_plan import conv2d_fp16_program
 from dure.sim.golden_tflite_fp16 import conv2d_fp16
 from dure.sim.layer_program import run_on_model
 from dure.sim.npu_model import NpuModel
-from dure.sim.walk_plan import geometry
+from dure.sim.walk_layer import geometry
 
 from dure.config import preset
 

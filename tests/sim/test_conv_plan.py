@@ -18,7 +18,8 @@ from dure.sim.golden_tflite_fp16 import conv2d_fp16, depthwise_conv2d_fp16
 from dure.sim.golden_tflite_params import conv_multipliers
 from dure.sim.layer_program import run_on_model
 from dure.sim.npu_model import NpuModel
-from dure.sim.walk_plan import PIECE_ROWS, geometry
+from dure.sim.walk_emit import PIECE_ROWS
+from dure.sim.walk_layer import geometry
 
 from dure.config import preset
 

@@ -36,7 +36,7 @@ def test_resnet8_stage3_layer_meets_the_target(precision, floor):
 @pytest.mark.parametrize("name, ceiling", [("rn8_s1", 3300), ("rn8_s2", 3300)])
 def test_walked_layers_keep_their_fixed_cost(name, ceiling):
     """ResNet-8 stages 1 / 2 (INT8): the fixed cost (cycles minus the COMPUTE rows) stays at
-    most what the first / last units in waves (dure.sim.walk_plan.unit_waves) gave: 3,226 /
+    most what the first / last units in waves (dure.sim.walk_waves.unit_waves) gave: 3,226 /
     3,228 (from 3,926 / 4,089 with whole units); the ACC-init fills of the bias take ~2 k / ~1
     k of it (one ACC write-port cycle per row)."""
     config = preset("sim")

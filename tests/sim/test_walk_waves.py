@@ -1,4 +1,4 @@
-"""The walk engine's first and last units in waves (dure.sim.walk_plan.unit_waves): the waves
+"""The walk engine's first and last units in waves (dure.sim.walk_waves.unit_waves): the waves
 cover the unit, the first unit's grow and the last unit's shrink, and in the stream the first
 COMPUTE waits only for the first wave's tile rows and only the last wave's STOREs follow the
 final COMPUTE; layers that take waves stay bit-exact on the command model."""
@@ -13,7 +13,8 @@ from dure.sim.golden_tflite_fp16 import conv2d_fp16
 from dure.sim.golden_tflite_params import conv_multipliers
 from dure.sim.layer_program import run_on_model
 from dure.sim.npu_model import NpuModel
-from dure.sim.walk_plan import chunk_waves, geometry, tail_min_rows, unit_waves
+from dure.sim.walk_layer import geometry
+from dure.sim.walk_waves import chunk_waves, tail_min_rows, unit_waves
 
 from dure.config import preset
 

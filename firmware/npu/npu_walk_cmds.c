@@ -1,0 +1,382 @@
+/* npu_walk_cmds.c: the walk engine's units and the LOADs and STOREs of each (FILLs, tiles,
+ * weights, ACC init, STOREs), the C port of sim/walk_emit.py's walk_descriptors closures
+ * (fill, tap_loads, weight_loads, tile_loads, side_fills, acc_init, stores); each command goes
+ * to npu_walk_stream.c's walk_sink, which gives it its slot. */
+#include "npu_walk_emit.h"
+
+void walk_unit_at(const struct walk *w, uint32_t i, struct unit *u)
+{
+    uint32_t groups = w->groups;
+    u->index = i;
+    u->block = i / groups;
+    u->n = u->block / w->blocks;
+    u->oy0 = (u->block % w->blocks) * w->p->bh;
+    u->rows = walk_min(w->p->bh, w->l->g.oh - u->oy0);
+    u->j0 = (i % groups) * w->p->gn;
+    u->gcount = walk_min(w->p->gn, w->nt - u->j0);
+    u->tile = unit_tiles(w->l) ? i : u->block;
+    u->c0 = unit_tiles(w->l) ? u->j0 : 0;
+}
+
+/* the taps weight mode refills its tap buffers in the unit's tap order: no waves there */
+int walk_waved(const struct walk *w)
+{
+    return w->p->wmode != WALK_TAPS;
+}
+
+uint32_t walk_waves_of(const struct walk *w, const struct unit *u, uint32_t (*wv)[2])
+{
+    return walk_unit_waves(w->l, u->rows, u->gcount, walk_waved(w) && u->index == 0,
+                           walk_waved(w) && u->index + 1 == w->nunits, wv);
+}
+
+static void fill(struct walk *w, uint32_t first, uint32_t rows, uint32_t cols, uint32_t groups,
+                 uint32_t step)
+{
+    struct cmd c;
+    walk_cmd_new(&c, DURE_NPU_OP_LOAD);
+    WPUT(c.d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);
+    WPUT(c.d, LOAD, ELEM, w->elem);
+    WPUT(c.d, LOAD, FILL, 1);
+    WPUT(c.d, LOAD, FILL_VALUE, w->l->pad_value);
+    WPUT(c.d, LOAD, ROWS, rows);
+    WPUT(c.d, LOAD, COLS, cols);
+    WPUT(c.d, LOAD, LOCAL_ADDR, first);
+    if (groups) {
+        WPUT(c.d, LOAD, LOCAL_COLS, rows / groups);
+        WPUT(c.d, LOAD, LOCAL_GROUPS, groups);
+        WPUT(c.d, LOAD, LOCAL_ROW_STEP, step);
+    }
+    c.sw0 = (int32_t)first;
+    c.sw1 = (int32_t)(groups ? first + (groups - 1) * step + rows / groups : first + rows);
+    walk_sink(w, &c);
+}
+
+static void spad_load(struct walk *w, uint32_t addr, uint32_t stride, uint32_t rows,
+                      uint32_t cols, uint32_t base)
+{
+    struct cmd c;
+    walk_cmd_new(&c, DURE_NPU_OP_LOAD);
+    WPUT(c.d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);
+    WPUT(c.d, LOAD, ELEM, w->elem);
+    WPUT(c.d, LOAD, DRAM_ADDR, addr);
+    WPUT(c.d, LOAD, DRAM_STRIDE, stride);
+    WPUT(c.d, LOAD, ROWS, rows);
+    WPUT(c.d, LOAD, COLS, cols);
+    WPUT(c.d, LOAD, LOCAL_ADDR, base);
+    c.sw0 = (int32_t)base;
+    c.sw1 = (int32_t)(base + rows);
+    walk_sink(w, &c);
+}
+
+static uint32_t weight_base(const struct walk *w, uint32_t u_index, uint32_t jj, uint32_t j)
+{
+    const struct walk_plan *p = w->p;
+    if (p->wmode == WALK_RESIDENT)
+        return j * p->slot;
+    if (p->wmode == WALK_DOUBLE)
+        return ((u_index % 2) * p->gn + jj) * p->slot;
+    return jj * p->slot;
+}
+
+uint32_t walk_weight_row(const struct walk *w, uint32_t u_index, uint32_t jj, uint32_t j,
+                         uint32_t t)
+{
+    if (w->p->wmode == WALK_TAPS)
+        return ((t % 2) * w->p->gn + jj) * w->p->slot;
+    return weight_base(w, u_index, jj, j) + t * kin(w->l, j);
+}
+
+/* tap_loads: the group's matrices of taps [t0, t1), one LOAD per (tap, chunk). */
+static void tap_loads(struct walk *w, const struct unit *u, uint32_t t0, uint32_t t1)
+{
+    const struct walk_layer *l = w->l;
+    for (uint32_t t = t0; t < t1; t++) {
+        for (uint32_t jj = 0; jj < u->gcount; jj++) {
+            uint32_t j = u->j0 + jj, nn = chunk_cols(l, j), k = kin(l, j);
+            spad_load(w, l->w_addr + j * l->w_step + t * k * nn * w->eb, nn * w->eb, k, nn,
+                      walk_weight_row(w, 0, jj, j, t));
+        }
+    }
+}
+
+enum { PIECES_WHOLE, PIECES_TAPS, PIECES_JIT };
+
+static void weight_loads(struct walk *w, uint32_t u_index, uint32_t j0, uint32_t gcount,
+                         int per_tap)
+{
+    const struct walk_layer *l = w->l;
+    uint32_t taps = l->g.kh * l->g.kw;
+    if (per_tap == PIECES_JIT && l->eltwise_mac)
+        per_tap = PIECES_WHOLE;       /* one row per tap: one LOAD (walk_plan's weight_loads) */
+    if (per_tap != PIECES_JIT && taps == 1) {
+        /* a 1x1 refill: pieces of PIECE_ROWS rows, piece by piece across the group's chunks */
+        uint32_t kmax = 0;
+        for (uint32_t jj = 0; jj < gcount; jj++)
+            kmax = kin(l, j0 + jj) > kmax ? kin(l, j0 + jj) : kmax;
+        for (uint32_t r0 = 0; r0 < kmax; r0 += DURE_NPU_WALK_PIECE_ROWS) {
+            for (uint32_t jj = 0; jj < gcount; jj++) {
+                uint32_t j = j0 + jj, nn = chunk_cols(l, j), k = kin(l, j);
+                if (r0 < k)
+                    spad_load(w, l->w_addr + j * l->w_step + r0 * nn * w->eb, nn * w->eb,
+                              walk_min(DURE_NPU_WALK_PIECE_ROWS, k - r0), nn,
+                              weight_base(w, u_index, jj, j) + r0);
+            }
+        }
+        return;
+    }
+    for (uint32_t jj = 0; jj < gcount; jj++) {
+        uint32_t j = j0 + jj, nn = chunk_cols(l, j), k = kin(l, j);
+        uint32_t addr = l->w_addr + j * l->w_step, rows = weight_rows(l, j);
+        uint32_t base = weight_base(w, u_index, jj, j);
+        if (per_tap == PIECES_WHOLE) {
+            spad_load(w, addr, nn * w->eb, rows, nn, base);
+        } else if (per_tap == PIECES_TAPS) {
+            for (uint32_t t = 0; t < taps; t++)
+                spad_load(w, addr + t * k * nn * w->eb, nn * w->eb, k, nn, base + t * k);
+        } else {                      /* taps [0, 1), [1, 2), [2, 4), [4, 8), ... */
+            for (uint32_t t0 = 0, t1 = 1; t0 < taps; t0 = t1, t1 = walk_min(taps, 2 * t1))
+                spad_load(w, addr + t0 * k * nn * w->eb, nn * w->eb, (t1 - t0) * k, nn,
+                          base + t0 * k);
+        }
+    }
+}
+
+uint32_t walk_tile_base(const struct walk *w, uint32_t block)
+{
+    return w->tile0 + (block % w->p->tbufs) * w->p->tile_rows;
+}
+
+/* tile_loads: waves (nw > 0): the image rows LOADed in one piece per wave */
+static void tile_loads(struct walk *w, const struct unit *u, uint32_t (*wv)[2], uint32_t nw)
+{
+    const struct walk_layer *l = w->l;
+    const struct walk_geo *g = &l->g;
+    uint32_t th = (u->rows - 1) * g->sh + g->kh;
+    uint32_t base = walk_tile_base(w, u->tile);
+    uint32_t c_end = unit_tiles(w->l) ? walk_min(w->cc, u->j0 + u->gcount) : w->cc;
+    int32_t py0 = (int32_t)(u->oy0 * g->sh);
+    int32_t iy0 = py0 - (int32_t)g->pt > 0 ? py0 - (int32_t)g->pt : 0;
+    int32_t iy1 = py0 + (int32_t)th - (int32_t)g->pt;
+    if (iy1 > (int32_t)g->height)
+        iy1 = (int32_t)g->height;
+    int32_t top = py0 < (int32_t)g->pt ? walk_min(th, g->pt - (uint32_t)py0) : 0;
+    int32_t bottom_start = iy1 + (int32_t)g->pt - py0;
+    if (bottom_start < 0)
+        bottom_start = 0;
+    for (uint32_t c = u->c0; c < c_end; c++) {
+        uint32_t kk = in_cols(l, c);
+        uint32_t region = base + (c - u->c0) * w->th_full * g->wp;
+        if (unit_tiles(l) && top > 0 && top == (int32_t)th - bottom_start) {
+            /* top and bottom padding rows of as many rows: one FILL placed twice */
+            fill(w, region, 2 * (uint32_t)top * g->wp, kk, 2, (uint32_t)bottom_start * g->wp);
+        } else {
+            if (top > 0)
+                fill(w, region, (uint32_t)top * g->wp, kk, 0, 0);
+            if (bottom_start < (int32_t)th)
+                fill(w, region + (uint32_t)bottom_start * g->wp, (th - (uint32_t)bottom_start) *
+                     g->wp, kk, 0, 0);
+        }
+        int32_t r0 = iy0;
+        for (uint32_t wi = 0; wi <= nw && r0 < iy1; wi++) {
+            int32_t r1 = iy1;
+            if (wi < nw) {
+                int32_t cut = py0 + (int32_t)((wv[wi][0] + wv[wi][1] - 1) * g->sh + g->kh) -
+                              (int32_t)g->pt;
+                if (cut < r1)
+                    r1 = cut;
+                if (r1 <= r0)
+                    continue;
+            }
+            uint32_t nv = (uint32_t)(r1 - r0);
+            uint32_t first = region + (uint32_t)(r0 + (int32_t)g->pt - py0) * g->wp + g->pl;
+            struct cmd cm;
+            walk_cmd_new(&cm, DURE_NPU_OP_LOAD);
+            WPUT(cm.d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);
+            WPUT(cm.d, LOAD, ELEM, w->elem);
+            WPUT64(cm.d, LOAD, DRAM_ADDR, (int64_t)l->x_addr +
+                 (int64_t)((u->n * g->height + (uint32_t)r0) * g->width) * w->x_pix +
+                 (int64_t)c * l->k_chunk * w->eb);
+            WPUT(cm.d, LOAD, DRAM_STRIDE, w->x_pix);
+            WPUT64(cm.d, LOAD, ROWS, (uint64_t)nv * g->width);
+            WPUT(cm.d, LOAD, COLS, kk);
+            WPUT(cm.d, LOAD, LOCAL_ADDR, first);
+            if (g->wp != g->width) {
+                WPUT(cm.d, LOAD, LOCAL_COLS, g->width);
+                WPUT(cm.d, LOAD, LOCAL_GROUPS, nv);
+                WPUT(cm.d, LOAD, LOCAL_ROW_STEP, g->wp);
+            }
+            cm.sw0 = (int32_t)first;
+            cm.sw1 = (int32_t)(first + (nv - 1) * g->wp + g->width);
+            walk_sink(w, &cm);
+            r0 = r1;
+        }
+    }
+}
+
+static void side_fills(struct walk *w)
+{
+    const struct walk_geo *g = &w->l->g;
+    uint32_t right = g->wp - g->pl - g->width;
+    /* spread: one FILL per channel chunk, so the first COMPUTE waits for its own only */
+    uint32_t per_tile = tile_chunks(w->l, w->p->gn);
+    uint32_t parts = w->l->spread ? per_tile : 1, groups = w->l->spread ? w->th_full
+                                                                        : per_tile * w->th_full;
+    for (uint32_t b = 0; b < w->p->tbufs; b++) {
+        for (uint32_t c = 0; c < parts; c++) {
+            uint32_t base = walk_tile_base(w, b) + c * w->th_full * g->wp;
+            if (g->pl > 0)
+                fill(w, base, groups * g->pl, w->l->k_chunk, groups, g->wp);
+            if (right > 0)
+                fill(w, base + g->pl + g->width, groups * right, w->l->k_chunk, groups,
+                     g->wp);
+        }
+    }
+}
+
+uint32_t walk_acc_base(const struct walk *w, uint32_t u_index)
+{
+    return (u_index % 2) * w->p->acc_half;
+}
+
+static void acc_init(struct walk *w, const struct unit *u)
+{
+    const struct walk_layer *l = w->l;
+    if (!l->has_acc_init)
+        return;
+    for (uint32_t jj = 0; jj < u->gcount; jj++) {
+        uint32_t j = u->j0 + jj;
+        uint32_t first = walk_acc_base(w, u->index) + jj * w->p->bh * l->g.ow;
+        struct cmd c;
+        walk_cmd_new(&c, DURE_NPU_OP_LOAD);
+        WPUT(c.d, LOAD, TARGET, DURE_NPU_TARGET_ACC);
+        WPUT(c.d, LOAD, ELEM, DURE_NPU_ELEM_WORD32);
+        WPUT(c.d, LOAD, BROADCAST, 1);
+        WPUT(c.d, LOAD, DRAM_ADDR, l->acc_init + 4 * j * l->n_chunk);
+        WPUT(c.d, LOAD, ROWS, u->rows * l->g.ow);
+        WPUT(c.d, LOAD, COLS, chunk_cols(l, j));
+        WPUT(c.d, LOAD, LOCAL_ADDR, first);
+        c.aw0 = (int32_t)first;
+        c.aw1 = (int32_t)(first + u->rows * l->g.ow);
+        walk_sink(w, &c);
+    }
+}
+
+static void store_one(struct walk *w, uint32_t scale_addr, uint32_t dram, uint32_t rows,
+                      uint32_t cols, uint32_t acc, struct cmd *c)
+{
+    const struct walk_layer *l = w->l;
+    walk_cmd_new(c, DURE_NPU_OP_STORE);
+    WPUT(c->d, STORE, OUT, l->st_out);
+    WPUT(c->d, STORE, ACC_TYPE, l->st_acc_type);
+    WPUT(c->d, STORE, SCALE, l->st_scale);
+    WPUT(c->d, STORE, REQUANT, l->st_requant);
+    WPUT(c->d, STORE, CLAMP, l->st_clamp);
+    walk_put(c->d, DURE_NPU_STORE_ZERO_POINT_WORD, DURE_NPU_STORE_ZERO_POINT_LSB,
+             DURE_NPU_STORE_ZERO_POINT_WIDTH, (int64_t)(l->st_zero_point & 0xFF));
+    WPUT(c->d, STORE, LO, l->st_lo);
+    WPUT(c->d, STORE, HI, l->st_hi);
+    WPUT(c->d, STORE, SCALE_ADDR, scale_addr);
+    WPUT(c->d, STORE, DRAM_ADDR, dram);
+    WPUT(c->d, STORE, DRAM_STRIDE, w->o_pix);
+    WPUT(c->d, STORE, ROWS, rows);
+    WPUT(c->d, STORE, COLS, cols);
+    WPUT(c->d, STORE, ACC_ADDR, acc);
+    c->ar0 = (int32_t)acc;
+    c->ar1 = (int32_t)(acc + rows);
+}
+
+/* stores: per chunk (split: per chunk and sub-block). */
+void walk_stores(struct walk *w, const struct unit *u, int split)
+{
+    const struct walk_layer *l = w->l;
+    const struct walk_geo *g = &l->g;
+    for (uint32_t jj = 0; jj < u->gcount; jj++) {
+        uint32_t j = u->j0 + jj, nn = chunk_cols(l, j);
+        uint32_t acc0 = walk_acc_base(w, u->index) + jj * w->p->bh * g->ow;
+        uint64_t dram0 = (uint64_t)l->out_addr + (uint64_t)((u->n * g->oh + u->oy0) * g->ow) *
+                         w->o_pix + (uint64_t)j * l->n_chunk * l->out_bytes;
+        uint32_t step = split ? w->p->sbh : u->rows;
+        uint32_t wv[WALK_WAVES_MAX][2], nw = 1;
+        wv[0][0] = 0;
+        wv[0][1] = u->rows;
+        if (split)
+            nw = walk_unit_waves(w->l, u->rows, u->gcount, walk_waved(w) && w->nunits == 1,
+                                 walk_waved(w), wv);
+        if (!l->runs) {
+            uint32_t scale_addr = l->st_scale ? w->p->const_row + j * l->const_per_chunk : 0;
+            for (uint32_t wi = 0; wi < nw; wi++)
+            for (uint32_t s0 = wv[wi][0]; s0 < wv[wi][0] + wv[wi][1]; s0 += step) {
+                uint32_t sr = walk_min(step, wv[wi][0] + wv[wi][1] - s0), px = s0 * g->ow;
+                struct cmd c;
+                store_one(w, scale_addr, (uint32_t)(dram0 + (uint64_t)px * w->o_pix),
+                          sr * g->ow, nn, acc0 + px, &c);
+                if (dram0 + (uint64_t)px * w->o_pix > 0xFFFFFFFFu)
+                    walk_bad = 1;
+                walk_sink(w, &c);
+            }
+            continue;
+        }
+        for (uint32_t y = 0; y < u->rows; y++) {
+            uint32_t oy = u->oy0 + y;
+            int32_t cy = walk_count(oy, g->height, g->kh, g->sh, g->pt);
+            uint32_t ox = 0;
+            while (ox < g->ow) {
+                int32_t n = cy * walk_count(ox, g->width, g->kw, g->sw, g->pl);
+                uint32_t first = ox;
+                while (ox < g->ow && cy * walk_count(ox, g->width, g->kw, g->sw, g->pl) == n)
+                    ox++;
+                uint32_t px = y * g->ow + first;
+                struct cmd c;
+                store_one(w, w->p->const_row + l->runs_per * l->count_index[n],
+                          (uint32_t)(dram0 + (uint64_t)px * w->o_pix), ox - first, nn,
+                          acc0 + px, &c);
+                if (dram0 + (uint64_t)px * w->o_pix > 0xFFFFFFFFu)
+                    walk_bad = 1;
+                walk_sink(w, &c);
+            }
+        }
+    }
+}
+
+void walk_side_commands(struct walk *w, uint32_t i, const struct unit *u)
+{
+    const struct walk_plan *p = w->p;
+    if (i > 0) {
+        struct unit prev;
+        walk_unit_at(w, i - 1, &prev);
+        walk_stores(w, &prev, 0);
+    }
+    if (i + 1 < w->nunits) {
+        struct unit nxt;
+        walk_unit_at(w, i + 1, &nxt);
+        if (p->wmode == WALK_DOUBLE || p->wmode == WALK_SINGLE)
+            weight_loads(w, i + 1, nxt.j0, nxt.gcount,
+                         p->wmode == WALK_SINGLE ? PIECES_TAPS : PIECES_WHOLE);
+        else if (p->wmode == WALK_TAPS)
+            tap_loads(w, &nxt, 0, walk_min(2, w->l->g.kh * w->l->g.kw));
+        if (nxt.tile != u->tile)
+            tile_loads(w, &nxt, 0, 0);
+        acc_init(w, &nxt);
+    }
+}
+
+void walk_pre_commands(struct walk *w, const struct unit *u)
+{
+    const struct walk_plan *p = w->p;
+    uint32_t wv[WALK_WAVES_MAX][2];
+    uint32_t nw = walk_unit_waves(w->l, u->rows, u->gcount, walk_waved(w),
+                                  walk_waved(w) && w->nunits == 1, wv);
+    side_fills(w);
+    tile_loads(w, u, wv, nw);
+    acc_init(w, u);
+    if (p->wmode == WALK_RESIDENT) {
+        for (uint32_t j = 0; j < w->nt; j++)
+            weight_loads(w, 0, j, 1, PIECES_JIT);
+    } else if (p->wmode == WALK_DOUBLE || p->wmode == WALK_SINGLE) {
+        weight_loads(w, 0, u->j0, u->gcount, PIECES_JIT);
+    } else if (p->wmode == WALK_TAPS) {
+        tap_loads(w, u, 0, walk_min(2, w->l->g.kh * w->l->g.kw));
+    }
+}
+

@@ -1,0 +1,285 @@
+/* npu_walk_emit.c: the walk engine's stream, the C port of sim/walk_emit.py's
+ * walk_descriptors (see sim/walk_layer.py and sim/walk_emit.py's docstrings for the layout and
+ * the stream order; the comments here name the Python function each part follows; the
+ * blocking is npu_walk_plan.c's): the unit's COMPUTEs and the loop over units, which places
+ * the side commands of npu_walk_cmds.c through npu_walk_stream.c. */
+#include "npu_walk_emit.h"
+
+int walk_bad;
+void (*npu_op_flush)(const uint32_t *list, uint32_t count);
+
+void walk_put(uint32_t *d, uint32_t word, uint32_t lsb, uint32_t width, int64_t value)
+{
+    uint32_t mask = width >= 32 ? 0xFFFFFFFFu : (1u << width) - 1;
+    int64_t low = width >= 32 ? INT32_MIN : 0;
+    if (value < low || value > (int64_t)mask)
+        walk_bad = 1;
+    d[word] |= ((uint32_t)value & mask) << lsb;
+}
+
+/* The unit's COMPUTEs, straight into the list: the hot loop of the build, so the fields are
+ * set without the range check (they are rows of SPAD / ACC, whose sizes walk_emit checks fit
+ * the 16-bit fields, and the plan keeps m = rows * OW below 2^16) and the bounds of the rows
+ * they touch are kept in registers. */
+static void computes(struct walk *w, const struct unit *u)
+{
+    const struct walk_layer *l = w->l;
+    const struct walk_geo *g = &l->g;
+    struct out *o = w->o;
+    uint32_t base = walk_tile_base(w, u->tile), sbh = w->p->sbh, row_step = g->sh * g->wp;
+    uint32_t acc_unit = walk_acc_base(w, u->index);
+    uint32_t wv[WALK_WAVES_MAX][2], cw[WALK_WAVES_MAX][2];
+    uint32_t nw = walk_waves_of(w, u, wv), n = 0;
+    uint32_t ncw = walk_chunk_waves(l, u->rows, u->gcount,
+                                    walk_waved(w) && u->index + 1 == w->nunits, cw);
+    for (uint32_t wi = 0; wi < nw; wi++)
+        n += walk_steps(l) * (l->diagonal ? u->gcount : w->cc * u->gcount) *
+             walk_cdiv(wv[wi][1], sbh);
+    uint32_t *p = 0;
+    if (o->list) {
+        if (o->cur + n > o->cap) {
+            o->err = NPU_E_NO_MEMORY;
+            return;
+        }
+        p = o->list + 8u * o->cur;
+    }
+    int32_t rmin = 0x7FFFFFFF, rmax = -1, wmin = 0x7FFFFFFF, wmax = -1;
+    int32_t amin = 0x7FFFFFFF, amax = -1;
+    uint32_t span = (g->ow - 1) * g->sw + 1;
+    /* the fields every COMPUTE of the layer shares (an ELTWISE MAC has A's walk, ACC_ADDR
+     * and M where a COMPUTE has them; its weight row is B_ADDR, it has no K) */
+    int mac = l->eltwise_mac, max = l->eltwise_max;
+    uint32_t tpl[8] = {mac || max ? DURE_NPU_OP_ELTWISE : DURE_NPU_OP_COMPUTE,
+                       0, 0, 0, 0, 0, 0, 0};
+    NPU_DESC_SET(tpl, COMPUTE, PRECISION, l->prec == NPU_FP16 ? DURE_NPU_PREC_FP16
+                                                              : DURE_NPU_PREC_INT8);
+    if (mac)
+        NPU_DESC_SET(tpl, ELTWISE, MAC, 1);
+    else if (max)
+        NPU_DESC_SET(tpl, ELTWISE, OP, DURE_NPU_ELTWISE_MAX);
+    else
+        NPU_DESC_SET(tpl, COMPUTE, DIAGONAL, l->diagonal ? 1 : 0);
+    NPU_DESC_SET(tpl, COMPUTE, A_COLS, g->ow);
+    NPU_DESC_SET(tpl, COMPUTE, A_COL_STEP, g->sw);
+    NPU_DESC_SET(tpl, COMPUTE, A_ROW_STEP, row_step);
+    /* the MAC steps: one tap each, or (pair) taps t and t + 1 in row-major order, the second's
+     * tile rows tap_step after the first's and its weight row the next one */
+    uint32_t taps = g->kh * g->kw, tstride = l->eltwise_pair ? 2 : 1;
+    for (uint32_t ci = 0; ci < ncw; ci++)
+    for (uint32_t wi = 0; wi < nw; wi++)
+    for (uint32_t t = 0; t < taps; t += tstride) {
+        uint32_t ky = t / g->kw, kx = t % g->kw;
+        uint32_t second = l->eltwise_pair && t + 1 < taps;
+        uint32_t tap_step = second ? ((t + 1) / g->kw - ky) * g->wp + (t + 1) % g->kw - kx
+                                   : 0;
+        /* a diagonal layer's chunk j reads input chunk j only: the group's chunks */
+        uint32_t c_first = l->diagonal ? u->j0 : 0;
+        uint32_t c_end = l->diagonal ? walk_min(w->cc, u->j0 + u->gcount) : w->cc;
+        for (uint32_t c = c_first; c < c_end; c++) {
+            uint32_t kk = in_cols(l, c);
+            uint32_t a_tap = base + (c - u->c0) * w->th_full * g->wp + ky * g->wp + kx;
+            for (uint32_t jj = cw[ci][0]; jj < cw[ci][0] + cw[ci][1]; jj++) {
+                uint32_t j = u->j0 + jj;
+                if (l->diagonal && c != j)
+                    continue;
+                uint32_t w_row = l->has_shared ? 0 :
+                    walk_weight_row(w, u->index, jj, j, t) + (l->diagonal ? 0 : c * l->k_chunk);
+                int first = t == 0 && (l->diagonal || c == 0);
+                uint32_t d[8] = {tpl[0], tpl[1], tpl[2], tpl[3], tpl[4], tpl[5], tpl[6],
+                                 tpl[7]};
+                uint32_t w_end = w_row + (mac ? 1 + second : kk);
+                NPU_DESC_SET(d, COMPUTE, ACCUMULATE, !first || (l->has_acc_init && !max));
+                if (max) {
+                    /* ELTWISE MAX: A's walk only */
+                } else if (mac) {
+                    NPU_DESC_SET(d, ELTWISE, B_ADDR, w_row);
+                    if (second) {
+                        NPU_DESC_SET(d, ELTWISE, PAIR, 1);
+                        NPU_DESC_SET(d, ELTWISE, TAP_STEP, tap_step);
+                    }
+                } else {
+                    NPU_DESC_SET(d, COMPUTE, W_ADDR, w_row);
+                    NPU_DESC_SET(d, COMPUTE, K, kk);
+                }
+                NPU_DESC_SET(d, COMPUTE, N, chunk_cols(l, j));
+                if (!max) {
+                    wmin = (int32_t)w_row < wmin ? (int32_t)w_row : wmin;
+                    wmax = (int32_t)w_end > wmax ? (int32_t)w_end : wmax;
+                }
+                uint32_t acc_chunk = acc_unit + jj * w->p->bh * g->ow;
+                for (uint32_t s0 = wv[wi][0]; s0 < wv[wi][0] + wv[wi][1]; s0 += sbh) {
+                    uint32_t sr = walk_min(sbh, wv[wi][0] + wv[wi][1] - s0);
+                    uint32_t a = a_tap + s0 * row_step, acc = acc_chunk + s0 * g->ow;
+                    uint32_t a_end = a + (sr - 1) * row_step + span + tap_step;
+                    uint32_t acc_end = acc + sr * g->ow;
+                    rmin = (int32_t)a < rmin ? (int32_t)a : rmin;
+                    rmax = (int32_t)a_end > rmax ? (int32_t)a_end : rmax;
+                    amin = (int32_t)acc < amin ? (int32_t)acc : amin;
+                    amax = (int32_t)acc_end > amax ? (int32_t)acc_end : amax;
+                    if (p) {
+                        uint32_t e[8] = {d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]};
+                        NPU_DESC_SET(e, COMPUTE, A_ADDR, a);
+                        NPU_DESC_SET(e, COMPUTE, ACC_ADDR, acc);
+                        NPU_DESC_SET(e, COMPUTE, M, sr * g->ow);
+                        NPU_DESC_SET(e, COMPUTE, A_ROWS, sr);
+                        p[0] = e[0]; p[1] = e[1]; p[2] = e[2]; p[3] = e[3];
+                        p[4] = e[4]; p[5] = e[5]; p[6] = e[6]; p[7] = e[7];
+                        p += 8;
+                    }
+                }
+            }
+        }
+    }
+    o->ncomp = n;
+    w->u_j0 = u->j0;
+    w->u_rows = u->rows;
+    w->u_index = u->index;
+    w->u_base = base - u->c0 * w->th_full * g->wp;   /* input chunk c's region: + c * region */
+    w->nsub = walk_cdiv(u->rows, sbh);
+    w->per_tap = (l->diagonal ? u->gcount : w->cc * u->gcount) * w->nsub;
+    w->indexed = nw == 1 && ncw == 1;
+    w->gcount = u->gcount;
+    w->acc_unit = acc_unit;
+    o->rmin = rmin;
+    o->rmax = rmax;
+    o->wmin = wmin;
+    o->wmax = wmax;
+    o->amin = amin;
+    o->amax = amax;
+}
+
+int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *list,
+              uint32_t cap)
+{
+    struct out o = {.list = list, .cap = cap};
+    struct walk w;
+    const struct walk_geo *g = &l->g;
+    w.l = l;
+    w.p = p;
+    w.o = &o;
+    w.eb = elem_bytes(l);
+    w.elem = l->prec == NPU_FP16 ? DURE_NPU_ELEM_FP16 : DURE_NPU_ELEM_INT8;
+    w.cc = kin_chunks(l);
+    w.th_full = (p->bh - 1) * g->sh + g->kh;
+    w.tile0 = p->w_rows;
+    w.nt = out_chunks(l);
+    w.blocks = walk_cdiv(g->oh, p->bh);
+    w.groups = walk_cdiv(w.nt, p->gn);
+    w.nunits = g->batch * w.blocks * w.groups;
+    w.x_pix = l->cin * w.eb;
+    w.o_pix = l->cout * l->out_bytes;
+    walk_bad = 0;
+    {
+        const struct npu_info *hw = npu_get_info();
+        if (hw->spad_rows > 0x10000u || hw->acc_rows > 0x10000u || hw->rows > 0xFFu ||
+            hw->cols > 0xFFu)
+            return NPU_E_ARG;        /* the COMPUTE fields would not hold every row */
+    }
+
+    /* prologue: constants and the shared weights */
+    struct cmd c;
+    if (l->const_rows) {
+        walk_cmd_new(&c, DURE_NPU_OP_LOAD);
+        WPUT(c.d, LOAD, TARGET, DURE_NPU_TARGET_ACC);
+        WPUT(c.d, LOAD, ELEM, DURE_NPU_ELEM_WORD32);
+        WPUT(c.d, LOAD, DRAM_ADDR, l->const_addr);
+        WPUT(c.d, LOAD, DRAM_STRIDE, l->const_stride);
+        WPUT(c.d, LOAD, ROWS, l->const_rows);
+        WPUT(c.d, LOAD, COLS, l->n_chunk);
+        WPUT(c.d, LOAD, LOCAL_ADDR, p->const_row);
+        walk_emit_direct(&o, c.d);
+    }
+    if (l->has_shared && l->shared_rows) {
+        walk_cmd_new(&c, DURE_NPU_OP_LOAD);
+        WPUT(c.d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);
+        WPUT(c.d, LOAD, ELEM, w.elem);
+        WPUT(c.d, LOAD, DRAM_ADDR, l->shared_addr);
+        WPUT(c.d, LOAD, DRAM_STRIDE, l->n_chunk * w.eb);
+        WPUT(c.d, LOAD, ROWS, l->shared_rows);
+        WPUT(c.d, LOAD, COLS, l->n_chunk);
+        WPUT(c.d, LOAD, LOCAL_ADDR, 0);
+        walk_emit_direct(&o, c.d);
+    }
+
+    uint32_t flushed = 0;
+    for (uint32_t i = 0; i < w.nunits && !o.err; i++) {
+        struct unit u;
+        walk_unit_at(&w, i, &u);
+        computes(&w, &u);
+        /* the side commands: counted, then staged with their slots */
+        w.mode = SINK_COUNT;
+        w.side_total = 0;
+        walk_side_commands(&w, i, &u);
+        if (w.side_total) {
+            w.mode = SINK_SIDE;
+            w.side_index = 0;
+            w.side_last = 0;
+            walk_side_commands(&w, i, &u);
+        }
+        if (i == 0) {
+            uint32_t first = o.nside;
+            w.late_total = 0;
+            w.mode = SINK_PRE;
+            walk_pre_commands(&w, &u);
+            /* the late ones (key_lo ncomp + 1 + k) evenly between the COMPUTEs */
+            for (uint32_t s = first; w.late_total && o.list && !o.err && s < o.nside; s++) {
+                uint32_t *rec = walk_stage_at(&o, s);
+                if (rec[1] > o.ncomp)
+                    rec[0] = ((rec[1] - o.ncomp) * o.ncomp / (w.late_total + 1) + 1) * 4;
+            }
+        }
+        if (p->wmode == WALK_TAPS && o.list) {
+            uint32_t taps = g->kh * g->kw;
+            for (uint32_t t = 2; t < taps; t++) {
+                uint32_t use = t * o.ncomp / taps;
+                /* the buffer of tap t: the rows of its first chunk's LOAD */
+                int32_t w0 = (int32_t)walk_weight_row(&w, 0, 0, u.j0, t);
+                int32_t w1 = w0 + (int32_t)kin(l, u.j0);
+                int32_t free_ci = (int32_t)walk_last_reader_end(&w, w0, w1, use) - 1;
+                if (free_ci < 0) {
+                    o.err = NPU_E_ARG;       /* Python: max() of nothing */
+                    break;
+                }
+                int32_t gap = (int32_t)use - free_ci - 2;
+                gap = gap > 0 ? gap / ((int32_t)u.gcount + 1) : 0;
+                if (gap < 1)
+                    gap = 1;
+                for (uint32_t jj = 0; jj < u.gcount; jj++) {
+                    uint32_t j = u.j0 + jj, nn = chunk_cols(l, j), k = kin(l, j);
+                    uint32_t base = walk_weight_row(&w, 0, jj, j, t);
+                    walk_cmd_new(&c, DURE_NPU_OP_LOAD);
+                    WPUT(c.d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);
+                    WPUT(c.d, LOAD, ELEM, w.elem);
+                    WPUT(c.d, LOAD, DRAM_ADDR, l->w_addr + j * l->w_step + t * k * nn * w.eb);
+                    WPUT(c.d, LOAD, DRAM_STRIDE, nn * w.eb);
+                    WPUT(c.d, LOAD, ROWS, k);
+                    WPUT(c.d, LOAD, COLS, nn);
+                    WPUT(c.d, LOAD, LOCAL_ADDR, base);
+                    int32_t slot = free_ci + 1 + ((int32_t)jj + 1) * gap;
+                    if (slot > (int32_t)use - 1)
+                        slot = (int32_t)use - 1;
+                    walk_stage(&o, &c, (uint32_t)(slot + 1) * 4, 0xFFFFFFFFu);
+                }
+            }
+        } else if (p->wmode == WALK_TAPS) {
+            uint32_t taps = g->kh * g->kw;
+            for (uint32_t t = 2; t < taps; t++)
+                o.nside += u.gcount;
+        }
+        if (i + 1 == w.nunits) {
+            /* the last unit's STOREs, per sub-block, right after their last COMPUTE */
+            w.mode = SINK_LAST;
+            walk_stores(&w, &u, 1);
+        }
+        walk_finish_unit(&o);
+        if (npu_op_flush && o.list && !o.err && !walk_bad) {
+            npu_op_flush(o.list + 8u * flushed, o.cur - flushed);
+            flushed = o.cur;
+        }
+    }
+    if (o.err)
+        return o.err;
+    if (walk_bad)
+        return NPU_E_ARG;
+    return list ? (int)o.cur : (int)o.need;
+}

@@ -1,0 +1,88 @@
+/* npu_walk_emit.h: what the walk engine's stream files share (npu_walk_cmds.c,
+ * npu_walk_stream.c, npu_walk_emit.c: together the C port of sim/walk_emit.py's
+ * walk_descriptors), internal to them; the operators use npu_walk.h. */
+#ifndef NPU_WALK_EMIT_H
+#define NPU_WALK_EMIT_H
+
+#include "npu_walk.h"
+
+/* One command with the rows it touches (_Cmd); -1: none. */
+struct cmd {
+    uint32_t d[8];
+    int32_t sw0, sw1, aw0, aw1, ar0, ar1;
+};
+
+#define STAGE_WORDS 10u       /* key (2 words) and the descriptor */
+
+/* The stream being written. */
+struct out {
+    uint32_t *list;           /* NULL: count only */
+    uint32_t cap, cur, need;
+    uint32_t ncomp, nside;    /* of the unit being written */
+    int err;
+    /* bounds of the SPAD rows the unit's COMPUTEs read (A tile rows [rmin, rmax), weight rows
+     * [wmin, wmax): two ranges, so that a LOAD between them, as the other weight buffer,
+     * needs no search) and of the ACC rows they write: a side command outside them needs no
+     * search */
+    int32_t rmin, rmax, wmin, wmax, amin, amax;
+};
+
+/* Everything walk_descriptors' closures share. */
+struct walk {
+    const struct walk_layer *l;
+    const struct walk_plan *p;
+    struct out *o;
+    uint32_t eb, elem, cc, th_full, tile0, nt, blocks, groups, nunits, x_pix, o_pix;
+    /* the side-command sink of the moment */
+    int mode;                 /* SINK_SIDE, SINK_PRE */
+    uint32_t side_total, side_index, side_last;
+    /* the first unit's tile LOADs / FILLs it does not read (spread) */
+    uint32_t late_total;
+    /* the COMPUTEs of the unit being written: per tap, per sub-block; ACC base */
+    uint32_t per_tap, nsub, gcount, acc_unit;
+    /* whether those COMPUTEs are in one wave and one chunk range (tap, input chunk, group
+     * chunk, sub-block), so step_chunks' index arithmetic holds; else the searches scan */
+    int indexed;
+    /* and its first chunk, output rows, index and tile base (step_chunks) */
+    uint32_t u_j0, u_rows, u_index, u_base;
+};
+
+enum { SINK_SIDE, SINK_PRE, SINK_COUNT, SINK_LAST };
+
+struct unit {
+    uint32_t n, oy0, rows, j0, gcount, index, block;
+    uint32_t tile, c0;    /* its tile buffer (by block, by unit if diagonal), first chunk */
+};
+
+/* npu_walk_stream.c: the stream being written and the side commands' slots */
+void walk_cmd_new(struct cmd *c, uint32_t opcode);
+/* A descriptor straight into the list (the prologue). */
+void walk_emit_direct(struct out *o, const uint32_t *d);
+/* A side command staged as a record with its sort key (key_hi / 4: after which COMPUTE). */
+void walk_stage(struct out *o, const struct cmd *c, uint32_t key_hi, uint32_t key_lo);
+uint32_t *walk_stage_at(struct out *o, uint32_t s);
+/* The unit's COMPUTEs and its staged records, merged (stable by key) into their places. */
+void walk_finish_unit(struct out *o);
+/* The last COMPUTE before `limit` of the unit reading SPAD rows [s0, s1), plus one (0: none). */
+uint32_t walk_last_reader_end(struct walk *w, int32_t s0, int32_t s1, uint32_t limit);
+/* A side command of the unit being written, into the slot of w->mode. */
+void walk_sink(struct walk *w, const struct cmd *c);
+
+/* npu_walk_cmds.c: the units and their LOADs / STOREs (each through walk_sink) */
+void walk_unit_at(const struct walk *w, uint32_t i, struct unit *u);
+/* Whether the layer's first / last units go in waves (not in the taps weight mode). */
+int walk_waved(const struct walk *w);
+uint32_t walk_waves_of(const struct walk *w, const struct unit *u, uint32_t (*wv)[2]);
+/* SPAD row of tap t's weight matrix of chunk j (the group's jj-th) for unit u_index. */
+uint32_t walk_weight_row(const struct walk *w, uint32_t u_index, uint32_t jj, uint32_t j,
+                         uint32_t t);
+uint32_t walk_tile_base(const struct walk *w, uint32_t block);
+uint32_t walk_acc_base(const struct walk *w, uint32_t u_index);
+/* The STOREs of a unit: per chunk (split: per chunk and sub-block of the last unit's waves). */
+void walk_stores(struct walk *w, const struct unit *u, int split);
+/* Unit i's side commands: the previous unit's STOREs, the next unit's LOADs. */
+void walk_side_commands(struct walk *w, uint32_t i, const struct unit *u);
+/* The first unit's own LOADs (border FILLs, tile, ACC init, weights). */
+void walk_pre_commands(struct walk *w, const struct unit *u);
+
+#endif

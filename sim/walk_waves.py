@@ -1,0 +1,92 @@
+"""The walk engine's waves: the first and last units' output rows and chunks, computed a
+piece at a time so that the layer's fixed cost (the first COMPUTE waiting for its data, the
+last STOREs after the final COMPUTE) shrinks. C port: ``firmware/npu/npu_walk_waves.c``.
+
+Waves (the layer's fixed cost, :func:`unit_waves`, :func:`chunk_waves`): the first and the last
+unit of a layer with a window larger than 1x1 on the array run their rows in *waves*, one after
+the other, each wave in the order of :mod:`dure.sim.walk_emit` (taps, input chunks, output
+chunks, sub-blocks of at most ``sbh`` rows inside the wave). The first unit's waves grow, and
+its tile rows come in one LOAD per wave and input chunk, so its first COMPUTE waits for a few
+rows instead of the whole block; the last unit's shrink, so each wave's STOREs overlap the next
+wave's COMPUTEs and only the last (small) wave's STOREs follow the final COMPUTE. A last unit
+of several output chunks (any window) takes its chunks in shrinking ranges instead, the same
+way. A wave keeps the order per ACC row (FP16 stays exact) and has at least LATENCY pixels over
+its chunks, so an accumulation chain onto the same rows is not waited for. No waves in the
+``taps`` weight mode (its tap buffers are refilled in the unit's tap order). What the engine
+cannot schedule away: an ACC-init LOAD (the bias) takes one ACC write-port cycle per row from
+the COMPUTEs' results (~2 k cycles on ResNet-8 stage 1), measured by removing them.
+"""
+
+from dure.gemm_cost import LATENCY, RELOAD
+
+__all__ = ["chunk_waves", "unit_waves", "tail_waves", "tail_min_rows"]
+
+
+def chunk_waves(config, layer, rows, gcount, last):
+    """``(c0, cn)`` ranges of the last unit's ``gcount`` output chunks (of ``rows`` output
+    rows), computed one range after the other so that each range's STOREs overlap the next
+    range's COMPUTEs: halves of what is left (the larger first) while the rest holds two
+    ranges of at least LATENCY pixels (so an accumulation chain onto the same ACC rows is not
+    waited for); the rest is the last range. Every other unit is one range. The COMPUTEs keep
+    their size (unlike :func:`tail_waves`, which the last unit takes when it has one chunk)."""
+    if not last or gcount == 1:
+        return [(0, gcount)]
+    return _halves(gcount, -(-LATENCY // (rows * layer.geo.ow)))
+
+
+def _halves(total, least):
+    """``(start, size)`` pieces of ``total``: halves of what is left (the larger half first)
+    while the rest still holds two pieces of ``least``; the rest is the last piece."""
+    pieces, start = [], 0
+    while total - start >= 2 * least:
+        left = total - start
+        size = left - left // 2
+        pieces.append((start, size))
+        start += size
+    pieces.append((start, total - start))
+    return pieces
+
+
+def unit_waves(config, layer, rows, gcount, first, last):
+    """``(w0, wr)`` row ranges of a unit (``rows`` output rows, ``gcount`` output chunks)
+    computed one after the other: the first unit's grow (the reverse of :func:`tail_waves`:
+    its first COMPUTEs wait only for a few rows of the tile), the last unit's shrink, a unit
+    that is both does its first half as the first and the rest as the last; every other unit
+    is one wave. A 1x1 layer's units are one wave each: its first wave would wait for every
+    input chunk's rows (each wave uses them once), and shorter COMPUTEs in its last unit cost
+    more weight switches than the shorter STORE tail saves (measured on the 8x8 `sim` SoC:
+    MobileNet's 24x24x16 -> 32 pointwise layer 10,325 -> 11,178 cycles with a wave tail). So
+    are an element-wise layer's (INT8 depthwise on the MAC, max pooling): no chain latency to
+    hide there, and MobileNet's 48x48x8 depthwise layer was 232 cycles slower in waves."""
+    if layer.geo.kh * layer.geo.kw == 1 or layer.eltwise_mac or layer.eltwise_max:
+        return [(0, rows)]
+    if gcount > 1:
+        last = False                 # the last unit's chunks go in waves (chunk_waves)
+    if first and last:
+        h = rows - rows // 2
+        if rows // 2 < tail_min_rows(config, layer, gcount):
+            return tail_waves(config, layer, rows, gcount)
+        return unit_waves(config, layer, h, gcount, True, False) + \
+            [(h + w0, wr) for w0, wr in tail_waves(config, layer, rows - h, gcount)]
+    if first:
+        sizes = [wr for _, wr in tail_waves(config, layer, rows, gcount)][::-1]
+        return [(sum(sizes[:i]), wr) for i, wr in enumerate(sizes)]
+    if last:
+        return tail_waves(config, layer, rows, gcount)
+    return [(0, rows)]
+
+
+def tail_waves(config, layer, rows, gcount):
+    """``(w0, wr)`` row ranges of the last unit, computed one wave after the other so that
+    each wave's STOREs overlap the next wave's COMPUTEs and only the last wave's STOREs follow
+    the final COMPUTE: halves of what is left (the larger half first) while the rest still
+    holds two waves of :func:`tail_min_rows`; the rest is the last wave."""
+    return _halves(rows, tail_min_rows(config, layer, gcount))
+
+
+def tail_min_rows(config, layer, gcount):
+    """Fewest output rows in a wave: enough pixels that the next accumulation onto the same
+    ACC rows (one wave of the group's ``gcount`` chunks later) comes LATENCY cycles after
+    (array COMPUTEs), and that every COMPUTE covers its weight switch (RELOAD * R rows)."""
+    pixels = max(-(-LATENCY // gcount), RELOAD * config.npu_rows)
+    return -(-pixels // layer.geo.ow)
