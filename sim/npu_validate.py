@@ -39,6 +39,9 @@ Readings of the contract where the prose leaves room (the RTL implements the sam
   ``RESERVED``. The bits of ``fill_value`` above the element (31:8 for INT8, 31:16 for FP16)
   are ignored, any value. ``MISALIGNED``, ``STRIDE`` and ``DMA_WINDOW`` never refuse a fill.
 * ``diagonal`` is legal with every k and n (also k != n).
+* COMPUTE ``init_row``: ``init_addr`` non-zero without it is ``RESERVED``; with it,
+  ``accumulate`` set or ``init_addr`` among the rows it writes (``[acc_addr, acc_addr + m)``)
+  is ``BAD_COMBINATION`` and ``init_addr`` outside the ACC ``LOCAL_RANGE``.
 * ``ELTWISE``: for ``op = MAX`` every ADD-only field (``b_addr``, ``zp_a``, ``zp_b``,
   ``mult_a``, ``mult_b``, ``rshift_a``, ``rshift_b``) must be 0 (with ``mac`` all but
   ``b_addr``; with ``pair`` also ``tap_step``, the low half of ``mult_a``'s word), for
@@ -190,6 +193,8 @@ def _reserved(opcode, words, f):
     if opcode in (Opcode.COMPUTE, Opcode.ELTWISE):
         if not f["a_cols"] and (f["a_rows"] or f["a_col_step"] or f["a_row_step"]):
             return True
+        if opcode == Opcode.COMPUTE and not f["init_row"] and f["init_addr"]:
+            return True
         if opcode == Opcode.ELTWISE:
             if (f["reduce"] or f["pair"]) and not f["mac"]:
                 return True
@@ -262,6 +267,9 @@ def _bad_combination(opcode, f, config, in_list):
             return True
         if f["a_cols"] and f["m"] != f["a_rows"] * f["a_cols"]:
             return True
+        if f["init_row"] and (f["accumulate"] or
+                              f["acc_addr"] <= f["init_addr"] < f["acc_addr"] + f["m"]):
+            return True
         return f["precision"] == Precision.FP16.value and not config.npu_fp16
     if opcode == Opcode.ELTWISE:
         fp16 = f["precision"] == Precision.FP16.value
@@ -331,7 +339,7 @@ def _local_range(opcode, f, config):
         return _local_last(f) >= depth
     if opcode == Opcode.COMPUTE:
         return (_a_last(f) >= spad or f["w_addr"] + f["k"] > spad
-                or f["acc_addr"] + f["m"] > acc)
+                or f["acc_addr"] + f["m"] > acc or (f["init_row"] and f["init_addr"] >= acc))
     if opcode == Opcode.ELTWISE:
         a_last = _a_last(f)
         b_last = f["b_addr"] + a_last - f["a_addr"]

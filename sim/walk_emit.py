@@ -81,6 +81,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     units = list(_units(layer, plan))
     x_pix = layer.cin * eb
     o_pix = layer.cout * layer.out_bytes
+    init_row0 = plan.const_row + layer.const_rows     # WalkLayer.init_rows: chunk j's row
 
     def fill(first, rows, cols, groups=0, step=0):
         kw = dict(local_cols=rows // groups, local_groups=groups, local_row_step=step) \
@@ -234,7 +235,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         return (u_index % 2) * plan.acc_half
 
     def acc_init(u_index, unit):
-        if layer.acc_init is None:
+        if layer.acc_init is None or layer.init_rows:
             return []
         _, _, rows, j0, gcount = unit
         out = []
@@ -319,10 +320,13 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                                 spad_reads=((a, a_end),),
                                 acc_write=(acc, acc + sr * g.ow)))
                             continue
+                        init = dict(init_row=1, init_addr=init_row0 + j) \
+                            if first and layer.init_rows else {}
                         out.append(_Cmd(encode(
                             Opcode.COMPUTE, precision=layer.precision,
-                            accumulate=int(not first or layer.acc_init is not None),
-                            diagonal=int(layer.diagonal), a_addr=a, w_addr=w_row,
+                            accumulate=int(not first or
+                                           (layer.acc_init is not None and not init)),
+                            diagonal=int(layer.diagonal), a_addr=a, w_addr=w_row, **init,
                             acc_addr=acc, m=sr * g.ow, k=kk, n=layer.chunk_cols(j),
                             a_cols=g.ow, a_rows=sr, a_col_step=g.sw,
                             a_row_step=g.sh * g.wp),
@@ -372,6 +376,16 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                             dram_addr=layer.const_addr, dram_stride=layer.const_stride,
                             rows=layer.const_rows, cols=layer.n_chunk,
                             local_addr=plan.const_row))
+    # the starting values' rows (WalkLayer.init_rows): whole chunks in one LOAD, a partial
+    # last chunk in its own
+    full = layer.cout // layer.n_chunk if layer.init_rows else 0
+    for j0, rows, cols in ((0, full, layer.n_chunk),
+                           (full, int(layer.init_rows > full), layer.cout % layer.n_chunk)):
+        if rows:
+            words.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                                dram_addr=layer.acc_init + 4 * j0 * layer.n_chunk,
+                                dram_stride=4 * layer.n_chunk, rows=rows, cols=cols,
+                                local_addr=init_row0 + j0))
     if layer.shared_weight is not None and layer.shared_weight[1]:
         addr, rows = layer.shared_weight
         words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, dram_addr=addr,

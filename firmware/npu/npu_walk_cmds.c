@@ -242,7 +242,7 @@ uint32_t walk_acc_base(const struct walk *w, uint32_t u_index)
 static void acc_init(struct walk *w, const struct unit *u)
 {
     const struct walk_layer *l = w->l;
-    if (!l->has_acc_init)
+    if (!l->has_acc_init || walk_init_rows(l))
         return;
     for (uint32_t jj = 0; jj < u->gcount; jj++) {
         uint32_t j = u->j0 + jj;

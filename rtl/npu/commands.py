@@ -124,13 +124,18 @@ are reserved and must be zero.
 over k, in the command's precision.
     w0: ``opcode``, ``precision`` [4] (:class:`~dure.rtl.npu.isa.Precision`), ``dataflow`` [5]
     (:class:`~dure.rtl.npu.isa.Dataflow`), ``accumulate`` [6] (init = the ACC row's current
-    value; otherwise init = 0, i.e. int32 0 or fp32 +0.0), ``diagonal`` [7] (below).
+    value; otherwise init = 0, i.e. int32 0 or fp32 +0.0), ``diagonal`` [7] (below),
+    ``init_row`` [9] (init = ACC row ``init_addr``'s lanes 0..N-1 for every row m: a bias row
+    held in ACC, read as int32 / fp32 bits like ``accumulate``'s; ``accumulate`` must then be 0
+    and ``init_addr`` must not be one of the rows the command writes, else ``BAD_COMBINATION``).
     w1: ``a_addr`` [15:0]: first SPAD row of A (lanes 0..K-1 of each row; see the walk below).
     w2: ``w_addr`` [15:0]: SPAD row of W's row k is ``w_addr + k``, lanes 0..N-1.
     w3: ``acc_addr`` [15:0]: ACC row of output row m is ``acc_addr + m``.
     w4: ``m`` [15:0] (>= 1), ``k`` [23:16] (1..R), ``n`` [31:24] (1..C).
     w5: ``a_cols`` [15:0], ``a_rows`` [31:16]; w6: ``a_col_step`` [15:0], ``a_row_step``
     [31:16]: the walk of A's rows.
+    w7: ``init_addr`` [15:0]: with ``init_row``, the ACC row every output row starts from (must
+    lie in ACC: ``LOCAL_RANGE``); without it, 0 (``RESERVED``).
     Only lanes 0..N-1 of each ACC row are written; k beyond K does not take part at all (so FP16
     signed zeros are exactly those of the sequential sum over the K real terms).
 

@@ -70,6 +70,7 @@ FIELDS = {
         "dataflow": Field(0, 5, 1),
         "accumulate": Field(0, 6, 1),
         "diagonal": Field(0, 7, 1),
+        "init_row": Field(0, 9, 1),          # every row starts from ACC row init_addr
         "a_addr": Field(1, 0, 16),
         "w_addr": Field(2, 0, 16),
         "acc_addr": Field(3, 0, 16),
@@ -80,6 +81,7 @@ FIELDS = {
         "a_rows": Field(5, 16, 16),
         "a_col_step": Field(6, 0, 16),
         "a_row_step": Field(6, 16, 16),
+        "init_addr": Field(7, 0, 16),
     },
     Opcode.STORE: {
         "out": Field(0, 4, 2),
