@@ -15,7 +15,9 @@ each piece then follows the COMPUTEs that free its rows instead of the whole mat
 for the unit's last COMPUTE, and in both no long LOAD holds the in-order front.
 
 Stream order: per unit its COMPUTEs with the *side* commands spread evenly between them: the
-previous unit's STOREs, then the next unit's LOADs (tile, weights, ACC init); a side command
+previous unit's STOREs, then the next unit's LOADs (tile, weights, and ACC init on the
+element-wise unit; COMPUTEs start from the bias rows loaded in the prologue,
+:attr:`~dure.sim.walk_layer.WalkLayer.init_rows`); a side command
 that writes SPAD rows a COMPUTE of this unit reads is placed after that COMPUTE. The first
 unit's own LOADs go just ahead (JIT_LEAD COMPUTEs) of the first COMPUTE that needs them, those
 of its first COMPUTE before it; the last unit's STOREs go per sub-block right after the COMPUTE

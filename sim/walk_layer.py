@@ -63,7 +63,8 @@ within the unit: a group of every chunk when the layer's weights do not fit, so 
 chains interleave; ResNet-8 stage 3) or ``shared`` (one matrix for everything: pooling); then
 one or two tile buffers (by block parity; by unit parity for per-unit tiles). ACC holds two
 halves of ``gn * bh * OW`` rows (by unit parity; a STORE of one unit overlaps the next unit's
-COMPUTEs) and the layer's constant rows (requantization / scale rows) at the top.
+COMPUTEs) and the layer's constant rows (requantization / scale rows), then its bias rows
+(:attr:`WalkLayer.init_rows`, one per output chunk) at the top.
 """
 
 from dataclasses import dataclass, field
