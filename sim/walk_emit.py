@@ -174,7 +174,8 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     def tile_loads(unit, tile_index, waves=None):
         """FILLs and LOADs of a unit's tile (the block's, or a diagonal unit's own chunks);
         ``waves``: the image rows LOADed in one piece per wave (the rows its output rows need
-        beyond the previous waves')."""
+        beyond the previous waves'), those of the first wave's first tap row (ky = 0) in a
+        piece of their own before the rest."""
         n, oy0, rows, j0, gcount = unit
         th = (rows - 1) * g.sh + g.kh
         base = tile_base(tile_index)
@@ -197,6 +198,13 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                     out.append(fill(region + bottom_start * g.wp, (th - bottom_start) * g.wp,
                                     kk))
             cuts = [iy0]
+            if waves:
+                # the first wave's tap row ky = 0 alone first: its first COMPUTEs (of each
+                # input chunk) wait for those image rows only
+                w0, wr = waves[0]
+                cut = min(iy1, py0 + (w0 + wr - 1) * g.sh + 1 - g.pt)
+                if cut > cuts[-1]:
+                    cuts.append(cut)
             for w0, wr in waves or ():
                 cut = min(iy1, py0 + (w0 + wr - 1) * g.sh + g.kh - g.pt)
                 if cut > cuts[-1]:
