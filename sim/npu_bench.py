@@ -28,7 +28,8 @@ so MACs = M*K*N are the layer's useful multiply-accumulates.
   stage-1 3x3 16 -> 16 (32x32), a stage-2 3x3 32 -> 32 (16x16), a stage-3 3x3 64 -> 64 (8x8),
   and the global average pool 8x8x64 (``rn8_pool``).
 - DS-CNN keyword spotting: the first conv 10x4 stride 2 SAME 49x10x1 -> 64 (``kws_conv1``), a
-  depthwise 3x3 on 25x5x64 (``kws_dw``) and the average pool 25x5 over 25x5x64 (``kws_pool``).
+  depthwise 3x3 on 25x5x64 (``kws_dw``), a pointwise 64 -> 64 on 25x5 (``kws_pw``) and the
+  average pool 25x5 over 25x5x64 (``kws_pool``).
 - ResNet-8's residual ADD of stage 1 (32x32x16, ``rn8_add``; INT8 on the element-wise unit,
   FP16 on diagonal COMPUTEs) and a MobileNet-style max pool 3x3 stride 2 SAME on 16x16x32
   (``mp3x3s2``, the element-wise unit). For these K is 1 (ADD: one operation per output
@@ -102,6 +103,8 @@ LAYERS = [
      "DS-CNN KWS conv1 10x4 stride 2, 49x10x1->64"),
     ("kws_dw", "depthwise", (1, 25, 5, 64), 64, (3, 3), 1, "SAME",
      "DS-CNN KWS depthwise 3x3, 25x5x64"),
+    ("kws_pw", "conv", (1, 25, 5, 64), 64, (1, 1), 1, "SAME",
+     "DS-CNN KWS pointwise 64->64, 25x5, as a walked layer (kws_pw64: the GEMM)"),
     ("kws_pool", "avgpool", (1, 25, 5, 64), 64, (25, 5), 1, "VALID",
      "DS-CNN KWS average pool 25x5x64"),
     ("rn8_add", "add", (1, 32, 32, 16), 16, (1, 1), 1, "VALID",
