@@ -28,7 +28,8 @@ so MACs = M*K*N are the layer's useful multiply-accumulates.
   stage-1 3x3 16 -> 16 (32x32), a stage-2 3x3 32 -> 32 (16x16), a stage-3 3x3 64 -> 64 (8x8),
   and the global average pool 8x8x64 (``rn8_pool``).
 - DS-CNN keyword spotting: the first conv 10x4 stride 2 SAME 49x10x1 -> 64 (``kws_conv1``), a
-  depthwise 3x3 on 25x5x64 (``kws_dw``) and the average pool 25x5 over 25x5x64 (``kws_pool``).
+  depthwise 3x3 on 25x5x64 (``kws_dw``), a pointwise 64 -> 64 on 25x5 (``kws_pw``) and the
+  average pool 25x5 over 25x5x64 (``kws_pool``).
 - ResNet-8's residual ADD of stage 1 (32x32x16, ``rn8_add``; INT8 on the element-wise unit,
   FP16 on diagonal COMPUTEs) and a MobileNet-style max pool 3x3 stride 2 SAME on 16x16x32
   (``mp3x3s2``, the element-wise unit). For these K is 1 (ADD: one operation per output
@@ -41,6 +42,13 @@ an activation row: the fixed cost plus every stall) and ``fixed`` (issue 10's fi
 cycles minus the work, the work being the rows the layer's COMPUTEs and ELTWISEs take, one per
 cycle, :func:`dure.sim.layer_program.work_rows`; for rows whose descriptors the firmware
 builds (``gemm``) the PERF_COMPUTE rows, which is the same there: they have no ELTWISE).
+Then the NPU's split of the cycles that are not COMPUTE rows (PERF_FILL / PERF_GAPS /
+PERF_DRAIN, :class:`dure.rtl.npu.perf.PerfCounters`): ``fill`` from the first cycle the NPU is
+busy (the first descriptor pushed) to the first array row, ``gaps`` the cycles without a row
+between the first and the last row, ``drain`` from the last row to the last busy cycle (the
+last byte stored and the closing FENCE). What ``fixed`` holds beyond these three is the core's
+share: the cycles before its first push lands and after the FENCE until rdcycle (and any
+ELTWISE rows, which are work but not array rows).
 """
 
 import csv
@@ -95,6 +103,8 @@ LAYERS = [
      "DS-CNN KWS conv1 10x4 stride 2, 49x10x1->64"),
     ("kws_dw", "depthwise", (1, 25, 5, 64), 64, (3, 3), 1, "SAME",
      "DS-CNN KWS depthwise 3x3, 25x5x64"),
+    ("kws_pw", "conv", (1, 25, 5, 64), 64, (1, 1), 1, "SAME",
+     "DS-CNN KWS pointwise 64->64, 25x5, as a walked layer (kws_pw64: the GEMM)"),
     ("kws_pool", "avgpool", (1, 25, 5, 64), 64, (25, 5), 1, "VALID",
      "DS-CNN KWS average pool 25x5x64"),
     ("rn8_add", "add", (1, 32, 32, 16), 16, (1, 1), 1, "VALID",
@@ -106,7 +116,7 @@ LAYERS = [
 COLUMNS = ["shape", "precision", "M", "K", "N", "MACs", "cycles", "MACs/cycle", "util %",
            "DMA rd B", "DMA wr B", "MACs/B", "bound MACs/cycle", "util of bound %",
            "stall mem", "stall dep", "stall out", "exact", "lowering", "cycles - compute",
-           "fixed"]
+           "fixed", "fill", "gaps", "drain"]
 
 
 @dataclass
@@ -131,6 +141,9 @@ class Row:
     bandwidth: int
     lowering: str = "gemm"
     work: int = None        # rows of the COMPUTEs and ELTWISEs (None: ``compute``)
+    perf_fill: int = 0      # PERF_FILL / PERF_GAPS / PERF_DRAIN (module docstring)
+    perf_gaps: int = 0
+    perf_drain: int = 0
 
     @property
     def macs(self):
@@ -154,12 +167,18 @@ class Row:
                 self.dma_wr, f"{self.intensity:.2f}", f"{self.bound:.2f}",
                 f"{100 * self.rate / self.bound:.1f}", self.stall_mem, self.stall_dep,
                 self.stall_out, "yes" if self.exact else "NO", self.lowering,
-                self.cycles - self.compute, self.fixed]
+                self.cycles - self.compute, self.fixed, self.perf_fill, self.perf_gaps,
+                self.perf_drain]
 
     @property
     def fixed(self):
         """Cycles minus the work (module docstring, column ``fixed``)."""
         return self.cycles - (self.compute if self.work is None else self.work)
+
+
+def _split(stats):
+    """The Row fields of the NPU's FILL / GAPS / DRAIN counters in a layer's results."""
+    return dict(perf_fill=stats["fill"], perf_gaps=stats["gaps"], perf_drain=stats["drain"])
 
 
 def random_operands(precision, m, k, n, seed):
@@ -212,7 +231,8 @@ def run_shape(config, name, m, k, n, precision, seed=0, lowering=None):
     return Row(name, precision, m, k, n, stats["cycles"], stats["dma_rd"], stats["dma_wr"],
                stats["stall_mem"], stats["stall_dep"], stats["stall_out"], stats["busy"],
                stats["compute"], bool(np.array_equal(got.view(width), want.view(width))),
-               config.npu_peak_macs_per_cycle, config.main_bytes_per_cycle, lowering=lowering)
+               config.npu_peak_macs_per_cycle, config.main_bytes_per_cycle, lowering=lowering,
+               **_split(stats))
 
 
 def run_gemv(config, name, k, n, fmt, seed=0):
@@ -272,7 +292,8 @@ def run_gemv(config, name, k, n, fmt, seed=0):
                stats["dma_wr"], stats["stall_mem"], stats["stall_dep"], stats["stall_out"],
                stats["busy"], stats["compute"],
                bool(np.array_equal(got.view(width), want.view(width))),
-               config.npu_peak_macs_per_cycle, config.main_bytes_per_cycle, lowering=lowering)
+               config.npu_peak_macs_per_cycle, config.main_bytes_per_cycle, lowering=lowering,
+               **_split(stats))
 
 
 def layer_operands(op, x_shape, cout, kernel, precision, seed):
@@ -362,7 +383,7 @@ def run_layer(config, name, op, x_shape, cout, kernel, stride, padding, precisio
                stats["stall_out"], stats["busy"], stats["compute"],
                bool(np.array_equal(got.view(width), want.view(width))),
                config.npu_peak_macs_per_cycle, config.main_bytes_per_cycle, lowering="walk",
-               work=work_rows(program.descriptors))
+               work=work_rows(program.descriptors), **_split(stats))
 
 
 def run_all(config, shapes=None, precisions=("int8", "fp16"), progress=None, layers=None,

@@ -121,6 +121,25 @@ def _walk_fields(rng, config, words, opcode=Opcode.COMPUTE):
         _set(words, opcode, "a_addr", rng.randint(0, 63))
 
 
+def _init_row_fields(rng, config, words):
+    """COMPUTE ``init_row`` / ``init_addr``: mostly absent, else a bias row (without
+    ``accumulate`` mostly; around the ACC's end and the command's own rows), or a stray
+    ``init_addr`` without the flag."""
+    kind = rng.random()
+    flag = kind < 0.25
+    _set(words, Opcode.COMPUTE, "init_row", flag)
+    if flag:
+        f = decode(words)[1]
+        if rng.random() < 0.8:
+            _set(words, Opcode.COMPUTE, "accumulate", 0)
+        acc = config.npu_acc_rows
+        _set(words, Opcode.COMPUTE, "init_addr", _near(rng, [
+            0, acc - 1, acc, f["acc_addr"], f["acc_addr"] + f["m"], f["acc_addr"] - 1,
+            rng.randint(0, acc - 1), rng.getrandbits(16)]) & 0xFFFF)
+    else:
+        _set(words, Opcode.COMPUTE, "init_addr", 0 if kind < 0.95 else rng.getrandbits(16))
+
+
 _ADD_ONLY = ("b_addr", "zp_a", "zp_b", "mult_a", "mult_b", "rshift_a", "rshift_b")
 
 
@@ -244,6 +263,7 @@ def random_descriptor(rng, config):
         words[field.word] |= value << field.lsb
     if opcode == Opcode.COMPUTE:
         _walk_fields(rng, config, words)
+        _init_row_fields(rng, config, words)
     if opcode == Opcode.ELTWISE:
         _eltwise_fields(rng, config, words)
     if opcode == Opcode.LOAD:

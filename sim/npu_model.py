@@ -23,7 +23,8 @@ Readings of the contract (the RTL implements the same)
       all 16 bits as binary16 (whatever LOAD put there).
     - A COMPUTE with ``accumulate`` starts from the ACC lanes' bits read as int32 (INT8) or fp32
       (FP16); the FP16 sum is ``golden.gemm_fp16(a, w, init=acc)`` (sequential over k, NaN
-      canonical on output). INT8 wraps modulo 2**32.
+      canonical on output). INT8 wraps modulo 2**32. With ``init_row`` every row starts from
+      ACC row ``init_addr`` the same way (read before the command writes any row).
     - A walked COMPUTE (``a_cols != 0``) reads A's row m from SPAD row ``a_addr + (m // a_cols)
       * a_row_step + (m % a_cols) * a_col_step`` (rows may repeat); ``diagonal`` computes each
       column j < min(k, n) as the one-term sum ``init + A[:, j] * W[j, j]`` and leaves columns
@@ -358,6 +359,10 @@ class NpuModel:
         a = self.spad[a_rows_read(f), :k]
         w = self.spad[f["w_addr"]:f["w_addr"] + k, :n]
         out = self.acc[f["acc_addr"]:f["acc_addr"] + m, :n]
+        # the starting values: the rows themselves (accumulate), one ACC row for every row
+        # (init_row: a bias row), or zero
+        start = np.repeat(self.acc[f["init_addr"]:f["init_addr"] + 1, :n], m, axis=0) \
+            if f.get("init_row") else out.copy() if f["accumulate"] else None
         diagonal = bool(f["diagonal"])
         if f["precision"] == Precision.INT8.value:
             a8 = (a & 0xFF).astype(np.uint8).view(np.int8)
@@ -372,12 +377,12 @@ class NpuModel:
                                                  w8[:, j:j + 1])[:, 0]
             else:
                 res = golden.gemm_int8(a8, w8).astype(np.int64)
-            if f["accumulate"]:
-                res += out.view(np.int32)
+            if start is not None:
+                res += start.view(np.int32)
             out[:] = (res & 0xFFFF_FFFF).astype(np.uint32)
         else:
             a16, w16 = a.copy().view(np.float16), w.copy().view(np.float16)
-            init = out.view(np.float32).copy() if f["accumulate"] else \
+            init = start.view(np.float32) if start is not None else \
                 np.zeros((m, n), np.float32)
             if diagonal:     # column j: one term A[:, j] * W[j, j] if j < k, else none at all
                 res = np.empty((m, n), np.float32)

@@ -42,9 +42,12 @@ Readings of the contract where the prose leaves room (the RTL implements the sam
 * Gather path (LOAD ``keep``, COMPUTE ``gather``, STORE ``lane_sum``): each is
   ``BAD_COMBINATION`` on hardware without it (``config.npu_gather``); ``keep`` also with a
   format that is not lane-grouped 2:4 or with an odd ``cols`` (the ``cols % 4`` rule is
-  replaced), ``gather`` with FP16 precision or ``diagonal``, ``lane_sum`` with FP16
+  replaced), ``gather`` with FP16 precision, ``diagonal`` or ``init_row``, ``lane_sum`` with FP16
   ``acc_type`` or ``cols != 1``. ``STRIDE`` and ``DMA_WINDOW`` of a ``keep`` LOAD use
   ``load_source(..., keep=True)``.
+* COMPUTE ``init_row``: ``init_addr`` non-zero without it is ``RESERVED``; with it,
+  ``accumulate`` set or ``init_addr`` among the rows it writes (``[acc_addr, acc_addr + m)``)
+  is ``BAD_COMBINATION`` and ``init_addr`` outside the ACC ``LOCAL_RANGE``.
 * ``ELTWISE``: for ``op = MAX`` every ADD-only field (``b_addr``, ``zp_a``, ``zp_b``,
   ``mult_a``, ``mult_b``, ``rshift_a``, ``rshift_b``) must be 0 (with ``mac`` all but
   ``b_addr``; with ``pair`` also ``tap_step``, the low half of ``mult_a``'s word), for
@@ -199,6 +202,8 @@ def _reserved(opcode, words, f):
     if opcode in (Opcode.COMPUTE, Opcode.ELTWISE):
         if not f["a_cols"] and (f["a_rows"] or f["a_col_step"] or f["a_row_step"]):
             return True
+        if opcode == Opcode.COMPUTE and not f["init_row"] and f["init_addr"]:
+            return True
         if opcode == Opcode.ELTWISE:
             if (f["reduce"] or f["pair"]) and not f["mac"]:
                 return True
@@ -275,7 +280,10 @@ def _bad_combination(opcode, f, config, in_list):
         if f["a_cols"] and f["m"] != f["a_rows"] * f["a_cols"]:
             return True
         if f["gather"] and (f["precision"] != Precision.INT8.value or f["diagonal"]
-                            or not config.npu_gather):
+                            or f["init_row"] or not config.npu_gather):
+            return True
+        if f["init_row"] and (f["accumulate"] or
+                              f["acc_addr"] <= f["init_addr"] < f["acc_addr"] + f["m"]):
             return True
         return f["precision"] == Precision.FP16.value and not config.npu_fp16
     if opcode == Opcode.ELTWISE:
@@ -350,7 +358,7 @@ def _local_range(opcode, f, config):
         return _local_last(f) >= depth
     if opcode == Opcode.COMPUTE:
         return (_a_last(f) >= spad or f["w_addr"] + f["k"] > spad
-                or f["acc_addr"] + f["m"] > acc)
+                or f["acc_addr"] + f["m"] > acc or (f["init_row"] and f["init_addr"] >= acc))
     if opcode == Opcode.ELTWISE:
         a_last = _a_last(f)
         b_last = f["b_addr"] + a_last - f["a_addr"]

@@ -15,7 +15,9 @@ each piece then follows the COMPUTEs that free its rows instead of the whole mat
 for the unit's last COMPUTE, and in both no long LOAD holds the in-order front.
 
 Stream order: per unit its COMPUTEs with the *side* commands spread evenly between them: the
-previous unit's STOREs, then the next unit's LOADs (tile, weights, ACC init); a side command
+previous unit's STOREs, then the next unit's LOADs (tile, weights, and ACC init on the
+element-wise unit; COMPUTEs start from the bias rows loaded in the prologue,
+:attr:`~dure.sim.walk_layer.WalkLayer.init_rows`); a side command
 that writes SPAD rows a COMPUTE of this unit reads is placed after that COMPUTE. The first
 unit's own LOADs go just ahead (JIT_LEAD COMPUTEs) of the first COMPUTE that needs them, those
 of its first COMPUTE before it; the last unit's STOREs go per sub-block right after the COMPUTE
@@ -81,6 +83,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     units = list(_units(layer, plan))
     x_pix = layer.cin * eb
     o_pix = layer.cout * layer.out_bytes
+    init_row0 = plan.const_row + layer.const_rows     # WalkLayer.init_rows: chunk j's row
 
     def fill(first, rows, cols, groups=0, step=0):
         kw = dict(local_cols=rows // groups, local_groups=groups, local_row_step=step) \
@@ -171,7 +174,8 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     def tile_loads(unit, tile_index, waves=None):
         """FILLs and LOADs of a unit's tile (the block's, or a diagonal unit's own chunks);
         ``waves``: the image rows LOADed in one piece per wave (the rows its output rows need
-        beyond the previous waves')."""
+        beyond the previous waves'), those of the first wave's first tap row (ky = 0) in a
+        piece of their own before the rest."""
         n, oy0, rows, j0, gcount = unit
         th = (rows - 1) * g.sh + g.kh
         base = tile_base(tile_index)
@@ -194,6 +198,13 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                     out.append(fill(region + bottom_start * g.wp, (th - bottom_start) * g.wp,
                                     kk))
             cuts = [iy0]
+            if waves:
+                # the first wave's tap row ky = 0 alone first: its first COMPUTEs (of each
+                # input chunk) wait for those image rows only
+                w0, wr = waves[0]
+                cut = min(iy1, py0 + (w0 + wr - 1) * g.sh + 1 - g.pt)
+                if cut > cuts[-1]:
+                    cuts.append(cut)
             for w0, wr in waves or ():
                 cut = min(iy1, py0 + (w0 + wr - 1) * g.sh + g.kh - g.pt)
                 if cut > cuts[-1]:
@@ -234,7 +245,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         return (u_index % 2) * plan.acc_half
 
     def acc_init(u_index, unit):
-        if layer.acc_init is None:
+        if layer.acc_init is None or layer.init_rows:
             return []
         _, _, rows, j0, gcount = unit
         out = []
@@ -319,10 +330,13 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                                 spad_reads=((a, a_end),),
                                 acc_write=(acc, acc + sr * g.ow)))
                             continue
+                        init = dict(init_row=1, init_addr=init_row0 + j) \
+                            if first and layer.init_rows else {}
                         out.append(_Cmd(encode(
                             Opcode.COMPUTE, precision=layer.precision,
-                            accumulate=int(not first or layer.acc_init is not None),
-                            diagonal=int(layer.diagonal), a_addr=a, w_addr=w_row,
+                            accumulate=int(not first or
+                                           (layer.acc_init is not None and not init)),
+                            diagonal=int(layer.diagonal), a_addr=a, w_addr=w_row, **init,
                             acc_addr=acc, m=sr * g.ow, k=kk, n=layer.chunk_cols(j),
                             a_cols=g.ow, a_rows=sr, a_col_step=g.sw,
                             a_row_step=g.sh * g.wp),
@@ -372,6 +386,16 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                             dram_addr=layer.const_addr, dram_stride=layer.const_stride,
                             rows=layer.const_rows, cols=layer.n_chunk,
                             local_addr=plan.const_row))
+    # the starting values' rows (WalkLayer.init_rows): whole chunks in one LOAD, a partial
+    # last chunk in its own
+    full = layer.cout // layer.n_chunk if layer.init_rows else 0
+    for j0, rows, cols in ((0, full, layer.n_chunk),
+                           (full, int(layer.init_rows > full), layer.cout % layer.n_chunk)):
+        if rows:
+            words.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                                dram_addr=layer.acc_init + 4 * j0 * layer.n_chunk,
+                                dram_stride=4 * layer.n_chunk, rows=rows, cols=cols,
+                                local_addr=init_row0 + j0))
     if layer.shared_weight is not None and layer.shared_weight[1]:
         addr, rows = layer.shared_weight
         words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, dram_addr=addr,

@@ -63,7 +63,8 @@ within the unit: a group of every chunk when the layer's weights do not fit, so 
 chains interleave; ResNet-8 stage 3) or ``shared`` (one matrix for everything: pooling); then
 one or two tile buffers (by block parity; by unit parity for per-unit tiles). ACC holds two
 halves of ``gn * bh * OW`` rows (by unit parity; a STORE of one unit overlaps the next unit's
-COMPUTEs) and the layer's constant rows (requantization / scale rows) at the top.
+COMPUTEs) and the layer's constant rows (requantization / scale rows), then its bias rows
+(:attr:`WalkLayer.init_rows`, one per output chunk) at the top.
 """
 
 from dataclasses import dataclass, field
@@ -163,8 +164,11 @@ class WalkLayer:
     shared_weight : (int, int) or None
         ``(addr, rows)`` of one matrix every COMPUTE uses (identity for pooling): loaded once.
     acc_init : int or None
-        Address of ``cout`` 32-bit words broadcast into each block's ACC rows before its first
-        COMPUTE (bias); None: the first COMPUTE starts from zero.
+        Address of ``cout`` 32-bit words (bias) every output row starts from; None: the first
+        COMPUTE starts from zero. On COMPUTEs they are LOADed once into :attr:`init_rows` ACC
+        rows and each ACC row's first COMPUTE starts from its chunk's row (``init_row``); on
+        the element-wise unit (``eltwise_mac``) they are broadcast into each block's ACC rows
+        before its first MAC.
     const_addr, const_rows : int
         ``const_rows`` rows of ``n_chunk`` words (dense, ``4 * n_chunk`` bytes apart? no: see
         ``const_stride``) LOADed once into the ACC's constant area.
@@ -263,6 +267,18 @@ class WalkLayer:
         chunk's loaded during the first unit)."""
         return self.diagonal and (self.eltwise_mac or (self.precision == Precision.FP16
                                                        and self.shared_weight is None))
+
+    @property
+    def init_rows(self):
+        """ACC rows that hold the starting values (``acc_init``) for the whole layer, chunk j's
+        at ``plan.const_row + const_rows + j`` (above the constant rows): one per output chunk
+        when the taps are COMPUTEs, whose first tap of each ACC row starts from it (COMPUTE
+        ``init_row``) instead of from rows a broadcast LOAD filled per block (that LOAD shares
+        the ACC's write port with the COMPUTE results: one cycle per row, ~1 k cycles of
+        ResNet-8 stage 1's fixed cost); 0 without ``acc_init`` and on the element-wise unit."""
+        if self.acc_init is None or self.eltwise_mac or self.eltwise_max:
+            return 0
+        return self.out_chunks
 
     def tile_chunks(self, gn):
         """Input chunks one tile buffer holds: the unit's group's own (``gn``) with

@@ -127,7 +127,7 @@ def plan_walk(config, layer, wmodes=None, startup=False, startup_tiebreak=False)
             if gn > 1 and -(-nt // gn) == -(-nt // (gn - 1)):
                 continue             # same number of groups as a smaller gn
             half = gn * bh * g.ow
-            const_row = a_rows - layer.const_rows
+            const_row = a_rows - layer.const_rows - layer.init_rows
             units = blocks * g.batch * -(-nt // gn)
             if (2 if units > 1 else 1) * half > const_row:
                 continue

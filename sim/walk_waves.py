@@ -12,9 +12,11 @@ wave's COMPUTEs and only the last (small) wave's STOREs follow the final COMPUTE
 of several output chunks (any window) takes its chunks in shrinking ranges instead, the same
 way. A wave keeps the order per ACC row (FP16 stays exact) and has at least LATENCY pixels over
 its chunks, so an accumulation chain onto the same rows is not waited for. No waves in the
-``taps`` weight mode (its tap buffers are refilled in the unit's tap order). What the engine
-cannot schedule away: an ACC-init LOAD (the bias) takes one ACC write-port cycle per row from
-the COMPUTEs' results (~2 k cycles on ResNet-8 stage 1), measured by removing them.
+``taps`` weight mode (its tap buffers are refilled in the unit's tap order). What the waves
+could not schedule away, an ACC-init LOAD of the bias taking one ACC write-port cycle per row
+from the COMPUTEs' results (~2 k cycles on ResNet-8 stage 1), is gone on COMPUTEs: they start
+from a bias row held in ACC (COMPUTE ``init_row``, :attr:`WalkLayer.init_rows
+<dure.sim.walk_layer.WalkLayer.init_rows>`).
 """
 
 from dure.gemm_cost import LATENCY, RELOAD

@@ -45,6 +45,7 @@ struct npu_info {
 
 struct npu_perf {
     uint64_t busy, macs, compute, dma_rd, dma_wr, stall_dep, stall_mem, stall_out;
+    uint64_t fill, gaps, drain;   /* the non-row cycles before / between / after the rows */
 };
 
 /* --- device ------------------------------------------------------------------------------- */

@@ -149,6 +149,9 @@ void npu_perf_read(struct npu_perf *p)
     p->stall_dep = read64(DURE_NPU_PERF_STALL_DEP_LO);
     p->stall_mem = read64(DURE_NPU_PERF_STALL_MEM_LO);
     p->stall_out = read64(DURE_NPU_PERF_STALL_OUT_LO);
+    p->fill = read64(DURE_NPU_PERF_FILL_LO);
+    p->gaps = read64(DURE_NPU_PERF_GAPS_LO);
+    p->drain = read64(DURE_NPU_PERF_DRAIN_LO);
 }
 
 void npu_perf_clear(void)

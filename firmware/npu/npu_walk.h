@@ -204,6 +204,15 @@ static inline uint32_t kin(const struct walk_layer *l, uint32_t j)
     return l->diagonal ? chunk_cols(l, j) : l->cin;
 }
 
+/* ACC rows holding the starting values for the whole layer (WalkLayer.init_rows): one per
+ * output chunk, at plan const_row + const_rows + j, when the taps are COMPUTEs (their first
+ * tap starts from the chunk's row, COMPUTE init_row); 0 without acc_init and on the
+ * element-wise unit (per-block broadcast ACC-init LOADs there). */
+static inline uint32_t walk_init_rows(const struct walk_layer *l)
+{
+    return l->has_acc_init && !l->eltwise_mac && !l->eltwise_max ? out_chunks(l) : 0;
+}
+
 /* MAC steps per window: KH * KW taps, ceil(KH * KW / 2) pair MACs with eltwise_pair. */
 static inline uint32_t walk_steps(const struct walk_layer *l)
 {

@@ -147,7 +147,8 @@ uint32_t walk_tile_base(const struct walk *w, uint32_t block)
     return w->tile0 + (block % w->p->tbufs) * w->p->tile_rows;
 }
 
-/* tile_loads: waves (nw > 0): the image rows LOADed in one piece per wave */
+/* tile_loads: waves (nw > 0): the image rows LOADed in one piece per wave, the first wave's
+ * tap row ky = 0 in a piece of its own first */
 static void tile_loads(struct walk *w, const struct unit *u, uint32_t (*wv)[2], uint32_t nw)
 {
     const struct walk_layer *l = w->l;
@@ -178,10 +179,13 @@ static void tile_loads(struct walk *w, const struct unit *u, uint32_t (*wv)[2], 
                      g->wp, kk, 0, 0);
         }
         int32_t r0 = iy0;
-        for (uint32_t wi = 0; wi <= nw && r0 < iy1; wi++) {
+        /* wi = -1: the first wave's tap row ky = 0 alone first (its first COMPUTEs wait for
+         * those image rows only), then one piece per wave */
+        for (int32_t wi = nw ? -1 : 0; wi <= (int32_t)nw && r0 < iy1; wi++) {
             int32_t r1 = iy1;
-            if (wi < nw) {
-                int32_t cut = py0 + (int32_t)((wv[wi][0] + wv[wi][1] - 1) * g->sh + g->kh) -
+            if (wi < (int32_t)nw) {
+                uint32_t k = wi < 0 ? 0 : (uint32_t)wi, reach = wi < 0 ? 1 : g->kh;
+                int32_t cut = py0 + (int32_t)((wv[k][0] + wv[k][1] - 1) * g->sh + reach) -
                               (int32_t)g->pt;
                 if (cut < r1)
                     r1 = cut;
@@ -242,7 +246,7 @@ uint32_t walk_acc_base(const struct walk *w, uint32_t u_index)
 static void acc_init(struct walk *w, const struct unit *u)
 {
     const struct walk_layer *l = w->l;
-    if (!l->has_acc_init)
+    if (!l->has_acc_init || walk_init_rows(l))
         return;
     for (uint32_t jj = 0; jj < u->gcount; jj++) {
         uint32_t j = u->j0 + jj;

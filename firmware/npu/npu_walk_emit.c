@@ -88,7 +88,13 @@ static void computes(struct walk *w, const struct unit *u)
                 uint32_t d[8] = {tpl[0], tpl[1], tpl[2], tpl[3], tpl[4], tpl[5], tpl[6],
                                  tpl[7]};
                 uint32_t w_end = w_row + (mac ? 1 + second : kk);
-                NPU_DESC_SET(d, COMPUTE, ACCUMULATE, !first || (l->has_acc_init && !max));
+                int init = first && walk_init_rows(l);     /* COMPUTE init_row */
+                NPU_DESC_SET(d, COMPUTE, ACCUMULATE,
+                             !first || (l->has_acc_init && !max && !init));
+                if (init) {
+                    NPU_DESC_SET(d, COMPUTE, INIT_ROW, 1);
+                    WPUT(d, COMPUTE, INIT_ADDR, w->p->const_row + l->const_rows + j);
+                }
                 if (max) {
                     /* ELTWISE MAX: A's walk only */
                 } else if (mac) {
@@ -188,6 +194,26 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
         WPUT(c.d, LOAD, COLS, l->n_chunk);
         WPUT(c.d, LOAD, LOCAL_ADDR, p->const_row);
         walk_emit_direct(&o, c.d);
+    }
+    /* the starting values' rows (walk_init_rows): whole chunks in one LOAD, a partial last
+     * chunk in its own */
+    {
+        uint32_t full = walk_init_rows(l) ? l->cout / l->n_chunk : 0;
+        uint32_t part[2][3] = {{0, full, l->n_chunk},
+                               {full, walk_init_rows(l) > full, l->cout % l->n_chunk}};
+        for (int k = 0; k < 2; k++) {
+            if (!part[k][1])
+                continue;
+            walk_cmd_new(&c, DURE_NPU_OP_LOAD);
+            WPUT(c.d, LOAD, TARGET, DURE_NPU_TARGET_ACC);
+            WPUT(c.d, LOAD, ELEM, DURE_NPU_ELEM_WORD32);
+            WPUT(c.d, LOAD, DRAM_ADDR, l->acc_init + 4 * part[k][0] * l->n_chunk);
+            WPUT(c.d, LOAD, DRAM_STRIDE, 4 * l->n_chunk);
+            WPUT(c.d, LOAD, ROWS, part[k][1]);
+            WPUT(c.d, LOAD, COLS, part[k][2]);
+            WPUT(c.d, LOAD, LOCAL_ADDR, p->const_row + l->const_rows + part[k][0]);
+            walk_emit_direct(&o, c.d);
+        }
     }
     if (l->has_shared && l->shared_rows) {
         walk_cmd_new(&c, DURE_NPU_OP_LOAD);

@@ -186,9 +186,9 @@ static int plan_search(const struct walk_layer *l, struct walk_plan *best)
             if (gn > 1 && walk_cdiv(nt, gn) == walk_cdiv(nt, gn - 1))
                 continue;
             uint64_t half = (uint64_t)gn * bh * g->ow;
-            if (a_rows < l->const_rows)
+            if (a_rows < l->const_rows + walk_init_rows(l))
                 continue;
-            uint32_t const_row = a_rows - l->const_rows;
+            uint32_t const_row = a_rows - l->const_rows - walk_init_rows(l);
             uint64_t units = (uint64_t)blocks * g->batch * walk_cdiv(nt, gn);
             if ((units > 1 ? 2 : 1) * half > const_row)
                 continue;

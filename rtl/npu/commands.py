@@ -137,13 +137,18 @@ over k, in the command's precision.
     w0: ``opcode``, ``precision`` [4] (:class:`~dure.rtl.npu.isa.Precision`), ``dataflow`` [5]
     (:class:`~dure.rtl.npu.isa.Dataflow`), ``accumulate`` [6] (init = the ACC row's current
     value; otherwise init = 0, i.e. int32 0 or fp32 +0.0), ``diagonal`` [7] (below),
-    ``gather`` [8] (below).
+    ``gather`` [8] (below),
+    ``init_row`` [9] (init = ACC row ``init_addr``'s lanes 0..N-1 for every row m: a bias row
+    held in ACC, read as int32 / fp32 bits like ``accumulate``'s; ``accumulate`` must then be 0
+    and ``init_addr`` must not be one of the rows the command writes, else ``BAD_COMBINATION``).
     w1: ``a_addr`` [15:0]: first SPAD row of A (lanes 0..K-1 of each row; see the walk below).
     w2: ``w_addr`` [15:0]: SPAD row of W's row k is ``w_addr + k``, lanes 0..N-1.
     w3: ``acc_addr`` [15:0]: ACC row of output row m is ``acc_addr + m``.
     w4: ``m`` [15:0] (>= 1), ``k`` [23:16] (1..R), ``n`` [31:24] (1..C).
     w5: ``a_cols`` [15:0], ``a_rows`` [31:16]; w6: ``a_col_step`` [15:0], ``a_row_step``
     [31:16]: the walk of A's rows.
+    w7: ``init_addr`` [15:0]: with ``init_row``, the ACC row every output row starts from (must
+    lie in ACC: ``LOCAL_RANGE``); without it, 0 (``RESERVED``).
     Only lanes 0..N-1 of each ACC row are written; k beyond K does not take part at all (so FP16
     signed zeros are exactly those of the sequential sum over the K real terms).
 
@@ -172,7 +177,7 @@ over k, in the command's precision.
     (a ``keep`` LOAD's position), ``ACC[acc + m, n] = init[m, n] + sum over i < k with
     tag(A[m, i]) == n of A[m, i] * W[i, n]`` (int8 bits 7:0 of both, int32 wrapping), so
     columns n >= 4 keep ``init``. Refused (``BAD_COMBINATION``) with FP16 precision, with
-    ``diagonal`` and on hardware without the gather path (``config.npu_gather``). PERF_MACS
+    ``diagonal``, with ``init_row`` and on hardware without the gather path (``config.npu_gather``). PERF_MACS
     counts ``m * k`` for a gather (one product per A lane). With the activation candidates of
     lane i's group in W's row i (lane c = the activation at position c), the row's lanes 0..3
     sum to the dense dot product of the expanded weights (a STORE with ``lane_sum``).
@@ -563,8 +568,8 @@ class ErrorCode(enum.Enum, shape=4):
     ``BAD_COMBINATION``  LOAD target/elem mismatch; a weight format with ACC, fill,
                          broadcast or the wrong elem, or a 2:4 one or INT4_FP16_ROWS with rows % 4
                          (lane-grouped 2:4: cols % 4; with ``keep``: cols % 2); ``keep``
-                         without a lane-grouped 2:4 format; a COMPUTE ``gather`` with FP16 or
-                         ``diagonal``; a STORE ``lane_sum`` with FP16 acc_type or cols != 1;
+                         without a lane-grouped 2:4 format; a COMPUTE ``gather`` with FP16,
+                         ``diagonal`` or ``init_row``; a STORE ``lane_sum`` with FP16 acc_type or cols != 1;
                          any of ``keep`` / ``gather`` / ``lane_sum`` without
                          ``npu_gather``; INT4_FP16(_ROWS)
                          on hardware without FP16; FP16
@@ -634,6 +639,12 @@ class Register(enum.Enum):
     ``PERF_*``      RO  64-bit performance counters as LO/HI pairs (read LO first: HI is
                         latched when LO is read); cleared by CONTROL.perf_clear. A build
                         with ``config.npu_perf_bits = 32`` keeps 32 bits (HI reads 0).
+                        FILL, GAPS and DRAIN split the cycles since the clear that are not
+                        COMPUTE rows (a layer's fixed cost): FILL from the first cycle with
+                        STATUS.busy to the first COMPUTE row, GAPS the cycles without a row
+                        between the first and the last row, DRAIN after the last row up to
+                        and including the last busy cycle (a run with no row counts all of
+                        its cycles from the first busy one to the last in FILL).
     """
 
     ID = 0x00
@@ -671,12 +682,18 @@ class Register(enum.Enum):
     PERF_STALL_MEM_HI = 0xB4
     PERF_STALL_OUT_LO = 0xB8   # cycles the array was stalled by its output (ACC write)
     PERF_STALL_OUT_HI = 0xBC
+    PERF_FILL_LO = 0xC0        # cycles from the first busy cycle to the first COMPUTE row
+    PERF_FILL_HI = 0xC4
+    PERF_GAPS_LO = 0xC8        # cycles between the first and the last COMPUTE row, no row
+    PERF_GAPS_HI = 0xCC
+    PERF_DRAIN_LO = 0xD0       # cycles after the last COMPUTE row up to the last busy one
+    PERF_DRAIN_HI = 0xD4
 
 
 #: The performance counters in register order (``PERF_<name>_LO`` / ``_HI`` of
 #: :class:`Register`).
 PERF_COUNTERS = ("BUSY", "MACS", "COMPUTE", "DMA_RD", "DMA_WR", "STALL_DEP", "STALL_MEM",
-                 "STALL_OUT")
+                 "STALL_OUT", "FILL", "GAPS", "DRAIN")
 
 
 class Status(enum.Flag):

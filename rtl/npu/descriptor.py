@@ -74,6 +74,7 @@ FIELDS = {
         "diagonal": Field(0, 7, 1),
         # Column n takes only the A lanes whose tag (bits 9:8) is n (2:4 MAC skipping).
         "gather": Field(0, 8, 1),
+        "init_row": Field(0, 9, 1),          # every row starts from ACC row init_addr
         "a_addr": Field(1, 0, 16),
         "w_addr": Field(2, 0, 16),
         "acc_addr": Field(3, 0, 16),
@@ -84,6 +85,7 @@ FIELDS = {
         "a_rows": Field(5, 16, 16),
         "a_col_step": Field(6, 0, 16),
         "a_row_step": Field(6, 16, 16),
+        "init_addr": Field(7, 0, 16),
     },
     Opcode.STORE: {
         "out": Field(0, 4, 2),

@@ -24,7 +24,8 @@ class ExecUnit(wiring.Component):
        previous command's activation rows.
     2. *ops*: reads A's row i (SPAD row ``a_addr + i``, or the walk's ``a_addr + (i // a_cols)
        * a_row_step + (i % a_cols) * a_col_step``, lanes ``0..rows-1``) and, when
-       ``accumulate``, the init row ``acc_addr + i`` from ACC (else 0: int32 0 / fp32 +0.0),
+       ``accumulate``, the init row ``acc_addr + i`` from ACC (with ``init_row``, ACC row
+       ``init_addr`` for every i; else 0: int32 0 / fp32 +0.0),
        and sends them on ``ops``; the first row carries ``swap``, the last ``last``. Row 0 of the
        next command follows the previous command's last row without a gap. The walk address is
        a running one (add ``a_col_step``, or at the end of a grid row go back to the row's start
@@ -37,15 +38,15 @@ class ExecUnit(wiring.Component):
     pulses come in command order.
 
     Accumulate chains (RAW through ACC) are ordered *per row*: the ops stage does not read the
-    init row ``x`` of an accumulating command while an earlier command's result row for ``x``
-    is in flight (issued, not yet written). Every issued A row gets a sequence number (``S``,
-    rows issued so far) and written result rows are counted (``W``; results come back in issue
-    order); for each unfinished command the unit keeps ``acc_addr``, ``acc_addr + m`` and the
-    sequence number of its row 0, so the row writing ``x`` has number ``s0 + x - acc_addr``
-    and is in flight iff that number lies in ``[W, S)``. A chain link therefore costs
-    ``max(m, array latency + 2)`` cycles instead of a whole command's drain, and the result is
-    the same as running the commands one after another. Other hazards (SPAD rows, LOADs and
-    STOREs, and RAW when the unit is used without this ordering) are the dispatcher's.
+    init row ``x`` of an accumulating (or ``init_row``) command while an earlier command's
+    result row for ``x`` is in flight (issued, not yet written). Every issued A row gets a
+    sequence number (``S``, rows issued so far) and written result rows are counted (``W``;
+    results come back in issue order); for each unfinished command the unit keeps ``acc_addr``,
+    ``acc_addr + m`` and the sequence number of its row 0, so the row writing ``x`` has number
+    ``s0 + x - acc_addr`` and is in flight iff that number lies in ``[W, S)``. A chain link
+    therefore costs ``max(m, array latency + 2)`` cycles instead of a whole command's drain, and
+    the result is the same as running the commands one after another. Other hazards (SPAD rows,
+    LOADs and STOREs, and RAW when the unit is used without this ordering) are the dispatcher's.
 
     Parameters
     ----------
@@ -182,16 +183,16 @@ class ExecUnit(wiring.Component):
         ]
         # The init row this issue would read, and whether an earlier row writing it is in
         # flight.
-        init_row = Signal(17)
+        init_at = Signal(17)
         raw_wait = Signal()
         in_flight = (seq_s - seq_w)[:sbits]
         pend = []
         for i in range(q):
-            hit = t_valid[i] & (init_row >= t_start[i]) & (init_row < t_end[i])
-            pend.append(hit & ((t_base[i] + init_row - seq_w)[:sbits] < in_flight))
+            hit = t_valid[i] & (init_at >= t_start[i]) & (init_at < t_end[i])
+            pend.append(hit & ((t_base[i] + init_at - seq_w)[:sbits] < in_flight))
         m.d.comb += [
-            init_row.eq(src.acc_addr + row_idx),
-            raw_wait.eq(src.accumulate & Cat(*pend).any()),
+            init_at.eq(Mux(src.init_row, src.init_addr, src.acc_addr + row_idx)),
+            raw_wait.eq((src.accumulate | src.init_row) & Cat(*pend).any()),
         ]
         cont = o_advance & ~new & ~raw_wait
         m.d.comb += take_pending.eq(o_advance & new & p_valid & info.w_rdy & ~raw_wait)
@@ -203,7 +204,7 @@ class ExecUnit(wiring.Component):
             wrap.eq(walk & (a_col == src.a_cols - 1)),
             self.spad_a.addr.eq(a_addr),
             self.spad_a.en.eq(issue),
-            self.acc_r.addr.eq(src.acc_addr + row_idx),
+            self.acc_r.addr.eq(init_at),
             self.acc_r.en.eq(issue),
             info.w_en.eq(take_pending),
             info.w_data.eq(Cat(p_cmd.acc_addr, p_cmd.n)),
@@ -214,7 +215,7 @@ class ExecUnit(wiring.Component):
             m.d.sync += [
                 o_swap.eq(row_idx == 0),
                 o_last.eq(row_idx == src.m - 1),
-                o_accum.eq(src.accumulate),
+                o_accum.eq(src.accumulate | src.init_row),
                 o_prec.eq(src.precision),
                 o_gather.eq(src.gather),
                 c_row.eq(row_idx + 1),

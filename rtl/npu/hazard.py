@@ -8,7 +8,8 @@ unit        reads                                  writes
 LOAD        --                                     SPAD or ACC ``[local_addr, last + 1)``
 COMPUTE     SPAD ``[a_addr, a_last + 1)``,           ACC ``[acc_addr, +m)``
             ``[w_addr, +k)``,
-            ACC ``[acc_addr, +m)`` if ``accumulate``
+            ACC ``[acc_addr, +m)`` if ``accumulate``,
+            ACC ``[init_addr, +1)`` if ``init_row``
 STORE       ACC ``[acc_addr, +rows)``, ACC rows     --
             ``[scale_addr, +1)`` if scale
             (``+2`` in a TFLite ``requant`` mode;
@@ -59,7 +60,7 @@ def _range():
 
 LoadFootprint = data.StructLayout({"spad": 1, "rows": _range()})
 ComputeFootprint = data.StructLayout({"a": _range(), "w": _range(), "acc": _range(),
-                                      "accumulate": 1})
+                                      "accumulate": 1, "init": _range()})
 StoreFootprint = data.StructLayout({"acc": _range(), "scale": 1, "params": _range()})
 EltwiseFootprint = data.StructLayout({"a": _range(), "b": _range(), "acc": _range()})
 
@@ -85,7 +86,8 @@ def footprint_of(kind, fields, view, *, lanes=1):
         return [*_set(view.a, fields.a_addr, Mux(fields.a_cols == 0, fields.m, walked)),
                 *_set(view.w, fields.w_addr, fields.k),
                 *_set(view.acc, fields.acc_addr, fields.m),
-                view.accumulate.eq(fields.accumulate)]
+                view.accumulate.eq(fields.accumulate),
+                *_set(view.init, fields.init_addr, fields.init_row)]
     if kind == "store":
         per = Mux(fields.requant != RequantMode.FLOAT_SCALE.value, 2, 1)
         if lanes & (lanes - 1) == 0:
@@ -115,9 +117,9 @@ def _overlap(a, b):
 
 def conflict_lc(load, compute):
     """A LOAD and a COMPUTE conflict: the LOAD writes SPAD rows the COMPUTE reads, or ACC rows
-    it writes."""
+    it writes or reads (its ``init_row``)."""
     return Mux(load.spad, _overlap(load.rows, compute.a) | _overlap(load.rows, compute.w),
-               _overlap(load.rows, compute.acc))
+               _overlap(load.rows, compute.acc) | _overlap(load.rows, compute.init))
 
 
 def conflict_ls(load, store):
@@ -133,8 +135,9 @@ def conflict_cs(compute, store):
 
 def conflict_cc(older, younger):
     """Two COMPUTEs, ``older`` first in queue order: the younger one accumulates onto ACC rows
-    the older one writes (RAW). Not symmetric."""
-    return younger.accumulate & _overlap(older.acc, younger.acc)
+    the older one writes, or starts from (``init_row``) one of them (RAW). Not symmetric."""
+    return ((younger.accumulate & _overlap(older.acc, younger.acc))
+            | _overlap(older.acc, younger.init))
 
 
 def conflict_le(load, eltwise):

@@ -1,6 +1,6 @@
 """NPU performance counters: 64-bit event counters read through the PERF_* registers."""
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -10,7 +10,18 @@ __all__ = ["PerfCounters"]
 
 
 class PerfCounters(wiring.Component):
-    """Eight 64-bit counters (wrapping), in :data:`~.commands.PERF_COUNTERS` order.
+    """64-bit counters (wrapping), in :data:`~.commands.PERF_COUNTERS` order.
+
+    Eight event counters, then three that split the cycles which are not COMPUTE rows around
+    the rows (a layer's fixed cost, issue 10), all since the last ``clear``:
+
+    - FILL: cycles from the first cycle with ``busy`` up to (not including) the first
+      ``compute_row`` cycle; with no row yet, every cycle from the first busy one on.
+    - GAPS: cycles without ``compute_row`` strictly between the first and the last row.
+    - DRAIN: cycles after the last row up to and including the last ``busy`` cycle after it.
+
+    So for a run that starts and ends idle, the cycles from its first busy cycle to its last
+    are exactly FILL + COMPUTE + GAPS + DRAIN.
 
     Parameters
     ----------
@@ -34,7 +45,7 @@ class PerfCounters(wiring.Component):
         STALL_MEM / STALL_OUT count the datapath's ``ev_stall_mem`` / ``ev_stall_out`` cycles.
     clear : In(1)
         Sets every counter to 0 (this cycle's events are dropped).
-    counters : Out(ArrayLayout(64, 8))
+    counters : Out(ArrayLayout(64, 11))
         The values.
 
     Latency
@@ -65,10 +76,29 @@ class PerfCounters(wiring.Component):
                   "DMA_RD": self.dma_rd_bytes, "DMA_WR": self.dma_wr_bytes,
                   "STALL_DEP": self.stall_dep, "STALL_MEM": self.stall_mem,
                   "STALL_OUT": self.stall_out}
-        for index, name in enumerate(PERF_COUNTERS):
-            counter = self.counters[index][:self._width]
+        for name, event in events.items():
+            counter = self.counters[PERF_COUNTERS.index(name)][:self._width]
             with m.If(self.clear):
                 m.d.sync += counter.eq(0)
             with m.Else():
-                m.d.sync += counter.eq(counter + events[name])
+                m.d.sync += counter.eq(counter + event)
+
+        fill, gaps, drain = (self.counters[PERF_COUNTERS.index(name)][:self._width]
+                             for name in ("FILL", "GAPS", "DRAIN"))
+        started = Signal()      # a busy cycle since the clear
+        seen_row = Signal()     # a COMPUTE row since the clear
+        tail = Signal(self._width)   # cycles since the last row (none counted before it)
+        row = self.compute_row
+        with m.If(self.clear):
+            m.d.sync += [fill.eq(0), gaps.eq(0), drain.eq(0), started.eq(0), seen_row.eq(0),
+                         tail.eq(0)]
+        with m.Elif(row):
+            m.d.sync += [started.eq(1), seen_row.eq(1), tail.eq(0), drain.eq(0),
+                         gaps.eq(gaps + tail)]
+        with m.Elif(seen_row):
+            m.d.sync += tail.eq(tail + 1)
+            with m.If(self.busy):
+                m.d.sync += drain.eq(tail + 1)
+        with m.Elif(self.busy | started):
+            m.d.sync += [started.eq(1), fill.eq(fill + 1)]
         return m

@@ -192,14 +192,17 @@ class Validator(wiring.Component):
                      + (f.a_cols - 1) * f.a_col_step, f.a_addr + f.m - 1)
         return {
             ErrorCode.RESERVED: _overlaps_any(w, reserved_masks(Opcode.COMPUTE))
-            | (~walk & ((f.a_rows != 0) | (f.a_col_step != 0) | (f.a_row_step != 0))),
+            | (~walk & ((f.a_rows != 0) | (f.a_col_step != 0) | (f.a_row_step != 0)))
+            | (~f.init_row & (f.init_addr != 0)),
             ErrorCode.ZERO_DIM: (f.m == 0) | (f.k == 0) | (f.n == 0) | (walk & (f.a_rows == 0)),
             ErrorCode.DIM_TOO_LARGE: (f.k > cfg.npu_rows) | (f.n > cfg.npu_cols),
             ErrorCode.BAD_COMBINATION: (f.dataflow == Dataflow.OS.value)
             | (fp16 & (not cfg.npu_fp16)) | (walk & (f.m != f.a_rows * f.a_cols))
-            | (f.gather & (fp16 | f.diagonal | (not cfg.npu_gather))),
+            | (f.gather & (fp16 | f.diagonal | f.init_row | (not cfg.npu_gather)))
+            | (f.init_row & (f.accumulate | ((f.init_addr >= f.acc_addr)
+                                             & (f.init_addr < f.acc_addr + f.m)))),
             ErrorCode.LOCAL_RANGE: (a_last >= spad) | ((f.w_addr + f.k) > spad)
-            | ((f.acc_addr + f.m) > acc),
+            | ((f.acc_addr + f.m) > acc) | (f.init_row & (f.init_addr >= acc)),
         }
 
     def _eltwise_checks(self, m, w):

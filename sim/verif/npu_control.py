@@ -164,6 +164,8 @@ def rows_touched(opcode, f):
         reads = {("spad", row) for row in a_rows_read(f)}
         reads |= {("spad", f["w_addr"] + r) for r in range(f["k"])}
         acc = {("acc", f["acc_addr"] + r) for r in range(f["m"])}
+        if f.get("init_row"):
+            reads.add(("acc", f["init_addr"]))
         return reads | (acc if f["accumulate"] else set()), acc
     if opcode == Opcode.ELTWISE:
         rows = a_rows_read(f)

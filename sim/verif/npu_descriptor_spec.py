@@ -35,13 +35,14 @@ LAYOUT = {
     },
     "COMPUTE": {
         "precision": (0, 4, 4), "dataflow": (0, 5, 5), "accumulate": (0, 6, 6),
-        "diagonal": (0, 7, 7), "gather": (0, 8, 8),
+        "diagonal": (0, 7, 7), "gather": (0, 8, 8), "init_row": (0, 9, 9),
         "a_addr": (1, 15, 0),
         "w_addr": (2, 15, 0),
         "acc_addr": (3, 15, 0),
         "m": (4, 15, 0), "k": (4, 23, 16), "n": (4, 31, 24),
         "a_cols": (5, 15, 0), "a_rows": (5, 31, 16),
         "a_col_step": (6, 15, 0), "a_row_step": (6, 31, 16),
+        "init_addr": (7, 15, 0),
     },
     "STORE": {
         "out": (0, 5, 4), "acc_type": (0, 6, 6), "scale": (0, 7, 7), "clamp": (0, 8, 8),

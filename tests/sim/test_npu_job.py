@@ -29,7 +29,7 @@ def test_header_compiles_and_matches_the_fields(tmp_path):
     probe.write_text('#include "npu_job.h"\n#include <stddef.h>\n'
                      f"_Static_assert(offsetof(struct npu_job_layer, cpu_out) == "
                      f"{4 * npu_job.LAYER_FIELDS.index('cpu_out')}, \"cpu_out\");\n"
-                     f"_Static_assert(offsetof(struct npu_job_layer, perf_stall_out_hi) == "
+                     f"_Static_assert(offsetof(struct npu_job_layer, perf_drain_hi) == "
                      f"{4 * (npu_job.LAYER_WORDS - 1)}, \"last\");\n"
                      "int main(void) { return 0; }\n")
     subprocess.run(["gcc", "-std=c11", "-fsyntax-only", f"-I{tmp_path}", str(probe)],

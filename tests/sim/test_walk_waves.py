@@ -165,8 +165,8 @@ def test_the_pointwise_tail_stores_only_the_last_chunk_range():
 
 
 def test_the_first_compute_waits_for_the_first_wave_only():
-    """Before the first COMPUTE the stream LOADs only the tile rows of the first wave (of the
-    first input chunk), not the whole block's."""
+    """Before the first COMPUTE the stream LOADs only the tile rows of the first wave's first
+    tap row (ky = 0, of the first input chunk), not the whole wave's nor the block's."""
     x_shape = (1, 32, 32, 16)
     prog, _, _, _ = _int8_program(x_shape, 16, (3, 3))
     plan = prog.plan
@@ -177,8 +177,9 @@ def test_the_first_compute_waits_for_the_first_wave_only():
                  f["local_addr"] >= plan.w_rows)
     waves = unit_waves(CONFIG, _Layer(32, (3, 3)), plan.bh, 1, True, False)
     assert len(waves) > 1
-    # the first wave's output rows need wr + 2 padded rows: wr + 1 image rows at the top
-    assert 0 < loaded <= (waves[0][1] + 1) * x_shape[2]
+    # the first wave's wr output rows read wr padded rows with ky = 0: wr - 1 image rows at
+    # the top (the whole wave: wr + 1)
+    assert loaded == (waves[0][1] - 1) * x_shape[2] > 0
     assert loaded < min(plan.bh + 1, x_shape[1]) * x_shape[2]
 
 

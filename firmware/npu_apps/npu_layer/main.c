@@ -127,10 +127,10 @@ int main(void)
         r->cycles = t3 - t1;
         r->build_cycles = t2 - t1;
         r->param_cycles = t1 - t0;
-        const uint64_t v[8] = {p.busy, p.macs, p.compute, p.dma_rd, p.dma_wr, p.stall_dep,
-                               p.stall_mem, p.stall_out};
+        const uint64_t v[11] = {p.busy, p.macs, p.compute, p.dma_rd, p.dma_wr, p.stall_dep,
+                                p.stall_mem, p.stall_out, p.fill, p.gaps, p.drain};
         volatile uint32_t *perf = &r->perf_busy_lo;
-        for (int k = 0; k < 8; k++) {
+        for (int k = 0; k < 11; k++) {
             perf[2 * k] = (uint32_t)v[k];
             perf[2 * k + 1] = (uint32_t)(v[k] >> 32);
         }

@@ -127,10 +127,10 @@ static int run_layer(uint32_t index, volatile struct npu_job_layer *l)
     npu_perf_read(&p);
     l->error = (uint32_t)err;
     l->cycles = cycles;
-    const uint64_t counters[8] = {p.busy, p.macs, p.compute, p.dma_rd, p.dma_wr, p.stall_dep,
-                                  p.stall_mem, p.stall_out};
+    const uint64_t counters[11] = {p.busy, p.macs, p.compute, p.dma_rd, p.dma_wr, p.stall_dep,
+                                   p.stall_mem, p.stall_out, p.fill, p.gaps, p.drain};
     volatile uint32_t *perf = &l->perf_busy_lo;
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 11; i++) {
         perf[2 * i] = (uint32_t)counters[i];
         perf[2 * i + 1] = (uint32_t)(counters[i] >> 32);
     }

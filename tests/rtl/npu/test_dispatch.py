@@ -135,7 +135,7 @@ def test_independent_load_overlaps_compute_and_store():
 @pytest.mark.parametrize("case", ["raw_spad", "war_spad", "waw_acc", "raw_acc", "scale_row",
                                   "shift_row", "eltwise_b", "eltwise_store", "eltwise_compute",
                                   "mac_weight", "pair_weight", "pair_tap",
-                                  "lane_scales_group"])
+                                  "lane_scales_group", "init_row"])
 def test_dependent_commands_serialise(case):
     commands = {
         "raw_spad": [load(0), compute(0, 8, 0)],            # compute reads what load writes
@@ -153,6 +153,8 @@ def test_dependent_commands_serialise(case):
         "pair_weight": [load(31, rows=1), mac(0, 0, w=30, tap_step=10)],   # and row 31
         "pair_tap": [load(13, rows=1), mac(0, 0, w=30, tap_step=10)],      # A rows 10..13
         "lane_scales_group": [load(23, rows=1, target=LoadTarget.ACC), None],
+        # a COMPUTE starting from ACC row 13 (init_row) reads what the LOAD writes there
+        "init_row": [load(13, rows=1, target=LoadTarget.ACC), None],
     }[case]
     independent = {
         "raw_spad": [load(4), compute(0, 8, 0)],
@@ -168,7 +170,11 @@ def test_dependent_commands_serialise(case):
         "pair_weight": [load(32, rows=1), mac(0, 0, w=30, tap_step=10)],
         "pair_tap": [load(14, rows=1), mac(0, 0, w=30, tap_step=10)],
         "lane_scales_group": [load(24, rows=1, target=LoadTarget.ACC), None],
+        "init_row": [load(14, rows=1, target=LoadTarget.ACC), None],
     }[case]
+    if case == "init_row":
+        commands[1] = independent[1] = encode(Opcode.COMPUTE, a_addr=0, w_addr=8, acc_addr=0,
+                                              m=4, k=4, n=4, init_row=1, init_addr=13)
     if case == "scale_row":
         commands[1] = encode(Opcode.STORE, out=OutType.INT8, scale=1, scale_addr=20, lo=-128,
                              hi=127, dram_addr=BASE, dram_stride=4, rows=4, cols=4)

@@ -113,7 +113,7 @@ def test_perf_counter_unit_adds_wraps_and_clears():
         ctx.set(dut.clear, 1)
         await ctx.tick()
         ctx.set(dut.clear, 0)
-        assert list(ctx.get(dut.counters)) == [0] * 8
+        assert list(ctx.get(dut.counters)) == [0] * len(PERF_COUNTERS)
 
     simulate(dut, [bench])
 
@@ -138,3 +138,55 @@ def test_perf_counter_unit_32_bits_wraps_at_2_32():
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
+
+
+def _split(trace):
+    """FILL, GAPS, DRAIN of a (busy, row) trace, from their definitions (perf.py)."""
+    busy = [i for i, (b, _) in enumerate(trace) if b]
+    rows = [i for i, (_, r) in enumerate(trace) if r]
+    if not rows:
+        return (len(trace) - busy[0] if busy else 0), 0, 0
+    fill = rows[0] - busy[0] if busy and busy[0] < rows[0] else 0
+    gaps = rows[-1] - rows[0] + 1 - len(rows)
+    after = [i for i in busy if i > rows[-1]]
+    return fill, gaps, (after[-1] - rows[-1] if after else 0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fill_gaps_drain_split_the_cycles_around_the_rows(seed):
+    """FILL / GAPS / DRAIN against their definitions on random busy / row traces (idle lead-in,
+    bursts of rows, idle holes while busy, idle cycles after the end), cleared mid-way."""
+    import random
+    rng = random.Random(seed)
+    fill, gaps, drain = (PERF_COUNTERS.index(n) for n in ("FILL", "GAPS", "DRAIN"))
+    dut = PerfCounters()
+
+    def trace():
+        t = [(0, 0)] * rng.randrange(0, 5) + [(1, 0)] * rng.randrange(0, 30)
+        for _ in range(rng.randrange(0, 6)):
+            t += [(1, 1)] * rng.randrange(1, 12)
+            t += [(rng.random() < 0.8, 0) for _ in range(rng.randrange(0, 20))]
+        return t + [(1, 0)] * rng.randrange(0, 9) + [(0, 0)] * rng.randrange(0, 5)
+
+    async def bench(ctx):
+        for _ in range(3):
+            t = trace()
+            for b, r in t:
+                ctx.set(dut.busy, b)
+                ctx.set(dut.compute_row, r)
+                await ctx.tick()
+            ctx.set(dut.busy, 0)
+            ctx.set(dut.compute_row, 0)
+            counters = ctx.get(dut.counters)
+            assert (counters[fill], counters[gaps], counters[drain]) == _split(t), t
+            rows = sum(r for _, r in t)
+            busy = [i for i, (b, r) in enumerate(t) if b or r]
+            if rows and busy:
+                assert counters[fill] + counters[gaps] + counters[drain] + rows == \
+                    busy[-1] - busy[0] + 1
+            ctx.set(dut.clear, 1)
+            await ctx.tick()
+            ctx.set(dut.clear, 0)
+            assert list(ctx.get(dut.counters)) == [0] * len(PERF_COUNTERS)
+
+    simulate(dut, [bench])
