@@ -53,7 +53,8 @@ def test_bad_predictor_options():
                     (dict(btb_entries=-1), "btb_entries must be 0 or a power of two"),
                     (dict(ras_depth=33), "ras_depth must be an integer in 0..32"),
                     (dict(predictor=False), "need predictor=True"),
-                    (dict(forwarding=False), "load_store_forwarding need forwarding=True")):
+                    (dict(forwarding=False, load_store_forwarding=True),
+                     "load_store_forwarding need forwarding=True")):
         with pytest.raises(ValueError, match=msg):
             CoreOptions(**kw)
 
