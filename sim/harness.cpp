@@ -8,7 +8,8 @@
 // --image     program image written by dure.sim.runner: magic "DUREIMG1", u32 run count, then
 //             per run: u32 byte address (word aligned), u32 word count, the words (all LE).
 // --result    file that receives one JSON line: status ("exit", "timeout" or "bare"),
-//             exit_code, cycles, instret, uart_bytes, load_cycles, seconds (main loop only).
+//             exit_code, cycles, instret, uart_bytes, load_cycles, seconds (main loop only),
+//             stalls (the bubbles between retirements by cause, stall_counts.h).
 // --max-cycles  cycle limit after the core leaves hold (default 50,000,000).
 // --trace     one line per rvfi valid: pc insn trap intr rd_addr rd_wdata mem_addr mem_rmask
 //             mem_wmask mem_wdata mem_rdata pc_wdata, lowercase hex without 0x.
@@ -35,6 +36,7 @@
 #include "verilated.h"
 
 #include "sdram_chip.h"
+#include "stall_counts.h"
 
 #if defined(DURE_COVERAGE)
 #include "verilated_cov.h"
@@ -454,6 +456,7 @@ int main(int argc, char** argv) {
     uint32_t exit_code = 0;
     uint64_t cycles = 0;
     uint64_t instret = 0;
+    StallCounts stalls;
     auto start = std::chrono::steady_clock::now();
     if (bare_cycles) {
         // The reference loop for simulator speed: the same model, the same two evaluations
@@ -479,6 +482,9 @@ int main(int argc, char** argv) {
             dump();
             if (top->RVFI(valid)) {
                 if (!top->RVFI(trap)) instret++;
+                stalls.retire(cycles, top->RVFI(insn), top->RVFI(trap), top->RVFI(intr),
+                              top->RVFI(pc_rdata), top->RVFI(pc_wdata), top->RVFI(mem_addr),
+                              top->RVFI(mem_rmask) | top->RVFI(mem_wmask));
                 if (trace) trace->line(top.get());
             }
             if (top->uart_tx_valid) uart_out.put(top->uart_tx_data);
@@ -530,8 +536,10 @@ int main(int argc, char** argv) {
     std::fprintf(result,
                  "{\"status\": \"%s\", \"exit_code\": %" PRIu32 ", \"cycles\": %" PRIu64
                  ", \"instret\": %" PRIu64 ", \"uart_bytes\": %" PRIu64
-                 ", \"load_cycles\": %" PRIu64 ", \"seconds\": %.6f}\n",
+                 ", \"load_cycles\": %" PRIu64 ", \"seconds\": %.6f, ",
                  status, exit_code, cycles, instret, uart_out.count(), load_cycles, seconds);
+    stalls.write_json(result);
+    std::fprintf(result, "}\n");
     std::fclose(result);
     return 0;
 }

@@ -27,8 +27,8 @@ __all__ = ["TOP_NAME", "build_root", "model_hash", "model_dir", "generate_verilo
 TOP_NAME = "dure_sim_top"
 
 _SIM_DIR = pathlib.Path(__file__).resolve().parent
-_HARNESS_SOURCES = ("harness.cpp", "sdram_chip.h", "rtlgen.py", "verilator.py",
-                    "verilator_build.py")
+_HARNESS_SOURCES = ("harness.cpp", "sdram_chip.h", "stall_counts.h", "rtlgen.py",
+                    "verilator.py", "verilator_build.py")
 
 
 def _default_top(config):

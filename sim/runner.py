@@ -62,6 +62,9 @@ class RunResult:
     dumps : dict of {(int, int): bytes}
         Memory read back after the run: ``dumps[(addr, length)]`` holds the ``length`` bytes at
         ``addr`` for every range requested with ``run_elf(..., dumps=...)``.
+    stalls : dict
+        The bubbles between retirements by cause (``sim/stall_counts.h`` states the rules):
+        ``{"retired": n, cause: [events, bubbles], ...}``; empty if the harness gave none.
     """
 
     status: str
@@ -74,6 +77,7 @@ class RunResult:
     wall_seconds: float = 0.0
     load_cycles: int = 0
     dumps: dict = field(default_factory=dict)
+    stalls: dict = field(default_factory=dict)
 
     @property
     def ipc(self):
@@ -261,7 +265,8 @@ def run_elf(elf_path, config=None, max_cycles=50_000_000, trace=None, waves=None
         offset += 4 * words
     return RunResult(status=status, failure=failure, exit_code=exit_code, cycles=raw["cycles"],
                      instret=raw["instret"], uart=uart, sim_seconds=raw["seconds"],
-                     wall_seconds=wall, load_cycles=raw["load_cycles"], dumps=read)
+                     wall_seconds=wall, load_cycles=raw["load_cycles"], dumps=read,
+                     stalls=raw.get("stalls", {}))
 
 
 def run_bare(elf_path, cycles, config=None, *, top=None):

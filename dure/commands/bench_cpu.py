@@ -1,7 +1,10 @@
 """``dure bench-cpu``: CPI of every CPU benchmark, and simulator speed against bare Verilator.
 
 For each ``bench_*.elf`` the firmware prints ``BENCH name cycles=N instret=M`` per kernel (its
-own counters); the harness gives whole-run cycles and instret. Simulator speed: the run's cycle
+own counters); the harness gives whole-run cycles and instret, and where the bubbles of the
+whole run went (the harness's rules, ``sim/stall_counts.h``: bubbles between retirements
+charged to load-use, branch mispredictions, taken branches predicted in D, jumps, returns,
+division, ...). Simulator speed: the run's cycle
 loop (UART, retirement counting, exit detection) against the same model's bare loop (clock
 toggling only) over the same number of cycles of the same program. ``--fmax``: the core's
 fmax on the ECP5-85F (:mod:`dure.fpga.core_fmax`).
@@ -40,6 +43,25 @@ def _ratio(cycles, instret):
     return f"{cycles / instret:.3f}" if instret else "-"
 
 
+#: Stall causes of the harness (``sim/stall_counts.h``), in table order, with short headers.
+STALL_COLUMNS = (("load_use", "load-use"), ("branch_mispredict", "mispredict"),
+                 ("branch_taken", "br-taken"), ("branch_not_taken", "br-not"),
+                 ("jal", "jal"), ("ret", "ret"), ("jalr", "jalr"), ("divide", "div"),
+                 ("split", "split"), ("trap", "trap"), ("other", "other"))
+
+
+def stall_row(name, cycles, stalls):
+    """One row of the bubble table: program, cycles, retired, bubbles per cause (each as
+    ``bubbles`` and the share of all cycles), or None when the harness gave no counts."""
+    if not stalls:
+        return None
+    row = [name, cycles, stalls["retired"]]
+    for key, _ in STALL_COLUMNS:
+        bubbles = stalls.get(key, [0, 0])[1]
+        row.append(f"{bubbles} ({100 * bubbles / cycles:.1f}%)" if cycles else str(bubbles))
+    return row
+
+
 def _fmax(args):
     from ..fpga.core_fmax import measure
     print(f"# fmax of the core ({args.core}) + 16 KiB RAM, ECP5-85F speed grade 6, out of "
@@ -76,7 +98,7 @@ def _cpi(args):
     except ValueError as error:
         raise UserError(str(error)) from None
     programs = find_programs(firmware_dir(args.firmware_dir), ["bench_*.elf"])
-    kernels, whole, ok = [], [], True
+    kernels, whole, stalls, ok = [], [], [], True
     total = {"cycles": 0, "run": 0.0, "bare": 0.0}
     for path in programs:
         print(f"running {path.name} ...", file=sys.stderr, flush=True)
@@ -87,6 +109,9 @@ def _cpi(args):
             print(f"dure: {path.name} printed no BENCH lines", file=sys.stderr)
         for name, cycles, instret in lines:
             kernels.append([path.name, name, cycles, instret, _ratio(cycles, instret)])
+        row = stall_row(path.name, result.cycles, result.stalls)
+        if row:
+            stalls.append(row)
         bare = run_bare(path, result.cycles, config=config)
         run_speed = result.cycles_per_second
         bare_speed = result.cycles / bare if bare > 0 else 0.0
@@ -108,4 +133,9 @@ def _cpi(args):
     print("Whole runs (harness counters) and simulator speed, Mcycles/s:")
     print(format_table(["program", "status", "cycles", "instret", "CPI", "dure run", "bare",
                         "run/bare"], whole))
+    if stalls:
+        print()
+        print("Bubbles of the whole runs by cause (harness, sim/stall_counts.h; share of cycles):")
+        print(format_table(["program", "cycles", "retired",
+                            *(head for _, head in STALL_COLUMNS)], stalls))
     return 0 if ok else 1

@@ -20,14 +20,18 @@ class BranchUnit(wiring.Component):
         Branch condition.
     pc : In(32)
     imm : In(32)
-    rs1, rs2 : In(32)
-        Forwarded operands.
+    rs1 : In(32)
+        Forwarded ``rs1``: a JALR's base.
+    cmp_a, cmp_b : In(32)
+        The operands of a conditional branch's comparison (``rs1``, ``rs2``; X may forward
+        a load's answer into these only).
     predicted_taken : In(1)
-        The D stage already redirected fetch (to ``target`` for a branch or JAL, to
-        ``predicted_target`` for a JALR).
-    predicted_target : In(32)
-        Where D sent fetch for a predicted JALR (only predicted with ``imm`` = 0, so the
-        check compares ``rs1`` directly).
+        The D stage already redirected fetch (to ``target`` for a branch or JAL, to its
+        predicted target for a JALR).
+    predicted_rs1 : In(32)
+        For a predicted JALR: predicted target - ``imm``, the ``rs1`` (bits 31:1) for which
+        the prediction is right (only predicted with an even ``imm``, so the check compares
+        ``rs1`` directly, without the target adder).
     taken : Out(1)
         Control leaves sequential order (always for JAL / JALR).
     target : Out(32)
@@ -48,9 +52,10 @@ class BranchUnit(wiring.Component):
     pc: In(32)
     imm: In(32)
     rs1: In(32)
-    rs2: In(32)
+    cmp_a: In(32)
+    cmp_b: In(32)
     predicted_taken: In(1)
-    predicted_target: In(32)
+    predicted_rs1: In(32)
     taken: Out(1)
     target: Out(32)
     next_pc: Out(32)
@@ -59,7 +64,7 @@ class BranchUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        a, b = self.rs1, self.rs2
+        a, b = self.cmp_a, self.cmp_b
         cond = Signal()
         with m.Switch(self.funct3):
             with m.Case(Funct3Branch.BEQ):
@@ -87,6 +92,6 @@ class BranchUnit(wiring.Component):
             self.misaligned.eq(self.taken & target[1]),
             self.mispredict.eq(~self.misaligned & (self.branch | self.jal | self.jalr) &
                                ((self.taken != self.predicted_taken) |
-                                (self.jalr & (self.rs1[1:] != self.predicted_target[1:])))),
+                                (self.jalr & (self.rs1[1:] != self.predicted_rs1[1:])))),
         ]
         return m

@@ -18,12 +18,21 @@ class Bypass(wiring.Component):
     A source produced by a load, a multiplication or a CSR read that is still in M is not
     available yet: ``hazard`` is raised and the X stage must wait one cycle or more.
 
+    With ``load_values`` an operand whose user can take it late (``x_late_ok1`` /
+    ``x_late_ok2``: X sets them for a conditional branch's comparison and a store's data) does
+    not wait for a load in M (``m_load``): ``late_rs1`` / ``late_rs2`` take the load's value
+    ``m_load_result`` (valid in the cycle M finishes the load; while M is busy X holds
+    anyway, and the values seen then are not used). ``rs1`` / ``rs2`` never carry it.
+
     Parameters
     ----------
     forwarding : bool
         With ``False`` nothing is forwarded: ``rs1`` / ``rs2`` are the values captured from D
         and ``hazard`` is 0. The pipeline must then keep an instruction in D until no older
         instruction in X or M writes its sources (:class:`~.core.Core` does).
+    load_values : bool
+        Forward a load's answer from M into ``late_rs1`` / ``late_rs2`` (needs
+        ``forwarding``). Without it they equal ``rs1`` / ``rs2``.
 
     Members
     -------
@@ -42,8 +51,17 @@ class Bypass(wiring.Component):
     w_rd : In(5)
         Destination written by the W stage this cycle (0: none).
     w_result : In(32)
+    x_late_ok1, x_late_ok2 : In(1)
+        The instruction in X uses ``late_rs1`` / ``late_rs2`` (not ``rs1`` / ``rs2``) for
+        that operand, and only there.
+    m_load : In(1)
+        The late producer in M is a load.
+    m_load_result : In(32)
+        Its value (formatted from the data bus answer in M).
     rs1, rs2 : Out(32)
         Current operand values.
+    late_rs1, late_rs2 : Out(32)
+        The same with a load's answer forwarded from M.
     hazard : Out(1)
     """
 
@@ -59,30 +77,49 @@ class Bypass(wiring.Component):
     m_result: In(32)
     w_rd: In(5)
     w_result: In(32)
+    x_late_ok1: In(1)
+    x_late_ok2: In(1)
+    m_load: In(1)
+    m_load_result: In(32)
     rs1: Out(32)
     rs2: Out(32)
+    late_rs1: Out(32)
+    late_rs2: Out(32)
     hazard: Out(1)
 
-    def __init__(self, *, forwarding=True):
+    def __init__(self, *, forwarding=True, load_values=False):
+        if load_values and not forwarding:
+            raise ValueError("load_values needs forwarding")
         self._forwarding = bool(forwarding)
+        self._load_values = bool(load_values)
         super().__init__()
 
     def elaborate(self, platform):
         m = Module()
         hazards = []
-        for d_val, x_reg, use, out in ((self.d_rs1, self.x_rs1, self.x_use_rs1, self.rs1),
-                                       (self.d_rs2, self.x_rs2, self.x_use_rs2, self.rs2)):
+        ports = ((self.d_rs1, self.x_rs1, self.x_use_rs1, self.x_late_ok1, self.rs1,
+                  self.late_rs1),
+                 (self.d_rs2, self.x_rs2, self.x_use_rs2, self.x_late_ok2, self.rs2,
+                  self.late_rs2))
+        for d_val, x_reg, use, late_ok, out, late_out in ports:
             held = Signal(32)
             m_hit = (self.m_rd != 0) & (self.m_rd == x_reg)
             w_hit = (self.w_rd != 0) & (self.w_rd == x_reg)
             if not self._forwarding:
-                m.d.comb += out.eq(held)
+                m.d.comb += [out.eq(held), late_out.eq(held)]
                 with m.If(self.load):
                     m.d.sync += held.eq(d_val)
                 continue
             m.d.comb += out.eq(Mux(m_hit, self.m_result, Mux(w_hit, self.w_result, held)))
             m.d.sync += held.eq(Mux(self.load, d_val, out))
-            hazards.append(use & m_hit & self.m_late)
+            if self._load_values:
+                # The load's value is the last input of the mux (the data bus answer arrives
+                # late in the cycle); the selects come from registers.
+                m.d.comb += late_out.eq(Mux(m_hit & self.m_load, self.m_load_result, out))
+                hazards.append(use & m_hit & self.m_late & ~(late_ok & self.m_load))
+            else:
+                m.d.comb += late_out.eq(out)
+                hazards.append(use & m_hit & self.m_late)
         if hazards:
             m.d.comb += self.hazard.eq(hazards[0] | hazards[1])
         return m

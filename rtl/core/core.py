@@ -197,6 +197,8 @@ class Core(wiring.Component):
             x.m_rd.eq(mst.m_rd),
             x.m_late.eq(mst.m_late),
             x.m_result.eq(mst.m_result),
+            x.m_load.eq(mst.m_load),
+            x.m_load_result.eq(lsu.m_result),
             x.w_rd.eq(w.w_rd),
             x.w_result.eq(w.w_result),
             x.irq_pending.eq(mst.irq_pending),

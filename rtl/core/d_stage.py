@@ -197,7 +197,7 @@ class DStage(wiring.Component):
                 predictor.x_ctr.eq(self.x_bht_ctr),
                 predictor.x_agree.eq(self.x_bht_agree),
                 dx.predicted_taken.eq(predictor.taken & ~dx.exc.valid),
-                dx.predicted_target.eq(predictor.target),
+                dx.predicted_rs1.eq(predictor.check),
                 dx.bht_ctr.eq(predictor.ctr),
                 dx.refetch.eq(predictor.refetch & ~dx.exc.valid),
                 predictor.f_taken.eq(fd.btb_taken),

@@ -29,7 +29,7 @@ DXLayout = data.StructLayout({
     "insn":            32,
     "dec":             DecodedLayout,
     "predicted_taken": 1,
-    "predicted_target": 32,   # checked in X for a predicted JALR (return address stack)
+    "predicted_rs1": 32,      # a predicted JALR's rs1 for its predicted target, checked in X
     "bht_ctr":         2,     # the branch's history counter as read in D (trained in X)
     "refetch":         1,     # fetch went to a wrong target after it: X redirects
     "exc":             TrapLayout,

@@ -82,6 +82,9 @@ class MStage(wiring.Component):
         Its value is not known before the M/W edge (load, product, CSR read).
     m_result : Out(32)
         Its value when computed in X.
+    m_load : Out(1)
+        The instruction in M is a load (its value is ``load_result`` in the cycle M
+        finishes it).
     mw : Out(edge_signature(MWLayout))
         The instruction handed to W (committed, trapped, or an interrupt taken).
     """
@@ -120,6 +123,7 @@ class MStage(wiring.Component):
             "m_rd": Out(5),
             "m_late": Out(1),
             "m_result": Out(32),
+            "m_load": Out(1),
             "mw": Out(edge_signature(MWLayout)),
         })
 
@@ -162,6 +166,7 @@ class MStage(wiring.Component):
             self.m_rd.eq(Mux(mst.valid, xm.rd, 0)),
             self.m_late.eq(xm.src != ResultSrc.X),
             self.m_result.eq(xm.result),
+            self.m_load.eq(xm.src == ResultSrc.LOAD),
             self.irq_pending.eq(csr.irq_pending),
             self.prot.eq(csr.prot),
         ]

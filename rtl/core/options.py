@@ -45,6 +45,17 @@ class CoreOptions:
     ras_depth : int
         With ``predictor``: return address stack entries (0: returns are resolved in X, three
         bubbles; else a predicted return costs one).
+    load_branch_forwarding : bool
+        With ``forwarding``: a conditional branch in X takes a source that a load in M
+        writes straight from the load's answer (the bus data, merged, shifted and extended)
+        into its comparison only, instead of waiting one cycle for it; the ALU, the address
+        adder and every other user still wait. A load followed by a branch on its value
+        then costs no bubble instead of one. Puts the data bus answer in front of the
+        branch comparison and X's registered redirect (``rtl/core/README.md``, Clock).
+    load_store_forwarding : bool
+        With ``forwarding``: the same for a store's data (``rs2``; its address still waits):
+        a load followed by a store of the loaded value costs no bubble. Puts the data bus
+        answer in front of the store data of the next request.
     serial_divider : bool
         Divide on one shared subtractor (:class:`~.divider_serial.SerialDivider`, 36 cycles)
         instead of :class:`~.divider.Divider` (33 cycles, separate negators and comparator).
@@ -55,8 +66,10 @@ class CoreOptions:
     shift_in_multiplier: bool = False
     predictor: bool = True
     bht_entries: int = 64
-    btb_entries: int = 32
+    btb_entries: int = 64
     ras_depth: int = 4
+    load_branch_forwarding: bool = False
+    load_store_forwarding: bool = False
     serial_divider: bool = False
 
     def __post_init__(self):
@@ -70,6 +83,10 @@ class CoreOptions:
             raise ValueError(f"ras_depth must be an integer in 0..32, not {self.ras_depth!r}")
         if not self.predictor and (self.bht_entries or self.btb_entries or self.ras_depth):
             raise ValueError("bht_entries, btb_entries and ras_depth need predictor=True")
+        if (self.load_branch_forwarding or self.load_store_forwarding) and \
+                not self.forwarding:
+            raise ValueError("load_branch_forwarding and load_store_forwarding need "
+                             "forwarding=True")
 
 
 #: Named variants: ``full`` is the default five-stage core with every fast path; ``small`` is
@@ -78,6 +95,7 @@ CORE_OPTIONS = {
     "full": CoreOptions(),
     "small": CoreOptions(fetch_depth=2, forwarding=False, shift_in_multiplier=True,
                          predictor=False, bht_entries=0, btb_entries=0, ras_depth=0,
+                         load_branch_forwarding=False, load_store_forwarding=False,
                          serial_divider=True),
 }
 

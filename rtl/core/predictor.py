@@ -30,10 +30,10 @@ class Predictor(wiring.Component):
       is updated once per instruction, in its first cycle in D, unless an older stage
       redirects in that cycle (``flush``); wrong-path updates of instructions flushed later
       are not undone (prediction quality only: X checks every predicted target).
-    - Other JALR (indirect calls and jumps, and returns the stack cannot predict): with
-      ``imm`` = 0, predicted taken to ``f_target`` when the branch target buffer hit (X
-      writes the buffer with the target of every such JALR it redirects); else not predicted
-      (resolved in X).
+    - Other JALR (indirect calls and jumps, calls through ``auipc`` + ``jalr``, and returns
+      the stack cannot predict): with an even ``imm``, predicted taken to ``f_target`` when
+      the branch target buffer hit (X writes the buffer with the target of every such JALR
+      it redirects); else not predicted (resolved in X).
     - The fetch unit's branch target buffer may already have sent fetch somewhere after the
       instruction (``f_taken``, ``f_target``). When that path differs from the prediction
       here, D redirects fetch (to the predicted target, or to ``pc + 4``; the core registers
@@ -68,7 +68,11 @@ class Predictor(wiring.Component):
     taken : Out(1)
         Prediction for the instruction in D (passed on to the X stage).
     target : Out(32)
-        The predicted target (passed on to X, which checks it for a predicted JALR).
+        The predicted target.
+    check : Out(32)
+        For a JALR: ``target - imm``, the ``rs1`` for which the predicted target is right
+        (passed on to X, which compares it with ``rs1``, bits 31:1, keeping the target adder
+        out of the check).
     ctr : Out(2)
         The table counter read for the instruction (passed on to X for training).
     f_taken : In(1)
@@ -113,6 +117,7 @@ class Predictor(wiring.Component):
             "imm": In(32),
             "taken": Out(1),
             "target": Out(32),
+            "check": Out(32),
             "ctr": Out(2),
             "f_taken": In(1),
             "f_target": In(32),
@@ -192,15 +197,19 @@ class Predictor(wiring.Component):
 
         # ---- prediction, decided in the first cycle and held -----------------------------
         target = Signal(32)
+        jalr_target = Signal(32)
+        check = Signal(32)
         taken = Signal()
         indirect = Signal()
         misaligned = Signal()     # target[1]: a target that is not 4-byte aligned
         relative = Signal(32)     # pc + imm
         m.d.comb += [
             relative.eq(self.pc + self.imm),
-            # Another JALR with imm = 0 follows the branch target buffer (trained by X).
-            indirect.eq(self.jalr & ~ras_hit & (self.imm == 0) & self.f_taken),
-            target.eq(Mux(ras_hit, ras_top, Mux(indirect, self.f_target, relative))),
+            # Another JALR with an even imm follows the branch target buffer (trained by X).
+            indirect.eq(self.jalr & ~ras_hit & ~self.imm[0] & self.f_taken),
+            jalr_target.eq(Mux(ras_hit, ras_top, self.f_target)),
+            target.eq(Mux(ras_hit | indirect, jalr_target, relative)),
+            check.eq(jalr_target - self.imm),
             # target[1] without the adder's carry chain: the stack's and the buffer's targets
             # are word addresses, and pc + imm of a branch or JAL (imm[0] = 0) has bit 1 =
             # pc[1] ^ imm[1]. (A JALR otherwise is never predicted taken.)
@@ -221,12 +230,15 @@ class Predictor(wiring.Component):
         ]
         held_taken = Signal()
         held_target = Signal(32)
+        held_check = Signal(32)
         held_late = Signal()
         with m.If(first):
-            m.d.sync += [held_taken.eq(taken), held_target.eq(target), held_late.eq(late)]
+            m.d.sync += [held_taken.eq(taken), held_target.eq(target), held_late.eq(late),
+                         held_check.eq(check)]
         m.d.comb += [
             self.taken.eq(Mux(first, taken, held_taken)),
             self.target.eq(Mux(first, target, held_target)),
+            self.check.eq(Mux(first, check, held_check)),
             self.refetch.eq(Mux(first, late, held_late)),
             self.redirect.eq(first & differs),
             self.redirect_target.eq(Mux(taken, target, Cat(0, 0, seq))),

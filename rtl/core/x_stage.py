@@ -46,7 +46,8 @@ class XStage(wiring.Component):
     Parameters
     ----------
     options : CoreOptions
-        ``forwarding``, ``shift_in_multiplier``, ``predictor`` and ``serial_divider`` apply.
+        ``forwarding``, ``load_branch_forwarding``, ``load_store_forwarding``,
+        ``shift_in_multiplier``, ``predictor`` and ``serial_divider`` apply.
     pmp_entries, triggers : int
         PMP entries and address triggers of the CSR file.
 
@@ -66,6 +67,12 @@ class XStage(wiring.Component):
         Its value is not known in M yet (load, product, CSR read).
     m_result : In(32)
         Its value, when computed in X.
+    m_load : In(1)
+        It is a load.
+    m_load_result : In(32)
+        The load's value, formatted from the data bus answer in M (valid in the cycle M
+        finishes the load; with ``load_branch_forwarding`` / ``load_store_forwarding`` a
+        conditional branch's comparison / a store's data takes it instead of waiting).
     w_rd : In(5)
         Register written by W this cycle (0: none).
     w_result : In(32)
@@ -95,7 +102,7 @@ class XStage(wiring.Component):
         Destination of the instruction in X (0: none).
     x_btb_we : Out(1)
     x_btb_pc : Out(32)
-        With ``x_redirect``, for a JALR with ``imm`` = 0: the fetch unit's branch target
+        With ``x_redirect``, for a JALR with an even ``imm``: the fetch unit's branch target
         buffer learns ``x_target`` for the pc ``x_btb_pc`` (registered).
     x_bht_update, x_bht_pc, x_bht_ctr, x_bht_agree : Out
         A conditional branch left X (registered: raised in the next cycle): its pc, the
@@ -122,6 +129,8 @@ class XStage(wiring.Component):
             "m_rd": In(5),
             "m_late": In(1),
             "m_result": In(32),
+            "m_load": In(1),
+            "m_load_result": In(32),
             "w_rd": In(5),
             "w_result": In(32),
             "irq_pending": In(1),
@@ -156,7 +165,9 @@ class XStage(wiring.Component):
         m = Module()
         opts = self._options
         m.submodules.stage = x = Stage(DXLayout)
-        m.submodules.bypass = bypass = Bypass(forwarding=opts.forwarding)
+        late_branch, late_store = opts.load_branch_forwarding, opts.load_store_forwarding
+        m.submodules.bypass = bypass = Bypass(forwarding=opts.forwarding,
+                                              load_values=late_branch or late_store)
         m.submodules.operands = operands = OperandSelect()
         m.submodules.alu = alu = ALU()
         if opts.shift_in_multiplier:
@@ -206,6 +217,12 @@ class XStage(wiring.Component):
             bypass.m_result.eq(self.m_result),
             bypass.w_rd.eq(self.w_rd),
             bypass.w_result.eq(self.w_result),
+            # A load's answer goes only into a branch's comparison and a store's data.
+            bypass.x_late_ok1.eq(xd.branch if late_branch else 0),
+            bypass.x_late_ok2.eq((xd.branch if late_branch else 0) |
+                                 ((xd.unit == Unit.STORE) if late_store else 0)),
+            bypass.m_load.eq(self.m_load),
+            bypass.m_load_result.eq(self.m_load_result),
         ]
         rs1, rs2 = bypass.rs1, bypass.rs2
         hazard = bypass.hazard
@@ -230,13 +247,16 @@ class XStage(wiring.Component):
             branch.pc.eq(xp.pc),
             branch.imm.eq(xd.imm),
             branch.rs1.eq(rs1),
-            branch.rs2.eq(rs2),
+            # (without the option the load's answer must not even reach the comparison: a
+            # path the timing analysis would see, though the hazard keeps it unused)
+            branch.cmp_a.eq(bypass.late_rs1 if late_branch else rs1),
+            branch.cmp_b.eq(bypass.late_rs2 if late_branch else rs2),
             branch.predicted_taken.eq(xp.predicted_taken),
-            branch.predicted_target.eq(xp.predicted_target),
+            branch.predicted_rs1.eq(xp.predicted_rs1),
             self.lsu_funct3.eq(xd.funct3),
             self.lsu_base.eq(rs1),
             self.lsu_offset.eq(xd.imm),
-            self.lsu_store_data.eq(rs2),
+            self.lsu_store_data.eq(bypass.late_rs2 if late_store else rs2),
             self.mul_en.eq(~m_busy),
             self.mul_a.eq(rs1),
             divider.op.eq(xd.funct3),
@@ -416,7 +436,7 @@ class XStage(wiring.Component):
                                   xp.refetch) & ~hazard & ~m_busy & ~m_redirect),
             # Without prediction X redirects only to taken targets (never to pc + 4).
             target_now.eq(branch.next_pc if opts.predictor else branch.target),
-            btb_now.eq(redirect_now & xd.jalr & (xd.imm == 0)),
+            btb_now.eq(redirect_now & xd.jalr & ~xd.imm[0]),
         ]
         # The history table's training is registered (the branch comparison -> table write
         # data was a long path): the table learns one cycle after the branch left X.
@@ -445,8 +465,10 @@ class XStage(wiring.Component):
             xm.mem_wdata.eq(self.lsu_wdata),
             xm.rs[0].eq(Mux(xd.use_rs1, xd.rs1, 0)),
             xm.rs[1].eq(Mux(xd.use_rs2, xd.rs2, 0)),
-            xm.rs_rdata[0].eq(Mux(xd.use_rs1 & (xd.rs1 != 0), rs1, 0)),
-            xm.rs_rdata[1].eq(Mux(xd.use_rs2 & (xd.rs2 != 0), rs2, 0)),
+            # (late_rs*: the values used; they differ from rs* only while a load in M
+            # writes the register, when nothing but a branch or a store leaves X)
+            xm.rs_rdata[0].eq(Mux(xd.use_rs1 & (xd.rs1 != 0), bypass.late_rs1, 0)),
+            xm.rs_rdata[1].eq(Mux(xd.use_rs2 & (xd.rs2 != 0), bypass.late_rs2, 0)),
             xm.csr.eq(ok_nb & (xd.unit == Unit.CSR)),
             xm.csr_addr.eq(xd.csr_addr),
             xm.csr_op.eq(xd.funct3[0:2]),

@@ -107,7 +107,8 @@ class Result:
 
 
 RVFI_FIELDS = ("valid", "insn", "trap", "intr", "pc_rdata", "pc_wdata", "rd_addr", "rd_wdata",
-               "mem_addr", "mem_rmask", "mem_wmask", "mem_rdata", "mem_wdata")
+               "mem_addr", "mem_rmask", "mem_wmask", "mem_rdata", "mem_wdata", "rs1_rdata",
+               "rs2_rdata")
 
 
 def _bus_process(port, mem, timing, rng, result, name):

@@ -53,8 +53,8 @@ class BgeuSignedBranch(BranchUnit):
         from amaranth.hdl import Module, Mux
         m = Module()
         m.submodules.inner = inner = BranchUnit()
-        for name in ("branch", "jal", "jalr", "pc", "imm", "rs1", "rs2", "predicted_taken",
-                     "predicted_target"):
+        for name in ("branch", "jal", "jalr", "pc", "imm", "rs1", "cmp_a", "cmp_b",
+                     "predicted_taken", "predicted_rs1"):
             m.d.comb += getattr(inner, name).eq(getattr(self, name))
         m.d.comb += inner.funct3.eq(Mux(self.funct3 == 0b111, 0b101, self.funct3))
         for name in ("taken", "target", "next_pc", "misaligned", "mispredict"):
@@ -96,12 +96,14 @@ class NoWForwardBypass(Bypass):
     def elaborate(self, platform):
         from amaranth.hdl import Module
         m = Module()
-        m.submodules.inner = inner = Bypass(forwarding=self._forwarding)
+        m.submodules.inner = inner = Bypass(forwarding=self._forwarding,
+                                            load_values=self._load_values)
         for name in ("load", "d_rs1", "d_rs2", "x_rs1", "x_rs2", "x_use_rs1", "x_use_rs2",
-                     "m_rd", "m_late", "m_result", "w_result"):
+                     "m_rd", "m_late", "m_result", "w_result", "x_late_ok1", "x_late_ok2",
+                     "m_load", "m_load_result"):
             m.d.comb += getattr(inner, name).eq(getattr(self, name))
         m.d.comb += inner.w_rd.eq(0)
-        for name in ("rs1", "rs2", "hazard"):
+        for name in ("rs1", "rs2", "late_rs1", "late_rs2", "hazard"):
             m.d.comb += getattr(self, name).eq(getattr(inner, name))
         return m
 

@@ -103,6 +103,15 @@ def test_demo_and_bench_cpu(assemble, tmp_path):
     kernel = next(line.split() for line in bench.stdout.splitlines() if " add " in line)
     assert kernel == ["bench_a.elf", "add", "300", "200", "1.500"]
     assert "run/bare" in bench.stdout
+    # The bubble table: every retirement but the first closes a gap; the gaps add up to the
+    # cycles not spent retiring (the run ends with the exit store, which may not retire).
+    head = next(line.split() for line in bench.stdout.splitlines() if "load-use" in line)
+    row = next(line for line in bench.stdout.splitlines()
+               if line.startswith("bench_a.elf") and "%" in line)
+    cells = dict(zip(head, row.replace(" (", "(").split(), strict=True))
+    bubbles = sum(int(cells[h].split("(")[0]) for h in head[3:])
+    cycles, retired = int(cells["cycles"]), int(cells["retired"])
+    assert 0 < cycles - retired - bubbles <= 8, (cycles, retired, bubbles)
 
 
 def test_parse_bench_lines():
