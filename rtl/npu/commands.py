@@ -177,8 +177,8 @@ over k, in the command's precision.
     (a ``keep`` LOAD's position), ``ACC[acc + m, n] = init[m, n] + sum over i < k with
     tag(A[m, i]) == n of A[m, i] * W[i, n]`` (int8 bits 7:0 of both, int32 wrapping), so
     columns n >= 4 keep ``init``. Refused (``BAD_COMBINATION``) with FP16 precision, with
-    ``diagonal``, with ``init_row`` and on hardware without the gather path (``config.npu_gather``). PERF_MACS
-    counts ``m * k`` for a gather (one product per A lane). With the activation candidates of
+    ``diagonal``, with ``init_row`` and on hardware without the gather path
+    (``config.npu_gather``). PERF_MACS counts ``m * k`` for a gather (one product per A lane). With the activation candidates of
     lane i's group in W's row i (lane c = the activation at position c), the row's lanes 0..3
     sum to the dense dot product of the expanded weights (a STORE with ``lane_sum``).
 
@@ -569,7 +569,8 @@ class ErrorCode(enum.Enum, shape=4):
                          broadcast or the wrong elem, or a 2:4 one or INT4_FP16_ROWS with rows % 4
                          (lane-grouped 2:4: cols % 4; with ``keep``: cols % 2); ``keep``
                          without a lane-grouped 2:4 format; a COMPUTE ``gather`` with FP16,
-                         ``diagonal`` or ``init_row``; a STORE ``lane_sum`` with FP16 acc_type or cols != 1;
+                         ``diagonal`` or ``init_row``; a STORE ``lane_sum`` with FP16
+                         acc_type or cols != 1;
                          any of ``keep`` / ``gather`` / ``lane_sum`` without
                          ``npu_gather``; INT4_FP16(_ROWS)
                          on hardware without FP16; FP16
