@@ -178,7 +178,8 @@ over k, in the command's precision.
     tag(A[m, i]) == n of A[m, i] * W[i, n]`` (int8 bits 7:0 of both, int32 wrapping), so
     columns n >= 4 keep ``init``. Refused (``BAD_COMBINATION``) with FP16 precision, with
     ``diagonal``, with ``init_row`` and on hardware without the gather path
-    (``config.npu_gather``). PERF_MACS counts ``m * k`` for a gather (one product per A lane). With the activation candidates of
+    (``config.npu_gather``). PERF_MACS counts ``m * k`` for a gather (one product per A
+    lane). With the activation candidates of
     lane i's group in W's row i (lane c = the activation at position c), the row's lanes 0..3
     sum to the dense dot product of the expanded weights (a STORE with ``lane_sum``).
 
