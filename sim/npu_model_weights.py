@@ -101,17 +101,7 @@ def _lanes24(fmt, raw, rows, cols):
     """Lanes of a lane-grouped 2:4 LOAD: per row, ``2 g`` values (int8 bytes or int4 nibbles,
     group j's first then second) then ``g`` 4-bit codes, ``g = cols / 4``."""
     g = cols // 4
-    if fmt == WeightFormat.SPARSE24_LANES:
-        vals = raw[:, :2 * g].view(np.int8).astype(np.int16)
-        codes = raw[:, 2 * g:2 * g + (g + 1) // 2]
-    else:
-        vals = _nibbles(raw[:, :g], 2 * g)
-        codes = raw[:, g:g + (g + 1) // 2]
-    code = np.empty((rows, 2 * codes.shape[1]), np.int16)
-    code[:, 0::2] = codes & 0xF
-    code[:, 1::2] = codes >> 4
-    p0, p1 = code[:, :g] & 3, code[:, :g] >> 2
-    v0, v1 = vals[:, 0::2], vals[:, 1::2]
+    v0, v1, p0, p1 = _lane_groups(fmt, raw, rows, g)
     out = np.zeros((rows, g, 4), np.int16)
     for p in range(4):
         out[:, :, p] = np.where(p0 == p, v0, np.where(p1 == p, v1, 0))
