@@ -89,7 +89,7 @@ def test_reserved_bits():
     assert check(with_word(load(), 5, 1)) == E.RESERVED
     assert check(with_word(load(), 4, 1 << 16)) == E.RESERVED
     assert check(with_word(load(), 0, load()[0] | 1 << 9)) == E.RESERVED
-    assert check(with_word(compute(), 0, compute()[0] | 1 << 9)) == E.RESERVED
+    assert check(with_word(compute(), 0, compute()[0] | 1 << 10)) == E.RESERVED
     assert check(with_word(compute(), 7, 1)) == E.RESERVED
     assert check(with_word(load(), 7, 1 << 16)) == E.RESERVED
     assert check(with_word(compute(), 1, 1 << 16)) == E.RESERVED

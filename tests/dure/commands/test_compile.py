@@ -52,8 +52,9 @@ def test_wrong_precision_and_missing_file(tmp_path, model, capsys):
 
 def test_onnx_fused_qdq_puts_the_unfused_convolutions_on_the_npu(tmp_path, capsys):
     """An int8-activation QDQ ResNet-8: by default the Convs onnxruntime on x86-64 leaves
-    unfused run as its float32 arithmetic on the core; ``--onnx-fused-qdq`` computes them as
-    the fused QLinear kernel, on the NPU, so no float convolution is left."""
+    unfused get its float32 arithmetic, decided on the core (``conv_fast`` from the NPU's
+    integer sums, or the float kernel ``CONV_2D``); ``--onnx-fused-qdq`` computes them as the
+    fused QLinear kernel, on the NPU, so no float convolution is left."""
     from dure.sim.verif import onnx_models as om
 
     path = tmp_path / "rn8.onnx"
@@ -65,6 +66,6 @@ def test_onnx_fused_qdq_puts_the_unfused_convolutions_on_the_npu(tmp_path, capsy
     def core_convs(folder):
         rows = json.loads((tmp_path / folder / "program.json").read_text())["layers"]
         return [r["node"]["name"] for r in rows
-                if r["kind"] == "CONV_2D" and r["where"] == "core"]
+                if r["kind"] in ("CONV_2D", "conv_fast") and r["where"] == "core"]
 
     assert core_convs("x86") and not core_convs("arm")
