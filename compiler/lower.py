@@ -266,7 +266,7 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
             if graph.arithmetic == "onnx" and op.kind is OpKind.ADD:
                 blob.add_shared(add_table_name(op), onnx_add_table(graph, op))  # 64 KB
             if graph.arithmetic == "onnx" and op.kind is OpKind.SOFTMAX:
-                x = T[op.inputs[0]]      # the exp table of the C kernel (program.py)
+                x = T[op.inputs[0]]      # the exp table of the C kernel (core_record.py)
                 blob.add(softmax_table_name(op), onnx_softmax_table(
                     x.shape[-1], x.quant.s, bool(op.attrs.get("uint8"))))
             layers.append(Layer(op.kind.value, "core", op, reads, list(op.outputs),

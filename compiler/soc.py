@@ -23,7 +23,7 @@ import numpy as np
 
 from .errors import UnsupportedModel
 from .execute import load_inputs, read_outputs, run_core_layer
-from .program import TableError, pack_layer_table, results_bytes, unpack_results
+from .layer_table import TableError, pack_layer_table, results_bytes, unpack_results
 
 __all__ = ["run_program_soc", "SocSegment", "SocRun", "missing_kernels", "intact_tensors",
            "check_intermediates", "tile_stats", "BOOT_BYTES"]

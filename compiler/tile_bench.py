@@ -132,7 +132,7 @@ def gemm_point(config, workload_name, tiles, *, family=None, bandwidth=None, see
     from dure.sim.npu_job_build import job_elf
     from dure.sim.runner import run_elf
 
-    from .program import (
+    from .layer_table import (
         HEADER_WORDS,
         RECORD_WORDS,
         LayerKind,

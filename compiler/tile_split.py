@@ -43,13 +43,14 @@ from dure.rtl.npu.commands import ElemType, Opcode, OutType
 from dure.rtl.npu.descriptor import decode, encode
 from dure.sim.npu_model import NpuModel, RegionMemory
 
+from .core_record import core_record
+from .layer_table import HEADER_WORDS, RECORD_WORDS, LayerKind
 from .npu_ops import layer_planner, param_image
-from .program import HEADER_WORDS, RECORD_WORDS, LayerKind, core_record
 
 __all__ = ["TileLayer", "SplitProgram", "split_program", "run_split", "run_split_soc",
            "share", "MAX_TILES"]
 
-#: Tile lists one layer-table record holds (:class:`.program.LayerKind` ``NPU_TILES``).
+#: Tile lists one layer-table record holds (:class:`.layer_table.LayerKind` ``NPU_TILES``).
 MAX_TILES = 8
 
 _ELEM_BYTES = {ElemType.INT8.value: 1, ElemType.FP16.value: 2, ElemType.WORD32.value: 4}

@@ -1,5 +1,5 @@
 /* layer_table.h: the walker of a compiled model's layer table (format: the docstring of
- * compiler/program.py; constants mirrored here and checked by
+ * compiler/layer_table.py; constants mirrored here and checked by
  * tests/firmware/test_layer_table.py). It runs every layer in order: NPU layers through a callback (LIST
  * doorbells on the SoC), core layers by calling the C kernels of npu_cpu_ops.h, and times each.
  * It has no SoC dependency, so it compiles for the host too (the tests drive it with the golden

@@ -1,5 +1,5 @@
 /* npu_model_run: runs a whole compiled model (dure.compiler.soc) in one firmware run: walks the
- * layer table (format: compiler/program.py; walker: layer_table.c), NPU layers as LIST
+ * layer table (format: compiler/layer_table.py; walker: layer_table.c), NPU layers as LIST
  * doorbells, core layers with the C kernels of firmware/npu/cpu_ops_*.c, per-layer cycles to
  * the results area.
  *
