@@ -123,15 +123,20 @@ def _float_scale_reference(x, w, bias, zi, scale, zo, stride, padding, depthwise
     return golden.requantize(acc.reshape(-1, cout), scale, zo).reshape(acc.shape)
 
 
-def test_max_pool_int8_add_and_float_scale_built_on_the_core_are_exact():
+# make test runs the 4x4 SoC (its model is built for many tests anyway); the 8x8 `sim` SoC's
+# model is one more ~5-minute build, so its case runs under make fuzz.
+@pytest.mark.parametrize("config", [CONFIG, pytest.param(preset("sim"), marks=pytest.mark.slow)],
+                         ids=["npu-small", "sim"])
+def test_max_pool_int8_add_and_float_scale_built_on_the_core_are_exact(config):
     """The C ports of MAX_POOL_2D (INT8 with a clamp, FP16; ELTWISE MAX walk), INT8 ADD
     (ELTWISE ADD with TFLite's rescaling) and the float-scale (ONNX) INT8 convolutions (walked,
-    tap-packed, depthwise on pair MACs) build their lists on the core of the 8x8 `sim` SoC;
-    every output equals its golden operator bit for bit."""
+    tap-packed, depthwise on pair MACs) build their lists on the core of the 4x4 `npu-small`
+    SoC (and of the 8x8 `sim` SoC under make fuzz); every output equals its golden operator
+    bit for bit."""
     from dure.sim.golden_tflite_params import add_params
 
     rng = np.random.default_rng(31)
-    table = LayerTable(preset("sim"), max_layers=7, list_cap=4096, param_cap=1 << 16)
+    table = LayerTable(config, max_layers=7, list_cap=4096, param_cap=1 << 16)
     wants = []
     # MAX_POOL_2D: INT8 3x3 stride 2 SAME with a clamp, FP16 2x3 stride 1 VALID with ReLU
     x = rng.integers(-128, 128, (2, 7, 6, 5), dtype=np.int8)

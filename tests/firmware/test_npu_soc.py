@@ -3,8 +3,10 @@ the Python-golden vectors on the NPU (ending with an interrupt-driven FENCE wait
 as one LIST, the GEMM benchmark, whose MACs per cycle are printed (``pytest -s``) and must
 reach a floor, the error interrupt through the trap path and DMA bus errors during core
 traffic. The vectors, the LIST and both error paths also run on the shipped 8x8 `sim` SoC (the
-variant `make sim` runs; one more Verilator model build, cached). The self-test and the full
-vectors (both also run the CPU reference path in soft-float, ~10 M cycles each) are slow
+variant `make sim` runs) under `make fuzz`: its Verilator model is one more build of ~5 minutes,
+the longest step of `make test` when it was there (the shipped 8x8 NPU stays in `make test` on
+Amaranth's simulator: tests/rtl/npu/test_npu.py::test_shipped_npu_gemm). The self-test and the
+full vectors (both also run the CPU reference path in soft-float, ~10 M cycles each) are slow
 tests."""
 
 import re
@@ -18,7 +20,9 @@ MAX_CYCLES = 60_000_000
 CONFIG = preset("npu-small")
 # The shipped configuration (issue: verification of what users run): the 8x8 dual-precision NPU.
 SHIPPED = preset("sim")
-BOTH = pytest.mark.parametrize("config", [CONFIG, SHIPPED], ids=["npu-small", "sim"])
+# The 8x8 cases: make fuzz (their model build, ~5 min, is the first test there: build_first).
+SHIPPED_SLOW = pytest.param(SHIPPED, marks=[pytest.mark.slow, pytest.mark.build_first])
+BOTH = pytest.mark.parametrize("config", [CONFIG, SHIPPED_SLOW], ids=["npu-small", "sim"])
 # npu-small is a 4x4 array (peak 16 MACs/cycle) whose COMPUTEs cover 4 rows of K, so the core's
 # descriptor pushes, not the array, bound these GEMMs; the floors catch a large regression of
 # driver or NPU. (The 8x8 figures are `make bench`'s; tests/sim/test_npu_bench.py checks the
@@ -39,9 +43,7 @@ def run(path, max_cycles=MAX_CYCLES, config=CONFIG):
     return result, uart
 
 
-# The first test of the 8x8 SoC builds its Verilator model (~5 min): sorted to the front.
-@pytest.mark.parametrize("config", [CONFIG, pytest.param(SHIPPED, marks=pytest.mark.build_first)],
-                         ids=["npu-small", "sim"])
+@BOTH
 def test_vectors_on_the_soc(programs, config):
     _, uart = run(programs / "npu_vectors_npu.elf", config=config)
     assert "cases pass on the NPU" in uart
