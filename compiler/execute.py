@@ -17,7 +17,8 @@ from dure.sim.npu_model import NpuModel
 
 from .ir import explicit_padding
 from .onnx_fast import finish
-from .reference import finish_outputs, patches, prepare_inputs, run_op
+from .reference import run_op
+from .reference_values import finish_outputs, patches, prepare_inputs
 
 __all__ = ["run_program", "ProgramRun", "load_inputs", "run_core_layer", "read_outputs"]
 

@@ -58,24 +58,33 @@ end in (``acc_upper``), so the prefetched LOADs write rows the previous layer no
 and need not wait for its last COMPUTEs and STOREs (FC autoencoder, INT8 per-channel: 82,837
 -> 82,713 cycles; FP16 146,009 -> 145,469). Where the upper ACC half would collide with the
 requantization rows the layer keeps the planner's placement.
+
+This module decides which path each operator takes, plans the memory and places the
+descriptors; the layer of each path (GEMM, planned operator, fast float convolution, GEMV)
+and its descriptors are :mod:`.lower_layers`' (``layer_macs`` and ``emit_gemm`` stay
+importable from here).
 """
 
 import numpy as np
-from dure.rtl.npu.commands import Opcode, OutType, Precision, RequantMode
+from dure.rtl.npu.commands import Opcode
 from dure.rtl.npu.descriptor import decode, encode
-from dure.sim.conv_plan import conv2d_int8_sum_program
-from dure.sim.gemm_descriptors import gemm_descriptors
-from dure.sim.golden_fixedpoint import wrap_int32
-from dure.sim.npu_model import perf_macs
 
 from . import onnx_float
 from .errors import UnsupportedModel
 from .ir import OpKind, explicit_padding, is_layout_view, pair
+from .lower_layers import (
+    emit_gemm,
+    emit_planned,
+    fast_conv_layers,
+    gemm_form,
+    gemm_layer,
+    gemv_layer,
+    layer_macs,
+    planned_layer,
+)
 from .memory_plan import Interval, align_up, plan_memory
-from .npu_gemm import gemm_cost, tflite_gemm_descriptors
-from .npu_gemv import fc_gemv_program, prefetch_next
-from .npu_ops import float_conv, layer_planner, param_image
-from .onnx_fast import fast_params, fast_table
+from .npu_gemv import prefetch_next
+from .npu_ops import float_conv, layer_planner
 from .program import Layer, Program
 from .reference import (
     constant,
@@ -83,7 +92,6 @@ from .reference import (
     onnx_float_conv_params,
     onnx_scales,
     onnx_softmax_table,
-    tflite_multipliers,
 )
 
 __all__ = ["compile_graph", "value_dtype", "layer_macs", "emit_gemm"]
@@ -95,20 +103,6 @@ def value_dtype(graph, name):
     if graph.arithmetic == "float" and t.dtype == np.float32:
         return np.dtype(np.float16)
     return t.dtype
-
-
-def layer_macs(graph, op):
-    """Multiply-accumulates of an operator (0 for those that compute none)."""
-    out = graph.tensors[op.outputs[0]].shape
-    if op.kind is OpKind.CONV_2D:
-        _, kh, kw, cin = graph.tensors[op.inputs[1]].shape
-        return int(np.prod(out)) * kh * kw * cin
-    if op.kind is OpKind.DEPTHWISE_CONV_2D:
-        _, kh, kw, _ = graph.tensors[op.inputs[1]].shape
-        return int(np.prod(out)) * kh * kw
-    if op.kind is OpKind.FULLY_CONNECTED:
-        return int(np.prod(out)) * graph.tensors[op.inputs[1]].shape[1]
-    return 0
 
 
 def add_table_name(op):
@@ -145,25 +139,6 @@ class _Blob:
 
     def bytes(self):
         return b"".join(self.parts)
-
-
-def _gemm_form(graph, op, im2col):
-    """``(direct, K)`` when ``op`` runs as an NPU GEMM (``direct``: no im2col), else None."""
-    T = graph.tensors
-    if op.kind not in (OpKind.FULLY_CONNECTED, OpKind.CONV_2D) or float_conv(op):
-        return None
-    w = T[op.inputs[1]]
-    if graph.arithmetic != "float" and np.any(w.quant.zero_point != 0):
-        return None
-    if op.kind is OpKind.FULLY_CONNECTED:
-        return True, w.shape[1]
-    cout, kh, kw, cin = w.shape
-    x = T[op.inputs[0]]
-    pads = explicit_padding(op.attrs["padding"], x.shape[1], x.shape[2], kh, kw,
-                            op.attrs["stride"], op.attrs["dilation"])[2]
-    if kh == kw == 1 and tuple(op.attrs["stride"]) == (1, 1) and not any(pads):
-        return True, cin
-    return (False, kh * kw * cin) if im2col else None
 
 
 def pointwise_choice(config):
@@ -214,7 +189,7 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
     for op in graph.ops:
         for name in op.outputs:
             buffers[name] = (value_dtype(graph, name), T[name].shape)
-        form = _gemm_form(graph, op, im2col)
+        form = gemm_form(graph, op, im2col)
         reads = [n for n in op.inputs if n is not None and not T[n].const]
         if alias and is_layout_view(graph, op):     # same bytes: a view, no copy
             aliases[op.outputs[0]] = op.inputs[0]
@@ -226,7 +201,7 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
         # FULLY_CONNECTED stays a GEMM / GEMV.
         pw_gemm = pointwise == "gemm" and form is not None and form[0] and \
             op.kind is OpKind.CONV_2D
-        fast = _fast_conv_layers(graph, op, blob, buffers, reads, config) \
+        fast = fast_conv_layers(graph, op, blob, buffers, reads, config) \
             if planners and float_fast and float_conv(op) else None
         if fast:                # unfused float32 conv: NPU sums, the core decides (onnx_fast)
             layers.extend(fast)
@@ -234,9 +209,9 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
         plan = None if not planners or op.kind is OpKind.FULLY_CONNECTED or pw_gemm else \
             layer_planner(graph, op, config, precision)
         if plan is not None:
-            layers.append(_planned_layer(graph, op, blob, reads, plan, config))
+            layers.append(planned_layer(graph, op, blob, reads, plan, config))
             continue
-        fc = _gemv_layer(graph, op, blob, buffers, config, precision) if gemv else None
+        fc = gemv_layer(graph, op, blob, buffers, config, precision) if gemv else None
         if fc is not None:
             layers.append(fc)
             continue
@@ -284,7 +259,7 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
                                 params={"pad_value": 0 if precision == "fp16" else
                                         T[op.inputs[0]].quant.zp}))
         try:
-            layers.append(_gemm_layer(graph, op, blob, a_name, m, k, n, config, precision))
+            layers.append(gemm_layer(graph, op, blob, a_name, m, k, n, config, precision))
         except ValueError as e:
             raise op.fail(f"cannot be lowered onto the NPU: {e}") from None
     # memory plan of the activations
@@ -322,14 +297,14 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
         flip, upper = alternate and not flip, alternate and not upper
         if layer.kind in ("npu_op", "gemv"):
             try:
-                layer.commands = _emit_planned(layer, tensor_addr, weight_addr,
+                layer.commands = emit_planned(layer, tensor_addr, weight_addr,
                                                **({"flip": flip, "acc_upper": upper}
                                                   if alternate else {}))
             except ValueError:
                 if not alternate:
                     raise
                 # the upper ACC half collides with the requantization rows: as planned
-                layer.commands = _emit_planned(layer, tensor_addr, weight_addr)
+                layer.commands = emit_planned(layer, tensor_addr, weight_addr)
             layer.commands.append(encode(Opcode.FENCE))
             if alternate:
                 last = [f["acc_addr"] for op, f in map(decode, layer.commands)
@@ -339,7 +314,7 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
             try:
                 # The FENCE makes the layer's STOREs reach memory before a later LOAD reads
                 # them (main memory is not hazard-tracked, rtl/npu/commands.py "Ordering").
-                layer.commands = _emit(config, layer, tensor_addr, weight_addr) + [
+                layer.commands = emit_gemm(config, layer, tensor_addr, weight_addr) + [
                     encode(Opcode.FENCE)]
             except ValueError as e:
                 raise layer.op.fail(f"cannot be lowered onto the NPU: {e}") from None
@@ -352,224 +327,3 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
                     a.commands, b.commands, (main.base, main.base + len(weights)))
     return Program(graph, config, precision, layers, weights, main.base, weight_addr,
                    tensor_addr, buffers, arena_base, plan.size, plan.total)
-
-
-def _gemm_layer(graph, op, blob, a_name, m, k, n, config, precision):
-    T = graph.tensors
-    w = constant(graph, op.inputs[1])
-    b = constant(graph, op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] else None
-    base = op.outputs[0]
-    bmat = np.ascontiguousarray(w.reshape(w.shape[0], -1).T)        # (K, N)
-    lo, hi = op.attrs.get("lo"), op.attrs.get("hi")
-    p = {"a": a_name, "out": op.outputs[0], "b": blob.add(f"{base}/B", bmat)}
-    if precision == "fp16":
-        p.update(precision="fp16", lo=lo, hi=hi,
-                 bias=blob.add(f"{base}/bias", b.astype(np.float32)) if b is not None else None)
-        eb = 2
-    else:
-        zx = T[op.inputs[0]].quant.zp
-        bias = np.zeros(n, np.int64) if b is None else b.astype(np.int64)
-        folded = wrap_int32(bias - zx * w.reshape(n, -1).astype(np.int64).sum(axis=1))
-        lo, hi = int(lo), int(hi)
-        p.update(precision="int8", zero_point=T[op.outputs[0]].quant.zp, lo=min(lo, hi), hi=hi,
-                 bias=blob.add(f"{base}/bias", folded.astype(np.int32)))
-        if graph.arithmetic == "tflite":
-            mult, shift = tflite_multipliers(graph, op)
-            p.update(mode=(RequantMode.TFLITE_SINGLE_ROUNDING if op.kind is
-                           OpKind.FULLY_CONNECTED else RequantMode.TFLITE_DOUBLE_ROUNDING),
-                     multiplier=blob.add(f"{base}/multiplier", mult.astype(np.int32)),
-                     shift=blob.add(f"{base}/shift", shift.astype(np.int32)))
-        else:
-            p.update(mode=RequantMode.FLOAT_SCALE,
-                     scale=blob.add(f"{base}/scale", onnx_scales(graph, op)))
-        eb = 1
-    return Layer("gemm", "npu", op, [a_name], [op.outputs[0]], gemm=(m, k, n),
-                 macs=m * k * n, array_macs=m * k * n, weight_bytes=bmat.nbytes,
-                 est_cycles=gemm_cost(config, m, k, n, elem_bytes=eb), params=p)
-
-
-def _planned_layer(graph, op, blob, reads, planned, config):
-    """An ``npu_op`` layer: ``planned`` is :func:`.npu_ops.layer_planner`'s ``(plan, trial)``;
-    the trial's parameter bytes (which do not depend on the addresses) go into the weight blob;
-    the descriptors are made with the real addresses by :func:`_emit_planned`."""
-    plan, trial = planned
-    image = param_image(trial, config.region("main").base)
-    pname = blob.add(f"{op.outputs[0]}/params", np.frombuffer(image, np.uint8))
-    cost = getattr(trial.plan, "cost", None)
-    return Layer("npu_op", "npu", op, reads, [op.outputs[0]], macs=layer_macs(graph, op),
-                 weight_bytes=len(image), est_cycles=cost[0] if cost else None,
-                 params={"planner": op.kind.value, "params": pname, "notes": trial.notes,
-                         "lane_use": round(trial.lane_use, 4)},
-                 plan=(plan, image), array_macs=_counted_macs(trial.descriptors))
-
-
-def _fast_conv_layers(graph, op, blob, buffers, reads, config):
-    """The exact fast path of an ``ort_float`` convolution (:mod:`.onnx_fast`), or None when
-    it does not apply: an ``npu_op`` layer storing the int32 sums ``S`` into a scratch buffer
-    ``<out>/sums`` (:func:`dure.sim.conv_plan.conv2d_int8_sum_program`), then a core layer
-    ``conv_fast`` that decides each output from ``S`` or recomputes it in float32 (its float
-    weights, bias and chain table as the slow kernel's, the fast table after the chains)."""
-    p = fast_params(graph, op)
-    if p is None or not config.npu_rows:
-        return None
-    x = graph.tensors[op.inputs[0]]
-    out = op.outputs[0]
-    sums_name = f"{out}/sums"
-
-    def plan(x_addrs, out_addr, param_addr):
-        return conv2d_int8_sum_program(config, tuple(x.shape), p.w, input_zero_point=p.zx,
-                                       stride=p.stride, padding=p.padding, x_addr=x_addrs[0],
-                                       out_addr=out_addr, param_addr=param_addr)
-    base = config.region("main").base
-    try:
-        trial = plan([base], base, base)
-    except ValueError:
-        return None
-    image = param_image(trial, base)
-    pname = blob.add(f"{sums_name}/params", np.frombuffer(image, np.uint8))
-    buffers[sums_name] = (np.int32, tuple(trial.out_shape))
-    cost = getattr(trial.plan, "cost", None)
-    npu = Layer("npu_op", "npu", op, reads, [sums_name], macs=layer_macs(graph, op),
-                weight_bytes=len(image), est_cycles=cost[0] if cost else None,
-                params={"planner": "conv_sums", "params": pname, "notes": trial.notes,
-                        "lane_use": round(trial.lane_use, 4)},
-                plan=(plan, image), array_macs=_counted_macs(trial.descriptors))
-    wg, bd, group = onnx_float_conv_params(graph, op)
-    chains = onnx_float.conv_chains(x.shape, wg.shape, p.stride, (1, 1), p.pads, group)
-    blob.add(f"{out}/float_weights", np.ascontiguousarray(
-        wg.transpose(0, 3, 1, 2)).reshape(wg.shape[0], -1))
-    if bd is not None:
-        blob.add(f"{out}/float_bias", bd)
-    blob.add(f"{out}/chains", np.frombuffer(np.asarray(chains, np.uint32).tobytes() +
-                                            fast_table(p), np.uint8))
-    # the MACs are the NPU layer's; the core decides (and recomputes a few outputs)
-    core = Layer("conv_fast", "core", op, [*reads, sums_name], [out], macs=0,
-                 params={"sums": sums_name})
-    return [npu, core]
-
-
-def _gemv_layer(graph, op, blob, buffers, config, precision):
-    """A ``gemv`` layer (:mod:`.npu_gemv`) for a batch-1 FULLY_CONNECTED of an INT8 TFLite or
-    ONNX model (ONNX: the ``FLOAT_SCALE`` requantization with :func:`.reference.onnx_scales`,
-    as the GEMM path) or an FP16 model with at least C (array columns) units, or None (other
-    operators and models, fewer units, or a shape the GEMV plan refuses: the GEMM path then).
-    Below C units the GEMM needs fewer weight sets than the GEMV has K tiles, each a LOAD of
-    a few bytes: MobileNet's 256 -> 2 classifier takes 3,505 cycles as a GEMM and 4,481 as a
-    GEMV on the 8x8 SoC. The parameter bytes (transposed weights, bias, multiplier and shift
-    or scale rows) go into the blob as for ``npu_op`` layers."""
-    T = graph.tensors
-    if op.kind is not OpKind.FULLY_CONNECTED or _gemm_form(graph, op, False) is None:
-        return None
-    out = T[op.outputs[0]]
-    if len(out.shape) != 2 or out.shape[0] != 1 or out.shape[1] < config.npu_cols:
-        return None
-    w = constant(graph, op.inputs[1])                              # (N, K)
-    n, k = w.shape
-    b = constant(graph, op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] else None
-    lo, hi = op.attrs.get("lo"), op.attrs.get("hi")
-    writes = [op.outputs[0]]
-    if precision == "fp16":
-        kw = dict(precision="fp16", lo=lo, hi=hi,
-                  bias=None if b is None else b.astype(np.float32))
-    elif graph.arithmetic == "tflite":
-        zx = T[op.inputs[0]].quant.zp
-        bias = np.zeros(n, np.int64) if b is None else b.astype(np.int64)
-        folded = wrap_int32(bias - zx * w.astype(np.int64).sum(axis=1)).astype(np.int32)
-        mult, shift = tflite_multipliers(graph, op)
-        lo, hi = int(lo), int(hi)
-        kw = dict(precision="int8", bias=folded, multiplier=mult, shift=shift,
-                  zero_point=out.quant.zp, lo=min(lo, hi), hi=hi,
-                  mode=RequantMode.TFLITE_SINGLE_ROUNDING)
-    elif graph.arithmetic == "onnx":
-        zx = T[op.inputs[0]].quant.zp
-        bias = np.zeros(n, np.int64) if b is None else b.astype(np.int64)
-        folded = wrap_int32(bias - zx * w.astype(np.int64).sum(axis=1)).astype(np.int32)
-        scale = np.broadcast_to(onnx_scales(graph, op), (n,))
-        lo, hi = int(lo), int(hi)
-        kw = dict(precision="int8", bias=folded, scale=scale, zero_point=out.quant.zp,
-                  lo=min(lo, hi), hi=hi, mode=RequantMode.FLOAT_SCALE)
-    else:
-        return None
-    wkn = np.ascontiguousarray(w.T)
-    eb = 2 if precision == "fp16" else 1
-
-    def plan(x_addrs, out_addr, param_addr, channels=None, flip=False, acc_upper=None):
-        """The layer's program, or with ``channels = (c0, c1)`` (c0 a multiple of the array
-        width) the program of output channels c0..c1 alone at their places in the output
-        (:mod:`.tile_split`)."""
-        if channels is None:
-            return fc_gemv_program(config, wkn, x_addr=x_addrs[0], out_addr=out_addr,
-                                   param_addr=param_addr, flip=flip, acc_upper=acc_upper,
-                                   **kw)
-        c0, c1 = channels
-        part = {key: (v[c0:c1] if key in ("bias", "multiplier", "shift", "scale") and
-                      v is not None
-                      else v) for key, v in kw.items()}
-        return fc_gemv_program(config, np.ascontiguousarray(wkn[:, c0:c1]), x_addr=x_addrs[0],
-                               out_addr=out_addr + c0 * eb, param_addr=param_addr, **part)
-    base = config.region("main").base
-    try:
-        trial = plan([base], base, base)
-    except ValueError:
-        return None
-    image = param_image(trial, base)
-    pname = blob.add(f"{op.outputs[0]}/params", np.frombuffer(image, np.uint8))
-    return Layer("gemv", "npu", op, [op.inputs[0]], writes, gemm=(1, k, n), macs=k * n,
-                 array_macs=trial.array_macs, weight_bytes=k * n * eb,
-                 est_cycles=-(-k * n * eb // config.main_bytes_per_cycle),
-                 params={"planner": "gemv", "params": pname}, plan=(plan, image))
-
-
-def _counted_macs(descriptors):
-    """The products PERF_MACS counts (:func:`dure.sim.npu_model.perf_macs`: COMPUTE ``m * k *
-    n``, diagonal ``m * min(k, n)``; ELTWISE MAC ``m * n``, twice with ``pair``)."""
-    return perf_macs(descriptors)
-
-
-def _emit_planned(layer, tensor_addr, weight_addr, **placement):
-    plan, image = layer.plan
-    param_addr = weight_addr[layer.params["params"]]
-    prog = plan([tensor_addr[n] for n in layer.reads], tensor_addr[layer.writes[0]],
-                param_addr, *[tensor_addr[n] for n in layer.writes[1:]],
-                **placement)
-    if param_image(prog, param_addr) != image:
-        raise RuntimeError(f"{layer.op.name}: the planner's parameter bytes depend on the "
-                           "addresses")
-    return [list(d) for d in prog.descriptors]
-
-
-def _emit(config, layer, tensor_addr, weight_addr):
-    return emit_gemm(config, layer, tensor_addr, weight_addr)
-
-
-def emit_gemm(config, layer, tensor_addr, weight_addr, *, cols=None, rows=None):
-    """The descriptors of GEMM layer ``layer`` (no FENCE), or of the part of it that computes
-    output columns ``cols = (n0, n1)`` or output rows ``rows = (m0, m1)`` (a sub-GEMM with the
-    operands' and the output's offsets and the whole strides: :mod:`.tile_split`)."""
-    p = layer.params
-    m, k, n = layer.gemm
-    eb = 2 if p["precision"] == "fp16" else 1
-    ob = eb                                    # the output: fp16 or int8
-    n0, n1 = cols or (0, n)
-    m0, m1 = rows or (0, m)
-    if not (0 <= n0 < n1 <= n and 0 <= m0 < m1 <= m):
-        raise ValueError(f"bad part cols={cols} rows={rows} of a {m}x{k}x{n} GEMM")
-    common = dict(a_addr=tensor_addr[p["a"]] + m0 * k * eb, a_stride=k * eb,
-                  b_addr=weight_addr[p["b"]] + n0 * eb, b_stride=n * eb,
-                  out_addr=tensor_addr[p["out"]] + (m0 * n + n0) * ob)
-    sub = (m1 - m0, k, n1 - n0)
-    bias = weight_addr[p["bias"]] + 4 * n0 if p["bias"] else None
-    if p["precision"] == "fp16":
-        return gemm_descriptors(config, *sub, precision=Precision.FP16, out=OutType.FP16,
-                                out_stride=2 * n, bias_addr=bias, lo=p["lo"], hi=p["hi"],
-                                **common)
-    if p["mode"] == RequantMode.FLOAT_SCALE:
-        return gemm_descriptors(config, *sub, precision=Precision.INT8, out=OutType.INT8,
-                                out_stride=n, bias_addr=bias,
-                                scale_addr=weight_addr[p["scale"]] + 4 * n0,
-                                zero_point=p["zero_point"], lo=p["lo"], hi=p["hi"], **common)
-    return tflite_gemm_descriptors(config, *sub, out_stride=n, bias_addr=bias,
-                                   multiplier_addr=weight_addr[p["multiplier"]] + 4 * n0,
-                                   shift_addr=weight_addr[p["shift"]] + 4 * n0,
-                                   zero_point=p["zero_point"], lo=p["lo"], hi=p["hi"],
-                                   mode=p["mode"], **common)

@@ -10,7 +10,8 @@ is idle (the next layer waits for all of them). Splits:
   array-width column tiles (bias, scale / multiplier / shift and B offset, full strides), or
   by output rows (the GEMM's M: batch rows of a fully connected layer, image rows of a
   convolution), whichever keeps more tiles busy (then the smaller largest share, then
-  columns). Each part is the GEMM planner's stream for the sub-GEMM (:func:`.lower.emit_gemm`).
+  columns). Each part is the GEMM planner's stream for the sub-GEMM
+  (:func:`.lower_layers.emit_gemm`).
 - **Convolution, depthwise convolution, pooling** (``npu_op`` layers of the operator
   planners): by output channels, in whole array-width chunks (``min(rows, cols)`` for the
   diagonal depthwise layers). Each tile's part is the planner's own program for channels
@@ -23,8 +24,8 @@ is idle (the next layer waits for all of them). Splits:
   one tile.
 - **Batch-1 fully connected on the GEMV plan** (``gemv`` layers): by output channels, in
   whole array-width chunks; each tile streams only its channels' weights (the GEMV's own
-  program for those channels, :func:`.lower._gemv_layer`'s ``channels``), so the weight traffic
-  is divided between the tiles, which pays where each tile has its own memory port.
+  program for those channels, :func:`.lower_layers.gemv_layer`'s ``channels``), so the
+  weight traffic is divided between the tiles, which pays where each tile has its own memory port.
 - **ADD** (element-wise unit): by image rows (of the ``N * H`` rows), each tile the
   planner's program for its rows at the rows' offsets in the three tensors.
 - every layer that cannot be split (one output column tile, one channel chunk, one row): one
@@ -165,7 +166,7 @@ def _gemm_split(config, layer, tiles):
 
 
 def _gemm_lists(config, program, layer, tiles):
-    from .lower import emit_gemm
+    from .lower_layers import emit_gemm
     m, _, n = layer.gemm
     how, ranges = _gemm_split(config, layer, tiles)
     if len(ranges) == 1:

@@ -144,23 +144,6 @@ def test_float_pooling_named(tmp_path):
         parse_onnx(q)
 
 
-def test_dedicated_qdq_pairs_named():
-    """``DedicatedQDQPair``: an output feeding two QuantizeLinear nodes is no QDQ group
-    onnxruntime fuses; refused naming the node and why."""
-    q = om.quantized_model(np.random.default_rng(12), "resnet8",
-                           extra_options={"DedicatedQDQPair": True})
-    with pytest.raises(UnsupportedModel, match=r"\(Conv\): .*feeds 2 QuantizeLinear"):
-        parse_onnx(q)
-
-
-def test_float_bias_named(tmp_path):
-    """``QuantizeBias: False`` leaves float biases: onnxruntime then runs the convolution in
-    float; refused naming the node."""
-    rng = np.random.default_rng(12)
-    q = om.quantized_model(rng, "dscnn", extra_options={"QuantizeBias": False})
-    with pytest.raises(UnsupportedModel, match=r"node \d+ '.*' \(Conv\): QDQ bias"):
-        parse_onnx(q)
-
 
 _FORMS = {"vector": ((4, 37), (37,)), "row": ((4, 37), (1, 37)), "first": ((4, 37), (37,)),
           "channel": ((1, 6, 5, 4), (1, 6, 1, 1)), "scalar": ((1, 6, 5, 4), (1,)),
@@ -395,65 +378,3 @@ def test_depthwise_with_channel_multiplier(tmp_path, opts):
     x = rng.standard_normal(om.input_shape(model)).astype(np.float32)
     got, _ = run_program(program, [x])
     assert np.array_equal(got[0].view(np.uint32), reference.run(graph, [x])[0].view(np.uint32))
-
-
-@pytest.mark.parametrize("opts", [_EXTRA["u8-weights"], _EXTRA["qop-u8-weights"]],
-                         ids=["QDQ", "QOperator"])
-@pytest.mark.parametrize("name", ["resnet8", "dscnn", "autoencoder"])
-def test_weight_zero_point_split_onto_the_npu(tmp_path, name, opts):
-    """uint8 weights with a zero point (per tensor): every convolution, depthwise convolution
-    and fully connected layer becomes one with zero point 0 over the input twice (a
-    duplicating 1x1 convolution / fully connected layer first), on the NPU, bit-exact with
-    onnxruntime and with the unsplit graph (those layers on the core)."""
-    fn, small, _ = om.MODELS[name]
-    rng = np.random.default_rng(12)
-    q = om.quantize(fn(rng, **small), rng, tmp_path, **opts)
-    graph = parse_onnx(q)
-    plain = parse_onnx(q, split_weight_zero_point=False)
-    convs = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
-    assert any(np.any(plain.tensors[op.inputs[1]].quant.zero_point)
-               for op in plain.ops if op.kind.value in convs)
-    program = compile_graph(graph, preset("sim"))
-    assert all(la.where == "npu" for la in program.layers if la.op.kind.value in convs)
-    assert any(la.where == "core" for la in compile_graph(plain, preset("sim")).layers
-               if la.op.kind.value in convs)
-    for _ in range(2):
-        x = (rng.standard_normal(om.input_shape(q)) * 1.5).astype(np.float32)
-        want = run_onnx(q, x)[0]
-        got, _ = run_program(program, [x])
-        assert np.array_equal(got[0].view(np.uint8), want.view(np.uint8))
-        assert np.array_equal(reference.run(plain, [x])[0].view(np.uint8), want.view(np.uint8))
-
-
-def test_weight_zero_point_split_refused_at_255():
-    """A weight 255 with zero point 0 (uint8): ``w - z_w = 255`` is not a sum of two int8,
-    so the convolution stays as it is (on the core), still exact."""
-    from onnx import TensorProto, helper, numpy_helper
-
-    rng = np.random.default_rng(4)
-    w = rng.integers(0, 256, (3, 2, 3, 3)).astype(np.uint8)
-    w[0, 0, 0, 0] = 255
-
-    def arr(name, v, dt):
-        return numpy_helper.from_array(np.asarray(v, dt), name)
-
-    inits = [arr("xs", 0.05, np.float32), arr("xz", 128, np.uint8), arr("w", w, np.uint8),
-             arr("ws", 0.01, np.float32), arr("wz", 0, np.uint8),
-             arr("ys", 0.3, np.float32), arr("yz", 120, np.uint8)]
-    nodes = [helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
-             helper.make_node("QLinearConv", ["xq", "xs", "xz", "w", "ws", "wz", "ys", "yz"],
-                              ["y"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1])]
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(
-        "x", TensorProto.FLOAT, [1, 2, 5, 5])], [helper.make_tensor_value_info(
-            "y", TensorProto.UINT8, [1, 3, 5, 5])], initializer=inits)
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    m.ir_version = 8
-    model = m.SerializeToString()
-    graph = parse_onnx(model)
-    (conv,) = [op for op in graph.ops if op.kind.value == "CONV_2D"]
-    assert np.any(graph.tensors[conv.inputs[1]].quant.zero_point)
-    program = compile_graph(graph, preset("sim"))
-    assert [la.where for la in program.layers if la.op.kind.value == "CONV_2D"] == ["core"]
-    x = (rng.standard_normal((1, 2, 5, 5)) * 2).astype(np.float32)
-    got, _ = run_program(program, [x])
-    assert np.array_equal(got[0], run_onnx(model, x)[0])
