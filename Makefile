@@ -1,8 +1,9 @@
 # Dure: top-level entry points. Every target creates the virtual environment on first use.
 #   make sim        the main job: hello on the core, then the NPU demo (a digits MLP and a small
 #                   CNN in INT8 and FP16 on the simulated SoC: accuracy, bit-exact agreement, cycles)
-#   make test       all tests that CI runs (well under 20 minutes on 2 cores); SEED=n repeats
-#                   a run's rotating random cases (default: the date; the header prints it)
+#   make test       all tests that CI runs (under 20 minutes on 2 cores; prints the 25 slowest
+#                   tests); SEED=n repeats a run's rotating random cases (default: the date;
+#                   the header prints it)
 #   make firmware   build every firmware program into build/firmware/
 #   make run ELF=f  run any RV32IM ELF on the simulated SoC
 #   make bench      NPU GEMMs and MLPerf Tiny layer shapes, roofline (build/bench/)
@@ -80,7 +81,7 @@ run: $(STAMP)
 	$(RUN_ENV) $(DURE) run $(ELF) $(ARGS)
 
 test: firmware
-	$(RUN_ENV) $(PY) -m pytest -m "not slow" -n $(JOBS) $(SEED_ARG) $(ARGS)
+	$(RUN_ENV) $(PY) -m pytest -m "not slow" -n $(JOBS) --durations=25 $(SEED_ARG) $(ARGS)
 
 bench: firmware
 	$(RUN_ENV) $(DURE) bench
