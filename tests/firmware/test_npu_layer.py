@@ -4,8 +4,8 @@ outputs equal the golden TFLite operators bit for bit: a convolution (INT8, with
 with scale and clamp, stride 2, VALID; INT8 and FP16 with one input channel, taps packed), a
 depthwise convolution (INT8 on the element-wise unit's pair MACs, two taps per ELTWISE, on a
 small and a larger image; FP16 with bias) and average pooling (INT8 and FP16 global pooling, a
-padded 3x3 stride-2 window); and (a second run, on the 8x8 `sim` SoC) max pooling, INT8 ADD and
-the float-scale convolutions."""
+padded 3x3 stride-2 window); and (a second run) max pooling, INT8 ADD and the float-scale
+convolutions, on the 4x4 SoC in make test and on the 8x8 `sim` SoC under make fuzz."""
 
 import numpy as np
 import pytest
