@@ -745,8 +745,8 @@ class Control(enum.Flag):
 
 
 #: Bit fields of the CONFIG register, {name: (lsb, width)}.
-CONFIG_FIELDS = {"ROWS": (0, 6), "COLS": (6, 6), "FP16": (12, 1), "LOG2_SPAD_ROWS": (16, 5),
-                 "LOG2_ACC_ROWS": (24, 5)}
+CONFIG_FIELDS = {"ROWS": (0, 6), "COLS": (6, 6), "FP16": (12, 1), "GATHER": (13, 1),
+                 "LOG2_SPAD_ROWS": (16, 5), "LOG2_ACC_ROWS": (24, 5)}
 
 #: Bit fields of the ERROR register, {name: (lsb, width)}: the :class:`ErrorCode` and the
 #: refused command's sequence number.
@@ -756,10 +756,12 @@ ERROR_FIELDS = {"CODE": (0, 4), "SEQ": (8, SEQ_BITS)}
 def config_word(config):
     """Value of the CONFIG register for an :class:`~dure.config.SoCConfig`.
 
-    rows [5:0], cols [11:6], fp16 [12], log2(spad_rows) [20:16], log2(acc_rows) [28:24]
-    (:data:`CONFIG_FIELDS`).
+    rows [5:0], cols [11:6], fp16 [12], gather [13] (the 2:4 MAC-skipping path,
+    ``config.npu_gather``: LOAD ``keep``, its shared base-6 variant, COMPUTE ``gather``, STORE
+    ``lane_sum``), log2(spad_rows) [20:16], log2(acc_rows) [28:24] (:data:`CONFIG_FIELDS`).
     """
     values = {"ROWS": config.npu_rows, "COLS": config.npu_cols, "FP16": int(config.npu_fp16),
+              "GATHER": int(config.npu_gather),
               "LOG2_SPAD_ROWS": config.npu_spad_rows.bit_length() - 1,
               "LOG2_ACC_ROWS": config.npu_acc_rows.bit_length() - 1}
     word = 0

@@ -109,3 +109,17 @@ def test_base6_codes_read_a_third_of_a_byte_per_weight():
         assert {f["weight_format"] for f in loads} == {4 if codes == "base6" else 6}
         reads[codes] = model.dma_rd
     assert reads["nibble"] - reads["base6"] == k * n * 3 // 8 - k * n // 3
+
+
+def test_base6_tiles_follow_the_documented_layout():
+    """The plan's base-6 source rows equal the ones written from the LOAD's documentation
+    (:func:`dure.sim.verif.sparse_records.base6_records`), a partial last tile and N % 3 != 0
+    included."""
+    from dure.sim.gemv_gather_plan import base6_tiles
+    from dure.sim.verif.sparse_records import base6_records
+
+    b = sparse_weights(np.random.default_rng(8), 40, 11, -8, 7)
+    mine, doc = base6_tiles(b, 16), base6_records(b, 16)
+    assert len(mine) == len(doc) == 3
+    for x, y in zip(mine, doc, strict=True):
+        assert np.array_equal(x, y)
