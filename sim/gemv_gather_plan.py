@@ -29,7 +29,9 @@ By the contract the result is the dense GEMV of the expanded weights bit for bit
 wrapping). A bias is loaded into lane 0 of the block's ACC rows (``cols = 1``, so lanes 1..3
 start at zero). The blocking follows :mod:`dure.sim.gemv_plan`: blocks in two ACC halves by
 parity, three weight buffers with the LOADs two steps ahead, one or two COMPUTEs per k tile
-(:func:`~dure.sim.gemv_plan.split_tiles`).
+(:func:`~dure.sim.gemv_plan.split_tiles`); two buffers (one LOAD ahead) when their larger
+blocks make fewer blocks (1 x 1024 x 1024 int4 with base-6 codes: 2 blocks of 513 channels
+instead of 3 of 342, 92,898 -> 92,000 cycles on the 8x8 SoC).
 """
 
 import numpy as np
@@ -141,9 +143,19 @@ def gather_gemv_program(config, b, *, fmt, a_addr, out_addr, param_addr, bias=No
     quarter = config.npu_acc_rows // 4
     half = 2 * quarter
     cand = k // 2                                  # candidate rows at SPAD 0 ..
-    limit = min(quarter if scale is not None else half,
-                (config.npu_spad_rows - cand) // _BUFFERS, 0xFFFF)
-    limit -= limit % rec
+    def most(buffers):
+        top = min(quarter if scale is not None else half,
+                  (config.npu_spad_rows - cand) // buffers, 0xFFFF)
+        return top - top % rec
+
+    # Each weight LOAD costs ~15 cycles of bus idle (the reader drains before the next LOAD
+    # starts; measured on the 8x8 SoC), so fewer, longer LOADs win: two weight buffers when
+    # their larger blocks make fewer blocks than three buffers do (the third only lets the
+    # LOADs run further ahead of COMPUTEs that are faster than them anyway).
+    buffers = _BUFFERS
+    if nb is None and -(-n // most(2)) < -(-n // most(3)):
+        buffers = 2
+    limit = most(buffers)
     if nb is None:
         nb = -(-n // -(-n // limit))
         nb += -nb % rec
@@ -160,7 +172,7 @@ def gather_gemv_program(config, b, *, fmt, a_addr, out_addr, param_addr, bias=No
                     hi=(127 if hi is None else hi) & 0xFFFF_FFFF)
 
     def buffer(i):
-        return cand + (i % _BUFFERS) * nb
+        return cand + (i % buffers) * nb
 
     def loads(i):
         _, n0, rows, t, _, kk = steps[i]
@@ -199,7 +211,7 @@ def gather_gemv_program(config, b, *, fmt, a_addr, out_addr, param_addr, bias=No
     words = [encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.INT8, dram_addr=a_addr,
                     dram_stride=4, rows=groups, cols=4, local_addr=s, local_cols=1,
                     local_groups=groups, local_row_step=2) for s in (0, 1)]
-    ahead = _BUFFERS - 1
+    ahead = buffers - 1
     for i in range(min(ahead, len(steps))):
         words += loads(i)
     for i in range(len(steps)):
