@@ -140,9 +140,11 @@ class SoCConfig:
         ``npu_fp16`` and ``npu_eltwise`` (:attr:`npu_eltwise_fp16_mac`); without it an FP16
         MAC is refused with ``BAD_COMBINATION``.
     npu_gather : bool
-        Build the 2:4 MAC-skipping path (LOAD ``keep``, COMPUTE ``gather``, STORE
+        Build the 2:4 MAC-skipping path (LOAD ``keep``, with int4 also its shared base-6
+        code variant and the load unit's base-6 decoders, COMPUTE ``gather``, STORE
         ``lane_sum``; :mod:`dure.rtl.npu.commands`, ``docs/sparse_skip.md``); needs
-        ``npu_cols >= 4``. ``False`` refuses the three flags with ``BAD_COMBINATION``.
+        ``npu_cols >= 4``. ``False`` refuses the three flags with ``BAD_COMBINATION``. The
+        NPU's CONFIG register shows it in bit 13 (``GATHER``).
     npu_spad_rows : int
         Scratchpad depth in rows of ``max(npu_rows, npu_cols)`` 16-bit lanes, power of two.
     npu_acc_rows : int

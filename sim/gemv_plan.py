@@ -295,7 +295,7 @@ def eb_w(b):
 def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtype=None,
                  bias=None, fmt="dense", nb=None, scales=None, group_size=None, scale=None,
                  zero_point=0, lo=None, hi=None, chunk=None, split=None, word_records=True,
-                 flip=False, acc_upper=None, gather=None):
+                 flip=False, acc_upper=None, gather=None, codes=None):
     """The :class:`~dure.sim.layer_program.LayerProgram` of ``y = a @ b (+ bias)`` for ``a``
     (1 x K at ``a_addr``, int8 or fp16 per ``precision``) and ``b`` (K x N), placed transposed
     in the parameter area (``fmt`` one of :data:`FORMATS`, see :func:`transposed_weights`;
@@ -327,7 +327,8 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
     MACs (:func:`dure.sim.gemv_gather_plan.gather_gemv_program`; one lane_sum STORE per block,
     also with a scale; int32 or int8 output). None: whenever it applies (``gather_fits``, no
     ``flip`` / ``acc_upper`` / ``chunk``; ``nb`` and ``split`` passed on); False: the expanding
-    LOADs."""
+    LOADs. ``codes``: the gather plan's position-code layout (``base6``, the int4 default, or
+    ``nibble``)."""
     r = config.npu_rows
     k, n = b.shape
     fp16 = precision == "fp16"
@@ -339,7 +340,7 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
             return gather_gemv_program(config, b, fmt=fmt, a_addr=a_addr, out_addr=out_addr,
                                        param_addr=param_addr, bias=bias, scale=scale,
                                        zero_point=zero_point, lo=lo, hi=hi, nb=nb,
-                                       split=split)
+                                       split=split, codes=codes)
     prec = Precision.FP16 if fp16 else Precision.INT8
     out_dtype = out_dtype or ("fp32" if fp16 else "int32")
     legal = ("fp32", "fp16") if fp16 else ("int8", "fp16") if scale is not None else ("int32",)

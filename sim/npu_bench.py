@@ -80,10 +80,12 @@ SHAPES = [
 #: the lane-grouped LOADs); a format ending in ``-packed`` (say ``int4-sparse24-packed``)
 #: runs the GEMM plan with packed LOADs instead (:mod:`dure.sim.weight_formats`, lowering
 #: ``gemm-packed``). ``w4a16-gG``: int4 weights with fp16 scales per group of G k (W4A16,
-#: FP16 precision). Outputs are raw (int32 / fp32).
+#: FP16 precision). Outputs are raw (int32 / fp32). ``int4-sparse24`` on an NPU with the
+#: gather path skips the zero MACs with the shared base-6 codes; ``int4-sparse24-nibble`` the
+#: same with the 4-bit codes (one record per channel) for comparison.
 GEMVS = [
-    ("gemv1k", 1024, 1024, ("int8", "int4", "int8-sparse24", "int4-sparse24", "fp16",
-                            "w4a16-g32", "w4a16-g128")),
+    ("gemv1k", 1024, 1024, ("int8", "int4", "int8-sparse24", "int4-sparse24",
+                            "int4-sparse24-nibble", "fp16", "w4a16-g32", "w4a16-g128")),
     ("gemv2k", 2048, 1024, ("int8", "int4", "int4-sparse24")),
 ]
 
@@ -276,10 +278,13 @@ def run_gemv(config, name, k, n, fmt, seed=0):
         lowering = "gemm-packed"
     else:
         plan_fmt = "dense" if fmt in ("int8", "fp16") else "int4" if group else fmt
+        codes = None
+        if plan_fmt.endswith("-nibble"):
+            plan_fmt, codes = plan_fmt.removesuffix("-nibble"), "nibble"
 
         def build(addrs, out_addr, param_addr):
             return gemv_program(config, b, precision=precision, fmt=plan_fmt, scales=scales,
-                                group_size=group,
+                                group_size=group, codes=codes,
                                 a_addr=addrs[0], out_addr=out_addr, param_addr=param_addr)
         lowering = "gemv-T"
     job = Job(config, max_layers=1)

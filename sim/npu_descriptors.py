@@ -232,10 +232,16 @@ def _weight_format(rng, words):
             cols = (words[3] >> 16) & ~3
             _set(words, Opcode.LOAD, "cols", cols or 4)
         if fmt not in (5, 6):                 # keep (tagged lanes) mostly with its formats
-            _set(words, Opcode.LOAD, "keep", rng.random() < 0.05)
+            # with SPARSE24_INT4 (4) keep is the shared base-6 variant (rows % 3)
+            _set(words, Opcode.LOAD, "keep", rng.random() < (0.5 if fmt == 4 else 0.05))
+        base6 = fmt == 4 and (words[0] >> 13) & 1
+        if base6 and rng.random() < 0.8:
+            _set(words, Opcode.LOAD, "cols", ((words[3] >> 16) & ~1) or 2)
         if fmt in (3, 4, 7) and rng.random() < 0.8:
             rows = (words[3] & 0xFFFF) & ~3
-            _set(words, Opcode.LOAD, "rows", rows or 4)
+            if base6:
+                rows = 3 * ((words[3] & 0xFFFF) // 3)
+            _set(words, Opcode.LOAD, "rows", rows or (3 if base6 else 4))
             if (words[6] & 0xFFFF) and rng.random() < 0.8:
                 _set(words, Opcode.LOAD, "local_groups", 0)
                 _set(words, Opcode.LOAD, "local_cols", 0)

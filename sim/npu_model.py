@@ -47,6 +47,7 @@ Readings of the contract (the RTL implements the same)
 import numpy as np
 from dure.rtl.npu.commands import (
     DESCRIPTOR_WORDS,
+    KEEP_BASE6_FORMAT,
     ElemType,
     EltwiseOp,
     ErrorCode,
@@ -71,7 +72,7 @@ from .npu_model_eltwise import (
     eltwise_mac_int8,
     eltwise_max,
 )
-from .npu_model_weights import tagged_rows, unpack_rows
+from .npu_model_weights import tagged_rows, tagged_rows_base6, unpack_rows
 from .npu_validate import a_rows_read, check, local_rows_written
 from .postproc_ref import postprocess
 
@@ -329,8 +330,12 @@ class NpuModel:
                 if scaled else None
             self.dma_rd += read_bytes(f["dram_addr"], stride, src_rows, nbytes) + (
                 read_bytes(f["scale_addr"], 0, 1, 2 * cols) if scaled else 0)
-            src = tagged_rows(f["weight_format"], raw, rows, cols) if f["keep"] else \
-                unpack_rows(f["weight_format"], raw, rows, cols, scales)
+            if f["keep"] and f["weight_format"] == KEEP_BASE6_FORMAT.value:
+                src = tagged_rows_base6(raw, rows, cols)
+            elif f["keep"]:
+                src = tagged_rows(f["weight_format"], raw, rows, cols)
+            else:
+                src = unpack_rows(f["weight_format"], raw, rows, cols, scales)
         else:
             src_rows = 1 if f["broadcast"] else rows
             if not self._rows_backed(f["dram_addr"], stride, src_rows, cols * eb):

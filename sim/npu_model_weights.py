@@ -12,7 +12,7 @@ from dure.rtl.npu.commands import WeightFormat
 
 from .golden_bits import check_fpu, to_fp16
 
-__all__ = ["unpack_rows", "tagged_rows"]
+__all__ = ["unpack_rows", "tagged_rows", "tagged_rows_base6"]
 
 
 def _nibbles(raw, cols):
@@ -95,6 +95,32 @@ def tagged_rows(weight_format, raw, rows, cols):
     out[:, :, 0] = (v0.astype(np.uint16) & 0xFF) | (p0.astype(np.uint16) << 8)
     out[:, :, 1] = (v1.astype(np.uint16) & 0xFF) | (p1.astype(np.uint16) << 8)
     return out.reshape(rows, cols)
+
+
+#: The position pairs of a group, by base-6 digit (the contract's ``PAIRS`` written out again,
+#: so that the model does not decode through the golden model it is compared with).
+_BASE6_PAIRS = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]], np.uint16)
+
+
+def tagged_rows_base6(raw, rows, cols):
+    """Lanes (``rows`` x ``cols`` uint16) of a ``keep`` LOAD with shared base-6 codes (format
+    ``SPARSE24_INT4``): source row i (``2 cols`` bytes) holds records ``3 i .. 3 i + 2`` (``g
+    = cols / 2`` int4 value bytes each), then ``g`` code bytes ``i0 + 6 i1 + 36 i2``; lane ``2
+    j + s`` of row ``3 i + t`` is record t's group j value s in bits 7:0 and position s of its
+    pair in bits 9:8. A code byte above 215 gives its groups zero lanes."""
+    if cols % 2 or rows % 3:
+        raise ValueError(f"a base-6 keep LOAD needs even cols and rows % 3 == 0, not "
+                         f"rows = {rows}, cols = {cols}")
+    g = cols // 2
+    trip = raw[:, :4 * g]
+    vals = _nibbles(trip[:, :3 * g].reshape(rows, g), cols)          # (rows, cols) int16
+    code = trip[:, 3 * g:].astype(np.uint16)                          # (rows / 3, g)
+    legal = code < 216
+    digit = np.stack([code % 6, code // 6 % 6, np.minimum(code // 36, 5)], axis=1)
+    pos = _BASE6_PAIRS[digit]                                         # (rows/3, 3, g, 2)
+    pos = np.where(legal[:, None, :, None], pos, 0).reshape(rows, cols)
+    vals = np.where(np.repeat(np.repeat(legal, 3, axis=0), 2, axis=1), vals, 0)
+    return ((vals.astype(np.uint16) & 0xFF) | (pos << 8)).astype(np.uint16)
 
 
 def _lanes24(fmt, raw, rows, cols):

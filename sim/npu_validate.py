@@ -41,10 +41,11 @@ Readings of the contract where the prose leaves room (the RTL implements the sam
 * ``diagonal`` is legal with every k and n (also k != n).
 * Gather path (LOAD ``keep``, COMPUTE ``gather``, STORE ``lane_sum``): each is
   ``BAD_COMBINATION`` on hardware without it (``config.npu_gather``); ``keep`` also with a
-  format that is not lane-grouped 2:4 or with an odd ``cols`` (the ``cols % 4`` rule is
-  replaced), ``gather`` with FP16 precision, ``diagonal`` or ``init_row``, ``lane_sum`` with FP16
-  ``acc_type`` or ``cols != 1``. ``STRIDE`` and ``DMA_WINDOW`` of a ``keep`` LOAD use
-  ``load_source(..., keep=True)``.
+  format that is not lane-grouped 2:4 or ``SPARSE24_INT4`` (the shared base-6 codes, then
+  also with ``rows % 3``; its ``rows % 4`` rule is replaced) or with an odd ``cols`` (the
+  ``cols % 4`` rule is replaced), ``gather`` with FP16 precision, ``diagonal`` or
+  ``init_row``, ``lane_sum`` with FP16 ``acc_type`` or ``cols != 1``. ``STRIDE`` and
+  ``DMA_WINDOW`` of a ``keep`` LOAD use ``load_source(..., keep=True)``.
 * COMPUTE ``init_row``: ``init_addr`` non-zero without it is ``RESERVED``; with it,
   ``accumulate`` set or ``init_addr`` among the rows it writes (``[acc_addr, acc_addr + m)``)
   is ``BAD_COMBINATION`` and ``init_addr`` outside the ACC ``LOCAL_RANGE``.
@@ -76,6 +77,7 @@ from dure.rtl.npu.commands import (
     DESCRIPTOR_WORDS,
     FOUR_ROW_FORMATS,
     FP16_FORMATS,
+    KEEP_BASE6_FORMAT,
     LANE_SPARSE_FORMATS,
     STORE_COMBINATIONS,
     ElemType,
@@ -262,14 +264,15 @@ def _bad_combination(opcode, f, config, in_list):
         if ElemType(f["elem"]) not in legal[LoadTarget(f["target"])]:
             return True
         fmt = WeightFormat(f["weight_format"])
-        if f["keep"] and (fmt not in LANE_SPARSE_FORMATS or f["cols"] % 2
-                          or not config.npu_gather):
+        base6 = f["keep"] and fmt == KEEP_BASE6_FORMAT      # 3 records, shared codes
+        if f["keep"] and ((fmt not in LANE_SPARSE_FORMATS and not base6) or f["cols"] % 2
+                          or (base6 and f["rows"] % 3) or not config.npu_gather):
             return True
         if fmt != WeightFormat.DENSE:
             want = ElemType.FP16 if fmt in FP16_FORMATS else ElemType.INT8
             if f["target"] != LoadTarget.SPAD.value or f["fill"] or f["broadcast"] or \
                     f["elem"] != want.value or \
-                    (fmt in FOUR_ROW_FORMATS and f["rows"] % 4) or \
+                    (fmt in FOUR_ROW_FORMATS and f["rows"] % 4 and not base6) or \
                     (fmt in LANE_SPARSE_FORMATS and f["cols"] % 4 and not f["keep"]) or \
                     (fmt in FP16_FORMATS and not config.npu_fp16):
                 return True

@@ -213,7 +213,7 @@ def _gemv_layer(job, config, spec, fmt, args):
     if args.cpu_check:
         raise UserError("--cpu-check runs the firmware's dense path; it does not take "
                         "--weight-format")
-    from ..rtl.npu.commands import Opcode
+    from ..rtl.npu.commands import KEEP_BASE6_FORMAT, Opcode
     from ..rtl.npu.descriptor import decode
 
     b = spec["b"]
@@ -222,14 +222,17 @@ def _gemv_layer(job, config, spec, fmt, args):
     def build(addrs, out_addr, param_addr):
         program = gemv_program(config, b, precision="int8", fmt=fmt, a_addr=addrs[0],
                                out_addr=out_addr, param_addr=param_addr, bias=spec["bias"])
-        skip = any(op == Opcode.COMPUTE and f["gather"]
-                   for op, f in map(decode, program.descriptors))
+        fields = list(map(decode, program.descriptors))
+        skip = any(op == Opcode.COMPUTE and f["gather"] for op, f in fields)
+        base6 = any(op == Opcode.LOAD and f["keep"]
+                    and f["weight_format"] == KEEP_BASE6_FORMAT.value for op, f in fields)
         if said:                  # the job may build the program more than once
             return program
         said.append(True)
         print(f"weights: {args.weight_format}, {len(program.blobs[0][1])} bytes in main memory "
               f"({b.size} dense); GEMV plan (weights streamed transposed"
-              f"{', zero MACs skipped' if skip else ''})")
+              f"{', zero MACs skipped' if skip else ''}"
+              f"{', positions as shared base-6 codes' if base6 else ''})")
         return program
 
     out, _ = job.layer_program(build, [spec["a"]])

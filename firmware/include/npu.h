@@ -41,6 +41,8 @@ struct npu_info {
     uint32_t lanes;           /* SPAD lanes per row = max(rows, cols) */
     uint32_t spad_rows, acc_rows;
     uint32_t fp16;            /* FP16 datapath present */
+    uint32_t gather;          /* 2:4 MAC-skipping path (LOAD keep, COMPUTE gather, STORE
+                                 lane_sum; npu_gather) present */
 };
 
 struct npu_perf {

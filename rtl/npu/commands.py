@@ -122,7 +122,8 @@ are reserved and must be zero.
 
     Tagged lanes (``keep`` [13]; hardware with the gather path, ``config.npu_gather``, else
     ``BAD_COMBINATION``): a ``SPARSE24_LANES`` / ``SPARSE24_INT4_LANES`` LOAD that does not
-    expand. ``keep`` with any other format (``DENSE`` included) is ``BAD_COMBINATION``, and so
+    expand. ``keep`` with any other format (``DENSE`` included) but ``SPARSE24_INT4`` (below)
+    is ``BAD_COMBINATION``, and so
     is an odd ``cols``; the ``cols % 4`` rule does not apply. ``cols`` counts the kept lanes
     written: ``g = cols / 2`` groups (``2 cols`` dense k) per row, and the source row is the
     lane-grouped row of ``4 g`` dense lanes (``load_source(rows, 2 cols, ...)``: ``2 g +
@@ -131,6 +132,24 @@ are reserved and must be zero.
     bits) and its position (``p0`` for s = 0, ``p1`` for s = 1, as coded, whatever their order)
     in bits 9:8; bits 15:10 are zero; lanes ``cols..`` are zero as for any LOAD. A COMPUTE with
     ``gather`` consumes such rows.
+
+    Tagged lanes with shared base-6 codes (``keep`` with ``SPARSE24_INT4``, the row-grouped
+    int4 format's number, :data:`KEEP_BASE6_FORMAT`; hardware with ``npu_gather``, else
+    ``BAD_COMBINATION``): the same tagged destination rows as above (int4 values, ``cols``
+    even, ``g = cols / 2`` groups per row), but one source row per 3 destination rows
+    (``rows % 3 == 0``, else ``BAD_COMBINATION``; the ``rows % 4`` rule does not apply), the
+    three records sharing their code bytes: the int4 values of destination rows ``3 i``,
+    ``3 i + 1``, ``3 i + 2`` (``g`` bytes each, packed as ``SPARSE24_INT4_LANES`` values:
+    group j is byte j, value 0 in bits 3:0), then ``g`` code bytes, byte j = ``i0 + 6 i1 + 36
+    i2`` with ``it`` the index in :data:`dure.sim.golden_sparse24.PAIRS` (``(0, 1), (0, 2),
+    (0, 3), (1, 2), (1, 3), (2, 3)``) of group j of record t: ``4 g = 2 cols`` bytes per
+    source row (16 bytes for 48 dense k on the 8x8 array). Lane ``2 j + s`` of destination row
+    ``3 i + t`` holds group j's value s of record t (sign-extended to bits 7:0) and position s
+    of pair ``PAIRS[it]`` in bits 9:8. Code bytes 216..255 name no pair triple: the format
+    forbids them (:func:`~dure.sim.golden_sparse24.unpack_pair_codes` refuses them) and the
+    LOAD cannot see them before it runs, so they are defined as giving the three groups they
+    cover (group j of all three rows) zero lanes (value 0, position 0: the groups add nothing
+    to a gather).
 
 ``COMPUTE`` (opcode 2): ``ACC[acc + m, n] = init[m, n] + sum_k A[m, k] * W[k, n]``, sequentially
 over k, in the command's precision.
@@ -405,6 +424,7 @@ from .isa import Dataflow, Precision
 __all__ = [
     "DESCRIPTOR_WORDS", "SEQ_BITS", "Opcode", "LoadTarget", "ElemType", "OutType", "ErrorCode",
     "RequantMode", "EltwiseOp", "WeightFormat", "load_source", "FOUR_ROW_FORMATS",
+    "KEEP_BASE6_FORMAT",
     "LANE_SPARSE_FORMATS", "FP16_FORMATS", "read_bytes",
     "STORE_COMBINATIONS", "Register", "PERF_COUNTERS", "Status", "Control", "ID_MAGIC",
     "CONFIG_FIELDS", "ERROR_FIELDS", "config_word", "elem_bytes", "out_bytes", "Precision",
@@ -465,6 +485,10 @@ class WeightFormat(enum.Enum, shape=3):
 #: along K = the destination rows, and int4 rows with their fp16 scale.
 FOUR_ROW_FORMATS = (WeightFormat.SPARSE24, WeightFormat.SPARSE24_INT4,
                       WeightFormat.INT4_FP16_ROWS)
+#: The format number that ``keep`` reads as tagged lanes with shared base-6 codes (3 records
+#: per source row; see ``LOAD``): the row-grouped int4 2:4 format, which ``keep`` never
+#: expands.
+KEEP_BASE6_FORMAT = WeightFormat.SPARSE24_INT4
 #: The formats whose lanes are fp16 (``elem`` FP16, hardware with FP16).
 FP16_FORMATS = (WeightFormat.INT4_FP16, WeightFormat.INT4_FP16_ROWS)
 #: The 2:4 formats grouped along the lanes of each row (``cols % 4 == 0``).
@@ -475,10 +499,14 @@ def load_source(rows, cols, weight_format, elem, keep=False):
     """``(src_rows, src_row_bytes)`` a (non-fill) LOAD reads: ``rows`` rows of ``cols``
     elements when dense (a broadcast LOAD reads only the first), else the packed rows of its
     :class:`WeightFormat` (see ``LOAD``); with ``keep`` (tagged lanes) ``cols`` kept lanes are
-    the lane-grouped rows of ``2 cols`` dense lanes."""
+    the lane-grouped rows of ``2 cols`` dense lanes, or with :data:`KEEP_BASE6_FORMAT` one
+    row of ``2 cols`` bytes per 3 destination rows."""
+    fmt = WeightFormat(weight_format)
+    if keep and fmt == KEEP_BASE6_FORMAT:
+        return rows // 3, 2 * cols
     if keep:
         cols *= 2
-    fmt, half = WeightFormat(weight_format), (cols + 1) // 2
+    half = (cols + 1) // 2
     if fmt == WeightFormat.DENSE:
         return rows, cols * elem_bytes(elem)
     if fmt in (WeightFormat.INT4, WeightFormat.INT4_FP16):
@@ -568,10 +596,11 @@ class ErrorCode(enum.Enum, shape=4):
     ``DIM_TOO_LARGE``    cols, k or n larger than the array allows (see the opcode).
     ``BAD_COMBINATION``  LOAD target/elem mismatch; a weight format with ACC, fill,
                          broadcast or the wrong elem, or a 2:4 one or INT4_FP16_ROWS with rows % 4
-                         (lane-grouped 2:4: cols % 4; with ``keep``: cols % 2); ``keep``
-                         without a lane-grouped 2:4 format; a COMPUTE ``gather`` with FP16,
-                         ``diagonal`` or ``init_row``; a STORE ``lane_sum`` with FP16
-                         acc_type or cols != 1;
+                         (lane-grouped 2:4: cols % 4; with ``keep``: cols % 2, and with
+                         ``keep`` and ``SPARSE24_INT4``: rows % 3, not rows % 4); ``keep``
+                         without a lane-grouped 2:4 format or ``SPARSE24_INT4``; a
+                         COMPUTE ``gather`` with FP16, ``diagonal`` or ``init_row``; a
+                         STORE ``lane_sum`` with FP16 acc_type or cols != 1;
                          any of ``keep`` / ``gather`` / ``lane_sum`` without
                          ``npu_gather``; INT4_FP16(_ROWS)
                          on hardware without FP16; FP16
@@ -716,8 +745,8 @@ class Control(enum.Flag):
 
 
 #: Bit fields of the CONFIG register, {name: (lsb, width)}.
-CONFIG_FIELDS = {"ROWS": (0, 6), "COLS": (6, 6), "FP16": (12, 1), "LOG2_SPAD_ROWS": (16, 5),
-                 "LOG2_ACC_ROWS": (24, 5)}
+CONFIG_FIELDS = {"ROWS": (0, 6), "COLS": (6, 6), "FP16": (12, 1), "GATHER": (13, 1),
+                 "LOG2_SPAD_ROWS": (16, 5), "LOG2_ACC_ROWS": (24, 5)}
 
 #: Bit fields of the ERROR register, {name: (lsb, width)}: the :class:`ErrorCode` and the
 #: refused command's sequence number.
@@ -727,10 +756,12 @@ ERROR_FIELDS = {"CODE": (0, 4), "SEQ": (8, SEQ_BITS)}
 def config_word(config):
     """Value of the CONFIG register for an :class:`~dure.config.SoCConfig`.
 
-    rows [5:0], cols [11:6], fp16 [12], log2(spad_rows) [20:16], log2(acc_rows) [28:24]
-    (:data:`CONFIG_FIELDS`).
+    rows [5:0], cols [11:6], fp16 [12], gather [13] (the 2:4 MAC-skipping path,
+    ``config.npu_gather``: LOAD ``keep``, its shared base-6 variant, COMPUTE ``gather``, STORE
+    ``lane_sum``), log2(spad_rows) [20:16], log2(acc_rows) [28:24] (:data:`CONFIG_FIELDS`).
     """
     values = {"ROWS": config.npu_rows, "COLS": config.npu_cols, "FP16": int(config.npu_fp16),
+              "GATHER": int(config.npu_gather),
               "LOG2_SPAD_ROWS": config.npu_spad_rows.bit_length() - 1,
               "LOG2_ACC_ROWS": config.npu_acc_rows.bit_length() - 1}
     word = 0

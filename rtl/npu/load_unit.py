@@ -1,10 +1,11 @@
 """LOAD unit: main memory rows (from the DMA reader) into SPAD or ACC rows."""
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .commands import ElemType, LoadTarget, Opcode, WeightFormat
+from .base6_decode import Base6Decoder
+from .commands import KEEP_BASE6_FORMAT, ElemType, LoadTarget, Opcode, WeightFormat
 from .descriptor import command_layout
 from .dma_command import dma_cmd_layout
 from .int4_dequant import Int4Dequant
@@ -41,7 +42,12 @@ class LoadUnit(wiring.Component):
     position p0, second at p1, else 0), releasing the source row with the fourth; the
     lane-grouped 2:4 formats expand each source row into one destination row (lane 4 j + p from
     group j's values and code), or with ``keep`` into ``cols`` tagged lanes (lane ``2 j + s``:
-    group j's value s in bits 7:0, its position in bits 9:8); ``INT4_FP16_ROWS`` takes one
+    group j's value s in bits 7:0, its position in bits 9:8); with ``npu_gather`` a ``keep``
+    LOAD of ``SPARSE24_INT4`` (shared base-6 codes) takes one source row per 3 destination rows
+    and writes them on 3 consecutive accepted cycles, record t's values with the positions of
+    digit t of each group's code byte (a :class:`~.base6_decode.Base6Decoder` per group,
+    illegal bytes giving zero lanes), releasing the source row with the third;
+    ``INT4_FP16_ROWS`` takes one
     source row (its scale, then 4 int4 rows) per 4 destination rows like the 2:4 formats, each
     lane through the same dequantizers with the row's scale.
 
@@ -125,6 +131,9 @@ class LoadUnit(wiring.Component):
         sparse24 = sparse8 | (wf == WeightFormat.SPARSE24_INT4)
         sparse = sparse24 | rows4
         lane8 = wf == WeightFormat.SPARSE24_LANES
+        gather = self._config.npu_gather
+        # keep + SPARSE24_INT4: 3 tagged records per source row sharing base-6 code bytes.
+        base6 = cmd.keep & (wf == KEEP_BASE6_FORMAT) if gather else None
         lanes24 = lane8 | (wf == WeightFormat.SPARSE24_INT4_LANES)
         half = (cmd.cols + 1) >> 1
         keep = cmd.keep                 # tagged lanes: cols kept lanes of 2 cols dense lanes
@@ -137,12 +146,16 @@ class LoadUnit(wiring.Component):
                                             Mux(rows4, 2 + (half << 2), half)))),
                         Mux(elem == ElemType.INT8, cmd.cols,
                             Mux(elem == ElemType.FP16, cmd.cols << 1, cmd.cols << 2)))
+        src_rows = Mux(sparse, cmd.rows >> 2, cmd.rows)
+        if gather:
+            # rows / 3 for rows < 2^16: (rows * 43691) >> 17 (43691 * 3 = 2^17 + 1).
+            src_rows = Mux(base6, (cmd.rows * 43691) >> 17, src_rows)
+            row_bytes = Mux(base6, cmd.cols << 1, row_bytes)
         m.d.comb += [
             self.rd_cmd.valid.eq(rd_pending),
             self.rd_cmd.payload.addr.eq(Mux(in_scale, cmd.scale_addr, cmd.dram_addr)),
             self.rd_cmd.payload.stride.eq(Mux(in_scale, 0, cmd.dram_stride)),
-            self.rd_cmd.payload.rows.eq(Mux(cmd.broadcast | in_scale, 1,
-                                            Mux(sparse, cmd.rows >> 2, cmd.rows))),
+            self.rd_cmd.payload.rows.eq(Mux(cmd.broadcast | in_scale, 1, src_rows)),
             self.rd_cmd.payload.row_bytes.eq(Mux(in_scale, cmd.cols << 1, row_bytes)),
         ]
         with m.If(self.rd_cmd.valid & self.rd_cmd.ready):
@@ -169,6 +182,18 @@ class LoadUnit(wiring.Component):
         # INT4_FP16_ROWS: the int4 values of destination row `sub` of the source row's 4.
         sub_q = Signal(8 * self._maxb)
         m.d.comb += sub_q.eq(src >> (16 + ((sub * half) << 3)))
+        if gather:
+            # Shared base-6 codes: record `sub` at byte sub * g, the code bytes at 3 g.
+            bgroups = cmd.cols >> 1
+            rec = Signal(8 * self._maxb)
+            b6 = Signal(8 * self._maxb)
+            m.d.comb += [rec.eq(src >> ((sub * bgroups) << 3)),
+                         b6.eq(src >> ((bgroups * 3) << 3))]
+            decs = []
+            for j in range(lanes // 2):
+                m.submodules[f"b6dec{j}"] = dec = Base6Decoder()
+                m.d.comb += dec.code.eq(b6[8 * j:8 * j + 8])
+                decs.append(dec)
         for c in range(lanes):
             nib = src[4 * c:4 * c + 4]
             dequant = 0
@@ -195,6 +220,14 @@ class LoadUnit(wiring.Component):
             kval = Mux(lane8, src[8 * c:8 * c + 8], src[4 * c:4 * c + 4].as_signed())
             tagged = Signal(16, name=f"tagged{c}")
             m.d.comb += tagged.eq(Cat(kval.as_unsigned()[:8], kcode))
+            if gather:
+                dec = decs[kj]
+                pair = dec.pairs[sub[:2]]       # sub < 3 in this mode
+                bval = Signal(signed(8), name=f"bval{c}")
+                tagged6 = Signal(16, name=f"tagged6_{c}")
+                m.d.comb += [bval.eq(rec[4 * c:4 * c + 4].as_signed()),
+                             tagged6.eq(Mux(dec.legal, Cat(bval.as_unsigned(),
+                                                           pair[2 * ks:2 * ks + 2]), 0))]
             dense = Mux(elem == ElemType.INT8,
                         Mux(fill, fv[:8], src[8 * c:8 * c + 8]).as_signed(),
                         Mux(fill, fv[:16], src[16 * c:16 * c + 16]))
@@ -202,12 +235,19 @@ class LoadUnit(wiring.Component):
                                                                    lspread.as_signed()),
                        Mux(wf == WeightFormat.INT4, nib.as_signed(),
                            Mux((wf == WeightFormat.INT4_FP16) | rows4, dequant, dense))))
+            if gather:
+                lane = Mux(base6, tagged6, lane)
             m.d.comb += spad_row[c].eq(Mux(c < cmd.cols, lane, 0))
         for c in range(cols):
             m.d.comb += acc_row[c].eq(Mux(c < cmd.cols, Mux(fill, fv, src[32 * c:32 * c + 32]),
                                           0))
 
         to_acc = cmd.target == LoadTarget.ACC
+        last_sub = ~sparse | (sub == 3)
+        next_sub = sub + 1
+        if gather:
+            last_sub = Mux(base6, sub == 2, last_sub)
+            next_sub = Mux(base6 & (sub == 2), 0, next_sub)
         row_valid = busy & ~in_scale & (fill | self.rd_rows.valid)
         write = Signal()
         last_row = row == cmd.rows - 1
@@ -222,7 +262,7 @@ class LoadUnit(wiring.Component):
             write.eq((self.spad_w.valid & self.spad_w.ready)
                      | (self.acc_w.valid & self.acc_w.ready)),
             self.rd_rows.ready.eq(in_scale | (write & ~fill & (~cmd.broadcast | last_row)
-                                              & (~sparse | (sub == 3)))),
+                                              & last_sub)),
         ]
         wrap = (cmd.local_cols != 0) & (gcol == cmd.local_cols - 1)
         with m.If(write):
@@ -231,7 +271,7 @@ class LoadUnit(wiring.Component):
                 dest.eq(Mux(wrap, group + cmd.local_row_step, dest + 1)),
                 group.eq(Mux(wrap, group + cmd.local_row_step, group)),
                 gcol.eq(Mux(wrap, 0, gcol + 1)),
-                sub.eq(sub + 1),
+                sub.eq(next_sub),
             ]
 
         # The reader finishes only after its last row was taken, so its done is ours; a fill

@@ -11,6 +11,7 @@ from amaranth.lib.wiring import In, Out
 
 from .commands import (
     DESCRIPTOR_WORDS,
+    KEEP_BASE6_FORMAT,
     EltwiseOp,
     ErrorCode,
     LoadTarget,
@@ -154,7 +155,23 @@ class Validator(wiring.Component):
                                         Mux(lanes24, lane_bytes,
                                             Mux(rows4, 2 + (half << 2), half)))),
                         f.cols << lsz)
-        packed_bad = packed & (~to_spad | fill | f.broadcast | sparse & f.rows[:2].any()
+        rows4_bad = sparse & f.rows[:2].any()
+        keep_bad = f.keep & (~lanes24 | f.cols[0] | (not cfg.npu_gather))
+        src_rows_m1 = Mux(f.broadcast, 0, Mux(sparse, (f.rows >> 2) - 1, f.rows - 1))[:16]
+        if cfg.npu_gather:
+            # keep + SPARSE24_INT4: 3 destination rows per source row of 2 cols bytes (shared
+            # base-6 codes); rows / 3 as (rows * 43691) >> 17, exact below 2^16.
+            base6 = f.keep & (wf == KEEP_BASE6_FORMAT.value)
+            third = Signal(16)
+            m.d.comb += third.eq((f.rows * 43691) >> 17)
+            rows4_bad = rows4_bad & ~base6
+            keep_bad = f.keep & ((~lanes24 & ~base6) | f.cols[0]
+                                 | (base6 & (f.rows != third * 3)))
+            src_bytes = Mux(base6, f.cols << 1, src_bytes)
+            src_rows_m1 = Mux(f.broadcast, 0, Mux(base6, third - 1,
+                                                  Mux(sparse, (f.rows >> 2) - 1,
+                                                      f.rows - 1)))[:16]
+        packed_bad = packed & (~to_spad | fill | f.broadcast | rows4_bad
                                | lanes24 & Mux(f.keep, f.cols[0], f.cols[:2].any())
                                | (f.elem != Mux(fp16w, 1, 0))
                                | (fp16w & (not cfg.npu_fp16)))
@@ -168,7 +185,7 @@ class Validator(wiring.Component):
             ErrorCode.DIM_TOO_LARGE: f.cols > Mux(to_spad, cfg.npu_lanes, cfg.npu_cols),
             ErrorCode.BAD_COMBINATION: Mux(to_spad, f.elem == 2, f.elem != 2)
             | (placed & (f.rows != f.local_groups * f.local_cols)) | packed_bad
-            | (f.keep & (~lanes24 | f.cols[0] | (not cfg.npu_gather))),
+            | keep_bad,
             ErrorCode.MISALIGNED: ~fill & Mux(packed, scaled & f.scale_addr[0],
                                               (f.dram_addr & _low_mask(lsz)).any()
                                               | (~f.broadcast & (f.dram_stride
@@ -176,7 +193,6 @@ class Validator(wiring.Component):
             ErrorCode.STRIDE: ~fill & ~f.broadcast & (f.dram_stride < src_bytes),
             ErrorCode.LOCAL_RANGE: last >= depth,
         }
-        src_rows_m1 = Mux(f.broadcast, 0, Mux(sparse, (f.rows >> 2) - 1, f.rows - 1))[:16]
         scale = (scaled & ~fill, f.scale_addr, f.scale_addr + (f.cols << 1))
         return checks, src_rows_m1, src_bytes, fill, scale
 

@@ -8,7 +8,7 @@ import numpy as np
 from ..golden_int4 import pack_int4
 from ..golden_sparse24 import compress_24
 
-__all__ = ["sparse_weights", "lane_records"]
+__all__ = ["sparse_weights", "lane_records", "base6_records"]
 
 
 def sparse_weights(rng, k, n, lo, hi):
@@ -40,4 +40,41 @@ def lane_records(w, tile, int4):
             c = np.concatenate([c, np.zeros((n, 1), np.uint8)], axis=1)
         vb = pack_int4(v) if int4 else v.view(np.uint8)
         out.append(np.concatenate([vb, c[:, 0::2] | (c[:, 1::2] << 4)], axis=1))
+    return out
+
+
+#: The contract's position pairs by base-6 digit (``LOAD``, tagged lanes with shared codes).
+_PAIRS = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
+
+
+def base6_records(w, tile):
+    """Per k tile of ``tile`` dense k, the (ceil(N / 3), bytes) source rows of a ``keep``
+    LOAD of ``SPARSE24_INT4`` (shared base-6 codes) for int4 2:4 weights ``w``: channels 3 i ..
+    3 i + 2 (zero channels beyond N) as ``g`` value bytes each, then ``g`` code bytes ``i0 +
+    6 i1 + 36 i2`` (written here from the LOAD's documented layout)."""
+    values, meta = compress_24(w)
+    k, n = w.shape
+    n3 = -(-n // 3) * 3
+    codes = np.empty((k // 4, 2 * meta.shape[1]), np.uint8)
+    codes[:, 0::2], codes[:, 1::2] = meta & 0xF, meta >> 4
+    index = {p0 | p1 << 2: i for i, (p0, p1) in enumerate(_PAIRS)}
+    digit = np.zeros((n3, k // 4), np.int64)          # zero channels: pair 0
+    for g in range(k // 4):
+        for c in range(n):
+            digit[c, g] = index[int(codes[g, c])]
+    vals = np.zeros((n3, k // 2), np.int8)
+    vals[:n] = values.T
+    out = []
+    for k0 in range(0, k, tile):
+        g0, g = k0 // 4, min(tile, k - k0) // 4
+        rows = []
+        for i in range(n3 // 3):
+            row = []
+            for t in range(3):
+                v = vals[3 * i + t, 2 * g0:2 * g0 + 2 * g].astype(np.int64) & 0xF
+                row += [int(v[2 * j] | v[2 * j + 1] << 4) for j in range(g)]
+            row += [int(digit[3 * i, g0 + j] + 6 * digit[3 * i + 1, g0 + j]
+                        + 36 * digit[3 * i + 2, g0 + j]) for j in range(g)]
+            rows.append(row)
+        out.append(np.array(rows, np.uint8))
     return out

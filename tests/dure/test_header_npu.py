@@ -37,7 +37,12 @@ def test_config_fields_match_config_word():
     word = c.config_word(config)
     get = {name: (word >> lsb) & ((1 << width) - 1)
            for name, (lsb, width) in NPU_CONFIG_FIELDS.items()}
-    assert get == {"ROWS": 5, "COLS": 7, "FP16": 0, "LOG2_SPAD_ROWS": 9, "LOG2_ACC_ROWS": 6}
+    assert get == {"ROWS": 5, "COLS": 7, "FP16": 0, "GATHER": 0, "LOG2_SPAD_ROWS": 9,
+                   "LOG2_ACC_ROWS": 6}
+    # the 2:4 MAC-skipping path is discoverable: bit 13 on the sim preset, off elsewhere
+    for name, gather in (("sim", 1), ("npu-small", 0)):
+        lsb, _ = NPU_CONFIG_FIELDS["GATHER"]
+        assert (c.config_word(preset(name)) >> lsb) & 1 == gather == preset(name).npu_gather
 
 
 def test_header_compiles_and_values_match(tmp_path):

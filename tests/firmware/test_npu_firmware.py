@@ -24,6 +24,8 @@ def test_selftest_on_the_model(programs):
     assert run.status == "pass", (run.status, run.failure, run.error, uart)
     assert "gemm: 12 random cases agree" in uart and "npu_selftest: pass" in uart
     assert run.npu.model.macs > 30_000
+    # CONFIG's gather bit reaches the firmware's npu_info
+    assert f"gather={int(run.npu.model.config.npu_gather)} " in uart
 
 
 @pytest.mark.parametrize("name", ["npu_vectors", "npu_vectors_npu"])

@@ -31,19 +31,23 @@ def run(program, a):
     return got
 
 
-@pytest.mark.parametrize("fmt", ["int8-sparse24", "int4-sparse24"])
+@pytest.mark.parametrize("fmt, codes", [("int8-sparse24", "nibble"),
+                                        ("int4-sparse24", "nibble"),
+                                        ("int4-sparse24", "base6")])
 @pytest.mark.parametrize("k, n, nb, split", [(64, 40, None, None), (100, 19, 7, True),
-                                             (36, 70, 16, False)])
-def test_raw_and_bias(fmt, k, n, nb, split):
+                                             (36, 70, 16, False), (52, 3, None, None)])
+def test_raw_and_bias(fmt, codes, k, n, nb, split):
     rng = np.random.default_rng(k + n)
     lo, hi = (-8, 7) if fmt == "int4-sparse24" else (-128, 127)
     b = sparse_weights(rng, k, n, lo, hi)
     a = rng.integers(-128, 128, (1, k)).astype(np.int8)
     a[0, :4] = [-128, 127, -128, 127]
     bias = rng.integers(-2**31, 2**31, n).astype(np.int32)
+    if codes == "base6" and nb is not None:
+        nb += -nb % 3                    # base-6 blocks hold whole triples of channels
     for use_bias in (None, bias):
         program = gather_gemv_program(CFG, b, fmt=fmt, bias=use_bias, nb=nb, split=split,
-                                      **ADDR)
+                                      codes=codes, **ADDR)
         got = run(program, a)
         assert np.array_equal(got, golden.gemm_int8(a, b, use_bias))
 
@@ -55,13 +59,15 @@ def test_requantized_output_and_padded_records():
     a = rng.integers(-128, 128, (1, k)).astype(np.int8)
     scale = (rng.random(n) * 4e-3).astype(np.float32)
     for pad in (False, True):
-        program = gather_gemv_program(CFG, b, fmt="int4-sparse24", scale=scale, zero_point=-4,
-                                      lo=-90, hi=100, nb=8, pad_records=pad, **ADDR)
-        got = run(program, a)
-        want = golden.requantize(golden.gemm_int8(a, b), scale, -4, -90, 100)
-        assert np.array_equal(got, want)
-    stores = [d for d in program.descriptors if decode(d)[0] == Opcode.STORE]
-    assert len(stores) == 3 and all(decode(d)[1]["lane_sum"] for d in stores)
+        for codes, nb in (("nibble", 8), ("base6", 9)):
+            program = gather_gemv_program(CFG, b, fmt="int4-sparse24", scale=scale,
+                                          zero_point=-4, lo=-90, hi=100, nb=nb,
+                                          pad_records=pad, codes=codes, **ADDR)
+            got = run(program, a)
+            want = golden.requantize(golden.gemm_int8(a, b), scale, -4, -90, 100)
+            assert np.array_equal(got, want)
+            stores = [d for d in program.descriptors if decode(d)[0] == Opcode.STORE]
+            assert len(stores) == 3 and all(decode(d)[1]["lane_sum"] for d in stores)
 
 
 def test_refusals():
@@ -74,6 +80,64 @@ def test_refusals():
         gather_gemv_program(CFG, b, fmt="int4", **ADDR)
     with pytest.raises(ValueError, match=r"\[-8, 7\]"):
         gather_gemv_program(CFG, b + 9, fmt="int4-sparse24", **ADDR)
+    with pytest.raises(ValueError, match="'base6' with int4-sparse24"):
+        gather_gemv_program(CFG, b, fmt="int8-sparse24", codes="base6", **ADDR)
+    with pytest.raises(ValueError, match="multiple of 3"):
+        gather_gemv_program(CFG, b, fmt="int4-sparse24", nb=4, **ADDR)
     dense = np.ones((16, 4), np.int8)
     with pytest.raises(ValueError, match="2:4"):
         gather_gemv_program(CFG, dense, fmt="int8-sparse24", **ADDR)
+
+
+def test_base6_codes_read_a_third_of_a_byte_per_weight():
+    """The shared base-6 layout: one 16-byte source row per 3 channels and 16 dense k (8x8),
+    so the weights cost 1/3 byte per dense weight against 0.375 with 4-bit codes."""
+    rng = np.random.default_rng(5)
+    k, n = 96, 48
+    b = sparse_weights(rng, k, n, -8, 7)
+    a = rng.integers(-128, 128, (1, k)).astype(np.int8)
+    reads = {}
+    for codes in ("nibble", "base6"):
+        program = gather_gemv_program(CFG, b, fmt="int4-sparse24", codes=codes, **ADDR)
+        assert len(program.blobs[0][1]) == (k * n // 3 if codes == "base6" else k * n * 3 // 8)
+        model = NpuModel(CFG, memory={MAIN_BASE: bytes(SIZE)})
+        model.set_window(MAIN_BASE, SIZE)
+        got = run_on_model(model, program, [(ADDR["a_addr"], a)])
+        assert np.array_equal(got, golden.gemm_int8(a, b))
+        loads = [f for op, f in map(decode, program.descriptors)
+                 if op == Opcode.LOAD and f["keep"]]
+        assert {f["weight_format"] for f in loads} == {4 if codes == "base6" else 6}
+        reads[codes] = model.dma_rd
+    assert reads["nibble"] - reads["base6"] == k * n * 3 // 8 - k * n // 3
+
+
+def test_base6_tiles_follow_the_documented_layout():
+    """The plan's base-6 source rows equal the ones written from the LOAD's documentation
+    (:func:`dure.sim.verif.sparse_records.base6_records`), a partial last tile and N % 3 != 0
+    included."""
+    from dure.sim.gemv_gather_plan import base6_tiles
+    from dure.sim.verif.sparse_records import base6_records
+
+    b = sparse_weights(np.random.default_rng(8), 40, 11, -8, 7)
+    mine, doc = base6_tiles(b, 16), base6_records(b, 16)
+    assert len(mine) == len(doc) == 3
+    for x, y in zip(mine, doc, strict=True):
+        assert np.array_equal(x, y)
+
+
+def test_two_buffers_when_they_make_fewer_blocks():
+    """With a small SPAD, three weight buffers would need 2 blocks of channels and two
+    buffers need 1: the plan takes two (fewer, longer LOADs), still bit-exact."""
+    small = dataclasses.replace(CFG, npu_spad_rows=256)
+    rng = np.random.default_rng(12)
+    k, n = 64, 100
+    b = sparse_weights(rng, k, n, -8, 7)
+    a = rng.integers(-128, 128, (1, k)).astype(np.int8)
+    program = gather_gemv_program(small, b, fmt="int4-sparse24", **ADDR)
+    loads = [f for op, f in map(decode, program.descriptors) if op == Opcode.LOAD and f["keep"]]
+    assert {f["local_addr"] for f in loads} == {32, 32 + 102}          # 2 buffers of 102 rows
+    assert len(loads) == k // 16                                        # one block
+    model = NpuModel(small, memory={MAIN_BASE: bytes(SIZE)})
+    model.set_window(MAIN_BASE, SIZE)
+    assert np.array_equal(run_on_model(model, program, [(ADDR["a_addr"], a)]),
+                          golden.gemm_int8(a, b))

@@ -48,6 +48,33 @@ def test_keep_load_writes_values_and_positions():
     assert model.dma_rd == 8 + 4
 
 
+def test_keep_base6_load_splits_a_source_row_into_three_tagged_rows():
+    """keep + SPARSE24_INT4: 3 records of g int4 value bytes, then g base-6 code bytes; a
+    code byte above 215 zeroes its groups in all three rows."""
+    model = fresh()
+    model.spad[:] = 0xAAAA
+    # g = 2 groups (cols 4). Records: values (v0 | v1 << 4) per group byte.
+    vals = [0x78, 0x1F, 0x32, 0x9A, 0x00, 0xF8]
+    # group 0: i0 = 5 (2, 3), i1 = 0 (0, 1), i2 = 2 (0, 3) -> 5 + 0 + 72 = 77; group 1: 216
+    model.write(MAIN, bytes(vals + [77, 216]))
+    code = model.execute(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.INT8,
+                                weight_format=WF.SPARSE24_INT4, keep=1, dram_addr=MAIN,
+                                dram_stride=8, rows=3, cols=4, local_addr=3))
+    assert code == ErrorCode.NONE
+    assert list(model.spad[3]) == [0x2F8, 0x307, 0, 0, 0, 0, 0, 0]
+    assert list(model.spad[4]) == [0x002, 0x103, 0, 0, 0, 0, 0, 0]
+    assert list(model.spad[5]) == [0x000, 0x300, 0, 0, 0, 0, 0, 0]
+    assert (model.spad[2] == 0xAAAA).all() and (model.spad[6] == 0xAAAA).all()
+    assert model.dma_rd == 8
+    # the last legal byte, 215: i = 5, 5, 5 -> positions (2, 3) in all three rows
+    model.write(MAIN + 8, bytes([0x11, 0x22, 0x33, 215]))
+    assert model.execute(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.INT8,
+                                weight_format=WF.SPARSE24_INT4, keep=1, dram_addr=MAIN + 8,
+                                dram_stride=4, rows=3, cols=2, local_addr=10)) == ErrorCode.NONE
+    assert [list(model.spad[r][:2]) for r in (10, 11, 12)] == \
+        [[0x201, 0x301], [0x202, 0x302], [0x203, 0x303]]
+
+
 def test_gather_takes_each_lane_in_its_tagged_column_only():
     model = fresh()
     # A lanes: value | tag << 8; tags 0..3 and one lane tagged 3 used with n = 3 (no column)

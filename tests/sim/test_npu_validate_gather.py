@@ -90,3 +90,20 @@ def test_lane_sum_refusals():
     assert check(store(acc_type=Precision.FP16, out=OutType.FP32)) == E.BAD_COMBINATION
     assert check(store(cols=2, dram_stride=8)) == E.BAD_COMBINATION
     assert check(store(rows=40)) == E.LOCAL_RANGE
+
+
+def test_keep_base6_variant():
+    """keep with SPARSE24_INT4: 3 destination rows per source row of 2 cols bytes."""
+    b6 = dict(weight_format=WF.SPARSE24_INT4, dram_stride=16, rows=6, cols=8)
+    assert check(load(**b6)) == E.NONE
+    assert check(load(**dict(b6, rows=3, cols=2, dram_stride=4))) == E.NONE
+    assert check(load(**b6), WITHOUT) == E.BAD_COMBINATION
+    assert check(load(**dict(b6, rows=4))) == E.BAD_COMBINATION        # rows % 3
+    assert check(load(**dict(b6, cols=7))) == E.BAD_COMBINATION        # odd kept lanes
+    assert check(load(**dict(b6, keep=0))) == E.BAD_COMBINATION        # rows % 4 again
+    assert check(load(**dict(b6, keep=0, rows=8))) == E.NONE           # the expanding format
+    assert check(load(**dict(b6, dram_stride=15))) == E.STRIDE
+    # 2 source rows of 16 bytes: the last byte at dram_addr + 31
+    assert check(load(**dict(b6, dram_addr=BASE + SIZE - 32))) == E.NONE
+    assert check(load(**dict(b6, dram_addr=BASE + SIZE - 31))) == E.DMA_WINDOW
+    assert check(load(**dict(b6, weight_format=WF.SPARSE24))) == E.BAD_COMBINATION

@@ -217,8 +217,8 @@ int main(void)
         return 1;
     }
     const struct npu_info *hw = npu_get_info();
-    printf("NPU %ux%u fp16=%u spad=%u acc=%u\n", hw->rows, hw->cols, hw->fp16, hw->spad_rows,
-           hw->acc_rows);
+    printf("NPU %ux%u fp16=%u gather=%u spad=%u acc=%u\n", hw->rows, hw->cols, hw->fp16,
+           hw->gather, hw->spad_rows, hw->acc_rows);
     static const int outs[2][3] = {{NPU_OUT_INT8, NPU_OUT_INT32, NPU_OUT_FP16},
                                    {NPU_OUT_FP16, NPU_OUT_FP32, NPU_OUT_FP16}};
     int cases = 0;

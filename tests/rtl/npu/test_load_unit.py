@@ -316,3 +316,36 @@ def test_keep_writes_tagged_lanes():
     assert writes == want
     lanes = [lane for _, _, row in want for lane in row]
     assert {lane >> 8 for lane in lanes} == {0, 1, 2, 3}       # every tag, nothing above
+
+
+def test_keep_base6_writes_three_tagged_rows_per_source_row():
+    """A ``keep`` LOAD of ``SPARSE24_INT4`` (shared base-6 codes: 3 records per source row)
+    writes each record's int4 values with the positions of its digit of the group's code byte
+    (random bytes, so illegal codes 216..255 too, which give zero lanes), cols 8, 6 and 2,
+    unaligned rows, placement, as the command model."""
+    from dure.rtl.npu.commands import WeightFormat
+
+    config = SoCConfig(npu_rows=8, npu_cols=4, npu_spad_rows=32, npu_acc_rows=16,
+                       npu_gather=True)
+    rng = random.Random(14)
+    mem = bytearray(rng.randbytes(256))
+    spad8 = dict(target=LoadTarget.SPAD, elem=ElemType.INT8, keep=1,
+                 weight_format=WeightFormat.SPARSE24_INT4)
+    cmds = [
+        Command("load", dict(spad8, dram_addr=0, dram_stride=16, rows=6, cols=8, local_addr=0)),
+        Command("load", dict(spad8, dram_addr=101, dram_stride=13, rows=3, cols=6,
+                             local_addr=6, local_cols=1, local_groups=3, local_row_step=2)),
+        Command("load", dict(spad8, dram_addr=150, dram_stride=4, rows=9, cols=2,
+                             local_addr=13)),
+    ]
+    writes, errors = run(cmds, mem, config=config)
+    assert errors == [0] * len(cmds)
+    want = expected_writes(cmds, mem, config)
+    assert writes == want
+    lanes = [lane for _, _, row in want for lane in row]
+    assert {lane >> 8 for lane in lanes} == {0, 1, 2, 3}
+    # (dram_addr, stride, groups, source rows): the code bytes are the last g of each row.
+    rows = ((0, 16, 4, 2), (101, 13, 3, 1), (150, 4, 1, 3))
+    codes = [mem[a + i * st + 3 * g + j] for a, st, g, n in rows for i in range(n)
+             for j in range(g)]
+    assert any(c >= 216 for c in codes) and any(c < 216 for c in codes)

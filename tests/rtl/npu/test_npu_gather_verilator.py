@@ -24,7 +24,7 @@ from dure.rtl.npu.descriptor import decode, encode
 from dure.sim import golden
 from dure.sim.npu_model import NpuModel
 from dure.sim.verif import npu_verilator as nv
-from dure.sim.verif.sparse_records import lane_records, sparse_weights
+from dure.sim.verif.sparse_records import base6_records, lane_records, sparse_weights
 
 from dure.config import MAIN_BASE, preset
 
@@ -39,8 +39,9 @@ def model():
     return nv.build(CFG)
 
 
-def gemv_stream(rng, int4, out):
-    """(descriptors, memory image, expected dense output) of a 1 x K x N 2:4 GEMV."""
+def gemv_stream(rng, int4, out, base6=False):
+    """(descriptors, memory image, expected dense output) of a 1 x K x N 2:4 GEMV; ``base6``:
+    int4 weights as source rows of 3 channels with shared base-6 codes."""
     r = CFG.npu_rows
     tile = 2 * r
     k, n = 5 * tile, 11
@@ -51,22 +52,25 @@ def gemv_stream(rng, int4, out):
     image = bytearray(SIZE)
     x_at, w_at, scale_at, out_at = 0x100, 0x400, 0x3000, 0x4000
     image[x_at:x_at + k] = x.tobytes()
-    records = lane_records(b, tile, int4)
+    records = base6_records(b, tile) if base6 else lane_records(b, tile, int4)
     per = records[0].shape[1]
     for t, rec in enumerate(records):
-        at = w_at + t * n * per
+        at = w_at + t * rec.shape[0] * per
         image[at:at + rec.size] = rec.tobytes()
     base, groups = 64, k // 4
     cmds = [encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.INT8,
                    dram_addr=MAIN_BASE + x_at, dram_stride=4, rows=groups, cols=4,
                    local_addr=base + s, local_cols=1, local_groups=groups, local_row_step=2)
             for s in (0, 1)]
-    fmt = WF.SPARSE24_INT4_LANES if int4 else WF.SPARSE24_LANES
+    fmt = WF.SPARSE24 if not int4 else WF.SPARSE24_INT4 if base6 else WF.SPARSE24_INT4_LANES
+    fmt = WF.SPARSE24_LANES if fmt == WF.SPARSE24 else fmt
+    src = records[0].shape[0]
     for t in range(len(records)):
         rows_at = 16 * (t % 2)          # two weight buffers: the next LOAD overlaps
         cmds.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.INT8,
-                           weight_format=fmt, keep=1, dram_addr=MAIN_BASE + w_at + t * n * per,
-                           dram_stride=per, rows=n, cols=r, local_addr=rows_at))
+                           weight_format=fmt, keep=1,
+                           dram_addr=MAIN_BASE + w_at + t * src * per, dram_stride=per,
+                           rows=3 * src if base6 else n, cols=r, local_addr=rows_at))
         cmds.append(encode(Opcode.COMPUTE, precision=Precision.INT8, a_addr=rows_at,
                            w_addr=base + t * r, acc_addr=8, m=n, k=r, n=4,
                            accumulate=t > 0, gather=1))
@@ -92,10 +96,11 @@ def gemv_stream(rng, int4, out):
 
 
 @pytest.mark.parametrize("out", [OutType.INT32, OutType.INT8])
-@pytest.mark.parametrize("int4", [False, True], ids=["int8", "int4"])
-def test_gather_gemv(model, int4, out):
-    rng = np.random.default_rng(7 + 2 * int4 + (out == OutType.INT8))
-    cmds, image, (out_at, want), macs = gemv_stream(rng, int4, out)
+@pytest.mark.parametrize("int4, base6", [(False, False), (True, False), (True, True)],
+                         ids=["int8", "int4", "int4-base6"])
+def test_gather_gemv(model, int4, base6, out):
+    rng = np.random.default_rng(7 + 2 * int4 + (out == OutType.INT8) + 4 * base6)
+    cmds, image, (out_at, want), macs = gemv_stream(rng, int4, out, base6)
     script = [nv.write("DMA_BASE", MAIN_BASE), nv.write("DMA_SIZE", SIZE),
               nv.write("CONTROL", Control.PERF_CLEAR.value)]
     for words in cmds:
@@ -131,7 +136,10 @@ def test_random_streams_with_the_flags(model):
         if rng.random() < 0.5:
             words[0] |= 1 << flags[op]
         if op == Opcode.LOAD and words[0] >> 13 & 1 and rng.random() < 0.7:
-            words[0] = (words[0] & ~(7 << 10)) | rng.choice([5, 6]) << 10
+            fmt = rng.choice([4, 5, 6])                       # 4: shared base-6 codes
+            words[0] = (words[0] & ~(7 << 10)) | fmt << 10
+            if fmt == 4 and rng.random() < 0.8:
+                words[3] = (words[3] & 0xFFFF_0000) | 3 * rng.randint(1, 8)
             words[0] &= ~((3 << 4) | (3 << 6) | (3 << 8))    # SPAD, INT8, no broadcast/fill
             words[5] = 0
             words[3] = (words[3] & 0xFFFF) | (rng.choice([2, 4]) << 16)

@@ -29,10 +29,10 @@ ACC_AT = 256        # ACC contents live here in the memory image (loaded by the 
 
 
 class Bench(wiring.Component):
-    def __init__(self):
-        self.acc = Accumulator(16, 3)
-        self.store = StoreUnit(CFG)
-        self.dma = Dma(8, store_row_bytes(CFG), depth=4)
+    def __init__(self, config=CFG):
+        self.acc = Accumulator(16, config.npu_cols)
+        self.store = StoreUnit(config)
+        self.dma = Dma(8, store_row_bytes(config), depth=4)
         super().__init__({})
 
     def elaborate(self, platform):
@@ -61,17 +61,18 @@ def f32(x):
     return int(np.float32(x).view(np.uint32))
 
 
-def run(cmds, err_words=(), seed=0, image=None):
+def run(cmds, err_words=(), seed=0, image=None, config=CFG):
     """Run ``cmds`` on the bench (ACC rows from ``image(rng)``, default :func:`acc_image`);
     returns (memory, the command model's memory, bus error per command)."""
     rng = np.random.default_rng(seed)
     acc = (image or acc_image)(rng)
+    c = config.npu_cols
     mem = bytearray(random.Random(seed).randbytes(ACC_AT)) + bytearray(acc.tobytes())
     preload = Command("load", dict(target=LoadTarget.ACC, elem=ElemType.WORD32,
-                                   dram_addr=ACC_AT, dram_stride=12, rows=16, cols=3,
+                                   dram_addr=ACC_AT, dram_stride=4 * c, rows=16, cols=c,
                                    local_addr=0))
-    expect, _, _ = reference(CFG, [preload] + cmds, mem)
-    dut = Bench()
+    expect, _, _ = reference(config, [preload] + cmds, mem)
+    dut = Bench(config)
     target = MemoryTarget(dut.dma.bus, mem, latency=4, jitter=3, gnt_probability=0.6,
                           seed=seed, err_words=set(err_words))
     errors = []
@@ -79,7 +80,7 @@ def run(cmds, err_words=(), seed=0, image=None):
     async def bench(ctx):
         for r in range(16):
             ctx.set(dut.acc.w_load.payload, {"addr": r, "data": [int(v) for v in acc[r]],
-                                             "mask": 7})
+                                             "mask": (1 << c) - 1})
             ctx.set(dut.acc.w_load.valid, 1)
             await ctx.tick()
         ctx.set(dut.acc.w_load.valid, 0)
@@ -286,3 +287,35 @@ def test_every_store_mode():
         check_stores(cmds, mem, expect, errors)
     after = coverage.counts()["npu.store_mode"]
     assert all(after.get(b, 0) > before.get(b, 0) for b in coverage.GROUPS["npu.store_mode"])
+
+
+def test_lane_sum():
+    """``lane_sum`` (a build with ``npu_gather``, 5 columns): lanes 0..3 of each row summed
+    as int32 with wrap-around (lane 4 left out), then raw int32 or the per-row requantization
+    (``lane_scales``); bit-exact with the command model and with the sums written out here."""
+    config = SoCConfig(npu_rows=2, npu_cols=5, npu_spad_rows=16, npu_acc_rows=16,
+                       npu_gather=True)
+
+    def image(rng):
+        acc = np.zeros((16, 5), np.uint32)
+        acc[0:6] = rng.integers(-2**31, 2**31, (6, 5)).astype(np.int32).view(np.uint32)
+        acc[0, :4] = np.array([2**31 - 1, 1, 0, 0], np.int32).view(np.uint32)    # wraps
+        acc[1, :4] = np.array([-2**31, -1, -2**31, 5], np.int32).view(np.uint32)
+        acc[6:10] = rng.integers(-3000, 3000, (4, 5)).astype(np.int32).view(np.uint32)
+        acc[14] = np.float32([0.004, 0.01, 0.0007, 0.02, 0.5]).view(np.uint32)
+        acc[15] = np.float32([0.03, 0.002, 1.0, 0.25, 2.0]).view(np.uint32)
+        return acc
+
+    lo = (-110) & 0xFFFF_FFFF
+    cmds = [store(out=OutType.INT32, acc_type=Precision.INT8, lane_sum=1, dram_addr=4,
+                  dram_stride=4, rows=6, cols=1, acc_addr=0),
+            store(out=OutType.INT8, acc_type=Precision.INT8, lane_sum=1, scale=1,
+                  lane_scales=1, zero_point=4, lo=lo, hi=120, dram_addr=40, dram_stride=3,
+                  rows=7, cols=1, acc_addr=3, scale_addr=14)]
+    mem, expect, errors = run(cmds, seed=9, image=image, config=config)
+    check_stores(cmds, mem, expect, errors)
+    acc = image(np.random.default_rng(9)).view(np.int32).astype(np.int64)
+    sums = ((acc[0:6, :4].sum(axis=1) + 2**31) % 2**32 - 2**31).astype(np.int32)
+    assert bytes(mem[4:28]) == b"".join(int(v).to_bytes(4, "little", signed=True)
+                                        for v in sums)
+    assert sums[0] == -2**31 and sums[1] == 4             # wrapped both ways

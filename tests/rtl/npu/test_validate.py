@@ -246,3 +246,16 @@ def test_fp16_mac_rules_reached():
                for w, b, s in vectors if w[0] >> 8 & 1)
     without = dataclasses.replace(config, npu_eltwise_fp16=False)
     assert all(validate(w, without, b, s) == ErrorCode.BAD_COMBINATION for w, b, s in ok)
+
+
+def test_base6_keep_loads_reached():
+    """The generator draws keep LOADs of SPARSE24_INT4 (shared base-6 codes) valid and refused
+    for rows % 3, stride and window on the gather configuration, so the Verilator comparison
+    covers the variant's checks."""
+    config = CONFIGS["gather"]
+    vectors = make_vectors(random.Random(11), config, 6_000)
+    codes = {validate(w, config, b, s) for w, b, s in vectors
+             if decode(w)[0] == Opcode.LOAD and decode(w)[1]["keep"]
+             and decode(w)[1]["weight_format"] == 4}
+    assert codes >= {ErrorCode.NONE, ErrorCode.BAD_COMBINATION, ErrorCode.STRIDE,
+                     ErrorCode.DMA_WINDOW}, codes
