@@ -378,14 +378,14 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                                     acc_read=(acc0 + px, acc0 + px + run.rows)))
         return out
 
-    # Prologue: the bias rows and shared weights (small), then the first unit's own LOADs,
-    # each just ahead of the first COMPUTE that needs it (JIT below); the constant rows (read
-    # by STOREs only) right after the LOADs of the first COMPUTE, so it does not wait for them.
+    # Prologue: constants and shared weights (small), then the first unit's own LOADs, each
+    # just ahead of the first COMPUTE that needs it (JIT below).
     words = []
-    const_load = [encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
-                         dram_addr=layer.const_addr, dram_stride=layer.const_stride,
-                         rows=layer.const_rows, cols=layer.n_chunk,
-                         local_addr=plan.const_row)] if layer.const_rows else []
+    if layer.const_rows:
+        words.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                            dram_addr=layer.const_addr, dram_stride=layer.const_stride,
+                            rows=layer.const_rows, cols=layer.n_chunk,
+                            local_addr=plan.const_row))
     # the starting values' rows (WalkLayer.init_rows): whole chunks in one LOAD, a partial
     # last chunk in its own
     full = layer.cout // layer.n_chunk if layer.init_rows else 0
@@ -466,7 +466,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             # JIT_LEAD COMPUTEs ahead of their first use, in order of use.
             uses = sorted(((first_use(cmd, comp), n, cmd) for n, cmd in enumerate(pre)),
                           key=lambda t: t[:2])
-            words += [cmd.words for use, _, cmd in uses if use == 0] + const_load
+            words += [cmd.words for use, _, cmd in uses if use == 0]
             late = [cmd for use, _, cmd in uses if use == len(comp) and is_tile(cmd)] \
                 if spread else []
             slots += [(max(0, use - JIT_LEAD), 0, cmd) for use, _, cmd in uses

@@ -182,9 +182,19 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
             return NPU_E_ARG;        /* the COMPUTE fields would not hold every row */
     }
 
-    /* prologue: the bias rows and the shared weights; the constant rows (read by STOREs
-     * only) go right after the first COMPUTE's own LOADs (below) */
+    /* prologue: constants and the shared weights */
     struct cmd c;
+    if (l->const_rows) {
+        walk_cmd_new(&c, DURE_NPU_OP_LOAD);
+        WPUT(c.d, LOAD, TARGET, DURE_NPU_TARGET_ACC);
+        WPUT(c.d, LOAD, ELEM, DURE_NPU_ELEM_WORD32);
+        WPUT(c.d, LOAD, DRAM_ADDR, l->const_addr);
+        WPUT(c.d, LOAD, DRAM_STRIDE, l->const_stride);
+        WPUT(c.d, LOAD, ROWS, l->const_rows);
+        WPUT(c.d, LOAD, COLS, l->n_chunk);
+        WPUT(c.d, LOAD, LOCAL_ADDR, p->const_row);
+        walk_emit_direct(&o, c.d);
+    }
     /* the starting values' rows (walk_init_rows): whole chunks in one LOAD, a partial last
      * chunk in its own */
     {
@@ -237,18 +247,6 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
             w.late_total = 0;
             w.mode = SINK_PRE;
             walk_pre_commands(&w, &u);
-            if (l->const_rows) {
-                /* staged last with the first COMPUTE's own LOADs' key: after them */
-                walk_cmd_new(&c, DURE_NPU_OP_LOAD);
-                WPUT(c.d, LOAD, TARGET, DURE_NPU_TARGET_ACC);
-                WPUT(c.d, LOAD, ELEM, DURE_NPU_ELEM_WORD32);
-                WPUT(c.d, LOAD, DRAM_ADDR, l->const_addr);
-                WPUT(c.d, LOAD, DRAM_STRIDE, l->const_stride);
-                WPUT(c.d, LOAD, ROWS, l->const_rows);
-                WPUT(c.d, LOAD, COLS, l->n_chunk);
-                WPUT(c.d, LOAD, LOCAL_ADDR, p->const_row);
-                walk_stage(&o, &c, 0, 0);
-            }
             /* the late ones (key_lo ncomp + 1 + k) evenly between the COMPUTEs */
             for (uint32_t s = first; w.late_total && o.list && !o.err && s < o.nside; s++) {
                 uint32_t *rec = walk_stage_at(&o, s);
