@@ -121,6 +121,7 @@ class NpuControl(wiring.Component):
             perf.stall_dep.eq(dispatch.stall_dep),
             perf.macs.eq(link.ev_macs),
             perf.compute_row.eq(link.ev_compute_row),
+            perf.lane_row.eq(link.ev_lane_row),
             perf.dma_rd_bytes.eq(link.ev_dma_rd_bytes),
             perf.dma_wr_bytes.eq(link.ev_dma_wr_bytes),
             perf.stall_mem.eq(link.ev_stall_mem),

@@ -138,9 +138,10 @@ class NpuDatapath(wiring.Component):
         wiring.connect(m, load.spad_w, spad.w)
         wiring.connect(m, load.acc_w, acc.w_load)
 
-        elt_macs = 0
+        elt_macs = elt_row = 0
         if cfg.npu_eltwise:
-            elt_macs = self._share_exec_ports(m, cfg, link, ex, spad, acc).ev_macs
+            elt = self._share_exec_ports(m, cfg, link, ex, spad, acc)
+            elt_macs, elt_row = elt.ev_macs, elt.ev_row
         else:
             wiring.connect(m, ex.spad_a, spad.ra)
             wiring.connect(m, ex.spad_w, spad.rw)
@@ -164,6 +165,7 @@ class NpuDatapath(wiring.Component):
             link.exec_done.eq(ex.done),
             link.store_done.eq(st.done), link.store_bus_error.eq(st.done & st.bus_error),
             link.ev_compute_row.eq(ex.ev_row),
+            link.ev_lane_row.eq(elt_row),
             link.ev_macs.eq(ex.ev_macs + elt_macs),     # never both (one unit at a time)
             link.ev_dma_rd_bytes.eq(dma.rd_word << 2),
             link.ev_dma_wr_bytes.eq(dma.wr_bytes),
