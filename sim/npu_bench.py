@@ -42,13 +42,13 @@ an activation row: the fixed cost plus every stall) and ``fixed`` (issue 10's fi
 cycles minus the work, the work being the rows the layer's COMPUTEs and ELTWISEs take, one per
 cycle, :func:`dure.sim.layer_program.work_rows`; for rows whose descriptors the firmware
 builds (``gemm``) the PERF_COMPUTE rows, which is the same there: they have no ELTWISE).
-Then the NPU's split of the cycles that are not COMPUTE rows (PERF_FILL / PERF_GAPS /
-PERF_DRAIN, :class:`dure.rtl.npu.perf.PerfCounters`): ``fill`` from the first cycle the NPU is
-busy (the first descriptor pushed) to the first array row, ``gaps`` the cycles without a row
+Then the NPU's split of the cycles that are not rows of work (PERF_FILL / PERF_GAPS /
+PERF_DRAIN, :class:`dure.rtl.npu.perf.PerfCounters`; a row: an array row of a COMPUTE or a
+row the element-wise unit computes for an ELTWISE): ``fill`` from the first cycle the NPU is
+busy (the first descriptor pushed) to the first row, ``gaps`` the cycles without a row
 between the first and the last row, ``drain`` from the last row to the last busy cycle (the
 last byte stored and the closing FENCE). What ``fixed`` holds beyond these three is the core's
-share: the cycles before its first push lands and after the FENCE until rdcycle (and any
-ELTWISE rows, which are work but not array rows).
+share: the cycles before its first push lands and after the FENCE until rdcycle.
 """
 
 import csv

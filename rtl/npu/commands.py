@@ -671,11 +671,13 @@ class Register(enum.Enum):
                         latched when LO is read); cleared by CONTROL.perf_clear. A build
                         with ``config.npu_perf_bits = 32`` keeps 32 bits (HI reads 0).
                         FILL, GAPS and DRAIN split the cycles since the clear that are not
-                        COMPUTE rows (a layer's fixed cost): FILL from the first cycle with
-                        STATUS.busy to the first COMPUTE row, GAPS the cycles without a row
-                        between the first and the last row, DRAIN after the last row up to
-                        and including the last busy cycle (a run with no row counts all of
-                        its cycles from the first busy one to the last in FILL).
+                        rows of work (a layer's fixed cost; a row: a COMPUTE row the array
+                        takes or an ELTWISE row the element-wise unit computes): FILL from
+                        the first cycle with STATUS.busy to the first row, GAPS the cycles
+                        without a row between the first and the last row, DRAIN after the
+                        last row up to and including the last busy cycle (a run with no row
+                        counts all of its cycles from the first busy one to the last in
+                        FILL).
     """
 
     ID = 0x00
@@ -713,11 +715,11 @@ class Register(enum.Enum):
     PERF_STALL_MEM_HI = 0xB4
     PERF_STALL_OUT_LO = 0xB8   # cycles the array was stalled by its output (ACC write)
     PERF_STALL_OUT_HI = 0xBC
-    PERF_FILL_LO = 0xC0        # cycles from the first busy cycle to the first COMPUTE row
+    PERF_FILL_LO = 0xC0        # cycles from the first busy cycle to the first row
     PERF_FILL_HI = 0xC4
-    PERF_GAPS_LO = 0xC8        # cycles between the first and the last COMPUTE row, no row
+    PERF_GAPS_LO = 0xC8        # cycles between the first and the last row, no row
     PERF_GAPS_HI = 0xCC
-    PERF_DRAIN_LO = 0xD0       # cycles after the last COMPUTE row up to the last busy one
+    PERF_DRAIN_LO = 0xD0       # cycles after the last row up to the last busy one
     PERF_DRAIN_HI = 0xD4
 
 

@@ -36,6 +36,10 @@ class NpuControl(wiring.Component):
     exec_orders_acc : bool
         The datapath's execute unit orders accumulate chains per ACC row (see
         :class:`~.dispatch.Dispatcher`); :class:`~.npu.Npu` sets it.
+    store_orders_acc : bool
+        The datapath's store unit waits for each ACC row the execute unit has still to write
+        (see :class:`~.dispatch.Dispatcher`); :class:`~.npu.Npu` sets it for a datapath that
+        says so (``NpuDatapath.store_orders_acc``).
 
     Members
     -------
@@ -57,13 +61,15 @@ class NpuControl(wiring.Component):
     about ``main_latency`` + 16 cycles after the LIST reaches the front.
     """
 
-    def __init__(self, config, *, addr_width=14, exec_depth=8, exec_orders_acc=False):
+    def __init__(self, config, *, addr_width=14, exec_depth=8, exec_orders_acc=False,
+                 store_orders_acc=False):
         if not config.npu_rows:
             raise ValueError(f"variant {config.name!r} has no NPU (npu_rows = 0)")
         self._config = config
         self._addr_width = addr_width
         self._exec_depth = exec_depth
         self._orders_acc = exec_orders_acc
+        self._store_orders = store_orders_acc
         super().__init__({
             "bus": In(BusSignature(addr_width)),
             "irq": Out(1),
@@ -77,7 +83,8 @@ class NpuControl(wiring.Component):
         m.submodules.regs = regs = NpuRegisters(config, addr_width=self._addr_width)
         m.submodules.queue = queue = CommandQueue(config.npu_queue_depth)
         m.submodules.dispatch = dispatch = Dispatcher(config, exec_depth=self._exec_depth,
-                                                         exec_orders_acc=self._orders_acc)
+                                                         exec_orders_acc=self._orders_acc,
+                                                         store_orders_acc=self._store_orders)
         m.submodules.perf = perf = PerfCounters(config.npu_perf_bits)
         m.submodules.source = source = CommandSource()
 
@@ -114,6 +121,7 @@ class NpuControl(wiring.Component):
             perf.stall_dep.eq(dispatch.stall_dep),
             perf.macs.eq(link.ev_macs),
             perf.compute_row.eq(link.ev_compute_row),
+            perf.lane_row.eq(link.ev_lane_row),
             perf.dma_rd_bytes.eq(link.ev_dma_rd_bytes),
             perf.dma_wr_bytes.eq(link.ev_dma_wr_bytes),
             perf.stall_mem.eq(link.ev_stall_mem),

@@ -47,7 +47,9 @@ class NpuDatapath(wiring.Component):
     element-wise unit (``config.npu_eltwise``) borrows the execute unit's two SPAD read ports,
     its ACC read port and its side of the ACC write arbiter while it runs an ELTWISE. The three
     units run concurrently on disjoint rows (the dispatcher guarantees disjointness and
-    orders conflicting commands by their ``done`` pulses).
+    orders conflicting commands by their ``done`` pulses), except that a STORE may read the
+    result rows of COMPUTEs still in the execute unit: the store unit waits for each such row
+    (``ExecUnit.acc_pending``), so it follows the array's results as they are written.
 
     Parameters
     ----------
@@ -72,6 +74,10 @@ class NpuDatapath(wiring.Component):
     COMPUTE ``array.latency`` + 3 cycles after its last row is read; a STORE
     ``PostProcess.LATENCY`` + ``main_latency`` + about 4 cycles after its last ACC row is read.
     """
+
+    #: The store unit reads an ACC row only once the execute unit has written it (the
+    #: dispatcher then issues a STORE beside the COMPUTEs it reads; :class:`~.npu.Npu`).
+    store_orders_acc = True
 
     def __init__(self, config, *, postproc=None, weight_banks=None):
         if not config.npu_rows:
@@ -132,9 +138,10 @@ class NpuDatapath(wiring.Component):
         wiring.connect(m, load.spad_w, spad.w)
         wiring.connect(m, load.acc_w, acc.w_load)
 
-        elt_macs = 0
+        elt_macs = elt_row = 0
         if cfg.npu_eltwise:
-            elt_macs = self._share_exec_ports(m, cfg, link, ex, spad, acc).ev_macs
+            elt = self._share_exec_ports(m, cfg, link, ex, spad, acc)
+            elt_macs, elt_row = elt.ev_macs, elt.ev_row
         else:
             wiring.connect(m, ex.spad_a, spad.ra)
             wiring.connect(m, ex.spad_w, spad.rw)
@@ -145,6 +152,8 @@ class NpuDatapath(wiring.Component):
         wiring.connect(m, array.results, ex.results)
 
         wiring.connect(m, st.acc_r, acc.r_store)
+        # a STORE follows the COMPUTE results it reads row by row (store_orders_acc)
+        m.d.comb += [ex.acc_query.eq(st.acc_r.addr), st.acc_wait.eq(ex.acc_pending)]
         wiring.connect(m, st.wr_cmd, dma.wr_cmd)
         wiring.connect(m, st.wr_rows, dma.wr_rows)
 
@@ -156,6 +165,7 @@ class NpuDatapath(wiring.Component):
             link.exec_done.eq(ex.done),
             link.store_done.eq(st.done), link.store_bus_error.eq(st.done & st.bus_error),
             link.ev_compute_row.eq(ex.ev_row),
+            link.ev_lane_row.eq(elt_row),
             link.ev_macs.eq(ex.ev_macs + elt_macs),     # never both (one unit at a time)
             link.ev_dma_rd_bytes.eq(dma.rd_word << 2),
             link.ev_dma_wr_bytes.eq(dma.wr_bytes),

@@ -25,7 +25,9 @@ unit's stream) when
 * it conflicts (:mod:`.hazard`: RAW, WAR or WAW on SPAD / ACC rows) with no command in flight
   in another unit, no in-flight COMPUTE it would read ACC rows of (:func:`~.hazard.conflict_cc`,
   for a pending COMPUTE, unless the execute unit orders those reads per row itself:
-  ``exec_orders_acc``), and no *older* pending command of another unit.
+  ``exec_orders_acc``; for a pending STORE only the in-flight COMPUTEs writing its parameter
+  rows when the store unit waits for each output row itself: ``store_orders_acc``), and no
+  *older* pending command of another unit.
 
 Each in-flight FIFO holds the footprints of its unit's issued, unfinished commands in order;
 the unit's ``done`` pulses (one per command, in order) retire them from the head. Every entry
@@ -61,6 +63,7 @@ from .hazard import (
     conflict_cc,
     conflict_ce,
     conflict_cs,
+    conflict_cs_params,
     conflict_es,
     conflict_lc,
     conflict_le,
@@ -76,11 +79,15 @@ _FOOTPRINT = {"load": LoadFootprint, "compute": ComputeFootprint, "store": Store
               "eltwise": EltwiseFootprint}
 
 
-def _conflict(a, fa, b, fb, *, exec_orders_acc=False):
+def _conflict(a, fa, b, fb, *, exec_orders_acc=False, store_orders_acc=False):
     """Conflict between pending unit ``a``'s footprint ``fa`` and unit ``b``'s ``fb`` (older
-    when ``a == b``, only for COMPUTE; never with ``exec_orders_acc``)."""
+    when ``a == b``, only for COMPUTE; never with ``exec_orders_acc``). ``store_orders_acc``:
+    ``fb`` is an issued COMPUTE and ``fa`` a pending STORE whose unit waits for each ACC row
+    (only the parameter rows conflict)."""
     if a == b:
         return Const(0) if exec_orders_acc else conflict_cc(fb, fa)
+    if store_orders_acc and (a, b) == ("store", "compute"):
+        return conflict_cs_params(fb, fa)
     pair = {a: fa, b: fb}
     if set(pair) == {"load", "compute"}:
         return conflict_lc(pair["load"], pair["compute"])
@@ -111,6 +118,11 @@ class Dispatcher(wiring.Component):
         an in-flight COMPUTE's rows is issued at once. ``False`` (the default, for a datapath
         without that ordering) holds it until the older one is done
         (:func:`~.hazard.conflict_cc`).
+    store_orders_acc : bool
+        The store unit reads an ACC row only once the execute unit has written it
+        (:class:`~.store_unit.StoreUnit` ``acc_wait``), so a STORE reading an issued
+        COMPUTE's result rows is issued at once and follows them row by row. ``False`` (the
+        default) holds it until the COMPUTE is done (:func:`~.hazard.conflict_cs`).
 
     Members
     -------
@@ -160,13 +172,16 @@ class Dispatcher(wiring.Component):
     accepts one command per cycle.
     """
 
-    def __init__(self, config, *, exec_depth=4, exec_orders_acc=False):
+    def __init__(self, config, *, exec_depth=4, exec_orders_acc=False, store_orders_acc=False):
         if not isinstance(exec_depth, int) or exec_depth < 1:
             raise ValueError(f"exec_depth must be an integer >= 1, not {exec_depth!r}")
         if not isinstance(exec_orders_acc, bool):
             raise TypeError(f"exec_orders_acc must be a bool, not {exec_orders_acc!r}")
+        if not isinstance(store_orders_acc, bool):
+            raise TypeError(f"store_orders_acc must be a bool, not {store_orders_acc!r}")
         self._config = config
         self._orders_acc = exec_orders_acc
+        self._store_orders = store_orders_acc
         self._depth = {"load": 1, "compute": exec_depth, "store": 1, "eltwise": 1}
         super().__init__({
             "cmd": In(stream.Signature(DESCRIPTOR_LAYOUT)),
@@ -255,7 +270,8 @@ class Dispatcher(wiring.Component):
             for other in names:
                 if other != name or name == "compute":      # in-flight commands
                     hazards += [valid & _conflict(name, p_fp[name], other, fp,
-                                                  exec_orders_acc=self._orders_acc)
+                                                  exec_orders_acc=self._orders_acc,
+                                                  store_orders_acc=self._store_orders)
                                 for valid, fp in zip(f_valid[other], f_fp[other], strict=True)]
                 if other != name:                           # older pending commands
                     hazards.append(p_valid[other] & older[name][other]

@@ -86,6 +86,8 @@ class EltwiseUnit(wiring.Component):
     ev_macs : Out(16)
         Products of a MAC row computed this cycle (``n``, ``2 n`` with ``pair``; 0 for ADD
         and MAX): the datapath adds it to PERF_MACS.
+    ev_row : Out(1)
+        A row (any ELTWISE) was computed this cycle: a row for PERF_FILL / GAPS / DRAIN.
 
     Latency
     -------
@@ -108,6 +110,7 @@ class EltwiseUnit(wiring.Component):
             "busy": Out(1),
             "done": Out(1),
             "ev_macs": Out(16),
+            "ev_row": Out(1),
         })
 
     def elaborate(self, platform):
@@ -225,8 +228,8 @@ class EltwiseUnit(wiring.Component):
             ]
             m.d.sync += [o_data[j].eq(results[j]) for j in range(cols)]
 
-        m.d.comb += self.ev_macs.eq(Mux(s1_valid & advance & cmd.mac,
-                                        cmd.n << cmd.pair, 0))
+        m.d.comb += [self.ev_macs.eq(Mux(s1_valid & advance & cmd.mac, cmd.n << cmd.pair, 0)),
+                     self.ev_row.eq(s1_valid & advance)]
 
         # Write stage.
         m.d.comb += [

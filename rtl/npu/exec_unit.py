@@ -48,6 +48,13 @@ class ExecUnit(wiring.Component):
     the result is the same as running the commands one after another. Other hazards (SPAD rows,
     LOADs and STOREs, and RAW when the unit is used without this ordering) are the dispatcher's.
 
+    The same bookkeeping answers a reader outside the unit (the STORE unit, which then follows
+    a COMPUTE's results row by row instead of waiting for its ``done``): ``acc_pending`` says
+    whether ACC row ``acc_query`` is still to be written by a command the unit has accepted
+    (in the weights stage, waiting for the ops stage, or with a result row for it not yet
+    written). Row ``x`` of a command in the scoreboard is written once ``W`` has passed its
+    number ``s0 + x - acc_addr``.
+
     Parameters
     ----------
     config : SoCConfig
@@ -72,6 +79,12 @@ class ExecUnit(wiring.Component):
         MACs of that row when ``ev_row`` (``k * n``, or ``min(k, n)`` with ``diagonal``, ``k``
         with ``gather``),
         else 0.
+    acc_query : In(16)
+        An ACC row another unit wants to read.
+    acc_pending : Out(1)
+        Combinational: an accepted, unfinished command still has to write row ``acc_query``
+        (its result for that row is not in ACC yet; a row written at a clock edge reads back
+        from the next cycle on).
     """
 
     def __init__(self, config, *, result_queue=8):
@@ -92,6 +105,8 @@ class ExecUnit(wiring.Component):
             "done": Out(1),
             "ev_row": Out(1),
             "ev_macs": Out(16),
+            "acc_query": In(16),
+            "acc_pending": Out(1),
         })
 
     def elaborate(self, platform):
@@ -263,6 +278,21 @@ class ExecUnit(wiring.Component):
         m.d.comb += [info.r_en.eq(last), self.done.eq(last)]
         with m.If(written):
             m.d.sync += r_row.eq(Mux(res.payload.last, 0, r_row + 1))
+
+        # The outside reader's query: the weights stage's and the waiting command's whole
+        # ranges, and the scoreboard's rows not yet written (W - n - 1 wraps for those).
+        qa = self.acc_query
+
+        def covers(start, m_rows):
+            return (qa >= start) & (qa < start + m_rows)
+
+        unwritten = [w_busy & covers(w_cmd.acc_addr, w_cmd.m),
+                     p_valid & covers(p_cmd.acc_addr, p_cmd.m)]
+        for i in range(q):
+            hit = t_valid[i] & (qa >= t_start[i]) & (qa < t_end[i])
+            behind = (seq_w - t_base[i] - qa - 1)[:sbits]     # W - n - 1
+            unwritten.append(hit & ~(behind < (t_end[i] - t_start[i])))
+        m.d.comb += self.acc_pending.eq(Cat(*unwritten).any())
 
         # Scoreboard bookkeeping.
         with m.If(issue):

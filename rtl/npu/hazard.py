@@ -38,7 +38,10 @@ order, after every activation and init row of the command has been read; so betw
 COMPUTEs only RAW matters: the younger one *accumulates* onto ACC rows the older one writes
 (:func:`conflict_cc`). The NPU's execute unit orders that RAW itself, per ACC row
 (:class:`~.exec_unit.ExecUnit`), so its dispatcher does not use :func:`conflict_cc`
-(``exec_orders_acc``); it stays for a datapath without that ordering.
+(``exec_orders_acc``); it stays for a datapath without that ordering. Likewise a STORE
+younger than an issued COMPUTE it reads rows of: with ``store_orders_acc`` the store unit
+waits per row (:func:`conflict_cs_params` is all the dispatcher checks between them), so the
+last STORE of a layer follows its final COMPUTE's results into post-processing row by row.
 
 An ELTWISE borrows the execute unit's memory ports, so a COMPUTE and an ELTWISE always
 conflict (:func:`conflict_ce`, structural); with LOAD and STORE it conflicts like a COMPUTE.
@@ -50,7 +53,8 @@ from amaranth.lib import data
 from .commands import EltwiseOp, LoadTarget, RequantMode
 
 __all__ = ["LoadFootprint", "ComputeFootprint", "StoreFootprint", "EltwiseFootprint",
-           "footprint_of", "conflict_lc", "conflict_ls", "conflict_cs", "conflict_cc",
+           "footprint_of", "conflict_lc", "conflict_ls", "conflict_cs", "conflict_cs_params",
+           "conflict_cc",
            "conflict_le", "conflict_es", "conflict_ce"]
 
 
@@ -131,6 +135,14 @@ def conflict_ls(load, store):
 def conflict_cs(compute, store):
     """The COMPUTE writes ACC rows the STORE reads."""
     return _overlap(compute.acc, store.acc) | (store.scale & _overlap(compute.acc, store.params))
+
+
+def conflict_cs_params(compute, store):
+    """The COMPUTE writes the STORE's parameter rows: what is left of :func:`conflict_cs` for
+    an issued COMPUTE and a younger STORE when the store unit reads each ACC row only once the
+    execute unit has written it (:class:`~.exec_unit.ExecUnit` ``acc_pending``). The
+    parameter rows are read before any output row, so those still wait for the COMPUTE."""
+    return store.scale & _overlap(compute.acc, store.params)
 
 
 def conflict_cc(older, younger):

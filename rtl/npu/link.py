@@ -26,8 +26,8 @@ UNITS = (
 )
 
 #: Per-cycle performance events of the datapath: {member: width}.
-EVENTS = {"ev_compute_row": 1, "ev_macs": 16, "ev_dma_rd_bytes": 4, "ev_dma_wr_bytes": 4,
-          "ev_stall_mem": 1, "ev_stall_out": 1}
+EVENTS = {"ev_compute_row": 1, "ev_lane_row": 1, "ev_macs": 16, "ev_dma_rd_bytes": 4,
+          "ev_dma_wr_bytes": 4, "ev_stall_mem": 1, "ev_stall_out": 1}
 
 
 class DatapathLink(wiring.Signature):
@@ -46,6 +46,8 @@ class DatapathLink(wiring.Signature):
         With the done pulse: the command stopped at a DMA access answered with err.
     ev_compute_row : In(1)
         The array accepted an activation row this cycle.
+    ev_lane_row : In(1)
+        The element-wise unit computed an ELTWISE row this cycle.
     ev_macs : In(16)
         Multiply-accumulates issued this cycle.
     ev_dma_rd_bytes, ev_dma_wr_bytes : In(4)

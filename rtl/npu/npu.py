@@ -23,7 +23,8 @@ class Npu(wiring.Component):
     datapath : wiring.Component or None
         The datapath to use (default: ``NpuDatapath(config)``); tests may pass another
         component with the same members (an ``In(DatapathLink())`` member ``control`` and an
-        initiator ``bus``).
+        initiator ``bus``); its attribute ``store_orders_acc`` (default ``False``) says whether
+        its store unit waits for each ACC row the execute unit still has to write.
 
     Members
     -------
@@ -57,13 +58,14 @@ class Npu(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.control = control = NpuControl(self._config, addr_width=self._addr_width,
-                                                     exec_orders_acc=True)
         if self._datapath is None:
             from .datapath import NpuDatapath
             datapath = NpuDatapath(self._config)
         else:
             datapath = self._datapath
+        m.submodules.control = control = NpuControl(
+            self._config, addr_width=self._addr_width, exec_orders_acc=True,
+            store_orders_acc=getattr(datapath, "store_orders_acc", False))
         m.submodules.datapath = datapath
 
         wiring.connect(m, wiring.flipped(self.bus), control.bus)

@@ -12,16 +12,19 @@ __all__ = ["PerfCounters"]
 class PerfCounters(wiring.Component):
     """64-bit counters (wrapping), in :data:`~.commands.PERF_COUNTERS` order.
 
-    Eight event counters, then three that split the cycles which are not COMPUTE rows around
-    the rows (a layer's fixed cost, issue 10), all since the last ``clear``:
+    Eight event counters, then three that split the cycles which are not rows of work around
+    the rows (a layer's fixed cost, issue 10), all since the last ``clear``. A *row* is a
+    cycle with ``compute_row`` (the array took an activation row) or ``lane_row`` (the
+    element-wise unit computed a row of an ELTWISE):
 
-    - FILL: cycles from the first cycle with ``busy`` up to (not including) the first
-      ``compute_row`` cycle; with no row yet, every cycle from the first busy one on.
-    - GAPS: cycles without ``compute_row`` strictly between the first and the last row.
+    - FILL: cycles from the first cycle with ``busy`` up to (not including) the first row
+      cycle; with no row yet, every cycle from the first busy one on.
+    - GAPS: cycles without a row strictly between the first and the last row.
     - DRAIN: cycles after the last row up to and including the last ``busy`` cycle after it.
 
     So for a run that starts and ends idle, the cycles from its first busy cycle to its last
-    are exactly FILL + COMPUTE + GAPS + DRAIN.
+    are exactly FILL + (row cycles) + GAPS + DRAIN; without ELTWISEs the row cycles are
+    COMPUTE.
 
     Parameters
     ----------
@@ -37,6 +40,9 @@ class PerfCounters(wiring.Component):
         MACS adds this every cycle (the datapath's ``ev_macs``).
     compute_row : In(1)
         COMPUTE counts cycles the array accepted an activation row.
+    lane_row : In(1)
+        The element-wise unit computed an ELTWISE row this cycle (a row for FILL / GAPS /
+        DRAIN, not counted by COMPUTE; never together with ``compute_row`` in the NPU).
     dma_rd_bytes, dma_wr_bytes : In(4)
         DMA_RD / DMA_WR add the bytes whose DMA response arrived this cycle.
     stall_dep : In(1)
@@ -61,6 +67,7 @@ class PerfCounters(wiring.Component):
             "busy": In(1),
             "macs": In(16),
             "compute_row": In(1),
+            "lane_row": In(1),
             "dma_rd_bytes": In(4),
             "dma_wr_bytes": In(4),
             "stall_dep": In(1),
@@ -88,7 +95,7 @@ class PerfCounters(wiring.Component):
         started = Signal()      # a busy cycle since the clear
         seen_row = Signal()     # a COMPUTE row since the clear
         tail = Signal(self._width)   # cycles since the last row (none counted before it)
-        row = self.compute_row
+        row = self.compute_row | self.lane_row
         with m.If(self.clear):
             m.d.sync += [fill.eq(0), gaps.eq(0), drain.eq(0), started.eq(0), seen_row.eq(0),
                          tail.eq(0)]

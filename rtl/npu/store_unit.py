@@ -28,7 +28,9 @@ class StoreUnit(wiring.Component):
     its lanes 0..3), packs each output row's first ``cols`` elements into bytes of the output type
     (little-endian, element ``c`` at byte ``c * out_bytes``) and hands the rows to the DMA
     writer. ``done`` pulses when the
-    writer reports every write response in.
+    writer reports every write response in. An ACC row is not read while ``acc_wait`` is
+    high for it (the execute unit still has to write it, :class:`~.exec_unit.ExecUnit`
+    ``acc_pending``): the unit then follows a COMPUTE's result rows as they arrive.
 
     Parameters
     ----------
@@ -46,6 +48,9 @@ class StoreUnit(wiring.Component):
     wr_rows : Out(stream.Signature(8 * store_row_bytes(config)))
     wr_done, wr_error : In(1)
         The DMA writer's side.
+    acc_wait : In(1)
+        Combinational answer for the row on ``acc_r.addr``: not written yet, do not read it
+        (0 when nothing else writes ACC rows a STORE reads).
     done : Out(1)
         One-cycle pulse: the command finished (every write response received).
     bus_error : Out(1)
@@ -66,6 +71,7 @@ class StoreUnit(wiring.Component):
             "wr_cmd": Out(stream.Signature(dma_cmd_layout(self._maxb))),
             "wr_rows": Out(stream.Signature(8 * self._maxb)),
             "wr_done": In(1),
+            "acc_wait": In(1),
             "wr_error": In(1),
             "done": Out(1),
             "bus_error": Out(1),
@@ -131,20 +137,21 @@ class StoreUnit(wiring.Component):
                 m.next = "ROWS"
             with m.State("ROWS"):
                 more = issued != cmd.rows
+                go = more & ~self.acc_wait          # the row is in ACC: read it
                 # lane_scales: the next row starts a new parameter group; fetch it once the
                 # row in s1 has gone (the read port is shared).
                 regroup = cmd.lane_scales & more & ~fresh & (lane == 0)
                 m.d.comb += [
                     self.acc_r.addr.eq(cmd.acc_addr + issued),
-                    self.acc_r.en.eq(advance & more & ~regroup),
+                    self.acc_r.en.eq(advance & go & ~regroup),
                 ]
                 with m.If(advance & regroup):
                     m.d.sync += [s1_valid.eq(0), srow.eq(srow + Mux(tflite, 2, 1))]
                     m.next = "SCALE"
                 with m.Elif(advance):
-                    m.d.sync += [s1_valid.eq(more), s1_last.eq(issued == cmd.rows - 1),
+                    m.d.sync += [s1_valid.eq(go), s1_last.eq(issued == cmd.rows - 1),
                                  s1_lane.eq(lane)]
-                    with m.If(more):
+                    with m.If(go):
                         m.d.sync += [issued.eq(issued + 1), fresh.eq(0),
                                      lane.eq(Mux(lane == cols - 1, 0, lane + 1))]
                 with m.If(self.done):

@@ -216,12 +216,24 @@ def _cover_order(older, younger, older_unit, younger_unit, fence):
             cover("npu.hazard", f"{kind}/{older_unit}->{younger_unit}")
 
 
-def check_schedule(commands, codes, runs):
+def _store_params(fields):
+    """ACC rows a STORE reads its parameters from (scale, and the shift row of a TFLite
+    ``requant`` mode; without ``lane_scales``)."""
+    if not fields.get("scale"):
+        return set()
+    per = 2 if fields.get("requant", 0) else 1     # TFLite modes: the shift row follows
+    return {("acc", fields["scale_addr"] + r) for r in range(per)}
+
+
+def check_schedule(commands, codes, runs, store_orders_acc=False):
     """Checks the stand-in's ``runs`` against ``commands`` (list of ``(opcode, fields)`` in queue
     order) with validation results ``codes``: valid commands ran, in order per unit and finished
     in that order, each after every earlier conflicting command of another unit (a COMPUTE and
     an ELTWISE always conflict), every earlier COMPUTE it reads ACC rows of (a COMPUTE) and
-    every command before an earlier FENCE had finished. Returns ``{seq: UnitRun}``."""
+    every command before an earlier FENCE had finished. ``store_orders_acc``: a STORE reading
+    an earlier COMPUTE's result rows starts after that COMPUTE started, not after it finished
+    (the store unit waits per row), unless the COMPUTE writes its parameter rows. Returns
+    ``{seq: UnitRun}``."""
     by_unit = {unit: [r for r in runs if r.unit == unit] for unit in _UNITS}
     matched = {}
     for seq, ((opcode, fields), code) in enumerate(zip(commands, codes, strict=True)):
@@ -251,6 +263,14 @@ def check_schedule(commands, codes, runs):
                 wait = run.unit == "exec" and raw(commands[earlier], (opcode, fields))
             elif {other.unit, run.unit} == {"exec", "eltwise"}:
                 wait = True                 # structural: they share the memory ports
+            elif store_orders_acc and (other.unit, run.unit) == ("exec", "store") and \
+                    earlier >= fence_at:
+                follows = conflict(commands[earlier], (opcode, fields))
+                wait = bool(rows_touched(*commands[earlier])[1] & _store_params(fields))
+                if follows and not wait:
+                    assert other.accepted < run.accepted, \
+                        f"STORE {seq} started at {run.accepted} before COMPUTE {earlier} " \
+                        f"at {other.accepted}"
             else:
                 wait = conflict(commands[earlier], (opcode, fields))
             if earlier < fence_at or wait:

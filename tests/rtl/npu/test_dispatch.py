@@ -437,3 +437,38 @@ def test_every_refusal_code_of_every_opcode():
     assert all(run.unit == "load" and run.fields["local_addr"] == 4 for run in datapath.runs)
     cover_errors([decode(w) for w in examples.values()],
                  [code for code, _ in examples], {})
+
+
+@pytest.mark.parametrize("orders", [False, True], ids=["held", "follows"])
+def test_store_follows_an_issued_compute(orders):
+    """With ``store_orders_acc`` (the store unit waits per ACC row) a STORE of an in-flight
+    COMPUTE's result rows is issued while that COMPUTE runs; a STORE whose scale row the
+    COMPUTE writes still waits for its ``done``; without the option both wait."""
+    scaled = encode(Opcode.STORE, out=OutType.INT8, dram_addr=BASE + 0x800, dram_stride=16,
+                    rows=4, cols=4, acc_addr=16, scale=1, scale_addr=8)
+    commands = [compute(0, 4, 0), store(0), compute(8, 12, 8), scaled]
+    dut = NpuControl(CFG, store_orders_acc=orders)
+    datapath = StandInDatapath(dut.datapath, latency=lambda unit, f: 40, seed=0)
+    datapath.hold = {"load", "exec", "store", "eltwise"}
+
+    async def bench(ctx):
+        assert not await reg_write(ctx, dut.bus, "DMA_BASE", BASE)
+        assert not await reg_write(ctx, dut.bus, "DMA_SIZE", 0x1000)
+        for index, words in enumerate(commands):
+            if index == CFG.npu_queue_depth:
+                datapath.hold.clear()
+            await submit(ctx, dut.bus, words)
+        datapath.hold.clear()
+        for _ in range(2_000):
+            status, _ = await reg_read(ctx, dut.bus, "STATUS")
+            if not status & Status.BUSY.value:
+                break
+        else:
+            raise AssertionError("the NPU never became idle")
+
+    simulate(dut, [bench], [datapath.run])
+    codes = [validate(w, CFG, BASE, 0x1000) for w in commands]
+    matched = check_schedule([decode(w) for w in commands], codes, datapath.runs,
+                             store_orders_acc=orders)
+    assert (matched[1].accepted < matched[0].done) == orders
+    assert matched[3].accepted > matched[2].done

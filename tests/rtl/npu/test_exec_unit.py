@@ -364,3 +364,88 @@ def test_init_row_chains_bit_exact(precision, backpressure):
     assert sum(c.get("init_row", 0) for c in cmds) >= 4
     run_chain(precision, cmds, seed=7 + precision, backpressure=backpressure,
               scratch_rows=list(range(24, 32)))
+
+
+# --- Rows an outside reader may read (acc_query / acc_pending) ---------------------------------
+
+def run_follower(precision, cmds, *, seed):
+    """Issues ``cmds`` back to back while a reader (the STORE unit's role) takes every ACC row
+    the commands write, in order, as soon as all the commands are accepted and ``acc_pending``
+    is low for it, through the store read port; each value read must be the row's final one
+    (the command model running the commands one after another). Returns the cycle each row
+    was read and the cycle of the last ``done``."""
+    from dure.rtl.npu.commands import Opcode
+    from dure.sim.npu_model import NpuModel
+
+    cfg, dut = _chain_bench(precision == 1)
+    rng = np.random.default_rng(seed)
+    if precision:
+        spad = _random_fp16(rng, (CHAIN_ROWS, 2))
+        acc = rng.normal(0, 4, (CHAIN_ROWS, 2)).astype(np.float32).view(np.uint32)
+    else:
+        spad = rng.integers(-128, 128, (CHAIN_ROWS, 2)).astype(np.int16).view(np.uint16)
+        acc = rng.integers(0, 2**32, (CHAIN_ROWS, 2), dtype=np.uint64).astype(np.uint32)
+    model = NpuModel(cfg)
+    model.spad[:] = spad
+    model.acc[:] = acc
+    for c in cmds:
+        model.apply(Opcode.COMPUTE, {**c, "precision": precision})
+    rows = sorted({r for c in cmds for r in range(c["acc_addr"], c["acc_addr"] + c["m"])})
+    cycle, done, read_at = [0], [], {}
+    issued = [False]
+
+    async def bench(ctx):
+        await _preload(ctx, dut, spad, acc, CHAIN_ROWS)
+        for c in cmds:
+            ctx.set(dut.ex.cmd.payload, {**c, "precision": precision})
+            ctx.set(dut.ex.cmd.valid, 1)
+            await ctx.tick().until(dut.ex.cmd.ready)
+            ctx.set(dut.ex.cmd.valid, 0)
+        issued[0] = True
+        while len(done) < len(cmds) or len(read_at) < len(rows):
+            await ctx.tick()
+
+    async def reader(ctx):
+        while not issued[0]:
+            await ctx.tick()
+        for r in rows:
+            ctx.set(dut.ex.acc_query, r)
+            while ctx.get(dut.ex.acc_pending):
+                await ctx.tick()
+            ctx.set(dut.acc.r_store.addr, r)
+            ctx.set(dut.acc.r_store.en, 1)
+            await ctx.tick()
+            ctx.set(dut.acc.r_store.en, 0)
+            read_at[r] = cycle[0]
+            got = [ctx.get(dut.acc.r_store.data[j]) for j in range(2)]
+            want = [int(v) for v in model.acc[r]]
+            assert got == want, f"ACC row {r} read at {cycle[0]} before its last write: " \
+                f"{[hex(v) for v in got]} != {[hex(v) for v in want]}"
+
+    async def monitor(ctx):
+        while True:
+            _, _, pulse = await ctx.tick().sample(dut.ex.done)
+            cycle[0] += 1
+            if pulse:
+                done.append(cycle[0] - 1)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.add_testbench(reader)
+    sim.add_testbench(monitor, background=True)
+    sim.run()
+    return read_at, done[-1]
+
+
+@pytest.mark.parametrize("precision", [0, 1], ids=["int8", "fp16"])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_acc_pending_follows_results(precision, seed):
+    """An outside reader that waits for ``acc_pending`` to fall reads every row's final value
+    (chains of overlapping COMPUTEs, init rows), and reads the first rows of the last COMPUTE
+    before that COMPUTE's ``done``: it follows the results instead of the command."""
+    rng = np.random.default_rng(300 + seed)
+    cmds = random_init_row_chain(rng, 12)
+    cmds.append(dict(a_addr=0, w_addr=4, acc_addr=24, m=8, k=2, n=2, accumulate=0))
+    read_at, last_done = run_follower(precision, cmds, seed=seed)
+    assert read_at[24] < last_done, (read_at[24], last_done)

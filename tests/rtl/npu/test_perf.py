@@ -155,7 +155,9 @@ def _split(trace):
 @pytest.mark.parametrize("seed", range(4))
 def test_fill_gaps_drain_split_the_cycles_around_the_rows(seed):
     """FILL / GAPS / DRAIN against their definitions on random busy / row traces (idle lead-in,
-    bursts of rows, idle holes while busy, idle cycles after the end), cleared mid-way."""
+    bursts of rows, idle holes while busy, idle cycles after the end), cleared mid-way; a row
+    is an array row (``compute_row``) or an element-wise row (``lane_row``, seeds 2 and 3:
+    bursts of either), and only the array's count as COMPUTE."""
     import random
     rng = random.Random(seed)
     fill, gaps, drain = (PERF_COUNTERS.index(n) for n in ("FILL", "GAPS", "DRAIN"))
@@ -171,13 +173,18 @@ def test_fill_gaps_drain_split_the_cycles_around_the_rows(seed):
     async def bench(ctx):
         for _ in range(3):
             t = trace()
-            for b, r in t:
+            lane = [seed >= 2 and (i // 7) % 2 == 1 for i in range(len(t))]
+            for (b, r), e in zip(t, lane, strict=True):
                 ctx.set(dut.busy, b)
-                ctx.set(dut.compute_row, r)
+                ctx.set(dut.compute_row, r and not e)
+                ctx.set(dut.lane_row, r and e)
                 await ctx.tick()
             ctx.set(dut.busy, 0)
             ctx.set(dut.compute_row, 0)
+            ctx.set(dut.lane_row, 0)
             counters = ctx.get(dut.counters)
+            assert counters[PERF_COUNTERS.index("COMPUTE")] == \
+                sum(r and not e for (_, r), e in zip(t, lane, strict=True))
             assert (counters[fill], counters[gaps], counters[drain]) == _split(t), t
             rows = sum(r for _, r in t)
             busy = [i for i, (b, r) in enumerate(t) if b or r]

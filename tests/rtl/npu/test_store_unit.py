@@ -319,3 +319,75 @@ def test_lane_sum():
     assert bytes(mem[4:28]) == b"".join(int(v).to_bytes(4, "little", signed=True)
                                         for v in sums)
     assert sums[0] == -2**31 and sums[1] == 4             # wrapped both ways
+
+
+def test_waits_for_rows_not_yet_written():
+    """``acc_wait`` (the execute unit's ``acc_pending`` in the NPU) holds each ACC row read
+    until the row is written: ACC rows 0-5 start as junk and get their values one every few
+    cycles while the STORE runs, with ``acc_wait`` high for the rows not written yet; the
+    output is the written values', and the STORE finishes after the last write."""
+    from amaranth.hdl import Signal
+
+    rng = np.random.default_rng(5)
+    acc = acc_image(rng)
+    junk = rng.integers(0, 2**32, (6, 3), dtype=np.uint64).astype(np.uint32)
+    cmd = store(out=OutType.INT32, acc_type=Precision.INT8, dram_addr=8, dram_stride=12,
+                rows=6, cols=3, acc_addr=0)
+    mem = bytearray(random.Random(5).randbytes(ACC_AT)) + bytearray(acc.tobytes())
+    preload = Command("load", dict(target=LoadTarget.ACC, elem=ElemType.WORD32,
+                                   dram_addr=ACC_AT, dram_stride=12, rows=16, cols=3,
+                                   local_addr=0))
+    expect, _, _ = reference(CFG, [preload, cmd], mem)
+
+    class WaitBench(Bench):
+        def __init__(self):
+            super().__init__()
+            self.written = Signal(8)         # rows 0 .. written - 1 hold their values
+
+        def elaborate(self, platform):
+            m = super().elaborate(platform)
+            m.d.comb += self.store.acc_wait.eq(self.store.acc_r.addr >= self.written)
+            return m
+
+    dut = WaitBench()
+    target = MemoryTarget(dut.dma.bus, mem, latency=4, seed=5)
+    times = {}
+
+    async def monitor(ctx):
+        cycle = 0
+        while True:
+            _, _, done = await ctx.tick().sample(dut.store.done)
+            cycle += 1
+            if done:
+                times["done"] = cycle
+
+    async def bench(ctx):
+        for r in range(16):
+            row = junk[r] if r < 6 else acc[r]
+            ctx.set(dut.acc.w_load.payload, {"addr": r, "data": [int(v) for v in row],
+                                             "mask": 7})
+            ctx.set(dut.acc.w_load.valid, 1)
+            await ctx.tick()
+        ctx.set(dut.acc.w_load.valid, 0)
+        fields = {k: getattr(v, "value", v) for k, v in cmd.fields.items()}
+        await send_stream(ctx, dut.store.cmd, [fields])
+        for r in range(6):
+            await ctx.tick().repeat(7)
+            ctx.set(dut.acc.w_exec.payload, {"addr": r, "data": [int(v) for v in acc[r]],
+                                             "mask": 7})
+            ctx.set(dut.acc.w_exec.valid, 1)
+            await ctx.tick()
+            ctx.set(dut.acc.w_exec.valid, 0)
+            ctx.set(dut.written, r + 1)
+        times["last_write"] = times.get("done")
+        for _ in range(200):
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(target.serve, background=True)
+    sim.add_testbench(monitor, background=True)
+    sim.add_testbench(bench)
+    sim.run()
+    assert times["last_write"] is None and "done" in times     # done after the last write
+    assert bytes(mem[8:8 + 72]) == bytes(expect[8:8 + 72])
