@@ -271,6 +271,9 @@ def random_walk_program(config, rng, *, commands=24, base=0x4000_0000, fp16=True
         if walk:
             a_cols, a_rows = int(rng.integers(1, 9)), int(rng.integers(1, 9))
             col_step, row_step = int(rng.choice([0, 1, 2, 3])), int(rng.integers(0, 40))
+            if a_rows > 1:      # the window must fit in SPAD: shorten the row step if not
+                row_step = min(row_step, (spad_rows - 1 - (a_cols - 1) * col_step)
+                               // (a_rows - 1))
             m = a_cols * a_rows
             span = (a_rows - 1) * row_step + (a_cols - 1) * col_step + 1
             walk_fields = dict(a_cols=a_cols, a_rows=a_rows, a_col_step=col_step,

@@ -31,9 +31,9 @@ from dure.sim.npu_model_regs import NpuRegisters as GoldenRegisters
 from dure.sim.verif import npu_verilator as nv
 from dure.sim.verif.npu_control import random_operands, resident_gemm
 
-from dure.config import MAIN_BASE, SoCConfig, preset
+from dure.config import MAIN_BASE, preset
 
-CFG = SoCConfig()     # 8x8, FP16, SPAD 2048 rows, ACC 1024 rows, queue 8, main latency 10
+CFG = preset("sim")   # the shipped NPU: 8x8, FP16, gather, SPAD 2048, ACC 1024, queue 8
 PERF = ("BUSY", "MACS", "COMPUTE", "STALL_DEP", "DMA_RD")
 
 
