@@ -152,7 +152,8 @@ def _sdram(config):
 class NpuMemoryPath(wiring.Component):
     """The NPU's DMA and the bus fabric between it and the ULX3S's memories, wired as
     :class:`~dure.rtl.soc.soc.Soc` wires them: :class:`~dure.rtl.npu.dma.Dma` -> the NPU's
-    arbiter (port 1: ``fetch``, the LIST fetcher's) -> the DMA decoder (main memory, RAM) ->
+    arbiter (port 1: ``fetch``, the LIST fetcher's) -> (with ``npu_dma_slice`` the register
+    slice) -> the DMA decoder (main memory, RAM) ->
     the main-memory arbiter (ports 0 and 1: ``ibus`` / ``dbus``, the core's) -> the SDRAM
     controller, and the RAM arbiter (port 0: ``ram_dbus``) -> the RAM. Every handshake of
     that chain is combinational (``gnt`` from the target back to the initiator), so this
@@ -219,7 +220,13 @@ class NpuMemoryPath(wiring.Component):
         wiring.connect(m, dma.bus, npu_arb.port(0))
         wiring.connect(m, wiring.flipped(self.fetch), npu_arb.port(1))
         m.submodules.dma_decoder = decoder = Decoder([regions["main"], regions["ram"]])
-        wiring.connect(m, npu_arb.bus, decoder.bus)
+        if config.npu_dma_slice:
+            from dure.rtl.bus.register_slice import RegisterSlice
+            m.submodules.dma_slice = dma_slice = RegisterSlice()
+            wiring.connect(m, npu_arb.bus, dma_slice.up)
+            wiring.connect(m, dma_slice.down, decoder.bus)
+        else:
+            wiring.connect(m, npu_arb.bus, decoder.bus)
         depth = {"max_outstanding": config.bus_outstanding} if config.bus_outstanding else {}
         m.submodules.main_arbiter = main_arb = Arbiter(
             3, addr_width=self._width(regions["main"]), **depth)
