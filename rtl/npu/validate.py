@@ -175,7 +175,7 @@ class Validator(wiring.Component):
         groups = Mux(f.keep, f.cols >> 1, f.cols >> 2)
         lane_bytes = Mux(lane8, groups << 1, groups) + ((groups + 1) >> 1)
         src_bytes = Mux(packed, Mux(wf == WeightFormat.SPARSE24.value, (f.cols << 1) + half,
-                                    Mux(wf == WeightFormat.SPARSE24_INT4.value, half * 3,
+                                    Mux(wf == WeightFormat.SPARSE24_INT4.value, (half << 1) + half,
                                         Mux(lanes24, lane_bytes,
                                             Mux(rows4, 2 + (half << 2), half)))),
                         f.cols << lsz)
@@ -272,7 +272,7 @@ class Validator(wiring.Component):
         # Last ACC row of the per-column parameters; with lane_scales one group (1 row, or 2
         # in a TFLite mode) per npu_cols output rows.
         groups_m1 = Mux(f.lane_scales, (f.rows - 1) // cfg.npu_cols, 0)
-        scale_last = f.scale_addr + Mux(tflite, 2 * groups_m1 + 1, groups_m1)
+        scale_last = f.scale_addr + Mux(tflite, (groups_m1 << 1) + 1, groups_m1)
         int8_bounds_bad = (lo < -128) | (hi > 127) | (lo > hi)
         fp_bounds_bad = _fp_nan(f.lo) | _fp_nan(f.hi) | ~_fp_le(f.lo, f.hi)
         # (acc_type, out) pairs of the table and their scale rule.
