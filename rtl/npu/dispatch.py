@@ -167,8 +167,8 @@ class Dispatcher(wiring.Component):
 
     Latency
     -------
-    A command reaches its unit stream 5 cycles after it is offered on ``cmd`` when nothing
-    blocks it (validator 3, front 1, pending slot 1); with independent commands the front
+    A command reaches its unit stream 6 cycles after it is offered on ``cmd`` when nothing
+    blocks it (validator 4, front 1, pending slot 1); with independent commands the front
     accepts one command per cycle.
     """
 

@@ -181,7 +181,9 @@ class LoadUnit(wiring.Component):
         m.d.comb += lcodes.eq(src >> (lane_vals << 3))
         # INT4_FP16_ROWS: the int4 values of destination row `sub` of the source row's 4.
         sub_q = Signal(8 * self._maxb)
-        m.d.comb += sub_q.eq(src >> (16 + ((sub * half) << 3)))
+        # sub * half as a shift and an add (a 2-bit factor: no DSP block on the row path).
+        sub_half = Mux(sub[0], half, 0) + Mux(sub[1], half << 1, 0)
+        m.d.comb += sub_q.eq(src >> (16 + (sub_half << 3)))
         if gather:
             # Shared base-6 codes: record `sub` at byte sub * g, the code bytes at 3 g.
             bgroups = cmd.cols >> 1

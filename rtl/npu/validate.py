@@ -59,6 +59,37 @@ def _fp_le(lo, hi):
                Mux(hi[31], both_zero, lo_mag <= hi_mag))
 
 
+def _products(opcode, f):
+    """The multiplications of ``opcode``'s field checks, from its decoded fields ``f``: they
+    are registered a stage before the checks that use them (a MULT18X18D followed by the sums,
+    compares and the priority of the checks does not fit one cycle at 50 MHz on the ECP5)."""
+    if opcode == Opcode.LOAD:
+        return {"span": (f.local_groups - 1) * f.local_row_step,
+                "count": f.local_groups * f.local_cols}
+    # COMPUTE and ELTWISE: a walk of a_rows x a_cols rows with two steps.
+    return {"rows": (f.a_rows - 1) * f.a_row_step, "cols": (f.a_cols - 1) * f.a_col_step,
+            "count": f.a_rows * f.a_cols}
+
+
+def _load_source_rows_m1(f, gather):
+    """Source rows - 1 of a LOAD (its decoded fields ``f``) for the footprint product: 0 for a
+    broadcast, one source row per 4 destination rows in the 2:4 and row-scaled formats, and
+    (``gather``: the NPU has ``npu_gather``) one per 3 in keep + SPARSE24_INT4 (shared base-6
+    codes; rows / 3 as (rows * 43691) >> 17, exact below 2^16)."""
+    wf = f.weight_format
+    sparse = ((wf == WeightFormat.SPARSE24.value) | (wf == WeightFormat.SPARSE24_INT4.value)
+              | (wf == WeightFormat.INT4_FP16_ROWS.value))
+    dense_or_4 = Mux(sparse, (f.rows >> 2) - 1, f.rows - 1)
+    if gather:
+        base6 = f.keep & (wf == KEEP_BASE6_FORMAT.value)
+        dense_or_4 = Mux(base6, ((f.rows * 43691) >> 17) - 1, dense_or_4)
+    return Mux(f.broadcast, 0, dense_or_4)[:16]
+
+
+#: Opcodes whose field checks use :func:`_products`.
+_PRODUCT_OPCODES = (Opcode.LOAD, Opcode.COMPUTE, Opcode.ELTWISE)
+
+
 class Validator(wiring.Component):
     """Checks descriptors against the array shape and the DMA window.
 
@@ -98,13 +129,13 @@ class Validator(wiring.Component):
 
     Latency
     -------
-    3 enabled cycles from input to output (input register, field checks and the footprint
-    multiply ``(rows - 1) * stride``, footprint sum and window compare). The walk and placement
-    checks (``a_rows * a_cols == m``, the largest row of a walk or a placement: 16 x 16-bit
-    products) are in the field-check stage.
+    4 enabled cycles from input to output: input register; the products (the footprint's
+    ``(rows - 1) * stride`` and the 16 x 16-bit products of the walk and placement checks,
+    ``a_rows * a_cols == m`` and the largest row of a walk or a placement); the field checks;
+    the footprint sum and the window compare.
     """
 
-    LATENCY = 3
+    LATENCY = 4
 
     def __init__(self, config):
         if not config.npu_rows:
@@ -124,7 +155,7 @@ class Validator(wiring.Component):
             "occupied": Out(1),
         })
 
-    def _load_checks(self, m, w):
+    def _load_checks(self, m, w, p):
         cfg = self._config
         f = Signal(command_layout(Opcode.LOAD))
         m.d.comb += unpack_fields(Opcode.LOAD, w, f)
@@ -133,8 +164,8 @@ class Validator(wiring.Component):
         depth = Mux(to_spad, cfg.npu_spad_rows, cfg.npu_acc_rows)
         placed = f.local_cols != 0
         # Largest destination row, exact (16 + 32 bits + 16: no overflow).
-        last = Mux(placed, f.local_addr + (f.local_groups - 1) * f.local_row_step
-                   + f.local_cols - 1, f.local_addr + f.rows - 1)
+        last = Mux(placed, f.local_addr + p["span"] + f.local_cols - 1,
+                   f.local_addr + f.rows - 1)
         fill = f.fill
         # Weight formats: source rows and bytes (commands.load_source), the legal elem.
         wf = f.weight_format
@@ -151,13 +182,12 @@ class Validator(wiring.Component):
         groups = Mux(f.keep, f.cols >> 1, f.cols >> 2)
         lane_bytes = Mux(lane8, groups << 1, groups) + ((groups + 1) >> 1)
         src_bytes = Mux(packed, Mux(wf == WeightFormat.SPARSE24.value, (f.cols << 1) + half,
-                                    Mux(wf == WeightFormat.SPARSE24_INT4.value, half * 3,
+                                    Mux(wf == WeightFormat.SPARSE24_INT4.value, (half << 1) + half,
                                         Mux(lanes24, lane_bytes,
                                             Mux(rows4, 2 + (half << 2), half)))),
                         f.cols << lsz)
         rows4_bad = sparse & f.rows[:2].any()
         keep_bad = f.keep & (~lanes24 | f.cols[0] | (not cfg.npu_gather))
-        src_rows_m1 = Mux(f.broadcast, 0, Mux(sparse, (f.rows >> 2) - 1, f.rows - 1))[:16]
         if cfg.npu_gather:
             # keep + SPARSE24_INT4: 3 destination rows per source row of 2 cols bytes (shared
             # base-6 codes); rows / 3 as (rows * 43691) >> 17, exact below 2^16.
@@ -168,9 +198,6 @@ class Validator(wiring.Component):
             keep_bad = f.keep & ((~lanes24 & ~base6) | f.cols[0]
                                  | (base6 & (f.rows != third * 3)))
             src_bytes = Mux(base6, f.cols << 1, src_bytes)
-            src_rows_m1 = Mux(f.broadcast, 0, Mux(base6, third - 1,
-                                                  Mux(sparse, (f.rows >> 2) - 1,
-                                                      f.rows - 1)))[:16]
         packed_bad = packed & (~to_spad | fill | f.broadcast | rows4_bad
                                | lanes24 & Mux(f.keep, f.cols[0], f.cols[:2].any())
                                | (f.elem != Mux(fp16w, 1, 0))
@@ -184,7 +211,7 @@ class Validator(wiring.Component):
             ErrorCode.ZERO_DIM: (f.rows == 0) | (f.cols == 0) | (placed & (f.local_groups == 0)),
             ErrorCode.DIM_TOO_LARGE: f.cols > Mux(to_spad, cfg.npu_lanes, cfg.npu_cols),
             ErrorCode.BAD_COMBINATION: Mux(to_spad, f.elem == 2, f.elem != 2)
-            | (placed & (f.rows != f.local_groups * f.local_cols)) | packed_bad
+            | (placed & (f.rows != p["count"])) | packed_bad
             | keep_bad,
             ErrorCode.MISALIGNED: ~fill & Mux(packed, scaled & f.scale_addr[0],
                                               (f.dram_addr & _low_mask(lsz)).any()
@@ -194,9 +221,9 @@ class Validator(wiring.Component):
             ErrorCode.LOCAL_RANGE: last >= depth,
         }
         scale = (scaled & ~fill, f.scale_addr, f.scale_addr + (f.cols << 1))
-        return checks, src_rows_m1, src_bytes, fill, scale
+        return checks, src_bytes, fill, scale
 
-    def _compute_checks(self, m, w):
+    def _compute_checks(self, m, w, p):
         cfg = self._config
         f = Signal(command_layout(Opcode.COMPUTE))
         m.d.comb += unpack_fields(Opcode.COMPUTE, w, f)
@@ -204,8 +231,7 @@ class Validator(wiring.Component):
         spad, acc = cfg.npu_spad_rows, cfg.npu_acc_rows
         walk = f.a_cols != 0
         # Largest SPAD row of A, exact (16 + 32 + 32 bits: no overflow).
-        a_last = Mux(walk, f.a_addr + (f.a_rows - 1) * f.a_row_step
-                     + (f.a_cols - 1) * f.a_col_step, f.a_addr + f.m - 1)
+        a_last = Mux(walk, f.a_addr + p["rows"] + p["cols"], f.a_addr + f.m - 1)
         return {
             ErrorCode.RESERVED: _overlaps_any(w, reserved_masks(Opcode.COMPUTE))
             | (~walk & ((f.a_rows != 0) | (f.a_col_step != 0) | (f.a_row_step != 0)))
@@ -213,7 +239,7 @@ class Validator(wiring.Component):
             ErrorCode.ZERO_DIM: (f.m == 0) | (f.k == 0) | (f.n == 0) | (walk & (f.a_rows == 0)),
             ErrorCode.DIM_TOO_LARGE: (f.k > cfg.npu_rows) | (f.n > cfg.npu_cols),
             ErrorCode.BAD_COMBINATION: (f.dataflow == Dataflow.OS.value)
-            | (fp16 & (not cfg.npu_fp16)) | (walk & (f.m != f.a_rows * f.a_cols))
+            | (fp16 & (not cfg.npu_fp16)) | (walk & (f.m != p["count"]))
             | (f.gather & (fp16 | f.diagonal | f.init_row | (not cfg.npu_gather)))
             | (f.init_row & (f.accumulate | ((f.init_addr >= f.acc_addr)
                                              & (f.init_addr < f.acc_addr + f.m)))),
@@ -221,15 +247,14 @@ class Validator(wiring.Component):
             | ((f.acc_addr + f.m) > acc) | (f.init_row & (f.init_addr >= acc)),
         }
 
-    def _eltwise_checks(self, m, w):
+    def _eltwise_checks(self, m, w, p):
         cfg = self._config
         f = Signal(command_layout(Opcode.ELTWISE))
         m.d.comb += unpack_fields(Opcode.ELTWISE, w, f)
         fp16 = f.precision == Precision.FP16.value
         add = f.op == EltwiseOp.ADD.value
         walk = f.a_cols != 0
-        span = Mux(walk, (f.a_rows - 1) * f.a_row_step + (f.a_cols - 1) * f.a_col_step,
-                   f.m - 1)                                # a_last - a_addr, exact
+        span = Mux(walk, p["rows"] + p["cols"], f.m - 1)    # a_last - a_addr, exact
         pair_mac = f.mac & f.pair            # w2 [15:0] is tap_step, not mult_a
         add_only = (Cat(f.zp_a, f.zp_b, f.mult_a[16:], f.mult_b, f.rshift_a, f.rshift_b).any()
                     | ((f.mult_a[:16] != 0) & ~pair_mac))
@@ -242,7 +267,7 @@ class Validator(wiring.Component):
             ErrorCode.DIM_TOO_LARGE: f.n > cfg.npu_cols,
             ErrorCode.BAD_COMBINATION: (not cfg.npu_eltwise) | (fp16 & (not cfg.npu_fp16))
             | (fp16 & (add | (f.mac & (f.reduce | (not cfg.npu_eltwise_fp16_mac)))))
-            | (walk & (f.m != f.a_rows * f.a_cols)),
+            | (walk & (f.m != p["count"])),
             ErrorCode.LOCAL_RANGE:
             ((f.a_addr + span + Mux(pair_mac, f.tap_step, 0)) >= cfg.npu_spad_rows)
             | (add & ((f.b_addr + span) >= cfg.npu_spad_rows))
@@ -266,7 +291,7 @@ class Validator(wiring.Component):
         # Last ACC row of the per-column parameters; with lane_scales one group (1 row, or 2
         # in a TFLite mode) per npu_cols output rows.
         groups_m1 = Mux(f.lane_scales, (f.rows - 1) // cfg.npu_cols, 0)
-        scale_last = f.scale_addr + Mux(tflite, 2 * groups_m1 + 1, groups_m1)
+        scale_last = f.scale_addr + Mux(tflite, (groups_m1 << 1) + 1, groups_m1)
         int8_bounds_bad = (lo < -128) | (hi > 127) | (lo > hi)
         fp_bounds_bad = _fp_nan(f.lo) | _fp_nan(f.hi) | ~_fp_le(f.lo, f.hi)
         # (acc_type, out) pairs of the table and their scale rule.
@@ -319,14 +344,46 @@ class Validator(wiring.Component):
                          s0_tag.eq(self.i_tag),
                          s0_base.eq(self.dma_base), s0_size.eq(self.dma_size)]
 
-        # Stage 1: field checks, footprint product.
-        w = [s0_words[i] for i in range(DESCRIPTOR_WORDS)]
+        # Stage P: the multiplications (field-check products, footprint product).
+        w0 = [s0_words[i] for i in range(DESCRIPTOR_WORDS)]
+        opcode0 = w0[0][:4]
+        sp_valid = Signal()
+        sp_words = Signal(DESCRIPTOR_LAYOUT)
+        sp_tag = Signal(ENTRY_TAG_LAYOUT)
+        sp_base = Signal(32)
+        sp_size = Signal(32)
+        sp_product = Signal(48)         # footprint: (rows - 1) * stride, or a LIST's bytes
+        products = {}
+        for product_opcode in _PRODUCT_OPCODES:
+            f0 = Signal(command_layout(product_opcode),
+                        name=f"sp_{product_opcode.name.lower()}_fields")
+            m.d.comb += unpack_fields(product_opcode, w0, f0)
+            products[product_opcode] = {}
+            for name, expr in _products(product_opcode, f0).items():
+                reg = Signal(expr.shape(), name=f"sp_{product_opcode.name.lower()}_{name}")
+                with m.If(en):
+                    m.d.sync += reg.eq(expr)
+                products[product_opcode][name] = reg
+            if product_opcode == Opcode.LOAD:
+                load_rows_m1 = _load_source_rows_m1(f0, self._config.npu_gather)
+        rows_m1 = Mux(opcode0 == Opcode.LOAD.value, load_rows_m1, w0[3][:16] - 1)[:16]
+        # A LIST's entries: [list_addr, list_addr + 32 * count), as product + 0 row bytes.
+        list_bytes = w0[2][:16] << 5
+        with m.If(en):
+            m.d.sync += [
+                sp_valid.eq(s0_valid), sp_words.eq(s0_words), sp_tag.eq(s0_tag),
+                sp_base.eq(s0_base), sp_size.eq(s0_size),
+                sp_product.eq(Mux(opcode0 == Opcode.LIST.value, list_bytes, rows_m1 * w0[2])),
+            ]
+
+        # Stage 1: field checks.
+        w = [sp_words[i] for i in range(DESCRIPTOR_WORDS)]
         opcode = w[0][:4]
-        load, load_rows_m1, load_bytes, fill, scale = self._load_checks(m, w)
-        compute = self._compute_checks(m, w)
+        load, load_bytes, fill, scale = self._load_checks(m, w, products[Opcode.LOAD])
+        compute = self._compute_checks(m, w, products[Opcode.COMPUTE])
         store, store_lsz = self._store_checks(m, w)
-        lst = self._list_checks(m, w, s0_tag.in_list)
-        eltwise = self._eltwise_checks(m, w)
+        lst = self._list_checks(m, w, sp_tag.in_list)
+        eltwise = self._eltwise_checks(m, w, products[Opcode.ELTWISE])
         is_load = opcode == Opcode.LOAD.value
         is_compute = opcode == Opcode.COMPUTE.value
         is_store = opcode == Opcode.STORE.value
@@ -352,9 +409,6 @@ class Validator(wiring.Component):
                 with m.If(failed):
                     m.d.comb += early.eq(code)
 
-        rows_m1 = Mux(is_load, load_rows_m1, w[3][:16] - 1)[:16]
-        # A LIST's entries: [list_addr, list_addr + 32 * count), as product + 0 row bytes.
-        list_bytes = w[2][:16] << 5
         s1_valid = Signal()
         s1_words = Signal(DESCRIPTOR_LAYOUT)
         s1_tag = Signal(ENTRY_TAG_LAYOUT)
@@ -370,22 +424,22 @@ class Validator(wiring.Component):
         s1_scale_end = Signal(34)
         with m.If(en):
             m.d.sync += [
-                s1_valid.eq(s0_valid),
-                s1_words.eq(s0_words),
-                s1_tag.eq(s0_tag),
+                s1_valid.eq(sp_valid),
+                s1_words.eq(sp_words),
+                s1_tag.eq(sp_tag),
                 s1_early.eq(early),
                 s1_dma.eq((is_load & ~fill) | is_store | is_list),
-                s1_product.eq(Mux(is_list, list_bytes, rows_m1 * w[2])),
+                s1_product.eq(sp_product),
                 s1_row_bytes.eq(Mux(is_list, 0,
                                     Mux(is_load, load_bytes, w[3][16:] << store_lsz))),
                 s1_scale.eq(is_load & scale[0]),
                 s1_scale_first.eq(scale[1]),
                 s1_scale_end.eq(scale[2]),
                 s1_first.eq(w[1]),
-                s1_win_base.eq(s0_base),
+                s1_win_base.eq(sp_base),
                 # An empty window (size 0 or past 2**32) becomes end = 0: nothing fits.
-                s1_win_end.eq(Mux((s0_size == 0) | (s0_base + s0_size > 1 << 32), 0,
-                                  s0_base + s0_size)),
+                s1_win_end.eq(Mux((sp_size == 0) | (sp_base + sp_size > 1 << 32), 0,
+                                  sp_base + sp_size)),
             ]
 
         # Stage 2: footprint end, window compare.
@@ -398,6 +452,6 @@ class Validator(wiring.Component):
         with m.If(en):
             m.d.sync += [self.o_valid.eq(s1_valid), self.o_words.eq(s1_words),
                          self.o_tag.eq(s1_tag), self.o_code.eq(code)]
-        m.d.comb += self.occupied.eq(s0_valid | s1_valid | self.o_valid)
+        m.d.comb += self.occupied.eq(s0_valid | sp_valid | s1_valid | self.o_valid)
         return m
 

@@ -45,6 +45,7 @@ from amaranth.lib.wiring import In, Out
 from ..bus.arbiter import Arbiter
 from ..bus.decoder import Decoder
 from ..bus.error import ErrorResponder
+from ..bus.register_slice import RegisterSlice
 from ..bus.signature import BusSignature
 from ..core.rvfi import RVFISignature
 from ..npu.npu import Npu
@@ -292,7 +293,12 @@ class Soc(wiring.Component):
             dma = Decoder([regions["main"], regions["ram"]])
             m.submodules[f"npu{suffix}"] = npu
             m.submodules[f"dma_decoder{suffix}"] = dma
-            wiring.connect(m, npu.dma, dma.bus)
+            if config.npu_dma_slice:
+                m.submodules[f"dma_slice{suffix}"] = dma_slice = RegisterSlice()
+                wiring.connect(m, npu.dma, dma_slice.up)
+                wiring.connect(m, dma_slice.down, dma.bus)
+            else:
+                wiring.connect(m, npu.dma, dma.bus)
             if config.main_ports == 1:
                 wiring.connect(m, dma.targets.main, main_arbiter.port(2 + t))
             elif t == 0:

@@ -203,14 +203,15 @@ def test_dependent_commands_serialise(case):
 def test_independent_computes_in_flight_together(capacity, depth):
     # Eight COMPUTEs on disjoint ACC rows (SPAD shared: reads only). The dispatcher keeps
     # min(exec unit capacity, exec_depth) of them in flight; while there is room, each is issued
-    # 2-3 cycles after the one before it (pending slot refill from the validator).
+    # 2-4 cycles after the one before it (pending slot refill from the validator; 2-3 before the
+    # validator's products got their own stage: 76, 78, 81, 83 then, 76, 78, 82, 84 now).
     commands = [compute(0, 8, 4 * (i % 8), m=4) for i in range(8)]
     matched, datapath, regs = run(commands, latency=lambda unit, f: 40,
                                   exec_capacity=capacity, exec_depth=depth)
     limit = min(capacity, depth)
     assert datapath.max_in_flight["exec"] == limit
     accepted = [matched[i].accepted for i in range(8)]
-    assert all(b - a <= 3 for a, b in zip(accepted[:limit], accepted[1:limit], strict=False))
+    assert all(b - a <= 4 for a, b in zip(accepted[:limit], accepted[1:limit], strict=False))
     assert regs["PERF_STALL_DEP_LO"] == 0
 
 

@@ -3,6 +3,8 @@
 held), DMA to main memory and on-chip RAM, the interrupt at the irq controller, and the DMA's
 main-memory bandwidth."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from dure.rtl.npu.commands import Control, ElemType, ErrorCode, LoadTarget, Opcode, OutType
@@ -17,6 +19,8 @@ from dure.config import MAIN_BASE, NPU_BASE, RAM_BASE, SoCConfig
 
 CFG = SoCConfig(ram_size=8192, main_size=16384, main_latency=6, npu_rows=4, npu_cols=4,
                 npu_spad_rows=1024, npu_acc_rows=32, npu_queue_depth=4)
+# The same with the register slice between the NPU's DMA and the fabric (as on the ULX3S).
+CFG_SLICE = replace(CFG, npu_dma_slice=True)
 OPCODE = {"load": Opcode.LOAD, "exec": Opcode.COMPUTE, "store": Opcode.STORE}
 
 
@@ -43,18 +47,19 @@ async def npu_idle(ctx, bus):
     raise AssertionError("the NPU never became idle")
 
 
+@pytest.mark.parametrize("cfg", [CFG, CFG_SLICE], ids=["direct", "slice"])
 @pytest.mark.parametrize("where", ["main", "ram"])
-def test_gemm_through_the_fabric(where):
+def test_gemm_through_the_fabric(where, cfg):
     rng = np.random.default_rng(11)
     a = rng.integers(-128, 128, (5, 6), dtype=np.int8)
     b = rng.integers(-128, 128, (6, 5), dtype=np.int8)
     base = MAIN_BASE if where == "main" else RAM_BASE + 0x1000
-    commands, image, layout = gemm_program(CFG, a, b, base=base, out=OutType.INT32)
+    commands, image, layout = gemm_program(cfg, a, b, base=base, out=OutType.INT32)
     init = words_of(image)
     if where == "main":
-        dut = Soc(CFG, uart_phy="byte", main_init=init)
+        dut = Soc(cfg, uart_phy="byte", main_init=init)
     else:
-        dut = Soc(CFG, uart_phy="byte", ram_init=[0] * (0x1000 // 4) + init)
+        dut = Soc(cfg, uart_phy="byte", ram_init=[0] * (0x1000 // 4) + init)
     result = {}
 
     async def bench(ctx):
@@ -85,16 +90,17 @@ def test_gemm_through_the_fabric(where):
     np.testing.assert_array_equal(result["out"], gemm_expected(a, b, out=OutType.INT32))
 
 
-def test_dma_streams_main_memory_at_full_bandwidth():
+@pytest.mark.parametrize("cfg", [CFG, CFG_SLICE], ids=["direct", "slice"])
+def test_dma_streams_main_memory_at_full_bandwidth(cfg):
     rows = 512                                   # 512 rows of 4 fp16 = 4 KiB
-    dut = Soc(CFG, uart_phy="byte")
+    dut = Soc(cfg, uart_phy="byte")
     result = {}
 
     async def bench(ctx):
         ctx.set(dut.hold, 1)
         bus = dut.ext
         await write(ctx, bus, NPU_BASE + R.DMA_BASE.value, MAIN_BASE)
-        await write(ctx, bus, NPU_BASE + R.DMA_SIZE.value, CFG.main_size)
+        await write(ctx, bus, NPU_BASE + R.DMA_SIZE.value, cfg.main_size)
         words = encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.FP16,
                        dram_addr=MAIN_BASE, dram_stride=8, rows=rows, cols=4, local_addr=0)
         for index, word in enumerate(words):
@@ -109,8 +115,8 @@ def test_dma_streams_main_memory_at_full_bandwidth():
     assert result["PERF_DMA_RD_LO"] == rows * 8
     rate = result["PERF_DMA_RD_LO"] / result["PERF_BUSY_LO"]
     print(f"DMA: {rows * 8} bytes in {result['PERF_BUSY_LO']} busy cycles = {rate:.2f} B/cycle "
-          f"(main memory: {CFG.main_bytes_per_cycle}), stall_mem {result['PERF_STALL_MEM_LO']}")
-    assert rate >= 0.9 * CFG.main_bytes_per_cycle
+          f"(main memory: {cfg.main_bytes_per_cycle}), stall_mem {result['PERF_STALL_MEM_LO']}")
+    assert rate >= 0.9 * cfg.main_bytes_per_cycle
 
 
 def test_variant_without_npu_answers_err():
