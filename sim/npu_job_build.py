@@ -19,7 +19,7 @@ from dure.errors import UserError
 from .npu_job import generate_header
 from .rtlgen import build_root
 
-__all__ = ["job_elf", "firmware_root"]
+__all__ = ["job_elf", "firmware_root", "optimisation"]
 
 PROGRAM = "npu_job"
 
@@ -32,6 +32,17 @@ def firmware_root():
 def _write_if_changed(path, text):
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
+
+
+#: RAM sizes up to this are built for size: the boards' 64 KiB must hold the model runner's
+#: code, data and its 16 KiB stack (at -O2 npu_model_run needs about 68 KiB).
+SMALL_RAM = 64 * 1024
+
+
+def optimisation(config):
+    """The C optimisation flag of the job firmware for ``config``: ``-Os`` when its RAM is at
+    most :data:`SMALL_RAM` (the boards), else ``-O2`` (the simulated variants' cycle counts)."""
+    return "-Os" if config.ram_size <= SMALL_RAM else "-O2"
 
 
 def job_elf(config, program=PROGRAM):
@@ -57,6 +68,7 @@ def job_elf(config, program=PROGRAM):
         runtime += sorted(f"npu/{p.name}" for p in (firmware / "npu").glob("*.c"))
         done = subprocess.run(
             ["make", "-s", "-C", str(firmware), f"PY={sys.executable}", f"BUILD={out}",
+             f"OPT={optimisation(config)}",
              f"GEN_INCLUDE={include}", f"PROGRAM_DIRS={firmware / 'npu_jobs'}",
              f"RUNTIME_SRC={' '.join(runtime)}", str(out / f"{program}.elf")],
             capture_output=True, text=True)
