@@ -64,7 +64,8 @@ def load_row_bytes(config):
 
 
 class LoadUnit(wiring.Component):
-    """Executes LOAD commands, one at a time.
+    """Executes LOAD commands in order (with ``config.npu_load_overlap`` two at once: the
+    next one's DMA read overlaps this one's rows).
 
     For each command the unit asks the DMA reader for the source rows (one row if
     ``broadcast``), turns each row into lanes (int8 sign-extended to 16 bits, fp16 as is, or
@@ -96,6 +97,14 @@ class LoadUnit(wiring.Component):
     running address (step 1, or back to the group's start plus ``local_row_step`` after
     ``local_cols`` rows), so there is no multiply.
 
+    With ``config.npu_load_overlap`` the unit takes a second command while busy and, once the
+    current one has made its last DMA request, asks the reader (built with ``overlap``) for the
+    second one's rows, which the reader then fetches while the current one's responses still
+    arrive; the second command's rows are written after the current one is done, and each
+    command pulses ``done`` (with its own ``bus_error``) in order. A fill, an ``INT4_FP16``
+    LOAD (its weights wait for its scale row) and any LOAD behind a fill make their request
+    only when they start, as without the option.
+
     Parameters
     ----------
     config : SoCConfig
@@ -103,7 +112,8 @@ class LoadUnit(wiring.Component):
     Members
     -------
     cmd : In(stream.Signature(command_layout(Opcode.LOAD)))
-        A validated LOAD; accepted only while idle.
+        A validated LOAD; accepted while idle (with ``npu_load_overlap``: while no second
+        command waits).
     rd_cmd : Out(stream.Signature(dma_cmd_layout(load_row_bytes(config))))
     rd_rows : In(stream.Signature(8 * load_row_bytes(config)))
     rd_done, rd_error : In(1)

@@ -33,7 +33,8 @@ from dure.sim.verif.npu_control import random_operands, resident_gemm
 
 from dure.config import MAIN_BASE, SoCConfig, preset
 
-CFG = SoCConfig()     # 8x8, FP16, SPAD 2048 rows, ACC 1024 rows, queue 8, main latency 10
+# The sim variant's NPU: 8x8, FP16, the gather path, overlapped LOADs, main latency 10.
+CFG = dataclasses.replace(SoCConfig(), npu_gather=True, npu_load_overlap=True)
 PERF = ("BUSY", "MACS", "COMPUTE", "STALL_DEP", "DMA_RD")
 
 
