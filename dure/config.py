@@ -145,6 +145,13 @@ class SoCConfig:
         ``lane_sum``; :mod:`dure.rtl.npu.commands`, ``docs/sparse_skip.md``); needs
         ``npu_cols >= 4``. ``False`` refuses the three flags with ``BAD_COMBINATION``. The
         NPU's CONFIG register shows it in bit 13 (``GATHER``).
+    npu_load_overlap : bool
+        Back-to-back LOADs without a bus bubble: the load unit takes the next LOAD while the
+        previous one's rows still arrive and the DMA reader requests its rows while the
+        previous one's responses are outstanding (:class:`~dure.rtl.npu.dma_reader.DmaReader`
+        ``overlap``; the dispatcher keeps two LOADs in flight). Timing only: every command's
+        effect, error and DONE count are unchanged. ``False``: each LOAD starts after the
+        previous one's last response (the board builds, whose Verilog it leaves unchanged).
     npu_spad_rows : int
         Scratchpad depth in rows of ``max(npu_rows, npu_cols)`` 16-bit lanes, power of two.
     npu_acc_rows : int
@@ -222,6 +229,7 @@ class SoCConfig:
     npu_eltwise: bool = True
     npu_eltwise_fp16: bool = True
     npu_gather: bool = False
+    npu_load_overlap: bool = False
     npu_spad_rows: int = 2048
     npu_acc_rows: int = 4096
     npu_queue_depth: int = 16
@@ -298,6 +306,9 @@ class SoCConfig:
             if not isinstance(self.npu_gather, bool) or (self.npu_gather and self.npu_cols < 4):
                 raise ValueError("npu_gather must be a bool, and False when npu_cols < 4 (the "
                                  "gather uses array columns 0..3)")
+            if not isinstance(self.npu_load_overlap, bool):
+                raise ValueError("npu_load_overlap must be a bool, not "
+                                 f"{self.npu_load_overlap!r}")
             if self.npu_perf_bits not in (32, 64):
                 raise ValueError(f"npu_perf_bits must be 32 or 64, not {self.npu_perf_bits!r}")
             if self.npu_spad_rows > 65536 or self.npu_acc_rows > 65536:
@@ -400,8 +411,8 @@ class SoCConfig:
 
 PRESETS = {
     # The simulated SoC of `make sim`, `make bench` and `dure run`: 8x8 dual-precision NPU,
-    # with the 2:4 MAC-skipping path (docs/sparse_skip.md).
-    "sim": SoCConfig(npu_gather=True),
+    # with the 2:4 MAC-skipping path (docs/sparse_skip.md) and overlapped LOADs.
+    "sim": SoCConfig(npu_gather=True, npu_load_overlap=True),
     # Faster-to-build simulation variants for the test suite (same memory map): no NPU, for
     # CPU and SoC tests; and a 4x4 NPU with small memories, for NPU system tests.
     "cpu": SoCConfig(name="cpu", npu_rows=0),

@@ -62,7 +62,8 @@ class NpuDatapath(wiring.Component):
     -------
     control : In(DatapathLink())
         Validated commands, done pulses and performance events (:class:`~.link.DatapathLink`).
-        The load and store units accept a command while idle; the exec unit accepts the next
+        The load and store units accept a command while idle (the load unit, with
+        ``config.npu_load_overlap``, also one more while busy); the exec unit accepts the next
         COMPUTE as soon as the previous one's weights are read (so consecutive COMPUTEs
         pipeline through the array).
     bus : Out(BusSignature())
@@ -119,7 +120,7 @@ class NpuDatapath(wiring.Component):
         m.submodules.spad = spad = Scratchpad(cfg.npu_spad_rows, cfg.npu_lanes)
         m.submodules.acc = acc = Accumulator(cfg.npu_acc_rows, cfg.npu_cols)
         m.submodules.dma = dma = Dma(load_row_bytes(cfg), store_row_bytes(cfg),
-                                     depth=dma_depth(cfg))
+                                     depth=dma_depth(cfg), read_overlap=cfg.npu_load_overlap)
         m.submodules.array = array = SystolicArray(cfg.npu_rows, cfg.npu_cols, fp16=cfg.npu_fp16,
                                                       banks=self._weight_banks,
                                                       gather=cfg.npu_gather)

@@ -19,7 +19,9 @@ look-ahead of one command per unit. A pending command is handed to its unit (``v
 unit's stream) when
 
 * its unit's *in-flight FIFO* has room: one entry for LOAD, STORE and ELTWISE (the unit is
-  idle: its previous command's ``done`` pulse has arrived), ``exec_depth`` entries for COMPUTE (the
+  idle: its previous command's ``done`` pulse has arrived; two for LOAD with
+  ``config.npu_load_overlap``: the load unit writes LOADs' rows in order, so LOADs need no
+  check against each other), ``exec_depth`` entries for COMPUTE (the
   execute unit pipelines COMPUTEs and accepts the next one while earlier ones stream; its own
   ``ready`` says when it can), and
 * it conflicts (:mod:`.hazard`: RAW, WAR or WAW on SPAD / ACC rows) with no command in flight
@@ -182,7 +184,9 @@ class Dispatcher(wiring.Component):
         self._config = config
         self._orders_acc = exec_orders_acc
         self._store_orders = store_orders_acc
-        self._depth = {"load": 1, "compute": exec_depth, "store": 1, "eltwise": 1}
+        # With overlapped LOADs the load unit takes the next LOAD while busy (one more).
+        self._depth = {"load": 1 + config.npu_load_overlap, "compute": exec_depth, "store": 1,
+                       "eltwise": 1}
         super().__init__({
             "cmd": In(stream.Signature(DESCRIPTOR_LAYOUT)),
             "cmd_tag": In(ENTRY_TAG_LAYOUT),

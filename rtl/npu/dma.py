@@ -26,6 +26,9 @@ class Dma(wiring.Component):
         Most words in flight per direction (cover the memory's latency to reach its bandwidth).
     addr_width : int
         Word-address width of the bus.
+    read_overlap : bool
+        The reader's ``overlap``: it takes the next command while the current one's responses
+        are outstanding (:class:`DmaReader`).
 
     Members
     -------
@@ -41,8 +44,10 @@ class Dma(wiring.Component):
     No cycles added to the reader's and writer's own (the arbiter is combinational).
     """
 
-    def __init__(self, max_read_bytes, max_write_bytes, *, depth=16, addr_width=30):
-        self._reader = DmaReader(max_read_bytes, depth=depth, addr_width=addr_width)
+    def __init__(self, max_read_bytes, max_write_bytes, *, depth=16, addr_width=30,
+                 read_overlap=False):
+        self._reader = DmaReader(max_read_bytes, depth=depth, addr_width=addr_width,
+                                 overlap=read_overlap)
         self._writer = DmaWriter(max_write_bytes, depth=depth, addr_width=addr_width)
         self._arbiter = Arbiter(2, addr_width=addr_width, max_outstanding=2 * depth)
         super().__init__({

@@ -36,6 +36,14 @@ class DmaReader(wiring.Component):
     and every later one are not emitted, and once all outstanding responses have arrived
     ``done`` pulses with ``error`` set.
 
+    With ``overlap`` the reader takes the next command as soon as the current one's last
+    request is granted (or it failed), while that command's responses are still arriving: the
+    next command's requests follow on the bus without a gap. The responses stay in request
+    order; each command's rows are assembled and emitted after every row of the one before it,
+    and ``done`` / ``error`` pulse once per command, in command order. An ``err`` response
+    belongs to the command that requested the word: it stops that command only (the other
+    command's rows and result are as if it ran alone). At most two commands are under way.
+
     Parameters
     ----------
     max_row_bytes : int
@@ -44,11 +52,14 @@ class DmaReader(wiring.Component):
         Most words in flight (requested, not yet assembled).
     addr_width : int
         Word-address width of the bus.
+    overlap : bool
+        Accept the next command while the current one's responses are outstanding (above).
 
     Members
     -------
     cmd : In(stream.Signature(dma_cmd_layout(max_row_bytes)))
-        Accepted only while idle. ``rows`` >= 1, ``row_bytes`` >= 1.
+        Accepted only while idle, or with ``overlap`` once the current command has issued its
+        last request and no other command waits. ``rows`` >= 1, ``row_bytes`` >= 1.
     rows : Out(stream.Signature(unsigned(8 * max_row_bytes)))
         One row per beat, byte ``i`` in bits ``8i+7:8i``; bytes from ``row_bytes`` on are
         unspecified.
@@ -65,12 +76,14 @@ class DmaReader(wiring.Component):
     From the response of a row's last word to its ``rows`` beat: 2 cycles.
     """
 
-    def __init__(self, max_row_bytes, *, depth=16, addr_width=30):
+    def __init__(self, max_row_bytes, *, depth=16, addr_width=30, overlap=False):
         if not isinstance(max_row_bytes, int) or max_row_bytes < 1:
             raise ValueError(f"max_row_bytes must be an integer >= 1, not {max_row_bytes!r}")
         if not isinstance(depth, int) or depth < 2:
             raise ValueError(f"depth must be an integer >= 2, not {depth!r}")
-        self._max_row_bytes, self._depth = max_row_bytes, depth
+        if not isinstance(overlap, bool):
+            raise TypeError(f"overlap must be a bool, not {overlap!r}")
+        self._max_row_bytes, self._depth, self._overlap = max_row_bytes, depth, overlap
         super().__init__({
             "cmd": In(stream.Signature(dma_cmd_layout(max_row_bytes))),
             "rows": Out(stream.Signature(8 * max_row_bytes)),
@@ -84,6 +97,7 @@ class DmaReader(wiring.Component):
         maxb, depth = self._max_row_bytes, self._depth
         maxw = row_words(maxb)
         bus, cmd = self.bus, self.cmd
+        ov = self._overlap
 
         running = Signal()
         failed = Signal()
@@ -100,6 +114,23 @@ class DmaReader(wiring.Component):
         req_hold = Signal()       # req was presented and not granted: keep it up
         have_req = Signal()       # a word of this command was requested: last_req
         last_req = Signal(30)
+        # The issue side's row length and stride: the assembly side's, or with overlap its own
+        # (it may work on the next command while the assembly side finishes this one).
+        irow_bytes, istride = row_bytes, stride
+        if ov:
+            irow_bytes, istride = Signal.like(row_bytes), Signal.like(stride)
+            # Command B: accepted while command A (the assembly side's) is still under way.
+            b_valid = Signal()
+            b_row_bytes, b_stride = Signal.like(row_bytes), Signal.like(stride)
+            b_skew, b_rows = Signal(2), Signal(16)
+            # Words granted and not yet popped (cnt), granted and not yet answered (rsp), and
+            # an err answer (err), per command. Answers come in request order: one is A's
+            # while A has any outstanding.
+            cnt_a, cnt_b = Signal(range(depth + 1)), Signal(range(depth + 1))
+            rsp_a, rsp_b = Signal(range(depth + 1)), Signal(range(depth + 1))
+            err_a, err_b = Signal(), Signal()
+            # The issue side's command failed: it stops requesting.
+            m.d.comb += failed.eq(Mux(b_valid, err_b, err_a))
 
         m.submodules.resp = resp = SyncFIFO(width=33, depth=depth)
 
@@ -130,11 +161,11 @@ class DmaReader(wiring.Component):
                 with m.Else():
                     # The next row starts in this (requested) word and goes on past it: its
                     # requests start at its second word, no cycle spent on the shared one.
-                    first, end = next_row[2:], (next_row + row_bytes - 1)[2:]
+                    first, end = next_row[2:], (next_row + irow_bytes - 1)[2:]
                     m.d.sync += [
                         cur.eq(Mux((first == cur) & (end != first), first + 1, first)),
                         last.eq(end),
-                        next_row.eq(next_row + stride),
+                        next_row.eq(next_row + istride),
                         rows_left.eq(rows_left - 1),
                     ]
             with m.Else():
@@ -145,8 +176,9 @@ class DmaReader(wiring.Component):
             resp.w_en.eq(bus.rvalid),
             resp.w_data.eq(Cat(bus.rdata, bus.err)),
         ]
-        with m.If(bus.rvalid & bus.err):
-            m.d.sync += failed.eq(1)
+        if not ov:
+            with m.If(bus.rvalid & bus.err):
+                m.d.sync += failed.eq(1)
 
         # Assembly side: the row's byte offset in its first word, its word count, word index.
         skew = Signal(2)
@@ -171,8 +203,9 @@ class DmaReader(wiring.Component):
         is_last = widx == nwords - 1
         out_free = ~out_valid | self.rows.ready
         emit_carried = carried & ~dead & out_free
+        own = resp.r_rdy if not ov else resp.r_rdy & (cnt_a != 0)    # a word of A's
         m.d.comb += [
-            pop.eq(resp.r_rdy & (dead | (~carried & (~is_last | out_free)))),
+            pop.eq(own & (dead | (~carried & (~is_last | out_free)))),
             resp.r_en.eq(pop),
             self.rows.valid.eq(out_valid),
             self.rows.payload.eq(out_data),
@@ -216,6 +249,9 @@ class DmaReader(wiring.Component):
         # Command start and completion.
         first_last = Signal(32)
         m.d.comb += first_last.eq(cmd.payload.addr + cmd.payload.row_bytes - 1)
+        issue_over = ~issuing | (failed & ~req_hold)
+        if ov:
+            return self._elaborate_overlap(m, locals())
         m.d.comb += cmd.ready.eq(~running)
         with m.If(cmd.valid & ~running):
             m.d.sync += [
@@ -235,10 +271,78 @@ class DmaReader(wiring.Component):
                 shared.eq(0),
                 rows_out.eq(cmd.payload.rows),
             ]
-        issue_over = ~issuing | (failed & ~req_hold)
         finished = running & issue_over & (reserved == 0) & ~out_valid & \
             ((rows_out == 0) | dead | failed)
         m.d.comb += [self.done.eq(finished), self.error.eq(failed)]
         with m.If(finished):
             m.d.sync += running.eq(0)
+        return m
+
+    @staticmethod
+    def _elaborate_overlap(m, v):
+        """Command start, completion and the per-command word counts with ``overlap``; ``v``:
+        the signals of :meth:`elaborate`."""
+        cmd, p, bus = v["cmd"], v["cmd"].payload, v["bus"]
+        running, b_valid = v["running"], v["b_valid"]
+        cnt_a, cnt_b, rsp_a, rsp_b = v["cnt_a"], v["cnt_b"], v["rsp_a"], v["rsp_b"]
+        err_a, err_b, grant, pop = v["err_a"], v["err_b"], v["grant"], v["pop"]
+
+        # Word counts: a grant is B's while B exists, an answer A's while A has one owed.
+        g_a, g_b = grant & ~b_valid, grant & b_valid
+        rv_a = bus.rvalid & (rsp_a != 0)
+        rv_b = bus.rvalid & (rsp_a == 0)
+        m.d.sync += [cnt_a.eq(cnt_a + g_a - pop), cnt_b.eq(cnt_b + g_b),
+                     rsp_a.eq(rsp_a + g_a - rv_a), rsp_b.eq(rsp_b + g_b - rv_b)]
+        with m.If(rv_a & bus.err):
+            m.d.sync += err_a.eq(1)
+        with m.If(rv_b & bus.err):
+            m.d.sync += err_b.eq(1)
+
+        finished = running & (b_valid | v["issue_over"]) & (cnt_a == 0) & ~v["out_valid"] & \
+            ((v["rows_out"] == 0) | v["dead"] | err_a)
+        m.d.comb += [v["self"].done.eq(finished), v["self"].error.eq(err_a)]
+
+        def assembly(row_bytes, stride, skew, rows):
+            """Statements that start the assembly side on a command."""
+            return [v["row_bytes"].eq(row_bytes), v["stride"].eq(stride), v["skew"].eq(skew),
+                    v["rows_out"].eq(rows), v["widx"].eq(0), v["shared"].eq(0),
+                    v["dead"].eq(0)]
+
+        # The issue side takes a command once it has nothing left to request (from the cycle
+        # its last word is granted on) and no command waits as B; it is A if the assembly
+        # side is idle, else B.
+        last_word = v["issuing"] & v["advance"] & (v["cur"] == v["last"]) & \
+            (v["rows_left"] == 0)
+        m.d.comb += cmd.ready.eq(~b_valid & ~finished & (v["issue_over"] | last_word))
+        with m.If(cmd.valid & cmd.ready):
+            m.d.sync += [
+                v["issuing"].eq(1),
+                v["cur"].eq(p.addr[2:]),
+                v["last"].eq(v["first_last"][2:]),
+                v["next_row"].eq(p.addr + p.stride),
+                v["rows_left"].eq(p.rows - 1),
+                v["have_req"].eq(0),
+                v["irow_bytes"].eq(p.row_bytes),
+                v["istride"].eq(p.stride),
+            ]
+            with m.If(~running):
+                m.d.sync += [running.eq(1), err_a.eq(0),
+                             *assembly(p.row_bytes, p.stride, p.addr[:2], p.rows)]
+            with m.Else():
+                m.d.sync += [b_valid.eq(1), err_b.eq(0), v["b_row_bytes"].eq(p.row_bytes),
+                             v["b_stride"].eq(p.stride), v["b_skew"].eq(p.addr[:2]),
+                             v["b_rows"].eq(p.rows)]
+
+        # A finished: B (if any) becomes A, with what it has been granted and answered so far.
+        with m.If(finished):
+            with m.If(b_valid):
+                m.d.sync += [
+                    *assembly(v["b_row_bytes"], v["b_stride"], v["b_skew"], v["b_rows"]),
+                    b_valid.eq(0),
+                    cnt_a.eq(cnt_b + g_b), cnt_b.eq(0),
+                    rsp_a.eq(rsp_b + g_b - rv_b), rsp_b.eq(0),
+                    err_a.eq(err_b | (rv_b & bus.err)), err_b.eq(0),
+                ]
+            with m.Else():
+                m.d.sync += running.eq(0)
         return m

@@ -1,5 +1,7 @@
 """LOAD unit: main memory rows (from the DMA reader) into SPAD or ACC rows."""
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -14,6 +16,44 @@ from .mem_ports import row_write_layout
 __all__ = ["load_row_bytes", "LoadUnit"]
 
 
+def _source(cmd, gather):
+    """The DMA read of a LOAD's data rows (after an ``INT4_FP16`` scale row): the decoded
+    weight-format flags, ``row_bytes`` and ``src_rows`` (without ``broadcast``), as
+    expressions of the command view ``cmd``."""
+    elem = cmd.elem
+    wf = cmd.weight_format
+    packed = wf != WeightFormat.DENSE
+    sparse8 = wf == WeightFormat.SPARSE24
+    rows4 = wf == WeightFormat.INT4_FP16_ROWS
+    # One source row per 4 destination rows: 2:4 along K, and int4 rows with their scale.
+    sparse24 = sparse8 | (wf == WeightFormat.SPARSE24_INT4)
+    sparse = sparse24 | rows4
+    lane8 = wf == WeightFormat.SPARSE24_LANES
+    # keep + SPARSE24_INT4: 3 tagged records per source row sharing base-6 code bytes.
+    base6 = cmd.keep & (wf == KEEP_BASE6_FORMAT) if gather else None
+    lanes24 = lane8 | (wf == WeightFormat.SPARSE24_INT4_LANES)
+    half = (cmd.cols + 1) >> 1
+    keep = cmd.keep                 # tagged lanes: cols kept lanes of 2 cols dense lanes
+    groups = Mux(keep, cmd.cols >> 1, cmd.cols >> 2)
+    # Lane-grouped 2:4: the values (2 g bytes or g bytes), then ceil(g / 2) code bytes.
+    lane_vals = Mux(lane8, groups << 1, groups)
+    row_bytes = Mux(packed, Mux(sparse8, (cmd.cols << 1) + half,
+                                Mux(sparse24, half * 3,
+                                    Mux(lanes24, lane_vals + ((groups + 1) >> 1),
+                                        Mux(rows4, 2 + (half << 2), half)))),
+                    Mux(elem == ElemType.INT8, cmd.cols,
+                        Mux(elem == ElemType.FP16, cmd.cols << 1, cmd.cols << 2)))
+    src_rows = Mux(sparse, cmd.rows >> 2, cmd.rows)
+    if gather:
+        # rows / 3 for rows < 2^16: (rows * 43691) >> 17 (43691 * 3 = 2^17 + 1).
+        src_rows = Mux(base6, (cmd.rows * 43691) >> 17, src_rows)
+        row_bytes = Mux(base6, cmd.cols << 1, row_bytes)
+    return SimpleNamespace(elem=elem, wf=wf, sparse8=sparse8, rows4=rows4, sparse24=sparse24,
+                           sparse=sparse, lane8=lane8, base6=base6, lanes24=lanes24, half=half,
+                           keep=keep, lane_vals=lane_vals, row_bytes=row_bytes,
+                           src_rows=src_rows)
+
+
 def load_row_bytes(config):
     """Longest source row of a LOAD in bytes: L fp16 lanes, C words, or a 2:4 sparse int8 row
     of L lanes (2 L values + ceil(L / 2) code bytes), or an ``INT4_FP16_ROWS`` row (a scale and
@@ -24,7 +64,8 @@ def load_row_bytes(config):
 
 
 class LoadUnit(wiring.Component):
-    """Executes LOAD commands, one at a time.
+    """Executes LOAD commands in order (with ``config.npu_load_overlap`` two at once: the
+    next one's DMA read overlaps this one's rows).
 
     For each command the unit asks the DMA reader for the source rows (one row if
     ``broadcast``), turns each row into lanes (int8 sign-extended to 16 bits, fp16 as is, or
@@ -56,6 +97,14 @@ class LoadUnit(wiring.Component):
     running address (step 1, or back to the group's start plus ``local_row_step`` after
     ``local_cols`` rows), so there is no multiply.
 
+    With ``config.npu_load_overlap`` the unit takes a second command while busy and, once the
+    current one has made its last DMA request, asks the reader (built with ``overlap``) for the
+    second one's rows, which the reader then fetches while the current one's responses still
+    arrive; the second command's rows are written after the current one is done, and each
+    command pulses ``done`` (with its own ``bus_error``) in order. A fill, an ``INT4_FP16``
+    LOAD (its weights wait for its scale row) and any LOAD behind a fill make their request
+    only when they start, as without the option.
+
     Parameters
     ----------
     config : SoCConfig
@@ -63,7 +112,8 @@ class LoadUnit(wiring.Component):
     Members
     -------
     cmd : In(stream.Signature(command_layout(Opcode.LOAD)))
-        A validated LOAD; accepted only while idle.
+        A validated LOAD; accepted while idle (with ``npu_load_overlap``: while no second
+        command waits).
     rd_cmd : Out(stream.Signature(dma_cmd_layout(load_row_bytes(config))))
     rd_rows : In(stream.Signature(8 * load_row_bytes(config)))
     rd_done, rd_error : In(1)
@@ -113,51 +163,55 @@ class LoadUnit(wiring.Component):
         sub = Signal(2)                 # 2:4 formats: destination row within the group
         scales = Signal(16 * lanes)
 
-        m.d.comb += self.cmd.ready.eq(~busy)
+        ov = self._config.npu_load_overlap
+        if ov:
+            nxt = Signal(command_layout(Opcode.LOAD))   # accepted while busy
+            nxt_valid = Signal()
+            nxt_sent = Signal()                         # its DMA read was already requested
+
+        def start(p, sent=None):
+            """Statements that make ``p`` the command being written (``sent``: its DMA read
+            was already requested)."""
+            pending = ~p.fill if sent is None else ~p.fill & ~sent
+            return [cmd.eq(p), busy.eq(1), rd_pending.eq(pending), row.eq(0),
+                    in_scale.eq(p.weight_format == WeightFormat.INT4_FP16),
+                    dest.eq(p.local_addr), group.eq(p.local_addr), gcol.eq(0), sub.eq(0)]
+
+        m.d.comb += self.cmd.ready.eq(~busy if not ov else ~nxt_valid)
         with m.If(self.cmd.valid & ~busy):
-            p = self.cmd.payload
-            m.d.sync += [cmd.eq(p), busy.eq(1), rd_pending.eq(~p.fill), row.eq(0),
-                         in_scale.eq(p.weight_format == WeightFormat.INT4_FP16),
-                         dest.eq(p.local_addr), group.eq(p.local_addr), gcol.eq(0),
-                         sub.eq(0)]
+            m.d.sync += start(self.cmd.payload)
         fill = cmd.fill
 
-        elem = cmd.elem
-        wf = cmd.weight_format
-        packed = wf != WeightFormat.DENSE
-        sparse8 = wf == WeightFormat.SPARSE24
-        rows4 = wf == WeightFormat.INT4_FP16_ROWS
-        # One source row per 4 destination rows: 2:4 along K, and int4 rows with their scale.
-        sparse24 = sparse8 | (wf == WeightFormat.SPARSE24_INT4)
-        sparse = sparse24 | rows4
-        lane8 = wf == WeightFormat.SPARSE24_LANES
         gather = self._config.npu_gather
-        # keep + SPARSE24_INT4: 3 tagged records per source row sharing base-6 code bytes.
-        base6 = cmd.keep & (wf == KEEP_BASE6_FORMAT) if gather else None
-        lanes24 = lane8 | (wf == WeightFormat.SPARSE24_INT4_LANES)
-        half = (cmd.cols + 1) >> 1
-        keep = cmd.keep                 # tagged lanes: cols kept lanes of 2 cols dense lanes
-        groups = Mux(keep, cmd.cols >> 1, cmd.cols >> 2)
-        # Lane-grouped 2:4: the values (2 g bytes or g bytes), then ceil(g / 2) code bytes.
-        lane_vals = Mux(lane8, groups << 1, groups)
-        row_bytes = Mux(packed, Mux(sparse8, (cmd.cols << 1) + half,
-                                    Mux(sparse24, half * 3,
-                                        Mux(lanes24, lane_vals + ((groups + 1) >> 1),
-                                            Mux(rows4, 2 + (half << 2), half)))),
-                        Mux(elem == ElemType.INT8, cmd.cols,
-                            Mux(elem == ElemType.FP16, cmd.cols << 1, cmd.cols << 2)))
-        src_rows = Mux(sparse, cmd.rows >> 2, cmd.rows)
-        if gather:
-            # rows / 3 for rows < 2^16: (rows * 43691) >> 17 (43691 * 3 = 2^17 + 1).
-            src_rows = Mux(base6, (cmd.rows * 43691) >> 17, src_rows)
-            row_bytes = Mux(base6, cmd.cols << 1, row_bytes)
+        src = _source(cmd, gather)
+        elem, wf, sparse8, rows4 = src.elem, src.wf, src.sparse8, src.rows4
+        sparse24, sparse, lane8, base6 = src.sparse24, src.sparse, src.lane8, src.base6
+        lanes24, half, keep, lane_vals = src.lanes24, src.half, src.keep, src.lane_vals
         m.d.comb += [
             self.rd_cmd.valid.eq(rd_pending),
             self.rd_cmd.payload.addr.eq(Mux(in_scale, cmd.scale_addr, cmd.dram_addr)),
             self.rd_cmd.payload.stride.eq(Mux(in_scale, 0, cmd.dram_stride)),
-            self.rd_cmd.payload.rows.eq(Mux(cmd.broadcast | in_scale, 1, src_rows)),
-            self.rd_cmd.payload.row_bytes.eq(Mux(in_scale, cmd.cols << 1, row_bytes)),
+            self.rd_cmd.payload.rows.eq(Mux(cmd.broadcast | in_scale, 1, src.src_rows)),
+            self.rd_cmd.payload.row_bytes.eq(Mux(in_scale, cmd.cols << 1, src.row_bytes)),
         ]
+        if ov:
+            # The next command's read, requested while this one's rows arrive: once this one
+            # has requested all of its own (not for a fill, which takes no rows, nor for an
+            # INT4_FP16 LOAD, whose weights wait for its scale row).
+            nsrc = _source(nxt, gather)
+            early = Signal()
+            m.d.comb += early.eq(busy & ~fill & ~rd_pending & ~in_scale & nxt_valid & ~nxt_sent
+                                 & ~nxt.fill & (nxt.weight_format != WeightFormat.INT4_FP16))
+            with m.If(early):
+                m.d.comb += [
+                    self.rd_cmd.valid.eq(1),
+                    self.rd_cmd.payload.addr.eq(nxt.dram_addr),
+                    self.rd_cmd.payload.stride.eq(nxt.dram_stride),
+                    self.rd_cmd.payload.rows.eq(Mux(nxt.broadcast, 1, nsrc.src_rows)),
+                    self.rd_cmd.payload.row_bytes.eq(nsrc.row_bytes),
+                ]
+                with m.If(self.rd_cmd.ready):
+                    m.d.sync += nxt_sent.eq(1)
         with m.If(self.rd_cmd.valid & self.rd_cmd.ready):
             m.d.sync += rd_pending.eq(0)
         # The scale row: kept, then the weights are requested (unless the read failed).
@@ -285,4 +339,13 @@ class LoadUnit(wiring.Component):
         ]
         with m.If(self.done):
             m.d.sync += busy.eq(0)
+        if ov:
+            # A command arriving while busy waits in `nxt`, or starts at once with the done.
+            with m.If(self.cmd.valid & busy & ~nxt_valid):
+                with m.If(self.done):
+                    m.d.sync += start(self.cmd.payload)
+                with m.Else():
+                    m.d.sync += [nxt.eq(self.cmd.payload), nxt_valid.eq(1), nxt_sent.eq(0)]
+            with m.If(self.done & nxt_valid):
+                m.d.sync += [*start(nxt, nxt_sent), nxt_valid.eq(0)]
         return m

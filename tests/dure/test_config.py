@@ -68,10 +68,15 @@ def test_config_is_frozen_and_hashable():
     config = preset("sim")
     with pytest.raises(AttributeError):
         config.ram_size = 1
-    assert hash(config) == hash(SoCConfig(npu_gather=True))     # the sim SoC has the gather
-    assert not SoCConfig().npu_gather
+    # The sim SoC has the gather path and overlapped LOADs; the defaults (board builds) not.
+    assert hash(config) == hash(SoCConfig(npu_gather=True, npu_load_overlap=True))
+    assert not SoCConfig().npu_gather and not SoCConfig().npu_load_overlap
+    assert not any(preset(name).npu_load_overlap
+                   for name in ("ulx3s", "icebreaker-npu", "npu-small"))
     with pytest.raises(ValueError, match="npu_gather"):
         SoCConfig(npu_rows=2, npu_cols=2, npu_gather=True)
+    with pytest.raises(ValueError, match="npu_load_overlap"):
+        SoCConfig(npu_load_overlap=1)
 
 
 def test_spram_variants_share_the_four_blocks():

@@ -4,6 +4,7 @@ independent commands, back-to-back COMPUTEs in flight together (in-order done ma
 serialisation of dependent ones, FENCE, refusals and bus errors, and random command streams
 checked against the in-order semantics."""
 
+import dataclasses
 import random
 
 import pytest
@@ -78,12 +79,14 @@ def eltwise(a, acc, m=4, accumulate=0, b=None):
 
 
 def run(commands, *, latency=None, bus_error=None, seed=0, prefill=True, after=None,
-        exec_capacity=1, exec_depth=4):
+        exec_capacity=1, exec_depth=4, config=CFG):
     """Submits ``commands`` (all units held until the queue is full when ``prefill``), waits
-    until the NPU is idle, checks the schedule; returns (runs by seq, datapath, registers)."""
-    dut = NpuControl(CFG, exec_depth=exec_depth)
+    until the NPU is idle, checks the schedule; returns (runs by seq, datapath, registers).
+    With ``config.npu_load_overlap`` the stand-in load unit holds two LOADs."""
+    dut = NpuControl(config, exec_depth=exec_depth)
     datapath = StandInDatapath(dut.datapath, latency=latency, bus_error=bus_error, seed=seed,
-                               exec_capacity=exec_capacity)
+                               exec_capacity=exec_capacity,
+                               load_capacity=1 + config.npu_load_overlap)
     if prefill:
         datapath.hold = {"load", "exec", "store", "eltwise"}
     regs = {}
@@ -367,6 +370,24 @@ def test_random_streams_keep_order(seed):
     assert regs["ERROR"] in allowed, (hex(regs["ERROR"]), [hex(v) for v in allowed])
     assert bool(regs["STATUS"] & Status.ERROR.value) == (allowed != {0})
     cover_errors([decode(w) for w in commands], codes, matched)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_overlapped_loads_keep_order(seed):
+    """With ``npu_load_overlap`` two LOADs are in flight at once (the unit holds two) and every
+    hazard with the other units is still ordered; DONE counts every command."""
+    rng = random.Random(100 + seed)
+    commands = [load(rng.randrange(0, 60, 4)) for _ in range(6)]
+    commands += [random_command(rng, 0.3) for _ in range(34)]
+    rng.shuffle(commands)
+    latency = lambda unit, f: rng.randint(1, 30)            # noqa: E731
+    matched, datapath, regs = run(commands, latency=latency, seed=seed, prefill=True,
+                                  bus_error=lambda unit, f: rng.random() < 0.05,
+                                  config=dataclasses.replace(CFG, npu_load_overlap=True))
+    assert datapath.max_in_flight["load"] == 2
+    codes = [validate(w, CFG, BASE, 0x1000) for w in commands]
+    allowed = error_candidates(codes, matched)
+    assert regs["ERROR"] in allowed, (hex(regs["ERROR"]), [hex(v) for v in allowed])
 
 
 @pytest.mark.slow

@@ -1,7 +1,9 @@
 """LoadUnit with its DMA reader: lane conversion, zero lanes, broadcast, ACC target with a
 stalling write port, bus error (no row written after the failing one), fill (no DMA access)
-and 2-D placement."""
+and 2-D placement; with ``npu_load_overlap`` back-to-back LOADs overlap on the bus and write
+exactly what they write one at a time."""
 
+import dataclasses
 import random
 
 from amaranth.hdl import Module
@@ -21,7 +23,8 @@ CFG = SoCConfig(npu_rows=3, npu_cols=2, npu_spad_rows=16, npu_acc_rows=16)
 class Bench(wiring.Component):
     def __init__(self, config=CFG):
         self.load = LoadUnit(config)
-        self.dma = Dma(load_row_bytes(config), 8, depth=4)
+        self.dma = Dma(load_row_bytes(config), 8, depth=4,
+                       read_overlap=config.npu_load_overlap)
         super().__init__({})
 
     def elaborate(self, platform):
@@ -349,3 +352,120 @@ def test_keep_base6_writes_three_tagged_rows_per_source_row():
     codes = [mem[a + i * st + 3 * g + j] for a, st, g, n in rows for i in range(n)
              for j in range(g)]
     assert any(c >= 216 for c in codes) and any(c < 216 for c in codes)
+
+
+def run_stream(cmds, mem, *, config, err_words=(), acc_ready=0.5, seed=0):
+    """Like :func:`run`, but the commands are offered back to back (the next one while the
+    previous one runs); returns (writes, errors, cycles, bus log, responses)."""
+    dut = Bench(config)
+    lanes, cols = config.npu_lanes, config.npu_cols
+    rng = random.Random(seed)
+    target = MemoryTarget(dut.dma.bus, mem, latency=3, jitter=2, gnt_probability=0.7,
+                          seed=seed, err_words=set(err_words))
+    writes, results, state = [], [], {"cycles": 0}
+    load = dut.load
+
+    async def feed(ctx):
+        await send_stream(ctx, load.cmd, [{k: getattr(v, "value", v)
+                                           for k, v in cmd.fields.items()} for cmd in cmds])
+
+    async def collect(ctx):
+        while len(results) < len(cmds):
+            ready = int(rng.random() < acc_ready)
+            ctx.set(load.acc_w.ready, ready)
+            ctx.set(load.spad_w.ready, 1)
+            _, _, sv, sp, av, ap, done, err = await ctx.tick().sample(
+                load.spad_w.valid, load.spad_w.payload, load.acc_w.valid,
+                load.acc_w.payload, load.done, load.bus_error)
+            state["cycles"] += 1
+            assert state["cycles"] < 20_000, "timeout"
+            if sv:
+                writes.append(("spad", sp.addr, [sp.data[i] for i in range(lanes)]))
+            if av and ready:
+                writes.append(("acc", ap.addr, [ap.data[i] for i in range(cols)]))
+            if done:
+                results.append(err)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(target.serve, background=True)
+    sim.add_testbench(feed, background=True)
+    sim.add_testbench(collect)
+    sim.run()
+    return writes, results, state["cycles"], target.log, target.responses
+
+
+OVERLAP = dataclasses.replace(CFG, npu_load_overlap=True)
+
+
+def test_overlapped_loads():
+    """Two LOADs offered back to back: the second one's first word is requested before the
+    first one's last response arrives, and each writes its own rows with its own data (the
+    same writes as the reference); without overlap the second waits and the pair is slower."""
+    mem = bytearray(random.Random(21).randbytes(256))
+    first = Command("load", dict(target=LoadTarget.SPAD, elem=ElemType.FP16, dram_addr=4,
+                                 dram_stride=4, rows=8, cols=2, local_addr=0))
+    second = Command("load", dict(target=LoadTarget.SPAD, elem=ElemType.INT8, dram_addr=130,
+                                  dram_stride=3, rows=6, cols=3, local_addr=8))
+    writes, errors, cycles, log, resps = run_stream([first, second], mem, config=OVERLAP)
+    assert errors == [0, 0]
+    assert writes == expected_writes([first, second], mem)
+    assert [row for _, row, _ in writes] == list(range(14))
+    first_words = len({a for _, a, *_ in log if a < 32})
+    assert first_words == 8
+    second_grant = min(c for c, a, *_ in log if a >= 32)
+    assert second_grant < resps[first_words - 1][0]
+    seq_writes, seq_errors, seq_cycles, *_ = run_stream([first, second], mem, config=CFG)
+    assert (seq_writes, seq_errors) == (writes, errors)
+    assert cycles < seq_cycles
+
+
+def test_overlapped_loads_match_one_at_a_time():
+    """Every kind of LOAD (int8 / fp16 / word rows, broadcast, ACC with a stalling port, fill
+    and 2-D placement, int4, INT4_FP16 with its scale row, 2:4) and bus errors (in a scale row,
+    in a 2:4 source row, in a dense row), offered back to back with overlap: the same row
+    writes in the same order and the same errors as the unit without overlap, one command at a
+    time."""
+    from dure.rtl.npu.commands import WeightFormat
+
+    rng = random.Random(22)
+    mem = bytearray(rng.randbytes(256))
+    spad8 = dict(target=LoadTarget.SPAD, elem=ElemType.INT8)
+    acc = dict(target=LoadTarget.ACC, elem=ElemType.WORD32)
+    cmds = [
+        Command("load", dict(spad8, dram_addr=3, dram_stride=7, rows=4, cols=3, local_addr=2)),
+        Command("load", dict(target=LoadTarget.SPAD, elem=ElemType.FP16,
+                             weight_format=WeightFormat.INT4_FP16, dram_addr=21, dram_stride=2,
+                             rows=3, cols=3, local_addr=4, scale_addr=100)),
+        Command("load", dict(acc, dram_addr=160, dram_stride=12, rows=3, cols=2,
+                             local_addr=4)),
+        Command("load", dict(spad8, fill=1, fill_value=0x80, rows=3, cols=2, local_addr=1)),
+        Command("load", dict(spad8, weight_format=WeightFormat.SPARSE24, dram_addr=40,
+                             dram_stride=12, rows=12, cols=3, local_addr=0)),   # err: row 2
+        Command("load", dict(spad8, weight_format=WeightFormat.INT4, dram_addr=8,
+                             dram_stride=2, rows=2, cols=3, local_addr=5)),
+        Command("load", dict(target=LoadTarget.SPAD, elem=ElemType.FP16,
+                             weight_format=WeightFormat.INT4_FP16, dram_addr=20, dram_stride=2,
+                             rows=3, cols=3, local_addr=0, scale_addr=120)),  # err: scale
+        Command("load", dict(acc, dram_addr=200, dram_stride=0, rows=4, cols=1,
+                             local_addr=12, broadcast=1)),
+        Command("load", dict(spad8, dram_addr=9, dram_stride=6, rows=6, cols=3, local_addr=0,
+                             local_cols=3, local_groups=2, local_row_step=1)),
+        Command("load", dict(target=LoadTarget.SPAD, elem=ElemType.FP16, dram_addr=140,
+                             dram_stride=10, rows=6, cols=2, local_addr=3)),  # err: row 4
+        Command("load", dict(spad8, weight_format=WeightFormat.SPARSE24_INT4, dram_addr=71,
+                             dram_stride=6, rows=4, cols=2, local_addr=1, local_cols=2,
+                             local_groups=2, local_row_step=12)),
+    ]
+    mem[100:106] = bytes([0x00, 0x3C, 0x55, 0xB5, 0xFF, 0x7B])
+    err = {30, (40 + 2 * 12) // 4, (140 + 4 * 10) // 4}
+    for seed in range(3):
+        got = run_stream(cmds, mem, config=OVERLAP, err_words=err, seed=seed)
+        ref = run_stream(cmds, mem, config=CFG, err_words=err, seed=seed)
+        assert got[1] == ref[1] == [0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 0]
+        assert got[0] == ref[0]
+        assert got[2] < ref[2]
+    clean = [c for i, c in enumerate(cmds) if i not in (4, 6, 9)]
+    writes, errors, *_ = run_stream(clean, mem, config=OVERLAP)
+    assert errors == [0] * len(clean)
+    check_writes(writes, clean, mem)

@@ -7,6 +7,8 @@ NPU (the ``sim`` variant's 8x8, what ``make sim`` runs) in every ``make test``: 
 FP16 GEMM with partial K and N tiles, one with a refused command in the middle (its Verilator
 model takes minutes to build, so its Verilator runs are ``make fuzz``'s, test_npu_verilator)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from dure.rtl.npu.commands import (
@@ -370,3 +372,29 @@ def test_short_computes_overlap_in_the_array():
           f"{gaps[1]:.1f} with one")
     assert gaps[None] <= bound
     assert gaps[1] >= settle + rows
+
+
+def test_overlapped_loads_through_registers():
+    """``npu_load_overlap``: the tiled INT8 GEMM's LOADs overlap (a LOAD accepted before the
+    previous one's done), the result is bit-exact and DONE counts every command; a bus error in
+    one LOAD fails that LOAD only (ERROR names it)."""
+    config = dataclasses.replace(CFG, npu_load_overlap=True)
+    rng = np.random.default_rng(31)
+    m, k, n = 7, 12, 9
+    a = rng.integers(-128, 128, (m, k), dtype=np.int8)
+    b = rng.integers(-128, 128, (k, n), dtype=np.int8)
+    commands, image, layout = gemm_program(config, a, b, base=BASE, out=OutType.INT32)
+    descriptors = gemm_descriptors(commands)
+    regs, activity, mem = run_program(descriptors, image, config=config)
+    assert regs["ERROR"] == 0 and regs["ISSUED"] == regs["DONE"] == len(descriptors)
+    np.testing.assert_array_equal(read_output(mem, layout, m, n, OutType.INT32),
+                                  gemm_expected(a, b, out=OutType.INT32))
+    loads = activity["load"]
+    assert any(nxt[0] < prev[1] for prev, nxt in zip(loads, loads[1:], strict=False))
+    # An err word in the second LOAD's source: that LOAD fails, the others run.
+    second = [i for i, c in enumerate(commands) if c.unit == "load"][1]
+    f = commands[second].fields
+    err = (f["dram_addr"] + f["dram_stride"]) // 4
+    regs, _, _ = run_program(descriptors, image, err_words={err}, config=config)
+    assert regs["ERROR"] == (second << 8) | ErrorCode.BUS_ERROR.value
+    assert regs["DONE"] == len(descriptors)

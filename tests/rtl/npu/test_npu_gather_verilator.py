@@ -28,7 +28,7 @@ from dure.sim.verif.sparse_records import base6_records, lane_records, sparse_we
 
 from dure.config import MAIN_BASE, preset
 
-CFG = dataclasses.replace(preset("npu-small"), npu_gather=True)
+CFG = dataclasses.replace(preset("npu-small"), npu_gather=True, npu_load_overlap=True)
 SIZE = 1 << 16
 
 pytestmark = pytest.mark.slow

@@ -33,7 +33,7 @@ from dure.sim.verif.npu_control import random_operands, resident_gemm
 
 from dure.config import MAIN_BASE, preset
 
-CFG = preset("sim")   # the shipped NPU: 8x8, FP16, gather, SPAD 2048, ACC 1024, queue 8
+CFG = preset("sim")   # the shipped NPU: 8x8, FP16, gather, overlapped LOADs, SPAD 2048, ACC 1024
 PERF = ("BUSY", "MACS", "COMPUTE", "STALL_DEP", "DMA_RD")
 
 
