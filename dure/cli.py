@@ -20,6 +20,7 @@ COMMANDS = [
     "board",
     "bench_npu",
     "gemm",
+    "generate",
     "decode",
     "decode_train",
     "infer",

@@ -35,19 +35,33 @@ its cycles (from the first descriptor push to the final fence).
 """
 
 import pathlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import golden
-from .gemv_plan import gemv_program, transposed_weights, w4a16_rows
-from .golden_int4 import dequantize_w4a16, gemm_w4a16
+from .decode_quant import (
+    FORMATS,
+    SPARSE_FORMATS,
+    SPARSE_WEIGHTS,
+    W4A16_GROUP,
+    QuantModel,
+    check_variant,
+    gemv_args,
+    quant_matmul,
+    quantize,
+    quantize_vector,
+)
+from .gemv_plan import gemv_program
+from .golden_int4 import gemm_w4a16
+from .golden_sparse24 import compress_24, gemm_sparse24_int8
 
 __all__ = ["D", "HEADS", "LAYERS", "HIDDEN", "CONTEXT", "MAX_VOCAB", "CORPUS", "WEIGHTS",
            "PERPLEXITY_BOUND", "QUANT_LOSS_BOUND", "corpus", "split_corpus", "make_vocab",
-           "encode", "Model", "save_model", "load_model", "sequence_logits", "FORMATS",
-           "W4A16_GROUP", "QuantModel", "quantize", "Decoder", "held_out_perplexity",
-           "unigram_perplexity"]
+           "encode", "Model", "save_model", "load_model", "weights_for", "sequence_logits",
+           "FORMATS",
+           "W4A16_GROUP", "SPARSE_FORMATS", "SPARSE_WEIGHTS", "QuantModel", "quantize",
+           "check_variant", "Decoder", "held_out_perplexity", "unigram_perplexity"]
 
 D, HEADS, LAYERS, HIDDEN, CONTEXT, MAX_VOCAB = 64, 2, 2, 128, 64, 64
 _HERE = pathlib.Path(__file__).resolve().parent
@@ -139,6 +153,12 @@ def save_model(model, path=None, **info):
     np.savez_compressed(path or WEIGHTS, vocab=np.array(model.vocab), **arrays, **meta)
 
 
+def weights_for(fmt):
+    """The shipped weights file of format ``fmt``: :data:`SPARSE_WEIGHTS` (2:4-pruned and
+    fine-tuned) for the 2:4 formats, else :data:`WEIGHTS`."""
+    return SPARSE_WEIGHTS if fmt in SPARSE_FORMATS else WEIGHTS
+
+
 def load_model(path=None):
     """``(model, info)`` from :func:`save_model`'s file (default: the shipped weights)."""
     path = pathlib.Path(path or WEIGHTS)
@@ -211,130 +231,38 @@ def _nll(logits, targets):
     return float(-np.take_along_axis(logp, targets[..., None], -1).mean())
 
 
-#: Weight formats of the demo: int8 (W8A8), int4 per channel (W4A8), int4 with fp16 scales
-#: per group of :data:`W4A16_GROUP` k (W4A16, FP16 activations).
-FORMATS = ("int8", "int4", "w4a16")
-W4A16_GROUP = 32
-_CLIP_RATIOS = np.float32(np.arange(20, 0, -1) / 20)
-
-
-@dataclass
-class QuantModel:
-    """Per matrix ``(name, layer)``: the int8 values (int4 in [-8, 7] for ``int4`` and
-    ``w4a16``) and the scales: per column float32 (``int8``, ``int4``), or per group of
-    :data:`W4A16_GROUP` k and column float16 (``w4a16``, shape (K / G, N))."""
-
-    model: Model
-    fmt: str
-    mats: dict = field(default_factory=dict)
-
-    def weight_bytes(self, r):
-        """Bytes of weights the GEMV plan streams per token (each matrix once) on an array
-        of ``r`` rows."""
-        if self.fmt == "w4a16":
-            return sum(len(w4a16_rows(q, s, W4A16_GROUP, r)[0]) for q, s in self.mats.values())
-        fmt = "int4" if self.fmt == "int4" else "dense"
-        return sum(len(transposed_weights(q, fmt, r)[0]) for q, _ in self.mats.values())
-
-
-def _int4_clipped(w, scale_dtype=np.float32):
-    """Per column of ``w``: the scale ``s = max|w| * ratio / 7`` (ratio 1, 0.95, ..., 0.05;
-    rounded to ``scale_dtype``, RNE) whose ``q = clip(rne(w / s), -8, 7)`` has the smallest
-    squared error ``sum (q s - w)^2`` (the largest such ratio on ties); returns (q int8, s)."""
-    top = np.maximum(np.abs(w).max(axis=0), np.float32(1e-4))
-    best_q = best_s = best_err = None
-    for ratio in _CLIP_RATIOS:
-        s = (top * ratio / np.float32(7)).astype(scale_dtype).astype(np.float32)
-        q = np.clip(np.rint(w / s), -8, 7)
-        err = ((q * s - w) ** 2).sum(axis=0)
-        if best_err is None:
-            best_q, best_s, best_err = q, s, err
-            continue
-        better = err < best_err
-        best_q = np.where(better, q, best_q)
-        best_s = np.where(better, s, best_s)
-        best_err = np.where(better, err, best_err)
-    return best_q.astype(np.int8), best_s.astype(scale_dtype)
-
-
-def quantize(model, fmt="int8"):
-    """Symmetric quantization of every matrix (RNE): ``int8`` per output channel, ``s =
-    max|w| / 127``, ``q = clip(rne(w / s), -127, 127)``; ``int4`` per output channel and
-    ``w4a16`` per group of :data:`W4A16_GROUP` k of a column (fp16 scales), both with the
-    clipping of least squared error (:func:`_int4_clipped`)."""
-    if fmt not in FORMATS:
-        raise ValueError(f"weights are {', '.join(FORMATS)}, not {fmt!r}")
-    qm = QuantModel(model, fmt)
-    named = [(("head", 0), model.head)] + [((name, i), w) for i, blk in enumerate(model.blocks)
-                                           for name, w in blk.items()]
-    for key, w in named:
-        if fmt == "int8":
-            s = np.maximum(np.abs(w).max(axis=0), 1e-8).astype(np.float32) / np.float32(127)
-            qm.mats[key] = (np.clip(np.rint(w / s), -127, 127).astype(np.int8), s)
-        elif fmt == "int4":
-            qm.mats[key] = _int4_clipped(w)
-        else:
-            k, n = w.shape
-            g = k // W4A16_GROUP
-            # Each group of a column as one column of (G, groups * N).
-            cols = w.reshape(g, W4A16_GROUP, n).transpose(1, 0, 2).reshape(W4A16_GROUP, g * n)
-            q, s = _int4_clipped(cols, np.float16)
-            q = q.reshape(W4A16_GROUP, g, n).transpose(1, 0, 2).reshape(k, n)
-            qm.mats[key] = (np.ascontiguousarray(q), s.reshape(g, n))
-    return qm
-
-
-def _quantize_vector(x):
-    s = np.float32(max(float(np.abs(x).max()), 1e-8) / 127.0)
-    return np.clip(np.rint(x / s), -127, 127).astype(np.int8).reshape(1, -1), s
-
-
-def _quantize_rows(x):
-    """:func:`_quantize_vector` of every row of ``x`` (..., K): (int8 values, scales (...))."""
-    s = (np.maximum(np.abs(x).max(-1).astype(np.float64), 1e-8) / 127.0).astype(np.float32)
-    return np.clip(np.rint(x / s[..., None]), -127, 127).astype(np.int8), s
-
-
-def _quant_matmul(qm):
-    """The quantized model's matrix products on the host, row by row: int8 / int4 exactly the
-    integer GEMV the NPU computes (float64 sums of int8 products are exact) and the demo's
-    dequantization; W4A16 the fp16 activations times the dequantized fp16 weights summed in
-    float32 (numpy's order, not the NPU's sequential one: last-bit differences)."""
-    def matmul(name, layer, x):
-        q, s = qm.mats[(name, layer)]
-        if qm.fmt == "w4a16":
-            w = dequantize_w4a16(q, s, W4A16_GROUP).astype(np.float32)
-            return x.astype(np.float16).astype(np.float32) @ w
-        a, sx = _quantize_rows(x)
-        acc = (a.astype(np.float64) @ q.astype(np.float64)).astype(np.int32)
-        return (acc.astype(np.float32) * (sx[..., None] * s)).astype(np.float32)
-    return matmul
-
-
 class Decoder:
     """Runs a :class:`QuantModel` token by token, every GEMV on ``engine`` (``model`` or
-    ``soc``) and checked bit for bit against the golden GEMM (int8 / int4:
-    :func:`dure.sim.golden.gemm_int8` of the same integers; W4A16:
-    :func:`dure.sim.golden_int4.gemm_w4a16`); collects bytes and cycles."""
+    ``soc``) and checked bit for bit against the golden GEMM of the same operands (int8 /
+    int4: :func:`dure.sim.golden.gemm_int8`; W4A16: :func:`dure.sim.golden_int4.gemm_w4a16`;
+    FP16: :func:`dure.sim.golden.gemm_fp16`; 2:4: :func:`dure.sim.golden_sparse24.
+    gemm_sparse24_int8` of the compressed weights); collects bytes and cycles. ``config``
+    None: no NPU (only for a decoder whose ``_gemv`` is replaced, e.g. by ``_golden``);
+    otherwise a variant that cannot run the format is refused (:func:`check_variant`)."""
 
     def __init__(self, qm, config, engine="model"):
         if engine not in ("model", "soc"):
             raise ValueError(f"engine must be model or soc, not {engine!r}")
+        if config is not None:
+            check_variant(config, qm.fmt)
         self.qm, self.config, self.engine = qm, config, engine
         self.gemvs = self.cycles = self.dma_rd = self.mismatches = 0
         self.per_token = []          # (DMA bytes, cycles) of each generated token's position
 
     def _golden(self, q, s, a):
-        if self.qm.fmt == "w4a16":
+        fmt = self.qm.fmt
+        if fmt == "w4a16":
             return gemm_w4a16(a, q, s, W4A16_GROUP)
+        if fmt == "fp16":
+            return golden.gemm_fp16(a, q)
+        if fmt in SPARSE_FORMATS:
+            return gemm_sparse24_int8(a, *compress_24(q))
         return golden.gemm_int8(a, q)
 
     def _gemv(self, q, s, a):
         from dure.config import MAIN_BASE
 
-        w4a16 = self.qm.fmt == "w4a16"
-        extra = dict(precision="fp16", fmt="int4", scales=s, group_size=W4A16_GROUP) \
-            if w4a16 else dict(precision="int8", fmt="int4" if self.qm.fmt == "int4" else "dense")
+        extra = gemv_args(self.qm.fmt, s)
 
         def build(a_addr, out_addr, param_addr):
             return gemv_program(self.config, q, a_addr=a_addr, out_addr=out_addr,
@@ -365,10 +293,13 @@ class Decoder:
         return got
 
     def matvec(self, name, layer, x):
+        """``x @ W`` of matrix ``(name, layer)`` as one NPU GEMV: fp16 activations (RNE) and
+        fp32 out for ``w4a16`` / ``fp16``; else int8 activations (:func:`dure.sim.
+        decode_quant.quantize_vector`) and ``acc * s_x * s_w[j]`` (float32)."""
         q, s = self.qm.mats[(name, layer)]
-        if self.qm.fmt == "w4a16":
+        if self.qm.fmt in ("w4a16", "fp16"):
             return self._gemv(q, s, x.astype(np.float16).reshape(1, -1))[0].astype(np.float32)
-        a, sx = _quantize_vector(x)
+        a, sx = quantize_vector(x)
         acc = self._gemv(q, s, a)[0]
         return (acc.astype(np.float32) * (sx * s)).astype(np.float32)
 
@@ -416,13 +347,13 @@ def held_out_perplexity(model, text, qm=None, limit=None):
     non-overlapping windows of CONTEXT + 1 characters (the first ``limit`` characters, default
     all), every position of a window predicted from its predecessors in the window, by the
     float model or, with ``qm``, the quantized model's arithmetic on the host
-    (:func:`_quant_matmul`)."""
+    (:func:`dure.sim.decode_quant.quant_matmul`)."""
     tokens = np.array(model.encode(text[:limit]), np.int64)
     span = CONTEXT + 1
     if len(tokens) < span:
         raise ValueError(f"held-out text needs at least {span} characters")
     win = tokens[:len(tokens) // span * span].reshape(-1, span)
-    logits = sequence_logits(model, win[:, :-1], _quant_matmul(qm) if qm else None)
+    logits = sequence_logits(model, win[:, :-1], quant_matmul(qm) if qm else None)
     return float(np.exp(_nll(logits, win[:, 1:])))
 
 

@@ -1,86 +1,9 @@
-"""``dure decode``: a small character-level transformer generating text, every matrix-vector
-product a GEMV on the NPU (:mod:`dure.sim.decode_demo`)."""
+"""``dure decode``: the alias of ``dure generate`` (:mod:`dure.commands.generate`), the name
+the decode demo had first (``make decode-demo``)."""
 
-import sys
-import time
+from .generate import add_arguments, run
 
-from ..config import preset
-from ..errors import UserError
+__all__ = ["NAME", "HELP", "add_arguments", "run"]
 
 NAME = "decode"
-HELP = ("generate text with a small trained decoder-only transformer whose GEMVs run on the "
-        "NPU (command model or simulated SoC), each checked bit for bit against the golden GEMM")
-
-
-def add_arguments(parser):
-    parser.add_argument("--prompt", default="The NPU ", help="prompt text (default: 'The NPU ')")
-    parser.add_argument("--tokens", type=int, default=16, help="tokens to generate (default 16)")
-    parser.add_argument("--weights", choices=["int8", "int4", "w4a16"], default="int8",
-                        help="weight format: int8 (W8A8), int4 (W4A8) or w4a16 (int4 with fp16 "
-                             "group scales, fp16 activations) (default int8)")
-    parser.add_argument("--temperature", type=float, default=0.0,
-                        help="0: greedy (default); > 0: sample from softmax(logits / T)")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    parser.add_argument("--engine", choices=["model", "soc"], default="model",
-                        help="model: NPU command model (fast, no cycles); soc: each GEMV on "
-                             "the simulated SoC (cycles counted)")
-    parser.add_argument("--variant", default="sim", help="SoC variant (default: sim)")
-    parser.add_argument("--check-host", action="store_true",
-                        help="also generate with the golden GEMMs on the host and require the "
-                             "same tokens")
-    parser.add_argument("--weights-file", default=None,
-                        help="trained weights (default: the shipped sim/decode_weights.npz)")
-
-
-def run(args):
-    from ..sim import decode_demo as dd
-
-    if args.tokens < 1:
-        raise UserError(f"--tokens must be positive, not {args.tokens}")
-    if args.temperature < 0:
-        raise UserError(f"--temperature must be >= 0, not {args.temperature}")
-    try:
-        config = preset(args.variant)
-        model, info = dd.load_model(args.weights_file)
-    except (ValueError, FileNotFoundError) as error:
-        raise UserError(str(error)) from None
-    qm = dd.quantize(model, args.weights)
-    ppl = info.get(f"ppl_{args.weights}")
-    quality = (f"; held-out perplexity {ppl:.2f} ({args.weights}) vs {info['ppl_float']:.2f} "
-               f"float, {info['ppl_unigram']:.2f} character frequencies"
-               if ppl is not None and "ppl_float" in info else "")
-    print(f"model: {dd.LAYERS} layers, d={dd.D}, {dd.HEADS} heads, MLP {dd.HIDDEN}, vocab "
-          f"{len(model.vocab)}, trained on the project's docs (make train-decode){quality}",
-          file=sys.stderr)
-    decoder = dd.Decoder(qm, config, engine=args.engine)
-    start = time.time()
-    out = decoder.generate(args.prompt, args.tokens, args.temperature, args.seed)
-    wall = time.time() - start
-    print(f"{args.prompt}{out}")
-    host_ok = True
-    if args.check_host:
-        host = dd.Decoder(qm, config)
-        host._gemv = lambda q, s, a: host._golden(q, s, a)
-        host_ok = host.generate(args.prompt, args.tokens, args.temperature, args.seed) == out
-        print(f"golden GEMMs on the host: {'the same' if host_ok else 'DIFFERENT'} tokens")
-    per_token = qm.weight_bytes(config.npu_rows)
-    moved = sum(d for d, _ in decoder.per_token) / len(decoder.per_token)
-    bw = config.main_bytes_per_cycle
-    print(f"weights {args.weights}: {per_token} bytes per token (the model's weights in this "
-          f"format, read once per token); DMA read {moved:.0f} bytes per generated token "
-          f"({100 * moved / per_token:.1f} % of the weights; activations included)")
-    print(f"{decoder.gemvs} GEMVs on the NPU ({args.engine}), "
-          f"{'all' if decoder.mismatches == 0 else 'NOT all'} bit-exact with the golden GEMM "
-          f"({decoder.mismatches} mismatches); {wall:.1f} s wall clock")
-    bound = moved / bw
-    if args.engine == "soc":
-        cycles = sum(c for _, c in decoder.per_token) / len(decoder.per_token)
-        print(f"NPU cycles per token {cycles:.0f} (every GEMV from its first descriptor to its "
-              f"fence; host work not counted): {config.clk_freq / cycles:.0f} tokens/s at "
-              f"{config.clk_freq / 1e6:.0f} MHz; roofline {bound:.0f} cycles per token = "
-              f"{100 * bound / cycles:.1f} % of the memory roofline")
-    else:
-        print(f"roofline at {bw} B/cycle: {bound:.0f} cycles per token, "
-              f"{config.clk_freq / bound:.0f} tokens/s at {config.clk_freq / 1e6:.0f} MHz "
-              "(the command model counts no cycles: --engine soc measures them)")
-    return 0 if decoder.mismatches == 0 and host_ok else 1
+HELP = "the same as dure generate (its first name)"

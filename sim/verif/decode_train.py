@@ -26,7 +26,7 @@ import numpy as np
 from .. import decode_demo as dd
 
 __all__ = ["CORPUS_SOURCES", "snapshot_corpus", "init_params", "forward", "loss_and_grads",
-           "train"]
+           "train", "PRUNED", "finetune_24"]
 
 #: The documents the corpus is cut from (relative to the repository root), in this order.
 CORPUS_SOURCES = ("README.md", "docs/architecture.md", "docs/numerics.md", "docs/compiler.md",
@@ -193,9 +193,20 @@ def _train(text, steps, batch, lr, seed, log):
     rng = np.random.default_rng(seed)
     p = init_params(len(vocab), rng)
     data = np.array(dd.encode(vocab, train_text), np.int64)
+    _adam(p, data, rng, steps, batch, lr, log)
+    return dd.Model.from_params(vocab, p)
+
+
+def _adam(p, data, rng, steps, batch, lr, log, masks=None, warmup=100):
+    """``steps`` Adam steps on ``p`` in place (betas 0.9 / 0.99, linear warm-up over
+    ``warmup`` steps, cosine decay to lr / 10, gradients clipped to norm 1), ``batch`` windows
+    of CONTEXT + 1 tokens of ``data`` at offsets drawn from ``rng``. ``masks`` (name -> bool
+    array): those parameters' gradients are masked and the parameters re-masked after each
+    step, so their zeros stay zero (the 2:4 fine-tune)."""
     span = dd.CONTEXT + 1
     if len(data) <= span:
         raise ValueError(f"the training text needs more than {span} characters")
+    masks = masks or {}
     m = {k: np.zeros_like(w) for k, w in p.items()}
     v = {k: np.zeros_like(w) for k, w in p.items()}
     b1, b2, eps = 0.9, 0.99, 1e-8
@@ -204,9 +215,11 @@ def _train(text, steps, batch, lr, seed, log):
         offsets = rng.integers(0, len(data) - span, batch)
         win = data[offsets[:, None] + np.arange(span)]
         loss, g = loss_and_grads(p, win[:, :-1], win[:, 1:])
+        for k, mask in masks.items():
+            g[k] = np.where(mask, g[k], np.float32(0))
         norm = np.sqrt(sum(float((x * x).sum()) for x in g.values()))
         clip = min(1.0, 1.0 / (norm + 1e-12))
-        warm = min(1.0, step / 100)
+        warm = min(1.0, step / warmup)
         rate = lr * warm * (0.1 + 0.45 * (1 + np.cos(np.pi * step / steps)))
         for k in p:
             gk = g[k] * np.float32(clip)
@@ -214,6 +227,36 @@ def _train(text, steps, batch, lr, seed, log):
             v[k] = b2 * v[k] + (1 - b2) * gk * gk
             mh, vh = m[k] / (1 - b1 ** step), v[k] / (1 - b2 ** step)
             p[k] = (p[k] - rate * mh / (np.sqrt(vh) + eps)).astype(np.float32)
+            if k in masks:
+                p[k] = np.where(masks[k], p[k], np.float32(0))
         if log and (step % 100 == 0 or step == steps):
             log(step, loss, time.time() - start)
-    return dd.Model.from_params(vocab, p)
+
+
+#: The parameters the 2:4 formats prune: every matrix the NPU multiplies by.
+PRUNED = ("qkv", "o", "w1", "w2", "head")
+
+
+def finetune_24(model, text=None, steps=400, batch=32, lr=2e-3, seed=1, log=None):
+    """The 2:4-pruned :class:`~dure.sim.decode_demo.Model` of ``model``: every NPU matrix
+    (:data:`PRUNED`) cut to the two largest magnitudes of each group of 4 along K
+    (:func:`dure.sim.decode_quant.mask_24`), then ``steps`` Adam steps on the training part of
+    ``text`` (default: the shipped corpus) with the masks held (the pruned weights stay zero;
+    embeddings and positions train freely), warm-up 20 steps, seed ``seed``; BLAS on one
+    thread as :func:`train`. Returns the pruned model before and after the fine-tune."""
+    from threadpoolctl import threadpool_limits
+
+    from ..decode_quant import mask_24
+
+    text = dd.corpus() if text is None else text
+    train_text, _ = dd.split_corpus(text)
+    p = {k: np.asarray(w, np.float32).copy() for k, w in model.params().items()}
+    names = {"head"} | {f"{n}{i}" for n in PRUNED[:-1] for i in range(len(model.blocks))}
+    masks = {k: mask_24(w) for k, w in p.items() if k in names}
+    for k, mask in masks.items():
+        p[k] = np.where(mask, p[k], np.float32(0))
+    oneshot = dd.Model.from_params(model.vocab, {k: w.copy() for k, w in p.items()})
+    data = np.array(dd.encode(model.vocab, train_text), np.int64)
+    with threadpool_limits(limits=1, user_api="blas"):
+        _adam(p, data, np.random.default_rng(seed), steps, batch, lr, log, masks, warmup=20)
+    return oneshot, dd.Model.from_params(model.vocab, p)

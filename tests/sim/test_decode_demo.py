@@ -1,13 +1,14 @@
-"""The decode demo: the shipped trained weights load and beat the character-frequency baseline
-on held-out text by the documented margin in every weight format; decoding on the NPU command
-model is bit-exact with the golden GEMM and gives the golden arithmetic's tokens; weights
-stream once per token."""
+"""The decode demo: the shipped trained weights (dense, and 2:4-pruned for the 2:4 formats)
+load and beat the character-frequency baseline on held-out text by the documented margin in
+every weight format; decoding on the NPU command model is bit-exact with the golden GEMM and
+gives the golden arithmetic's tokens; weights stream once per token."""
 
 import re
 
 import numpy as np
 import pytest
 from dure.sim import decode_demo as dd
+from dure.sim.decode_quant import is_pruned_24
 
 from dure.config import preset
 
@@ -16,6 +17,11 @@ from dure.config import preset
 def shipped():
     model, info = dd.load_model()
     return model, info
+
+
+@pytest.fixture(scope="module")
+def pruned():
+    return dd.load_model(dd.SPARSE_WEIGHTS)
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +40,27 @@ def test_shipped_weights_load(shipped):
             "qkv": (dd.D, 3 * dd.D), "o": (dd.D, dd.D), "w1": (dd.D, dd.HIDDEN),
             "w2": (dd.D, dd.HIDDEN)[::-1]}
     assert all(np.isfinite(w).all() for w in model.params().values())
-    assert {"ppl_float", "ppl_unigram", "ppl_int8", "ppl_int4", "ppl_w4a16"} <= info.keys()
+    assert {"ppl_float", "ppl_unigram", "ppl_int8", "ppl_int4", "ppl_w4a16",
+            "ppl_fp16"} <= info.keys()
 
 
-def test_held_out_perplexity_below_the_bound(shipped, texts):
+def test_pruned_weights_are_the_dense_model_pruned_24(shipped, pruned):
+    """The 2:4 weights: the same vocabulary and shapes, every NPU matrix 2:4 sparse along K
+    (exactly half its weights zero: the two largest of each group of 4 kept)."""
+    model, _ = shipped
+    sparse, info = pruned
+    assert sparse.vocab == model.vocab
+    mats = [sparse.head] + [w for blk in sparse.blocks for w in blk.values()]
+    for w in mats:
+        assert is_pruned_24(w)
+        assert (w != 0).sum() == w.size // 2
+    assert {"ppl_float", "ppl_unigram", "ppl_int4-sparse24", "ppl_int8-sparse24",
+            "ppl_oneshot", "ppl_dense_float"} <= info.keys()
+    # The fine-tune recovered most of what one-shot pruning lost.
+    assert info["ppl_float"] < 1.1 * info["ppl_dense_float"] < info["ppl_oneshot"]
+
+
+def test_held_out_perplexity_below_the_bound(shipped, pruned, texts):
     model, info = shipped
     train_text, held = texts
     base = dd.unigram_perplexity(model, train_text, held)
@@ -47,10 +70,15 @@ def test_held_out_perplexity_below_the_bound(shipped, texts):
     # The numbers stored with the weights (and quoted in the README) are today's.
     assert float_ppl == pytest.approx(info["ppl_float"], rel=1e-3)
     assert base == pytest.approx(info["ppl_unigram"], rel=1e-9)
+    sparse, sparse_info = pruned
+    assert dd.held_out_perplexity(sparse, held) == pytest.approx(sparse_info["ppl_float"],
+                                                                 rel=1e-3)
     for fmt in dd.FORMATS:
-        ppl = dd.held_out_perplexity(model, held, dd.quantize(model, fmt))
+        net, stored = (sparse, sparse_info) if fmt in dd.SPARSE_FORMATS else (model, info)
+        ppl = dd.held_out_perplexity(net, held, dd.quantize(net, fmt))
         assert ppl < bound, fmt
-        assert ppl == pytest.approx(info[f"ppl_{fmt}"], rel=1e-3), fmt
+        assert ppl == pytest.approx(stored[f"ppl_{fmt}"], rel=1e-3), fmt
+        # Every format, the 2:4 ones included, within the bound of the dense float model.
         assert ppl < dd.QUANT_LOSS_BOUND * float_ppl, fmt
 
 
@@ -68,11 +96,14 @@ def test_greedy_text_is_made_of_learned_words(shipped, texts):
     assert len(words) >= 3 and sum(w in known for w in words) >= 0.7 * len(words), text
 
 
-@pytest.mark.parametrize("fmt", dd.FORMATS)
-def test_generate_on_the_command_model(shipped, fmt):
-    model, _ = shipped
+@pytest.mark.parametrize("fmt, variant", [(f, "npu-small") for f in dd.FORMATS]
+                         + [(f, "sim") for f in dd.SPARSE_FORMATS + ("fp16",)])
+def test_generate_on_the_command_model(shipped, pruned, fmt, variant):
+    """npu-small: the expanding 2:4 LOADs; sim: the gather path (zero MACs skipped, int4
+    positions as base-6 codes)."""
+    model, _ = pruned if fmt in dd.SPARSE_FORMATS else shipped
     qm = dd.quantize(model, fmt)
-    config = preset("npu-small")
+    config = preset(variant)
     decoder = dd.Decoder(qm, config)
     temperature = 0.8 if fmt == "int4" else 0.0
     text = decoder.generate("The ", 2, temperature, seed=3)
@@ -84,21 +115,36 @@ def test_generate_on_the_command_model(shipped, fmt):
     host._gemv = lambda q, s, a: host._golden(q, s, a)
     assert host.generate("The ", 2, temperature, seed=3) == text
     # A generated token streams every weight once (plus its activation vectors).
-    weights = qm.weight_bytes(config.npu_rows)
+    weights = qm.weight_bytes(config)
     for moved, _ in decoder.per_token:
         assert weights <= moved <= 1.1 * weights
 
 
-def test_quantization_and_refusals(shipped, tmp_path):
+def test_quantization_and_refusals(shipped, pruned, tmp_path):
     model, _ = shipped
+    sim = preset("sim")
     q4 = dd.quantize(model, "int4")
     assert all(q.min() >= -8 and q.max() <= 7 for q, _ in q4.mats.values())
-    assert q4.weight_bytes(8) * 2 == dd.quantize(model, "int8").weight_bytes(8)
+    q8 = dd.quantize(model, "int8")
+    assert q4.weight_bytes(sim) * 2 == q8.weight_bytes(sim) == 69632
+    q16 = dd.quantize(model, "fp16")
+    assert q16.weight_bytes(sim) == 2 * q8.weight_bytes(sim)
+    assert all(q.dtype == np.float16 and s is None for q, s in q16.mats.values())
+    # The fp16 weights are the shipped float16 weights themselves.
+    assert np.array_equal(q16.mats[("w1", 1)][0], model.blocks[1]["w1"].astype(np.float16))
+    s4 = dd.quantize(pruned[0], "int4-sparse24")
+    # Base-6 codes on the gather path: 1/2 byte of values + 1/3 byte of codes per kept pair
+    # of a group of 4 (N padded to a multiple of 3).
+    assert s4.weight_bytes(sim) == 23552 < 0.7 * q4.weight_bytes(sim)
+    with pytest.raises(ValueError, match="not 2:4 sparse"):
+        dd.quantize(model, "int4-sparse24")
     w4 = dd.quantize(model, "w4a16")
     q, s = w4.mats[("qkv", 0)]
     assert s.dtype == np.float16 and s.shape == (dd.D // dd.W4A16_GROUP, 3 * dd.D)
-    with pytest.raises(ValueError, match="int8, int4, w4a16"):
+    with pytest.raises(ValueError, match="int8, int4, w4a16, fp16, int4-sparse24"):
         dd.quantize(model, "int2")
+    with pytest.raises(ValueError, match="no FP16 datapath"):
+        dd.Decoder(q16, preset("icebreaker-npu"))
     with pytest.raises(ValueError, match="engine"):
         dd.Decoder(q4, preset("npu-small"), engine="gpu")
     with pytest.raises(ValueError, match="temperature"):

@@ -26,6 +26,10 @@ def test_bad_arguments(capsys, tmp_path):
     assert "make train-decode" in capsys.readouterr().err
     assert main(["decode-train", "--steps", "0"]) != 0
     assert "must be positive" in capsys.readouterr().err
+    assert main(["decode-train", "--dense", str(tmp_path / "w.npz")]) != 0
+    assert "give --sparse too" in capsys.readouterr().err
+    assert main(["decode-train", "--sparse", "--refresh-corpus"]) != 0
+    assert "retrain them first" in capsys.readouterr().err
 
 
 def test_decode_train_report_only(capsys, tmp_path):
@@ -38,6 +42,15 @@ def test_decode_train_report_only(capsys, tmp_path):
     assert "character frequencies" in capsys.readouterr().out
     _, info = dd.load_model(path)
     assert info["ppl_float"] < dd.PERPLEXITY_BOUND * info["ppl_unigram"]
+    # --sparse --report-only: the 2:4 formats' numbers of a pruned file; a dense one refused.
+    assert main(["decode-train", "--sparse", "--report-only", "--out", str(path)]) == 2
+    assert "not 2:4 sparse" in capsys.readouterr().err
+    sparse, _ = dd.load_model(dd.SPARSE_WEIGHTS)
+    dd.save_model(sparse, path)
+    assert main(["decode-train", "--sparse", "--report-only", "--out", str(path)]) == 0
+    assert "2:4 int4 (W4A8)" in capsys.readouterr().out
+    _, info = dd.load_model(path)
+    assert info["ppl_int4-sparse24"] < dd.QUANT_LOSS_BOUND * info["ppl_float"]
 
 
 @pytest.mark.slow
