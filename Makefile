@@ -8,7 +8,10 @@
 #   make run ELF=f  run any RV32IM ELF on the simulated SoC
 #   make bench      NPU GEMMs and MLPerf Tiny layer shapes, roofline (build/bench/)
 #   make decode-demo  a small transformer generating text, its GEMVs on the simulated SoC's NPU
-#   make train-decode retrain that transformer (numpy, a few minutes) and rewrite its weights
+#                   (dure generate; WEIGHTS=int8|int4|w4a16|fp16|int4-sparse24|int8-sparse24,
+#                   VARIANT=, TOKENS=, ARGS=)
+#   make train-decode retrain that transformer (numpy, a few minutes) and rewrite its weights,
+#                   then prune them 2:4 and fine-tune them with the mask (the 2:4 weights)
 #   make bench-models  compiled MLPerf-Tiny-shaped models (ResNet-8, DS-CNN, MobileNetV1-0.25,
 #                   FC autoencoder; INT8 and FP16) on the simulated SoC, whole inferences:
 #                   cycles, MACs/cycle, % of roofline, per layer (build/bench/models.csv)
@@ -88,12 +91,14 @@ bench: firmware
 	$(RUN_ENV) $(DURE) bench
 
 decode-demo: firmware
-	$(RUN_ENV) $(DURE) decode --engine soc --check-host --variant $(or $(VARIANT),npu-small) --tokens $(or $(TOKENS),8) $(ARGS)
+	$(RUN_ENV) $(DURE) generate --engine soc --check-host --variant $(or $(VARIANT),npu-small) --tokens $(or $(TOKENS),8) --weights $(or $(WEIGHTS),int8) $(ARGS)
 
 # One BLAS thread: the same sums in the same order on every machine, and no spinning threads
-# on a busy one.
+# on a busy one. First the dense model (sim/decode_weights.npz), then its 2:4-pruned,
+# mask-fine-tuned copy for the 2:4 formats (sim/decode_weights_24.npz; SPARSE_ARGS=).
 train-decode: $(STAMP)
 	$(RUN_ENV) OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(DURE) decode-train $(ARGS)
+	$(RUN_ENV) OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(DURE) decode-train --sparse $(SPARSE_ARGS)
 
 bench-models: $(STAMP)
 	$(RUN_ENV) $(DURE) bench-models $(ARGS)

@@ -13,20 +13,27 @@ The model (character level, trained on the project's own docs):
   backpropagation in numpy with Adam, on windows of :data:`CONTEXT` characters of the corpus
   (:data:`CORPUS`, the prose of the docs frozen into the repository) with every tenth 2 KiB
   block held out (:func:`split_corpus`). The weights ship as float16 (:data:`WEIGHTS`,
-  :func:`load_model`); the int8 / int4 / W4A16 weights are derived from them by
-  :func:`quantize`, deterministically. :func:`held_out_perplexity` measures each against the
-  character-frequency baseline (:func:`unigram_perplexity`).
+  :func:`load_model`); the int8 / int4 / W4A16 / FP16 weights are derived from them by
+  :func:`quantize`, deterministically. The 2:4 formats take a second file
+  (:data:`SPARSE_WEIGHTS`, :func:`weights_for`): the same model with every NPU matrix pruned
+  2:4 by magnitude along K and fine-tuned with the mask held (``dure decode-train
+  --sparse``), so nothing trains at run time. :func:`held_out_perplexity` measures each
+  against the character-frequency baseline (:func:`unigram_perplexity`).
 
 The split (documented in docs/numerics.md, "Decode demo"): every matrix-vector product (per
 layer the QKV, the output projection, the two MLP matrices; the LM head) runs on the NPU as a
-transposed GEMV (:func:`dure.sim.gemv_plan.gemv_program`): INT8 activations times int8 or int4
-weights into int32, or (W4A16) fp16 activations times int4 weights with fp16 group scales into
-fp32; the host does the rest in float32: embedding, layer norm, the per-vector activation
-quantization (symmetric, ``s_x = max|x| / 127``, RNE; W4A16: RNE to fp16), the dequantization
+transposed GEMV (:func:`dure.sim.gemv_plan.gemv_program`; the weight formats in
+:mod:`dure.sim.decode_quant`): INT8 activations times int8, int4 or 2:4-sparse int8 / int4
+weights into int32 (2:4 on an NPU with the gather path: the zero MACs skipped, int4 positions
+as shared base-6 codes, :mod:`dure.sim.gemv_gather_plan`), or fp16 activations times int4
+weights with fp16 group scales (W4A16) or times fp16 weights (FP16) into fp32; the host does
+the rest in float32: embedding, layer norm, the per-vector activation quantization
+(symmetric, ``s_x = max|x| / 127``, RNE; W4A16 and FP16: RNE to fp16), the dequantization
 ``y = acc * s_x * s_w[j]`` (per-output-channel weight scales), attention over the KV cache,
 ReLU, residuals, argmax or sampling. Each NPU GEMV's result is checked bit for bit against the
 golden GEMM of the same operands (:func:`dure.sim.golden.gemm_int8`, W4A8 with the int4
-values; :func:`dure.sim.golden_int4.gemm_w4a16`).
+values; :func:`dure.sim.golden_int4.gemm_w4a16`; :func:`dure.sim.golden.gemm_fp16`;
+:func:`dure.sim.golden_sparse24.gemm_sparse24_int8` of the compressed 2:4 weights).
 
 Engines: ``model`` runs each GEMV on the NPU command model (:class:`dure.sim.npu_model.
 NpuModel`, no cycle count: the report gives the roofline time of the bytes moved); ``soc`` runs

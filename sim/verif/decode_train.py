@@ -15,7 +15,10 @@ every tenth block of the corpus (:func:`dure.sim.decode_demo.split_corpus`).
 
 ``dure decode-train`` (``make train-decode``) runs :func:`train` and writes the weights
 (:func:`dure.sim.decode_demo.save_model`); on two shared cores the default schedule takes a
-few minutes.
+few minutes. ``dure decode-train --sparse`` then runs :func:`finetune_24`: every NPU matrix of
+the trained model pruned 2:4 by magnitude along K and the whole model fine-tuned with the
+masks held (600 steps, about 1.5 minutes), written as the 2:4 formats' weights
+(:data:`dure.sim.decode_demo.SPARSE_WEIGHTS`).
 """
 
 import pathlib

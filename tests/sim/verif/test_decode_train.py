@@ -98,3 +98,25 @@ def test_corpus_snapshot_and_refusals(tmp_path):
         dt.snapshot_corpus(tmp_path, out)
     with pytest.raises(ValueError, match="more than"):
         dt.train("short text " * 3, steps=1)
+
+
+def test_finetune_24_keeps_the_pruned_zeros():
+    """The 2:4 fine-tune: every NPU matrix pruned by magnitude (the one-shot model is the
+    dense model pruned), the pruned zeros still zero after the masked Adam steps, the kept
+    weights and the embeddings trained; deterministic."""
+    from dure.sim.decode_quant import is_pruned_24, prune_24
+
+    text = dd.corpus()[:20000]
+    vocab = dd.make_vocab(dd.split_corpus(text)[0])
+    model = dd.Model.from_params(vocab, dt.init_params(len(vocab), np.random.default_rng(4)))
+    oneshot, tuned = dt.finetune_24(model, text, steps=3, batch=4, seed=2)
+    for name, w in model.params().items():
+        before, after = oneshot.params()[name], tuned.params()[name]
+        if name in ("emb", "pos"):
+            assert np.array_equal(before, w) and not np.array_equal(after, w)
+            continue
+        assert np.array_equal(before, prune_24(w)), name
+        assert is_pruned_24(after) and np.array_equal(after == 0, before == 0), name
+        assert not np.array_equal(after, before), name
+    again = dt.finetune_24(model, text, steps=3, batch=4, seed=2)[1]
+    assert all(np.array_equal(again.params()[k], w) for k, w in tuned.params().items())
