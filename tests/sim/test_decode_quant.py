@@ -101,3 +101,23 @@ def test_variant_checks_on_array_shapes():
         dq.check_variant(replace(sim, npu_rows=16, npu_cols=16), "w4a16")
     with pytest.raises(ValueError, match="not 'int3'"):
         dq.check_variant(sim, "int3")
+
+
+def test_sparse_gemvs_take_the_plan_dure_gemm_takes():
+    """On the `sim` NPU the 2:4 int4 GEMVs skip the zero MACs with base-6 codes (the gather
+    path), on the 4x4 without it they use the expanding SPARSE24_INT4_LANES LOAD."""
+    from dure.rtl.npu.commands import KEEP_BASE6_FORMAT, Opcode, WeightFormat
+    from dure.rtl.npu.descriptor import decode
+    from dure.sim.gemv_plan import gemv_program
+
+    qm = dq.quantize(_Net(np.random.default_rng(3)), "int4-sparse24")
+    q, s = qm.mats[("qkv", 0)]
+    for variant, gather in (("sim", True), ("npu-small", False)):
+        program = gemv_program(preset(variant), q, a_addr=0, out_addr=0, param_addr=0,
+                               **dq.gemv_args("int4-sparse24", s))
+        fields = list(map(decode, program.descriptors))
+        assert any(op == Opcode.COMPUTE and f["gather"] for op, f in fields) == gather
+        loads = {f["weight_format"] for op, f in fields if op == Opcode.LOAD and f["rows"] > 1
+                 and f["weight_format"]}
+        want = KEEP_BASE6_FORMAT if gather else WeightFormat.SPARSE24_INT4_LANES
+        assert loads == {want.value}, variant
