@@ -14,17 +14,9 @@ from dure.sim.verif.core_random import compare
 
 LOG = RAM_BASE + 0x6000          # the handler logs (mcause, mtval, mepc, mstatus) here
 D = RAM_BASE + 0x9000            # data area the PMP entries cover (no bus errors there)
-VARIANTS = {"full": None, "small": core_options("small"), "tiny": "tiny"}
 C = ExceptionCause
 NAPOT, TOR, NA4 = 3 << 3, 1 << 3, 2 << 3
 R, W, X, L = 1, 2, 4, 0x80
-
-
-@pytest.fixture(params=list(VARIANTS))
-def variant(request, monkeypatch):
-    if VARIANTS[request.param] is not None:
-        monkeypatch.setattr(core_bench, "DEFAULT_OPTIONS", VARIANTS[request.param])
-    return request.param
 
 
 def start(p):
