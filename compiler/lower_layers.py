@@ -110,8 +110,7 @@ def planned_layer(graph, op, blob, reads, planned, config):
     the trial's parameter bytes (which do not depend on the addresses) go into the weight blob;
     the descriptors are made with the real addresses by :func:`emit_planned`."""
     plan, trial = planned
-    image = param_image(trial, config.region("main").base)
-    pname = blob.add(f"{op.outputs[0]}/params", np.frombuffer(image, np.uint8))
+    image, pname = _add_params(blob, f"{op.outputs[0]}/params", trial, config)
     cost = getattr(trial.plan, "cost", None)
     return Layer("npu_op", "npu", op, reads, [op.outputs[0]], macs=layer_macs(graph, op),
                  weight_bytes=len(image), est_cycles=cost[0] if cost else None,
@@ -137,13 +136,10 @@ def fast_conv_layers(graph, op, blob, buffers, reads, config):
         return conv2d_int8_sum_program(config, tuple(x.shape), p.w, input_zero_point=p.zx,
                                        stride=p.stride, padding=p.padding, x_addr=x_addrs[0],
                                        out_addr=out_addr, param_addr=param_addr)
-    base = config.region("main").base
-    try:
-        trial = plan([base], base, base)
-    except ValueError:
+    planned = _trial_params(plan, blob, f"{sums_name}/params", config)
+    if planned is None:
         return None
-    image = param_image(trial, base)
-    pname = blob.add(f"{sums_name}/params", np.frombuffer(image, np.uint8))
+    trial, image, pname = planned
     buffers[sums_name] = (np.int32, tuple(trial.out_shape))
     cost = getattr(trial.plan, "cost", None)
     npu = Layer("npu_op", "npu", op, reads, [sums_name], macs=layer_macs(graph, op),
@@ -224,17 +220,34 @@ def gemv_layer(graph, op, blob, buffers, config, precision):
                       else v) for key, v in kw.items()}
         return fc_gemv_program(config, np.ascontiguousarray(wkn[:, c0:c1]), x_addr=x_addrs[0],
                                out_addr=out_addr + c0 * eb, param_addr=param_addr, **part)
+    planned = _trial_params(plan, blob, f"{op.outputs[0]}/params", config)
+    if planned is None:
+        return None
+    trial, image, pname = planned
+    return Layer("gemv", "npu", op, [op.inputs[0]], writes, gemm=(1, k, n), macs=k * n,
+                 array_macs=trial.array_macs, weight_bytes=k * n * eb,
+                 est_cycles=-(-k * n * eb // config.main_bytes_per_cycle),
+                 params={"planner": "gemv", "params": pname}, plan=(plan, image))
+
+
+def _add_params(blob, name, trial, config):
+    """Put the parameter bytes of planner program ``trial`` (planned with its parameters at
+    the main-memory base) into ``blob`` as ``name``: ``(image, blob name)``."""
+    image = param_image(trial, config.region("main").base)
+    return image, blob.add(name, np.frombuffer(image, np.uint8))
+
+
+def _trial_params(plan, blob, name, config):
+    """Run ``plan(x_addrs, out_addr, param_addr)`` once with every address at the main-memory
+    base (a trial: the parameter bytes do not depend on the addresses, :func:`emit_planned`
+    checks it) and put its parameter bytes into ``blob`` as ``name``: ``(trial, image, blob
+    name)``, or None (nothing added) when the planner refuses the layer (``ValueError``)."""
     base = config.region("main").base
     try:
         trial = plan([base], base, base)
     except ValueError:
         return None
-    image = param_image(trial, base)
-    pname = blob.add(f"{op.outputs[0]}/params", np.frombuffer(image, np.uint8))
-    return Layer("gemv", "npu", op, [op.inputs[0]], writes, gemm=(1, k, n), macs=k * n,
-                 array_macs=trial.array_macs, weight_bytes=k * n * eb,
-                 est_cycles=-(-k * n * eb // config.main_bytes_per_cycle),
-                 params={"planner": "gemv", "params": pname}, plan=(plan, image))
+    return (trial, *_add_params(blob, name, trial, config))
 
 
 def counted_macs(descriptors):

@@ -4,7 +4,7 @@ a variant, on demand.
 
 The program is built with the firmware Makefile into ``build/firmware-jobs-<variant>/`` with
 its own include folder holding the generated ``dure_soc.h``, ``dure_npu.h`` (:mod:`dure.header`)
-and ``npu_job.h`` (:func:`dure.sim.npu_job.generate_header`). Headers are rewritten only when
+and ``npu_job.h`` (:func:`dure.sim.npu_job_table.generate_header`). Headers are rewritten only when
 their text changes and make is incremental, so calling :func:`job_elf` again is cheap. A lock
 file serialises concurrent builds (pytest workers, two terminals).
 """
@@ -16,7 +16,7 @@ import sys
 
 from dure.errors import UserError
 
-from .npu_job import generate_header
+from .npu_job_table import generate_header
 from .rtlgen import build_root
 
 __all__ = ["job_elf", "firmware_root", "optimisation"]

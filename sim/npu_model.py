@@ -62,7 +62,7 @@ from dure.rtl.npu.commands import (
     out_bytes,
     read_bytes,
 )
-from dure.rtl.npu.descriptor import FIELDS, decode, encode
+from dure.rtl.npu.descriptor import FIELDS, encode
 
 from . import golden
 from .npu_model_eltwise import (
@@ -72,6 +72,8 @@ from .npu_model_eltwise import (
     eltwise_mac_int8,
     eltwise_max,
 )
+from .npu_model_memory import RegionMemory
+from .npu_model_perf import macs_per_row, perf_macs
 from .npu_model_weights import tagged_rows, tagged_rows_base6, unpack_rows
 from .npu_validate import a_rows_read, check, local_rows_written
 from .postproc_ref import postprocess
@@ -79,28 +81,6 @@ from .postproc_ref import postprocess
 __all__ = ["NpuModel", "RegionMemory", "encode", "Opcode", "ErrorCode", "eltwise_add_int8",
            "eltwise_max", "eltwise_mac_int8", "eltwise_mac_fp16",
            "ADD_LEFT_SHIFT", "perf_macs"]
-
-def perf_macs(descriptors):
-    """What PERF_MACS counts for ``descriptors`` (lists of 8 words) when every one executes:
-    ``m * k * n`` per COMPUTE (``m * min(k, n)`` with ``diagonal``, ``m * k`` with
-    ``gather``), ``m * n`` per ELTWISE
-    MAC (``2 * m * n`` with ``pair``), nothing for the other commands (a LIST's entries are
-    not followed). See ``PERF_MACS`` in :mod:`dure.rtl.npu.commands`."""
-    total = 0
-    for words in descriptors:
-        opcode, f = decode(words)
-        if opcode is Opcode.COMPUTE:
-            total += f["m"] * _macs_per_row(f)
-        elif opcode is Opcode.ELTWISE and f["mac"]:
-            total += f["m"] * f["n"] * (2 if f["pair"] else 1)
-    return total
-
-
-def _macs_per_row(f):
-    """Products per A row a COMPUTE counts in PERF_MACS."""
-    if f["gather"]:
-        return f["k"]
-    return min(f["k"], f["n"]) if f["diagonal"] else f["k"] * f["n"]
 
 
 _DTYPES = {1: np.uint8, 2: np.uint16, 4: np.uint32}
@@ -398,7 +378,7 @@ class NpuModel:
             else:
                 res = golden.gemm_fp16(a16, w16, init=init)
             out[:] = res.view(np.uint32)
-        self.macs += m * _macs_per_row(f)
+        self.macs += m * macs_per_row(f)
 
     def _eltwise(self, f):
         rows = a_rows_read(f)
@@ -467,43 +447,3 @@ class NpuModel:
             self.write(f["dram_addr"] + r * stride, data[r])
         self.dma_wr += rows * cols * ob
         return ErrorCode.NONE
-
-
-
-class RegionMemory:
-    """Main memory as byte regions: ``RegionMemory({base: contents})`` (copied to uint8 arrays).
-
-    The interface the model needs from a memory (another implementation may wrap an emulator's
-    memory): ``contains(addr, length)``, ``read(addr, length) -> bytes``, ``write(addr, data)``.
-    """
-
-    def __init__(self, regions):
-        self.regions = sorted((int(base), np.frombuffer(bytes(data), np.uint8).copy())
-                              for base, data in regions.items())
-        for (a, da), (b, _) in zip(self.regions, self.regions[1:], strict=False):
-            if a + len(da) > b:
-                raise ValueError(f"memory regions at 0x{a:x} and 0x{b:x} overlap")
-
-    def _locate(self, addr, length):
-        for base, data in self.regions:
-            if base <= addr and addr + length <= base + len(data):
-                return data, addr - base
-        return None
-
-    def contains(self, addr, length):
-        """True when every byte of ``[addr, addr + length)`` is backed by one region."""
-        return self._locate(addr, length) is not None
-
-    def _view(self, addr, length):
-        found = self._locate(addr, length)
-        if found is None:
-            raise ValueError(f"0x{addr:08x}..0x{addr + length - 1:08x} is not inside the "
-                             "model's memory")
-        data, off = found
-        return data[off:off + length]
-
-    def read(self, addr, length):
-        return self._view(addr, length).tobytes()
-
-    def write(self, addr, data):
-        self._view(addr, len(data))[:] = np.frombuffer(bytes(data), np.uint8)

@@ -1,6 +1,8 @@
 """DMA reader: 2-D strided reads from the bus, delivered as byte-aligned rows."""
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from dataclasses import dataclass
+
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
@@ -9,6 +11,60 @@ from ..bus.signature import BusSignature
 from .dma_command import dma_cmd_layout, row_words
 
 __all__ = ["DmaReader"]
+
+
+@dataclass(frozen=True)
+class _IssueSide:
+    """The issue side's registers and decisions, as :meth:`DmaReader.elaborate` builds them.
+
+    ``cur`` / ``last``: the word being requested and the current row's last word;
+    ``next_row``: the next row's byte address; ``rows_left``: rows after the current one;
+    ``row_bytes`` / ``stride``: the issue side's own copy with ``overlap``; ``advance``: ``cur``
+    moves on this cycle; ``first_last``: the last byte of a command's first row (from
+    ``cmd.payload``); ``over``: nothing left to request.
+    """
+    issuing: Value
+    cur: Value
+    last: Value
+    next_row: Value
+    rows_left: Value
+    have_req: Value
+    row_bytes: Value
+    stride: Value
+    advance: Value
+    first_last: Value
+    over: Value
+
+
+@dataclass(frozen=True)
+class _AssemblySide:
+    """The assembly side's registers: the command being assembled (A) and its current row."""
+    running: Value
+    row_bytes: Value
+    stride: Value
+    skew: Value
+    widx: Value
+    shared: Value
+    dead: Value
+    rows_out: Value
+    out_valid: Value
+
+
+@dataclass(frozen=True)
+class _Overlap:
+    """With ``overlap``: the waiting command B and the per-command word counts (``cnt_*``:
+    granted and not popped, ``rsp_*``: granted and not answered, ``err_*``: an err answer)."""
+    b_valid: Value
+    b_row_bytes: Value
+    b_stride: Value
+    b_skew: Value
+    b_rows: Value
+    cnt_a: Value
+    cnt_b: Value
+    rsp_a: Value
+    rsp_b: Value
+    err_a: Value
+    err_b: Value
 
 
 class DmaReader(wiring.Component):
@@ -251,7 +307,18 @@ class DmaReader(wiring.Component):
         m.d.comb += first_last.eq(cmd.payload.addr + cmd.payload.row_bytes - 1)
         issue_over = ~issuing | (failed & ~req_hold)
         if ov:
-            return self._elaborate_overlap(m, locals())
+            issue = _IssueSide(
+                issuing=issuing, cur=cur, last=last, next_row=next_row, rows_left=rows_left,
+                have_req=have_req, row_bytes=irow_bytes, stride=istride, advance=advance,
+                first_last=first_last, over=issue_over)
+            asm = _AssemblySide(
+                running=running, row_bytes=row_bytes, stride=stride, skew=skew, widx=widx,
+                shared=shared, dead=dead, rows_out=rows_out, out_valid=out_valid)
+            ovl = _Overlap(
+                b_valid=b_valid, b_row_bytes=b_row_bytes, b_stride=b_stride, b_skew=b_skew,
+                b_rows=b_rows, cnt_a=cnt_a, cnt_b=cnt_b, rsp_a=rsp_a, rsp_b=rsp_b,
+                err_a=err_a, err_b=err_b)
+            return self._elaborate_overlap(m, issue, asm, ovl, grant=grant, pop=pop)
         m.d.comb += cmd.ready.eq(~running)
         with m.If(cmd.valid & ~running):
             m.d.sync += [
@@ -278,14 +345,17 @@ class DmaReader(wiring.Component):
             m.d.sync += running.eq(0)
         return m
 
-    @staticmethod
-    def _elaborate_overlap(m, v):
-        """Command start, completion and the per-command word counts with ``overlap``; ``v``:
-        the signals of :meth:`elaborate`."""
-        cmd, p, bus = v["cmd"], v["cmd"].payload, v["bus"]
-        running, b_valid = v["running"], v["b_valid"]
-        cnt_a, cnt_b, rsp_a, rsp_b = v["cnt_a"], v["cnt_b"], v["rsp_a"], v["rsp_b"]
-        err_a, err_b, grant, pop = v["err_a"], v["err_b"], v["grant"], v["pop"]
+    def _elaborate_overlap(self, m, issue, asm, ovl, *, grant, pop):
+        """Command start, completion and the per-command word counts with ``overlap``.
+
+        ``issue``, ``asm`` and ``ovl`` are the issue side's, the assembly side's and the
+        overlap's signals (:class:`_IssueSide`, :class:`_AssemblySide`, :class:`_Overlap`);
+        ``grant`` / ``pop``: a word is granted on the bus / popped from the response buffer.
+        """
+        cmd, p, bus = self.cmd, self.cmd.payload, self.bus
+        running, b_valid = asm.running, ovl.b_valid
+        cnt_a, cnt_b, rsp_a, rsp_b = ovl.cnt_a, ovl.cnt_b, ovl.rsp_a, ovl.rsp_b
+        err_a, err_b = ovl.err_a, ovl.err_b
 
         # Word counts: a grant is B's while B exists, an answer A's while A has one owed.
         g_a, g_b = grant & ~b_valid, grant & b_valid
@@ -298,46 +368,46 @@ class DmaReader(wiring.Component):
         with m.If(rv_b & bus.err):
             m.d.sync += err_b.eq(1)
 
-        finished = running & (b_valid | v["issue_over"]) & (cnt_a == 0) & ~v["out_valid"] & \
-            ((v["rows_out"] == 0) | v["dead"] | err_a)
-        m.d.comb += [v["self"].done.eq(finished), v["self"].error.eq(err_a)]
+        finished = running & (b_valid | issue.over) & (cnt_a == 0) & ~asm.out_valid & \
+            ((asm.rows_out == 0) | asm.dead | err_a)
+        m.d.comb += [self.done.eq(finished), self.error.eq(err_a)]
 
         def assembly(row_bytes, stride, skew, rows):
             """Statements that start the assembly side on a command."""
-            return [v["row_bytes"].eq(row_bytes), v["stride"].eq(stride), v["skew"].eq(skew),
-                    v["rows_out"].eq(rows), v["widx"].eq(0), v["shared"].eq(0),
-                    v["dead"].eq(0)]
+            return [asm.row_bytes.eq(row_bytes), asm.stride.eq(stride), asm.skew.eq(skew),
+                    asm.rows_out.eq(rows), asm.widx.eq(0), asm.shared.eq(0),
+                    asm.dead.eq(0)]
 
         # The issue side takes a command once it has nothing left to request (from the cycle
         # its last word is granted on) and no command waits as B; it is A if the assembly
         # side is idle, else B.
-        last_word = v["issuing"] & v["advance"] & (v["cur"] == v["last"]) & \
-            (v["rows_left"] == 0)
-        m.d.comb += cmd.ready.eq(~b_valid & ~finished & (v["issue_over"] | last_word))
+        last_word = issue.issuing & issue.advance & (issue.cur == issue.last) & \
+            (issue.rows_left == 0)
+        m.d.comb += cmd.ready.eq(~b_valid & ~finished & (issue.over | last_word))
         with m.If(cmd.valid & cmd.ready):
             m.d.sync += [
-                v["issuing"].eq(1),
-                v["cur"].eq(p.addr[2:]),
-                v["last"].eq(v["first_last"][2:]),
-                v["next_row"].eq(p.addr + p.stride),
-                v["rows_left"].eq(p.rows - 1),
-                v["have_req"].eq(0),
-                v["irow_bytes"].eq(p.row_bytes),
-                v["istride"].eq(p.stride),
+                issue.issuing.eq(1),
+                issue.cur.eq(p.addr[2:]),
+                issue.last.eq(issue.first_last[2:]),
+                issue.next_row.eq(p.addr + p.stride),
+                issue.rows_left.eq(p.rows - 1),
+                issue.have_req.eq(0),
+                issue.row_bytes.eq(p.row_bytes),
+                issue.stride.eq(p.stride),
             ]
             with m.If(~running):
                 m.d.sync += [running.eq(1), err_a.eq(0),
                              *assembly(p.row_bytes, p.stride, p.addr[:2], p.rows)]
             with m.Else():
-                m.d.sync += [b_valid.eq(1), err_b.eq(0), v["b_row_bytes"].eq(p.row_bytes),
-                             v["b_stride"].eq(p.stride), v["b_skew"].eq(p.addr[:2]),
-                             v["b_rows"].eq(p.rows)]
+                m.d.sync += [b_valid.eq(1), err_b.eq(0), ovl.b_row_bytes.eq(p.row_bytes),
+                             ovl.b_stride.eq(p.stride), ovl.b_skew.eq(p.addr[:2]),
+                             ovl.b_rows.eq(p.rows)]
 
         # A finished: B (if any) becomes A, with what it has been granted and answered so far.
         with m.If(finished):
             with m.If(b_valid):
                 m.d.sync += [
-                    *assembly(v["b_row_bytes"], v["b_stride"], v["b_skew"], v["b_rows"]),
+                    *assembly(ovl.b_row_bytes, ovl.b_stride, ovl.b_skew, ovl.b_rows),
                     b_valid.eq(0),
                     cnt_a.eq(cnt_b + g_b), cnt_b.eq(0),
                     rsp_a.eq(rsp_b + g_b - rv_b), rsp_b.eq(0),

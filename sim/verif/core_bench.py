@@ -35,6 +35,10 @@ class Timing:
     extra: int = 0
 
 
+#: Slow buses for :func:`run` (``run(..., **SLOW_BUS)``): grants now and then, answers late.
+SLOW_BUS = dict(ibus=Timing(0.5, 3), dbus=Timing(0.4, 4))
+
+
 class MemoryModel:
     def __init__(self, words=(), base=RAM_BASE, err_ranges=()):
         self.words = {}

@@ -1,6 +1,7 @@
 """The layer-table walker of the ``npu_model_run`` firmware (firmware/npu_jobs/npu_model_run/
-layer_table.c) compiled for the host, with the golden NPU command model behind its callbacks:
-what tests/firmware/test_layer_table.py and test_layer_table_tiles.py drive.
+layer_table.c and its parts layer_stage.c, layer_layout.c, layer_onnx.c) compiled for the
+host, with the golden NPU command model behind its callbacks: what
+tests/firmware/test_layer_table.py and test_layer_table_tiles.py drive.
 
 :func:`walker_library` builds the walker with the C kernels it calls (firmware/npu/cpu_ops_*.c,
 softfloat.c) and a shim exporting ``walk``; :func:`walk` runs it over a :class:`Mem`, every NPU
@@ -23,7 +24,8 @@ __all__ = ["SOURCES", "walker_library", "Mem", "run_list", "walk"]
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 WALKER = ROOT / "firmware" / "npu_jobs" / "npu_model_run"
-SOURCES = [WALKER / "layer_table.c", WALKER / "conv_float_onnx.c"] + [
+SOURCES = [WALKER / n for n in ("layer_table.c", "layer_stage.c", "layer_layout.c",
+                                 "layer_onnx.c", "conv_float_onnx.c")] + [
     ROOT / "firmware" / "npu" / n for n in ("cpu_ops_int8.c", "cpu_ops_fp16.c",
                                             "cpu_ops_softmax.c", "softfloat.c")]
 # walk(): the walker with a one-list callback and a tiles callback (NULL: a one-tile SoC,

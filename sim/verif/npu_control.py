@@ -24,13 +24,15 @@ from dure.rtl.npu.commands import (
     Opcode,
     OutType,
     Register,
+    Status,
 )
 from dure.rtl.npu.descriptor import encode
 
 from .bus import transact
 from .coverage import cover
 
-__all__ = ["UnitRun", "StandInDatapath", "reg_read", "reg_write", "submit", "rows_touched",
+__all__ = ["UnitRun", "StandInDatapath", "reg_read", "reg_write", "submit", "set_dma_window",
+           "submit_all", "wait_idle", "rows_touched",
            "conflict", "raw", "check_schedule", "error_candidates", "cover_errors",
            "refusal_examples", "UNIT_OF", "ResidentGemm", "resident_gemm", "random_operands"]
 
@@ -154,6 +156,33 @@ async def submit(ctx, bus, words):
     for index, word in enumerate(words):
         assert not await reg_write(ctx, bus, f"CMD{index}", word)
     assert not await reg_write(ctx, bus, "DOORBELL", 0)
+
+
+async def set_dma_window(ctx, bus, base, size):
+    """Sets DMA_BASE and DMA_SIZE (both writes must be answered without err)."""
+    assert not await reg_write(ctx, bus, "DMA_BASE", base)
+    assert not await reg_write(ctx, bus, "DMA_SIZE", size)
+
+
+async def submit_all(ctx, bus, commands, datapath, queue_depth):
+    """Submits ``commands`` in order; the :class:`StandInDatapath` ``datapath``'s held units
+    (``datapath.hold``) are released once ``queue_depth`` commands are queued (before the next
+    doorbell) and after the last one."""
+    for index, words in enumerate(commands):
+        if index == queue_depth:
+            datapath.hold.clear()
+        await submit(ctx, bus, words)
+    datapath.hold.clear()
+
+
+async def wait_idle(ctx, bus, tries=2_000):
+    """Reads STATUS until BUSY is clear and returns it; ``AssertionError`` after ``tries``
+    reads."""
+    for _ in range(tries):
+        status, _ = await reg_read(ctx, bus, "STATUS")
+        if not status & Status.BUSY.value:
+            return status
+    raise AssertionError("the NPU never became idle")
 
 
 def rows_touched(opcode, f):

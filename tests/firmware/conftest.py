@@ -2,7 +2,9 @@
 (incrementally) once per session or module with :mod:`dure.sim.verif.firmware_build`; the
 layer-table walker compiled for the host (:mod:`dure.sim.verif.layer_walker`) and the placing
 of a compiled program, or its split across tiles, in its memory
-(test_layer_table.py, test_layer_table_tiles.py)."""
+(test_layer_table.py, test_layer_table_tiles.py); the firmware's layer planners compiled for the
+host (:mod:`dure.sim.verif.npu_op_host`; test_npu_conv.py, test_npu_conv_pack.py,
+test_npu_pool.py, test_npu_add_int8.py)."""
 
 import pytest
 from dure.sim.verif import layer_walker
@@ -35,6 +37,17 @@ def programs():
     if not data.exists() or data.read_text() != text:
         data.write_text(text)
     return build_npu_programs(NPU_BUILD, NPU_INCLUDE)
+
+
+@pytest.fixture(scope="session")
+def op_lib(tmp_path_factory):
+    """The firmware's layer planners compiled for the host with the sim variant's headers
+    (:func:`dure.sim.verif.npu_op_host.op_library`), built once per session."""
+    from dure.sim.verif.npu_op_host import op_library
+
+    from dure.config import preset
+
+    return op_library(tmp_path_factory.mktemp("npu_ops"), preset("sim"))
 
 
 @pytest.fixture(scope="session")

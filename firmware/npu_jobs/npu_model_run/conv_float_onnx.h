@@ -1,6 +1,6 @@
 /* conv_float_onnx.h: the QDQ convolutions onnxruntime runs unfused on x86-64, as the layer
  * table's CONV_FLOAT_ONNX / CONV_FAST_ONNX records give them (compiler/core_record.py). The walker
- * (layer_table.c) checks the record and resolves the operands; these kernels compute. */
+ * (layer_onnx.c) checks the record and resolves the operands; these kernels compute. */
 #ifndef DURE_CONV_FLOAT_ONNX_H
 #define DURE_CONV_FLOAT_ONNX_H
 

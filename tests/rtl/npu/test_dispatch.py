@@ -31,7 +31,10 @@ from dure.sim.verif.npu_control import (
     refusal_examples,
     reg_read,
     reg_write,
+    set_dma_window,
     submit,
+    submit_all,
+    wait_idle,
 )
 
 from dure.config import SoCConfig
@@ -92,19 +95,9 @@ def run(commands, *, latency=None, bus_error=None, seed=0, prefill=True, after=N
     regs = {}
 
     async def bench(ctx):
-        assert not await reg_write(ctx, dut.bus, "DMA_BASE", BASE)
-        assert not await reg_write(ctx, dut.bus, "DMA_SIZE", 0x1000)
-        for index, words in enumerate(commands):
-            if prefill and index == CFG.npu_queue_depth:
-                datapath.hold.clear()
-            await submit(ctx, dut.bus, words)
-        datapath.hold.clear()
-        for _ in range(20_000):
-            status, _ = await reg_read(ctx, dut.bus, "STATUS")
-            if not status & Status.BUSY.value:
-                break
-        else:
-            raise AssertionError("the NPU never became idle")
+        await set_dma_window(ctx, dut.bus, BASE, 0x1000)
+        await submit_all(ctx, dut.bus, commands, datapath, CFG.npu_queue_depth)
+        await wait_idle(ctx, dut.bus, 20_000)
         for name in ("STATUS", "ERROR", "ISSUED", "DONE", "PERF_STALL_DEP_LO"):
             regs[name] = (await reg_read(ctx, dut.bus, name))[0]
         if after:
@@ -426,27 +419,19 @@ def test_every_refusal_code_of_every_opcode():
     datapath = StandInDatapath(dut.datapath)
     seen = []
 
-    async def idle(ctx):
-        for _ in range(2_000):
-            status, _ = await reg_read(ctx, dut.bus, "STATUS")
-            if not status & Status.BUSY.value:
-                return status
-        raise AssertionError("the NPU never became idle")
-
     async def bench(ctx):
-        assert not await reg_write(ctx, dut.bus, "DMA_BASE", BASE)
-        assert not await reg_write(ctx, dut.bus, "DMA_SIZE", 0x1000)
+        await set_dma_window(ctx, dut.bus, BASE, 0x1000)
         seq = 0
         for key, words in examples.items():
             await submit(ctx, dut.bus, words)
-            status = await idle(ctx)
+            status = await wait_idle(ctx, dut.bus)
             error, _ = await reg_read(ctx, dut.bus, "ERROR")
             seen.append((key, status, error, seq))
             assert not await reg_write(ctx, dut.bus, "STATUS", Status.ERROR.value)
             status, _ = await reg_read(ctx, dut.bus, "STATUS")
             assert not status & Status.ERROR.value
             await submit(ctx, dut.bus, load(4, rows=1))
-            await idle(ctx)
+            await wait_idle(ctx, dut.bus)
             # A LIST takes 1 + count sequence numbers, refused or not (commands.py, LIST).
             opcode, fields = decode(words)
             seq += 2 + (fields["count"] if opcode == Opcode.LIST else 0)
@@ -474,19 +459,9 @@ def test_store_follows_an_issued_compute(orders):
     datapath.hold = {"load", "exec", "store", "eltwise"}
 
     async def bench(ctx):
-        assert not await reg_write(ctx, dut.bus, "DMA_BASE", BASE)
-        assert not await reg_write(ctx, dut.bus, "DMA_SIZE", 0x1000)
-        for index, words in enumerate(commands):
-            if index == CFG.npu_queue_depth:
-                datapath.hold.clear()
-            await submit(ctx, dut.bus, words)
-        datapath.hold.clear()
-        for _ in range(2_000):
-            status, _ = await reg_read(ctx, dut.bus, "STATUS")
-            if not status & Status.BUSY.value:
-                break
-        else:
-            raise AssertionError("the NPU never became idle")
+        await set_dma_window(ctx, dut.bus, BASE, 0x1000)
+        await submit_all(ctx, dut.bus, commands, datapath, CFG.npu_queue_depth)
+        await wait_idle(ctx, dut.bus)
 
     simulate(dut, [bench], [datapath.run])
     codes = [validate(w, CFG, BASE, 0x1000) for w in commands]

@@ -5,8 +5,8 @@ word."""
 import random
 
 import pytest
-from amaranth.sim import Simulator
 from dure.rtl.npu.dma_reader import DmaReader
+from dure.sim.verif.bus import simulate
 from dure.sim.verif.npu_datapath import MemoryTarget, send_stream
 
 MAXR = 12
@@ -67,12 +67,7 @@ def run(cmds, mem, *, overlap=True, err_words=(), latency=6, jitter=0, gnt=1.0, 
                 out.append(([r.to_bytes(MAXR, "little")[:n] for r in rows], error))
                 rows = []
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(target.serve, background=True)
-    sim.add_testbench(feed, background=True)
-    sim.add_testbench(collect)
-    sim.run()
+    simulate(dut, [collect], [target.serve, feed])
     return out, target.log, target.responses, state["cycles"]
 
 

@@ -5,55 +5,20 @@ accumulate chains issued back to back (ordered per ACC row by the unit), INT8 an
 
 import numpy as np
 import pytest
-from amaranth.hdl import Module
-from amaranth.lib import wiring
-from amaranth.sim import Simulator
-from dure.rtl.npu.acc import Accumulator
-from dure.rtl.npu.array import SystolicArray
-from dure.rtl.npu.exec_unit import ExecUnit
-from dure.rtl.npu.spad import Scratchpad
 from dure.sim import golden
+from dure.sim.verif.bus import simulate
+from dure.sim.verif.npu_unit_bench import (
+    ExecBench,
+    PulseLog,
+    issue,
+    preload,
+    read_acc_row,
+    write_acc_row,
+)
 
 from dure.config import SoCConfig
 
 CFG = SoCConfig(npu_rows=2, npu_cols=2, npu_fp16=False, npu_spad_rows=16, npu_acc_rows=16)
-
-
-class Bench(wiring.Component):
-    def __init__(self):
-        self.spad = Scratchpad(16, 2)
-        self.acc = Accumulator(16, 2)
-        self.array = SystolicArray(2, 2, fp16=False)
-        self.ex = ExecUnit(CFG)
-        super().__init__({})
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.spad, m.submodules.acc = self.spad, self.acc
-        m.submodules.array, m.submodules.ex = self.array, self.ex
-        ex = self.ex
-        wiring.connect(m, ex.spad_a, self.spad.ra)
-        wiring.connect(m, ex.spad_w, self.spad.rw)
-        wiring.connect(m, ex.acc_r, self.acc.r_exec)
-        wiring.connect(m, ex.acc_w, self.acc.w_exec)
-        wiring.connect(m, ex.ops, self.array.ops)
-        wiring.connect(m, ex.weights, self.array.weights)
-        wiring.connect(m, self.array.results, ex.results)
-        return m
-
-
-async def _preload(ctx, dut, spad, acc, rows):
-    """Write rows 0 .. rows-1 of the SPAD and the ACC (16-bit / 32-bit lanes, as bits) through
-    the bench's write ports, one row of each per cycle."""
-    for r in range(rows):
-        ctx.set(dut.spad.w.payload, {"addr": r, "data": [int(v) & 0xFFFF for v in spad[r]]})
-        ctx.set(dut.spad.w.valid, 1)
-        ctx.set(dut.acc.w_load.payload, {"addr": r, "data": [int(v) & 0xFFFF_FFFF
-                                                             for v in acc[r]], "mask": 3})
-        ctx.set(dut.acc.w_load.valid, 1)
-        await ctx.tick()
-    ctx.set(dut.spad.w.valid, 0)
-    ctx.set(dut.acc.w_load.valid, 0)
 
 
 def test_compute_sequence():
@@ -77,47 +42,28 @@ def test_compute_sequence():
         expect[rows, :c["n"]] = (res + 2**31) % 2**32 - 2**31
     side = {13: [5, 6], 14: [7, 8], 15: [9, 10]}      # LOAD writes during the COMPUTEs
     expect[13:16] = [side[13], side[14], side[15]]
-    dut = Bench()
-    done = []
+    dut = ExecBench(CFG)
+    monitor = PulseLog(dut.ex.done)
+    done = monitor.pulses
 
     async def bench(ctx):
-        await _preload(ctx, dut, spad, acc, 16)
+        await preload(ctx, dut, spad, acc, 16)
         for c, wait in zip(cmds, waits, strict=True):
             while any(j >= len(done) for j in wait):
                 await ctx.tick()
-            ctx.set(dut.ex.cmd.payload, {**c, "precision": 0})
-            ctx.set(dut.ex.cmd.valid, 1)
-            await ctx.tick().until(dut.ex.cmd.ready)
-            ctx.set(dut.ex.cmd.valid, 0)
+            await issue(ctx, dut.ex, {**c, "precision": 0})
         while len(done) < len(cmds):
             await ctx.tick()
         for r in range(16):
-            ctx.set(dut.acc.r_store.addr, r)
-            ctx.set(dut.acc.r_store.en, 1)
-            await ctx.tick()
-            got = [ctx.get(dut.acc.r_store.data[j]) for j in range(2)]
+            got = await read_acc_row(ctx, dut.acc, r, 2)
             assert got == [int(v) & 0xFFFF_FFFF for v in expect[r]], f"ACC row {r}"
 
     async def loader(ctx):
         await ctx.tick().repeat(20)
         for row, data in side.items():
-            ctx.set(dut.acc.w_load.payload, {"addr": row, "data": data, "mask": 3})
-            ctx.set(dut.acc.w_load.valid, 1)
-            await ctx.tick().until(dut.acc.w_load.ready)
-            ctx.set(dut.acc.w_load.valid, 0)
+            await write_acc_row(ctx, dut, row, data)
 
-    async def monitor(ctx):
-        while True:
-            _, _, pulse = await ctx.tick().sample(dut.ex.done)
-            if pulse:
-                done.append(1)
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.add_testbench(loader)
-    sim.add_testbench(monitor, background=True)
-    sim.run()
+    simulate(dut, [bench, loader], [monitor.run])
 
 
 def test_walk_and_diagonal_against_the_model():
@@ -144,39 +90,22 @@ def test_walk_and_diagonal_against_the_model():
     model.acc[:] = acc
     for c in cmds:
         model.apply(Opcode.COMPUTE, {**c, "precision": 0})
-    dut = Bench()
-    done = []
-    macs = []
+    dut = ExecBench(CFG)
+    monitor = PulseLog(dut.ex.done, dut.ex.ev_macs)
+    done = monitor.pulses
 
     async def bench(ctx):
-        await _preload(ctx, dut, spad, acc, 16)
+        await preload(ctx, dut, spad, acc, 16)
         for c in cmds:
-            ctx.set(dut.ex.cmd.payload, {**c, "precision": 0})
-            ctx.set(dut.ex.cmd.valid, 1)
-            await ctx.tick().until(dut.ex.cmd.ready)
-            ctx.set(dut.ex.cmd.valid, 0)
+            await issue(ctx, dut.ex, {**c, "precision": 0})
         while len(done) < len(cmds):
             await ctx.tick()
         for r in range(16):
-            ctx.set(dut.acc.r_store.addr, r)
-            ctx.set(dut.acc.r_store.en, 1)
-            await ctx.tick()
-            got = [ctx.get(dut.acc.r_store.data[j]) for j in range(2)]
+            got = await read_acc_row(ctx, dut.acc, r, 2)
             assert got == [int(v) for v in model.acc[r]], f"ACC row {r}"
 
-    async def monitor(ctx):
-        while True:
-            _, _, pulse, ev = await ctx.tick().sample(dut.ex.done, dut.ex.ev_macs)
-            macs.append(ev)
-            if pulse:
-                done.append(1)
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.add_testbench(monitor, background=True)
-    sim.run()
-    assert sum(macs) == model.macs == 4 * 4 + 3 * 4 + 3 * 2 + 3 * 1 + 1
+    simulate(dut, [bench], [monitor.run])
+    assert sum(ev for ev, in monitor.samples) == model.macs == 4 * 4 + 3 * 4 + 3 * 2 + 3 * 1 + 1
 
 
 # --- Accumulate chains ordered per ACC row -----------------------------------------------------
@@ -184,19 +113,29 @@ def test_walk_and_diagonal_against_the_model():
 CHAIN_ROWS = 32
 
 
-def _chain_bench(fp16):
-    cfg = SoCConfig(npu_rows=2, npu_cols=2, npu_fp16=fp16, npu_spad_rows=CHAIN_ROWS,
+def _chain_state(precision, cmds, seed):
+    """The bench of the chain tests (2x2, ``CHAIN_ROWS`` SPAD and ACC rows; FP16 array with
+    ``precision`` 1), random SPAD and ACC contents (``seed``), and the command model after
+    running ``cmds`` one after another on them: ``(dut, spad, acc, model)``."""
+    from dure.rtl.npu.commands import Opcode
+    from dure.sim.npu_model import NpuModel
+
+    cfg = SoCConfig(npu_rows=2, npu_cols=2, npu_fp16=precision == 1, npu_spad_rows=CHAIN_ROWS,
                     npu_acc_rows=CHAIN_ROWS)
-
-    class ChainBench(Bench):
-        def __init__(self):
-            wiring.Component.__init__(self, {})
-            self.spad = Scratchpad(CHAIN_ROWS, 2)
-            self.acc = Accumulator(CHAIN_ROWS, 2)
-            self.array = SystolicArray(2, 2, fp16=fp16)
-            self.ex = ExecUnit(cfg)
-
-    return cfg, ChainBench()
+    dut = ExecBench(cfg)
+    rng = np.random.default_rng(seed)
+    if precision:
+        spad = _random_fp16(rng, (CHAIN_ROWS, 2))
+        acc = rng.normal(0, 4, (CHAIN_ROWS, 2)).astype(np.float32).view(np.uint32)
+    else:
+        spad = rng.integers(-128, 128, (CHAIN_ROWS, 2)).astype(np.int16).view(np.uint16)
+        acc = rng.integers(0, 2**32, (CHAIN_ROWS, 2), dtype=np.uint64).astype(np.uint32)
+    model = NpuModel(cfg)
+    model.spad[:] = spad
+    model.acc[:] = acc
+    for c in cmds:
+        model.apply(Opcode.COMPUTE, {**c, "precision": precision})
+    return dut, spad, acc, model
 
 
 def _random_fp16(rng, shape):
@@ -212,44 +151,24 @@ def run_chain(precision, cmds, *, seed, backpressure, scratch_rows=()):
     row write to a ``scratch_rows`` ACC row competes for the write port in a cycle; checks
     every ACC row against the command model running the commands one after another; returns
     the cycles at which ``cmd`` was accepted and ``done`` pulsed."""
-    from dure.rtl.npu.commands import Opcode
-    from dure.sim.npu_model import NpuModel
-
-    cfg, dut = _chain_bench(precision == 1)
-    rng = np.random.default_rng(seed)
-    if precision:
-        spad = _random_fp16(rng, (CHAIN_ROWS, 2))
-        acc = rng.normal(0, 4, (CHAIN_ROWS, 2)).astype(np.float32).view(np.uint32)
-    else:
-        spad = rng.integers(-128, 128, (CHAIN_ROWS, 2)).astype(np.int16).view(np.uint16)
-        acc = rng.integers(0, 2**32, (CHAIN_ROWS, 2), dtype=np.uint64).astype(np.uint32)
-    model = NpuModel(cfg)
-    model.spad[:] = spad
-    model.acc[:] = acc
-    for c in cmds:
-        model.apply(Opcode.COMPUTE, {**c, "precision": precision})
+    dut, spad, acc, model = _chain_state(precision, cmds, seed)
     side = {}                                    # scratch row -> last value the LOAD wrote
-    accepted, done = [], []
-    cycle = [0]
+    accepted = []
+    monitor = PulseLog(dut.ex.done)
+    done = monitor.pulses
 
     async def bench(ctx):
-        await _preload(ctx, dut, spad, acc, CHAIN_ROWS)
+        await preload(ctx, dut, spad, acc, CHAIN_ROWS)
         started[0] = True
         for c in cmds:
-            ctx.set(dut.ex.cmd.payload, {**c, "precision": precision})
-            ctx.set(dut.ex.cmd.valid, 1)
-            await ctx.tick().until(dut.ex.cmd.ready)
-            accepted.append(cycle[0] - 1)
-            ctx.set(dut.ex.cmd.valid, 0)
+            await issue(ctx, dut.ex, {**c, "precision": precision})
+            accepted.append(monitor.cycle - 1)
         while len(done) < len(cmds):
             await ctx.tick()
         stop[0] = True
         await ctx.tick().repeat(2)
         for r in range(CHAIN_ROWS):
-            ctx.set(dut.acc.r_store.addr, r)
-            ctx.set(dut.acc.r_store.en, 1)
-            await ctx.tick()
-            got = [ctx.get(dut.acc.r_store.data[j]) for j in range(2)]
+            got = await read_acc_row(ctx, dut.acc, r, 2)
             want = side.get(r, [int(v) for v in model.acc[r]])
             assert got == want, f"ACC row {r}: {[hex(v) for v in got]} != {want}"
 
@@ -263,27 +182,12 @@ def run_chain(precision, cmds, *, seed, backpressure, scratch_rows=()):
             if scratch_rows and lrng.random() < backpressure:
                 row = int(lrng.choice(scratch_rows))
                 data = [int(v) for v in lrng.integers(0, 2**32, 2, dtype=np.uint64)]
-                ctx.set(dut.acc.w_load.payload, {"addr": row, "data": data, "mask": 3})
-                ctx.set(dut.acc.w_load.valid, 1)
-                await ctx.tick().until(dut.acc.w_load.ready)
+                await write_acc_row(ctx, dut, row, data)
                 side[row] = data
-                ctx.set(dut.acc.w_load.valid, 0)
             else:
                 await ctx.tick()
 
-    async def monitor(ctx):
-        while True:
-            _, _, pulse = await ctx.tick().sample(dut.ex.done)
-            cycle[0] += 1
-            if pulse:
-                done.append(cycle[0] - 1)
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.add_testbench(loader)
-    sim.add_testbench(monitor, background=True)
-    sim.run()
+    simulate(dut, [bench, loader], [monitor.run])
     return accepted, done, dut.array.latency
 
 
@@ -374,33 +278,16 @@ def run_follower(precision, cmds, *, seed):
     is low for it, through the store read port; each value read must be the row's final one
     (the command model running the commands one after another). Returns the cycle each row
     was read and the cycle of the last ``done``."""
-    from dure.rtl.npu.commands import Opcode
-    from dure.sim.npu_model import NpuModel
-
-    cfg, dut = _chain_bench(precision == 1)
-    rng = np.random.default_rng(seed)
-    if precision:
-        spad = _random_fp16(rng, (CHAIN_ROWS, 2))
-        acc = rng.normal(0, 4, (CHAIN_ROWS, 2)).astype(np.float32).view(np.uint32)
-    else:
-        spad = rng.integers(-128, 128, (CHAIN_ROWS, 2)).astype(np.int16).view(np.uint16)
-        acc = rng.integers(0, 2**32, (CHAIN_ROWS, 2), dtype=np.uint64).astype(np.uint32)
-    model = NpuModel(cfg)
-    model.spad[:] = spad
-    model.acc[:] = acc
-    for c in cmds:
-        model.apply(Opcode.COMPUTE, {**c, "precision": precision})
+    dut, spad, acc, model = _chain_state(precision, cmds, seed)
     rows = sorted({r for c in cmds for r in range(c["acc_addr"], c["acc_addr"] + c["m"])})
-    cycle, done, read_at = [0], [], {}
+    monitor = PulseLog(dut.ex.done)
+    done, read_at = monitor.pulses, {}
     issued = [False]
 
     async def bench(ctx):
-        await _preload(ctx, dut, spad, acc, CHAIN_ROWS)
+        await preload(ctx, dut, spad, acc, CHAIN_ROWS)
         for c in cmds:
-            ctx.set(dut.ex.cmd.payload, {**c, "precision": precision})
-            ctx.set(dut.ex.cmd.valid, 1)
-            await ctx.tick().until(dut.ex.cmd.ready)
-            ctx.set(dut.ex.cmd.valid, 0)
+            await issue(ctx, dut.ex, {**c, "precision": precision})
         issued[0] = True
         while len(done) < len(cmds) or len(read_at) < len(rows):
             await ctx.tick()
@@ -412,29 +299,14 @@ def run_follower(precision, cmds, *, seed):
             ctx.set(dut.ex.acc_query, r)
             while ctx.get(dut.ex.acc_pending):
                 await ctx.tick()
-            ctx.set(dut.acc.r_store.addr, r)
-            ctx.set(dut.acc.r_store.en, 1)
-            await ctx.tick()
+            got = await read_acc_row(ctx, dut.acc, r, 2)
             ctx.set(dut.acc.r_store.en, 0)
-            read_at[r] = cycle[0]
-            got = [ctx.get(dut.acc.r_store.data[j]) for j in range(2)]
+            read_at[r] = monitor.cycle
             want = [int(v) for v in model.acc[r]]
-            assert got == want, f"ACC row {r} read at {cycle[0]} before its last write: " \
+            assert got == want, f"ACC row {r} read at {monitor.cycle} before its last write: " \
                 f"{[hex(v) for v in got]} != {[hex(v) for v in want]}"
 
-    async def monitor(ctx):
-        while True:
-            _, _, pulse = await ctx.tick().sample(dut.ex.done)
-            cycle[0] += 1
-            if pulse:
-                done.append(cycle[0] - 1)
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.add_testbench(reader)
-    sim.add_testbench(monitor, background=True)
-    sim.run()
+    simulate(dut, [bench, reader], [monitor.run])
     return read_at, done[-1]
 
 

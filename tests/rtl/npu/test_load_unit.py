@@ -6,40 +6,24 @@ exactly what they write one at a time."""
 import dataclasses
 import random
 
-from amaranth.hdl import Module
-from amaranth.lib import wiring
-from amaranth.sim import Simulator
 from dure.rtl.npu.commands import ElemType, LoadTarget
-from dure.rtl.npu.dma import Dma
-from dure.rtl.npu.load_unit import LoadUnit, load_row_bytes
 from dure.sim.npu_validate import local_rows_written
+from dure.sim.verif.bus import simulate
 from dure.sim.verif.npu_datapath import Command, MemoryTarget, reference, send_stream
+from dure.sim.verif.npu_unit_bench import LoadBench, load_cycle
 
 from dure.config import SoCConfig
 
 CFG = SoCConfig(npu_rows=3, npu_cols=2, npu_spad_rows=16, npu_acc_rows=16)
 
 
-class Bench(wiring.Component):
-    def __init__(self, config=CFG):
-        self.load = LoadUnit(config)
-        self.dma = Dma(load_row_bytes(config), 8, depth=4,
-                       read_overlap=config.npu_load_overlap)
-        super().__init__({})
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.load = self.load
-        m.submodules.dma = self.dma
-        wiring.connect(m, self.load.rd_cmd, self.dma.rd_cmd)
-        wiring.connect(m, self.dma.rd_rows, self.load.rd_rows)
-        m.d.comb += [self.load.rd_done.eq(self.dma.rd_done),
-                     self.load.rd_error.eq(self.dma.rd_error)]
-        return m
+def _fields(cmd):
+    """The load unit's ``cmd`` payload of ``cmd``."""
+    return {k: getattr(v, "value", v) for k, v in cmd.fields.items()}
 
 
 def run(cmds, mem, err_words=(), acc_ready=0.5, seed=0, bus_log=None, config=CFG):
-    dut = Bench(config)
+    dut = LoadBench(config)
     lanes = config.npu_lanes
     rng = random.Random(seed)
     target = MemoryTarget(dut.dma.bus, mem, latency=3, jitter=2, gnt_probability=0.7,
@@ -50,29 +34,16 @@ def run(cmds, mem, err_words=(), acc_ready=0.5, seed=0, bus_log=None, config=CFG
 
     async def bench(ctx):
         for cmd in cmds:
-            fields = {k: getattr(v, "value", v) for k, v in cmd.fields.items()}
-            await send_stream(ctx, load.cmd, [fields])
+            await send_stream(ctx, load.cmd, [_fields(cmd)])
             while True:
                 ready = int(rng.random() < acc_ready)
-                ctx.set(load.acc_w.ready, ready)
-                ctx.set(load.spad_w.ready, 1)
-                _, _, sv, sp, av, ap, done, err = await ctx.tick().sample(
-                    load.spad_w.valid, load.spad_w.payload, load.acc_w.valid,
-                    load.acc_w.payload, load.done, load.bus_error)
-                if sv:
-                    writes.append(("spad", sp.addr, [sp.data[i] for i in range(lanes)]))
-                if av and ready:
-                    assert ap.mask == 0b11
-                    writes.append(("acc", ap.addr, [ap.data[i] for i in range(2)]))
+                done, err = await load_cycle(ctx, load, writes, acc_ready=ready,
+                                             spad_lanes=lanes, acc_lanes=2, acc_mask=0b11)
                 if done:
                     results.append(err)
                     break
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(target.serve, background=True)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, [bench], [target.serve])
     return writes, results
 
 
@@ -357,7 +328,7 @@ def test_keep_base6_writes_three_tagged_rows_per_source_row():
 def run_stream(cmds, mem, *, config, err_words=(), acc_ready=0.5, seed=0):
     """Like :func:`run`, but the commands are offered back to back (the next one while the
     previous one runs); returns (writes, errors, cycles, bus log, responses)."""
-    dut = Bench(config)
+    dut = LoadBench(config)
     lanes, cols = config.npu_lanes, config.npu_cols
     rng = random.Random(seed)
     target = MemoryTarget(dut.dma.bus, mem, latency=3, jitter=2, gnt_probability=0.7,
@@ -366,32 +337,19 @@ def run_stream(cmds, mem, *, config, err_words=(), acc_ready=0.5, seed=0):
     load = dut.load
 
     async def feed(ctx):
-        await send_stream(ctx, load.cmd, [{k: getattr(v, "value", v)
-                                           for k, v in cmd.fields.items()} for cmd in cmds])
+        await send_stream(ctx, load.cmd, [_fields(cmd) for cmd in cmds])
 
     async def collect(ctx):
         while len(results) < len(cmds):
             ready = int(rng.random() < acc_ready)
-            ctx.set(load.acc_w.ready, ready)
-            ctx.set(load.spad_w.ready, 1)
-            _, _, sv, sp, av, ap, done, err = await ctx.tick().sample(
-                load.spad_w.valid, load.spad_w.payload, load.acc_w.valid,
-                load.acc_w.payload, load.done, load.bus_error)
+            done, err = await load_cycle(ctx, load, writes, acc_ready=ready,
+                                         spad_lanes=lanes, acc_lanes=cols)
             state["cycles"] += 1
             assert state["cycles"] < 20_000, "timeout"
-            if sv:
-                writes.append(("spad", sp.addr, [sp.data[i] for i in range(lanes)]))
-            if av and ready:
-                writes.append(("acc", ap.addr, [ap.data[i] for i in range(cols)]))
             if done:
                 results.append(err)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(target.serve, background=True)
-    sim.add_testbench(feed, background=True)
-    sim.add_testbench(collect)
-    sim.run()
+    simulate(dut, [collect], [target.serve, feed])
     return writes, results, state["cycles"], target.log, target.responses
 
 

@@ -1,0 +1,180 @@
+"""The five-stage core's branch prediction (rtl/core/predictor.py): return address stack,
+branch target buffer (offset calls, aliasing), branch history table, in cycles per loop
+iteration; results always as the reference."""
+
+import pytest
+from dure.rtl.core.options import CoreOptions, core_options
+from dure.sim.verif.asm import Program
+from dure.sim.verif.core_bench import RAM_BASE, SLOW_BUS, run
+from dure.sim.verif.core_loops import loop_cycles
+from dure.sim.verif.core_random import compare
+
+TIMINGS = [pytest.param({}, id="fast"), pytest.param(SLOW_BUS, id="slow")]
+
+def _calls(p, n):
+    """A loop calling a leaf function (JAL, RET) and a function that calls it (nesting)."""
+    p.li(1, 0)
+    p.li(8, n)
+    p.label("loop")
+    p.jal(1, "leaf")            # call: ra = x1
+    p.addi(8, 8, -1)
+    p.bne(8, 0, "loop")
+    p.li(9, 0)
+    p.jal(5, "outer")           # call with the alternate link register x5
+    p.halt()
+    p.label("outer")
+    p.jal(1, "leaf")
+    p.jal(1, "leaf")
+    p.jalr(0, 5, 0)             # return through x5
+    p.label("leaf")
+    p.addi(9, 9, 1)
+    p.jalr(0, 1, 0)             # ret
+
+
+def _indirect(p, n):
+    """A loop calling a leaf function through a register (JALR with imm 0: a function
+    pointer), which the stack cannot predict."""
+    p.jal(0, "start")
+    p.label("leaf")
+    p.addi(9, 9, 1)
+    p.jalr(0, 1, 0)
+    p.label("start")
+    p.li(6, p._labels["leaf"])
+    p.li(8, n)
+    p.label("loop")
+    p.jalr(1, 6, 0)             # indirect call
+    p.addi(8, 8, -1)
+    p.bne(8, 0, "loop")
+    p.halt()
+
+
+def _branches(p, n):
+    """A loop with a forward branch that is always taken (static guess: not taken)."""
+    p.li(8, n)
+    p.label("loop")
+    p.addi(9, 9, 1)
+    p.bne(8, 0, "skip")          # forward, always taken
+    p.addi(9, 9, 100)
+    p.label("skip")
+    p.addi(8, 8, -1)
+    p.bne(8, 0, "loop")
+    p.halt()
+
+
+def test_return_address_stack():
+    """A return predicted in D costs two bubbles instead of three (D's and X's redirects are
+    registered); results match the reference."""
+    with_ras = loop_cycles(_calls, CoreOptions(btb_entries=0))
+    without = loop_cycles(_calls, CoreOptions(btb_entries=0, ras_depth=0))
+    print(f"call / return loop: {with_ras} cycles per iteration with the stack, {without} "
+          f"without")
+    assert without - with_ras == 1
+    assert with_ras == 5 + 6      # 5 instructions + 2 bubbles each for JAL, RET and the branch
+
+
+@pytest.mark.parametrize("timing", TIMINGS)
+def test_deep_recursion(timing):
+    """Recursion deeper than the return address stack: the oldest return addresses are
+    overwritten and those returns mispredicted, which X must catch (results as the reference)."""
+    p = Program()
+    p.li(2, RAM_BASE + 0x8000)      # stack pointer
+    p.li(10, 9)
+    p.jal(1, "sum")
+    p.addi(11, 10, 0)
+    p.halt()
+    p.label("sum")                  # a0 = a0 + sum(a0 - 1), sum(0) = 0
+    p.beq(10, 0, "base")
+    p.addi(2, 2, -8)
+    p.sw(1, 2, 0)
+    p.sw(10, 2, 4)
+    p.addi(10, 10, -1)
+    p.jal(1, "sum")
+    p.lw(12, 2, 4)
+    p.add(10, 10, 12)
+    p.lw(1, 2, 0)
+    p.addi(2, 2, 8)
+    p.label("base")
+    p.jalr(0, 1, 0)
+    words = p.assemble()
+    result = run(words, max_cycles=3000, **timing)
+    compare(words, result)
+    assert result.regs()[11] == 45
+
+
+def test_branch_target_buffer():
+    """With the branch target buffer, taken branches, calls and returns that it holds cost no
+    bubble (the full core: buffer, history table and return address stack together)."""
+    calls = loop_cycles(_calls, core_options("full"))
+    branches = loop_cycles(_branches, core_options("full"))
+    indirect = loop_cycles(_indirect, core_options("full"))
+    unpredicted = loop_cycles(_indirect, CoreOptions(btb_entries=0))
+    print(f"full core: call / return loop {calls}, forward-taken loop {branches}, indirect "
+          f"call loop {indirect} ({unpredicted} without the buffer) cycles per iteration")
+    assert calls == 5 and branches == 4 and indirect == 5
+    assert unpredicted == 5 + 3 + 2 + 2   # indirect call from X, return and branch from D
+
+
+def _offset_calls(p, n, imm=8):
+    """A loop calling a leaf function through ``jalr ra, imm(t1)`` (the ``auipc`` + ``jalr``
+    call of code linked without relaxation)."""
+    p.jal(0, "start")
+    p.label("leaf")
+    p.addi(9, 9, 1)
+    p.jalr(0, 1, 0)
+    p.label("start")
+    p.li(6, p._labels["leaf"] - imm)
+    p.li(8, n)
+    p.label("loop")
+    p.jalr(1, 6, imm)           # call with an offset
+    p.addi(8, 8, -1)
+    p.bne(8, 0, "loop")
+    p.halt()
+
+
+def test_branch_target_buffer_offset_calls():
+    """A JALR with an even non-zero offset is predicted from the buffer like one with offset 0
+    (no bubble); an odd offset (target bit 0 cleared) is left to X: three more bubbles."""
+    even = loop_cycles(_offset_calls, core_options("full"))
+    odd = loop_cycles(lambda p, n: _offset_calls(p, n, imm=9), core_options("full"))
+    print(f"offset call loop: {even} cycles per iteration (imm 8), {odd} (imm 9)")
+    assert even == 5 and odd == 5 + 3
+
+
+def test_branch_target_buffer_alias():
+    """Two jumps 32 KiB apart share an entry of a 32-entry buffer (same index and partial
+    tag): the second finds the first's target, which D sees differ from its own and X
+    corrects (refetch). (The full core's 64 entries alias at 64 KiB, the whole bench RAM.)"""
+    p = Program()
+    p.li(8, 4)
+    p.li(9, 0)
+    p.label("loop")
+    p.jal(1, "a")
+    p.jal(1, "b")
+    p.addi(8, 8, -1)
+    p.bne(8, 0, "loop")
+    p.halt()
+    for name, at, add in (("a", RAM_BASE + 0x200, 1), ("b", RAM_BASE + 0x8200, 10)):
+        while p.pc < at:
+            p.nop()
+        p.label(name)
+        p.addi(9, 9, add)
+        p.jal(0, f"{name}_ret")       # the aliased jumps: same target offset, other target
+        p.addi(9, 9, 1000)            # skipped
+        p.label(f"{name}_ret")
+        p.jalr(0, 1, 0)
+    words = p.assemble()
+    for timing in ({}, SLOW_BUS):
+        result = run(words, max_cycles=2000, options=CoreOptions(btb_entries=32), **timing)
+        compare(words, result)
+        assert result.regs()[9] == 4 * 11
+
+
+def test_branch_history_table():
+    """A forward branch that is always taken is learned: two bubbles (D's registered
+    redirect) instead of three (X's)."""
+    with_bht = loop_cycles(_branches, CoreOptions(btb_entries=0))
+    without = loop_cycles(_branches, CoreOptions(btb_entries=0, bht_entries=0))
+    print(f"forward-taken loop: {with_bht} cycles per iteration with the table, {without} "
+          f"without")
+    assert without - with_bht == 1
+    assert with_bht == 4 + 4      # 4 instructions + 2 bubbles for each taken branch
