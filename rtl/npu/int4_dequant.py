@@ -1,6 +1,7 @@
-"""W4A16 dequantization of one lane: an int4 weight times an fp16 scale, rounded to fp16."""
+"""W4A16 dequantization of one lane: an int4 weight times an fp16 scale, rounded to fp16
+(combinational, or with the product registered)."""
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -10,7 +11,7 @@ _QNAN = 0x7E00
 
 
 class Int4Dequant(wiring.Component):
-    """``out = fp16_rne(f32(q) * f32(s))`` (combinational), the ``INT4_FP16`` LOAD's lane.
+    """``out = fp16_rne(f32(q) * f32(s))``, the ``INT4_FP16`` LOAD's lane.
 
     The product of a 4-bit integer and an fp16 value has at most 15 significant bits, so the
     result is the correctly rounded fp16 of the exact product: round to nearest even,
@@ -18,19 +19,36 @@ class Int4Dequant(wiring.Component):
     zero with the sign of ``s``; ``s`` = +/-Inf gives +/-Inf (NaN when ``q = 0``); a NaN scale
     or a NaN product is the canonical ``0x7E00``.
 
+    Parameters
+    ----------
+    pipelined : bool
+        False: combinational. True: the product and the operand flags are registered (loaded
+        while ``en`` is high), the normalisation and rounding follow after the register.
+
     Members
     -------
     q : In(4)
         Two's complement int4.
     s : In(16)
         fp16 bits.
+    en : In(1, init=1)
+        Only when ``pipelined``: clock enable of the register.
     out : Out(16)
         fp16 bits.
+
+    Latency
+    -------
+    0 cycles, or 1 enabled cycle when ``pipelined``.
     """
 
-    q: In(4)
-    s: In(16)
-    out: Out(16)
+    def __init__(self, *, pipelined=False):
+        if not isinstance(pipelined, bool):
+            raise TypeError(f"pipelined must be a bool, not {pipelined!r}")
+        self._pipelined = pipelined
+        ports = {"q": In(4), "s": In(16), "out": Out(16)}
+        if pipelined:
+            ports["en"] = In(1, init=1)
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
@@ -38,11 +56,15 @@ class Int4Dequant(wiring.Component):
         qneg = q[3]
         mag = Signal(4)
         m.d.comb += mag.eq((q ^ Cat(*[qneg] * 4)) + qneg)      # |q| in 0..8
-        sign = s[15] ^ qneg
         exp, frac = s[10:15], s[:10]
-        eff = Mux(exp == 0, 1, exp)                            # exponent of the significand
         prod = Signal(14)
         m.d.comb += prod.eq(mag * Cat(frac, exp != 0))
+        # What the rounding needs of the operands (registered with the product if pipelined).
+        stage = {"prod": prod, "sign": s[15] ^ qneg, "eff": Mux(exp == 0, 1, exp),
+                 "special": exp == 0x1F, "nan": (frac != 0) | (mag == 0)}
+        if self._pipelined:
+            stage = {k: _register(m, v, self.en, f"p_{k}") for k, v in stage.items()}
+        prod, sign, eff = stage["prod"], stage["sign"], stage["eff"]
 
         # Leading one of the product (0..13) and the product normalised to bit 13.
         lead = Signal(4)
@@ -65,8 +87,8 @@ class Int4Dequant(wiring.Component):
         sub = Cat((prod << sub_shl)[:10], Const(0, 5), sign)  # exact
         zero = Cat(Const(0, 15), sign)
 
-        with m.If(exp == 0x1F):
-            m.d.comb += self.out.eq(Mux((frac != 0) | (mag == 0), _QNAN, inf))
+        with m.If(stage["special"]):
+            m.d.comb += self.out.eq(Mux(stage["nan"], _QNAN, inf))
         with m.Elif(prod == 0):
             m.d.comb += self.out.eq(zero)
         with m.Elif(biased >= 31):
@@ -76,3 +98,12 @@ class Int4Dequant(wiring.Component):
         with m.Else():
             m.d.comb += self.out.eq(sub)
         return m
+
+
+def _register(m, value, en, name):
+    """A reset-less register of ``value`` loaded while ``en``."""
+    value = Value.cast(value)
+    reg = Signal(value.shape(), name=name, reset_less=True)
+    with m.If(en):
+        m.d.sync += reg.eq(value)
+    return reg

@@ -1,11 +1,13 @@
 """LoadUnit with its DMA reader: lane conversion, zero lanes, broadcast, ACC target with a
 stalling write port, bus error (no row written after the failing one), fill (no DMA access)
 and 2-D placement; with ``npu_load_overlap`` back-to-back LOADs overlap on the bus and write
-exactly what they write one at a time."""
+exactly what they write one at a time. The tests that drive the unit run with and without
+``npu_load_pipeline`` (its two row stages)."""
 
 import dataclasses
 import random
 
+import pytest
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
@@ -18,10 +20,23 @@ from dure.sim.verif.npu_datapath import Command, MemoryTarget, reference, send_s
 from dure.config import SoCConfig
 
 CFG = SoCConfig(npu_rows=3, npu_cols=2, npu_spad_rows=16, npu_acc_rows=16)
+_PIPE = {"on": False}       # npu_load_pipeline of every Bench, set by the `pipe` fixture
+
+
+@pytest.fixture(params=[False, True], ids=["unpiped", "piped"])
+def pipe(request):
+    """Runs the test with the load unit's row pipeline off, then on."""
+    _PIPE["on"] = request.param
+    yield request.param
+    _PIPE["on"] = False
+
+
+piped = pytest.mark.usefixtures("pipe")
 
 
 class Bench(wiring.Component):
     def __init__(self, config=CFG):
+        config = dataclasses.replace(config, npu_load_pipeline=_PIPE["on"])
         self.load = LoadUnit(config)
         self.dma = Dma(load_row_bytes(config), 8, depth=4,
                        read_overlap=config.npu_load_overlap)
@@ -104,6 +119,7 @@ def expected_writes(cmds, mem, config=CFG):
     return out
 
 
+@piped
 def test_loads():
     rng = random.Random(2)
     mem = bytearray(rng.randbytes(256))
@@ -126,6 +142,7 @@ def test_loads():
     assert writes == expected_writes(cmds, mem)
 
 
+@piped
 def test_bus_error_stops_writes():
     mem = bytearray(random.Random(3).randbytes(256))
     bad = Command("load", dict(target=LoadTarget.SPAD, elem=ElemType.FP16, dram_addr=2,
@@ -137,6 +154,7 @@ def test_bus_error_stops_writes():
     assert writes == expected_writes([bad], mem)[:3] + expected_writes([good], mem)
 
 
+@piped
 def test_fill_and_placement():
     rng = random.Random(4)
     mem = bytearray(rng.randbytes(256))
@@ -170,6 +188,7 @@ def test_fill_and_placement():
     assert bus_log == []                          # a fill makes no main-memory access
 
 
+@piped
 def test_packed_weight_formats():
     """INT4, INT4_FP16 (scale row first), 2:4 int8 / int4 (random codes, so also p0 >= p1),
     with odd cols, placement and unaligned rows, against the command model."""
@@ -196,6 +215,7 @@ def test_packed_weight_formats():
     assert writes == expected_writes(cmds, mem)
 
 
+@piped
 def test_packed_bus_errors():
     """A bus error on the scale row writes nothing; one in a 2:4 source row stops before its
     group's 4 rows."""
@@ -216,6 +236,7 @@ def test_packed_bus_errors():
     assert writes == expected_writes([sparse], mem)[:8] + expected_writes([good], mem)
 
 
+@piped
 def test_lane_grouped_sparse_and_row_scaled_formats():
     """SPARSE24_LANES / SPARSE24_INT4_LANES (one source row per destination row, random codes
     so also p0 >= p1, cols 4 and 8, unaligned rows, placement) and INT4_FP16_ROWS (a scale and
@@ -291,6 +312,7 @@ def test_npu_dma_read_bytes_match_the_command_model():
     assert model.dma_rd == run.regs["DMA_RD"] == 4 * (10 + 5 + 4 + 3)
 
 
+@piped
 def test_keep_writes_tagged_lanes():
     """A ``keep`` LOAD of both lane-grouped 2:4 formats (random codes, so also p0 >= p1; int4
     -8..7 sign-extended to 8 bits; cols 2, 6 and 8 of 8 lanes; unaligned rows; placement)
@@ -321,6 +343,7 @@ def test_keep_writes_tagged_lanes():
     assert {lane >> 8 for lane in lanes} == {0, 1, 2, 3}       # every tag, nothing above
 
 
+@piped
 def test_keep_base6_writes_three_tagged_rows_per_source_row():
     """A ``keep`` LOAD of ``SPARSE24_INT4`` (shared base-6 codes: 3 records per source row)
     writes each record's int4 values with the positions of its digit of the group's code byte
@@ -398,6 +421,7 @@ def run_stream(cmds, mem, *, config, err_words=(), acc_ready=0.5, seed=0):
 OVERLAP = dataclasses.replace(CFG, npu_load_overlap=True)
 
 
+@piped
 def test_overlapped_loads():
     """Two LOADs offered back to back: the second one's first word is requested before the
     first one's last response arrives, and each writes its own rows with its own data (the
@@ -420,6 +444,7 @@ def test_overlapped_loads():
     assert cycles < seq_cycles
 
 
+@piped
 def test_overlapped_loads_match_one_at_a_time():
     """Every kind of LOAD (int8 / fp16 / word rows, broadcast, ACC with a stalling port, fill
     and 2-D placement, int4, INT4_FP16 with its scale row, 2:4) and bus errors (in a scale row,
