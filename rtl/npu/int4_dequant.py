@@ -43,6 +43,7 @@ class Int4Dequant(wiring.Component):
 
     def __init__(self, *, pipelined=False):
         if not isinstance(pipelined, bool):
+            self._MustUse__silence = True       # refused: never elaborated, no warning
             raise TypeError(f"pipelined must be a bool, not {pipelined!r}")
         self._pipelined = pipelined
         ports = {"q": In(4), "s": In(16), "out": Out(16)}
@@ -57,8 +58,12 @@ class Int4Dequant(wiring.Component):
         mag = Signal(4)
         m.d.comb += mag.eq((q ^ Cat(*[qneg] * 4)) + qneg)      # |q| in 0..8
         exp, frac = s[10:15], s[:10]
+        # |q| * significand as shifts and adds (|q| <= 8: no multiplier block, which also
+        # keeps Yosys from packing the pipelined register into one).
+        sig = Cat(frac, exp != 0)
         prod = Signal(14)
-        m.d.comb += prod.eq(mag * Cat(frac, exp != 0))
+        m.d.comb += prod.eq(Mux(mag[3], sig << 3, Mux(mag[0], sig, 0) + Mux(mag[1], sig << 1, 0)
+                                + Mux(mag[2], sig << 2, 0)))
         # What the rounding needs of the operands (registered with the product if pipelined).
         stage = {"prod": prod, "sign": s[15] ^ qneg, "eff": Mux(exp == 0, 1, exp),
                  "special": exp == 0x1F, "nan": (frac != 0) | (mag == 0)}
