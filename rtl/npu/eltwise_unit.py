@@ -115,7 +115,10 @@ class EltwiseUnit(wiring.Component):
     -------
     Row i is written 2 cycles after it is read (read, compute register), without stalls:
     ``m + 3`` cycles from acceptance to ``done`` (``m + 4`` for a MAC: the weight read; ``m +
-    20`` for an FP16 MAC: the lanes' 16-stage pipeline, which stalls with the rest).
+    20`` for an FP16 MAC: the lanes' 16-stage pipeline, which stalls with the rest). With
+    ``config.npu_eltwise_pipeline`` an ADD row takes :data:`ADD_PIPELINE_STAGES` more
+    (each input's two partial products, its rounding high half, its rounding shift; the sum
+    into the output register): ``m + 6`` for an ADD.
     """
 
     def __init__(self, config):

@@ -96,7 +96,15 @@ class LoadUnit(wiring.Component):
     ``dest(r)`` is ``local_addr + r``, or with a 2-D placement (``local_cols != 0``)
     ``local_addr + (r // local_cols) * local_row_step + r % local_cols``; the unit keeps it as a
     running address (step 1, or back to the group's start plus ``local_row_step`` after
-    ``local_cols`` rows), so there is no multiply.
+    ``local_cols`` rows), so there is no multiply. The shift amounts into the source row
+    (second values, codes, each int4 row of an ``INT4_FP16_ROWS`` row, base-6 records) and
+    ``rows - 1``, ``local_cols - 1`` are computed once, registered when the command starts.
+
+    With ``config.npu_load_pipeline`` a taken row passes two registers before its write: the
+    formatted lanes (and the dequantizers' operands), then the int4 dequantizers' products
+    (:class:`~.int4_dequant.Int4Dequant` ``pipelined``); both stall while the destination
+    refuses. ``done`` comes with the last row's write (when every row is taken, it waits for
+    the stages to empty) and the next command starts then.
 
     With ``config.npu_load_overlap`` the unit takes a second command while busy and, once the
     current one has made its last DMA request, asks the reader (built with ``overlap``) for the
@@ -128,7 +136,8 @@ class LoadUnit(wiring.Component):
 
     Latency
     -------
-    A row is written in the cycle the DMA reader presents it (SPAD), or when the ACC grants.
+    A row is written in the cycle the DMA reader presents it (SPAD), or when the ACC grants;
+    with ``npu_load_pipeline`` 2 cycles later (without stalls), and ``done`` 2 cycles later.
     """
 
     def __init__(self, config):
