@@ -22,8 +22,9 @@ class Int4Dequant(wiring.Component):
     Parameters
     ----------
     pipelined : bool
-        False: combinational. True: the product and the operand flags are registered (loaded
-        while ``en`` is high), the normalisation and rounding follow after the register.
+        False: combinational. True: the product normalised to its leading one, the exponent
+        before rounding with its range tests and the exact subnormal result are registered
+        (loaded while ``en`` is high); the rounding and the result select follow.
 
     Members
     -------
@@ -64,14 +65,11 @@ class Int4Dequant(wiring.Component):
         prod = Signal(14)
         m.d.comb += prod.eq(Mux(mag[3], sig << 3, Mux(mag[0], sig, 0) + Mux(mag[1], sig << 1, 0)
                                 + Mux(mag[2], sig << 2, 0)))
-        # What the rounding needs of the operands (registered with the product if pipelined).
-        stage = {"prod": prod, "sign": s[15] ^ qneg, "eff": Mux(exp == 0, 1, exp),
-                 "special": exp == 0x1F, "nan": (frac != 0) | (mag == 0)}
-        if self._pipelined:
-            stage = {k: _register(m, v, self.en, f"p_{k}") for k, v in stage.items()}
-        prod, sign, eff = stage["prod"], stage["sign"], stage["eff"]
+        sign = s[15] ^ qneg
+        eff = Mux(exp == 0, 1, exp)                            # exponent of the significand
 
-        # Leading one of the product (0..13) and the product normalised to bit 13.
+        # Leading one of the product (0..13), the product normalised to bit 13, the exponent
+        # field before rounding (`base`) and the exact subnormal result.
         lead = Signal(4)
         for i in range(14):
             with m.If(prod[i]):
@@ -80,25 +78,37 @@ class Int4Dequant(wiring.Component):
         m.d.comb += [shl.eq(13 - lead), sub_shl.eq(eff - 1)]
         norm = Signal(14)
         m.d.comb += norm.eq(prod << shl)
+        base = Signal(range(-16, 64))                          # fp16 exponent field
+        m.d.comb += base.eq(lead + eff - 10)
+        # What the rounding and the result select need (registered if pipelined): the
+        # rounding's carry adds 1 to `base`, so both exponents and their range tests are here.
+        stage = {"norm": norm, "sign": sign, "special": exp == 0x1F,
+                 "nan": (frac != 0) | (mag == 0), "zero": prod == 0,
+                 "sub": (prod << sub_shl)[:10],                 # exact
+                 "exp0": base[:5], "exp1": (base + 1)[:5],
+                 "ge31": base >= 31, "eq30": base == 30, "ge1": base >= 1, "eq0": base == 0}
+        if self._pipelined:
+            stage = {k: _register(m, v, self.en, f"p_{k}") for k, v in stage.items()}
+        norm, sign = stage["norm"], stage["sign"]
+
         kept = norm[3:14]                                      # 11 bits, leading one on top
         up = norm[2] & (norm[:2].any() | kept[0])              # RNE on guard + sticky
-        rounded = Signal(12)
+        carry = kept.all() & up                                # rounds up to the next binade
+        rounded = Signal(11)
         m.d.comb += rounded.eq(kept + up)
-        biased = Signal(range(-16, 64))                        # fp16 exponent field
-        m.d.comb += biased.eq(lead + eff - 10 + rounded[11])
-        frac_n = Mux(rounded[11], 0, rounded[:10])
-        normal = Cat(frac_n, biased[:5], sign)
+        frac_n = Mux(carry, 0, rounded[:10])
+        normal = Cat(frac_n, Mux(carry, stage["exp1"], stage["exp0"]), sign)
         inf = Cat(Const(0, 10), Const(0x1F, 5), sign)
-        sub = Cat((prod << sub_shl)[:10], Const(0, 5), sign)  # exact
+        sub = Cat(stage["sub"], Const(0, 5), sign)
         zero = Cat(Const(0, 15), sign)
 
         with m.If(stage["special"]):
             m.d.comb += self.out.eq(Mux(stage["nan"], _QNAN, inf))
-        with m.Elif(prod == 0):
+        with m.Elif(stage["zero"]):
             m.d.comb += self.out.eq(zero)
-        with m.Elif(biased >= 31):
+        with m.Elif(stage["ge31"] | (stage["eq30"] & carry)):
             m.d.comb += self.out.eq(inf)
-        with m.Elif(biased >= 1):
+        with m.Elif(stage["ge1"] | (stage["eq0"] & carry)):
             m.d.comb += self.out.eq(normal)
         with m.Else():
             m.d.comb += self.out.eq(sub)
