@@ -46,12 +46,20 @@ def _high_mul(lo, hi):
     return (lo + (hi << 16) + (1 << 10)) >> 11
 
 
-def _divide_by_pot(x, rshift):
+def _divide_by_pot(x, rshift, biases=None):
     """``RoundingDivideByPOT(x, rshift)`` (halves away from zero) as one add and a shift:
-    ``(x + 2**(r - 1) - (x < 0)) >> r`` for ``r >= 1``, ``x`` for ``r = 0``."""
-    half = (Const(1, 33) << rshift) >> 1
-    bias = Mux(rshift == 0, 0, half - x[-1])
-    return (x + bias) >> rshift
+    ``(x + 2**(r - 1) - (x < 0)) >> r`` for ``r >= 1``, ``x`` for ``r = 0``. ``biases``: the
+    two added terms ``(for x >= 0, for x < 0)`` of :func:`_pot_biases`, if already at hand
+    (registers of the command's)."""
+    pos, neg = _pot_biases(rshift) if biases is None else biases
+    return (x + Mux(x[-1], neg, pos)) >> rshift
+
+
+def _pot_biases(rshift):
+    """The terms :func:`_divide_by_pot` adds for ``x >= 0`` and ``x < 0``: ``2**(r - 1)`` and
+    ``2**(r - 1) - 1`` (both 0 for ``r = 0``)."""
+    half = ((Const(1, 32) << rshift) >> 1)[:31]
+    return half, Mux(rshift == 0, 0, half - 1)[:31]
 
 
 def _widen_fp16(h):
@@ -205,6 +213,15 @@ class EltwiseUnit(wiring.Component):
         pipe_add = self._config.npu_eltwise_pipeline
         if pipe_add:
             pa = Pipeline(m, advance)
+            # The rounding shifts' added terms, per command: registered from the command
+            # register (an ADD row reaches the shift stage 4 cycles after acceptance at the
+            # earliest).
+            biases = {}
+            for k, r in (("a", cmd.rshift_a), ("b", cmd.rshift_b)):
+                pos, neg = _pot_biases(r)
+                regs = (Signal(31, name=f"add_bias_pos_{k}"), Signal(31, name=f"add_bias_neg_{k}"))
+                m.d.sync += [regs[0].eq(pos), regs[1].eq(neg)]
+                biases[k] = regs
         results = []
         for j in range(cols):
             a16, b16, cur = self.spad_a.data[j], self.spad_b.data[j], self.acc_r.data[j]
@@ -219,7 +236,7 @@ class EltwiseUnit(wiring.Component):
                     lo = pa.reg(lo, name=f"add_lo_{k}{j}")
                     hi = pa.reg(hi, name=f"add_hi_{k}{j}")
                     x = pa.reg(_high_mul(lo, hi), name=f"add_x_{k}{j}")
-                    ys.append(pa.reg(_divide_by_pot(x, r), name=f"add_y_{k}{j}"))
+                    ys.append(pa.reg(_divide_by_pot(x, r, biases[k]), name=f"add_y_{k}{j}"))
                 total = ys[0] + ys[1]
             else:
                 total = (_rescale(a8 - cmd.zp_a, cmd.mult_a.as_signed(), cmd.rshift_a)
