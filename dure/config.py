@@ -154,7 +154,8 @@ class SoCConfig:
         previous one's last response (the board builds, whose Verilog it leaves unchanged).
     npu_load_pipeline : bool
         Two pipeline stages in the load unit's row path (after the source row's shifts and
-        the lane formatting; after the int4 dequantization's product), for the FPGA clock:
+        the lane formatting; inside the int4 dequantization, after its normalised product),
+        for the FPGA clock:
         a row is written 2 cycles after the DMA reader presents it and each LOAD's ``done``
         comes 2 cycles later (the next LOAD starts after it). Timing only: every command's
         effect and error are unchanged. ``False`` (``sim``): a row is written in the cycle
