@@ -152,6 +152,20 @@ class SoCConfig:
         ``overlap``; the dispatcher keeps two LOADs in flight). Timing only: every command's
         effect, error and DONE count are unchanged. ``False``: each LOAD starts after the
         previous one's last response (the board builds, whose Verilog it leaves unchanged).
+    npu_load_pipeline : bool
+        Two pipeline stages in the load unit's row path (after the source row's shifts and
+        the lane formatting; inside the int4 dequantization, after its normalised product),
+        for the FPGA clock:
+        a row is written 2 cycles after the DMA reader presents it and each LOAD's ``done``
+        comes 2 cycles later (the next LOAD starts after it). Timing only: every command's
+        effect and error are unchanged. ``False`` (``sim``): a row is written in the cycle
+        it arrives.
+    npu_eltwise_pipeline : bool
+        Three more pipeline stages for the element-wise unit's TFLite ADD (each input's
+        product, its rounding high half, its rounding shift; then the sum as before): one
+        multiply per stage, for the FPGA clock. An ADD's rows are written 3 cycles later
+        (``m + 6`` cycles from acceptance to ``done``); results unchanged. ``False``
+        (``sim``): the ADD is one compute stage.
     npu_spad_rows : int
         Scratchpad depth in rows of ``max(npu_rows, npu_cols)`` 16-bit lanes, power of two.
     npu_acc_rows : int
@@ -230,6 +244,8 @@ class SoCConfig:
     npu_eltwise_fp16: bool = True
     npu_gather: bool = False
     npu_load_overlap: bool = False
+    npu_load_pipeline: bool = False
+    npu_eltwise_pipeline: bool = False
     npu_spad_rows: int = 2048
     npu_acc_rows: int = 4096
     npu_queue_depth: int = 16
@@ -309,6 +325,9 @@ class SoCConfig:
             if not isinstance(self.npu_load_overlap, bool):
                 raise ValueError("npu_load_overlap must be a bool, not "
                                  f"{self.npu_load_overlap!r}")
+            for name in ("npu_load_pipeline", "npu_eltwise_pipeline"):
+                if not isinstance(getattr(self, name), bool):
+                    raise ValueError(f"{name} must be a bool, not {getattr(self, name)!r}")
             if self.npu_perf_bits not in (32, 64):
                 raise ValueError(f"npu_perf_bits must be 32 or 64, not {self.npu_perf_bits!r}")
             if self.npu_spad_rows > 65536 or self.npu_acc_rows > 65536:
@@ -429,11 +448,14 @@ PRESETS = {
     # The ULX3S's main memory is its 32 MiB SDRAM; latency and bandwidth are the controller's
     # measured open-row numbers (tests/rtl/soc/sdram). No FP16 MAC in the element-wise unit
     # (npu_eltwise_fp16): the board is at 75 % of its LUTs; FP16 depthwise stays on the array.
+    # The load unit's row path and the element-wise unit's ADD are pipelined for the clock
+    # (npu_load_pipeline, npu_eltwise_pipeline: a few cycles per LOAD / ADD command).
     "ulx3s": SoCConfig(name="ulx3s", clk_freq=20_000_000, ram_size=64 * 1024, rom_size=4096,
                        main_size=32 * 1024 * 1024, main_kind="sdram", main_latency=6,
                        main_bytes_per_cycle=2, npu_rows=4, npu_cols=4,
                        npu_spad_rows=1024, npu_acc_rows=512, npu_queue_depth=8,
-                       pmp_entries=8, npu_eltwise_fp16=False, npu_dma_slice=True),
+                       pmp_entries=8, npu_eltwise_fp16=False, npu_dma_slice=True,
+                       npu_load_pipeline=True, npu_eltwise_pipeline=True),
     # iCEBreaker (iCE40UP5K): RAM and main memory in the four SPRAM blocks (64 KiB each), the
     # tiny multi-cycle control core, 2-entry UART FIFOs, short bus queues; no NPU; no PMP
     # and no triggers (the UP5K has no room for them).

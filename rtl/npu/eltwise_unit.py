@@ -12,24 +12,54 @@ from .fp.pipeline import Pipeline
 from .isa import Precision
 from .mem_ports import ReadPortSignature, row_write_layout
 
-__all__ = ["EltwiseUnit", "ADD_LEFT_SHIFT"]
+__all__ = ["EltwiseUnit", "ADD_LEFT_SHIFT", "ADD_PIPELINE_STAGES"]
 
 #: Left shift of ``x - zp`` before the input rescaling (TFLite's 20 for 8-bit ADD).
 ADD_LEFT_SHIFT = 20
+#: Stages an ADD row takes between the read data and the output register with
+#: ``config.npu_eltwise_pipeline`` (products, high half, rounding shift).
+ADD_PIPELINE_STAGES = 3
 _CANONICAL_NAN32 = 0x7FC0_0000
 
 
 def _rescale(v, mult, rshift):
     """``RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(v << 20, mult), rshift)`` for a
-    signed ``v`` with ``|v| <= 255`` (so ``v << 20`` is never INT32_MIN: no saturation case)."""
-    ab = (v * mult) << ADD_LEFT_SHIFT                      # exact, signed
-    t = ab + Mux(ab >= 0, 1 << 30, 1 - (1 << 30))
-    q = ((t + Mux(t < 0, (1 << 31) - 1, 0)) >> 31)        # C division by 2**31 (toward 0)
-    x = q[:32].as_signed()                                 # |q| < 2**28
-    mask = ((Const(1, 33) << rshift) - 1)[:32]
-    remainder = x.as_unsigned() & mask
-    threshold = (mask >> 1) + x[31]
-    return (x >> rshift) + (remainder > threshold)
+    signed ``v`` with ``|v| <= 255`` (so ``v << 20`` is never INT32_MIN: no saturation case),
+    combinational: :func:`_rescale_products`, :func:`_high_mul` and :func:`_divide_by_pot`,
+    the three steps the pipelined ADD registers one by one."""
+    return _divide_by_pot(_high_mul(*_rescale_products(v, mult)), rshift)
+
+
+def _rescale_products(v, mult):
+    """The two partial products of ``v * mult`` (``v`` signed, ``|v| <= 255``; ``mult`` int32):
+    ``v`` times the low 16 bits (unsigned) and times the high 16 bits (signed), each one
+    18 x 18 multiplier."""
+    return v * mult[:16], v * mult[16:].as_signed()
+
+
+def _high_mul(lo, hi):
+    """``SaturatingRoundingDoublingHighMul(v << 20, mult)`` from the partial products of
+    ``p = v * mult``: with ``ab = p * 2**20``, TFLite's ``(ab + nudge) / 2**31`` (nudge
+    ``2**30`` or ``1 - 2**30`` by the sign of ``ab``, division toward zero) is ``floor((ab +
+    2**30) / 2**31)`` for either sign, which is ``floor((p + 2**10) / 2**11)``: one add and
+    a fixed shift (``|result| < 2**28``)."""
+    return (lo + (hi << 16) + (1 << 10)) >> 11
+
+
+def _divide_by_pot(x, rshift, biases=None):
+    """``RoundingDivideByPOT(x, rshift)`` (halves away from zero) as one add and a shift:
+    ``(x + 2**(r - 1) - (x < 0)) >> r`` for ``r >= 1``, ``x`` for ``r = 0``. ``biases``: the
+    two added terms ``(for x >= 0, for x < 0)`` of :func:`_pot_biases`, if already at hand
+    (registers of the command's)."""
+    pos, neg = _pot_biases(rshift) if biases is None else biases
+    return (x + Mux(x[-1], neg, pos)) >> rshift
+
+
+def _pot_biases(rshift):
+    """The terms :func:`_divide_by_pot` adds for ``x >= 0`` and ``x < 0``: ``2**(r - 1)`` and
+    ``2**(r - 1) - 1`` (both 0 for ``r = 0``)."""
+    half = ((Const(1, 32) << rshift) >> 1)[:31]
+    return half, Mux(rshift == 0, 0, half - 1)[:31]
 
 
 def _widen_fp16(h):
@@ -93,7 +123,10 @@ class EltwiseUnit(wiring.Component):
     -------
     Row i is written 2 cycles after it is read (read, compute register), without stalls:
     ``m + 3`` cycles from acceptance to ``done`` (``m + 4`` for a MAC: the weight read; ``m +
-    20`` for an FP16 MAC: the lanes' 16-stage pipeline, which stalls with the rest).
+    20`` for an FP16 MAC: the lanes' 16-stage pipeline, which stalls with the rest). With
+    ``config.npu_eltwise_pipeline`` an ADD row takes :data:`ADD_PIPELINE_STAGES` more
+    (each input's two partial products, its rounding high half, its rounding shift; the sum
+    into the output register): ``m + 6`` for an ADD.
     """
 
     def __init__(self, config):
@@ -177,12 +210,37 @@ class EltwiseUnit(wiring.Component):
         add = cmd.op == EltwiseOp.ADD.value
         fp16 = cmd.precision == Precision.FP16.value
         acc_in = cmd.accumulate
+        pipe_add = self._config.npu_eltwise_pipeline
+        if pipe_add:
+            pa = Pipeline(m, advance)
+            # The rounding shifts' added terms, per command: registered from the command
+            # register (an ADD row reaches the shift stage 4 cycles after acceptance at the
+            # earliest).
+            biases = {}
+            for k, r in (("a", cmd.rshift_a), ("b", cmd.rshift_b)):
+                pos, neg = _pot_biases(r)
+                regs = (Signal(31, name=f"add_bias_pos_{k}"), Signal(31, name=f"add_bias_neg_{k}"))
+                m.d.sync += [regs[0].eq(pos), regs[1].eq(neg)]
+                biases[k] = regs
         results = []
         for j in range(cols):
             a16, b16, cur = self.spad_a.data[j], self.spad_b.data[j], self.acc_r.data[j]
             a8, b8 = a16[:8].as_signed(), b16[:8].as_signed()
-            total = (_rescale(a8 - cmd.zp_a, cmd.mult_a.as_signed(), cmd.rshift_a)
-                     + _rescale(b8 - cmd.zp_b, cmd.mult_b.as_signed(), cmd.rshift_b))
+            if pipe_add:
+                # One step of each input's rescaling per stage: the products, the high half,
+                # the rounding shift; then the sum into the output register.
+                ys = []
+                for x8, zp, mult, r, k in ((a8, cmd.zp_a, cmd.mult_a, cmd.rshift_a, "a"),
+                                           (b8, cmd.zp_b, cmd.mult_b, cmd.rshift_b, "b")):
+                    lo, hi = _rescale_products(x8 - zp, mult)
+                    lo = pa.reg(lo, name=f"add_lo_{k}{j}")
+                    hi = pa.reg(hi, name=f"add_hi_{k}{j}")
+                    x = pa.reg(_high_mul(lo, hi), name=f"add_x_{k}{j}")
+                    ys.append(pa.reg(_divide_by_pot(x, r, biases[k]), name=f"add_y_{k}{j}"))
+                total = ys[0] + ys[1]
+            else:
+                total = (_rescale(a8 - cmd.zp_a, cmd.mult_a.as_signed(), cmd.rshift_a)
+                         + _rescale(b8 - cmd.zp_b, cmd.mult_b.as_signed(), cmd.rshift_b))
             int_max = Mux(acc_in & (cur.as_signed() > a8), cur.as_signed(), a8)
             v32, v_nan = _widen_fp16(a16)
             cur_nan = (cur[23:31] == 0xFF) & cur[:23].any()
@@ -216,6 +274,13 @@ class EltwiseUnit(wiring.Component):
                     lane.pair.eq(cmd.pair),
                 ]
                 results[j] = Mux(fp, lane.o_z, results[j])
+        if pipe_add:
+            # ADD rows take the three rescaling stages (``npu_eltwise_pipeline``).
+            tail = (s1_valid & add, s1_last, s1_addr)
+            for n in range(ADD_PIPELINE_STAGES):
+                tail = tuple(pa.reg(v, name=f"add_{key}_d{n}", reset=key == "valid")
+                             for key, v in zip(("valid", "last", "addr"), tail, strict=True))
+            o_next = tuple(Mux(add, t, s) for t, s in zip(tail, o_next, strict=True))
         with m.If(advance):
             m.d.sync += [
                 s1_valid.eq(issue),

@@ -2,9 +2,10 @@
 
 from types import SimpleNamespace
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import bits_for
 
 from .base6_decode import Base6Decoder
 from .commands import KEEP_BASE6_FORMAT, ElemType, LoadTarget, Opcode, WeightFormat
@@ -95,7 +96,15 @@ class LoadUnit(wiring.Component):
     ``dest(r)`` is ``local_addr + r``, or with a 2-D placement (``local_cols != 0``)
     ``local_addr + (r // local_cols) * local_row_step + r % local_cols``; the unit keeps it as a
     running address (step 1, or back to the group's start plus ``local_row_step`` after
-    ``local_cols`` rows), so there is no multiply.
+    ``local_cols`` rows), so there is no multiply. The shift amounts into the source row
+    (second values, codes, each int4 row of an ``INT4_FP16_ROWS`` row, base-6 records) and
+    ``rows - 1``, ``local_cols - 1`` are computed once, registered when the command starts.
+
+    With ``config.npu_load_pipeline`` a taken row passes two registers before its write: the
+    formatted lanes (and the dequantizers' operands), then the int4 dequantizers' products
+    (:class:`~.int4_dequant.Int4Dequant` ``pipelined``); both stall while the destination
+    refuses. ``done`` comes with the last row's write (when every row is taken, it waits for
+    the stages to empty) and the next command starts then.
 
     With ``config.npu_load_overlap`` the unit takes a second command while busy and, once the
     current one has made its last DMA request, asks the reader (built with ``overlap``) for the
@@ -127,7 +136,8 @@ class LoadUnit(wiring.Component):
 
     Latency
     -------
-    A row is written in the cycle the DMA reader presents it (SPAD), or when the ACC grants.
+    A row is written in the cycle the DMA reader presents it (SPAD), or when the ACC grants;
+    with ``npu_load_pipeline`` 2 cycles later (without stalls), and ``done`` 2 cycles later.
     """
 
     def __init__(self, config):
@@ -151,6 +161,8 @@ class LoadUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         lanes, cols = self._config.npu_lanes, self._config.npu_cols
+        pipe = self._config.npu_load_pipeline
+        gather = self._config.npu_gather
         cmd = Signal(command_layout(Opcode.LOAD))
         busy = Signal()
         rd_pending = Signal()
@@ -162,6 +174,9 @@ class LoadUnit(wiring.Component):
         in_scale = Signal()             # INT4_FP16: reading the scale row
         sub = Signal(2)                 # 2:4 formats: destination row within the group
         scales = Signal(16 * lanes)
+        # Per-command shift amounts and limits, registered with the command (`_plan`).
+        plan = {k: Signal(v.shape(), name=f"plan_{k}")
+                for k, v in _plan(cmd, gather, self._maxb).items()}
 
         ov = self._config.npu_load_overlap
         if ov:
@@ -175,18 +190,18 @@ class LoadUnit(wiring.Component):
             pending = ~p.fill if sent is None else ~p.fill & ~sent
             return [cmd.eq(p), busy.eq(1), rd_pending.eq(pending), row.eq(0),
                     in_scale.eq(p.weight_format == WeightFormat.INT4_FP16),
-                    dest.eq(p.local_addr), group.eq(p.local_addr), gcol.eq(0), sub.eq(0)]
+                    dest.eq(p.local_addr), group.eq(p.local_addr), gcol.eq(0), sub.eq(0),
+                    *[plan[k].eq(v) for k, v in _plan(p, gather, self._maxb).items()]]
 
         m.d.comb += self.cmd.ready.eq(~busy if not ov else ~nxt_valid)
         with m.If(self.cmd.valid & ~busy):
             m.d.sync += start(self.cmd.payload)
         fill = cmd.fill
 
-        gather = self._config.npu_gather
         src = _source(cmd, gather)
         elem, wf, sparse8, rows4 = src.elem, src.wf, src.sparse8, src.rows4
         sparse24, sparse, lane8, base6 = src.sparse24, src.sparse, src.lane8, src.base6
-        lanes24, half, keep, lane_vals = src.lanes24, src.half, src.keep, src.lane_vals
+        lanes24, keep = src.lanes24, src.keep
         m.d.comb += [
             self.rd_cmd.valid.eq(rd_pending),
             self.rd_cmd.payload.addr.eq(Mux(in_scale, cmd.scale_addr, cmd.dram_addr)),
@@ -200,6 +215,7 @@ class LoadUnit(wiring.Component):
             # INT4_FP16 LOAD, whose weights wait for its scale row).
             nsrc = _source(nxt, gather)
             early = Signal()
+            sent_now = Signal()         # ... and the reader takes it this cycle
             m.d.comb += early.eq(busy & ~fill & ~rd_pending & ~in_scale & nxt_valid & ~nxt_sent
                                  & ~nxt.fill & (nxt.weight_format != WeightFormat.INT4_FP16))
             with m.If(early):
@@ -210,8 +226,8 @@ class LoadUnit(wiring.Component):
                     self.rd_cmd.payload.rows.eq(Mux(nxt.broadcast, 1, nsrc.src_rows)),
                     self.rd_cmd.payload.row_bytes.eq(nsrc.row_bytes),
                 ]
-                with m.If(self.rd_cmd.ready):
-                    m.d.sync += nxt_sent.eq(1)
+                m.d.comb += sent_now.eq(self.rd_cmd.ready)
+                m.d.sync += nxt_sent.eq(nxt_sent | self.rd_cmd.ready)
         with m.If(self.rd_cmd.valid & self.rd_cmd.ready):
             m.d.sync += rd_pending.eq(0)
         # The scale row: kept, then the weights are requested (unless the read failed).
@@ -222,42 +238,36 @@ class LoadUnit(wiring.Component):
 
         # Lanes of the row the reader presents.
         src = self.rd_rows.payload
-        spad_row = Signal(data.ArrayLayout(16, lanes))
-        acc_row = Signal(data.ArrayLayout(32, cols))
         fv = cmd.fill_value
         # 2:4 rows: second values and codes start after cols (int8) or ceil(cols / 2) bytes.
-        shift = Signal(range(8 * self._maxb + 1))
-        m.d.comb += shift.eq(Mux(sparse8, cmd.cols, half) << 3)
         second = Signal(8 * self._maxb)
         codes = Signal(8 * self._maxb)
-        m.d.comb += [second.eq(src >> shift), codes.eq(src >> (shift << 1))]
+        m.d.comb += [second.eq(src >> plan["second"]), codes.eq(src >> plan["codes"])]
         lcodes = Signal(8 * self._maxb)
-        m.d.comb += lcodes.eq(src >> (lane_vals << 3))
+        m.d.comb += lcodes.eq(src >> plan["lcodes"])
         # INT4_FP16_ROWS: the int4 values of destination row `sub` of the source row's 4.
         sub_q = Signal(8 * self._maxb)
-        # sub * half as a shift and an add (a 2-bit factor: no DSP block on the row path).
-        sub_half = Mux(sub[0], half, 0) + Mux(sub[1], half << 1, 0)
-        m.d.comb += sub_q.eq(src >> (16 + (sub_half << 3)))
+        m.d.comb += sub_q.eq(src >> Array(plan[f"sub_q{k}"] for k in range(4))[sub])
         if gather:
             # Shared base-6 codes: record `sub` at byte sub * g, the code bytes at 3 g.
-            bgroups = cmd.cols >> 1
             rec = Signal(8 * self._maxb)
             b6 = Signal(8 * self._maxb)
-            m.d.comb += [rec.eq(src >> ((sub * bgroups) << 3)),
-                         b6.eq(src >> ((bgroups * 3) << 3))]
+            m.d.comb += [rec.eq(src >> Array(plan[f"rec{k}"] for k in range(3))[sub]),
+                         b6.eq(src >> plan["b6"])]
             decs = []
             for j in range(lanes // 2):
                 m.submodules[f"b6dec{j}"] = dec = Base6Decoder()
                 m.d.comb += dec.code.eq(b6[8 * j:8 * j + 8])
                 decs.append(dec)
+        # Each lane: `pre` (every format but the int4 x fp16 ones), or the dequantizer's
+        # output from `dq_q` and `dq_s` where `use_dq`.
+        pre = Signal(data.ArrayLayout(16, lanes))
+        use_dq = Signal(lanes)
+        dq_q = Signal(data.ArrayLayout(4, lanes))
+        dq_s = Signal(data.ArrayLayout(16, lanes))
+        acc_row = Signal(data.ArrayLayout(32, cols))
         for c in range(lanes):
             nib = src[4 * c:4 * c + 4]
-            dequant = 0
-            if self._config.npu_fp16:      # INT4_FP16 is refused without FP16
-                m.submodules[f"dq{c}"] = dq = Int4Dequant()
-                m.d.comb += [dq.q.eq(Mux(rows4, sub_q[4 * c:4 * c + 4], nib)),
-                             dq.s.eq(Mux(rows4, src[:16], scales[16 * c:16 * c + 16]))]
-                dequant = dq.out
             v0 = Mux(sparse8, src[8 * c:8 * c + 8].as_signed(), nib.as_signed())
             v1 = Mux(sparse8, second[8 * c:8 * c + 8].as_signed(),
                      second[4 * c:4 * c + 4].as_signed())
@@ -276,6 +286,14 @@ class LoadUnit(wiring.Component):
             kval = Mux(lane8, src[8 * c:8 * c + 8], src[4 * c:4 * c + 4].as_signed())
             tagged = Signal(16, name=f"tagged{c}")
             m.d.comb += tagged.eq(Cat(kval.as_unsigned()[:8], kcode))
+            dense = Mux(elem == ElemType.INT8,
+                        Mux(fill, fv[:8], src[8 * c:8 * c + 8]).as_signed(),
+                        Mux(fill, fv[:16], src[16 * c:16 * c + 16]))
+            lane = Mux(sparse24, spread.as_signed(), Mux(lanes24, Mux(keep, tagged,
+                                                                   lspread.as_signed()),
+                       Mux(wf == WeightFormat.INT4, nib.as_signed(), dense)))
+            dequant = ~sparse24 & ~lanes24 & (wf != WeightFormat.INT4) & (
+                (wf == WeightFormat.INT4_FP16) | rows4)
             if gather:
                 dec = decs[kj]
                 pair = dec.pairs[sub[:2]]       # sub < 3 in this mode
@@ -284,16 +302,12 @@ class LoadUnit(wiring.Component):
                 m.d.comb += [bval.eq(rec[4 * c:4 * c + 4].as_signed()),
                              tagged6.eq(Mux(dec.legal, Cat(bval.as_unsigned(),
                                                            pair[2 * ks:2 * ks + 2]), 0))]
-            dense = Mux(elem == ElemType.INT8,
-                        Mux(fill, fv[:8], src[8 * c:8 * c + 8]).as_signed(),
-                        Mux(fill, fv[:16], src[16 * c:16 * c + 16]))
-            lane = Mux(sparse24, spread.as_signed(), Mux(lanes24, Mux(keep, tagged,
-                                                                   lspread.as_signed()),
-                       Mux(wf == WeightFormat.INT4, nib.as_signed(),
-                           Mux((wf == WeightFormat.INT4_FP16) | rows4, dequant, dense))))
-            if gather:
                 lane = Mux(base6, tagged6, lane)
-            m.d.comb += spad_row[c].eq(Mux(c < cmd.cols, lane, 0))
+                dequant = dequant & ~base6
+            m.d.comb += [pre[c].eq(Mux(c < cmd.cols, lane, 0)),
+                         use_dq[c].eq(dequant & (c < cmd.cols)),
+                         dq_q[c].eq(Mux(rows4, sub_q[4 * c:4 * c + 4], nib)),
+                         dq_s[c].eq(Mux(rows4, src[:16], scales[16 * c:16 * c + 16]))]
         for c in range(cols):
             m.d.comb += acc_row[c].eq(Mux(c < cmd.cols, Mux(fill, fv, src[32 * c:32 * c + 32]),
                                           0))
@@ -305,22 +319,49 @@ class LoadUnit(wiring.Component):
             last_sub = Mux(base6, sub == 2, last_sub)
             next_sub = Mux(base6 & (sub == 2), 0, next_sub)
         row_valid = busy & ~in_scale & (fill | self.rd_rows.valid)
-        write = Signal()
-        last_row = row == cmd.rows - 1
+        write = Signal()                # the row is taken (written, or into the pipeline)
+        last_row = row == plan["rows_m1"]
+        # Where the row goes: straight to the SPAD / ACC port, or through the two stages.
+        out = SimpleNamespace(valid=row_valid, to_acc=to_acc, dest=dest, pre=pre,
+                              use_dq=use_dq, dq_q=dq_q, dq_s=dq_s, acc_row=acc_row)
+        if pipe:
+            finish = Signal()           # every row taken: `done` once the stages are empty
+            fin_error = Signal()
+            row_valid = row_valid & ~finish
+            out.valid = row_valid
+            s2_valid = Signal()
+            s2_to_acc = Signal()
+            en = ~s2_valid | Mux(s2_to_acc, self.acc_w.ready, self.spad_w.ready)
+            s1 = _stage(m, en, vars(out), "s1")
+            s2 = _stage(m, en, {k: v for k, v in s1.items() if not k.startswith("dq_")}, "s2")
+            m.d.comb += [s2_valid.eq(s2["valid"]), s2_to_acc.eq(s2["to_acc"])]
+            out = SimpleNamespace(**s2, dq_q=s1["dq_q"], dq_s=s1["dq_s"])
+            m.d.comb += write.eq(row_valid & en)
+        spad_row = Signal(data.ArrayLayout(16, lanes))
+        for c in range(lanes):
+            lane_out = 0
+            if self._config.npu_fp16:      # INT4_FP16 is refused without FP16
+                m.submodules[f"dq{c}"] = dq = Int4Dequant(pipelined=pipe)
+                m.d.comb += [dq.q.eq(out.dq_q[c]), dq.s.eq(out.dq_s[c])]
+                if pipe:
+                    m.d.comb += dq.en.eq(en)
+                lane_out = dq.out
+            m.d.comb += spad_row[c].eq(Mux(out.use_dq[c], lane_out, out.pre[c]))
         m.d.comb += [
-            self.spad_w.valid.eq(row_valid & ~to_acc),
-            self.spad_w.payload.addr.eq(dest),
+            self.spad_w.valid.eq(out.valid & ~out.to_acc),
+            self.spad_w.payload.addr.eq(out.dest),
             self.spad_w.payload.data.eq(spad_row),
-            self.acc_w.valid.eq(row_valid & to_acc),
-            self.acc_w.payload.addr.eq(dest),
-            self.acc_w.payload.data.eq(acc_row),
+            self.acc_w.valid.eq(out.valid & out.to_acc),
+            self.acc_w.payload.addr.eq(out.dest),
+            self.acc_w.payload.data.eq(out.acc_row),
             self.acc_w.payload.mask.eq((1 << cols) - 1),
-            write.eq((self.spad_w.valid & self.spad_w.ready)
-                     | (self.acc_w.valid & self.acc_w.ready)),
             self.rd_rows.ready.eq(in_scale | (write & ~fill & (~cmd.broadcast | last_row)
                                               & last_sub)),
         ]
-        wrap = (cmd.local_cols != 0) & (gcol == cmd.local_cols - 1)
+        if not pipe:
+            m.d.comb += write.eq((self.spad_w.valid & self.spad_w.ready)
+                                 | (self.acc_w.valid & self.acc_w.ready))
+        wrap = (cmd.local_cols != 0) & (gcol == plan["lc_m1"])
         with m.If(write):
             m.d.sync += [
                 row.eq(row + 1),
@@ -332,11 +373,28 @@ class LoadUnit(wiring.Component):
 
         # The reader finishes only after its last row was taken, so its done is ours; a fill
         # is done with its last row.
-        m.d.comb += [
-            self.done.eq(busy & Mux(fill, write & last_row,
-                                    self.rd_done & (~in_scale | self.rd_error))),
-            self.bus_error.eq(~fill & self.rd_error),
-        ]
+        rd_done, rd_error = self.rd_done, self.rd_error
+        if pipe and ov:
+            # A done of the next command's early read arriving while this one finishes (it
+            # failed before any row was taken) is kept for when that command starts.
+            held, held_error = Signal(), Signal()
+            with m.If(finish & self.rd_done):
+                m.d.sync += [held.eq(1), held_error.eq(self.rd_error)]
+            rd_done, rd_error = self.rd_done | held, Mux(held, held_error, self.rd_error)
+        taken = busy & Mux(fill, write & last_row, rd_done & (~in_scale | rd_error))
+        error = ~fill & rd_error
+        if pipe:
+            taken = taken & ~finish
+            with m.If(taken):
+                m.d.sync += [finish.eq(1), fin_error.eq(error)]
+                if ov:
+                    m.d.sync += held.eq(0)
+            # Done with the last row's write (or once the stages are empty).
+            m.d.comb += [self.done.eq(finish & ~s1["valid"] & en), self.bus_error.eq(fin_error)]
+            with m.If(self.done):
+                m.d.sync += finish.eq(0)
+        else:
+            m.d.comb += [self.done.eq(taken), self.bus_error.eq(error)]
         with m.If(self.done):
             m.d.sync += busy.eq(0)
         if ov:
@@ -347,5 +405,38 @@ class LoadUnit(wiring.Component):
                 with m.Else():
                     m.d.sync += [nxt.eq(self.cmd.payload), nxt_valid.eq(1), nxt_sent.eq(0)]
             with m.If(self.done & nxt_valid):
-                m.d.sync += [*start(nxt, nxt_sent), nxt_valid.eq(0)]
+                # (with the pipeline the done can come in the cycle the early read is taken)
+                m.d.sync += [*start(nxt, nxt_sent | sent_now), nxt_valid.eq(0)]
         return m
+
+
+def _plan(p, gather, maxb):
+    """Shift amounts and limits of command ``p`` that the row path would otherwise compute
+    from the command every row (registered when the command starts): the source row's shifts
+    to the 2:4 second values and codes, to the lane-grouped codes, to each of the 4 int4 rows
+    of an ``INT4_FP16_ROWS`` row (``16 + 8 k ceil(cols / 2)``), with ``gather`` to each of the
+    3 base-6 records and their code bytes; ``rows - 1`` and ``local_cols - 1``. Products by
+    constants are shifts and adds."""
+    src = _source(p, gather)
+    width = bits_for(8 * maxb)                      # the 2:4 shift's width on the row path
+    second = (Mux(src.sparse8, p.cols, src.half) << 3)[:width]
+    h8 = src.half << 3
+    plan = {"second": second, "codes": second << 1, "lcodes": src.lane_vals << 3,
+            "sub_q0": Const(16, 5), "sub_q1": 16 + h8, "sub_q2": 16 + (h8 << 1),
+            "sub_q3": 16 + h8 + (h8 << 1), "rows_m1": p.rows - 1, "lc_m1": p.local_cols - 1}
+    if gather:
+        g8 = (p.cols >> 1) << 3
+        plan.update({"rec0": Const(0, 1), "rec1": g8, "rec2": g8 << 1, "b6": g8 + (g8 << 1)})
+    return plan
+
+
+def _stage(m, en, values, prefix):
+    """Registers of ``values`` (a dict; views keep their layout) loaded while ``en``; the
+    ``valid`` entry is reset, the rest are reset-less."""
+    regs = {}
+    for k, v in values.items():
+        shape = v.shape() if isinstance(v, data.View) else Value.cast(v).shape()
+        regs[k] = Signal(shape, name=f"{prefix}_{k}", reset_less=k != "valid")
+        with m.If(en):
+            m.d.sync += regs[k].eq(v)
+    return regs

@@ -77,6 +77,13 @@ def test_config_is_frozen_and_hashable():
         SoCConfig(npu_rows=2, npu_cols=2, npu_gather=True)
     with pytest.raises(ValueError, match="npu_load_overlap"):
         SoCConfig(npu_load_overlap=1)
+    # The units' pipeline stages for the FPGA clock: on in the ULX3S preset only.
+    assert preset("ulx3s").npu_load_pipeline and preset("ulx3s").npu_eltwise_pipeline
+    assert not any(preset(name).npu_load_pipeline or preset(name).npu_eltwise_pipeline
+                   for name in ("sim", "icebreaker-npu", "npu-small"))
+    for name in ("npu_load_pipeline", "npu_eltwise_pipeline"):
+        with pytest.raises(ValueError, match=f"{name} must be a bool"):
+            SoCConfig(**{name: 1})
 
 
 def test_spram_variants_share_the_four_blocks():

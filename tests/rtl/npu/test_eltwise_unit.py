@@ -5,7 +5,10 @@ zeros), INT8 ADD layers, INT8 and FP16 depthwise and INT8 global pooling on the 
 random mix of ELTWISE commands (walks, accumulate, MAC with and without reduce, FP16 MACs with
 specials, lane counts, malformed ones)
 with LOADs, COMPUTEs (the structural hazard) and STOREs: final memory, ERROR and DONE equal the
-model's."""
+model's. The ADD layer and one random mix also run with ``npu_eltwise_pipeline`` (the ADD's
+three rescaling stages)."""
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -39,14 +42,15 @@ from dure.sim.verif.npu_datapath import MemoryTarget
 from dure.config import SoCConfig
 
 CFG = SoCConfig(npu_rows=4, npu_cols=4, npu_spad_rows=128, npu_acc_rows=64, npu_queue_depth=4)
+CFG_PIPE = dataclasses.replace(CFG, npu_eltwise_pipeline=True)
 BASE = 0x4000_0000
 SIZE = 0x1000
 X, OUT, PARAMS, X2 = BASE, BASE + 0x400, BASE + 0x800, BASE + 0xC00
 
 
-def run_npu(descriptors, image):
+def run_npu(descriptors, image, config=CFG):
     """Descriptors through the registers of the RTL NPU: (registers, memory)."""
-    dut = Npu(CFG, datapath=NpuDatapath(CFG))
+    dut = Npu(config, datapath=NpuDatapath(config))
     mem = bytearray(image)
     target = MemoryTarget(dut.dma, mem, base=BASE, latency=3, jitter=2, gnt_probability=0.9)
     regs = {}
@@ -69,10 +73,10 @@ def run_npu(descriptors, image):
     return regs, mem
 
 
-def run_both(descriptors, image):
-    """RTL and command model on the same image; asserts equal memory, ERROR, DONE and
-    PERF_MACS (COMPUTE and element-wise MAC products)."""
-    regs, mem = run_npu(descriptors, image)
+def run_both(descriptors, image, config=CFG):
+    """RTL (built with ``config``) and command model on the same image; asserts equal memory,
+    ERROR, DONE and PERF_MACS (COMPUTE and element-wise MAC products)."""
+    regs, mem = run_npu(descriptors, image, config)
     ref = NpuModel(CFG, memory={BASE: bytes(image)})
     ref.set_window(BASE, len(image))
     ref.codes = ref.run(descriptors)
@@ -128,7 +132,8 @@ def test_max_pool_fp16_layer_with_specials():
                           max_pool_fp16(x, 2, **kw).view(np.uint16))
 
 
-def test_add_int8_layer():
+@pytest.mark.parametrize("config", [CFG, CFG_PIPE], ids=["one_stage", "pipelined"])
+def test_add_int8_layer(config):
     rng = np.random.default_rng(3)
     a = rng.integers(-128, 128, (2, 3, 3, 5), dtype=np.int8)
     b = rng.integers(-128, 128, (2, 3, 3, 5), dtype=np.int8)
@@ -139,7 +144,7 @@ def test_add_int8_layer():
     prog = add_int8_program(CFG, a.shape, params, a_addr=X, b_addr=X2, out_addr=OUT,
                             param_addr=PARAMS, **kw)
     image = image_with((X, a), (X2, b), *prog.blobs)
-    _, mem, _ = run_both(prog.descriptors, image)
+    _, mem, _ = run_both(prog.descriptors, image, config)
     want = add_int8(a, b, params, **kw)
     assert np.array_equal(output(mem, prog), want)
     assert {-128, 127} <= set(want.reshape(-1).tolist())
@@ -254,8 +259,9 @@ def random_mix(rng):
     return words
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_random_eltwise_mix(seed):
+@pytest.mark.parametrize(("seed", "config"), [(0, CFG), (1, CFG), (2, CFG), (0, CFG_PIPE)],
+                         ids=["0", "1", "2", "0-pipelined"])
+def test_random_eltwise_mix(seed, config):
     rng = np.random.default_rng(10 + seed)
     image = bytearray(rng.integers(0, 256, SIZE, dtype=np.uint8).tobytes())
     spad = rng.standard_normal(96 * 4).astype(np.float16)
@@ -267,7 +273,7 @@ def test_random_eltwise_mix(seed):
         np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-40], np.float32), 30)
     image[0xC00:0xC00 + acc.nbytes] = acc.tobytes()
     descriptors = random_mix(rng)
-    _, _, ref = run_both(descriptors, image)
+    _, _, ref = run_both(descriptors, image, config)
     assert ref.error is not None                      # the malformed ones were refused
     ran = [d[0] & 0x1F0 for d, code in zip(descriptors, ref.codes, strict=True)
            if d[0] & 0xF == Opcode.ELTWISE.value and code.value == 0]
@@ -354,4 +360,46 @@ def test_rescale_equals_the_golden_for_every_input():
     sim.run()
     v, mu, r = (np.array(c, np.int64) for c in zip(*cases, strict=True))
     want = rounding_divide_by_pot(saturating_rounding_doubling_high_mul(v << 20, mu), r)
+    assert np.array_equal(np.array(got, np.int64), want.astype(np.int64))
+
+
+def test_rescale_steps_equal_the_golden_on_random_inputs():
+    """The three steps of the ADD rescaling (products, high half, rounding shift; registered
+    one by one with ``npu_eltwise_pipeline``) on random ``x - zp``, multipliers over the whole
+    int32 range and every right shift 0..31, against the golden TFLite arithmetic."""
+    from amaranth.hdl import Module, Signal, signed
+    from amaranth.sim import Simulator
+    from dure.rtl.npu.eltwise_unit import _divide_by_pot, _high_mul, _rescale_products
+    from dure.sim.golden_fixedpoint import (
+        rounding_divide_by_pot,
+        saturating_rounding_doubling_high_mul,
+    )
+
+    lanes = 64
+    m = Module()
+    ports = [(Signal(signed(10)), Signal(32), Signal(5), Signal(signed(32)))
+             for _ in range(lanes)]
+    for v, mult, r, out in ports:
+        m.d.comb += out.eq(_divide_by_pot(_high_mul(*_rescale_products(v, mult)), r))
+    rng = np.random.default_rng(17)
+    n = 64 * 80
+    v = rng.integers(-255, 256, n)
+    mu = rng.integers(-(1 << 31), 1 << 31, n)
+    mu[:64] = [-(1 << 31), (1 << 31) - 1, 0, 1, -1, 1 << 30] * 10 + [2, -2, 3, -3]
+    r = np.arange(n) % 32
+    got = []
+
+    async def bench(ctx):
+        for start in range(0, n, lanes):
+            for i, (sv, sm, sr, _) in enumerate(ports):
+                ctx.set(sv, int(v[start + i]))
+                ctx.set(sm, int(mu[start + i]) & 0xFFFF_FFFF)
+                ctx.set(sr, int(r[start + i]))
+            got.extend(ctx.get(port[3]) for port in ports)
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    want = rounding_divide_by_pot(saturating_rounding_doubling_high_mul(
+        v.astype(np.int64) << 20, mu.astype(np.int64)), r.astype(np.int64))
     assert np.array_equal(np.array(got, np.int64), want.astype(np.int64))

@@ -1,11 +1,13 @@
 """LoadUnit with its DMA reader: lane conversion, zero lanes, broadcast, ACC target with a
 stalling write port, bus error (no row written after the failing one), fill (no DMA access)
 and 2-D placement; with ``npu_load_overlap`` back-to-back LOADs overlap on the bus and write
-exactly what they write one at a time."""
+exactly what they write one at a time. The tests that drive the unit run with and without
+``npu_load_pipeline`` (its two row stages)."""
 
 import dataclasses
 import random
 
+import pytest
 from dure.rtl.npu.commands import ElemType, LoadTarget
 from dure.sim.npu_validate import local_rows_written
 from dure.sim.verif.bus import simulate
@@ -15,6 +17,18 @@ from dure.sim.verif.npu_unit_bench import LoadBench, load_cycle
 from dure.config import SoCConfig
 
 CFG = SoCConfig(npu_rows=3, npu_cols=2, npu_spad_rows=16, npu_acc_rows=16)
+_PIPE = {"on": False}       # npu_load_pipeline of every Bench, set by the `pipe` fixture
+
+
+@pytest.fixture(params=[False, True], ids=["unpiped", "piped"])
+def pipe(request):
+    """Runs the test with the load unit's row pipeline off, then on."""
+    _PIPE["on"] = request.param
+    yield request.param
+    _PIPE["on"] = False
+
+
+piped = pytest.mark.usefixtures("pipe")
 
 
 def _fields(cmd):
@@ -22,8 +36,13 @@ def _fields(cmd):
     return {k: getattr(v, "value", v) for k, v in cmd.fields.items()}
 
 
+def _bench(config):
+    """The load bench with the `pipe` fixture's ``npu_load_pipeline``."""
+    return LoadBench(dataclasses.replace(config, npu_load_pipeline=_PIPE["on"]))
+
+
 def run(cmds, mem, err_words=(), acc_ready=0.5, seed=0, bus_log=None, config=CFG):
-    dut = LoadBench(config)
+    dut = _bench(config)
     lanes = config.npu_lanes
     rng = random.Random(seed)
     target = MemoryTarget(dut.dma.bus, mem, latency=3, jitter=2, gnt_probability=0.7,
@@ -75,6 +94,7 @@ def expected_writes(cmds, mem, config=CFG):
     return out
 
 
+@piped
 def test_loads():
     rng = random.Random(2)
     mem = bytearray(rng.randbytes(256))
@@ -97,6 +117,7 @@ def test_loads():
     assert writes == expected_writes(cmds, mem)
 
 
+@piped
 def test_bus_error_stops_writes():
     mem = bytearray(random.Random(3).randbytes(256))
     bad = Command("load", dict(target=LoadTarget.SPAD, elem=ElemType.FP16, dram_addr=2,
@@ -108,6 +129,7 @@ def test_bus_error_stops_writes():
     assert writes == expected_writes([bad], mem)[:3] + expected_writes([good], mem)
 
 
+@piped
 def test_fill_and_placement():
     rng = random.Random(4)
     mem = bytearray(rng.randbytes(256))
@@ -141,6 +163,7 @@ def test_fill_and_placement():
     assert bus_log == []                          # a fill makes no main-memory access
 
 
+@piped
 def test_packed_weight_formats():
     """INT4, INT4_FP16 (scale row first), 2:4 int8 / int4 (random codes, so also p0 >= p1),
     with odd cols, placement and unaligned rows, against the command model."""
@@ -167,6 +190,7 @@ def test_packed_weight_formats():
     assert writes == expected_writes(cmds, mem)
 
 
+@piped
 def test_packed_bus_errors():
     """A bus error on the scale row writes nothing; one in a 2:4 source row stops before its
     group's 4 rows."""
@@ -187,6 +211,7 @@ def test_packed_bus_errors():
     assert writes == expected_writes([sparse], mem)[:8] + expected_writes([good], mem)
 
 
+@piped
 def test_lane_grouped_sparse_and_row_scaled_formats():
     """SPARSE24_LANES / SPARSE24_INT4_LANES (one source row per destination row, random codes
     so also p0 >= p1, cols 4 and 8, unaligned rows, placement) and INT4_FP16_ROWS (a scale and
@@ -262,6 +287,7 @@ def test_npu_dma_read_bytes_match_the_command_model():
     assert model.dma_rd == run.regs["DMA_RD"] == 4 * (10 + 5 + 4 + 3)
 
 
+@piped
 def test_keep_writes_tagged_lanes():
     """A ``keep`` LOAD of both lane-grouped 2:4 formats (random codes, so also p0 >= p1; int4
     -8..7 sign-extended to 8 bits; cols 2, 6 and 8 of 8 lanes; unaligned rows; placement)
@@ -292,6 +318,7 @@ def test_keep_writes_tagged_lanes():
     assert {lane >> 8 for lane in lanes} == {0, 1, 2, 3}       # every tag, nothing above
 
 
+@piped
 def test_keep_base6_writes_three_tagged_rows_per_source_row():
     """A ``keep`` LOAD of ``SPARSE24_INT4`` (shared base-6 codes: 3 records per source row)
     writes each record's int4 values with the positions of its digit of the group's code byte
@@ -328,7 +355,7 @@ def test_keep_base6_writes_three_tagged_rows_per_source_row():
 def run_stream(cmds, mem, *, config, err_words=(), acc_ready=0.5, seed=0):
     """Like :func:`run`, but the commands are offered back to back (the next one while the
     previous one runs); returns (writes, errors, cycles, bus log, responses)."""
-    dut = LoadBench(config)
+    dut = _bench(config)
     lanes, cols = config.npu_lanes, config.npu_cols
     rng = random.Random(seed)
     target = MemoryTarget(dut.dma.bus, mem, latency=3, jitter=2, gnt_probability=0.7,
@@ -356,6 +383,7 @@ def run_stream(cmds, mem, *, config, err_words=(), acc_ready=0.5, seed=0):
 OVERLAP = dataclasses.replace(CFG, npu_load_overlap=True)
 
 
+@piped
 def test_overlapped_loads():
     """Two LOADs offered back to back: the second one's first word is requested before the
     first one's last response arrives, and each writes its own rows with its own data (the
@@ -378,6 +406,7 @@ def test_overlapped_loads():
     assert cycles < seq_cycles
 
 
+@piped
 def test_overlapped_loads_match_one_at_a_time():
     """Every kind of LOAD (int8 / fp16 / word rows, broadcast, ACC with a stalling port, fill
     and 2-D placement, int4, INT4_FP16 with its scale row, 2:4) and bus errors (in a scale row,
