@@ -42,6 +42,11 @@ COMPUTEs only RAW matters: the younger one *accumulates* onto ACC rows the older
 younger than an issued COMPUTE it reads rows of: with ``store_orders_acc`` the store unit
 waits per row (:func:`conflict_cs_params` is all the dispatcher checks between them), so the
 last STORE of a layer follows its final COMPUTE's results into post-processing row by row.
+The mirror for LOADs: a COMPUTE younger than an issued LOAD into SPAD whose rows it reads;
+with ``load_follows`` the execute unit reads each SPAD row only once the load unit has
+written it (:class:`~.load_unit.LoadUnit` ``spad_wait``), so the dispatcher checks only the
+ACC rows between them (:func:`conflict_lc_acc`) and the first COMPUTE of a layer follows its
+weight and image rows into the array as they arrive.
 
 An ELTWISE borrows the execute unit's memory ports, so a COMPUTE and an ELTWISE always
 conflict (:func:`conflict_ce`, structural); with LOAD and STORE it conflicts like a COMPUTE.
@@ -53,8 +58,8 @@ from amaranth.lib import data
 from .commands import EltwiseOp, LoadTarget, RequantMode
 
 __all__ = ["LoadFootprint", "ComputeFootprint", "StoreFootprint", "EltwiseFootprint",
-           "footprint_of", "conflict_lc", "conflict_ls", "conflict_cs", "conflict_cs_params",
-           "conflict_cc",
+           "footprint_of", "conflict_lc", "conflict_lc_acc", "conflict_ls", "conflict_cs",
+           "conflict_cs_params", "conflict_cc",
            "conflict_le", "conflict_es", "conflict_ce"]
 
 
@@ -124,6 +129,14 @@ def conflict_lc(load, compute):
     it writes or reads (its ``init_row``)."""
     return Mux(load.spad, _overlap(load.rows, compute.a) | _overlap(load.rows, compute.w),
                _overlap(load.rows, compute.acc) | _overlap(load.rows, compute.init))
+
+
+def conflict_lc_acc(load, compute):
+    """What is left of :func:`conflict_lc` for an issued LOAD and a younger COMPUTE when the
+    execute unit reads each SPAD row only once no accepted LOAD still has to write it
+    (:class:`~.load_unit.LoadUnit` ``spad_wait``): a LOAD into ACC writing rows the COMPUTE
+    writes or reads (its ``init_row``). A LOAD into SPAD never conflicts."""
+    return ~load.spad & (_overlap(load.rows, compute.acc) | _overlap(load.rows, compute.init))
 
 
 def conflict_ls(load, store):

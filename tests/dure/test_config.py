@@ -68,15 +68,22 @@ def test_config_is_frozen_and_hashable():
     config = preset("sim")
     with pytest.raises(AttributeError):
         config.ram_size = 1
-    # The sim SoC has the gather path and overlapped LOADs; the defaults (board builds) not.
-    assert hash(config) == hash(SoCConfig(npu_gather=True, npu_load_overlap=True))
+    # The sim SoC has the gather path, overlapped LOADs and COMPUTEs following their LOADs;
+    # the defaults (board builds) not; npu-small (the 4x4 system tests) follows LOADs too.
+    assert hash(config) == hash(SoCConfig(npu_gather=True, npu_load_overlap=True,
+                                          npu_load_follow=True))
     assert not SoCConfig().npu_gather and not SoCConfig().npu_load_overlap
+    assert not SoCConfig().npu_load_follow
     assert not any(preset(name).npu_load_overlap
                    for name in ("ulx3s", "icebreaker-npu", "npu-small"))
+    assert not any(preset(name).npu_load_follow for name in ("ulx3s", "icebreaker-npu"))
+    assert preset("npu-small").npu_load_follow
     with pytest.raises(ValueError, match="npu_gather"):
         SoCConfig(npu_rows=2, npu_cols=2, npu_gather=True)
     with pytest.raises(ValueError, match="npu_load_overlap"):
         SoCConfig(npu_load_overlap=1)
+    with pytest.raises(ValueError, match="npu_load_follow"):
+        SoCConfig(npu_load_follow=1)
 
 
 def test_spram_variants_share_the_four_blocks():
