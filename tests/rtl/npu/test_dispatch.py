@@ -461,6 +461,42 @@ def test_every_refusal_code_of_every_opcode():
                  [code for code, _ in examples], {})
 
 
+@pytest.mark.parametrize("follows", [False, True], ids=["held", "follows"])
+def test_compute_follows_an_issued_load(follows):
+    """With ``load_follows`` (the execute unit waits per SPAD row) a COMPUTE reading the rows
+    of an in-flight LOAD into SPAD is issued while that LOAD runs, but never before the LOAD
+    is issued; a COMPUTE whose ACC rows a LOAD writes still waits for its ``done``; without
+    the option both wait."""
+    commands = [load(0), load(4), compute(0, 4, 0), load(16, target=LoadTarget.ACC),
+                compute(8, 12, 16, accumulate=1)]
+    dut = NpuControl(CFG, load_follows=follows)
+    datapath = StandInDatapath(dut.datapath, latency=lambda unit, f: 40, seed=0)
+    datapath.hold = {"load", "exec", "store", "eltwise"}
+
+    async def bench(ctx):
+        assert not await reg_write(ctx, dut.bus, "DMA_BASE", BASE)
+        assert not await reg_write(ctx, dut.bus, "DMA_SIZE", 0x1000)
+        for index, words in enumerate(commands):
+            if index == CFG.npu_queue_depth:
+                datapath.hold.clear()
+            await submit(ctx, dut.bus, words)
+        datapath.hold.clear()
+        for _ in range(2_000):
+            status, _ = await reg_read(ctx, dut.bus, "STATUS")
+            if not status & Status.BUSY.value:
+                break
+        else:
+            raise AssertionError("the NPU never became idle")
+
+    simulate(dut, [bench], [datapath.run])
+    codes = [validate(w, CFG, BASE, 0x1000) for w in commands]
+    matched = check_schedule([decode(w) for w in commands], codes, datapath.runs,
+                             load_follows=follows)
+    assert (matched[2].accepted < matched[1].done) == follows
+    assert matched[2].accepted > matched[1].accepted
+    assert matched[4].accepted > matched[3].done
+
+
 @pytest.mark.parametrize("orders", [False, True], ids=["held", "follows"])
 def test_store_follows_an_issued_compute(orders):
     """With ``store_orders_acc`` (the store unit waits per ACC row) a STORE of an in-flight
