@@ -412,7 +412,11 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     first_unit = units[0]
     head = unit_waves(config, layer, first_unit[2], first_unit[4], waved,
                       waved and len(units) == 1)
-    pre = side_fills() + tile_loads(first_unit, 0, head) + acc_init(0, first_unit)
+    # Weight-stationary: a COMPUTE reads its weight rows before its A rows, so of the LOADs
+    # the first COMPUTE needs (kept in this order) its ACC rows (read or written: it waits for
+    # those LOADs to be done) and weights come first, then the padding FILLs and image rows it
+    # follows row by row (config.npu_load_follow).
+    pre = acc_init(0, first_unit)
     if plan.wmode == "resident":
         pre += [c for j in range(layer.out_chunks)
                 for c in weight_loads(0, (0, 0, 0, j, 1), "jit")]
@@ -420,6 +424,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         pre += weight_loads(0, first_unit, "jit")
     elif plan.wmode == "taps":
         pre += tap_loads(first_unit, range(min(2, g.kh * g.kw)))
+    pre += side_fills() + tile_loads(first_unit, 0, head)
 
     def is_tile(cmd):
         return cmd.spad_write is not None and cmd.spad_write[0] >= tile0

@@ -371,8 +371,7 @@ void walk_pre_commands(struct walk *w, const struct unit *u)
     uint32_t wv[WALK_WAVES_MAX][2];
     uint32_t nw = walk_unit_waves(w->l, u->rows, u->gcount, walk_waved(w),
                                   walk_waved(w) && w->nunits == 1, wv);
-    side_fills(w);
-    tile_loads(w, u, wv, nw);
+    /* ACC rows and weights first, then the FILLs and image rows (walk_emit.py) */
     acc_init(w, u);
     if (p->wmode == WALK_RESIDENT) {
         for (uint32_t j = 0; j < w->nt; j++)
@@ -382,5 +381,7 @@ void walk_pre_commands(struct walk *w, const struct unit *u)
     } else if (p->wmode == WALK_TAPS) {
         tap_loads(w, u, 0, walk_min(2, w->l->g.kh * w->l->g.kw));
     }
+    side_fills(w);
+    tile_loads(w, u, wv, nw);
 }
 
