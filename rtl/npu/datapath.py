@@ -51,7 +51,8 @@ class NpuDatapath(wiring.Component):
     result rows of COMPUTEs still in the execute unit: the store unit waits for each such row
     (``ExecUnit.acc_pending``), so it follows the array's results as they are written; and,
     with ``config.npu_load_follow``, a COMPUTE may read the SPAD rows of LOADs still in the
-    load unit: the execute unit waits for each such row (``LoadUnit.spad_wait_a`` / ``_w``).
+    load unit: the execute unit (and the element-wise unit, for an ELTWISE) waits for each such
+    row (``LoadUnit.spad_wait_a`` / ``_w``).
 
     Parameters
     ----------
@@ -162,9 +163,13 @@ class NpuDatapath(wiring.Component):
         # a STORE follows the COMPUTE results it reads row by row (store_orders_acc)
         m.d.comb += [ex.acc_query.eq(st.acc_r.addr), st.acc_wait.eq(ex.acc_pending)]
         if cfg.npu_load_follow:
-            # a COMPUTE follows the LOADs writing its SPAD rows row by row (load_follows)
-            m.d.comb += [load.spad_query_a.eq(ex.spad_a.addr), ex.spad_wait_a.eq(load.spad_wait_a),
-                         load.spad_query_w.eq(ex.spad_w.addr), ex.spad_wait_w.eq(load.spad_wait_w)]
+            # a COMPUTE (an ELTWISE) follows the LOADs writing its SPAD rows row by row
+            # (load_follows): the load unit answers for the rows on the SPAD's read ports
+            m.d.comb += [load.spad_query_a.eq(spad.ra.addr), ex.spad_wait_a.eq(load.spad_wait_a),
+                         load.spad_query_w.eq(spad.rw.addr), ex.spad_wait_w.eq(load.spad_wait_w)]
+            if cfg.npu_eltwise:
+                m.d.comb += [elt.spad_wait_a.eq(load.spad_wait_a),
+                             elt.spad_wait_b.eq(load.spad_wait_w)]
         wiring.connect(m, st.wr_cmd, dma.wr_cmd)
         wiring.connect(m, st.wr_rows, dma.wr_rows)
 

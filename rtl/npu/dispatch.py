@@ -29,10 +29,10 @@ unit's stream) when
   for a pending COMPUTE, unless the execute unit orders those reads per row itself:
   ``exec_orders_acc``; for a pending STORE only the in-flight COMPUTEs writing its parameter
   rows when the store unit waits for each output row itself: ``store_orders_acc``; for a
-  pending COMPUTE no in-flight LOAD into SPAD when the execute unit waits for each SPAD row
-  the load unit has still to write: ``load_follows``), and no *older* pending command of
-  another unit (always the full check: a COMPUTE follows only a LOAD the load unit has
-  accepted).
+  pending COMPUTE or ELTWISE no in-flight LOAD into SPAD when the execute and element-wise
+  units wait for each SPAD row the load unit has still to write: ``load_follows``), and no
+  *older* pending command of another unit (always the full check: a command follows only a
+  LOAD the load unit has accepted).
 
 Each in-flight FIFO holds the footprints of its unit's issued, unfinished commands in order;
 the unit's ``done`` pulses (one per command, in order) retire them from the head. Every entry
@@ -73,6 +73,7 @@ from .hazard import (
     conflict_lc,
     conflict_lc_acc,
     conflict_le,
+    conflict_le_acc,
     conflict_ls,
     footprint_of,
 )
@@ -98,6 +99,8 @@ def _conflict(a, fa, b, fb, *, exec_orders_acc=False, store_orders_acc=False,
         return conflict_cs_params(fb, fa)
     if load_follows and (a, b) == ("compute", "load"):
         return conflict_lc_acc(fb, fa)
+    if load_follows and (a, b) == ("eltwise", "load"):
+        return conflict_le_acc(fb, fa)
     pair = {a: fa, b: fb}
     if set(pair) == {"load", "compute"}:
         return conflict_lc(pair["load"], pair["compute"])
@@ -134,10 +137,11 @@ class Dispatcher(wiring.Component):
         COMPUTE's result rows is issued at once and follows them row by row. ``False`` (the
         default) holds it until the COMPUTE is done (:func:`~.hazard.conflict_cs`).
     load_follows : bool
-        The execute unit reads a SPAD row only once the load unit has written it
-        (:class:`~.load_unit.LoadUnit` ``spad_wait``), so a COMPUTE reading rows of an issued
-        LOAD into SPAD is issued at once and follows them row by row. ``False`` (the
-        default) holds it until the LOAD is done (:func:`~.hazard.conflict_lc`).
+        The execute and element-wise units read a SPAD row only once the load unit has
+        written it (:class:`~.load_unit.LoadUnit` ``spad_wait``), so a COMPUTE or ELTWISE
+        reading rows of an issued LOAD into SPAD is issued at once and follows them row by
+        row. ``False`` (the default) holds it until the LOAD is done
+        (:func:`~.hazard.conflict_lc`, :func:`~.hazard.conflict_le`).
 
     Members
     -------

@@ -236,8 +236,9 @@ def check_schedule(commands, codes, runs, store_orders_acc=False, load_follows=F
     every command before an earlier FENCE had finished. ``store_orders_acc``: a STORE reading
     an earlier COMPUTE's result rows starts after that COMPUTE started, not after it finished
     (the store unit waits per row), unless the COMPUTE writes its parameter rows.
-    ``load_follows``: likewise a COMPUTE reading an earlier LOAD's SPAD rows starts after that
-    LOAD started (the execute unit waits per row), unless the LOAD writes ACC rows it touches.
+    ``load_follows``: likewise a COMPUTE or ELTWISE reading an earlier LOAD's SPAD rows starts
+    after that LOAD started (its unit waits per row), unless the LOAD writes ACC rows it
+    touches.
     Returns ``{seq: UnitRun}``."""
     by_unit = {unit: [r for r in runs if r.unit == unit] for unit in _UNITS}
     matched = {}
@@ -276,14 +277,14 @@ def check_schedule(commands, codes, runs, store_orders_acc=False, load_follows=F
                     assert other.accepted < run.accepted, \
                         f"STORE {seq} started at {run.accepted} before COMPUTE {earlier} " \
                         f"at {other.accepted}"
-            elif load_follows and (other.unit, run.unit) == ("load", "exec") and \
+            elif load_follows and other.unit == "load" and run.unit in ("exec", "eltwise") and \
                     earlier >= fence_at:
                 follows = conflict(commands[earlier], (opcode, fields))
                 _, written = rows_touched(*commands[earlier])
                 wait = any(mem == "acc" for mem, _ in written) and follows
                 if follows and not wait:
                     assert other.accepted < run.accepted, \
-                        f"COMPUTE {seq} started at {run.accepted} before LOAD {earlier} " \
+                        f"{run.unit} {seq} started at {run.accepted} before LOAD {earlier} " \
                         f"at {other.accepted}"
             else:
                 wait = conflict(commands[earlier], (opcode, fields))

@@ -5,7 +5,9 @@ zeros), INT8 ADD layers, INT8 and FP16 depthwise and INT8 global pooling on the 
 random mix of ELTWISE commands (walks, accumulate, MAC with and without reduce, FP16 MACs with
 specials, lane counts, malformed ones)
 with LOADs, COMPUTEs (the structural hazard) and STOREs: final memory, ERROR and DONE equal the
-model's."""
+model's; some also with ``npu_load_follow``."""
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -44,9 +46,9 @@ SIZE = 0x1000
 X, OUT, PARAMS, X2 = BASE, BASE + 0x400, BASE + 0x800, BASE + 0xC00
 
 
-def run_npu(descriptors, image):
+def run_npu(descriptors, image, config=CFG):
     """Descriptors through the registers of the RTL NPU: (registers, memory)."""
-    dut = Npu(CFG, datapath=NpuDatapath(CFG))
+    dut = Npu(config, datapath=NpuDatapath(config))
     mem = bytearray(image)
     target = MemoryTarget(dut.dma, mem, base=BASE, latency=3, jitter=2, gnt_probability=0.9)
     regs = {}
@@ -69,10 +71,10 @@ def run_npu(descriptors, image):
     return regs, mem
 
 
-def run_both(descriptors, image):
+def run_both(descriptors, image, config=CFG):
     """RTL and command model on the same image; asserts equal memory, ERROR, DONE and
     PERF_MACS (COMPUTE and element-wise MAC products)."""
-    regs, mem = run_npu(descriptors, image)
+    regs, mem = run_npu(descriptors, image, config)
     ref = NpuModel(CFG, memory={BASE: bytes(image)})
     ref.set_window(BASE, len(image))
     ref.codes = ref.run(descriptors)
@@ -145,9 +147,12 @@ def test_add_int8_layer():
     assert {-128, 127} <= set(want.reshape(-1).tolist())
 
 
-def test_depthwise_int8_layer_on_the_mac():
+@pytest.mark.parametrize("follow", [False, True], ids=["held", "follow"])
+def test_depthwise_int8_layer_on_the_mac(follow):
     """INT8 depthwise with every two taps a pair ELTWISE MAC (the last of the 9 alone):
-    zero point -128 (padding), stride 2, -128 inputs and weights, more channels than lanes."""
+    zero point -128 (padding), stride 2, -128 inputs and weights, more channels than lanes;
+    also with ``npu_load_follow`` (the MACs follow their LOADs row by row)."""
+    config = dataclasses.replace(CFG, npu_load_follow=follow)
     rng = np.random.default_rng(4)
     x = rng.integers(-128, 128, (1, 5, 4, 6), dtype=np.int8)
     x.reshape(-1)[:5] = -128
@@ -163,7 +168,7 @@ def test_depthwise_int8_layer_on_the_mac():
     assert any(d[0] & 0xF == Opcode.ELTWISE.value and d[0] >> 7 & 1 and d[0] >> 9 & 1
                for d in prog.descriptors)                       # pair MACs
     image = image_with((X, x), *prog.blobs)
-    _, mem, _ = run_both(prog.descriptors, image)
+    _, mem, _ = run_both(prog.descriptors, image, config)
     assert np.array_equal(output(mem, prog), depthwise_conv2d_int8(x, w, bias, **kw))
 
 
@@ -254,8 +259,10 @@ def random_mix(rng):
     return words
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_random_eltwise_mix(seed):
+    """Seed 3 with ``npu_load_follow``: COMPUTEs and ELTWISEs follow their LOADs row by row."""
+    config = dataclasses.replace(CFG, npu_load_follow=seed == 3)
     rng = np.random.default_rng(10 + seed)
     image = bytearray(rng.integers(0, 256, SIZE, dtype=np.uint8).tobytes())
     spad = rng.standard_normal(96 * 4).astype(np.float16)
@@ -267,7 +274,7 @@ def test_random_eltwise_mix(seed):
         np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-40], np.float32), 30)
     image[0xC00:0xC00 + acc.nbytes] = acc.tobytes()
     descriptors = random_mix(rng)
-    _, _, ref = run_both(descriptors, image)
+    _, _, ref = run_both(descriptors, image, config)
     assert ref.error is not None                      # the malformed ones were refused
     ran = [d[0] & 0x1F0 for d, code in zip(descriptors, ref.codes, strict=True)
            if d[0] & 0xF == Opcode.ELTWISE.value and code.value == 0]
