@@ -145,9 +145,11 @@ class EltwiseUnit(wiring.Component):
                          wread.eq(self.cmd.payload.mac)]
         follow = self._config.npu_load_follow
         # the weight rows are read once no LOAD has still to write them (load following)
-        w_ok = ~(self.spad_wait_b | (cmd.pair & self.spad_wait_a)) if follow else 1
-        m.d.sync += wlatch.eq(wread & w_ok)
-        with m.If(wread & w_ok):
+        w_read = wread
+        if follow:
+            w_read = wread & ~(self.spad_wait_b | (cmd.pair & self.spad_wait_a))
+        m.d.sync += wlatch.eq(w_read)
+        with m.If(w_read):
             m.d.sync += wread.eq(0)
         with m.If(wlatch):
             m.d.sync += [w0[j].eq(self.spad_b.data[j][:wbits]) for j in range(cols)]
