@@ -381,11 +381,13 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     # Prologue: constants and shared weights (small), then the first unit's own LOADs, each
     # just ahead of the first COMPUTE that needs it (JIT below).
     words = []
-    if layer.const_rows:
-        words.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
-                            dram_addr=layer.const_addr, dram_stride=layer.const_stride,
-                            rows=layer.const_rows, cols=layer.n_chunk,
-                            local_addr=plan.const_row))
+    # the STOREs' parameter rows: read by no COMPUTE, so LOADed just ahead of the first
+    # STOREs (first among the second unit's side commands; with one unit right after the
+    # first COMPUTE), not ahead of the first COMPUTE's own LOADs
+    const = _Cmd(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                        dram_addr=layer.const_addr, dram_stride=layer.const_stride,
+                        rows=layer.const_rows, cols=layer.n_chunk,
+                        local_addr=plan.const_row)) if layer.const_rows else None
     # the starting values' rows (WalkLayer.init_rows): whole chunks in one LOAD, a partial
     # last chunk in its own
     full = layer.cout // layer.n_chunk if layer.init_rows else 0
@@ -443,6 +445,8 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     for i, u in enumerate(units):
         comp = computes(i, u, tile_of[i], first=i == 0, last=i + 1 == len(units))
         side = stores(i - 1, units[i - 1]) if i > 0 else []
+        if const is not None and i == 1:
+            side = [const] + side
         if i + 1 < len(units):
             nxt = units[i + 1]
             if plan.wmode in ("double", "single"):
@@ -466,6 +470,8 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                         q = max(q, ci + 1)
             last = max(q, last)
             slots.append((last, 1, cmd))
+        if const is not None and i == 0 and len(units) == 1:
+            slots.append((0, 0, const))
         if i == 0:
             # The first unit's own LOADs: those its first COMPUTE needs before it, the others
             # JIT_LEAD COMPUTEs ahead of their first use, in order of use.
