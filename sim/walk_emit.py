@@ -20,7 +20,11 @@ element-wise unit; COMPUTEs start from the bias rows loaded in the prologue,
 :attr:`~dure.sim.walk_layer.WalkLayer.init_rows`); a side command
 that writes SPAD rows a COMPUTE of this unit reads is placed after that COMPUTE. The first
 unit's own LOADs go just ahead (JIT_LEAD COMPUTEs) of the first COMPUTE that needs them, those
-of its first COMPUTE before it; the last unit's STOREs go per sub-block right after the COMPUTE
+of its first COMPUTE before it (its ACC rows and weights first, then its padding FILLs and image
+rows: a COMPUTE reads its weight rows first and, with ``config.npu_load_follow``, follows its
+LOADs row by row); the STOREs' parameter rows (``WalkLayer.const_rows``) are LOADed first among
+the second unit's side commands, just ahead of the first STOREs (with one unit, right after the
+first COMPUTE); the last unit's STOREs go per sub-block right after the COMPUTE
 that finishes it. The NPU's front end takes commands in order with one waiting slot per unit,
 so this keeps LOADs and STOREs from holding up the COMPUTEs behind them.
 """
