@@ -382,7 +382,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                                     acc_read=(acc0 + px, acc0 + px + run.rows)))
         return out
 
-    # Prologue: constants and shared weights (small), then the first unit's own LOADs, each
+    # Prologue: starting values and shared weights (small), then the first unit's own LOADs, each
     # just ahead of the first COMPUTE that needs it (JIT below).
     words = []
     # the STOREs' parameter rows: read by no COMPUTE, so LOADed just ahead of the first
