@@ -75,7 +75,8 @@ class EltwiseUnit(wiring.Component):
     row by row like the execute unit: the weight read waits while ``spad_wait_b`` (or, with
     ``pair``, ``spad_wait_a``) is high, a row's read while ``spad_wait_a`` (or, for ADD and
     MAC, which read port B, ``spad_wait_b``) is high (the load unit's answers for the rows on
-    the two ports' addresses, which do not depend on them).
+    the two ports' addresses, which do not depend on them); rows then come with bubbles, through
+    which the output register keeps the last row's result (a ``reduce`` MAC adds onto it).
 
     Members
     -------
@@ -243,7 +244,13 @@ class EltwiseUnit(wiring.Component):
                 o_last.eq(o_next[1]),
                 o_addr.eq(o_next[2]),
             ]
-            m.d.sync += [o_data[j].eq(results[j]) for j in range(cols)]
+            if not follow:
+                m.d.sync += [o_data[j].eq(results[j]) for j in range(cols)]
+        if follow:
+            # Rows may now come with bubbles (a row not yet LOADed): the output register
+            # keeps the last row's result through them, which a reduce MAC's next row adds to.
+            with m.If(advance & o_next[0]):
+                m.d.sync += [o_data[j].eq(results[j]) for j in range(cols)]
 
         m.d.comb += [self.ev_macs.eq(Mux(s1_valid & advance & cmd.mac, cmd.n << cmd.pair, 0)),
                      self.ev_row.eq(s1_valid & advance)]

@@ -46,11 +46,11 @@ SIZE = 0x1000
 X, OUT, PARAMS, X2 = BASE, BASE + 0x400, BASE + 0x800, BASE + 0xC00
 
 
-def run_npu(descriptors, image, config=CFG):
+def run_npu(descriptors, image, config=CFG, gnt=0.9):
     """Descriptors through the registers of the RTL NPU: (registers, memory)."""
     dut = Npu(config, datapath=NpuDatapath(config))
     mem = bytearray(image)
-    target = MemoryTarget(dut.dma, mem, base=BASE, latency=3, jitter=2, gnt_probability=0.9)
+    target = MemoryTarget(dut.dma, mem, base=BASE, latency=3, jitter=2, gnt_probability=gnt)
     regs = {}
 
     async def bench(ctx):
@@ -71,10 +71,11 @@ def run_npu(descriptors, image, config=CFG):
     return regs, mem
 
 
-def run_both(descriptors, image, config=CFG):
+def run_both(descriptors, image, config=CFG, gnt=0.9):
     """RTL and command model on the same image; asserts equal memory, ERROR, DONE and
-    PERF_MACS (COMPUTE and element-wise MAC products)."""
-    regs, mem = run_npu(descriptors, image, config)
+    PERF_MACS (COMPUTE and element-wise MAC products). ``gnt``: the main memory's grant
+    probability (low: LOADs still land while the commands behind them run)."""
+    regs, mem = run_npu(descriptors, image, config, gnt)
     ref = NpuModel(CFG, memory={BASE: bytes(image)})
     ref.set_window(BASE, len(image))
     ref.codes = ref.run(descriptors)
@@ -199,8 +200,12 @@ def test_depthwise_fp16_layer_on_the_mac():
                           depthwise_conv2d_fp16(x, w, bias, **kw).view(np.uint16))
 
 
-def test_global_average_pool_int8_on_the_mac_reduce():
-    """INT8 global pooling: one reduce MAC per chunk and image (two images, a partial chunk)."""
+@pytest.mark.parametrize("follow", [False, True], ids=["held", "follow"])
+def test_global_average_pool_int8_on_the_mac_reduce(follow):
+    """INT8 global pooling: one reduce MAC per chunk and image (two images, a partial chunk);
+    also with ``npu_load_follow`` on a slow memory (the MACs' rows come with bubbles while
+    the image rows land)."""
+    config = dataclasses.replace(CFG, npu_load_follow=follow)
     rng = np.random.default_rng(5)
     x = rng.integers(-128, 128, (2, 4, 3, 6), dtype=np.int8)
     x[0, :, :, 0] = -128                    # a channel of -128 only
@@ -209,7 +214,7 @@ def test_global_average_pool_int8_on_the_mac_reduce():
                                      param_addr=PARAMS, **kw)
     assert any("reduce" in note for note in prog.notes)
     image = image_with((X, x), *prog.blobs)
-    _, mem, _ = run_both(prog.descriptors, image)
+    _, mem, _ = run_both(prog.descriptors, image, config, gnt=0.15 if follow else 0.9)
     assert np.array_equal(output(mem, prog), average_pool_int8(x, (4, 3), **kw))
 
 
