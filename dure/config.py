@@ -166,6 +166,14 @@ class SoCConfig:
         multiply per stage, for the FPGA clock. An ADD's rows are written 3 cycles later
         (``m + 6`` cycles from acceptance to ``done``); results unchanged. ``False``
         (``sim``): the ADD is one compute stage.
+    npu_load_follow : bool
+        A COMPUTE follows the LOADs that write its SPAD rows row by row: the dispatcher
+        issues it beside an in-flight LOAD into SPAD, and the execute unit reads a SPAD row
+        (weight or activation) only once no accepted LOAD still has to write it (the load
+        unit's ``spad_wait``; :class:`~dure.rtl.npu.exec_unit.ExecUnit`). Timing only, like
+        ``npu_load_overlap``. ``False``: a COMPUTE waits until every LOAD writing rows it
+        reads is done (the board builds, whose Verilog it leaves unchanged). Not together
+        with ``npu_load_pipeline`` (refused).
     npu_spad_rows : int
         Scratchpad depth in rows of ``max(npu_rows, npu_cols)`` 16-bit lanes, power of two.
     npu_acc_rows : int
@@ -246,6 +254,7 @@ class SoCConfig:
     npu_load_overlap: bool = False
     npu_load_pipeline: bool = False
     npu_eltwise_pipeline: bool = False
+    npu_load_follow: bool = False
     npu_spad_rows: int = 2048
     npu_acc_rows: int = 4096
     npu_queue_depth: int = 16
@@ -328,6 +337,13 @@ class SoCConfig:
             for name in ("npu_load_pipeline", "npu_eltwise_pipeline"):
                 if not isinstance(getattr(self, name), bool):
                     raise ValueError(f"{name} must be a bool, not {getattr(self, name)!r}")
+            if not isinstance(self.npu_load_follow, bool):
+                raise ValueError("npu_load_follow must be a bool, not "
+                                 f"{self.npu_load_follow!r}")
+            if self.npu_load_follow and self.npu_load_pipeline:
+                raise ValueError("npu_load_follow and npu_load_pipeline cannot both be on: the "
+                                 "load unit answers a SPAD row's wait from its row counter, "
+                                 "which the pipeline's two stages run ahead of the SPAD write")
             if self.npu_perf_bits not in (32, 64):
                 raise ValueError(f"npu_perf_bits must be 32 or 64, not {self.npu_perf_bits!r}")
             if self.npu_spad_rows > 65536 or self.npu_acc_rows > 65536:
@@ -430,8 +446,9 @@ class SoCConfig:
 
 PRESETS = {
     # The simulated SoC of `make sim`, `make bench` and `dure run`: 8x8 dual-precision NPU,
-    # with the 2:4 MAC-skipping path (docs/sparse_skip.md) and overlapped LOADs.
-    "sim": SoCConfig(npu_gather=True, npu_load_overlap=True),
+    # with the 2:4 MAC-skipping path (docs/sparse_skip.md), overlapped LOADs and COMPUTEs that
+    # follow their LOADs row by row.
+    "sim": SoCConfig(npu_gather=True, npu_load_overlap=True, npu_load_follow=True),
     # Faster-to-build simulation variants for the test suite (same memory map): no NPU, for
     # CPU and SoC tests; and a 4x4 NPU with small memories, for NPU system tests.
     "cpu": SoCConfig(name="cpu", npu_rows=0),
@@ -442,8 +459,9 @@ PRESETS = {
     # The tiny multi-cycle core (the iCEBreaker's) on the same single-port RAM path.
     "cpu-tiny": SoCConfig(name="cpu-tiny", npu_rows=0, ram_size=128 * 1024, core="tiny",
                           ram_kind="spram", bus_outstanding=4, uart_fifo_depth=4),
+    # (COMPUTEs follow their LOADs row by row here too: the 4x4 system tests check it.)
     "npu-small": SoCConfig(name="npu-small", npu_rows=4, npu_cols=4, npu_spad_rows=512,
-                           npu_acc_rows=256),
+                           npu_acc_rows=256, npu_load_follow=True),
     # FPGA boards (fpga/README.md): on-chip memories in block RAM, boot loader in the ROM.
     # The ULX3S's main memory is its 32 MiB SDRAM; latency and bandwidth are the controller's
     # measured open-row numbers (tests/rtl/soc/sdram). No FP16 MAC in the element-wise unit

@@ -20,7 +20,11 @@ element-wise unit; COMPUTEs start from the bias rows loaded in the prologue,
 :attr:`~dure.sim.walk_layer.WalkLayer.init_rows`); a side command
 that writes SPAD rows a COMPUTE of this unit reads is placed after that COMPUTE. The first
 unit's own LOADs go just ahead (JIT_LEAD COMPUTEs) of the first COMPUTE that needs them, those
-of its first COMPUTE before it; the last unit's STOREs go per sub-block right after the COMPUTE
+of its first COMPUTE before it (its ACC rows and weights first, then its padding FILLs and image
+rows: a COMPUTE reads its weight rows first and, with ``config.npu_load_follow``, follows its
+LOADs row by row); the STOREs' parameter rows (``WalkLayer.const_rows``) are LOADed first among
+the second unit's side commands, just ahead of the first STOREs (with one unit, right after the
+first COMPUTE); the last unit's STOREs go per sub-block right after the COMPUTE
 that finishes it. The NPU's front end takes commands in order with one waiting slot per unit,
 so this keeps LOADs and STOREs from holding up the COMPUTEs behind them.
 """
@@ -378,14 +382,16 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                                     acc_read=(acc0 + px, acc0 + px + run.rows)))
         return out
 
-    # Prologue: constants and shared weights (small), then the first unit's own LOADs, each
+    # Prologue: starting values and shared weights (small), then the first unit's own LOADs, each
     # just ahead of the first COMPUTE that needs it (JIT below).
     words = []
-    if layer.const_rows:
-        words.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
-                            dram_addr=layer.const_addr, dram_stride=layer.const_stride,
-                            rows=layer.const_rows, cols=layer.n_chunk,
-                            local_addr=plan.const_row))
+    # the STOREs' parameter rows: read by no COMPUTE, so LOADed just ahead of the first
+    # STOREs (first among the second unit's side commands; with one unit right after the
+    # first COMPUTE), not ahead of the first COMPUTE's own LOADs
+    const = _Cmd(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                        dram_addr=layer.const_addr, dram_stride=layer.const_stride,
+                        rows=layer.const_rows, cols=layer.n_chunk,
+                        local_addr=plan.const_row)) if layer.const_rows else None
     # the starting values' rows (WalkLayer.init_rows): whole chunks in one LOAD, a partial
     # last chunk in its own
     full = layer.cout // layer.n_chunk if layer.init_rows else 0
@@ -412,7 +418,11 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     first_unit = units[0]
     head = unit_waves(config, layer, first_unit[2], first_unit[4], waved,
                       waved and len(units) == 1)
-    pre = side_fills() + tile_loads(first_unit, 0, head) + acc_init(0, first_unit)
+    # Weight-stationary: a COMPUTE reads its weight rows before its A rows, so of the LOADs
+    # the first COMPUTE needs (kept in this order) its ACC rows (read or written: it waits for
+    # those LOADs to be done) and weights come first, then the padding FILLs and image rows it
+    # follows row by row (config.npu_load_follow).
+    pre = acc_init(0, first_unit)
     if plan.wmode == "resident":
         pre += [c for j in range(layer.out_chunks)
                 for c in weight_loads(0, (0, 0, 0, j, 1), "jit")]
@@ -420,6 +430,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         pre += weight_loads(0, first_unit, "jit")
     elif plan.wmode == "taps":
         pre += tap_loads(first_unit, range(min(2, g.kh * g.kw)))
+    pre += side_fills() + tile_loads(first_unit, 0, head)
 
     def is_tile(cmd):
         return cmd.spad_write is not None and cmd.spad_write[0] >= tile0
@@ -438,6 +449,8 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     for i, u in enumerate(units):
         comp = computes(i, u, tile_of[i], first=i == 0, last=i + 1 == len(units))
         side = stores(i - 1, units[i - 1]) if i > 0 else []
+        if const is not None and i == 1:
+            side = [const] + side
         if i + 1 < len(units):
             nxt = units[i + 1]
             if plan.wmode in ("double", "single"):
@@ -461,6 +474,8 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                         q = max(q, ci + 1)
             last = max(q, last)
             slots.append((last, 1, cmd))
+        if const is not None and i == 0 and len(units) == 1:
+            slots.append((0, 0, const))
         if i == 0:
             # The first unit's own LOADs: those its first COMPUTE needs before it, the others
             # JIT_LEAD COMPUTEs ahead of their first use, in order of use.

@@ -343,9 +343,28 @@ void walk_stores(struct walk *w, const struct unit *u, int split)
     }
 }
 
+void walk_const_load(const struct walk *w, struct cmd *c)
+{
+    const struct walk_layer *l = w->l;
+    walk_cmd_new(c, DURE_NPU_OP_LOAD);
+    WPUT(c->d, LOAD, TARGET, DURE_NPU_TARGET_ACC);
+    WPUT(c->d, LOAD, ELEM, DURE_NPU_ELEM_WORD32);
+    WPUT(c->d, LOAD, DRAM_ADDR, l->const_addr);
+    WPUT(c->d, LOAD, DRAM_STRIDE, l->const_stride);
+    WPUT(c->d, LOAD, ROWS, l->const_rows);
+    WPUT(c->d, LOAD, COLS, l->n_chunk);
+    WPUT(c->d, LOAD, LOCAL_ADDR, w->p->const_row);
+}
+
 void walk_side_commands(struct walk *w, uint32_t i, const struct unit *u)
 {
     const struct walk_plan *p = w->p;
+    if (i == 1 && w->l->const_rows) {
+        /* the STOREs' parameter rows, ahead of the first unit's STOREs (walk_emit.py) */
+        struct cmd c;
+        walk_const_load(w, &c);
+        walk_sink(w, &c);
+    }
     if (i > 0) {
         struct unit prev;
         walk_unit_at(w, i - 1, &prev);
@@ -371,8 +390,7 @@ void walk_pre_commands(struct walk *w, const struct unit *u)
     uint32_t wv[WALK_WAVES_MAX][2];
     uint32_t nw = walk_unit_waves(w->l, u->rows, u->gcount, walk_waved(w),
                                   walk_waved(w) && w->nunits == 1, wv);
-    side_fills(w);
-    tile_loads(w, u, wv, nw);
+    /* ACC rows and weights first, then the FILLs and image rows (walk_emit.py) */
     acc_init(w, u);
     if (p->wmode == WALK_RESIDENT) {
         for (uint32_t j = 0; j < w->nt; j++)
@@ -382,5 +400,7 @@ void walk_pre_commands(struct walk *w, const struct unit *u)
     } else if (p->wmode == WALK_TAPS) {
         tap_loads(w, u, 0, walk_min(2, w->l->g.kh * w->l->g.kw));
     }
+    side_fills(w);
+    tile_loads(w, u, wv, nw);
 }
 

@@ -182,19 +182,9 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
             return NPU_E_ARG;        /* the COMPUTE fields would not hold every row */
     }
 
-    /* prologue: constants and the shared weights */
+    /* prologue: the starting values and the shared weights (the STOREs' parameter rows
+     * come just ahead of the first STORE: walk_const_load) */
     struct cmd c;
-    if (l->const_rows) {
-        walk_cmd_new(&c, DURE_NPU_OP_LOAD);
-        WPUT(c.d, LOAD, TARGET, DURE_NPU_TARGET_ACC);
-        WPUT(c.d, LOAD, ELEM, DURE_NPU_ELEM_WORD32);
-        WPUT(c.d, LOAD, DRAM_ADDR, l->const_addr);
-        WPUT(c.d, LOAD, DRAM_STRIDE, l->const_stride);
-        WPUT(c.d, LOAD, ROWS, l->const_rows);
-        WPUT(c.d, LOAD, COLS, l->n_chunk);
-        WPUT(c.d, LOAD, LOCAL_ADDR, p->const_row);
-        walk_emit_direct(&o, c.d);
-    }
     /* the starting values' rows (walk_init_rows): whole chunks in one LOAD, a partial last
      * chunk in its own */
     {
@@ -241,6 +231,10 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
             w.side_index = 0;
             w.side_last = 0;
             walk_side_commands(&w, i, &u);
+        }
+        if (i == 0 && w.nunits == 1 && l->const_rows) {
+            walk_const_load(&w, &c);
+            walk_stage(&o, &c, 4, 0);            /* right after the first COMPUTE */
         }
         if (i == 0) {
             uint32_t first = o.nside;

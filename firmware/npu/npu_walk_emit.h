@@ -69,6 +69,8 @@ uint32_t walk_last_reader_end(struct walk *w, int32_t s0, int32_t s1, uint32_t l
 void walk_sink(struct walk *w, const struct cmd *c);
 
 /* npu_walk_cmds.c: the units and their LOADs / STOREs (each through walk_sink) */
+/* The LOAD of the STOREs' parameter rows (l->const_rows of them) into c. */
+void walk_const_load(const struct walk *w, struct cmd *c);
 void walk_unit_at(const struct walk *w, uint32_t i, struct unit *u);
 /* Whether the layer's first / last units go in waves (not in the taps weight mode). */
 int walk_waved(const struct walk *w);

@@ -40,6 +40,10 @@ class NpuControl(wiring.Component):
         The datapath's store unit waits for each ACC row the execute unit has still to write
         (see :class:`~.dispatch.Dispatcher`); :class:`~.npu.Npu` sets it for a datapath that
         says so (``NpuDatapath.store_orders_acc``).
+    load_follows : bool
+        The datapath's execute unit waits for each SPAD row the load unit has still to write
+        (see :class:`~.dispatch.Dispatcher`); :class:`~.npu.Npu` sets it for a datapath that
+        says so (``NpuDatapath.load_follows``, from ``config.npu_load_follow``).
 
     Members
     -------
@@ -62,7 +66,7 @@ class NpuControl(wiring.Component):
     """
 
     def __init__(self, config, *, addr_width=14, exec_depth=8, exec_orders_acc=False,
-                 store_orders_acc=False):
+                 store_orders_acc=False, load_follows=False):
         if not config.npu_rows:
             raise ValueError(f"variant {config.name!r} has no NPU (npu_rows = 0)")
         self._config = config
@@ -70,6 +74,7 @@ class NpuControl(wiring.Component):
         self._exec_depth = exec_depth
         self._orders_acc = exec_orders_acc
         self._store_orders = store_orders_acc
+        self._load_follows = load_follows
         super().__init__({
             "bus": In(BusSignature(addr_width)),
             "irq": Out(1),
@@ -84,7 +89,8 @@ class NpuControl(wiring.Component):
         m.submodules.queue = queue = CommandQueue(config.npu_queue_depth)
         m.submodules.dispatch = dispatch = Dispatcher(config, exec_depth=self._exec_depth,
                                                          exec_orders_acc=self._orders_acc,
-                                                         store_orders_acc=self._store_orders)
+                                                         store_orders_acc=self._store_orders,
+                                                         load_follows=self._load_follows)
         m.submodules.perf = perf = PerfCounters(config.npu_perf_bits)
         m.submodules.source = source = CommandSource()
 

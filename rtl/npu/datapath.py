@@ -49,7 +49,10 @@ class NpuDatapath(wiring.Component):
     units run concurrently on disjoint rows (the dispatcher guarantees disjointness and
     orders conflicting commands by their ``done`` pulses), except that a STORE may read the
     result rows of COMPUTEs still in the execute unit: the store unit waits for each such row
-    (``ExecUnit.acc_pending``), so it follows the array's results as they are written.
+    (``ExecUnit.acc_pending``), so it follows the array's results as they are written; and,
+    with ``config.npu_load_follow``, a COMPUTE may read the SPAD rows of LOADs still in the
+    load unit: the execute unit (and the element-wise unit, for an ELTWISE) waits for each such
+    row (``LoadUnit.spad_wait_a`` / ``_w``).
 
     Parameters
     ----------
@@ -84,6 +87,10 @@ class NpuDatapath(wiring.Component):
         if not config.npu_rows:
             raise ValueError(f"config {config.name!r} has no NPU (npu_rows = 0)")
         self._config = config
+        #: The execute unit reads a SPAD row only once the load unit has written it
+        #: (``config.npu_load_follow``; the dispatcher then issues a COMPUTE beside the LOADs
+        #: of its weights and image rows; :class:`~.npu.Npu`).
+        self.load_follows = config.npu_load_follow
         self._postproc = postproc
         self._weight_banks = weight_banks
         super().__init__({
@@ -155,6 +162,14 @@ class NpuDatapath(wiring.Component):
         wiring.connect(m, st.acc_r, acc.r_store)
         # a STORE follows the COMPUTE results it reads row by row (store_orders_acc)
         m.d.comb += [ex.acc_query.eq(st.acc_r.addr), st.acc_wait.eq(ex.acc_pending)]
+        if cfg.npu_load_follow:
+            # a COMPUTE (an ELTWISE) follows the LOADs writing its SPAD rows row by row
+            # (load_follows): the load unit answers for the rows on the SPAD's read ports
+            m.d.comb += [load.spad_query_a.eq(spad.ra.addr), ex.spad_wait_a.eq(load.spad_wait_a),
+                         load.spad_query_w.eq(spad.rw.addr), ex.spad_wait_w.eq(load.spad_wait_w)]
+            if cfg.npu_eltwise:
+                m.d.comb += [elt.spad_wait_a.eq(load.spad_wait_a),
+                             elt.spad_wait_b.eq(load.spad_wait_w)]
         wiring.connect(m, st.wr_cmd, dma.wr_cmd)
         wiring.connect(m, st.wr_rows, dma.wr_rows)
 

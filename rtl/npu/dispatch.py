@@ -28,8 +28,11 @@ unit's stream) when
   in another unit, no in-flight COMPUTE it would read ACC rows of (:func:`~.hazard.conflict_cc`,
   for a pending COMPUTE, unless the execute unit orders those reads per row itself:
   ``exec_orders_acc``; for a pending STORE only the in-flight COMPUTEs writing its parameter
-  rows when the store unit waits for each output row itself: ``store_orders_acc``), and no
-  *older* pending command of another unit.
+  rows when the store unit waits for each output row itself: ``store_orders_acc``; for a
+  pending COMPUTE or ELTWISE no in-flight LOAD into SPAD when the execute and element-wise
+  units wait for each SPAD row the load unit has still to write: ``load_follows``), and no
+  *older* pending command of another unit (always the full check: a command follows only a
+  LOAD the load unit has accepted).
 
 Each in-flight FIFO holds the footprints of its unit's issued, unfinished commands in order;
 the unit's ``done`` pulses (one per command, in order) retire them from the head. Every entry
@@ -68,7 +71,9 @@ from .hazard import (
     conflict_cs_params,
     conflict_es,
     conflict_lc,
+    conflict_lc_acc,
     conflict_le,
+    conflict_le_acc,
     conflict_ls,
     footprint_of,
 )
@@ -81,15 +86,21 @@ _FOOTPRINT = {"load": LoadFootprint, "compute": ComputeFootprint, "store": Store
               "eltwise": EltwiseFootprint}
 
 
-def _conflict(a, fa, b, fb, *, exec_orders_acc=False, store_orders_acc=False):
+def _conflict(a, fa, b, fb, *, exec_orders_acc=False, store_orders_acc=False,
+              load_follows=False):
     """Conflict between pending unit ``a``'s footprint ``fa`` and unit ``b``'s ``fb`` (older
     when ``a == b``, only for COMPUTE; never with ``exec_orders_acc``). ``store_orders_acc``:
     ``fb`` is an issued COMPUTE and ``fa`` a pending STORE whose unit waits for each ACC row
-    (only the parameter rows conflict)."""
+    (only the parameter rows conflict). ``load_follows``: ``fb`` is an issued LOAD and ``fa``
+    a pending COMPUTE whose unit waits for each SPAD row (only ACC rows conflict)."""
     if a == b:
         return Const(0) if exec_orders_acc else conflict_cc(fb, fa)
     if store_orders_acc and (a, b) == ("store", "compute"):
         return conflict_cs_params(fb, fa)
+    if load_follows and (a, b) == ("compute", "load"):
+        return conflict_lc_acc(fb, fa)
+    if load_follows and (a, b) == ("eltwise", "load"):
+        return conflict_le_acc(fb, fa)
     pair = {a: fa, b: fb}
     if set(pair) == {"load", "compute"}:
         return conflict_lc(pair["load"], pair["compute"])
@@ -125,6 +136,12 @@ class Dispatcher(wiring.Component):
         (:class:`~.store_unit.StoreUnit` ``acc_wait``), so a STORE reading an issued
         COMPUTE's result rows is issued at once and follows them row by row. ``False`` (the
         default) holds it until the COMPUTE is done (:func:`~.hazard.conflict_cs`).
+    load_follows : bool
+        The execute and element-wise units read a SPAD row only once the load unit has
+        written it (:class:`~.load_unit.LoadUnit` ``spad_wait``), so a COMPUTE or ELTWISE
+        reading rows of an issued LOAD into SPAD is issued at once and follows them row by
+        row. ``False`` (the default) holds it until the LOAD is done
+        (:func:`~.hazard.conflict_lc`, :func:`~.hazard.conflict_le`).
 
     Members
     -------
@@ -174,16 +191,20 @@ class Dispatcher(wiring.Component):
     accepts one command per cycle.
     """
 
-    def __init__(self, config, *, exec_depth=4, exec_orders_acc=False, store_orders_acc=False):
+    def __init__(self, config, *, exec_depth=4, exec_orders_acc=False, store_orders_acc=False,
+                 load_follows=False):
         if not isinstance(exec_depth, int) or exec_depth < 1:
             raise ValueError(f"exec_depth must be an integer >= 1, not {exec_depth!r}")
         if not isinstance(exec_orders_acc, bool):
             raise TypeError(f"exec_orders_acc must be a bool, not {exec_orders_acc!r}")
         if not isinstance(store_orders_acc, bool):
             raise TypeError(f"store_orders_acc must be a bool, not {store_orders_acc!r}")
+        if not isinstance(load_follows, bool):
+            raise TypeError(f"load_follows must be a bool, not {load_follows!r}")
         self._config = config
         self._orders_acc = exec_orders_acc
         self._store_orders = store_orders_acc
+        self._load_follows = load_follows
         # With overlapped LOADs the load unit takes the next LOAD while busy (one more).
         self._depth = {"load": 1 + config.npu_load_overlap, "compute": exec_depth, "store": 1,
                        "eltwise": 1}
@@ -275,7 +296,8 @@ class Dispatcher(wiring.Component):
                 if other != name or name == "compute":      # in-flight commands
                     hazards += [valid & _conflict(name, p_fp[name], other, fp,
                                                   exec_orders_acc=self._orders_acc,
-                                                  store_orders_acc=self._store_orders)
+                                                  store_orders_acc=self._store_orders,
+                                                  load_follows=self._load_follows)
                                 for valid, fp in zip(f_valid[other], f_fp[other], strict=True)]
                 if other != name:                           # older pending commands
                     hazards.append(p_valid[other] & older[name][other]

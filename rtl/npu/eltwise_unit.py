@@ -101,7 +101,12 @@ class EltwiseUnit(wiring.Component):
 
     The unit has no hazard logic and no memory ports of its own: the datapath lends it the
     execute unit's SPAD and ACC ports while ``busy`` (the dispatcher never has a COMPUTE and
-    an ELTWISE in flight together).
+    an ELTWISE in flight together). With ``config.npu_load_follow`` it follows LOADs into SPAD
+    row by row like the execute unit: the weight read waits while ``spad_wait_b`` (or, with
+    ``pair``, ``spad_wait_a``) is high, a row's read while ``spad_wait_a`` (or, for ADD and
+    MAC, which read port B, ``spad_wait_b``) is high (the load unit's answers for the rows on
+    the two ports' addresses, which do not depend on them); rows then come with bubbles, through
+    which the output register keeps the last row's result (a ``reduce`` MAC adds onto it).
 
     Members
     -------
@@ -118,6 +123,9 @@ class EltwiseUnit(wiring.Component):
         and MAX): the datapath adds it to PERF_MACS.
     ev_row : Out(1)
         A row (any ELTWISE) was computed this cycle: a row for PERF_FILL / GAPS / DRAIN.
+    spad_wait_a, spad_wait_b : In(1)
+        With ``npu_load_follow``: the SPAD row on ``spad_a.addr`` / ``spad_b.addr`` is still
+        to be written by a LOAD; the read waits.
 
     Latency
     -------
@@ -144,6 +152,8 @@ class EltwiseUnit(wiring.Component):
             "done": Out(1),
             "ev_macs": Out(16),
             "ev_row": Out(1),
+            **({"spad_wait_a": In(1), "spad_wait_b": In(1)}
+               if config.npu_load_follow else {}),
         })
 
     def elaborate(self, platform):
@@ -167,8 +177,13 @@ class EltwiseUnit(wiring.Component):
             m.d.sync += [cmd.eq(self.cmd.payload), busy.eq(1), left.eq(self.cmd.payload.m),
                          row.eq(0), off.eq(0), base.eq(0), col.eq(0),
                          wread.eq(self.cmd.payload.mac)]
-        m.d.sync += wlatch.eq(wread)
-        with m.If(wread):
+        follow = self._config.npu_load_follow
+        # the weight rows are read once no LOAD has still to write them (load following)
+        w_read = wread
+        if follow:
+            w_read = wread & ~(self.spad_wait_b | (cmd.pair & self.spad_wait_a))
+        m.d.sync += wlatch.eq(w_read)
+        with m.If(w_read):
             m.d.sync += wread.eq(0)
         with m.If(wlatch):
             m.d.sync += [w0[j].eq(self.spad_b.data[j][:wbits]) for j in range(cols)]
@@ -185,6 +200,9 @@ class EltwiseUnit(wiring.Component):
         o_data = Signal(data.ArrayLayout(32, cols))
         advance = ~o_valid | self.acc_w.ready
         issue = busy & ~wread & (left != 0) & advance
+        if follow:      # a row not yet LOADed waits (port B only where it is read)
+            uses_b = (cmd.op == EltwiseOp.ADD.value) | cmd.mac
+            issue = issue & ~(self.spad_wait_a | (uses_b & self.spad_wait_b))
         walk = cmd.a_cols != 0
         wrap = walk & (col == cmd.a_cols - 1)
         m.d.comb += [
@@ -291,7 +309,13 @@ class EltwiseUnit(wiring.Component):
                 o_last.eq(o_next[1]),
                 o_addr.eq(o_next[2]),
             ]
-            m.d.sync += [o_data[j].eq(results[j]) for j in range(cols)]
+            if not follow:
+                m.d.sync += [o_data[j].eq(results[j]) for j in range(cols)]
+        if follow:
+            # Rows may now come with bubbles (a row not yet LOADed): the output register
+            # keeps the last row's result through them, which a reduce MAC's next row adds to.
+            with m.If(advance & o_next[0]):
+                m.d.sync += [o_data[j].eq(results[j]) for j in range(cols)]
 
         m.d.comb += [self.ev_macs.eq(Mux(s1_valid & advance & cmd.mac, cmd.n << cmd.pair, 0)),
                      self.ev_row.eq(s1_valid & advance)]

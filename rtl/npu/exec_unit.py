@@ -55,6 +55,13 @@ class ExecUnit(wiring.Component):
     written). Row ``x`` of a command in the scoreboard is written once ``W`` has passed its
     number ``s0 + x - acc_addr``.
 
+    With ``config.npu_load_follow`` the unit also follows LOADs into SPAD row by row: it reads
+    a weight row (of the first ``k``) only while ``spad_wait_w`` is low and an activation row
+    only while ``spad_wait_a`` is low, the load unit's answers for the rows on ``spad_w.addr``
+    and ``spad_a.addr`` (:class:`~.load_unit.LoadUnit`: an accepted LOAD has still to write
+    that row), so a COMPUTE issued beside the LOAD of its weights and image rows streams
+    them into the array as they land. The addresses do not depend on the answers.
+
     Parameters
     ----------
     config : SoCConfig
@@ -85,6 +92,9 @@ class ExecUnit(wiring.Component):
         Combinational: an accepted, unfinished command still has to write row ``acc_query``
         (its result for that row is not in ACC yet; a row written at a clock edge reads back
         from the next cycle on).
+    spad_wait_a, spad_wait_w : In(1)
+        With ``npu_load_follow``: the SPAD row on ``spad_a.addr`` / ``spad_w.addr`` is still
+        to be written by a LOAD; the read waits.
     """
 
     def __init__(self, config, *, result_queue=8):
@@ -107,6 +117,8 @@ class ExecUnit(wiring.Component):
             "ev_macs": Out(16),
             "acc_query": In(16),
             "acc_pending": Out(1),
+            **({"spad_wait_a": In(1), "spad_wait_w": In(1)}
+               if config.npu_load_follow else {}),
         })
 
     def elaborate(self, platform):
@@ -127,8 +139,11 @@ class ExecUnit(wiring.Component):
         with m.If(self.cmd.valid & ~w_busy):
             m.d.sync += [w_cmd.eq(self.cmd.payload), w_busy.eq(1), w_idx.eq(0)]
 
+        follow = cfg.npu_load_follow
         w_advance = ~w_valid | self.weights.ready
         w_issue = w_busy & (w_idx != rows) & w_advance
+        if follow:      # an active weight row not yet LOADed waits
+            w_issue = w_issue & ~(self.spad_wait_w & (w_idx < w_cmd.k))
         m.d.comb += [
             self.spad_w.addr.eq(w_cmd.w_addr + w_idx),
             self.spad_w.en.eq(w_issue),
@@ -209,13 +224,19 @@ class ExecUnit(wiring.Component):
             init_at.eq(Mux(src.init_row, src.init_addr, src.acc_addr + row_idx)),
             raw_wait.eq((src.accumulate | src.init_row) & Cat(*pend).any()),
         ]
-        cont = o_advance & ~new & ~raw_wait
-        m.d.comb += take_pending.eq(o_advance & new & p_valid & info.w_rdy & ~raw_wait)
+        wait = raw_wait
+        # The A row's address: with load following by `new` (the same where it matters: an
+        # issue of row 0 is take_pending), so that the load unit's answer for it can hold it.
+        first = new if follow else take_pending
+        if follow:
+            wait = raw_wait | self.spad_wait_a
+        cont = o_advance & ~new & ~wait
+        m.d.comb += take_pending.eq(o_advance & new & p_valid & info.w_rdy & ~wait)
         issue = cont | take_pending
         m.d.comb += [
-            a_addr.eq(Mux(take_pending, p_cmd.a_addr, c_addr)),
-            a_base.eq(Mux(take_pending, p_cmd.a_addr, c_base)),
-            a_col.eq(Mux(take_pending, 0, c_col)),
+            a_addr.eq(Mux(first, p_cmd.a_addr, c_addr)),
+            a_base.eq(Mux(first, p_cmd.a_addr, c_base)),
+            a_col.eq(Mux(first, 0, c_col)),
             wrap.eq(walk & (a_col == src.a_cols - 1)),
             self.spad_a.addr.eq(a_addr),
             self.spad_a.en.eq(issue),

@@ -42,6 +42,12 @@ COMPUTEs only RAW matters: the younger one *accumulates* onto ACC rows the older
 younger than an issued COMPUTE it reads rows of: with ``store_orders_acc`` the store unit
 waits per row (:func:`conflict_cs_params` is all the dispatcher checks between them), so the
 last STORE of a layer follows its final COMPUTE's results into post-processing row by row.
+The mirror for LOADs: a COMPUTE younger than an issued LOAD into SPAD whose rows it reads;
+with ``load_follows`` the execute unit reads each SPAD row only once the load unit has
+written it (:class:`~.load_unit.LoadUnit` ``spad_wait``), so the dispatcher checks only the
+ACC rows between them (:func:`conflict_lc_acc`) and the first COMPUTE of a layer follows its
+weight and image rows into the array as they arrive; likewise an ELTWISE
+(:func:`conflict_le_acc`; the element-wise unit waits per row on the same ports).
 
 An ELTWISE borrows the execute unit's memory ports, so a COMPUTE and an ELTWISE always
 conflict (:func:`conflict_ce`, structural); with LOAD and STORE it conflicts like a COMPUTE.
@@ -53,9 +59,9 @@ from amaranth.lib import data
 from .commands import EltwiseOp, LoadTarget, RequantMode
 
 __all__ = ["LoadFootprint", "ComputeFootprint", "StoreFootprint", "EltwiseFootprint",
-           "footprint_of", "conflict_lc", "conflict_ls", "conflict_cs", "conflict_cs_params",
-           "conflict_cc",
-           "conflict_le", "conflict_es", "conflict_ce"]
+           "footprint_of", "conflict_lc", "conflict_lc_acc", "conflict_ls", "conflict_cs",
+           "conflict_cs_params", "conflict_cc",
+           "conflict_le", "conflict_le_acc", "conflict_es", "conflict_ce"]
 
 
 def _range():
@@ -126,6 +132,14 @@ def conflict_lc(load, compute):
                _overlap(load.rows, compute.acc) | _overlap(load.rows, compute.init))
 
 
+def conflict_lc_acc(load, compute):
+    """What is left of :func:`conflict_lc` for an issued LOAD and a younger COMPUTE when the
+    execute unit reads each SPAD row only once no accepted LOAD still has to write it
+    (:class:`~.load_unit.LoadUnit` ``spad_wait``): a LOAD into ACC writing rows the COMPUTE
+    writes or reads (its ``init_row``). A LOAD into SPAD never conflicts."""
+    return ~load.spad & (_overlap(load.rows, compute.acc) | _overlap(load.rows, compute.init))
+
+
 def conflict_ls(load, store):
     """A LOAD into ACC writes rows the STORE reads (its range or its parameter rows)."""
     return ~load.spad & (_overlap(load.rows, store.acc)
@@ -156,6 +170,13 @@ def conflict_le(load, eltwise):
     """A LOAD writes SPAD rows the ELTWISE reads (A, or B for ADD), or ACC rows it writes."""
     return Mux(load.spad, _overlap(load.rows, eltwise.a) | _overlap(load.rows, eltwise.b),
                _overlap(load.rows, eltwise.acc))
+
+
+def conflict_le_acc(load, eltwise):
+    """What is left of :func:`conflict_le` for an issued LOAD and a younger ELTWISE when the
+    element-wise unit reads each SPAD row only once the load unit has written it: a LOAD into
+    ACC writing rows the ELTWISE writes."""
+    return ~load.spad & _overlap(load.rows, eltwise.acc)
 
 
 def conflict_es(eltwise, store):

@@ -55,6 +55,17 @@ def _source(cmd, gather):
                            src_rows=src_rows)
 
 
+def _end_row(p):
+    """One past the largest destination row of LOAD ``p`` (as in :mod:`.hazard`)."""
+    placed = (p.local_groups - 1) * p.local_row_step + p.local_cols
+    return p.local_addr + Mux(p.local_cols == 0, p.rows, placed)
+
+
+def _ordered(p):
+    """LOAD ``p`` writes its destination rows in increasing order."""
+    return (p.local_cols == 0) | (p.local_row_step >= p.local_cols)
+
+
 def load_row_bytes(config):
     """Longest source row of a LOAD in bytes: L fp16 lanes, C words, or a 2:4 sparse int8 row
     of L lanes (2 L values + ceil(L / 2) code bytes), or an ``INT4_FP16_ROWS`` row (a scale and
@@ -114,6 +125,16 @@ class LoadUnit(wiring.Component):
     LOAD (its weights wait for its scale row) and any LOAD behind a fill make their request
     only when they start, as without the option.
 
+    With ``config.npu_load_follow`` the unit answers which SPAD rows an accepted LOAD has still
+    to write, so a COMPUTE can read rows as soon as they land (:class:`~.exec_unit.ExecUnit`):
+    ``spad_wait_a`` / ``spad_wait_w`` say whether row ``spad_query_a`` / ``spad_query_w`` lies
+    in ``[dest, end)`` of the command being written (``end``: one past its largest destination
+    row; a LOAD writes its rows in increasing order, except a 2-D placement with
+    ``local_row_step < local_cols``, for which the whole range waits until it is done) or in
+    the whole range of the waiting second command. A row written at a clock edge is free from
+    the next cycle on, when a read of it returns the new value. Rows of a placement's gaps
+    inside the range also wait (a superset is safe: the LOAD finishes by itself).
+
     Parameters
     ----------
     config : SoCConfig
@@ -133,6 +154,11 @@ class LoadUnit(wiring.Component):
         One-cycle pulse when the command has finished (every row written, or stopped).
     bus_error : Out(1)
         With ``done``: the DMA read failed; rows from the failing one on were not written.
+    spad_query_a, spad_query_w : In(16)
+        With ``npu_load_follow``: SPAD rows a reader wants to read.
+    spad_wait_a, spad_wait_w : Out(1)
+        With ``npu_load_follow``, combinational: an accepted LOAD into SPAD has still to write
+        row ``spad_query_a`` / ``spad_query_w`` (see above).
 
     Latency
     -------
@@ -156,6 +182,9 @@ class LoadUnit(wiring.Component):
                 config.npu_acc_rows, data.ArrayLayout(32, cols), cols))),
             "done": Out(1),
             "bus_error": Out(1),
+            **({"spad_query_a": In(16), "spad_query_w": In(16),
+                "spad_wait_a": Out(1), "spad_wait_w": Out(1)}
+               if config.npu_load_follow else {}),
         })
 
     def elaborate(self, platform):
@@ -184,14 +213,21 @@ class LoadUnit(wiring.Component):
             nxt_valid = Signal()
             nxt_sent = Signal()                         # its DMA read was already requested
 
+        follow = self._config.npu_load_follow
+        if follow:
+            end = Signal(17)            # one past the largest destination row of `cmd`
+            ordered = Signal()          # `cmd` writes its rows in increasing order
+
         def start(p, sent=None):
             """Statements that make ``p`` the command being written (``sent``: its DMA read
             was already requested)."""
             pending = ~p.fill if sent is None else ~p.fill & ~sent
+            extra = [end.eq(_end_row(p)), ordered.eq(_ordered(p))] if follow else []
             return [cmd.eq(p), busy.eq(1), rd_pending.eq(pending), row.eq(0),
                     in_scale.eq(p.weight_format == WeightFormat.INT4_FP16),
                     dest.eq(p.local_addr), group.eq(p.local_addr), gcol.eq(0), sub.eq(0),
-                    *[plan[k].eq(v) for k, v in _plan(p, gather, self._maxb).items()]]
+                    *[plan[k].eq(v) for k, v in _plan(p, gather, self._maxb).items()],
+                    *extra]
 
         m.d.comb += self.cmd.ready.eq(~busy if not ov else ~nxt_valid)
         with m.If(self.cmd.valid & ~busy):
@@ -407,6 +443,21 @@ class LoadUnit(wiring.Component):
             with m.If(self.done & nxt_valid):
                 # (with the pipeline the done can come in the cycle the early read is taken)
                 m.d.sync += [*start(nxt, nxt_sent | sent_now), nxt_valid.eq(0)]
+        if follow:
+            # Rows still to be written (class docstring): the current command's from `dest`
+            # on (all of them for an unordered placement), the waiting one's all.
+            nxt_end = Signal(17)
+            if ov:
+                with m.If(self.cmd.valid & self.cmd.ready & busy):
+                    m.d.sync += nxt_end.eq(_end_row(self.cmd.payload))
+            low = Mux(ordered, dest, cmd.local_addr)
+            for q, w in ((self.spad_query_a, self.spad_wait_a),
+                         (self.spad_query_w, self.spad_wait_w)):
+                cur = busy & ~to_acc & (q >= low) & (q < end)
+                if ov:
+                    cur = cur | (nxt_valid & (nxt.target == LoadTarget.SPAD)
+                                 & (q >= nxt.local_addr) & (q < nxt_end))
+                m.d.comb += w.eq(cur)
         return m
 
 

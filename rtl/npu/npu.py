@@ -24,7 +24,9 @@ class Npu(wiring.Component):
         The datapath to use (default: ``NpuDatapath(config)``); tests may pass another
         component with the same members (an ``In(DatapathLink())`` member ``control`` and an
         initiator ``bus``); its attribute ``store_orders_acc`` (default ``False``) says whether
-        its store unit waits for each ACC row the execute unit still has to write.
+        its store unit waits for each ACC row the execute unit still has to write, and its
+        attribute ``load_follows`` (default ``False``) whether its execute unit waits for each
+        SPAD row the load unit still has to write.
 
     Members
     -------
@@ -65,7 +67,8 @@ class Npu(wiring.Component):
             datapath = self._datapath
         m.submodules.control = control = NpuControl(
             self._config, addr_width=self._addr_width, exec_orders_acc=True,
-            store_orders_acc=getattr(datapath, "store_orders_acc", False))
+            store_orders_acc=getattr(datapath, "store_orders_acc", False),
+            load_follows=getattr(datapath, "load_follows", False))
         m.submodules.datapath = datapath
 
         wiring.connect(m, wiring.flipped(self.bus), control.bus)

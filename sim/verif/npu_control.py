@@ -257,15 +257,18 @@ def _store_params(fields):
     return {("acc", fields["scale_addr"] + r) for r in range(per)}
 
 
-def check_schedule(commands, codes, runs, store_orders_acc=False):
+def check_schedule(commands, codes, runs, store_orders_acc=False, load_follows=False):
     """Checks the stand-in's ``runs`` against ``commands`` (list of ``(opcode, fields)`` in queue
     order) with validation results ``codes``: valid commands ran, in order per unit and finished
     in that order, each after every earlier conflicting command of another unit (a COMPUTE and
     an ELTWISE always conflict), every earlier COMPUTE it reads ACC rows of (a COMPUTE) and
     every command before an earlier FENCE had finished. ``store_orders_acc``: a STORE reading
     an earlier COMPUTE's result rows starts after that COMPUTE started, not after it finished
-    (the store unit waits per row), unless the COMPUTE writes its parameter rows. Returns
-    ``{seq: UnitRun}``."""
+    (the store unit waits per row), unless the COMPUTE writes its parameter rows.
+    ``load_follows``: likewise a COMPUTE or ELTWISE reading an earlier LOAD's SPAD rows starts
+    after that LOAD started (its unit waits per row), unless the LOAD writes ACC rows it
+    touches.
+    Returns ``{seq: UnitRun}``."""
     by_unit = {unit: [r for r in runs if r.unit == unit] for unit in _UNITS}
     matched = {}
     for seq, ((opcode, fields), code) in enumerate(zip(commands, codes, strict=True)):
@@ -302,6 +305,15 @@ def check_schedule(commands, codes, runs, store_orders_acc=False):
                 if follows and not wait:
                     assert other.accepted < run.accepted, \
                         f"STORE {seq} started at {run.accepted} before COMPUTE {earlier} " \
+                        f"at {other.accepted}"
+            elif load_follows and other.unit == "load" and run.unit in ("exec", "eltwise") and \
+                    earlier >= fence_at:
+                follows = conflict(commands[earlier], (opcode, fields))
+                _, written = rows_touched(*commands[earlier])
+                wait = any(mem == "acc" for mem, _ in written) and follows
+                if follows and not wait:
+                    assert other.accepted < run.accepted, \
+                        f"{run.unit} {seq} started at {run.accepted} before LOAD {earlier} " \
                         f"at {other.accepted}"
             else:
                 wait = conflict(commands[earlier], (opcode, fields))

@@ -129,13 +129,18 @@ def _ranges(cmd, config):
 
 def dependencies(commands, config):
     """For each command, the earlier commands it must wait for (a dispatcher's hazards:
-    overlapping rows of the same memory where at least one of the two writes)."""
+    overlapping rows of the same memory where at least one of the two writes). With
+    ``config.npu_load_follow`` a COMPUTE does not wait for an earlier LOAD's SPAD rows (the
+    execute unit follows them row by row; the LOAD is issued first, as commands go in order)."""
+    follow = getattr(config, "npu_load_follow", False)
     deps = []
     for i, cmd in enumerate(commands):
         mine = _ranges(cmd, config)
         wait = []
         for j in range(i):
+            spad_ok = follow and cmd.unit == "exec" and commands[j].unit == "load"
             if any(ma == mb and a0 < b1 and b0 < a1 and (wa or wb)
+                   and not (spad_ok and ma == "spad")
                    for ma, a0, a1, wa in mine for mb, b0, b1, wb in _ranges(commands[j], config)):
                 wait.append(j)
         deps.append(wait)

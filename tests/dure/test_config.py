@@ -68,11 +68,16 @@ def test_config_is_frozen_and_hashable():
     config = preset("sim")
     with pytest.raises(AttributeError):
         config.ram_size = 1
-    # The sim SoC has the gather path and overlapped LOADs; the defaults (board builds) not.
-    assert hash(config) == hash(SoCConfig(npu_gather=True, npu_load_overlap=True))
+    # The sim SoC has the gather path, overlapped LOADs and COMPUTEs following their LOADs;
+    # the defaults (board builds) not; npu-small (the 4x4 system tests) follows LOADs too.
+    assert hash(config) == hash(SoCConfig(npu_gather=True, npu_load_overlap=True,
+                                          npu_load_follow=True))
     assert not SoCConfig().npu_gather and not SoCConfig().npu_load_overlap
+    assert not SoCConfig().npu_load_follow
     assert not any(preset(name).npu_load_overlap
                    for name in ("ulx3s", "icebreaker-npu", "npu-small"))
+    assert not any(preset(name).npu_load_follow for name in ("ulx3s", "icebreaker-npu"))
+    assert preset("npu-small").npu_load_follow
     with pytest.raises(ValueError, match="npu_gather"):
         SoCConfig(npu_rows=2, npu_cols=2, npu_gather=True)
     with pytest.raises(ValueError, match="npu_load_overlap"):
@@ -84,6 +89,10 @@ def test_config_is_frozen_and_hashable():
     for name in ("npu_load_pipeline", "npu_eltwise_pipeline"):
         with pytest.raises(ValueError, match=f"{name} must be a bool"):
             SoCConfig(**{name: 1})
+    with pytest.raises(ValueError, match="npu_load_follow"):
+        SoCConfig(npu_load_follow=1)
+    with pytest.raises(ValueError, match="cannot both be on"):
+        SoCConfig(npu_load_follow=True, npu_load_pipeline=True)
 
 
 def test_spram_variants_share_the_four_blocks():

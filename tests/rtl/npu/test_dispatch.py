@@ -82,11 +82,11 @@ def eltwise(a, acc, m=4, accumulate=0, b=None):
 
 
 def run(commands, *, latency=None, bus_error=None, seed=0, prefill=True, after=None,
-        exec_capacity=1, exec_depth=4, config=CFG):
+        exec_capacity=1, exec_depth=4, config=CFG, load_follows=False):
     """Submits ``commands`` (all units held until the queue is full when ``prefill``), waits
     until the NPU is idle, checks the schedule; returns (runs by seq, datapath, registers).
     With ``config.npu_load_overlap`` the stand-in load unit holds two LOADs."""
-    dut = NpuControl(config, exec_depth=exec_depth)
+    dut = NpuControl(config, exec_depth=exec_depth, load_follows=load_follows)
     datapath = StandInDatapath(dut.datapath, latency=latency, bus_error=bus_error, seed=seed,
                                exec_capacity=exec_capacity,
                                load_capacity=1 + config.npu_load_overlap)
@@ -105,7 +105,8 @@ def run(commands, *, latency=None, bus_error=None, seed=0, prefill=True, after=N
 
     simulate(dut, [bench], [datapath.run])
     codes = [validate(w, CFG, BASE, 0x1000) for w in commands]
-    matched = check_schedule([decode(w) for w in commands], codes, datapath.runs)
+    matched = check_schedule([decode(w) for w in commands], codes, datapath.runs,
+                             load_follows=load_follows)
     assert regs["ISSUED"] == regs["DONE"] == len(commands)
     return matched, datapath, regs
 
@@ -444,6 +445,52 @@ def test_every_refusal_code_of_every_opcode():
     assert all(run.unit == "load" and run.fields["local_addr"] == 4 for run in datapath.runs)
     cover_errors([decode(w) for w in examples.values()],
                  [code for code, _ in examples], {})
+
+
+@pytest.mark.parametrize("follows", [False, True], ids=["held", "follows"])
+def test_compute_follows_an_issued_load(follows):
+    """With ``load_follows`` (the execute unit waits per SPAD row) a COMPUTE reading the rows
+    of an in-flight LOAD into SPAD is issued while that LOAD runs, but never before the LOAD
+    is issued; a COMPUTE whose ACC rows a LOAD writes still waits for its ``done``; without
+    the option both wait."""
+    commands = [load(0), load(4), compute(0, 4, 0), load(16, target=LoadTarget.ACC),
+                compute(8, 12, 16, accumulate=1)]
+    dut = NpuControl(CFG, load_follows=follows)
+    datapath = StandInDatapath(dut.datapath, latency=lambda unit, f: 40, seed=0)
+    datapath.hold = {"load", "exec", "store", "eltwise"}
+
+    async def bench(ctx):
+        assert not await reg_write(ctx, dut.bus, "DMA_BASE", BASE)
+        assert not await reg_write(ctx, dut.bus, "DMA_SIZE", 0x1000)
+        for index, words in enumerate(commands):
+            if index == CFG.npu_queue_depth:
+                datapath.hold.clear()
+            await submit(ctx, dut.bus, words)
+        datapath.hold.clear()
+        for _ in range(2_000):
+            status, _ = await reg_read(ctx, dut.bus, "STATUS")
+            if not status & Status.BUSY.value:
+                break
+        else:
+            raise AssertionError("the NPU never became idle")
+
+    simulate(dut, [bench], [datapath.run])
+    codes = [validate(w, CFG, BASE, 0x1000) for w in commands]
+    matched = check_schedule([decode(w) for w in commands], codes, datapath.runs,
+                             load_follows=follows)
+    assert (matched[2].accepted < matched[1].done) == follows
+    assert matched[2].accepted > matched[1].accepted
+    assert matched[4].accepted > matched[3].done
+
+
+@pytest.mark.parametrize("follows", [False, True], ids=["held", "follows"])
+def test_eltwise_follows_an_issued_load(follows):
+    """Likewise an ELTWISE (ADD) reading the rows of an in-flight LOAD into SPAD."""
+    commands = [load(0), load(4), eltwise(0, 8, b=4), store(8)]
+    matched, _, _ = run(commands, latency=lambda unit, f: 40, config=CFG,
+                        load_follows=follows)
+    assert (matched[2].accepted < matched[1].done) == follows
+    assert matched[2].accepted > matched[1].accepted
 
 
 @pytest.mark.parametrize("orders", [False, True], ids=["held", "follows"])

@@ -5,8 +5,8 @@ zeros), INT8 ADD layers, INT8 and FP16 depthwise and INT8 global pooling on the 
 random mix of ELTWISE commands (walks, accumulate, MAC with and without reduce, FP16 MACs with
 specials, lane counts, malformed ones)
 with LOADs, COMPUTEs (the structural hazard) and STOREs: final memory, ERROR and DONE equal the
-model's. The ADD layer and one random mix also run with ``npu_eltwise_pipeline`` (the ADD's
-three rescaling stages)."""
+model's; some also with ``npu_load_follow``. The ADD layer and one random mix also run
+with ``npu_eltwise_pipeline`` (the ADD's three rescaling stages)."""
 
 import dataclasses
 
@@ -43,16 +43,17 @@ from dure.config import SoCConfig
 
 CFG = SoCConfig(npu_rows=4, npu_cols=4, npu_spad_rows=128, npu_acc_rows=64, npu_queue_depth=4)
 CFG_PIPE = dataclasses.replace(CFG, npu_eltwise_pipeline=True)
+CFG_FOLLOW = dataclasses.replace(CFG, npu_load_follow=True)
 BASE = 0x4000_0000
 SIZE = 0x1000
 X, OUT, PARAMS, X2 = BASE, BASE + 0x400, BASE + 0x800, BASE + 0xC00
 
 
-def run_npu(descriptors, image, config=CFG):
+def run_npu(descriptors, image, config=CFG, gnt=0.9):
     """Descriptors through the registers of the RTL NPU: (registers, memory)."""
     dut = Npu(config, datapath=NpuDatapath(config))
     mem = bytearray(image)
-    target = MemoryTarget(dut.dma, mem, base=BASE, latency=3, jitter=2, gnt_probability=0.9)
+    target = MemoryTarget(dut.dma, mem, base=BASE, latency=3, jitter=2, gnt_probability=gnt)
     regs = {}
 
     async def bench(ctx):
@@ -73,10 +74,11 @@ def run_npu(descriptors, image, config=CFG):
     return regs, mem
 
 
-def run_both(descriptors, image, config=CFG):
+def run_both(descriptors, image, config=CFG, gnt=0.9):
     """RTL (built with ``config``) and command model on the same image; asserts equal memory,
-    ERROR, DONE and PERF_MACS (COMPUTE and element-wise MAC products)."""
-    regs, mem = run_npu(descriptors, image, config)
+    ERROR, DONE and PERF_MACS (COMPUTE and element-wise MAC products). ``gnt``: the main
+    memory's grant probability (low: LOADs still land while the commands behind them run)."""
+    regs, mem = run_npu(descriptors, image, config, gnt)
     ref = NpuModel(CFG, memory={BASE: bytes(image)})
     ref.set_window(BASE, len(image))
     ref.codes = ref.run(descriptors)
@@ -150,9 +152,12 @@ def test_add_int8_layer(config):
     assert {-128, 127} <= set(want.reshape(-1).tolist())
 
 
-def test_depthwise_int8_layer_on_the_mac():
+@pytest.mark.parametrize("follow", [False, True], ids=["held", "follow"])
+def test_depthwise_int8_layer_on_the_mac(follow):
     """INT8 depthwise with every two taps a pair ELTWISE MAC (the last of the 9 alone):
-    zero point -128 (padding), stride 2, -128 inputs and weights, more channels than lanes."""
+    zero point -128 (padding), stride 2, -128 inputs and weights, more channels than lanes;
+    also with ``npu_load_follow`` (the MACs follow their LOADs row by row)."""
+    config = dataclasses.replace(CFG, npu_load_follow=follow)
     rng = np.random.default_rng(4)
     x = rng.integers(-128, 128, (1, 5, 4, 6), dtype=np.int8)
     x.reshape(-1)[:5] = -128
@@ -168,7 +173,7 @@ def test_depthwise_int8_layer_on_the_mac():
     assert any(d[0] & 0xF == Opcode.ELTWISE.value and d[0] >> 7 & 1 and d[0] >> 9 & 1
                for d in prog.descriptors)                       # pair MACs
     image = image_with((X, x), *prog.blobs)
-    _, mem, _ = run_both(prog.descriptors, image)
+    _, mem, _ = run_both(prog.descriptors, image, config)
     assert np.array_equal(output(mem, prog), depthwise_conv2d_int8(x, w, bias, **kw))
 
 
@@ -199,8 +204,12 @@ def test_depthwise_fp16_layer_on_the_mac():
                           depthwise_conv2d_fp16(x, w, bias, **kw).view(np.uint16))
 
 
-def test_global_average_pool_int8_on_the_mac_reduce():
-    """INT8 global pooling: one reduce MAC per chunk and image (two images, a partial chunk)."""
+@pytest.mark.parametrize("follow", [False, True], ids=["held", "follow"])
+def test_global_average_pool_int8_on_the_mac_reduce(follow):
+    """INT8 global pooling: one reduce MAC per chunk and image (two images, a partial chunk);
+    also with ``npu_load_follow`` on a slow memory (the MACs' rows come with bubbles while
+    the image rows land)."""
+    config = dataclasses.replace(CFG, npu_load_follow=follow)
     rng = np.random.default_rng(5)
     x = rng.integers(-128, 128, (2, 4, 3, 6), dtype=np.int8)
     x[0, :, :, 0] = -128                    # a channel of -128 only
@@ -209,7 +218,7 @@ def test_global_average_pool_int8_on_the_mac_reduce():
                                      param_addr=PARAMS, **kw)
     assert any("reduce" in note for note in prog.notes)
     image = image_with((X, x), *prog.blobs)
-    _, mem, _ = run_both(prog.descriptors, image)
+    _, mem, _ = run_both(prog.descriptors, image, config, gnt=0.15 if follow else 0.9)
     assert np.array_equal(output(mem, prog), average_pool_int8(x, (4, 3), **kw))
 
 
@@ -259,9 +268,12 @@ def random_mix(rng):
     return words
 
 
-@pytest.mark.parametrize(("seed", "config"), [(0, CFG), (1, CFG), (2, CFG), (0, CFG_PIPE)],
-                         ids=["0", "1", "2", "0-pipelined"])
+@pytest.mark.parametrize(("seed", "config"),
+                         [(0, CFG), (1, CFG), (2, CFG), (3, CFG_FOLLOW), (0, CFG_PIPE)],
+                         ids=["0", "1", "2", "3-follow", "0-pipelined"])
 def test_random_eltwise_mix(seed, config):
+    """Seed 3 with ``npu_load_follow``: COMPUTEs and ELTWISEs follow their LOADs row by row;
+    seed 0 also with ``npu_eltwise_pipeline``."""
     rng = np.random.default_rng(10 + seed)
     image = bytearray(rng.integers(0, 256, SIZE, dtype=np.uint8).tobytes())
     spad = rng.standard_normal(96 * 4).astype(np.float16)
