@@ -441,19 +441,29 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         if i + 1 < len(units):
             nxt = units[i + 1]
             if plan.wmode in ("double", "single"):
-                side += weight_loads(i + 1, nxt, plan.wmode == "single")
+                # per tap: no long LOAD ahead of the first unit's own (and, in ``single``,
+                # each tap follows the COMPUTEs that free its rows)
+                side += weight_loads(i + 1, nxt, True)
             elif plan.wmode == "taps":
                 side += tap_loads(nxt, range(min(2, g.kh * g.kw)))
             if tile_of[i + 1] != tile_of[i]:
                 side += tile_loads(nxt, tile_of[i + 1])
             side += acc_init(i + 1, nxt)
-        # Side command d goes after COMPUTE floor(d * nc / ns), but not before the COMPUTE
-        # after the last one of this unit that reads the SPAD rows it writes (so it does not
-        # hold the LOAD unit's slot waiting for that COMPUTE).
+        # The first unit's own LOADs (i == 0): those its first COMPUTE needs go before it,
+        # the others JIT_LEAD COMPUTEs ahead of their first use, in order of use.
+        uses = sorted(((first_use(cmd, comp), n, cmd) for n, cmd in enumerate(pre)),
+                      key=lambda t: t[:2]) if i == 0 else []
+        # No side command goes before the last of its tile LOADs (the LOAD unit takes LOADs
+        # in order: the next unit's weights there held up the first unit's image rows).
+        floor = max([max(0, use - JIT_LEAD) for use, _, cmd in uses
+                     if 0 < use < len(comp) and is_tile(cmd)], default=0)
+        # Side command d goes after COMPUTE floor + (d * (nc - floor) / ns), but not before
+        # the COMPUTE after the last one of this unit that reads the SPAD rows it writes (so
+        # it does not hold the LOAD unit's slot waiting for that COMPUTE).
         slots = []                               # (after COMPUTE index, order, cmd)
         last = 0
         for d, cmd in enumerate(side):
-            q = d * len(comp) // len(side)
+            q = floor + d * (len(comp) - floor) // len(side)
             if cmd.spad_write is not None:
                 w0, w1 = cmd.spad_write
                 for ci, cp in enumerate(comp):
@@ -462,10 +472,6 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             last = max(q, last)
             slots.append((last, 1, cmd))
         if i == 0:
-            # The first unit's own LOADs: those its first COMPUTE needs before it, the others
-            # JIT_LEAD COMPUTEs ahead of their first use, in order of use.
-            uses = sorted(((first_use(cmd, comp), n, cmd) for n, cmd in enumerate(pre)),
-                          key=lambda t: t[:2])
             words += [cmd.words for use, _, cmd in uses if use == 0]
             late = [cmd for use, _, cmd in uses if use == len(comp) and is_tile(cmd)] \
                 if spread else []

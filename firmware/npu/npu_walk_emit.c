@@ -233,6 +233,12 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
         walk_unit_at(&w, i, &u);
         computes(&w, &u);
         /* the side commands: counted, then staged with their slots */
+        /* the first unit: no side command before the slot of its last tile LOAD */
+        w.side_floor = 0;
+        if (i == 0) {
+            w.mode = SINK_FLOOR;
+            walk_pre_commands(&w, &u);
+        }
         w.mode = SINK_COUNT;
         w.side_total = 0;
         walk_side_commands(&w, i, &u);

@@ -319,7 +319,8 @@ void walk_sink(struct walk *w, const struct cmd *c)
         return;
     }
     if (w->mode == SINK_SIDE) {
-        uint32_t q = w->side_index * o->ncomp / w->side_total;   /* below 2^32 */
+        uint32_t f = w->side_floor;
+        uint32_t q = f + w->side_index * (o->ncomp - f) / w->side_total;   /* below 2^32 */
         if (c->sw0 >= 0 && o->list && may_read(o, c->sw0, c->sw1))
             q = walk_max(q, walk_last_reader_end(w, c->sw0, c->sw1, o->ncomp));
         w->side_last = walk_max(q, w->side_last);
@@ -327,7 +328,8 @@ void walk_sink(struct walk *w, const struct cmd *c)
         walk_stage(o, c, (w->side_last + 1) * 4 + 1, 0);
         return;
     }
-    /* SINK_PRE: the first unit's own LOADs, by first use */
+    /* SINK_PRE: the first unit's own LOADs, by first use (SINK_FLOOR: the slot of the last
+     * tile LOAD it reads, the side commands' floor) */
     uint32_t use = o->ncomp;
     if (o->list && ((c->sw0 >= 0 && may_read(o, c->sw0, c->sw1)) ||
                     (c->aw0 >= 0 && overlap(c->aw0, c->aw1, o->amin, o->amax)))) {
@@ -342,6 +344,12 @@ void walk_sink(struct walk *w, const struct cmd *c)
                 }
             }
         }
+    }
+    if (w->mode == SINK_FLOOR) {
+        if (use > 0 && use < o->ncomp && c->sw0 >= (int32_t)w->tile0)
+            w->side_floor = walk_max(w->side_floor, use > DURE_NPU_WALK_JIT_LEAD
+                                                    ? use - DURE_NPU_WALK_JIT_LEAD : 0);
+        return;
     }
     /* spread: a tile command the first unit never reads goes evenly between its COMPUTEs,
      * after the others of its slot */
