@@ -475,7 +475,20 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             words += [cmd.words for use, _, cmd in uses if use == 0]
             late = [cmd for use, _, cmd in uses if use == len(comp) and is_tile(cmd)] \
                 if spread else []
-            slots += [(max(0, use - JIT_LEAD), 0, cmd) for use, _, cmd in uses
+            # A weight LOAD goes no later than the first use of the weight LOAD before it
+            # (its previous piece: the JIT pieces double in taps, so each has the previous
+            # piece's COMPUTEs to arrive in; JIT_LEAD COMPUTEs of 64 rows were too few for a
+            # piece of 4 taps, above all in FP16).
+            wslot, prev = {}, None
+            for use, n, cmd in sorted(uses, key=lambda t: t[1]):
+                if cmd.spad_write is None or is_tile(cmd) or use == len(comp):
+                    continue
+                if use > 0:
+                    wslot[n] = max(0, use - JIT_LEAD)
+                    if prev is not None and prev < use:
+                        wslot[n] = min(wslot[n], prev)
+                prev = use
+            slots += [(wslot.get(n, max(0, use - JIT_LEAD)), 0, cmd) for use, n, cmd in uses
                       if use > 0 and not any(cmd is c for c in late)]
             slots += [((k + 1) * len(comp) // (len(late) + 1), 0, cmd)
                       for k, cmd in enumerate(late)]

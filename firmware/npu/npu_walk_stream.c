@@ -358,11 +358,17 @@ void walk_sink(struct walk *w, const struct cmd *c)
         walk_stage(o, c, 0, o->ncomp + 1 + w->late_total++);
         return;
     }
+    uint32_t slot = use > DURE_NPU_WALK_JIT_LEAD ? use - DURE_NPU_WALK_JIT_LEAD : 0;
+    if (c->sw0 >= 0 && c->sw0 < (int32_t)w->tile0 && use < o->ncomp) {
+        /* a weight LOAD: no later than the first use of the weight LOAD before it */
+        if (use > 0 && w->pre_prev_set && w->pre_prev < use)
+            slot = walk_min(slot, w->pre_prev);
+        w->pre_prev = use;
+        w->pre_prev_set = 1;
+    }
     if (use == 0)
         walk_stage(o, c, 0, 0);
     else
-        walk_stage(o, c,
-                   ((use > DURE_NPU_WALK_JIT_LEAD ? use - DURE_NPU_WALK_JIT_LEAD : 0) + 1) * 4,
-                   use);
+        walk_stage(o, c, (slot + 1) * 4, use);
 }
 
