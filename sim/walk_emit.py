@@ -20,8 +20,12 @@ element-wise unit; COMPUTEs start from the bias rows loaded in the prologue,
 :attr:`~dure.sim.walk_layer.WalkLayer.init_rows`); a side command
 that writes SPAD rows a COMPUTE of this unit reads is placed after that COMPUTE. The first
 unit's own LOADs go just ahead (JIT_LEAD COMPUTEs) of the first COMPUTE that needs them, those
-of its first COMPUTE before it; the last unit's STOREs go per sub-block right after the COMPUTE
-that finishes it. The NPU's front end takes commands in order with one waiting slot per unit,
+of its first COMPUTE before it, a weight piece no later than the first use of the weight LOAD
+before it; its side commands start only at the slot of its last tile LOAD (the LOAD unit takes
+LOADs in order: the next group's weights must not hold up the first unit's image rows). The
+next group's weights of a layer with taps (``double`` and ``single``) come per tap. The last
+unit's STOREs go per sub-block right after the COMPUTE that finishes it. The NPU's front end
+takes commands in order with one waiting slot per unit,
 so this keeps LOADs and STOREs from holding up the COMPUTEs behind them.
 """
 
