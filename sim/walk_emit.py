@@ -32,9 +32,9 @@ so this keeps LOADs and STOREs from holding up the COMPUTEs behind them.
 from dataclasses import dataclass
 
 from dure.rtl.npu.commands import ElemType, EltwiseOp, LoadTarget, Opcode, Precision
-from dure.rtl.npu.descriptor import encode
+from dure.rtl.npu.descriptor import decode, encode
 
-from dure.gemm_cost import WALK_JIT_LEAD, WALK_PIECE_ROWS
+from dure.gemm_cost import BYTES_PER_CYCLE, WALK_JIT_LEAD, WALK_PIECE_ROWS
 
 from .walk_plan import plan_walk
 from .walk_waves import chunk_waves, unit_waves
@@ -479,17 +479,21 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             words += [cmd.words for use, _, cmd in uses if use == 0]
             late = [cmd for use, _, cmd in uses if use == len(comp) and is_tile(cmd)] \
                 if spread else []
-            # A weight LOAD goes no later than the first use of the weight LOAD before it
-            # (its previous piece: the JIT pieces double in taps, so each has the previous
-            # piece's COMPUTEs to arrive in; JIT_LEAD COMPUTEs of 64 rows were too few for a
-            # piece of 4 taps, above all in FP16).
+            # A weight LOAD whose bytes take more cycles (at BYTES_PER_CYCLE) than the rows
+            # of the JIT_LEAD COMPUTEs before its first use goes no later than the first use
+            # of the weight LOAD before it (its previous piece: the JIT pieces double in
+            # taps, so each has the previous piece's COMPUTEs to arrive in; 2 COMPUTEs of 64
+            # rows were too few for a piece of 4 taps, above all in FP16).
             wslot, prev = {}, None
             for use, n, cmd in sorted(uses, key=lambda t: t[1]):
                 if cmd.spad_write is None or is_tile(cmd) or use == len(comp):
                     continue
                 if use > 0:
                     wslot[n] = max(0, use - JIT_LEAD)
-                    if prev is not None and prev < use:
+                    fl = decode(cmd.words)[1]
+                    lead = sum(decode(cp.words)[1]["m"] for cp in comp[wslot[n]:use])
+                    if prev is not None and prev < use and \
+                            lead * BYTES_PER_CYCLE < fl["rows"] * fl["cols"] * eb:
                         wslot[n] = min(wslot[n], prev)
                 prev = use
             slots += [(wslot.get(n, max(0, use - JIT_LEAD)), 0, cmd) for use, n, cmd in uses
