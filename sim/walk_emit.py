@@ -457,10 +457,12 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         # the others JIT_LEAD COMPUTEs ahead of their first use, in order of use.
         uses = sorted(((first_use(cmd, comp), n, cmd) for n, cmd in enumerate(pre)),
                       key=lambda t: t[:2]) if i == 0 else []
-        # No side command goes before the last of its tile LOADs (the LOAD unit takes LOADs
-        # in order: the next unit's weights there held up the first unit's image rows).
+        # No side command goes before the last of its tile LOADs from main memory (the LOAD
+        # unit takes LOADs in order: the next unit's weights there held up the first unit's
+        # image rows; its FILLs move no bytes and do not count).
         floor = max([max(0, use - JIT_LEAD) for use, _, cmd in uses
-                     if 0 < use < len(comp) and is_tile(cmd)], default=0)
+                     if 0 < use < len(comp) and is_tile(cmd)
+                     and not decode(cmd.words)[1]["fill"]], default=0)
         # Side command d goes after COMPUTE floor + (d * (nc - floor) / ns), but not before
         # the COMPUTE after the last one of this unit that reads the SPAD rows it writes (so
         # it does not hold the LOAD unit's slot waiting for that COMPUTE).

@@ -329,7 +329,7 @@ void walk_sink(struct walk *w, const struct cmd *c)
         return;
     }
     /* SINK_PRE: the first unit's own LOADs, by first use (SINK_FLOOR: the slot of the last
-     * tile LOAD it reads, the side commands' floor) */
+     * tile LOAD from main memory it reads, not a FILL: the side commands' floor) */
     uint32_t use = o->ncomp;
     if (o->list && ((c->sw0 >= 0 && may_read(o, c->sw0, c->sw1)) ||
                     (c->aw0 >= 0 && overlap(c->aw0, c->aw1, o->amin, o->amax)))) {
@@ -346,7 +346,8 @@ void walk_sink(struct walk *w, const struct cmd *c)
         }
     }
     if (w->mode == SINK_FLOOR) {
-        if (use > 0 && use < o->ncomp && c->sw0 >= (int32_t)w->tile0)
+        if (use > 0 && use < o->ncomp && c->sw0 >= (int32_t)w->tile0 &&
+            !WGET(c->d, LOAD, FILL))
             w->side_floor = walk_max(w->side_floor, use > DURE_NPU_WALK_JIT_LEAD
                                                     ? use - DURE_NPU_WALK_JIT_LEAD : 0);
         return;
