@@ -88,6 +88,14 @@ class EltwiseUnit(wiring.Component):
         and MAX): the datapath adds it to PERF_MACS.
     ev_row : Out(1)
         A row (any ELTWISE) was computed this cycle: a row for PERF_FILL / GAPS / DRAIN.
+    acc_query : In(16)
+        An ACC row another unit wants to read (the STORE unit, which then follows an
+        ELTWISE's results row by row instead of waiting for its ``done``).
+    acc_pending : Out(1)
+        Combinational: the command held still has to write row ``acc_query`` (rows are
+        written in order, so row ``acc_addr + i`` is pending until ``i + 1`` rows are
+        written; with ``reduce`` row ``acc_addr`` until ``done``). A row written at a clock
+        edge reads back from the next cycle on.
 
     Latency
     -------
@@ -111,6 +119,8 @@ class EltwiseUnit(wiring.Component):
             "done": Out(1),
             "ev_macs": Out(16),
             "ev_row": Out(1),
+            "acc_query": In(16),
+            "acc_pending": Out(1),
         })
 
     def elaborate(self, platform):
@@ -242,4 +252,14 @@ class EltwiseUnit(wiring.Component):
         m.d.comb += self.done.eq(done)
         with m.If(done):
             m.d.sync += busy.eq(0)
+
+        # The outside reader's query: rows of the held command not yet written.
+        written = Signal(16)             # rows of the held command written to ACC
+        with m.If(self.cmd.valid & ~busy):
+            m.d.sync += written.eq(0)
+        with m.Elif(o_valid & self.acc_w.ready):
+            m.d.sync += written.eq(written + 1)
+        rel = (self.acc_query - cmd.acc_addr)[:16]
+        m.d.comb += self.acc_pending.eq(
+            busy & (rel < Mux(cmd.reduce, 1, cmd.m)) & (cmd.reduce | ~(rel < written)))
         return m

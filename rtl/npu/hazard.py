@@ -44,7 +44,9 @@ waits per row (:func:`conflict_cs_params` is all the dispatcher checks between t
 last STORE of a layer follows its final COMPUTE's results into post-processing row by row.
 
 An ELTWISE borrows the execute unit's memory ports, so a COMPUTE and an ELTWISE always
-conflict (:func:`conflict_ce`, structural); with LOAD and STORE it conflicts like a COMPUTE.
+conflict (:func:`conflict_ce`, structural); with LOAD and STORE it conflicts like a COMPUTE
+(with ``store_orders_acc`` a younger STORE checks only :func:`conflict_es_params` against an
+issued ELTWISE: the element-wise unit answers the store unit's per-row query too).
 """
 
 from amaranth.hdl import Const, Mux
@@ -143,6 +145,13 @@ def conflict_cs_params(compute, store):
     execute unit has written it (:class:`~.exec_unit.ExecUnit` ``acc_pending``). The
     parameter rows are read before any output row, so those still wait for the COMPUTE."""
     return store.scale & _overlap(compute.acc, store.params)
+
+
+def conflict_es_params(eltwise, store):
+    """The ELTWISE writes the STORE's parameter rows: what is left of :func:`conflict_es` for
+    an issued ELTWISE and a younger STORE when the store unit reads each ACC row only once the
+    element-wise unit has written it (:class:`~.eltwise_unit.EltwiseUnit` ``acc_pending``)."""
+    return store.scale & _overlap(eltwise.acc, store.params)
 
 
 def conflict_cc(older, younger):
