@@ -22,19 +22,23 @@ that writes SPAD rows a COMPUTE of this unit reads is placed after that COMPUTE.
 unit's own LOADs go just ahead (JIT_LEAD COMPUTEs) of the first COMPUTE that needs them, those
 of its first COMPUTE before it (its ACC rows and weights first, then its padding FILLs and image
 rows: a COMPUTE reads its weight rows first and, with ``config.npu_load_follow``, follows its
-LOADs row by row); the STOREs' parameter rows (``WalkLayer.const_rows``) are LOADed first among
-the second unit's side commands, just ahead of the first STOREs (with one unit, right after the
-first COMPUTE); the last unit's STOREs go per sub-block right after the COMPUTE
-that finishes it. The NPU's front end takes commands in order with one waiting slot per unit,
+LOADs row by row), a weight piece no later than the first use of the weight LOAD before it; its
+side commands start only at the slot of its last tile LOAD (the LOAD unit takes LOADs in order:
+the next group's weights must not hold up the first unit's image rows). The next group's weights
+of a layer with taps (``double`` and ``single``) come per tap. The STOREs' parameter rows
+(``WalkLayer.const_rows``) are LOADed first among the second unit's side commands, just ahead
+of the first STOREs (with one unit, right after the first COMPUTE); the last unit's STOREs go
+per sub-block right after the COMPUTE that finishes it. The NPU's front end takes commands in
+order with one waiting slot per unit,
 so this keeps LOADs and STOREs from holding up the COMPUTEs behind them.
 """
 
 from dataclasses import dataclass
 
 from dure.rtl.npu.commands import ElemType, EltwiseOp, LoadTarget, Opcode, Precision
-from dure.rtl.npu.descriptor import encode
+from dure.rtl.npu.descriptor import decode, encode
 
-from dure.gemm_cost import WALK_JIT_LEAD, WALK_PIECE_ROWS
+from dure.gemm_cost import BYTES_PER_CYCLE, WALK_JIT_LEAD, WALK_PIECE_ROWS
 
 from .walk_plan import plan_walk
 from .walk_waves import chunk_waves, unit_waves
@@ -454,19 +458,31 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         if i + 1 < len(units):
             nxt = units[i + 1]
             if plan.wmode in ("double", "single"):
-                side += weight_loads(i + 1, nxt, plan.wmode == "single")
+                # per tap: no long LOAD ahead of the first unit's own (and, in ``single``,
+                # each tap follows the COMPUTEs that free its rows)
+                side += weight_loads(i + 1, nxt, True)
             elif plan.wmode == "taps":
                 side += tap_loads(nxt, range(min(2, g.kh * g.kw)))
             if tile_of[i + 1] != tile_of[i]:
                 side += tile_loads(nxt, tile_of[i + 1])
             side += acc_init(i + 1, nxt)
-        # Side command d goes after COMPUTE floor(d * nc / ns), but not before the COMPUTE
-        # after the last one of this unit that reads the SPAD rows it writes (so it does not
-        # hold the LOAD unit's slot waiting for that COMPUTE).
+        # The first unit's own LOADs (i == 0): those its first COMPUTE needs go before it,
+        # the others JIT_LEAD COMPUTEs ahead of their first use, in order of use.
+        uses = sorted(((first_use(cmd, comp), n, cmd) for n, cmd in enumerate(pre)),
+                      key=lambda t: t[:2]) if i == 0 else []
+        # No side command goes before the last of its tile LOADs from main memory (the LOAD
+        # unit takes LOADs in order: the next unit's weights there held up the first unit's
+        # image rows; its FILLs move no bytes and do not count).
+        floor = max([max(0, use - JIT_LEAD) for use, _, cmd in uses
+                     if 0 < use < len(comp) and is_tile(cmd)
+                     and not decode(cmd.words)[1]["fill"]], default=0)
+        # Side command d goes after COMPUTE floor + (d * (nc - floor) / ns), but not before
+        # the COMPUTE after the last one of this unit that reads the SPAD rows it writes (so
+        # it does not hold the LOAD unit's slot waiting for that COMPUTE).
         slots = []                               # (after COMPUTE index, order, cmd)
         last = 0
         for d, cmd in enumerate(side):
-            q = d * len(comp) // len(side)
+            q = floor + d * (len(comp) - floor) // len(side)
             if cmd.spad_write is not None:
                 w0, w1 = cmd.spad_write
                 for ci, cp in enumerate(comp):
@@ -477,14 +493,27 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         if const is not None and i == 0 and len(units) == 1:
             slots.append((0, 0, const))
         if i == 0:
-            # The first unit's own LOADs: those its first COMPUTE needs before it, the others
-            # JIT_LEAD COMPUTEs ahead of their first use, in order of use.
-            uses = sorted(((first_use(cmd, comp), n, cmd) for n, cmd in enumerate(pre)),
-                          key=lambda t: t[:2])
             words += [cmd.words for use, _, cmd in uses if use == 0]
             late = [cmd for use, _, cmd in uses if use == len(comp) and is_tile(cmd)] \
                 if spread else []
-            slots += [(max(0, use - JIT_LEAD), 0, cmd) for use, _, cmd in uses
+            # A weight LOAD whose bytes take more cycles (at BYTES_PER_CYCLE) than the rows
+            # of the JIT_LEAD COMPUTEs before its first use goes no later than the first use
+            # of the weight LOAD before it (its previous piece: the JIT pieces double in
+            # taps, so each has the previous piece's COMPUTEs to arrive in; 2 COMPUTEs of 64
+            # rows were too few for a piece of 4 taps, above all in FP16).
+            wslot, prev = {}, None
+            for use, n, cmd in sorted(uses, key=lambda t: t[1]):
+                if cmd.spad_write is None or is_tile(cmd) or use == len(comp):
+                    continue
+                if use > 0:
+                    wslot[n] = max(0, use - JIT_LEAD)
+                    fl = decode(cmd.words)[1]
+                    lead = sum(decode(cp.words)[1]["m"] for cp in comp[wslot[n]:use])
+                    if prev is not None and prev < use and \
+                            lead * BYTES_PER_CYCLE < fl["rows"] * fl["cols"] * eb:
+                        wslot[n] = min(wslot[n], prev)
+                prev = use
+            slots += [(wslot.get(n, max(0, use - JIT_LEAD)), 0, cmd) for use, n, cmd in uses
                       if use > 0 and not any(cmd is c for c in late)]
             slots += [((k + 1) * len(comp) // (len(late) + 1), 0, cmd)
                       for k, cmd in enumerate(late)]

@@ -374,8 +374,7 @@ void walk_side_commands(struct walk *w, uint32_t i, const struct unit *u)
         struct unit nxt;
         walk_unit_at(w, i + 1, &nxt);
         if (p->wmode == WALK_DOUBLE || p->wmode == WALK_SINGLE)
-            weight_loads(w, i + 1, nxt.j0, nxt.gcount,
-                         p->wmode == WALK_SINGLE ? PIECES_TAPS : PIECES_WHOLE);
+            weight_loads(w, i + 1, nxt.j0, nxt.gcount, PIECES_TAPS);   /* per tap */
         else if (p->wmode == WALK_TAPS)
             tap_loads(w, &nxt, 0, walk_min(2, w->l->g.kh * w->l->g.kw));
         if (nxt.tile != u->tile)

@@ -223,6 +223,12 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
         walk_unit_at(&w, i, &u);
         computes(&w, &u);
         /* the side commands: counted, then staged with their slots */
+        /* the first unit: no side command before the slot of its last tile LOAD */
+        w.side_floor = 0;
+        if (i == 0) {
+            w.mode = SINK_FLOOR;
+            walk_pre_commands(&w, &u);
+        }
         w.mode = SINK_COUNT;
         w.side_total = 0;
         walk_side_commands(&w, i, &u);
@@ -239,6 +245,7 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
         if (i == 0) {
             uint32_t first = o.nside;
             w.late_total = 0;
+            w.pre_prev_set = 0;
             w.mode = SINK_PRE;
             walk_pre_commands(&w, &u);
             /* the late ones (key_lo ncomp + 1 + k) evenly between the COMPUTEs */

@@ -34,8 +34,13 @@ struct walk {
     struct out *o;
     uint32_t eb, elem, cc, th_full, tile0, nt, blocks, groups, nunits, x_pix, o_pix;
     /* the side-command sink of the moment */
-    int mode;                 /* SINK_SIDE, SINK_PRE */
+    int mode;                 /* SINK_SIDE, SINK_PRE, SINK_FLOOR */
     uint32_t side_total, side_index, side_last;
+    /* no side command before this COMPUTE: the slot of the first unit's last tile LOAD */
+    uint32_t side_floor;
+    /* SINK_PRE: the first use of the last weight LOAD staged (if pre_prev_set) */
+    uint32_t pre_prev;
+    int pre_prev_set;
     /* the first unit's tile LOADs / FILLs it does not read (spread) */
     uint32_t late_total;
     /* the COMPUTEs of the unit being written: per tap, per sub-block; ACC base */
@@ -47,7 +52,7 @@ struct walk {
     uint32_t u_j0, u_rows, u_index, u_base;
 };
 
-enum { SINK_SIDE, SINK_PRE, SINK_COUNT, SINK_LAST };
+enum { SINK_SIDE, SINK_PRE, SINK_COUNT, SINK_LAST, SINK_FLOOR };
 
 struct unit {
     uint32_t n, oy0, rows, j0, gcount, index, block;

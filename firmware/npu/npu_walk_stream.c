@@ -319,7 +319,8 @@ void walk_sink(struct walk *w, const struct cmd *c)
         return;
     }
     if (w->mode == SINK_SIDE) {
-        uint32_t q = w->side_index * o->ncomp / w->side_total;   /* below 2^32 */
+        uint32_t f = w->side_floor;
+        uint32_t q = f + w->side_index * (o->ncomp - f) / w->side_total;   /* below 2^32 */
         if (c->sw0 >= 0 && o->list && may_read(o, c->sw0, c->sw1))
             q = walk_max(q, walk_last_reader_end(w, c->sw0, c->sw1, o->ncomp));
         w->side_last = walk_max(q, w->side_last);
@@ -327,7 +328,8 @@ void walk_sink(struct walk *w, const struct cmd *c)
         walk_stage(o, c, (w->side_last + 1) * 4 + 1, 0);
         return;
     }
-    /* SINK_PRE: the first unit's own LOADs, by first use */
+    /* SINK_PRE: the first unit's own LOADs, by first use (SINK_FLOOR: the slot of the last
+     * tile LOAD from main memory it reads, not a FILL: the side commands' floor) */
     uint32_t use = o->ncomp;
     if (o->list && ((c->sw0 >= 0 && may_read(o, c->sw0, c->sw1)) ||
                     (c->aw0 >= 0 && overlap(c->aw0, c->aw1, o->amin, o->amax)))) {
@@ -343,6 +345,13 @@ void walk_sink(struct walk *w, const struct cmd *c)
             }
         }
     }
+    if (w->mode == SINK_FLOOR) {
+        if (use > 0 && use < o->ncomp && c->sw0 >= (int32_t)w->tile0 &&
+            !WGET(c->d, LOAD, FILL))
+            w->side_floor = walk_max(w->side_floor, use > DURE_NPU_WALK_JIT_LEAD
+                                                    ? use - DURE_NPU_WALK_JIT_LEAD : 0);
+        return;
+    }
     /* spread: a tile command the first unit never reads goes evenly between its COMPUTEs,
      * after the others of its slot */
     if (w->l->spread && use == o->ncomp && c->sw0 >= (int32_t)w->tile0) {
@@ -350,11 +359,24 @@ void walk_sink(struct walk *w, const struct cmd *c)
         walk_stage(o, c, 0, o->ncomp + 1 + w->late_total++);
         return;
     }
+    uint32_t slot = use > DURE_NPU_WALK_JIT_LEAD ? use - DURE_NPU_WALK_JIT_LEAD : 0;
+    if (c->sw0 >= 0 && c->sw0 < (int32_t)w->tile0 && use < o->ncomp) {
+        /* a weight LOAD: no later than the first use of the weight LOAD before it when the
+         * COMPUTEs from its JIT slot to its use take fewer rows than its bytes take cycles */
+        if (use > 0 && w->pre_prev_set && w->pre_prev < use) {
+            uint64_t lead = 0;
+            for (uint32_t ci = slot; ci < use; ci++)
+                lead += WGET(comp_at(o, ci), COMPUTE, M);
+            uint64_t bytes = (uint64_t)WGET(c->d, LOAD, ROWS) * WGET(c->d, LOAD, COLS) * w->eb;
+            if (lead * DURE_NPU_GEMM_BYTES_PER_CYCLE < bytes)
+                slot = walk_min(slot, w->pre_prev);
+        }
+        w->pre_prev = use;
+        w->pre_prev_set = 1;
+    }
     if (use == 0)
         walk_stage(o, c, 0, 0);
     else
-        walk_stage(o, c,
-                   ((use > DURE_NPU_WALK_JIT_LEAD ? use - DURE_NPU_WALK_JIT_LEAD : 0) + 1) * 4,
-                   use);
+        walk_stage(o, c, (slot + 1) * 4, use);
 }
 

@@ -48,8 +48,9 @@ class NpuDatapath(wiring.Component):
     its ACC read port and its side of the ACC write arbiter while it runs an ELTWISE. The three
     units run concurrently on disjoint rows (the dispatcher guarantees disjointness and
     orders conflicting commands by their ``done`` pulses), except that a STORE may read the
-    result rows of COMPUTEs still in the execute unit: the store unit waits for each such row
-    (``ExecUnit.acc_pending``), so it follows the array's results as they are written; and,
+    result rows of COMPUTEs still in the execute unit or of the ELTWISE in the element-wise
+    unit: the store unit waits for each such row (``ExecUnit.acc_pending``,
+    ``EltwiseUnit.acc_pending``), so it follows the results as they are written; and,
     with ``config.npu_load_follow``, a COMPUTE may read the SPAD rows of LOADs still in the
     load unit: the execute unit (and the element-wise unit, for an ELTWISE) waits for each such
     row (``LoadUnit.spad_wait_a`` / ``_w``).
@@ -146,10 +147,11 @@ class NpuDatapath(wiring.Component):
         wiring.connect(m, load.spad_w, spad.w)
         wiring.connect(m, load.acc_w, acc.w_load)
 
-        elt_macs = elt_row = 0
+        elt_macs = elt_row = elt_pending = 0
         if cfg.npu_eltwise:
             elt = self._share_exec_ports(m, cfg, link, ex, spad, acc)
-            elt_macs, elt_row = elt.ev_macs, elt.ev_row
+            elt_macs, elt_row, elt_pending = elt.ev_macs, elt.ev_row, elt.acc_pending
+            m.d.comb += elt.acc_query.eq(st.acc_r.addr)
         else:
             wiring.connect(m, ex.spad_a, spad.ra)
             wiring.connect(m, ex.spad_w, spad.rw)
@@ -160,8 +162,9 @@ class NpuDatapath(wiring.Component):
         wiring.connect(m, array.results, ex.results)
 
         wiring.connect(m, st.acc_r, acc.r_store)
-        # a STORE follows the COMPUTE results it reads row by row (store_orders_acc)
-        m.d.comb += [ex.acc_query.eq(st.acc_r.addr), st.acc_wait.eq(ex.acc_pending)]
+        # a STORE follows the COMPUTE / ELTWISE results it reads row by row (store_orders_acc)
+        m.d.comb += [ex.acc_query.eq(st.acc_r.addr),
+                     st.acc_wait.eq(ex.acc_pending | elt_pending)]
         if cfg.npu_load_follow:
             # a COMPUTE (an ELTWISE) follows the LOADs writing its SPAD rows row by row
             # (load_follows): the load unit answers for the rows on the SPAD's read ports

@@ -70,6 +70,7 @@ from .hazard import (
     conflict_cs,
     conflict_cs_params,
     conflict_es,
+    conflict_es_params,
     conflict_lc,
     conflict_lc_acc,
     conflict_le,
@@ -101,6 +102,8 @@ def _conflict(a, fa, b, fb, *, exec_orders_acc=False, store_orders_acc=False,
         return conflict_lc_acc(fb, fa)
     if load_follows and (a, b) == ("eltwise", "load"):
         return conflict_le_acc(fb, fa)
+    if store_orders_acc and (a, b) == ("store", "eltwise"):
+        return conflict_es_params(fb, fa)
     pair = {a: fa, b: fb}
     if set(pair) == {"load", "compute"}:
         return conflict_lc(pair["load"], pair["compute"])
@@ -132,10 +135,11 @@ class Dispatcher(wiring.Component):
         without that ordering) holds it until the older one is done
         (:func:`~.hazard.conflict_cc`).
     store_orders_acc : bool
-        The store unit reads an ACC row only once the execute unit has written it
-        (:class:`~.store_unit.StoreUnit` ``acc_wait``), so a STORE reading an issued
-        COMPUTE's result rows is issued at once and follows them row by row. ``False`` (the
-        default) holds it until the COMPUTE is done (:func:`~.hazard.conflict_cs`).
+        The store unit reads an ACC row only once the execute unit (or the element-wise
+        unit) has written it (:class:`~.store_unit.StoreUnit` ``acc_wait``), so a STORE
+        reading an issued COMPUTE's (ELTWISE's) result rows is issued at once and follows them
+        row by row. ``False`` (the default) holds it until the COMPUTE (ELTWISE) is done
+        (:func:`~.hazard.conflict_cs`, :func:`~.hazard.conflict_es`).
     load_follows : bool
         The execute and element-wise units read a SPAD row only once the load unit has
         written it (:class:`~.load_unit.LoadUnit` ``spad_wait``), so a COMPUTE or ELTWISE

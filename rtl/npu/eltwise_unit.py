@@ -126,6 +126,14 @@ class EltwiseUnit(wiring.Component):
     spad_wait_a, spad_wait_b : In(1)
         With ``npu_load_follow``: the SPAD row on ``spad_a.addr`` / ``spad_b.addr`` is still
         to be written by a LOAD; the read waits.
+    acc_query : In(16)
+        An ACC row another unit wants to read (the STORE unit, which then follows an
+        ELTWISE's results row by row instead of waiting for its ``done``).
+    acc_pending : Out(1)
+        Combinational: the command held still has to write row ``acc_query`` (rows are
+        written in order, so row ``acc_addr + i`` is pending until ``i + 1`` rows are
+        written; with ``reduce`` row ``acc_addr`` until ``done``). A row written at a clock
+        edge reads back from the next cycle on.
 
     Latency
     -------
@@ -154,6 +162,8 @@ class EltwiseUnit(wiring.Component):
             "ev_row": Out(1),
             **({"spad_wait_a": In(1), "spad_wait_b": In(1)}
                if config.npu_load_follow else {}),
+            "acc_query": In(16),
+            "acc_pending": Out(1),
         })
 
     def elaborate(self, platform):
@@ -331,4 +341,14 @@ class EltwiseUnit(wiring.Component):
         m.d.comb += self.done.eq(done)
         with m.If(done):
             m.d.sync += busy.eq(0)
+
+        # The outside reader's query: rows of the held command not yet written.
+        written = Signal(16)             # rows of the held command written to ACC
+        with m.If(self.cmd.valid & ~busy):
+            m.d.sync += written.eq(0)
+        with m.Elif(o_valid & self.acc_w.ready):
+            m.d.sync += written.eq(written + 1)
+        rel = (self.acc_query - cmd.acc_addr)[:16]
+        m.d.comb += self.acc_pending.eq(
+            busy & (rel < Mux(cmd.reduce, 1, cmd.m)) & (cmd.reduce | ~(rel < written)))
         return m

@@ -50,7 +50,9 @@ weight and image rows into the array as they arrive; likewise an ELTWISE
 (:func:`conflict_le_acc`; the element-wise unit waits per row on the same ports).
 
 An ELTWISE borrows the execute unit's memory ports, so a COMPUTE and an ELTWISE always
-conflict (:func:`conflict_ce`, structural); with LOAD and STORE it conflicts like a COMPUTE.
+conflict (:func:`conflict_ce`, structural); with LOAD and STORE it conflicts like a COMPUTE
+(with ``store_orders_acc`` a younger STORE checks only :func:`conflict_es_params` against an
+issued ELTWISE: the element-wise unit answers the store unit's per-row query too).
 """
 
 from amaranth.hdl import Const, Mux
@@ -157,6 +159,13 @@ def conflict_cs_params(compute, store):
     execute unit has written it (:class:`~.exec_unit.ExecUnit` ``acc_pending``). The
     parameter rows are read before any output row, so those still wait for the COMPUTE."""
     return store.scale & _overlap(compute.acc, store.params)
+
+
+def conflict_es_params(eltwise, store):
+    """The ELTWISE writes the STORE's parameter rows: what is left of :func:`conflict_es` for
+    an issued ELTWISE and a younger STORE when the store unit reads each ACC row only once the
+    element-wise unit has written it (:class:`~.eltwise_unit.EltwiseUnit` ``acc_pending``)."""
+    return store.scale & _overlap(eltwise.acc, store.params)
 
 
 def conflict_cc(older, younger):

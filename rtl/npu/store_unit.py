@@ -29,8 +29,9 @@ class StoreUnit(wiring.Component):
     (little-endian, element ``c`` at byte ``c * out_bytes``) and hands the rows to the DMA
     writer. ``done`` pulses when the
     writer reports every write response in. An ACC row is not read while ``acc_wait`` is
-    high for it (the execute unit still has to write it, :class:`~.exec_unit.ExecUnit`
-    ``acc_pending``): the unit then follows a COMPUTE's result rows as they arrive.
+    high for it (the execute or element-wise unit still has to write it,
+    :class:`~.exec_unit.ExecUnit` / :class:`~.eltwise_unit.EltwiseUnit` ``acc_pending``): the
+    unit then follows a COMPUTE's (ELTWISE's) result rows as they arrive.
 
     Parameters
     ----------
