@@ -115,6 +115,9 @@ class Core(wiring.Component):
         prot = dict(pmp_entries=self._pmp_entries, triggers=self._triggers)
         m.submodules.d = d = DStage(forwarding=opts.forwarding, predictor=opts.predictor,
                                     bht_entries=opts.bht_entries, ras_depth=opts.ras_depth,
+                                    gshare_entries=opts.gshare_entries,
+                                    gshare_history=opts.gshare_history if opts.gshare_entries
+                                    else 0,
                                     **prot)
         m.submodules.x = x = XStage(opts, **prot)
         m.submodules.m = mst = MStage(hartid=self._hartid, **prot)

@@ -390,7 +390,7 @@ def test_branch_history_table():
     """A forward branch that is always taken is learned: two bubbles (D's registered
     redirect) instead of three (X's)."""
     with_bht = _loop_cycles(_branches, CoreOptions(btb_entries=0))
-    without = _loop_cycles(_branches, CoreOptions(btb_entries=0, bht_entries=0))
+    without = _loop_cycles(_branches, CoreOptions(btb_entries=0, bht_entries=0, gshare_entries=0))
     print(f"forward-taken loop: {with_bht} cycles per iteration with the table, {without} "
           f"without")
     assert without - with_bht == 1
