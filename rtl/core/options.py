@@ -74,7 +74,7 @@ class CoreOptions:
     shift_in_multiplier: bool = False
     predictor: bool = True
     bht_entries: int = 64
-    gshare_entries: int = 256
+    gshare_entries: int = 0
     gshare_history: int = 8
     btb_entries: int = 64
     ras_depth: int = 4

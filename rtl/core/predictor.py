@@ -36,7 +36,11 @@ class Predictor(wiring.Component):
       ``bht_entries`` > 0, a table of 2-bit counters indexed by ``pc[2:]`` says whether to
       follow it (counter 0 or 1, the initial 0) or not (2, 3). X trains the counter of every
       branch that leaves it (``x_update``): towards 0 when the static guess was right, towards
-      3 when it was wrong.
+      3 when it was wrong. A weak counter (1 or 2) does not overrule fetch: the branch is
+      predicted the way the branch target buffer sent fetch (``f_taken``), since D's redirect
+      costs two bubbles and is worth it only for a confident guess (right more than 3 times in
+      4: a wrong prediction costs three either way). (Measured with the firmware benchmarks,
+      ``rtl/core/README.md``.)
     - With ``gshare_entries`` > 0 as well (a tournament): a second table of such counters,
       indexed by ``pc[2:] ^ history`` (gshare; ``history`` = the directions of the last
       ``gshare_history`` conditional branches that trained the tables, newest in bit 0), and a
@@ -184,9 +188,10 @@ class Predictor(wiring.Component):
 
         # ---- direction of conditional branches -------------------------------------------
         follow = Signal(init=1)   # follow the static guess
+        weak = Signal()           # the counter is 1 or 2: keep fetch's direction
         if self._bht_entries:
-            follow = self._direction(m)
-        branch_taken = self.branch & (self.imm[31] == follow)
+            follow, weak = self._direction(m)
+        branch_taken = self.branch & Mux(weak, self.f_taken, self.imm[31] == follow)
 
         # ---- return address stack --------------------------------------------------------
         seq = Signal(30)          # pc + 4 (word address)
@@ -274,11 +279,13 @@ class Predictor(wiring.Component):
         return m
 
     def _direction(self, m):
-        """The history table(s): whether the branch in D follows the static guess."""
+        """The history table(s): whether the branch in D follows the static guess, and whether
+        the counter that says so is weak (1 or 2)."""
         def toward(ctr, up):      # a saturating 2-bit counter moved one step
             return Mux(up, Mux(ctr == 3, 3, ctr + 1), Mux(ctr == 0, 0, ctr - 1))
 
         follow = Signal()
+        weak = Signal()
         x = self.x_ctr
         bits = (self._bht_entries - 1).bit_length()
         gshare = self._gshare_entries
@@ -296,8 +303,8 @@ class Predictor(wiring.Component):
             wr.en.eq(self.x_update),
         ]
         if not gshare:
-            m.d.comb += follow.eq(~rd.data[1])
-            return follow
+            m.d.comb += [follow.eq(~rd.data[1]), weak.eq(rd.data[0] ^ rd.data[1])]
+            return follow, weak
         gbits = (gshare - 1).bit_length()
         history = Signal(self._gshare_history)
         m.submodules.gshare = gst = Memory(shape=2, depth=gshare, init=[0] * gshare)
@@ -315,9 +322,10 @@ class Predictor(wiring.Component):
             self.ctr.gs.eq(grd.data),
             self.ctr.index.eq(grd.addr),
             follow.eq(Mux(rd.data[3], ~grd.data[1], ~rd.data[1])),
+            weak.eq(Mux(rd.data[3], grd.data[0] ^ grd.data[1], rd.data[0] ^ rd.data[1])),
             wr.data[2:4].eq(Mux(bim_right == gs_right, x.choose, toward(x.choose, gs_right))),
             gwr.addr.eq(x.index[:gbits]),
             gwr.data.eq(toward(x.gs, ~self.x_agree)),
             gwr.en.eq(self.x_update),
         ]
-        return follow
+        return follow, weak

@@ -25,14 +25,15 @@ class Tournament:
         self.gs = [0] * max(gshare, 1)
         self.history = 0
 
-    def predict(self, pc):
-        """(follow the static guess, per-branch index, global index)"""
+    def predict(self, pc, back, fetch_taken):
+        """(predicted taken, per-branch index, global index): a weak counter (1, 2) keeps the
+        direction fetch took."""
         bi = (pc >> 2) % self.bht
-        if not self.gshare:
-            return self.bim[bi] < 2, bi, 0
-        gi = ((pc >> 2) ^ self.history) % self.gshare
-        table = self.gs[gi] if self.choose[bi] >= 2 else self.bim[bi]
-        return table < 2, bi, gi
+        gi = ((pc >> 2) ^ self.history) % self.gshare if self.gshare else 0
+        ctr = self.gs[gi] if self.gshare and self.choose[bi] >= 2 else self.bim[bi]
+        if ctr in (1, 2):
+            return fetch_taken, bi, gi
+        return (back if ctr < 2 else not back), bi, gi
 
     def train(self, bi, gi, agree, taken):
         def toward(ctr, up):
@@ -48,8 +49,9 @@ class Tournament:
 
 
 def _run(stream, **params):
-    """Predict and train each (pc, imm, taken) of ``stream`` in turn on the RTL and on the
-    reference; returns the number of mispredictions (asserting that both agree every time)."""
+    """Predict and train each (pc, imm, taken, fetch_taken) of ``stream`` in turn on the RTL
+    and on the reference; returns the number of mispredictions (asserting that both agree every
+    time)."""
     dut = Predictor(**params)
     ref = Tournament(params["bht_entries"], params.get("gshare_entries", 0),
                      params.get("gshare_history", 0))
@@ -59,14 +61,14 @@ def _run(stream, **params):
         ctx.set(dut.d_valid, 1)
         ctx.set(dut.d_reload, 1)        # every cycle is an instruction's first in D
         ctx.set(dut.branch, 1)
-        for pc, imm, taken in stream:
+        for pc, imm, taken, fetch_taken in stream:
             back = imm < 0
             ctx.set(dut.pc, pc)
             ctx.set(dut.imm, imm & 0xFFFF_FFFF)
+            ctx.set(dut.f_taken, fetch_taken)
             ctx.set(dut.x_update, 0)
             await ctx.delay(1e-9)
-            follow, bi, gi = ref.predict(pc)
-            predicted = back if follow else not back
+            predicted, bi, gi = ref.predict(pc, back, fetch_taken)
             assert ctx.get(dut.taken) == predicted, (pc, imm)
             state = ctx.get(dut.ctr)
             assert state.bim == ref.bim[bi]
@@ -98,19 +100,19 @@ def _run(stream, **params):
 def _alternating(n):
     """One forward branch that alternates taken / not taken: no per-branch counter learns it,
     the global history does (its previous outcome)."""
-    return [(0x8000_0100, 16, i % 2 == 1) for i in range(n)]
+    return [(0x8000_0100, 16, i % 2 == 1, False) for i in range(n)]
 
 
 def _random_program(rng, n):
     """Branches of a few pcs (some aliasing in small tables) with biased, patterned and random
-    outcomes."""
+    outcomes; fetch's direction at random."""
     pcs = [(0x8000_0000 + 4 * rng.randrange(512), rng.choice([-64, 24])) for _ in range(12)]
     out = []
     for i in range(n):
         k = rng.randrange(len(pcs))
         pc, imm = pcs[k]
         taken = (i // 3) % 2 == 0 if k % 3 == 0 else rng.random() < (0.9 if k % 2 else 0.3)
-        out.append((pc, imm, taken))
+        out.append((pc, imm, taken, rng.random() < 0.5))
     return out
 
 
@@ -150,8 +152,8 @@ def test_bad_parameters(kw, msg):
 
 @pytest.mark.parametrize("kw, msg", [
     (dict(gshare_entries=100), "gshare_entries must be 0 or a power of two up to 2048"),
-    (dict(bht_entries=0), "gshare_entries needs bht_entries"),
-    (dict(gshare_history=9), r"gshare_history must be an integer in 1\.\.8"),
+    (dict(bht_entries=0, gshare_entries=64), "gshare_entries needs bht_entries"),
+    (dict(gshare_entries=256, gshare_history=9), r"gshare_history must be an integer in 1\.\.8"),
 ])
 def test_bad_options(kw, msg):
     with pytest.raises(ValueError, match=msg):
