@@ -204,6 +204,7 @@ class DStage(wiring.Component):
                 dx.bht_ctr.eq(predictor.ctr),
                 dx.refetch.eq(predictor.refetch & ~dx.exc.valid),
                 predictor.f_taken.eq(fd.btb_taken),
+                predictor.f_known.eq(fd.btb_known),
                 predictor.f_target.eq(fd.btb_target),
                 self.d_redirect.eq(predictor.redirect),
                 self.d_target.eq(predictor.redirect_target),

@@ -16,6 +16,7 @@ FetchLayout = data.StructLayout({
     "insn": 32,
     "err":  1,   # the bus answered err: instruction access fault
     "btb_taken": 1,    # fetch went on at btb_target after this instruction (BTB hit)
+    "btb_known": 1,    # the buffer held this pc's direction (taken or, written by D, not)
     "btb_target": 32,
 })
 
@@ -127,10 +128,14 @@ class Fetch(wiring.Component):
 
         # Branch target buffer: looked up with `pc` (the sequential request address).
         hit = Signal()
+        known = Signal()
         hit_target = Signal(32)
         if self._btb_entries:
             bits = (self._btb_entries - 1).bit_length()
-            entry = data.StructLayout({"valid": 1, "tag": BTB_TAG_BITS, "target": 30})
+            # valid: fetch goes on at target; known: the entry holds this pc's direction (a
+            # branch D predicted not taken stays known, invalid), for D's weak counters.
+            entry = data.StructLayout({"valid": 1, "known": 1, "tag": BTB_TAG_BITS,
+                                       "target": 30})
             m.submodules.btb = btb = Memory(shape=entry, depth=self._btb_entries,
                                             init=[{"valid": 0}] * self._btb_entries)
             rd = btb.read_port(domain="comb")
@@ -139,9 +144,11 @@ class Fetch(wiring.Component):
             m.d.comb += [
                 rd.addr.eq(pc[2:2 + bits]),
                 hit.eq(rd.data.valid & (rd.data.tag == pc[tag])),
+                known.eq(rd.data.known & (rd.data.tag == pc[tag])),
                 hit_target.eq(Cat(Const(0, 2), rd.data.target)),
                 wr.addr.eq(Mux(self.x_btb_we, self.x_btb_pc, self.btb_pc)[2:2 + bits]),
                 wr.data.valid.eq(self.x_btb_we | self.btb_valid),
+                wr.data.known.eq(1),
                 wr.data.tag.eq(Mux(self.x_btb_we, self.x_btb_pc, self.btb_pc)[tag]),
                 wr.data.target.eq(Mux(self.x_btb_we, self.target, self.btb_target)[2:]),
                 wr.en.eq(self.x_btb_we | self.btb_we),
@@ -190,7 +197,7 @@ class Fetch(wiring.Component):
 
         if self._btb_entries:
             # The address and prediction of every non-stale request in flight, in order.
-            Pending = data.StructLayout({"pc": 30, "taken": 1, "target": 30})
+            Pending = data.StructLayout({"pc": 30, "taken": 1, "known": 1, "target": 30})
             queue = [Signal(Pending, name=f"pending{i}") for i in range(self.MAX_OUTSTANDING)]
             count = Signal(range(self.MAX_OUTSTANDING + 1))
             new = Signal(Pending)
@@ -198,9 +205,11 @@ class Fetch(wiring.Component):
             m.d.comb += [
                 new.pc.eq(bus.addr),
                 new.taken.eq(predicted),
+                new.known.eq(known & ~self.redirect),
                 new.target.eq(hit_target[2:]),
                 incoming.pc.eq(Cat(Const(0, 2), queue[0].pc)),
                 incoming.btb_taken.eq(queue[0].taken),
+                incoming.btb_known.eq(queue[0].known),
                 incoming.btb_target.eq(Cat(Const(0, 2), queue[0].target)),
             ]
             with m.If(self.redirect):

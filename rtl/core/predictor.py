@@ -36,11 +36,13 @@ class Predictor(wiring.Component):
       ``bht_entries`` > 0, a table of 2-bit counters indexed by ``pc[2:]`` says whether to
       follow it (counter 0 or 1, the initial 0) or not (2, 3). X trains the counter of every
       branch that leaves it (``x_update``): towards 0 when the static guess was right, towards
-      3 when it was wrong. A weak counter (1 or 2) does not overrule fetch: the branch is
-      predicted the way the branch target buffer sent fetch (``f_taken``), since D's redirect
-      costs two bubbles and is worth it only for a confident guess (right more than 3 times in
-      4: a wrong prediction costs three either way). (Measured with the firmware benchmarks,
-      ``rtl/core/README.md``.)
+      3 when it was wrong. A weak counter (1 or 2) does not overrule fetch when the branch
+      target buffer knew the branch (``f_known``: its entry holds the direction D last
+      predicted, taken or not): the branch is predicted the way fetch went (``f_taken``),
+      since D's redirect costs two bubbles and is worth it only for a confident guess (right
+      more than 3 times in 4: a wrong prediction costs three either way). A branch the buffer
+      does not know (never seen, or evicted) follows its counter. (Measured with the firmware
+      benchmarks, ``rtl/core/README.md``.)
     - With ``gshare_entries`` > 0 as well (a tournament): a second table of such counters,
       indexed by ``pc[2:] ^ history`` (gshare; ``history`` = the directions of the last
       ``gshare_history`` conditional branches that trained the tables, newest in bit 0), and a
@@ -111,6 +113,8 @@ class Predictor(wiring.Component):
     f_taken : In(1)
     f_target : In(32)
         Fetch continued at ``f_target`` after this instruction (branch target buffer hit).
+    f_known : In(1)
+        The branch target buffer held this instruction's direction (taken or not).
     redirect : Out(1)
         Redirect fetch to ``redirect_target`` now: the first cycle of an instruction whose
         prediction differs from the path fetch took.
@@ -167,6 +171,7 @@ class Predictor(wiring.Component):
             "check": Out(32),
             "ctr": Out(PredictorState),
             "f_taken": In(1),
+            "f_known": In(1),
             "f_target": In(32),
             "redirect": Out(1),
             "redirect_target": Out(32),
@@ -191,7 +196,8 @@ class Predictor(wiring.Component):
         weak = Signal()           # the counter is 1 or 2: keep fetch's direction
         if self._bht_entries:
             follow, weak = self._direction(m)
-        branch_taken = self.branch & Mux(weak, self.f_taken, self.imm[31] == follow)
+        branch_taken = self.branch & Mux(weak & self.f_known, self.f_taken,
+                                         self.imm[31] == follow)
 
         # ---- return address stack --------------------------------------------------------
         seq = Signal(30)          # pc + 4 (word address)

@@ -25,13 +25,13 @@ class Tournament:
         self.gs = [0] * max(gshare, 1)
         self.history = 0
 
-    def predict(self, pc, back, fetch_taken):
+    def predict(self, pc, back, fetch_known, fetch_taken):
         """(predicted taken, per-branch index, global index): a weak counter (1, 2) keeps the
-        direction fetch took."""
+        direction fetch took when the branch target buffer knew the branch."""
         bi = (pc >> 2) % self.bht
         gi = ((pc >> 2) ^ self.history) % self.gshare if self.gshare else 0
         ctr = self.gs[gi] if self.gshare and self.choose[bi] >= 2 else self.bim[bi]
-        if ctr in (1, 2):
+        if ctr in (1, 2) and fetch_known:
             return fetch_taken, bi, gi
         return (back if ctr < 2 else not back), bi, gi
 
@@ -49,7 +49,8 @@ class Tournament:
 
 
 def _run(stream, **params):
-    """Predict and train each (pc, imm, taken, fetch_taken) of ``stream`` in turn on the RTL
+    """Predict and train each (pc, imm, taken, fetch_known, fetch_taken) of ``stream`` in turn
+    on the RTL
     and on the reference; returns the number of mispredictions (asserting that both agree every
     time)."""
     dut = Predictor(**params)
@@ -61,14 +62,15 @@ def _run(stream, **params):
         ctx.set(dut.d_valid, 1)
         ctx.set(dut.d_reload, 1)        # every cycle is an instruction's first in D
         ctx.set(dut.branch, 1)
-        for pc, imm, taken, fetch_taken in stream:
+        for pc, imm, taken, fetch_known, fetch_taken in stream:
             back = imm < 0
             ctx.set(dut.pc, pc)
             ctx.set(dut.imm, imm & 0xFFFF_FFFF)
+            ctx.set(dut.f_known, fetch_known)
             ctx.set(dut.f_taken, fetch_taken)
             ctx.set(dut.x_update, 0)
             await ctx.delay(1e-9)
-            predicted, bi, gi = ref.predict(pc, back, fetch_taken)
+            predicted, bi, gi = ref.predict(pc, back, fetch_known, fetch_taken)
             assert ctx.get(dut.taken) == predicted, (pc, imm)
             state = ctx.get(dut.ctr)
             assert state.bim == ref.bim[bi]
@@ -100,19 +102,21 @@ def _run(stream, **params):
 def _alternating(n):
     """One forward branch that alternates taken / not taken: no per-branch counter learns it,
     the global history does (its previous outcome)."""
-    return [(0x8000_0100, 16, i % 2 == 1, False) for i in range(n)]
+    return [(0x8000_0100, 16, i % 2 == 1, False, False) for i in range(n)]
 
 
 def _random_program(rng, n):
     """Branches of a few pcs (some aliasing in small tables) with biased, patterned and random
-    outcomes; fetch's direction at random."""
+    outcomes; whether the branch target buffer knew the branch, and its direction, at
+    random."""
     pcs = [(0x8000_0000 + 4 * rng.randrange(512), rng.choice([-64, 24])) for _ in range(12)]
     out = []
     for i in range(n):
         k = rng.randrange(len(pcs))
         pc, imm = pcs[k]
         taken = (i // 3) % 2 == 0 if k % 3 == 0 else rng.random() < (0.9 if k % 2 else 0.3)
-        out.append((pc, imm, taken, rng.random() < 0.5))
+        known = rng.random() < 0.7
+        out.append((pc, imm, taken, known, known and rng.random() < 0.5))
     return out
 
 
