@@ -337,14 +337,17 @@ def _alternating(p, n):
 
 
 def test_global_history_table():
-    """The global-history table (with its chooser; off in the full core) learns a branch that
-    alternates; the per-branch table alone mispredicts it about every other time (three
-    bubbles each)."""
-    both = _loop_cycles(_alternating, CoreOptions(gshare_entries=256), iterations=40)
-    alone = _loop_cycles(_alternating, core_options("full"), iterations=40)
-    print(f"alternating-branch loop: {both} cycles per iteration with the global history, "
-          f"{alone} without")
-    assert alone - both >= 1.0
+    """The global-history table (with its chooser) learns a branch that alternates, which the
+    per-branch table alone mispredicts about every other time (three bubbles each). Without
+    the branch target buffer: with it, the buffer's direction (the one D last predicted)
+    alternates too and D's redirects cost about what the history saves, which is why the
+    full core leaves the table off (rtl/core/README.md)."""
+    both = _loop_cycles(_alternating, CoreOptions(btb_entries=0, gshare_entries=256),
+                        iterations=40)
+    alone = _loop_cycles(_alternating, CoreOptions(btb_entries=0), iterations=40)
+    print(f"alternating-branch loop, no branch target buffer: {both} cycles per iteration "
+          f"with the global history, {alone} without")
+    assert alone - both >= 0.4
 
 
 @pytest.mark.parametrize("timing", TIMINGS)
