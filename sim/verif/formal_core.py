@@ -60,11 +60,10 @@ from dure.rtl.core.options import CoreOptions
 __all__ = ["CHECKS", "CoreHarness", "FORMAL_CORE_OPTIONS"]
 
 #: Core configuration under check: the full core's pipeline (forwarding, prediction in D,
-#: history tables, return stack, branch target buffer) with small tables and no PMP / trigger
+#: history table, return stack, branch target buffer) with small tables and no PMP / trigger
 #: (their CSRs are not exercised by these checks; fewer state bits for the solver).
 FORMAL_CORE_OPTIONS = CoreOptions(fetch_depth=3, forwarding=True, predictor=True,
-                                  bht_entries=4, gshare_entries=4, gshare_history=2,
-                                  btb_entries=4, ras_depth=2)
+                                  bht_entries=4, btb_entries=4, ras_depth=2)
 
 CHECKS = ("alu_imm", "alu_reg", "upper", "branch", "jal", "jalr", "load", "store", "mul",
           "div", "regs", "ibus", "dbus")
