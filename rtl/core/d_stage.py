@@ -38,6 +38,8 @@ class DStage(wiring.Component):
     bht_entries, ras_depth, gshare_entries, gshare_history : int
         Branch history table, return address stack and global-history table of the predictor
         (with ``predictor``).
+    weak_follows_fetch : bool
+        The predictor's option of that name.
     pmp_entries, triggers : int
         PMP entries and address triggers of the CSR file.
     x_bht_update, x_bht_pc, x_bht_ctr, x_bht_agree : In
@@ -76,12 +78,14 @@ class DStage(wiring.Component):
     """
 
     def __init__(self, *, forwarding=True, predictor=True, bht_entries=0, ras_depth=0,
-                 gshare_entries=0, gshare_history=0, pmp_entries=16, triggers=1):
+                 gshare_entries=0, gshare_history=0, weak_follows_fetch=False, pmp_entries=16,
+                 triggers=1):
         self._forwarding = bool(forwarding)
         self._predictor = bool(predictor)
         self._bht_entries = bht_entries
         self._ras_depth = ras_depth
-        self._gshare = dict(gshare_entries=gshare_entries, gshare_history=gshare_history)
+        self._gshare = dict(gshare_entries=gshare_entries, gshare_history=gshare_history,
+                            weak_follows_fetch=weak_follows_fetch)
         self._pmp_entries = pmp_entries
         self._triggers = triggers
         super().__init__({

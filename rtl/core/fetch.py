@@ -53,6 +53,10 @@ class Fetch(wiring.Component):
         one instruction per cycle on a target answering ``depth - 1`` cycles after the grant.
     btb_entries : int
         Entries of the branch target buffer (0: none; else a power of two).
+    btb_known : bool
+        Entries also record branches D predicted not taken (``known`` without ``valid``),
+        reported as ``btb_known`` with each instruction (the predictor's
+        ``weak_follows_fetch``); else ``btb_known`` is 0.
 
     Members
     -------
@@ -85,7 +89,8 @@ class Fetch(wiring.Component):
 
     MAX_OUTSTANDING = 4
 
-    def __init__(self, *, reset_vector=0x8000_0000, depth=3, btb_entries=0):
+    def __init__(self, *, reset_vector=0x8000_0000, depth=3, btb_entries=0, btb_known=False):
+        self._btb_known = bool(btb_known)
         if not isinstance(reset_vector, int) or reset_vector % 4 or \
                 not 0 <= reset_vector < 2**32:
             raise ValueError(f"reset_vector must be a 4-byte aligned 32-bit address, "
@@ -134,8 +139,10 @@ class Fetch(wiring.Component):
             bits = (self._btb_entries - 1).bit_length()
             # valid: fetch goes on at target; known: the entry holds this pc's direction (a
             # branch D predicted not taken stays known, invalid), for D's weak counters.
-            entry = data.StructLayout({"valid": 1, "known": 1, "tag": BTB_TAG_BITS,
-                                       "target": 30})
+            fields = {"valid": 1, "tag": BTB_TAG_BITS, "target": 30}
+            if self._btb_known:
+                fields["known"] = 1
+            entry = data.StructLayout(fields)
             m.submodules.btb = btb = Memory(shape=entry, depth=self._btb_entries,
                                             init=[{"valid": 0}] * self._btb_entries)
             rd = btb.read_port(domain="comb")
@@ -144,15 +151,16 @@ class Fetch(wiring.Component):
             m.d.comb += [
                 rd.addr.eq(pc[2:2 + bits]),
                 hit.eq(rd.data.valid & (rd.data.tag == pc[tag])),
-                known.eq(rd.data.known & (rd.data.tag == pc[tag])),
                 hit_target.eq(Cat(Const(0, 2), rd.data.target)),
                 wr.addr.eq(Mux(self.x_btb_we, self.x_btb_pc, self.btb_pc)[2:2 + bits]),
                 wr.data.valid.eq(self.x_btb_we | self.btb_valid),
-                wr.data.known.eq(1),
                 wr.data.tag.eq(Mux(self.x_btb_we, self.x_btb_pc, self.btb_pc)[tag]),
                 wr.data.target.eq(Mux(self.x_btb_we, self.target, self.btb_target)[2:]),
                 wr.en.eq(self.x_btb_we | self.btb_we),
             ]
+            if self._btb_known:
+                m.d.comb += [known.eq(rd.data.known & (rd.data.tag == pc[tag])),
+                             wr.data.known.eq(1)]
 
         # Request.
         in_use = Signal(range(2 * self.MAX_OUTSTANDING + depth + 1))

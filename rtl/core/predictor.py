@@ -36,7 +36,8 @@ class Predictor(wiring.Component):
       ``bht_entries`` > 0, a table of 2-bit counters indexed by ``pc[2:]`` says whether to
       follow it (counter 0 or 1, the initial 0) or not (2, 3). X trains the counter of every
       branch that leaves it (``x_update``): towards 0 when the static guess was right, towards
-      3 when it was wrong. A weak counter (1 or 2) does not overrule fetch when the branch
+      3 when it was wrong. With ``weak_follows_fetch``, a weak counter (1 or 2) does not
+      overrule fetch when the branch
       target buffer knew the branch (``f_known``: its entry holds the direction D last
       predicted, taken or not): the branch is predicted the way fetch went (``f_taken``),
       since D's redirect costs two bubbles and is worth it only for a confident guess (right
@@ -85,6 +86,8 @@ class Predictor(wiring.Component):
         :data:`GSHARE_MAX_ENTRIES`; needs ``bht_entries``).
     gshare_history : int
         Branch directions in the global history (1 to log2(``gshare_entries``)).
+    weak_follows_fetch : bool
+        A weak counter keeps fetch's direction for a branch the buffer knew (above).
     ras_depth : int
         Entries of the return address stack (0: none).
 
@@ -133,7 +136,9 @@ class Predictor(wiring.Component):
         Its outcome equals the static guess (taken exactly when backward).
     """
 
-    def __init__(self, *, bht_entries=0, ras_depth=0, gshare_entries=0, gshare_history=0):
+    def __init__(self, *, bht_entries=0, ras_depth=0, gshare_entries=0, gshare_history=0,
+                 weak_follows_fetch=False):
+        self._weak_follows_fetch = bool(weak_follows_fetch)
         for name, value in (("bht_entries", bht_entries), ("gshare_entries", gshare_entries)):
             if not isinstance(value, int) or value < 0 or value & (value - 1):
                 raise ValueError(f"{name} must be 0 or a power of two, not {value!r}")
@@ -196,8 +201,11 @@ class Predictor(wiring.Component):
         weak = Signal()           # the counter is 1 or 2: keep fetch's direction
         if self._bht_entries:
             follow, weak = self._direction(m)
-        branch_taken = self.branch & Mux(weak & self.f_known, self.f_taken,
-                                         self.imm[31] == follow)
+        if self._weak_follows_fetch:
+            branch_taken = self.branch & Mux(weak & self.f_known, self.f_taken,
+                                             self.imm[31] == follow)
+        else:
+            branch_taken = self.branch & (self.imm[31] == follow)
 
         # ---- return address stack --------------------------------------------------------
         seq = Signal(30)          # pc + 4 (word address)

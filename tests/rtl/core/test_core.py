@@ -350,6 +350,19 @@ def test_global_history_table():
     assert alone - both >= 0.4
 
 
+def test_weak_counters_follow_fetch():
+    """``weak_follows_fetch`` (a weak counter keeps the branch target buffer's direction) keeps
+    the results (checked against the reference) and costs no cycles on the branch loops (its
+    decisions are checked one by one in test_predictor.py; its gain on the firmware
+    benchmarks: rtl/core/README.md)."""
+    for build in (_alternating, _branches, _calls):
+        weak = _loop_cycles(build, CoreOptions(weak_follows_fetch=True), iterations=40)
+        full = _loop_cycles(build, core_options("full"), iterations=40)
+        print(f"{build.__name__}: {weak} cycles per iteration with weak counters following "
+              f"fetch, {full} without")
+        assert weak <= full
+
+
 @pytest.mark.parametrize("timing", TIMINGS)
 def test_load_forwarding(timing):
     """A branch comparing a value loaded by the instruction just before it, and a store of

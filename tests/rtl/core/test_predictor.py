@@ -18,8 +18,9 @@ class Tournament:
     ``pc[2:] ^ history`` with a chooser per per-branch entry (initial 1; >= 2 picks the
     global table). History: the directions of the trained branches, newest in bit 0."""
 
-    def __init__(self, bht, gshare=0, history=0):
+    def __init__(self, bht, gshare=0, history=0, weak_follows_fetch=False):
         self.bht, self.gshare, self.hbits = bht, gshare, history
+        self.weak_follows_fetch = weak_follows_fetch
         self.bim = [0] * bht
         self.choose = [1] * bht
         self.gs = [0] * max(gshare, 1)
@@ -27,11 +28,12 @@ class Tournament:
 
     def predict(self, pc, back, fetch_known, fetch_taken):
         """(predicted taken, per-branch index, global index): a weak counter (1, 2) keeps the
-        direction fetch took when the branch target buffer knew the branch."""
+        direction fetch took when the branch target buffer knew the branch (with
+        ``weak_follows_fetch``)."""
         bi = (pc >> 2) % self.bht
         gi = ((pc >> 2) ^ self.history) % self.gshare if self.gshare else 0
         ctr = self.gs[gi] if self.gshare and self.choose[bi] >= 2 else self.bim[bi]
-        if ctr in (1, 2) and fetch_known:
+        if self.weak_follows_fetch and ctr in (1, 2) and fetch_known:
             return fetch_taken, bi, gi
         return (back if ctr < 2 else not back), bi, gi
 
@@ -55,7 +57,7 @@ def _run(stream, **params):
     time)."""
     dut = Predictor(**params)
     ref = Tournament(params["bht_entries"], params.get("gshare_entries", 0),
-                     params.get("gshare_history", 0))
+                     params.get("gshare_history", 0), params.get("weak_follows_fetch", False))
     misses = []
 
     async def bench(ctx):
@@ -130,9 +132,10 @@ def test_alternating_branch_needs_history():
 
 @pytest.mark.parametrize("params", [
     dict(bht_entries=16),
+    dict(bht_entries=16, weak_follows_fetch=True),
     dict(bht_entries=16, gshare_entries=32, gshare_history=3),
-    dict(bht_entries=64, gshare_entries=256, gshare_history=8),
-], ids=["bht16", "gshare32h3", "gshare256h8"])
+    dict(bht_entries=64, gshare_entries=256, gshare_history=8, weak_follows_fetch=True),
+], ids=["bht16", "bht16weak", "gshare32h3", "gshare256h8weak"])
 def test_matches_reference(params):
     rng = random.Random(str(params))
     _run(_random_program(rng, 400), **params)
@@ -158,6 +161,7 @@ def test_bad_parameters(kw, msg):
     (dict(gshare_entries=100), "gshare_entries must be 0 or a power of two up to 2048"),
     (dict(bht_entries=0, gshare_entries=64), "gshare_entries needs bht_entries"),
     (dict(gshare_entries=256, gshare_history=9), r"gshare_history must be an integer in 1\.\.8"),
+    (dict(weak_follows_fetch=True, btb_entries=0), "needs bht_entries and btb_entries"),
 ])
 def test_bad_options(kw, msg):
     with pytest.raises(ValueError, match=msg):
