@@ -111,10 +111,15 @@ class Core(wiring.Component):
         opts = self._options
         m.submodules.fetch = fetch = Fetch(reset_vector=self._reset_vector,
                                            depth=opts.fetch_depth,
-                                           btb_entries=opts.btb_entries)
+                                           btb_entries=opts.btb_entries,
+                                           btb_known=opts.weak_follows_fetch)
         prot = dict(pmp_entries=self._pmp_entries, triggers=self._triggers)
         m.submodules.d = d = DStage(forwarding=opts.forwarding, predictor=opts.predictor,
                                     bht_entries=opts.bht_entries, ras_depth=opts.ras_depth,
+                                    gshare_entries=opts.gshare_entries,
+                                    weak_follows_fetch=opts.weak_follows_fetch,
+                                    gshare_history=opts.gshare_history if opts.gshare_entries
+                                    else 0,
                                     **prot)
         m.submodules.x = x = XStage(opts, **prot)
         m.submodules.m = mst = MStage(hartid=self._hartid, **prot)

@@ -9,7 +9,7 @@ from .fetch import FetchLayout
 from .isa import ExceptionCause
 from .layouts import DXLayout, protection_layout
 from .pmp import PMPCheck
-from .predictor import Predictor
+from .predictor import Predictor, PredictorState
 from .regfile import RegisterFile
 from .stage import Stage, edge_signature
 from .trigger import TriggerMatch
@@ -35,8 +35,11 @@ class DStage(wiring.Component):
         sources (``x_rd`` / ``m_rd``); ``True``: X forwards, D never waits for data.
     predictor : bool
         Predict in D (:class:`~.predictor.Predictor`) and redirect fetch to ``d_target``.
-    bht_entries, ras_depth : int
-        Branch history table and return address stack of the predictor (with ``predictor``).
+    bht_entries, ras_depth, gshare_entries, gshare_history : int
+        Branch history table, return address stack and global-history table of the predictor
+        (with ``predictor``).
+    weak_follows_fetch : bool
+        The predictor's option of that name.
     pmp_entries, triggers : int
         PMP entries and address triggers of the CSR file.
     x_bht_update, x_bht_pc, x_bht_ctr, x_bht_agree : In
@@ -75,11 +78,14 @@ class DStage(wiring.Component):
     """
 
     def __init__(self, *, forwarding=True, predictor=True, bht_entries=0, ras_depth=0,
-                 pmp_entries=16, triggers=1):
+                 gshare_entries=0, gshare_history=0, weak_follows_fetch=False, pmp_entries=16,
+                 triggers=1):
         self._forwarding = bool(forwarding)
         self._predictor = bool(predictor)
         self._bht_entries = bht_entries
         self._ras_depth = ras_depth
+        self._gshare = dict(gshare_entries=gshare_entries, gshare_history=gshare_history,
+                            weak_follows_fetch=weak_follows_fetch)
         self._pmp_entries = pmp_entries
         self._triggers = triggers
         super().__init__({
@@ -95,7 +101,7 @@ class DStage(wiring.Component):
             "w_result": In(32),
             "x_bht_update": In(1),
             "x_bht_pc": In(32),
-            "x_bht_ctr": In(2),
+            "x_bht_ctr": In(PredictorState),
             "x_bht_agree": In(1),
             "d_redirect": Out(1),
             "d_target": Out(32),
@@ -115,7 +121,8 @@ class DStage(wiring.Component):
         m.submodules.regfile = regfile = RegisterFile()
         if self._predictor:
             m.submodules.predictor = predictor = Predictor(bht_entries=self._bht_entries,
-                                                           ras_depth=self._ras_depth)
+                                                           ras_depth=self._ras_depth,
+                                                           **self._gshare)
 
         d_hold = Signal()
         d_wait = Signal()        # waits for a producer in X or M (no forwarding)
@@ -201,6 +208,7 @@ class DStage(wiring.Component):
                 dx.bht_ctr.eq(predictor.ctr),
                 dx.refetch.eq(predictor.refetch & ~dx.exc.valid),
                 predictor.f_taken.eq(fd.btb_taken),
+                predictor.f_known.eq(fd.btb_known),
                 predictor.f_target.eq(fd.btb_target),
                 self.d_redirect.eq(predictor.redirect),
                 self.d_target.eq(predictor.redirect_target),

@@ -16,6 +16,7 @@ FetchLayout = data.StructLayout({
     "insn": 32,
     "err":  1,   # the bus answered err: instruction access fault
     "btb_taken": 1,    # fetch went on at btb_target after this instruction (BTB hit)
+    "btb_known": 1,    # the buffer held this pc's direction (taken or, written by D, not)
     "btb_target": 32,
 })
 
@@ -52,6 +53,10 @@ class Fetch(wiring.Component):
         one instruction per cycle on a target answering ``depth - 1`` cycles after the grant.
     btb_entries : int
         Entries of the branch target buffer (0: none; else a power of two).
+    btb_known : bool
+        Entries also record branches D predicted not taken (``known`` without ``valid``),
+        reported as ``btb_known`` with each instruction (the predictor's
+        ``weak_follows_fetch``); else ``btb_known`` is 0.
 
     Members
     -------
@@ -84,7 +89,8 @@ class Fetch(wiring.Component):
 
     MAX_OUTSTANDING = 4
 
-    def __init__(self, *, reset_vector=0x8000_0000, depth=3, btb_entries=0):
+    def __init__(self, *, reset_vector=0x8000_0000, depth=3, btb_entries=0, btb_known=False):
+        self._btb_known = bool(btb_known)
         if not isinstance(reset_vector, int) or reset_vector % 4 or \
                 not 0 <= reset_vector < 2**32:
             raise ValueError(f"reset_vector must be a 4-byte aligned 32-bit address, "
@@ -127,10 +133,16 @@ class Fetch(wiring.Component):
 
         # Branch target buffer: looked up with `pc` (the sequential request address).
         hit = Signal()
+        known = Signal()
         hit_target = Signal(32)
         if self._btb_entries:
             bits = (self._btb_entries - 1).bit_length()
-            entry = data.StructLayout({"valid": 1, "tag": BTB_TAG_BITS, "target": 30})
+            # valid: fetch goes on at target; known: the entry holds this pc's direction (a
+            # branch D predicted not taken stays known, invalid), for D's weak counters.
+            fields = {"valid": 1, "tag": BTB_TAG_BITS, "target": 30}
+            if self._btb_known:
+                fields["known"] = 1
+            entry = data.StructLayout(fields)
             m.submodules.btb = btb = Memory(shape=entry, depth=self._btb_entries,
                                             init=[{"valid": 0}] * self._btb_entries)
             rd = btb.read_port(domain="comb")
@@ -146,6 +158,9 @@ class Fetch(wiring.Component):
                 wr.data.target.eq(Mux(self.x_btb_we, self.target, self.btb_target)[2:]),
                 wr.en.eq(self.x_btb_we | self.btb_we),
             ]
+            if self._btb_known:
+                m.d.comb += [known.eq(rd.data.known & (rd.data.tag == pc[tag])),
+                             wr.data.known.eq(1)]
 
         # Request.
         in_use = Signal(range(2 * self.MAX_OUTSTANDING + depth + 1))
@@ -190,7 +205,7 @@ class Fetch(wiring.Component):
 
         if self._btb_entries:
             # The address and prediction of every non-stale request in flight, in order.
-            Pending = data.StructLayout({"pc": 30, "taken": 1, "target": 30})
+            Pending = data.StructLayout({"pc": 30, "taken": 1, "known": 1, "target": 30})
             queue = [Signal(Pending, name=f"pending{i}") for i in range(self.MAX_OUTSTANDING)]
             count = Signal(range(self.MAX_OUTSTANDING + 1))
             new = Signal(Pending)
@@ -198,9 +213,11 @@ class Fetch(wiring.Component):
             m.d.comb += [
                 new.pc.eq(bus.addr),
                 new.taken.eq(predicted),
+                new.known.eq(known & ~self.redirect),
                 new.target.eq(hit_target[2:]),
                 incoming.pc.eq(Cat(Const(0, 2), queue[0].pc)),
                 incoming.btb_taken.eq(queue[0].taken),
+                incoming.btb_known.eq(queue[0].known),
                 incoming.btb_target.eq(Cat(Const(0, 2), queue[0].target)),
             ]
             with m.If(self.redirect):

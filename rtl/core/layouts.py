@@ -3,6 +3,7 @@
 from amaranth.lib import data, enum
 
 from .decoder import DecodedLayout
+from .predictor import PredictorState
 from .trigger import TRIGGER_CTRL_BITS
 
 __all__ = ["ResultSrc", "TrapLayout", "DXLayout", "XMLayout", "MWLayout",
@@ -30,7 +31,8 @@ DXLayout = data.StructLayout({
     "dec":             DecodedLayout,
     "predicted_taken": 1,
     "predicted_rs1": 32,      # a predicted JALR's rs1 for its predicted target, checked in X
-    "bht_ctr":         2,     # the branch's history counter as read in D (trained in X)
+    "bht_ctr":         PredictorState,   # the branch's table state as read in D (trained
+                                         # from X)
     "refetch":         1,     # fetch went to a wrong target after it: X redirects
     "exc":             TrapLayout,
 })

@@ -1,12 +1,26 @@
-"""Branch predictor (D stage): static backward-taken, optionally a branch history table and a
-return address stack."""
+"""Branch predictor (D stage): static backward-taken, optionally a branch history table (with
+a global-history table and a chooser beside it) and a return address stack."""
 
 from amaranth.hdl import Cat, Module, Mux, Signal
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["Predictor"]
+__all__ = ["Predictor", "PredictorState", "GSHARE_MAX_ENTRIES"]
+
+#: Largest global-history table (its index travels with the branch: 11 bits).
+GSHARE_MAX_ENTRIES = 2048
+
+#: What D read for a conditional branch, carried to X and back for training: the per-branch
+#: counter (``bim``), the chooser (``choose``), the global-history counter (``gs``) and its
+#: table index (``index``, pc and history as seen in D), and whether the branch is backward.
+PredictorState = data.StructLayout({
+    "bim":    2,
+    "choose": 2,
+    "gs":     2,
+    "index":  (GSHARE_MAX_ENTRIES - 1).bit_length(),
+    "back":   1,
+})
 
 
 def _is_link(reg):
@@ -22,7 +36,24 @@ class Predictor(wiring.Component):
       ``bht_entries`` > 0, a table of 2-bit counters indexed by ``pc[2:]`` says whether to
       follow it (counter 0 or 1, the initial 0) or not (2, 3). X trains the counter of every
       branch that leaves it (``x_update``): towards 0 when the static guess was right, towards
-      3 when it was wrong.
+      3 when it was wrong. With ``weak_follows_fetch``, a weak counter (1 or 2) does not
+      overrule fetch when the branch
+      target buffer knew the branch (``f_known``: its entry holds the direction D last
+      predicted, taken or not): the branch is predicted the way fetch went (``f_taken``),
+      since D's redirect costs two bubbles and is worth it only for a confident guess (right
+      more than 3 times in 4: a wrong prediction costs three either way). A branch the buffer
+      does not know (never seen, or evicted) follows its counter. (Measured with the firmware
+      benchmarks, ``rtl/core/README.md``.)
+    - With ``gshare_entries`` > 0 as well (a tournament): a second table of such counters,
+      indexed by ``pc[2:] ^ history`` (gshare; ``history`` = the directions of the last
+      ``gshare_history`` conditional branches that trained the tables, newest in bit 0), and a
+      2-bit chooser per entry of the first table (initial 1) that picks the second table's
+      counter when it is 2 or 3. Training updates both counters; the chooser moves towards the
+      table that was right when the two disagreed (towards 3 for the global one). The history
+      is not speculative: it takes a branch's direction when the branch trains (one cycle after
+      it left X), so the two or three branches nearest before a branch in D are not yet in
+      it; the index read in D travels with the branch (``ctr``), so it trains the entry it
+      read.
     - Return address stack (``ras_depth`` > 0): JAL / JALR with ``rd`` = x1 or x5 (a call,
       the hint of the ISA manual) pushes ``pc + 4``; JALR with ``rs1`` = x1 / x5, ``rd`` not
       x1 / x5 and ``imm`` = 0 (a return) pops and is predicted taken to the popped address
@@ -50,6 +81,13 @@ class Predictor(wiring.Component):
     bht_entries : int
         Counters of the branch history table (0: none, static prediction only; else a power of
         two).
+    gshare_entries : int
+        Counters of the global-history table (0: none, no chooser; else a power of two up to
+        :data:`GSHARE_MAX_ENTRIES`; needs ``bht_entries``).
+    gshare_history : int
+        Branch directions in the global history (1 to log2(``gshare_entries``)).
+    weak_follows_fetch : bool
+        A weak counter keeps fetch's direction for a branch the buffer knew (above).
     ras_depth : int
         Entries of the return address stack (0: none).
 
@@ -73,11 +111,13 @@ class Predictor(wiring.Component):
         For a JALR: ``target - imm``, the ``rs1`` for which the predicted target is right
         (passed on to X, which compares it with ``rs1``, bits 31:1, keeping the target adder
         out of the check).
-    ctr : Out(2)
-        The table counter read for the instruction (passed on to X for training).
+    ctr : Out(PredictorState)
+        The table state read for the instruction (passed on to X for training).
     f_taken : In(1)
     f_target : In(32)
         Fetch continued at ``f_target`` after this instruction (branch target buffer hit).
+    f_known : In(1)
+        The branch target buffer held this instruction's direction (taken or not).
     redirect : Out(1)
         Redirect fetch to ``redirect_target`` now: the first cycle of an instruction whose
         prediction differs from the path fetch took.
@@ -90,16 +130,32 @@ class Predictor(wiring.Component):
     x_update : In(1)
         A conditional branch leaves X this cycle: train its counter.
     x_pc : In(32)
-    x_ctr : In(2)
-        Its counter as read in D.
+    x_ctr : In(PredictorState)
+        Its state as read in D.
     x_agree : In(1)
         Its outcome equals the static guess (taken exactly when backward).
     """
 
-    def __init__(self, *, bht_entries=0, ras_depth=0):
-        if not isinstance(bht_entries, int) or bht_entries < 0 or \
-                bht_entries & (bht_entries - 1):
-            raise ValueError(f"bht_entries must be 0 or a power of two, not {bht_entries!r}")
+    def __init__(self, *, bht_entries=0, ras_depth=0, gshare_entries=0, gshare_history=0,
+                 weak_follows_fetch=False):
+        self._weak_follows_fetch = bool(weak_follows_fetch)
+        for name, value in (("bht_entries", bht_entries), ("gshare_entries", gshare_entries)):
+            if not isinstance(value, int) or value < 0 or value & (value - 1):
+                raise ValueError(f"{name} must be 0 or a power of two, not {value!r}")
+        if gshare_entries:
+            if not bht_entries:
+                raise ValueError("gshare_entries needs bht_entries")
+            if gshare_entries > GSHARE_MAX_ENTRIES:
+                raise ValueError(f"gshare_entries must be at most {GSHARE_MAX_ENTRIES}, not "
+                                 f"{gshare_entries}")
+            bits = (gshare_entries - 1).bit_length()
+            if not isinstance(gshare_history, int) or not 1 <= gshare_history <= bits:
+                raise ValueError(f"gshare_history must be an integer in 1..{bits}, not "
+                                 f"{gshare_history!r}")
+        elif gshare_history:
+            raise ValueError("gshare_history needs gshare_entries")
+        self._gshare_entries = gshare_entries
+        self._gshare_history = gshare_history
         if not isinstance(ras_depth, int) or not 0 <= ras_depth <= 32:
             raise ValueError(f"ras_depth must be an integer in 0..32, not {ras_depth!r}")
         self._bht_entries = bht_entries
@@ -118,8 +174,9 @@ class Predictor(wiring.Component):
             "taken": Out(1),
             "target": Out(32),
             "check": Out(32),
-            "ctr": Out(2),
+            "ctr": Out(PredictorState),
             "f_taken": In(1),
+            "f_known": In(1),
             "f_target": In(32),
             "redirect": Out(1),
             "redirect_target": Out(32),
@@ -128,7 +185,7 @@ class Predictor(wiring.Component):
             "btb_valid": Out(1),
             "x_update": In(1),
             "x_pc": In(32),
-            "x_ctr": In(2),
+            "x_ctr": In(PredictorState),
             "x_agree": In(1),
         })
 
@@ -141,26 +198,14 @@ class Predictor(wiring.Component):
 
         # ---- direction of conditional branches -------------------------------------------
         follow = Signal(init=1)   # follow the static guess
+        weak = Signal()           # the counter is 1 or 2: keep fetch's direction
         if self._bht_entries:
-            bits = (self._bht_entries - 1).bit_length()
-            m.submodules.bht = bht = Memory(shape=2, depth=self._bht_entries,
-                                            init=[0] * self._bht_entries)
-            rd = bht.read_port(domain="comb")
-            wr = bht.write_port()
-            new = Signal(2)
-            with m.If(self.x_agree):
-                m.d.comb += new.eq(Mux(self.x_ctr == 0, 0, self.x_ctr - 1))
-            with m.Else():
-                m.d.comb += new.eq(Mux(self.x_ctr == 3, 3, self.x_ctr + 1))
-            m.d.comb += [
-                rd.addr.eq(self.pc[2:2 + bits]),
-                self.ctr.eq(rd.data),
-                follow.eq(~rd.data[1]),
-                wr.addr.eq(self.x_pc[2:2 + bits]),
-                wr.data.eq(new),
-                wr.en.eq(self.x_update),
-            ]
-        branch_taken = self.branch & (self.imm[31] == follow)
+            follow, weak = self._direction(m)
+        if self._weak_follows_fetch:
+            branch_taken = self.branch & Mux(weak & self.f_known, self.f_taken,
+                                             self.imm[31] == follow)
+        else:
+            branch_taken = self.branch & (self.imm[31] == follow)
 
         # ---- return address stack --------------------------------------------------------
         seq = Signal(30)          # pc + 4 (word address)
@@ -246,3 +291,55 @@ class Predictor(wiring.Component):
             self.btb_valid.eq(taken),
         ]
         return m
+
+    def _direction(self, m):
+        """The history table(s): whether the branch in D follows the static guess, and whether
+        the counter that says so is weak (1 or 2)."""
+        def toward(ctr, up):      # a saturating 2-bit counter moved one step
+            return Mux(up, Mux(ctr == 3, 3, ctr + 1), Mux(ctr == 0, 0, ctr - 1))
+
+        follow = Signal()
+        weak = Signal()
+        x = self.x_ctr
+        bits = (self._bht_entries - 1).bit_length()
+        gshare = self._gshare_entries
+        # The per-branch table; with a global-history table its words also hold the chooser.
+        m.submodules.bht = bht = Memory(shape=4 if gshare else 2, depth=self._bht_entries,
+                                        init=[0b0100 if gshare else 0] * self._bht_entries)
+        rd = bht.read_port(domain="comb")
+        wr = bht.write_port()
+        m.d.comb += [
+            rd.addr.eq(self.pc[2:2 + bits]),
+            self.ctr.bim.eq(rd.data[0:2]),
+            self.ctr.back.eq(self.imm[31]),
+            wr.addr.eq(self.x_pc[2:2 + bits]),
+            wr.data[0:2].eq(toward(x.bim, ~self.x_agree)),
+            wr.en.eq(self.x_update),
+        ]
+        if not gshare:
+            m.d.comb += [follow.eq(~rd.data[1]), weak.eq(rd.data[0] ^ rd.data[1])]
+            return follow, weak
+        gbits = (gshare - 1).bit_length()
+        history = Signal(self._gshare_history)
+        m.submodules.gshare = gst = Memory(shape=2, depth=gshare, init=[0] * gshare)
+        grd = gst.read_port(domain="comb")
+        gwr = gst.write_port()
+        # A table was right when its "follow" (counter 0 or 1) matches the outcome.
+        bim_right = ~x.bim[1] == self.x_agree
+        gs_right = ~x.gs[1] == self.x_agree
+        with m.If(self.x_update):
+            # taken = (the static guess was right) == backward
+            m.d.sync += history.eq(Cat(self.x_agree == x.back, history[:-1]))
+        m.d.comb += [
+            grd.addr.eq(self.pc[2:2 + gbits] ^ history),
+            self.ctr.choose.eq(rd.data[2:4]),
+            self.ctr.gs.eq(grd.data),
+            self.ctr.index.eq(grd.addr),
+            follow.eq(Mux(rd.data[3], ~grd.data[1], ~rd.data[1])),
+            weak.eq(Mux(rd.data[3], grd.data[0] ^ grd.data[1], rd.data[0] ^ rd.data[1])),
+            wr.data[2:4].eq(Mux(bim_right == gs_right, x.choose, toward(x.choose, gs_right))),
+            gwr.addr.eq(x.index[:gbits]),
+            gwr.data.eq(toward(x.gs, ~self.x_agree)),
+            gwr.en.eq(self.x_update),
+        ]
+        return follow, weak

@@ -16,6 +16,7 @@ from .layouts import DXLayout, ResultSrc, XMLayout, protection_layout
 from .operands import OperandSelect
 from .options import CoreOptions
 from .pmp import PMPCheck
+from .predictor import PredictorState
 from .shift_product import ShiftProduct
 from .shifter import Shifter
 from .stage import Stage, edge_signature
@@ -106,7 +107,7 @@ class XStage(wiring.Component):
         buffer learns ``x_target`` for the pc ``x_btb_pc`` (registered).
     x_bht_update, x_bht_pc, x_bht_ctr, x_bht_agree : Out
         A conditional branch left X (registered: raised in the next cycle): its pc, the
-        history counter read in D and whether it went the static way (taken exactly when
+        table state read in D and whether it went the static way (taken exactly when
         backward), to train the predictor.
     xm : Out(edge_signature(XMLayout))
         The instruction handed to M.
@@ -156,7 +157,7 @@ class XStage(wiring.Component):
             "x_btb_pc": Out(32),
             "x_bht_update": Out(1),
             "x_bht_pc": Out(32),
-            "x_bht_ctr": Out(2),
+            "x_bht_ctr": Out(PredictorState),
             "x_bht_agree": Out(1),
             "xm": Out(edge_signature(XMLayout)),
         })
