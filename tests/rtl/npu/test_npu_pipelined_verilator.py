@@ -20,8 +20,9 @@ from dure.sim.weight_formats import gemm_program, pack_weights
 
 from dure.config import MAIN_BASE, preset
 
+# the ULX3S's combination: the pipelined units without npu_load_follow (SoCConfig refuses both)
 CFG = dataclasses.replace(preset("npu-small"), npu_load_pipeline=True,
-                          npu_eltwise_pipeline=True)
+                          npu_eltwise_pipeline=True, npu_load_follow=False)
 SIZE = 1 << 18
 ADDRS = dict(a_addr=MAIN_BASE + 0x100, out_addr=MAIN_BASE + 0x20000,
              param_addr=MAIN_BASE + 0x30000)
