@@ -2,13 +2,14 @@
 
 import re
 
-from amaranth.back import verilog
+import pytest
 from dure.rtl.core.isa import CSR
 from dure.rtl.soc.sim_top import SimTop
+from dure.sim.rtlgen import TOP_NAME, generate_verilog
 from dure.sim.verif.asm import Program
 from dure.sim.verif.bus import simulate
 
-from dure.config import RAM_BASE, SoCConfig
+from dure.config import RAM_BASE, SoCConfig, preset
 
 CONFIG = SoCConfig(ram_size=4096, main_size=4096, main_latency=4)
 
@@ -155,10 +156,17 @@ def test_fabric_tour_through_every_target():
     assert result["traps"] == 2
 
 
-def test_verilog_ports_match_the_contract():
-    text = verilog.convert(SimTop(SoCConfig(ram_size=1024, main_size=1024)),
-                           name="dure_sim_top", emit_src=False)
-    module = text[text.index("module dure_sim_top("):]
+@pytest.mark.parametrize("variant", [
+    "cpu", "npu-small",
+    # The 8x8 NPU's SoC takes ~40 s to elaborate (its Verilog is only made under make fuzz).
+    pytest.param("sim", marks=pytest.mark.slow),
+])
+def test_verilog_ports_match_the_contract(variant):
+    """The ports of the ``dure_sim_top`` Verilog that the simulator's harness binds
+    (:func:`dure.sim.rtlgen.generate_verilog`, cached per variant and shared with the model
+    builds of the other tests), with and without an NPU."""
+    text = generate_verilog(preset(variant)).read_text()
+    module = text[text.index(f"module {TOP_NAME}("):]
     module = module[:module.index("endmodule")]
     declarations = re.findall(r"^\s*(input|output)\s+(?:\[\d+:0\]\s+)?(\w+)\s*;", module, re.M)
     ports = {name: kind for kind, name in declarations}
