@@ -11,7 +11,11 @@ from dure.sim.verif.bus import simulate
 
 from dure.config import RAM_BASE, SoCConfig, preset
 
-CONFIG = SoCConfig(ram_size=4096, main_size=4096, main_latency=4)
+# A 2x2 INT8 NPU: the fabric of an NPU SoC (RAM arbiter, the DMA on the main arbiter, the NPU
+# register target) at a fraction of the default 8x8's elaboration and simulation time.
+SMALL_NPU = dict(npu_rows=2, npu_cols=2, npu_fp16=False, npu_float_post=False,
+                 npu_spad_rows=64, npu_acc_rows=64, npu_queue_depth=2)
+CONFIG = SoCConfig(ram_size=4096, main_size=4096, main_latency=4, **SMALL_NPU)
 
 
 def _run(words, max_cycles=2000, base=RAM_BASE, config=CONFIG, segments=()):
@@ -78,7 +82,8 @@ def test_smoke_li_lui_sw_exits_with_pass():
 def test_boot_rom_jumps_to_main_memory():
     """Reset vector in the boot ROM (filled by the loader while held); the ROM code jumps to
     code in main memory, fetched through the main-memory arbiter."""
-    config = SoCConfig(ram_size=4096, main_size=4096, rom_size=1024, main_latency=3)
+    config = SoCConfig(ram_size=4096, main_size=4096, rom_size=1024, main_latency=3,
+                       **SMALL_NPU)
     rom = Program(0)
     rom.lui(5, 0x40000)
     rom.jalr(0, 5, 0)
