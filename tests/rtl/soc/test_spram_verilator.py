@@ -41,29 +41,49 @@ def _operations(seed, count=400):
     return ops
 
 
-def _testbench(ops):
-    lines = ["module tb;", "  reg clk = 0; reg rst = 0;", "  reg [14:0] addr; reg [31:0] wdata;",
-             "  reg [3:0] we; wire [31:0] rdata; integer errors = 0;",
-             "  spram_top dut(.clk(clk), .rst(rst), .addr0(addr), .wdata0(wdata), .we0(we),",
-             "                .rdata0(rdata));",
-             "  always #5 clk = ~clk;",
-             "  initial begin"]
-    for index, (addr, wdata, be, expect) in enumerate(ops):
-        lines.append(f"    @(negedge clk); addr = 15'h{addr:x}; wdata = 32'h{wdata:08x}; "
-                     f"we = 4'h{be:x};")
-        if expect is not None:
-            lines.append(f"    @(posedge clk); #1 if (rdata !== 32'h{expect:08x}) begin "
-                         f"$display(\"op {index}: read %h, expected {expect:08x}\", rdata); "
-                         f"errors = errors + 1; end")
-    lines += ["    @(negedge clk);",
-              "    if (errors == 0) $display(\"SPRAM-OK\"); else $display(\"SPRAM-FAIL\");",
-              "    $finish;", "  end", "endmodule", ""]
-    return "\n".join(lines)
+def _ops_hex(ops):
+    """The operations as ``$readmemh`` lines: check flag (1 bit), expected read (32),
+    byte enables (4), write data (32), word address (15), packed into 84 bits."""
+    lines = []
+    for addr, wdata, be, expect in ops:
+        word = (int(expect is not None) << 83 | (expect or 0) << 51 | be << 47 | wdata << 15
+                | addr)
+        lines.append(f"{word:021x}")
+    return "\n".join(lines) + "\n"
+
+
+def _testbench(count):
+    """A loop over the ``count`` operations of ``ops.hex`` (read at run time from the working
+    folder): one per cycle, a read checked one cycle after its address (a short program: the
+    C++ of an unrolled one took most of the build time)."""
+    return "\n".join([
+        "module tb;",
+        "  reg clk = 0; reg rst = 0;", "  reg [14:0] addr; reg [31:0] wdata;",
+        "  reg [3:0] we; wire [31:0] rdata; integer errors = 0; integer i;",
+        f"  reg [83:0] ops [0:{count - 1}]; reg check; reg [31:0] want;",
+        "  spram_top dut(.clk(clk), .rst(rst), .addr0(addr), .wdata0(wdata), .we0(we),",
+        "                .rdata0(rdata));",
+        "  always #5 clk = ~clk;",
+        "  initial begin",
+        '    $readmemh("ops.hex", ops);',
+        f"    for (i = 0; i < {count}; i = i + 1) begin",
+        "      @(negedge clk); {check, want, we, wdata, addr} = ops[i];",
+        "      if (check) begin",
+        "        @(posedge clk); #1 if (rdata !== want) begin",
+        '          $display("op %0d: read %h, expected %h", i, rdata, want);',
+        "          errors = errors + 1;",
+        "        end",
+        "      end",
+        "    end",
+        "    @(negedge clk);",
+        '    if (errors == 0) $display("SPRAM-OK"); else $display("SPRAM-FAIL");',
+        "    $finish;", "  end", "endmodule", ""])
 
 
 def test_spram_wrapper_matches_the_cell_model():
+    ops = _operations(seed=1)
     files = {"spram_top.v": verilog.convert(SpramMemory(32768), name="spram_top", emit_src=False),
-             "cells.v": _cell_model(), "tb.sv": _testbench(_operations(seed=1))}
+             "cells.v": _cell_model(), "tb.sv": _testbench(len(ops)), "ops.hex": _ops_hex(ops)}
     # A self-running Verilog testbench (--binary --timing, which needs C++20); -O1 keeps the
     # build short.
     spec = Verilation(top="tb", sources=("tb.sv", "spram_top.v", "cells.v"), output="tb",
