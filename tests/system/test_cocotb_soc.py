@@ -27,6 +27,10 @@ TB_DIR = ROOT / "tests" / "cocotb"
 PROGRAMS = TB_DIR / "programs"
 DIRECTED_TESTS = ("traps_and_bus_errors", "interrupts", "hang_is_reported")
 
+# The cocotb model's build (~30 s) starts the run instead of ending it (this file is collected
+# near the end, where it left one xdist worker building while the other had nothing to do).
+pytestmark = pytest.mark.build_first
+
 
 @pytest.fixture(scope="module")
 def model():
