@@ -297,8 +297,8 @@ def test_random_eltwise_mix(seed, config):
 
 def follow_program(rng, fence):
     """LOADs, then ELTWISEs each followed at once by a STORE of (part of) its ACC rows or of
-    an older one's (the first ELTWISE's STORE: all of its 48 rows), lanes 0-1 as raw 32-bit words one after another from OUT (``fence``: a
-    FENCE before the first STORE)."""
+    an older one's (the first ELTWISE's STORE: all of its 48 rows), lanes 0-1 as raw 32-bit
+    words one after another from OUT (``fence``: a FENCE before the first STORE)."""
     words = [encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=ElemType.FP16, dram_addr=X,
                     dram_stride=8, rows=96, cols=4, local_addr=0),
              encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32, dram_addr=X2,
