@@ -234,33 +234,12 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         return out
 
     def side_fills():
-        """Left / right padding columns of every tile buffer (written once). ``spread``: one
-        region per channel chunk of each buffer (so the first COMPUTE waits for its own
-        only), else one for all buffers. The buffers lie back to back, so the right column of
-        padded row r and the left one of row r + 1 are adjacent SPAD rows: one FILL per region
-        writes both for each of its rows (the last region's last row: its right column, in
-        a FILL of its own); the first row's left column is the first unit's top padding
-        FILL's (a whole padded row; tile loads never write the columns). Without top padding
-        (or with a narrow first chunk, a FILL of fewer columns), one FILL per column and
-        region."""
+        """Left / right padding columns of every tile buffer (written once)."""
         out = []
         right = g.wp - g.pl - g.width
-        n_reg, r_rows = (plan.tbufs * per_tile, th_full) if spread else \
-            (1, plan.tbufs * per_tile * th_full)
-        if g.pl > 0 and right > 0 and g.pt > 0 and r_rows * n_reg > 1 \
-                and plan.tile_rows == per_tile * th_full * g.wp \
-                and layer.in_cols(0) == layer.k_chunk:
-            side = g.pl + right
-            for k in range(n_reg):
-                base = tile0 + k * r_rows * g.wp + g.pl + g.width
-                groups = r_rows - (k + 1 == n_reg)
-                if groups:
-                    out.append(fill(base, groups * side, layer.k_chunk, groups, g.wp))
-            out.append(fill(tile0 + (n_reg * r_rows - 1) * g.wp + g.pl + g.width, right,
-                            layer.k_chunk))
-            return out
         for b in range(plan.tbufs):
             base = tile_base(b)
+            # spread: one FILL per channel chunk, so the first COMPUTE waits for its own only
             parts = [(c * th_full * g.wp, th_full) for c in range(per_tile)] if spread else \
                 [(0, per_tile * th_full)]
             for off, groups in parts:

@@ -218,32 +218,12 @@ static void tile_loads(struct walk *w, const struct unit *u, uint32_t (*wv)[2], 
     }
 }
 
-/* Left / right padding columns of every tile buffer (written once): per region (spread: each
- * channel chunk of each buffer, else all buffers) one FILL for the right column of padded row
- * r and the left one of row r + 1 (adjacent SPAD rows, the buffers back to back), the last
- * region's last row's right column in a FILL of its own; the first row's left column is the
- * first unit's top padding FILL's. Without top padding or with a narrow first chunk: one FILL
- * per column and region. */
 static void side_fills(struct walk *w)
 {
     const struct walk_geo *g = &w->l->g;
     uint32_t right = g->wp - g->pl - g->width;
-    uint32_t per_tile = tile_chunks(w->l, w->p->gn);
-    uint32_t n_reg = w->l->spread ? w->p->tbufs * per_tile : 1;
-    uint32_t r_rows = w->l->spread ? w->th_full : w->p->tbufs * per_tile * w->th_full;
-    if (g->pl > 0 && right > 0 && g->pt > 0 && r_rows * n_reg > 1 &&
-        w->p->tile_rows == per_tile * w->th_full * g->wp && in_cols(w->l, 0) == w->l->k_chunk) {
-        for (uint32_t k = 0; k < n_reg; k++) {
-            uint32_t groups = r_rows - (k + 1 == n_reg);
-            if (groups)
-                fill(w, w->tile0 + k * r_rows * g->wp + g->pl + g->width,
-                     groups * (g->pl + right), w->l->k_chunk, groups, g->wp);
-        }
-        fill(w, w->tile0 + (n_reg * r_rows - 1) * g->wp + g->pl + g->width, right,
-             w->l->k_chunk, 0, 0);
-        return;
-    }
     /* spread: one FILL per channel chunk, so the first COMPUTE waits for its own only */
+    uint32_t per_tile = tile_chunks(w->l, w->p->gn);
     uint32_t parts = w->l->spread ? per_tile : 1, groups = w->l->spread ? w->th_full
                                                                         : per_tile * w->th_full;
     for (uint32_t b = 0; b < w->p->tbufs; b++) {

@@ -422,11 +422,7 @@ def test_small_depthwise_map_fills_top_and_bottom_at_once():
     g, th = geometry(x.shape, (3, 3), (1, 1), "SAME"), 8
     pairs = [f for f in fills if f["local_groups"] == 2 and f["local_cols"] == g.wp]
     assert len(pairs) == 128 // 8 and all(f["local_row_step"] == (th - 1) * g.wp for f in pairs)
-    # + the side columns: per buffer one FILL for each row's right and the next row's left
-    # column, and the last row's right column (the first row's left one is the top FILL's)
-    assert len(fills) == len(pairs) + prog.plan.tbufs + 1
-    sides = [f for f in fills if f["local_cols"] == g.wp - g.width]
-    assert [f["local_groups"] for f in sides] == [th, th - 1]
+    assert len(fills) == len(pairs) + 2 * prog.plan.tbufs      # + left / right columns
 
 
 @pytest.mark.parametrize("precision", ["int8", "fp16"])
