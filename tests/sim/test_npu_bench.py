@@ -44,7 +44,7 @@ def test_walked_layers_keep_their_fixed_cost(name, ceiling):
     post-processing: it was 226 while the STORE waited for the COMPUTE's done."""
     config = preset("sim")
     layer = next(layer for layer in LAYERS if layer[0] == name)
-    row = run_layer(config, *layer[:7], "int8")
+    row = run_layer(config, *layer[:7], "int8", feed="push")
     print("\n" + markdown([row]))
     assert row.exact and row.work == row.compute
     assert row.fixed <= ceiling
@@ -60,7 +60,7 @@ def test_element_wise_rows_split_the_fixed_cost():
     cycles counted as FILL), so the split accounts for the fixed cost but the core's share."""
     config = preset("sim")
     layer = next(layer for layer in LAYERS if layer[0] == "kws_dw")
-    row = run_layer(config, *layer[:7], "int8")
+    row = run_layer(config, *layer[:7], "int8", feed="push")
     print("\n" + markdown([row]))
     assert row.exact and row.compute == 0
     assert row.perf_fill < row.fixed
