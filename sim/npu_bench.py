@@ -17,11 +17,12 @@ Shapes (M x K x N, as GEMMs; convolutions through im2col, M = output pixels):
 
 Layers (:data:`LAYERS`): real NHWC layers, input tensor in main memory to output tensor in main
 memory, lowered by :mod:`dure.sim.conv_plan` / :mod:`dure.sim.pool_plan` (implicit GEMM on
-walked COMPUTEs: no im2col anywhere) and placed in main memory as a prepared descriptor list
-that the NPU fetches itself (:meth:`dure.sim.npu_job.Job.commands` with ``as_list``: the
-firmware rings one LIST doorbell and pushes a FENCE; ``feed="push"``: the core pushes every
-descriptor, as before); ``cycles`` is rdcycle around the doorbell(s) and the final fence,
-every cycle of the layer; outputs compared bit for bit with the golden TFLite operators
+walked COMPUTEs: no im2col anywhere) and pushed by the firmware as a prepared descriptor list
+(:meth:`dure.sim.npu_job.Job.commands`; ``feed="list"``: the list placed in main memory and
+fetched by the NPU itself after one LIST doorbell, which is slower today: its 32 bytes per
+descriptor share the DMA port with the data, docs/layer_fixed_cost.md); ``cycles`` is rdcycle
+around the pushes and the final fence, every cycle of the layer; outputs compared bit for
+bit with the golden TFLite operators
 (:mod:`dure.sim.golden_tflite`, :mod:`dure.sim.golden_tflite_fp16`). M = output pixels, K =
 MACs per output element (KH*KW*Cin; depthwise KH*KW; pooling: the window), N = output channels,
 so MACs = M*K*N are the layer's useful multiply-accumulates.
@@ -357,10 +358,10 @@ FEEDS = ("list", "push")
 
 
 def run_layer(config, name, op, x_shape, cout, kernel, stride, padding, precision, seed=0,
-              feed="list"):
+              feed="push"):
     """Run one lowered layer (:data:`LAYERS`) on the simulated SoC; return a :class:`Row`.
-    ``feed``: ``list`` (the NPU fetches the descriptor list by DMA after one LIST doorbell) or
-    ``push`` (the core pushes each descriptor)."""
+    ``feed``: ``push`` (the core pushes each descriptor) or ``list`` (the NPU fetches the
+    descriptor list by DMA after one LIST doorbell)."""
     if feed not in FEEDS:
         raise ValueError(f"feed must be one of {FEEDS}, not {feed!r}")
     spec = layer_operands(op, x_shape, cout, kernel, precision, seed)
@@ -416,7 +417,7 @@ def run_layer(config, name, op, x_shape, cout, kernel, stride, padding, precisio
 
 
 def run_all(config, shapes=None, precisions=("int8", "fp16"), progress=None, layers=None,
-            gemvs=None, feed="list"):
+            gemvs=None, feed="push"):
     """Every GEMM shape, every layer in both precisions and every GEMV row (:data:`GEMVS`,
     formats of the wanted precisions); ``progress(text)`` is called before each run; ``feed``
     as :func:`run_layer` takes it, for the layers."""
