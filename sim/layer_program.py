@@ -54,7 +54,11 @@ class LayerProgram:
 
     @property
     def param_bytes(self):
-        return sum(len(b) for _, b in self.blobs)
+        """Bytes from the first blob to the end of the last (their 16-byte alignment gaps
+        included, so ``[param_addr, param_addr + param_bytes)`` holds them all)."""
+        if not self.blobs:
+            return 0
+        return max(a + len(b) for a, b in self.blobs) - min(a for a, _ in self.blobs)
 
 
 def work_rows(descriptors):

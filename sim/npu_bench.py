@@ -18,8 +18,11 @@ Shapes (M x K x N, as GEMMs; convolutions through im2col, M = output pixels):
 Layers (:data:`LAYERS`): real NHWC layers, input tensor in main memory to output tensor in main
 memory, lowered by :mod:`dure.sim.conv_plan` / :mod:`dure.sim.pool_plan` (implicit GEMM on
 walked COMPUTEs: no im2col anywhere) and pushed by the firmware as a prepared descriptor list
-(:meth:`dure.sim.npu_job.Job.commands`); ``cycles`` is rdcycle around the pushes and the final
-fence, every cycle of the layer; outputs compared bit for bit with the golden TFLite operators
+(:meth:`dure.sim.npu_job.Job.commands`; ``feed="list"``: the list placed in main memory and
+fetched by the NPU itself after one LIST doorbell, which is slower today: its 32 bytes per
+descriptor share the DMA port with the data, docs/layer_fixed_cost.md); ``cycles`` is rdcycle
+around the pushes and the final fence, every cycle of the layer; outputs compared bit for
+bit with the golden TFLite operators
 (:mod:`dure.sim.golden_tflite`, :mod:`dure.sim.golden_tflite_fp16`). M = output pixels, K =
 MACs per output element (KH*KW*Cin; depthwise KH*KW; pooling: the window), N = output channels,
 so MACs = M*K*N are the layer's useful multiply-accumulates.
@@ -48,7 +51,15 @@ row the element-wise unit computes for an ELTWISE): ``fill`` from the first cycl
 busy (the first descriptor pushed) to the first row, ``gaps`` the cycles without a row
 between the first and the last row, ``drain`` from the last row to the last busy cycle (the
 last byte stored and the closing FENCE). What ``fixed`` holds beyond these three is the core's
-share: the cycles before its first push lands and after the FENCE until rdcycle.
+share: the cycles before its first push lands and after the FENCE until rdcycle. Last,
+``feed`` (``push``: the core pushed each descriptor; ``list``: one LIST doorbell, the NPU
+fetched the descriptors by DMA) and ``npu fixed``, issue 10's definition of the fixed cost
+measured by the NPU: ``fill + gaps + drain``, i.e. the cycles from the first busy cycle to the
+last minus the rows of work. With ``feed = list`` the first busy cycle is the LIST's arrival
+in the queue, which precedes the first descriptor's fetch by the command path (queue,
+validator, front: ~8 cycles), and the last busy one is the last STORE's last write answered
+plus the FENCE retiring (a cycle or two), so ``npu fixed`` is the issue's "first descriptor
+fetched to last byte stored, minus the work" plus those ~10 cycles.
 """
 
 import csv
@@ -118,7 +129,7 @@ LAYERS = [
 COLUMNS = ["shape", "precision", "M", "K", "N", "MACs", "cycles", "MACs/cycle", "util %",
            "DMA rd B", "DMA wr B", "MACs/B", "bound MACs/cycle", "util of bound %",
            "stall mem", "stall dep", "stall out", "exact", "lowering", "cycles - compute",
-           "fixed", "fill", "gaps", "drain"]
+           "fixed", "fill", "gaps", "drain", "feed", "npu fixed"]
 
 
 @dataclass
@@ -146,6 +157,7 @@ class Row:
     perf_fill: int = 0      # PERF_FILL / PERF_GAPS / PERF_DRAIN (module docstring)
     perf_gaps: int = 0
     perf_drain: int = 0
+    feed: str = "push"      # how the descriptors reached the NPU (module docstring)
 
     @property
     def macs(self):
@@ -170,7 +182,12 @@ class Row:
                 f"{100 * self.rate / self.bound:.1f}", self.stall_mem, self.stall_dep,
                 self.stall_out, "yes" if self.exact else "NO", self.lowering,
                 self.cycles - self.compute, self.fixed, self.perf_fill, self.perf_gaps,
-                self.perf_drain]
+                self.perf_drain, self.feed, self.npu_fixed]
+
+    @property
+    def npu_fixed(self):
+        """FILL + GAPS + DRAIN (module docstring, column ``npu fixed``)."""
+        return self.perf_fill + self.perf_gaps + self.perf_drain
 
     @property
     def fixed(self):
@@ -337,8 +354,16 @@ def _layer_calls(op, precision):
             getattr(gold, f"{name}_{precision}"))
 
 
-def run_layer(config, name, op, x_shape, cout, kernel, stride, padding, precision, seed=0):
-    """Run one lowered layer (:data:`LAYERS`) on the simulated SoC; return a :class:`Row`."""
+FEEDS = ("list", "push")
+
+
+def run_layer(config, name, op, x_shape, cout, kernel, stride, padding, precision, seed=0,
+              feed="push"):
+    """Run one lowered layer (:data:`LAYERS`) on the simulated SoC; return a :class:`Row`.
+    ``feed``: ``push`` (the core pushes each descriptor) or ``list`` (the NPU fetches the
+    descriptor list by DMA after one LIST doorbell)."""
+    if feed not in FEEDS:
+        raise ValueError(f"feed must be one of {FEEDS}, not {feed!r}")
     spec = layer_operands(op, x_shape, cout, kernel, precision, seed)
     planner, gold = _layer_calls(op, precision)
     x = spec.pop("x")
@@ -376,7 +401,7 @@ def run_layer(config, name, op, x_shape, cout, kernel, stride, padding, precisio
             return planner(config, x.shape, w, bias, x_addr=addrs[0], out_addr=out_addr,
                            param_addr=param_addr, **args)
     job = Job(config, max_layers=1)
-    out, program = job.layer_program(build, inputs)
+    out, program = job.layer_program(build, inputs, as_list=feed == "list")
     result = job.run()
     got = result.read(out).reshape(want.shape)
     width = f"u{got.dtype.itemsize}"
@@ -388,13 +413,14 @@ def run_layer(config, name, op, x_shape, cout, kernel, stride, padding, precisio
                stats["stall_out"], stats["busy"], stats["compute"],
                bool(np.array_equal(got.view(width), want.view(width))),
                config.npu_peak_macs_per_cycle, config.main_bytes_per_cycle, lowering="walk",
-               work=work_rows(program.descriptors), **_split(stats))
+               work=work_rows(program.descriptors), feed=feed, **_split(stats))
 
 
 def run_all(config, shapes=None, precisions=("int8", "fp16"), progress=None, layers=None,
-            gemvs=None):
+            gemvs=None, feed="push"):
     """Every GEMM shape, every layer in both precisions and every GEMV row (:data:`GEMVS`,
-    formats of the wanted precisions); ``progress(text)`` is called before each run."""
+    formats of the wanted precisions); ``progress(text)`` is called before each run; ``feed``
+    as :func:`run_layer` takes it, for the layers."""
     rows = []
     for name, k, n, formats in GEMVS if gemvs is None else gemvs:
         for fmt in formats:
@@ -419,7 +445,7 @@ def run_all(config, shapes=None, precisions=("int8", "fp16"), progress=None, lay
             if progress:
                 progress(f"{name} {precision} ({op} {x_shape} -> {cout})")
             rows.append(run_layer(config, name, op, x_shape, cout, kernel, stride, padding,
-                                  precision))
+                                  precision, feed=feed))
     return rows
 
 

@@ -39,6 +39,7 @@ from .npu_job_table import (
     KIND_COMMANDS,
     KIND_CONV2D,
     KIND_GEMM,
+    KIND_LIST,
     LAYER_FIELDS,
     LAYER_WORDS,
     LEGAL_OUT,
@@ -53,8 +54,8 @@ from .npu_job_table import (
 
 __all__ = [
     "MAGIC", "VERSION", "HEADER_FIELDS", "LAYER_FIELDS", "LAYER_WORDS", "FLAG_CPU_CHECK",
-    "KIND_GEMM", "KIND_CONV2D", "KIND_COMMANDS", "PRECISIONS", "OUT_TYPES", "LEGAL_OUT",
-    "Buffer", "Job",
+    "KIND_GEMM", "KIND_CONV2D", "KIND_COMMANDS", "KIND_LIST", "PRECISIONS", "OUT_TYPES",
+    "LEGAL_OUT", "Buffer", "Job",
     "JobResult", "table_address", "generate_header", "reference", "reference_conv2d", "im2col",
     "conv_out_size",
 ]
@@ -294,12 +295,15 @@ class Job:
             raise
         return out
 
-    def commands(self, descriptors, output):
-        """Append a layer that pushes the prepared ``descriptors`` (lists of 8 words) in order
+    def commands(self, descriptors, output, *, as_list=False):
+        """Append a layer that runs the prepared ``descriptors`` (lists of 8 words) in order
         and waits; ``output`` is the :class:`Buffer` the list writes (read back after the run).
 
-        The list is part of the program, like code: :meth:`run` places it in on-chip RAM after
-        the firmware image (below the stack reserve) when it fits there, else in main memory.
+        By default the core pushes each descriptor (:data:`KIND_COMMANDS`); the list is part of
+        the program, like code: :meth:`run` places it in on-chip RAM after the firmware image
+        (below the stack reserve) when it fits there, else in main memory. With ``as_list``
+        (:data:`KIND_LIST`) the list goes to main memory and the NPU fetches it by DMA: one
+        LIST doorbell (per 65535 descriptors) and a FENCE from the core.
         """
         if len(self.layers) >= self._max_layers:
             raise UserError(f"a job has at most {self._max_layers} layers")
@@ -307,9 +311,12 @@ class Job:
         if words.ndim != 2 or words.shape[1] != 8 or not len(words):
             raise UserError("descriptors must be a non-empty list of 8-word descriptors")
         fields = {name: 0 for name in _LAYER_INPUTS}
-        fields.update(kind=KIND_COMMANDS, a=0, m=len(words), out=output.addr)
-        self.layers.append({"fields": fields, "output": output,
-                            "spec": {"kind": "commands", "words": words}})
+        fields.update(kind=KIND_LIST if as_list else KIND_COMMANDS, a=0, m=len(words),
+                      out=output.addr)
+        spec = {"kind": "commands", "words": words}
+        if as_list:
+            spec["addr"] = self.put(words).addr
+        self.layers.append({"fields": fields, "output": output, "spec": spec})
         return output
 
     def _place_lists(self, elf):
@@ -335,11 +342,11 @@ class Job:
             placed.append((spec["addr"], data))
         return [p for p in placed if p[0] >= ram.base]
 
-    def layer_program(self, build, inputs):
+    def layer_program(self, build, inputs, *, as_list=False):
         """Append a lowered layer: ``inputs`` (arrays) are placed, ``build(addrs, out_addr,
         param_addr)`` returns its :class:`~dure.sim.layer_program.LayerProgram` (``addrs``: the
         inputs' addresses), whose parameter bytes are placed too; returns ``(output Buffer,
-        program)``."""
+        program)``. ``as_list``: run it as LISTs fetched by the NPU (:meth:`commands`)."""
         bufs = [self.put(x) for x in inputs]
         addrs = [b.addr for b in bufs]
         probe = build(addrs, self._main.base, self._main.base)
@@ -348,7 +355,7 @@ class Job:
         program = build(addrs, out.addr, params)
         for addr, data in program.blobs:
             self._data.append((addr, data))
-        self.commands(program.descriptors, out)
+        self.commands(program.descriptors, out, as_list=as_list)
         return out, program
 
     def scratch(self):

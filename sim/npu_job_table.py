@@ -24,8 +24,8 @@ for none), ``zero_point`` (int8, two's complement), ``clamp`` (float outputs: ap
 ``lo``/``hi``), ``lo``, ``hi`` (INT8 output: integers in [-128, 127], always applied; float
 outputs: fp32 bit patterns), ``flags`` (:data:`FLAG_CPU_CHECK`: also compute the layer on the
 CPU reference path into ``cpu_out`` and compare byte for byte), ``cpu_out``; then ``kind``
-(:data:`KIND_GEMM`, :data:`KIND_CONV2D` or :data:`KIND_COMMANDS`) and the convolution's shape
-(zero for a GEMM):
+(:data:`KIND_GEMM`, :data:`KIND_CONV2D`, :data:`KIND_COMMANDS` or :data:`KIND_LIST`) and the
+convolution's shape (zero for a GEMM):
 ``batch``, ``h``, ``w``, ``cin``, ``cout``, ``kh``, ``kw``, ``stride``, ``pad``, ``pad_value``
 (int8, two's complement; 0 for FP16, whose padding is +0.0).
 
@@ -44,6 +44,12 @@ waits with a FENCE; no other field is read and there is no CPU path (``flags`` m
 The lowered operators of :mod:`dure.sim.conv_plan`, :mod:`dure.sim.pool_plan` and
 :mod:`dure.sim.eltwise_plan` run this way (:meth:`dure.sim.npu_job.Job.layer_program`), their
 parameter bytes placed by Python.
+
+A list layer (:data:`KIND_LIST`, :meth:`dure.sim.npu_job.Job.commands` with ``as_list``) is
+the same prepared descriptor list, always in main memory (the NPU's DMA window), run by the NPU
+itself: the firmware rings one LIST doorbell per 65535 descriptors (``npu_op_run``: the NPU
+fetches the descriptors by DMA) and waits with a FENCE, so the core pushes two descriptors
+instead of ``m``.
 
 Layer record, results (written by the firmware): ``status`` (0 not run, 1 ran), ``error``
 (0, an NPU error code, or a negative driver code), ``cycles`` (rdcycle around ``npu_gemm``:
@@ -71,8 +77,8 @@ from dure.config import preset
 
 __all__ = [
     "MAGIC", "VERSION", "HEADER_FIELDS", "HEADER_WORDS", "LAYER_FIELDS", "LAYER_WORDS",
-    "FLAG_CPU_CHECK", "KIND_GEMM", "KIND_CONV2D", "KIND_COMMANDS", "PRECISIONS", "OUT_TYPES",
-    "LEGAL_OUT", "STACK_RESERVE", "table_address", "generate_header",
+    "FLAG_CPU_CHECK", "KIND_GEMM", "KIND_CONV2D", "KIND_COMMANDS", "KIND_LIST", "PRECISIONS",
+    "OUT_TYPES", "LEGAL_OUT", "STACK_RESERVE", "table_address", "generate_header",
 ]
 
 MAGIC = 0x424F_4A44          # "DJOB" little-endian
@@ -81,6 +87,7 @@ FLAG_CPU_CHECK = 1
 KIND_GEMM = 0
 KIND_CONV2D = 1
 KIND_COMMANDS = 2
+KIND_LIST = 3
 #: Bytes of on-chip RAM below its top kept free of command lists (the firmware's stack).
 STACK_RESERVE = 16 * 1024
 
@@ -130,6 +137,7 @@ def generate_header(config=None):
         f"#define NPU_JOB_KIND_GEMM {KIND_GEMM}u",
         f"#define NPU_JOB_KIND_CONV2D {KIND_CONV2D}u",
         f"#define NPU_JOB_KIND_COMMANDS {KIND_COMMANDS}u",
+        f"#define NPU_JOB_KIND_LIST {KIND_LIST}u",
         f"#define NPU_JOB_TABLE_ADDR 0x{table_address(config):08X}u",
         f"#define NPU_JOB_LAYER_WORDS {LAYER_WORDS}u",
         "",

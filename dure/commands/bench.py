@@ -22,6 +22,9 @@ def add_arguments(parser):
                         help="comma-separated subset of the shapes (default: all)")
     parser.add_argument("--precision", choices=["int8", "fp16"],
                         help="only this precision (default: both)")
+    parser.add_argument("--list", action="store_true",
+                        help="layers: one LIST doorbell, the NPU fetching the descriptor list "
+                             "from main memory by DMA (default: the core pushes each one)")
     parser.add_argument("--scaling", action="store_true",
                         help="instead: the NPU tile scaling runs (dure.sim.tile_scaling): K = "
                              "1, 2, 4 tiles, shared and scaled bandwidth; writes "
@@ -156,6 +159,7 @@ def run(args):
         gemvs = [known_gemv[w] for w in wanted if w in known_gemv]
     precisions = (args.precision,) if args.precision else ("int8", "fp16")
     rows = run_all(config, shapes, precisions, layers=layers, gemvs=gemvs,
+                   feed="list" if args.list else "push",
                    progress=lambda text: print(f"running {text} ...", file=sys.stderr,
                                                flush=True))
     peak, bw = config.npu_peak_macs_per_cycle, config.main_bytes_per_cycle

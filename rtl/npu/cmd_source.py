@@ -51,6 +51,9 @@ class CommandSource(wiring.Component):
     busy : Out(1)
         A LIST is waiting for its decision, its entries are not all passed on, or the fetcher
         still waits for responses (after a failed fetch).
+    defer : In(1)
+        The fetcher's ``defer``: the DMA port is wanted by the datapath (prefetch only into
+        idle cycles, :class:`~.list_fetch.ListFetcher`).
 
     Latency
     -------
@@ -68,12 +71,14 @@ class CommandSource(wiring.Component):
             "list_refuse": In(1),
             "bus": Out(BusSignature()),
             "busy": Out(1),
+            "defer": In(1),
         })
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.fetcher = fetcher = ListFetcher(entries=self._entries)
         wiring.connect(m, fetcher.bus, wiring.flipped(self.bus))
+        m.d.comb += fetcher.defer.eq(self.defer)
 
         addr_field = FIELDS[Opcode.LIST]["list_addr"]
         count_field = FIELDS[Opcode.LIST]["count"]

@@ -56,6 +56,9 @@ class NpuControl(wiring.Component):
     fetch : Out(BusSignature())
         Read initiator of the LIST entry fetcher (:class:`~.cmd_source.CommandSource`); the
         :class:`~.npu.Npu` shares the DMA port between it and the datapath.
+    fetch_defer : In(1)
+        The datapath's DMA wants the port: the fetcher prefetches only into idle cycles
+        (:class:`~.list_fetch.ListFetcher` ``defer``).
 
     Latency
     -------
@@ -80,6 +83,7 @@ class NpuControl(wiring.Component):
             "irq": Out(1),
             "datapath": Out(DatapathLink()),
             "fetch": Out(BusSignature()),
+            "fetch_defer": In(1),
         })
 
     def elaborate(self, platform):
@@ -110,6 +114,7 @@ class NpuControl(wiring.Component):
             dispatch.dma_base.eq(regs.dma_base),
             dispatch.dma_size.eq(regs.dma_size),
             dispatch.cmd_tag.eq(source.o_tag),
+            source.defer.eq(self.fetch_defer),
             source.list_accept.eq(dispatch.list_accept),
             source.list_refuse.eq(dispatch.list_refuse),
             regs.err_index.eq(dispatch.err_index),

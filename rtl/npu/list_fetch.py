@@ -20,7 +20,10 @@ class ListFetcher(wiring.Component):
     Reads are issued one word per grant as long as the words requested and not yet taken from
     ``o`` fit in the entry buffer (``entries`` descriptors), so a list streams at the bus's
     bandwidth while the consumer keeps up, and stops ``entries`` descriptors ahead when it does
-    not. A read answered with ``err`` ends the list: the descriptor that word belongs to comes
+    not. While ``defer`` is set (another initiator of the same port wants it) a new read is
+    raised only when no whole descriptor waits in ``o`` (the consumer would starve): the
+    prefetch takes the port's idle cycles, not the data's. A read answered with ``err`` ends
+    the list: the descriptor that word belongs to comes
     out with ``fault`` (and ``last``) set, no further read is issued, and the responses still
     outstanding are dropped.
 
@@ -45,6 +48,9 @@ class ListFetcher(wiring.Component):
         Read-only initiator (``we`` is 0).
     busy : Out(1)
         A list is being fetched, a response is outstanding or a descriptor waits in ``o``.
+    defer : In(1)
+        Prefetch only into idle port cycles (above); 0 (unconnected): fetch whenever there is
+        room.
 
     Latency
     -------
@@ -64,6 +70,7 @@ class ListFetcher(wiring.Component):
             "o": Out(stream.Signature(self._out_layout)),
             "bus": Out(BusSignature(addr_width)),
             "busy": Out(1),
+            "defer": In(1),
         })
 
     def elaborate(self, platform):
@@ -89,8 +96,10 @@ class ListFetcher(wiring.Component):
         granted = bus.req & bus.gnt
         popped = self.o.valid & self.o.ready
         # A raised request stays up until granted, even if a fault arrives meanwhile.
+        # a new read waits while the port is wanted elsewhere and a descriptor is ready
         m.d.comb += [
-            bus.req.eq(waiting | (active & ~faulted & (to_request != 0) & (held < room))),
+            bus.req.eq(waiting | (active & ~faulted & (to_request != 0) & (held < room)
+                                  & ~(self.defer & fifo.r_rdy))),
             bus.addr.eq(addr),
             bus.we.eq(0),
             bus.be.eq(0xF),

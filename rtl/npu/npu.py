@@ -35,7 +35,9 @@ class Npu(wiring.Component):
         :class:`~.regs.NpuRegisters` and :class:`~.commands.Register`.
     dma : Out(BusSignature())
         The DMA initiator (word addresses over the whole 32-bit space): the datapath's DMA
-        and the LIST entry fetcher behind a round-robin arbiter.
+        and the LIST entry fetcher behind a round-robin arbiter; the fetcher prefetches only
+        when the datapath did not request the cycle before (unless the dispatcher has no
+        descriptor of the list waiting), so the list's bytes take the port's idle cycles.
     irq : Out(1)
         Level interrupt: ``(STATUS.error & CONTROL.irq_error) |
         (STATUS.fence_irq & CONTROL.irq_fence)``.
@@ -77,6 +79,8 @@ class Npu(wiring.Component):
             2, max_outstanding=2 * dma_depth(self._config) + 32)
         wiring.connect(m, datapath.bus, arbiter.port(0))
         wiring.connect(m, control.fetch, arbiter.port(1))
+        # registered: no combinational path from the datapath's request to the fetcher's
+        m.d.sync += control.fetch_defer.eq(datapath.bus.req)
         wiring.connect(m, arbiter.bus, wiring.flipped(self.dma))
         wiring.connect(m, control.datapath, datapath.control)
         m.d.comb += self.irq.eq(control.irq)

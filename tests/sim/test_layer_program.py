@@ -2,7 +2,7 @@
 
 from dure.rtl.npu.commands import LoadTarget, Opcode, Precision
 from dure.rtl.npu.descriptor import encode
-from dure.sim.layer_program import work_rows
+from dure.sim.layer_program import LayerProgram, ParamArea, work_rows
 
 
 def test_work_is_the_rows_of_the_computes_and_eltwises():
@@ -17,3 +17,14 @@ def test_work_is_the_rows_of_the_computes_and_eltwises():
     ]
     assert work_rows(words) == 37 + 11
     assert work_rows(words[:1] + words[3:]) == 0
+
+
+def test_param_bytes_cover_the_alignment_gaps():
+    """A program's parameter area spans its blobs with their 16-byte alignment gaps (72-byte
+    blobs take 80 bytes each), so a buffer placed after param_bytes overlaps none of them."""
+    area = ParamArea(0x1000)
+    for n in (256, 72, 72, 512):
+        area.add(bytes(n))
+    prog = LayerProgram([], area.blobs, 0, (1,), "int8")
+    assert prog.param_bytes == area.end - 0x1000 == 256 + 80 + 80 + 512
+    assert LayerProgram([], [], 0, (1,), "int8").param_bytes == 0

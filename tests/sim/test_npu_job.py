@@ -280,6 +280,27 @@ def test_commands_layer_fields():
         job.commands([[1, 2, 3]], out)
 
 
+def test_list_layers_go_to_main_memory(tmp_path):
+    """A list layer (``as_list``) is the same descriptors in main memory, where the NPU's DMA
+    fetches them: placed at once, never moved to on-chip RAM by run()."""
+    from dure.sim.verif.elfmaker import make_elf
+
+    ram = CONFIG.region("ram").base
+    elf = tmp_path / "p.elf"
+    elf.write_bytes(make_elf([(ram, bytes(100), 100)], ram))
+    job = Job(CONFIG, max_layers=2)
+    out = job.empty((4,), np.int32)
+    words = np.arange(16, dtype=np.uint32).reshape(2, 8)
+    job.commands(words, out, as_list=True)
+    addr = job.layers[0]["spec"]["addr"]
+    main = CONFIG.region("main")
+    assert main.base <= addr and addr + 64 <= main.end
+    assert (addr, words.tobytes()) in job.data_segments()
+    assert job._place_lists(elf) == []
+    fields = job.layers[0]["fields"]
+    assert (fields["kind"], fields["m"], fields["a"]) == (npu_job.KIND_LIST, 2, addr)
+
+
 def test_commands_lists_go_to_ram_after_the_image(tmp_path):
     """run() puts the lists in on-chip RAM after the firmware image (a stand-in image here)
     while they fit below the stack reserve, else in main memory."""

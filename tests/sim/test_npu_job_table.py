@@ -28,6 +28,6 @@ def test_header_compiles_and_matches_the_fields(tmp_path):
 
 def test_names_stay_importable_from_npu_job():
     for name in ("MAGIC", "VERSION", "HEADER_FIELDS", "LAYER_FIELDS", "LAYER_WORDS",
-                 "FLAG_CPU_CHECK", "KIND_GEMM", "KIND_CONV2D", "KIND_COMMANDS", "PRECISIONS",
-                 "OUT_TYPES", "LEGAL_OUT", "table_address", "generate_header"):
+                 "FLAG_CPU_CHECK", "KIND_GEMM", "KIND_CONV2D", "KIND_COMMANDS", "KIND_LIST",
+                 "PRECISIONS", "OUT_TYPES", "LEGAL_OUT", "table_address", "generate_header"):
         assert getattr(npu_job, name) is getattr(npu_job_table, name), name

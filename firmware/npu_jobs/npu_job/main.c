@@ -2,8 +2,9 @@
  *
  * The table format is generated from sim/npu_job.py into npu_job.h. For each layer: run it on
  * the NPU with npu_gemm (GEMM layers), npu_conv2d (convolution layers, whose im2col buffer
- * the driver allocates in the table's scratch range) or by pushing a prepared descriptor list
- * (commands layers: the lowered operators of sim/conv_plan.py and its siblings), timed with rdcycle, NPU performance
+ * the driver allocates in the table's scratch range), by pushing a prepared descriptor list
+ * (commands layers: the lowered operators of sim/conv_plan.py and its siblings) or by handing
+ * such a list in main memory to the NPU as LISTs (list layers), timed with rdcycle, NPU performance
  * counters cleared before and read after; optionally run it again on the CPU reference path
  * (npu_gemm_cpu / npu_conv2d_cpu) into cpu_out and compare byte for byte; write the results
  * into the layer record and print one NPUJOB line. Exits with pass when
@@ -13,6 +14,7 @@
 #include "dure_rt.h"
 #include "npu.h"
 #include "npu_job.h"
+#include "npu_ops.h"
 
 static uint32_t out_bytes(uint32_t out_type)
 {
@@ -87,6 +89,8 @@ static int run_kind(const volatile struct npu_job_layer *l, void *out, int cpu)
 {
     if (l->kind == NPU_JOB_KIND_COMMANDS)
         return cpu ? NPU_E_ARG : run_commands(l);
+    if (l->kind == NPU_JOB_KIND_LIST)   /* m descriptors at a, fetched by the NPU; then FENCE */
+        return cpu || !l->m ? NPU_E_ARG : npu_op_run((const uint32_t *)(uintptr_t)l->a, l->m);
     if (l->kind == NPU_JOB_KIND_GEMM) {
         struct npu_gemm g;
         to_gemm(l, &g, out);

@@ -1,7 +1,8 @@
 # amaranth: UnusedElaboratable=no
 """The LIST entry fetcher: descriptors in order with ``last`` on the final one, under random
-grants, memory latency and consumer back-pressure; prefetch bounded by its buffer; a read
-answered err ends the list with a ``fault`` entry and no further reads; back-to-back lists."""
+grants, memory latency and consumer back-pressure; prefetch bounded by its buffer (and, with
+``defer``, to one descriptor); a read answered err ends the list with a ``fault`` entry and no
+further reads; back-to-back lists."""
 
 import random
 
@@ -20,9 +21,11 @@ def memory_for(lists):
     return mem
 
 
-def run(lists, *, entries=4, latency=3, gnt=1.0, ready=1.0, errors=(), seed=0, hold=0):
+def run(lists, *, entries=4, latency=3, gnt=1.0, ready=1.0, errors=(), seed=0, hold=0,
+        defer=0):
     """Starts each (word address, count) list when the fetcher is idle; returns the entries
-    taken [(words, fault, last)] per list, the bus log and the most words in flight."""
+    taken [(words, fault, last)] per list, the bus log and the most words in flight.
+    ``defer``: the fetcher's ``defer`` input throughout."""
     dut = ListFetcher(entries=entries)
     target = BusTarget(dut.bus, latency=latency, gnt_probability=gnt, seed=seed,
                        memory=memory_for(lists), errors=set(errors))
@@ -31,6 +34,7 @@ def run(lists, *, entries=4, latency=3, gnt=1.0, ready=1.0, errors=(), seed=0, h
 
     async def bench(ctx):
         rng = random.Random(seed + 1)
+        ctx.set(dut.defer, defer)
         for index, (addr, count) in enumerate(lists):
             ctx.set(dut.start.valid, 1)
             ctx.set(dut.start.payload.addr, addr)
@@ -97,3 +101,23 @@ def test_fault_ends_the_list_and_next_list_runs():
     assert got[1] == expected(BASE + 800, 3)
     first = [addr for _, addr, *_ in log if addr < BASE + 800]
     assert max(first) < bad + 3 * 8                  # stopped within the buffer's reach
+
+
+@pytest.mark.parametrize("latency,gnt,ready", [(1, 1.0, 1.0), (6, 0.5, 0.4)])
+def test_defer_prefetches_one_descriptor_and_keeps_order(latency, gnt, ready):
+    """With ``defer`` held (the port wanted by the data) a new read is raised only while no
+    whole descriptor waits: with the consumer asleep the fetcher stops one descriptor (plus
+    the read in flight when it completed) ahead instead of its buffer's four; the entries are
+    the same, in order, and a fault still ends the list."""
+    lists = [(BASE, 7), (BASE + 400, 2)]
+    got, log, _ = run(lists, latency=latency, gnt=gnt, ready=ready, seed=latency, defer=1)
+    for (addr, count), entries in zip(lists, got, strict=True):
+        assert entries == expected(addr, count)
+    assert [addr for _, addr, *_ in log] == [a + i for a, c in lists for i in range(8 * c)]
+    _, _, ahead = run([(BASE, 12)], entries=4, latency=6, hold=60, defer=1)
+    assert 8 <= ahead < 16
+    _, _, free = run([(BASE, 12)], entries=4, latency=6, hold=60)
+    assert free == 32
+    bad = BASE + 2 * 8 + 3
+    got, _, _ = run([(BASE, 50)], entries=3, latency=5, errors={bad}, seed=5, defer=1)
+    assert len(got[0]) == 3 and got[0][2][1:] == (1, 1)
