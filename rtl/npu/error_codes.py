@@ -13,7 +13,7 @@ __all__ = ["ErrorCode"]
 class ErrorCode(enum.Enum, shape=4):
     """Why a command was refused; checks run in this order, the first failure wins.
 
-    ``BAD_OPCODE``       opcode not in :class:`Opcode`.
+    ``BAD_OPCODE``       opcode not in :class:`~.commands.Opcode`.
     ``RESERVED``         a reserved bit or field is not zero; or an encoding value that is not
                          defined (LoadTarget 2-3, ElemType 3, RequantMode 3); w5 of a
                          LOAD neither fill nor INT4_FP16; walk fields
