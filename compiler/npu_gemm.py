@@ -1,7 +1,7 @@
 """A lowered GEMM as NPU descriptors, with the requantization fused into its STOREs.
 
 The float-scale (ONNX) and FP16 GEMMs are :func:`dure.sim.gemm_descriptors.gemm_descriptors`
-as they are. The two TFLite requantization modes (STORE ``requant``, rtl/npu/commands.py) read
+as they are. The two TFLite requantization modes (STORE ``requant``, rtl/npu/store_cmd.py) read
 *two* ACC rows per N tile (multipliers at ``scale_addr``, shifts at ``scale_addr + 1``) where the
 planner reserves one scale row per tile, so :func:`tflite_gemm_descriptors` plans with room for
 ``4 * gn`` rows at the top of the ACC (``gn`` lowered when the ACC is too small for that) and

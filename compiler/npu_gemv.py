@@ -13,7 +13,7 @@ output stage:
   ``fp16_postprocess`` as the GEMM path, so the result is the GEMM's bit for bit.
 - INT8 (TFLite): the requantization takes a multiplier and shift per channel, and here the
   channels are ACC *rows* (lane 0), not the STORE's columns. The GEMV's STOREs become INT8
-  STOREs with ``lane_scales`` (rtl/npu/commands.py): row r of a block takes lane ``r % C`` of
+  STOREs with ``lane_scales`` (rtl/npu/store_cmd.py): row r of a block takes lane ``r % C`` of
   the block's parameter group, so the multipliers and shifts are laid out as for the
   per-column STORE, C channels side by side (rows ``P + 2 g``: multipliers, ``P + 2 g + 1``:
   shifts of channels ``g C .. g C + C - 1``), loaded by one LOAD just before the first STORE

@@ -17,7 +17,7 @@ int4 values) with the three commands of that path (``rtl/npu/commands.py``):
   multiple of 3 with zero channels and the blocks hold a multiple of 3 channels. Int8 weights
   (and int4 with ``codes="nibble"``) use the lane-grouped 2:4 records with 4-bit codes (the
   same bytes as ``SPARSE24_LANES`` / ``SPARSE24_INT4_LANES`` records of 2 R lanes), one per
-  channel. Either way tile-major as in :func:`dure.sim.gemv_plan.transposed_weights`;
+  channel. Either way tile-major as in :func:`dure.sim.gemv_weights.transposed_weights`;
 * per k tile a COMPUTE ``gather`` (``k = R`` kept lanes, ``n = 4``, accumulating in lanes 0..3
   of the block's ACC rows): lane i of a channel's row meets the candidate row of its group,
   and only the PE of the column its position names takes part;
@@ -29,7 +29,7 @@ By the contract the result is the dense GEMV of the expanded weights bit for bit
 wrapping). A bias is loaded into lane 0 of the block's ACC rows (``cols = 1``, so lanes 1..3
 start at zero). The blocking follows :mod:`dure.sim.gemv_plan`: blocks in two ACC halves by
 parity, three weight buffers with the LOADs two steps ahead, one or two COMPUTEs per k tile
-(:func:`~dure.sim.gemv_plan.split_tiles`); two buffers (one LOAD ahead) when their larger
+(:func:`~dure.sim.gemv_schedule.split_tiles`); two buffers (one LOAD ahead) when their larger
 blocks make fewer blocks (1 x 1024 x 1024 int4 with base-6 codes: 2 blocks of 513 channels
 instead of 3 of 342, 92,898 -> 92,000 cycles on the 8x8 SoC).
 """
@@ -46,7 +46,8 @@ from dure.rtl.npu.commands import (
 )
 from dure.rtl.npu.descriptor import encode
 
-from .gemv_plan import FORMATS, _lane_sparse_tiles, _tile_major, split_tiles
+from .gemv_schedule import split_tiles
+from .gemv_weights import FORMATS, lane_sparse_tiles, tile_major
 from .golden_int4 import pack_int4
 from .golden_sparse24 import compress_24, pack_pair_codes
 from .layer_program import LayerProgram, ParamArea
@@ -67,7 +68,7 @@ def gather_fits(config, k, n):
 def base6_tiles(b, span):
     """Per k tile of ``span`` dense k (the last one shorter), the (ceil(N / 3), bytes) uint8
     source rows of a ``keep`` LOAD with shared base-6 codes (``LOAD`` in
-    :mod:`dure.rtl.npu.commands`) for int4 2:4 weights ``b`` (K x N, K % 4 == 0): row i holds
+    :mod:`dure.rtl.npu.load_cmd`) for int4 2:4 weights ``b`` (K x N, K % 4 == 0): row i holds
     channels 3 i, 3 i + 1, 3 i + 2 (zero channels beyond N), each as its ``g`` bytes of kept
     int4 values, then the ``g`` code bytes (``pack_pair_codes`` over the three channels)."""
     k, n = b.shape
@@ -128,8 +129,8 @@ def gather_gemv_program(config, b, *, fmt, a_addr, out_addr, param_addr, bias=No
                       keep=base6)[1]
     if pad_records and per % 4:
         per += 4 - per % 4
-    tiles = base6_tiles(b, span) if base6 else _lane_sparse_tiles(b, fmt, span)
-    data, per, size = _tile_major(tiles, per)
+    tiles = base6_tiles(b, span) if base6 else lane_sparse_tiles(b, fmt, span)
+    data, per, size = tile_major(tiles, per)
     rec = 3 if base6 else 1                        # channels per source row
     area = ParamArea(param_addr)
     w_addr = area.add(np.frombuffer(data, np.uint8))

@@ -19,33 +19,34 @@ the LOAD into the R dense lanes, so the bytes streamed per weight are 0.625 (int
 Blocking: N is cut into blocks of ``nb`` rows (ACC rows ``n``, lane 0; two ACC halves by block
 parity so one block's STORE overlaps the next block), K into tiles of R. Per K tile: one LOAD of
 the ``nb x R`` weight tile into one of three SPAD buffers (issued two tiles ahead, so the load
-unit always has the next one waiting); unless the whole activation vector was loaded once at
-the start (``rows = K, cols = 1``, when it fits in SPAD beside the buffers), one LOAD of its R
+unit always has the next one waiting); unless the whole activation vector was loaded once at the
+start (``rows = K, cols = 1``, when it fits in SPAD beside the buffers), one LOAD of its R
 values; then the COMPUTEs (``k = R, n = 1``): two, one per half of the block, so neither waits
-for its own previous result, when the block is small enough for the accumulate chain (a
-COMPUTE onto the rows the previous one writes waits for it, ~``m + 72`` cycles on the 8x8) to
-outlast the tile's LOAD, else one over the whole block (one descriptor fewer per tile on the
-shared bus; :func:`split_tiles`), accumulating in the block's ACC rows (FP16: the sequential
-order over k, earlier tiles' sum as the start). One STORE per block (``rows = nb, cols = 1``,
-stride = the output element: a contiguous vector).
+for its own previous result, when the block is small enough for the accumulate chain (a COMPUTE
+onto the rows the previous one writes waits for it, ~``m + 72`` cycles on the 8x8) to outlast
+the tile's LOAD, else one over the whole block (one descriptor fewer per tile on the shared bus;
+:func:`~dure.sim.gemv_schedule.split_tiles`), accumulating in the block's ACC rows (FP16: the
+sequential order over k, earlier tiles' sum as the start). One STORE per block (``rows = nb,
+cols = 1``, stride = the output element: a contiguous vector).
 
-Dense weights come in chunks of up to ``c`` k tiles per LOAD (``chunk``; by default the most,
-up to :data:`MAX_CHUNK`, that keeps the activation vector resident and the blocks as long as
-with one tile per LOAD): the weights are laid out chunk after chunk, chunk (k0, w) being the N
-x w values of k in [k0, k0 + w) with channel n's tiles one after the other, so one LOAD of ``c
-nb`` rows of R values brings ``c`` k tiles of the block (destination row ``c i + j``: tile j
-of channel i) and the COMPUTEs walk every c-th row, as for W4A16 below. The schedule
-(:func:`_schedule`) puts the remainder first and the last two k tiles one per LOAD, so the
-block's last COMPUTEs wait for a short LOAD. Each LOAD saves its descriptor (8 bus words) and
-the DMA's turnaround (~16 cycles at a 10-cycle latency); the COMPUTEs of a long chunk only
-start once it is in. Measured on the FC autoencoder (8x8 `sim` SoC, consecutive layers
-flipped, below; its 128 -> 8 layer still two COMPUTEs per tile), INT8 per-channel /
-per-tensor / FP16 cycles: c = 2 82,713 / - / 145,469, c = 3 82,153 / 79,313 / 144,881, c = 4
-82,041 / 79,693 / 144,937, c = 6 82,049 / - / 145,061, c = 8 82,085 / - / 145,273; so
-:data:`MAX_CHUNK` is 3 (earlier, before the flip and with one COMPUTE per tile, c = 4 was
-slower than c = 2: 84,465 against 83,329). Blocks whose accumulate chain outlasts a tile's
-LOAD (a few channels) take at most :data:`CHAINED_CHUNK` tiles per LOAD
-(:func:`_auto_chunk`).
+Dense weights come in chunks of up to ``c`` k tiles per LOAD (``chunk``; by default the most, up
+to :data:`~dure.sim.gemv_schedule.MAX_CHUNK`, that keeps the activation vector resident and the
+blocks as long as with one tile per LOAD): the weights are laid out chunk after chunk, chunk
+(k0, w) being the N x w values of k in [k0, k0 + w) with channel n's tiles one after the other,
+so one LOAD of ``c nb`` rows of R values brings ``c`` k tiles of the block (destination row ``c
+i + j``: tile j of channel i) and the COMPUTEs walk every c-th row, as for W4A16 below. The
+schedule (:func:`~dure.sim.gemv_schedule.chunk_schedule`) puts the remainder first and the last
+two k tiles one per LOAD, so the block's last COMPUTEs wait for a short LOAD. Each LOAD saves
+its descriptor (8 bus words) and the DMA's turnaround (~16 cycles at a 10-cycle latency); the
+COMPUTEs of a long chunk only start once it is in. Measured on the FC autoencoder (8x8 `sim`
+SoC, consecutive layers flipped, below; its 128 -> 8 layer still two COMPUTEs per tile), INT8
+per-channel / per-tensor / FP16 cycles: c = 2 82,713 / - / 145,469, c = 3 82,153 / 79,313 /
+144,881, c = 4 82,041 / 79,693 / 144,937, c = 6 82,049 / - / 145,061, c = 8 82,085 / - /
+145,273; so :data:`~dure.sim.gemv_schedule.MAX_CHUNK` is 3 (earlier, before the flip and with
+one COMPUTE per tile, c = 4 was slower than c = 2: 84,465 against 83,329). Blocks whose
+accumulate chain outlasts a tile's LOAD (a few channels) take at most
+:data:`~dure.sim.gemv_schedule.CHAINED_CHUNK` tiles per LOAD
+(:func:`~dure.sim.gemv_schedule.auto_chunk`).
 
 ``flip`` places the layout at the top of SPAD (the buffers and the resident activation vector
 end at the last row) and starts the first block in the upper ACC half (``acc_upper`` chooses
@@ -54,20 +55,6 @@ in the ACC half the previous one did not end in, so the next layer's LOADs that
 :func:`dure.compiler.npu_gemv.prefetch_next` moves in front of this layer's FENCE write SPAD
 and ACC rows this layer does not use (no hazard wait on its last COMPUTEs and STOREs) unless
 the two layers together need more than the whole SPAD.
-
-The packed formats (int4, 2:4) are stored tile-major (:func:`transposed_weights`): a k tile's
-records of all N channels one after the other, so a LOAD reads contiguous bytes and the DMA
-reader's coalescing (consecutive rows share their boundary word, ``rtl/npu/dma_reader.py``)
-makes a record shorter than a bus word (a 2-byte int4 row on the 4x4, a 3-byte 2:4 row) cost
-its own bytes, not a whole word. The LOAD still takes a cycle per bus word a record covers, so a
-3-byte record (2:4 int4 on the 8x8, 2:4 int8 on the 4x4), which straddles two words in three
-of four cases, costs about 1.5 cycles: measured on the 8x8 SoC, 1x1024x1024 2:4 int4 ran at
-5.09 MACs/cycle with 3-byte records (394,240 bytes read) and 7.42 with records padded to 4
-bytes (525,312 bytes; the array's ceiling is 8 MACs/cycle, one row of 8 lanes per cycle), so
-3-byte records are padded by default (``word_records``). (Measured before the DMA reader
-issued a row that starts in the previous row's last word from its second word; on an NPU with
-the gather path the 2:4 GEMV takes :mod:`dure.sim.gemv_gather_plan` instead, with 6- / 10-byte
-records of 16 dense k and the zero MACs skipped.)
 
 W4A16 (int4 weights with fp16 group scales, FP16 precision) loads 4 k tiles per step with
 ``INT4_FP16_ROWS`` (one source row per channel: its scale, then 4 R int4 values; destination
@@ -78,6 +65,9 @@ The output is raw (INT8: int32; FP16: fp32 or fp16) with an optional bias (one i
 output channel, loaded into the ACC rows). A per-channel scale is per ACC row here while the
 STORE's scale is per lane, so a scaled output (int8 requantized, or fp16) takes one
 one-element STORE per channel: fine for a small head (kws_fc's 12 outputs), not for large N.
+
+Files: the weight layouts are :mod:`dure.sim.gemv_weights`, the timing choices (block room,
+chunks, split COMPUTEs) :mod:`dure.sim.gemv_schedule`; this module emits the descriptors.
 """
 
 import numpy as np
@@ -88,208 +78,14 @@ from dure.rtl.npu.commands import (
     OutType,
     Precision,
     WeightFormat,
-    load_source,
 )
 from dure.rtl.npu.descriptor import encode
 
-from .golden_int4 import GROUP_SIZES, dequantize_w4a16, pack_int4
-from .golden_sparse24 import compress_24
+from .gemv_schedule import BUFFERS, auto_chunk, chunk_schedule, spad_room, split_tiles
+from .gemv_weights import FORMATS, eb_w, transposed_weights, w4a16_rows
 from .layer_program import LayerProgram, ParamArea
 
-__all__ = ["FORMATS", "gemv_program", "split_tiles", "transposed_weights", "w4a16_rows"]
-
-#: Weight-tile buffers in SPAD (the LOADs run this many steps minus one ahead).
-_BUFFERS = 3
-
-
-#: Weight formats of the plan -> the LOAD's weight format.
-FORMATS = {"dense": WeightFormat.DENSE, "int4": WeightFormat.INT4,
-           "int8-sparse24": WeightFormat.SPARSE24_LANES,
-           "int4-sparse24": WeightFormat.SPARSE24_INT4_LANES}
-
-
-def _lane_sparse_tiles(b, fmt, tile):
-    """Per k tile of ``tile`` lanes, the (N, bytes) uint8 ``SPARSE24_LANES`` /
-    ``SPARSE24_INT4_LANES`` source rows of the N columns of ``b`` (the tile's kept values,
-    group by group, then its 4-bit codes), from the golden compression
-    (:func:`~dure.sim.golden_sparse24.compress_24`)."""
-    k, n = b.shape
-    try:
-        values, meta = compress_24(b)
-    except ValueError as error:
-        raise ValueError(str(error).replace("w is not", "B is not")) from None
-    codes = np.empty((meta.shape[0], 2 * meta.shape[1]), np.uint8)
-    codes[:, 0::2], codes[:, 1::2] = meta & 0xF, meta >> 4
-    vt, ct = np.ascontiguousarray(values.T), np.ascontiguousarray(codes[:, :n].T)
-    tiles = []
-    for k0 in range(0, k, tile):
-        g0, g = k0 // 4, min(tile, k - k0) // 4
-        v = vt[:, 2 * g0:2 * g0 + 2 * g]
-        c = ct[:, g0:g0 + g]
-        if g % 2:
-            c = np.concatenate([c, np.zeros((n, 1), np.uint8)], axis=1)
-        tiles.append(np.concatenate([v.view(np.uint8) if fmt == "int8-sparse24"
-                                     else pack_int4(v),
-                                     (c[:, 0::2] | (c[:, 1::2] << 4)).astype(np.uint8)],
-                                    axis=1))
-    return tiles
-
-
-def _tile_major(tiles, per):
-    """The k tiles' (N, bytes) records one tile after the other, each record padded with
-    zeros to ``per`` bytes: ``(bytes, per, offset)`` for :func:`transposed_weights`."""
-    n = tiles[0].shape[0] if tiles else 0
-    out = np.zeros((len(tiles), n, per), np.uint8)
-    for t, rec in enumerate(tiles):
-        out[t, :, :rec.shape[1]] = rec
-    return out.tobytes(), per, n * per
-
-
-def transposed_weights(b, fmt="dense", tile=None, *, word_records=True):
-    """``(bytes, row stride, offset)`` of the transposed weights of ``b`` (K x N, int8 or
-    float16) in main memory: the record of channel n in the k tile starting at ``k0`` is at
-    ``offset(k0) + n * stride``. ``dense``: N x K elements, row by row (``offset(k0)`` =
-    ``k0`` elements). The packed formats are *tile-major* with ``tile`` lanes per k tile
-    (``tile`` given): per k tile the N channels' records one after the other, each ``stride``
-    bytes (the last, partial tile's records padded with zeros), so one LOAD of a tile's
-    channels reads contiguous bytes and the DMA's coalescing makes records shorter than a bus
-    word cost their own bytes only: ``int4`` (int8 values in [-8, 7], ``ceil(tile / 2)`` bytes
-    per record, k pairs low nibble first; without ``tile``: N x ceil(K / 2) bytes row by row,
-    ``offset(k0) = k0 / 2``), ``int8-sparse24`` / ``int4-sparse24`` (2:4 along K, K % 4 ==
-    0, ``tile`` a multiple of 4: the lane-grouped 2:4 source row of the tile, ``tile / 2 +
-    tile / 8`` bytes for int8 values, ``tile / 4 + tile / 8`` for int4: 0.625 / 0.375 bytes
-    per weight). With ``word_records`` (the default) a 3-byte 2:4 record (int4 values on an
-    8-row array, int8 values on a 4-row one) is padded to 4 bytes so that no record straddles
-    two bus words: the LOAD then takes one record per cycle instead of about 1.5 (module
-    notes), at 4 / 3 the bytes."""
-    if fmt not in FORMATS:
-        raise ValueError(f"the GEMV plan takes weights {', '.join(FORMATS)}, not {fmt!r}")
-    bt = np.ascontiguousarray(b.T)
-    if fmt == "dense":
-        return bt.tobytes(), bt.shape[1] * bt.itemsize, lambda k0: k0 * bt.itemsize
-    if fmt == "int4" and tile is None:
-        packed = pack_int4(bt)
-        return packed.tobytes(), packed.shape[1], lambda k0: k0 // 2
-    if fmt == "int4":
-        if tile < 1:
-            raise ValueError(f"tile must be >= 1, not {tile}")
-        data, per, size = _tile_major([pack_int4(bt[:, k0:k0 + tile])
-                                       for k0 in range(0, bt.shape[1], tile)],
-                                      (tile + 1) // 2)
-        return data, per, lambda k0: (k0 // tile) * size
-    if b.dtype != np.int8 or b.shape[0] % 4 or tile is None or tile % 4:
-        raise ValueError("2:4 GEMV weights are int8 with K % 4 == 0, on k tiles of a "
-                         "multiple of 4 lanes")
-    if fmt == "int4-sparse24" and b.size and (b.min() < -8 or b.max() > 7):
-        raise ValueError("int4 weights must lie in [-8, 7]")
-    _, per = load_source(1, tile, FORMATS[fmt], ElemType.INT8)
-    if word_records and per == 3:
-        per = 4
-    data, per, size = _tile_major(_lane_sparse_tiles(b, fmt, tile), per)
-    return data, per, lambda k0: (k0 // tile) * size
-
-
-def w4a16_rows(q, scales, group_size, r):
-    """``(bytes, record bytes)`` of W4A16 weights for the transposed plan on an array of
-    ``r`` rows, tile-major: per step t of 4 r k (``ceil(K / 4r)`` steps) the N channels'
-    ``INT4_FP16_ROWS`` source rows one after the other (channel n's at ``(t N + n) * (2 + 2
-    r)``), each the fp16 scale of its group (``scales[(t * 4r) // G, n]``) and the int4 values
-    of ``k`` in ``[4 r t, 4 r (t + 1))`` (zero beyond K), ``2 + 2 r`` bytes: a step's LOAD
-    reads contiguous bytes, so the DMA's coalescing reads each bus word once. ``q``: K x N
-    int8 values in [-8, 7]; ``scales``: (ceil(K / G), N) float16; ``4 r`` must divide G, so a
-    source row never spans two groups."""
-    k, n = q.shape
-    span = 4 * r
-    if r % 2 or group_size not in GROUP_SIZES or group_size % span:
-        raise ValueError(f"W4A16 GEMV needs a group size in {GROUP_SIZES} that is a multiple "
-                         f"of 4 x the array's rows ({span}), not {group_size}")
-    dequantize_w4a16(q, scales, group_size)      # checks values, shapes, dtype, finiteness
-    t = -(-k // span)
-    qt = np.zeros((n, t * span), np.int8)
-    qt[:, :k] = q.T
-    vals = pack_int4(qt).reshape(n, t, 2 * r)
-    sc = np.ascontiguousarray(scales[(np.arange(t) * span) // group_size].T)   # (N, T)
-    rows = np.concatenate([sc.view(np.uint8).reshape(n, t, 2), vals], axis=2)
-    return np.ascontiguousarray(rows.transpose(1, 0, 2)).tobytes(), 2 + 2 * r
-
-
-#: Cycles from a COMPUTE's start to the start of the next COMPUTE accumulating onto the same
-#: ACC rows, beyond its ``m`` rows (measured on the 8x8 NPU: 136 cycles for m = 64).
-CHAIN_CYCLES = 72
-
-#: Bytes of one descriptor (8 words), fetched over the NPU's bus port like the weights.
-DESCRIPTOR_BYTES = 32
-
-
-def split_tiles(config, rows, tile_bytes):
-    """Whether a block of ``rows`` channels is better computed as two COMPUTEs per k tile
-    (the halves overlap their accumulate chains) than one: True while one COMPUTE per k tile,
-    chained onto the previous tile's (``rows + CHAIN_CYCLES``), would take longer than the LOAD
-    of the tile's weights (``rows * tile_bytes`` bytes at the main-memory bandwidth), and the
-    split saves more per k tile (a chain link ``rows / 2`` cycles shorter) than the extra
-    descriptor costs on the bus (:data:`DESCRIPTOR_BYTES`): a block of 8 channels (the FC
-    autoencoder's 128 -> 8 layer) is one COMPUTE per tile (82,153 -> 82,021 cycles, INT8
-    per-channel, 8x8 `sim` SoC, 3-tile chunks), and so are the 12 / 10 channel heads of DS-CNN
-    and ResNet-8 (no slower). Timing only."""
-    load = rows * tile_bytes / config.main_bytes_per_cycle
-    return rows // 2 > DESCRIPTOR_BYTES / config.main_bytes_per_cycle \
-        and rows + CHAIN_CYCLES > load
-
-
-def _room(config, n, kpad, sub, r, scaled):
-    """``(resident, limit)``: whether the activation vector (``kpad`` rows) stays in SPAD
-    beside the ``_BUFFERS`` weight buffers of ``sub`` k tiles (at least min(N, 256) channels
-    each), and the most channels a block may have (SPAD buffers and ACC halves)."""
-    resident = kpad + _BUFFERS * sub * min(n, 256) <= config.npu_spad_rows
-    room = config.npu_spad_rows - (kpad if resident else _BUFFERS * sub * r)
-    # ACC: two halves (blocks alternate); with a scale each half's second quarter holds its
-    # block's scales, one per row.
-    quarter = config.npu_acc_rows // 4
-    return resident, min(quarter if scaled else 2 * quarter, room // (_BUFFERS * sub),
-                         0xFFFF // sub)
-
-
-#: Most k tiles one LOAD of dense weights brings (:func:`_auto_chunk`).
-MAX_CHUNK = 3
-
-
-#: Most k tiles per LOAD when the block's accumulate chain outlasts a tile's LOAD.
-CHAINED_CHUNK = 2
-
-
-def _auto_chunk(config, n, tiles, r, scaled):
-    """The most k tiles per LOAD (up to :data:`MAX_CHUNK`, or :data:`CHAINED_CHUNK` when
-    the blocks are so short that their accumulate chain, not the bus, paces the k tiles) that
-    keep the activation vector resident when one tile per LOAD does and need no more blocks
-    than one tile per LOAD: fewer, longer LOADs (each LOAD costs a descriptor and the DMA's
-    turnaround) without shorter blocks. Short blocks only wait longer for a longer first
-    chunk: DS-CNN's 64 -> 12 head 1,583 cycles with 2 tiles per LOAD, 1,631 with 3."""
-    base_res, base_limit = _room(config, n, tiles * r, 1, r, scaled)
-    blocks = -(-n // base_limit)
-    rows = -(-n // blocks)
-    chained = rows + CHAIN_CYCLES > rows * r / config.main_bytes_per_cycle
-    top = CHAINED_CHUNK if chained else MAX_CHUNK
-    for sub in range(min(top, max(1, tiles - 2)), 1, -1):
-        resident, limit = _room(config, n, tiles * r, sub, r, scaled)
-        if resident == base_res and -(-n // limit) <= blocks:
-            return sub
-    return 1
-
-
-def _schedule(tiles, sub):
-    """k tiles per step of a dense GEMV with chunks of up to ``sub`` tiles: the remainder
-    first, then full chunks, then the last two tiles one per step, so the block's last
-    COMPUTEs wait for a short LOAD (the bus idles while they drain)."""
-    if sub == 1:
-        return [1] * tiles
-    tail = min(tiles, 2)
-    body, rem = divmod(tiles - tail, sub)
-    return ([rem] if rem else []) + [sub] * body + [1] * tail
-
-
-def eb_w(b):
-    """Bytes per weight element of ``b`` (int8 or float16)."""
-    return np.dtype(b.dtype).itemsize
+__all__ = ["gemv_program"]
 
 
 def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtype=None,
@@ -378,9 +174,9 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
     elif chunk is not None:
         sub = chunk
     else:
-        sub = _auto_chunk(config, n, tiles, r, scale is not None)
+        sub = auto_chunk(config, n, tiles, r, scale is not None)
     span = sub * r
-    schedule = _schedule(tiles, sub) if dense else [sub] * -(-k // span)
+    schedule = chunk_schedule(tiles, sub) if dense else [sub] * -(-k // span)
     kpad = -(-k // span) * span if w4a16 else tiles * r
     if w4a16:
         data, stride = w4a16_rows(b, scales, group_size, r)
@@ -416,7 +212,7 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
     w_addr = area.add(np.frombuffer(data, np.uint8))
     bias_addr = area.add(bias) if bias is not None else None
     scale_addr = area.add(np.asarray(scale, np.float32)) if scale is not None else None
-    resident, limit = _room(config, n, kpad, sub, r, scale is not None)
+    resident, limit = spad_room(config, n, kpad, sub, r, scale is not None)
     if nb is None:
         blocks = -(-n // limit)
         nb = -(-n // blocks)
@@ -432,10 +228,10 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
             post.update(zero_point=zero_point,
                         lo=(-128 if lo is None else lo) & 0xFFFF_FFFF,
                         hi=(127 if hi is None else hi) & 0xFFFF_FFFF)
-    # SPAD: _BUFFERS buffers of a B^T step (sub * nb rows), each followed by its a^T values
+    # SPAD: BUFFERS buffers of a B^T step (sub * nb rows), each followed by its a^T values
     # (span rows) unless the whole a^T sits after them.
     size = sub * nb if resident else sub * nb + span
-    a_rows = _BUFFERS * size
+    a_rows = BUFFERS * size
     # flip: the whole SPAD layout at the top of SPAD and the first block in the upper ACC half
     base = config.npu_spad_rows - a_rows - (kpad if resident else 0) if flip else 0
     starts = np.cumsum([0] + schedule[:-1]) * r
@@ -445,7 +241,7 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
 
     def loads(i):
         _, n0, rows, _, k0, kk, c = steps[i]
-        at = base + (i % _BUFFERS) * size
+        at = base + (i % BUFFERS) * size
         offset, stride = source(n0, k0, c)
         out = [encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, weight_format=wfmt,
                       dram_addr=w_addr + offset, dram_stride=stride, rows=c * rows,
@@ -458,7 +254,7 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
 
     def compute(i):
         blk, n0, rows, t, k0, kk, c = steps[i]
-        at = base + (i % _BUFFERS) * size
+        at = base + (i % BUFFERS) * size
         acc = ((blk + bool(flip if acc_upper is None else acc_upper)) % 2) * half
         out = []
         if t == 0 and scale_addr is not None:
@@ -496,9 +292,9 @@ def gemv_program(config, b, *, precision, a_addr, out_addr, param_addr, out_dtyp
                        for j in range(rows))
         return out
 
-    # The weight LOADs run _BUFFERS - 1 steps ahead of the COMPUTEs, so the load unit always
+    # The weight LOADs run BUFFERS - 1 steps ahead of the COMPUTEs, so the load unit always
     # has the next LOAD waiting and the DMA never idles behind a COMPUTE's dependency.
-    ahead = _BUFFERS - 1
+    ahead = BUFFERS - 1
     words = []
     if resident:
         words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, dram_addr=a_addr,

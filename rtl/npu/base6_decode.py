@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 __all__ = ["PAIRS", "Base6Decoder"]
 
 #: The six position pairs ``(p0, p1)``, ``p0 < p1``, of a 2:4 group by index: the LOAD
-#: contract's table (``rtl/npu/commands.py``, tagged lanes with shared base-6 codes).
+#: contract's table (``rtl/npu/load_cmd.py``, tagged lanes with shared base-6 codes).
 PAIRS = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
 
 

@@ -59,7 +59,7 @@ FIELDS = {
         "rows": Field(3, 0, 16),
         "cols": Field(3, 16, 16),
         "local_addr": Field(4, 0, 16),
-        # Raw 32-bit word: the lane value of a fill LOAD (see commands.py).
+        # Raw 32-bit word: the lane value of a fill LOAD (see load_cmd.py).
         "fill_value": Field(5, 0, 32),
         # The same word read as the fp16 scales' address of an INT4_FP16 LOAD.
         "scale_addr": Field(5, 0, 32),
@@ -104,7 +104,7 @@ FIELDS = {
         "cols": Field(3, 16, 16),
         "acc_addr": Field(4, 0, 16),
         "scale_addr": Field(4, 16, 16),
-        # Raw 32-bit words: int32 for INT8 output, fp32 bits otherwise (see commands.py).
+        # Raw 32-bit words: int32 for INT8 output, fp32 bits otherwise (see store_cmd.py).
         "lo": Field(5, 0, 32),
         "hi": Field(6, 0, 32),
     },

@@ -81,7 +81,7 @@ def _order_key(x):
 
 
 class EltwiseUnit(wiring.Component):
-    """Runs ELTWISE commands (``ELTWISE`` in :mod:`.commands`), one row per cycle.
+    """Runs ELTWISE commands (``ELTWISE`` in :mod:`.eltwise_cmd`), one row per cycle.
 
     For row i = 0 .. m-1 it reads SPAD row ``a_addr + off(i)`` (``off`` the walk's offset, kept
     as a running value like the execute unit's), for ADD also ``b_addr + off(i)``, for a

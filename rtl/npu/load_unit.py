@@ -87,7 +87,7 @@ class LoadUnit(wiring.Component):
     produces its ``rows`` rows itself (``fill_value`` in lanes ``0..cols-1``), one per cycle
     the destination accepts, and pulses ``done`` with the last one.
 
-    Weight formats (``weight_format``, see ``LOAD`` in :mod:`.commands`): ``INT4`` rows give
+    Weight formats (``weight_format``, see ``LOAD`` in :mod:`.load_cmd`): ``INT4`` rows give
     sign-extended nibbles; ``INT4_FP16`` first reads the scale row (one DMA command of
     ``2 * cols`` bytes at ``scale_addr``, kept in a register), then the int4 rows, each lane
     through an :class:`~.int4_dequant.Int4Dequant`; the 2:4 formats take one source row per 4

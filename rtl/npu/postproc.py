@@ -1,6 +1,6 @@
 """Output post-processing of the NPU: ACC rows -> int8 / int32 / fp16 / fp32 output rows.
 
-Per column, the function of the STORE table in :mod:`.commands`, bit-exact with
+Per column, the function of the STORE table in :mod:`.store_cmd`, bit-exact with
 :mod:`dure.sim.golden` (the numpy reference on bit patterns is :mod:`dure.sim.postproc_ref`):
 
 ========  ======  ===============================================================

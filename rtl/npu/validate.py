@@ -167,7 +167,7 @@ class Validator(wiring.Component):
         last = Mux(placed, f.local_addr + p["span"] + f.local_cols - 1,
                    f.local_addr + f.rows - 1)
         fill = f.fill
-        # Weight formats: source rows and bytes (commands.load_source), the legal elem.
+        # Weight formats: source rows and bytes (load_cmd.load_source), the legal elem.
         wf = f.weight_format
         packed = wf != WeightFormat.DENSE.value
         scaled = wf == WeightFormat.INT4_FP16.value

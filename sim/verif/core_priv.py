@@ -1,19 +1,21 @@
 """Programs for the core's privilege tests (U-mode, PMP, triggers): a machine-mode trap handler
 that logs ``(mcause, mtval, mepc, mstatus)`` of every trap at :data:`LOG` and returns to the
-privilege level the trap came from, the switch to U-mode, label patching, :func:`check` (run,
-compare with the reference model, compare the trap log with the expected one) and the PMP
-set-up; :data:`D` is the data area the PMP entries cover."""
+privilege level the trap came from (the shared builder of :mod:`.core_traps`), the switch to
+U-mode, label patching, :func:`check` (run, compare with the reference model, compare the trap
+log with the expected one) and the PMP set-up; :data:`D` is the data area the PMP entries
+cover."""
 
 from dure.rtl.core.isa import CSR
 
 from .asm import Program
 from .core_bench import RAM_BASE, run
 from .core_random import compare
+from .core_traps import LOG, log_entries, logging_handler, prologue
+from .core_traps import finish as finish_traps
 
 __all__ = ["LOG", "D", "NAPOT", "TOR", "NA4", "R", "W", "X", "L", "start", "handler", "finish",
            "to_user", "patch_labels", "log", "check", "pmp_setup"]
 
-LOG = RAM_BASE + 0x6000          # the handler logs (mcause, mtval, mepc, mstatus) here
 D = RAM_BASE + 0x9000            # data area the PMP entries cover (no bus errors there)
 #: pmpcfg address-matching modes and permission / lock bits.
 NAPOT, TOR, NA4 = 3 << 3, 1 << 3, 2 << 3
@@ -21,42 +23,22 @@ R, W, X, L = 1, 2, 4, 0x80
 
 
 def start(p):
-    """Point ``mtvec`` at the handler (patched in by :func:`finish`), x20 at :data:`LOG`."""
-    p.li(1, 0)                   # patched by finish(): the handler
-    p.csrw(CSR.MTVEC, 1)
-    p.li(20, LOG)
+    """Point ``mtvec`` at the handler (patched in by :func:`finish`), x20 at :data:`LOG`
+    (:func:`~.core_traps.prologue`)."""
+    prologue(p)
 
 
 def handler(p):
     """Log mcause, mtval, mepc, mstatus; resume at x21 after a fetch fault (mcause 1), else
-    at mepc + 4, in the privilege level the trap came from."""
-    p.label("handler")
-    p.csrr(25, CSR.MCAUSE)
-    p.sw(25, 20, 0)
-    p.csrr(26, CSR.MTVAL)
-    p.sw(26, 20, 4)
-    p.csrr(26, CSR.MEPC)
-    p.sw(26, 20, 8)
-    p.csrr(27, CSR.MSTATUS)
-    p.sw(27, 20, 12)
-    p.addi(20, 20, 16)
-    p.addi(26, 26, 4)
-    p.addi(25, 25, -1)
-    p.bne(25, 0, "resume")
-    p.addi(26, 21, 0)
-    p.label("resume")
-    p.csrw(CSR.MEPC, 26)
-    p.mret()
+    at mepc + 4, in the privilege level the trap came from (the shared
+    :func:`~.core_traps.logging_handler`)."""
+    logging_handler(p, mstatus=True, fetch_resume=21)
 
 
 def finish(p):
     """Append the :func:`handler` and return the words with its address patched in."""
     handler(p)
-    words = p.assemble()
-    fix = Program()
-    fix.li(1, p._labels["handler"])
-    words[0:2] = fix.assemble()
-    return words
+    return finish_traps(p)
 
 
 def to_user(p, label):
@@ -83,8 +65,7 @@ def patch_labels(p, words, names):
 
 def log(result, n):
     """The first ``n`` ``(mcause, mtval, mepc, mstatus)`` records the handler logged."""
-    return [tuple(result.mem.load_word(LOG + 16 * i + 4 * k) for k in range(4))
-            for i in range(n)]
+    return log_entries(result, n, mstatus=True)
 
 
 def check(p, names, expected, data=None, **kw):

@@ -42,7 +42,7 @@ Groups (what hits them):
     units (LOAD, COMPUTE, STORE, ELTWISE), ``EXEC_RAW`` (a COMPUTE accumulating onto an older
     one in flight) and ``FENCE`` (:func:`dure.sim.verif.npu_control.check_schedule`).
 ``npu.store_mode``
-    every STORE output mode of the table in ``rtl/npu/commands.py``, counted for a STORE whose
+    every STORE output mode of the table in ``rtl/npu/store_cmd.py``, counted for a STORE whose
     output bytes a checker compared bit-exactly with the golden command model
     (:func:`dure.sim.verif.npu_datapath.check_stores`, ``tests/rtl/npu/test_store_unit.py``):
     ``acc_type->out`` and then, for INT8 -> INT8, the requantization mode (``FLOAT_SCALE``,
@@ -97,7 +97,7 @@ _REFUSAL_BY_OP = {
 
 _REQUANT = ["FLOAT_SCALE", "TFLITE_DOUBLE_ROUNDING", "TFLITE_SINGLE_ROUNDING"]
 _CLAMP = ["no_clamp", "clamp"]
-# The STORE table of rtl/npu/commands.py, written out: scale required (INT8 -> INT8 / FP16),
+# The STORE table of rtl/npu/store_cmd.py, written out: scale required (INT8 -> INT8 / FP16),
 # forbidden (INT8 -> INT32) or optional (the fp accumulators); lane_scales needs the scale.
 _STORE_MODES = ([f"INT8->INT8/{m}/{s}" for m in _REQUANT for s in ("per_column", "lane_scales")]
                 + ["INT8->INT32/raw"]

@@ -1,7 +1,8 @@
 """The NPU command descriptor layout written a second time, by hand, from the documentation.
 
-Source: the contract prose of the commands (the docstring of ``rtl/npu/commands.py``,
-section "Commands"), read as a user of the NPU reads it: ``w3: rows [15:0], cols [31:16]``
+Source: the contract prose of the commands (the docstrings of ``rtl/npu/commands.py``,
+section "Commands", and of the per-command modules ``load_cmd.py``, ``store_cmd.py``,
+``eltwise_cmd.py``), read as a user of the NPU reads it: ``w3: rows [15:0], cols [31:16]``
 becomes ``"rows": (3, 15, 0)``. Nothing here imports the
 RTL's field table (:data:`dure.rtl.npu.descriptor.FIELDS`) or its reserved masks;
 ``tests/sim/verif/test_npu_descriptor_spec.py`` checks both against this statement, so a field

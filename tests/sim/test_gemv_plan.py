@@ -7,6 +7,7 @@ from dure.rtl.npu.commands import Opcode, load_source, read_bytes
 from dure.rtl.npu.descriptor import decode
 from dure.sim import golden, golden_int4, golden_sparse24
 from dure.sim.gemv_plan import gemv_program
+from dure.sim.gemv_weights import transposed_weights
 from dure.sim.layer_program import run_on_model
 from dure.sim.npu_model import NpuModel
 
@@ -118,8 +119,6 @@ def test_sparse24(k, n, nb, fmt, config):
 def test_sparse24_unpadded_records():
     """``word_records=False`` keeps 3-byte 2:4 records (int8 values on the 4-row array) at a
     stride of 3: the same result bit for bit with about 3 / 4 of the weight bytes."""
-    from dure.sim.gemv_plan import transposed_weights
-
     rng = np.random.default_rng(31)
     k, n = 48, 29
     a = rng.integers(-128, 128, (1, k), dtype=np.int8)
@@ -275,22 +274,6 @@ def test_chunked_dense_loads(precision, config):
                      precision="int8", chunk=2, **ADDRS)
 
 
-def test_chunk_schedule():
-    """k tiles per LOAD: the remainder first, full chunks, the last two tiles alone; every
-    tile exactly once."""
-    from dure.sim.gemv_plan import _schedule
-
-    assert _schedule(16, 2) == [2] * 7 + [1, 1]
-    assert _schedule(17, 4) == [3] + [4] * 3 + [1, 1]
-    assert _schedule(2, 4) == [1, 1] and _schedule(1, 2) == [1]
-    assert _schedule(5, 1) == [1] * 5
-    for tiles in range(1, 40):
-        for sub in (1, 2, 3, 4):
-            plan = _schedule(tiles, sub)
-            assert sum(plan) == tiles and max(plan) <= sub and plan[-min(tiles, 2):] == \
-                [1] * min(tiles, 2)
-
-
 def _spad_rows(program):
     """(lowest, one past the highest) SPAD row the program's LOADs and COMPUTEs touch, and the
     ACC rows its COMPUTEs write."""
@@ -340,31 +323,3 @@ def test_flip_moves_the_layout_not_the_result(precision, config):
     assert fits == (config is ROOMY)
     assert not (fits and spad0 & spad1)
     assert min(acc1) == config.npu_acc_rows // 2
-
-
-def test_split_tiles_keeps_tiny_blocks_whole():
-    """Two COMPUTEs per k tile only when halving the block saves more per chained tile than
-    the extra descriptor costs on the bus: a block of 8 channels is one COMPUTE per tile, one
-    of 64 (chain longer than its LOAD) two, and one whose LOAD outlasts the chain one."""
-    from dure.sim.gemv_plan import split_tiles
-
-    from dure.config import preset
-    sim = preset("sim")
-    assert not split_tiles(sim, 8, 8)
-    assert split_tiles(sim, 64, 8)
-    assert not split_tiles(sim, 256, 8)
-    assert not split_tiles(sim, 1, 8)
-
-
-def test_auto_chunk_caps_chained_blocks():
-    """Up to MAX_CHUNK k tiles per LOAD for blocks the bus paces, CHAINED_CHUNK for blocks so
-    short that their accumulate chain paces the k tiles (a longer first chunk only delays
-    them); never more than leaves the last two tiles alone."""
-    from dure.sim.gemv_plan import CHAINED_CHUNK, MAX_CHUNK, _auto_chunk
-
-    from dure.config import preset
-    sim = preset("sim")
-    assert MAX_CHUNK > CHAINED_CHUNK
-    assert _auto_chunk(sim, 128, 16, 8, False) == MAX_CHUNK
-    assert _auto_chunk(sim, 8, 16, 8, False) == CHAINED_CHUNK
-    assert _auto_chunk(sim, 128, 3, 8, False) == 1

@@ -57,7 +57,7 @@ def test_suspended_drops_hits_inside_only():
 
 def test_store_modes_follow_the_store_table():
     """``npu.store_mode`` (written out by hand) has a bin for every legal (acc_type, out) pair
-    of rtl/npu/commands.py's STORE table and follows its scale rule: no unscaled bin where
+    of rtl/npu/store_cmd.py's STORE table and follows its scale rule: no unscaled bin where
     the scale is required, only ``raw`` where it is forbidden, an unscaled one where
     optional; INT8 -> INT8 in every requantization mode."""
     from dure.rtl.npu.commands import STORE_COMBINATIONS, RequantMode
