@@ -274,12 +274,17 @@ def test_init_row_chains_bit_exact(precision, backpressure):
 
 def run_follower(precision, cmds, *, seed):
     """Issues ``cmds`` back to back while a reader (the STORE unit's role) takes every ACC row
-    the commands write, in order, as soon as all the commands are accepted and ``acc_pending``
+    the commands write (the last command's rows first, then the others in order: a slow earlier
+    chain must not hold up the read of the last command's rows), as soon as all the commands
+    are accepted and ``acc_pending``
     is low for it, through the store read port; each value read must be the row's final one
     (the command model running the commands one after another). Returns the cycle each row
     was read and the cycle of the last ``done``."""
     dut, spad, acc, model = _chain_state(precision, cmds, seed)
-    rows = sorted({r for c in cmds for r in range(c["acc_addr"], c["acc_addr"] + c["m"])})
+    last = cmds[-1]
+    first = list(range(last["acc_addr"], last["acc_addr"] + last["m"]))
+    rows = first + sorted({r for c in cmds for r in range(c["acc_addr"], c["acc_addr"] + c["m"])}
+                          - set(first))
     monitor = PulseLog(dut.ex.done)
     done, read_at = monitor.pulses, {}
     issued = [False]
