@@ -80,6 +80,11 @@ class CoreOptions:
         usual (four bubbles, as the wait plus the misprediction did before), dropping the
         instruction that followed it into M. While M resolves such a branch, X sends no
         data request.
+    late_branch_requests : bool
+        With ``late_branch``: the load or store behind such a branch may send its data
+        request while M resolves the branch, unless M finds it mispredicted in that cycle
+        (the comparison in M then gates the request: a path from W's value through the
+        comparison into the data bus request).
     serial_divider : bool
         Divide on one shared subtractor (:class:`~.divider_serial.SerialDivider`, 36 cycles)
         instead of :class:`~.divider.Divider` (33 cycles, separate negators and comparator).
@@ -98,6 +103,7 @@ class CoreOptions:
     load_branch_forwarding: bool = False
     load_store_forwarding: bool = False
     late_branch: bool = True
+    late_branch_requests: bool = False
     serial_divider: bool = False
 
     def __post_init__(self):
@@ -131,6 +137,8 @@ class CoreOptions:
                              "forwarding=True")
         if self.late_branch and not (self.forwarding and self.predictor):
             raise ValueError("late_branch needs forwarding=True and predictor=True")
+        if self.late_branch_requests and not self.late_branch:
+            raise ValueError("late_branch_requests needs late_branch=True")
         if self.late_branch and self.load_branch_forwarding:
             raise ValueError("late_branch and load_branch_forwarding exclude each other")
 

@@ -46,7 +46,8 @@ class XStage(wiring.Component):
     ``refetch``) and M resolves it (``m_lb_*``); X then redirects fetch (registered, like
     its own mispredictions) and trains the history table for it, in place of the
     instruction behind it, which M drops. While M holds such a branch X sends no data
-    request.
+    request (with ``late_branch_requests``: unless M finds the branch mispredicted in that
+    cycle).
 
     The load/store unit and the multiplier span X and M; the core connects their X halves to
     the ``lsu_*`` and ``mul_*`` members.
@@ -434,7 +435,8 @@ class XStage(wiring.Component):
         m.d.comb += [
             # (a load / store has no exception of its own here other than from the checks)
             dbus.req.eq(runs & is_mem & mem_go & ~hazard & ~m_busy & ~m_redirect &
-                        ~self.m_lb_pending),
+                        ~(self.m_lb_mispredict if opts.late_branch_requests
+                          else self.m_lb_pending)),
             dbus.addr.eq(self.lsu_addr[2:]),
             dbus.we.eq(~is_load),
             dbus.be.eq(self.lsu_mask),
@@ -456,7 +458,8 @@ class XStage(wiring.Component):
         with m.If(runs):
             with m.Switch(xd.unit):
                 with m.Case(Unit.LOAD, Unit.STORE):
-                    m.d.comb += x_busy.eq(hazard | m_busy | self.m_lb_pending |
+                    lb_wait = C(0) if opts.late_branch_requests else self.m_lb_pending
+                    m.d.comb += x_busy.eq(hazard | m_busy | lb_wait |
                                           (~mem_go & ~mem_exc) | (~dbus.gnt & ~mem_exc))
                 with m.Case(Unit.DIV):
                     m.d.comb += x_busy.eq(~divider.done)
