@@ -79,7 +79,8 @@ class CoreOptions:
         bubble instead of one; a wrong one redirects fetch from X one cycle later than
         usual (four bubbles, as the wait plus the misprediction did before), dropping the
         instruction that followed it into M. While M resolves such a branch, X sends no
-        data request.
+        data request. Off in ``full`` (46.4 MHz routed in its one run, ``rtl/core/README.md``
+        round 4); on in the ``full-late`` variant.
     late_branch_requests : bool
         With ``late_branch``: the load or store behind such a branch may send its data
         request while M resolves the branch, unless M finds it mispredicted in that cycle
@@ -102,7 +103,7 @@ class CoreOptions:
     ras_depth: int = 4
     load_branch_forwarding: bool = False
     load_store_forwarding: bool = False
-    late_branch: bool = True
+    late_branch: bool = False
     late_branch_requests: bool = False
     serial_divider: bool = False
 
@@ -144,14 +145,17 @@ class CoreOptions:
 
 
 #: Named variants: ``full`` is the default five-stage core with every fast path; ``small`` is
-#: the control core for small FPGAs (iCE40UP5K).
+#: the control core for small FPGAs (iCE40UP5K); ``full-late`` is ``full`` with branches on a
+#: late producer resolved in M (``late_branch``: fewer cycles, below 50 MHz on the ECP5 so far).
 CORE_OPTIONS = {
     "full": CoreOptions(),
+    "full-late": CoreOptions(late_branch=True),
     "small": CoreOptions(fetch_depth=2, forwarding=False, shift_in_multiplier=True,
                          predictor=False, bht_entries=0, gshare_entries=0, gshare_history=0,
                          btb_entries=0, ras_depth=0,
                          load_branch_forwarding=False, load_store_forwarding=False,
-                         late_branch=False, serial_divider=True),
+                         late_branch=False, late_branch_requests=False,
+                         serial_divider=True),
 }
 
 

@@ -140,8 +140,7 @@ def test_load_forwarding(timing):
     bus answer on X's paths cost too much clock). Results, and the operand values reported
     on the retirement port, match the reference with both on (slow buses too: M waits for
     the answer meanwhile)."""
-    both = CoreOptions(load_branch_forwarding=True, load_store_forwarding=True,
-                       late_branch=False)
+    both = CoreOptions(load_branch_forwarding=True, load_store_forwarding=True)
     p = Program()
     _load_users(p, 12)
     words = p.assemble()
@@ -161,17 +160,16 @@ def test_load_forwarding(timing):
     if timing:
         return
     fast = loop_cycles(_load_users, both)
-    store = loop_cycles(_load_users, CoreOptions(load_store_forwarding=True,
-                                                 late_branch=False))
-    neither = loop_cycles(_load_users, CoreOptions(late_branch=False))
+    store = loop_cycles(_load_users, CoreOptions(load_store_forwarding=True))
     full = loop_cycles(_load_users, core_options("full"))
+    late = loop_cycles(_load_users, core_options("full-late"))
     print(f"load -> store / branch loop: {fast} cycles per iteration with both forwardings, "
-          f"{store} with the store's only, {neither} with neither, {full} on the full core "
-          f"(branches resolved in M)")
+          f"{store} with the store's only, {full} on the full core (neither), {late} with "
+          f"branches resolved in M (full-late)")
     # 8 instructions (taken branches from the buffer); 2 loads -> branches, 1 load -> store;
-    # the full core resolves both branches in M (no bubble), but the load right behind the
-    # first waits one cycle (no data request while M resolves a branch), the store one
-    assert (fast, store, neither, full) == (8, 8 + 2, 8 + 3, 8 + 2)
+    # full-late resolves both branches in M (no bubble), but the load right behind the first
+    # waits one cycle (no data request while M resolves a branch), the store one
+    assert (fast, store, full, late) == (8, 8 + 2, 8 + 3, 8 + 2)
 
 
 def test_csr_values(variant):

@@ -261,23 +261,25 @@ def _late_users(p, n):
 
 @pytest.mark.parametrize("timing", TIMINGS)
 def test_late_branch(timing):
-    """``late_branch`` (on in the full core): a branch whose source a load, MUL or CSR read
+    """``late_branch`` (the ``full-late`` variant): a branch whose source a load, MUL or CSR read
     in M writes leaves X at once and is resolved in M. Results, traps-free control flow and
     the operand values on the retirement port as the reference (fast and slow buses), and it
     costs no more cycles than waiting in X (mispredicted: the same four bubbles)."""
     p = Program()
     _late_users(p, 12)
     words = p.assemble()
-    for options in (core_options("full"), CoreOptions(late_branch=False)):
+    requests = CoreOptions(late_branch=True, late_branch_requests=True)
+    for options in (core_options("full-late"), requests, core_options("full")):
         result = run(words, max_cycles=6000, options=options, **timing)
         compare(words, result)
     if timing:
         return
-    late = loop_cycles(_late_users, core_options("full"), iterations=24)
-    wait = loop_cycles(_late_users, CoreOptions(late_branch=False), iterations=24)
+    late = loop_cycles(_late_users, core_options("full-late"), iterations=24)
+    early = loop_cycles(_late_users, requests, iterations=24)
+    wait = loop_cycles(_late_users, core_options("full"), iterations=24)
     print(f"late-producer branch loop: {late} cycles per iteration with branches resolved "
-          f"in M, {wait} waiting in X")
-    assert late < wait
+          f"in M, {early} when the access behind one may request, {wait} waiting in X")
+    assert early < late < wait
 
 
 def test_late_branch_options():
@@ -288,3 +290,5 @@ def test_late_branch_options():
                dict(load_branch_forwarding=True)):
         with pytest.raises(ValueError, match="late_branch"):
             CoreOptions(late_branch=True, **kw)
+    with pytest.raises(ValueError, match="late_branch_requests needs late_branch"):
+        CoreOptions(late_branch_requests=True)
