@@ -366,7 +366,17 @@ class XStage(wiring.Component):
             m.d.comb += armed.eq(Cat(*arms).any())
         unchecked = Signal()
         pmp_free = (prot.dpriv_m & ~locked) if self._pmp_entries else C(1)
-        m.d.comb += unchecked.eq(pmp_free & ~armed)
+        if late_ok and not opts.late_branch_requests:
+            # Registered, which also holds the access behind a branch M resolves (no request
+            # while M holds it) without one more term in ``x_hold``: the CSR state it comes
+            # from changes only by instructions that redirect from M (trap, MRET, a write to
+            # a PMP / trigger CSR or to mstatus.MPRV / MPP), so no load / store reaches X in
+            # the cycle after a change and the one-cycle lag is never seen.
+            lb_leaves = Signal()
+            m.d.comb += lb_leaves.eq(self.xm.valid & self.xm.payload.late_branch)
+            m.d.sync += unchecked.eq(pmp_free & ~armed & ~lb_leaves)
+        else:
+            m.d.comb += unchecked.eq(pmp_free & ~armed)
         chk_addr_valid = Signal()   # X's access's addresses were registered
         chk_valid = Signal()    # the checks of those addresses were registered
         chk_watch = Signal()
@@ -434,9 +444,10 @@ class XStage(wiring.Component):
         dbus = self.dbus
         m.d.comb += [
             # (a load / store has no exception of its own here other than from the checks)
+            # (while M holds a branch it resolves, ``unchecked`` is 0 and ``chk_valid`` too:
+            # no request; with ``late_branch_requests`` one unless it was mispredicted)
             dbus.req.eq(runs & is_mem & mem_go & ~hazard & ~m_busy & ~m_redirect &
-                        ~(self.m_lb_mispredict if opts.late_branch_requests
-                          else self.m_lb_pending)),
+                        ~(self.m_lb_mispredict if opts.late_branch_requests else 0)),
             dbus.addr.eq(self.lsu_addr[2:]),
             dbus.we.eq(~is_load),
             dbus.be.eq(self.lsu_mask),
@@ -458,8 +469,7 @@ class XStage(wiring.Component):
         with m.If(runs):
             with m.Switch(xd.unit):
                 with m.Case(Unit.LOAD, Unit.STORE):
-                    lb_wait = C(0) if opts.late_branch_requests else self.m_lb_pending
-                    m.d.comb += x_busy.eq(hazard | m_busy | lb_wait |
+                    m.d.comb += x_busy.eq(hazard | m_busy |
                                           (~mem_go & ~mem_exc) | (~dbus.gnt & ~mem_exc))
                 with m.Case(Unit.DIV):
                     m.d.comb += x_busy.eq(~divider.done)

@@ -279,7 +279,7 @@ def test_late_branch(timing):
     wait = loop_cycles(_late_users, core_options("full"), iterations=24)
     print(f"late-producer branch loop: {late} cycles per iteration with branches resolved "
           f"in M, {early} when the access behind one may request, {wait} waiting in X")
-    assert early < late < wait
+    assert early <= late < wait
 
 
 def test_late_branch_options():
