@@ -79,8 +79,8 @@ class CoreOptions:
         bubble instead of one; a wrong one redirects fetch from X one cycle later than
         usual (four bubbles, as the wait plus the misprediction did before), dropping the
         instruction that followed it into M. While M resolves such a branch, X sends no
-        data request. Off in ``full`` (46.4 MHz routed in its one run, ``rtl/core/README.md``
-        round 4); on in the ``full-late`` variant.
+        data request. Off in ``full`` (46.4 / 47.1 MHz routed in its two runs,
+        ``rtl/core/README.md`` round 4); on in the ``full-late`` variant.
     late_branch_requests : bool
         With ``late_branch``: the load or store behind such a branch may send its data
         request while M resolves the branch, unless M finds it mispredicted in that cycle
