@@ -208,7 +208,6 @@ class Core(wiring.Component):
             x.w_result.eq(w.w_result),
             x.irq_pending.eq(mst.irq_pending),
             mst.w_result.eq(w.w_result),
-            x.m_lb_pending.eq(mst.lb_pending),
             x.m_lb_done.eq(mst.lb_done),
             x.m_lb_agree.eq(mst.lb_agree),
             x.m_lb_mispredict.eq(mst.lb_mispredict),

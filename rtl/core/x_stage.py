@@ -78,7 +78,7 @@ class XStage(wiring.Component):
         Its value, when computed in X.
     m_load : In(1)
         It is a load.
-    m_lb_pending, m_lb_done, m_lb_agree, m_lb_mispredict : In(1)
+    m_lb_done, m_lb_agree, m_lb_mispredict : In(1)
     m_lb_target : In(32)
         A branch resolved in M (``late_branch``; :class:`~.m_stage.MStage` ``lb_*``).
     m_load_result : In(32)
@@ -143,7 +143,6 @@ class XStage(wiring.Component):
             "m_result": In(32),
             "m_load": In(1),
             "m_load_result": In(32),
-            "m_lb_pending": In(1),
             "m_lb_done": In(1),
             "m_lb_agree": In(1),
             "m_lb_mispredict": In(1),
