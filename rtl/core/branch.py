@@ -6,7 +6,28 @@ from amaranth.lib.wiring import In, Out
 
 from .isa import Funct3Branch
 
-__all__ = ["BranchUnit"]
+__all__ = ["BranchUnit", "branch_condition"]
+
+
+def branch_condition(m, funct3, a, b):
+    """A signal that is 1 when the conditional branch ``funct3`` (BEQ ... BGEU) is taken for
+    the operands ``a``, ``b`` (32-bit values); 0 for the unused encodings. Adds its logic to
+    the module ``m``."""
+    cond = Signal()
+    with m.Switch(funct3):
+        with m.Case(Funct3Branch.BEQ):
+            m.d.comb += cond.eq(a == b)
+        with m.Case(Funct3Branch.BNE):
+            m.d.comb += cond.eq(a != b)
+        with m.Case(Funct3Branch.BLT):
+            m.d.comb += cond.eq(a.as_signed() < b.as_signed())
+        with m.Case(Funct3Branch.BGE):
+            m.d.comb += cond.eq(a.as_signed() >= b.as_signed())
+        with m.Case(Funct3Branch.BLTU):
+            m.d.comb += cond.eq(a < b)
+        with m.Case(Funct3Branch.BGEU):
+            m.d.comb += cond.eq(a >= b)
+    return cond
 
 
 class BranchUnit(wiring.Component):
@@ -64,21 +85,7 @@ class BranchUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        a, b = self.cmp_a, self.cmp_b
-        cond = Signal()
-        with m.Switch(self.funct3):
-            with m.Case(Funct3Branch.BEQ):
-                m.d.comb += cond.eq(a == b)
-            with m.Case(Funct3Branch.BNE):
-                m.d.comb += cond.eq(a != b)
-            with m.Case(Funct3Branch.BLT):
-                m.d.comb += cond.eq(a.as_signed() < b.as_signed())
-            with m.Case(Funct3Branch.BGE):
-                m.d.comb += cond.eq(a.as_signed() >= b.as_signed())
-            with m.Case(Funct3Branch.BLTU):
-                m.d.comb += cond.eq(a < b)
-            with m.Case(Funct3Branch.BGEU):
-                m.d.comb += cond.eq(a >= b)
+        cond = branch_condition(m, self.funct3, self.cmp_a, self.cmp_b)
 
         base = Mux(self.jalr, self.rs1, self.pc)
         total = Signal(32)

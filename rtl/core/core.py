@@ -207,6 +207,11 @@ class Core(wiring.Component):
             x.w_rd.eq(w.w_rd),
             x.w_result.eq(w.w_result),
             x.irq_pending.eq(mst.irq_pending),
+            mst.w_result.eq(w.w_result),
+            x.m_lb_done.eq(mst.lb_done),
+            x.m_lb_agree.eq(mst.lb_agree),
+            x.m_lb_mispredict.eq(mst.lb_mispredict),
+            x.m_lb_target.eq(mst.lb_target),
             d.prot.eq(mst.prot),
             x.prot.eq(mst.prot),
         ]

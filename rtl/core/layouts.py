@@ -64,6 +64,11 @@ XMLayout = data.StructLayout({
     "fence_i":   1,     # refetch after commit (FENCE.I, or a write to a PMP / trigger CSR)
     "exc":       TrapLayout,
     "irq":       1,     # interrupt marker: the instruction was not executed
+    # A conditional branch resolved in M (``late_branch``): ``taken`` is not known yet; its
+    # source ``late[i]`` is the value W writes while it is in M.
+    "late_branch": 1,
+    "late":      data.ArrayLayout(1, 2),
+    "predicted_taken": 1,
 })
 
 MWLayout = data.StructLayout({

@@ -4,6 +4,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .branch import branch_condition
 from .csr import CSRFile
 from .layouts import MWLayout, ResultSrc, XMLayout, protection_layout
 from .stage import Stage, edge_signature
@@ -30,6 +31,12 @@ class MStage(wiring.Component):
     A trap, a replay, MRET and FENCE.I redirect fetch and flush every younger stage. The
     destination value is chosen here: computed in X, the loaded value, the product, or the
     CSR read.
+
+    A conditional branch that left X before its source was known (``late_branch`` in the
+    payload; it cannot trap) is resolved here, comparing the value W writes in this cycle
+    (``w_result``, a register) for that source: ``lb_*`` tell X, which redirects fetch when
+    the prediction was wrong; the instruction X hands on in that cycle is dropped (it never
+    enters M).
 
     Parameters
     ----------
@@ -85,6 +92,17 @@ class MStage(wiring.Component):
     m_load : Out(1)
         The instruction in M is a load (its value is ``load_result`` in the cycle M
         finishes it).
+    w_result : In(32)
+        The value W writes this cycle (for a branch resolved here).
+    lb_pending : Out(1)
+        M holds a branch resolved here (from the stage register): X sends no data request.
+    lb_done : Out(1)
+        The same (the branch leaves M this cycle; it never waits).
+    lb_taken, lb_agree, lb_mispredict : Out(1)
+        Its direction, whether it went the static way (taken exactly when backward), and
+        whether fetch went the other way.
+    lb_target : Out(32)
+        Where fetch must go when it mispredicted (the target or ``pc + 4``).
     mw : Out(edge_signature(MWLayout))
         The instruction handed to W (committed, trapped, or an interrupt taken).
     """
@@ -124,6 +142,13 @@ class MStage(wiring.Component):
             "m_late": Out(1),
             "m_result": Out(32),
             "m_load": Out(1),
+            "w_result": In(32),
+            "lb_pending": Out(1),
+            "lb_done": Out(1),
+            "lb_taken": Out(1),
+            "lb_agree": Out(1),
+            "lb_mispredict": Out(1),
+            "lb_target": Out(32),
             "mw": Out(edge_signature(MWLayout)),
         })
 
@@ -158,8 +183,24 @@ class MStage(wiring.Component):
         # The access is over with the last answer, or with the first that reports err.
         done = self.dbus_rvalid & (~xm.split | second | self.dbus_err)
         fault_addr = Mux(second, Cat(Const(0, 2), next_word), xm.mem_addr)
+        # ---- a branch resolved here ------------------------------------------------------
+        lb_a = Mux(xm.late[0], self.w_result, xm.rs_rdata[0])
+        lb_b = Mux(xm.late[1], self.w_result, xm.rs_rdata[1])
+        lb_taken = branch_condition(m, xm.funct3, lb_a, lb_b)
+        taken = Signal()
         m.d.comb += [
-            mst.i_valid.eq(self.xm.valid),
+            self.lb_pending.eq(mst.valid & xm.late_branch),
+            self.lb_done.eq(self.lb_pending),
+            self.lb_taken.eq(lb_taken),
+            self.lb_agree.eq(lb_taken == xm.insn[31]),
+            self.lb_mispredict.eq(self.lb_pending & (lb_taken != xm.predicted_taken)),
+            self.lb_target.eq(Mux(lb_taken, xm.target, xm.pc + 4)),
+            taken.eq(Mux(xm.late_branch, lb_taken, xm.taken)),
+        ]
+
+        m.d.comb += [
+            # (the instruction behind a mispredicted branch resolved here is dropped)
+            mst.i_valid.eq(self.xm.valid & ~self.lb_mispredict),
             mst.i_payload.eq(self.xm.payload),
             mst.stall.eq(self.m_busy),
             mst.flush.eq(0),
@@ -240,7 +281,7 @@ class MStage(wiring.Component):
             mw.insn.eq(xm.insn),
             mw.next_pc.eq(Mux(trap.trap, trap.redirect_pc,
                               Mux(xm.mret, csr.mepc,
-                                  Mux(xm.taken, xm.target, xm.pc + 4)))),
+                                  Mux(taken, xm.target, xm.pc + 4)))),
             mw.rd.eq(Mux(trap.commit, xm.rd, 0)),
             mw.result.eq(Mux(trap.commit & (xm.rd != 0), result, 0)),
             mw.mem_addr.eq(Mux(retired_mem, xm.mem_addr, 0)),
@@ -249,7 +290,8 @@ class MStage(wiring.Component):
             mw.mem_rdata.eq(Mux(retired_mem & ~xm.store, rdata, 0)),
             mw.mem_wdata.eq(Mux(retired_mem & xm.store, xm.mem_wdata, 0)),
             mw.rs.eq(xm.rs),
-            mw.rs_rdata.eq(xm.rs_rdata),
+            mw.rs_rdata[0].eq(lb_a),
+            mw.rs_rdata[1].eq(lb_b),
             self.mw.valid.eq(mst.valid & ~self.m_busy),
         ]
         return m

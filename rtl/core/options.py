@@ -70,6 +70,22 @@ class CoreOptions:
         With ``forwarding``: the same for a store's data (``rs2``; its address still waits):
         a load followed by a store of the loaded value costs no bubble. Puts the data bus
         answer in front of the store data of the next request.
+    late_branch : bool
+        With ``forwarding`` and ``predictor``, not with ``load_branch_forwarding``: a
+        conditional branch whose source is written by a load, MUL or CSR read still in M
+        leaves X without waiting (its target must be 4-byte aligned and fetch's target
+        right: then it cannot trap) and is resolved in M, comparing the value W writes
+        that cycle (a register, not the bus answer). A right prediction then costs no
+        bubble instead of one; a wrong one redirects fetch from X one cycle later than
+        usual (four bubbles, as the wait plus the misprediction did before), dropping the
+        instruction that followed it into M. While M resolves such a branch, X sends no
+        data request. Off in ``full`` (46.4 / 47.1 MHz routed in its two runs,
+        ``rtl/core/README.md`` round 4); on in the ``full-late`` variant.
+    late_branch_requests : bool
+        With ``late_branch``: the load or store behind such a branch may send its data
+        request while M resolves the branch, unless M finds it mispredicted in that cycle
+        (the comparison in M then gates the request: a path from W's value through the
+        comparison into the data bus request).
     serial_divider : bool
         Divide on one shared subtractor (:class:`~.divider_serial.SerialDivider`, 36 cycles)
         instead of :class:`~.divider.Divider` (33 cycles, separate negators and comparator).
@@ -87,6 +103,8 @@ class CoreOptions:
     ras_depth: int = 4
     load_branch_forwarding: bool = False
     load_store_forwarding: bool = False
+    late_branch: bool = False
+    late_branch_requests: bool = False
     serial_divider: bool = False
 
     def __post_init__(self):
@@ -118,16 +136,25 @@ class CoreOptions:
                 not self.forwarding:
             raise ValueError("load_branch_forwarding and load_store_forwarding need "
                              "forwarding=True")
+        if self.late_branch and not (self.forwarding and self.predictor):
+            raise ValueError("late_branch needs forwarding=True and predictor=True")
+        if self.late_branch_requests and not self.late_branch:
+            raise ValueError("late_branch_requests needs late_branch=True")
+        if self.late_branch and self.load_branch_forwarding:
+            raise ValueError("late_branch and load_branch_forwarding exclude each other")
 
 
 #: Named variants: ``full`` is the default five-stage core with every fast path; ``small`` is
-#: the control core for small FPGAs (iCE40UP5K).
+#: the control core for small FPGAs (iCE40UP5K); ``full-late`` is ``full`` with branches on a
+#: late producer resolved in M (``late_branch``: fewer cycles, below 50 MHz on the ECP5 so far).
 CORE_OPTIONS = {
     "full": CoreOptions(),
+    "full-late": CoreOptions(late_branch=True),
     "small": CoreOptions(fetch_depth=2, forwarding=False, shift_in_multiplier=True,
                          predictor=False, bht_entries=0, gshare_entries=0, gshare_history=0,
                          btb_entries=0, ras_depth=0,
                          load_branch_forwarding=False, load_store_forwarding=False,
+                         late_branch=False, late_branch_requests=False,
                          serial_divider=True),
 }
 

@@ -41,6 +41,14 @@ class XStage(wiring.Component):
     pending interrupt marks the instruction instead of executing it (unless a data request of
     it waits for its grant).
 
+    With ``late_branch`` a conditional branch whose source a late producer in M (load, MUL,
+    CSR read) writes leaves X at once when it cannot trap (4-byte aligned target, no
+    ``refetch``) and M resolves it (``m_lb_*``); X then redirects fetch (registered, like
+    its own mispredictions) and trains the history table for it, in place of the
+    instruction behind it, which M drops. While M holds such a branch X sends no data
+    request (with ``late_branch_requests``: unless M finds the branch mispredicted in that
+    cycle).
+
     The load/store unit and the multiplier span X and M; the core connects their X halves to
     the ``lsu_*`` and ``mul_*`` members.
 
@@ -70,6 +78,9 @@ class XStage(wiring.Component):
         Its value, when computed in X.
     m_load : In(1)
         It is a load.
+    m_lb_done, m_lb_agree, m_lb_mispredict : In(1)
+    m_lb_target : In(32)
+        A branch resolved in M (``late_branch``; :class:`~.m_stage.MStage` ``lb_*``).
     m_load_result : In(32)
         The load's value, formatted from the data bus answer in M (valid in the cycle M
         finishes the load; with ``load_branch_forwarding`` / ``load_store_forwarding`` a
@@ -132,6 +143,10 @@ class XStage(wiring.Component):
             "m_result": In(32),
             "m_load": In(1),
             "m_load_result": In(32),
+            "m_lb_done": In(1),
+            "m_lb_agree": In(1),
+            "m_lb_mispredict": In(1),
+            "m_lb_target": In(32),
             "w_rd": In(5),
             "w_result": In(32),
             "irq_pending": In(1),
@@ -179,6 +194,7 @@ class XStage(wiring.Component):
         m.submodules.divider = divider = SerialDivider() if opts.serial_divider else Divider()
 
         m_busy, m_redirect = self.m_busy, self.m_redirect
+        late_ok = opts.late_branch
         x_busy = Signal()        # X cannot finish this cycle
         xp = x.payload
         xd = xp.dec
@@ -189,10 +205,11 @@ class XStage(wiring.Component):
         target_now = Signal(32)
         btb_now = Signal()
         live = Signal()
+        # (a branch resolved in M is older than X's instruction: its redirect wins)
         m.d.sync += [
-            self.x_redirect.eq(redirect_now),
-            self.x_target.eq(target_now),
-            self.x_btb_we.eq(btb_now),
+            self.x_redirect.eq(redirect_now | self.m_lb_mispredict),
+            self.x_target.eq(Mux(self.m_lb_mispredict, self.m_lb_target, target_now)),
+            self.x_btb_we.eq(btb_now & ~self.m_lb_mispredict),
             self.x_btb_pc.eq(xp.pc),
         ]
         m.d.comb += [
@@ -205,14 +222,27 @@ class XStage(wiring.Component):
         ]
 
         # ---- operands --------------------------------------------------------------------
+        # ``late_branch``: a conditional branch that cannot trap here whatever its operands
+        # (its target is 4-byte aligned: pc[1] is 0, so imm[1] decides; no ``refetch``)
+        # does not wait for a late producer in M; ``lb_late`` tells which source M takes
+        # from W.
+        lb_able = Signal()
+        lb_late = Signal(2)
+        late = Signal()
+        if late_ok:
+            m.d.comb += lb_able.eq(xd.branch & ~xd.imm[1] & ~xp.refetch)
+            for i, (reg, use) in enumerate(((xd.rs1, xd.use_rs1), (xd.rs2, xd.use_rs2))):
+                m.d.comb += lb_late[i].eq(lb_able & use & (self.m_rd != 0) &
+                                          (self.m_rd == reg) & self.m_late)
+            m.d.comb += late.eq(lb_late.any())
         m.d.comb += [
             bypass.load.eq(~self.x_hold),
             bypass.d_rs1.eq(self.d_rs1),
             bypass.d_rs2.eq(self.d_rs2),
             bypass.x_rs1.eq(xd.rs1),
             bypass.x_rs2.eq(xd.rs2),
-            bypass.x_use_rs1.eq(xd.use_rs1),
-            bypass.x_use_rs2.eq(xd.use_rs2),
+            bypass.x_use_rs1.eq(xd.use_rs1 & ~lb_able),
+            bypass.x_use_rs2.eq(xd.use_rs2 & ~lb_able),
             bypass.m_rd.eq(self.m_rd),
             bypass.m_late.eq(self.m_late),
             bypass.m_result.eq(self.m_result),
@@ -335,7 +365,17 @@ class XStage(wiring.Component):
             m.d.comb += armed.eq(Cat(*arms).any())
         unchecked = Signal()
         pmp_free = (prot.dpriv_m & ~locked) if self._pmp_entries else C(1)
-        m.d.comb += unchecked.eq(pmp_free & ~armed)
+        if late_ok and not opts.late_branch_requests:
+            # Registered, which also holds the access behind a branch M resolves (no request
+            # while M holds it) without one more term in ``x_hold``: the CSR state it comes
+            # from changes only by instructions that redirect from M (trap, MRET, a write to
+            # a PMP / trigger CSR or to mstatus.MPRV / MPP), so no load / store reaches X in
+            # the cycle after a change and the one-cycle lag is never seen.
+            lb_leaves = Signal()
+            m.d.comb += lb_leaves.eq(self.xm.valid & self.xm.payload.late_branch)
+            m.d.sync += unchecked.eq(pmp_free & ~armed & ~lb_leaves)
+        else:
+            m.d.comb += unchecked.eq(pmp_free & ~armed)
         chk_addr_valid = Signal()   # X's access's addresses were registered
         chk_valid = Signal()    # the checks of those addresses were registered
         chk_watch = Signal()
@@ -403,7 +443,10 @@ class XStage(wiring.Component):
         dbus = self.dbus
         m.d.comb += [
             # (a load / store has no exception of its own here other than from the checks)
-            dbus.req.eq(runs & is_mem & mem_go & ~hazard & ~m_busy & ~m_redirect),
+            # (while M holds a branch it resolves, ``unchecked`` is 0 and ``chk_valid`` too:
+            # no request; with ``late_branch_requests`` one unless it was mispredicted)
+            dbus.req.eq(runs & is_mem & mem_go & ~hazard & ~m_busy & ~m_redirect &
+                        ~(self.m_lb_mispredict if opts.late_branch_requests else 0)),
             dbus.addr.eq(self.lsu_addr[2:]),
             dbus.we.eq(~is_load),
             dbus.be.eq(self.lsu_mask),
@@ -434,18 +477,27 @@ class XStage(wiring.Component):
         m.d.comb += [
             self.x_hold.eq(live & (x_busy | m_busy)),
             redirect_now.eq(ok & (((xd.branch | xd.jal | xd.jalr) & branch.mispredict) |
-                                  xp.refetch) & ~hazard & ~m_busy & ~m_redirect),
+                                  xp.refetch) & ~hazard & ~late & ~m_busy & ~m_redirect),
             # Without prediction X redirects only to taken targets (never to pc + 4).
             target_now.eq(branch.next_pc if opts.predictor else branch.target),
             btb_now.eq(redirect_now & xd.jalr & ~xd.imm[0]),
         ]
         # The history table's training is registered (the branch comparison -> table write
         # data was a long path): the table learns one cycle after the branch left X.
+        # A branch resolved in M trains in place of X's (the one behind it, if any, does not
+        # learn): its pc and table state are kept from when it left X.
+        lb_pc = Signal(32)
+        lb_ctr = Signal.like(xp.bht_ctr)
+        if late_ok:
+            with m.If(~self.x_hold):
+                m.d.sync += [lb_pc.eq(xp.pc), lb_ctr.eq(xp.bht_ctr)]
         m.d.sync += [
-            self.x_bht_update.eq(ok & xd.branch & ~hazard & ~m_busy & ~m_redirect),
-            self.x_bht_pc.eq(xp.pc),
-            self.x_bht_ctr.eq(xp.bht_ctr),
-            self.x_bht_agree.eq(branch.taken == xd.imm[31]),
+            self.x_bht_update.eq(self.m_lb_done |
+                                 (ok & xd.branch & ~hazard & ~late & ~m_busy & ~m_redirect)),
+            self.x_bht_pc.eq(Mux(self.m_lb_done, lb_pc, xp.pc)),
+            self.x_bht_ctr.eq(Mux(self.m_lb_done, lb_ctr, xp.bht_ctr)),
+            self.x_bht_agree.eq(Mux(self.m_lb_done, self.m_lb_agree,
+                                    branch.taken == xd.imm[31])),
         ]
 
         # ---- X -> M ----------------------------------------------------------------------
@@ -479,6 +531,10 @@ class XStage(wiring.Component):
             xm.fence_i.eq(ok_nb & (xd.fence_i | xd.csr_flush)),
             xm.exc.eq(Mux(irq_mark, 0, x_exc)),
             xm.irq.eq(irq_mark),
+            xm.late_branch.eq(runs & late),
+            xm.late[0].eq(lb_late[0]),
+            xm.late[1].eq(lb_late[1]),
+            xm.predicted_taken.eq(xp.predicted_taken),
         ]
         with m.Switch(xd.unit):
             with m.Case(Unit.SHIFT):

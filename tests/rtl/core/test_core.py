@@ -162,10 +162,16 @@ def test_load_forwarding(timing):
     fast = loop_cycles(_load_users, both)
     store = loop_cycles(_load_users, CoreOptions(load_store_forwarding=True))
     full = loop_cycles(_load_users, core_options("full"))
+    late = loop_cycles(_load_users, core_options("full-late"))
+    early = loop_cycles(_load_users, CoreOptions(late_branch=True, late_branch_requests=True))
     print(f"load -> store / branch loop: {fast} cycles per iteration with both forwardings, "
-          f"{store} with the store's only, {full} on the full core (neither)")
-    # 8 instructions (taken branches from the buffer); 2 loads -> branches, 1 load -> store
-    assert (fast, store, full) == (8, 8 + 2, 8 + 3)
+          f"{store} with the store's only, {full} on the full core (neither), {late} with "
+          f"branches resolved in M (full-late), {early} when the load behind one may request")
+    # 8 instructions (taken branches from the buffer); 2 loads -> branches, 1 load -> store;
+    # full-late resolves both branches in M (no bubble), but the load right behind the first
+    # waits one cycle (no data request while M resolves a branch; not with
+    # late_branch_requests), the store one
+    assert (fast, store, full, late, early) == (8, 8 + 2, 8 + 3, 8 + 2, 8 + 1)
 
 
 def test_csr_values(variant):

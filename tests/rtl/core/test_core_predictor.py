@@ -220,3 +220,75 @@ def test_weak_counters_follow_fetch():
         print(f"{build.__name__}: {weak} cycles per iteration with weak counters following "
               f"fetch, {full} without")
         assert weak <= full
+
+
+def _late_users(p, n):
+    """Branches right behind a load, a MUL and a CSR read of one of their sources (rs1 or
+    rs2), in directions that change (a loaded word that flips every iteration): some are
+    mispredicted; the instructions behind them (a register write, a store, a CSR write, a
+    load) must then have no effect."""
+    p.li(6, RAM_BASE + 0x400)
+    p.li(7, 1)
+    p.li(8, n)
+    p.sw(0, 6, 0)
+    p.label("loop")
+    p.lw(10, 6, 0)
+    p.xori(11, 10, 1)
+    p.sw(11, 6, 0)              # the word flips: 0, 1, 0, ...
+    p.lw(12, 6, 0)
+    p.beq(12, 0, "a")           # rs1 from a load; taken every other iteration
+    p.addi(9, 9, 1)             # wrong path when taken
+    p.sw(9, 6, 8)
+    p.label("a")
+    p.lw(13, 6, 0)
+    p.bne(7, 13, "b")           # rs2 from a load
+    p.csrw(0x340, 8)            # mscratch = x8 (wrong path when taken)
+    p.lw(14, 6, 8)
+    p.add(15, 15, 14)
+    p.label("b")
+    p.mul(16, 12, 7)
+    p.blt(16, 7, "c")           # rs1 from a MUL
+    p.addi(17, 17, 3)
+    p.label("c")
+    p.csrr(18, 0x340)
+    p.bgeu(18, 8, "d")          # rs1 from a CSR read
+    p.addi(19, 19, 1)
+    p.label("d")
+    p.addi(8, 8, -1)
+    p.bne(8, 0, "loop")
+    p.halt()
+
+
+@pytest.mark.parametrize("timing", TIMINGS)
+def test_late_branch(timing):
+    """``late_branch`` (the ``full-late`` variant): a branch whose source a load, MUL or CSR read
+    in M writes leaves X at once and is resolved in M. Results, traps-free control flow and
+    the operand values on the retirement port as the reference (fast and slow buses), and it
+    costs no more cycles than waiting in X (mispredicted: the same four bubbles)."""
+    p = Program()
+    _late_users(p, 12)
+    words = p.assemble()
+    requests = CoreOptions(late_branch=True, late_branch_requests=True)
+    for options in (core_options("full-late"), requests, core_options("full")):
+        result = run(words, max_cycles=6000, options=options, **timing)
+        compare(words, result)
+    if timing:
+        return
+    late = loop_cycles(_late_users, core_options("full-late"), iterations=24)
+    early = loop_cycles(_late_users, requests, iterations=24)
+    wait = loop_cycles(_late_users, core_options("full"), iterations=24)
+    print(f"late-producer branch loop: {late} cycles per iteration with branches resolved "
+          f"in M, {early} when the access behind one may request, {wait} waiting in X")
+    assert early <= late < wait
+
+
+def test_late_branch_options():
+    """``late_branch`` needs forwarding and the predictor and excludes
+    ``load_branch_forwarding``."""
+    for kw in (dict(forwarding=False), dict(predictor=False, bht_entries=0, btb_entries=0,
+                                            ras_depth=0),
+               dict(load_branch_forwarding=True)):
+        with pytest.raises(ValueError, match="late_branch"):
+            CoreOptions(late_branch=True, **kw)
+    with pytest.raises(ValueError, match="late_branch_requests needs late_branch"):
+        CoreOptions(late_branch_requests=True)

@@ -9,6 +9,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 from dure.rtl.core import m_stage
 from dure.rtl.core.csr import CSRFile
+from dure.rtl.core.options import CoreOptions, core_options
 from dure.sim.verif import coverage
 from dure.sim.verif.core_random import (
     CHECKS,
@@ -24,6 +25,23 @@ from dure.sim.verif.core_random import (
 @pytest.mark.parametrize("seed", range(8))
 def test_random_program(seed):
     run_random(seed, **TIMINGS[seed % len(TIMINGS)])
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_program_late_branch(seed):
+    """The same programs on ``full-late`` (branches on a late producer resolved in M) and with
+    ``late_branch_requests``."""
+    options = core_options("full-late") if seed % 2 else \
+        CoreOptions(late_branch=True, late_branch_requests=True)
+    run_random(seed, options=options, **TIMINGS[seed % len(TIMINGS)])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_program_late_branch_irq_priv(seed):
+    """Random programs with interrupts, and in U-mode under PMP / triggers, on ``full-late``."""
+    options = core_options("full-late")
+    run_random_interrupts(seed, options=options, **TIMINGS[seed % len(TIMINGS)])
+    run_random_privileged(seed, options=options, **TIMINGS[seed % len(TIMINGS)])
 
 
 @pytest.mark.slow
