@@ -14,6 +14,7 @@ Bus topology
     ext --------+                      +--> RAM arbiter initiator 0, ROM port B,
                                        +--> main arbiter initiator 1,
                                        +--> CLINT, UART, GPIO, test exit, irq controller,
+                                       +--> INT8 dot-product unit (only with dot_unit),
                                        +--> NPU registers (err when npu_rows = 0),
                                        +--> (unmapped: err)
     npu.dma ----> DMA decoder --+--> main arbiter initiator 2
@@ -51,6 +52,7 @@ from ..core.rvfi import RVFISignature
 from ..npu.npu import Npu
 from .clint import Clint
 from .cpu import make_core
+from .dot_unit import DotUnit
 from .gpio import Gpio
 from .hold import HoldGate
 from .irq import IrqController
@@ -246,6 +248,9 @@ class Soc(wiring.Component):
                                                addr_width=_width(regions["irq"]))
         targets = [("clint", clint), ("uart", uart), ("gpio", gpio), ("test_exit", test_exit),
                    ("irq", irq)]
+        if config.dot_unit:
+            m.submodules.dot = dot = DotUnit(_width(regions["dot"]))
+            targets.append(("dot", dot))
         sources = [Const(0, 1)] * irq_source_count(config.npu_tiles)
         sources[IRQ_SOURCES["uart"]] = uart.irq
         if has_npu:
