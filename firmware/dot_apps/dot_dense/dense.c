@@ -1,0 +1,82 @@
+/* dense.c: the TFLite INT8 FULLY_CONNECTED of dot_dense.h, on the dot-product unit and on the
+ * core alone. */
+#include "dot_dense.h"
+
+#include "dot_unit.h"
+
+int32_t dot_mbqm_single(int32_t x, int32_t m, int32_t shift)
+{
+    int total = 31 - shift;
+    int64_t p = (int64_t)x * (int64_t)m + ((int64_t)1 << (total - 1));
+    return (int32_t)(p >> total);
+}
+
+static int bad(const struct dot_dense *p)
+{
+    if (p->batch == 0 || p->in == 0 || p->out == 0)
+        return 1;
+    if (p->input_zp < -128 || p->input_zp > 127 || p->output_zp < -128 || p->output_zp > 127)
+        return 1;
+    if (p->lo < -128 || p->hi > 127 || p->lo > p->hi)
+        return 1;
+    for (uint32_t o = 0; o < p->out; o++)
+        if (p->shift[o] < -31 || p->shift[o] > 30)
+            return 1;
+    return 0;
+}
+
+static int8_t requantize(const struct dot_dense *p, int32_t acc, uint32_t o)
+{
+    int32_t v = dot_mbqm_single(acc, p->mult[o], p->shift[o]) + p->output_zp;
+    if (v < p->lo)
+        v = p->lo;
+    if (v > p->hi)
+        v = p->hi;
+    return (int8_t)v;
+}
+
+int dot_dense_int8(const struct dot_dense *p, int8_t *y)
+{
+    if (bad(p) || p->in % 4 || ((uintptr_t)p->x | (uintptr_t)p->w) % 4)
+        return -1;
+    uint32_t words = p->in / 4;
+    for (uint32_t o = 0; o < p->out; o++) {
+        const uint32_t *w = (const uint32_t *)(p->w + o * p->in);
+        int32_t base = p->bias ? p->bias[o] : 0;
+        if (p->input_zp) {
+            /* base -= input_zp * sum_k w[o][k]: the sum on the unit with a = 1, 1, 1, 1. */
+            dot_set_acc(0);
+            dot_set_a(0x01010101u);
+            for (uint32_t i = 0; i < words; i++)
+                dot_mac4(w[i]);
+            base = (int32_t)((uint32_t)base - (uint32_t)p->input_zp * (uint32_t)dot_get_acc());
+        }
+        for (uint32_t b = 0; b < p->batch; b++) {
+            const uint32_t *x = (const uint32_t *)(p->x + b * p->in);
+            dot_set_acc(base);
+            for (uint32_t i = 0; i < words; i++) {
+                dot_set_a(x[i]);
+                dot_mac4(w[i]);
+            }
+            y[b * p->out + o] = requantize(p, dot_get_acc(), o);
+        }
+    }
+    return 0;
+}
+
+int cpu_dense_int8(const struct dot_dense *p, int8_t *y)
+{
+    if (bad(p))
+        return -1;
+    for (uint32_t o = 0; o < p->out; o++) {
+        const int8_t *w = p->w + o * p->in;
+        for (uint32_t b = 0; b < p->batch; b++) {
+            const int8_t *x = p->x + b * p->in;
+            uint32_t acc = p->bias ? (uint32_t)p->bias[o] : 0u;
+            for (uint32_t k = 0; k < p->in; k++)
+                acc += (uint32_t)((x[k] - p->input_zp) * w[k]);
+            y[b * p->out + o] = requantize(p, (int32_t)acc, o);
+        }
+    }
+    return 0;
+}
