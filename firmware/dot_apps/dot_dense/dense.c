@@ -35,6 +35,57 @@ static int8_t requantize(const struct dot_dense *p, int32_t acc, uint32_t o)
     return (int8_t)v;
 }
 
+/* The unit's accumulator after init + sum of a . b over `words` words (a stays 1, 1, 1, 1 when
+ * x is 0); unrolled by four, as cpu_dot below. */
+static int32_t dot_words(const uint32_t *x, const uint32_t *w, uint32_t words, int32_t init)
+{
+    uint32_t i = 0;
+    dot_set_acc(init);
+    if (!x) {
+        dot_set_a(0x01010101u);
+        for (; i + 4 <= words; i += 4) {
+            dot_mac4(w[i]);
+            dot_mac4(w[i + 1]);
+            dot_mac4(w[i + 2]);
+            dot_mac4(w[i + 3]);
+        }
+        for (; i < words; i++)
+            dot_mac4(w[i]);
+        return dot_get_acc();
+    }
+    for (; i + 4 <= words; i += 4) {
+        dot_set_a(x[i]);
+        dot_mac4(w[i]);
+        dot_set_a(x[i + 1]);
+        dot_mac4(w[i + 1]);
+        dot_set_a(x[i + 2]);
+        dot_mac4(w[i + 2]);
+        dot_set_a(x[i + 3]);
+        dot_mac4(w[i + 3]);
+    }
+    for (; i < words; i++) {
+        dot_set_a(x[i]);
+        dot_mac4(w[i]);
+    }
+    return dot_get_acc();
+}
+
+/* init + sum_k (x[k] - zp) * w[k] on the core (int32 wrapping), unrolled by four. */
+static int32_t cpu_dot(const int8_t *x, const int8_t *w, uint32_t n, int32_t zp, int32_t init)
+{
+    uint32_t acc = (uint32_t)init;
+    uint32_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        acc += (uint32_t)((x[k] - zp) * w[k]);
+        acc += (uint32_t)((x[k + 1] - zp) * w[k + 1]);
+        acc += (uint32_t)((x[k + 2] - zp) * w[k + 2]);
+        acc += (uint32_t)((x[k + 3] - zp) * w[k + 3]);
+    }
+    for (; k < n; k++)
+        acc += (uint32_t)((x[k] - zp) * w[k]);
+    return (int32_t)acc;
+}
+
 int dot_dense_int8(const struct dot_dense *p, int8_t *y)
 {
     if (bad(p) || p->in % 4 || ((uintptr_t)p->x | (uintptr_t)p->w) % 4)
@@ -45,20 +96,12 @@ int dot_dense_int8(const struct dot_dense *p, int8_t *y)
         int32_t base = p->bias ? p->bias[o] : 0;
         if (p->input_zp) {
             /* base -= input_zp * sum_k w[o][k]: the sum on the unit with a = 1, 1, 1, 1. */
-            dot_set_acc(0);
-            dot_set_a(0x01010101u);
-            for (uint32_t i = 0; i < words; i++)
-                dot_mac4(w[i]);
-            base = (int32_t)((uint32_t)base - (uint32_t)p->input_zp * (uint32_t)dot_get_acc());
+            int32_t wsum = dot_words(0, w, words, 0);
+            base = (int32_t)((uint32_t)base - (uint32_t)p->input_zp * (uint32_t)wsum);
         }
         for (uint32_t b = 0; b < p->batch; b++) {
             const uint32_t *x = (const uint32_t *)(p->x + b * p->in);
-            dot_set_acc(base);
-            for (uint32_t i = 0; i < words; i++) {
-                dot_set_a(x[i]);
-                dot_mac4(w[i]);
-            }
-            y[b * p->out + o] = requantize(p, dot_get_acc(), o);
+            y[b * p->out + o] = requantize(p, dot_words(x, w, words, base), o);
         }
     }
     return 0;
@@ -71,11 +114,9 @@ int cpu_dense_int8(const struct dot_dense *p, int8_t *y)
     for (uint32_t o = 0; o < p->out; o++) {
         const int8_t *w = p->w + o * p->in;
         for (uint32_t b = 0; b < p->batch; b++) {
-            const int8_t *x = p->x + b * p->in;
-            uint32_t acc = p->bias ? (uint32_t)p->bias[o] : 0u;
-            for (uint32_t k = 0; k < p->in; k++)
-                acc += (uint32_t)((x[k] - p->input_zp) * w[k]);
-            y[b * p->out + o] = requantize(p, (int32_t)acc, o);
+            int32_t acc = cpu_dot(p->x + b * p->in, w, p->in, p->input_zp,
+                                  p->bias ? p->bias[o] : 0);
+            y[b * p->out + o] = requantize(p, acc, o);
         }
     }
     return 0;
