@@ -16,12 +16,19 @@ struct dot_dense {
     const int8_t *x, *w;
     const int32_t *bias;            /* out values, or 0 for none */
     const int32_t *mult, *shift;    /* per output unit; shift in [-31, 30] */
+    uint32_t *ones;                 /* dot_stream_dense_int8 with input_zp != 0: in bytes of
+                                       scratch in main memory (filled with ones) */
 };
 
 /* The dense layer through the dot-product unit: in a multiple of 4, x and w word aligned.
  * The input zero point is folded into the bias with the unit (sum_k w[o][k], once per unit
  * for the whole batch). Returns 0, or -1 for arguments out of contract. */
 int dot_dense_int8(const struct dot_dense *p, int8_t *y);
+
+/* The dense layer with the unit reading x and w from main memory itself (dot_stream): x, w and
+ * (with an input zero point) `ones` word aligned in main memory, in a multiple of 4 and
+ * in / 4 <= 65535. Returns 0, or -1 for arguments out of contract. */
+int dot_stream_dense_int8(const struct dot_dense *p, int8_t *y);
 
 /* The same layer on the core alone (the software reference loop; any in, any alignment). */
 int cpu_dense_int8(const struct dot_dense *p, int8_t *y);

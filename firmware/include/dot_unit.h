@@ -3,7 +3,9 @@
  *
  * The unit holds four int8 operands `a` and an int32 accumulator; each write of four int8
  * operands `b` adds sum_i a[i] * b[i] to the accumulator (exact products, int32 wrapping sum).
- * Accesses take effect in program order with no waits, so no polling is needed. */
+ * Or the unit reads the operand words from main memory itself (dot_stream: about 2 cycles per
+ * 4 MACs instead of the core's ~28). Accesses take effect in program order (writes wait for a
+ * running stream), so only a stream's end needs polling. */
 #ifndef DURE_DOT_UNIT_H
 #define DURE_DOT_UNIT_H
 
@@ -36,6 +38,27 @@ static inline int32_t dot_product_int8(const int8_t *a, const int8_t *b, uint32_
         dot_mac4(bw[i]);
     }
     return dot_get_acc();
+}
+
+/* Streams `words` (1..65535) word pairs from main memory: returns init + sum over i < words of
+ * dot(x word i, w word i). x and w word aligned, inside main memory. */
+static inline int32_t dot_stream(const void *x, const void *w, uint32_t words, int32_t init)
+{
+    dot_set_acc(init);
+    DOT_REG(DURE_DOT_XADDR) = (uint32_t)x - DURE_MAIN_BASE;
+    DOT_REG(DURE_DOT_WADDR) = (uint32_t)w - DURE_MAIN_BASE;
+    DOT_REG(DURE_DOT_COUNT) = words;
+    while (DOT_REG(DURE_DOT_COUNT))
+        ;
+    return dot_get_acc();
+}
+
+/* Whether [p, p + n) lies in main memory (where the unit's streams read). */
+static inline int dot_in_main(const void *p, uint32_t n)
+{
+    uint32_t a = (uint32_t)p;
+    return a >= DURE_MAIN_BASE && a - DURE_MAIN_BASE <= DURE_MAIN_SIZE &&
+           n <= DURE_MAIN_SIZE - (a - DURE_MAIN_BASE);
 }
 
 #endif /* DURE_DOT_UNIT_H */

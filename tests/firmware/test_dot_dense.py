@@ -1,9 +1,10 @@
 """A TFLite INT8 dense layer (FULLY_CONNECTED) on the simulated iCEBreaker SoC with its
 dot-product unit (``icebreaker-elf``: the ``icebreaker`` preset without the boot ROM, so the
 simulator starts the ELF directly): firmware/dot_apps/dot_dense runs the layer through the unit
-and on the core alone; both outputs must equal the golden model
-(:func:`dure.sim.golden_tflite.fully_connected_int8`) bit for bit, and the cycles of the two are
-reported (the unit's path must be the faster)."""
+fed by register writes, through the unit streaming its operands from main memory, and on the
+core alone; every output must equal the golden model
+(:func:`dure.sim.golden_tflite.fully_connected_int8`) bit for bit, and the cycles of the three
+are reported (the unit's paths must be the faster)."""
 
 import struct
 import subprocess
@@ -24,6 +25,8 @@ MAIN = CONFIG.region("main").base
 MAGIC = 0x44544F44
 #: Words of the parameter block (firmware/dot_apps/dot_dense/main.c) before the data.
 BLOCK_BYTES = 128
+#: The three runs of the program, in order.
+RUNS = ("regs", "stream", "cpu")
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +68,10 @@ def _place(layer):
     batch, k = x.shape
     units = w.shape[0]
     offsets, blobs, at = {}, [], BLOCK_BYTES
+    empty = np.zeros((batch, units), np.int8)
     for name, array in (("x", x), ("w", w), ("bias", b), ("mult", layer["multiplier"]),
-                        ("shift", layer["shift"]), ("y_dot", np.zeros((batch, units), np.int8)),
-                        ("y_cpu", np.zeros((batch, units), np.int8))):
+                        ("shift", layer["shift"]), ("scratch", np.full(k, 0x5A, np.uint8)),
+                        *((name, empty) for name in RUNS)):
         if array is None:
             offsets[name] = 0
             continue
@@ -78,9 +82,10 @@ def _place(layer):
     assert at <= CONFIG.main_size
     words = [MAGIC, batch, k, units, layer["input_zero_point"], layer["output_zero_point"],
              layer["lo"], layer["hi"], offsets["x"], offsets["w"], offsets["bias"],
-             offsets["mult"], offsets["shift"], offsets["y_dot"], offsets["y_cpu"]]
+             offsets["mult"], offsets["shift"], offsets["scratch"],
+             *(offsets[name] for name in RUNS)]
     block = struct.pack(f"<{len(words)}I", *[v & 0xFFFF_FFFF for v in words])
-    outputs = [(MAIN + offsets[n], batch * units) for n in ("y_dot", "y_cpu")]
+    outputs = [(MAIN + offsets[n], batch * units) for n in RUNS]
     return [(MAIN, block), *blobs], outputs
 
 
@@ -88,13 +93,14 @@ def _run(elf, layer):
     from dure.sim.runner import run_elf
 
     data, outputs = _place(layer)
-    results = (MAIN + 64, 24)
+    results = (MAIN + 17 * 4, 9 * 4)
     result = run_elf(elf, CONFIG, max_cycles=20_000_000, data=data, dumps=[*outputs, results])
-    counts = struct.unpack("<6i", result.dumps[results])
+    counts = struct.unpack("<9i", result.dumps[results])
     shape = layer["x"].shape[0], layer["w"].shape[0]
-    ys = [np.frombuffer(result.dumps[r], np.int8).reshape(shape) for r in outputs]
-    return result, ys, dict(zip(("dot_cycles", "cpu_cycles", "dot_instret", "cpu_instret",
-                                 "dot_status", "cpu_status"), counts, strict=True))
+    ys = {n: np.frombuffer(result.dumps[r], np.int8).reshape(shape)
+          for n, r in zip(RUNS, outputs, strict=True)}
+    return result, ys, {n: dict(cycles=counts[i], instret=counts[3 + i], status=counts[6 + i])
+                        for i, n in enumerate(RUNS)}
 
 
 CASES = {
@@ -117,24 +123,27 @@ def test_dense_layer_bit_exact_and_faster(elf, name):
                                   output_zero_point=layer["output_zero_point"],
                                   multiplier=layer["multiplier"], shift=layer["shift"],
                                   lo=layer["lo"], hi=layer["hi"])
-    result, (y_dot, y_cpu), counts = _run(elf, layer)
+    result, ys, counts = _run(elf, layer)
     uart = result.uart.decode("latin-1")
     assert result.status == "pass", f"{result.status} {result.failure}\n{uart}"
-    assert (counts["dot_status"], counts["cpu_status"]) == (0, 0)
-    np.testing.assert_array_equal(y_dot, golden)
-    np.testing.assert_array_equal(y_cpu, golden)
+    assert [counts[n]["status"] for n in RUNS] == [0, 0, 0]
+    for run in RUNS:
+        np.testing.assert_array_equal(ys[run], golden, err_msg=run)
     assert len(np.unique(golden)) > 2 or name == "extreme"     # not a saturated output
     macs = layer["x"].shape[0] * layer["w"].size
-    print(f"{name}: {macs} MACs; dot unit {counts['dot_cycles']} cycles "
-          f"({macs / counts['dot_cycles']:.3f} MAC/cycle), core alone {counts['cpu_cycles']} "
-          f"({macs / counts['cpu_cycles']:.3f}); speed-up "
-          f"{counts['cpu_cycles'] / counts['dot_cycles']:.2f}")
-    assert counts["dot_cycles"] * 2 < counts["cpu_cycles"]
+    cpu = counts["cpu"]["cycles"]
+    print(f"{name}: {macs} MACs; " + ", ".join(
+        f"{run} {counts[run]['cycles']} cycles ({macs / counts[run]['cycles']:.3f} MAC/cycle, "
+        f"x{cpu / counts[run]['cycles']:.2f})" for run in RUNS))
+    assert counts["regs"]["cycles"] * 2 < cpu
+    assert counts["stream"]["cycles"] * 2 < counts["regs"]["cycles"]
 
 
 def test_unaligned_depth_refused(elf):
-    """K not a multiple of 4: the unit's function refuses (exit: fail 1) before writing y."""
+    """K not a multiple of 4: the unit's functions refuse (exit: fail 1) before writing y; the
+    core's loop takes it."""
     layer = _layer(np.random.default_rng(3), 1, 6, 4, input_zp=0, output_zp=0)
-    result, (y_dot, _), counts = _run(elf, layer)
+    result, ys, counts = _run(elf, layer)
     assert (result.status, result.failure) == ("fail", 1)
-    assert counts["dot_status"] == -1 and not y_dot.any()
+    assert [counts[n]["status"] for n in RUNS] == [-1, -1, 0]
+    assert not ys["regs"].any() and not ys["stream"].any()

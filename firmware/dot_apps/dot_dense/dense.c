@@ -107,6 +107,31 @@ int dot_dense_int8(const struct dot_dense *p, int8_t *y)
     return 0;
 }
 
+int dot_stream_dense_int8(const struct dot_dense *p, int8_t *y)
+{
+    uint32_t words = p->in / 4;
+    if (bad(p) || p->in % 4 || words > 65535 || ((uintptr_t)p->x | (uintptr_t)p->w) % 4 ||
+        !dot_in_main(p->x, p->batch * p->in) || !dot_in_main(p->w, p->out * p->in))
+        return -1;
+    if (p->input_zp) {
+        if (!p->ones || (uintptr_t)p->ones % 4 || !dot_in_main(p->ones, p->in))
+            return -1;
+        for (uint32_t i = 0; i < words; i++)
+            p->ones[i] = 0x01010101u;
+    }
+    for (uint32_t o = 0; o < p->out; o++) {
+        const int8_t *w = p->w + o * p->in;
+        int32_t base = p->bias ? p->bias[o] : 0;
+        if (p->input_zp) {
+            int32_t wsum = dot_stream(p->ones, w, words, 0);
+            base = (int32_t)((uint32_t)base - (uint32_t)p->input_zp * (uint32_t)wsum);
+        }
+        for (uint32_t b = 0; b < p->batch; b++)
+            y[b * p->out + o] = requantize(p, dot_stream(p->x + b * p->in, w, words, base), o);
+    }
+    return 0;
+}
+
 int cpu_dense_int8(const struct dot_dense *p, int8_t *y)
 {
     if (bad(p))

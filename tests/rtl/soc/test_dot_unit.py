@@ -1,16 +1,21 @@
 # amaranth: UnusedElaboratable=no
-"""The INT8 dot-product unit against numpy: random operands streamed back to back, reads of
-the accumulator right after the writes they depend on, byte-enabled writes, bus errors."""
+"""The INT8 dot-product unit against numpy: random operands written back to back, reads of
+the accumulator right after the writes they depend on, byte-enabled writes, bus errors; streams
+read from a memory model by the unit itself (random grant patterns and latencies), with
+register writes waiting for the stream."""
 
 import numpy as np
 import pytest
 from dure.rtl.soc.dot_unit import LANES, DotUnit
 from dure.rtl.soc.registers import offset
-from dure.sim.verif.bus import BusInitiator, Request, simulate, transact
+from dure.sim.verif.bus import BusInitiator, BusTarget, Request, simulate, transact
 
 A = offset("dot", "a") // 4
 B = offset("dot", "b") // 4
 ACC = offset("dot", "acc") // 4
+XADDR = offset("dot", "xaddr") // 4
+WADDR = offset("dot", "waddr") // 4
+COUNT = offset("dot", "count") // 4
 
 
 def _word(lanes):
@@ -21,10 +26,12 @@ def _i32(value):
     return int(np.array(value & 0xFFFF_FFFF, np.uint32).view(np.int32))
 
 
-def _run(requests):
-    """Issue ``requests`` back to back through the bus initiator model; the responses."""
-    dut = DotUnit()
+def _run(requests, memory=None, **target):
+    """Issue ``requests`` back to back through the bus initiator model, with ``memory``
+    ({word address: word}) behind the unit's memory port; the responses."""
+    dut = DotUnit(mem_addr_width=10)
     init = BusInitiator(dut.bus)
+    mem = BusTarget(dut.mem, memory=dict(memory or {}), **target)
 
     async def bench(ctx):
         await init.issue(ctx, requests)
@@ -32,8 +39,11 @@ def _run(requests):
     async def collect(ctx):
         await init.collect(ctx, len(requests))
 
-    simulate(dut, [bench, collect])
-    assert init.grants == list(range(len(requests)))      # one access per cycle, no waits
+    simulate(dut, [bench, collect], background=[mem.serve])
+    if memory is None:
+        assert init.grants == list(range(len(requests)))      # one access per cycle, no waits
+        assert not mem.log
+    _run.last = init, mem
     return init.responses
 
 
@@ -84,8 +94,8 @@ def test_registers_byte_enables_and_errors():
         await transact(ctx, dut.bus, B, we=1, wdata=_word([5, 6, 7, -8]), be=0b1001)
         results.append(await transact(ctx, dut.bus, ACC))
         results.append(await transact(ctx, dut.bus, B))                       # reads 0
-        results.append(await transact(ctx, dut.bus, 3))                       # unmapped
-        results.append(await transact(ctx, dut.bus, 3, we=1, wdata=1))
+        results.append(await transact(ctx, dut.bus, 6))                       # unmapped
+        results.append(await transact(ctx, dut.bus, 6, we=1, wdata=1))
 
     simulate(dut, [bench])
     assert results == [(0xAB34_5678, 0), (_word([1, -1, 3, 4]), 0),
@@ -103,3 +113,47 @@ def test_acc_write_after_b_replaces_the_sum():
     responses = _run(ops)
     reads = [r.rdata for q, r in zip(ops, responses, strict=True) if not q.we]
     assert reads == [7, 0x0100_0000 + 9]
+
+
+@pytest.mark.parametrize(("latency", "gnt_probability"), [(1, 1.0), (3, 0.5)])
+def test_streams_from_memory_match_numpy(latency, gnt_probability):
+    """Streams of word pairs read by the unit (pointers wrapping at the end of memory), each
+    started right after the registers are set; writes wait for the running stream, the count
+    read back falls to 0, the accumulator then holds bias + the whole dot product."""
+    rng = np.random.default_rng(latency)
+    words = 1 << 10
+    data = rng.integers(-128, 128, (words, LANES))
+    memory = {i: _word(data[i]) for i in range(words)}
+    requests, expected = [], []
+    for n, x, w in ((1, 0, 5), (37, 100, 700), (9, 1020, 3), (64, 512, 512)):
+        bias = int(rng.integers(-2**31, 2**31))
+        requests += [Request(ACC, we=1, wdata=bias & 0xFFFF_FFFF),
+                     Request(XADDR, we=1, wdata=4 * x), Request(WADDR, we=1, wdata=4 * w),
+                     Request(COUNT, we=1, wdata=n),
+                     Request(A, we=1, wdata=_word([0, 0, 0, 0])),     # waits for the stream
+                     Request(COUNT), Request(ACC)]
+        xs = data[[(x + i) % words for i in range(n)]].astype(np.int64)
+        ws = data[[(w + i) % words for i in range(n)]]
+        expected.append((0, _i32(bias + int((xs * ws).sum()))))
+    responses = _run(requests, memory, latency=latency, gnt_probability=gnt_probability,
+                     seed=latency)
+    assert all(not r.err for r in responses)
+    reads = [r.rdata for q, r in zip(requests, responses, strict=True) if not q.we]
+    assert [(reads[i], _i32(reads[i + 1])) for i in range(0, len(reads), 2)] == expected
+    init, mem = _run.last
+    assert all(not we for _, _, we, _, _ in mem.log)
+    assert len(mem.log) == 2 * (1 + 37 + 9 + 64)
+    # The write after each COUNT waited for its stream (granted after the last memory request).
+    counts = [i for i, q in enumerate(requests) if q.addr == COUNT and q.we]
+    assert all(init.grants[i + 1] > init.grants[i] + 2 * requests[i].wdata for i in counts)
+
+
+def test_stream_rate_is_two_cycles_per_pair():
+    """With a memory that grants every cycle (latency 1) a stream of n pairs takes 2n cycles
+    of requests, back to back."""
+    memory = {i: i * 0x01010101 & 0x7F7F7F7F for i in range(64)}
+    _run([Request(XADDR, we=1, wdata=0), Request(WADDR, we=1, wdata=128),
+          Request(COUNT, we=1, wdata=32), Request(A, we=1), Request(COUNT)], memory)
+    _, mem = _run.last
+    cycles = [c for c, *_ in mem.log]
+    assert len(cycles) == 64 and cycles == list(range(cycles[0], cycles[0] + 64))
