@@ -1,5 +1,5 @@
-/* dot_dense.h: a TFLite INT8 FULLY_CONNECTED layer on the core, with or without the dot-product
- * unit (firmware/dot_apps/dot_dense/). Bit for bit the golden model's
+/* dot_dense.h: a TFLite INT8 FULLY_CONNECTED layer with the dot-product unit or on the core
+ * alone (firmware/dot_apps/dot_dense/). Bit for bit the golden model's
  * sim/golden_tflite.py::fully_connected_int8 (weights zero point 0):
  *   acc[b][o] = bias[o] + sum_k (x[b][k] - input_zp) * w[o][k]     (int32, wrapping)
  *   y[b][o]   = clamp(MultiplyByQuantizedMultiplierSingleRounding(acc, mult[o], shift[o])
@@ -20,14 +20,11 @@ struct dot_dense {
                                        scratch in main memory (filled with ones) */
 };
 
-/* The dense layer through the dot-product unit: in a multiple of 4, x and w word aligned.
- * The input zero point is folded into the bias with the unit (sum_k w[o][k], once per unit
- * for the whole batch). Returns 0, or -1 for arguments out of contract. */
-int dot_dense_int8(const struct dot_dense *p, int8_t *y);
-
 /* The dense layer with the unit reading x and w from main memory itself (dot_stream): x, w and
  * (with an input zero point) `ones` word aligned in main memory, in a multiple of 4 and
- * in / 4 <= 65535. Returns 0, or -1 for arguments out of contract. */
+ * in / 4 <= 65535. The input zero point is folded into the bias with the unit
+ * (sum_k w[o][k] as a stream against `ones`, once per unit for the whole batch).
+ * Returns 0, or -1 for arguments out of contract. */
 int dot_stream_dense_int8(const struct dot_dense *p, int8_t *y);
 
 /* The same layer on the core alone (the software reference loop; any in, any alignment). */

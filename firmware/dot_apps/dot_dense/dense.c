@@ -35,41 +35,6 @@ static int8_t requantize(const struct dot_dense *p, int32_t acc, uint32_t o)
     return (int8_t)v;
 }
 
-/* The unit's accumulator after init + sum of a . b over `words` words (a stays 1, 1, 1, 1 when
- * x is 0); unrolled by four, as cpu_dot below. */
-static int32_t dot_words(const uint32_t *x, const uint32_t *w, uint32_t words, int32_t init)
-{
-    uint32_t i = 0;
-    dot_set_acc(init);
-    if (!x) {
-        dot_set_a(0x01010101u);
-        for (; i + 4 <= words; i += 4) {
-            dot_mac4(w[i]);
-            dot_mac4(w[i + 1]);
-            dot_mac4(w[i + 2]);
-            dot_mac4(w[i + 3]);
-        }
-        for (; i < words; i++)
-            dot_mac4(w[i]);
-        return dot_get_acc();
-    }
-    for (; i + 4 <= words; i += 4) {
-        dot_set_a(x[i]);
-        dot_mac4(w[i]);
-        dot_set_a(x[i + 1]);
-        dot_mac4(w[i + 1]);
-        dot_set_a(x[i + 2]);
-        dot_mac4(w[i + 2]);
-        dot_set_a(x[i + 3]);
-        dot_mac4(w[i + 3]);
-    }
-    for (; i < words; i++) {
-        dot_set_a(x[i]);
-        dot_mac4(w[i]);
-    }
-    return dot_get_acc();
-}
-
 /* init + sum_k (x[k] - zp) * w[k] on the core (int32 wrapping), unrolled by four. */
 static int32_t cpu_dot(const int8_t *x, const int8_t *w, uint32_t n, int32_t zp, int32_t init)
 {
@@ -84,27 +49,6 @@ static int32_t cpu_dot(const int8_t *x, const int8_t *w, uint32_t n, int32_t zp,
     for (; k < n; k++)
         acc += (uint32_t)((x[k] - zp) * w[k]);
     return (int32_t)acc;
-}
-
-int dot_dense_int8(const struct dot_dense *p, int8_t *y)
-{
-    if (bad(p) || p->in % 4 || ((uintptr_t)p->x | (uintptr_t)p->w) % 4)
-        return -1;
-    uint32_t words = p->in / 4;
-    for (uint32_t o = 0; o < p->out; o++) {
-        const uint32_t *w = (const uint32_t *)(p->w + o * p->in);
-        int32_t base = p->bias ? p->bias[o] : 0;
-        if (p->input_zp) {
-            /* base -= input_zp * sum_k w[o][k]: the sum on the unit with a = 1, 1, 1, 1. */
-            int32_t wsum = dot_words(0, w, words, 0);
-            base = (int32_t)((uint32_t)base - (uint32_t)p->input_zp * (uint32_t)wsum);
-        }
-        for (uint32_t b = 0; b < p->batch; b++) {
-            const uint32_t *x = (const uint32_t *)(p->x + b * p->in);
-            y[b * p->out + o] = requantize(p, dot_words(x, w, words, base), o);
-        }
-    }
-    return 0;
 }
 
 int dot_stream_dense_int8(const struct dot_dense *p, int8_t *y)
