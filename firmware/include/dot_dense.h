@@ -22,7 +22,7 @@ struct dot_dense {
 
 /* The dense layer with the unit reading x and w from main memory itself (dot_stream): x, w and
  * (with an input zero point) `ones` word aligned in main memory, in a multiple of 4 and
- * in / 4 <= 65535. The input zero point is folded into the bias with the unit
+ * in / 4 <= DOT_MAX_WORDS. The input zero point is folded into the bias with the unit
  * (sum_k w[o][k] as a stream against `ones`, once per unit for the whole batch).
  * Returns 0, or -1 for arguments out of contract. */
 int dot_stream_dense_int8(const struct dot_dense *p, int8_t *y);

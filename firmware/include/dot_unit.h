@@ -17,11 +17,13 @@
 #endif
 
 #define DOT_REG(off) (*(volatile uint32_t *)(DURE_DOT_BASE + (off)))
+/* The longest stream: `count` has as many bits as main memory's word addresses. */
+#define DOT_MAX_WORDS (DURE_MAIN_SIZE / 4u - 1u)
 
 static inline void dot_set_acc(int32_t value) { DOT_REG(DURE_DOT_ACC) = (uint32_t)value; }
 static inline int32_t dot_get_acc(void) { return (int32_t)DOT_REG(DURE_DOT_ACC); }
 
-/* Streams `words` (1..65535) word pairs from main memory: returns
+/* Streams `words` (1..DOT_MAX_WORDS) word pairs from main memory: returns
  * init + sum_{k < 4 * words} x[k] * w[k] (int32, wrapping); x and w word aligned in main
  * memory (int8 lane j of a word is its byte j). */
 static inline int32_t dot_stream(const void *x, const void *w, uint32_t words, int32_t init)

@@ -14,11 +14,11 @@ offset  name    acc.  meaning
 ======  ======  ====  ========================================================================
 0x00    acc     R/W   the int32 accumulator; a write sets it (bias, or 0), honouring byte
                       enables; a read returns it (during a stream: the partial sum)
-0x04    xaddr   R/W   byte offset in main memory of the stream's first ``x`` word
+0x04    xaddr   W     byte offset in main memory of the stream's first ``x`` word
                       (``mem_addr_width + 2`` bits, so offsets wrap at the end of main memory;
-                      bits 1..0 are kept but not used)
-0x08    waddr   R/W   the same for the stream's first ``w`` word
-0x0C    count   R/W   a write of n (16 bits) streams n word pairs: for i < n,
+                      bits 1..0 are not used); reads return 0
+0x08    waddr   W     the same for the stream's first ``w`` word
+0x0C    count   R/W   a write of n (``mem_addr_width`` bits) streams n word pairs: for i < n,
                       ``acc += sum_j x_i[j] * w_i[j]`` over the four int8 lanes j (lane j in
                       bits ``8j..8j+7``) of the words ``x_i`` at ``xaddr + 4i`` and ``w_i`` at
                       ``waddr + 4i``; the products are exact, the sum wraps modulo 2**32. The
@@ -42,12 +42,10 @@ from ..bus.regbank import RegisterBank
 from ..bus.signature import BusSignature
 from .registers import with_changes
 
-__all__ = ["DotUnit", "LANES", "COUNT_BITS"]
+__all__ = ["DotUnit", "LANES"]
 
 #: Products per word pair.
 LANES = 4
-#: Width of ``count``: the most word pairs one stream adds is ``2**COUNT_BITS - 1``.
-COUNT_BITS = 16
 
 
 class DotUnit(wiring.Component):
@@ -89,14 +87,15 @@ class DotUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         aw = self._mem_addr_width
-        table = with_changes("dot", xaddr={"width": aw + 2}, waddr={"width": aw + 2})
+        table = with_changes("dot", xaddr={"width": aw + 2}, waddr={"width": aw + 2},
+                             count={"width": aw})
         m.submodules.regs = regs = RegisterBank(table, addr_width=self._addr_width)
         wiring.connect(m, wiring.flipped(self.bus), regs.bus)
         mem = self.mem
 
         # The stream: words left to request, pairs not yet added, the two pointers.
-        issue = Signal(COUNT_BITS)
-        pending = Signal(COUNT_BITS)
+        issue = Signal(aw)
+        pending = Signal(aw)
         x_ptr = Signal(aw)
         w_ptr = Signal(aw)
         req_w = Signal()            # the next request is the w word of its pair
@@ -141,9 +140,9 @@ class DotUnit(wiring.Component):
                      total.eq(pair0.as_signed() + pair1.as_signed())]
         acc = Signal(32)
         acc_sum = Signal(32)        # acc with the pair of the last cycle added
-        m.d.comb += acc_sum.eq(acc)
-        with m.If(go):
-            m.d.comb += acc_sum.eq(acc + total.as_signed())
+        addend = Signal(18)         # gated, not multiplexed: the gate fits the adder's LUTs
+        m.d.comb += [addend.eq(total & go.replicate(18)),
+                     acc_sum.eq(acc + addend.as_signed())]
         # A read returns the sum with the pending pair; a write (granted at the earliest in the
         # cycle of the last pair's ``go``) replaces it, merging its byte enables over it.
         m.d.comb += regs.acc.r_data.eq(acc_sum)

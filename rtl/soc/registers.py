@@ -75,9 +75,9 @@ REGISTERS = {
     # INT8 dot-product unit (rtl/soc/dot_unit.py; only with SoCConfig.dot_unit).
     "dot": (
         Register("acc", 0x0, "rw", stall=True),
-        Register("xaddr", 0x4, "rw", storage=True, stall=True),
-        Register("waddr", 0x8, "rw", storage=True, stall=True),
-        Register("count", 0xC, "rw", width=16, stall=True),
+        Register("xaddr", 0x4, "w", storage=True, stall=True),
+        Register("waddr", 0x8, "w", storage=True, stall=True),
+        Register("count", 0xC, "rw", stall=True),
     ),
     # NPU tile fabric (rtl/soc/tile_counters.py): per tile, the cycles its DMA asked for the
     # bus and was not granted (arbitration and memory-bandwidth waits), 32 bits, wrapping.

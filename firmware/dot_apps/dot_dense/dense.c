@@ -54,7 +54,7 @@ static int32_t cpu_dot(const int8_t *x, const int8_t *w, uint32_t n, int32_t zp,
 int dot_stream_dense_int8(const struct dot_dense *p, int8_t *y)
 {
     uint32_t words = p->in / 4;
-    if (bad(p) || p->in % 4 || words > 65535 || ((uintptr_t)p->x | (uintptr_t)p->w) % 4 ||
+    if (bad(p) || p->in % 4 || words > DOT_MAX_WORDS || ((uintptr_t)p->x | (uintptr_t)p->w) % 4 ||
         !dot_in_main(p->x, p->batch * p->in) || !dot_in_main(p->w, p->out * p->in))
         return -1;
     if (p->input_zp) {

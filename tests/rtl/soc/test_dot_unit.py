@@ -94,7 +94,7 @@ def test_stream_rate_is_two_cycles_per_pair():
 
 
 def test_acc_byte_enables_reads_and_errors():
-    """acc: byte-enabled writes merge over the current sum; xaddr / waddr read back; unmapped
+    """acc: byte-enabled writes merge over the current sum; waddr reads 0 (write-only); unmapped
     offsets answer with a bus error and change nothing."""
     memory = {0: _word([1, 2, 3, 4]), 1: _word([-1, -1, -1, -1])}
     requests = [Request(ACC, we=1, wdata=0x1234_5678),
@@ -106,7 +106,7 @@ def test_acc_byte_enables_reads_and_errors():
     responses, _, _ = _run(requests, memory)
     assert [r.err for r in responses] == [0] * 10 + [1, 1]
     rdata = [r.rdata for q, r in zip(requests, responses, strict=True) if not q.we]
-    assert rdata[:3] == [0xAB34_5678, (-10 & 0x00FF_FFFF) | 0x0100_0000, 4]
+    assert rdata[:3] == [0xAB34_5678, (-10 & 0x00FF_FFFF) | 0x0100_0000, 0]
 
 
 def test_zero_count_streams_nothing():
