@@ -494,7 +494,7 @@ PRESETS = {
     "icebreaker": SoCConfig(name="icebreaker", clk_freq=12_000_000, ram_size=64 * 1024,
                             rom_size=2048, main_size=64 * 1024, main_latency=1, npu_rows=0,
                             uart_fifo_depth=2, core="tiny", ram_kind="spram",
-                            main_kind="spram", bus_outstanding=4, pmp_entries=0,
+                            main_kind="spram", bus_outstanding=2, pmp_entries=0,
                             triggers=0, dot_unit=True),
 }
 # The iCEBreaker SoC without its boot ROM, so the simulator starts an ELF directly
