@@ -233,6 +233,10 @@ class SoCConfig:
         32 MiB part (``main_size`` must be 32 MiB; ``main_latency`` and
         ``main_bytes_per_cycle`` then only describe it: the controller has its own timing).
         The SoC gets an ``sdram`` pin port the board top connects.
+    clint_bits : int
+        Width of the timer's ``mtime`` and ``mtimecmp``: 64 (the CLINT layout) or 32 (a small
+        board's trim: ``mtimeh`` / ``mtimecmph`` read 0, ``mtime`` wraps after 2**32 cycles;
+        :class:`dure.rtl.soc.clint.Clint`). The boot loader's timeouts read ``mtime`` only.
     dot_unit : bool
         Build the INT8 dot-product unit (:class:`dure.rtl.soc.dot_unit.DotUnit`, region
         ``dot``): four int8 x int8 products per register write into an int32 accumulator, fed
@@ -274,6 +278,7 @@ class SoCConfig:
     npu_tiles: int = 1
     main_bandwidth: str = "shared"
     npu_dma_slice: bool = False
+    clint_bits: int = 64
     dot_unit: bool = False
 
     def __post_init__(self):
@@ -298,6 +303,8 @@ class SoCConfig:
                              f"{self.bus_outstanding!r}")
         if not isinstance(self.npu_dma_slice, bool):
             raise TypeError(f"npu_dma_slice must be a bool, not {self.npu_dma_slice!r}")
+        if self.clint_bits not in (32, 64):
+            raise ValueError(f"clint_bits must be 32 or 64, not {self.clint_bits!r}")
         if not isinstance(self.dot_unit, bool):
             raise TypeError(f"dot_unit must be a bool, not {self.dot_unit!r}")
         from dure.rtl.core.csr import check_protection
@@ -490,12 +497,13 @@ PRESETS = {
     # iCEBreaker (iCE40UP5K): RAM and main memory in the four SPRAM blocks (64 KiB each), the
     # tiny multi-cycle control core, 2-entry UART FIFOs, short bus queues; no NPU; no PMP
     # and no triggers (the UP5K has no room for them). Its INT8 accelerator is the
-    # dot-product unit (four SB_MAC16 beside the core's four; fpga/README.md).
+    # dot-product unit (four SB_MAC16 beside the core's four; fpga/README.md); to make room
+    # for it, a 32-bit timer and bus queues of 2 (the tiny core has one access in flight).
     "icebreaker": SoCConfig(name="icebreaker", clk_freq=12_000_000, ram_size=64 * 1024,
                             rom_size=2048, main_size=64 * 1024, main_latency=1, npu_rows=0,
                             uart_fifo_depth=2, core="tiny", ram_kind="spram",
                             main_kind="spram", bus_outstanding=2, pmp_entries=0,
-                            triggers=0, dot_unit=True),
+                            triggers=0, dot_unit=True, clint_bits=32),
 }
 # The iCEBreaker SoC without its boot ROM, so the simulator starts an ELF directly
 # (`dure run`, run_elf): the firmware tests of the dot-product unit run on it.
@@ -515,7 +523,7 @@ PRESETS["npu-small-4t"] = replace(PRESETS["npu-small"], name="npu-small-4t", npu
 PRESETS["icebreaker-npu"] = replace(
     PRESETS["icebreaker"], name="icebreaker-npu", npu_rows=2, npu_cols=2, npu_fp16=False,
     npu_float_post=False, npu_perf_bits=32, npu_spad_rows=256, npu_acc_rows=256,
-    npu_queue_depth=2, npu_eltwise=False, dot_unit=False)
+    npu_queue_depth=2, npu_eltwise=False, dot_unit=False, clint_bits=64, bus_outstanding=4)
 
 
 def preset(name):

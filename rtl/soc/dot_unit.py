@@ -23,10 +23,10 @@ offset  name    acc.  meaning
                       bits ``8j..8j+7``) of the words ``x_i`` at ``xaddr + 4i`` and ``w_i`` at
                       ``waddr + 4i``; the products are exact, the sum wraps modulo 2**32. The
                       unit reads main memory itself; ``xaddr`` / ``waddr`` keep their values.
-                      Reads return the pairs not yet added: 0 when the stream is done.
+                      Reads return 1 while the stream runs, 0 once every pair is added.
 ======  ======  ====  ========================================================================
 
-While a stream runs (``count`` reads non-zero) every write to the unit waits (the bus grant is
+While a stream runs (``count`` reads 1) every write to the unit waits (the bus grant is
 held) until it is done, so accesses take effect in program order and only the stream's end
 needs polling. Any other offset answers with a bus error.
 
@@ -69,11 +69,9 @@ class DotUnit(wiring.Component):
     -------
     Register port: grants every request except a write while a stream runs; responds one cycle
     after the grant. Memory port: requests the stream's words alternately (``x`` then ``w``)
-    back to back, up to one per cycle, and takes every response in the cycle it comes; a pair
-    reaches the accumulator the cycle after its ``w`` word, so a memory that grants every cycle
-    gives one pair (4 MACs) per two cycles. ``count`` reads 0 once the last pair's products
-    are added or being added; a read of ``acc`` then includes them (its read data is the
-    accumulator with the pending sum).
+    back to back, up to one per cycle, and takes every response in the cycle it comes (at most
+    three requests in flight); a pair is added in the cycle its ``w`` word arrives, so a memory
+    that grants every cycle gives one pair (4 MACs) per two cycles.
     """
 
     def __init__(self, addr_width=10, *, mem_addr_width=14):
@@ -93,45 +91,47 @@ class DotUnit(wiring.Component):
         wiring.connect(m, wiring.flipped(self.bus), regs.bus)
         mem = self.mem
 
-        # The stream: words left to request, pairs not yet added, the two pointers.
+        # The stream: pairs left to request, words requested and not yet answered, the two
+        # pointers.
         issue = Signal(aw)
-        pending = Signal(aw)
+        in_flight = Signal(2)
         x_ptr = Signal(aw)
         w_ptr = Signal(aw)
         req_w = Signal()            # the next request is the w word of its pair
         resp_w = Signal()           # the next response is the w word of its pair
-        busy = pending != 0
+        busy = (issue != 0) | (in_flight != 0)
         for name in ("acc", "xaddr", "waddr", "count"):
             m.d.comb += getattr(regs, name).w_ready.eq(~busy)
-        m.d.comb += regs.count.r_data.eq(pending)
+        m.d.comb += regs.count.r_data.eq(busy)
 
-        m.d.comb += [mem.req.eq(issue != 0), mem.we.eq(0), mem.be.eq(0xF),
+        granted = mem.req & mem.gnt
+        # At most three words in flight (in_flight counts to 3; a request is never withdrawn:
+        # in_flight only grows on a grant).
+        m.d.comb += [mem.req.eq((issue != 0) & (in_flight != 3)), mem.we.eq(0), mem.be.eq(0xF),
                      mem.addr.eq(Mux(req_w, w_ptr, x_ptr))]
-        with m.If(mem.req & mem.gnt):
+        m.d.sync += in_flight.eq(in_flight + granted - mem.rvalid)
+        with m.If(granted):
             m.d.sync += req_w.eq(~req_w)
             with m.If(req_w):
                 m.d.sync += [w_ptr.eq(w_ptr + 1), issue.eq(issue - 1)]
             with m.Else():
                 m.d.sync += x_ptr.eq(x_ptr + 1)
         with m.If(regs.count.w_stb):
-            m.d.sync += [issue.eq(regs.count.w_data), pending.eq(regs.count.w_data),
+            m.d.sync += [issue.eq(regs.count.w_data),
                          x_ptr.eq(regs.xaddr.data[2:]), w_ptr.eq(regs.waddr.data[2:]),
                          req_w.eq(0), resp_w.eq(0)]
 
-        # Stage 1: the two words of a pair.
+        # The x word of a pair waits in a register; the w word is used as it arrives.
         x_q = Signal(32)
-        w_q = Signal(32)
-        go = Signal()
-        m.d.sync += go.eq(0)
+        pair = Signal()             # the w word of a pair arrives in this cycle
+        m.d.comb += pair.eq(mem.rvalid & resp_w)
         with m.If(mem.rvalid):
             m.d.sync += resp_w.eq(~resp_w)
-            with m.If(resp_w):
-                m.d.sync += [w_q.eq(mem.rdata), go.eq(1), pending.eq(pending - 1)]
-            with m.Else():
+            with m.If(~resp_w):
                 m.d.sync += x_q.eq(mem.rdata)
 
-        # Stage 2: four products, their sum, the accumulator.
-        products = [x_q.word_select(i, 8).as_signed() * w_q.word_select(i, 8).as_signed()
+        # Four products, their sum, the accumulator.
+        products = [x_q.word_select(i, 8).as_signed() * mem.rdata.word_select(i, 8).as_signed()
                     for i in range(LANES)]
         pair0 = Signal(17)
         pair1 = Signal(17)
@@ -139,12 +139,12 @@ class DotUnit(wiring.Component):
         m.d.comb += [pair0.eq(products[0] + products[1]), pair1.eq(products[2] + products[3]),
                      total.eq(pair0.as_signed() + pair1.as_signed())]
         acc = Signal(32)
-        acc_sum = Signal(32)        # acc with the pair of the last cycle added
+        acc_sum = Signal(32)        # acc with the pair arriving in this cycle added
         addend = Signal(18)         # gated, not multiplexed: the gate fits the adder's LUTs
-        m.d.comb += [addend.eq(total & go.replicate(18)),
+        m.d.comb += [addend.eq(total & pair.replicate(18)),
                      acc_sum.eq(acc + addend.as_signed())]
-        # A read returns the sum with the pending pair; a write (granted at the earliest in the
-        # cycle of the last pair's ``go``) replaces it, merging its byte enables over it.
+        # Writes wait while a stream runs, so they never meet a pair; a read during a stream
+        # returns the partial sum.
         m.d.comb += regs.acc.r_data.eq(acc_sum)
         with m.If(regs.acc.w_stb):
             m.d.sync += acc.eq(regs.acc.w_data)

@@ -240,7 +240,7 @@ class Soc(wiring.Component):
         wiring.connect(m, main_arbiter.bus, main.bus)
 
         # Peripherals.
-        m.submodules.clint = clint = Clint(_width(regions["clint"]))
+        m.submodules.clint = clint = Clint(_width(regions["clint"]), bits=config.clint_bits)
         m.submodules.uart = uart = Uart(
             fifo_depth=config.uart_fifo_depth, divisor=config.uart_divisor,
             phy=self._uart_phy, addr_width=_width(regions["uart"]))

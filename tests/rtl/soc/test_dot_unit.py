@@ -46,11 +46,11 @@ def _reads(requests, responses):
     return [r.rdata for q, r in zip(requests, responses, strict=True) if not q.we]
 
 
-@pytest.mark.parametrize(("latency", "gnt_probability"), [(1, 1.0), (3, 0.5)])
+@pytest.mark.parametrize(("latency", "gnt_probability"), [(1, 1.0), (3, 0.5), (6, 1.0)])
 def test_streams_from_memory_match_numpy(latency, gnt_probability):
     """Streams of word pairs read by the unit (pointers wrapping at the end of memory, extreme
     operands, a bias that makes the sum wrap), each started right after its registers are
-    set; the write after each stream waits for it, the count read back is 0, the accumulator
+    set; the write after each stream waits for it, count then reads 0, the accumulator
     holds bias + the whole dot product."""
     rng = np.random.default_rng(latency)
     data = rng.integers(-128, 128, (MEM_WORDS, LANES))
@@ -107,6 +107,14 @@ def test_acc_byte_enables_reads_and_errors():
     assert [r.err for r in responses] == [0] * 10 + [1, 1]
     rdata = [r.rdata for q, r in zip(requests, responses, strict=True) if not q.we]
     assert rdata[:3] == [0xAB34_5678, (-10 & 0x00FF_FFFF) | 0x0100_0000, 0]
+
+
+def test_count_reads_one_while_streaming():
+    memory = {i: 0x01010101 for i in range(16)}
+    requests = [Request(ACC, we=1, wdata=0), Request(COUNT, we=1, wdata=8), Request(COUNT),
+                Request(ACC, we=1, wdata=1, be=0), Request(COUNT), Request(ACC)]
+    responses, _, _ = _run(requests, memory, latency=2)
+    assert _reads(requests, responses) == [1, 0, 32]
 
 
 def test_zero_count_streams_nothing():
