@@ -21,6 +21,7 @@ base           size             region
 0x1000_2000    4 KiB            test-exit register (write 1: pass; (n << 1) | 1: fail n)
 0x1000_3000    4 KiB            external-interrupt controller (pending / enable)
 0x1000_4000    4 KiB            tile fabric counters (only with ``npu_tiles`` > 1)
+0x1000_5000    4 KiB            INT8 dot-product unit (only with ``dot_unit``)
 0x1100_0000    64 KiB           NPU registers (rtl/npu/commands.py); tile t of ``npu_tiles``
                                 at ``0x1100_0000 + t * 0x1_0000`` (regions ``npu``, ``npu1``..)
 0x4000_0000    ``main_size``    main memory (latency / bandwidth modelled in simulation)
@@ -78,6 +79,7 @@ GPIO_BASE = 0x1000_1000
 TEST_EXIT_BASE = 0x1000_2000
 IRQ_BASE = 0x1000_3000
 TILES_BASE = 0x1000_4000
+DOT_BASE = 0x1000_5000
 NPU_BASE = 0x1100_0000
 #: Byte distance between the register regions of two NPU tiles.
 NPU_TILE_STRIDE = 0x1_0000
@@ -231,6 +233,15 @@ class SoCConfig:
         32 MiB part (``main_size`` must be 32 MiB; ``main_latency`` and
         ``main_bytes_per_cycle`` then only describe it: the controller has its own timing).
         The SoC gets an ``sdram`` pin port the board top connects.
+    clint_bits : int
+        Width of the timer's ``mtime`` and ``mtimecmp``: 64 (the CLINT layout) or 32 (a small
+        board's trim: ``mtimeh`` / ``mtimecmph`` read 0, ``mtime`` wraps after 2**32 cycles;
+        :class:`dure.rtl.soc.clint.Clint`). The boot loader's timeouts read ``mtime`` only.
+    dot_unit : bool
+        Build the INT8 dot-product unit (:class:`dure.rtl.soc.dot_unit.DotUnit`, region
+        ``dot``): four int8 x int8 products per register write into an int32 accumulator, fed
+        by the core; the small boards' INT8 accelerator where the NPU does not fit. ``False``:
+        no unit and no region (the Verilog of every variant without it is unchanged).
     """
 
     name: str = "sim"
@@ -267,6 +278,8 @@ class SoCConfig:
     npu_tiles: int = 1
     main_bandwidth: str = "shared"
     npu_dma_slice: bool = False
+    clint_bits: int = 64
+    dot_unit: bool = False
 
     def __post_init__(self):
         _check_pow2("ram_size", self.ram_size, 1024)
@@ -290,6 +303,10 @@ class SoCConfig:
                              f"{self.bus_outstanding!r}")
         if not isinstance(self.npu_dma_slice, bool):
             raise TypeError(f"npu_dma_slice must be a bool, not {self.npu_dma_slice!r}")
+        if self.clint_bits not in (32, 64):
+            raise ValueError(f"clint_bits must be 32 or 64, not {self.clint_bits!r}")
+        if not isinstance(self.dot_unit, bool):
+            raise TypeError(f"dot_unit must be a bool, not {self.dot_unit!r}")
         from dure.rtl.core.csr import check_protection
         from dure.rtl.soc.cpu import check_core
         check_core(self.core)
@@ -416,6 +433,9 @@ class SoCConfig:
         if self.npu_tiles > 1:
             regions.append(Region("tiles", TILES_BASE, 0x1000, False,
                                   "NPU tile fabric: DMA grant-wait counters"))
+        if self.dot_unit:
+            regions.append(Region("dot", DOT_BASE, 0x1000, False,
+                                  "INT8 dot-product unit: a, b (4 x int8), int32 acc"))
         regions.append(Region("npu", NPU_BASE, 0x1_0000, False,
                               "NPU registers and command queue" if self.npu_tiles == 1 else
                               "NPU tile 0 registers and command queue"))
@@ -476,13 +496,18 @@ PRESETS = {
                        npu_load_pipeline=True, npu_eltwise_pipeline=True),
     # iCEBreaker (iCE40UP5K): RAM and main memory in the four SPRAM blocks (64 KiB each), the
     # tiny multi-cycle control core, 2-entry UART FIFOs, short bus queues; no NPU; no PMP
-    # and no triggers (the UP5K has no room for them).
+    # and no triggers (the UP5K has no room for them). Its INT8 accelerator is the
+    # dot-product unit (four SB_MAC16 beside the core's four; fpga/README.md); to make room
+    # for it, a 32-bit timer and bus queues of 2 (the tiny core has one access in flight).
     "icebreaker": SoCConfig(name="icebreaker", clk_freq=12_000_000, ram_size=64 * 1024,
                             rom_size=2048, main_size=64 * 1024, main_latency=1, npu_rows=0,
                             uart_fifo_depth=2, core="tiny", ram_kind="spram",
-                            main_kind="spram", bus_outstanding=4, pmp_entries=0,
-                            triggers=0),
+                            main_kind="spram", bus_outstanding=2, pmp_entries=0,
+                            triggers=0, dot_unit=True, clint_bits=32),
 }
+# The iCEBreaker SoC without its boot ROM, so the simulator starts an ELF directly
+# (`dure run`, run_elf): the firmware tests of the dot-product unit run on it.
+PRESETS["icebreaker-elf"] = replace(PRESETS["icebreaker"], name="icebreaker-elf", rom_size=0)
 # The iCEBreaker with the INT8 NPU it is meant to get: a 2x2 array without FP16 and without the
 # fp32 post-processing (TFLite requantization only), 32-bit counters, queue of 2. Simulated and
 # tested (tests/rtl/npu/test_npu_icebreaker.py); it does NOT fit the UP5K yet: the NPU's
@@ -498,7 +523,7 @@ PRESETS["npu-small-4t"] = replace(PRESETS["npu-small"], name="npu-small-4t", npu
 PRESETS["icebreaker-npu"] = replace(
     PRESETS["icebreaker"], name="icebreaker-npu", npu_rows=2, npu_cols=2, npu_fp16=False,
     npu_float_post=False, npu_perf_bits=32, npu_spad_rows=256, npu_acc_rows=256,
-    npu_queue_depth=2, npu_eltwise=False)
+    npu_queue_depth=2, npu_eltwise=False, dot_unit=False, clint_bits=64, bus_outstanding=4)
 
 
 def preset(name):

@@ -18,6 +18,10 @@ and the counter continues from the new value in the next cycle. ``irq_timer`` is
 ``mtimecmp`` or ``mtime`` one cycle after the grant). Any other offset answers with a bus error.
 The decoding is the ``clint`` table of :mod:`.registers` through
 :class:`~..bus.regbank.RegisterBank` (which holds msip and mtimecmp; mtime counts here).
+
+With ``bits=32`` (a small board's option, ``SoCConfig.clint_bits``) the counter and the compare
+value are 32 bits: ``mtimeh`` and ``mtimecmph`` read 0 and ignore writes, ``mtime`` wraps to 0
+after 2**32 cycles and ``irq_timer`` is ``mtime >= mtimecmp`` on the 32-bit values.
 """
 
 from amaranth.hdl import Cat, Module
@@ -26,7 +30,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..bus.regbank import RegisterBank
 from ..bus.signature import BusSignature
-from .registers import registers
+from .registers import registers, with_changes
 
 __all__ = ["Clint"]
 
@@ -38,6 +42,8 @@ class Clint(wiring.Component):
     ----------
     addr_width : int
         Word-address width of the bus port (14 for the 64 KiB region).
+    bits : int
+        64 (the CLINT layout) or 32 (see the module docstring).
 
     Members
     -------
@@ -55,10 +61,13 @@ class Clint(wiring.Component):
     Grants every cycle; responds one cycle after the grant.
     """
 
-    def __init__(self, addr_width=14):
+    def __init__(self, addr_width=14, *, bits=64):
         if addr_width < 14:
             raise ValueError(f"the CLINT layout needs addr_width >= 14, not {addr_width!r}")
+        if bits not in (32, 64):
+            raise ValueError(f"bits must be 32 or 64, not {bits!r}")
         self._addr_width = addr_width
+        self._bits = bits
         super().__init__({
             "bus": In(BusSignature(addr_width)),
             "mtime": Out(64),
@@ -67,6 +76,8 @@ class Clint(wiring.Component):
         })
 
     def elaborate(self, platform):
+        if self._bits == 32:
+            return self._elaborate_32()
         m = Module()
         m.submodules.regs = regs = RegisterBank(registers("clint"),
                                                 addr_width=self._addr_width)
@@ -82,6 +93,23 @@ class Clint(wiring.Component):
                 m.d.sync += half.eq(port.w_data)
         m.d.comb += [
             self.irq_timer.eq(mtime >= mtimecmp),
+            self.irq_software.eq(regs.msip.data),
+        ]
+        return m
+
+    def _elaborate_32(self):
+        m = Module()
+        table = with_changes("clint", mtimecmph={"access": "r", "storage": False})
+        m.submodules.regs = regs = RegisterBank(table, addr_width=self._addr_width)
+        wiring.connect(m, wiring.flipped(self.bus), regs.bus)
+        mtime = self.mtime[:32]
+        m.d.sync += mtime.eq(mtime + 1)
+        m.d.comb += [regs.mtime.r_data.eq(mtime), regs.mtimeh.r_data.eq(0),
+                     regs.mtimecmph.r_data.eq(0)]
+        with m.If(regs.mtime.w_stb):
+            m.d.sync += mtime.eq(regs.mtime.w_data)
+        m.d.comb += [
+            self.irq_timer.eq(mtime >= regs.mtimecmp.data),
             self.irq_software.eq(regs.msip.data),
         ]
         return m

@@ -72,6 +72,13 @@ REGISTERS = {
         Register("pending", 0x0, "r", fields=_IRQ_BITS),
         Register("enable", 0x4, "rw", storage=True, fields=_IRQ_BITS),
     ),
+    # INT8 dot-product unit (rtl/soc/dot_unit.py; only with SoCConfig.dot_unit).
+    "dot": (
+        Register("acc", 0x0, "rw", stall=True),
+        Register("xaddr", 0x4, "w", storage=True, stall=True),
+        Register("waddr", 0x8, "w", storage=True, stall=True),
+        Register("count", 0xC, "rw", stall=True),
+    ),
     # NPU tile fabric (rtl/soc/tile_counters.py): per tile, the cycles its DMA asked for the
     # bus and was not granted (arbitration and memory-bandwidth waits), 32 bits, wrapping.
     "tiles": (

@@ -14,11 +14,13 @@ Bus topology
     ext --------+                      +--> RAM arbiter initiator 0, ROM port B,
                                        +--> main arbiter initiator 1,
                                        +--> CLINT, UART, GPIO, test exit, irq controller,
+                                       +--> INT8 dot-product unit (only with dot_unit),
                                        +--> NPU registers (err when npu_rows = 0),
                                        +--> (unmapped: err)
     npu.dma ----> DMA decoder --+--> main arbiter initiator 2
                                 +--> RAM arbiter initiator 1
                                 +--> (anything else: err)
+    dot.mem ----> main arbiter, the initiator after the DMAs (only with dot_unit)
     main arbiter (round-robin) --> main-memory model (or the SDRAM controller)
     RAM arbiter (round-robin) --> RAM port B
 
@@ -51,6 +53,7 @@ from ..core.rvfi import RVFISignature
 from ..npu.npu import Npu
 from .clint import Clint
 from .cpu import make_core
+from .dot_unit import DotUnit
 from .gpio import Gpio
 from .hold import HoldGate
 from .irq import IrqController
@@ -217,7 +220,8 @@ class Soc(wiring.Component):
         # Port 0 of main memory: the core's two ports and, with one port, every tile's DMA;
         # with "scaled" bandwidth tile t > 0 owns port t alone.
         port0_dmas = tiles if ports == 1 else min(tiles, 1)
-        m.submodules.main_arbiter = main_arbiter = Arbiter(2 + port0_dmas, **depth,
+        dot_port = 2 + port0_dmas       # the dot-product unit's reader, after the DMAs
+        m.submodules.main_arbiter = main_arbiter = Arbiter(dot_port + config.dot_unit, **depth,
                                                            addr_width=main_width)
         if config.main_kind == "sdram":
             # Boards clock the chip with the inverted system clock (SdramIO).
@@ -236,7 +240,7 @@ class Soc(wiring.Component):
         wiring.connect(m, main_arbiter.bus, main.bus)
 
         # Peripherals.
-        m.submodules.clint = clint = Clint(_width(regions["clint"]))
+        m.submodules.clint = clint = Clint(_width(regions["clint"]), bits=config.clint_bits)
         m.submodules.uart = uart = Uart(
             fifo_depth=config.uart_fifo_depth, divisor=config.uart_divisor,
             phy=self._uart_phy, addr_width=_width(regions["uart"]))
@@ -246,6 +250,10 @@ class Soc(wiring.Component):
                                                addr_width=_width(regions["irq"]))
         targets = [("clint", clint), ("uart", uart), ("gpio", gpio), ("test_exit", test_exit),
                    ("irq", irq)]
+        if config.dot_unit:
+            m.submodules.dot = dot = DotUnit(_width(regions["dot"]), mem_addr_width=main_width)
+            wiring.connect(m, dot.mem, main_arbiter.port(dot_port))
+            targets.append(("dot", dot))
         sources = [Const(0, 1)] * irq_source_count(config.npu_tiles)
         sources[IRQ_SOURCES["uart"]] = uart.irq
         if has_npu:

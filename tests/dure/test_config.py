@@ -1,5 +1,7 @@
 """SoCConfig: validation messages, derived values and the memory map's invariants."""
 
+from dataclasses import replace
+
 import pytest
 
 from dure.config import NPU_BASE, NPU_TILE_STRIDE, PRESETS, RAM_BASE, SoCConfig, preset
@@ -133,3 +135,17 @@ def test_fp16_mac_needs_fp16_and_the_element_wise_unit():
     assert not replace(base, npu_fp16=False).npu_eltwise_fp16_mac
     assert not replace(base, npu_rows=0).npu_eltwise_fp16_mac
     assert not preset("ulx3s").npu_eltwise_fp16_mac and preset("sim").npu_eltwise_fp16_mac
+
+
+def test_dot_unit_region_only_where_built():
+    """The dot-product unit's region exists only with ``dot_unit``: the iCEBreaker board and
+    its ROM-less simulation twin; every other preset's memory map is unchanged."""
+    board = preset("icebreaker")
+    assert board.dot_unit and preset("icebreaker-elf").dot_unit
+    assert board.region("dot").base == 0x1000_5000 and board.region("dot").size == 0x1000
+    assert replace(board, rom_size=0, name="icebreaker-elf") == preset("icebreaker-elf")
+    for name in ("sim", "npu-small", "ulx3s", "cpu-tiny", "icebreaker-npu"):
+        assert not preset(name).dot_unit
+        assert "dot" not in [r.name for r in preset(name).regions]
+    with pytest.raises(TypeError, match="dot_unit must be a bool"):
+        SoCConfig(dot_unit=1)

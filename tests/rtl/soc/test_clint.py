@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """CLINT: mtime counts every cycle, mtimecmp compare drives irq_timer, msip drives
 irq_software, all registers read/write."""
 
@@ -65,3 +66,37 @@ def test_msip_and_errors():
 
     simulate(dut, [bench])
     assert log == [0, 1, (1, 0), 0, (0, 1), 0, (0xFFFF_FF12, 0)]
+
+
+def test_32_bit_timer():
+    """bits=32 (the iCEBreaker's trim): mtime wraps at 2**32, mtimeh / mtimecmph read 0 and
+    ignore writes, the compare is on 32 bits; bad widths are refused."""
+    import pytest
+
+    dut = Clint(bits=32)
+    log = []
+
+    async def bench(ctx):
+        assert ctx.get(dut.irq_timer) == 0                        # mtimecmp resets to all ones
+        await transact(ctx, dut.bus, _reg("mtimeh"), we=1, wdata=5)
+        await transact(ctx, dut.bus, _reg("mtimecmph"), we=1, wdata=5)
+        log.append(await transact(ctx, dut.bus, _reg("mtimeh")))
+        log.append(await transact(ctx, dut.bus, _reg("mtimecmph")))
+        await transact(ctx, dut.bus, _reg("mtimecmp"), we=1, wdata=0xFFFF_FFF8)
+        await transact(ctx, dut.bus, _reg("mtime"), we=1, wdata=0xFFFF_FFF0)
+        cycles = 0
+        while not ctx.get(dut.irq_timer):
+            await ctx.tick()
+            cycles += 1
+        log.append(ctx.get(dut.mtime))
+        for _ in range(10):
+            await ctx.tick()
+        log.append(ctx.get(dut.mtime))                             # wrapped, upper half 0
+        log.append(ctx.get(dut.irq_timer))
+
+    simulate(dut, [bench])
+    assert log[:2] == [(0, 0), (0, 0)]
+    assert log[2] == 0xFFFF_FFF8
+    assert log[3] < 16 and log[4] == 0
+    with pytest.raises(ValueError, match="bits must be 32 or 64"):
+        Clint(bits=48)
