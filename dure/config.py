@@ -470,8 +470,10 @@ PRESETS = {
     # 4x4, whose board sat at 83 % of the LUTs and did not route), queue 4, 32-bit counters,
     # no FP16 MAC in the element-wise unit (FP16 depthwise stays on the array). The load
     # unit's row path and the element-wise unit's ADD are pipelined for the clock
-    # (npu_load_pipeline, npu_eltwise_pipeline: a few cycles per LOAD / ADD command).
-    "ulx3s": SoCConfig(name="ulx3s", clk_freq=30_000_000, ram_size=64 * 1024, rom_size=4096,
+    # (npu_load_pipeline, npu_eltwise_pipeline: a few cycles per LOAD / ADD command). Clock:
+    # 21.875 MHz (25 MHz / 8 x 7), below the 24.1 MHz nextpnr estimated after placing this
+    # design built for 30 MHz (not yet routed; fpga/README.md).
+    "ulx3s": SoCConfig(name="ulx3s", clk_freq=21_875_000, ram_size=64 * 1024, rom_size=4096,
                        main_size=32 * 1024 * 1024, main_kind="sdram", main_latency=6,
                        main_bytes_per_cycle=2, npu_rows=4, npu_cols=2,
                        npu_spad_rows=1024, npu_acc_rows=512, npu_queue_depth=4,
