@@ -472,7 +472,7 @@ PRESETS = {
     # unit's row path and the element-wise unit's ADD are pipelined for the clock
     # (npu_load_pipeline, npu_eltwise_pipeline: a few cycles per LOAD / ADD command). Clock:
     # 21.875 MHz (25 MHz / 8 x 7), below the 24.1 MHz nextpnr estimated after placing this
-    # design built for 30 MHz (not yet routed; fpga/README.md).
+    # design built for 30 MHz (its routing did not converge yet; fpga/README.md).
     "ulx3s": SoCConfig(name="ulx3s", clk_freq=21_875_000, ram_size=64 * 1024, rom_size=4096,
                        main_size=32 * 1024 * 1024, main_kind="sdram", main_latency=6,
                        main_bytes_per_cycle=2, npu_rows=4, npu_cols=2,
