@@ -484,16 +484,21 @@ PRESETS = {
                            npu_acc_rows=256, npu_load_follow=True),
     # FPGA boards (fpga/README.md): on-chip memories in block RAM, boot loader in the ROM.
     # The ULX3S's main memory is its 32 MiB SDRAM; latency and bandwidth are the controller's
-    # measured open-row numbers (tests/rtl/soc/sdram). No FP16 MAC in the element-wise unit
-    # (npu_eltwise_fp16): the board is at 75 % of its LUTs; FP16 depthwise stays on the array.
-    # The load unit's row path and the element-wise unit's ADD are pipelined for the clock
-    # (npu_load_pipeline, npu_eltwise_pipeline: a few cycles per LOAD / ADD command).
-    "ulx3s": SoCConfig(name="ulx3s", clk_freq=20_000_000, ram_size=64 * 1024, rom_size=4096,
+    # measured open-row numbers (tests/rtl/soc/sdram). The NPU is sized for routing margin
+    # (fpga/README.md, "Where the ULX3S's LUTs go"): a 4x2 INT8 + FP16 array (4-deep
+    # reduction, 2 output columns: half the PEs and half the per-column post-processing of a
+    # 4x4, whose board sat at 83 % of the LUTs and did not route), queue 4, 32-bit counters,
+    # no FP16 MAC in the element-wise unit (FP16 depthwise stays on the array). The load
+    # unit's row path and the element-wise unit's ADD are pipelined for the clock
+    # (npu_load_pipeline, npu_eltwise_pipeline: a few cycles per LOAD / ADD command). Clock:
+    # 21.875 MHz (25 MHz / 8 x 7), below the 24.1 MHz nextpnr estimated after placing this
+    # design built for 30 MHz (its routing did not converge yet; fpga/README.md).
+    "ulx3s": SoCConfig(name="ulx3s", clk_freq=21_875_000, ram_size=64 * 1024, rom_size=4096,
                        main_size=32 * 1024 * 1024, main_kind="sdram", main_latency=6,
-                       main_bytes_per_cycle=2, npu_rows=4, npu_cols=4,
-                       npu_spad_rows=1024, npu_acc_rows=512, npu_queue_depth=8,
-                       pmp_entries=8, npu_eltwise_fp16=False, npu_dma_slice=True,
-                       npu_load_pipeline=True, npu_eltwise_pipeline=True),
+                       main_bytes_per_cycle=2, npu_rows=4, npu_cols=2,
+                       npu_spad_rows=1024, npu_acc_rows=512, npu_queue_depth=4,
+                       npu_perf_bits=32, pmp_entries=8, npu_eltwise_fp16=False,
+                       npu_dma_slice=True, npu_load_pipeline=True, npu_eltwise_pipeline=True),
     # iCEBreaker (iCE40UP5K): RAM and main memory in the four SPRAM blocks (64 KiB each), the
     # tiny multi-cycle control core, 2-entry UART FIFOs, short bus queues; no NPU; no PMP
     # and no triggers (the UP5K has no room for them). Its INT8 accelerator is the

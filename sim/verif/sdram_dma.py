@@ -20,9 +20,11 @@ from .sdram_chip import SdramChip
 
 __all__ = ["dma_bench", "PATTERNS"]
 
-#: name -> (rows, stride in bytes) of 16-byte rows: contiguous, one SDRAM row (1 KiB) apart
-#: (the next bank each time), and 4 KiB apart (another row of the same bank each time).
-PATTERNS = {"contiguous": (64, 16), "stride 1 KiB": (64, 1024), "stride 4 KiB": (64, 4096)}
+#: name -> (rows, stride in bytes) of DMA rows (the LOAD unit's longest row, at most 16 bytes:
+#: 16 on a 4x4 NPU, 10 on the 4x2 ``ulx3s``): contiguous (stride None: back to back), one SDRAM
+#: row (1 KiB) apart (the next bank each time), and 4 KiB apart (another row of the same bank
+#: each time).
+PATTERNS = {"contiguous": (64, None), "stride 1 KiB": (64, 1024), "stride 4 KiB": (64, 4096)}
 
 
 def _run(config, timing, datasheet, clk_freq, we, rows, stride, row_bytes, clock_inverted):
@@ -76,6 +78,6 @@ def dma_bench(config, timing, *, datasheet, clk_freq=None, clock_inverted=True):
     for name, (rows, stride) in PATTERNS.items():
         for direction, we in (("read", False), ("write", True)):
             results[f"DMA {direction}, {name} (B/cycle)"] = _run(
-                config, timing, datasheet, clk_freq, we, rows, stride, row_bytes,
+                config, timing, datasheet, clk_freq, we, rows, stride or row_bytes, row_bytes,
                 clock_inverted)
     return results

@@ -24,7 +24,7 @@ def test_the_sdram_variant_has_the_chip_pins_at_the_board_clock():
     assert config.main_kind == "sdram" and config.name.endswith("-ulx3s-sdram")
     top = LinkSimTop(config)
     assert "sdram" in top.signature.members
-    assert top.sdram_clk_freq == preset("ulx3s").clk_freq == 20_000_000
+    assert top.sdram_clk_freq == preset("ulx3s").clk_freq == 21_875_000
     # The simulated board runs the chip model at the clock the controller was timed for.
     assert SimBoard(board="ulx3s").sdram_clk_freq == top.sdram_clk_freq
     assert SimBoard(board="ulx3s", main="block").sdram_clk_freq is None
