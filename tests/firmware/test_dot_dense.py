@@ -30,14 +30,16 @@ RUNS = ("dot", "cpu")
 
 @pytest.fixture(scope="module")
 def elf():
-    """dot_dense.elf linked for the variant's memories, built with its generated header."""
+    """dot_dense.elf linked for the variant's memories, built with its generated headers (the
+    firmware library compiles npu.c, which includes ``dure_npu.h``, on every variant)."""
     include = BUILD.parent / f"include-{VARIANT}"
     build = BUILD.parent / "firmware-dot"
     include.mkdir(parents=True, exist_ok=True)
-    path = include / "dure_soc.h"
-    text = header.generate_header(CONFIG)
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+    for name, text in (("dure_soc.h", header.generate_header(CONFIG)),
+                       ("dure_npu.h", header.generate_npu_header(CONFIG))):
+        path = include / name
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
     done = subprocess.run(["make", "-s", "-C", str(FIRMWARE), f"PY={sys.executable}",
                            f"BUILD={build}", f"GEN_INCLUDE={include}",
                            f"PROGRAM_DIRS={FIRMWARE / 'dot_apps'}"],
