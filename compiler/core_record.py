@@ -59,6 +59,14 @@ def core_record(program, layer):
         rec[18:25] = [pads[0] & 0xFFFF_FFFF, pads[1] & 0xFFFF_FFFF, dh, dw, oh, ow,
                       pad & (0xFF if eb == 1 else 0xFFFF)]
         return rec
+    if layer.kind == "dot_dense":       # the dot-unit target (dot_target.py)
+        q, wa = layer.params, program.weight_addr
+        rec[1] = CoreOp.DENSE_DOT_INT8
+        rec[3] = wa[q["w"]]
+        rec[6:17] = [q["batch"], q["in"], q["out"], wa[q["bias"]], wa[q["mult"]],
+                     wa[q["shift"]], q["rounding"], int(q["dot"]), q["zero_point"] & 0xFFFF_FFFF,
+                     q["lo"] & 0xFFFF_FFFF, q["hi"] & 0xFFFF_FFFF]
+        return rec
     kind = op.kind
     T = graph.tensors
     if op.attrs.get("ort_float") and kind in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D):

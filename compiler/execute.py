@@ -70,6 +70,12 @@ def run_core_layer(memory, program, layer):
                        x.dtype.type(layer.params["pad_value"]))
         _write(memory, program, layer.writes[0],
                taps.reshape(program.buffers[layer.writes[0]][1]))
+    elif layer.kind == "dot_dense":     # a dense / convolution on the dot unit (dot_target)
+        from .dot_target import dot_dense_reference
+        a = _read(memory, program, layer.reads[0])
+        a = a.reshape(layer.params["batch"], layer.params["in"])
+        y = dot_dense_reference(graph, layer, a)
+        _write(memory, program, layer.writes[0], y.reshape(program.buffers[layer.writes[0]][1]))
     elif layer.kind == "conv_fast":     # the fast path's core half (onnx_fast.py)
         x, sums = (_read(memory, program, n) for n in layer.reads)
         y, stats = finish(graph, layer.op, x, sums)
@@ -90,6 +96,9 @@ def run_program(program, inputs):
     """Execute ``program`` on ``inputs`` (as :func:`.reference.run` takes them); returns
     ``(outputs, ProgramRun)``. Raises RuntimeError if the NPU model refuses a command."""
     config = program.config
+    if not config.npu_rows:             # the dot-unit target: core layers only (dot_target)
+        from .dot_target import run_program_dot
+        return run_program_dot(program, inputs)
     model = NpuModel(config)
     main = config.region("main")
     model.set_window(main.base, main.size)

@@ -60,7 +60,14 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     output zero point, 19 the raw-value offset (0 / 128), 20 the address of the 256-entry
     float32 exp table (:func:`.reference.onnx_softmax_table`, in the weights); ``IM2COL`` pad
     top, pad left, dilation h, dilation w, out h, out w, pad value (the int8 zero point, or fp16
-    bits). Every address must lie in main memory (with the whole operand), else the firmware
+    bits). ``DENSE_DOT_INT8``
+    (:mod:`.dot_target`, only in the ``dot_model_run`` firmware of the dot-unit variants) 2
+    the int8 operand ``(batch, K)``, 3 the int8 weights ``(N, K)``, 5 ``batch * N``, 6 batch,
+    7 K, 8 N, 9 the int32 bias with the input zero point folded in, 10 / 11 the int32
+    multipliers / shifts (addresses in the weights), 12 the rounding (0 single, 1 double), 13
+    1: stream on the unit (K a multiple of 4), 0: the core's loop, 14 the output zero point,
+    15 / 16 lo / hi.
+    Every address must lie in main memory (with the whole operand), else the firmware
     stops with ``TableError.RANGE``.
 
     Results area (written by the firmware), 16 + 2 * layers words: 0 status
@@ -122,6 +129,7 @@ class CoreOp(enum.IntEnum):
     SOFTMAX_FP16 = 21   # cpu_softmax_fp16 (sim/golden_softmax_fp16.py)
     CONV_FLOAT_ONNX = 22  # a QDQ Conv onnxruntime runs unfused: MLAS's float32 (onnx_float.py)
     CONV_FAST_ONNX = 23  # the same from the NPU's exact sums, float32 only near ties (onnx_fast)
+    DENSE_DOT_INT8 = 24  # a TFLite dense / im2col convolution on the dot-product unit (dot_target)
 
 
 class TableError(enum.IntEnum):

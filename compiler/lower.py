@@ -152,7 +152,10 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
     """Lower ``graph`` for ``config``'s NPU; returns a :class:`~.program.Program`.
 
     ``precision``: ``"int8"`` (quantized models) or ``"fp16"`` (float models), default the
-    graph's own. Raises :class:`UnsupportedModel` for a precision the model cannot run in, a
+    graph's own. A variant without an NPU but with the dot-product unit (``dot_unit``, the
+    ``icebreaker`` preset) compiles through :func:`.dot_target.compile_dot` (the other
+    arguments do not apply there).
+    Raises :class:`UnsupportedModel` for a precision the model cannot run in, a
     variant without the NPU or the precision, and a program larger than main memory.
     ``planners=False`` turns the operator planners (:mod:`.npu_ops`) off: convolutions then
     take the GEMM / im2col path, depthwise, pooling and ADD the core (the older lowering).
@@ -177,6 +180,9 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
             f"a {'quantized' if graph.precision == 'int8' else 'float'} model runs in "
             f"{graph.precision}, not {precision} (float models run in fp16, full-integer "
             "models in int8)")
+    if not config.npu_rows and config.dot_unit:     # the iCEBreaker: core + dot-product unit
+        from .dot_target import compile_dot
+        return compile_dot(graph, config, precision)
     if not config.npu_rows:
         raise UnsupportedModel(f"variant {config.name!r} has no NPU")
     if precision == "fp16" and not config.npu_fp16:
@@ -262,30 +268,9 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
             layers.append(gemm_layer(graph, op, blob, a_name, m, k, n, config, precision))
         except ValueError as e:
             raise op.fail(f"cannot be lowered onto the NPU: {e}") from None
-    # memory plan of the activations
-    buffers.update({n: (value_dtype(graph, n), T[n].shape) for n in graph.inputs})
-    last = {}
-    first = {n: -1 for n in graph.inputs}
-    for i, layer in enumerate(layers):
-        for nm in layer.reads:
-            last[nm] = i
-        for nm in layer.writes:
-            first.setdefault(nm, i)
-    for nm in graph.outputs:
-        last[nm] = len(layers)
-    intervals = [Interval(nm, int(np.prod(shape)) * np.dtype(dt).itemsize, first[nm],
-                          max(last.get(nm, first[nm]), first[nm]))
-                 for nm, (dt, shape) in buffers.items()]
-    plan = plan_memory(intervals, aliases=aliases)
+    tensor_addr, weight_addr, weights, arena_base, plan = place(graph, config, layers, buffers,
+                                                                aliases, blob)
     main = config.region("main")
-    weights = blob.bytes()
-    arena_base = align_up(main.base + len(weights), 64)
-    if arena_base + plan.size > main.base + main.size:
-        raise UnsupportedModel(
-            f"the program needs {len(weights)} bytes of weights and {plan.size} bytes of "
-            f"activations; main memory of variant {config.name!r} has {main.size}")
-    tensor_addr = {nm: arena_base + off for nm, off in plan.offsets.items()}
-    weight_addr = {nm: main.base + off for nm, off in blob.addr.items()}
     flip, upper = False, False
     kinds = [None, *(la.kind for la in layers), None]
     for i, layer in enumerate(layers):
@@ -327,3 +312,37 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
                     a.commands, b.commands, (main.base, main.base + len(weights)))
     return Program(graph, config, precision, layers, weights, main.base, weight_addr,
                    tensor_addr, buffers, arena_base, plan.size, plan.total)
+
+
+def place(graph, config, layers, buffers, aliases, blob):
+    """The memory plan of a lowered layer list: the weights ``blob`` at main memory's base,
+    the activations (``buffers``: name -> (dtype, shape); graph inputs added here) in the
+    arena after it, ``aliases`` sharing their source's bytes. Returns ``(tensor_addr,
+    weight_addr, weights bytes, arena_base, plan)``; :class:`UnsupportedModel` when they do not
+    fit main memory. Shared by :func:`compile_graph` and the NPU-less targets
+    (:mod:`.dot_target`)."""
+    T = graph.tensors
+    buffers.update({n: (value_dtype(graph, n), T[n].shape) for n in graph.inputs})
+    last = {}
+    first = {n: -1 for n in graph.inputs}
+    for i, layer in enumerate(layers):
+        for nm in layer.reads:
+            last[nm] = i
+        for nm in layer.writes:
+            first.setdefault(nm, i)
+    for nm in graph.outputs:
+        last[nm] = len(layers)
+    intervals = [Interval(nm, int(np.prod(shape)) * np.dtype(dt).itemsize, first[nm],
+                          max(last.get(nm, first[nm]), first[nm]))
+                 for nm, (dt, shape) in buffers.items()]
+    plan = plan_memory(intervals, aliases=aliases)
+    main = config.region("main")
+    weights = blob.bytes()
+    arena_base = align_up(main.base + len(weights), 64)
+    if arena_base + plan.size > main.base + main.size:
+        raise UnsupportedModel(
+            f"the program needs {len(weights)} bytes of weights and {plan.size} bytes of "
+            f"activations; main memory of variant {config.name!r} has {main.size}")
+    tensor_addr = {nm: arena_base + off for nm, off in plan.offsets.items()}
+    weight_addr = {nm: main.base + off for nm, off in blob.addr.items()}
+    return tensor_addr, weight_addr, weights, arena_base, plan

@@ -1,7 +1,8 @@
 """Run a compiled :class:`~.program.Program` on the simulated SoC: the whole model in one
 firmware run.
 
-The ``npu_model_run`` firmware (firmware/npu_jobs/npu_model_run/) walks the program's binary
+The ``npu_model_run`` firmware (firmware/npu_jobs/npu_model_run/; on the NPU-less dot-unit
+variants ``dot_model_run``, firmware/dot_apps/, :func:`runner_program`) walks the program's binary
 layer table (format: :mod:`.program`): NPU layers as LIST doorbells (the NPU fetches their
 descriptors from main memory), core layers (RESHAPE, INT8 ADD / pooling / SOFTMAX, FP16 ADD /
 pooling, im2col) with the C kernels of firmware/npu/cpu_ops_*.c, in order, timing every layer
@@ -25,8 +26,8 @@ from .errors import UnsupportedModel
 from .execute import load_inputs, read_outputs, run_core_layer
 from .layer_table import TableError, pack_layer_table, results_bytes, unpack_results
 
-__all__ = ["run_program_soc", "SocSegment", "SocRun", "missing_kernels", "intact_tensors",
-           "check_intermediates", "tile_stats", "BOOT_BYTES"]
+__all__ = ["run_program_soc", "runner_program", "SocSegment", "SocRun", "missing_kernels",
+           "intact_tensors", "check_intermediates", "tile_stats", "BOOT_BYTES"]
 
 #: The boot block at the top of main memory (firmware/npu_jobs/npu_model_run/main.c, its
 #: BOOT_BYTES): words 0-15 the table address, status, failing layer and the tiles' DMA
@@ -52,6 +53,18 @@ def tile_stats(boot):
 
 
 PROGRAM = "npu_model_run"
+#: The runner of the NPU-less dot-unit variants (compiler/dot_target.py): the same walker and
+#: memory contract, firmware/dot_apps/dot_model_run/.
+DOT_PROGRAM = "dot_model_run"
+
+
+def runner_program(config):
+    """``(program, firmware folder)`` of the firmware that walks a layer table on ``config``:
+    ``dot_model_run`` on a variant with the dot-product unit and no NPU, else
+    ``npu_model_run``."""
+    if not config.npu_rows and config.dot_unit:
+        return DOT_PROGRAM, "dot_apps"
+    return PROGRAM, "npu_jobs"
 
 
 @dataclasses.dataclass
@@ -153,7 +166,7 @@ def run_program_soc(program, inputs, *, host_fallback=False, max_cycles=400_000_
                                f"main memory ({end - main.base} of {main.size} bytes)")
     image = _Image(main.base, program.arena_base + program.arena_size - main.base)
     load_inputs(image, program, inputs)
-    elf = job_elf(config, PROGRAM)
+    elf = job_elf(config, *runner_program(config))
     segments, part = [], []
     layer_cycles = [0 if la.kind == "alias" else None for la in program.layers]
     for k, rec in enumerate(records + [None]):
@@ -197,7 +210,8 @@ def _walk(program, indices, records, image, elf, commands, commands_base, table_
                 detail += f" (NPU error {res['npu_error']} at descriptor {res['npu_index']})"
         else:
             detail = f"status {result.status}, exit {result.exit_code}"
-        raise RuntimeError(f"the {PROGRAM} firmware failed: {detail}")
+        raise RuntimeError(f"the {runner_program(program.config)[0]} firmware failed: "
+                           f"{detail}")
     image.data[:] = result.dumps[(image.base, len(image.data))]
     count = sum(r[3] for r in records if r[0] == 1)
     return SocSegment(list(indices), count, res["cycles"], res["macs"], res["busy"],

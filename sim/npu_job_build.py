@@ -45,16 +45,17 @@ def optimisation(config):
     return "-Os" if config.ram_size <= SMALL_RAM else "-O2"
 
 
-def job_elf(config, program=PROGRAM):
+def job_elf(config, program=PROGRAM, folder="npu_jobs"):
     """Path of ``<program>.elf`` (default ``npu_job``) built for ``config``; builds it when
-    needed.
+    needed. ``folder``: the firmware folder holding the program (``dot_apps`` for
+    ``dot_model_run``, the runner of the dot-unit variants).
 
     Raises UserError when the firmware sources are missing or the build fails."""
     from dure import header
 
     firmware = firmware_root()
-    if not (firmware / "npu_jobs" / program / "main.c").is_file():
-        raise UserError(f"the {program} firmware sources are not in {firmware}/npu_jobs")
+    if not (firmware / folder / program / "main.c").is_file():
+        raise UserError(f"the {program} firmware sources are not in {firmware}/{folder}")
     base = build_root() / f"firmware-jobs-{config.name}"
     include, out = base / "include", base / "firmware"
     include.mkdir(parents=True, exist_ok=True)
@@ -69,7 +70,7 @@ def job_elf(config, program=PROGRAM):
         done = subprocess.run(
             ["make", "-s", "-C", str(firmware), f"PY={sys.executable}", f"BUILD={out}",
              f"OPT={optimisation(config)}",
-             f"GEN_INCLUDE={include}", f"PROGRAM_DIRS={firmware / 'npu_jobs'}",
+             f"GEN_INCLUDE={include}", f"PROGRAM_DIRS={firmware / folder}",
              f"RUNTIME_SRC={' '.join(runtime)}", str(out / f"{program}.elf")],
             capture_output=True, text=True)
     if done.returncode:

@@ -1,9 +1,12 @@
 /* dot_dense.h: a TFLite INT8 FULLY_CONNECTED layer with the dot-product unit or on the core
- * alone (firmware/dot_apps/dot_dense/). Bit for bit the golden model's
+ * alone (firmware/dot_apps/dot_dense/; the model runner dot_model_run uses the same functions
+ * for FULLY_CONNECTED and, over the patch matrix, CONV_2D). Bit for bit the golden model's
  * sim/golden_tflite.py::fully_connected_int8 (weights zero point 0):
  *   acc[b][o] = bias[o] + sum_k (x[b][k] - input_zp) * w[o][k]     (int32, wrapping)
  *   y[b][o]   = clamp(MultiplyByQuantizedMultiplierSingleRounding(acc, mult[o], shift[o])
- *                     + output_zp, lo, hi)                                              */
+ *                     + output_zp, lo, hi)
+ * With `double_rounding` set, MultiplyByQuantizedMultiplier (gemmlowp's two roundings,
+ * fixedpoint.h fx_mbqm) instead: TFLite's CONV_2D (golden conv2d_int8). */
 #ifndef DURE_DOT_DENSE_H
 #define DURE_DOT_DENSE_H
 
@@ -18,6 +21,7 @@ struct dot_dense {
     const int32_t *mult, *shift;    /* per output unit; shift in [-31, 30] */
     uint32_t *ones;                 /* dot_stream_dense_int8 with input_zp != 0: in bytes of
                                        scratch in main memory (filled with ones) */
+    int32_t double_rounding;        /* 0: single rounding (FULLY_CONNECTED), 1: double (CONV_2D) */
 };
 
 /* The dense layer with the unit reading x and w from main memory itself (dot_stream): x, w and

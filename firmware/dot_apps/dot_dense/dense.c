@@ -1,8 +1,9 @@
 /* dense.c: the TFLite INT8 FULLY_CONNECTED of dot_dense.h, on the dot-product unit and on the
- * core alone. */
+ * core alone (also compiled into dot_model_run, through its dense.c). */
 #include "dot_dense.h"
 
 #include "dot_unit.h"
+#include "fixedpoint.h"
 
 int32_t dot_mbqm_single(int32_t x, int32_t m, int32_t shift)
 {
@@ -19,6 +20,8 @@ static int bad(const struct dot_dense *p)
         return 1;
     if (p->lo < -128 || p->hi > 127 || p->lo > p->hi)
         return 1;
+    if (p->double_rounding != 0 && p->double_rounding != 1)
+        return 1;
     for (uint32_t o = 0; o < p->out; o++)
         if (p->shift[o] < -31 || p->shift[o] > 30)
             return 1;
@@ -27,7 +30,9 @@ static int bad(const struct dot_dense *p)
 
 static int8_t requantize(const struct dot_dense *p, int32_t acc, uint32_t o)
 {
-    int32_t v = dot_mbqm_single(acc, p->mult[o], p->shift[o]) + p->output_zp;
+    int32_t v = (p->double_rounding ? fx_mbqm(acc, p->mult[o], p->shift[o])
+                                    : dot_mbqm_single(acc, p->mult[o], p->shift[o])) +
+                p->output_zp;
     if (v < p->lo)
         v = p->lo;
     if (v > p->hi)

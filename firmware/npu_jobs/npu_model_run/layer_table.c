@@ -164,7 +164,7 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
     case LT_OP_DEQUANTIZE_ONNX:
         return lt_onnx_op(env, r);
     default:
-        return LT_E_OP;
+        return env->core_op ? env->core_op(env, r) : LT_E_OP;
     }
 }
 
