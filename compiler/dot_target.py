@@ -38,9 +38,13 @@ from .program import Layer, Program
 from .reference import constant, tflite_multipliers
 
 __all__ = ["compile_dot", "dense_params", "dot_dense_reference", "run_program_dot",
-           "ROUNDING_SINGLE", "ROUNDING_DOUBLE"]
+           "DOT_PEAK_MACS_PER_CYCLE", "ROUNDING_SINGLE", "ROUNDING_DOUBLE"]
 
-#: Word 14 of a ``DENSE_DOT_INT8`` record: the requantization's rounding.
+#: The dot-product unit's peak (rtl/soc/dot_unit.py): 4 MACs per word pair, one pair per two
+#: cycles of main memory's single port.
+DOT_PEAK_MACS_PER_CYCLE = 2
+
+#: Word 12 of a ``DENSE_DOT_INT8`` record: the requantization's rounding.
 ROUNDING_SINGLE = 0     # MultiplyByQuantizedMultiplierSingleRounding (FULLY_CONNECTED)
 ROUNDING_DOUBLE = 1     # MultiplyByQuantizedMultiplier, gemmlowp (CONV_2D)
 

@@ -90,7 +90,8 @@ def soc_layer_rows(program, run, *, cycles_header="cycles"):
     rows = []
     for i, (layer, cycles) in enumerate(zip(program.layers, run.layer_cycles, strict=True)):
         where = ("NPU" if layer.where == "npu" else "alias" if layer.where == "alias" else
-                 "host (no C kernel)" if i in run.host_layers else "core (C)")
+                 "host (no C kernel)" if i in run.host_layers else
+                 "dot unit" if layer.kind == "dot_dense" and layer.params["dot"] else "core (C)")
         util = (f"{100 * layer.macs / cycles / peak:.1f}"
                 if cycles and layer.where == "npu" else "-")
         rows.append([i, layer.op.source, where, layer.kind.lower(), layer.macs,

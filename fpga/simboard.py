@@ -30,10 +30,10 @@ __all__ = ["sim_config", "Faults", "SimBoard", "SimulatorError", "BOARD_VARIANTS
 _FPGA_DIR = pathlib.Path(__file__).resolve().parent
 
 
-#: The SoC variant each simulated board runs (``SimBoard(board=...)``): the board's preset, or
-#: for the iCEBreaker the variant with its 2x2 INT8 NPU (the board preset has no NPU, and a
-#: compiled model needs one).
-BOARD_VARIANTS = {"ulx3s": "ulx3s", "icebreaker": "icebreaker-npu"}
+#: The SoC variant each simulated board runs (``SimBoard(board=...)``): the board's preset, the
+#: one ``make fpga BOARD=...`` builds (the iCEBreaker's: the tiny core and the INT8 dot-product
+#: unit, no NPU; models compile for it through compiler/dot_target.py).
+BOARD_VARIANTS = {"ulx3s": "ulx3s", "icebreaker": "icebreaker"}
 
 #: Nominal clock of every simulated board: slow, so that the boot loader's timeouts (counted in
 #: cycles) pass quickly in simulation. Cycle counts do not depend on it.

@@ -2,13 +2,15 @@
 
 ``dure board infer MODEL --input X.npy [--out Y.npy] (--port DEV | --sim [BOARD]) [--board B]
 [--check]`` compiles the TFLite / ONNX model for the board's SoC variant (:data:`VARIANTS`:
-its memory map, main-memory size and NPU array), loads the ``npu_model_run`` firmware, the
+its memory map, main-memory size and NPU array, or on the iCEBreaker its dot-product unit),
+loads the ``npu_model_run`` firmware (``dot_model_run`` on the iCEBreaker), the
 memory image (weights, input, command lists) and the layer table through the UART boot loader
 (every range CRC-checked), starts the firmware, waits for its exit, reads the image and the
 per-layer counters back (:func:`dure.compiler.soc.run_program_soc` with the link as its runner),
 and prints the cycles per layer, inferences per second at the board's clock and the link time.
 ``--check`` compares the output with the model's runtime (LiteRT's reference kernels or
-onnxruntime) bit for bit (INT8), and with the NPU command model.
+onnxruntime) bit for bit (INT8), and with the NPU command model (on the iCEBreaker, which
+has no NPU, the compiler's model of the program: every layer from the program's own buffers).
 
 Exit status: 0 done (and equal with ``--check``), 1 a mismatch, 2 bad input (a model that does
 not fit the board's memory among them), 3 the link failed, 124 the run timed out.
@@ -24,10 +26,13 @@ from .compile import add_onnx_fused_qdq
 
 __all__ = ["VARIANTS", "add_infer_arguments", "infer", "run_on_board", "BoardTimeout"]
 
-#: The SoC variant a model is compiled for on each board. The iCEBreaker's board preset has no
-#: NPU; models run on its ``icebreaker-npu`` variant (2x2 INT8 array; the bitstream must be
-#: built with it, fpga/README.md), which is also what ``--sim icebreaker`` simulates.
-VARIANTS = {"ulx3s": "ulx3s", "icebreaker": "icebreaker-npu"}
+#: The SoC variant a model is compiled for on each board: the board's preset, the one ``make
+#: fpga BOARD=...`` builds and ``--sim BOARD`` simulates. The iCEBreaker's has no NPU: its
+#: models compile for the core and the INT8 dot-product unit (compiler/dot_target.py, run by
+#: the ``dot_model_run`` firmware). ``icebreaker-npu`` (a 2x2 INT8 NPU that does not fit the
+#: UP5K) stays a simulation-only variant (``dure infer --variant icebreaker-npu --soc``), no
+#: board's.
+VARIANTS = {"ulx3s": "ulx3s", "icebreaker": "icebreaker"}
 
 EXIT_MISMATCH = 1
 EXIT_LINK = 3
@@ -144,10 +149,12 @@ def run_on_board(program, inputs, link, *, run_timeout=600.0, host_fallback=Fals
 
 
 def _report(program, run, clk_freq, board, jobs, link, batch):
+    from ..compiler.dot_target import DOT_PEAK_MACS_PER_CYCLE
     from ..compiler.report import soc_layer_rows
     from ..sim.report import format_table
 
-    peak = program.config.npu_peak_macs_per_cycle
+    peak = program.config.npu_peak_macs_per_cycle or (
+        DOT_PEAK_MACS_PER_CYCLE if program.config.dot_unit else 0)
     print(format_table(*soc_layer_rows(program, run)))
     cycles = run.cycles
     if cycles:
@@ -177,7 +184,9 @@ def _compare(graph, data, program, x, y, run):
     model_y = run_program(program, [x])[0][0]
     same = _bits_equal(y, model_y)
     ok &= same
-    print(f"check: the NPU command model: {'bit-exact' if same else 'DIFFERS'}")
+    model = "the NPU command model" if program.config.npu_rows else \
+        "the compiler's program model (no NPU)"
+    print(f"check: {model}: {'bit-exact' if same else 'DIFFERS'}")
     checked, bad = check_intermediates(program, run.image, [x])
     ok &= not bad
     print(f"check: {len(checked)} intermediate tensors still in memory: "
