@@ -4,10 +4,11 @@ Fast tests (make test): the errors a user meets before or instead of a run (a mo
 not fit the board's memory, a link nobody answers, a board whose boot loader reports other
 memories than the variant the model was compiled for), against a pseudo-terminal. The board
 runs (marked slow: loading the firmware through the simulated UART takes minutes on a busy
-machine; make fuzz runs them) compile small TFLite models for the simulated ULX3S (4x4 INT8 +
+machine; make fuzz runs them) compile small TFLite models for the simulated ULX3S (4x2 INT8 +
 FP16 NPU, main memory through the SDRAM controller and the harness's chip model) and
-iCEBreaker (its 2x2 INT8 NPU variant), load, run, read back and compare with LiteRT's reference
-kernels bit for bit, with framing errors injected on the line."""
+iCEBreaker (its board preset: the tiny core and the INT8 dot-product unit, no NPU;
+compiler/dot_target.py), load, run, read back and compare with LiteRT's reference kernels bit
+for bit, with framing errors injected on the line."""
 
 import itertools
 import os
@@ -22,6 +23,7 @@ from dure.fpga.link import BoardLink, LinkError
 from dure.fpga.protocol import INFO_FORMAT, FrameDecoder, Type, encode
 from dure.fpga.simboard import Faults, SimBoard, sim_config
 from dure.sim.verif import compiler_models as cm
+from dure.sim.verif import dot_models as dm
 from dure.sim.verif.litert_ref import run_reference
 
 from dure.cli import main
@@ -58,7 +60,7 @@ def test_model_too_large_for_the_board_names_the_sizes(tmp_path, capsys):
     err = capsys.readouterr().err
     assert status == 2
     assert "cannot run the model on the icebreaker" in err
-    assert "main memory of variant 'icebreaker-npu' has 65536" in err
+    assert "main memory of variant 'icebreaker' has 65536" in err
 
 
 def test_link_nobody_answers_is_a_link_failure(tmp_path, pty_port, capsys):
@@ -108,8 +110,13 @@ def test_board_variants_are_the_presets_memories():
         sim, real = sim_config(board=board, main=memory), preset(variant)
         assert [(r.name, r.base, r.size) for r in sim.regions] == \
             [(r.name, r.base, r.size) for r in real.regions]
-        assert (sim.npu_rows, sim.npu_cols, sim.npu_fp16, sim.core, sim.npu_eltwise) == \
-            (real.npu_rows, real.npu_cols, real.npu_fp16, real.core, real.npu_eltwise)
+        assert (sim.npu_rows, sim.npu_cols, sim.npu_fp16, sim.core, sim.npu_eltwise,
+                sim.dot_unit) == \
+            (real.npu_rows, real.npu_cols, real.npu_fp16, real.core, real.npu_eltwise,
+             real.dot_unit)
+    # each board runs the preset `make fpga BOARD=...` builds (fpga/boards.py)
+    from dure.fpga.boards import BOARDS
+    assert {b: BOARDS[b].preset for b in VARIANTS} == VARIANTS
     with pytest.raises(ValueError, match="no simulated board 'orangecrab'"):
         sim_config(board="orangecrab")
 
@@ -119,20 +126,53 @@ def test_board_variants_are_the_presets_memories():
 
 @pytest.mark.slow
 def test_infer_on_the_simulated_icebreaker(tmp_path, capsys):
-    # The CLI end to end: compile for the icebreaker-npu variant (2x2 INT8, TFLite
-    # requantization only), load, run, read back, check against LiteRT bit for bit.
-    model, x, _ = _model(tmp_path, cm.tflite_int8_mlp, batch=2, sizes=(16, 8, 10))
+    # The CLI end to end on the board preset (`make fpga BOARD=icebreaker`: the tiny core and
+    # the dot-product unit): a CNN (convolutions through im2col and direct on the unit, ADD,
+    # pools, FC, SOFTMAX on the core) compiled by the dot target, loaded, run by dot_model_run,
+    # read back, checked against LiteRT bit for bit.
+    model, x, _ = _model(tmp_path, dm.tflite_int8_dot_cnn, seed=4)
     out = tmp_path / "y.npy"
     status = main(["board", "infer", str(model), "--input", str(x), "--sim", "icebreaker",
                    "--out", str(out), "--check"])
     captured = capsys.readouterr()
     assert status == 0, captured.err
+    assert "starting the simulated icebreaker (variant link-" in captured.err
     assert "check: LiteRT reference kernels: bit-exact" in captured.out
-    assert "check: the NPU command model: bit-exact" in captured.out
+    assert "check: the compiler's program model (no NPU): bit-exact" in captured.out
+    assert "dot unit" in captured.out                   # the per-layer table says where
     assert "inferences/s at the board's 12 MHz" in captured.out
     want = run_reference(model.read_bytes(), np.load(x))[0]
     got = np.load(out)
     assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+@pytest.mark.slow
+def test_infer_on_the_simulated_icebreaker_with_line_faults(tmp_path):
+    # The MLP on the iCEBreaker's preset with drops, bit flips and inserted bytes on the line
+    # while loading and reading back: every fault recovered, the answer LiteRT's bit for bit;
+    # then a line that drops everything: a LinkError, no answer.
+    model, _, x = _model(tmp_path, cm.tflite_int8_mlp, seed=2, batch=2, sizes=(16, 8, 10))
+    graph, data = load_model(str(model))
+    want = run_reference(data, x)[0]
+    faults = Faults(drop=0.0003, flip=0.0003, insert=0.0002, h2d_bytes=20_000, d2h_bytes=4000,
+                    seed=5)
+    with SimBoard(board="icebreaker", faults=faults) as board:
+        assert board.config.dot_unit and not board.config.npu_rows
+        program = compile_graph(graph, board.config)
+        assert {la.kind for la in program.layers} == {"dot_dense"}
+        link = BoardLink.open(board.port, timeout=15.0)
+        try:
+            outputs, run, jobs = run_on_board(program, [x], link, run_timeout=600)
+            assert outputs[0].dtype == want.dtype and np.array_equal(outputs[0], want)
+            assert sum(faults.injected.values()) >= 3
+            assert link.stats.resent >= 1
+            assert run.cycles > 0 and len(jobs) == 1
+            board.faults = Faults(drop=1.0, d2h_from=0)
+            link.timeout, link.retries = 2.0, 1
+            with pytest.raises(LinkError, match="no valid reply"):
+                run_on_board(program, [x], link, run_timeout=60)
+        finally:
+            link.close()
 
 
 @pytest.mark.slow
