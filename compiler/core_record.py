@@ -67,6 +67,12 @@ def core_record(program, layer):
                      wa[q["shift"]], q["rounding"], int(q["dot"]), q["zero_point"] & 0xFFFF_FFFF,
                      q["lo"] & 0xFFFF_FFFF, q["hi"] & 0xFFFF_FFFF]
         return rec
+    if layer.kind == "dot_depthwise":   # the dot-unit target (dot_depthwise.py)
+        from .dot_depthwise import depthwise_record_words
+        rec[1] = CoreOp.DEPTHWISE_DOT_INT8
+        for i, v in depthwise_record_words(program, layer).items():
+            rec[i] = v
+        return rec
     kind = op.kind
     T = graph.tensors
     if op.attrs.get("ort_float") and kind in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D):

@@ -18,19 +18,24 @@ Every layer runs on the control core, walked by the ``dot_model_run`` firmware
   over the (N*OH*OW) x (KH*KW*Cin) patch matrix with the OHWI filter as (Cout, KH*KW*Cin) and
   the convolution's double rounding (``MultiplyByQuantizedMultiplier``,
   :func:`dure.sim.golden_tflite.conv2d_int8`);
+- DEPTHWISE_CONV_2D (depth multiplier 1): a ``dot_depthwise`` layer (:mod:`.dot_depthwise`):
+  per output pixel the core gathers each channel's taps into a word-aligned row, one stream
+  per channel;
 - every other operator: the core layer of the NPU targets (RESHAPE copies or aliases, ADD,
   MAX / AVERAGE_POOL_2D, SOFTMAX, QUANTIZE, TRANSPOSE, PAD: the C kernels of
   firmware/npu/cpu_ops_*.c, the TFLite reference arithmetic).
 
 Only full-integer TFLite models (INT8, weights with zero point 0) are taken. An operator the
-target cannot run (DEPTHWISE_CONV_2D, a pooling with explicit padding, an ONNX or float model,
-...) is refused at compile time with :class:`~.errors.UnsupportedModel` naming the operator
-and the target; never a silent wrong answer.
+target cannot run (a depthwise convolution with a depth multiplier, a pooling with explicit
+padding, an ONNX or float model, ...) is refused at compile time with
+:class:`~.errors.UnsupportedModel` naming the operator and the target; never a silent wrong
+answer.
 """
 
 import numpy as np
 from dure.sim.golden_fixedpoint import wrap_int32
 
+from .dot_depthwise import depthwise_layer
 from .errors import UnsupportedModel
 from .ir import OpKind, is_layout_view
 from .lower_layers import gemm_form, layer_macs
@@ -131,7 +136,11 @@ def compile_dot(graph, config, precision=None, *, unit=True):
             layers.append(_dense_layer(graph, op, blob, a_name, m, k, n, unit))
             continue
         if op.kind is OpKind.DEPTHWISE_CONV_2D:
-            raise op.fail(f"DEPTHWISE_CONV_2D is not supported by {target} (no C kernel yet)")
+
+            def refuse(what, op=op):
+                raise op.fail(f"{what} is not supported by {target}")
+            layers.append(depthwise_layer(graph, op, blob, buffers, unit, refuse))
+            continue
         for nm in op.inputs:
             if nm is not None and T[nm].const and nm not in blob.addr:
                 blob.add(nm, constant(graph, nm))
@@ -184,5 +193,6 @@ def run_program_dot(program, inputs):
     load_inputs(image, program, inputs)
     for layer in program.layers:
         run_core_layer(image, program, layer)
-    macs = [la.macs if la.kind == "dot_dense" else 0 for la in program.layers]
+    macs = [la.macs if la.kind in ("dot_dense", "dot_depthwise") else 0
+            for la in program.layers]
     return read_outputs(image, program), ProgramRun(0, sum(macs), macs)

@@ -76,6 +76,10 @@ def run_core_layer(memory, program, layer):
         a = a.reshape(layer.params["batch"], layer.params["in"])
         y = dot_dense_reference(graph, layer, a)
         _write(memory, program, layer.writes[0], y.reshape(program.buffers[layer.writes[0]][1]))
+    elif layer.kind == "dot_depthwise":     # depthwise on the dot unit (dot_depthwise)
+        from .dot_depthwise import dot_depthwise_reference
+        x = _read(memory, program, layer.reads[0])
+        _write(memory, program, layer.writes[0], dot_depthwise_reference(graph, layer, x))
     elif layer.kind == "conv_fast":     # the fast path's core half (onnx_fast.py)
         x, sums = (_read(memory, program, n) for n in layer.reads)
         y, stats = finish(graph, layer.op, x, sums)

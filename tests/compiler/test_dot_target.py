@@ -35,6 +35,10 @@ MODELS = {
     "cnn": (dm.tflite_int8_dot_cnn, {}),
     # the first convolution's K is 27: on the core; the others on the unit
     "cnn_cin3": (dm.tflite_int8_dot_cnn, dict(cin=3)),
+    # DEPTHWISE_CONV_2D 3x3 stride 2 SAME (RELU6) on the unit: the ULX3S tests' CNN
+    "cnn_dw": (cm.tflite_int8_cnn, dict(h=6, w=6, cin=2, c=4, units=5)),
+    # the same with every convolution streaming (K 36, 8, 32; depthwise rows 12)
+    "cnn_dw8": (cm.tflite_int8_cnn, dict(h=8, w=8, cin=4, c=8, units=10)),
 }
 
 
@@ -69,6 +73,11 @@ def test_program_model_equals_litert(name, unit):
         assert rec[13] == int(unit and layer.params["in"] % 4 == 0)
         assert rec[12] == (ROUNDING_SINGLE if layer.op.kind.value == "FULLY_CONNECTED"
                            else ROUNDING_DOUBLE)
+    records = program.layer_records(program.table_layout()[0])
+    for i, rec in zip(program.table_layers(), records, strict=True):
+        if program.layers[i].kind == "dot_depthwise":
+            assert rec[1] == CoreOp.DEPTHWISE_DOT_INT8
+            assert (rec[28], rec[29]) == (int(unit), 12)    # 3x3 taps in 3 words
 
 
 def test_which_layers_stream_on_the_unit():
@@ -100,11 +109,30 @@ def test_input_zero_point_folded_into_the_bias():
     np.testing.assert_array_equal(p["bias"], want.astype(np.int32))
 
 
-def test_depthwise_refused_naming_operator_and_target():
-    graph = parse_tflite(cm.tflite_int8_cnn(np.random.default_rng(1), h=6, w=6, c=4))
+def test_depthwise_packed_rows_and_folded_bias():
+    from dure.compiler.dot_depthwise import depthwise_params
+    _, graph, _ = _model("cnn_dw")
+    op = next(op for op in graph.ops if op.kind.value == "DEPTHWISE_CONV_2D")
+    p = depthwise_params(graph, op)
+    w = graph.tensors[op.inputs[1]].data                   # (1, 3, 3, C)
+    c = w.shape[3]
+    assert p["w"].shape == (c, 12) and not p["w"][:, 9:].any()
+    np.testing.assert_array_equal(p["w"][:, :9], w.reshape(9, c).T)
+    zx = graph.tensors[op.inputs[0]].quant.zp
+    bias = graph.tensors[op.inputs[2]].data.astype(np.int64)
+    np.testing.assert_array_equal(p["bias"], (bias - zx * w.reshape(9, c).astype(
+        np.int64).sum(axis=0)).astype(np.int32))
+
+
+def test_depth_multiplier_refused_naming_operator_and_target():
+    _, graph, _ = _model("cnn_dw")
+    op = next(op for op in graph.ops if op.kind.value == "DEPTHWISE_CONV_2D")
+    op.attrs["depth_multiplier"] = 2
     with pytest.raises(UnsupportedModel) as e:
         compile_graph(graph, CONFIG)
-    assert "DEPTHWISE_CONV_2D is not supported by the icebreaker target" in str(e.value)
+    assert "DEPTHWISE_CONV_2D with a depth multiplier other than 1 is not supported by the " \
+        "icebreaker target" in str(e.value)
+    assert "'dw/output'" in str(e.value)
 
 
 def test_float_and_onnx_models_refused():

@@ -27,6 +27,8 @@ MODELS = {
     "mlp_odd": (cm.tflite_int8_mlp, dict(batch=3, sizes=(18, 7, 5))),
     "cnn": (dm.tflite_int8_dot_cnn, {}),
     "cnn_cin3": (dm.tflite_int8_dot_cnn, dict(cin=3)),
+    "cnn_dw": (cm.tflite_int8_cnn, dict(h=6, w=6, cin=2, c=4, units=5)),
+    "cnn_dw8": (cm.tflite_int8_cnn, dict(h=8, w=8, cin=4, c=8, units=10)),
 }
 
 
@@ -54,7 +56,7 @@ def test_model_bit_exact_unit_faster_than_core(name):
         cycles[unit] = run
     dot, core = cycles[True], cycles[False]
     streams = [i for i, la in enumerate(compile_dot(graph, CONFIG).layers)
-               if la.kind == "dot_dense" and la.params["dot"]]
+               if la.kind in ("dot_dense", "dot_depthwise") and la.params["dot"]]
     print(f"{name}: dot unit {dot.cycles} cycles ({CLOCK / dot.cycles:.1f} inferences/s at "
           f"12 MHz), core alone {core.cycles} ({CLOCK / core.cycles:.1f}/s), "
           f"x{core.cycles / dot.cycles:.2f}; per layer {dot.layer_cycles} / "

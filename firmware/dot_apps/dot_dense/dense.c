@@ -28,16 +28,28 @@ static int bad(const struct dot_dense *p)
     return 0;
 }
 
-static int8_t requantize(const struct dot_dense *p, int32_t acc, uint32_t o)
+static inline int8_t requant(int32_t acc, int32_t mult, int32_t shift, int32_t double_rounding,
+                             int32_t output_zp, int32_t lo, int32_t hi)
 {
-    int32_t v = (p->double_rounding ? fx_mbqm(acc, p->mult[o], p->shift[o])
-                                    : dot_mbqm_single(acc, p->mult[o], p->shift[o])) +
-                p->output_zp;
-    if (v < p->lo)
-        v = p->lo;
-    if (v > p->hi)
-        v = p->hi;
+    int32_t v = (double_rounding ? fx_mbqm(acc, mult, shift) : dot_mbqm_single(acc, mult, shift)) +
+                output_zp;
+    if (v < lo)
+        v = lo;
+    if (v > hi)
+        v = hi;
     return (int8_t)v;
+}
+
+int8_t dot_requantize(int32_t acc, int32_t mult, int32_t shift, int32_t double_rounding,
+                      int32_t output_zp, int32_t lo, int32_t hi)
+{
+    return requant(acc, mult, shift, double_rounding, output_zp, lo, hi);
+}
+
+/* inlined into the layer loops (the call of dot_requantize cost the dense layers 10-17 %) */
+static inline int8_t requantize(const struct dot_dense *p, int32_t acc, uint32_t o)
+{
+    return requant(acc, p->mult[o], p->shift[o], p->double_rounding, p->output_zp, p->lo, p->hi);
 }
 
 /* init + sum_k (x[k] - zp) * w[k] on the core (int32 wrapping), unrolled by four. */

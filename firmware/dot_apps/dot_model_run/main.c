@@ -4,7 +4,8 @@
  * compiler/layer_table.py) and adds the one record that walker has no kernel for:
  * LT_OP_DENSE_DOT_INT8, a TFLite FULLY_CONNECTED (or a CONV_2D over its patch matrix) through
  * dot_stream_dense_int8 (one stream of the unit per output; K a multiple of 4) or, when the
- * record says so, cpu_dense_int8 on the core alone (dot_dense.h).
+ * record says so, cpu_dense_int8 on the core alone (dot_dense.h); and
+ * LT_OP_DEPTHWISE_DOT_INT8, a DEPTHWISE_CONV_2D (depthwise.c).
  *
  * Memory contract as npu_model_run's (dure.compiler.soc): the boot block is the last BOOT_BYTES
  * (256) bytes of main memory, word 0 the table's address; written back: 1 the status (also the
@@ -15,6 +16,7 @@
 #include "dure_rt.h"
 #include "../../npu_jobs/npu_model_run/layer_table.h"
 #include "../../npu_jobs/npu_model_run/layer_walk.h"
+#include "dot_model_run.h"
 
 #define BOOT_BYTES 256u          /* dure.compiler.soc.BOOT_BYTES */
 #define NO_NPU_CODE 0xFFu        /* the "NPU error" of an NPU record on this SoC */
@@ -34,10 +36,13 @@ static uint64_t now(void *ctx)
     return rdcycle64();
 }
 
-/* LT_OP_DENSE_DOT_INT8 (record words: compiler/layer_table.py). */
+/* The walker's core_op hook: LT_OP_DENSE_DOT_INT8 here (record words:
+ * compiler/layer_table.py), LT_OP_DEPTHWISE_DOT_INT8 in depthwise.c. */
 static int dense_dot(const struct lt_env *env, const uint32_t *r)
 {
     uint32_t batch = r[6], in = r[7], out = r[8], stream = r[13];
+    if (r[1] == LT_OP_DEPTHWISE_DOT_INT8)
+        return dot_depthwise(env, r);
     if (r[1] != LT_OP_DENSE_DOT_INT8)
         return LT_E_OP;
     if (!batch || !in || !out || (uint64_t)batch * out != r[5] || r[12] > 1u || stream > 1u ||

@@ -28,7 +28,8 @@ enum lt_op {
     LT_OP_GLOBAL_AVG_POOL_ONNX = 14, LT_OP_SOFTMAX_ONNX = 15, LT_OP_PAD = 16,
     LT_OP_QUANTIZE_TFLITE = 17, LT_OP_AVG_POOL_ONNX = 18,
     LT_OP_DEPTHWISE_ONNX = 19, LT_OP_REQUANTIZE_TFLITE = 20, LT_OP_SOFTMAX_FP16 = 21,
-    LT_OP_CONV_FLOAT_ONNX = 22, LT_OP_CONV_FAST_ONNX = 23, LT_OP_DENSE_DOT_INT8 = 24
+    LT_OP_CONV_FLOAT_ONNX = 22, LT_OP_CONV_FAST_ONNX = 23, LT_OP_DENSE_DOT_INT8 = 24,
+    LT_OP_DEPTHWISE_DOT_INT8 = 25
 };
 
 /* Status (results word 0, the firmware's exit code); names as compiler.program.TableError. */
@@ -52,7 +53,8 @@ struct lt_env {
     uint32_t (*npu_tiles)(void *ctx, uint32_t tiles, const uint32_t *lists,
                           const uint32_t *counts, uint32_t *tile, uint32_t *index);
     /* Core records this walker has no kernel for (LT_OP_DENSE_DOT_INT8: the dot-product
-     * unit's, firmware/dot_apps/dot_model_run/); returns an lt_status. NULL: LT_E_OP. */
+     * unit's, and LT_OP_DEPTHWISE_DOT_INT8: firmware/dot_apps/dot_model_run/); returns an
+     * lt_status. NULL: LT_E_OP. */
     int (*core_op)(const struct lt_env *env, const uint32_t *rec);
 };
 

@@ -23,7 +23,6 @@ from dure.fpga.link import BoardLink, LinkError
 from dure.fpga.protocol import INFO_FORMAT, FrameDecoder, Type, encode
 from dure.fpga.simboard import Faults, SimBoard, sim_config
 from dure.sim.verif import compiler_models as cm
-from dure.sim.verif import dot_models as dm
 from dure.sim.verif.litert_ref import run_reference
 
 from dure.cli import main
@@ -127,10 +126,10 @@ def test_board_variants_are_the_presets_memories():
 @pytest.mark.slow
 def test_infer_on_the_simulated_icebreaker(tmp_path, capsys):
     # The CLI end to end on the board preset (`make fpga BOARD=icebreaker`: the tiny core and
-    # the dot-product unit): a CNN (convolutions through im2col and direct on the unit, ADD,
-    # pools, FC, SOFTMAX on the core) compiled by the dot target, loaded, run by dot_model_run,
-    # read back, checked against LiteRT bit for bit.
-    model, x, _ = _model(tmp_path, dm.tflite_int8_dot_cnn, seed=4)
+    # the dot-product unit): a CNN (a convolution through im2col, a depthwise one and a 1x1 on
+    # the unit, ADD, pools on the core, FC on the unit, SOFTMAX) compiled by the dot target,
+    # loaded, run by dot_model_run, read back, checked against LiteRT bit for bit.
+    model, x, _ = _model(tmp_path, cm.tflite_int8_cnn, seed=4, h=8, w=8, cin=4, c=8)
     out = tmp_path / "y.npy"
     status = main(["board", "infer", str(model), "--input", str(x), "--sim", "icebreaker",
                    "--out", str(out), "--check"])
