@@ -55,7 +55,7 @@ int walk(uint8_t *mem, uint32_t base, uint32_t size, uint32_t table, list_cb a, 
 {
     g_list = a;
     g_tiles = b;
-    struct lt_env env = {mem, base, size, one, now, 0, b ? many : 0};
+    struct lt_env env = {mem, base, size, one, now, 0, b ? many : 0, 0};
     uint32_t *r;
     int st = lt_walk(&env, table, &r);
     *off = r ? (uint32_t)((uint8_t *)r - mem) : 0xFFFFFFFFu;

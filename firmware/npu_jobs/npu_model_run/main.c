@@ -137,7 +137,7 @@ int main(void)
     } else {
         struct lt_env env = {(uint8_t *)(uintptr_t)DURE_MAIN_BASE, DURE_MAIN_BASE,
                              DURE_MAIN_SIZE - BOOT_BYTES, run_list, now, 0,
-                             npu_tile_count() > 1 ? run_tiles : 0};
+                             npu_tile_count() > 1 ? run_tiles : 0, 0};
         for (unsigned t = 0; t < npu_tile_count(); t++) {
             npu_tile_select(t);
             npu_perf_clear();
