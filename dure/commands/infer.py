@@ -158,24 +158,26 @@ def _runtime(graph, data, x):
 
 
 def _run_soc(program, x, y_model, host_fallback=False):
-    """The whole program on the simulated SoC in one run of the npu_model_run firmware (it
-    walks the layer table: NPU layers as LIST doorbells, core layers with the C kernels);
-    prints the measured cycles per layer; checks the intermediate tensors still in memory
+    """The whole program on the simulated SoC in one run of the npu_model_run firmware
+    (dot_model_run on the NPU-less dot-unit variants; it walks the layer table: NPU layers as
+    LIST doorbells, core layers with the C kernels); prints the measured cycles per layer; checks the intermediate tensors still in memory
     against the reference; returns the SoC's output (after checking it equals the command
     model's)."""
+    from ..compiler.dot_target import DOT_PEAK_MACS_PER_CYCLE
     from ..compiler.errors import UnsupportedModel
     from ..compiler.report import soc_layer_rows
-    from ..compiler.soc import check_intermediates, run_program_soc
+    from ..compiler.soc import check_intermediates, run_program_soc, runner_program
     from ..sim.report import format_table
 
     config = program.config
-    print(f"running the model on the simulated SoC ({config.name}, firmware npu_model_run) ...",
-          file=sys.stderr, flush=True)
+    print(f"running the model on the simulated SoC ({config.name}, firmware "
+          f"{runner_program(config)[0]}) ...", file=sys.stderr, flush=True)
     try:
         outputs, run = run_program_soc(program, [x], host_fallback=host_fallback)
     except UnsupportedModel as e:
         raise UserError(str(e)) from None
-    peak = config.npu_peak_macs_per_cycle
+    # without an NPU: the dot-product unit's peak (the iCEBreaker, compiler/dot_target.py)
+    peak = config.npu_peak_macs_per_cycle or DOT_PEAK_MACS_PER_CYCLE
     header, rows = soc_layer_rows(program, run, cycles_header="SoC cycles")
     print(format_table(header, rows))
     cycles = run.cycles
@@ -196,9 +198,10 @@ def _run_soc(program, x, y_model, host_fallback=False):
         raise UserError(f"intermediate tensors differ from the reference on the SoC: {bad}")
     print(f"SoC intermediates: {len(checked)} tensors still in memory equal the reference")
     y = outputs[0]
+    model = "NPU command" if config.npu_rows else "compiler program"
     if not _bits_equal(y, y_model):
-        raise UserError("the SoC's output differs from the NPU command model's")
-    print("SoC output equals the NPU command model's bit for bit")
+        raise UserError(f"the SoC's output differs from the {model} model's")
+    print(f"SoC output equals the {model} model's bit for bit")
     return y
 
 

@@ -80,6 +80,22 @@ def test_soc_run_of_the_whole_model(tmp_path, capsys):
     assert "LiteRT reference kernels: bit-exact" in out
 
 
+def test_soc_run_on_the_dot_unit_variant(tmp_path, capsys):
+    """The iCEBreaker's SoC without its boot ROM (no NPU, the dot-product unit): the dot-unit
+    target, the dot_model_run firmware, the unit's peak in the summary."""
+    rng = np.random.default_rng(3)
+    model, x = tmp_path / "q.tflite", tmp_path / "x.npy"
+    model.write_bytes(cm.tflite_int8_mlp(rng, batch=2, sizes=(16, 8, 10)))
+    np.save(x, rng.integers(-128, 128, (2, 16)).astype(np.int8))
+    assert main(["infer", str(model), "--input", str(x), "--variant", "icebreaker-elf", "--soc",
+                 "--check"]) == 0
+    captured = capsys.readouterr()
+    assert "firmware dot_model_run" in captured.err
+    assert "SoC output equals the compiler program model's bit for bit" in captured.out
+    assert "dot unit" in captured.out and "% of peak" in captured.out
+    assert "LiteRT reference kernels: bit-exact" in captured.out
+
+
 def test_soc_float_model_whole(files, capsys):
     """FP16 SOFTMAX and TFLite QUANTIZE / DEQUANTIZE (float edges) have C kernels: both models
     run whole on the SoC (the host fallback is tested in tests/compiler/test_soc.py)."""
