@@ -160,9 +160,9 @@ def _runtime(graph, data, x):
 def _run_soc(program, x, y_model, host_fallback=False):
     """The whole program on the simulated SoC in one run of the npu_model_run firmware
     (dot_model_run on the NPU-less dot-unit variants; it walks the layer table: NPU layers as
-    LIST doorbells, core layers with the C kernels); prints the measured cycles per layer; checks the intermediate tensors still in memory
-    against the reference; returns the SoC's output (after checking it equals the command
-    model's)."""
+    LIST doorbells, core layers with the C kernels); prints the measured cycles per layer;
+    checks the intermediate tensors still in memory against the reference; returns the SoC's
+    output (after checking it equals the command model's)."""
     from ..compiler.dot_target import DOT_PEAK_MACS_PER_CYCLE
     from ..compiler.errors import UnsupportedModel
     from ..compiler.report import soc_layer_rows
