@@ -39,9 +39,4 @@ int cpu_dense_int8(const struct dot_dense *p, int8_t *y);
  * shift in [-31, 30]. */
 int32_t dot_mbqm_single(int32_t x, int32_t m, int32_t shift);
 
-/* clamp(MBQM(acc, mult, shift) + output_zp, lo, hi): single rounding (dot_mbqm_single), or with
- * double_rounding gemmlowp's MultiplyByQuantizedMultiplier (fixedpoint.h fx_mbqm). */
-int8_t dot_requantize(int32_t acc, int32_t mult, int32_t shift, int32_t double_rounding,
-                      int32_t output_zp, int32_t lo, int32_t hi);
-
 #endif /* DURE_DOT_DENSE_H */

@@ -40,17 +40,6 @@ static inline int8_t requant(int32_t acc, int32_t mult, int32_t shift, int32_t d
     return (int8_t)v;
 }
 
-int8_t dot_requantize(int32_t acc, int32_t mult, int32_t shift, int32_t double_rounding,
-                      int32_t output_zp, int32_t lo, int32_t hi)
-{
-    return requant(acc, mult, shift, double_rounding, output_zp, lo, hi);
-}
-
-/* inlined into the layer loops (the call of dot_requantize cost the dense layers 10-17 %) */
-static inline int8_t requantize(const struct dot_dense *p, int32_t acc, uint32_t o)
-{
-    return requant(acc, p->mult[o], p->shift[o], p->double_rounding, p->output_zp, p->lo, p->hi);
-}
 
 /* init + sum_k (x[k] - zp) * w[k] on the core (int32 wrapping), unrolled by four. */
 static int32_t cpu_dot(const int8_t *x, const int8_t *w, uint32_t n, int32_t zp, int32_t init)
@@ -68,6 +57,31 @@ static int32_t cpu_dot(const int8_t *x, const int8_t *w, uint32_t n, int32_t zp,
     return (int32_t)acc;
 }
 
+/* The outputs of dot_stream_dense_int8, inlined once per rounding (`dbl` a constant): the
+ * rounding chosen per output made the compiler compute both (branch-free), and the layer's
+ * fields are copied to locals (the unit's volatile registers otherwise force reloads). */
+static inline __attribute__((always_inline)) void
+stream_outputs(const struct dot_dense *p, int8_t *y, uint32_t words, int dbl)
+{
+    const uint32_t batch = p->batch, in = p->in, out = p->out;
+    const int32_t zp = p->input_zp, out_zp = p->output_zp, lo = p->lo, hi = p->hi;
+    const int8_t *x = p->x, *wbase = p->w;
+    const int32_t *bias = p->bias, *mult = p->mult, *shift = p->shift;
+    const uint32_t *ones = p->ones;
+    for (uint32_t o = 0; o < out; o++) {
+        const int8_t *w = wbase + o * in;
+        int32_t base = bias ? bias[o] : 0, m = mult[o], s = shift[o];
+        if (zp) {
+            int32_t wsum = dot_stream(ones, w, words, 0);
+            base = (int32_t)((uint32_t)base - (uint32_t)zp * (uint32_t)wsum);
+        }
+        int8_t *yo = y + o;
+        const int8_t *xb = x;
+        for (uint32_t b = 0; b < batch; b++, yo += out, xb += in)
+            *yo = requant(dot_stream(xb, w, words, base), m, s, dbl, out_zp, lo, hi);
+    }
+}
+
 int dot_stream_dense_int8(const struct dot_dense *p, int8_t *y)
 {
     uint32_t words = p->in / 4;
@@ -80,30 +94,38 @@ int dot_stream_dense_int8(const struct dot_dense *p, int8_t *y)
         for (uint32_t i = 0; i < words; i++)
             p->ones[i] = 0x01010101u;
     }
-    for (uint32_t o = 0; o < p->out; o++) {
-        const int8_t *w = p->w + o * p->in;
-        int32_t base = p->bias ? p->bias[o] : 0;
-        if (p->input_zp) {
-            int32_t wsum = dot_stream(p->ones, w, words, 0);
-            base = (int32_t)((uint32_t)base - (uint32_t)p->input_zp * (uint32_t)wsum);
-        }
-        for (uint32_t b = 0; b < p->batch; b++)
-            y[b * p->out + o] = requantize(p, dot_stream(p->x + b * p->in, w, words, base), o);
-    }
+    if (p->double_rounding)
+        stream_outputs(p, y, words, 1);
+    else
+        stream_outputs(p, y, words, 0);
     return 0;
+}
+
+/* The outputs of cpu_dense_int8, inlined once per rounding as stream_outputs. */
+static inline __attribute__((always_inline)) void
+cpu_outputs(const struct dot_dense *p, int8_t *y, int dbl)
+{
+    const uint32_t batch = p->batch, in = p->in, out = p->out;
+    const int32_t zp = p->input_zp, out_zp = p->output_zp, lo = p->lo, hi = p->hi;
+    const int8_t *x = p->x, *wbase = p->w;
+    const int32_t *bias = p->bias, *mult = p->mult, *shift = p->shift;
+    for (uint32_t o = 0; o < out; o++) {
+        const int8_t *w = wbase + o * in;
+        int32_t base = bias ? bias[o] : 0, m = mult[o], s = shift[o];
+        int8_t *yo = y + o;
+        const int8_t *xb = x;
+        for (uint32_t b = 0; b < batch; b++, yo += out, xb += in)
+            *yo = requant(cpu_dot(xb, w, in, zp, base), m, s, dbl, out_zp, lo, hi);
+    }
 }
 
 int cpu_dense_int8(const struct dot_dense *p, int8_t *y)
 {
     if (bad(p))
         return -1;
-    for (uint32_t o = 0; o < p->out; o++) {
-        const int8_t *w = p->w + o * p->in;
-        for (uint32_t b = 0; b < p->batch; b++) {
-            int32_t acc = cpu_dot(p->x + b * p->in, w, p->in, p->input_zp,
-                                  p->bias ? p->bias[o] : 0);
-            y[b * p->out + o] = requantize(p, acc, o);
-        }
-    }
+    if (p->double_rounding)
+        cpu_outputs(p, y, 1);
+    else
+        cpu_outputs(p, y, 0);
     return 0;
 }

@@ -4,12 +4,12 @@
  * scratch buffer (KK4 bytes per channel, (kh, kw) order, padded taps = the input zero point),
  * then streams each row against the channel's packed filter row (zero past the KK taps) with
  * the folded bias as the accumulator's start; requantization with gemmlowp's double rounding
- * (dot_requantize: fx_mbqm), the output zero point and the clamp. Record word 28 = 0: the core sums the rows
+ * (fx_mbqm), the output zero point and the clamp. Record word 28 = 0: the core sums the rows
  * itself (the same bits). */
 #include "../../npu_jobs/npu_model_run/layer_walk.h"
-#include "dot_dense.h"
 #include "dot_model_run.h"
 #include "dot_unit.h"
+#include "fixedpoint.h"
 
 int dot_depthwise(const struct lt_env *env, const uint32_t *r)
 {
@@ -67,7 +67,8 @@ int dot_depthwise(const struct lt_env *env, const uint32_t *r)
                     else
                         for (uint32_t k = 0; k < kk4; k++)
                             acc += (uint32_t)(row[k] * wr[k]);
-                    out[ch] = dot_requantize((int32_t)acc, mult[ch], shift[ch], 1, zy, lo, hi);
+                    int32_t v = fx_mbqm((int32_t)acc, mult[ch], shift[ch]) + zy;
+                    out[ch] = (int8_t)(v < lo ? lo : v > hi ? hi : v);
                 }
             }
     return LT_OK;
