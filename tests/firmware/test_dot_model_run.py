@@ -89,3 +89,14 @@ def test_stream_record_with_partial_words_refused():
     program.layers[0].params["dot"] = True
     with pytest.raises(RuntimeError, match="failed: ARG at layer 0"):
         run_program_soc(program, [x])
+
+
+def test_depthwise_record_with_short_rows_refused():
+    # a depthwise record whose rows are shorter than the window (8 bytes for 3x3 taps): the
+    # firmware refuses it (ARG) instead of writing past the scratch rows
+    _, graph, x = _model("cnn_dw")
+    program = compile_dot(graph, CONFIG)
+    i = next(i for i, la in enumerate(program.layers) if la.kind == "dot_depthwise")
+    program.layers[i].params["kk4"] = 8
+    with pytest.raises(RuntimeError, match=f"failed: ARG at layer {i}"):
+        run_program_soc(program, [x])

@@ -18,8 +18,10 @@ int dot_depthwise(const struct lt_env *env, const uint32_t *r)
     int32_t pt = (int32_t)r[18], pl = (int32_t)r[19], zx = (int32_t)r[24], zy = (int32_t)r[25];
     int32_t lo = (int32_t)r[26], hi = (int32_t)r[27];
     uint32_t unit = r[28];
-    /* every tap is bounds-checked when gathered: any geometry reads only the input */
-    if (!n || !h || !w || !c || !kh || !kw || !sh || !sw || !dh || !dw || !oh || !ow ||
+    /* every tap is bounds-checked when gathered: any geometry reads only the input; the
+     * window is at most 255 x 255 taps, so kh * kw cannot wrap */
+    if (!n || !h || !w || !c || !kh || !kw || kh > 255u || kw > 255u || !sh || !sw || !dh ||
+        !dw || !oh || !ow ||
         kk4 % 4u || kk4 < kh * kw || kk4 - kh * kw >= 4u || unit > 1u ||
         (uint64_t)n * oh * ow * c != r[5] || zx < -128 || zx > 127 || zy < -128 || zy > 127 ||
         lo < -128 || hi > 127 || lo > hi)
