@@ -9,7 +9,7 @@ from tflite.BuiltinOperator import BuiltinOperator
 from . import tflite_builder as tb
 from .compiler_models import _aq, _shape, _wq
 
-__all__ = ["tflite_int8_dot_cnn"]
+__all__ = ["tflite_int8_dot_cnn", "tflite_int8_depthwise"]
 
 
 def tflite_int8_dot_cnn(rng, *, h=8, w=8, cin=4, c=8, units=10, batch=1):
@@ -52,3 +52,21 @@ def tflite_int8_dot_cnn(rng, *, h=8, w=8, cin=4, c=8, units=10, batch=1):
         np.int32), _wq(rng, units), q8, batch, name="fc")
     y9 = tb.add_softmax(mb, y8, (batch, units), name="softmax")
     return mb.build([x], [y9])
+
+
+def tflite_int8_depthwise(rng, *, h=6, w=5, c=4, k=3, stride=1, padding="SAME", dilation=1,
+                          activation="NONE"):
+    """One DEPTHWISE_CONV_2D (depth multiplier 1) of a k x k window over (1, h, w, c), int8,
+    per-channel weights."""
+    mb = tb.ModelBuilder()
+    xq = tb.Quant(np.float32(0.05), int(rng.integers(-20, 20)))
+    yq = tb.Quant(np.float32(rng.uniform(0.05, 0.2)), int(rng.integers(-20, 20)))
+    x = mb.tensor("input", (1, h, w, c), np.int8, xq)
+    oh = conv_padding(h, k, stride, padding, dilation)[0]
+    ow = conv_padding(w, k, stride, padding, dilation)[0]
+    wt = rng.integers(-127, 128, (1, k, k, c)).astype(np.int8)
+    y = tb.add_depthwise_conv2d(
+        mb, x, xq, wt, rng.integers(-3000, 3000, c).astype(np.int32),
+        tb.Quant(rng.uniform(0.005, 0.02, c).astype(np.float32), 0, 3), yq, (1, oh, ow, c),
+        stride=stride, padding=padding, dilation=dilation, activation=activation)
+    return mb.build([x], [y])

@@ -109,32 +109,6 @@ def test_input_zero_point_folded_into_the_bias():
     np.testing.assert_array_equal(p["bias"], want.astype(np.int32))
 
 
-def test_depthwise_packed_rows_and_folded_bias():
-    from dure.compiler.dot_depthwise import depthwise_params
-    _, graph, _ = _model("cnn_dw")
-    op = next(op for op in graph.ops if op.kind.value == "DEPTHWISE_CONV_2D")
-    p = depthwise_params(graph, op)
-    w = graph.tensors[op.inputs[1]].data                   # (1, 3, 3, C)
-    c = w.shape[3]
-    assert p["w"].shape == (c, 12) and not p["w"][:, 9:].any()
-    np.testing.assert_array_equal(p["w"][:, :9], w.reshape(9, c).T)
-    zx = graph.tensors[op.inputs[0]].quant.zp
-    bias = graph.tensors[op.inputs[2]].data.astype(np.int64)
-    np.testing.assert_array_equal(p["bias"], (bias - zx * w.reshape(9, c).astype(
-        np.int64).sum(axis=0)).astype(np.int32))
-
-
-def test_depth_multiplier_refused_naming_operator_and_target():
-    _, graph, _ = _model("cnn_dw")
-    op = next(op for op in graph.ops if op.kind.value == "DEPTHWISE_CONV_2D")
-    op.attrs["depth_multiplier"] = 2
-    with pytest.raises(UnsupportedModel) as e:
-        compile_graph(graph, CONFIG)
-    assert "DEPTHWISE_CONV_2D with a depth multiplier other than 1 is not supported by the " \
-        "icebreaker target" in str(e.value)
-    assert "'dw/output'" in str(e.value)
-
-
 def test_float_and_onnx_models_refused():
     graph = parse_tflite(cm.tflite_float_mlp(np.random.default_rng(1)))
     with pytest.raises(UnsupportedModel, match="icebreaker target .* runs full-integer \\(INT8\\) "

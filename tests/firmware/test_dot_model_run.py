@@ -29,6 +29,13 @@ MODELS = {
     "cnn_cin3": (dm.tflite_int8_dot_cnn, dict(cin=3)),
     "cnn_dw": (cm.tflite_int8_cnn, dict(h=6, w=6, cin=2, c=4, units=5)),
     "cnn_dw8": (cm.tflite_int8_cnn, dict(h=8, w=8, cin=4, c=8, units=10)),
+    # single depthwise layers: the gather's geometries (stride 2 and SAME, dilation 2 and VALID,
+    # a 5x5 window of 28 taps in 7 words, a 1x1 window in one word)
+    "dw_s2": (dm.tflite_int8_depthwise, dict(h=7, w=7, c=3, stride=2, activation="RELU6")),
+    "dw_dilated": (dm.tflite_int8_depthwise, dict(h=7, w=6, c=5, padding="VALID", dilation=2,
+                                                  activation="RELU")),
+    "dw_5x5": (dm.tflite_int8_depthwise, dict(h=5, w=5, c=2, k=5)),
+    "dw_1x1": (dm.tflite_int8_depthwise, dict(h=3, w=3, c=8, k=1, padding="VALID")),
 }
 
 
