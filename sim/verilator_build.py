@@ -24,6 +24,16 @@ Flags
     variables of :func:`make_flags` (the wheel's ``verilated.mk`` names the compilers of the
     machine it was built on and leaves the precompiled-header include flag empty) and the C++
     optimisation levels of each :class:`Verilation`.
+Runtime objects
+    :func:`verilate` runs Verilator without its ``--build`` and then the same ``make``
+    (:func:`make_command`) itself, with the Verilator runtime objects (``verilated.o``,
+    ``verilated_threads.o``, a trace or coverage writer) copied in from
+    ``<build_root>/verilator_rt/rt-<key>``, built once per compile command set
+    (:func:`runtime_objects`); make then compiles only the model and its testbench and links
+    the same objects in the same order as before.
+Index of made files
+    ``build_model(made_from=...)`` finds a finished build from what its files are made from,
+    without making them (the vector harness: no Verilog conversion for a cached model).
 
 Code coverage
     With ``$DURE_CODE_COVERAGE`` set to a folder (:func:`code_coverage_dir`; ``make coverage``
@@ -314,8 +324,10 @@ def runtime_objects(spec, mdir, folder):
     lock of :func:`cached` (safe under parallel workers)."""
     names = _make_query(spec, mdir, "--eval=dure-runtime: ; @echo $(VK_GLOBAL_OBJS)",
                         "dure-runtime").split()
+    if not names:
+        return []
     commands = [line for line in _make_query(spec, mdir, "-n", *names).splitlines() if line]
-    if not names or len(commands) != len(names) or not all(
+    if len(commands) != len(names) or not all(
             f" -o {name} " in line for name, line in zip(names, commands, strict=True)):
         raise RuntimeError(f"unexpected runtime build commands in {mdir}: {names} {commands}")
     commands = [line.replace(str(folder), "@FOLDER@") for line in commands]
