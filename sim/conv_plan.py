@@ -57,199 +57,39 @@ without FP16.
 import numpy as np
 from dure.rtl.npu.commands import OutType, Precision, RequantMode
 
-from dure.gemm_cost import WALK_MAC_PIXELS
-
-from .conv_pack import (
-    IDENTITY_MULTIPLIER,
-    IDENTITY_SHIFT,
-    pack_applies,
-    pack_layout,
-    packed_conv_descriptors,
-    packed_weights,
+from .conv_emit import (
+    MAC_PIXELS,  # noqa: F401 (re-exported: the depthwise MAC threshold)
+    _conv_layer,
+    _depthwise_mac,
+    _packed_program,
+    _program,
 )
-from .golden_args import array_arg, pair_arg, vector_arg
+from .conv_layout import (
+    _check_common,
+    _conv_weights_matrix,
+    _diag_weights_matrix,
+    _tap_rows_matrix,
+)
+from .conv_pack import pack_applies
+from .conv_requant import (
+    _float_scale_store,
+    _float_scale_vector,
+    _folded_int8_bias,
+    _fp16_store,
+    _int8_store,
+    _requant_rows,
+    _scale_rows,
+    _zp,
+)
+from .golden_args import array_arg, vector_arg
 from .golden_fixedpoint import wrap_int32
-from .layer_program import LayerProgram, ParamArea
-from .npu_model import perf_macs
-from .walk_emit import walk_descriptors
-from .walk_layer import WalkLayer, geometry
-from .walk_plan import plan_walk
+from .layer_program import ParamArea
+from .walk_layer import geometry
 
 __all__ = ["conv2d_int8_program", "conv2d_fp16_program", "depthwise_conv2d_int8_program",
            "depthwise_conv2d_fp16_program", "fully_connected_int8_program",
            "conv2d_int8_float_scale_program", "depthwise_conv2d_int8_float_scale_program",
            "conv2d_int8_sum_program"]
-
-
-def _check_common(config, x_shape, stride, dilation, precision, depth_multiplier=1):
-    if not config.npu_rows:
-        raise ValueError(f"config {config.name!r} has no NPU")
-    if precision == Precision.FP16 and not config.npu_fp16:
-        raise ValueError(f"precision: config {config.name!r} has no FP16 NPU")
-    if len(x_shape) != 4 or min(x_shape) < 1:
-        raise ValueError(f"x_shape must be (N, H, W, C) of positive sizes, not {x_shape}")
-    if pair_arg("dilation", dilation) != (1, 1):
-        raise ValueError(f"dilation must be 1, not {dilation!r}")
-    if depth_multiplier != 1:
-        raise ValueError(f"depth_multiplier must be 1, not {depth_multiplier!r}")
-    return pair_arg("stride", stride)
-
-
-def _zp(name, v):
-    v = int(v)
-    if not -128 <= v <= 127:
-        raise ValueError(f"{name} must lie in [-128, 127], not {v}")
-    return v
-
-
-def _requant_rows(multiplier, shift, cout, n_chunk):
-    """Constant rows of the TFLite STORE modes: per chunk, the multiplier row then the shift
-    row (``n_chunk`` int32 lanes each)."""
-    m = np.broadcast_to(np.asarray(multiplier, np.int64), (cout,))
-    s = np.broadcast_to(np.asarray(shift, np.int64), (cout,))
-    if m.min() < -(1 << 31) or m.max() >= 1 << 31:
-        raise ValueError("multiplier must be int32")
-    if s.min() < -31 or s.max() > 30:
-        raise ValueError(f"shift must lie in [-31, 30], not [{s.min()}, {s.max()}]")
-    nt = -(-cout // n_chunk)
-    rows = np.zeros((2 * nt, n_chunk), np.int32)
-    for j in range(nt):
-        sl = slice(j * n_chunk, min(cout, (j + 1) * n_chunk))
-        rows[2 * j, :sl.stop - sl.start] = m[sl]
-        rows[2 * j + 1, :sl.stop - sl.start] = s[sl]
-    return rows
-
-
-def _scale_rows(scale, cout, n_chunk):
-    nt = -(-cout // n_chunk)
-    s = vector_arg("scale", scale, np.float32, cout)
-    rows = np.zeros((nt, n_chunk), np.float32)
-    for j in range(nt):
-        part = s[j * n_chunk:(j + 1) * n_chunk]
-        rows[j, :len(part)] = part
-    return rows
-
-
-def _f32_bits(v):
-    return int(np.float32(v).view(np.uint32))
-
-
-def _program(config, layer, x_shape, cout, dtype, notes=(), wmodes=None, spread=False):
-    g = layer.geo
-    pointwise = (g.kh, g.kw, g.sh, g.sw) == (1, 1, 1, 1)
-    plan = plan_walk(config, layer, wmodes, startup=spread and pointwise,
-                     startup_tiebreak=pointwise and not spread and not layer.diagonal)
-    words = walk_descriptors(config, layer, plan, spread=spread)
-    g = layer.geo
-    r, c = config.npu_rows, config.npu_cols
-    array_macs = perf_macs(words)
-    computes = sum(1 for w in words if w[0] & 0xF == 2)
-    macs_cmds = sum(1 for w in words if w[0] & 0xF == 6)
-    slots = sum((w[4] & 0xFFFF) * r * c for w in words if w[0] & 0xF in (2, 6))
-    return LayerProgram(words, layer.blobs, layer.out_addr, (g.batch, g.oh, g.ow, cout), dtype,
-                        macs=layer.macs, array_macs=array_macs,
-                        lane_use=layer.macs / slots if slots else 0.0, plan=plan,
-                        notes=list(notes) + [f"{computes} COMPUTEs"] +
-                        ([f"{macs_cmds} ELTWISE MAC"] if macs_cmds else []))
-
-
-def _conv_layer(config, x_shape, w2, kernel, stride, padding, precision, *, x_addr, out_addr,
-                params, acc_init, pad_value, store, const, const_per_chunk, cout, diagonal):
-    """Shared tail: the weight matrices (already (taps * kin, cout) per chunk) and the layer."""
-    r, c = config.npu_rows, config.npu_cols
-    lc = min(r, c)
-    k_chunk, n_chunk = (lc, lc) if diagonal else (r, c)
-    geo = geometry(x_shape, kernel, stride, padding)
-    nt = -(-cout // n_chunk)
-    eb = 2 if precision == Precision.FP16 else 1
-    weights = []
-    for j in range(nt):
-        mat = w2(j, n_chunk)
-        weights.append((params.add(mat), mat.shape[0]))
-    const_addr = params.add(const) if const is not None else 0
-    cin = x_shape[3]
-    taps = kernel[0] * kernel[1]
-    macs = geo.pixels * taps * cout * (1 if diagonal else cin)
-    layer = WalkLayer(
-        geo=geo, precision=precision, cin=cin, cout=cout, k_chunk=k_chunk, n_chunk=n_chunk,
-        diagonal=diagonal, x_addr=x_addr, out_addr=out_addr, pad_value=pad_value,
-        out_bytes=eb, store=store, weights=lambda j: weights[j], acc_init=acc_init,
-        const_addr=const_addr, const_rows=0 if const is None else const.shape[0],
-        const_stride=4 * n_chunk, const_per_chunk=const_per_chunk, macs=macs)
-    layer.blobs = params.blobs
-    return layer
-
-
-def _int8_store(output_zero_point, lo, hi, rounding):
-    lo, hi = int(lo), int(hi)
-    if not (-128 <= lo <= hi <= 127):
-        raise ValueError(f"lo/hi must satisfy -128 <= lo <= hi <= 127, not ({lo}, {hi})")
-    return dict(out=OutType.INT8, acc_type=Precision.INT8, scale=1, requant=rounding,
-                zero_point=_zp("output_zero_point", output_zero_point),
-                lo=lo & 0xFFFF_FFFF, hi=hi & 0xFFFF_FFFF)
-
-
-def _fp16_store(scale, lo, hi):
-    store = dict(out=OutType.FP16, acc_type=Precision.FP16, scale=int(scale is not None))
-    if lo is not None or hi is not None:
-        flo = np.float32(-np.inf if lo is None else lo)
-        fhi = np.float32(np.inf if hi is None else hi)
-        if np.isnan(flo) or np.isnan(fhi) or flo > fhi:
-            raise ValueError(f"lo/hi must be non-NaN with lo <= hi, not ({lo}, {hi})")
-        store.update(clamp=1, lo=_f32_bits(flo), hi=_f32_bits(fhi))
-    return store
-
-
-def _conv_weights_matrix(w):
-    """OHWI -> per chunk ``(KH*KW*Cin, nn)``: row ``(kh*KW + kw)*Cin + ci``."""
-    cout = w.shape[0]
-    flat = w.reshape(cout, -1)
-    return lambda j, nc: np.ascontiguousarray(flat[j * nc:(j + 1) * nc].T)
-
-
-def _diag_weights_matrix(w):
-    """(1, KH, KW, C) -> per chunk ``(KH*KW*nn, nn)`` with ``diag(w[kh, kw, chunk])`` per tap."""
-    taps = w.shape[1] * w.shape[2]
-    flat = w.reshape(taps, -1)
-
-    def chunk(j, nc):
-        part = flat[:, j * nc:(j + 1) * nc]
-        nn = part.shape[1]
-        mat = np.zeros((taps, nn, nn), w.dtype)
-        idx = np.arange(nn)
-        mat[:, idx, idx] = part
-        return mat.reshape(taps * nn, nn)
-    return chunk
-
-
-#: INT8 depthwise goes to the element-wise MAC by default when an output image has fewer pixels
-#: than this many times the array's rows (dure.gemm_cost.WALK_MAC_PIXELS, where the measurement
-#: behind the value is recorded; the firmware's C port reads the same constant).
-MAC_PIXELS = WALK_MAC_PIXELS
-
-
-def _depthwise_mac(config, x_shape, kernel, stride, padding, mac, pair,
-                   precision=Precision.INT8):
-    """Whether a depthwise layer runs on the element-wise MAC (``mac`` None: the default of
-    :func:`depthwise_conv2d_int8_program`); ValueError for ``mac`` without the unit (FP16:
-    without its FP16 MAC, ``config.npu_eltwise_fp16_mac``)."""
-    fp16 = precision == Precision.FP16
-    has = config.npu_eltwise_fp16_mac if fp16 else config.npu_eltwise
-    if mac is None:
-        g = geometry(x_shape, kernel, stride, padding)
-        mac = has and (pair or g.oh * g.ow < MAC_PIXELS * config.npu_rows)
-    if mac and not has:
-        what = "the element-wise unit's FP16 MAC (npu_eltwise_fp16_mac)" if fp16 else \
-            "element-wise unit (npu_eltwise)"
-        raise ValueError(f"mac: config {config.name!r} has no {what}")
-    return bool(mac)
-
-
-def _tap_rows_matrix(w):
-    """(1, KH, KW, C) -> per chunk ``(KH*KW, nn)``: row ``kh*KW + kw`` holds ``w[kh, kw, chunk]``
-    (the weight rows of the element-wise MAC)."""
-    flat = w.reshape(w.shape[1] * w.shape[2], -1)
-    return lambda j, nc: np.ascontiguousarray(flat[:, j * nc:(j + 1) * nc])
 
 
 def conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point, output_zero_point,
@@ -294,42 +134,6 @@ def conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point, output_ze
                         acc_init=acc_init, pad_value=zi & 0xFFFF, store=store, const=const,
                         const_per_chunk=2, cout=cout, diagonal=False)
     return _program(config, layer, x_shape, cout, np.int8, wmodes=wmodes, spread=spread)
-
-
-def _packed_program(config, geo, x_shape, w, params, acc_init, const, store, zi, *, x_addr,
-                    out_addr, precision=Precision.INT8):
-    """The :mod:`dure.sim.conv_pack` plan of an INT8 or FP16 convolution (parameters as in
-    :func:`conv2d_int8_program`, plus the identity matrix and the scratch rows; FP16: ``const``
-    the scale rows or None, ``acc_init`` None without bias, ``zi`` 0)."""
-    cout, kh, kw, cin = w.shape
-    r, c = config.npu_rows, config.npu_cols
-    fp16 = precision == Precision.FP16
-    lay = pack_layout(config, geo, cin, cout, precision)
-    weights = [params.add(m) for m in packed_weights(w, lay, c)]
-    if fp16:
-        const_addr = 0
-        if const is not None:                     # the scale rows in the two-row slots
-            slots = np.zeros((2 * const.shape[0], c), np.float32)
-            slots[0::2] = const
-            const_addr = params.add(slots)
-    else:
-        ident_rows = np.zeros((2, c), np.int32)
-        ident_rows[0], ident_rows[1] = IDENTITY_MULTIPLIER, IDENTITY_SHIFT
-        const_addr = params.add(np.concatenate([const, ident_rows]))
-    ident_addr = params.add(np.eye(r, dtype=w.dtype))
-    scratch_addr = params.add(np.zeros(geo.batch * lay.pos * lay.lanes, w.dtype))
-    words = packed_conv_descriptors(
-        config, geo, cin, cout, x_addr=x_addr, out_addr=out_addr, weights=weights,
-        acc_init=acc_init, const_addr=const_addr, ident_addr=ident_addr,
-        scratch_addr=scratch_addr, store=store, pad_value=zi & 0xFFFF, precision=precision)
-    macs = geo.pixels * kh * kw * cin * cout
-    array_macs = perf_macs(words)
-    slots = sum((x[4] & 0xFFFF) * r * c for x in words if x[0] & 0xF == 2)
-    computes = sum(1 for x in words if x[0] & 0xF == 2)
-    return LayerProgram(words, params.blobs, out_addr, (geo.batch, geo.oh, geo.ow, cout),
-                        w.dtype, macs=macs, array_macs=array_macs, lane_use=macs / slots,
-                        plan=None, notes=[f"taps packed {lay.lanes} to a COMPUTE",
-                                          f"{computes} COMPUTEs"])
 
 
 def conv2d_fp16_program(config, x_shape, w, bias=None, *, stride=1, padding="SAME",
@@ -458,25 +262,6 @@ def fully_connected_int8_program(config, x_shape, w, bias, *, input_zero_point,
         multiplier=multiplier, shift=shift, padding="VALID", lo=lo, hi=hi, x_addr=x_addr,
         out_addr=out_addr, param_addr=param_addr,
         rounding=RequantMode.TFLITE_SINGLE_ROUNDING)
-
-
-def _float_scale_store(output_zero_point, lo, hi):
-    return {**_int8_store(output_zero_point, lo, hi, RequantMode.TFLITE_DOUBLE_ROUNDING),
-            "requant": RequantMode.FLOAT_SCALE}
-
-
-def _float_scale_vector(scale, cout):
-    s = np.broadcast_to(np.asarray(scale, np.float32), (cout,)) if np.ndim(scale) == 0 else \
-        vector_arg("scale", scale, np.float32, cout)
-    if not np.all(np.isfinite(s)):
-        raise ValueError("scale must be finite")
-    return s
-
-
-def _folded_int8_bias(bias, zi, wsum, cout):
-    b = np.zeros(cout, np.int64) if bias is None else \
-        vector_arg("bias", bias, np.int32, cout).astype(np.int64)
-    return wrap_int32(b - zi * wsum)
 
 
 def conv2d_int8_float_scale_program(config, x_shape, w, bias, *, input_zero_point,

@@ -21,7 +21,8 @@ import dure.config
 
 from .verilator_build import build_root, cache_key, write_atomic
 
-__all__ = ["TOP_NAME", "build_root", "model_hash", "model_dir", "generate_verilog"]
+__all__ = ["TOP_NAME", "build_root", "model_hash", "model_dir", "generate_verilog",
+           "class_sources"]
 
 #: Module name of the generated Verilog top (and of the Verilator model class, ``V<name>``).
 TOP_NAME = "dure_sim_top"
@@ -70,6 +71,18 @@ def _source_files(top):
     files.append(pathlib.Path(dure.config.__file__).resolve())
     files += [_SIM_DIR / name for name in _HARNESS_SOURCES]
     return files
+
+
+def class_sources(cls):
+    """Every file the Verilog of a ``cls`` instance can come from: the file defining ``cls``, the
+    ``dure`` modules its module uses (transitively, through its globals), every file under
+    ``rtl/`` (an import inside a function is missed by the walk) and ``dure/config.py``;
+    sorted, without repeats."""
+    rtl_dir = pathlib.Path(dure.rtl.__file__).resolve().parent
+    files = {pathlib.Path(inspect.getsourcefile(cls)).resolve(),
+             pathlib.Path(dure.config.__file__).resolve(), *rtl_dir.rglob("*.py"),
+             *_dependencies(inspect.getmodule(cls))}
+    return sorted(files)
 
 
 def model_hash(config, top=None):

@@ -24,6 +24,16 @@ Flags
     variables of :func:`make_flags` (the wheel's ``verilated.mk`` names the compilers of the
     machine it was built on and leaves the precompiled-header include flag empty) and the C++
     optimisation levels of each :class:`Verilation`.
+Runtime objects
+    :func:`verilate` runs Verilator without its ``--build`` and then the same ``make``
+    (:func:`make_command`) itself, with the Verilator runtime objects (``verilated.o``,
+    ``verilated_threads.o``, a trace or coverage writer) copied in from
+    ``<build_root>/verilator_rt/rt-<key>``, built once per compile command set
+    (:func:`runtime_objects`); make then compiles only the model and its testbench and links
+    the same objects in the same order as before.
+Index of made files
+    ``build_model(made_from=...)`` finds a finished build from what its files are made from,
+    without making them (the vector harness: no Verilog conversion for a cached model).
 
 Code coverage
     With ``$DURE_CODE_COVERAGE`` set to a folder (:func:`code_coverage_dir`; ``make coverage``
@@ -53,7 +63,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 __all__ = ["WARNINGS", "COVERAGE_ARGS", "CODE_COVERAGE_ENV", "code_coverage_dir", "Verilation",
-           "build_root", "verilator_root", "tool", "make_flags",
+           "build_root", "verilator_root", "tool", "make_flags", "make_command", "runtime_objects",
            "cache_key", "locked", "cached", "write_atomic", "verilate", "build_model",
            "cocotb_args", "build_cocotb"]
 
@@ -167,10 +177,16 @@ class Verilation:
     coverage: bool = False
     writes_coverage: bool = field(default=False, compare=False)
 
-    def command(self, mdir, folder):
+    def command(self, mdir, folder, *, build=True):
         """The ``verilator`` command line building into ``mdir``; ``str`` sources are files in
-        ``folder``. This is the one place in the project that constructs it."""
-        mode = ["--binary", "--timing"] if self.binary else ["--cc", "--exe", "--build"]
+        ``folder``. This is the one place in the project that constructs it. ``build=False``:
+        the same without the C++ build (``--binary`` spelt as its ``--main --exe --timing``
+        without ``--build``), which :func:`verilate` then runs as Verilator would
+        (:func:`make_command`)."""
+        if build:
+            mode = ["--binary", "--timing"] if self.binary else ["--cc", "--exe", "--build"]
+        else:
+            mode = ["--main", "--exe", "--timing"] if self.binary else ["--cc", "--exe"]
         return [
             str(verilator_root() / "bin" / "verilator"), *mode, "-O3", "-j", str(self.jobs),
             "--top-module", self.top, *(["--prefix", self.prefix] if self.prefix else []),
@@ -257,23 +273,83 @@ def cached(directory, make, *, log=None, what=None):
     return directory
 
 
-def _run(command, folder, env=None):
-    """Run ``command`` in ``folder`` with its output in ``folder/build.log``; raise RuntimeError
-    with the log's tail when it fails."""
+def _env():
+    return dict(os.environ, VERILATOR_ROOT=str(verilator_root()))
+
+
+def _run(command, folder, *, append=False, shell=False):
+    """Run ``command`` in ``folder`` with its output in ``folder/build.log`` (appended to it with
+    ``append``); raise RuntimeError with the log's tail when it fails."""
     logfile = folder / "build.log"
-    env = dict(os.environ if env is None else env, VERILATOR_ROOT=str(verilator_root()))
-    with open(logfile, "w") as out:
-        status = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                cwd=folder).returncode
+    with open(logfile, "a" if append else "w") as out:
+        status = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=_env(),
+                                cwd=folder, shell=shell).returncode
     if status != 0:
         tail = "".join(logfile.read_text(errors="replace").splitlines(True)[-30:])
         raise RuntimeError(f"Verilator build failed (log: {logfile}):\n{tail}")
 
 
+def _makefile(spec):
+    return f"{spec.prefix or 'V' + spec.top}.mk"
+
+
+def make_command(spec, mdir):
+    """The ``make`` command that Verilator's ``--build`` runs for ``spec`` in ``mdir``: the
+    generated makefile, ``-j`` (unless ``$MAKEFLAGS`` holds a jobserver) and
+    :func:`make_flags`."""
+    jobs = [] if "-jobserver-auth" in os.environ.get("MAKEFLAGS", "") else ["-j", str(spec.jobs)]
+    return [os.environ.get("MAKE") or "make", "-C", str(mdir), "-f", _makefile(spec), *jobs,
+            *make_flags(spec.opt)]
+
+
+def _make_query(spec, mdir, *args):
+    """stdout of ``make`` on the makefile generated in ``mdir`` with ``spec``'s variables."""
+    command = [os.environ.get("MAKE") or "make", "-f", _makefile(spec), "--no-print-directory",
+               *make_flags(spec.opt), *args]
+    done = subprocess.run(command, cwd=mdir, env=_env(), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"make {' '.join(args)} failed in {mdir}:\n{done.stderr}")
+    return done.stdout
+
+
+def runtime_objects(spec, mdir, folder):
+    """The Verilator runtime objects (``verilated.o``, ``verilated_threads.o``, ...) that the
+    model verilated into ``mdir`` links, built once into ``<build_root>/verilator_rt/rt-<key>``.
+
+    The list and the exact compile commands are make's (``VK_GLOBAL_OBJS`` and ``make -n`` on
+    the generated makefile): the key is those commands with the model's folder ``folder``
+    replaced by a placeholder, the compiler's ``--version`` and the Amaranth and Verilator
+    versions (:func:`cache_key`), so every model with the same flags links the same objects and
+    a different flag (optimisation, trace, coverage, ``-D``) gets its own set. Built under the
+    lock of :func:`cached` (safe under parallel workers)."""
+    names = _make_query(spec, mdir, "--eval=dure-runtime: ; @echo $(VK_GLOBAL_OBJS)",
+                        "dure-runtime").split()
+    if not names:
+        return []
+    commands = [line for line in _make_query(spec, mdir, "-n", *names).splitlines() if line]
+    if len(commands) != len(names) or not all(
+            f" -o {name} " in line for name, line in zip(names, commands, strict=True)):
+        raise RuntimeError(f"unexpected runtime build commands in {mdir}: {names} {commands}")
+    commands = [line.replace(str(folder), "@FOLDER@") for line in commands]
+    compiler = subprocess.run([commands[0].split()[0], "--version"], capture_output=True,
+                              text=True).stdout
+    directory = build_root() / "verilator_rt" / f"rt-{cache_key([*commands, compiler])}"
+
+    def make(tmp):
+        (tmp / "commands.txt").write_text("\n".join(commands) + "\n")
+        for line in commands:
+            _run(line.replace("@FOLDER@", str(tmp)), tmp, append=True, shell=True)
+
+    cached(directory, make, what="the Verilator runtime")
+    return [directory / name for name in names]
+
+
 def verilate(spec, folder, *, files=None, setup=None):
     """Build ``spec`` in the empty folder ``folder``: the executable ends up at
     ``folder/spec.output`` beside ``build.log`` and the written files; the object files are
-    removed.
+    removed. Verilator writes the C++ and its makefile, the runtime objects come from the
+    shared cache (:func:`runtime_objects`, copied in newer than the makefile so make keeps
+    them), and make builds the rest and links exactly as Verilator's ``--build`` would.
 
     Parameters
     ----------
@@ -291,9 +367,12 @@ def verilate(spec, folder, *, files=None, setup=None):
         (folder / name).write_text(text)
     extra = list(setup(folder)) if setup else []
     mdir = folder / "obj"
-    command = spec.command(mdir, folder)
+    command = spec.command(mdir, folder, build=False)
     command[-len(spec.sources):-len(spec.sources)] = [*extra, "-CFLAGS", f"-I{folder}"]
     _run(command, folder)
+    for obj in runtime_objects(spec, mdir, folder):
+        shutil.copyfile(obj, mdir / obj.name)
+    _run(make_command(spec, mdir), folder, append=True)
     built = mdir / spec.output
     if not built.is_file():
         raise RuntimeError(f"Verilator build left no {spec.output} (log: {folder / 'build.log'})")
@@ -302,7 +381,7 @@ def verilate(spec, folder, *, files=None, setup=None):
     return folder / spec.output
 
 
-def build_model(kind, label, spec, *, files, key=None, log=sys.stderr):
+def build_model(kind, label, spec, *, files, key=None, made_from=None, log=sys.stderr):
     """Path of the executable of ``spec``, built once into ``<build_root>/<kind>/<label>-<key>``.
 
     Parameters
@@ -317,6 +396,13 @@ def build_model(kind, label, spec, *, files, key=None, log=sys.stderr):
     key : iterable of str, optional
         What the files are made from, when they are costly to make (the sources of the Verilog):
         then ``files`` is only called for a build. None: the files' text is the key.
+    made_from : iterable of str, optional
+        With ``key`` None: what the files are made from (a component's sources and arguments).
+        The build stays keyed on the files' text, and an index entry
+        ``<build_root>/<kind>/.index/<label>-<key of made_from and spec>`` names its folder, so a
+        later call with the same ``made_from`` finds a finished build without calling ``files``
+        (no Verilog generated again); a changed source only costs generating the files, and a
+        rebuild only if their text changed.
 
     With code coverage on (:func:`code_coverage_dir`) a model whose testbench writes the counts
     (``spec.writes_coverage``) is built with coverage, in ``<label>-coverage-<key>``.
@@ -326,12 +412,21 @@ def build_model(kind, label, spec, *, files, key=None, log=sys.stderr):
     if spec.writes_coverage and not spec.coverage and code_coverage_dir() is not None:
         spec = dataclasses.replace(spec, coverage=True)
         label = f"{label}-coverage"
+    index = None
+    if key is None and made_from is not None:
+        index = build_root() / kind / ".index" / \
+            f"{label}-{cache_key([*made_from, spec.key_text()])}"
+        found = build_root() / kind / index.read_text().strip() if index.is_file() else None
+        if found is not None and (found / spec.output).is_file():
+            return found / spec.output
     if key is None:
         made = files() if callable(files) else files
         key, files = [f"{name}\0{text}" for name, text in sorted(made.items())], made
     directory = build_root() / kind / f"{label}-{cache_key([*key, spec.key_text()])}"
     cached(directory, lambda tmp: verilate(spec, tmp, files=files), log=log,
            what=f"the Verilator model {kind}/{label}")
+    if index is not None:
+        write_atomic(index, directory.name)
     return directory / spec.output
 
 

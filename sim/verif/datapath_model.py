@@ -22,6 +22,7 @@ from amaranth.back import verilog
 from dure.rtl.npu.commands import Opcode
 from dure.rtl.npu.descriptor import command_layout
 
+from ..rtlgen import class_sources
 from ..verilator_build import Verilation, build_model
 from .npu_datapath import dependencies
 
@@ -93,11 +94,17 @@ class DatapathModel:
 
 def build(config, *, log=sys.stderr):
     """Compile ``NpuDatapath(config)`` into a :class:`DatapathModel`, reusing a cached build
-    (the key is the Verilog text; see :func:`dure.sim.verilator_build.build_model`)."""
+    (the key is the Verilog text; see :func:`dure.sim.verilator_build.build_model`). A build
+    made before from the same configuration and sources (:func:`dure.sim.rtlgen.class_sources`)
+    is found without elaborating the datapath again (``made_from``)."""
     from dure.rtl.npu.datapath import NpuDatapath
 
-    text = verilog.convert(NpuDatapath(config), name="npu_datapath", emit_src=False)
     spec = Verilation(top="npu_datapath", sources=("npu_datapath.v", _TESTBENCH))
     name = f"{config.npu_rows}x{config.npu_cols}{'' if config.npu_fp16 else '-int8'}"
-    executable = build_model("npu_datapath", name, spec, files={"npu_datapath.v": text}, log=log)
+    made_from = [repr(config)] + [f"{path}\0{path.read_text()}"
+                                  for path in class_sources(NpuDatapath)]
+    executable = build_model(
+        "npu_datapath", name, spec, made_from=made_from, log=log,
+        files=lambda: {"npu_datapath.v": verilog.convert(NpuDatapath(config), name="npu_datapath",
+                                                         emit_src=False)})
     return DatapathModel(executable, config)

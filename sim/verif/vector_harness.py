@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Run millions of input vectors through a pipelined Amaranth component on Verilator.
 
 The component must have flat ports only: a clock enable ``en`` (In(1)), a valid pair
@@ -9,6 +10,10 @@ order of the signature.
 ``emit_src=False``) and compiles it with the testbench ``vector_harness.cpp`` beside this file
 (its port list in a generated ``vector_ports.h``) through the build service
 (:mod:`dure.sim.verilator_build`) into ``build/vectors/<name>-<key>/``.
+:func:`model` does the same for ``cls(*args)`` and keeps an index from the class's sources and
+the arguments to the build, so a model built before is found without generating its Verilog
+again (the fixtures of the unit tests use it; the first line of this file tells Amaranth that
+a component made here and then found built is not a forgotten one).
 :meth:`VectorModel.run` writes the inputs to a binary file, the testbench offers one vector per
 cycle (holding it while ``en`` is low, and leaving pseudo-random gaps with ``i_valid``
 low when asked to), samples outputs on enabled cycles where ``o_valid`` is high, and writes them
@@ -25,9 +30,10 @@ from amaranth.back import verilog
 from amaranth.hdl import Shape
 from amaranth.lib import wiring
 
+from ..rtlgen import class_sources
 from ..verilator_build import Verilation, build_model
 
-__all__ = ["VectorModel", "build"]
+__all__ = ["VectorModel", "build", "model"]
 
 _CONTROL = ("en", "i_valid", "o_valid")
 
@@ -130,7 +136,7 @@ def _ports_header(inputs, outputs):
             f"#define DURE_SET_INPUTS {sets}\n#define DURE_GET_OUTPUTS {gets}\n")
 
 
-def build(component, name, *, log=sys.stderr):
+def build(component, name, *, log=sys.stderr, made_from=None):
     """Compile ``component`` into a :class:`VectorModel`, reusing a cached build.
 
     Parameters
@@ -141,10 +147,35 @@ def build(component, name, *, log=sys.stderr):
         Verilog module name and build folder prefix (``build/vectors/<name>-<key>``).
     log : file or None
         Where to say that a build starts.
+    made_from : list of str, optional
+        What ``component`` is made from (:func:`model` gives it): then the Verilog is only
+        generated when no build made from the same is indexed
+        (:func:`dure.sim.verilator_build.build_model`). None: generated on every call.
     """
     inputs, outputs = _ports(component)
-    files = {f"{name}.v": verilog.convert(component, name=name, emit_src=False),
-             "vector_ports.h": _ports_header(inputs, outputs)}
+
+    def files():
+        return {f"{name}.v": verilog.convert(component, name=name, emit_src=False),
+                "vector_ports.h": _ports_header(inputs, outputs)}
+
     spec = Verilation(top=name, sources=(f"{name}.v", _TESTBENCH), opt=("-O2", "-O1", "-O1"))
-    executable = build_model("vectors", name, spec, files=files, log=log)
+    executable = build_model("vectors", name, spec, files=files if made_from else files(),
+                             made_from=made_from, log=log)
     return VectorModel(executable, inputs, outputs)
+
+
+def model(cls, *args, name=None, log=sys.stderr):
+    """:func:`build` of ``cls(*args)`` (``name`` defaults to the class name) that generates the
+    Verilog only when no model of the same class, arguments and sources was built before.
+
+    The index key is the class's qualified name, the ``repr`` of each argument and the text of
+    :func:`dure.sim.rtlgen.class_sources` (its file, the ``dure`` modules it uses, all of
+    ``rtl/``, ``dure/config.py``); the build itself stays keyed on the Verilog text. An argument
+    whose ``repr`` is not a stable value (``<... at 0x...>``) raises TypeError.
+    """
+    for arg in args:
+        if " at 0x" in repr(arg):
+            raise TypeError(f"vector harness model arguments need a stable repr, not {arg!r}")
+    made_from = [f"{cls.__module__}.{cls.__qualname__}{args!r}"]
+    made_from += [f"{path}\0{path.read_text()}" for path in class_sources(cls)]
+    return build(cls(*args), name or cls.__name__, log=log, made_from=made_from)

@@ -2,7 +2,9 @@
 INT4 (W4A8), INT4_FP16 (W4A16) and 2:4 sparse int8 / int4 weights equal the golden models and
 the command model bit for bit; malformed packed LOADs are refused with the model's codes and
 change nothing (the SPAD rows they name still hold the earlier weights, memory is the
-model's). Needs a 4x4 NPU model (a few minutes to build once), hence slow."""
+model's). The model, the checked runs and the GEMM cases shared with
+test_npu_pipelined_verilator.py: this folder's conftest.py. Needs a 4x4 NPU model (a few
+minutes to build once), hence slow."""
 
 import random
 
@@ -21,25 +23,15 @@ from dure.rtl.npu.commands import (
 )
 from dure.rtl.npu.descriptor import encode
 from dure.sim import golden, golden_int4, golden_sparse24
-from dure.sim.layer_program import run_on_model
 from dure.sim.npu_model import NpuModel
 from dure.sim.verif import npu_verilator as nv
-from dure.sim.verif.layer_verilator import run_layer
-from dure.sim.weight_formats import gemm_program, pack_weights
 
 from dure.config import MAIN_BASE, preset
 
 CFG = preset("npu-small")       # 4x4, FP16, the test suite's NPU variant
-SIZE = 1 << 18
-ADDRS = dict(a_addr=MAIN_BASE + 0x100, out_addr=MAIN_BASE + 0x20000,
-             param_addr=MAIN_BASE + 0x30000)
+CHECK_MACS = True               # every checked run: the MACS counter equals the program's MACs
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def model():
-    return nv.build(CFG)
 
 
 def sparse(rng, k, n, lo, hi):
@@ -48,22 +40,8 @@ def sparse(rng, k, n, lo, hi):
     return np.where(keep.reshape(k, n), w, 0).astype(np.int8)
 
 
-def run(model, program, a, ref_out=None):
-    got, perf, error = run_layer(model, program, [(ADDRS["a_addr"], a)], base=MAIN_BASE,
-                                 size=SIZE)
-    assert error == 0
-    ref = NpuModel(CFG, memory={MAIN_BASE: bytes(SIZE)})
-    ref.set_window(MAIN_BASE, SIZE)
-    want = run_on_model(ref, program, [(ADDRS["a_addr"], a)])
-    assert np.array_equal(got.view(np.uint8), want.view(np.uint8))
-    assert perf["MACS"] == program.macs
-    if ref_out is not None:
-        ref_out.append(ref)
-    return got, perf
-
-
 @pytest.mark.parametrize("fmt", ["int4", "int8-sparse24", "int4-sparse24"])
-def test_int8_precision_formats(model, fmt):
+def test_int8_precision_formats(npu_layer, fmt):
     rng = np.random.default_rng(len(fmt))
     m, k, n = 3, 44, 10
     a = rng.integers(-128, 128, (m, k), dtype=np.int8)
@@ -71,31 +49,11 @@ def test_int8_precision_formats(model, fmt):
     w = sparse(rng, k, n, lo, hi) if "sparse" in fmt else \
         rng.integers(lo, hi + 1, (k, n)).astype(np.int8)
     bias = rng.integers(-3000, 3000, n, dtype=np.int32)
-    packed = pack_weights(fmt, w, tile=CFG.npu_cols)
-    program = gemm_program(CFG, m, packed, precision="int8", out_dtype="int32", bias=bias,
-                           **ADDRS)
-    got, _ = run(model, program, a)
-    if fmt == "int4":
-        want = golden_int4.gemm_w4a8(a, w, bias)
-    else:
-        want = golden_sparse24.gemm_sparse24_int8(a, *golden_sparse24.compress_24(w), bias)
-    assert np.array_equal(got, want)
+    npu_layer.int8_gemm(fmt, a, w, bias)
 
 
-def test_w4a16(model):
-    rng = np.random.default_rng(16)
-    m, k, n, group = 2, 72, 7, 32
-    a = rng.standard_normal((m, k)).astype(np.float16)
-    q = rng.integers(-8, 8, (k, n)).astype(np.int8)
-    scales = (rng.standard_normal((3, n)) * 2.0 ** rng.integers(-18, 13, (3, n))) \
-        .astype(np.float16)
-    scales.reshape(-1)[:3] = [np.float16(-0.0), np.float16(6e-8), np.float16(60000)]
-    packed = pack_weights("int4", q, precision="fp16", tile=CFG.npu_cols, scales=scales,
-                          group_size=group)
-    program = gemm_program(CFG, m, packed, precision="fp16", out_dtype="fp32", **ADDRS)
-    got, _ = run(model, program, a)
-    want = golden_int4.gemm_w4a16(a, q, scales, group)
-    assert np.array_equal(golden.bits(got), golden.bits(want))
+def test_w4a16(npu_layer):
+    npu_layer.w4a16(seed=16, m=2)
 
 
 def _malformed():
@@ -120,7 +78,7 @@ def _malformed():
     ]
 
 
-def test_malformed_packed_loads_change_nothing(model):
+def test_malformed_packed_loads_change_nothing(npu_rtl):
     """Dense A and W in SPAD, then each malformed packed LOAD aimed at W's rows, then a
     COMPUTE and STORE: the output is A @ W of the dense weights; every code is the model's."""
     rng = np.random.default_rng(5)
@@ -143,7 +101,7 @@ def test_malformed_packed_loads_change_nothing(model):
     for words in descriptors:
         script += nv.submit(words) + [nv.wait_idle(), nv.read("STATUS"), nv.read("ERROR"),
                                       nv.write("STATUS", Status.ERROR.value)]
-    run_ = model.run(script, image, base=MAIN_BASE)
+    run_ = npu_rtl.run(script, image, base=MAIN_BASE)
     ref = NpuModel(CFG, memory={MAIN_BASE: bytes(image)})
     ref.set_window(*window)
     codes = []
@@ -162,7 +120,7 @@ def test_malformed_packed_loads_change_nothing(model):
     assert np.array_equal(out, golden.gemm_int8(a, w))
 
 
-def test_random_packed_streams(model):
+def test_random_packed_streams(npu_rtl):
     """Random descriptors (packed LOADs among them, mostly near-valid) one after another:
     final memory and the first error equal the command model's."""
     from dure.sim.npu_descriptors import random_descriptor
@@ -187,7 +145,7 @@ def test_random_packed_streams(model):
     for words in descriptors:
         script += nv.submit(words)
     script += [nv.wait_idle(), nv.read("ERROR")]
-    run_ = model.run(script, image, base=MAIN_BASE)
+    run_ = npu_rtl.run(script, image, base=MAIN_BASE)
     ref = NpuModel(CFG, memory={MAIN_BASE: bytes(image)})
     ref.set_window(base, size)
     codes = [ref.execute(words) for words in descriptors]
@@ -199,7 +157,7 @@ def test_random_packed_streams(model):
     assert bytes(run_.memory) == ref.read(MAIN_BASE, len(image))
 
 
-def test_gemv_plan_streams_at_the_roofline(model):
+def test_gemv_plan_streams_at_the_roofline(npu_layer):
     """The transposed GEMV plan (1 x 128 x 256 int8, with bias) on the 4x4 NPU: bit-exact with
     the command model and golden, and at least 78 % of the memory roofline bound (BUSY cycles;
     the bound counts the bytes the DMA moved; measured 80.7 %: the activation values come per
@@ -211,8 +169,9 @@ def test_gemv_plan_streams_at_the_roofline(model):
     a = rng.integers(-128, 128, (1, k), dtype=np.int8)
     b = rng.integers(-128, 128, (k, n)).astype(np.int8)
     bias = rng.integers(-999, 999, n, dtype=np.int32)
-    program = gemv_program(CFG, b, precision="int8", bias=bias, **ADDRS)
-    got, perf = run(model, program, a)
+    addrs = npu_layer.ADDRS
+    program = gemv_program(CFG, b, precision="int8", bias=bias, **addrs)
+    got, perf = npu_layer.run(program, [(addrs["a_addr"], a)])
     assert np.array_equal(got, golden.gemm_int8(a, b, bias))
     bound = min(CFG.npu_peak_macs_per_cycle,
                 CFG.main_bytes_per_cycle * k * n / (perf["DMA_RD"] + perf["DMA_WR"]))
@@ -223,7 +182,7 @@ def test_gemv_plan_streams_at_the_roofline(model):
 
 
 @pytest.mark.parametrize("fmt", ["int8-sparse24", "int4-sparse24", "w4a16"])
-def test_gemv_plan_compressed_formats(model, fmt):
+def test_gemv_plan_compressed_formats(npu_layer, fmt):
     """The transposed GEMV plan with 2:4 weights (lane-grouped LOADs) and W4A16 weights
     (INT4_FP16_ROWS LOADs, walked COMPUTEs) on the 4x4 NPU: bit-exact with the command model
     and the golden sparse / W4A16 GEMMs, with bias; the DMA moves the compressed bytes."""
@@ -232,6 +191,7 @@ def test_gemv_plan_compressed_formats(model, fmt):
     rng = np.random.default_rng(len(fmt))
     k, n = 72, 44
     refs = []
+    addrs = npu_layer.ADDRS
     bias = rng.integers(-999, 999, n, dtype=np.int32)
     if fmt == "w4a16":
         a = rng.standard_normal((1, k)).astype(np.float16)
@@ -240,8 +200,8 @@ def test_gemv_plan_compressed_formats(model, fmt):
             .astype(np.float16)
         fbias = rng.standard_normal(n).astype(np.float32)
         program = gemv_program(CFG, q, precision="fp16", fmt="int4", scales=scales,
-                               group_size=32, bias=fbias, **ADDRS)
-        got, perf = run(model, program, a, refs)
+                               group_size=32, bias=fbias, **addrs)
+        got, perf = npu_layer.run(program, [(addrs["a_addr"], a)], refs)
         want = golden_int4.gemm_w4a16(a, q, scales, 32, fbias)
         assert np.array_equal(golden.bits(got), golden.bits(want))
         weight_bytes = n * 5 * 10           # ceil(72 / 16) source rows of 2 + 2 * 4 bytes
@@ -249,8 +209,8 @@ def test_gemv_plan_compressed_formats(model, fmt):
         a = rng.integers(-128, 128, (1, k), dtype=np.int8)
         lo, hi = (-128, 127) if fmt.startswith("int8") else (-8, 7)
         b = sparse(rng, k, n, lo, hi)
-        program = gemv_program(CFG, b, precision="int8", fmt=fmt, bias=bias, **ADDRS)
-        got, perf = run(model, program, a, refs)
+        program = gemv_program(CFG, b, precision="int8", fmt=fmt, bias=bias, **addrs)
+        got, perf = npu_layer.run(program, [(addrs["a_addr"], a)], refs)
         want = golden_sparse24.gemm_sparse24_int8(a, *golden_sparse24.compress_24(b), bias)
         assert np.array_equal(got, want)
         # R = 4: a 3-byte int8 2:4 record is padded to a bus word (gemv_plan word_records).

@@ -273,7 +273,7 @@ _MODELS = {}
 
 def model(cols):
     if cols not in _MODELS:
-        _MODELS[cols] = vector_harness.build(FlatPostProcess(cols), f"postproc{cols}")
+        _MODELS[cols] = vector_harness.model(FlatPostProcess, cols, name=f"postproc{cols}")
     return _MODELS[cols]
 
 

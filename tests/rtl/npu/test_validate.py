@@ -166,7 +166,7 @@ def test_list_descriptors_amaranth():
 def _run_verilator(name, count, seed):
     config = CONFIGS[name]
     vectors = make_vectors(random.Random(seed), config, count)
-    model = vector_harness.build(FlatValidator(config), f"npu_validator_{name}")
+    model = vector_harness.model(FlatValidator, config, name=f"npu_validator_{name}")
     inputs = {f"w{i}": np.array([v[0][i] for v in vectors], dtype=np.uint64) for i in range(8)}
     inputs["dma_base"] = np.array([v[1] for v in vectors], dtype=np.uint64)
     inputs["dma_size"] = np.array([v[2] for v in vectors], dtype=np.uint64)

@@ -3,7 +3,8 @@
 ``fpv``
     Biased random IEEE bit patterns, special-class lists, NaN canonicalisation.
 ``vector_model``
-    ``vector_model(component_class)`` -> cached Verilator :class:`VectorModel` of the unit.
+    ``vector_model(component_class)`` -> cached Verilator :class:`VectorModel` of the unit
+    (:func:`dure.sim.verif.vector_harness.model`: no Verilog generated for a model built before).
 ``check_contract``
     Pipeline contract on Amaranth's simulator: fixed latency counted in enabled cycles, valid
     travelling with the data, everything held while ``en`` is low.
@@ -159,7 +160,7 @@ _MODELS = {}
 def vector_model():
     def get(cls):
         if cls not in _MODELS:
-            _MODELS[cls] = vector_harness.build(cls(), cls.__name__)
+            _MODELS[cls] = vector_harness.model(cls)
         return _MODELS[cls]
     return get
 
