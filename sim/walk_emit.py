@@ -19,12 +19,14 @@ previous unit's STOREs, then the next unit's LOADs (tile, weights, and ACC init 
 element-wise unit; COMPUTEs start from the bias rows loaded in the prologue,
 :attr:`~dure.sim.walk_layer.WalkLayer.init_rows`); a side command
 that writes SPAD rows a COMPUTE of this unit reads is placed after that COMPUTE. The first
-unit's own LOADs go just ahead (JIT_LEAD COMPUTEs) of the first COMPUTE that needs them, those
-of its first COMPUTE before it (its ACC rows and weights first, then its padding FILLs and image
-rows: a COMPUTE reads its weight rows first and, with ``config.npu_load_follow``, follows its
-LOADs row by row), a weight piece no later than the first use of the weight LOAD before it; its
-side commands start only at the slot of its last tile LOAD (the LOAD unit takes LOADs in order:
-the next group's weights must not hold up the first unit's image rows). The next group's weights
+unit's own LOADs go just ahead (JIT_LEAD COMPUTEs per element byte on the array, JIT_LEAD on
+the element-wise unit) of the first COMPUTE that needs them, those of its first COMPUTE before
+it (its ACC rows and weights first, then its padding FILLs and image rows: a COMPUTE reads its
+weight rows first and, with ``config.npu_load_follow``, follows its LOADs row by row); its
+weights come one LOAD per tap and the image rows of its first wave one LOAD per tap row (so
+the in-order LOAD unit takes them in the order the COMPUTEs need them); its side commands
+start only at the slot of its last tile LOAD (the LOAD unit takes LOADs in order: the next
+group's weights must not hold up the first unit's image rows). The next group's weights
 of a layer with taps (``double`` and ``single``) come per tap. The STOREs' parameter rows
 (``WalkLayer.const_rows``) are LOADed first among the second unit's side commands, just ahead
 of the first STOREs (with one unit, right after the first COMPUTE); the last unit's STOREs go
@@ -38,7 +40,7 @@ from dataclasses import dataclass
 from dure.rtl.npu.commands import ElemType, EltwiseOp, LoadTarget, Opcode, Precision
 from dure.rtl.npu.descriptor import decode, encode
 
-from dure.gemm_cost import BYTES_PER_CYCLE, WALK_JIT_LEAD, WALK_PIECE_ROWS
+from dure.gemm_cost import WALK_JIT_LEAD, WALK_PIECE_ROWS
 
 from .walk_plan import plan_walk
 from .walk_waves import chunk_waves, unit_waves
@@ -146,11 +148,8 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                 # one row per tap: in one LOAD, which never queues behind the next unit's
                 # tile LOAD (a last piece there holds the unit's last MAC for the whole tile)
                 per_tap = False
-            if per_tap == "jit":         # taps [0, 1), [1, 2), [2, 4), [4, 8), ...
-                bounds = [0] + [min(taps, 1 << e) for e in range(taps.bit_length() + 1)]
-                bounds = sorted(set(bounds))
-                pieces = [(t0 * kin, (t1 - t0) * kin) for t0, t1 in
-                          zip(bounds, bounds[1:], strict=False)]
+            if per_tap == "jit":         # the first unit's: one LOAD per tap
+                pieces = [(t * kin, kin) for t in range(taps)]
             elif taps == 1:              # a refill of a 1x1 layer: pieces
                 pieces = [(r0, min(PIECE_ROWS, kin - r0)) for r0 in range(0, kin, PIECE_ROWS)]
             elif per_tap:
@@ -182,8 +181,8 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     def tile_loads(unit, tile_index, waves=None):
         """FILLs and LOADs of a unit's tile (the block's, or a diagonal unit's own chunks);
         ``waves``: the image rows LOADed in one piece per wave (the rows its output rows need
-        beyond the previous waves'), those of the first wave's first tap row (ky = 0) in a
-        piece of their own before the rest."""
+        beyond the previous waves'), those of the first wave's tap rows ky = 0, 1, ..,
+        KH - 2 each in a piece of their own before the rest."""
         n, oy0, rows, j0, gcount = unit
         th = (rows - 1) * g.sh + g.kh
         base = tile_base(tile_index)
@@ -207,12 +206,14 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                                     kk))
             cuts = [iy0]
             if waves:
-                # the first wave's tap row ky = 0 alone first: its first COMPUTEs (of each
-                # input chunk) wait for those image rows only
+                # the first wave's rows tap row by tap row (ky = 0, then the rows ky = 1 adds,
+                # ...): each tap row's first COMPUTEs (of each input chunk) wait for those
+                # image rows only
                 w0, wr = waves[0]
-                cut = min(iy1, py0 + (w0 + wr - 1) * g.sh + 1 - g.pt)
-                if cut > cuts[-1]:
-                    cuts.append(cut)
+                for reach in range(1, g.kh):
+                    cut = min(iy1, py0 + (w0 + wr - 1) * g.sh + reach - g.pt)
+                    if cut > cuts[-1]:
+                        cuts.append(cut)
             for w0, wr in waves or ():
                 cut = min(iy1, py0 + (w0 + wr - 1) * g.sh + g.kh - g.pt)
                 if cut > cuts[-1]:
@@ -450,6 +451,10 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                 return ci
         return len(comp)
 
+    # The first unit's LOADs go this many COMPUTEs ahead of their first use: JIT_LEAD per
+    # element byte on the array (an FP16 row moves twice the bytes), JIT_LEAD on the
+    # element-wise unit.
+    lead = JIT_LEAD if layer.eltwise_mac or layer.eltwise_max else JIT_LEAD * eb
     for i, u in enumerate(units):
         comp = computes(i, u, tile_of[i], first=i == 0, last=i + 1 == len(units))
         side = stores(i - 1, units[i - 1]) if i > 0 else []
@@ -467,7 +472,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                 side += tile_loads(nxt, tile_of[i + 1])
             side += acc_init(i + 1, nxt)
         # The first unit's own LOADs (i == 0): those its first COMPUTE needs go before it,
-        # the others JIT_LEAD COMPUTEs ahead of their first use, in order of use.
+        # the others ``lead`` COMPUTEs ahead of their first use, in order of use.
         uses = sorted(((first_use(cmd, comp), n, cmd) for n, cmd in enumerate(pre)),
                       key=lambda t: t[:2]) if i == 0 else []
         # No side command goes before the last of its tile LOADs from main memory (the LOAD
@@ -496,24 +501,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             words += [cmd.words for use, _, cmd in uses if use == 0]
             late = [cmd for use, _, cmd in uses if use == len(comp) and is_tile(cmd)] \
                 if spread else []
-            # A weight LOAD whose bytes take more cycles (at BYTES_PER_CYCLE) than the rows
-            # of the JIT_LEAD COMPUTEs before its first use goes no later than the first use
-            # of the weight LOAD before it (its previous piece: the JIT pieces double in
-            # taps, so each has the previous piece's COMPUTEs to arrive in; 2 COMPUTEs of 64
-            # rows were too few for a piece of 4 taps, above all in FP16).
-            wslot, prev = {}, None
-            for use, n, cmd in sorted(uses, key=lambda t: t[1]):
-                if cmd.spad_write is None or is_tile(cmd) or use == len(comp):
-                    continue
-                if use > 0:
-                    wslot[n] = max(0, use - JIT_LEAD)
-                    fl = decode(cmd.words)[1]
-                    lead = sum(decode(cp.words)[1]["m"] for cp in comp[wslot[n]:use])
-                    if prev is not None and prev < use and \
-                            lead * BYTES_PER_CYCLE < fl["rows"] * fl["cols"] * eb:
-                        wslot[n] = min(wslot[n], prev)
-                prev = use
-            slots += [(wslot.get(n, max(0, use - JIT_LEAD)), 0, cmd) for use, n, cmd in uses
+            slots += [(max(0, use - lead), 0, cmd) for use, n, cmd in uses
                       if use > 0 and not any(cmd is c for c in late)]
             slots += [((k + 1) * len(comp) // (len(late) + 1), 0, cmd)
                       for k, cmd in enumerate(late)]

@@ -131,13 +131,9 @@ static void weight_loads(struct walk *w, uint32_t u_index, uint32_t j0, uint32_t
         uint32_t base = weight_base(w, u_index, jj, j);
         if (per_tap == PIECES_WHOLE) {
             spad_load(w, addr, nn * w->eb, rows, nn, base);
-        } else if (per_tap == PIECES_TAPS) {
+        } else {                      /* one LOAD per tap (also the first unit's JIT) */
             for (uint32_t t = 0; t < taps; t++)
                 spad_load(w, addr + t * k * nn * w->eb, nn * w->eb, k, nn, base + t * k);
-        } else {                      /* taps [0, 1), [1, 2), [2, 4), [4, 8), ... */
-            for (uint32_t t0 = 0, t1 = 1; t0 < taps; t0 = t1, t1 = walk_min(taps, 2 * t1))
-                spad_load(w, addr + t0 * k * nn * w->eb, nn * w->eb, (t1 - t0) * k, nn,
-                          base + t0 * k);
         }
     }
 }
@@ -179,12 +175,14 @@ static void tile_loads(struct walk *w, const struct unit *u, uint32_t (*wv)[2], 
                      g->wp, kk, 0, 0);
         }
         int32_t r0 = iy0;
-        /* wi = -1: the first wave's tap row ky = 0 alone first (its first COMPUTEs wait for
-         * those image rows only), then one piece per wave */
-        for (int32_t wi = nw ? -1 : 0; wi <= (int32_t)nw && r0 < iy1; wi++) {
+        /* wi < 0: the first wave's image rows up to tap row ky = kh + wi (ky = 0, 1, ..,
+         * kh - 2) each in a piece of their own first (each tap row's first COMPUTEs wait
+         * for its rows only), then one piece per wave */
+        for (int32_t wi = nw ? 1 - (int32_t)g->kh : 0; wi <= (int32_t)nw && r0 < iy1; wi++) {
             int32_t r1 = iy1;
             if (wi < (int32_t)nw) {
-                uint32_t k = wi < 0 ? 0 : (uint32_t)wi, reach = wi < 0 ? 1 : g->kh;
+                uint32_t k = wi < 0 ? 0 : (uint32_t)wi;
+                uint32_t reach = wi < 0 ? (uint32_t)((int32_t)g->kh + wi) : g->kh;
                 int32_t cut = py0 + (int32_t)((wv[k][0] + wv[k][1] - 1) * g->sh + reach) -
                               (int32_t)g->pt;
                 if (cut < r1)

@@ -245,7 +245,6 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
         if (i == 0) {
             uint32_t first = o.nside;
             w.late_total = 0;
-            w.pre_prev_set = 0;
             w.mode = SINK_PRE;
             walk_pre_commands(&w, &u);
             /* the late ones (key_lo ncomp + 1 + k) evenly between the COMPUTEs */

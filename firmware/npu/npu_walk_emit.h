@@ -38,9 +38,6 @@ struct walk {
     uint32_t side_total, side_index, side_last;
     /* no side command before this COMPUTE: the slot of the first unit's last tile LOAD */
     uint32_t side_floor;
-    /* SINK_PRE: the first use of the last weight LOAD staged (if pre_prev_set) */
-    uint32_t pre_prev;
-    int pre_prev_set;
     /* the first unit's tile LOADs / FILLs it does not read (spread) */
     uint32_t late_total;
     /* the COMPUTEs of the unit being written: per tap, per sub-block; ACC base */
