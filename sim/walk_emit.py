@@ -134,7 +134,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             return ((u_index % 2) * plan.gn + j_in_group) * plan.slot
         return j_in_group * plan.slot
 
-    def weight_loads(u_index, unit, per_tap):
+    def weight_loads(u_index, unit, per_tap, fine=False):
         _, _, _, j0, gcount = unit
         out = []
         for jj in range(gcount):
@@ -148,7 +148,10 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                 # one row per tap: in one LOAD, which never queues behind the next unit's
                 # tile LOAD (a last piece there holds the unit's last MAC for the whole tile)
                 per_tap = False
-            if per_tap == "jit":         # the first unit's: one LOAD per tap
+            if per_tap == "jit" and fine:
+                pieces = [(t * kin + c * layer.k_chunk, layer.in_cols(c)) for c in range(cc)
+                          for t in range(taps)]
+            elif per_tap == "jit":         # the first unit's: one LOAD per tap
                 pieces = [(t * kin, kin) for t in range(taps)]
             elif taps == 1:              # a refill of a 1x1 layer: pieces
                 pieces = [(r0, min(PIECE_ROWS, kin - r0)) for r0 in range(0, kin, PIECE_ROWS)]
@@ -177,6 +180,13 @@ def walk_descriptors(config, layer, plan=None, spread=False):
 
     per_tile = layer.tile_chunks(plan.gn)
     unit_tiles = layer.unit_tiles
+    # The first unit of an INT8 convolution takes its input chunks outermost (then taps,
+    # output chunks, sub-blocks): its first COMPUTEs need one input chunk's image rows and
+    # weights, not every chunk's (INT8 sums are exact in any order; FP16 keeps the taps
+    # outermost, its summation order).
+    c_outer = layer.precision != Precision.FP16 and not layer.diagonal and \
+        not layer.eltwise_mac and not layer.eltwise_max and plan.wmode != "taps" and cc > 1 \
+        and layer.shared_weight is None
 
     def tile_loads(unit, tile_index, waves=None):
         """FILLs and LOADs of a unit's tile (the block's, or a diagonal unit's own chunks);
@@ -285,10 +295,11 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         out = []
         for c0, cn in chunk_waves(config, layer, rows, gcount, last and waved):
             for wave in pieces(unit, first, last):
-                out += wave_computes(u_index, unit, base, wave, range(c0, c0 + cn))
+                out += wave_computes(u_index, unit, base, wave, range(c0, c0 + cn),
+                                     first and c_outer)
         return out
 
-    def wave_computes(u_index, unit, base, wave, chunks):
+    def wave_computes(u_index, unit, base, wave, chunks, outer=False):
         _, _, rows, j0, gcount = unit
         out = []
         taps = [(ky, kx) for ky in range(g.kh) for kx in range(g.kw)]
@@ -296,61 +307,62 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             steps = [taps[i:i + 2] for i in range(0, len(taps), 2)]
         else:
             steps = [[tap] for tap in taps]
-        for step in steps:
+        order = [(step, c) for c in range(cc) for step in steps] if outer else \
+            [(step, c) for step in steps for c in range(cc)]
+        for step, c in order:
             (ky, kx), second = step[0], step[1:]
             t = ky * g.kw + kx
             # the second tap of a pair: its tile rows lie this far after the first's
             tap_step = (second[0][0] - ky) * g.wp + second[0][1] - kx if second else 0
-            for c in range(cc):
-                for jj in chunks:
-                    j = j0 + jj
-                    if layer.diagonal and c != j:
-                        continue
-                    kk = layer.in_cols(c)
-                    if layer.shared_weight is not None:
-                        w_row = 0
-                    else:
-                        w_row = weight_row(u_index, jj, j, t) + \
-                            (0 if layer.diagonal else c * layer.k_chunk)
-                    first = t == 0 and (layer.diagonal or c == 0)
-                    for s0, sr in wave:
-                        a = base + c * th_full * g.wp + (s0 * g.sh + ky) * g.wp + kx
-                        a_end = a + (sr - 1) * g.sh * g.wp + (g.ow - 1) * g.sw + 1
-                        acc = acc_base(u_index) + jj * plan.bh * g.ow + s0 * g.ow
-                        if layer.eltwise_mac:
-                            pair = dict(pair=1, tap_step=tap_step) if second else {}
-                            out.append(_Cmd(encode(
-                                Opcode.ELTWISE, precision=layer.precision, mac=1,
-                                accumulate=int(not first or layer.acc_init is not None),
-                                a_addr=a, b_addr=w_row, acc_addr=acc, m=sr * g.ow,
-                                n=layer.chunk_cols(j), a_cols=g.ow, a_rows=sr,
-                                a_col_step=g.sw, a_row_step=g.sh * g.wp, **pair),
-                                spad_reads=((a, a_end + tap_step),
-                                            (w_row, w_row + 1 + len(second))),
-                                acc_write=(acc, acc + sr * g.ow)))
-                            continue
-                        if layer.eltwise_max:
-                            out.append(_Cmd(encode(
-                                Opcode.ELTWISE, precision=layer.precision,
-                                op=EltwiseOp.MAX, accumulate=int(not first), a_addr=a,
-                                acc_addr=acc, m=sr * g.ow, n=layer.chunk_cols(j),
-                                a_cols=g.ow, a_rows=sr, a_col_step=g.sw,
-                                a_row_step=g.sh * g.wp),
-                                spad_reads=((a, a_end),),
-                                acc_write=(acc, acc + sr * g.ow)))
-                            continue
-                        init = dict(init_row=1, init_addr=init_row0 + j) \
-                            if first and layer.init_rows else {}
+            for jj in chunks:
+                j = j0 + jj
+                if layer.diagonal and c != j:
+                    continue
+                kk = layer.in_cols(c)
+                if layer.shared_weight is not None:
+                    w_row = 0
+                else:
+                    w_row = weight_row(u_index, jj, j, t) + \
+                        (0 if layer.diagonal else c * layer.k_chunk)
+                first = t == 0 and (layer.diagonal or c == 0)
+                for s0, sr in wave:
+                    a = base + c * th_full * g.wp + (s0 * g.sh + ky) * g.wp + kx
+                    a_end = a + (sr - 1) * g.sh * g.wp + (g.ow - 1) * g.sw + 1
+                    acc = acc_base(u_index) + jj * plan.bh * g.ow + s0 * g.ow
+                    if layer.eltwise_mac:
+                        pair = dict(pair=1, tap_step=tap_step) if second else {}
                         out.append(_Cmd(encode(
-                            Opcode.COMPUTE, precision=layer.precision,
-                            accumulate=int(not first or
-                                           (layer.acc_init is not None and not init)),
-                            diagonal=int(layer.diagonal), a_addr=a, w_addr=w_row, **init,
-                            acc_addr=acc, m=sr * g.ow, k=kk, n=layer.chunk_cols(j),
+                            Opcode.ELTWISE, precision=layer.precision, mac=1,
+                            accumulate=int(not first or layer.acc_init is not None),
+                            a_addr=a, b_addr=w_row, acc_addr=acc, m=sr * g.ow,
+                            n=layer.chunk_cols(j), a_cols=g.ow, a_rows=sr,
+                            a_col_step=g.sw, a_row_step=g.sh * g.wp, **pair),
+                            spad_reads=((a, a_end + tap_step),
+                                        (w_row, w_row + 1 + len(second))),
+                            acc_write=(acc, acc + sr * g.ow)))
+                        continue
+                    if layer.eltwise_max:
+                        out.append(_Cmd(encode(
+                            Opcode.ELTWISE, precision=layer.precision,
+                            op=EltwiseOp.MAX, accumulate=int(not first), a_addr=a,
+                            acc_addr=acc, m=sr * g.ow, n=layer.chunk_cols(j),
                             a_cols=g.ow, a_rows=sr, a_col_step=g.sw,
                             a_row_step=g.sh * g.wp),
-                            spad_reads=((a, a_end), (w_row, w_row + kk)),
+                            spad_reads=((a, a_end),),
                             acc_write=(acc, acc + sr * g.ow)))
+                        continue
+                    init = dict(init_row=1, init_addr=init_row0 + j) \
+                        if first and layer.init_rows else {}
+                    out.append(_Cmd(encode(
+                        Opcode.COMPUTE, precision=layer.precision,
+                        accumulate=int(not first or
+                                       (layer.acc_init is not None and not init)),
+                        diagonal=int(layer.diagonal), a_addr=a, w_addr=w_row, **init,
+                        acc_addr=acc, m=sr * g.ow, k=kk, n=layer.chunk_cols(j),
+                        a_cols=g.ow, a_rows=sr, a_col_step=g.sw,
+                        a_row_step=g.sh * g.wp),
+                        spad_reads=((a, a_end), (w_row, w_row + kk)),
+                        acc_write=(acc, acc + sr * g.ow)))
         return out
 
     def stores(u_index, unit, split=False):
@@ -430,9 +442,10 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     pre = acc_init(0, first_unit)
     if plan.wmode == "resident":
         pre += [c for j in range(layer.out_chunks)
-                for c in weight_loads(0, (0, 0, 0, j, 1), "jit")]
+                for c in weight_loads(0, (0, 0, 0, j, 1), "jit",
+                                      c_outer and j < first_unit[3] + first_unit[4])]
     elif plan.wmode in ("double", "single"):
-        pre += weight_loads(0, first_unit, "jit")
+        pre += weight_loads(0, first_unit, "jit", c_outer)
     elif plan.wmode == "taps":
         pre += tap_loads(first_unit, range(min(2, g.kh * g.kw)))
     pre += side_fills() + tile_loads(first_unit, 0, head)

@@ -76,6 +76,8 @@ void walk_const_load(const struct walk *w, struct cmd *c);
 void walk_unit_at(const struct walk *w, uint32_t i, struct unit *u);
 /* Whether the layer's first / last units go in waves (not in the taps weight mode). */
 int walk_waved(const struct walk *w);
+/* INT8 convolutions: the first unit takes its input chunks outermost (walk_emit's c_outer) */
+int walk_c_outer(const struct walk *w);
 uint32_t walk_waves_of(const struct walk *w, const struct unit *u, uint32_t (*wv)[2]);
 /* SPAD row of tap t's weight matrix of chunk j (the group's jj-th) for unit u_index. */
 uint32_t walk_weight_row(const struct walk *w, uint32_t u_index, uint32_t jj, uint32_t j,

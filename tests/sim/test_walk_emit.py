@@ -60,21 +60,41 @@ def _weight_loads(ds, plan):
             and f["target"] == LoadTarget.SPAD.value and f["local_addr"] < plan.w_rows]
 
 
-@pytest.mark.parametrize("precision", ["int8", "fp16"])
-def test_the_first_units_weights_come_one_load_per_tap(precision):
-    """ResNet-8 stage 1 (32x32x16 -> 16, 3x3, ``resident``): every weight LOAD holds one
-    tap's rows of one output chunk (16 input channels), 9 x 2 LOADs in all."""
-    prog, _, _ = _program(precision, (1, 32, 32, 16), 16, (3, 3))
+def test_the_first_units_weights_come_one_load_per_tap():
+    """ResNet-8 stage 1 in FP16 (32x32x16 -> 16, 3x3, ``resident``): every weight LOAD holds
+    one tap's rows of one output chunk (16 input channels), 9 x 2 LOADs in all."""
+    prog, _, _ = _program("fp16", (1, 32, 32, 16), 16, (3, 3))
     assert prog.plan.wmode == "resident"
     loads = _weight_loads([decode(w) for w in prog.descriptors], prog.plan)
     assert [f["rows"] for _, f in loads] == [16] * 18
     assert sorted(f["local_addr"] for _, f in loads) == list(range(0, 288, 16))
 
 
+def test_an_int8_first_unit_takes_its_input_chunks_outermost():
+    """ResNet-8 stage 1 in INT8: the first unit (output chunk 0) runs input chunk 0's nine
+    taps, then chunk 1's (its weights one LOAD of 8 rows per chunk and tap, 18 of them); the
+    other output chunk's weights come one LOAD per tap (9 of 16 rows); the second unit keeps
+    the taps outermost."""
+    prog, _, _ = _program("int8", (1, 32, 32, 16), 16, (3, 3))
+    plan = prog.plan
+    ds, comps = _first_unit(prog)
+    region = 10 * 34                             # SPAD rows of one input chunk's tile
+    chunk = [(ds[i][1]["a_addr"] - plan.w_rows) // region for i in comps]
+    waves = [chunk[k:k + 18] for k in range(0, len(chunk), 18)]
+    assert all(wv == [0] * 9 + [1] * 9 for wv in waves)
+    assert [ds[i][1]["w_addr"] for i in comps[:9]] == list(range(0, 144, 16))
+    rows = sorted((f["local_addr"], f["rows"]) for _, f in _weight_loads(ds, plan))
+    assert rows == [(r, 8) for r in range(0, 144, 8)] + [(r, 16) for r in range(144, 288, 16)]
+    second = [i for i, (op, f) in enumerate(ds) if op == Opcode.COMPUTE and
+              plan.acc_half <= f["acc_addr"] < 2 * plan.acc_half][:4]
+    assert [(ds[i][1]["a_addr"] - plan.w_rows) // region for i in second] == [0, 1, 0, 1]
+
+
 @pytest.mark.parametrize("precision,lead", [("int8", WALK_JIT_LEAD),
                                             ("fp16", 2 * WALK_JIT_LEAD)])
 def test_a_taps_weights_go_lead_computes_ahead_of_its_first_use(precision, lead):
-    """A tap's weight LOAD (taps 1..8 of the first unit's chunk) goes right after COMPUTE
+    """A weight LOAD of the first unit (FP16: taps 1..8 of its chunk; INT8: each (input
+    chunk, tap) but the first) goes right after COMPUTE
     ``use - lead`` of the unit (``use``: the first COMPUTE that reads it): ``lead`` is
     JIT_LEAD per element byte (2 INT8, 4 FP16)."""
     prog, _, _ = _program(precision, (1, 32, 32, 16), 16, (3, 3))
@@ -83,13 +103,13 @@ def test_a_taps_weights_go_lead_computes_ahead_of_its_first_use(precision, lead)
     for i, f in _weight_loads(ds, prog.plan):
         rows = range(f["local_addr"], f["local_addr"] + f["rows"])
         users = [c for c in comps if ds[c][1]["w_addr"] in rows]
-        if not users or f["local_addr"] % 144 == 0:
-            continue                 # another chunk's weights / the first tap's (up front)
+        if not users or users[0] == comps[0]:
+            continue                 # another chunk's weights / the first COMPUTE's (up front)
         use = comps.index(users[0])
         ahead = sum(1 for c in comps if c < i)
         assert ahead == max(0, use - lead) + 1, (f["local_addr"], ahead, use)
         checked += 1
-    assert checked == 8
+    assert checked == (8 if precision == "fp16" else 17)
 
 
 def test_the_first_waves_image_rows_come_one_load_per_tap_row():
