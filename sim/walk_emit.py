@@ -245,15 +245,27 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         return out
 
     def side_fills():
-        """Left / right padding columns of every tile buffer (written once)."""
+        """Left / right padding columns of every tile buffer (written once). On the array
+        (not per-unit tiles) with top padding: one FILL per part for a row's right columns
+        and the next row's left ones (adjacent SPAD rows); the last row's spill into the
+        next part's (or past the tile buffers') first row, and the first part's first row's
+        left columns are the first block's top FILL's (one descriptor fewer ahead of the
+        first COMPUTE: rn8_s1 npu fixed INT8 316 -> 309, FP16 968 -> 922; kws_dw, per-unit
+        tiles, lost 19 with it)."""
         out = []
         right = g.wp - g.pl - g.width
+        pair = g.pl > 0 and right > 0 and g.pt > 0 and not unit_tiles and \
+            tile0 + plan.tbufs * plan.tile_rows + g.pl <= config.npu_spad_rows
         for b in range(plan.tbufs):
             base = tile_base(b)
             # spread: one FILL per channel chunk, so the first COMPUTE waits for its own only
             parts = [(c * th_full * g.wp, th_full) for c in range(per_tile)] if spread else \
                 [(0, per_tile * th_full)]
             for off, groups in parts:
+                if pair:
+                    out.append(fill(base + off + g.pl + g.width, groups * (right + g.pl),
+                                    layer.k_chunk, groups, g.wp))
+                    continue
                 for first, width in ((0, g.pl), (g.pl + g.width, right)):
                     if width > 0:
                         out.append(fill(base + off + first, groups * width, layer.k_chunk,

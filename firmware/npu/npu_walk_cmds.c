@@ -237,9 +237,17 @@ static void side_fills(struct walk *w)
     uint32_t per_tile = tile_chunks(w->l, w->p->gn);
     uint32_t parts = w->l->spread ? per_tile : 1, groups = w->l->spread ? w->th_full
                                                                         : per_tile * w->th_full;
+    /* one FILL for a row's right columns and the next row's left ones (walk_emit's pair) */
+    int pair = g->pl > 0 && right > 0 && g->pt > 0 && !unit_tiles(w->l) &&
+               w->tile0 + w->p->tbufs * w->p->tile_rows + g->pl <= npu_get_info()->spad_rows;
     for (uint32_t b = 0; b < w->p->tbufs; b++) {
         for (uint32_t c = 0; c < parts; c++) {
             uint32_t base = walk_tile_base(w, b) + c * w->th_full * g->wp;
+            if (pair) {
+                fill(w, base + g->pl + g->width, groups * (right + g->pl), w->l->k_chunk,
+                     groups, g->wp);
+                continue;
+            }
             if (g->pl > 0)
                 fill(w, base, groups * g->pl, w->l->k_chunk, groups, g->wp);
             if (right > 0)
