@@ -506,6 +506,13 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         floor = max([max(0, use - JIT_LEAD) for use, _, cmd in uses
                      if 0 < use < len(comp) and is_tile(cmd)
                      and not decode(cmd.words)[1]["fill"]], default=0)
+        if i == 0 and c_outer:
+            # input chunks outermost: its own tile LOADs come chunk by chunk through the
+            # unit, so the side commands (the next group's weights) start no later than the
+            # end of the first input chunk's COMPUTEs (ResNet-8 stage 3 INT8: npu fixed
+            # 728 -> 390; at the slot of the last tile LOAD they all fell into the last
+            # chunk's COMPUTEs)
+            floor = min(floor, len(comp) // cc)
         # Side command d goes after COMPUTE floor + (d * (nc - floor) / ns), but not before
         # the COMPUTE after the last one of this unit that reads the SPAD rows it writes (so
         # it does not hold the LOAD unit's slot waiting for that COMPUTE).

@@ -235,6 +235,9 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
         if (i == 0) {
             w.mode = SINK_FLOOR;
             walk_pre_commands(&w, &u);
+            /* input chunks outermost: no later than the end of the first chunk's COMPUTEs */
+            if (walk_c_outer(&w))
+                w.side_floor = walk_min(w.side_floor, o.ncomp / w.cc);
         }
         w.mode = SINK_COUNT;
         w.side_total = 0;
