@@ -8,6 +8,11 @@ Order (what makes FP16 exact): per unit, taps outermost (ky, then kx), then inpu
 the group's output chunks, then sub-blocks. Per ACC row this is the sequential order of
 :func:`dure.sim.golden_tflite_fp16.conv2d_fp16` (k over (kh, kw, cin)); consecutive COMPUTEs
 write other ACC rows (other chunk or sub-block), so the array seldom waits for its own result.
+The first unit of an INT8 convolution (not depthwise, not ``taps`` mode, several input
+chunks) takes its input chunks outermost instead (then taps, output chunks, sub-blocks;
+INT8 sums are exact in any order), with its weights in one LOAD per (input chunk, tap): its
+first COMPUTEs then need one input chunk's image rows and weights, not every chunk's
+(docs/layer_fixed_cost.md, session 12).
 
 The next group's weights of a 1x1 layer (``double`` and ``single``) come in LOADs of
 PIECE_ROWS rows (input channels), piece by piece across the group's chunks: in ``single``
