@@ -43,7 +43,9 @@ COST_MODEL = {"CMD_CYCLES": CMD_CYCLES, "BYTES_PER_CYCLE": BYTES_PER_CYCLE, "LAT
 WALK_PUSH_CYCLES = 12
 #: Tie-break weight of a descriptor in the walk's blocking search (cycles).
 WALK_DESCRIPTOR_WEIGHT = 4
-#: The first unit's LOADs go this many COMPUTEs ahead of the first one that needs them.
+#: The first unit's LOADs go this many COMPUTEs ahead of the first one that needs them, per
+#: element byte on the array (FP16: twice as many) and as is on the element-wise unit
+#: (sim/walk_emit.py; swept in docs/layer_fixed_cost.md, session 12).
 WALK_JIT_LEAD = 2
 #: Largest window (KH * KW) the average-pooling programs accept.
 POOL_MAX_WINDOW = 256

@@ -8,6 +8,11 @@ Order (what makes FP16 exact): per unit, taps outermost (ky, then kx), then inpu
 the group's output chunks, then sub-blocks. Per ACC row this is the sequential order of
 :func:`dure.sim.golden_tflite_fp16.conv2d_fp16` (k over (kh, kw, cin)); consecutive COMPUTEs
 write other ACC rows (other chunk or sub-block), so the array seldom waits for its own result.
+The first unit of an INT8 convolution (not depthwise, not ``taps`` mode, several input
+chunks) takes its input chunks outermost instead (then taps, output chunks, sub-blocks;
+INT8 sums are exact in any order), with its weights in one LOAD per (input chunk, tap): its
+first COMPUTEs then need one input chunk's image rows and weights, not every chunk's
+(docs/layer_fixed_cost.md, session 12).
 
 The next group's weights of a 1x1 layer (``double`` and ``single``) come in LOADs of
 PIECE_ROWS rows (input channels), piece by piece across the group's chunks: in ``single``
@@ -19,12 +24,14 @@ previous unit's STOREs, then the next unit's LOADs (tile, weights, and ACC init 
 element-wise unit; COMPUTEs start from the bias rows loaded in the prologue,
 :attr:`~dure.sim.walk_layer.WalkLayer.init_rows`); a side command
 that writes SPAD rows a COMPUTE of this unit reads is placed after that COMPUTE. The first
-unit's own LOADs go just ahead (JIT_LEAD COMPUTEs) of the first COMPUTE that needs them, those
-of its first COMPUTE before it (its ACC rows and weights first, then its padding FILLs and image
-rows: a COMPUTE reads its weight rows first and, with ``config.npu_load_follow``, follows its
-LOADs row by row), a weight piece no later than the first use of the weight LOAD before it; its
-side commands start only at the slot of its last tile LOAD (the LOAD unit takes LOADs in order:
-the next group's weights must not hold up the first unit's image rows). The next group's weights
+unit's own LOADs go just ahead (JIT_LEAD COMPUTEs per element byte on the array, JIT_LEAD on
+the element-wise unit) of the first COMPUTE that needs them, those of its first COMPUTE before
+it (its ACC rows and weights first, then its padding FILLs and image rows: a COMPUTE reads its
+weight rows first and, with ``config.npu_load_follow``, follows its LOADs row by row); its
+weights come one LOAD per tap and the image rows of its first wave one LOAD per tap row (so
+the in-order LOAD unit takes them in the order the COMPUTEs need them); its side commands
+start only at the slot of its last tile LOAD (the LOAD unit takes LOADs in order: the next
+group's weights must not hold up the first unit's image rows). The next group's weights
 of a layer with taps (``double`` and ``single``) come per tap. The STOREs' parameter rows
 (``WalkLayer.const_rows``) are LOADed first among the second unit's side commands, just ahead
 of the first STOREs (with one unit, right after the first COMPUTE); the last unit's STOREs go
@@ -38,7 +45,7 @@ from dataclasses import dataclass
 from dure.rtl.npu.commands import ElemType, EltwiseOp, LoadTarget, Opcode, Precision
 from dure.rtl.npu.descriptor import decode, encode
 
-from dure.gemm_cost import BYTES_PER_CYCLE, WALK_JIT_LEAD, WALK_PIECE_ROWS
+from dure.gemm_cost import WALK_JIT_LEAD, WALK_PIECE_ROWS
 
 from .walk_plan import plan_walk
 from .walk_waves import chunk_waves, unit_waves
@@ -132,7 +139,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             return ((u_index % 2) * plan.gn + j_in_group) * plan.slot
         return j_in_group * plan.slot
 
-    def weight_loads(u_index, unit, per_tap):
+    def weight_loads(u_index, unit, per_tap, fine=False):
         _, _, _, j0, gcount = unit
         out = []
         for jj in range(gcount):
@@ -146,11 +153,11 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                 # one row per tap: in one LOAD, which never queues behind the next unit's
                 # tile LOAD (a last piece there holds the unit's last MAC for the whole tile)
                 per_tap = False
-            if per_tap == "jit":         # taps [0, 1), [1, 2), [2, 4), [4, 8), ...
-                bounds = [0] + [min(taps, 1 << e) for e in range(taps.bit_length() + 1)]
-                bounds = sorted(set(bounds))
-                pieces = [(t0 * kin, (t1 - t0) * kin) for t0, t1 in
-                          zip(bounds, bounds[1:], strict=False)]
+            if per_tap == "jit" and fine:
+                pieces = [(t * kin + c * layer.k_chunk, layer.in_cols(c)) for c in range(cc)
+                          for t in range(taps)]
+            elif per_tap == "jit":         # the first unit's: one LOAD per tap
+                pieces = [(t * kin, kin) for t in range(taps)]
             elif taps == 1:              # a refill of a 1x1 layer: pieces
                 pieces = [(r0, min(PIECE_ROWS, kin - r0)) for r0 in range(0, kin, PIECE_ROWS)]
             elif per_tap:
@@ -178,12 +185,19 @@ def walk_descriptors(config, layer, plan=None, spread=False):
 
     per_tile = layer.tile_chunks(plan.gn)
     unit_tiles = layer.unit_tiles
+    # The first unit of an INT8 convolution takes its input chunks outermost (then taps,
+    # output chunks, sub-blocks): its first COMPUTEs need one input chunk's image rows and
+    # weights, not every chunk's (INT8 sums are exact in any order; FP16 keeps the taps
+    # outermost, its summation order).
+    c_outer = layer.precision != Precision.FP16 and not layer.diagonal and \
+        not layer.eltwise_mac and not layer.eltwise_max and plan.wmode != "taps" and cc > 1 \
+        and layer.shared_weight is None
 
     def tile_loads(unit, tile_index, waves=None):
         """FILLs and LOADs of a unit's tile (the block's, or a diagonal unit's own chunks);
         ``waves``: the image rows LOADed in one piece per wave (the rows its output rows need
-        beyond the previous waves'), those of the first wave's first tap row (ky = 0) in a
-        piece of their own before the rest."""
+        beyond the previous waves'), those of the first wave's tap rows ky = 0, 1, ..,
+        KH - 2 each in a piece of their own before the rest."""
         n, oy0, rows, j0, gcount = unit
         th = (rows - 1) * g.sh + g.kh
         base = tile_base(tile_index)
@@ -207,12 +221,14 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                                     kk))
             cuts = [iy0]
             if waves:
-                # the first wave's tap row ky = 0 alone first: its first COMPUTEs (of each
-                # input chunk) wait for those image rows only
+                # the first wave's rows tap row by tap row (ky = 0, then the rows ky = 1 adds,
+                # ...): each tap row's first COMPUTEs (of each input chunk) wait for those
+                # image rows only
                 w0, wr = waves[0]
-                cut = min(iy1, py0 + (w0 + wr - 1) * g.sh + 1 - g.pt)
-                if cut > cuts[-1]:
-                    cuts.append(cut)
+                for reach in range(1, g.kh):
+                    cut = min(iy1, py0 + (w0 + wr - 1) * g.sh + reach - g.pt)
+                    if cut > cuts[-1]:
+                        cuts.append(cut)
             for w0, wr in waves or ():
                 cut = min(iy1, py0 + (w0 + wr - 1) * g.sh + g.kh - g.pt)
                 if cut > cuts[-1]:
@@ -234,15 +250,27 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         return out
 
     def side_fills():
-        """Left / right padding columns of every tile buffer (written once)."""
+        """Left / right padding columns of every tile buffer (written once). On the array
+        (not per-unit tiles) with top padding: one FILL per part for a row's right columns
+        and the next row's left ones (adjacent SPAD rows); the last row's spill into the
+        next part's (or past the tile buffers') first row, and the first part's first row's
+        left columns are the first block's top FILL's (one descriptor fewer ahead of the
+        first COMPUTE: rn8_s1 npu fixed INT8 316 -> 309, FP16 968 -> 922; kws_dw, per-unit
+        tiles, lost 19 with it)."""
         out = []
         right = g.wp - g.pl - g.width
+        pair = g.pl > 0 and right > 0 and g.pt > 0 and not unit_tiles and \
+            tile0 + plan.tbufs * plan.tile_rows + g.pl <= config.npu_spad_rows
         for b in range(plan.tbufs):
             base = tile_base(b)
             # spread: one FILL per channel chunk, so the first COMPUTE waits for its own only
             parts = [(c * th_full * g.wp, th_full) for c in range(per_tile)] if spread else \
                 [(0, per_tile * th_full)]
             for off, groups in parts:
+                if pair:
+                    out.append(fill(base + off + g.pl + g.width, groups * (right + g.pl),
+                                    layer.k_chunk, groups, g.wp))
+                    continue
                 for first, width in ((0, g.pl), (g.pl + g.width, right)):
                     if width > 0:
                         out.append(fill(base + off + first, groups * width, layer.k_chunk,
@@ -284,10 +312,11 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         out = []
         for c0, cn in chunk_waves(config, layer, rows, gcount, last and waved):
             for wave in pieces(unit, first, last):
-                out += wave_computes(u_index, unit, base, wave, range(c0, c0 + cn))
+                out += wave_computes(u_index, unit, base, wave, range(c0, c0 + cn),
+                                     first and c_outer)
         return out
 
-    def wave_computes(u_index, unit, base, wave, chunks):
+    def wave_computes(u_index, unit, base, wave, chunks, outer=False):
         _, _, rows, j0, gcount = unit
         out = []
         taps = [(ky, kx) for ky in range(g.kh) for kx in range(g.kw)]
@@ -295,61 +324,62 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             steps = [taps[i:i + 2] for i in range(0, len(taps), 2)]
         else:
             steps = [[tap] for tap in taps]
-        for step in steps:
+        order = [(step, c) for c in range(cc) for step in steps] if outer else \
+            [(step, c) for step in steps for c in range(cc)]
+        for step, c in order:
             (ky, kx), second = step[0], step[1:]
             t = ky * g.kw + kx
             # the second tap of a pair: its tile rows lie this far after the first's
             tap_step = (second[0][0] - ky) * g.wp + second[0][1] - kx if second else 0
-            for c in range(cc):
-                for jj in chunks:
-                    j = j0 + jj
-                    if layer.diagonal and c != j:
-                        continue
-                    kk = layer.in_cols(c)
-                    if layer.shared_weight is not None:
-                        w_row = 0
-                    else:
-                        w_row = weight_row(u_index, jj, j, t) + \
-                            (0 if layer.diagonal else c * layer.k_chunk)
-                    first = t == 0 and (layer.diagonal or c == 0)
-                    for s0, sr in wave:
-                        a = base + c * th_full * g.wp + (s0 * g.sh + ky) * g.wp + kx
-                        a_end = a + (sr - 1) * g.sh * g.wp + (g.ow - 1) * g.sw + 1
-                        acc = acc_base(u_index) + jj * plan.bh * g.ow + s0 * g.ow
-                        if layer.eltwise_mac:
-                            pair = dict(pair=1, tap_step=tap_step) if second else {}
-                            out.append(_Cmd(encode(
-                                Opcode.ELTWISE, precision=layer.precision, mac=1,
-                                accumulate=int(not first or layer.acc_init is not None),
-                                a_addr=a, b_addr=w_row, acc_addr=acc, m=sr * g.ow,
-                                n=layer.chunk_cols(j), a_cols=g.ow, a_rows=sr,
-                                a_col_step=g.sw, a_row_step=g.sh * g.wp, **pair),
-                                spad_reads=((a, a_end + tap_step),
-                                            (w_row, w_row + 1 + len(second))),
-                                acc_write=(acc, acc + sr * g.ow)))
-                            continue
-                        if layer.eltwise_max:
-                            out.append(_Cmd(encode(
-                                Opcode.ELTWISE, precision=layer.precision,
-                                op=EltwiseOp.MAX, accumulate=int(not first), a_addr=a,
-                                acc_addr=acc, m=sr * g.ow, n=layer.chunk_cols(j),
-                                a_cols=g.ow, a_rows=sr, a_col_step=g.sw,
-                                a_row_step=g.sh * g.wp),
-                                spad_reads=((a, a_end),),
-                                acc_write=(acc, acc + sr * g.ow)))
-                            continue
-                        init = dict(init_row=1, init_addr=init_row0 + j) \
-                            if first and layer.init_rows else {}
+            for jj in chunks:
+                j = j0 + jj
+                if layer.diagonal and c != j:
+                    continue
+                kk = layer.in_cols(c)
+                if layer.shared_weight is not None:
+                    w_row = 0
+                else:
+                    w_row = weight_row(u_index, jj, j, t) + \
+                        (0 if layer.diagonal else c * layer.k_chunk)
+                first = t == 0 and (layer.diagonal or c == 0)
+                for s0, sr in wave:
+                    a = base + c * th_full * g.wp + (s0 * g.sh + ky) * g.wp + kx
+                    a_end = a + (sr - 1) * g.sh * g.wp + (g.ow - 1) * g.sw + 1
+                    acc = acc_base(u_index) + jj * plan.bh * g.ow + s0 * g.ow
+                    if layer.eltwise_mac:
+                        pair = dict(pair=1, tap_step=tap_step) if second else {}
                         out.append(_Cmd(encode(
-                            Opcode.COMPUTE, precision=layer.precision,
-                            accumulate=int(not first or
-                                           (layer.acc_init is not None and not init)),
-                            diagonal=int(layer.diagonal), a_addr=a, w_addr=w_row, **init,
-                            acc_addr=acc, m=sr * g.ow, k=kk, n=layer.chunk_cols(j),
+                            Opcode.ELTWISE, precision=layer.precision, mac=1,
+                            accumulate=int(not first or layer.acc_init is not None),
+                            a_addr=a, b_addr=w_row, acc_addr=acc, m=sr * g.ow,
+                            n=layer.chunk_cols(j), a_cols=g.ow, a_rows=sr,
+                            a_col_step=g.sw, a_row_step=g.sh * g.wp, **pair),
+                            spad_reads=((a, a_end + tap_step),
+                                        (w_row, w_row + 1 + len(second))),
+                            acc_write=(acc, acc + sr * g.ow)))
+                        continue
+                    if layer.eltwise_max:
+                        out.append(_Cmd(encode(
+                            Opcode.ELTWISE, precision=layer.precision,
+                            op=EltwiseOp.MAX, accumulate=int(not first), a_addr=a,
+                            acc_addr=acc, m=sr * g.ow, n=layer.chunk_cols(j),
                             a_cols=g.ow, a_rows=sr, a_col_step=g.sw,
                             a_row_step=g.sh * g.wp),
-                            spad_reads=((a, a_end), (w_row, w_row + kk)),
+                            spad_reads=((a, a_end),),
                             acc_write=(acc, acc + sr * g.ow)))
+                        continue
+                    init = dict(init_row=1, init_addr=init_row0 + j) \
+                        if first and layer.init_rows else {}
+                    out.append(_Cmd(encode(
+                        Opcode.COMPUTE, precision=layer.precision,
+                        accumulate=int(not first or
+                                       (layer.acc_init is not None and not init)),
+                        diagonal=int(layer.diagonal), a_addr=a, w_addr=w_row, **init,
+                        acc_addr=acc, m=sr * g.ow, k=kk, n=layer.chunk_cols(j),
+                        a_cols=g.ow, a_rows=sr, a_col_step=g.sw,
+                        a_row_step=g.sh * g.wp),
+                        spad_reads=((a, a_end), (w_row, w_row + kk)),
+                        acc_write=(acc, acc + sr * g.ow)))
         return out
 
     def stores(u_index, unit, split=False):
@@ -429,9 +459,10 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     pre = acc_init(0, first_unit)
     if plan.wmode == "resident":
         pre += [c for j in range(layer.out_chunks)
-                for c in weight_loads(0, (0, 0, 0, j, 1), "jit")]
+                for c in weight_loads(0, (0, 0, 0, j, 1), "jit",
+                                      c_outer and j < first_unit[3] + first_unit[4])]
     elif plan.wmode in ("double", "single"):
-        pre += weight_loads(0, first_unit, "jit")
+        pre += weight_loads(0, first_unit, "jit", c_outer)
     elif plan.wmode == "taps":
         pre += tap_loads(first_unit, range(min(2, g.kh * g.kw)))
     pre += side_fills() + tile_loads(first_unit, 0, head)
@@ -450,6 +481,10 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                 return ci
         return len(comp)
 
+    # The first unit's LOADs go this many COMPUTEs ahead of their first use: JIT_LEAD per
+    # element byte on the array (an FP16 row moves twice the bytes), JIT_LEAD on the
+    # element-wise unit.
+    lead = JIT_LEAD if layer.eltwise_mac or layer.eltwise_max else JIT_LEAD * eb
     for i, u in enumerate(units):
         comp = computes(i, u, tile_of[i], first=i == 0, last=i + 1 == len(units))
         side = stores(i - 1, units[i - 1]) if i > 0 else []
@@ -467,7 +502,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                 side += tile_loads(nxt, tile_of[i + 1])
             side += acc_init(i + 1, nxt)
         # The first unit's own LOADs (i == 0): those its first COMPUTE needs go before it,
-        # the others JIT_LEAD COMPUTEs ahead of their first use, in order of use.
+        # the others ``lead`` COMPUTEs ahead of their first use, in order of use.
         uses = sorted(((first_use(cmd, comp), n, cmd) for n, cmd in enumerate(pre)),
                       key=lambda t: t[:2]) if i == 0 else []
         # No side command goes before the last of its tile LOADs from main memory (the LOAD
@@ -476,6 +511,13 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         floor = max([max(0, use - JIT_LEAD) for use, _, cmd in uses
                      if 0 < use < len(comp) and is_tile(cmd)
                      and not decode(cmd.words)[1]["fill"]], default=0)
+        if i == 0 and c_outer:
+            # input chunks outermost: its own tile LOADs come chunk by chunk through the
+            # unit, so the side commands (the next group's weights) start no later than the
+            # end of the first input chunk's COMPUTEs (ResNet-8 stage 3 INT8: npu fixed
+            # 728 -> 390; at the slot of the last tile LOAD they all fell into the last
+            # chunk's COMPUTEs)
+            floor = min(floor, len(comp) // cc)
         # Side command d goes after COMPUTE floor + (d * (nc - floor) / ns), but not before
         # the COMPUTE after the last one of this unit that reads the SPAD rows it writes (so
         # it does not hold the LOAD unit's slot waiting for that COMPUTE).
@@ -496,24 +538,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             words += [cmd.words for use, _, cmd in uses if use == 0]
             late = [cmd for use, _, cmd in uses if use == len(comp) and is_tile(cmd)] \
                 if spread else []
-            # A weight LOAD whose bytes take more cycles (at BYTES_PER_CYCLE) than the rows
-            # of the JIT_LEAD COMPUTEs before its first use goes no later than the first use
-            # of the weight LOAD before it (its previous piece: the JIT pieces double in
-            # taps, so each has the previous piece's COMPUTEs to arrive in; 2 COMPUTEs of 64
-            # rows were too few for a piece of 4 taps, above all in FP16).
-            wslot, prev = {}, None
-            for use, n, cmd in sorted(uses, key=lambda t: t[1]):
-                if cmd.spad_write is None or is_tile(cmd) or use == len(comp):
-                    continue
-                if use > 0:
-                    wslot[n] = max(0, use - JIT_LEAD)
-                    fl = decode(cmd.words)[1]
-                    lead = sum(decode(cp.words)[1]["m"] for cp in comp[wslot[n]:use])
-                    if prev is not None and prev < use and \
-                            lead * BYTES_PER_CYCLE < fl["rows"] * fl["cols"] * eb:
-                        wslot[n] = min(wslot[n], prev)
-                prev = use
-            slots += [(wslot.get(n, max(0, use - JIT_LEAD)), 0, cmd) for use, n, cmd in uses
+            slots += [(max(0, use - lead), 0, cmd) for use, n, cmd in uses
                       if use > 0 and not any(cmd is c for c in late)]
             slots += [((k + 1) * len(comp) // (len(late) + 1), 0, cmd)
                       for k, cmd in enumerate(late)]

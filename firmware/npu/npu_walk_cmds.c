@@ -24,6 +24,13 @@ int walk_waved(const struct walk *w)
     return w->p->wmode != WALK_TAPS;
 }
 
+int walk_c_outer(const struct walk *w)
+{
+    const struct walk_layer *l = w->l;
+    return l->prec != NPU_FP16 && !l->diagonal && !l->eltwise_mac && !l->eltwise_max &&
+           w->p->wmode != WALK_TAPS && w->cc > 1 && !l->has_shared;
+}
+
 uint32_t walk_waves_of(const struct walk *w, const struct unit *u, uint32_t (*wv)[2])
 {
     return walk_unit_waves(w->l, u->rows, u->gcount, walk_waved(w) && u->index == 0,
@@ -100,7 +107,7 @@ static void tap_loads(struct walk *w, const struct unit *u, uint32_t t0, uint32_
     }
 }
 
-enum { PIECES_WHOLE, PIECES_TAPS, PIECES_JIT };
+enum { PIECES_WHOLE, PIECES_TAPS, PIECES_JIT, PIECES_FINE };
 
 static void weight_loads(struct walk *w, uint32_t u_index, uint32_t j0, uint32_t gcount,
                          int per_tap)
@@ -109,7 +116,7 @@ static void weight_loads(struct walk *w, uint32_t u_index, uint32_t j0, uint32_t
     uint32_t taps = l->g.kh * l->g.kw;
     if (per_tap == PIECES_JIT && l->eltwise_mac)
         per_tap = PIECES_WHOLE;       /* one row per tap: one LOAD (walk_plan's weight_loads) */
-    if (per_tap != PIECES_JIT && taps == 1) {
+    if (per_tap != PIECES_JIT && per_tap != PIECES_FINE && taps == 1) {
         /* a 1x1 refill: pieces of PIECE_ROWS rows, piece by piece across the group's chunks */
         uint32_t kmax = 0;
         for (uint32_t jj = 0; jj < gcount; jj++)
@@ -131,13 +138,15 @@ static void weight_loads(struct walk *w, uint32_t u_index, uint32_t j0, uint32_t
         uint32_t base = weight_base(w, u_index, jj, j);
         if (per_tap == PIECES_WHOLE) {
             spad_load(w, addr, nn * w->eb, rows, nn, base);
-        } else if (per_tap == PIECES_TAPS) {
+        } else if (per_tap == PIECES_FINE) {
+            /* the first unit's with its input chunks outermost: one LOAD per (chunk, tap) */
+            for (uint32_t c = 0; c < w->cc; c++)
+                for (uint32_t t = 0; t < taps; t++)
+                    spad_load(w, addr + (t * k + c * l->k_chunk) * nn * w->eb, nn * w->eb,
+                              in_cols(l, c), nn, base + t * k + c * l->k_chunk);
+        } else {                      /* one LOAD per tap (also the first unit's JIT) */
             for (uint32_t t = 0; t < taps; t++)
                 spad_load(w, addr + t * k * nn * w->eb, nn * w->eb, k, nn, base + t * k);
-        } else {                      /* taps [0, 1), [1, 2), [2, 4), [4, 8), ... */
-            for (uint32_t t0 = 0, t1 = 1; t0 < taps; t0 = t1, t1 = walk_min(taps, 2 * t1))
-                spad_load(w, addr + t0 * k * nn * w->eb, nn * w->eb, (t1 - t0) * k, nn,
-                          base + t0 * k);
         }
     }
 }
@@ -179,12 +188,14 @@ static void tile_loads(struct walk *w, const struct unit *u, uint32_t (*wv)[2], 
                      g->wp, kk, 0, 0);
         }
         int32_t r0 = iy0;
-        /* wi = -1: the first wave's tap row ky = 0 alone first (its first COMPUTEs wait for
-         * those image rows only), then one piece per wave */
-        for (int32_t wi = nw ? -1 : 0; wi <= (int32_t)nw && r0 < iy1; wi++) {
+        /* wi < 0: the first wave's image rows up to tap row ky = kh + wi (ky = 0, 1, ..,
+         * kh - 2) each in a piece of their own first (each tap row's first COMPUTEs wait
+         * for its rows only), then one piece per wave */
+        for (int32_t wi = nw ? 1 - (int32_t)g->kh : 0; wi <= (int32_t)nw && r0 < iy1; wi++) {
             int32_t r1 = iy1;
             if (wi < (int32_t)nw) {
-                uint32_t k = wi < 0 ? 0 : (uint32_t)wi, reach = wi < 0 ? 1 : g->kh;
+                uint32_t k = wi < 0 ? 0 : (uint32_t)wi;
+                uint32_t reach = wi < 0 ? (uint32_t)((int32_t)g->kh + wi) : g->kh;
                 int32_t cut = py0 + (int32_t)((wv[k][0] + wv[k][1] - 1) * g->sh + reach) -
                               (int32_t)g->pt;
                 if (cut < r1)
@@ -226,9 +237,17 @@ static void side_fills(struct walk *w)
     uint32_t per_tile = tile_chunks(w->l, w->p->gn);
     uint32_t parts = w->l->spread ? per_tile : 1, groups = w->l->spread ? w->th_full
                                                                         : per_tile * w->th_full;
+    /* one FILL for a row's right columns and the next row's left ones (walk_emit's pair) */
+    int pair = g->pl > 0 && right > 0 && g->pt > 0 && !unit_tiles(w->l) &&
+               w->tile0 + w->p->tbufs * w->p->tile_rows + g->pl <= npu_get_info()->spad_rows;
     for (uint32_t b = 0; b < w->p->tbufs; b++) {
         for (uint32_t c = 0; c < parts; c++) {
             uint32_t base = walk_tile_base(w, b) + c * w->th_full * g->wp;
+            if (pair) {
+                fill(w, base + g->pl + g->width, groups * (right + g->pl), w->l->k_chunk,
+                     groups, g->wp);
+                continue;
+            }
             if (g->pl > 0)
                 fill(w, base, groups * g->pl, w->l->k_chunk, groups, g->wp);
             if (right > 0)
@@ -391,11 +410,12 @@ void walk_pre_commands(struct walk *w, const struct unit *u)
                                   walk_waved(w) && w->nunits == 1, wv);
     /* ACC rows and weights first, then the FILLs and image rows (walk_emit.py) */
     acc_init(w, u);
+    int fine = walk_c_outer(w);
     if (p->wmode == WALK_RESIDENT) {
         for (uint32_t j = 0; j < w->nt; j++)
-            weight_loads(w, 0, j, 1, PIECES_JIT);
+            weight_loads(w, 0, j, 1, fine && j < u->j0 + u->gcount ? PIECES_FINE : PIECES_JIT);
     } else if (p->wmode == WALK_DOUBLE || p->wmode == WALK_SINGLE) {
-        weight_loads(w, 0, u->j0, u->gcount, PIECES_JIT);
+        weight_loads(w, 0, u->j0, u->gcount, fine ? PIECES_FINE : PIECES_JIT);
     } else if (p->wmode == WALK_TAPS) {
         tap_loads(w, u, 0, walk_min(2, w->l->g.kh * w->l->g.kw));
     }

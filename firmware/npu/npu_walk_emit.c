@@ -65,17 +65,24 @@ static void computes(struct walk *w, const struct unit *u)
     /* the MAC steps: one tap each, or (pair) taps t and t + 1 in row-major order, the second's
      * tile rows tap_step after the first's and its weight row the next one */
     uint32_t taps = g->kh * g->kw, tstride = l->eltwise_pair ? 2 : 1;
+    uint32_t nsteps = walk_cdiv(taps, tstride);
+    /* a diagonal layer's chunk j reads input chunk j only: the group's chunks */
+    uint32_t c_first = l->diagonal ? u->j0 : 0;
+    uint32_t c_end = l->diagonal ? walk_min(w->cc, u->j0 + u->gcount) : w->cc;
+    uint32_t ncs = c_end - c_first;
+    /* taps outermost, then input chunks; the first unit of an INT8 convolution input chunks
+     * outermost (walk_emit's c_outer) */
+    int outer = u->index == 0 && walk_c_outer(w);
     for (uint32_t ci = 0; ci < ncw; ci++)
     for (uint32_t wi = 0; wi < nw; wi++)
-    for (uint32_t t = 0; t < taps; t += tstride) {
+    for (uint32_t q = 0; q < nsteps * ncs; q++) {
+        uint32_t t = (outer ? q % nsteps : q / ncs) * tstride;
+        uint32_t c = c_first + (outer ? q / nsteps : q % ncs);
         uint32_t ky = t / g->kw, kx = t % g->kw;
         uint32_t second = l->eltwise_pair && t + 1 < taps;
         uint32_t tap_step = second ? ((t + 1) / g->kw - ky) * g->wp + (t + 1) % g->kw - kx
                                    : 0;
-        /* a diagonal layer's chunk j reads input chunk j only: the group's chunks */
-        uint32_t c_first = l->diagonal ? u->j0 : 0;
-        uint32_t c_end = l->diagonal ? walk_min(w->cc, u->j0 + u->gcount) : w->cc;
-        for (uint32_t c = c_first; c < c_end; c++) {
+        {
             uint32_t kk = in_cols(l, c);
             uint32_t a_tap = base + (c - u->c0) * w->th_full * g->wp + ky * g->wp + kx;
             for (uint32_t jj = cw[ci][0]; jj < cw[ci][0] + cw[ci][1]; jj++) {
@@ -143,7 +150,7 @@ static void computes(struct walk *w, const struct unit *u)
     w->u_base = base - u->c0 * w->th_full * g->wp;   /* input chunk c's region: + c * region */
     w->nsub = walk_cdiv(u->rows, sbh);
     w->per_tap = (l->diagonal ? u->gcount : w->cc * u->gcount) * w->nsub;
-    w->indexed = nw == 1 && ncw == 1;
+    w->indexed = nw == 1 && ncw == 1 && !outer;
     w->gcount = u->gcount;
     w->acc_unit = acc_unit;
     o->rmin = rmin;
@@ -228,6 +235,9 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
         if (i == 0) {
             w.mode = SINK_FLOOR;
             walk_pre_commands(&w, &u);
+            /* input chunks outermost: no later than the end of the first chunk's COMPUTEs */
+            if (walk_c_outer(&w))
+                w.side_floor = walk_min(w.side_floor, o.ncomp / w.cc);
         }
         w.mode = SINK_COUNT;
         w.side_total = 0;
@@ -245,7 +255,6 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
         if (i == 0) {
             uint32_t first = o.nside;
             w.late_total = 0;
-            w.pre_prev_set = 0;
             w.mode = SINK_PRE;
             walk_pre_commands(&w, &u);
             /* the late ones (key_lo ncomp + 1 + k) evenly between the COMPUTEs */

@@ -38,9 +38,6 @@ struct walk {
     uint32_t side_total, side_index, side_last;
     /* no side command before this COMPUTE: the slot of the first unit's last tile LOAD */
     uint32_t side_floor;
-    /* SINK_PRE: the first use of the last weight LOAD staged (if pre_prev_set) */
-    uint32_t pre_prev;
-    int pre_prev_set;
     /* the first unit's tile LOADs / FILLs it does not read (spread) */
     uint32_t late_total;
     /* the COMPUTEs of the unit being written: per tap, per sub-block; ACC base */
@@ -79,6 +76,8 @@ void walk_const_load(const struct walk *w, struct cmd *c);
 void walk_unit_at(const struct walk *w, uint32_t i, struct unit *u);
 /* Whether the layer's first / last units go in waves (not in the taps weight mode). */
 int walk_waved(const struct walk *w);
+/* INT8 convolutions: the first unit takes its input chunks outermost (walk_emit's c_outer) */
+int walk_c_outer(const struct walk *w);
 uint32_t walk_waves_of(const struct walk *w, const struct unit *u, uint32_t (*wv)[2]);
 /* SPAD row of tap t's weight matrix of chunk j (the group's jj-th) for unit u_index. */
 uint32_t walk_weight_row(const struct walk *w, uint32_t u_index, uint32_t jj, uint32_t j,

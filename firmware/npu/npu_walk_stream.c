@@ -359,21 +359,11 @@ void walk_sink(struct walk *w, const struct cmd *c)
         walk_stage(o, c, 0, o->ncomp + 1 + w->late_total++);
         return;
     }
-    uint32_t slot = use > DURE_NPU_WALK_JIT_LEAD ? use - DURE_NPU_WALK_JIT_LEAD : 0;
-    if (c->sw0 >= 0 && c->sw0 < (int32_t)w->tile0 && use < o->ncomp) {
-        /* a weight LOAD: no later than the first use of the weight LOAD before it when the
-         * COMPUTEs from its JIT slot to its use take fewer rows than its bytes take cycles */
-        if (use > 0 && w->pre_prev_set && w->pre_prev < use) {
-            uint64_t lead = 0;
-            for (uint32_t ci = slot; ci < use; ci++)
-                lead += WGET(comp_at(o, ci), COMPUTE, M);
-            uint64_t bytes = (uint64_t)WGET(c->d, LOAD, ROWS) * WGET(c->d, LOAD, COLS) * w->eb;
-            if (lead * DURE_NPU_GEMM_BYTES_PER_CYCLE < bytes)
-                slot = walk_min(slot, w->pre_prev);
-        }
-        w->pre_prev = use;
-        w->pre_prev_set = 1;
-    }
+    /* JIT_LEAD COMPUTEs ahead per element byte on the array (an FP16 row moves twice the
+     * bytes), JIT_LEAD on the element-wise unit (walk_emit's lead) */
+    uint32_t lead = DURE_NPU_WALK_JIT_LEAD *
+                    (w->l->eltwise_mac || w->l->eltwise_max ? 1 : w->eb);
+    uint32_t slot = use > lead ? use - lead : 0;
     if (use == 0)
         walk_stage(o, c, 0, 0);
     else

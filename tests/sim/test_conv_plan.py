@@ -431,7 +431,8 @@ def test_pointwise_refills_in_pieces(precision, mode):
     """A 1x1 layer on a small map with many channels (as MobileNetV1-0.25's pw13 on the 3x3
     map, 256 -> 256, here with 200 input channels: a short last piece) in the ``single`` and
     ``double`` weight modes: the next group's matrices come in LOADs of at most PIECE_ROWS
-    rows, piece by piece across the group's chunks; bit-exact."""
+    rows, piece by piece across the group's chunks (the first group's own: whole in FP16,
+    one per input chunk in INT8); bit-exact."""
     config = CONFIGS["sim"]
     x_shape, co = (1, 3, 3, 200), 256
     rng = np.random.default_rng(5)
@@ -454,9 +455,16 @@ def test_pointwise_refills_in_pieces(precision, mode):
     words = [decode(d) for d in prog.descriptors]
     w_loads = [f for op, f in words if op == Opcode.LOAD and f["target"] == LoadTarget.SPAD.value
                and not f["fill"] and f["local_addr"] < plan.w_rows]
-    whole = [f for f in w_loads if f["rows"] == x_shape[3]]
-    assert len(whole) == plan.gn                  # the first group's own (jit) LOADs
-    refills = [f for f in w_loads if f["rows"] != x_shape[3]]
+    # the first group's own (jit) LOADs read the first gn matrices: whole in FP16, one LOAD
+    # per input chunk in INT8 (its first unit takes the input chunks outermost)
+    eb = 1 if precision == "int8" else 2
+    w0 = min(f["dram_addr"] for f in w_loads)
+    own = [f for f in w_loads if f["dram_addr"] < w0 + plan.gn * x_shape[3] * 8 * eb]
+    if precision == "int8":
+        assert [f["rows"] for f in own] == [8] * (plan.gn * x_shape[3] // 8)
+    else:
+        assert [f["rows"] for f in own] == [x_shape[3]] * plan.gn
+    refills = [f for f in w_loads if f["dram_addr"] >= w0 + plan.gn * x_shape[3] * 8 * eb]
     assert refills and max(f["rows"] for f in refills) == PIECE_ROWS
     # piece by piece across the group: (first row in the slot, slot) ascending per group
     per_group = plan.gn * -(-x_shape[3] // PIECE_ROWS)

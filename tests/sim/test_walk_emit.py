@@ -1,0 +1,141 @@
+"""The walk engine's descriptor stream (sim/walk_emit.py): how the first unit's own LOADs are
+cut and where they go, so the in-order LOAD unit takes them in the order its COMPUTEs need
+them (the layer's fixed cost, docs/layer_fixed_cost.md)."""
+
+import numpy as np
+import pytest
+from dure.rtl.npu.commands import LoadTarget, Opcode
+from dure.rtl.npu.descriptor import decode
+from dure.sim.conv_plan import conv2d_fp16_program, conv2d_int8_program
+from dure.sim.golden_tflite import conv2d_int8
+from dure.sim.golden_tflite_fp16 import conv2d_fp16
+from dure.sim.golden_tflite_params import conv_multipliers
+from dure.sim.layer_program import run_on_model
+from dure.sim.npu_model import NpuModel
+
+from dure.config import preset
+from dure.gemm_cost import WALK_JIT_LEAD
+
+CONFIG = preset("sim")
+MAIN = CONFIG.region("main")
+ADDRS = MAIN.base, MAIN.base + MAIN.size // 4, MAIN.base + MAIN.size // 2
+
+
+def _program(precision, x_shape, cout, kernel, seed=0):
+    """``(program, x, want)`` of a SAME stride-1 convolution."""
+    rng = np.random.default_rng(seed)
+    wshape = (cout, *kernel, x_shape[3])
+    where = dict(x_addr=ADDRS[0], out_addr=ADDRS[1], param_addr=ADDRS[2])
+    if precision == "int8":
+        x = rng.integers(-128, 128, x_shape, dtype=np.int8)
+        w = rng.integers(-128, 128, wshape, dtype=np.int8)
+        bias = rng.integers(-20000, 20000, cout, dtype=np.int32)
+        fan = kernel[0] * kernel[1] * x_shape[3]
+        mult, shift = conv_multipliers(0.05, rng.uniform(0.5, 2.0, cout) * 0.02 / np.sqrt(fan),
+                                       0.4, cout)
+        kw = dict(input_zero_point=-3, output_zero_point=2, multiplier=mult, shift=shift,
+                  stride=(1, 1), padding="SAME")
+        return (conv2d_int8_program(CONFIG, x_shape, w, bias, **where, **kw), x,
+                conv2d_int8(x, w, bias, **kw))
+    x = rng.standard_normal(x_shape).astype(np.float16)
+    w = (rng.standard_normal(wshape) / 8).astype(np.float16)
+    bias = rng.standard_normal(cout).astype(np.float32)
+    kw = dict(stride=(1, 1), padding="SAME")
+    return conv2d_fp16_program(CONFIG, x_shape, w, bias, **where, **kw), x, \
+        conv2d_fp16(x, w, bias, **kw)
+
+
+def _first_unit(prog):
+    """``(descriptors, first unit's COMPUTE indices)`` (the COMPUTEs before the first
+    COMPUTE that writes the second ACC half, i.e. of unit 0)."""
+    ds = [decode(w) for w in prog.descriptors]
+    comps = [i for i, (op, _) in enumerate(ds) if op == Opcode.COMPUTE]
+    unit0 = [i for i in comps if ds[i][1]["acc_addr"] < prog.plan.acc_half]
+    end = next(k for k, i in enumerate(comps) if i not in unit0)
+    return ds, comps[:end]
+
+
+def _weight_loads(ds, plan):
+    return [(i, f) for i, (op, f) in enumerate(ds) if op == Opcode.LOAD and not f["fill"]
+            and f["target"] == LoadTarget.SPAD.value and f["local_addr"] < plan.w_rows]
+
+
+def test_the_first_units_weights_come_one_load_per_tap():
+    """ResNet-8 stage 1 in FP16 (32x32x16 -> 16, 3x3, ``resident``): every weight LOAD holds
+    one tap's rows of one output chunk (16 input channels), 9 x 2 LOADs in all."""
+    prog, _, _ = _program("fp16", (1, 32, 32, 16), 16, (3, 3))
+    assert prog.plan.wmode == "resident"
+    loads = _weight_loads([decode(w) for w in prog.descriptors], prog.plan)
+    assert [f["rows"] for _, f in loads] == [16] * 18
+    assert sorted(f["local_addr"] for _, f in loads) == list(range(0, 288, 16))
+
+
+def test_an_int8_first_unit_takes_its_input_chunks_outermost():
+    """ResNet-8 stage 1 in INT8: the first unit (output chunk 0) runs input chunk 0's nine
+    taps, then chunk 1's (its weights one LOAD of 8 rows per chunk and tap, 18 of them); the
+    other output chunk's weights come one LOAD per tap (9 of 16 rows); the second unit keeps
+    the taps outermost."""
+    prog, _, _ = _program("int8", (1, 32, 32, 16), 16, (3, 3))
+    plan = prog.plan
+    ds, comps = _first_unit(prog)
+    region = 10 * 34                             # SPAD rows of one input chunk's tile
+    chunk = [(ds[i][1]["a_addr"] - plan.w_rows) // region for i in comps]
+    waves = [chunk[k:k + 18] for k in range(0, len(chunk), 18)]
+    assert all(wv == [0] * 9 + [1] * 9 for wv in waves)
+    assert [ds[i][1]["w_addr"] for i in comps[:9]] == list(range(0, 144, 16))
+    rows = sorted((f["local_addr"], f["rows"]) for _, f in _weight_loads(ds, plan))
+    assert rows == [(r, 8) for r in range(0, 144, 8)] + [(r, 16) for r in range(144, 288, 16)]
+    second = [i for i, (op, f) in enumerate(ds) if op == Opcode.COMPUTE and
+              plan.acc_half <= f["acc_addr"] < 2 * plan.acc_half][:4]
+    assert [(ds[i][1]["a_addr"] - plan.w_rows) // region for i in second] == [0, 1, 0, 1]
+
+
+@pytest.mark.parametrize("precision,lead", [("int8", WALK_JIT_LEAD),
+                                            ("fp16", 2 * WALK_JIT_LEAD)])
+def test_a_taps_weights_go_lead_computes_ahead_of_its_first_use(precision, lead):
+    """A weight LOAD of the first unit (FP16: taps 1..8 of its chunk; INT8: each (input
+    chunk, tap) but the first) goes right after COMPUTE
+    ``use - lead`` of the unit (``use``: the first COMPUTE that reads it): ``lead`` is
+    JIT_LEAD per element byte (2 INT8, 4 FP16)."""
+    prog, _, _ = _program(precision, (1, 32, 32, 16), 16, (3, 3))
+    ds, comps = _first_unit(prog)
+    checked = 0
+    for i, f in _weight_loads(ds, prog.plan):
+        rows = range(f["local_addr"], f["local_addr"] + f["rows"])
+        users = [c for c in comps if ds[c][1]["w_addr"] in rows]
+        if not users or users[0] == comps[0]:
+            continue                 # another chunk's weights / the first COMPUTE's (up front)
+        use = comps.index(users[0])
+        ahead = sum(1 for c in comps if c < i)
+        assert ahead == max(0, use - lead) + 1, (f["local_addr"], ahead, use)
+        checked += 1
+    assert checked == (8 if precision == "fp16" else 17)
+
+
+def test_the_first_waves_image_rows_come_one_load_per_tap_row():
+    """The first wave (2 output rows of ResNet-8 stage 1) reads image rows 0, 1, 2 with its
+    tap rows ky = 0, 1, 2: each comes in its own LOAD per input chunk, in that order."""
+    prog, _, _ = _program("fp16", (1, 32, 32, 16), 16, (3, 3))
+    plan = prog.plan
+    ds = [decode(w) for w in prog.descriptors]
+    tiles = [f for op, f in ds if op == Opcode.LOAD and not f["fill"] and
+             f["target"] == LoadTarget.SPAD.value and plan.w_rows <= f["local_addr"] <
+             plan.w_rows + plan.tile_rows]
+    wp = 34
+    for c in range(2):                                   # input chunk c's region
+        base = plan.w_rows + c * 10 * wp
+        mine = [f for f in tiles if base <= f["local_addr"] < base + 10 * wp]
+        # padded rows 1, 2, 3 (image rows 0, 1, 2) one LOAD each, then the rest
+        firsts = [(f["local_addr"] - base) // wp for f in mine]
+        assert firsts[:3] == [1, 2, 3]
+        assert [f["rows"] for f in mine[:3]] == [32, 32, 32]
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp16"])
+def test_the_stream_stays_bit_exact(precision):
+    """A layer of several blocks and groups in this order, on the command model."""
+    prog, x, want = _program(precision, (1, 14, 11, 16), 24, (3, 3), seed=2)
+    model = NpuModel(CONFIG)
+    model.set_window(MAIN.base, MAIN.size)
+    got = run_on_model(model, prog, [(ADDRS[0], x)])
+    assert np.array_equal(got.reshape(want.shape).view(np.uint8), want.view(np.uint8))
