@@ -19,7 +19,7 @@ FetchLayout = data.StructLayout({
     "btb_taken": 1,    # fetch went on at btb_target after this instruction (BTB hit)
     "btb_known": 1,    # the buffer held this pc's direction (taken or, written by D, not)
     "btb_target": 32,
-    "dir": FetchDirection,   # what the direction tables read for it (``dir_entries``)
+    "dir": FetchDirection,   # where the direction tables looked for it (``dir_entries``)
 })
 
 #: Tag bits kept per branch target buffer entry (a partial tag: a false hit is corrected in D).
@@ -69,8 +69,8 @@ class Fetch(wiring.Component):
         ``pc[2:] ^ history``, ``history`` = the directions of the last log2(``dir_entries``)
         trained branches, newest in bit 0, not speculative). The instruction carries
         ``btb_known`` = the hit was a conditional branch (D keeps fetch's direction) and
-        ``dir`` (what the tables read, for training through ``x_dir_*``). Not with
-        ``btb_known``.
+        ``dir`` (where the tables looked, for training through ``x_dir_*``: the counters are
+        read again then, a second read port of each table). Not with ``btb_known``.
 
     Members
     -------
@@ -99,7 +99,8 @@ class Fetch(wiring.Component):
     x_dir_state : In(FetchDirection)
     x_dir_taken : In(1)
         With ``dir_entries``: train the direction tables with the outcome of the conditional
-        branch at ``x_dir_pc``, whose ``dir`` was ``x_dir_state`` (one cycle after it left X).
+        branch at ``x_dir_pc``, whose ``dir`` was ``x_dir_state`` (one cycle after it left X;
+        a branch fetch did not look up, ``look`` = 0, only enters the history).
     out : Out(stream.Signature(FetchLayout))
         Instructions in program order from the last redirect.
 
@@ -170,7 +171,7 @@ class Fetch(wiring.Component):
         hit = Signal()
         known = Signal()
         hit_target = Signal(32)
-        looked = Signal(FetchDirection)     # what the direction tables read for `pc`
+        looked = Signal(FetchDirection)     # where the direction tables looked for `pc`
         if self._btb_entries:
             bits = (self._btb_entries - 1).bit_length()
             # valid: fetch goes on at target; known: the entry holds this pc's direction (a
@@ -320,7 +321,7 @@ class Fetch(wiring.Component):
 
     def _direction(self, m, pc, bits, looked):
         """Fetch's direction tables (``dir_entries``): whether the conditional branch at
-        ``pc`` is taken; what they read goes to ``looked``."""
+        ``pc`` is taken; where they looked goes to ``looked``."""
         def toward(ctr, up):      # a saturating 2-bit counter moved one step
             return Mux(up, Mux(ctr == 3, 3, ctr + 1), Mux(ctr == 0, 0, ctr - 1))
 
@@ -338,26 +339,29 @@ class Fetch(wiring.Component):
             lrd.addr.eq(pc[2:2 + bits]),
             grd.addr.eq(pc[2:2 + gbits] ^ history[:gbits]),
             looked.look.eq(1),
-            looked.bim.eq(lrd.data[0:2]),
-            looked.choose.eq(lrd.data[2:4]),
-            looked.gs.eq(grd.data),
             looked.index.eq(grd.addr),
         ]
-        # Training, one cycle after the branch left X, from what was read for it.
+        # Training, one cycle after the branch left X: the counters where fetch looked for it,
+        # read again (a second read port), moved and written back in the same cycle.
         x = self.x_dir_state
         taken = self.x_dir_taken
         update = self.x_dir_update & x.look
+        lold = local.read_port(domain="comb")
+        gold = glob.read_port(domain="comb")
         lwr = local.write_port()
         gwr = glob.write_port()
-        bim_right = x.bim[1] == taken
-        gs_right = x.gs[1] == taken
+        bim, choose, gs = lold.data[0:2], lold.data[2:4], gold.data
+        bim_right = bim[1] == taken
+        gs_right = gs[1] == taken
         m.d.comb += [
-            lwr.addr.eq(self.x_dir_pc[2:2 + bits]),
-            lwr.data[0:2].eq(toward(x.bim, taken)),
-            lwr.data[2:4].eq(Mux(bim_right == gs_right, x.choose, toward(x.choose, gs_right))),
+            lold.addr.eq(self.x_dir_pc[2:2 + bits]),
+            gold.addr.eq(x.index[:gbits]),
+            lwr.addr.eq(lold.addr),
+            lwr.data[0:2].eq(toward(bim, taken)),
+            lwr.data[2:4].eq(Mux(bim_right == gs_right, choose, toward(choose, gs_right))),
             lwr.en.eq(update),
-            gwr.addr.eq(x.index[:gbits]),
-            gwr.data.eq(toward(x.gs, taken)),
+            gwr.addr.eq(gold.addr),
+            gwr.data.eq(toward(gs, taken)),
             gwr.en.eq(update),
         ]
         with m.If(self.x_dir_update):

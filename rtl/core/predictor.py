@@ -20,21 +20,17 @@ PredictorState = data.StructLayout({
     "gs":     2,
     "index":  (GSHARE_MAX_ENTRIES - 1).bit_length(),
     "back":   1,
-    "fbim":   2,
     "flook":  1,
 })
 
-#: What fetch's direction tables (``fetch_gshare_entries``) read for an instruction, carried
+#: Where fetch's direction tables (``fetch_gshare_entries``) looked for an instruction, carried
 #: with it to X and back to fetch for training: whether they were looked up for it at all
-#: (``look``: not for the instruction at a redirect target), the per-branch counter (``bim``)
-#: and chooser (``choose``), the global-history counter (``gs``) and its index. In
-#: :data:`PredictorState` they travel as ``flook``, ``fbim``, ``choose``, ``gs``, ``index``
-#: (the D-stage global-history table is then absent).
+#: (``look``: not for the instruction at a redirect target) and the global-history table's
+#: index (pc and history as fetch saw them). The counters themselves are read again when the
+#: branch trains. In :data:`PredictorState` they travel as ``flook`` and ``index`` (the
+#: D-stage global-history table is then absent).
 FetchDirection = data.StructLayout({
     "look":   1,
-    "bim":    2,
-    "choose": 2,
-    "gs":     2,
     "index":  (GSHARE_MAX_ENTRIES - 1).bit_length(),
 })
 
@@ -111,8 +107,8 @@ class Predictor(wiring.Component):
         static guess and the history table; D writes a buffer entry (``btb_cond``, the target
         ``pc + imm``) for every conditional branch fetch did not know, whatever its
         direction, so that fetch's tables decide it from then on. ``ctr`` then carries
-        ``f_dir`` (fetch's table state) in its ``flook`` / ``fbim`` / ``choose`` / ``gs`` /
-        ``index`` fields. Not with ``gshare_entries`` or ``weak_follows_fetch``.
+        ``f_dir`` (where fetch's tables looked) in its ``flook`` / ``index`` fields. Not with
+        ``gshare_entries`` or ``weak_follows_fetch``.
     ras_depth : int
         Entries of the return address stack (0: none).
 
@@ -338,9 +334,6 @@ class Predictor(wiring.Component):
                 self.btb_valid.eq(taken | cond),
                 self.btb_cond.eq(cond),
                 self.ctr.flook.eq(self.f_dir.look),
-                self.ctr.fbim.eq(self.f_dir.bim),
-                self.ctr.choose.eq(self.f_dir.choose),
-                self.ctr.gs.eq(self.f_dir.gs),
                 self.ctr.index.eq(self.f_dir.index),
             ]
         return m
