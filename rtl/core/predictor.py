@@ -318,6 +318,7 @@ class Predictor(wiring.Component):
             self.refetch.eq(Mux(first, late, held_late)),
             self.redirect.eq(first & differs),
             self.redirect_target.eq(Mux(taken, target, Cat(0, 0, seq))),
+            self.ctr.back.eq(self.imm[31]),   # the outcome's reference for training
         ]
         if not self._fetch_direction:
             m.d.comb += [
@@ -357,7 +358,6 @@ class Predictor(wiring.Component):
         m.d.comb += [
             rd.addr.eq(self.pc[2:2 + bits]),
             self.ctr.bim.eq(rd.data[0:2]),
-            self.ctr.back.eq(self.imm[31]),
             wr.addr.eq(self.x_pc[2:2 + bits]),
             wr.data[0:2].eq(toward(x.bim, ~self.x_agree)),
             wr.en.eq(self.x_update),

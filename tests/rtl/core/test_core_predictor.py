@@ -239,6 +239,10 @@ def test_fetch_direction():
     # mispredictions after the fifth pass while the chooser moves to the history: 4.573)
     assert alternating < 4.6
     assert full - alternating >= 1.4      # full: 6.01
+    # Without D's history table (static guess for branches fetch does not know) the same.
+    no_bht = loop_cycles(_alternating, CoreOptions(fetch_gshare_entries=256, bht_entries=0),
+                         iterations=80)
+    assert no_bht < 4.6
     for build in (_branches, _calls, _indirect):
         cycles = loop_cycles(build, gshare, iterations=40)
         base = loop_cycles(build, core_options("full"), iterations=40)
