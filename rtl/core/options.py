@@ -96,6 +96,11 @@ class CoreOptions:
         request while M resolves the branch, unless M finds it mispredicted in that cycle
         (the comparison in M then gates the request: a path from W's value through the
         comparison into the data bus request).
+    registered_divider_start : bool
+        Without ``serial_divider``: the divider captures the operands' magnitudes first and
+        counts the dividend's leading zero bytes from them in the next cycle
+        (:class:`~.divider.Divider` ``registered_start``): one more cycle per division, the
+        bypass -> negation -> zero-byte count -> dividend path cut in two.
     serial_divider : bool
         Divide on one shared subtractor (:class:`~.divider_serial.SerialDivider`, 36 cycles)
         instead of :class:`~.divider.Divider` (33 cycles, separate negators and comparator).
@@ -116,6 +121,7 @@ class CoreOptions:
     load_store_forwarding: bool = False
     late_branch: bool = False
     late_branch_requests: bool = False
+    registered_divider_start: bool = False
     serial_divider: bool = False
 
     def __post_init__(self):
@@ -161,6 +167,8 @@ class CoreOptions:
             raise ValueError("late_branch needs forwarding=True and predictor=True")
         if self.late_branch_requests and not self.late_branch:
             raise ValueError("late_branch_requests needs late_branch=True")
+        if self.registered_divider_start and self.serial_divider:
+            raise ValueError("registered_divider_start needs serial_divider=False")
         if self.late_branch and self.load_branch_forwarding:
             raise ValueError("late_branch and load_branch_forwarding exclude each other")
 
@@ -169,11 +177,11 @@ class CoreOptions:
 #: the control core for small FPGAs (iCE40UP5K); ``full-late`` is ``full`` with branches on a
 #: late producer resolved in M (``late_branch``: fewer cycles, below 50 MHz on the ECP5 so far);
 #: ``full-gshare`` is ``full`` with branch directions predicted in fetch
-#: (``fetch_gshare_entries``).
+#: (``fetch_gshare_entries``) and the divider's start registered.
 CORE_OPTIONS = {
     "full": CoreOptions(),
     "full-late": CoreOptions(late_branch=True),
-    "full-gshare": CoreOptions(fetch_gshare_entries=256),
+    "full-gshare": CoreOptions(fetch_gshare_entries=256, registered_divider_start=True),
     "small": CoreOptions(fetch_depth=2, forwarding=False, shift_in_multiplier=True,
                          predictor=False, bht_entries=0, gshare_entries=0, gshare_history=0,
                          fetch_gshare_entries=0, btb_entries=0, ras_depth=0,
