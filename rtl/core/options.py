@@ -187,7 +187,7 @@ CORE_OPTIONS = {
                          fetch_gshare_entries=0, btb_entries=0, ras_depth=0,
                          load_branch_forwarding=False, load_store_forwarding=False,
                          late_branch=False, late_branch_requests=False,
-                         serial_divider=True),
+                         registered_divider_start=False, serial_divider=True),
 }
 
 
