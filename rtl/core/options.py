@@ -60,8 +60,9 @@ class CoreOptions:
         keeps fetch's direction for those branches instead of redirecting fetch (two bubbles)
         whenever its own guess differs. 0: the buffer's entry is the direction (the last one
         D predicted). Not with ``gshare_entries`` or ``weak_follows_fetch``. Fewer cycles on
-        the firmware benchmarks (-1.6 % with 256), off in ``full``: 49.8 MHz routed
-        (``rtl/core/README.md``, round 5); on in the ``full-gshare`` variant.
+        the firmware benchmarks (-1.6 % with 256); on in the ``full-gshare`` variant (50.4
+        MHz routed in its one run, with ``registered_divider_start``), off in ``full`` until
+        more runs confirm it (``rtl/core/README.md``, round 5).
     btb_entries : int
         With ``predictor``: entries of the branch target buffer in fetch (0 or a power of
         two; :class:`~.fetch.Fetch`): a taken branch or jump whose target it holds costs no
