@@ -112,12 +112,14 @@ class Core(wiring.Component):
         m.submodules.fetch = fetch = Fetch(reset_vector=self._reset_vector,
                                            depth=opts.fetch_depth,
                                            btb_entries=opts.btb_entries,
-                                           btb_known=opts.weak_follows_fetch)
+                                           btb_known=opts.weak_follows_fetch,
+                                           dir_entries=opts.fetch_gshare_entries)
         prot = dict(pmp_entries=self._pmp_entries, triggers=self._triggers)
         m.submodules.d = d = DStage(forwarding=opts.forwarding, predictor=opts.predictor,
                                     bht_entries=opts.bht_entries, ras_depth=opts.ras_depth,
                                     gshare_entries=opts.gshare_entries,
                                     weak_follows_fetch=opts.weak_follows_fetch,
+                                    fetch_direction=bool(opts.fetch_gshare_entries),
                                     gshare_history=opts.gshare_history if opts.gshare_entries
                                     else 0,
                                     **prot)
@@ -187,6 +189,13 @@ class Core(wiring.Component):
             fetch.btb_we.eq(d.d_btb_we),
             fetch.btb_pc.eq(d.d_btb_pc),
             fetch.btb_valid.eq(d.d_btb_valid),
+            fetch.btb_cond.eq(d.d_btb_cond),
+            # Fetch's direction tables learn what the history table learns.
+            fetch.x_dir_update.eq(x.x_bht_update),
+            fetch.x_dir_pc.eq(x.x_bht_pc),
+            fetch.x_dir_state.look.eq(x.x_bht_ctr.flook),
+            fetch.x_dir_state.index.eq(x.x_bht_ctr.index),
+            fetch.x_dir_taken.eq(x.x_bht_agree == x.x_bht_ctr.back),
             fetch.btb_target.eq(d.d_btb_target),
             fetch.x_btb_we.eq(x.x_btb_we),
             fetch.x_btb_pc.eq(x.x_btb_pc),

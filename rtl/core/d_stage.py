@@ -38,8 +38,8 @@ class DStage(wiring.Component):
     bht_entries, ras_depth, gshare_entries, gshare_history : int
         Branch history table, return address stack and global-history table of the predictor
         (with ``predictor``).
-    weak_follows_fetch : bool
-        The predictor's option of that name.
+    weak_follows_fetch, fetch_direction : bool
+        The predictor's options of those names.
     pmp_entries, triggers : int
         PMP entries and address triggers of the CSR file.
     x_bht_update, x_bht_pc, x_bht_ctr, x_bht_agree : In
@@ -68,7 +68,7 @@ class DStage(wiring.Component):
         prediction differs from the path fetch took). The core registers it: fetch is
         redirected in the next cycle (``d_redirect_late``).
     d_target : Out(32)
-    d_btb_we, d_btb_valid : Out(1)
+    d_btb_we, d_btb_valid, d_btb_cond : Out(1)
     d_btb_pc, d_btb_target : Out(32)
         Training of the fetch unit's branch target buffer (``btb_*``).
     d_rs1, d_rs2 : Out(32)
@@ -78,14 +78,15 @@ class DStage(wiring.Component):
     """
 
     def __init__(self, *, forwarding=True, predictor=True, bht_entries=0, ras_depth=0,
-                 gshare_entries=0, gshare_history=0, weak_follows_fetch=False, pmp_entries=16,
-                 triggers=1):
+                 gshare_entries=0, gshare_history=0, weak_follows_fetch=False,
+                 fetch_direction=False, pmp_entries=16, triggers=1):
         self._forwarding = bool(forwarding)
         self._predictor = bool(predictor)
         self._bht_entries = bht_entries
         self._ras_depth = ras_depth
         self._gshare = dict(gshare_entries=gshare_entries, gshare_history=gshare_history,
-                            weak_follows_fetch=weak_follows_fetch)
+                            weak_follows_fetch=weak_follows_fetch,
+                            fetch_direction=fetch_direction)
         self._pmp_entries = pmp_entries
         self._triggers = triggers
         super().__init__({
@@ -107,6 +108,7 @@ class DStage(wiring.Component):
             "d_target": Out(32),
             "d_btb_we": Out(1),
             "d_btb_valid": Out(1),
+            "d_btb_cond": Out(1),
             "d_btb_pc": Out(32),
             "d_btb_target": Out(32),
             "d_rs1": Out(32),
@@ -210,10 +212,12 @@ class DStage(wiring.Component):
                 predictor.f_taken.eq(fd.btb_taken),
                 predictor.f_known.eq(fd.btb_known),
                 predictor.f_target.eq(fd.btb_target),
+                predictor.f_dir.eq(fd.dir),
                 self.d_redirect.eq(predictor.redirect),
                 self.d_target.eq(predictor.redirect_target),
                 self.d_btb_we.eq(predictor.btb_we),
                 self.d_btb_valid.eq(predictor.btb_valid),
+                self.d_btb_cond.eq(predictor.btb_cond),
                 self.d_btb_pc.eq(fd.pc),
                 self.d_btb_target.eq(predictor.target),
             ]

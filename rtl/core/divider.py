@@ -38,7 +38,7 @@ class Divider(wiring.Component):
     ``done`` rises ``33 - 8 * z`` cycles after ``start`` is first seen, where ``z`` (0..3) is
     the number of leading zero bytes of the dividend's magnitude (``|a|`` for DIV / REM, ``a``
     for DIVU / REMU) among its top three, and ``z`` = 0 when the divisor is 0: 33 cycles for
-    a dividend of 2**24 or more, 9 below 256.
+    a dividend of 2**24 or more, 9 below 256. One cycle more with ``registered_start``.
 
     Parameters
     ----------
@@ -46,6 +46,11 @@ class Divider(wiring.Component):
         Formal checks only: ``result`` is the stand-in of :mod:`.altops` of the operation and
         operands captured at the start instead of the quotient / remainder; ``done`` keeps the
         latency above (the quotient datapath is left out).
+    registered_start : bool
+        Capture the operands' magnitudes first and count the dividend's leading zero bytes
+        (and shift them out) in the next cycle, from the registers: the operand bypass ->
+        negation -> zero-byte count -> shifted dividend path is cut in two, for one more
+        cycle per division.
     """
 
     start: In(1)
@@ -56,8 +61,9 @@ class Divider(wiring.Component):
     done: Out(1)
     result: Out(32)
 
-    def __init__(self, *, alt_ops=False):
+    def __init__(self, *, alt_ops=False, registered_start=False):
         self._alt_ops = bool(alt_ops)
+        self._registered_start = bool(registered_start)
         super().__init__()
 
     def elaborate(self, platform):
@@ -82,20 +88,28 @@ class Divider(wiring.Component):
         diff = (trial - divisor)[0:32]
 
         # Early out: the quotient bits of the dividend's leading zero bytes are 0 (for a
-        # divisor that is not 0): start with those bytes shifted out.
+        # divisor that is not 0): start with those bytes shifted out. With
+        # `registered_start`, counted from the captured magnitude (`dividend`) one cycle later.
         mag_a = Signal(32)
         skip = Signal(2)
+        prep = Signal()          # registered_start: the magnitudes are captured, count next
+        b_zero = Signal()
         m.d.comb += mag_a.eq(Mux(a_neg, -self.a, self.a))
-        with m.If(self.b == 0):
+        reg = self._registered_start
+        counted = dividend if reg else mag_a
+        with m.If(b_zero if reg else self.b == 0):
             m.d.comb += skip.eq(0)
-        with m.Elif(mag_a[8:32] == 0):
+        with m.Elif(counted[8:32] == 0):
             m.d.comb += skip.eq(3)
-        with m.Elif(mag_a[16:32] == 0):
+        with m.Elif(counted[16:32] == 0):
             m.d.comb += skip.eq(2)
-        with m.Elif(mag_a[24:32] == 0):
+        with m.Elif(counted[24:32] == 0):
             m.d.comb += skip.eq(1)
         with m.If(self.abort):
-            m.d.sync += [busy.eq(0), self.done.eq(0)]
+            m.d.sync += [busy.eq(0), prep.eq(0), self.done.eq(0)]
+        with m.Elif(prep):
+            m.d.sync += [prep.eq(0), busy.eq(1), count.eq(32 - 8 * skip),
+                         dividend.eq(dividend << (8 * skip))]
         with m.Elif(busy):
             m.d.sync += count.eq(count - 1)
             if not alt:
@@ -106,12 +120,15 @@ class Divider(wiring.Component):
             with m.If(count == 1):
                 m.d.sync += [busy.eq(0), self.done.eq(1)]
         with m.Elif(self.start & ~self.done):
-            m.d.sync += [busy.eq(1), count.eq(32 - 8 * skip)]
+            if reg:
+                m.d.sync += [prep.eq(1), dividend.eq(mag_a), b_zero.eq(self.b == 0)]
+            else:
+                m.d.sync += [busy.eq(1), count.eq(32 - 8 * skip)]
             if alt:
                 m.d.sync += [alt_op.eq(self.op), alt_a.eq(self.a), alt_b.eq(self.b)]
             else:
                 m.d.sync += [
-                    dividend.eq(mag_a << (8 * skip)),
+                    dividend.eq(mag_a if reg else mag_a << (8 * skip)),
                     divisor.eq(Mux(b_neg, -self.b, self.b)),
                     remainder.eq(0),
                     rem.eq(self.op[1]),

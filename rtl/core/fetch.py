@@ -7,6 +7,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..bus.signature import BusSignature
+from .predictor import GSHARE_MAX_ENTRIES, FetchDirection
 
 __all__ = ["FetchLayout", "Fetch"]
 
@@ -18,6 +19,7 @@ FetchLayout = data.StructLayout({
     "btb_taken": 1,    # fetch went on at btb_target after this instruction (BTB hit)
     "btb_known": 1,    # the buffer held this pc's direction (taken or, written by D, not)
     "btb_target": 32,
+    "dir": FetchDirection,   # where the direction tables looked for it (``dir_entries``)
 })
 
 #: Tag bits kept per branch target buffer entry (a partial tag: a false hit is corrected in D).
@@ -57,6 +59,18 @@ class Fetch(wiring.Component):
         Entries also record branches D predicted not taken (``known`` without ``valid``),
         reported as ``btb_known`` with each instruction (the predictor's
         ``weak_follows_fetch``); else ``btb_known`` is 0.
+    dir_entries : int
+        With ``btb_entries``: fetch predicts the direction of conditional branches itself
+        (0: the buffer's ``valid`` is the direction). Each buffer entry then marks a
+        conditional branch (``cond``, written by D for every branch it sees with an aligned
+        target, whatever its direction); a hit on one goes to the target only when a
+        tournament of 2-bit counters says taken: a per-branch counter and a chooser (indexed
+        like the buffer), and a global-history counter (``dir_entries`` of them, indexed by
+        ``pc[2:] ^ history``, ``history`` = the directions of the last log2(``dir_entries``)
+        trained branches, newest in bit 0, not speculative). The instruction carries
+        ``btb_known`` = the hit was a conditional branch (D keeps fetch's direction) and
+        ``dir`` (where the tables looked, for training through ``x_dir_*``: the counters are
+        read again then, a second read port of each table). Not with ``btb_known``.
 
     Members
     -------
@@ -78,6 +92,15 @@ class Fetch(wiring.Component):
     x_btb_pc : In(32)
         Write the entry of ``x_btb_pc`` with ``target`` (the redirect target; X learns an
         indirect jump's target). Takes priority over ``btb_we``.
+    btb_cond : In(1)
+        With ``dir_entries``: the entry ``btb_we`` writes is a conditional branch.
+    x_dir_update : In(1)
+    x_dir_pc : In(32)
+    x_dir_state : In(FetchDirection)
+    x_dir_taken : In(1)
+        With ``dir_entries``: train the direction tables with the outcome of the conditional
+        branch at ``x_dir_pc``, whose ``dir`` was ``x_dir_state`` (one cycle after it left X;
+        a branch fetch did not look up, ``look`` = 0, only enters the history).
     out : Out(stream.Signature(FetchLayout))
         Instructions in program order from the last redirect.
 
@@ -89,8 +112,16 @@ class Fetch(wiring.Component):
 
     MAX_OUTSTANDING = 4
 
-    def __init__(self, *, reset_vector=0x8000_0000, depth=3, btb_entries=0, btb_known=False):
+    def __init__(self, *, reset_vector=0x8000_0000, depth=3, btb_entries=0, btb_known=False,
+                 dir_entries=0):
         self._btb_known = bool(btb_known)
+        if not isinstance(dir_entries, int) or dir_entries < 0 or \
+                dir_entries & (dir_entries - 1) or dir_entries > GSHARE_MAX_ENTRIES:
+            raise ValueError(f"dir_entries must be 0 or a power of two up to "
+                             f"{GSHARE_MAX_ENTRIES}, not {dir_entries!r}")
+        if dir_entries and (btb_known or not btb_entries):
+            raise ValueError("dir_entries needs btb_entries and excludes btb_known")
+        self._dir_entries = dir_entries
         if not isinstance(reset_vector, int) or reset_vector % 4 or \
                 not 0 <= reset_vector < 2**32:
             raise ValueError(f"reset_vector must be a 4-byte aligned 32-bit address, "
@@ -114,6 +145,11 @@ class Fetch(wiring.Component):
             "btb_target": In(32),
             "x_btb_we": In(1),
             "x_btb_pc": In(32),
+            "btb_cond": In(1),
+            "x_dir_update": In(1),
+            "x_dir_pc": In(32),
+            "x_dir_state": In(FetchDirection),
+            "x_dir_taken": In(1),
             "out": Out(stream.Signature(FetchLayout)),
         })
 
@@ -135,6 +171,7 @@ class Fetch(wiring.Component):
         hit = Signal()
         known = Signal()
         hit_target = Signal(32)
+        looked = Signal(FetchDirection)     # where the direction tables looked for `pc`
         if self._btb_entries:
             bits = (self._btb_entries - 1).bit_length()
             # valid: fetch goes on at target; known: the entry holds this pc's direction (a
@@ -142,15 +179,18 @@ class Fetch(wiring.Component):
             fields = {"valid": 1, "tag": BTB_TAG_BITS, "target": 30}
             if self._btb_known:
                 fields["known"] = 1
+            if self._dir_entries:
+                fields["cond"] = 1
             entry = data.StructLayout(fields)
             m.submodules.btb = btb = Memory(shape=entry, depth=self._btb_entries,
                                             init=[{"valid": 0}] * self._btb_entries)
             rd = btb.read_port(domain="comb")
             wr = btb.write_port()
             tag = slice(2 + bits, 2 + bits + BTB_TAG_BITS)
+            match = Signal()
             m.d.comb += [
                 rd.addr.eq(pc[2:2 + bits]),
-                hit.eq(rd.data.valid & (rd.data.tag == pc[tag])),
+                match.eq(rd.data.valid & (rd.data.tag == pc[tag])),
                 hit_target.eq(Cat(Const(0, 2), rd.data.target)),
                 wr.addr.eq(Mux(self.x_btb_we, self.x_btb_pc, self.btb_pc)[2:2 + bits]),
                 wr.data.valid.eq(self.x_btb_we | self.btb_valid),
@@ -161,6 +201,15 @@ class Fetch(wiring.Component):
             if self._btb_known:
                 m.d.comb += [known.eq(rd.data.known & (rd.data.tag == pc[tag])),
                              wr.data.known.eq(1)]
+            if self._dir_entries:
+                taken = self._direction(m, pc, bits, looked)
+                m.d.comb += [
+                    hit.eq(match & (~rd.data.cond | taken)),
+                    known.eq(match & rd.data.cond),
+                    wr.data.cond.eq(~self.x_btb_we & self.btb_cond),
+                ]
+            else:
+                m.d.comb += hit.eq(match)
 
         # Request.
         in_use = Signal(range(2 * self.MAX_OUTSTANDING + depth + 1))
@@ -205,7 +254,8 @@ class Fetch(wiring.Component):
 
         if self._btb_entries:
             # The address and prediction of every non-stale request in flight, in order.
-            Pending = data.StructLayout({"pc": 30, "taken": 1, "known": 1, "target": 30})
+            Pending = data.StructLayout({"pc": 30, "taken": 1, "known": 1, "target": 30,
+                                         "dir": FetchDirection})
             queue = [Signal(Pending, name=f"pending{i}") for i in range(self.MAX_OUTSTANDING)]
             count = Signal(range(self.MAX_OUTSTANDING + 1))
             new = Signal(Pending)
@@ -215,10 +265,13 @@ class Fetch(wiring.Component):
                 new.taken.eq(predicted),
                 new.known.eq(known & ~self.redirect),
                 new.target.eq(hit_target[2:]),
+                new.dir.eq(looked),
+                new.dir.look.eq(looked.look & ~self.redirect),
                 incoming.pc.eq(Cat(Const(0, 2), queue[0].pc)),
                 incoming.btb_taken.eq(queue[0].taken),
                 incoming.btb_known.eq(queue[0].known),
                 incoming.btb_target.eq(Cat(Const(0, 2), queue[0].target)),
+                incoming.dir.eq(queue[0].dir),
             ]
             with m.If(self.redirect):
                 m.d.sync += [count.eq(push), queue[0].eq(new)]
@@ -265,3 +318,52 @@ class Fetch(wiring.Component):
                             m.d.sync += entries[i].eq(incoming)
             m.d.sync += level.eq(after_pop + push)
         return m
+
+    def _direction(self, m, pc, bits, looked):
+        """Fetch's direction tables (``dir_entries``): whether the conditional branch at
+        ``pc`` is taken; where they looked goes to ``looked``."""
+        def toward(ctr, up):      # a saturating 2-bit counter moved one step
+            return Mux(up, Mux(ctr == 3, 3, ctr + 1), Mux(ctr == 0, 0, ctr - 1))
+
+        entries = self._dir_entries
+        gbits = (entries - 1).bit_length()
+        # Per-branch counter (bits 0:2, taken when >= 2) and chooser (bits 2:4, the global
+        # table when >= 2), indexed like the buffer; initial: weakly not taken, per-branch.
+        m.submodules.dir_local = local = Memory(shape=4, depth=self._btb_entries,
+                                                init=[0b0101] * self._btb_entries)
+        m.submodules.dir_global = glob = Memory(shape=2, depth=entries, init=[1] * entries)
+        history = Signal(max(gbits, 1))
+        lrd = local.read_port(domain="comb")
+        grd = glob.read_port(domain="comb")
+        m.d.comb += [
+            lrd.addr.eq(pc[2:2 + bits]),
+            grd.addr.eq(pc[2:2 + gbits] ^ history[:gbits]),
+            looked.look.eq(1),
+            looked.index.eq(grd.addr),
+        ]
+        # Training, one cycle after the branch left X: the counters where fetch looked for it,
+        # read again (a second read port), moved and written back in the same cycle.
+        x = self.x_dir_state
+        taken = self.x_dir_taken
+        update = self.x_dir_update & x.look
+        lold = local.read_port(domain="comb")
+        gold = glob.read_port(domain="comb")
+        lwr = local.write_port()
+        gwr = glob.write_port()
+        bim, choose, gs = lold.data[0:2], lold.data[2:4], gold.data
+        bim_right = bim[1] == taken
+        gs_right = gs[1] == taken
+        m.d.comb += [
+            lold.addr.eq(self.x_dir_pc[2:2 + bits]),
+            gold.addr.eq(x.index[:gbits]),
+            lwr.addr.eq(lold.addr),
+            lwr.data[0:2].eq(toward(bim, taken)),
+            lwr.data[2:4].eq(Mux(bim_right == gs_right, choose, toward(choose, gs_right))),
+            lwr.en.eq(update),
+            gwr.addr.eq(gold.addr),
+            gwr.data.eq(toward(gs, taken)),
+            gwr.en.eq(update),
+        ]
+        with m.If(self.x_dir_update):
+            m.d.sync += history.eq(Cat(taken, history[:-1]))
+        return Mux(lrd.data[3], grd.data[1], lrd.data[1])

@@ -52,6 +52,17 @@ class CoreOptions:
         keeps branches D predicted not taken, as known): D redirects only for a confident
         guess. Fewer cycles on the firmware benchmarks (-0.4 %), off in ``full``: its one
         place-and-route run came out at 48.6 MHz (``rtl/core/README.md``, round 3).
+    fetch_gshare_entries : int
+        With ``btb_entries``: fetch predicts the direction of the conditional branches its
+        buffer holds (:class:`~.fetch.Fetch` ``dir_entries``): a tournament of a per-branch
+        counter and a global-history counter (this many, 0 or a power of two up to 2048,
+        indexed by the pc XOR the last log2(entries) directions), a chooser per branch. D then
+        keeps fetch's direction for those branches instead of redirecting fetch (two bubbles)
+        whenever its own guess differs. 0: the buffer's entry is the direction (the last one
+        D predicted). Not with ``gshare_entries`` or ``weak_follows_fetch``. Fewer cycles on
+        the firmware benchmarks (-1.6 % with 256); on in the ``full-gshare`` variant (50.4
+        MHz routed in its one run, with ``registered_divider_start``), off in ``full`` until
+        more runs confirm it (``rtl/core/README.md``, round 5).
     btb_entries : int
         With ``predictor``: entries of the branch target buffer in fetch (0 or a power of
         two; :class:`~.fetch.Fetch`): a taken branch or jump whose target it holds costs no
@@ -86,6 +97,11 @@ class CoreOptions:
         request while M resolves the branch, unless M finds it mispredicted in that cycle
         (the comparison in M then gates the request: a path from W's value through the
         comparison into the data bus request).
+    registered_divider_start : bool
+        Without ``serial_divider``: the divider captures the operands' magnitudes first and
+        counts the dividend's leading zero bytes from them in the next cycle
+        (:class:`~.divider.Divider` ``registered_start``): one more cycle per division, the
+        bypass -> negation -> zero-byte count -> dividend path cut in two.
     serial_divider : bool
         Divide on one shared subtractor (:class:`~.divider_serial.SerialDivider`, 36 cycles)
         instead of :class:`~.divider.Divider` (33 cycles, separate negators and comparator).
@@ -99,12 +115,14 @@ class CoreOptions:
     gshare_entries: int = 0
     gshare_history: int = 8
     weak_follows_fetch: bool = False
+    fetch_gshare_entries: int = 0
     btb_entries: int = 64
     ras_depth: int = 4
     load_branch_forwarding: bool = False
     load_store_forwarding: bool = False
     late_branch: bool = False
     late_branch_requests: bool = False
+    registered_divider_start: bool = False
     serial_divider: bool = False
 
     def __post_init__(self):
@@ -120,6 +138,16 @@ class CoreOptions:
             raise ValueError("bht_entries, btb_entries and ras_depth need predictor=True")
         if self.weak_follows_fetch and not (self.bht_entries and self.btb_entries):
             raise ValueError("weak_follows_fetch needs bht_entries and btb_entries")
+        if self.fetch_gshare_entries:
+            value = self.fetch_gshare_entries
+            if not isinstance(value, int) or value < 0 or value & (value - 1) or value > 2048:
+                raise ValueError(f"fetch_gshare_entries must be 0 or a power of two up to "
+                                 f"2048, not {value!r}")
+            if not self.btb_entries:
+                raise ValueError("fetch_gshare_entries needs btb_entries")
+            if self.gshare_entries or self.weak_follows_fetch:
+                raise ValueError("fetch_gshare_entries excludes gshare_entries and "
+                                 "weak_follows_fetch")
         if self.gshare_entries:
             value = self.gshare_entries
             if not isinstance(value, int) or value < 0 or value & (value - 1) or value > 2048:
@@ -140,22 +168,27 @@ class CoreOptions:
             raise ValueError("late_branch needs forwarding=True and predictor=True")
         if self.late_branch_requests and not self.late_branch:
             raise ValueError("late_branch_requests needs late_branch=True")
+        if self.registered_divider_start and self.serial_divider:
+            raise ValueError("registered_divider_start needs serial_divider=False")
         if self.late_branch and self.load_branch_forwarding:
             raise ValueError("late_branch and load_branch_forwarding exclude each other")
 
 
 #: Named variants: ``full`` is the default five-stage core with every fast path; ``small`` is
 #: the control core for small FPGAs (iCE40UP5K); ``full-late`` is ``full`` with branches on a
-#: late producer resolved in M (``late_branch``: fewer cycles, below 50 MHz on the ECP5 so far).
+#: late producer resolved in M (``late_branch``: fewer cycles, below 50 MHz on the ECP5 so far);
+#: ``full-gshare`` is ``full`` with branch directions predicted in fetch
+#: (``fetch_gshare_entries``) and the divider's start registered.
 CORE_OPTIONS = {
     "full": CoreOptions(),
     "full-late": CoreOptions(late_branch=True),
+    "full-gshare": CoreOptions(fetch_gshare_entries=256, registered_divider_start=True),
     "small": CoreOptions(fetch_depth=2, forwarding=False, shift_in_multiplier=True,
                          predictor=False, bht_entries=0, gshare_entries=0, gshare_history=0,
-                         btb_entries=0, ras_depth=0,
+                         fetch_gshare_entries=0, btb_entries=0, ras_depth=0,
                          load_branch_forwarding=False, load_store_forwarding=False,
                          late_branch=False, late_branch_requests=False,
-                         serial_divider=True),
+                         registered_divider_start=False, serial_divider=True),
 }
 
 

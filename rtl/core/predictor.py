@@ -6,7 +6,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["Predictor", "PredictorState", "GSHARE_MAX_ENTRIES"]
+__all__ = ["Predictor", "PredictorState", "FetchDirection", "GSHARE_MAX_ENTRIES"]
 
 #: Largest global-history table (its index travels with the branch: 11 bits).
 GSHARE_MAX_ENTRIES = 2048
@@ -20,6 +20,18 @@ PredictorState = data.StructLayout({
     "gs":     2,
     "index":  (GSHARE_MAX_ENTRIES - 1).bit_length(),
     "back":   1,
+    "flook":  1,
+})
+
+#: Where fetch's direction tables (``fetch_gshare_entries``) looked for an instruction, carried
+#: with it to X and back to fetch for training: whether they were looked up for it at all
+#: (``look``: not for the instruction at a redirect target) and the global-history table's
+#: index (pc and history as fetch saw them). The counters themselves are read again when the
+#: branch trains. In :data:`PredictorState` they travel as ``flook`` and ``index`` (the
+#: D-stage global-history table is then absent).
+FetchDirection = data.StructLayout({
+    "look":   1,
+    "index":  (GSHARE_MAX_ENTRIES - 1).bit_length(),
 })
 
 
@@ -88,6 +100,15 @@ class Predictor(wiring.Component):
         Branch directions in the global history (1 to log2(``gshare_entries``)).
     weak_follows_fetch : bool
         A weak counter keeps fetch's direction for a branch the buffer knew (above).
+    fetch_direction : bool
+        Fetch predicts the direction of the conditional branches its buffer holds
+        (:class:`~.fetch.Fetch`, ``dir_entries``): a branch with ``f_known`` keeps the
+        direction fetch took (D never redirects it; X corrects it), the others follow the
+        static guess and the history table; D writes a buffer entry (``btb_cond``, the target
+        ``pc + imm``) for every conditional branch fetch did not know, whatever its
+        direction, so that fetch's tables decide it from then on. ``ctr`` then carries
+        ``f_dir`` (where fetch's tables looked) in its ``flook`` / ``index`` fields. Not with
+        ``gshare_entries`` or ``weak_follows_fetch``.
     ras_depth : int
         Entries of the return address stack (0: none).
 
@@ -118,6 +139,8 @@ class Predictor(wiring.Component):
         Fetch continued at ``f_target`` after this instruction (branch target buffer hit).
     f_known : In(1)
         The branch target buffer held this instruction's direction (taken or not).
+    f_dir : In(FetchDirection)
+        With ``fetch_direction``: what fetch's direction tables read for the instruction.
     redirect : Out(1)
         Redirect fetch to ``redirect_target`` now: the first cycle of an instruction whose
         prediction differs from the path fetch took.
@@ -125,8 +148,9 @@ class Predictor(wiring.Component):
     refetch : Out(1)
         Fetch followed the branch target buffer to a target other than the predicted one
         (a branch or JAL): X must redirect to the right path whatever the outcome.
-    btb_we, btb_valid : Out(1)
-        Write the branch target buffer entry of ``pc``: ``btb_valid`` and ``target``.
+    btb_we, btb_valid, btb_cond : Out(1)
+        Write the branch target buffer entry of ``pc``: ``btb_valid``, ``target`` and
+        (``fetch_direction``) whether it is a conditional branch.
     x_update : In(1)
         A conditional branch leaves X this cycle: train its counter.
     x_pc : In(32)
@@ -137,8 +161,11 @@ class Predictor(wiring.Component):
     """
 
     def __init__(self, *, bht_entries=0, ras_depth=0, gshare_entries=0, gshare_history=0,
-                 weak_follows_fetch=False):
+                 weak_follows_fetch=False, fetch_direction=False):
         self._weak_follows_fetch = bool(weak_follows_fetch)
+        self._fetch_direction = bool(fetch_direction)
+        if fetch_direction and (gshare_entries or weak_follows_fetch):
+            raise ValueError("fetch_direction excludes gshare_entries and weak_follows_fetch")
         for name, value in (("bht_entries", bht_entries), ("gshare_entries", gshare_entries)):
             if not isinstance(value, int) or value < 0 or value & (value - 1):
                 raise ValueError(f"{name} must be 0 or a power of two, not {value!r}")
@@ -178,11 +205,13 @@ class Predictor(wiring.Component):
             "f_taken": In(1),
             "f_known": In(1),
             "f_target": In(32),
+            "f_dir": In(FetchDirection),
             "redirect": Out(1),
             "redirect_target": Out(32),
             "refetch": Out(1),
             "btb_we": Out(1),
             "btb_valid": Out(1),
+            "btb_cond": Out(1),
             "x_update": In(1),
             "x_pc": In(32),
             "x_ctr": In(PredictorState),
@@ -204,6 +233,8 @@ class Predictor(wiring.Component):
         if self._weak_follows_fetch:
             branch_taken = self.branch & Mux(weak & self.f_known, self.f_taken,
                                              self.imm[31] == follow)
+        elif self._fetch_direction:
+            branch_taken = self.branch & Mux(self.f_known, self.f_taken, self.imm[31] == follow)
         else:
             branch_taken = self.branch & (self.imm[31] == follow)
 
@@ -287,9 +318,25 @@ class Predictor(wiring.Component):
             self.refetch.eq(Mux(first, late, held_late)),
             self.redirect.eq(first & differs),
             self.redirect_target.eq(Mux(taken, target, Cat(0, 0, seq))),
-            self.btb_we.eq(first & (differs | late) & ~self.flush),
-            self.btb_valid.eq(taken),
+            self.ctr.back.eq(self.imm[31]),   # the outcome's reference for training
         ]
+        if not self._fetch_direction:
+            m.d.comb += [
+                self.btb_we.eq(first & (differs | late) & ~self.flush),
+                self.btb_valid.eq(taken),
+            ]
+        else:
+            # Every conditional branch fetch did not know gets an entry (its target when the
+            # target is aligned: a misaligned one is never predicted).
+            cond = self.branch & ~misaligned
+            m.d.comb += [
+                self.btb_we.eq(first & (differs | late | (self.branch & ~self.f_known)) &
+                               ~self.flush),
+                self.btb_valid.eq(taken | cond),
+                self.btb_cond.eq(cond),
+                self.ctr.flook.eq(self.f_dir.look),
+                self.ctr.index.eq(self.f_dir.index),
+            ]
         return m
 
     def _direction(self, m):
@@ -311,7 +358,6 @@ class Predictor(wiring.Component):
         m.d.comb += [
             rd.addr.eq(self.pc[2:2 + bits]),
             self.ctr.bim.eq(rd.data[0:2]),
-            self.ctr.back.eq(self.imm[31]),
             wr.addr.eq(self.x_pc[2:2 + bits]),
             wr.data[0:2].eq(toward(x.bim, ~self.x_agree)),
             wr.en.eq(self.x_update),

@@ -191,7 +191,8 @@ class XStage(wiring.Component):
         else:
             m.submodules.shifter = shifter = Shifter()
         m.submodules.branch = branch = BranchUnit()
-        m.submodules.divider = divider = SerialDivider() if opts.serial_divider else Divider()
+        m.submodules.divider = divider = SerialDivider() if opts.serial_divider else \
+            Divider(registered_start=opts.registered_divider_start)
 
         m_busy, m_redirect = self.m_busy, self.m_redirect
         late_ok = opts.late_branch

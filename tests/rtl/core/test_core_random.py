@@ -44,6 +44,18 @@ def test_random_program_late_branch_irq_priv(seed):
     run_random_privileged(seed, options=options, **TIMINGS[seed % len(TIMINGS)])
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_random_program_fetch_gshare(seed):
+    """The same programs on ``full-gshare`` (branch directions predicted in fetch), plain,
+    with interrupts and in U-mode under PMP / triggers."""
+    options = core_options("full-gshare")
+    timing = TIMINGS[seed % len(TIMINGS)]
+    run_random(seed, options=options, **timing)
+    if seed < 3:
+        run_random_interrupts(seed, options=options, **timing)
+        run_random_privileged(seed, options=options, **timing)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(8, 208))
 def test_random_program_sweep(seed):

@@ -35,7 +35,13 @@ def serial_latency(op, a, b):
     return 36
 
 
+def registered_latency(op, a, b):
+    return early_out_latency(op, a, b) + 1
+
+
 DIVIDERS = [pytest.param((Divider, early_out_latency), id="fast"),
+            pytest.param((lambda **kw: Divider(registered_start=True, **kw), registered_latency),
+                         id="fast-registered"),
             pytest.param((SerialDivider, serial_latency), id="serial")]
 M = 0xFFFF_FFFF
 CORNERS = [0, 1, M, 0x8000_0000, 0x7FFF_FFFF, 2, M - 1, 7, 0xFFFF_FFF9]

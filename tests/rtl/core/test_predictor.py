@@ -162,6 +162,13 @@ def test_bad_parameters(kw, msg):
     (dict(bht_entries=0, gshare_entries=64), "gshare_entries needs bht_entries"),
     (dict(gshare_entries=256, gshare_history=9), r"gshare_history must be an integer in 1\.\.8"),
     (dict(weak_follows_fetch=True, btb_entries=0), "needs bht_entries and btb_entries"),
+    (dict(fetch_gshare_entries=96), "fetch_gshare_entries must be 0 or a power of two"),
+    (dict(registered_divider_start=True, serial_divider=True), "needs serial_divider=False"),
+    (dict(fetch_gshare_entries=4096), "up to 2048"),
+    (dict(fetch_gshare_entries=256, btb_entries=0), "fetch_gshare_entries needs btb_entries"),
+    (dict(fetch_gshare_entries=256, gshare_entries=256), "excludes gshare_entries"),
+    (dict(fetch_gshare_entries=256, weak_follows_fetch=True), "excludes gshare_entries and "
+     "weak_follows_fetch"),
 ])
 def test_bad_options(kw, msg):
     with pytest.raises(ValueError, match=msg):
