@@ -38,7 +38,7 @@ def test_loadable_ranges():
     ({"uart_fifo_depth": 5}, "uart_fifo_depth must be a power of two"),
     ({"clk_freq": 1000}, "clk_freq must be at least 16 x uart_baud"),
     ({"gpio_width": 0}, "gpio_width must be 1..32"),
-    ({"core": "mini"}, "unknown core variant 'mini'; choose one of: full, full-late, small, tiny"),
+    ({"core": "mini"}, "unknown core variant 'mini'; choose one of: full, full-late, full-gshare, small, tiny"),
     ({"ram_kind": "ebr"}, "ram_kind must be 'block' or 'spram'"),
     ({"main_kind": "ddr"}, "main_kind must be 'block' or 'spram' or 'sdram'"),
     ({"main_kind": "sdram"}, "main_size must be 33554432 .the SDRAM."),
