@@ -70,7 +70,7 @@ def elaborate(board_name, *, directory=None):
     directory = pathlib.Path(directory or build_dir(board_name))
     top = BoardTop(board, boot_words(board.config))
     platform = board.make_platform()
-    options = {"nextpnr_opts": "--report report.json --timing-allow-fail --router router2"}
+    options = {"nextpnr_opts": f"--report report.json --timing-allow-fail {board.nextpnr_opts}"}
     if board.family == "ice40":
         options["synth_opts"] = "-dsp -dff"   # multipliers into SB_MAC16; abc with flip-flops
     plan = platform.build(top, name="top", build_dir=str(directory), do_build=False, **options)

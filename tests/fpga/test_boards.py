@@ -13,9 +13,10 @@ def test_board_elaborates(name, tmp_path):
     directory = elaborate(name, directory=tmp_path)
     il = (directory / "top.il").read_text()
     assert "soc" in il and "mailbox" in il
-    steps = [variable for variable, _ in _commands(directory)]
-    assert steps[0] == "YOSYS" and steps[1].startswith("NEXTPNR")
+    steps = _commands(directory)
+    assert steps[0][0] == "YOSYS" and steps[1][0].startswith("NEXTPNR")
     b = board(name)
+    assert f" {b.nextpnr_opts} " in steps[1][1]   # the router and seed the board routes with
     constraints = (directory / ("top.lpf" if b.family == "ecp5" else "top.pcf")).read_text()
     assert "uart" in constraints
 
