@@ -156,14 +156,15 @@ def _units(harness, mul, div):
         patches.append(mock.patch.object(core_module, "Multiplier",
                                          lambda: harness.multiplier_cls(alt_ops=True)))
     if div == "free":
-        def free():
+        def free(**_timing):   # e.g. registered_start: the abstraction's timing is free anyway
             return _FreeDivider(harness.free_div, harness.free_done)
         patches += [mock.patch.object(x_stage_module, "Divider", free),
                     mock.patch.object(x_stage_module, "SerialDivider", free)]
     elif div == "alt":
         name = "SerialDivider" if harness.serial_divider else "Divider"
         patches.append(mock.patch.object(x_stage_module, name,
-                                         lambda: harness.divider_cls(alt_ops=True)))
+                                         lambda **timing: harness.divider_cls(alt_ops=True,
+                                                                              **timing)))
     for patch in patches:
         patch.start()
     try:
