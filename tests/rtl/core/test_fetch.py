@@ -64,29 +64,37 @@ class Bench:
         await ctx.tick()
         ctx.set(dut.x_dir_update, 0)
 
-
-def _run(bench, testbench):
-    sim = Simulator(bench.dut)
-    sim.add_clock(1e-8)
-    sim.add_process(bench.memory)
-    sim.add_testbench(testbench)
-    sim.run()
-
-
-def test_conditional_entry_follows_the_tables():
-    bench = Bench(dir_entries=8)
-    dut = bench.dut
-    log = []
-
-    async def testbench(ctx):
-        # D writes the branch into the buffer as a conditional branch.
+    async def write_branch(self, ctx, cond):
+        """D writes BRANCH -> TARGET into the buffer, conditional (``cond`` = 1) or not."""
+        dut = self.dut
         ctx.set(dut.btb_we, 1)
         ctx.set(dut.btb_pc, BRANCH)
         ctx.set(dut.btb_valid, 1)
-        ctx.set(dut.btb_cond, 1)
+        ctx.set(dut.btb_cond, cond)
         ctx.set(dut.btb_target, TARGET)
         await ctx.tick()
         ctx.set(dut.btb_we, 0)
+
+    def run(self, testbench):
+        """Simulate the unit with the memory answering and ``testbench`` driving it."""
+        sim = Simulator(self.dut)
+        sim.add_clock(1e-8)
+        sim.add_process(self.memory)
+        sim.add_testbench(testbench)
+        sim.run()
+
+
+@pytest.fixture
+def bench():
+    """The bench with an 8-entry direction table."""
+    return Bench(dir_entries=8)
+
+
+def test_conditional_entry_follows_the_tables(bench):
+    log = []
+
+    async def testbench(ctx):
+        await bench.write_branch(ctx, cond=1)   # as a conditional branch
         for _ in range(4):
             await bench.redirect(ctx, BASE)
             nxt, (known, taken, look, index) = await bench.after_branch(ctx)
@@ -96,52 +104,36 @@ def test_conditional_entry_follows_the_tables():
             # X trains the branch as taken (one cycle after it left X).
             await bench.train(ctx, look, index, 1)
 
-    _run(bench, testbench)
+    bench.run(testbench)
     # Initial counter weakly not taken: sequential once, then taken to the target.
     assert [n for n, _, _ in log] == [BRANCH + 4, TARGET, TARGET, TARGET]
 
 
-def test_unlooked_branch_does_not_train():
+def test_unlooked_branch_does_not_train(bench):
     """A branch fetched at a redirect target was not looked up (``look`` = 0): its training
     moves the history only, so the branch stays predicted not taken."""
-    bench = Bench(dir_entries=8)
-    dut = bench.dut
     log = []
 
     async def testbench(ctx):
-        ctx.set(dut.btb_we, 1)
-        ctx.set(dut.btb_pc, BRANCH)
-        ctx.set(dut.btb_valid, 1)
-        ctx.set(dut.btb_cond, 1)
-        ctx.set(dut.btb_target, TARGET)
-        await ctx.tick()
-        ctx.set(dut.btb_we, 0)
+        await bench.write_branch(ctx, cond=1)
         for _ in range(3):
             await bench.redirect(ctx, BASE)
             nxt, (_, _, look, index) = await bench.after_branch(ctx)
             log.append(nxt)
             await bench.train(ctx, 0, index, 1)
 
-    _run(bench, testbench)
+    bench.run(testbench)
     assert log == [BRANCH + 4] * 3
 
 
-def test_alternating_branch_learned_from_history():
+def test_alternating_branch_learned_from_history(bench):
     """A branch trained taken / not taken in turn: the per-branch counter cannot follow it, the
     global-history counter (through the chooser) can; once learned every prediction is
     right."""
-    bench = Bench(dir_entries=8)
-    dut = bench.dut
     right = []
 
     async def testbench(ctx):
-        ctx.set(dut.btb_we, 1)
-        ctx.set(dut.btb_pc, BRANCH)
-        ctx.set(dut.btb_valid, 1)
-        ctx.set(dut.btb_cond, 1)
-        ctx.set(dut.btb_target, TARGET)
-        await ctx.tick()
-        ctx.set(dut.btb_we, 0)
+        await bench.write_branch(ctx, cond=1)
         for step in range(24):
             outcome = step % 2
             await bench.redirect(ctx, BASE)
@@ -149,28 +141,20 @@ def test_alternating_branch_learned_from_history():
             right.append(taken == outcome)
             await bench.train(ctx, look, index, outcome)
 
-    _run(bench, testbench)
+    bench.run(testbench)
     assert all(right[-8:]), right
     assert not all(right[:8]), right
 
 
-def test_unconditional_entry_always_taken():
-    bench = Bench(dir_entries=8)
-    dut = bench.dut
+def test_unconditional_entry_always_taken(bench):
     log = []
 
     async def testbench(ctx):
-        ctx.set(dut.btb_we, 1)
-        ctx.set(dut.btb_pc, BRANCH)
-        ctx.set(dut.btb_valid, 1)
-        ctx.set(dut.btb_cond, 0)      # a JAL
-        ctx.set(dut.btb_target, TARGET)
-        await ctx.tick()
-        ctx.set(dut.btb_we, 0)
+        await bench.write_branch(ctx, cond=0)   # a JAL
         await bench.redirect(ctx, BASE)
         log.append(await bench.after_branch(ctx))
 
-    _run(bench, testbench)
+    bench.run(testbench)
     (nxt, (known, taken, _, _)), = log
     assert (nxt, known, taken) == (TARGET, 0, 1)
 
