@@ -97,7 +97,7 @@ def compile_dot(graph, config, precision=None, *, unit=True):
     measure of what the unit gains, fpga/README.md). Raises
     :class:`UnsupportedModel` for a model or operator the target does not run and for a
     program larger than main memory."""
-    from .lower import _Blob, place, value_dtype
+    from .lower import _Blob, gemm_operand, place, value_dtype
 
     precision = precision or graph.precision
     target = _target(config)
@@ -123,17 +123,9 @@ def compile_dot(graph, config, precision=None, *, unit=True):
             if form is None:
                 raise op.fail(f"{op.kind.value} with weights of a nonzero zero point is not "
                               f"supported by {target}")
-            direct, k = form
-            out = T[op.outputs[0]]
-            n = out.shape[-1]
-            m = int(np.prod(out.shape)) // n
-            a_name = op.inputs[0]
-            if not direct:
-                a_name = f"{op.outputs[0]}/im2col"
-                buffers[a_name] = (value_dtype(graph, op.inputs[0]), (m, k))
-                layers.append(Layer("im2col", "core", op, [op.inputs[0]], [a_name],
-                                    params={"pad_value": T[op.inputs[0]].quant.zp}))
-            layers.append(_dense_layer(graph, op, blob, a_name, m, k, n, unit))
+            a_name, m, n = gemm_operand(graph, op, form, buffers, layers,
+                                        T[op.inputs[0]].quant.zp)
+            layers.append(_dense_layer(graph, op, blob, a_name, m, form[1], n, unit))
             continue
         if op.kind is OpKind.DEPTHWISE_CONV_2D:
 

@@ -105,6 +105,27 @@ def value_dtype(graph, name):
     return t.dtype
 
 
+def gemm_operand(graph, op, form, buffers, layers, pad_value):
+    """The A operand of ``op``'s GEMM (FULLY_CONNECTED or CONV_2D; ``form`` is
+    :func:`.lower_layers.gemm_form`'s ``(direct, K)``): ``(a_name, m, n)`` with ``m`` the
+    output rows (all output elements over the ``n`` channels of the last axis). A direct GEMM
+    reads the input itself; otherwise the core gathers the (m, K) patch matrix into the buffer
+    ``<output>/im2col`` (added to ``buffers``) with an ``im2col`` core layer appended to
+    ``layers``, its padded taps holding ``pad_value`` (the input zero point in INT8, +0.0 in
+    FP16). Shared by :func:`compile_graph` and :func:`.dot_target.compile_dot`."""
+    direct, k = form
+    out = graph.tensors[op.outputs[0]]
+    n = out.shape[-1]
+    m = int(np.prod(out.shape)) // n
+    a_name = op.inputs[0]
+    if not direct:
+        a_name = f"{op.outputs[0]}/im2col"
+        buffers[a_name] = (value_dtype(graph, op.inputs[0]), (m, k))
+        layers.append(Layer("im2col", "core", op, [op.inputs[0]], [a_name],
+                            params={"pad_value": pad_value}))
+    return a_name, m, n
+
+
 def add_table_name(op):
     """The weights key of the output table of an ONNX-arithmetic ADD layer."""
     return f"{op.outputs[0]}/add_table"
@@ -253,17 +274,9 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
             layers.append(Layer(op.kind.value, "core", op, reads, list(op.outputs),
                                 macs=layer_macs(graph, op)))
             continue
-        direct, k = form
-        out = T[op.outputs[0]]
-        n = out.shape[-1]
-        m = int(np.prod(out.shape)) // n
-        a_name = op.inputs[0]
-        if not direct:
-            a_name = f"{op.outputs[0]}/im2col"
-            buffers[a_name] = (value_dtype(graph, op.inputs[0]), (m, k))
-            layers.append(Layer("im2col", "core", op, [op.inputs[0]], [a_name],
-                                params={"pad_value": 0 if precision == "fp16" else
-                                        T[op.inputs[0]].quant.zp}))
+        k = form[1]
+        pad = 0 if precision == "fp16" else T[op.inputs[0]].quant.zp
+        a_name, m, n = gemm_operand(graph, op, form, buffers, layers, pad)
         try:
             layers.append(gemm_layer(graph, op, blob, a_name, m, k, n, config, precision))
         except ValueError as e:
