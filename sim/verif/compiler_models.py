@@ -31,11 +31,19 @@ def _shape(mb, shape):
                      data=np.array(shape, np.int32))
 
 
-def tflite_int8_cnn(rng, *, h=8, w=8, cin=3, c=8, units=10, float_edges=False, batch=1):
+def tflite_int8_cnn(rng, *, h=8, w=8, cin=3, c=8, units=10, float_edges=False, batch=1,
+                    depthwise=True, pointwise_relu6=False):
     """CONV 3x3 SAME (RELU) -> DEPTHWISE 3x3 stride 2 (RELU6) -> CONV 1x1 -> ADD (with the
-    depthwise output) -> AVERAGE_POOL 2x2 -> MAX_POOL 1x1 -> RESHAPE -> FULLY_CONNECTED ->
-    SOFTMAX; int8, per-channel weights. ``float_edges``: float32 input through QUANTIZE and
-    output through DEQUANTIZE."""
+    depthwise output, RELU) -> AVERAGE_POOL 2x2 -> MAX_POOL 1x1 -> RESHAPE -> FULLY_CONNECTED
+    -> SOFTMAX; int8, per-channel weights. ``float_edges``: float32 input through QUANTIZE and
+    output through DEQUANTIZE.
+
+    ``depthwise=False``: the stride-2 layer is a full CONV 3x3 (``c`` -> ``c``, named
+    ``conv2``) and has no activation; ``pointwise_relu6``: the 1x1 CONV has the RELU6 (both
+    together: :func:`.dot_models.tflite_int8_dot_cnn`). Biases are drawn from [-2000, 2000),
+    except the stride-2 depthwise layer's and the RELU6 1x1 CONV's, [-500, 500). The random
+    draws come in the same order whatever the options (weights, bias, weight scales per
+    layer)."""
     mb = tb.ModelBuilder()
     xq = _aq(rng)
     shape = (batch, h, w, cin)
@@ -53,15 +61,24 @@ def tflite_int8_cnn(rng, *, h=8, w=8, cin=3, c=8, units=10, float_edges=False, b
     oh, _, _ = conv_padding(h, 3, 2, "SAME")
     ow, _, _ = conv_padding(w, 3, 2, "SAME")
     q2 = _aq(rng)
-    w2 = rng.integers(-127, 128, (1, 3, 3, c)).astype(np.int8)
-    b2 = rng.integers(-500, 500, c).astype(np.int32)
-    y2 = tb.add_depthwise_conv2d(mb, y1, q1, w2, b2, _wq(rng, c, 3), q2, (batch, oh, ow, c),
-                                 stride=2, padding="SAME", activation="RELU6", name="dw")
+    if depthwise:
+        w2 = rng.integers(-127, 128, (1, 3, 3, c)).astype(np.int8)
+        b2 = rng.integers(-500, 500, c).astype(np.int32)
+        y2 = tb.add_depthwise_conv2d(mb, y1, q1, w2, b2, _wq(rng, c, 3), q2,
+                                     (batch, oh, ow, c), stride=2, padding="SAME",
+                                     activation="RELU6", name="dw")
+    else:
+        w2 = rng.integers(-127, 128, (c, 3, 3, c)).astype(np.int8)
+        b2 = rng.integers(-2000, 2000, c).astype(np.int32)
+        y2 = tb.add_conv2d(mb, y1, q1, w2, b2, _wq(rng, c), q2, (batch, oh, ow, c), stride=2,
+                           padding="SAME", name="conv2")
     q3 = _aq(rng)
     w3 = rng.integers(-127, 128, (c, 1, 1, c)).astype(np.int8)
-    b3 = rng.integers(-2000, 2000, c).astype(np.int32)
+    bound = 500 if pointwise_relu6 else 2000
+    b3 = rng.integers(-bound, bound, c).astype(np.int32)
     y3 = tb.add_conv2d(mb, y2, q2, w3, b3, _wq(rng, c), q3, (batch, oh, ow, c),
-                       padding="VALID", name="pw")
+                       padding="VALID", activation="RELU6" if pointwise_relu6 else "NONE",
+                       name="pw")
     q4 = _aq(rng)
     y4 = tb.add_add(mb, y3, y2, (batch, oh, ow, c), q4, activation="RELU", name="add")
     ph, pw_ = oh // 2, ow // 2
