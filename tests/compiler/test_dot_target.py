@@ -26,29 +26,7 @@ from dure.config import preset
 
 CONFIG = preset("icebreaker")
 
-MODELS = {
-    # K 16 and 8: every layer streams on the unit
-    "mlp": (cm.tflite_int8_mlp, dict(batch=2, sizes=(16, 8, 10))),
-    # K 18 and 7: not whole words, the core's loop
-    "mlp_odd": (cm.tflite_int8_mlp, dict(batch=3, sizes=(18, 7, 5))),
-    # convolutions through im2col (K 36, 72) and direct (1x1, K 8), ADD, pools, FC, SOFTMAX
-    "cnn": (dm.tflite_int8_dot_cnn, {}),
-    # the first convolution's K is 27: on the core; the others on the unit
-    "cnn_cin3": (dm.tflite_int8_dot_cnn, dict(cin=3)),
-    # DEPTHWISE_CONV_2D 3x3 stride 2 SAME (RELU6) on the unit: the ULX3S tests' CNN
-    "cnn_dw": (cm.tflite_int8_cnn, dict(h=6, w=6, cin=2, c=4, units=5)),
-    # the same with every convolution streaming (K 36, 8, 32; depthwise rows 12)
-    "cnn_dw8": (cm.tflite_int8_cnn, dict(h=8, w=8, cin=4, c=8, units=10)),
-}
-
-
-def _model(name, seed=5):
-    builder, kw = MODELS[name]
-    rng = np.random.default_rng(seed)
-    data = builder(rng, **kw)
-    graph = parse_tflite(data)
-    x = rng.integers(-128, 128, graph.tensors[graph.inputs[0]].shape).astype(np.int8)
-    return data, graph, x
+MODELS = dm.WHOLE_MODELS
 
 
 def _dense_records(program):
@@ -59,8 +37,8 @@ def _dense_records(program):
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 @pytest.mark.parametrize("unit", [True, False], ids=["unit", "core"])
-def test_program_model_equals_litert(name, unit):
-    data, graph, x = _model(name)
+def test_program_model_equals_litert(name, unit, model_case):
+    data, graph, x = model_case(name)
     program = compile_dot(graph, CONFIG, unit=unit)
     assert all(la.where in ("core", "alias") for la in program.layers)
     assert not any(la.commands for la in program.layers)
@@ -80,8 +58,8 @@ def test_program_model_equals_litert(name, unit):
             assert (rec[28], rec[29]) == (int(unit), 12)    # 3x3 taps in 3 words
 
 
-def test_which_layers_stream_on_the_unit():
-    _, graph, _ = _model("cnn_cin3")
+def test_which_layers_stream_on_the_unit(model_case):
+    _, graph, _ = model_case("cnn_cin3")
     program = compile_dot(graph, CONFIG)
     assert [la.kind for la in program.layers] == [
         "im2col", "dot_dense", "im2col", "dot_dense", "dot_dense", "ADD", "AVERAGE_POOL_2D",
@@ -90,16 +68,16 @@ def test_which_layers_stream_on_the_unit():
     assert dense == [(27, False), (72, True), (8, True), (32, True)]
 
 
-def test_compile_graph_takes_the_dot_target_on_the_board_preset():
-    _, graph, x = _model("mlp")
+def test_compile_graph_takes_the_dot_target_on_the_board_preset(model_case):
+    _, graph, x = model_case("mlp")
     a, b = compile_graph(graph, CONFIG), compile_dot(graph, CONFIG)
     assert [la.kind for la in a.layers] == [la.kind for la in b.layers] == ["dot_dense"] * 2
     assert a.weights == b.weights and a.tensor_addr == b.tensor_addr
 
 
-def test_input_zero_point_folded_into_the_bias():
+def test_input_zero_point_folded_into_the_bias(model_case):
     # bias' = bias - x_zp * sum_k w (int32, wrapping): the reference's sum of (x - x_zp) * w
-    _, graph, _ = _model("mlp")
+    _, graph, _ = model_case("mlp")
     op = next(op for op in graph.ops if op.kind.value == "FULLY_CONNECTED")
     p = dense_params(graph, op)
     zx = graph.tensors[op.inputs[0]].quant.zp
@@ -119,9 +97,9 @@ def test_float_and_onnx_models_refused():
         compile_graph(graph, CONFIG)
 
 
-def test_explicit_padding_pool_refused():
+def test_explicit_padding_pool_refused(model_case):
     # a pooling with explicit padding has no C kernel: refused at compile time, not at run time
-    _, graph, _ = _model("cnn")
+    _, graph, _ = model_case("cnn")
     op = next(op for op in graph.ops if op.kind.value == "AVERAGE_POOL_2D")
     op.attrs["padding"] = (0, 0, 0, 0)
     with pytest.raises(UnsupportedModel, match="AVERAGE_POOL_2D .* is not supported by the "
@@ -136,7 +114,7 @@ def test_model_larger_than_main_memory_refused():
         compile_graph(graph, CONFIG)
 
 
-def test_not_a_dot_variant():
-    _, graph, _ = _model("mlp")
+def test_not_a_dot_variant(model_case):
+    _, graph, _ = model_case("mlp")
     with pytest.raises(ValueError, match="not an NPU-less dot-unit variant"):
         compile_dot(graph, preset("icebreaker-npu"))

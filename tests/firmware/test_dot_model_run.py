@@ -12,8 +12,6 @@ import numpy as np
 import pytest
 from dure.compiler.dot_target import compile_dot
 from dure.compiler.soc import check_intermediates, run_program_soc
-from dure.compiler.tflite_frontend import parse_tflite
-from dure.sim.verif import compiler_models as cm
 from dure.sim.verif import dot_models as dm
 from dure.sim.verif.litert_ref import run_reference
 
@@ -23,12 +21,7 @@ CONFIG = preset("icebreaker-elf")
 CLOCK = preset("icebreaker").clk_freq
 
 MODELS = {
-    "mlp": (cm.tflite_int8_mlp, dict(batch=2, sizes=(16, 8, 10))),
-    "mlp_odd": (cm.tflite_int8_mlp, dict(batch=3, sizes=(18, 7, 5))),
-    "cnn": (dm.tflite_int8_dot_cnn, {}),
-    "cnn_cin3": (dm.tflite_int8_dot_cnn, dict(cin=3)),
-    "cnn_dw": (cm.tflite_int8_cnn, dict(h=6, w=6, cin=2, c=4, units=5)),
-    "cnn_dw8": (cm.tflite_int8_cnn, dict(h=8, w=8, cin=4, c=8, units=10)),
+    **dm.WHOLE_MODELS,
     # single depthwise layers: the gather's geometries (stride 2 and SAME, dilation 2 and VALID,
     # a 5x5 window of 28 taps in 7 words, a 1x1 window in one word)
     "dw_s2": (dm.tflite_int8_depthwise, dict(h=7, w=7, c=3, stride=2, activation="RELU6")),
@@ -39,18 +32,9 @@ MODELS = {
 }
 
 
-def _model(name, seed=5):
-    builder, kw = MODELS[name]
-    rng = np.random.default_rng(seed)
-    data = builder(rng, **kw)
-    graph = parse_tflite(data)
-    x = rng.integers(-128, 128, graph.tensors[graph.inputs[0]].shape).astype(np.int8)
-    return data, graph, x
-
-
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_model_bit_exact_unit_faster_than_core(name):
-    data, graph, x = _model(name)
+def test_model_bit_exact_unit_faster_than_core(name, model_case):
+    data, graph, x = model_case(name)
     want = run_reference(data, x)[0]
     cycles = {}
     for unit in (True, False):
@@ -76,10 +60,10 @@ def test_model_bit_exact_unit_faster_than_core(name):
         assert dot.cycles == core.cycles
 
 
-def test_npu_record_stops_the_walk():
+def test_npu_record_stops_the_walk(model_case):
     # a layer table with an NPU record (a program compiled for an NPU variant's layout): this
     # SoC has no NPU, so the walk stops with the NPU status at that layer, never a hang
-    _, graph, x = _model("mlp")
+    _, graph, x = model_case("mlp")
     program = compile_dot(graph, CONFIG)
     layer = program.layers[1]
     layer.where = "npu"
@@ -89,19 +73,19 @@ def test_npu_record_stops_the_walk():
         run_program_soc(program, [x])
 
 
-def test_stream_record_with_partial_words_refused():
+def test_stream_record_with_partial_words_refused(model_case):
     # a record asking for the unit with K not a multiple of 4: the firmware refuses it (ARG)
-    _, graph, x = _model("mlp_odd")
+    _, graph, x = model_case("mlp_odd")
     program = compile_dot(graph, CONFIG)
     program.layers[0].params["dot"] = True
     with pytest.raises(RuntimeError, match="failed: ARG at layer 0"):
         run_program_soc(program, [x])
 
 
-def test_depthwise_record_with_short_rows_refused():
+def test_depthwise_record_with_short_rows_refused(model_case):
     # a depthwise record whose rows are shorter than the window (8 bytes for 3x3 taps): the
     # firmware refuses it (ARG) instead of writing past the scratch rows
-    _, graph, x = _model("cnn_dw")
+    _, graph, x = model_case("cnn_dw")
     program = compile_dot(graph, CONFIG)
     i = next(i for i, la in enumerate(program.layers) if la.kind == "dot_depthwise")
     program.layers[i].params["kk4"] = 8
