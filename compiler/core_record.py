@@ -28,7 +28,7 @@ def _pool_words(graph, op):
 def core_record(program, layer):
     """The 32 record words of a core layer, or None when no C kernel computes it (the layer
     then needs the host: :func:`dure.compiler.soc.run_program_soc` with ``host_fallback``)."""
-    from .ir import OpKind, explicit_padding, pair
+    from .ir import OpKind, conv_geometry, explicit_padding, pair
 
     graph = program.graph
     op = layer.op
@@ -46,16 +46,11 @@ def core_record(program, layer):
     arith = graph.arithmetic
     lo, hi = op.attrs.get("lo"), op.attrs.get("hi")
     if layer.kind == "im2col":
-        x = graph.tensors[layer.reads[0]].shape
-        w = graph.tensors[op.inputs[1]].shape
-        a = op.attrs
-        oh, ow, pads = explicit_padding(a["padding"], x[1], x[2], w[1], w[2], a["stride"],
-                                        a["dilation"])
-        (sh, sw), (dh, dw) = pair(a["stride"]), pair(a["dilation"])
+        x, kh, kw, (sh, sw), (dh, dw), oh, ow, pads = conv_geometry(graph, op)
         eb = np.dtype(program.buffers[layer.reads[0]][0]).itemsize
         pad = int(layer.params["pad_value"])
         rec[1] = CoreOp.IM2COL
-        rec[6:15] = [*x, w[1], w[2], sh, sw, eb]
+        rec[6:15] = [*x, kh, kw, sh, sw, eb]
         rec[18:25] = [pads[0] & 0xFFFF_FFFF, pads[1] & 0xFFFF_FFFF, dh, dw, oh, ow,
                       pad & (0xFF if eb == 1 else 0xFFFF)]
         return rec

@@ -17,7 +17,8 @@ With ``unit=False`` the core sums the same rows itself. Only ``depth_multiplier`
 import numpy as np
 from dure.sim.golden_fixedpoint import multiply_by_quantized_multiplier, wrap_int32
 
-from .ir import explicit_padding, pair
+from .ir import conv_geometry
+from .lower_layers import folded_bias
 from .program import Layer
 from .reference import constant, tflite_multipliers
 from .reference_values import patches
@@ -35,22 +36,9 @@ def depthwise_params(graph, op):
     kk4 = (kk + 3) // 4 * 4
     rows = np.zeros((c, kk4), np.int8)
     rows[:, :kk] = w.reshape(kk, c).T
-    b = constant(graph, op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] else None
-    bias = np.zeros(c, np.int64) if b is None else b.astype(np.int64)
-    zx = graph.tensors[op.inputs[0]].quant.zp
-    folded = wrap_int32(bias - zx * rows.astype(np.int64).sum(axis=1)).astype(np.int32)
     mult, shift = tflite_multipliers(graph, op)
-    return {"w": rows, "bias": folded, "mult": np.asarray(mult, np.int32),
+    return {"w": rows, "bias": folded_bias(graph, op, rows), "mult": np.asarray(mult, np.int32),
             "shift": np.asarray(shift, np.int32), "kk4": kk4}
-
-
-def _geometry(graph, op):
-    x = graph.tensors[op.inputs[0]].shape
-    w = graph.tensors[op.inputs[1]].shape
-    a = op.attrs
-    oh, ow, pads = explicit_padding(a["padding"], x[1], x[2], w[1], w[2], a["stride"],
-                                    a["dilation"])
-    return x, w[1], w[2], pair(a["stride"]), pair(a["dilation"]), oh, ow, pads
 
 
 def depthwise_layer(graph, op, blob, buffers, unit, fail):
@@ -84,7 +72,7 @@ def depthwise_record_words(program, layer):
     """Words 3 and 6..31 of the ``DEPTHWISE_DOT_INT8`` record (layout in
     :mod:`.layer_table`) as ``{index: value}``."""
     q, wa = layer.params, program.weight_addr
-    x, kh, kw, (sh, sw), (dh, dw), oh, ow, pads = _geometry(program.graph, layer.op)
+    x, kh, kw, (sh, sw), (dh, dw), oh, ow, pads = conv_geometry(program.graph, layer.op)
     words = {3: wa[q["w"]]}
     values = [*x, kh, kw, sh, sw, wa[q["bias"]], wa[q["mult"]], wa[q["shift"]],
               program.tensor_addr[q["scratch"]], pads[0], pads[1], dh, dw, oh, ow,
@@ -100,7 +88,7 @@ def dot_depthwise_reference(graph, layer, x):
     docstring), from the packed rows and folded bias of :func:`depthwise_params`."""
     p = depthwise_params(graph, layer.op)
     q = layer.params
-    _, kh, kw, stride, dilation, oh, ow, pads = _geometry(graph, layer.op)
+    _, kh, kw, stride, dilation, oh, ow, pads = conv_geometry(graph, layer.op)
     taps = patches(x, kh, kw, stride, dilation, pads, x.dtype.type(q["input_zero_point"]))
     n, c = x.shape[0], x.shape[3]
     taps = taps.reshape(n, oh, ow, kh * kw, c).astype(np.int64)

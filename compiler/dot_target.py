@@ -38,7 +38,7 @@ from dure.sim.golden_fixedpoint import wrap_int32
 from .dot_depthwise import depthwise_layer
 from .errors import UnsupportedModel
 from .ir import OpKind, is_layout_view
-from .lower_layers import gemm_form, layer_macs
+from .lower_layers import folded_bias, gemm_form, layer_macs
 from .program import Layer, Program
 from .reference import constant, tflite_multipliers
 
@@ -65,13 +65,9 @@ def dense_params(graph, op):
     w = constant(graph, op.inputs[1])
     n = w.shape[0]
     w2 = np.ascontiguousarray(w.reshape(n, -1))
-    b = constant(graph, op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] else None
-    bias = np.zeros(n, np.int64) if b is None else b.astype(np.int64)
-    zx = graph.tensors[op.inputs[0]].quant.zp
-    folded = wrap_int32(bias - zx * w2.astype(np.int64).sum(axis=1)).astype(np.int32)
     mult, shift = tflite_multipliers(graph, op)
     rounding = ROUNDING_SINGLE if op.kind is OpKind.FULLY_CONNECTED else ROUNDING_DOUBLE
-    return {"w": w2, "bias": folded, "mult": np.asarray(mult, np.int32),
+    return {"w": w2, "bias": folded_bias(graph, op, w2), "mult": np.asarray(mult, np.int32),
             "shift": np.asarray(shift, np.int32), "rounding": rounding}
 
 

@@ -170,6 +170,18 @@ def explicit_padding(padding, in_h, in_w, kh, kw, stride, dilation):
     return oh, ow, (pt, pl, pb, pr)
 
 
+def conv_geometry(graph, op):
+    """The window of a CONV_2D or DEPTHWISE_CONV_2D ``op`` of ``graph``: ``(x_shape, kh, kw,
+    (sh, sw), (dh, dw), out_h, out_w, (top, left, bottom, right))``, ``x_shape`` the NHWC
+    input's and the kernel size from the filter (OHWI or 1HWC), as :func:`explicit_padding`."""
+    x = graph.tensors[op.inputs[0]].shape
+    w = graph.tensors[op.inputs[1]].shape
+    a = op.attrs
+    oh, ow, pads = explicit_padding(a["padding"], x[1], x[2], w[1], w[2], a["stride"],
+                                    a["dilation"])
+    return x, w[1], w[2], pair(a["stride"]), pair(a["dilation"]), oh, ow, pads
+
+
 @dataclasses.dataclass
 class Graph:
     """A model: tensors by name, operators in topological order, graph inputs and outputs.

@@ -8,7 +8,9 @@ becomes on the NPU, and its descriptors once the memory plan has placed the acti
   (:mod:`.onnx_fast`: the NPU's int32 sums, then the core);
 - :func:`gemv_layer`: a batch-1 FULLY_CONNECTED on the GEMV plan (:mod:`.npu_gemv`);
 - :func:`emit_planned`: a planned layer's descriptors at the placed addresses;
-- :func:`layer_macs`: the multiply-accumulates of an operator.
+- :func:`layer_macs`: the multiply-accumulates of an operator;
+- :func:`folded_bias`: an INT8 layer's bias with the input zero point folded in (also the
+  dot-unit target's, :mod:`.dot_target` and :mod:`.dot_depthwise`).
 
 Every function that takes ``blob`` puts its layer's constants (weights, bias, requantization
 rows, planner parameter images) into the weight blob of :func:`.lower.compile_graph`.
@@ -67,6 +69,18 @@ def gemm_form(graph, op, im2col):
     return (False, kh * kw * cin) if im2col else None
 
 
+def folded_bias(graph, op, rows):
+    """The int32 bias of an INT8 layer ``op`` (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED)
+    with the input zero point folded in: ``bias_o - x_zp * sum_k rows[o, k]``, wrapping modulo
+    2**32 (equal to the reference's ``sum (x - x_zp) * w``, padded taps included since they
+    hold ``x_zp``); ``rows`` holds the weights of output ``o`` in row ``o`` (extra zero
+    weights add nothing), the bias is zero where the operator has none."""
+    b = constant(graph, op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] else None
+    bias = np.zeros(len(rows), np.int64) if b is None else b.astype(np.int64)
+    zx = graph.tensors[op.inputs[0]].quant.zp
+    return wrap_int32(bias - zx * rows.astype(np.int64).sum(axis=1)).astype(np.int32)
+
+
 def gemm_layer(graph, op, blob, a_name, m, k, n, config, precision):
     """A ``gemm`` layer: ``op`` (FULLY_CONNECTED or CONV_2D) as one (m, k, n) GEMM of ``a_name``
     by its weights, with the fused bias (INT8: the input zero point folded in),
@@ -84,12 +98,9 @@ def gemm_layer(graph, op, blob, a_name, m, k, n, config, precision):
                  bias=blob.add(f"{base}/bias", b.astype(np.float32)) if b is not None else None)
         eb = 2
     else:
-        zx = T[op.inputs[0]].quant.zp
-        bias = np.zeros(n, np.int64) if b is None else b.astype(np.int64)
-        folded = wrap_int32(bias - zx * w.reshape(n, -1).astype(np.int64).sum(axis=1))
         lo, hi = int(lo), int(hi)
         p.update(precision="int8", zero_point=T[op.outputs[0]].quant.zp, lo=min(lo, hi), hi=hi,
-                 bias=blob.add(f"{base}/bias", folded.astype(np.int32)))
+                 bias=blob.add(f"{base}/bias", folded_bias(graph, op, w.reshape(n, -1))))
         if graph.arithmetic == "tflite":
             mult, shift = tflite_multipliers(graph, op)
             p.update(mode=(RequantMode.TFLITE_SINGLE_ROUNDING if op.kind is
