@@ -10,8 +10,6 @@ from dure.compiler.dot_depthwise import depthwise_params
 from dure.compiler.dot_target import compile_dot
 from dure.compiler.errors import UnsupportedModel
 from dure.compiler.execute import run_program
-from dure.compiler.tflite_frontend import parse_tflite
-from dure.sim.verif import compiler_models as cm
 from dure.sim.verif import dot_models as dm
 from dure.sim.verif.litert_ref import run_reference
 
@@ -34,12 +32,15 @@ CASES = {
 }
 
 
+#: The ``model_case`` fixture's models: the single layers of the geometries and the CNN with a
+#: depthwise layer (tests/compiler/test_dot_target.py's ``cnn_dw``).
+MODELS = {**{name: (dm.tflite_int8_depthwise, kw) for name, kw in CASES.items()},
+          "cnn_dw": dm.WHOLE_MODELS["cnn_dw"]}
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_layer_equals_litert(name):
-    rng = np.random.default_rng(sorted(CASES).index(name) + 40)
-    data = dm.tflite_int8_depthwise(rng, **CASES[name])
-    graph = parse_tflite(data)
-    x = rng.integers(-128, 128, graph.tensors[graph.inputs[0]].shape).astype(np.int8)
+def test_layer_equals_litert(name, model_case):
+    data, graph, x = model_case(name, seed=sorted(CASES).index(name) + 40)
     program = compile_dot(graph, CONFIG)
     assert [la.kind for la in program.layers] == ["dot_depthwise"]
     got = run_program(program, [x])[0][0]
@@ -48,9 +49,8 @@ def test_layer_equals_litert(name):
     assert len(np.unique(want)) > 2                     # not a saturated output
 
 
-def test_packed_rows_and_folded_bias():
-    graph = parse_tflite(cm.tflite_int8_cnn(np.random.default_rng(5), h=6, w=6, cin=2, c=4,
-                                            units=5))
+def test_packed_rows_and_folded_bias(model_case):
+    _, graph, _ = model_case("cnn_dw")
     op = next(op for op in graph.ops if op.kind.value == "DEPTHWISE_CONV_2D")
     p = depthwise_params(graph, op)
     w = graph.tensors[op.inputs[1]].data                   # (1, 3, 3, C)
@@ -63,9 +63,8 @@ def test_packed_rows_and_folded_bias():
         np.int64).sum(axis=0)).astype(np.int32))
 
 
-def test_depth_multiplier_refused_naming_operator_and_target():
-    graph = parse_tflite(cm.tflite_int8_cnn(np.random.default_rng(5), h=6, w=6, cin=2, c=4,
-                                            units=5))
+def test_depth_multiplier_refused_naming_operator_and_target(model_case):
+    _, graph, _ = model_case("cnn_dw")
     op = next(op for op in graph.ops if op.kind.value == "DEPTHWISE_CONV_2D")
     op.attrs["depth_multiplier"] = 2
     with pytest.raises(UnsupportedModel) as e:
