@@ -65,6 +65,19 @@ class WalkCmds:
         self.c_outer = layer.precision != Precision.FP16 and not layer.diagonal and \
             not layer.eltwise_mac and not layer.eltwise_max and plan.wmode != "taps" and \
             self.cc > 1 and layer.shared_weight is None
+        # On the array (not per-unit tiles) with top padding, one FILL per tile part writes a
+        # row's right padding columns and the next row's left ones (adjacent SPAD rows).
+        right = g.wp - g.pl - g.width
+        self.pair = g.pl > 0 and right > 0 and g.pt > 0 and not self.unit_tiles and \
+            self.tile0 + plan.tbufs * plan.tile_rows + g.pl <= config.npu_spad_rows
+        # With it, the first block's top FILL (of the first input chunk) also writes the left
+        # columns of the first row below the top padding, and the side FILL of tile buffer 0
+        # starts below them (the groups of the top padding rows): the first COMPUTE, whose A
+        # range ends there, then reads no row of the side FILL, which goes after it instead
+        # of ahead (a descriptor fewer before the first COMPUTE; docs/layer_fixed_cost.md,
+        # session 13).
+        top0 = min(g.pt, (self.units[0][2] - 1) * g.sh + g.kh)
+        self.top_skip = top0 if self.pair and top0 < self.th_full else 0
         # the taps weight mode refills its two tap buffers in the order of the unit's taps: no
         # waves there (a wave would walk the taps again)
         self.waved = plan.wmode != "taps"
@@ -195,7 +208,8 @@ class WalkCmds:
                 out.append(self.fill(region, 2 * top * g.wp, kk, 2, bottom_start * g.wp))
             else:
                 if top > 0:
-                    out.append(self.fill(region, top * g.wp, kk))
+                    ext = g.pl if self.top_skip and tile_index == 0 and c == 0 else 0
+                    out.append(self.fill(region, top * g.wp + ext, kk))
                 if bottom_start < th:
                     out.append(self.fill(region + bottom_start * g.wp,
                                          (th - bottom_start) * g.wp, kk))
@@ -240,17 +254,18 @@ class WalkCmds:
         g, plan, th_full = self.g, self.plan, self.th_full
         out = []
         right = g.wp - g.pl - g.width
-        pair = g.pl > 0 and right > 0 and g.pt > 0 and not self.unit_tiles and \
-            self.tile0 + plan.tbufs * plan.tile_rows + g.pl <= self.config.npu_spad_rows
         for b in range(plan.tbufs):
             base = self.tile_base(b)
             # spread: one FILL per channel chunk, so the first COMPUTE waits for its own only
             parts = [(c * th_full * g.wp, th_full) for c in range(self.per_tile)] \
                 if self.spread else [(0, self.per_tile * th_full)]
             for off, groups in parts:
-                if pair:
-                    out.append(self.fill(base + off + g.pl + g.width, groups * (right + g.pl),
-                                         self.layer.k_chunk, groups, g.wp))
+                if self.pair:
+                    # tile buffer 0's first groups: the first block's top FILL's rows
+                    skip = self.top_skip if b == 0 and off == 0 else 0
+                    out.append(self.fill(base + off + skip * g.wp + g.pl + g.width,
+                                         (groups - skip) * (right + g.pl),
+                                         self.layer.k_chunk, groups - skip, g.wp))
                     continue
                 for first, width in ((0, g.pl), (g.pl + g.width, right)):
                     if width > 0:

@@ -1,6 +1,6 @@
 /* npu_walk_cmds.c: the walk engine's units and the LOADs and STOREs of each (FILLs, tiles,
- * weights, ACC init, STOREs), the C port of sim/walk_emit.py's walk_descriptors closures
- * (fill, tap_loads, weight_loads, tile_loads, side_fills, acc_init, stores); each command goes
+ * weights, ACC init, STOREs), the C port of sim/walk_cmds.py (WalkCmds:
+ * fill, tap_loads, weight_loads, tile_loads, side_fills, acc_init, stores); each command goes
  * to npu_walk_stream.c's walk_sink, which gives it its slot. */
 #include "npu_walk_emit.h"
 
@@ -151,6 +151,26 @@ static void weight_loads(struct walk *w, uint32_t u_index, uint32_t j0, uint32_t
     }
 }
 
+/* One FILL for a row's right padding columns and the next row's left ones (walk_emit's
+ * pair): on the array (not per-unit tiles) with top padding, when the spill fits the SPAD. */
+static int side_pair(const struct walk *w)
+{
+    const struct walk_geo *g = &w->l->g;
+    uint32_t right = g->wp - g->pl - g->width;
+    return g->pl > 0 && right > 0 && g->pt > 0 && !unit_tiles(w->l) &&
+           w->tile0 + w->p->tbufs * w->p->tile_rows + g->pl <= npu_get_info()->spad_rows;
+}
+
+/* With the pair FILL: the first block's top padding rows, whose side columns (and the next
+ * row's left ones) its top FILL of input chunk 0 writes, so tile buffer 0's side FILL starts
+ * below them (walk_cmds.py's top_skip); 0 otherwise. */
+static uint32_t top_skip(const struct walk *w)
+{
+    const struct walk_geo *g = &w->l->g;
+    uint32_t top0 = walk_min(g->pt, (walk_min(w->p->bh, g->oh) - 1) * g->sh + g->kh);
+    return side_pair(w) && top0 < w->th_full ? top0 : 0;
+}
+
 uint32_t walk_tile_base(const struct walk *w, uint32_t block)
 {
     return w->tile0 + (block % w->p->tbufs) * w->p->tile_rows;
@@ -182,7 +202,8 @@ static void tile_loads(struct walk *w, const struct unit *u, uint32_t (*wv)[2], 
             fill(w, region, 2 * (uint32_t)top * g->wp, kk, 2, (uint32_t)bottom_start * g->wp);
         } else {
             if (top > 0)
-                fill(w, region, (uint32_t)top * g->wp, kk, 0, 0);
+                fill(w, region, (uint32_t)top * g->wp +
+                     (u->tile == 0 && c == 0 && top_skip(w) ? g->pl : 0), kk, 0, 0);
             if (bottom_start < (int32_t)th)
                 fill(w, region + (uint32_t)bottom_start * g->wp, (th - (uint32_t)bottom_start) *
                      g->wp, kk, 0, 0);
@@ -237,15 +258,15 @@ static void side_fills(struct walk *w)
     uint32_t per_tile = tile_chunks(w->l, w->p->gn);
     uint32_t parts = w->l->spread ? per_tile : 1, groups = w->l->spread ? w->th_full
                                                                         : per_tile * w->th_full;
-    /* one FILL for a row's right columns and the next row's left ones (walk_emit's pair) */
-    int pair = g->pl > 0 && right > 0 && g->pt > 0 && !unit_tiles(w->l) &&
-               w->tile0 + w->p->tbufs * w->p->tile_rows + g->pl <= npu_get_info()->spad_rows;
+    int pair = side_pair(w);
     for (uint32_t b = 0; b < w->p->tbufs; b++) {
         for (uint32_t c = 0; c < parts; c++) {
             uint32_t base = walk_tile_base(w, b) + c * w->th_full * g->wp;
             if (pair) {
-                fill(w, base + g->pl + g->width, groups * (right + g->pl), w->l->k_chunk,
-                     groups, g->wp);
+                /* tile buffer 0's first groups: the first block's top FILL's rows */
+                uint32_t skip = b == 0 && c == 0 ? top_skip(w) : 0;
+                fill(w, base + skip * g->wp + g->pl + g->width, (groups - skip) *
+                     (right + g->pl), w->l->k_chunk, groups - skip, g->wp);
                 continue;
             }
             if (g->pl > 0)

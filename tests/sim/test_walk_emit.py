@@ -132,9 +132,38 @@ def test_the_first_waves_image_rows_come_one_load_per_tap_row():
 
 
 @pytest.mark.parametrize("precision", ["int8", "fp16"])
-def test_the_stream_stays_bit_exact(precision):
-    """A layer of several blocks and groups in this order, on the command model."""
-    prog, x, want = _program(precision, (1, 14, 11, 16), 24, (3, 3), seed=2)
+def test_no_side_fill_goes_ahead_of_the_first_compute(precision):
+    """ResNet-8 stage 1: ahead of the first COMPUTE (tap (0, 0)) only its bias rows, its
+    weights, the top FILL (padded row 0 and row 1's left column: 35 SPAD rows) and image row 0;
+    tile buffer 0's side FILL (a row's right column and the next row's left one) starts at
+    padded row 1's right column, outside the first COMPUTE's A range, and goes after it."""
+    prog, _, _ = _program(precision, (1, 32, 32, 16), 16, (3, 3))
+    plan, wp = prog.plan, 34
+    ds = [decode(w) for w in prog.descriptors]
+    first = next(i for i, (op, _) in enumerate(ds) if op == Opcode.COMPUTE)
+    ahead = [f for _, f in ds[:first]]
+    assert [f["target"] for f in ahead] == [LoadTarget.ACC.value] + [LoadTarget.SPAD.value] * 3
+    assert ahead[1]["local_addr"] < plan.w_rows                      # the weights
+    assert (ahead[2]["fill"], ahead[2]["local_addr"], ahead[2]["rows"]) == \
+        (1, plan.w_rows, wp + 1)
+    assert (ahead[3]["fill"], ahead[3]["local_addr"]) == (0, plan.w_rows + wp + 1)
+    a = ds[first][1]["a_addr"]
+    a_end = a + wp + 32
+    sides = [(i, f) for i, (op, f) in enumerate(ds) if op == Opcode.LOAD and f["fill"] and
+             f["local_groups"] > 1 and plan.w_rows <= f["local_addr"] <
+             plan.w_rows + plan.tile_rows]
+    i, side = sides[0]
+    assert i > first
+    assert side["local_addr"] == plan.w_rows + wp + 33 >= a_end
+    assert side["local_cols"] == 2 and side["local_row_step"] == wp
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp16"])
+@pytest.mark.parametrize("x_shape", [(1, 14, 11, 16), (2, 9, 7, 16)])
+def test_the_stream_stays_bit_exact(precision, x_shape):
+    """A layer of several blocks and groups in this order (and of two images, whose second
+    image's first block has top padding in the other tile buffer), on the command model."""
+    prog, x, want = _program(precision, x_shape, 24, (3, 3), seed=2)
     model = NpuModel(CONFIG)
     model.set_window(MAIN.base, MAIN.size)
     got = run_on_model(model, prog, [(ADDRS[0], x)])
