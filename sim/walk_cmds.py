@@ -261,17 +261,37 @@ class WalkCmds:
                 if self.spread else [(0, self.per_tile * th_full)]
             for off, groups in parts:
                 if self.pair:
-                    # tile buffer 0's first groups: the first block's top FILL's rows
-                    skip = self.top_skip if b == 0 and off == 0 else 0
-                    out.append(self.fill(base + off + skip * g.wp + g.pl + g.width,
-                                         (groups - skip) * (right + g.pl),
-                                         self.layer.k_chunk, groups - skip, g.wp))
+                    # tile buffer 0's first groups: the first block's top FILL's rows; of the
+                    # rest, those in the first COMPUTE's A range in a FILL of their own (ahead
+                    # of it), the others in one after it
+                    k0 = self.top_skip if b == 0 and off == 0 else 0
+                    cut = self._first_range_groups(k0, groups) \
+                        if b == 0 and off == 0 and self.c_outer else k0
+                    for g0, g1 in ((k0, cut), (cut, groups)):
+                        if g1 > g0:
+                            out.append(self.fill(base + off + g0 * g.wp + g.pl + g.width,
+                                                 (g1 - g0) * (right + g.pl),
+                                                 self.layer.k_chunk, g1 - g0, g.wp))
                     continue
                 for first, width in ((0, g.pl), (g.pl + g.width, right)):
                     if width > 0:
                         out.append(self.fill(base + off + first, groups * width,
                                              self.layer.k_chunk, groups, g.wp))
         return out
+
+    def _first_range_groups(self, k0, groups):
+        """The end of tile buffer 0's side-FILL groups from ``k0`` whose first row lies in the
+        SPAD range of the first COMPUTE's A rows (tap (0, 0) of the first unit's first
+        sub-block; the range, a superset of the rows, is what the stream and the dispatcher
+        test): those go ahead of it, the rest after it (ResNet-8 stage 2 INT8: 4 rows ahead
+        instead of 34, npu fixed 357 -> 327). Only with the first unit's input chunks
+        outermost (INT8): FP16's first unit is bus-bound, its totals did not move (rn8_s2 /
+        s3 to the cycle) and the extra FILL cost rn8_conv1 FP16 12 cycles."""
+        g = self.g
+        sr = self.pieces(self.units[0], True, len(self.units) == 1)[0][0][1]
+        a_end = self.tile_base(0) + (sr - 1) * g.sh * g.wp + (g.ow - 1) * g.sw + 1
+        first = self.tile_base(0) + g.pl + g.width          # group 0's first row
+        return max(k0, min(groups, -(-(a_end - first) // g.wp)))
 
     def acc_base(self, u_index):
         """First ACC row of unit ``u_index``'s results (two halves, alternating)."""

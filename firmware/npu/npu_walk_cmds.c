@@ -176,6 +176,24 @@ uint32_t walk_tile_base(const struct walk *w, uint32_t block)
     return w->tile0 + (block % w->p->tbufs) * w->p->tile_rows;
 }
 
+/* The end of tile buffer 0's side-FILL groups from k0 whose first row lies in the SPAD range
+ * of the first COMPUTE's A rows (tap (0, 0) of the first unit's first sub-block; walk_cmds.py's
+ * _first_range_groups). */
+static uint32_t first_range_groups(const struct walk *w, uint32_t k0, uint32_t groups)
+{
+    const struct walk_geo *g = &w->l->g;
+    struct unit u0;
+    uint32_t wv[WALK_WAVES_MAX][2];
+    walk_unit_at(w, 0, &u0);
+    walk_waves_of(w, &u0, wv);
+    uint32_t sr = walk_min(w->p->sbh, wv[0][1]);
+    int64_t a_end = (int64_t)walk_tile_base(w, 0) + (int64_t)((sr - 1) * g->sh * g->wp) +
+                    (int64_t)((g->ow - 1) * g->sw) + 1;
+    int64_t first = (int64_t)walk_tile_base(w, 0) + g->pl + g->width;   /* group 0's first row */
+    uint32_t k = a_end > first ? (uint32_t)((a_end - first + g->wp - 1) / g->wp) : 0;
+    return walk_max(k0, walk_min(groups, k));
+}
+
 /* tile_loads: waves (nw > 0): the image rows LOADed in one piece per wave, the first wave's
  * tap row ky = 0 in a piece of its own first */
 static void tile_loads(struct walk *w, const struct unit *u, uint32_t (*wv)[2], uint32_t nw)
@@ -263,10 +281,18 @@ static void side_fills(struct walk *w)
         for (uint32_t c = 0; c < parts; c++) {
             uint32_t base = walk_tile_base(w, b) + c * w->th_full * g->wp;
             if (pair) {
-                /* tile buffer 0's first groups: the first block's top FILL's rows */
-                uint32_t skip = b == 0 && c == 0 ? top_skip(w) : 0;
-                fill(w, base + skip * g->wp + g->pl + g->width, (groups - skip) *
-                     (right + g->pl), w->l->k_chunk, groups - skip, g->wp);
+                /* tile buffer 0's first groups: the first block's top FILL's rows; of the
+                 * rest, those in the first COMPUTE's A range in a FILL of their own (ahead of
+                 * it), the others in one after it (INT8: input chunks outermost) */
+                uint32_t k0 = b == 0 && c == 0 ? top_skip(w) : 0;
+                uint32_t cut = b == 0 && c == 0 && walk_c_outer(w)
+                               ? first_range_groups(w, k0, groups) : k0;
+                if (cut > k0)
+                    fill(w, base + k0 * g->wp + g->pl + g->width, (cut - k0) * (right + g->pl),
+                         w->l->k_chunk, cut - k0, g->wp);
+                if (groups > cut)
+                    fill(w, base + cut * g->wp + g->pl + g->width, (groups - cut) *
+                         (right + g->pl), w->l->k_chunk, groups - cut, g->wp);
                 continue;
             }
             if (g->pl > 0)

@@ -158,6 +158,28 @@ def test_no_side_fill_goes_ahead_of_the_first_compute(precision):
     assert side["local_cols"] == 2 and side["local_row_step"] == wp
 
 
+def test_only_the_side_columns_the_first_compute_reads_go_ahead_of_it():
+    """ResNet-8 stage 2 in INT8 (16 wide: the first COMPUTE, 4 output rows of tap (0, 0), reads
+    the SPAD range of padded rows 0-3): tile buffer 0's side FILL is cut where that range ends:
+    its groups of rows 1 and 2 (a row's right column, the next row's left one) in a FILL ahead
+    of the first COMPUTE, the groups from row 3 on in one after it; together every row below
+    the top padding once."""
+    prog, _, _ = _program("int8", (1, 16, 16, 32), 32, (3, 3))
+    plan, wp = prog.plan, 18
+    ds = [decode(w) for w in prog.descriptors]
+    first = next(i for i, (op, _) in enumerate(ds) if op == Opcode.COMPUTE)
+    a = ds[first][1]["a_addr"]
+    assert a == plan.w_rows and ds[first][1]["a_rows"] == 4
+    a_end = a + 3 * wp + 16
+    sides = [(i, f) for i, (op, f) in enumerate(ds) if op == Opcode.LOAD and f["fill"] and
+             f["local_groups"] > 1 and plan.w_rows <= f["local_addr"] < plan.w_rows + wp * 20]
+    (i0, ahead), (i1, after) = sides[:2]
+    assert i0 < first < i1
+    assert (ahead["local_addr"], ahead["local_groups"]) == (plan.w_rows + wp + 17, 2)
+    assert after["local_addr"] == plan.w_rows + 3 * wp + 17 >= a_end
+    assert ahead["local_addr"] + (ahead["local_groups"] - 1) * wp < a_end
+
+
 @pytest.mark.parametrize("precision", ["int8", "fp16"])
 @pytest.mark.parametrize("x_shape", [(1, 14, 11, 16), (2, 9, 7, 16)])
 def test_the_stream_stays_bit_exact(precision, x_shape):
