@@ -422,9 +422,50 @@ void walk_const_load(const struct walk *w, struct cmd *c)
     WPUT(c->d, LOAD, LOCAL_ADDR, w->p->const_row);
 }
 
+uint32_t walk_bias_split(const struct walk *w)
+{
+    uint32_t rows = walk_init_rows(w->l);
+    struct unit u0;
+    walk_unit_at(w, 0, &u0);
+    uint32_t g0 = u0.j0 + u0.gcount;
+    return walk_c_outer(w) && rows >= g0 + 2 ? g0 : rows;
+}
+
+void walk_bias_loads(struct walk *w, uint32_t j_lo, uint32_t j_hi, int direct)
+{
+    const struct walk_layer *l = w->l;
+    uint32_t rows = walk_init_rows(l);
+    uint32_t full = rows ? l->cout / l->n_chunk : 0;
+    uint32_t part[2][3] = {{j_lo, walk_min(j_hi, full), l->n_chunk},
+                           {walk_max(j_lo, full), walk_min(j_hi, rows), l->cout % l->n_chunk}};
+    for (int k = 0; k < 2; k++) {
+        uint32_t j0 = part[k][0], j1 = part[k][1];
+        if (j1 <= j0)
+            continue;
+        uint32_t first = w->p->const_row + l->const_rows + j0;
+        struct cmd c;
+        walk_cmd_new(&c, DURE_NPU_OP_LOAD);
+        WPUT(c.d, LOAD, TARGET, DURE_NPU_TARGET_ACC);
+        WPUT(c.d, LOAD, ELEM, DURE_NPU_ELEM_WORD32);
+        WPUT(c.d, LOAD, DRAM_ADDR, l->acc_init + 4 * j0 * l->n_chunk);
+        WPUT(c.d, LOAD, DRAM_STRIDE, 4 * l->n_chunk);
+        WPUT(c.d, LOAD, ROWS, j1 - j0);
+        WPUT(c.d, LOAD, COLS, part[k][2]);
+        WPUT(c.d, LOAD, LOCAL_ADDR, first);
+        c.aw0 = (int32_t)first;
+        c.aw1 = (int32_t)(first + j1 - j0);
+        if (direct)
+            walk_emit_direct(w->o, c.d);
+        else
+            walk_sink(w, &c);
+    }
+}
+
 void walk_side_commands(struct walk *w, uint32_t i, const struct unit *u)
 {
     const struct walk_plan *p = w->p;
+    if (i == 0)        /* the other output chunks' starting values (walk_emit.py's rest_bias) */
+        walk_bias_loads(w, walk_bias_split(w), walk_init_rows(w->l), 0);
     if (i == 1 && w->l->const_rows) {
         /* the STOREs' parameter rows, ahead of the first unit's STOREs (walk_emit.py) */
         struct cmd c;

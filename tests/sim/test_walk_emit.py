@@ -180,6 +180,30 @@ def test_only_the_side_columns_the_first_compute_reads_go_ahead_of_it():
     assert ahead["local_addr"] + (ahead["local_groups"] - 1) * wp < a_end
 
 
+@pytest.mark.parametrize("precision, split", [("int8", True), ("fp16", False)])
+def test_only_the_first_units_bias_rows_go_first(precision, split):
+    """ResNet-8 stage 3 (8x8x64 -> 64: 8 output chunks): in INT8 (input chunks outermost in
+    the first unit) the LOAD ahead of everything holds the first unit's output chunks'
+    starting-value rows only; the other chunks' rows come in one LOAD after the first
+    COMPUTE, before the first COMPUTE of the unit that starts from them. FP16 keeps one
+    LOAD of all eight rows first."""
+    prog, _, _ = _program(precision, (1, 8, 8, 64), 64, (3, 3))
+    ds = [decode(w) for w in prog.descriptors]
+    comps = [i for i, (op, _) in enumerate(ds) if op == Opcode.COMPUTE]
+    inits = {ds[i][1]["init_addr"]: i for i in reversed(comps) if ds[i][1]["init_row"]}
+    acc = [(i, f) for i, (op, f) in enumerate(ds) if op == Opcode.LOAD and
+           f["target"] == LoadTarget.ACC.value and f["local_addr"] in inits]
+    first_unit_rows = sorted({ds[i][1]["init_addr"] for i in comps[:4] if ds[i][1]["init_row"]})
+    assert acc[0][0] == 0
+    if not split:
+        assert len(acc) == 1 and acc[0][1]["rows"] == 8
+        return
+    (i0, f0), (i1, f1) = acc
+    assert f0["rows"] == len(first_unit_rows) < 8
+    assert f1["local_addr"] == f0["local_addr"] + f0["rows"] and f0["rows"] + f1["rows"] == 8
+    assert comps[0] < i1 < min(i for a, i in inits.items() if a >= f1["local_addr"])
+
+
 @pytest.mark.parametrize("precision", ["int8", "fp16"])
 @pytest.mark.parametrize("x_shape", [(1, 14, 11, 16), (2, 9, 7, 16)])
 def test_the_stream_stays_bit_exact(precision, x_shape):
