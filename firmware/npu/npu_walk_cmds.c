@@ -187,10 +187,11 @@ static uint32_t first_range_groups(const struct walk *w, uint32_t k0, uint32_t g
     walk_unit_at(w, 0, &u0);
     walk_waves_of(w, &u0, wv);
     uint32_t sr = walk_min(w->p->sbh, wv[0][1]);
-    int64_t a_end = (int64_t)walk_tile_base(w, 0) + (int64_t)((sr - 1) * g->sh * g->wp) +
-                    (int64_t)((g->ow - 1) * g->sw) + 1;
-    int64_t first = (int64_t)walk_tile_base(w, 0) + g->pl + g->width;   /* group 0's first row */
-    uint32_t k = a_end > first ? (uint32_t)((a_end - first + g->wp - 1) / g->wp) : 0;
+    /* SPAD rows (the plan keeps them below 2^16): 32-bit arithmetic, no 64-bit division on
+     * the core */
+    uint32_t a_end = walk_tile_base(w, 0) + (sr - 1) * g->sh * g->wp + (g->ow - 1) * g->sw + 1;
+    uint32_t first = walk_tile_base(w, 0) + g->pl + g->width;        /* group 0's first row */
+    uint32_t k = a_end > first ? (a_end - first + g->wp - 1) / g->wp : 0;
     return walk_max(k0, walk_min(groups, k));
 }
 
