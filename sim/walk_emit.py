@@ -23,7 +23,9 @@ for the unit's last COMPUTE, and in both no long LOAD holds the in-order front.
 Stream order: per unit its COMPUTEs with the *side* commands spread evenly between them: the
 previous unit's STOREs, then the next unit's LOADs (tile, weights, and ACC init on the
 element-wise unit; COMPUTEs start from the bias rows loaded in the prologue,
-:attr:`~dure.sim.walk_layer.WalkLayer.init_rows`); a side command
+:attr:`~dure.sim.walk_layer.WalkLayer.init_rows`: with an INT8 first unit taking its input
+chunks outermost, only its own output chunks' rows there, the others being its first side
+commands, so they do not hold the LOAD unit ahead of its first COMPUTE); a side command
 that writes SPAD rows a COMPUTE of this unit reads is placed after that COMPUTE. The first
 unit's own LOADs go just ahead (JIT_LEAD COMPUTEs per element byte on the array, JIT_LEAD on
 the element-wise unit) of the first COMPUTE that needs them, those of its first COMPUTE before
