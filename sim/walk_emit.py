@@ -1,8 +1,9 @@
 """The walk engine's descriptor stream: :func:`walk_descriptors` turns a :class:`WalkLayer`
 and its :class:`WalkPlan` (:func:`dure.sim.walk_plan.plan_walk`) into descriptor words, in the
-layout of :mod:`dure.sim.walk_layer`. C port: ``firmware/npu/npu_walk_cmds.c`` (the LOADs and
-STOREs), ``npu_walk_stream.c`` (the side commands into their slots) and ``npu_walk_emit.c``
-(the COMPUTEs and the loop over units).
+layout of :mod:`dure.sim.walk_layer`: the units' data commands (:mod:`dure.sim.walk_cmds`: the
+LOADs, FILLs and STOREs) placed between their COMPUTEs (:mod:`dure.sim.walk_computes`). C port:
+``firmware/npu/npu_walk_cmds.c`` (the LOADs and STOREs), ``npu_walk_stream.c`` (the side
+commands into their slots) and ``npu_walk_emit.c`` (the COMPUTEs and the loop over units).
 
 Order (what makes FP16 exact): per unit, taps outermost (ky, then kx), then input chunks, then
 the group's output chunks, then sub-blocks. Per ACC row this is the sequential order of
@@ -22,7 +23,9 @@ for the unit's last COMPUTE, and in both no long LOAD holds the in-order front.
 Stream order: per unit its COMPUTEs with the *side* commands spread evenly between them: the
 previous unit's STOREs, then the next unit's LOADs (tile, weights, and ACC init on the
 element-wise unit; COMPUTEs start from the bias rows loaded in the prologue,
-:attr:`~dure.sim.walk_layer.WalkLayer.init_rows`); a side command
+:attr:`~dure.sim.walk_layer.WalkLayer.init_rows`: with an INT8 first unit taking its input
+chunks outermost, only its own output chunks' rows there, the others being its first side
+commands, so they do not hold the LOAD unit ahead of its first COMPUTE); a side command
 that writes SPAD rows a COMPUTE of this unit reads is placed after that COMPUTE. The first
 unit's own LOADs go just ahead (JIT_LEAD COMPUTEs per element byte on the array, JIT_LEAD on
 the element-wise unit) of the first COMPUTE that needs them, those of its first COMPUTE before
@@ -40,45 +43,20 @@ order with one waiting slot per unit,
 so this keeps LOADs and STOREs from holding up the COMPUTEs behind them.
 """
 
-from dataclasses import dataclass
-
-from dure.rtl.npu.commands import ElemType, EltwiseOp, LoadTarget, Opcode, Precision
+from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode
 from dure.rtl.npu.descriptor import decode, encode
 
-from dure.gemm_cost import WALK_JIT_LEAD, WALK_PIECE_ROWS
+from dure.gemm_cost import WALK_JIT_LEAD
 
+from .walk_cmds import PIECE_ROWS, Cmd
+from .walk_computes import WalkComputes
 from .walk_plan import plan_walk
-from .walk_waves import chunk_waves, unit_waves
+from .walk_waves import unit_waves
 
 __all__ = ["walk_descriptors", "PIECE_ROWS", "JIT_LEAD"]
 
-#: A 1x1 layer's next group of weight matrices (``double`` / ``single``) comes in LOADs of this
-#: many rows (input channels), piece by piece across the group's chunks
-#: (dure.gemm_cost.WALK_PIECE_ROWS, where the measurements are recorded).
-PIECE_ROWS = WALK_PIECE_ROWS
-
-
-@dataclass
-class _Cmd:
-    words: list
-    spad_write: tuple = None     # (first, end) SPAD rows a LOAD writes
-    spad_reads: tuple = ()       # SPAD row ranges a COMPUTE reads
-    acc_write: tuple = None      # (first, end) ACC rows a COMPUTE or LOAD writes
-    acc_read: tuple = None       # (first, end) ACC rows a STORE reads
-
-
 #: The first unit's LOADs go this many COMPUTEs ahead of the first one that needs them.
 JIT_LEAD = WALK_JIT_LEAD
-
-
-
-def _units(layer, plan):
-    g = layer.geo
-    nt = layer.out_chunks
-    for n in range(g.batch):
-        for oy0 in range(0, g.oh, plan.bh):
-            for j0 in range(0, nt, plan.gn):
-                yield n, oy0, min(plan.bh, g.oh - oy0), j0, min(plan.gn, nt - j0)
 
 
 def walk_descriptors(config, layer, plan=None, spread=False):
@@ -89,332 +67,10 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     between its COMPUTEs instead of in one run after them (a run of LOADs holds the in-order
     front while the array drains)."""
     plan = plan or plan_walk(config, layer)
-    g = layer.geo
-    eb = layer.elem_bytes
-    elem = ElemType.FP16 if layer.precision == Precision.FP16 else ElemType.INT8
-    cc = layer.kin_chunks
-    th_full = (plan.bh - 1) * g.sh + g.kh
-    tile0 = plan.w_rows
-    units = list(_units(layer, plan))
-    x_pix = layer.cin * eb
-    o_pix = layer.cout * layer.out_bytes
-    init_row0 = plan.const_row + layer.const_rows     # WalkLayer.init_rows: chunk j's row
-
-    def fill(first, rows, cols, groups=0, step=0):
-        kw = dict(local_cols=rows // groups, local_groups=groups, local_row_step=step) \
-            if groups else {}
-        return _Cmd(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, fill=1,
-                           fill_value=layer.pad_value, rows=rows, cols=cols, local_addr=first,
-                           **kw),
-                    spad_write=(first, first + (groups - 1) * step + rows // groups
-                                if groups else first + rows))
-
-    def weight_row(u_index, j_in_group, j, t):
-        """SPAD row of tap t's weight matrix of chunk j (the group's jj-th)."""
-        if plan.wmode == "taps":
-            return ((t % 2) * plan.gn + j_in_group) * plan.slot
-        return weight_base(u_index, j_in_group, j) + t * layer.kin(j)
-
-    def tap_loads(unit, taps):
-        """Taps mode: the group's weight matrices of ``taps``, one LOAD per (tap, chunk)."""
-        _, _, _, j0, gcount = unit
-        out = []
-        for t in taps:
-            for jj in range(gcount):
-                j = j0 + jj
-                addr, _ = layer.weights(j)
-                nn, kin = layer.chunk_cols(j), layer.kin(j)
-                base = weight_row(0, jj, j, t)
-                out.append(_Cmd(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
-                                       dram_addr=addr + t * kin * nn * eb,
-                                       dram_stride=nn * eb, rows=kin, cols=nn,
-                                       local_addr=base),
-                                spad_write=(base, base + kin)))
-        return out
-
-    def weight_base(u_index, j_in_group, j):
-        if plan.wmode == "resident":
-            return j * plan.slot
-        if plan.wmode == "double":
-            return ((u_index % 2) * plan.gn + j_in_group) * plan.slot
-        return j_in_group * plan.slot
-
-    def weight_loads(u_index, unit, per_tap, fine=False):
-        _, _, _, j0, gcount = unit
-        out = []
-        for jj in range(gcount):
-            j = j0 + jj
-            addr, rows = layer.weights(j)
-            nn = layer.chunk_cols(j)
-            base = weight_base(u_index, jj, j)
-            kin = layer.kin(j)
-            taps = g.kh * g.kw
-            if per_tap == "jit" and layer.eltwise_mac:
-                # one row per tap: in one LOAD, which never queues behind the next unit's
-                # tile LOAD (a last piece there holds the unit's last MAC for the whole tile)
-                per_tap = False
-            if per_tap == "jit" and fine:
-                pieces = [(t * kin + c * layer.k_chunk, layer.in_cols(c)) for c in range(cc)
-                          for t in range(taps)]
-            elif per_tap == "jit":         # the first unit's: one LOAD per tap
-                pieces = [(t * kin, kin) for t in range(taps)]
-            elif taps == 1:              # a refill of a 1x1 layer: pieces
-                pieces = [(r0, min(PIECE_ROWS, kin - r0)) for r0 in range(0, kin, PIECE_ROWS)]
-            elif per_tap:
-                pieces = [(t * kin, kin) for t in range(taps)]
-            else:
-                pieces = [(0, rows)]
-            for r0, nr in pieces:
-                out.append((r0, jj, _Cmd(encode(
-                    Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
-                    dram_addr=addr + r0 * nn * eb, dram_stride=nn * eb, rows=nr, cols=nn,
-                    local_addr=base + r0), spad_write=(base + r0, base + r0 + nr))))
-        if per_tap != "jit" and g.kh * g.kw == 1:
-            out.sort(key=lambda t: t[:2])      # piece by piece across the group's chunks
-        return [t[2] for t in out]
-
-    def tile_base(tile_index):
-        return tile0 + (tile_index % plan.tbufs) * plan.tile_rows
-
-    def chunk0(unit):
-        """Input chunk at the start of the unit's tile."""
-        return unit[3] if unit_tiles else 0
-
-    def tile_chunks(unit):
-        return range(unit[3], min(cc, unit[3] + unit[4])) if unit_tiles else range(cc)
-
-    per_tile = layer.tile_chunks(plan.gn)
-    unit_tiles = layer.unit_tiles
-    # The first unit of an INT8 convolution takes its input chunks outermost (then taps,
-    # output chunks, sub-blocks): its first COMPUTEs need one input chunk's image rows and
-    # weights, not every chunk's (INT8 sums are exact in any order; FP16 keeps the taps
-    # outermost, its summation order).
-    c_outer = layer.precision != Precision.FP16 and not layer.diagonal and \
-        not layer.eltwise_mac and not layer.eltwise_max and plan.wmode != "taps" and cc > 1 \
-        and layer.shared_weight is None
-
-    def tile_loads(unit, tile_index, waves=None):
-        """FILLs and LOADs of a unit's tile (the block's, or a diagonal unit's own chunks);
-        ``waves``: the image rows LOADed in one piece per wave (the rows its output rows need
-        beyond the previous waves'), those of the first wave's tap rows ky = 0, 1, ..,
-        KH - 2 each in a piece of their own before the rest."""
-        n, oy0, rows, j0, gcount = unit
-        th = (rows - 1) * g.sh + g.kh
-        base = tile_base(tile_index)
-        py0 = oy0 * g.sh                     # first padded row of the block
-        iy0 = max(0, py0 - g.pt)
-        iy1 = min(g.height, py0 + th - g.pt)
-        out = []
-        top = min(th, g.pt - py0) if py0 < g.pt else 0
-        bottom_start = max(0, iy1 + g.pt - py0)
-        for c in tile_chunks(unit):
-            kk = layer.in_cols(c)
-            region = base + (c - chunk0(unit)) * th_full * g.wp
-            if unit_tiles and 0 < top == th - bottom_start:
-                # top and bottom padding rows of as many rows: one FILL placed twice
-                out.append(fill(region, 2 * top * g.wp, kk, 2, bottom_start * g.wp))
-            else:
-                if top > 0:
-                    out.append(fill(region, top * g.wp, kk))
-                if bottom_start < th:
-                    out.append(fill(region + bottom_start * g.wp, (th - bottom_start) * g.wp,
-                                    kk))
-            cuts = [iy0]
-            if waves:
-                # the first wave's rows tap row by tap row (ky = 0, then the rows ky = 1 adds,
-                # ...): each tap row's first COMPUTEs (of each input chunk) wait for those
-                # image rows only
-                w0, wr = waves[0]
-                for reach in range(1, g.kh):
-                    cut = min(iy1, py0 + (w0 + wr - 1) * g.sh + reach - g.pt)
-                    if cut > cuts[-1]:
-                        cuts.append(cut)
-            for w0, wr in waves or ():
-                cut = min(iy1, py0 + (w0 + wr - 1) * g.sh + g.kh - g.pt)
-                if cut > cuts[-1]:
-                    cuts.append(cut)
-            if cuts[-1] < iy1:
-                cuts.append(iy1)
-            for r0, r1 in zip(cuts, cuts[1:], strict=False):
-                nv = r1 - r0
-                first = region + (r0 + g.pt - py0) * g.wp + g.pl
-                placement = dict(local_cols=g.width, local_groups=nv, local_row_step=g.wp) \
-                    if g.wp != g.width else {}       # rows already contiguous: a plain LOAD
-                out.append(_Cmd(encode(
-                    Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
-                    dram_addr=layer.x_addr + ((n * g.height + r0) * g.width) * x_pix
-                    + c * layer.k_chunk * eb,
-                    dram_stride=x_pix, rows=nv * g.width, cols=kk, local_addr=first,
-                    **placement),
-                    spad_write=(first, first + (nv - 1) * g.wp + g.width)))
-        return out
-
-    def side_fills():
-        """Left / right padding columns of every tile buffer (written once). On the array
-        (not per-unit tiles) with top padding: one FILL per part for a row's right columns
-        and the next row's left ones (adjacent SPAD rows); the last row's spill into the
-        next part's (or past the tile buffers') first row, and the first part's first row's
-        left columns are the first block's top FILL's (one descriptor fewer ahead of the
-        first COMPUTE: rn8_s1 npu fixed INT8 316 -> 309, FP16 968 -> 922; kws_dw, per-unit
-        tiles, lost 19 with it)."""
-        out = []
-        right = g.wp - g.pl - g.width
-        pair = g.pl > 0 and right > 0 and g.pt > 0 and not unit_tiles and \
-            tile0 + plan.tbufs * plan.tile_rows + g.pl <= config.npu_spad_rows
-        for b in range(plan.tbufs):
-            base = tile_base(b)
-            # spread: one FILL per channel chunk, so the first COMPUTE waits for its own only
-            parts = [(c * th_full * g.wp, th_full) for c in range(per_tile)] if spread else \
-                [(0, per_tile * th_full)]
-            for off, groups in parts:
-                if pair:
-                    out.append(fill(base + off + g.pl + g.width, groups * (right + g.pl),
-                                    layer.k_chunk, groups, g.wp))
-                    continue
-                for first, width in ((0, g.pl), (g.pl + g.width, right)):
-                    if width > 0:
-                        out.append(fill(base + off + first, groups * width, layer.k_chunk,
-                                        groups, g.wp))
-        return out
-
-    def acc_base(u_index):
-        return (u_index % 2) * plan.acc_half
-
-    def acc_init(u_index, unit):
-        if layer.acc_init is None or layer.init_rows:
-            return []
-        _, _, rows, j0, gcount = unit
-        out = []
-        for jj in range(gcount):
-            j = j0 + jj
-            first = acc_base(u_index) + jj * plan.bh * g.ow
-            out.append(_Cmd(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
-                                   broadcast=1, dram_addr=layer.acc_init + 4 * j * layer.n_chunk,
-                                   rows=rows * g.ow, cols=layer.chunk_cols(j),
-                                   local_addr=first),
-                            acc_write=(first, first + rows * g.ow)))
-        return out
-
-    # the taps weight mode refills its two tap buffers in the order of the unit's taps: no
-    # waves there (a wave would walk the taps again)
-    waved = plan.wmode != "taps"
-
-    def pieces(unit, first, last):
-        """``(s0, sr)`` sub-blocks of a unit in COMPUTE order, by waves
-        (:func:`unit_waves`)."""
-        waves = unit_waves(config, layer, unit[2], unit[4], first and waved, last and waved)
-        return [[(w0 + s0, min(plan.sbh, wr - s0)) for s0 in range(0, wr, plan.sbh)]
-                for w0, wr in waves]
-
-    def computes(u_index, unit, tile_index, first=False, last=False):
-        _, _, rows, j0, gcount = unit
-        base = tile_base(tile_index) - chunk0(unit) * th_full * g.wp
-        out = []
-        for c0, cn in chunk_waves(config, layer, rows, gcount, last and waved):
-            for wave in pieces(unit, first, last):
-                out += wave_computes(u_index, unit, base, wave, range(c0, c0 + cn),
-                                     first and c_outer)
-        return out
-
-    def wave_computes(u_index, unit, base, wave, chunks, outer=False):
-        _, _, rows, j0, gcount = unit
-        out = []
-        taps = [(ky, kx) for ky in range(g.kh) for kx in range(g.kw)]
-        if layer.eltwise_mac and layer.eltwise_pair:
-            steps = [taps[i:i + 2] for i in range(0, len(taps), 2)]
-        else:
-            steps = [[tap] for tap in taps]
-        order = [(step, c) for c in range(cc) for step in steps] if outer else \
-            [(step, c) for step in steps for c in range(cc)]
-        for step, c in order:
-            (ky, kx), second = step[0], step[1:]
-            t = ky * g.kw + kx
-            # the second tap of a pair: its tile rows lie this far after the first's
-            tap_step = (second[0][0] - ky) * g.wp + second[0][1] - kx if second else 0
-            for jj in chunks:
-                j = j0 + jj
-                if layer.diagonal and c != j:
-                    continue
-                kk = layer.in_cols(c)
-                if layer.shared_weight is not None:
-                    w_row = 0
-                else:
-                    w_row = weight_row(u_index, jj, j, t) + \
-                        (0 if layer.diagonal else c * layer.k_chunk)
-                first = t == 0 and (layer.diagonal or c == 0)
-                for s0, sr in wave:
-                    a = base + c * th_full * g.wp + (s0 * g.sh + ky) * g.wp + kx
-                    a_end = a + (sr - 1) * g.sh * g.wp + (g.ow - 1) * g.sw + 1
-                    acc = acc_base(u_index) + jj * plan.bh * g.ow + s0 * g.ow
-                    if layer.eltwise_mac:
-                        pair = dict(pair=1, tap_step=tap_step) if second else {}
-                        out.append(_Cmd(encode(
-                            Opcode.ELTWISE, precision=layer.precision, mac=1,
-                            accumulate=int(not first or layer.acc_init is not None),
-                            a_addr=a, b_addr=w_row, acc_addr=acc, m=sr * g.ow,
-                            n=layer.chunk_cols(j), a_cols=g.ow, a_rows=sr,
-                            a_col_step=g.sw, a_row_step=g.sh * g.wp, **pair),
-                            spad_reads=((a, a_end + tap_step),
-                                        (w_row, w_row + 1 + len(second))),
-                            acc_write=(acc, acc + sr * g.ow)))
-                        continue
-                    if layer.eltwise_max:
-                        out.append(_Cmd(encode(
-                            Opcode.ELTWISE, precision=layer.precision,
-                            op=EltwiseOp.MAX, accumulate=int(not first), a_addr=a,
-                            acc_addr=acc, m=sr * g.ow, n=layer.chunk_cols(j),
-                            a_cols=g.ow, a_rows=sr, a_col_step=g.sw,
-                            a_row_step=g.sh * g.wp),
-                            spad_reads=((a, a_end),),
-                            acc_write=(acc, acc + sr * g.ow)))
-                        continue
-                    init = dict(init_row=1, init_addr=init_row0 + j) \
-                        if first and layer.init_rows else {}
-                    out.append(_Cmd(encode(
-                        Opcode.COMPUTE, precision=layer.precision,
-                        accumulate=int(not first or
-                                       (layer.acc_init is not None and not init)),
-                        diagonal=int(layer.diagonal), a_addr=a, w_addr=w_row, **init,
-                        acc_addr=acc, m=sr * g.ow, k=kk, n=layer.chunk_cols(j),
-                        a_cols=g.ow, a_rows=sr, a_col_step=g.sw,
-                        a_row_step=g.sh * g.wp),
-                        spad_reads=((a, a_end), (w_row, w_row + kk)),
-                        acc_write=(acc, acc + sr * g.ow)))
-        return out
-
-    def stores(u_index, unit, split=False):
-        """STOREs of a unit: per chunk (``split``: per chunk and sub-block of the last
-        unit's waves)."""
-        n, oy0, rows, j0, gcount = unit
-        out = []
-        parts = [p for wave in pieces(unit, len(units) == 1, True) for p in wave] \
-            if split else [(0, rows)]
-        for jj in range(gcount):
-            j = j0 + jj
-            nn = layer.chunk_cols(j)
-            acc0 = acc_base(u_index) + jj * plan.bh * g.ow
-            dram0 = layer.out_addr + ((n * g.oh + oy0) * g.ow) * o_pix + \
-                j * layer.n_chunk * layer.out_bytes
-            fields = dict(layer.store)
-            if layer.runs is None:
-                if fields.get("scale"):
-                    fields["scale_addr"] = plan.const_row + j * layer.const_per_chunk
-                for s0, sr in parts:
-                    px = s0 * g.ow
-                    out.append(_Cmd(encode(Opcode.STORE, **fields,
-                                           dram_addr=dram0 + px * o_pix, dram_stride=o_pix,
-                                           rows=sr * g.ow, cols=nn, acc_addr=acc0 + px),
-                                    acc_read=(acc0 + px, acc0 + px + sr * g.ow)))
-                continue
-            for y in range(rows):
-                for run in layer.runs(oy0 + y):
-                    fields["scale_addr"] = plan.const_row + run.const
-                    px = y * g.ow + run.first
-                    out.append(_Cmd(encode(Opcode.STORE, **fields,
-                                           dram_addr=dram0 + px * o_pix, dram_stride=o_pix,
-                                           rows=run.rows, cols=nn, acc_addr=acc0 + px),
-                                    acc_read=(acc0 + px, acc0 + px + run.rows)))
-        return out
+    s = WalkComputes(config, layer, plan, spread)
+    g, eb, units = s.g, s.eb, s.units
+    c_outer, waved, cc, unit_tiles = s.c_outer, s.waved, s.cc, s.unit_tiles
+    init_row0, elem, tile0 = s.init_row0, s.elem, s.tile0
 
     # Prologue: starting values and shared weights (small), then the first unit's own LOADs, each
     # just ahead of the first COMPUTE that needs it (JIT below).
@@ -422,20 +78,36 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     # the STOREs' parameter rows: read by no COMPUTE, so LOADed just ahead of the first
     # STOREs (first among the second unit's side commands; with one unit right after the
     # first COMPUTE), not ahead of the first COMPUTE's own LOADs
-    const = _Cmd(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
-                        dram_addr=layer.const_addr, dram_stride=layer.const_stride,
-                        rows=layer.const_rows, cols=layer.n_chunk,
-                        local_addr=plan.const_row)) if layer.const_rows else None
+    const = Cmd(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                       dram_addr=layer.const_addr, dram_stride=layer.const_stride,
+                       rows=layer.const_rows, cols=layer.n_chunk,
+                       local_addr=plan.const_row)) if layer.const_rows else None
     # the starting values' rows (WalkLayer.init_rows): whole chunks in one LOAD, a partial
     # last chunk in its own
     full = layer.cout // layer.n_chunk if layer.init_rows else 0
-    for j0, rows, cols in ((0, full, layer.n_chunk),
-                           (full, int(layer.init_rows > full), layer.cout % layer.n_chunk)):
-        if rows:
-            words.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
-                                dram_addr=layer.acc_init + 4 * j0 * layer.n_chunk,
-                                dram_stride=4 * layer.n_chunk, rows=rows, cols=cols,
-                                local_addr=init_row0 + j0))
+
+    def bias_loads(j_lo, j_hi):
+        """The LOADs of output chunks [j_lo, j_hi)'s starting-value rows."""
+        out = []
+        for j0, j1, cols in ((j_lo, min(j_hi, full), layer.n_chunk),
+                             (max(j_lo, full), min(j_hi, layer.init_rows),
+                              layer.cout % layer.n_chunk)):
+            if j1 > j0:
+                out.append(Cmd(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                                      dram_addr=layer.acc_init + 4 * j0 * layer.n_chunk,
+                                      dram_stride=4 * layer.n_chunk, rows=j1 - j0, cols=cols,
+                                      local_addr=init_row0 + j0),
+                               acc_write=(init_row0 + j0, init_row0 + j1)))
+        return out
+
+    # With the first unit's input chunks outermost (INT8), only its own output chunks' rows go
+    # first; the others (two rows or more: 64 B, ~a push of port cycles) are the first of its
+    # side commands (ResNet-8 stage 3: 256 B ahead of the first COMPUTE's image rows -> 32 B,
+    # npu fixed 383 -> 349).
+    g0 = units[0][3] + units[0][4]
+    g0 = g0 if c_outer and layer.init_rows - g0 >= 2 else layer.init_rows
+    words += [c.words for c in bias_loads(0, g0)]
+    rest_bias = bias_loads(g0, layer.init_rows)
     if layer.shared_weight is not None and layer.shared_weight[1]:
         addr, rows = layer.shared_weight
         words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, dram_addr=addr,
@@ -456,16 +128,16 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     # the first COMPUTE needs (kept in this order) its ACC rows (read or written: it waits for
     # those LOADs to be done) and weights come first, then the padding FILLs and image rows it
     # follows row by row (config.npu_load_follow).
-    pre = acc_init(0, first_unit)
+    pre = s.acc_init(0, first_unit)
     if plan.wmode == "resident":
         pre += [c for j in range(layer.out_chunks)
-                for c in weight_loads(0, (0, 0, 0, j, 1), "jit",
-                                      c_outer and j < first_unit[3] + first_unit[4])]
+                for c in s.weight_loads(0, (0, 0, 0, j, 1), "jit",
+                                        c_outer and j < first_unit[3] + first_unit[4])]
     elif plan.wmode in ("double", "single"):
-        pre += weight_loads(0, first_unit, "jit", c_outer)
+        pre += s.weight_loads(0, first_unit, "jit", c_outer)
     elif plan.wmode == "taps":
-        pre += tap_loads(first_unit, range(min(2, g.kh * g.kw)))
-    pre += side_fills() + tile_loads(first_unit, 0, head)
+        pre += s.tap_loads(first_unit, range(min(2, g.kh * g.kw)))
+    pre += s.side_fills() + s.tile_loads(first_unit, 0, head)
 
     def is_tile(cmd):
         return cmd.spad_write is not None and cmd.spad_write[0] >= tile0
@@ -486,8 +158,8 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     # element-wise unit.
     lead = JIT_LEAD if layer.eltwise_mac or layer.eltwise_max else JIT_LEAD * eb
     for i, u in enumerate(units):
-        comp = computes(i, u, tile_of[i], first=i == 0, last=i + 1 == len(units))
-        side = stores(i - 1, units[i - 1]) if i > 0 else []
+        comp = s.computes(i, u, tile_of[i], first=i == 0, last=i + 1 == len(units))
+        side = s.stores(i - 1, units[i - 1]) if i > 0 else list(rest_bias)
         if const is not None and i == 1:
             side = [const] + side
         if i + 1 < len(units):
@@ -495,12 +167,12 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             if plan.wmode in ("double", "single"):
                 # per tap: no long LOAD ahead of the first unit's own (and, in ``single``,
                 # each tap follows the COMPUTEs that free its rows)
-                side += weight_loads(i + 1, nxt, True)
+                side += s.weight_loads(i + 1, nxt, True)
             elif plan.wmode == "taps":
-                side += tap_loads(nxt, range(min(2, g.kh * g.kw)))
+                side += s.tap_loads(nxt, range(min(2, g.kh * g.kw)))
             if tile_of[i + 1] != tile_of[i]:
-                side += tile_loads(nxt, tile_of[i + 1])
-            side += acc_init(i + 1, nxt)
+                side += s.tile_loads(nxt, tile_of[i + 1])
+            side += s.acc_init(i + 1, nxt)
         # The first unit's own LOADs (i == 0): those its first COMPUTE needs go before it,
         # the others ``lead`` COMPUTEs ahead of their first use, in order of use.
         uses = sorted(((first_use(cmd, comp), n, cmd) for n, cmd in enumerate(pre)),
@@ -546,7 +218,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             # This unit's taps 2.. into the buffer of tap t - 2: spread between the COMPUTE
             # after the last one reading that buffer and the first one of tap t.
             for t in range(2, g.kh * g.kw):
-                loads = tap_loads(u, [t])
+                loads = s.tap_loads(u, [t])
                 use = t * len(comp) // (g.kh * g.kw)      # the first COMPUTE of tap t
                 free = max(ci for ci, cp in enumerate(comp[:use])
                            if any(r0 < loads[0].spad_write[1] and
@@ -556,7 +228,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                     slots.append((min(use - 1, free + 1 + (k + 1) * gap), 0, cmd))
         if i + 1 == len(units):
             # The last unit's STOREs, per sub-block, right after the COMPUTE that finishes it.
-            for cmd in stores(i, u, split=True):
+            for cmd in s.stores(i, u, split=True):
                 writer = max(ci for ci, cp in enumerate(comp)
                              if cp.acc_write[0] < cmd.acc_read[1] and
                              cmd.acc_read[0] < cp.acc_write[1])

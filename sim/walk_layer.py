@@ -16,9 +16,13 @@ splits the same way):
 - ``walk_plan.py``: the blocking search (:func:`~dure.sim.walk_plan.plan_walk`). C:
   ``npu_walk_plan.c``.
 - ``walk_waves.py``: the first and last units' waves. C: ``npu_walk_waves.c``.
-- ``walk_emit.py``: the descriptor stream (:func:`~dure.sim.walk_emit.walk_descriptors`). C:
-  ``npu_walk_cmds.c`` (the LOADs and STOREs), ``npu_walk_stream.c`` (staging the side
-  commands into their slots) and ``npu_walk_emit.c`` (the COMPUTEs and the unit loop).
+- ``walk_emit.py``: the descriptor stream (:func:`~dure.sim.walk_emit.walk_descriptors`: the
+  first unit's LOADs and the side commands placed into their slots between the COMPUTEs). C:
+  ``npu_walk_stream.c`` (staging the side commands into their slots) and ``npu_walk_emit.c``
+  (the unit loop).
+- ``walk_cmds.py``: the units and their LOADs, FILLs and STOREs
+  (:class:`~dure.sim.walk_cmds.WalkCmds`). C: ``npu_walk_cmds.c``.
+- ``walk_computes.py``: the units' COMPUTEs / ELTWISEs. C: ``npu_walk_emit.c``.
 
 Machine model used (:mod:`dure.rtl.npu.commands`): a COMPUTE with ``a_cols != 0`` reads A row
 ``m`` at SPAD row ``a_addr + (m // a_cols) * a_row_step + (m % a_cols) * a_col_step``; a LOAD

@@ -1,6 +1,6 @@
 /* npu_walk_cmds.c: the walk engine's units and the LOADs and STOREs of each (FILLs, tiles,
- * weights, ACC init, STOREs), the C port of sim/walk_emit.py's walk_descriptors closures
- * (fill, tap_loads, weight_loads, tile_loads, side_fills, acc_init, stores); each command goes
+ * weights, ACC init, STOREs), the C port of sim/walk_cmds.py (WalkCmds:
+ * fill, tap_loads, weight_loads, tile_loads, side_fills, acc_init, stores); each command goes
  * to npu_walk_stream.c's walk_sink, which gives it its slot. */
 #include "npu_walk_emit.h"
 
@@ -151,9 +151,48 @@ static void weight_loads(struct walk *w, uint32_t u_index, uint32_t j0, uint32_t
     }
 }
 
+/* One FILL for a row's right padding columns and the next row's left ones (walk_emit's
+ * pair): on the array (not per-unit tiles) with top padding, when the spill fits the SPAD. */
+static int side_pair(const struct walk *w)
+{
+    const struct walk_geo *g = &w->l->g;
+    uint32_t right = g->wp - g->pl - g->width;
+    return g->pl > 0 && right > 0 && g->pt > 0 && !unit_tiles(w->l) &&
+           w->tile0 + w->p->tbufs * w->p->tile_rows + g->pl <= npu_get_info()->spad_rows;
+}
+
+/* With the pair FILL: the first block's top padding rows, whose side columns (and the next
+ * row's left ones) its top FILL of input chunk 0 writes, so tile buffer 0's side FILL starts
+ * below them (walk_cmds.py's top_skip); 0 otherwise. */
+static uint32_t top_skip(const struct walk *w)
+{
+    const struct walk_geo *g = &w->l->g;
+    uint32_t top0 = walk_min(g->pt, (walk_min(w->p->bh, g->oh) - 1) * g->sh + g->kh);
+    return side_pair(w) && top0 < w->th_full ? top0 : 0;
+}
+
 uint32_t walk_tile_base(const struct walk *w, uint32_t block)
 {
     return w->tile0 + (block % w->p->tbufs) * w->p->tile_rows;
+}
+
+/* The end of tile buffer 0's side-FILL groups from k0 whose first row lies in the SPAD range
+ * of the first COMPUTE's A rows (tap (0, 0) of the first unit's first sub-block; walk_cmds.py's
+ * _first_range_groups). */
+static uint32_t first_range_groups(const struct walk *w, uint32_t k0, uint32_t groups)
+{
+    const struct walk_geo *g = &w->l->g;
+    struct unit u0;
+    uint32_t wv[WALK_WAVES_MAX][2];
+    walk_unit_at(w, 0, &u0);
+    walk_waves_of(w, &u0, wv);
+    uint32_t sr = walk_min(w->p->sbh, wv[0][1]);
+    /* SPAD rows (the plan keeps them below 2^16): 32-bit arithmetic, no 64-bit division on
+     * the core */
+    uint32_t a_end = walk_tile_base(w, 0) + (sr - 1) * g->sh * g->wp + (g->ow - 1) * g->sw + 1;
+    uint32_t first = walk_tile_base(w, 0) + g->pl + g->width;        /* group 0's first row */
+    uint32_t k = a_end > first ? (a_end - first + g->wp - 1) / g->wp : 0;
+    return walk_max(k0, walk_min(groups, k));
 }
 
 /* tile_loads: waves (nw > 0): the image rows LOADed in one piece per wave, the first wave's
@@ -182,7 +221,8 @@ static void tile_loads(struct walk *w, const struct unit *u, uint32_t (*wv)[2], 
             fill(w, region, 2 * (uint32_t)top * g->wp, kk, 2, (uint32_t)bottom_start * g->wp);
         } else {
             if (top > 0)
-                fill(w, region, (uint32_t)top * g->wp, kk, 0, 0);
+                fill(w, region, (uint32_t)top * g->wp +
+                     (u->tile == 0 && c == 0 && top_skip(w) ? g->pl : 0), kk, 0, 0);
             if (bottom_start < (int32_t)th)
                 fill(w, region + (uint32_t)bottom_start * g->wp, (th - (uint32_t)bottom_start) *
                      g->wp, kk, 0, 0);
@@ -237,15 +277,23 @@ static void side_fills(struct walk *w)
     uint32_t per_tile = tile_chunks(w->l, w->p->gn);
     uint32_t parts = w->l->spread ? per_tile : 1, groups = w->l->spread ? w->th_full
                                                                         : per_tile * w->th_full;
-    /* one FILL for a row's right columns and the next row's left ones (walk_emit's pair) */
-    int pair = g->pl > 0 && right > 0 && g->pt > 0 && !unit_tiles(w->l) &&
-               w->tile0 + w->p->tbufs * w->p->tile_rows + g->pl <= npu_get_info()->spad_rows;
+    int pair = side_pair(w);
     for (uint32_t b = 0; b < w->p->tbufs; b++) {
         for (uint32_t c = 0; c < parts; c++) {
             uint32_t base = walk_tile_base(w, b) + c * w->th_full * g->wp;
             if (pair) {
-                fill(w, base + g->pl + g->width, groups * (right + g->pl), w->l->k_chunk,
-                     groups, g->wp);
+                /* tile buffer 0's first groups: the first block's top FILL's rows; of the
+                 * rest, those in the first COMPUTE's A range in a FILL of their own (ahead of
+                 * it), the others in one after it (INT8: input chunks outermost) */
+                uint32_t k0 = b == 0 && c == 0 ? top_skip(w) : 0;
+                uint32_t cut = b == 0 && c == 0 && walk_c_outer(w)
+                               ? first_range_groups(w, k0, groups) : k0;
+                if (cut > k0)
+                    fill(w, base + k0 * g->wp + g->pl + g->width, (cut - k0) * (right + g->pl),
+                         w->l->k_chunk, cut - k0, g->wp);
+                if (groups > cut)
+                    fill(w, base + cut * g->wp + g->pl + g->width, (groups - cut) *
+                         (right + g->pl), w->l->k_chunk, groups - cut, g->wp);
                 continue;
             }
             if (g->pl > 0)
@@ -375,9 +423,50 @@ void walk_const_load(const struct walk *w, struct cmd *c)
     WPUT(c->d, LOAD, LOCAL_ADDR, w->p->const_row);
 }
 
+uint32_t walk_bias_split(const struct walk *w)
+{
+    uint32_t rows = walk_init_rows(w->l);
+    struct unit u0;
+    walk_unit_at(w, 0, &u0);
+    uint32_t g0 = u0.j0 + u0.gcount;
+    return walk_c_outer(w) && rows >= g0 + 2 ? g0 : rows;
+}
+
+void walk_bias_loads(struct walk *w, uint32_t j_lo, uint32_t j_hi, int direct)
+{
+    const struct walk_layer *l = w->l;
+    uint32_t rows = walk_init_rows(l);
+    uint32_t full = rows ? l->cout / l->n_chunk : 0;
+    uint32_t part[2][3] = {{j_lo, walk_min(j_hi, full), l->n_chunk},
+                           {walk_max(j_lo, full), walk_min(j_hi, rows), l->cout % l->n_chunk}};
+    for (int k = 0; k < 2; k++) {
+        uint32_t j0 = part[k][0], j1 = part[k][1];
+        if (j1 <= j0)
+            continue;
+        uint32_t first = w->p->const_row + l->const_rows + j0;
+        struct cmd c;
+        walk_cmd_new(&c, DURE_NPU_OP_LOAD);
+        WPUT(c.d, LOAD, TARGET, DURE_NPU_TARGET_ACC);
+        WPUT(c.d, LOAD, ELEM, DURE_NPU_ELEM_WORD32);
+        WPUT(c.d, LOAD, DRAM_ADDR, l->acc_init + 4 * j0 * l->n_chunk);
+        WPUT(c.d, LOAD, DRAM_STRIDE, 4 * l->n_chunk);
+        WPUT(c.d, LOAD, ROWS, j1 - j0);
+        WPUT(c.d, LOAD, COLS, part[k][2]);
+        WPUT(c.d, LOAD, LOCAL_ADDR, first);
+        c.aw0 = (int32_t)first;
+        c.aw1 = (int32_t)(first + j1 - j0);
+        if (direct)
+            walk_emit_direct(w->o, c.d);
+        else
+            walk_sink(w, &c);
+    }
+}
+
 void walk_side_commands(struct walk *w, uint32_t i, const struct unit *u)
 {
     const struct walk_plan *p = w->p;
+    if (i == 0)        /* the other output chunks' starting values (walk_emit.py's rest_bias) */
+        walk_bias_loads(w, walk_bias_split(w), walk_init_rows(w->l), 0);
     if (i == 1 && w->l->const_rows) {
         /* the STOREs' parameter rows, ahead of the first unit's STOREs (walk_emit.py) */
         struct cmd c;

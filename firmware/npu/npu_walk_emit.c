@@ -193,25 +193,9 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
      * come just ahead of the first STORE: walk_const_load) */
     struct cmd c;
     /* the starting values' rows (walk_init_rows): whole chunks in one LOAD, a partial last
-     * chunk in its own */
-    {
-        uint32_t full = walk_init_rows(l) ? l->cout / l->n_chunk : 0;
-        uint32_t part[2][3] = {{0, full, l->n_chunk},
-                               {full, walk_init_rows(l) > full, l->cout % l->n_chunk}};
-        for (int k = 0; k < 2; k++) {
-            if (!part[k][1])
-                continue;
-            walk_cmd_new(&c, DURE_NPU_OP_LOAD);
-            WPUT(c.d, LOAD, TARGET, DURE_NPU_TARGET_ACC);
-            WPUT(c.d, LOAD, ELEM, DURE_NPU_ELEM_WORD32);
-            WPUT(c.d, LOAD, DRAM_ADDR, l->acc_init + 4 * part[k][0] * l->n_chunk);
-            WPUT(c.d, LOAD, DRAM_STRIDE, 4 * l->n_chunk);
-            WPUT(c.d, LOAD, ROWS, part[k][1]);
-            WPUT(c.d, LOAD, COLS, part[k][2]);
-            WPUT(c.d, LOAD, LOCAL_ADDR, p->const_row + l->const_rows + part[k][0]);
-            walk_emit_direct(&o, c.d);
-        }
-    }
+     * chunk in its own; with input chunks outermost only the first unit's (the others are
+     * its first side commands) */
+    walk_bias_loads(&w, 0, walk_bias_split(&w), 1);
     if (l->has_shared && l->shared_rows) {
         walk_cmd_new(&c, DURE_NPU_OP_LOAD);
         WPUT(c.d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);

@@ -86,6 +86,12 @@ uint32_t walk_tile_base(const struct walk *w, uint32_t block);
 uint32_t walk_acc_base(const struct walk *w, uint32_t u_index);
 /* The STOREs of a unit: per chunk (split: per chunk and sub-block of the last unit's waves). */
 void walk_stores(struct walk *w, const struct unit *u, int split);
+/* The output chunks whose starting-value rows go ahead of the first COMPUTE (walk_emit.py's
+ * g0): with input chunks outermost only the first unit's, when two rows or more are left. */
+uint32_t walk_bias_split(const struct walk *w);
+/* The LOADs of output chunks [j_lo, j_hi)'s starting-value rows (whole chunks in one LOAD, a
+ * partial last chunk in its own): straight into the list (direct) or to walk_sink. */
+void walk_bias_loads(struct walk *w, uint32_t j_lo, uint32_t j_hi, int direct);
 /* Unit i's side commands: the previous unit's STOREs, the next unit's LOADs. */
 void walk_side_commands(struct walk *w, uint32_t i, const struct unit *u);
 /* The first unit's own LOADs (border FILLs, tile, ACC init, weights). */

@@ -132,9 +132,84 @@ def test_the_first_waves_image_rows_come_one_load_per_tap_row():
 
 
 @pytest.mark.parametrize("precision", ["int8", "fp16"])
-def test_the_stream_stays_bit_exact(precision):
-    """A layer of several blocks and groups in this order, on the command model."""
-    prog, x, want = _program(precision, (1, 14, 11, 16), 24, (3, 3), seed=2)
+def test_no_side_fill_goes_ahead_of_the_first_compute(precision):
+    """ResNet-8 stage 1: ahead of the first COMPUTE (tap (0, 0)) only its bias rows, its
+    weights, the top FILL (padded row 0 and row 1's left column: 35 SPAD rows) and image row 0;
+    tile buffer 0's side FILL (a row's right column and the next row's left one) starts at
+    padded row 1's right column, outside the first COMPUTE's A range, and goes after it."""
+    prog, _, _ = _program(precision, (1, 32, 32, 16), 16, (3, 3))
+    plan, wp = prog.plan, 34
+    ds = [decode(w) for w in prog.descriptors]
+    first = next(i for i, (op, _) in enumerate(ds) if op == Opcode.COMPUTE)
+    ahead = [f for _, f in ds[:first]]
+    assert [f["target"] for f in ahead] == [LoadTarget.ACC.value] + [LoadTarget.SPAD.value] * 3
+    assert ahead[1]["local_addr"] < plan.w_rows                      # the weights
+    assert (ahead[2]["fill"], ahead[2]["local_addr"], ahead[2]["rows"]) == \
+        (1, plan.w_rows, wp + 1)
+    assert (ahead[3]["fill"], ahead[3]["local_addr"]) == (0, plan.w_rows + wp + 1)
+    a = ds[first][1]["a_addr"]
+    a_end = a + wp + 32
+    sides = [(i, f) for i, (op, f) in enumerate(ds) if op == Opcode.LOAD and f["fill"] and
+             f["local_groups"] > 1 and plan.w_rows <= f["local_addr"] <
+             plan.w_rows + plan.tile_rows]
+    i, side = sides[0]
+    assert i > first
+    assert side["local_addr"] == plan.w_rows + wp + 33 >= a_end
+    assert side["local_cols"] == 2 and side["local_row_step"] == wp
+
+
+def test_only_the_side_columns_the_first_compute_reads_go_ahead_of_it():
+    """ResNet-8 stage 2 in INT8 (16 wide: the first COMPUTE, 4 output rows of tap (0, 0), reads
+    the SPAD range of padded rows 0-3): tile buffer 0's side FILL is cut where that range ends:
+    its groups of rows 1 and 2 (a row's right column, the next row's left one) in a FILL ahead
+    of the first COMPUTE, the groups from row 3 on in one after it; together every row below
+    the top padding once."""
+    prog, _, _ = _program("int8", (1, 16, 16, 32), 32, (3, 3))
+    plan, wp = prog.plan, 18
+    ds = [decode(w) for w in prog.descriptors]
+    first = next(i for i, (op, _) in enumerate(ds) if op == Opcode.COMPUTE)
+    a = ds[first][1]["a_addr"]
+    assert a == plan.w_rows and ds[first][1]["a_rows"] == 4
+    a_end = a + 3 * wp + 16
+    sides = [(i, f) for i, (op, f) in enumerate(ds) if op == Opcode.LOAD and f["fill"] and
+             f["local_groups"] > 1 and plan.w_rows <= f["local_addr"] < plan.w_rows + wp * 20]
+    (i0, ahead), (i1, after) = sides[:2]
+    assert i0 < first < i1
+    assert (ahead["local_addr"], ahead["local_groups"]) == (plan.w_rows + wp + 17, 2)
+    assert after["local_addr"] == plan.w_rows + 3 * wp + 17 >= a_end
+    assert ahead["local_addr"] + (ahead["local_groups"] - 1) * wp < a_end
+
+
+@pytest.mark.parametrize("precision, split", [("int8", True), ("fp16", False)])
+def test_only_the_first_units_bias_rows_go_first(precision, split):
+    """ResNet-8 stage 3 (8x8x64 -> 64: 8 output chunks): in INT8 (input chunks outermost in
+    the first unit) the LOAD ahead of everything holds the first unit's output chunks'
+    starting-value rows only; the other chunks' rows come in one LOAD after the first
+    COMPUTE, before the first COMPUTE of the unit that starts from them. FP16 keeps one
+    LOAD of all eight rows first."""
+    prog, _, _ = _program(precision, (1, 8, 8, 64), 64, (3, 3))
+    ds = [decode(w) for w in prog.descriptors]
+    comps = [i for i, (op, _) in enumerate(ds) if op == Opcode.COMPUTE]
+    inits = {ds[i][1]["init_addr"]: i for i in reversed(comps) if ds[i][1]["init_row"]}
+    acc = [(i, f) for i, (op, f) in enumerate(ds) if op == Opcode.LOAD and
+           f["target"] == LoadTarget.ACC.value and f["local_addr"] in inits]
+    first_unit_rows = sorted({ds[i][1]["init_addr"] for i in comps[:4] if ds[i][1]["init_row"]})
+    assert acc[0][0] == 0
+    if not split:
+        assert len(acc) == 1 and acc[0][1]["rows"] == 8
+        return
+    (i0, f0), (i1, f1) = acc
+    assert f0["rows"] == len(first_unit_rows) < 8
+    assert f1["local_addr"] == f0["local_addr"] + f0["rows"] and f0["rows"] + f1["rows"] == 8
+    assert comps[0] < i1 < min(i for a, i in inits.items() if a >= f1["local_addr"])
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp16"])
+@pytest.mark.parametrize("x_shape", [(1, 14, 11, 16), (2, 9, 7, 16)])
+def test_the_stream_stays_bit_exact(precision, x_shape):
+    """A layer of several blocks and groups in this order (and of two images, whose second
+    image's first block has top padding in the other tile buffer), on the command model."""
+    prog, x, want = _program(precision, x_shape, 24, (3, 3), seed=2)
     model = NpuModel(CONFIG)
     model.set_window(MAIN.base, MAIN.size)
     got = run_on_model(model, prog, [(ADDRS[0], x)])

@@ -1,0 +1,359 @@
+"""The walk engine's data commands: the LOADs, FILLs and STOREs of a walked layer's units
+(the tile and its padding, the weights, the ACC starting values, the results), built by
+:class:`WalkCmds` for :func:`dure.sim.walk_emit.walk_descriptors`, which places them between
+the COMPUTEs (:mod:`dure.sim.walk_computes`). C port: ``firmware/npu/npu_walk_cmds.c``.
+
+Each command is a :class:`Cmd`: its descriptor words and the SPAD / ACC rows it writes or
+reads, which the stream uses to place it (a LOAD just ahead of the first COMPUTE that reads
+its rows, a side LOAD after the last COMPUTE that reads the rows it overwrites, a STORE after
+the COMPUTE that finishes its rows).
+"""
+
+from dataclasses import dataclass
+
+from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, Precision
+from dure.rtl.npu.descriptor import encode
+
+from dure.gemm_cost import WALK_PIECE_ROWS
+
+from .walk_waves import unit_waves
+
+__all__ = ["Cmd", "WalkCmds", "PIECE_ROWS"]
+
+#: A 1x1 layer's next group of weight matrices (``double`` / ``single``) comes in LOADs of this
+#: many rows (input channels), piece by piece across the group's chunks
+#: (dure.gemm_cost.WALK_PIECE_ROWS, where the measurements are recorded).
+PIECE_ROWS = WALK_PIECE_ROWS
+
+
+@dataclass
+class Cmd:
+    """One descriptor and the rows it touches."""
+
+    words: list
+    spad_write: tuple = None     # (first, end) SPAD rows a LOAD writes
+    spad_reads: tuple = ()       # SPAD row ranges a COMPUTE reads
+    acc_write: tuple = None      # (first, end) ACC rows a COMPUTE or LOAD writes
+    acc_read: tuple = None       # (first, end) ACC rows a STORE reads
+
+
+class WalkCmds:
+    """A walked layer's units (``(n, oy0, rows, j0, gcount)``: batch, first output row, output
+    rows, first output chunk, output chunks) and the data commands of each, for ``layer``
+    (:class:`~dure.sim.walk_layer.WalkLayer`) planned by ``plan``
+    (:class:`~dure.sim.walk_plan.WalkPlan`) on ``config``. ``spread``: as
+    :func:`~dure.sim.walk_emit.walk_descriptors`'."""
+
+    def __init__(self, config, layer, plan, spread=False):
+        self.config, self.layer, self.plan, self.spread = config, layer, plan, spread
+        g = self.g = layer.geo
+        self.eb = layer.elem_bytes
+        self.elem = ElemType.FP16 if layer.precision == Precision.FP16 else ElemType.INT8
+        self.cc = layer.kin_chunks
+        self.th_full = (plan.bh - 1) * g.sh + g.kh
+        self.tile0 = plan.w_rows
+        self.units = list(self._units())
+        self.x_pix = layer.cin * self.eb
+        self.o_pix = layer.cout * layer.out_bytes
+        self.init_row0 = plan.const_row + layer.const_rows   # WalkLayer.init_rows: chunk j's
+        self.per_tile = layer.tile_chunks(plan.gn)
+        self.unit_tiles = layer.unit_tiles
+        # The first unit of an INT8 convolution takes its input chunks outermost (then taps,
+        # output chunks, sub-blocks): its first COMPUTEs need one input chunk's image rows and
+        # weights, not every chunk's (INT8 sums are exact in any order; FP16 keeps the taps
+        # outermost, its summation order).
+        self.c_outer = layer.precision != Precision.FP16 and not layer.diagonal and \
+            not layer.eltwise_mac and not layer.eltwise_max and plan.wmode != "taps" and \
+            self.cc > 1 and layer.shared_weight is None
+        # On the array (not per-unit tiles) with top padding, one FILL per tile part writes a
+        # row's right padding columns and the next row's left ones (adjacent SPAD rows).
+        right = g.wp - g.pl - g.width
+        self.pair = g.pl > 0 and right > 0 and g.pt > 0 and not self.unit_tiles and \
+            self.tile0 + plan.tbufs * plan.tile_rows + g.pl <= config.npu_spad_rows
+        # With it, the first block's top FILL (of the first input chunk) also writes the left
+        # columns of the first row below the top padding, and the side FILL of tile buffer 0
+        # starts below them (the groups of the top padding rows): the first COMPUTE, whose A
+        # range ends there, then reads no row of the side FILL, which goes after it instead
+        # of ahead (a descriptor fewer before the first COMPUTE; docs/layer_fixed_cost.md,
+        # session 13).
+        top0 = min(g.pt, (self.units[0][2] - 1) * g.sh + g.kh)
+        self.top_skip = top0 if self.pair and top0 < self.th_full else 0
+        # the taps weight mode refills its two tap buffers in the order of the unit's taps: no
+        # waves there (a wave would walk the taps again)
+        self.waved = plan.wmode != "taps"
+
+    def _units(self):
+        g, plan = self.g, self.plan
+        nt = self.layer.out_chunks
+        for n in range(g.batch):
+            for oy0 in range(0, g.oh, plan.bh):
+                for j0 in range(0, nt, plan.gn):
+                    yield n, oy0, min(plan.bh, g.oh - oy0), j0, min(plan.gn, nt - j0)
+
+    def fill(self, first, rows, cols, groups=0, step=0):
+        """A FILL of the padding value: ``rows`` rows from ``first`` (``groups``: in that many
+        groups ``step`` rows apart)."""
+        kw = dict(local_cols=rows // groups, local_groups=groups, local_row_step=step) \
+            if groups else {}
+        return Cmd(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=self.elem, fill=1,
+                          fill_value=self.layer.pad_value, rows=rows, cols=cols,
+                          local_addr=first, **kw),
+                   spad_write=(first, first + (groups - 1) * step + rows // groups
+                               if groups else first + rows))
+
+    def weight_row(self, u_index, j_in_group, j, t):
+        """SPAD row of tap t's weight matrix of chunk j (the group's jj-th)."""
+        if self.plan.wmode == "taps":
+            return ((t % 2) * self.plan.gn + j_in_group) * self.plan.slot
+        return self.weight_base(u_index, j_in_group, j) + t * self.layer.kin(j)
+
+    def tap_loads(self, unit, taps):
+        """Taps mode: the group's weight matrices of ``taps``, one LOAD per (tap, chunk)."""
+        layer, eb = self.layer, self.eb
+        _, _, _, j0, gcount = unit
+        out = []
+        for t in taps:
+            for jj in range(gcount):
+                j = j0 + jj
+                addr, _ = layer.weights(j)
+                nn, kin = layer.chunk_cols(j), layer.kin(j)
+                base = self.weight_row(0, jj, j, t)
+                out.append(Cmd(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=self.elem,
+                                      dram_addr=addr + t * kin * nn * eb,
+                                      dram_stride=nn * eb, rows=kin, cols=nn,
+                                      local_addr=base),
+                               spad_write=(base, base + kin)))
+        return out
+
+    def weight_base(self, u_index, j_in_group, j):
+        """First SPAD row of chunk j's weights (the group's jj-th) in unit ``u_index``."""
+        plan = self.plan
+        if plan.wmode == "resident":
+            return j * plan.slot
+        if plan.wmode == "double":
+            return ((u_index % 2) * plan.gn + j_in_group) * plan.slot
+        return j_in_group * plan.slot
+
+    def weight_loads(self, u_index, unit, per_tap, fine=False):
+        """The weight LOADs of a unit's group: ``per_tap`` ``"jit"`` (the first unit's: one
+        LOAD per tap; ``fine``: per (input chunk, tap)), true (per tap; a 1x1 layer's in
+        pieces of PIECE_ROWS rows across the group's chunks) or false (one per chunk)."""
+        layer, g, eb, cc = self.layer, self.g, self.eb, self.cc
+        _, _, _, j0, gcount = unit
+        out = []
+        for jj in range(gcount):
+            j = j0 + jj
+            addr, rows = layer.weights(j)
+            nn = layer.chunk_cols(j)
+            base = self.weight_base(u_index, jj, j)
+            kin = layer.kin(j)
+            taps = g.kh * g.kw
+            if per_tap == "jit" and layer.eltwise_mac:
+                # one row per tap: in one LOAD, which never queues behind the next unit's
+                # tile LOAD (a last piece there holds the unit's last MAC for the whole tile)
+                per_tap = False
+            if per_tap == "jit" and fine:
+                pieces = [(t * kin + c * layer.k_chunk, layer.in_cols(c)) for c in range(cc)
+                          for t in range(taps)]
+            elif per_tap == "jit":         # the first unit's: one LOAD per tap
+                pieces = [(t * kin, kin) for t in range(taps)]
+            elif taps == 1:              # a refill of a 1x1 layer: pieces
+                pieces = [(r0, min(PIECE_ROWS, kin - r0)) for r0 in range(0, kin, PIECE_ROWS)]
+            elif per_tap:
+                pieces = [(t * kin, kin) for t in range(taps)]
+            else:
+                pieces = [(0, rows)]
+            for r0, nr in pieces:
+                out.append((r0, jj, Cmd(encode(
+                    Opcode.LOAD, target=LoadTarget.SPAD, elem=self.elem,
+                    dram_addr=addr + r0 * nn * eb, dram_stride=nn * eb, rows=nr, cols=nn,
+                    local_addr=base + r0), spad_write=(base + r0, base + r0 + nr))))
+        if per_tap != "jit" and g.kh * g.kw == 1:
+            out.sort(key=lambda t: t[:2])      # piece by piece across the group's chunks
+        return [t[2] for t in out]
+
+    def tile_base(self, tile_index):
+        """First SPAD row of tile buffer ``tile_index``."""
+        return self.tile0 + (tile_index % self.plan.tbufs) * self.plan.tile_rows
+
+    def chunk0(self, unit):
+        """Input chunk at the start of the unit's tile."""
+        return unit[3] if self.unit_tiles else 0
+
+    def tile_chunks(self, unit):
+        """The input chunks in the unit's tile."""
+        return range(unit[3], min(self.cc, unit[3] + unit[4])) if self.unit_tiles \
+            else range(self.cc)
+
+    def tile_loads(self, unit, tile_index, waves=None):
+        """FILLs and LOADs of a unit's tile (the block's, or a diagonal unit's own chunks);
+        ``waves``: the image rows LOADed in one piece per wave (the rows its output rows need
+        beyond the previous waves'), those of the first wave's tap rows ky = 0, 1, ..,
+        KH - 2 each in a piece of their own before the rest."""
+        layer, g, th_full = self.layer, self.g, self.th_full
+        n, oy0, rows, j0, gcount = unit
+        th = (rows - 1) * g.sh + g.kh
+        base = self.tile_base(tile_index)
+        py0 = oy0 * g.sh                     # first padded row of the block
+        iy0 = max(0, py0 - g.pt)
+        iy1 = min(g.height, py0 + th - g.pt)
+        out = []
+        top = min(th, g.pt - py0) if py0 < g.pt else 0
+        bottom_start = max(0, iy1 + g.pt - py0)
+        for c in self.tile_chunks(unit):
+            kk = layer.in_cols(c)
+            region = base + (c - self.chunk0(unit)) * th_full * g.wp
+            if self.unit_tiles and 0 < top == th - bottom_start:
+                # top and bottom padding rows of as many rows: one FILL placed twice
+                out.append(self.fill(region, 2 * top * g.wp, kk, 2, bottom_start * g.wp))
+            else:
+                if top > 0:
+                    ext = g.pl if self.top_skip and tile_index == 0 and c == 0 else 0
+                    out.append(self.fill(region, top * g.wp + ext, kk))
+                if bottom_start < th:
+                    out.append(self.fill(region + bottom_start * g.wp,
+                                         (th - bottom_start) * g.wp, kk))
+            cuts = [iy0]
+            if waves:
+                # the first wave's rows tap row by tap row (ky = 0, then the rows ky = 1 adds,
+                # ...): each tap row's first COMPUTEs (of each input chunk) wait for those
+                # image rows only
+                w0, wr = waves[0]
+                for reach in range(1, g.kh):
+                    cut = min(iy1, py0 + (w0 + wr - 1) * g.sh + reach - g.pt)
+                    if cut > cuts[-1]:
+                        cuts.append(cut)
+            for w0, wr in waves or ():
+                cut = min(iy1, py0 + (w0 + wr - 1) * g.sh + g.kh - g.pt)
+                if cut > cuts[-1]:
+                    cuts.append(cut)
+            if cuts[-1] < iy1:
+                cuts.append(iy1)
+            for r0, r1 in zip(cuts, cuts[1:], strict=False):
+                nv = r1 - r0
+                first = region + (r0 + g.pt - py0) * g.wp + g.pl
+                placement = dict(local_cols=g.width, local_groups=nv, local_row_step=g.wp) \
+                    if g.wp != g.width else {}       # rows already contiguous: a plain LOAD
+                out.append(Cmd(encode(
+                    Opcode.LOAD, target=LoadTarget.SPAD, elem=self.elem,
+                    dram_addr=layer.x_addr + ((n * g.height + r0) * g.width) * self.x_pix
+                    + c * layer.k_chunk * self.eb,
+                    dram_stride=self.x_pix, rows=nv * g.width, cols=kk, local_addr=first,
+                    **placement),
+                    spad_write=(first, first + (nv - 1) * g.wp + g.width)))
+        return out
+
+    def side_fills(self):
+        """Left / right padding columns of every tile buffer (written once). On the array
+        (not per-unit tiles) with top padding: one FILL per part for a row's right columns
+        and the next row's left ones (adjacent SPAD rows); the last row's spill into the
+        next part's (or past the tile buffers') first row, and the first part's first row's
+        left columns are the first block's top FILL's (one descriptor fewer ahead of the
+        first COMPUTE: rn8_s1 npu fixed INT8 316 -> 309, FP16 968 -> 922; kws_dw, per-unit
+        tiles, lost 19 with it)."""
+        g, plan, th_full = self.g, self.plan, self.th_full
+        out = []
+        right = g.wp - g.pl - g.width
+        for b in range(plan.tbufs):
+            base = self.tile_base(b)
+            # spread: one FILL per channel chunk, so the first COMPUTE waits for its own only
+            parts = [(c * th_full * g.wp, th_full) for c in range(self.per_tile)] \
+                if self.spread else [(0, self.per_tile * th_full)]
+            for off, groups in parts:
+                if self.pair:
+                    # tile buffer 0's first groups: the first block's top FILL's rows; of the
+                    # rest, those in the first COMPUTE's A range in a FILL of their own (ahead
+                    # of it), the others in one after it
+                    k0 = self.top_skip if b == 0 and off == 0 else 0
+                    cut = self._first_range_groups(k0, groups) \
+                        if b == 0 and off == 0 and self.c_outer else k0
+                    for g0, g1 in ((k0, cut), (cut, groups)):
+                        if g1 > g0:
+                            out.append(self.fill(base + off + g0 * g.wp + g.pl + g.width,
+                                                 (g1 - g0) * (right + g.pl),
+                                                 self.layer.k_chunk, g1 - g0, g.wp))
+                    continue
+                for first, width in ((0, g.pl), (g.pl + g.width, right)):
+                    if width > 0:
+                        out.append(self.fill(base + off + first, groups * width,
+                                             self.layer.k_chunk, groups, g.wp))
+        return out
+
+    def _first_range_groups(self, k0, groups):
+        """The end of tile buffer 0's side-FILL groups from ``k0`` whose first row lies in the
+        SPAD range of the first COMPUTE's A rows (tap (0, 0) of the first unit's first
+        sub-block; the range, a superset of the rows, is what the stream and the dispatcher
+        test): those go ahead of it, the rest after it (ResNet-8 stage 2 INT8: 4 rows ahead
+        instead of 34, npu fixed 357 -> 327). Only with the first unit's input chunks
+        outermost (INT8): FP16's first unit is bus-bound, its totals did not move (rn8_s2 /
+        s3 to the cycle) and the extra FILL cost rn8_conv1 FP16 12 cycles."""
+        g = self.g
+        sr = self.pieces(self.units[0], True, len(self.units) == 1)[0][0][1]
+        a_end = self.tile_base(0) + (sr - 1) * g.sh * g.wp + (g.ow - 1) * g.sw + 1
+        first = self.tile_base(0) + g.pl + g.width          # group 0's first row
+        return max(k0, min(groups, -(-(a_end - first) // g.wp)))
+
+    def acc_base(self, u_index):
+        """First ACC row of unit ``u_index``'s results (two halves, alternating)."""
+        return (u_index % 2) * self.plan.acc_half
+
+    def acc_init(self, u_index, unit):
+        """The broadcast ACC-init LOADs of a unit (element-wise MACs: COMPUTEs start from the
+        bias rows, ``WalkLayer.init_rows``, and need none)."""
+        layer, g = self.layer, self.g
+        if layer.acc_init is None or layer.init_rows:
+            return []
+        _, _, rows, j0, gcount = unit
+        out = []
+        for jj in range(gcount):
+            j = j0 + jj
+            first = self.acc_base(u_index) + jj * self.plan.bh * g.ow
+            out.append(Cmd(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                                  broadcast=1, dram_addr=layer.acc_init + 4 * j * layer.n_chunk,
+                                  rows=rows * g.ow, cols=layer.chunk_cols(j),
+                                  local_addr=first),
+                           acc_write=(first, first + rows * g.ow)))
+        return out
+
+    def pieces(self, unit, first, last):
+        """``(s0, sr)`` sub-blocks of a unit in COMPUTE order, by waves
+        (:func:`~dure.sim.walk_waves.unit_waves`)."""
+        waves = unit_waves(self.config, self.layer, unit[2], unit[4], first and self.waved,
+                           last and self.waved)
+        return [[(w0 + s0, min(self.plan.sbh, wr - s0)) for s0 in range(0, wr, self.plan.sbh)]
+                for w0, wr in waves]
+
+    def stores(self, u_index, unit, split=False):
+        """STOREs of a unit: per chunk (``split``: per chunk and sub-block of the last
+        unit's waves)."""
+        layer, g, plan, o_pix = self.layer, self.g, self.plan, self.o_pix
+        n, oy0, rows, j0, gcount = unit
+        out = []
+        parts = [p for wave in self.pieces(unit, len(self.units) == 1, True) for p in wave] \
+            if split else [(0, rows)]
+        for jj in range(gcount):
+            j = j0 + jj
+            nn = layer.chunk_cols(j)
+            acc0 = self.acc_base(u_index) + jj * plan.bh * g.ow
+            dram0 = layer.out_addr + ((n * g.oh + oy0) * g.ow) * o_pix + \
+                j * layer.n_chunk * layer.out_bytes
+            fields = dict(layer.store)
+            if layer.runs is None:
+                if fields.get("scale"):
+                    fields["scale_addr"] = plan.const_row + j * layer.const_per_chunk
+                for s0, sr in parts:
+                    px = s0 * g.ow
+                    out.append(Cmd(encode(Opcode.STORE, **fields,
+                                          dram_addr=dram0 + px * o_pix, dram_stride=o_pix,
+                                          rows=sr * g.ow, cols=nn, acc_addr=acc0 + px),
+                                   acc_read=(acc0 + px, acc0 + px + sr * g.ow)))
+                continue
+            for y in range(rows):
+                for run in layer.runs(oy0 + y):
+                    fields["scale_addr"] = plan.const_row + run.const
+                    px = y * g.ow + run.first
+                    out.append(Cmd(encode(Opcode.STORE, **fields,
+                                          dram_addr=dram0 + px * o_pix, dram_stride=o_pix,
+                                          rows=run.rows, cols=nn, acc_addr=acc0 + px),
+                                   acc_read=(acc0 + px, acc0 + px + run.rows)))
+        return out
