@@ -146,6 +146,18 @@ class Dispatcher(wiring.Component):
         reading rows of an issued LOAD into SPAD is issued at once and follows them row by
         row. ``False`` (the default) holds it until the LOAD is done
         (:func:`~.hazard.conflict_lc`, :func:`~.hazard.conflict_le`).
+    hazard_regs : bool
+        The hazard scoreboard registered, for the FPGA clock (``config.npu_hazard_regs``):
+        each conflict of a pending command with an in-flight command or an older pending
+        one is compared from the registers holding both footprints into a register, and the
+        command is handed to its unit from those bits (no row-range comparator between the
+        footprints and the issue). A footprint that changed at the last clock edge has no
+        compared bit yet: a command that entered its pending slot waits there one cycle more
+        (not counted in ``stall_dep``), and an entry just written into an in-flight FIFO
+        takes the conflict its command had as a pending command (the full check of
+        :mod:`.hazard`; a younger pending command may wait for it one cycle longer than
+        without the registers). Which commands may run together is unchanged; only cycles.
+        ``False`` (the default): the comparisons are combinational.
 
     Members
     -------
@@ -191,12 +203,12 @@ class Dispatcher(wiring.Component):
     Latency
     -------
     A command reaches its unit stream 6 cycles after it is offered on ``cmd`` when nothing
-    blocks it (validator 4, front 1, pending slot 1); with independent commands the front
-    accepts one command per cycle.
+    blocks it (validator 4, front 1, pending slot 1; 7 with ``hazard_regs``: pending slot 2);
+    with independent commands the front accepts one command per cycle.
     """
 
     def __init__(self, config, *, exec_depth=4, exec_orders_acc=False, store_orders_acc=False,
-                 load_follows=False):
+                 load_follows=False, hazard_regs=False):
         if not isinstance(exec_depth, int) or exec_depth < 1:
             raise ValueError(f"exec_depth must be an integer >= 1, not {exec_depth!r}")
         if not isinstance(exec_orders_acc, bool):
@@ -205,6 +217,9 @@ class Dispatcher(wiring.Component):
             raise TypeError(f"store_orders_acc must be a bool, not {store_orders_acc!r}")
         if not isinstance(load_follows, bool):
             raise TypeError(f"load_follows must be a bool, not {load_follows!r}")
+        if not isinstance(hazard_regs, bool):
+            raise TypeError(f"hazard_regs must be a bool, not {hazard_regs!r}")
+        self._hazard_regs = hazard_regs
         self._config = config
         self._orders_acc = exec_orders_acc
         self._store_orders = store_orders_acc
@@ -289,8 +304,12 @@ class Dispatcher(wiring.Component):
         def advance(ptr, depth):
             return Mux(ptr == depth - 1, 0, ptr + 1)
 
-        # Hazards, issue and retirement.
+        # Hazards, issue and retirement. With hazard_regs each conflict bit is registered
+        # (`seeds`: the in-flight ones, set at their entry's issue) and a freshly entered
+        # pending command waits a cycle (`p_new`).
+        hr = self._hazard_regs
         issue, finished, head_seq, head_index, stalled = {}, {}, {}, {}, []
+        pending_conflict, p_new, seeds = {}, {}, []
         for name, _, member, done, _ in UNITS:
             port, depth = getattr(self, member), self._depth[name]
             room = ~Array(f_valid[name])[f_tail[name]]
@@ -298,21 +317,37 @@ class Dispatcher(wiring.Component):
             hazards = []
             for other in names:
                 if other != name or name == "compute":      # in-flight commands
-                    hazards += [valid & _conflict(name, p_fp[name], other, fp,
-                                                  exec_orders_acc=self._orders_acc,
-                                                  store_orders_acc=self._store_orders,
-                                                  load_follows=self._load_follows)
-                                for valid, fp in zip(f_valid[other], f_fp[other], strict=True)]
+                    for i, (valid, fp) in enumerate(zip(f_valid[other], f_fp[other],
+                                                        strict=True)):
+                        bit = _conflict(name, p_fp[name], other, fp,
+                                        exec_orders_acc=self._orders_acc,
+                                        store_orders_acc=self._store_orders,
+                                        load_follows=self._load_follows)
+                        if hr:
+                            reg = Signal(name=f"{name}_vs_{other}_flight{i}")
+                            m.d.sync += reg.eq(bit)
+                            seeds.append((reg, name, other, i))
+                            bit = reg
+                        hazards.append(valid & bit)
                 if other != name:                           # older pending commands
-                    hazards.append(p_valid[other] & older[name][other]
-                                   & _conflict(name, p_fp[name], other, p_fp[other]))
-            m.d.comb += blocked.eq(Cat(*hazards).any())
+                    bit = _conflict(name, p_fp[name], other, p_fp[other])
+                    pending_conflict[name, other] = bit
+                    if hr:
+                        reg = Signal(name=f"{name}_vs_{other}_pending")
+                        m.d.sync += reg.eq(bit)
+                        bit = reg
+                    hazards.append(p_valid[other] & older[name][other] & bit)
+            fresh = Const(0)
+            if hr:
+                p_new[name] = fresh = Signal(name=f"{name}_pending_new")
+                m.d.sync += fresh.eq(0)                     # set below when the slot fills
+            m.d.comb += blocked.eq(Cat(*hazards).any() | fresh)
             m.d.comb += [
                 port.valid.eq(p_valid[name] & room & ~blocked),
                 port.payload.eq(p_fields[name]),
             ]
             issue[name] = port.valid & port.ready
-            stalled.append(p_valid[name] & room & blocked)
+            stalled.append(p_valid[name] & room & blocked & ~fresh)
             with m.If(issue[name]):
                 m.d.sync += [p_valid[name].eq(0), f_tail[name].eq(advance(f_tail[name], depth))]
                 for i in range(depth):
@@ -332,6 +367,12 @@ class Dispatcher(wiring.Component):
                     with m.If(f_head[name] == i):
                         m.d.sync += f_valid[name][i].eq(0)
         m.d.comb += self.stall_dep.eq(Cat(*stalled).any())
+        # An in-flight entry written this cycle: its conflict with a pending command is the
+        # one it had as a pending command (0 if the pending command is older: it was issued
+        # past it). Its own unit's pending slot is empty next cycle (and then `p_new`).
+        for reg, name, other, i in seeds:
+            with m.If(issue[other] & (f_tail[other] == i)):
+                m.d.sync += reg.eq(1 if name == other else pending_conflict[name, other])
 
         # Front: refusals, FENCE, routing into pending slots.
         opcode = words[0][:4]
@@ -362,6 +403,8 @@ class Dispatcher(wiring.Component):
                 for name, unit_opcode, *_ in UNITS:
                     with m.If((opcode == unit_opcode.value) & ~p_valid[name]):
                         m.d.comb += take.eq(1)
+                        if hr:
+                            m.d.sync += p_new[name].eq(1)
                         m.d.sync += [p_valid[name].eq(1), p_fields[name].eq(front_fields[name]),
                                      p_fp[name].eq(front_fp[name]), p_seq[name].eq(seq),
                                      p_index[name].eq(front_index)]
