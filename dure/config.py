@@ -236,11 +236,13 @@ class SoCConfig:
         ``False`` (``sim``): the sides drive the arbiter directly.
     npu_hazard_regs : bool
         The dispatcher's hazard scoreboard registered (:class:`~dure.rtl.npu.dispatch.
-        Dispatcher` ``hazard_regs``): every conflict between a pending command and an in-flight
-        or older pending one is compared a cycle ahead into a register, so issuing a command
-        does not wait on the row-range comparators. A command waits one cycle more in its
-        pending slot (7 cycles from the queue to its unit instead of 6). Timing only. ``False``
-        (``sim``): the comparisons are combinational.
+        Dispatcher` ``hazard_regs``): a pending command's footprint is computed from its
+        slot (not on the validator's output path), and every conflict between a pending
+        command and an in-flight or older pending one is compared a cycle ahead into a
+        register, so issuing a command waits on no product or row-range comparator. A
+        command waits two cycles more in its pending slot (8 cycles from the queue to its
+        unit instead of 6). Timing only. ``False`` (``sim``): the comparisons are
+        combinational.
     main_kind : str
         How main memory is built: ``"block"`` or ``"spram"`` (it has one port either way).
         The SPRAM memories together take at most the four blocks (two per started 64 KiB).

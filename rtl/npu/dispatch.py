@@ -148,16 +148,18 @@ class Dispatcher(wiring.Component):
         (:func:`~.hazard.conflict_lc`, :func:`~.hazard.conflict_le`).
     hazard_regs : bool
         The hazard scoreboard registered, for the FPGA clock (``config.npu_hazard_regs``):
-        each conflict of a pending command with an in-flight command or an older pending
-        one is compared from the registers holding both footprints into a register, and the
-        command is handed to its unit from those bits (no row-range comparator between the
-        footprints and the issue). A footprint that changed at the last clock edge has no
-        compared bit yet: a command that entered its pending slot waits there one cycle more
-        (not counted in ``stall_dep``), and an entry just written into an in-flight FIFO
-        takes the conflict its command had as a pending command (the full check of
-        :mod:`.hazard`; a younger pending command may wait for it one cycle longer than
-        without the registers). Which commands may run together is unchanged; only cycles.
-        ``False`` (the default): the comparisons are combinational.
+        a pending command's footprint is computed from its slot's own fields (not on the
+        path from the validator), and each conflict of a pending command with an in-flight
+        command or an older pending one is compared from the registers holding both
+        footprints into a register; the command is handed to its unit from those bits (no
+        product or row-range comparator between the footprints and the issue). A command
+        that entered its pending slot therefore waits there two cycles more (its footprint,
+        then its conflict bits; not counted in ``stall_dep``), and an entry just written
+        into an in-flight FIFO takes the conflict its command had as a pending command (the
+        full check of :mod:`.hazard`; a younger pending command may wait for it one cycle
+        longer than without the registers). Which commands may run together is unchanged;
+        only cycles. ``False`` (the default): the footprint is loaded with the command and
+        the comparisons are combinational.
 
     Members
     -------
@@ -203,7 +205,7 @@ class Dispatcher(wiring.Component):
     Latency
     -------
     A command reaches its unit stream 6 cycles after it is offered on ``cmd`` when nothing
-    blocks it (validator 4, front 1, pending slot 1; 7 with ``hazard_regs``: pending slot 2);
+    blocks it (validator 4, front 1, pending slot 1; 8 with ``hazard_regs``: pending slot 3);
     with independent commands the front accepts one command per cycle.
     """
 
@@ -276,7 +278,10 @@ class Dispatcher(wiring.Component):
         words = [v.o_words[i] for i in range(len(v.o_words))]
         p_valid, p_fields, p_fp, p_seq, p_index = {}, {}, {}, {}, {}
         f_valid, f_fp, f_seq, f_index, f_head, f_tail = {}, {}, {}, {}, {}, {}
-        front_fields, front_fp = {}, {}
+        # The footprint a pending slot takes: from the command at the front (loaded with it),
+        # or with hazard_regs from the slot's own fields a cycle after they load.
+        hr = self._hazard_regs
+        front_fields, next_fp = {}, {}
         for name, opcode, *_ in UNITS:
             layout, depth = command_layout(opcode), self._depth[name]
             p_valid[name] = Signal(name=f"{name}_pending")
@@ -293,10 +298,12 @@ class Dispatcher(wiring.Component):
             f_head[name] = Signal(range(depth), name=f"{name}_flight_head")   # oldest entry
             f_tail[name] = Signal(range(depth), name=f"{name}_flight_tail")   # next free entry
             front_fields[name] = Signal(layout, name=f"front_{name}_fields")
-            front_fp[name] = Signal(_FOOTPRINT[name], name=f"front_{name}_fp")
+            next_fp[name] = Signal(_FOOTPRINT[name], name=f"{name}_next_fp")
             m.d.comb += unpack_fields(opcode, words, front_fields[name])
-            m.d.comb += footprint_of(name, front_fields[name], front_fp[name],
-                                     lanes=self._config.npu_cols)
+            m.d.comb += footprint_of(name, p_fields[name] if hr else front_fields[name],
+                                     next_fp[name], lanes=self._config.npu_cols)
+            if hr:
+                m.d.sync += p_fp[name].eq(next_fp[name])
         # older[a][b]: pending b entered before pending a (both still pending).
         older = {a: {b: Signal(name=f"{b}_older_than_{a}") for b in names if b != a}
                  for a in names}
@@ -306,8 +313,8 @@ class Dispatcher(wiring.Component):
 
         # Hazards, issue and retirement. With hazard_regs each conflict bit is registered
         # (`seeds`: the in-flight ones, set at their entry's issue) and a freshly entered
-        # pending command waits a cycle (`p_new`).
-        hr = self._hazard_regs
+        # pending command waits two cycles (`p_new`, then `p_new2`): its footprint, then the
+        # bits compared from it.
         issue, finished, head_seq, head_index, stalled = {}, {}, {}, {}, []
         pending_conflict, p_new, seeds = {}, {}, []
         for name, _, member, done, _ in UNITS:
@@ -339,8 +346,11 @@ class Dispatcher(wiring.Component):
                     hazards.append(p_valid[other] & older[name][other] & bit)
             fresh = Const(0)
             if hr:
-                p_new[name] = fresh = Signal(name=f"{name}_pending_new")
-                m.d.sync += fresh.eq(0)                     # set below when the slot fills
+                p_new[name] = Signal(name=f"{name}_pending_new")
+                new2 = Signal(name=f"{name}_pending_new2")
+                m.d.sync += [p_new[name].eq(0),             # set below when the slot fills
+                             new2.eq(p_new[name])]
+                fresh = p_new[name] | new2
             m.d.comb += blocked.eq(Cat(*hazards).any() | fresh)
             m.d.comb += [
                 port.valid.eq(p_valid[name] & room & ~blocked),
@@ -369,7 +379,7 @@ class Dispatcher(wiring.Component):
         m.d.comb += self.stall_dep.eq(Cat(*stalled).any())
         # An in-flight entry written this cycle: its conflict with a pending command is the
         # one it had as a pending command (0 if the pending command is older: it was issued
-        # past it). Its own unit's pending slot is empty next cycle (and then `p_new`).
+        # past it). Its own unit's pending slot is empty next cycle (and then fresh).
         for reg, name, other, i in seeds:
             with m.If(issue[other] & (f_tail[other] == i)):
                 m.d.sync += reg.eq(1 if name == other else pending_conflict[name, other])
@@ -405,9 +415,10 @@ class Dispatcher(wiring.Component):
                         m.d.comb += take.eq(1)
                         if hr:
                             m.d.sync += p_new[name].eq(1)
+                        else:
+                            m.d.sync += p_fp[name].eq(next_fp[name])
                         m.d.sync += [p_valid[name].eq(1), p_fields[name].eq(front_fields[name]),
-                                     p_fp[name].eq(front_fp[name]), p_seq[name].eq(seq),
-                                     p_index[name].eq(front_index)]
+                                     p_seq[name].eq(seq), p_index[name].eq(front_index)]
                         for other in names:
                             if other != name:
                                 m.d.sync += older[name][other].eq(
