@@ -77,6 +77,7 @@ from .hazard import (
     conflict_le_acc,
     conflict_ls,
     footprint_of,
+    footprint_products,
 )
 from .link import UNITS
 from .validate import Validator
@@ -279,9 +280,10 @@ class Dispatcher(wiring.Component):
         p_valid, p_fields, p_fp, p_seq, p_index = {}, {}, {}, {}, {}
         f_valid, f_fp, f_seq, f_index, f_head, f_tail = {}, {}, {}, {}, {}, {}
         # The footprint a pending slot takes: from the command at the front (loaded with it),
-        # or with hazard_regs from the slot's own fields a cycle after they load.
+        # or with hazard_regs from the slot's own fields and products (registered with them
+        # from the front's) a cycle after they load.
         hr = self._hazard_regs
-        front_fields, next_fp = {}, {}
+        front_fields, next_fp, p_products, front_products = {}, {}, {}, {}
         for name, opcode, *_ in UNITS:
             layout, depth = command_layout(opcode), self._depth[name]
             p_valid[name] = Signal(name=f"{name}_pending")
@@ -300,10 +302,18 @@ class Dispatcher(wiring.Component):
             front_fields[name] = Signal(layout, name=f"front_{name}_fields")
             next_fp[name] = Signal(_FOOTPRINT[name], name=f"{name}_next_fp")
             m.d.comb += unpack_fields(opcode, words, front_fields[name])
-            m.d.comb += footprint_of(name, p_fields[name] if hr else front_fields[name],
-                                     next_fp[name], lanes=self._config.npu_cols)
             if hr:
+                front_products[name] = footprint_products(name, front_fields[name])
+                p_products[name] = {
+                    key: Signal(expr.shape(), name=f"{name}_pending_{key}")
+                    for key, expr in front_products[name].items()}
+                m.d.comb += footprint_of(name, p_fields[name], next_fp[name],
+                                         lanes=self._config.npu_cols,
+                                         products=p_products[name])
                 m.d.sync += p_fp[name].eq(next_fp[name])
+            else:
+                m.d.comb += footprint_of(name, front_fields[name], next_fp[name],
+                                         lanes=self._config.npu_cols)
         # older[a][b]: pending b entered before pending a (both still pending).
         older = {a: {b: Signal(name=f"{b}_older_than_{a}") for b in names if b != a}
                  for a in names}
@@ -415,6 +425,8 @@ class Dispatcher(wiring.Component):
                         m.d.comb += take.eq(1)
                         if hr:
                             m.d.sync += p_new[name].eq(1)
+                            m.d.sync += [p_products[name][key].eq(expr)
+                                         for key, expr in front_products[name].items()]
                         else:
                             m.d.sync += p_fp[name].eq(next_fp[name])
                         m.d.sync += [p_valid[name].eq(1), p_fields[name].eq(front_fields[name]),
