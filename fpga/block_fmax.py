@@ -153,7 +153,8 @@ def _sdram(config):
 
 class NpuMemoryPath(wiring.Component):
     """The NPU's DMA and the bus fabric between it and the ULX3S's memories, wired as
-    :class:`~dure.rtl.soc.soc.Soc` wires them: :class:`~dure.rtl.npu.dma.Dma` -> the NPU's
+    :class:`~dure.rtl.soc.soc.Soc` wires them: :class:`~dure.rtl.npu.dma.Dma` (with
+    ``npu_dma_side_slices`` its reader / writer slices) -> the NPU's
     arbiter (port 1: ``fetch``, the LIST fetcher's) -> (with ``npu_dma_slice`` the register
     slice) -> the DMA decoder (main memory, RAM) ->
     the main-memory arbiter (ports 0 and 1: ``ibus`` / ``dbus``, the core's) -> the SDRAM
