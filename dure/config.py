@@ -226,6 +226,23 @@ class SoCConfig:
         grant path from the NPU's DMA through the arbiters and the decoder to main memory and
         back (the ULX3S's critical path before it, ``fpga/README.md``), at one cycle more per
         DMA access (streams keep their rate). Ignored without an NPU.
+    npu_dma_side_slices : bool
+        Inside each NPU's DMA, a register slice between the reader and the DMA's arbiter and
+        another between the writer and it (:class:`~dure.rtl.npu.dma.Dma` ``side_slices``):
+        the reader / writer arbitration sees only registered requests, so neither side's
+        request logic (address, skip test, hold) reaches the other side combinationally (the
+        routed ULX3S board's critical path before it, ``fpga/README.md``). One cycle more per
+        DMA access; streams keep their rate. Timing only: every command's effect is unchanged.
+        ``False`` (``sim``): the sides drive the arbiter directly.
+    npu_hazard_regs : bool
+        The dispatcher's hazard scoreboard registered (:class:`~dure.rtl.npu.dispatch.
+        Dispatcher` ``hazard_regs``): a pending command's footprint is computed from its
+        slot (not on the validator's output path), and every conflict between a pending
+        command and an in-flight or older pending one is compared a cycle ahead into a
+        register, so issuing a command waits on no product or row-range comparator. A
+        command waits two cycles more in its pending slot (8 cycles from the queue to its
+        unit instead of 6). Timing only. ``False`` (``sim``): the comparisons are
+        combinational.
     main_kind : str
         How main memory is built: ``"block"`` or ``"spram"`` (it has one port either way).
         The SPRAM memories together take at most the four blocks (two per started 64 KiB).
@@ -278,6 +295,8 @@ class SoCConfig:
     npu_tiles: int = 1
     main_bandwidth: str = "shared"
     npu_dma_slice: bool = False
+    npu_dma_side_slices: bool = False
+    npu_hazard_regs: bool = False
     clint_bits: int = 64
     dot_unit: bool = False
 
@@ -301,8 +320,9 @@ class SoCConfig:
         if not isinstance(self.bus_outstanding, int) or self.bus_outstanding < 0:
             raise ValueError(f"bus_outstanding must be an integer >= 0, not "
                              f"{self.bus_outstanding!r}")
-        if not isinstance(self.npu_dma_slice, bool):
-            raise TypeError(f"npu_dma_slice must be a bool, not {self.npu_dma_slice!r}")
+        for name in ("npu_dma_slice", "npu_dma_side_slices", "npu_hazard_regs"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, not {getattr(self, name)!r}")
         if self.clint_bits not in (32, 64):
             raise ValueError(f"clint_bits must be 32 or 64, not {self.clint_bits!r}")
         if not isinstance(self.dot_unit, bool):
@@ -498,7 +518,8 @@ PRESETS = {
                        main_bytes_per_cycle=2, npu_rows=4, npu_cols=2,
                        npu_spad_rows=1024, npu_acc_rows=512, npu_queue_depth=4,
                        npu_perf_bits=32, pmp_entries=8, npu_eltwise_fp16=False,
-                       npu_dma_slice=True, npu_load_pipeline=True, npu_eltwise_pipeline=True),
+                       npu_dma_slice=True, npu_load_pipeline=True, npu_eltwise_pipeline=True,
+                       npu_dma_side_slices=True, npu_hazard_regs=True),
     # iCEBreaker (iCE40UP5K): RAM and main memory in the four SPRAM blocks (64 KiB each), the
     # tiny multi-cycle control core, 2-entry UART FIFOs, short bus queues; no NPU; no PMP
     # and no triggers (the UP5K has no room for them). Its INT8 accelerator is the

@@ -99,7 +99,8 @@ def _datapath(config):
 
 def _dispatcher(config):
     from dure.rtl.npu.dispatch import Dispatcher
-    return Dispatcher(config, exec_depth=8, exec_orders_acc=True)
+    return Dispatcher(config, exec_depth=8, exec_orders_acc=True,
+                      hazard_regs=config.npu_hazard_regs)
 
 
 def _validator(config):
@@ -130,7 +131,8 @@ def _eltwise(config):
 def _dma(config):
     from dure.rtl.npu.datapath import dma_depth, load_row_bytes, store_row_bytes
     from dure.rtl.npu.dma import Dma
-    return Dma(load_row_bytes(config), store_row_bytes(config), depth=dma_depth(config))
+    return Dma(load_row_bytes(config), store_row_bytes(config), depth=dma_depth(config),
+               side_slices=config.npu_dma_side_slices)
 
 
 def _array(config):
@@ -151,7 +153,8 @@ def _sdram(config):
 
 class NpuMemoryPath(wiring.Component):
     """The NPU's DMA and the bus fabric between it and the ULX3S's memories, wired as
-    :class:`~dure.rtl.soc.soc.Soc` wires them: :class:`~dure.rtl.npu.dma.Dma` -> the NPU's
+    :class:`~dure.rtl.soc.soc.Soc` wires them: :class:`~dure.rtl.npu.dma.Dma` (with
+    ``npu_dma_side_slices`` its reader / writer slices) -> the NPU's
     arbiter (port 1: ``fetch``, the LIST fetcher's) -> (with ``npu_dma_slice`` the register
     slice) -> the DMA decoder (main memory, RAM) ->
     the main-memory arbiter (ports 0 and 1: ``ibus`` / ``dbus``, the core's) -> the SDRAM
@@ -176,7 +179,7 @@ class NpuMemoryPath(wiring.Component):
 
         self._config = config
         self._dma = Dma(load_row_bytes(config), store_row_bytes(config),
-                        depth=dma_depth(config))
+                        depth=dma_depth(config), side_slices=config.npu_dma_side_slices)
         self._sdram = SdramController(IS42S16160G_7, clk_freq=config.clk_freq,
                                       chip_clock_inverted=True)
         regions = {region.name: region for region in config.regions}

@@ -1,9 +1,8 @@
 """Register slice: cuts the combinational request / grant path between an initiator and the
 fabric behind it."""
 
-from amaranth.hdl import Cat, Module
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
-from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from .signature import BusSignature
@@ -21,6 +20,9 @@ class RegisterSlice(wiring.Component):
     many requests it holds, and ``down`` sees requests from its registers. Responses pass
     through unchanged (every request granted on ``up`` is presented on ``down`` in order, so
     the responses arrive in ``up``'s request order).
+
+    The two entries are flip-flops: the presented request (``down``'s fields straight from
+    its register, no memory read on the path into the fabric) and one behind it.
 
     Parameters
     ----------
@@ -53,14 +55,21 @@ class RegisterSlice(wiring.Component):
         m = Module()
         up, down = self.up, self.down
         fields = Cat(up.addr, up.we, up.be, up.wdata)
-        m.submodules.queue = queue = SyncFIFO(width=len(fields), depth=2)
+        # `out`: the request presented on `down`; `wait`: the one behind it (only while `out`
+        # is held). Two held: `wait` full, so `up.gnt` is `~wait_valid`.
+        out, wait = Signal(len(fields)), Signal(len(fields))
+        out_valid, wait_valid = Signal(), Signal()
+        take = up.req & ~wait_valid
+        with m.If(~out_valid | down.gnt):
+            # `out` is free or leaves this cycle: the waiting request, else the new one.
+            m.d.sync += [out.eq(Mux(wait_valid, wait, fields)),
+                         out_valid.eq(wait_valid | up.req), wait_valid.eq(0)]
+        with m.Elif(take):
+            m.d.sync += [wait.eq(fields), wait_valid.eq(1)]
         m.d.comb += [
-            up.gnt.eq(queue.w_rdy),
-            queue.w_en.eq(up.req),
-            queue.w_data.eq(fields),
-            down.req.eq(queue.r_rdy),
-            Cat(down.addr, down.we, down.be, down.wdata).eq(queue.r_data),
-            queue.r_en.eq(down.gnt),
+            up.gnt.eq(~wait_valid),
+            down.req.eq(out_valid),
+            Cat(down.addr, down.we, down.be, down.wdata).eq(out),
             up.rvalid.eq(down.rvalid),
             up.rdata.eq(down.rdata),
             up.err.eq(down.err),

@@ -94,7 +94,8 @@ class NpuControl(wiring.Component):
         m.submodules.dispatch = dispatch = Dispatcher(config, exec_depth=self._exec_depth,
                                                          exec_orders_acc=self._orders_acc,
                                                          store_orders_acc=self._store_orders,
-                                                         load_follows=self._load_follows)
+                                                         load_follows=self._load_follows,
+                                                         hazard_regs=config.npu_hazard_regs)
         m.submodules.perf = perf = PerfCounters(config.npu_perf_bits)
         m.submodules.source = source = CommandSource()
 

@@ -128,7 +128,8 @@ class NpuDatapath(wiring.Component):
         m.submodules.spad = spad = Scratchpad(cfg.npu_spad_rows, cfg.npu_lanes)
         m.submodules.acc = acc = Accumulator(cfg.npu_acc_rows, cfg.npu_cols)
         m.submodules.dma = dma = Dma(load_row_bytes(cfg), store_row_bytes(cfg),
-                                     depth=dma_depth(cfg), read_overlap=cfg.npu_load_overlap)
+                                     depth=dma_depth(cfg), read_overlap=cfg.npu_load_overlap,
+                                     side_slices=cfg.npu_dma_side_slices)
         m.submodules.array = array = SystolicArray(cfg.npu_rows, cfg.npu_cols, fp16=cfg.npu_fp16,
                                                       banks=self._weight_banks,
                                                       gather=cfg.npu_gather)

@@ -77,6 +77,7 @@ from .hazard import (
     conflict_le_acc,
     conflict_ls,
     footprint_of,
+    footprint_products,
 )
 from .link import UNITS
 from .validate import Validator
@@ -146,6 +147,20 @@ class Dispatcher(wiring.Component):
         reading rows of an issued LOAD into SPAD is issued at once and follows them row by
         row. ``False`` (the default) holds it until the LOAD is done
         (:func:`~.hazard.conflict_lc`, :func:`~.hazard.conflict_le`).
+    hazard_regs : bool
+        The hazard scoreboard registered, for the FPGA clock (``config.npu_hazard_regs``):
+        a pending command's footprint is computed from its slot's own fields (not on the
+        path from the validator), and each conflict of a pending command with an in-flight
+        command or an older pending one is compared from the registers holding both
+        footprints into a register; the command is handed to its unit from those bits (no
+        product or row-range comparator between the footprints and the issue). A command
+        that entered its pending slot therefore waits there two cycles more (its footprint,
+        then its conflict bits; not counted in ``stall_dep``), and an entry just written
+        into an in-flight FIFO takes the conflict its command had as a pending command (the
+        full check of :mod:`.hazard`; a younger pending command may wait for it one cycle
+        longer than without the registers). Which commands may run together is unchanged;
+        only cycles. ``False`` (the default): the footprint is loaded with the command and
+        the comparisons are combinational.
 
     Members
     -------
@@ -191,12 +206,12 @@ class Dispatcher(wiring.Component):
     Latency
     -------
     A command reaches its unit stream 6 cycles after it is offered on ``cmd`` when nothing
-    blocks it (validator 4, front 1, pending slot 1); with independent commands the front
-    accepts one command per cycle.
+    blocks it (validator 4, front 1, pending slot 1; 8 with ``hazard_regs``: pending slot 3);
+    with independent commands the front accepts one command per cycle.
     """
 
     def __init__(self, config, *, exec_depth=4, exec_orders_acc=False, store_orders_acc=False,
-                 load_follows=False):
+                 load_follows=False, hazard_regs=False):
         if not isinstance(exec_depth, int) or exec_depth < 1:
             raise ValueError(f"exec_depth must be an integer >= 1, not {exec_depth!r}")
         if not isinstance(exec_orders_acc, bool):
@@ -205,6 +220,9 @@ class Dispatcher(wiring.Component):
             raise TypeError(f"store_orders_acc must be a bool, not {store_orders_acc!r}")
         if not isinstance(load_follows, bool):
             raise TypeError(f"load_follows must be a bool, not {load_follows!r}")
+        if not isinstance(hazard_regs, bool):
+            raise TypeError(f"hazard_regs must be a bool, not {hazard_regs!r}")
+        self._hazard_regs = hazard_regs
         self._config = config
         self._orders_acc = exec_orders_acc
         self._store_orders = store_orders_acc
@@ -261,7 +279,11 @@ class Dispatcher(wiring.Component):
         words = [v.o_words[i] for i in range(len(v.o_words))]
         p_valid, p_fields, p_fp, p_seq, p_index = {}, {}, {}, {}, {}
         f_valid, f_fp, f_seq, f_index, f_head, f_tail = {}, {}, {}, {}, {}, {}
-        front_fields, front_fp = {}, {}
+        # The footprint a pending slot takes: from the command at the front (loaded with it),
+        # or with hazard_regs from the slot's own fields and products (registered with them
+        # from the front's) a cycle after they load.
+        hr = self._hazard_regs
+        front_fields, next_fp, p_products, front_products = {}, {}, {}, {}
         for name, opcode, *_ in UNITS:
             layout, depth = command_layout(opcode), self._depth[name]
             p_valid[name] = Signal(name=f"{name}_pending")
@@ -278,10 +300,20 @@ class Dispatcher(wiring.Component):
             f_head[name] = Signal(range(depth), name=f"{name}_flight_head")   # oldest entry
             f_tail[name] = Signal(range(depth), name=f"{name}_flight_tail")   # next free entry
             front_fields[name] = Signal(layout, name=f"front_{name}_fields")
-            front_fp[name] = Signal(_FOOTPRINT[name], name=f"front_{name}_fp")
+            next_fp[name] = Signal(_FOOTPRINT[name], name=f"{name}_next_fp")
             m.d.comb += unpack_fields(opcode, words, front_fields[name])
-            m.d.comb += footprint_of(name, front_fields[name], front_fp[name],
-                                     lanes=self._config.npu_cols)
+            if hr:
+                front_products[name] = footprint_products(name, front_fields[name])
+                p_products[name] = {
+                    key: Signal(expr.shape(), name=f"{name}_pending_{key}")
+                    for key, expr in front_products[name].items()}
+                m.d.comb += footprint_of(name, p_fields[name], next_fp[name],
+                                         lanes=self._config.npu_cols,
+                                         products=p_products[name])
+                m.d.sync += p_fp[name].eq(next_fp[name])
+            else:
+                m.d.comb += footprint_of(name, front_fields[name], next_fp[name],
+                                         lanes=self._config.npu_cols)
         # older[a][b]: pending b entered before pending a (both still pending).
         older = {a: {b: Signal(name=f"{b}_older_than_{a}") for b in names if b != a}
                  for a in names}
@@ -289,8 +321,12 @@ class Dispatcher(wiring.Component):
         def advance(ptr, depth):
             return Mux(ptr == depth - 1, 0, ptr + 1)
 
-        # Hazards, issue and retirement.
+        # Hazards, issue and retirement. With hazard_regs each conflict bit is registered
+        # (`seeds`: the in-flight ones, set at their entry's issue) and a freshly entered
+        # pending command waits two cycles (`p_new`, then `p_new2`): its footprint, then the
+        # bits compared from it.
         issue, finished, head_seq, head_index, stalled = {}, {}, {}, {}, []
+        pending_conflict, p_new, seeds = {}, {}, []
         for name, _, member, done, _ in UNITS:
             port, depth = getattr(self, member), self._depth[name]
             room = ~Array(f_valid[name])[f_tail[name]]
@@ -298,21 +334,40 @@ class Dispatcher(wiring.Component):
             hazards = []
             for other in names:
                 if other != name or name == "compute":      # in-flight commands
-                    hazards += [valid & _conflict(name, p_fp[name], other, fp,
-                                                  exec_orders_acc=self._orders_acc,
-                                                  store_orders_acc=self._store_orders,
-                                                  load_follows=self._load_follows)
-                                for valid, fp in zip(f_valid[other], f_fp[other], strict=True)]
+                    for i, (valid, fp) in enumerate(zip(f_valid[other], f_fp[other],
+                                                        strict=True)):
+                        bit = _conflict(name, p_fp[name], other, fp,
+                                        exec_orders_acc=self._orders_acc,
+                                        store_orders_acc=self._store_orders,
+                                        load_follows=self._load_follows)
+                        if hr:
+                            reg = Signal(name=f"{name}_vs_{other}_flight{i}")
+                            m.d.sync += reg.eq(bit)
+                            seeds.append((reg, name, other, i))
+                            bit = reg
+                        hazards.append(valid & bit)
                 if other != name:                           # older pending commands
-                    hazards.append(p_valid[other] & older[name][other]
-                                   & _conflict(name, p_fp[name], other, p_fp[other]))
-            m.d.comb += blocked.eq(Cat(*hazards).any())
+                    bit = _conflict(name, p_fp[name], other, p_fp[other])
+                    pending_conflict[name, other] = bit
+                    if hr:
+                        reg = Signal(name=f"{name}_vs_{other}_pending")
+                        m.d.sync += reg.eq(bit)
+                        bit = reg
+                    hazards.append(p_valid[other] & older[name][other] & bit)
+            fresh = Const(0)
+            if hr:
+                p_new[name] = Signal(name=f"{name}_pending_new")
+                new2 = Signal(name=f"{name}_pending_new2")
+                m.d.sync += [p_new[name].eq(0),             # set below when the slot fills
+                             new2.eq(p_new[name])]
+                fresh = p_new[name] | new2
+            m.d.comb += blocked.eq(Cat(*hazards).any() | fresh)
             m.d.comb += [
                 port.valid.eq(p_valid[name] & room & ~blocked),
                 port.payload.eq(p_fields[name]),
             ]
             issue[name] = port.valid & port.ready
-            stalled.append(p_valid[name] & room & blocked)
+            stalled.append(p_valid[name] & room & blocked & ~fresh)
             with m.If(issue[name]):
                 m.d.sync += [p_valid[name].eq(0), f_tail[name].eq(advance(f_tail[name], depth))]
                 for i in range(depth):
@@ -332,6 +387,12 @@ class Dispatcher(wiring.Component):
                     with m.If(f_head[name] == i):
                         m.d.sync += f_valid[name][i].eq(0)
         m.d.comb += self.stall_dep.eq(Cat(*stalled).any())
+        # An in-flight entry written this cycle: its conflict with a pending command is the
+        # one it had as a pending command (0 if the pending command is older: it was issued
+        # past it). Its own unit's pending slot is empty next cycle (and then fresh).
+        for reg, name, other, i in seeds:
+            with m.If(issue[other] & (f_tail[other] == i)):
+                m.d.sync += reg.eq(1 if name == other else pending_conflict[name, other])
 
         # Front: refusals, FENCE, routing into pending slots.
         opcode = words[0][:4]
@@ -362,9 +423,14 @@ class Dispatcher(wiring.Component):
                 for name, unit_opcode, *_ in UNITS:
                     with m.If((opcode == unit_opcode.value) & ~p_valid[name]):
                         m.d.comb += take.eq(1)
+                        if hr:
+                            m.d.sync += p_new[name].eq(1)
+                            m.d.sync += [p_products[name][key].eq(expr)
+                                         for key, expr in front_products[name].items()]
+                        else:
+                            m.d.sync += p_fp[name].eq(next_fp[name])
                         m.d.sync += [p_valid[name].eq(1), p_fields[name].eq(front_fields[name]),
-                                     p_fp[name].eq(front_fp[name]), p_seq[name].eq(seq),
-                                     p_index[name].eq(front_index)]
+                                     p_seq[name].eq(seq), p_index[name].eq(front_index)]
                         for other in names:
                             if other != name:
                                 m.d.sync += older[name][other].eq(

@@ -5,6 +5,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..bus.arbiter import Arbiter
+from ..bus.register_slice import RegisterSlice
 from ..bus.signature import BusSignature
 from .dma_command import dma_cmd_layout
 from .dma_reader import DmaReader
@@ -29,6 +30,13 @@ class Dma(wiring.Component):
     read_overlap : bool
         The reader's ``overlap``: it takes the next command while the current one's responses
         are outstanding (:class:`DmaReader`).
+    side_slices : bool
+        A :class:`~dure.rtl.bus.register_slice.RegisterSlice` between the reader and the
+        arbiter and another between the writer and the arbiter: the arbitration then sees
+        each side's request from that side's slice registers, and each side's grant depends
+        only on its own slice's fill level, so neither side's request logic (its address,
+        skip test, hold) reaches the other side or the arbiter combinationally (for the FPGA
+        clock). ``False``: the sides drive the arbiter directly.
 
     Members
     -------
@@ -41,11 +49,17 @@ class Dma(wiring.Component):
 
     Latency
     -------
-    No cycles added to the reader's and writer's own (the arbiter is combinational).
+    Without ``side_slices`` no cycles added to the reader's and writer's own (the arbiter is
+    combinational). With them one cycle more from a side's request to ``bus`` (each access;
+    the slices pass one request per cycle, so the streams keep their rate); responses pass
+    straight through either way.
     """
 
     def __init__(self, max_read_bytes, max_write_bytes, *, depth=16, addr_width=30,
-                 read_overlap=False):
+                 read_overlap=False, side_slices=False):
+        if not isinstance(side_slices, bool):
+            raise TypeError(f"side_slices must be a bool, not {side_slices!r}")
+        self._side_slices = side_slices
         self._reader = DmaReader(max_read_bytes, depth=depth, addr_width=addr_width,
                                  overlap=read_overlap)
         self._writer = DmaWriter(max_write_bytes, depth=depth, addr_width=addr_width)
@@ -69,8 +83,16 @@ class Dma(wiring.Component):
         m.submodules.reader = rd = self._reader
         m.submodules.writer = wr = self._writer
         m.submodules.arbiter = arb = self._arbiter
-        wiring.connect(m, rd.bus, arb.port(0))
-        wiring.connect(m, wr.bus, arb.port(1))
+        if self._side_slices:
+            m.submodules.rd_slice = rd_slice = RegisterSlice(len(rd.bus.addr))
+            m.submodules.wr_slice = wr_slice = RegisterSlice(len(wr.bus.addr))
+            wiring.connect(m, rd.bus, rd_slice.up)
+            wiring.connect(m, rd_slice.down, arb.port(0))
+            wiring.connect(m, wr.bus, wr_slice.up)
+            wiring.connect(m, wr_slice.down, arb.port(1))
+        else:
+            wiring.connect(m, rd.bus, arb.port(0))
+            wiring.connect(m, wr.bus, arb.port(1))
         wiring.connect(m, arb.bus, wiring.flipped(self.bus))
         wiring.connect(m, wiring.flipped(self.rd_cmd), rd.cmd)
         wiring.connect(m, rd.rows, wiring.flipped(self.rd_rows))

@@ -61,8 +61,8 @@ from amaranth.lib import data
 from .commands import EltwiseOp, LoadTarget, RequantMode
 
 __all__ = ["LoadFootprint", "ComputeFootprint", "StoreFootprint", "EltwiseFootprint",
-           "footprint_of", "conflict_lc", "conflict_lc_acc", "conflict_ls", "conflict_cs",
-           "conflict_cs_params", "conflict_cc",
+           "footprint_products", "footprint_of", "conflict_lc", "conflict_lc_acc",
+           "conflict_ls", "conflict_cs", "conflict_cs_params", "conflict_cc",
            "conflict_le", "conflict_le_acc", "conflict_es", "conflict_ce"]
 
 
@@ -81,20 +81,38 @@ def _set(view, start, length):
     return [view.start.eq(start), view.end.eq(start + length)]
 
 
-def footprint_of(kind, fields, view, *, lanes=1):
+def footprint_products(kind, fields):
+    """The products a footprint of ``kind`` needs, by name, from decoded command ``fields``: a
+    LOAD's 2-D placement ``(local_groups - 1) * local_row_step`` (``"placed"``), a COMPUTE's or
+    ELTWISE's walk ``(a_rows - 1) * a_row_step`` (``"rows"``) and ``(a_cols - 1) *
+    a_col_step`` (``"cols"``); none for a STORE. A caller may register them and hand them to
+    :func:`footprint_of` (then no multiplier is on the footprint's path)."""
+    if kind == "load":
+        return {"placed": (fields.local_groups - 1) * fields.local_row_step}
+    if kind in ("compute", "eltwise"):
+        return {"rows": (fields.a_rows - 1) * fields.a_row_step,
+                "cols": (fields.a_cols - 1) * fields.a_col_step}
+    if kind == "store":
+        return {}
+    raise ValueError(f"kind must be 'load', 'compute', 'store' or 'eltwise', not {kind!r}")
+
+
+def footprint_of(kind, fields, view, *, lanes=1, products=None):
     """Statements filling footprint ``view`` (one of the layouts above) from decoded command
     ``fields`` (a :func:`~.descriptor.command_layout` view); ``kind`` is ``"load"``,
     ``"compute"``, ``"store"`` or ``"eltwise"``. ``lanes``: the ACC's lanes C (a ``lane_scales``
     STORE reads ``p ceil(rows / C)`` parameter rows, p = 1 or 2; exact when C is a power of
-    two, else bounded by ``p rows``)."""
+    two, else bounded by ``p rows``). ``products``: :func:`footprint_products` of the same
+    ``fields`` (e.g. registered), or ``None`` to multiply here."""
+    if products is None:
+        products = footprint_products(kind, fields)
     if kind == "load":
-        placed = (fields.local_groups - 1) * fields.local_row_step + fields.local_cols
+        placed = products["placed"] + fields.local_cols
         return [view.spad.eq(fields.target == LoadTarget.SPAD.value),
                 *_set(view.rows, fields.local_addr,
                       Mux(fields.local_cols == 0, fields.rows, placed))]
     if kind == "compute":
-        walked = ((fields.a_rows - 1) * fields.a_row_step
-                  + (fields.a_cols - 1) * fields.a_col_step + 1)
+        walked = products["rows"] + products["cols"] + 1
         return [*_set(view.a, fields.a_addr, Mux(fields.a_cols == 0, fields.m, walked)),
                 *_set(view.w, fields.w_addr, fields.k),
                 *_set(view.acc, fields.acc_addr, fields.m),
@@ -110,8 +128,7 @@ def footprint_of(kind, fields, view, *, lanes=1):
         return [*_set(view.acc, fields.acc_addr, fields.rows), view.scale.eq(fields.scale),
                 *_set(view.params, fields.scale_addr, params)]
     if kind == "eltwise":
-        walked = ((fields.a_rows - 1) * fields.a_row_step
-                  + (fields.a_cols - 1) * fields.a_col_step + 1)
+        walked = products["rows"] + products["cols"] + 1
         span = Mux(fields.a_cols == 0, fields.m, walked)
         add = fields.op == EltwiseOp.ADD.value
         pair = fields.mac & fields.pair

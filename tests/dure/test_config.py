@@ -96,6 +96,13 @@ def test_config_is_frozen_and_hashable():
         SoCConfig(npu_load_follow=1)
     with pytest.raises(ValueError, match="cannot both be on"):
         SoCConfig(npu_load_follow=True, npu_load_pipeline=True)
+    # The DMA's side slices and the registered hazard scoreboard: ULX3S only, as the stages.
+    for name in ("npu_dma_side_slices", "npu_hazard_regs"):
+        assert getattr(preset("ulx3s"), name)
+        assert not any(getattr(preset(other), name)
+                       for other in ("sim", "icebreaker-npu", "npu-small", "sim-2t"))
+        with pytest.raises(TypeError, match=f"{name} must be a bool"):
+            SoCConfig(**{name: 1})
 
 
 def test_spram_variants_share_the_four_blocks():

@@ -66,6 +66,21 @@ def test_blocks_elaborate(name):
     assert "scan_top" in rtlil.convert(top, name="scan_top")
 
 
+def test_blocks_take_the_presets_timing_options():
+    """The ULX3S's DMA has its side slices and its dispatcher the registered hazard bits
+    (``npu_dma_side_slices``, ``npu_hazard_regs``); with the options off, neither."""
+    from dataclasses import replace
+
+    from amaranth.back import rtlil
+    for config, on in ((preset("ulx3s"), True), (replace(preset("ulx3s"), name="off",
+                                                         npu_dma_side_slices=False,
+                                                         npu_hazard_regs=False), False)):
+        dma = rtlil.convert(ScanTop(block("dma", config)), name="scan_top")
+        assert ("rd_slice" in dma and "wr_slice" in dma) == on
+        dispatcher = rtlil.convert(ScanTop(block("dispatcher", config)), name="scan_top")
+        assert ("compute_vs_load_flight0" in dispatcher) == on
+
+
 def test_unknown_block_and_variant_without_npu():
     with pytest.raises(ValueError, match="unknown block 'nope'"):
         block("nope", preset("ulx3s"))

@@ -129,11 +129,9 @@ def test_independent_load_overlaps_compute_and_store():
     assert regs["ERROR"] == 0 and not regs["STATUS"] & Status.ERROR.value
 
 
-@pytest.mark.parametrize("case", ["raw_spad", "war_spad", "waw_acc", "raw_acc", "scale_row",
-                                  "shift_row", "eltwise_b", "eltwise_store", "eltwise_compute",
-                                  "mac_weight", "pair_weight", "pair_tap",
-                                  "lane_scales_group", "init_row"])
-def test_dependent_commands_serialise(case):
+def dependent_pair(case):
+    """``(dependent, independent)``: two commands that conflict in the way ``case`` names,
+    and a pair like them that does not."""
     commands = {
         "raw_spad": [load(0), compute(0, 8, 0)],            # compute reads what load writes
         "war_spad": [compute(0, 8, 0), load(10, rows=1)],   # load overwrites W rows
@@ -188,6 +186,15 @@ def test_dependent_commands_serialise(case):
             Opcode.STORE, out=OutType.INT8, scale=1, scale_addr=20, lane_scales=1, lo=-128,
             hi=127, requant=RequantMode.TFLITE_DOUBLE_ROUNDING, dram_addr=BASE, dram_stride=4,
             rows=8, cols=1)
+    return commands, independent
+
+
+@pytest.mark.parametrize("case", ["raw_spad", "war_spad", "waw_acc", "raw_acc", "scale_row",
+                                  "shift_row", "eltwise_b", "eltwise_store", "eltwise_compute",
+                                  "mac_weight", "pair_weight", "pair_tap",
+                                  "lane_scales_group", "init_row"])
+def test_dependent_commands_serialise(case):
+    commands, independent = dependent_pair(case)
     matched, _, regs = run(commands, latency=lambda unit, f: 30)
     assert not overlaps(matched[0], matched[1])
     assert regs["PERF_STALL_DEP_LO"] >= 20

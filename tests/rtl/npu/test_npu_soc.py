@@ -21,6 +21,9 @@ CFG = SoCConfig(ram_size=8192, main_size=16384, main_latency=6, npu_rows=4, npu_
                 npu_spad_rows=1024, npu_acc_rows=32, npu_queue_depth=4)
 # The same with the register slice between the NPU's DMA and the fabric (as on the ULX3S).
 CFG_SLICE = replace(CFG, npu_dma_slice=True)
+# And the ULX3S's further timing options: a register slice on each side of the DMA's own
+# arbiter and the dispatcher's registered hazard scoreboard.
+CFG_SIDES = replace(CFG_SLICE, npu_dma_side_slices=True, npu_hazard_regs=True)
 OPCODE = {"load": Opcode.LOAD, "exec": Opcode.COMPUTE, "store": Opcode.STORE}
 
 
@@ -47,7 +50,7 @@ async def npu_idle(ctx, bus):
     raise AssertionError("the NPU never became idle")
 
 
-@pytest.mark.parametrize("cfg", [CFG, CFG_SLICE], ids=["direct", "slice"])
+@pytest.mark.parametrize("cfg", [CFG, CFG_SLICE, CFG_SIDES], ids=["direct", "slice", "sides"])
 @pytest.mark.parametrize("where", ["main", "ram"])
 def test_gemm_through_the_fabric(where, cfg):
     rng = np.random.default_rng(11)
@@ -90,7 +93,7 @@ def test_gemm_through_the_fabric(where, cfg):
     np.testing.assert_array_equal(result["out"], gemm_expected(a, b, out=OutType.INT32))
 
 
-@pytest.mark.parametrize("cfg", [CFG, CFG_SLICE], ids=["direct", "slice"])
+@pytest.mark.parametrize("cfg", [CFG, CFG_SLICE, CFG_SIDES], ids=["direct", "slice", "sides"])
 def test_dma_streams_main_memory_at_full_bandwidth(cfg):
     rows = 512                                   # 512 rows of 4 fp16 = 4 KiB
     dut = Soc(cfg, uart_phy="byte")
