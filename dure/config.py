@@ -510,6 +510,21 @@ PRESETS = {
                             main_kind="spram", bus_outstanding=2, pmp_entries=0,
                             triggers=0, dot_unit=True, clint_bits=32),
 }
+# MuseLab iCESugar-Pro (ECP5 LFE5U-25F: 24,288 LUT4, 56 DP16KD, 28 MULT18X18D): main memory
+# in its 32 MiB SDR SDRAM (an IS42S16160B; the controller's timing as on the ULX3S), a 4x2
+# INT8-only NPU (no FP16, TFLite fixed-point requantization only, no element-wise unit: ADD and
+# max pooling run on the core), the pipelined `small` control core (the full core alone is
+# ~10k of the 25F's 24k LUTs), no PMP or triggers, 32 KiB RAM, queue 2, 32-bit counters. The
+# 4x2 array is the largest whose multipliers fit the DSPs: 8 PEs + 2 columns x 4 for the
+# 32 x 32 requantization + the core's 4 = 20 of 28 (a 4x4 needs 36). fpga/README.md,
+# "iCESugar-Pro", has the measured resources and clock.
+PRESETS["icesugar-pro"] = SoCConfig(
+    name="icesugar-pro", clk_freq=25_000_000, ram_size=32 * 1024, rom_size=4096,
+    main_size=32 * 1024 * 1024, main_kind="sdram", main_latency=6, main_bytes_per_cycle=2,
+    npu_rows=4, npu_cols=2, npu_fp16=False, npu_float_post=False, npu_eltwise=False,
+    npu_spad_rows=1024, npu_acc_rows=512, npu_queue_depth=2, npu_perf_bits=32,
+    core="small", pmp_entries=0, triggers=0, bus_outstanding=4, uart_fifo_depth=4,
+    npu_dma_slice=True, npu_load_pipeline=True)
 # The iCEBreaker SoC without its boot ROM, so the simulator starts an ELF directly
 # (`dure run`, run_elf): the firmware tests of the dot-product unit run on it.
 PRESETS["icebreaker-elf"] = replace(PRESETS["icebreaker"], name="icebreaker-elf", rom_size=0)
