@@ -51,11 +51,12 @@ def test_icesugar_pro_board(tmp_path):
     config = b.config
     assert config.main_kind == "sdram" and config.main_size == 32 * 1024 * 1024
     assert (config.npu_rows, config.npu_cols, config.npu_fp16, config.npu_float_post) == \
-        (4, 2, False, False)
-    assert config.core == "small"
+        (4, 1, False, False)
+    assert (config.core, config.ram_kind, config.ram_size) == ("tiny", "single", 64 * 1024)
     f_in = int(platform.lookup("clk25", 0).clock.frequency)
     assert ecp5_pll(f_in, config.clk_freq).f_out == config.clk_freq
     directory = elaborate("icesugar-pro", directory=tmp_path)
+    assert "SB_SPRAM256KA" not in (directory / "top.il").read_text()   # its RAM: block RAM
     lpf = (directory / "top.lpf").read_text()
     for pin in ("P6", "R15", "A15", "G16", "B16", "L16", "F16", "L15", "C16", "T15", "A9",
                 "B9"):

@@ -206,13 +206,13 @@ def test_infer_on_the_simulated_ulx3s_with_line_faults(tmp_path):
 @pytest.mark.slow
 def test_infer_on_the_simulated_icesugar_pro_with_line_faults(tmp_path):
     # The cheapest model that proves the board: the MLP of the iCEBreaker test on the
-    # iCESugar-Pro's preset (the small core, the 4x2 INT8-only NPU, main memory through the
-    # SDRAM controller timed for the board's clock and the harness's chip model): both dense
-    # layers on the NPU.
+    # iCESugar-Pro's preset (the tiny core with its one-port RAM, the 4x1 INT8-only NPU, main
+    # memory through the SDRAM controller timed for the board's clock and the harness's chip
+    # model): both dense layers on the NPU.
     def check(board, program):
         assert (board.config.npu_rows, board.config.npu_cols, board.config.npu_fp16) == \
-            (4, 2, False)
-        assert board.config.main_kind == "sdram" and board.config.core == "small"
+            (4, 1, False)
+        assert board.config.main_kind == "sdram" and board.config.core == "tiny"
         assert board.sdram_clk_freq == preset("icesugar-pro").clk_freq
         assert [la.kind for la in program.layers] == ["gemm", "gemm"]
 
