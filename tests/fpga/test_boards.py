@@ -10,9 +10,21 @@ from dure.fpga.program import program_command
 from dure.fpga.protocol import mailbox_offsets
 
 
+@pytest.fixture(scope="module")
+def elaborated(tmp_path_factory):
+    """``name -> build folder``, each board elaborated once for the module's tests."""
+    folders = {}
+
+    def get(name):
+        if name not in folders:
+            folders[name] = elaborate(name, directory=tmp_path_factory.mktemp(name))
+        return folders[name]
+    return get
+
+
 @pytest.mark.parametrize("name", list(BOARDS))
-def test_board_elaborates(name, tmp_path):
-    directory = elaborate(name, directory=tmp_path)
+def test_board_elaborates(name, elaborated):
+    directory = elaborated(name)
     il = (directory / "top.il").read_text()
     assert "soc" in il and "mailbox" in il
     steps = _commands(directory)
@@ -41,7 +53,7 @@ def test_unknown_board_message():
         board("de10")
 
 
-def test_icesugar_pro_board(tmp_path):
+def test_icesugar_pro_board(elaborated):
     # The iCESugar-Pro: the 25F in its BG256 package, main memory in the module's SDRAM (the
     # controller's pins on the platform's `sdram` resource), the PLL making the preset's clock
     # from the 25 MHz oscillator, openFPGALoader through the iCELink's CMSIS-DAP.
@@ -55,7 +67,7 @@ def test_icesugar_pro_board(tmp_path):
     assert (config.core, config.ram_kind, config.ram_size) == ("tiny", "single", 64 * 1024)
     f_in = int(platform.lookup("clk25", 0).clock.frequency)
     assert ecp5_pll(f_in, config.clk_freq).f_out == config.clk_freq
-    directory = elaborate("icesugar-pro", directory=tmp_path)
+    directory = elaborated("icesugar-pro")
     assert "SB_SPRAM256KA" not in (directory / "top.il").read_text()   # its RAM: block RAM
     lpf = (directory / "top.lpf").read_text()
     for pin in ("P6", "R15", "A15", "G16", "B16", "L16", "F16", "L15", "C16", "T15", "A9",
