@@ -199,7 +199,9 @@ class SoCConfig:
         How the on-chip RAM is built: ``"block"`` (dual-ported block RAM, the instruction and
         data ports never contend) or ``"spram"`` (single-ported iCE40UP5K SPRAM; the two ports
         take turns, :class:`dure.rtl.soc.single_port_ram.SinglePortRam`). Simulations use a
-        behavioural model of the SPRAM, bitstreams the primitive.
+        behavioural model of the SPRAM, bitstreams the primitive. ``"single"``: the same
+        one-port RAM in block RAM (half the ECP5 DP16KD blocks of ``"block"``, whose two write
+        ports Yosys maps at 1 KiB per block: the iCESugar-Pro's 64 KiB RAM).
     bus_outstanding : int
         Most granted requests without a response that each bus arbiter and decoder of the SoC
         tracks (0: their defaults, 16 per arbiter and 32 per decoder). Smaller is less logic;
@@ -259,6 +261,11 @@ class SoCConfig:
         ``dot``): four int8 x int8 products per register write into an int32 accumulator, fed
         by the core; the small boards' INT8 accelerator where the NPU does not fit. ``False``:
         no unit and no region (the Verilog of every variant without it is unchanged).
+    sdram_part : str
+        With ``main_kind == "sdram"``: the board's SDRAM chip, a name of
+        :data:`dure.rtl.soc.sdram.PARTS` (``"IS42S16160G-7"``, the ULX3S's, or
+        ``"IS42S16160B-7"``, the iCESugar-Pro's): the datasheet timing the controller is
+        built for. Every part there has the same 32 MiB geometry.
     """
 
     name: str = "sim"
@@ -299,6 +306,7 @@ class SoCConfig:
     npu_hazard_regs: bool = False
     clint_bits: int = 64
     dot_unit: bool = False
+    sdram_part: str = "IS42S16160G-7"
 
     def __post_init__(self):
         _check_pow2("ram_size", self.ram_size, 1024)
@@ -331,16 +339,16 @@ class SoCConfig:
         from dure.rtl.soc.cpu import check_core
         check_core(self.core)
         check_protection(self.pmp_entries, self.triggers)
-        kinds = {"ram_kind": ("block", "spram"), "main_kind": ("block", "spram", "sdram")}
+        kinds = {"ram_kind": ("block", "spram", "single"), "main_kind": ("block", "spram", "sdram")}
         for name, allowed in kinds.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be {' or '.join(map(repr, allowed))}, not "
                                  f"{getattr(self, name)!r}")
-        if self.main_kind == "sdram":
-            from dure.rtl.soc.sdram import IS42S16160G_7
-            if self.main_size != IS42S16160G_7.size:
-                raise ValueError(f"main_size must be {IS42S16160G_7.size} (the SDRAM) with "
-                                 f"main_kind 'sdram', not {self.main_size}")
+        from dure.rtl.soc.sdram import part
+        chip = part(self.sdram_part)
+        if self.main_kind == "sdram" and self.main_size != chip.size:
+            raise ValueError(f"main_size must be {chip.size} (the SDRAM) with "
+                             f"main_kind 'sdram', not {self.main_size}")
         from dure.rtl.soc.spram import SPRAM_BLOCKS, spram_blocks
         blocks = sum(spram_blocks(size) for size, kind in ((self.ram_size, self.ram_kind),
                                                            (self.main_size, self.main_kind))
@@ -531,6 +539,24 @@ PRESETS = {
                             main_kind="spram", bus_outstanding=2, pmp_entries=0,
                             triggers=0, dot_unit=True, clint_bits=32),
 }
+# MuseLab iCESugar-Pro (ECP5 LFE5U-25F: 24,288 LUT4, 56 DP16KD, 28 MULT18X18D): main memory
+# in its 32 MiB SDR SDRAM (an IS42S16160B-7: the controller built for its slower timing), the
+# tiny multi-cycle core (the iCEBreaker's) and a 4x1 INT8-only NPU (no FP16, TFLite
+# fixed-point requantization only, no element-wise unit: ADD and max pooling run on the core),
+# no PMP or triggers, queue 2, 32-bit counters and timer. The model firmware needs 64 KiB of
+# RAM; a dual-ported RAM takes one DP16KD per KiB, so the RAM is the one-port kind in block
+# RAM (`single`). Why this and not more (fpga/README.md, "The iCESugar-Pro"): the `small`
+# core with a 4x2 array synthesised to 25,875 LUTs (106.5 %) and 33 of 28 multipliers; with
+# a 4x1 array the multipliers are the validator's 11 + the STORE's 4 + 4 PEs + the core's 4
+# + 2 = 25.
+PRESETS["icesugar-pro"] = SoCConfig(
+    name="icesugar-pro", clk_freq=25_000_000, ram_size=64 * 1024, rom_size=4096,
+    main_size=32 * 1024 * 1024, main_kind="sdram", main_latency=6, main_bytes_per_cycle=2,
+    npu_rows=4, npu_cols=1, npu_fp16=False, npu_float_post=False, npu_eltwise=False,
+    npu_spad_rows=1024, npu_acc_rows=512, npu_queue_depth=2, npu_perf_bits=32,
+    core="tiny", ram_kind="single", pmp_entries=0, triggers=0, bus_outstanding=2,
+    uart_fifo_depth=4, clint_bits=32, npu_dma_slice=True, npu_load_pipeline=True,
+    sdram_part="IS42S16160B-7")
 # The iCEBreaker SoC without its boot ROM, so the simulator starts an ELF directly
 # (`dure run`, run_elf): the firmware tests of the dot-product unit run on it.
 PRESETS["icebreaker-elf"] = replace(PRESETS["icebreaker"], name="icebreaker-elf", rom_size=0)

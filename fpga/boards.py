@@ -99,6 +99,22 @@ BOARDS = {
         # crowded region); router1 with seed 2 routes it (fpga/README.md, 6 December 2026).
         nextpnr_opts="--router router1 --seed 2",
     ),
+    "icesugar-pro": Board(
+        name="icesugar-pro",
+        platform="amaranth_boards.icesugar_pro:ICESugarProPlatform",
+        preset="icesugar-pro",
+        family="ecp5",
+        clock="clk25",
+        reset=None,                  # no button on the module: reprogram (or power) to reset
+        leds=(),
+        buttons=(),
+        # The on-board iCELink debugger is a CMSIS-DAP probe on the ECP5's JTAG (openFPGALoader
+        # has no board entry for this module).
+        programmer=("-c", "cmsisdap"),
+        bitstream="bit",
+        description="MuseLab iCESugar-Pro, Lattice ECP5 LFE5U-25F, 25 MHz oscillator, "
+                    "iCELink (CMSIS-DAP) UART",
+    ),
     "icebreaker": Board(
         name="icebreaker",
         platform="amaranth_boards.icebreaker:ICEBreakerPlatform",

@@ -33,7 +33,7 @@ _FPGA_DIR = pathlib.Path(__file__).resolve().parent
 #: The SoC variant each simulated board runs (``SimBoard(board=...)``): the board's preset, the
 #: one ``make fpga BOARD=...`` builds (the iCEBreaker's: the tiny core and the INT8 dot-product
 #: unit, no NPU; models compile for it through compiler/dot_target.py).
-BOARD_VARIANTS = {"ulx3s": "ulx3s", "icebreaker": "icebreaker"}
+BOARD_VARIANTS = {"ulx3s": "ulx3s", "icebreaker": "icebreaker", "icesugar-pro": "icesugar-pro"}
 
 #: Nominal clock of every simulated board: slow, so that the boot loader's timeouts (counted in
 #: cycles) pass quickly in simulation. Cycle counts do not depend on it.
@@ -46,11 +46,12 @@ def sim_config(core="full", board=None, main="sdram"):
     ``board`` None: the ``sim`` preset's memories (so programs built by ``make firmware`` run
     on it) plus a boot ROM, without the NPU (the link does not need it; the model builds and
     runs several times faster); ``core``: the control core variant (``tiny``: the
-    iCEBreaker's). ``board`` ``"ulx3s"`` or ``"icebreaker"``: the board's own variant
-    (:data:`BOARD_VARIANTS`: memories, boot ROM, core, NPU), so a model compiled for the board
-    runs on it unchanged (``core`` is then ignored). ``main``: on the ULX3S, ``"sdram"`` (the
-    default) keeps the board's memory path, the SDRAM controller (timed for the board's clock)
-    with the harness's datasheet model of the chip (``sim/sdram_chip.h``) on its pins;
+    iCEBreaker's). ``board`` ``"ulx3s"``, ``"icebreaker"`` or ``"icesugar-pro"``: the board's
+    own variant (:data:`BOARD_VARIANTS`: memories, boot ROM, core, NPU), so a model compiled
+    for the board runs on it unchanged (``core`` is then ignored). ``main``: on a board with
+    SDRAM (ULX3S, iCESugar-Pro), ``"sdram"`` (the default) keeps the board's memory path,
+    the SDRAM controller (timed for the board's clock) with the harness's datasheet model of
+    the chip (``sim/sdram_chip.h``) on its pins;
     ``"block"`` puts the simulation's block model with the preset's latency and bandwidth in
     its place (faster to simulate; the comparison of the two is in fpga/README.md). Boards
     without SDRAM ignore it. Every variant gets the nominal clock :data:`SIM_CLK_FREQ`.
@@ -75,6 +76,24 @@ def sim_config(core="full", board=None, main="sdram"):
     name = prefix + ("" if core == "full" else f"-{core}")
     return replace(preset("sim"), name=name, clk_freq=SIM_CLK_FREQ, rom_size=4096, npu_rows=0,
                    core=core)
+
+
+def _link_top(sdram_clk_freq):
+    """``config -> LinkSimTop`` with the SDRAM controller timed for ``sdram_clk_freq`` (the
+    board's own clock). ``LinkSimTop`` itself where that is its default (the ULX3S's clock,
+    or no SDRAM); otherwise a subclass named after the clock, so each board's model has its
+    own cache key (:func:`dure.sim.rtlgen.model_hash`) and the same folder label."""
+    from .link_sim_top import LinkSimTop
+    if sdram_clk_freq is None or sdram_clk_freq == preset("ulx3s").clk_freq:
+        return LinkSimTop
+
+    def __init__(self, config, **kwargs):
+        kwargs.setdefault("sdram_clk_freq", sdram_clk_freq)
+        LinkSimTop.__init__(self, config, **kwargs)
+
+    return type("LinkSimTop", (LinkSimTop,), {
+        "__init__": __init__, "__module__": LinkSimTop.__module__,
+        "__qualname__": f"LinkSimTop_sdram_{sdram_clk_freq}"})
 
 
 class SimulatorError(RuntimeError):
@@ -145,7 +164,8 @@ class SimBoard:
     core : str
         Control core variant (:func:`sim_config`).
     board : str, optional
-        Simulate this board's own variant (``ulx3s``, ``icebreaker``; :func:`sim_config`).
+        Simulate this board's own variant (``ulx3s``, ``icebreaker``, ``icesugar-pro``;
+        :func:`sim_config`).
     main : str
         Main memory of the simulated ULX3S: ``"sdram"`` (controller and chip model) or
         ``"block"`` (:func:`sim_config`).
@@ -178,9 +198,8 @@ class SimBoard:
         from dure.sim.elf import load_elf
         from dure.sim.verilator import build_model
 
-        from .link_sim_top import LinkSimTop
         boot = build_boot(self.config)
-        exe = build_model(self.config, top=LinkSimTop, log=self.log)
+        exe = build_model(self.config, top=_link_top(self.sdram_clk_freq), log=self.log)
         self._tmp = tempfile.TemporaryDirectory(prefix="dure-simboard-")
         tmp = pathlib.Path(self._tmp.name)
         (tmp / "image.bin").write_bytes(load_elf(boot, self.config).image())

@@ -32,7 +32,7 @@ __all__ = ["VARIANTS", "add_infer_arguments", "infer", "run_on_board", "BoardTim
 #: the ``dot_model_run`` firmware). ``icebreaker-npu`` (a 2x2 INT8 NPU that does not fit the
 #: UP5K) stays a simulation-only variant (``dure infer --variant icebreaker-npu --soc``), no
 #: board's.
-VARIANTS = {"ulx3s": "ulx3s", "icebreaker": "icebreaker"}
+VARIANTS = {"ulx3s": "ulx3s", "icebreaker": "icebreaker", "icesugar-pro": "icesugar-pro"}
 
 EXIT_MISMATCH = 1
 EXIT_LINK = 3

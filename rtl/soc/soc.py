@@ -33,8 +33,8 @@ counts each tile's DMA cycles of waiting for a grant. Tile t's interrupt is irq 
 :func:`.registers.npu_irq` (t).
 
 The core's instruction and data ports reach the on-chip RAM through separate ports, so they
-never contend there (with ``config.ram_kind == "spram"`` the RAM has one port and they take
-turns, :class:`.single_port_ram.SinglePortRam`); they share main memory through a
+never contend there (with ``config.ram_kind`` ``"spram"`` or ``"single"`` the RAM has one port
+and they take turns, :class:`.single_port_ram.SinglePortRam`); they share main memory through a
 round-robin arbiter, together with the NPU's DMA. The DMA gets every main-memory grant the
 core does not ask for, so it streams at the memory's full bandwidth while the core runs from
 on-chip RAM. The NPU's interrupt is source 1 of the irq controller.
@@ -60,7 +60,7 @@ from .irq import IrqController
 from .main_memory import MainMemory
 from .ram import Ram
 from .registers import IRQ_SOURCES, irq_source_count, npu_irq
-from .sdram import IS42S16160G_7, SdramController, SdramPinSignature
+from .sdram import SdramController, SdramPinSignature, part
 from .single_port_ram import SinglePortRam
 from .test_exit import TestExit
 from .tile_counters import TileCounters
@@ -150,8 +150,9 @@ class Soc(wiring.Component):
         if config.main_kind == "sdram":
             if main_init:
                 raise ValueError("the SDRAM has no initial contents; load them")
-            sdram = {"sdram": Out(SdramPinSignature(addr_pins=IS42S16160G_7.addr_pins,
-                                                    bank_bits=IS42S16160G_7.bank_bits))}
+            chip = part(config.sdram_part)
+            sdram = {"sdram": Out(SdramPinSignature(addr_pins=chip.addr_pins,
+                                                    bank_bits=chip.bank_bits))}
         super().__init__({
             "hold": In(1),
             "ext": In(BusSignature()),
@@ -190,8 +191,9 @@ class Soc(wiring.Component):
         wiring.connect(m, dbus_arbiter.bus, dbus.bus)
 
         # Memories.
-        if config.ram_kind == "spram":
-            backing = ("spram" if self._fpga_primitives else
+        if config.ram_kind in ("spram", "single"):
+            # "single": the same one-port RAM in block RAM (a bitstream's too, not SPRAM).
+            backing = ("spram" if self._fpga_primitives and config.ram_kind == "spram" else
                        "sim_primitive" if self._sim_memories else "memory")
             m.submodules.ram = ram = SinglePortRam(config.ram_size, init=self._inits["ram"],
                                                    backing=backing)
@@ -225,7 +227,8 @@ class Soc(wiring.Component):
                                                            addr_width=main_width)
         if config.main_kind == "sdram":
             # Boards clock the chip with the inverted system clock (SdramIO).
-            m.submodules.main = main = SdramController(IS42S16160G_7, clk_freq=self._sdram_clk_freq,
+            m.submodules.main = main = SdramController(part(config.sdram_part),
+                                                       clk_freq=self._sdram_clk_freq,
                                                        chip_clock_inverted=True)
             wiring.connect(m, main.pins, wiring.flipped(self.sdram))
         else:

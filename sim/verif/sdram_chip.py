@@ -23,7 +23,7 @@ the simulation; a value sampled at the edge ending cycle ``n`` belongs to cycle 
 from collections import Counter
 from dataclasses import dataclass
 
-__all__ = ["SdramDatasheet", "IS42S16160G", "SdramViolation", "SdramChip"]
+__all__ = ["SdramDatasheet", "IS42S16160G", "IS42S16160B", "SdramViolation", "SdramChip"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,14 @@ class SdramDatasheet:
 
 #: ISSI IS42S16160G, speed grade -7 (143 MHz at CL 3): 4 banks x 8192 rows x 512 columns.
 IS42S16160G = SdramDatasheet()
+
+#: ISSI IS42S16160B, speed grade -7 (the iCESugar-Pro's part; the older die): the same
+#: geometry, slower rows (the figures of :data:`dure.rtl.soc.sdram.IS42S16160B_7`, where the
+#: sources differ the longer time), a 200 us power-up wait with 8 AUTO REFRESH, CAS latency 2
+#: up to 100 MHz.
+IS42S16160B = SdramDatasheet(t_rcd=20e-9, t_rp=20e-9, t_ras=45e-9, t_rc=67.5e-9, t_rrd=14e-9,
+                             t_wr=20e-9, t_rfc=70e-9, t_init=200e-6, init_refreshes=8,
+                             t_ck_cl2=10e-9)
 
 _COMMANDS = {
     (0, 0, 0): "NOP", (0, 0, 1): "BURST TERMINATE", (0, 1, 0): "READ", (0, 1, 1): "WRITE",

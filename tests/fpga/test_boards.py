@@ -5,12 +5,26 @@ import pytest
 from dure.fpga.boards import BOARDS, board
 from dure.fpga.bootrom import boot_words, linker_script
 from dure.fpga.build import _commands, elaborate
+from dure.fpga.clocking import ecp5_pll
+from dure.fpga.program import program_command
 from dure.fpga.protocol import mailbox_offsets
 
 
+@pytest.fixture(scope="module")
+def elaborated(tmp_path_factory):
+    """``name -> build folder``, each board elaborated once for the module's tests."""
+    folders = {}
+
+    def get(name):
+        if name not in folders:
+            folders[name] = elaborate(name, directory=tmp_path_factory.mktemp(name))
+        return folders[name]
+    return get
+
+
 @pytest.mark.parametrize("name", list(BOARDS))
-def test_board_elaborates(name, tmp_path):
-    directory = elaborate(name, directory=tmp_path)
+def test_board_elaborates(name, elaborated):
+    directory = elaborated(name)
     il = (directory / "top.il").read_text()
     assert "soc" in il and "mailbox" in il
     steps = _commands(directory)
@@ -35,5 +49,31 @@ def test_linker_script_keeps_mailbox_free():
 
 
 def test_unknown_board_message():
-    with pytest.raises(ValueError, match="choose one of: ulx3s, icebreaker"):
+    with pytest.raises(ValueError, match="choose one of: ulx3s, icesugar-pro, icebreaker"):
         board("de10")
+
+
+def test_icesugar_pro_board(elaborated):
+    # The iCESugar-Pro: the 25F in its BG256 package, main memory in the module's SDRAM (the
+    # controller's pins on the platform's `sdram` resource), the PLL making the preset's clock
+    # from the 25 MHz oscillator, openFPGALoader through the iCELink's CMSIS-DAP.
+    b = board("icesugar-pro")
+    platform = b.make_platform()
+    assert (platform.device, platform.package, platform.speed) == ("LFE5U-25F", "BG256", "6")
+    config = b.config
+    assert config.main_kind == "sdram" and config.main_size == 32 * 1024 * 1024
+    assert (config.npu_rows, config.npu_cols, config.npu_fp16, config.npu_float_post) == \
+        (4, 1, False, False)
+    assert (config.core, config.ram_kind, config.ram_size) == ("tiny", "single", 64 * 1024)
+    f_in = int(platform.lookup("clk25", 0).clock.frequency)
+    assert ecp5_pll(f_in, config.clk_freq).f_out == config.clk_freq
+    directory = elaborated("icesugar-pro")
+    assert "SB_SPRAM256KA" not in (directory / "top.il").read_text()   # its RAM: block RAM
+    lpf = (directory / "top.lpf").read_text()
+    for pin in ("P6", "R15", "A15", "G16", "B16", "L16", "F16", "L15", "C16", "T15", "A9",
+                "B9"):
+        assert f'"{pin}"' in lpf                  # oscillator, SDRAM, UART
+    steps = _commands(directory)
+    assert "--25k" in steps[1][1] and "--package CABGA256" in steps[1][1]
+    assert program_command(b, "top.bit", loader=("ofl",)) == ["ofl", "-c", "cmsisdap",
+                                                               "top.bit"]

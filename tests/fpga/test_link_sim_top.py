@@ -37,6 +37,22 @@ def test_the_sdram_variant_has_the_chip_pins_at_the_board_clock():
     assert sim_config(board="icebreaker", main="block") == sim_config(board="icebreaker")
 
 
+def test_each_board_times_its_controller_for_its_own_clock():
+    # The iCESugar-Pro runs at 25 MHz, not the ULX3S's 21.875: its simulated board builds a
+    # LinkSimTop timed for 25 MHz (a model of its own, cached under its own key) and clocks
+    # the chip model at 25 MHz; the ULX3S keeps LinkSimTop itself (and its cached model).
+    from dure.fpga.simboard import _link_top
+    from dure.sim.rtlgen import model_hash
+    board = SimBoard(board="icesugar-pro")
+    assert board.sdram_clk_freq == preset("icesugar-pro").clk_freq == 25_000_000
+    top_class = _link_top(board.sdram_clk_freq)
+    assert top_class is not LinkSimTop and issubclass(top_class, LinkSimTop)
+    assert top_class(board.config).sdram_clk_freq == 25_000_000
+    assert model_hash(board.config, top_class) != model_hash(board.config, LinkSimTop)
+    assert _link_top(SimBoard(board="ulx3s").sdram_clk_freq) is LinkSimTop
+    assert _link_top(None) is LinkSimTop
+
+
 def test_bad_combinations_are_refused():
     with pytest.raises(ValueError, match="main must be 'sdram' or 'block', not 'dram'"):
         sim_config(board="ulx3s", main="dram")

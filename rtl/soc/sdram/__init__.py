@@ -7,7 +7,7 @@
 
 from .controller import SdramController
 from .pins import SdramIO, SdramPinSignature
-from .timing import IS42S16160G_7, SdramCycles, SdramTiming
+from .timing import IS42S16160B_7, IS42S16160G_7, PARTS, SdramCycles, SdramTiming, part
 
 __all__ = ["SdramController", "SdramIO", "SdramPinSignature", "SdramTiming", "SdramCycles",
-           "IS42S16160G_7"]
+           "IS42S16160G_7", "IS42S16160B_7", "PARTS", "part"]

@@ -3,13 +3,15 @@
 The controller is parametrised by one frozen :class:`SdramTiming` (times in seconds, as a
 datasheet gives them, plus the array geometry); :meth:`SdramTiming.cycles` converts it to whole
 clock cycles for a given clock frequency at elaboration. :data:`IS42S16160G_7` is the ULX3S's
-32 MiB part (16 M x 16: 4 banks of 8192 rows of 512 columns).
+32 MiB part (16 M x 16: 4 banks of 8192 rows of 512 columns), :data:`IS42S16160B_7` the
+iCESugar-Pro's (same geometry, an older die with slower timing); :data:`PARTS` names them for
+:attr:`dure.config.SoCConfig.sdram_part`.
 """
 
 import math
 from dataclasses import dataclass
 
-__all__ = ["SdramTiming", "SdramCycles", "IS42S16160G_7"]
+__all__ = ["SdramTiming", "SdramCycles", "IS42S16160G_7", "IS42S16160B_7", "PARTS", "part"]
 
 
 @dataclass(frozen=True)
@@ -134,3 +136,25 @@ class SdramTiming:
 
 #: ISSI IS42S16160G-7 (the ULX3S's 32 MiB SDRAM), 4 banks x 8192 rows x 512 columns x 16 bits.
 IS42S16160G_7 = SdramTiming()
+
+
+#: ISSI IS42S16160B-7 (the iCESugar-Pro's 32 MiB SDRAM), the same geometry as the G die with
+#: slower timing: tRCD = tRP = 20 ns, tRAS 45 ns, tRC 67.5 ns, tRRD 14 ns, a 200 us power-up
+#: wait and 8 AUTO REFRESH in the initialisation (the -7 figures as two independent controllers
+#: written for this part, on the DE2-70 and DE0-Nano boards, give them); tWR 20 ns and tRFC 70 ns
+#: are the larger of those and LiteDRAM's ``IS42S16160`` module (14 / 67.5 ns there). Waiting
+#: longer than a part needs is always legal, so where the sources differ the longer time is kept.
+IS42S16160B_7 = SdramTiming(t_rcd=20e-9, t_rp=20e-9, t_ras=45e-9, t_rc=67.5e-9, t_rrd=14e-9,
+                            t_wr=20e-9, t_rfc=70e-9, t_mrd=2, t_init=200e-6, init_refreshes=8)
+
+#: The parts a board may carry, by the name :attr:`dure.config.SoCConfig.sdram_part` uses.
+PARTS = {"IS42S16160G-7": IS42S16160G_7, "IS42S16160B-7": IS42S16160B_7}
+
+
+def part(name):
+    """The :class:`SdramTiming` of part ``name`` (:data:`PARTS`); ``ValueError`` otherwise."""
+    try:
+        return PARTS[name]
+    except KeyError:
+        raise ValueError(f"unknown SDRAM part {name!r}; choose one of: "
+                         f"{', '.join(PARTS)}") from None

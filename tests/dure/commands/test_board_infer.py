@@ -5,10 +5,11 @@ not fit the board's memory, a link nobody answers, a board whose boot loader rep
 memories than the variant the model was compiled for), against a pseudo-terminal. The board
 runs (marked slow: loading the firmware through the simulated UART takes minutes on a busy
 machine; make fuzz runs them) compile small TFLite models for the simulated ULX3S (4x2 INT8 +
-FP16 NPU, main memory through the SDRAM controller and the harness's chip model) and
+FP16 NPU, main memory through the SDRAM controller and the harness's chip model),
 iCEBreaker (its board preset: the tiny core and the INT8 dot-product unit, no NPU;
-compiler/dot_target.py), load, run, read back and compare with LiteRT's reference kernels bit
-for bit, with framing errors injected on the line."""
+compiler/dot_target.py) and iCESugar-Pro (4x2 INT8-only NPU, the small core, SDRAM), load,
+run, read back and compare with LiteRT's reference kernels bit for bit, with framing errors
+injected on the line (one shared body, ``_infer_with_line_faults``)."""
 
 import itertools
 import os
@@ -145,55 +146,31 @@ def test_infer_on_the_simulated_icebreaker(tmp_path, capsys):
     assert got.dtype == want.dtype and np.array_equal(got, want)
 
 
-@pytest.mark.slow
-def test_infer_on_the_simulated_icebreaker_with_line_faults(tmp_path):
-    # The MLP on the iCEBreaker's preset with drops, bit flips and inserted bytes on the line
-    # while loading and reading back: every fault recovered, the answer LiteRT's bit for bit;
-    # then a line that drops everything: a LinkError, no answer.
-    model, _, x = _model(tmp_path, cm.tflite_int8_mlp, seed=2, batch=2, sizes=(16, 8, 10))
-    graph, data = load_model(str(model))
-    want = run_reference(data, x)[0]
-    faults = Faults(drop=0.0003, flip=0.0003, insert=0.0002, h2d_bytes=20_000, d2h_bytes=4000,
-                    seed=5)
-    with SimBoard(board="icebreaker", faults=faults) as board:
-        assert board.config.dot_unit and not board.config.npu_rows
-        program = compile_graph(graph, board.config)
-        assert {la.kind for la in program.layers} == {"dot_dense"}
-        link = BoardLink.open(board.port, timeout=15.0)
-        try:
-            outputs, run, jobs = run_on_board(program, [x], link, run_timeout=600)
-            assert outputs[0].dtype == want.dtype and np.array_equal(outputs[0], want)
-            assert sum(faults.injected.values()) >= 3
-            assert link.stats.resent >= 1
-            assert run.cycles > 0 and len(jobs) == 1
-            board.faults = Faults(drop=1.0, d2h_from=0)
-            link.timeout, link.retries = 2.0, 1
-            with pytest.raises(LinkError, match="no valid reply"):
-                run_on_board(program, [x], link, run_timeout=60)
-        finally:
-            link.close()
-
-
-@pytest.mark.slow
-def test_infer_on_the_simulated_ulx3s_with_line_faults(tmp_path):
-    # The CNN (convolution, depthwise, ADD, pools, FC, SOFTMAX) on the ULX3S variant, with
-    # drops, bit flips and inserted bytes on the line while loading and reading back: every
-    # fault is recovered (NAK or timeout, then a resend; each range CRC-checked) and the answer
-    # is LiteRT's bit for bit. Then a line that drops everything: a LinkError, no answer.
-    model, _, x = _model(tmp_path, cm.tflite_int8_cnn, seed=2, h=6, w=6, cin=2, c=4, units=5)
+def _infer_with_line_faults(tmp_path, board_name, builder, model_kw, *, seed, fault_seed,
+                            min_faults, check_program=None):
+    """The line-fault run shared by every simulated board: compile ``builder``'s model (with
+    ``model_kw``) for the board's preset, load and run it with drops, bit flips and inserted
+    bytes on the line (each fault recovered by a NAK or a timeout and a resend, each range
+    CRC-checked) and read it back: the answer is LiteRT's bit for bit, at least
+    ``min_faults`` faults were injected and at least one frame was resent. Then a line that
+    drops every reply: a LinkError, never an answer. ``check_program(board, program)`` adds
+    the board's own assertions on what was compiled."""
+    model, _, x = _model(tmp_path, builder, seed=seed, **model_kw)
     graph, data = load_model(str(model))
     want = run_reference(data, x)[0]
     # About one fault per 1,250 bytes: a third of the 518-byte WRITE frames are hit (each one
     # is resent after a NAK or a timeout; 9 attempts make a give-up practically impossible).
     faults = Faults(drop=0.0003, flip=0.0003, insert=0.0002, h2d_bytes=20_000, d2h_bytes=4000,
-                    seed=3)
-    with SimBoard(board="ulx3s", faults=faults) as board:
+                    seed=fault_seed)
+    with SimBoard(board=board_name, faults=faults) as board:
         program = compile_graph(graph, board.config)
+        if check_program is not None:
+            check_program(board, program)
         link = BoardLink.open(board.port, timeout=15.0)
         try:
             outputs, run, jobs = run_on_board(program, [x], link, run_timeout=600)
             assert outputs[0].dtype == want.dtype and np.array_equal(outputs[0], want)
-            assert sum(faults.injected.values()) >= 5
+            assert sum(faults.injected.values()) >= min_faults
             assert link.stats.resent >= 1
             assert run.cycles > 0 and len(jobs) == 1
             board.faults = Faults(drop=1.0, d2h_from=0)
@@ -202,4 +179,43 @@ def test_infer_on_the_simulated_ulx3s_with_line_faults(tmp_path):
                 run_on_board(program, [x], link, run_timeout=60)
         finally:
             link.close()
+    return run
 
+
+@pytest.mark.slow
+def test_infer_on_the_simulated_icebreaker_with_line_faults(tmp_path):
+    # The MLP on the iCEBreaker's preset (the tiny core, both layers on the dot-product unit).
+    def check(board, program):
+        assert board.config.dot_unit and not board.config.npu_rows
+        assert {la.kind for la in program.layers} == {"dot_dense"}
+
+    _infer_with_line_faults(tmp_path, "icebreaker", cm.tflite_int8_mlp,
+                            dict(batch=2, sizes=(16, 8, 10)), seed=2, fault_seed=5,
+                            min_faults=3, check_program=check)
+
+
+@pytest.mark.slow
+def test_infer_on_the_simulated_ulx3s_with_line_faults(tmp_path):
+    # The CNN (convolution, depthwise, ADD, pools, FC, SOFTMAX) on the ULX3S variant, main
+    # memory through the SDRAM controller and the harness's chip model.
+    _infer_with_line_faults(tmp_path, "ulx3s", cm.tflite_int8_cnn,
+                            dict(h=6, w=6, cin=2, c=4, units=5), seed=2, fault_seed=3,
+                            min_faults=5)
+
+
+@pytest.mark.slow
+def test_infer_on_the_simulated_icesugar_pro_with_line_faults(tmp_path):
+    # The cheapest model that proves the board: the MLP of the iCEBreaker test on the
+    # iCESugar-Pro's preset (the tiny core with its one-port RAM, the 4x1 INT8-only NPU, main
+    # memory through the SDRAM controller timed for the board's clock and the harness's chip
+    # model): both dense layers on the NPU.
+    def check(board, program):
+        assert (board.config.npu_rows, board.config.npu_cols, board.config.npu_fp16) == \
+            (4, 1, False)
+        assert board.config.main_kind == "sdram" and board.config.core == "tiny"
+        assert board.sdram_clk_freq == preset("icesugar-pro").clk_freq
+        assert [la.kind for la in program.layers] == ["gemm", "gemm"]
+
+    _infer_with_line_faults(tmp_path, "icesugar-pro", cm.tflite_int8_mlp,
+                            dict(batch=2, sizes=(16, 8, 10)), seed=2, fault_seed=5,
+                            min_faults=3, check_program=check)

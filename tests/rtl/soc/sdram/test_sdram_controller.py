@@ -6,8 +6,8 @@ import random
 
 import pytest
 from dure.rtl.npu.load_unit import load_row_bytes
-from dure.rtl.soc.sdram import IS42S16160G_7, SdramController, SdramTiming
-from dure.sim.verif.sdram_chip import IS42S16160G, SdramViolation
+from dure.rtl.soc.sdram import IS42S16160B_7, IS42S16160G_7, SdramController, SdramTiming, part
+from dure.sim.verif.sdram_chip import IS42S16160B, IS42S16160G, SdramViolation
 from dure.sim.verif.sdram_dma import dma_bench
 from dure.sim.verif.sdram_traffic import (
     Request,
@@ -147,6 +147,26 @@ def test_twenty_megahertz(clock_inverted):
     assert len(traffic.chip.refreshes) >= 10
 
 
+def test_icesugar_pro_part_at_the_board_clock():
+    """The iCESugar-Pro's IS42S16160B-7 at its preset's clock, the datasheet values on both
+    sides (200 us power-up wait, 8 refreshes in the initialisation, tRAS two cycles) and the
+    board's inverted chip clock; the ULX3S's part's timing breaks this chip's rules."""
+    config = preset("icesugar-pro")
+    assert part(config.sdram_part) is IS42S16160B_7
+    clk = config.clk_freq
+    requests = random_requests(random.Random(8), 60, 1 << 10, write_fraction=0.6)
+    requests[0].idle = IS42S16160B_7.cycles(clk).init + 50
+    traffic = _run(requests, timing=IS42S16160B_7, datasheet=IS42S16160B, clk=clk,
+                   clock_inverted=True, extra_cycles=600)
+    assert traffic.chip.commands["AUTO REFRESH"] >= 8 + 2
+    with pytest.raises(SdramViolation, match="power-up wait"):
+        _run(requests[:2], timing=IS42S16160G_7, datasheet=IS42S16160B, clk=clk,
+             clock_inverted=True)
+    with pytest.raises(SdramViolation, match="8 AUTO REFRESH"):
+        _run(requests[:2], timing=dataclasses.replace(IS42S16160G_7, t_init=200e-6),
+             datasheet=IS42S16160B, clk=clk, clock_inverted=True)
+
+
 def test_inverted_clock_mismatch_is_caught():
     """A controller that expects a common clock edge reads the wrong beats from a chip on the
     inverted clock."""
@@ -190,6 +210,14 @@ def test_short_power_up_wait_is_caught():
 def test_too_fast_clock_for_cas_latency_is_caught():
     with pytest.raises(SdramViolation, match="minimum at CAS latency 2"):
         _run([Request(0)], clk=143_000_000, timing=dataclasses.replace(FAST, t_refi=2e-6))
+
+
+def test_unknown_part():
+    with pytest.raises(ValueError, match="unknown SDRAM part 'MT48LC16M16'; choose one of: "
+                                         "IS42S16160G-7, IS42S16160B-7"):
+        part("MT48LC16M16")
+    with pytest.raises(ValueError, match="unknown SDRAM part"):
+        dataclasses.replace(preset("ulx3s"), sdram_part="IS42S16160")
 
 
 def test_bad_timing_parameters():
