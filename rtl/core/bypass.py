@@ -4,7 +4,20 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["Bypass"]
+__all__ = ["Bypass", "load_use_hazard"]
+
+
+def load_use_hazard(srcs, m_rd, m_late, m_load, load_values):
+    """Whether an instruction must wait for the late producer in M: ``srcs`` holds, per
+    source, ``(reg, use, late_ok)`` (``late_ok``: the user takes a load's answer, with
+    ``load_values``); ``m_rd`` / ``m_late`` / ``m_load`` describe the instruction in M as
+    :class:`Bypass`'s members of those names. The expression :class:`Bypass` raises
+    ``hazard`` with, so that X can also compute it for the next cycle's contents."""
+    terms = []
+    for reg, use, late_ok in srcs:
+        hit = use & (m_rd != 0) & (m_rd == reg) & m_late
+        terms.append(hit & ~(late_ok & m_load) if load_values else hit)
+    return terms[0] | terms[1]
 
 
 class Bypass(wiring.Component):
@@ -116,10 +129,10 @@ class Bypass(wiring.Component):
                 # The load's value is the last input of the mux (the data bus answer arrives
                 # late in the cycle); the selects come from registers.
                 m.d.comb += late_out.eq(Mux(m_hit & self.m_load, self.m_load_result, out))
-                hazards.append(use & m_hit & self.m_late & ~(late_ok & self.m_load))
             else:
                 m.d.comb += late_out.eq(out)
-                hazards.append(use & m_hit & self.m_late)
+            hazards.append((x_reg, use, late_ok))
         if hazards:
-            m.d.comb += self.hazard.eq(hazards[0] | hazards[1])
+            m.d.comb += self.hazard.eq(load_use_hazard(hazards, self.m_rd, self.m_late,
+                                                       self.m_load, self._load_values))
         return m
