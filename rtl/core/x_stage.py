@@ -90,6 +90,9 @@ class XStage(wiring.Component):
     w_rd : In(5)
         Register written by W this cycle (0: none).
     w_result : In(32)
+    n_w_rd : In(5)
+        Register W writes next cycle (M's hand-over to W; 0: none): the bypass's
+        registered forwarding selects.
     irq_pending : In(1)
         An enabled interrupt is pending (from the CSR file).
     prot : In(protection_layout(pmp_entries, triggers))
@@ -151,6 +154,7 @@ class XStage(wiring.Component):
             "m_lb_target": In(32),
             "w_rd": In(5),
             "w_result": In(32),
+            "n_w_rd": In(5),
             "irq_pending": In(1),
             "dbus": Out(BusSignature()),
             "lsu_funct3": Out(3),
@@ -185,7 +189,8 @@ class XStage(wiring.Component):
         m.submodules.stage = x = Stage(DXLayout)
         late_branch, late_store = opts.load_branch_forwarding, opts.load_store_forwarding
         m.submodules.bypass = bypass = Bypass(forwarding=opts.forwarding,
-                                              load_values=late_branch or late_store)
+                                              load_values=late_branch or late_store,
+                                              registered=opts.forwarding)
         m.submodules.operands = operands = OperandSelect()
         m.submodules.alu = alu = ALU()
         if opts.shift_in_multiplier:
@@ -286,6 +291,8 @@ class XStage(wiring.Component):
             n_m_rd = Mux(self.m_busy, self.m_rd, Mux(takes, xmp.rd, 0))
             n_m_late = Mux(self.m_busy, self.m_late, xmp.src != ResultSrc.X)
             n_m_load = Mux(self.m_busy, self.m_load, xmp.src == ResultSrc.LOAD)
+            m.d.comb += [bypass.n_x_rs1.eq(nxt.rs1), bypass.n_x_rs2.eq(nxt.rs2),
+                         bypass.n_m_rd.eq(n_m_rd), bypass.n_w_rd.eq(self.n_w_rd)]
             m.d.sync += hazard.eq(load_use_hazard(sources(nxt, n_refetch), n_m_rd, n_m_late,
                                                   n_m_load, late_branch or late_store))
         m.d.comb += [
