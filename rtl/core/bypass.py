@@ -4,7 +4,20 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["Bypass"]
+__all__ = ["Bypass", "load_use_hazard"]
+
+
+def load_use_hazard(srcs, m_rd, m_late, m_load, load_values):
+    """Whether an instruction must wait for the late producer in M: ``srcs`` holds, per
+    source, ``(reg, use, late_ok)`` (``late_ok``: the user takes a load's answer, with
+    ``load_values``); ``m_rd`` / ``m_late`` / ``m_load`` describe the instruction in M as
+    :class:`Bypass`'s members of those names. The expression :class:`Bypass` raises
+    ``hazard`` with, so that X can also compute it for the next cycle's contents."""
+    terms = []
+    for reg, use, late_ok in srcs:
+        hit = use & (m_rd != 0) & (m_rd == reg) & m_late
+        terms.append(hit & ~(late_ok & m_load) if load_values else hit)
+    return terms[0] | terms[1]
 
 
 class Bypass(wiring.Component):
@@ -33,6 +46,12 @@ class Bypass(wiring.Component):
     load_values : bool
         Forward a load's answer from M into ``late_rs1`` / ``late_rs2`` (needs
         ``forwarding``). Without it they equal ``rs1`` / ``rs2``.
+    registered : bool
+        The forwarding selects (which source register M's or W's destination is) are
+        registers, compared the cycle before from ``n_x_rs1`` / ``n_x_rs2`` / ``n_m_rd`` /
+        ``n_w_rd``: the operands' muxes then hang off flip-flops, not off a 5-bit compare.
+        The values are the same when those members give the next cycle's ``x_rs*`` /
+        ``m_rd`` / ``w_rd``.
 
     Members
     -------
@@ -58,6 +77,8 @@ class Bypass(wiring.Component):
         The late producer in M is a load.
     m_load_result : In(32)
         Its value (formatted from the data bus answer in M).
+    n_x_rs1, n_x_rs2, n_m_rd, n_w_rd : In(5)
+        With ``registered``: ``x_rs1``, ``x_rs2``, ``m_rd``, ``w_rd`` of the next cycle.
     rs1, rs2 : Out(32)
         Current operand values.
     late_rs1, late_rs2 : Out(32)
@@ -81,30 +102,40 @@ class Bypass(wiring.Component):
     x_late_ok2: In(1)
     m_load: In(1)
     m_load_result: In(32)
+    n_x_rs1: In(5)
+    n_x_rs2: In(5)
+    n_m_rd: In(5)
+    n_w_rd: In(5)
     rs1: Out(32)
     rs2: Out(32)
     late_rs1: Out(32)
     late_rs2: Out(32)
     hazard: Out(1)
 
-    def __init__(self, *, forwarding=True, load_values=False):
+    def __init__(self, *, forwarding=True, load_values=False, registered=False):
         if load_values and not forwarding:
             raise ValueError("load_values needs forwarding")
         self._forwarding = bool(forwarding)
         self._load_values = bool(load_values)
+        self._registered = bool(registered)
         super().__init__()
 
     def elaborate(self, platform):
         m = Module()
         hazards = []
-        ports = ((self.d_rs1, self.x_rs1, self.x_use_rs1, self.x_late_ok1, self.rs1,
-                  self.late_rs1),
-                 (self.d_rs2, self.x_rs2, self.x_use_rs2, self.x_late_ok2, self.rs2,
-                  self.late_rs2))
-        for d_val, x_reg, use, late_ok, out, late_out in ports:
+        ports = ((self.d_rs1, self.x_rs1, self.n_x_rs1, self.x_use_rs1, self.x_late_ok1,
+                  self.rs1, self.late_rs1),
+                 (self.d_rs2, self.x_rs2, self.n_x_rs2, self.x_use_rs2, self.x_late_ok2,
+                  self.rs2, self.late_rs2))
+        for d_val, x_reg, n_reg, use, late_ok, out, late_out in ports:
             held = Signal(32)
-            m_hit = (self.m_rd != 0) & (self.m_rd == x_reg)
-            w_hit = (self.w_rd != 0) & (self.w_rd == x_reg)
+            if self._registered:
+                m_hit, w_hit = Signal(), Signal()
+                m.d.sync += [m_hit.eq((self.n_m_rd != 0) & (self.n_m_rd == n_reg)),
+                             w_hit.eq((self.n_w_rd != 0) & (self.n_w_rd == n_reg))]
+            else:
+                m_hit = (self.m_rd != 0) & (self.m_rd == x_reg)
+                w_hit = (self.w_rd != 0) & (self.w_rd == x_reg)
             if not self._forwarding:
                 m.d.comb += [out.eq(held), late_out.eq(held)]
                 with m.If(self.load):
@@ -116,10 +147,10 @@ class Bypass(wiring.Component):
                 # The load's value is the last input of the mux (the data bus answer arrives
                 # late in the cycle); the selects come from registers.
                 m.d.comb += late_out.eq(Mux(m_hit & self.m_load, self.m_load_result, out))
-                hazards.append(use & m_hit & self.m_late & ~(late_ok & self.m_load))
             else:
                 m.d.comb += late_out.eq(out)
-                hazards.append(use & m_hit & self.m_late)
+            hazards.append((x_reg, use, late_ok))
         if hazards:
-            m.d.comb += self.hazard.eq(hazards[0] | hazards[1])
+            m.d.comb += self.hazard.eq(load_use_hazard(hazards, self.m_rd, self.m_late,
+                                                       self.m_load, self._load_values))
         return m

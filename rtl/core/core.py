@@ -215,6 +215,7 @@ class Core(wiring.Component):
             x.m_load_result.eq(lsu.m_result),
             x.w_rd.eq(w.w_rd),
             x.w_result.eq(w.w_result),
+            x.n_w_rd.eq(Mux(mst.mw.valid, mst.mw.payload.rd, 0)),
             x.irq_pending.eq(mst.irq_pending),
             mst.w_result.eq(w.w_result),
             x.m_lb_done.eq(mst.lb_done),

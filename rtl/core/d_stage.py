@@ -190,7 +190,10 @@ class DStage(wiring.Component):
             m.d.comb += [
                 # Not gated by the instruction's exception (PMP, trigger, legality: long
                 # paths): an excepting instruction may still redirect fetch from D; it traps
-                # in M, which redirects again. X sees it unpredicted.
+                # in M, which redirects again. Neither are the prediction and ``refetch`` D
+                # hands X: X acts on them only for an instruction without an exception
+                # (``runs`` / ``ok`` in ``x_stage.py``), so the exception's decode, PMP and
+                # trigger paths end at X's register.
                 predictor.d_valid.eq(d.valid),
                 predictor.d_reload.eq(~d_hold),
                 predictor.flush.eq(self.m_redirect | self.x_redirect),
@@ -205,10 +208,10 @@ class DStage(wiring.Component):
                 predictor.x_pc.eq(self.x_bht_pc),
                 predictor.x_ctr.eq(self.x_bht_ctr),
                 predictor.x_agree.eq(self.x_bht_agree),
-                dx.predicted_taken.eq(predictor.taken & ~dx.exc.valid),
+                dx.predicted_taken.eq(predictor.taken),
                 dx.predicted_rs1.eq(predictor.check),
                 dx.bht_ctr.eq(predictor.ctr),
-                dx.refetch.eq(predictor.refetch & ~dx.exc.valid),
+                dx.refetch.eq(predictor.refetch),
                 predictor.f_taken.eq(fd.btb_taken),
                 predictor.f_known.eq(fd.btb_known),
                 predictor.f_target.eq(fd.btb_target),

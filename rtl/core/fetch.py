@@ -294,29 +294,42 @@ class Fetch(wiring.Component):
             with m.Elif(fresh):
                 m.d.sync += resp_pc.eq(resp_pc + 4)
 
-        # Buffer with bypass.
+        # Buffer with bypass: a ring. Every fresh answer is written at ``wr_at`` (also one
+        # D takes at once, past the buffer), so the entries' write enables depend on the bus
+        # answer only, never on D's ``ready`` (D's hold, from X's: a long path into the
+        # enables of every entry when the buffer shifted); ``ready`` moves ``rd_at`` and
+        # ``level``.
+        rd_at = Signal(range(max(depth, 2)))
+        wr_at = Signal(range(max(depth, 2)))
+        head = Signal(FetchLayout)
+        with m.Switch(rd_at):
+            for i in range(depth):
+                with m.Case(i):
+                    m.d.comb += head.eq(entries[i])
         m.d.comb += [
             self.out.valid.eq((level != 0) | fresh),
-            self.out.payload.eq(Mux(level != 0, entries[0], incoming)),
+            self.out.payload.eq(Mux(level != 0, head, incoming)),
         ]
         pop = Signal()
         m.d.comb += pop.eq(self.out.valid & self.out.ready)
-        pop_buffered = pop & (level != 0)
-        push = fresh & ~(pop & (level == 0))
-        after_pop = Signal(range(depth + 1))
-        m.d.comb += after_pop.eq(level - pop_buffered)
+
+        def following(ptr):
+            return Mux(ptr == depth - 1, 0, ptr + 1)
+
+        with m.If(fresh):
+            with m.Switch(wr_at):
+                for i in range(depth):
+                    with m.Case(i):
+                        m.d.sync += entries[i].eq(incoming)
         with m.If(self.redirect):
-            m.d.sync += level.eq(0)
+            m.d.sync += [level.eq(0), rd_at.eq(0), wr_at.eq(0)]
         with m.Else():
-            with m.If(pop_buffered):
-                for i in range(depth - 1):
-                    m.d.sync += entries[i].eq(entries[i + 1])
-            with m.If(push):
-                with m.Switch(after_pop):
-                    for i in range(depth):
-                        with m.Case(i):
-                            m.d.sync += entries[i].eq(incoming)
-            m.d.sync += level.eq(after_pop + push)
+            # (the requests in flight never exceed the free entries: no overflow)
+            m.d.sync += level.eq(level + fresh - pop)
+            with m.If(fresh):
+                m.d.sync += wr_at.eq(following(wr_at))
+            with m.If(pop):
+                m.d.sync += rd_at.eq(following(rd_at))
         return m
 
     def _direction(self, m, pc, bits, looked):

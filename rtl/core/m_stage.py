@@ -283,7 +283,10 @@ class MStage(wiring.Component):
                               Mux(xm.mret, csr.mepc,
                                   Mux(taken, xm.target, xm.pc + 4)))),
             mw.rd.eq(Mux(trap.commit, xm.rd, 0)),
-            mw.result.eq(Mux(trap.commit & (xm.rd != 0), result, 0)),
+            # (not gated: ``rd`` is 0 unless the instruction commits, and every user of
+            # the result checks ``rd``; the retirement port zeroes it in W. The gate was
+            # one more LUT after the product's carry chains)
+            mw.result.eq(result),
             mw.mem_addr.eq(Mux(retired_mem, xm.mem_addr, 0)),
             mw.mem_rmask.eq(Mux(retired_mem & ~xm.store, mem_mask, 0)),
             mw.mem_wmask.eq(Mux(retired_mem & xm.store, mem_mask, 0)),

@@ -22,6 +22,7 @@ class WStage(wiring.Component):
         Register written this cycle (0: none). The register file (in D) takes the write;
         D and X forward it.
     w_result : Out(32)
+        Its value (only meaningful with ``w_rd`` != 0; not zeroed otherwise).
     rvfi : Out(RVFISignature())
         Retirement trace: retired and trapped instructions, in order; ``intr`` marks the first
         instruction of a trap handler.
@@ -61,7 +62,7 @@ class WStage(wiring.Component):
             rvfi.pc_rdata.eq(wp.pc),
             rvfi.pc_wdata.eq(wp.next_pc),
             rvfi.rd_addr.eq(wp.rd),
-            rvfi.rd_wdata.eq(wp.result),
+            rvfi.rd_wdata.eq(Mux(wp.rd != 0, wp.result, 0)),
             rvfi.mem_addr.eq(wp.mem_addr),
             rvfi.mem_rmask.eq(wp.mem_rmask),
             rvfi.mem_wmask.eq(wp.mem_wmask),

@@ -1,5 +1,7 @@
 """X stage: operands, ALU, shifts, branches, division, the data request, interrupt sampling."""
 
+from types import SimpleNamespace
+
 from amaranth.hdl import C, Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -7,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 from ..bus.signature import BusSignature
 from .alu import ALU
 from .branch import BranchUnit
-from .bypass import Bypass
+from .bypass import Bypass, load_use_hazard
 from .decoder import Unit
 from .divider import Divider
 from .divider_serial import SerialDivider
@@ -88,6 +90,9 @@ class XStage(wiring.Component):
     w_rd : In(5)
         Register written by W this cycle (0: none).
     w_result : In(32)
+    n_w_rd : In(5)
+        Register W writes next cycle (M's hand-over to W; 0: none): the bypass's
+        registered forwarding selects.
     irq_pending : In(1)
         An enabled interrupt is pending (from the CSR file).
     prot : In(protection_layout(pmp_entries, triggers))
@@ -149,6 +154,7 @@ class XStage(wiring.Component):
             "m_lb_target": In(32),
             "w_rd": In(5),
             "w_result": In(32),
+            "n_w_rd": In(5),
             "irq_pending": In(1),
             "dbus": Out(BusSignature()),
             "lsu_funct3": Out(3),
@@ -183,7 +189,8 @@ class XStage(wiring.Component):
         m.submodules.stage = x = Stage(DXLayout)
         late_branch, late_store = opts.load_branch_forwarding, opts.load_store_forwarding
         m.submodules.bypass = bypass = Bypass(forwarding=opts.forwarding,
-                                              load_values=late_branch or late_store)
+                                              load_values=late_branch or late_store,
+                                              registered=opts.forwarding)
         m.submodules.operands = operands = OperandSelect()
         m.submodules.alu = alu = ALU()
         if opts.shift_in_multiplier:
@@ -230,8 +237,19 @@ class XStage(wiring.Component):
         lb_able = Signal()
         lb_late = Signal(2)
         late = Signal()
+
+        def branch_able(dec, refetch):
+            return dec.branch & ~dec.imm[1] & ~refetch if late_ok else C(0)
+
+        def sources(dec, refetch):
+            """(reg, use, late_ok) of each source for the bypass's hazard."""
+            able = branch_able(dec, refetch)
+            ok1 = dec.branch if late_branch else C(0)
+            ok2 = ok1 | ((dec.unit == Unit.STORE) if late_store else C(0))
+            return [(dec.rs1, dec.use_rs1 & ~able, ok1), (dec.rs2, dec.use_rs2 & ~able, ok2)]
+
         if late_ok:
-            m.d.comb += lb_able.eq(xd.branch & ~xd.imm[1] & ~xp.refetch)
+            m.d.comb += lb_able.eq(branch_able(xd, xp.refetch))
             for i, (reg, use) in enumerate(((xd.rs1, xd.use_rs1), (xd.rs2, xd.use_rs2))):
                 m.d.comb += lb_late[i].eq(lb_able & use & (self.m_rd != 0) &
                                           (self.m_rd == reg) & self.m_late)
@@ -257,7 +275,26 @@ class XStage(wiring.Component):
             bypass.m_load_result.eq(self.m_load_result),
         ]
         rs1, rs2 = bypass.rs1, bypass.rs2
-        hazard = bypass.hazard
+        # The hazard is registered (it ends ``x_hold``, which fans out into D's and fetch's
+        # enables): computed the cycle before, the way the bypass computes it, from what X
+        # and M will hold (X keeps its instruction or takes D's; M keeps its own or takes
+        # X's); equal to ``bypass.hazard`` in every cycle X holds an instruction.
+        hazard = Signal()
+        if opts.forwarding:
+            nd = self.dx.payload.dec
+            nxt = SimpleNamespace(**{name: Mux(self.x_hold, getattr(xd, name), getattr(nd, name))
+                                     for name in ("rs1", "rs2", "use_rs1", "use_rs2", "branch",
+                                                  "unit", "imm")})
+            n_refetch = Mux(self.x_hold, xp.refetch, self.dx.payload.refetch)
+            takes = self.xm.valid & ~self.m_lb_mispredict
+            xmp = self.xm.payload
+            n_m_rd = Mux(self.m_busy, self.m_rd, Mux(takes, xmp.rd, 0))
+            n_m_late = Mux(self.m_busy, self.m_late, xmp.src != ResultSrc.X)
+            n_m_load = Mux(self.m_busy, self.m_load, xmp.src == ResultSrc.LOAD)
+            m.d.comb += [bypass.n_x_rs1.eq(nxt.rs1), bypass.n_x_rs2.eq(nxt.rs2),
+                         bypass.n_m_rd.eq(n_m_rd), bypass.n_w_rd.eq(self.n_w_rd)]
+            m.d.sync += hazard.eq(load_use_hazard(sources(nxt, n_refetch), n_m_rd, n_m_late,
+                                                  n_m_load, late_branch or late_store))
         m.d.comb += [
             operands.a_sel.eq(xd.a_sel),
             operands.b_sel.eq(xd.b_sel),
@@ -366,17 +403,18 @@ class XStage(wiring.Component):
             m.d.comb += armed.eq(Cat(*arms).any())
         unchecked = Signal()
         pmp_free = (prot.dpriv_m & ~locked) if self._pmp_entries else C(1)
+        # Registered (the PMP configuration's L bits and the trigger's mode bits were a path
+        # into ``x_hold``): the CSR state it comes from changes only by instructions that
+        # redirect from M (trap, MRET, a write to a PMP / trigger CSR or to mstatus.MPRV /
+        # MPP), so no load / store reaches X in the cycle after a change and the one-cycle
+        # lag is never seen. With ``late_branch`` it also holds the access behind a branch M
+        # resolves (no request while M holds it) without one more term in ``x_hold``.
         if late_ok and not opts.late_branch_requests:
-            # Registered, which also holds the access behind a branch M resolves (no request
-            # while M holds it) without one more term in ``x_hold``: the CSR state it comes
-            # from changes only by instructions that redirect from M (trap, MRET, a write to
-            # a PMP / trigger CSR or to mstatus.MPRV / MPP), so no load / store reaches X in
-            # the cycle after a change and the one-cycle lag is never seen.
             lb_leaves = Signal()
             m.d.comb += lb_leaves.eq(self.xm.valid & self.xm.payload.late_branch)
             m.d.sync += unchecked.eq(pmp_free & ~armed & ~lb_leaves)
         else:
-            m.d.comb += unchecked.eq(pmp_free & ~armed)
+            m.d.sync += unchecked.eq(pmp_free & ~armed)
         chk_addr_valid = Signal()   # X's access's addresses were registered
         chk_valid = Signal()    # the checks of those addresses were registered
         chk_watch = Signal()

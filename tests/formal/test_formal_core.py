@@ -97,12 +97,13 @@ class NoWForwardBypass(Bypass):
         from amaranth.hdl import Module
         m = Module()
         m.submodules.inner = inner = Bypass(forwarding=self._forwarding,
-                                            load_values=self._load_values)
+                                            load_values=self._load_values,
+                                            registered=self._registered)
         for name in ("load", "d_rs1", "d_rs2", "x_rs1", "x_rs2", "x_use_rs1", "x_use_rs2",
                      "m_rd", "m_late", "m_result", "w_result", "x_late_ok1", "x_late_ok2",
-                     "m_load", "m_load_result"):
+                     "m_load", "m_load_result", "n_x_rs1", "n_x_rs2", "n_m_rd"):
             m.d.comb += getattr(inner, name).eq(getattr(self, name))
-        m.d.comb += inner.w_rd.eq(0)
+        m.d.comb += [inner.w_rd.eq(0), inner.n_w_rd.eq(0)]
         for name in ("rs1", "rs2", "late_rs1", "late_rs2", "hazard"):
             m.d.comb += getattr(self, name).eq(getattr(inner, name))
         return m
