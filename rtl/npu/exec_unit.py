@@ -288,12 +288,9 @@ class ExecUnit(wiring.Component):
                 c_base.eq(Mux(first, nxt_first[1], nxt_cont[1])),
                 c_col.eq(Mux(first, nxt_first[2], nxt_cont[2])),
             ]
-        # c_cmd is not read while `new` (its next row is p_cmd's), so it follows p_cmd then
-        # and holds it from the hand-over on: the register `new` enables it, not the issue.
-        with m.If(new):
-            m.d.sync += c_cmd.eq(p_cmd)
         with m.If(take_pending):
-            m.d.sync += [o_kn.eq(Mux(p_cmd.gather, p_cmd.k,
+            m.d.sync += [c_cmd.eq(p_cmd),
+                         o_kn.eq(Mux(p_cmd.gather, p_cmd.k,
                                      Mux(p_cmd.diagonal, Mux(p_cmd.k < p_cmd.n, p_cmd.k, p_cmd.n),
                                          p_cmd.k * p_cmd.n)))]
 
@@ -355,17 +352,12 @@ class ExecUnit(wiring.Component):
         for i in range(q):
             m.d.comb += [set_valid[i].eq(take_pending & (t_tail == i)),
                          clear_valid[i].eq(last & (t_head == i))]
-            # The free entry at the tail follows p_cmd every cycle (invalid entries are not
-            # read), so at the hand-over edge it takes p_cmd's values, then t_valid holds
-            # them: the registers `t_tail` / `t_valid` enable it, not the issue.
-            load = Signal(name=f"raw{i}_load")
-            m.d.comb += load.eq((t_tail == i) & ~t_valid[i])
-            with m.If(load):
+            with m.If(set_valid[i]):
                 m.d.sync += [t_start[i].eq(p_cmd.acc_addr),
                              t_end[i].eq(p_cmd.acc_addr + p_cmd.m),
                              t_base[i].eq(seq_s - p_cmd.acc_addr)]
             # t_off = t_base - W after this edge (W moves on with `written`).
-            m.d.sync += t_off[i].eq(Mux(load,
+            m.d.sync += t_off[i].eq(Mux(set_valid[i],
                                         Mux(written, seq_s - p_cmd.acc_addr - seq_w - 1,
                                             seq_s - p_cmd.acc_addr - seq_w),
                                         Mux(written, t_off[i] - 1, t_off[i])))
