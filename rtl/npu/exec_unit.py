@@ -182,10 +182,18 @@ class ExecUnit(wiring.Component):
         t_head = Signal(range(q))
         t_tail = Signal(range(q))
 
-        # Stage 2: activation rows with their init rows.
+        # Stage 2: activation rows with their init rows. Timing: every test the issue decision
+        # needs is formed from registers without an adder in front (`c_new` instead of
+        # `c_left == 0`, the next init row `c_init` kept as a register, the scoreboard's
+        # offsets from W kept per entry), the RAW test runs for both candidates (the current
+        # command's next row, the waiting command's row 0) and `new` picks one at the end, and
+        # every register the issue loads has both of its next values computed before the
+        # late select. Cycle for cycle the same as comparing the counters directly.
         c_cmd = Signal(layout)
         c_row = Signal(16)
         c_left = Signal(16)               # rows of c_cmd not yet read
+        c_new = Signal(init=1)            # c_left == 0: the next row (if any) is p_cmd's row 0
+        c_init = Signal(17)               # ACC init row of c_cmd's next row
         c_addr = Signal(16)               # SPAD row of c_cmd's next A row
         c_base = Signal(16)               # SPAD row of the start of its walk's grid row
         c_col = Signal(16)                # column of the next A row in the walk's grid row
@@ -199,30 +207,39 @@ class ExecUnit(wiring.Component):
 
         m.submodules.info = info = SyncFIFO(width=16 + 8, depth=self._queue)
         o_advance = ~o_valid | self.ops.ready
-        new = c_left == 0                 # the next row (if any) is row 0 of p_cmd
+        new = c_new
         src = Signal(layout)
         row_idx = Signal(16)
-        a_addr = Signal(16)
-        a_base = Signal(16)
-        a_col = Signal(16)
-        walk = src.a_cols != 0
-        wrap = Signal()
         m.d.comb += [
             src.eq(Mux(new, p_cmd, c_cmd)),
             row_idx.eq(Mux(new, 0, c_row)),
         ]
         # The init row this issue would read, and whether an earlier row writing it is in
-        # flight.
+        # flight: its number n = t_base + x lies in [W, S), i.e. (n - W) < S - W, with
+        # n - W = (t_base - W) + x from the per-entry register `t_off`.
+        in_flight = Signal(sbits)         # S - W
+        t_off = [Signal(sbits, name=f"raw{i}_off") for i in range(q)]    # t_base - W
+        init_new = Signal(17)
         init_at = Signal(17)
-        raw_wait = Signal()
-        in_flight = (seq_s - seq_w)[:sbits]
-        pend = []
-        for i in range(q):
-            hit = t_valid[i] & (init_at >= t_start[i]) & (init_at < t_end[i])
-            pend.append(hit & ((t_base[i] + init_at - seq_w)[:sbits] < in_flight))
         m.d.comb += [
-            init_at.eq(Mux(src.init_row, src.init_addr, src.acc_addr + row_idx)),
-            raw_wait.eq((src.accumulate | src.init_row) & Cat(*pend).any()),
+            init_new.eq(Mux(p_cmd.init_row, p_cmd.init_addr, p_cmd.acc_addr)),
+            init_at.eq(Mux(new, init_new, c_init)),
+        ]
+
+        def raw_hit(x):
+            pend = []
+            for i in range(q):
+                hit = t_valid[i] & (x >= t_start[i]) & (x < t_end[i])
+                pend.append(hit & ((t_off[i] + x)[:sbits] < in_flight))
+            return Cat(*pend).any()
+
+        raw_new = Signal()
+        raw_cur = Signal()
+        raw_wait = Signal()
+        m.d.comb += [
+            raw_new.eq((p_cmd.accumulate | p_cmd.init_row) & raw_hit(init_new)),
+            raw_cur.eq((c_cmd.accumulate | c_cmd.init_row) & raw_hit(c_init)),
+            raw_wait.eq(Mux(new, raw_new, raw_cur)),
         ]
         wait = raw_wait
         # The A row's address: with load following by `new` (the same where it matters: an
@@ -233,18 +250,27 @@ class ExecUnit(wiring.Component):
         cont = o_advance & ~new & ~wait
         m.d.comb += take_pending.eq(o_advance & new & p_valid & info.w_rdy & ~wait)
         issue = cont | take_pending
+
+        # The walk's next address, for row 0 of p_cmd and for the next row of c_cmd (an issue
+        # that is not `first` is c_cmd's), selected by `first` after the adds and compares.
+        def walk_next(cmd, addr, base, col):
+            walk = cmd.a_cols != 0
+            wrap = walk & (col == cmd.a_cols - 1)
+            row_start = base + cmd.a_row_step
+            return (Mux(wrap, row_start, addr + Mux(walk, cmd.a_col_step, 1)),
+                    Mux(wrap, row_start, base), Mux(wrap, 0, col + 1))
+
+        nxt_first = walk_next(p_cmd, p_cmd.a_addr, p_cmd.a_addr, 0)
+        nxt_cont = walk_next(c_cmd, c_addr, c_base, c_col)
         m.d.comb += [
-            a_addr.eq(Mux(first, p_cmd.a_addr, c_addr)),
-            a_base.eq(Mux(first, p_cmd.a_addr, c_base)),
-            a_col.eq(Mux(first, 0, c_col)),
-            wrap.eq(walk & (a_col == src.a_cols - 1)),
-            self.spad_a.addr.eq(a_addr),
+            self.spad_a.addr.eq(Mux(first, p_cmd.a_addr, c_addr)),
             self.spad_a.en.eq(issue),
             self.acc_r.addr.eq(init_at),
             self.acc_r.en.eq(issue),
             info.w_en.eq(take_pending),
             info.w_data.eq(Cat(p_cmd.acc_addr, p_cmd.n)),
         ]
+        next_row = (row_idx + 1)[:16]
         with m.If(o_advance):
             m.d.sync += o_valid.eq(issue)
         with m.If(issue):
@@ -254,12 +280,13 @@ class ExecUnit(wiring.Component):
                 o_accum.eq(src.accumulate | src.init_row),
                 o_prec.eq(src.precision),
                 o_gather.eq(src.gather),
-                c_row.eq(row_idx + 1),
-                c_left.eq(Mux(take_pending, p_cmd.m, c_left) - 1),
-                c_addr.eq(Mux(wrap, a_base + src.a_row_step,
-                              a_addr + Mux(walk, src.a_col_step, 1))),
-                c_base.eq(Mux(wrap, a_base + src.a_row_step, a_base)),
-                c_col.eq(Mux(wrap, 0, a_col + 1)),
+                c_row.eq(next_row),
+                c_left.eq(Mux(take_pending, p_cmd.m - 1, c_left - 1)),
+                c_new.eq(Mux(take_pending, p_cmd.m == 1, c_left == 1)),
+                c_init.eq(Mux(src.init_row, src.init_addr, src.acc_addr + next_row)),
+                c_addr.eq(Mux(first, nxt_first[0], nxt_cont[0])),
+                c_base.eq(Mux(first, nxt_first[1], nxt_cont[1])),
+                c_col.eq(Mux(first, nxt_first[2], nxt_cont[2])),
             ]
         with m.If(take_pending):
             m.d.sync += [c_cmd.eq(p_cmd),
@@ -329,6 +356,15 @@ class ExecUnit(wiring.Component):
                 m.d.sync += [t_start[i].eq(p_cmd.acc_addr),
                              t_end[i].eq(p_cmd.acc_addr + p_cmd.m),
                              t_base[i].eq(seq_s - p_cmd.acc_addr)]
+            # t_off = t_base - W after this edge (W moves on with `written`).
+            m.d.sync += t_off[i].eq(Mux(set_valid[i],
+                                        Mux(written, seq_s - p_cmd.acc_addr - seq_w - 1,
+                                            seq_s - p_cmd.acc_addr - seq_w),
+                                        Mux(written, t_off[i] - 1, t_off[i])))
+        # in_flight = S - W after this edge; both of the issue's cases computed before it picks.
+        flight_up = Mux(written, in_flight, in_flight + 1)
+        flight_same = Mux(written, in_flight - 1, in_flight)
+        m.d.sync += in_flight.eq(Mux(issue, flight_up, flight_same))
         m.d.sync += t_valid.eq((t_valid & ~clear_valid) | set_valid)
         with m.If(take_pending):
             m.d.sync += t_tail.eq(Mux(t_tail == q - 1, 0, t_tail + 1))
