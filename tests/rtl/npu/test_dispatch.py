@@ -500,26 +500,33 @@ def test_eltwise_follows_an_issued_load(follows):
     assert matched[2].accepted > matched[1].accepted
 
 
-@pytest.mark.parametrize("orders", [False, True], ids=["held", "follows"])
-def test_store_follows_an_issued_compute(orders):
-    """With ``store_orders_acc`` (the store unit waits per ACC row) a STORE of an in-flight
-    COMPUTE's result rows is issued while that COMPUTE runs; a STORE whose scale row the
-    COMPUTE writes still waits for its ``done``; without the option both wait."""
+def store_follow_schedule(config, orders):
+    """The schedule of COMPUTE, its STORE, a second COMPUTE and a STORE whose scale row that
+    COMPUTE writes, on an ``NpuControl(config, store_orders_acc=orders)`` with every unit
+    held 40 cycles: the four commands' matched runs (``check_schedule``)."""
     scaled = encode(Opcode.STORE, out=OutType.INT8, dram_addr=BASE + 0x800, dram_stride=16,
                     rows=4, cols=4, acc_addr=16, scale=1, scale_addr=8)
     commands = [compute(0, 4, 0), store(0), compute(8, 12, 8), scaled]
-    dut = NpuControl(CFG, store_orders_acc=orders)
+    dut = NpuControl(config, store_orders_acc=orders)
     datapath = StandInDatapath(dut.datapath, latency=lambda unit, f: 40, seed=0)
     datapath.hold = {"load", "exec", "store", "eltwise"}
 
     async def bench(ctx):
         await set_dma_window(ctx, dut.bus, BASE, 0x1000)
-        await submit_all(ctx, dut.bus, commands, datapath, CFG.npu_queue_depth)
+        await submit_all(ctx, dut.bus, commands, datapath, config.npu_queue_depth)
         await wait_idle(ctx, dut.bus)
 
     simulate(dut, [bench], [datapath.run])
-    codes = [validate(w, CFG, BASE, 0x1000) for w in commands]
-    matched = check_schedule([decode(w) for w in commands], codes, datapath.runs,
-                             store_orders_acc=orders)
+    codes = [validate(w, config, BASE, 0x1000) for w in commands]
+    return check_schedule([decode(w) for w in commands], codes, datapath.runs,
+                          store_orders_acc=orders)
+
+
+@pytest.mark.parametrize("orders", [False, True], ids=["held", "follows"])
+def test_store_follows_an_issued_compute(orders):
+    """With ``store_orders_acc`` (the store unit waits per ACC row) a STORE of an in-flight
+    COMPUTE's result rows is issued while that COMPUTE runs; a STORE whose scale row the
+    COMPUTE writes still waits for its ``done``; without the option both wait."""
+    matched = store_follow_schedule(CFG, orders)
     assert (matched[1].accepted < matched[0].done) == orders
     assert matched[3].accepted > matched[2].done

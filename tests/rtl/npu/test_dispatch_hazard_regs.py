@@ -10,18 +10,10 @@ import dataclasses
 import random
 
 import pytest
-from dure.rtl.npu.commands import LoadTarget, Opcode, OutType, Status
-from dure.rtl.npu.control import NpuControl
-from dure.rtl.npu.descriptor import decode, encode
+from dure.rtl.npu.commands import LoadTarget, Opcode, Status
 from dure.sim.npu_validate import validate
-from dure.sim.verif.bus import simulate
 from dure.sim.verif.npu_control import (
-    StandInDatapath,
-    check_schedule,
     error_candidates,
-    set_dma_window,
-    submit_all,
-    wait_idle,
 )
 
 from . import test_dispatch as td
@@ -128,22 +120,7 @@ def test_store_still_follows_an_issued_compute():
     """With ``store_orders_acc`` a STORE of an in-flight COMPUTE's result rows is issued while
     that COMPUTE runs (its registered conflict bit is the relaxed one once the COMPUTE is in
     flight); a STORE whose scale row the COMPUTE writes still waits for its ``done``."""
-    scaled = encode(Opcode.STORE, out=OutType.INT8, dram_addr=BASE + 0x800, dram_stride=16,
-                    rows=4, cols=4, acc_addr=16, scale=1, scale_addr=8)
-    commands = [td.compute(0, 4, 0), td.store(0), td.compute(8, 12, 8), scaled]
-    dut = NpuControl(REGS, store_orders_acc=True)
-    datapath = StandInDatapath(dut.datapath, latency=lambda unit, f: 40, seed=0)
-    datapath.hold = {"load", "exec", "store", "eltwise"}
-
-    async def bench(ctx):
-        await set_dma_window(ctx, dut.bus, BASE, 0x1000)
-        await submit_all(ctx, dut.bus, commands, datapath, CFG.npu_queue_depth)
-        await wait_idle(ctx, dut.bus)
-
-    simulate(dut, [bench], [datapath.run])
-    codes = [validate(w, CFG, BASE, 0x1000) for w in commands]
-    matched = check_schedule([decode(w) for w in commands], codes, datapath.runs,
-                             store_orders_acc=True)
+    matched = td.store_follow_schedule(REGS, True)
     assert matched[1].accepted < matched[0].done
     assert matched[3].accepted > matched[2].done
 
