@@ -188,6 +188,26 @@ def test_write_error_stops_command(slices):
     assert written < 200     # stopped well before the end of the failing command
 
 
+def stream_both(dma, target, rcmd, wcmd, wrows, rng, read_ready, write_idle):
+    """Run one read command (``read_ready``: probability of rows' ready) and one write command
+    of ``wrows`` (``write_idle``: probability of an idle cycle between rows) at the same time,
+    check that each completed without error with the right data (the rows read as memory held
+    them before; the rows written in memory afterwards), and return ``(rout, wout)`` as
+    :func:`read_commands` and :func:`write_commands` collect them."""
+    expect = expected_rows(target.mem, rcmd)
+    rout, wout = [], []
+
+    async def reader(ctx):
+        await read_commands(ctx, dma, [rcmd], rng, read_ready, rout)
+
+    async def writer(ctx):
+        await write_commands(ctx, dma, [wcmd], [wrows], rng, write_idle, wout)
+    run(dma, target, [reader, writer])
+    assert rout == [(expect, 0)] and wout == [0]
+    assert expected_rows(target.mem, wcmd) == wrows
+    return rout, wout
+
+
 @SLICES
 def test_read_and_write_share_the_bus(slices):
     """A read and a write command at the same time each complete correctly."""
@@ -197,18 +217,8 @@ def test_read_and_write_share_the_bus(slices):
     target = MemoryTarget(dma.bus, mem, latency=3, jitter=3, gnt_probability=0.8, seed=1)
     rcmd = {"addr": 0, "stride": 12, "rows": 10, "row_bytes": 12}
     wcmd = {"addr": 301, "stride": 10, "rows": 10, "row_bytes": 10}
-    expect = expected_rows(mem, rcmd)
     wrows = [rng.randbytes(10) for _ in range(10)]
-    rout, wout = [], []
-
-    async def reader(ctx):
-        await read_commands(ctx, dma, [rcmd], rng, 0.8, rout)
-
-    async def writer(ctx):
-        await write_commands(ctx, dma, [wcmd], [wrows], rng, 0.2, wout)
-    run(dma, target, [reader, writer])
-    assert rout == [(expect, 0)] and wout == [0]
-    assert bytes(mem[301:401]) == b"".join(wrows)
+    stream_both(dma, target, rcmd, wcmd, wrows, rng, 0.8, 0.2)
 
 
 @SLICES
@@ -355,19 +365,8 @@ def test_read_and_write_streams_together_at_the_bus_rate(slices):
     target = MemoryTarget(dma.bus, mem, latency=10)
     rcmd = {"addr": 0, "stride": 8, "rows": 150, "row_bytes": 8}
     wcmd = {"addr": 2048, "stride": 8, "rows": 150, "row_bytes": 8}
-    expect = expected_rows(mem, rcmd)
     wrows = [rng.randbytes(8) for _ in range(150)]
-    rout, wout = [], []
-
-    async def reader(ctx):
-        await read_commands(ctx, dma, [rcmd], rng, 1.0, rout)
-
-    async def writer(ctx):
-        await write_commands(ctx, dma, [wcmd], [wrows], rng, 0.0, wout)
-
-    run(dma, target, [reader, writer])
-    assert rout == [(expect, 0)] and wout == [0]
-    assert bytes(mem[2048:2048 + 1200]) == b"".join(wrows)
+    stream_both(dma, target, rcmd, wcmd, wrows, rng, 1.0, 0.0)
     words = len(target.log)
     assert words == 600
     first, last = target.log[0][0], target.log[-1][0]
