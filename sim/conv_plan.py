@@ -79,9 +79,8 @@ from .conv_requant import (
     _int8_store,
     _requant_rows,
     _scale_rows,
-    _zp,
 )
-from .golden_args import array_arg, vector_arg
+from .golden_args import array_arg, vector_arg, zero_point_arg
 from .golden_fixedpoint import wrap_int32
 from .layer_program import ParamArea
 from .walk_layer import geometry
@@ -116,7 +115,7 @@ def conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point, output_ze
     cout, kh, kw, cin = w.shape
     if x_shape[3] != cin:
         raise ValueError(f"x_shape has {x_shape[3]} channels but w expects {cin}")
-    zi = _zp("input_zero_point", input_zero_point)
+    zi = zero_point_arg("input_zero_point", input_zero_point)
     b = np.zeros(cout, np.int64) if bias is None else \
         vector_arg("bias", bias, np.int32, cout).astype(np.int64)
     folded = wrap_int32(b - zi * w.reshape(cout, -1).astype(np.int64).sum(axis=1))
@@ -194,7 +193,7 @@ def depthwise_conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point,
     if one != 1 or cout != x_shape[3]:
         raise ValueError(f"w must have shape (1, KH, KW, {x_shape[3]}), not {w.shape}")
     mac = _depthwise_mac(config, x_shape, (kh, kw), stride, padding, mac, pair)
-    zi = _zp("input_zero_point", input_zero_point)
+    zi = zero_point_arg("input_zero_point", input_zero_point)
     b = np.zeros(cout, np.int64) if bias is None else \
         vector_arg("bias", bias, np.int32, cout).astype(np.int64)
     folded = wrap_int32(b - zi * w.reshape(-1, cout).astype(np.int64).sum(axis=0))
@@ -281,7 +280,7 @@ def conv2d_int8_float_scale_program(config, x_shape, w, bias, *, input_zero_poin
     cout, kh, kw, cin = w.shape
     if x_shape[3] != cin:
         raise ValueError(f"x_shape has {x_shape[3]} channels but w expects {cin}")
-    zi = _zp("input_zero_point", input_zero_point)
+    zi = zero_point_arg("input_zero_point", input_zero_point)
     s = _float_scale_vector(scale, cout)
     params = ParamArea(param_addr)
     acc_init = params.add(_folded_int8_bias(
@@ -322,7 +321,7 @@ def depthwise_conv2d_int8_float_scale_program(config, x_shape, w, bias, *, input
     one, kh, kw, cout = w.shape
     if one != 1 or cout != x_shape[3]:
         raise ValueError(f"w must have shape (1, KH, KW, {x_shape[3]}), not {w.shape}")
-    zi = _zp("input_zero_point", input_zero_point)
+    zi = zero_point_arg("input_zero_point", input_zero_point)
     s = _float_scale_vector(scale, cout)
     params = ParamArea(param_addr)
     acc_init = params.add(_folded_int8_bias(
@@ -354,7 +353,7 @@ def conv2d_int8_sum_program(config, x_shape, w, *, input_zero_point, stride=1, p
     cout, kh, kw, cin = w.shape
     if x_shape[3] != cin:
         raise ValueError(f"x_shape has {x_shape[3]} channels but w expects {cin}")
-    zi = _zp("input_zero_point", input_zero_point)
+    zi = zero_point_arg("input_zero_point", input_zero_point)
     params = ParamArea(param_addr)
     acc_init = params.add(_folded_int8_bias(
         None, zi, w.reshape(cout, -1).astype(np.int64).sum(axis=1), cout))

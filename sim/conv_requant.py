@@ -14,15 +14,8 @@ the bias with the input zero point folded in.
 import numpy as np
 from dure.rtl.npu.commands import OutType, Precision, RequantMode
 
-from .golden_args import vector_arg
+from .golden_args import vector_arg, zero_point_arg
 from .golden_fixedpoint import wrap_int32
-
-
-def _zp(name, v):
-    v = int(v)
-    if not -128 <= v <= 127:
-        raise ValueError(f"{name} must lie in [-128, 127], not {v}")
-    return v
 
 
 def _requant_rows(multiplier, shift, cout, n_chunk):
@@ -62,7 +55,7 @@ def _int8_store(output_zero_point, lo, hi, rounding):
     if not (-128 <= lo <= hi <= 127):
         raise ValueError(f"lo/hi must satisfy -128 <= lo <= hi <= 127, not ({lo}, {hi})")
     return dict(out=OutType.INT8, acc_type=Precision.INT8, scale=1, requant=rounding,
-                zero_point=_zp("output_zero_point", output_zero_point),
+                zero_point=zero_point_arg("output_zero_point", output_zero_point),
                 lo=lo & 0xFFFF_FFFF, hi=hi & 0xFFFF_FFFF)
 
 

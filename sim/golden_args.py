@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["array_arg", "pair_arg", "vector_arg"]
+__all__ = ["array_arg", "pair_arg", "vector_arg", "zero_point_arg"]
 
 
 def array_arg(name, x, dtype, ndim):
@@ -37,3 +37,11 @@ def vector_arg(name, x, dtype, n):
     if x.shape != (n,):
         raise ValueError(f"{name} must have shape ({n},), not {x.shape}")
     return x
+
+
+def zero_point_arg(name, v):
+    """``int(v)`` if it is an int8 zero point (in [-128, 127]); ``name`` starts the message."""
+    v = int(v)
+    if not -128 <= v <= 127:
+        raise ValueError(f"{name} must lie in [-128, 127], not {v}")
+    return v

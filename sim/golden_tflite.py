@@ -44,7 +44,7 @@ depthwise filter ``(1, KH, KW, Cin * M)`` with output channel ``c * M + m``, FC 
 
 import numpy as np
 
-from .golden_args import array_arg, pair_arg, vector_arg
+from .golden_args import array_arg, pair_arg, vector_arg, zero_point_arg
 from .golden_fixedpoint import (
     multiply_by_quantized_multiplier,
     multiply_by_quantized_multiplier_single_rounding,
@@ -61,13 +61,6 @@ __all__ = [
 
 
 # --- checks ---------------------------------------------------------------------------------
-
-def _zp(name, v):
-    v = int(v)
-    if not -128 <= v <= 127:
-        raise ValueError(f"{name} must lie in [-128, 127], not {v}")
-    return v
-
 
 def _clamp_bounds(lo, hi):
     lo, hi = int(lo), int(hi)
@@ -176,7 +169,8 @@ def conv2d_int8(x, w, bias, *, input_zero_point, output_zero_point, multiplier, 
     if x.shape[3] != cin:
         raise ValueError(f"x has {x.shape[3]} channels but w expects {cin}")
     stride, dilation = pair_arg("stride", stride), pair_arg("dilation", dilation)
-    zi, zo = _zp("input_zero_point", input_zero_point), _zp("output_zero_point", output_zero_point)
+    zi = zero_point_arg("input_zero_point", input_zero_point)
+    zo = zero_point_arg("output_zero_point", output_zero_point)
     lo, hi = _clamp_bounds(lo, hi)
     m = _channel_ints("multiplier", multiplier, cout)
     s = _channel_ints("shift", shift, cout)
@@ -226,7 +220,8 @@ def depthwise_conv2d_int8(x, w, bias, *, input_zero_point, output_zero_point, mu
         raise ValueError(f"w must have shape (1, KH, KW, {x.shape[3] * depth_multiplier}), "
                          f"not {w.shape}")
     stride, dilation = pair_arg("stride", stride), pair_arg("dilation", dilation)
-    zi, zo = _zp("input_zero_point", input_zero_point), _zp("output_zero_point", output_zero_point)
+    zi = zero_point_arg("input_zero_point", input_zero_point)
+    zo = zero_point_arg("output_zero_point", output_zero_point)
     lo, hi = _clamp_bounds(lo, hi)
     m = _channel_ints("multiplier", multiplier, cout)
     s = _channel_ints("shift", shift, cout)
@@ -278,8 +273,9 @@ def fully_connected_int8(x, w, bias, *, input_zero_point, output_zero_point, mul
     units, k = w.shape
     if x.shape[1] != k:
         raise ValueError(f"x has K={x.shape[1]} but w has K={k}")
-    zi, zo = _zp("input_zero_point", input_zero_point), _zp("output_zero_point", output_zero_point)
-    zw = _zp("weights_zero_point", weights_zero_point)
+    zi = zero_point_arg("input_zero_point", input_zero_point)
+    zo = zero_point_arg("output_zero_point", output_zero_point)
+    zw = zero_point_arg("weights_zero_point", weights_zero_point)
     lo, hi = _clamp_bounds(lo, hi)
     m = _channel_ints("multiplier", multiplier, units)
     s = _channel_ints("shift", shift, units)
@@ -395,9 +391,9 @@ def add_int8(x1, x2, params, *, input1_zero_point, input2_zero_point, output_zer
         raise ValueError(f"x1 {x1.shape} and x2 {x2.shape} must have the same shape")
     if not isinstance(params, AddParams):
         raise TypeError("params must be an AddParams (see add_params)")
-    z1, z2 = _zp("input1_zero_point", input1_zero_point), _zp("input2_zero_point",
-                                                              input2_zero_point)
-    zo = _zp("output_zero_point", output_zero_point)
+    z1 = zero_point_arg("input1_zero_point", input1_zero_point)
+    z2 = zero_point_arg("input2_zero_point", input2_zero_point)
+    zo = zero_point_arg("output_zero_point", output_zero_point)
     lo, hi = _clamp_bounds(lo, hi)
     shift = 1 << params.left_shift
     v1 = (x1.astype(np.int64) - z1) * shift

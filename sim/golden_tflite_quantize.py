@@ -19,6 +19,7 @@ reference kernels: the conversions at the float edges of a full-integer model.
 
 import numpy as np
 
+from .golden_args import zero_point_arg
 from .golden_fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier, wrap_int32
 
 __all__ = ["quantize_int8", "dequantize_int8", "requantize_int8", "requantize_multiplier"]
@@ -28,13 +29,6 @@ def _f32(name, x):
     v = np.float32(x)
     if not (np.isfinite(v) and v > 0):
         raise ValueError(f"{name} must be a positive finite float32, not {x!r}")
-    return v
-
-
-def _zp(v):
-    v = int(v)
-    if not -128 <= v <= 127:
-        raise ValueError(f"zero point must lie in [-128, 127], not {v}")
     return v
 
 
@@ -67,7 +61,7 @@ def quantize_int8(x, scale, zero_point):
     if not isinstance(x, np.ndarray) or x.dtype != np.float32:
         raise TypeError("x must be a numpy float32 array")
     s = _f32("scale", scale)
-    zp = _zp(zero_point)
+    zp = zero_point_arg("zero point", zero_point)
     with np.errstate(all="ignore"):
         v = x / s                                  # float32 / float32: one RNE division
         r = _round_half_away(v)
@@ -88,7 +82,7 @@ def dequantize_int8(q, scale, zero_point):
     if not isinstance(q, np.ndarray) or q.dtype != np.int8:
         raise TypeError("q must be a numpy int8 array")
     s = float(_f32("scale", scale))
-    zp = _zp(zero_point)
+    zp = zero_point_arg("zero point", zero_point)
     return (s * (q.astype(np.float64) - zp)).astype(np.float32)
 
 
@@ -112,6 +106,8 @@ def requantize_int8(q, input_scale, input_zero_point, output_scale, output_zero_
     if not isinstance(q, np.ndarray) or q.dtype != np.int8:
         raise TypeError("q must be a numpy int8 array")
     m, s = requantize_multiplier(input_scale, output_scale)
-    d = q.astype(np.int64) - _zp(input_zero_point)
-    y = multiply_by_quantized_multiplier(d, m, s).astype(np.int64) + _zp(output_zero_point)
+    zi = zero_point_arg("zero point", input_zero_point)
+    zo = zero_point_arg("zero point", output_zero_point)
+    d = q.astype(np.int64) - zi
+    y = multiply_by_quantized_multiplier(d, m, s).astype(np.int64) + zo
     return np.clip(y, -128, 127).astype(np.int8)
