@@ -3,8 +3,7 @@ variants with the other control cores, each with its RAM on the single-port SPRA
 (behavioural model) as on the iCEBreaker, and the programs linked for the variant's memory
 sizes (``build/firmware-<variant>``, like ``make board-firmware``):
 
-- ``cpu-tiny``: the multi-cycle core (:mod:`dure.rtl.core_tiny`), the iCEBreaker's; make test
-  (its CPU benchmarks: make fuzz, see ``NAMES``).
+- ``cpu-tiny``: the multi-cycle core (:mod:`dure.rtl.core_tiny`), the iCEBreaker's; make test.
 - ``cpu-small``: the pipelined core without forwarding / predictor (``rtl/core/options.py``);
   no board uses it, so its sweep runs under ``make fuzz``."""
 
@@ -12,13 +11,6 @@ import pytest
 from dure.sim.verif.firmware_build import BUILD, build_firmware, program_names
 
 MAX_CYCLES = 20_000_000
-#: The CPU benchmarks (the longest runs: crc32 13 s, matmul 17 s on cpu-tiny in CI) run here
-#: under ``make fuzz`` only: the same programs pass on the pipelined core in make test
-#: (tests/firmware/test_programs.py, same SoC and firmware), and the tiny core's instruction
-#: classes, CSRs, traps and interrupts are checked here in make test by the ISA suite and the
-#: other programs.
-NAMES = [pytest.param(name, marks=pytest.mark.slow) if name.startswith("bench_") else name
-         for name in program_names()]
 VARIANTS = [pytest.param("cpu-tiny", id="tiny"),
             pytest.param("cpu-small", id="small", marks=pytest.mark.slow)]
 
@@ -35,7 +27,7 @@ def firmware(request):
         pytest.fail(str(error))
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", program_names())
 def test_program_passes(firmware, name):
     from dure.sim.runner import run_elf
 
