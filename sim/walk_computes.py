@@ -8,6 +8,8 @@ outermost instead. C port: ``firmware/npu/npu_walk_emit.c``.
 from dure.rtl.npu.commands import EltwiseOp, Opcode
 from dure.rtl.npu.descriptor import encode
 
+from dure.gemm_cost import RELOAD
+
 from .walk_cmds import Cmd, WalkCmds
 from .walk_waves import chunk_waves
 
@@ -42,12 +44,16 @@ class WalkComputes(WalkCmds):
             steps = [[tap] for tap in taps]
         order = [(step, c) for c in range(cc) for step in steps] if outer else \
             [(step, c) for step in steps for c in range(cc)]
+        halves = self.first_halves(wave, len(chunks)) if outer else None
         for step, c in order:
             (ky, kx), second = step[0], step[1:]
             t = ky * g.kw + kx
             # the second tap of a pair: its tile rows lie this far after the first's
             tap_step = (second[0][0] - ky) * g.wp + second[0][1] - kx if second else 0
-            for jj in chunks:
+            # input chunk 0 of a 1x1 first unit: its pixels in two halves, the group's
+            # chunks inside each (first_halves)
+            parts = halves if halves and c == 0 else [wave]
+            for part, jj in [(part, jj) for part in parts for jj in chunks]:
                 j = j0 + jj
                 if layer.diagonal and c != j:
                     continue
@@ -58,7 +64,7 @@ class WalkComputes(WalkCmds):
                     w_row = self.weight_row(u_index, jj, j, t) + \
                         (0 if layer.diagonal else c * layer.k_chunk)
                 first = t == 0 and (layer.diagonal or c == 0)
-                for s0, sr in wave:
+                for s0, sr in part:
                     a = base + c * self.th_full * g.wp + (s0 * g.sh + ky) * g.wp + kx
                     a_end = a + (sr - 1) * g.sh * g.wp + (g.ow - 1) * g.sw + 1
                     acc = self.acc_base(u_index) + jj * plan.bh * g.ow + s0 * g.ow
@@ -97,3 +103,20 @@ class WalkComputes(WalkCmds):
                         spad_reads=((a, a_end), (w_row, w_row + kk)),
                         acc_write=(acc, acc + sr * g.ow)))
         return out
+
+    def first_halves(self, wave, gcount):
+        """Input chunk 0's sub-blocks in a 1x1 first unit (input chunks outermost, several
+        output chunks, one sub-block): two halves of output rows, the larger first, the
+        group's chunks inside each. Its first COMPUTE then waits for half of the chunk's
+        pixels (which arrive at 2 cycles a row: DS-CNN's pointwise 25x5x64 reads 65 of 125),
+        and the group's other chunks' COMPUTEs of that half cover the LOAD of the second.
+        None when it does not apply or a half would be shorter than a weight switch (RELOAD
+        * R rows)."""
+        g = self.g
+        if g.kh * g.kw != 1 or gcount < 2 or len(wave) != 1:
+            return None
+        s0, sr = wave[0]
+        h = sr - sr // 2
+        if (sr - h) * g.ow < RELOAD * self.config.npu_rows:
+            return None
+        return [[(s0, h)], [(s0 + h, sr - h)]]
