@@ -25,8 +25,12 @@ class WalkComputes(WalkCmds):
         _, _, rows, j0, gcount = unit
         base = self.tile_base(tile_index) - self.chunk0(unit) * self.th_full * self.g.wp
         out = []
-        for c0, cn in chunk_waves(self.config, self.layer, rows, gcount, last and self.waved):
-            for wave in self.pieces(unit, first, last):
+        ranges = chunk_waves(self.config, self.layer, rows, gcount, last and self.waved)
+        split = self.last_halves(unit) if last else None
+        for c0, cn in ranges:
+            waves = split if split and (c0, cn) == ranges[-1] else \
+                self.pieces(unit, first, last)
+            for wave in waves:
                 out += self.wave_computes(u_index, unit, base, wave, range(c0, c0 + cn),
                                           first and self.c_outer)
         return out

@@ -39,6 +39,11 @@ static void computes(struct walk *w, const struct unit *u)
              walk_cdiv(wv[wi][1], sbh);
     /* walk_computes' first_halves: input chunk 0 of a 1x1 first unit in two halves of its
      * output rows, each one sub-block (one more COMPUTE per chunk of each range) */
+    /* the last chunk range of a 1x1 last unit in two waves (walk_cmds' last_halves): one
+     * more COMPUTE per step and input chunk */
+    uint32_t lh = walk_last_half(w, u);
+    if (lh)
+        n += walk_steps(l) * w->cc;
     uint32_t half[WALK_WAVES_MAX];
     for (uint32_t wi = 0; wi < nw; wi++) {
         half[wi] = outer ? walk_first_half(w, wv[wi][1], 2) : 0;
@@ -82,8 +87,11 @@ static void computes(struct walk *w, const struct unit *u)
     uint32_t ncs = c_end - c_first;
     /* taps outermost, then input chunks; the first unit of an INT8 convolution input chunks
      * outermost */
-    for (uint32_t ci = 0; ci < ncw; ci++)
-    for (uint32_t wi = 0; wi < nw; wi++)
+    for (uint32_t ci = 0; ci < ncw; ci++) {
+    uint32_t lv[2][2] = {{wv[0][0], lh}, {wv[0][0] + lh, wv[0][1] - lh}};
+    int split = lh && ci + 1 == ncw;
+    uint32_t (*cv)[2] = split ? lv : wv;
+    for (uint32_t wi = 0; wi < (split ? 2u : nw); wi++)
     for (uint32_t q = 0; q < nsteps * ncs; q++) {
         uint32_t t = (outer ? q % nsteps : q / ncs) * tstride;
         uint32_t c = c_first + (outer ? q / nsteps : q % ncs);
@@ -95,14 +103,14 @@ static void computes(struct walk *w, const struct unit *u)
             uint32_t kk = in_cols(l, c);
             uint32_t a_tap = base + (c - u->c0) * w->th_full * g->wp + ky * g->wp + kx;
             /* input chunk 0 in halves (first_halves), the range's chunks inside each */
-            uint32_t hh = c == 0 && cw[ci][1] >= 2 ? half[wi] : 0;
+            uint32_t hh = !split && c == 0 && cw[ci][1] >= 2 ? half[wi] : 0;
             uint32_t nparts = hh ? 2 : 1;
             for (uint32_t pj = 0; pj < nparts * cw[ci][1]; pj++) {
                 uint32_t jj = cw[ci][0] + pj % cw[ci][1], part = pj / cw[ci][1];
-                uint32_t s_lo = wv[wi][0], s_hi = wv[wi][0] + wv[wi][1];
+                uint32_t s_lo = cv[wi][0], s_hi = cv[wi][0] + cv[wi][1];
                 if (hh) {
-                    s_lo = part ? wv[wi][0] + hh : wv[wi][0];
-                    s_hi = part ? wv[wi][0] + wv[wi][1] : wv[wi][0] + hh;
+                    s_lo = part ? cv[wi][0] + hh : cv[wi][0];
+                    s_hi = part ? cv[wi][0] + cv[wi][1] : cv[wi][0] + hh;
                 }
                 uint32_t j = u->j0 + jj;
                 if (l->diagonal && c != j)
@@ -160,6 +168,7 @@ static void computes(struct walk *w, const struct unit *u)
                 }
             }
         }
+    }
     }
     o->ncomp = n;
     w->u_j0 = u->j0;
