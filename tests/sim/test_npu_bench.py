@@ -43,11 +43,12 @@ def test_walked_layers_keep_their_fixed_cost(name, ceiling, npu_ceiling):
     3,226 / 3,228 with per-block ACC-init LOADs, 3,926 / 4,089 before the first / last units
     in waves); the split is PERF_FILL / GAPS / DRAIN 277 / 287 / 159 and 389 / 1,283 / 159.
     The drain is the last COMPUTE's 64 result rows (8 bytes each at 4 B/cycle) behind the
-    array's latency and the post-processing: it was 226 while the STORE waited for the COMPUTE's done. Issue 10's
-    window (npu fixed = FILL + GAPS + DRAIN) is under 300 on stage 1: 290 since session 13
-    (no side FILL ahead of the first COMPUTE; 309 before), 321 on stage 2 (358 before); DS-CNN's
-    pointwise 361 since session 14 (458 before: input chunk 0 of the first unit in two halves of
-    its rows, the last chunk range in two waves), whole run 461 (557)."""
+    array's latency and the post-processing: it was 226 while the STORE waited for the
+    COMPUTE's done. Issue 10's window (npu fixed = FILL + GAPS + DRAIN) is under 300 on
+    stage 1: 290 since session 13 (no side FILL ahead of the first COMPUTE; 309 before), 321
+    on stage 2 (358 before); DS-CNN's pointwise 361 since session 14 (458 before: input chunk
+    0 of the first unit in two halves of its rows, the last chunk range in two waves), whole
+    run 461 (557)."""
     config = preset("sim")
     layer = next(layer for layer in LAYERS if layer[0] == name)
     row = run_layer(config, *layer[:7], "int8", feed="push")
