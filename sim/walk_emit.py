@@ -124,9 +124,9 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     first_unit = units[0]
     head = unit_waves(config, layer, first_unit[2], first_unit[4], waved,
                       waved and len(units) == 1)
-    # a 1x1 first unit whose input chunk 0 goes in halves (WalkComputes.first_halves): its
-    # image rows in one LOAD per half, so the other chunks' weights are not queued behind
-    # the second half
+    # a 1x1 first unit whose input chunk 0 goes in two parts (WalkComputes.first_halves): its
+    # image rows in one LOAD per part, so the other chunks' weights are not queued behind
+    # the second part
     halves = s.first_halves(s.pieces(first_unit, True, len(units) == 1)[0],
                             chunk_waves(config, layer, first_unit[2], first_unit[4],
                                         waved and len(units) == 1)[0][1]) if c_outer else None

@@ -517,8 +517,8 @@ void walk_pre_commands(struct walk *w, const struct unit *u)
         tap_loads(w, u, 0, walk_min(2, w->l->g.kh * w->l->g.kw));
     }
     side_fills(w);
-    /* a 1x1 first unit whose input chunk 0 goes in halves (walk_computes' first_halves): its
-     * image rows in one LOAD per half (walk_emit.py) */
+    /* a 1x1 first unit whose input chunk 0 goes in two parts (walk_computes' first_halves): its
+     * image rows in one LOAD per part (walk_emit.py) */
     if (walk_c_outer(w) && nw == 1) {
         uint32_t cw[WALK_WAVES_MAX][2];
         walk_chunk_waves(w->l, u->rows, u->gcount, walk_waved(w) && w->nunits == 1, cw);
@@ -557,9 +557,9 @@ uint32_t walk_last_half(const struct walk *w, const struct unit *u)
 uint32_t walk_first_half(const struct walk *w, uint32_t rows, uint32_t gcount)
 {
     const struct walk_geo *g = &w->l->g;
-    uint32_t h = rows - rows / 2;
+    uint32_t h = rows / 3;
     if (!walk_c_outer(w) || g->kh * g->kw != 1 || gcount < 2 || rows > w->p->sbh ||
-        (rows - h) * g->ow < DURE_NPU_GEMM_RELOAD * npu_get_info()->rows)
+        h * g->ow < DURE_NPU_GEMM_RELOAD * npu_get_info()->rows)
         return 0;
     return h;
 }

@@ -37,8 +37,9 @@ static void computes(struct walk *w, const struct unit *u)
     for (uint32_t wi = 0; wi < nw; wi++)
         n += walk_steps(l) * (l->diagonal ? u->gcount : w->cc * u->gcount) *
              walk_cdiv(wv[wi][1], sbh);
-    /* walk_computes' first_halves: input chunk 0 of a 1x1 first unit in two halves of its
-     * output rows, each one sub-block (one more COMPUTE per chunk of each range) */
+    /* walk_computes' first_halves: input chunk 0 of a 1x1 first unit in two parts of its
+     * output rows (a third first), each one sub-block (one more COMPUTE per chunk of each
+     * range) */
     /* the last chunk range of a 1x1 last unit in two waves (walk_cmds' last_halves): one
      * more COMPUTE per step and input chunk */
     uint32_t lh = walk_last_half(w, u);
@@ -102,7 +103,7 @@ static void computes(struct walk *w, const struct unit *u)
         {
             uint32_t kk = in_cols(l, c);
             uint32_t a_tap = base + (c - u->c0) * w->th_full * g->wp + ky * g->wp + kx;
-            /* input chunk 0 in halves (first_halves), the range's chunks inside each */
+            /* input chunk 0 in two parts (first_halves), the range's chunks inside each */
             uint32_t hh = !split && c == 0 && cw[ci][1] >= 2 ? half[wi] : 0;
             uint32_t nparts = hh ? 2 : 1;
             for (uint32_t pj = 0; pj < nparts * cw[ci][1]; pj++) {

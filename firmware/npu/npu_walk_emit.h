@@ -78,7 +78,7 @@ void walk_unit_at(const struct walk *w, uint32_t i, struct unit *u);
 int walk_waved(const struct walk *w);
 /* INT8 convolutions: the first unit takes its input chunks outermost (walk_emit's c_outer) */
 int walk_c_outer(const struct walk *w);
-/* walk_computes' first_halves: the first half's output rows of input chunk 0 of a 1x1 first
+/* walk_computes' first_halves: the first part's output rows of input chunk 0 of a 1x1 first
  * unit (a wave of `rows`, a chunk range of `gcount`), 0 when it is not split */
 uint32_t walk_first_half(const struct walk *w, uint32_t rows, uint32_t gcount);
 /* walk_cmds' last_halves: the first wave's output rows of the last chunk range (one chunk) of
