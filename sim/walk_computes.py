@@ -2,7 +2,10 @@
 layer's units, in the order that makes FP16 exact: per unit, taps outermost (ky, then kx),
 then input chunks, then the group's output chunks, then sub-blocks; the first unit of an INT8
 convolution (:attr:`WalkCmds.c_outer <dure.sim.walk_cmds.WalkCmds>`) takes its input chunks
-outermost instead. C port: ``firmware/npu/npu_walk_emit.c``.
+outermost instead, and in a 1x1 layer its input chunk 0 in two parts of its rows (a third
+first, :meth:`WalkComputes.first_halves`); the last chunk range (one chunk) of a 1x1 last unit
+goes in two waves of rows (:meth:`~dure.sim.walk_cmds.WalkCmds.last_halves`). C port:
+``firmware/npu/npu_walk_emit.c``.
 """
 
 from dure.rtl.npu.commands import EltwiseOp, Opcode
