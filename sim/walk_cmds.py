@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, Precision
 from dure.rtl.npu.descriptor import encode
 
-from dure.gemm_cost import RELOAD, WALK_PIECE_ROWS
+from dure.gemm_cost import RELOAD, WALK_PIECE_ROWS, WALK_SPLIT_MIN_CHUNKS
 
 from .walk_waves import chunk_waves, unit_waves
 
@@ -331,9 +331,11 @@ class WalkCmds:
         outputs are stored after the final row (DS-CNN's pointwise 25x5x64: 480 B instead of
         1,000 B, drain 220 -> 155 cycles INT8, 470 -> 275 FP16; the second wave's chain links
         are 60 rows apart, a few cycles short of LATENCY). Per ACC row the order is kept
-        (FP16 exact)."""
+        (FP16 exact). Only with at least WALK_SPLIT_MIN_CHUNKS input chunks (dure.gemm_cost,
+        where the measurements are: with fewer the waves cost more than the tail saves)."""
         layer, g = self.layer, self.g
-        if g.kh * g.kw != 1 or layer.eltwise_mac or layer.eltwise_max or layer.diagonal:
+        if g.kh * g.kw != 1 or layer.eltwise_mac or layer.eltwise_max or layer.diagonal or \
+                self.cc < WALK_SPLIT_MIN_CHUNKS:
             return None
         if chunk_waves(self.config, layer, unit[2], unit[4], self.waved)[-1][1] != 1:
             return None

@@ -11,7 +11,7 @@ goes in two waves of rows (:meth:`~dure.sim.walk_cmds.WalkCmds.last_halves`). C 
 from dure.rtl.npu.commands import EltwiseOp, Opcode
 from dure.rtl.npu.descriptor import encode
 
-from dure.gemm_cost import RELOAD
+from dure.gemm_cost import RELOAD, WALK_SPLIT_MIN_CHUNKS
 
 from .walk_cmds import Cmd, WalkCmds
 from .walk_waves import chunk_waves
@@ -119,10 +119,12 @@ class WalkComputes(WalkCmds):
         COMPUTEs of that part cover the LOAD of the rest (DS-CNN's pointwise 25x5x64: 40 of
         125 pixels first; measured on the NPU's Verilator model, npu fixed with a first part
         of 6 / 7 / 8 / 9 / 10 / 13 / 15 of the 25 rows: 376 / 351 / 337 / 340 / 345 / 360 /
-        370). None when it does not apply or the first part would be shorter than a weight
-        switch (RELOAD * R rows)."""
+        370). None when it does not apply, with fewer than WALK_SPLIT_MIN_CHUNKS input chunks
+        (dure.gemm_cost, where the measurements are) or when the first part would be shorter
+        than a weight switch (RELOAD * R rows)."""
         g = self.g
-        if g.kh * g.kw != 1 or gcount < 2 or len(wave) != 1:
+        if g.kh * g.kw != 1 or gcount < 2 or len(wave) != 1 or \
+                self.cc < WALK_SPLIT_MIN_CHUNKS:
             return None
         s0, sr = wave[0]
         h = sr // 3

@@ -539,7 +539,7 @@ uint32_t walk_last_half(const struct walk *w, const struct unit *u)
     const struct walk_geo *g = &l->g;
     uint32_t cw[WALK_WAVES_MAX][2], wv[WALK_WAVES_MAX][2];
     if (u->index + 1 != w->nunits || g->kh * g->kw != 1 || l->eltwise_mac || l->eltwise_max ||
-        l->diagonal)
+        l->diagonal || w->cc < DURE_NPU_WALK_SPLIT_MIN_CHUNKS)
         return 0;
     uint32_t ncw = walk_chunk_waves(l, u->rows, u->gcount, walk_waved(w), cw);
     if (cw[ncw - 1][1] != 1)
@@ -559,6 +559,7 @@ uint32_t walk_first_half(const struct walk *w, uint32_t rows, uint32_t gcount)
     const struct walk_geo *g = &w->l->g;
     uint32_t h = rows / 3;
     if (!walk_c_outer(w) || g->kh * g->kw != 1 || gcount < 2 || rows > w->p->sbh ||
+        w->cc < DURE_NPU_WALK_SPLIT_MIN_CHUNKS ||
         h * g->ow < DURE_NPU_GEMM_RELOAD * npu_get_info()->rows)
         return 0;
     return h;
