@@ -12,7 +12,7 @@ __all__ = ["CMD_CYCLES", "BYTES_PER_CYCLE", "LATENCY", "MC_MAX", "RELOAD", "MBLK
            "COST_MODEL", "WALK_PUSH_CYCLES", "WALK_DESCRIPTOR_WEIGHT", "WALK_JIT_LEAD",
            "POOL_MAX_WINDOW", "ADD_BLOCK_ROWS", "WALK_ELTWISE_OVERHEAD", "WALK_MAC_PIXELS",
            "WALK_GLOBAL_PAIR", "WALK_GLOBAL_SLAB", "WALK_PACK_PASS_CHUNKS", "WALK_PIECE_ROWS",
-           "WALK_MODEL"]
+           "WALK_SPLIT_MIN_CHUNKS", "WALK_MODEL"]
 
 #: Estimated core cycles per pushed descriptor, any kind (firmware npu_gemm on the sim SoC).
 CMD_CYCLES = 40
@@ -90,10 +90,20 @@ WALK_PACK_PASS_CHUNKS = 2
 #: bytes per 8x8 weight tile's COMPUTE) as well as the weights (64 / 128 bytes per tile).
 WALK_PIECE_ROWS = 64
 
+#: A 1x1 layer's first unit (INT8) takes input chunk 0 in two parts of its rows and its last
+#: unit's last chunk in two waves of rows (dure.sim.walk_computes.first_halves,
+#: dure.sim.walk_cmds.last_halves) only with at least this many input chunks. Measured on the
+#: 8x8 NPU's Verilator model (BUSY, both splits / first only / neither), INT8: DS-CNN's
+#: 25x5x64 -> 64 (8 chunks) 8,337 / 8,374 / 8,457, 12x12x64 -> 64 (8) 9,585 / 9,657 / 9,704;
+#: with 4 chunks 12x12x32 -> 64 5,477 / 5,119 / 5,166, 24x24x32 -> 32 10,466 / 10,431 /
+#: 10,390; with 1-2 chunks the last-chunk waves cost 35 (48x48x8 -> 16, 24x24x16 -> 32).
+WALK_SPLIT_MIN_CHUNKS = 8
+
 #: Every walk constant above by name (the header's ``DURE_NPU_WALK_<name>``).
 WALK_MODEL = {"PUSH_CYCLES": WALK_PUSH_CYCLES, "DESCRIPTOR_WEIGHT": WALK_DESCRIPTOR_WEIGHT,
               "JIT_LEAD": WALK_JIT_LEAD, "POOL_MAX_WINDOW": POOL_MAX_WINDOW,
               "ADD_BLOCK_ROWS": ADD_BLOCK_ROWS, "ELTWISE_OVERHEAD": WALK_ELTWISE_OVERHEAD,
               "MAC_PIXELS": WALK_MAC_PIXELS, "GLOBAL_PAIR": WALK_GLOBAL_PAIR,
               "GLOBAL_SLAB": WALK_GLOBAL_SLAB,
-              "PACK_PASS_CHUNKS": WALK_PACK_PASS_CHUNKS, "PIECE_ROWS": WALK_PIECE_ROWS}
+              "PACK_PASS_CHUNKS": WALK_PACK_PASS_CHUNKS, "PIECE_ROWS": WALK_PIECE_ROWS,
+              "SPLIT_MIN_CHUNKS": WALK_SPLIT_MIN_CHUNKS}

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, Precision
 from dure.rtl.npu.descriptor import encode
 
-from dure.gemm_cost import WALK_PIECE_ROWS
+from dure.gemm_cost import RELOAD, WALK_PIECE_ROWS, WALK_SPLIT_MIN_CHUNKS
 
-from .walk_waves import unit_waves
+from .walk_waves import chunk_waves, unit_waves
 
 __all__ = ["Cmd", "WalkCmds", "PIECE_ROWS"]
 
@@ -323,6 +323,31 @@ class WalkCmds:
         return [[(w0 + s0, min(self.plan.sbh, wr - s0)) for s0 in range(0, wr, self.plan.sbh)]
                 for w0, wr in waves]
 
+    def last_halves(self, unit):
+        """The last unit of a 1x1 layer on the array whose last chunk range
+        (:func:`~dure.sim.walk_waves.chunk_waves`) is one chunk of one sub-block: that range
+        in two waves of output rows (``[[(s0, sr)], [(s0, sr)]]``, the larger first; None
+        otherwise), each wave's STORE after its last COMPUTE, so only the second wave's
+        outputs are stored after the final row (DS-CNN's pointwise 25x5x64: 480 B instead of
+        1,000 B, drain 220 -> 155 cycles INT8, 470 -> 275 FP16; the second wave's chain links
+        are 60 rows apart, a few cycles short of LATENCY). Per ACC row the order is kept
+        (FP16 exact). Only with at least WALK_SPLIT_MIN_CHUNKS input chunks (dure.gemm_cost,
+        where the measurements are: with fewer the waves cost more than the tail saves)."""
+        layer, g = self.layer, self.g
+        if g.kh * g.kw != 1 or layer.eltwise_mac or layer.eltwise_max or layer.diagonal or \
+                self.cc < WALK_SPLIT_MIN_CHUNKS:
+            return None
+        if chunk_waves(self.config, layer, unit[2], unit[4], self.waved)[-1][1] != 1:
+            return None
+        waves = self.pieces(unit, len(self.units) == 1, True)
+        if len(waves) != 1 or len(waves[0]) != 1:
+            return None
+        s0, sr = waves[0][0]
+        h = sr - sr // 2
+        if (sr - h) * g.ow < RELOAD * self.config.npu_rows:
+            return None
+        return [[(s0, h)], [(s0 + h, sr - h)]]
+
     def stores(self, u_index, unit, split=False):
         """STOREs of a unit: per chunk (``split``: per chunk and sub-block of the last
         unit's waves)."""
@@ -338,10 +363,12 @@ class WalkCmds:
             dram0 = layer.out_addr + ((n * g.oh + oy0) * g.ow) * o_pix + \
                 j * layer.n_chunk * layer.out_bytes
             fields = dict(layer.store)
+            split_j = self.last_halves(unit) if split and jj == gcount - 1 else None
+            parts_j = [wave[0] for wave in split_j] if split_j else parts
             if layer.runs is None:
                 if fields.get("scale"):
                     fields["scale_addr"] = plan.const_row + j * layer.const_per_chunk
-                for s0, sr in parts:
+                for s0, sr in parts_j:
                     px = s0 * g.ow
                     out.append(Cmd(encode(Opcode.STORE, **fields,
                                           dram_addr=dram0 + px * o_pix, dram_stride=o_pix,

@@ -2,11 +2,16 @@
 layer's units, in the order that makes FP16 exact: per unit, taps outermost (ky, then kx),
 then input chunks, then the group's output chunks, then sub-blocks; the first unit of an INT8
 convolution (:attr:`WalkCmds.c_outer <dure.sim.walk_cmds.WalkCmds>`) takes its input chunks
-outermost instead. C port: ``firmware/npu/npu_walk_emit.c``.
+outermost instead, and in a 1x1 layer its input chunk 0 in two parts of its rows (a third
+first, :meth:`WalkComputes.first_halves`); the last chunk range (one chunk) of a 1x1 last unit
+goes in two waves of rows (:meth:`~dure.sim.walk_cmds.WalkCmds.last_halves`). C port:
+``firmware/npu/npu_walk_emit.c``.
 """
 
 from dure.rtl.npu.commands import EltwiseOp, Opcode
 from dure.rtl.npu.descriptor import encode
+
+from dure.gemm_cost import RELOAD, WALK_SPLIT_MIN_CHUNKS
 
 from .walk_cmds import Cmd, WalkCmds
 from .walk_waves import chunk_waves
@@ -23,8 +28,12 @@ class WalkComputes(WalkCmds):
         _, _, rows, j0, gcount = unit
         base = self.tile_base(tile_index) - self.chunk0(unit) * self.th_full * self.g.wp
         out = []
-        for c0, cn in chunk_waves(self.config, self.layer, rows, gcount, last and self.waved):
-            for wave in self.pieces(unit, first, last):
+        ranges = chunk_waves(self.config, self.layer, rows, gcount, last and self.waved)
+        split = self.last_halves(unit) if last else None
+        for c0, cn in ranges:
+            waves = split if split and (c0, cn) == ranges[-1] else \
+                self.pieces(unit, first, last)
+            for wave in waves:
                 out += self.wave_computes(u_index, unit, base, wave, range(c0, c0 + cn),
                                           first and self.c_outer)
         return out
@@ -42,12 +51,16 @@ class WalkComputes(WalkCmds):
             steps = [[tap] for tap in taps]
         order = [(step, c) for c in range(cc) for step in steps] if outer else \
             [(step, c) for step in steps for c in range(cc)]
+        halves = self.first_halves(wave, len(chunks)) if outer else None
         for step, c in order:
             (ky, kx), second = step[0], step[1:]
             t = ky * g.kw + kx
             # the second tap of a pair: its tile rows lie this far after the first's
             tap_step = (second[0][0] - ky) * g.wp + second[0][1] - kx if second else 0
-            for jj in chunks:
+            # input chunk 0 of a 1x1 first unit: its pixels in two halves, the group's
+            # chunks inside each (first_halves)
+            parts = halves if halves and c == 0 else [wave]
+            for part, jj in [(part, jj) for part in parts for jj in chunks]:
                 j = j0 + jj
                 if layer.diagonal and c != j:
                     continue
@@ -58,7 +71,7 @@ class WalkComputes(WalkCmds):
                     w_row = self.weight_row(u_index, jj, j, t) + \
                         (0 if layer.diagonal else c * layer.k_chunk)
                 first = t == 0 and (layer.diagonal or c == 0)
-                for s0, sr in wave:
+                for s0, sr in part:
                     a = base + c * self.th_full * g.wp + (s0 * g.sh + ky) * g.wp + kx
                     a_end = a + (sr - 1) * g.sh * g.wp + (g.ow - 1) * g.sw + 1
                     acc = self.acc_base(u_index) + jj * plan.bh * g.ow + s0 * g.ow
@@ -97,3 +110,24 @@ class WalkComputes(WalkCmds):
                         spad_reads=((a, a_end), (w_row, w_row + kk)),
                         acc_write=(acc, acc + sr * g.ow)))
         return out
+
+    def first_halves(self, wave, gcount):
+        """Input chunk 0's sub-blocks in a 1x1 first unit (input chunks outermost, several
+        output chunks, one sub-block): two parts of output rows, the first a third of them,
+        the group's chunks inside each. Its first COMPUTE then waits for a third of the
+        chunk's pixels (which arrive at 2 cycles a row), and the group's other chunks'
+        COMPUTEs of that part cover the LOAD of the rest (DS-CNN's pointwise 25x5x64: 40 of
+        125 pixels first; measured on the NPU's Verilator model, npu fixed with a first part
+        of 6 / 7 / 8 / 9 / 10 / 13 / 15 of the 25 rows: 376 / 351 / 337 / 340 / 345 / 360 /
+        370). None when it does not apply, with fewer than WALK_SPLIT_MIN_CHUNKS input chunks
+        (dure.gemm_cost, where the measurements are) or when the first part would be shorter
+        than a weight switch (RELOAD * R rows)."""
+        g = self.g
+        if g.kh * g.kw != 1 or gcount < 2 or len(wave) != 1 or \
+                self.cc < WALK_SPLIT_MIN_CHUNKS:
+            return None
+        s0, sr = wave[0]
+        h = sr // 3
+        if h * g.ow < RELOAD * self.config.npu_rows:
+            return None
+        return [[(s0, h)], [(s0 + h, sr - h)]]

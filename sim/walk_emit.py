@@ -51,7 +51,7 @@ from dure.gemm_cost import WALK_JIT_LEAD
 from .walk_cmds import PIECE_ROWS, Cmd
 from .walk_computes import WalkComputes
 from .walk_plan import plan_walk
-from .walk_waves import unit_waves
+from .walk_waves import chunk_waves, unit_waves
 
 __all__ = ["walk_descriptors", "PIECE_ROWS", "JIT_LEAD"]
 
@@ -124,6 +124,14 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     first_unit = units[0]
     head = unit_waves(config, layer, first_unit[2], first_unit[4], waved,
                       waved and len(units) == 1)
+    # a 1x1 first unit whose input chunk 0 goes in two parts (WalkComputes.first_halves): its
+    # image rows in one LOAD per part, so the other chunks' weights are not queued behind
+    # the second part
+    halves = s.first_halves(s.pieces(first_unit, True, len(units) == 1)[0],
+                            chunk_waves(config, layer, first_unit[2], first_unit[4],
+                                        waved and len(units) == 1)[0][1]) if c_outer else None
+    if halves:
+        head = [part[0] for part in halves]
     # Weight-stationary: a COMPUTE reads its weight rows before its A rows, so of the LOADs
     # the first COMPUTE needs (kept in this order) its ACC rows (read or written: it waits for
     # those LOADs to be done) and weights come first, then the padding FILLs and image rows it

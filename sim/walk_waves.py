@@ -59,7 +59,11 @@ def unit_waves(config, layer, rows, gcount, first, last):
     more weight switches than the shorter STORE tail saves (measured on the 8x8 `sim` SoC:
     MobileNet's 24x24x16 -> 32 pointwise layer 10,325 -> 11,178 cycles with a wave tail). So
     are an element-wise layer's (INT8 depthwise on the MAC, max pooling): no chain latency to
-    hide there, and MobileNet's 48x48x8 depthwise layer was 232 cycles slower in waves."""
+    hide there, and MobileNet's 48x48x8 depthwise layer was 232 cycles slower in waves. (Two
+    exceptions for 1x1 layers live with their users: the last unit's last chunk range of one
+    chunk goes in two waves, :meth:`WalkCmds.last_halves <dure.sim.walk_cmds.WalkCmds>`, and
+    an INT8 first unit's input chunk 0 in two parts, :meth:`WalkComputes.first_halves
+    <dure.sim.walk_computes.WalkComputes>`.)"""
     if layer.geo.kh * layer.geo.kw == 1 or layer.eltwise_mac or layer.eltwise_max:
         return [(0, rows)]
     if gcount > 1:

@@ -374,6 +374,14 @@ void walk_stores(struct walk *w, const struct unit *u, int split)
         if (split)
             nw = walk_unit_waves(w->l, u->rows, u->gcount, walk_waved(w) && w->nunits == 1,
                                  walk_waved(w), wv);
+        /* the last chunk of a 1x1 last unit in two waves (walk_cmds' last_halves) */
+        uint32_t lh = split && jj + 1 == u->gcount ? walk_last_half(w, u) : 0;
+        if (lh) {
+            wv[1][0] = wv[0][0] + lh;
+            wv[1][1] = wv[0][1] - lh;
+            wv[0][1] = lh;
+            nw = 2;
+        }
         if (!l->runs) {
             uint32_t scale_addr = l->st_scale ? w->p->const_row + j * l->const_per_chunk : 0;
             for (uint32_t wi = 0; wi < nw; wi++)
@@ -509,6 +517,51 @@ void walk_pre_commands(struct walk *w, const struct unit *u)
         tap_loads(w, u, 0, walk_min(2, w->l->g.kh * w->l->g.kw));
     }
     side_fills(w);
+    /* a 1x1 first unit whose input chunk 0 goes in two parts (walk_computes' first_halves): its
+     * image rows in one LOAD per part (walk_emit.py) */
+    if (walk_c_outer(w) && nw == 1) {
+        uint32_t cw[WALK_WAVES_MAX][2];
+        walk_chunk_waves(w->l, u->rows, u->gcount, walk_waved(w) && w->nunits == 1, cw);
+        uint32_t h = walk_first_half(w, wv[0][1], cw[0][1]);
+        if (h) {
+            wv[1][0] = h;
+            wv[1][1] = wv[0][1] - h;
+            wv[0][1] = h;
+            nw = 2;
+        }
+    }
     tile_loads(w, u, wv, nw);
+}
+
+uint32_t walk_last_half(const struct walk *w, const struct unit *u)
+{
+    const struct walk_layer *l = w->l;
+    const struct walk_geo *g = &l->g;
+    uint32_t cw[WALK_WAVES_MAX][2], wv[WALK_WAVES_MAX][2];
+    if (u->index + 1 != w->nunits || g->kh * g->kw != 1 || l->eltwise_mac || l->eltwise_max ||
+        l->diagonal || w->cc < DURE_NPU_WALK_SPLIT_MIN_CHUNKS)
+        return 0;
+    uint32_t ncw = walk_chunk_waves(l, u->rows, u->gcount, walk_waved(w), cw);
+    if (cw[ncw - 1][1] != 1)
+        return 0;
+    uint32_t nw = walk_unit_waves(l, u->rows, u->gcount, walk_waved(w) && w->nunits == 1,
+                                  walk_waved(w), wv);
+    if (nw != 1 || wv[0][1] > w->p->sbh)
+        return 0;
+    uint32_t h = wv[0][1] - wv[0][1] / 2;
+    if ((wv[0][1] - h) * g->ow < DURE_NPU_GEMM_RELOAD * npu_get_info()->rows)
+        return 0;
+    return h;
+}
+
+uint32_t walk_first_half(const struct walk *w, uint32_t rows, uint32_t gcount)
+{
+    const struct walk_geo *g = &w->l->g;
+    uint32_t h = rows / 3;
+    if (!walk_c_outer(w) || g->kh * g->kw != 1 || gcount < 2 || rows > w->p->sbh ||
+        w->cc < DURE_NPU_WALK_SPLIT_MIN_CHUNKS ||
+        h * g->ow < DURE_NPU_GEMM_RELOAD * npu_get_info()->rows)
+        return 0;
+    return h;
 }
 

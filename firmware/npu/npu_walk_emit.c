@@ -32,9 +32,25 @@ static void computes(struct walk *w, const struct unit *u)
     uint32_t nw = walk_waves_of(w, u, wv), n = 0;
     uint32_t ncw = walk_chunk_waves(l, u->rows, u->gcount,
                                     walk_waved(w) && u->index + 1 == w->nunits, cw);
+    /* input chunks outermost (walk_emit's c_outer) */
+    int outer = u->index == 0 && walk_c_outer(w);
     for (uint32_t wi = 0; wi < nw; wi++)
         n += walk_steps(l) * (l->diagonal ? u->gcount : w->cc * u->gcount) *
              walk_cdiv(wv[wi][1], sbh);
+    /* walk_computes' first_halves: input chunk 0 of a 1x1 first unit in two parts of its
+     * output rows (a third first), each one sub-block (one more COMPUTE per chunk of each
+     * range) */
+    /* the last chunk range of a 1x1 last unit in two waves (walk_cmds' last_halves): one
+     * more COMPUTE per step and input chunk */
+    uint32_t lh = walk_last_half(w, u);
+    if (lh)
+        n += walk_steps(l) * w->cc;
+    uint32_t half[WALK_WAVES_MAX];
+    for (uint32_t wi = 0; wi < nw; wi++) {
+        half[wi] = outer ? walk_first_half(w, wv[wi][1], 2) : 0;
+        for (uint32_t ci = 0; half[wi] && ci < ncw; ci++)
+            n += cw[ci][1] >= 2 ? cw[ci][1] : 0;
+    }
     uint32_t *p = 0;
     if (o->list) {
         if (o->cur + n > o->cap) {
@@ -71,10 +87,12 @@ static void computes(struct walk *w, const struct unit *u)
     uint32_t c_end = l->diagonal ? walk_min(w->cc, u->j0 + u->gcount) : w->cc;
     uint32_t ncs = c_end - c_first;
     /* taps outermost, then input chunks; the first unit of an INT8 convolution input chunks
-     * outermost (walk_emit's c_outer) */
-    int outer = u->index == 0 && walk_c_outer(w);
-    for (uint32_t ci = 0; ci < ncw; ci++)
-    for (uint32_t wi = 0; wi < nw; wi++)
+     * outermost */
+    for (uint32_t ci = 0; ci < ncw; ci++) {
+    uint32_t lv[2][2] = {{wv[0][0], lh}, {wv[0][0] + lh, wv[0][1] - lh}};
+    int split = lh && ci + 1 == ncw;
+    uint32_t (*cv)[2] = split ? lv : wv;
+    for (uint32_t wi = 0; wi < (split ? 2u : nw); wi++)
     for (uint32_t q = 0; q < nsteps * ncs; q++) {
         uint32_t t = (outer ? q % nsteps : q / ncs) * tstride;
         uint32_t c = c_first + (outer ? q / nsteps : q % ncs);
@@ -85,7 +103,16 @@ static void computes(struct walk *w, const struct unit *u)
         {
             uint32_t kk = in_cols(l, c);
             uint32_t a_tap = base + (c - u->c0) * w->th_full * g->wp + ky * g->wp + kx;
-            for (uint32_t jj = cw[ci][0]; jj < cw[ci][0] + cw[ci][1]; jj++) {
+            /* input chunk 0 in two parts (first_halves), the range's chunks inside each */
+            uint32_t hh = !split && c == 0 && cw[ci][1] >= 2 ? half[wi] : 0;
+            uint32_t nparts = hh ? 2 : 1;
+            for (uint32_t pj = 0; pj < nparts * cw[ci][1]; pj++) {
+                uint32_t jj = cw[ci][0] + pj % cw[ci][1], part = pj / cw[ci][1];
+                uint32_t s_lo = cv[wi][0], s_hi = cv[wi][0] + cv[wi][1];
+                if (hh) {
+                    s_lo = part ? cv[wi][0] + hh : cv[wi][0];
+                    s_hi = part ? cv[wi][0] + cv[wi][1] : cv[wi][0] + hh;
+                }
                 uint32_t j = u->j0 + jj;
                 if (l->diagonal && c != j)
                     continue;
@@ -120,8 +147,8 @@ static void computes(struct walk *w, const struct unit *u)
                     wmax = (int32_t)w_end > wmax ? (int32_t)w_end : wmax;
                 }
                 uint32_t acc_chunk = acc_unit + jj * w->p->bh * g->ow;
-                for (uint32_t s0 = wv[wi][0]; s0 < wv[wi][0] + wv[wi][1]; s0 += sbh) {
-                    uint32_t sr = walk_min(sbh, wv[wi][0] + wv[wi][1] - s0);
+                for (uint32_t s0 = s_lo; s0 < s_hi; s0 += sbh) {
+                    uint32_t sr = walk_min(sbh, s_hi - s0);
                     uint32_t a = a_tap + s0 * row_step, acc = acc_chunk + s0 * g->ow;
                     uint32_t a_end = a + (sr - 1) * row_step + span + tap_step;
                     uint32_t acc_end = acc + sr * g->ow;
@@ -142,6 +169,7 @@ static void computes(struct walk *w, const struct unit *u)
                 }
             }
         }
+    }
     }
     o->ncomp = n;
     w->u_j0 = u->j0;

@@ -78,6 +78,12 @@ void walk_unit_at(const struct walk *w, uint32_t i, struct unit *u);
 int walk_waved(const struct walk *w);
 /* INT8 convolutions: the first unit takes its input chunks outermost (walk_emit's c_outer) */
 int walk_c_outer(const struct walk *w);
+/* walk_computes' first_halves: the first part's output rows of input chunk 0 of a 1x1 first
+ * unit (a wave of `rows`, a chunk range of `gcount`), 0 when it is not split */
+uint32_t walk_first_half(const struct walk *w, uint32_t rows, uint32_t gcount);
+/* walk_cmds' last_halves: the first wave's output rows of the last chunk range (one chunk) of
+ * a 1x1 last unit, 0 when it is not split */
+uint32_t walk_last_half(const struct walk *w, const struct unit *u);
 uint32_t walk_waves_of(const struct walk *w, const struct unit *u, uint32_t (*wv)[2]);
 /* SPAD row of tap t's weight matrix of chunk j (the group's jj-th) for unit u_index. */
 uint32_t walk_weight_row(const struct walk *w, uint32_t u_index, uint32_t jj, uint32_t j,

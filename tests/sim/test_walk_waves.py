@@ -151,7 +151,8 @@ def test_only_the_last_wave_is_stored_after_the_final_compute(x_shape, cout):
 
 def test_the_pointwise_tail_stores_only_the_last_chunk_range():
     """DS-CNN's pointwise layer (25x5x64 -> 64, INT8; the last unit a group of 4 chunks):
-    after the final COMPUTE only the last chunk range's STOREs remain (one chunk of 4)."""
+    after the final COMPUTE only the last chunk range's STOREs remain (one chunk of 4), and of
+    it only its second wave's (``WalkCmds.last_halves``: rows 13-24, 60 of 125 pixels)."""
     prog, _, _, _ = _int8_program((1, 25, 5, 64), 64, (1, 1))
     plan = prog.plan
     assert plan.gn == 4 and plan.bh == 25
@@ -161,7 +162,24 @@ def test_the_pointwise_tail_stores_only_the_last_chunk_range():
     waves = chunk_waves(CONFIG, _Layer(5, (1, 1)), 25, 4, True)
     assert waves == [(0, 2), (2, 1), (3, 1)]
     assert tail and all(op == Opcode.STORE for op, _ in tail)
-    assert sum(f["rows"] for _, f in tail) == 125
+    assert [f["rows"] for _, f in tail] == [60]
+
+
+def test_the_pointwise_first_unit_reads_a_third_of_chunk_0_first():
+    """DS-CNN's pointwise layer (INT8, input chunks outermost in the first unit): input chunk
+    0's COMPUTEs go in two parts of rows, a third first (``WalkComputes.first_halves``), each
+    part over the group's 4 chunks, and only the first part's image rows are LOADed before
+    the first COMPUTE; the output stays exact on the command model."""
+    prog, x, want, addrs = _int8_program((1, 25, 5, 64), 64, (1, 1))
+    ds = _decoded(prog)
+    execs = [f for op, f in ds if op == Opcode.COMPUTE]
+    assert [f["m"] for f in execs[:9]] == [40] * 4 + [85] * 4 + [125]
+    first = min(i for i, d in enumerate(ds) if _is_exec(d))
+    image = [f["rows"] for op, f in ds[:first] if op == Opcode.LOAD and not f["fill"] and
+             f["target"] == LoadTarget.SPAD.value and f["local_addr"] >= prog.plan.w_rows]
+    assert image == [40]
+    got = _run(prog, x, addrs)
+    assert np.array_equal(got, want)
 
 
 def test_the_first_compute_waits_for_the_first_wave_only():
