@@ -127,7 +127,8 @@ class Core(wiring.Component):
         m.submodules.m = mst = MStage(hartid=self._hartid, **prot)
         m.submodules.w = w = WStage()
         m.submodules.lsu = lsu = LoadStoreUnit()
-        m.submodules.multiplier = multiplier = Multiplier()
+        # (the partial products formed in X: the DSP blocks off M's path into W)
+        m.submodules.multiplier = multiplier = Multiplier(x_products=True)
 
         wiring.connect(m, wiring.flipped(self.ibus), fetch.ibus)
         wiring.connect(m, fetch.out, d.f)
