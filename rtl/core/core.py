@@ -127,8 +127,7 @@ class Core(wiring.Component):
         m.submodules.m = mst = MStage(hartid=self._hartid, **prot)
         m.submodules.w = w = WStage()
         m.submodules.lsu = lsu = LoadStoreUnit()
-        # (the partial products formed in X: the DSP blocks off M's path into W)
-        m.submodules.multiplier = multiplier = Multiplier(x_products=True)
+        m.submodules.multiplier = multiplier = Multiplier()
 
         wiring.connect(m, wiring.flipped(self.ibus), fetch.ibus)
         wiring.connect(m, fetch.out, d.f)

@@ -151,11 +151,10 @@ def _units(harness, mul, div):
     patches = []
     if mul == "free":
         patches.append(mock.patch.object(core_module, "Multiplier",
-                                         lambda **_timing: _FreeMultiplier(harness.free_mul)))
+                                         lambda: _FreeMultiplier(harness.free_mul)))
     elif mul == "alt":
         patches.append(mock.patch.object(core_module, "Multiplier",
-                                         lambda **timing: harness.multiplier_cls(alt_ops=True,
-                                                                                 **timing)))
+                                         lambda: harness.multiplier_cls(alt_ops=True)))
     if div == "free":
         def free(**_timing):   # e.g. registered_start: the abstraction's timing is free anyway
             return _FreeDivider(harness.free_div, harness.free_done)
