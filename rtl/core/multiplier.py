@@ -26,9 +26,10 @@ class Multiplier(wiring.Component):
       products; M adds them (``a_lo b_lo + (a_hi b_lo + a_lo b_hi) * 2**17 + a_hi b_hi *
       2**34``, where the first and last terms do not overlap: one concatenation, two
       additions). The DSP delay moves from M's path into X's; the same value in the same
-      cycle. Not used by the cores: measured slower on the ECP5 (54.4 / 54.0 MHz routed
-      against 56.9 / 57.2 for the core alone; X's operand muxes, which now also feed the DSP
-      blocks, were placed towards them: rtl/core/README.md, Clock, round 7).
+      cycle. Not used by the cores: measured slower on the ECP5 (54.3 / 54.4 / 54.0 MHz
+      routed, seeds 1-3, against 56.9 / 57.2 for the core alone; X's operand muxes, which
+      now also feed the DSP blocks, were placed towards them: rtl/core/README.md, Clock,
+      round 7).
 
     Members
     -------
