@@ -1,10 +1,14 @@
 """Operand forwarding and hazard detection for the X stage."""
 
-from amaranth.hdl import Module, Mux, Signal
+from types import SimpleNamespace
+
+from amaranth.hdl import C, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["Bypass", "load_use_hazard"]
+from .decoder import Unit
+
+__all__ = ["Bypass", "late_branch_able", "hazard_sources", "load_use_hazard", "next_cycle_hazard"]
 
 
 def load_use_hazard(srcs, m_rd, m_late, m_load, load_values):
@@ -18,6 +22,46 @@ def load_use_hazard(srcs, m_rd, m_late, m_load, load_values):
         hit = use & (m_rd != 0) & (m_rd == reg) & m_late
         terms.append(hit & ~(late_ok & m_load) if load_values else hit)
     return terms[0] | terms[1]
+
+
+def late_branch_able(dec, refetch, late_branch):
+    """With ``late_branch``: whether the decoded instruction ``dec`` is a conditional branch
+    that cannot trap in X whatever its operands (its target is 4-byte aligned: pc[1] is 0, so
+    imm[1] decides; no ``refetch``), so it does not wait for a late producer in M (M resolves
+    it). Without: 0."""
+    return dec.branch & ~dec.imm[1] & ~refetch if late_branch else C(0)
+
+
+def hazard_sources(dec, refetch, *, late_branch, load_branch, load_store):
+    """``(reg, use, late_ok)`` of each source of ``dec`` for :func:`load_use_hazard`: a
+    source a late branch (:func:`late_branch_able`) compares in M is not used in X; a
+    conditional branch's sources (``load_branch``) and a store's data (``load_store``) may
+    take a load's answer."""
+    able = late_branch_able(dec, refetch, late_branch)
+    ok1 = dec.branch if load_branch else C(0)
+    ok2 = ok1 | ((dec.unit == Unit.STORE) if load_store else C(0))
+    return [(dec.rs1, dec.use_rs1 & ~able, ok1), (dec.rs2, dec.use_rs2 & ~able, ok2)]
+
+
+def next_cycle_hazard(*, x_hold, x_dec, x_refetch, d_dec, d_refetch, m_busy, m_now, m_new,
+                      late_branch, load_branch, load_store):
+    """The next cycle's X sources, M destination and load-use hazard, for the registered
+    hazard and forwarding selects (:class:`Bypass` ``registered``): X keeps its instruction
+    (``x_dec``, ``x_refetch``) while ``x_hold``, else takes D's (``d_dec``, ``d_refetch``);
+    M keeps ``m_now`` = ``(rd, late, load)`` while ``m_busy``, else takes X's hand-over
+    ``m_new`` (rd 0 when X hands over nothing). Returns ``(n_x_rs1, n_x_rs2, n_m_rd,
+    hazard)``, ``hazard`` being the expression :class:`Bypass` raises ``hazard`` with, on
+    the next cycle's contents."""
+    nxt = SimpleNamespace(**{name: Mux(x_hold, getattr(x_dec, name), getattr(d_dec, name))
+                             for name in ("rs1", "rs2", "use_rs1", "use_rs2", "branch",
+                                          "unit", "imm")})
+    n_refetch = Mux(x_hold, x_refetch, d_refetch)
+    n_m_rd, n_m_late, n_m_load = (Mux(m_busy, now, new)
+                                  for now, new in zip(m_now, m_new, strict=True))
+    srcs = hazard_sources(nxt, n_refetch, late_branch=late_branch, load_branch=load_branch,
+                          load_store=load_store)
+    hazard = load_use_hazard(srcs, n_m_rd, n_m_late, n_m_load, load_branch or load_store)
+    return nxt.rs1, nxt.rs2, n_m_rd, hazard
 
 
 class Bypass(wiring.Component):

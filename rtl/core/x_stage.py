@@ -1,28 +1,25 @@
 """X stage: operands, ALU, shifts, branches, division, the data request, interrupt sampling."""
 
-from types import SimpleNamespace
-
-from amaranth.hdl import C, Cat, Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..bus.signature import BusSignature
+from .access_check import AccessCheck
 from .alu import ALU
 from .branch import BranchUnit
-from .bypass import Bypass, load_use_hazard
+from .bypass import Bypass, late_branch_able, next_cycle_hazard
 from .decoder import Unit
 from .divider import Divider
 from .divider_serial import SerialDivider
-from .isa import ExceptionCause, PMPCfg
+from .isa import ExceptionCause
 from .layouts import DXLayout, ResultSrc, XMLayout, protection_layout
 from .operands import OperandSelect
 from .options import CoreOptions
-from .pmp import PMPCheck
 from .predictor import PredictorState
 from .shift_product import ShiftProduct
 from .shifter import Shifter
 from .stage import Stage, edge_signature
-from .trigger import TriggerMatch
 
 __all__ = ["XStage"]
 
@@ -238,18 +235,8 @@ class XStage(wiring.Component):
         lb_late = Signal(2)
         late = Signal()
 
-        def branch_able(dec, refetch):
-            return dec.branch & ~dec.imm[1] & ~refetch if late_ok else C(0)
-
-        def sources(dec, refetch):
-            """(reg, use, late_ok) of each source for the bypass's hazard."""
-            able = branch_able(dec, refetch)
-            ok1 = dec.branch if late_branch else C(0)
-            ok2 = ok1 | ((dec.unit == Unit.STORE) if late_store else C(0))
-            return [(dec.rs1, dec.use_rs1 & ~able, ok1), (dec.rs2, dec.use_rs2 & ~able, ok2)]
-
         if late_ok:
-            m.d.comb += lb_able.eq(branch_able(xd, xp.refetch))
+            m.d.comb += lb_able.eq(late_branch_able(xd, xp.refetch, late_ok))
             for i, (reg, use) in enumerate(((xd.rs1, xd.use_rs1), (xd.rs2, xd.use_rs2))):
                 m.d.comb += lb_late[i].eq(lb_able & use & (self.m_rd != 0) &
                                           (self.m_rd == reg) & self.m_late)
@@ -281,20 +268,18 @@ class XStage(wiring.Component):
         # X's); equal to ``bypass.hazard`` in every cycle X holds an instruction.
         hazard = Signal()
         if opts.forwarding:
-            nd = self.dx.payload.dec
-            nxt = SimpleNamespace(**{name: Mux(self.x_hold, getattr(xd, name), getattr(nd, name))
-                                     for name in ("rs1", "rs2", "use_rs1", "use_rs2", "branch",
-                                                  "unit", "imm")})
-            n_refetch = Mux(self.x_hold, xp.refetch, self.dx.payload.refetch)
             takes = self.xm.valid & ~self.m_lb_mispredict
             xmp = self.xm.payload
-            n_m_rd = Mux(self.m_busy, self.m_rd, Mux(takes, xmp.rd, 0))
-            n_m_late = Mux(self.m_busy, self.m_late, xmp.src != ResultSrc.X)
-            n_m_load = Mux(self.m_busy, self.m_load, xmp.src == ResultSrc.LOAD)
-            m.d.comb += [bypass.n_x_rs1.eq(nxt.rs1), bypass.n_x_rs2.eq(nxt.rs2),
+            n_rs1, n_rs2, n_m_rd, n_hazard = next_cycle_hazard(
+                x_hold=self.x_hold, x_dec=xd, x_refetch=xp.refetch,
+                d_dec=self.dx.payload.dec, d_refetch=self.dx.payload.refetch,
+                m_busy=self.m_busy, m_now=(self.m_rd, self.m_late, self.m_load),
+                m_new=(Mux(takes, xmp.rd, 0), xmp.src != ResultSrc.X,
+                       xmp.src == ResultSrc.LOAD),
+                late_branch=late_ok, load_branch=late_branch, load_store=late_store)
+            m.d.comb += [bypass.n_x_rs1.eq(n_rs1), bypass.n_x_rs2.eq(n_rs2),
                          bypass.n_m_rd.eq(n_m_rd), bypass.n_w_rd.eq(self.n_w_rd)]
-            m.d.sync += hazard.eq(load_use_hazard(sources(nxt, n_refetch), n_m_rd, n_m_late,
-                                                  n_m_load, late_branch or late_store))
+            m.d.sync += hazard.eq(n_hazard)
         m.d.comb += [
             operands.a_sel.eq(xd.a_sel),
             operands.b_sel.eq(xd.b_sel),
@@ -353,79 +338,17 @@ class XStage(wiring.Component):
         is_load = xd.unit == Unit.LOAD
         is_mem = is_load | (xd.unit == Unit.STORE)
 
-        # ---- privilege checks of the data access ----------------------------------------
-        # The checks (PMP on both words of the access, load / store address triggers) sit
-        # behind the address adder, so they are kept off the data request: when the state of
-        # the CSR file lets no check fire (``unchecked``: loads / stores in M-mode with no
-        # locked PMP entry, no trigger armed for loads or stores in this mode) the request
-        # goes out at once; otherwise the access spends two more cycles in X: its addresses
-        # are registered (``chk_addr``, ``chk_second``), the checks of those registered
-        # (``chk_*``), and the request (or the exception) follows from them.
-        prot = self.prot
-        lo_fault = Signal()     # PMP denies the (first) word of the registered access
-        hi_fault = Signal()     # ... its second word (a split access)
-        watch = Signal()        # a load / store address trigger fires on it
-        chk_addr = Signal(32)   # the access's address, registered
-        chk_second = Signal(32)     # the next word's address, registered
-        chk_split = Signal()
-        second = Signal(32)
-        imm4 = Signal(32)
-        m.d.comb += [imm4.eq(xd.imm + 4), second.eq(Cat(C(0, 2), (rs1 + imm4)[2:32]))]
-        locked = Signal()       # a PMP entry binds M-mode (L bit)
-        armed = Signal()        # a trigger may fire on a load or store in this mode
-        if self._pmp_entries:
-            # A split misaligned access is checked on both words before its first request, so
-            # a denied second word leaves no partial access (no register write, no store).
-            # The next word's address as rs1 + (imm + 4), an adder beside the address adder.
-            for name, addr in (("pmp", chk_addr), ("pmp_hi", chk_second)):
-                pmp = PMPCheck(self._pmp_entries)
-                m.submodules[name] = pmp
-                m.d.comb += [pmp.cfg.eq(prot.pmp_cfg), pmp.pmpaddr.eq(prot.pmp_addr),
-                             pmp.care.eq(prot.pmp_care), pmp.priv_m.eq(prot.dpriv_m),
-                             pmp.access.eq(Mux(is_load, 0b001, 0b010)), pmp.addr.eq(addr)]
-                if name == "pmp":
-                    m.d.comb += lo_fault.eq(pmp.fault)
-                else:
-                    m.d.comb += hi_fault.eq(pmp.fault & chk_split)
-            m.d.comb += locked.eq(Cat(*(prot.pmp_cfg[i][PMPCfg["L"]]
-                                      for i in range(self._pmp_entries))).any())
-        if self._triggers:
-            m.submodules.trigger = trigger = TriggerMatch(self._triggers)
-            m.d.comb += [trigger.ctrl.eq(prot.trig_ctrl), trigger.tdata2.eq(prot.trig_addr),
-                         trigger.priv_m.eq(prot.priv_m), trigger.mte.eq(prot.mte),
-                         trigger.kind.eq(Mux(is_load, 0b001, 0b010)),
-                         trigger.addr.eq(chk_addr), watch.eq(trigger.hit)]
-            arms = []
-            for i in range(self._triggers):
-                ctrl = prot.trig_ctrl[i]
-                mode_ok = (prot.priv_m & ctrl[4] & prot.mte) | (~prot.priv_m & ctrl[3])
-                arms.append(mode_ok & (ctrl[0] | ctrl[1]))
-            m.d.comb += armed.eq(Cat(*arms).any())
-        unchecked = Signal()
-        pmp_free = (prot.dpriv_m & ~locked) if self._pmp_entries else C(1)
-        # Registered (the PMP configuration's L bits and the trigger's mode bits were a path
-        # into ``x_hold``): the CSR state it comes from changes only by instructions that
-        # redirect from M (trap, MRET, a write to a PMP / trigger CSR or to mstatus.MPRV /
-        # MPP), so no load / store reaches X in the cycle after a change and the one-cycle
-        # lag is never seen. With ``late_branch`` it also holds the access behind a branch M
-        # resolves (no request while M holds it) without one more term in ``x_hold``.
+        # ---- privilege checks of the data access (``access_check.py``) ------------------
+        m.submodules.access = access = AccessCheck(pmp_entries=self._pmp_entries,
+                                                   triggers=self._triggers)
+        lb_leaves = Signal()    # a branch M resolves leaves X: no request behind it
         if late_ok and not opts.late_branch_requests:
-            lb_leaves = Signal()
             m.d.comb += lb_leaves.eq(self.xm.valid & self.xm.payload.late_branch)
-            m.d.sync += unchecked.eq(pmp_free & ~armed & ~lb_leaves)
-        else:
-            m.d.sync += unchecked.eq(pmp_free & ~armed)
-        chk_addr_valid = Signal()   # X's access's addresses were registered
-        chk_valid = Signal()    # the checks of those addresses were registered
-        chk_watch = Signal()
-        chk_lo = Signal()
-        chk_hi = Signal()
-        chk_denied = Signal()
-        chk_tval = Signal(32)   # mtval of a denied access: the first byte of the denied word
-        m.d.comb += [chk_denied.eq(chk_lo | chk_hi),
-                     chk_tval.eq(Mux(chk_watch | chk_lo, chk_addr, chk_second))]
-        mem_exc = Signal()      # the access traps here (from the registered checks)
-        m.d.comb += mem_exc.eq(chk_valid & (chk_watch | chk_denied))
+        m.d.comb += [access.prot.eq(self.prot), access.load.eq(is_load),
+                     access.addr.eq(self.lsu_addr), access.base.eq(rs1),
+                     access.offset.eq(xd.imm), access.split.eq(self.lsu_split),
+                     access.hold_off.eq(lb_leaves)]
+        mem_go, mem_exc = access.go, access.trap
 
         # ---- exceptions found in X, and interrupt sampling -------------------------------
         # The exceptions X finds come from its operands: none while an operand is still due
@@ -438,14 +361,14 @@ class XStage(wiring.Component):
         with m.Elif(branch.misaligned):
             m.d.comb += [x_exc.valid.eq(1), x_exc.cause.eq(ExceptionCause.INSN_MISALIGNED),
                          x_exc.tval.eq(branch.target)]
-        with m.Elif(is_mem & chk_valid & chk_watch):
+        with m.Elif(is_mem & access.watch):
             m.d.comb += [x_exc.valid.eq(1), x_exc.cause.eq(ExceptionCause.BREAKPOINT),
-                         x_exc.tval.eq(chk_tval)]
-        with m.Elif(is_mem & chk_valid & chk_denied):
+                         x_exc.tval.eq(access.tval)]
+        with m.Elif(is_mem & access.denied):
             m.d.comb += [x_exc.valid.eq(1),
                          x_exc.cause.eq(Mux(is_load, ExceptionCause.LOAD_ACCESS_FAULT,
                                             ExceptionCause.STORE_ACCESS_FAULT)),
-                         x_exc.tval.eq(chk_tval)]
+                         x_exc.tval.eq(access.tval)]
         req_held = Signal()   # a data request was presented and not yet granted
         irq_mark = Signal()
         m.d.comb += irq_mark.eq(live & self.irq_pending & ~req_held & ~xp.exc.valid)
@@ -458,32 +381,22 @@ class XStage(wiring.Component):
         # target adder (short).
         ok_nb = Signal()
         jump_misaligned = (xd.jal | xd.jalr) & branch.target[1]
-        mem_trap = is_mem & chk_valid & (chk_watch | chk_denied)
+        mem_trap = is_mem & mem_exc
         m.d.comb += [runs.eq(live & ~xp.exc.valid & ~irq_mark),
                      ok.eq(runs & ~x_exc.valid),
                      ok_nb.eq(runs & ~(~hazard & (jump_misaligned | mem_trap)))]
-        # The access may go to the bus: nothing to check, or checked and allowed.
-        mem_go = Signal()
-        m.d.comb += mem_go.eq(unchecked | (chk_valid & ~chk_watch & ~chk_denied))
         # Register the addresses in the first cycle an access that needs checks is in X with
         # its operands known, the checks in the next; forget both when the instruction
         # leaves X (or is flushed).
-        with m.If(~self.x_hold | m_redirect | self.x_redirect):
-            m.d.sync += [chk_addr_valid.eq(0), chk_valid.eq(0)]
-        with m.Elif(runs & is_mem & ~hazard & ~unchecked):
-            with m.If(~chk_addr_valid):
-                m.d.sync += [chk_addr_valid.eq(1), chk_addr.eq(self.lsu_addr),
-                             chk_second.eq(second), chk_split.eq(self.lsu_split)]
-            with m.Elif(~chk_valid):
-                m.d.sync += [chk_valid.eq(1), chk_watch.eq(watch), chk_lo.eq(lo_fault),
-                             chk_hi.eq(hi_fault)]
+        m.d.comb += [access.start.eq(runs & is_mem & ~hazard),
+                     access.clear.eq(~self.x_hold | m_redirect | self.x_redirect)]
 
         # ---- data bus request (never depends on a grant) ---------------------------------
         dbus = self.dbus
         m.d.comb += [
             # (a load / store has no exception of its own here other than from the checks)
-            # (while M holds a branch it resolves, ``unchecked`` is 0 and ``chk_valid`` too:
-            # no request; with ``late_branch_requests`` one unless it was mispredicted)
+            # (while M holds a branch it resolves, ``access.go`` is 0: no request; with
+            # ``late_branch_requests`` one unless it was mispredicted)
             dbus.req.eq(runs & is_mem & mem_go & ~hazard & ~m_busy & ~m_redirect &
                         ~(self.m_lb_mispredict if opts.late_branch_requests else 0)),
             dbus.addr.eq(self.lsu_addr[2:]),

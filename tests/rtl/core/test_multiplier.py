@@ -1,6 +1,7 @@
-"""Multiplier: every operation on corner-value pairs and random values, one per cycle; the
-hold while ``x_en`` is low; the formal-only stand-in mode. One check (:func:`mismatches`)
-serves the real unit, the stand-in and the planted bug."""
+"""Multiplier (both ``x_products`` settings): every operation on corner-value pairs and random
+values, one per cycle; operands at the partial products' split; the hold while ``x_en`` is
+low; the formal-only stand-in mode. One check (:func:`mismatches`) serves the real unit, the
+stand-in and the planted bug."""
 
 import random
 
@@ -68,23 +69,41 @@ def mismatches(dut, cases, expect=model):
 CORNER_CASES = [(op, a, b) for op in MUL_OPS for a in CORNERS for b in CORNERS]
 
 
-def test_multiplier_corners_exact():
-    assert mismatches(Multiplier(), CORNER_CASES) == []
+X_PRODUCTS = pytest.mark.parametrize("x_products", [False, True],
+                                     ids=["operands_registered", "x_products"])
 
 
-def test_multiplier_random():
+@X_PRODUCTS
+def test_multiplier_corners_exact(x_products):
+    assert mismatches(Multiplier(x_products=x_products), CORNER_CASES) == []
+
+
+@X_PRODUCTS
+def test_multiplier_random(x_products):
     rng = random.Random(3)
     cases = [(rng.choice(MUL_OPS), rng.getrandbits(32), rng.getrandbits(32)) for _ in range(200)]
-    assert mismatches(Multiplier(), cases) == []
+    assert mismatches(Multiplier(x_products=x_products), cases) == []
+
+
+def test_x_products_split_boundaries():
+    """``x_products``: operands whose halves sit at the split (bit 17) extremes, where the
+    signed high halves and the unsigned low halves meet (each of the 2**17 - 1, 2**17,
+    2**16 patterns, their negations and sign bits), every operation."""
+    edges = [(1 << 17) - 1, 1 << 17, 1 << 16, (1 << 17) + 1, 0xFFFE_0000, 0xFFFD_FFFF,
+             0x7FFE_0000, 0x8001_FFFF, 0x0001_FFFF, 0xFFFF_0000]
+    values = [v & M for e in edges for v in (e, -e)]
+    cases = [(op, a, b) for op in MUL_OPS for a in values for b in values]
+    assert mismatches(Multiplier(x_products=True), cases) == []
 
 
 @pytest.mark.parametrize("alt_ops", [False, True], ids=["real", "alt_ops"])
-def test_multiplier_holds_without_enable(alt_ops):
+@X_PRODUCTS
+def test_multiplier_holds_without_enable(alt_ops, x_products):
     """``x_en`` low holds the operands (and the operation): register a product whose low and
     high words are both non-zero, then present other operands and another operation with
     ``x_en`` low for several cycles; the M stage must keep the registered product. Raising
     ``x_en`` again takes the waiting operands. The same with the formal stand-in results."""
-    dut = Multiplier(alt_ops=alt_ops)
+    dut = Multiplier(alt_ops=alt_ops, x_products=x_products)
     expect = alt_model if alt_ops else model
     sim = Simulator(dut)
     sim.add_clock(1e-6)
