@@ -147,7 +147,8 @@ def _eltwise_fields(rng, config, words):
     """ELTWISE: the walk, then mostly coherent op-specific fields (ADD-only fields zero for
     MAX, accumulate clear for ADD; a B range near A's; a MAC with op 0, a weight row and
     mostly INT8 (an FP16 one mostly without reduce), half of them pair with a small
-    tap_step; reduce and pair mostly clear without mac)."""
+    tap_step, some ``init_row`` with an ``init_addr`` near the ACC's ends, mostly without
+    accumulate; reduce, pair and init_row mostly clear without mac)."""
     _walk_fields(rng, config, words, Opcode.ELTWISE)
     f = decode(words)[1]
     if f["mac"] and rng.random() < 0.85:         # a coherent MAC: op 0, INT8, a weight row
@@ -165,9 +166,19 @@ def _eltwise_fields(rng, config, words):
             _set(words, Opcode.ELTWISE, "tap_step", rng.choice([0, 1, 2, 7, 30]))
             if rng.random() < 0.1:
                 _set(words, Opcode.ELTWISE, "mult_a", rng.getrandbits(32))
+        init = rng.random() < 0.4                # start from an ACC row (init_row)
+        _set(words, Opcode.ELTWISE, "init_row", int(init))
+        if init:                                 # init_addr: w7's low half (or all of w7)
+            if rng.random() < 0.85:
+                _set(words, Opcode.ELTWISE, "accumulate", 0)
+            _set(words, Opcode.ELTWISE, "init_addr", rng.choice(
+                [0, 1, config.npu_acc_rows - 1, config.npu_acc_rows, rng.getrandbits(16)]))
+            if rng.random() < 0.1:
+                _set(words, Opcode.ELTWISE, "mult_b", rng.getrandbits(32))
     elif not f["mac"] and rng.random() < 0.85:
         _set(words, Opcode.ELTWISE, "reduce", 0)
         _set(words, Opcode.ELTWISE, "pair", 0)
+        _set(words, Opcode.ELTWISE, "init_row", 0)
     op = decode(words)[1]["op"]
     if op == 0 and not f["mac"] and rng.random() < 0.85:
         for name in _ADD_ONLY:

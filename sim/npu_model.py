@@ -32,7 +32,8 @@ Readings of the contract (the RTL implements the same)
     - An ELTWISE (:class:`~dure.rtl.npu.commands.EltwiseOp`) reads the lanes as COMPUTE does
       (bits 7:0 in INT8, all 16 in FP16) and writes lanes 0..n-1 of its ACC rows only; ADD is
       :func:`eltwise_add_int8`, MAX :func:`eltwise_max`, MAC :func:`eltwise_mac_int8` (INT8)
-      and :func:`eltwise_mac_fp16` (FP16).
+      and :func:`eltwise_mac_fp16` (FP16); a MAC with ``init_row`` starts every row from
+      lanes 0..n-1 of ACC row ``init_addr`` as if it were the row's value with ``accumulate``.
     - A LOAD writes its rows in order r = 0 .. rows-1 to ``local_rows_written`` (the later row
       wins where a placement overlaps); a fill LOAD reads no memory and never fails.
     - The sequence number in ERROR is the value ISSUED had before the command was pushed; a
@@ -399,10 +400,14 @@ class NpuModel:
                 w2 = lane_rows(f["b_addr"] + 1)
             if f["reduce"]:
                 out = self.acc[f["acc_addr"]:f["acc_addr"] + 1, :n]
+            start, accumulate = out, f["accumulate"]
+            if f["init_row"]:               # every row starts from ACC row init_addr
+                start = np.broadcast_to(self.acc[f["init_addr"], :n], out.shape).copy()
+                accumulate = 1
             if int8:
-                out[:] = eltwise_mac_int8(out, a, w, f["accumulate"], f["reduce"], x2, w2)
+                out[:] = eltwise_mac_int8(start, a, w, accumulate, f["reduce"], x2, w2)
             else:
-                out[:] = eltwise_mac_fp16(out, a, w, f["accumulate"], x2, w2)
+                out[:] = eltwise_mac_fp16(start, a, w, accumulate, x2, w2)
             self.macs += f["m"] * n * (2 if f["pair"] else 1)
         elif f["op"] == EltwiseOp.ADD.value:
             b_rows = [f["b_addr"] + r - f["a_addr"] for r in rows]

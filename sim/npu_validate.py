@@ -51,13 +51,16 @@ Readings of the contract where the prose leaves room (the RTL implements the sam
   is ``BAD_COMBINATION`` and ``init_addr`` outside the ACC ``LOCAL_RANGE``.
 * ``ELTWISE``: for ``op = MAX`` every ADD-only field (``b_addr``, ``zp_a``, ``zp_b``,
   ``mult_a``, ``mult_b``, ``rshift_a``, ``rshift_b``) must be 0 (with ``mac`` all but
-  ``b_addr``; with ``pair`` also ``tap_step``, the low half of ``mult_a``'s word), for
-  ``op = ADD`` ``accumulate`` and ``mac`` must be 0, ``reduce`` or ``pair`` without
-  ``mac`` is ``RESERVED``; the walk fields as COMPUTE's. ``BAD_COMBINATION`` (ADD in FP16;
+  ``b_addr``; with ``pair`` also ``tap_step``, the low half of ``mult_a``'s word; with
+  ``init_row`` also ``init_addr``, the low half of ``mult_b``'s), for
+  ``op = ADD`` ``accumulate`` and ``mac`` must be 0, ``reduce``, ``pair`` or ``init_row``
+  without ``mac`` is ``RESERVED``; the walk fields as COMPUTE's. ``BAD_COMBINATION`` (ADD in
+  FP16; an ``init_row`` MAC with ``accumulate`` or ``init_addr`` among the rows it writes;
   an FP16 MAC with ``reduce``, or on hardware without the FP16 MAC,
   ``config.npu_eltwise_fp16_mac`` False; FP16 without FP16; no unit; a walk's ``m``): the
   order of its causes does not matter (one code). B's largest row is ``b_addr + (a_last -
-  a_addr)``; ``n`` is limited by the ACC's C lanes.
+  a_addr)``; ``n`` is limited by the ACC's C lanes; an ``init_row`` MAC's ``init_addr``
+  outside the ACC is ``LOCAL_RANGE``.
 * Weight formats: every ``weight_format`` value is defined; w5 (``fill_value`` /
   ``scale_addr``) non-zero is ``RESERVED`` unless ``fill`` or ``INT4_FP16`` (a fill with a
   weight format is then ``BAD_COMBINATION``); ``INT4_FP16`` on hardware without FP16 is
@@ -207,13 +210,16 @@ def _reserved(opcode, words, f):
         if opcode == Opcode.COMPUTE and not f["init_row"] and f["init_addr"]:
             return True
         if opcode == Opcode.ELTWISE:
-            if (f["reduce"] or f["pair"]) and not f["mac"]:
+            if (f["reduce"] or f["pair"] or f["init_row"]) and not f["mac"]:
                 return True
             if f["op"] == EltwiseOp.MAX.value:
                 if f["mac"] and f["pair"] and f["mult_a"] >> 16:
                     return True               # a pair MAC's w2 is tap_step [15:0] only
-                skip = ("b_addr", "mult_a") if f["mac"] and f["pair"] else ("b_addr",) \
-                    if f["mac"] else ()
+                if f["mac"] and f["init_row"] and f["mult_b"] >> 16:
+                    return True               # an init_row MAC's w7 is init_addr [15:0] only
+                skip = ("b_addr",) if f["mac"] else ()
+                skip += ("mult_a",) if f["mac"] and f["pair"] else ()
+                skip += ("mult_b",) if f["mac"] and f["init_row"] else ()
                 return any(f[name] for name in _ADD_ONLY if name not in skip)
             return bool(f["accumulate"] or f["mac"])
         return False
@@ -294,7 +300,10 @@ def _bad_combination(opcode, f, config, in_list):
         return (not config.npu_eltwise or (fp16 and not config.npu_fp16)
                 or (fp16 and f["op"] == EltwiseOp.ADD.value)
                 or (fp16 and f["mac"] and (f["reduce"] or not config.npu_eltwise_fp16_mac))
-                or bool(f["a_cols"] and f["m"] != f["a_rows"] * f["a_cols"]))
+                or bool(f["a_cols"] and f["m"] != f["a_rows"] * f["a_cols"])
+                or bool(f["mac"] and f["init_row"] and (
+                    f["accumulate"] or f["acc_addr"] <= f["init_addr"] <
+                    f["acc_addr"] + (1 if f["reduce"] else f["m"]))))
     if opcode == Opcode.STORE:
         acc_type, out = Precision(f["acc_type"]), OutType(f["out"])
         if acc_type == Precision.FP16 and not config.npu_fp16:
@@ -368,6 +377,7 @@ def _local_range(opcode, f, config):
         pair = f["pair"]                 # RESERVED without mac: here pair implies mac
         return (a_last + (f["tap_step"] if pair else 0) >= spad
                 or f["acc_addr"] + (1 if f["reduce"] else f["m"]) > acc
+                or (f["mac"] and f["init_row"] and f["init_addr"] >= acc)
                 or (f["op"] == EltwiseOp.ADD.value and b_last >= spad)
                 or (f["mac"] and f["b_addr"] + pair >= spad))
     if opcode == Opcode.STORE:

@@ -298,8 +298,8 @@ class WalkCmds:
         return (u_index % 2) * self.plan.acc_half
 
     def acc_init(self, u_index, unit):
-        """The broadcast ACC-init LOADs of a unit (element-wise MACs: COMPUTEs start from the
-        bias rows, ``WalkLayer.init_rows``, and need none)."""
+        """The broadcast ACC-init LOADs of a unit: none where the first COMPUTEs / element-wise
+        MACs start from the bias rows (``WalkLayer.init_rows``, every layer with a bias)."""
         layer, g = self.layer, self.g
         if layer.acc_init is None or layer.init_rows:
             return []

@@ -75,11 +75,14 @@ class WalkComputes(WalkCmds):
                     a = base + c * self.th_full * g.wp + (s0 * g.sh + ky) * g.wp + kx
                     a_end = a + (sr - 1) * g.sh * g.wp + (g.ow - 1) * g.sw + 1
                     acc = self.acc_base(u_index) + jj * plan.bh * g.ow + s0 * g.ow
+                    init = dict(init_row=1, init_addr=self.init_row0 + j) \
+                        if first and layer.init_rows else {}
                     if layer.eltwise_mac:
                         pair = dict(pair=1, tap_step=tap_step) if second else {}
                         out.append(Cmd(encode(
-                            Opcode.ELTWISE, precision=layer.precision, mac=1,
-                            accumulate=int(not first or layer.acc_init is not None),
+                            Opcode.ELTWISE, precision=layer.precision, mac=1, **init,
+                            accumulate=int(not first or
+                                           (layer.acc_init is not None and not init)),
                             a_addr=a, b_addr=w_row, acc_addr=acc, m=sr * g.ow,
                             n=layer.chunk_cols(j), a_cols=g.ow, a_rows=sr,
                             a_col_step=g.sw, a_row_step=g.sh * g.wp, **pair),
@@ -97,8 +100,6 @@ class WalkComputes(WalkCmds):
                             spad_reads=((a, a_end),),
                             acc_write=(acc, acc + sr * g.ow)))
                         continue
-                    init = dict(init_row=1, init_addr=self.init_row0 + j) \
-                        if first and layer.init_rows else {}
                     out.append(Cmd(encode(
                         Opcode.COMPUTE, precision=layer.precision,
                         accumulate=int(not first or

@@ -43,7 +43,7 @@ order with one waiting slot per unit,
 so this keeps LOADs and STOREs from holding up the COMPUTEs behind them.
 """
 
-from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode
+from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, Precision
 from dure.rtl.npu.descriptor import decode, encode
 
 from dure.gemm_cost import WALK_JIT_LEAD
@@ -103,9 +103,12 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     # With the first unit's input chunks outermost (INT8), only its own output chunks' rows go
     # first; the others (two rows or more: 64 B, ~a push of port cycles) are the first of its
     # side commands (ResNet-8 stage 3: 256 B ahead of the first COMPUTE's image rows -> 32 B,
-    # npu fixed 383 -> 349).
+    # npu fixed 383 -> 349). Likewise INT8 depthwise on the element-wise MAC, whose first MAC
+    # starts from its chunk's row (DS-CNN's: npu fixed 665 -> 599; FP16 3,733 -> 4,002: not
+    # there).
     g0 = units[0][3] + units[0][4]
-    g0 = g0 if c_outer and layer.init_rows - g0 >= 2 else layer.init_rows
+    dw_int8 = layer.eltwise_mac and layer.precision == Precision.INT8
+    g0 = g0 if (c_outer or dw_int8) and layer.init_rows - g0 >= 2 else layer.init_rows
     words += [c.words for c in bias_loads(0, g0)]
     rest_bias = bias_loads(g0, layer.init_rows)
     if layer.shared_weight is not None and layer.shared_weight[1]:

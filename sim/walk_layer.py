@@ -170,9 +170,8 @@ class WalkLayer:
     acc_init : int or None
         Address of ``cout`` 32-bit words (bias) every output row starts from; None: the first
         COMPUTE starts from zero. On COMPUTEs they are LOADed once into :attr:`init_rows` ACC
-        rows and each ACC row's first COMPUTE starts from its chunk's row (``init_row``); on
-        the element-wise unit (``eltwise_mac``) they are broadcast into each block's ACC rows
-        before its first MAC.
+        rows and each ACC row's first COMPUTE (on the element-wise unit, ``eltwise_mac``: its
+        first MAC) starts from its chunk's row (``init_row``).
     const_addr, const_rows : int
         ``const_rows`` rows of ``n_chunk`` words (dense, ``4 * n_chunk`` bytes apart? no: see
         ``const_stride``) LOADed once into the ACC's constant area.
@@ -196,7 +195,8 @@ class WalkLayer:
     eltwise_mac : bool
         Depthwise on the element-wise unit (INT8, or FP16 with ``config.npu_eltwise_fp16_mac``):
         every tap is an ELTWISE ``MAC`` in the layer's precision (same walk,
-        ``accumulate`` after the first tap or with ``acc_init``) whose weight row is the tap's
+        ``accumulate`` after the first tap; the first from the bias row, ``init_row``, with
+        ``acc_init``) whose weight row is the tap's
         (chunk j's matrix: one row per tap, ``kin(j) = 1``) instead of a diagonal COMPUTE.
     eltwise_pair : bool
         With ``eltwise_mac``: taps 2 t and 2 t + 1 (row-major over the kernel) are one
@@ -275,12 +275,13 @@ class WalkLayer:
     @property
     def init_rows(self):
         """ACC rows that hold the starting values (``acc_init``) for the whole layer, chunk j's
-        at ``plan.const_row + const_rows + j`` (above the constant rows): one per output chunk
-        when the taps are COMPUTEs, whose first tap of each ACC row starts from it (COMPUTE
-        ``init_row``) instead of from rows a broadcast LOAD filled per block (that LOAD shares
-        the ACC's write port with the COMPUTE results: one cycle per row, ~1 k cycles of
-        ResNet-8 stage 1's fixed cost); 0 without ``acc_init`` and on the element-wise unit."""
-        if self.acc_init is None or self.eltwise_mac or self.eltwise_max:
+        at ``plan.const_row + const_rows + j`` (above the constant rows): one per output chunk,
+        whose first tap of each ACC row starts from it (COMPUTE ``init_row``; on the
+        element-wise unit, ELTWISE MAC ``init_row``) instead of from rows a broadcast LOAD
+        filled per block (that LOAD shares the ACC's write port with the results: one cycle
+        per row, ~1 k cycles of ResNet-8 stage 1's fixed cost and of DS-CNN's depthwise);
+        0 without ``acc_init`` and for max pooling."""
+        if self.acc_init is None or self.eltwise_max:
             return 0
         return self.out_chunks
 

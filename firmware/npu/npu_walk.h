@@ -205,12 +205,12 @@ static inline uint32_t kin(const struct walk_layer *l, uint32_t j)
 }
 
 /* ACC rows holding the starting values for the whole layer (WalkLayer.init_rows): one per
- * output chunk, at plan const_row + const_rows + j, when the taps are COMPUTEs (their first
- * tap starts from the chunk's row, COMPUTE init_row); 0 without acc_init and on the
- * element-wise unit (per-block broadcast ACC-init LOADs there). */
+ * output chunk, at plan const_row + const_rows + j (the first tap of every ACC row starts
+ * from the chunk's row: COMPUTE init_row, or ELTWISE MAC init_row on the element-wise unit);
+ * 0 without acc_init and for max pooling. */
 static inline uint32_t walk_init_rows(const struct walk_layer *l)
 {
-    return l->has_acc_init && !l->eltwise_mac && !l->eltwise_max ? out_chunks(l) : 0;
+    return l->has_acc_init && !l->eltwise_max ? out_chunks(l) : 0;
 }
 
 /* MAC steps per window: KH * KW taps, ceil(KH * KW / 2) pair MACs with eltwise_pair. */

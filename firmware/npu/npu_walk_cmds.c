@@ -437,7 +437,9 @@ uint32_t walk_bias_split(const struct walk *w)
     struct unit u0;
     walk_unit_at(w, 0, &u0);
     uint32_t g0 = u0.j0 + u0.gcount;
-    return walk_c_outer(w) && rows >= g0 + 2 ? g0 : rows;
+    /* also INT8 depthwise on the element-wise MAC (walk_emit.py's dw_int8) */
+    int dw_int8 = w->l->eltwise_mac && w->l->prec != NPU_FP16;
+    return (walk_c_outer(w) || dw_int8) && rows >= g0 + 2 ? g0 : rows;
 }
 
 void walk_bias_loads(struct walk *w, uint32_t j_lo, uint32_t j_hi, int direct)

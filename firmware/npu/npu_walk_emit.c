@@ -122,10 +122,14 @@ static void computes(struct walk *w, const struct unit *u)
                 uint32_t d[8] = {tpl[0], tpl[1], tpl[2], tpl[3], tpl[4], tpl[5], tpl[6],
                                  tpl[7]};
                 uint32_t w_end = w_row + (mac ? 1 + second : kk);
-                int init = first && walk_init_rows(l);     /* COMPUTE init_row */
+                /* COMPUTE (ELTWISE MAC) init_row: the first tap from the chunk's bias row */
+                int init = first && walk_init_rows(l);
                 NPU_DESC_SET(d, COMPUTE, ACCUMULATE,
                              !first || (l->has_acc_init && !max && !init));
-                if (init) {
+                if (init && mac) {
+                    NPU_DESC_SET(d, ELTWISE, INIT_ROW, 1);
+                    WPUT(d, ELTWISE, INIT_ADDR, w->p->const_row + l->const_rows + j);
+                } else if (init) {
                     NPU_DESC_SET(d, COMPUTE, INIT_ROW, 1);
                     WPUT(d, COMPUTE, INIT_ADDR, w->p->const_row + l->const_rows + j);
                 }

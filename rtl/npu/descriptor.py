@@ -118,6 +118,7 @@ FIELDS = {
         "mac": Field(0, 7, 1),               # per-lane multiply-accumulate (dwpool)
         "reduce": Field(0, 8, 1),            # MAC: every row into ACC row acc_addr
         "pair": Field(0, 9, 1),              # MAC: two taps per row (a(i), a(i) + tap_step)
+        "init_row": Field(0, 10, 1),         # MAC: every row starts from ACC row init_addr
         "zp_a": Field(0, 16, 8, signed=True),
         "zp_b": Field(0, 24, 8, signed=True),
         "a_addr": Field(1, 0, 16),
@@ -135,6 +136,8 @@ FIELDS = {
         "a_col_step": Field(6, 0, 16),
         "a_row_step": Field(6, 16, 16),
         "mult_b": Field(7, 0, 32),           # int32 bits
+        # The same word's bits 15:0 read as the starting row of an init_row MAC.
+        "init_addr": Field(7, 0, 16),
     },
     Opcode.LIST: {
         "list_addr": Field(1, 0, 32),

@@ -10,14 +10,16 @@ rows out: TFLite's INT8 ADD (the two input rescalings), the maximum of MAX_POOL_
 per-lane multiply-accumulate of depthwise convolution and global pooling (``mac``).
     w0: ``opcode``, ``precision`` [4] (:class:`~dure.rtl.npu.isa.Precision` of the SPAD lanes),
     ``op`` [5] (:class:`EltwiseOp`), ``accumulate`` [6] (MAX and MAC), ``mac`` [7], ``reduce``
-    [8] (MAC only), ``pair`` [9] (MAC only: two taps per row), ``zp_a`` [23:16], ``zp_b``
-    [31:24] (ADD only; int8 zero points, two's complement).
+    [8] (MAC only), ``pair`` [9] (MAC only: two taps per row), ``init_row`` [10] (MAC only:
+    every row starts from one ACC row), ``zp_a`` [23:16], ``zp_b`` [31:24] (ADD only; int8
+    zero points, two's complement).
     w1: ``a_addr`` [15:0], ``b_addr`` [31:16] (ADD: B's first row; MAC: the weight row).
     w2: ``mult_a`` (ADD only, int32); for a ``pair`` MAC bits 15:0 are ``tap_step`` (bits
     31:16 reserved).
     w3: ``acc_addr`` [15:0], ``rshift_a`` [20:16], ``rshift_b`` [28:24] (ADD only; 0..31).
     w4: ``m`` [15:0] (>= 1), ``n`` [31:24] (1..C); w5 / w6: the walk of A (``a_cols``,
-    ``a_rows``, ``a_col_step``, ``a_row_step``), exactly as COMPUTE's. w7: ``mult_b`` (ADD only).
+    ``a_rows``, ``a_col_step``, ``a_row_step``), exactly as COMPUTE's. w7: ``mult_b`` (ADD
+    only); for an ``init_row`` MAC bits 15:0 are ``init_addr`` (bits 31:16 reserved).
     Row i = 0 .. m-1 reads SPAD row ``a(i) = a_addr + off(i)`` (``off(i) = i``, or the walk's
     ``(i // a_cols) * a_row_step + (i % a_cols) * a_col_step``) and, for ADD, ``b(i) = b_addr +
     off(i)`` (the same walk), and writes lanes j < n of ACC row ``acc_addr + i``; other lanes of
@@ -75,6 +77,20 @@ per-lane multiply-accumulate of depthwise convolution and global pooling (``mac`
       Timing (not contract): the unit reads the weight row(s) once, in one cycle before the
       rows, then one row (two SPAD reads with ``pair``) per cycle: ``C`` MACs per cycle, ``2
       C`` with ``pair``.
+
+      Init row (``init_row`` set, needs ``mac``, else ``RESERVED``): ``init`` is lane j of
+      ACC row ``init_addr`` for every row (a depthwise layer's bias row, LOADed once and
+      shared by every block of its channel chunk) instead of the row's own value: INT8
+      ``init + A W (+ A2 W2)`` as int32, FP16 ``(init + A W) + A2 W2`` in binary32 as above,
+      exactly what a broadcast of that row into the written rows followed by ``accumulate``
+      gives. With ``reduce``: ``ACC[acc_addr] = ACC[init_addr] + sum_i ...``. ``init_row``
+      with ``accumulate``, or ``init_addr`` among the rows the command writes (``[acc_addr,
+      acc_addr + m)``, ``+1`` with ``reduce``), is ``BAD_COMBINATION``; ``init_addr`` past
+      the ACC ``LOCAL_RANGE``; without ``init_row`` bits 15:0 of w7 are ``mult_b``'s and
+      must be 0 like the rest (``RESERVED``). Timing (not contract): the unit reads ACC row
+      ``init_addr`` on its ACC read port for every row (as ``accumulate`` reads the row's
+      own), so the command takes the same cycles; the dispatcher orders it after a LOAD
+      into ACC that writes ``init_addr`` (and a later such LOAD after it).
 
       PERF_MACS counts the products of a MAC: ``m * n`` per command, ``2 * m * n`` with
       ``pair`` (``reduce`` or not); ADD and MAX count none.

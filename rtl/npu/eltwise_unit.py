@@ -86,18 +86,19 @@ class EltwiseUnit(wiring.Component):
     For row i = 0 .. m-1 it reads SPAD row ``a_addr + off(i)`` (``off`` the walk's offset, kept
     as a running value like the execute unit's), for ADD also ``b_addr + off(i)``, for a
     ``pair`` MAC also ``a_addr + off(i) + tap_step``, and for a MAX or MAC with ``accumulate``
-    ACC row ``acc_addr + i``; one cycle later it computes the lanes (ADD: both TFLite rescalings
-    and their int32 sum; MAX: the int32 or fp32 maximum; MAC: ``init + a * w0``, plus ``a2 *
-    w1`` with ``pair``; an FP16 MAC through one :class:`~.fp.Fp16Mac` per lane, built with
-    ``config.npu_eltwise_fp16_mac``) into an output register, which writes lanes ``0..n-1`` of
-    ACC row ``acc_addr + i``. A MAC first spends one cycle reading its weight rows ``b_addr``
-    and ``b_addr + 1`` (both SPAD ports) into registers, so during the rows both ports read
-    activations. Row i only reads and writes its own ACC row, so rows stream back to back; the
-    pipeline stalls as a whole while the ACC write waits. A ``reduce`` MAC writes every row to
-    ACC row ``acc_addr``: row 0 starts from that row's value (``accumulate``) or 0, every later
-    row from the output register, which holds the row before it (so the sum runs at one row per
-    cycle with no ACC read-back). One command at a time: the next is accepted after the previous
-    one's last row is written (``done``).
+    ACC row ``acc_addr + i`` (a MAC with ``init_row``: ACC row ``init_addr``, the row every
+    output row starts from, read again for each row); one cycle later it computes the lanes
+    (ADD: both TFLite rescalings and their int32 sum; MAX: the int32 or fp32 maximum; MAC:
+    ``init + a * w0``, plus ``a2 * w1`` with ``pair``; an FP16 MAC through one
+    :class:`~.fp.Fp16Mac` per lane, built with ``config.npu_eltwise_fp16_mac``) into an output
+    register, which writes lanes ``0..n-1`` of ACC row ``acc_addr + i``. A MAC first spends one
+    cycle reading its weight rows ``b_addr`` and ``b_addr + 1`` (both SPAD ports) into
+    registers, so during the rows both ports read activations. Row i only reads and writes its
+    own ACC row, so rows stream back to back; the pipeline stalls as a whole while the ACC write
+    waits. A ``reduce`` MAC writes every row to ACC row ``acc_addr``: row 0 starts from that
+    row's value (``accumulate``) or 0, every later row from the output register, which holds the
+    row before it (so the sum runs at one row per cycle with no ACC read-back). One command at a
+    time: the next is accepted after the previous one's last row is written (``done``).
 
     The unit has no hazard logic and no memory ports of its own: the datapath lends it the
     execute unit's SPAD and ACC ports while ``busy`` (the dispatcher never has a COMPUTE and
@@ -220,7 +221,9 @@ class EltwiseUnit(wiring.Component):
             self.spad_a.addr.eq(Mux(wread, cmd.b_addr + 1, cmd.a_addr + off)),
             self.spad_b.addr.eq(Mux(wread, cmd.b_addr,
                                     Mux(cmd.mac, cmd.a_addr + cmd.tap_step, cmd.b_addr) + off)),
-            self.acc_r.addr.eq(cmd.acc_addr + Mux(cmd.reduce, 0, row)),
+            # an init_row MAC reads its starting row for every row (read-only, never written)
+            self.acc_r.addr.eq(Mux(cmd.init_row, cmd.init_addr,
+                                   cmd.acc_addr + Mux(cmd.reduce, 0, row))),
             self.spad_a.en.eq(issue | wread),
             self.spad_b.en.eq(issue | wread),
             self.acc_r.en.eq(issue),
@@ -238,6 +241,7 @@ class EltwiseUnit(wiring.Component):
         add = cmd.op == EltwiseOp.ADD.value
         fp16 = cmd.precision == Precision.FP16.value
         acc_in = cmd.accumulate
+        start_in = acc_in | cmd.init_row     # a MAC starts from the ACC row read
         pipe_add = self._config.npu_eltwise_pipeline
         if pipe_add:
             pa = Pipeline(m, advance)
@@ -276,7 +280,7 @@ class EltwiseUnit(wiring.Component):
                          Mux(acc_in & (_order_key(cur) > _order_key(v32)), cur, v32))
             # MAC: init + a * w (int32, wrapping); with reduce the rows after the first add
             # onto the previous row's result, which is in the output register right now.
-            init = Mux(cmd.reduce & ~s1_first, o_data[j], Mux(acc_in, cur, 0))
+            init = Mux(cmd.reduce & ~s1_first, o_data[j], Mux(start_in, cur, 0))
             second = Mux(cmd.pair, b8 * w1[j][:8].as_signed(), 0)
             mac = (init.as_signed() + a8 * w0[j][:8].as_signed() + second)[:32]
             results.append(Mux(cmd.mac, mac,
@@ -296,7 +300,7 @@ class EltwiseUnit(wiring.Component):
                 m.submodules[f"fp_mac{j}"] = lane = Fp16Mac()
                 m.d.comb += [
                     lane.en.eq(advance), lane.i_valid.eq(s1_valid & fp),
-                    lane.i_init.eq(Mux(acc_in, self.acc_r.data[j], 0)),
+                    lane.i_init.eq(Mux(start_in, self.acc_r.data[j], 0)),
                     lane.i_a.eq(self.spad_a.data[j]), lane.i_w.eq(w0[j]),
                     lane.i_a2.eq(self.spad_b.data[j]), lane.i_w2.eq(w1[j]),
                     lane.pair.eq(cmd.pair),

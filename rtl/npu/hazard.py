@@ -19,7 +19,8 @@ ELTWISE     SPAD ``[a_addr, a_last + 1)`` (``+      ACC ``[acc_addr, +m)``
             tap_step`` for a ``pair`` MAC), for ADD
             ``[b_addr, b_addr + a_last - a_addr
             + 1)``, for MAC ``[b_addr, +1)`` (``+2``
-            with ``pair``); ACC ``[acc_addr, +m)``
+            with ``pair``); ACC ``[acc_addr, +m)``,
+            ACC ``[init_addr, +1)`` if ``init_row``
 ==========  =====================================  ==========================================
 
 ``last`` is the largest destination row of the LOAD (``local_addr + rows - 1``, or with a 2-D
@@ -74,7 +75,8 @@ LoadFootprint = data.StructLayout({"spad": 1, "rows": _range()})
 ComputeFootprint = data.StructLayout({"a": _range(), "w": _range(), "acc": _range(),
                                       "accumulate": 1, "init": _range()})
 StoreFootprint = data.StructLayout({"acc": _range(), "scale": 1, "params": _range()})
-EltwiseFootprint = data.StructLayout({"a": _range(), "b": _range(), "acc": _range()})
+EltwiseFootprint = data.StructLayout({"a": _range(), "b": _range(), "acc": _range(),
+                                      "init": _range()})
 
 
 def _set(view, start, length):
@@ -136,7 +138,8 @@ def footprint_of(kind, fields, view, *, lanes=1, products=None):
                 view.b.start.eq(Mux(add | fields.mac, fields.b_addr, 0)),
                 view.b.end.eq(Mux(add, fields.b_addr + span,
                                   Mux(fields.mac, fields.b_addr + 1 + pair, 0))),
-                *_set(view.acc, fields.acc_addr, fields.m)]
+                *_set(view.acc, fields.acc_addr, fields.m),
+                *_set(view.init, fields.init_addr, fields.mac & fields.init_row)]
     raise ValueError(f"kind must be 'load', 'compute', 'store' or 'eltwise', not {kind!r}")
 
 
@@ -193,16 +196,17 @@ def conflict_cc(older, younger):
 
 
 def conflict_le(load, eltwise):
-    """A LOAD writes SPAD rows the ELTWISE reads (A, or B for ADD), or ACC rows it writes."""
+    """A LOAD writes SPAD rows the ELTWISE reads (A, or B for ADD), or ACC rows it writes or
+    reads (its ``init_row``)."""
     return Mux(load.spad, _overlap(load.rows, eltwise.a) | _overlap(load.rows, eltwise.b),
-               _overlap(load.rows, eltwise.acc))
+               _overlap(load.rows, eltwise.acc) | _overlap(load.rows, eltwise.init))
 
 
 def conflict_le_acc(load, eltwise):
     """What is left of :func:`conflict_le` for an issued LOAD and a younger ELTWISE when the
     element-wise unit reads each SPAD row only once the load unit has written it: a LOAD into
-    ACC writing rows the ELTWISE writes."""
-    return ~load.spad & _overlap(load.rows, eltwise.acc)
+    ACC writing rows the ELTWISE writes or reads (its ``init_row``)."""
+    return ~load.spad & (_overlap(load.rows, eltwise.acc) | _overlap(load.rows, eltwise.init))
 
 
 def conflict_es(eltwise, store):

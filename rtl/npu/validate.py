@@ -256,23 +256,28 @@ class Validator(wiring.Component):
         walk = f.a_cols != 0
         span = Mux(walk, p["rows"] + p["cols"], f.m - 1)    # a_last - a_addr, exact
         pair_mac = f.mac & f.pair            # w2 [15:0] is tap_step, not mult_a
-        add_only = (Cat(f.zp_a, f.zp_b, f.mult_a[16:], f.mult_b, f.rshift_a, f.rshift_b).any()
-                    | ((f.mult_a[:16] != 0) & ~pair_mac))
+        init_mac = f.mac & f.init_row        # w7 [15:0] is init_addr, not mult_b
+        add_only = (Cat(f.zp_a, f.zp_b, f.mult_a[16:], f.mult_b[16:], f.rshift_a,
+                        f.rshift_b).any()
+                    | ((f.mult_a[:16] != 0) & ~pair_mac) | ((f.mult_b[:16] != 0) & ~init_mac))
+        written = f.acc_addr + Mux(f.reduce, 1, f.m)        # end of the ACC rows written
         return {
             ErrorCode.RESERVED: _overlaps_any(w, reserved_masks(Opcode.ELTWISE))
             | (~walk & ((f.a_rows != 0) | (f.a_col_step != 0) | (f.a_row_step != 0)))
-            | ((f.reduce | f.pair) & ~f.mac)
+            | ((f.reduce | f.pair | f.init_row) & ~f.mac)
             | Mux(add, f.accumulate | f.mac, add_only | ((f.b_addr != 0) & ~f.mac)),
             ErrorCode.ZERO_DIM: (f.m == 0) | (f.n == 0) | (walk & (f.a_rows == 0)),
             ErrorCode.DIM_TOO_LARGE: f.n > cfg.npu_cols,
             ErrorCode.BAD_COMBINATION: (not cfg.npu_eltwise) | (fp16 & (not cfg.npu_fp16))
             | (fp16 & (add | (f.mac & (f.reduce | (not cfg.npu_eltwise_fp16_mac)))))
-            | (walk & (f.m != p["count"])),
+            | (walk & (f.m != p["count"]))
+            | (init_mac & (f.accumulate | ((f.init_addr >= f.acc_addr)
+                                          & (f.init_addr < written)))),
             ErrorCode.LOCAL_RANGE:
             ((f.a_addr + span + Mux(pair_mac, f.tap_step, 0)) >= cfg.npu_spad_rows)
             | (add & ((f.b_addr + span) >= cfg.npu_spad_rows))
             | (f.mac & ((f.b_addr + f.pair) >= cfg.npu_spad_rows))
-            | ((f.acc_addr + Mux(f.reduce, 1, f.m)) > cfg.npu_acc_rows),
+            | (written > cfg.npu_acc_rows) | (init_mac & (f.init_addr >= cfg.npu_acc_rows)),
         }
 
     def _store_checks(self, m, w):

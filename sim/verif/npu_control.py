@@ -208,6 +208,8 @@ def rows_touched(opcode, f):
             reads |= {("spad", f["b_addr"] + r) for r in range(1 + f["pair"])}
             if f["pair"]:
                 reads |= {("spad", row + f["tap_step"]) for row in rows}
+            if f.get("init_row"):           # every row starts from this ACC row
+                reads.add(("acc", f["init_addr"]))
         acc = {("acc", f["acc_addr"] + r) for r in range(f["m"])}
         return reads | (acc if f["accumulate"] else set()), acc
     if opcode == Opcode.STORE:

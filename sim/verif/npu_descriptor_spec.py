@@ -66,7 +66,7 @@ LAYOUT = {
     "ELTWISE": {
         "precision": (0, 4, 4),            # MAX and MAC (INT8 or FP16); ADD: INT8 only
         "op": (0, 5, 5), "accumulate": (0, 6, 6),
-        "mac": (0, 7, 7), "reduce": (0, 8, 8), "pair": (0, 9, 9),
+        "mac": (0, 7, 7), "reduce": (0, 8, 8), "pair": (0, 9, 9), "init_row": (0, 10, 10),
         "zp_a": (0, 23, 16), "zp_b": (0, 31, 24),
         "a_addr": (1, 15, 0), "b_addr": (1, 31, 16),
         "mult_a": (2, 31, 0),
@@ -76,6 +76,7 @@ LAYOUT = {
         "a_cols": (5, 15, 0), "a_rows": (5, 31, 16),       # "exactly as COMPUTE's"
         "a_col_step": (6, 15, 0), "a_row_step": (6, 31, 16),
         "mult_b": (7, 31, 0),
+        "init_addr": (7, 15, 0),           # w7 of an init_row MAC: the low half of mult_b's bits
     },
 }
 

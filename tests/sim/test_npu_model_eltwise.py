@@ -358,3 +358,85 @@ def test_fp16_mac_lanes_without_pair_start_from_plus_zero():
     acc = np.array([[0x8000_0000, 0x8000_0000]], np.uint32)
     assert eltwise_mac_fp16(acc, x, w, 0).tolist() == [[0, 0]]
     assert eltwise_mac_fp16(acc, x, w, 1).tolist() == [[0x8000_0000, 0x8000_0000]]
+
+
+def test_init_row_mac_refusals():
+    """``init_row``: MAC only; ``init_addr`` is w7's low half (reserved without it, w7's high
+    half reserved with it); not with ``accumulate`` nor among the rows written; in the ACC."""
+    assert check(emac(init_row=1, init_addr=31)) == E.NONE
+    assert check(emac(init_row=1, init_addr=4)) == E.NONE          # just past rows 0..3
+    assert check(emac(init_row=1, init_addr=3)) == E.BAD_COMBINATION
+    assert check(emac(init_row=1, init_addr=0)) == E.BAD_COMBINATION
+    assert check(emac(init_row=1, init_addr=1, reduce=1)) == E.NONE  # reduce writes row 0 only
+    assert check(emac(init_row=1, init_addr=0, reduce=1)) == E.BAD_COMBINATION
+    assert check(emac(init_row=1, init_addr=9, accumulate=1)) == E.BAD_COMBINATION
+    assert check(emac(init_row=1, init_addr=32)) == E.LOCAL_RANGE
+    assert check(emac(init_row=1, init_addr=9, mult_b=1 << 16)) == E.RESERVED
+    assert check(emac(init_addr=9)) == E.RESERVED                  # mult_b without init_row
+    assert check(emax(init_row=1)) == E.RESERVED                   # MAX
+    assert check(eadd(init_row=1)) == E.RESERVED                   # ADD
+    assert check(emac(init_row=1, init_addr=9, pair=1, tap_step=3,
+                      precision=Precision.FP16)) == E.NONE
+
+
+@pytest.mark.parametrize("prec", [Precision.INT8, Precision.FP16])
+def test_init_row_mac_starts_every_row_from_the_row(prec):
+    """Every row of an ``init_row`` (pair) MAC starts from ACC row ``init_addr``: written out
+    per element (INT8 wrapping int32, FP16 ``(init + x w) + x2 w2`` in float32 with specials,
+    NaN canonical), equal to a broadcast of that row then ``accumulate``; other lanes and the
+    starting row kept; an INT8 ``reduce`` adds the row's sum to it."""
+    rng = np.random.default_rng(14)
+    model = NpuModel(CFG)
+    fp16 = prec == Precision.FP16
+    if fp16:
+        values = rng.standard_normal(model.spad.shape).astype(np.float16)
+        values.reshape(-1)[rng.choice(values.size, 60, replace=False)] = rng.choice(
+            np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 6e-8, 65504], np.float16), 60)
+        model.spad[:, :] = values.view(np.uint16)
+        init = (rng.standard_normal(model.acc.shape) * 1000).astype(np.float32)
+        init[20, :4] = np.array([np.inf, -0.0, np.nan, 1e-40], np.float32)
+        model.acc[:] = init.view(np.uint32)
+    else:
+        values = rng.integers(-128, 128, model.spad.shape)
+        model.spad[:, :] = values.astype(np.int64) & 0xFFFF
+        model.acc[:] = rng.integers(0, 1 << 32, model.acc.shape, dtype=np.uint64)
+        model.acc[20, 0] = 0x7FFF_FFFF                            # wraps
+    before = model.acc.copy()
+    walk = dict(a_addr=3, a_cols=3, a_rows=2, a_col_step=2, a_row_step=10, m=6, n=7)
+    rows = [3, 5, 7, 13, 15, 17]
+    assert model.execute(emac(acc_addr=2, b_addr=29, pair=1, tap_step=13, init_row=1,
+                              init_addr=20, precision=prec, **walk)) == E.NONE
+    for i, r in enumerate(rows):
+        for j in range(7):
+            if fp16:
+                with np.errstate(all="ignore"):
+                    c = init[20, j]
+                    c = np.float32(c + np.float32(values[r, j]) * np.float32(values[29, j]))
+                    c = np.float32(c + np.float32(values[r + 13, j])
+                                   * np.float32(values[30, j]))
+                want = 0x7FC0_0000 if np.isnan(c) else int(c.view(np.uint32))
+            else:
+                s = int(before[20, j]) - (1 << 32) * (int(before[20, j]) >> 31)
+                want = (s + int(values[r, j]) * int(values[29, j])
+                        + int(values[r + 13, j]) * int(values[30, j])) & 0xFFFF_FFFF
+            assert int(model.acc[2 + i, j]) == want, (i, j)
+    assert (model.acc[2:8, 7:] == before[2:8, 7:]).all()
+    assert (model.acc[8:] == before[8:]).all() and (model.acc[:2] == before[:2]).all()
+    # the same as the row broadcast into the rows, then accumulate
+    other = NpuModel(CFG)
+    other.spad[:] = model.spad
+    other.acc[:] = before
+    other.acc[2:8, :7] = before[20, :7]
+    assert other.execute(emac(acc_addr=2, b_addr=29, pair=1, tap_step=13, accumulate=1,
+                              precision=prec, **walk)) == E.NONE
+    assert (other.acc == model.acc).all()
+    if not fp16:                                     # reduce: the row plus the rows' sum
+        model.acc[:] = before
+        assert model.execute(emac(acc_addr=2, b_addr=29, init_row=1, init_addr=20, reduce=1,
+                                  **walk)) == E.NONE
+        for j in range(7):
+            s = int(before[20, j]) - (1 << 32) * (int(before[20, j]) >> 31)
+            want = (s + sum(int(values[r, j]) * int(values[29, j]) for r in rows)) \
+                & 0xFFFF_FFFF
+            assert int(model.acc[2, j]) == want, j
+        assert (model.acc[3:] == before[3:]).all()

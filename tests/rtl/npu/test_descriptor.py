@@ -8,9 +8,10 @@ from dure.rtl.npu.commands import DESCRIPTOR_WORDS, Opcode
 from dure.rtl.npu.descriptor import FIELDS, decode, encode, reserved_masks
 
 #: Second names for (some of) the bits of another field (LOAD w5: a fill's value, an INT4_FP16
-#: LOAD's scale address; ELTWISE w2 [15:0]: a pair MAC's tap_step, in mult_a's word); every
-#: other field has bits of its own.
-ALIASES = {Opcode.LOAD: {"scale_addr": "fill_value"}, Opcode.ELTWISE: {"tap_step": "mult_a"}}
+#: LOAD's scale address; ELTWISE w2 [15:0]: a pair MAC's tap_step, in mult_a's word; w7
+#: [15:0]: an init_row MAC's init_addr, in mult_b's); every other field has bits of its own.
+ALIASES = {Opcode.LOAD: {"scale_addr": "fill_value"},
+           Opcode.ELTWISE: {"tap_step": "mult_a", "init_addr": "mult_b"}}
 
 
 def _alias_value(opcode, alias, field, value):

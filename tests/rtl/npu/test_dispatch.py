@@ -150,6 +150,10 @@ def dependent_pair(case):
         "lane_scales_group": [load(23, rows=1, target=LoadTarget.ACC), None],
         # a COMPUTE starting from ACC row 13 (init_row) reads what the LOAD writes there
         "init_row": [load(13, rows=1, target=LoadTarget.ACC), None],
+        # an ELTWISE MAC starting from ACC row 13 (init_row): after a LOAD writing it, and
+        # before a LOAD overwriting it
+        "mac_init_row": [load(13, rows=1, target=LoadTarget.ACC), None],
+        "mac_init_war": [None, load(13, rows=1, target=LoadTarget.ACC)],
     }[case]
     independent = {
         "raw_spad": [load(4), compute(0, 8, 0)],
@@ -166,7 +170,13 @@ def dependent_pair(case):
         "pair_tap": [load(14, rows=1), mac(0, 0, w=30, tap_step=10)],
         "lane_scales_group": [load(24, rows=1, target=LoadTarget.ACC), None],
         "init_row": [load(14, rows=1, target=LoadTarget.ACC), None],
+        "mac_init_row": [load(14, rows=1, target=LoadTarget.ACC), None],
+        "mac_init_war": [None, load(14, rows=1, target=LoadTarget.ACC)],
     }[case]
+    if case in ("mac_init_row", "mac_init_war"):
+        k = 1 if case == "mac_init_row" else 0
+        commands[k] = independent[k] = encode(Opcode.ELTWISE, mac=1, init_row=1, init_addr=13,
+                                              a_addr=0, b_addr=30, acc_addr=0, m=4, n=4)
     if case == "init_row":
         commands[1] = independent[1] = encode(Opcode.COMPUTE, a_addr=0, w_addr=8, acc_addr=0,
                                               m=4, k=4, n=4, init_row=1, init_addr=13)
@@ -192,7 +202,8 @@ def dependent_pair(case):
 @pytest.mark.parametrize("case", ["raw_spad", "war_spad", "waw_acc", "raw_acc", "scale_row",
                                   "shift_row", "eltwise_b", "eltwise_store", "eltwise_compute",
                                   "mac_weight", "pair_weight", "pair_tap",
-                                  "lane_scales_group", "init_row"])
+                                  "lane_scales_group", "init_row", "mac_init_row",
+                                  "mac_init_war"])
 def test_dependent_commands_serialise(case):
     commands, independent = dependent_pair(case)
     matched, _, regs = run(commands, latency=lambda unit, f: 30)

@@ -216,7 +216,9 @@ def test_fixed_only_refusals_reached():
 
 def test_eltwise_codes_reached():
     """The random vectors give ELTWISE every code it can have (so the Verilator comparison
-    covers each ELTWISE rule; pair MACs valid, with w2's high half set and past the SPAD),
+    covers each ELTWISE rule; pair MACs valid, with w2's high half set and past the SPAD;
+    init_row MACs valid, with w7's high half set, with accumulate or a row they write, and
+    past the ACC),
     and the build without the unit refuses them all."""
     config = CONFIGS["small"]
     vectors = [v for v in make_vectors(random.Random(11), config, 6_000)
@@ -227,6 +229,9 @@ def test_eltwise_codes_reached():
     pairs = [v for v in vectors if v[0][0] >> 7 & 1 and v[0][0] >> 9 & 1]   # pair MACs
     assert {validate(w, config, b, s) for w, b, s in pairs} >= \
         {ErrorCode.NONE, ErrorCode.RESERVED, ErrorCode.LOCAL_RANGE}
+    inits = [v for v in vectors if v[0][0] >> 7 & 1 and v[0][0] >> 10 & 1]  # init_row MACs
+    assert {validate(w, config, b, s) for w, b, s in inits} >= \
+        {ErrorCode.NONE, ErrorCode.RESERVED, ErrorCode.BAD_COMBINATION, ErrorCode.LOCAL_RANGE}
     none = dataclasses.replace(config, npu_eltwise=False)
     assert all(validate(w, none, b, s) in (ErrorCode.BAD_COMBINATION, ErrorCode.RESERVED,
                                            ErrorCode.ZERO_DIM, ErrorCode.DIM_TOO_LARGE)
