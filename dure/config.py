@@ -181,7 +181,23 @@ class SoCConfig:
     npu_acc_rows : int
         Accumulator depth in rows of ``npu_cols`` 32-bit lanes, power of two.
     npu_queue_depth : int
-        Command queue entries, power of two.
+        Command queue entries, power of two (1: a single descriptor waits between the
+        DOORBELL and the dispatcher, the smallest board build).
+    npu_exec_depth : int
+        COMPUTEs the dispatcher keeps in flight at once (issued, not yet done), >= 1: each
+        in-flight COMPUTE has a footprint in the hazard scoreboard that every pending
+        command is compared with (:class:`~dure.rtl.npu.dispatch.Dispatcher`
+        ``exec_depth``). Timing only: fewer lets fewer short COMPUTEs stream through the
+        array back to back, every command's effect is unchanged. Default 8.
+    npu_list_entries : int
+        LIST entries the fetcher buffers ahead of the dispatcher, >= 1
+        (:class:`~dure.rtl.npu.list_fetch.ListFetcher` ``entries``). Timing only. Default 4.
+    npu_narrow_footprints : bool
+        The dispatcher's hazard footprints keep row numbers in the bits of the deeper of SPAD
+        and ACC (``log2(max(npu_spad_rows, npu_acc_rows))``) instead of 16 bits
+        (:func:`dure.rtl.npu.hazard.footprint_layouts`): smaller comparators, the same
+        conflicts (only validated commands, whose rows lie inside the memories, get a
+        footprint). ``False`` (default): 16-bit rows.
     npu_perf_bits : int
         Width of each NPU performance counter, 64 or 32 (less logic on small boards: the
         counters then wrap modulo 2**32 and every ``PERF_*_HI`` register reads 0).
@@ -293,6 +309,9 @@ class SoCConfig:
     npu_spad_rows: int = 2048
     npu_acc_rows: int = 4096
     npu_queue_depth: int = 16
+    npu_exec_depth: int = 8
+    npu_list_entries: int = 4
+    npu_narrow_footprints: bool = False
     core: str = "full"
     pmp_entries: int = 16
     triggers: int = 1
@@ -328,7 +347,8 @@ class SoCConfig:
         if not isinstance(self.bus_outstanding, int) or self.bus_outstanding < 0:
             raise ValueError(f"bus_outstanding must be an integer >= 0, not "
                              f"{self.bus_outstanding!r}")
-        for name in ("npu_dma_slice", "npu_dma_side_slices", "npu_hazard_regs"):
+        for name in ("npu_dma_slice", "npu_dma_side_slices", "npu_hazard_regs",
+                     "npu_narrow_footprints"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, not {getattr(self, name)!r}")
         if self.clint_bits not in (32, 64):
@@ -363,7 +383,11 @@ class SoCConfig:
                     raise ValueError(f"{name} must be an integer in 1..32, not {value!r}")
             _check_pow2("npu_spad_rows", self.npu_spad_rows, 16)
             _check_pow2("npu_acc_rows", self.npu_acc_rows, 16)
-            _check_pow2("npu_queue_depth", self.npu_queue_depth, 2)
+            _check_pow2("npu_queue_depth", self.npu_queue_depth, 1)
+            for name in ("npu_exec_depth", "npu_list_entries"):
+                value = getattr(self, name)
+                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                    raise ValueError(f"{name} must be an integer >= 1, not {value!r}")
             if not isinstance(self.npu_float_post, bool) or \
                     (self.npu_fp16 and not self.npu_float_post):
                 raise ValueError("npu_float_post must be a bool, and True when npu_fp16 is "
@@ -553,7 +577,8 @@ PRESETS["icesugar-pro"] = SoCConfig(
     name="icesugar-pro", clk_freq=25_000_000, ram_size=64 * 1024, rom_size=4096,
     main_size=32 * 1024 * 1024, main_kind="sdram", main_latency=6, main_bytes_per_cycle=2,
     npu_rows=4, npu_cols=1, npu_fp16=False, npu_float_post=False, npu_eltwise=False,
-    npu_spad_rows=1024, npu_acc_rows=512, npu_queue_depth=2, npu_perf_bits=32,
+    npu_spad_rows=1024, npu_acc_rows=512, npu_queue_depth=1, npu_perf_bits=32,
+    npu_exec_depth=2, npu_list_entries=1, npu_narrow_footprints=True,
     core="tiny", ram_kind="single", pmp_entries=0, triggers=0, bus_outstanding=2,
     uart_fifo_depth=4, clint_bits=32, npu_dma_slice=True, npu_load_pipeline=True,
     sdram_part="IS42S16160B-7")

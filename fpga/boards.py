@@ -30,8 +30,9 @@ class Board:
         Oscillator resource; its frequency comes from the platform.
     reset : tuple of (str, int) or None
         Button resource that resets the SoC (``None``: none, reprogram to reset).
-    leds : tuple of (str, int)
-        Resources driven from ``gpio_out`` bit 0, 1, ...
+    leds : tuple of (str, int) or (str, int, str)
+        Resources driven from ``gpio_out`` bit 0, 1, ... (with a third item: that subsignal
+        of the resource, e.g. one colour of an RGB LED).
     buttons : tuple of (str, int)
         Resources read as ``gpio_in`` bit 0, 1, ...
     extra_resources : str
@@ -106,7 +107,8 @@ BOARDS = {
         family="ecp5",
         clock="clk25",
         reset=None,                  # no button on the module: reprogram (or power) to reset
-        leds=(),
+        # The module's RGB LED (its only LED): gpio_out bits 0, 1, 2 light red, green, blue.
+        leds=(("rgb_led", 0, "r"), ("rgb_led", 0, "g"), ("rgb_led", 0, "b")),
         buttons=(),
         # The on-board iCELink debugger is a CMSIS-DAP probe on the ECP5's JTAG (openFPGALoader
         # has no board entry for this module).

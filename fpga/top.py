@@ -76,9 +76,13 @@ class BoardTop(Elaboratable):
         m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
         m.d.comb += [tx.o.eq(soc.uart_tx), soc.uart_rx.eq(rx.i)]
 
-        for bit, (name, number) in enumerate(board.leds[:config.gpio_width]):
-            m.submodules[f"led_{bit}"] = led = io.Buffer("o", platform.request(name, number,
-                                                                               dir="-"))
+        requested = {}
+        for bit, (name, number, *sub) in enumerate(board.leds[:config.gpio_width]):
+            key = (name, number)
+            if key not in requested:
+                requested[key] = platform.request(name, number, dir="-")
+            port = getattr(requested[key], sub[0]) if sub else requested[key]   # RGB: r, g, b
+            m.submodules[f"led_{bit}"] = led = io.Buffer("o", port)
             m.d.comb += led.o.eq(soc.gpio_out[bit])
         for bit, (name, number) in enumerate(board.buttons[:config.gpio_width]):
             m.submodules[f"button_{bit}"] = button = io.Buffer(

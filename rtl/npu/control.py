@@ -29,10 +29,11 @@ class NpuControl(wiring.Component):
         NPU shape, queue depth.
     addr_width : int
         Word-address width of the register port.
-    exec_depth : int
-        COMPUTEs in flight at once (see :class:`~.dispatch.Dispatcher`); 8 keep short COMPUTEs
-        (a few rows each) streaming through the array's latency now that its weight banks
-        switch tiles every ~15 cycles.
+    exec_depth : int or None
+        COMPUTEs in flight at once (see :class:`~.dispatch.Dispatcher`); ``None`` (default):
+        ``config.npu_exec_depth`` (8 unless a board trims it: 8 keep short COMPUTEs (a few
+        rows each) streaming through the array's latency now that its weight banks switch
+        tiles every ~15 cycles).
     exec_orders_acc : bool
         The datapath's execute unit orders accumulate chains per ACC row (see
         :class:`~.dispatch.Dispatcher`); :class:`~.npu.Npu` sets it.
@@ -68,13 +69,13 @@ class NpuControl(wiring.Component):
     about ``main_latency`` + 16 cycles after the LIST reaches the front.
     """
 
-    def __init__(self, config, *, addr_width=14, exec_depth=8, exec_orders_acc=False,
+    def __init__(self, config, *, addr_width=14, exec_depth=None, exec_orders_acc=False,
                  store_orders_acc=False, load_follows=False):
         if not config.npu_rows:
             raise ValueError(f"variant {config.name!r} has no NPU (npu_rows = 0)")
         self._config = config
         self._addr_width = addr_width
-        self._exec_depth = exec_depth
+        self._exec_depth = config.npu_exec_depth if exec_depth is None else exec_depth
         self._orders_acc = exec_orders_acc
         self._store_orders = store_orders_acc
         self._load_follows = load_follows
@@ -97,7 +98,7 @@ class NpuControl(wiring.Component):
                                                          load_follows=self._load_follows,
                                                          hazard_regs=config.npu_hazard_regs)
         m.submodules.perf = perf = PerfCounters(config.npu_perf_bits)
-        m.submodules.source = source = CommandSource()
+        m.submodules.source = source = CommandSource(entries=config.npu_list_entries)
 
         wiring.connect(m, wiring.flipped(self.bus), regs.bus)
         wiring.connect(m, regs.push, queue.i)

@@ -61,10 +61,6 @@ from .descriptor import (
     unpack_fields,
 )
 from .hazard import (
-    ComputeFootprint,
-    EltwiseFootprint,
-    LoadFootprint,
-    StoreFootprint,
     conflict_cc,
     conflict_ce,
     conflict_cs,
@@ -76,6 +72,7 @@ from .hazard import (
     conflict_le,
     conflict_le_acc,
     conflict_ls,
+    footprint_layouts,
     footprint_of,
     footprint_products,
 )
@@ -83,9 +80,6 @@ from .link import UNITS
 from .validate import Validator
 
 __all__ = ["Dispatcher"]
-
-_FOOTPRINT = {"load": LoadFootprint, "compute": ComputeFootprint, "store": StoreFootprint,
-              "eltwise": EltwiseFootprint}
 
 
 def _conflict(a, fa, b, fb, *, exec_orders_acc=False, store_orders_acc=False,
@@ -125,7 +119,9 @@ class Dispatcher(wiring.Component):
     Parameters
     ----------
     config : SoCConfig
-        NPU shape (for the validator).
+        NPU shape (for the validator); without ``npu_eltwise`` the ELTWISE unit gets no
+        pending slot or in-flight FIFO (every ELTWISE is refused) and ``eltwise_cmd`` stays
+        idle.
     exec_depth : int
         COMPUTEs that may be in flight at once (issued, ``exec_done`` not yet seen); 3 keep
         commands of >= ``array latency`` rows streaming back to back, shorter ones need more.
@@ -255,7 +251,17 @@ class Dispatcher(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        names = [name for name, *_ in UNITS]
+        # Without the element-wise unit the validator refuses every ELTWISE, so it has no
+        # pending slot, in-flight FIFO or footprint here (its stream stays idle).
+        units = [unit for unit in UNITS if unit[0] != "eltwise" or self._config.npu_eltwise]
+        # Footprint ranges: 16-bit rows, or with npu_narrow_footprints the bits of the
+        # deeper of SPAD and ACC (exact: only validated commands, whose rows lie inside).
+        cfg = self._config
+        row_bits = 16
+        if cfg.npu_narrow_footprints:
+            row_bits = (max(cfg.npu_spad_rows, cfg.npu_acc_rows) - 1).bit_length()
+        _FOOTPRINT = footprint_layouts(row_bits)
+        names = [name for name, *_ in units]
 
         m.submodules.validator = v = Validator(self._config)
         take = Signal()                 # the front consumes the validator's output
@@ -284,7 +290,7 @@ class Dispatcher(wiring.Component):
         # from the front's) a cycle after they load.
         hr = self._hazard_regs
         front_fields, next_fp, p_products, front_products = {}, {}, {}, {}
-        for name, opcode, *_ in UNITS:
+        for name, opcode, *_ in units:
             layout, depth = command_layout(opcode), self._depth[name]
             p_valid[name] = Signal(name=f"{name}_pending")
             p_fields[name] = Signal(layout, name=f"{name}_pending_fields")
@@ -327,7 +333,7 @@ class Dispatcher(wiring.Component):
         # bits compared from it.
         issue, finished, head_seq, head_index, stalled = {}, {}, {}, {}, []
         pending_conflict, p_new, seeds = {}, {}, []
-        for name, _, member, done, _ in UNITS:
+        for name, _, member, done, _ in units:
             port, depth = getattr(self, member), self._depth[name]
             room = ~Array(f_valid[name])[f_tail[name]]
             blocked = Signal(name=f"{name}_blocked")
@@ -420,7 +426,7 @@ class Dispatcher(wiring.Component):
                 with m.If(nothing_left):
                     m.d.comb += [take.eq(1), fence_done.eq(1)]
             with m.Else():
-                for name, unit_opcode, *_ in UNITS:
+                for name, unit_opcode, *_ in units:
                     with m.If((opcode == unit_opcode.value) & ~p_valid[name]):
                         m.d.comb += take.eq(1)
                         if hr:

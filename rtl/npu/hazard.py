@@ -62,21 +62,37 @@ from amaranth.lib import data
 from .commands import EltwiseOp, LoadTarget, RequantMode
 
 __all__ = ["LoadFootprint", "ComputeFootprint", "StoreFootprint", "EltwiseFootprint",
-           "footprint_products", "footprint_of", "conflict_lc", "conflict_lc_acc",
+           "footprint_layouts", "footprint_products", "footprint_of", "conflict_lc",
+           "conflict_lc_acc",
            "conflict_ls", "conflict_cs", "conflict_cs_params", "conflict_cc",
            "conflict_le", "conflict_le_acc", "conflict_es", "conflict_ce"]
 
 
-def _range():
-    return data.StructLayout({"start": 16, "end": 17})
+def _range(row_bits):
+    return data.StructLayout({"start": row_bits, "end": row_bits + 1})
 
 
-LoadFootprint = data.StructLayout({"spad": 1, "rows": _range()})
-ComputeFootprint = data.StructLayout({"a": _range(), "w": _range(), "acc": _range(),
-                                      "accumulate": 1, "init": _range()})
-StoreFootprint = data.StructLayout({"acc": _range(), "scale": 1, "params": _range()})
-EltwiseFootprint = data.StructLayout({"a": _range(), "b": _range(), "acc": _range(),
-                                      "init": _range()})
+def footprint_layouts(row_bits=16):
+    """The footprint layouts ``{"load": ..., "compute": ..., "store": ..., "eltwise": ...}``
+    with ranges of ``row_bits``-bit starts and ``row_bits + 1``-bit ends: 16 (the default)
+    holds every row a descriptor can name; a smaller value holds every row of memories of at
+    most ``2 ** row_bits`` rows, which is exact because only validated commands get a
+    footprint (:func:`footprint_of` truncates to the layout)."""
+    if not isinstance(row_bits, int) or not 1 <= row_bits <= 16:
+        raise ValueError(f"row_bits must be an integer in 1..16, not {row_bits!r}")
+    r = _range(row_bits)
+    return {"load": data.StructLayout({"spad": 1, "rows": r}),
+            "compute": data.StructLayout({"a": r, "w": r, "acc": r, "accumulate": 1,
+                                          "init": r}),
+            "store": data.StructLayout({"acc": r, "scale": 1, "params": r}),
+            "eltwise": data.StructLayout({"a": r, "b": r, "acc": r, "init": r})}
+
+
+_FULL = footprint_layouts()
+LoadFootprint = _FULL["load"]
+ComputeFootprint = _FULL["compute"]
+StoreFootprint = _FULL["store"]
+EltwiseFootprint = _FULL["eltwise"]
 
 
 def _set(view, start, length):

@@ -16,7 +16,7 @@ class CommandQueue(wiring.Component):
     Parameters
     ----------
     depth : int
-        Entries, >= 2 (``config.npu_queue_depth``).
+        Entries, >= 1 (``config.npu_queue_depth``; 1: only the registered output).
 
     Members
     -------
@@ -36,8 +36,8 @@ class CommandQueue(wiring.Component):
     """
 
     def __init__(self, depth):
-        if not isinstance(depth, int) or depth < 2:
-            raise ValueError(f"depth must be an integer >= 2, not {depth!r}")
+        if not isinstance(depth, int) or depth < 1:
+            raise ValueError(f"depth must be an integer >= 1, not {depth!r}")
         self._depth = depth
         super().__init__({
             "i": In(stream.Signature(DESCRIPTOR_LAYOUT)),

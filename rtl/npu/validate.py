@@ -5,7 +5,7 @@ The checks are the Validation section of :mod:`.commands`; the reference is
 the prose are read; this block gives the same code for every descriptor).
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -254,21 +254,28 @@ class Validator(wiring.Component):
         fp16 = f.precision == Precision.FP16.value
         add = f.op == EltwiseOp.ADD.value
         walk = f.a_cols != 0
-        span = Mux(walk, p["rows"] + p["cols"], f.m - 1)    # a_last - a_addr, exact
         pair_mac = f.mac & f.pair            # w2 [15:0] is tap_step, not mult_a
         init_mac = f.mac & f.init_row        # w7 [15:0] is init_addr, not mult_b
         add_only = (Cat(f.zp_a, f.zp_b, f.mult_a[16:], f.mult_b[16:], f.rshift_a,
                         f.rshift_b).any()
                     | ((f.mult_a[:16] != 0) & ~pair_mac) | ((f.mult_b[:16] != 0) & ~init_mac))
-        written = f.acc_addr + Mux(f.reduce, 1, f.m)        # end of the ACC rows written
-        return {
+        checks = {
             ErrorCode.RESERVED: _overlaps_any(w, reserved_masks(Opcode.ELTWISE))
             | (~walk & ((f.a_rows != 0) | (f.a_col_step != 0) | (f.a_row_step != 0)))
             | ((f.reduce | f.pair | f.init_row) & ~f.mac)
             | Mux(add, f.accumulate | f.mac, add_only | ((f.b_addr != 0) & ~f.mac)),
             ErrorCode.ZERO_DIM: (f.m == 0) | (f.n == 0) | (walk & (f.a_rows == 0)),
             ErrorCode.DIM_TOO_LARGE: f.n > cfg.npu_cols,
-            ErrorCode.BAD_COMBINATION: (not cfg.npu_eltwise) | (fp16 & (not cfg.npu_fp16))
+        }
+        if not cfg.npu_eltwise:
+            # No unit: every ELTWISE that passes the checks above is BAD_COMBINATION, so the
+            # later checks (and their products) are not built.
+            return {**checks, ErrorCode.BAD_COMBINATION: Const(1)}
+        span = Mux(walk, p["rows"] + p["cols"], f.m - 1)    # a_last - a_addr, exact
+        written = f.acc_addr + Mux(f.reduce, 1, f.m)        # end of the ACC rows written
+        return {
+            **checks,
+            ErrorCode.BAD_COMBINATION: (fp16 & (not cfg.npu_fp16))
             | (fp16 & (add | (f.mac & (f.reduce | (not cfg.npu_eltwise_fp16_mac)))))
             | (walk & (f.m != p["count"]))
             | (init_mac & (f.accumulate | ((f.init_addr >= f.acc_addr)
@@ -358,8 +365,10 @@ class Validator(wiring.Component):
         sp_base = Signal(32)
         sp_size = Signal(32)
         sp_product = Signal(48)         # footprint: (rows - 1) * stride, or a LIST's bytes
-        products = {}
+        products = {Opcode.ELTWISE: None}
         for product_opcode in _PRODUCT_OPCODES:
+            if product_opcode == Opcode.ELTWISE and not self._config.npu_eltwise:
+                continue                # no element-wise unit: ELTWISE is refused before
             f0 = Signal(command_layout(product_opcode),
                         name=f"sp_{product_opcode.name.lower()}_fields")
             m.d.comb += unpack_fields(product_opcode, w0, f0)

@@ -55,6 +55,9 @@ def test_loadable_ranges():
     ({"npu_tiles": 2, "npu_rows": 0}, "npu_tiles > 1 needs an NPU"),
     ({"main_bandwidth": "wide"}, "main_bandwidth must be 'shared' or 'scaled'"),
     ({"npu_eltwise_fp16": 1}, "npu_eltwise_fp16 must be a bool"),
+    ({"npu_queue_depth": 3}, "npu_queue_depth must be a power of two >= 1"),
+    ({"npu_exec_depth": 0}, "npu_exec_depth must be an integer >= 1"),
+    ({"npu_list_entries": True}, "npu_list_entries must be an integer >= 1"),
     ({"main_bandwidth": "scaled", "main_kind": "spram", "main_size": 65536},
      "main_bandwidth 'scaled' is a simulation model"),
 ])
@@ -158,3 +161,20 @@ def test_dot_unit_region_only_where_built():
         assert "dot" not in [r.name for r in preset(name).regions]
     with pytest.raises(TypeError, match="dot_unit must be a bool"):
         SoCConfig(dot_unit=1)
+
+
+def test_board_command_path_trims():
+    """The command-path trims default to the full NPU; only the iCESugar-Pro uses them."""
+    config = SoCConfig()
+    assert (config.npu_exec_depth, config.npu_list_entries) == (8, 4)
+    assert not config.npu_narrow_footprints
+    board = preset("icesugar-pro")
+    assert (board.npu_queue_depth, board.npu_exec_depth, board.npu_list_entries) == (1, 2, 1)
+    assert board.npu_narrow_footprints and not board.npu_eltwise
+    for name in PRESETS:
+        if name != "icesugar-pro":
+            other = preset(name)
+            assert (other.npu_exec_depth, other.npu_list_entries) == (8, 4), name
+            assert not other.npu_narrow_footprints, name
+    with pytest.raises(TypeError, match="npu_narrow_footprints must be a bool"):
+        SoCConfig(npu_narrow_footprints=1)

@@ -71,8 +71,9 @@ def test_icesugar_pro_board(elaborated):
     assert "SB_SPRAM256KA" not in (directory / "top.il").read_text()   # its RAM: block RAM
     lpf = (directory / "top.lpf").read_text()
     for pin in ("P6", "R15", "A15", "G16", "B16", "L16", "F16", "L15", "C16", "T15", "A9",
-                "B9"):
-        assert f'"{pin}"' in lpf                  # oscillator, SDRAM, UART
+                "B9", "A11", "A12", "B11"):
+        assert f'"{pin}"' in lpf                  # oscillator, SDRAM, UART, RGB LED
+    assert b.leds == (("rgb_led", 0, "r"), ("rgb_led", 0, "g"), ("rgb_led", 0, "b"))
     steps = _commands(directory)
     assert "--25k" in steps[1][1] and "--package CABGA256" in steps[1][1]
     assert program_command(b, "top.bit", loader=("ofl",)) == ["ofl", "-c", "cmsisdap",
