@@ -539,7 +539,10 @@ PRESETS = {
     # unit's row path and the element-wise unit's ADD are pipelined for the clock
     # (npu_load_pipeline, npu_eltwise_pipeline: a few cycles per LOAD / ADD command). Clock:
     # 21.875 MHz (25 MHz / 8 x 7), below the 24.1 MHz nextpnr estimated after placing this
-    # design built for 30 MHz (its routing did not converge yet; fpga/README.md).
+    # design built for 30 MHz (its routing did not converge yet; fpga/README.md). The core's
+    # grants come from grant buffers and its main-memory paths pass register slices
+    # (soc_grant_buffers, soc_main_slices: the fabric off the core's stall; fpga/README.md,
+    # "Session 14").
     "ulx3s": SoCConfig(name="ulx3s", clk_freq=21_875_000, ram_size=64 * 1024, rom_size=4096,
                        main_size=32 * 1024 * 1024, main_kind="sdram", main_latency=6,
                        main_bytes_per_cycle=2, npu_rows=4, npu_cols=2,
