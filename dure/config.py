@@ -261,6 +261,22 @@ class SoCConfig:
         command waits two cycles more in its pending slot (8 cycles from the queue to its
         unit instead of 6). Timing only. ``False`` (``sim``): the comparisons are
         combinational.
+    soc_grant_buffers : bool
+        A grant buffer (:class:`dure.rtl.bus.grant_buffer.GrantBuffer`) on each of the core's
+        two bus ports, between the hold gate and the fabric: the core's grant comes from the
+        buffer's register, so the decoders' address match and the arbiters' picks (the RAM's
+        shared with the NPU's DMA, main memory's with the DMA and the SDRAM controller's
+        queue) no longer reach the core's stall and fetch logic combinationally. No cycle
+        added while the fabric grants at once; a request it refuses waits in the buffer
+        (the core's next request waits for it). Timing only. ``False`` (``sim``): the core's
+        ports drive the fabric directly.
+    soc_main_slices : bool
+        A register slice (:class:`dure.rtl.bus.register_slice.RegisterSlice`) between each of
+        the core's two main-memory paths (the instruction and data decoders' ``main`` targets)
+        and the main-memory arbiter: the core's request logic no longer reaches the arbiter's
+        pick and the SDRAM controller's request queue (at the pins' edge of the die), at one
+        cycle more per core access to main memory (code and data normally run from on-chip
+        RAM). Timing only.
     main_kind : str
         How main memory is built: ``"block"`` or ``"spram"`` (it has one port either way).
         The SPRAM memories together take at most the four blocks (two per started 64 KiB).
@@ -323,6 +339,8 @@ class SoCConfig:
     npu_dma_slice: bool = False
     npu_dma_side_slices: bool = False
     npu_hazard_regs: bool = False
+    soc_grant_buffers: bool = False
+    soc_main_slices: bool = False
     clint_bits: int = 64
     dot_unit: bool = False
     sdram_part: str = "IS42S16160G-7"
@@ -348,7 +366,7 @@ class SoCConfig:
             raise ValueError(f"bus_outstanding must be an integer >= 0, not "
                              f"{self.bus_outstanding!r}")
         for name in ("npu_dma_slice", "npu_dma_side_slices", "npu_hazard_regs",
-                     "npu_narrow_footprints"):
+                     "npu_narrow_footprints", "soc_grant_buffers", "soc_main_slices"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, not {getattr(self, name)!r}")
         if self.clint_bits not in (32, 64):
@@ -544,14 +562,18 @@ PRESETS = {
     # unit's row path and the element-wise unit's ADD are pipelined for the clock
     # (npu_load_pipeline, npu_eltwise_pipeline: a few cycles per LOAD / ADD command). Clock:
     # 21.875 MHz (25 MHz / 8 x 7), below the 24.1 MHz nextpnr estimated after placing this
-    # design built for 30 MHz (its routing did not converge yet; fpga/README.md).
+    # design built for 30 MHz (its routing did not converge yet; fpga/README.md). The core's
+    # grants come from grant buffers and its main-memory paths pass register slices
+    # (soc_grant_buffers, soc_main_slices: the fabric off the core's stall; fpga/README.md,
+    # "Session 14").
     "ulx3s": SoCConfig(name="ulx3s", clk_freq=21_875_000, ram_size=64 * 1024, rom_size=4096,
                        main_size=32 * 1024 * 1024, main_kind="sdram", main_latency=6,
                        main_bytes_per_cycle=2, npu_rows=4, npu_cols=2,
                        npu_spad_rows=1024, npu_acc_rows=512, npu_queue_depth=4,
                        npu_perf_bits=32, pmp_entries=8, npu_eltwise_fp16=False,
                        npu_dma_slice=True, npu_load_pipeline=True, npu_eltwise_pipeline=True,
-                       npu_dma_side_slices=True, npu_hazard_regs=True),
+                       npu_dma_side_slices=True, npu_hazard_regs=True,
+                       soc_grant_buffers=True, soc_main_slices=True),
     # iCEBreaker (iCE40UP5K): RAM and main memory in the four SPRAM blocks (64 KiB each), the
     # tiny multi-cycle control core, 2-entry UART FIFOs, short bus queues; no NPU; no PMP
     # and no triggers (the UP5K has no room for them). Its INT8 accelerator is the

@@ -4,7 +4,8 @@ Bus topology
 ------------
 ::
 
-    (core.ibus and core.dbus pass through the hold gate first)
+    (core.ibus and core.dbus pass through the hold gate first, then with soc_grant_buffers
+     through a grant buffer each)
     core.ibus --> ibus decoder (executable regions only) --+--> RAM port A
                                                            +--> ROM port A (if rom_size)
                                                            +--> main arbiter, initiator 0
@@ -21,6 +22,8 @@ Bus topology
                                 +--> RAM arbiter initiator 1
                                 +--> (anything else: err)
     dot.mem ----> main arbiter, the initiator after the DMAs (only with dot_unit)
+    (with soc_main_slices the core's two paths to main memory pass a register slice each
+     before the main arbiter)
     main arbiter (round-robin) --> main-memory model (or the SDRAM controller)
     RAM arbiter (round-robin) --> RAM port B
 
@@ -47,6 +50,7 @@ from amaranth.lib.wiring import In, Out
 from ..bus.arbiter import Arbiter
 from ..bus.decoder import Decoder
 from ..bus.error import ErrorResponder
+from ..bus.grant_buffer import GrantBuffer
 from ..bus.register_slice import RegisterSlice
 from ..bus.signature import BusSignature
 from ..core.rvfi import RVFISignature
@@ -185,8 +189,16 @@ class Soc(wiring.Component):
             [r for r in config.regions if r.executable], **depth)
         m.submodules.dbus_arbiter = dbus_arbiter = Arbiter(2, **depth)
         m.submodules.dbus_decoder = dbus = Decoder(config.regions, **depth)
-        wiring.connect(m, gate.ibus_out, ibus.bus)
-        wiring.connect(m, gate.dbus_out, dbus_arbiter.port(0))
+        ibus_out, dbus_out = gate.ibus_out, gate.dbus_out
+        if config.soc_grant_buffers:
+            # The core's grants from a register (timing only: no cycle while the fabric grants).
+            m.submodules.ibus_grant = ibus_grant = GrantBuffer()
+            m.submodules.dbus_grant = dbus_grant = GrantBuffer()
+            wiring.connect(m, ibus_out, ibus_grant.up)
+            wiring.connect(m, dbus_out, dbus_grant.up)
+            ibus_out, dbus_out = ibus_grant.down, dbus_grant.down
+        wiring.connect(m, ibus_out, ibus.bus)
+        wiring.connect(m, dbus_out, dbus_arbiter.port(0))
         wiring.connect(m, wiring.flipped(self.ext), dbus_arbiter.port(1))
         wiring.connect(m, dbus_arbiter.bus, dbus.bus)
 
@@ -238,8 +250,14 @@ class Soc(wiring.Component):
                 sim_primitive=self._sim_memories,
                 spram=config.main_kind == "spram" and self._fpga_primitives,
                 **({"ports": ports} if ports > 1 else {}))
-        wiring.connect(m, ibus.targets.main, main_arbiter.port(0))
-        wiring.connect(m, dbus.targets.main, main_arbiter.port(1))
+        for index, core_port in enumerate((ibus.targets.main, dbus.targets.main)):
+            if config.soc_main_slices:
+                # One cycle more per core access to main memory: the core's request logic
+                # stops at the slice's registers.
+                m.submodules[f"main_slice{index}"] = main_slice = RegisterSlice(main_width)
+                wiring.connect(m, core_port, main_slice.up)
+                core_port = main_slice.down
+            wiring.connect(m, core_port, main_arbiter.port(index))
         wiring.connect(m, main_arbiter.bus, main.bus)
 
         # Peripherals.

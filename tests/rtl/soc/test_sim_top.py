@@ -1,6 +1,7 @@
 """SimTop: programs loaded through the loader port run on the core and exit; Verilog ports."""
 
 import re
+from dataclasses import replace
 
 import pytest
 from dure.rtl.core.isa import CSR
@@ -79,11 +80,17 @@ def test_smoke_li_lui_sw_exits_with_pass():
     assert result["load_cycles"] == 4            # one word per cycle through the loader
 
 
-def test_boot_rom_jumps_to_main_memory():
+# The ULX3S's fabric options (timing only): each alone and both.
+FABRIC_OPTIONS = [{}, {"soc_grant_buffers": True}, {"soc_main_slices": True},
+                  {"soc_grant_buffers": True, "soc_main_slices": True}]
+
+
+@pytest.mark.parametrize("options", FABRIC_OPTIONS)
+def test_boot_rom_jumps_to_main_memory(options):
     """Reset vector in the boot ROM (filled by the loader while held); the ROM code jumps to
     code in main memory, fetched through the main-memory arbiter."""
     config = SoCConfig(ram_size=4096, main_size=4096, rom_size=1024, main_latency=3,
-                       **SMALL_NPU)
+                       **SMALL_NPU, **options)
     rom = Program(0)
     rom.lui(5, 0x40000)
     rom.jalr(0, 5, 0)
@@ -153,8 +160,9 @@ def _fabric_tour():
     return p.assemble()
 
 
-def test_fabric_tour_through_every_target():
-    result = _run(_fabric_tour())
+@pytest.mark.parametrize("options", FABRIC_OPTIONS)
+def test_fabric_tour_through_every_target(options):
+    result = _run(_fabric_tour(), config=replace(CONFIG, **options))
     assert result["exit"] == 1, f"failure {result['exit'] >> 1}" if result["exit"] else result
     assert result["uart"] == [0x41]
     assert result["gpio"] == 0x5A
