@@ -404,8 +404,8 @@ class SoCConfig:
             _check_pow2("npu_queue_depth", self.npu_queue_depth, 1)
             for name in ("npu_exec_depth", "npu_list_entries"):
                 value = getattr(self, name)
-                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                    raise ValueError(f"{name} must be an integer >= 1, not {value!r}")
+                if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 64:
+                    raise ValueError(f"{name} must be an integer >= 1 and <= 64, not {value!r}")
             if not isinstance(self.npu_float_post, bool) or \
                     (self.npu_fp16 and not self.npu_float_post):
                 raise ValueError("npu_float_post must be a bool, and True when npu_fp16 is "

@@ -58,6 +58,7 @@ def test_loadable_ranges():
     ({"npu_queue_depth": 3}, "npu_queue_depth must be a power of two >= 1"),
     ({"npu_exec_depth": 0}, "npu_exec_depth must be an integer >= 1"),
     ({"npu_list_entries": True}, "npu_list_entries must be an integer >= 1"),
+    ({"npu_exec_depth": 20261207}, "npu_exec_depth must be an integer >= 1 and <= 64"),
     ({"main_bandwidth": "scaled", "main_kind": "spram", "main_size": 65536},
      "main_bandwidth 'scaled' is a simulation model"),
 ])

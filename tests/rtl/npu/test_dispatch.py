@@ -550,15 +550,14 @@ TRIM = dataclasses.replace(CFG, npu_eltwise=False, npu_exec_depth=1, npu_queue_d
                            npu_list_entries=1, npu_narrow_footprints=True)
 
 
-@pytest.mark.slow      # minutes of Amaranth simulation on a loaded machine; one run did not
-@pytest.mark.parametrize("seed", range(2))  # finish in 400 s (not investigated, see report)
+@pytest.mark.parametrize("seed", range(2))
 def test_trimmed_command_path_keeps_order(seed):
     """The trimmed dispatcher (no ELTWISE slot, ``npu_exec_depth`` 1 or 2, queue 1, narrow
     footprints) runs random
     streams in the in-order semantics; every ELTWISE is refused (BAD_COMBINATION or an
     earlier code, as the command model says) and none reaches the datapath."""
     rng = random.Random(200 + seed)
-    config = dataclasses.replace(TRIM, npu_exec_depth=1 + seed)
+    config = dataclasses.replace(TRIM, npu_exec_depth=1 + seed % 2)
     commands = [random_command(rng, 0.5) for _ in range(22)]
     commands += [eltwise(0, 0), mac(0, 4, 8)]
     rng.shuffle(commands)
