@@ -13,14 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from dure.rtl.npu.commands import Control, ElemType, LoadTarget, Opcode, OutType, Status
-from dure.rtl.npu.datapath import NpuDatapath
 from dure.rtl.npu.descriptor import encode, list_bytes
-from dure.rtl.npu.npu import Npu
 from dure.sim.npu_model import NpuModel
 
-from .bus import simulate
 from .npu_control import random_operands, reg_read, reg_write, resident_gemm, submit
 from .npu_datapath import MemoryTarget
+from .npu_sim import npu_simulation
 
 __all__ = ["NpuRun", "run_npu", "compute_cost", "random_program"]
 
@@ -42,8 +40,8 @@ class NpuRun:
 def run_npu(config, phases, image, *, base, measured=0, weight_banks=None, latency=None):
     """Submit each phase's descriptors (lists of words), wait until the NPU is idle, next
     phase; the perf counters are cleared before phase ``measured`` and read after it."""
-    datapath = NpuDatapath(config, weight_banks=weight_banks)
-    dut = Npu(config, datapath=datapath)
+    sim = npu_simulation(config, weight_banks=weight_banks)
+    dut, datapath = sim.design.npu, sim.design.datapath
     mem = bytearray(image)
     target = MemoryTarget(dut.dma, mem, base=base,
                           latency=config.main_latency if latency is None else latency)
@@ -82,7 +80,7 @@ def run_npu(config, phases, image, *, base, measured=0, weight_banks=None, laten
                     regs[name] = (await reg_read(ctx, bus, f"PERF_{name}_LO"))[0]
         regs["ERROR"] = (await reg_read(ctx, bus, "ERROR"))[0]
 
-    simulate(dut, [bench], [target.serve, monitor])
+    sim.run([bench], [target.serve, monitor])
     return NpuRun(regs, mem, computes)
 
 

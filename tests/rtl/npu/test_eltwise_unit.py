@@ -21,9 +21,7 @@ from dure.rtl.npu.commands import (
     Precision,
     Status,
 )
-from dure.rtl.npu.datapath import NpuDatapath
 from dure.rtl.npu.descriptor import encode
-from dure.rtl.npu.npu import Npu
 from dure.sim.conv_plan import depthwise_conv2d_int8_program
 from dure.sim.eltwise_plan import add_int8_program
 from dure.sim.golden_tflite import add_int8, average_pool_int8, depthwise_conv2d_int8, max_pool_int8
@@ -35,9 +33,9 @@ from dure.sim.pool_plan import (
     max_pool_fp16_program,
     max_pool_int8_program,
 )
-from dure.sim.verif.bus import simulate
 from dure.sim.verif.npu_control import reg_read, reg_write, submit
 from dure.sim.verif.npu_datapath import MemoryTarget
+from dure.sim.verif.npu_sim import npu_simulation
 
 from dure.config import SoCConfig
 
@@ -51,7 +49,8 @@ X, OUT, PARAMS, X2 = BASE, BASE + 0x400, BASE + 0x800, BASE + 0xC00
 
 def run_npu(descriptors, image, config=CFG, gnt=0.9):
     """Descriptors through the registers of the RTL NPU: (registers, memory)."""
-    dut = Npu(config, datapath=NpuDatapath(config))
+    sim = npu_simulation(config)
+    dut = sim.design.npu
     mem = bytearray(image)
     target = MemoryTarget(dut.dma, mem, base=BASE, latency=3, jitter=2, gnt_probability=gnt)
     regs = {}
@@ -70,7 +69,7 @@ def run_npu(descriptors, image, config=CFG, gnt=0.9):
         for name in ("ERROR", "DONE", "PERF_BUSY_LO", "PERF_MACS_LO"):
             regs[name] = (await reg_read(ctx, bus, name))[0]
 
-    simulate(dut, [bench], [target.serve])
+    sim.run([bench], [target.serve])
     return regs, mem
 
 

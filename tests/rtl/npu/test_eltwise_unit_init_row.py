@@ -20,13 +20,11 @@ from dure.rtl.npu.commands import (
     Precision,
     Status,
 )
-from dure.rtl.npu.datapath import NpuDatapath
 from dure.rtl.npu.descriptor import encode
-from dure.rtl.npu.npu import Npu
 from dure.sim.npu_model import NpuModel
-from dure.sim.verif.bus import simulate
 from dure.sim.verif.npu_control import reg_read, reg_write, submit
 from dure.sim.verif.npu_datapath import MemoryTarget
+from dure.sim.verif.npu_sim import npu_simulation
 
 from dure.config import SoCConfig
 
@@ -38,7 +36,8 @@ X, ACC_SRC, ACC_SRC2, OUT = BASE, BASE + 0xC00, BASE + 0xE00, BASE + 0x400
 
 def run_both(descriptors, image, config=CFG, gnt=0.9):
     """RTL NPU and command model on the same image: equal memory, ERROR, DONE, PERF_MACS."""
-    dut = Npu(config, datapath=NpuDatapath(config))
+    sim = npu_simulation(config)
+    dut = sim.design.npu
     mem = bytearray(image)
     target = MemoryTarget(dut.dma, mem, base=BASE, latency=3, jitter=2, gnt_probability=gnt)
     regs = {}
@@ -57,7 +56,7 @@ def run_both(descriptors, image, config=CFG, gnt=0.9):
         for name in ("ERROR", "DONE", "PERF_MACS_LO"):
             regs[name] = (await reg_read(ctx, bus, name))[0]
 
-    simulate(dut, [bench], [target.serve])
+    sim.run([bench], [target.serve])
     ref = NpuModel(CFG, memory={BASE: bytes(image)})
     ref.set_window(BASE, len(image))
     codes = ref.run(descriptors)

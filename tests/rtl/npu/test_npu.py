@@ -21,16 +21,14 @@ from dure.rtl.npu.commands import (
     RequantMode,
     Status,
 )
-from dure.rtl.npu.datapath import NpuDatapath
 from dure.rtl.npu.descriptor import decode, encode
-from dure.rtl.npu.npu import Npu
 from dure.sim import golden
 from dure.sim.golden_requant_tflite import requantize_tflite
-from dure.sim.verif.bus import simulate
 from dure.sim.verif.compute_overlap import compute_cost, random_program, run_npu
 from dure.sim.verif.gemm_program import gemm_expected, gemm_program, read_output
 from dure.sim.verif.npu_control import reg_read, reg_write, resident_gemm, submit
 from dure.sim.verif.npu_datapath import MemoryTarget
+from dure.sim.verif.npu_sim import npu_simulation
 
 from dure.config import SoCConfig, preset
 
@@ -42,8 +40,8 @@ OPCODE = {"load": Opcode.LOAD, "exec": Opcode.COMPUTE, "store": Opcode.STORE}
 def run_program(descriptors, image, *, err_words=(), latency=3, config=CFG):
     """Runs descriptors through the registers of ``Npu(config)``; returns (registers, unit
     activity, memory)."""
-    datapath = NpuDatapath(config)
-    dut = Npu(config, datapath=datapath)
+    sim = npu_simulation(config)
+    dut, datapath = sim.design.npu, sim.design.datapath
     mem = bytearray(image)
     target = MemoryTarget(dut.dma, mem, base=BASE, latency=latency, jitter=2,
                           gnt_probability=0.9, err_words=set(err_words))
@@ -83,7 +81,7 @@ def run_program(descriptors, image, *, err_words=(), latency=3, config=CFG):
             regs[name] = (await reg_read(ctx, bus, name))[0]
         regs["irq"] = ctx.get(dut.irq)
 
-    simulate(dut, [bench], [target.serve, monitor])
+    sim.run([bench], [target.serve, monitor])
     return regs, activity, mem
 
 
