@@ -3,16 +3,22 @@
 Every NPU-level testbench used to elaborate and compile ``Npu(config)`` anew (~3-4 s for the 4x4
 test NPU, ~20 s for the shipped 8x8), more than most of its runs take; :func:`npu_simulation`
 compiles it once per configuration in a process and restarts it from reset for each run
-(:mod:`dure.sim.verif.reusable_sim`)."""
+(:mod:`dure.sim.verif.reusable_sim`). :func:`run_through_registers` pushes a program through its
+registers; :func:`run_against_model` also runs the command model and compares."""
 
 from dataclasses import dataclass
 
+from dure.rtl.npu.commands import Status
 from dure.rtl.npu.datapath import NpuDatapath
 from dure.rtl.npu.npu import Npu
+from dure.sim.npu_model import NpuModel
 
+from .npu_control import reg_read, reg_write, submit
+from .npu_datapath import MemoryTarget
 from .reusable_sim import reusable
 
-__all__ = ["NpuParts", "npu_simulation"]
+__all__ = ["NpuParts", "npu_simulation", "run_through_registers", "run_against_model",
+           "READ_BACK"]
 
 
 @dataclass(frozen=True)
@@ -31,3 +37,53 @@ def npu_simulation(config, *, weight_banks=None):
         npu = Npu(config, datapath=datapath)
         return npu, NpuParts(npu, datapath)
     return reusable(("npu", config, weight_banks), build)
+
+
+#: What :func:`run_through_registers` reads back after the NPU went idle.
+READ_BACK = ("STATUS", "ERROR", "ISSUED", "DONE", "PERF_MACS_LO", "PERF_BUSY_LO")
+
+
+def run_through_registers(config, descriptors, image, *, base, gnt=0.9):
+    """Push ``descriptors`` (lists of words) through the registers of the RTL NPU of ``config``,
+    with main memory ``image`` at ``base`` (latency 3, jitter 2, grant probability ``gnt``: low
+    lets LOADs still land while the commands behind them run) and the DMA window on it; wait
+    until the NPU is idle. Returns ``(registers, memory)``: the :data:`READ_BACK` registers and
+    the memory afterwards."""
+    sim = npu_simulation(config)
+    npu = sim.design.npu
+    mem = bytearray(image)
+    target = MemoryTarget(npu.dma, mem, base=base, latency=3, jitter=2, gnt_probability=gnt)
+    regs = {}
+
+    async def bench(ctx):
+        assert not await reg_write(ctx, npu.bus, "DMA_BASE", base)
+        assert not await reg_write(ctx, npu.bus, "DMA_SIZE", len(image))
+        for words in descriptors:
+            await submit(ctx, npu.bus, words)
+        for _ in range(100_000):
+            if not (await reg_read(ctx, npu.bus, "STATUS"))[0] & Status.BUSY.value:
+                break
+        else:
+            raise AssertionError("the NPU never became idle")
+        for name in READ_BACK:
+            regs[name] = (await reg_read(ctx, npu.bus, name))[0]
+
+    sim.run([bench], [target.serve])
+    return regs, mem
+
+
+def run_against_model(config, descriptors, image, *, base, gnt=0.9):
+    """:func:`run_through_registers` and the command model (:class:`NpuModel`) on the same image;
+    asserts equal memory, ERROR (code and index), DONE and PERF_MACS (COMPUTE and element-wise
+    MAC products). Returns ``(registers, memory, model)``; ``model.codes`` holds the model's
+    code per descriptor."""
+    regs, mem = run_through_registers(config, descriptors, image, base=base, gnt=gnt)
+    ref = NpuModel(config, memory={base: bytes(image)})
+    ref.set_window(base, len(image))
+    ref.codes = ref.run(descriptors)
+    want_error = 0 if ref.error is None else ref.error[0].value | ref.error[1] << 8
+    assert regs["ERROR"] == want_error, (hex(regs["ERROR"]), hex(want_error))
+    assert regs["DONE"] == ref.done
+    assert regs["PERF_MACS_LO"] == ref.macs
+    assert bytes(mem) == ref.read(base, len(image))
+    return regs, mem, ref

@@ -19,7 +19,6 @@ from dure.rtl.npu.commands import (
     Opcode,
     OutType,
     Precision,
-    Status,
 )
 from dure.rtl.npu.descriptor import encode
 from dure.sim.conv_plan import depthwise_conv2d_int8_program
@@ -27,15 +26,12 @@ from dure.sim.eltwise_plan import add_int8_program
 from dure.sim.golden_tflite import add_int8, average_pool_int8, depthwise_conv2d_int8, max_pool_int8
 from dure.sim.golden_tflite_fp16 import max_pool_fp16
 from dure.sim.golden_tflite_params import add_params
-from dure.sim.npu_model import NpuModel
 from dure.sim.pool_plan import (
     average_pool_int8_program,
     max_pool_fp16_program,
     max_pool_int8_program,
 )
-from dure.sim.verif.npu_control import reg_read, reg_write, submit
-from dure.sim.verif.npu_datapath import MemoryTarget
-from dure.sim.verif.npu_sim import npu_simulation
+from dure.sim.verif.npu_sim import run_against_model
 
 from dure.config import SoCConfig
 
@@ -47,46 +43,10 @@ SIZE = 0x1000
 X, OUT, PARAMS, X2 = BASE, BASE + 0x400, BASE + 0x800, BASE + 0xC00
 
 
-def run_npu(descriptors, image, config=CFG, gnt=0.9):
-    """Descriptors through the registers of the RTL NPU: (registers, memory)."""
-    sim = npu_simulation(config)
-    dut = sim.design.npu
-    mem = bytearray(image)
-    target = MemoryTarget(dut.dma, mem, base=BASE, latency=3, jitter=2, gnt_probability=gnt)
-    regs = {}
-
-    async def bench(ctx):
-        bus = dut.bus
-        assert not await reg_write(ctx, bus, "DMA_BASE", BASE)
-        assert not await reg_write(ctx, bus, "DMA_SIZE", len(image))
-        for words in descriptors:
-            await submit(ctx, bus, words)
-        for _ in range(100_000):
-            if not (await reg_read(ctx, bus, "STATUS"))[0] & Status.BUSY.value:
-                break
-        else:
-            raise AssertionError("the NPU never became idle")
-        for name in ("ERROR", "DONE", "PERF_BUSY_LO", "PERF_MACS_LO"):
-            regs[name] = (await reg_read(ctx, bus, name))[0]
-
-    sim.run([bench], [target.serve])
-    return regs, mem
-
-
 def run_both(descriptors, image, config=CFG, gnt=0.9):
-    """RTL (built with ``config``) and command model on the same image; asserts equal memory,
-    ERROR, DONE and PERF_MACS (COMPUTE and element-wise MAC products). ``gnt``: the main
-    memory's grant probability (low: LOADs still land while the commands behind them run)."""
-    regs, mem = run_npu(descriptors, image, config, gnt)
-    ref = NpuModel(CFG, memory={BASE: bytes(image)})
-    ref.set_window(BASE, len(image))
-    ref.codes = ref.run(descriptors)
-    want_error = 0 if ref.error is None else ref.error[0].value | ref.error[1] << 8
-    assert regs["ERROR"] == want_error
-    assert regs["DONE"] == ref.done
-    assert regs["PERF_MACS_LO"] == ref.macs
-    assert bytes(mem) == ref.read(BASE, len(image))
-    return regs, mem, ref
+    """RTL (built with ``config``) and command model on the same image (equal memory, ERROR,
+    DONE and PERF_MACS): ``(registers, memory, model)``."""
+    return run_against_model(config, descriptors, image, base=BASE, gnt=gnt)
 
 
 def image_with(*placed):

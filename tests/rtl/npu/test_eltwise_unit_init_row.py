@@ -18,13 +18,9 @@ from dure.rtl.npu.commands import (
     Opcode,
     OutType,
     Precision,
-    Status,
 )
 from dure.rtl.npu.descriptor import encode
-from dure.sim.npu_model import NpuModel
-from dure.sim.verif.npu_control import reg_read, reg_write, submit
-from dure.sim.verif.npu_datapath import MemoryTarget
-from dure.sim.verif.npu_sim import npu_simulation
+from dure.sim.verif.npu_sim import run_against_model
 
 from dure.config import SoCConfig
 
@@ -35,37 +31,10 @@ X, ACC_SRC, ACC_SRC2, OUT = BASE, BASE + 0xC00, BASE + 0xE00, BASE + 0x400
 
 
 def run_both(descriptors, image, config=CFG, gnt=0.9):
-    """RTL NPU and command model on the same image: equal memory, ERROR, DONE, PERF_MACS."""
-    sim = npu_simulation(config)
-    dut = sim.design.npu
-    mem = bytearray(image)
-    target = MemoryTarget(dut.dma, mem, base=BASE, latency=3, jitter=2, gnt_probability=gnt)
-    regs = {}
-
-    async def bench(ctx):
-        bus = dut.bus
-        assert not await reg_write(ctx, bus, "DMA_BASE", BASE)
-        assert not await reg_write(ctx, bus, "DMA_SIZE", len(image))
-        for words in descriptors:
-            await submit(ctx, bus, words)
-        for _ in range(100_000):
-            if not (await reg_read(ctx, bus, "STATUS"))[0] & Status.BUSY.value:
-                break
-        else:
-            raise AssertionError("the NPU never became idle")
-        for name in ("ERROR", "DONE", "PERF_MACS_LO"):
-            regs[name] = (await reg_read(ctx, bus, name))[0]
-
-    sim.run([bench], [target.serve])
-    ref = NpuModel(CFG, memory={BASE: bytes(image)})
-    ref.set_window(BASE, len(image))
-    codes = ref.run(descriptors)
-    want_error = 0 if ref.error is None else ref.error[0].value | ref.error[1] << 8
-    assert regs["ERROR"] == want_error
-    assert regs["DONE"] == ref.done
-    assert regs["PERF_MACS_LO"] == ref.macs
-    assert bytes(mem) == ref.read(BASE, len(image))
-    return codes, mem
+    """RTL NPU and command model on the same image (equal memory, ERROR, DONE, PERF_MACS):
+    ``(the model's code per descriptor, memory)``."""
+    _, mem, ref = run_against_model(config, descriptors, image, base=BASE, gnt=gnt)
+    return ref.codes, mem
 
 
 def _image(rng, fp16):
