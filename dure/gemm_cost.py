@@ -12,7 +12,7 @@ __all__ = ["CMD_CYCLES", "BYTES_PER_CYCLE", "LATENCY", "MC_MAX", "RELOAD", "MBLK
            "COST_MODEL", "WALK_PUSH_CYCLES", "WALK_DESCRIPTOR_WEIGHT", "WALK_JIT_LEAD",
            "POOL_MAX_WINDOW", "ADD_BLOCK_ROWS", "WALK_ELTWISE_OVERHEAD", "WALK_MAC_PIXELS",
            "WALK_GLOBAL_PAIR", "WALK_GLOBAL_SLAB", "WALK_PACK_PASS_CHUNKS", "WALK_PIECE_ROWS",
-           "WALK_SPLIT_MIN_CHUNKS", "WALK_MODEL"]
+           "WALK_SPLIT_MIN_CHUNKS", "WALK_DW_TAIL_PIXELS", "WALK_MODEL"]
 
 #: Estimated core cycles per pushed descriptor, any kind (firmware npu_gemm on the sim SoC).
 CMD_CYCLES = 40
@@ -99,6 +99,14 @@ WALK_PIECE_ROWS = 64
 #: 10,390; with 1-2 chunks the last-chunk waves cost 35 (48x48x8 -> 16, 24x24x16 -> 32).
 WALK_SPLIT_MIN_CHUNKS = 8
 
+#: The last unit of a layer on the element-wise MAC (depthwise) runs its last this many output
+#: pixels (rounded up to whole rows) as a wave of their own, after the rest of its rows, so only
+#: that wave's outputs are stored after the final row (dure.sim.walk_waves.eltwise_tail).
+#: Measured on DS-CNN's 25x5x64 depthwise (8x8 `sim` SoC, pushed, npu fixed INT8; last wave of
+#: 3 / 4 / 5 / 6 / 7 / 8 / 12 rows of 5 pixels: 574 / 554 / 534 / 524 / 529 / 534 / 554, 599
+#: in one wave; docs/layer_fixed_cost.md, session 15).
+WALK_DW_TAIL_PIXELS = 30
+
 #: Every walk constant above by name (the header's ``DURE_NPU_WALK_<name>``).
 WALK_MODEL = {"PUSH_CYCLES": WALK_PUSH_CYCLES, "DESCRIPTOR_WEIGHT": WALK_DESCRIPTOR_WEIGHT,
               "JIT_LEAD": WALK_JIT_LEAD, "POOL_MAX_WINDOW": POOL_MAX_WINDOW,
@@ -106,4 +114,4 @@ WALK_MODEL = {"PUSH_CYCLES": WALK_PUSH_CYCLES, "DESCRIPTOR_WEIGHT": WALK_DESCRIP
               "MAC_PIXELS": WALK_MAC_PIXELS, "GLOBAL_PAIR": WALK_GLOBAL_PAIR,
               "GLOBAL_SLAB": WALK_GLOBAL_SLAB,
               "PACK_PASS_CHUNKS": WALK_PACK_PASS_CHUNKS, "PIECE_ROWS": WALK_PIECE_ROWS,
-              "SPLIT_MIN_CHUNKS": WALK_SPLIT_MIN_CHUNKS}
+              "SPLIT_MIN_CHUNKS": WALK_SPLIT_MIN_CHUNKS, "DW_TAIL_PIXELS": WALK_DW_TAIL_PIXELS}

@@ -19,9 +19,9 @@ from a bias row held in ACC (COMPUTE ``init_row``, :attr:`WalkLayer.init_rows
 <dure.sim.walk_layer.WalkLayer.init_rows>`).
 """
 
-from dure.gemm_cost import LATENCY, RELOAD
+from dure.gemm_cost import LATENCY, RELOAD, WALK_DW_TAIL_PIXELS
 
-__all__ = ["chunk_waves", "unit_waves", "tail_waves", "tail_min_rows"]
+__all__ = ["chunk_waves", "unit_waves", "tail_waves", "tail_min_rows", "eltwise_tail"]
 
 
 def chunk_waves(config, layer, rows, gcount, last):
@@ -58,12 +58,16 @@ def unit_waves(config, layer, rows, gcount, first, last):
     input chunk's rows (each wave uses them once), and shorter COMPUTEs in its last unit cost
     more weight switches than the shorter STORE tail saves (measured on the 8x8 `sim` SoC:
     MobileNet's 24x24x16 -> 32 pointwise layer 10,325 -> 11,178 cycles with a wave tail). So
-    are an element-wise layer's (INT8 depthwise on the MAC, max pooling): no chain latency to
-    hide there, and MobileNet's 48x48x8 depthwise layer was 232 cycles slower in waves. (Two
+    are an element-wise layer's (depthwise on the MAC, max pooling): no chain latency to
+    hide there, and MobileNet's 48x48x8 depthwise layer was 232 cycles slower in waves; but
+    the last unit of a layer on the element-wise MAC (not also the first) ends with a short
+    wave of its own (:func:`eltwise_tail`). (Two
     exceptions for 1x1 layers live with their users: the last unit's last chunk range of one
     chunk goes in two waves, :meth:`WalkCmds.last_halves <dure.sim.walk_cmds.WalkCmds>`, and
     an INT8 first unit's input chunk 0 in two parts, :meth:`WalkComputes.first_halves
     <dure.sim.walk_computes.WalkComputes>`.)"""
+    if layer.eltwise_mac and last and not first and gcount == 1:
+        return eltwise_tail(layer, rows)
     if layer.geo.kh * layer.geo.kw == 1 or layer.eltwise_mac or layer.eltwise_max:
         return [(0, rows)]
     if gcount > 1:
@@ -96,3 +100,19 @@ def tail_min_rows(config, layer, gcount):
     (array COMPUTEs), and that every COMPUTE covers its weight switch (RELOAD * R rows)."""
     pixels = max(-(-LATENCY // gcount), RELOAD * config.npu_rows)
     return -(-pixels // layer.geo.ow)
+
+
+def eltwise_tail(layer, rows):
+    """``(w0, wr)`` row ranges of the last unit of a layer on the element-wise MAC: its last
+    WALK_DW_TAIL_PIXELS output pixels (rounded up to whole rows of ``layer.geo.ow``) as a
+    second wave, when the first keeps at least as many rows; else one wave. The element-wise
+    unit writes a row a cycle and the port takes half a row's bytes (INT8, 8 lanes at 4
+    B/cycle), so with one wave the unit's whole output (1,000 B on DS-CNN's 25x5x64) left
+    after its last MACs began; now the first wave's STOREs overlap the second wave's MACs and
+    only the tail's bytes follow the final row (npu fixed INT8 599 -> 524, FP16 3,733 ->
+    3,587 on DS-CNN's; dure.gemm_cost.WALK_DW_TAIL_PIXELS). Per ACC row the order of the
+    taps is kept (FP16 exact)."""
+    tail = -(-WALK_DW_TAIL_PIXELS // layer.geo.ow)
+    if rows < 2 * tail:
+        return [(0, rows)]
+    return [(0, rows - tail), (rows - tail, tail)]

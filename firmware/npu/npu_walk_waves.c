@@ -1,5 +1,5 @@
 /* npu_walk_waves.c: the walk engine's waves of the first and last units, the C port of
- * sim/walk_waves.py (unit_waves, chunk_waves, tail_waves, tail_min_rows). */
+ * sim/walk_waves.py (unit_waves, chunk_waves, tail_waves, tail_min_rows, eltwise_tail). */
 #include "npu_walk.h"
 
 /* --- waves of the first and last units (unit_waves, chunk_waves, tail_waves) ------------- */
@@ -45,10 +45,29 @@ static uint32_t head_waves(const struct walk_layer *l, uint32_t rows, uint32_t g
     return m;
 }
 
+/* eltwise_tail: the last unit of a layer on the element-wise MAC ends with its last
+ * DURE_NPU_WALK_DW_TAIL_PIXELS pixels (whole rows) as a wave of their own, when the first
+ * wave keeps at least as many rows; returns the count */
+static uint32_t eltwise_tail(const struct walk_layer *l, uint32_t rows, uint32_t (*wv)[2])
+{
+    uint32_t tail = walk_cdiv(DURE_NPU_WALK_DW_TAIL_PIXELS, l->g.ow);
+    wv[0][0] = 0;
+    if (rows < 2 * tail) {
+        wv[0][1] = rows;
+        return 1;
+    }
+    wv[0][1] = rows - tail;
+    wv[1][0] = rows - tail;
+    wv[1][1] = tail;
+    return 2;
+}
+
 uint32_t walk_unit_waves(const struct walk_layer *l, uint32_t rows, uint32_t gcount, int first,
                          int last, uint32_t (*wv)[2])
 {
-    /* 1x1 and element-wise layers (MAC and MAX): one wave per unit */
+    if (l->eltwise_mac && last && !first && gcount == 1)
+        return eltwise_tail(l, rows, wv);
+    /* 1x1 and element-wise layers (MAC and MAX): one wave per unit (but eltwise_tail) */
     if (l->g.kh * l->g.kw == 1 || l->eltwise_mac || l->eltwise_max)
         first = last = 0;
     if (gcount > 1)

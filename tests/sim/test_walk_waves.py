@@ -17,6 +17,7 @@ from dure.sim.walk_layer import geometry
 from dure.sim.walk_waves import chunk_waves, tail_min_rows, unit_waves
 
 from dure.config import preset
+from dure.gemm_cost import WALK_DW_TAIL_PIXELS
 
 CONFIG = preset("sim")
 
@@ -24,15 +25,36 @@ CONFIG = preset("sim")
 class _Layer:
     """What unit_waves reads of a WalkLayer."""
 
-    def __init__(self, ow, kernel, eltwise=False):
+    def __init__(self, ow, kernel, eltwise=False, mac=None):
         self.geo = geometry((1, 64, ow, 8), kernel, (1, 1), "SAME")
-        self.eltwise_mac = self.eltwise_max = eltwise
+        self.eltwise_mac = eltwise if mac is None else mac
+        self.eltwise_max = eltwise and not self.eltwise_mac
 
 
 def test_element_wise_layers_take_one_wave():
+    """Max pooling always; the element-wise MAC but in a last unit that is not also the
+    first (eltwise_tail)."""
     for first in (False, True):
         for last in (False, True):
-            assert unit_waves(CONFIG, _Layer(5, (3, 3), True), 25, 1, first, last) == [(0, 25)]
+            assert unit_waves(CONFIG, _Layer(5, (3, 3), True, False), 25, 1, first, last) \
+                == [(0, 25)]
+            if first or not last:
+                assert unit_waves(CONFIG, _Layer(5, (3, 3), True), 25, 1, first, last) == \
+                    [(0, 25)]
+
+
+@pytest.mark.parametrize("ow", [1, 5, 7, 30, 31, 48])
+def test_the_element_wise_last_unit_ends_with_a_short_wave(ow):
+    """The last WALK_DW_TAIL_PIXELS pixels in whole rows (DS-CNN's 25x5: 6 rows), when the rest
+    keeps at least as many rows; with several chunks (chunk_waves' case) one wave."""
+    layer = _Layer(ow, (3, 3), True)
+    tail = -(-WALK_DW_TAIL_PIXELS // ow)
+    for rows in range(1, 40):
+        waves = unit_waves(CONFIG, layer, rows, 1, False, True)
+        assert waves == ([(0, rows - tail), (rows - tail, tail)] if rows >= 2 * tail
+                         else [(0, rows)])
+        assert unit_waves(CONFIG, layer, rows, 2, False, True) == [(0, rows)]
+    assert unit_waves(CONFIG, _Layer(5, (3, 3), True), 25, 1, False, True) == [(0, 19), (19, 6)]
 
 
 @pytest.mark.parametrize("ow", [1, 5, 8, 32])
