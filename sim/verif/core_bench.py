@@ -9,13 +9,14 @@ clear their own interrupts.
 
 import random
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from amaranth.sim import Simulator
 from dure.rtl.core.core import Core
 from dure.rtl.core.options import CoreOptions
 from dure.rtl.soc.cpu import make_core
 from dure.sim.verif.asm import Program
+from dure.sim.verif.reusable_sim import ReusableSimulation, reusable
 
 RAM_BASE = 0x8000_0000
 RAM_SIZE = 0x1_0000
@@ -152,7 +153,8 @@ def _bus_process(port, mem, timing, rng, result, name):
 def run(program, *, max_cycles=3000, ibus=None, dbus=None, seed=0, data=None,
         err_ranges=(), mtime=0, stop_on_halt=True, irq_schedule=(), options=None,
         pmp_entries=16, triggers=1):
-    """Run ``program`` (a :class:`Program` or a list of words at RAM_BASE) on a fresh core.
+    """Run ``program`` (a :class:`Program` or a list of words at RAM_BASE) on a core from reset
+    (the compiled core of these options is reused across runs unless :func:`fresh_cores`).
 
     ``irq_schedule``: (cycle, line index, value) events driving the interrupt lines from the
     bench (in addition to the program's own MMIO writes). ``options``: the core's
@@ -167,19 +169,12 @@ def run(program, *, max_cycles=3000, ibus=None, dbus=None, seed=0, data=None,
     for addr, value in (data or {}).items():
         mem.words[addr >> 2] = value
     options = options or DEFAULT_OPTIONS
-    prot = dict(pmp_entries=pmp_entries, triggers=triggers)
-    if isinstance(options, str):   # a named variant (dure.rtl.soc.cpu.CORE_VARIANTS)
-        dut = make_core(options, reset_vector=RAM_BASE, **prot)
-    else:
-        dut = Core(reset_vector=RAM_BASE, options=options, **prot)
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
+    sim = _core_simulation(options, pmp_entries, triggers)
+    dut = sim.design
     result = Result(mem=mem)
     rng = random.Random(seed)
-    sim.add_process(_bus_process(dut.ibus, mem, ibus, random.Random(rng.random()), result,
-                                 "ibus"))
-    sim.add_process(_bus_process(dut.dbus, mem, dbus, random.Random(rng.random()), result,
-                                 "dbus"))
+    buses = [_bus_process(dut.ibus, mem, ibus, random.Random(rng.random()), result, "ibus"),
+             _bus_process(dut.dbus, mem, dbus, random.Random(rng.random()), result, "dbus")]
     signals = [getattr(dut.rvfi, f) for f in RVFI_FIELDS]
 
     async def testbench(ctx):
@@ -201,6 +196,36 @@ def run(program, *, max_cycles=3000, ibus=None, dbus=None, seed=0, data=None,
                     break
         result.cycles = cycle + 1
 
-    sim.add_testbench(testbench)
-    sim.run()
+    sim.run([testbench], processes=buses)
     return result
+
+
+_FRESH = [False]
+
+
+@contextmanager
+def fresh_cores():
+    """Inside, :func:`run` builds a new core for every run instead of reusing the compiled one
+    of its options: for tests that patch the core's modules (a planted bug), which a reused
+    core would not contain, and whose planted core must not be reused afterwards."""
+    _FRESH[0] = True
+    try:
+        yield
+    finally:
+        _FRESH[0] = False
+
+
+def _core_simulation(options, pmp_entries, triggers):
+    """The core of ``options`` (a :class:`CoreOptions` or a variant name) on a simulator, reused
+    from reset across runs (:mod:`dure.sim.verif.reusable_sim`) unless :func:`fresh_cores`."""
+    prot = dict(pmp_entries=pmp_entries, triggers=triggers)
+
+    def build():
+        if isinstance(options, str):   # a named variant (dure.rtl.soc.cpu.CORE_VARIANTS)
+            return make_core(options, reset_vector=RAM_BASE, **prot)
+        return Core(reset_vector=RAM_BASE, options=options, **prot)
+
+    slots = dict(period=1e-6, critical=1, background=0, processes=2)
+    if _FRESH[0]:
+        return ReusableSimulation(build(), **slots)
+    return reusable(("core", options, pmp_entries, triggers), build, **slots)

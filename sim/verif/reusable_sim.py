@@ -29,15 +29,18 @@ _CACHE = OrderedDict()
 
 class ReusableSimulation:
     """A design (``toplevel``, or ``design``: an object holding it and parts testbenches need),
-    its compiled simulator, and slots for up to ``critical`` testbenches that
-    ``run`` waits for and ``background`` ones it stops when those return (the order of
-    :func:`dure.sim.verif.bus.simulate`: critical first, in the order given, then background)."""
+    its compiled simulator, and slots for up to ``critical`` testbenches that ``run`` waits for,
+    ``background`` ones it stops when those return (the order of
+    :func:`dure.sim.verif.bus.simulate`: critical first, in the order given, then background)
+    and ``processes`` (simulator processes, stopped with the background ones)."""
 
-    def __init__(self, toplevel, *, design=None, period=1e-8, critical=4, background=6):
+    def __init__(self, toplevel, *, design=None, period=1e-8, critical=4, background=6,
+                 processes=0):
         self.design = toplevel if design is None else design
         self._toplevel, self._period = toplevel, period
         self._critical = [None] * critical
         self._background = [None] * background
+        self._processes = [None] * processes
         self._sim = None        # compiled at the first run (its testbenches start then)
         self.broken = False     # a run raised: not reused
 
@@ -48,21 +51,25 @@ class ReusableSimulation:
             self._sim.add_testbench(_slot(self._critical, index))
         for index in range(len(self._background)):
             self._sim.add_testbench(_slot(self._background, index), background=True)
+        for index in range(len(self._processes)):
+            self._sim.add_process(_slot(self._processes, index))
 
-    def run(self, testbenches, background=()):
+    def run(self, testbenches, background=(), processes=()):
         """Run ``testbenches`` (async functions of the simulator context) from reset until all
-        return, with ``background`` ones beside them; raises ``ValueError`` when there are more
-        than the slots."""
-        for given, slots, kind in ((testbenches, self._critical, "critical"),
-                                   (background, self._background, "background")):
+        return, with ``background`` ones and ``processes`` (``Simulator.add_process``) beside
+        them; raises ``ValueError`` when there are more than the slots."""
+        for given, slots, kind in ((testbenches, self._critical, "critical testbenches"),
+                                   (background, self._background, "background testbenches"),
+                                   (processes, self._processes, "processes")):
             if len(given) > len(slots):
-                raise ValueError(f"{len(given)} {kind} testbenches, but this simulation has "
-                                 f"{len(slots)} {kind} slots")
+                raise ValueError(f"{len(given)} {kind} given, but this simulation has slots "
+                                 f"for {len(slots)}")
         if self._sim is None:
             self._compile()
         else:
             self._sim.reset()
-        for slots, given in ((self._critical, testbenches), (self._background, background)):
+        for slots, given in ((self._critical, testbenches), (self._background, background),
+                             (self._processes, processes)):
             slots[:] = list(given) + [None] * (len(slots) - len(given))
         try:
             self._sim.run()

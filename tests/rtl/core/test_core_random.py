@@ -10,7 +10,7 @@ from amaranth.lib.wiring import In
 from dure.rtl.core import m_stage
 from dure.rtl.core.csr import CSRFile
 from dure.rtl.core.options import CoreOptions, core_options
-from dure.sim.verif import coverage
+from dure.sim.verif import core_bench, coverage
 from dure.sim.verif.core_random import (
     CHECKS,
     TIMINGS,
@@ -165,7 +165,7 @@ def first_interrupt_mismatch(bug, checks=CHECKS, **kw):
     core with the planted ``bug``, compared by ``checks``; the comparison's message, or None
     if it passed."""
     with mock.patch.object(m_stage, "CSRFile", lambda **kw: _PlantedMepc(bug, **kw)), \
-            coverage.suspended():
+            core_bench.fresh_cores(), coverage.suspended():
         try:
             run_interrupt_phases(PHASE_SEED, checks=checks, **kw)
         except AssertionError as error:

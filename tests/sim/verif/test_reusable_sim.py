@@ -64,12 +64,30 @@ def test_background_testbenches_stop_and_restart():
         assert ticks[:5] == [4, 5, 6, 7, 8]
 
 
+def test_processes_run_beside_the_testbenches():
+    sim = ReusableSimulation(Counter(), processes=1)
+    seen = []
+
+    async def process(ctx):
+        async for _, _, count in ctx.tick().sample(sim.design.count):
+            seen.append(count)
+
+    for _ in range(2):
+        seen.clear()
+        sim.run([_observe(sim.design, [], write=False)], processes=[process])
+        assert seen[:3] == [3, 4, 5]
+
+
 def test_too_many_testbenches_are_refused():
     sim = ReusableSimulation(Counter(), critical=1, background=0)
-    with pytest.raises(ValueError, match="2 critical testbenches, but this simulation has 1"):
-        sim.run([_observe(sim.design, [], write=False)] * 2)
-    with pytest.raises(ValueError, match="1 background testbenches, but this simulation has 0"):
-        sim.run([], [_observe(sim.design, [], write=False)])
+    bench = _observe(sim.design, [], write=False)
+    with pytest.raises(ValueError, match="2 critical testbenches given, but this simulation "
+                                         "has slots for 1"):
+        sim.run([bench] * 2)
+    with pytest.raises(ValueError, match="1 background testbenches given, .* slots for 0"):
+        sim.run([], [bench])
+    with pytest.raises(ValueError, match="1 processes given, .* slots for 0"):
+        sim.run([], [], [bench])
 
 
 def test_built_once_per_key_and_anew_after_a_failed_run(monkeypatch):
