@@ -100,6 +100,12 @@ class Soc(wiring.Component):
         controller's timing is rounded to (default ``config.clk_freq``). The simulated ULX3S
         runs at a slow nominal clock but its controller keeps the board's real clock, so the
         cycle counts are the board's.
+    npu_factory : callable, optional
+        Builds each NPU tile instead of :class:`~dure.rtl.npu.npu.Npu`: called as
+        ``npu_factory(config, addr_width=w)``, it returns a component with Npu's members
+        ``bus`` (``In(BusSignature(w))``), ``dma`` (``Out(BusSignature())``) and ``irq``
+        (``Out(1)``), wired exactly where the NPU would be. For measurements that keep the
+        fabric but not the NPU (``fpga/soc_fmax.py``). Ignored without an NPU.
 
     Members
     -------
@@ -133,7 +139,11 @@ class Soc(wiring.Component):
     """
 
     def __init__(self, config, *, uart_phy="serial", rom_init=(), ram_init=(), main_init=(),
-                 sim_memories=False, fpga_primitives=False, sdram_clk_freq=None):
+                 sim_memories=False, fpga_primitives=False, sdram_clk_freq=None,
+                 npu_factory=None):
+        if npu_factory is not None and not callable(npu_factory):
+            raise TypeError(f"npu_factory must be callable, not {npu_factory!r}")
+        self._npu_factory = npu_factory or Npu
         if uart_phy not in ("serial", "byte"):
             raise ValueError(f"uart_phy must be 'serial' or 'byte', not {uart_phy!r}")
         if rom_init and not config.rom_size:
@@ -318,7 +328,8 @@ class Soc(wiring.Component):
             wiring.connect(m, dbus.targets.tiles, counters.bus)
         for t in range(tiles):
             suffix = "" if t == 0 else str(t)
-            npu = Npu(config, addr_width=_width(regions[config.npu_region_name(t)]))
+            npu = self._npu_factory(config,
+                                    addr_width=_width(regions[config.npu_region_name(t)]))
             dma = Decoder([regions["main"], regions["ram"]])
             m.submodules[f"npu{suffix}"] = npu
             m.submodules[f"dma_decoder{suffix}"] = dma
