@@ -277,6 +277,15 @@ class SoCConfig:
         pick and the SDRAM controller's request queue (at the pins' edge of the die), at one
         cycle more per core access to main memory (code and data normally run from on-chip
         RAM). Timing only.
+    soc_parked_arbiters : bool
+        The data-bus arbiter (the core's data port and ``ext``) and the RAM arbiter (the
+        core's data port and the NPUs' DMA) present the request of an owner held in a register
+        (:class:`dure.rtl.bus.arbiter.Arbiter` ``parked``) instead of picking among this
+        cycle's requests: the core's request no longer steers the address multiplexers on its
+        way to the RAM, and the arbiters' state no longer waits for the pick. The core is the
+        home initiator (its requests on an idle fabric take no cycle more); an initiator
+        taking the bus from an idle owner waits one cycle (the core after the NPU's DMA used
+        the RAM, the DMA when the core used it last; ``ext`` each time). Timing only.
     main_kind : str
         How main memory is built: ``"block"`` or ``"spram"`` (it has one port either way).
         The SPRAM memories together take at most the four blocks (two per started 64 KiB).
@@ -341,6 +350,7 @@ class SoCConfig:
     npu_hazard_regs: bool = False
     soc_grant_buffers: bool = False
     soc_main_slices: bool = False
+    soc_parked_arbiters: bool = False
     clint_bits: int = 64
     dot_unit: bool = False
     sdram_part: str = "IS42S16160G-7"
@@ -366,7 +376,8 @@ class SoCConfig:
             raise ValueError(f"bus_outstanding must be an integer >= 0, not "
                              f"{self.bus_outstanding!r}")
         for name in ("npu_dma_slice", "npu_dma_side_slices", "npu_hazard_regs",
-                     "npu_narrow_footprints", "soc_grant_buffers", "soc_main_slices"):
+                     "npu_narrow_footprints", "soc_grant_buffers", "soc_main_slices",
+                     "soc_parked_arbiters"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, not {getattr(self, name)!r}")
         if self.clint_bits not in (32, 64):

@@ -23,7 +23,8 @@ Bus topology
                                 +--> (anything else: err)
     dot.mem ----> main arbiter, the initiator after the DMAs (only with dot_unit)
     (with soc_main_slices the core's two paths to main memory pass a register slice each
-     before the main arbiter)
+     before the main arbiter; with soc_parked_arbiters the dbus and RAM arbiters present
+     the request of an owner register, home the core)
     main arbiter (round-robin) --> main-memory model (or the SDRAM controller)
     RAM arbiter (round-robin) --> RAM port B
 
@@ -197,7 +198,8 @@ class Soc(wiring.Component):
         depth = {"max_outstanding": config.bus_outstanding} if config.bus_outstanding else {}
         m.submodules.ibus_decoder = ibus = Decoder(
             [r for r in config.regions if r.executable], **depth)
-        m.submodules.dbus_arbiter = dbus_arbiter = Arbiter(2, **depth)
+        parked = {"parked": True} if config.soc_parked_arbiters else {}
+        m.submodules.dbus_arbiter = dbus_arbiter = Arbiter(2, **depth, **parked)
         m.submodules.dbus_decoder = dbus = Decoder(config.regions, **depth)
         ibus_out, dbus_out = gate.ibus_out, gate.dbus_out
         if config.soc_grant_buffers:
@@ -227,7 +229,8 @@ class Soc(wiring.Component):
         if has_npu:
             ram_width = _width(regions["ram"])
             m.submodules.ram_arbiter = ram_arbiter = Arbiter(1 + config.npu_tiles,
-                                                             addr_width=ram_width, **depth)
+                                                             addr_width=ram_width, **depth,
+                                                             **parked)
             wiring.connect(m, dbus.targets.ram, ram_arbiter.port(0))
             wiring.connect(m, ram_arbiter.bus, ram.b)
         else:

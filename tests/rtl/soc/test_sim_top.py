@@ -80,9 +80,11 @@ def test_smoke_li_lui_sw_exits_with_pass():
     assert result["load_cycles"] == 4            # one word per cycle through the loader
 
 
-# The ULX3S's fabric options (timing only): each alone and both.
+# The ULX3S's fabric options (timing only): each alone and all together.
 FABRIC_OPTIONS = [{}, {"soc_grant_buffers": True}, {"soc_main_slices": True},
-                  {"soc_grant_buffers": True, "soc_main_slices": True}]
+                  {"soc_parked_arbiters": True},
+                  {"soc_grant_buffers": True, "soc_main_slices": True,
+                   "soc_parked_arbiters": True}]
 
 
 @pytest.mark.parametrize("options", FABRIC_OPTIONS)
