@@ -286,6 +286,12 @@ class SoCConfig:
         home initiator (its requests on an idle fabric take no cycle more); an initiator
         taking the bus from an idle owner waits one cycle (the core after the NPU's DMA used
         the RAM, the DMA when the core used it last; ``ext`` each time). Timing only.
+    soc_periph_slices : bool
+        A register slice (:class:`dure.rtl.bus.register_slice.RegisterSlice`) in front of
+        each peripheral on the data bus (CLINT, UART, GPIO, test exit, irq controller, the
+        dot-product unit; not the memories, not the NPUs' registers): the core's request
+        (which follows the previous access's answer in the same cycle) no longer reaches a
+        peripheral's registers and FIFOs. One cycle more per peripheral access. Timing only.
     main_kind : str
         How main memory is built: ``"block"`` or ``"spram"`` (it has one port either way).
         The SPRAM memories together take at most the four blocks (two per started 64 KiB).
@@ -351,6 +357,7 @@ class SoCConfig:
     soc_grant_buffers: bool = False
     soc_main_slices: bool = False
     soc_parked_arbiters: bool = False
+    soc_periph_slices: bool = False
     clint_bits: int = 64
     dot_unit: bool = False
     sdram_part: str = "IS42S16160G-7"
@@ -377,7 +384,7 @@ class SoCConfig:
                              f"{self.bus_outstanding!r}")
         for name in ("npu_dma_slice", "npu_dma_side_slices", "npu_hazard_regs",
                      "npu_narrow_footprints", "soc_grant_buffers", "soc_main_slices",
-                     "soc_parked_arbiters"):
+                     "soc_parked_arbiters", "soc_periph_slices"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, not {getattr(self, name)!r}")
         if self.clint_bits not in (32, 64):

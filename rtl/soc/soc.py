@@ -24,7 +24,9 @@ Bus topology
     dot.mem ----> main arbiter, the initiator after the DMAs (only with dot_unit)
     (with soc_main_slices the core's two paths to main memory pass a register slice each
      before the main arbiter; with soc_parked_arbiters the dbus and RAM arbiters present
-     the request of an owner register, home the core)
+     the request of an owner register, home the core; with soc_periph_slices the CLINT,
+     UART, GPIO, test exit, irq controller and dot-product unit sit behind a register slice
+     each)
     main arbiter (round-robin) --> main-memory model (or the SDRAM controller)
     RAM arbiter (round-robin) --> RAM port B
 
@@ -72,6 +74,11 @@ from .tile_counters import TileCounters
 from .uart import Uart
 
 __all__ = ["Soc"]
+
+
+#: The dbus targets that ``soc_periph_slices`` puts behind a register slice each (not the
+#: memories, not the NPUs' registers).
+_PERIPHERALS = ("clint", "uart", "gpio", "test_exit", "irq", "dot")
 
 
 def _width(region):
@@ -298,8 +305,15 @@ class Soc(wiring.Component):
         else:
             m.submodules.npu = npu = ErrorResponder(_width(regions["npu"]))
             targets.append(("npu", npu))
+        sliced = _PERIPHERALS if config.soc_periph_slices else ()
         for name, target in targets:
-            wiring.connect(m, getattr(dbus.targets, name), target.bus)
+            port = getattr(dbus.targets, name)
+            if name in sliced:
+                # One cycle more per access: the core's request stops at the slice.
+                m.submodules[f"{name}_slice"] = periph_slice = RegisterSlice(len(port.addr))
+                wiring.connect(m, port, periph_slice.up)
+                port = periph_slice.down
+            wiring.connect(m, port, target.bus)
 
         m.d.comb += [
             irq.sources.eq(Cat(*sources)),

@@ -83,9 +83,9 @@ def test_smoke_li_lui_sw_exits_with_pass():
 
 # The ULX3S's fabric options (timing only): each alone and all together.
 FABRIC_OPTIONS = [{}, {"soc_grant_buffers": True}, {"soc_main_slices": True},
-                  {"soc_parked_arbiters": True},
+                  {"soc_parked_arbiters": True}, {"soc_periph_slices": True},
                   {"soc_grant_buffers": True, "soc_main_slices": True,
-                   "soc_parked_arbiters": True}]
+                   "soc_parked_arbiters": True, "soc_periph_slices": True}]
 
 
 @pytest.mark.parametrize("options", FABRIC_OPTIONS)
