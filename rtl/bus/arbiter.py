@@ -2,9 +2,9 @@
 
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
-from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
+from .route_queue import RouteQueue
 from .signature import BusSignature
 
 __all__ = ["Arbiter"]
@@ -51,8 +51,9 @@ class Arbiter(wiring.Component):
     refused stays presented. With every initiator requesting all the time the grants still
     alternate one in every ``n``.
 
-    Responses are routed back through a queue of initiator indices written at each grant, so
-    each initiator receives its own responses in its own request order, and several requests
+    Responses are routed back through a queue of initiator indices written at each grant
+    (:class:`.route_queue.RouteQueue`: the oldest index in a register), so each initiator
+    receives its own responses in its own request order, and several requests
     (of the same or of different initiators) may be in flight at once.
 
     Latency
@@ -87,8 +88,8 @@ class Arbiter(wiring.Component):
         ports = [self.port(k) for k in range(n)]
         bus = self.bus
 
-        m.submodules.route = route = SyncFIFO(width=max(1, (n - 1).bit_length()),
-                                              depth=self._max_outstanding)
+        m.submodules.route = route = RouteQueue(width=max(1, (n - 1).bit_length()),
+                                                depth=self._max_outstanding)
 
         pick = Signal(range(n))
         if self._parked:
