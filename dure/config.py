@@ -583,7 +583,9 @@ PRESETS = {
     # design built for 30 MHz (its routing did not converge yet; fpga/README.md). The core's
     # grants come from grant buffers and its main-memory paths pass register slices
     # (soc_grant_buffers, soc_main_slices: the fabric off the core's stall; fpga/README.md,
-    # "Session 14").
+    # "Session 14"); the dbus and RAM arbiters are parked on the core and the peripherals sit
+    # behind register slices (soc_parked_arbiters, soc_periph_slices: fpga/README.md, "The
+    # control core inside the SoC").
     "ulx3s": SoCConfig(name="ulx3s", clk_freq=21_875_000, ram_size=64 * 1024, rom_size=4096,
                        main_size=32 * 1024 * 1024, main_kind="sdram", main_latency=6,
                        main_bytes_per_cycle=2, npu_rows=4, npu_cols=2,
@@ -591,7 +593,8 @@ PRESETS = {
                        npu_perf_bits=32, pmp_entries=8, npu_eltwise_fp16=False,
                        npu_dma_slice=True, npu_load_pipeline=True, npu_eltwise_pipeline=True,
                        npu_dma_side_slices=True, npu_hazard_regs=True,
-                       soc_grant_buffers=True, soc_main_slices=True),
+                       soc_grant_buffers=True, soc_main_slices=True,
+                       soc_parked_arbiters=True, soc_periph_slices=True),
     # iCEBreaker (iCE40UP5K): RAM and main memory in the four SPRAM blocks (64 KiB each), the
     # tiny multi-cycle control core, 2-entry UART FIFOs, short bus queues; no NPU; no PMP
     # and no triggers (the UP5K has no room for them). Its INT8 accelerator is the

@@ -43,8 +43,8 @@ def add_arguments(parser):
                         "controller, an NPU stand-in on the NPU's bus ports (fpga/soc_fmax.py; "
                         "nextpnr router1; 10-20 min)")
     parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
-                        help="--soc: replace a config field of the variant (0 / 1 for flags), "
-                        "e.g. --option soc_grant_buffers=0; repeatable")
+                        help="replace a config field of the variant (--variant, or --soc's) "
+                        "(0 / 1 for flags), e.g. --option soc_grant_buffers=0; repeatable")
     parser.add_argument("--seed", type=int, default=1, help="--fmax: nextpnr's seed (default 1)")
     parser.add_argument("--keep", type=pathlib.Path, metavar="DIR",
                         help="--fmax: keep the tools' files (netlist, logs, report) in DIR")
@@ -116,7 +116,7 @@ def _fmax(args):
                              keep=args.keep, log=log)
     else:
         if args.option:
-            raise UserError("--option needs --soc")
+            raise UserError("--fmax measures the core alone: --option needs --soc")
         from ..fpga.core_fmax import measure
         print(f"# fmax of the core ({args.core}) + 16 KiB RAM, ECP5-85F speed grade 6, out of "
               f"context (nextpnr-ecp5, seed {args.seed})", flush=True)
@@ -155,6 +155,9 @@ def _cpi(args):
         config = preset(args.variant)
     except ValueError as error:
         raise UserError(str(error)) from None
+    if args.option:
+        from ..fpga.soc_fmax import soc_config
+        config = soc_config(args.variant, _soc_options(config, parse_options(args.option)))
     programs = find_programs(firmware_dir(args.firmware_dir), ["bench_*.elf"])
     kernels, whole, stalls, ok = [], [], [], True
     total = {"cycles": 0, "run": 0.0, "bare": 0.0}
