@@ -277,6 +277,21 @@ class SoCConfig:
         pick and the SDRAM controller's request queue (at the pins' edge of the die), at one
         cycle more per core access to main memory (code and data normally run from on-chip
         RAM). Timing only.
+    soc_parked_arbiters : bool
+        The data-bus arbiter (the core's data port and ``ext``) and the RAM arbiter (the
+        core's data port and the NPUs' DMA) present the request of an owner held in a register
+        (:class:`dure.rtl.bus.arbiter.Arbiter` ``parked``) instead of picking among this
+        cycle's requests: the core's request no longer steers the address multiplexers on its
+        way to the RAM, and the arbiters' state no longer waits for the pick. The core is the
+        home initiator (its requests on an idle fabric take no cycle more); an initiator
+        taking the bus from an idle owner waits one cycle (the core after the NPU's DMA used
+        the RAM, the DMA when the core used it last; ``ext`` each time). Timing only.
+    soc_periph_slices : bool
+        A register slice (:class:`dure.rtl.bus.register_slice.RegisterSlice`) in front of
+        each peripheral on the data bus (CLINT, UART, GPIO, test exit, irq controller, the
+        dot-product unit; not the memories, not the NPUs' registers): the core's request
+        (which follows the previous access's answer in the same cycle) no longer reaches a
+        peripheral's registers and FIFOs. One cycle more per peripheral access. Timing only.
     main_kind : str
         How main memory is built: ``"block"`` or ``"spram"`` (it has one port either way).
         The SPRAM memories together take at most the four blocks (two per started 64 KiB).
@@ -341,6 +356,8 @@ class SoCConfig:
     npu_hazard_regs: bool = False
     soc_grant_buffers: bool = False
     soc_main_slices: bool = False
+    soc_parked_arbiters: bool = False
+    soc_periph_slices: bool = False
     clint_bits: int = 64
     dot_unit: bool = False
     sdram_part: str = "IS42S16160G-7"
@@ -366,7 +383,8 @@ class SoCConfig:
             raise ValueError(f"bus_outstanding must be an integer >= 0, not "
                              f"{self.bus_outstanding!r}")
         for name in ("npu_dma_slice", "npu_dma_side_slices", "npu_hazard_regs",
-                     "npu_narrow_footprints", "soc_grant_buffers", "soc_main_slices"):
+                     "npu_narrow_footprints", "soc_grant_buffers", "soc_main_slices",
+                     "soc_parked_arbiters", "soc_periph_slices"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, not {getattr(self, name)!r}")
         if self.clint_bits not in (32, 64):
@@ -565,7 +583,9 @@ PRESETS = {
     # design built for 30 MHz (its routing did not converge yet; fpga/README.md). The core's
     # grants come from grant buffers and its main-memory paths pass register slices
     # (soc_grant_buffers, soc_main_slices: the fabric off the core's stall; fpga/README.md,
-    # "Session 14").
+    # "Session 14"); the dbus and RAM arbiters are parked on the core and the peripherals sit
+    # behind register slices (soc_parked_arbiters, soc_periph_slices: fpga/README.md, "The
+    # control core inside the SoC").
     "ulx3s": SoCConfig(name="ulx3s", clk_freq=21_875_000, ram_size=64 * 1024, rom_size=4096,
                        main_size=32 * 1024 * 1024, main_kind="sdram", main_latency=6,
                        main_bytes_per_cycle=2, npu_rows=4, npu_cols=2,
@@ -573,7 +593,8 @@ PRESETS = {
                        npu_perf_bits=32, pmp_entries=8, npu_eltwise_fp16=False,
                        npu_dma_slice=True, npu_load_pipeline=True, npu_eltwise_pipeline=True,
                        npu_dma_side_slices=True, npu_hazard_regs=True,
-                       soc_grant_buffers=True, soc_main_slices=True),
+                       soc_grant_buffers=True, soc_main_slices=True,
+                       soc_parked_arbiters=True, soc_periph_slices=True),
     # iCEBreaker (iCE40UP5K): RAM and main memory in the four SPRAM blocks (64 KiB each), the
     # tiny multi-cycle control core, 2-entry UART FIFOs, short bus queues; no NPU; no PMP
     # and no triggers (the UP5K has no room for them). Its INT8 accelerator is the

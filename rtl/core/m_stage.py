@@ -64,6 +64,11 @@ class MStage(wiring.Component):
     m_wdata : Out(32)
         The second access of a split access; the core gives it the data bus (X never
         requests while M waits).
+    m_owns : Out(1)
+        From registers only: M holds a split access whose second request is due or held
+        (``m_req`` can only be 1 while it is; X never requests while it is). The core
+        selects the data bus's address and data with it, so that the first answer's
+        ``rvalid`` (which raises ``m_req``) does not steer them.
     lsu_funct3 : Out(3)
     lsu_offset : Out(2)
     lsu_merge : Out(1)
@@ -123,6 +128,7 @@ class MStage(wiring.Component):
             "m_we": Out(1),
             "m_be": Out(4),
             "m_wdata": Out(32),
+            "m_owns": Out(1),
             "irq_software": In(1),
             "irq_timer": In(1),
             "irq_external": In(1),
@@ -170,6 +176,7 @@ class MStage(wiring.Component):
         m.d.comb += [
             next_word.eq(xm.mem_addr[2:] + 1),
             self.m_req.eq(first_ok | held2),
+            self.m_owns.eq(mst.valid & xm.mem & xm.split & (~second | held2)),
             self.m_addr.eq(next_word),
             self.m_we.eq(xm.store),
             self.m_be.eq(xm.mem_mask_hi),

@@ -53,8 +53,9 @@ class Ram(wiring.Component):
         Only with ``read_only=True``: allows writes on both ports.
 
     Writes honour the byte enables ``be``. A read on one port and a write to the same word on
-    the other port in the same cycle returns the old word; two writes to the same word in the
-    same cycle leave it undefined.
+    the other port in the same cycle returns the old word in simulation and is undefined in a
+    bitstream (block RAM; :mod:`.sim_memory`); two writes to the same word in the same cycle
+    leave it undefined.
 
     Latency
     -------

@@ -14,6 +14,14 @@ Each port ``i`` has ``addr``, ``wdata``, ``we`` (one enable per byte lane) and `
 Writes and reads are synchronous: ``rdata`` shows the word at the ``addr`` of the previous cycle,
 read before that cycle's writes (no write-to-read transparency, within a port or across ports).
 Two ports writing the same byte in one cycle leave it undefined.
+
+In synthesis the Amaranth ``Memory`` carries Yosys's ``no_rw_check`` attribute: what a port
+reads in the cycle a port writes the same word is left to the block RAM (the ECP5's DP16KD
+leaves a read of a word the other port writes undefined, and could not give the old word
+across ports at all: without the attribute Yosys builds a dual-ported memory from flip-flops,
+unless it happens to prove such collisions impossible, which depended on the logic around
+the memory). The bus users never rely on it: a write's response carries no data, and the
+instruction port reads a word the data side writes only after ``fence.i``.
 """
 
 from amaranth.hdl import ClockSignal, Instance, Module, Signal
@@ -110,7 +118,8 @@ class WordMemory(wiring.Component):
                                 f"o_rdata{i}": getattr(self, f"rdata{i}")}
             m.submodules.mem = Instance(_module_name(self._ports), **connections)
             return m
-        m.submodules.mem = mem = Memory(shape=32, depth=self._depth, init=self._init)
+        m.submodules.mem = mem = Memory(shape=32, depth=self._depth, init=self._init,
+                                        attrs={"no_rw_check": 1})
         for i in range(self._ports):
             write = mem.write_port(granularity=8)
             read = mem.read_port()

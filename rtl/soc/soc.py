@@ -23,7 +23,10 @@ Bus topology
                                 +--> (anything else: err)
     dot.mem ----> main arbiter, the initiator after the DMAs (only with dot_unit)
     (with soc_main_slices the core's two paths to main memory pass a register slice each
-     before the main arbiter)
+     before the main arbiter; with soc_parked_arbiters the dbus and RAM arbiters present
+     the request of an owner register, home the core; with soc_periph_slices the CLINT,
+     UART, GPIO, test exit, irq controller and dot-product unit sit behind a register slice
+     each)
     main arbiter (round-robin) --> main-memory model (or the SDRAM controller)
     RAM arbiter (round-robin) --> RAM port B
 
@@ -73,6 +76,11 @@ from .uart import Uart
 __all__ = ["Soc"]
 
 
+#: The dbus targets that ``soc_periph_slices`` puts behind a register slice each (not the
+#: memories, not the NPUs' registers).
+_PERIPHERALS = ("clint", "uart", "gpio", "test_exit", "irq", "dot")
+
+
 def _width(region):
     return max(1, (region.size // 4).bit_length() - 1)
 
@@ -100,6 +108,12 @@ class Soc(wiring.Component):
         controller's timing is rounded to (default ``config.clk_freq``). The simulated ULX3S
         runs at a slow nominal clock but its controller keeps the board's real clock, so the
         cycle counts are the board's.
+    npu_factory : callable, optional
+        Builds each NPU tile instead of :class:`~dure.rtl.npu.npu.Npu`: called as
+        ``npu_factory(config, addr_width=w)``, it returns a component with Npu's members
+        ``bus`` (``In(BusSignature(w))``), ``dma`` (``Out(BusSignature())``) and ``irq``
+        (``Out(1)``), wired exactly where the NPU would be. For measurements that keep the
+        fabric but not the NPU (``fpga/soc_fmax.py``). Ignored without an NPU.
 
     Members
     -------
@@ -133,7 +147,11 @@ class Soc(wiring.Component):
     """
 
     def __init__(self, config, *, uart_phy="serial", rom_init=(), ram_init=(), main_init=(),
-                 sim_memories=False, fpga_primitives=False, sdram_clk_freq=None):
+                 sim_memories=False, fpga_primitives=False, sdram_clk_freq=None,
+                 npu_factory=None):
+        if npu_factory is not None and not callable(npu_factory):
+            raise TypeError(f"npu_factory must be callable, not {npu_factory!r}")
+        self._npu_factory = npu_factory or Npu
         if uart_phy not in ("serial", "byte"):
             raise ValueError(f"uart_phy must be 'serial' or 'byte', not {uart_phy!r}")
         if rom_init and not config.rom_size:
@@ -187,7 +205,8 @@ class Soc(wiring.Component):
         depth = {"max_outstanding": config.bus_outstanding} if config.bus_outstanding else {}
         m.submodules.ibus_decoder = ibus = Decoder(
             [r for r in config.regions if r.executable], **depth)
-        m.submodules.dbus_arbiter = dbus_arbiter = Arbiter(2, **depth)
+        parked = {"parked": True} if config.soc_parked_arbiters else {}
+        m.submodules.dbus_arbiter = dbus_arbiter = Arbiter(2, **depth, **parked)
         m.submodules.dbus_decoder = dbus = Decoder(config.regions, **depth)
         ibus_out, dbus_out = gate.ibus_out, gate.dbus_out
         if config.soc_grant_buffers:
@@ -217,7 +236,8 @@ class Soc(wiring.Component):
         if has_npu:
             ram_width = _width(regions["ram"])
             m.submodules.ram_arbiter = ram_arbiter = Arbiter(1 + config.npu_tiles,
-                                                             addr_width=ram_width, **depth)
+                                                             addr_width=ram_width, **depth,
+                                                             **parked)
             wiring.connect(m, dbus.targets.ram, ram_arbiter.port(0))
             wiring.connect(m, ram_arbiter.bus, ram.b)
         else:
@@ -285,8 +305,15 @@ class Soc(wiring.Component):
         else:
             m.submodules.npu = npu = ErrorResponder(_width(regions["npu"]))
             targets.append(("npu", npu))
+        sliced = _PERIPHERALS if config.soc_periph_slices else ()
         for name, target in targets:
-            wiring.connect(m, getattr(dbus.targets, name), target.bus)
+            port = getattr(dbus.targets, name)
+            if name in sliced:
+                # One cycle more per access: the core's request stops at the slice.
+                m.submodules[f"{name}_slice"] = periph_slice = RegisterSlice(len(port.addr))
+                wiring.connect(m, port, periph_slice.up)
+                port = periph_slice.down
+            wiring.connect(m, port, target.bus)
 
         m.d.comb += [
             irq.sources.eq(Cat(*sources)),
@@ -318,7 +345,8 @@ class Soc(wiring.Component):
             wiring.connect(m, dbus.targets.tiles, counters.bus)
         for t in range(tiles):
             suffix = "" if t == 0 else str(t)
-            npu = Npu(config, addr_width=_width(regions[config.npu_region_name(t)]))
+            npu = self._npu_factory(config,
+                                    addr_width=_width(regions[config.npu_region_name(t)]))
             dma = Decoder([regions["main"], regions["ram"]])
             m.submodules[f"npu{suffix}"] = npu
             m.submodules[f"dma_decoder{suffix}"] = dma

@@ -67,14 +67,17 @@ class ArbiterHarness(wiring.Component):
         protocol violation by the environment, so "no response without a request" must fail);
         ``"wrong_order"``: claim the response carries the *newest* outstanding address (false
         with two in flight). ``None``: the real check.
+    parked : bool
+        Check the arbiter's parked policy (``Arbiter(parked=True)``) instead of round-robin.
     """
 
     ADDR = 4
 
-    def __init__(self, n=2, *, max_outstanding=2, broken=None):
+    def __init__(self, n=2, *, max_outstanding=2, broken=None, parked=False):
         if broken not in _ARBITER_BROKEN:
             raise ValueError(f"broken must be one of {_ARBITER_BROKEN}, not {broken!r}")
         self._n, self._depth, self._broken = n, max_outstanding, broken
+        self._parked = bool(parked)
         members = {"t_gnt": In(1), "t_rvalid": In(1), "t_err": In(1)}
         for k in range(n):
             members.update({f"i{k}_req": In(1), f"i{k}_addr": In(self.ADDR),
@@ -84,7 +87,8 @@ class ArbiterHarness(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         n, aw = self._n, self.ADDR
-        m.submodules.arb = arb = Arbiter(n, addr_width=aw, max_outstanding=self._depth)
+        m.submodules.arb = arb = Arbiter(n, addr_width=aw, max_outstanding=self._depth,
+                                         parked=self._parked)
         m.d.comb += Assume(~ResetSignal())
         bus = arb.bus
         cap = self._depth + 2                # shadow queues: one more than can be in flight

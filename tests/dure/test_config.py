@@ -101,8 +101,10 @@ def test_config_is_frozen_and_hashable():
         SoCConfig(npu_load_follow=1)
     with pytest.raises(ValueError, match="cannot both be on"):
         SoCConfig(npu_load_follow=True, npu_load_pipeline=True)
-    # The DMA's side slices and the registered hazard scoreboard: ULX3S only, as the stages.
-    for name in ("npu_dma_side_slices", "npu_hazard_regs"):
+    # The DMA's side slices, the registered hazard scoreboard and the fabric's timing
+    # options: ULX3S only, as the stages.
+    for name in ("npu_dma_side_slices", "npu_hazard_regs", "soc_grant_buffers",
+                 "soc_main_slices", "soc_parked_arbiters", "soc_periph_slices"):
         assert getattr(preset("ulx3s"), name)
         assert not any(getattr(preset(other), name)
                        for other in ("sim", "icebreaker-npu", "npu-small", "sim-2t"))

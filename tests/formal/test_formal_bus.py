@@ -16,6 +16,10 @@ BUILD = Path(__file__).resolve().parents[2] / "build" / "formal"
 CASES = {
     # name: (harness factory, depth, expected status, marks)
     "arbiter": (lambda: ArbiterHarness(2), 8, "PASS", ()),
+    "arbiter_parked": (lambda: ArbiterHarness(2, parked=True), 8, "PASS", ()),
+    "arbiter_parked_target_answers_unasked": (
+        lambda: ArbiterHarness(2, parked=True, broken="target_answers_unasked"), 8, "FAIL",
+        (pytest.mark.slow,)),
     "arbiter_target_answers_unasked": (
         lambda: ArbiterHarness(2, broken="target_answers_unasked"), 8, "FAIL", ()),
     "arbiter_wrong_order": (lambda: ArbiterHarness(2, broken="wrong_order"), 8, "FAIL",

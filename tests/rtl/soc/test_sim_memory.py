@@ -70,3 +70,11 @@ def test_bad_arguments():
         WordMemory(12, 1)
     with pytest.raises(ValueError, match="no initial contents"):
         WordMemory(16, 1, init=[1], primitive=True)
+
+
+def test_amaranth_memory_leaves_collisions_to_the_block_ram():
+    """The synthesised memory carries ``no_rw_check`` (a dual-ported RAM maps to DP16KD, not
+    flip-flops, whatever the logic around it)."""
+    from amaranth.back import verilog
+    text = verilog.convert(WordMemory(16, 2), name="mem", emit_src=False)
+    assert "no_rw_check" in text

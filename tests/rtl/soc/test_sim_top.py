@@ -44,7 +44,7 @@ def _run(words, max_cycles=2000, base=RAM_BASE, config=CONFIG, segments=()):
         ctx.set(dut.load_valid, 0)
         ctx.set(dut.hold, 0)
         drain = None                # cycles left to run after the exit (to see it retire)
-        for _ in range(max_cycles):
+        for cycle in range(max_cycles):
             *_, exit_valid, exit_code, tx_valid, tx_data, rvfi_valid, trap, gpio = \
                 await ctx.tick().sample(dut.exit_valid, dut.exit_code, dut.uart_tx_valid,
                                         dut.uart_tx_data, dut.rvfi.valid, dut.rvfi.trap,
@@ -56,6 +56,7 @@ def _run(words, max_cycles=2000, base=RAM_BASE, config=CONFIG, segments=()):
             if exit_valid:
                 assert result["exit"] is None, "exit_valid pulsed twice"
                 result["exit"] = exit_code
+                result["exit_cycle"] = cycle
                 result["gpio"] = gpio
                 drain = 8
             if drain is not None:
@@ -80,9 +81,11 @@ def test_smoke_li_lui_sw_exits_with_pass():
     assert result["load_cycles"] == 4            # one word per cycle through the loader
 
 
-# The ULX3S's fabric options (timing only): each alone and both.
+# The ULX3S's fabric options (timing only): each alone and all together.
 FABRIC_OPTIONS = [{}, {"soc_grant_buffers": True}, {"soc_main_slices": True},
-                  {"soc_grant_buffers": True, "soc_main_slices": True}]
+                  {"soc_parked_arbiters": True}, {"soc_periph_slices": True},
+                  {"soc_grant_buffers": True, "soc_main_slices": True,
+                   "soc_parked_arbiters": True, "soc_periph_slices": True}]
 
 
 @pytest.mark.parametrize("options", FABRIC_OPTIONS)
@@ -167,6 +170,17 @@ def test_fabric_tour_through_every_target(options):
     assert result["uart"] == [0x41]
     assert result["gpio"] == 0x5A
     assert result["traps"] == 2
+
+
+def test_grant_buffers_and_parked_arbiters_cost_no_cycle():
+    """The tour (RAM, main memory, peripherals, two traps) exits in the same cycle with the
+    core's grants from grant buffers and the dbus / RAM arbiters parked on the core."""
+    plain = _run(_fabric_tour(), config=CONFIG)
+    timed = _run(_fabric_tour(), config=replace(CONFIG, soc_grant_buffers=True,
+                                                soc_parked_arbiters=True))
+    assert plain["exit"] == timed["exit"] == 1
+    assert timed["exit_cycle"] == plain["exit_cycle"]
+    assert timed["retired"] == plain["retired"]
 
 
 @pytest.mark.parametrize("variant", [
