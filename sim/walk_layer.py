@@ -23,7 +23,7 @@ splits the same way):
 - ``walk_cmds.py``: the units and their LOADs, FILLs and STOREs
   (:class:`~dure.sim.walk_cmds.WalkCmds`). C: ``npu_walk_cmds.c``.
 - ``walk_computes.py``: the units' COMPUTEs / ELTWISEs. C: ``npu_walk_emit.c``.
-- ``walk_trace.py``: a measuring tool, not part of the stream: a layer's descriptors pushed to
+- ``verif/walk_trace.py``: a measuring tool, not part of the stream: a layer's descriptors pushed to
   the NPU's Verilator model with PERF_COMPUTE / GAPS read after each push (no C twin).
 
 Machine model used (:mod:`dure.rtl.npu.commands`): a COMPUTE with ``a_cols != 0`` reads A row

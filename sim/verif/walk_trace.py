@@ -11,7 +11,7 @@ cycles so far. A watched push takes ~22 cycles here (the core's ~19 on the SoC),
 figures run a few cycles above the bench's (rn8_s2 INT8 npu fixed 330 here, 321 on the SoC).
 Timing only: any operand values give the same cycles (the caller's inputs are used as given).
 
-``python -m dure.sim.walk_trace rn8_s2 [int8|fp16] [watch]`` traces a layer of
+``python -m dure.sim.verif.walk_trace rn8_s2 [int8|fp16] [watch]`` traces a layer of
 :data:`dure.sim.npu_bench.LAYERS` (a convolution or depthwise row) with the bench's operands and
 prints one line per watched push (builds the 8x8 NPU model on first use: minutes).
 """
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from dure.rtl.npu.commands import Control
 from dure.rtl.npu.descriptor import decode
 
-from .verif import npu_verilator as nv
+from . import npu_verilator as nv
 
 __all__ = ["TracePoint", "trace_script", "trace_layer", "describe", "main"]
 
@@ -95,13 +95,13 @@ def main(argv=None):
     """Command line: see the module docstring."""
     import sys
 
-    from dure.config import MAIN_BASE, preset
+    from dure.sim.npu_bench import LAYERS, _layer_calls, layer_operands
 
-    from .npu_bench import LAYERS, _layer_calls, layer_operands
+    from dure.config import MAIN_BASE, preset
 
     args = sys.argv[1:] if argv is None else argv
     if not args:
-        raise SystemExit("usage: python -m dure.sim.walk_trace LAYER [int8|fp16] [watch]")
+        raise SystemExit("usage: python -m dure.sim.verif.walk_trace LAYER [int8|fp16] [watch]")
     name, precision = args[0], args[1] if len(args) > 1 else "int8"
     watch = int(args[2]) if len(args) > 2 else 40
     rows = [row for row in LAYERS if row[0] == name]

@@ -1,4 +1,4 @@
-"""The push-by-push trace script (dure.sim.walk_trace) without the Verilator model: every
+"""The push-by-push trace script (dure.sim.verif.walk_trace) without the Verilator model: every
 descriptor pushed in order as CMD0..7 + DOORBELL, the watched counters read right after each of
 the first ``watch`` pushes, the final counters after idle."""
 
@@ -9,7 +9,7 @@ from dure.rtl.npu.descriptor import encode
 from dure.sim.conv_plan import conv2d_int8_program
 from dure.sim.golden_tflite_params import conv_multipliers
 from dure.sim.verif import npu_verilator as nv
-from dure.sim.walk_trace import FINAL, WATCHED, describe, trace_script
+from dure.sim.verif.walk_trace import FINAL, WATCHED, describe, trace_script
 
 from dure.config import MAIN_BASE, preset
 
