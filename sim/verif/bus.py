@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from amaranth.sim import Simulator
 
-__all__ = ["Request", "Response", "BusInitiator", "BusTarget", "transact", "simulate"]
+__all__ = ["Request", "Response", "BusInitiator", "BusTarget", "transact", "simulate",
+           "run_stage"]
 
 
 @dataclass
@@ -146,3 +147,22 @@ def simulate(dut, testbenches, background=(), vcd=None):
             sim.run()
     else:
         sim.run()
+
+
+def run_stage(dut, requests, *, latency=1, gnt_probability=1.0, seed=5, tag=0x5A5A):
+    """Pass ``requests`` through ``dut``, a bus stage between an initiator on ``dut.up`` and a
+    :class:`BusTarget` on ``dut.down`` (``latency``, ``gnt_probability``, ``seed``; reads answer
+    ``addr ^ tag`` unless written before), until every response is back. Returns
+    ``(initiator, target)``: the grants and responses the initiator saw, the target's log."""
+    target = BusTarget(dut.down, latency=latency, gnt_probability=gnt_probability, seed=seed,
+                       tag=tag)
+    initiator = BusInitiator(dut.up)
+
+    async def issue(ctx):
+        await initiator.issue(ctx, requests)
+
+    async def collect(ctx):
+        await initiator.collect(ctx, len(requests))
+
+    simulate(dut, [issue, collect], [target.serve])
+    return initiator, target

@@ -4,23 +4,12 @@ order, one request per cycle passes, and the initiator's grant comes from the sl
 
 import pytest
 from dure.rtl.bus.register_slice import RegisterSlice
-from dure.sim.verif.bus import BusInitiator, BusTarget, Request, simulate
+from dure.sim.verif.bus import Request, run_stage, simulate
 
 
 def _run(requests, latency=1, gnt_probability=1.0, seed=5):
-    dut = RegisterSlice()
-    target = BusTarget(dut.down, latency=latency, gnt_probability=gnt_probability, seed=seed,
-                       tag=0x5A5A)
-    initiator = BusInitiator(dut.up)
-
-    async def issue(ctx):
-        await initiator.issue(ctx, requests)
-
-    async def collect(ctx):
-        await initiator.collect(ctx, len(requests))
-
-    simulate(dut, [issue, collect], [target.serve])
-    return initiator, target
+    return run_stage(RegisterSlice(), requests, latency=latency, gnt_probability=gnt_probability,
+                     seed=seed)
 
 
 @pytest.mark.parametrize("latency, gnt_probability", [(1, 1.0), (1, 0.5), (4, 0.3), (2, 0.8)])
