@@ -28,7 +28,7 @@ from dataclasses import replace
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
-from dure.rtl.bus.signature import BusSignature
+from dure.rtl.npu.npu import npu_ports
 from dure.rtl.soc.soc import Soc
 
 from dure.config import SoCConfig, preset
@@ -73,11 +73,7 @@ class NpuStandIn(wiring.Component):
         if not isinstance(addr_width, int) or addr_width < 2:
             self._MustUse__silence = True       # refused: never elaborated, no warning
             raise ValueError(f"addr_width must be an integer >= 2, not {addr_width!r}")
-        super().__init__({
-            "bus": In(BusSignature(addr_width)),
-            "dma": Out(BusSignature()),
-            "irq": Out(1),
-        })
+        super().__init__(npu_ports(addr_width))
 
     def elaborate(self, platform):
         m = Module()

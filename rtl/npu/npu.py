@@ -8,7 +8,18 @@ from ..bus.arbiter import Arbiter
 from ..bus.signature import BusSignature
 from .control import NpuControl
 
-__all__ = ["Npu"]
+__all__ = ["Npu", "npu_ports"]
+
+
+def npu_ports(addr_width):
+    """The NPU's ports as the SoC sees them (what a stand-in for it must offer too): ``bus``
+    (its registers, a target of ``addr_width`` word-address bits), ``dma`` (its main-memory
+    initiator) and ``irq``."""
+    return {
+        "bus": In(BusSignature(addr_width)),
+        "dma": Out(BusSignature()),
+        "irq": Out(1),
+    }
 
 
 class Npu(wiring.Component):
@@ -54,11 +65,7 @@ class Npu(wiring.Component):
         self._config = config
         self._addr_width = addr_width
         self._datapath = datapath
-        super().__init__({
-            "bus": In(BusSignature(addr_width)),
-            "dma": Out(BusSignature()),
-            "irq": Out(1),
-        })
+        super().__init__(npu_ports(addr_width))
 
     def elaborate(self, platform):
         m = Module()
