@@ -21,6 +21,7 @@ from .conv_pack import (
 )
 from .layer_program import LayerProgram
 from .npu_model import perf_macs
+from .walk_cmds import pair_applies
 from .walk_emit import walk_descriptors
 from .walk_layer import WalkLayer, geometry
 from .walk_plan import plan_walk
@@ -31,6 +32,7 @@ def _program(config, layer, x_shape, cout, dtype, notes=(), wmodes=None, spread=
     pointwise = (g.kh, g.kw, g.sh, g.sw) == (1, 1, 1, 1)
     plan = plan_walk(config, layer, wmodes, startup=spread and pointwise,
                      startup_tiebreak=pointwise and not spread and not layer.diagonal)
+    pair_copies(layer, plan)
     words = walk_descriptors(config, layer, plan, spread=spread)
     g = layer.geo
     r, c = config.npu_rows, config.npu_cols
@@ -54,9 +56,10 @@ def _conv_layer(config, x_shape, w2, kernel, stride, padding, precision, *, x_ad
     geo = geometry(x_shape, kernel, stride, padding)
     nt = -(-cout // n_chunk)
     eb = 2 if precision == Precision.FP16 else 1
-    weights = []
+    weights, mats = [], []
     for j in range(nt):
         mat = w2(j, n_chunk)
+        mats.append(mat)
         weights.append((params.add(mat), mat.shape[0]))
     const_addr = params.add(const) if const is not None else 0
     cin = x_shape[3]
@@ -69,7 +72,24 @@ def _conv_layer(config, x_shape, w2, kernel, stride, padding, precision, *, x_ad
         const_addr=const_addr, const_rows=0 if const is None else const.shape[0],
         const_stride=4 * n_chunk, const_per_chunk=const_per_chunk, macs=macs)
     layer.blobs = params.blobs
+    layer.params, layer.mats = params, mats        # for pair_copies, once planned
     return layer
+
+
+def pair_copies(layer, plan):
+    """Lay out :attr:`WalkLayer.pair_weights <dure.sim.walk_layer.WalkLayer>` when the plan
+    reads them (:func:`~dure.sim.walk_cmds.pair_applies`): after the layer's other parameter
+    bytes, for each output chunk of the first unit's group, its weight rows of taps 0 and 1
+    of input chunk 0, contiguous (``in_cols(0)`` rows each). The firmware's C port
+    (firmware/npu/npu_conv.c) writes the same bytes at the same place."""
+    if not pair_applies(layer, plan):
+        return
+    kc = layer.in_cols(0)
+    copies = []
+    for j in range(min(plan.gn, layer.out_chunks)):
+        mat, kin = layer.mats[j], layer.kin(j)
+        copies.append(layer.params.add(np.concatenate([mat[:kc], mat[kin:kin + kc]])))
+    layer.pair_weights = tuple(copies)
 
 
 #: INT8 depthwise goes to the element-wise MAC by default when an output image has fewer pixels

@@ -18,12 +18,33 @@ from dure.gemm_cost import RELOAD, WALK_PIECE_ROWS, WALK_SPLIT_MIN_CHUNKS
 
 from .walk_waves import chunk_waves, unit_waves
 
-__all__ = ["Cmd", "WalkCmds", "PIECE_ROWS"]
+__all__ = ["Cmd", "WalkCmds", "PIECE_ROWS", "chunks_outer", "pair_applies"]
 
 #: A 1x1 layer's next group of weight matrices (``double`` / ``single``) comes in LOADs of this
 #: many rows (input channels), piece by piece across the group's chunks
 #: (dure.gemm_cost.WALK_PIECE_ROWS, where the measurements are recorded).
 PIECE_ROWS = WALK_PIECE_ROWS
+
+
+def chunks_outer(layer, plan):
+    """Whether the first unit of ``layer`` planned by ``plan`` takes its input chunks
+    outermost (then taps, output chunks, sub-blocks): an INT8 convolution on the array with
+    several input chunks, not in the ``taps`` weight mode. Its first COMPUTEs then need one
+    input chunk's image rows and weights, not every chunk's (INT8 sums are exact in any
+    order; FP16 keeps the taps outermost, its summation order)."""
+    return layer.precision != Precision.FP16 and not layer.diagonal and \
+        not layer.eltwise_mac and not layer.eltwise_max and plan.wmode != "taps" and \
+        layer.kin_chunks > 1 and layer.shared_weight is None
+
+
+def pair_applies(layer, plan):
+    """Whether the first unit's weights of taps 0 and 1 of input chunk 0 come in one LOAD per
+    output chunk (:attr:`~dure.sim.walk_layer.WalkLayer.pair_weights`, which the layer's
+    planner then lays out): with its input chunks outermost (:func:`chunks_outer`) and a
+    window of two taps or more. Those rows lie ``kin`` rows apart in the weight matrix, so
+    the LOAD reads a contiguous copy of them and places it in two groups."""
+    return chunks_outer(layer, plan) and layer.geo.kh * layer.geo.kw >= 2 and \
+        layer.weights is not None
 
 
 @dataclass
@@ -58,13 +79,8 @@ class WalkCmds:
         self.init_row0 = plan.const_row + layer.const_rows   # WalkLayer.init_rows: chunk j's
         self.per_tile = layer.tile_chunks(plan.gn)
         self.unit_tiles = layer.unit_tiles
-        # The first unit of an INT8 convolution takes its input chunks outermost (then taps,
-        # output chunks, sub-blocks): its first COMPUTEs need one input chunk's image rows and
-        # weights, not every chunk's (INT8 sums are exact in any order; FP16 keeps the taps
-        # outermost, its summation order).
-        self.c_outer = layer.precision != Precision.FP16 and not layer.diagonal and \
-            not layer.eltwise_mac and not layer.eltwise_max and plan.wmode != "taps" and \
-            self.cc > 1 and layer.shared_weight is None
+        # The first unit of an INT8 convolution takes its input chunks outermost
+        self.c_outer = chunks_outer(layer, plan)
         # On the array (not per-unit tiles) with top padding, one FILL per tile part writes a
         # row's right padding columns and the next row's left ones (adjacent SPAD rows).
         right = g.wp - g.pl - g.width
@@ -136,8 +152,10 @@ class WalkCmds:
 
     def weight_loads(self, u_index, unit, per_tap, fine=False):
         """The weight LOADs of a unit's group: ``per_tap`` ``"jit"`` (the first unit's: one
-        LOAD per tap; ``fine``: per (input chunk, tap)), true (per tap; a 1x1 layer's in
-        pieces of PIECE_ROWS rows across the group's chunks) or false (one per chunk)."""
+        LOAD per tap; ``fine``: per (input chunk, tap), taps 0 and 1 of input chunk 0 in one
+        with :attr:`~dure.sim.walk_layer.WalkLayer.pair_weights`), true (per tap; a 1x1
+        layer's in pieces of PIECE_ROWS rows across the group's chunks) or false (one per
+        chunk)."""
         layer, g, eb, cc = self.layer, self.g, self.eb, self.cc
         _, _, _, j0, gcount = unit
         out = []
@@ -155,6 +173,16 @@ class WalkCmds:
             if per_tap == "jit" and fine:
                 pieces = [(t * kin + c * layer.k_chunk, layer.in_cols(c)) for c in range(cc)
                           for t in range(taps)]
+                if layer.pair_weights is not None:
+                    # taps 0 and 1 of input chunk 0 in one LOAD of their contiguous copy,
+                    # placed in two groups kin rows apart
+                    kc = layer.in_cols(0)
+                    pieces = pieces[2:]
+                    out.append((0, jj, Cmd(encode(
+                        Opcode.LOAD, target=LoadTarget.SPAD, elem=self.elem,
+                        dram_addr=layer.pair_weights[j], dram_stride=nn * eb, rows=2 * kc,
+                        cols=nn, local_addr=base, local_cols=kc, local_groups=2,
+                        local_row_step=kin), spad_write=(base, base + kin + kc))))
             elif per_tap == "jit":         # the first unit's: one LOAD per tap
                 pieces = [(t * kin, kin) for t in range(taps)]
             elif taps == 1:              # a refill of a 1x1 layer: pieces

@@ -200,6 +200,15 @@ class WalkLayer:
         ``accumulate`` after the first tap; the first from the bias row, ``init_row``, with
         ``acc_init``) whose weight row is the tap's
         (chunk j's matrix: one row per tap, ``kin(j) = 1``) instead of a diagonal COMPUTE.
+    pair_weights : tuple or None
+        Set by the layer's planner when :func:`dure.sim.walk_cmds.pair_applies` holds for its
+        plan (an INT8 convolution whose first unit takes its input chunks outermost, two taps
+        or more): ``pair_weights[j]`` is the address of a contiguous copy of output chunk j's
+        weight rows of taps 0 and 1 of input chunk 0 (``in_cols(0)`` rows of tap 0, then as
+        many of tap 1; matrix rows ``[0, kc)`` and ``[kin(j), kin(j) + kc)``), for each output
+        chunk of the first unit's group. The first unit loads them in one LOAD, placed in two
+        groups ``kin(j)`` rows apart, instead of two (one push fewer ahead of its second
+        COMPUTE; docs/layer_fixed_cost.md, session 16). None: no copy.
     eltwise_pair : bool
         With ``eltwise_mac``: taps 2 t and 2 t + 1 (row-major over the kernel) are one
         ``pair`` MAC (``tap_step`` = the distance of their tile rows; the weight rows are
@@ -230,6 +239,7 @@ class WalkLayer:
     eltwise_max: bool = False
     eltwise_mac: bool = False
     eltwise_pair: bool = False
+    pair_weights: tuple = None
 
     @property
     def elem_bytes(self):

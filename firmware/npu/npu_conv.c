@@ -139,7 +139,36 @@ static int conv(const struct npu_op_conv *op, int diagonal, uint32_t *list, uint
     l.eltwise_mac = mac;
     l.eltwise_pair = mac;
     l.spread = int8 || diagonal;       /* conv_plan's defaults: FP16 convolutions unspread */
-    return op_finish(&l, &pa, list, cap);
+    if (pa.err)
+        return pa.err;
+    struct walk_plan plan;
+    if ((err = walk_plan(&l, &plan)))
+        return err;
+    if (walk_pair_applies(&l, &plan)) {
+        /* WalkLayer.pair_weights (conv_emit.py's pair_copies): after the other parameter
+         * bytes, per output chunk of the first unit's group, its rows of taps 0 and 1 of input
+         * chunk 0 (matrix rows [0, kc) and [Cin, Cin + kc)), contiguous */
+        uint32_t kc = in_cols(&l, 0);
+        l.has_pairs = 1;
+        for (uint32_t j = 0; j < walk_min(plan.gn, nt); j++) {
+            uint32_t nn = chunk_cols(&l, j);
+            uint32_t addr = op_param_add(&pa, 2 * kc * nn * eb, &p);
+            if (j == 0)
+                l.pair_addr = addr;
+            if (j == 1)
+                l.pair_step = addr - l.pair_addr;
+            for (uint32_t r = 0; p && r < 2 * kc; r++) {
+                uint32_t src = r < kc ? r : op->cin + r - kc;
+                for (uint32_t jj = 0; jj < nn; jj++)
+                    op_put_elem(p, r * nn + jj, eb, op->weights,
+                                (j * n_chunk + jj) * per_out + src);
+            }
+        }
+    }
+    err = walk_emit(&l, &plan, list, cap);
+    if (err < 0)
+        return err;
+    return pa.err ? pa.err : err;
 }
 
 int npu_op_conv2d(const struct npu_op_conv *op, uint32_t *list, uint32_t cap)

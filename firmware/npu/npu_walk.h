@@ -65,6 +65,11 @@ struct walk_layer {
     /* max pooling: every tap an ELTWISE MAX (accumulate after the first tap) instead of a
      * COMPUTE, no weights (has_shared with shared_rows 0), WalkLayer.eltwise_max */
     int eltwise_max;
+    /* the first unit's weights of taps 0 and 1 of input chunk 0, contiguous, per output
+     * chunk of its group: chunk j's copy at pair_addr + j * pair_step (has_pairs; set once
+     * planned, where walk_pair_applies holds: WalkLayer.pair_weights) */
+    int has_pairs;
+    uint32_t pair_addr, pair_step;
     /* walk_descriptors' spread (border FILLs per channel chunk, the first unit's unread tile
      * LOADs spread between its COMPUTEs); with a 1x1 stride-1 kernel also plan_walk's
      * startup (the first unit's wait for its data counted in the search) */
@@ -84,6 +89,12 @@ int walk_geometry(struct walk_geo *g, uint32_t n, uint32_t h, uint32_t w, uint32
 /* In-bounds taps of output o along one axis (pooling window counts). */
 int32_t walk_count(uint32_t o, uint32_t size, uint32_t k, uint32_t s, uint32_t before);
 int walk_plan(const struct walk_layer *layer, struct walk_plan *plan);
+/* Whether the layer's first unit takes its input chunks outermost (sim/walk_cmds.py
+ * chunks_outer: INT8 on the array, several input chunks, not the taps weight mode), and
+ * whether, with two taps or more, its weights of taps 0 and 1 of input chunk 0 come in one
+ * LOAD of a contiguous copy (pair_applies; the layer's planner lays the copies out). */
+int walk_chunks_outer(const struct walk_layer *l, const struct walk_plan *p);
+int walk_pair_applies(const struct walk_layer *l, const struct walk_plan *p);
 
 /* Most waves of a unit (two halvings of 16-bit row counts, 17 each, with room). */
 #define WALK_WAVES_MAX 40u

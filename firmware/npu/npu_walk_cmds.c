@@ -24,11 +24,20 @@ int walk_waved(const struct walk *w)
     return w->p->wmode != WALK_TAPS;
 }
 
+int walk_chunks_outer(const struct walk_layer *l, const struct walk_plan *p)
+{
+    return l->prec != NPU_FP16 && !l->diagonal && !l->eltwise_mac && !l->eltwise_max &&
+           p->wmode != WALK_TAPS && kin_chunks(l) > 1 && !l->has_shared;
+}
+
+int walk_pair_applies(const struct walk_layer *l, const struct walk_plan *p)
+{
+    return walk_chunks_outer(l, p) && l->g.kh * l->g.kw >= 2 && l->has_weights;
+}
+
 int walk_c_outer(const struct walk *w)
 {
-    const struct walk_layer *l = w->l;
-    return l->prec != NPU_FP16 && !l->diagonal && !l->eltwise_mac && !l->eltwise_max &&
-           w->p->wmode != WALK_TAPS && w->cc > 1 && !l->has_shared;
+    return walk_chunks_outer(w->l, w->p);
 }
 
 uint32_t walk_waves_of(const struct walk *w, const struct unit *u, uint32_t (*wv)[2])
@@ -139,9 +148,28 @@ static void weight_loads(struct walk *w, uint32_t u_index, uint32_t j0, uint32_t
         if (per_tap == PIECES_WHOLE) {
             spad_load(w, addr, nn * w->eb, rows, nn, base);
         } else if (per_tap == PIECES_FINE) {
-            /* the first unit's with its input chunks outermost: one LOAD per (chunk, tap) */
+            /* the first unit's with its input chunks outermost: one LOAD per (chunk, tap);
+             * with the copies, taps 0 and 1 of chunk 0 in one, in two groups k rows apart */
+            if (l->has_pairs) {
+                uint32_t kc = in_cols(l, 0);
+                struct cmd c;
+                walk_cmd_new(&c, DURE_NPU_OP_LOAD);
+                WPUT(c.d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);
+                WPUT(c.d, LOAD, ELEM, w->elem);
+                WPUT(c.d, LOAD, DRAM_ADDR, l->pair_addr + j * l->pair_step);
+                WPUT(c.d, LOAD, DRAM_STRIDE, nn * w->eb);
+                WPUT(c.d, LOAD, ROWS, 2 * kc);
+                WPUT(c.d, LOAD, COLS, nn);
+                WPUT(c.d, LOAD, LOCAL_ADDR, base);
+                WPUT(c.d, LOAD, LOCAL_COLS, kc);
+                WPUT(c.d, LOAD, LOCAL_GROUPS, 2);
+                WPUT(c.d, LOAD, LOCAL_ROW_STEP, k);
+                c.sw0 = (int32_t)base;
+                c.sw1 = (int32_t)(base + k + kc);
+                walk_sink(w, &c);
+            }
             for (uint32_t c = 0; c < w->cc; c++)
-                for (uint32_t t = 0; t < taps; t++)
+                for (uint32_t t = c || !l->has_pairs ? 0 : 2; t < taps; t++)
                     spad_load(w, addr + (t * k + c * l->k_chunk) * nn * w->eb, nn * w->eb,
                               in_cols(l, c), nn, base + t * k + c * l->k_chunk);
         } else {                      /* one LOAD per tap (also the first unit's JIT) */

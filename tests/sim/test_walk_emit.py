@@ -72,9 +72,10 @@ def test_the_first_units_weights_come_one_load_per_tap():
 
 def test_an_int8_first_unit_takes_its_input_chunks_outermost():
     """ResNet-8 stage 1 in INT8: the first unit (output chunk 0) runs input chunk 0's nine
-    taps, then chunk 1's (its weights one LOAD of 8 rows per chunk and tap, 18 of them); the
-    other output chunk's weights come one LOAD per tap (9 of 16 rows); the second unit keeps
-    the taps outermost."""
+    taps, then chunk 1's (its weights one LOAD of 8 rows per chunk and tap, but taps 0 and 1
+    of chunk 0 in one LOAD of their contiguous copy, placed in two groups of 8 rows 16 apart:
+    17 LOADs); the other output chunk's weights come one LOAD per tap (9 of 16 rows); the
+    second unit keeps the taps outermost."""
     prog, _, _ = _program("int8", (1, 32, 32, 16), 16, (3, 3))
     plan = prog.plan
     ds, comps = _first_unit(prog)
@@ -83,8 +84,13 @@ def test_an_int8_first_unit_takes_its_input_chunks_outermost():
     waves = [chunk[k:k + 18] for k in range(0, len(chunk), 18)]
     assert all(wv == [0] * 9 + [1] * 9 for wv in waves)
     assert [ds[i][1]["w_addr"] for i in comps[:9]] == list(range(0, 144, 16))
-    rows = sorted((f["local_addr"], f["rows"]) for _, f in _weight_loads(ds, plan))
-    assert rows == [(r, 8) for r in range(0, 144, 8)] + [(r, 16) for r in range(144, 288, 16)]
+    loads = _weight_loads(ds, plan)
+    rows = sorted((f["local_addr"], f["rows"]) for _, f in loads)
+    assert rows == [(0, 16)] + [(r, 8) for r in range(8, 144, 8) if r != 16] + \
+        [(r, 16) for r in range(144, 288, 16)]
+    pair = [f for _, f in loads if f["local_groups"]]
+    assert [(f["local_addr"], f["local_cols"], f["local_groups"], f["local_row_step"])
+            for f in pair] == [(0, 8, 2, 16)]
     second = [i for i, (op, f) in enumerate(ds) if op == Opcode.COMPUTE and
               plan.acc_half <= f["acc_addr"] < 2 * plan.acc_half][:4]
     assert [(ds[i][1]["a_addr"] - plan.w_rows) // region for i in second] == [0, 1, 0, 1]
@@ -94,7 +100,7 @@ def test_an_int8_first_unit_takes_its_input_chunks_outermost():
                                             ("fp16", 2 * WALK_JIT_LEAD)])
 def test_a_taps_weights_go_lead_computes_ahead_of_its_first_use(precision, lead):
     """A weight LOAD of the first unit (FP16: taps 1..8 of its chunk; INT8: each (input
-    chunk, tap) but the first) goes right after COMPUTE
+    chunk, tap) but the first two, which come in one LOAD up front) goes right after COMPUTE
     ``use - lead`` of the unit (``use``: the first COMPUTE that reads it): ``lead`` is
     JIT_LEAD per element byte (2 INT8, 4 FP16)."""
     prog, _, _ = _program(precision, (1, 32, 32, 16), 16, (3, 3))
@@ -109,7 +115,7 @@ def test_a_taps_weights_go_lead_computes_ahead_of_its_first_use(precision, lead)
         ahead = sum(1 for c in comps if c < i)
         assert ahead == max(0, use - lead) + 1, (f["local_addr"], ahead, use)
         checked += 1
-    assert checked == (8 if precision == "fp16" else 17)
+    assert checked == (8 if precision == "fp16" else 16)
 
 
 def test_the_first_waves_image_rows_come_one_load_per_tap_row():
