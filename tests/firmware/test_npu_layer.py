@@ -29,6 +29,9 @@ LAYERS = [
     ("avgpool", "int8", (2, 5, 4, 6), 6, (5, 4), 1, "VALID", {}),      # element-wise reduce
     ("avgpool", "fp16", (2, 5, 4, 9), 9, (5, 4), 1, "VALID", {}),      # on the array
     ("avgpool", "int8", (1, 7, 6, 5), 5, (3, 3), 2, "SAME", {}),
+    # two input chunks: the first unit's weights of taps 0 and 1 of input chunk 0 in one LOAD
+    # of their copy in the parameter area (WalkLayer.pair_weights)
+    ("conv", "int8", (1, 6, 5, 12), 10, (3, 3), 1, "SAME", {}),
 ]
 
 
