@@ -97,12 +97,23 @@ class EltwiseUnit(wiring.Component):
     own ACC row, so rows stream back to back; the pipeline stalls as a whole while the ACC write
     waits. A ``reduce`` MAC writes every row to ACC row ``acc_addr``: row 0 starts from that
     row's value (``accumulate``) or 0, every later row from the output register, which holds the
-    row before it (so the sum runs at one row per cycle with no ACC read-back). One command at a
-    time: the next is accepted after the previous one's last row is written (``done``).
+    row before it (so the sum runs at one row per cycle with no ACC read-back).
 
-    The unit has no hazard logic and no memory ports of its own: the datapath lends it the
-    execute unit's SPAD and ACC ports while ``busy`` (the dispatcher never has a COMPUTE and
-    an ELTWISE in flight together). With ``config.npu_load_follow`` it follows LOADs into SPAD
+    Command hand-over: the unit holds up to two commands. The next one is accepted in the
+    cycle after the held one has read its last row (its rows still in the compute and write
+    stages) when its rows take the same stages (the plain one-cycle compute, the pipelined
+    ADD's or the FP16 MAC's lanes), else once the held one is ``done``; the compute and write
+    stages take each row's fields from the command that read it, so two commands' rows follow
+    each other with one cycle between them (in which a MAC handed over reads its weight rows).
+    A row of the younger command that reads an ACC row (its own with ``accumulate``, a
+    ``reduce`` MAC's first, the ``init_row``) waits while the older one has still to write
+    that row, and not longer: a depthwise walk's taps accumulating onto the same rows stay
+    exact. Writes stay in command order, and the ``done`` pulses too.
+
+    The unit orders nothing else and has no memory ports of its own: the datapath lends it
+    the execute unit's SPAD and ACC ports while ``busy`` (the dispatcher never has a COMPUTE
+    and an ELTWISE in flight together; with ``eltwise_handover`` it hands over the second
+    ELTWISE at once). With ``config.npu_load_follow`` it follows LOADs into SPAD
     row by row like the execute unit: the weight read waits while ``spad_wait_b`` (or, with
     ``pair``, ``spad_wait_a``) is high, a row's read while ``spad_wait_a`` (or, for ADD and
     MAC, which read port B, ``spad_wait_b``) is high (the load unit's answers for the rows on
@@ -116,9 +127,10 @@ class EltwiseUnit(wiring.Component):
     acc_r : Out(ReadPortSignature(acc_rows, ArrayLayout(32, cols)))
     acc_w : Out(stream.Signature(row_write_layout(acc_rows, ArrayLayout(32, cols), cols)))
     busy : Out(1)
-        A command is held (from the cycle after it is accepted to the cycle after ``done``).
+        A command is held (from the cycle after the first is accepted to the cycle after the
+        last held one's ``done``).
     done : Out(1)
-        One-cycle pulse when a command's last row is written.
+        One-cycle pulse when a command's last row is written (in acceptance order).
     ev_macs : Out(16)
         Products of a MAC row computed this cycle (``n``, ``2 n`` with ``pair``; 0 for ADD
         and MAX): the datapath adds it to PERF_MACS.
@@ -131,10 +143,10 @@ class EltwiseUnit(wiring.Component):
         An ACC row another unit wants to read (the STORE unit, which then follows an
         ELTWISE's results row by row instead of waiting for its ``done``).
     acc_pending : Out(1)
-        Combinational: the command held still has to write row ``acc_query`` (rows are
+        Combinational: a command held still has to write row ``acc_query`` (rows are
         written in order, so row ``acc_addr + i`` is pending until ``i + 1`` rows are
-        written; with ``reduce`` row ``acc_addr`` until ``done``). A row written at a clock
-        edge reads back from the next cycle on.
+        written; with ``reduce`` row ``acc_addr`` until ``done``; every row of the younger
+        of two). A row written at a clock edge reads back from the next cycle on.
 
     Latency
     -------
@@ -143,7 +155,9 @@ class EltwiseUnit(wiring.Component):
     20`` for an FP16 MAC: the lanes' 16-stage pipeline, which stalls with the rest). With
     ``config.npu_eltwise_pipeline`` an ADD row takes :data:`ADD_PIPELINE_STAGES` more
     (each input's two partial products, its rounding high half, its rounding shift; the sum
-    into the output register): ``m + 6`` for an ADD.
+    into the output register): ``m + 6`` for an ADD. A command handed over (accepted while
+    the previous one drains) is ``done`` ``m + 1`` cycles after the previous one, when no
+    row waits (for the ACC write port, a LOAD, or a row the previous one still writes).
     """
 
     def __init__(self, config):
