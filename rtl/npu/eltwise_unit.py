@@ -289,8 +289,12 @@ class EltwiseUnit(wiring.Component):
                 off.eq(Mux(wrap, base + cmd.a_row_step, off + Mux(walk, cmd.a_col_step, 1))),
                 base.eq(Mux(wrap, base + cmd.a_row_step, base)),
                 col.eq(Mux(wrap, 0, col + 1)),
-                ex.eq(cmd),
             ]
+        # The row read this cycle (if any) is the command register's: its fields follow it
+        # into the compute stage (with the stage's enable, not the read's: fewer gates ahead
+        # of the wide register's enable).
+        with m.If(advance):
+            m.d.sync += ex.eq(cmd)
 
         # Compute stage: lanes from the read data into the output register, with the fields
         # of the row's command (``ex``: the next command's rows may be read meanwhile).
@@ -302,13 +306,13 @@ class EltwiseUnit(wiring.Component):
         if pipe_add:
             pa = Pipeline(m, advance)
             # The rounding shifts and their added terms travel with the row to the shift
-            # stage, two after this one (the terms registered at the read, off the row's
+            # stage, two after this one (the terms registered beside ``ex``, off the row's
             # path).
             shifts = {}
             for k, r in (("a", cmd.rshift_a), ("b", cmd.rshift_b)):
                 pos, neg = _pot_biases(r)
                 regs = (Signal(31, name=f"add_bias_pos_{k}"), Signal(31, name=f"add_bias_neg_{k}"))
-                with m.If(issue):
+                with m.If(advance):
                     m.d.sync += [regs[0].eq(pos), regs[1].eq(neg)]
                 vals = (getattr(ex, f"rshift_{k}"), *regs)
                 for n in range(2):
