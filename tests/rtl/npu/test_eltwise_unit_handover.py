@@ -282,12 +282,17 @@ BASE = 0x4000_0000
 SIZE = 0x1000
 
 
-@pytest.mark.parametrize("precision", [Precision.INT8, Precision.FP16])
-def test_npu_chains_of_short_accumulating_macs(precision):
+@pytest.mark.parametrize(("precision", "config"),
+                         [(Precision.INT8, CFG), (Precision.FP16, CFG),
+                          (Precision.INT8, dataclasses.replace(CFG, npu_hazard_regs=True,
+                                                               npu_load_follow=True))],
+                         ids=["int8", "fp16", "int8-hazard_regs-follow"])
+def test_npu_chains_of_short_accumulating_macs(precision, config):
     """The whole NPU (the dispatcher issues the second ELTWISE at once): chains of 1- to
     3-row MACs accumulating onto each other's ACC rows, each chain's rows STOREd right after
     it (the store unit follows both held commands' rows), then a COMPUTE (the structural
-    hazard); memory, ERROR and DONE equal the model's."""
+    hazard); memory, ERROR and DONE equal the model's; also with the registered hazard
+    scoreboard and the MACs following their LOAD row by row."""
     rng = np.random.default_rng(60 + precision.value)
     image = bytearray(rng.integers(0, 256, SIZE, dtype=np.uint8).tobytes())
     spad = rng.standard_normal(64 * 4).astype(np.float16)
@@ -310,5 +315,5 @@ def test_npu_chains_of_short_accumulating_macs(precision):
         if chain == 3:
             words.append(encode(Opcode.COMPUTE, precision=Precision.INT8, a_addr=3, w_addr=40,
                                 acc_addr=int(rng.integers(0, 28)), m=4, k=4, n=4))
-    _, _, ref = run_against_model(CFG, words, image, base=BASE, gnt=0.9)
+    _, _, ref = run_against_model(config, words, image, base=BASE, gnt=0.9)
     assert ref.error is None
