@@ -45,6 +45,10 @@ class NpuControl(wiring.Component):
         The datapath's execute unit waits for each SPAD row the load unit has still to write
         (see :class:`~.dispatch.Dispatcher`); :class:`~.npu.Npu` sets it for a datapath that
         says so (``NpuDatapath.load_follows``, from ``config.npu_load_follow``).
+    eltwise_handover : bool
+        The datapath's element-wise unit holds two ELTWISEs and orders the ACC rows between
+        them (see :class:`~.dispatch.Dispatcher`); :class:`~.npu.Npu` sets it for a datapath
+        that says so (``NpuDatapath.eltwise_handover``).
 
     Members
     -------
@@ -70,7 +74,7 @@ class NpuControl(wiring.Component):
     """
 
     def __init__(self, config, *, addr_width=14, exec_depth=None, exec_orders_acc=False,
-                 store_orders_acc=False, load_follows=False):
+                 store_orders_acc=False, load_follows=False, eltwise_handover=False):
         if not config.npu_rows:
             raise ValueError(f"variant {config.name!r} has no NPU (npu_rows = 0)")
         self._config = config
@@ -79,6 +83,7 @@ class NpuControl(wiring.Component):
         self._orders_acc = exec_orders_acc
         self._store_orders = store_orders_acc
         self._load_follows = load_follows
+        self._eltwise_handover = eltwise_handover
         super().__init__({
             "bus": In(BusSignature(addr_width)),
             "irq": Out(1),
@@ -96,6 +101,7 @@ class NpuControl(wiring.Component):
                                                          exec_orders_acc=self._orders_acc,
                                                          store_orders_acc=self._store_orders,
                                                          load_follows=self._load_follows,
+                                                         eltwise_handover=self._eltwise_handover,
                                                          hazard_regs=config.npu_hazard_regs)
         m.submodules.perf = perf = PerfCounters(config.npu_perf_bits)
         m.submodules.source = source = CommandSource(entries=config.npu_list_entries)

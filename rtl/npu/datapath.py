@@ -92,6 +92,10 @@ class NpuDatapath(wiring.Component):
         #: (``config.npu_load_follow``; the dispatcher then issues a COMPUTE beside the LOADs
         #: of its weights and image rows; :class:`~.npu.Npu`).
         self.load_follows = config.npu_load_follow
+        #: The element-wise unit takes the next ELTWISE while the current one drains and
+        #: orders the ACC rows between them (:class:`~.eltwise_unit.EltwiseUnit`; the
+        #: dispatcher then issues two at once; :class:`~.npu.Npu`).
+        self.eltwise_handover = config.npu_eltwise
         self._postproc = postproc
         self._weight_banks = weight_banks
         super().__init__({

@@ -21,7 +21,9 @@ unit's stream) when
 * its unit's *in-flight FIFO* has room: one entry for LOAD, STORE and ELTWISE (the unit is
   idle: its previous command's ``done`` pulse has arrived; two for LOAD with
   ``config.npu_load_overlap``: the load unit writes LOADs' rows in order, so LOADs need no
-  check against each other), ``exec_depth`` entries for COMPUTE (the
+  check against each other; two for ELTWISE with ``eltwise_handover``: the element-wise unit
+  takes the next one while the current one's last rows drain and orders the ACC rows between
+  them itself), ``exec_depth`` entries for COMPUTE (the
   execute unit pipelines COMPUTEs and accepts the next one while earlier ones stream; its own
   ``ready`` says when it can), and
 * it conflicts (:mod:`.hazard`: RAW, WAR or WAW on SPAD / ACC rows) with no command in flight
@@ -157,6 +159,12 @@ class Dispatcher(wiring.Component):
         longer than without the registers). Which commands may run together is unchanged;
         only cycles. ``False`` (the default): the footprint is loaded with the command and
         the comparisons are combinational.
+    eltwise_handover : bool
+        The element-wise unit holds two ELTWISEs (it takes the next one while the current
+        one's last rows drain) and makes a row of the younger one that reads an ACC row the
+        older one has still to write wait (:class:`~.eltwise_unit.EltwiseUnit`), so a second
+        ELTWISE is issued at once, with no check against the first. ``False`` (the default,
+        for a unit that runs one at a time): one ELTWISE in flight.
 
     Members
     -------
@@ -207,7 +215,7 @@ class Dispatcher(wiring.Component):
     """
 
     def __init__(self, config, *, exec_depth=4, exec_orders_acc=False, store_orders_acc=False,
-                 load_follows=False, hazard_regs=False):
+                 load_follows=False, hazard_regs=False, eltwise_handover=False):
         if not isinstance(exec_depth, int) or exec_depth < 1:
             raise ValueError(f"exec_depth must be an integer >= 1, not {exec_depth!r}")
         if not isinstance(exec_orders_acc, bool):
@@ -218,14 +226,17 @@ class Dispatcher(wiring.Component):
             raise TypeError(f"load_follows must be a bool, not {load_follows!r}")
         if not isinstance(hazard_regs, bool):
             raise TypeError(f"hazard_regs must be a bool, not {hazard_regs!r}")
+        if not isinstance(eltwise_handover, bool):
+            raise TypeError(f"eltwise_handover must be a bool, not {eltwise_handover!r}")
         self._hazard_regs = hazard_regs
         self._config = config
         self._orders_acc = exec_orders_acc
         self._store_orders = store_orders_acc
         self._load_follows = load_follows
-        # With overlapped LOADs the load unit takes the next LOAD while busy (one more).
+        # With overlapped LOADs the load unit takes the next LOAD while busy (one more); the
+        # element-wise unit with its hand-over the next ELTWISE likewise.
         self._depth = {"load": 1 + config.npu_load_overlap, "compute": exec_depth, "store": 1,
-                       "eltwise": 1}
+                       "eltwise": 1 + eltwise_handover}
         super().__init__({
             "cmd": In(stream.Signature(DESCRIPTOR_LAYOUT)),
             "cmd_tag": In(ENTRY_TAG_LAYOUT),

@@ -97,12 +97,23 @@ class EltwiseUnit(wiring.Component):
     own ACC row, so rows stream back to back; the pipeline stalls as a whole while the ACC write
     waits. A ``reduce`` MAC writes every row to ACC row ``acc_addr``: row 0 starts from that
     row's value (``accumulate``) or 0, every later row from the output register, which holds the
-    row before it (so the sum runs at one row per cycle with no ACC read-back). One command at a
-    time: the next is accepted after the previous one's last row is written (``done``).
+    row before it (so the sum runs at one row per cycle with no ACC read-back).
 
-    The unit has no hazard logic and no memory ports of its own: the datapath lends it the
-    execute unit's SPAD and ACC ports while ``busy`` (the dispatcher never has a COMPUTE and
-    an ELTWISE in flight together). With ``config.npu_load_follow`` it follows LOADs into SPAD
+    Command hand-over: the unit holds up to two commands. The next one is accepted in the
+    cycle after the held one has read its last row (its rows still in the compute and write
+    stages) when its rows take the same stages (the plain one-cycle compute, the pipelined
+    ADD's or the FP16 MAC's lanes), else once the held one is ``done``; the compute and write
+    stages take each row's fields from the command that read it, so two commands' rows follow
+    each other with one cycle between them (in which a MAC handed over reads its weight rows).
+    A row of the younger command that reads an ACC row (its own with ``accumulate``, a
+    ``reduce`` MAC's first, the ``init_row``) waits while the older one has still to write
+    that row, and not longer: a depthwise walk's taps accumulating onto the same rows stay
+    exact. Writes stay in command order, and the ``done`` pulses too.
+
+    The unit orders nothing else and has no memory ports of its own: the datapath lends it
+    the execute unit's SPAD and ACC ports while ``busy`` (the dispatcher never has a COMPUTE
+    and an ELTWISE in flight together; with ``eltwise_handover`` it hands over the second
+    ELTWISE at once). With ``config.npu_load_follow`` it follows LOADs into SPAD
     row by row like the execute unit: the weight read waits while ``spad_wait_b`` (or, with
     ``pair``, ``spad_wait_a``) is high, a row's read while ``spad_wait_a`` (or, for ADD and
     MAC, which read port B, ``spad_wait_b``) is high (the load unit's answers for the rows on
@@ -116,9 +127,10 @@ class EltwiseUnit(wiring.Component):
     acc_r : Out(ReadPortSignature(acc_rows, ArrayLayout(32, cols)))
     acc_w : Out(stream.Signature(row_write_layout(acc_rows, ArrayLayout(32, cols), cols)))
     busy : Out(1)
-        A command is held (from the cycle after it is accepted to the cycle after ``done``).
+        A command is held (from the cycle after the first is accepted to the cycle after the
+        last held one's ``done``).
     done : Out(1)
-        One-cycle pulse when a command's last row is written.
+        One-cycle pulse when a command's last row is written (in acceptance order).
     ev_macs : Out(16)
         Products of a MAC row computed this cycle (``n``, ``2 n`` with ``pair``; 0 for ADD
         and MAX): the datapath adds it to PERF_MACS.
@@ -131,10 +143,10 @@ class EltwiseUnit(wiring.Component):
         An ACC row another unit wants to read (the STORE unit, which then follows an
         ELTWISE's results row by row instead of waiting for its ``done``).
     acc_pending : Out(1)
-        Combinational: the command held still has to write row ``acc_query`` (rows are
+        Combinational: a command held still has to write row ``acc_query`` (rows are
         written in order, so row ``acc_addr + i`` is pending until ``i + 1`` rows are
-        written; with ``reduce`` row ``acc_addr`` until ``done``). A row written at a clock
-        edge reads back from the next cycle on.
+        written; with ``reduce`` row ``acc_addr`` until ``done``; every row of the younger
+        of two). A row written at a clock edge reads back from the next cycle on.
 
     Latency
     -------
@@ -143,7 +155,9 @@ class EltwiseUnit(wiring.Component):
     20`` for an FP16 MAC: the lanes' 16-stage pipeline, which stalls with the rest). With
     ``config.npu_eltwise_pipeline`` an ADD row takes :data:`ADD_PIPELINE_STAGES` more
     (each input's two partial products, its rounding high half, its rounding shift; the sum
-    into the output register): ``m + 6`` for an ADD.
+    into the output register): ``m + 6`` for an ADD. A command handed over (accepted while
+    the previous one drains) is ``done`` ``m + 1`` cycles after the previous one, when no
+    row waits (for the ACC write port, a LOAD, or a row the previous one still writes).
     """
 
     def __init__(self, config):
@@ -169,8 +183,15 @@ class EltwiseUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        cols = self._config.npu_cols
-        cmd = Signal(command_layout(Opcode.ELTWISE))
+        cfg = self._config
+        cols = cfg.npu_cols
+        follow = cfg.npu_load_follow
+        fp_mac = cfg.npu_eltwise_fp16_mac
+        pipe_add = cfg.npu_eltwise_pipeline
+        new = self.cmd.payload
+        cmd = Signal(command_layout(Opcode.ELTWISE))     # the command whose rows are read
+        ex = Signal(command_layout(Opcode.ELTWISE))      # ... of the row in the compute stage
+        held = Signal(range(3))          # commands accepted and not done: 0, 1 or 2
         busy = self.busy
         left = Signal(16)
         row = Signal(16)
@@ -179,26 +200,50 @@ class EltwiseUnit(wiring.Component):
         col = Signal(16)
         wread = Signal()                 # a MAC's weight rows are read this cycle
         wlatch = Signal()                # ... and arrive this cycle
-        fp_mac = self._config.npu_eltwise_fp16_mac
         wbits = 16 if fp_mac else 8      # the FP16 MAC keeps whole binary16 weights
         w0 = Signal(data.ArrayLayout(wbits, cols))
         w1 = Signal(data.ArrayLayout(wbits, cols))
-        m.d.comb += self.cmd.ready.eq(~busy)
-        with m.If(self.cmd.valid & ~busy):
-            m.d.sync += [cmd.eq(self.cmd.payload), busy.eq(1), left.eq(self.cmd.payload.m),
-                         row.eq(0), off.eq(0), base.eq(0), col.eq(0),
-                         wread.eq(self.cmd.payload.mac)]
-        follow = self._config.npu_load_follow
+        m.d.comb += busy.eq(held != 0)
+
+        def path(c):
+            """The stages a command's rows take after the read (plain, the pipelined ADD's
+            or the FP16 MAC's): a hand-over keeps the path."""
+            return Cat(c.op == EltwiseOp.ADD.value if pipe_add else 0,
+                       c.mac & (c.precision == Precision.FP16.value) if fp_mac else 0)
+
+        # Acceptance: when idle, or (hand-over) when the held command has read its last row
+        # and the next one's rows take the same stages.
+        handover = (held == 1) & (left == 0) & (path(new) == path(cmd))
+        accept = Signal()
+        m.d.comb += [self.cmd.ready.eq((held == 0) | handover),
+                     accept.eq(self.cmd.valid & self.cmd.ready)]
+        # A MAC handed over reads its weight rows in its acceptance cycle (the ports are the
+        # unit's and idle then); else in the cycle after, as an idle unit does.
+        pre_sel = self.cmd.valid & handover & new.mac
+        pre = accept & pre_sel
+        if follow:
+            pre = pre & ~(self.spad_wait_b | (new.pair & self.spad_wait_a))
+        with m.If(accept):
+            m.d.sync += [cmd.eq(new), left.eq(new.m), row.eq(0), off.eq(0), base.eq(0),
+                         col.eq(0), wread.eq(new.mac & ~pre)]
         # the weight rows are read once no LOAD has still to write them (load following)
         w_read = wread
         if follow:
             w_read = wread & ~(self.spad_wait_b | (cmd.pair & self.spad_wait_a))
-        m.d.sync += wlatch.eq(w_read)
+        m.d.sync += wlatch.eq(w_read | pre)
         with m.If(w_read):
             m.d.sync += wread.eq(0)
         with m.If(wlatch):
             m.d.sync += [w0[j].eq(self.spad_b.data[j][:wbits]) for j in range(cols)]
             m.d.sync += [w1[j].eq(self.spad_a.data[j][:wbits]) for j in range(cols)]
+
+        # The oldest held command's ACC rows still to be written: [h_next, h_end) (rows are
+        # written in order; a reduce MAC's one row until its done).
+        h_next = Signal(17)
+        h_end = Signal(17)
+        h_reduce = Signal()
+        older = held == 2                # the command being read has an older one draining
+        cmd_end = cmd.acc_addr + Mux(cmd.reduce, 1, cmd.m)
 
         # Read stage.
         s1_valid = Signal()
@@ -208,9 +253,16 @@ class EltwiseUnit(wiring.Component):
         o_valid = Signal()
         o_last = Signal()
         o_addr = Signal(16)
+        o_mask = Signal(cols)
         o_data = Signal(data.ArrayLayout(32, cols))
         advance = ~o_valid | self.acc_w.ready
-        issue = busy & ~wread & (left != 0) & advance
+        acc_read = Mux(cmd.init_row, cmd.init_addr, cmd.acc_addr + Mux(cmd.reduce, 0, row))
+        # Read after write between two held commands: a row reading an ACC row (its own with
+        # accumulate, a reduce MAC's first, the init row) waits while the older command has
+        # still to write it.
+        reads_acc = (cmd.accumulate | cmd.init_row) & ~(cmd.reduce & (row != 0))
+        raw = older & reads_acc & (h_next <= acc_read) & (acc_read < h_end)
+        issue = busy & ~wread & (left != 0) & advance & ~raw
         if follow:      # a row not yet LOADed waits (port B only where it is read)
             uses_b = (cmd.op == EltwiseOp.ADD.value) | cmd.mac
             issue = issue & ~(self.spad_wait_a | (uses_b & self.spad_wait_b))
@@ -218,14 +270,16 @@ class EltwiseUnit(wiring.Component):
         wrap = walk & (col == cmd.a_cols - 1)
         m.d.comb += [
             # MAC: the weight rows w1 (port A) and w0 (port B) first, then the two taps
-            self.spad_a.addr.eq(Mux(wread, cmd.b_addr + 1, cmd.a_addr + off)),
-            self.spad_b.addr.eq(Mux(wread, cmd.b_addr,
-                                    Mux(cmd.mac, cmd.a_addr + cmd.tap_step, cmd.b_addr) + off)),
+            self.spad_a.addr.eq(Mux(pre_sel, new.b_addr + 1,
+                                    Mux(wread, cmd.b_addr + 1, cmd.a_addr + off))),
+            self.spad_b.addr.eq(Mux(pre_sel, new.b_addr,
+                                    Mux(wread, cmd.b_addr,
+                                        Mux(cmd.mac, cmd.a_addr + cmd.tap_step, cmd.b_addr)
+                                        + off))),
             # an init_row MAC reads its starting row for every row (read-only, never written)
-            self.acc_r.addr.eq(Mux(cmd.init_row, cmd.init_addr,
-                                   cmd.acc_addr + Mux(cmd.reduce, 0, row))),
-            self.spad_a.en.eq(issue | wread),
-            self.spad_b.en.eq(issue | wread),
+            self.acc_r.addr.eq(acc_read),
+            self.spad_a.en.eq(issue | wread | pre_sel),
+            self.spad_b.en.eq(issue | wread | pre_sel),
             self.acc_r.en.eq(issue),
         ]
         with m.If(issue):
@@ -236,24 +290,35 @@ class EltwiseUnit(wiring.Component):
                 base.eq(Mux(wrap, base + cmd.a_row_step, base)),
                 col.eq(Mux(wrap, 0, col + 1)),
             ]
+        # The row read this cycle (if any) is the command register's: its fields follow it
+        # into the compute stage (with the stage's enable, not the read's: fewer gates ahead
+        # of the wide register's enable).
+        with m.If(advance):
+            m.d.sync += ex.eq(cmd)
 
-        # Compute stage: lanes from the read data into the output register.
-        add = cmd.op == EltwiseOp.ADD.value
-        fp16 = cmd.precision == Precision.FP16.value
-        acc_in = cmd.accumulate
-        start_in = acc_in | cmd.init_row     # a MAC starts from the ACC row read
-        pipe_add = self._config.npu_eltwise_pipeline
+        # Compute stage: lanes from the read data into the output register, with the fields
+        # of the row's command (``ex``: the next command's rows may be read meanwhile).
+        add = ex.op == EltwiseOp.ADD.value
+        fp16 = ex.precision == Precision.FP16.value
+        acc_in = ex.accumulate
+        start_in = acc_in | ex.init_row      # a MAC starts from the ACC row read
+        mask = Cat(*[j < ex.n for j in range(cols)])
         if pipe_add:
             pa = Pipeline(m, advance)
-            # The rounding shifts' added terms, per command: registered from the command
-            # register (an ADD row reaches the shift stage 4 cycles after acceptance at the
-            # earliest).
-            biases = {}
+            # The rounding shifts and their added terms travel with the row to the shift
+            # stage, two after this one (the terms registered beside ``ex``, off the row's
+            # path).
+            shifts = {}
             for k, r in (("a", cmd.rshift_a), ("b", cmd.rshift_b)):
                 pos, neg = _pot_biases(r)
                 regs = (Signal(31, name=f"add_bias_pos_{k}"), Signal(31, name=f"add_bias_neg_{k}"))
-                m.d.sync += [regs[0].eq(pos), regs[1].eq(neg)]
-                biases[k] = regs
+                with m.If(advance):
+                    m.d.sync += [regs[0].eq(pos), regs[1].eq(neg)]
+                vals = (getattr(ex, f"rshift_{k}"), *regs)
+                for n in range(2):
+                    vals = tuple(pa.reg(v, name=f"add_{key}_{k}_d{n}")
+                                 for key, v in zip(("r", "pos", "neg"), vals, strict=True))
+                shifts[k] = vals
         results = []
         for j in range(cols):
             a16, b16, cur = self.spad_a.data[j], self.spad_b.data[j], self.acc_r.data[j]
@@ -262,17 +327,18 @@ class EltwiseUnit(wiring.Component):
                 # One step of each input's rescaling per stage: the products, the high half,
                 # the rounding shift; then the sum into the output register.
                 ys = []
-                for x8, zp, mult, r, k in ((a8, cmd.zp_a, cmd.mult_a, cmd.rshift_a, "a"),
-                                           (b8, cmd.zp_b, cmd.mult_b, cmd.rshift_b, "b")):
+                for x8, zp, mult, k in ((a8, ex.zp_a, ex.mult_a, "a"),
+                                        (b8, ex.zp_b, ex.mult_b, "b")):
                     lo, hi = _rescale_products(x8 - zp, mult)
                     lo = pa.reg(lo, name=f"add_lo_{k}{j}")
                     hi = pa.reg(hi, name=f"add_hi_{k}{j}")
                     x = pa.reg(_high_mul(lo, hi), name=f"add_x_{k}{j}")
-                    ys.append(pa.reg(_divide_by_pot(x, r, biases[k]), name=f"add_y_{k}{j}"))
+                    r, pos, neg = shifts[k]
+                    ys.append(pa.reg(_divide_by_pot(x, r, (pos, neg)), name=f"add_y_{k}{j}"))
                 total = ys[0] + ys[1]
             else:
-                total = (_rescale(a8 - cmd.zp_a, cmd.mult_a.as_signed(), cmd.rshift_a)
-                         + _rescale(b8 - cmd.zp_b, cmd.mult_b.as_signed(), cmd.rshift_b))
+                total = (_rescale(a8 - ex.zp_a, ex.mult_a.as_signed(), ex.rshift_a)
+                         + _rescale(b8 - ex.zp_b, ex.mult_b.as_signed(), ex.rshift_b))
             int_max = Mux(acc_in & (cur.as_signed() > a8), cur.as_signed(), a8)
             v32, v_nan = _widen_fp16(a16)
             cur_nan = (cur[23:31] == 0xFF) & cur[:23].any()
@@ -280,21 +346,22 @@ class EltwiseUnit(wiring.Component):
                          Mux(acc_in & (_order_key(cur) > _order_key(v32)), cur, v32))
             # MAC: init + a * w (int32, wrapping); with reduce the rows after the first add
             # onto the previous row's result, which is in the output register right now.
-            init = Mux(cmd.reduce & ~s1_first, o_data[j], Mux(start_in, cur, 0))
-            second = Mux(cmd.pair, b8 * w1[j][:8].as_signed(), 0)
+            init = Mux(ex.reduce & ~s1_first, o_data[j], Mux(start_in, cur, 0))
+            second = Mux(ex.pair, b8 * w1[j][:8].as_signed(), 0)
             mac = (init.as_signed() + a8 * w0[j][:8].as_signed() + second)[:32]
-            results.append(Mux(cmd.mac, mac,
+            results.append(Mux(ex.mac, mac,
                                Mux(add, total[:32], Mux(fp16, fp_max, int_max[:32]))))
         # FP16 MAC: the rows take the lanes' 16-stage pipeline instead of the one-cycle compute
-        # stage (one command at a time, so the command's fields are steady while rows fly).
-        o_next = (s1_valid, s1_last, s1_addr)
+        # stage (the lanes take every field at their input; a hand-over keeps the path).
+        o_next = (s1_valid, s1_last, s1_addr, mask)
+        keys = ("valid", "last", "addr", "mask")
         if fp_mac:
-            fp = cmd.mac & fp16
+            fp = ex.mac & fp16
             p = Pipeline(m, advance)
-            tail = (s1_valid & fp, s1_last, s1_addr)
+            tail = (s1_valid & fp, *o_next[1:])
             for n in range(Fp16Mac.LATENCY):
                 tail = tuple(p.reg(v, name=f"fp_{key}_d{n}", reset=key == "valid")
-                             for key, v in zip(("valid", "last", "addr"), tail, strict=True))
+                             for key, v in zip(keys, tail, strict=True))
             o_next = tuple(Mux(fp, t, s) for t, s in zip(tail, o_next, strict=True))
             for j in range(cols):
                 m.submodules[f"fp_mac{j}"] = lane = Fp16Mac()
@@ -303,15 +370,15 @@ class EltwiseUnit(wiring.Component):
                     lane.i_init.eq(Mux(start_in, self.acc_r.data[j], 0)),
                     lane.i_a.eq(self.spad_a.data[j]), lane.i_w.eq(w0[j]),
                     lane.i_a2.eq(self.spad_b.data[j]), lane.i_w2.eq(w1[j]),
-                    lane.pair.eq(cmd.pair),
+                    lane.pair.eq(ex.pair),
                 ]
                 results[j] = Mux(fp, lane.o_z, results[j])
         if pipe_add:
             # ADD rows take the three rescaling stages (``npu_eltwise_pipeline``).
-            tail = (s1_valid & add, s1_last, s1_addr)
+            tail = (s1_valid & add, *o_next[1:])
             for n in range(ADD_PIPELINE_STAGES):
                 tail = tuple(pa.reg(v, name=f"add_{key}_d{n}", reset=key == "valid")
-                             for key, v in zip(("valid", "last", "addr"), tail, strict=True))
+                             for key, v in zip(keys, tail, strict=True))
             o_next = tuple(Mux(add, t, s) for t, s in zip(tail, o_next, strict=True))
         with m.If(advance):
             m.d.sync += [
@@ -322,16 +389,15 @@ class EltwiseUnit(wiring.Component):
                 o_valid.eq(o_next[0]),
                 o_last.eq(o_next[1]),
                 o_addr.eq(o_next[2]),
+                o_mask.eq(o_next[3]),
             ]
-            if not follow:
-                m.d.sync += [o_data[j].eq(results[j]) for j in range(cols)]
-        if follow:
-            # Rows may now come with bubbles (a row not yet LOADed): the output register
-            # keeps the last row's result through them, which a reduce MAC's next row adds to.
-            with m.If(advance & o_next[0]):
-                m.d.sync += [o_data[j].eq(results[j]) for j in range(cols)]
+        # Rows may come with bubbles (a row not yet LOADed, a read after write): the output
+        # register keeps the last row's result through them, which a reduce MAC's next row
+        # adds to.
+        with m.If(advance & o_next[0]):
+            m.d.sync += [o_data[j].eq(results[j]) for j in range(cols)]
 
-        m.d.comb += [self.ev_macs.eq(Mux(s1_valid & advance & cmd.mac, cmd.n << cmd.pair, 0)),
+        m.d.comb += [self.ev_macs.eq(Mux(s1_valid & advance & ex.mac, ex.n << ex.pair, 0)),
                      self.ev_row.eq(s1_valid & advance)]
 
         # Write stage.
@@ -339,20 +405,25 @@ class EltwiseUnit(wiring.Component):
             self.acc_w.valid.eq(o_valid),
             self.acc_w.payload.addr.eq(o_addr),
             self.acc_w.payload.data.eq(o_data),
-            self.acc_w.payload.mask.eq(Cat(*[j < cmd.n for j in range(cols)])),
+            self.acc_w.payload.mask.eq(o_mask),
         ]
-        done = o_valid & self.acc_w.ready & o_last
+        written = o_valid & self.acc_w.ready
+        done = written & o_last
         m.d.comb += self.done.eq(done)
-        with m.If(done):
-            m.d.sync += busy.eq(0)
+        m.d.sync += held.eq(held + accept - done)
 
-        # The outside reader's query: rows of the held command not yet written.
-        written = Signal(16)             # rows of the held command written to ACC
-        with m.If(self.cmd.valid & ~busy):
-            m.d.sync += written.eq(0)
-        with m.Elif(o_valid & self.acc_w.ready):
-            m.d.sync += written.eq(written + 1)
-        rel = (self.acc_query - cmd.acc_addr)[:16]
+        # The oldest held command's rows still to be written.
+        with m.If(accept & ((held == 0) | done)):        # the accepted one is the oldest
+            m.d.sync += [h_next.eq(new.acc_addr), h_reduce.eq(new.reduce),
+                         h_end.eq(new.acc_addr + Mux(new.reduce, 1, new.m))]
+        with m.Elif(done):                               # the one being read becomes it
+            m.d.sync += [h_next.eq(cmd.acc_addr), h_reduce.eq(cmd.reduce), h_end.eq(cmd_end)]
+        with m.Elif(written & ~h_reduce):
+            m.d.sync += h_next.eq(h_next + 1)
+
+        # The outside reader's query: rows of the held commands not yet written.
+        q = self.acc_query
         m.d.comb += self.acc_pending.eq(
-            busy & (rel < Mux(cmd.reduce, 1, cmd.m)) & (cmd.reduce | ~(rel < written)))
+            (busy & (h_next <= q) & (q < h_end))
+            | (older & (cmd.acc_addr <= q) & (q < cmd_end)))
         return m

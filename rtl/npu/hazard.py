@@ -50,6 +50,9 @@ ACC rows between them (:func:`conflict_lc_acc`) and the first COMPUTE of a layer
 weight and image rows into the array as they arrive; likewise an ELTWISE
 (:func:`conflict_le_acc`; the element-wise unit waits per row on the same ports).
 
+Two ELTWISEs need no check either: the element-wise unit writes their rows in order and
+makes a row of the younger one wait for an ACC row the older one has still to write
+(:class:`~.eltwise_unit.EltwiseUnit`, the dispatcher's ``eltwise_handover``).
 An ELTWISE borrows the execute unit's memory ports, so a COMPUTE and an ELTWISE always
 conflict (:func:`conflict_ce`, structural); with LOAD and STORE it conflicts like a COMPUTE
 (with ``store_orders_acc`` a younger STORE checks only :func:`conflict_es_params` against an

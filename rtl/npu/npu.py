@@ -37,7 +37,8 @@ class Npu(wiring.Component):
         initiator ``bus``); its attribute ``store_orders_acc`` (default ``False``) says whether
         its store unit waits for each ACC row the execute unit still has to write, and its
         attribute ``load_follows`` (default ``False``) whether its execute unit waits for each
-        SPAD row the load unit still has to write.
+        SPAD row the load unit still has to write, and its attribute ``eltwise_handover``
+        (default ``False``) whether its element-wise unit holds two ELTWISEs.
 
     Members
     -------
@@ -77,7 +78,8 @@ class Npu(wiring.Component):
         m.submodules.control = control = NpuControl(
             self._config, addr_width=self._addr_width, exec_orders_acc=True,
             store_orders_acc=getattr(datapath, "store_orders_acc", False),
-            load_follows=getattr(datapath, "load_follows", False))
+            load_follows=getattr(datapath, "load_follows", False),
+            eltwise_handover=getattr(datapath, "eltwise_handover", False))
         m.submodules.datapath = datapath
 
         wiring.connect(m, wiring.flipped(self.bus), control.bus)

@@ -63,8 +63,10 @@ class StandInDatapath:
     an older command of the unit is not done yet); ``bus_error(unit, fields)`` whether the
     command ends with a bus error; ``exec_capacity`` how many COMPUTEs the execute unit holds
     (accepted, not done), ``load_capacity`` how many LOADs the load unit holds (2 for one with
-    ``npu_load_overlap``); ``hold`` (a set of unit names) keeps those units from accepting
-    anything while they are in it. ``max_in_flight`` records the most commands each unit held.
+    ``npu_load_overlap``), ``eltwise_capacity`` how many ELTWISEs the element-wise unit holds
+    (2 for one with the command hand-over); ``hold`` (a set of unit names) keeps those units
+    from accepting anything while they are in it. ``max_in_flight`` records the most
+    commands each unit held.
     """
     dut: object
     latency: object = None
@@ -72,6 +74,7 @@ class StandInDatapath:
     seed: int = 0
     exec_capacity: int = 1
     load_capacity: int = 1
+    eltwise_capacity: int = 1
     hold: set = field(default_factory=set)
     runs: list = field(default_factory=list)
     max_in_flight: dict = field(default_factory=lambda: {"load": 0, "exec": 0, "store": 0,
@@ -90,7 +93,7 @@ class StandInDatapath:
         ports = {unit: getattr(dut, f"{unit}_cmd") for unit in _UNITS}
         names = {unit: [n for n, _ in port.payload.shape()] for unit, port in ports.items()}
         capacity = {"load": self.load_capacity, "exec": self.exec_capacity, "store": 1,
-                    "eltwise": 1}
+                    "eltwise": self.eltwise_capacity}
         busy = {unit: [] for unit in ports}             # per unit, in order: [run, cycles left]
         cycle = 0
         while True:

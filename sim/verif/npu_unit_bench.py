@@ -6,6 +6,8 @@ and array, the load unit with its DMA, and the testbench steps their tests repea
   and the ACC's LOAD write and STORE read ports stay free for the testbench.
   :func:`preload`, :func:`issue`, :func:`write_acc_row` and :func:`read_acc_row` drive
   them.
+- :class:`EltwiseBench`: ``EltwiseUnit`` on its own ``Scratchpad`` and ``Accumulator`` (the
+  ports the datapath lends it), the same free ports for the testbench.
 - :class:`LoadBench`: ``LoadUnit`` fed by a ``Dma`` (reads only); :func:`load_cycle` samples
   one cycle of its row writes.
 - :class:`PulseLog`: a background testbench that counts cycles and records the cycles of a
@@ -19,12 +21,13 @@ from amaranth.lib import wiring
 from dure.rtl.npu.acc import Accumulator
 from dure.rtl.npu.array import SystolicArray
 from dure.rtl.npu.dma import Dma
+from dure.rtl.npu.eltwise_unit import EltwiseUnit
 from dure.rtl.npu.exec_unit import ExecUnit
 from dure.rtl.npu.load_unit import LoadUnit, load_row_bytes
 from dure.rtl.npu.spad import Scratchpad
 
-__all__ = ["ExecBench", "preload", "issue", "write_acc_row", "read_acc_row", "LoadBench",
-           "load_cycle", "PulseLog"]
+__all__ = ["ExecBench", "EltwiseBench", "preload", "issue", "write_acc_row", "read_acc_row",
+           "LoadBench", "load_cycle", "PulseLog"]
 
 
 class ExecBench(wiring.Component):
@@ -55,8 +58,33 @@ class ExecBench(wiring.Component):
         return m
 
 
+class EltwiseBench(wiring.Component):
+    """``EltwiseUnit(config)`` (member ``unit``) on a ``Scratchpad(npu_spad_rows, npu_lanes)``
+    (its two read ports) and an ``Accumulator(npu_acc_rows, npu_cols)`` (the execute unit's
+    read port and write side), as ``NpuDatapath`` lends them; ``spad``, ``acc`` as in
+    :class:`ExecBench`. With ``npu_load_follow`` the unit's ``spad_wait_*`` stay low."""
+
+    def __init__(self, config):
+        self.config = config
+        self.spad = Scratchpad(config.npu_spad_rows, config.npu_lanes)
+        self.acc = Accumulator(config.npu_acc_rows, config.npu_cols)
+        self.unit = EltwiseUnit(config)
+        super().__init__({})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.spad, m.submodules.acc, m.submodules.unit = self.spad, self.acc, self.unit
+        unit = self.unit
+        wiring.connect(m, unit.spad_a, self.spad.ra)
+        wiring.connect(m, unit.spad_b, self.spad.rw)
+        wiring.connect(m, unit.acc_r, self.acc.r_exec)
+        wiring.connect(m, unit.acc_w, self.acc.w_exec)
+        return m
+
+
 async def preload(ctx, bench, spad, acc, rows):
-    """Write rows 0 .. ``rows`` - 1 of the SPAD and the ACC of :class:`ExecBench` ``bench``
+    """Write rows 0 .. ``rows`` - 1 of the SPAD and the ACC of :class:`ExecBench` (or
+    :class:`EltwiseBench`) ``bench``
     (``spad[r]`` / ``acc[r]``: 16-bit / 32-bit lanes, as bits or signed) through the SPAD's
     write port and the ACC's LOAD port (every lane), one row of each per cycle."""
     mask = (1 << bench.config.npu_cols) - 1

@@ -82,14 +82,17 @@ def eltwise(a, acc, m=4, accumulate=0, b=None):
 
 
 def run(commands, *, latency=None, bus_error=None, seed=0, prefill=True, after=None,
-        exec_capacity=1, exec_depth=4, config=CFG, load_follows=False):
+        exec_capacity=1, exec_depth=4, config=CFG, load_follows=False, eltwise_handover=False):
     """Submits ``commands`` (all units held until the queue is full when ``prefill``), waits
     until the NPU is idle, checks the schedule; returns (runs by seq, datapath, registers).
-    With ``config.npu_load_overlap`` the stand-in load unit holds two LOADs."""
-    dut = NpuControl(config, exec_depth=exec_depth, load_follows=load_follows)
+    With ``config.npu_load_overlap`` the stand-in load unit holds two LOADs, with
+    ``eltwise_handover`` its element-wise unit two ELTWISEs."""
+    dut = NpuControl(config, exec_depth=exec_depth, load_follows=load_follows,
+                     eltwise_handover=eltwise_handover)
     datapath = StandInDatapath(dut.datapath, latency=latency, bus_error=bus_error, seed=seed,
                                exec_capacity=exec_capacity,
-                               load_capacity=1 + config.npu_load_overlap)
+                               load_capacity=1 + config.npu_load_overlap,
+                               eltwise_capacity=1 + eltwise_handover)
     if prefill:
         datapath.hold = {"load", "exec", "store", "eltwise"}
     regs = {}
@@ -397,6 +400,28 @@ def test_overlapped_loads_keep_order(seed):
                                   bus_error=lambda unit, f: rng.random() < 0.05,
                                   config=dataclasses.replace(CFG, npu_load_overlap=True))
     assert datapath.max_in_flight["load"] == 2
+    codes = [validate(w, CFG, BASE, 0x1000) for w in commands]
+    allowed = error_candidates(codes, matched)
+    assert regs["ERROR"] in allowed, (hex(regs["ERROR"]), [hex(v) for v in allowed])
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_eltwise_handover_keeps_order(seed):
+    """With ``eltwise_handover`` two ELTWISEs are in flight at once (the unit holds two and
+    orders their ACC rows itself: no check between them), every hazard of another unit with
+    either is still ordered, and a COMPUTE waits for both (the shared ports)."""
+    rng = random.Random(200 + seed)
+    commands = [load(0, rows=8), mac(0, 0, 8), mac(1, 0, 9, tap_step=2), eltwise(2, 4),
+                eltwise(3, 4, accumulate=1), store(0, rows=8), compute(0, 8, 8),
+                eltwise(4, 12, b=40), load(0), mac(5, 8, 10)]
+    commands += [random_command(rng, 0.3) for _ in range(30)]
+    latency = lambda unit, f: 20 if unit == "eltwise" else rng.randint(1, 30)   # noqa: E731
+    matched, datapath, regs = run(commands, latency=latency, seed=seed, prefill=True,
+                                  bus_error=lambda unit, f: rng.random() < 0.05,
+                                  eltwise_handover=True)
+    assert datapath.max_in_flight["eltwise"] == 2
+    assert matched[1].done > matched[2].accepted           # the second MAC handed over
+    assert matched[6].accepted > max(matched[3].done, matched[4].done)
     codes = [validate(w, CFG, BASE, 0x1000) for w in commands]
     allowed = error_candidates(codes, matched)
     assert regs["ERROR"] in allowed, (hex(regs["ERROR"]), [hex(v) for v in allowed])
