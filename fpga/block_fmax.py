@@ -87,9 +87,19 @@ def _npu(config):
     return Npu(config)
 
 
+def _soc_command_options(config):
+    """The ordering options the SoC's :class:`~dure.rtl.npu.npu.Npu` gives its command path:
+    the ones its :class:`~dure.rtl.npu.datapath.NpuDatapath` states (the store unit orders the
+    ACC rows, ``npu_load_follow``, the element-wise hand-over with ``npu_eltwise``), so a
+    block measures the dispatcher the board builds."""
+    from dure.rtl.npu.datapath import NpuDatapath
+    return {"exec_orders_acc": True, "store_orders_acc": NpuDatapath.store_orders_acc,
+            "load_follows": config.npu_load_follow, "eltwise_handover": config.npu_eltwise}
+
+
 def _control(config):
     from dure.rtl.npu.control import NpuControl
-    return NpuControl(config, exec_orders_acc=True)
+    return NpuControl(config, **_soc_command_options(config))
 
 
 def _datapath(config):
@@ -99,8 +109,8 @@ def _datapath(config):
 
 def _dispatcher(config):
     from dure.rtl.npu.dispatch import Dispatcher
-    return Dispatcher(config, exec_depth=8, exec_orders_acc=True,
-                      hazard_regs=config.npu_hazard_regs)
+    return Dispatcher(config, exec_depth=config.npu_exec_depth,
+                      hazard_regs=config.npu_hazard_regs, **_soc_command_options(config))
 
 
 def _validator(config):

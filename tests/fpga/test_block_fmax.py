@@ -81,6 +81,22 @@ def test_blocks_take_the_presets_timing_options():
         assert ("compute_vs_load_flight0" in dispatcher) == on
 
 
+@pytest.mark.parametrize("name", ["dispatcher", "npu-control"])
+def test_blocks_build_the_dispatcher_as_the_soc(name):
+    """With ``npu_eltwise`` the SoC's dispatcher holds two ELTWISEs in flight (the element-wise
+    hand-over, ``NpuDatapath.eltwise_handover``): the dispatcher and npu-control blocks build
+    the same, so they measure that logic; a dispatcher built without the hand-over has one."""
+    from amaranth.back import rtlil
+    from dure.rtl.npu.dispatch import Dispatcher
+    config = preset("ulx3s")
+    assert config.npu_eltwise
+    built = rtlil.convert(ScanTop(block(name, config)), name="scan_top")
+    assert "eltwise_flight0" in built and "eltwise_flight1" in built
+    one = rtlil.convert(ScanTop(Dispatcher(config, exec_depth=config.npu_exec_depth,
+                                           exec_orders_acc=True)), name="scan_top")
+    assert "eltwise_flight0" in one and "eltwise_flight1" not in one
+
+
 def test_unknown_block_and_variant_without_npu():
     with pytest.raises(ValueError, match="unknown block 'nope'"):
         block("nope", preset("ulx3s"))
