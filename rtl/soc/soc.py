@@ -26,7 +26,8 @@ Bus topology
      before the main arbiter; with soc_parked_arbiters the dbus and RAM arbiters present
      the request of an owner register, home the core; with soc_periph_slices the CLINT,
      UART, GPIO, test exit, irq controller and dot-product unit sit behind a register slice
-     each)
+     each; with soc_late_ram_writes the RAM writes port B's requests a cycle after their
+     grant, from registers: LateWriteRam)
     main arbiter (round-robin) --> main-memory model (or the SDRAM controller)
     RAM arbiter (round-robin) --> RAM port B
 
@@ -64,6 +65,7 @@ from .dot_unit import DotUnit
 from .gpio import Gpio
 from .hold import HoldGate
 from .irq import IrqController
+from .late_write_ram import LateWriteRam
 from .main_memory import MainMemory
 from .ram import Ram
 from .registers import IRQ_SOURCES, irq_source_count, npu_irq
@@ -228,6 +230,9 @@ class Soc(wiring.Component):
                        "sim_primitive" if self._sim_memories else "memory")
             m.submodules.ram = ram = SinglePortRam(config.ram_size, init=self._inits["ram"],
                                                    backing=backing)
+        elif config.soc_late_ram_writes:
+            m.submodules.ram = ram = LateWriteRam(config.ram_size, init=self._inits["ram"],
+                                                  sim_primitive=self._sim_memories)
         else:
             m.submodules.ram = ram = Ram(config.ram_size, init=self._inits["ram"],
                                          sim_primitive=self._sim_memories)
