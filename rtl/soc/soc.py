@@ -27,7 +27,8 @@ Bus topology
      the request of an owner register, home the core; with soc_periph_slices the CLINT,
      UART, GPIO, test exit, irq controller and dot-product unit sit behind a register slice
      each; with soc_late_ram_writes the RAM writes port B's requests a cycle after their
-     grant, from registers: LateWriteRam)
+     grant, from registers: LateWriteRam; with soc_irq_regs the core's interrupt inputs
+     pass a flip-flop each)
     main arbiter (round-robin) --> main-memory model (or the SDRAM controller)
     RAM arbiter (round-robin) --> RAM port B
 
@@ -320,11 +321,15 @@ class Soc(wiring.Component):
                 port = periph_slice.down
             wiring.connect(m, port, target.bus)
 
+        lines = ((core.irq_software, clint.irq_software), (core.irq_timer, clint.irq_timer),
+                 (core.irq_external, irq.irq_external))
+        for core_line, line in lines:
+            # soc_irq_regs: one cycle later, from a flip-flop (the peripherals' state off
+            # the core's trap and request logic).
+            domain = m.d.sync if config.soc_irq_regs else m.d.comb
+            domain += core_line.eq(line)
         m.d.comb += [
             irq.sources.eq(Cat(*sources)),
-            core.irq_software.eq(clint.irq_software),
-            core.irq_timer.eq(clint.irq_timer),
-            core.irq_external.eq(irq.irq_external),
             core.mtime.eq(clint.mtime),
             self.gpio_out.eq(gpio.gpio_out),
             gpio.gpio_in.eq(self.gpio_in),

@@ -84,10 +84,10 @@ def test_smoke_li_lui_sw_exits_with_pass():
 # The ULX3S's fabric options (timing only): each alone and all together.
 FABRIC_OPTIONS = [{}, {"soc_grant_buffers": True}, {"soc_main_slices": True},
                   {"soc_parked_arbiters": True}, {"soc_periph_slices": True},
-                  {"soc_late_ram_writes": True},
+                  {"soc_late_ram_writes": True}, {"soc_irq_regs": True},
                   {"soc_grant_buffers": True, "soc_main_slices": True,
                    "soc_parked_arbiters": True, "soc_periph_slices": True,
-                   "soc_late_ram_writes": True}]
+                   "soc_late_ram_writes": True, "soc_irq_regs": True}]
 
 
 @pytest.mark.parametrize("options", FABRIC_OPTIONS)
@@ -226,6 +226,44 @@ def test_late_ram_writes_cost_no_cycle():
     late = _run(_store_load_pairs(), config=replace(CONFIG, soc_late_ram_writes=True))
     assert plain["exit"] == late["exit"] == 1
     assert late["exit_cycle"] == plain["exit_cycle"]
+    assert late["retired"] == plain["retired"]
+
+
+def _timer_interrupt():
+    """Arms the CLINT's timer 64 cycles ahead, enables the timer interrupt and waits in WFI;
+    the handler exits with 1."""
+    p = Program(RAM_BASE)
+    p.jal(0, "main")
+    p.lui(6, 0x10002)                        # handler at RAM_BASE + 4: pass
+    p.addi(5, 0, 1)
+    p.sw(5, 6, 0)
+    p.label("spin")
+    p.jal(0, "spin")
+    p.label("main")
+    p.li(5, RAM_BASE + 4)
+    p.csrrw(0, CSR.MTVEC.value, 5)
+    p.lui(15, 0x0200C)                       # mtime at 0x0200_BFF8
+    p.lw(16, 15, -8)
+    p.addi(16, 16, 64)
+    p.lui(17, 0x02004)                       # mtimecmp at 0x0200_4000
+    p.sw(0, 17, 4)                           # high word first (the low one resets to ones)
+    p.sw(16, 17, 0)
+    p.addi(5, 0, 1 << 7)
+    p.csrrs(0, CSR.MIE.value, 5)             # MTIE
+    p.addi(5, 0, 1 << 3)
+    p.csrrs(0, CSR.MSTATUS.value, 5)         # MIE
+    p.label("wait")
+    p.wfi()
+    p.jal(0, "wait")
+    return p.assemble()
+
+
+def test_registered_interrupt_lines_take_an_interrupt_one_cycle_later():
+    """soc_irq_regs: the timer interrupt wakes WFI and is taken exactly one cycle later."""
+    plain = _run(_timer_interrupt(), config=CONFIG)
+    late = _run(_timer_interrupt(), config=replace(CONFIG, soc_irq_regs=True))
+    assert plain["exit"] == late["exit"] == 1
+    assert late["exit_cycle"] == plain["exit_cycle"] + 1
     assert late["retired"] == plain["retired"]
 
 
