@@ -306,6 +306,12 @@ class SoCConfig:
         (a UART FIFO's level, the 64-bit ``mtime >= mtimecmp``) no longer reaches the core's
         trap and request logic in the same cycle. Every interrupt is seen one cycle later
         (and a cleared one one cycle later too). Timing only.
+    soc_hold_regs : bool
+        The core's reset from the hold gate comes from a flip-flop
+        (:class:`dure.rtl.soc.hold.HoldGate` ``registered``): ``hold`` (the boot link's or
+        the exit mailbox's state) and the responses that end a hold no longer reach the
+        core's reset and bus inputs in the same cycle. The core starts one cycle later after
+        each hold. Timing only.
     main_kind : str
         How main memory is built: ``"block"`` or ``"spram"`` (it has one port either way).
         The SPRAM memories together take at most the four blocks (two per started 64 KiB).
@@ -374,6 +380,7 @@ class SoCConfig:
     soc_periph_slices: bool = False
     soc_late_ram_writes: bool = False
     soc_irq_regs: bool = False
+    soc_hold_regs: bool = False
     clint_bits: int = 64
     dot_unit: bool = False
     sdram_part: str = "IS42S16160G-7"
@@ -401,7 +408,7 @@ class SoCConfig:
         for name in ("npu_dma_slice", "npu_dma_side_slices", "npu_hazard_regs",
                      "npu_narrow_footprints", "soc_grant_buffers", "soc_main_slices",
                      "soc_parked_arbiters", "soc_periph_slices", "soc_late_ram_writes",
-                     "soc_irq_regs"):
+                     "soc_irq_regs", "soc_hold_regs"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, not {getattr(self, name)!r}")
         if self.clint_bits not in (32, 64):
@@ -605,8 +612,8 @@ PRESETS = {
     # "Session 14"); the dbus and RAM arbiters are parked on the core and the peripherals sit
     # behind register slices (soc_parked_arbiters, soc_periph_slices: fpga/README.md, "The
     # control core inside the SoC"); the RAM's data-side writes come from registers and the
-    # core's interrupt inputs pass a flip-flop (soc_late_ram_writes, soc_irq_regs: the same
-    # section, session 16).
+    # core's interrupt inputs and its reset pass a flip-flop (soc_late_ram_writes,
+    # soc_irq_regs, soc_hold_regs: the same section, session 16).
     "ulx3s": SoCConfig(name="ulx3s", clk_freq=21_875_000, ram_size=64 * 1024, rom_size=4096,
                        main_size=32 * 1024 * 1024, main_kind="sdram", main_latency=6,
                        main_bytes_per_cycle=2, npu_rows=4, npu_cols=2,
@@ -616,7 +623,7 @@ PRESETS = {
                        npu_dma_side_slices=True, npu_hazard_regs=True,
                        soc_grant_buffers=True, soc_main_slices=True,
                        soc_parked_arbiters=True, soc_periph_slices=True,
-                       soc_late_ram_writes=True, soc_irq_regs=True),
+                       soc_late_ram_writes=True, soc_irq_regs=True, soc_hold_regs=True),
     # iCEBreaker (iCE40UP5K): RAM and main memory in the four SPRAM blocks (64 KiB each), the
     # tiny multi-cycle control core, 2-entry UART FIFOs, short bus queues; no NPU; no PMP
     # and no triggers (the UP5K has no room for them). Its INT8 accelerator is the

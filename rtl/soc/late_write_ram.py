@@ -30,7 +30,9 @@ class LateWriteRam(wiring.Component):
     * a read on ``b`` in the cycle after a write on ``b`` to the same word returns the
       written bytes from the registers (forwarded) and the others from the block RAM (each
       byte lane is its own block RAM write enable, so the lanes not written are read
-      normally); ``b`` sees its own writes exactly as :class:`.ram.Ram` does;
+      normally: Yosys maps the 64 KiB copies to 16384 x 1 DP16KD blocks, one per bit, so a
+      block whose lane is not written sees no write at all); ``b`` sees its own writes
+      exactly as :class:`.ram.Ram` does;
     * ``a`` sees a write on ``b`` one cycle later than with :class:`.ram.Ram` (a read on
       ``a`` in the cycle after the write's grant returns the old word in simulation and is
       undefined in a bitstream: the instruction port reads words the data side writes only

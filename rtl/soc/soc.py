@@ -28,7 +28,7 @@ Bus topology
      UART, GPIO, test exit, irq controller and dot-product unit sit behind a register slice
      each; with soc_late_ram_writes the RAM writes port B's requests a cycle after their
      grant, from registers: LateWriteRam; with soc_irq_regs the core's interrupt inputs
-     pass a flip-flop each)
+     pass a flip-flop each; with soc_hold_regs the core's reset comes from a flip-flop)
     main arbiter (round-robin) --> main-memory model (or the SDRAM controller)
     RAM arbiter (round-robin) --> RAM port B
 
@@ -197,7 +197,7 @@ class Soc(wiring.Component):
 
         core = make_core(config.core, reset_vector=config.reset_vector,
                          pmp_entries=config.pmp_entries, triggers=config.triggers)
-        m.submodules.hold_gate = gate = HoldGate()
+        m.submodules.hold_gate = gate = HoldGate(registered=config.soc_hold_regs)
         m.d.comb += gate.hold.eq(self.hold)
         m.submodules.core = ResetInserter(gate.core_reset)(core)
         wiring.connect(m, core.ibus, gate.ibus)

@@ -85,9 +85,10 @@ def test_smoke_li_lui_sw_exits_with_pass():
 FABRIC_OPTIONS = [{}, {"soc_grant_buffers": True}, {"soc_main_slices": True},
                   {"soc_parked_arbiters": True}, {"soc_periph_slices": True},
                   {"soc_late_ram_writes": True}, {"soc_irq_regs": True},
+                  {"soc_hold_regs": True},
                   {"soc_grant_buffers": True, "soc_main_slices": True,
                    "soc_parked_arbiters": True, "soc_periph_slices": True,
-                   "soc_late_ram_writes": True, "soc_irq_regs": True}]
+                   "soc_late_ram_writes": True, "soc_irq_regs": True, "soc_hold_regs": True}]
 
 
 @pytest.mark.parametrize("options", FABRIC_OPTIONS)
@@ -256,6 +257,16 @@ def _timer_interrupt():
     p.wfi()
     p.jal(0, "wait")
     return p.assemble()
+
+
+def test_registered_core_reset_starts_the_core_one_cycle_later():
+    """soc_hold_regs: the same program exits exactly one cycle later (the core leaves reset
+    one cycle after hold falls)."""
+    plain = _run(_store_load_pairs(), config=CONFIG)
+    late = _run(_store_load_pairs(), config=replace(CONFIG, soc_hold_regs=True))
+    assert plain["exit"] == late["exit"] == 1
+    assert late["exit_cycle"] == plain["exit_cycle"] + 1
+    assert late["retired"] == plain["retired"]
 
 
 def test_registered_interrupt_lines_take_an_interrupt_one_cycle_later():
