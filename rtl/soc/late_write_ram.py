@@ -46,13 +46,6 @@ class LateWriteRam(wiring.Component):
         Bytes, a power of two.
     init : iterable of int
         Initial words from word 0 (both copies); the rest is 0.
-    read_only : bool
-        Boot-ROM mode (as :class:`.ram.Ram`'s): a write on ``b`` is answered with ``err``
-        and changes nothing, except while ``write_enable`` is 1. (The ROM's 1024 words map
-        to DP16KD blocks of 18 bits with byte enables, two lanes per block: a read on ``b``
-        of a word written in the cycle before gets its written lanes forwarded, its other
-        lanes are undefined in a bitstream. Only the boot link writes the ROM, while the
-        core is held, many cycles apart.)
     sim_primitive : bool
         Build both copies as the simulation-only Verilog primitive (:mod:`.sim_memory`);
         ``init`` must then be empty.
@@ -63,8 +56,6 @@ class LateWriteRam(wiring.Component):
         Port A, reads (the core's instruction port in the SoC).
     b : In(BusSignature(log2(size / 4)))
         Port B, reads and writes (the data side).
-    write_enable : In(1)
-        Only with ``read_only=True``: allows writes on ``b``.
 
     Latency
     -------
@@ -72,30 +63,23 @@ class LateWriteRam(wiring.Component):
     comes one cycle after its grant as with :class:`.ram.Ram` (it carries no data).
     """
 
-    def __init__(self, size, *, init=(), read_only=False, sim_primitive=False):
+    def __init__(self, size, *, init=(), sim_primitive=False):
         self._init = check_init(size, init)
         self._sim_primitive = bool(sim_primitive)
-        self._read_only = bool(read_only)
         self._depth = size // 4
         width = max(1, self._depth.bit_length() - 1)
-        members = {"a": In(BusSignature(width)), "b": In(BusSignature(width))}
-        if self._read_only:
-            members["write_enable"] = In(1)
-        super().__init__(members)
+        super().__init__({"a": In(BusSignature(width)), "b": In(BusSignature(width))})
 
     def elaborate(self, platform):
         m = Module()
         a, b = self.a, self.b
-        allowed = self.write_enable if self._read_only else 1
         # The write registers: loaded every cycle from port B (no enable on the fields, so
         # only the lanes' enables wait for the request).
         w_addr = Signal.like(b.addr)
         w_data = Signal(32)
         w_lanes = Signal(4)
-        b_err = Signal()
         m.d.sync += [w_addr.eq(b.addr), w_data.eq(b.wdata),
-                     w_lanes.eq(Mux(b.req & b.we & allowed, b.be, 0)),
-                     b_err.eq(b.req & b.we & ~allowed)]
+                     w_lanes.eq(Mux(b.req & b.we, b.be, 0))]
 
         # Forwarding into a read on B of the word the registers write in its cycle.
         fwd_lanes = Signal(4)
@@ -124,6 +108,6 @@ class LateWriteRam(wiring.Component):
                     port.rdata.eq(Cat(*(Mux(fwd_lanes[i], fwd_data.word_select(i, 8),
                                             copy.rdata1.word_select(i, 8))
                                         for i in range(4)))),
-                    port.err.eq(b_err),
+                    port.err.eq(0),
                 ]
         return m

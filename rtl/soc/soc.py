@@ -26,8 +26,8 @@ Bus topology
      before the main arbiter; with soc_parked_arbiters the dbus and RAM arbiters present
      the request of an owner register, home the core; with soc_periph_slices the CLINT,
      UART, GPIO, test exit, irq controller and dot-product unit sit behind a register slice
-     each; with soc_late_ram_writes the RAM and the ROM write port B's requests a cycle
-     after their grant, from registers: LateWriteRam; with soc_irq_regs the core's interrupt inputs
+     each; with soc_late_ram_writes the RAM writes port B's requests a cycle after their
+     grant, from registers: LateWriteRam; with soc_irq_regs the core's interrupt inputs
      pass a flip-flop each; with soc_hold_regs the core's reset comes from a flip-flop)
     main arbiter (round-robin) --> main-memory model (or the SDRAM controller)
     RAM arbiter (round-robin) --> RAM port B
@@ -249,9 +249,8 @@ class Soc(wiring.Component):
         else:
             wiring.connect(m, dbus.targets.ram, ram.b)
         if config.rom_size:
-            rom_kind = LateWriteRam if config.soc_late_ram_writes else Ram
-            m.submodules.rom = rom = rom_kind(config.rom_size, init=self._inits["rom"],
-                                              read_only=True)
+            m.submodules.rom = rom = Ram(config.rom_size, init=self._inits["rom"],
+                                         read_only=True)
             wiring.connect(m, ibus.targets.rom, rom.a)
             wiring.connect(m, dbus.targets.rom, rom.b)
             m.d.comb += rom.write_enable.eq(self.hold)

@@ -114,25 +114,3 @@ def test_port_a_is_read_only():
 def test_bad_parameters():
     with pytest.raises(ValueError, match="power of two"):
         LateWriteRam(100)
-
-
-def test_read_only_refuses_writes_unless_enabled():
-    """Boot-ROM mode: B's writes are refused with err and change nothing unless
-    ``write_enable`` is 1; A's always."""
-    dut = LateWriteRam(256, init=[0xCAFE_F00D], read_only=True)
-    results = []
-
-    async def bench(ctx):
-        results.append(await transact(ctx, dut.b, 0, we=1, wdata=0))
-        results.append(await transact(ctx, dut.b, 0))
-        ctx.set(dut.write_enable, 1)
-        results.append((await transact(ctx, dut.a, 0, we=1, wdata=0))[1])
-        results.append((await transact(ctx, dut.b, 0, we=1, wdata=0x1234_5678))[1])
-        results.append(await transact(ctx, dut.b, 0))
-        ctx.set(dut.write_enable, 0)
-        await ctx.tick()
-        results.append(await transact(ctx, dut.a, 0))
-
-    simulate(dut, [bench])
-    assert results == [(results[0][0], 1), (0xCAFE_F00D, 0), 1, 0, (0x1234_5678, 0),
-                       (0x1234_5678, 0)]
