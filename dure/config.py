@@ -293,13 +293,13 @@ class SoCConfig:
         (which follows the previous access's answer in the same cycle) no longer reaches a
         peripheral's registers and FIFOs. One cycle more per peripheral access. Timing only.
     soc_late_ram_writes : bool
-        The on-chip RAM and the boot ROM perform the data side's writes one cycle after
-        their grant, from registers (:class:`dure.rtl.soc.late_write_ram.LateWriteRam`):
-        the core's address adder and the data-bus decoder's region match end at those
-        registers, not at the block RAM's write enables. A read on the data side of the
-        word written in the cycle before gets the written bytes forwarded; each memory is
-        kept twice (one copy per read port: twice its block RAM). No cycle added. Only with
-        ``ram_kind`` ``"block"``. Timing only.
+        The on-chip RAM performs the data side's writes one cycle after their grant, from
+        registers (:class:`dure.rtl.soc.late_write_ram.LateWriteRam`): the core's address
+        adder and the data-bus decoder's region match end at those registers, not at the
+        block RAM's write enables. A read on the data side of the word written in the
+        cycle before gets the written bytes forwarded; the RAM is kept twice (one copy per
+        read port: twice its block RAM). No cycle added. Only with ``ram_kind`` ``"block"``.
+        Timing only.
     soc_irq_regs : bool
         The core's three interrupt inputs (the CLINT's software and timer interrupts, the
         irq controller's external interrupt) pass a flip-flop each: the peripherals' state
