@@ -292,6 +292,26 @@ class SoCConfig:
         dot-product unit; not the memories, not the NPUs' registers): the core's request
         (which follows the previous access's answer in the same cycle) no longer reaches a
         peripheral's registers and FIFOs. One cycle more per peripheral access. Timing only.
+    soc_late_ram_writes : bool
+        The on-chip RAM performs the data side's writes one cycle after their grant, from
+        registers (:class:`dure.rtl.soc.late_write_ram.LateWriteRam`): the core's address
+        adder and the data-bus decoder's region match end at those registers, not at the
+        block RAM's write enables. A read on the data side of the word written in the
+        cycle before gets the written bytes forwarded; the RAM is kept twice (one copy per
+        read port: twice its block RAM). No cycle added. Only with ``ram_kind`` ``"block"``.
+        Timing only.
+    soc_irq_regs : bool
+        The core's three interrupt inputs (the CLINT's software and timer interrupts, the
+        irq controller's external interrupt) pass a flip-flop each: the peripherals' state
+        (a UART FIFO's level, the 64-bit ``mtime >= mtimecmp``) no longer reaches the core's
+        trap and request logic in the same cycle. Every interrupt is seen one cycle later
+        (and a cleared one one cycle later too). Timing only.
+    soc_hold_regs : bool
+        The core's reset from the hold gate comes from a flip-flop
+        (:class:`dure.rtl.soc.hold.HoldGate` ``registered``): ``hold`` (the boot link's or
+        the exit mailbox's state) and the responses that end a hold no longer reach the
+        core's reset and bus inputs in the same cycle. The core starts one cycle later after
+        each hold. Timing only.
     main_kind : str
         How main memory is built: ``"block"`` or ``"spram"`` (it has one port either way).
         The SPRAM memories together take at most the four blocks (two per started 64 KiB).
@@ -358,6 +378,9 @@ class SoCConfig:
     soc_main_slices: bool = False
     soc_parked_arbiters: bool = False
     soc_periph_slices: bool = False
+    soc_late_ram_writes: bool = False
+    soc_irq_regs: bool = False
+    soc_hold_regs: bool = False
     clint_bits: int = 64
     dot_unit: bool = False
     sdram_part: str = "IS42S16160G-7"
@@ -384,7 +407,8 @@ class SoCConfig:
                              f"{self.bus_outstanding!r}")
         for name in ("npu_dma_slice", "npu_dma_side_slices", "npu_hazard_regs",
                      "npu_narrow_footprints", "soc_grant_buffers", "soc_main_slices",
-                     "soc_parked_arbiters", "soc_periph_slices"):
+                     "soc_parked_arbiters", "soc_periph_slices", "soc_late_ram_writes",
+                     "soc_irq_regs", "soc_hold_regs"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, not {getattr(self, name)!r}")
         if self.clint_bits not in (32, 64):
@@ -400,6 +424,8 @@ class SoCConfig:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be {' or '.join(map(repr, allowed))}, not "
                                  f"{getattr(self, name)!r}")
+        if self.soc_late_ram_writes and self.ram_kind != "block":
+            raise ValueError("soc_late_ram_writes needs ram_kind 'block' (a dual-ported RAM)")
         from dure.rtl.soc.sdram import part
         chip = part(self.sdram_part)
         if self.main_kind == "sdram" and self.main_size != chip.size:
@@ -585,7 +611,9 @@ PRESETS = {
     # (soc_grant_buffers, soc_main_slices: the fabric off the core's stall; fpga/README.md,
     # "Session 14"); the dbus and RAM arbiters are parked on the core and the peripherals sit
     # behind register slices (soc_parked_arbiters, soc_periph_slices: fpga/README.md, "The
-    # control core inside the SoC").
+    # control core inside the SoC"); the RAM's data-side writes come from registers and the
+    # core's interrupt inputs and its reset pass a flip-flop (soc_late_ram_writes,
+    # soc_irq_regs, soc_hold_regs: the same section, session 16).
     "ulx3s": SoCConfig(name="ulx3s", clk_freq=21_875_000, ram_size=64 * 1024, rom_size=4096,
                        main_size=32 * 1024 * 1024, main_kind="sdram", main_latency=6,
                        main_bytes_per_cycle=2, npu_rows=4, npu_cols=2,
@@ -594,7 +622,8 @@ PRESETS = {
                        npu_dma_slice=True, npu_load_pipeline=True, npu_eltwise_pipeline=True,
                        npu_dma_side_slices=True, npu_hazard_regs=True,
                        soc_grant_buffers=True, soc_main_slices=True,
-                       soc_parked_arbiters=True, soc_periph_slices=True),
+                       soc_parked_arbiters=True, soc_periph_slices=True,
+                       soc_late_ram_writes=True, soc_irq_regs=True, soc_hold_regs=True),
     # iCEBreaker (iCE40UP5K): RAM and main memory in the four SPRAM blocks (64 KiB each), the
     # tiny multi-cycle control core, 2-entry UART FIFOs, short bus queues; no NPU; no PMP
     # and no triggers (the UP5K has no room for them). Its INT8 accelerator is the

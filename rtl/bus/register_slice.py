@@ -59,13 +59,17 @@ class RegisterSlice(wiring.Component):
         # is held). Two held: `wait` full, so `up.gnt` is `~wait_valid`.
         out, wait = Signal(len(fields)), Signal(len(fields))
         out_valid, wait_valid = Signal(), Signal()
-        take = up.req & ~wait_valid
         with m.If(~out_valid | down.gnt):
             # `out` is free or leaves this cycle: the waiting request, else the new one.
             m.d.sync += [out.eq(Mux(wait_valid, wait, fields)),
                          out_valid.eq(wait_valid | up.req), wait_valid.eq(0)]
-        with m.Elif(take):
-            m.d.sync += [wait.eq(fields), wait_valid.eq(1)]
+        with m.Elif(~wait_valid):
+            # `out` stays: a new request waits behind it (`up.gnt` is 1).
+            m.d.sync += wait_valid.eq(up.req)
+        with m.If(~wait_valid):
+            # Copied in every cycle `wait` is empty, so the fields' enables come from a
+            # register, not from the initiator's request (only `wait_valid` waits for it).
+            m.d.sync += wait.eq(fields)
         m.d.comb += [
             up.gnt.eq(~wait_valid),
             down.req.eq(out_valid),

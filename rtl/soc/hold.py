@@ -22,6 +22,14 @@ class HoldGate(wiring.Component):
     ----------
     max_outstanding : int
         Most requests the core can have in flight on one port.
+    registered : bool
+        ``core_reset`` from a flip-flop: the reset the gate decides in a cycle (``hold``,
+        stretched) reaches the core in the next one, so neither ``hold`` nor the responses
+        that end the stretch reach the core's reset and bus inputs combinationally. ``hold``
+        still blocks the core's requests at once (a request the core makes in the first
+        cycle of a hold looks granted to it and never reaches the fabric: the core is reset
+        at the end of the next cycle). The core leaves reset one cycle later than without
+        (the cycle after ``hold`` falls with nothing outstanding, it is still in reset).
 
     Members
     -------
@@ -36,11 +44,13 @@ class HoldGate(wiring.Component):
 
     Latency
     -------
-    None added: requests and responses pass combinationally.
+    None added: requests and responses pass combinationally (``registered``: the core
+    leaves reset one cycle later).
     """
 
-    def __init__(self, *, max_outstanding=15):
+    def __init__(self, *, max_outstanding=15, registered=False):
         self._max_outstanding = max_outstanding
+        self._registered = bool(registered)
         super().__init__({
             "hold": In(1),
             "core_reset": Out(1),
@@ -54,12 +64,14 @@ class HoldGate(wiring.Component):
         m = Module()
         in_reset = Signal(init=1)
         drained = Signal()
+        stretch = Signal()          # the reset decided this cycle
+        blocked = Signal()          # no request reaches the fabric
         m.d.comb += drained.eq(1)
         for name in ("ibus", "dbus"):
             core, fabric = getattr(self, name), getattr(self, f"{name}_out")
             count = Signal(range(self._max_outstanding + 1), name=f"{name}_outstanding")
             m.d.comb += [
-                fabric.req.eq(core.req & ~self.core_reset),
+                fabric.req.eq(core.req & ~blocked),
                 fabric.addr.eq(core.addr),
                 fabric.we.eq(core.we),
                 fabric.be.eq(core.be),
@@ -72,6 +84,11 @@ class HoldGate(wiring.Component):
             m.d.sync += count.eq(count + (fabric.req & fabric.gnt) - fabric.rvalid)
             with m.If(count != 0):
                 m.d.comb += drained.eq(0)
-        m.d.comb += self.core_reset.eq(self.hold | (in_reset & ~drained))
-        m.d.sync += in_reset.eq(self.core_reset)
+        m.d.comb += stretch.eq(self.hold | (in_reset & ~drained))
+        m.d.sync += in_reset.eq(stretch)
+        if self._registered:
+            # `in_reset` is last cycle's decision: the core's reset from a flip-flop.
+            m.d.comb += [self.core_reset.eq(in_reset), blocked.eq(in_reset | self.hold)]
+        else:
+            m.d.comb += [self.core_reset.eq(stretch), blocked.eq(stretch)]
         return m

@@ -26,7 +26,9 @@ Bus topology
      before the main arbiter; with soc_parked_arbiters the dbus and RAM arbiters present
      the request of an owner register, home the core; with soc_periph_slices the CLINT,
      UART, GPIO, test exit, irq controller and dot-product unit sit behind a register slice
-     each)
+     each; with soc_late_ram_writes the RAM writes port B's requests a cycle after their
+     grant, from registers: LateWriteRam; with soc_irq_regs the core's interrupt inputs
+     pass a flip-flop each; with soc_hold_regs the core's reset comes from a flip-flop)
     main arbiter (round-robin) --> main-memory model (or the SDRAM controller)
     RAM arbiter (round-robin) --> RAM port B
 
@@ -64,6 +66,7 @@ from .dot_unit import DotUnit
 from .gpio import Gpio
 from .hold import HoldGate
 from .irq import IrqController
+from .late_write_ram import LateWriteRam
 from .main_memory import MainMemory
 from .ram import Ram
 from .registers import IRQ_SOURCES, irq_source_count, npu_irq
@@ -194,7 +197,7 @@ class Soc(wiring.Component):
 
         core = make_core(config.core, reset_vector=config.reset_vector,
                          pmp_entries=config.pmp_entries, triggers=config.triggers)
-        m.submodules.hold_gate = gate = HoldGate()
+        m.submodules.hold_gate = gate = HoldGate(registered=config.soc_hold_regs)
         m.d.comb += gate.hold.eq(self.hold)
         m.submodules.core = ResetInserter(gate.core_reset)(core)
         wiring.connect(m, core.ibus, gate.ibus)
@@ -228,6 +231,9 @@ class Soc(wiring.Component):
                        "sim_primitive" if self._sim_memories else "memory")
             m.submodules.ram = ram = SinglePortRam(config.ram_size, init=self._inits["ram"],
                                                    backing=backing)
+        elif config.soc_late_ram_writes:
+            m.submodules.ram = ram = LateWriteRam(config.ram_size, init=self._inits["ram"],
+                                                  sim_primitive=self._sim_memories)
         else:
             m.submodules.ram = ram = Ram(config.ram_size, init=self._inits["ram"],
                                          sim_primitive=self._sim_memories)
@@ -315,11 +321,15 @@ class Soc(wiring.Component):
                 port = periph_slice.down
             wiring.connect(m, port, target.bus)
 
+        lines = ((core.irq_software, clint.irq_software), (core.irq_timer, clint.irq_timer),
+                 (core.irq_external, irq.irq_external))
+        for core_line, line in lines:
+            # soc_irq_regs: one cycle later, from a flip-flop (the peripherals' state off
+            # the core's trap and request logic).
+            domain = m.d.sync if config.soc_irq_regs else m.d.comb
+            domain += core_line.eq(line)
         m.d.comb += [
             irq.sources.eq(Cat(*sources)),
-            core.irq_software.eq(clint.irq_software),
-            core.irq_timer.eq(clint.irq_timer),
-            core.irq_external.eq(irq.irq_external),
             core.mtime.eq(clint.mtime),
             self.gpio_out.eq(gpio.gpio_out),
             gpio.gpio_in.eq(self.gpio_in),

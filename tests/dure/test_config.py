@@ -104,7 +104,8 @@ def test_config_is_frozen_and_hashable():
     # The DMA's side slices, the registered hazard scoreboard and the fabric's timing
     # options: ULX3S only, as the stages.
     for name in ("npu_dma_side_slices", "npu_hazard_regs", "soc_grant_buffers",
-                 "soc_main_slices", "soc_parked_arbiters", "soc_periph_slices"):
+                 "soc_main_slices", "soc_parked_arbiters", "soc_periph_slices",
+                 "soc_late_ram_writes", "soc_irq_regs", "soc_hold_regs"):
         assert getattr(preset("ulx3s"), name)
         assert not any(getattr(preset(other), name)
                        for other in ("sim", "icebreaker-npu", "npu-small", "sim-2t"))

@@ -84,8 +84,11 @@ def test_smoke_li_lui_sw_exits_with_pass():
 # The ULX3S's fabric options (timing only): each alone and all together.
 FABRIC_OPTIONS = [{}, {"soc_grant_buffers": True}, {"soc_main_slices": True},
                   {"soc_parked_arbiters": True}, {"soc_periph_slices": True},
+                  {"soc_late_ram_writes": True}, {"soc_irq_regs": True},
+                  {"soc_hold_regs": True},
                   {"soc_grant_buffers": True, "soc_main_slices": True,
-                   "soc_parked_arbiters": True, "soc_periph_slices": True}]
+                   "soc_parked_arbiters": True, "soc_periph_slices": True,
+                   "soc_late_ram_writes": True, "soc_irq_regs": True, "soc_hold_regs": True}]
 
 
 @pytest.mark.parametrize("options", FABRIC_OPTIONS)
@@ -181,6 +184,98 @@ def test_grant_buffers_and_parked_arbiters_cost_no_cycle():
     assert plain["exit"] == timed["exit"] == 1
     assert timed["exit_cycle"] == plain["exit_cycle"]
     assert timed["retired"] == plain["retired"]
+
+
+def _store_load_pairs():
+    """Stores to RAM each followed at once by loads of the same word (the late RAM's
+    forwarded bytes and the block RAM's others), a byte store then a word load, and a load
+    two instructions later; exits with 1 when every value is right."""
+    p = Program(RAM_BASE)
+    p.lui(6, 0x10002)                        # x6 = test exit
+    p.lui(8, (RAM_BASE + 0x800) >> 12)       # x8 = a RAM buffer
+    p.li(9, 0x1234_5678)
+    p.sw(9, 8, 0)
+    p.lw(10, 8, 0)                           # the next cycle: all four lanes forwarded
+    p.bne(10, 9, "fail")
+    p.addi(11, 0, 0x5A)
+    p.sb(11, 8, 1)
+    p.lw(12, 8, 0)                           # lane 1 forwarded, the others from the RAM
+    p.li(13, 0x1234_5A78)
+    p.bne(12, 13, "fail")
+    p.sh(9, 8, 6)
+    p.sw(11, 8, 8)
+    p.lhu(14, 8, 6)                          # two instructions after its store
+    p.li(15, 0x5678)
+    p.bne(14, 15, "fail")
+    p.lbu(16, 8, 8)
+    p.bne(16, 11, "fail")
+    p.addi(5, 0, 1)
+    p.sw(5, 6, 0)                            # pass
+    p.label("spin")
+    p.jal(0, "spin")
+    p.label("fail")
+    p.addi(5, 0, 3)
+    p.sw(5, 6, 0)
+    p.jal(0, "fail")
+    return p.assemble()
+
+
+def test_late_ram_writes_cost_no_cycle():
+    """Back-to-back stores and loads of one RAM word give the same values in the same cycles
+    with the RAM's data-side writes registered (soc_late_ram_writes) as without."""
+    plain = _run(_store_load_pairs(), config=CONFIG)
+    late = _run(_store_load_pairs(), config=replace(CONFIG, soc_late_ram_writes=True))
+    assert plain["exit"] == late["exit"] == 1
+    assert late["exit_cycle"] == plain["exit_cycle"]
+    assert late["retired"] == plain["retired"]
+
+
+def _timer_interrupt():
+    """Arms the CLINT's timer 64 cycles ahead, enables the timer interrupt and waits in WFI;
+    the handler exits with 1."""
+    p = Program(RAM_BASE)
+    p.jal(0, "main")
+    p.lui(6, 0x10002)                        # handler at RAM_BASE + 4: pass
+    p.addi(5, 0, 1)
+    p.sw(5, 6, 0)
+    p.label("spin")
+    p.jal(0, "spin")
+    p.label("main")
+    p.li(5, RAM_BASE + 4)
+    p.csrrw(0, CSR.MTVEC.value, 5)
+    p.lui(15, 0x0200C)                       # mtime at 0x0200_BFF8
+    p.lw(16, 15, -8)
+    p.addi(16, 16, 64)
+    p.lui(17, 0x02004)                       # mtimecmp at 0x0200_4000
+    p.sw(0, 17, 4)                           # high word first (the low one resets to ones)
+    p.sw(16, 17, 0)
+    p.addi(5, 0, 1 << 7)
+    p.csrrs(0, CSR.MIE.value, 5)             # MTIE
+    p.addi(5, 0, 1 << 3)
+    p.csrrs(0, CSR.MSTATUS.value, 5)         # MIE
+    p.label("wait")
+    p.wfi()
+    p.jal(0, "wait")
+    return p.assemble()
+
+
+def test_registered_core_reset_starts_the_core_one_cycle_later():
+    """soc_hold_regs: the same program exits exactly one cycle later (the core leaves reset
+    one cycle after hold falls)."""
+    plain = _run(_store_load_pairs(), config=CONFIG)
+    late = _run(_store_load_pairs(), config=replace(CONFIG, soc_hold_regs=True))
+    assert plain["exit"] == late["exit"] == 1
+    assert late["exit_cycle"] == plain["exit_cycle"] + 1
+    assert late["retired"] == plain["retired"]
+
+
+def test_registered_interrupt_lines_take_an_interrupt_one_cycle_later():
+    """soc_irq_regs: the timer interrupt wakes WFI and is taken exactly one cycle later."""
+    plain = _run(_timer_interrupt(), config=CONFIG)
+    late = _run(_timer_interrupt(), config=replace(CONFIG, soc_irq_regs=True))
+    assert plain["exit"] == late["exit"] == 1
+    assert late["exit_cycle"] == plain["exit_cycle"] + 1
+    assert late["retired"] == plain["retired"]
 
 
 @pytest.mark.parametrize("variant", [
