@@ -77,10 +77,11 @@ def test_config_is_frozen_and_hashable():
     config = preset("sim")
     with pytest.raises(AttributeError):
         config.ram_size = 1
-    # The sim SoC has the gather path, overlapped LOADs and COMPUTEs following their LOADs;
-    # the defaults (board builds) not; npu-small (the 4x4 system tests) follows LOADs too.
+    # The sim SoC has the gather path, overlapped LOADs, COMPUTEs following their LOADs and the
+    # LIST fetcher's own path; the defaults (board builds) not; npu-small (the 4x4 system
+    # tests) follows LOADs too.
     assert hash(config) == hash(SoCConfig(npu_gather=True, npu_load_overlap=True,
-                                          npu_load_follow=True))
+                                          npu_load_follow=True, npu_list_port=True))
     assert not SoCConfig().npu_gather and not SoCConfig().npu_load_overlap
     assert not SoCConfig().npu_load_follow
     assert not any(preset(name).npu_load_overlap
