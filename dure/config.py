@@ -192,6 +192,15 @@ class SoCConfig:
     npu_list_entries : int
         LIST entries the fetcher buffers ahead of the dispatcher, >= 1
         (:class:`~dure.rtl.npu.list_fetch.ListFetcher` ``entries``). Timing only. Default 4.
+    npu_list_port : bool
+        The LIST entry fetcher gets a bus initiator of its own (the NPU's ``list`` member,
+        :class:`~dure.rtl.npu.npu.Npu`), routed by a decoder of its own to the on-chip RAM
+        (beside the DMA on the RAM arbiter's NPU port) and to main memory (beside the DMA on
+        its main-memory port), instead of sharing the DMA port: a list in on-chip RAM is read
+        a word per cycle without taking a port cycle from the datapath's DMA. Timing only:
+        the LIST's validation (the DMA window) and its errors are unchanged. ``False``
+        (default; the board builds): the fetcher shares the DMA port (round-robin, prefetching
+        into its idle cycles).
     npu_narrow_footprints : bool
         The dispatcher's hazard footprints keep row numbers in the bits of the deeper of SPAD
         and ACC (``log2(max(npu_spad_rows, npu_acc_rows))``) instead of 16 bits
@@ -362,6 +371,7 @@ class SoCConfig:
     npu_queue_depth: int = 16
     npu_exec_depth: int = 8
     npu_list_entries: int = 4
+    npu_list_port: bool = False
     npu_narrow_footprints: bool = False
     core: str = "full"
     pmp_entries: int = 16
@@ -462,6 +472,8 @@ class SoCConfig:
             if not isinstance(self.npu_gather, bool) or (self.npu_gather and self.npu_cols < 4):
                 raise ValueError("npu_gather must be a bool, and False when npu_cols < 4 (the "
                                  "gather uses array columns 0..3)")
+            if not isinstance(self.npu_list_port, bool):
+                raise ValueError(f"npu_list_port must be a bool, not {self.npu_list_port!r}")
             if not isinstance(self.npu_load_overlap, bool):
                 raise ValueError("npu_load_overlap must be a bool, not "
                                  f"{self.npu_load_overlap!r}")
@@ -581,8 +593,9 @@ class SoCConfig:
 PRESETS = {
     # The simulated SoC of `make sim`, `make bench` and `dure run`: 8x8 dual-precision NPU,
     # with the 2:4 MAC-skipping path (docs/sparse_skip.md), overlapped LOADs and COMPUTEs that
-    # follow their LOADs row by row.
-    "sim": SoCConfig(npu_gather=True, npu_load_overlap=True, npu_load_follow=True),
+    # follow their LOADs row by row; the LIST fetcher reads on its own path (npu_list_port).
+    "sim": SoCConfig(npu_gather=True, npu_load_overlap=True, npu_load_follow=True,
+                     npu_list_port=True),
     # Faster-to-build simulation variants for the test suite (same memory map): no NPU, for
     # CPU and SoC tests; and a 4x4 NPU with small memories, for NPU system tests.
     "cpu": SoCConfig(name="cpu", npu_rows=0),
@@ -593,9 +606,10 @@ PRESETS = {
     # The tiny multi-cycle core (the iCEBreaker's) on the same single-port RAM path.
     "cpu-tiny": SoCConfig(name="cpu-tiny", npu_rows=0, ram_size=128 * 1024, core="tiny",
                           ram_kind="spram", bus_outstanding=4, uart_fifo_depth=4),
-    # (COMPUTEs follow their LOADs row by row here too: the 4x4 system tests check it.)
+    # (COMPUTEs follow their LOADs row by row and the LIST fetcher has its own path here
+    # too: the 4x4 system tests check them.)
     "npu-small": SoCConfig(name="npu-small", npu_rows=4, npu_cols=4, npu_spad_rows=512,
-                           npu_acc_rows=256, npu_load_follow=True),
+                           npu_acc_rows=256, npu_load_follow=True, npu_list_port=True),
     # FPGA boards (fpga/README.md): on-chip memories in block RAM, boot loader in the ROM.
     # The ULX3S's main memory is its 32 MiB SDRAM; latency and bandwidth are the controller's
     # measured open-row numbers (tests/rtl/soc/sdram). The NPU is sized for routing margin

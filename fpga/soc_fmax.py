@@ -66,6 +66,8 @@ class NpuStandIn(wiring.Component):
     -------
     bus : In(BusSignature(addr_width))
     dma : Out(BusSignature())
+    list : Out(BusSignature())
+        Only with ``config.npu_list_port`` (as the NPU's): never requests.
     irq : Out(1)
     """
 
@@ -73,11 +75,14 @@ class NpuStandIn(wiring.Component):
         if not isinstance(addr_width, int) or addr_width < 2:
             self._MustUse__silence = True       # refused: never elaborated, no warning
             raise ValueError(f"addr_width must be an integer >= 2, not {addr_width!r}")
-        super().__init__(npu_ports(addr_width))
+        self._list_port = bool(config is not None and config.npu_list_port)
+        super().__init__(npu_ports(addr_width, list_port=self._list_port))
 
     def elaborate(self, platform):
         m = Module()
         bus, dma = self.bus, self.dma
+        if self._list_port:
+            m.d.comb += self.list.req.eq(0)     # the LIST fetcher's port: idle
         addr, count, data, write = Signal(30), Signal(16), Signal(32), Signal()
         sum_, err_seen = Signal(32), Signal()
         m.d.comb += [

@@ -302,8 +302,12 @@ class Job:
         By default the core pushes each descriptor (:data:`KIND_COMMANDS`); the list is part of
         the program, like code: :meth:`run` places it in on-chip RAM after the firmware image
         (below the stack reserve) when it fits there, else in main memory. With ``as_list``
-        (:data:`KIND_LIST`) the list goes to main memory and the NPU fetches it by DMA: one
-        LIST doorbell (per 65535 descriptors) and a FENCE from the core.
+        (:data:`KIND_LIST`) the NPU fetches the list itself: one LIST doorbell (per 65535
+        descriptors) and a FENCE from the core. The list goes to on-chip RAM the same way
+        when the SoC's fetcher has a path of its own there (``config.npu_list_port``: a word
+        a cycle beside the DMA; the firmware widens the DMA window to RAM while the layer
+        runs), else to main memory (without that path the fetcher shares the DMA's port,
+        whose decoder would switch between RAM and main memory at every list read).
         """
         if len(self.layers) >= self._max_layers:
             raise UserError(f"a job has at most {self._max_layers} layers")
@@ -314,7 +318,7 @@ class Job:
         fields.update(kind=KIND_LIST if as_list else KIND_COMMANDS, a=0, m=len(words),
                       out=output.addr)
         spec = {"kind": "commands", "words": words}
-        if as_list:
+        if as_list and not self.config.npu_list_port:
             spec["addr"] = self.put(words).addr
         self.layers.append({"fields": fields, "output": output, "spec": spec})
         return output

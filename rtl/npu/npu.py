@@ -11,15 +11,19 @@ from .control import NpuControl
 __all__ = ["Npu", "npu_ports"]
 
 
-def npu_ports(addr_width):
+def npu_ports(addr_width, *, list_port=False):
     """The NPU's ports as the SoC sees them (what a stand-in for it must offer too): ``bus``
     (its registers, a target of ``addr_width`` word-address bits), ``dma`` (its main-memory
-    initiator) and ``irq``."""
-    return {
+    initiator), with ``list_port`` (``config.npu_list_port``) ``list`` (the LIST entry
+    fetcher's read initiator), and ``irq``."""
+    ports = {
         "bus": In(BusSignature(addr_width)),
         "dma": Out(BusSignature()),
-        "irq": Out(1),
     }
+    if list_port:
+        ports["list"] = Out(BusSignature())
+    ports["irq"] = Out(1)
+    return ports
 
 
 class Npu(wiring.Component):
@@ -47,9 +51,18 @@ class Npu(wiring.Component):
         :class:`~.regs.NpuRegisters` and :class:`~.commands.Register`.
     dma : Out(BusSignature())
         The DMA initiator (word addresses over the whole 32-bit space): the datapath's DMA
-        and the LIST entry fetcher behind a round-robin arbiter; the fetcher prefetches only
-        when the datapath did not request the cycle before (unless the dispatcher has no
-        descriptor of the list waiting), so the list's bytes take the port's idle cycles.
+        and, without ``config.npu_list_port``, the LIST entry fetcher behind a round-robin
+        arbiter; the fetcher prefetches only when the datapath did not request the cycle
+        before (unless the dispatcher has no descriptor of the list waiting), so the list's
+        bytes take the port's idle cycles.
+    list : Out(BusSignature())
+        Only with ``config.npu_list_port``: the LIST entry fetcher's read initiator (word
+        addresses over the whole 32-bit space, ``we`` 0), and ``dma`` is the datapath's
+        alone. The SoC routes it to on-chip RAM and to main memory
+        (:class:`~dure.rtl.soc.soc.Soc`); while the list being fetched lies in main memory
+        (``config.region("main")``, where it shares the DMA's memory port) the fetcher still
+        prefetches only into the cycles the datapath leaves idle, as above; elsewhere (on-chip
+        RAM) it reads whenever its entry buffer has room.
     irq : Out(1)
         Level interrupt: ``(STATUS.error & CONTROL.irq_error) |
         (STATUS.fence_irq & CONTROL.irq_fence)``.
@@ -66,7 +79,7 @@ class Npu(wiring.Component):
         self._config = config
         self._addr_width = addr_width
         self._datapath = datapath
-        super().__init__(npu_ports(addr_width))
+        super().__init__(npu_ports(addr_width, list_port=config.npu_list_port))
 
     def elaborate(self, platform):
         m = Module()
@@ -83,14 +96,23 @@ class Npu(wiring.Component):
         m.submodules.datapath = datapath
 
         wiring.connect(m, wiring.flipped(self.bus), control.bus)
-        from .datapath import dma_depth
-        m.submodules.dma_arbiter = arbiter = Arbiter(
-            2, max_outstanding=2 * dma_depth(self._config) + 32)
-        wiring.connect(m, datapath.bus, arbiter.port(0))
-        wiring.connect(m, control.fetch, arbiter.port(1))
-        # registered: no combinational path from the datapath's request to the fetcher's
-        m.d.sync += control.fetch_defer.eq(datapath.bus.req)
-        wiring.connect(m, arbiter.bus, wiring.flipped(self.dma))
+        if self._config.npu_list_port:
+            wiring.connect(m, datapath.bus, wiring.flipped(self.dma))
+            wiring.connect(m, control.fetch, wiring.flipped(self.list))
+            main = self._config.region("main")
+            shift = (main.size // 4).bit_length() - 1
+            in_main = control.fetch.addr[shift:] == (main.base // 4) >> shift
+            # registered, as below; a list elsewhere (on-chip RAM) is never deferred
+            m.d.sync += control.fetch_defer.eq(datapath.bus.req & in_main)
+        else:
+            from .datapath import dma_depth
+            m.submodules.dma_arbiter = arbiter = Arbiter(
+                2, max_outstanding=2 * dma_depth(self._config) + 32)
+            wiring.connect(m, datapath.bus, arbiter.port(0))
+            wiring.connect(m, control.fetch, arbiter.port(1))
+            # registered: no combinational path from the datapath's request to the fetcher's
+            m.d.sync += control.fetch_defer.eq(datapath.bus.req)
+            wiring.connect(m, arbiter.bus, wiring.flipped(self.dma))
         wiring.connect(m, control.datapath, datapath.control)
         m.d.comb += self.irq.eq(control.irq)
         return m

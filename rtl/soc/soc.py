@@ -21,6 +21,10 @@ Bus topology
     npu.dma ----> DMA decoder --+--> main arbiter initiator 2
                                 +--> RAM arbiter initiator 1
                                 +--> (anything else: err)
+    (with npu_list_port the NPU's LIST fetcher has a decoder of its own:
+    npu.list ---> list decoder -+--> joins the DMA's main path (2-way round-robin, DMA first)
+                                +--> joins the DMA's RAM path (the same)
+                                +--> (anything else: err))
     dot.mem ----> main arbiter, the initiator after the DMAs (only with dot_unit)
     (with soc_main_slices the core's two paths to main memory pass a register slice each
      before the main arbiter; with soc_parked_arbiters the dbus and RAM arbiters present
@@ -366,14 +370,37 @@ class Soc(wiring.Component):
                 wiring.connect(m, dma_slice.down, dma.bus)
             else:
                 wiring.connect(m, npu.dma, dma.bus)
+            dma_main, dma_ram = dma.targets.main, dma.targets.ram
+            if config.npu_list_port:
+                dma_main, dma_ram = self._list_path(m, suffix, npu, dma_main, dma_ram)
             if config.main_ports == 1:
-                wiring.connect(m, dma.targets.main, main_arbiter.port(2 + t))
+                wiring.connect(m, dma_main, main_arbiter.port(2 + t))
             elif t == 0:
-                wiring.connect(m, dma.targets.main, main_arbiter.port(2))
+                wiring.connect(m, dma_main, main_arbiter.port(2))
             else:
-                wiring.connect(m, dma.targets.main, main.port(t))
-            wiring.connect(m, dma.targets.ram, ram_arbiter.port(1 + t))
+                wiring.connect(m, dma_main, main.port(t))
+            wiring.connect(m, dma_ram, ram_arbiter.port(1 + t))
             if counters is not None:
                 m.d.comb += [counters.req[t].eq(npu.dma.req), counters.gnt[t].eq(npu.dma.gnt)]
             npus.append(npu)
         return npus
+
+    def _list_path(self, m, suffix, npu, dma_main, dma_ram):
+        """``config.npu_list_port``: the tile's LIST fetcher (``npu.list``) through a decoder
+        of its own onto main memory and on-chip RAM, each beside the DMA's path there behind a
+        round-robin arbiter (the DMA initiator 0, the fetcher 1; no cycle added). Returns the
+        merged (main, ram) paths that take the DMA's places on the SoC's arbiters."""
+        config = self._config
+        regions = {region.name: region for region in config.regions}
+        fetch = Decoder([regions["main"], regions["ram"]])
+        m.submodules[f"list_decoder{suffix}"] = fetch
+        wiring.connect(m, npu.list, fetch.bus)
+        merged = []
+        for name, dma_path in (("main", dma_main), ("ram", dma_ram)):
+            # as deep as the DMA's decoder: the join never throttles the DMA's stream
+            join = Arbiter(2, addr_width=_width(regions[name]), max_outstanding=32)
+            m.submodules[f"{name}_join{suffix}"] = join
+            wiring.connect(m, dma_path, join.port(0))
+            wiring.connect(m, getattr(fetch.targets, name), join.port(1))
+            merged.append(join.bus)
+        return tuple(merged)

@@ -15,6 +15,7 @@ from dure.sim.npu_model import NpuModel
 
 from .npu_control import reg_read, reg_write, submit
 from .npu_datapath import MemoryTarget
+from .npu_one_port import one_port_npu
 from .reusable_sim import reusable
 
 __all__ = ["NpuParts", "npu_simulation", "run_through_registers", "run_against_model",
@@ -31,10 +32,12 @@ class NpuParts:
 
 def npu_simulation(config, *, weight_banks=None):
     """The :class:`~dure.sim.verif.reusable_sim.ReusableSimulation` of ``Npu(config)`` with
-    ``NpuDatapath(config, weight_banks=weight_banks)``; its ``design`` is an :class:`NpuParts`."""
+    ``NpuDatapath(config, weight_banks=weight_banks)``, with one memory port
+    (:func:`~.npu_one_port.one_port_npu`: with ``npu_list_port`` the LIST fetcher's port joined
+    to the DMA's); its ``design`` is an :class:`NpuParts`."""
     def build():
         datapath = NpuDatapath(config, weight_banks=weight_banks)
-        npu = Npu(config, datapath=datapath)
+        npu = one_port_npu(config, datapath=datapath)
         return npu, NpuParts(npu, datapath)
     return reusable(("npu", config, weight_banks), build)
 

@@ -106,15 +106,18 @@ def _rtl_key(config):
 
 
 def build(config, *, log=sys.stderr):
-    """Compile ``Npu(config)`` into a :class:`NpuModel`, reusing a cached build (the key is
+    """Compile ``Npu(config)`` into a :class:`NpuModel` (with ``npu_list_port`` the LIST
+    fetcher's port joined to the DMA's, :func:`~.npu_one_port.one_port_npu`: one main memory
+    serves both), reusing a cached build (the key is
     the configuration and the source of ``rtl/``, so a cached model costs no elaboration; see
     :func:`dure.sim.verilator_build.build_model`)."""
-    from dure.rtl.npu.npu import Npu
+    from .npu_one_port import one_port_npu
 
     spec = Verilation(top="npu", sources=("npu.v", _TESTBENCH), writes_coverage=True)
     name = f"{config.npu_rows}x{config.npu_cols}{'' if config.npu_fp16 else '-int8'}"
     executable = build_model("npu_verilator", name, spec,
-                             files=lambda: {"npu.v": verilog.convert(Npu(config), name="npu",
+                             files=lambda: {"npu.v": verilog.convert(one_port_npu(config),
+                                                                     name="npu",
                                                                      emit_src=False)},
                              key=_rtl_key(config), log=log)
     return NpuModel(executable, config)

@@ -58,6 +58,7 @@ def test_loadable_ranges():
     ({"npu_queue_depth": 3}, "npu_queue_depth must be a power of two >= 1"),
     ({"npu_exec_depth": 0}, "npu_exec_depth must be an integer >= 1"),
     ({"npu_list_entries": True}, "npu_list_entries must be an integer >= 1"),
+    ({"npu_list_port": 1}, "npu_list_port must be a bool"),
     ({"npu_exec_depth": 20261207}, "npu_exec_depth must be an integer >= 1 and <= 64"),
     ({"main_bandwidth": "scaled", "main_kind": "spram", "main_size": 65536},
      "main_bandwidth 'scaled' is a simulation model"),
@@ -76,10 +77,11 @@ def test_config_is_frozen_and_hashable():
     config = preset("sim")
     with pytest.raises(AttributeError):
         config.ram_size = 1
-    # The sim SoC has the gather path, overlapped LOADs and COMPUTEs following their LOADs;
-    # the defaults (board builds) not; npu-small (the 4x4 system tests) follows LOADs too.
+    # The sim SoC has the gather path, overlapped LOADs, COMPUTEs following their LOADs and the
+    # LIST fetcher's own path; the defaults (board builds) not; npu-small (the 4x4 system
+    # tests) follows LOADs too.
     assert hash(config) == hash(SoCConfig(npu_gather=True, npu_load_overlap=True,
-                                          npu_load_follow=True))
+                                          npu_load_follow=True, npu_list_port=True))
     assert not SoCConfig().npu_gather and not SoCConfig().npu_load_overlap
     assert not SoCConfig().npu_load_follow
     assert not any(preset(name).npu_load_overlap
@@ -182,3 +184,14 @@ def test_board_command_path_trims():
             assert not other.npu_narrow_footprints, name
     with pytest.raises(TypeError, match="npu_narrow_footprints must be a bool"):
         SoCConfig(npu_narrow_footprints=1)
+
+
+def test_list_port_where_it_pays():
+    """``npu_list_port`` (the LIST fetcher's own path, docs/layer_fixed_cost.md, "Session 16:
+    the LIST's own fetch path"): on in the simulated presets with an NPU, off by default and
+    on the boards."""
+    assert not SoCConfig().npu_list_port
+    for name in ("sim", "npu-small", "sim-2t", "npu-small-2t"):
+        assert preset(name).npu_list_port, name
+    for name in ("ulx3s", "icesugar-pro", "icebreaker-npu"):
+        assert not preset(name).npu_list_port, name

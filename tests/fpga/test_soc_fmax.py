@@ -131,3 +131,16 @@ def test_parse_options():
 def test_place_and_route_refuses_an_unknown_router():
     with pytest.raises(ValueError, match="router"):
         place_and_route("", "top", what="nothing", router="router3")
+
+
+def test_standin_follows_the_list_port():
+    """With ``npu_list_port`` the stand-in offers the NPU's ``list`` initiator too (idle), so
+    the SoC wires its list decoder and joins as for the NPU."""
+    from dure.rtl.npu.npu import npu_ports
+
+    with_port = NpuStandIn(preset("npu-small"), addr_width=4)
+    without = NpuStandIn(preset("ulx3s"), addr_width=4)
+    for dut in (with_port, without):
+        dut._MustUse__silence = True          # ports only, not elaborated here
+    assert set(with_port.signature.members) == set(npu_ports(4, list_port=True))
+    assert "list" not in without.signature.members

@@ -15,7 +15,7 @@ from dure.rtl.soc.soc import Soc
 from dure.sim.verif.bus import simulate, transact
 from dure.sim.verif.gemm_program import gemm_expected, gemm_program, read_output
 
-from dure.config import MAIN_BASE, NPU_BASE, RAM_BASE, SoCConfig
+from dure.config import MAIN_BASE, NPU_BASE, NPU_TILE_STRIDE, RAM_BASE, SoCConfig
 
 CFG = SoCConfig(ram_size=8192, main_size=16384, main_latency=6, npu_rows=4, npu_cols=4,
                 npu_spad_rows=1024, npu_acc_rows=32, npu_queue_depth=4)
@@ -146,3 +146,55 @@ def test_variant_without_npu_answers_err():
 
     simulate(dut, [bench])
     assert result["read"][1] == 1 and result["write"][1] == 1
+
+
+# The LIST fetcher on its own path (npu_list_port): the list in on-chip RAM or main memory, the
+# data in main memory; with two tiles, tile 1 runs it (its own list decoder and joins).
+@pytest.mark.parametrize("where,tiles", [("ram", 1), ("main", 1),
+                                         pytest.param("ram", 2, marks=pytest.mark.slow)])
+def test_list_over_its_own_path(where, tiles):
+    from dure.rtl.npu.descriptor import list_bytes
+    cfg = replace(CFG, npu_list_port=True, npu_tiles=tiles)
+    rng = np.random.default_rng(12)
+    a = rng.integers(-128, 128, (5, 6), dtype=np.int8)
+    b = rng.integers(-128, 128, (6, 5), dtype=np.int8)
+    commands, image, layout = gemm_program(cfg, a, b, base=MAIN_BASE, out=OutType.INT32)
+    entries = [encode(OPCODE[c.unit], **c.fields) for c in commands]
+    entries.append(encode(Opcode.FENCE, irq=1))
+    listed = list_bytes(entries)
+    image = bytes(image) + bytes(-len(image) % 32)
+    if where == "main":
+        list_addr = MAIN_BASE + len(image)
+        dut = Soc(cfg, uart_phy="byte", main_init=words_of(image + listed))
+    else:
+        list_addr = RAM_BASE + 0x1000
+        dut = Soc(cfg, uart_phy="byte", main_init=words_of(image),
+                  ram_init=[0] * (0x1000 // 4) + words_of(listed))
+    npu = NPU_BASE + (tiles - 1) * NPU_TILE_STRIDE
+    result = {}
+
+    async def bench(ctx):
+        ctx.set(dut.hold, 1)
+        bus = dut.ext
+        await write(ctx, bus, npu + R.DMA_BASE.value, MAIN_BASE)
+        await write(ctx, bus, npu + R.DMA_SIZE.value, RAM_BASE + cfg.ram_size - MAIN_BASE)
+        words = encode(Opcode.LIST, list_addr=list_addr, count=len(entries))
+        for index, word in enumerate(words):
+            await write(ctx, bus, npu + R.CMD0.value + 4 * index, word)
+        await write(ctx, bus, npu + R.DOORBELL.value, 0)
+        for _ in range(50_000):
+            if not await read(ctx, bus, npu + R.STATUS.value) & 1:
+                break
+        else:
+            raise AssertionError("the NPU never became idle")
+        for name in ("ERROR", "DONE"):
+            result[name] = await read(ctx, bus, npu + R[name].value)
+        out = bytearray(len(image))
+        for at in range(layout.out, len(image) - 3, 4):
+            out[at:at + 4] = (await read(ctx, bus, MAIN_BASE + at)).to_bytes(4, "little")
+        result["out"] = read_output(out, layout, 5, 5, OutType.INT32)
+
+    simulate(dut, [bench])
+    assert result["ERROR"] == 0
+    assert result["DONE"] == len(entries) + 1
+    np.testing.assert_array_equal(result["out"], gemm_expected(a, b, out=OutType.INT32))
