@@ -168,6 +168,14 @@ class SoCConfig:
         multiply per stage, for the FPGA clock. An ADD's rows are written 3 cycles later
         (``m + 6`` cycles from acceptance to ``done``); results unchanged. ``False``
         (``sim``): the ADD is one compute stage.
+    npu_eltwise_handover : bool
+        The element-wise unit takes the next ELTWISE while the current one's last rows drain
+        (the dispatcher keeps two in flight; :class:`~dure.rtl.npu.eltwise_unit.EltwiseUnit`):
+        back-to-back commands ``m + 1`` cycles apart. Timing only by design, but **off in
+        every preset**: the compiled float-edged CNN of
+        ``tests/dure/commands/test_infer.py::test_soc_float_model_whole`` on ``npu-small``
+        gave wrong depthwise / ADD outputs with it on (session 16, not yet diagnosed).
+        Needs ``npu_eltwise``.
     npu_load_follow : bool
         A COMPUTE follows the LOADs that write its SPAD rows row by row: the dispatcher
         issues it beside an in-flight LOAD into SPAD, and the execute unit reads a SPAD row
@@ -365,6 +373,7 @@ class SoCConfig:
     npu_load_overlap: bool = False
     npu_load_pipeline: bool = False
     npu_eltwise_pipeline: bool = False
+    npu_eltwise_handover: bool = False
     npu_load_follow: bool = False
     npu_spad_rows: int = 2048
     npu_acc_rows: int = 4096
@@ -480,6 +489,11 @@ class SoCConfig:
             for name in ("npu_load_pipeline", "npu_eltwise_pipeline"):
                 if not isinstance(getattr(self, name), bool):
                     raise ValueError(f"{name} must be a bool, not {getattr(self, name)!r}")
+            if not isinstance(self.npu_eltwise_handover, bool):
+                raise ValueError("npu_eltwise_handover must be a bool, not "
+                                 f"{self.npu_eltwise_handover!r}")
+            if self.npu_eltwise_handover and not self.npu_eltwise:
+                raise ValueError("npu_eltwise_handover needs npu_eltwise (the element-wise unit)")
             if not isinstance(self.npu_load_follow, bool):
                 raise ValueError("npu_load_follow must be a bool, not "
                                  f"{self.npu_load_follow!r}")

@@ -94,7 +94,8 @@ def _soc_command_options(config):
     block measures the dispatcher the board builds."""
     from dure.rtl.npu.datapath import NpuDatapath
     return {"exec_orders_acc": True, "store_orders_acc": NpuDatapath.store_orders_acc,
-            "load_follows": config.npu_load_follow, "eltwise_handover": config.npu_eltwise}
+            "load_follows": config.npu_load_follow,
+            "eltwise_handover": config.npu_eltwise and config.npu_eltwise_handover}
 
 
 def _control(config):

@@ -1,6 +1,8 @@
 """The block fmax flow (dure.fpga.block_fmax) without the tools: the scan wrapper reaches every
 port bit of its block, the blocks elaborate, and the path summary reads a nextpnr report."""
 
+from dataclasses import replace
+
 import pytest
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
@@ -88,8 +90,7 @@ def test_blocks_build_the_dispatcher_as_the_soc(name):
     the same, so they measure that logic; a dispatcher built without the hand-over has one."""
     from amaranth.back import rtlil
     from dure.rtl.npu.dispatch import Dispatcher
-    config = preset("ulx3s")
-    assert config.npu_eltwise
+    config = replace(preset("ulx3s"), npu_eltwise_handover=True)
     built = rtlil.convert(ScanTop(block(name, config)), name="scan_top")
     assert "eltwise_flight0" in built and "eltwise_flight1" in built
     one = rtlil.convert(ScanTop(Dispatcher(config, exec_depth=config.npu_exec_depth,

@@ -4,6 +4,7 @@ fp16 specials, a chained layer and the CPU-path check, all bit-exact against dur
 convolution layers (npu_conv2d: im2col and 1x1 paths, stride 1 and 2, padding, cin > 1, cout
 not a multiple of the array width) bit-exact against reference_conv2d."""
 
+import dataclasses
 import struct
 
 import numpy as np
@@ -280,20 +281,22 @@ def test_commands_layer_fields():
         job.commands([[1, 2, 3]], out)
 
 
-def test_list_layers_go_to_main_memory(tmp_path):
-    """A list layer (``as_list``) is the same descriptors in main memory, where the NPU's DMA
-    fetches them: placed at once, never moved to on-chip RAM by run()."""
+def test_list_layers_go_to_main_memory_without_a_list_port(tmp_path):
+    """Without ``npu_list_port`` a list layer (``as_list``) is the same descriptors in main
+    memory, where the NPU's DMA fetches them: placed at once, never moved to on-chip RAM by
+    run() (with the port, run() places it like a commands layer: the next test)."""
     from dure.sim.verif.elfmaker import make_elf
 
-    ram = CONFIG.region("ram").base
+    config = dataclasses.replace(CONFIG, npu_list_port=False)
+    ram = config.region("ram").base
     elf = tmp_path / "p.elf"
     elf.write_bytes(make_elf([(ram, bytes(100), 100)], ram))
-    job = Job(CONFIG, max_layers=2)
+    job = Job(config, max_layers=2)
     out = job.empty((4,), np.int32)
     words = np.arange(16, dtype=np.uint32).reshape(2, 8)
     job.commands(words, out, as_list=True)
     addr = job.layers[0]["spec"]["addr"]
-    main = CONFIG.region("main")
+    main = config.region("main")
     assert main.base <= addr and addr + 64 <= main.end
     assert (addr, words.tobytes()) in job.data_segments()
     assert job._place_lists(elf) == []

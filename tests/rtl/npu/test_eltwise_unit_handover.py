@@ -28,7 +28,8 @@ from dure.sim.verif.npu_unit_bench import (
 
 from dure.config import SoCConfig
 
-CFG = SoCConfig(npu_rows=4, npu_cols=4, npu_spad_rows=64, npu_acc_rows=32, npu_queue_depth=4)
+CFG = SoCConfig(npu_rows=4, npu_cols=4, npu_spad_rows=64, npu_acc_rows=32, npu_queue_depth=4,
+                npu_eltwise_handover=True)
 CFG_PIPE = dataclasses.replace(CFG, npu_eltwise_pipeline=True)
 ROWS = 32                       # SPAD and ACC rows preloaded (ACC 28..31 kept for the LOAD)
 SCRATCH = (28, 29, 30, 31)
