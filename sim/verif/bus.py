@@ -149,6 +149,34 @@ def simulate(dut, testbenches, background=(), vcd=None):
         sim.run()
 
 
+def run_requests(dut, streams, background=()):
+    """Runs ``dut`` with one :class:`BusInitiator` per entry of ``streams`` (``{key: (bus,
+    requests)}``), all issuing concurrently, until every initiator has its responses back;
+    ``background`` testbenches (bus targets) run beside them. Returns ``{key: initiator}``:
+    the grants and responses each one saw."""
+    initiators = {key: BusInitiator(bus) for key, (bus, _) in streams.items()}
+    benches = []
+    for key, (_, requests) in streams.items():
+        initiator = initiators[key]
+
+        async def issue(ctx, initiator=initiator, requests=requests):
+            await initiator.issue(ctx, requests)
+
+        async def collect(ctx, initiator=initiator, requests=requests):
+            await initiator.collect(ctx, len(requests))
+
+        benches += [issue, collect]
+    simulate(dut, benches, background)
+    return initiators
+
+
+def run_ports(dut, per_port, background=()):
+    """:func:`run_requests` on ``dut``'s bus ports named by ``per_port``'s keys (``{"a":
+    requests, "b": requests}``); returns ``{name: initiator}``."""
+    return run_requests(dut, {name: (getattr(dut, name), requests)
+                              for name, requests in per_port.items()}, background)
+
+
 def run_stage(dut, requests, *, latency=1, gnt_probability=1.0, seed=5, tag=0x5A5A):
     """Pass ``requests`` through ``dut``, a bus stage between an initiator on ``dut.up`` and a
     :class:`BusTarget` on ``dut.down`` (``latency``, ``gnt_probability``, ``seed``; reads answer
@@ -156,13 +184,5 @@ def run_stage(dut, requests, *, latency=1, gnt_probability=1.0, seed=5, tag=0x5A
     ``(initiator, target)``: the grants and responses the initiator saw, the target's log."""
     target = BusTarget(dut.down, latency=latency, gnt_probability=gnt_probability, seed=seed,
                        tag=tag)
-    initiator = BusInitiator(dut.up)
-
-    async def issue(ctx):
-        await initiator.issue(ctx, requests)
-
-    async def collect(ctx):
-        await initiator.collect(ctx, len(requests))
-
-    simulate(dut, [issue, collect], [target.serve])
+    initiator = run_requests(dut, {"up": (dut.up, requests)}, [target.serve])["up"]
     return initiator, target

@@ -5,26 +5,15 @@ import random
 
 import pytest
 from dure.rtl.bus.arbiter import Arbiter
-from dure.sim.verif.bus import BusInitiator, BusTarget, Request, simulate
+from dure.sim.verif.bus import BusTarget, Request, run_requests
 
 
 def _run(n, requests_per_initiator, latency=1, gnt_probability=1.0, parked=False):
     dut = Arbiter(n, max_outstanding=8, parked=parked)
     target = BusTarget(dut.bus, latency=latency, gnt_probability=gnt_probability, seed=3)
-    initiators = [BusInitiator(dut.port(k)) for k in range(n)]
-    benches = []
-    for k, initiator in enumerate(initiators):
-        requests = requests_per_initiator(k)
-
-        async def issue(ctx, initiator=initiator, requests=requests):
-            await initiator.issue(ctx, requests)
-
-        async def collect(ctx, initiator=initiator, requests=requests):
-            await initiator.collect(ctx, len(requests))
-
-        benches += [issue, collect]
-    simulate(dut, benches, [target.serve, _never_withdrawn(dut.bus)])
-    return initiators, target
+    streams = {k: (dut.port(k), requests_per_initiator(k)) for k in range(n)}
+    initiators = run_requests(dut, streams, [target.serve, _never_withdrawn(dut.bus)])
+    return [initiators[k] for k in range(n)], target
 
 
 def _never_withdrawn(bus):

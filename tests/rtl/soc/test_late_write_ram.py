@@ -7,25 +7,7 @@ import random
 import pytest
 from dure.rtl.soc.late_write_ram import LateWriteRam
 from dure.rtl.soc.ram import Ram
-from dure.sim.verif.bus import BusInitiator, Request, simulate, transact
-
-
-def _run(dut, per_port):
-    """Runs each port's request list concurrently; returns the initiators by port name."""
-    initiators = {name: BusInitiator(getattr(dut, name)) for name in per_port}
-    benches = []
-    for name, requests in per_port.items():
-        initiator = initiators[name]
-
-        async def issue(ctx, initiator=initiator, requests=requests):
-            await initiator.issue(ctx, requests)
-
-        async def collect(ctx, initiator=initiator, requests=requests):
-            await initiator.collect(ctx, len(requests))
-
-        benches += [issue, collect]
-    simulate(dut, benches)
-    return initiators
+from dure.sim.verif.bus import Request, run_ports, simulate, transact
 
 
 def _model(init, requests):
@@ -58,8 +40,8 @@ def test_port_b_reads_its_own_writes_like_ram(seed):
     same cycles as Ram."""
     init = [0x1111_1111 * (i + 1) for i in range(4)]
     requests = _random_requests(seed)
-    late = _run(LateWriteRam(64, init=init), {"b": requests})["b"]
-    ram = _run(Ram(64, init=init), {"b": requests})["b"]
+    late = run_ports(LateWriteRam(64, init=init), {"b": requests})["b"]
+    ram = run_ports(Ram(64, init=init), {"b": requests})["b"]
     assert late.grants == ram.grants
     assert [r.cycle for r in late.responses] == [r.cycle for r in ram.responses]
     expected = _model(init, requests)
@@ -76,7 +58,7 @@ def test_both_ports_one_access_per_cycle():
     dut = LateWriteRam(1024, init=[0x1000 + i for i in range(n)])
     a = [Request(i) for i in range(n)]                                   # reads
     b = [Request(n + i, we=1, wdata=0xB000 + i) for i in range(n)]        # writes elsewhere
-    result = _run(dut, {"a": a, "b": b})
+    result = run_ports(dut, {"a": a, "b": b})
     for initiator in result.values():
         assert initiator.grants == list(range(n))
         assert [r.cycle for r in initiator.responses] == list(range(1, n + 1))
@@ -91,7 +73,7 @@ def test_port_a_sees_a_write_from_the_second_cycle_after_its_grant():
     results = {}
     for delay in (1, 2):
         dut = LateWriteRam(64, init=[0xAAAA_AAAA])
-        got = _run(dut, {"b": [Request(0, we=1, wdata=0x1234_5678, be=0b0110)],
+        got = run_ports(dut, {"b": [Request(0, we=1, wdata=0x1234_5678, be=0b0110)],
                          "a": [Request(0, idle=delay)]})
         assert got["b"].grants == [0] and got["a"].grants == [delay]
         results[delay] = got["a"].responses[0].rdata

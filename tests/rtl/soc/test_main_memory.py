@@ -3,20 +3,11 @@
 
 import pytest
 from dure.rtl.soc.main_memory import MainMemory
-from dure.sim.verif.bus import BusInitiator, Request, simulate
+from dure.sim.verif.bus import BusInitiator, Request, run_ports, run_requests, simulate
 
 
 def _stream(dut, requests):
-    initiator = BusInitiator(dut.bus)
-
-    async def issue(ctx):
-        await initiator.issue(ctx, requests)
-
-    async def collect(ctx):
-        await initiator.collect(ctx, len(requests))
-
-    simulate(dut, [issue, collect])
-    return initiator
+    return run_ports(dut, {"bus": requests})["bus"]
 
 
 @pytest.mark.parametrize("latency, bytes_per_cycle", [(1, 4), (10, 4), (10, 2), (7, 1)])
@@ -64,18 +55,10 @@ def test_ports_each_have_the_full_bandwidth_and_share_the_words():
     n = 16
     dut = MainMemory(1024, latency=3, bytes_per_cycle=2, ports=3,
                      init=[0x7000 + i for i in range(3 * n)])
-    initiators = [BusInitiator(dut.port(p)) for p in range(3)]
     streams = [[Request(p * n + i) for i in range(n)] for p in range(2)]
     streams.append([Request(100, we=1, wdata=0xCAFE), *[Request(p) for p in range(n - 1)]])
-    benches = []
-    for initiator, requests in zip(initiators, streams, strict=True):
-        async def issue(ctx, initiator=initiator, requests=requests):
-            await initiator.issue(ctx, requests)
-
-        async def collect(ctx, initiator=initiator, requests=requests):
-            await initiator.collect(ctx, len(requests))
-        benches += [issue, collect]
-    simulate(dut, benches)
+    initiators = list(run_requests(dut, {p: (dut.port(p), requests)
+                                         for p, requests in enumerate(streams)}).values())
     for initiator in initiators:
         assert initiator.grants == [2 * i for i in range(n)]
     assert [r.rdata for r in initiators[1].responses] == [0x7000 + n + i for i in range(n)]

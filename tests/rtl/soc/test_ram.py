@@ -3,25 +3,7 @@
 
 import pytest
 from dure.rtl.soc.ram import Ram
-from dure.sim.verif.bus import BusInitiator, Request, simulate, transact
-
-
-def _stream(dut, per_port, background=()):
-    """Runs the request lists of ports a and b concurrently; returns the two initiators."""
-    initiators = {name: BusInitiator(getattr(dut, name)) for name in per_port}
-    benches = []
-    for name, requests in per_port.items():
-        initiator = initiators[name]
-
-        async def issue(ctx, initiator=initiator, requests=requests):
-            await initiator.issue(ctx, requests)
-
-        async def collect(ctx, initiator=initiator, requests=requests):
-            await initiator.collect(ctx, len(requests))
-
-        benches += [issue, collect]
-    simulate(dut, benches, background)
-    return initiators
+from dure.sim.verif.bus import Request, run_ports, simulate, transact
 
 
 def test_both_ports_one_access_per_cycle():
@@ -29,7 +11,7 @@ def test_both_ports_one_access_per_cycle():
     dut = Ram(1024, init=[0x1000 + i for i in range(n)])
     a = [Request(i) for i in range(n)]                                   # reads
     b = [Request(n + i, we=1, wdata=0xB000 + i) for i in range(n)]        # writes elsewhere
-    result = _stream(dut, {"a": a, "b": b})
+    result = run_ports(dut, {"a": a, "b": b})
     for initiator in result.values():
         assert initiator.grants == list(range(n))                        # granted every cycle
         assert [r.cycle for r in initiator.responses] == list(range(1, n + 1))
@@ -43,7 +25,7 @@ def test_both_ports_one_access_per_cycle():
     dut = Ram(1024)
     writes = [Request(i, we=1, wdata=0xB000 + i) for i in range(8)]
     reads = [Request(i, idle=12 if i == 0 else 0) for i in range(8)]
-    result = _stream(dut, {"b": writes, "a": reads})
+    result = run_ports(dut, {"b": writes, "a": reads})
     assert [r.rdata for r in result["a"].responses] == [0xB000 + i for i in range(8)]
 
 

@@ -8,24 +8,7 @@ import pytest
 from amaranth.back import rtlil
 from dure.rtl.soc.single_port_ram import SinglePortRam
 from dure.rtl.soc.spram import SpramMemory, spram_blocks
-from dure.sim.verif.bus import BusInitiator, Request, simulate, transact
-
-
-def _stream(dut, per_port):
-    initiators = {name: BusInitiator(getattr(dut, name)) for name in per_port}
-    benches = []
-    for name, requests in per_port.items():
-        initiator = initiators[name]
-
-        async def issue(ctx, initiator=initiator, requests=requests):
-            await initiator.issue(ctx, requests)
-
-        async def collect(ctx, initiator=initiator, requests=requests):
-            await initiator.collect(ctx, len(requests))
-
-        benches += [issue, collect]
-    simulate(dut, benches)
-    return initiators
+from dure.sim.verif.bus import Request, run_ports, simulate, transact
 
 
 def test_byte_enables():
@@ -55,7 +38,7 @@ def test_one_port_alone_runs_back_to_back():
     dut = SinglePortRam(1024, init=[0x1000 + i for i in range(n)])
     for port in ("a", "b"):
         reads = [Request(i) for i in range(n)]
-        result = _stream(dut, {port: reads})[port]
+        result = run_ports(dut, {port: reads})[port]
         assert result.grants == list(range(n))
         assert [r.cycle for r in result.responses] == list(range(1, n + 1))
         assert [r.rdata for r in result.responses] == [0x1000 + i for i in range(n)]
@@ -69,7 +52,7 @@ def test_contention_alternates_and_both_finish():
     dut = SinglePortRam(1024, init=[0x1000 + i for i in range(2 * n)])
     a = [Request(n + i) for i in range(n)]                                 # fetches
     b = [Request(i, we=1, wdata=0xB000 + i) if i % 2 else Request(n + i) for i in range(n)]
-    result = _stream(dut, {"a": a, "b": b})
+    result = run_ports(dut, {"a": a, "b": b})
     ga, gb = result["a"].grants, result["b"].grants
     assert not set(ga) & set(gb)                       # one access per cycle
     assert sorted(ga + gb) == list(range(2 * n))       # and one every cycle
@@ -97,7 +80,7 @@ def test_random_traffic_against_model(seed):
 
     per_port = {"a": requests(), "b": requests()}
     dut = SinglePortRam(words * 4)
-    result = _stream(dut, per_port)
+    result = run_ports(dut, per_port)
     # Replay in grant order (one grant per cycle) against the model.
     events = sorted((g, name, i) for name in per_port for i, g in enumerate(result[name].grants))
     assert len({g for g, _, _ in events}) == len(events)
