@@ -1,40 +1,41 @@
 """A small CNN on scikit-learn's 8x8 digits: training, INT8 quantization, FP16 conversion, and
-inference as NPU jobs whose convolution runs through the driver's ``npu_conv2d`` (``make sim``'s
-second demo, after :mod:`dure.sim.mlp_digits`, whose data split and quantization helpers it
-reuses).
+inference as one NPU job (``make sim``'s second demo, after :mod:`dure.sim.mlp_digits`, whose
+data split and quantization helpers it reuses).
 
-The network: the 8x8 image as NHWC ``(8, 1, 8)``, i.e. each image row is one pixel of 8
-channels (the same bytes as the 8x8x1 image, no copy); a convolution of 4 rows x 8 channels
-(a 4x8 kernel over the whole width of the image), stride 2, no padding, ``C`` output channels
-and ReLU, giving ``(3, 1, C)`` (rows 0-3, 2-5, 4-7); then a fully connected layer ``3C -> 10``.
-The NHWC output of the convolution, rows ``(image, y, x)`` and channels as columns, is exactly
-the FC layer's ``batch x 3C`` input, so nothing runs on the CPU between the layers.
+The network: the 8x8 image as NHWC ``(8, 8, 1)``; a 3x3 convolution, stride 2, one pixel of
+zero padding on every side, ``C`` output channels and ReLU, giving ``(4, 4, C)``; then a fully
+connected layer ``16C -> 10``. The NHWC output of the convolution, rows ``(image, y, x)`` and
+channels as columns, is exactly the FC layer's ``batch x 16C`` input, so nothing runs on the
+core between the layers.
 
-Why this shape: ``npu_conv2d`` builds its im2col matrix with the core, at ~140 cycles per
-kernel tap (one ``memcpy`` of ``cin`` elements from main memory) per output pixel; a 3x3,
-stride-2, padded convolution over 8x8x1 takes 144 taps per image, 4.6 M cycles (about a minute
-of simulation) for the 360 test images against 34 k cycles of NPU work. With image rows as
-channels the 4x8 kernel is 4 taps of 8 elements and the demo's convolution costs ~0.67 M
-cycles. The job machinery handles any shape (:meth:`dure.sim.npu_job.Job.conv2d`); only the
-demo's network is chosen for simulation time.
+The convolution runs on the NPU as an implicit GEMM, with no im2col anywhere on the SoC: the
+walk planner (:mod:`dure.sim.conv_plan`: ``conv2d_int8_float_scale_program`` /
+``conv2d_fp16_program``; one input channel, so the kernel taps are packed into the array's K
+lanes, :mod:`dure.sim.conv_pack`) turns the NHWC images in main memory into the NHWC features,
+and the NPU fetches its descriptors as one LIST; the FC layer is a GEMM layer of the same job.
+The packed plan gathers and round-trips each image on its own (a FENCE per image), so on this
+batch of tiny images the convolution costs ~420 (INT8) / ~770 (FP16) cycles per image, most of
+it that per-image fixed cost, not MACs.
 
 Pipeline (deterministic, fixed seeds):
 
 1. :func:`dure.sim.mlp_digits.load_split`: the same 1437 / 360 split as the MLP.
 2. :func:`train`: full-batch Adam on softmax cross-entropy in numpy (the convolution as a GEMM
-   of :func:`dure.sim.npu_job.im2col`: training may use Python's im2col, the SoC run does not).
+   of :func:`dure.sim.npu_job.im2col` in training only).
 3. :func:`quantize_int8`: input scale 1/127 (pixels / 16 in [0, 1]), per-output-channel
    symmetric int8 weights (the HWIO kernel as a ``(kh*kw*cin, C)`` matrix), int32 biases in the
    accumulator's scale, the activation scale from calibration on the training set (its maximum
    / 127), float32 requantization scales ``s_in * s_w[j] / s_out``. Convolution: INT8 +
-   requantization with ReLU as the clamp (``lo = zero point = 0``), padding value the input
-   zero point (0). FC: INT8 GEMM dequantized to fp16 logits (``scale = s_h * s_w2[j]``).
+   float-scale requantization with ReLU as the clamp (``lo = zero point = 0``), padding value
+   the input zero point (0). FC: INT8 GEMM dequantized to fp16 logits
+   (``scale = s_h * s_w2[j]``).
 4. :func:`convert_fp16`: fp16 weights and inputs, fp32 biases; the convolution FP16 with ReLU
    (clamp at 0) to fp16, the FC layer FP16 to fp32 logits.
 
-:func:`golden_run` evaluates both layers with :func:`dure.sim.npu_job.reference_conv2d` and
-:func:`dure.sim.npu_job.reference` (dure.sim.golden); :func:`npu_run` runs them as one job on
-the simulated SoC through the ``npu_job`` firmware.
+:func:`golden_run` evaluates both layers with :func:`dure.sim.npu_job.reference_conv2d` (the
+im2col GEMM per :mod:`dure.sim.golden`, independent of the walk planner) and
+:func:`dure.sim.npu_job.reference`; :func:`npu_run` runs them as one job on the simulated SoC
+through the ``npu_job`` firmware.
 """
 
 from dataclasses import dataclass
@@ -52,15 +53,15 @@ from .mlp_digits import (
 from .npu_job import Job, conv_out_size, im2col, reference, reference_conv2d
 
 __all__ = ["CNN", "train", "float_predict", "quantize_int8", "convert_fp16", "layer_specs",
-           "golden_run", "npu_run", "model_input", "gemm_shapes", "load_split", "SEED",
-           "INPUT_SHAPE", "KERNEL", "STRIDE", "PAD"]
+           "conv_program", "golden_run", "npu_run", "model_input", "gemm_shapes", "load_split",
+           "SEED", "INPUT_SHAPE", "KERNEL", "STRIDE", "PAD"]
 
-#: NHWC shape of one image: rows as pixels, the 8 pixels of a row as channels.
-INPUT_SHAPE = (8, 1, 8)
+#: NHWC shape of one image.
+INPUT_SHAPE = (8, 8, 1)
 #: Kernel (kh, kw), stride and padding of the convolution.
-KERNEL = (4, 1)
+KERNEL = (3, 3)
 STRIDE = 2
-PAD = 0
+PAD = 1
 _OUT = (conv_out_size(INPUT_SHAPE[0], KERNEL[0], STRIDE, PAD),
         conv_out_size(INPUT_SHAPE[1], KERNEL[1], STRIDE, PAD))
 
@@ -89,7 +90,7 @@ def _conv_matrix(wc):
 
 
 def _features(cnn, xf):
-    """Float conv + ReLU of images ``xf`` (N, 8, 1, 8) as ``(N, positions*C)``."""
+    """Float conv + ReLU of images ``xf`` (N, 8, 8, 1) as ``(N, positions*C)``."""
     cols = im2col(xf, *KERNEL, STRIDE, PAD)
     h = np.maximum(cols @ _conv_matrix(cnn.wc) + cnn.bc, 0)
     return h.reshape(len(xf), -1)
@@ -157,8 +158,9 @@ def convert_fp16(cnn):
 
 
 def layer_specs(precision, params):
-    """``(conv, fc)``: keyword arguments of ``Job.conv2d`` (without the input) and of
-    ``Job.gemm`` (without A, the convolution's output seen as ``batch x positions*C``)."""
+    """``(conv, fc)``: keyword arguments of :func:`dure.sim.npu_job.reference_conv2d` (without
+    the precision's input and weights: ``weights`` HWIO) and of ``Job.gemm`` (without A, the
+    convolution's output seen as ``batch x positions*C``)."""
     geometry = dict(stride=STRIDE, pad=PAD, pad_value=0)
     if precision == "int8":
         return (dict(weights=params["wc"], precision="int8", bias=params["bc"],
@@ -169,8 +171,24 @@ def layer_specs(precision, params):
             dict(b=params["wf"], precision="fp16", bias=params["bf"], out_dtype="fp32"))
 
 
+def conv_program(config, precision, params, x_shape, *, x_addr, out_addr, param_addr):
+    """The convolution layer lowered onto the NPU (:mod:`dure.sim.conv_plan`) for NHWC input
+    ``x_shape`` at ``x_addr``: a :class:`~dure.sim.layer_program.LayerProgram` computing
+    :func:`golden_run`'s features at ``out_addr``."""
+    from . import conv_plan
+
+    w = np.ascontiguousarray(np.transpose(params["wc"], (3, 0, 1, 2)))   # HWIO -> OHWI
+    where = dict(stride=STRIDE, padding=(PAD,) * 4, x_addr=x_addr, out_addr=out_addr,
+                 param_addr=param_addr)
+    if precision == "int8":
+        return conv_plan.conv2d_int8_float_scale_program(
+            config, x_shape, w, params["bc"], input_zero_point=0, output_zero_point=0,
+            scale=params["mc"], lo=0, hi=127, **where)
+    return conv_plan.conv2d_fp16_program(config, x_shape, w, params["bc"], lo=0.0, **where)
+
+
 def model_input(precision, pixels):
-    """The convolution's NHWC input ``(N, 8, 1, 8)`` for ``precision``."""
+    """The convolution's NHWC input ``(N, 8, 8, 1)`` for ``precision``."""
     if precision == "int8":
         return _images(quantize_input(pixels))
     return _images(scaled_pixels(pixels).astype(np.float16))
@@ -196,11 +214,20 @@ def golden_run(precision, params, pixels):
 
 
 def npu_run(precision, params, pixels, config=None, cpu_check=False):
-    """Run both layers as one NPU job; return ``(outputs, JobResult)``."""
-    conv, fc = layer_specs(precision, params)
+    """Run both layers as one NPU job; return ``(outputs, JobResult)``. ``cpu_check``: the FC
+    layer also runs on the firmware's CPU reference path (the walked convolution has none:
+    its table entry reports ``check`` 0)."""
+    _, fc = layer_specs(precision, params)
     job = Job(config)
     x = model_input(precision, pixels)
-    features = job.conv2d(x, cpu_check=cpu_check, **conv)
+
+    def build(addrs, out_addr, param_addr):
+        return conv_program(job.config, precision, params, x.shape, x_addr=addrs[0],
+                            out_addr=out_addr, param_addr=param_addr)
+
+    # As a LIST: the NPU fetches the descriptors itself (thousands for a batch: the packed
+    # plan's per-image gather and round trip), which the core would push word by word.
+    features, _ = job.layer_program(build, [x], as_list=True)
     logits = job.gemm(features.reshape(len(x), -1), cpu_check=cpu_check, **fc)
     result = job.run()
     return [result.read(features), result.read(logits)], result
