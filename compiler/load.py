@@ -10,6 +10,11 @@ from .tflite_frontend import MAX_BYTES, parse_tflite
 
 __all__ = ["load_model", "parse_model"]
 
+#: The ONNX front end's messages for bytes that hold no ONNX model at all (as opposed to an
+#: ONNX model it refuses).
+_NOT_ONNX_AT_ALL = ("not a valid ONNX model (cannot parse the protobuf",
+                    "not a valid ONNX model: the graph has no nodes")
+
 
 def parse_model(data, *, onnx_fused_qdq=False):
     """The validated :class:`~.ir.Graph` of a model given as bytes (TFLite or ONNX).
@@ -23,7 +28,15 @@ def parse_model(data, *, onnx_fused_qdq=False):
         return parse_tflite(data)
     from .onnx_frontend import parse_onnx
 
-    return parse_onnx(data, ort_unfused=not onnx_fused_qdq)
+    try:
+        return parse_onnx(data, ort_unfused=not onnx_fused_qdq)
+    except UnsupportedModel as e:
+        if not str(e).startswith(_NOT_ONNX_AT_ALL):
+            raise
+        # bytes that are no ONNX protobuf either: name both formats, not just the last tried
+        raise UnsupportedModel("neither a TFLite model (no 'TFL3' file identifier at bytes "
+                               f"4..7) nor {str(e)[len('not '):]}") from None
+
 
 
 def load_model(path, *, onnx_fused_qdq=False):

@@ -32,7 +32,10 @@ def test_compile_report_only(model, capsys):
 
 
 @pytest.mark.parametrize("content,fragment", [
-    (b"", "dure: not a valid ONNX model"),
+    (b"", "dure: neither a TFLite model (no 'TFL3' file identifier at bytes 4..7) nor a "
+          "valid ONNX model: the graph has no nodes"),
+    (b"# a text file\n", "dure: neither a TFLite model (no 'TFL3' file identifier at bytes "
+                          "4..7) nor a valid ONNX model (cannot parse the protobuf"),
     (b"\x1c\x00\x00\x00TFL3" + b"\x00" * 4, "dure: not a TFLite model"),
 ])
 def test_bad_files(tmp_path, capsys, content, fragment):
