@@ -8,6 +8,10 @@ descriptors from main memory), core layers (RESHAPE, INT8 ADD / pooling / SOFTMA
 pooling, im2col) with the C kernels of firmware/npu/cpu_ops_*.c, in order, timing every layer
 with the core's cycle counter. The memory image (weights, inputs, the command lists, the table)
 goes in as data segments; the image, the results area and the boot block come back as dumps.
+The command lists go to on-chip RAM (the part the firmware leaves free, after its image and
+below its stack reserve) when the SoC's LIST fetcher has a path of its own there
+(``config.npu_list_port``) and they fit, to main memory (after the arena) otherwise
+(:func:`list_placement`).
 
 A core layer with no C kernel yet (:func:`.program.core_record` gives None: explicit-padding
 TFLite / FP16 pools, a depthwise convolution the planner refuses) makes :func:`run_program_soc`
@@ -26,8 +30,9 @@ from .errors import UnsupportedModel
 from .execute import load_inputs, read_outputs, run_core_layer
 from .layer_table import TableError, pack_layer_table, results_bytes, unpack_results
 
-__all__ = ["run_program_soc", "runner_program", "SocSegment", "SocRun", "missing_kernels",
-           "intact_tensors", "check_intermediates", "tile_stats", "BOOT_BYTES"]
+__all__ = ["run_program_soc", "runner_program", "list_placement", "SocSegment", "SocRun",
+           "missing_kernels", "intact_tensors", "check_intermediates", "tile_stats",
+           "BOOT_BYTES"]
 
 #: The boot block at the top of main memory (firmware/npu_jobs/npu_model_run/main.c, its
 #: BOOT_BYTES): words 0-15 the table address, status, failing layer and the tiles' DMA
@@ -65,6 +70,24 @@ def runner_program(config):
     if not config.npu_rows and config.dot_unit:
         return DOT_PROGRAM, "dot_apps"
     return PROGRAM, "npu_jobs"
+
+
+def list_placement(config, elf, commands_bytes, main_base):
+    """Where the command lists go: ``(address, in_ram)``. In on-chip RAM after ``elf``'s image
+    (16-byte aligned, the firmware's ``__heap_start``) when ``config.npu_list_port`` and the
+    ``commands_bytes`` fit below the stack reserve (``STACK_RESERVE``, the firmware's
+    ``__stack_size``), else at ``main_base`` (the program's ``commands_base``)."""
+    from dure.sim.elf import load_elf
+    from dure.sim.npu_job_table import STACK_RESERVE
+
+    if not config.npu_list_port or not commands_bytes:
+        return main_base, False
+    ram = config.region("ram")
+    top = max(a + len(d) for a, d in load_elf(elf, config).segments if a >= ram.base)
+    free = (top + 15) & ~15
+    if free + commands_bytes <= ram.base + ram.size - STACK_RESERVE:
+        return free, True
+    return main_base, False
 
 
 @dataclasses.dataclass
@@ -167,6 +190,8 @@ def run_program_soc(program, inputs, *, host_fallback=False, max_cycles=400_000_
     image = _Image(main.base, program.arena_base + program.arena_size - main.base)
     load_inputs(image, program, inputs)
     elf = job_elf(config, *runner_program(config))
+    commands_base, ram_lists = list_placement(config, elf, len(commands), commands_base)
+    records = program.layer_records(commands_base)
     segments, part = [], []
     layer_cycles = [0 if la.kind == "alias" else None for la in program.layers]
     for k, rec in enumerate(records + [None]):
@@ -176,7 +201,7 @@ def run_program_soc(program, inputs, *, host_fallback=False, max_cycles=400_000_
         if part:
             seg = _walk(program, [index[j] for j in part], [records[j] for j in part], image,
                         elf, commands, commands_base, table_addr, results_addr, boot_addr,
-                        max_cycles, run_elf)
+                        max_cycles, run_elf, ram_lists)
             segments.append(seg)
             for j, c in zip(part, seg.layer_cycles, strict=True):
                 layer_cycles[index[j]] = c
@@ -188,11 +213,12 @@ def run_program_soc(program, inputs, *, host_fallback=False, max_cycles=400_000_
 
 
 def _walk(program, indices, records, image, elf, commands, commands_base, table_addr,
-          results_addr, boot_addr, max_cycles, run_elf):
+          results_addr, boot_addr, max_cycles, run_elf, ram_lists):
     table = pack_layer_table(records, results_addr)
     nres = results_bytes(len(records))
-    data = [(image.base, bytes(image.data)), (table_addr, table),
-            (boot_addr, struct.pack("<I", table_addr) + bytes(BOOT_BYTES - 4))]
+    # boot word 3: the lists lie in on-chip RAM (the firmware widens the DMA window)
+    boot = struct.pack("<4I", table_addr, 0, 0, int(ram_lists)) + bytes(BOOT_BYTES - 16)
+    data = [(image.base, bytes(image.data)), (table_addr, table), (boot_addr, boot)]
     if commands:
         data.append((commands_base, commands))
     result = run_elf(elf, program.config, max_cycles=max_cycles, data=data,

@@ -129,9 +129,12 @@ over k, in the command's precision.
       needs a FENCE between that STORE and the LIST (the core's own stores are complete before
       its DOORBELL write). The list must not be changed until the LIST's entries are done (a
       FENCE after the LIST or DONE reaching ``s + c + 1``).
-    - Timing (not contract): entries are fetched up to 4 ahead of the validator, through the
-      same bus port as the DMA (round-robin with it); their bytes are not counted in
-      PERF_DMA_RD.
+    - Timing (not contract): entries are fetched up to ``npu_list_entries`` ahead of the
+      validator, through the same bus port as the DMA (round-robin with it) or, with
+      ``npu_list_port``, over the fetcher's own port; their bytes are not counted in
+      PERF_DMA_RD. A LIST whose range lies in the DMA window has entry 0 read while the LIST
+      itself is validated (a speculative read: a refused LIST's words are dropped unseen, so
+      the refusal is as above).
 
 Ordering
 --------

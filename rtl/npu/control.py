@@ -69,8 +69,12 @@ class NpuControl(wiring.Component):
     -------
     Register accesses: grant at once (a DOORBELL write waits while the queue is full),
     response one cycle later. A command reaches its unit 8 cycles after the DOORBELL write's
-    grant at the earliest (queue 2, validator 4, front 1, pending slot 1); a LIST's entry 0
-    about ``main_latency`` + 16 cycles after the LIST reaches the front.
+    grant at the earliest (queue 2, validator 4, front 1, pending slot 1); a LIST inside the
+    DMA window has its entry 0 fetched while it is validated
+    (:class:`~.cmd_source.CommandSource`): entry 0 reaches the validator about
+    ``latency + 11`` cycles after the LIST left the queue (``latency + 9`` with
+    ``config.npu_list_port``), otherwise about ``latency + 16`` after the LIST reached the
+    front.
     """
 
     def __init__(self, config, *, addr_width=14, exec_depth=None, exec_orders_acc=False,
@@ -104,7 +108,9 @@ class NpuControl(wiring.Component):
                                                          eltwise_handover=self._eltwise_handover,
                                                          hazard_regs=config.npu_hazard_regs)
         m.submodules.perf = perf = PerfCounters(config.npu_perf_bits)
-        m.submodules.source = source = CommandSource(entries=config.npu_list_entries)
+        # with the list port the fetcher offers an entry in the cycle its last word arrives
+        m.submodules.source = source = CommandSource(entries=config.npu_list_entries,
+                                                     bypass=config.npu_list_port)
 
         wiring.connect(m, wiring.flipped(self.bus), regs.bus)
         wiring.connect(m, regs.push, queue.i)
@@ -121,6 +127,8 @@ class NpuControl(wiring.Component):
         m.d.comb += [
             dispatch.dma_base.eq(regs.dma_base),
             dispatch.dma_size.eq(regs.dma_size),
+            source.dma_base.eq(regs.dma_base),
+            source.dma_size.eq(regs.dma_size),
             dispatch.cmd_tag.eq(source.o_tag),
             source.defer.eq(self.fetch_defer),
             source.list_accept.eq(dispatch.list_accept),

@@ -1,6 +1,6 @@
 """List fetcher: reads the entries of a LIST command from main memory, ahead of execution."""
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, ResetInserter, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -25,7 +25,9 @@ class ListFetcher(wiring.Component):
     prefetch takes the port's idle cycles, not the data's. A read answered with ``err`` ends
     the list: the descriptor that word belongs to comes
     out with ``fault`` (and ``last``) set, no further read is issued, and the responses still
-    outstanding are dropped.
+    outstanding are dropped. ``abort`` drops the list being fetched (a speculative fetch whose
+    LIST was refused): the descriptors buffered are discarded, no further read is issued and
+    the responses still outstanding are dropped; nothing of that list reaches ``o`` after it.
 
     Parameters
     ----------
@@ -34,6 +36,12 @@ class ListFetcher(wiring.Component):
         the memory's latency at its bandwidth.
     addr_width : int
         Word-address width of the bus.
+    bypass : bool
+        Offer a descriptor on ``o`` in the cycle the response to its last word arrives when
+        nothing is buffered ahead of it (a combinational path from ``bus.rdata`` to
+        ``o.payload``; an entry not taken then is held in an output register, ``valid`` stays
+        up). ``False``: every descriptor passes the buffer (offered two cycles after that
+        response).
 
     Members
     -------
@@ -51,18 +59,25 @@ class ListFetcher(wiring.Component):
     defer : In(1)
         Prefetch only into idle port cycles (above); 0 (unconnected): fetch whenever there is
         room.
+    abort : In(1)
+        Drop the list being fetched (above); ``busy`` stays up until the responses still
+        outstanding are in. No effect while idle.
 
     Latency
     -------
     The first read is requested the cycle after ``start`` is accepted; a descriptor is offered
-    on ``o`` two cycles after the response to its last word.
+    on ``o`` two cycles after the response to its last word (with ``bypass`` and nothing
+    buffered ahead of it: in that cycle).
     """
 
-    def __init__(self, *, entries=4, addr_width=30):
+    def __init__(self, *, entries=4, addr_width=30, bypass=False):
         if not isinstance(entries, int) or entries < 1:
             raise ValueError(f"entries must be an integer >= 1, not {entries!r}")
+        if not isinstance(bypass, bool):
+            raise TypeError(f"bypass must be a bool, not {bypass!r}")
         self._entries = entries
         self._addr_width = addr_width
+        self._bypass = bypass
         self._out_layout = data.StructLayout({"words": DESCRIPTOR_LAYOUT, "fault": 1, "last": 1})
         super().__init__({
             "start": In(stream.Signature(data.StructLayout({"addr": addr_width,
@@ -71,14 +86,16 @@ class ListFetcher(wiring.Component):
             "bus": Out(BusSignature(addr_width)),
             "busy": Out(1),
             "defer": In(1),
+            "abort": In(1),
         })
 
     def elaborate(self, platform):
         m = Module()
         n = DESCRIPTOR_WORDS
         room = n * self._entries
-        m.submodules.fifo = fifo = SyncFIFOBuffered(width=self._out_layout.size,
-                                                    depth=self._entries)
+        # the buffer is emptied by ``abort`` (its reset wins over a write that cycle)
+        m.submodules.fifo = fifo = ResetInserter(self.abort)(
+            SyncFIFOBuffered(width=self._out_layout.size, depth=self._entries))
 
         active = Signal()                       # between start and the last entry assembled
         faulted = Signal()                      # a read answered err: no more reads
@@ -95,11 +112,13 @@ class ListFetcher(wiring.Component):
         bus = self.bus
         granted = bus.req & bus.gnt
         popped = self.o.valid & self.o.ready
-        # A raised request stays up until granted, even if a fault arrives meanwhile.
-        # a new read waits while the port is wanted elsewhere and a descriptor is ready
+        entry_ready = Signal()                  # a whole descriptor waits for the consumer
+        # A raised request stays up until granted, even if a fault or an abort arrives
+        # meanwhile; a new read waits while the port is wanted elsewhere and a descriptor is
+        # ready.
         m.d.comb += [
-            bus.req.eq(waiting | (active & ~faulted & (to_request != 0) & (held < room)
-                                  & ~(self.defer & fifo.r_rdy))),
+            bus.req.eq(waiting | (active & ~faulted & ~self.abort & (to_request != 0)
+                                  & (held < room) & ~(self.defer & entry_ready))),
             bus.addr.eq(addr),
             bus.we.eq(0),
             bus.be.eq(0xF),
@@ -134,14 +153,43 @@ class ListFetcher(wiring.Component):
             entry.words[n - 1].eq(word),
             entry.fault.eq(push_fault),
             entry.last.eq(push_last),
-            fifo.w_en.eq(push),
             fifo.w_data.eq(entry),
-            self.o.valid.eq(fifo.r_rdy),
-            self.o.payload.eq(fifo.r_data),
-            fifo.r_en.eq(self.o.ready),
         ]
+        if self._bypass:
+            # hold: the output register (the entry offered, or the buffer's head moved into
+            # it); direct: a new entry offered in its own cycle, nothing being ahead of it
+            hold = Signal(self._out_layout)
+            hold_valid = Signal()
+            direct = Signal()
+            m.d.comb += [
+                direct.eq(push & ~hold_valid & (fifo.level == 0)),
+                fifo.w_en.eq(push & ~direct),
+                self.o.valid.eq(hold_valid | direct),
+                self.o.payload.eq(Mux(hold_valid, hold, entry)),
+                entry_ready.eq(hold_valid | fifo.r_rdy),
+            ]
+            with m.If(~hold_valid | popped):
+                m.d.comb += fifo.r_en.eq(1)
+                m.d.sync += [hold_valid.eq(fifo.r_rdy), hold.eq(fifo.r_data)]
+                with m.If(direct & ~self.o.ready):
+                    m.d.sync += [hold_valid.eq(1), hold.eq(entry)]
+            with m.If(self.abort):
+                m.d.sync += hold_valid.eq(0)
+            held_out = hold_valid
+        else:
+            m.d.comb += [
+                fifo.w_en.eq(push),
+                self.o.valid.eq(fifo.r_rdy),
+                self.o.payload.eq(fifo.r_data),
+                fifo.r_en.eq(self.o.ready),
+                entry_ready.eq(fifo.r_rdy),
+            ]
+            held_out = 0
+        with m.If(self.abort):
+            m.d.sync += [active.eq(0), faulted.eq(1)]
 
-        m.d.comb += [self.busy.eq(active | (outstanding != 0) | fifo.r_rdy | waiting),
+        m.d.comb += [self.busy.eq(active | (outstanding != 0) | (fifo.level != 0) | waiting
+                                  | held_out),
                      self.start.ready.eq(~self.busy)]
         with m.If(self.start.valid & self.start.ready):
             count = self.start.payload.count

@@ -29,7 +29,8 @@ SOURCES = [WALKER / n for n in ("layer_table.c", "layer_stage.c", "layer_layout.
     ROOT / "firmware" / "npu" / n for n in ("cpu_ops_int8.c", "cpu_ops_fp16.c",
                                             "cpu_ops_softmax.c", "softfloat.c")]
 # walk(): the walker with a one-list callback and a tiles callback (NULL: a one-tile SoC,
-# which stops at an NPU_TILES record with KIND); the clock counts one per reading.
+# which stops at an NPU_TILES record with KIND); the clock counts one per reading;
+# set_list_region(): the environment's second list region (on-chip RAM; 0, 0: none).
 SHIM = r"""
 #include "layer_table.h"
 typedef uint32_t (*list_cb)(uint32_t list, uint32_t count, uint32_t *index);
@@ -38,6 +39,12 @@ typedef uint32_t (*tiles_cb)(uint32_t tiles, const uint32_t *lists, const uint32
 static list_cb g_list;
 static tiles_cb g_tiles;
 static uint64_t g_t;
+static uint32_t g_list_base, g_list_size;
+void set_list_region(uint32_t base, uint32_t size)
+{
+    g_list_base = base;
+    g_list_size = size;
+}
 static uint32_t one(void *ctx, uint32_t l, uint32_t c, uint32_t *i)
 {
     (void)ctx;
@@ -55,7 +62,8 @@ int walk(uint8_t *mem, uint32_t base, uint32_t size, uint32_t table, list_cb a, 
 {
     g_list = a;
     g_tiles = b;
-    struct lt_env env = {mem, base, size, one, now, 0, b ? many : 0, 0};
+    struct lt_env env = {mem, base, size, one, now, 0, b ? many : 0, 0, g_list_base,
+                         g_list_size};
     uint32_t *r;
     int st = lt_walk(&env, table, &r);
     *off = r ? (uint32_t)((uint8_t *)r - mem) : 0xFFFFFFFFu;
@@ -74,6 +82,7 @@ def walker_library(directory):
                        include_dirs=[WALKER])
     lib.walk.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32,
                          LIST_CB, TILES_CB, U32P]
+    lib.set_list_region.argtypes = [ctypes.c_uint32, ctypes.c_uint32]
     return lib
 
 

@@ -4,7 +4,8 @@ Every NPU-level testbench used to elaborate and compile ``Npu(config)`` anew (~3
 test NPU, ~20 s for the shipped 8x8), more than most of its runs take; :func:`npu_simulation`
 compiles it once per configuration in a process and restarts it from reset for each run
 (:mod:`dure.sim.verif.reusable_sim`). :func:`run_through_registers` pushes a program through its
-registers; :func:`run_against_model` also runs the command model and compares."""
+registers (:func:`push_and_wait_idle`, the testbench step other NPU benches share);
+:func:`run_against_model` also runs the command model and compares."""
 
 from dataclasses import dataclass
 
@@ -18,8 +19,8 @@ from .npu_datapath import MemoryTarget
 from .npu_one_port import one_port_npu
 from .reusable_sim import reusable
 
-__all__ = ["NpuParts", "npu_simulation", "run_through_registers", "run_against_model",
-           "READ_BACK"]
+__all__ = ["NpuParts", "npu_simulation", "push_and_wait_idle", "run_through_registers",
+           "run_against_model", "READ_BACK"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,24 @@ def npu_simulation(config, *, weight_banks=None):
     return reusable(("npu", config, weight_banks), build)
 
 
+async def push_and_wait_idle(ctx, bus, descriptors, names, *, window=None, tries=100_000):
+    """Testbench step on an NPU register port ``bus``: sets the DMA window to ``window``
+    (``(base, size)``; None: left as it is), pushes ``descriptors`` (lists of words), reads
+    STATUS until BUSY is clear (``AssertionError`` after ``tries`` reads) and returns
+    ``{name: value}`` of the registers ``names`` read then."""
+    if window is not None:
+        assert not await reg_write(ctx, bus, "DMA_BASE", window[0])
+        assert not await reg_write(ctx, bus, "DMA_SIZE", window[1])
+    for words in descriptors:
+        await submit(ctx, bus, words)
+    for _ in range(tries):
+        if not (await reg_read(ctx, bus, "STATUS"))[0] & Status.BUSY.value:
+            break
+    else:
+        raise AssertionError("the NPU never became idle")
+    return {name: (await reg_read(ctx, bus, name))[0] for name in names}
+
+
 #: What :func:`run_through_registers` reads back after the NPU went idle.
 READ_BACK = ("STATUS", "ERROR", "ISSUED", "DONE", "PERF_MACS_LO", "PERF_BUSY_LO")
 
@@ -59,17 +78,8 @@ def run_through_registers(config, descriptors, image, *, base, gnt=0.9):
     regs = {}
 
     async def bench(ctx):
-        assert not await reg_write(ctx, npu.bus, "DMA_BASE", base)
-        assert not await reg_write(ctx, npu.bus, "DMA_SIZE", len(image))
-        for words in descriptors:
-            await submit(ctx, npu.bus, words)
-        for _ in range(100_000):
-            if not (await reg_read(ctx, npu.bus, "STATUS"))[0] & Status.BUSY.value:
-                break
-        else:
-            raise AssertionError("the NPU never became idle")
-        for name in READ_BACK:
-            regs[name] = (await reg_read(ctx, npu.bus, name))[0]
+        regs.update(await push_and_wait_idle(ctx, npu.bus, descriptors, READ_BACK,
+                                             window=(base, len(image))))
 
     sim.run([bench], [target.serve])
     return regs, mem

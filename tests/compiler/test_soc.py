@@ -94,3 +94,29 @@ def test_program_on_the_soc(name, builder, kw, parse, fallback, monkeypatch):
     assert run.macs == sum(program.layers[i].array_macs for i in npu_layers)
     assert all(run.layer_cycles[i] > 0 for i in walked)
     assert all(s.cycles >= sum(s.layer_cycles) for s in run.segments)
+
+
+def test_list_placement():
+    """The command lists go to on-chip RAM after the npu_model_run image (16-byte aligned,
+    below the 16 KiB stack reserve) on a variant whose LIST fetcher has a path of its own
+    there; to main memory when they do not fit or the variant has no such path."""
+    import dataclasses
+
+    from dure.compiler.soc import list_placement, runner_program
+    from dure.sim.elf import load_elf
+    from dure.sim.npu_job_build import job_elf
+    from dure.sim.npu_job_table import STACK_RESERVE
+
+    config = preset("npu-small")
+    assert config.npu_list_port
+    elf = job_elf(config, *runner_program(config))
+    ram = config.region("ram")
+    top = max(a + len(d) for a, d in load_elf(elf, config).segments if a >= ram.base)
+    free = ram.base + ram.size - STACK_RESERVE - (top + 15) // 16 * 16
+    main_at = config.region("main").base + 0x1000
+    assert list_placement(config, elf, 32 * 40, main_at) == ((top + 15) // 16 * 16, True)
+    assert list_placement(config, elf, free, main_at)[1]
+    assert list_placement(config, elf, free + 16, main_at) == (main_at, False)
+    assert list_placement(config, elf, 0, main_at) == (main_at, False)
+    plain = dataclasses.replace(config, npu_list_port=False)
+    assert list_placement(plain, elf, 32 * 40, main_at) == (main_at, False)

@@ -550,3 +550,41 @@ def test_softmax_fp16_record(lib):
     rec[6] = 2                                                 # rows x depth != count
     with pytest.raises(AssertionError):
         _run_record(lib, rec, [x], x.nbytes)
+
+
+def test_lists_in_the_list_region(lib, load_program, small):
+    """An NPU record's list outside main memory is refused (RANGE) unless it lies wholly in
+    the environment's list region (``lt_env.list_base / list_size``: the part of on-chip RAM
+    npu_model_run leaves free, where dure.compiler.soc places the lists on a SoC with
+    ``npu_list_port``); then the walker rings it at that address."""
+    program, x = small
+    ram_list, count = 0x8001_0000, None
+    calls = []
+
+    def one(list_addr, n, index):
+        calls.append((list_addr, n))
+        index[0] = 0
+        return 5                                       # stop the walk at this layer
+
+    def run(region):
+        nonlocal count
+        mem, table_addr, records = load_program(program, x)
+        words = np.frombuffer(mem.read(table_addr, 4 * (pg.HEADER_WORDS + pg.RECORD_WORDS *
+                                                        len(records))), "<u4").copy()
+        count = int(words[_rec(0, 3)])
+        words[_rec(0, 2)] = ram_list
+        mem.write(table_addr, words.tobytes())
+        lib.set_list_region(*region)
+        try:
+            off = ctypes.c_uint32()
+            st = lib.walk(mem.buf.ctypes.data, mem.base, len(mem.buf), table_addr,
+                          lw.LIST_CB(one), ctypes.cast(None, lw.TILES_CB), ctypes.byref(off))
+        finally:
+            lib.set_list_region(0, 0)
+        return st
+
+    assert run((0, 0)) == pg.TableError.RANGE and not calls
+    assert run((ram_list, 32 * count - 32)) == pg.TableError.RANGE and not calls
+    assert run((ram_list + 4, 32 * count)) == pg.TableError.RANGE and not calls
+    assert run((ram_list - 64, 64 + 32 * count)) == pg.TableError.NPU
+    assert calls == [(ram_list, count)]

@@ -71,7 +71,7 @@ int main(void)
     volatile uint32_t *boot =
         (volatile uint32_t *)(uintptr_t)(DURE_MAIN_BASE + DURE_MAIN_SIZE - BOOT_BYTES);
     struct lt_env env = {(uint8_t *)(uintptr_t)DURE_MAIN_BASE, DURE_MAIN_BASE,
-                         DURE_MAIN_SIZE - BOOT_BYTES, no_npu, now, 0, 0, dense_dot};
+                         DURE_MAIN_SIZE - BOOT_BYTES, no_npu, now, 0, 0, dense_dot, 0, 0};
     uint32_t *res = 0;
     int status = lt_walk(&env, boot[0], &res);
     boot[1] = (uint32_t)status;

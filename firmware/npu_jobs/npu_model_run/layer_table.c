@@ -19,6 +19,18 @@ void *lt_at(const struct lt_env *env, uint32_t addr, uint64_t bytes, uint32_t al
     return env->mem + off;
 }
 
+/* Whether a list of `bytes` bytes at bus address `addr` lies in main memory or in the
+ * environment's list region, word-aligned. */
+static int lt_list_ok(const struct lt_env *env, uint32_t addr, uint64_t bytes)
+{
+    if (lt_at(env, addr, bytes, 4))
+        return 1;
+    if (addr % 4 || addr < env->list_base)
+        return 0;
+    uint64_t off = addr - env->list_base;
+    return off <= env->list_size && bytes <= env->list_size - off;
+}
+
 /* The product of n 32-bit factors, or UINT64_MAX once a partial product passes 2^32 (no
  * operand of main memory is that large; keeps the 64-bit arithmetic from wrapping). */
 uint64_t lt_product(const uint32_t *f, int n)
@@ -178,7 +190,7 @@ static int run_tiles(const struct lt_env *env, const uint32_t *rec, uint32_t *re
     for (uint32_t t = 0; t < tiles; t++) {
         lists[t] = rec[2 + 2 * t];
         counts[t] = rec[3 + 2 * t];
-        if (!lt_at(env, lists[t], 32ull * counts[t], 4))
+        if (!lt_list_ok(env, lists[t], 32ull * counts[t]))
             return LT_E_RANGE;
     }
     uint32_t tile = 0, index = 0;
@@ -218,7 +230,7 @@ int lt_walk(const struct lt_env *env, uint32_t table, uint32_t **results)
     for (; i < layers && status == LT_OK; i++, rec += LT_RECORD_WORDS) {
         uint64_t a = env->now(env->ctx);
         if (rec[0] == LT_KIND_NPU) {
-            if (!lt_at(env, rec[2], 32ull * rec[3], 4)) {
+            if (!lt_list_ok(env, rec[2], 32ull * rec[3])) {
                 status = LT_E_RANGE;
             } else if (rec[3]) {
                 uint32_t index = 0;

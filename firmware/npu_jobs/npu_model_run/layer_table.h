@@ -56,6 +56,10 @@ struct lt_env {
      * unit's, and LT_OP_DEPTHWISE_DOT_INT8: firmware/dot_apps/dot_model_run/); returns an
      * lt_status. NULL: LT_E_OP. */
     int (*core_op)(const struct lt_env *env, const uint32_t *rec);
+    /* A second region the NPU records' lists may lie in (the part of on-chip RAM the
+     * firmware leaves free, when the SoC's LIST fetcher reaches it: dure.compiler.soc);
+     * list_size 0: lists in main memory only. */
+    uint32_t list_base, list_size;
 };
 
 /* Walk the table at bus address `table`. Returns an lt_status; *results is set to the results

@@ -4,7 +4,11 @@
  * the results area.
  *
  * The boot block is the last BOOT_BYTES (256) bytes of main memory (words): 0 the layer
- * table's address; written back: 1 the status (lt_status; also the exit code, 0 = pass), 2 the
+ * table's address, 3 non-zero when the host placed NPU records' lists in on-chip RAM (in the
+ * part this firmware leaves free, [__heap_start, __stack_top - __stack_size): the SoC's LIST
+ * fetcher has a path of its own there, dure.compiler.soc): tile 0's DMA window then spans
+ * main memory and RAM for the walk (set before it, outside every layer's timing); written
+ * back: 1 the status (lt_status; also the exit code, 0 = pass), 2 the
  * failing layer, 4 + t (t < 8, multi-tile SoCs) tile t's DMA grant-wait cycles over the whole
  * walk (the counters of the tile fabric, DURE_TILES_BASE). Tile statistics (core cycles, summed
  * over the walk's LT_KIND_NPU_TILES layers; dure.compiler.soc.tile_stats reads them):
@@ -30,6 +34,8 @@
 #define STAT_DONE 24u
 #define STAT_BUSY 32u
 #define STAT_TILES 8u
+
+extern char __heap_start[], __stack_top[], __stack_size[];   /* sections.ld */
 
 static volatile uint32_t *boot_block(void)
 {
@@ -137,7 +143,13 @@ int main(void)
     } else {
         struct lt_env env = {(uint8_t *)(uintptr_t)DURE_MAIN_BASE, DURE_MAIN_BASE,
                              DURE_MAIN_SIZE - BOOT_BYTES, run_list, now, 0,
-                             npu_tile_count() > 1 ? run_tiles : 0, 0};
+                             npu_tile_count() > 1 ? run_tiles : 0, 0, 0, 0};
+        int ram_lists = boot[3] != 0;
+        if (ram_lists) {
+            env.list_base = (uint32_t)(uintptr_t)__heap_start;
+            env.list_size = (uint32_t)(uintptr_t)(__stack_top - __stack_size) - env.list_base;
+            npu_set_window(DURE_MAIN_BASE, DURE_RAM_BASE + DURE_RAM_SIZE - DURE_MAIN_BASE);
+        }
         for (unsigned t = 0; t < npu_tile_count(); t++) {
             npu_tile_select(t);
             npu_perf_clear();
@@ -149,6 +161,8 @@ int main(void)
         DURE_TILES_REG(DURE_TILES_CONTROL) = DURE_TILES_CONTROL_CLEAR;
 #endif
         status = lt_walk(&env, boot[0], &res);
+        if (ram_lists)
+            npu_set_window(DURE_MAIN_BASE, DURE_MAIN_SIZE);
 #ifdef DURE_TILES_BASE
         for (unsigned t = 0; t < npu_tile_count() && t < 8u; t++)
             boot[4 + t] = DURE_TILES_REG(DURE_TILES_WAIT0 + 4u * t);

@@ -2,9 +2,16 @@
 """LIST through the command processor (command source, fetcher, validator, dispatcher,
 registers) with a behavioural datapath and a memory on the fetch port: the units see exactly
 the valid entries in order; ISSUED / DONE / ERROR / ERROR_INDEX equal the golden model's for
-refused entries, a nested LIST, a refused LIST, a failed fetch and a LOAD entry's bus error."""
+refused entries, a nested LIST, a refused LIST, a failed fetch and a LOAD entry's bus error.
+The speculative fetch: entry 0 is read while the LIST is validated (cycle-exact, with and
+without the fetcher's bypass); a LIST refused with its fetch in flight (reserved bits, window
+checks the source does not make) gets the model's code, reads only its own range, gives the
+units nothing, and the NPU runs the next commands; a LIST outside the window reads nothing."""
+
+import dataclasses
 
 import numpy as np
+import pytest
 from dure.rtl.npu.commands import ElemType, ErrorCode, LoadTarget, Opcode, OutType, Precision
 from dure.rtl.npu.control import NpuControl
 from dure.rtl.npu.descriptor import decode, encode, list_bytes
@@ -130,3 +137,113 @@ def test_list_through_control_matches_model():
     assert [e["ERROR"] & 0xF for e in expect] == [
         ErrorCode.ZERO_DIM.value, ErrorCode.BUS_ERROR.value, ErrorCode.MISALIGNED.value,
         ErrorCode.BUS_ERROR.value, 0]
+
+
+def _first_unit_cycle(cfg, desc, latency, memory):
+    """Pushes ``desc``; cycles from the DOORBELL's response to the fetcher's first request
+    and to the first command offered to a unit (None if none within 200 cycles)."""
+    dut = NpuControl(cfg)
+    datapath = StandInDatapath(dut.datapath, latency=lambda unit, f: 6)
+    target = BusTarget(dut.fetch, latency=latency, memory=memory)
+    seen = {}
+
+    async def bench(ctx):
+        assert not await reg_write(ctx, dut.bus, "DMA_BASE", MAIN)
+        assert not await reg_write(ctx, dut.bus, "DMA_SIZE", CFG.main_size)
+        await submit(ctx, dut.bus, desc)
+        for cycle in range(1, 200):
+            *_, req, load = await ctx.tick().sample(dut.fetch.req, dut.datapath.load_cmd.valid)
+            if req:
+                seen.setdefault("req", cycle)
+            if load:
+                seen.setdefault("unit", cycle)
+
+    simulate(dut, [bench], [datapath.run, target.serve])
+    return seen
+
+
+@pytest.mark.parametrize("list_port", [False, True])
+@pytest.mark.parametrize("latency", [1, 4])
+def test_entry_zero_is_fetched_while_the_list_is_validated(list_port, latency):
+    """Cycle-exact: the fetcher requests entry 0's first word 3 cycles after the LIST's
+    DOORBELL response (before: 7, after the front accepted it), and the first entry reaches
+    its unit ``9 + latency`` cycles after a pushed LOAD would (``+ 2`` without the bypass of
+    ``npu_list_port``; it was 16 at latency 1 before the speculative fetch)."""
+    cfg = dataclasses.replace(CFG, npu_list_port=list_port)
+    memory = {LIST_A // 4 + i: w for i, w in enumerate(words_of(list_bytes([LOAD, STORE])))}
+    pushed = _first_unit_cycle(cfg, LOAD, latency, memory)
+    listed = _first_unit_cycle(cfg, lst(LIST_A, 2), latency, memory)
+    assert "req" not in pushed
+    assert listed["req"] == 3
+    assert listed["unit"] - pushed["unit"] == 9 + latency + (0 if list_port else 2)
+
+
+def _refusal_run(cfg, groups, memory, *, latency, gnt):
+    """Runs ``groups`` (register values read after each, as :func:`test_list_through_control_
+    matches_model`); returns (values per group, the units' runs, the fetch log)."""
+    dut = NpuControl(cfg)
+    datapath = StandInDatapath(dut.datapath, latency=lambda unit, f: 6)
+    target = BusTarget(dut.fetch, latency=latency, gnt_probability=gnt, seed=4,
+                       memory={MAIN // 4 + i: w for i, w in enumerate(words_of(bytes(memory)))})
+    got = []
+
+    async def bench(ctx):
+        bus = dut.bus
+        assert not await reg_write(ctx, bus, "DMA_BASE", MAIN)
+        assert not await reg_write(ctx, bus, "DMA_SIZE", CFG.main_size)
+        for group in groups:
+            assert not await reg_write(ctx, bus, "STATUS", 1 << 2)
+            for desc in group:
+                await submit(ctx, bus, desc)
+            while (await reg_read(ctx, bus, "STATUS"))[0] & 1:
+                pass
+            error = (await reg_read(ctx, bus, "STATUS"))[0] & 1 << 2
+            got.append({name: (await reg_read(ctx, bus, name))[0] for name, _ in REGS
+                        if error or not name.startswith("ERROR")})
+
+    simulate(dut, [bench], [datapath.run, target.serve])
+    return got, datapath.runs, target.log
+
+
+@pytest.mark.parametrize("list_port", [False, True])
+@pytest.mark.parametrize("latency,gnt", [(1, 1.0), (6, 0.6)])
+def test_refused_list_with_its_fetch_in_flight(list_port, latency, gnt):
+    """LISTs inside the window refused by checks the source does not make (a reserved bit in
+    word 3, in word 2's upper half, in word 0) are fetched speculatively and refused: ERROR,
+    ERROR_INDEX, ISSUED and DONE equal the model's, no entry reaches a unit, only the refused
+    LIST's own words were read; a LIST past the window end reads nothing; then a good LIST
+    and a pushed LOAD run exactly as the model says."""
+    cfg = dataclasses.replace(CFG, npu_list_port=list_port)
+    memory = bytearray(CFG.main_size)
+    entries = [LOAD, LOAD_W, COMPUTE, STORE]
+    memory[LIST_A - MAIN:LIST_A - MAIN + 32 * len(entries)] = list_bytes(entries)
+    reserved_w3 = lst(LIST_A, 4)
+    reserved_w3[3] = 1
+    reserved_w2 = lst(LIST_A, 4)
+    reserved_w2[2] |= 1 << 20
+    reserved_w0 = lst(LIST_A, 4)
+    reserved_w0[0] |= 1 << 9
+    outside = lst(MAIN + CFG.main_size - 64, 3)
+    groups = [[reserved_w3], [reserved_w2], [reserved_w0], [outside],
+              [lst(LIST_A, 4)], [LOAD]]
+    got, runs, log = _refusal_run(cfg, groups, memory, latency=latency, gnt=gnt)
+    model = NpuModel(CFG, memory={MAIN: bytes(memory)})
+    model.set_window(MAIN, CFG.main_size)
+    regs = ModelRegisters(model)
+    expect = []
+    for group in groups:
+        model.clear_error()
+        for words in group:
+            model.execute(words)
+        expect.append({name: regs.read(reg) for name, reg in REGS})
+    for index, (g, e) in enumerate(zip(got, expect, strict=True)):
+        assert g == {name: e[name] for name in g}, (index, g, e)
+    assert [e["ERROR"] & 0xF for e in expect[:4]] == [ErrorCode.RESERVED.value] * 3 + [
+        ErrorCode.DMA_WINDOW.value]
+    # the units ran the good LIST's entries and the LOAD only
+    assert [run.unit for run in runs] == ["load", "load", "exec", "store", "load"]
+    # each refused LIST inside the window was read speculatively, within its own range only
+    words = [addr for _, addr, *_ in log]
+    assert all(LIST_A // 4 <= addr < LIST_A // 4 + 32 for addr in words)
+    assert words.count(LIST_A // 4) == 4
+    assert not any(we for _, _, we, *_ in log)

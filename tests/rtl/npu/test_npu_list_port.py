@@ -8,20 +8,15 @@ ERROR_INDEX, ISSUED and DONE, touch no memory, and a LIST pushed after them runs
 
 import numpy as np
 import pytest
-from dure.rtl.npu.commands import ElemType, ErrorCode, LoadTarget, Opcode, Register, Status
+from dure.rtl.npu.commands import ElemType, ErrorCode, LoadTarget, Opcode, Register
 from dure.rtl.npu.descriptor import encode, list_bytes
 from dure.rtl.npu.npu import Npu, npu_ports
 from dure.sim.npu_model import NpuModel as GoldenNpu
 from dure.sim.npu_model_regs import NpuRegisters as GoldenRegisters
-from dure.sim.verif.npu_control import (
-    random_operands,
-    reg_read,
-    reg_write,
-    resident_gemm,
-    submit,
-)
+from dure.sim.verif.npu_control import random_operands, resident_gemm
 from dure.sim.verif.npu_datapath import MemoryTarget
 from dure.sim.verif.npu_one_port import NpuOnePort, one_port_npu
+from dure.sim.verif.npu_sim import push_and_wait_idle
 from dure.sim.verif.reusable_sim import reusable
 
 from dure.config import MAIN_BASE, RAM_BASE, SoCConfig
@@ -51,17 +46,8 @@ def run(image, lists, pushed, *, err_words=()):
     regs = {}
 
     async def bench(ctx):
-        assert not await reg_write(ctx, npu.bus, "DMA_BASE", MAIN_BASE)
-        assert not await reg_write(ctx, npu.bus, "DMA_SIZE", RAM_BASE + len(ram) - MAIN_BASE)
-        for words in pushed:
-            await submit(ctx, npu.bus, words)
-        for _ in range(100_000):
-            if not (await reg_read(ctx, npu.bus, "STATUS"))[0] & Status.BUSY.value:
-                break
-        else:
-            raise AssertionError("the NPU never became idle")
-        for name in REGS:
-            regs[name] = (await reg_read(ctx, npu.bus, name))[0]
+        regs.update(await push_and_wait_idle(
+            ctx, npu.bus, pushed, REGS, window=(MAIN_BASE, RAM_BASE + len(ram) - MAIN_BASE)))
 
     sim.run([bench], [dma.serve, fetch.serve])
     return regs, main, ram, dma, fetch
@@ -161,5 +147,32 @@ def test_malformed_entries_and_a_failed_fetch():
     assert regs == want
     assert regs["ERROR"] == ErrorCode.BUS_ERROR.value | (1 + 5) << 8
     assert regs["ERROR_INDEX"] == 5
+    got = np.frombuffer(bytes(main[gemm.out_at:gemm.out_at + 4 * m * n]), np.uint32)
+    np.testing.assert_array_equal(got.reshape(m, n), expect)
+
+
+def test_refused_list_with_its_fetch_in_flight():
+    """A LIST inside the window with a reserved bit set (word 3) is fetched speculatively
+    from on-chip RAM while it is validated, then refused: ERROR (RESERVED, its number),
+    ERROR_INDEX, ISSUED and DONE equal the model's, main memory is untouched; the good LIST
+    pushed right behind it (its fetch waiting for the aborted one's responses) runs the GEMM
+    exactly."""
+    m, k, n = 8, 8, 8
+    a, b, expect = random_operands("int8", m, k, n, seed=14)
+    gemm = resident_gemm(CFG, a, b, base=MAIN_BASE)
+    entries = list(gemm.stream) + list(gemm.stores)
+    lists = list_bytes(entries)
+    bad = encode(Opcode.LIST, list_addr=RAM_BASE, count=len(entries))
+    bad[3] = 1
+    pushed = [bad, encode(Opcode.LIST, list_addr=RAM_BASE, count=len(entries))]
+    regs, main, ram, dma, fetch = run(gemm.image, lists, pushed)
+    model, want = golden(gemm.image, lists, pushed)
+    assert regs == want
+    assert regs["ERROR"] == ErrorCode.RESERVED.value          # sequence number 0
+    assert regs["DONE"] == 2 * (len(entries) + 1)
+    # entry 0 was read twice: speculatively for the refused LIST, then for the good one
+    assert [addr for _, addr, *_ in fetch.log].count(RAM_BASE // 4) == 2
+    assert not any(we for _, _, we, _, _ in fetch.log)
+    assert main == bytearray(model.read(MAIN_BASE, len(gemm.image)))
     got = np.frombuffer(bytes(main[gemm.out_at:gemm.out_at + 4 * m * n]), np.uint32)
     np.testing.assert_array_equal(got.reshape(m, n), expect)

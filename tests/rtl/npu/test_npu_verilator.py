@@ -31,7 +31,7 @@ from dure.sim.npu_model_regs import NpuRegisters as GoldenRegisters
 from dure.sim.verif import npu_verilator as nv
 from dure.sim.verif.npu_control import random_operands, resident_gemm
 
-from dure.config import MAIN_BASE, preset
+from dure.config import MAIN_BASE, RAM_BASE, preset
 
 CFG = preset("sim")   # the shipped NPU: 8x8, FP16, gather, overlapped LOADs, SPAD 2048, ACC 1024
 PERF = ("BUSY", "MACS", "COMPUTE", "STALL_DEP", "DMA_RD")
@@ -437,6 +437,99 @@ def test_refused_list_and_fetch_bus_error(model):
     below, above = hole[0] - MAIN_BASE, hole[1] - MAIN_BASE
     assert run.memory[:below] == bytearray(golden_model.read(MAIN_BASE, below))
     assert run.memory[above:] == bytearray(golden_model.read(hole[1], len(image) - above))
+
+
+def _fuzz_list_program(rng, base):
+    """A command-fuzzer program of LISTs: a 16 KiB random image at ``base``, the window
+    ``[base + 0x1000, base + 0x4000)``; six lists of 1-12 random (mostly malformed)
+    descriptors (:func:`~dure.sim.npu_descriptors.random_descriptor`, DMA addresses kept in
+    the window's first 0x1200 bytes, so no STORE reaches the lists) at the window's end; and
+    40 LIST descriptors, each a good one for a list or a malformed one: misaligned, count 0,
+    past a list's end or the window's, below the window, a reserved bit in words 0 / 2 / 3..7,
+    random words. Returns (image, window, LIST descriptors)."""
+    from dure.sim.npu_descriptors import random_descriptor
+
+    image = bytearray(np.random.default_rng(rng.getrandbits(32)).integers(
+        0, 256, 0x4000, np.uint8).tobytes())
+    window = (base + 0x1000, 0x3000)
+    lists, at = [], 0x3000
+    for _ in range(6):
+        entries = []
+        for _ in range(rng.randint(1, 12)):
+            words = random_descriptor(rng, CFG)
+            if words[0] & 0xF in (Opcode.LOAD.value, Opcode.STORE.value):
+                words[1] = base + 0x1000 + rng.choice([-4, -1, 0, 2, 0x400, 0x7F0, 0x800]) \
+                    if words[1] else 0
+                words[2] = rng.choice([0, 1, 8, 16, 64]) if words[2] else 0
+                words[3] = (words[3] & 0xFFFF_0000) | min(words[3] & 0xFFFF, 40)
+            entries.append(words)
+        image[at:at + 32 * len(entries)] = list_bytes(entries)
+        lists.append((base + at, len(entries)))
+        at += 32 * len(entries) + 32 * rng.randint(0, 2)
+    end = window[0] + window[1]
+    pushed = []
+    for _ in range(40):
+        addr, count = rng.choice(lists)
+        kind = rng.randrange(10)
+        if kind == 1:
+            addr += rng.choice([1, 2, 3])                       # MISALIGNED
+        elif kind == 2:
+            count = 0                                           # ZERO_DIM
+        elif kind == 3:
+            count = (end - addr) // 32 + rng.choice([0, 1, 2])  # to / past the window's end
+        elif kind == 4:
+            addr, count = window[0] - 32 * rng.randint(1, 3), rng.randint(1, 4)   # below it
+        words = encode(Opcode.LIST, list_addr=addr, count=count)
+        if kind == 5:
+            index = rng.choice([0, 2, 3, 4, 5, 6, 7])          # RESERVED
+            words[index] |= 1 << rng.choice(range(16, 32) if index == 2 else
+                                             range(4, 32) if index == 0 else range(32))
+        elif kind == 6:
+            words = [Opcode.LIST.value] + [rng.getrandbits(32) for _ in range(7)]
+        pushed.append([w & 0xFFFF_FFFF for w in words])
+    return image, window, pushed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["main", "ram"])
+def test_malformed_lists(model, where):
+    """Command fuzzer for LIST: malformed LIST descriptors and lists of malformed entries
+    (:func:`_fuzz_list_program`), the lists in main memory (fetched into the DMA's idle
+    cycles) or in on-chip RAM (``RAM_BASE``: fetched whenever the buffer has room; the
+    testbench serves the image there), pushed one at a time: no hang; after each, ERROR,
+    ERROR_INDEX, ISSUED and DONE equal the command model's (ERROR cleared in between); the
+    whole image equals the model's at the end (nothing written outside the window, nothing
+    by a refused LIST or entry)."""
+    import random
+
+    base = MAIN_BASE if where == "main" else RAM_BASE
+    image, window, pushed = _fuzz_list_program(random.Random(17), base)
+    script = [nv.write("DMA_BASE", window[0]), nv.write("DMA_SIZE", window[1])]
+    for words in pushed:
+        script += nv.submit(words) + [nv.wait_idle(), nv.read("STATUS")]
+        script += [nv.read(name) for name in REGS] + [nv.write("STATUS", Status.ERROR.value)]
+    run = model.run(script, image, base=base)
+    ref = GoldenNpu(CFG, memory={base: bytes(image)})
+    ref.set_window(*window)
+    regs = GoldenRegisters(ref)
+    per = 1 + len(REGS)
+    codes = set()
+    for index, words in enumerate(pushed):
+        ref.execute(words)
+        want = {name: regs.read(Register[name].value) for name in REGS}
+        status, *values = run.values[per * index:per * (index + 1)]
+        got = dict(zip(REGS, values, strict=True))
+        if not status & Status.ERROR.value:     # ERROR / ERROR_INDEX keep old values
+            assert ref.error is None, (index, want)
+            got = {name: got[name] for name in ("ISSUED", "DONE")}
+        else:
+            codes.add(got["ERROR"] & 0xF)
+        assert got == {name: want[name] for name in got}, (index, words, got, want)
+        ref.clear_error()
+    assert bytes(run.memory) == ref.read(base, len(image))
+    # the program reaches the LIST checks and the entries' (not one code for everything)
+    assert {ErrorCode.MISALIGNED.value, ErrorCode.ZERO_DIM.value, ErrorCode.RESERVED.value,
+            ErrorCode.DMA_WINDOW.value} <= codes
 
 
 def _planned_layer(m, k, n, seed):
