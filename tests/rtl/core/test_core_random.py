@@ -27,6 +27,13 @@ def test_random_program(seed):
     run_random(seed, **TIMINGS[seed % len(TIMINGS)])
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_random_program_without_address_sums(seed):
+    """The same programs with the data address from the load / store unit's adder alone
+    (``address_sums`` off; on in ``full``)."""
+    run_random(seed, options=CoreOptions(address_sums=False), **TIMINGS[seed % len(TIMINGS)])
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_random_program_late_branch(seed):
     """The same programs on ``full-late`` (branches on a late producer resolved in M) and with
