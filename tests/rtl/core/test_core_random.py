@@ -28,10 +28,10 @@ def test_random_program(seed):
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_random_program_without_address_sums(seed):
-    """The same programs with the data address from the load / store unit's adder alone
-    (``address_sums`` off; on in ``full``)."""
-    run_random(seed, options=CoreOptions(address_sums=False), **TIMINGS[seed % len(TIMINGS)])
+def test_random_program_address_sums(seed):
+    """The same programs on ``full-sums`` (the data address from the forwarding sources' own
+    adders)."""
+    run_random(seed, options=core_options("full-sums"), **TIMINGS[seed % len(TIMINGS)])
 
 
 @pytest.mark.parametrize("seed", range(8))
