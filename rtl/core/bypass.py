@@ -128,12 +128,6 @@ class Bypass(wiring.Component):
     late_rs1, late_rs2 : Out(32)
         The same with a load's answer forwarded from M.
     hazard : Out(1)
-    rs1_sel_m, rs1_sel_w : Out(1)
-        What ``rs1`` is: ``m_result`` if ``rs1_sel_m``, else ``w_result`` if ``rs1_sel_w``,
-        else ``rs1_held`` (both 0 without ``forwarding``). For a unit that computes from the
-        three sources before the choice (:class:`~.address_sums.AddressSums`).
-    rs1_held : Out(32)
-        The value ``rs1`` is when nothing is forwarded.
     """
 
     load: In(1)
@@ -161,9 +155,6 @@ class Bypass(wiring.Component):
     late_rs1: Out(32)
     late_rs2: Out(32)
     hazard: Out(1)
-    rs1_sel_m: Out(1)
-    rs1_sel_w: Out(1)
-    rs1_held: Out(32)
 
     def __init__(self, *, forwarding=True, load_values=False, registered=False):
         if load_values and not forwarding:
@@ -180,10 +171,8 @@ class Bypass(wiring.Component):
                   self.rs1, self.late_rs1),
                  (self.d_rs2, self.x_rs2, self.n_x_rs2, self.x_use_rs2, self.x_late_ok2,
                   self.rs2, self.late_rs2))
-        for index, (d_val, x_reg, n_reg, use, late_ok, out, late_out) in enumerate(ports):
+        for d_val, x_reg, n_reg, use, late_ok, out, late_out in ports:
             held = Signal(32)
-            if index == 0:
-                m.d.comb += self.rs1_held.eq(held)
             if self._registered:
                 m_hit, w_hit = Signal(), Signal()
                 m.d.sync += [m_hit.eq((self.n_m_rd != 0) & (self.n_m_rd == n_reg)),
@@ -197,8 +186,6 @@ class Bypass(wiring.Component):
                     m.d.sync += held.eq(d_val)
                 continue
             m.d.comb += out.eq(Mux(m_hit, self.m_result, Mux(w_hit, self.w_result, held)))
-            if index == 0:
-                m.d.comb += [self.rs1_sel_m.eq(m_hit), self.rs1_sel_w.eq(w_hit)]
             m.d.sync += held.eq(Mux(self.load, d_val, out))
             if self._load_values:
                 # The load's value is the last input of the mux (the data bus answer arrives

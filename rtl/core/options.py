@@ -102,14 +102,6 @@ class CoreOptions:
         counts the dividend's leading zero bytes from them in the next cycle
         (:class:`~.divider.Divider` ``registered_start``): one more cycle per division, the
         bypass -> negation -> zero-byte count -> dividend path cut in two.
-    address_sums : bool
-        The data request's address from three adders, one per forwarding source (M's
-        result, W's result, the held operand), chosen by the bypass's registered selects
-        (:class:`~.address_sums.AddressSums`), instead of from the load / store unit's adder
-        behind the forwarded ``rs1`` and its fanout to every unit: the same address in every
-        cycle, two 32-bit adders more. For the SoC's fabric behind the address (issue 15,
-        session 17; the ``full-sums`` variant). Without ``forwarding`` it changes nothing
-        (one source).
     serial_divider : bool
         Divide on one shared subtractor (:class:`~.divider_serial.SerialDivider`, 36 cycles)
         instead of :class:`~.divider.Divider` (33 cycles, separate negators and comparator).
@@ -132,7 +124,6 @@ class CoreOptions:
     late_branch_requests: bool = False
     registered_divider_start: bool = False
     serial_divider: bool = False
-    address_sums: bool = False
 
     def __post_init__(self):
         if not isinstance(self.fetch_depth, int) or not 1 <= self.fetch_depth <= 8:
@@ -187,12 +178,9 @@ class CoreOptions:
 #: the control core for small FPGAs (iCE40UP5K); ``full-late`` is ``full`` with branches on a
 #: late producer resolved in M (``late_branch``: fewer cycles, below 50 MHz on the ECP5 so far);
 #: ``full-gshare`` is ``full`` with branch directions predicted in fetch
-#: (``fetch_gshare_entries``) and the divider's start registered; ``full-sums`` is ``full``
-#: with the data address from the forwarding sources' own adders (``address_sums``,
-#: cycle-exact; issue 15, session 17: for the SoC's fabric behind the address).
+#: (``fetch_gshare_entries``) and the divider's start registered.
 CORE_OPTIONS = {
     "full": CoreOptions(),
-    "full-sums": CoreOptions(address_sums=True),
     "full-late": CoreOptions(late_branch=True),
     "full-gshare": CoreOptions(fetch_gshare_entries=256, registered_divider_start=True),
     "small": CoreOptions(fetch_depth=2, forwarding=False, shift_in_multiplier=True,

@@ -6,7 +6,6 @@ from amaranth.lib.wiring import In, Out
 
 from ..bus.signature import BusSignature
 from .access_check import AccessCheck
-from .address_sums import AddressSums
 from .alu import ALU
 from .branch import BranchUnit
 from .bypass import Bypass, late_branch_able, next_cycle_hazard
@@ -56,8 +55,7 @@ class XStage(wiring.Component):
     ----------
     options : CoreOptions
         ``forwarding``, ``load_branch_forwarding``, ``load_store_forwarding``,
-        ``shift_in_multiplier``, ``predictor``, ``serial_divider`` and ``address_sums``
-        apply.
+        ``shift_in_multiplier``, ``predictor`` and ``serial_divider`` apply.
     pmp_entries, triggers : int
         PMP entries and address triggers of the CSR file.
 
@@ -395,22 +393,13 @@ class XStage(wiring.Component):
 
         # ---- data bus request (never depends on a grant) ---------------------------------
         dbus = self.dbus
-        request_addr = self.lsu_addr
-        if opts.address_sums:
-            # The same address from three adders in front of the forwarding mux
-            # (``address_sums.py``): the bus address off the operand's fanout.
-            m.submodules.address_sums = sums = AddressSums()
-            m.d.comb += [sums.held.eq(bypass.rs1_held), sums.m_result.eq(self.m_result),
-                         sums.w_result.eq(self.w_result), sums.sel_m.eq(bypass.rs1_sel_m),
-                         sums.sel_w.eq(bypass.rs1_sel_w), sums.offset.eq(xd.imm)]
-            request_addr = sums.addr
         m.d.comb += [
             # (a load / store has no exception of its own here other than from the checks)
             # (while M holds a branch it resolves, ``access.go`` is 0: no request; with
             # ``late_branch_requests`` one unless it was mispredicted)
             dbus.req.eq(runs & is_mem & mem_go & ~hazard & ~m_busy & ~m_redirect &
                         ~(self.m_lb_mispredict if opts.late_branch_requests else 0)),
-            dbus.addr.eq(request_addr[2:]),
+            dbus.addr.eq(self.lsu_addr[2:]),
             dbus.we.eq(~is_load),
             dbus.be.eq(self.lsu_mask),
             dbus.wdata.eq(self.lsu_wdata),

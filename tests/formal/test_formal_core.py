@@ -207,13 +207,3 @@ def test_div_alt_serial_divider():
 def test_core_class(name):
     checks, depth, narrow, *alt = SLOW[name]
     run(f"core_{name}", checks, depth=depth, narrow=narrow, alt_ops=bool(alt), expect="PASS")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["load", "store", "dbus"])
-def test_core_class_address_sums(name):
-    """The load, store and data-bus checks on a core whose data address comes from the
-    forwarding sources' own adders (``address_sums``, the ``full-sums`` variant)."""
-    checks, depth, narrow = SLOW[name]
-    run(f"core_{name}_sums", checks, depth=depth, narrow=narrow,
-        options=replace(FORMAL_CORE_OPTIONS, address_sums=True), expect="PASS")

@@ -1,6 +1,6 @@
 """Shared fixture of the core tests: ``variant`` runs a test once per core variant (the
-five-stage core as ``full``, ``full-late``, ``full-sums`` and ``small``, the multi-cycle
-``tiny`` core) by switching what :func:`dure.sim.verif.core_bench.run` builds by default."""
+five-stage core as ``full``, ``full-late`` and ``small``, the multi-cycle ``tiny`` core) by
+switching what :func:`dure.sim.verif.core_bench.run` builds by default."""
 
 import pytest
 from dure.rtl.core.options import core_options
@@ -8,7 +8,6 @@ from dure.sim.verif import core_bench
 
 #: What :func:`core_bench.run` builds per variant (``None``: its default, the full core).
 VARIANTS = {"full": None, "full-late": core_options("full-late"),
-            "full-sums": core_options("full-sums"),
             "small": core_options("small"), "tiny": "tiny"}
 
 

@@ -27,13 +27,6 @@ def test_random_program(seed):
     run_random(seed, **TIMINGS[seed % len(TIMINGS)])
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_random_program_address_sums(seed):
-    """The same programs on ``full-sums`` (the data address from the forwarding sources' own
-    adders)."""
-    run_random(seed, options=core_options("full-sums"), **TIMINGS[seed % len(TIMINGS)])
-
-
 @pytest.mark.parametrize("seed", range(8))
 def test_random_program_late_branch(seed):
     """The same programs on ``full-late`` (branches on a late producer resolved in M) and with
