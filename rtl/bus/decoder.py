@@ -1,6 +1,6 @@
 """Address decoder: one initiator, N targets, the memory map given as data."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -45,7 +45,8 @@ class Decoder(wiring.Component):
     Latency
     -------
     No cycles added: ``gnt`` is the selected target's ``gnt`` (combinational through the
-    address match) and responses pass straight through.
+    address match) and responses pass straight through. A target's ``req`` depends on the
+    address through its own region comparison only.
     """
 
     def __init__(self, regions, *, addr_width=30, max_outstanding=32):
@@ -86,42 +87,52 @@ class Decoder(wiring.Component):
         ports = [getattr(self.targets, name) for name, _, _ in self._map] + [unmapped.bus]
         n = len(ports)
 
-        # Which port the current address selects (n - 1: the error responder).
-        sel = Signal(range(n))
-        m.d.comb += sel.eq(n - 1)
-        for index, (_, base, size) in enumerate(self._map):
+        # One hit per port, one-hot (regions do not overlap; the last port, the error
+        # responder, takes every address no region holds). Each port's request needs only
+        # its own hit: whether the port may take a request (`allowed`) is computed without
+        # the address, not from an encoded select compared with `cur`, so the address passes
+        # one comparison on its way to a target's `req` (session 17, issue 15).
+        hits = []
+        for name, base, size in self._map:
             shift = (size // 4).bit_length() - 1
-            with m.If((bus.addr >> shift) == (base >> 2 >> shift)):
-                m.d.comb += sel.eq(index)
+            hit = Signal(name=f"hit_{name}")
+            m.d.comb += hit.eq((bus.addr >> shift) == (base >> 2 >> shift))
+            hits.append(hit)
+        hit_unmapped = Signal()
+        m.d.comb += hit_unmapped.eq(~Cat(*hits).any())
+        hits.append(hit_unmapped)
 
-        # Outstanding responses and the port they come from.
+        # Outstanding responses and the port they come from (one-hot `cur`).
         count = Signal(range(self._max_outstanding + 1))
-        cur = Signal(range(n))
+        cur = Signal(n)
         rvalid = Signal()
-        m.d.comb += rvalid.eq(0)
-        for port in ports:
-            with m.If(port.rvalid):
-                m.d.comb += rvalid.eq(1)
+        m.d.comb += rvalid.eq(Cat(*(port.rvalid for port in ports)).any())
         drained = (count == 0) | ((count == 1) & rvalid)
-        allow = Signal()
-        m.d.comb += allow.eq(drained | ((sel == cur) & (count != self._max_outstanding)))
+        below_max = count != self._max_outstanding
 
         granted = Signal()
+        port_granted = []
         for index, port in enumerate(ports):
             width = len(port.addr)
+            # The port may take a request: nothing outstanding elsewhere (or the last of it
+            # answering now), or it is the port answering and the queue has room.
+            allowed = Signal(name=f"allowed_{index}")
             m.d.comb += [
-                port.req.eq(bus.req & allow & (sel == index)),
+                allowed.eq(drained | (cur[index] & below_max)),
+                port.req.eq(bus.req & allowed & hits[index]),
                 port.addr.eq(bus.addr[:width]),
                 port.we.eq(bus.we),
                 port.be.eq(bus.be),
                 port.wdata.eq(bus.wdata),
             ]
-            with m.If(sel == index):
-                m.d.comb += granted.eq(bus.req & allow & port.gnt)
-        m.d.comb += bus.gnt.eq(granted)
+            port_granted.append(allowed & hits[index] & port.gnt)
+        m.d.comb += [
+            granted.eq(bus.req & Cat(*port_granted).any()),
+            bus.gnt.eq(granted),
+        ]
 
         with m.If(granted):
-            m.d.sync += cur.eq(sel)
+            m.d.sync += cur.eq(Cat(*hits))
         m.d.sync += count.eq(count + granted - rvalid)
 
         # Responses: only the port in `cur` can answer, so an AND-OR gather is a mux.

@@ -107,6 +107,26 @@ def test_switching_target_waits_for_outstanding_responses():
     assert [r.rdata for r in initiator.responses] == [0 ^ TAGS["b"], 1 ^ TAGS["b"], 1 ^ TAGS["a"]]
 
 
+def test_outstanding_limit_holds_off_the_same_target():
+    # Two in flight at most: the third request waits until the first answer has lowered the
+    # count (the cycle after it arrives), then the rest flow one per cycle.
+    dut = Decoder(REGIONS, max_outstanding=2)
+    target = BusTarget(dut.targets.c, latency=4, tag=TAGS["c"])
+    initiator = BusInitiator(dut.bus)
+    requests = [Request(0x2000_0000 + i) for i in range(4)]
+
+    async def issue(ctx):
+        await initiator.issue(ctx, requests)
+
+    async def collect(ctx):
+        await initiator.collect(ctx, len(requests))
+
+    simulate(dut, [issue, collect], [target.serve])
+    assert initiator.grants == [0, 1, 5, 6]
+    assert [r.cycle for r in initiator.responses] == [4, 5, 9, 10]
+    assert [r.rdata for r in initiator.responses] == [i ^ TAGS["c"] for i in range(4)]
+
+
 @pytest.mark.parametrize("regions, message", [
     ([Region("x", 0, 0x300, False, "")], "size must be a power of two"),
     ([Region("x", 0x100, 0x200, False, "")], "not aligned"),
