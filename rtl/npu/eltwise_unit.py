@@ -236,7 +236,7 @@ class EltwiseUnit(wiring.Component):
         # the weight rows are read once no LOAD has still to write them (load following)
         w_read = wread & ports_free
         if follow:
-            w_read = wread & ~(self.spad_wait_b | (cmd.pair & self.spad_wait_a))
+            w_read = w_read & ~(self.spad_wait_b | (cmd.pair & self.spad_wait_a))
         m.d.sync += wlatch.eq(w_read | pre)
         with m.If(w_read):
             m.d.sync += wread.eq(0)
@@ -286,8 +286,8 @@ class EltwiseUnit(wiring.Component):
                                         + off))),
             # an init_row MAC reads its starting row for every row (read-only, never written)
             self.acc_r.addr.eq(acc_read),
-            self.spad_a.en.eq(issue | (wread & ports_free) | pre_sel),
-            self.spad_b.en.eq(issue | (wread & ports_free) | pre_sel),
+            self.spad_a.en.eq(issue | w_read | pre_sel),
+            self.spad_b.en.eq(issue | w_read | pre_sel),
             self.acc_r.en.eq(issue),
         ]
         with m.If(issue):
