@@ -171,11 +171,10 @@ class SoCConfig:
     npu_eltwise_handover : bool
         The element-wise unit takes the next ELTWISE while the current one's last rows drain
         (the dispatcher keeps two in flight; :class:`~dure.rtl.npu.eltwise_unit.EltwiseUnit`):
-        back-to-back commands ``m + 1`` cycles apart. Timing only by design, but **off in
-        every preset**: the compiled float-edged CNN of
-        ``tests/dure/commands/test_infer.py::test_soc_float_model_whole`` on ``npu-small``
-        gave wrong depthwise / ADD outputs with it on (session 16, not yet diagnosed).
-        Needs ``npu_eltwise``.
+        back-to-back commands ``m + 1`` cycles apart. Timing only: results unchanged. On in
+        ``sim``, ``npu-small`` and their multi-tile twins since session 17 (which fixed the
+        mismatch it showed in session 16: a MAC handed over read its weight rows over a
+        row stalled in the compute stage); off in ``ulx3s``. Needs ``npu_eltwise``.
     npu_load_follow : bool
         A COMPUTE follows the LOADs that write its SPAD rows row by row: the dispatcher
         issues it beside an in-flight LOAD into SPAD, and the execute unit reads a SPAD row
@@ -609,7 +608,7 @@ PRESETS = {
     # with the 2:4 MAC-skipping path (docs/sparse_skip.md), overlapped LOADs and COMPUTEs that
     # follow their LOADs row by row; the LIST fetcher reads on its own path (npu_list_port).
     "sim": SoCConfig(npu_gather=True, npu_load_overlap=True, npu_load_follow=True,
-                     npu_list_port=True),
+                     npu_list_port=True, npu_eltwise_handover=True),
     # Faster-to-build simulation variants for the test suite (same memory map): no NPU, for
     # CPU and SoC tests; and a 4x4 NPU with small memories, for NPU system tests.
     "cpu": SoCConfig(name="cpu", npu_rows=0),
@@ -623,7 +622,8 @@ PRESETS = {
     # (COMPUTEs follow their LOADs row by row and the LIST fetcher has its own path here
     # too: the 4x4 system tests check them.)
     "npu-small": SoCConfig(name="npu-small", npu_rows=4, npu_cols=4, npu_spad_rows=512,
-                           npu_acc_rows=256, npu_load_follow=True, npu_list_port=True),
+                           npu_acc_rows=256, npu_load_follow=True, npu_list_port=True,
+                           npu_eltwise_handover=True),
     # FPGA boards (fpga/README.md): on-chip memories in block RAM, boot loader in the ROM.
     # The ULX3S's main memory is its 32 MiB SDRAM; latency and bandwidth are the controller's
     # measured open-row numbers (tests/rtl/soc/sdram). The NPU is sized for routing margin

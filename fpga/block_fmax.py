@@ -90,12 +90,12 @@ def _npu(config):
 def _soc_command_options(config):
     """The ordering options the SoC's :class:`~dure.rtl.npu.npu.Npu` gives its command path:
     the ones its :class:`~dure.rtl.npu.datapath.NpuDatapath` states (the store unit orders the
-    ACC rows, ``npu_load_follow``, the element-wise hand-over with ``npu_eltwise``), so a
-    block measures the dispatcher the board builds."""
+    ACC rows, ``npu_load_follow``, the element-wise hand-over ``npu_eltwise_handover``), so
+    a block measures the dispatcher the board builds."""
     from dure.rtl.npu.datapath import NpuDatapath
     return {"exec_orders_acc": True, "store_orders_acc": NpuDatapath.store_orders_acc,
             "load_follows": config.npu_load_follow,
-            "eltwise_handover": config.npu_eltwise and config.npu_eltwise_handover}
+            "eltwise_handover": config.npu_eltwise_handover}
 
 
 def _control(config):

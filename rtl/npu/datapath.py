@@ -94,8 +94,9 @@ class NpuDatapath(wiring.Component):
         self.load_follows = config.npu_load_follow
         #: The element-wise unit takes the next ELTWISE while the current one drains and
         #: orders the ACC rows between them (:class:`~.eltwise_unit.EltwiseUnit`; the
-        #: dispatcher then issues two at once; :class:`~.npu.Npu`).
-        self.eltwise_handover = config.npu_eltwise and config.npu_eltwise_handover
+        #: dispatcher then issues two at once; :class:`~.npu.Npu`). The config refuses the
+        #: option without ``npu_eltwise``.
+        self.eltwise_handover = config.npu_eltwise_handover
         self._postproc = postproc
         self._weight_banks = weight_banks
         super().__init__({

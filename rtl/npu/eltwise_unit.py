@@ -104,7 +104,9 @@ class EltwiseUnit(wiring.Component):
     stages) when its rows take the same stages (the plain one-cycle compute, the pipelined
     ADD's or the FP16 MAC's lanes), else once the held one is ``done``; the compute and write
     stages take each row's fields from the command that read it, so two commands' rows follow
-    each other with one cycle between them (in which a MAC handed over reads its weight rows).
+    each other with one cycle between them (in which a MAC handed over reads its weight rows;
+    a MAC's weight read waits while a row stalled in the compute stage still takes its
+    operands from the SPAD ports' data, which the read would replace).
     A row of the younger command that reads an ACC row (its own with ``accumulate``, a
     ``reduce`` MAC's first, the ``init_row``) waits while the older one has still to write
     that row, and not longer: a depthwise walk's taps accumulating onto the same rows stay
@@ -217,9 +219,14 @@ class EltwiseUnit(wiring.Component):
         accept = Signal()
         m.d.comb += [self.cmd.ready.eq((held == 0) | handover),
                      accept.eq(self.cmd.valid & self.cmd.ready)]
+        # The SPAD ports' data may change (a weight read) only once the row in the compute
+        # stage has taken it: that row leaves the stage at this edge, or there is none (a
+        # stalled row still computes from the ports' data, which hold while they are not
+        # enabled).
+        ports_free = Signal()
         # A MAC handed over reads its weight rows in its acceptance cycle (the ports are the
-        # unit's and idle then); else in the cycle after, as an idle unit does.
-        pre_sel = self.cmd.valid & handover & new.mac
+        # unit's, idle then, and free); else in a later cycle, as an idle unit does.
+        pre_sel = self.cmd.valid & handover & new.mac & ports_free
         pre = accept & pre_sel
         if follow:
             pre = pre & ~(self.spad_wait_b | (new.pair & self.spad_wait_a))
@@ -227,9 +234,9 @@ class EltwiseUnit(wiring.Component):
             m.d.sync += [cmd.eq(new), left.eq(new.m), row.eq(0), off.eq(0), base.eq(0),
                          col.eq(0), wread.eq(new.mac & ~pre)]
         # the weight rows are read once no LOAD has still to write them (load following)
-        w_read = wread
+        w_read = wread & ports_free
         if follow:
-            w_read = wread & ~(self.spad_wait_b | (cmd.pair & self.spad_wait_a))
+            w_read = w_read & ~(self.spad_wait_b | (cmd.pair & self.spad_wait_a))
         m.d.sync += wlatch.eq(w_read | pre)
         with m.If(w_read):
             m.d.sync += wread.eq(0)
@@ -256,6 +263,7 @@ class EltwiseUnit(wiring.Component):
         o_mask = Signal(cols)
         o_data = Signal(data.ArrayLayout(32, cols))
         advance = ~o_valid | self.acc_w.ready
+        m.d.comb += ports_free.eq(~s1_valid | advance)
         acc_read = Mux(cmd.init_row, cmd.init_addr, cmd.acc_addr + Mux(cmd.reduce, 0, row))
         # Read after write between two held commands: a row reading an ACC row (its own with
         # accumulate, a reduce MAC's first, the init row) waits while the older command has
@@ -278,8 +286,8 @@ class EltwiseUnit(wiring.Component):
                                         + off))),
             # an init_row MAC reads its starting row for every row (read-only, never written)
             self.acc_r.addr.eq(acc_read),
-            self.spad_a.en.eq(issue | wread | pre_sel),
-            self.spad_b.en.eq(issue | wread | pre_sel),
+            self.spad_a.en.eq(issue | w_read | pre_sel),
+            self.spad_b.en.eq(issue | w_read | pre_sel),
             self.acc_r.en.eq(issue),
         ]
         with m.If(issue):

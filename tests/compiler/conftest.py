@@ -17,4 +17,5 @@ def cnn_program():
     core) and a RESHAPE alias."""
     graph = parse_tflite(cm.tflite_int8_cnn(np.random.default_rng(3), h=6, w=6, c=6))
     # without the element-wise unit, so ADD and MAX_POOL stay core layers with their records
-    return compile_graph(graph, dataclasses.replace(preset("npu-small"), npu_eltwise=False))
+    return compile_graph(graph, dataclasses.replace(preset("npu-small"), npu_eltwise=False,
+                                                     npu_eltwise_handover=False))

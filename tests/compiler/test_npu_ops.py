@@ -232,7 +232,8 @@ def test_int8_add_and_max_pool_on_the_eltwise_unit_bit_exact_with_litert(variant
     where = {la.op.kind.value: (la.kind, la.where) for la in program.layers
              if la.op.kind.value in ("ADD", "MAX_POOL_2D")}
     assert where == {"ADD": ("npu_op", "npu"), "MAX_POOL_2D": ("npu_op", "npu")}
-    without = compile_graph(graph, dataclasses.replace(config, npu_eltwise=False))
+    without = compile_graph(graph, dataclasses.replace(config, npu_eltwise=False,
+                                                        npu_eltwise_handover=False))
     assert {la.where for la in without.layers
             if la.op.kind.value in ("ADD", "MAX_POOL_2D")} == {"core"}
     for _ in range(2):

@@ -77,11 +77,12 @@ def test_config_is_frozen_and_hashable():
     config = preset("sim")
     with pytest.raises(AttributeError):
         config.ram_size = 1
-    # The sim SoC has the gather path, overlapped LOADs, COMPUTEs following their LOADs and the
-    # LIST fetcher's own path; the defaults (board builds) not; npu-small (the 4x4 system
-    # tests) follows LOADs too.
+    # The sim SoC has the gather path, overlapped LOADs, COMPUTEs following their LOADs, the
+    # LIST fetcher's own path and the element-wise hand-over; the defaults (board builds) not;
+    # npu-small (the 4x4 system tests) follows LOADs too.
     assert hash(config) == hash(SoCConfig(npu_gather=True, npu_load_overlap=True,
-                                          npu_load_follow=True, npu_list_port=True))
+                                          npu_load_follow=True, npu_list_port=True,
+                                          npu_eltwise_handover=True))
     assert not SoCConfig().npu_gather and not SoCConfig().npu_load_overlap
     assert not SoCConfig().npu_load_follow
     assert not any(preset(name).npu_load_overlap
@@ -184,6 +185,16 @@ def test_board_command_path_trims():
             assert not other.npu_narrow_footprints, name
     with pytest.raises(TypeError, match="npu_narrow_footprints must be a bool"):
         SoCConfig(npu_narrow_footprints=1)
+
+
+def test_eltwise_handover_in_the_simulated_presets():
+    """``npu_eltwise_handover`` (docs/layer_fixed_cost.md, "Session 17"): on in the simulated
+    presets with an NPU (so in the multi-tile twins too), off by default and on the boards."""
+    assert not SoCConfig().npu_eltwise_handover
+    for name in ("sim", "npu-small", "sim-2t", "sim-4t", "npu-small-2t", "npu-small-4t"):
+        assert preset(name).npu_eltwise_handover, name
+    for name in ("ulx3s", "icesugar-pro", "icebreaker-npu"):
+        assert not preset(name).npu_eltwise_handover, name
 
 
 def test_list_port_where_it_pays():

@@ -432,7 +432,8 @@ def test_header_constants_match():
 @pytest.fixture(scope="module")
 def small():
     # without the element-wise unit: ADD and MAX_POOL stay core layers for the cases to patch
-    config = dataclasses.replace(preset("npu-small"), npu_eltwise=False)
+    config = dataclasses.replace(preset("npu-small"), npu_eltwise=False,
+                                 npu_eltwise_handover=False)
     program = compile_graph(parse_tflite(cm.tflite_int8_cnn(np.random.default_rng(5), h=6, w=6,
                                                             c=6)), config)
     x = np.random.default_rng(6).integers(-128, 128, (1, 6, 6, 3)).astype(np.int8)

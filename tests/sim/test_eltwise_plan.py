@@ -92,5 +92,6 @@ def test_add_int8_refuses_what_it_cannot_do():
         add_int8_program(config, (4,), dataclasses.replace(params, left_shift=15), **addrs)
     with pytest.raises(ValueError, match="lo <= hi"):
         add_int8_program(config, (4,), params, lo=3, hi=2, **addrs)
+    without = dataclasses.replace(config, npu_eltwise=False, npu_eltwise_handover=False)
     with pytest.raises(ValueError, match="element-wise"):
-        add_int8_program(dataclasses.replace(config, npu_eltwise=False), (4,), params, **addrs)
+        add_int8_program(without, (4,), params, **addrs)

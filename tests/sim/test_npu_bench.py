@@ -3,8 +3,6 @@
 floor cannot flake; it needs the 8x8 SoC model (minutes to build), hence ``make fuzz``.
 The figures themselves are printed by ``make bench``."""
 
-import dataclasses
-
 import pytest
 from dure.sim.npu_bench import LAYERS, markdown, run_layer, run_shape
 
@@ -97,12 +95,13 @@ def test_element_wise_rows_split_the_fixed_cost():
     cycles counted as FILL), so the split accounts for the fixed cost but the core's share.
     Issue 10's window (npu fixed): 437 with ``npu_eltwise_handover`` (session 16; fill 125,
     gaps 242, drain 70: the element-wise unit takes the next ELTWISE while the current one's
-    last rows drain, one cycle between two MACs' rows instead of four; off in the presets
-    until a model mismatch it showed is diagnosed, so measured here with it on); 524 = 125 +
+    last rows drain, one cycle between two MACs' rows instead of four; on in ``sim`` since
+    session 17, which fixed the model mismatch it showed: the same figures); 524 = 125 +
     335 + 64 without it, as in session 15, when
     the last unit ended with a wave of its last 30 pixels, so only their 240 B are stored
     after the final row; 599 = 125 + 315 + 159 before, 1,720 before session 14)."""
-    config = dataclasses.replace(preset("sim"), npu_eltwise_handover=True)
+    config = preset("sim")
+    assert config.npu_eltwise_handover
     layer = next(layer for layer in LAYERS if layer[0] == "kws_dw")
     row = run_layer(config, *layer[:7], "int8", feed="push")
     print("\n" + markdown([row]))

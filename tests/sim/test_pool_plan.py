@@ -152,7 +152,7 @@ def test_global_pool_of_a_batch_in_one_spad_buffer(precision):
     GLOBAL_PAIR chunks; FP16 one unit per image) when only one image fits the SPAD: the next
     image's LOADs overwrite the rows this unit reads, so they go after its COMPUTEs (spread
     between them they changed the first image's sums)."""
-    config = replace(preset("npu-small"), npu_eltwise=False)
+    config = replace(preset("npu-small"), npu_eltwise=False, npu_eltwise_handover=False)
     x_shape = (3, 12, 12, 8)                   # 2 chunks of 144 pixels: 289 of 512 rows
     rng = np.random.default_rng(21)
     if precision == "int8":

@@ -5,8 +5,9 @@ one cycle between their rows on every path (plain, pipelined ADD, FP16 MAC) whil
 command keeps its latency; a row of the younger command that reads an ACC row the older one
 has still to write (``accumulate``, ``init_row``, a ``reduce`` MAC's first row) waits exactly
 until that row is written; random short commands on overlapping rows with the ACC write port
-contended stay bit-exact; and in the whole NPU, chains of short accumulating MACs followed
-by STOREs equal the model."""
+contended stay bit-exact, and so does a stall of the unit's pipeline in any cycle around a
+hand-over (the session 17 regression); and in the whole NPU, chains of short accumulating
+MACs followed by STOREs equal the model."""
 
 import dataclasses
 
@@ -55,13 +56,13 @@ def random_state(seed):
     return spad, acc
 
 
-def run_unit(config, cmds, *, seed=0, contend=0.0):
+def run_unit(config, cmds, *, seed=0, contend=0.0, stall_at=()):
     """Offers ``cmds`` (decoded fields) back to back to an :class:`EltwiseBench`; ``contend``:
     the probability that a LOAD row write to a ``SCRATCH`` row competes for the ACC write port
-    in a cycle. Checks every ACC row against the command model running the commands in
-    order; returns ``(accepted, done, reads, writes)``: the cycles each command was accepted
-    and its ``done`` pulsed, and ``(cycle, row)`` of every ACC row read and written by the
-    unit."""
+    in a cycle; ``stall_at``: cycles (from the first offer) in which one does. Checks every
+    ACC row against the command model running the commands in order; returns ``(accepted,
+    done, reads, writes)``: the cycles each command was accepted and its ``done`` pulsed, and
+    ``(cycle, row)`` of every ACC row read and written by the unit."""
     dut = EltwiseBench(config)
     unit = dut.unit
     spad, acc = random_state(seed)
@@ -77,8 +78,8 @@ def run_unit(config, cmds, *, seed=0, contend=0.0):
 
     async def bench(ctx):
         await preload(ctx, dut, spad, acc, ROWS)
+        flags["start"] = monitor.cycle
         flags["go"] = True
-        start = monitor.cycle
         for c in cmds:
             await issue(ctx, unit, c)
         while len(monitor.pulses) < len(cmds):
@@ -89,14 +90,13 @@ def run_unit(config, cmds, *, seed=0, contend=0.0):
             got = await read_acc_row(ctx, dut.acc, r, 4)
             want = side.get(r, [int(v) for v in model.acc[r]])
             assert got == want, f"ACC row {r}: {[hex(v) for v in got]} != {want}"
-        flags["start"] = start
 
     async def loader(ctx):
         lrng = np.random.default_rng(seed + 1)
         while not flags["go"]:
             await ctx.tick()
         while not flags["stop"]:
-            if lrng.random() < contend:
+            if lrng.random() < contend or monitor.cycle - flags["start"] in stall_at:
                 row = int(lrng.choice(SCRATCH))
                 data = [int(v) for v in lrng.integers(0, 2**32, 4, dtype=np.uint64)]
                 await write_acc_row(ctx, dut, row, data)
@@ -154,6 +154,28 @@ def test_back_to_back_commands_take_one_cycle_between_them(config, kind, alone):
     accepted, done, _, _ = run_unit(config, cmds, seed=1)
     assert done[0] - accepted[0] + 1 == alone        # both cycles counted, as documented
     assert done[1] - done[0] == M + 1, (accepted, done)
+
+
+@pytest.mark.parametrize(("config", "older", "younger"), [
+    (CFG, KINDS[4][2], KINDS[4][2]),                          # INT8 pair MAC -> MAC
+    (CFG, KINDS[0][2], KINDS[4][2]),                          # MAX -> INT8 MAC
+    (CFG, KINDS[5][2], KINDS[5][2]),                          # FP16 MAC -> FP16 MAC
+    (CFG_PIPE, KINDS[3][2], KINDS[3][2]),                     # pipelined ADD -> ADD
+], ids=["mac_int8", "max_then_mac", "mac_fp16", "add_pipelined"])
+def test_a_stall_in_any_cycle_of_the_hand_over_stays_exact(config, older, younger):
+    """A LOAD row write takes the ACC write port (the unit's pipeline stalls a cycle) in each
+    cycle in turn, around two commands handed over: the older one's last rows, still in the
+    compute stage while the younger one is accepted (and a MAC reads its weight rows), are
+    computed from their own operands. Regression: the MAC's weight read in its acceptance
+    cycle replaced the SPAD data of the older command's last row when that row stalled in
+    the compute stage (session 17: the DS-CNN-like model's depthwise layer on npu-small)."""
+    fp16 = older.get("precision") == Precision.FP16     # rows in its lanes: 16 cycles more
+    m = 20 if fp16 else 4
+    cmds = [eltwise(**older, a_addr=0, acc_addr=0, m=m, n=4),
+            eltwise(**younger, a_addr=9, acc_addr=0 if fp16 else m + 2, m=m, n=4)]
+    accepted, *_ = run_unit(config, cmds, seed=11)
+    for cycle in range(accepted[1] - 4, accepted[1] + 5):
+        run_unit(config, cmds, seed=11, stall_at=(cycle,))
 
 
 def exact_reads(cmds, accepted, done, reads, writes):
