@@ -21,7 +21,6 @@ flags of each flavour.
 
 import pathlib
 import subprocess
-import sys
 import sysconfig
 
 from dure.errors import UserError
@@ -29,6 +28,7 @@ from dure.errors import UserError
 from .rtlgen import TOP_NAME, generate_verilog, model_dir
 from .verilator_build import (
     COVERAGE_ARGS,
+    STDERR,
     Verilation,
     cached,
     code_coverage_dir,
@@ -96,7 +96,7 @@ def _verilation(verilog, flavour, jobs):
         opt=_OPT.get(flavour, ("-O2", "-O1", "-O2")), x_initial="0", jobs=jobs)
 
 
-def build_model(config, *, flavour="plain", top=None, jobs=2, log=sys.stderr):
+def build_model(config, *, flavour="plain", top=None, jobs=2, log=STDERR):
     """Path of the Verilator model executable for ``config``, building it if needed.
 
     Parameters

@@ -238,6 +238,12 @@ def locked(path):
         yield
 
 
+#: ``log`` value meaning "the process's standard error as it is when the build starts" (a
+#: default of ``sys.stderr`` itself would be the stream of import time, e.g. a test's capture
+#: that is closed by the time a later test builds).
+STDERR = "stderr"
+
+
 def cached(directory, make, *, log=None, what=None):
     """``directory``, made by ``make(tmp)`` unless it exists (lock, temporary sibling, rename).
 
@@ -248,8 +254,9 @@ def cached(directory, make, *, log=None, what=None):
     make : callable
         ``make(tmp)`` fills the fresh temporary folder ``tmp``; an exception leaves ``tmp`` behind
         for inspection and propagates.
-    log : file or None
-        Where to say that a build starts (the message contains "building") and how long it took.
+    log : file, STDERR or None
+        Where to say that a build starts (the message contains "building") and how long it took
+        (:data:`STDERR`: ``sys.stderr`` at that moment; None: nowhere).
     what : str, optional
         What is built, for that message.
     """
@@ -261,6 +268,8 @@ def cached(directory, make, *, log=None, what=None):
         if directory.is_dir():              # another process built it while we waited
             return directory
         start = time.monotonic()
+        if log == STDERR:
+            log = sys.stderr
         if log:
             print(f"dure: building {what or directory.name} in {directory} ...", file=log,
                   flush=True)
@@ -381,7 +390,7 @@ def verilate(spec, folder, *, files=None, setup=None):
     return folder / spec.output
 
 
-def build_model(kind, label, spec, *, files, key=None, made_from=None, log=sys.stderr):
+def build_model(kind, label, spec, *, files, key=None, made_from=None, log=STDERR):
     """Path of the executable of ``spec``, built once into ``<build_root>/<kind>/<label>-<key>``.
 
     Parameters

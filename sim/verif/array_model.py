@@ -15,14 +15,13 @@ arrived, exactly as a controller with an accumulator memory would.
 import inspect
 import pathlib
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 from amaranth.back import verilog
 
-from ..verilator_build import Verilation, build_model
+from ..verilator_build import STDERR, Verilation, build_model
 
 __all__ = ["ArrayModel", "RunStats", "build"]
 
@@ -99,7 +98,7 @@ class ArrayModel:
                         int(res[-1, self.cols + 2]) + 1 if len(res) else 0)
 
 
-def build(rows, cols, *, fp16=True, log=sys.stderr):
+def build(rows, cols, *, fp16=True, log=STDERR):
     """Compile ``SystolicArray(rows, cols, fp16=fp16)`` into an :class:`ArrayModel`.
 
     The model is built once through :func:`dure.sim.verilator_build.build_model` into

@@ -13,7 +13,6 @@ per-command issue and done cycles and error flags, and the sums of the performan
 
 import pathlib
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ from dure.rtl.npu.commands import Opcode
 from dure.rtl.npu.descriptor import command_layout
 
 from ..rtlgen import class_sources
-from ..verilator_build import Verilation, build_model
+from ..verilator_build import STDERR, Verilation, build_model
 from .npu_datapath import dependencies
 
 __all__ = ["DatapathModel", "DatapathRun", "build"]
@@ -92,7 +91,7 @@ class DatapathModel:
                            dict(zip(names, map(int, head[1:]), strict=True)))
 
 
-def build(config, *, log=sys.stderr):
+def build(config, *, log=STDERR):
     """Compile ``NpuDatapath(config)`` into a :class:`DatapathModel`, reusing a cached build
     (the key is the Verilog text; see :func:`dure.sim.verilator_build.build_model`). A build
     made before from the same configuration and sources (:func:`dure.sim.rtlgen.class_sources`)

@@ -15,7 +15,6 @@ the values read, the cycle of each operation's response and the final image.
 
 import pathlib
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ import numpy as np
 from amaranth.back import verilog
 from dure.rtl.npu.commands import DESCRIPTOR_WORDS, Register, Status
 
-from ..verilator_build import Verilation, build_model
+from ..verilator_build import STDERR, Verilation, build_model
 
 __all__ = ["NpuModel", "NpuRun", "build", "write", "read", "wait_idle", "submit"]
 
@@ -105,7 +104,7 @@ def _rtl_key(config):
                              for path in sorted(rtl.rglob("*.py"))]
 
 
-def build(config, *, log=sys.stderr):
+def build(config, *, log=STDERR):
     """Compile ``Npu(config)`` into a :class:`NpuModel` (with ``npu_list_port`` the LIST
     fetcher's port joined to the DMA's, :func:`~.npu_one_port.one_port_npu`: one main memory
     serves both), reusing a cached build (the key is

@@ -22,7 +22,6 @@ back together with each vector's latency counted in enabled cycles.
 
 import pathlib
 import subprocess
-import sys
 import tempfile
 
 import numpy as np
@@ -31,7 +30,7 @@ from amaranth.hdl import Shape
 from amaranth.lib import wiring
 
 from ..rtlgen import class_sources
-from ..verilator_build import Verilation, build_model
+from ..verilator_build import STDERR, Verilation, build_model
 
 __all__ = ["VectorModel", "build", "model"]
 
@@ -136,7 +135,7 @@ def _ports_header(inputs, outputs):
             f"#define DURE_SET_INPUTS {sets}\n#define DURE_GET_OUTPUTS {gets}\n")
 
 
-def build(component, name, *, log=sys.stderr, made_from=None):
+def build(component, name, *, log=STDERR, made_from=None):
     """Compile ``component`` into a :class:`VectorModel`, reusing a cached build.
 
     Parameters
@@ -164,7 +163,7 @@ def build(component, name, *, log=sys.stderr, made_from=None):
     return VectorModel(executable, inputs, outputs)
 
 
-def model(cls, *args, name=None, log=sys.stderr):
+def model(cls, *args, name=None, log=STDERR):
     """:func:`build` of ``cls(*args)`` (``name`` defaults to the class name) that generates the
     Verilog only when no model of the same class, arguments and sources was built before.
 

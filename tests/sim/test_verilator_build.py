@@ -157,6 +157,21 @@ def test_cached_builds_once_under_the_lock(tmp_path):
     assert vb.cached(target, make) == target and len(calls) == 1
 
 
+def test_default_log_is_the_stderr_of_build_time(tmp_path, monkeypatch):
+    """``build_model``'s default log is looked up when a build starts: a stream bound at
+    import time (a test's capture, closed since) made later builds fail with 'I/O operation
+    on closed file'."""
+    import inspect
+    import io
+
+    assert inspect.signature(vb.build_model).parameters["log"].default == vb.STDERR
+    now = io.StringIO()
+    monkeypatch.setattr("sys.stderr", now)
+    vb.cached(tmp_path / "m", lambda folder: (folder / "out").write_text(""), log=vb.STDERR,
+              what="a model")
+    assert "building a model" in now.getvalue() and "built in" in now.getvalue()
+
+
 def test_failed_build_leaves_nothing_in_place(tmp_path):
     def make(folder):
         (folder / "half").write_text("")
