@@ -84,11 +84,8 @@ run: $(STAMP)
 	@test -n "$(ELF)" || { echo "usage: make run ELF=path/to/program.elf [ARGS='--vcd out.vcd']"; exit 2; }
 	$(RUN_ENV) $(DURE) run $(ELF) $(ARGS)
 
-# One BLAS thread per test process: pytest-xdist already runs one worker per core, and
-# OpenBLAS's own threads spinning beside them made numpy-heavy code ~4x slower on a busy
-# 2-core machine (the digits CNN's training: 26 s -> 6 s with one thread).
 test: firmware
-	$(RUN_ENV) OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -m "not slow" -n $(JOBS) --durations=25 $(SEED_ARG) $(ARGS)
+	$(RUN_ENV) $(PY) -m pytest -m "not slow" -n $(JOBS) --durations=25 $(SEED_ARG) $(ARGS)
 
 bench: firmware
 	$(RUN_ENV) $(DURE) bench
