@@ -6,7 +6,7 @@ import random
 import pytest
 from amaranth.sim import Simulator
 from dure.rtl.bus.decoder import Decoder
-from dure.sim.verif.bus import BusInitiator, BusTarget, Request, simulate
+from dure.sim.verif.bus import BusInitiator, BusTarget, Request, run_requests, simulate
 
 from dure.config import Region
 
@@ -112,16 +112,8 @@ def test_outstanding_limit_holds_off_the_same_target():
     # count (the cycle after it arrives), then the rest flow one per cycle.
     dut = Decoder(REGIONS, max_outstanding=2)
     target = BusTarget(dut.targets.c, latency=4, tag=TAGS["c"])
-    initiator = BusInitiator(dut.bus)
     requests = [Request(0x2000_0000 + i) for i in range(4)]
-
-    async def issue(ctx):
-        await initiator.issue(ctx, requests)
-
-    async def collect(ctx):
-        await initiator.collect(ctx, len(requests))
-
-    simulate(dut, [issue, collect], [target.serve])
+    initiator = run_requests(dut, {"bus": (dut.bus, requests)}, [target.serve])["bus"]
     assert initiator.grants == [0, 1, 5, 6]
     assert [r.cycle for r in initiator.responses] == [4, 5, 9, 10]
     assert [r.rdata for r in initiator.responses] == [i ^ TAGS["c"] for i in range(4)]

@@ -89,18 +89,11 @@ def model_run(groups):
 REGS = [("ISSUED", 0x1C), ("DONE", 0x20), ("ERROR", 0x18), ("ERROR_INDEX", 0x24)]
 
 
-def test_list_through_control_matches_model():
-    groups = scenario()
-    expect, memory = model_run(groups)
-    dut = NpuControl(CFG)
-    fail = decode(FAIL_LOAD)[1]
-    datapath = StandInDatapath(
-        dut.datapath, latency=lambda unit, f: 6,
-        bus_error=lambda unit, f: unit == "load" and f["dram_addr"] == fail["dram_addr"])
-    words = words_of(bytes(memory))
-    target = BusTarget(dut.fetch, latency=4, gnt_probability=0.7, seed=3,
-                       memory={MAIN // 4 + i: w for i, w in enumerate(words)},
-                       errors={HOLE // 4 + i for i in range(8)})
+def _run_groups(dut, datapath, target, groups):
+    """Runs ``groups`` of descriptors through ``dut`` (an NpuControl; ``datapath`` and the
+    fetch port's ``target`` served in the background): per group, ERROR cleared, the group
+    pushed, BUSY awaited; returns per group the REGS values (ERROR / ERROR_INDEX only while
+    STATUS.error is set: they hold their last values once cleared)."""
     got = []
 
     async def bench(ctx):
@@ -113,12 +106,27 @@ def test_list_through_control_matches_model():
                 await submit(ctx, bus, desc)
             while (await reg_read(ctx, bus, "STATUS"))[0] & 1:
                 pass
-            # ERROR / ERROR_INDEX hold their last values once cleared: compare while set.
             error = (await reg_read(ctx, bus, "STATUS"))[0] & 1 << 2
             got.append({name: (await reg_read(ctx, bus, name))[0] for name, _ in REGS
                         if error or not name.startswith("ERROR")})
 
     simulate(dut, [bench], [datapath.run, target.serve])
+    return got
+
+
+def test_list_through_control_matches_model():
+    groups = scenario()
+    expect, memory = model_run(groups)
+    dut = NpuControl(CFG)
+    fail = decode(FAIL_LOAD)[1]
+    datapath = StandInDatapath(
+        dut.datapath, latency=lambda unit, f: 6,
+        bus_error=lambda unit, f: unit == "load" and f["dram_addr"] == fail["dram_addr"])
+    words = words_of(bytes(memory))
+    target = BusTarget(dut.fetch, latency=4, gnt_probability=0.7, seed=3,
+                       memory={MAIN // 4 + i: w for i, w in enumerate(words)},
+                       errors={HOLE // 4 + i for i in range(8)})
+    got = _run_groups(dut, datapath, target, groups)
     for index, (g, e) in enumerate(zip(got, expect, strict=True)):
         assert g == {name: e[name] for name in g}, (index, g, e)
     # The units ran exactly the valid entries, in order.
@@ -185,24 +193,7 @@ def _refusal_run(cfg, groups, memory, *, latency, gnt):
     datapath = StandInDatapath(dut.datapath, latency=lambda unit, f: 6)
     target = BusTarget(dut.fetch, latency=latency, gnt_probability=gnt, seed=4,
                        memory={MAIN // 4 + i: w for i, w in enumerate(words_of(bytes(memory)))})
-    got = []
-
-    async def bench(ctx):
-        bus = dut.bus
-        assert not await reg_write(ctx, bus, "DMA_BASE", MAIN)
-        assert not await reg_write(ctx, bus, "DMA_SIZE", CFG.main_size)
-        for group in groups:
-            assert not await reg_write(ctx, bus, "STATUS", 1 << 2)
-            for desc in group:
-                await submit(ctx, bus, desc)
-            while (await reg_read(ctx, bus, "STATUS"))[0] & 1:
-                pass
-            error = (await reg_read(ctx, bus, "STATUS"))[0] & 1 << 2
-            got.append({name: (await reg_read(ctx, bus, name))[0] for name, _ in REGS
-                        if error or not name.startswith("ERROR")})
-
-    simulate(dut, [bench], [datapath.run, target.serve])
-    return got, datapath.runs, target.log
+    return _run_groups(dut, datapath, target, groups), datapath.runs, target.log
 
 
 @pytest.mark.parametrize("list_port", [False, True])
