@@ -1,4 +1,4 @@
-"""The one exception of the model compiler.
+"""The model compiler's exception (and its one refinement).
 
 :class:`UnsupportedModel` is raised for every model the compiler cannot take: a file that is not
 a model of the format (bad magic, truncated, unparsable), an operator, data type or attribute
@@ -9,7 +9,7 @@ print it as one line (it is a :class:`dure.errors.UserError`).
 
 from ..errors import UserError
 
-__all__ = ["UnsupportedModel"]
+__all__ = ["UnsupportedModel", "NotAModel"]
 
 
 class UnsupportedModel(UserError):
@@ -45,3 +45,8 @@ class UnsupportedModel(UserError):
         if self.op_type:
             parts.append(f"({self.op_type})")
         return f"{' '.join(parts)}: {self.detail}"
+
+
+class NotAModel(UnsupportedModel):
+    """Bytes that hold no model of the format at all (as opposed to a model of it the compiler
+    refuses): :func:`compiler.load.parse_model` then names both formats it tried."""

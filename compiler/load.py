@@ -5,15 +5,10 @@ The format is recognised by content, not by name: a TFLite flatbuffer carries th
 an ONNX protobuf).
 """
 
-from .errors import UnsupportedModel
+from .errors import NotAModel, UnsupportedModel
 from .tflite_frontend import MAX_BYTES, parse_tflite
 
 __all__ = ["load_model", "parse_model"]
-
-#: The ONNX front end's messages for bytes that hold no ONNX model at all (as opposed to an
-#: ONNX model it refuses).
-_NOT_ONNX_AT_ALL = ("not a valid ONNX model (cannot parse the protobuf",
-                    "not a valid ONNX model: the graph has no nodes")
 
 
 def parse_model(data, *, onnx_fused_qdq=False):
@@ -30,11 +25,9 @@ def parse_model(data, *, onnx_fused_qdq=False):
 
     try:
         return parse_onnx(data, ort_unfused=not onnx_fused_qdq)
-    except UnsupportedModel as e:
-        if not str(e).startswith(_NOT_ONNX_AT_ALL):
-            raise
-        # bytes that are no ONNX protobuf either: name both formats, not just the last tried
-        raise UnsupportedModel("neither a TFLite model (no 'TFL3' file identifier at bytes "
+    except NotAModel as e:
+        # bytes that are no ONNX model either: name both formats, not just the last tried
+        raise NotAModel("neither a TFLite model (no 'TFL3' file identifier at bytes "
                                f"4..7) nor {str(e)[len('not '):]}") from None
 
 

@@ -60,7 +60,7 @@ name, op type) and what is missing.
 
 import numpy as np
 
-from .errors import UnsupportedModel
+from .errors import NotAModel, UnsupportedModel
 from .ir import Graph, Op, OpKind, Tensor
 from .onnx_conv import FC_SPLIT_MAX_INPUTS, ConvOps
 from .onnx_node import NCHW_TO_NHWC, NHWC_TO_NCHW, OnnxNode, onnx_dtype
@@ -101,10 +101,9 @@ def parse_onnx(data, *, split_weight_zero_point=True, ort_unfused=True):
     try:
         model = onnx.load_model_from_string(bytes(data))
     except (DecodeError, ValueError, RuntimeError) as e:
-        raise UnsupportedModel(f"not a valid ONNX model (cannot parse the protobuf: {e})") \
-            from None
+        raise NotAModel(f"not a valid ONNX model (cannot parse the protobuf: {e})") from None
     if not model.graph.node:
-        raise UnsupportedModel("not a valid ONNX model: the graph has no nodes")
+        raise NotAModel("not a valid ONNX model: the graph has no nodes")
     _fix_batch(model)
     try:
         onnx.checker.check_model(model)
