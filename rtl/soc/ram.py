@@ -37,8 +37,12 @@ class Ram(wiring.Component):
     init : iterable of int
         Initial words from word 0; the rest is 0.
     read_only : bool
-        Boot-ROM mode: writes are answered with ``err`` and change nothing, except while
-        ``write_enable`` is 1 (the simulator's loader fills the ROM that way).
+        Boot-ROM mode: writes are answered with ``err`` and change nothing, except writes on
+        port B while ``write_enable`` is 1 (the simulator's loader fills the ROM that way,
+        through the data side). Port A never writes, so the memory has one write port: with
+        two, Yosys keeps the memory's write-port priority and, unless it can prove the two
+        never write in the same cycle, builds it from flip-flops (a 4 KiB boot ROM: ~33 k
+        flip-flops and ~100 k LUTs on the ECP5) instead of a block RAM.
     sim_primitive : bool
         Build the words as the simulation-only Verilog primitive (:mod:`.sim_memory`): for
         Verilator builds of large memories; ``init`` must then be empty.
@@ -50,7 +54,7 @@ class Ram(wiring.Component):
     b : In(BusSignature(log2(size / 4)))
         Port B (the data side).
     write_enable : In(1)
-        Only with ``read_only=True``: allows writes on both ports.
+        Only with ``read_only=True``: allows writes on port B.
 
     Writes honour the byte enables ``be``. A read on one port and a write to the same word on
     the other port in the same cycle returns the old word in simulation and is undefined in a
@@ -77,10 +81,16 @@ class Ram(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.mem = mem = WordMemory(self._depth, 2, init=self._init,
-                                            primitive=self._sim_primitive)
+                                            primitive=self._sim_primitive,
+                                            read_only_ports=(0,) if self._read_only else ())
         for index, name in enumerate(("a", "b")):
             port = getattr(self, name)
-            allowed = self.write_enable if self._read_only else 1
+            if not self._read_only:
+                allowed = 1
+            elif name == "b":
+                allowed = self.write_enable
+            else:
+                allowed = 0
             rvalid = Signal(name=f"{name}_rvalid")
             err = Signal(name=f"{name}_err")
             m.d.comb += [

@@ -82,6 +82,11 @@ class WordMemory(wiring.Component):
         Build the simulation-only Verilog primitive instead of an Amaranth ``Memory``; the
         Verilog generator then has to include :func:`sim_memory_verilog`. ``init`` must be
         empty.
+    read_only_ports : iterable of int
+        Ports that never write: their ``we`` / ``wdata`` are ignored (keep them 0) and the
+        Amaranth ``Memory`` gets no write port for them. A memory with two write ports keeps
+        Amaranth's write-port priority in Yosys, which the ECP5's block RAM cannot give: unless
+        Yosys proves the ports never write together it builds the memory from flip-flops.
 
     Members
     -------
@@ -89,7 +94,7 @@ class WordMemory(wiring.Component):
         Port ``i``, behaving as the module docstring says.
     """
 
-    def __init__(self, depth, ports, *, init=(), primitive=False):
+    def __init__(self, depth, ports, *, init=(), primitive=False, read_only_ports=()):
         if ports not in SIM_MEMORY_PORT_COUNTS:
             raise ValueError(f"ports must be one of {SIM_MEMORY_PORT_COUNTS}, not {ports!r}")
         if depth < 2 or depth & (depth - 1):
@@ -100,6 +105,10 @@ class WordMemory(wiring.Component):
         self._depth = depth
         self._ports = ports
         self._primitive = primitive
+        self._read_only_ports = frozenset(read_only_ports)
+        if not self._read_only_ports <= set(range(ports)):
+            raise ValueError(f"read_only_ports must be among 0..{ports - 1}, "
+                             f"not {sorted(self._read_only_ports)!r}")
         self._aw = depth.bit_length() - 1
         members = {}
         for i in range(ports):
@@ -121,13 +130,16 @@ class WordMemory(wiring.Component):
         m.submodules.mem = mem = Memory(shape=32, depth=self._depth, init=self._init,
                                         attrs={"no_rw_check": 1})
         for i in range(self._ports):
-            write = mem.write_port(granularity=8)
+            if i not in self._read_only_ports:
+                write = mem.write_port(granularity=8)
+                m.d.comb += [
+                    write.addr.eq(getattr(self, f"addr{i}")),
+                    write.data.eq(getattr(self, f"wdata{i}")),
+                    write.en.eq(getattr(self, f"we{i}")),
+                ]
             read = mem.read_port()
             rdata = Signal(32, name=f"rdata{i}")
             m.d.comb += [
-                write.addr.eq(getattr(self, f"addr{i}")),
-                write.data.eq(getattr(self, f"wdata{i}")),
-                write.en.eq(getattr(self, f"we{i}")),
                 read.addr.eq(getattr(self, f"addr{i}")),
                 rdata.eq(read.data),
                 getattr(self, f"rdata{i}").eq(rdata),

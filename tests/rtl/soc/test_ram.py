@@ -2,6 +2,7 @@
 """On-chip RAM / boot ROM: byte enables, both ports every cycle, read-only mode."""
 
 import pytest
+from amaranth.back import rtlil
 from dure.rtl.soc.ram import Ram
 from dure.sim.verif.bus import Request, run_ports, simulate, transact
 
@@ -61,6 +62,30 @@ def test_read_only_refuses_writes_unless_enabled():
     simulate(dut, [bench])
     assert results == [(results[0][0], 1), (results[1][0], 1), (0xCAFE_F00D, 0), 0,
                        (0x1234_5678, 0)]
+
+
+def test_read_only_port_a_never_writes():
+    """Port A (the instruction side) is refused a write even while writes are enabled."""
+    dut = Ram(256, init=[0xCAFE_F00D], read_only=True)
+    results = []
+
+    async def bench(ctx):
+        ctx.set(dut.write_enable, 1)
+        results.append((await transact(ctx, dut.a, 0, we=1, wdata=0))[1])
+        ctx.set(dut.write_enable, 0)
+        results.append(await transact(ctx, dut.b, 0))
+
+    simulate(dut, [bench])
+    assert results == [1, (0xCAFE_F00D, 0)]
+
+
+@pytest.mark.parametrize(("read_only", "write_ports"), [(True, 1), (False, 2)])
+def test_write_ports_in_the_netlist(read_only, write_ports):
+    """The boot ROM has one write port: with two, Yosys keeps the write-port priority and
+    builds the memory from flip-flops unless it proves the ports never write together (the
+    ULX3S build put its 4 KiB ROM in ~33 k flip-flops and did not fit)."""
+    rtlil_text = rtlil.convert(Ram(1024, read_only=read_only), name="top")
+    assert rtlil_text.count("cell $memwr_v2 ") == write_ports
 
 
 @pytest.mark.parametrize("size, init, message", [

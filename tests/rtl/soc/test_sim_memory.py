@@ -70,6 +70,8 @@ def test_bad_arguments():
         WordMemory(12, 1)
     with pytest.raises(ValueError, match="no initial contents"):
         WordMemory(16, 1, init=[1], primitive=True)
+    with pytest.raises(ValueError, match=r"read_only_ports must be among 0..1, not \[2\]"):
+        WordMemory(16, 2, read_only_ports=(2,))
 
 
 def test_amaranth_memory_leaves_collisions_to_the_block_ram():
