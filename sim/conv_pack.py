@@ -144,11 +144,13 @@ class PackLayout:
         self.tile = self.w0 + nt * self.wslot
         self.packed = self.tile + self.tile_rows * self.geo_wp
         spad_end = self.packed + self.gpos
-        # ACC: packed positions | output buffers | constants (top)
+        # ACC: packed positions | output buffers | bias rows (a group) | constants (top)
         self.const_rows = 2 * nt + 2
         self.const_row = config.npu_acc_rows - self.const_rows
+        self.held = group > 1                           # the bias held in ACC (init_row)
+        self.bias_row = self.const_row - (nt if self.held else 0)
         self.out0 = self.gather
-        room = self.const_row - self.out0
+        room = self.bias_row - self.out0
         self.obufs = min(nt, room // max(1, self.opix))
         self.windows = min(group, room // (self.obufs * self.opix)) if self.obufs > 0 else 0
         # scratch: one area of ``gpos`` packed rows per group
@@ -276,12 +278,16 @@ def packed_conv_descriptors(config, geo, cin, cout, *, x_addr, out_addr, weights
                                 dram_addr=scratch, dram_stride=lay.lanes, rows=prow * g.ow,
                                 cols=lay.lanes, acc_addr=0, scale_addr=lay.const_row + 2 * nt))
         if b == 0:
-            # The weights and the first buffers' bias go while the gather runs.
+            # The weights (and a group's bias rows) go while the gather runs.
             for j in range(nt):
                 nn = min(c, cout - j * c)
                 words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
                                     dram_addr=weights[j], dram_stride=nn * eb,
                                     rows=lay.wslot, cols=nn, local_addr=lay.w0 + j * lay.wslot))
+            for j in range(nt if lay.held and acc_init is not None else 0):
+                words.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                                    dram_addr=acc_init + 4 * j * c, dram_stride=4 * c, rows=1,
+                                    cols=min(c, cout - j * c), local_addr=lay.bias_row + j))
         words.append(encode(Opcode.FENCE))
         words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, dram_addr=scratch,
                             dram_stride=lay.lanes * eb, rows=prow * g.ow, cols=lay.lanes,
@@ -361,7 +367,11 @@ def _conv_stream(config, g, lay, cout, n, out_addr, o_pix, acc_init, store, prec
         nn = min(c, cout - j * c)
         k = min(lay.e, g.kh - gi * lay.e) * g.kw * (lay.lanes // (lay.e * g.kw))
         first = lay.packed + (slot * lay.ppr + gi * lay.e // lay.d) * g.ow
-        return encode(Opcode.COMPUTE, precision=precision, accumulate=1,
+        start = dict(accumulate=1)
+        if lay.held and gi == 0:                 # from the bias row (FP16 without: +0.0)
+            start = dict(init_row=1, init_addr=lay.bias_row + j) if acc_init is not None \
+                else {}
+        return encode(Opcode.COMPUTE, precision=precision, **start,
                       a_addr=first, w_addr=lay.w0 + j * lay.wslot + gi * r,
                       acc_addr=buf(j), m=lay.opix, k=k, n=nn, a_cols=g.ow, a_rows=g.oh,
                       a_col_step=1, a_row_step=(g.sh // lay.d) * g.ow)
@@ -369,13 +379,16 @@ def _conv_stream(config, g, lay, cout, n, out_addr, o_pix, acc_init, store, prec
     if PASS_CHUNKS >= nt and lay.obufs >= nt:
         step = nt                                # one pass
     passes = [list(range(j0, min(nt, j0 + step))) for j0 in range(0, nt, step)]
-    words = [init(j) for j in passes[0]]
+    if lay.held:                                 # a group's ACC starts from the bias rows
+        def init(j):
+            return None
+    words = [w for w in (init(j) for j in passes[0]) if w is not None]
     deferred = []
     for p, group in enumerate(passes):
         comps = [comp(j, gi) for gi in range(lay.groups) for j in group]
         side = [st(j) for j in passes[p - 1]] if p else []
         if p + 1 < len(passes):
-            side += [init(j) for j in passes[p + 1]]
+            side += [w for w in (init(j) for j in passes[p + 1]) if w is not None]
         # side command d after COMPUTE (d + 1) * len(comps) // (len(side) + 1)
         at = [max(1, (d + 1) * len(comps) // (len(side) + 1)) for d in range(len(side))]
         last = p + 1 == len(passes)
