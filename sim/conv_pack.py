@@ -153,6 +153,8 @@ class PackLayout:
         room = self.bias_row - self.out0
         self.obufs = min(nt, room // max(1, self.opix))
         self.windows = min(group, room // (self.obufs * self.opix)) if self.obufs > 0 else 0
+        # image i's last STOREs after image i + 1's COMPUTEs: only into another window
+        self.defer = self.held and self.windows >= 2
         # scratch: one area of ``gpos`` packed rows per group
         self.scratch = -(-self.batch // group) * self.gpos * self.lanes
         return spad_end <= config.npu_spad_rows and self.obufs >= min(2, nt) and \
@@ -247,7 +249,6 @@ def packed_conv_descriptors(config, geo, cin, cout, *, x_addr, out_addr, weights
     o_pix = cout * eb                           # output bytes per pixel
     placement = dict(local_cols=g.width, local_groups=g.height, local_row_step=g.wp) \
         if g.wp != g.width else {}
-    defer = lay.group > 1
     tail = []                                   # the previous group's last STOREs
     for b, n0 in enumerate(range(0, g.batch, lay.group)):
         size = min(lay.group, g.batch - n0)
@@ -297,7 +298,7 @@ def packed_conv_descriptors(config, geo, cin, cout, *, x_addr, out_addr, weights
         tail = []
         for i in range(size):
             body, last = _conv_stream(config, g, lay, cout, n0 + i, out_addr, o_pix, acc_init,
-                                      store, precision, slot=i, defer=defer)
+                                      store, precision, slot=i, defer=lay.defer)
             words += body + tail
             tail = last
     return words + tail

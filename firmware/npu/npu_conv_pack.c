@@ -13,7 +13,7 @@
 struct pack {
     uint32_t e, groups, lanes, d, prow, pos, gather, th, opix, wslot, w0, nt, tile, packed;
     uint32_t const_rows, const_row, out0, obufs;
-    uint32_t taps, pitch, ppr, group, gpos, held, bias_row, windows;
+    uint32_t taps, pitch, ppr, group, gpos, held, bias_row, windows, defer;
     uint64_t scratch;
 };
 
@@ -88,6 +88,8 @@ static int place(const struct walk_geo *g, uint32_t cin, uint32_t cout, int fp16
     y->held = group > 1;
     y->bias_row = (uint32_t)bias_row;
     y->windows = (uint32_t)windows;
+    /* image i's last STOREs after image i + 1's COMPUTEs: only into another window */
+    y->defer = y->held && windows >= 2;
     y->scratch = (uint64_t)walk_cdiv(g->batch, group) * gpos * y->lanes;
     return 0;
 }
@@ -521,11 +523,11 @@ int conv_pack(const struct npu_op_conv *op, const struct walk_layer *l, struct o
              y.packed);
         for (uint32_t i = 0; i < size; i++) {
             struct cs t = {&s, l, &y, n0 + i, acc_init, eb, i};
-            conv_stream(&t, y.held);
+            conv_stream(&t, y.defer);
             if (has_tail)
                 last_stores(&tail);
             tail = t;
-            has_tail = y.held;
+            has_tail = y.defer;
         }
     }
     if (has_tail)
