@@ -141,8 +141,9 @@ class PackLayout:
         # ``gpos`` rows per (e, kx) (Cin lanes each)
         self.gather = self.gpos * (self.taps if self.fp16 else 1)
         self.tile_rows = (group - 1) * self.pitch + self.th
+        self.tiles = 2 if group > 1 else 1              # a group's tile LOADs: the other one
         self.tile = self.w0 + nt * self.wslot
-        self.packed = self.tile + self.tile_rows * self.geo_wp
+        self.packed = self.tile + self.tiles * self.tile_rows * self.geo_wp
         spad_end = self.packed + self.gpos
         # ACC: packed positions | output buffers | bias rows (a group) | constants (top)
         self.const_rows = 2 * nt + 2
@@ -231,47 +232,66 @@ def packed_conv_descriptors(config, geo, cin, cout, *, x_addr, out_addr, weights
         return encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, fill=1,
                       fill_value=pad, rows=rows, cols=cols, local_addr=first, **kw)
 
-    tile, pitch = lay.tile, lay.pitch * g.wp
+    pitch, region = lay.pitch * g.wp, lay.tile_rows * g.wp
     right = g.wp - g.pl - g.width
     side = []                                  # tile borders: the same for every group
-    if g.pt:
-        side.append(fill(tile, g.pt * g.wp, cin))
-    for i in range(lay.group):
-        # below slot i: its bottom rows, then slot i + 1's top rows (the last: to th)
-        below = (lay.pitch + g.pt if i + 1 < lay.group else lay.th) - g.pt - g.height
-        if below > 0:
-            side.append(fill(tile + i * pitch + (g.pt + g.height) * g.wp, below * g.wp, cin))
-        for first, width in ((0, g.pl), (g.pl + g.width, right)):
-            if width > 0:
-                side.append(fill(tile + i * pitch + g.pt * g.wp + first, g.height * width, cin,
-                                 g.height, g.wp))
+    for tile in range(lay.tile, lay.tile + lay.tiles * region, region):
+        if g.pt:
+            side.append(fill(tile, g.pt * g.wp, cin))
+        for i in range(lay.group):
+            # below slot i: its bottom rows, then slot i + 1's top rows (the last: to th)
+            below = (lay.pitch + g.pt if i + 1 < lay.group else lay.th) - g.pt - g.height
+            if below > 0:
+                side.append(fill(tile + i * pitch + (g.pt + g.height) * g.wp, below * g.wp,
+                                 cin))
+            for first, width in ((0, g.pl), (g.pl + g.width, right)):
+                if width > 0:
+                    side.append(fill(tile + i * pitch + g.pt * g.wp + first, g.height * width,
+                                     cin, g.height, g.wp))
     words += side
     o_pix = cout * eb                           # output bytes per pixel
     placement = dict(local_cols=g.width, local_groups=g.height, local_row_step=g.wp) \
         if g.wp != g.width else {}
+    starts = range(0, g.batch, lay.group)
+
+    def tile_loads(b):
+        """Group b's images into their slots of tile region b % tiles."""
+        if b >= len(starts):
+            return []
+        n0, tile = starts[b], lay.tile + (b % lay.tiles) * region
+        return [encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
+                       dram_addr=x_addr + n * g.height * g.width * cin * eb, dram_stride=cin * eb,
+                       rows=g.height * g.width, cols=cin,
+                       local_addr=tile + (n - n0) * pitch + g.pt * g.wp + g.pl, **placement)
+                for n in range(n0, min(g.batch, n0 + lay.group))]
+
     tail = []                                   # the previous group's last STOREs
-    for b, n0 in enumerate(range(0, g.batch, lay.group)):
+    if lay.tiles == 2:
+        words += tile_loads(0)
+    for b, n0 in enumerate(starts):
         size = min(lay.group, g.batch - n0)
         prow = lay.rows(size)
         scratch = scratch_addr + b * lay.gpos * lay.lanes * eb
-        for i in range(size):
-            words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
-                                dram_addr=x_addr + (n0 + i) * g.height * g.width * cin * eb,
-                                dram_stride=cin * eb, rows=g.height * g.width, cols=cin,
-                                local_addr=tile + i * pitch + g.pt * g.wp + g.pl, **placement))
+        tile = lay.tile + (b % lay.tiles) * region
+        # with two tile regions the next group's images load while this group's gather runs
+        nxt = tile_loads(b + 1) if lay.tiles == 2 else []
+        if lay.tiles == 1:
+            words += tile_loads(b)
         if fp16:
-            words += _fp16_gather(g, lay, cin, scratch, prow, tail)
+            words += _fp16_gather(g, lay, cin, scratch, prow, tile, tail, nxt)
         else:
             # Highest lanes first, each COMPUTE writing lanes 0 .. its own last one (zeros
             # below it, which the later ones overwrite): no accumulation, so they stream back
             # to back.
+            comps = []
             for idx in reversed(range(lay.taps)):
                 e, kx = divmod(idx, g.kw)
-                words.append(encode(
+                comps.append([encode(
                     Opcode.COMPUTE, precision=Precision.INT8, a_addr=tile + e * g.wp + kx,
                     w_addr=lay.ident + idx * cin, acc_addr=0, m=prow * g.ow, k=cin,
                     n=(idx + 1) * cin, a_cols=g.ow, a_rows=prow, a_col_step=g.sw,
-                    a_row_step=lay.d * g.wp))
+                    a_row_step=lay.d * g.wp)])
+            words += _spread(comps, nxt)
             words += tail
             words.append(encode(Opcode.STORE, out=OutType.INT8, acc_type=Precision.INT8,
                                 scale=1, requant=RequantMode.TFLITE_DOUBLE_ROUNDING,
@@ -304,30 +324,45 @@ def packed_conv_descriptors(config, geo, cin, cout, *, x_addr, out_addr, weights
     return words + tail
 
 
-def _fp16_gather(g, lay, cin, scratch, prow, tail):
+def _spread(steps, loads):
+    """``steps`` (lists of words) with ``loads`` between them: load d after step
+    ``max(1, (d + 1) * len(steps) // (len(loads) + 1))`` (1-based), as the convolution spreads
+    its side commands."""
+    at = [max(1, (d + 1) * len(steps) // (len(loads) + 1)) for d in range(len(loads))]
+    words = []
+    for i, step in enumerate(steps):
+        words += step
+        words += [loads[d] for d in range(len(loads)) if at[d] == i + 1]
+    return words
+
+
+def _fp16_gather(g, lay, cin, scratch, prow, tile, tail, loads):
     """The FP16 gather of a group whose walk has ``prow`` packed position rows: every (e, kx)
     region of ``gpos`` ACC rows set to -0.0 by one fill, then per (e, kx) a ``diagonal``
     COMPUTE with ``accumulate`` (lane ci of the walked tile pixel times the identity's 1.0,
     added to -0.0: the fp16 value widened exactly, +0.0 and -0.0 kept, NaN canonical; no
     product of another lane takes part) and an FP16 STORE without scale or clamp (exact back to
-    fp16) of its Cin lanes to lanes ``(e * kw + kx) * Cin ..`` of the scratch rows; the
-    previous group's ``tail`` STOREs after the first COMPUTE."""
+    fp16) of its Cin lanes to lanes ``(e * kw + kx) * Cin ..`` of the scratch rows (the tile
+    region at SPAD row ``tile``); the previous group's ``tail`` STOREs after the first
+    COMPUTE, the next group's tile ``loads`` spread between the (COMPUTE, STORE) steps."""
     pos = prow * g.ow
     words = [encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32, fill=1,
                     fill_value=0x8000_0000, rows=lay.gather, cols=cin, local_addr=0)]
+    steps = []
     for idx in range(lay.taps):
         e, kx = divmod(idx, g.kw)
-        words.append(encode(
+        step = [encode(
             Opcode.COMPUTE, precision=Precision.FP16, accumulate=1, diagonal=1,
-            a_addr=lay.tile + e * g.wp + kx, w_addr=lay.ident, acc_addr=idx * lay.gpos,
+            a_addr=tile + e * g.wp + kx, w_addr=lay.ident, acc_addr=idx * lay.gpos,
             m=pos, k=cin, n=cin, a_cols=g.ow, a_rows=prow, a_col_step=g.sw,
-            a_row_step=lay.d * g.wp))
+            a_row_step=lay.d * g.wp)]
         if idx == 0:
-            words += tail
-        words.append(encode(Opcode.STORE, out=OutType.FP16, acc_type=Precision.FP16,
-                            dram_addr=scratch + 2 * idx * cin, dram_stride=2 * lay.lanes,
-                            rows=pos, cols=cin, acc_addr=idx * lay.gpos))
-    return words
+            step += tail
+        step.append(encode(Opcode.STORE, out=OutType.FP16, acc_type=Precision.FP16,
+                           dram_addr=scratch + 2 * idx * cin, dram_stride=2 * lay.lanes,
+                           rows=pos, cols=cin, acc_addr=idx * lay.gpos))
+        steps.append(step)
+    return words + _spread(steps, loads)
 
 
 def _conv_stream(config, g, lay, cout, n, out_addr, o_pix, acc_init, store, precision, *,
