@@ -13,7 +13,7 @@
 struct pack {
     uint32_t e, groups, lanes, d, prow, pos, gather, th, opix, wslot, w0, nt, tile, packed;
     uint32_t const_rows, const_row, out0, obufs;
-    uint32_t taps, pitch, ppr, group, gpos, held, bias_row, windows, defer;
+    uint32_t taps, pitch, ppr, group, gpos, held, bias_row, windows, defer, tile_rows, tiles;
     uint64_t scratch;
 };
 
@@ -53,7 +53,8 @@ static int place(const struct walk_geo *g, uint32_t cin, uint32_t cout, int fp16
     y->w0 = r;
     y->nt = walk_cdiv(cout, c);
     uint64_t tile = y->w0 + (uint64_t)y->nt * y->wslot;
-    uint64_t packed = tile + tile_rows * g->wp;
+    uint32_t tiles = group > 1 ? 2 : 1;   /* a group's tile LOADs: the other region */
+    uint64_t packed = tile + tiles * tile_rows * g->wp;
     if (packed + gpos > hw->spad_rows || opix > 0xFFFFu || gather > 0xFFFFu)
         return -1;
     int64_t const_row = (int64_t)hw->acc_rows - (2 * (int64_t)y->nt + 2);
@@ -81,6 +82,8 @@ static int place(const struct walk_geo *g, uint32_t cin, uint32_t cout, int fp16
     y->out0 = y->gather;
     y->obufs = (uint32_t)obufs;
     y->taps = y->e * g->kw;
+    y->tile_rows = (uint32_t)tile_rows;
+    y->tiles = tiles;
     y->pitch = (uint32_t)pitch;
     y->ppr = (uint32_t)ppr;
     y->group = group;
@@ -336,9 +339,51 @@ static void conv_stream(const struct cs *t, int defer)
  * (e, kx) regions of gpos ACC rows set to -0.0 by one fill, then per (e, kx) a diagonal
  * COMPUTE with accumulate (the tile's lanes widened exactly) and an FP16 STORE of its Cin
  * lanes to lanes (e * kw + kx) * Cin of the scratch rows; the previous group's last image's
- * deferred STOREs (tail, or NULL) after the first COMPUTE. */
+ * deferred STOREs (tail, or NULL) after the first COMPUTE, the next group's tile LOADs (nxt)
+ * spread between the (COMPUTE, STORE) steps; the tile region at SPAD row tile. */
+/* The next group's tile LOADs (tile_loads(b + 1)) that go after gather step i (1-based) of
+ * steps: _spread's rule, LOAD d after step max(1, (d + 1) * steps / (loads + 1)). */
+struct next_tile {
+    const struct walk_layer *l;
+    const struct pack *y;
+    uint32_t b, count, elem, eb, cin;   /* count 0: none */
+};
+
+static void tile_load(struct em *s, const struct next_tile *t, uint32_t i)
+{
+    const struct walk_geo *g = &t->l->g;
+    const struct pack *y = t->y;
+    uint32_t n0 = t->b * y->group, cin = t->cin;
+    uint32_t tile = y->tile + (t->b % y->tiles) * y->tile_rows * g->wp;
+    uint32_t *d = next(s, DURE_NPU_OP_LOAD);
+    WPUT(d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);
+    WPUT(d, LOAD, ELEM, t->elem);
+    WPUT64(d, LOAD, DRAM_ADDR,
+           (uint64_t)t->l->x_addr + (uint64_t)(n0 + i) * g->height * g->width * cin * t->eb);
+    WPUT(d, LOAD, DRAM_STRIDE, cin * t->eb);
+    WPUT(d, LOAD, ROWS, g->height * g->width);
+    WPUT(d, LOAD, COLS, cin);
+    WPUT(d, LOAD, LOCAL_ADDR, tile + i * y->pitch * g->wp + g->pt * g->wp + g->pl);
+    if (g->wp != g->width) {
+        WPUT(d, LOAD, LOCAL_COLS, g->width);
+        WPUT(d, LOAD, LOCAL_GROUPS, g->height);
+        WPUT(d, LOAD, LOCAL_ROW_STEP, g->wp);
+    }
+}
+
+static void spread_loads(struct em *s, const struct next_tile *t, uint32_t step,
+                         uint32_t steps)
+{
+    for (uint32_t d = 0; d < t->count; d++) {
+        uint32_t at = (d + 1) * steps / (t->count + 1);
+        if ((at < 1 ? 1 : at) == step)
+            tile_load(s, t, d);
+    }
+}
+
 static void fp16_gather(struct em *s, const struct walk_geo *g, const struct pack *y,
-                        uint32_t cin, uint64_t scratch, uint32_t prow, const struct cs *tail)
+                        uint32_t cin, uint64_t scratch, uint32_t prow, uint32_t tile,
+                        const struct cs *tail, const struct next_tile *nxt)
 {
     uint32_t pos = prow * g->ow;
     uint32_t *d = next(s, DURE_NPU_OP_LOAD);
@@ -351,7 +396,7 @@ static void fp16_gather(struct em *s, const struct walk_geo *g, const struct pac
     WPUT(d, LOAD, LOCAL_ADDR, 0);
     for (uint32_t idx = 0; idx < y->taps; idx++) {
         uint32_t e = idx / g->kw, kx = idx % g->kw;
-        compute(s, DURE_NPU_PREC_FP16, 1, 1, y->tile + e * g->wp + kx, 0, idx * y->gpos, pos,
+        compute(s, DURE_NPU_PREC_FP16, 1, 1, tile + e * g->wp + kx, 0, idx * y->gpos, pos,
                 cin, cin, g->ow, prow, g->sw, y->d * g->wp, 0, 0);
         if (idx == 0 && tail)
             last_stores(tail);
@@ -363,6 +408,7 @@ static void fp16_gather(struct em *s, const struct walk_geo *g, const struct pac
         WPUT(d, STORE, ROWS, pos);
         WPUT(d, STORE, COLS, cin);
         WPUT(d, STORE, ACC_ADDR, idx * y->gpos);
+        spread_loads(s, nxt, idx + 1, y->taps);
     }
 }
 
@@ -438,56 +484,59 @@ int conv_pack(const struct npu_op_conv *op, const struct walk_layer *l, struct o
         load(&s, DURE_NPU_TARGET_ACC, DURE_NPU_ELEM_WORD32, const_addr, 4 * c,
              y.const_rows - (fp16 ? 2 : 0), c, y.const_row);
     load(&s, DURE_NPU_TARGET_SPAD, elem, ident, r * eb, r, r, 0);
-    /* the tile's borders: the same for every group; below slot i its bottom rows and slot
-     * i + 1's top rows (the last slot: to th) */
+    /* the tile regions' borders: the same for every group; below slot i its bottom rows and
+     * slot i + 1's top rows (the last slot: to th) */
     uint32_t right = g->wp - g->pl - g->width, pitch = y.pitch * g->wp;
-    if (g->pt)
-        fill(&s, elem, pad, y.tile, g->pt * g->wp, cin, 0, 0);
-    for (uint32_t i = 0; i < y.group; i++) {
-        uint32_t slot = y.tile + i * pitch;
-        uint32_t end = i + 1 < y.group ? y.pitch + g->pt : y.th;
-        if (end > g->pt + g->height)
-            fill(&s, elem, pad, slot + (g->pt + g->height) * g->wp,
-                 (end - g->pt - g->height) * g->wp, cin, 0, 0);
-        if (g->pl)
-            fill(&s, elem, pad, slot + g->pt * g->wp, g->height * g->pl, cin, g->height, g->wp);
-        if (right)
-            fill(&s, elem, pad, slot + g->pt * g->wp + g->pl + g->width, g->height * right, cin,
-                 g->height, g->wp);
+    uint32_t region = y.tile_rows * g->wp;
+    for (uint32_t tile = y.tile; tile < y.tile + y.tiles * region; tile += region) {
+        if (g->pt)
+            fill(&s, elem, pad, tile, g->pt * g->wp, cin, 0, 0);
+        for (uint32_t i = 0; i < y.group; i++) {
+            uint32_t slot = tile + i * pitch;
+            uint32_t end = i + 1 < y.group ? y.pitch + g->pt : y.th;
+            if (end > g->pt + g->height)
+                fill(&s, elem, pad, slot + (g->pt + g->height) * g->wp,
+                     (end - g->pt - g->height) * g->wp, cin, 0, 0);
+            if (g->pl)
+                fill(&s, elem, pad, slot + g->pt * g->wp, g->height * g->pl, cin, g->height,
+                     g->wp);
+            if (right)
+                fill(&s, elem, pad, slot + g->pt * g->wp + g->pl + g->width, g->height * right,
+                     cin, g->height, g->wp);
+        }
     }
     /* image i's last STOREs after image i + 1's COMPUTEs, a group's last image's after the
-     * next group's gather */
+     * next group's gather; with two tile regions the next group's images load while this
+     * group's gather runs */
     struct cs tail = {&s, l, &y, 0, acc_init, eb, 0};
     int has_tail = 0;
+    uint32_t ngroups = walk_cdiv(g->batch, y.group);
+    struct next_tile first = {l, &y, 0, walk_min(y.group, g->batch), elem, eb, cin};
+    for (uint32_t i = 0; y.tiles == 2 && i < first.count; i++)
+        tile_load(&s, &first, i);
     for (uint32_t b = 0, n0 = 0; n0 < g->batch; b++, n0 += y.group) {
         uint32_t size = walk_min(y.group, g->batch - n0);
         uint32_t prow = (size - 1) * y.ppr + y.prow;
         uint64_t scratch = scratch0 + (uint64_t)b * y.gpos * y.lanes * eb;
-        for (uint32_t i = 0; i < size; i++) {
-            uint32_t *d = next(&s, DURE_NPU_OP_LOAD);
-            WPUT(d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);
-            WPUT(d, LOAD, ELEM, elem);
-            WPUT64(d, LOAD, DRAM_ADDR,
-                   (uint64_t)l->x_addr + (uint64_t)(n0 + i) * g->height * g->width * cin * eb);
-            WPUT(d, LOAD, DRAM_STRIDE, cin * eb);
-            WPUT(d, LOAD, ROWS, g->height * g->width);
-            WPUT(d, LOAD, COLS, cin);
-            WPUT(d, LOAD, LOCAL_ADDR, y.tile + i * pitch + g->pt * g->wp + g->pl);
-            if (g->wp != g->width) {
-                WPUT(d, LOAD, LOCAL_COLS, g->width);
-                WPUT(d, LOAD, LOCAL_GROUPS, g->height);
-                WPUT(d, LOAD, LOCAL_ROW_STEP, g->wp);
-            }
+        uint32_t tile = y.tile + (b % y.tiles) * region;
+        struct next_tile nxt = {l, &y, b + 1, 0, elem, eb, cin};
+        if (y.tiles == 2 && b + 1 < ngroups)
+            nxt.count = walk_min(y.group, g->batch - (n0 + y.group));
+        if (y.tiles == 1) {
+            struct next_tile own = {l, &y, b, size, elem, eb, cin};
+            for (uint32_t i = 0; i < size; i++)
+                tile_load(&s, &own, i);
         }
         if (fp16) {
-            fp16_gather(&s, g, &y, cin, scratch, prow, has_tail ? &tail : NULL);
+            fp16_gather(&s, g, &y, cin, scratch, prow, tile, has_tail ? &tail : NULL, &nxt);
         } else {
             /* the gather: highest lanes first, none accumulating */
             for (uint32_t idx = y.taps; idx-- > 0;) {
                 uint32_t e = idx / g->kw, kx = idx % g->kw;
-                compute(&s, DURE_NPU_PREC_INT8, 0, 0, y.tile + e * g->wp + kx, idx * cin, 0,
+                compute(&s, DURE_NPU_PREC_INT8, 0, 0, tile + e * g->wp + kx, idx * cin, 0,
                         prow * g->ow, cin, (idx + 1) * cin, g->ow, prow, g->sw, y.d * g->wp,
                         0, 0);
+                spread_loads(&s, &nxt, y.taps - idx, y.taps);
             }
             if (has_tail)
                 last_stores(&tail);
