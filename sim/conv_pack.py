@@ -383,6 +383,10 @@ def _conv_stream(config, g, lay, cout, n, out_addr, o_pix, acc_init, store, prec
 
     eb = 2 if lay.fp16 else 1
 
+    def inits(chunks):
+        """The ACC-init LOADs of ``chunks`` (none in a group: the bias rows are held)."""
+        return [] if lay.held else [init(j) for j in chunks]
+
     def init(j):
         nn = min(c, cout - j * c)
         if acc_init is None:                     # FP16 without bias: +0.0
@@ -415,16 +419,13 @@ def _conv_stream(config, g, lay, cout, n, out_addr, o_pix, acc_init, store, prec
     if PASS_CHUNKS >= nt and lay.obufs >= nt:
         step = nt                                # one pass
     passes = [list(range(j0, min(nt, j0 + step))) for j0 in range(0, nt, step)]
-    if lay.held:                                 # a group's ACC starts from the bias rows
-        def init(j):
-            return None
-    words = [w for w in (init(j) for j in passes[0]) if w is not None]
+    words = inits(passes[0])
     deferred = []
     for p, group in enumerate(passes):
         comps = [comp(j, gi) for gi in range(lay.groups) for j in group]
         side = [st(j) for j in passes[p - 1]] if p else []
         if p + 1 < len(passes):
-            side += [w for w in (init(j) for j in passes[p + 1]) if w is not None]
+            side += inits(passes[p + 1])
         # side command d after COMPUTE (d + 1) * len(comps) // (len(side) + 1)
         at = [max(1, (d + 1) * len(comps) // (len(side) + 1)) for d in range(len(side))]
         last = p + 1 == len(passes)
