@@ -473,6 +473,8 @@ int conv_pack(const struct npu_op_conv *op, const struct walk_layer *l, struct o
     uint32_t ident = op_param_add(pa, r * r * eb, &p);
     for (uint32_t i = 0; p && i < r; i++)
         op_put_one(p, i * r + i, eb);
+    if (y.scratch * eb > 0xFFFFFFFFu)            /* beyond any parameter area */
+        return NPU_E_NO_MEMORY;
     uint32_t scratch0 = op_param_add(pa, (uint32_t)(y.scratch * eb), &p);
     if (pa->err)
         return pa->err;
