@@ -42,7 +42,8 @@ static int place(const struct walk_geo *g, uint32_t cin, uint32_t cout, int fp16
         return -1;                 /* far beyond the 16-bit rows (and no 64-bit divide) */
     uint64_t prow = (uint32_t)last / y->d + 1, pos = prow * g->ow;
     uint64_t th = last + y->e > g->hp ? last + y->e : g->hp;
-    uint64_t pitch = (uint64_t)walk_cdiv((uint32_t)th, y->d) * y->d, ppr = pitch / y->d;
+    uint32_t ppr = walk_cdiv((uint32_t)th, y->d);        /* no 64-bit divide */
+    uint64_t pitch = (uint64_t)ppr * y->d;
     /* a full group's packed positions, gather ACC rows (INT8 one per position, FP16 one
      * region of gpos per (e, kx)) and tile rows */
     uint64_t gpos = ((uint64_t)(group - 1) * ppr + prow) * g->ow;
