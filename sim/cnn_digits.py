@@ -13,9 +13,10 @@ walk planner (:mod:`dure.sim.conv_plan`: ``conv2d_int8_float_scale_program`` /
 ``conv2d_fp16_program``; one input channel, so the kernel taps are packed into the array's K
 lanes, :mod:`dure.sim.conv_pack`) turns the NHWC images in main memory into the NHWC features,
 and the NPU fetches its descriptors as one LIST; the FC layer is a GEMM layer of the same job.
-The packed plan gathers and round-trips each image on its own (a FENCE per image), so on this
-batch of tiny images the convolution costs ~420 (INT8) / ~770 (FP16) cycles per image, most of
-it that per-image fixed cost, not MACs.
+The packed plan takes the batch in groups of 10 images per tile (one gather, round trip and
+FENCE per group; two tile regions alternate, so the next group's images load while this one's
+gather runs): ~282 (INT8) / ~496 (FP16) cycles per image on the SoC (~423 / ~770 with a FENCE
+per image), bound by the 4 B/cycle port and the gather's array rows, not MACs.
 
 Pipeline (deterministic, fixed seeds):
 
@@ -225,8 +226,9 @@ def npu_run(precision, params, pixels, config=None, cpu_check=False):
         return conv_program(job.config, precision, params, x.shape, x_addr=addrs[0],
                             out_addr=out_addr, param_addr=param_addr)
 
-    # As a LIST: the NPU fetches the descriptors itself (thousands for a batch: the packed
-    # plan's per-image gather and round trip), which the core would push word by word.
+    # As a LIST: the NPU fetches the descriptors itself (about a thousand for the batch: the
+    # packed plan's convolution per image, a gather and round trip per group), which the core
+    # would push word by word.
     features, _ = job.layer_program(build, [x], as_list=True)
     logits = job.gemm(features.reshape(len(x), -1), cpu_check=cpu_check, **fc)
     result = job.run()

@@ -136,7 +136,7 @@ def _packed_program(config, geo, x_shape, w, params, acc_init, const, store, zi,
         ident_rows[0], ident_rows[1] = IDENTITY_MULTIPLIER, IDENTITY_SHIFT
         const_addr = params.add(np.concatenate([const, ident_rows]))
     ident_addr = params.add(np.eye(r, dtype=w.dtype))
-    scratch_addr = params.add(np.zeros(geo.batch * lay.pos * lay.lanes, w.dtype))
+    scratch_addr = params.add(np.zeros(lay.scratch, w.dtype))
     words = packed_conv_descriptors(
         config, geo, cin, cout, x_addr=x_addr, out_addr=out_addr, weights=weights,
         acc_init=acc_init, const_addr=const_addr, ident_addr=ident_addr,

@@ -66,7 +66,7 @@ from dure.rtl.npu.descriptor import encode
 from dure.gemm_cost import WALK_PACK_PASS_CHUNKS
 
 __all__ = ["pack_applies", "PackLayout", "pack_layout", "packed_conv_descriptors",
-           "IDENTITY_MULTIPLIER", "IDENTITY_SHIFT"]
+           "IDENTITY_MULTIPLIER", "IDENTITY_SHIFT", "GROUP_IMAGES"]
 
 #: Output chunks per pass of the convolution (kernel-row groups outer within a pass).
 PASS_CHUNKS = WALK_PACK_PASS_CHUNKS
@@ -74,6 +74,11 @@ PASS_CHUNKS = WALK_PACK_PASS_CHUNKS
 #: TFLite-mode multiplier / shift that make the requantizing STORE the identity on int8 values.
 IDENTITY_MULTIPLIER = 1 << 30
 IDENTITY_SHIFT = 1
+
+#: Most images of a batch that share one tile, gather, round trip and FENCE (fewer when they
+#: do not fit the SPAD / ACC); the firmware's C port (firmware/npu/npu_conv_pack.c) has the
+#: same value.
+GROUP_IMAGES = 16
 
 
 def pack_applies(config, geo, cin, cout=None, precision=Precision.INT8):
@@ -89,7 +94,14 @@ def pack_applies(config, geo, cin, cout=None, precision=Precision.INT8):
 
 
 class PackLayout:
-    """Sizes and SPAD / ACC rows of the packed plan (see the module docstring)."""
+    """Sizes and SPAD / ACC rows of the packed plan (see the module docstring).
+
+    ``group`` images share one tile (:meth:`place`): image slot ``i`` of the tile starts
+    ``i * pitch`` tile rows down (``pitch``: the image's ``th`` tile rows rounded up to a
+    multiple of ``d``), so one walked gather COMPUTE covers the whole group, slot ``i``'s
+    packed positions starting at position row ``i * ppr`` (``ppr = pitch / d``); the group's
+    ``gpos`` packed rows go through one STORE, FENCE and LOAD. The convolution of slot ``i``
+    writes ACC window ``i % windows`` (``obufs`` output buffers of ``opix`` rows each)."""
 
     def __init__(self, config, geo, cin, precision=Precision.INT8):
         r, c = config.npu_rows, config.npu_cols
@@ -99,12 +111,13 @@ class PackLayout:
         self.d = math.gcd(geo.sh, self.e)               # row step of the packed positions
         last = (geo.oh - 1) * geo.sh + (self.groups - 1) * self.e
         self.prow = last // self.d + 1                  # packed position rows
-        self.pos = self.prow * geo.ow                   # packed positions (ACC / SPAD rows)
-        # ACC rows of the gather: INT8 one packed row per position, FP16 one region of
-        # ``pos`` rows per (e, kx) (Cin lanes each)
+        self.ow = geo.ow
+        self.pos = self.prow * geo.ow                   # packed positions of one image
+        self.taps = self.e * geo.kw                     # gather COMPUTEs (e, kx)
         self.fp16 = precision == Precision.FP16
-        self.gather = self.pos * (self.e * geo.kw if self.fp16 else 1)
         self.th = max(geo.hp, last + self.e)            # tile rows (padded)
+        self.pitch = -(-self.th // self.d) * self.d     # tile rows of an image slot
+        self.ppr = self.pitch // self.d                 # packed position rows of a slot
         self.opix = geo.oh * geo.ow
         # SPAD: identity (R rows) | conv weights (per chunk groups * R rows) | tile | packed
         self.wslot = self.groups * r
@@ -112,28 +125,53 @@ class PackLayout:
         self.ident = 0
         self.w0 = r
         self.c = c
+        self.batch = geo.batch
 
-    def place(self, config, cout):
+    def rows(self, size):
+        """Packed position rows of a group of ``size`` images (the gather's walk)."""
+        return (size - 1) * self.ppr + self.prow
+
+    def place(self, config, cout, group=1):
+        """Lay out ``cout`` output channels with ``group`` images per tile; whether it fits."""
         nt = -(-cout // self.c)
         self.nt = nt
+        self.group = group
+        self.gpos = self.rows(group) * self.ow          # packed positions of a full group
+        # ACC rows of the gather: INT8 one packed row per position, FP16 one region of
+        # ``gpos`` rows per (e, kx) (Cin lanes each)
+        self.gather = self.gpos * (self.taps if self.fp16 else 1)
+        self.tile_rows = (group - 1) * self.pitch + self.th
+        self.tiles = 2 if group > 1 else 1              # a group's tile LOADs: the other one
         self.tile = self.w0 + nt * self.wslot
-        self.packed = self.tile + self.th * self.geo_wp
-        spad_end = self.packed + self.pos
-        # ACC: packed positions | output buffers | constants (top)
+        self.packed = self.tile + self.tiles * self.tile_rows * self.geo_wp
+        spad_end = self.packed + self.gpos
+        # ACC: packed positions | output buffers | bias rows (a group) | constants (top)
         self.const_rows = 2 * nt + 2
         self.const_row = config.npu_acc_rows - self.const_rows
+        self.held = group > 1                           # the bias held in ACC (init_row)
+        self.bias_row = self.const_row - (nt if self.held else 0)
         self.out0 = self.gather
-        self.obufs = min(nt, (self.const_row - self.out0) // max(1, self.opix))
+        room = self.bias_row - self.out0
+        self.obufs = min(nt, room // max(1, self.opix))
+        self.windows = min(group, room // (self.obufs * self.opix)) if self.obufs > 0 else 0
+        # image i's last STOREs after image i + 1's COMPUTEs: only into another window
+        self.defer = self.held and self.windows >= 2
+        # scratch: one area of ``gpos`` packed rows per group
+        self.scratch = -(-self.batch // group) * self.gpos * self.lanes
         return spad_end <= config.npu_spad_rows and self.obufs >= min(2, nt) and \
             self.opix <= 0xFFFF and self.gather <= 0xFFFF
 
 
 def pack_layout(config, geo, cin, cout=None, precision=Precision.INT8):
-    """The :class:`PackLayout` of a layer, or None when it does not fit (``cout`` None: the
-    check with one output chunk)."""
+    """The :class:`PackLayout` of a layer with the most images per tile that fit (at most
+    :data:`GROUP_IMAGES`), or None when one image does not fit (``cout`` None: the check with
+    one output chunk)."""
     lay = PackLayout(config, geo, cin, precision)
     lay.geo_wp = geo.wp
-    return lay if lay.place(config, cout or config.npu_cols) else None
+    for group in range(min(geo.batch, GROUP_IMAGES), 0, -1):
+        if lay.place(config, cout or config.npu_cols, group):
+            return lay
+    return None
 
 
 def packed_weights(w, lay, n_chunk):
@@ -168,7 +206,8 @@ def packed_conv_descriptors(config, geo, cin, cout, *, x_addr, out_addr, weights
     multiplier row then the shift row, FP16 the scale row then an unused one) followed by the
     identity STORE's two rows (INT8; FP16: 0 when the output STORE has no scale, nothing is
     loaded); ``ident_addr``: an R x R identity of the precision's element; ``scratch_addr``:
-    ``batch * pos * lanes`` elements the plan writes and reads back; ``store``: the output
+    :attr:`PackLayout.scratch` elements (``gpos * lanes`` per group of images) the plan
+    writes and reads back; ``store``: the output
     STORE's fields; ``pad_value``: the FILL pattern of padded taps (``zp_in``, FP16 0)."""
     fp16 = precision == Precision.FP16
     lay = pack_layout(config, geo, cin, cout, precision)
@@ -193,96 +232,160 @@ def packed_conv_descriptors(config, geo, cin, cout, *, x_addr, out_addr, weights
         return encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, fill=1,
                       fill_value=pad, rows=rows, cols=cols, local_addr=first, **kw)
 
-    tile = lay.tile
+    pitch, region = lay.pitch * g.wp, lay.tile_rows * g.wp
     right = g.wp - g.pl - g.width
-    bottom = lay.th - g.pt - g.height
-    side = []                                  # tile borders: the same for every image
-    if g.pt:
-        side.append(fill(tile, g.pt * g.wp, cin))
-    if bottom > 0:
-        side.append(fill(tile + (g.pt + g.height) * g.wp, bottom * g.wp, cin))
-    for first, width in ((0, g.pl), (g.pl + g.width, right)):
-        if width > 0:
-            side.append(fill(tile + g.pt * g.wp + first, g.height * width, cin, g.height,
-                             g.wp))
+    side = []                                  # tile borders: the same for every group
+    for tile in range(lay.tile, lay.tile + lay.tiles * region, region):
+        if g.pt:
+            side.append(fill(tile, g.pt * g.wp, cin))
+        for i in range(lay.group):
+            # below slot i: its bottom rows, then slot i + 1's top rows (the last: to th)
+            below = (lay.pitch + g.pt if i + 1 < lay.group else lay.th) - g.pt - g.height
+            if below > 0:
+                side.append(fill(tile + i * pitch + (g.pt + g.height) * g.wp, below * g.wp,
+                                 cin))
+            for first, width in ((0, g.pl), (g.pl + g.width, right)):
+                if width > 0:
+                    side.append(fill(tile + i * pitch + g.pt * g.wp + first, g.height * width,
+                                     cin, g.height, g.wp))
     words += side
     o_pix = cout * eb                           # output bytes per pixel
-    for n in range(g.batch):
-        scratch = scratch_addr + n * lay.pos * lay.lanes * eb
-        placement = dict(local_cols=g.width, local_groups=g.height, local_row_step=g.wp) \
-            if g.wp != g.width else {}
-        words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
-                            dram_addr=x_addr + n * g.height * g.width * cin * eb,
-                            dram_stride=cin * eb, rows=g.height * g.width, cols=cin,
-                            local_addr=tile + g.pt * g.wp + g.pl, **placement))
+    placement = dict(local_cols=g.width, local_groups=g.height, local_row_step=g.wp) \
+        if g.wp != g.width else {}
+    starts = range(0, g.batch, lay.group)
+
+    def tile_loads(b):
+        """Group b's images into their slots of tile region b % tiles."""
+        if b >= len(starts):
+            return []
+        n0, tile = starts[b], lay.tile + (b % lay.tiles) * region
+        return [encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
+                       dram_addr=x_addr + n * g.height * g.width * cin * eb, dram_stride=cin * eb,
+                       rows=g.height * g.width, cols=cin,
+                       local_addr=tile + (n - n0) * pitch + g.pt * g.wp + g.pl, **placement)
+                for n in range(n0, min(g.batch, n0 + lay.group))]
+
+    tail = []                                   # the previous group's last STOREs
+    if lay.tiles == 2:
+        words += tile_loads(0)
+    for b, n0 in enumerate(starts):
+        size = min(lay.group, g.batch - n0)
+        prow = lay.rows(size)
+        scratch = scratch_addr + b * lay.gpos * lay.lanes * eb
+        tile = lay.tile + (b % lay.tiles) * region
+        # with two tile regions the next group's images load while this group's gather runs
+        nxt = tile_loads(b + 1) if lay.tiles == 2 else []
+        if lay.tiles == 1:
+            words += tile_loads(b)
         if fp16:
-            words += _fp16_gather(g, lay, cin, scratch)
+            words += _fp16_gather(g, lay, cin, scratch, prow, tile, tail, nxt)
         else:
             # Highest lanes first, each COMPUTE writing lanes 0 .. its own last one (zeros
             # below it, which the later ones overwrite): no accumulation, so they stream back
             # to back.
-            for idx in reversed(range(lay.e * g.kw)):
+            comps = []
+            for idx in reversed(range(lay.taps)):
                 e, kx = divmod(idx, g.kw)
-                words.append(encode(
+                comps.append([encode(
                     Opcode.COMPUTE, precision=Precision.INT8, a_addr=tile + e * g.wp + kx,
-                    w_addr=lay.ident + idx * cin, acc_addr=0, m=lay.pos, k=cin,
-                    n=(idx + 1) * cin, a_cols=g.ow, a_rows=lay.prow, a_col_step=g.sw,
-                    a_row_step=lay.d * g.wp))
+                    w_addr=lay.ident + idx * cin, acc_addr=0, m=prow * g.ow, k=cin,
+                    n=(idx + 1) * cin, a_cols=g.ow, a_rows=prow, a_col_step=g.sw,
+                    a_row_step=lay.d * g.wp)])
+            words += _spread(comps, nxt)
+            words += tail
             words.append(encode(Opcode.STORE, out=OutType.INT8, acc_type=Precision.INT8,
                                 scale=1, requant=RequantMode.TFLITE_DOUBLE_ROUNDING,
                                 zero_point=0, lo=(-128) & 0xFFFF_FFFF, hi=127,
-                                dram_addr=scratch, dram_stride=lay.lanes, rows=lay.pos,
+                                dram_addr=scratch, dram_stride=lay.lanes, rows=prow * g.ow,
                                 cols=lay.lanes, acc_addr=0, scale_addr=lay.const_row + 2 * nt))
-        if n == 0:
-            # The weights and the first buffers' bias go while the gather runs.
+        if b == 0:
+            # The weights (and a group's bias rows) go while the gather runs.
             for j in range(nt):
                 nn = min(c, cout - j * c)
                 words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem,
                                     dram_addr=weights[j], dram_stride=nn * eb,
                                     rows=lay.wslot, cols=nn, local_addr=lay.w0 + j * lay.wslot))
+            for j in range(nt if lay.held and acc_init is not None else 0):
+                words.append(encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32,
+                                    dram_addr=acc_init + 4 * j * c, dram_stride=4 * c, rows=1,
+                                    cols=min(c, cout - j * c), local_addr=lay.bias_row + j))
         words.append(encode(Opcode.FENCE))
         words.append(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=elem, dram_addr=scratch,
-                            dram_stride=lay.lanes * eb, rows=lay.pos, cols=lay.lanes,
+                            dram_stride=lay.lanes * eb, rows=prow * g.ow, cols=lay.lanes,
                             local_addr=lay.packed))
-        words += _conv_stream(config, g, lay, cout, n, out_addr, o_pix, acc_init, store,
-                              precision)
+        # Image i's last STOREs go after image i + 1's COMPUTEs (the group's last image's
+        # after the next group's gather), so the store unit drains while the array works.
+        tail = []
+        for i in range(size):
+            body, last = _conv_stream(config, g, lay, cout, n0 + i, out_addr, o_pix, acc_init,
+                                      store, precision, slot=i, defer=lay.defer)
+            words += body + tail
+            tail = last
+    return words + tail
+
+
+def _spread(steps, loads):
+    """``steps`` (lists of words) with ``loads`` between them: load d after step
+    ``max(1, (d + 1) * len(steps) // (len(loads) + 1))`` (1-based), as the convolution spreads
+    its side commands."""
+    at = [max(1, (d + 1) * len(steps) // (len(loads) + 1)) for d in range(len(loads))]
+    words = []
+    for i, step in enumerate(steps):
+        words += step
+        words += [loads[d] for d in range(len(loads)) if at[d] == i + 1]
     return words
 
 
-def _fp16_gather(g, lay, cin, scratch):
-    """The FP16 gather of one image: every (e, kx) region of ``pos`` ACC rows set to -0.0 by
-    one fill, then per (e, kx) a ``diagonal`` COMPUTE with ``accumulate`` (lane ci of the
-    walked tile pixel times the identity's 1.0, added to -0.0: the fp16 value widened exactly,
-    +0.0 and -0.0 kept, NaN canonical; no product of another lane takes part) and an FP16
-    STORE without scale or clamp (exact back to fp16) of its Cin lanes to lanes
-    ``(e * kw + kx) * Cin ..`` of the scratch rows."""
+def _fp16_gather(g, lay, cin, scratch, prow, tile, tail, loads):
+    """The FP16 gather of a group whose walk has ``prow`` packed position rows: every (e, kx)
+    region of ``gpos`` ACC rows set to -0.0 by one fill, then per (e, kx) a ``diagonal``
+    COMPUTE with ``accumulate`` (lane ci of the walked tile pixel times the identity's 1.0,
+    added to -0.0: the fp16 value widened exactly, +0.0 and -0.0 kept, NaN canonical; no
+    product of another lane takes part) and an FP16 STORE without scale or clamp (exact back to
+    fp16) of its Cin lanes to lanes ``(e * kw + kx) * Cin ..`` of the scratch rows (the tile
+    region at SPAD row ``tile``); the previous group's ``tail`` STOREs after the first
+    COMPUTE, the next group's tile ``loads`` spread between the (COMPUTE, STORE) steps."""
+    pos = prow * g.ow
     words = [encode(Opcode.LOAD, target=LoadTarget.ACC, elem=ElemType.WORD32, fill=1,
                     fill_value=0x8000_0000, rows=lay.gather, cols=cin, local_addr=0)]
-    for idx in range(lay.e * g.kw):
+    steps = []
+    for idx in range(lay.taps):
         e, kx = divmod(idx, g.kw)
-        words.append(encode(
+        step = [encode(
             Opcode.COMPUTE, precision=Precision.FP16, accumulate=1, diagonal=1,
-            a_addr=lay.tile + e * g.wp + kx, w_addr=lay.ident, acc_addr=idx * lay.pos,
-            m=lay.pos, k=cin, n=cin, a_cols=g.ow, a_rows=lay.prow, a_col_step=g.sw,
-            a_row_step=lay.d * g.wp))
-        words.append(encode(Opcode.STORE, out=OutType.FP16, acc_type=Precision.FP16,
-                            dram_addr=scratch + 2 * idx * cin, dram_stride=2 * lay.lanes,
-                            rows=lay.pos, cols=cin, acc_addr=idx * lay.pos))
-    return words
+            a_addr=tile + e * g.wp + kx, w_addr=lay.ident, acc_addr=idx * lay.gpos,
+            m=pos, k=cin, n=cin, a_cols=g.ow, a_rows=prow, a_col_step=g.sw,
+            a_row_step=lay.d * g.wp)]
+        if idx == 0:
+            step += tail
+        step.append(encode(Opcode.STORE, out=OutType.FP16, acc_type=Precision.FP16,
+                           dram_addr=scratch + 2 * idx * cin, dram_stride=2 * lay.lanes,
+                           rows=pos, cols=cin, acc_addr=idx * lay.gpos))
+        steps.append(step)
+    return words + _spread(steps, loads)
 
 
-def _conv_stream(config, g, lay, cout, n, out_addr, o_pix, acc_init, store, precision):
-    """The convolution of image ``n``: output chunks in pairs, kernel-row groups outer within
-    a pair (consecutive COMPUTEs write other ACC rows); a pair's STOREs go between the next
-    pair's COMPUTEs, the next pair's bias LOADs after them."""
+def _conv_stream(config, g, lay, cout, n, out_addr, o_pix, acc_init, store, precision, *,
+                 slot=0, defer=False):
+    """The convolution of image ``n`` (tile slot ``slot`` of its group): output chunks in
+    pairs, kernel-row groups outer within a pair (consecutive COMPUTEs write other ACC rows); a
+    pair's STOREs go between the next pair's COMPUTEs, the next pair's bias LOADs after them.
+    Returns ``(words, last)``: ``last`` the last pass's STOREs when ``defer`` (the caller places
+    them), else empty (each right after its chunk's final COMPUTE)."""
     r, c = config.npu_rows, config.npu_cols
     nt = lay.nt
     step = PASS_CHUNKS if lay.obufs >= 2 * PASS_CHUNKS else 1   # passes never share buffers
 
+    window = (slot % lay.windows) * lay.obufs
+
     def buf(j):
-        return lay.out0 + (j % lay.obufs) * lay.opix
+        return lay.out0 + (window + j % lay.obufs) * lay.opix
 
     eb = 2 if lay.fp16 else 1
+
+    def inits(chunks):
+        """The ACC-init LOADs of ``chunks`` (none in a group: the bias rows are held)."""
+        return [] if lay.held else [init(j) for j in chunks]
 
     def init(j):
         nn = min(c, cout - j * c)
@@ -303,8 +406,12 @@ def _conv_stream(config, g, lay, cout, n, out_addr, o_pix, acc_init, store, prec
     def comp(j, gi):
         nn = min(c, cout - j * c)
         k = min(lay.e, g.kh - gi * lay.e) * g.kw * (lay.lanes // (lay.e * g.kw))
-        first = lay.packed + (gi * lay.e // lay.d) * g.ow
-        return encode(Opcode.COMPUTE, precision=precision, accumulate=1,
+        first = lay.packed + (slot * lay.ppr + gi * lay.e // lay.d) * g.ow
+        start = dict(accumulate=1)
+        if lay.held and gi == 0:                 # from the bias row (FP16 without: +0.0)
+            start = dict(init_row=1, init_addr=lay.bias_row + j) if acc_init is not None \
+                else {}
+        return encode(Opcode.COMPUTE, precision=precision, **start,
                       a_addr=first, w_addr=lay.w0 + j * lay.wslot + gi * r,
                       acc_addr=buf(j), m=lay.opix, k=k, n=nn, a_cols=g.ow, a_rows=g.oh,
                       a_col_step=1, a_row_step=(g.sh // lay.d) * g.ow)
@@ -312,12 +419,13 @@ def _conv_stream(config, g, lay, cout, n, out_addr, o_pix, acc_init, store, prec
     if PASS_CHUNKS >= nt and lay.obufs >= nt:
         step = nt                                # one pass
     passes = [list(range(j0, min(nt, j0 + step))) for j0 in range(0, nt, step)]
-    words = [init(j) for j in passes[0]]
+    words = inits(passes[0])
+    deferred = []
     for p, group in enumerate(passes):
         comps = [comp(j, gi) for gi in range(lay.groups) for j in group]
         side = [st(j) for j in passes[p - 1]] if p else []
         if p + 1 < len(passes):
-            side += [init(j) for j in passes[p + 1]]
+            side += inits(passes[p + 1])
         # side command d after COMPUTE (d + 1) * len(comps) // (len(side) + 1)
         at = [max(1, (d + 1) * len(comps) // (len(side) + 1)) for d in range(len(side))]
         last = p + 1 == len(passes)
@@ -325,5 +433,6 @@ def _conv_stream(config, g, lay, cout, n, out_addr, o_pix, acc_init, store, prec
             words.append(cmd)
             words += [side[d] for d in range(len(side)) if at[d] == ci + 1]
             if last and ci >= len(comps) - len(group):
-                words.append(st(group[ci - (len(comps) - len(group))]))   # its final COMPUTE
-    return words
+                final = st(group[ci - (len(comps) - len(group))])          # its final COMPUTE
+                (deferred if defer else words).append(final)
+    return words, deferred

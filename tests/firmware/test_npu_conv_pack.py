@@ -91,3 +91,52 @@ def test_small_cin_fp16_convolutions_pack_as_python(op_lib, config_name):
                                    f"s={stride} {padding}")
         packed += count_notes(program, "packed")
     assert packed >= 15
+
+
+@pytest.mark.parametrize("config_name", list(CONFIGS))
+def test_grouped_batches_pack_as_python(op_lib, config_name):
+    """Batches of several images (odd ones and more than conv_pack.GROUP_IMAGES, so a short
+    last group): the grouped tile, the bias rows held in ACC, the per-image windows and the
+    deferred STOREs, word for word, INT8 and FP16 (with and without bias)."""
+    config = CONFIGS[config_name]
+    set_info(op_lib, config)
+    rng = np.random.default_rng(13)
+    bufs = Buffers()
+    packed = 0
+    for n in (3, 5, 17, 18):
+        for fp16 in (False, True):
+            cin = int(rng.integers(1, 3))
+            kh, kw = int(rng.integers(2, 5)), int(rng.integers(1, config.npu_rows // (2 * cin) + 1))
+            h, w = int(rng.integers(kh, kh + 6)), int(rng.integers(2, 8))
+            cout = int(rng.integers(1, 3 * config.npu_cols))
+            stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+            padding = "SAME" if rng.random() < 0.6 else "VALID"
+            what = f"x={(n, h, w, cin)} cout={cout} k={(kh, kw)} s={stride} {padding} fp16={fp16}"
+            pad = 0 if padding == "SAME" else 1
+            if fp16:
+                wt = rng.standard_normal((cout, kh, kw, cin)).astype(np.float16)
+                bias = rng.standard_normal(cout).astype(np.float32) if n % 2 else None
+                program = try_plan(conv_plan.conv2d_fp16_program, config, (n, h, w, cin), wt,
+                                   bias, stride=stride, padding=padding, x_addr=X_ADDR,
+                                   out_addr=OUT_ADDR, param_addr=PARAM_ADDR)
+                s = [1, n, h, w, cin, cout, kh, kw, stride[0], stride[1], pad, 1, 1, 0]
+                count = op_lib.conv(0, ptr(np.array(s, np.int32)), ptr(wt), ptr(bias), None,
+                                    None, None, ptr(np.zeros(6, np.int32)), *bufs.args())
+            else:
+                wt = rng.integers(-128, 128, (cout, kh, kw, cin), dtype=np.int8)
+                bias = rng.integers(-5000, 5000, cout, dtype=np.int32)
+                mult = np.full(cout, 1 << 30, np.int32)
+                shift = rng.integers(-12, 3, cout).astype(np.int32)
+                program = try_plan(conv_plan.conv2d_int8_program, config, (n, h, w, cin), wt,
+                                   bias, input_zero_point=-7, output_zero_point=5,
+                                   multiplier=mult, shift=shift, stride=stride,
+                                   padding=padding, x_addr=X_ADDR, out_addr=OUT_ADDR,
+                                   param_addr=PARAM_ADDR)
+                s = [0, n, h, w, cin, cout, kh, kw, stride[0], stride[1], pad, 1, 1, -7]
+                count = op_lib.conv(0, ptr(np.array(s, np.int32)), ptr(wt), ptr(bias),
+                                    ptr(mult), ptr(shift), None,
+                                    ptr(np.array([5, -128, 127, 0, 0, 0], np.int32)),
+                                    *bufs.args())
+            bufs.check(count, program, what)
+            packed += count_notes(program, "packed")
+    assert packed >= 6
