@@ -109,7 +109,15 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     g0 = units[0][3] + units[0][4]
     dw_int8 = layer.eltwise_mac and layer.precision == Precision.INT8
     g0 = g0 if (c_outer or dw_int8) and layer.init_rows - g0 >= 2 else layer.init_rows
-    words += [c.words for c in bias_loads(0, g0)]
+    # With the pair LOAD (taps 0 and 1 of input chunk 0 in one, WalkLayer.pair_weights) the
+    # first COMPUTE's weights go ahead of its starting-value rows, which then go right after
+    # them, ahead of its FILLs and image rows (ResNet-8 stages 1 / 2 / 3 INT8 pushed: npu
+    # fixed 285 / 313 / 341 -> 282 / 301 / 329, session 18; a 1x1 layer without the pair
+    # LOAD: DS-CNN's pointwise 338 -> 341, so not there)
+    first_bias = bias_loads(0, g0)
+    if layer.pair_weights is None:
+        words += [c.words for c in first_bias]
+        first_bias = []
     rest_bias = bias_loads(g0, layer.init_rows)
     if layer.shared_weight is not None and layer.shared_weight[1]:
         addr, rows = layer.shared_weight
@@ -148,7 +156,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         pre += s.weight_loads(0, first_unit, "jit", c_outer)
     elif plan.wmode == "taps":
         pre += s.tap_loads(first_unit, range(min(2, g.kh * g.kw)))
-    pre += s.side_fills() + s.tile_loads(first_unit, 0, head)
+    pre += first_bias + s.side_fills() + s.tile_loads(first_unit, 0, head)
 
     def is_tile(cmd):
         return cmd.spad_write is not None and cmd.spad_write[0] >= tile0
@@ -186,7 +194,8 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             side += s.acc_init(i + 1, nxt)
         # The first unit's own LOADs (i == 0): those its first COMPUTE needs go before it,
         # the others ``lead`` COMPUTEs ahead of their first use, in order of use.
-        uses = sorted(((first_use(cmd, comp), n, cmd) for n, cmd in enumerate(pre)),
+        uses = sorted(((0 if any(cmd is b for b in first_bias) else first_use(cmd, comp), n,
+                        cmd) for n, cmd in enumerate(pre)),
                       key=lambda t: t[:2]) if i == 0 else []
         # No side command goes before the last of its tile LOADs from main memory (the LOAD
         # unit takes LOADs in order: the next unit's weights there held up the first unit's

@@ -470,7 +470,7 @@ uint32_t walk_bias_split(const struct walk *w)
     return (walk_c_outer(w) || dw_int8) && rows >= g0 + 2 ? g0 : rows;
 }
 
-void walk_bias_loads(struct walk *w, uint32_t j_lo, uint32_t j_hi, int direct)
+void walk_bias_loads(struct walk *w, uint32_t j_lo, uint32_t j_hi, int how)
 {
     const struct walk_layer *l = w->l;
     uint32_t rows = walk_init_rows(l);
@@ -493,8 +493,10 @@ void walk_bias_loads(struct walk *w, uint32_t j_lo, uint32_t j_hi, int direct)
         WPUT(c.d, LOAD, LOCAL_ADDR, first);
         c.aw0 = (int32_t)first;
         c.aw1 = (int32_t)(first + j1 - j0);
-        if (direct)
+        if (how == BIAS_DIRECT)
             walk_emit_direct(w->o, c.d);
+        else if (how == BIAS_FIRST)
+            walk_stage(w->o, &c, 0, 0);
         else
             walk_sink(w, &c);
     }
@@ -504,7 +506,7 @@ void walk_side_commands(struct walk *w, uint32_t i, const struct unit *u)
 {
     const struct walk_plan *p = w->p;
     if (i == 0)        /* the other output chunks' starting values (walk_emit.py's rest_bias) */
-        walk_bias_loads(w, walk_bias_split(w), walk_init_rows(w->l), 0);
+        walk_bias_loads(w, walk_bias_split(w), walk_init_rows(w->l), BIAS_SINK);
     if (i == 1 && w->l->const_rows) {
         /* the STOREs' parameter rows, ahead of the first unit's STOREs (walk_emit.py) */
         struct cmd c;
@@ -546,6 +548,10 @@ void walk_pre_commands(struct walk *w, const struct unit *u)
     } else if (p->wmode == WALK_TAPS) {
         tap_loads(w, u, 0, walk_min(2, w->l->g.kh * w->l->g.kw));
     }
+    /* with the pair LOAD the first unit's starting-value rows come after its weights, ahead
+     * of the FILLs and image rows (walk_emit.py's first_bias; the prologue left them out) */
+    if (w->l->has_pairs && w->mode == SINK_PRE)
+        walk_bias_loads(w, 0, walk_bias_split(w), BIAS_FIRST);
     side_fills(w);
     /* a 1x1 first unit whose input chunk 0 goes in two parts (walk_computes' first_halves): its
      * image rows in one LOAD per part (walk_emit.py) */

@@ -226,8 +226,10 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
     struct cmd c;
     /* the starting values' rows (walk_init_rows): whole chunks in one LOAD, a partial last
      * chunk in its own; with input chunks outermost only the first unit's (the others are
-     * its first side commands) */
-    walk_bias_loads(&w, 0, walk_bias_split(&w), 1);
+     * its first side commands; with the pair LOAD they come after its weights instead,
+     * walk_pre_commands) */
+    if (!l->has_pairs)
+        walk_bias_loads(&w, 0, walk_bias_split(&w), BIAS_DIRECT);
     if (l->has_shared && l->shared_rows) {
         walk_cmd_new(&c, DURE_NPU_OP_LOAD);
         WPUT(c.d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);

@@ -96,8 +96,11 @@ void walk_stores(struct walk *w, const struct unit *u, int split);
  * g0): with input chunks outermost only the first unit's, when two rows or more are left. */
 uint32_t walk_bias_split(const struct walk *w);
 /* The LOADs of output chunks [j_lo, j_hi)'s starting-value rows (whole chunks in one LOAD, a
- * partial last chunk in its own): straight into the list (direct) or to walk_sink. */
-void walk_bias_loads(struct walk *w, uint32_t j_lo, uint32_t j_hi, int direct);
+ * partial last chunk in its own): straight into the list (BIAS_DIRECT), to walk_sink
+ * (BIAS_SINK) or staged ahead of the first COMPUTE in their order among the first unit's own
+ * LOADs (BIAS_FIRST: with the pair LOAD, after its weights; walk_emit.py's first_bias). */
+enum { BIAS_SINK = 0, BIAS_DIRECT = 1, BIAS_FIRST = 2 };
+void walk_bias_loads(struct walk *w, uint32_t j_lo, uint32_t j_hi, int how);
 /* Unit i's side commands: the previous unit's STOREs, the next unit's LOADs. */
 void walk_side_commands(struct walk *w, uint32_t i, const struct unit *u);
 /* The first unit's own LOADs (border FILLs, tile, ACC init, weights). */
