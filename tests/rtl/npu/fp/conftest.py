@@ -1,7 +1,8 @@
 """Shared fixtures of the floating-point unit tests.
 
 ``fpv``
-    Biased random IEEE bit patterns, special-class lists, NaN canonicalisation.
+    Biased random IEEE bit patterns, special-class lists, NaN canonicalisation, and
+    ``check_binary`` (a two-operand unit's outputs against a reference, naming wrong pairs).
 ``vector_model``
     ``vector_model(component_class)`` -> cached Verilator :class:`VectorModel` of the unit
     (:func:`dure.sim.verif.vector_harness.model`: no Verilog generated for a model built before).
@@ -144,13 +145,27 @@ def mul_pairs(rng, n, exp_bits, frac_bits):
     return a, floats(rng, n, exp_bits, frac_bits, exp=target - ea)
 
 
+def check_binary(model, latency, a, b, want, symbol, digits=8, **kwargs):
+    """Run ``model`` on operand bit patterns ``a``, ``b`` and assert every ``o_z`` equals
+    ``want`` (uint32 patterns) and comes ``latency`` enabled cycles later; a failure names up
+    to eight wrong pairs (``digits`` hex digits per operand, ``symbol`` between them)."""
+    out = model.run(i_a=a, i_b=b, **kwargs)
+    got = out["o_z"].astype(np.uint32)
+    bad = np.flatnonzero(got != want)
+    width = digits + 2
+    detail = ", ".join(f"{int(a[k]):#0{width}x} {symbol} {int(b[k]):#0{width}x} = "
+                       f"{int(got[k]):#010x} (numpy {int(want[k]):#010x})" for k in bad[:8])
+    assert not len(bad), f"{len(bad)} of {len(a)} wrong: {detail}"
+    assert np.all(out["latency"] == latency)
+
+
 @pytest.fixture(scope="session")
 def fpv():
     return types.SimpleNamespace(
         FP32_CLASSES=FP32_CLASSES, FP16_CLASSES=FP16_CLASSES, FP32_QNAN=FP32_QNAN,
         FP16_QNAN=FP16_QNAN, canon32=canon32, canon16=canon16, class_pairs=class_pairs,
         exponents=exponents, fractions=fractions, pack=pack, floats=floats,
-        add_pairs=add_pairs, mul_pairs=mul_pairs)
+        add_pairs=add_pairs, mul_pairs=mul_pairs, check_binary=check_binary)
 
 
 _MODELS = {}

@@ -12,14 +12,8 @@ def reference(fpv, a, b):
 
 
 def check(fpv, model, a, b, **kwargs):
-    out = model.run(i_a=a, i_b=b, **kwargs)
-    got = out["o_z"].astype(np.uint32)
-    want = reference(fpv, a, b)
-    bad = np.flatnonzero(got != want)
-    detail = ", ".join(f"{int(a[k]):#010x} * {int(b[k]):#010x} = {int(got[k]):#010x} "
-                       f"(numpy {int(want[k]):#010x})" for k in bad[:8])
-    assert not len(bad), f"{len(bad)} of {len(a)} wrong: {detail}"
-    assert np.all(out["latency"] == Fp32Mul.LATENCY)
+    fpv.check_binary(model, Fp32Mul.LATENCY, a, b, reference(fpv, a, b), "*",
+                     **kwargs)
 
 
 def test_class_pairs(fpv, vector_model):
