@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from amaranth.sim import Simulator
 
 __all__ = ["Request", "Response", "BusInitiator", "BusTarget", "transact", "simulate",
-           "run_stage"]
+           "run_stage", "mixed_requests", "check_stage_in_order"]
 
 
 @dataclass
@@ -186,3 +186,27 @@ def run_stage(dut, requests, *, latency=1, gnt_probability=1.0, seed=5, tag=0x5A
                        tag=tag)
     initiator = run_requests(dut, {"up": (dut.up, requests)}, [target.serve])["up"]
     return initiator, target
+
+
+def mixed_requests(count=40):
+    """``count`` requests to distinct words: every third a write (byte enables cycling through
+    1..15), every fourth with an idle cycle before it."""
+    return [Request(0x100 + i, we=i % 3 == 0, wdata=0x1000 + i, be=(i % 15) + 1,
+                    idle=i % 4 == 1) for i in range(count)]
+
+
+def check_stage_in_order(requests, initiator, target, *, latency, added, tag=0x5A5A):
+    """Assert what :func:`run_stage` returned for ``requests`` to distinct words: each reached
+    the target once, in order, at least ``added`` cycles after the initiator's grant; each got
+    one response, at least ``latency`` cycles after the target took it; reads answered
+    ``addr ^ tag``."""
+    assert [(addr, we, wdata, be) for _, addr, we, wdata, be in target.log] == \
+        [(r.addr, r.we, r.wdata, r.be) for r in requests]
+    assert len(initiator.responses) == len(requests)
+    for grant, (cycle, *_), response in zip(initiator.grants, target.log,
+                                           initiator.responses, strict=True):
+        assert cycle >= grant + added
+        assert response.cycle >= cycle + latency
+    for request, response in zip(requests, initiator.responses, strict=True):
+        if not request.we:
+            assert response.rdata == request.addr ^ tag
