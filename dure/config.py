@@ -183,6 +183,15 @@ class SoCConfig:
         ``npu_load_overlap``. ``False``: a COMPUTE waits until every LOAD writing rows it
         reads is done (the board builds, whose Verilog it leaves unchanged). Not together
         with ``npu_load_pipeline`` (refused).
+    npu_row_hazard : bool
+        Row-exact hazards between a LOAD's 2-D placement and a walked COMPUTE: the
+        dispatcher's footprints carry each one's column window modulo its row pitch, so a
+        LOAD and a COMPUTE sharing a pitch but no column (a FILL of side padding columns, a
+        walk of image columns) do not conflict (:func:`~dure.rtl.npu.hazard.conflict_lc`),
+        and the load unit's ``spad_wait`` answers only for the rows of an ordered
+        placement's groups, not its whole range (:class:`~dure.rtl.npu.load_unit.LoadUnit`).
+        Timing only. Needs ``npu_load_follow``. On in ``sim``, ``npu-small`` and their
+        multi-tile twins (session 19); off on the boards (each comparison adds a modulo).
     npu_spad_rows : int
         Scratchpad depth in rows of ``max(npu_rows, npu_cols)`` 16-bit lanes, power of two.
     npu_acc_rows : int
@@ -374,6 +383,7 @@ class SoCConfig:
     npu_eltwise_pipeline: bool = False
     npu_eltwise_handover: bool = False
     npu_load_follow: bool = False
+    npu_row_hazard: bool = False
     npu_spad_rows: int = 2048
     npu_acc_rows: int = 4096
     npu_queue_depth: int = 16
@@ -500,6 +510,11 @@ class SoCConfig:
                 raise ValueError("npu_load_follow and npu_load_pipeline cannot both be on: the "
                                  "load unit answers a SPAD row's wait from its row counter, "
                                  "which the pipeline's two stages run ahead of the SPAD write")
+            if not isinstance(self.npu_row_hazard, bool):
+                raise ValueError(f"npu_row_hazard must be a bool, not {self.npu_row_hazard!r}")
+            if self.npu_row_hazard and not self.npu_load_follow:
+                raise ValueError("npu_row_hazard needs npu_load_follow (the load unit's "
+                                 "row-exact spad_wait answers the execute unit's follow)")
             if self.npu_perf_bits not in (32, 64):
                 raise ValueError(f"npu_perf_bits must be 32 or 64, not {self.npu_perf_bits!r}")
             if self.npu_spad_rows > 65536 or self.npu_acc_rows > 65536:
@@ -608,7 +623,7 @@ PRESETS = {
     # with the 2:4 MAC-skipping path (docs/sparse_skip.md), overlapped LOADs and COMPUTEs that
     # follow their LOADs row by row; the LIST fetcher reads on its own path (npu_list_port).
     "sim": SoCConfig(npu_gather=True, npu_load_overlap=True, npu_load_follow=True,
-                     npu_list_port=True, npu_eltwise_handover=True),
+                     npu_list_port=True, npu_eltwise_handover=True, npu_row_hazard=True),
     # Faster-to-build simulation variants for the test suite (same memory map): no NPU, for
     # CPU and SoC tests; and a 4x4 NPU with small memories, for NPU system tests.
     "cpu": SoCConfig(name="cpu", npu_rows=0),
@@ -623,7 +638,7 @@ PRESETS = {
     # too: the 4x4 system tests check them.)
     "npu-small": SoCConfig(name="npu-small", npu_rows=4, npu_cols=4, npu_spad_rows=512,
                            npu_acc_rows=256, npu_load_follow=True, npu_list_port=True,
-                           npu_eltwise_handover=True),
+                           npu_eltwise_handover=True, npu_row_hazard=True),
     # FPGA boards (fpga/README.md): on-chip memories in block RAM, boot loader in the ROM.
     # The ULX3S's main memory is its 32 MiB SDRAM; latency and bandwidth are the controller's
     # measured open-row numbers (tests/rtl/soc/sdram). The NPU is sized for routing margin

@@ -271,7 +271,9 @@ class Dispatcher(wiring.Component):
         row_bits = 16
         if cfg.npu_narrow_footprints:
             row_bits = (max(cfg.npu_spad_rows, cfg.npu_acc_rows) - 1).bit_length()
-        _FOOTPRINT = footprint_layouts(row_bits)
+        # with npu_row_hazard a LOAD's placement and a COMPUTE's walk carry their column
+        # windows (hazard.conflict_lc: a side-padding FILL passes a walk of image columns)
+        _FOOTPRINT = footprint_layouts(row_bits, grid=getattr(cfg, "npu_row_hazard", False))
         names = [name for name, *_ in units]
 
         m.submodules.validator = v = Validator(self._config)

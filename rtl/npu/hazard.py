@@ -64,7 +64,7 @@ from amaranth.lib import data
 
 from .commands import EltwiseOp, LoadTarget, RequantMode
 
-__all__ = ["LoadFootprint", "ComputeFootprint", "StoreFootprint", "EltwiseFootprint",
+__all__ = ["GridLayout", "LoadFootprint", "ComputeFootprint", "StoreFootprint", "EltwiseFootprint",
            "footprint_layouts", "footprint_products", "footprint_of", "conflict_lc",
            "conflict_lc_acc",
            "conflict_ls", "conflict_cs", "conflict_cs_params", "conflict_cc",
@@ -75,18 +75,26 @@ def _range(row_bits):
     return data.StructLayout({"start": row_bits, "end": row_bits + 1})
 
 
-def footprint_layouts(row_bits=16):
+#: A row set's *grid* (``footprint_layouts(grid=True)``): with ``on``, every row of the range
+#: lies in a column window ``[off, off + width)`` modulo ``pitch`` (``width <= pitch``).
+GridLayout = data.StructLayout({"on": 1, "pitch": 16, "off": 16, "width": 16})
+
+
+def footprint_layouts(row_bits=16, grid=False):
     """The footprint layouts ``{"load": ..., "compute": ..., "store": ..., "eltwise": ...}``
     with ranges of ``row_bits``-bit starts and ``row_bits + 1``-bit ends: 16 (the default)
     holds every row a descriptor can name; a smaller value holds every row of memories of at
     most ``2 ** row_bits`` rows, which is exact because only validated commands get a
-    footprint (:func:`footprint_of` truncates to the layout)."""
+    footprint (:func:`footprint_of` truncates to the layout). ``grid``: a LOAD's written rows
+    and a COMPUTE's A rows also get a :data:`GridLayout` (``"grid"``), which
+    :func:`conflict_lc` uses (``config.npu_row_hazard``)."""
     if not isinstance(row_bits, int) or not 1 <= row_bits <= 16:
         raise ValueError(f"row_bits must be an integer in 1..16, not {row_bits!r}")
     r = _range(row_bits)
-    return {"load": data.StructLayout({"spad": 1, "rows": r}),
+    extra = {"grid": GridLayout} if grid else {}
+    return {"load": data.StructLayout({"spad": 1, "rows": r, **extra}),
             "compute": data.StructLayout({"a": r, "w": r, "acc": r, "accumulate": 1,
-                                          "init": r}),
+                                          "init": r, **extra}),
             "store": data.StructLayout({"acc": r, "scale": 1, "params": r}),
             "eltwise": data.StructLayout({"a": r, "b": r, "acc": r, "init": r})}
 
@@ -129,12 +137,17 @@ def footprint_of(kind, fields, view, *, lanes=1, products=None):
         products = footprint_products(kind, fields)
     if kind == "load":
         placed = products["placed"] + fields.local_cols
+        step, cols = fields.local_row_step, fields.local_cols
         return [view.spad.eq(fields.target == LoadTarget.SPAD.value),
                 *_set(view.rows, fields.local_addr,
-                      Mux(fields.local_cols == 0, fields.rows, placed))]
+                      Mux(fields.local_cols == 0, fields.rows, placed)),
+                *_grid(view, (cols != 0) & (step >= cols), step, fields.local_addr, cols)]
     if kind == "compute":
         walked = products["rows"] + products["cols"] + 1
+        span = products["cols"] + 1
+        step = fields.a_row_step
         return [*_set(view.a, fields.a_addr, Mux(fields.a_cols == 0, fields.m, walked)),
+                *_grid(view, (fields.a_cols != 0) & (span <= step), step, fields.a_addr, span),
                 *_set(view.w, fields.w_addr, fields.k),
                 *_set(view.acc, fields.acc_addr, fields.m),
                 view.accumulate.eq(fields.accumulate),
@@ -162,14 +175,47 @@ def footprint_of(kind, fields, view, *, lanes=1, products=None):
     raise ValueError(f"kind must be 'load', 'compute', 'store' or 'eltwise', not {kind!r}")
 
 
+def _grid(view, on, pitch, addr, width):
+    """Statements filling ``view.grid`` (if the layout has one): rows ``addr + i * pitch +
+    [0, width)``; ``on`` only where ``width <= pitch`` (checked by the caller)."""
+    if "grid" not in dict(view.shape().members):
+        return []
+    return [view.grid.on.eq(on), view.grid.pitch.eq(pitch),
+            view.grid.off.eq(addr % pitch), view.grid.width.eq(width)]
+
+
 def _overlap(a, b):
     return (a.start < b.end) & (b.start < a.end)
 
 
+def _windows_meet(a, b):
+    """Two grids may share a row: unless both are ``on`` with one ``pitch`` and their column
+    windows ``[off, off + width)`` are disjoint modulo it (then no row of the one lies in the
+    other, whatever their ranges: a row ``r`` of each satisfies ``(r - off) mod pitch <
+    width``, and ``(b.off - a.off) mod pitch < a.width`` or ``(a.off - b.off) mod pitch <
+    b.width`` is the windows' meeting on the circle of ``pitch`` columns)."""
+    p = a.pitch
+    ba = Mux(b.off >= a.off, b.off - a.off, b.off + p - a.off)
+    ab = Mux(a.off >= b.off, a.off - b.off, a.off + p - b.off)
+    same = a.on & b.on & (a.pitch == b.pitch)
+    return ~same | (ba < a.width) | (ab < b.width)
+
+
+def _a_overlap(load, compute):
+    """The LOAD's rows may meet the COMPUTE's A rows: their ranges overlap and (with grids)
+    their column windows meet."""
+    hit = _overlap(load.rows, compute.a)
+    if "grid" in dict(load.shape().members):
+        hit = hit & _windows_meet(load.grid, compute.grid)
+    return hit
+
+
 def conflict_lc(load, compute):
     """A LOAD and a COMPUTE conflict: the LOAD writes SPAD rows the COMPUTE reads, or ACC rows
-    it writes or reads (its ``init_row``)."""
-    return Mux(load.spad, _overlap(load.rows, compute.a) | _overlap(load.rows, compute.w),
+    it writes or reads (its ``init_row``). With grids (``footprint_layouts(grid=True)``) a
+    LOAD whose 2-D placement and a COMPUTE whose walk share a pitch but not a column window
+    (a FILL of side padding columns and a walk of the image columns) do not conflict on A."""
+    return Mux(load.spad, _a_overlap(load, compute) | _overlap(load.rows, compute.w),
                _overlap(load.rows, compute.acc) | _overlap(load.rows, compute.init))
 
 

@@ -66,6 +66,14 @@ def _ordered(p):
     return (p.local_cols == 0) | (p.local_row_step >= p.local_cols)
 
 
+def _in_columns(p, ordered, q, group):
+    """Row ``q`` (at or after ``group``, the start of one of LOAD ``p``'s groups) lies in a
+    group's columns ``[0, local_cols)``, or ``p`` is no ordered 2-D placement (every row of
+    its range counts)."""
+    grid = (p.local_cols != 0) & ordered
+    return ~grid | (((q - group)[:16] % p.local_row_step) < p.local_cols)
+
+
 def load_row_bytes(config):
     """Longest source row of a LOAD in bytes: L fp16 lanes, C words, or a 2:4 sparse int8 row
     of L lanes (2 L values + ceil(L / 2) code bytes), or an ``INT4_FP16_ROWS`` row (a scale and
@@ -133,7 +141,11 @@ class LoadUnit(wiring.Component):
     ``local_row_step < local_cols``, for which the whole range waits until it is done) or in
     the whole range of the waiting second command. A row written at a clock edge is free from
     the next cycle on, when a read of it returns the new value. Rows of a placement's gaps
-    inside the range also wait (a superset is safe: the LOAD finishes by itself).
+    inside the range also wait (a superset is safe: the LOAD finishes by itself), except with
+    ``config.npu_row_hazard``: then of an ordered 2-D placement (current or waiting) only
+    the rows of its groups' columns wait, ``(q - start of a group) mod local_row_step <
+    local_cols`` (exact), so a walk reading image columns beside a queued FILL of side
+    padding columns does not wait for it.
 
     Parameters
     ----------
@@ -451,12 +463,18 @@ class LoadUnit(wiring.Component):
                 with m.If(self.cmd.valid & self.cmd.ready & busy):
                     m.d.sync += nxt_end.eq(_end_row(self.cmd.payload))
             low = Mux(ordered, dest, cmd.local_addr)
+            exact = self._config.npu_row_hazard
             for q, w in ((self.spad_query_a, self.spad_wait_a),
                          (self.spad_query_w, self.spad_wait_w)):
                 cur = busy & ~to_acc & (q >= low) & (q < end)
+                if exact:       # an ordered placement: only its groups' columns wait
+                    cur = cur & _in_columns(cmd, ordered, q, group)
                 if ov:
-                    cur = cur | (nxt_valid & (nxt.target == LoadTarget.SPAD)
-                                 & (q >= nxt.local_addr) & (q < nxt_end))
+                    queued = (nxt_valid & (nxt.target == LoadTarget.SPAD)
+                              & (q >= nxt.local_addr) & (q < nxt_end))
+                    if exact:
+                        queued = queued & _in_columns(nxt, _ordered(nxt), q, nxt.local_addr)
+                    cur = cur | queued
                 m.d.comb += w.eq(cur)
         return m
 
