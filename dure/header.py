@@ -120,6 +120,7 @@ def generate_npu_header(config: SoCConfig) -> str:
             f"#define DURE_NPU_LANES {config.npu_lanes}u",
             f"#define DURE_NPU_HAS_FP16 {int(config.npu_fp16)}",
             f"#define DURE_NPU_HAS_FLOAT_POST {int(config.npu_float_post)}",
+            f"#define DURE_NPU_HAS_ROW_HAZARD {int(config.npu_row_hazard)}",
             f"#define DURE_NPU_HAS_ELTWISE {int(config.npu_eltwise)}",
             f"#define DURE_NPU_HAS_ELTWISE_FP16 {int(config.npu_eltwise_fp16_mac)}",
             f"#define DURE_NPU_SPAD_ROWS {config.npu_spad_rows}u",

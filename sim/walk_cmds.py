@@ -12,7 +12,7 @@ the COMPUTE that finishes its rows).
 from dataclasses import dataclass
 
 from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, Precision
-from dure.rtl.npu.descriptor import encode
+from dure.rtl.npu.descriptor import decode, encode
 
 from dure.gemm_cost import RELOAD, WALK_PIECE_ROWS, WALK_SPLIT_MIN_CHUNKS
 
@@ -45,6 +45,26 @@ def pair_applies(layer, plan):
     the LOAD reads a contiguous copy of them and places it in two groups."""
     return chunks_outer(layer, plan) and layer.geo.kh * layer.geo.kw >= 2 and \
         layer.weights is not None
+
+
+def a_rows_meet(load_words, comp_words):
+    """Whether a COMPUTE (``comp_words``) may read A rows a LOAD (``load_words``) writes, by
+    the column windows of ``config.npu_row_hazard`` (``rtl/npu/hazard.py``
+    ``conflict_lc``): ``False`` only when the LOAD's ordered 2-D placement and the COMPUTE's
+    walk share a row pitch and their windows ``[addr mod pitch, + width)`` are disjoint on
+    the circle of ``pitch`` columns (the ranges are the caller's). C
+    ``comp_reads_load``."""
+    op, c = decode(comp_words)
+    lf = decode(load_words)[1]
+    lcols, step = lf["local_cols"], c["a_row_step"]
+    if op != Opcode.COMPUTE or not lcols or lf["local_row_step"] < lcols or not c["a_cols"] \
+            or lf["local_row_step"] != step:
+        return True
+    span = (c["a_cols"] - 1) * c["a_col_step"] + 1
+    if span > step:
+        return True
+    lo, co = lf["local_addr"] % step, c["a_addr"] % step
+    return (co - lo) % step < lcols or (lo - co) % step < span
 
 
 @dataclass

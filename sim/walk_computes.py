@@ -49,7 +49,12 @@ class WalkComputes(WalkCmds):
             steps = [taps[i:i + 2] for i in range(0, len(taps), 2)]
         else:
             steps = [[tap] for tap in taps]
-        order = [(step, c) for c in range(cc) for step in steps] if outer else \
+        # with the pair LOAD (taps 0 and 1 of input chunk 0 in one, WalkLayer.pair_weights)
+        # input chunk 0 starts with tap 1 (first_tap_swap): a window column off the left
+        # padding, so the first COMPUTE does not wait for the side FILL
+        swap = outer and self.first_tap_swap()
+        order = [(steps[1 - i] if swap and c == 0 and i < 2 else step, c)
+                 for c in range(cc) for i, step in enumerate(steps)] if outer else \
             [(step, c) for step in steps for c in range(cc)]
         halves = self.first_halves(wave, len(chunks)) if outer else None
         for step, c in order:
@@ -70,7 +75,7 @@ class WalkComputes(WalkCmds):
                 else:
                     w_row = self.weight_row(u_index, jj, j, t) + \
                         (0 if layer.diagonal else c * layer.k_chunk)
-                first = t == 0 and (layer.diagonal or c == 0)
+                first = t == (1 if swap else 0) and (layer.diagonal or c == 0)
                 for s0, sr in part:
                     a = base + c * self.th_full * g.wp + (s0 * g.sh + ky) * g.wp + kx
                     a_end = a + (sr - 1) * g.sh * g.wp + (g.ow - 1) * g.sw + 1
@@ -111,6 +116,20 @@ class WalkComputes(WalkCmds):
                         spad_reads=((a, a_end), (w_row, w_row + kk)),
                         acc_write=(acc, acc + sr * g.ow)))
         return out
+
+    def first_tap_swap(self):
+        """Whether the first unit (input chunks outermost) takes input chunk 0's tap 1
+        before its tap 0: on an NPU with row-exact hazards (``config.npu_row_hazard``), with
+        the pair LOAD (both taps' weights in one,
+        :attr:`~dure.sim.walk_layer.WalkLayer.pair_weights`) and a left padding column that
+        tap 0 reads and tap 1 does not (nor the right one). Its first COMPUTE then reads no
+        side padding, so the first-range side FILL goes after it (:func:`~.walk_cmds.
+        a_rows_meet`; C ``walk_first_tap_swap``). Session 19, branch ``rowhaz``; without the
+        option the FILL waited for that COMPUTE's end (session 18, fc9: rn8_s2 301 -> 379)."""
+        g = self.g
+        return getattr(self.config, "npu_row_hazard", False) and \
+            self.layer.pair_weights is not None and g.kw >= 2 and g.pl == 1 and \
+            (g.ow - 1) * g.sw < g.width
 
     def first_halves(self, wave, gcount):
         """Input chunk 0's sub-blocks in a 1x1 first unit (input chunks outermost, several

@@ -48,7 +48,7 @@ from dure.rtl.npu.descriptor import decode, encode
 
 from dure.gemm_cost import WALK_JIT_LEAD
 
-from .walk_cmds import PIECE_ROWS, Cmd
+from .walk_cmds import PIECE_ROWS, Cmd, a_rows_meet
 from .walk_computes import WalkComputes
 from .walk_plan import plan_walk
 from .walk_waves import chunk_waves, unit_waves
@@ -161,11 +161,21 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     def is_tile(cmd):
         return cmd.spad_write is not None and cmd.spad_write[0] >= tile0
 
+    # with row-exact hazards (config.npu_row_hazard) a LOAD's first use is the first COMPUTE
+    # whose A rows it may write by column window too (walk_cmds.a_rows_meet), as the
+    # dispatcher tests them: a side FILL then follows a first COMPUTE of image columns
+    exact = getattr(config, "npu_row_hazard", False)
+
+    def reads(cmd, cp):
+        w0, w1 = cmd.spad_write
+        hits = [r0 < w1 and w0 < r1 for r0, r1 in cp.spad_reads]
+        if not any(hits):
+            return False
+        return not exact or any(hits[1:]) or a_rows_meet(cmd.words, cp.words)
+
     def first_use(cmd, comp):
         for ci, cp in enumerate(comp):
-            if cmd.spad_write is not None and \
-                    any(r0 < cmd.spad_write[1] and cmd.spad_write[0] < r1
-                        for r0, r1 in cp.spad_reads):
+            if cmd.spad_write is not None and reads(cmd, cp):
                 return ci
             if cmd.acc_write is not None and cp.acc_write[0] < cmd.acc_write[1] and \
                     cmd.acc_write[0] < cp.acc_write[1]:

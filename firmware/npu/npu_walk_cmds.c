@@ -40,6 +40,13 @@ int walk_c_outer(const struct walk *w)
     return walk_chunks_outer(w->l, w->p);
 }
 
+int walk_first_tap_swap(const struct walk *w)
+{
+    const struct walk_geo *g = &w->l->g;
+    return DURE_NPU_HAS_ROW_HAZARD && w->l->has_pairs && g->kw >= 2 && g->pl == 1 &&
+           (g->ow - 1) * g->sw < g->width;
+}
+
 uint32_t walk_waves_of(const struct walk *w, const struct unit *u, uint32_t (*wv)[2])
 {
     return walk_unit_waves(w->l, u->rows, u->gcount, walk_waved(w) && u->index == 0,

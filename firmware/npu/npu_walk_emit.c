@@ -34,6 +34,8 @@ static void computes(struct walk *w, const struct unit *u)
                                     walk_waved(w) && u->index + 1 == w->nunits, cw);
     /* input chunks outermost (walk_emit's c_outer) */
     int outer = u->index == 0 && walk_c_outer(w);
+    /* input chunk 0's tap 1 before its tap 0 (walk_computes' first_tap_swap) */
+    int swap = outer && walk_first_tap_swap(w);
     for (uint32_t wi = 0; wi < nw; wi++)
         n += walk_steps(l) * (l->diagonal ? u->gcount : w->cc * u->gcount) *
              walk_cdiv(wv[wi][1], sbh);
@@ -94,8 +96,9 @@ static void computes(struct walk *w, const struct unit *u)
     uint32_t (*cv)[2] = split ? lv : wv;
     for (uint32_t wi = 0; wi < (split ? 2u : nw); wi++)
     for (uint32_t q = 0; q < nsteps * ncs; q++) {
-        uint32_t t = (outer ? q % nsteps : q / ncs) * tstride;
+        uint32_t st = outer ? q % nsteps : q / ncs;
         uint32_t c = c_first + (outer ? q / nsteps : q % ncs);
+        uint32_t t = (swap && c == 0 && st < 2 ? 1 - st : st) * tstride;
         uint32_t ky = t / g->kw, kx = t % g->kw;
         uint32_t second = l->eltwise_pair && t + 1 < taps;
         uint32_t tap_step = second ? ((t + 1) / g->kw - ky) * g->wp + (t + 1) % g->kw - kx
@@ -118,7 +121,7 @@ static void computes(struct walk *w, const struct unit *u)
                     continue;
                 uint32_t w_row = l->has_shared ? 0 :
                     walk_weight_row(w, u->index, jj, j, t) + (l->diagonal ? 0 : c * l->k_chunk);
-                int first = t == 0 && (l->diagonal || c == 0);
+                int first = t == (swap ? 1u : 0u) && (l->diagonal || c == 0);
                 uint32_t d[8] = {tpl[0], tpl[1], tpl[2], tpl[3], tpl[4], tpl[5], tpl[6],
                                  tpl[7]};
                 uint32_t w_end = w_row + (mac ? 1 + second : kk);

@@ -186,6 +186,37 @@ static int comp_reads(struct out *o, uint32_t ci, int32_t w0, int32_t w1)
     return overlap(a, a_end, w0, w1) || overlap(w, w + k, w0, w1);
 }
 
+/* COMPUTE ci of the unit reads SPAD rows the LOAD `ld` (descriptor words, writing [w0, w1))
+ * may write: comp_reads, and with the NPU's row-exact hazards (DURE_NPU_HAS_ROW_HAZARD) not
+ * when its walk and the LOAD's 2-D placement share a row pitch but no column window on the
+ * circle of that pitch (rtl/npu/hazard.py conflict_lc; walk_cmds.a_rows_meet). */
+static int comp_reads_load(struct out *o, uint32_t ci, int32_t w0, int32_t w1,
+                           const uint32_t *ld)
+{
+    if (!comp_reads(o, ci, w0, w1))
+        return 0;
+#if DURE_NPU_HAS_ROW_HAZARD
+    const uint32_t *d = comp_at(o, ci);
+    if ((d[0] & 0xFu) != DURE_NPU_OP_COMPUTE)
+        return 1;
+    uint32_t lcols = WGET(ld, LOAD, LOCAL_COLS), lstep = WGET(ld, LOAD, LOCAL_ROW_STEP);
+    uint32_t cols = WGET(d, COMPUTE, A_COLS), step = WGET(d, COMPUTE, A_ROW_STEP);
+    uint32_t k = WGET(d, COMPUTE, K), w = WGET(d, COMPUTE, W_ADDR);
+    if (!lcols || lstep < lcols || !cols || lstep != step)
+        return 1;
+    uint32_t span = (cols - 1) * WGET(d, COMPUTE, A_COL_STEP) + 1;
+    if (span > step)
+        return 1;
+    if (overlap((int32_t)w, (int32_t)(w + k), w0, w1))
+        return 1;                                 /* the weight rows */
+    uint32_t lo = WGET(ld, LOAD, LOCAL_ADDR) % step, co = WGET(d, COMPUTE, A_ADDR) % step;
+    return (co + step - lo) % step < lcols || (lo + step - co) % step < span;
+#else
+    (void)ld;
+    return 1;
+#endif
+}
+
 static int comp_writes(struct out *o, uint32_t ci, int32_t a0, int32_t a1)
 {
     const uint32_t *d = comp_at(o, ci);
@@ -244,13 +275,14 @@ static void step_chunks(const struct walk *w, uint32_t st, int32_t s0, int32_t s
     *hi = walk_max(k_lo, walk_min(k_hi, c_n));
 }
 
-/* The first COMPUTE of the unit reading SPAD rows [s0, s1) (ncomp: none). */
-static uint32_t first_reader(struct walk *w, int32_t s0, int32_t s1)
+/* The first COMPUTE of the unit reading SPAD rows [s0, s1) that LOAD `ld` writes (ncomp:
+ * none; comp_reads_load). */
+static uint32_t first_reader(struct walk *w, int32_t s0, int32_t s1, const uint32_t *ld)
 {
     struct out *o = w->o;
     if (!w->indexed) {
         for (uint32_t ci = 0; ci < o->ncomp; ci++)
-            if (comp_reads(o, ci, s0, s1))
+            if (comp_reads_load(o, ci, s0, s1, ld))
                 return ci;
         return o->ncomp;
     }
@@ -259,7 +291,7 @@ static uint32_t first_reader(struct walk *w, int32_t s0, int32_t s1)
         uint32_t lo, hi;
         step_chunks(w, st, s0, s1, &lo, &hi);
         for (uint32_t ci = st * w->per_tap + lo * per_c; ci < st * w->per_tap + hi * per_c; ci++)
-            if (comp_reads(o, ci, s0, s1))
+            if (comp_reads_load(o, ci, s0, s1, ld))
                 return ci;
     }
     return o->ncomp;
@@ -334,7 +366,7 @@ void walk_sink(struct walk *w, const struct cmd *c)
     if (o->list && ((c->sw0 >= 0 && may_read(o, c->sw0, c->sw1)) ||
                     (c->aw0 >= 0 && overlap(c->aw0, c->aw1, o->amin, o->amax)))) {
         if (c->sw0 >= 0) {
-            use = first_reader(w, c->sw0, c->sw1);
+            use = first_reader(w, c->sw0, c->sw1, c->d);
         } else {
             /* an ACC LOAD (the bias): every step writes all of the unit's ACC rows */
             for (uint32_t ci = 0; ci < o->ncomp; ci++) {

@@ -30,6 +30,27 @@ the largest SPAD row of A the COMPUTE reads (``a_addr + m - 1``, or with a walk 
 touched (a walk or placement with gaps), which is safe. Only validated commands get a
 footprint, so these rows lie inside the memory and fit the 17-bit range ends.
 
+With ``config.npu_row_hazard`` (``footprint_layouts(grid=True)``) a LOAD's 2-D placement and a
+COMPUTE's walk also carry a *grid*: every row they touch lies in a column window modulo a
+row pitch,
+
+==========  ===========================  ===================  ==============================
+command     on when                      pitch                window ``[off, off + width)``
+==========  ===========================  ===================  ==============================
+LOAD        ``local_cols != 0`` and      ``local_row_step``   ``off = local_addr mod pitch``,
+            ``local_row_step >=                               ``width = local_cols``
+            local_cols``
+COMPUTE     ``a_cols != 0`` and          ``a_row_step``       ``off = a_addr mod pitch``,
+            ``span <= a_row_step``                            ``width = span = (a_cols - 1) *
+                                                              a_col_step + 1``
+==========  ===========================  ===================  ==============================
+
+and :func:`conflict_lc` finds no A conflict between two whose grids are on with one pitch and
+whose windows are disjoint on the circle of ``pitch`` columns, whatever their ranges (a FILL
+of a tile's side padding column and a walk of its image columns: session 19, branch
+``rowhaz``). Safe: a row both touch lies in both windows. Exact for a walk of ``a_col_step
+<= 1`` and a placement in its own range; the ranges still bound everything else.
+
 Two commands of different units *conflict* when one writes a row the other reads or writes
 (RAW, WAR, WAW). The relation is symmetric, so one function per pair of units serves both
 orders. LOADs and STOREs never need a check against their own unit: it runs them one at a time.
