@@ -127,9 +127,14 @@ class WalkComputes(WalkCmds):
         a_rows_meet`; C ``walk_first_tap_swap``). Session 19, branch ``rowhaz``; without the
         option the FILL waited for that COMPUTE's end (session 18, fc9: rn8_s2 301 -> 379)."""
         g = self.g
-        return getattr(self.config, "npu_row_hazard", False) and \
-            self.layer.pair_weights is not None and g.kw >= 2 and g.pl == 1 and \
-            (g.ow - 1) * g.sw < g.width
+        if not (getattr(self.config, "npu_row_hazard", False) and self.pair and self.c_outer
+                and self.layer.pair_weights is not None and g.kw >= 2 and g.pl == 1
+                and (g.ow - 1) * g.sw < g.width):
+            return False
+        # only when a first-range side FILL exists (side_fills; rn8_s1's first wave has
+        # none: 282 -> 284 with the swap)
+        groups = self.th_full if self.spread else self.per_tile * self.th_full
+        return self._first_range_groups(self.top_skip, groups) > self.top_skip
 
     def first_halves(self, wave, gcount):
         """Input chunk 0's sub-blocks in a 1x1 first unit (input chunks outermost, several

@@ -240,7 +240,12 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             words += [cmd.words for use, _, cmd in uses if use == 0]
             late = [cmd for use, _, cmd in uses if use == len(comp) and is_tile(cmd)] \
                 if spread else []
-            slots += [(max(0, use - lead), 0, cmd) for use, n, cmd in uses
+            # with tap 1 first (WalkComputes.first_tap_swap) the first two COMPUTEs (taps 1
+            # and 0, one pair LOAD of weights) go back to back with only the side FILL the
+            # second reads between them: the LOADs of later COMPUTEs go after the second
+            # (rn8_s2 INT8 npu fixed 315 -> 300)
+            low = 1 if c_outer and s.first_tap_swap() else 0
+            slots += [(max(low if use > 1 else 0, use - lead), 0, cmd) for use, n, cmd in uses
                       if use > 0 and not any(cmd is c for c in late)]
             slots += [((k + 1) * len(comp) // (len(late) + 1), 0, cmd)
                       for k, cmd in enumerate(late)]

@@ -40,13 +40,6 @@ int walk_c_outer(const struct walk *w)
     return walk_chunks_outer(w->l, w->p);
 }
 
-int walk_first_tap_swap(const struct walk *w)
-{
-    const struct walk_geo *g = &w->l->g;
-    return DURE_NPU_HAS_ROW_HAZARD && w->l->has_pairs && g->kw >= 2 && g->pl == 1 &&
-           (g->ow - 1) * g->sw < g->width;
-}
-
 uint32_t walk_waves_of(const struct walk *w, const struct unit *u, uint32_t (*wv)[2])
 {
     return walk_unit_waves(w->l, u->rows, u->gcount, walk_waved(w) && u->index == 0,
@@ -228,6 +221,18 @@ static uint32_t first_range_groups(const struct walk *w, uint32_t k0, uint32_t g
     uint32_t first = walk_tile_base(w, 0) + g->pl + g->width;        /* group 0's first row */
     uint32_t k = a_end > first ? (a_end - first + g->wp - 1) / g->wp : 0;
     return walk_max(k0, walk_min(groups, k));
+}
+
+int walk_first_tap_swap(const struct walk *w)
+{
+    const struct walk_geo *g = &w->l->g;
+    if (!(DURE_NPU_HAS_ROW_HAZARD && w->l->has_pairs && g->kw >= 2 && g->pl == 1 &&
+          (g->ow - 1) * g->sw < g->width && side_pair(w) && walk_c_outer(w)))
+        return 0;
+    /* only when a first-range side FILL exists (walk_computes' first_tap_swap) */
+    uint32_t k0 = top_skip(w);
+    uint32_t groups = w->l->spread ? w->th_full : tile_chunks(w->l, w->p->gn) * w->th_full;
+    return first_range_groups(w, k0, groups) > k0;
 }
 
 /* tile_loads: waves (nw > 0): the image rows LOADed in one piece per wave, the first wave's

@@ -396,6 +396,10 @@ void walk_sink(struct walk *w, const struct cmd *c)
     uint32_t lead = DURE_NPU_WALK_JIT_LEAD *
                     (w->l->eltwise_mac || w->l->eltwise_max ? 1 : w->eb);
     uint32_t slot = use > lead ? use - lead : 0;
+    /* with tap 1 first (walk_first_tap_swap) the first two COMPUTEs go back to back with only
+     * the side FILL the second reads between them (walk_emit's low) */
+    if (use > 1 && slot < 1 && walk_c_outer(w) && walk_first_tap_swap(w))
+        slot = 1;
     if (use == 0)
         walk_stage(o, c, 0, 0);
     else
