@@ -43,6 +43,8 @@ struct npu_info {
     uint32_t fp16;            /* FP16 datapath present */
     uint32_t gather;          /* 2:4 MAC-skipping path (LOAD keep, COMPUTE gather, STORE
                                  lane_sum; npu_gather) present */
+    uint32_t row_hazard;      /* row-exact LOAD / walk hazards (npu_row_hazard; the build's
+                                 DURE_NPU_HAS_ROW_HAZARD): the walk planner's tap order */
 };
 
 struct npu_perf {

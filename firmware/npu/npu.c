@@ -30,6 +30,7 @@ int npu_init(void)
     info.cols = NPU_FIELD_GET(cfg, DURE_NPU_CONFIG_COLS);
     info.fp16 = NPU_FIELD_GET(cfg, DURE_NPU_CONFIG_FP16);
     info.gather = NPU_FIELD_GET(cfg, DURE_NPU_CONFIG_GATHER);
+    info.row_hazard = DURE_NPU_HAS_ROW_HAZARD;    /* timing only: not in the CONFIG word */
     info.spad_rows = 1u << NPU_FIELD_GET(cfg, DURE_NPU_CONFIG_LOG2_SPAD_ROWS);
     info.acc_rows = 1u << NPU_FIELD_GET(cfg, DURE_NPU_CONFIG_LOG2_ACC_ROWS);
     info.lanes = info.rows > info.cols ? info.rows : info.cols;

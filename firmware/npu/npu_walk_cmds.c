@@ -226,7 +226,7 @@ static uint32_t first_range_groups(const struct walk *w, uint32_t k0, uint32_t g
 int walk_first_tap_swap(const struct walk *w)
 {
     const struct walk_geo *g = &w->l->g;
-    if (!(DURE_NPU_HAS_ROW_HAZARD && w->l->has_pairs && g->kw >= 2 && g->pl == 1 &&
+    if (!(npu_get_info()->row_hazard && w->l->has_pairs && g->kw >= 2 && g->pl == 1 &&
           (g->ow - 1) * g->sw < g->width && side_pair(w) && walk_c_outer(w)))
         return 0;
     /* only when a first-range side FILL exists (walk_computes' first_tap_swap) */

@@ -78,7 +78,7 @@ void walk_unit_at(const struct walk *w, uint32_t i, struct unit *u);
 int walk_waved(const struct walk *w);
 /* INT8 convolutions: the first unit takes its input chunks outermost (walk_emit's c_outer) */
 int walk_c_outer(const struct walk *w);
-/* walk_computes' first_tap_swap: with the NPU's row-exact hazards (DURE_NPU_HAS_ROW_HAZARD)
+/* walk_computes' first_tap_swap: with the NPU's row-exact hazards (npu_info.row_hazard)
  * and the pair LOAD (has_pairs) the first unit takes input chunk 0's tap 1 before its tap 0
  * (a window column off a one-column left padding, so the side FILL follows its first
  * COMPUTE) */

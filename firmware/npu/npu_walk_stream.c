@@ -187,7 +187,7 @@ static int comp_reads(struct out *o, uint32_t ci, int32_t w0, int32_t w1)
 }
 
 /* COMPUTE ci of the unit reads SPAD rows the LOAD `ld` (descriptor words, writing [w0, w1))
- * may write: comp_reads, and with the NPU's row-exact hazards (DURE_NPU_HAS_ROW_HAZARD) not
+ * may write: comp_reads, and with the NPU's row-exact hazards (npu_info.row_hazard) not
  * when its walk and the LOAD's 2-D placement share a row pitch but no column window on the
  * circle of that pitch (rtl/npu/hazard.py conflict_lc; walk_cmds.a_rows_meet). */
 static int comp_reads_load(struct out *o, uint32_t ci, int32_t w0, int32_t w1,
@@ -195,7 +195,8 @@ static int comp_reads_load(struct out *o, uint32_t ci, int32_t w0, int32_t w1,
 {
     if (!comp_reads(o, ci, w0, w1))
         return 0;
-#if DURE_NPU_HAS_ROW_HAZARD
+    if (!npu_get_info()->row_hazard)
+        return 1;
     const uint32_t *d = comp_at(o, ci);
     if ((d[0] & 0xFu) != DURE_NPU_OP_COMPUTE)
         return 1;
@@ -211,10 +212,6 @@ static int comp_reads_load(struct out *o, uint32_t ci, int32_t w0, int32_t w1,
         return 1;                                 /* the weight rows */
     uint32_t lo = WGET(ld, LOAD, LOCAL_ADDR) % step, co = WGET(d, COMPUTE, A_ADDR) % step;
     return (co + step - lo) % step < lcols || (lo + step - co) % step < span;
-#else
-    (void)ld;
-    return 1;
-#endif
 }
 
 static int comp_writes(struct out *o, uint32_t ci, int32_t a0, int32_t a1)

@@ -40,9 +40,9 @@ SHIM = r"""
 uint64_t div64(uint64_t a, uint32_t b) { return walk_div64(a, b); }
 static struct npu_info info;
 const struct npu_info *npu_get_info(void) { return &info; }
-void set_info(uint32_t r, uint32_t c, uint32_t s, uint32_t a, uint32_t fp16)
+void set_info(uint32_t r, uint32_t c, uint32_t s, uint32_t a, uint32_t fp16, uint32_t rh)
 { info.rows = r; info.cols = c; info.lanes = r > c ? r : c; info.spad_rows = s;
-  info.acc_rows = a; info.fp16 = fp16; }
+  info.acc_rows = a; info.fp16 = fp16; info.row_hazard = rh; }
 static void mem(struct npu_op_mem *m, const uint32_t *addr, void *param, uint32_t cap)
 { m->x_addr = addr[0]; m->out_addr = addr[1]; m->param_addr = addr[2]; m->param = param;
   m->param_cap = cap; }
@@ -162,9 +162,10 @@ class Buffers:
 
 
 def set_info(lib, config):
-    """Tell the library's ``npu_get_info`` the NPU shape of ``config``."""
+    """Tell the library's ``npu_get_info`` the NPU shape of ``config`` (and its
+    ``npu_row_hazard``, which the walk planner's tap order follows)."""
     lib.set_info(config.npu_rows, config.npu_cols, config.npu_spad_rows, config.npu_acc_rows,
-                 int(config.npu_fp16))
+                 int(config.npu_fp16), int(getattr(config, "npu_row_hazard", False)))
 
 
 def try_plan(fn, *args, **kw):
