@@ -226,11 +226,14 @@ def conv_reference(x, w, *, stride=1, pad=None, tile_chunk=8, fill_value=0):
     return bits
 
 
-def random_walk_program(config, rng, *, commands=24, base=0x4000_0000, fp16=True):
+def random_walk_program(config, rng, *, commands=24, base=0x4000_0000, fp16=True, pitch=None):
     """Random SPAD contents (INT8 and FP16 values with Inf / NaN / -0.0), random walked,
     diagonal and linear COMPUTEs (with and without accumulate), random fill and placed LOADs,
     then STOREs of the ACC rows (raw words). Returns ``(descriptors, image, out_at, out_rows)``:
-    the STOREs write ``out_rows`` rows of ``npu_cols`` words at ``out_at``."""
+    the STOREs write ``out_rows`` rows of ``npu_cols`` words at ``out_at``. ``pitch``: every
+    placement and walk has that row step, inside the first ``8 * pitch`` SPAD rows, with
+    narrow column windows that meet or miss each other (the column-window hazards of
+    ``config.npu_row_hazard``), and the LOADs are half of the commands."""
     rows, cols, lanes = config.npu_rows, config.npu_cols, config.npu_lanes
     spad_rows = min(config.npu_spad_rows, 256)
     acc_rows = min(config.npu_acc_rows, 128)
@@ -252,10 +255,13 @@ def random_walk_program(config, rng, *, commands=24, base=0x4000_0000, fp16=True
     precisions = [Precision.INT8, Precision.FP16] if fp16 else [Precision.INT8]
     for _ in range(commands):
         kind = rng.random()
-        if kind < 0.15:                                 # a fill or placed LOAD into SPAD
+        if kind < (0.5 if pitch else 0.15):             # a fill or placed LOAD into SPAD
             lc, groups = int(rng.integers(1, 5)), int(rng.integers(1, 5))
             step = int(rng.integers(0, 12))
             at = int(rng.integers(0, spad_rows - (groups - 1) * step - lc + 1))
+            if pitch:
+                lc, step = min(lc, pitch), pitch
+                at = int(rng.integers(0, (8 - groups) * pitch))
             filled = rng.random() < 0.5
             elem = ElemType(int(rng.integers(0, 2)))
             d.append(encode(
@@ -274,6 +280,10 @@ def random_walk_program(config, rng, *, commands=24, base=0x4000_0000, fp16=True
             if a_rows > 1:      # the window must fit in SPAD: shorten the row step if not
                 row_step = min(row_step, (spad_rows - 1 - (a_cols - 1) * col_step)
                                // (a_rows - 1))
+            if pitch:
+                col_step, row_step = int(rng.integers(1, 3)), pitch
+                a_cols = min(a_cols, (pitch - 1) // col_step + 1)
+                a_rows = min(a_rows, 4)
             m = a_cols * a_rows
             span = (a_rows - 1) * row_step + (a_cols - 1) * col_step + 1
             walk_fields = dict(a_cols=a_cols, a_rows=a_rows, a_col_step=col_step,
@@ -284,7 +294,7 @@ def random_walk_program(config, rng, *, commands=24, base=0x4000_0000, fp16=True
         d.append(encode(
             Opcode.COMPUTE, precision=precisions[int(rng.integers(0, len(precisions)))],
             accumulate=bool(rng.random() < 0.6), diagonal=bool(rng.random() < 0.3),
-            a_addr=int(rng.integers(0, spad_rows - span + 1)),
+            a_addr=int(rng.integers(0, (8 * pitch if pitch and walk else spad_rows) - span + 1)),
             w_addr=int(rng.integers(0, spad_rows - k + 1)),
             acc_addr=int(rng.integers(0, acc_rows - m + 1)), m=m, k=k, n=n, **walk_fields))
     d.append(encode(Opcode.STORE, out=OutType.INT32, acc_type=Precision.INT8,

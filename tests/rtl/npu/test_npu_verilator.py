@@ -198,6 +198,20 @@ def test_random_walks(model, seed):
     run_both(model, descriptors, image)
 
 
+@pytest.mark.parametrize("seed", range(2))
+def test_random_walks_beside_side_fills(model, seed):
+    """Placements and walks sharing a row pitch (``npu_row_hazard``: the dispatcher lets a
+    LOAD pass a walk whose column window it misses, and the load unit's ``spad_wait`` is
+    row-exact), with narrow windows that meet or miss: RTL equals the model."""
+    from dure.sim.verif.walk_programs import random_walk_program
+
+    assert CFG.npu_row_hazard
+    rng = np.random.default_rng(200 + seed)
+    descriptors, image, _, _ = random_walk_program(CFG, rng, commands=60, fp16=CFG.npu_fp16,
+                                                   pitch=[6, 9][seed])
+    run_both(model, descriptors, image)
+
+
 @pytest.mark.slow
 def test_malformed_walk_fill_placement(model):
     """Command fuzzer: random (mostly malformed) descriptors with walk, fill and placement
