@@ -78,17 +78,24 @@ def test_config_is_frozen_and_hashable():
     with pytest.raises(AttributeError):
         config.ram_size = 1
     # The sim SoC has the gather path, overlapped LOADs, COMPUTEs following their LOADs, the
-    # LIST fetcher's own path and the element-wise hand-over; the defaults (board builds) not;
-    # npu-small (the 4x4 system tests) follows LOADs too.
+    # LIST fetcher's own path, the element-wise hand-over and row-exact LOAD / walk hazards;
+    # the defaults (board builds) not; npu-small (the 4x4 system tests) follows LOADs too.
     assert hash(config) == hash(SoCConfig(npu_gather=True, npu_load_overlap=True,
                                           npu_load_follow=True, npu_list_port=True,
-                                          npu_eltwise_handover=True))
+                                          npu_eltwise_handover=True, npu_row_hazard=True))
     assert not SoCConfig().npu_gather and not SoCConfig().npu_load_overlap
     assert not SoCConfig().npu_load_follow
     assert not any(preset(name).npu_load_overlap
                    for name in ("ulx3s", "icebreaker-npu", "npu-small"))
     assert not any(preset(name).npu_load_follow for name in ("ulx3s", "icebreaker-npu"))
     assert preset("npu-small").npu_load_follow
+    # row-exact LOAD / walk hazards: on in sim / npu-small and their twins, off on the boards,
+    # and only with the load unit's row-by-row following
+    assert all(preset(name).npu_row_hazard for name in ("sim", "sim-2t", "npu-small",
+                                                        "npu-small-4t"))
+    assert not any(preset(name).npu_row_hazard for name in ("ulx3s", "icebreaker-npu"))
+    with pytest.raises(ValueError, match="npu_row_hazard needs npu_load_follow"):
+        SoCConfig(npu_row_hazard=True)
     with pytest.raises(ValueError, match="npu_gather"):
         SoCConfig(npu_rows=2, npu_cols=2, npu_gather=True)
     with pytest.raises(ValueError, match="npu_load_overlap"):

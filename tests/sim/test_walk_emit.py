@@ -2,6 +2,8 @@
 cut and where they go, so the in-order LOAD unit takes them in the order its COMPUTEs need
 them (the layer's fixed cost, docs/layer_fixed_cost.md)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from dure.rtl.npu.commands import LoadTarget, Opcode
@@ -21,8 +23,10 @@ MAIN = CONFIG.region("main")
 ADDRS = MAIN.base, MAIN.base + MAIN.size // 4, MAIN.base + MAIN.size // 2
 
 
-def _program(precision, x_shape, cout, kernel, seed=0):
-    """``(program, x, want)`` of a SAME stride-1 convolution."""
+def _program(precision, x_shape, cout, kernel, seed=0, config=None):
+    """``(program, x, want)`` of a SAME stride-1 convolution (on ``config``, default
+    CONFIG)."""
+    config = config or CONFIG
     rng = np.random.default_rng(seed)
     wshape = (cout, *kernel, x_shape[3])
     where = dict(x_addr=ADDRS[0], out_addr=ADDRS[1], param_addr=ADDRS[2])
@@ -35,13 +39,13 @@ def _program(precision, x_shape, cout, kernel, seed=0):
                                        0.4, cout)
         kw = dict(input_zero_point=-3, output_zero_point=2, multiplier=mult, shift=shift,
                   stride=(1, 1), padding="SAME")
-        return (conv2d_int8_program(CONFIG, x_shape, w, bias, **where, **kw), x,
+        return (conv2d_int8_program(config, x_shape, w, bias, **where, **kw), x,
                 conv2d_int8(x, w, bias, **kw))
     x = rng.standard_normal(x_shape).astype(np.float16)
     w = (rng.standard_normal(wshape) / 8).astype(np.float16)
     bias = rng.standard_normal(cout).astype(np.float32)
     kw = dict(stride=(1, 1), padding="SAME")
-    return conv2d_fp16_program(CONFIG, x_shape, w, bias, **where, **kw), x, \
+    return conv2d_fp16_program(config, x_shape, w, bias, **where, **kw), x, \
         conv2d_fp16(x, w, bias, **kw)
 
 
@@ -168,23 +172,32 @@ def test_no_side_fill_goes_ahead_of_the_first_compute(precision):
     assert side["local_cols"] == 2 and side["local_row_step"] == wp
 
 
-def test_only_the_side_columns_the_first_compute_reads_go_ahead_of_it():
+@pytest.mark.parametrize("row_hazard", [False, True], ids=["ranges", "rows"])
+def test_only_the_side_columns_the_first_compute_reads_go_ahead_of_it(row_hazard):
     """ResNet-8 stage 2 in INT8 (16 wide: the first COMPUTE, 4 output rows of tap (0, 0), reads
     the SPAD range of padded rows 0-3): tile buffer 0's side FILL is cut where that range ends:
     its groups of rows 1 and 2 (a row's right column, the next row's left one) in a FILL ahead
     of the first COMPUTE, the groups from row 3 on in one after it; together every row below
-    the top padding once."""
-    prog, _, _ = _program("int8", (1, 16, 16, 32), 32, (3, 3))
+    the top padding once. With ``npu_row_hazard`` (session 19) the first COMPUTE is tap (0, 1),
+    which reads none of those columns: the first FILL goes right after it, ahead of tap (0,
+    0)'s, which comes next, and the second after that."""
+    config = dataclasses.replace(CONFIG, npu_row_hazard=row_hazard)
+    prog, _, _ = _program("int8", (1, 16, 16, 32), 32, (3, 3), config=config)
     plan, wp = prog.plan, 18
     ds = [decode(w) for w in prog.descriptors]
-    first = next(i for i, (op, _) in enumerate(ds) if op == Opcode.COMPUTE)
+    comps = [i for i, (op, _) in enumerate(ds) if op == Opcode.COMPUTE]
+    first = comps[0]
     a = ds[first][1]["a_addr"]
-    assert a == plan.w_rows and ds[first][1]["a_rows"] == 4
-    a_end = a + 3 * wp + 16
+    assert a == plan.w_rows + row_hazard and ds[first][1]["a_rows"] == 4
+    a_end = plan.w_rows + 3 * wp + 16
     sides = [(i, f) for i, (op, f) in enumerate(ds) if op == Opcode.LOAD and f["fill"] and
              f["local_groups"] > 1 and plan.w_rows <= f["local_addr"] < plan.w_rows + wp * 20]
     (i0, ahead), (i1, after) = sides[:2]
-    assert i0 < first < i1
+    if row_hazard:
+        assert first + 1 == i0 == comps[1] - 1 and ds[comps[1]][1]["a_addr"] == plan.w_rows
+        assert comps[1] < i1
+    else:
+        assert i0 < first < i1
     assert (ahead["local_addr"], ahead["local_groups"]) == (plan.w_rows + wp + 17, 2)
     assert after["local_addr"] == plan.w_rows + 3 * wp + 17 >= a_end
     assert ahead["local_addr"] + (ahead["local_groups"] - 1) * wp < a_end
