@@ -50,20 +50,22 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("row_hazard", [False, True], ids=["ranges", "rows"])
+@pytest.mark.parametrize("row_hazard, regs", [(False, False), (True, False), (True, True)],
+                         ids=["ranges", "rows", "rows_regs"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_fill_after_a_walk(case, row_hazard):
+def test_fill_after_a_walk(case, row_hazard, regs):
     """A FILL (or LOAD) younger than a walk: one writing only columns the walk skips runs
     beside it with the option (no WAR); one writing a column the walk reads, or compared by
-    range (another pitch, a 1-D LOAD, or without the option), waits for the walk's end. (A
+    range (another pitch, a 1-D LOAD, or without the option), waits for the walk's end (also with
+    the scoreboard registered, ``npu_hazard_regs``). (A
     walk younger than a FILL follows it row by row with or without the option: the load
     unit's ``spad_wait``, tests/rtl/npu/test_load_unit_rows.py.)"""
     commands, together = CASES[case]
-    config = ROWS if row_hazard else FOLLOW
-    matched, _, regs = td.run(commands, latency=lambda unit, f: 30, config=config,
-                              load_follows=True)
+    config = dataclasses.replace(ROWS if row_hazard else FOLLOW, npu_hazard_regs=regs)
+    matched, _, values = td.run(commands, latency=lambda unit, f: 30, config=config,
+                                load_follows=True)
     assert td.overlaps(matched[0], matched[1]) == (row_hazard and together)
-    assert (regs["PERF_STALL_DEP_LO"] >= 20) == (not (row_hazard and together))
+    assert (values["PERF_STALL_DEP_LO"] >= 20) == (not (row_hazard and together))
 
 
 def gridded_command(rng):
