@@ -237,7 +237,14 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         if const is not None and i == 0 and len(units) == 1:
             slots.append((0, 0, const))
         if i == 0:
-            words += [cmd.words for use, _, cmd in uses if use == 0]
+            # with the pair LOAD and row-exact hazards the first COMPUTE's FILLs (its top
+            # padding) go first, then its weights and starting-value rows, then its image
+            # (session 19: ResNet-8 INT8 npu fixed pushed 282 / 299 / 319 -> 280 / 292 / 320,
+            # as one LIST 292 / 309 / 329 -> 290 / 300 / 322)
+            head = [cmd for use, _, cmd in uses if use == 0]
+            if exact and layer.pair_weights is not None:
+                head.sort(key=lambda cmd: not decode(cmd.words)[1]["fill"])
+            words += [cmd.words for cmd in head]
             late = [cmd for use, _, cmd in uses if use == len(comp) and is_tile(cmd)] \
                 if spread else []
             # with tap 1 first (WalkComputes.first_tap_swap) the first two COMPUTEs (taps 1

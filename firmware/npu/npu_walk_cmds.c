@@ -223,6 +223,11 @@ static uint32_t first_range_groups(const struct walk *w, uint32_t k0, uint32_t g
     return walk_max(k0, walk_min(groups, k));
 }
 
+int walk_fills_first(const struct walk *w)
+{
+    return npu_get_info()->row_hazard && w->l->has_pairs;
+}
+
 int walk_first_tap_swap(const struct walk *w)
 {
     const struct walk_geo *g = &w->l->g;
@@ -508,7 +513,7 @@ void walk_bias_loads(struct walk *w, uint32_t j_lo, uint32_t j_hi, int how)
         if (how == BIAS_DIRECT)
             walk_emit_direct(w->o, c.d);
         else if (how == BIAS_FIRST)
-            walk_stage(w->o, &c, 0, 0);
+            walk_stage(w->o, &c, 0, walk_fills_first(w));   /* after the FILLs staged first */
         else
             walk_sink(w, &c);
     }

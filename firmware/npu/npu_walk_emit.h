@@ -83,6 +83,9 @@ int walk_c_outer(const struct walk *w);
  * (a window column off a one-column left padding, so the side FILL follows its first
  * COMPUTE) */
 int walk_first_tap_swap(const struct walk *w);
+/* walk_emit's head order: with row-exact hazards and the pair LOAD the first COMPUTE's FILLs
+ * go ahead of its weights and starting-value rows (staged with key_lo 0, the others 1) */
+int walk_fills_first(const struct walk *w);
 /* walk_computes' first_halves: the first part's output rows of input chunk 0 of a 1x1 first
  * unit (a wave of `rows`, a chunk range of `gcount`), 0 when it is not split */
 uint32_t walk_first_half(const struct walk *w, uint32_t rows, uint32_t gcount);

@@ -397,8 +397,10 @@ void walk_sink(struct walk *w, const struct cmd *c)
      * the side FILL the second reads between them (walk_emit's low) */
     if (use > 1 && slot < 1 && walk_c_outer(w) && walk_first_tap_swap(w))
         slot = 1;
+    /* with the pair LOAD and row-exact hazards the first COMPUTE's FILLs (its top padding)
+     * go first, then its weights and starting-value rows, then its image (walk_emit.py) */
     if (use == 0)
-        walk_stage(o, c, 0, 0);
+        walk_stage(o, c, 0, walk_fills_first(w) && !WGET(c->d, LOAD, FILL));
     else
         walk_stage(o, c, (slot + 1) * 4, use);
 }

@@ -144,8 +144,9 @@ def test_the_first_waves_image_rows_come_one_load_per_tap_row():
 @pytest.mark.parametrize("precision", ["int8", "fp16"])
 def test_no_side_fill_goes_ahead_of_the_first_compute(precision):
     """ResNet-8 stage 1: ahead of the first COMPUTE (tap (0, 0)) only its bias rows, its
-    weights (in INT8, with the pair LOAD, ahead of the bias rows), the top FILL (padded row 0
-    and row 1's left column: 35 SPAD rows) and image row 0; tile buffer 0's side FILL (a
+    weights (in INT8, with the pair LOAD, ahead of the bias rows, and with row-exact hazards
+    the top FILL ahead of both, session 19), the top FILL (padded row 0 and row 1's left
+    column: 35 SPAD rows) and image row 0; tile buffer 0's side FILL (a
     row's right column and the next row's left one) starts at padded row 1's right column,
     outside the first COMPUTE's A range, and goes after it."""
     prog, _, _ = _program(precision, (1, 32, 32, 16), 16, (3, 3))
@@ -154,11 +155,12 @@ def test_no_side_fill_goes_ahead_of_the_first_compute(precision):
     first = next(i for i, (op, _) in enumerate(ds) if op == Opcode.COMPUTE)
     ahead = [f for _, f in ds[:first]]
     acc, spad = LoadTarget.ACC.value, LoadTarget.SPAD.value
-    bias, weights = (1, 0) if precision == "int8" else (0, 1)
-    assert [f["target"] for f in ahead] == ([spad, acc] if bias else [acc, spad]) + [spad] * 2
+    top, weights, bias = (0, 1, 2) if precision == "int8" else (2, 1, 0)
+    assert [f["target"] for f in ahead] == \
+        ([spad, spad, acc] if precision == "int8" else [acc, spad, spad]) + [spad]
     assert ahead[weights]["local_addr"] < plan.w_rows
     assert ahead[bias]["local_addr"] == ds[first][1]["init_addr"]
-    assert (ahead[2]["fill"], ahead[2]["local_addr"], ahead[2]["rows"]) == \
+    assert (ahead[top]["fill"], ahead[top]["local_addr"], ahead[top]["rows"]) == \
         (1, plan.w_rows, wp + 1)
     assert (ahead[3]["fill"], ahead[3]["local_addr"]) == (0, plan.w_rows + wp + 1)
     a = ds[first][1]["a_addr"]
@@ -217,9 +219,10 @@ def test_only_the_first_units_bias_rows_go_first(precision, split):
     acc = [(i, f) for i, (op, f) in enumerate(ds) if op == Opcode.LOAD and
            f["target"] == LoadTarget.ACC.value and f["local_addr"] in inits]
     first_unit_rows = sorted({ds[i][1]["init_addr"] for i in comps[:4] if ds[i][1]["init_row"]})
-    assert acc[0][0] == (1 if split else 0)
+    # INT8 (row-exact hazards, session 19): the top FILL, the pair LOAD, then the rows
+    assert acc[0][0] == (2 if split else 0)
     if split:                                    # the pair LOAD: taps 0 and 1's weights
-        assert ds[0][0] == Opcode.LOAD and ds[0][1]["local_groups"] == 2
+        assert ds[0][1]["fill"] and ds[1][0] == Opcode.LOAD and ds[1][1]["local_groups"] == 2
     if not split:
         assert len(acc) == 1 and acc[0][1]["rows"] == 8
         return
