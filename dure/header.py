@@ -112,6 +112,8 @@ def generate_npu_header(config: SoCConfig) -> str:
         "",
         "/* This variant's NPU (DURE_NPU_PRESENT 0: the npu region answers bus errors) */",
         f"#define DURE_NPU_PRESENT {int(bool(config.npu_rows))}",
+        # timing only (not in the CONFIG word); npu_init reads it whether or not an NPU exists
+        f"#define DURE_NPU_HAS_ROW_HAZARD {int(bool(config.npu_rows) and config.npu_row_hazard)}",
     ]
     if config.npu_rows:
         lines += [
@@ -120,7 +122,6 @@ def generate_npu_header(config: SoCConfig) -> str:
             f"#define DURE_NPU_LANES {config.npu_lanes}u",
             f"#define DURE_NPU_HAS_FP16 {int(config.npu_fp16)}",
             f"#define DURE_NPU_HAS_FLOAT_POST {int(config.npu_float_post)}",
-            f"#define DURE_NPU_HAS_ROW_HAZARD {int(config.npu_row_hazard)}",
             f"#define DURE_NPU_HAS_ELTWISE {int(config.npu_eltwise)}",
             f"#define DURE_NPU_HAS_ELTWISE_FP16 {int(config.npu_eltwise_fp16_mac)}",
             f"#define DURE_NPU_SPAD_ROWS {config.npu_spad_rows}u",

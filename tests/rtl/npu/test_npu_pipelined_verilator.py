@@ -20,7 +20,8 @@ from dure.config import MAIN_BASE, preset
 # the ULX3S's combination: the pipelined units without npu_load_follow (SoCConfig refuses both)
 CFG = dataclasses.replace(preset("npu-small"), npu_load_pipeline=True,
                           npu_eltwise_pipeline=True, npu_load_follow=False,
-                          npu_dma_side_slices=True, npu_hazard_regs=True)
+                          npu_dma_side_slices=True, npu_hazard_regs=True,
+                          npu_row_hazard=False)
 
 pytestmark = pytest.mark.slow
 
