@@ -272,6 +272,9 @@ class MStage(wiring.Component):
                 m.d.comb += result.eq(self.mul_result)
             with m.Case(ResultSrc.CSR):
                 m.d.comb += result.eq(csr.rdata)
+            with m.Case(ResultSrc.ADD):
+                # ``late_add``: a source was due from the late producer now in W
+                m.d.comb += result.eq(lb_a + lb_b)
             with m.Default():
                 m.d.comb += result.eq(xm.result)
 
