@@ -104,7 +104,8 @@ class CoreOptions:
         (a multiply-accumulate loop) or load -> ADD costs no bubble instead of one; the
         ADD is then itself a late producer (an instruction right behind it that reads its
         result waits one cycle, as behind a load). One 32-bit adder and a result-mux input
-        in M. Off in ``full`` (no routed fmax yet, ``rtl/core/README.md`` round 8).
+        in M. Off in ``full`` until the ULX3S SoC is routed with it (the core alone: 57.4 /
+        52.5 MHz routed, ``rtl/core/README.md`` round 8); on in the ``full-late-add`` variant.
     registered_divider_start : bool
         Without ``serial_divider``: the divider captures the operands' magnitudes first and
         counts the dividend's leading zero bytes from them in the next cycle
@@ -190,7 +191,7 @@ class CoreOptions:
 #: late producer resolved in M (``late_branch``: fewer cycles, below 50 MHz on the ECP5 so far);
 #: ``full-gshare`` is ``full`` with branch directions predicted in fetch
 #: (``fetch_gshare_entries``) and the divider's start registered; ``full-late-add`` is
-#: ``full`` with ADDs on a late producer added in M (``late_add``; no routed fmax yet).
+#: ``full`` with ADDs on a late producer added in M (``late_add``).
 CORE_OPTIONS = {
     "full": CoreOptions(),
     "full-late": CoreOptions(late_branch=True),
