@@ -104,8 +104,8 @@ class CoreOptions:
         (a multiply-accumulate loop) or load -> ADD costs no bubble instead of one; the
         ADD is then itself a late producer (an instruction right behind it that reads its
         result waits one cycle, as behind a load). One 32-bit adder and a result-mux input
-        in M. Off in ``full`` until the ULX3S SoC is routed with it (the core alone: 57.4 /
-        52.5 MHz routed, ``rtl/core/README.md`` round 8); on in the ``full-late-add`` variant.
+        in M. Off in ``full`` for now (the core alone: 57.4 / 52.5 MHz routed, the ULX3S SoC
+        53.4 MHz in one run, ``rtl/core/README.md`` round 8); on in ``full-late-add``.
     registered_divider_start : bool
         Without ``serial_divider``: the divider captures the operands' magnitudes first and
         counts the dividend's leading zero bytes from them in the next cycle
