@@ -6,9 +6,10 @@ from amaranth.hdl import C, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .decoder import Unit
+from .decoder import AluOp, ASel, BSel, Unit
 
-__all__ = ["Bypass", "late_branch_able", "hazard_sources", "load_use_hazard", "next_cycle_hazard"]
+__all__ = ["Bypass", "late_add_able", "late_branch_able", "hazard_sources", "load_use_hazard",
+           "next_cycle_hazard"]
 
 
 def load_use_hazard(srcs, m_rd, m_late, m_load, load_values):
@@ -32,19 +33,29 @@ def late_branch_able(dec, refetch, late_branch):
     return dec.branch & ~dec.imm[1] & ~refetch if late_branch else C(0)
 
 
-def hazard_sources(dec, refetch, *, late_branch, load_branch, load_store):
+def late_add_able(dec, late_add):
+    """With ``late_add``: whether the decoded instruction ``dec`` is a register-register ADD
+    (ALU, ``rs1 + rs2``), which does not wait for a late producer in M (M adds W's value).
+    It cannot trap in X. Without: 0."""
+    if not late_add:
+        return C(0)
+    return ((dec.unit == Unit.ALU) & (dec.alu_op == AluOp.ADD) & (dec.a_sel == ASel.RS1) &
+            (dec.b_sel == BSel.RS2) & dec.use_rs1 & dec.use_rs2 & ~dec.branch)
+
+
+def hazard_sources(dec, refetch, *, late_branch, load_branch, load_store, late_add=False):
     """``(reg, use, late_ok)`` of each source of ``dec`` for :func:`load_use_hazard`: a
-    source a late branch (:func:`late_branch_able`) compares in M is not used in X; a
-    conditional branch's sources (``load_branch``) and a store's data (``load_store``) may
-    take a load's answer."""
-    able = late_branch_able(dec, refetch, late_branch)
+    source a late branch (:func:`late_branch_able`) compares in M or a late ADD
+    (:func:`late_add_able`) adds in M is not used in X; a conditional branch's sources
+    (``load_branch``) and a store's data (``load_store``) may take a load's answer."""
+    able = late_branch_able(dec, refetch, late_branch) | late_add_able(dec, late_add)
     ok1 = dec.branch if load_branch else C(0)
     ok2 = ok1 | ((dec.unit == Unit.STORE) if load_store else C(0))
     return [(dec.rs1, dec.use_rs1 & ~able, ok1), (dec.rs2, dec.use_rs2 & ~able, ok2)]
 
 
 def next_cycle_hazard(*, x_hold, x_dec, x_refetch, d_dec, d_refetch, m_busy, m_now, m_new,
-                      late_branch, load_branch, load_store):
+                      late_branch, load_branch, load_store, late_add=False):
     """The next cycle's X sources, M destination and load-use hazard, for the registered
     hazard and forwarding selects (:class:`Bypass` ``registered``): X keeps its instruction
     (``x_dec``, ``x_refetch``) while ``x_hold``, else takes D's (``d_dec``, ``d_refetch``);
@@ -54,12 +65,12 @@ def next_cycle_hazard(*, x_hold, x_dec, x_refetch, d_dec, d_refetch, m_busy, m_n
     the next cycle's contents."""
     nxt = SimpleNamespace(**{name: Mux(x_hold, getattr(x_dec, name), getattr(d_dec, name))
                              for name in ("rs1", "rs2", "use_rs1", "use_rs2", "branch",
-                                          "unit", "imm")})
+                                          "unit", "imm", "alu_op", "a_sel", "b_sel")})
     n_refetch = Mux(x_hold, x_refetch, d_refetch)
     n_m_rd, n_m_late, n_m_load = (Mux(m_busy, now, new)
                                   for now, new in zip(m_now, m_new, strict=True))
     srcs = hazard_sources(nxt, n_refetch, late_branch=late_branch, load_branch=load_branch,
-                          load_store=load_store)
+                          load_store=load_store, late_add=late_add)
     hazard = load_use_hazard(srcs, n_m_rd, n_m_late, n_m_load, load_branch or load_store)
     return nxt.rs1, nxt.rs2, n_m_rd, hazard
 

@@ -124,7 +124,8 @@ class Core(wiring.Component):
                                     else 0,
                                     **prot)
         m.submodules.x = x = XStage(opts, **prot)
-        m.submodules.m = mst = MStage(hartid=self._hartid, **prot)
+        m.submodules.m = mst = MStage(hartid=self._hartid, late_add=self._options.late_add,
+                                      **prot)
         m.submodules.w = w = WStage()
         m.submodules.lsu = lsu = LoadStoreUnit()
         m.submodules.multiplier = multiplier = Multiplier()

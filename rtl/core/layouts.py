@@ -10,12 +10,13 @@ __all__ = ["ResultSrc", "TrapLayout", "DXLayout", "XMLayout", "MWLayout",
            "protection_layout"]
 
 
-class ResultSrc(enum.Enum, shape=2):
+class ResultSrc(enum.Enum, shape=3):
     """Where the M stage takes the destination value from."""
     X    = 0   # computed in X (ALU, shifter, link address, divider): forwardable from M
     LOAD = 1   # the data bus answer (available at the M/W edge)
     MUL  = 2   # the multiplier's second stage
     CSR  = 3   # the CSR file (read in M)
+    ADD  = 4   # ``late_add``: an ADD of W's value and the other operand, added in M
 
 
 #: A synchronous exception travelling with its instruction.

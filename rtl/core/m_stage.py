@@ -36,7 +36,8 @@ class MStage(wiring.Component):
     payload; it cannot trap) is resolved here, comparing the value W writes in this cycle
     (``w_result``, a register) for that source: ``lb_*`` tell X, which redirects fetch when
     the prediction was wrong; the instruction X hands on in that cycle is dropped (it never
-    enters M).
+    enters M). An ADD that left X so (``src`` = ``ResultSrc.ADD``, ``late_add``) is added
+    here from the same values.
 
     Parameters
     ----------
@@ -44,6 +45,8 @@ class MStage(wiring.Component):
         Value of ``mhartid``.
     pmp_entries, triggers : int
         PMP entries and address triggers (:class:`~.csr.CSRFile`).
+    late_add : bool
+        Build the late ADD's adder and result-mux input (``CoreOptions.late_add``).
 
     Members
     -------
@@ -112,7 +115,8 @@ class MStage(wiring.Component):
         The instruction handed to W (committed, trapped, or an interrupt taken).
     """
 
-    def __init__(self, *, hartid=0, pmp_entries=16, triggers=1):
+    def __init__(self, *, hartid=0, pmp_entries=16, triggers=1, late_add=False):
+        self._late_add = bool(late_add)
         self._hartid = hartid
         self._pmp_entries = pmp_entries
         self._triggers = triggers
@@ -265,15 +269,24 @@ class MStage(wiring.Component):
             self.lsu_lo.eq(lo_word),
         ]
         result = Signal(32)
-        with m.Switch(xm.src):
-            with m.Case(ResultSrc.LOAD):
-                m.d.comb += result.eq(self.load_result)
-            with m.Case(ResultSrc.MUL):
-                m.d.comb += result.eq(self.mul_result)
-            with m.Case(ResultSrc.CSR):
-                m.d.comb += result.eq(csr.rdata)
-            with m.Default():
-                m.d.comb += result.eq(xm.result)
+        if self._late_add:
+            # The product and the load's answer arrive last: they pass one 3-way mux, the
+            # late ADD's sum (``late_add``: a source was due from the producer now in W), the
+            # CSR value and X's result are chosen before it (selects from M's register).
+            rest = Mux(xm.src == ResultSrc.ADD, lb_a + lb_b,
+                       Mux(xm.src == ResultSrc.CSR, csr.rdata, xm.result))
+            m.d.comb += result.eq(Mux(xm.src == ResultSrc.MUL, self.mul_result,
+                                      Mux(xm.src == ResultSrc.LOAD, self.load_result, rest)))
+        else:
+            with m.Switch(xm.src):
+                with m.Case(ResultSrc.LOAD):
+                    m.d.comb += result.eq(self.load_result)
+                with m.Case(ResultSrc.MUL):
+                    m.d.comb += result.eq(self.mul_result)
+                with m.Case(ResultSrc.CSR):
+                    m.d.comb += result.eq(csr.rdata)
+                with m.Default():
+                    m.d.comb += result.eq(xm.result)
 
         # ---- M -> W ----------------------------------------------------------------------
         mw = self.mw.payload

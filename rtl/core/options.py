@@ -97,6 +97,15 @@ class CoreOptions:
         request while M resolves the branch, unless M finds it mispredicted in that cycle
         (the comparison in M then gates the request: a path from W's value through the
         comparison into the data bus request).
+    late_add : bool
+        With ``forwarding``: a register-register ADD whose source is written by a load, MUL
+        or CSR read still in M leaves X without waiting and is added in M, from the value W
+        writes that cycle (a register) and the other operand captured in X: a MUL -> ADD
+        (a multiply-accumulate loop) or load -> ADD costs no bubble instead of one; the
+        ADD is then itself a late producer (an instruction right behind it that reads its
+        result waits one cycle, as behind a load). One 32-bit adder and a result-mux input
+        in M. Off in ``full`` for now (the core alone: 57.4 / 52.5 MHz routed, the ULX3S SoC
+        53.4 MHz in one run, ``rtl/core/README.md`` round 8); on in ``full-late-add``.
     registered_divider_start : bool
         Without ``serial_divider``: the divider captures the operands' magnitudes first and
         counts the dividend's leading zero bytes from them in the next cycle
@@ -122,6 +131,7 @@ class CoreOptions:
     load_store_forwarding: bool = False
     late_branch: bool = False
     late_branch_requests: bool = False
+    late_add: bool = False
     registered_divider_start: bool = False
     serial_divider: bool = False
 
@@ -166,6 +176,8 @@ class CoreOptions:
                              "forwarding=True")
         if self.late_branch and not (self.forwarding and self.predictor):
             raise ValueError("late_branch needs forwarding=True and predictor=True")
+        if self.late_add and not self.forwarding:
+            raise ValueError("late_add needs forwarding=True")
         if self.late_branch_requests and not self.late_branch:
             raise ValueError("late_branch_requests needs late_branch=True")
         if self.registered_divider_start and self.serial_divider:
@@ -178,16 +190,18 @@ class CoreOptions:
 #: the control core for small FPGAs (iCE40UP5K); ``full-late`` is ``full`` with branches on a
 #: late producer resolved in M (``late_branch``: fewer cycles, below 50 MHz on the ECP5 so far);
 #: ``full-gshare`` is ``full`` with branch directions predicted in fetch
-#: (``fetch_gshare_entries``) and the divider's start registered.
+#: (``fetch_gshare_entries``) and the divider's start registered; ``full-late-add`` is
+#: ``full`` with ADDs on a late producer added in M (``late_add``).
 CORE_OPTIONS = {
     "full": CoreOptions(),
     "full-late": CoreOptions(late_branch=True),
     "full-gshare": CoreOptions(fetch_gshare_entries=256, registered_divider_start=True),
+    "full-late-add": CoreOptions(late_add=True),
     "small": CoreOptions(fetch_depth=2, forwarding=False, shift_in_multiplier=True,
                          predictor=False, bht_entries=0, gshare_entries=0, gshare_history=0,
                          fetch_gshare_entries=0, btb_entries=0, ras_depth=0,
                          load_branch_forwarding=False, load_store_forwarding=False,
-                         late_branch=False, late_branch_requests=False,
+                         late_branch=False, late_branch_requests=False, late_add=False,
                          registered_divider_start=False, serial_divider=True),
 }
 
