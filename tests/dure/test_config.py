@@ -3,6 +3,7 @@
 from dataclasses import replace
 
 import pytest
+from dure.rtl.soc.cpu import CORE_VARIANTS
 
 from dure.config import NPU_BASE, NPU_TILE_STRIDE, PRESETS, RAM_BASE, SoCConfig, preset
 
@@ -39,7 +40,7 @@ def test_loadable_ranges():
     ({"clk_freq": 1000}, "clk_freq must be at least 16 x uart_baud"),
     ({"gpio_width": 0}, "gpio_width must be 1..32"),
     ({"core": "mini"},
-     "unknown core variant 'mini'; choose one of: full, full-late, full-gshare, small, tiny"),
+     "unknown core variant 'mini'; choose one of: " + ", ".join(CORE_VARIANTS)),
     ({"ram_kind": "ebr"}, "ram_kind must be 'block' or 'spram' or 'single'"),
     ({"sdram_part": "MT48LC16M16"}, "unknown SDRAM part 'MT48LC16M16'"),
     ({"main_kind": "ddr"}, "main_kind must be 'block' or 'spram' or 'sdram'"),
