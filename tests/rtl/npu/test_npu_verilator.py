@@ -198,6 +198,7 @@ def test_random_walks(model, seed):
     run_both(model, descriptors, image)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(2))
 def test_random_walks_beside_side_fills(model, seed):
     """Placements and walks sharing a row pitch (``npu_row_hazard``: the dispatcher lets a
