@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, Precision
 from dure.rtl.npu.descriptor import decode, encode
 
-from dure.gemm_cost import RELOAD, WALK_PIECE_ROWS, WALK_SPLIT_MIN_CHUNKS
+from dure.gemm_cost import LATENCY, RELOAD, WALK_PIECE_ROWS, WALK_SPLIT_MIN_CHUNKS
 
 from .walk_waves import chunk_waves, unit_waves
 
@@ -117,6 +117,8 @@ class WalkCmds:
         # the taps weight mode refills its two tap buffers in the order of the unit's taps: no
         # waves there (a wave would walk the taps again)
         self.waved = plan.wmode != "taps"
+        # the first unit's parts when it also computes the second unit's input chunk 0
+        self.joint = self.joint_first()
 
     def _units(self):
         g, plan = self.g, self.plan
@@ -174,8 +176,9 @@ class WalkCmds:
         """The weight LOADs of a unit's group: ``per_tap`` ``"jit"`` (the first unit's: one
         LOAD per tap; ``fine``: per (input chunk, tap), taps 0 and 1 of input chunk 0 in one
         with :attr:`~dure.sim.walk_layer.WalkLayer.pair_weights`), true (per tap; a 1x1
-        layer's in pieces of PIECE_ROWS rows across the group's chunks) or false (one per
-        chunk)."""
+        layer's in pieces of PIECE_ROWS rows across the group's chunks; the second unit's
+        without input chunk 0's rows when the first unit computes them,
+        :meth:`joint_first`) or false (one per chunk)."""
         layer, g, eb, cc = self.layer, self.g, self.eb, self.cc
         _, _, _, j0, gcount = unit
         out = []
@@ -207,6 +210,10 @@ class WalkCmds:
                 pieces = [(t * kin, kin) for t in range(taps)]
             elif taps == 1:              # a refill of a 1x1 layer: pieces
                 pieces = [(r0, min(PIECE_ROWS, kin - r0)) for r0 in range(0, kin, PIECE_ROWS)]
+            elif per_tap and u_index == 1 and self.joint:
+                # input chunk 0's rows are the first unit's (joint_weight_loads)
+                kc = layer.in_cols(0)
+                pieces = [(t * kin + kc, kin - kc) for t in range(taps)]
             elif per_tap:
                 pieces = [(t * kin, kin) for t in range(taps)]
             else:
@@ -219,6 +226,51 @@ class WalkCmds:
         if per_tap != "jit" and g.kh * g.kw == 1:
             out.sort(key=lambda t: t[:2])      # piece by piece across the group's chunks
         return [t[2] for t in out]
+
+    def joint_first(self):
+        """The first unit's two parts of output rows when it also computes input chunk 0 of
+        the second unit's output chunk (the *joint first wave*; None otherwise): an INT8
+        convolution whose first unit takes its input chunks outermost (:attr:`c_outer`) in
+        the ``double`` weight mode with one output chunk per unit, the second unit on the
+        same rows, and a first unit of one wave of one sub-block (ResNet-8 stage 3: 8 rows of
+        8 pixels) that halves into parts of at least RELOAD * R pixels, two of which (one per
+        chunk) span LATENCY rows. The two chunks' COMPUTEs of a part read the same image
+        rows, so the first COMPUTE waits for the image rows of half the output rows, and the
+        second chunk's COMPUTE of that part covers the port's pace instead of a gap
+        (:meth:`~dure.sim.walk_computes.WalkComputes.joint_computes`). The second chunk's
+        weights of input chunk 0 are LOADed by the first unit into the second unit's weight
+        slot, its starting-value row with the first chunk's, its results go to the second
+        unit's ACC half, which then computes only input chunks 1.. (C
+        ``walk_joint_first``)."""
+        g, plan, units = self.g, self.plan, self.units
+        if not self.c_outer or plan.wmode != "double" or len(units) < 2 or \
+                units[0][4] != 1 or units[1][:3] != units[0][:3] or g.kh * g.kw < 2 or \
+                not self.layer.init_rows:
+            return None
+        waves = self.pieces(units[0], True, False)
+        if len(waves) != 1 or len(waves[0]) != 1:
+            return None
+        s0, sr = waves[0][0]
+        h = sr - sr // 2
+        if (sr // 2) * g.ow < RELOAD * self.config.npu_rows or 2 * (sr // 2) * g.ow < LATENCY:
+            return None
+        return [(s0, h), (s0 + h, sr - h)]
+
+    def joint_weight_loads(self):
+        """With :meth:`joint_first`: the second unit's output chunk's weights of input chunk
+        0, one LOAD per tap into the second unit's slot (the first unit's JIT LOADs)."""
+        layer, eb = self.layer, self.eb
+        j = self.units[1][3]
+        addr, _ = layer.weights(j)
+        nn, kin, kc = layer.chunk_cols(j), layer.kin(j), layer.in_cols(0)
+        base = self.weight_base(1, 0, j)
+        out = []
+        for t in range(self.g.kh * self.g.kw):
+            out.append(Cmd(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=self.elem,
+                                  dram_addr=addr + t * kin * nn * eb, dram_stride=nn * eb,
+                                  rows=kc, cols=nn, local_addr=base + t * kin),
+                           spad_write=(base + t * kin, base + t * kin + kc)))
+        return out
 
     def tile_base(self, tile_index):
         """First SPAD row of tile buffer ``tile_index``."""
@@ -267,6 +319,12 @@ class WalkCmds:
                 # ...): each tap row's first COMPUTEs (of each input chunk) wait for those
                 # image rows only
                 w0, wr = waves[0]
+                joint = self.joint if tile_index == 0 and c == self.chunk0(unit) else None
+                if joint:
+                    # the joint first wave's first part: its tap row ky = 0 first
+                    cut = min(iy1, py0 + (joint[0][0] + joint[0][1] - 1) * g.sh + 1 - g.pt)
+                    if cut > cuts[-1]:
+                        cuts.append(cut)
                 for reach in range(1, g.kh):
                     cut = min(iy1, py0 + (w0 + wr - 1) * g.sh + reach - g.pt)
                     if cut > cuts[-1]:
@@ -336,7 +394,8 @@ class WalkCmds:
         outermost (INT8): FP16's first unit is bus-bound, its totals did not move (rn8_s2 /
         s3 to the cycle) and the extra FILL cost rn8_conv1 FP16 12 cycles."""
         g = self.g
-        sr = self.pieces(self.units[0], True, len(self.units) == 1)[0][0][1]
+        sr = self.joint[0][1] if self.joint else \
+            self.pieces(self.units[0], True, len(self.units) == 1)[0][0][1]
         a_end = self.tile_base(0) + (sr - 1) * g.sh * g.wp + (g.ow - 1) * g.sw + 1
         first = self.tile_base(0) + g.pl + g.width          # group 0's first row
         return max(k0, min(groups, -(-(a_end - first) // g.wp)))

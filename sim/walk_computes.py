@@ -30,17 +30,69 @@ class WalkComputes(WalkCmds):
         out = []
         ranges = chunk_waves(self.config, self.layer, rows, gcount, last and self.waved)
         split = self.last_halves(unit) if last else None
+        # with the joint first wave (joint_first) input chunk 0 of the first two units' chunks
+        # is the first unit's first part
+        skip0 = bool(self.joint) and u_index in (0, 1)
+        if first and self.joint:
+            out += self.joint_computes(base)
         for c0, cn in ranges:
             waves = split if split and (c0, cn) == ranges[-1] else \
                 self.pieces(unit, first, last)
             for wave in waves:
                 out += self.wave_computes(u_index, unit, base, wave, range(c0, c0 + cn),
-                                          first and self.c_outer)
+                                          first and self.c_outer, skip0)
         return out
 
-    def wave_computes(self, u_index, unit, base, wave, chunks, outer=False):
+    def joint_computes(self, base):
+        """The first unit's input chunk 0 with the joint first wave (:meth:`~dure.sim.
+        walk_cmds.WalkCmds.joint_first`): the output chunks of the first two units (their own
+        weight slots and ACC halves), in the two parts of output rows; the taps in the first
+        unit's order (tap 1 first with :meth:`first_tap_swap`), its first two together
+        (part, then tap, then chunk: each COMPUTE's next link on its ACC rows comes two
+        COMPUTEs of a part later, LATENCY rows), the others one by one (part, then chunk).
+        The first COMPUTE reads the image rows of the first part's tap row ky = 0 only, and
+        the second chunk's COMPUTEs of a part reuse the rows the first chunk's read."""
+        g = self.g
+        order = [ky * g.kw + kx for ky in range(g.kh) for kx in range(g.kw)]
+        if self.first_tap_swap():
+            order[0], order[1] = order[1], order[0]
+        groups = [order[:2]] + [[t] for t in order[2:]]
+        targets = [(0, 0, self.units[0][3]), (1, 0, self.units[1][3])]
+        out = []
+        for group in groups:
+            for s0, sr in self.joint:
+                for t in group:
+                    for u_index, jj, j in targets:
+                        out.append(self.array_compute(u_index, jj, j, t, 0, base, s0, sr,
+                                                      t == order[0]))
+        return out
+
+    def array_compute(self, u_index, jj, j, t, c, base, s0, sr, first):
+        """The COMPUTE on the array of tap ``t``, input chunk ``c`` and the group's jj-th
+        output chunk ``j`` of unit ``u_index`` over output rows ``[s0, s0 + sr)`` (``first``:
+        its ACC rows' first, from the chunk's starting-value row)."""
+        layer, g, plan = self.layer, self.g, self.plan
+        ky, kx = divmod(t, g.kw)
+        kk = layer.in_cols(c)
+        w_row = self.weight_row(u_index, jj, j, t) + c * layer.k_chunk
+        a = base + c * self.th_full * g.wp + (s0 * g.sh + ky) * g.wp + kx
+        a_end = a + (sr - 1) * g.sh * g.wp + (g.ow - 1) * g.sw + 1
+        acc = self.acc_base(u_index) + jj * plan.bh * g.ow + s0 * g.ow
+        init = dict(init_row=1, init_addr=self.init_row0 + j) \
+            if first and layer.init_rows else {}
+        return Cmd(encode(
+            Opcode.COMPUTE, precision=layer.precision,
+            accumulate=int(not first or (layer.acc_init is not None and not init)),
+            a_addr=a, w_addr=w_row, **init, acc_addr=acc, m=sr * g.ow, k=kk,
+            n=layer.chunk_cols(j), a_cols=g.ow, a_rows=sr, a_col_step=g.sw,
+            a_row_step=g.sh * g.wp),
+            spad_reads=((a, a_end), (w_row, w_row + kk)),
+            acc_write=(acc, acc + sr * g.ow))
+
+    def wave_computes(self, u_index, unit, base, wave, chunks, outer=False, skip0=False):
         """The COMPUTEs of one wave (``(s0, sr)`` sub-blocks) of the output chunks ``chunks``
-        of the unit's group; ``outer``: input chunks outermost."""
+        of the unit's group; ``outer``: input chunks outermost; ``skip0``: without input
+        chunk 0 (:meth:`joint_computes`' part)."""
         layer, g, plan, cc = self.layer, self.g, self.plan, self.cc
         _, _, rows, j0, gcount = unit
         out = []
@@ -58,6 +110,8 @@ class WalkComputes(WalkCmds):
             [(step, c) for step in steps for c in range(cc)]
         halves = self.first_halves(wave, len(chunks)) if outer else None
         for step, c in order:
+            if skip0 and c == 0:
+                continue
             (ky, kx), second = step[0], step[1:]
             t = ky * g.kw + kx
             # the second tap of a pair: its tile rows lie this far after the first's

@@ -106,7 +106,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     # npu fixed 383 -> 349). Likewise INT8 depthwise on the element-wise MAC, whose first MAC
     # starts from its chunk's row (DS-CNN's: npu fixed 665 -> 599; FP16 3,733 -> 4,002: not
     # there).
-    g0 = units[0][3] + units[0][4]
+    g0 = units[0][3] + units[0][4] + (1 if s.joint else 0)   # joint: the second unit's too
     dw_int8 = layer.eltwise_mac and layer.precision == Precision.INT8
     g0 = g0 if (c_outer or dw_int8) and layer.init_rows - g0 >= 2 else layer.init_rows
     # With the pair LOAD (taps 0 and 1 of input chunk 0 in one, WalkLayer.pair_weights) the
@@ -154,6 +154,8 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                                         c_outer and j < first_unit[3] + first_unit[4])]
     elif plan.wmode in ("double", "single"):
         pre += s.weight_loads(0, first_unit, "jit", c_outer)
+        if s.joint:
+            pre += s.joint_weight_loads()
     elif plan.wmode == "taps":
         pre += s.tap_loads(first_unit, range(min(2, g.kh * g.kw)))
     pre += first_bias + s.side_fills() + s.tile_loads(first_unit, 0, head)
@@ -219,7 +221,8 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             # end of the first input chunk's COMPUTEs (ResNet-8 stage 3 INT8: npu fixed
             # 728 -> 390; at the slot of the last tile LOAD they all fell into the last
             # chunk's COMPUTEs)
-            floor = min(floor, len(comp) // cc)
+            # (with the joint first wave, input chunk 0 is that wave: 4 COMPUTEs a tap)
+            floor = min(floor, len(comp) // cc if not s.joint else 4 * g.kh * g.kw)
         # Side command d goes after COMPUTE floor + (d * (nc - floor) / ns), but not before
         # the COMPUTE after the last one of this unit that reads the SPAD rows it writes (so
         # it does not hold the LOAD unit's slot waiting for that COMPUTE).

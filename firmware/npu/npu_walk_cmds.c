@@ -46,6 +46,30 @@ uint32_t walk_waves_of(const struct walk *w, const struct unit *u, uint32_t (*wv
                            walk_waved(w) && u->index + 1 == w->nunits, wv);
 }
 
+uint32_t walk_joint_first(struct walk *w)
+{
+    const struct walk_layer *l = w->l;
+    const struct walk_geo *g = &l->g;
+    struct unit u0, u1;
+    uint32_t wv[WALK_WAVES_MAX][2];
+    w->joint_rows = 0;
+    if (!walk_c_outer(w) || w->p->wmode != WALK_DOUBLE || w->nunits < 2 ||
+        g->kh * g->kw < 2 || !walk_init_rows(l))
+        return 0;
+    walk_unit_at(w, 0, &u0);
+    walk_unit_at(w, 1, &u1);
+    if (u0.gcount != 1 || u1.block != u0.block)
+        return 0;
+    if (walk_waves_of(w, &u0, wv) != 1 || wv[0][1] > w->p->sbh)
+        return 0;
+    uint32_t sr = wv[0][1], h = sr - sr / 2;
+    if ((sr / 2) * g->ow < DURE_NPU_GEMM_RELOAD * npu_get_info()->rows ||
+        2 * (sr / 2) * g->ow < DURE_NPU_GEMM_LATENCY)
+        return 0;
+    w->joint_rows = sr;
+    return h;
+}
+
 static void fill(struct walk *w, uint32_t first, uint32_t rows, uint32_t cols, uint32_t groups,
                  uint32_t step)
 {
@@ -172,6 +196,12 @@ static void weight_loads(struct walk *w, uint32_t u_index, uint32_t j0, uint32_t
                 for (uint32_t t = c || !l->has_pairs ? 0 : 2; t < taps; t++)
                     spad_load(w, addr + (t * k + c * l->k_chunk) * nn * w->eb, nn * w->eb,
                               in_cols(l, c), nn, base + t * k + c * l->k_chunk);
+        } else if (per_tap == PIECES_TAPS && u_index == 1 && w->joint_h) {
+            /* input chunk 0's rows are the first unit's (joint_weight_loads) */
+            uint32_t kc = in_cols(l, 0);
+            for (uint32_t t = 0; t < taps; t++)
+                spad_load(w, addr + (t * k + kc) * nn * w->eb, nn * w->eb, k - kc, nn,
+                          base + t * k + kc);
         } else {                      /* one LOAD per tap (also the first unit's JIT) */
             for (uint32_t t = 0; t < taps; t++)
                 spad_load(w, addr + t * k * nn * w->eb, nn * w->eb, k, nn, base + t * k);
@@ -214,7 +244,7 @@ static uint32_t first_range_groups(const struct walk *w, uint32_t k0, uint32_t g
     uint32_t wv[WALK_WAVES_MAX][2];
     walk_unit_at(w, 0, &u0);
     walk_waves_of(w, &u0, wv);
-    uint32_t sr = walk_min(w->p->sbh, wv[0][1]);
+    uint32_t sr = w->joint_h ? w->joint_h : walk_min(w->p->sbh, wv[0][1]);
     /* SPAD rows (the plan keeps them below 2^16): 32-bit arithmetic, no 64-bit division on
      * the core */
     uint32_t a_end = walk_tile_base(w, 0) + (sr - 1) * g->sh * g->wp + (g->ow - 1) * g->sw + 1;
@@ -238,6 +268,35 @@ int walk_first_tap_swap(const struct walk *w)
     uint32_t k0 = top_skip(w);
     uint32_t groups = w->l->spread ? w->th_full : tile_chunks(w->l, w->p->gn) * w->th_full;
     return first_range_groups(w, k0, groups) > k0;
+}
+
+/* The LOAD of input chunk c's image rows [r0, r1) into its tile region (tile_loads). */
+static void image_load(struct walk *w, const struct unit *u, uint32_t c, uint32_t region,
+                       int32_t py0, int32_t r0, int32_t r1)
+{
+    const struct walk_layer *l = w->l;
+    const struct walk_geo *g = &l->g;
+    uint32_t nv = (uint32_t)(r1 - r0);
+    uint32_t first = region + (uint32_t)(r0 + (int32_t)g->pt - py0) * g->wp + g->pl;
+    struct cmd cm;
+    walk_cmd_new(&cm, DURE_NPU_OP_LOAD);
+    WPUT(cm.d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);
+    WPUT(cm.d, LOAD, ELEM, w->elem);
+    WPUT64(cm.d, LOAD, DRAM_ADDR, (int64_t)l->x_addr +
+         (int64_t)((u->n * g->height + (uint32_t)r0) * g->width) * w->x_pix +
+         (int64_t)c * l->k_chunk * w->eb);
+    WPUT(cm.d, LOAD, DRAM_STRIDE, w->x_pix);
+    WPUT64(cm.d, LOAD, ROWS, (uint64_t)nv * g->width);
+    WPUT(cm.d, LOAD, COLS, in_cols(l, c));
+    WPUT(cm.d, LOAD, LOCAL_ADDR, first);
+    if (g->wp != g->width) {
+        WPUT(cm.d, LOAD, LOCAL_COLS, g->width);
+        WPUT(cm.d, LOAD, LOCAL_GROUPS, nv);
+        WPUT(cm.d, LOAD, LOCAL_ROW_STEP, g->wp);
+    }
+    cm.sw0 = (int32_t)first;
+    cm.sw1 = (int32_t)(first + (nv - 1) * g->wp + g->width);
+    walk_sink(w, &cm);
 }
 
 /* tile_loads: waves (nw > 0): the image rows LOADed in one piece per wave, the first wave's
@@ -273,6 +332,16 @@ static void tile_loads(struct walk *w, const struct unit *u, uint32_t (*wv)[2], 
                      g->wp, kk, 0, 0);
         }
         int32_t r0 = iy0;
+        /* the joint first wave's first part: its tap row ky = 0 first (walk_cmds.py) */
+        if (nw && w->joint_h && u->tile == 0 && c == u->c0) {
+            int32_t cut = py0 + (int32_t)((w->joint_h - 1) * g->sh + 1) - (int32_t)g->pt;
+            if (cut > iy1)
+                cut = iy1;
+            if (cut > r0) {
+                image_load(w, u, c, region, py0, r0, cut);
+                r0 = cut;
+            }
+        }
         /* wi < 0: the first wave's image rows up to tap row ky = kh + wi (ky = 0, 1, ..,
          * kh - 2) each in a piece of their own first (each tap row's first COMPUTEs wait
          * for its rows only), then one piece per wave */
@@ -288,27 +357,7 @@ static void tile_loads(struct walk *w, const struct unit *u, uint32_t (*wv)[2], 
                 if (r1 <= r0)
                     continue;
             }
-            uint32_t nv = (uint32_t)(r1 - r0);
-            uint32_t first = region + (uint32_t)(r0 + (int32_t)g->pt - py0) * g->wp + g->pl;
-            struct cmd cm;
-            walk_cmd_new(&cm, DURE_NPU_OP_LOAD);
-            WPUT(cm.d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);
-            WPUT(cm.d, LOAD, ELEM, w->elem);
-            WPUT64(cm.d, LOAD, DRAM_ADDR, (int64_t)l->x_addr +
-                 (int64_t)((u->n * g->height + (uint32_t)r0) * g->width) * w->x_pix +
-                 (int64_t)c * l->k_chunk * w->eb);
-            WPUT(cm.d, LOAD, DRAM_STRIDE, w->x_pix);
-            WPUT64(cm.d, LOAD, ROWS, (uint64_t)nv * g->width);
-            WPUT(cm.d, LOAD, COLS, kk);
-            WPUT(cm.d, LOAD, LOCAL_ADDR, first);
-            if (g->wp != g->width) {
-                WPUT(cm.d, LOAD, LOCAL_COLS, g->width);
-                WPUT(cm.d, LOAD, LOCAL_GROUPS, nv);
-                WPUT(cm.d, LOAD, LOCAL_ROW_STEP, g->wp);
-            }
-            cm.sw0 = (int32_t)first;
-            cm.sw1 = (int32_t)(first + (nv - 1) * g->wp + g->width);
-            walk_sink(w, &cm);
+            image_load(w, u, c, region, py0, r0, r1);
             r0 = r1;
         }
     }
@@ -481,7 +530,7 @@ uint32_t walk_bias_split(const struct walk *w)
     uint32_t rows = walk_init_rows(w->l);
     struct unit u0;
     walk_unit_at(w, 0, &u0);
-    uint32_t g0 = u0.j0 + u0.gcount;
+    uint32_t g0 = u0.j0 + u0.gcount + (w->joint_h ? 1 : 0);   /* joint: the second unit's */
     /* also INT8 depthwise on the element-wise MAC (walk_emit.py's dw_int8) */
     int dw_int8 = w->l->eltwise_mac && w->l->prec != NPU_FP16;
     return (walk_c_outer(w) || dw_int8) && rows >= g0 + 2 ? g0 : rows;
@@ -562,6 +611,17 @@ void walk_pre_commands(struct walk *w, const struct unit *u)
             weight_loads(w, 0, j, 1, fine && j < u->j0 + u->gcount ? PIECES_FINE : PIECES_JIT);
     } else if (p->wmode == WALK_DOUBLE || p->wmode == WALK_SINGLE) {
         weight_loads(w, 0, u->j0, u->gcount, fine ? PIECES_FINE : PIECES_JIT);
+        if (w->joint_h) {
+            /* the second unit's chunk's weights of input chunk 0, per tap, into its slot
+             * (walk_cmds.py's joint_weight_loads) */
+            struct unit u1;
+            walk_unit_at(w, 1, &u1);
+            const struct walk_layer *l = w->l;
+            uint32_t nn = chunk_cols(l, u1.j0), k = kin(l, u1.j0), kc = in_cols(l, 0);
+            uint32_t addr = l->w_addr + u1.j0 * l->w_step, base = weight_base(w, 1, 0, u1.j0);
+            for (uint32_t t = 0; t < l->g.kh * l->g.kw; t++)
+                spad_load(w, addr + t * k * nn * w->eb, nn * w->eb, kc, nn, base + t * k);
+        }
     } else if (p->wmode == WALK_TAPS) {
         tap_loads(w, u, 0, walk_min(2, w->l->g.kh * w->l->g.kw));
     }

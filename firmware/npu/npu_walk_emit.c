@@ -53,6 +53,15 @@ static void computes(struct walk *w, const struct unit *u)
         for (uint32_t ci = 0; half[wi] && ci < ncw; ci++)
             n += cw[ci][1] >= 2 ? cw[ci][1] : 0;
     }
+    /* the joint first wave (walk_computes' joint_computes): input chunk 0 of the first two
+     * units' chunks is the first unit's first part, two parts of two chunks per tap */
+    int skip0 = w->joint_h && u->index < 2;
+    if (skip0) {
+        for (uint32_t wi = 0; wi < nw; wi++)
+            n -= walk_steps(l) * u->gcount * walk_cdiv(wv[wi][1], sbh);
+        if (u->index == 0)
+            n += 4 * g->kh * g->kw;
+    }
     uint32_t *p = 0;
     if (o->list) {
         if (o->cur + n > o->cap) {
@@ -88,6 +97,57 @@ static void computes(struct walk *w, const struct unit *u)
     uint32_t c_first = l->diagonal ? u->j0 : 0;
     uint32_t c_end = l->diagonal ? walk_min(w->cc, u->j0 + u->gcount) : w->cc;
     uint32_t ncs = c_end - c_first;
+    if (skip0 && u->index == 0) {
+        struct unit u1;
+        walk_unit_at(w, 1, &u1);
+        uint32_t h = w->joint_h;
+        uint32_t parts[2][2] = {{0, h}, {h, w->joint_rows - h}};
+        /* the first unit's tap order, its first two together (part, tap, chunk), the others
+         * one by one (part, chunk) */
+        for (uint32_t q = 0; q < taps; q += q ? 1 : 2) {
+            uint32_t gn = q ? 1 : 2;
+            for (uint32_t pi = 0; pi < 2; pi++)
+            for (uint32_t ti = 0; ti < gn; ti++)
+            for (uint32_t k = 0; k < 2; k++) {
+                uint32_t t = q + ti, t0 = swap ? 1 : 0;
+                if (swap && t < 2)
+                    t = 1 - t;
+                uint32_t ui = k ? 1 : 0, j = k ? u1.j0 : u->j0;
+                uint32_t ky = t / g->kw, kx = t % g->kw, kk = in_cols(l, 0);
+                uint32_t w_row = walk_weight_row(w, ui, 0, j, t);
+                uint32_t a = base + ky * g->wp + kx + parts[pi][0] * row_step;
+                uint32_t sr = parts[pi][1];
+                uint32_t acc = walk_acc_base(w, ui) + parts[pi][0] * g->ow;
+                uint32_t a_end = a + (sr - 1) * row_step + span;
+                int first = t == t0;
+                uint32_t d[8] = {tpl[0], tpl[1], tpl[2], tpl[3], tpl[4], tpl[5], tpl[6],
+                                 tpl[7]};
+                NPU_DESC_SET(d, COMPUTE, ACCUMULATE, !first);
+                if (first) {
+                    NPU_DESC_SET(d, COMPUTE, INIT_ROW, 1);
+                    WPUT(d, COMPUTE, INIT_ADDR, w->p->const_row + l->const_rows + j);
+                }
+                NPU_DESC_SET(d, COMPUTE, W_ADDR, w_row);
+                NPU_DESC_SET(d, COMPUTE, K, kk);
+                NPU_DESC_SET(d, COMPUTE, N, chunk_cols(l, j));
+                NPU_DESC_SET(d, COMPUTE, A_ADDR, a);
+                NPU_DESC_SET(d, COMPUTE, ACC_ADDR, acc);
+                NPU_DESC_SET(d, COMPUTE, M, sr * g->ow);
+                NPU_DESC_SET(d, COMPUTE, A_ROWS, sr);
+                wmin = (int32_t)w_row < wmin ? (int32_t)w_row : wmin;
+                wmax = (int32_t)(w_row + kk) > wmax ? (int32_t)(w_row + kk) : wmax;
+                rmin = (int32_t)a < rmin ? (int32_t)a : rmin;
+                rmax = (int32_t)a_end > rmax ? (int32_t)a_end : rmax;
+                amin = (int32_t)acc < amin ? (int32_t)acc : amin;
+                amax = (int32_t)(acc + sr * g->ow) > amax ? (int32_t)(acc + sr * g->ow) : amax;
+                if (p) {
+                    p[0] = d[0]; p[1] = d[1]; p[2] = d[2]; p[3] = d[3];
+                    p[4] = d[4]; p[5] = d[5]; p[6] = d[6]; p[7] = d[7];
+                    p += 8;
+                }
+            }
+        }
+    }
     /* taps outermost, then input chunks; the first unit of an INT8 convolution input chunks
      * outermost */
     for (uint32_t ci = 0; ci < ncw; ci++) {
@@ -98,6 +158,8 @@ static void computes(struct walk *w, const struct unit *u)
     for (uint32_t q = 0; q < nsteps * ncs; q++) {
         uint32_t st = outer ? q % nsteps : q / ncs;
         uint32_t c = c_first + (outer ? q / nsteps : q % ncs);
+        if (skip0 && c == 0)
+            continue;
         uint32_t t = (swap && c == 0 && st < 2 ? 1 - st : st) * tstride;
         uint32_t ky = t / g->kw, kx = t % g->kw;
         uint32_t second = l->eltwise_pair && t + 1 < taps;
@@ -185,7 +247,7 @@ static void computes(struct walk *w, const struct unit *u)
     w->u_base = base - u->c0 * w->th_full * g->wp;   /* input chunk c's region: + c * region */
     w->nsub = walk_cdiv(u->rows, sbh);
     w->per_tap = (l->diagonal ? u->gcount : w->cc * u->gcount) * w->nsub;
-    w->indexed = nw == 1 && ncw == 1 && !outer;
+    w->indexed = nw == 1 && ncw == 1 && !outer && !skip0;
     w->gcount = u->gcount;
     w->acc_unit = acc_unit;
     o->rmin = rmin;
@@ -216,6 +278,8 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
     w.nunits = g->batch * w.blocks * w.groups;
     w.x_pix = l->cin * w.eb;
     w.o_pix = l->cout * l->out_bytes;
+    w.joint_h = 0;
+    w.joint_h = walk_joint_first(&w);
     walk_bad = 0;
     {
         const struct npu_info *hw = npu_get_info();
@@ -257,8 +321,11 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
             w.mode = SINK_FLOOR;
             walk_pre_commands(&w, &u);
             /* input chunks outermost: no later than the end of the first chunk's COMPUTEs */
+            /* (with the joint first wave, its input chunk 0 is that wave: 4 COMPUTEs a
+             * tap) */
             if (walk_c_outer(&w))
-                w.side_floor = walk_min(w.side_floor, o.ncomp / w.cc);
+                w.side_floor = walk_min(w.side_floor, w.joint_h ? 4 * g->kh * g->kw
+                                                                : o.ncomp / w.cc);
         }
         w.mode = SINK_COUNT;
         w.side_total = 0;

@@ -47,6 +47,9 @@ struct walk {
     int indexed;
     /* and its first chunk, output rows, index and tile base (step_chunks) */
     uint32_t u_j0, u_rows, u_index, u_base;
+    /* the joint first wave (walk_joint_first): the first part's output rows (0: none) and
+     * the first unit's (one wave, one sub-block) */
+    uint32_t joint_h, joint_rows;
 };
 
 enum { SINK_SIDE, SINK_PRE, SINK_COUNT, SINK_LAST, SINK_FLOOR };
@@ -93,6 +96,11 @@ uint32_t walk_first_half(const struct walk *w, uint32_t rows, uint32_t gcount);
  * a 1x1 last unit, 0 when it is not split */
 uint32_t walk_last_half(const struct walk *w, const struct unit *u);
 uint32_t walk_waves_of(const struct walk *w, const struct unit *u, uint32_t (*wv)[2]);
+/* walk_cmds' joint_first: the first part's output rows when the first unit also computes
+ * input chunk 0 of the second unit's output chunk in two parts of its rows (the second part
+ * the rest of its one wave, w->joint_rows), 0 when it does not (w->joint_h once walk_emit
+ * has set it) */
+uint32_t walk_joint_first(struct walk *w);
 /* SPAD row of tap t's weight matrix of chunk j (the group's jj-th) for unit u_index. */
 uint32_t walk_weight_row(const struct walk *w, uint32_t u_index, uint32_t jj, uint32_t j,
                          uint32_t t);

@@ -116,6 +116,28 @@ def test_fixed_layers_of_the_benchmark(op_lib):
             assert bufs.check(count, program, f"{name} {precision}")
 
 
+@pytest.mark.parametrize("shape", [
+    (1, 8, 8, 64, 64, 3, 3, (1, 1), "SAME"),      # ResNet-8 stage 3
+    (1, 8, 8, 60, 40, 3, 3, (1, 1), "SAME"),      # partial input and output chunks
+    (2, 8, 8, 64, 64, 3, 3, (1, 1), "SAME"),      # batch 2
+    (1, 8, 8, 64, 128, 1, 3, (1, 1), "SAME"),     # no left padding column (no tap swap)
+])
+def test_the_joint_first_wave_takes_the_python_list(op_lib, shape):
+    """INT8 layers whose first unit takes the joint first wave (sim/walk_cmds.py
+    joint_first: two output chunks' input chunk 0 in two parts of rows; C walk_joint_first):
+    C writes the Python list, and the wave is there (its first COMPUTE is 4 output rows)."""
+    from dure.rtl.npu.commands import Opcode
+    from dure.rtl.npu.descriptor import decode
+
+    config = CONFIGS["8x8"]
+    set_info(op_lib, config)
+    bufs = Buffers()
+    assert conv_case(op_lib, bufs, config, np.random.default_rng(5), False, shape)
+    first = next(f for op, f in (decode(w) for w in bufs.list.reshape(-1, 8))
+                 if op == Opcode.COMPUTE)
+    assert first["m"] == 4 * shape[2]
+
+
 @pytest.mark.parametrize("cin, kernel", [(6, (3, 3)), (1, (5, 2))])     # walked, packed
 def test_count_only_and_small_buffers(op_lib, cin, kernel):
     """list NULL gives the capacity a call needs; one descriptor less is refused."""

@@ -1,0 +1,111 @@
+"""The joint first wave (sim/walk_cmds.py ``joint_first``, sim/walk_computes.py
+``joint_computes``): an INT8 convolution whose first unit is one output chunk of one wave
+(ResNet-8 stage 3) also computes the second unit's input chunk 0, in two parts of its output
+rows, so its first COMPUTE waits for the image rows of half the rows (docs/layer_fixed_cost.md,
+session 20)."""
+
+import numpy as np
+import pytest
+from dure.rtl.npu.commands import LoadTarget, Opcode
+from dure.rtl.npu.descriptor import decode
+from dure.sim.layer_program import run_on_model
+from dure.sim.npu_model import NpuModel
+
+from .test_walk_emit import ADDRS, CONFIG, MAIN, _program
+
+
+def _computes(prog):
+    ds = [decode(w) for w in prog.descriptors]
+    return ds, [f for op, f in ds if op == Opcode.COMPUTE]
+
+
+def test_the_first_unit_takes_input_chunk_0_of_two_output_chunks_in_two_parts():
+    """ResNet-8 stage 3 (8x8x64 -> 64, one output chunk per unit, ``double``): the first 36
+    COMPUTEs are input chunk 0's taps of output chunks 0 and 1 (ACC halves 0 and 1, their own
+    weight slots), 4 output rows (32 pixels) each; taps 1 and 0 first, each part's chunks
+    together; each ACC row's first COMPUTE starts from its chunk's starting-value row."""
+    prog, _, _ = _program("int8", (1, 8, 8, 64), 64, (3, 3))
+    plan = prog.plan
+    assert (plan.wmode, plan.gn, plan.bh) == ("double", 1, 8)
+    _, comps = _computes(prog)
+    joint = comps[:36]
+    assert all(f["m"] == 32 and f["k"] == 8 for f in joint)
+    half = [f["acc_addr"] >= plan.acc_half for f in joint]
+    assert half == [False, True] * 18
+    # weights: output chunk 0's slot (rows 0..575) or chunk 1's (576..), input chunk 0's rows
+    assert [f["w_addr"] // plan.slot for f in joint] == [0, 1] * 18
+    assert all(f["w_addr"] % 64 == 0 for f in joint)
+    taps = [f["w_addr"] % plan.slot // 64 for f in joint[::2]]
+    assert taps == [1, 0, 1, 0] + [t for t in range(2, 9) for _ in range(2)]
+    parts = [f["acc_addr"] % plan.acc_half for f in joint[::2]]
+    assert parts == [0, 0, 32, 32] + [0, 32] * 7
+    inits = [(f["acc_addr"], f["init_addr"]) for f in joint if f["init_row"]]
+    row0 = min(r for _, r in inits)           # output chunk 0's starting-value row
+    assert sorted((a, r - row0) for a, r in inits) == [(0, 0), (32, 0), (64, 1), (96, 1)]
+    assert [f["accumulate"] for f in joint] == [0, 0, 1, 1] * 2 + [1] * 28
+    # the rest of the first unit: input chunks 1..7 of chunk 0, 64-row COMPUTEs
+    unit0 = [f for f in comps[36:] if f["acc_addr"] < plan.acc_half]
+    assert len(unit0) >= 63 and all(f["m"] == 64 for f in unit0[:63])
+    assert all(f["w_addr"] % 64 != 0 for f in unit0[:63])
+    # the second unit (ACC half 1, after the first unit) has no input chunk 0 and no start
+    second = [f for f in comps[36 + 63:36 + 63 + 63]]
+    assert all(f["acc_addr"] >= plan.acc_half for f in second)
+    assert all(f["w_addr"] % 64 != 0 and f["accumulate"] and not f["init_row"] for f in second)
+
+
+def test_the_first_compute_waits_for_three_image_rows():
+    """Ahead of the first COMPUTE: its top FILL, the pair LOAD of taps 0 and 1, the starting
+    values of both output chunks (2 ACC rows) and image rows 0-2 only (24 pixels: its 32
+    rows read no more), then the second chunk's tap 1 weights."""
+    prog, _, _ = _program("int8", (1, 8, 8, 64), 64, (3, 3))
+    ds, _ = _computes(prog)
+    first = next(i for i, (op, _) in enumerate(ds) if op == Opcode.COMPUTE)
+    head = ds[:first]
+    acc = [f for op, f in head if f["target"] == LoadTarget.ACC.value]
+    assert [f["rows"] for f in acc] == [2]
+    image = [f for op, f in head if f["target"] == LoadTarget.SPAD.value and not f["fill"]
+             and f["local_addr"] >= prog.plan.w_rows]
+    assert [f["rows"] for f in image] == [24]
+    op, f = ds[first + 1]
+    assert op == Opcode.LOAD and f["rows"] == 8 and f["local_addr"] == prog.plan.slot + 64
+
+
+def test_the_second_units_side_weights_leave_input_chunk_0_out():
+    """The first unit's side LOADs of the second unit's weights: per tap, input chunks 1..7
+    (56 rows), input chunk 0's 8 rows being the first unit's own LOADs."""
+    prog, _, _ = _program("int8", (1, 8, 8, 64), 64, (3, 3))
+    plan = prog.plan
+    ds, _ = _computes(prog)
+    slot1 = [f for op, f in ds if op == Opcode.LOAD and f["target"] == LoadTarget.SPAD.value
+             and not f["fill"] and plan.slot <= f["local_addr"] < 2 * plan.slot]
+    first_pass = slot1[:18]
+    assert sorted((f["local_addr"] - plan.slot, f["rows"]) for f in first_pass) == \
+        sorted([(t * 64, 8) for t in range(9)] + [(t * 64 + 8, 56) for t in range(9)])
+
+
+@pytest.mark.parametrize("x_shape, cout, kernel", [
+    ((1, 8, 8, 64), 64, (3, 3)),
+    ((1, 8, 8, 60), 40, (3, 3)),        # partial input and output chunks
+    ((2, 8, 8, 64), 64, (3, 3)),        # batch 2
+    ((1, 8, 8, 64), 128, (1, 3)),
+])
+def test_the_joint_first_wave_is_exact(x_shape, cout, kernel):
+    """Bit-exact with the TFLite golden model on the command model."""
+    prog, x, want = _program("int8", x_shape, cout, kernel, seed=3)
+    assert _computes(prog)[1][0]["m"] == 4 * x_shape[2]          # the joint wave's part
+    model = NpuModel(CONFIG)
+    model.set_window(MAIN.base, MAIN.size)
+    got = run_on_model(model, prog, [(ADDRS[0], x)])
+    assert np.array_equal(got.reshape(want.shape).view(np.uint8), want.view(np.uint8))
+
+
+@pytest.mark.parametrize("precision, x_shape, cout", [
+    ("int8", (1, 16, 16, 32), 32),      # ResNet-8 stage 2: a first unit of several waves
+    ("int8", (1, 32, 32, 16), 16),      # stage 1: ``resident``
+    ("fp16", (1, 8, 8, 64), 64),        # FP16 keeps the taps outermost
+])
+def test_no_joint_first_wave_elsewhere(precision, x_shape, cout):
+    """Without it the first unit's first two COMPUTEs both write its own ACC half."""
+    prog, _, _ = _program(precision, x_shape, cout, (3, 3))
+    comps = _computes(prog)[1]
+    assert all(f["acc_addr"] < prog.plan.acc_half for f in comps[:2])
