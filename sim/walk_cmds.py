@@ -119,6 +119,9 @@ class WalkCmds:
         self.waved = plan.wmode != "taps"
         # the first unit's parts when it also computes the second unit's input chunk 0
         self.joint = self.joint_first()
+        # its taps: the window's first row (the taps whose rows of the first part are the
+        # first image rows)
+        self.joint_set = set(range(g.kw)) if self.joint else set()
 
     def _units(self):
         g, plan = self.g, self.plan
@@ -213,7 +216,8 @@ class WalkCmds:
             elif per_tap and u_index == 1 and self.joint:
                 # input chunk 0's rows are the first unit's (joint_weight_loads)
                 kc = layer.in_cols(0)
-                pieces = [(t * kin + kc, kin - kc) for t in range(taps)]
+                pieces = [(t * kin + kc, kin - kc) if t in self.joint_set else (t * kin, kin)
+                          for t in range(taps)]
             elif per_tap:
                 pieces = [(t * kin, kin) for t in range(taps)]
             else:
@@ -265,7 +269,7 @@ class WalkCmds:
         nn, kin, kc = layer.chunk_cols(j), layer.kin(j), layer.in_cols(0)
         base = self.weight_base(1, 0, j)
         out = []
-        for t in range(self.g.kh * self.g.kw):
+        for t in sorted(self.joint_set):
             out.append(Cmd(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=self.elem,
                                   dram_addr=addr + t * kin * nn * eb, dram_stride=nn * eb,
                                   rows=kc, cols=nn, local_addr=base + t * kin),

@@ -2,9 +2,11 @@
 layer's units, in the order that makes FP16 exact: per unit, taps outermost (ky, then kx),
 then input chunks, then the group's output chunks, then sub-blocks; the first unit of an INT8
 convolution (:attr:`WalkCmds.c_outer <dure.sim.walk_cmds.WalkCmds>`) takes its input chunks
-outermost instead, and in a 1x1 layer its input chunk 0 in two parts of its rows (a third
-first, :meth:`WalkComputes.first_halves`); the last chunk range (one chunk) of a 1x1 last unit
-goes in two waves of rows (:meth:`~dure.sim.walk_cmds.WalkCmds.last_halves`). C port:
+outermost instead, in a 1x1 layer its input chunk 0 in parts of its rows (a quarter, a third
+and the rest, :meth:`WalkComputes.first_halves`), and with the joint first wave
+(:meth:`WalkComputes.joint_computes`) it first computes input chunk 0 of the second unit's
+output chunk too; the last chunk range (one chunk) of a 1x1 last unit goes in two waves of
+rows (:meth:`~dure.sim.walk_cmds.WalkCmds.last_halves`). C port:
 ``firmware/npu/npu_walk_emit.c``.
 """
 
@@ -45,27 +47,23 @@ class WalkComputes(WalkCmds):
 
     def joint_computes(self, base):
         """The first unit's input chunk 0 with the joint first wave (:meth:`~dure.sim.
-        walk_cmds.WalkCmds.joint_first`): the output chunks of the first two units (their own
-        weight slots and ACC halves), in the two parts of output rows; the taps in the first
-        unit's order (tap 1 first with :meth:`first_tap_swap`), its first two together
-        (part, then tap, then chunk: each COMPUTE's next link on its ACC rows comes two
-        COMPUTEs of a part later, LATENCY rows), the others one by one (part, then chunk).
-        The first COMPUTE reads the image rows of the first part's tap row ky = 0 only, and
-        the second chunk's COMPUTEs of a part reuse the rows the first chunk's read."""
+        walk_cmds.WalkCmds.joint_first`): the taps of the window's first row, in the first
+        unit's order (tap 1 first with :meth:`first_tap_swap`), each in the two parts of
+        output rows, each part for the output chunks of the first two units (their own weight
+        slots and ACC halves): a COMPUTE's next link on its ACC rows comes two COMPUTEs of a
+        part later (LATENCY rows). The first COMPUTE reads the image rows of the first part's
+        tap row only, and the second chunk's COMPUTE of a part reuses the rows the first
+        chunk's read. The window's other taps of input chunk 0 follow in the first unit's
+        usual COMPUTEs (of the whole wave; the second unit's in its own)."""
         g = self.g
-        order = [ky * g.kw + kx for ky in range(g.kh) for kx in range(g.kw)]
+        order = list(range(g.kh * g.kw))
         if self.first_tap_swap():
             order[0], order[1] = order[1], order[0]
-        groups = [order[:2]] + [[t] for t in order[2:]]
         targets = [(0, 0, self.units[0][3]), (1, 0, self.units[1][3])]
-        out = []
-        for group in groups:
-            for s0, sr in self.joint:
-                for t in group:
-                    for u_index, jj, j in targets:
-                        out.append(self.array_compute(u_index, jj, j, t, 0, base, s0, sr,
-                                                      t == order[0]))
-        return out
+        return [self.array_compute(u_index, jj, j, t, 0, base, s0, sr, t == order[0])
+                for t in order if t in self.joint_set
+                for s0, sr in self.joint
+                for u_index, jj, j in targets]
 
     def array_compute(self, u_index, jj, j, t, c, base, s0, sr, first):
         """The COMPUTE on the array of tap ``t``, input chunk ``c`` and the group's jj-th
@@ -110,13 +108,13 @@ class WalkComputes(WalkCmds):
             [(step, c) for step in steps for c in range(cc)]
         halves = self.first_halves(wave, len(chunks)) if outer else None
         for step, c in order:
-            if skip0 and c == 0:
+            if skip0 and c == 0 and step[0][0] * g.kw + step[0][1] in self.joint_set:
                 continue
             (ky, kx), second = step[0], step[1:]
             t = ky * g.kw + kx
             # the second tap of a pair: its tile rows lie this far after the first's
             tap_step = (second[0][0] - ky) * g.wp + second[0][1] - kx if second else 0
-            # input chunk 0 of a 1x1 first unit: its pixels in two halves, the group's
+            # input chunk 0 of a 1x1 first unit: its pixels in parts, the group's
             # chunks inside each (first_halves)
             parts = halves if halves and c == 0 else [wave]
             for part, jj in [(part, jj) for part in parts for jj in chunks]:
@@ -129,7 +127,7 @@ class WalkComputes(WalkCmds):
                 else:
                     w_row = self.weight_row(u_index, jj, j, t) + \
                         (0 if layer.diagonal else c * layer.k_chunk)
-                first = t == (1 if swap else 0) and (layer.diagonal or c == 0)
+                first = t == (1 if swap else 0) and (layer.diagonal or c == 0) and not skip0
                 for s0, sr in part:
                     a = base + c * self.th_full * g.wp + (s0 * g.sh + ky) * g.wp + kx
                     a_end = a + (sr - 1) * g.sh * g.wp + (g.ow - 1) * g.sw + 1
@@ -192,21 +190,31 @@ class WalkComputes(WalkCmds):
 
     def first_halves(self, wave, gcount):
         """Input chunk 0's sub-blocks in a 1x1 first unit (input chunks outermost, several
-        output chunks, one sub-block): two parts of output rows, the first a third of them,
-        the group's chunks inside each. Its first COMPUTE then waits for a third of the
-        chunk's pixels (which arrive at 2 cycles a row), and the group's other chunks'
-        COMPUTEs of that part cover the LOAD of the rest (DS-CNN's pointwise 25x5x64: 40 of
-        125 pixels first; measured on the NPU's Verilator model, npu fixed with a first part
-        of 6 / 7 / 8 / 9 / 10 / 13 / 15 of the 25 rows: 376 / 351 / 337 / 340 / 345 / 360 /
-        370). None when it does not apply, with fewer than WALK_SPLIT_MIN_CHUNKS input chunks
-        (dure.gemm_cost, where the measurements are) or when the first part would be shorter
-        than a weight switch (RELOAD * R rows)."""
+        output chunks, one sub-block): three parts of output rows, a quarter, a third and the
+        rest, the group's chunks inside each (two parts, a third and the rest, where a
+        quarter is shorter than a weight switch, RELOAD * R rows). Its first COMPUTE then
+        waits for a quarter of the chunk's pixels (which arrive at 2 cycles a row), and the
+        group's other chunks' COMPUTEs of each part cover the LOAD of the next (DS-CNN's
+        pointwise 25x5x64: parts of 6, 8 and 11 rows; measured on the 8x8 ``sim`` SoC, npu
+        fixed INT8 pushed with a first and second part of (8, the rest) / (6, 7) / (6, 8) /
+        (6, 9) / (6, 10) / (5, 8) / (7, 8) / (4, 8) rows: 338 / 326 / 326 / 326 / 328 / 338 /
+        331 / 358, session 20; session 14 had swept two parts on the NPU's Verilator model,
+        6 / 7 / 8 / 9 / 10 / 13 / 15 of
+        the 25 rows first: 376 / 351 / 337 / 340 / 345 / 360 / 370). None when it does not
+        apply, with fewer than WALK_SPLIT_MIN_CHUNKS input chunks (dure.gemm_cost, where the
+        measurements are) or when the first part would be shorter than a weight switch. C
+        ``walk_first_parts``."""
         g = self.g
         if g.kh * g.kw != 1 or gcount < 2 or len(wave) != 1 or \
                 self.cc < WALK_SPLIT_MIN_CHUNKS:
             return None
         s0, sr = wave[0]
-        h = sr // 3
-        if h * g.ow < RELOAD * self.config.npu_rows:
+        least = RELOAD * self.config.npu_rows
+        cuts = [sr // 4, sr // 3] if (sr // 4) * g.ow >= least else [sr // 3]
+        if cuts[0] * g.ow < least:
             return None
-        return [[(s0, h)], [(s0 + h, sr - h)]]
+        parts, at = [], s0
+        for size in cuts + [sr - sum(cuts)]:
+            parts.append([(at, size)])
+            at += size
+        return parts

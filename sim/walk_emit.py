@@ -135,7 +135,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     first_unit = units[0]
     head = unit_waves(config, layer, first_unit[2], first_unit[4], waved,
                       waved and len(units) == 1)
-    # a 1x1 first unit whose input chunk 0 goes in two parts (WalkComputes.first_halves): its
+    # a 1x1 first unit whose input chunk 0 goes in parts (WalkComputes.first_halves): its
     # image rows in one LOAD per part, so the other chunks' weights are not queued behind
     # the second part
     halves = s.first_halves(s.pieces(first_unit, True, len(units) == 1)[0],
@@ -222,7 +222,8 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             # 728 -> 390; at the slot of the last tile LOAD they all fell into the last
             # chunk's COMPUTEs)
             # (with the joint first wave, input chunk 0 is that wave: 4 COMPUTEs a tap)
-            floor = min(floor, len(comp) // cc if not s.joint else 4 * g.kh * g.kw)
+            floor = min(floor, len(comp) // cc if not s.joint else
+                        3 * len(s.joint_set) + g.kh * g.kw)
         # Side command d goes after COMPUTE floor + (d * (nc - floor) / ns), but not before
         # the COMPUTE after the last one of this unit that reads the SPAD rows it writes (so
         # it does not hold the LOAD unit's slot waiting for that COMPUTE).

@@ -199,9 +199,11 @@ static void weight_loads(struct walk *w, uint32_t u_index, uint32_t j0, uint32_t
         } else if (per_tap == PIECES_TAPS && u_index == 1 && w->joint_h) {
             /* input chunk 0's rows are the first unit's (joint_weight_loads) */
             uint32_t kc = in_cols(l, 0);
-            for (uint32_t t = 0; t < taps; t++)
-                spad_load(w, addr + (t * k + kc) * nn * w->eb, nn * w->eb, k - kc, nn,
-                          base + t * k + kc);
+            for (uint32_t t = 0; t < taps; t++) {
+                uint32_t r0 = t < l->g.kw ? kc : 0;     /* the window's first row */
+                spad_load(w, addr + (t * k + r0) * nn * w->eb, nn * w->eb, k - r0, nn,
+                          base + t * k + r0);
+            }
         } else {                      /* one LOAD per tap (also the first unit's JIT) */
             for (uint32_t t = 0; t < taps; t++)
                 spad_load(w, addr + t * k * nn * w->eb, nn * w->eb, k, nn, base + t * k);
@@ -619,7 +621,7 @@ void walk_pre_commands(struct walk *w, const struct unit *u)
             const struct walk_layer *l = w->l;
             uint32_t nn = chunk_cols(l, u1.j0), k = kin(l, u1.j0), kc = in_cols(l, 0);
             uint32_t addr = l->w_addr + u1.j0 * l->w_step, base = weight_base(w, 1, 0, u1.j0);
-            for (uint32_t t = 0; t < l->g.kh * l->g.kw; t++)
+            for (uint32_t t = 0; t < l->g.kw; t++)       /* the window's first row */
                 spad_load(w, addr + t * k * nn * w->eb, nn * w->eb, kc, nn, base + t * k);
         }
     } else if (p->wmode == WALK_TAPS) {
@@ -630,18 +632,19 @@ void walk_pre_commands(struct walk *w, const struct unit *u)
     if (w->l->has_pairs && w->mode == SINK_PRE)
         walk_bias_loads(w, 0, walk_bias_split(w), BIAS_FIRST);
     side_fills(w);
-    /* a 1x1 first unit whose input chunk 0 goes in two parts (walk_computes' first_halves): its
+    /* a 1x1 first unit whose input chunk 0 goes in parts (walk_computes' first_halves): its
      * image rows in one LOAD per part (walk_emit.py) */
     if (walk_c_outer(w) && nw == 1) {
-        uint32_t cw[WALK_WAVES_MAX][2];
+        uint32_t cw[WALK_WAVES_MAX][2], cuts[2];
         walk_chunk_waves(w->l, u->rows, u->gcount, walk_waved(w) && w->nunits == 1, cw);
-        uint32_t h = walk_first_half(w, wv[0][1], cw[0][1]);
-        if (h) {
-            wv[1][0] = h;
-            wv[1][1] = wv[0][1] - h;
-            wv[0][1] = h;
-            nw = 2;
+        uint32_t nc = walk_first_parts(w, wv[0][1], cw[0][1], cuts);
+        uint32_t at = wv[0][0], end = wv[0][0] + wv[0][1];
+        for (uint32_t k = 0; nc && k <= nc; k++) {
+            wv[k][0] = at;
+            wv[k][1] = k < nc ? cuts[k] : end - at;
+            at += wv[k][1];
         }
+        nw = nc ? nc + 1 : nw;
     }
     tile_loads(w, u, wv, nw);
 }
@@ -667,14 +670,17 @@ uint32_t walk_last_half(const struct walk *w, const struct unit *u)
     return h;
 }
 
-uint32_t walk_first_half(const struct walk *w, uint32_t rows, uint32_t gcount)
+uint32_t walk_first_parts(const struct walk *w, uint32_t rows, uint32_t gcount,
+                          uint32_t *cuts)
 {
     const struct walk_geo *g = &w->l->g;
-    uint32_t h = rows / 3;
+    uint32_t least = DURE_NPU_GEMM_RELOAD * npu_get_info()->rows;
     if (!walk_c_outer(w) || g->kh * g->kw != 1 || gcount < 2 || rows > w->p->sbh ||
-        w->cc < DURE_NPU_WALK_SPLIT_MIN_CHUNKS ||
-        h * g->ow < DURE_NPU_GEMM_RELOAD * npu_get_info()->rows)
+        w->cc < DURE_NPU_WALK_SPLIT_MIN_CHUNKS)
         return 0;
-    return h;
+    uint32_t n = 0;
+    if ((rows / 4) * g->ow >= least)
+        cuts[n++] = rows / 4;                /* a quarter, a third, the rest */
+    cuts[n++] = rows / 3;
+    return cuts[0] * g->ow < least ? 0 : n;
 }
-

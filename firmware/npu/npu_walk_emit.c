@@ -47,20 +47,20 @@ static void computes(struct walk *w, const struct unit *u)
     uint32_t lh = walk_last_half(w, u);
     if (lh)
         n += walk_steps(l) * w->cc;
-    uint32_t half[WALK_WAVES_MAX];
+    uint32_t cuts[WALK_WAVES_MAX][2], ncut[WALK_WAVES_MAX];
     for (uint32_t wi = 0; wi < nw; wi++) {
-        half[wi] = outer ? walk_first_half(w, wv[wi][1], 2) : 0;
-        for (uint32_t ci = 0; half[wi] && ci < ncw; ci++)
-            n += cw[ci][1] >= 2 ? cw[ci][1] : 0;
+        ncut[wi] = outer ? walk_first_parts(w, wv[wi][1], 2, cuts[wi]) : 0;
+        for (uint32_t ci = 0; ncut[wi] && ci < ncw; ci++)
+            n += cw[ci][1] >= 2 ? ncut[wi] * cw[ci][1] : 0;
     }
     /* the joint first wave (walk_computes' joint_computes): input chunk 0 of the first two
      * units' chunks is the first unit's first part, two parts of two chunks per tap */
     int skip0 = w->joint_h && u->index < 2;
     if (skip0) {
         for (uint32_t wi = 0; wi < nw; wi++)
-            n -= walk_steps(l) * u->gcount * walk_cdiv(wv[wi][1], sbh);
+            n -= g->kw * u->gcount * walk_cdiv(wv[wi][1], sbh);
         if (u->index == 0)
-            n += 4 * g->kh * g->kw;
+            n += 4 * g->kw;
     }
     uint32_t *p = 0;
     if (o->list) {
@@ -102,16 +102,12 @@ static void computes(struct walk *w, const struct unit *u)
         walk_unit_at(w, 1, &u1);
         uint32_t h = w->joint_h;
         uint32_t parts[2][2] = {{0, h}, {h, w->joint_rows - h}};
-        /* the first unit's tap order, its first two together (part, tap, chunk), the others
-         * one by one (part, chunk) */
-        for (uint32_t q = 0; q < taps; q += q ? 1 : 2) {
-            uint32_t gn = q ? 1 : 2;
+        /* the window's first row in the first unit's tap order, each tap's two parts, each
+         * part's two chunks */
+        for (uint32_t q = 0; q < g->kw; q++) {
             for (uint32_t pi = 0; pi < 2; pi++)
-            for (uint32_t ti = 0; ti < gn; ti++)
             for (uint32_t k = 0; k < 2; k++) {
-                uint32_t t = q + ti, t0 = swap ? 1 : 0;
-                if (swap && t < 2)
-                    t = 1 - t;
+                uint32_t t = swap && q < 2 ? 1 - q : q, t0 = swap ? 1 : 0;
                 uint32_t ui = k ? 1 : 0, j = k ? u1.j0 : u->j0;
                 uint32_t ky = t / g->kw, kx = t % g->kw, kk = in_cols(l, 0);
                 uint32_t w_row = walk_weight_row(w, ui, 0, j, t);
@@ -158,9 +154,9 @@ static void computes(struct walk *w, const struct unit *u)
     for (uint32_t q = 0; q < nsteps * ncs; q++) {
         uint32_t st = outer ? q % nsteps : q / ncs;
         uint32_t c = c_first + (outer ? q / nsteps : q % ncs);
-        if (skip0 && c == 0)
-            continue;
         uint32_t t = (swap && c == 0 && st < 2 ? 1 - st : st) * tstride;
+        if (skip0 && c == 0 && t < g->kw)
+            continue;                /* the joint first wave's */
         uint32_t ky = t / g->kw, kx = t % g->kw;
         uint32_t second = l->eltwise_pair && t + 1 < taps;
         uint32_t tap_step = second ? ((t + 1) / g->kw - ky) * g->wp + (t + 1) % g->kw - kx
@@ -168,22 +164,24 @@ static void computes(struct walk *w, const struct unit *u)
         {
             uint32_t kk = in_cols(l, c);
             uint32_t a_tap = base + (c - u->c0) * w->th_full * g->wp + ky * g->wp + kx;
-            /* input chunk 0 in two parts (first_halves), the range's chunks inside each */
-            uint32_t hh = !split && c == 0 && cw[ci][1] >= 2 ? half[wi] : 0;
-            uint32_t nparts = hh ? 2 : 1;
-            for (uint32_t pj = 0; pj < nparts * cw[ci][1]; pj++) {
+            /* input chunk 0 in parts (first_halves), the range's chunks inside each */
+            uint32_t nc = !split && c == 0 && cw[ci][1] >= 2 ? ncut[wi] : 0;
+            uint32_t nparts = nc + 1;
+            for (uint32_t pj = 0, s_at = cv[wi][0]; pj < nparts * cw[ci][1]; pj++) {
                 uint32_t jj = cw[ci][0] + pj % cw[ci][1], part = pj / cw[ci][1];
                 uint32_t s_lo = cv[wi][0], s_hi = cv[wi][0] + cv[wi][1];
-                if (hh) {
-                    s_lo = part ? cv[wi][0] + hh : cv[wi][0];
-                    s_hi = part ? cv[wi][0] + cv[wi][1] : cv[wi][0] + hh;
+                if (nc) {
+                    if (pj % cw[ci][1] == 0 && part)
+                        s_at += cuts[wi][part - 1];
+                    s_lo = s_at;
+                    s_hi = part < nc ? s_at + cuts[wi][part] : cv[wi][0] + cv[wi][1];
                 }
                 uint32_t j = u->j0 + jj;
                 if (l->diagonal && c != j)
                     continue;
                 uint32_t w_row = l->has_shared ? 0 :
                     walk_weight_row(w, u->index, jj, j, t) + (l->diagonal ? 0 : c * l->k_chunk);
-                int first = t == (swap ? 1u : 0u) && (l->diagonal || c == 0);
+                int first = t == (swap ? 1u : 0u) && (l->diagonal || c == 0) && !skip0;
                 uint32_t d[8] = {tpl[0], tpl[1], tpl[2], tpl[3], tpl[4], tpl[5], tpl[6],
                                  tpl[7]};
                 uint32_t w_end = w_row + (mac ? 1 + second : kk);
@@ -324,7 +322,7 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
             /* (with the joint first wave, its input chunk 0 is that wave: 4 COMPUTEs a
              * tap) */
             if (walk_c_outer(&w))
-                w.side_floor = walk_min(w.side_floor, w.joint_h ? 4 * g->kh * g->kw
+                w.side_floor = walk_min(w.side_floor, w.joint_h ? 3 * g->kw + g->kh * g->kw
                                                                 : o.ncomp / w.cc);
         }
         w.mode = SINK_COUNT;

@@ -89,17 +89,19 @@ int walk_first_tap_swap(const struct walk *w);
 /* walk_emit's head order: with row-exact hazards and the pair LOAD the first COMPUTE's FILLs
  * go ahead of its weights and starting-value rows (staged with key_lo 0, the others 1) */
 int walk_fills_first(const struct walk *w);
-/* walk_computes' first_halves: the first part's output rows of input chunk 0 of a 1x1 first
- * unit (a wave of `rows`, a chunk range of `gcount`), 0 when it is not split */
-uint32_t walk_first_half(const struct walk *w, uint32_t rows, uint32_t gcount);
+/* walk_computes' first_halves: the output rows of the parts of input chunk 0 of a 1x1 first
+ * unit (a wave of `rows`, a chunk range of `gcount`) but the last into cuts (a quarter and a
+ * third, or a third); returns their count, 0 when it is not split */
+uint32_t walk_first_parts(const struct walk *w, uint32_t rows, uint32_t gcount,
+                          uint32_t *cuts);
 /* walk_cmds' last_halves: the first wave's output rows of the last chunk range (one chunk) of
  * a 1x1 last unit, 0 when it is not split */
 uint32_t walk_last_half(const struct walk *w, const struct unit *u);
 uint32_t walk_waves_of(const struct walk *w, const struct unit *u, uint32_t (*wv)[2]);
 /* walk_cmds' joint_first: the first part's output rows when the first unit also computes
- * input chunk 0 of the second unit's output chunk in two parts of its rows (the second part
- * the rest of its one wave, w->joint_rows), 0 when it does not (w->joint_h once walk_emit
- * has set it) */
+ * input chunk 0 of the second unit's output chunk for the taps of the window's first row, in
+ * two parts of its rows (the second part the rest of its one wave, w->joint_rows), 0 when it
+ * does not (w->joint_h once walk_emit has set it) */
 uint32_t walk_joint_first(struct walk *w);
 /* SPAD row of tap t's weight matrix of chunk j (the group's jj-th) for unit u_index. */
 uint32_t walk_weight_row(const struct walk *w, uint32_t u_index, uint32_t jj, uint32_t j,

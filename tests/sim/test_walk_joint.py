@@ -20,37 +20,39 @@ def _computes(prog):
 
 
 def test_the_first_unit_takes_input_chunk_0_of_two_output_chunks_in_two_parts():
-    """ResNet-8 stage 3 (8x8x64 -> 64, one output chunk per unit, ``double``): the first 36
-    COMPUTEs are input chunk 0's taps of output chunks 0 and 1 (ACC halves 0 and 1, their own
-    weight slots), 4 output rows (32 pixels) each; taps 1 and 0 first, each part's chunks
-    together; each ACC row's first COMPUTE starts from its chunk's starting-value row."""
+    """ResNet-8 stage 3 (8x8x64 -> 64, one output chunk per unit, ``double``): the first 12
+    COMPUTEs are input chunk 0's taps of the window's first row (1, 0, 2) for output chunks
+    0 and 1 (ACC halves 0 and 1, their own weight slots), each tap in two parts of 4 output
+    rows (32 pixels), each part's chunks together; each ACC row's first COMPUTE starts from
+    its chunk's starting-value row. Then the first unit's usual COMPUTEs (64 rows) without
+    those taps of input chunk 0, and the second unit's without them either."""
     prog, _, _ = _program("int8", (1, 8, 8, 64), 64, (3, 3))
     plan = prog.plan
     assert (plan.wmode, plan.gn, plan.bh) == ("double", 1, 8)
     _, comps = _computes(prog)
-    joint = comps[:36]
+    joint = comps[:12]
     assert all(f["m"] == 32 and f["k"] == 8 for f in joint)
-    half = [f["acc_addr"] >= plan.acc_half for f in joint]
-    assert half == [False, True] * 18
+    assert [f["acc_addr"] >= plan.acc_half for f in joint] == [False, True] * 6
     # weights: output chunk 0's slot (rows 0..575) or chunk 1's (576..), input chunk 0's rows
-    assert [f["w_addr"] // plan.slot for f in joint] == [0, 1] * 18
+    assert [f["w_addr"] // plan.slot for f in joint] == [0, 1] * 6
     assert all(f["w_addr"] % 64 == 0 for f in joint)
-    taps = [f["w_addr"] % plan.slot // 64 for f in joint[::2]]
-    assert taps == [1, 0, 1, 0] + [t for t in range(2, 9) for _ in range(2)]
-    parts = [f["acc_addr"] % plan.acc_half for f in joint[::2]]
-    assert parts == [0, 0, 32, 32] + [0, 32] * 7
+    assert [f["w_addr"] % plan.slot // 64 for f in joint[::2]] == [1, 1, 0, 0, 2, 2]
+    assert [f["acc_addr"] % plan.acc_half for f in joint[::2]] == [0, 32] * 3
     inits = [(f["acc_addr"], f["init_addr"]) for f in joint if f["init_row"]]
     row0 = min(r for _, r in inits)           # output chunk 0's starting-value row
     assert sorted((a, r - row0) for a, r in inits) == [(0, 0), (32, 0), (64, 1), (96, 1)]
-    assert [f["accumulate"] for f in joint] == [0, 0, 1, 1] * 2 + [1] * 28
-    # the rest of the first unit: input chunks 1..7 of chunk 0, 64-row COMPUTEs
-    unit0 = [f for f in comps[36:] if f["acc_addr"] < plan.acc_half]
-    assert len(unit0) >= 63 and all(f["m"] == 64 for f in unit0[:63])
-    assert all(f["w_addr"] % 64 != 0 for f in unit0[:63])
-    # the second unit (ACC half 1, after the first unit) has no input chunk 0 and no start
-    second = [f for f in comps[36 + 63:36 + 63 + 63]]
+    assert [f["accumulate"] for f in joint] == [0] * 4 + [1] * 8
+    # the rest of the first unit: 6 taps of input chunk 0, 9 of chunks 1..7, 64 rows each
+    unit0 = [f for f in comps[12:] if f["acc_addr"] < plan.acc_half][:69]
+    assert all(f["m"] == 64 and f["accumulate"] and not f["init_row"] for f in unit0)
+    assert sorted(f["w_addr"] // 64 for f in unit0[:6]) == [3, 4, 5, 6, 7, 8]
+    # the second unit (ACC half 1, after the first unit): 6 + 63 COMPUTEs, none from a
+    # starting value, none of input chunk 0's first kernel row
+    second = comps[12 + 69:12 + 69 + 69]
     assert all(f["acc_addr"] >= plan.acc_half for f in second)
-    assert all(f["w_addr"] % 64 != 0 and f["accumulate"] and not f["init_row"] for f in second)
+    assert all(f["accumulate"] and not f["init_row"] for f in second)
+    assert not any(f["w_addr"] % 64 == 0 and f["w_addr"] % plan.slot < 3 * 64 for f in second)
+    assert comps[12 + 69 + 69]["acc_addr"] < plan.acc_half        # the third unit's
 
 
 def test_the_first_compute_waits_for_three_image_rows():
@@ -71,16 +73,17 @@ def test_the_first_compute_waits_for_three_image_rows():
 
 
 def test_the_second_units_side_weights_leave_input_chunk_0_out():
-    """The first unit's side LOADs of the second unit's weights: per tap, input chunks 1..7
-    (56 rows), input chunk 0's 8 rows being the first unit's own LOADs."""
+    """The first unit's LOADs into the second unit's weight slot: input chunk 0's rows of
+    taps 0, 1, 2 (8 rows each, its own), then per tap the rest (56 rows of taps 0-2, all 64
+    of taps 3-8)."""
     prog, _, _ = _program("int8", (1, 8, 8, 64), 64, (3, 3))
     plan = prog.plan
     ds, _ = _computes(prog)
     slot1 = [f for op, f in ds if op == Opcode.LOAD and f["target"] == LoadTarget.SPAD.value
              and not f["fill"] and plan.slot <= f["local_addr"] < 2 * plan.slot]
-    first_pass = slot1[:18]
-    assert sorted((f["local_addr"] - plan.slot, f["rows"]) for f in first_pass) == \
-        sorted([(t * 64, 8) for t in range(9)] + [(t * 64 + 8, 56) for t in range(9)])
+    assert sorted((f["local_addr"] - plan.slot, f["rows"]) for f in slot1[:12]) == \
+        sorted([(t * 64, 8) for t in range(3)] + [(t * 64 + 8, 56) for t in range(3)] +
+               [(t * 64, 64) for t in range(3, 9)])
 
 
 @pytest.mark.parametrize("x_shape, cout, kernel", [
