@@ -190,9 +190,11 @@ class WalkComputes(WalkCmds):
 
     def first_halves(self, wave, gcount):
         """Input chunk 0's sub-blocks in a 1x1 first unit (input chunks outermost, several
-        output chunks, one sub-block): three parts of output rows, a quarter, a third and the
-        rest, the group's chunks inside each (two parts, a third and the rest, where a
-        quarter is shorter than a weight switch, RELOAD * R rows). Its first COMPUTE then
+        output chunks, one sub-block): with four chunks or more three parts of output rows, a
+        quarter, a third and the rest, the group's chunks inside each (else, or where a
+        quarter is shorter than a weight switch, RELOAD * R rows, two parts, a third and the
+        rest: MobileNetV1-0.25's 12x12x64 -> 64, three chunks a group, took 5 cycles more in
+        three parts pushed, 72 in the model; session 20). Its first COMPUTE then
         waits for a quarter of the chunk's pixels (which arrive at 2 cycles a row), and the
         group's other chunks' COMPUTEs of each part cover the LOAD of the next (DS-CNN's
         pointwise 25x5x64: parts of 6, 8 and 11 rows; measured on the 8x8 ``sim`` SoC, npu
@@ -210,7 +212,7 @@ class WalkComputes(WalkCmds):
             return None
         s0, sr = wave[0]
         least = RELOAD * self.config.npu_rows
-        cuts = [sr // 4, sr // 3] if (sr // 4) * g.ow >= least else [sr // 3]
+        cuts = [sr // 4, sr // 3] if gcount >= 4 and (sr // 4) * g.ow >= least else [sr // 3]
         if cuts[0] * g.ow < least:
             return None
         parts, at = [], s0

@@ -679,7 +679,7 @@ uint32_t walk_first_parts(const struct walk *w, uint32_t rows, uint32_t gcount,
         w->cc < DURE_NPU_WALK_SPLIT_MIN_CHUNKS)
         return 0;
     uint32_t n = 0;
-    if ((rows / 4) * g->ow >= least)
+    if (gcount >= 4 && (rows / 4) * g->ow >= least)
         cuts[n++] = rows / 4;                /* a quarter, a third, the rest */
     cuts[n++] = rows / 3;
     return cuts[0] * g->ow < least ? 0 : n;

@@ -47,12 +47,10 @@ static void computes(struct walk *w, const struct unit *u)
     uint32_t lh = walk_last_half(w, u);
     if (lh)
         n += walk_steps(l) * w->cc;
-    uint32_t cuts[WALK_WAVES_MAX][2], ncut[WALK_WAVES_MAX];
-    for (uint32_t wi = 0; wi < nw; wi++) {
-        ncut[wi] = outer ? walk_first_parts(w, wv[wi][1], 2, cuts[wi]) : 0;
-        for (uint32_t ci = 0; ncut[wi] && ci < ncw; ci++)
-            n += cw[ci][1] >= 2 ? ncut[wi] * cw[ci][1] : 0;
-    }
+    uint32_t cuts[2];
+    for (uint32_t wi = 0; outer && wi < nw; wi++)
+        for (uint32_t ci = 0; ci < ncw; ci++)
+            n += walk_first_parts(w, wv[wi][1], cw[ci][1], cuts) * cw[ci][1];
     /* the joint first wave (walk_computes' joint_computes): input chunk 0 of the first two
      * units' chunks is the first unit's first part, two parts of two chunks per tap */
     int skip0 = w->joint_h && u->index < 2;
@@ -165,16 +163,17 @@ static void computes(struct walk *w, const struct unit *u)
             uint32_t kk = in_cols(l, c);
             uint32_t a_tap = base + (c - u->c0) * w->th_full * g->wp + ky * g->wp + kx;
             /* input chunk 0 in parts (first_halves), the range's chunks inside each */
-            uint32_t nc = !split && c == 0 && cw[ci][1] >= 2 ? ncut[wi] : 0;
+            uint32_t nc = outer && !split && c == 0
+                          ? walk_first_parts(w, cv[wi][1], cw[ci][1], cuts) : 0;
             uint32_t nparts = nc + 1;
             for (uint32_t pj = 0, s_at = cv[wi][0]; pj < nparts * cw[ci][1]; pj++) {
                 uint32_t jj = cw[ci][0] + pj % cw[ci][1], part = pj / cw[ci][1];
                 uint32_t s_lo = cv[wi][0], s_hi = cv[wi][0] + cv[wi][1];
                 if (nc) {
                     if (pj % cw[ci][1] == 0 && part)
-                        s_at += cuts[wi][part - 1];
+                        s_at += cuts[part - 1];
                     s_lo = s_at;
-                    s_hi = part < nc ? s_at + cuts[wi][part] : cv[wi][0] + cv[wi][1];
+                    s_hi = part < nc ? s_at + cuts[part] : cv[wi][0] + cv[wi][1];
                 }
                 uint32_t j = u->j0 + jj;
                 if (l->diagonal && c != j)

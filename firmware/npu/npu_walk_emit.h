@@ -91,7 +91,7 @@ int walk_first_tap_swap(const struct walk *w);
 int walk_fills_first(const struct walk *w);
 /* walk_computes' first_halves: the output rows of the parts of input chunk 0 of a 1x1 first
  * unit (a wave of `rows`, a chunk range of `gcount`) but the last into cuts (a quarter and a
- * third, or a third); returns their count, 0 when it is not split */
+ * third with four chunks or more, or a third); returns their count, 0 when it is not split */
 uint32_t walk_first_parts(const struct walk *w, uint32_t rows, uint32_t gcount,
                           uint32_t *cuts);
 /* walk_cmds' last_halves: the first wave's output rows of the last chunk range (one chunk) of
