@@ -241,11 +241,13 @@ class WalkCmds:
         chunk) span LATENCY rows. The two chunks' COMPUTEs of a part read the same image
         rows, so the first COMPUTE waits for the image rows of half the output rows, and the
         second chunk's COMPUTE of that part covers the port's pace instead of a gap
-        (:meth:`~dure.sim.walk_computes.WalkComputes.joint_computes`). The second chunk's
-        weights of input chunk 0 are LOADed by the first unit into the second unit's weight
-        slot, its starting-value row with the first chunk's, its results go to the second
-        unit's ACC half, which then computes only input chunks 1.. (C
-        ``walk_joint_first``)."""
+        (:meth:`~dure.sim.walk_computes.WalkComputes.joint_computes`), for the taps of the
+        window's first row (:attr:`joint_set`). The second chunk's weights of those taps of
+        input chunk 0 are LOADed by the first unit into the second unit's weight slot, its
+        starting-value row with the first chunk's, its sums go to the second unit's ACC half,
+        which then computes the rest without a starting row (C ``walk_joint_first``; ResNet-8
+        stage 3 INT8 npu fixed 320 -> 312 on the 8x8 ``sim`` SoC, session 20: its 32-row
+        COMPUTEs, each with a weight LOAD, are push-bound)."""
         g, plan, units = self.g, self.plan, self.units
         if not self.c_outer or plan.wmode != "double" or len(units) < 2 or \
                 units[0][4] != 1 or units[1][:3] != units[0][:3] or g.kh * g.kw < 2 or \
@@ -262,7 +264,8 @@ class WalkCmds:
 
     def joint_weight_loads(self):
         """With :meth:`joint_first`: the second unit's output chunk's weights of input chunk
-        0, one LOAD per tap into the second unit's slot (the first unit's JIT LOADs)."""
+        0 for the taps of :attr:`joint_set`, one LOAD per tap into the second unit's slot
+        (the first unit's JIT LOADs)."""
         layer, eb = self.layer, self.eb
         j = self.units[1][3]
         addr, _ = layer.weights(j)
