@@ -10,7 +10,8 @@ with the multiply taken verbatim from :mod:`dure.sim.golden_fixedpoint` (double 
 DEPTHWISE_CONV_2D; single rounding:
 :func:`~dure.sim.golden_fixedpoint.multiply_by_quantized_multiplier_single_rounding`). LiteRT's
 FULLY_CONNECTED rescales in double; :mod:`dure.sim.fc_exact_store` picks the mode and
-multipliers under which this equals it on a layer's reachable accumulators. The zero point is added in wide integer arithmetic (no int32 wrap), then
+multipliers under which this equals it on a layer's reachable accumulators. The zero point
+is added in wide integer arithmetic (no int32 wrap), then
 ``max(., lo)`` then ``min(., hi)``, as the reference kernels' tail does.
 """
 
