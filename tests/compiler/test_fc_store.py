@@ -67,3 +67,25 @@ def test_quantize_multiplier_alone_would_miss_it():
                             single_rounding=mode is RequantMode.TFLITE_SINGLE_ROUNDING)
     assert old[0].tolist() == [-56, -49, 49, 56] and new[0].tolist() == [-57, -50, 50, 57]
     assert len(set(mult.tolist())) == 1             # one multiplier: the per-tensor GEMV path
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_fc_layers_equal_litert(seed):
+    """Random per-tensor and per-channel FULLY_CONNECTED layers (scales down to 2**-22, large
+    biases, zero points at the extremes) compiled for the 8x8 SoC: the command model equals
+    LiteRT on random inputs and on the inputs at the ends of the reachable range."""
+    rng = np.random.default_rng(seed)
+    batch, k, units = int(rng.choice([1, 3])), int(rng.integers(1, 40)), int(rng.integers(8, 20))
+    xs = float(np.float32(2.0 ** rng.uniform(-8, 0)))
+    ws = np.float32(2.0 ** rng.uniform(-10, -7, units if seed % 2 else 1)).astype(np.float32)
+    ys = float(np.float32(xs * float(np.median(ws)) * 2.0 ** rng.uniform(8, 22)))
+    xz, yz = int(rng.choice([-128, 0, 127])), int(rng.integers(-128, 128))
+    w = rng.integers(-127, 128, (units, k)).astype(np.int8)
+    bias = rng.integers(-2 ** 24, 2 ** 24, units).astype(np.int32)
+    data = tb.fully_connected_model((batch, k), w, bias, tb.Quant(xs, xz),
+                                    tb.Quant(ws, 0, 0), tb.Quant(ys, yz))
+    program = compile_graph(parse_tflite(data), preset("sim"))
+    xs_in = [rng.integers(-128, 128, (batch, k)).astype(np.int8) for _ in range(3)]
+    xs_in += [np.full((batch, k), v, np.int8) for v in (-128, 127)]
+    for x in xs_in:
+        assert np.array_equal(run_program(program, [x])[0][0], run_reference(data, x)[0])
