@@ -77,9 +77,12 @@ def _candidates(s, m, shift, double, acc_lo, acc_hi, zp, lo, hi):
     d = abs(m * 2.0 ** (shift - 31) - s) * (1 + 2.0 ** -40)      # margin for float rounding
     r = max(-shift, 0)
     t = 2.0 ** -(r + 1) if double and r > 0 else 0.0
-    reach = (np.abs(b) + 2) / s                                    # |acc| near the boundary
-    e = reach * d + t + 2.0 ** -52 * (np.abs(b) + 2)
-    half = np.ceil(e / s).astype(np.int64) + 2
+    half = np.zeros(b.size)
+    for _ in range(2):          # |acc| in the window depends on the window: two passes
+        reach = (np.abs(b) + 2) / s + half                         # |acc| in the window
+        e = reach * d + t + 2.0 ** -52 * (np.abs(b) + 2)
+        half = np.ceil(e / s) + 2
+    half = half.astype(np.int64)
     if half.max() > MAX_WINDOW:
         return None
     centre = np.round(b / s).astype(np.int64)

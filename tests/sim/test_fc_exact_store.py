@@ -26,19 +26,19 @@ def _brute(s, mode, m, shift, acc_lo, acc_hi, zp, lo, hi):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_the_check_finds_what_brute_force_finds(seed):
-    """Scales from 2**-24 (wide windows) to above 1, tampered multipliers (many mismatches),
-    exact halves (power-of-two scales), both modes, random clamps and zero points: the finite
-    candidate set holds exactly the mismatches of the whole range."""
+    """Scales from 2**-30 (windows of thousands) to above 1, tampered multipliers (many
+    mismatches), exact halves (power-of-two scales), both modes, random clamps and zero points:
+    the finite candidate set holds exactly the mismatches of the whole range."""
     rng = np.random.default_rng(seed)
     found = 0
-    for i in range(24):
-        s = float(2.0 ** rng.uniform(-24, 1)) if i % 4 else 2.0 ** -int(rng.integers(1, 12))
+    for i in range(12):
+        s = float(2.0 ** rng.uniform(-30, 1)) if i % 4 else 2.0 ** -int(rng.integers(1, 12))
         m, shift = quantize_multiplier(s)
         m += int(rng.choice([0, 0, 1, -1, 7, -40]))
         zp = int(rng.integers(-128, 128))
         lo = int(rng.integers(-128, 0))
         hi = int(rng.integers(lo, 128))
-        span = min(int(300 / s), 3_000_000)
+        span = min(int(300 / s), 1_000_000)
         centre = int(rng.integers(-span, span + 1))
         acc_lo, acc_hi = centre - span // 2, centre + span // 2
         for mode in (SINGLE, DOUBLE):
