@@ -171,10 +171,10 @@ def fully_connected_multipliers(input_scale, filter_scales, output_scale, channe
 
     ``quantize_multiplier`` of the same double scales as :func:`conv_multipliers`. LiteRT's
     reference kernel does not use these (it rescales in double, :func:`fully_connected_scales`);
-    they are what the NPU's single-rounding STORE and the dot-unit firmware take, whose
-    FULLY_CONNECTED (:func:`dure.sim.golden_tflite.fully_connected_int8_fixed`) equals
-    LiteRT's except for accumulators whose scaled value lies within about ``2**-23`` of a
-    rounding tie.
+    with them the single-rounding STORE (:func:`dure.sim.golden_tflite.fully_connected_int8_fixed`)
+    equals LiteRT's FULLY_CONNECTED except near rounding ties, on exact negative halves and on
+    int32 overflow; :mod:`dure.sim.fc_exact_store` starts from them to find parameters that
+    are exact on a layer.
 
     Returns
     -------
