@@ -82,12 +82,16 @@ def _candidates(s, m, shift, double, acc_lo, acc_hi, zp, lo, hi):
         reach = (np.abs(b) + 2) / s + half                         # |acc| in the window
         e = reach * d + t + 2.0 ** -52 * (np.abs(b) + 2)
         half = np.ceil(e / s) + 2
-    half = half.astype(np.int64)
-    if half.max() > MAX_WINDOW:
+    centre = np.round(b / s)
+    starts = np.maximum(centre - half, acc_lo)              # each window cut to the range
+    ends = np.minimum(centre + half, acc_hi)
+    keep = starts <= ends
+    if not keep.any():
+        return np.array([acc_lo, acc_hi], np.int64)
+    starts, ends = starts[keep].astype(np.int64), ends[keep].astype(np.int64)
+    counts = ends - starts + 1
+    if counts.max() > 2 * MAX_WINDOW + 1:
         return None
-    centre = np.round(b / s).astype(np.int64)
-    starts = centre - half
-    counts = 2 * half + 1
     acc = np.repeat(starts, counts) + (np.arange(counts.sum()) -
                                        np.repeat(np.cumsum(counts) - counts, counts))
     acc = np.unique(np.concatenate([acc, [acc_lo, acc_hi]]))
@@ -99,8 +103,12 @@ def store_mismatches(s, mode, m, shift, acc_lo, acc_hi, zp, lo=-128, hi=127):
     and LiteRT's double rescale by ``s`` give different int8 outputs, or None when the range
     is outside what the check covers (``|acc * s| >= 2**29``, or windows wider than
     :data:`MAX_WINDOW`). An empty array means exact on the whole range."""
-    if max(abs(int(acc_lo)), abs(int(acc_hi))) * s >= LIMIT:
+    top = max(abs(int(acc_lo)), abs(int(acc_hi)))
+    if top * s >= LIMIT:
         return None
+    if m == 0:      # the STORE gives zp everywhere; LiteRT (monotone in acc) at both ends?
+        ends = np.array([acc_lo, acc_hi], np.int64)
+        return ends[scale_round_int32(ends, s) != 0]
     double = mode is RequantMode.TFLITE_DOUBLE_ROUNDING
     acc = _candidates(s, m, shift, double, int(acc_lo), int(acc_hi), int(zp), int(lo), int(hi))
     if acc is None or acc.size == 0:

@@ -82,3 +82,16 @@ def test_unverifiable_ranges_are_refused():
     with pytest.raises(fx.NotExact, match="channel 1"):
         fx.exact_fc_store([0.01, 0.5], [-100, -2 ** 31], [100, 2 ** 31 - 1], 0)
     assert fx.store_mismatches(0.5, SINGLE, 1 << 30, 0, 0, 2 ** 31 - 1, 0) is None
+
+
+def test_tiny_scales_and_far_ranges():
+    """A scale below 2**-32 (QuantizeMultiplier flushes it to 0: the STORE gives the zero
+    point, as LiteRT does since every int32 accumulator rescales below 1/2), one just above
+    (shift -31, windows of thousands over the whole int32 range), and a channel whose range
+    lies far from every boundary (no candidates)."""
+    mode, ms, shifts = fx.exact_fc_store([2.0 ** -33], [-2 ** 31], [2 ** 31 - 1], 3)
+    assert ms.tolist() == [0]
+    mode, ms, shifts = fx.exact_fc_store([2.0 ** -31.5], [-2 ** 31], [2 ** 31 - 1], 3)
+    assert ms[0] > 0 and shifts.tolist() == [-31]
+    m, shift = quantize_multiplier(1e-3)
+    assert fx.store_mismatches(1e-3, SINGLE, m, shift, 10 ** 6, 2 * 10 ** 6, 0).size == 0
