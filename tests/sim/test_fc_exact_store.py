@@ -95,3 +95,20 @@ def test_tiny_scales_and_far_ranges():
     assert ms[0] > 0 and shifts.tolist() == [-31]
     m, shift = quantize_multiplier(1e-3)
     assert fx.store_mismatches(1e-3, SINGLE, m, shift, 10 ** 6, 2 * 10 ** 6, 0).size == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(2))
+def test_whole_output_range_against_brute_force(seed):
+    """Scales near 2**-19 (knife edges every few tens of millions of accumulators): every
+    accumulator whose output is not saturated (1.3e8 of them), brute force against the check
+    (session 20 found 0 to 6 knife edges per scale, always the same as the check)."""
+    rng = np.random.default_rng(seed)
+    s = float(2e-6 * 2 ** rng.uniform(-1, 1))
+    m, shift = quantize_multiplier(s)
+    a = int(130 / s)
+    want = []
+    for lo in range(-a, a, 1 << 24):
+        want += _brute(s, SINGLE, m, shift, lo, min(lo + (1 << 24), a) - 1, 0, -128,
+                       127).tolist()
+    assert fx.store_mismatches(s, SINGLE, m, shift, -a, a - 1, 0).tolist() == want
