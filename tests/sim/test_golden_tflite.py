@@ -2,8 +2,9 @@
 
 Each case builds a one-operator full-integer model in memory (dure.sim.verif.tflite_builder),
 runs it with ``OpResolverType.BUILTIN_REF`` (dure.sim.verif.litert_ref) and compares with the
-golden operator fed the integers the model implies (multipliers from the float32 scales as the
-kernels compute them, the activation clamp from the output quantization).
+golden operator fed the numbers the model implies (multipliers, or FULLY_CONNECTED's double
+scales, from the float32 scales as the kernels compute them, the activation clamp from the
+output quantization).
 
 Random layers: batch 1-2, H/W 1-12, channels 1-17, kernels 1x1..5x5 and 10x4, strides 1/2,
 SAME/VALID, per-channel filter scales spanning several binades with multipliers above 1 (shift
