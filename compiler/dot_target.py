@@ -8,8 +8,9 @@ Every layer runs on the control core, walked by the ``dot_model_run`` firmware
   stream of the unit per output, ``acc = bias' + sum_k x[b, k] * w[o, k]`` (int32, wrapping)
   with the input zero point folded into the bias by the compiler, ``bias'_o = bias_o - x_zp *
   sum_k w[o, k]`` (equal modulo 2**32 to the reference's ``sum (x - x_zp) w``), then the
-  TFLite requantization on the core (single rounding, as LiteRT 2.3 computes FULLY_CONNECTED:
-  :func:`dure.sim.golden_tflite.fully_connected_int8`) and the activation clamp. The unit
+  TFLite fixed-point requantization on the core with the rounding and multipliers that
+  :mod:`.fc_store` proves equal to LiteRT's double rescale on every reachable accumulator
+  (:func:`dure.sim.golden_tflite.fully_connected_int8`), and the activation clamp. The unit
   reads whole words: with K a multiple of 4 (every row word aligned) the layer streams, else
   the core computes the same sums itself (same bits, no unit);
 - CONV_2D: the core gathers the patches (the ``IM2COL`` record the NPU targets use:
@@ -33,10 +34,12 @@ answer.
 """
 
 import numpy as np
+from dure.rtl.npu.commands import RequantMode
 from dure.sim.golden_fixedpoint import wrap_int32
 
 from .dot_depthwise import depthwise_layer
 from .errors import UnsupportedModel
+from .fc_store import fc_store_params
 from .ir import OpKind, is_layout_view
 from .lower_layers import folded_bias, gemm_form, layer_macs
 from .program import Layer, Program
@@ -51,7 +54,8 @@ DOT_PEAK_MACS_PER_CYCLE = 2
 
 #: Word 12 of a ``DENSE_DOT_INT8`` record: the requantization's rounding.
 ROUNDING_SINGLE = 0     # MultiplyByQuantizedMultiplierSingleRounding (FULLY_CONNECTED)
-ROUNDING_DOUBLE = 1     # MultiplyByQuantizedMultiplier, gemmlowp (CONV_2D)
+ROUNDING_DOUBLE = 1     # MultiplyByQuantizedMultiplier, gemmlowp (CONV_2D; FULLY_CONNECTED
+#                         where fc_store picks it)
 
 
 def _target(config):
@@ -65,8 +69,13 @@ def dense_params(graph, op):
     w = constant(graph, op.inputs[1])
     n = w.shape[0]
     w2 = np.ascontiguousarray(w.reshape(n, -1))
-    mult, shift = tflite_multipliers(graph, op)
-    rounding = ROUNDING_SINGLE if op.kind is OpKind.FULLY_CONNECTED else ROUNDING_DOUBLE
+    if op.kind is OpKind.FULLY_CONNECTED:
+        mode, mult, shift = fc_store_params(graph, op)
+        rounding = ROUNDING_SINGLE if mode is RequantMode.TFLITE_SINGLE_ROUNDING \
+            else ROUNDING_DOUBLE
+    else:
+        mult, shift = tflite_multipliers(graph, op)
+        rounding = ROUNDING_DOUBLE
     return {"w": w2, "bias": folded_bias(graph, op, w2), "mult": np.asarray(mult, np.int32),
             "shift": np.asarray(shift, np.int32), "rounding": rounding}
 

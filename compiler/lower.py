@@ -41,7 +41,8 @@ INT8: the input zero point is folded into the bias, ``bias'_o = bias_o - x_zp * 
 (int32, wrapping: equal modulo 2**32 to the reference's ``sum w (x - x_zp)``, padded taps
 included since they hold ``x_zp``); weights must have zero point 0 (others stay on the core).
 TFLite models use the STORE's TFLite requantization (double rounding for convolutions, single
-rounding for FULLY_CONNECTED, per-channel multiplier and shift; :mod:`.npu_gemm`); ONNX models
+rounding or double for FULLY_CONNECTED as :mod:`.fc_store` proves exact, per-channel multiplier
+and shift; :mod:`.npu_gemm`); ONNX models
 the float-scale requantization with the scales of :func:`.reference.onnx_scales`. FP16: fp32
 bias as the accumulator's start, the clamp of the fused activation, fp16 output. A crossed
 TFLite clamp (``lo > hi``, which the reference kernels resolve to ``hi``) becomes ``[hi, hi]``.

@@ -24,6 +24,7 @@ from dure.sim.golden_fixedpoint import wrap_int32
 from dure.sim.npu_model import perf_macs
 
 from . import onnx_float
+from .fc_store import fc_store_params
 from .ir import OpKind, explicit_padding
 from .npu_gemm import gemm_cost, tflite_gemm_descriptors
 from .npu_gemv import fc_gemv_program
@@ -102,9 +103,12 @@ def gemm_layer(graph, op, blob, a_name, m, k, n, config, precision):
         p.update(precision="int8", zero_point=T[op.outputs[0]].quant.zp, lo=min(lo, hi), hi=hi,
                  bias=blob.add(f"{base}/bias", folded_bias(graph, op, w.reshape(n, -1))))
         if graph.arithmetic == "tflite":
-            mult, shift = tflite_multipliers(graph, op)
-            p.update(mode=(RequantMode.TFLITE_SINGLE_ROUNDING if op.kind is
-                           OpKind.FULLY_CONNECTED else RequantMode.TFLITE_DOUBLE_ROUNDING),
+            if op.kind is OpKind.FULLY_CONNECTED:
+                mode, mult, shift = fc_store_params(graph, op)
+            else:
+                mode = RequantMode.TFLITE_DOUBLE_ROUNDING
+                mult, shift = tflite_multipliers(graph, op)
+            p.update(mode=mode,
                      multiplier=blob.add(f"{base}/multiplier", mult.astype(np.int32)),
                      shift=blob.add(f"{base}/shift", shift.astype(np.int32)))
         else:
@@ -199,11 +203,10 @@ def gemv_layer(graph, op, blob, buffers, config, precision):
         zx = T[op.inputs[0]].quant.zp
         bias = np.zeros(n, np.int64) if b is None else b.astype(np.int64)
         folded = wrap_int32(bias - zx * w.astype(np.int64).sum(axis=1)).astype(np.int32)
-        mult, shift = tflite_multipliers(graph, op)
+        mode, mult, shift = fc_store_params(graph, op)
         lo, hi = int(lo), int(hi)
         kw = dict(precision="int8", bias=folded, multiplier=mult, shift=shift,
-                  zero_point=out.quant.zp, lo=min(lo, hi), hi=hi,
-                  mode=RequantMode.TFLITE_SINGLE_ROUNDING)
+                  zero_point=out.quant.zp, lo=min(lo, hi), hi=hi, mode=mode)
     elif graph.arithmetic == "onnx":
         zx = T[op.inputs[0]].quant.zp
         bias = np.zeros(n, np.int64) if b is None else b.astype(np.int64)

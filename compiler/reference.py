@@ -74,7 +74,12 @@ from dure.sim import golden_tflite as gt
 from dure.sim import golden_tflite_fp16 as gf
 from dure.sim.golden_fixedpoint import wrap_int32
 from dure.sim.golden_softmax_fp16 import softmax_fp16
-from dure.sim.golden_tflite_params import add_params, conv_multipliers, fully_connected_multipliers
+from dure.sim.golden_tflite_params import (
+    add_params,
+    conv_multipliers,
+    fully_connected_multipliers,
+    fully_connected_scales,
+)
 from dure.sim.golden_tflite_quantize import dequantize_int8, quantize_int8, requantize_int8
 from dure.sim.golden_tflite_softmax import softmax_int8, softmax_params
 
@@ -179,12 +184,15 @@ def _run(graph, op, ins):
             y = golden.requantize(acc.reshape(-1, shape[-1]), onnx_scales(graph, op), yq.zp,
                                   lo, hi)
             return y.reshape(shape)
+        if k is OpKind.FULLY_CONNECTED:
+            return gt.fully_connected_int8(
+                x, w, b, input_zero_point=xq.zp, output_zero_point=yq.zp,
+                scale=fully_connected_scales(xq.s, T[op.inputs[1]].quant.scale, yq.s,
+                                             channels=w.shape[0]),
+                weights_zero_point=int(T[op.inputs[1]].quant.zero_point[0]), lo=lo, hi=hi)
         m, s = tflite_multipliers(graph, op)
         common = dict(input_zero_point=xq.zp, output_zero_point=yq.zp, multiplier=m, shift=s,
                       lo=lo, hi=hi)
-        if k is OpKind.FULLY_CONNECTED:
-            return gt.fully_connected_int8(x, w, b, weights_zero_point=int(
-                T[op.inputs[1]].quant.zero_point[0]), **common)
         geo = dict(stride=a["stride"], padding=a["padding"], dilation=a["dilation"])
         if k is OpKind.CONV_2D:
             return gt.conv2d_int8(x, w, b, **geo, **common)

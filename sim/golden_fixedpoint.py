@@ -18,9 +18,9 @@ semantics of the reference implementation (gemmlowp ``fixedpoint.h`` and TFLite
   then the doubling high multiply, then the rounding right shift (two roundings);
 - :func:`multiply_by_quantized_multiplier_single_rounding` is the one-rounding form
   ``(x * m + 2**(30 - shift)) >> (31 - shift)`` (ruy's ``MultiplyByQuantizedMultiplier``, and
-  TFLite's under ``TFLITE_SINGLE_ROUNDING``): LiteRT 2.3's FULLY_CONNECTED rounds this way even
-  with the reference op resolver, while CONV_2D, DEPTHWISE_CONV_2D and ADD use the double-rounding
-  form (established by the tests against LiteRT).
+  TFLite's under ``TFLITE_SINGLE_ROUNDING``), the NPU STORE's second TFLite mode. CONV_2D,
+  DEPTHWISE_CONV_2D and ADD use the double-rounding form; LiteRT's FULLY_CONNECTED uses
+  neither (it rescales in double: :mod:`dure.sim.golden_double_rescale`).
 
 Every array function takes integer numpy arrays or Python ints (broadcast together), computes in
 int64 where C computes in 64 bits and wraps to int32 where C stores an ``int32_t``, and returns

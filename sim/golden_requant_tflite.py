@@ -8,8 +8,10 @@ ONNX float-scale one). Per output column j:
 with the multiply taken verbatim from :mod:`dure.sim.golden_fixedpoint` (double rounding:
 :func:`~dure.sim.golden_fixedpoint.multiply_by_quantized_multiplier`, LiteRT's CONV_2D and
 DEPTHWISE_CONV_2D; single rounding:
-:func:`~dure.sim.golden_fixedpoint.multiply_by_quantized_multiplier_single_rounding`, LiteRT's
-FULLY_CONNECTED). The zero point is added in wide integer arithmetic (no int32 wrap), then
+:func:`~dure.sim.golden_fixedpoint.multiply_by_quantized_multiplier_single_rounding`). LiteRT's
+FULLY_CONNECTED rescales in double; :mod:`dure.sim.fc_exact_store` picks the mode and
+multipliers under which this equals it on a layer's reachable accumulators. The zero point
+is added in wide integer arithmetic (no int32 wrap), then
 ``max(., lo)`` then ``min(., hi)``, as the reference kernels' tail does.
 """
 
@@ -43,7 +45,7 @@ def requantize_tflite(acc, multiplier, shift, zero_point, lo=-128, hi=127, *,
     lo, hi : int
         Clamp bounds with ``-128 <= lo <= hi <= 127``.
     single_rounding : bool
-        Use the single-rounding multiply (FULLY_CONNECTED) instead of the double-rounding one.
+        Use the single-rounding multiply instead of the double-rounding one.
 
     Returns
     -------

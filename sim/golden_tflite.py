@@ -2,17 +2,21 @@
 op resolver (``kernels/internal/reference/integer_ops``; where the wheel departs from those
 sources, the wheel wins: see the list below).
 
-Every operator takes the integers a compiled model holds (zero points, per-channel multiplier and
-shift from :mod:`dure.sim.golden_tflite_params`, the activation clamp) and states the C
-computation it reproduces:
+Every operator takes the numbers a compiled model holds (zero points, per-channel multiplier and
+shift or, for FULLY_CONNECTED, double scales from :mod:`dure.sim.golden_tflite_params`, the
+activation clamp) and states the C computation it reproduces:
 
-- :func:`conv2d_int8`, :func:`depthwise_conv2d_int8`, :func:`fully_connected_int8`:
+- :func:`conv2d_int8`, :func:`depthwise_conv2d_int8`:
   ``acc = bias + sum(w * (x - input_zero_point))`` in int32 (wrapping modulo 2**32, as the C
   ``int32_t`` accumulator does on overflow), then
-  ``y = clamp(MultiplyByQuantizedMultiplier(acc, m_j, shift_j) + output_zero_point, lo, hi)``;
-  taps outside the input (padding) are skipped, which equals padding with the input zero point.
-  Convolutions use the double-rounding multiply, FULLY_CONNECTED the single-rounding one (what
-  LiteRT 2.3 computes for each; see :func:`fully_connected_int8`);
+  ``y = clamp(MultiplyByQuantizedMultiplier(acc, m_j, shift_j) + output_zero_point, lo, hi)``
+  (double rounding); taps outside the input (padding) are skipped, which equals padding with
+  the input zero point;
+- :func:`fully_connected_int8`: the same accumulator, then
+  ``clamp(int32(round(double(acc) * scale_j)) + output_zero_point, lo, hi)``: LiteRT's
+  reference FULLY_CONNECTED rescales in double, not with a fixed-point multiplier (see there);
+  :func:`fully_connected_int8_fixed` is the single-rounding fixed-point form the hardware
+  computes;
 - :func:`average_pool_int8`: sum of the in-bounds raw int8 values, then
   ``(sum + n/2) / n`` if ``sum > 0`` else ``(sum - n/2) / n`` with C truncating division
   (round half away from zero), ``n`` = number of in-bounds taps, then the clamp;
@@ -26,8 +30,11 @@ by tests/sim/test_golden_tflite.py, including targeted inputs that tell the alte
 - CONV_2D and DEPTHWISE_CONV_2D: multiplier ``double(x_s) * double(w_s_j) / double(y_s)``, the
   double-rounding multiply (SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT); a
   single filter scale is broadcast to every channel; int8 CONV_2D needs a bias tensor;
-- FULLY_CONNECTED: the same double-precision multiplier (per tensor too, not the float32 product
-  of older sources) but the single-rounding multiply (ruy's form);
+- FULLY_CONNECTED (per tensor and per channel): ``round(double(acc) * scale_j)``, halves away
+  from zero, with ``scale_j = double(x_s) * double(w_s_j) / double(y_s)`` (per tensor too, not
+  the float32 product of older sources), ``INT32_MIN`` when the rounded value overflows int32,
+  the zero point added with int32 wrap-around (the LiteRT sources' overloads with the float
+  scales; no fixed-point multiplier reproduces its knife edges);
 - ADD: left shift 20, multipliers from double quotients (``twice_max`` and ``2**20 * y_s`` are
   exact float32 products), double rounding everywhere;
 - AVERAGE_POOL_2D: half away from zero via C division, the count excludes padding;
@@ -45,6 +52,7 @@ depthwise filter ``(1, KH, KW, Cin * M)`` with output channel ``c * M + m``, FC 
 import numpy as np
 
 from .golden_args import array_arg, pair_arg, vector_arg, zero_point_arg
+from .golden_double_rescale import add_int32_wrapping, scale_round_int32
 from .golden_fixedpoint import (
     multiply_by_quantized_multiplier,
     multiply_by_quantized_multiplier_single_rounding,
@@ -55,7 +63,7 @@ from .golden_padding import conv_padding
 from .golden_tflite_params import AddParams
 
 __all__ = [
-    "conv2d_int8", "depthwise_conv2d_int8", "fully_connected_int8",
+    "conv2d_int8", "depthwise_conv2d_int8", "fully_connected_int8", "fully_connected_int8_fixed",
     "average_pool_int8", "max_pool_int8", "add_int8",
 ]
 
@@ -235,20 +243,32 @@ def depthwise_conv2d_int8(x, w, bias, *, input_zero_point, output_zero_point, mu
     return _requantize(wrap_int32(acc), m, s, zo, lo, hi)
 
 
-def fully_connected_int8(x, w, bias, *, input_zero_point, output_zero_point, multiplier, shift,
+def _fc_acc(x, w, bias, input_zero_point, weights_zero_point):
+    array_arg("x", x, np.int8, 2)
+    array_arg("w", w, np.int8, 2)
+    units, k = w.shape
+    if x.shape[1] != k:
+        raise ValueError(f"x has K={x.shape[1]} but w has K={k}")
+    zi = zero_point_arg("input_zero_point", input_zero_point)
+    zw = zero_point_arg("weights_zero_point", weights_zero_point)
+    acc = (x.astype(np.int64) - zi) @ (w.astype(np.int64) - zw).T + _bias(bias, units)
+    return wrap_int32(acc), units
+
+
+def fully_connected_int8(x, w, bias, *, input_zero_point, output_zero_point, scale,
                          weights_zero_point=0, lo=-128, hi=127):
     """FULLY_CONNECTED, INT8, as LiteRT 2.3 computes it with the reference op resolver.
 
     ``acc[b, o] = bias[o] + sum_k (w[o, k] - weights_zero_point) * (x[b, k] - input_zero_point)``
-    (int32, wrapping), then
-    ``clamp(MultiplyByQuantizedMultiplierSingleRounding(acc, m_o, shift_o) + output_zero_point,
-    lo, hi)`` with the multiplier of unit ``o`` (one multiplier for per-tensor weights).
-
-    Unlike CONV_2D, the multiply is the *single-rounding* form
-    (:func:`dure.sim.golden_fixedpoint.multiply_by_quantized_multiplier_single_rounding`: exact
-    product, one rounding, ties toward +infinity), not the gemmlowp double rounding of
-    ``reference_integer_ops::FullyConnected``'s source: that is what the LiteRT 2.3 wheel
-    returns (ruy's rounding), established bit for bit by tests/sim/test_golden_tflite.py.
+    (int32, wrapping), then (``reference_integer_ops::FullyConnected`` /
+    ``FullyConnectedPerChannel``, the overloads with the float scales)
+    ``clamp(int32(scale_round_int32(acc, scale_o) + output_zero_point), lo, hi)``:
+    the accumulator times the unit's double effective scale, one double product rounded to
+    the nearest integer with halves away from zero, ``INT32_MIN`` if that does not fit int32,
+    the zero point added with int32 wrap-around
+    (:mod:`dure.sim.golden_double_rescale`). No Q0.31 multiplier is involved: up to session
+    19 this model used the single-rounding fixed-point multiply, which LiteRT matches except
+    at knife edges (:func:`fully_connected_int8_fixed`).
 
     Parameters
     ----------
@@ -258,29 +278,55 @@ def fully_connected_int8(x, w, bias, *, input_zero_point, output_zero_point, mul
         int8, (units, K).
     bias : numpy.ndarray or None
         int32, (units,).
+    scale : float or array of float
+        Per unit (or one for all), from
+        :func:`dure.sim.golden_tflite_params.fully_connected_scales`.
     weights_zero_point : int
         In [-128, 127]; 0 in every int8 model the converter writes.
-    multiplier, shift : int or array of int
-        From :func:`dure.sim.golden_tflite_params.fully_connected_multipliers`.
 
     Returns
     -------
     numpy.ndarray
         int8, (B, units).
     """
-    array_arg("x", x, np.int8, 2)
-    array_arg("w", w, np.int8, 2)
-    units, k = w.shape
-    if x.shape[1] != k:
-        raise ValueError(f"x has K={x.shape[1]} but w has K={k}")
-    zi = zero_point_arg("input_zero_point", input_zero_point)
+    acc, units = _fc_acc(x, w, bias, input_zero_point, weights_zero_point)
     zo = zero_point_arg("output_zero_point", output_zero_point)
-    zw = zero_point_arg("weights_zero_point", weights_zero_point)
+    lo, hi = _clamp_bounds(lo, hi)
+    sc = np.asarray(scale, np.float64)
+    if sc.ndim == 0:
+        sc = np.full(units, sc)
+    if sc.shape != (units,):
+        raise ValueError(f"scale must be a scalar or have shape ({units},), not {sc.shape}")
+    y = add_int32_wrapping(scale_round_int32(acc, sc), zo).astype(np.int64)
+    return np.minimum(np.maximum(y, lo), hi).astype(np.int8)
+
+
+def fully_connected_int8_fixed(x, w, bias, *, input_zero_point, output_zero_point, multiplier,
+                               shift, weights_zero_point=0, lo=-128, hi=127):
+    """FULLY_CONNECTED with the single-rounding fixed-point multiply: what the NPU's
+    ``TFLITE_SINGLE_ROUNDING`` STORE and the dot-unit firmware compute for the compiler's
+    FULLY_CONNECTED layers (and this golden model's rule up to session 19).
+
+    The accumulator as in :func:`fully_connected_int8`, then
+    ``clamp(MultiplyByQuantizedMultiplierSingleRounding(acc, m_o, shift_o) + output_zero_point,
+    lo, hi)`` with ``(m_o, shift_o)`` from
+    :func:`dure.sim.golden_tflite_params.fully_connected_multipliers`. It equals LiteRT's
+    :func:`fully_connected_int8` except where the Q0.31 multiplier's error (relative
+    ``2**-31``) moves the scaled accumulator across a rounding boundary or the value is an
+    exact negative half (LiteRT rounds it away from zero, this toward +infinity), and where
+    the double product overflows int32 (LiteRT then gives ``INT32_MIN``, this wraps).
+
+    Returns
+    -------
+    numpy.ndarray
+        int8, (B, units).
+    """
+    acc, units = _fc_acc(x, w, bias, input_zero_point, weights_zero_point)
+    zo = zero_point_arg("output_zero_point", output_zero_point)
     lo, hi = _clamp_bounds(lo, hi)
     m = _channel_ints("multiplier", multiplier, units)
     s = _channel_ints("shift", shift, units)
-    acc = (x.astype(np.int64) - zi) @ (w.astype(np.int64) - zw).T + _bias(bias, units)
-    return _requantize(wrap_int32(acc), m, s, zo, lo, hi, single_rounding=True)
+    return _requantize(acc, m, s, zo, lo, hi, single_rounding=True)
 
 
 def _pool_setup(x, filter_size, stride, padding):

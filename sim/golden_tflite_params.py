@@ -1,7 +1,8 @@
 """Quantization parameters of TFLite full-integer operators, computed as the LiteRT kernels do.
 
-From the float32 scales and int zero points stored in a model to the integers the reference
-kernels use: per-channel (multiplier, shift) of convolutions and fully connected layers, the ADD
+From the float32 scales and int zero points stored in a model to the numbers the reference
+kernels use: per-channel (multiplier, shift) of convolutions, the double effective scales of
+fully connected layers (and their Q0.31 form for the hardware's approximation), the ADD
 rescaling, and the int8 clamp range of a fused activation. Each function states the precision of
 every intermediate (float32 or double), because that decides the last bit of the multiplier.
 """
@@ -21,7 +22,7 @@ from .golden_fixedpoint import (
 
 __all__ = [
     "FusedActivation", "activation_range_int8",
-    "conv_multipliers", "fully_connected_multipliers",
+    "conv_multipliers", "fully_connected_multipliers", "fully_connected_scales",
     "AddParams", "add_params", "ADD_LEFT_SHIFT_INT8",
 ]
 
@@ -142,13 +143,38 @@ def conv_multipliers(input_scale, filter_scales, output_scale, channels=None):
     return _multipliers([s_in * float(f) / s_out for f in fs])
 
 
-def fully_connected_multipliers(input_scale, filter_scales, output_scale, channels=None):
-    """(multiplier, shift) of FULLY_CONNECTED, per tensor or per channel.
+def fully_connected_scales(input_scale, filter_scales, output_scale, channels=None):
+    """Effective output scale of FULLY_CONNECTED per unit, as LiteRT's reference kernel uses it.
 
-    ``real_j = double(input_scale) * double(filter_scale_j) / double(output_scale)``, the same
-    formula as :func:`conv_multipliers`. (Older TFLite sources form the per-tensor product in
-    float32 first, ``GetQuantizedConvolutionMultipler``; LiteRT 2.3 does not: the tests find
-    the double product bit for bit on scales where the two differ.)
+    ``scale_j = double(input_scale) * double(filter_scale_j) / double(output_scale)`` (the
+    float32 scales widened exactly, product and quotient each rounded to double), the
+    ``effective_output_scale`` of ``reference_integer_ops::FullyConnected`` (per tensor: the
+    tensor's one filter scale) and ``FullyConnectedPerChannel``. The kernel multiplies the
+    accumulator by it in double (:func:`dure.sim.golden_double_rescale.scale_round_int32`);
+    it does not use a Q0.31 multiplier.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, one per unit (length ``channels`` for a single broadcast scale).
+    """
+    s_in = float(_f32("input_scale", input_scale))
+    s_out = float(_f32("output_scale", output_scale))
+    fs = np.atleast_1d(np.asarray(filter_scales, dtype=np.float32))
+    if fs.size == 1 and channels is not None:
+        fs = np.repeat(fs, channels)
+    return np.array([s_in * float(f) / s_out for f in fs], np.float64)
+
+
+def fully_connected_multipliers(input_scale, filter_scales, output_scale, channels=None):
+    """(multiplier, shift) of FULLY_CONNECTED: :func:`fully_connected_scales` in Q0.31 form.
+
+    ``quantize_multiplier`` of the same double scales as :func:`conv_multipliers`. LiteRT's
+    reference kernel does not use these (it rescales in double, :func:`fully_connected_scales`);
+    with them the single-rounding STORE (:func:`dure.sim.golden_tflite.fully_connected_int8_fixed`)
+    equals LiteRT's FULLY_CONNECTED except near rounding ties, on exact negative halves and on
+    int32 overflow; :mod:`dure.sim.fc_exact_store` starts from them to find parameters that
+    are exact on a layer.
 
     Returns
     -------

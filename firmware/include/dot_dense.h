@@ -21,7 +21,8 @@ struct dot_dense {
     const int32_t *mult, *shift;    /* per output unit; shift in [-31, 30] */
     uint32_t *ones;                 /* dot_stream_dense_int8 with input_zp != 0: in bytes of
                                        scratch in main memory (filled with ones) */
-    int32_t double_rounding;        /* 0: single rounding (FULLY_CONNECTED), 1: double (CONV_2D) */
+    int32_t double_rounding;        /* 0: single rounding, 1: double (CONV_2D; the compiler picks
+                                       either for FULLY_CONNECTED, compiler/fc_store.py) */
 };
 
 /* The dense layer with the unit reading x and w from main memory itself (dot_stream): x, w and

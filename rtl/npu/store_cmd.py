@@ -51,7 +51,8 @@ every command). Imports only Amaranth and :mod:`.isa`.
       DEPTHWISE_CONV_2D reference kernels compute it
       (:func:`dure.sim.golden_fixedpoint.multiply_by_quantized_multiplier`).
     - ``TFLITE_SINGLE_ROUNDING`` (2): the same with ``(acc * M + 2**(30 - shift)) >> (31 -
-      shift)`` (one rounding, ties toward +infinity), as LiteRT's FULLY_CONNECTED computes it
+      shift)`` (one rounding, ties toward +infinity); the compiler's FULLY_CONNECTED layers use
+      it (or the double rounding) with multipliers proven equal to LiteRT's double rescale
       (:func:`dure.sim.golden_fixedpoint.multiply_by_quantized_multiplier_single_rounding`).
 
     In both TFLite modes ``scale`` must be set; ACC row ``scale_addr`` holds the int32

@@ -14,10 +14,12 @@ from dure.compiler.dot_target import (
 )
 from dure.compiler.errors import UnsupportedModel
 from dure.compiler.execute import run_program
+from dure.compiler.fc_store import fc_store_params
 from dure.compiler.layer_table import CoreOp
 from dure.compiler.lower import compile_graph
 from dure.compiler.onnx_frontend import parse_onnx
 from dure.compiler.tflite_frontend import parse_tflite
+from dure.rtl.npu.commands import RequantMode
 from dure.sim.verif import compiler_models as cm
 from dure.sim.verif import dot_models as dm
 from dure.sim.verif.litert_ref import run_reference
@@ -49,8 +51,12 @@ def test_program_model_equals_litert(name, unit, model_case):
     for layer, rec in _dense_records(program):
         assert rec[1] == CoreOp.DENSE_DOT_INT8
         assert rec[13] == int(unit and layer.params["in"] % 4 == 0)
-        assert rec[12] == (ROUNDING_SINGLE if layer.op.kind.value == "FULLY_CONNECTED"
-                           else ROUNDING_DOUBLE)
+        if layer.op.kind.value == "FULLY_CONNECTED":    # the mode fc_store proved exact
+            mode = fc_store_params(graph, layer.op)[0]
+            assert rec[12] == (ROUNDING_SINGLE if mode is RequantMode.TFLITE_SINGLE_ROUNDING
+                               else ROUNDING_DOUBLE)
+        else:
+            assert rec[12] == ROUNDING_DOUBLE
     records = program.layer_records(program.table_layout()[0])
     for i, rec in zip(program.table_layers(), records, strict=True):
         if program.layers[i].kind == "dot_depthwise":

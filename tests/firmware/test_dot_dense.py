@@ -2,7 +2,8 @@
 dot-product unit (``icebreaker-elf``: the ``icebreaker`` preset without the boot ROM, so the
 simulator starts the ELF directly): firmware/dot_apps/dot_dense runs the layer with the unit
 streaming its operands from main memory and on the core alone; both outputs must equal the
-golden model (:func:`dure.sim.golden_tflite.fully_connected_int8`) bit for bit, and the cycles
+fixed-point FULLY_CONNECTED (:func:`dure.sim.golden_tflite.fully_connected_int8_fixed`, the
+single-rounding form the firmware implements) bit for bit, and the cycles
 of the two are reported (the unit's run must be the faster)."""
 
 import struct
@@ -11,7 +12,7 @@ import sys
 
 import numpy as np
 import pytest
-from dure.sim.golden_tflite import fully_connected_int8
+from dure.sim.golden_tflite import fully_connected_int8_fixed
 from dure.sim.golden_tflite_params import fully_connected_multipliers
 from dure.sim.verif.firmware_build import BUILD, FIRMWARE
 
@@ -119,7 +120,7 @@ def test_dense_layer_bit_exact_and_faster(elf, name):
     params = dict(CASES[name])
     rng = np.random.default_rng(sorted(CASES).index(name) + 16)
     layer = _layer(rng, params.pop("batch"), params.pop("k"), params.pop("units"), **params)
-    golden = fully_connected_int8(layer["x"], layer["w"], layer["bias"],
+    golden = fully_connected_int8_fixed(layer["x"], layer["w"], layer["bias"],
                                   input_zero_point=layer["input_zero_point"],
                                   output_zero_point=layer["output_zero_point"],
                                   multiplier=layer["multiplier"], shift=layer["shift"],

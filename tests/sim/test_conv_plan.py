@@ -13,7 +13,11 @@ from dure.sim.conv_plan import (
     depthwise_conv2d_int8_program,
     fully_connected_int8_program,
 )
-from dure.sim.golden_tflite import conv2d_int8, depthwise_conv2d_int8, fully_connected_int8
+from dure.sim.golden_tflite import (
+    conv2d_int8,
+    depthwise_conv2d_int8,
+    fully_connected_int8_fixed,
+)
 from dure.sim.golden_tflite_fp16 import conv2d_fp16, depthwise_conv2d_fp16
 from dure.sim.golden_tflite_params import conv_multipliers
 from dure.sim.layer_program import run_on_model
@@ -277,7 +281,7 @@ def test_fully_connected_int8_single_rounding(cfg):
     prog = fully_connected_int8_program(config, x.shape, w, bias, x_addr=xa, out_addr=oa,
                                         param_addr=pa, **kw)
     got = run_on_model(model, prog, [(xa, x)]).reshape(5, 13)
-    assert same_bits(got, fully_connected_int8(x, w, bias, **kw))
+    assert same_bits(got, fully_connected_int8_fixed(x, w, bias, **kw))
 
 
 def test_unsupported_parameters_are_named():

@@ -28,7 +28,7 @@ def test_the_golden_models_use_it_with_their_messages():
     x = np.zeros((1, 4), np.int8)
     with pytest.raises(ValueError, match=r"^output_zero_point must lie in \[-128, 127\], not 128"):
         gt.fully_connected_int8(x, np.zeros((2, 4), np.int8), None, input_zero_point=0,
-                                output_zero_point=128, multiplier=1 << 30, shift=0)
+                                output_zero_point=128, scale=0.5)
     with pytest.raises(ValueError, match=r"^output_zero_point must lie in \[-128, 127\], not -129"):
         conv_requant._int8_store(-129, -128, 127, 0)
     with pytest.raises(ValueError, match=r"^zero point must lie in \[-128, 127\], not 300"):

@@ -2,8 +2,9 @@
 
 Each case builds a one-operator full-integer model in memory (dure.sim.verif.tflite_builder),
 runs it with ``OpResolverType.BUILTIN_REF`` (dure.sim.verif.litert_ref) and compares with the
-golden operator fed the integers the model implies (multipliers from the float32 scales as the
-kernels compute them, the activation clamp from the output quantization).
+golden operator fed the numbers the model implies (multipliers, or FULLY_CONNECTED's double
+scales, from the float32 scales as the kernels compute them, the activation clamp from the
+output quantization).
 
 Random layers: batch 1-2, H/W 1-12, channels 1-17, kernels 1x1..5x5 and 10x4, strides 1/2,
 SAME/VALID, per-channel filter scales spanning several binades with multipliers above 1 (shift
@@ -17,6 +18,7 @@ import pytest
 from dure.sim import golden_fixedpoint as gf
 from dure.sim import golden_tflite as gt
 from dure.sim import golden_tflite_params as gp
+from dure.sim.golden_double_rescale import scale_round_int32
 from dure.sim.golden_padding import conv_padding
 from dure.sim.verif import tflite_builder as tb
 from dure.sim.verif.litert_ref import run_reference
@@ -187,10 +189,10 @@ def test_fully_connected_matches_litert(seed):
                                      tb.Quant(w_scales, 0, 0), tb.Quant(y_scale, y_zp),
                                      activation=act)
     (ref,) = run_reference(model, x)
-    m, s = gp.fully_connected_multipliers(x_scale, w_scales, y_scale, channels=units)
+    sc = gp.fully_connected_scales(x_scale, w_scales, y_scale, channels=units)
     lo, hi = gp.activation_range_int8(act, y_scale, y_zp)
     got = gt.fully_connected_int8(x, w, bias, input_zero_point=x_zp, output_zero_point=y_zp,
-                                  multiplier=m, shift=s, lo=lo, hi=hi)
+                                  scale=sc, lo=lo, hi=hi)
     _assert_same(got, ref, f"fc b={b} k={k} units={units} per_channel={per_channel}")
 
 
@@ -302,60 +304,88 @@ def _scales_with_different_products(rng):
             return xs, ws, ys, pf, pd
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_fully_connected_per_tensor_multiplier_uses_double_products(seed):
-    """LiteRT 2.3 forms FULLY_CONNECTED's per-tensor multiplier as
-    double(x_scale) * double(w_scale) / double(y_scale), not from a float32 product as older
-    sources' GetQuantizedConvolutionMultipler did."""
-    rng = np.random.default_rng(seed)
-    xs, ws, ys, pf, pd = _scales_with_different_products(rng)
-    bias = _distinguishing_accs(_mbqm(pd, True), _mbqm(pf, True), xs * float(ws) / ys, rng)
-    # Accumulators whose exact scaled value lies within 2**-24 of a rounding tie are left out:
-    # on one of them LiteRT's result fits no single-rounding multiplier (the known divergence
-    # test_fully_connected_knife_edge_divergence pins it); this test is about the multiplier.
-    bias = bias[_tie_distance(bias, pd) > 2.0 ** -24]
-    assert bias.size >= 8
+def _fc_bias_only(bias, xs, ws, ys, y_zp=0, per_channel=False):
+    """LiteRT's and the golden's outputs of a FULLY_CONNECTED whose accumulators are ``bias``
+    (one input 0 at zero point 0, weights 1): one unit per accumulator."""
     units = bias.size
     x = np.zeros((1, 1), np.int8)
     w = np.ones((units, 1), np.int8)
-    model = tb.fully_connected_model(x.shape, w, bias, tb.Quant(xs, 0), tb.Quant(ws, 0, 0),
-                                     tb.Quant(ys, 0))
+    wq = tb.Quant(np.full(units, ws, np.float32) if per_channel else ws, 0, 0)
+    model = tb.fully_connected_model(x.shape, w, bias.astype(np.int32), tb.Quant(xs, 0), wq,
+                                     tb.Quant(ys, y_zp))
     (ref,) = run_reference(model, x)
-    m, s = gp.fully_connected_multipliers(xs, ws, ys, channels=units)
-    assert (int(m[0]), int(s[0])) == pd
-    got = gt.fully_connected_int8(x, w, bias, input_zero_point=0, output_zero_point=0,
-                                  multiplier=m, shift=s)
-    _assert_same(got, ref, "fc per-tensor multiplier")
+    sc = gp.fully_connected_scales(xs, ws, ys, channels=units)
+    got = gt.fully_connected_int8(x, w, bias.astype(np.int32), input_zero_point=0,
+                                  output_zero_point=y_zp, scale=sc)
+    return got, ref
 
 
-def _tie_distance(acc, pair):
-    """|fraction - 1/2| of each accumulator's exact scaled value ``acc * m / 2**(31 - shift)``."""
-    m, shift = pair
-    total = 31 - shift
-    frac = [(int(a) * m) % (1 << total) / 2.0 ** total for a in acc]
-    return np.abs(np.array(frac) - 0.5)
+def _round_scaled(scale):
+    """The golden's rescale of an accumulator by one double ``scale`` (no zero point)."""
+    return lambda acc: np.clip(scale_round_int32(acc, scale), -128, 127)
 
 
-@pytest.mark.xfail(strict=True, reason="known divergence, not understood (session 19): LiteRT "
-                   "gives -57 for an exact scaled value 1.45e-8 above -56.5; no single-rounding "
-                   "multiplier reproduces the 16 outputs of that case, double rounding with "
-                   "multipliers 11-18 below the golden's does")
-def test_fully_connected_knife_edge_divergence():
-    """A per-tensor FULLY_CONNECTED case found by a rotating seed (20261207): scales 0.16719 /
-    0.0038432 / 661.93 (shift -19) and the accumulator -58,205,840, whose exact scaled value
-    is -56.4999999855: the golden rounds it to -56, LiteRT 2.3 returns -57. Strict: the day
-    the golden follows LiteRT here this fails and the marker must go."""
-    xs, ws, ys = 0.1671888679265976, np.float32(0.0038431561551988125), 661.9321899414062
-    bias = np.array([-58205840], np.int32)
-    x = np.zeros((1, 1), np.int8)
-    w = np.ones((1, 1), np.int8)
-    model = tb.fully_connected_model(x.shape, w, bias, tb.Quant(xs, 0), tb.Quant(ws, 0, 0),
-                                     tb.Quant(ys, 0))
-    (ref,) = run_reference(model, x)
-    m, s = gp.fully_connected_multipliers(xs, ws, ys, channels=1)
-    got = gt.fully_connected_int8(x, w, bias, input_zero_point=0, output_zero_point=0,
-                                  multiplier=m, shift=s)
-    _assert_same(got, ref, "fc knife-edge tie")
+@pytest.mark.parametrize("seed", range(4))
+def test_fully_connected_per_tensor_scale_uses_double_products(seed):
+    """LiteRT 2.3 forms FULLY_CONNECTED's per-tensor scale as
+    double(x_scale) * double(w_scale) / double(y_scale), not from a float32 product as older
+    sources' GetQuantizedConvolutionMultipler did."""
+    rng = np.random.default_rng(seed)
+    xs, ws, ys, _, _ = _scales_with_different_products(rng)
+    sd = xs * float(ws) / ys
+    sf = float(np.float32(np.float32(xs) * ws)) / ys
+    bias = _distinguishing_accs(_round_scaled(sd), _round_scaled(sf), sd, rng)
+    got, ref = _fc_bias_only(bias, xs, ws, ys)
+    assert gp.fully_connected_scales(xs, ws, ys, channels=1)[0] == sd
+    _assert_same(got, ref, "fc per-tensor scale")
+
+
+#: A per-tensor FULLY_CONNECTED found by session 19's rotating seed (20261207): scales
+#: 0.16719 / 0.0038432 / 661.93, Q0.31 multiplier 1092903130 with shift -19. The exact scaled
+#: values of these accumulators lie 5.2e-9 and 1.3e-8 *above* the ties 56.5 and 49.5, but the
+#: Q0.31 multiplier (rounded down) puts them 1.45e-8 and 4.1e-9 *below*: single rounding gives
+#: 56 / 49, LiteRT (double product) 57 / 50; and the negatives symmetrically.
+KNIFE_EDGE = (0.1671888679265976, np.float32(0.0038431561551988125), 661.9321899414062)
+KNIFE_EDGE_ACCS = np.array([-58205840, -50994497, 50994497, 58205840], np.int32)
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_fully_connected_knife_edge(per_channel):
+    """The golden rescales in double as LiteRT does: the knife-edge accumulators come out as
+    LiteRT's (-57, -50, 50, 57), which the fixed-point form (session 19's golden) misses."""
+    got, ref = _fc_bias_only(KNIFE_EDGE_ACCS, *KNIFE_EDGE, per_channel=per_channel)
+    _assert_same(got, ref, "fc knife edge")
+    assert ref[0].tolist() == [-57, -50, 50, 57]
+    m, s = gp.fully_connected_multipliers(*KNIFE_EDGE, channels=4)
+    fixed = gt.fully_connected_int8_fixed(np.zeros((1, 1), np.int8), np.ones((4, 1), np.int8),
+                                          KNIFE_EDGE_ACCS, input_zero_point=0,
+                                          output_zero_point=0, multiplier=m, shift=s)
+    assert fixed[0].tolist() == [-56, -49, 49, 56]
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_fully_connected_exact_halves_round_away_from_zero(per_channel):
+    """Scale 0.5 (and 1.5): every odd accumulator is an exact half; LiteRT's round() sends
+    -3.5 to -4 (the single-rounding multiply sends it to -3)."""
+    for ws in (0.5, 1.5):
+        got, ref = _fc_bias_only(np.arange(-41, 42), 1.0, np.float32(ws), 1.0,
+                                 per_channel=per_channel)
+        _assert_same(got, ref, f"fc halves, scale {ws}")
+    assert got[0, :3].tolist() == [-62, -60, -59]          # -61.5 -> -62, -59.5 -> -60 ...
+
+
+@pytest.mark.parametrize("y_zp", [-128, -1, 0, 1, 127])
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_fully_connected_int32_overflow(y_zp, per_channel):
+    """A rescaled value outside int32 becomes INT32_MIN (x86's cvttsd2si) and the zero point is
+    added with int32 wrap-around: a huge positive value is -128 at zero point >= 0 and 127
+    at a negative zero point; -2**31 exactly fits (no overflow) and wraps with a negative zero
+    point."""
+    bias = np.array([2 ** 28, 2 ** 28 - 1, 2 ** 28 - 16, -2 ** 28, -2 ** 28 - 1, 2 ** 31 - 1,
+                     -2 ** 31, 5, -5], np.int64)
+    got, ref = _fc_bias_only(bias, 1.0, np.float32(8.0), 1.0, y_zp, per_channel)
+    _assert_same(got, ref, f"fc overflow zp {y_zp}")
+    assert got[0, 0] == (127 if y_zp < 0 else -128)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -381,14 +411,18 @@ def test_conv_multiplier_uses_double_products(seed):
 @pytest.mark.parametrize("op", ["conv", "depthwise", "fc"])
 @pytest.mark.parametrize("seed", range(3))
 def test_rounding_form_per_operator(op, seed):
-    """Ties decide: CONV_2D and DEPTHWISE_CONV_2D round twice (gemmlowp doubling high multiply,
-    then rounding shift), FULLY_CONNECTED once (ruy's form), in LiteRT 2.3."""
+    """Near ties: CONV_2D and DEPTHWISE_CONV_2D round twice (gemmlowp doubling high multiply,
+    then rounding shift), not once; FULLY_CONNECTED rescales in double (round(acc * scale)),
+    not with the single-rounding fixed-point multiply, in LiteRT 2.3."""
     rng = np.random.default_rng(seed)
     ws = np.float32(2.0 ** rng.uniform(-12, -4))     # x_scale = y_scale = 1: real = ws
     real = float(ws)
     pair = gf.quantize_multiplier(real)
-    single = op == "fc"
-    bias = _distinguishing_accs(_mbqm(pair, single), _mbqm(pair, not single), real, rng)
+    if op == "fc":     # the double rescale against the double-rounding multiply (against the
+        # single-rounding one only knife edges and exact halves tell: the tests above)
+        bias = _distinguishing_accs(_round_scaled(real), _mbqm(pair, False), real, rng)
+    else:
+        bias = _distinguishing_accs(_mbqm(pair, False), _mbqm(pair, True), real, rng)
     c = bias.size
     m, s = np.full(c, pair[0]), np.full(c, pair[1])
     if op == "conv":
@@ -412,7 +446,7 @@ def test_rounding_form_per_operator(op, seed):
         model = tb.fully_connected_model(x.shape, w, bias, tb.Quant(1.0, 0), tb.Quant(ws, 0, 0),
                                          tb.Quant(1.0, 0))
         got = gt.fully_connected_int8(x, w, bias, input_zero_point=0, output_zero_point=0,
-                                      multiplier=m, shift=s)
+                                      scale=real)
     (ref,) = run_reference(model, x)
     _assert_same(got, ref, f"{op} rounding form")
 
@@ -520,7 +554,7 @@ def test_small_graph_residual_block(seed):
 
 
 def test_litert_version_is_the_one_characterised():
-    """The rounding findings above (FC single rounding, double products) are LiteRT 2.3.0's:
+    """The rounding findings above (FC's double rescale, double products) are LiteRT 2.3.0's:
     a different wheel must be re-characterised before this golden model is trusted with it."""
     from dure.sim.verif.litert_ref import litert_version
 

@@ -34,7 +34,17 @@ def test_other_operator_checks():
     with pytest.raises(ValueError):
         gt.depthwise_conv2d_int8(X, np.zeros((1, 3, 3, 3), np.int8), None, **Q)
     with pytest.raises(ValueError, match="K="):
-        gt.fully_connected_int8(np.zeros((1, 4), np.int8), np.zeros((2, 5), np.int8), None, **Q)
+        gt.fully_connected_int8(np.zeros((1, 4), np.int8), np.zeros((2, 5), np.int8), None,
+                                input_zero_point=0, output_zero_point=0, scale=0.5)
+    with pytest.raises(ValueError, match="K="):
+        gt.fully_connected_int8_fixed(np.zeros((1, 4), np.int8), np.zeros((2, 5), np.int8),
+                                      None, **Q)
+    with pytest.raises(ValueError, match="scale must"):
+        gt.fully_connected_int8(np.zeros((1, 4), np.int8), np.zeros((3, 4), np.int8), None,
+                                input_zero_point=0, output_zero_point=0, scale=[0.5, 0.5])
+    with pytest.raises(ValueError, match="finite"):
+        gt.fully_connected_int8(np.zeros((1, 4), np.int8), np.zeros((2, 4), np.int8), None,
+                                input_zero_point=0, output_zero_point=0, scale=float("nan"))
     with pytest.raises(ValueError, match="same shape"):
         gt.add_int8(X, X[:, :2], gp.add_params(1, 1, 1), input1_zero_point=0,
                     input2_zero_point=0, output_zero_point=0)
