@@ -33,7 +33,9 @@ Contracts (bit for bit, tested on the command model in tests/sim/test_conv_plan.
   its two taps one after the other, ``(acc + x w[t]) + x' w[t + 1]``, so the taps still go in
   (kh, kw) order from the bias.
 - :func:`fully_connected_int8_program`: FULLY_CONNECTED as a 1x1 convolution of a
-  ``(1, B, 1, K)`` image, stored with the single-rounding mode (LiteRT's FULLY_CONNECTED).
+  ``(1, B, 1, K)`` image, stored with the single-rounding mode (the hardware's fixed-point
+  form, :func:`dure.sim.golden_tflite.fully_connected_int8_fixed`; LiteRT rescales in double,
+  and the compiler's FC layers take STORE parameters proven equal to it, compiler/fc_store.py).
 
 - :func:`conv2d_int8_float_scale_program` / :func:`depthwise_conv2d_int8_float_scale_program`:
   the same walks (and the same tap packing for few input channels) with the ``FLOAT_SCALE``
@@ -248,8 +250,9 @@ def depthwise_conv2d_fp16_program(config, x_shape, w, bias=None, *, stride=1, pa
 def fully_connected_int8_program(config, x_shape, w, bias, *, input_zero_point,
                                  output_zero_point, multiplier, shift, lo=-128, hi=127,
                                  x_addr, out_addr, param_addr):
-    """FULLY_CONNECTED INT8 (:func:`dure.sim.golden_tflite.fully_connected_int8`, weights zero
-    point 0): ``x_shape`` (B, K), ``w`` int8 (units, K); lowered as a 1x1 convolution of the
+    """FULLY_CONNECTED INT8 in the hardware's fixed-point form
+    (:func:`dure.sim.golden_tflite.fully_connected_int8_fixed`, weights zero point 0):
+    ``x_shape`` (B, K), ``w`` int8 (units, K); lowered as a 1x1 convolution of the
     (1, B, 1, K) image with the single-rounding STORE. The output is (1, B, 1, units) NHWC,
     i.e. (B, units) row-major."""
     if len(x_shape) != 2:
