@@ -250,7 +250,8 @@ class WalkCmds:
         starting-value row with the first chunk's, its sums go to the second unit's ACC half,
         which then computes the rest without a starting row (C ``walk_joint_first``; ResNet-8
         stage 3 INT8 npu fixed 320 -> 312 on the 8x8 ``sim`` SoC, session 20: its 32-row
-        COMPUTEs, each with a weight LOAD, are push-bound)."""
+        COMPUTEs, each with a weight LOAD, were push-bound; with both chunks' rows of a tap
+        in one LOAD, :meth:`joint_weight_loads`, 312 -> 297)."""
         g, plan, units = self.g, self.plan, self.units
         if not self.c_outer or plan.wmode != "double" or len(units) < 2 or \
                 units[0][4] != 1 or units[1][:3] != units[0][:3] or g.kh * g.kw < 2 or \
@@ -289,7 +290,7 @@ class WalkCmds:
         units' chunks' rows of a tap in one LOAD of ``2 kc`` contiguous rows at the second
         unit's rows of that tap (the first unit's rows after them, over the second unit's
         input chunk 1 rows, which its own LOADs write after the joint COMPUTEs; rn8_s3 INT8
-        npu fixed 312 -> 278 on the 8x8 ``sim`` SoC, session 20, branch ``firstwave2``),
+        npu fixed 312 -> 297 on the 8x8 ``sim`` SoC, session 20, branch ``firstwave2``),
         else the second unit's chunk's rows, one LOAD per tap into its slot."""
         layer, eb = self.layer, self.eb
         j = self.units[1][3]
