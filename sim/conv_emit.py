@@ -21,7 +21,7 @@ from .conv_pack import (
 )
 from .layer_program import LayerProgram
 from .npu_model import perf_macs
-from .walk_cmds import pair_applies
+from .walk_cmds import WalkCmds, pair_applies
 from .walk_emit import walk_descriptors
 from .walk_layer import WalkLayer, geometry
 from .walk_plan import plan_walk
@@ -32,6 +32,7 @@ def _program(config, layer, x_shape, cout, dtype, notes=(), wmodes=None, spread=
     pointwise = (g.kh, g.kw, g.sh, g.sw) == (1, 1, 1, 1)
     plan = plan_walk(config, layer, wmodes, startup=spread and pointwise,
                      startup_tiebreak=pointwise and not spread and not layer.diagonal)
+    joint_copies(config, layer, plan)
     pair_copies(layer, plan)
     words = walk_descriptors(config, layer, plan, spread=spread)
     g = layer.geo
@@ -80,9 +81,10 @@ def pair_copies(layer, plan):
     """Lay out :attr:`WalkLayer.pair_weights <dure.sim.walk_layer.WalkLayer>` when the plan
     reads them (:func:`~dure.sim.walk_cmds.pair_applies`): after the layer's other parameter
     bytes, for each output chunk of the first unit's group, its weight rows of taps 0 and 1
-    of input chunk 0, contiguous (``in_cols(0)`` rows each). The firmware's C port
+    of input chunk 0, contiguous (``in_cols(0)`` rows each); none with the joint copy
+    (:func:`joint_copies`, which replaces those LOADs). The firmware's C port
     (firmware/npu/npu_conv.c) writes the same bytes at the same place."""
-    if not pair_applies(layer, plan):
+    if not pair_applies(layer, plan) or layer.joint_weights is not None:
         return
     kc = layer.in_cols(0)
     copies = []
@@ -90,6 +92,26 @@ def pair_copies(layer, plan):
         mat, kin = layer.mats[j], layer.kin(j)
         copies.append(layer.params.add(np.concatenate([mat[:kc], mat[kin:kin + kc]])))
     layer.pair_weights = tuple(copies)
+
+
+def joint_copies(config, layer, plan):
+    """Lay out :attr:`WalkLayer.joint_weights <dure.sim.walk_layer.WalkLayer>` when the
+    plan's first unit computes the joint first wave with its copy
+    (:meth:`~dure.sim.walk_cmds.WalkCmds.joint_copy_applies`): after the layer's other
+    parameter bytes, per tap t of the window's first row, the second unit's chunk's weight
+    rows of tap t of input chunk 0, then the first unit's chunk's (``in_cols(0)`` rows each;
+    rn8_s3: 3 x 16 rows of 8 INT8, 384 B, in place of the pair copy's 128 B). The firmware's
+    C port (firmware/npu/npu_conv.c) writes the same bytes at the same place."""
+    walk = WalkCmds(config, layer, plan)
+    if not walk.joint_copy_applies():
+        return
+    kc = layer.in_cols(0)
+    rows = []
+    for t in sorted(walk.joint_set):
+        for unit in (walk.units[1], walk.units[0]):
+            j = unit[3]
+            rows.append(layer.mats[j][t * layer.kin(j):t * layer.kin(j) + kc])
+    layer.joint_weights = layer.params.add(np.concatenate(rows))
 
 
 #: INT8 depthwise goes to the element-wise MAC by default when an output image has fewer pixels

@@ -197,8 +197,11 @@ class WalkCmds:
                 # tile LOAD (a last piece there holds the unit's last MAC for the whole tile)
                 per_tap = False
             if per_tap == "jit" and fine:
+                # with the joint copy input chunk 0's rows of the joint taps come in
+                # joint_weight_loads
+                skip = self.joint_set if layer.joint_weights is not None else ()
                 pieces = [(t * kin + c * layer.k_chunk, layer.in_cols(c)) for c in range(cc)
-                          for t in range(taps)]
+                          for t in range(taps) if c or t not in skip]
                 if layer.pair_weights is not None:
                     # taps 0 and 1 of input chunk 0 in one LOAD of their contiguous copy,
                     # placed in two groups kin rows apart
@@ -247,7 +250,8 @@ class WalkCmds:
         starting-value row with the first chunk's, its sums go to the second unit's ACC half,
         which then computes the rest without a starting row (C ``walk_joint_first``; ResNet-8
         stage 3 INT8 npu fixed 320 -> 312 on the 8x8 ``sim`` SoC, session 20: its 32-row
-        COMPUTEs, each with a weight LOAD, are push-bound)."""
+        COMPUTEs, each with a weight LOAD, were push-bound; with both chunks' rows of a tap
+        in one LOAD, :meth:`joint_weight_loads`, 312 -> 297)."""
         g, plan, units = self.g, self.plan, self.units
         if not self.c_outer or plan.wmode != "double" or len(units) < 2 or \
                 units[0][4] != 1 or units[1][:3] != units[0][:3] or g.kh * g.kw < 2 or \
@@ -262,16 +266,46 @@ class WalkCmds:
             return None
         return [(s0, h), (s0 + h, sr - h)]
 
+    def joint_copy_applies(self):
+        """Whether the joint first wave's weights come from
+        :attr:`~dure.sim.walk_layer.WalkLayer.joint_weights` (which the layer's planner lays
+        out where this holds): with :meth:`joint_first` and the two units' output chunks
+        of the same width (one LOAD's columns)."""
+        return bool(self.joint) and self.layer.weights is not None and \
+            self.layer.chunk_cols(self.units[0][3]) == self.layer.chunk_cols(self.units[1][3])
+
+    def joint_w_row(self, u_index, t):
+        """SPAD row of unit ``u_index``'s (0 or 1) weights of input chunk 0 of joint tap
+        ``t``: its own slot's, or with the joint copy both in the second unit's slot, the
+        second unit's rows first (:meth:`joint_weight_loads`)."""
+        j1 = self.units[1][3]
+        if self.layer.joint_weights is None:
+            return self.weight_row(u_index, 0, self.units[u_index][3], t)
+        return self.weight_row(1, 0, j1, t) + (self.layer.in_cols(0) if u_index == 0 else 0)
+
     def joint_weight_loads(self):
-        """With :meth:`joint_first`: the second unit's output chunk's weights of input chunk
-        0 for the taps of :attr:`joint_set`, one LOAD per tap into the second unit's slot
-        (the first unit's JIT LOADs)."""
+        """With :meth:`joint_first`: the weights of input chunk 0 of the taps of
+        :attr:`joint_set` that the first unit's own LOADs leave out (the first unit's JIT
+        LOADs). With the copy (:attr:`~dure.sim.walk_layer.WalkLayer.joint_weights`) both
+        units' chunks' rows of a tap in one LOAD of ``2 kc`` contiguous rows at the second
+        unit's rows of that tap (the first unit's rows after them, over the second unit's
+        input chunk 1 rows, which its own LOADs write after the joint COMPUTEs; rn8_s3 INT8
+        npu fixed 312 -> 297 on the 8x8 ``sim`` SoC, session 20, branch ``firstwave2``),
+        else the second unit's chunk's rows, one LOAD per tap into its slot."""
         layer, eb = self.layer, self.eb
         j = self.units[1][3]
         addr, _ = layer.weights(j)
         nn, kin, kc = layer.chunk_cols(j), layer.kin(j), layer.in_cols(0)
         base = self.weight_base(1, 0, j)
         out = []
+        if layer.joint_weights is not None:
+            for t in sorted(self.joint_set):
+                out.append(Cmd(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=self.elem,
+                                      dram_addr=layer.joint_weights + t * 2 * kc * nn * eb,
+                                      dram_stride=nn * eb, rows=2 * kc, cols=nn,
+                                      local_addr=base + t * kin),
+                               spad_write=(base + t * kin, base + t * kin + 2 * kc)))
+            return out
         for t in sorted(self.joint_set):
             out.append(Cmd(encode(Opcode.LOAD, target=LoadTarget.SPAD, elem=self.elem,
                                   dram_addr=addr + t * kin * nn * eb, dram_stride=nn * eb,

@@ -60,19 +60,22 @@ class WalkComputes(WalkCmds):
         if self.first_tap_swap():
             order[0], order[1] = order[1], order[0]
         targets = [(0, 0, self.units[0][3]), (1, 0, self.units[1][3])]
-        return [self.array_compute(u_index, jj, j, t, 0, base, s0, sr, t == order[0])
+        return [self.array_compute(u_index, jj, j, t, 0, base, s0, sr, t == order[0],
+                                   self.joint_w_row(u_index, t))
                 for t in order if t in self.joint_set
                 for s0, sr in self.joint
                 for u_index, jj, j in targets]
 
-    def array_compute(self, u_index, jj, j, t, c, base, s0, sr, first):
+    def array_compute(self, u_index, jj, j, t, c, base, s0, sr, first, w_row=None):
         """The COMPUTE on the array of tap ``t``, input chunk ``c`` and the group's jj-th
         output chunk ``j`` of unit ``u_index`` over output rows ``[s0, s0 + sr)`` (``first``:
-        its ACC rows' first, from the chunk's starting-value row)."""
+        its ACC rows' first, from the chunk's starting-value row; ``w_row``: its weights' first
+        SPAD row, None: the unit's slot's)."""
         layer, g, plan = self.layer, self.g, self.plan
         ky, kx = divmod(t, g.kw)
         kk = layer.in_cols(c)
-        w_row = self.weight_row(u_index, jj, j, t) + c * layer.k_chunk
+        if w_row is None:
+            w_row = self.weight_row(u_index, jj, j, t) + c * layer.k_chunk
         a = base + c * self.th_full * g.wp + (s0 * g.sh + ky) * g.wp + kx
         a_end = a + (sr - 1) * g.sh * g.wp + (g.ow - 1) * g.sw + 1
         acc = self.acc_base(u_index) + jj * plan.bh * g.ow + s0 * g.ow
@@ -180,7 +183,7 @@ class WalkComputes(WalkCmds):
         option the FILL waited for that COMPUTE's end (session 18, fc9: rn8_s2 301 -> 379)."""
         g = self.g
         if not (getattr(self.config, "npu_row_hazard", False) and self.pair and self.c_outer
-                and self.layer.pair_weights is not None and g.kw >= 2 and g.pl == 1
+                and self.layer.first_copied and g.kw >= 2 and g.pl == 1
                 and (g.ow - 1) * g.sw < g.width):
             return False
         # only when a first-range side FILL exists (side_fills; rn8_s1's first wave has

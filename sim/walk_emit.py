@@ -115,7 +115,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     # fixed 285 / 313 / 341 -> 282 / 301 / 329, session 18; a 1x1 layer without the pair
     # LOAD: DS-CNN's pointwise 338 -> 341, so not there)
     first_bias = bias_loads(0, g0)
-    if layer.pair_weights is None:
+    if not layer.first_copied:                 # also with the joint copy (joint_weights)
         words += [c.words for c in first_bias]
         first_bias = []
     rest_bias = bias_loads(g0, layer.init_rows)
@@ -246,7 +246,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             # (session 19: ResNet-8 INT8 npu fixed pushed 282 / 299 / 319 -> 280 / 292 / 320,
             # as one LIST 292 / 309 / 329 -> 290 / 300 / 322)
             head = [cmd for use, _, cmd in uses if use == 0]
-            if exact and layer.pair_weights is not None:
+            if exact and layer.first_copied:
                 head.sort(key=lambda cmd: not decode(cmd.words)[1]["fill"])
             words += [cmd.words for cmd in head]
             late = [cmd for use, _, cmd in uses if use == len(comp) and is_tile(cmd)] \

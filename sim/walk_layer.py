@@ -208,7 +208,17 @@ class WalkLayer:
         many of tap 1; matrix rows ``[0, kc)`` and ``[kin(j), kin(j) + kc)``), for each output
         chunk of the first unit's group. The first unit loads them in one LOAD, placed in two
         groups ``kin(j)`` rows apart, instead of two (one push fewer ahead of its second
-        COMPUTE; docs/layer_fixed_cost.md, session 16). None: no copy.
+        COMPUTE; docs/layer_fixed_cost.md, session 16). None: no copy (also where
+        ``joint_weights`` is set).
+    joint_weights : int or None
+        Set by the layer's planner when its first unit computes the joint first wave
+        (:meth:`dure.sim.walk_cmds.WalkCmds.joint_first`) of two output chunks of the same
+        width: the address of a copy of, for each tap t of the window's first row (0 ..
+        KW - 1), the second unit's chunk's weight rows of tap t of input chunk 0, then the
+        first unit's chunk's (``in_cols(0)`` rows each; matrix rows ``[t kin, t kin + kc)``),
+        so one LOAD per tap places both chunks' rows, contiguous in the second unit's weight
+        slot (:meth:`~dure.sim.walk_cmds.WalkCmds.joint_weight_loads`; session 20, branch
+        ``firstwave2``). None: no copy.
     eltwise_pair : bool
         With ``eltwise_mac``: taps 2 t and 2 t + 1 (row-major over the kernel) are one
         ``pair`` MAC (``tap_step`` = the distance of their tile rows; the weight rows are
@@ -240,6 +250,13 @@ class WalkLayer:
     eltwise_mac: bool = False
     eltwise_pair: bool = False
     pair_weights: tuple = None
+    joint_weights: int = None
+
+    @property
+    def first_copied(self):
+        """Whether the first unit's first weights come from a copy in the parameter area
+        (``pair_weights`` or ``joint_weights``)."""
+        return self.pair_weights is not None or self.joint_weights is not None
 
     @property
     def elem_bytes(self):

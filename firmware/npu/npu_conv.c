@@ -144,7 +144,21 @@ static int conv(const struct npu_op_conv *op, int diagonal, uint32_t *list, uint
     struct walk_plan plan;
     if ((err = walk_plan(&l, &plan)))
         return err;
-    if (walk_pair_applies(&l, &plan)) {
+    uint32_t j0, j1;
+    if (walk_joint_applies(&l, &plan, &j0, &j1)) {
+        /* WalkLayer.joint_weights (conv_emit.py's joint_copies): after the other parameter
+         * bytes, per tap t of the window's first row, output chunk j1's then j0's rows of
+         * tap t of input chunk 0 (matrix rows [t Cin, t Cin + kc)), contiguous */
+        uint32_t kc = in_cols(&l, 0), nn = chunk_cols(&l, j0);
+        l.has_joint = 1;
+        l.joint_addr = op_param_add(&pa, l.g.kw * 2 * kc * nn * eb, &p);
+        for (uint32_t r = 0; p && r < l.g.kw * 2 * kc; r++) {
+            uint32_t t = r / (2 * kc), j = (r / kc) % 2 ? j0 : j1;
+            uint32_t src = t * op->cin + r % kc;
+            for (uint32_t jj = 0; jj < nn; jj++)
+                op_put_elem(p, r * nn + jj, eb, op->weights, (j * n_chunk + jj) * per_out + src);
+        }
+    } else if (walk_pair_applies(&l, &plan)) {
         /* WalkLayer.pair_weights (conv_emit.py's pair_copies): after the other parameter
          * bytes, per output chunk of the first unit's group, its rows of taps 0 and 1 of input
          * chunk 0 (matrix rows [0, kc) and [Cin, Cin + kc)), contiguous */

@@ -70,6 +70,12 @@ struct walk_layer {
      * planned, where walk_pair_applies holds: WalkLayer.pair_weights) */
     int has_pairs;
     uint32_t pair_addr, pair_step;
+    /* the joint first wave's weights (walk_joint_applies): per tap t of the window's first
+     * row, the second unit's chunk's rows of tap t of input chunk 0, then the first unit's,
+     * contiguous, at joint_addr + t * 2 * kc * nn * eb (has_joint, then no pair copies; set
+     * once planned: WalkLayer.joint_weights) */
+    int has_joint;
+    uint32_t joint_addr;
     /* walk_descriptors' spread (border FILLs per channel chunk, the first unit's unread tile
      * LOADs spread between its COMPUTEs); with a 1x1 stride-1 kernel also plan_walk's
      * startup (the first unit's wait for its data counted in the search) */
@@ -95,6 +101,16 @@ int walk_plan(const struct walk_layer *layer, struct walk_plan *plan);
  * LOAD of a contiguous copy (pair_applies; the layer's planner lays the copies out). */
 int walk_chunks_outer(const struct walk_layer *l, const struct walk_plan *p);
 int walk_pair_applies(const struct walk_layer *l, const struct walk_plan *p);
+/* Whether the layer's first unit computes the joint first wave (walk_joint_first) with its
+ * weights from a copy (walk_cmds.py's joint_copy_applies: two output chunks of one width);
+ * then *j0, *j1: the first two units' output chunks. */
+int walk_joint_applies(const struct walk_layer *l, const struct walk_plan *p, uint32_t *j0,
+                       uint32_t *j1);
+/* Whether the first unit's first weights come from a copy (WalkLayer.first_copied). */
+static inline int walk_first_copied(const struct walk_layer *l)
+{
+    return l->has_pairs || l->has_joint;
+}
 
 /* Most waves of a unit (two halvings of 16-bit row counts, 17 each, with room). */
 #define WALK_WAVES_MAX 40u

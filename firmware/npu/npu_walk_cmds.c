@@ -193,7 +193,10 @@ static void weight_loads(struct walk *w, uint32_t u_index, uint32_t j0, uint32_t
                 walk_sink(w, &c);
             }
             for (uint32_t c = 0; c < w->cc; c++)
-                for (uint32_t t = c || !l->has_pairs ? 0 : 2; t < taps; t++)
+                /* (with the joint copy input chunk 0's taps of the window's first row
+                 * come in its LOADs, walk_pre_commands) */
+                for (uint32_t t = c ? 0 : l->has_joint ? l->g.kw : l->has_pairs ? 2 : 0;
+                     t < taps; t++)
                     spad_load(w, addr + (t * k + c * l->k_chunk) * nn * w->eb, nn * w->eb,
                               in_cols(l, c), nn, base + t * k + c * l->k_chunk);
         } else if (per_tap == PIECES_TAPS && u_index == 1 && w->joint_h) {
@@ -257,13 +260,13 @@ static uint32_t first_range_groups(const struct walk *w, uint32_t k0, uint32_t g
 
 int walk_fills_first(const struct walk *w)
 {
-    return npu_get_info()->row_hazard && w->l->has_pairs;
+    return npu_get_info()->row_hazard && walk_first_copied(w->l);
 }
 
 int walk_first_tap_swap(const struct walk *w)
 {
     const struct walk_geo *g = &w->l->g;
-    if (!(npu_get_info()->row_hazard && w->l->has_pairs && g->kw >= 2 && g->pl == 1 &&
+    if (!(npu_get_info()->row_hazard && walk_first_copied(w->l) && g->kw >= 2 && g->pl == 1 &&
           (g->ow - 1) * g->sw < g->width && side_pair(w) && walk_c_outer(w)))
         return 0;
     /* only when a first-range side FILL exists (walk_computes' first_tap_swap) */
@@ -621,15 +624,20 @@ void walk_pre_commands(struct walk *w, const struct unit *u)
             const struct walk_layer *l = w->l;
             uint32_t nn = chunk_cols(l, u1.j0), k = kin(l, u1.j0), kc = in_cols(l, 0);
             uint32_t addr = l->w_addr + u1.j0 * l->w_step, base = weight_base(w, 1, 0, u1.j0);
-            for (uint32_t t = 0; t < l->g.kw; t++)       /* the window's first row */
-                spad_load(w, addr + t * k * nn * w->eb, nn * w->eb, kc, nn, base + t * k);
+            for (uint32_t t = 0; t < l->g.kw; t++) {     /* the window's first row */
+                if (l->has_joint)    /* both chunks' rows of tap t, the second unit's first */
+                    spad_load(w, l->joint_addr + t * 2 * kc * nn * w->eb, nn * w->eb, 2 * kc,
+                              nn, base + t * k);
+                else
+                    spad_load(w, addr + t * k * nn * w->eb, nn * w->eb, kc, nn, base + t * k);
+            }
         }
     } else if (p->wmode == WALK_TAPS) {
         tap_loads(w, u, 0, walk_min(2, w->l->g.kh * w->l->g.kw));
     }
     /* with the pair LOAD the first unit's starting-value rows come after its weights, ahead
      * of the FILLs and image rows (walk_emit.py's first_bias; the prologue left them out) */
-    if (w->l->has_pairs && w->mode == SINK_PRE)
+    if (walk_first_copied(w->l) && w->mode == SINK_PRE)
         walk_bias_loads(w, 0, walk_bias_split(w), BIAS_FIRST);
     side_fills(w);
     /* a 1x1 first unit whose input chunk 0 goes in parts (walk_computes' first_halves): its

@@ -108,7 +108,10 @@ static void computes(struct walk *w, const struct unit *u)
                 uint32_t t = swap && q < 2 ? 1 - q : q, t0 = swap ? 1 : 0;
                 uint32_t ui = k ? 1 : 0, j = k ? u1.j0 : u->j0;
                 uint32_t ky = t / g->kw, kx = t % g->kw, kk = in_cols(l, 0);
-                uint32_t w_row = walk_weight_row(w, ui, 0, j, t);
+                /* with the joint copy both chunks' rows in the second unit's slot, the
+                 * first unit's after the second's (walk_cmds.py's joint_w_row) */
+                uint32_t w_row = l->has_joint ? walk_weight_row(w, 1, 0, u1.j0, t) + (k ? 0 : kk)
+                                              : walk_weight_row(w, ui, 0, j, t);
                 uint32_t a = base + ky * g->wp + kx + parts[pi][0] * row_step;
                 uint32_t sr = parts[pi][1];
                 uint32_t acc = walk_acc_base(w, ui) + parts[pi][0] * g->ow;
@@ -255,28 +258,50 @@ static void computes(struct walk *w, const struct unit *u)
     o->amax = amax;
 }
 
+/* The walk's layer-wide fields (walk_emit's; w->o left unset). */
+static void walk_init(struct walk *w, const struct walk_layer *l, const struct walk_plan *p)
+{
+    const struct walk_geo *g = &l->g;
+    w->l = l;
+    w->p = p;
+    w->eb = elem_bytes(l);
+    w->elem = l->prec == NPU_FP16 ? DURE_NPU_ELEM_FP16 : DURE_NPU_ELEM_INT8;
+    w->cc = kin_chunks(l);
+    w->th_full = (p->bh - 1) * g->sh + g->kh;
+    w->tile0 = p->w_rows;
+    w->nt = out_chunks(l);
+    w->blocks = walk_cdiv(g->oh, p->bh);
+    w->groups = walk_cdiv(w->nt, p->gn);
+    w->nunits = g->batch * w->blocks * w->groups;
+    w->x_pix = l->cin * w->eb;
+    w->o_pix = l->cout * l->out_bytes;
+    w->joint_h = 0;
+    w->joint_h = walk_joint_first(w);
+}
+
+int walk_joint_applies(const struct walk_layer *l, const struct walk_plan *p, uint32_t *j0,
+                       uint32_t *j1)
+{
+    struct walk w;
+    struct unit u0, u1;
+    walk_init(&w, l, p);
+    if (!w.joint_h)
+        return 0;
+    walk_unit_at(&w, 0, &u0);
+    walk_unit_at(&w, 1, &u1);
+    *j0 = u0.j0;
+    *j1 = u1.j0;
+    return chunk_cols(l, u0.j0) == chunk_cols(l, u1.j0);
+}
+
 int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *list,
               uint32_t cap)
 {
     struct out o = {.list = list, .cap = cap};
     struct walk w;
     const struct walk_geo *g = &l->g;
-    w.l = l;
-    w.p = p;
+    walk_init(&w, l, p);
     w.o = &o;
-    w.eb = elem_bytes(l);
-    w.elem = l->prec == NPU_FP16 ? DURE_NPU_ELEM_FP16 : DURE_NPU_ELEM_INT8;
-    w.cc = kin_chunks(l);
-    w.th_full = (p->bh - 1) * g->sh + g->kh;
-    w.tile0 = p->w_rows;
-    w.nt = out_chunks(l);
-    w.blocks = walk_cdiv(g->oh, p->bh);
-    w.groups = walk_cdiv(w.nt, p->gn);
-    w.nunits = g->batch * w.blocks * w.groups;
-    w.x_pix = l->cin * w.eb;
-    w.o_pix = l->cout * l->out_bytes;
-    w.joint_h = 0;
-    w.joint_h = walk_joint_first(&w);
     walk_bad = 0;
     {
         const struct npu_info *hw = npu_get_info();
@@ -292,7 +317,7 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
      * chunk in its own; with input chunks outermost only the first unit's (the others are
      * its first side commands; with the pair LOAD they come after its weights instead,
      * walk_pre_commands) */
-    if (!l->has_pairs)
+    if (!walk_first_copied(l))
         walk_bias_loads(&w, 0, walk_bias_split(&w), BIAS_DIRECT);
     if (l->has_shared && l->shared_rows) {
         walk_cmd_new(&c, DURE_NPU_OP_LOAD);

@@ -208,10 +208,11 @@ def test_only_the_side_columns_the_first_compute_reads_go_ahead_of_it(row_hazard
 @pytest.mark.parametrize("precision, split", [("int8", True), ("fp16", False)])
 def test_only_the_first_units_bias_rows_go_first(precision, split):
     """ResNet-8 stage 3 (8x8x64 -> 64: 8 output chunks): in INT8 (input chunks outermost in
-    the first unit) the first ACC LOAD, right after the first COMPUTE's weights (the pair
-    LOAD), holds the first unit's output chunks' starting-value rows only; the other chunks'
-    rows come in one LOAD after the first COMPUTE, before the first COMPUTE of the unit that
-    starts from them. FP16 keeps one LOAD of all eight rows first."""
+    the first unit) the first ACC LOAD, right after the first COMPUTE's weights (one LOAD of
+    tap 1's rows of both joint output chunks, WalkLayer.joint_weights), holds the first
+    unit's output chunks' starting-value rows only; the other chunks' rows come in one LOAD
+    after the first COMPUTE, before the first COMPUTE of the unit that starts from them.
+    FP16 keeps one LOAD of all eight rows first."""
     prog, _, _ = _program(precision, (1, 8, 8, 64), 64, (3, 3))
     ds = [decode(w) for w in prog.descriptors]
     comps = [i for i, (op, _) in enumerate(ds) if op == Opcode.COMPUTE]
@@ -219,10 +220,11 @@ def test_only_the_first_units_bias_rows_go_first(precision, split):
     acc = [(i, f) for i, (op, f) in enumerate(ds) if op == Opcode.LOAD and
            f["target"] == LoadTarget.ACC.value and f["local_addr"] in inits]
     first_unit_rows = sorted({ds[i][1]["init_addr"] for i in comps[:4] if ds[i][1]["init_row"]})
-    # INT8 (row-exact hazards, session 19): the top FILL, the pair LOAD, then the rows
+    # INT8 (row-exact hazards, session 19): the top FILL, the joint LOAD, then the rows
     assert acc[0][0] == (2 if split else 0)
-    if split:                                    # the pair LOAD: taps 0 and 1's weights
-        assert ds[0][1]["fill"] and ds[1][0] == Opcode.LOAD and ds[1][1]["local_groups"] == 2
+    if split:                                    # the joint LOAD: 16 rows, one group
+        assert ds[0][1]["fill"] and ds[1][0] == Opcode.LOAD and ds[1][1]["rows"] == 16 and \
+            ds[1][1]["local_groups"] == 0
     if not split:
         assert len(acc) == 1 and acc[0][1]["rows"] == 8
         return

@@ -22,7 +22,8 @@ def _computes(prog):
 def test_the_first_unit_takes_input_chunk_0_of_two_output_chunks_in_two_parts():
     """ResNet-8 stage 3 (8x8x64 -> 64, one output chunk per unit, ``double``): the first 12
     COMPUTEs are input chunk 0's taps of the window's first row (1, 0, 2) for output chunks
-    0 and 1 (ACC halves 0 and 1, their own weight slots), each tap in two parts of 4 output
+    0 and 1 (ACC halves 0 and 1; both chunks' weights of a tap side by side in the second
+    unit's slot, chunk 1's at its own rows, chunk 0's after them), each tap in two parts of 4 output
     rows (32 pixels), each part's chunks together; each ACC row's first COMPUTE starts from
     its chunk's starting-value row. Then the first unit's usual COMPUTEs (64 rows) without
     those taps of input chunk 0, and the second unit's without them either."""
@@ -33,9 +34,9 @@ def test_the_first_unit_takes_input_chunk_0_of_two_output_chunks_in_two_parts():
     joint = comps[:12]
     assert all(f["m"] == 32 and f["k"] == 8 for f in joint)
     assert [f["acc_addr"] >= plan.acc_half for f in joint] == [False, True] * 6
-    # weights: output chunk 0's slot (rows 0..575) or chunk 1's (576..), input chunk 0's rows
-    assert [f["w_addr"] // plan.slot for f in joint] == [0, 1] * 6
-    assert all(f["w_addr"] % 64 == 0 for f in joint)
+    # weights: in output chunk 1's slot (576..), its input chunk 0's rows, chunk 0's after them
+    assert [f["w_addr"] // plan.slot for f in joint] == [1] * 12
+    assert [f["w_addr"] % 64 for f in joint] == [8, 0] * 6
     assert [f["w_addr"] % plan.slot // 64 for f in joint[::2]] == [1, 1, 0, 0, 2, 2]
     assert [f["acc_addr"] % plan.acc_half for f in joint[::2]] == [0, 32] * 3
     inits = [(f["acc_addr"], f["init_addr"]) for f in joint if f["init_row"]]
@@ -56,9 +57,10 @@ def test_the_first_unit_takes_input_chunk_0_of_two_output_chunks_in_two_parts():
 
 
 def test_the_first_compute_waits_for_three_image_rows():
-    """Ahead of the first COMPUTE: its top FILL, the pair LOAD of taps 0 and 1, the starting
-    values of both output chunks (2 ACC rows) and image rows 0-2 only (24 pixels: its 32
-    rows read no more), then the second chunk's tap 1 weights."""
+    """Ahead of the first COMPUTE: its top FILL, one LOAD of both output chunks' tap 1
+    weights of input chunk 0 (16 rows from WalkLayer.joint_weights), the starting values of
+    both output chunks (2 ACC rows) and image rows 0-2 only (24 pixels: its 32 rows read no
+    more); then the second chunk's COMPUTE of the same rows, with no LOAD between."""
     prog, _, _ = _program("int8", (1, 8, 8, 64), 64, (3, 3))
     ds, _ = _computes(prog)
     first = next(i for i, (op, _) in enumerate(ds) if op == Opcode.COMPUTE)
@@ -68,22 +70,51 @@ def test_the_first_compute_waits_for_three_image_rows():
     image = [f for op, f in head if f["target"] == LoadTarget.SPAD.value and not f["fill"]
              and f["local_addr"] >= prog.plan.w_rows]
     assert [f["rows"] for f in image] == [24]
+    weights = [f for op, f in head if f["target"] == LoadTarget.SPAD.value and not f["fill"]
+               and f["local_addr"] < prog.plan.w_rows]
+    assert [(f["rows"], f["local_addr"], f["local_groups"]) for f in weights] == \
+        [(16, prog.plan.slot + 64, 0)]
     op, f = ds[first + 1]
-    assert op == Opcode.LOAD and f["rows"] == 8 and f["local_addr"] == prog.plan.slot + 64
+    assert op == Opcode.COMPUTE and f["a_addr"] == ds[first][1]["a_addr"]
 
 
 def test_the_second_units_side_weights_leave_input_chunk_0_out():
     """The first unit's LOADs into the second unit's weight slot: input chunk 0's rows of
-    taps 0, 1, 2 (8 rows each, its own), then per tap the rest (56 rows of taps 0-2, all 64
-    of taps 3-8)."""
+    taps 0, 1, 2 (16 rows each: the second unit's own 8, then the first unit's), then per tap
+    the rest (56 rows of taps 0-2, all 64 of taps 3-8)."""
     prog, _, _ = _program("int8", (1, 8, 8, 64), 64, (3, 3))
     plan = prog.plan
     ds, _ = _computes(prog)
     slot1 = [f for op, f in ds if op == Opcode.LOAD and f["target"] == LoadTarget.SPAD.value
              and not f["fill"] and plan.slot <= f["local_addr"] < 2 * plan.slot]
     assert sorted((f["local_addr"] - plan.slot, f["rows"]) for f in slot1[:12]) == \
-        sorted([(t * 64, 8) for t in range(3)] + [(t * 64 + 8, 56) for t in range(3)] +
+        sorted([(t * 64, 16) for t in range(3)] + [(t * 64 + 8, 56) for t in range(3)] +
                [(t * 64, 64) for t in range(3, 9)])
+
+
+def test_the_joint_copy_holds_both_chunks_rows_of_each_tap():
+    """The joint LOADs read the joint copy (WalkLayer.joint_weights): per tap of the window's
+    first row, output chunk 1's then chunk 0's weights of input chunk 0 (8 x 8 INT8 each,
+    matrix row ci, column o: w[o, 0, kx, ci]); no pair LOAD (two groups) is left."""
+    prog, _, _ = _program("int8", (1, 8, 8, 64), 64, (3, 3))
+    rng = np.random.default_rng(0)                  # _program's operands, seed 0
+    rng.integers(-128, 128, (1, 8, 8, 64), dtype=np.int8)
+    w = rng.integers(-128, 128, (64, 3, 3, 64), dtype=np.int8)
+    plan = prog.plan
+    loads = [f for op, f in (decode(x) for x in prog.descriptors)
+             if op == Opcode.LOAD and f["target"] == LoadTarget.SPAD.value and not f["fill"]]
+    assert not any(f["local_groups"] == 2 and f["local_addr"] < plan.w_rows for f in loads)
+    joint = sorted((f["local_addr"], f["dram_addr"]) for f in loads
+                   if f["rows"] == 16 and plan.slot <= f["local_addr"] < 2 * plan.slot)
+    assert [a - plan.slot for a, _ in joint] == [0, 64, 128]
+    mem = {}
+    for addr, data in prog.blobs:
+        for i, byte in enumerate(data):
+            mem[addr + i] = byte
+    for kx, (_, addr) in enumerate(joint):
+        got = np.array([mem[addr + i] for i in range(128)], np.uint8).view(np.int8)
+        want = np.concatenate([w[8:16, 0, kx, 0:8].T, w[0:8, 0, kx, 0:8].T])
+        assert np.array_equal(got.reshape(16, 8), want)
 
 
 @pytest.mark.parametrize("x_shape, cout, kernel", [
