@@ -14,7 +14,10 @@
  * zero (C's round), and every magnitude of 2^31 or more gives INT32_MIN (x86's cvttsd2si for
  * a value outside int32; -2^31 itself is INT32_MIN too). Products below the double's normal
  * range are far below 1/2 and give 0, as the double's subnormal rounding would; products above
- * its range give INT32_MIN, as an infinity would. No libcalls: 64-bit shifts and adds and the
+ * its range give INT32_MIN, as an infinity would. (Which way the 53-bit rounding breaks an
+ * exact tie cannot change the result in int32: below 2^52 every k + 1/2 has an even
+ * significand, so a tie next to it goes to it either way; ties to even is kept regardless.)
+ * No libcalls: 64-bit shifts and adds and the
  * 32 x 32 -> 64 multiply are inline on RV32IM. */
 #include "npu_cpu_ops.h"
 
