@@ -72,6 +72,9 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     scratch rows ``(C, KK4)`` in the arena, 18 / 19 pad top / left, 20 / 21 dilation h / w,
     22 / 23 out h / w, 24 / 25 the input / output zero points, 26 / 27 lo / hi, 28 1: streams
     on the unit, 0: the core's loop, 29 ``KK4`` (``kh * kw`` rounded up to a multiple of 4).
+    ``FC_RESCALE_TFLITE`` (:mod:`.fc_store`'s fallback) 2 the int32 sums ``(rows, units)``, 3
+    the units' float64 scales (little-endian IEEE patterns, in the weights), 5 ``rows *
+    units``, 6 rows, 7 units, 15 / 16 lo / hi, 18 the output zero point.
     Every address must lie in main memory (with the whole operand), else the firmware
     stops with ``TableError.RANGE``.
 
@@ -136,6 +139,7 @@ class CoreOp(enum.IntEnum):
     CONV_FAST_ONNX = 23  # the same from the NPU's exact sums, float32 only near ties (onnx_fast)
     DENSE_DOT_INT8 = 24  # a TFLite dense / im2col convolution on the dot-product unit (dot_target)
     DEPTHWISE_DOT_INT8 = 25  # a TFLite depthwise convolution on the dot unit (dot_depthwise)
+    FC_RESCALE_TFLITE = 26  # LiteRT's double rescale of FULLY_CONNECTED sums (fc_store fallback)
 
 
 class TableError(enum.IntEnum):
