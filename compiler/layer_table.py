@@ -64,7 +64,9 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     (:mod:`.dot_target`, only in the ``dot_model_run`` firmware of the dot-unit variants) 2
     the int8 operand ``(batch, K)``, 3 the int8 weights ``(N, K)``, 5 ``batch * N``, 6 batch,
     7 K, 8 N, 9 the int32 bias with the input zero point folded in, 10 / 11 the int32
-    multipliers / shifts (addresses in the weights), 12 the rounding (0 single, 1 double), 13
+    multipliers / shifts (addresses in the weights), 12 the rounding (0 single, 1 double, 2
+    LiteRT's float64 rescale with 10 / 11 each unit's scale's low / high words:
+    :mod:`.fc_store`'s fallback), 13
     1: stream on the unit (K a multiple of 4), 0: the core's loop, 14 the output zero point,
     15 / 16 lo / hi; ``DEPTHWISE_DOT_INT8`` (:mod:`.dot_depthwise`, the same firmware) 3 the
     packed filter rows ``(C, KK4)``, 6..9 the input shape, 10..13 ``kh, kw, sh, sw``, 14 the

@@ -13,6 +13,7 @@ from dure.compiler.layer_table import CoreOp
 from dure.compiler.lower import compile_graph
 from dure.compiler.tflite_frontend import parse_tflite
 from dure.sim.verif import fc_models
+from dure.sim.verif import tflite_builder as tb
 from dure.sim.verif.litert_ref import run_reference
 
 from dure.config import preset
@@ -84,3 +85,58 @@ def test_exact_layers_keep_the_store():
     assert _kinds(compile_graph(graph, preset("sim"))) == ["gemm"]
     graph = parse_tflite(fc_models.knife_edge_model(1))
     assert _kinds(compile_graph(graph, preset("sim"))) == ["gemv"]
+
+
+@pytest.mark.parametrize("variant", ["sim"])
+def test_fallback_on_the_soc_equals_litert(variant):
+    """The whole program on the simulated SoC (npu_model_run: the GEMM's raw INT32 STOREs, then
+    cpu_fc_rescale_tflite on the core): a layer that overflows int32 and the forced knife
+    edge, each equal to LiteRT; the rescale's cycles per output are in the layer timing."""
+    from dure.compiler.soc import run_program_soc
+
+    for data, x, force in ((fc_models.overflow_model(3, -5), fc_models.overflow_inputs(3)[0],
+                            False),
+                           (fc_models.knife_edge_model(5), fc_models.knife_edge_inputs(5),
+                            True)):
+        graph = parse_tflite(data)
+        program = compile_graph(graph, preset(variant), fc_fallback=force)
+        assert _kinds(program) == ["gemm", "fc_rescale"]
+        got, run = run_program_soc(program, [x])
+        assert np.array_equal(got[0], run_reference(data, x)[0])
+        assert all(c > 0 for c in run.layer_cycles)
+
+
+@pytest.mark.parametrize("force", [True, False], ids=["knife_forced", "overflow"])
+def test_fallback_on_the_dot_target_equals_litert(force):
+    """The iCEBreaker (dot unit, no NPU): the same layers as one ``dot_dense`` with LiteRT's
+    float64 rescale (ROUNDING_DOUBLE_RESCALE), from the command-model run."""
+    from dure.compiler.dot_target import ROUNDING_DOUBLE_RESCALE, compile_dot
+
+    batch = 3
+    data = fc_models.knife_edge_model(batch) if force else fc_models.overflow_model(batch, -5)
+    xs = [fc_models.knife_edge_inputs(batch)] if force else fc_models.overflow_inputs(batch)
+    program = compile_dot(parse_tflite(data), preset("icebreaker"), fc_fallback=force)
+    assert [la.params["rounding"] for la in program.layers if la.kind == "dot_dense"] == \
+        [ROUNDING_DOUBLE_RESCALE]
+    for x in xs:
+        assert np.array_equal(run_program(program, [x])[0][0], run_reference(data, x)[0])
+
+
+def test_fallback_on_the_icebreaker_soc_equals_litert():
+    """The dot_model_run firmware on the simulated iCEBreaker (``icebreaker-elf``): the
+    streamed sums, then cpu_scale_round_double per output, equal LiteRT (K = 4: streams)."""
+    from dure.compiler.dot_target import compile_dot
+    from dure.compiler.soc import run_program_soc
+
+    rng = np.random.default_rng(9)
+    w = rng.integers(-127, 128, (6, 4)).astype(np.int8)
+    bias = np.array([700_000_000, -700_000_000, 3, -3, 0, 12], np.int32)
+    data = tb.fully_connected_model((2, 4), w, bias, tb.Quant(1.0, 0), tb.Quant(1.0, 0, 0),
+                                    tb.Quant(0.3, -5))
+    graph = parse_tflite(data)
+    program = compile_dot(graph, preset("icebreaker-elf"))
+    x = rng.integers(-128, 128, (2, 4)).astype(np.int8)
+    got, _ = run_program_soc(program, [x])
+    want = run_reference(data, x)[0]
+    assert np.array_equal(got[0], want)
+    assert (want[:, 0] == 127).all() and (want[:, 1] == 127).all()    # INT32_MIN - 5 wraps
