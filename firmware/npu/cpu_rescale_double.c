@@ -7,17 +7,14 @@
  * passed here as its 64-bit IEEE pattern). The compiler runs a layer through this kernel when
  * no Q0.31 STORE parameters are exact on its reachable accumulators (compiler/fc_store.py).
  *
- * How: s = m * 2^E with m the 53-bit significand (hidden bit included; m < 2^52 for a
- * subnormal). The exact product |acc| * m (< 2^84) is formed from two 32 x 32 -> 64 products,
- * rounded once to 53 significant bits with ties to even (the double multiplication: an int32
- * converts to double exactly), giving q * 2^F; then rounded to an integer with halves away from
- * zero (C's round), and every magnitude of 2^31 or more gives INT32_MIN (x86's cvttsd2si for
- * a value outside int32; -2^31 itself is INT32_MIN too). Products below the double's normal
- * range are far below 1/2 and give 0, as the double's subnormal rounding would; products above
- * its range give INT32_MIN, as an infinity would. (Which way the 53-bit rounding breaks an
- * exact tie cannot change the result in int32: below 2^52 every k + 1/2 has an even
- * significand, so a tie next to it goes to it either way; ties to even is kept regardless.)
- * No libcalls: 64-bit shifts and adds and the
+ * How: s = m * 2^-n with m the 53-bit significand (hidden bit included; m < 2^52 for a
+ * subnormal). The exact product P = |acc| * m (< 2^84) is formed from two 32 x 32 -> 64
+ * products; the double multiplication rounds it to 53 significant bits (ties to even), C's
+ * round then goes to an integer with halves away from zero, and every magnitude of 2^31 or more
+ * gives INT32_MIN (x86's cvttsd2si for a value outside int32; -2^31 itself is INT32_MIN too).
+ * Both roundings together are one add and one shift of P (round_magnitude, where the argument
+ * is). Products below 1/4 give 0 (their double is below 1/2, subnormal or not); products of
+ * 2^31 and more give INT32_MIN (an infinity too). No libcalls: 64-bit shifts and adds and the
  * 32 x 32 -> 64 multiply are inline on RV32IM. */
 #include "npu_cpu_ops.h"
 
@@ -36,44 +33,49 @@ static int bitlen64(uint64_t x)     /* bits needed for x (0 for 0) */
     return n + (int)y;
 }
 
-/* |round(|acc| * s)| as a magnitude, MAG_LIMIT when it is 2^31 or more. */
+/* |round(|acc| * s)| as a magnitude, MAG_LIMIT when it is 2^31 or more.
+ *
+ * With the exact product X = P * 2^-n (P = |acc| * m, nb bits) and s = nb - 53 > 0 the bits
+ * the double drops: rounding X to 53 bits can move it across k + 1/2 only upward, from a
+ * fraction of at least 1/2 - 2^(s-1-n) (bits s .. n-2 all ones, the dropped bits at least half
+ * an ulp; an exact tie goes up too, bit s being odd), and never downward (k + 1/2 is on the
+ * 53-bit grid). So the double-then-half-away result is one add and one shift:
+ *     r = (P + 2^(n-1) + 2^(s-1)) >> n            (no 2^(s-1) when s <= 0: X is exact),
+ * valid while s <= n - 2, which holds whenever X < 2^31 (then s <= n - 22). */
 static uint32_t round_magnitude(uint32_t a, uint32_t s_lo, uint32_t s_hi)
 {
     uint32_t field = (s_hi >> 20) & 0x7FFu;
     uint32_t mh = s_hi & 0xFFFFFu;
-    int e = -1074;                                  /* subnormal: m * 2^-1074 */
+    int n = 1074;                                   /* subnormal: m * 2^-1074 */
     if (field) {
         mh |= 0x100000u;                            /* the hidden bit */
-        e = (int)field - 1075;
+        n = 1075 - (int)field;
     }
     if (!a || !(mh | s_lo))
         return 0;
-    /* P = a * m = phi * 2^32 + plo, m = mh * 2^32 + s_lo (mh < 2^21) */
+    /* P = a * m = phi * 2^32 + plo, m = mh * 2^32 + s_lo (mh < 2^21): P < 2^84 */
     uint64_t low = (uint64_t)a * s_lo;
     uint64_t phi = (uint64_t)a * mh + (low >> 32);
     uint32_t plo = (uint32_t)low;
-    uint64_t q;
-    int shift = phi ? bitlen64(phi) + 32 - 53 : 0;  /* bits below the 53 kept */
-    if (shift <= 0) {
-        q = phi << 32 | plo;                        /* exact: at most 53 bits */
-        shift = 0;
-    } else {                                        /* 1 <= shift <= 32 */
-        uint32_t rem = shift == 32 ? plo : plo & ((1u << shift) - 1u);
-        uint32_t half = 1u << (shift - 1);
-        q = shift == 32 ? phi : phi << (32 - shift) | plo >> shift;
-        if (rem > half || (rem == half && (q & 1u)))
-            q++;                                    /* may reach 2^53: still exact below */
+    int nb = phi ? 32 + bitlen64(phi) : bitlen64(plo);
+    int top = nb - n;                               /* 2^(top-1) <= X < 2^top */
+    if (top > 31)
+        return MAG_LIMIT;                           /* X >= 2^31 */
+    if (top < -1)
+        return 0;                                   /* X < 1/4: the double is below 1/2 */
+    if (n <= 0)
+        return plo << -n;                           /* an integer below 2^31 (phi == 0) */
+    int s = nb - 53;                                /* at most 31 */
+    uint64_t r;
+    if (n < 32) {                                   /* nb <= n + 31 < 63: P fits 64 bits */
+        uint64_t p = phi << 32 | plo;
+        r = (p + (1ull << (n - 1)) + (s > 0 ? 1ull << (s - 1) : 0)) >> n;
+    } else {
+        uint64_t lo = (uint64_t)plo + (s > 0 ? 1ull << (s - 1) : 0) +
+                      (n == 32 ? 1ull << 31 : 0);
+        r = (phi + (lo >> 32) + (n > 32 ? 1ull << (n - 33) : 0)) >> (n - 32);
     }
-    int f = e + shift;                              /* the product is q * 2^f */
-    if (f >= 0)
-        return bitlen64(q) + f > 31 ? MAG_LIMIT : (uint32_t)q << f;
-    int n = -f;
-    if (n > 54)
-        return 0;                                   /* q <= 2^53: at most 1/4 */
-    uint64_t t = q >> n;
-    uint64_t frac = q & ((1ull << n) - 1u);
-    t += frac >= 1ull << (n - 1);                   /* halves away from zero */
-    return t >= MAG_LIMIT ? MAG_LIMIT : (uint32_t)t;
+    return r >= MAG_LIMIT ? MAG_LIMIT : (uint32_t)r;
 }
 
 int32_t cpu_scale_round_double(int32_t acc, uint32_t s_lo, uint32_t s_hi)
