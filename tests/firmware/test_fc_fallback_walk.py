@@ -14,6 +14,7 @@ from dure.compiler.soc import check_intermediates
 from dure.compiler.tflite_frontend import parse_tflite
 from dure.sim.verif import fc_models
 from dure.sim.verif import layer_walker as lw
+from dure.sim.verif import tflite_builder as tb
 from dure.sim.verif.litert_ref import run_reference
 
 from dure.config import preset
@@ -58,3 +59,25 @@ def test_bad_fc_rescale_record_stops(walker_lib, load_program, word, value, stat
     mem.write(at, np.array([value], np.uint32).tobytes())
     st, _, _ = lw.walk(walker_lib, mem, table_addr, program.config, tiles=False)
     assert st == status
+
+
+@pytest.mark.parametrize("batch,tiles", [(2, 3), (33, 4)], ids=["cols", "rows"])
+def test_fallback_split_across_tiles(walker_lib, load_split, batch, tiles):
+    """The raw INT32 GEMM split across NPU tiles (tile_split: by output columns, or by rows
+    for a tall batch), each part's STOREs at its 4-byte offsets, then the core rescale."""
+    from dure.compiler.tile_split import split_program
+
+    rng = np.random.default_rng(batch)
+    w = rng.integers(-127, 128, (40, 24)).astype(np.int8)
+    bias = rng.integers(-2 ** 20, 2 ** 20, 40).astype(np.int32)
+    data = tb.fully_connected_model((batch, 24), w, bias, tb.Quant(0.05, -3),
+                                    tb.Quant(0.01, 0, 0), tb.Quant(0.7, 4))
+    graph = parse_tflite(data)
+    program = compile_graph(graph, preset("sim"), fc_fallback=True)
+    split = split_program(program, tiles)
+    x = rng.integers(-128, 128, (batch, 24)).astype(np.int8)
+    mem, table_addr, records = load_split(split, x)
+    assert records[0][0] == pg.LayerKind.NPU_TILES and records[0][1] > 1
+    st, _, _ = lw.walk(walker_lib, mem, table_addr, program.config)
+    assert st == pg.TableError.OK
+    assert np.array_equal(read_outputs(mem, program)[0], run_reference(data, x)[0])
