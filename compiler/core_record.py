@@ -62,6 +62,14 @@ def core_record(program, layer):
                      wa[q["shift"]], q["rounding"], int(q["dot"]), q["zero_point"] & 0xFFFF_FFFF,
                      q["lo"] & 0xFFFF_FFFF, q["hi"] & 0xFFFF_FFFF]
         return rec
+    if layer.kind == "fc_rescale":      # the FULLY_CONNECTED fallback's rescale (fc_store.py)
+        q = layer.params
+        rec[1] = CoreOp.FC_RESCALE_TFLITE
+        rec[3] = program.weight_addr[q["scales"]]
+        rec[6:8] = [q["rows"], q["units"]]
+        rec[15:17] = [q["lo"] & 0xFFFF_FFFF, q["hi"] & 0xFFFF_FFFF]
+        rec[18] = q["zero_point"] & 0xFFFF_FFFF
+        return rec
     if layer.kind == "dot_depthwise":   # the dot-unit target (dot_depthwise.py)
         from .dot_depthwise import depthwise_record_words
         rec[1] = CoreOp.DEPTHWISE_DOT_INT8

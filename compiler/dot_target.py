@@ -10,7 +10,11 @@ Every layer runs on the control core, walked by the ``dot_model_run`` firmware
   sum_k w[o, k]`` (equal modulo 2**32 to the reference's ``sum (x - x_zp) w``), then the
   TFLite fixed-point requantization on the core with the rounding and multipliers that
   :mod:`.fc_store` proves equal to LiteRT's double rescale on every reachable accumulator
-  (:func:`dure.sim.golden_tflite.fully_connected_int8`), and the activation clamp. The unit
+  (:func:`dure.sim.golden_tflite.fully_connected_int8`), and the activation clamp; where no
+  Q0.31 rounding is exact (or ``compile_dot(fc_fallback=True)``) LiteRT's double rescale
+  itself, with integer instructions (``ROUNDING_DOUBLE_RESCALE``, firmware
+  ``cpu_scale_round_double``; the units' float64 scales in the multiplier / shift words). The
+  unit
   reads whole words: with K a multiple of 4 (every row word aligned) the layer streams, else
   the core computes the same sums itself (same bits, no unit);
 - CONV_2D: the core gathers the patches (the ``IM2COL`` record the NPU targets use:
@@ -39,14 +43,15 @@ from dure.sim.golden_fixedpoint import wrap_int32
 
 from .dot_depthwise import depthwise_layer
 from .errors import UnsupportedModel
-from .fc_store import fc_store_params
+from .fc_store import fc_rescale_scales, fc_store_exact
 from .ir import OpKind, is_layout_view
 from .lower_layers import folded_bias, gemm_form, layer_macs
 from .program import Layer, Program
 from .reference import constant, tflite_multipliers
 
 __all__ = ["compile_dot", "dense_params", "dot_dense_reference", "run_program_dot",
-           "DOT_PEAK_MACS_PER_CYCLE", "ROUNDING_SINGLE", "ROUNDING_DOUBLE"]
+           "DOT_PEAK_MACS_PER_CYCLE", "ROUNDING_SINGLE", "ROUNDING_DOUBLE",
+           "ROUNDING_DOUBLE_RESCALE"]
 
 #: The dot-product unit's peak (rtl/soc/dot_unit.py): 4 MACs per word pair, one pair per two
 #: cycles of main memory's single port.
@@ -56,21 +61,33 @@ DOT_PEAK_MACS_PER_CYCLE = 2
 ROUNDING_SINGLE = 0     # MultiplyByQuantizedMultiplierSingleRounding (FULLY_CONNECTED)
 ROUNDING_DOUBLE = 1     # MultiplyByQuantizedMultiplier, gemmlowp (CONV_2D; FULLY_CONNECTED
 #                         where fc_store picks it)
+ROUNDING_DOUBLE_RESCALE = 2     # LiteRT's float64 rescale (FULLY_CONNECTED where no Q0.31
+#                                 rounding is exact: fc_store's fallback); words 10 / 11 the
+#                                 low / high halves of each unit's float64 scale
 
 
 def _target(config):
     return f"the {config.name} target (control core + INT8 dot-product unit, no NPU)"
 
 
-def dense_params(graph, op):
+def dense_params(graph, op, fc_fallback=False):
     """The constants of a ``dot_dense`` layer of ``op`` (FULLY_CONNECTED or CONV_2D):
     ``{"w": (N, K) int8, "bias": (N,) int32 with the input zero point folded in, "mult",
-    "shift": (N,) int32, "rounding"}``."""
+    "shift": (N,) int32, "rounding"}``; a FULLY_CONNECTED without exact Q0.31 parameters
+    (:func:`.fc_store.fc_store_exact`; ``fc_fallback``: any) gets
+    ``ROUNDING_DOUBLE_RESCALE`` with its float64 scales split into ``mult`` (low words) and
+    ``shift`` (high words)."""
     w = constant(graph, op.inputs[1])
     n = w.shape[0]
     w2 = np.ascontiguousarray(w.reshape(n, -1))
-    if op.kind is OpKind.FULLY_CONNECTED:
-        mode, mult, shift = fc_store_params(graph, op)
+    store = fc_store_exact(graph, op, force_fallback=fc_fallback) \
+        if op.kind is OpKind.FULLY_CONNECTED else None
+    if op.kind is OpKind.FULLY_CONNECTED and store is None:
+        halves = np.ascontiguousarray(fc_rescale_scales(graph, op)).view(np.int32).reshape(n, 2)
+        mult, shift = halves[:, 0], halves[:, 1]
+        rounding = ROUNDING_DOUBLE_RESCALE
+    elif op.kind is OpKind.FULLY_CONNECTED:
+        mode, mult, shift = store
         rounding = ROUNDING_SINGLE if mode is RequantMode.TFLITE_SINGLE_ROUNDING \
             else ROUNDING_DOUBLE
     else:
@@ -80,8 +97,8 @@ def dense_params(graph, op):
             "shift": np.asarray(shift, np.int32), "rounding": rounding}
 
 
-def _dense_layer(graph, op, blob, a_name, m, k, n, unit):
-    p = dense_params(graph, op)
+def _dense_layer(graph, op, blob, a_name, m, k, n, unit, fc_fallback=False):
+    p = dense_params(graph, op, fc_fallback)
     base = op.outputs[0]
     lo, hi = int(op.attrs["lo"]), int(op.attrs["hi"])
     params = {"a": a_name, "batch": m, "in": k, "out": n, "rounding": p["rounding"],
@@ -95,11 +112,13 @@ def _dense_layer(graph, op, blob, a_name, m, k, n, unit):
                  macs=m * k * n, weight_bytes=p["w"].nbytes, params=params)
 
 
-def compile_dot(graph, config, precision=None, *, unit=True):
+def compile_dot(graph, config, precision=None, *, unit=True, fc_fallback=False):
     """Lower ``graph`` for ``config`` (no NPU, ``dot_unit`` set); returns a
     :class:`~.program.Program` whose layers all run on the core (module docstring).
     ``unit=False`` keeps every ``dot_dense`` layer on the core's own loop (the same bits; the
-    measure of what the unit gains, fpga/README.md). Raises
+    measure of what the unit gains, fpga/README.md). ``fc_fallback``: every FULLY_CONNECTED
+    takes LiteRT's double rescale on the core (``ROUNDING_DOUBLE_RESCALE``), not only those
+    without exact Q0.31 parameters (tests, measurements). Raises
     :class:`UnsupportedModel` for a model or operator the target does not run and for a
     program larger than main memory."""
     from .lower import _Blob, gemm_operand, place, value_dtype
@@ -130,7 +149,8 @@ def compile_dot(graph, config, precision=None, *, unit=True):
                               f"supported by {target}")
             a_name, m, n = gemm_operand(graph, op, form, buffers, layers,
                                         T[op.inputs[0]].quant.zp)
-            layers.append(_dense_layer(graph, op, blob, a_name, m, form[1], n, unit))
+            layers.append(_dense_layer(graph, op, blob, a_name, m, form[1], n, unit,
+                                       fc_fallback))
             continue
         if op.kind is OpKind.DEPTHWISE_CONV_2D:
 
@@ -169,9 +189,12 @@ def dot_dense_reference(graph, layer, a):
         multiply_by_quantized_multiplier_single_rounding,
     )
 
-    p = dense_params(graph, layer.op)
     q = layer.params
+    p = dense_params(graph, layer.op, q["rounding"] == ROUNDING_DOUBLE_RESCALE)
     acc = wrap_int32(a.astype(np.int64) @ p["w"].astype(np.int64).T + p["bias"])
+    if p["rounding"] == ROUNDING_DOUBLE_RESCALE:
+        from .fc_store import fc_rescale_output
+        return fc_rescale_output(graph, layer.op, acc).reshape(acc.shape)
     mbqm = (multiply_by_quantized_multiplier_single_rounding
             if p["rounding"] == ROUNDING_SINGLE else multiply_by_quantized_multiplier)
     y = mbqm(acc, p["mult"], p["shift"]).astype(np.int64) + q["zero_point"]

@@ -80,6 +80,10 @@ def run_core_layer(memory, program, layer):
         from .dot_depthwise import dot_depthwise_reference
         x = _read(memory, program, layer.reads[0])
         _write(memory, program, layer.writes[0], dot_depthwise_reference(graph, layer, x))
+    elif layer.kind == "fc_rescale":    # the FULLY_CONNECTED fallback's core half (fc_store)
+        from .fc_store import fc_rescale_output
+        acc = _read(memory, program, layer.reads[0])
+        _write(memory, program, layer.writes[0], fc_rescale_output(graph, layer.op, acc))
     elif layer.kind == "conv_fast":     # the fast path's core half (onnx_fast.py)
         x, sums = (_read(memory, program, n) for n in layer.reads)
         y, stats = finish(graph, layer.op, x, sums)

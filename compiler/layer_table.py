@@ -64,7 +64,9 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     (:mod:`.dot_target`, only in the ``dot_model_run`` firmware of the dot-unit variants) 2
     the int8 operand ``(batch, K)``, 3 the int8 weights ``(N, K)``, 5 ``batch * N``, 6 batch,
     7 K, 8 N, 9 the int32 bias with the input zero point folded in, 10 / 11 the int32
-    multipliers / shifts (addresses in the weights), 12 the rounding (0 single, 1 double), 13
+    multipliers / shifts (addresses in the weights), 12 the rounding (0 single, 1 double, 2
+    LiteRT's float64 rescale with 10 / 11 each unit's scale's low / high words:
+    :mod:`.fc_store`'s fallback), 13
     1: stream on the unit (K a multiple of 4), 0: the core's loop, 14 the output zero point,
     15 / 16 lo / hi; ``DEPTHWISE_DOT_INT8`` (:mod:`.dot_depthwise`, the same firmware) 3 the
     packed filter rows ``(C, KK4)``, 6..9 the input shape, 10..13 ``kh, kw, sh, sw``, 14 the
@@ -72,6 +74,9 @@ Binary layer table (what the ``npu_model_run`` firmware walks; little-endian 32-
     scratch rows ``(C, KK4)`` in the arena, 18 / 19 pad top / left, 20 / 21 dilation h / w,
     22 / 23 out h / w, 24 / 25 the input / output zero points, 26 / 27 lo / hi, 28 1: streams
     on the unit, 0: the core's loop, 29 ``KK4`` (``kh * kw`` rounded up to a multiple of 4).
+    ``FC_RESCALE_TFLITE`` (:mod:`.fc_store`'s fallback) 2 the int32 sums ``(rows, units)``, 3
+    the units' float64 scales (little-endian IEEE patterns, in the weights), 5 ``rows *
+    units``, 6 rows, 7 units, 15 / 16 lo / hi, 18 the output zero point.
     Every address must lie in main memory (with the whole operand), else the firmware
     stops with ``TableError.RANGE``.
 
@@ -136,6 +141,7 @@ class CoreOp(enum.IntEnum):
     CONV_FAST_ONNX = 23  # the same from the NPU's exact sums, float32 only near ties (onnx_fast)
     DENSE_DOT_INT8 = 24  # a TFLite dense / im2col convolution on the dot-product unit (dot_target)
     DEPTHWISE_DOT_INT8 = 25  # a TFLite depthwise convolution on the dot unit (dot_depthwise)
+    FC_RESCALE_TFLITE = 26  # LiteRT's double rescale of FULLY_CONNECTED sums (fc_store fallback)
 
 
 class TableError(enum.IntEnum):

@@ -6,7 +6,10 @@ Which operators run on the NPU (everything else runs on the core, marked ``core`
   row (batch 1), at least C units and ``gemv`` on (the default), for INT8 TFLite and ONNX
   models and FP16 models, the GEMV plan instead (layer kind ``gemv``, :mod:`.npu_gemv`): the
   weights stream once at the memory roofline instead of one stationary weight set per tile
-  for a single row;
+  for a single row. An INT8 TFLite layer whose double rescale no STORE parameters reproduce
+  (:mod:`.fc_store`) takes the exact fallback instead: the GEMM with a raw INT32 STORE into
+  the scratch buffer ``<out>/acc`` and a core layer ``fc_rescale``
+  (:func:`.lower_layers.fc_fallback_layers`; ``fc_fallback=True`` forces it);
 - CONV_2D 1x1 with stride 1 and no padding: on arrays of at least 8x8 through the walk
   planner (below) when it takes the layer (INT8 TFLite and ONNX, FP16), else (and on smaller
   arrays) one GEMM on the NHWC input read as (N*H*W) x Cin (:func:`pointwise_choice`;
@@ -72,11 +75,13 @@ from dure.rtl.npu.descriptor import decode, encode
 
 from . import onnx_float
 from .errors import UnsupportedModel
+from .fc_store import fc_store_exact
 from .ir import OpKind, explicit_padding, is_layout_view, pair
 from .lower_layers import (
     emit_gemm,
     emit_planned,
     fast_conv_layers,
+    fc_fallback_layers,
     gemm_form,
     gemm_layer,
     gemv_layer,
@@ -170,7 +175,7 @@ def pointwise_choice(config):
 
 
 def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, gemv=True,
-                  pointwise=None, alias=True, float_fast=True):
+                  pointwise=None, alias=True, float_fast=True, fc_fallback=False):
     """Lower ``graph`` for ``config``'s NPU; returns a :class:`~.program.Program`.
 
     ``precision``: ``"int8"`` (quantized models) or ``"fp16"`` (float models), default the
@@ -190,6 +195,9 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
     ``float_fast``: an unfused float32 convolution (``ort_float``) takes the exact fast path
     of :mod:`.onnx_fast` where it applies (NPU sums, the core decides); ``False`` keeps the
     whole convolution on the core's float32 kernel.
+    ``fc_fallback``: every INT8 TFLite FULLY_CONNECTED takes the exact core fallback
+    (:func:`.lower_layers.fc_fallback_layers`: NPU int32 sums, the core's double rescale), not
+    only those without exact STORE parameters (:mod:`.fc_store`); for tests and measurements.
     """
     precision = precision or graph.precision
     pointwise = pointwise or pointwise_choice(config)
@@ -239,7 +247,8 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
         if plan is not None:
             layers.append(planned_layer(graph, op, blob, reads, plan, config))
             continue
-        fc = gemv_layer(graph, op, blob, buffers, config, precision) if gemv else None
+        fc = gemv_layer(graph, op, blob, buffers, config, precision,
+                        fc_fallback=fc_fallback) if gemv else None
         if fc is not None:
             layers.append(fc)
             continue
@@ -278,8 +287,19 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
         k = form[1]
         pad = 0 if precision == "fp16" else T[op.inputs[0]].quant.zp
         a_name, m, n = gemm_operand(graph, op, form, buffers, layers, pad)
+        store = None
+        if op.kind is OpKind.FULLY_CONNECTED and graph.arithmetic == "tflite" and \
+                precision == "int8":
+            store = fc_store_exact(graph, op, force_fallback=fc_fallback)
+            if store is None:
+                # no STORE rescales it as LiteRT does: raw int32 sums, the core's double
+                # rescale
+                layers.extend(fc_fallback_layers(graph, op, blob, buffers, a_name, m, k, n,
+                                                 config))
+                continue
         try:
-            layers.append(gemm_layer(graph, op, blob, a_name, m, k, n, config, precision))
+            layers.append(gemm_layer(graph, op, blob, a_name, m, k, n, config, precision,
+                                     store))
         except ValueError as e:
             raise op.fail(f"cannot be lowered onto the NPU: {e}") from None
     tensor_addr, weight_addr, weights, arena_base, plan = place(graph, config, layers, buffers,

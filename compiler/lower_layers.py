@@ -7,6 +7,9 @@ becomes on the NPU, and its descriptors once the memory plan has placed the acti
 - :func:`fast_conv_layers`: the exact fast path of an unfused float32 convolution
   (:mod:`.onnx_fast`: the NPU's int32 sums, then the core);
 - :func:`gemv_layer`: a batch-1 FULLY_CONNECTED on the GEMV plan (:mod:`.npu_gemv`);
+- :func:`fc_fallback_layers`: an INT8 TFLite FULLY_CONNECTED no STORE rescales exactly
+  (:mod:`.fc_store`): its int32 sums (a GEMM with a raw INT32 STORE), then the core's exact
+  double rescale (``fc_rescale``);
 - :func:`emit_planned`: a planned layer's descriptors at the placed addresses;
 - :func:`layer_macs`: the multiply-accumulates of an operator;
 - :func:`folded_bias`: an INT8 layer's bias with the input zero point folded in (also the
@@ -24,7 +27,7 @@ from dure.sim.golden_fixedpoint import wrap_int32
 from dure.sim.npu_model import perf_macs
 
 from . import onnx_float
-from .fc_store import fc_store_params
+from .fc_store import fc_acc_name, fc_rescale_scales, fc_store_exact, fc_store_params
 from .ir import OpKind, explicit_padding
 from .npu_gemm import gemm_cost, tflite_gemm_descriptors
 from .npu_gemv import fc_gemv_program
@@ -34,7 +37,7 @@ from .program import Layer
 from .reference import constant, onnx_float_conv_params, onnx_scales, tflite_multipliers
 
 __all__ = ["layer_macs", "gemm_form", "gemm_layer", "planned_layer", "fast_conv_layers",
-           "gemv_layer", "counted_macs", "emit_planned", "emit_gemm"]
+           "gemv_layer", "fc_fallback_layers", "counted_macs", "emit_planned", "emit_gemm"]
 
 
 def layer_macs(graph, op):
@@ -82,11 +85,13 @@ def folded_bias(graph, op, rows):
     return wrap_int32(bias - zx * rows.astype(np.int64).sum(axis=1)).astype(np.int32)
 
 
-def gemm_layer(graph, op, blob, a_name, m, k, n, config, precision):
+def gemm_layer(graph, op, blob, a_name, m, k, n, config, precision, store=None):
     """A ``gemm`` layer: ``op`` (FULLY_CONNECTED or CONV_2D) as one (m, k, n) GEMM of ``a_name``
     by its weights, with the fused bias (INT8: the input zero point folded in),
     requantization and clamp; its operands go into ``blob``, its descriptors are made by
-    :func:`emit_gemm` once the activations are placed."""
+    :func:`emit_gemm` once the activations are placed. ``store``: an INT8 TFLite
+    FULLY_CONNECTED's ``(mode, multipliers, shifts)`` when the caller has them
+    (:func:`.fc_store.fc_store_exact`)."""
     T = graph.tensors
     w = constant(graph, op.inputs[1])
     b = constant(graph, op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] else None
@@ -104,7 +109,8 @@ def gemm_layer(graph, op, blob, a_name, m, k, n, config, precision):
                  bias=blob.add(f"{base}/bias", folded_bias(graph, op, w.reshape(n, -1))))
         if graph.arithmetic == "tflite":
             if op.kind is OpKind.FULLY_CONNECTED:
-                mode, mult, shift = fc_store_params(graph, op)
+                # compile_graph took fc_fallback_layers where no STORE is exact
+                mode, mult, shift = store or fc_store_params(graph, op)
             else:
                 mode = RequantMode.TFLITE_DOUBLE_ROUNDING
                 mult, shift = tflite_multipliers(graph, op)
@@ -176,7 +182,7 @@ def fast_conv_layers(graph, op, blob, buffers, reads, config):
     return [npu, core]
 
 
-def gemv_layer(graph, op, blob, buffers, config, precision):
+def gemv_layer(graph, op, blob, buffers, config, precision, *, fc_fallback=False):
     """A ``gemv`` layer (:mod:`.npu_gemv`) for a batch-1 FULLY_CONNECTED of an INT8 TFLite or
     ONNX model (ONNX: the ``FLOAT_SCALE`` requantization with :func:`.reference.onnx_scales`,
     as the GEMM path) or an FP16 model with at least C (array columns) units, or None (other
@@ -184,9 +190,13 @@ def gemv_layer(graph, op, blob, buffers, config, precision):
     Below C units the GEMM needs fewer weight sets than the GEMV has K tiles, each a LOAD of
     a few bytes: MobileNet's 256 -> 2 classifier takes 3,505 cycles as a GEMM and 4,481 as a
     GEMV on the 8x8 SoC. The parameter bytes (transposed weights, bias, multiplier and shift
-    or scale rows) go into the blob as for ``npu_op`` layers."""
+    or scale rows) go into the blob as for ``npu_op`` layers. An INT8 TFLite layer without
+    exact STORE parameters (:func:`.fc_store.fc_store_exact`; ``fc_fallback``: always) gives
+    None too: it takes :func:`fc_fallback_layers`."""
     T = graph.tensors
     if op.kind is not OpKind.FULLY_CONNECTED or gemm_form(graph, op, False) is None:
+        return None
+    if fc_fallback and graph.arithmetic == "tflite":
         return None
     out = T[op.outputs[0]]
     if len(out.shape) != 2 or out.shape[0] != 1 or out.shape[1] < config.npu_cols:
@@ -203,7 +213,10 @@ def gemv_layer(graph, op, blob, buffers, config, precision):
         zx = T[op.inputs[0]].quant.zp
         bias = np.zeros(n, np.int64) if b is None else b.astype(np.int64)
         folded = wrap_int32(bias - zx * w.astype(np.int64).sum(axis=1)).astype(np.int32)
-        mode, mult, shift = fc_store_params(graph, op)
+        exact = fc_store_exact(graph, op)
+        if exact is None:               # no exact STORE: the GEMM's raw sums and the core
+            return None
+        mode, mult, shift = exact
         lo, hi = int(lo), int(hi)
         kw = dict(precision="int8", bias=folded, multiplier=mult, shift=shift,
                   zero_point=out.quant.zp, lo=min(lo, hi), hi=hi, mode=mode)
@@ -242,6 +255,34 @@ def gemv_layer(graph, op, blob, buffers, config, precision):
                  array_macs=trial.array_macs, weight_bytes=k * n * eb,
                  est_cycles=-(-k * n * eb // config.main_bytes_per_cycle),
                  params={"planner": "gemv", "params": pname}, plan=(plan, image))
+
+
+def fc_fallback_layers(graph, op, blob, buffers, a_name, m, k, n, config):
+    """The exact fallback of an INT8 TFLite FULLY_CONNECTED that no STORE parameters rescale
+    as LiteRT does (:mod:`.fc_store`): a ``gemm`` layer storing the raw int32 sums ``acc =
+    bias' + x @ w^T`` (the input zero point folded into the bias, wrapping as LiteRT's int32
+    accumulator) into the scratch buffer ``<out>/acc`` (``(m, n)`` int32, added to
+    ``buffers``: the memory plan places it like any intermediate), then a core layer
+    ``fc_rescale`` computing ``clamp(int32(round(double(acc) * s_j)) + zp, lo, hi)`` exactly
+    (``CoreOp.FC_RESCALE_TFLITE``; the per-unit scales of
+    :func:`.fc_store.fc_rescale_scales` as float64 in the weights)."""
+    w = constant(graph, op.inputs[1])
+    base = op.outputs[0]
+    acc = fc_acc_name(op)
+    buffers[acc] = (np.dtype(np.int32), (m, n))
+    bmat = np.ascontiguousarray(w.reshape(w.shape[0], -1).T)        # (K, N)
+    p = {"a": a_name, "out": acc, "b": blob.add(f"{base}/B", bmat), "precision": "int8",
+         "raw": True, "bias": blob.add(f"{base}/bias", folded_bias(graph, op, w.reshape(n, -1)))}
+    sums = Layer("gemm", "npu", op, [a_name], [acc], gemm=(m, k, n), macs=m * k * n,
+                 array_macs=m * k * n, weight_bytes=bmat.nbytes,
+                 est_cycles=gemm_cost(config, m, k, n, elem_bytes=1), params=p)
+    lo, hi = int(op.attrs["lo"]), int(op.attrs["hi"])
+    rescale = Layer("fc_rescale", "core", op, [acc], [base], macs=0,
+                    params={"rows": m, "units": n, "lo": min(lo, hi), "hi": hi,
+                            "zero_point": graph.tensors[base].quant.zp,
+                            "scales": blob.add(f"{base}/scales_f64",
+                                               fc_rescale_scales(graph, op))})
+    return [sums, rescale]
 
 
 def _add_params(blob, name, trial, config):
@@ -301,6 +342,11 @@ def emit_gemm(config, layer, tensor_addr, weight_addr, *, cols=None, rows=None):
                   out_addr=tensor_addr[p["out"]] + (m0 * n + n0) * ob)
     sub = (m1 - m0, k, n1 - n0)
     bias = weight_addr[p["bias"]] + 4 * n0 if p["bias"] else None
+    if p.get("raw"):                    # the fallback's int32 sums (fc_fallback_layers)
+        return gemm_descriptors(config, *sub, precision=Precision.INT8, out=OutType.INT32,
+                                out_stride=4 * n, bias_addr=bias,
+                                **{**common, "out_addr": tensor_addr[p["out"]] +
+                                   4 * (m0 * n + n0)})
     if p["precision"] == "fp16":
         return gemm_descriptors(config, *sub, precision=Precision.FP16, out=OutType.FP16,
                                 out_stride=2 * n, bias_addr=bias, lo=p["lo"], hi=p["hi"],

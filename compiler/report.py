@@ -43,6 +43,7 @@ def report_rows(program):
                 op.kind.value.lower() + (" (sums)" if op.attrs.get("ort_float") else " (walk)")
                 if layer.kind == "npu_op" else
                 op.kind.value.lower() + " (decide / float32)" if layer.kind == "conv_fast" else
+                op.kind.value.lower() + " (double rescale)" if layer.kind == "fc_rescale" else
                 op.kind.value.lower() + (" (float32)" if op.attrs.get("ort_float") else ""))
         weights = layer.weight_bytes or sum(program.graph.tensors[n].nbytes
                                             for n in op.inputs if n is not None and

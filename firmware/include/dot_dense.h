@@ -6,11 +6,17 @@
  *   y[b][o]   = clamp(MultiplyByQuantizedMultiplierSingleRounding(acc, mult[o], shift[o])
  *                     + output_zp, lo, hi)
  * With `double_rounding` set, MultiplyByQuantizedMultiplier (gemmlowp's two roundings,
- * fixedpoint.h fx_mbqm) instead: TFLite's CONV_2D (golden conv2d_int8). */
+ * fixedpoint.h fx_mbqm) instead: TFLite's CONV_2D (golden conv2d_int8). With `double_rounding`
+ * DOT_DOUBLE_RESCALE, LiteRT's double rescale of FULLY_CONNECTED instead (golden
+ * fully_connected_int8; cpu_scale_round_double of npu_cpu_ops.h, then + output_zp wrapping):
+ * mult[o] / shift[o] hold the low / high 32 bits of unit o's float64 scale (compiler/fc_store.py's
+ * fallback, where no Q0.31 rounding is exact). */
 #ifndef DURE_DOT_DENSE_H
 #define DURE_DOT_DENSE_H
 
 #include <stdint.h>
+
+#define DOT_DOUBLE_RESCALE 2        /* dot_dense.double_rounding: the float64 rescale */
 
 struct dot_dense {
     uint32_t batch, in, out;        /* x: batch x in, w: out x in (TFLite's layout), y: batch x out */
@@ -22,7 +28,8 @@ struct dot_dense {
     uint32_t *ones;                 /* dot_stream_dense_int8 with input_zp != 0: in bytes of
                                        scratch in main memory (filled with ones) */
     int32_t double_rounding;        /* 0: single rounding, 1: double (CONV_2D; the compiler picks
-                                       either for FULLY_CONNECTED, compiler/fc_store.py) */
+                                       either for FULLY_CONNECTED, compiler/fc_store.py),
+                                       DOT_DOUBLE_RESCALE: LiteRT's double rescale */
 };
 
 /* The dense layer with the unit reading x and w from main memory itself (dot_stream): x, w and

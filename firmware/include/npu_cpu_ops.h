@@ -99,4 +99,15 @@ int cpu_quantize_tflite(const f32_t *x, int8_t *y, uint32_t count, f32_t scale, 
 int cpu_quantize_onnx(const f32_t *x, int8_t *y, uint32_t count, f32_t scale, int32_t zp,
                       int32_t lo, int32_t hi, const struct cpu_scale_div *d);
 
+/* LiteRT's int8 FULLY_CONNECTED rescale (cpu_rescale_double.c, golden_double_rescale.py):
+ * cpu_scale_round_double gives static_cast<int32_t>(round(double(acc) * s)) as the x86 wheel
+ * does (one double product, round to nearest even; then halves away from zero; INT32_MIN out of
+ * int32), s a finite non-negative double given as its low / high 32-bit halves.
+ * cpu_fc_rescale_tflite applies it to rows x units accumulators (row-major) with unit j's scale
+ * in scales[2j], scales[2j + 1], then + zp (int32, wrapping) and the clamp to [lo, hi].
+ * NPU_E_ARG for a zero point outside int8, a bad [lo, hi], or a negative / Inf / NaN scale. */
+int32_t cpu_scale_round_double(int32_t acc, uint32_t s_lo, uint32_t s_hi);
+int cpu_fc_rescale_tflite(const int32_t *acc, int8_t *y, uint32_t rows, uint32_t units,
+                          const uint32_t *scales, int32_t zp, int32_t lo, int32_t hi);
+
 #endif

@@ -27,7 +27,8 @@ WALKER = ROOT / "firmware" / "npu_jobs" / "npu_model_run"
 SOURCES = [WALKER / n for n in ("layer_table.c", "layer_stage.c", "layer_layout.c",
                                  "layer_onnx.c", "conv_float_onnx.c")] + [
     ROOT / "firmware" / "npu" / n for n in ("cpu_ops_int8.c", "cpu_ops_fp16.c",
-                                            "cpu_ops_softmax.c", "softfloat.c")]
+                                            "cpu_ops_softmax.c", "softfloat.c",
+                                            "cpu_rescale_double.c")]
 # walk(): the walker with a one-list callback and a tiles callback (NULL: a one-tile SoC,
 # which stops at an NPU_TILES record with KIND); the clock counts one per reading;
 # set_list_region(): the environment's second list region (on-chip RAM; 0, 0: none).

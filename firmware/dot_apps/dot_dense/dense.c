@@ -4,6 +4,7 @@
 
 #include "dot_unit.h"
 #include "fixedpoint.h"
+#include "npu_cpu_ops.h"
 
 int32_t dot_mbqm_single(int32_t x, int32_t m, int32_t shift)
 {
@@ -20,19 +21,27 @@ static int bad(const struct dot_dense *p)
         return 1;
     if (p->lo < -128 || p->hi > 127 || p->lo > p->hi)
         return 1;
-    if (p->double_rounding != 0 && p->double_rounding != 1)
+    if (p->double_rounding < 0 || p->double_rounding > DOT_DOUBLE_RESCALE)
         return 1;
-    for (uint32_t o = 0; o < p->out; o++)
-        if (p->shift[o] < -31 || p->shift[o] > 30)
-            return 1;
+    for (uint32_t o = 0; o < p->out; o++) {
+        uint32_t hi = (uint32_t)p->shift[o];
+        if (p->double_rounding == DOT_DOUBLE_RESCALE ? hi >> 31 || ((hi >> 20) & 0x7FFu) == 0x7FFu
+                                                     : p->shift[o] < -31 || p->shift[o] > 30)
+            return 1;                   /* a shift out of range; a negative, Inf or NaN scale */
+    }
     return 0;
 }
 
 static inline int8_t requant(int32_t acc, int32_t mult, int32_t shift, int32_t double_rounding,
                              int32_t output_zp, int32_t lo, int32_t hi)
 {
-    int32_t v = (double_rounding ? fx_mbqm(acc, mult, shift) : dot_mbqm_single(acc, mult, shift)) +
-                output_zp;
+    int32_t v;
+    if (double_rounding == DOT_DOUBLE_RESCALE)  /* LiteRT's double rescale; + zp wraps */
+        v = (int32_t)((uint32_t)cpu_scale_round_double(acc, (uint32_t)mult, (uint32_t)shift) +
+                      (uint32_t)output_zp);
+    else
+        v = (double_rounding ? fx_mbqm(acc, mult, shift) : dot_mbqm_single(acc, mult, shift)) +
+            output_zp;
     if (v < lo)
         v = lo;
     if (v > hi)
@@ -94,7 +103,9 @@ int dot_stream_dense_int8(const struct dot_dense *p, int8_t *y)
         for (uint32_t i = 0; i < words; i++)
             p->ones[i] = 0x01010101u;
     }
-    if (p->double_rounding)
+    if (p->double_rounding == DOT_DOUBLE_RESCALE)
+        stream_outputs(p, y, words, DOT_DOUBLE_RESCALE);
+    else if (p->double_rounding)
         stream_outputs(p, y, words, 1);
     else
         stream_outputs(p, y, words, 0);
@@ -123,7 +134,9 @@ int cpu_dense_int8(const struct dot_dense *p, int8_t *y)
 {
     if (bad(p))
         return -1;
-    if (p->double_rounding)
+    if (p->double_rounding == DOT_DOUBLE_RESCALE)
+        cpu_outputs(p, y, DOT_DOUBLE_RESCALE);
+    else if (p->double_rounding)
         cpu_outputs(p, y, 1);
     else
         cpu_outputs(p, y, 0);

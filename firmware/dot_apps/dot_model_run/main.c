@@ -45,7 +45,7 @@ static int dense_dot(const struct lt_env *env, const uint32_t *r)
         return dot_depthwise(env, r);
     if (r[1] != LT_OP_DENSE_DOT_INT8)
         return LT_E_OP;
-    if (!batch || !in || !out || (uint64_t)batch * out != r[5] || r[12] > 1u || stream > 1u ||
+    if (!batch || !in || !out || (uint64_t)batch * out != r[5] || r[12] > 2u || stream > 1u ||
         (stream && in % 4u))
         return LT_E_ARG;
     uint32_t align = stream ? 4u : 1u;

@@ -145,6 +145,19 @@ static int run_core(const struct lt_env *env, const uint32_t *r)
         return lt_kernel_status(cpu_requantize_int8(x, y, r[5], (int32_t)r[18], (int32_t)r[19],
                                                     (int32_t)r[20], (int32_t)r[21]));
     }
+    case LT_OP_FC_RESCALE_TFLITE: {
+        /* FULLY_CONNECTED's exact fallback: LiteRT's double rescale of the NPU's int32 sums */
+        if ((uint64_t)r[6] * r[7] != r[5])
+            return LT_E_ARG;
+        const int32_t *acc = lt_at(env, r[2], (uint64_t)r[5] * 4, 4);
+        const uint32_t *scales = lt_at(env, r[3], (uint64_t)r[7] * 8, 4);
+        int8_t *y = lt_at(env, r[4], r[5], 1);
+        if (!acc || !scales || !y)
+            return LT_E_RANGE;
+        return lt_kernel_status(cpu_fc_rescale_tflite(acc, y, r[6], r[7], scales,
+                                                      (int32_t)r[18], (int32_t)r[15],
+                                                      (int32_t)r[16]));
+    }
     case LT_OP_QUANTIZE_TFLITE: {
         const uint32_t *x = lt_at(env, r[2], (uint64_t)r[5] * 4, 4);
         int8_t *y = lt_at(env, r[4], r[5], 1);

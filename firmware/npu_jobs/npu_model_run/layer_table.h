@@ -29,7 +29,7 @@ enum lt_op {
     LT_OP_QUANTIZE_TFLITE = 17, LT_OP_AVG_POOL_ONNX = 18,
     LT_OP_DEPTHWISE_ONNX = 19, LT_OP_REQUANTIZE_TFLITE = 20, LT_OP_SOFTMAX_FP16 = 21,
     LT_OP_CONV_FLOAT_ONNX = 22, LT_OP_CONV_FAST_ONNX = 23, LT_OP_DENSE_DOT_INT8 = 24,
-    LT_OP_DEPTHWISE_DOT_INT8 = 25
+    LT_OP_DEPTHWISE_DOT_INT8 = 25, LT_OP_FC_RESCALE_TFLITE = 26
 };
 
 /* Status (results word 0, the firmware's exit code); names as compiler.program.TableError. */
