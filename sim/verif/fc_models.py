@@ -8,12 +8,15 @@ import numpy as np
 from . import tflite_builder as tb
 
 __all__ = ["knife_edge_model", "knife_edge_inputs", "random_fc_model", "overflow_model",
-           "overflow_inputs", "OVERFLOW_Y_SCALE"]
+           "overflow_inputs", "OVERFLOW_Y_SCALE", "KNIFE_SCALES", "KNIFE_ACCS"]
 
-_XS, _WS, _YS = 0.1671888679265976, np.float32(0.0038431561551988125), 661.9321899414062
+#: Input, weight and output scales of session 19's knife edge.
+KNIFE_SCALES = (0.1671888679265976, np.float32(0.0038431561551988125), 661.9321899414062)
+_XS, _WS, _YS = KNIFE_SCALES
 #: Accumulators (bias plus x = 0) whose exact scaled values lie just above the ties +-56.5 and
 #: +-49.5, where QuantizeMultiplier's Q0.31 multiplier puts them just below.
-_KNIFE = [-58205840, -50994497, 50994497, 58205840]
+KNIFE_ACCS = [-58205840, -50994497, 50994497, 58205840]
+_KNIFE = KNIFE_ACCS
 
 
 def knife_edge_model(batch):

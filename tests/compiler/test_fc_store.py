@@ -14,42 +14,23 @@ from dure.rtl.npu.commands import RequantMode
 from dure.sim.golden_requant_tflite import requantize_tflite
 from dure.sim.golden_tflite_params import fully_connected_multipliers
 from dure.sim.verif import tflite_builder as tb
+from dure.sim.verif.fc_models import KNIFE_ACCS, KNIFE_SCALES, knife_edge_inputs, knife_edge_model
 from dure.sim.verif.litert_ref import run_reference
 
 from dure.config import preset
 
-XS, WS, YS = 0.1671888679265976, np.float32(0.0038431561551988125), 661.9321899414062
-#: Accumulators (bias plus x = 0) whose exact scaled values lie just above the ties +-56.5 and
-#: +-49.5, where QuantizeMultiplier's Q0.31 multiplier puts them just below.
-KNIFE = [-58205840, -50994497, 50994497, 58205840]
-
-
-def _model(batch):
-    """A per-tensor FULLY_CONNECTED (K = 2, 8 units) whose weights are 1 and 0: input 0 gives
-    the accumulators ``KNIFE`` (units 0-3) and their neighbours; inputs move them by a few."""
-    bias = np.array(KNIFE + [k + 1 for k in KNIFE], np.int32)
-    w = np.zeros((8, 2), np.int8)
-    w[:, 0] = 1
-    return tb.fully_connected_model((batch, 2), w, bias, tb.Quant(XS, 0), tb.Quant(WS, 0, 0),
-                                    tb.Quant(YS, 0))
-
-
-def _inputs(batch):
-    x = np.zeros((batch, 2), np.int8)
-    x[:, 0] = [0, -2, -1, 1, 2][:batch]             # row 0 (x = 0) hits the knife edges
-    x[:, 1] = 77
-    return x
+XS, WS, YS = KNIFE_SCALES
 
 
 @pytest.mark.parametrize("batch", [1, 5], ids=["gemv", "gemm"])
 @pytest.mark.parametrize("target", ["sim", "icebreaker"])
 def test_knife_edge_layer_equals_litert(target, batch):
-    data = _model(batch)
+    data = knife_edge_model(batch)
     graph = parse_tflite(data)
     config = preset(target)
     program = compile_dot(graph, config) if target == "icebreaker" else \
         compile_graph(graph, config)
-    x = _inputs(batch)
+    x = knife_edge_inputs(batch)
     got = run_program(program, [x])[0][0]
     want = run_reference(data, x)[0]
     assert np.array_equal(got, want)
@@ -57,11 +38,11 @@ def test_knife_edge_layer_equals_litert(target, batch):
 
 
 def test_quantize_multiplier_alone_would_miss_it():
-    graph = parse_tflite(_model(1))
+    graph = parse_tflite(knife_edge_model(1))
     op = next(o for o in graph.ops if o.kind.value == "FULLY_CONNECTED")
     mode, mult, shift = fc_store_params(graph, op)
     m0, s0 = fully_connected_multipliers(XS, WS, YS, channels=8)
-    acc = np.array([KNIFE], np.int32)
+    acc = np.array([KNIFE_ACCS], np.int32)
     old = requantize_tflite(acc, m0[:4], s0[:4], 0, single_rounding=True)
     new = requantize_tflite(acc, mult[:4], shift[:4], 0,
                             single_rounding=mode is RequantMode.TFLITE_SINGLE_ROUNDING)
