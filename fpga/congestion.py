@@ -12,7 +12,8 @@ by the Amaranth hierarchy in Yosys's cell names) and by module path.
 A heat map tile counts the wires a route drives *from* there, so a hot tile is where over-used
 wires start; the cells in and next to it (``radius``) are the ones whose nets fight for them.
 This is an attribution by location, not by net: a net crossing the region from elsewhere loads
-it without having a cell there.
+it without having a cell there. :func:`high_fanout_nets` lists the other suspect, the nets with
+the most sinks (resets and clock enables that stayed on general routing) and their extent.
 
 Run after a placement and a few router2 iterations (seconds; reads two files):
 ``python -m dure.fpga.congestion HEATMAP.csv placed.json [--top 15] [--radius 1]``.
@@ -28,7 +29,7 @@ import sys
 from dure.fpga.lut_breakdown import block_of
 
 __all__ = ["read_heatmap", "placed_cells", "hot_tiles", "cells_near", "report", "format_report",
-           "main"]
+           "high_fanout_nets", "format_fanout", "main"]
 
 _BEL = re.compile(r"^X(\d+)/Y(\d+)/")
 
@@ -144,6 +145,60 @@ def format_report(rep, modules=20):
     return "\n".join(lines)
 
 
+def high_fanout_nets(placed, top=10):
+    """The ``top`` nets with the most sink pins in a nextpnr JSON design (text or parsed), as
+    ``[{"net", "sinks", "ports", "bbox"}, ...]``, most sinks first: ``ports`` counts the sinks
+    by ``TYPE.PORT`` (``TRELLIS_FF.LSR``: a reset, ``.CE``: a clock enable), ``bbox`` is (x0,
+    y0, x1, y1) of the placed sinks (``None`` before placement). A net is named by its shortest
+    public name (``$`` names last). General routing builds one tree per net, so a net of
+    thousands of sinks spread over the die is what a global network is for."""
+    if isinstance(placed, str):
+        placed = json.loads(placed)
+    try:
+        module = placed["modules"]["top"]
+    except (KeyError, TypeError):
+        raise ValueError("not a nextpnr JSON design with a module `top`") from None
+    names = {}
+    for name, net in module.get("netnames", {}).items():
+        key = (name.startswith("$"), len(name), name)
+        for bit in net.get("bits", ()):
+            if isinstance(bit, int) and (bit not in names or key < names[bit]):
+                names[bit] = key
+    sinks = collections.defaultdict(collections.Counter)
+    where = collections.defaultdict(list)
+    for cell in module["cells"].values():
+        match = _BEL.match(cell.get("attributes", {}).get("NEXTPNR_BEL", ""))
+        for port, bits in cell.get("connections", {}).items():
+            if cell.get("port_directions", {}).get(port) != "input":
+                continue
+            for bit in bits:
+                if isinstance(bit, int):
+                    sinks[bit][f"{cell.get('type', '?')}.{port}"] += 1
+                    if match:
+                        where[bit].append((int(match[1]), int(match[2])))
+    rows = []
+    for bit, ports in sinks.items():
+        xy = where.get(bit)
+        bbox = (min(x for x, _ in xy), min(y for _, y in xy), max(x for x, _ in xy),
+                max(y for _, y in xy)) if xy else None
+        rows.append({"net": names[bit][2] if bit in names else f"<bit {bit}>",
+                     "sinks": sum(ports.values()), "ports": dict(ports.most_common()),
+                     "bbox": bbox})
+    rows.sort(key=lambda row: (-row["sinks"], row["net"]))
+    return rows[:top]
+
+
+def format_fanout(rows):
+    """Markdown text of :func:`high_fanout_nets`'s result."""
+    lines = ["| net | sinks | by pin | sinks' extent |", "|---|---|---|---|"]
+    for row in rows:
+        ports = ", ".join(f"{p} {n:,}" for p, n in list(row["ports"].items())[:3])
+        extent = "-" if row["bbox"] is None else "X{}-{} / Y{}-{}".format(
+            row["bbox"][0], row["bbox"][2], row["bbox"][1], row["bbox"][3])
+        lines.append(f"| `{row['net']}` | {row['sinks']:,} | {ports} | {extent} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m dure.fpga.congestion",
                                      description=__doc__.splitlines()[0])
@@ -153,16 +208,22 @@ def main(argv=None):
     parser.add_argument("--radius", type=int, default=1,
                         help="tiles around each hot tile whose cells are counted (1)")
     parser.add_argument("--depth", type=int, default=4, help="module path depth (4)")
+    parser.add_argument("--nets", type=int, default=10,
+                        help="also list the nets with the most sinks (10; 0: none)")
     args = parser.parse_args(argv)
     for path in (args.heatmap, args.placed):
         if not pathlib.Path(path).is_file():
             parser.error(f"{path} not found")
     try:
         heat = read_heatmap(pathlib.Path(args.heatmap).read_text())
-        tiles = placed_cells(pathlib.Path(args.placed).read_text())
+        placed = json.loads(pathlib.Path(args.placed).read_text())
+        tiles = placed_cells(placed)
     except ValueError as error:
         parser.error(str(error))
     print(format_report(report(heat, tiles, args.top, args.radius, args.depth)))
+    if args.nets:
+        print("\nThe nets with the most sinks:\n")
+        print(format_fanout(high_fanout_nets(placed, args.nets)))
     return 0
 
 

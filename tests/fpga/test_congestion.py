@@ -5,7 +5,9 @@ import json
 import pytest
 from dure.fpga.congestion import (
     cells_near,
+    format_fanout,
     format_report,
+    high_fanout_nets,
     hot_tiles,
     main,
     placed_cells,
@@ -86,6 +88,34 @@ def test_report_blocks_and_modules():
     assert rep["modules"] == {"top.soc.npu.datapath": 2, "top.soc.core.x": 1, "$unnamed": 1}
     text = format_report(rep)
     assert "| X2/Y1 | 7 |" in text and "92.3 %" in text
+
+
+def _connected():
+    """Three flip-flops and a LUT: net 2 (``rst`` and a ``$`` alias) reaches two LSR pins and a
+    LUT input, net 3 one CE; net 4 is driven only."""
+    ff = {"type": "TRELLIS_FF", "port_directions": {"LSR": "input", "CE": "input", "Q": "output"}}
+    cells = {
+        "a": dict(ff, attributes={"NEXTPNR_BEL": "X1/Y5/SLICEA"},
+                  connections={"LSR": [2], "CE": [3], "Q": [4]}),
+        "b": dict(ff, attributes={"NEXTPNR_BEL": "X7/Y2/SLICEB"},
+                  connections={"LSR": [2], "CE": ["1"], "Q": [5]}),
+        "c": {"type": "TRELLIS_COMB", "attributes": {"NEXTPNR_BEL": "X3/Y9/SLICEA"},
+              "port_directions": {"A": "input", "F": "output"},
+              "connections": {"A": [2], "F": [6]}},
+    }
+    netnames = {"$auto$rst": {"bits": [2]}, "soc.rst": {"bits": [2]}, "rst": {"bits": [2]},
+                "en": {"bits": [3]}, "q": {"bits": [4]}}
+    return {"modules": {"top": {"cells": cells, "netnames": netnames}}}
+
+
+def test_high_fanout_nets_counts_sinks_by_pin_and_their_extent():
+    rows = high_fanout_nets(json.dumps(_connected()), top=5)
+    assert rows[0] == {"net": "rst", "sinks": 3, "bbox": (1, 2, 7, 9),
+                       "ports": {"TRELLIS_FF.LSR": 2, "TRELLIS_COMB.A": 1}}
+    assert rows[1] == {"net": "en", "sinks": 1, "bbox": (1, 5, 1, 5), "ports": {"TRELLIS_FF.CE": 1}}
+    assert len(rows) == 2                        # constants and driven-only nets are no sinks
+    assert high_fanout_nets(_connected(), top=1) == rows[:1]
+    assert "| `rst` | 3 | TRELLIS_FF.LSR 2, TRELLIS_COMB.A 1 | X1-7 / Y2-9 |" in format_fanout(rows)
 
 
 def test_main_prints_the_report(tmp_path, capsys):
