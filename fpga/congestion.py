@@ -1,9 +1,12 @@
 """Where a board's routing congests: nextpnr's congestion heat map joined with the placement.
 
-nextpnr-ecp5's ``router2`` writes, with ``--router2-heatmap PREFIX``, one CSV per routing
-iteration; the spatial one holds a row per tile row ``y`` and a column per tile column ``x``
-(each line ends with a comma), each value the over-use of the wires whose driving pip sits in
-that tile (0 where nothing is over-used). A placed design written with ``--write placed.json``
+nextpnr-ecp5's ``router2`` writes, with ``--router2-heatmap PREFIX``, CSVs per routing
+iteration; ``PREFIX_congestion_by_coordinate_N.csv`` (nextpnr 0.11) holds a line per tile
+column ``x`` and a field per tile row ``y`` (each line ends with a comma; on the LFE5U-85F 128
+lines of 97 fields), each value the over-use of the wires whose driving pip sits in that tile
+(0 where nothing is over-used); older nextpnr wrote a line per row (``rows="y"``).
+``PREFIX_congestion_by_net_N.csv`` lists ``net,over-used wires`` (:func:`read_net_congestion`).
+A placed design written with ``--write placed.json``
 (``--no-route``) gives every cell a ``NEXTPNR_BEL`` attribute such as ``X12/Y34/SLICEA``.
 :func:`report` joins the two: the hottest tiles, and for the tiles around them the cells placed
 there grouped by the SoC block (:func:`dure.fpga.lut_breakdown.block_of`, the same attribution
@@ -16,7 +19,8 @@ it without having a cell there. :func:`high_fanout_nets` lists the other suspect
 the most sinks (resets and clock enables that stayed on general routing) and their extent.
 
 Run after a placement and a few router2 iterations (seconds; reads two files):
-``python -m dure.fpga.congestion HEATMAP.csv placed.json [--top 15] [--radius 1]``.
+``python -m dure.fpga.congestion PREFIX_congestion_by_coordinate_N.csv placed.json [--top 15]
+[--radius 1]`` (the ``by_net`` file beside it is listed too).
 """
 
 import argparse
@@ -28,31 +32,47 @@ import sys
 
 from dure.fpga.lut_breakdown import block_of
 
-__all__ = ["read_heatmap", "placed_cells", "hot_tiles", "cells_near", "report", "format_report",
-           "high_fanout_nets", "format_fanout", "main"]
+__all__ = ["read_heatmap", "read_net_congestion", "placed_cells", "hot_tiles", "cells_near",
+           "report", "format_report", "high_fanout_nets", "format_fanout", "main"]
 
 _BEL = re.compile(r"^X(\d+)/Y(\d+)/")
 
 
-def read_heatmap(text):
-    """``{(x, y): value}`` of the non-zero tiles of a router2 spatial heat map (CSV text: line
-    ``y`` holds the values of columns ``x = 0, 1, ...``; empty fields are skipped). Raises
+def read_heatmap(text, rows="x"):
+    """``{(x, y): value}`` of the non-zero tiles of a router2 spatial heat map (CSV text: with
+    ``rows="x"``, nextpnr 0.11's layout, line ``x`` holds the values of ``y = 0, 1, ...``; with
+    ``rows="y"`` line ``y`` holds those of ``x``; empty fields are skipped). Raises
     ``ValueError`` on a field that is not an integer (a wire-type histogram, for instance, whose
-    first line is ``type,bound=0,...``)."""
+    first line is ``type,bound=0,...``) and on another ``rows``."""
+    if rows not in ("x", "y"):
+        raise ValueError(f"rows must be 'x' or 'y', not {rows!r}")
     heat = {}
-    for y, line in enumerate(text.splitlines()):
-        for x, field in enumerate(line.split(",")):
+    for line_no, line in enumerate(text.splitlines()):
+        for field_no, field in enumerate(line.split(",")):
             field = field.strip()
             if not field:
                 continue
             try:
                 value = int(field)
             except ValueError:
-                raise ValueError(f"not a spatial heat map: line {y + 1} field {x + 1} is "
-                                 f"{field!r}") from None
+                raise ValueError(f"not a spatial heat map: line {line_no + 1} field "
+                                 f"{field_no + 1} is {field!r}") from None
             if value:
-                heat[(x, y)] = value
+                heat[(line_no, field_no) if rows == "x" else (field_no, line_no)] = value
     return heat
+
+
+def read_net_congestion(text, top=None):
+    """``[(net, over-used wires), ...]``, most first, from a router2 ``congestion_by_net`` CSV
+    (``net,count`` lines; a net name may itself hold commas, so the count is the last field);
+    the first ``top`` of them (all with ``None``)."""
+    rows = []
+    for line in text.splitlines():
+        if line.strip():
+            net, _, count = line.rstrip().rstrip(",").rpartition(",")
+            rows.append((net, int(count)))
+    rows.sort(key=lambda row: (-row[1], row[0]))
+    return rows if top is None else rows[:top]
 
 
 def placed_cells(placed):
@@ -202,12 +222,15 @@ def format_fanout(rows):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m dure.fpga.congestion",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("heatmap", help="a router2 spatial heat map CSV (--router2-heatmap)")
+    parser.add_argument("heatmap", help="a router2 spatial heat map CSV (--router2-heatmap: "
+                        "PREFIX_congestion_by_coordinate_N.csv)")
     parser.add_argument("placed", help="the design written after placement (--write)")
     parser.add_argument("--top", type=int, default=15, help="hot tiles listed (15)")
     parser.add_argument("--radius", type=int, default=1,
                         help="tiles around each hot tile whose cells are counted (1)")
     parser.add_argument("--depth", type=int, default=4, help="module path depth (4)")
+    parser.add_argument("--rows", choices=("x", "y"), default="x",
+                        help="what a heat map line is: a tile column x (nextpnr 0.11) or row y")
     parser.add_argument("--nets", type=int, default=10,
                         help="also list the nets with the most sinks (10; 0: none)")
     args = parser.parse_args(argv)
@@ -215,7 +238,7 @@ def main(argv=None):
         if not pathlib.Path(path).is_file():
             parser.error(f"{path} not found")
     try:
-        heat = read_heatmap(pathlib.Path(args.heatmap).read_text())
+        heat = read_heatmap(pathlib.Path(args.heatmap).read_text(), args.rows)
         placed = json.loads(pathlib.Path(args.placed).read_text())
         tiles = placed_cells(placed)
     except ValueError as error:
@@ -224,6 +247,12 @@ def main(argv=None):
     if args.nets:
         print("\nThe nets with the most sinks:\n")
         print(format_fanout(high_fanout_nets(placed, args.nets)))
+        by_net = pathlib.Path(args.heatmap.replace("_by_coordinate_", "_by_net_"))
+        if by_net != pathlib.Path(args.heatmap) and by_net.is_file():
+            print(f"\nThe nets with the most over-used wires ({by_net.name}):\n")
+            print("| net | over-used wires |\n|---|---|")
+            for net, count in read_net_congestion(by_net.read_text(), args.nets):
+                print(f"| `{net}` | {count:,} |")
     return 0
 
 

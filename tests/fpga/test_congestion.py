@@ -12,11 +12,14 @@ from dure.fpga.congestion import (
     main,
     placed_cells,
     read_heatmap,
+    read_net_congestion,
     report,
 )
 
-# 4 columns x 3 rows; the hottest tile is X2/Y1 (7), then X3/Y2 (5), X0/Y0 (1)
-HEATMAP = "1,0,0,0,\n0,0,7,0,\n0,0,0,5,\n"
+# nextpnr 0.11's layout, a line per column x: 4 columns x 3 rows; the hottest tile is X2/Y1 (7),
+# then X3/Y2 (5), X0/Y0 (1)
+HEATMAP = "1,0,0,\n0,0,0,\n0,7,0,\n0,0,5,\n"
+HEATMAP_ROWS_Y = "1,0,0,0,\n0,0,7,0,\n0,0,0,5,\n"      # the same map, a line per row y
 
 PE = "soc.npu.datapath.array.core.mesh.pe_0_1"
 CELLS = {
@@ -37,8 +40,18 @@ def _placed(cells=CELLS):
     return json.dumps({"modules": {"top": {"cells": out}}})
 
 
-def test_read_heatmap_rows_are_y_columns_are_x():
+def test_read_heatmap_lines_are_x_or_y():
     assert read_heatmap(HEATMAP) == {(0, 0): 1, (2, 1): 7, (3, 2): 5}
+    assert read_heatmap(HEATMAP_ROWS_Y, rows="y") == read_heatmap(HEATMAP)
+    with pytest.raises(ValueError, match="rows must be"):
+        read_heatmap(HEATMAP, rows="z")
+
+
+def test_read_net_congestion_most_first():
+    text = "$PACKER_GND_NET,10\nsoc.a[1],3\nsoc.rst,12\nodd,name,5\n\n"
+    assert read_net_congestion(text) == [("soc.rst", 12), ("$PACKER_GND_NET", 10),
+                                         ("odd,name", 5), ("soc.a[1]", 3)]
+    assert read_net_congestion(text, 1) == [("soc.rst", 12)]
 
 
 def test_read_heatmap_refuses_the_wire_type_histogram():
@@ -119,11 +132,15 @@ def test_high_fanout_nets_counts_sinks_by_pin_and_their_extent():
 
 
 def test_main_prints_the_report(tmp_path, capsys):
-    (tmp_path / "heat.csv").write_text(HEATMAP)
-    (tmp_path / "placed.json").write_text(_placed())
-    assert main([str(tmp_path / "heat.csv"), str(tmp_path / "placed.json"), "--top", "1"]) == 0
+    (tmp_path / "h_congestion_by_coordinate_1.csv").write_text(HEATMAP)
+    (tmp_path / "h_congestion_by_net_1.csv").write_text("soc.rst,12\nsoc.a,3\n")
+    (tmp_path / "placed.json").write_text(json.dumps(_connected()))
+    assert main([str(tmp_path / "h_congestion_by_coordinate_1.csv"),
+                 str(tmp_path / "placed.json"), "--top", "1", "--nets", "1"]) == 0
     out = capsys.readouterr().out
     assert "| X2/Y1 | 7 |" in out and "X3/Y2" not in out.split("by block:")[0]
+    assert "| `rst` | 3 |" in out                        # the net with the most sinks
+    assert "| `soc.rst` | 12 |" in out and "soc.a" not in out   # the most over-used, 1 of 2
 
 
 def test_main_names_a_missing_file(tmp_path):
