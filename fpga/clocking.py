@@ -6,12 +6,16 @@ CSR documentation assume ``clk_freq`` exactly) and raise ``ValueError`` with the
 reachable frequencies when there is none.
 
 The ``sync`` domain's reset is held until the PLL locks and while the board's reset button is
-pressed, and is released synchronously (:class:`amaranth.lib.cdc.ResetSynchronizer`).
+pressed, and is released synchronously (:class:`amaranth.lib.cdc.ResetSynchronizer`). On the
+ECP5 the synchronizer's output reaches the domain through a ``DCCA`` clock buffer, so nextpnr
+routes the reset on a global network, not as a general-routing tree to the LSR pins of half
+the design's flip-flops (14,264 of 28,200 on the ULX3S), where it kept router1 ripping up and
+re-routing (fpga/README.md, session 20).
 """
 
 from dataclasses import dataclass
 
-from amaranth.hdl import ClockSignal, Instance, Module, Signal
+from amaranth.hdl import ClockDomain, ClockSignal, Const, Instance, Module, ResetSignal, Signal
 from amaranth.lib import io, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In
@@ -189,5 +193,15 @@ class ClockReset(wiring.Component):
                 p_FILTER_RANGE=s.filter_range,
                 io_PACKAGEPIN=self._port, i_RESETB=1, i_BYPASS=0,
                 o_PLLOUTGLOBAL=ClockSignal("sync"), o_LOCK=locked)
-        m.submodules.reset_sync = ResetSynchronizer(~locked | self.button, domain="sync")
+        if self._family == "ecp5":
+            # The synchronizer drives a local domain's reset (same clock); a DCCA buffers it
+            # onto a global network, and its output is the ``sync`` reset.
+            m.domains.reset_src = ClockDomain(local=True)
+            m.d.comb += ClockSignal("reset_src").eq(ClockSignal("sync"))
+            m.submodules.reset_sync = ResetSynchronizer(~locked | self.button,
+                                                        domain="reset_src")
+            m.submodules.reset_dcc = Instance("DCCA", i_CLKI=ResetSignal("reset_src"),
+                                              i_CE=Const(1), o_CLKO=ResetSignal("sync"))
+        else:
+            m.submodules.reset_sync = ResetSynchronizer(~locked | self.button, domain="sync")
         return m

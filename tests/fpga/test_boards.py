@@ -36,6 +36,17 @@ def test_board_elaborates(name, elaborated):
 
 
 @pytest.mark.parametrize("name", list(BOARDS))
+def test_ecp5_reset_goes_through_a_global_buffer(name, elaborated):
+    """On the ECP5 the ``sync`` reset is a DCCA's output (routed on a global network, not the
+    general routing: fpga/README.md, session 20); the iCE40 has no DCCA."""
+    il = (elaborated(name) / "top.il").read_text()
+    if board(name).family == "ecp5":
+        assert il.count("cell \\DCCA ") == 1
+    else:
+        assert "DCCA" not in il
+
+
+@pytest.mark.parametrize("name", list(BOARDS))
 def test_boot_loader_fits_before_the_mailbox(name):
     config = board(name).config
     words = boot_words(config)
