@@ -1,5 +1,6 @@
 /* cpu_ops_int8.c: INT8 operators the NPU does not run, on the core, bit for bit as TFLite's
  * reference integer kernels (the golden functions named at each one). See npu_cpu_ops.h. */
+#include "bitlen.h"
 #include "fixedpoint.h"
 #include "npu_cpu_ops.h"
 
@@ -184,18 +185,6 @@ static int32_t one_over_one_plus_x(int32_t a)
     return fx_sat_shl(x, 1);
 }
 
-static int clz32(uint32_t v)
-{
-    int n = 0;
-    if (v == 0)
-        return 32;
-    while (!(v & 0x80000000u)) {
-        v <<= 1;
-        n++;
-    }
-    return n;
-}
-
 /* The first SOFTMAX_CACHE exponentials of a row are kept from the sum pass for the output pass
  * (each costs ~200 cycles on the core); the rest of a longer row is computed again. */
 #define SOFTMAX_CACHE 64u
@@ -224,7 +213,7 @@ int cpu_softmax_int8(const int8_t *x, int8_t *y, uint32_t rows, uint32_t depth,
                 total = fx_add(total, fx_rdbpot(e, 12));
             }
         }
-        int h = clz32((uint32_t)total);
+        int h = 32 - bitlen32((uint32_t)total);
         int exponent = 12 - h + 31 - 8;
         if (exponent < 0 || exponent > 31)
             return NPU_E_ARG;
@@ -249,22 +238,6 @@ int cpu_softmax_int8(const int8_t *x, int8_t *y, uint32_t rows, uint32_t depth,
  * without the soft-float division: x / scale is computed as an exact integer quotient from
  * the bit patterns and a reciprocal of the scale's significand made once per tensor, then
  * rounded once to binary32 as the division would. */
-
-static int bitlen64(uint64_t x)
-{
-    int n = 0;
-    uint32_t y = (uint32_t)(x >> 32);
-    if (y)
-        n = 32;
-    else
-        y = (uint32_t)x;
-    if (y >> 16) { n += 16; y >>= 16; }
-    if (y >> 8) { n += 8; y >>= 8; }
-    if (y >> 4) { n += 4; y >>= 4; }
-    if (y >> 2) { n += 2; y >>= 2; }
-    if (y >> 1) { n += 1; y >>= 1; }
-    return n + (int)y;
-}
 
 int cpu_scale_div_init(struct cpu_scale_div *d, f32_t scale)
 {

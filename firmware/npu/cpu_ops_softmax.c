@@ -2,6 +2,7 @@
  * integer fixed-point definition (exp as 2^-Z from a 64-entry table and a degree-3 correction
  * by three multiplies, the sum exact in 64 bits, one reciprocal per row) whose only rounding
  * is each output's one RNE rounding to fp16. See npu_cpu_ops.h. */
+#include "bitlen.h"
 #include "npu_cpu_ops.h"
 
 #define LOG2E_Q 0xB8AA3B29u   /* round(log2(e) * 2^31) */
@@ -27,23 +28,6 @@ static const uint32_t exp2_table[64] = {
 static uint32_t mulhu(uint32_t a, uint32_t b)
 {
     return (uint32_t)(((uint64_t)a * b) >> 32);
-}
-
-static int bitlen32(uint32_t x)
-{
-    int n = 0;
-    if (x >> 16) { n += 16; x >>= 16; }
-    if (x >> 8) { n += 8; x >>= 8; }
-    if (x >> 4) { n += 4; x >>= 4; }
-    if (x >> 2) { n += 2; x >>= 2; }
-    if (x >> 1) { n += 1; x >>= 1; }
-    return n + (int)x;
-}
-
-static int bitlen64(uint64_t x)
-{
-    uint32_t hi = (uint32_t)(x >> 32);
-    return hi ? 32 + bitlen32(hi) : bitlen32((uint32_t)x);
 }
 
 uint32_t cpu_exp2_neg(uint32_t z, uint32_t *shift)

@@ -16,22 +16,10 @@
  * is). Products below 1/4 give 0 (their double is below 1/2, subnormal or not); products of
  * 2^31 and more give INT32_MIN (an infinity too). No libcalls: 64-bit shifts and adds and the
  * 32 x 32 -> 64 multiply are inline on RV32IM. */
+#include "bitlen.h"
 #include "npu_cpu_ops.h"
 
 #define MAG_LIMIT 0x80000000u       /* |round(v)| >= 2^31: out of int32 (INT32_MIN) */
-
-static int bitlen64(uint64_t x)     /* bits needed for x (0 for 0) */
-{
-    int n = 0;
-    if (x >> 32) { n += 32; x >>= 32; }
-    uint32_t y = (uint32_t)x;
-    if (y >> 16) { n += 16; y >>= 16; }
-    if (y >> 8) { n += 8; y >>= 8; }
-    if (y >> 4) { n += 4; y >>= 4; }
-    if (y >> 2) { n += 2; y >>= 2; }
-    if (y >> 1) { n += 1; y >>= 1; }
-    return n + (int)y;
-}
 
 /* |round(|acc| * s)| as a magnitude, MAG_LIMIT when it is 2^31 or more.
  *

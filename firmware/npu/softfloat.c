@@ -3,23 +3,11 @@
  * Every finite value is handled as sig * 2^exp (sig an unsigned integer, exp a signed int);
  * results are exact until one rounding step, pack32() / pack16(), which rounds to nearest,
  * ties to even, into the normal or the subnormal range. No libcalls: 64-bit shifts, adds and
- * the 32 x 32 -> 64 multiply are inline on RV32IM; count-leading-zeros is written out. */
+ * the 32 x 32 -> 64 multiply are inline on RV32IM; the bit length is bitlen.h's. */
+#include "bitlen.h"
 #include "softfloat.h"
 
 #define SIGN32 0x80000000u
-
-static int msb64(uint64_t x)        /* index of the highest set bit; x != 0 */
-{
-    int n = 0;
-    if (x >> 32) { n += 32; x >>= 32; }
-    uint32_t y = (uint32_t)x;
-    if (y >> 16) { n += 16; y >>= 16; }
-    if (y >> 8) { n += 8; y >>= 8; }
-    if (y >> 4) { n += 4; y >>= 4; }
-    if (y >> 2) { n += 2; y >>= 2; }
-    if (y >> 1) { n += 1; }
-    return n;
-}
 
 /* sig >> shift rounded to nearest, ties to even (shift >= 0, any size). */
 static uint64_t shift_rne(uint64_t sig, int shift)
@@ -43,7 +31,7 @@ static uint64_t shift_rne(uint64_t sig, int shift)
 static uint32_t pack(uint32_t sign, int exp, uint64_t sig, int mant, int emin_lsb,
                      int emax_field)
 {
-    int msb = msb64(sig);
+    int msb = bitlen64(sig) - 1;
     int shift = msb - mant;
     if (shift < emin_lsb - exp)
         shift = emin_lsb - exp;
@@ -178,7 +166,7 @@ f32_t f32_add(f32_t a, f32_t b)
  * sig < 2^62: exact). */
 static uint64_t norm61(uint64_t sig, int *exp)
 {
-    int s = 61 - msb64(sig);
+    int s = 62 - bitlen64(sig);
     *exp -= s;
     return sig << s;
 }
