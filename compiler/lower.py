@@ -247,8 +247,13 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
         if plan is not None:
             layers.append(planned_layer(graph, op, blob, reads, plan, config))
             continue
+        # an INT8 TFLite FULLY_CONNECTED: its STORE parameters proven once (fc_store.py;
+        # None: the core fallback), for the GEMV and the GEMM paths alike
+        store = fc_store_exact(graph, op, force_fallback=fc_fallback) \
+            if op.kind is OpKind.FULLY_CONNECTED and form is not None and \
+            graph.arithmetic == "tflite" and precision == "int8" else None
         fc = gemv_layer(graph, op, blob, buffers, config, precision,
-                        fc_fallback=fc_fallback) if gemv else None
+                        fc_fallback=fc_fallback, store=store) if gemv else None
         if fc is not None:
             layers.append(fc)
             continue
@@ -287,10 +292,8 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
         k = form[1]
         pad = 0 if precision == "fp16" else T[op.inputs[0]].quant.zp
         a_name, m, n = gemm_operand(graph, op, form, buffers, layers, pad)
-        store = None
         if op.kind is OpKind.FULLY_CONNECTED and graph.arithmetic == "tflite" and \
                 precision == "int8":
-            store = fc_store_exact(graph, op, force_fallback=fc_fallback)
             if store is None:
                 # no STORE rescales it as LiteRT does: raw int32 sums, the core's double
                 # rescale
