@@ -10,7 +10,7 @@ rows (:meth:`~dure.sim.walk_cmds.WalkCmds.last_halves`). C port:
 ``firmware/npu/npu_walk_emit.c``.
 """
 
-from dure.rtl.npu.commands import EltwiseOp, Opcode
+from dure.rtl.npu.commands import EltwiseOp, Opcode, Precision
 from dure.rtl.npu.descriptor import encode
 
 from dure.gemm_cost import RELOAD, WALK_SPLIT_MIN_CHUNKS
@@ -98,7 +98,13 @@ class WalkComputes(WalkCmds):
         _, _, rows, j0, gcount = unit
         out = []
         taps = [(ky, kx) for ky in range(g.kh) for kx in range(g.kw)]
-        if layer.eltwise_mac and layer.eltwise_pair:
+        lead = self.dw_first_tap() if u_index == 0 else None
+        if layer.eltwise_mac and layer.eltwise_pair and lead is not None:
+            # the first unit's first MAC: the tap that reads no padding, alone; the others in
+            # pairs (dw_first_tap)
+            rest = [tap for i, tap in enumerate(taps) if i != lead]
+            steps = [[taps[lead]]] + [rest[i:i + 2] for i in range(0, len(rest), 2)]
+        elif layer.eltwise_mac and layer.eltwise_pair:
             steps = [taps[i:i + 2] for i in range(0, len(taps), 2)]
         else:
             steps = [[tap] for tap in taps]
@@ -130,7 +136,8 @@ class WalkComputes(WalkCmds):
                 else:
                     w_row = self.weight_row(u_index, jj, j, t) + \
                         (0 if layer.diagonal else c * layer.k_chunk)
-                first = t == (1 if swap else 0) and (layer.diagonal or c == 0) and not skip0
+                t0 = lead if lead is not None else 1 if swap else 0
+                first = t == t0 and (layer.diagonal or c == 0) and not skip0
                 for s0, sr in part:
                     a = base + c * self.th_full * g.wp + (s0 * g.sh + ky) * g.wp + kx
                     a_end = a + (sr - 1) * g.sh * g.wp + (g.ow - 1) * g.sw + 1
@@ -171,6 +178,33 @@ class WalkComputes(WalkCmds):
                         spad_reads=((a, a_end), (w_row, w_row + kk)),
                         acc_write=(acc, acc + sr * g.ow)))
         return out
+
+    def dw_first_tap(self):
+        """The tap an INT8 depthwise layer on the element-wise MAC (pair MACs) takes first in
+        its first unit, alone, or None (then taps in row-major order, in pairs). The first tap
+        in row-major order that reads no padding over the first unit's output rows, when tap
+        0 reads some and it splits the others into two runs of even length (so they pair into
+        consecutive weight rows and the unit keeps its count of MACs): the centre of a 3x3
+        SAME window. Its first MAC then waits for no FILL, so the tile's LOAD goes right
+        after the weights and the bias row and the FILLs after that MAC, which follows the
+        tile row by row (``config.npu_load_follow``). INT8 only: FP16 sums the taps in
+        row-major order (DESIGN.md). C ``walk_dw_first_tap``."""
+        layer, g = self.layer, self.g
+        if not (layer.eltwise_mac and layer.eltwise_pair and
+                layer.precision == Precision.INT8):
+            return None
+        taps = g.kh * g.kw
+        _, oy0, rows, _, _ = self.units[0]
+
+        def clear(t):
+            ky, kx = divmod(t, g.kw)
+            y0, y1 = oy0 * g.sh + ky, (oy0 + rows - 1) * g.sh + ky
+            x0, x1 = kx, (g.ow - 1) * g.sw + kx
+            return g.pt <= y0 and y1 < g.pt + g.height and g.pl <= x0 and x1 < g.pl + g.width
+
+        if taps % 2 == 0 or clear(0):
+            return None
+        return next((t for t in range(2, taps, 2) if clear(t)), None)
 
     def first_tap_swap(self):
         """Whether the first unit (input chunks outermost) takes input chunk 0's tap 1

@@ -148,7 +148,20 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     # those LOADs to be done) and weights come first, then the padding FILLs and image rows it
     # follows row by row (config.npu_load_follow).
     pre = s.acc_init(0, first_unit)
-    if plan.wmode == "resident":
+    # INT8 depthwise on the element-wise MAC: each later unit's weights (resident, a slot of
+    # their own) come first among the side commands of the unit before it, not all in the
+    # first unit (its port time goes to its tile and the next one's; DS-CNN's 25x5x64 INT8
+    # npu fixed 396 -> 364 with dw_first_tap, 437 -> 396 without; FP16 3,587 -> 3,635, so
+    # not there; session 21, branch kwsfixed). C walk_weights_per_unit.
+    per_unit = dw_int8 and plan.wmode == "resident"
+
+    def unit_weights(unit):
+        return [c for j in range(unit[3], unit[3] + unit[4])
+                for c in s.weight_loads(0, (0, 0, 0, j, 1), "jit", False)]
+
+    if per_unit:
+        pre += unit_weights(first_unit)
+    elif plan.wmode == "resident":
         pre += [c for j in range(layer.out_chunks)
                 for c in s.weight_loads(0, (0, 0, 0, j, 1), "jit",
                                         c_outer and j < first_unit[3] + first_unit[4])]
@@ -195,6 +208,8 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             side = [const] + side
         if i + 1 < len(units):
             nxt = units[i + 1]
+            if per_unit:
+                side = unit_weights(nxt) + side
             if plan.wmode in ("double", "single"):
                 # per tap: no long LOAD ahead of the first unit's own (and, in ``single``,
                 # each tap follows the COMPUTEs that free its rows)

@@ -275,6 +275,33 @@ int walk_first_tap_swap(const struct walk *w)
     return first_range_groups(w, k0, groups) > k0;
 }
 
+/* Whether tap t reads only image pixels over unit u's output rows (walk_computes'
+ * dw_first_tap). */
+static int tap_clear(const struct walk_geo *g, const struct unit *u, uint32_t t)
+{
+    uint32_t ky = t / g->kw, kx = t % g->kw;
+    uint32_t y0 = u->oy0 * g->sh + ky, y1 = (u->oy0 + u->rows - 1) * g->sh + ky;
+    uint32_t x1 = (g->ow - 1) * g->sw + kx;
+    return g->pt <= y0 && y1 < g->pt + g->height && g->pl <= kx && x1 < g->pl + g->width;
+}
+
+int walk_dw_first_tap(const struct walk *w)
+{
+    const struct walk_layer *l = w->l;
+    const struct walk_geo *g = &l->g;
+    uint32_t taps = g->kh * g->kw;
+    if (!l->eltwise_mac || !l->eltwise_pair || l->prec != NPU_INT8 || taps % 2 == 0)
+        return -1;
+    struct unit u0;
+    walk_unit_at(w, 0, &u0);
+    if (tap_clear(g, &u0, 0))
+        return -1;
+    for (uint32_t t = 2; t < taps; t += 2)
+        if (tap_clear(g, &u0, t))
+            return (int)t;
+    return -1;
+}
+
 /* The LOAD of input chunk c's image rows [r0, r1) into its tile region (tile_loads). */
 static void image_load(struct walk *w, const struct unit *u, uint32_t c, uint32_t region,
                        int32_t py0, int32_t r0, int32_t r1)
@@ -573,9 +600,23 @@ void walk_bias_loads(struct walk *w, uint32_t j_lo, uint32_t j_hi, int how)
     }
 }
 
+/* INT8 depthwise on the element-wise MAC with resident weights: each later unit's weights
+ * first among the side commands of the unit before it, not all in the first unit's
+ * (walk_emit.py's per_unit). */
+static int weights_per_unit(const struct walk *w)
+{
+    return w->l->eltwise_mac && w->l->prec == NPU_INT8 && w->p->wmode == WALK_RESIDENT;
+}
+
 void walk_side_commands(struct walk *w, uint32_t i, const struct unit *u)
 {
     const struct walk_plan *p = w->p;
+    if (weights_per_unit(w) && i + 1 < w->nunits) {
+        struct unit nxt;
+        walk_unit_at(w, i + 1, &nxt);
+        for (uint32_t j = nxt.j0; j < nxt.j0 + nxt.gcount; j++)
+            weight_loads(w, 0, j, 1, PIECES_JIT);
+    }
     if (i == 0)        /* the other output chunks' starting values (walk_emit.py's rest_bias) */
         walk_bias_loads(w, walk_bias_split(w), walk_init_rows(w->l), BIAS_SINK);
     if (i == 1 && w->l->const_rows) {
@@ -611,7 +652,10 @@ void walk_pre_commands(struct walk *w, const struct unit *u)
     /* ACC rows and weights first, then the FILLs and image rows (walk_emit.py) */
     acc_init(w, u);
     int fine = walk_c_outer(w);
-    if (p->wmode == WALK_RESIDENT) {
+    if (weights_per_unit(w)) {
+        for (uint32_t j = u->j0; j < u->j0 + u->gcount; j++)
+            weight_loads(w, 0, j, 1, PIECES_JIT);
+    } else if (p->wmode == WALK_RESIDENT) {
         for (uint32_t j = 0; j < w->nt; j++)
             weight_loads(w, 0, j, 1, fine && j < u->j0 + u->gcount ? PIECES_FINE : PIECES_JIT);
     } else if (p->wmode == WALK_DOUBLE || p->wmode == WALK_SINGLE) {
