@@ -13,7 +13,7 @@ rows (:meth:`~dure.sim.walk_cmds.WalkCmds.last_halves`). C port:
 from dure.rtl.npu.commands import EltwiseOp, Opcode, Precision
 from dure.rtl.npu.descriptor import encode
 
-from dure.gemm_cost import RELOAD, WALK_SPLIT_MIN_CHUNKS
+from dure.gemm_cost import LATENCY, RELOAD, WALK_SPLIT_MIN_CHUNKS
 
 from .walk_cmds import Cmd, WalkCmds
 from .walk_waves import chunk_waves
@@ -186,8 +186,18 @@ class WalkComputes(WalkCmds):
         0 reads some and it splits the others into two runs of even length (so they pair into
         consecutive weight rows and the unit keeps its count of MACs): the centre of a 3x3
         SAME window. Its first MAC then waits for no FILL, so the tile's LOAD goes right
-        after the weights and the bias row and the FILLs after that MAC, which follows the
-        tile row by row (``config.npu_load_follow``). INT8 only: FP16 sums the taps in
+        after the weights and the bias row, the FILLs after that MAC (which follows the tile
+        row by row, ``config.npu_load_follow``), and with ``config.npu_row_hazard`` the side
+        FILLs pass it to the load unit (``rtl/npu/hazard.py`` ``conflict_le``).
+
+        Only where the side padding columns' FILL rows (the tile's rows times the left and
+        right padding) are a third or more of the unit's pixels, and the unit holds LATENCY
+        pixels or more: narrow maps, whose FILL rows ahead of the tile cost most. Measured on
+        the 8x8 ``sim`` SoC (npu fixed INT8 pushed / as one LIST, centre first against row
+        order, with the later units' weights one unit ahead): DS-CNN's 25x5x64 358 / 359
+        against 396 / 397; MobileNetV1-0.25's 48x48x8 859 / 860 against 822 / 823, 24x24x32
+        599 / 600 against 586 / 587, 12x12x64 392 / 393 against 390 / 391, 6x6x128 704 / 705
+        against 703 / 693 (session 21, branch kwsfixed). INT8 only: FP16 sums the taps in
         row-major order (DESIGN.md). C ``walk_dw_first_tap``."""
         layer, g = self.layer, self.g
         if not (layer.eltwise_mac and layer.eltwise_pair and
@@ -195,6 +205,10 @@ class WalkComputes(WalkCmds):
             return None
         taps = g.kh * g.kw
         _, oy0, rows, _, _ = self.units[0]
+        pixels = rows * g.ow
+        side = ((rows - 1) * g.sh + g.kh) * (g.wp - g.width)
+        if taps % 2 == 0 or 3 * side < pixels or pixels < LATENCY:
+            return None
 
         def clear(t):
             ky, kx = divmod(t, g.kw)
@@ -202,7 +216,7 @@ class WalkComputes(WalkCmds):
             x0, x1 = kx, (g.ow - 1) * g.sw + kx
             return g.pt <= y0 and y1 < g.pt + g.height and g.pl <= x0 and x1 < g.pl + g.width
 
-        if taps % 2 == 0 or clear(0):
+        if clear(0):
             return None
         return next((t for t in range(2, taps, 2) if clear(t)), None)
 

@@ -155,8 +155,8 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     # not there; session 21, branch kwsfixed). C walk_weights_per_unit.
     per_unit = dw_int8 and plan.wmode == "resident"
 
-    def unit_weights(unit):
-        return [c for j in range(unit[3], unit[3] + unit[4])
+    def unit_weights(unit, done_j=0):
+        return [c for j in range(max(done_j, unit[3]), unit[3] + unit[4])
                 for c in s.weight_loads(0, (0, 0, 0, j, 1), "jit", False)]
 
     if per_unit:
@@ -209,7 +209,9 @@ def walk_descriptors(config, layer, plan=None, spread=False):
         if i + 1 < len(units):
             nxt = units[i + 1]
             if per_unit:
-                side = unit_weights(nxt) + side
+                # the chunks no unit up to this one has (units take chunks in rising order)
+                done_j = max(v[3] + v[4] for v in units[:i + 1])
+                side = unit_weights(nxt, done_j) + side
             if plan.wmode in ("double", "single"):
                 # per tap: no long LOAD ahead of the first unit's own (and, in ``single``,
                 # each tap follows the COMPUTEs that free its rows)

@@ -294,7 +294,11 @@ int walk_dw_first_tap(const struct walk *w)
         return -1;
     struct unit u0;
     walk_unit_at(w, 0, &u0);
-    if (tap_clear(g, &u0, 0))
+    /* narrow maps only: the side padding's FILL rows a third of the unit's pixels or more,
+     * and LATENCY pixels or more */
+    uint32_t pixels = u0.rows * g->ow;
+    uint32_t side = ((u0.rows - 1) * g->sh + g->kh) * (g->wp - g->width);
+    if (3 * side < pixels || pixels < DURE_NPU_GEMM_LATENCY || tap_clear(g, &u0, 0))
         return -1;
     for (uint32_t t = 2; t < taps; t += 2)
         if (tap_clear(g, &u0, t))
@@ -612,9 +616,15 @@ void walk_side_commands(struct walk *w, uint32_t i, const struct unit *u)
 {
     const struct walk_plan *p = w->p;
     if (weights_per_unit(w) && i + 1 < w->nunits) {
-        struct unit nxt;
+        /* the chunks no unit up to this one has (units take chunks in rising order) */
+        struct unit nxt, k;
+        uint32_t done = 0;
+        for (uint32_t q = 0; q <= i; q++) {
+            walk_unit_at(w, q, &k);
+            done = walk_max(done, k.j0 + k.gcount);
+        }
         walk_unit_at(w, i + 1, &nxt);
-        for (uint32_t j = nxt.j0; j < nxt.j0 + nxt.gcount; j++)
+        for (uint32_t j = walk_max(done, nxt.j0); j < nxt.j0 + nxt.gcount; j++)
             weight_loads(w, 0, j, 1, PIECES_JIT);
     }
     if (i == 0)        /* the other output chunks' starting values (walk_emit.py's rest_bias) */
