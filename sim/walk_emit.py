@@ -150,9 +150,12 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     pre = s.acc_init(0, first_unit)
     # INT8 depthwise on the element-wise MAC: each later unit's weights (resident, a slot of
     # their own) come first among the side commands of the unit before it, not all in the
-    # first unit (its port time goes to its tile and the next one's; DS-CNN's 25x5x64 INT8
-    # npu fixed 396 -> 364 with dw_first_tap, 437 -> 396 without; FP16 3,587 -> 3,635, so
-    # not there; session 21, branch kwsfixed). C walk_weights_per_unit.
+    # first unit (its port time goes to its tile and the next one's). Measured on the 8x8
+    # ``sim`` SoC, npu fixed INT8 pushed: DS-CNN's 25x5x64 437 -> 396 (358 with
+    # WalkComputes.dw_first_tap), MobileNetV1-0.25's 6x6x128 958 -> 703 (in the mobilenet
+    # model, as LISTs, +24 cycles on each of its five 6x6x128 layers); after the STOREs
+    # instead 703 -> 671 there but +36 in the model, so first; FP16 3,587 -> 3,635, so INT8
+    # only (session 21, branch kwsfixed). C weights_per_unit (npu_walk_cmds.c).
     per_unit = dw_int8 and plan.wmode == "resident"
 
     def unit_weights(unit, done_j=0):
