@@ -10,13 +10,13 @@ rows (:meth:`~dure.sim.walk_cmds.WalkCmds.last_halves`). C port:
 ``firmware/npu/npu_walk_emit.c``.
 """
 
-from dure.rtl.npu.commands import EltwiseOp, Opcode, Precision
+from dure.rtl.npu.commands import EltwiseOp, Opcode
 from dure.rtl.npu.descriptor import encode
 
-from dure.gemm_cost import LATENCY, RELOAD, WALK_SPLIT_MIN_CHUNKS
+from dure.gemm_cost import RELOAD, WALK_SPLIT_MIN_CHUNKS
 
 from .walk_cmds import Cmd, WalkCmds
-from .walk_waves import chunk_waves
+from .walk_waves import chunk_waves, dw_lead_tap
 
 __all__ = ["WalkComputes"]
 
@@ -199,26 +199,8 @@ class WalkComputes(WalkCmds):
         599 / 600 against 586 / 587, 12x12x64 392 / 393 against 390 / 391, 6x6x128 704 / 705
         against 703 / 693 (session 21, branch kwsfixed). INT8 only: FP16 sums the taps in
         row-major order (DESIGN.md). C ``walk_dw_first_tap``."""
-        layer, g = self.layer, self.g
-        if not (layer.eltwise_mac and layer.eltwise_pair and
-                layer.precision == Precision.INT8):
-            return None
-        taps = g.kh * g.kw
         _, oy0, rows, _, _ = self.units[0]
-        pixels = rows * g.ow
-        side = ((rows - 1) * g.sh + g.kh) * (g.wp - g.width)
-        if taps % 2 == 0 or 3 * side < pixels or pixels < LATENCY:
-            return None
-
-        def clear(t):
-            ky, kx = divmod(t, g.kw)
-            y0, y1 = oy0 * g.sh + ky, (oy0 + rows - 1) * g.sh + ky
-            x0, x1 = kx, (g.ow - 1) * g.sw + kx
-            return g.pt <= y0 and y1 < g.pt + g.height and g.pl <= x0 and x1 < g.pl + g.width
-
-        if clear(0):
-            return None
-        return next((t for t in range(2, taps, 2) if clear(t)), None)
+        return dw_lead_tap(self.layer, oy0, rows)
 
     def first_tap_swap(self):
         """Whether the first unit (input chunks outermost) takes input chunk 0's tap 1

@@ -275,35 +275,11 @@ int walk_first_tap_swap(const struct walk *w)
     return first_range_groups(w, k0, groups) > k0;
 }
 
-/* Whether tap t reads only image pixels over unit u's output rows (walk_computes'
- * dw_first_tap). */
-static int tap_clear(const struct walk_geo *g, const struct unit *u, uint32_t t)
-{
-    uint32_t ky = t / g->kw, kx = t % g->kw;
-    uint32_t y0 = u->oy0 * g->sh + ky, y1 = (u->oy0 + u->rows - 1) * g->sh + ky;
-    uint32_t x1 = (g->ow - 1) * g->sw + kx;
-    return g->pt <= y0 && y1 < g->pt + g->height && g->pl <= kx && x1 < g->pl + g->width;
-}
-
 int walk_dw_first_tap(const struct walk *w)
 {
-    const struct walk_layer *l = w->l;
-    const struct walk_geo *g = &l->g;
-    uint32_t taps = g->kh * g->kw;
-    if (!l->eltwise_mac || !l->eltwise_pair || l->prec != NPU_INT8 || taps % 2 == 0)
-        return -1;
     struct unit u0;
     walk_unit_at(w, 0, &u0);
-    /* narrow maps only: the side padding's FILL rows a third of the unit's pixels or more,
-     * and LATENCY pixels or more */
-    uint32_t pixels = u0.rows * g->ow;
-    uint32_t side = ((u0.rows - 1) * g->sh + g->kh) * (g->wp - g->width);
-    if (3 * side < pixels || pixels < DURE_NPU_GEMM_LATENCY || tap_clear(g, &u0, 0))
-        return -1;
-    for (uint32_t t = 2; t < taps; t += 2)
-        if (tap_clear(g, &u0, t))
-            return (int)t;
-    return -1;
+    return walk_dw_lead(w->l, u0.oy0, u0.rows);
 }
 
 /* The LOAD of input chunk c's image rows [r0, r1) into its tile region (tile_loads). */
