@@ -46,7 +46,7 @@ so this keeps LOADs and STOREs from holding up the COMPUTEs behind them.
 from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, Precision
 from dure.rtl.npu.descriptor import decode, encode
 
-from dure.gemm_cost import WALK_JIT_LEAD
+from dure.gemm_cost import LATENCY, WALK_JIT_LEAD
 
 from .walk_cmds import PIECE_ROWS, Cmd, a_rows_meet
 from .walk_computes import WalkComputes
@@ -155,8 +155,9 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     # WalkComputes.dw_first_tap), MobileNetV1-0.25's 6x6x128 958 -> 703 (in the mobilenet
     # model, as LISTs, +24 cycles on each of its five 6x6x128 layers); after the STOREs
     # instead 703 -> 671 there but +36 in the model, so first; FP16 3,587 -> 3,635, so INT8
-    # only (session 21, branch kwsfixed). C weights_per_unit (npu_walk_cmds.c).
-    per_unit = dw_int8 and plan.wmode == "resident"
+    # only; units of LATENCY pixels or more only (in the model the 6x6x128 layers' 36-pixel
+    # units lost) (session 21, branch kwsfixed). C weights_per_unit (npu_walk_cmds.c).
+    per_unit = dw_int8 and plan.wmode == "resident" and first_unit[2] * g.ow >= LATENCY
 
     def unit_weights(unit, done_j=0):
         return [c for j in range(max(done_j, unit[3]), unit[3] + unit[4])

@@ -585,7 +585,11 @@ void walk_bias_loads(struct walk *w, uint32_t j_lo, uint32_t j_hi, int how)
  * (walk_emit.py's per_unit). */
 static int weights_per_unit(const struct walk *w)
 {
-    return w->l->eltwise_mac && w->l->prec == NPU_INT8 && w->p->wmode == WALK_RESIDENT;
+    if (!w->l->eltwise_mac || w->l->prec != NPU_INT8 || w->p->wmode != WALK_RESIDENT)
+        return 0;
+    struct unit u0;                   /* units of LATENCY pixels or more */
+    walk_unit_at(w, 0, &u0);
+    return u0.rows * w->l->g.ow >= DURE_NPU_GEMM_LATENCY;
 }
 
 void walk_side_commands(struct walk *w, uint32_t i, const struct unit *u)
