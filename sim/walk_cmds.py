@@ -52,13 +52,16 @@ def a_rows_meet(load_words, comp_words):
     the column windows of ``config.npu_row_hazard`` (``rtl/npu/hazard.py``
     ``conflict_lc``): ``False`` only when the LOAD's ordered 2-D placement and the COMPUTE's
     walk share a row pitch and their windows ``[addr mod pitch, + width)`` are disjoint on
-    the circle of ``pitch`` columns (the ranges are the caller's). C
+    the circle of ``pitch`` columns (the ranges are the caller's). Likewise an ELTWISE MAC of
+    one tap (not ``pair``), whose walk the element-wise unit follows row by row by the load
+    unit's ``spad_wait`` (which tests the placement's rows exactly). C
     ``comp_reads_load``."""
     op, c = decode(comp_words)
     lf = decode(load_words)[1]
     lcols, step = lf["local_cols"], c["a_row_step"]
-    if op != Opcode.COMPUTE or not lcols or lf["local_row_step"] < lcols or not c["a_cols"] \
-            or lf["local_row_step"] != step:
+    single = op == Opcode.ELTWISE and c["mac"] and not c["pair"]
+    if (op != Opcode.COMPUTE and not single) or not lcols or lf["local_row_step"] < lcols \
+            or not c["a_cols"] or lf["local_row_step"] != step:
         return True
     span = (c["a_cols"] - 1) * c["a_col_step"] + 1
     if span > step:

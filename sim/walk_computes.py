@@ -16,7 +16,7 @@ from dure.rtl.npu.descriptor import encode
 from dure.gemm_cost import RELOAD, WALK_SPLIT_MIN_CHUNKS
 
 from .walk_cmds import Cmd, WalkCmds
-from .walk_waves import chunk_waves
+from .walk_waves import chunk_waves, dw_lead_tap
 
 __all__ = ["WalkComputes"]
 
@@ -98,7 +98,13 @@ class WalkComputes(WalkCmds):
         _, _, rows, j0, gcount = unit
         out = []
         taps = [(ky, kx) for ky in range(g.kh) for kx in range(g.kw)]
-        if layer.eltwise_mac and layer.eltwise_pair:
+        lead = self.dw_first_tap() if u_index == 0 else None
+        if layer.eltwise_mac and layer.eltwise_pair and lead is not None:
+            # the first unit's first MAC: the tap that reads no padding, alone; the others in
+            # pairs (dw_first_tap)
+            rest = [tap for i, tap in enumerate(taps) if i != lead]
+            steps = [[taps[lead]]] + [rest[i:i + 2] for i in range(0, len(rest), 2)]
+        elif layer.eltwise_mac and layer.eltwise_pair:
             steps = [taps[i:i + 2] for i in range(0, len(taps), 2)]
         else:
             steps = [[tap] for tap in taps]
@@ -130,7 +136,8 @@ class WalkComputes(WalkCmds):
                 else:
                     w_row = self.weight_row(u_index, jj, j, t) + \
                         (0 if layer.diagonal else c * layer.k_chunk)
-                first = t == (1 if swap else 0) and (layer.diagonal or c == 0) and not skip0
+                t0 = lead if lead is not None else 1 if swap else 0
+                first = t == t0 and (layer.diagonal or c == 0) and not skip0
                 for s0, sr in part:
                     a = base + c * self.th_full * g.wp + (s0 * g.sh + ky) * g.wp + kx
                     a_end = a + (sr - 1) * g.sh * g.wp + (g.ow - 1) * g.sw + 1
@@ -171,6 +178,29 @@ class WalkComputes(WalkCmds):
                         spad_reads=((a, a_end), (w_row, w_row + kk)),
                         acc_write=(acc, acc + sr * g.ow)))
         return out
+
+    def dw_first_tap(self):
+        """The tap an INT8 depthwise layer on the element-wise MAC (pair MACs) takes first in
+        its first unit, alone, or None (then taps in row-major order, in pairs). The first tap
+        in row-major order that reads no padding over the first unit's output rows, when tap
+        0 reads some and it splits the others into two runs of even length (so they pair into
+        consecutive weight rows and the unit keeps its count of MACs): the centre of a 3x3
+        SAME window. Its first MAC then waits for no FILL, so the tile's LOAD goes right
+        after the weights and the bias row, the FILLs after that MAC (which follows the tile
+        row by row, ``config.npu_load_follow``), and with ``config.npu_row_hazard`` the side
+        FILLs pass it to the load unit (``rtl/npu/hazard.py`` ``conflict_le``).
+
+        Only where the side padding columns' FILL rows (the tile's rows times the left and
+        right padding) are a third or more of the unit's pixels, and the unit holds LATENCY
+        pixels or more: narrow maps, whose FILL rows ahead of the tile cost most. Measured on
+        the 8x8 ``sim`` SoC (npu fixed INT8 pushed / as one LIST, centre first against row
+        order, with the later units' weights one unit ahead): DS-CNN's 25x5x64 358 / 359
+        against 396 / 397; MobileNetV1-0.25's 48x48x8 859 / 860 against 822 / 823, 24x24x32
+        599 / 600 against 586 / 587, 12x12x64 392 / 393 against 390 / 391, 6x6x128 704 / 705
+        against 703 / 693 (session 21, branch kwsfixed). INT8 only: FP16 sums the taps in
+        row-major order (DESIGN.md). C ``walk_dw_first_tap``."""
+        _, oy0, rows, _, _ = self.units[0]
+        return dw_lead_tap(self.layer, oy0, rows)
 
     def first_tap_swap(self):
         """Whether the first unit (input chunks outermost) takes input chunk 0's tap 1

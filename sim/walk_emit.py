@@ -46,7 +46,7 @@ so this keeps LOADs and STOREs from holding up the COMPUTEs behind them.
 from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, Precision
 from dure.rtl.npu.descriptor import decode, encode
 
-from dure.gemm_cost import WALK_JIT_LEAD
+from dure.gemm_cost import LATENCY, WALK_JIT_LEAD
 
 from .walk_cmds import PIECE_ROWS, Cmd, a_rows_meet
 from .walk_computes import WalkComputes
@@ -148,7 +148,24 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     # those LOADs to be done) and weights come first, then the padding FILLs and image rows it
     # follows row by row (config.npu_load_follow).
     pre = s.acc_init(0, first_unit)
-    if plan.wmode == "resident":
+    # INT8 depthwise on the element-wise MAC: each later unit's weights (resident, a slot of
+    # their own) come first among the side commands of the unit before it, not all in the
+    # first unit (its port time goes to its tile and the next one's). Measured on the 8x8
+    # ``sim`` SoC, npu fixed INT8 pushed: DS-CNN's 25x5x64 437 -> 396 (358 with
+    # WalkComputes.dw_first_tap), MobileNetV1-0.25's 6x6x128 958 -> 703 (in the mobilenet
+    # model, as LISTs, +24 cycles on each of its five 6x6x128 layers); after the STOREs
+    # instead 703 -> 671 there but +36 in the model, so first; FP16 3,587 -> 3,635, so INT8
+    # only; units of LATENCY pixels or more only (in the model the 6x6x128 layers' 36-pixel
+    # units lost) (session 21, branch kwsfixed). C weights_per_unit (npu_walk_cmds.c).
+    per_unit = dw_int8 and plan.wmode == "resident" and first_unit[2] * g.ow >= LATENCY
+
+    def unit_weights(unit, done_j=0):
+        return [c for j in range(max(done_j, unit[3]), unit[3] + unit[4])
+                for c in s.weight_loads(0, (0, 0, 0, j, 1), "jit", False)]
+
+    if per_unit:
+        pre += unit_weights(first_unit)
+    elif plan.wmode == "resident":
         pre += [c for j in range(layer.out_chunks)
                 for c in s.weight_loads(0, (0, 0, 0, j, 1), "jit",
                                         c_outer and j < first_unit[3] + first_unit[4])]
@@ -195,6 +212,10 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             side = [const] + side
         if i + 1 < len(units):
             nxt = units[i + 1]
+            if per_unit:
+                # the chunks no unit up to this one has (units take chunks in rising order)
+                done_j = max(v[3] + v[4] for v in units[:i + 1])
+                side = unit_weights(nxt, done_j) + side
             if plan.wmode in ("double", "single"):
                 # per tap: no long LOAD ahead of the first unit's own (and, in ``single``,
                 # each tap follows the COMPUTEs that free its rows)

@@ -19,9 +19,12 @@ from a bias row held in ACC (COMPUTE ``init_row``, :attr:`WalkLayer.init_rows
 <dure.sim.walk_layer.WalkLayer.init_rows>`).
 """
 
+from dure.rtl.npu.commands import Precision
+
 from dure.gemm_cost import LATENCY, RELOAD, WALK_DW_TAIL_PIXELS
 
-__all__ = ["chunk_waves", "unit_waves", "tail_waves", "tail_min_rows", "eltwise_tail"]
+__all__ = ["chunk_waves", "unit_waves", "tail_waves", "tail_min_rows", "eltwise_tail",
+           "dw_lead_tap", "eltwise_head"]
 
 
 def chunk_waves(config, layer, rows, gcount, last):
@@ -68,6 +71,8 @@ def unit_waves(config, layer, rows, gcount, first, last):
     <dure.sim.walk_computes.WalkComputes>`.)"""
     if layer.eltwise_mac and last and not first and gcount == 1:
         return eltwise_tail(layer, rows)
+    if layer.eltwise_mac and first and not last and gcount == 1:
+        return eltwise_head(layer, rows)
     if layer.geo.kh * layer.geo.kw == 1 or layer.eltwise_mac or layer.eltwise_max:
         return [(0, rows)]
     if gcount > 1:
@@ -116,3 +121,50 @@ def eltwise_tail(layer, rows):
     if rows < 2 * tail:
         return [(0, rows)]
     return [(0, rows - tail), (rows - tail, tail)]
+
+
+def dw_lead_tap(layer, oy0, rows):
+    """The tap an INT8 depthwise layer on the element-wise MAC (pair MACs) takes first, alone,
+    in a unit of ``rows`` output rows from row ``oy0``, or None (taps in row-major order, in
+    pairs): the first tap in row-major order that reads no padding there, when tap 0 reads
+    some and it splits the others into two runs of even length (consecutive weight rows;
+    the unit keeps its count of MACs), on narrow maps only: the side padding columns' FILL
+    rows (the tile's rows times the left and right padding) a third or more of the unit's
+    pixels, which are LATENCY or more. See :meth:`WalkComputes.dw_first_tap
+    <dure.sim.walk_computes.WalkComputes.dw_first_tap>` (its use and measurements). C
+    ``walk_dw_lead``."""
+    g = layer.geo
+    if not (layer.eltwise_mac and layer.eltwise_pair and layer.precision == Precision.INT8):
+        return None
+    taps = g.kh * g.kw
+    pixels = rows * g.ow
+    side = ((rows - 1) * g.sh + g.kh) * (g.wp - g.width)
+    if taps % 2 == 0 or 3 * side < pixels or pixels < LATENCY:
+        return None
+
+    def clear(t):
+        ky, kx = divmod(t, g.kw)
+        y0, y1 = oy0 * g.sh + ky, (oy0 + rows - 1) * g.sh + ky
+        x0, x1 = kx, (g.ow - 1) * g.sw + kx
+        return g.pt <= y0 and y1 < g.pt + g.height and g.pl <= x0 and x1 < g.pl + g.width
+
+    if clear(0):
+        return None
+    return next((t for t in range(2, taps, 2) if clear(t)), None)
+
+
+def eltwise_head(layer, rows):
+    """``(w0, wr)`` row ranges of the first unit (one chunk, not also the last) of a layer on
+    the element-wise MAC: where it starts from a lead tap (:func:`dw_lead_tap`, narrow INT8
+    maps), its first ``9 * rows // 20`` rows as a wave of their own, so its first MAC waits
+    for those rows of the tile only and the rest arrives under the first wave's five MACs;
+    else one wave. Measured on the 8x8 ``sim`` SoC, npu fixed INT8 pushed, first wave of
+    h rows (session 21, branch kwsfixed): DS-CNN's 25x5x64 h = 5 / 7 / 9 / 10 / 11 / 12 /
+    13: 461 / 392 / 332 / 307 / **299** / 332 / 369 (358 in one wave); 20x5x64 h = 8 / 9 /
+    10: 358 / **331** / 337 (331); 30x4x32 h = 12 / 13 / 14 / 16: 280 / - / **254** / 261
+    (321); 40x5x64 h = 12 / 16 / 18: 511 / 409 / **400** (511): near 9 / 20 of the rows on
+    each."""
+    h = 9 * rows // 20
+    if h < 1 or dw_lead_tap(layer, 0, rows) is None:
+        return [(0, rows)]
+    return [(0, h), (h, rows - h)]

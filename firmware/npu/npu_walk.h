@@ -119,6 +119,9 @@ static inline int walk_first_copied(const struct walk_layer *l)
  * their count (at most WALK_WAVES_MAX). */
 uint32_t walk_unit_waves(const struct walk_layer *l, uint32_t rows, uint32_t gcount, int first,
                          int last, uint32_t (*wv)[2]);
+/* The lead tap of INT8 depthwise on narrow maps over output rows [oy0, oy0 + rows), or -1
+ * (walk_waves.py's dw_lead_tap). */
+int walk_dw_lead(const struct walk_layer *l, uint32_t oy0, uint32_t rows);
 /* sim/walk_waves.py chunk_waves: the (c0, cn) ranges of a unit's gcount output chunks in
  * COMPUTE order (last: the layer's last unit) into cw; returns their count. */
 uint32_t walk_chunk_waves(const struct walk_layer *l, uint32_t rows, uint32_t gcount, int last,

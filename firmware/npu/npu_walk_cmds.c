@@ -275,6 +275,13 @@ int walk_first_tap_swap(const struct walk *w)
     return first_range_groups(w, k0, groups) > k0;
 }
 
+int walk_dw_first_tap(const struct walk *w)
+{
+    struct unit u0;
+    walk_unit_at(w, 0, &u0);
+    return walk_dw_lead(w->l, u0.oy0, u0.rows);
+}
+
 /* The LOAD of input chunk c's image rows [r0, r1) into its tile region (tile_loads). */
 static void image_load(struct walk *w, const struct unit *u, uint32_t c, uint32_t region,
                        int32_t py0, int32_t r0, int32_t r1)
@@ -573,9 +580,33 @@ void walk_bias_loads(struct walk *w, uint32_t j_lo, uint32_t j_hi, int how)
     }
 }
 
+/* INT8 depthwise on the element-wise MAC with resident weights: each later unit's weights
+ * first among the side commands of the unit before it, not all in the first unit's
+ * (walk_emit.py's per_unit). */
+static int weights_per_unit(const struct walk *w)
+{
+    if (!w->l->eltwise_mac || w->l->prec != NPU_INT8 || w->p->wmode != WALK_RESIDENT)
+        return 0;
+    struct unit u0;                   /* units of LATENCY pixels or more */
+    walk_unit_at(w, 0, &u0);
+    return u0.rows * w->l->g.ow >= DURE_NPU_GEMM_LATENCY;
+}
+
 void walk_side_commands(struct walk *w, uint32_t i, const struct unit *u)
 {
     const struct walk_plan *p = w->p;
+    if (weights_per_unit(w) && i + 1 < w->nunits) {
+        /* the chunks no unit up to this one has (units take chunks in rising order) */
+        struct unit nxt, k;
+        uint32_t done = 0;
+        for (uint32_t q = 0; q <= i; q++) {
+            walk_unit_at(w, q, &k);
+            done = walk_max(done, k.j0 + k.gcount);
+        }
+        walk_unit_at(w, i + 1, &nxt);
+        for (uint32_t j = walk_max(done, nxt.j0); j < nxt.j0 + nxt.gcount; j++)
+            weight_loads(w, 0, j, 1, PIECES_JIT);
+    }
     if (i == 0)        /* the other output chunks' starting values (walk_emit.py's rest_bias) */
         walk_bias_loads(w, walk_bias_split(w), walk_init_rows(w->l), BIAS_SINK);
     if (i == 1 && w->l->const_rows) {
@@ -611,7 +642,10 @@ void walk_pre_commands(struct walk *w, const struct unit *u)
     /* ACC rows and weights first, then the FILLs and image rows (walk_emit.py) */
     acc_init(w, u);
     int fine = walk_c_outer(w);
-    if (p->wmode == WALK_RESIDENT) {
+    if (weights_per_unit(w)) {
+        for (uint32_t j = u->j0; j < u->j0 + u->gcount; j++)
+            weight_loads(w, 0, j, 1, PIECES_JIT);
+    } else if (p->wmode == WALK_RESIDENT) {
         for (uint32_t j = 0; j < w->nt; j++)
             weight_loads(w, 0, j, 1, fine && j < u->j0 + u->gcount ? PIECES_FINE : PIECES_JIT);
     } else if (p->wmode == WALK_DOUBLE || p->wmode == WALK_SINGLE) {

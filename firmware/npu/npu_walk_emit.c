@@ -91,6 +91,9 @@ static void computes(struct walk *w, const struct unit *u)
      * tile rows tap_step after the first's and its weight row the next one */
     uint32_t taps = g->kh * g->kw, tstride = l->eltwise_pair ? 2 : 1;
     uint32_t nsteps = walk_cdiv(taps, tstride);
+    /* the first unit of INT8 depthwise: the tap that reads no padding first, alone, the
+     * others in pairs of consecutive taps around it (walk_computes' dw_first_tap) */
+    int lead = u->index == 0 ? walk_dw_first_tap(w) : -1;
     /* a diagonal layer's chunk j reads input chunk j only: the group's chunks */
     uint32_t c_first = l->diagonal ? u->j0 : 0;
     uint32_t c_end = l->diagonal ? walk_min(w->cc, u->j0 + u->gcount) : w->cc;
@@ -156,10 +159,12 @@ static void computes(struct walk *w, const struct unit *u)
         uint32_t st = outer ? q % nsteps : q / ncs;
         uint32_t c = c_first + (outer ? q / nsteps : q % ncs);
         uint32_t t = (swap && c == 0 && st < 2 ? 1 - st : st) * tstride;
+        if (lead >= 0)
+            t = st == 0 ? (uint32_t)lead : 2 * (st - 1) + (2 * (st - 1) >= (uint32_t)lead);
         if (skip0 && c == 0 && t < g->kw)
             continue;                /* the joint first wave's */
         uint32_t ky = t / g->kw, kx = t % g->kw;
-        uint32_t second = l->eltwise_pair && t + 1 < taps;
+        uint32_t second = l->eltwise_pair && t + 1 < taps && (lead < 0 || st > 0);
         uint32_t tap_step = second ? ((t + 1) / g->kw - ky) * g->wp + (t + 1) % g->kw - kx
                                    : 0;
         {
@@ -183,7 +188,8 @@ static void computes(struct walk *w, const struct unit *u)
                     continue;
                 uint32_t w_row = l->has_shared ? 0 :
                     walk_weight_row(w, u->index, jj, j, t) + (l->diagonal ? 0 : c * l->k_chunk);
-                int first = t == (swap ? 1u : 0u) && (l->diagonal || c == 0) && !skip0;
+                uint32_t t0 = lead >= 0 ? (uint32_t)lead : swap ? 1u : 0u;
+                int first = t == t0 && (l->diagonal || c == 0) && !skip0;
                 uint32_t d[8] = {tpl[0], tpl[1], tpl[2], tpl[3], tpl[4], tpl[5], tpl[6],
                                  tpl[7]};
                 uint32_t w_end = w_row + (mac ? 1 + second : kk);
@@ -247,7 +253,8 @@ static void computes(struct walk *w, const struct unit *u)
     w->u_base = base - u->c0 * w->th_full * g->wp;   /* input chunk c's region: + c * region */
     w->nsub = walk_cdiv(u->rows, sbh);
     w->per_tap = (l->diagonal ? u->gcount : w->cc * u->gcount) * w->nsub;
-    w->indexed = nw == 1 && ncw == 1 && !outer && !skip0;
+    /* step_chunks maps a step to its tap in row-major order: not with the lead tap */
+    w->indexed = nw == 1 && ncw == 1 && !outer && !skip0 && lead < 0;
     w->gcount = u->gcount;
     w->acc_unit = acc_unit;
     o->rmin = rmin;

@@ -86,6 +86,9 @@ int walk_c_outer(const struct walk *w);
  * (a window column off a one-column left padding, so the side FILL follows its first
  * COMPUTE) */
 int walk_first_tap_swap(const struct walk *w);
+/* The tap an INT8 depthwise layer on the element-wise MAC takes first (alone) in its first
+ * unit, or -1 (walk_computes' dw_first_tap). */
+int walk_dw_first_tap(const struct walk *w);
 /* walk_emit's head order: with row-exact hazards and the pair LOAD the first COMPUTE's FILLs
  * go ahead of its weights and starting-value rows (staged with key_lo 0, the others 1) */
 int walk_fills_first(const struct walk *w);

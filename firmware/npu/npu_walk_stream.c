@@ -198,11 +198,16 @@ static int comp_reads_load(struct out *o, uint32_t ci, int32_t w0, int32_t w1,
     if (!npu_get_info()->row_hazard)
         return 1;
     const uint32_t *d = comp_at(o, ci);
-    if ((d[0] & 0xFu) != DURE_NPU_OP_COMPUTE)
+    /* an ELTWISE MAC of one tap too (the element-wise unit follows its walk by the load
+     * unit's row-exact spad_wait) */
+    uint32_t op = d[0] & 0xFu;
+    int single = op == DURE_NPU_OP_ELTWISE && WGET(d, ELTWISE, MAC) && !WGET(d, ELTWISE, PAIR);
+    if (op != DURE_NPU_OP_COMPUTE && !single)
         return 1;
     uint32_t lcols = WGET(ld, LOAD, LOCAL_COLS), lstep = WGET(ld, LOAD, LOCAL_ROW_STEP);
     uint32_t cols = WGET(d, COMPUTE, A_COLS), step = WGET(d, COMPUTE, A_ROW_STEP);
-    uint32_t k = WGET(d, COMPUTE, K), w = WGET(d, COMPUTE, W_ADDR);
+    uint32_t k = single ? 1 : WGET(d, COMPUTE, K);
+    uint32_t w = single ? WGET(d, ELTWISE, B_ADDR) : WGET(d, COMPUTE, W_ADDR);
     if (!lcols || lstep < lcols || !cols || lstep != step)
         return 1;
     uint32_t span = (cols - 1) * WGET(d, COMPUTE, A_COL_STEP) + 1;

@@ -62,11 +62,56 @@ static uint32_t eltwise_tail(const struct walk_layer *l, uint32_t rows, uint32_t
     return 2;
 }
 
+/* Whether tap t reads only image pixels over output rows [oy0, oy0 + rows) (dw_lead_tap). */
+static int tap_clear(const struct walk_geo *g, uint32_t oy0, uint32_t rows, uint32_t t)
+{
+    uint32_t ky = t / g->kw, kx = t % g->kw;
+    uint32_t y0 = oy0 * g->sh + ky, y1 = (oy0 + rows - 1) * g->sh + ky;
+    uint32_t x1 = (g->ow - 1) * g->sw + kx;
+    return g->pt <= y0 && y1 < g->pt + g->height && g->pl <= kx && x1 < g->pl + g->width;
+}
+
+int walk_dw_lead(const struct walk_layer *l, uint32_t oy0, uint32_t rows)
+{
+    const struct walk_geo *g = &l->g;
+    uint32_t taps = g->kh * g->kw;
+    if (!l->eltwise_mac || !l->eltwise_pair || l->prec != NPU_INT8 || taps % 2 == 0)
+        return -1;
+    /* narrow maps only: the side padding's FILL rows a third of the unit's pixels or more,
+     * and LATENCY pixels or more */
+    uint32_t pixels = rows * g->ow;
+    uint32_t side = ((rows - 1) * g->sh + g->kh) * (g->wp - g->width);
+    if (3 * side < pixels || pixels < DURE_NPU_GEMM_LATENCY || tap_clear(g, oy0, rows, 0))
+        return -1;
+    for (uint32_t t = 2; t < taps; t += 2)
+        if (tap_clear(g, oy0, rows, t))
+            return (int)t;
+    return -1;
+}
+
+/* eltwise_head: the first unit from a lead tap (walk_dw_lead) in two waves, its first
+ * 9 / 20 of the rows first; returns the count */
+static uint32_t eltwise_head(const struct walk_layer *l, uint32_t rows, uint32_t (*wv)[2])
+{
+    uint32_t h = 9 * rows / 20;
+    wv[0][0] = 0;
+    if (h < 1 || walk_dw_lead(l, 0, rows) < 0) {
+        wv[0][1] = rows;
+        return 1;
+    }
+    wv[0][1] = h;
+    wv[1][0] = h;
+    wv[1][1] = rows - h;
+    return 2;
+}
+
 uint32_t walk_unit_waves(const struct walk_layer *l, uint32_t rows, uint32_t gcount, int first,
                          int last, uint32_t (*wv)[2])
 {
     if (l->eltwise_mac && last && !first && gcount == 1)
         return eltwise_tail(l, rows, wv);
+    if (l->eltwise_mac && first && !last && gcount == 1)
+        return eltwise_head(l, rows, wv);
     /* 1x1 and element-wise layers (MAC and MAX): one wave per unit (but eltwise_tail) */
     if (l->g.kh * l->g.kw == 1 || l->eltwise_mac || l->eltwise_max)
         first = last = 0;

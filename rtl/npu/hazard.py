@@ -31,8 +31,8 @@ touched (a walk or placement with gaps), which is safe. Only validated commands 
 footprint, so these rows lie inside the memory and fit the 17-bit range ends.
 
 With ``config.npu_row_hazard`` (``footprint_layouts(grid=True)``) a LOAD's 2-D placement and a
-COMPUTE's walk also carry a *grid*: every row they touch lies in a column window modulo a
-row pitch,
+COMPUTE's walk (and an ELTWISE's walk of one tap, not a ``pair`` MAC's) also carry a *grid*:
+every row they touch lies in a column window modulo a row pitch,
 
 ==========  ===========================  ===================  ==============================
 command     on when                      pitch                window ``[off, off + width)``
@@ -43,13 +43,16 @@ LOAD        ``local_cols != 0`` and      ``local_row_step``   ``off = local_addr
 COMPUTE     ``a_cols != 0`` and          ``a_row_step``       ``off = a_addr mod pitch``,
             ``span <= a_row_step``                            ``width = span = (a_cols - 1) *
                                                               a_col_step + 1``
+ELTWISE     as COMPUTE, and not          ``a_row_step``       as COMPUTE
+            ``mac & pair``
 ==========  ===========================  ===================  ==============================
 
-and :func:`conflict_lc` finds no A conflict between two whose grids are on with one pitch and
-whose windows are disjoint on the circle of ``pitch`` columns, whatever their ranges (a FILL
-of a tile's side padding column and a walk of its image columns: session 19, branch
-``rowhaz``). Safe: a row both touch lies in both windows. Exact for a walk of ``a_col_step
-<= 1`` and a placement in its own range; the ranges still bound everything else.
+and :func:`conflict_lc` (:func:`conflict_le` likewise on A) finds no A conflict between two
+whose grids are on with one pitch and whose windows are disjoint on the circle of ``pitch``
+columns, whatever their ranges (a FILL of a tile's side padding column and a walk of its
+image columns: session 19, branch ``rowhaz``). Safe: a row both touch lies in both windows.
+Exact for a walk of ``a_col_step <= 1`` and a placement in its own range; the ranges still
+bound everything else.
 
 Two commands of different units *conflict* when one writes a row the other reads or writes
 (RAW, WAR, WAW). The relation is symmetric, so one function per pair of units serves both
@@ -107,8 +110,8 @@ def footprint_layouts(row_bits=16, grid=False):
     holds every row a descriptor can name; a smaller value holds every row of memories of at
     most ``2 ** row_bits`` rows, which is exact because only validated commands get a
     footprint (:func:`footprint_of` truncates to the layout). ``grid``: a LOAD's written rows
-    and a COMPUTE's A rows also get a :data:`GridLayout` (``"grid"``), which
-    :func:`conflict_lc` uses (``config.npu_row_hazard``)."""
+    and a COMPUTE's or ELTWISE's A rows also get a :data:`GridLayout` (``"grid"``), which
+    :func:`conflict_lc` and :func:`conflict_le` use (``config.npu_row_hazard``)."""
     if not isinstance(row_bits, int) or not 1 <= row_bits <= 16:
         raise ValueError(f"row_bits must be an integer in 1..16, not {row_bits!r}")
     r = _range(row_bits)
@@ -117,7 +120,7 @@ def footprint_layouts(row_bits=16, grid=False):
             "compute": data.StructLayout({"a": r, "w": r, "acc": r, "accumulate": 1,
                                           "init": r, **extra}),
             "store": data.StructLayout({"acc": r, "scale": 1, "params": r}),
-            "eltwise": data.StructLayout({"a": r, "b": r, "acc": r, "init": r})}
+            "eltwise": data.StructLayout({"a": r, "b": r, "acc": r, "init": r, **extra})}
 
 
 _FULL = footprint_layouts()
@@ -187,7 +190,11 @@ def footprint_of(kind, fields, view, *, lanes=1, products=None):
         span = Mux(fields.a_cols == 0, fields.m, walked)
         add = fields.op == EltwiseOp.ADD.value
         pair = fields.mac & fields.pair
+        step, cols = fields.a_row_step, products["cols"] + 1
         return [*_set(view.a, fields.a_addr, span + Mux(pair, fields.tap_step, 0)),
+                # one walk (a pair reads two, tap_step apart: no grid)
+                *_grid(view, (fields.a_cols != 0) & (cols <= step) & ~pair, step,
+                       fields.a_addr, cols),
                 view.b.start.eq(Mux(add | fields.mac, fields.b_addr, 0)),
                 view.b.end.eq(Mux(add, fields.b_addr + span,
                                   Mux(fields.mac, fields.b_addr + 1 + pair, 0))),
@@ -283,8 +290,11 @@ def conflict_cc(older, younger):
 
 def conflict_le(load, eltwise):
     """A LOAD writes SPAD rows the ELTWISE reads (A, or B for ADD), or ACC rows it writes or
-    reads (its ``init_row``)."""
-    return Mux(load.spad, _overlap(load.rows, eltwise.a) | _overlap(load.rows, eltwise.b),
+    reads (its ``init_row``). With grids, as :func:`conflict_lc` on A: a FILL of side padding
+    columns and a one-tap walk of the image columns (not a ``pair`` MAC's two walks) do not
+    conflict (session 21, branch ``kwsfixed``: the FILL a depthwise layer's second MAC reads
+    goes to the load unit while the first, of the centre tap, still reads the tile)."""
+    return Mux(load.spad, _a_overlap(load, eltwise) | _overlap(load.rows, eltwise.b),
                _overlap(load.rows, eltwise.acc) | _overlap(load.rows, eltwise.init))
 
 

@@ -19,7 +19,7 @@ These are test programs (fixed layouts, raw outputs), not the product's conv pla
 from dataclasses import dataclass
 
 import numpy as np
-from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode, OutType, Precision
+from dure.rtl.npu.commands import ElemType, EltwiseOp, LoadTarget, Opcode, OutType, Precision
 from dure.rtl.npu.descriptor import encode
 
 __all__ = ["ConvProgram", "conv_tap_program", "conv_reference", "random_walk_program"]
@@ -226,14 +226,17 @@ def conv_reference(x, w, *, stride=1, pad=None, tile_chunk=8, fill_value=0):
     return bits
 
 
-def random_walk_program(config, rng, *, commands=24, base=0x4000_0000, fp16=True, pitch=None):
+def random_walk_program(config, rng, *, commands=24, base=0x4000_0000, fp16=True, pitch=None,
+                        eltwise=False):
     """Random SPAD contents (INT8 and FP16 values with Inf / NaN / -0.0), random walked,
     diagonal and linear COMPUTEs (with and without accumulate), random fill and placed LOADs,
     then STOREs of the ACC rows (raw words). Returns ``(descriptors, image, out_at, out_rows)``:
     the STOREs write ``out_rows`` rows of ``npu_cols`` words at ``out_at``. ``pitch``: every
     placement and walk has that row step, inside the first ``8 * pitch`` SPAD rows, with
     narrow column windows that meet or miss each other (the column-window hazards of
-    ``config.npu_row_hazard``), and the LOADs are half of the commands."""
+    ``config.npu_row_hazard``), and the LOADs are half of the commands. ``eltwise``: about
+    half of the walks are INT8 ELTWISE MACs instead (one tap, or a ``pair`` MAC whose second
+    tap reads the walk ``tap_step`` rows on) on the element-wise unit."""
     rows, cols, lanes = config.npu_rows, config.npu_cols, config.npu_lanes
     spad_rows = min(config.npu_spad_rows, 256)
     acc_rows = min(config.npu_acc_rows, 128)
@@ -291,6 +294,18 @@ def random_walk_program(config, rng, *, commands=24, base=0x4000_0000, fp16=True
         else:
             m = int(rng.integers(1, 40))
             span, walk_fields = m, {}
+        if eltwise and walk and rng.random() < 0.5:
+            pair = rng.random() < 0.3
+            step = int(rng.integers(1, pitch or 8)) if pair else 0
+            top = max(1, (8 * pitch if pitch else spad_rows) - span - step + 1)
+            extra = dict(pair=1, tap_step=step) if pair else {}
+            d.append(encode(
+                Opcode.ELTWISE, op=EltwiseOp.MAX, mac=1, precision=Precision.INT8,
+                accumulate=bool(rng.random() < 0.6), a_addr=int(rng.integers(0, top)),
+                b_addr=int(rng.integers(0, spad_rows - 1)),
+                acc_addr=int(rng.integers(0, acc_rows - m + 1)), m=m,
+                n=int(rng.integers(1, min(lanes, cols) + 1)), **walk_fields, **extra))
+            continue
         d.append(encode(
             Opcode.COMPUTE, precision=precisions[int(rng.integers(0, len(precisions)))],
             accumulate=bool(rng.random() < 0.6), diagonal=bool(rng.random() < 0.3),

@@ -5,7 +5,7 @@ final COMPUTE; layers that take waves stay bit-exact on the command model."""
 
 import numpy as np
 import pytest
-from dure.rtl.npu.commands import LoadTarget, Opcode
+from dure.rtl.npu.commands import LoadTarget, Opcode, Precision
 from dure.rtl.npu.descriptor import decode
 from dure.sim.conv_plan import conv2d_fp16_program, conv2d_int8_program
 from dure.sim.golden_tflite import conv2d_int8
@@ -25,15 +25,17 @@ CONFIG = preset("sim")
 class _Layer:
     """What unit_waves reads of a WalkLayer."""
 
-    def __init__(self, ow, kernel, eltwise=False, mac=None):
+    def __init__(self, ow, kernel, eltwise=False, mac=None, precision=Precision.FP16):
         self.geo = geometry((1, 64, ow, 8), kernel, (1, 1), "SAME")
         self.eltwise_mac = eltwise if mac is None else mac
         self.eltwise_max = eltwise and not self.eltwise_mac
+        self.eltwise_pair = self.eltwise_mac
+        self.precision = precision
 
 
 def test_element_wise_layers_take_one_wave():
-    """Max pooling always; the element-wise MAC but in a last unit that is not also the
-    first (eltwise_tail)."""
+    """Max pooling always; the element-wise MAC (FP16 here) but in a last unit that is not
+    also the first (eltwise_tail)."""
     for first in (False, True):
         for last in (False, True):
             assert unit_waves(CONFIG, _Layer(5, (3, 3), True, False), 25, 1, first, last) \
@@ -41,6 +43,26 @@ def test_element_wise_layers_take_one_wave():
             if first or not last:
                 assert unit_waves(CONFIG, _Layer(5, (3, 3), True), 25, 1, first, last) == \
                     [(0, 25)]
+
+
+@pytest.mark.parametrize("ow", [3, 5, 6, 8, 48])
+def test_the_narrow_int8_depthwise_first_unit_starts_with_a_wave(ow):
+    """INT8 depthwise on the element-wise MAC whose first unit (not also the last) starts
+    from its centre tap (narrow maps: the side padding's FILL rows a third of the pixels or
+    more, LATENCY pixels or more; dw_lead_tap): its first 9 / 20 of the rows as a wave of
+    their own (DS-CNN's 25x5: 11 and 14 rows); wider maps, FP16, the last unit and units of
+    fewer than LATENCY pixels one wave."""
+    layer = _Layer(ow, (3, 3), True, precision=Precision.INT8)
+    for rows in range(1, 40):
+        narrow = 3 * (rows + 2) * 2 >= rows * ow and rows * ow >= 64
+        h = 9 * rows // 20
+        expect = [(0, h), (h, rows - h)] if narrow and h else [(0, rows)]
+        assert unit_waves(CONFIG, layer, rows, 1, True, False) == expect, rows
+        assert unit_waves(CONFIG, _Layer(ow, (3, 3), True), rows, 1, True, False) == \
+            [(0, rows)]
+    if ow == 5:
+        assert unit_waves(CONFIG, layer, 25, 1, True, False) == [(0, 11), (11, 14)]
+    assert unit_waves(CONFIG, layer, 25, 2, True, False) == [(0, 25)]
 
 
 @pytest.mark.parametrize("ow", [1, 5, 7, 30, 31, 48])

@@ -1,16 +1,16 @@
 # amaranth: UnusedElaboratable=no
 """The dispatcher with row-exact LOAD / walk hazards (``config.npu_row_hazard``, through the
 NPU control block against the behavioural datapath): a FILL of a walk's side padding columns
-(same pitch, another column window) runs beside it, one writing a row the
-walk reads still waits (and without the option both wait), and random streams of 2-D
-placements and walks sharing a pitch keep the in-order semantics (the schedule check compares
-exact row sets)."""
+(same pitch, another column window) runs beside it, likewise beside an ELTWISE's one-tap walk
+(not a pair MAC's), one writing a row the walk reads still waits (and without the option both
+wait), and random streams of 2-D placements and walks (COMPUTEs and ELTWISEs) sharing a pitch
+keep the in-order semantics (the schedule check compares exact row sets)."""
 
 import dataclasses
 import random
 
 import pytest
-from dure.rtl.npu.commands import ElemType, LoadTarget, Opcode
+from dure.rtl.npu.commands import ElemType, EltwiseOp, LoadTarget, Opcode
 from dure.rtl.npu.descriptor import encode
 from dure.sim.npu_validate import validate
 from dure.sim.verif.npu_control import error_candidates
@@ -27,6 +27,15 @@ def walk(col, rows=3, acc=0):
     ``col .. col + 3`` (tap kx = col of a 3-wide kernel)."""
     return encode(Opcode.COMPUTE, a_addr=col, w_addr=40, acc_addr=acc, m=4 * rows, k=4, n=4,
                   a_cols=4, a_rows=rows, a_col_step=1, a_row_step=PITCH)
+
+
+def mac_walk(col, rows=3, tap_step=None):
+    """An ELTWISE MAC over the same walk as :func:`walk` (``tap_step``: a pair MAC, whose
+    second tap reads the walk ``tap_step`` rows later: no grid, compared by range)."""
+    pair = {} if tap_step is None else dict(pair=1, tap_step=tap_step)
+    return encode(Opcode.ELTWISE, op=EltwiseOp.MAX, mac=1, a_addr=col, b_addr=40, acc_addr=0,
+                  m=4 * rows, n=4, a_cols=4, a_rows=rows, a_col_step=1, a_row_step=PITCH,
+                  **pair)
 
 
 def side_fill(col, first=0, groups=3):
@@ -47,6 +56,12 @@ CASES = {
                                           local_addr=0, local_cols=1, local_groups=3,
                                           local_row_step=PITCH + 1)], False),
     "load_1d_inside": ([walk(1), td.load(PITCH, rows=1)], False),  # row 6 = column 0: a range
+    # the element-wise unit's one-tap MAC walks likewise (session 21, branch kwsfixed)
+    "fill_after_mac_side": ([mac_walk(1), side_fill(0)], True),
+    "fill_after_mac_right": ([mac_walk(1), side_fill(5)], True),
+    "fill_after_mac_read": ([mac_walk(0), side_fill(0)], False),
+    "fill_after_mac_last": ([mac_walk(2), side_fill(5)], False),
+    "fill_after_pair_mac": ([mac_walk(1, tap_step=PITCH), side_fill(0)], False),
 }
 
 
@@ -81,6 +96,20 @@ def gridded_command(rng):
                       fill_value=rng.getrandbits(8), rows=cols * groups, cols=4,
                       local_addr=rng.randrange(0, 18), local_cols=cols, local_groups=groups,
                       local_row_step=pitch)
+    if kind < 0.6:
+        # an ELTWISE MAC walk (one tap or a pair), MAX or ADD (B compared by range)
+        cols, rows = rng.randint(1, 3), rng.randint(1, 3)
+        op = rng.choice(["mac", "pair", "max", "add"])
+        extra = {"mac": dict(op=EltwiseOp.MAX, mac=1, b_addr=rng.randrange(32, 60)),
+                 "pair": dict(op=EltwiseOp.MAX, mac=1, pair=1, tap_step=rng.randint(1, 7),
+                              b_addr=rng.randrange(32, 60)),
+                 "max": dict(op=EltwiseOp.MAX),
+                 "add": dict(op=EltwiseOp.ADD, b_addr=rng.randrange(20, 40))}[op]
+        return encode(Opcode.ELTWISE, a_addr=rng.randrange(0, 18),
+                      acc_addr=rng.randrange(0, 24), m=cols * rows, n=4,
+                      accumulate=0 if op == "add" else rng.randint(0, 1), a_cols=cols,
+                      a_rows=rows,
+                      a_col_step=rng.randint(1, 2), a_row_step=pitch, **extra)
     if kind < 0.85:
         cols, rows = rng.randint(1, 3), rng.randint(1, 3)
         return encode(Opcode.COMPUTE, a_addr=rng.randrange(0, 18), w_addr=rng.randrange(32, 60),

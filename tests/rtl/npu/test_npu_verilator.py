@@ -24,7 +24,7 @@ from dure.rtl.npu.commands import (
     Register,
     Status,
 )
-from dure.rtl.npu.descriptor import encode, list_bytes
+from dure.rtl.npu.descriptor import decode, encode, list_bytes
 from dure.sim.gemm_descriptors import gemm_descriptors
 from dure.sim.npu_model import NpuModel as GoldenNpu
 from dure.sim.npu_model_regs import NpuRegisters as GoldenRegisters
@@ -210,6 +210,22 @@ def test_random_walks_beside_side_fills(model, seed):
     rng = np.random.default_rng(200 + seed)
     descriptors, image, _, _ = random_walk_program(CFG, rng, commands=60, fp16=CFG.npu_fp16,
                                                    pitch=[6, 9][seed % 2])
+    run_both(model, descriptors, image)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(3))
+def test_random_eltwise_walks_beside_side_fills(model, seed):
+    """As :func:`test_random_walks_beside_side_fills` with about half of the walks INT8
+    ELTWISE MACs (one tap, whose column window a FILL passes with ``npu_row_hazard``, or a
+    pair, compared by range; session 21, branch kwsfixed): RTL equals the model."""
+    from dure.sim.verif.walk_programs import random_walk_program
+
+    assert CFG.npu_row_hazard and CFG.npu_eltwise
+    rng = np.random.default_rng(400 + seed)
+    descriptors, image, _, _ = random_walk_program(CFG, rng, commands=60, fp16=CFG.npu_fp16,
+                                                   pitch=[6, 9, 7][seed % 3], eltwise=True)
+    assert any(decode(words)[0] == Opcode.ELTWISE for words in descriptors)
     run_both(model, descriptors, image)
 
 
