@@ -106,6 +106,16 @@ class CoreOptions:
         result waits one cycle, as behind a load). One 32-bit adder and a result-mux input
         in M. Off in ``full`` for now (the core alone: 57.4 / 52.5 MHz routed, the ULX3S SoC
         53.4 MHz in one run, ``rtl/core/README.md`` round 8); on in ``full-late-add``.
+    late_shift : bool
+        With ``forwarding``, without ``shift_in_multiplier``: a shift (SLL / SRL / SRA, by a
+        register or an immediate) whose value or amount is written by a load, MUL or CSR
+        read still in M leaves X without waiting and is shifted in M by a second barrel
+        shifter, from the value W writes that cycle (a register) and the other operand
+        captured in X (or the immediate): a MUL -> shift (bit fields of a product) or load
+        -> shift costs no bubble instead of one; the shift is then itself a late producer
+        (an instruction right behind it that reads its result waits one cycle; an ADD or
+        shift with ``late_add`` / ``late_shift`` does not). Measured in
+        ``rtl/core/README.md`` round 9.
     registered_divider_start : bool
         Without ``serial_divider``: the divider captures the operands' magnitudes first and
         counts the dividend's leading zero bytes from them in the next cycle
@@ -132,6 +142,7 @@ class CoreOptions:
     late_branch: bool = False
     late_branch_requests: bool = False
     late_add: bool = False
+    late_shift: bool = False
     registered_divider_start: bool = False
     serial_divider: bool = False
 
@@ -178,6 +189,8 @@ class CoreOptions:
             raise ValueError("late_branch needs forwarding=True and predictor=True")
         if self.late_add and not self.forwarding:
             raise ValueError("late_add needs forwarding=True")
+        if self.late_shift and not (self.forwarding and not self.shift_in_multiplier):
+            raise ValueError("late_shift needs forwarding=True and shift_in_multiplier=False")
         if self.late_branch_requests and not self.late_branch:
             raise ValueError("late_branch_requests needs late_branch=True")
         if self.registered_divider_start and self.serial_divider:
@@ -191,17 +204,20 @@ class CoreOptions:
 #: late producer resolved in M (``late_branch``: fewer cycles, below 50 MHz on the ECP5 so far);
 #: ``full-gshare`` is ``full`` with branch directions predicted in fetch
 #: (``fetch_gshare_entries``) and the divider's start registered; ``full-late-add`` is
-#: ``full`` with ADDs on a late producer added in M (``late_add``).
+#: ``full`` with ADDs on a late producer added in M (``late_add``); ``full-late-alu`` adds
+#: the shifts on a late producer shifted in M (``late_shift``).
 CORE_OPTIONS = {
     "full": CoreOptions(),
     "full-late": CoreOptions(late_branch=True),
     "full-gshare": CoreOptions(fetch_gshare_entries=256, registered_divider_start=True),
     "full-late-add": CoreOptions(late_add=True),
+    "full-late-alu": CoreOptions(late_add=True, late_shift=True),
     "small": CoreOptions(fetch_depth=2, forwarding=False, shift_in_multiplier=True,
                          predictor=False, bht_entries=0, gshare_entries=0, gshare_history=0,
                          fetch_gshare_entries=0, btb_entries=0, ras_depth=0,
                          load_branch_forwarding=False, load_store_forwarding=False,
                          late_branch=False, late_branch_requests=False, late_add=False,
+                         late_shift=False,
                          registered_divider_start=False, serial_divider=True),
 }
 
