@@ -1,9 +1,9 @@
 """``late_shift`` (``rtl/core/options.py``): a shift whose value or amount a load, MUL or CSR
 read still in M writes is shifted in M from W's value instead of waiting in X. Results and
 the operand values on the retirement port against the reference; the bubbles it saves (alone
-and with ``late_add``, the ``full-late-alu`` variant) and the one it moves (a user right
-behind the late shift); random programs (plain, with interrupts, in U-mode under PMP /
-triggers) with the option on."""
+and with ``late_add``: ``full`` since round 9) and the one it moves (a user right behind the
+late shift), against ``full-early`` (both off); random programs (plain, with interrupts, in
+U-mode under PMP / triggers) with the option on."""
 
 import random
 
@@ -21,8 +21,9 @@ from dure.sim.verif.core_random import (
     run_random_privileged,
 )
 
-LATE_SHIFT = CoreOptions(late_shift=True)
-LATE_ALU = core_options("full-late-alu")
+EARLY = core_options("full-early")
+LATE_SHIFT = CoreOptions(late_add=False, late_shift=True)
+LATE_ALU = core_options("full")          # late_add and late_shift
 
 
 def _bitfields(p, n):
@@ -108,13 +109,13 @@ def _shift_user(p, n):
 
 def test_late_shift_needs_forwarding_and_a_shifter():
     with pytest.raises(ValueError, match="late_shift needs forwarding"):
-        CoreOptions(late_shift=True, forwarding=False)
+        CoreOptions(late_add=False, late_shift=True, forwarding=False)
     with pytest.raises(ValueError, match="shift_in_multiplier=False"):
         CoreOptions(late_shift=True, shift_in_multiplier=True)
 
 
 @pytest.mark.parametrize("options", [pytest.param(LATE_SHIFT, id="late_shift"),
-                                     pytest.param(LATE_ALU, id="full-late-alu")])
+                                     pytest.param(LATE_ALU, id="full")])
 @pytest.mark.parametrize("timing", [pytest.param({}, id="fast"),
                                     pytest.param(SLOW_BUS, id="slow")])
 def test_late_shift_results(options, timing):
@@ -138,24 +139,24 @@ def test_late_shift_results(options, timing):
 
 def test_late_shift_cycles():
     """The bit-field loop (13 instructions, a taken branch from the buffer; two bubbles on
-    ``full``: MUL -> SRAI and MUL -> ADD) loses the first with ``late_shift`` and both with
-    ``full-late-alu`` (the SRAI behind the late one and the ANDIs take W's and M's values as
-    usual); the loop of every shift kind (21 instructions) has five bubbles on ``full`` (a
-    load, MUL or CSR read -> shift), one with ``late_shift`` (its late SRAI -> ADD) and none
-    with ``full-late-alu``: the shifts and ADDs behind late shifts are shifted / added in M
+    ``full-early``: MUL -> SRAI and MUL -> ADD) loses the first with ``late_shift`` and both
+    on ``full`` (both options; the SRAI behind the late one and the ANDIs take W's and M's values as
+    usual); the loop of every shift kind (21 instructions) has five bubbles on ``full-early``
+    (a load, MUL or CSR read -> shift), one with ``late_shift`` alone (its late SRAI -> ADD)
+    and none on ``full``: the shifts and ADDs behind late shifts are shifted / added in M
     too; in the third loop the bubble moves behind the shift."""
     counts = {name: [loop_cycles(build, options) for build in
                      (_bitfields, _shift_kinds, _shift_user)]
-              for name, options in (("full", CoreOptions()), ("late_shift", LATE_SHIFT),
-                                    ("full-late-alu", LATE_ALU))}
+              for name, options in (("full-early", EARLY), ("late_shift", LATE_SHIFT),
+                                    ("full", LATE_ALU))}
     print(f"cycles per iteration (bit fields, shift kinds, user behind): {counts}")
-    assert counts["full"][0] == 13 + 2
+    assert counts["full-early"][0] == 13 + 2
     assert counts["late_shift"][0] == 13 + 1
-    assert counts["full-late-alu"][0] == 13
-    assert counts["full"][1] == 21 + 5
+    assert counts["full"][0] == 13
+    assert counts["full-early"][1] == 21 + 5
     assert counts["late_shift"][1] == 21 + 1          # the late SRAI -> ADD
-    assert counts["full-late-alu"][1] == 21
-    assert counts["full"][2] == counts["late_shift"][2] == 6 + 1
+    assert counts["full"][1] == 21
+    assert counts["full-early"][2] == counts["late_shift"][2] == 6 + 1
 
 
 def _dense(seed, length=240):
@@ -218,7 +219,7 @@ def _late_shifts(trace):
 @pytest.mark.parametrize("seed", range(6))
 def test_dense_random_late_shift(seed):
     """Dense random code against the reference, each program with at least five late
-    shifts (``full-late-alu``: late ADDs and shifts mixed)."""
+    shifts (``full``: late ADDs and shifts mixed)."""
     words = _dense(seed)
     result = run(words, seed=seed, max_cycles=4000, options=LATE_ALU,
                  **TIMINGS[seed % len(TIMINGS)])
