@@ -46,7 +46,9 @@ class XStage(wiring.Component):
     its own mispredictions) and trains the history table for it, in place of the
     instruction behind it, which M drops. While M holds such a branch X sends no data
     request (with ``late_branch_requests``: unless M finds the branch mispredicted in that
-    cycle).
+    cycle). With ``late_add`` / ``late_shift`` a register-register ADD / a shift whose source
+    such a producer writes leaves X at once too (``xm.src`` = ``ResultSrc.ADD`` /
+    ``ResultSrc.SHIFT``, ``xm.late``) and M computes it from W's value.
 
     The load/store unit and the multiplier span X and M; the core connects their X halves to
     the ``lsu_*`` and ``mul_*`` members.
