@@ -8,8 +8,8 @@ from amaranth.lib.wiring import In, Out
 
 from .decoder import AluOp, ASel, BSel, Unit
 
-__all__ = ["Bypass", "late_add_able", "late_branch_able", "hazard_sources", "load_use_hazard",
-           "next_cycle_hazard"]
+__all__ = ["Bypass", "late_add_able", "late_branch_able", "late_shift_able", "hazard_sources",
+           "load_use_hazard", "next_cycle_hazard"]
 
 
 def load_use_hazard(srcs, m_rd, m_late, m_load, load_values):
@@ -43,19 +43,30 @@ def late_add_able(dec, late_add):
             (dec.b_sel == BSel.RS2) & dec.use_rs1 & dec.use_rs2 & ~dec.branch)
 
 
-def hazard_sources(dec, refetch, *, late_branch, load_branch, load_store, late_add=False):
+def late_shift_able(dec, late_shift):
+    """With ``late_shift``: whether the decoded instruction ``dec`` is a shift (SLL / SRL /
+    SRA, by a register or an immediate), which does not wait for a late producer in M (M
+    shifts W's value). It cannot trap in X. Without: 0."""
+    return (dec.unit == Unit.SHIFT) if late_shift else C(0)
+
+
+def hazard_sources(dec, refetch, *, late_branch, load_branch, load_store, late_add=False,
+                   late_shift=False):
     """``(reg, use, late_ok)`` of each source of ``dec`` for :func:`load_use_hazard`: a
-    source a late branch (:func:`late_branch_able`) compares in M or a late ADD
-    (:func:`late_add_able`) adds in M is not used in X; a conditional branch's sources
-    (``load_branch``) and a store's data (``load_store``) may take a load's answer."""
-    able = late_branch_able(dec, refetch, late_branch) | late_add_able(dec, late_add)
+    source a late branch (:func:`late_branch_able`) compares in M, a late ADD
+    (:func:`late_add_able`) adds or a late shift (:func:`late_shift_able`) shifts in M is
+    not used in X; a conditional branch's sources (``load_branch``) and a store's data
+    (``load_store``) may take a load's answer."""
+    able = (late_branch_able(dec, refetch, late_branch) | late_add_able(dec, late_add) |
+            late_shift_able(dec, late_shift))
     ok1 = dec.branch if load_branch else C(0)
     ok2 = ok1 | ((dec.unit == Unit.STORE) if load_store else C(0))
     return [(dec.rs1, dec.use_rs1 & ~able, ok1), (dec.rs2, dec.use_rs2 & ~able, ok2)]
 
 
 def next_cycle_hazard(*, x_hold, x_dec, x_refetch, d_dec, d_refetch, m_busy, m_now, m_new,
-                      late_branch, load_branch, load_store, late_add=False):
+                      late_branch, load_branch, load_store, late_add=False,
+                      late_shift=False):
     """The next cycle's X sources, M destination and load-use hazard, for the registered
     hazard and forwarding selects (:class:`Bypass` ``registered``): X keeps its instruction
     (``x_dec``, ``x_refetch``) while ``x_hold``, else takes D's (``d_dec``, ``d_refetch``);
@@ -70,7 +81,7 @@ def next_cycle_hazard(*, x_hold, x_dec, x_refetch, d_dec, d_refetch, m_busy, m_n
     n_m_rd, n_m_late, n_m_load = (Mux(m_busy, now, new)
                                   for now, new in zip(m_now, m_new, strict=True))
     srcs = hazard_sources(nxt, n_refetch, late_branch=late_branch, load_branch=load_branch,
-                          load_store=load_store, late_add=late_add)
+                          load_store=load_store, late_add=late_add, late_shift=late_shift)
     hazard = load_use_hazard(srcs, n_m_rd, n_m_late, n_m_load, load_branch or load_store)
     return nxt.rs1, nxt.rs2, n_m_rd, hazard
 

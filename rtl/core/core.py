@@ -125,6 +125,7 @@ class Core(wiring.Component):
                                     **prot)
         m.submodules.x = x = XStage(opts, **prot)
         m.submodules.m = mst = MStage(hartid=self._hartid, late_add=self._options.late_add,
+                                      late_shift=self._options.late_shift,
                                       **prot)
         m.submodules.w = w = WStage()
         m.submodules.lsu = lsu = LoadStoreUnit()

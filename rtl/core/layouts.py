@@ -17,6 +17,7 @@ class ResultSrc(enum.Enum, shape=3):
     MUL  = 2   # the multiplier's second stage
     CSR  = 3   # the CSR file (read in M)
     ADD  = 4   # ``late_add``: an ADD of W's value and the other operand, added in M
+    SHIFT = 5  # ``late_shift``: a shift whose value or amount is W's value, shifted in M
 
 
 #: A synchronous exception travelling with its instruction.

@@ -6,7 +6,9 @@ from amaranth.lib.wiring import In, Out
 
 from .branch import branch_condition
 from .csr import CSRFile
+from .decoder import AluOp
 from .layouts import MWLayout, ResultSrc, XMLayout, protection_layout
+from .shifter import Shifter
 from .stage import Stage, edge_signature
 from .trap import TrapUnit
 
@@ -37,7 +39,8 @@ class MStage(wiring.Component):
     (``w_result``, a register) for that source: ``lb_*`` tell X, which redirects fetch when
     the prediction was wrong; the instruction X hands on in that cycle is dropped (it never
     enters M). An ADD that left X so (``src`` = ``ResultSrc.ADD``, ``late_add``) is added
-    here from the same values.
+    here from the same values, a shift (``src`` = ``ResultSrc.SHIFT``, ``late_shift``)
+    shifted here (the amount: the immediate of the instruction, or the second value).
 
     Parameters
     ----------
@@ -47,6 +50,9 @@ class MStage(wiring.Component):
         PMP entries and address triggers (:class:`~.csr.CSRFile`).
     late_add : bool
         Build the late ADD's adder and result-mux input (``CoreOptions.late_add``).
+    late_shift : bool
+        Build the late shift's barrel shifter and result-mux input
+        (``CoreOptions.late_shift``).
 
     Members
     -------
@@ -115,8 +121,10 @@ class MStage(wiring.Component):
         The instruction handed to W (committed, trapped, or an interrupt taken).
     """
 
-    def __init__(self, *, hartid=0, pmp_entries=16, triggers=1, late_add=False):
+    def __init__(self, *, hartid=0, pmp_entries=16, triggers=1, late_add=False,
+                 late_shift=False):
         self._late_add = bool(late_add)
+        self._late_shift = bool(late_shift)
         self._hartid = hartid
         self._pmp_entries = pmp_entries
         self._triggers = triggers
@@ -269,12 +277,25 @@ class MStage(wiring.Component):
             self.lsu_lo.eq(lo_word),
         ]
         result = Signal(32)
-        if self._late_add:
+        if self._late_add or self._late_shift:
             # The product and the load's answer arrive last: they pass one 3-way mux, the
-            # late ADD's sum (``late_add``: a source was due from the producer now in W), the
-            # CSR value and X's result are chosen before it (selects from M's register).
-            rest = Mux(xm.src == ResultSrc.ADD, lb_a + lb_b,
-                       Mux(xm.src == ResultSrc.CSR, csr.rdata, xm.result))
+            # late ADD's sum (``late_add``) or shift (``late_shift``: a source was due from
+            # the producer now in W), the CSR value and X's result are chosen before it
+            # (selects from M's register).
+            rest = Mux(xm.src == ResultSrc.CSR, csr.rdata, xm.result)
+            if self._late_shift:
+                m.submodules.shifter = shifter = Shifter()
+                # SLL(I): funct3 1; SRL(I) / SRA(I): funct3 5, insn[30] picks SRA. The amount
+                # is rs2's value for OP (insn[5] set), the immediate's shamt for OP-IMM.
+                m.d.comb += [
+                    shifter.op.eq(Mux(xm.funct3 == 1, AluOp.SLL,
+                                      Mux(xm.insn[30], AluOp.SRA, AluOp.SRL))),
+                    shifter.a.eq(lb_a),
+                    shifter.shamt.eq(Mux(xm.insn[5], lb_b[0:5], xm.insn[20:25])),
+                ]
+                rest = Mux(xm.src == ResultSrc.SHIFT, shifter.result, rest)
+            if self._late_add:
+                rest = Mux(xm.src == ResultSrc.ADD, lb_a + lb_b, rest)
             m.d.comb += result.eq(Mux(xm.src == ResultSrc.MUL, self.mul_result,
                                       Mux(xm.src == ResultSrc.LOAD, self.load_result, rest)))
         else:

@@ -104,8 +104,19 @@ class CoreOptions:
         (a multiply-accumulate loop) or load -> ADD costs no bubble instead of one; the
         ADD is then itself a late producer (an instruction right behind it that reads its
         result waits one cycle, as behind a load). One 32-bit adder and a result-mux input
-        in M. Off in ``full`` for now (the core alone: 57.4 / 52.5 MHz routed, the ULX3S SoC
-        53.4 MHz in one run, ``rtl/core/README.md`` round 8); on in ``full-late-add``.
+        in M. On in ``full`` since round 9 (``rtl/core/README.md``: the core alone 54.4 /
+        54.0 MHz routed with ``late_shift``, seeds 1 / 2); off in ``full-early``.
+    late_shift : bool
+        With ``forwarding``, without ``shift_in_multiplier``: a shift (SLL / SRL / SRA, by a
+        register or an immediate) whose value or amount is written by a load, MUL or CSR
+        read still in M leaves X without waiting and is shifted in M by a second barrel
+        shifter, from the value W writes that cycle (a register) and the other operand
+        captured in X (or the immediate): a MUL -> shift (bit fields of a product) or load
+        -> shift costs no bubble instead of one; the shift is then itself a late producer
+        (an instruction right behind it that reads its result waits one cycle; an ADD or
+        shift with ``late_add`` / ``late_shift`` does not). A second barrel shifter and a
+        result-mux input in M. On in ``full`` (``rtl/core/README.md`` round 9); off in
+        ``full-early``.
     registered_divider_start : bool
         Without ``serial_divider``: the divider captures the operands' magnitudes first and
         counts the dividend's leading zero bytes from them in the next cycle
@@ -131,7 +142,8 @@ class CoreOptions:
     load_store_forwarding: bool = False
     late_branch: bool = False
     late_branch_requests: bool = False
-    late_add: bool = False
+    late_add: bool = True
+    late_shift: bool = True
     registered_divider_start: bool = False
     serial_divider: bool = False
 
@@ -178,6 +190,8 @@ class CoreOptions:
             raise ValueError("late_branch needs forwarding=True and predictor=True")
         if self.late_add and not self.forwarding:
             raise ValueError("late_add needs forwarding=True")
+        if self.late_shift and not (self.forwarding and not self.shift_in_multiplier):
+            raise ValueError("late_shift needs forwarding=True and shift_in_multiplier=False")
         if self.late_branch_requests and not self.late_branch:
             raise ValueError("late_branch_requests needs late_branch=True")
         if self.registered_divider_start and self.serial_divider:
@@ -190,18 +204,20 @@ class CoreOptions:
 #: the control core for small FPGAs (iCE40UP5K); ``full-late`` is ``full`` with branches on a
 #: late producer resolved in M (``late_branch``: fewer cycles, below 50 MHz on the ECP5 so far);
 #: ``full-gshare`` is ``full`` with branch directions predicted in fetch
-#: (``fetch_gshare_entries``) and the divider's start registered; ``full-late-add`` is
-#: ``full`` with ADDs on a late producer added in M (``late_add``).
+#: (``fetch_gshare_entries``) and the divider's start registered; ``full-early`` is ``full``
+#: as it was before issue 15's round 9: ADDs and shifts on a late producer wait in X
+#: (``late_add`` and ``late_shift`` off).
 CORE_OPTIONS = {
     "full": CoreOptions(),
     "full-late": CoreOptions(late_branch=True),
     "full-gshare": CoreOptions(fetch_gshare_entries=256, registered_divider_start=True),
-    "full-late-add": CoreOptions(late_add=True),
+    "full-early": CoreOptions(late_add=False, late_shift=False),
     "small": CoreOptions(fetch_depth=2, forwarding=False, shift_in_multiplier=True,
                          predictor=False, bht_entries=0, gshare_entries=0, gshare_history=0,
                          fetch_gshare_entries=0, btb_entries=0, ras_depth=0,
                          load_branch_forwarding=False, load_store_forwarding=False,
                          late_branch=False, late_branch_requests=False, late_add=False,
+                         late_shift=False,
                          registered_divider_start=False, serial_divider=True),
 }
 

@@ -8,7 +8,7 @@ from ..bus.signature import BusSignature
 from .access_check import AccessCheck
 from .alu import ALU
 from .branch import BranchUnit
-from .bypass import Bypass, late_add_able, late_branch_able, next_cycle_hazard
+from .bypass import Bypass, late_add_able, late_branch_able, late_shift_able, next_cycle_hazard
 from .decoder import Unit
 from .divider import Divider
 from .divider_serial import SerialDivider
@@ -46,7 +46,9 @@ class XStage(wiring.Component):
     its own mispredictions) and trains the history table for it, in place of the
     instruction behind it, which M drops. While M holds such a branch X sends no data
     request (with ``late_branch_requests``: unless M finds the branch mispredicted in that
-    cycle).
+    cycle). With ``late_add`` / ``late_shift`` a register-register ADD / a shift whose source
+    such a producer writes leaves X at once too (``xm.src`` = ``ResultSrc.ADD`` /
+    ``ResultSrc.SHIFT``, ``xm.late``) and M computes it from W's value.
 
     The load/store unit and the multiplier span X and M; the core connects their X halves to
     the ``lsu_*`` and ``mul_*`` members.
@@ -233,28 +235,34 @@ class XStage(wiring.Component):
         # from W.
         # ``late_add``: a register-register ADD does not wait either; M adds W's value
         # (``add_late``: it left X so, ``xm.src`` is ``ResultSrc.ADD``).
+        # ``late_shift``: nor does a shift; M shifts W's value (``shift_late``,
+        # ``ResultSrc.SHIFT``).
         lb_able = Signal()
         la_able = Signal()
+        ls_able = Signal()
         lb_late = Signal(2)
         late = Signal()
         add_late = Signal()
+        shift_late = Signal()
 
-        if late_ok or opts.late_add:
+        if late_ok or opts.late_add or opts.late_shift:
             m.d.comb += [lb_able.eq(late_branch_able(xd, xp.refetch, late_ok)),
-                         la_able.eq(late_add_able(xd, opts.late_add))]
+                         la_able.eq(late_add_able(xd, opts.late_add)),
+                         ls_able.eq(late_shift_able(xd, opts.late_shift))]
             for i, (reg, use) in enumerate(((xd.rs1, xd.use_rs1), (xd.rs2, xd.use_rs2))):
-                m.d.comb += lb_late[i].eq((lb_able | la_able) & use & (self.m_rd != 0) &
-                                          (self.m_rd == reg) & self.m_late)
+                m.d.comb += lb_late[i].eq((lb_able | la_able | ls_able) & use &
+                                          (self.m_rd != 0) & (self.m_rd == reg) & self.m_late)
             m.d.comb += [late.eq(lb_able & lb_late.any()),
-                         add_late.eq(la_able & lb_late.any())]
+                         add_late.eq(la_able & lb_late.any()),
+                         shift_late.eq(ls_able & lb_late.any())]
         m.d.comb += [
             bypass.load.eq(~self.x_hold),
             bypass.d_rs1.eq(self.d_rs1),
             bypass.d_rs2.eq(self.d_rs2),
             bypass.x_rs1.eq(xd.rs1),
             bypass.x_rs2.eq(xd.rs2),
-            bypass.x_use_rs1.eq(xd.use_rs1 & ~lb_able & ~la_able),
-            bypass.x_use_rs2.eq(xd.use_rs2 & ~lb_able & ~la_able),
+            bypass.x_use_rs1.eq(xd.use_rs1 & ~lb_able & ~la_able & ~ls_able),
+            bypass.x_use_rs2.eq(xd.use_rs2 & ~lb_able & ~la_able & ~ls_able),
             bypass.m_rd.eq(self.m_rd),
             bypass.m_late.eq(self.m_late),
             bypass.m_result.eq(self.m_result),
@@ -283,7 +291,7 @@ class XStage(wiring.Component):
                 m_new=(Mux(takes, xmp.rd, 0), xmp.src != ResultSrc.X,
                        xmp.src == ResultSrc.LOAD),
                 late_branch=late_ok, load_branch=late_branch, load_store=late_store,
-                late_add=opts.late_add)
+                late_add=opts.late_add, late_shift=opts.late_shift)
             m.d.comb += [bypass.n_x_rs1.eq(n_rs1), bypass.n_x_rs2.eq(n_rs2),
                          bypass.n_m_rd.eq(n_m_rd), bypass.n_w_rd.eq(self.n_w_rd)]
             m.d.sync += hazard.eq(n_hazard)
@@ -500,7 +508,8 @@ class XStage(wiring.Component):
                 if opts.shift_in_multiplier:
                     m.d.comb += xm.src.eq(ResultSrc.MUL)
                 else:
-                    m.d.comb += [xm.src.eq(ResultSrc.X), xm.result.eq(shifter.result)]
+                    m.d.comb += [xm.src.eq(Mux(shift_late, ResultSrc.SHIFT, ResultSrc.X)),
+                                 xm.result.eq(shifter.result)]
             with m.Case(Unit.DIV):
                 m.d.comb += [xm.src.eq(ResultSrc.X), xm.result.eq(divider.result)]
             with m.Case(Unit.MUL):

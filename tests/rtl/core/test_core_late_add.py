@@ -2,13 +2,14 @@
 CSR read still in M writes is added in M from W's value instead of waiting in X. Results and
 the operand values on the retirement port against the reference; the bubbles it saves and the
 one it moves (a user right behind the late ADD); random programs (plain, with interrupts, in
-U-mode under PMP / triggers) with the option on."""
+U-mode under PMP / triggers) with the option on (alone: ``late_shift`` off; ``full`` has both
+since round 9, ``full-early`` neither)."""
 
 import random
 
 import pytest
 from dure.rtl.core.isa import CSR
-from dure.rtl.core.options import CoreOptions
+from dure.rtl.core.options import CoreOptions, core_options
 from dure.sim.verif.asm import Program
 from dure.sim.verif.core_bench import RAM_BASE, SLOW_BUS, run
 from dure.sim.verif.core_loops import loop_cycles
@@ -20,7 +21,8 @@ from dure.sim.verif.core_random import (
     run_random_privileged,
 )
 
-LATE_ADD = CoreOptions(late_add=True)
+LATE_ADD = CoreOptions(late_add=True, late_shift=False)
+EARLY = core_options("full-early")
 
 
 def _mac(p, n):
@@ -96,15 +98,15 @@ def test_late_add_results(timing):
 
 def test_late_add_cycles():
     """The MAC loop (11 instructions, a taken branch from the buffer; four bubbles on
-    ``full``: load -> MUL and three late producers -> ADD) keeps only the load -> MUL one
+    ``full-early``: load -> MUL and three late producers -> ADD) keeps only the load -> MUL one
     (the ADD chain behind the load -> ADD costs nothing either); in the second loop the
     bubble moves behind the ADD."""
-    full = loop_cycles(_mac, CoreOptions())
+    full = loop_cycles(_mac, EARLY)
     late = loop_cycles(_mac, LATE_ADD)
-    moved_full = loop_cycles(_mac_user, CoreOptions())
+    moved_full = loop_cycles(_mac_user, EARLY)
     moved_late = loop_cycles(_mac_user, LATE_ADD)
-    print(f"MAC loop: {full} cycles per iteration on full, {late} with late_add; a late ADD's "
-          f"user right behind it: {moved_full} -> {moved_late}")
+    print(f"MAC loop: {full} cycles per iteration on full-early, {late} with late_add; a late "
+          f"ADD's user right behind it: {moved_full} -> {moved_late}")
     assert (full, late) == (11 + 4, 11 + 1)
     assert (moved_full, moved_late) == (6 + 1, 6 + 1)
 

@@ -121,8 +121,11 @@ class _PlantedMepc(wiring.Component):
 
 
 #: Seeds of the interrupt pulse times of the directed tests: in U-mode every line arrives
-#: after every situation; in M-mode every line is also masked in mie at times.
-USER_SEED, PHASE_SEED = 0, 1
+#: after every situation (over the runs of both seeds: since ``late_add`` is on in ``full``
+#: the ADD behind the loop's load spends one cycle in X instead of two, so one run of 45
+#: pulses no longer reaches every pair; seeds 3 and 7 each miss one, not the same); in
+#: M-mode every line is also masked in mie at times.
+USER_SEEDS, PHASE_SEED = (3, 7), 1
 SITUATIONS = ["plain", "branch_shadow", "after_load", "after_store", "after_muldiv"]
 
 
@@ -133,7 +136,8 @@ def test_interrupt_at_every_point():
     the reference and priv_spec's trap entry (the random programs mostly take them right after
     an MRET, and only in M-mode)."""
     seen = {}
-    run_interrupt_phases(USER_SEED, seen=seen, user=True)
+    for seed in USER_SEEDS:
+        run_interrupt_phases(seed, seen=seen, user=True)
     missed = [f"{code}/{s}" for code in (3, 7, 11) for s in SITUATIONS
               if ("irq_at", f"{code}/{s}") not in seen]
     assert not missed, f"interrupts not taken after: {missed}"
