@@ -13,7 +13,7 @@ rows (:meth:`~dure.sim.walk_cmds.WalkCmds.last_halves`). C port:
 from dure.rtl.npu.commands import EltwiseOp, Opcode
 from dure.rtl.npu.descriptor import encode
 
-from dure.gemm_cost import RELOAD, WALK_SPLIT_MIN_CHUNKS, WALK_TAIL_PORT_BYTES
+from dure.gemm_cost import LATENCY, RELOAD, WALK_SPLIT_MIN_CHUNKS, WALK_TAIL_PORT_BYTES
 
 from .walk_cmds import Cmd, WalkCmds
 from .walk_waves import chunk_waves, dw_lead_tap
@@ -55,15 +55,17 @@ class WalkComputes(WalkCmds):
         each, then ``a``'s last ``k``, then ``b``'s. Each wave's chain (one ACC row's
         COMPUTEs, input chunk after input chunk) then has a link of the other wave between
         its COMPUTEs: the second wave alone (60 pixels on DS-CNN's 25x5 pointwise) has its
-        links closer than LATENCY rows (4 stall cycles each). ``k``: the fewest of ``b``'s
-        COMPUTEs whose rows cover the port time of the first wave's STORE (its bytes at
+        links closer than LATENCY rows (4 stall cycles each; only there). ``k``: the fewest
+        of ``b``'s COMPUTEs whose rows cover the port time of the first wave's STORE (its bytes at
         WALK_TAIL_PORT_BYTES a cycle; dure.gemm_cost), so that STORE is done under them and
         only the second wave's is stored after the last row. Per ACC row the order is kept
         (FP16 exact). C ``tail_interleave`` (npu_walk_emit.c)."""
-        if len(a) != len(b) or not a:
-            return a + b
         layer, g = self.layer, self.g
         a_px, b_px = split[0][0][1] * g.ow, split[1][0][1] * g.ow
+        if len(a) != len(b) or not a or b_px >= LATENCY:
+            # links of LATENCY rows or more do not stall: MobileNetV1-0.25's 12x12x64 -> 64
+            # (waves of 72 pixels) took 32 cycles more interleaved, INT8 and FP16
+            return a + b
         j = unit[3] + unit[4] - 1
         store = a_px * layer.chunk_cols(j) * layer.out_bytes
         k = min(len(b), -(-store // (WALK_TAIL_PORT_BYTES * b_px)))

@@ -263,11 +263,13 @@ static void computes(struct walk *w, const struct unit *u)
         }
     }
     }
-    if (lh && p) {
-        /* the last chunk's two waves interleaved (walk_computes' tail_interleave): k of the
-         * second wave's COMPUTEs after the first's last, the fewest whose rows cover the
-         * first wave's STORE at DURE_NPU_WALK_TAIL_PORT_BYTES a cycle */
-        uint32_t a_px = lh * g->ow, b_px = (wv[0][1] - lh) * g->ow;
+    uint32_t b_px = (wv[0][1] - lh) * g->ow;
+    if (lh && p && b_px < DURE_NPU_GEMM_LATENCY) {
+        /* the last chunk's two waves interleaved (walk_computes' tail_interleave) where the
+         * second wave's links are closer than LATENCY rows: k of its COMPUTEs after the
+         * first's last, the fewest whose rows cover the first wave's STORE at
+         * DURE_NPU_WALK_TAIL_PORT_BYTES a cycle */
+        uint32_t a_px = lh * g->ow;
         uint32_t store = a_px * chunk_cols(l, u->j0 + u->gcount - 1) * l->out_bytes;
         uint32_t k = walk_min(ncs, walk_cdiv(store, DURE_NPU_WALK_TAIL_PORT_BYTES * b_px));
         tail_interleave(p - 16u * ncs, ncs, k);

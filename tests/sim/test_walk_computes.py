@@ -52,3 +52,13 @@ def test_the_interleaved_tail_stays_bit_exact(precision):
     model.set_window(MAIN.base, MAIN.size)
     got = run_on_model(model, prog, [(ADDRS[0], x)])
     assert np.array_equal(got.reshape(want.shape).view(np.uint8), want.view(np.uint8))
+
+
+def test_waves_of_latency_pixels_or_more_stay_one_after_the_other():
+    """MobileNetV1-0.25's 12x12x64 -> 64: its last chunk's waves of 72 pixels (links not
+    closer than LATENCY) keep the first wave's COMPUTEs ahead of the second's."""
+    prog, _, _ = _program("int8", (1, 12, 12, 64), 64, (1, 1))
+    tail = _tail(prog)
+    waves = sorted({acc for acc, _, _ in tail})
+    assert len(waves) == 2 and {m for _, _, m in tail} == {72}
+    assert [acc for acc, _, _ in tail] == [waves[0]] * 8 + [waves[1]] * 8
