@@ -6,7 +6,8 @@ outermost instead, in a 1x1 layer its input chunk 0 in parts of its rows (a quar
 and the rest, :meth:`WalkComputes.first_halves`), and with the joint first wave
 (:meth:`WalkComputes.joint_computes`) it first computes input chunk 0 of the second unit's
 output chunk too; the last chunk range (one chunk) of a 1x1 last unit goes in two waves of
-rows (:meth:`~dure.sim.walk_cmds.WalkCmds.last_halves`). C port:
+rows (:meth:`~dure.sim.walk_cmds.WalkCmds.last_halves`), interleaved where the second is
+shorter than LATENCY pixels (:meth:`WalkComputes.tail_interleave`). C port:
 ``firmware/npu/npu_walk_emit.c``.
 """
 
