@@ -12,7 +12,7 @@ __all__ = ["CMD_CYCLES", "BYTES_PER_CYCLE", "LATENCY", "MC_MAX", "RELOAD", "MBLK
            "COST_MODEL", "WALK_PUSH_CYCLES", "WALK_DESCRIPTOR_WEIGHT", "WALK_JIT_LEAD",
            "POOL_MAX_WINDOW", "ADD_BLOCK_ROWS", "WALK_ELTWISE_OVERHEAD", "WALK_MAC_PIXELS",
            "WALK_GLOBAL_PAIR", "WALK_GLOBAL_SLAB", "WALK_PACK_PASS_CHUNKS", "WALK_PIECE_ROWS",
-           "WALK_SPLIT_MIN_CHUNKS", "WALK_DW_TAIL_PIXELS", "WALK_MODEL"]
+           "WALK_SPLIT_MIN_CHUNKS", "WALK_DW_TAIL_PIXELS", "WALK_TAIL_PORT_BYTES", "WALK_MODEL"]
 
 #: Estimated core cycles per pushed descriptor, any kind (firmware npu_gemm on the sim SoC).
 CMD_CYCLES = 40
@@ -107,6 +107,15 @@ WALK_SPLIT_MIN_CHUNKS = 8
 #: in one wave; docs/layer_fixed_cost.md, session 15).
 WALK_DW_TAIL_PIXELS = 30
 
+#: The main-memory bytes a cycle the last unit's interleaved waves assume (dure.sim.
+#: walk_computes.WalkComputes.tail_interleave: the second wave's COMPUTEs after the first
+#: wave's last cover that wave's STORE at this rate; the 8x8 `sim` SoC's port). Measured on
+#: DS-CNN's 25x5x64 pointwise (8x8 `sim` SoC, pushed, npu fixed; 1 / 2 / 3 / 4 / 5 of the
+#: second wave's COMPUTEs after the first's last: INT8 398 / 338 / 306 / 310 / 314 against
+#: 326 without, FP16 (4 / 5 / 6 / 7) 2,975 / 2,944 / 2,948 / 2,952 against 2,956; the rule
+#: takes 3 and 5; docs/layer_fixed_cost.md, session 21, branch kwspw).
+WALK_TAIL_PORT_BYTES = 4
+
 #: Every walk constant above by name (the header's ``DURE_NPU_WALK_<name>``).
 WALK_MODEL = {"PUSH_CYCLES": WALK_PUSH_CYCLES, "DESCRIPTOR_WEIGHT": WALK_DESCRIPTOR_WEIGHT,
               "JIT_LEAD": WALK_JIT_LEAD, "POOL_MAX_WINDOW": POOL_MAX_WINDOW,
@@ -114,4 +123,5 @@ WALK_MODEL = {"PUSH_CYCLES": WALK_PUSH_CYCLES, "DESCRIPTOR_WEIGHT": WALK_DESCRIP
               "MAC_PIXELS": WALK_MAC_PIXELS, "GLOBAL_PAIR": WALK_GLOBAL_PAIR,
               "GLOBAL_SLAB": WALK_GLOBAL_SLAB,
               "PACK_PASS_CHUNKS": WALK_PACK_PASS_CHUNKS, "PIECE_ROWS": WALK_PIECE_ROWS,
-              "SPLIT_MIN_CHUNKS": WALK_SPLIT_MIN_CHUNKS, "DW_TAIL_PIXELS": WALK_DW_TAIL_PIXELS}
+              "SPLIT_MIN_CHUNKS": WALK_SPLIT_MIN_CHUNKS, "DW_TAIL_PIXELS": WALK_DW_TAIL_PIXELS,
+              "TAIL_PORT_BYTES": WALK_TAIL_PORT_BYTES}

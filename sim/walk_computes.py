@@ -6,14 +6,15 @@ outermost instead, in a 1x1 layer its input chunk 0 in parts of its rows (a quar
 and the rest, :meth:`WalkComputes.first_halves`), and with the joint first wave
 (:meth:`WalkComputes.joint_computes`) it first computes input chunk 0 of the second unit's
 output chunk too; the last chunk range (one chunk) of a 1x1 last unit goes in two waves of
-rows (:meth:`~dure.sim.walk_cmds.WalkCmds.last_halves`). C port:
+rows (:meth:`~dure.sim.walk_cmds.WalkCmds.last_halves`), interleaved where the second is
+shorter than LATENCY pixels (:meth:`WalkComputes.tail_interleave`). C port:
 ``firmware/npu/npu_walk_emit.c``.
 """
 
 from dure.rtl.npu.commands import EltwiseOp, Opcode
 from dure.rtl.npu.descriptor import encode
 
-from dure.gemm_cost import RELOAD, WALK_SPLIT_MIN_CHUNKS
+from dure.gemm_cost import LATENCY, RELOAD, WALK_SPLIT_MIN_CHUNKS, WALK_TAIL_PORT_BYTES
 
 from .walk_cmds import Cmd, WalkCmds
 from .walk_waves import chunk_waves, dw_lead_tap
@@ -40,10 +41,37 @@ class WalkComputes(WalkCmds):
         for c0, cn in ranges:
             waves = split if split and (c0, cn) == ranges[-1] else \
                 self.pieces(unit, first, last)
-            for wave in waves:
-                out += self.wave_computes(u_index, unit, base, wave, range(c0, c0 + cn),
-                                          first and self.c_outer, skip0)
+            parts = [self.wave_computes(u_index, unit, base, wave, range(c0, c0 + cn),
+                                        first and self.c_outer, skip0) for wave in waves]
+            if split and (c0, cn) == ranges[-1]:
+                parts = [self.tail_interleave(unit, split, *parts)]
+            for part in parts:
+                out += part
         return out
+
+    def tail_interleave(self, unit, split, a, b):
+        """The two waves' COMPUTEs of a 1x1 last unit's last chunk (:meth:`~dure.sim.
+        walk_cmds.WalkCmds.last_halves`; ``a`` / ``b``: the first / second wave's, one per
+        input chunk) interleaved: ``a[0], b[0], a[1], b[1], ...`` up to the last ``k`` of
+        each, then ``a``'s last ``k``, then ``b``'s. Each wave's chain (one ACC row's
+        COMPUTEs, input chunk after input chunk) then has a link of the other wave between
+        its COMPUTEs: the second wave alone (60 pixels on DS-CNN's 25x5 pointwise) has its
+        links closer than LATENCY rows (4 stall cycles each; only there). ``k``: the fewest
+        of ``b``'s COMPUTEs whose rows cover the port time of the first wave's STORE (its bytes at
+        WALK_TAIL_PORT_BYTES a cycle; dure.gemm_cost), so that STORE is done under them and
+        only the second wave's is stored after the last row. Per ACC row the order is kept
+        (FP16 exact). C ``tail_interleave`` (npu_walk_emit.c)."""
+        layer, g = self.layer, self.g
+        a_px, b_px = split[0][0][1] * g.ow, split[1][0][1] * g.ow
+        if len(a) != len(b) or not a or b_px >= LATENCY:
+            # links of LATENCY rows or more do not stall: MobileNetV1-0.25's 12x12x64 -> 64
+            # (waves of 72 pixels) took 32 cycles more interleaved, INT8 and FP16
+            return a + b
+        j = unit[3] + unit[4] - 1
+        store = a_px * layer.chunk_cols(j) * layer.out_bytes
+        k = min(len(b), -(-store // (WALK_TAIL_PORT_BYTES * b_px)))
+        m = len(a) - k
+        return [x for i in range(m) for x in (a[i], b[i])] + a[m:] + b[m:]
 
     def joint_computes(self, base):
         """The first unit's input chunk 0 with the joint first wave (:meth:`~dure.sim.

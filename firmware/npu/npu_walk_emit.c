@@ -17,6 +17,23 @@ void walk_put(uint32_t *d, uint32_t word, uint32_t lsb, uint32_t width, int64_t 
     d[word] |= ((uint32_t)value & mask) << lsb;
 }
 
+/* walk_computes' tail_interleave: the last 2n COMPUTEs at list (two waves of a 1x1 last
+ * unit's last chunk, n each, a then b) reordered in place to a0 b0 a1 b1 ... a[n-k-1]
+ * b[n-k-1], a[n-k..], b[n-k..]: b[i] moves to slot 2i + 1, a[i + 1..] one slot on. */
+static void tail_interleave(uint32_t *list, uint32_t n, uint32_t k)
+{
+    for (uint32_t i = 0; i + k < n; i++) {
+        uint32_t *dst = list + 8u * (2 * i + 1), *src = list + 8u * (n + i), t[8];
+        for (uint32_t x = 0; x < 8; x++)
+            t[x] = src[x];
+        for (uint32_t *q = src; q > dst; q -= 8)
+            for (uint32_t x = 0; x < 8; x++)
+                q[x] = (q - 8)[x];
+        for (uint32_t x = 0; x < 8; x++)
+            dst[x] = t[x];
+    }
+}
+
 /* The unit's COMPUTEs, straight into the list: the hot loop of the build, so the fields are
  * set without the range check (they are rows of SPAD / ACC, whose sizes walk_emit checks fit
  * the 16-bit fields, and the plan keeps m = rows * OW below 2^16) and the bounds of the rows
@@ -245,6 +262,17 @@ static void computes(struct walk *w, const struct unit *u)
             }
         }
     }
+    }
+    uint32_t b_px = (wv[0][1] - lh) * g->ow;
+    if (lh && p && b_px < DURE_NPU_GEMM_LATENCY) {
+        /* the last chunk's two waves interleaved (walk_computes' tail_interleave) where the
+         * second wave's links are closer than LATENCY rows: k of its COMPUTEs after the
+         * first's last, the fewest whose rows cover the first wave's STORE at
+         * DURE_NPU_WALK_TAIL_PORT_BYTES a cycle */
+        uint32_t a_px = lh * g->ow;
+        uint32_t store = a_px * chunk_cols(l, u->j0 + u->gcount - 1) * l->out_bytes;
+        uint32_t k = walk_min(ncs, walk_cdiv(store, DURE_NPU_WALK_TAIL_PORT_BYTES * b_px));
+        tail_interleave(p - 16u * ncs, ncs, k);
     }
     o->ncomp = n;
     w->u_j0 = u->j0;

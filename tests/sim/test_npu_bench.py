@@ -36,7 +36,7 @@ def test_resnet8_stage3_layer_meets_the_target(precision, floor):
 @pytest.mark.parametrize("name, ceiling, npu_ceiling", [("rn8_s1", 380, 280),
                                                        ("rn8_s2", 391, 292),
                                                        ("rn8_s3", 396, 297),
-                                                       ("kws_pw", 426, 326)])
+                                                       ("kws_pw", 406, 306)])
 def test_walked_layers_keep_their_fixed_cost(name, ceiling, npu_ceiling):
     """ResNet-8 stages 1 / 2 / 3 and DS-CNN's pointwise layer (INT8): the fixed cost (cycles minus
     the COMPUTE rows) stays at most what the last STORE following its COMPUTE's results row
@@ -61,9 +61,10 @@ def test_walked_layers_keep_their_fixed_cost(name, ceiling, npu_ceiling):
     row (the joint first wave, two parts of 4 rows), 320 -> 312; DS-CNN's pointwise first
     unit's input chunk 0 in three parts (a quarter, a third, the rest), 338 -> 326. Session
     20 (branch firstwave2): both joint chunks' weights of a tap in one LOAD
-    (WalkLayer.joint_weights), stage 3 312 -> 297. The ceilings are the figures reached
-    (session 20: whole run 380 / 391 / 396, kws_pw 426; npu fixed 280 / 292 / 297 / 326;
-    cycle counts are deterministic)."""
+    (WalkLayer.joint_weights), stage 3 312 -> 297. Session 21 (branch kwspw): DS-CNN's
+    pointwise last chunk's two waves interleaved (WalkComputes.tail_interleave), 326 -> 306.
+    The ceilings are the figures reached (session 21: whole run 380 / 391 / 396, kws_pw 406;
+    npu fixed 280 / 292 / 297 / 306; cycle counts are deterministic)."""
     config = preset("sim")
     layer = next(layer for layer in LAYERS if layer[0] == name)
     row = run_layer(config, *layer[:7], "int8", feed="push")
@@ -73,7 +74,7 @@ def test_walked_layers_keep_their_fixed_cost(name, ceiling, npu_ceiling):
     # issue 10's window (npu fixed), session 13: rn8_s1 290 (309 before), rn8_s2 321 (358);
     # session 14: kws_pw 338 (458); session 16: rn8_s1 / s2 / s3 285 / 313 / 341; session 18:
     # 282 / 301 / 329; session 19: 280 / 292 / 320; session 20: rn8_s3 312, kws_pw 326;
-    # branch firstwave2: rn8_s3 297
+    # branch firstwave2: rn8_s3 297; session 21, branch kwspw: kws_pw 306
     assert row.npu_fixed == row.perf_fill + row.perf_gaps + row.perf_drain <= npu_ceiling
     assert row.perf_drain <= 170
     # the NPU's split accounts for every non-row cycle but the core's own (~100: its first
