@@ -157,9 +157,12 @@ class EltwiseUnit(wiring.Component):
     20`` for an FP16 MAC: the lanes' 16-stage pipeline, which stalls with the rest). With
     ``config.npu_eltwise_pipeline`` an ADD row takes :data:`ADD_PIPELINE_STAGES` more
     (each input's two partial products, its rounding high half, its rounding shift; the sum
-    into the output register): ``m + 6`` for an ADD. A command handed over (accepted while
-    the previous one drains) is ``done`` ``m + 1`` cycles after the previous one, when no
-    row waits (for the ACC write port, a LOAD, or a row the previous one still writes).
+    into the output register): ``m + 6`` for an ADD. With ``config.npu_eltwise_operand_regs``
+    every row passes one more register stage between the read and the lanes (the ports' data,
+    the ACC row, the MAC's weights and the row's fields, so no block RAM output reaches the
+    lanes' multipliers and adders): one cycle more on every path. A command handed over
+    (accepted while the previous one drains) is ``done`` ``m + 1`` cycles after the previous
+    one, when no row waits (for the ACC write port, a LOAD, or a row the previous one still writes).
     """
 
     def __init__(self, config):
