@@ -662,9 +662,11 @@ PRESETS = {
     # 4x4, whose board sat at 83 % of the LUTs and did not route), queue 4, 32-bit counters,
     # no FP16 MAC in the element-wise unit (FP16 depthwise stays on the array). The load
     # unit's row path and the element-wise unit's ADD are pipelined for the clock
-    # (npu_load_pipeline, npu_eltwise_pipeline: a few cycles per LOAD / ADD command). Clock:
-    # 21.875 MHz (25 MHz / 8 x 7), below the 24.1 MHz nextpnr estimated after placing this
-    # design built for 30 MHz (its routing did not converge yet; fpga/README.md). The core's
+    # (npu_load_pipeline, npu_eltwise_pipeline: a few cycles per LOAD / ADD command), and the
+    # element-wise unit's operands pass a register before its lanes (npu_eltwise_operand_regs:
+    # one cycle per ELTWISE; session 21). Clock: 46.875 MHz (25 MHz / 8 x 15), the highest the
+    # PLL makes below the 48.54 MHz the board routed at with a 50 MHz target (session 21,
+    # branch clock50; what still limits it: fpga/README.md, "Session 21"). The core's
     # grants come from grant buffers and its main-memory paths pass register slices
     # (soc_grant_buffers, soc_main_slices: the fabric off the core's stall; fpga/README.md,
     # "Session 14"); the dbus and RAM arbiters are parked on the core and the peripherals sit
@@ -672,7 +674,7 @@ PRESETS = {
     # control core inside the SoC"); the RAM's data-side writes come from registers and the
     # core's interrupt inputs and its reset pass a flip-flop (soc_late_ram_writes,
     # soc_irq_regs, soc_hold_regs: the same section, session 16).
-    "ulx3s": SoCConfig(name="ulx3s", clk_freq=50_000_000, ram_size=64 * 1024, rom_size=4096,
+    "ulx3s": SoCConfig(name="ulx3s", clk_freq=46_875_000, ram_size=64 * 1024, rom_size=4096,
                        main_size=32 * 1024 * 1024, main_kind="sdram", main_latency=6,
                        main_bytes_per_cycle=2, npu_rows=4, npu_cols=2,
                        npu_spad_rows=1024, npu_acc_rows=512, npu_queue_depth=4,
