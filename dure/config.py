@@ -168,6 +168,16 @@ class SoCConfig:
         multiply per stage, for the FPGA clock. An ADD's rows are written 3 cycles later
         (``m + 6`` cycles from acceptance to ``done``); results unchanged. ``False``
         (``sim``): the ADD is one compute stage.
+    npu_eltwise_operand_regs : bool
+        The element-wise unit registers its operands (both SPAD rows, the ACC row, the MAC's
+        weights and the row's fields) before its compute stage, so no block RAM's
+        clock-to-out (5.8 ns on the ECP5) lies on a path through the lanes' multipliers and
+        adders into the output register (the routed ULX3S board's critical path before it,
+        ``fpga/README.md``, session 21). Every ELTWISE row is written one cycle later
+        (``m + 4`` cycles from acceptance to ``done``, ``m + 5`` for a MAC, ``m + 7`` for a
+        pipelined ADD); rows keep their rate and every result is unchanged. Timing only.
+        ``False`` (``sim``): the lanes compute from the memories' read ports. Needs
+        ``npu_eltwise``.
     npu_eltwise_handover : bool
         The element-wise unit takes the next ELTWISE while the current one's last rows drain
         (the dispatcher keeps two in flight; :class:`~dure.rtl.npu.eltwise_unit.EltwiseUnit`):
@@ -381,6 +391,7 @@ class SoCConfig:
     npu_load_overlap: bool = False
     npu_load_pipeline: bool = False
     npu_eltwise_pipeline: bool = False
+    npu_eltwise_operand_regs: bool = False
     npu_eltwise_handover: bool = False
     npu_load_follow: bool = False
     npu_row_hazard: bool = False
@@ -495,9 +506,13 @@ class SoCConfig:
             if not isinstance(self.npu_load_overlap, bool):
                 raise ValueError("npu_load_overlap must be a bool, not "
                                  f"{self.npu_load_overlap!r}")
-            for name in ("npu_load_pipeline", "npu_eltwise_pipeline"):
+            for name in ("npu_load_pipeline", "npu_eltwise_pipeline",
+                         "npu_eltwise_operand_regs"):
                 if not isinstance(getattr(self, name), bool):
                     raise ValueError(f"{name} must be a bool, not {getattr(self, name)!r}")
+            if self.npu_eltwise_operand_regs and not self.npu_eltwise:
+                raise ValueError("npu_eltwise_operand_regs needs npu_eltwise (the element-wise "
+                                 "unit)")
             if not isinstance(self.npu_eltwise_handover, bool):
                 raise ValueError("npu_eltwise_handover must be a bool, not "
                                  f"{self.npu_eltwise_handover!r}")
@@ -647,9 +662,11 @@ PRESETS = {
     # 4x4, whose board sat at 83 % of the LUTs and did not route), queue 4, 32-bit counters,
     # no FP16 MAC in the element-wise unit (FP16 depthwise stays on the array). The load
     # unit's row path and the element-wise unit's ADD are pipelined for the clock
-    # (npu_load_pipeline, npu_eltwise_pipeline: a few cycles per LOAD / ADD command). Clock:
-    # 21.875 MHz (25 MHz / 8 x 7), below the 24.1 MHz nextpnr estimated after placing this
-    # design built for 30 MHz (its routing did not converge yet; fpga/README.md). The core's
+    # (npu_load_pipeline, npu_eltwise_pipeline: a few cycles per LOAD / ADD command), and the
+    # element-wise unit's operands pass a register before its lanes (npu_eltwise_operand_regs:
+    # one cycle per ELTWISE; session 21). Clock: 46.875 MHz (25 MHz / 8 x 15), the highest the
+    # PLL makes below the 48.54 MHz the board routed at with a 50 MHz target (session 21,
+    # branch clock50; what still limits it: fpga/README.md, "Session 21"). The core's
     # grants come from grant buffers and its main-memory paths pass register slices
     # (soc_grant_buffers, soc_main_slices: the fabric off the core's stall; fpga/README.md,
     # "Session 14"); the dbus and RAM arbiters are parked on the core and the peripherals sit
@@ -657,13 +674,14 @@ PRESETS = {
     # control core inside the SoC"); the RAM's data-side writes come from registers and the
     # core's interrupt inputs and its reset pass a flip-flop (soc_late_ram_writes,
     # soc_irq_regs, soc_hold_regs: the same section, session 16).
-    "ulx3s": SoCConfig(name="ulx3s", clk_freq=21_875_000, ram_size=64 * 1024, rom_size=4096,
+    "ulx3s": SoCConfig(name="ulx3s", clk_freq=46_875_000, ram_size=64 * 1024, rom_size=4096,
                        main_size=32 * 1024 * 1024, main_kind="sdram", main_latency=6,
                        main_bytes_per_cycle=2, npu_rows=4, npu_cols=2,
                        npu_spad_rows=1024, npu_acc_rows=512, npu_queue_depth=4,
                        npu_perf_bits=32, pmp_entries=8, npu_eltwise_fp16=False,
                        npu_dma_slice=True, npu_load_pipeline=True, npu_eltwise_pipeline=True,
-                       npu_dma_side_slices=True, npu_hazard_regs=True,
+                       npu_eltwise_operand_regs=True, npu_dma_side_slices=True,
+                       npu_hazard_regs=True,
                        soc_grant_buffers=True, soc_main_slices=True,
                        soc_parked_arbiters=True, soc_periph_slices=True,
                        soc_late_ram_writes=True, soc_irq_regs=True, soc_hold_regs=True),

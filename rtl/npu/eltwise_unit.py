@@ -157,9 +157,12 @@ class EltwiseUnit(wiring.Component):
     20`` for an FP16 MAC: the lanes' 16-stage pipeline, which stalls with the rest). With
     ``config.npu_eltwise_pipeline`` an ADD row takes :data:`ADD_PIPELINE_STAGES` more
     (each input's two partial products, its rounding high half, its rounding shift; the sum
-    into the output register): ``m + 6`` for an ADD. A command handed over (accepted while
-    the previous one drains) is ``done`` ``m + 1`` cycles after the previous one, when no
-    row waits (for the ACC write port, a LOAD, or a row the previous one still writes).
+    into the output register): ``m + 6`` for an ADD. With ``config.npu_eltwise_operand_regs``
+    every row passes one more register stage between the read and the lanes (the ports' data,
+    the ACC row, the MAC's weights and the row's fields, so no block RAM output reaches the
+    lanes' multipliers and adders): one cycle more on every path. A command handed over
+    (accepted while the previous one drains) is ``done`` ``m + 1`` cycles after the previous
+    one, when no row waits (for the ACC write port, a LOAD, or a row the previous one still writes).
     """
 
     def __init__(self, config):
@@ -190,6 +193,7 @@ class EltwiseUnit(wiring.Component):
         follow = cfg.npu_load_follow
         fp_mac = cfg.npu_eltwise_fp16_mac
         pipe_add = cfg.npu_eltwise_pipeline
+        opregs = cfg.npu_eltwise_operand_regs
         new = self.cmd.payload
         cmd = Signal(command_layout(Opcode.ELTWISE))     # the command whose rows are read
         ex = Signal(command_layout(Opcode.ELTWISE))      # ... of the row in the compute stage
@@ -304,8 +308,33 @@ class EltwiseUnit(wiring.Component):
         with m.If(advance):
             m.d.sync += ex.eq(cmd)
 
+        # With ``npu_eltwise_operand_regs`` the row read (the ports' data, ``s1_*``, ``ex``)
+        # passes an operand register stage first; the compute stage takes its row from there
+        # (``c_*``, ``cx``, the lanes' operands). The weights go along with the row: a MAC
+        # handed over latches its own while the older one's last row is still in the stage.
+        spad_a_rows, spad_b_rows, acc_rows = self.spad_a.data, self.spad_b.data, self.acc_r.data
+        c_valid, c_first, c_last, c_addr, cx, w0c, w1c = (s1_valid, s1_first, s1_last,
+                                                          s1_addr, ex, w0, w1)
+        bias_src = cmd                   # the command whose rshifts the ADD biases take
+        if opregs:
+            op = Pipeline(m, advance)
+
+            def reg_view(v, name):
+                return data.View(v.shape(), op.reg(v, name=name))
+            spad_a_rows = reg_view(spad_a_rows, "op_a")
+            spad_b_rows = reg_view(spad_b_rows, "op_b")
+            acc_rows = reg_view(acc_rows, "op_acc")
+            w0c, w1c = reg_view(w0, "op_w0"), reg_view(w1, "op_w1")
+            c_valid = op.reg(s1_valid, name="op_valid", reset=True)
+            c_first, c_last = op.reg(s1_first, name="op_first"), op.reg(s1_last, name="op_last")
+            c_addr = op.reg(s1_addr, name="op_addr")
+            cx, bias_src = Signal(command_layout(Opcode.ELTWISE), name="op_ex"), ex
+            with m.If(advance):
+                m.d.sync += cx.eq(ex)
+
         # Compute stage: lanes from the read data into the output register, with the fields
-        # of the row's command (``ex``: the next command's rows may be read meanwhile).
+        # of the row's command (``cx``: the next command's rows may be read meanwhile).
+        ex = cx
         add = ex.op == EltwiseOp.ADD.value
         fp16 = ex.precision == Precision.FP16.value
         acc_in = ex.accumulate
@@ -317,7 +346,7 @@ class EltwiseUnit(wiring.Component):
             # stage, two after this one (the terms registered beside ``ex``, off the row's
             # path).
             shifts = {}
-            for k, r in (("a", cmd.rshift_a), ("b", cmd.rshift_b)):
+            for k, r in (("a", bias_src.rshift_a), ("b", bias_src.rshift_b)):
                 pos, neg = _pot_biases(r)
                 regs = (Signal(31, name=f"add_bias_pos_{k}"), Signal(31, name=f"add_bias_neg_{k}"))
                 with m.If(advance):
@@ -329,7 +358,7 @@ class EltwiseUnit(wiring.Component):
                 shifts[k] = vals
         results = []
         for j in range(cols):
-            a16, b16, cur = self.spad_a.data[j], self.spad_b.data[j], self.acc_r.data[j]
+            a16, b16, cur = spad_a_rows[j], spad_b_rows[j], acc_rows[j]
             a8, b8 = a16[:8].as_signed(), b16[:8].as_signed()
             if pipe_add:
                 # One step of each input's rescaling per stage: the products, the high half,
@@ -354,19 +383,19 @@ class EltwiseUnit(wiring.Component):
                          Mux(acc_in & (_order_key(cur) > _order_key(v32)), cur, v32))
             # MAC: init + a * w (int32, wrapping); with reduce the rows after the first add
             # onto the previous row's result, which is in the output register right now.
-            init = Mux(ex.reduce & ~s1_first, o_data[j], Mux(start_in, cur, 0))
-            second = Mux(ex.pair, b8 * w1[j][:8].as_signed(), 0)
-            mac = (init.as_signed() + a8 * w0[j][:8].as_signed() + second)[:32]
+            init = Mux(ex.reduce & ~c_first, o_data[j], Mux(start_in, cur, 0))
+            second = Mux(ex.pair, b8 * w1c[j][:8].as_signed(), 0)
+            mac = (init.as_signed() + a8 * w0c[j][:8].as_signed() + second)[:32]
             results.append(Mux(ex.mac, mac,
                                Mux(add, total[:32], Mux(fp16, fp_max, int_max[:32]))))
         # FP16 MAC: the rows take the lanes' 16-stage pipeline instead of the one-cycle compute
         # stage (the lanes take every field at their input; a hand-over keeps the path).
-        o_next = (s1_valid, s1_last, s1_addr, mask)
+        o_next = (c_valid, c_last, c_addr, mask)
         keys = ("valid", "last", "addr", "mask")
         if fp_mac:
             fp = ex.mac & fp16
             p = Pipeline(m, advance)
-            tail = (s1_valid & fp, *o_next[1:])
+            tail = (c_valid & fp, *o_next[1:])
             for n in range(Fp16Mac.LATENCY):
                 tail = tuple(p.reg(v, name=f"fp_{key}_d{n}", reset=key == "valid")
                              for key, v in zip(keys, tail, strict=True))
@@ -374,16 +403,16 @@ class EltwiseUnit(wiring.Component):
             for j in range(cols):
                 m.submodules[f"fp_mac{j}"] = lane = Fp16Mac()
                 m.d.comb += [
-                    lane.en.eq(advance), lane.i_valid.eq(s1_valid & fp),
-                    lane.i_init.eq(Mux(start_in, self.acc_r.data[j], 0)),
-                    lane.i_a.eq(self.spad_a.data[j]), lane.i_w.eq(w0[j]),
-                    lane.i_a2.eq(self.spad_b.data[j]), lane.i_w2.eq(w1[j]),
+                    lane.en.eq(advance), lane.i_valid.eq(c_valid & fp),
+                    lane.i_init.eq(Mux(start_in, acc_rows[j], 0)),
+                    lane.i_a.eq(spad_a_rows[j]), lane.i_w.eq(w0c[j]),
+                    lane.i_a2.eq(spad_b_rows[j]), lane.i_w2.eq(w1c[j]),
                     lane.pair.eq(ex.pair),
                 ]
                 results[j] = Mux(fp, lane.o_z, results[j])
         if pipe_add:
             # ADD rows take the three rescaling stages (``npu_eltwise_pipeline``).
-            tail = (s1_valid & add, *o_next[1:])
+            tail = (c_valid & add, *o_next[1:])
             for n in range(ADD_PIPELINE_STAGES):
                 tail = tuple(pa.reg(v, name=f"add_{key}_d{n}", reset=key == "valid")
                              for key, v in zip(keys, tail, strict=True))
@@ -405,8 +434,8 @@ class EltwiseUnit(wiring.Component):
         with m.If(advance & o_next[0]):
             m.d.sync += [o_data[j].eq(results[j]) for j in range(cols)]
 
-        m.d.comb += [self.ev_macs.eq(Mux(s1_valid & advance & ex.mac, ex.n << ex.pair, 0)),
-                     self.ev_row.eq(s1_valid & advance)]
+        m.d.comb += [self.ev_macs.eq(Mux(c_valid & advance & ex.mac, ex.n << ex.pair, 0)),
+                     self.ev_row.eq(c_valid & advance)]
 
         # Write stage.
         m.d.comb += [

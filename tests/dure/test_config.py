@@ -105,9 +105,15 @@ def test_config_is_frozen_and_hashable():
     assert preset("ulx3s").npu_load_pipeline and preset("ulx3s").npu_eltwise_pipeline
     assert not any(preset(name).npu_load_pipeline or preset(name).npu_eltwise_pipeline
                    for name in ("sim", "icebreaker-npu", "npu-small"))
-    for name in ("npu_load_pipeline", "npu_eltwise_pipeline"):
+    for name in ("npu_load_pipeline", "npu_eltwise_pipeline", "npu_eltwise_operand_regs"):
         with pytest.raises(ValueError, match=f"{name} must be a bool"):
             SoCConfig(**{name: 1})
+    # the element-wise unit's operand registers (session 21): ULX3S only, with the unit
+    assert preset("ulx3s").npu_eltwise_operand_regs
+    assert not any(preset(name).npu_eltwise_operand_regs
+                   for name in ("sim", "icebreaker-npu", "npu-small", "sim-2t"))
+    with pytest.raises(ValueError, match="npu_eltwise_operand_regs needs npu_eltwise"):
+        SoCConfig(npu_eltwise=False, npu_eltwise_operand_regs=True)
     with pytest.raises(ValueError, match="npu_load_follow"):
         SoCConfig(npu_load_follow=1)
     with pytest.raises(ValueError, match="cannot both be on"):

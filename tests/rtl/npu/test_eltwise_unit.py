@@ -6,7 +6,9 @@ random mix of ELTWISE commands (walks, accumulate, MAC with and without reduce, 
 specials, lane counts, malformed ones)
 with LOADs, COMPUTEs (the structural hazard) and STOREs: final memory, ERROR and DONE equal the
 model's; some also with ``npu_load_follow``. The ADD layer and one random mix also run
-with ``npu_eltwise_pipeline`` (the ADD's three rescaling stages)."""
+with ``npu_eltwise_pipeline`` (the ADD's three rescaling stages); the ADD layer, the MAC's
+depthwise and reduce layers and two random mixes with ``npu_eltwise_operand_regs`` (the
+operand register stage before the lanes; one mix with both, the ULX3S's combination)."""
 
 import dataclasses
 
@@ -38,6 +40,8 @@ from dure.config import SoCConfig
 CFG = SoCConfig(npu_rows=4, npu_cols=4, npu_spad_rows=128, npu_acc_rows=64, npu_queue_depth=4)
 CFG_PIPE = dataclasses.replace(CFG, npu_eltwise_pipeline=True)
 CFG_FOLLOW = dataclasses.replace(CFG, npu_load_follow=True)
+CFG_OPREGS = dataclasses.replace(CFG, npu_eltwise_operand_regs=True)
+CFG_OPREGS_PIPE = dataclasses.replace(CFG_PIPE, npu_eltwise_operand_regs=True)
 BASE = 0x4000_0000
 SIZE = 0x1000
 X, OUT, PARAMS, X2 = BASE, BASE + 0x400, BASE + 0x800, BASE + 0xC00
@@ -93,7 +97,8 @@ def test_max_pool_fp16_layer_with_specials():
                           max_pool_fp16(x, 2, **kw).view(np.uint16))
 
 
-@pytest.mark.parametrize("config", [CFG, CFG_PIPE], ids=["one_stage", "pipelined"])
+@pytest.mark.parametrize("config", [CFG, CFG_PIPE, CFG_OPREGS, CFG_OPREGS_PIPE],
+                         ids=["one_stage", "pipelined", "operand_regs", "operand_regs_pipelined"])
 def test_add_int8_layer(config):
     rng = np.random.default_rng(3)
     a = rng.integers(-128, 128, (2, 3, 3, 5), dtype=np.int8)
@@ -111,12 +116,14 @@ def test_add_int8_layer(config):
     assert {-128, 127} <= set(want.reshape(-1).tolist())
 
 
-@pytest.mark.parametrize("follow", [False, True], ids=["held", "follow"])
-def test_depthwise_int8_layer_on_the_mac(follow):
+@pytest.mark.parametrize(("follow", "opregs"), [(False, False), (True, False), (False, True)],
+                         ids=["held", "follow", "operand_regs"])
+def test_depthwise_int8_layer_on_the_mac(follow, opregs):
     """INT8 depthwise with every two taps a pair ELTWISE MAC (the last of the 9 alone):
     zero point -128 (padding), stride 2, -128 inputs and weights, more channels than lanes;
-    also with ``npu_load_follow`` (the MACs follow their LOADs row by row)."""
-    config = dataclasses.replace(CFG, npu_load_follow=follow)
+    also with ``npu_load_follow`` (the MACs follow their LOADs row by row) and with
+    ``npu_eltwise_operand_regs``."""
+    config = dataclasses.replace(CFG, npu_load_follow=follow, npu_eltwise_operand_regs=opregs)
     rng = np.random.default_rng(4)
     x = rng.integers(-128, 128, (1, 5, 4, 6), dtype=np.int8)
     x.reshape(-1)[:5] = -128
@@ -136,10 +143,12 @@ def test_depthwise_int8_layer_on_the_mac(follow):
     assert np.array_equal(output(mem, prog), depthwise_conv2d_int8(x, w, bias, **kw))
 
 
-def test_depthwise_fp16_layer_on_the_mac():
+@pytest.mark.parametrize("config", [CFG, CFG_OPREGS], ids=["plain", "operand_regs"])
+def test_depthwise_fp16_layer_on_the_mac(config):
     """FP16 depthwise on the FP16 pair MACs (the last of the 9 taps alone): NaN / Inf /
     signed zeros / subnormals / 65504 inputs, a -0.0 bias, stride 2, more channels than
-    lanes; and the order check of tests/sim/test_conv_plan.py (1 + 2**25 - 2**25 = 0)."""
+    lanes; and the order check of tests/sim/test_conv_plan.py (1 + 2**25 - 2**25 = 0); also
+    with ``npu_eltwise_operand_regs`` (the FP16 lanes take the registered operands)."""
     from dure.sim.conv_plan import depthwise_conv2d_fp16_program
     from dure.sim.golden_tflite_fp16 import depthwise_conv2d_fp16
 
@@ -158,17 +167,19 @@ def test_depthwise_fp16_layer_on_the_mac():
     assert any(d[0] & 0xF == Opcode.ELTWISE.value and d[0] & 0x290 == 0x290
                for d in prog.descriptors)                       # FP16 pair MACs
     image = image_with((X, x), *prog.blobs)
-    _, mem, _ = run_both(prog.descriptors, image)
+    _, mem, _ = run_both(prog.descriptors, image, config)
     assert np.array_equal(output(mem, prog).view(np.uint16),
                           depthwise_conv2d_fp16(x, w, bias, **kw).view(np.uint16))
 
 
-@pytest.mark.parametrize("follow", [False, True], ids=["held", "follow"])
-def test_global_average_pool_int8_on_the_mac_reduce(follow):
+@pytest.mark.parametrize(("follow", "opregs"), [(False, False), (True, False), (True, True)],
+                         ids=["held", "follow", "follow_operand_regs"])
+def test_global_average_pool_int8_on_the_mac_reduce(follow, opregs):
     """INT8 global pooling: one reduce MAC per chunk and image (two images, a partial chunk);
     also with ``npu_load_follow`` on a slow memory (the MACs' rows come with bubbles while
-    the image rows land)."""
-    config = dataclasses.replace(CFG, npu_load_follow=follow)
+    the image rows land); also so with ``npu_eltwise_operand_regs`` (a reduce row adds onto
+    the output register through the extra stage)."""
+    config = dataclasses.replace(CFG, npu_load_follow=follow, npu_eltwise_operand_regs=opregs)
     rng = np.random.default_rng(5)
     x = rng.integers(-128, 128, (2, 4, 3, 6), dtype=np.int8)
     x[0, :, :, 0] = -128                    # a channel of -128 only
@@ -228,11 +239,14 @@ def random_mix(rng):
 
 
 @pytest.mark.parametrize(("seed", "config"),
-                         [(0, CFG), (1, CFG), (2, CFG), (3, CFG_FOLLOW), (0, CFG_PIPE)],
-                         ids=["0", "1", "2", "3-follow", "0-pipelined"])
+                         [(0, CFG), (1, CFG), (2, CFG), (3, CFG_FOLLOW), (0, CFG_PIPE),
+                          (1, CFG_OPREGS), (2, CFG_OPREGS_PIPE)],
+                         ids=["0", "1", "2", "3-follow", "0-pipelined", "1-operand_regs",
+                              "2-operand_regs_pipelined"])
 def test_random_eltwise_mix(seed, config):
     """Seed 3 with ``npu_load_follow``: COMPUTEs and ELTWISEs follow their LOADs row by row;
-    seed 0 also with ``npu_eltwise_pipeline``."""
+    seed 0 also with ``npu_eltwise_pipeline``; seed 1 with ``npu_eltwise_operand_regs``,
+    seed 2 with both."""
     rng = np.random.default_rng(10 + seed)
     image = bytearray(rng.integers(0, 256, SIZE, dtype=np.uint8).tobytes())
     spad = rng.standard_normal(96 * 4).astype(np.float16)

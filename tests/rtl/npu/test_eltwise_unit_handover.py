@@ -7,7 +7,9 @@ has still to write (``accumulate``, ``init_row``, a ``reduce`` MAC's first row) 
 until that row is written; random short commands on overlapping rows with the ACC write port
 contended stay bit-exact, and so does a stall of the unit's pipeline in any cycle around a
 hand-over (the session 17 regression); and in the whole NPU, chains of short accumulating
-MACs followed by STOREs equal the model."""
+MACs followed by STOREs equal the model. The latencies, the stalls around a hand-over, the
+read-after-write waits and the random commands also with ``npu_eltwise_operand_regs`` (the
+operand register stage: one cycle more per command, the weights travelling with the row)."""
 
 import dataclasses
 
@@ -32,6 +34,8 @@ from dure.config import SoCConfig
 CFG = SoCConfig(npu_rows=4, npu_cols=4, npu_spad_rows=64, npu_acc_rows=32, npu_queue_depth=4,
                 npu_eltwise_handover=True)
 CFG_PIPE = dataclasses.replace(CFG, npu_eltwise_pipeline=True)
+CFG_OPREGS = dataclasses.replace(CFG, npu_eltwise_operand_regs=True)
+CFG_OPREGS_PIPE = dataclasses.replace(CFG_PIPE, npu_eltwise_operand_regs=True)
 ROWS = 32                       # SPAD and ACC rows preloaded (ACC 28..31 kept for the LOAD)
 SCRATCH = (28, 29, 30, 31)
 
@@ -136,6 +140,9 @@ KINDS = [
     ("mac_fp16_pair", CFG, dict(op=EltwiseOp.MAX, mac=1, precision=Precision.FP16, b_addr=20,
                                 init_row=1, init_addr=27, pair=1, tap_step=1), M + 20),
 ]
+# with the operand registers: every path one cycle longer
+KINDS += [(f"{name}_operand_regs", CFG_OPREGS_PIPE if config is CFG_PIPE else CFG_OPREGS,
+           fields, alone + 1) for name, config, fields, alone in KINDS]
 
 
 @pytest.mark.parametrize(("config", "kind", "alone"), [k[1:] for k in KINDS],
@@ -161,7 +168,12 @@ def test_back_to_back_commands_take_one_cycle_between_them(config, kind, alone):
     (CFG, KINDS[0][2], KINDS[4][2]),                          # MAX -> INT8 MAC
     (CFG, KINDS[5][2], KINDS[5][2]),                          # FP16 MAC -> FP16 MAC
     (CFG_PIPE, KINDS[3][2], KINDS[3][2]),                     # pipelined ADD -> ADD
-], ids=["mac_int8", "max_then_mac", "mac_fp16", "add_pipelined"])
+    (CFG_OPREGS, KINDS[4][2], KINDS[4][2]),
+    (CFG_OPREGS, KINDS[0][2], KINDS[4][2]),
+    (CFG_OPREGS, KINDS[5][2], KINDS[5][2]),
+    (CFG_OPREGS_PIPE, KINDS[3][2], KINDS[3][2]),
+], ids=["mac_int8", "max_then_mac", "mac_fp16", "add_pipelined", "mac_int8_operand_regs",
+        "max_then_mac_operand_regs", "mac_fp16_operand_regs", "add_pipelined_operand_regs"])
 def test_a_stall_in_any_cycle_of_the_hand_over_stays_exact(config, older, younger):
     """A LOAD row write takes the ACC write port (the unit's pipeline stalls a cycle) in each
     cycle in turn, around two commands handed over: the older one's last rows, still in the
@@ -213,6 +225,9 @@ RAW = [
           mult_b=1 << 30, rshift_a=3),
      dict(op=EltwiseOp.MAX, precision=Precision.INT8, a_addr=3, accumulate=1)),
 ]
+# the INT8 and FP16 MACs' cases with the operand registers
+RAW += [(f"{name}_operand_regs", CFG_OPREGS, older, younger)
+        for name, config, older, younger in RAW if name.startswith("mac_")]
 
 
 @pytest.mark.parametrize("m", [1, 2, 3, 5])
@@ -289,8 +304,10 @@ def random_commands(rng, count):
 
 
 @pytest.mark.parametrize(("seed", "config", "contend"),
-                         [(0, CFG, 0.0), (1, CFG, 0.3), (2, CFG_PIPE, 0.3)],
-                         ids=["free", "contended", "pipelined-contended"])
+                         [(0, CFG, 0.0), (1, CFG, 0.3), (2, CFG_PIPE, 0.3),
+                          (3, CFG_OPREGS, 0.3), (4, CFG_OPREGS_PIPE, 0.3)],
+                         ids=["free", "contended", "pipelined-contended",
+                              "operand_regs-contended", "operand_regs-pipelined-contended"])
 def test_random_short_commands_back_to_back_bit_exact(seed, config, contend):
     """Random short commands offered back to back (paths changing, rows overlapping, the
     ACC write port taken by LOAD rows at random): every ACC row equals the model's."""
