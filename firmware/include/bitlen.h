@@ -19,11 +19,18 @@ static inline int bitlen32(uint32_t x)
     return n + (int)x;
 }
 
-/* The same for 64 bits. */
+/* The same for 64 bits: one search, over the high word when it is non-zero (one copy of the
+ * search's branches: the core's predictor learns them once, measured cheaper on the models'
+ * soft-float layers than a search per half). */
 static inline int bitlen64(uint64_t x)
 {
-    uint32_t hi = (uint32_t)(x >> 32);
-    return hi ? 32 + bitlen32(hi) : bitlen32((uint32_t)x);
+    uint32_t y = (uint32_t)(x >> 32);
+    int n = 32;
+    if (!y) {
+        n = 0;
+        y = (uint32_t)x;
+    }
+    return n + bitlen32(y);
 }
 
 #endif
