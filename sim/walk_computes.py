@@ -226,7 +226,7 @@ class WalkComputes(WalkCmds):
         against 396 / 397; MobileNetV1-0.25's 48x48x8 859 / 860 against 822 / 823, 24x24x32
         599 / 600 against 586 / 587, 12x12x64 392 / 393 against 390 / 391, 6x6x128 704 / 705
         against 703 / 693 (session 21, branch kwsfixed). INT8 only: FP16 sums the taps in
-        row-major order (DESIGN.md). C ``walk_dw_first_tap``."""
+        row-major order (docs/numerics.md). C ``walk_dw_first_tap``."""
         _, oy0, rows, _, _ = self.units[0]
         return dw_lead_tap(self.layer, oy0, rows)
 
