@@ -178,6 +178,16 @@ class SoCConfig:
         pipelined ADD); rows keep their rate and every result is unchanged. Timing only.
         ``False`` (``sim``): the lanes compute from the memories' read ports. Needs
         ``npu_eltwise``.
+    npu_store_wait_reg : bool
+        The STORE unit takes its per-row wait (the execute / element-wise unit's
+        ``acc_pending``) from a register: it asks for the row it reads next from registers
+        and reads it in a later cycle, so no row-range compare lies between its ACC read
+        address and the ACC block RAM's read enable (the routed ULX3S board's critical path
+        before it, ``fpga/README.md``, session 21, branch clock50b). A STORE row that had to
+        wait for its COMPUTE / ELTWISE result is read one cycle after it is written, and a
+        STORE without a scale row reads its first row one cycle later; rows keep one per
+        cycle and every result is unchanged. Timing only. ``False`` (``sim``): the answer is
+        combinational.
     npu_eltwise_handover : bool
         The element-wise unit takes the next ELTWISE while the current one's last rows drain
         (the dispatcher keeps two in flight; :class:`~dure.rtl.npu.eltwise_unit.EltwiseUnit`):
@@ -392,6 +402,7 @@ class SoCConfig:
     npu_load_pipeline: bool = False
     npu_eltwise_pipeline: bool = False
     npu_eltwise_operand_regs: bool = False
+    npu_store_wait_reg: bool = False
     npu_eltwise_handover: bool = False
     npu_load_follow: bool = False
     npu_row_hazard: bool = False
@@ -507,7 +518,7 @@ class SoCConfig:
                 raise ValueError("npu_load_overlap must be a bool, not "
                                  f"{self.npu_load_overlap!r}")
             for name in ("npu_load_pipeline", "npu_eltwise_pipeline",
-                         "npu_eltwise_operand_regs"):
+                         "npu_eltwise_operand_regs", "npu_store_wait_reg"):
                 if not isinstance(getattr(self, name), bool):
                     raise ValueError(f"{name} must be a bool, not {getattr(self, name)!r}")
             if self.npu_eltwise_operand_regs and not self.npu_eltwise:
@@ -664,7 +675,9 @@ PRESETS = {
     # unit's row path and the element-wise unit's ADD are pipelined for the clock
     # (npu_load_pipeline, npu_eltwise_pipeline: a few cycles per LOAD / ADD command), and the
     # element-wise unit's operands pass a register before its lanes (npu_eltwise_operand_regs:
-    # one cycle per ELTWISE; session 21). Clock: 46.875 MHz (25 MHz / 8 x 15), the highest the
+    # one cycle per ELTWISE; session 21); the STORE unit's per-row wait comes from a register
+    # (npu_store_wait_reg: a STORE's rows one cycle later when they had waited; session 21,
+    # branch clock50b). Clock: 46.875 MHz (25 MHz / 8 x 15), the highest the
     # PLL makes below the 48.54 MHz the board routed at with a 50 MHz target (session 21,
     # branch clock50; what still limits it: fpga/README.md, "Session 21"). The core's
     # grants come from grant buffers and its main-memory paths pass register slices
@@ -674,13 +687,14 @@ PRESETS = {
     # control core inside the SoC"); the RAM's data-side writes come from registers and the
     # core's interrupt inputs and its reset pass a flip-flop (soc_late_ram_writes,
     # soc_irq_regs, soc_hold_regs: the same section, session 16).
-    "ulx3s": SoCConfig(name="ulx3s", clk_freq=46_875_000, ram_size=64 * 1024, rom_size=4096,
+    "ulx3s": SoCConfig(name="ulx3s", clk_freq=50_000_000, ram_size=64 * 1024, rom_size=4096,
                        main_size=32 * 1024 * 1024, main_kind="sdram", main_latency=6,
                        main_bytes_per_cycle=2, npu_rows=4, npu_cols=2,
                        npu_spad_rows=1024, npu_acc_rows=512, npu_queue_depth=4,
                        npu_perf_bits=32, pmp_entries=8, npu_eltwise_fp16=False,
                        npu_dma_slice=True, npu_load_pipeline=True, npu_eltwise_pipeline=True,
-                       npu_eltwise_operand_regs=True, npu_dma_side_slices=True,
+                       npu_eltwise_operand_regs=True, npu_store_wait_reg=True,
+                       npu_dma_side_slices=True,
                        npu_hazard_regs=True,
                        soc_grant_buffers=True, soc_main_slices=True,
                        soc_parked_arbiters=True, soc_periph_slices=True,

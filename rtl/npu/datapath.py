@@ -154,10 +154,13 @@ class NpuDatapath(wiring.Component):
         wiring.connect(m, load.acc_w, acc.w_load)
 
         elt_macs = elt_row = elt_pending = 0
+        # the row the store unit asks about: the one it reads, or with npu_store_wait_reg the
+        # one it reads next, from its registers
+        store_query = st.acc_query if cfg.npu_store_wait_reg else st.acc_r.addr
         if cfg.npu_eltwise:
             elt = self._share_exec_ports(m, cfg, link, ex, spad, acc)
             elt_macs, elt_row, elt_pending = elt.ev_macs, elt.ev_row, elt.acc_pending
-            m.d.comb += elt.acc_query.eq(st.acc_r.addr)
+            m.d.comb += elt.acc_query.eq(store_query)
         else:
             wiring.connect(m, ex.spad_a, spad.ra)
             wiring.connect(m, ex.spad_w, spad.rw)
@@ -169,7 +172,7 @@ class NpuDatapath(wiring.Component):
 
         wiring.connect(m, st.acc_r, acc.r_store)
         # a STORE follows the COMPUTE / ELTWISE results it reads row by row (store_orders_acc)
-        m.d.comb += [ex.acc_query.eq(st.acc_r.addr),
+        m.d.comb += [ex.acc_query.eq(store_query),
                      st.acc_wait.eq(ex.acc_pending | elt_pending)]
         if cfg.npu_load_follow:
             # a COMPUTE (an ELTWISE) follows the LOADs writing its SPAD rows row by row

@@ -33,6 +33,24 @@ class StoreUnit(wiring.Component):
     :class:`~.exec_unit.ExecUnit` / :class:`~.eltwise_unit.EltwiseUnit` ``acc_pending``): the
     unit then follows a COMPUTE's (ELTWISE's) result rows as they arrive.
 
+    With ``config.npu_store_wait_reg`` the answer is taken from a register (for the FPGA
+    clock: no row-range compare between the read address and the ACC read enable). The unit
+    keeps the row to read next (``ra``) and the one after it (``ra1``) in registers, and a bit
+    ``ok``: row ``ra`` is known written. Every cycle of a command it puts ``ok ? ra1 : ra``
+    on ``acc_query`` (registers only) and registers the answer: after a read of ``ra``,
+    ``ok`` becomes the answer for ``ra1`` (the new ``ra``); without a read and with ``ok``
+    clear, the answer for ``ra``; with ``ok`` set and no read, ``ok`` stays. A row is read
+    only with ``ok``. Why no row is read before it is written: the answer for a row is
+    taken in a cycle of the command (from its first cycle after acceptance on, the earliest
+    cycle the combinational form could read in), when every command older than the STORE
+    that writes its rows has been accepted by its unit and answers for them (the
+    dispatcher issues in order); and a row once answered written stays written while the
+    STORE runs (a younger command writing rows the STORE reads is a WAR conflict the
+    dispatcher holds back, :mod:`.hazard`). So ``ok`` set at any cycle before the read stays
+    true at the read. Cost: a row that waited is read one cycle after the combinational form
+    would (its answer is registered first), and a STORE without a scale row reads its first
+    row one cycle later; rows that did not wait stream one per cycle as before.
+
     Parameters
     ----------
     config : SoCConfig
@@ -50,8 +68,12 @@ class StoreUnit(wiring.Component):
     wr_done, wr_error : In(1)
         The DMA writer's side.
     acc_wait : In(1)
-        Combinational answer for the row on ``acc_r.addr``: not written yet, do not read it
-        (0 when nothing else writes ACC rows a STORE reads).
+        Combinational answer for the row on ``acc_r.addr`` (with ``npu_store_wait_reg``: on
+        ``acc_query``): not written yet, do not read it (0 when nothing else writes ACC rows
+        a STORE reads).
+    acc_query : Out(range(acc_rows))
+        Only with ``config.npu_store_wait_reg``: the row ``acc_wait`` answers for (from
+        registers).
     done : Out(1)
         One-cycle pulse: the command finished (every write response received).
     bus_error : Out(1)
@@ -73,6 +95,8 @@ class StoreUnit(wiring.Component):
             "wr_rows": Out(stream.Signature(8 * self._maxb)),
             "wr_done": In(1),
             "acc_wait": In(1),
+            **({"acc_query": Out(range(config.npu_acc_rows))}
+               if config.npu_store_wait_reg else {}),
             "wr_error": In(1),
             "done": Out(1),
             "bus_error": Out(1),
@@ -97,6 +121,18 @@ class StoreUnit(wiring.Component):
         s1_lane = Signal(range(cols))
         fresh = Signal()            # the parameters were just fetched, no row issued since
         tflite = cmd.requant != RequantMode.FLOAT_SCALE.value
+        wait_reg = self._config.npu_store_wait_reg
+        if wait_reg:
+            # the row to read next, the one after it, and "ra is known written"
+            ra = Signal(range(self._config.npu_acc_rows))
+            ra1 = Signal.like(ra)
+            ok = Signal()
+            read = Signal()         # row ra is read this cycle
+            m.d.comb += self.acc_query.eq(Mux(ok, ra1, ra))
+            with m.If(read):
+                m.d.sync += [ra.eq(ra1), ra1.eq(ra1 + 1), ok.eq(~self.acc_wait)]
+            with m.Elif(~ok):
+                m.d.sync += ok.eq(~self.acc_wait)
 
         out = cmd.out
         shift = Mux(out == OutType.INT8, 0, Mux(out == OutType.FP16, 1, 2))
@@ -118,6 +154,9 @@ class StoreUnit(wiring.Component):
                     m.d.sync += [cmd.eq(self.cmd.payload), busy.eq(1), wr_pending.eq(1),
                                  issued.eq(0), srow.eq(self.cmd.payload.scale_addr),
                                  lane.eq(0)]
+                    if wait_reg:
+                        m.d.sync += [ra.eq(self.cmd.payload.acc_addr),
+                                     ra1.eq(self.cmd.payload.acc_addr + 1), ok.eq(0)]
                     with m.If(self.cmd.payload.scale):
                         m.next = "SCALE"
                     with m.Else():
@@ -138,14 +177,19 @@ class StoreUnit(wiring.Component):
                 m.next = "ROWS"
             with m.State("ROWS"):
                 more = issued != cmd.rows
-                go = more & ~self.acc_wait          # the row is in ACC: read it
+                if wait_reg:
+                    go = more & ok                  # the row is in ACC (registered): read it
+                else:
+                    go = more & ~self.acc_wait      # the row is in ACC: read it
                 # lane_scales: the next row starts a new parameter group; fetch it once the
                 # row in s1 has gone (the read port is shared).
                 regroup = cmd.lane_scales & more & ~fresh & (lane == 0)
                 m.d.comb += [
-                    self.acc_r.addr.eq(cmd.acc_addr + issued),
+                    self.acc_r.addr.eq(ra if wait_reg else cmd.acc_addr + issued),
                     self.acc_r.en.eq(advance & go & ~regroup),
                 ]
+                if wait_reg:
+                    m.d.comb += read.eq(advance & go & ~regroup)
                 with m.If(advance & regroup):
                     m.d.sync += [s1_valid.eq(0), srow.eq(srow + Mux(tflite, 2, 1))]
                     m.next = "SCALE"

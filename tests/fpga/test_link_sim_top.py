@@ -24,7 +24,7 @@ def test_the_sdram_variant_has_the_chip_pins_at_the_board_clock():
     assert config.main_kind == "sdram" and config.name.endswith("-ulx3s-sdram")
     top = LinkSimTop(config)
     assert "sdram" in top.signature.members
-    assert top.sdram_clk_freq == preset("ulx3s").clk_freq == 46_875_000
+    assert top.sdram_clk_freq == preset("ulx3s").clk_freq == 50_000_000
     # The simulated board runs the chip model at the clock the controller was timed for.
     assert SimBoard(board="ulx3s").sdram_clk_freq == top.sdram_clk_freq
     assert SimBoard(board="ulx3s", main="block").sdram_clk_freq is None
@@ -38,7 +38,7 @@ def test_the_sdram_variant_has_the_chip_pins_at_the_board_clock():
 
 
 def test_each_board_times_its_controller_for_its_own_clock():
-    # The iCESugar-Pro runs at 25 MHz, not the ULX3S's 46.875: its simulated board builds a
+    # The iCESugar-Pro runs at 25 MHz, not the ULX3S's 50: its simulated board builds a
     # LinkSimTop timed for 25 MHz (a model of its own, cached under its own key) and clocks
     # the chip model at 25 MHz; the ULX3S keeps LinkSimTop itself (and its cached model).
     from dure.fpga.simboard import _link_top

@@ -1,9 +1,11 @@
 """StoreUnit with its DMA writer, an ACC and the real PostProcess: every output type, scale
 row, clamp, odd alignments and strides, a slow bus, and a bus error."""
 
+import dataclasses
 import random
 
 import numpy as np
+import pytest
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
@@ -173,7 +175,8 @@ def test_tflite_requant_modes():
     assert mem[9:33] != mem[40:64]
 
 
-def test_lane_scales():
+@pytest.mark.parametrize("wait_reg", [False, True])
+def test_lane_scales(wait_reg):
     """``lane_scales``: one column of channels, row r taking lane r % C of parameter group
     r // C (C = 3 here, so groups change mid-STORE), in each requantization mode and for the
     fp outputs; bit-exact with the command model, which reads the same ACC rows."""
@@ -212,7 +215,8 @@ def test_lane_scales():
             store(out=OutType.INT8, acc_type=Precision.INT8, scale=1, lo=lo, hi=100,
                   dram_addr=120, dram_stride=3, rows=2, cols=3, acc_addr=0, scale_addr=14),
         ]
-        mem, expect, errors = run(cmds, seed=5)
+        mem, expect, errors = run(cmds, seed=5,
+                                  config=dataclasses.replace(CFG, npu_store_wait_reg=wait_reg))
     finally:
         acc_image = plain
     check_stores(cmds, mem, expect, errors)
@@ -266,7 +270,8 @@ def mode_image(rng):
     return acc
 
 
-def test_every_store_mode():
+@pytest.mark.parametrize("wait_reg", [False, True])
+def test_every_store_mode(wait_reg):
     """One STORE per bin of the ``npu.store_mode`` coverpoint group (every output mode of the
     STORE table: each requantization mode and the raw int32 output, per-column and per-row
     scales, with and without the clamp), bit-exact with the command model; packed into as
@@ -283,7 +288,8 @@ def test_every_store_mode():
         at = (at + size + 3) & ~3
     runs.append(cmds)
     for seed, cmds in enumerate(runs):
-        mem, expect, errors = run(cmds, seed=seed, image=mode_image)
+        mem, expect, errors = run(cmds, seed=seed, image=mode_image,
+                                  config=dataclasses.replace(CFG, npu_store_wait_reg=wait_reg))
         check_stores(cmds, mem, expect, errors)
     after = coverage.counts()["npu.store_mode"]
     assert all(after.get(b, 0) > before.get(b, 0) for b in coverage.GROUPS["npu.store_mode"])
@@ -321,12 +327,18 @@ def test_lane_sum():
     assert sums[0] == -2**31 and sums[1] == 4             # wrapped both ways
 
 
-def test_waits_for_rows_not_yet_written():
+@pytest.mark.parametrize("wait_reg", [False, True])
+@pytest.mark.parametrize("gap", [7, 0, 1])
+def test_waits_for_rows_not_yet_written(wait_reg, gap):
     """``acc_wait`` (the execute unit's ``acc_pending`` in the NPU) holds each ACC row read
-    until the row is written: ACC rows 0-5 start as junk and get their values one every few
-    cycles while the STORE runs, with ``acc_wait`` high for the rows not written yet; the
-    output is the written values', and the STORE finishes after the last write."""
+    until the row is written: ACC rows 0-5 start as junk and get their values one every
+    ``gap + 1`` cycles while the STORE runs, with ``acc_wait`` high for the rows not written
+    yet; the output is the written values', and the STORE finishes after the last write.
+    With ``npu_store_wait_reg`` the answer is for ``acc_query`` and registered; a read of a
+    row not yet written would put its junk into the output."""
     from amaranth.hdl import Signal
+
+    config = dataclasses.replace(CFG, npu_store_wait_reg=wait_reg)
 
     rng = np.random.default_rng(5)
     acc = acc_image(rng)
@@ -337,16 +349,17 @@ def test_waits_for_rows_not_yet_written():
     preload = Command("load", dict(target=LoadTarget.ACC, elem=ElemType.WORD32,
                                    dram_addr=ACC_AT, dram_stride=12, rows=16, cols=3,
                                    local_addr=0))
-    expect, _, _ = reference(CFG, [preload, cmd], mem)
+    expect, _, _ = reference(config, [preload, cmd], mem)
 
     class WaitBench(Bench):
         def __init__(self):
-            super().__init__()
+            super().__init__(config)
             self.written = Signal(8)         # rows 0 .. written - 1 hold their values
 
         def elaborate(self, platform):
             m = super().elaborate(platform)
-            m.d.comb += self.store.acc_wait.eq(self.store.acc_r.addr >= self.written)
+            query = self.store.acc_query if wait_reg else self.store.acc_r.addr
+            m.d.comb += self.store.acc_wait.eq(query >= self.written)
             return m
 
     dut = WaitBench()
@@ -372,7 +385,8 @@ def test_waits_for_rows_not_yet_written():
         fields = {k: getattr(v, "value", v) for k, v in cmd.fields.items()}
         await send_stream(ctx, dut.store.cmd, [fields])
         for r in range(6):
-            await ctx.tick().repeat(7)
+            if gap:
+                await ctx.tick().repeat(gap)
             ctx.set(dut.acc.w_exec.payload, {"addr": r, "data": [int(v) for v in acc[r]],
                                              "mask": 7})
             ctx.set(dut.acc.w_exec.valid, 1)
