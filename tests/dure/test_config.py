@@ -105,7 +105,8 @@ def test_config_is_frozen_and_hashable():
     assert preset("ulx3s").npu_load_pipeline and preset("ulx3s").npu_eltwise_pipeline
     assert not any(preset(name).npu_load_pipeline or preset(name).npu_eltwise_pipeline
                    for name in ("sim", "icebreaker-npu", "npu-small"))
-    for name in ("npu_load_pipeline", "npu_eltwise_pipeline", "npu_eltwise_operand_regs"):
+    for name in ("npu_load_pipeline", "npu_eltwise_pipeline", "npu_eltwise_operand_regs",
+                 "npu_store_wait_reg"):
         with pytest.raises(ValueError, match=f"{name} must be a bool"):
             SoCConfig(**{name: 1})
     # the element-wise unit's operand registers (session 21): ULX3S only, with the unit
@@ -114,6 +115,9 @@ def test_config_is_frozen_and_hashable():
                    for name in ("sim", "icebreaker-npu", "npu-small", "sim-2t"))
     with pytest.raises(ValueError, match="npu_eltwise_operand_regs needs npu_eltwise"):
         SoCConfig(npu_eltwise=False, npu_eltwise_operand_regs=True)
+    # the STORE unit's registered per-row wait (session 21, branch clock50b): ULX3S only
+    assert preset("ulx3s").npu_store_wait_reg
+    assert not any(preset(name).npu_store_wait_reg for name in PRESETS if name != "ulx3s")
     with pytest.raises(ValueError, match="npu_load_follow"):
         SoCConfig(npu_load_follow=1)
     with pytest.raises(ValueError, match="cannot both be on"):

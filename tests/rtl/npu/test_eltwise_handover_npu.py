@@ -5,7 +5,8 @@ model, bit-exact, cycle-free): the smallest stream that failed on the SoC (sessi
 on the same ACC rows with a LOAD into ACC between them, whose row writes stall the unit while
 the second MAC is handed over), and random streams of back-to-back ELTWISEs of every kind
 (ADD, MAX, MAC, ``pair``, ``reduce``, ``init_row``, walks; INT8 and FP16; with and without
-``npu_eltwise_pipeline``, and with it ``npu_eltwise_operand_regs``, the ULX3S's pair) on rows
+``npu_eltwise_pipeline``, with it ``npu_eltwise_operand_regs``, and with both
+``npu_store_wait_reg``, the ULX3S's combination) on rows
 up to ACC row 255, with LOADs into ACC taking the write port and STOREs following the results,
 all run as one LIST so that the commands reach the unit as fast as the NPU takes them."""
 
@@ -23,6 +24,8 @@ from dure.config import MAIN_BASE, preset
 CFG = dataclasses.replace(preset("npu-small"), npu_eltwise_handover=True)
 CFG_PIPE = dataclasses.replace(CFG, npu_eltwise_pipeline=True)
 CFG_OPREGS_PIPE = dataclasses.replace(CFG_PIPE, npu_eltwise_operand_regs=True)
+# and the STORE unit's registered per-row wait: the ULX3S's combination
+CFG_ULX3S = dataclasses.replace(CFG_OPREGS_PIPE, npu_store_wait_reg=True)
 SIZE = 0x2000
 LIST_AT = MAIN_BASE + 0x1000      # the command list
 OUT_AT = MAIN_BASE + 0x1800       # what the STOREs write
@@ -172,13 +175,15 @@ def random_stream(rng, count):
 
 
 @pytest.mark.parametrize("seed", range(3))
-@pytest.mark.parametrize("config", [CFG, CFG_PIPE, CFG_OPREGS_PIPE],
-                         ids=["plain", "eltwise_pipeline", "eltwise_pipeline_operand_regs"])
+@pytest.mark.parametrize("config", [CFG, CFG_PIPE, CFG_OPREGS_PIPE, CFG_ULX3S],
+                         ids=["plain", "eltwise_pipeline", "eltwise_pipeline_operand_regs",
+                              "with_store_wait_reg"])
 def test_random_back_to_back_eltwise_streams_bit_exact(config, seed):
     """Random streams of back-to-back ELTWISEs of every kind and both precisions on ACC rows
     up to 255, with LOADs into ACC and STOREs among them, as one LIST: memory (every STORE),
     ERROR, DONE and PERF_MACS equal the command model's."""
     rng = np.random.default_rng(80 + seed + 10 * config.npu_eltwise_pipeline
-                                + 20 * config.npu_eltwise_operand_regs)
+                                + 20 * config.npu_eltwise_operand_regs
+                                + 40 * config.npu_store_wait_reg)
     image = random_image(rng)
     run_list(config, random_stream(rng, 40), image, gnt=float(rng.choice([0.6, 1.0])))

@@ -355,6 +355,19 @@ def test_back_to_back_computes_and_stores_match_the_model(kind, seed, banks):
     assert run.memory == expect
 
 
+@pytest.mark.parametrize("kind,seed", [("int8", 5), ("fp16", 6)])
+def test_stores_following_computes_with_the_registered_wait(kind, seed):
+    """``npu_store_wait_reg`` (the ULX3S's STORE unit: the per-row wait for the execute unit's
+    results taken from a register): the random COMPUTE / STORE program of the test above,
+    whose STOREs follow COMPUTEs still in flight, leaves the command model's memory image."""
+    config = dataclasses.replace(CFG, npu_store_wait_reg=True)
+    rng = np.random.default_rng(seed)
+    words, image, expect = random_program(config, kind, rng, base=BASE)
+    run = run_npu(config, [words], image, base=BASE, latency=3)
+    assert run.regs["ERROR"] == 0
+    assert run.memory == expect
+
+
 def test_short_computes_overlap_in_the_array():
     """Eight one-row COMPUTEs, each its own weight tile and ACC row, fetched by one LIST: with
     the weight banks they reach the execute unit on average at most

@@ -1,6 +1,7 @@
 """The 4x4 NPU with the ULX3S's pipelined units (``npu_load_pipeline``: the LOAD unit's two
 row stages; ``npu_eltwise_pipeline``: the TFLite ADD's three rescaling stages;
-``npu_eltwise_operand_regs``: the element-wise unit's operand register stage) and its other
+``npu_eltwise_operand_regs``: the element-wise unit's operand register stage;
+``npu_store_wait_reg``: the STORE unit's registered per-row wait) and its other
 timing options (``npu_dma_side_slices``: a register slice on each side of the DMA's arbiter;
 ``npu_hazard_regs``: the dispatcher's registered hazard scoreboard) on Verilator:
 W4A16 (the pipelined int4 x fp16 dequantization), int4 and 2:4 sparse int8 GEMMs, and
@@ -21,6 +22,7 @@ from dure.config import MAIN_BASE, preset
 # the ULX3S's combination: the pipelined units without npu_load_follow (SoCConfig refuses both)
 CFG = dataclasses.replace(preset("npu-small"), npu_load_pipeline=True,
                           npu_eltwise_pipeline=True, npu_eltwise_operand_regs=True,
+                          npu_store_wait_reg=True,
                           npu_load_follow=False,
                           npu_dma_side_slices=True, npu_hazard_regs=True,
                           npu_row_hazard=False)
