@@ -677,9 +677,8 @@ PRESETS = {
     # element-wise unit's operands pass a register before its lanes (npu_eltwise_operand_regs:
     # one cycle per ELTWISE; session 21); the STORE unit's per-row wait comes from a register
     # (npu_store_wait_reg: a STORE's rows one cycle later when they had waited; session 21,
-    # branch clock50b). Clock: 46.875 MHz (25 MHz / 8 x 15), the highest the
-    # PLL makes below the 48.54 MHz the board routed at with a 50 MHz target (session 21,
-    # branch clock50; what still limits it: fpga/README.md, "Session 21"). The core's
+    # branch clock50b). Clock: 50 MHz (25 MHz x 2): routed at 52.02 MHz with it (session 21,
+    # branch clock50b; what limits it now: fpga/README.md, "Session 21"). The core's
     # grants come from grant buffers and its main-memory paths pass register slices
     # (soc_grant_buffers, soc_main_slices: the fabric off the core's stall; fpga/README.md,
     # "Session 14"); the dbus and RAM arbiters are parked on the core and the peripherals sit
