@@ -249,11 +249,12 @@ def compile_graph(graph, config, precision=None, *, im2col=True, planners=True, 
             continue
         # an INT8 TFLite FULLY_CONNECTED: its STORE parameters proven once (fc_store.py;
         # None: the core fallback), for the GEMV and the GEMM paths alike
-        store = fc_store_exact(graph, op, force_fallback=fc_fallback) \
-            if op.kind is OpKind.FULLY_CONNECTED and form is not None and \
-            graph.arithmetic == "tflite" and precision == "int8" else None
+        proven = op.kind is OpKind.FULLY_CONNECTED and form is not None and \
+            graph.arithmetic == "tflite" and precision == "int8"
+        store = fc_store_exact(graph, op, force_fallback=fc_fallback) if proven else None
+        given = {"store": store} if proven else {}
         fc = gemv_layer(graph, op, blob, buffers, config, precision,
-                        fc_fallback=fc_fallback, store=store) if gemv else None
+                        fc_fallback=fc_fallback, **given) if gemv else None
         if fc is not None:
             layers.append(fc)
             continue

@@ -182,8 +182,12 @@ def fast_conv_layers(graph, op, blob, buffers, reads, config):
     return [npu, core]
 
 
+#: ``gemv_layer``'s ``store`` default: no answer given, prove it here.
+_PROVE = object()
+
+
 def gemv_layer(graph, op, blob, buffers, config, precision, *, fc_fallback=False,
-               store=None):
+               store=_PROVE):
     """A ``gemv`` layer (:mod:`.npu_gemv`) for a batch-1 FULLY_CONNECTED of an INT8 TFLite or
     ONNX model (ONNX: the ``FLOAT_SCALE`` requantization with :func:`.reference.onnx_scales`,
     as the GEMM path) or an FP16 model with at least C (array columns) units, or None (other
@@ -194,7 +198,8 @@ def gemv_layer(graph, op, blob, buffers, config, precision, *, fc_fallback=False
     or scale rows) go into the blob as for ``npu_op`` layers. An INT8 TFLite layer without
     exact STORE parameters (:func:`.fc_store.fc_store_exact`; ``fc_fallback``: always) gives
     None too: it takes :func:`fc_fallback_layers`. ``store``: that function's answer for
-    ``op`` when the caller has it (the proof runs once per layer), else it is computed here."""
+    ``op`` (None included) when the caller has it, so the proof runs once per layer; by
+    default it is computed here."""
     T = graph.tensors
     if op.kind is not OpKind.FULLY_CONNECTED or gemm_form(graph, op, False) is None:
         return None
@@ -215,7 +220,7 @@ def gemv_layer(graph, op, blob, buffers, config, precision, *, fc_fallback=False
         zx = T[op.inputs[0]].quant.zp
         bias = np.zeros(n, np.int64) if b is None else b.astype(np.int64)
         folded = wrap_int32(bias - zx * w.astype(np.int64).sum(axis=1)).astype(np.int32)
-        exact = store if store is not None else fc_store_exact(graph, op)
+        exact = fc_store_exact(graph, op) if store is _PROVE else store
         if exact is None:               # no exact STORE: the GEMM's raw sums and the core
             return None
         mode, mult, shift = exact
