@@ -5,13 +5,12 @@ one it moves (a user right behind the late ADD); random programs (plain, with in
 U-mode under PMP / triggers) with the option on (alone: ``late_shift`` off; ``full`` has both
 since round 9, ``full-early`` neither)."""
 
-import random
 
 import pytest
-from dure.rtl.core.isa import CSR
 from dure.rtl.core.options import CoreOptions, core_options
 from dure.sim.verif.asm import Program
 from dure.sim.verif.core_bench import RAM_BASE, SLOW_BUS, run
+from dure.sim.verif.core_dense import dense_late_code, is_add, late_users
 from dure.sim.verif.core_loops import loop_cycles
 from dure.sim.verif.core_random import (
     TIMINGS,
@@ -111,64 +110,19 @@ def test_late_add_cycles():
     assert (moved_full, moved_late) == (6 + 1, 6 + 1)
 
 
-def _dense(seed, length=160):
-    """Random straight-line code over four registers, dense in late producers (loads of
-    every width, MUL / MULH*, CSR reads) followed by ADDs, SUBs and stores, with short
-    forward branches."""
-    rng = random.Random(seed)
-    p = Program()
-    regs = [11, 12, 13, 14]
-    p.li(6, RAM_BASE + 0x400)
-    for i, r in enumerate(regs):
-        p.li(r, rng.getrandbits(32))
-        p.sw(r, 6, 4 * i)
-    for n in range(length):
-        p.label(f"u{n}")
-        rd, a, b = rng.choice(regs), rng.choice(regs), rng.choice(regs)
-        kind = rng.random()
-        if kind < 0.25:
-            getattr(p, rng.choice(["lw", "lh", "lhu", "lb", "lbu"]))(rd, 6, 4 * rng.randrange(4))
-        elif kind < 0.45:
-            getattr(p, rng.choice(["mul", "mul", "mulh", "mulhu", "mulhsu"]))(rd, a, b)
-        elif kind < 0.50:
-            p.csrr(rd, rng.choice([CSR.MSCRATCH, CSR.MINSTRET]))
-        elif kind < 0.80:
-            p.add(rd, a, b)
-        elif kind < 0.86:
-            p.sub(rd, a, b)
-        elif kind < 0.94:
-            p.sw(a, 6, 4 * rng.randrange(4))
-        elif n + 2 < length:
-            getattr(p, rng.choice(["beq", "bne", "blt"]))(a, b, f"u{n + 2}")
-        else:
-            p.addi(rd, a, 1)
-    p.label(f"u{length}")
-    p.halt()
-    return p.assemble()
-
-
-def _late_adds(trace):
-    """Retired ADDs right behind a load / MUL* / CSR read of one of their sources."""
-    count, prev = 0, None
-    for r in trace:
-        insn = r["insn"]
-        if prev is not None and insn & 0xFE00707F == 0x33:
-            op, rd = prev & 0x7F, (prev >> 7) & 31
-            late = op == 0x03 or op == 0x73 or (op == 0x33 and prev >> 25 == 1)
-            if late and rd and rd in ((insn >> 15) & 31, (insn >> 20) & 31):
-                count += 1
-        prev = insn
-    return count
+#: Late producers followed by ADDs, SUBs and stores (``dense_late_code``'s mix).
+DENSE_MIX = [(0.25, "load"), (0.45, "mul"), (0.50, "csr"), (0.80, "add"), (0.86, "sub"),
+             (0.94, "store")]
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_dense_random_late_add(seed):
     """Dense random code against the reference, each program with at least five late ADDs."""
-    words = _dense(seed)
+    words = dense_late_code(seed, 160, DENSE_MIX)
     result = run(words, seed=seed, max_cycles=4000, options=LATE_ADD,
                  **TIMINGS[seed % len(TIMINGS)])
     compare(words, result)
-    assert _late_adds(result.trace) >= 5
+    assert late_users(result.trace, is_add) >= 5
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -5,13 +5,13 @@ and with ``late_add``: ``full`` since round 9) and the one it moves (a user righ
 late shift), against ``full-early`` (both off); random programs (plain, with interrupts, in
 U-mode under PMP / triggers) with the option on."""
 
-import random
 
 import pytest
 from dure.rtl.core.isa import CSR
 from dure.rtl.core.options import CoreOptions, core_options
 from dure.sim.verif.asm import Program
 from dure.sim.verif.core_bench import RAM_BASE, SLOW_BUS, run
+from dure.sim.verif.core_dense import dense_late_code, is_shift, late_users
 from dure.sim.verif.core_loops import loop_cycles
 from dure.sim.verif.core_random import (
     TIMINGS,
@@ -159,72 +159,21 @@ def test_late_shift_cycles():
     assert counts["full-early"][2] == counts["late_shift"][2] == 6 + 1
 
 
-def _dense(seed, length=240):
-    """Random straight-line code over four registers, dense in late producers (loads of
-    every width, MUL / MULH*, CSR reads) followed by shifts of every kind (by an immediate,
-    by a register), ADDs and stores, with short forward branches."""
-    rng = random.Random(seed)
-    p = Program()
-    regs = [11, 12, 13, 14]
-    p.li(6, RAM_BASE + 0x400)
-    for i, r in enumerate(regs):
-        p.li(r, rng.getrandbits(32))
-        p.sw(r, 6, 4 * i)
-    for n in range(length):
-        p.label(f"u{n}")
-        rd, a, b = rng.choice(regs), rng.choice(regs), rng.choice(regs)
-        kind = rng.random()
-        if kind < 0.25:
-            getattr(p, rng.choice(["lw", "lh", "lhu", "lb", "lbu"]))(rd, 6, 4 * rng.randrange(4))
-        elif kind < 0.42:
-            getattr(p, rng.choice(["mul", "mul", "mulh", "mulhu", "mulhsu"]))(rd, a, b)
-        elif kind < 0.47:
-            p.csrr(rd, rng.choice([CSR.MSCRATCH, CSR.MINSTRET]))
-        elif kind < 0.62:
-            getattr(p, rng.choice(["slli", "srli", "srai"]))(rd, a, rng.randrange(32))
-        elif kind < 0.77:
-            getattr(p, rng.choice(["sll", "srl", "sra"]))(rd, a, b)
-        elif kind < 0.84:
-            p.add(rd, a, b)
-        elif kind < 0.88:
-            p.andi(rd, a, rng.randrange(-2048, 2048))
-        elif kind < 0.95:
-            p.sw(a, 6, 4 * rng.randrange(4))
-        elif n + 2 < length:
-            getattr(p, rng.choice(["beq", "bne", "blt"]))(a, b, f"u{n + 2}")
-        else:
-            p.addi(rd, a, 1)
-    p.label(f"u{length}")
-    p.halt()
-    return p.assemble()
-
-
-def _late_shifts(trace):
-    """Retired shifts right behind a load / MUL* / CSR read of one of their sources."""
-    count, prev = 0, None
-    for r in trace:
-        insn = r["insn"]
-        op, f3 = insn & 0x7F, (insn >> 12) & 7
-        shift = f3 in (1, 5) and (op == 0x13 or (op == 0x33 and insn >> 25 != 1))
-        if prev is not None and shift:
-            pop, rd = prev & 0x7F, (prev >> 7) & 31
-            late = pop == 0x03 or pop == 0x73 or (pop == 0x33 and prev >> 25 == 1)
-            srcs = {(insn >> 15) & 31} | ({(insn >> 20) & 31} if op == 0x33 else set())
-            if late and rd and rd in srcs:
-                count += 1
-        prev = insn
-    return count
+#: Late producers followed by shifts of every kind (by an immediate, by a register), ADDs,
+#: ANDIs and stores (``dense_late_code``'s mix).
+DENSE_MIX = [(0.25, "load"), (0.42, "mul"), (0.47, "csr"), (0.62, "shift_imm"),
+             (0.77, "shift_reg"), (0.84, "add"), (0.88, "andi"), (0.95, "store")]
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_dense_random_late_shift(seed):
     """Dense random code against the reference, each program with at least five late
     shifts (``full``: late ADDs and shifts mixed)."""
-    words = _dense(seed)
+    words = dense_late_code(seed, 240, DENSE_MIX)
     result = run(words, seed=seed, max_cycles=4000, options=LATE_ALU,
                  **TIMINGS[seed % len(TIMINGS)])
     compare(words, result)
-    assert _late_shifts(result.trace) >= 5
+    assert late_users(result.trace, is_shift) >= 5
 
 
 @pytest.mark.parametrize("seed", range(8))
