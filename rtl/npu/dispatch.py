@@ -273,7 +273,7 @@ class Dispatcher(wiring.Component):
             row_bits = (max(cfg.npu_spad_rows, cfg.npu_acc_rows) - 1).bit_length()
         # with npu_row_hazard a LOAD's placement and a COMPUTE's walk carry their column
         # windows (hazard.conflict_lc: a side-padding FILL passes a walk of image columns)
-        _FOOTPRINT = footprint_layouts(row_bits, grid=getattr(cfg, "npu_row_hazard", False))
+        footprint = footprint_layouts(row_bits, grid=cfg.npu_row_hazard)
         names = [name for name, *_ in units]
 
         m.submodules.validator = v = Validator(self._config)
@@ -307,11 +307,11 @@ class Dispatcher(wiring.Component):
             layout, depth = command_layout(opcode), self._depth[name]
             p_valid[name] = Signal(name=f"{name}_pending")
             p_fields[name] = Signal(layout, name=f"{name}_pending_fields")
-            p_fp[name] = Signal(_FOOTPRINT[name], name=f"{name}_pending_fp")
+            p_fp[name] = Signal(footprint[name], name=f"{name}_pending_fp")
             p_seq[name] = Signal(SEQ_BITS, name=f"{name}_pending_seq")
             p_index[name] = Signal(16, name=f"{name}_pending_index")
             f_valid[name] = [Signal(name=f"{name}_flight{i}") for i in range(depth)]
-            f_fp[name] = [Signal(_FOOTPRINT[name], name=f"{name}_flight{i}_fp")
+            f_fp[name] = [Signal(footprint[name], name=f"{name}_flight{i}_fp")
                           for i in range(depth)]
             f_seq[name] = [Signal(SEQ_BITS, name=f"{name}_flight{i}_seq")    # for bus errors
                            for i in range(depth)]
@@ -319,7 +319,7 @@ class Dispatcher(wiring.Component):
             f_head[name] = Signal(range(depth), name=f"{name}_flight_head")   # oldest entry
             f_tail[name] = Signal(range(depth), name=f"{name}_flight_tail")   # next free entry
             front_fields[name] = Signal(layout, name=f"front_{name}_fields")
-            next_fp[name] = Signal(_FOOTPRINT[name], name=f"{name}_next_fp")
+            next_fp[name] = Signal(footprint[name], name=f"{name}_next_fp")
             m.d.comb += unpack_fields(opcode, words, front_fields[name])
             if hr:
                 front_products[name] = footprint_products(name, front_fields[name])
