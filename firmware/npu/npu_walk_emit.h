@@ -94,7 +94,8 @@ int walk_dw_first_tap(const struct walk *w);
 int walk_fills_first(const struct walk *w);
 /* walk_computes' first_halves: the output rows of the parts of input chunk 0 of a 1x1 first
  * unit (a wave of `rows`, a chunk range of `gcount`) but the last into cuts (a quarter and a
- * third with four chunks or more, or a third); returns their count, 0 when it is not split */
+ * third with four chunks or more, the quarter rounded up with the first pair copy, or a
+ * third); returns their count, 0 when it is not split */
 uint32_t walk_first_parts(const struct walk *w, uint32_t rows, uint32_t gcount,
                           uint32_t *cuts);
 /* walk_computes' first_pair_applies on a walk (its first unit's input chunk 0 in three
