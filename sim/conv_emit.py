@@ -22,6 +22,7 @@ from .conv_pack import (
 from .layer_program import LayerProgram
 from .npu_model import perf_macs
 from .walk_cmds import WalkCmds, pair_applies
+from .walk_computes import WalkComputes
 from .walk_emit import walk_descriptors
 from .walk_layer import WalkLayer, geometry
 from .walk_plan import plan_walk
@@ -34,6 +35,7 @@ def _program(config, layer, x_shape, cout, dtype, notes=(), wmodes=None, spread=
                      startup_tiebreak=pointwise and not spread and not layer.diagonal)
     joint_copies(config, layer, plan)
     pair_copies(layer, plan)
+    first_pair_copy(config, layer, plan)
     words = walk_descriptors(config, layer, plan, spread=spread)
     g = layer.geo
     r, c = config.npu_rows, config.npu_cols
@@ -112,6 +114,21 @@ def joint_copies(config, layer, plan):
             j = unit[3]
             rows.append(layer.mats[j][t * layer.kin(j):t * layer.kin(j) + kc])
     layer.joint_weights = layer.params.add(np.concatenate(rows))
+
+
+def first_pair_copy(config, layer, plan):
+    """Lay out :attr:`WalkLayer.first_pair <dure.sim.walk_layer.WalkLayer>` when the plan
+    reads it (:meth:`~dure.sim.walk_computes.WalkComputes.first_pair_applies`): after the
+    layer's other parameter bytes, the weight rows of input chunk 0 (matrix rows ``[0,
+    kc)``) of the first unit's first output chunk, then of its second (DS-CNN's pointwise: 2
+    x 8 rows of 8 INT8, 128 B). The firmware's C port (firmware/npu/npu_conv.c) writes the
+    same bytes at the same place."""
+    walk = WalkComputes(config, layer, plan)
+    if not walk.first_pair_applies():
+        return
+    kc, j0 = layer.in_cols(0), walk.units[0][3]
+    layer.first_pair = layer.params.add(np.concatenate([layer.mats[j0][:kc],
+                                                        layer.mats[j0 + 1][:kc]]))
 
 
 #: INT8 depthwise goes to the element-wise MAC by default when an output image has fewer pixels

@@ -215,6 +215,19 @@ class WalkCmds:
                         dram_addr=layer.pair_weights[j], dram_stride=nn * eb, rows=2 * kc,
                         cols=nn, local_addr=base, local_cols=kc, local_groups=2,
                         local_row_step=kin), spad_write=(base, base + kin + kc))))
+                if layer.first_pair is not None and j - self.units[0][3] in (0, 1):
+                    # input chunk 0 of the first two chunks (a 1x1 layer: its one piece) in
+                    # one LOAD of their contiguous copy, placed in two groups a slot apart
+                    # (WalkComputes.first_pair_applies; the resident mode asks chunk by chunk)
+                    pieces = pieces[1:]
+                    if j == self.units[0][3]:
+                        kc = layer.in_cols(0)
+                        step = self.weight_base(u_index, jj + 1, j + 1) - base
+                        out.append((0, jj, Cmd(encode(
+                            Opcode.LOAD, target=LoadTarget.SPAD, elem=self.elem,
+                            dram_addr=layer.first_pair, dram_stride=nn * eb, rows=2 * kc,
+                            cols=nn, local_addr=base, local_cols=kc, local_groups=2,
+                            local_row_step=step), spad_write=(base, base + step + kc))))
             elif per_tap == "jit":         # the first unit's: one LOAD per tap
                 pieces = [(t * kin, kin) for t in range(taps)]
             elif taps == 1:              # a refill of a 1x1 layer: pieces

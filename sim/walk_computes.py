@@ -249,6 +249,37 @@ class WalkComputes(WalkCmds):
         groups = self.th_full if self.spread else self.per_tile * self.th_full
         return self._first_range_groups(self.top_skip, groups) > self.top_skip
 
+    def first_parts(self):
+        """The first unit's input chunk 0 parts (:meth:`first_halves` of its first wave and
+        chunk range; None where they do not apply or its input chunks are not outermost)."""
+        if not self.c_outer:
+            return None
+        unit, one = self.units[0], len(self.units) == 1
+        return self.first_halves(self.pieces(unit, True, one)[0],
+                                 chunk_waves(self.config, self.layer, unit[2], unit[4],
+                                             self.waved and one)[0][1])
+
+    def first_pair_applies(self):
+        """Whether the first unit's first two output chunks take their weights of input
+        chunk 0 in one LOAD of a copy (:attr:`~dure.sim.walk_layer.WalkLayer.first_pair`,
+        which the layer's planner then lays out) and their starting-value rows in one LOAD
+        ahead of it, the group's others right after the first COMPUTE: where input chunk 0
+        goes in three parts (:meth:`first_halves`, INT8, four output chunks a group or more)
+        and those two chunks have one width. The first COMPUTE then waits for 64 B of
+        starting values and 128 B of weights (instead of 128 B and 64 B) and the second one
+        no longer for its own weights queued behind the first part's image rows, one push
+        fewer. DS-CNN's pointwise 25x5x64 on the 8x8 ``sim`` SoC, npu fixed INT8: 306 -> 297
+        pushed, 316 -> 304 as one LIST, with the first part a quarter rounded up
+        (:meth:`first_halves`; 302 pushed without that); timing trials on the NPU's
+        Verilator model (``dure.sim.verif.walk_trace``, 18-cycle pushes): the copy alone 305
+        -> 302, the starting values split alone 307, both 293 (session 22, branch
+        ``kwspw2``). C ``walk_first_pair``."""
+        parts = self.first_parts()
+        unit, j0 = self.units[0], self.units[0][3]
+        return bool(parts) and len(parts) == 3 and self.layer.weights is not None and \
+            len(self.pieces(unit, True, len(self.units) == 1)) == 1 and \
+            self.layer.chunk_cols(j0) == self.layer.chunk_cols(j0 + 1)
+
     def first_halves(self, wave, gcount):
         """Input chunk 0's sub-blocks in a 1x1 first unit (input chunks outermost, several
         output chunks, one sub-block): with four chunks or more three parts of output rows, a
@@ -274,6 +305,11 @@ class WalkComputes(WalkCmds):
         s0, sr = wave[0]
         least = RELOAD * self.config.npu_rows
         cuts = [sr // 4, sr // 3] if gcount >= 4 and (sr // 4) * g.ow >= least else [sr // 3]
+        if len(cuts) == 2 and self.layer.first_pair is not None:
+            # with the first pair copy (first_pair_applies) the first part's COMPUTEs have
+            # a push fewer among them: a quarter rounded up (DS-CNN's pointwise, first
+            # parts of 6 / 7 / 8 rows: npu fixed INT8 pushed 302 / 297 / 301, session 22)
+            cuts[0] = -(-sr // 4)
         if cuts[0] * g.ow < least:
             return None
         parts, at = [], s0

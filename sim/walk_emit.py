@@ -115,6 +115,14 @@ def walk_descriptors(config, layer, plan=None, spread=False):
     # fixed 285 / 313 / 341 -> 282 / 301 / 329, session 18; a 1x1 layer without the pair
     # LOAD: DS-CNN's pointwise 338 -> 341, so not there)
     first_bias = bias_loads(0, g0)
+    # with the first pair copy (WalkComputes.first_pair_applies) only the first two chunks'
+    # rows go ahead of it, the group's others right after the first COMPUTE (its first use
+    # taken as 1 below), so the first COMPUTE waits for 64 B of them, not 128 (DS-CNN's
+    # pointwise, session 22)
+    mid_bias = []
+    if layer.first_pair is not None:
+        mid_bias = bias_loads(units[0][3] + 2, g0)
+        first_bias = bias_loads(0, units[0][3] + 2)
     if not layer.first_copied:                 # also with the joint copy (joint_weights)
         words += [c.words for c in first_bias]
         first_bias = []
@@ -175,7 +183,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             pre += s.joint_weight_loads()
     elif plan.wmode == "taps":
         pre += s.tap_loads(first_unit, range(min(2, g.kh * g.kw)))
-    pre += first_bias + s.side_fills() + s.tile_loads(first_unit, 0, head)
+    pre += mid_bias + first_bias + s.side_fills() + s.tile_loads(first_unit, 0, head)
 
     def is_tile(cmd):
         return cmd.spad_write is not None and cmd.spad_write[0] >= tile0
@@ -227,7 +235,8 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             side += s.acc_init(i + 1, nxt)
         # The first unit's own LOADs (i == 0): those its first COMPUTE needs go before it,
         # the others ``lead`` COMPUTEs ahead of their first use, in order of use.
-        uses = sorted(((0 if any(cmd is b for b in first_bias) else first_use(cmd, comp), n,
+        uses = sorted(((0 if any(cmd is b for b in first_bias) else
+                        1 if any(cmd is b for b in mid_bias) else first_use(cmd, comp), n,
                         cmd) for n, cmd in enumerate(pre)),
                       key=lambda t: t[:2]) if i == 0 else []
         # No side command goes before the last of its tile LOADs from main memory (the LOAD

@@ -219,6 +219,15 @@ class WalkLayer:
         so one LOAD per tap places both chunks' rows, contiguous in the second unit's weight
         slot (:meth:`~dure.sim.walk_cmds.WalkCmds.joint_weight_loads`; session 20, branch
         ``firstwave2``). None: no copy.
+    first_pair : int or None
+        Set by the layer's planner when the first unit's input chunk 0 goes in three parts
+        (:meth:`dure.sim.walk_computes.WalkComputes.first_pair_applies`: an INT8 1x1 layer,
+        four output chunks a group or more): the address of a copy of the weight rows of
+        input chunk 0 of the first unit's first two output chunks (``in_cols(0)`` rows of
+        each, contiguous), which one LOAD places in both chunks' slots (two groups a slot
+        apart) ahead of the first COMPUTE (session 22, branch ``kwspw2``). Not counted in
+        ``first_copied`` (the starting-value rows keep their place ahead of it). None: no
+        copy.
     eltwise_pair : bool
         With ``eltwise_mac``: taps 2 t and 2 t + 1 (row-major over the kernel) are one
         ``pair`` MAC (``tap_step`` = the distance of their tile rows; the weight rows are
@@ -251,6 +260,7 @@ class WalkLayer:
     eltwise_pair: bool = False
     pair_weights: tuple = None
     joint_weights: int = None
+    first_pair: int = None
 
     @property
     def first_copied(self):

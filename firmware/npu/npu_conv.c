@@ -159,6 +159,7 @@ static int conv(const struct npu_op_conv *op, int diagonal, uint32_t *list, uint
                 op_put_elem(p, r * nn + jj, eb, op->weights, (j * n_chunk + jj) * per_out + src);
         }
     } else if (walk_pair_applies(&l, &plan)) {
+        /* (a 1x1 layer never has pair copies: walk_pair_applies needs two taps) */
         /* WalkLayer.pair_weights (conv_emit.py's pair_copies): after the other parameter
          * bytes, per output chunk of the first unit's group, its rows of taps 0 and 1 of input
          * chunk 0 (matrix rows [0, kc) and [Cin, Cin + kc)), contiguous */
@@ -177,6 +178,20 @@ static int conv(const struct npu_op_conv *op, int diagonal, uint32_t *list, uint
                     op_put_elem(p, r * nn + jj, eb, op->weights,
                                 (j * n_chunk + jj) * per_out + src);
             }
+        }
+    }
+    if (walk_first_pair_applies(&l, &plan, &j0)) {
+        /* WalkLayer.first_pair (conv_emit.py's first_pair_copy): after the other parameter
+         * bytes, output chunk j0's then j0 + 1's rows of input chunk 0 (matrix rows
+         * [0, kc)), contiguous */
+        uint32_t kc = in_cols(&l, 0), nn = chunk_cols(&l, j0);
+        l.has_first_pair = 1;
+        l.first_pair_addr = op_param_add(&pa, 2 * kc * nn * eb, &p);
+        for (uint32_t r = 0; p && r < 2 * kc; r++) {
+            uint32_t j = r < kc ? j0 : j0 + 1;
+            for (uint32_t jj = 0; jj < nn; jj++)
+                op_put_elem(p, r * nn + jj, eb, op->weights,
+                            (j * n_chunk + jj) * per_out + r % kc);
         }
     }
     err = walk_emit(&l, &plan, list, cap);

@@ -76,6 +76,11 @@ struct walk_layer {
      * once planned: WalkLayer.joint_weights) */
     int has_joint;
     uint32_t joint_addr;
+    /* the weight rows of input chunk 0 of the first unit's first two output chunks,
+     * contiguous, at first_pair_addr (has_first_pair; set once planned, where
+     * walk_first_pair_applies holds: WalkLayer.first_pair); not in walk_first_copied */
+    int has_first_pair;
+    uint32_t first_pair_addr;
     /* walk_descriptors' spread (border FILLs per channel chunk, the first unit's unread tile
      * LOADs spread between its COMPUTEs); with a 1x1 stride-1 kernel also plan_walk's
      * startup (the first unit's wait for its data counted in the search) */
@@ -106,6 +111,11 @@ int walk_pair_applies(const struct walk_layer *l, const struct walk_plan *p);
  * then *j0, *j1: the first two units' output chunks. */
 int walk_joint_applies(const struct walk_layer *l, const struct walk_plan *p, uint32_t *j0,
                        uint32_t *j1);
+/* Whether the first unit's input chunk 0 goes in three parts with its first two output
+ * chunks' weights of it in one LOAD of a copy (walk_computes.py's first_pair_applies: INT8
+ * 1x1, four output chunks a group or more, those two of one width); then *j0: the first. */
+int walk_first_pair_applies(const struct walk_layer *l, const struct walk_plan *p,
+                            uint32_t *j0);
 /* Whether the first unit's first weights come from a copy (WalkLayer.first_copied). */
 static inline int walk_first_copied(const struct walk_layer *l)
 {

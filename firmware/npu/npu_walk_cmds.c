@@ -192,7 +192,32 @@ static void weight_loads(struct walk *w, uint32_t u_index, uint32_t j0, uint32_t
                 c.sw1 = (int32_t)(base + k + kc);
                 walk_sink(w, &c);
             }
-            for (uint32_t c = 0; c < w->cc; c++)
+            /* with the first pair copy input chunk 0 of the first unit's first two chunks
+             * (a 1x1 layer: one piece each) in one LOAD of it, in two groups a slot apart
+             * (the resident mode asks chunk by chunk; walk_cmds.py's weight_loads) */
+            struct unit u0;
+            walk_unit_at(w, 0, &u0);
+            int paired = l->has_first_pair && (j == u0.j0 || j == u0.j0 + 1);
+            if (paired && j == u0.j0) {
+                uint32_t kc = in_cols(l, 0);
+                uint32_t step = weight_base(w, u_index, jj + 1, j + 1) - base;
+                struct cmd c;
+                walk_cmd_new(&c, DURE_NPU_OP_LOAD);
+                WPUT(c.d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);
+                WPUT(c.d, LOAD, ELEM, w->elem);
+                WPUT(c.d, LOAD, DRAM_ADDR, l->first_pair_addr);
+                WPUT(c.d, LOAD, DRAM_STRIDE, nn * w->eb);
+                WPUT(c.d, LOAD, ROWS, 2 * kc);
+                WPUT(c.d, LOAD, COLS, nn);
+                WPUT(c.d, LOAD, LOCAL_ADDR, base);
+                WPUT(c.d, LOAD, LOCAL_COLS, kc);
+                WPUT(c.d, LOAD, LOCAL_GROUPS, 2);
+                WPUT(c.d, LOAD, LOCAL_ROW_STEP, step);
+                c.sw0 = (int32_t)base;
+                c.sw1 = (int32_t)(base + step + kc);
+                walk_sink(w, &c);
+            }
+            for (uint32_t c = paired ? 1 : 0; c < w->cc; c++)
                 /* (with the joint copy input chunk 0's taps of the window's first row
                  * come in its LOADs, walk_pre_commands) */
                 for (uint32_t t = c ? 0 : l->has_joint ? l->g.kw : l->has_pairs ? 2 : 0;
@@ -575,6 +600,8 @@ void walk_bias_loads(struct walk *w, uint32_t j_lo, uint32_t j_hi, int how)
             walk_emit_direct(w->o, c.d);
         else if (how == BIAS_FIRST)
             walk_stage(w->o, &c, 0, walk_fills_first(w));   /* after the FILLs staged first */
+        else if (how == BIAS_AFTER_FIRST)
+            walk_stage(w->o, &c, 4, 1);           /* slot 0, first use taken as 1 */
         else
             walk_sink(w, &c);
     }
@@ -673,6 +700,10 @@ void walk_pre_commands(struct walk *w, const struct unit *u)
      * of the FILLs and image rows (walk_emit.py's first_bias; the prologue left them out) */
     if (walk_first_copied(w->l) && w->mode == SINK_PRE)
         walk_bias_loads(w, 0, walk_bias_split(w), BIAS_FIRST);
+    /* with the first pair copy the group's starting-value rows past its first two chunks
+     * right after the first COMPUTE (walk_emit.py's mid_bias; the prologue has the two) */
+    if (w->l->has_first_pair && w->mode == SINK_PRE)
+        walk_bias_loads(w, u->j0 + 2, walk_bias_split(w), BIAS_AFTER_FIRST);
     side_fills(w);
     /* a 1x1 first unit whose input chunk 0 goes in parts (walk_computes' first_halves): its
      * image rows in one LOAD per part (walk_emit.py) */
@@ -722,7 +753,23 @@ uint32_t walk_first_parts(const struct walk *w, uint32_t rows, uint32_t gcount,
         return 0;
     uint32_t n = 0;
     if (gcount >= 4 && (rows / 4) * g->ow >= least)
-        cuts[n++] = rows / 4;                /* a quarter, a third, the rest */
+        /* a quarter (rounded up with the first pair copy), a third, the rest */
+        cuts[n++] = w->l->has_first_pair ? (rows + 3) / 4 : rows / 4;
     cuts[n++] = rows / 3;
     return cuts[0] * g->ow < least ? 0 : n;
+}
+
+int walk_first_pair(const struct walk *w)
+{
+    const struct walk_layer *l = w->l;
+    struct unit u0;
+    uint32_t wv[WALK_WAVES_MAX][2], cw[WALK_WAVES_MAX][2], cuts[2];
+    if (!walk_c_outer(w) || !l->has_weights || w->nt < 2)
+        return 0;
+    walk_unit_at(w, 0, &u0);
+    uint32_t nw = walk_unit_waves(l, u0.rows, u0.gcount, walk_waved(w),
+                                  walk_waved(w) && w->nunits == 1, wv);
+    walk_chunk_waves(l, u0.rows, u0.gcount, walk_waved(w) && w->nunits == 1, cw);
+    return nw == 1 && walk_first_parts(w, wv[0][1], cw[0][1], cuts) == 2 &&
+           chunk_cols(l, u0.j0) == chunk_cols(l, u0.j0 + 1);
 }

@@ -329,6 +329,19 @@ int walk_joint_applies(const struct walk_layer *l, const struct walk_plan *p, ui
     return chunk_cols(l, u0.j0) == chunk_cols(l, u1.j0);
 }
 
+int walk_first_pair_applies(const struct walk_layer *l, const struct walk_plan *p,
+                            uint32_t *j0)
+{
+    struct walk w;
+    struct unit u0;
+    walk_init(&w, l, p);
+    if (!walk_first_pair(&w))
+        return 0;
+    walk_unit_at(&w, 0, &u0);
+    *j0 = u0.j0;
+    return 1;
+}
+
 int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *list,
               uint32_t cap)
 {
@@ -352,8 +365,13 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
      * chunk in its own; with input chunks outermost only the first unit's (the others are
      * its first side commands; with the pair LOAD they come after its weights instead,
      * walk_pre_commands) */
-    if (!walk_first_copied(l))
-        walk_bias_loads(&w, 0, walk_bias_split(&w), BIAS_DIRECT);
+    if (!walk_first_copied(l)) {
+        /* with the first pair copy only its two chunks' rows (walk_emit.py's mid_bias) */
+        struct unit u0;
+        walk_unit_at(&w, 0, &u0);
+        walk_bias_loads(&w, 0, l->has_first_pair ? u0.j0 + 2 : walk_bias_split(&w),
+                        BIAS_DIRECT);
+    }
     if (l->has_shared && l->shared_rows) {
         walk_cmd_new(&c, DURE_NPU_OP_LOAD);
         WPUT(c.d, LOAD, TARGET, DURE_NPU_TARGET_SPAD);

@@ -94,9 +94,13 @@ int walk_dw_first_tap(const struct walk *w);
 int walk_fills_first(const struct walk *w);
 /* walk_computes' first_halves: the output rows of the parts of input chunk 0 of a 1x1 first
  * unit (a wave of `rows`, a chunk range of `gcount`) but the last into cuts (a quarter and a
- * third with four chunks or more, or a third); returns their count, 0 when it is not split */
+ * third with four chunks or more, the quarter rounded up with the first pair copy, or a
+ * third); returns their count, 0 when it is not split */
 uint32_t walk_first_parts(const struct walk *w, uint32_t rows, uint32_t gcount,
                           uint32_t *cuts);
+/* walk_computes' first_pair_applies on a walk (its first unit's input chunk 0 in three
+ * parts, its first two output chunks of one width) */
+int walk_first_pair(const struct walk *w);
 /* walk_cmds' last_halves: the first wave's output rows of the last chunk range (one chunk) of
  * a 1x1 last unit, 0 when it is not split */
 uint32_t walk_last_half(const struct walk *w, const struct unit *u);
@@ -119,8 +123,10 @@ uint32_t walk_bias_split(const struct walk *w);
 /* The LOADs of output chunks [j_lo, j_hi)'s starting-value rows (whole chunks in one LOAD, a
  * partial last chunk in its own): straight into the list (BIAS_DIRECT), to walk_sink
  * (BIAS_SINK) or staged ahead of the first COMPUTE in their order among the first unit's own
- * LOADs (BIAS_FIRST: with the pair LOAD, after its weights; walk_emit.py's first_bias). */
-enum { BIAS_SINK = 0, BIAS_DIRECT = 1, BIAS_FIRST = 2 };
+ * LOADs (BIAS_FIRST: with the pair LOAD, after its weights; walk_emit.py's first_bias) or
+ * right after the first COMPUTE (BIAS_AFTER_FIRST: with the first pair copy, the group's
+ * rows past its first two chunks; walk_emit.py's mid_bias). */
+enum { BIAS_SINK = 0, BIAS_DIRECT = 1, BIAS_FIRST = 2, BIAS_AFTER_FIRST = 3 };
 void walk_bias_loads(struct walk *w, uint32_t j_lo, uint32_t j_hi, int how);
 /* Unit i's side commands: the previous unit's STOREs, the next unit's LOADs. */
 void walk_side_commands(struct walk *w, uint32_t i, const struct unit *u);

@@ -1,5 +1,6 @@
 """The walk engine's COMPUTE order (sim/walk_computes.py): the last unit's two waves of a 1x1
-layer interleaved (WalkComputes.tail_interleave), checked on DS-CNN's pointwise shape."""
+layer interleaved (WalkComputes.tail_interleave) and the first unit's head with the first pair
+copy (WalkComputes.first_pair_applies), checked on DS-CNN's pointwise shape."""
 
 import numpy as np
 import pytest
@@ -62,3 +63,53 @@ def test_waves_of_latency_pixels_or_more_stay_one_after_the_other():
     waves = sorted({acc for acc, _, _ in tail})
     assert len(waves) == 2 and {m for _, _, m in tail} == {72}
     assert [acc for acc, _, _ in tail] == [waves[0]] * 8 + [waves[1]] * 8
+
+
+def _head(prog):
+    """The descriptors up to the second COMPUTE, as ``(opcode, fields)``."""
+    out = []
+    for op, f in map(decode, prog.descriptors):
+        out.append((op, f))
+        if op == Opcode.COMPUTE and sum(o == Opcode.COMPUTE for o, _ in out) == 2:
+            return out
+    return out
+
+
+def test_the_first_two_chunks_take_their_first_weights_from_one_copy():
+    """DS-CNN's pointwise INT8 (first_pair_applies): the first two output chunks' starting
+    values in one LOAD, their weights of input chunk 0 in one LOAD of the copy (two groups a
+    slot apart), the first part's image rows, the first COMPUTE (a quarter of the rows
+    rounded up), then the group's other starting values ahead of anything else."""
+    prog, _, _ = _program("int8", SHAPE, 64, (1, 1))
+    head = _head(prog)
+    ops = [op for op, _ in head]
+    assert ops[:4] == [Opcode.LOAD, Opcode.LOAD, Opcode.LOAD, Opcode.COMPUTE]
+    (_, bias), (_, w), (_, image), (_, first) = head[:4]
+    assert bias["rows"] == 2 and bias["local_addr"] == first["init_addr"]
+    assert (w["rows"], w["local_cols"], w["local_groups"]) == (16, 8, 2)
+    assert w["local_addr"] == first["w_addr"] and w["local_row_step"] == prog.plan.slot
+    second = head[-1][1]
+    assert second["w_addr"] == first["w_addr"] + prog.plan.slot
+    assert first["m"] == 7 * 5 and image["rows"] == 7 * 5       # ceil(25 / 4) rows of 5
+    rest = head[4][1]
+    assert ops[4] == Opcode.LOAD and rest["local_addr"] == first["init_addr"] + 2
+    # no weight LOAD of the second chunk's input chunk 0 rows of its own
+    loads = [f for op, f in map(decode, prog.descriptors) if op == Opcode.LOAD]
+    assert not any(f["local_addr"] == second["w_addr"] and not f["local_cols"] for f in loads)
+
+
+@pytest.mark.parametrize("shape", [(1, 12, 12, 64), (1, 25, 5, 24)])
+def test_no_first_pair_copy_with_two_parts_or_fewer_chunks(shape):
+    """Three output chunks a group (MobileNetV1-0.25's 12x12x64 -> 64) or too few input
+    chunks: the first weights one LOAD per chunk, as before."""
+    prog, _, _ = _program("int8", shape, 64, (1, 1))
+    first_loads = [f for op, f in map(decode, prog.descriptors[:4]) if op == Opcode.LOAD]
+    assert not any(f.get("local_groups") for f in first_loads)
+
+
+def test_the_first_pair_copy_stays_bit_exact():
+    prog, x, want = _program("int8", SHAPE, 64, (1, 1), seed=5)
+    model = NpuModel(CONFIG)
+    model.set_window(MAIN.base, MAIN.size)
+    got = run_on_model(model, prog, [(ADDRS[0], x)])
+    assert np.array_equal(got.reshape(want.shape).view(np.uint8), want.view(np.uint8))

@@ -212,21 +212,22 @@ def test_the_pointwise_tail_stores_only_the_last_chunk_range():
 def test_the_pointwise_first_unit_reads_a_quarter_of_chunk_0_first():
     """DS-CNN's pointwise layer (INT8, input chunks outermost in the first unit): input chunk
     0's COMPUTEs go in three parts of rows, a quarter, a third and the rest
-    (``WalkComputes.first_halves``; 6, 8 and 11 of its 25 rows), each part over the group's
-    4 chunks, and only the first part's image rows are LOADed before the first COMPUTE, the
-    others' one LOAD each; the output stays exact on the command model."""
+    (``WalkComputes.first_halves``; 7, 8 and 10 of its 25 rows: the quarter rounded up with
+    the first pair copy, ``first_pair_applies``), each part over the group's 4 chunks, and
+    only the first part's image rows are LOADed before the first COMPUTE, the others' one
+    LOAD each; the output stays exact on the command model."""
     prog, x, want, addrs = _int8_program((1, 25, 5, 64), 64, (1, 1))
     ds = _decoded(prog)
     execs = [f for op, f in ds if op == Opcode.COMPUTE]
-    assert [f["m"] for f in execs[:13]] == [30] * 4 + [40] * 4 + [55] * 4 + [125]
+    assert [f["m"] for f in execs[:13]] == [35] * 4 + [40] * 4 + [50] * 4 + [125]
     first = min(i for i, d in enumerate(ds) if _is_exec(d))
     image = [f["rows"] for op, f in ds[:first] if op == Opcode.LOAD and not f["fill"] and
              f["target"] == LoadTarget.SPAD.value and f["local_addr"] >= prog.plan.w_rows]
-    assert image == [30]
+    assert image == [35]
     chunk0 = [f["rows"] for op, f in ds if op == Opcode.LOAD and not f["fill"] and
               f["target"] == LoadTarget.SPAD.value and f["local_addr"] in range(
                   prog.plan.w_rows, prog.plan.w_rows + 125)]
-    assert chunk0 == [30, 40, 55]
+    assert chunk0 == [35, 40, 50]
     got = _run(prog, x, addrs)
     assert np.array_equal(got, want)
 
