@@ -5,9 +5,11 @@ convolution (:attr:`WalkCmds.c_outer <dure.sim.walk_cmds.WalkCmds>`) takes its i
 outermost instead, in a 1x1 layer its input chunk 0 in parts of its rows (a quarter, a third
 and the rest, :meth:`WalkComputes.first_halves`), and with the joint first wave
 (:meth:`WalkComputes.joint_computes`) it first computes input chunk 0 of the second unit's
-output chunk too; the last chunk range (one chunk) of a 1x1 last unit goes in two waves of
-rows (:meth:`~dure.sim.walk_cmds.WalkCmds.last_halves`), interleaved where the second is
-shorter than LATENCY pixels (:meth:`WalkComputes.tail_interleave`). C port:
+output chunk too; an FP16 first unit's first wave also computes the second unit's chunk over
+its rows (:meth:`~dure.sim.walk_cmds.WalkCmds.fp16_joint_rows`); the last chunk range (one
+chunk) of a 1x1 last unit goes in two waves of rows
+(:meth:`~dure.sim.walk_cmds.WalkCmds.last_halves`), interleaved where the second is shorter
+than LATENCY pixels (:meth:`WalkComputes.tail_interleave`). C port:
 ``firmware/npu/npu_walk_emit.c``.
 """
 
@@ -38,9 +40,22 @@ class WalkComputes(WalkCmds):
         skip0 = bool(self.joint) and u_index in (0, 1)
         if first and self.joint:
             out += self.joint_computes(base)
+        jh = self.fp16_joint
         for c0, cn in ranges:
             waves = split if split and (c0, cn) == ranges[-1] else \
                 self.pieces(unit, first, last)
+            if jh and u_index == 1:
+                # the first unit computed rows [0, jh) of this chunk (fp16_joint_rows; this
+                # unit is neither the first nor the last: one wave)
+                waves = [[(jh + s0, min(self.plan.sbh, rows - jh - s0))
+                          for s0 in range(0, rows - jh, self.plan.sbh)]]
+            if jh and u_index == 0:
+                # its first wave, (tap, input chunk) by (tap, input chunk), its own chunk's
+                # COMPUTE then the second unit's (one sub-block each)
+                a = self.wave_computes(0, unit, base, waves[0], range(c0, c0 + cn))
+                b = self.wave_computes(1, self.units[1], base, waves[0], range(0, 1))
+                out += [x for pair in zip(a, b, strict=True) for x in pair]
+                waves = waves[1:]
             parts = [self.wave_computes(u_index, unit, base, wave, range(c0, c0 + cn),
                                         first and self.c_outer, skip0) for wave in waves]
             if split and (c0, cn) == ranges[-1]:

@@ -171,6 +171,9 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                                         c_outer and j < first_unit[3] + first_unit[4])]
     elif plan.wmode in ("double", "single"):
         pre += s.weight_loads(0, first_unit, "jit", c_outer)
+        if s.fp16_joint:
+            # the second unit's chunk's weights: its taps' first use is in the first wave
+            pre += s.weight_loads(1, units[1], "jit")
         if s.joint:
             pre += s.joint_weight_loads()
     elif plan.wmode == "taps":
@@ -216,7 +219,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                 # the chunks no unit up to this one has (units take chunks in rising order)
                 done_j = max(v[3] + v[4] for v in units[:i + 1])
                 side = unit_weights(nxt, done_j) + side
-            if plan.wmode in ("double", "single"):
+            if plan.wmode in ("double", "single") and not (i == 0 and s.fp16_joint):
                 # per tap: no long LOAD ahead of the first unit's own (and, in ``single``,
                 # each tap follows the COMPUTEs that free its rows)
                 side += s.weight_loads(i + 1, nxt, True)
