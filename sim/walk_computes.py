@@ -13,8 +13,8 @@ than LATENCY pixels (:meth:`WalkComputes.tail_interleave`). C port:
 ``firmware/npu/npu_walk_emit.c``.
 """
 
-from dure.rtl.npu.commands import EltwiseOp, Opcode
-from dure.rtl.npu.descriptor import encode
+from dure.rtl.npu.commands import EltwiseOp, Opcode, Precision
+from dure.rtl.npu.descriptor import decode, encode
 
 from dure.gemm_cost import LATENCY, RELOAD, WALK_SPLIT_MIN_CHUNKS, WALK_TAIL_PORT_BYTES
 
@@ -62,6 +62,40 @@ class WalkComputes(WalkCmds):
                 parts = [self.tail_interleave(unit, split, *parts)]
             for part in parts:
                 out += part
+        return out
+
+    def wave_ahead_slots(self, uses, ncomp, lead):
+        """``{id(cmd): slot}`` for the first unit's image LOADs (from main memory, not FILLs)
+        of an FP16 convolution on the array whose first use (``uses``: ``(use, n, cmd)``)
+        lies in its third wave or later: they go halfway through the wave before (after its
+        COMPUTE of that index), or ``lead`` COMPUTEs ahead of the use if that is earlier.
+        FP16 keeps its taps outermost, so a wave's first COMPUTEs (tap 0 of every input
+        chunk) read every chunk's new image rows: 4 KB on ResNet-8 stages 1 and 2, 1,024
+        port cycles against the 256 rows ``lead`` COMPUTEs cover. The second wave's stay
+        ``lead`` ahead (the first wave is bus-bound: halfway through it they gave rn8_s1 /
+        rn8_s2 FP16 947 / 1,963). Measured on the 8x8 ``sim`` SoC, npu fixed FP16 pushed, the
+        LOADs a quarter / a third / 0.4 / half / 0.6 of the way through the wave before:
+        rn8_s1 655, rn8_s2 1,474 for each (736 / 1,676 without; at its start 1,380 / 2,037;
+        session 22, branch fp16first). C ``wave_ahead_slot`` (npu_walk_stream.c)."""
+        layer, g = self.layer, self.g
+        if layer.precision != Precision.FP16 or layer.eltwise_mac or layer.eltwise_max or \
+                layer.diagonal:
+            return {}
+        unit = self.units[0]
+        per = g.kh * g.kw * self.cc * unit[4]
+        starts, at = [], 0
+        for wi, wave in enumerate(self.pieces(unit, True, len(self.units) == 1)):
+            starts.append(at)
+            at += per * len(wave) * (2 if wi == 0 and self.fp16_joint else 1)
+        starts.append(at)
+        out = {}
+        for use, _, cmd in uses:
+            if not 0 < use < ncomp or cmd.spad_write is None or \
+                    cmd.spad_write[0] < self.tile0 or decode(cmd.words)[1]["fill"]:
+                continue
+            w = max(k for k, st in enumerate(starts[:-1]) if st <= use)
+            if w >= 2:
+                out[id(cmd)] = min(use - lead, starts[w - 1] + (starts[w] - starts[w - 1]) // 2)
         return out
 
     def tail_interleave(self, unit, split, a, b):

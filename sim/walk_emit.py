@@ -280,8 +280,9 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             # second reads between them: the LOADs of later COMPUTEs go after the second
             # (rn8_s2 INT8 npu fixed 315 -> 300)
             low = 1 if c_outer and s.first_tap_swap() else 0
-            slots += [(max(low if use > 1 else 0, use - lead), 0, cmd) for use, n, cmd in uses
-                      if use > 0 and not any(cmd is c for c in late)]
+            early = s.wave_ahead_slots(uses, len(comp), lead)
+            slots += [(early.get(id(cmd), max(low if use > 1 else 0, use - lead)), 0, cmd)
+                      for use, n, cmd in uses if use > 0 and not any(cmd is c for c in late)]
             slots += [((k + 1) * len(comp) // (len(late) + 1), 0, cmd)
                       for k, cmd in enumerate(late)]
         if plan.wmode == "taps":

@@ -140,3 +140,31 @@ def test_the_fp16_joint_wave_stays_bit_exact(x_shape, cout):
     want = conv2d_fp16(x, w, bias, stride=(1, 1), padding="SAME")
     assert np.isnan(want).any() and np.isinf(want).any()
     assert np.array_equal(got.reshape(want.shape).view(np.uint16), want.view(np.uint16))
+
+
+def test_an_fp16_first_units_later_waves_images_go_halfway_through_the_wave_before():
+    """WalkComputes.wave_ahead_slots on ResNet-8 stage 1 FP16 (first-unit waves of 2, 2, 4
+    output rows; the first wave joint, 2 x 18 COMPUTEs, the second 18): the third wave's image
+    LOADs (4 image rows per input chunk) go after COMPUTE 36 + 18 // 2 of the unit, the second
+    wave's (2 rows) JIT_LEAD * 2 COMPUTEs ahead of their first use; INT8 takes no such slot."""
+    from dure.rtl.npu.commands import LoadTarget
+
+    from dure.gemm_cost import WALK_JIT_LEAD
+    prog, _, _ = _program("fp16", (1, 32, 32, 16), 16, (3, 3))
+    ds = [decode(w) for w in prog.descriptors]
+    ahead, image = 0, []
+    for op, f in ds:
+        if op == Opcode.COMPUTE:
+            ahead += 1
+        elif op == Opcode.LOAD and not f["fill"] and f["target"] == LoadTarget.SPAD.value \
+                and f["local_addr"] >= prog.plan.w_rows:
+            image.append((ahead, f["rows"], f["local_addr"]))
+    second = [(a, at) for a, rows, at in image if rows == 2 * 32]
+    third = [a for a, rows, _ in image if rows == 4 * 32]
+    assert third == [36 + 18 // 2 + 1] * 2
+    comps = [f for op, f in ds if op == Opcode.COMPUTE]
+    for a, at in second:
+        use = next(i for i, f in enumerate(comps) if f["a_addr"] <= at + 63 and
+                   at < f["a_addr"] + (f["a_rows"] - 1) * f["a_row_step"] + f["a_cols"])
+        assert a == use - 2 * WALK_JIT_LEAD + 1
+    assert len(second) == 2
