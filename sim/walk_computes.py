@@ -16,7 +16,14 @@ than LATENCY pixels (:meth:`WalkComputes.tail_interleave`). C port:
 from dure.rtl.npu.commands import EltwiseOp, Opcode, Precision
 from dure.rtl.npu.descriptor import decode, encode
 
-from dure.gemm_cost import LATENCY, RELOAD, WALK_SPLIT_MIN_CHUNKS, WALK_TAIL_PORT_BYTES
+from dure.gemm_cost import (
+    BYTES_PER_CYCLE,
+    LATENCY,
+    RELOAD,
+    WALK_JIT_LEAD,
+    WALK_SPLIT_MIN_CHUNKS,
+    WALK_TAIL_PORT_BYTES,
+)
 
 from .walk_cmds import Cmd, WalkCmds
 from .walk_waves import chunk_waves, dw_lead_tap
@@ -66,36 +73,42 @@ class WalkComputes(WalkCmds):
 
     def wave_ahead_slots(self, uses, ncomp, lead):
         """``{id(cmd): slot}`` for the first unit's image LOADs (from main memory, not FILLs)
-        of an FP16 convolution on the array whose first use (``uses``: ``(use, n, cmd)``)
-        lies in its third wave or later: they go halfway through the wave before (after its
-        COMPUTE of that index), or ``lead`` COMPUTEs ahead of the use if that is earlier.
-        FP16 keeps its taps outermost, so a wave's first COMPUTEs (tap 0 of every input
-        chunk) read every chunk's new image rows: 4 KB on ResNet-8 stages 1 and 2, 1,024
-        port cycles against the 256 rows ``lead`` COMPUTEs cover. The second wave's stay
-        ``lead`` ahead (the first wave is bus-bound: halfway through it they gave rn8_s1 /
-        rn8_s2 FP16 947 / 1,963). Measured on the 8x8 ``sim`` SoC, npu fixed FP16 pushed, the
-        LOADs a quarter / a third / 0.4 / half / 0.6 of the way through the wave before:
-        rn8_s1 655, rn8_s2 1,474 for each (736 / 1,676 without; at its start 1,380 / 2,037;
-        session 22, branch fp16first). C ``wave_ahead_slot`` (npu_walk_stream.c)."""
+        of an FP16 convolution on the array whose first use (``uses``: ``(use, n, cmd)``, n
+        the LOAD's place among the unit's own LOADs) lies in its second wave or later: each
+        goes ahead of its use by the COMPUTEs whose rows (a COMPUTE of that wave's) cover, at
+        BYTES_PER_CYCLE, the bytes of its wave's image LOADs up to it (in their order n),
+        rounded up, plus WALK_JIT_LEAD; or ``lead`` ahead if that is earlier. FP16 keeps its
+        taps outermost, so a wave's first COMPUTEs (tap 0 of every input chunk) read every
+        chunk's new image rows: ResNet-8 stage 2's 4 KB (4 input chunks) took 1,024 port
+        cycles against the 256 rows ``lead`` COMPUTEs cover. Measured on the 8x8 ``sim``
+        SoC, npu fixed FP16 pushed rn8_s1 / rn8_s2 (session 22, branch fp16first): 655 /
+        1,229 (736 / 1,676 without; the third wave's and later ones halfway through the wave
+        before instead, 655 / 1,474, and then the second wave's by this rule with 0 / 1 / 2
+        / 4 COMPUTEs for WALK_JIT_LEAD: 655 / 1,350, 655 / 1,286, 655 / 1,261, 655 / 1,261).
+        C ``wave_ahead_slot`` (npu_walk_stream.c)."""
         layer, g = self.layer, self.g
         if layer.precision != Precision.FP16 or layer.eltwise_mac or layer.eltwise_max or \
                 layer.diagonal:
             return {}
         unit = self.units[0]
         per = g.kh * g.kw * self.cc * unit[4]
+        waves = self.pieces(unit, True, len(self.units) == 1)
         starts, at = [], 0
-        for wi, wave in enumerate(self.pieces(unit, True, len(self.units) == 1)):
+        for wi, wave in enumerate(waves):
             starts.append(at)
             at += per * len(wave) * (2 if wi == 0 and self.fp16_joint else 1)
-        starts.append(at)
-        out = {}
-        for use, _, cmd in uses:
+        out, cum = {}, [0] * len(waves)
+        for use, _, cmd in sorted(uses, key=lambda t: t[1]):
             if not 0 < use < ncomp or cmd.spad_write is None or \
                     cmd.spad_write[0] < self.tile0 or decode(cmd.words)[1]["fill"]:
                 continue
-            w = max(k for k, st in enumerate(starts[:-1]) if st <= use)
-            if w >= 2:
-                out[id(cmd)] = min(use - lead, starts[w - 1] + (starts[w] - starts[w - 1]) // 2)
+            w = max(k for k, st in enumerate(starts) if st <= use)
+            if w < 1:
+                continue
+            f = decode(cmd.words)[1]
+            cum[w] += f["rows"] * f["cols"] * self.eb
+            port = BYTES_PER_CYCLE * waves[w][0][1] * g.ow
+            out[id(cmd)] = max(0, min(use - lead, use - WALK_JIT_LEAD - -(-cum[w] // port)))
         return out
 
     def tail_interleave(self, unit, split, a, b):

@@ -420,6 +420,8 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
         if (i == 0) {
             uint32_t first = o.nside;
             w.late_total = 0;
+            for (uint32_t k = 0; k < WALK_WAVES_MAX; k++)
+                w.wave_cum[k] = 0;
             w.mode = SINK_PRE;
             walk_pre_commands(&w, &u);
             /* the late ones (key_lo ncomp + 1 + k) evenly between the COMPUTEs */

@@ -52,6 +52,9 @@ struct walk {
     uint32_t joint_h, joint_rows;
     /* the FP16 joint first wave (walk_fp16_joint): its output rows (0: none) */
     uint32_t fp16_joint;
+    /* the bytes of the first unit's image LOADs of each wave sunk so far (SINK_PRE;
+     * npu_walk_stream.c's wave_ahead_slot) */
+    uint32_t wave_cum[WALK_WAVES_MAX];
 };
 
 enum { SINK_SIDE, SINK_PRE, SINK_COUNT, SINK_LAST, SINK_FLOOR };

@@ -142,29 +142,54 @@ def test_the_fp16_joint_wave_stays_bit_exact(x_shape, cout):
     assert np.array_equal(got.reshape(want.shape).view(np.uint16), want.view(np.uint16))
 
 
-def test_an_fp16_first_units_later_waves_images_go_halfway_through_the_wave_before():
-    """WalkComputes.wave_ahead_slots on ResNet-8 stage 1 FP16 (first-unit waves of 2, 2, 4
-    output rows; the first wave joint, 2 x 18 COMPUTEs, the second 18): the third wave's image
-    LOADs (4 image rows per input chunk) go after COMPUTE 36 + 18 // 2 of the unit, the second
-    wave's (2 rows) JIT_LEAD * 2 COMPUTEs ahead of their first use; INT8 takes no such slot."""
+@pytest.mark.parametrize("x_shape, cout, waves", [
+    ((1, 32, 32, 16), 16, (2, 2, 4)),          # ResNet-8 stage 1 (the first wave joint)
+    ((1, 16, 16, 32), 32, (4, 4, 4, 4)),       # stage 2 (even waves)
+])
+def test_an_fp16_first_units_later_waves_images_go_ahead_by_their_bytes(x_shape, cout,
+                                                                          waves):
+    """WalkComputes.wave_ahead_slots: an image LOAD of the first unit's second wave or later
+    goes ahead of its first use by the COMPUTEs whose rows cover its wave's image bytes so far
+    at BYTES_PER_CYCLE, plus WALK_JIT_LEAD (or JIT_LEAD * 2 ahead if that is earlier); the
+    first wave's stay JIT_LEAD * 2 ahead."""
     from dure.rtl.npu.commands import LoadTarget
 
-    from dure.gemm_cost import WALK_JIT_LEAD
-    prog, _, _ = _program("fp16", (1, 32, 32, 16), 16, (3, 3))
+    from dure.gemm_cost import BYTES_PER_CYCLE, WALK_JIT_LEAD
+    prog, _, _ = _program("fp16", x_shape, cout, (3, 3))
     ds = [decode(w) for w in prog.descriptors]
-    ahead, image = 0, []
+    comps = [f for op, f in ds if op == Opcode.COMPUTE]
+    ow, cc = x_shape[2], x_shape[3] // 8
+    starts = [0, 2 * 9 * cc]                    # the joint first wave: two chunks
+    for _ in waves[2:]:
+        starts.append(starts[-1] + 9 * cc)
+    ahead, loads = 0, []
     for op, f in ds:
         if op == Opcode.COMPUTE:
             ahead += 1
-        elif op == Opcode.LOAD and not f["fill"] and f["target"] == LoadTarget.SPAD.value \
-                and f["local_addr"] >= prog.plan.w_rows:
-            image.append((ahead, f["rows"], f["local_addr"]))
-    second = [(a, at) for a, rows, at in image if rows == 2 * 32]
-    third = [a for a, rows, _ in image if rows == 4 * 32]
-    assert third == [36 + 18 // 2 + 1] * 2
-    comps = [f for op, f in ds if op == Opcode.COMPUTE]
-    for a, at in second:
-        use = next(i for i, f in enumerate(comps) if f["a_addr"] <= at + 63 and
-                   at < f["a_addr"] + (f["a_rows"] - 1) * f["a_row_step"] + f["a_cols"])
-        assert a == use - 2 * WALK_JIT_LEAD + 1
-    assert len(second) == 2
+            if ahead > starts[-1] + 9 * cc:
+                break                           # the first unit's end
+            continue
+        if op != Opcode.LOAD or f["fill"] or f["target"] != LoadTarget.SPAD.value or \
+                f["local_addr"] < prog.plan.w_rows:
+            continue
+        at, end = f["local_addr"], f["local_addr"] + f["rows"]
+        if f["local_groups"]:
+            end = at + (f["local_groups"] - 1) * f["local_row_step"] + f["local_cols"]
+        use = next(i for i, c in enumerate(comps) if c["a_addr"] < end and at < c["a_addr"]
+                   + (c["a_rows"] - 1) * c["a_row_step"] + c["a_cols"])
+        loads.append((at, ahead, use, f["rows"] * f["cols"] * 2))
+    # a wave's bytes so far in the LOADs' own order: input chunk by input chunk (their SPAD
+    # regions rise with the chunk)
+    cum, checked = {}, 0
+    for _, ahead, use, nbytes in sorted(loads):
+        w = max(k for k, st in enumerate(starts) if st <= use)
+        want = use - 2 * WALK_JIT_LEAD
+        if w >= 1:
+            cum[w] = cum.get(w, 0) + nbytes
+            port = BYTES_PER_CYCLE * waves[w] * ow
+            want = min(want, use - WALK_JIT_LEAD - -(-cum[w] // port))
+            checked += 1
+        if use > 0:
+            assert ahead == max(0, want) + 1, (w, use, ahead)
+    assert checked == (len(waves) - 1) * cc
+    assert sorted(cum) == list(range(1, len(waves)))
