@@ -20,6 +20,7 @@ from dure.gemm_cost import (
     BYTES_PER_CYCLE,
     LATENCY,
     RELOAD,
+    WALK_FP16_EVEN_WAVE_CHUNKS,
     WALK_JIT_LEAD,
     WALK_SPLIT_MIN_CHUNKS,
     WALK_TAIL_PORT_BYTES,
@@ -74,18 +75,21 @@ class WalkComputes(WalkCmds):
     def wave_ahead_slots(self, uses, ncomp, lead):
         """``{id(cmd): slot}`` for the first unit's image LOADs (from main memory, not FILLs)
         of an FP16 convolution on the array whose first use (``uses``: ``(use, n, cmd)``, n
-        the LOAD's place among the unit's own LOADs) lies in its second wave or later: each
-        goes ahead of its use by the COMPUTEs whose rows (a COMPUTE of that wave's) cover, at
-        BYTES_PER_CYCLE, the bytes of its wave's image LOADs up to it (in their order n),
-        rounded up, plus WALK_JIT_LEAD; or ``lead`` ahead if that is earlier. FP16 keeps its
-        taps outermost, so a wave's first COMPUTEs (tap 0 of every input chunk) read every
-        chunk's new image rows: ResNet-8 stage 2's 4 KB (4 input chunks) took 1,024 port
-        cycles against the 256 rows ``lead`` COMPUTEs cover. Measured on the 8x8 ``sim``
-        SoC, npu fixed FP16 pushed rn8_s1 / rn8_s2 (session 22, branch fp16first): 655 /
-        1,229 (736 / 1,676 without; the third wave's and later ones halfway through the wave
-        before instead, 655 / 1,474, and then the second wave's by this rule with 0 / 1 / 2
-        / 4 COMPUTEs for WALK_JIT_LEAD: 655 / 1,350, 655 / 1,286, 655 / 1,261, 655 / 1,261).
-        C ``wave_ahead_slot`` (npu_walk_stream.c)."""
+        the LOAD's place among the unit's own LOADs) lies in a later wave than its first.
+        FP16 keeps its taps outermost, so a wave's first COMPUTEs (tap 0 of every input
+        chunk) read every chunk's new image rows: ResNet-8 stage 2's 4 KB (4 input chunks)
+        took 1,024 port cycles against the 256 rows ``lead`` COMPUTEs cover. With
+        WALK_FP16_EVEN_WAVE_CHUNKS input chunks or more each goes ahead of its use by the
+        COMPUTEs whose rows (a COMPUTE of that wave's) cover, at BYTES_PER_CYCLE, the bytes
+        of its wave's image LOADs up to it (in their order n), rounded up, plus
+        WALK_JIT_LEAD; with fewer, those of the third wave and later go halfway through the
+        wave before; either or ``lead`` ahead, whichever is earlier. Measured on the 8x8
+        ``sim`` SoC, npu fixed FP16 pushed rn8_s1 / rn8_s2 (session 22, branch fp16first):
+        655 / 1,229 (736 / 1,676 without; halfway for all 655 / 1,474, and then the second
+        wave's by the byte rule with 0 / 1 / 2 / 4 COMPUTEs for WALK_JIT_LEAD 1,350 / 1,286 /
+        1,261 / 1,261 on rn8_s2, 655 on rn8_s1 each); the byte rule on every layer cost
+        MobileNetV1-0.25's conv0 (one input chunk) 480 cycles and ResNet-8's s1a (two) 596
+        against halfway, in the models. C ``wave_ahead_slot`` (npu_walk_stream.c)."""
         layer, g = self.layer, self.g
         if layer.precision != Precision.FP16 or layer.eltwise_mac or layer.eltwise_max or \
                 layer.diagonal:
@@ -97,6 +101,7 @@ class WalkComputes(WalkCmds):
         for wi, wave in enumerate(waves):
             starts.append(at)
             at += per * len(wave) * (2 if wi == 0 and self.fp16_joint else 1)
+        starts.append(at)
         out, cum = {}, [0] * len(waves)
         for use, _, cmd in sorted(uses, key=lambda t: t[1]):
             if not 0 < use < ncomp or cmd.spad_write is None or \
@@ -104,6 +109,13 @@ class WalkComputes(WalkCmds):
                 continue
             w = max(k for k, st in enumerate(starts) if st <= use)
             if w < 1:
+                continue
+            if self.cc < WALK_FP16_EVEN_WAVE_CHUNKS:
+                # fewer input chunks: only the third wave's and later, halfway through the
+                # wave before
+                if w >= 2:
+                    out[id(cmd)] = min(use - lead,
+                                       starts[w - 1] + (starts[w] - starts[w - 1]) // 2)
                 continue
             f = decode(cmd.words)[1]
             cum[w] += f["rows"] * f["cols"] * self.eb

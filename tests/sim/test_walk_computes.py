@@ -148,25 +148,26 @@ def test_the_fp16_joint_wave_stays_bit_exact(x_shape, cout):
 ])
 def test_an_fp16_first_units_later_waves_images_go_ahead_by_their_bytes(x_shape, cout,
                                                                           waves):
-    """WalkComputes.wave_ahead_slots: an image LOAD of the first unit's second wave or later
-    goes ahead of its first use by the COMPUTEs whose rows cover its wave's image bytes so far
-    at BYTES_PER_CYCLE, plus WALK_JIT_LEAD (or JIT_LEAD * 2 ahead if that is earlier); the
-    first wave's stay JIT_LEAD * 2 ahead."""
+    """WalkComputes.wave_ahead_slots: with 4+ input chunks (stage 2) an image LOAD of the
+    first unit's second wave or later goes ahead of its first use by the COMPUTEs whose rows
+    cover its wave's image bytes so far at BYTES_PER_CYCLE, plus WALK_JIT_LEAD; with fewer
+    (stage 1) the third wave's and later go halfway through the wave before; either or
+    JIT_LEAD * 2 ahead, whichever is earlier; the first wave's stay JIT_LEAD * 2 ahead."""
     from dure.rtl.npu.commands import LoadTarget
 
-    from dure.gemm_cost import BYTES_PER_CYCLE, WALK_JIT_LEAD
+    from dure.gemm_cost import BYTES_PER_CYCLE, WALK_FP16_EVEN_WAVE_CHUNKS, WALK_JIT_LEAD
     prog, _, _ = _program("fp16", x_shape, cout, (3, 3))
     ds = [decode(w) for w in prog.descriptors]
     comps = [f for op, f in ds if op == Opcode.COMPUTE]
     ow, cc = x_shape[2], x_shape[3] // 8
     starts = [0, 2 * 9 * cc]                    # the joint first wave: two chunks
-    for _ in waves[2:]:
+    for _ in waves[1:]:
         starts.append(starts[-1] + 9 * cc)
     ahead, loads = 0, []
     for op, f in ds:
         if op == Opcode.COMPUTE:
             ahead += 1
-            if ahead > starts[-1] + 9 * cc:
+            if ahead > starts[-1]:
                 break                           # the first unit's end
             continue
         if op != Opcode.LOAD or f["fill"] or f["target"] != LoadTarget.SPAD.value or \
@@ -184,10 +185,16 @@ def test_an_fp16_first_units_later_waves_images_go_ahead_by_their_bytes(x_shape,
     for _, ahead, use, nbytes in sorted(loads):
         w = max(k for k, st in enumerate(starts) if st <= use)
         want = use - 2 * WALK_JIT_LEAD
-        if w >= 1:
+        if w >= 1 and cc >= WALK_FP16_EVEN_WAVE_CHUNKS:
             cum[w] = cum.get(w, 0) + nbytes
             port = BYTES_PER_CYCLE * waves[w] * ow
             want = min(want, use - WALK_JIT_LEAD - -(-cum[w] // port))
+            checked += 1
+        elif w >= 1:
+            # fewer input chunks: the third wave's and later halfway through the wave before
+            cum[w] = cum.get(w, 0) + nbytes
+            if w >= 2:
+                want = min(want, starts[w - 1] + (starts[w] - starts[w - 1]) // 2)
             checked += 1
         if use > 0:
             assert ahead == max(0, want) + 1, (w, use, ahead)
