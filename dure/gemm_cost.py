@@ -12,7 +12,8 @@ __all__ = ["CMD_CYCLES", "BYTES_PER_CYCLE", "LATENCY", "MC_MAX", "RELOAD", "MBLK
            "COST_MODEL", "WALK_PUSH_CYCLES", "WALK_DESCRIPTOR_WEIGHT", "WALK_JIT_LEAD",
            "POOL_MAX_WINDOW", "ADD_BLOCK_ROWS", "WALK_ELTWISE_OVERHEAD", "WALK_MAC_PIXELS",
            "WALK_GLOBAL_PAIR", "WALK_GLOBAL_SLAB", "WALK_PACK_PASS_CHUNKS", "WALK_PIECE_ROWS",
-           "WALK_SPLIT_MIN_CHUNKS", "WALK_DW_TAIL_PIXELS", "WALK_TAIL_PORT_BYTES", "WALK_MODEL"]
+           "WALK_SPLIT_MIN_CHUNKS", "WALK_DW_TAIL_PIXELS", "WALK_TAIL_PORT_BYTES",
+           "WALK_FP16_EVEN_WAVE_CHUNKS", "WALK_MODEL"]
 
 #: Estimated core cycles per pushed descriptor, any kind (firmware npu_gemm on the sim SoC).
 CMD_CYCLES = 40
@@ -116,6 +117,16 @@ WALK_DW_TAIL_PIXELS = 30
 #: takes 3 and 5; docs/layer_fixed_cost.md, session 21, branch kwspw).
 WALK_TAIL_PORT_BYTES = 4
 
+#: An FP16 convolution's first unit with at least this many input chunks runs its rows in
+#: waves of LATENCY pixels each (dure.sim.walk_waves.unit_waves) instead of growing ones:
+#: each wave's first tap reads every input chunk's new image rows, so a wave of twice the
+#: rows waits for twice the bytes at its start. Measured on the 8x8 `sim` SoC (pushed, npu
+#: fixed FP16; ResNet-8 stage 2, 16x16x32 -> 32, 4 input chunks, first-unit waves of 4, 4, 8
+#: / 8, 4, 4 / 4, 8, 4 / 5, 5, 6 / 4, 4, 4, 4 rows: 2,291 / 2,078 / 2,270 / 2,067 / 1,736;
+#: stage 1, 32x32x16 -> 16, 2 input chunks, 2, 2, 4 / 2, 2, 2, 2 / 4, 4 rows: 921 / 1,076 /
+#: 1,076; docs/layer_fixed_cost.md, session 22, branch fp16first).
+WALK_FP16_EVEN_WAVE_CHUNKS = 4
+
 #: Every walk constant above by name (the header's ``DURE_NPU_WALK_<name>``).
 WALK_MODEL = {"PUSH_CYCLES": WALK_PUSH_CYCLES, "DESCRIPTOR_WEIGHT": WALK_DESCRIPTOR_WEIGHT,
               "JIT_LEAD": WALK_JIT_LEAD, "POOL_MAX_WINDOW": POOL_MAX_WINDOW,
@@ -124,4 +135,5 @@ WALK_MODEL = {"PUSH_CYCLES": WALK_PUSH_CYCLES, "DESCRIPTOR_WEIGHT": WALK_DESCRIP
               "GLOBAL_SLAB": WALK_GLOBAL_SLAB,
               "PACK_PASS_CHUNKS": WALK_PACK_PASS_CHUNKS, "PIECE_ROWS": WALK_PIECE_ROWS,
               "SPLIT_MIN_CHUNKS": WALK_SPLIT_MIN_CHUNKS, "DW_TAIL_PIXELS": WALK_DW_TAIL_PIXELS,
-              "TAIL_PORT_BYTES": WALK_TAIL_PORT_BYTES}
+              "TAIL_PORT_BYTES": WALK_TAIL_PORT_BYTES,
+              "FP16_EVEN_WAVE_CHUNKS": WALK_FP16_EVEN_WAVE_CHUNKS}

@@ -122,6 +122,8 @@ class WalkCmds:
         self.waved = plan.wmode != "taps"
         # the first unit's parts when it also computes the second unit's input chunk 0
         self.joint = self.joint_first()
+        # FP16: the first unit's first wave also computes the second unit's output chunk
+        self.fp16_joint = self.fp16_joint_rows()
         # its taps: the window's first row (the taps whose rows of the first part are the
         # first image rows)
         self.joint_set = set(range(g.kw)) if self.joint else set()
@@ -289,6 +291,33 @@ class WalkCmds:
         of the same width (one LOAD's columns)."""
         return bool(self.joint) and self.layer.weights is not None and \
             self.layer.chunk_cols(self.units[0][3]) == self.layer.chunk_cols(self.units[1][3])
+
+    def fp16_joint_rows(self):
+        """The output rows of an FP16 first unit's first wave when that wave also computes
+        the second unit's output chunk over the same rows (the *FP16 joint first wave*; 0
+        otherwise): a convolution on the array (not diagonal, a window of two taps or more)
+        in the ``resident`` or ``double`` weight mode, one output chunk per unit, the second
+        unit on the same rows and not the last, a first unit of two waves or more whose first
+        is one sub-block, and no broadcast ACC-init LOAD (a bias row held in ACC, or none).
+        FP16 keeps its taps outermost, so a wave's first taps need every input chunk's image
+        rows: two output chunks share them (ResNet-8 stage 1: the first wave read 3 KB of
+        image and 2.3 KB of weights for 1,152 rows of work; for both chunks 3 KB and 4.6 KB
+        for 2,304). Per ACC row the order is kept (FP16 exact): the first wave's COMPUTEs go
+        (tap, input chunk) by (tap, input chunk), the first unit's then the second's, and the
+        second unit computes its other rows (:meth:`~dure.sim.walk_computes.WalkComputes.
+        computes`); its weights come with the first unit's, just ahead of their first use
+        (``walk_emit``). C ``walk_fp16_joint``."""
+        g, plan, units, layer = self.g, self.plan, self.units, self.layer
+        if layer.precision != Precision.FP16 or layer.diagonal or layer.eltwise_mac or \
+                layer.eltwise_max or plan.wmode not in ("resident", "double") or \
+                len(units) < 3 or units[0][4] != 1 or units[1][4] != 1 or \
+                units[1][:3] != units[0][:3] or g.kh * g.kw < 2 or \
+                (layer.acc_init is not None and not layer.init_rows):
+            return 0
+        waves = self.pieces(units[0], True, False)
+        if len(waves) < 2 or len(waves[0]) != 1:
+            return 0
+        return waves[0][0][1]
 
     def joint_w_row(self, u_index, t):
         """SPAD row of unit ``u_index``'s (0 or 1) weights of input chunk 0 of joint tap

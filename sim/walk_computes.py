@@ -5,16 +5,26 @@ convolution (:attr:`WalkCmds.c_outer <dure.sim.walk_cmds.WalkCmds>`) takes its i
 outermost instead, in a 1x1 layer its input chunk 0 in parts of its rows (a quarter, a third
 and the rest, :meth:`WalkComputes.first_halves`), and with the joint first wave
 (:meth:`WalkComputes.joint_computes`) it first computes input chunk 0 of the second unit's
-output chunk too; the last chunk range (one chunk) of a 1x1 last unit goes in two waves of
-rows (:meth:`~dure.sim.walk_cmds.WalkCmds.last_halves`), interleaved where the second is
-shorter than LATENCY pixels (:meth:`WalkComputes.tail_interleave`). C port:
+output chunk too; an FP16 first unit's first wave also computes the second unit's chunk over
+its rows (:meth:`~dure.sim.walk_cmds.WalkCmds.fp16_joint_rows`); the last chunk range (one
+chunk) of a 1x1 last unit goes in two waves of rows
+(:meth:`~dure.sim.walk_cmds.WalkCmds.last_halves`), interleaved where the second is shorter
+than LATENCY pixels (:meth:`WalkComputes.tail_interleave`). C port:
 ``firmware/npu/npu_walk_emit.c``.
 """
 
-from dure.rtl.npu.commands import EltwiseOp, Opcode
-from dure.rtl.npu.descriptor import encode
+from dure.rtl.npu.commands import EltwiseOp, Opcode, Precision
+from dure.rtl.npu.descriptor import decode, encode
 
-from dure.gemm_cost import LATENCY, RELOAD, WALK_SPLIT_MIN_CHUNKS, WALK_TAIL_PORT_BYTES
+from dure.gemm_cost import (
+    BYTES_PER_CYCLE,
+    LATENCY,
+    RELOAD,
+    WALK_FP16_EVEN_WAVE_CHUNKS,
+    WALK_JIT_LEAD,
+    WALK_SPLIT_MIN_CHUNKS,
+    WALK_TAIL_PORT_BYTES,
+)
 
 from .walk_cmds import Cmd, WalkCmds
 from .walk_waves import chunk_waves, dw_lead_tap
@@ -38,15 +48,79 @@ class WalkComputes(WalkCmds):
         skip0 = bool(self.joint) and u_index in (0, 1)
         if first and self.joint:
             out += self.joint_computes(base)
+        jh = self.fp16_joint
         for c0, cn in ranges:
             waves = split if split and (c0, cn) == ranges[-1] else \
                 self.pieces(unit, first, last)
+            if jh and u_index == 1:
+                # the first unit computed rows [0, jh) of this chunk (fp16_joint_rows; this
+                # unit is neither the first nor the last: one wave)
+                waves = [[(jh + s0, min(self.plan.sbh, rows - jh - s0))
+                          for s0 in range(0, rows - jh, self.plan.sbh)]]
+            if jh and u_index == 0:
+                # its first wave, (tap, input chunk) by (tap, input chunk), its own chunk's
+                # COMPUTE then the second unit's (one sub-block each)
+                a = self.wave_computes(0, unit, base, waves[0], range(c0, c0 + cn))
+                b = self.wave_computes(1, self.units[1], base, waves[0], range(0, 1))
+                out += [x for pair in zip(a, b, strict=True) for x in pair]
+                waves = waves[1:]
             parts = [self.wave_computes(u_index, unit, base, wave, range(c0, c0 + cn),
                                         first and self.c_outer, skip0) for wave in waves]
             if split and (c0, cn) == ranges[-1]:
                 parts = [self.tail_interleave(unit, split, *parts)]
             for part in parts:
                 out += part
+        return out
+
+    def wave_ahead_slots(self, uses, ncomp, lead):
+        """``{id(cmd): slot}`` for the first unit's image LOADs (from main memory, not FILLs)
+        of an FP16 convolution on the array whose first use (``uses``: ``(use, n, cmd)``, n
+        the LOAD's place among the unit's own LOADs) lies in a later wave than its first.
+        FP16 keeps its taps outermost, so a wave's first COMPUTEs (tap 0 of every input
+        chunk) read every chunk's new image rows: ResNet-8 stage 2's 4 KB (4 input chunks)
+        took 1,024 port cycles against the 256 rows ``lead`` COMPUTEs cover. With
+        WALK_FP16_EVEN_WAVE_CHUNKS input chunks or more each goes ahead of its use by the
+        COMPUTEs whose rows (a COMPUTE of that wave's) cover, at BYTES_PER_CYCLE, the bytes
+        of its wave's image LOADs up to it (in their order n), rounded up, plus
+        WALK_JIT_LEAD; with fewer, those of the third wave and later go halfway through the
+        wave before; either or ``lead`` ahead, whichever is earlier. Measured on the 8x8
+        ``sim`` SoC, npu fixed FP16 pushed rn8_s1 / rn8_s2 (session 22, branch fp16first):
+        655 / 1,229 (736 / 1,676 without; halfway for all 655 / 1,474, and then the second
+        wave's by the byte rule with 0 / 1 / 2 / 4 COMPUTEs for WALK_JIT_LEAD 1,350 / 1,286 /
+        1,261 / 1,261 on rn8_s2, 655 on rn8_s1 each); the byte rule on every layer cost
+        MobileNetV1-0.25's conv0 (one input chunk) 480 cycles and ResNet-8's s1a (two) 596
+        against halfway, in the models. C ``wave_ahead_slot`` (npu_walk_stream.c)."""
+        layer, g = self.layer, self.g
+        if layer.precision != Precision.FP16 or layer.eltwise_mac or layer.eltwise_max or \
+                layer.diagonal:
+            return {}
+        unit = self.units[0]
+        per = g.kh * g.kw * self.cc * unit[4]
+        waves = self.pieces(unit, True, len(self.units) == 1)
+        starts, at = [], 0
+        for wi, wave in enumerate(waves):
+            starts.append(at)
+            at += per * len(wave) * (2 if wi == 0 and self.fp16_joint else 1)
+        starts.append(at)
+        out, cum = {}, [0] * len(waves)
+        for use, _, cmd in sorted(uses, key=lambda t: t[1]):
+            if not 0 < use < ncomp or cmd.spad_write is None or \
+                    cmd.spad_write[0] < self.tile0 or decode(cmd.words)[1]["fill"]:
+                continue
+            w = max(k for k, st in enumerate(starts) if st <= use)
+            if w < 1:
+                continue
+            if self.cc < WALK_FP16_EVEN_WAVE_CHUNKS:
+                # fewer input chunks: only the third wave's and later, halfway through the
+                # wave before
+                if w >= 2:
+                    out[id(cmd)] = min(use - lead,
+                                       starts[w - 1] + (starts[w] - starts[w - 1]) // 2)
+                continue
+            f = decode(cmd.words)[1]
+            cum[w] += f["rows"] * f["cols"] * self.eb
+            port = BYTES_PER_CYCLE * waves[w][0][1] * g.ow
+            out[id(cmd)] = max(0, min(use - lead, use - WALK_JIT_LEAD - -(-cum[w] // port)))
         return out
 
     def tail_interleave(self, unit, split, a, b):

@@ -179,6 +179,9 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                                         c_outer and j < first_unit[3] + first_unit[4])]
     elif plan.wmode in ("double", "single"):
         pre += s.weight_loads(0, first_unit, "jit", c_outer)
+        if s.fp16_joint:
+            # the second unit's chunk's weights: its taps' first use is in the first wave
+            pre += s.weight_loads(1, units[1], "jit")
         if s.joint:
             pre += s.joint_weight_loads()
     elif plan.wmode == "taps":
@@ -224,7 +227,7 @@ def walk_descriptors(config, layer, plan=None, spread=False):
                 # the chunks no unit up to this one has (units take chunks in rising order)
                 done_j = max(v[3] + v[4] for v in units[:i + 1])
                 side = unit_weights(nxt, done_j) + side
-            if plan.wmode in ("double", "single"):
+            if plan.wmode in ("double", "single") and not (i == 0 and s.fp16_joint):
                 # per tap: no long LOAD ahead of the first unit's own (and, in ``single``,
                 # each tap follows the COMPUTEs that free its rows)
                 side += s.weight_loads(i + 1, nxt, True)
@@ -286,8 +289,9 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             # second reads between them: the LOADs of later COMPUTEs go after the second
             # (rn8_s2 INT8 npu fixed 315 -> 300)
             low = 1 if c_outer and s.first_tap_swap() else 0
-            slots += [(max(low if use > 1 else 0, use - lead), 0, cmd) for use, n, cmd in uses
-                      if use > 0 and not any(cmd is c for c in late)]
+            early = s.wave_ahead_slots(uses, len(comp), lead)
+            slots += [(early.get(id(cmd), max(low if use > 1 else 0, use - lead)), 0, cmd)
+                      for use, n, cmd in uses if use > 0 and not any(cmd is c for c in late)]
             slots += [((k + 1) * len(comp) // (len(late) + 1), 0, cmd)
                       for k, cmd in enumerate(late)]
         if plan.wmode == "taps":

@@ -21,9 +21,9 @@ from a bias row held in ACC (COMPUTE ``init_row``, :attr:`WalkLayer.init_rows
 
 from dure.rtl.npu.commands import Precision
 
-from dure.gemm_cost import LATENCY, RELOAD, WALK_DW_TAIL_PIXELS
+from dure.gemm_cost import LATENCY, RELOAD, WALK_DW_TAIL_PIXELS, WALK_FP16_EVEN_WAVE_CHUNKS
 
-__all__ = ["chunk_waves", "unit_waves", "tail_waves", "tail_min_rows", "eltwise_tail",
+__all__ = ["chunk_waves", "unit_waves", "even_waves", "tail_waves", "tail_min_rows", "eltwise_tail",
            "dw_lead_tap", "eltwise_head"]
 
 
@@ -55,7 +55,8 @@ def _halves(total, least):
 def unit_waves(config, layer, rows, gcount, first, last):
     """``(w0, wr)`` row ranges of a unit (``rows`` output rows, ``gcount`` output chunks)
     computed one after the other: the first unit's grow (the reverse of :func:`tail_waves`:
-    its first COMPUTEs wait only for a few rows of the tile), the last unit's shrink, a unit
+    its first COMPUTEs wait only for a few rows of the tile; an FP16 one of many input chunks
+    takes :func:`even_waves` instead), the last unit's shrink, a unit
     that is both does its first half as the first and the rest as the last; every other unit
     is one wave. A 1x1 layer's units are one wave each: its first wave would wait for every
     input chunk's rows (each wave uses them once), and shorter COMPUTEs in its last unit cost
@@ -83,12 +84,33 @@ def unit_waves(config, layer, rows, gcount, first, last):
             return tail_waves(config, layer, rows, gcount)
         return unit_waves(config, layer, h, gcount, True, False) + \
             [(h + w0, wr) for w0, wr in tail_waves(config, layer, rows - h, gcount)]
+    if first and layer.precision == Precision.FP16 and not layer.diagonal and \
+            layer.kin_chunks >= WALK_FP16_EVEN_WAVE_CHUNKS:
+        return even_waves(config, layer, rows, gcount)
     if first:
         sizes = [wr for _, wr in tail_waves(config, layer, rows, gcount)][::-1]
         return [(sum(sizes[:i]), wr) for i, wr in enumerate(sizes)]
     if last:
         return tail_waves(config, layer, rows, gcount)
     return [(0, rows)]
+
+
+#: At most this many waves in :func:`even_waves` (the C port's ``WALK_WAVES_MAX``).
+WAVES_MAX = 40
+
+
+def even_waves(config, layer, rows, gcount):
+    """``(w0, wr)`` row ranges of an FP16 first unit with WALK_FP16_EVEN_WAVE_CHUNKS input
+    chunks or more, not diagonal (dure.gemm_cost, where the measurements are): waves of
+    :func:`tail_min_rows` each (LATENCY pixels over the group's chunks), the last one taking
+    the rest (at most WAVES_MAX waves). FP16 keeps its taps outermost in each wave, so a
+    wave's first tap reads every input chunk's new image rows at its start: with growing
+    waves (4, 4, 8 rows on ResNet-8 stage 2) the third wave's first COMPUTEs wait for 8 KB of
+    image at 4 B a cycle. C ``first_waves`` (npu_walk_waves.c)."""
+    least = tail_min_rows(config, layer, gcount)
+    n = max(1, min(rows // least, WAVES_MAX))
+    sizes = [least] * (n - 1) + [rows - least * (n - 1)]
+    return [(sum(sizes[:i]), wr) for i, wr in enumerate(sizes)]
 
 
 def tail_waves(config, layer, rows, gcount):

@@ -70,6 +70,26 @@ uint32_t walk_joint_first(struct walk *w)
     return h;
 }
 
+uint32_t walk_fp16_joint(const struct walk *w)
+{
+    const struct walk_layer *l = w->l;
+    const struct walk_geo *g = &l->g;
+    struct unit u0, u1;
+    uint32_t wv[WALK_WAVES_MAX][2];
+    if (l->prec != NPU_FP16 || l->diagonal || l->eltwise_mac || l->eltwise_max ||
+        (w->p->wmode != WALK_RESIDENT && w->p->wmode != WALK_DOUBLE) || w->nunits < 3 ||
+        g->kh * g->kw < 2 || (l->has_acc_init && !walk_init_rows(l)))
+        return 0;
+    walk_unit_at(w, 0, &u0);
+    walk_unit_at(w, 1, &u1);
+    if (u0.gcount != 1 || u1.gcount != 1 || u1.n != u0.n || u1.oy0 != u0.oy0 ||
+        u1.rows != u0.rows)
+        return 0;
+    if (walk_waves_of(w, &u0, wv) < 2 || wv[0][1] > w->p->sbh)
+        return 0;
+    return wv[0][1];
+}
+
 static void fill(struct walk *w, uint32_t first, uint32_t rows, uint32_t cols, uint32_t groups,
                  uint32_t step)
 {
@@ -650,7 +670,8 @@ void walk_side_commands(struct walk *w, uint32_t i, const struct unit *u)
     if (i + 1 < w->nunits) {
         struct unit nxt;
         walk_unit_at(w, i + 1, &nxt);
-        if (p->wmode == WALK_DOUBLE || p->wmode == WALK_SINGLE)
+        /* (with the FP16 joint first wave the second unit's are the first unit's own) */
+        if ((p->wmode == WALK_DOUBLE || p->wmode == WALK_SINGLE) && !(i == 0 && w->fp16_joint))
             weight_loads(w, i + 1, nxt.j0, nxt.gcount, PIECES_TAPS);   /* per tap */
         else if (p->wmode == WALK_TAPS)
             tap_loads(w, &nxt, 0, walk_min(2, w->l->g.kh * w->l->g.kw));
@@ -677,6 +698,13 @@ void walk_pre_commands(struct walk *w, const struct unit *u)
             weight_loads(w, 0, j, 1, fine && j < u->j0 + u->gcount ? PIECES_FINE : PIECES_JIT);
     } else if (p->wmode == WALK_DOUBLE || p->wmode == WALK_SINGLE) {
         weight_loads(w, 0, u->j0, u->gcount, fine ? PIECES_FINE : PIECES_JIT);
+        if (w->fp16_joint) {
+            /* the second unit's chunk's weights, per tap: its first use is in the first
+             * wave (walk_emit.py) */
+            struct unit u1;
+            walk_unit_at(w, 1, &u1);
+            weight_loads(w, 1, u1.j0, u1.gcount, PIECES_JIT);
+        }
         if (w->joint_h) {
             /* the second unit's chunk's weights of input chunk 0, per tap, into its slot
              * (walk_cmds.py's joint_weight_loads) */

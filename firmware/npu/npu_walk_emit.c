@@ -47,6 +47,19 @@ static void computes(struct walk *w, const struct unit *u)
     uint32_t acc_unit = walk_acc_base(w, u->index);
     uint32_t wv[WALK_WAVES_MAX][2], cw[WALK_WAVES_MAX][2];
     uint32_t nw = walk_waves_of(w, u, wv), n = 0;
+    /* the FP16 joint first wave (walk_fp16_joint): the first unit computed the second unit's
+     * rows [0, jh), which computes the rest in one wave; the first unit's first wave holds
+     * the second unit's COMPUTEs too, (tap, input chunk) by (tap, input chunk) */
+    uint32_t jh = w->fp16_joint;
+    int joint0 = jh && u->index == 0;
+    struct unit uj;
+    if (jh && u->index == 1) {
+        nw = 1;
+        wv[0][0] = jh;
+        wv[0][1] = u->rows - jh;
+    }
+    if (joint0)
+        walk_unit_at(w, 1, &uj);
     uint32_t ncw = walk_chunk_waves(l, u->rows, u->gcount,
                                     walk_waved(w) && u->index + 1 == w->nunits, cw);
     /* input chunks outermost (walk_emit's c_outer) */
@@ -56,6 +69,8 @@ static void computes(struct walk *w, const struct unit *u)
     for (uint32_t wi = 0; wi < nw; wi++)
         n += walk_steps(l) * (l->diagonal ? u->gcount : w->cc * u->gcount) *
              walk_cdiv(wv[wi][1], sbh);
+    if (joint0)
+        n += walk_steps(l) * w->cc;
     /* walk_computes' first_halves: input chunk 0 of a 1x1 first unit in two parts of its
      * output rows (a third first), each one sub-block (one more COMPUTE per chunk of each
      * range) */
@@ -184,7 +199,10 @@ static void computes(struct walk *w, const struct unit *u)
         uint32_t second = l->eltwise_pair && t + 1 < taps && (lead < 0 || st > 0);
         uint32_t tap_step = second ? ((t + 1) / g->kw - ky) * g->wp + (t + 1) % g->kw - kx
                                    : 0;
-        {
+        for (uint32_t k = 0; k < (joint0 && wi == 0 ? 2u : 1u); k++) {
+            /* k = 1: the second unit's chunk (joint0) */
+            uint32_t ui = k ? 1 : u->index, uj0 = k ? uj.j0 : u->j0;
+            uint32_t acc_k = k ? walk_acc_base(w, 1) : acc_unit;
             uint32_t kk = in_cols(l, c);
             uint32_t a_tap = base + (c - u->c0) * w->th_full * g->wp + ky * g->wp + kx;
             /* input chunk 0 in parts (first_halves), the range's chunks inside each */
@@ -200,11 +218,11 @@ static void computes(struct walk *w, const struct unit *u)
                     s_lo = s_at;
                     s_hi = part < nc ? s_at + cuts[part] : cv[wi][0] + cv[wi][1];
                 }
-                uint32_t j = u->j0 + jj;
+                uint32_t j = uj0 + jj;
                 if (l->diagonal && c != j)
                     continue;
                 uint32_t w_row = l->has_shared ? 0 :
-                    walk_weight_row(w, u->index, jj, j, t) + (l->diagonal ? 0 : c * l->k_chunk);
+                    walk_weight_row(w, ui, jj, j, t) + (l->diagonal ? 0 : c * l->k_chunk);
                 uint32_t t0 = lead >= 0 ? (uint32_t)lead : swap ? 1u : 0u;
                 int first = t == t0 && (l->diagonal || c == 0) && !skip0;
                 uint32_t d[8] = {tpl[0], tpl[1], tpl[2], tpl[3], tpl[4], tpl[5], tpl[6],
@@ -238,7 +256,7 @@ static void computes(struct walk *w, const struct unit *u)
                     wmin = (int32_t)w_row < wmin ? (int32_t)w_row : wmin;
                     wmax = (int32_t)w_end > wmax ? (int32_t)w_end : wmax;
                 }
-                uint32_t acc_chunk = acc_unit + jj * w->p->bh * g->ow;
+                uint32_t acc_chunk = acc_k + jj * w->p->bh * g->ow;
                 for (uint32_t s0 = s_lo; s0 < s_hi; s0 += sbh) {
                     uint32_t sr = walk_min(sbh, s_hi - s0);
                     uint32_t a = a_tap + s0 * row_step, acc = acc_chunk + s0 * g->ow;
@@ -282,7 +300,7 @@ static void computes(struct walk *w, const struct unit *u)
     w->nsub = walk_cdiv(u->rows, sbh);
     w->per_tap = (l->diagonal ? u->gcount : w->cc * u->gcount) * w->nsub;
     /* step_chunks maps a step to its tap in row-major order: not with the lead tap */
-    w->indexed = nw == 1 && ncw == 1 && !outer && !skip0 && lead < 0;
+    w->indexed = nw == 1 && ncw == 1 && !outer && !skip0 && lead < 0 && !(jh && u->index < 2);
     w->gcount = u->gcount;
     w->acc_unit = acc_unit;
     o->rmin = rmin;
@@ -312,6 +330,8 @@ static void walk_init(struct walk *w, const struct walk_layer *l, const struct w
     w->o_pix = l->cout * l->out_bytes;
     w->joint_h = 0;
     w->joint_h = walk_joint_first(w);
+    w->fp16_joint = 0;
+    w->fp16_joint = walk_fp16_joint(w);
 }
 
 int walk_joint_applies(const struct walk_layer *l, const struct walk_plan *p, uint32_t *j0,
@@ -418,6 +438,8 @@ int walk_emit(const struct walk_layer *l, const struct walk_plan *p, uint32_t *l
         if (i == 0) {
             uint32_t first = o.nside;
             w.late_total = 0;
+            for (uint32_t k = 0; k < WALK_WAVES_MAX; k++)
+                w.wave_cum[k] = 0;
             w.mode = SINK_PRE;
             walk_pre_commands(&w, &u);
             /* the late ones (key_lo ncomp + 1 + k) evenly between the COMPUTEs */

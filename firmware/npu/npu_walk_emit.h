@@ -50,6 +50,11 @@ struct walk {
     /* the joint first wave (walk_joint_first): the first part's output rows (0: none) and
      * the first unit's (one wave, one sub-block) */
     uint32_t joint_h, joint_rows;
+    /* the FP16 joint first wave (walk_fp16_joint): its output rows (0: none) */
+    uint32_t fp16_joint;
+    /* the bytes of the first unit's image LOADs of each wave sunk so far (SINK_PRE;
+     * npu_walk_stream.c's wave_ahead_slot) */
+    uint32_t wave_cum[WALK_WAVES_MAX];
 };
 
 enum { SINK_SIDE, SINK_PRE, SINK_COUNT, SINK_LAST, SINK_FLOOR };
@@ -110,6 +115,10 @@ uint32_t walk_waves_of(const struct walk *w, const struct unit *u, uint32_t (*wv
  * two parts of its rows (the second part the rest of its one wave, w->joint_rows), 0 when it
  * does not (w->joint_h once walk_emit has set it) */
 uint32_t walk_joint_first(struct walk *w);
+/* walk_cmds' fp16_joint_rows: the output rows of an FP16 first unit's first wave when that
+ * wave also computes the second unit's output chunk over them (the second unit then computes
+ * its other rows), 0 when it does not (w->fp16_joint once walk_emit has set it) */
+uint32_t walk_fp16_joint(const struct walk *w);
 /* SPAD row of tap t's weight matrix of chunk j (the group's jj-th) for unit u_index. */
 uint32_t walk_weight_row(const struct walk *w, uint32_t u_index, uint32_t jj, uint32_t j,
                          uint32_t t);

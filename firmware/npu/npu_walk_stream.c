@@ -339,6 +339,42 @@ static void last_store_sink(struct walk *w, const struct cmd *c)
 }
 
 /* A side command of the unit being written (loop body of walk_descriptors' slots). */
+/* walk_computes' wave_ahead_slots: an FP16 first unit's image LOAD `c` (from main memory,
+ * not a FILL) first used by COMPUTE `use` in a later wave than its first. With
+ * DURE_NPU_WALK_FP16_EVEN_WAVE_CHUNKS input chunks or more it goes ahead of the use by the
+ * COMPUTEs whose rows (a COMPUTE of that wave's) cover the bytes of its wave's image LOADs up
+ * to it at DURE_NPU_GEMM_BYTES_PER_CYCLE, rounded up, plus DURE_NPU_WALK_JIT_LEAD; with
+ * fewer, in the third wave or later, halfway through the wave before; or at `slot` if that
+ * is earlier. Returns its slot. */
+static uint32_t wave_ahead_slot(struct walk *w, const struct cmd *c, uint32_t use,
+                                uint32_t slot)
+{
+    const struct walk_layer *l = w->l;
+    const struct walk_geo *g = &l->g;
+    if (l->prec != NPU_FP16 || l->eltwise_mac || l->eltwise_max || l->diagonal || use == 0)
+        return slot;
+    struct unit u0;
+    uint32_t wv[WALK_WAVES_MAX][2], start[WALK_WAVES_MAX + 1];
+    walk_unit_at(w, 0, &u0);
+    uint32_t nw = walk_waves_of(w, &u0, wv), at = 0, k = 0;
+    uint32_t per = g->kh * g->kw * w->cc * u0.gcount;
+    for (uint32_t wi = 0; wi < nw; wi++) {
+        start[wi] = at;
+        if (at <= use)
+            k = wi;
+        at += per * walk_cdiv(wv[wi][1], w->p->sbh) * (wi == 0 && w->fp16_joint ? 2 : 1);
+    }
+    start[nw] = at;
+    if (k < 1)
+        return slot;
+    if (w->cc < DURE_NPU_WALK_FP16_EVEN_WAVE_CHUNKS)
+        return k < 2 ? slot : walk_min(slot, start[k - 1] + (start[k] - start[k - 1]) / 2);
+    w->wave_cum[k] += WGET(c->d, LOAD, ROWS) * WGET(c->d, LOAD, COLS) * w->eb;
+    uint32_t port = DURE_NPU_GEMM_BYTES_PER_CYCLE * walk_min(w->p->sbh, wv[k][1]) * g->ow;
+    uint32_t ahead = DURE_NPU_WALK_JIT_LEAD + walk_cdiv(w->wave_cum[k], port);
+    return walk_min(slot, use > ahead ? use - ahead : 0);
+}
+
 void walk_sink(struct walk *w, const struct cmd *c)
 {
     struct out *o = w->o;
@@ -398,6 +434,8 @@ void walk_sink(struct walk *w, const struct cmd *c)
     uint32_t lead = DURE_NPU_WALK_JIT_LEAD *
                     (w->l->eltwise_mac || w->l->eltwise_max ? 1 : w->eb);
     uint32_t slot = use > lead ? use - lead : 0;
+    if (use < o->ncomp && c->sw0 >= (int32_t)w->tile0 && !WGET(c->d, LOAD, FILL))
+        slot = wave_ahead_slot(w, c, use, slot);
     /* with tap 1 first (walk_first_tap_swap) the first two COMPUTEs go back to back with only
      * the side FILL the second reads between them (walk_emit's low) */
     if (use > 1 && slot < 1 && walk_c_outer(w) && walk_first_tap_swap(w))

@@ -45,6 +45,28 @@ static uint32_t head_waves(const struct walk_layer *l, uint32_t rows, uint32_t g
     return m;
 }
 
+/* even_waves (an FP16 first unit with DURE_NPU_WALK_FP16_EVEN_WAVE_CHUNKS input chunks or
+ * more, not diagonal): waves of tail_min_rows each, the last one taking the rest; else
+ * head_waves. Returns the new count */
+static uint32_t first_waves(const struct walk_layer *l, uint32_t rows, uint32_t gcount,
+                            uint32_t (*wv)[2], uint32_t n)
+{
+    if (l->prec != NPU_FP16 || l->diagonal ||
+        kin_chunks(l) < DURE_NPU_WALK_FP16_EVEN_WAVE_CHUNKS)
+        return head_waves(l, rows, gcount, wv, n);
+    uint32_t least = tail_min_rows(l, gcount), at = 0;
+    uint32_t count = walk_max(1, rows / least);
+    for (uint32_t i = 0; i + 1 < count && n + 1 < WALK_WAVES_MAX; i++) {
+        wv[n][0] = at;
+        wv[n][1] = least;
+        n++;
+        at += least;
+    }
+    wv[n][0] = at;
+    wv[n][1] = rows - at;
+    return n + 1;
+}
+
 /* eltwise_tail: the last unit of a layer on the element-wise MAC ends with its last
  * DURE_NPU_WALK_DW_TAIL_PIXELS pixels (whole rows) as a wave of their own, when the first
  * wave keeps at least as many rows; returns the count */
@@ -121,11 +143,11 @@ uint32_t walk_unit_waves(const struct walk_layer *l, uint32_t rows, uint32_t gco
         uint32_t h = rows - rows / 2;
         if (rows / 2 < tail_min_rows(l, gcount))
             return tail_waves(l, 0, rows, gcount, wv, 0);
-        uint32_t n = head_waves(l, h, gcount, wv, 0);
+        uint32_t n = first_waves(l, h, gcount, wv, 0);
         return tail_waves(l, h, rows - h, gcount, wv, n);
     }
     if (first)
-        return head_waves(l, rows, gcount, wv, 0);
+        return first_waves(l, rows, gcount, wv, 0);
     if (last)
         return tail_waves(l, 0, rows, gcount, wv, 0);
     wv[0][0] = 0;

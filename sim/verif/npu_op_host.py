@@ -213,13 +213,14 @@ def random_shape(rng, depthwise=False):
     return n, h, w, cin, cout, kh, kw, stride, padding
 
 
-def conv_case(lib, bufs, config, rng, depthwise, shape=None):
+def conv_case(lib, bufs, config, rng, depthwise, shape=None, fp16=None):
     """One random convolution (or depthwise) layer, INT8 or FP16, planned by C and by Python;
     True when both planned it (same list), False when both refused it. ``shape``: ``(n, h,
-    w, cin, cout, kh, kw, stride, padding)`` instead of a random one (then INT8, dilation
-    1)."""
+    w, cin, cout, kh, kw, stride, padding)`` instead of a random one (then dilation 1, and
+    INT8 unless ``fp16``)."""
     n, h, w, cin, cout, kh, kw, stride, padding = shape or random_shape(rng, depthwise)
-    fp16 = config.npu_fp16 and rng.random() < 0.5 and shape is None
+    if fp16 is None:
+        fp16 = config.npu_fp16 and rng.random() < 0.5 and shape is None
     dil = 1 if rng.random() > 0.02 or shape is not None else 2
     shape = (1, kh, kw, cin) if depthwise else (cout, kh, kw, cin)
     zi = int(rng.integers(-128, 128)) if rng.random() > 0.02 else -129

@@ -138,6 +138,30 @@ def test_the_joint_first_wave_takes_the_python_list(op_lib, shape):
     assert first["m"] == 4 * shape[2]
 
 
+@pytest.mark.parametrize("shape", [
+    (1, 32, 32, 16, 16, 3, 3, (1, 1), "SAME"),    # ResNet-8 stage 1 (resident)
+    (1, 16, 16, 32, 32, 3, 3, (1, 1), "SAME"),    # ResNet-8 stage 2 (double)
+    (1, 16, 16, 20, 24, 3, 3, (1, 1), "SAME"),    # partial input and output chunks
+    (2, 16, 16, 16, 16, 3, 3, (1, 1), "SAME"),    # batch 2
+    (1, 20, 12, 24, 20, 3, 3, (1, 1), "SAME"),    # a first wave of 10 rows
+])
+def test_the_fp16_joint_first_wave_takes_the_python_list(op_lib, shape):
+    """FP16 layers whose first wave also computes the second unit's chunk (sim/walk_cmds.py
+    fp16_joint_rows; C walk_fp16_joint): C writes the Python list, and the wave is there (the
+    second COMPUTE writes the second ACC half)."""
+    from dure.rtl.npu.commands import Opcode
+    from dure.rtl.npu.descriptor import decode
+
+    config = CONFIGS["8x8"]
+    set_info(op_lib, config)
+    bufs = Buffers()
+    assert conv_case(op_lib, bufs, config, np.random.default_rng(6), False, shape, fp16=True)
+    comps = [f for op, f in (decode(w) for w in bufs.list.reshape(-1, 8))
+             if op == Opcode.COMPUTE]
+    assert comps[0]["acc_addr"] == 0 and comps[1]["acc_addr"] > 0
+    assert comps[0]["a_addr"] == comps[1]["a_addr"]
+
+
 @pytest.mark.parametrize("cin, kernel", [(6, (3, 3)), (1, (5, 2))])     # walked, packed
 def test_count_only_and_small_buffers(op_lib, cin, kernel):
     """list NULL gives the capacity a call needs; one descriptor less is refused."""

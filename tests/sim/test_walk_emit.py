@@ -51,11 +51,16 @@ def _program(precision, x_shape, cout, kernel, seed=0, config=None):
 
 def _first_unit(prog):
     """``(descriptors, first unit's COMPUTE indices)`` (the COMPUTEs before the first
-    COMPUTE that writes the second ACC half, i.e. of unit 0)."""
+    COMPUTE that writes the second ACC half, i.e. of unit 0; with the FP16 joint first wave,
+    WalkCmds.fp16_joint_rows, after the wave's COMPUTEs, which alternate between the
+    halves)."""
     ds = [decode(w) for w in prog.descriptors]
     comps = [i for i, (op, _) in enumerate(ds) if op == Opcode.COMPUTE]
-    unit0 = [i for i in comps if ds[i][1]["acc_addr"] < prog.plan.acc_half]
-    end = next(k for k, i in enumerate(comps) if i not in unit0)
+    half1 = [ds[i][1]["acc_addr"] >= prog.plan.acc_half for i in comps]
+    k = 0
+    while k + 1 < len(comps) and not half1[k] and half1[k + 1]:
+        k += 2
+    end = next(i for i in range(k, len(comps)) if half1[i])
     return ds, comps[:end]
 
 
@@ -103,8 +108,9 @@ def test_an_int8_first_unit_takes_its_input_chunks_outermost():
 @pytest.mark.parametrize("precision,lead", [("int8", WALK_JIT_LEAD),
                                             ("fp16", 2 * WALK_JIT_LEAD)])
 def test_a_taps_weights_go_lead_computes_ahead_of_its_first_use(precision, lead):
-    """A weight LOAD of the first unit (FP16: taps 1..8 of its chunk; INT8: each (input
-    chunk, tap) but the first two, which come in one LOAD up front) goes right after COMPUTE
+    """A weight LOAD of the first unit (FP16: taps 1..8 of its chunk and, with the joint
+    first wave, taps 0..8 of the second unit's; INT8: each (input chunk, tap) but the first
+    two, which come in one LOAD up front) goes right after COMPUTE
     ``use - lead`` of the unit (``use``: the first COMPUTE that reads it): ``lead`` is
     JIT_LEAD per element byte (2 INT8, 4 FP16)."""
     prog, _, _ = _program(precision, (1, 32, 32, 16), 16, (3, 3))
@@ -119,7 +125,7 @@ def test_a_taps_weights_go_lead_computes_ahead_of_its_first_use(precision, lead)
         ahead = sum(1 for c in comps if c < i)
         assert ahead == max(0, use - lead) + 1, (f["local_addr"], ahead, use)
         checked += 1
-    assert checked == (8 if precision == "fp16" else 16)
+    assert checked == (8 + 9 if precision == "fp16" else 16)
 
 
 def test_the_first_waves_image_rows_come_one_load_per_tap_row():

@@ -14,10 +14,10 @@ from dure.sim.golden_tflite_params import conv_multipliers
 from dure.sim.layer_program import run_on_model
 from dure.sim.npu_model import NpuModel
 from dure.sim.walk_layer import geometry
-from dure.sim.walk_waves import chunk_waves, tail_min_rows, unit_waves
+from dure.sim.walk_waves import WAVES_MAX, chunk_waves, tail_min_rows, tail_waves, unit_waves
 
 from dure.config import preset
-from dure.gemm_cost import WALK_DW_TAIL_PIXELS
+from dure.gemm_cost import WALK_DW_TAIL_PIXELS, WALK_FP16_EVEN_WAVE_CHUNKS
 
 CONFIG = preset("sim")
 
@@ -25,12 +25,15 @@ CONFIG = preset("sim")
 class _Layer:
     """What unit_waves reads of a WalkLayer."""
 
-    def __init__(self, ow, kernel, eltwise=False, mac=None, precision=Precision.FP16):
-        self.geo = geometry((1, 64, ow, 8), kernel, (1, 1), "SAME")
+    def __init__(self, ow, kernel, eltwise=False, mac=None, precision=Precision.FP16,
+                 kin_chunks=1, diagonal=False):
+        self.geo = geometry((1, 64, ow, 8 * kin_chunks), kernel, (1, 1), "SAME")
         self.eltwise_mac = eltwise if mac is None else mac
         self.eltwise_max = eltwise and not self.eltwise_mac
         self.eltwise_pair = self.eltwise_mac
         self.precision = precision
+        self.kin_chunks = kin_chunks
+        self.diagonal = diagonal
 
 
 def test_element_wise_layers_take_one_wave():
@@ -107,6 +110,35 @@ def test_waves_cover_the_unit_in_order(ow, kernel, gcount, first, last):
             assert len(waves) > 1
         if last and gcount > 1 and not head:
             assert waves == [(0, rows)]              # its chunks go in waves instead
+
+
+@pytest.mark.parametrize("ow", [1, 5, 16, 32])
+@pytest.mark.parametrize("gcount", [1, 2])
+def test_an_fp16_first_unit_of_many_input_chunks_takes_even_waves(ow, gcount):
+    """FP16 with WALK_FP16_EVEN_WAVE_CHUNKS input chunks or more: the first unit's waves are
+    tail_min_rows each (the last takes the rest); with fewer chunks, INT8 or a diagonal layer
+    they grow as before (ResNet-8 stage 2 FP16: 4, 4, 4, 4 rows instead of 4, 4, 8)."""
+    even = _Layer(ow, (3, 3), kin_chunks=WALK_FP16_EVEN_WAVE_CHUNKS)
+    least = tail_min_rows(CONFIG, even, gcount)
+    for rows in range(1, 60):
+        waves = unit_waves(CONFIG, even, rows, gcount, True, False)
+        sizes = [wr for _, wr in waves]
+        n = max(1, min(rows // least, WAVES_MAX))
+        assert sizes == [least] * (n - 1) + [rows - least * (n - 1)]
+        assert [w0 for w0, _ in waves] == [sum(sizes[:i]) for i in range(len(sizes))]
+        for other in (_Layer(ow, (3, 3), kin_chunks=WALK_FP16_EVEN_WAVE_CHUNKS - 1),
+                      _Layer(ow, (3, 3), kin_chunks=WALK_FP16_EVEN_WAVE_CHUNKS,
+                             precision=Precision.INT8),
+                      _Layer(ow, (3, 3), kin_chunks=WALK_FP16_EVEN_WAVE_CHUNKS,
+                             diagonal=True)):
+            grown = [wr for _, wr in unit_waves(CONFIG, other, rows, gcount, True, False)]
+            assert grown == sorted(grown)
+            assert grown == [wr for _, wr in tail_waves(CONFIG, other, rows, gcount)][::-1]
+    # ResNet-8 stage 2's first unit (16 output rows of 16 pixels, one output chunk)
+    stage2 = _Layer(16, (3, 3), kin_chunks=4)
+    assert unit_waves(CONFIG, stage2, 16, 1, True, False) == [(0, 4), (4, 4), (8, 4), (12, 4)]
+    assert unit_waves(CONFIG, _Layer(16, (3, 3), kin_chunks=2), 16, 1, True, False) == \
+        [(0, 4), (4, 4), (8, 8)]
 
 
 @pytest.mark.parametrize("ow", [1, 5, 8])
@@ -253,6 +285,7 @@ def test_the_first_compute_waits_for_the_first_wave_only():
 
 @pytest.mark.parametrize("x_shape,cout,kernel", [
     ((1, 20, 6, 16), 16, (3, 3)),       # one unit: first and last waves together
+    ((1, 16, 16, 32), 16, (3, 3)),      # FP16: 4 input chunks, the first unit's even waves
     ((1, 25, 5, 64), 64, (1, 1)),       # DS-CNN pointwise: no waves
     ((2, 12, 9, 8), 24, (3, 3)),        # batch 2, several groups
 ])
