@@ -116,6 +116,8 @@ def _conv(graph, op, config, precision, channels=None, rows=None):
             fn = depthwise_conv2d_int8_program if depthwise else conv2d_int8_program
             mult, shift = tflite_multipliers(graph, op)
             kw.update(multiplier=mult[part], shift=shift[part])
+            if not depthwise:
+                kw["listed"] = True      # npu_model_run runs each NPU layer as LISTs
         else:
             return None
 

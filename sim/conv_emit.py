@@ -28,7 +28,8 @@ from .walk_layer import WalkLayer, geometry
 from .walk_plan import plan_walk
 
 
-def _program(config, layer, x_shape, cout, dtype, notes=(), wmodes=None, spread=False):
+def _program(config, layer, x_shape, cout, dtype, notes=(), wmodes=None, spread=False,
+             listed=False):
     g = layer.geo
     pointwise = (g.kh, g.kw, g.sh, g.sw) == (1, 1, 1, 1)
     plan = plan_walk(config, layer, wmodes, startup=spread and pointwise,
@@ -36,7 +37,7 @@ def _program(config, layer, x_shape, cout, dtype, notes=(), wmodes=None, spread=
     joint_copies(config, layer, plan)
     pair_copies(layer, plan)
     first_pair_copy(config, layer, plan)
-    words = walk_descriptors(config, layer, plan, spread=spread)
+    words = walk_descriptors(config, layer, plan, spread=spread, listed=listed)
     g = layer.geo
     r, c = config.npu_rows, config.npu_cols
     array_macs = perf_macs(words)

@@ -96,7 +96,8 @@ __all__ = ["conv2d_int8_program", "conv2d_fp16_program", "depthwise_conv2d_int8_
 def conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point, output_zero_point,
                         multiplier, shift, stride=1, padding="SAME", dilation=1, lo=-128,
                         hi=127, x_addr, out_addr, param_addr,
-                        rounding=RequantMode.TFLITE_DOUBLE_ROUNDING, wmodes=None, spread=True):
+                        rounding=RequantMode.TFLITE_DOUBLE_ROUNDING, wmodes=None, spread=True,
+                        listed=False):
     """CONV_2D INT8 (:func:`dure.sim.golden_tflite.conv2d_int8`) as a
     :class:`~dure.sim.layer_program.LayerProgram` (see the module docstring). A layer with
     few input channels (``kw * Cin <= R``, :func:`dure.sim.conv_pack.pack_applies`) packs
@@ -104,8 +105,11 @@ def conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point, output_ze
     given. ``spread``: as :func:`dure.sim.walk_emit.walk_descriptors`' (the first unit's
     unused tile LOADs spread between its COMPUTEs), and for a 1x1 stride-1 layer the blocking
     search counts the first unit's wait for its data (:func:`~dure.sim.walk_plan.plan_walk`
-    ``startup``). The firmware's C port (firmware/npu/npu_conv.c, npu_conv_pack.c) emits the
-    stream of the defaults word for word.
+    ``startup``). ``listed``: the layer runs as one LIST (the NPU fetches the descriptors
+    itself, :meth:`dure.sim.npu_job.Job.commands` ``as_list``), not pushed by the core; it
+    may order the head differently (:func:`dure.sim.walk_emit.walk_descriptors`). The
+    firmware's C port (firmware/npu/npu_conv.c, npu_conv_pack.c; ``listed``: struct
+    npu_op_conv's) emits the stream of the defaults word for word.
 
     ``x_shape``: (N, H, W, Cin); ``w``: int8 (Cout, KH, KW, Cin); ``bias``: int32 (Cout,) or
     None; the output (N, OH, OW, Cout) int8 goes to ``out_addr`` (dense NHWC); the parameter
@@ -134,7 +138,8 @@ def conv2d_int8_program(config, x_shape, w, bias, *, input_zero_point, output_ze
                         Precision.INT8, x_addr=x_addr, out_addr=out_addr, params=params,
                         acc_init=acc_init, pad_value=zi & 0xFFFF, store=store, const=const,
                         const_per_chunk=2, cout=cout, diagonal=False)
-    return _program(config, layer, x_shape, cout, np.int8, wmodes=wmodes, spread=spread)
+    return _program(config, layer, x_shape, cout, np.int8, wmodes=wmodes, spread=spread,
+                    listed=listed)
 
 
 def conv2d_fp16_program(config, x_shape, w, bias=None, *, stride=1, padding="SAME",
@@ -269,7 +274,7 @@ def fully_connected_int8_program(config, x_shape, w, bias, *, input_zero_point,
 def conv2d_int8_float_scale_program(config, x_shape, w, bias, *, input_zero_point,
                                     output_zero_point, scale, stride=1, padding="SAME",
                                     dilation=1, lo=-128, hi=127, x_addr, out_addr, param_addr,
-                                    wmodes=None, spread=True):
+                                    wmodes=None, spread=True, listed=False):
     """CONV_2D INT8 with the float-scale requantization (ONNX QLinearConv, module docstring):
     arguments as :func:`conv2d_int8_program` with ``scale`` (float32, one per output channel
     or one for all) instead of the multiplier and shift; ``padding`` may also be explicit
@@ -303,7 +308,8 @@ def conv2d_int8_float_scale_program(config, x_shape, w, bias, *, input_zero_poin
                         acc_init=acc_init, pad_value=zi & 0xFFFF, store=store,
                         const=_scale_rows(s, cout, n_chunk), const_per_chunk=1, cout=cout,
                         diagonal=False)
-    return _program(config, layer, x_shape, cout, np.int8, wmodes=wmodes, spread=spread)
+    return _program(config, layer, x_shape, cout, np.int8, wmodes=wmodes, spread=spread,
+                    listed=listed)
 
 
 def depthwise_conv2d_int8_float_scale_program(config, x_shape, w, bias, *, input_zero_point,

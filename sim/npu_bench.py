@@ -397,6 +397,9 @@ def run_layer(config, name, op, x_shape, cout, kernel, stride, padding, precisio
         args = dict(stride=stride, padding=padding, **spec)
         want = gold(x, w, bias, **args)
 
+        if op == "conv" and precision == "int8":
+            args["listed"] = feed == "list"      # the planner orders its head for the feed
+
         def build(addrs, out_addr, param_addr):
             return planner(config, x.shape, w, bias, x_addr=addrs[0], out_addr=out_addr,
                            param_addr=param_addr, **args)

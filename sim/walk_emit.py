@@ -59,13 +59,15 @@ __all__ = ["walk_descriptors", "PIECE_ROWS", "JIT_LEAD"]
 JIT_LEAD = WALK_JIT_LEAD
 
 
-def walk_descriptors(config, layer, plan=None, spread=False):
+def walk_descriptors(config, layer, plan=None, spread=False, listed=False):
     """Descriptor words of ``layer`` (a list of 8-word lists), planned by :func:`plan_walk`
     (or ``plan``). See the module docstring for the stream. ``spread``: the border FILLs are
     per channel chunk, and the prologue tile LOADs and FILLs the first unit does not read
     (other input chunks of a diagonal layer) go evenly
     between its COMPUTEs instead of in one run after them (a run of LOADs holds the in-order
-    front while the array drains)."""
+    front while the array drains). ``listed``: the stream runs as one LIST (the NPU fetches
+    it, no push pacing) rather than pushed by the core: an INT8 head may be ordered for that
+    feed (below; C: ``walk_layer.listed``)."""
     plan = plan or plan_walk(config, layer)
     s = WalkComputes(config, layer, plan, spread)
     g, eb, units = s.g, s.eb, s.units
@@ -280,7 +282,12 @@ def walk_descriptors(config, layer, plan=None, spread=False):
             # as one LIST 292 / 309 / 329 -> 290 / 300 / 322)
             head = [cmd for use, _, cmd in uses if use == 0]
             if exact and layer.first_copied:
-                head.sort(key=lambda cmd: not decode(cmd.words)[1]["fill"])
+                # as one LIST (INT8) the starting-value rows go ahead of the weights: FILL,
+                # bias, weights, image (rn8_s2 INT8 npu fixed as one LIST 300 -> 297; pushed
+                # it is 292 -> 298, so pushed keeps FILL, weights, bias: session 22, kwspw3)
+                bias_first = listed and layer.precision == Precision.INT8
+                head.sort(key=lambda cmd: 0 if decode(cmd.words)[1]["fill"] else
+                          1 if bias_first and any(cmd is b for b in first_bias) else 2)
             words += [cmd.words for cmd in head]
             late = [cmd for use, _, cmd in uses if use == len(comp) and is_tile(cmd)] \
                 if spread else []

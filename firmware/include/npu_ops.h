@@ -63,7 +63,10 @@ struct npu_op_post {
  * y = clamp(rne(f32(acc) * scale[o]) + zp_out, lo, hi), scale cout finite fp32 bits; needs the
  * fp32 post-processing, DURE_NPU_HAS_FLOAT_POST, else NPU_E_UNSUPPORTED; shift unused).
  * prec NPU_FP16: f16 weights, bias fp32 bits or NULL, scale cout fp32 bits or NULL.
- * dilation_* and depth_multiplier must be 1 (as the Python planner refuses others). */
+ * dilation_* and depth_multiplier must be 1 (as the Python planner refuses others).
+ * listed (npu_op_conv2d, INT8): the list runs as one LIST fetched by the NPU (npu_op_run), not
+ * pushed by the core, so its head may be ordered for that feed (conv_plan.py's listed); 0:
+ * pushed (npu_op_depthwise ignores it). */
 struct npu_op_conv {
     int prec;
     uint32_t n, h, w, cin, cout;
@@ -76,6 +79,7 @@ struct npu_op_conv {
     const f32_t *scale;
     struct npu_op_post post;
     struct npu_op_mem mem;
+    int listed;
 };
 
 /* AVERAGE_POOL_2D: window kh x kw (at most DURE_NPU_WALK_POOL_MAX_WINDOW taps), INT8 (TFLite's

@@ -139,6 +139,7 @@ static int conv(const struct npu_op_conv *op, int diagonal, uint32_t *list, uint
     l.eltwise_mac = mac;
     l.eltwise_pair = mac;
     l.spread = int8 || diagonal;       /* conv_plan's defaults: FP16 convolutions unspread */
+    l.listed = !diagonal && op->listed;    /* conv2d's listed (the depthwise planners: none) */
     if (pa.err)
         return pa.err;
     struct walk_plan plan;

@@ -85,6 +85,9 @@ struct walk_layer {
      * LOADs spread between its COMPUTEs); with a 1x1 stride-1 kernel also plan_walk's
      * startup (the first unit's wait for its data counted in the search) */
     int spread;
+    /* walk_descriptors' listed: the stream runs as one LIST, not pushed (an INT8 head ordered
+     * for that feed: walk_bias_ahead) */
+    int listed;
 };
 
 struct walk_plan {

@@ -308,6 +308,11 @@ int walk_fills_first(const struct walk *w)
     return npu_get_info()->row_hazard && walk_first_copied(w->l);
 }
 
+int walk_bias_ahead(const struct walk *w)
+{
+    return walk_fills_first(w) && w->l->listed && w->l->prec == NPU_INT8;
+}
+
 int walk_first_tap_swap(const struct walk *w)
 {
     const struct walk_geo *g = &w->l->g;

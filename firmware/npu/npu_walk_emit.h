@@ -97,6 +97,9 @@ int walk_dw_first_tap(const struct walk *w);
 /* walk_emit's head order: with row-exact hazards and the pair LOAD the first COMPUTE's FILLs
  * go ahead of its weights and starting-value rows (staged with key_lo 0, the others 1) */
 int walk_fills_first(const struct walk *w);
+/* walk_emit's head as one LIST (INT8, walk_layer.listed) with walk_fills_first: the
+ * starting-value rows (key_lo 1) ahead of the weights and image rows (key_lo 2) */
+int walk_bias_ahead(const struct walk *w);
 /* walk_computes' first_halves: the output rows of the parts of input chunk 0 of a 1x1 first
  * unit (a wave of `rows`, a chunk range of `gcount`) but the last into cuts (a quarter and a
  * third with four chunks or more, the quarter rounded up with the first pair copy, or a

@@ -441,9 +441,12 @@ void walk_sink(struct walk *w, const struct cmd *c)
     if (use > 1 && slot < 1 && walk_c_outer(w) && walk_first_tap_swap(w))
         slot = 1;
     /* with the pair LOAD and row-exact hazards the first COMPUTE's FILLs (its top padding)
-     * go first, then its weights and starting-value rows, then its image (walk_emit.py) */
+     * go first, then its weights and starting-value rows, then its image (walk_emit.py);
+     * as one LIST (walk_bias_ahead) the starting-value rows (staged at key_lo 1) ahead of
+     * the weights */
     if (use == 0)
-        walk_stage(o, c, 0, walk_fills_first(w) && !WGET(c->d, LOAD, FILL));
+        walk_stage(o, c, 0, walk_fills_first(w) && !WGET(c->d, LOAD, FILL)
+                                ? 1u + (uint32_t)walk_bias_ahead(w) : 0u);
     else
         walk_stage(o, c, (slot + 1) * 4, use);
 }

@@ -5,9 +5,10 @@ test_npu_pool.py, test_npu_add.py).
 :func:`op_library` compiles the C planners (firmware/npu/npu_conv.c, npu_conv_pack.c,
 npu_pool.c, npu_add.c, npu_maxpool.c, npu_add_int8.c on the walk engine npu_walk*.c) with the
 generated headers of a variant and a shim of flat-array entry points (``conv``, ``pool``,
-``maxpool``, ``add``, ``add_int8``, ``set_info``, ``div64``); :class:`Buffers` holds one call's
-list and parameter buffers and checks them word for word and byte for byte against a Python
-program (or that both refuse); the ``*_case`` functions plan one random layer both ways.
+``maxpool``, ``add``, ``add_int8``, ``set_info``, ``set_listed``, ``div64``); :class:`Buffers`
+holds one call's list and parameter buffers and checks them word for word and byte for byte
+against a Python program (or that both refuse); the ``*_case`` functions plan one random
+layer both ways.
 """
 
 import ctypes
@@ -49,6 +50,9 @@ static void mem(struct npu_op_mem *m, const uint32_t *addr, void *param, uint32_
 static void post(struct npu_op_post *p, const int32_t *q)
 { p->output_zero_point = q[0]; p->lo = q[1]; p->hi = q[2]; p->clamp = q[3];
   p->flo = (uint32_t)q[4]; p->fhi = (uint32_t)q[5]; }
+/* npu_op_conv's listed for the next conv calls (0: pushed) */
+static int listed;
+void set_listed(int on) { listed = on; }
 /* s: prec, n, h, w, cin, cout, kh, kw, sh, sw, padding, dilation, depth_multiplier, zi */
 int conv(int depthwise, const int32_t *s, const void *w, const void *bias, const int32_t *mult,
          const int32_t *shift, const uint32_t *scale, const int32_t *q, const uint32_t *addr,
@@ -58,7 +62,7 @@ int conv(int depthwise, const int32_t *s, const void *w, const void *bias, const
     op.prec = s[0]; op.n = s[1]; op.h = s[2]; op.w = s[3]; op.cin = s[4]; op.cout = s[5];
     op.kh = s[6]; op.kw = s[7]; op.stride_h = s[8]; op.stride_w = s[9]; op.padding = s[10];
     op.dilation_h = op.dilation_w = s[11]; op.depth_multiplier = s[12];
-    op.input_zero_point = s[13];
+    op.input_zero_point = s[13]; op.listed = listed;
     op.weights = w; op.bias = bias; op.multiplier = mult; op.shift = shift; op.scale = scale;
     post(&op.post, q);
     mem(&op.mem, addr, param, param_cap);
@@ -213,11 +217,12 @@ def random_shape(rng, depthwise=False):
     return n, h, w, cin, cout, kh, kw, stride, padding
 
 
-def conv_case(lib, bufs, config, rng, depthwise, shape=None, fp16=None):
+def conv_case(lib, bufs, config, rng, depthwise, shape=None, fp16=None, listed=False):
     """One random convolution (or depthwise) layer, INT8 or FP16, planned by C and by Python;
     True when both planned it (same list), False when both refused it. ``shape``: ``(n, h,
     w, cin, cout, kh, kw, stride, padding)`` instead of a random one (then dilation 1, and
-    INT8 unless ``fp16``)."""
+    INT8 unless ``fp16``). ``listed``: an INT8 convolution planned to run as one LIST
+    (conv_plan's ``listed``, struct npu_op_conv's)."""
     n, h, w, cin, cout, kh, kw, stride, padding = shape or random_shape(rng, depthwise)
     if fp16 is None:
         fp16 = config.npu_fp16 and rng.random() < 0.5 and shape is None
@@ -249,14 +254,19 @@ def conv_case(lib, bufs, config, rng, depthwise, shape=None, fp16=None):
         zo, lo, hi = post_int8(rng)
         fn = (conv_plan.depthwise_conv2d_int8_program if depthwise else
               conv_plan.conv2d_int8_program)
+        extra = {} if depthwise else {"listed": listed}
         program = try_plan(fn, config, (n, h, w, cin), wt, bias, input_zero_point=zi,
                         output_zero_point=zo, multiplier=mult, shift=shift, lo=lo, hi=hi,
-                        **common)
+                        **common, **extra)
         q = [zo, lo, hi, 0, 0, 0]
         scale = None
-    count = lib.conv(int(depthwise), ptr(np.array(s, np.int32)), ptr(wt), ptr(bias),
-                     ptr(mult), ptr(shift), ptr(scale), ptr(np.array(q, np.int32)),
-                     *bufs.args())
+    lib.set_listed(int(listed))
+    try:
+        count = lib.conv(int(depthwise), ptr(np.array(s, np.int32)), ptr(wt), ptr(bias),
+                         ptr(mult), ptr(shift), ptr(scale), ptr(np.array(q, np.int32)),
+                         *bufs.args())
+    finally:
+        lib.set_listed(0)
     what = (f"{'depthwise' if depthwise else 'conv'} {'fp16' if fp16 else 'int8'} "
             f"x={(n, h, w, cin)} cout={cout} k={(kh, kw)} s={stride} {padding} dil={dil}")
     return bufs.check(count, program, what)

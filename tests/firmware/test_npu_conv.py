@@ -60,7 +60,8 @@ def test_c_and_python_write_the_same_lists(op_lib, config_name, seed):
     for i in range(60):
         kind = i % 4
         if kind == 0:
-            ok = conv_case(op_lib, bufs, config, rng, False)
+            # every other convolution planned to run as one LIST (conv_plan's listed)
+            ok = conv_case(op_lib, bufs, config, rng, False, listed=i % 8 == 4)
         elif kind == 1:
             ok = conv_case(op_lib, bufs, config, rng, True)
         elif kind == 2:
@@ -73,7 +74,8 @@ def test_c_and_python_write_the_same_lists(op_lib, config_name, seed):
 
 
 def test_fixed_layers_of_the_benchmark(op_lib):
-    """The benchmark's layers (sim/npu_bench.py LAYERS) on the 8x8 NPU, both precisions."""
+    """The benchmark's layers (sim/npu_bench.py LAYERS) on the 8x8 NPU, both precisions; the
+    INT8 convolutions both pushed and planned to run as one LIST (``listed``)."""
     from dure.sim.npu_bench import LAYERS, layer_operands
 
     config = CONFIGS["8x8"]
@@ -82,7 +84,9 @@ def test_fixed_layers_of_the_benchmark(op_lib):
     for name, op, x_shape, cout, kernel, stride, padding, _ in LAYERS:
         if op not in ("conv", "depthwise", "avgpool"):
             continue    # ADD and MAX_POOL rows: test_int8_add_..., test_max_pooling_...
-        for precision in ("int8", "fp16"):
+        for precision, listed in (("int8", False), ("int8", True), ("fp16", False)):
+            if listed and op != "conv":
+                continue
             spec = layer_operands(op, x_shape, cout, kernel, precision, 0)
             fp16 = precision == "fp16"
             s = [int(fp16), *x_shape, cout, *kernel, stride, stride,
@@ -101,6 +105,8 @@ def test_fixed_layers_of_the_benchmark(op_lib):
                     input_zero_point=spec["input_zero_point"],
                     output_zero_point=spec["output_zero_point"],
                     multiplier=spec["multiplier"], shift=spec["shift"])
+                if listed:
+                    extra["listed"] = True
                 program = fn(config, x_shape, spec["w"], spec["bias"], stride=stride,
                              padding=padding, x_addr=X_ADDR, out_addr=OUT_ADDR,
                              param_addr=PARAM_ADDR, **extra)
@@ -110,10 +116,12 @@ def test_fixed_layers_of_the_benchmark(op_lib):
                     np.asarray(spec["multiplier"], np.int32), (cout,)).copy()
                 shift = None if fp16 else np.broadcast_to(
                     np.asarray(spec["shift"], np.int32), (cout,)).copy()
+                op_lib.set_listed(int(listed))
                 count = op_lib.conv(int(op == "depthwise"), ptr(np.array(s, np.int32)),
                                  ptr(spec["w"]), ptr(spec["bias"]), ptr(mult), ptr(shift),
                                  None, ptr(np.array(q, np.int32)), *bufs.args())
-            assert bufs.check(count, program, f"{name} {precision}")
+                op_lib.set_listed(0)
+            assert bufs.check(count, program, f"{name} {precision} listed={listed}")
 
 
 @pytest.mark.parametrize("shape", [

@@ -23,9 +23,9 @@ MAIN = CONFIG.region("main")
 ADDRS = MAIN.base, MAIN.base + MAIN.size // 4, MAIN.base + MAIN.size // 2
 
 
-def _program(precision, x_shape, cout, kernel, seed=0, config=None):
+def _program(precision, x_shape, cout, kernel, seed=0, config=None, listed=False):
     """``(program, x, want)`` of a SAME stride-1 convolution (on ``config``, default
-    CONFIG)."""
+    CONFIG; INT8 ``listed``: planned to run as one LIST)."""
     config = config or CONFIG
     rng = np.random.default_rng(seed)
     wshape = (cout, *kernel, x_shape[3])
@@ -39,8 +39,8 @@ def _program(precision, x_shape, cout, kernel, seed=0, config=None):
                                        0.4, cout)
         kw = dict(input_zero_point=-3, output_zero_point=2, multiplier=mult, shift=shift,
                   stride=(1, 1), padding="SAME")
-        return (conv2d_int8_program(config, x_shape, w, bias, **where, **kw), x,
-                conv2d_int8(x, w, bias, **kw))
+        return (conv2d_int8_program(config, x_shape, w, bias, **where, **kw, listed=listed),
+                x, conv2d_int8(x, w, bias, **kw))
     x = rng.standard_normal(x_shape).astype(np.float16)
     w = (rng.standard_normal(wshape) / 8).astype(np.float16)
     bias = rng.standard_normal(cout).astype(np.float32)
@@ -250,3 +250,27 @@ def test_the_stream_stays_bit_exact(precision, x_shape):
     model.set_window(MAIN.base, MAIN.size)
     got = run_on_model(model, prog, [(ADDRS[0], x)])
     assert np.array_equal(got.reshape(want.shape).view(np.uint8), want.view(np.uint8))
+
+
+@pytest.mark.parametrize("x_shape, cout", [((1, 16, 16, 32), 32), ((1, 32, 32, 16), 16)])
+def test_as_one_list_the_bias_rows_go_ahead_of_the_weights(x_shape, cout):
+    """ResNet-8 stages 2 and 1 INT8 (the pair LOAD, row-exact hazards): pushed, the head is
+    the top FILL, the first COMPUTE's weights, then its starting-value rows; planned to run as
+    one LIST (``listed``) the FILL, the starting-value rows, then the weights (no push pacing:
+    the LIST's fetch is ahead of them all). Only those two swap places; the stream stays
+    bit-exact on the command model."""
+    pushed, x, want = _program("int8", x_shape, cout, (3, 3))
+    listed, _, _ = _program("int8", x_shape, cout, (3, 3), listed=True)
+    a = [decode(w) for w in pushed.descriptors]
+    b = [decode(w) for w in listed.descriptors]
+    assert a[0][1]["fill"] and b[0][1]["fill"]
+    spad, acc = LoadTarget.SPAD.value, LoadTarget.ACC.value
+    assert [(op, f["target"]) for op, f in a[1:3]] == [(Opcode.LOAD, spad), (Opcode.LOAD, acc)]
+    assert [(op, f["target"]) for op, f in b[1:3]] == [(Opcode.LOAD, acc), (Opcode.LOAD, spad)]
+    w = [list(d) for d in pushed.descriptors]
+    assert [list(d) for d in listed.descriptors] == w[:1] + [w[2], w[1]] + w[3:]
+    model = NpuModel(CONFIG)
+    model.set_window(MAIN.base, MAIN.size)
+    got = run_on_model(model, listed, [(ADDRS[0], x)])
+    assert np.array_equal(got.reshape(want.shape).view(np.uint8), want.view(np.uint8))
+
