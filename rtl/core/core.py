@@ -247,7 +247,6 @@ class Core(wiring.Component):
             mst.load_word.eq(lsu.m_word),
             lsu.m_rdata.eq(self.dbus.rdata),
             mst.load_result.eq(lsu.m_result),
-            lsu.m_enable.eq(mst.m_load),
 
             multiplier.x_en.eq(x.mul_en),
             multiplier.x_op.eq(x.mul_op),

@@ -4,6 +4,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .isa import Funct3Mem
+
 __all__ = ["LoadStoreUnit"]
 
 
@@ -51,11 +53,8 @@ class LoadStoreUnit(wiring.Component):
     m_word : Out(32)
         The loaded lanes (wrap-around order: first word's lanes at and above the offset,
         the second word's below it).
-    m_enable : In(1, init=1)
-        ``m_result`` is the loaded value; 0: ``m_result`` is 0 (the five-stage core ORs it
-        into M's result mux, enabled while M holds a load).
     m_result : Out(32)
-        The loaded value, rotated down and sign- or zero-extended (0 without ``m_enable``).
+        The loaded value, rotated down and sign- or zero-extended.
     """
 
     x_funct3: In(3)
@@ -73,7 +72,6 @@ class LoadStoreUnit(wiring.Component):
     m_merge: In(1)
     m_lo: In(32)
     m_rdata: In(32)
-    m_enable: In(1, init=1)
     m_word: Out(32)
     m_result: Out(32)
 
@@ -103,30 +101,27 @@ class LoadStoreUnit(wiring.Component):
             self.x_wdata.eq(_rotl_bytes(m, data, addr[0:2])),
         ]
 
-        # Merge (for the trace's ``m_word``): lanes at or above the offset from the first
-        # word, below it from the second.
+        # Merge: lanes at or above the offset from the first word, below it from the second.
         keep_lo = Signal(4)
         m.d.comb += keep_lo.eq(Const(0b1111, 4) << self.m_offset)
-        from_lo = Signal(4)     # lanes taken from ``m_lo``
-        m.d.comb += from_lo.eq(Mux(self.m_merge, keep_lo, 0))
-        m.d.comb += self.m_word.eq(Cat(*(Mux(from_lo[i], self.m_lo.word_select(i, 8),
-                                             self.m_rdata.word_select(i, 8))
-                                         for i in range(4))))
-        # The loaded value as an AND-OR of the bus word's bits with byte-lane enables that
-        # depend on M's registers only (size, offset, merge, ``m_enable``): each result bit
-        # is at most 8 bus bits (4 lanes' bit, 4 lanes' sign bit) behind early enables, so
-        # the bus answer (a block RAM's output) passes about 2 LUT levels, not a merge mux,
-        # a rotation, the sign selection and the extension mux in turn. ``m_lo``'s lanes
-        # (a register) are aligned the same way and ORed in.
-        data_en, sign_en = _lane_enables(m, self.m_funct3, self.m_offset)
-        rd_ok = Signal(4)
-        lo_ok = Signal(4)
-        m.d.comb += [
-            rd_ok.eq(Mux(self.m_enable, ~from_lo, 0)),
-            lo_ok.eq(Mux(self.m_enable, from_lo, 0)),
-            self.m_result.eq(_and_or(m, self.m_rdata, data_en, sign_en, rd_ok, "rd")
-                             | _and_or(m, self.m_lo, data_en, sign_en, lo_ok, "lo")),
-        ]
+        word = Signal(32)
+        m.d.comb += word.eq(Cat(*(Mux(self.m_merge & keep_lo[i], self.m_lo.word_select(i, 8),
+                                      self.m_rdata.word_select(i, 8))
+                                  for i in range(4))))
+        m.d.comb += self.m_word.eq(word)
+        shifted = Signal(32)
+        m.d.comb += shifted.eq(_rotr_bytes(m, word, self.m_offset))
+        with m.Switch(self.m_funct3):
+            with m.Case(Funct3Mem.B):
+                m.d.comb += self.m_result.eq(shifted[0:8].as_signed())
+            with m.Case(Funct3Mem.BU):
+                m.d.comb += self.m_result.eq(shifted[0:8])
+            with m.Case(Funct3Mem.H):
+                m.d.comb += self.m_result.eq(shifted[0:16].as_signed())
+            with m.Case(Funct3Mem.HU):
+                m.d.comb += self.m_result.eq(shifted[0:16])
+            with m.Default():
+                m.d.comb += self.m_result.eq(shifted)
         return m
 
 
@@ -140,57 +135,11 @@ def _rotl_bytes(m, value, amount):
     return out
 
 
-
-def _lane_enables(m, funct3, offset):
-    """Per result byte ``r`` and bus lane ``k``: ``data_en[r][k]`` (result byte ``r`` is lane
-    ``k``'s byte: ``k`` = ``offset + r`` mod 4 and ``r`` inside the access's size) and
-    ``sign_en[r][k]`` (result byte ``r`` is the sign extension of lane ``k``'s bit 7: a
-    signed load shorter than ``r + 1`` bytes whose last byte is lane ``k``)."""
-    size = funct3[0:2]
-    signed = ~funct3[2]
-    nbytes = Signal(3)
-    m.d.comb += nbytes.eq(Mux(size == 0, 1, Mux(size == 1, 2, 4)))
-    last = Signal(2)        # the lane of the access's last byte
-    m.d.comb += last.eq(offset + nbytes - 1)
-    data_en = []
-    sign_en = []
-    for r in range(4):
-        d_row = []
-        s_row = []
+def _rotr_bytes(m, value, amount):
+    """``value`` rotated right by ``amount`` bytes (amount: 2 bits)."""
+    out = Signal(32)
+    with m.Switch(amount):
         for k in range(4):
-            d = Signal(name=f"data_en_{r}_{k}")
-            s = Signal(name=f"sign_en_{r}_{k}")
-            m.d.comb += [
-                d.eq((((offset + r) & 3) == k) & (nbytes > r)),
-                s.eq(signed & (nbytes <= r) & (last == k)),
-            ]
-            d_row.append(d)
-            s_row.append(s)
-        data_en.append(d_row)
-        sign_en.append(s_row)
-    return data_en, sign_en
-
-
-def _and_or(m, word, data_en, sign_en, ok, name):
-    """The loaded value's bits taken from ``word``'s lanes where ``ok`` (0 elsewhere)."""
-    out = Signal(32, name=f"aligned_{name}")
-    en_d = [[Signal(name=f"{name}_data_en_{r}_{k}") for k in range(4)] for r in range(4)]
-    en_s = [[Signal(name=f"{name}_sign_en_{r}_{k}") for k in range(4)] for r in range(4)]
-    for r in range(4):
-        for k in range(4):
-            m.d.comb += [en_d[r][k].eq(data_en[r][k] & ok[k]),
-                         en_s[r][k].eq(sign_en[r][k] & ok[k])]
-    bits = []
-    for r in range(4):
-        for b in range(8):
-            terms = []
-            for k in range(4):
-                terms.append(word[8 * k + b] & en_d[r][k])
-                if r > 0:
-                    terms.append(word[8 * k + 7] & en_s[r][k])
-            bit = terms[0]
-            for t in terms[1:]:
-                bit = bit | t
-            bits.append(bit)
-    m.d.comb += out.eq(Cat(*bits))
+            with m.Case(k):
+                m.d.comb += out.eq(value.rotate_right(8 * k))
     return out

@@ -85,8 +85,7 @@ class MStage(wiring.Component):
         To the load/store unit's M half (``m_funct3``, ``m_offset``, ``m_merge``, ``m_lo``).
     load_result : In(32)
     load_word : In(32)
-        From it (``m_result``, ``m_word``); ``load_result`` is 0 unless M holds a load
-        (the unit's ``m_enable`` is ``m_load``).
+        From it (``m_result``, ``m_word``).
     mul_result : In(32)
         The multiplier's M half (``m_result``).
     irq_pending : Out(1)
@@ -297,11 +296,8 @@ class MStage(wiring.Component):
                 rest = Mux(xm.src == ResultSrc.SHIFT, shifter.result, rest)
             if self._late_add:
                 rest = Mux(xm.src == ResultSrc.ADD, lb_a + lb_b, rest)
-            # The load's answer is ORed in last: ``load_result`` is 0 unless M holds a load
-            # (the unit's ``m_enable``), so the bus word passes one OR here, not two muxes.
-            m.d.comb += result.eq(self.load_result
-                                  | Mux(xm.src == ResultSrc.MUL, self.mul_result,
-                                        Mux(xm.src == ResultSrc.LOAD, 0, rest)))
+            m.d.comb += result.eq(Mux(xm.src == ResultSrc.MUL, self.mul_result,
+                                      Mux(xm.src == ResultSrc.LOAD, self.load_result, rest)))
         else:
             with m.Switch(xm.src):
                 with m.Case(ResultSrc.LOAD):
