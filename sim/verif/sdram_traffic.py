@@ -140,12 +140,14 @@ def _stream_rate(traffic, first):
     return 4 * (len(responses) - 1) / (responses[-1].cycle - responses[0].cycle)
 
 
-def bench(timing, *, clk_freq, datasheet, count=1024, seed=1, **kwargs):
+def bench(timing, *, clk_freq, datasheet, count=1024, seed=1, clock_inverted=False, **kwargs):
     """Measures the controller for ``timing`` at ``clk_freq``: sustained bytes per cycle of
     ``count`` back-to-back sequential and random reads and writes (the random ones over the
     whole part, so nearly every one misses its bank's open row), and the read latency (grant
     to response) of a lone read to a closed bank, to the open row, and to another row of an
-    open bank. ``kwargs`` go to the controller. Returns a dict of numbers."""
+    open bank. ``clock_inverted``: the chip on the inverted clock, as on the boards (the
+    controller is built for it: ``chip_clock_inverted``). ``kwargs`` go to the controller.
+    Returns a dict of numbers."""
     from dure.rtl.soc.sdram import SdramController
 
     rng = random.Random(seed)
@@ -153,8 +155,10 @@ def bench(timing, *, clk_freq, datasheet, count=1024, seed=1, **kwargs):
     word_bits = timing.row_bits + timing.bank_bits + timing.col_bits - 1
 
     def run(requests):
-        return simulate(SdramController(timing, clk_freq=clk_freq, **kwargs), requests,
-                        clk_freq=clk_freq, datasheet=datasheet)
+        controller = SdramController(timing, clk_freq=clk_freq,
+                                     chip_clock_inverted=clock_inverted, **kwargs)
+        return simulate(controller, requests, clk_freq=clk_freq, datasheet=datasheet,
+                        clock_inverted=clock_inverted)
 
     results = {}
     for name, we in (("read", 0), ("write", 1)):

@@ -243,6 +243,28 @@ def test_bandwidth_and_latency(capsys):
     assert results["read latency, open row (cycles)"] == IS42S16160G_7.cas_latency + 4
 
 
+def test_bandwidth_and_latency_on_the_board(capsys):
+    """The ULX3S's controller at its preset's clock with the board's inverted chip clock
+    (printed): sequential streams near the 16-bit bus's 2 B/cycle, and a read to the open row
+    answered one cycle sooner than on a common clock edge."""
+    config = preset("ulx3s")
+    timing = dataclasses.replace(part(config.sdram_part), t_init=2e-6)
+    chip = dataclasses.replace(IS42S16160G, t_init=2e-6)
+    results = bench(timing, clk_freq=config.clk_freq, datasheet=chip, count=128,
+                    clock_inverted=True)
+    with capsys.disabled():
+        print()
+        for name, value in results.items():
+            print(f"SDRAM at {config.clk_freq / 1e6:g} MHz, inverted chip clock: "
+                  f"{name}: {value:.3g}")
+    assert results["sequential read B/cycle"] > 1.9
+    assert results["sequential write B/cycle"] > 1.9
+    hit, closed, miss = (results[f"read latency, {name} (cycles)"]
+                         for name in ("open row", "closed bank", "row miss"))
+    assert hit == timing.cas_latency + 3
+    assert hit < closed < miss
+
+
 def test_npu_dma_bandwidth_on_the_board(capsys):
     """The NPU's DMA reader and writer (ulx3s variant) on the SDRAM at the board's clock with
     its inverted chip clock: printed; contiguous reads near the 2 B/cycle peak (the reader's
