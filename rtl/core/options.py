@@ -117,6 +117,15 @@ class CoreOptions:
         shift with ``late_add`` / ``late_shift`` does not). A second barrel shifter and a
         result-mux input in M. On in ``full`` (``rtl/core/README.md`` round 9); off in
         ``full-early``.
+    early_branch : bool
+        With ``forwarding`` and ``predictor``: a conditional branch whose sources no
+        instruction in X or M writes (its values are in the register file, or W writes them
+        this cycle) is compared in D, in its first cycle there, and D steers fetch by the
+        real direction instead of the predicted one: fetch's path right costs no bubble,
+        wrong costs D's redirect (two bubbles) instead of a misprediction from X (three).
+        The branch target buffer and the history table learn as before (the buffer keeps
+        the predicted direction, so a loop's exit does not evict its entry). A comparator
+        (``branch.py``'s ``branch_condition``) in D. ``rtl/core/README.md``, round 10.
     registered_divider_start : bool
         Without ``serial_divider``: the divider captures the operands' magnitudes first and
         counts the dividend's leading zero bytes from them in the next cycle
@@ -144,6 +153,7 @@ class CoreOptions:
     late_branch_requests: bool = False
     late_add: bool = True
     late_shift: bool = True
+    early_branch: bool = False
     registered_divider_start: bool = False
     serial_divider: bool = False
 
@@ -192,6 +202,8 @@ class CoreOptions:
             raise ValueError("late_add needs forwarding=True")
         if self.late_shift and not (self.forwarding and not self.shift_in_multiplier):
             raise ValueError("late_shift needs forwarding=True and shift_in_multiplier=False")
+        if self.early_branch and not (self.forwarding and self.predictor):
+            raise ValueError("early_branch needs forwarding=True and predictor=True")
         if self.late_branch_requests and not self.late_branch:
             raise ValueError("late_branch_requests needs late_branch=True")
         if self.registered_divider_start and self.serial_divider:
@@ -217,7 +229,7 @@ CORE_OPTIONS = {
                          fetch_gshare_entries=0, btb_entries=0, ras_depth=0,
                          load_branch_forwarding=False, load_store_forwarding=False,
                          late_branch=False, late_branch_requests=False, late_add=False,
-                         late_shift=False,
+                         late_shift=False, early_branch=False,
                          registered_divider_start=False, serial_divider=True),
 }
 
