@@ -125,7 +125,9 @@ class CoreOptions:
         wrong costs D's redirect (two bubbles) instead of a misprediction from X (three).
         The branch target buffer and the history table learn as before (the buffer keeps
         the predicted direction, so a loop's exit does not evict its entry). A comparator
-        (``branch.py``'s ``branch_condition``) in D. ``rtl/core/README.md``, round 10.
+        (``branch.py``'s ``branch_condition``) in D. On in ``full`` since round 10
+        (``rtl/core/README.md``: GCC ``bench_cmark`` -2.9 % cycles; the core alone 54.1 /
+        51.3 MHz routed, seeds 1 / 2); off in ``full-early``.
     registered_divider_start : bool
         Without ``serial_divider``: the divider captures the operands' magnitudes first and
         counts the dividend's leading zero bytes from them in the next cycle
@@ -153,7 +155,7 @@ class CoreOptions:
     late_branch_requests: bool = False
     late_add: bool = True
     late_shift: bool = True
-    early_branch: bool = False
+    early_branch: bool = True
     registered_divider_start: bool = False
     serial_divider: bool = False
 
@@ -218,12 +220,13 @@ class CoreOptions:
 #: ``full-gshare`` is ``full`` with branch directions predicted in fetch
 #: (``fetch_gshare_entries``) and the divider's start registered; ``full-early`` is ``full``
 #: as it was before issue 15's round 9: ADDs and shifts on a late producer wait in X
-#: (``late_add`` and ``late_shift`` off).
+#: (``late_add`` and ``late_shift`` off) and branches are not compared in D
+#: (``early_branch`` off, round 10).
 CORE_OPTIONS = {
     "full": CoreOptions(),
     "full-late": CoreOptions(late_branch=True),
     "full-gshare": CoreOptions(fetch_gshare_entries=256, registered_divider_start=True),
-    "full-early": CoreOptions(late_add=False, late_shift=False),
+    "full-early": CoreOptions(late_add=False, late_shift=False, early_branch=False),
     "small": CoreOptions(fetch_depth=2, forwarding=False, shift_in_multiplier=True,
                          predictor=False, bht_entries=0, gshare_entries=0, gshare_history=0,
                          fetch_gshare_entries=0, btb_entries=0, ras_depth=0,
