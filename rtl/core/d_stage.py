@@ -250,7 +250,7 @@ class DStage(wiring.Component):
             m.d.comb += [
                 predictor.resolved.eq(dec.branch & ~due[0] & ~due[1]),
                 predictor.resolved_taken.eq(branch_condition(m, fd.insn[12:15], self.d_rs1,
-                                                             self.d_rs2)),
+                                                             self.d_rs2, one_subtractor=True)),
             ]
         if not self._forwarding:
             # D waits while X or M will still write one of its sources.

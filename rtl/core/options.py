@@ -125,9 +125,9 @@ class CoreOptions:
         wrong costs D's redirect (two bubbles) instead of a misprediction from X (three).
         The branch target buffer and the history table learn as before (the buffer keeps
         the predicted direction, so a loop's exit does not evict its entry). A comparator
-        (``branch.py``'s ``branch_condition``) in D. On in ``full`` since round 10
-        (``rtl/core/README.md``: GCC ``bench_cmark`` -2.9 % cycles; the core alone 54.1 /
-        51.3 MHz routed, seeds 1 / 2); off in ``full-early``.
+        (``branch.py``'s ``branch_condition``, from one subtraction) in D. On in ``full``
+        since round 10 (``rtl/core/README.md``: GCC ``bench_cmark`` -2.9 % cycles; the core
+        alone 53.5 / 52.0 / 52.5 MHz routed, seeds 1 / 2 / 3); off in ``full-early``.
     registered_divider_start : bool
         Without ``serial_divider``: the divider captures the operands' magnitudes first and
         counts the dividend's leading zero bytes from them in the next cycle
