@@ -9,11 +9,31 @@ from .isa import Funct3Branch
 __all__ = ["BranchUnit", "branch_condition"]
 
 
-def branch_condition(m, funct3, a, b):
+def branch_condition(m, funct3, a, b, *, one_subtractor=False):
     """A signal that is 1 when the conditional branch ``funct3`` (BEQ ... BGEU) is taken for
     the operands ``a``, ``b`` (32-bit values); 0 for the unused encodings. Adds its logic to
-    the module ``m``."""
+    the module ``m``. ``one_subtractor``: the four orderings from one 33-bit subtraction
+    (unsigned less-than is its borrow; signed less-than is ``a``'s sign when the signs
+    differ, else the unsigned one) instead of a comparator each; the same values."""
     cond = Signal()
+    if one_subtractor:
+        diff = Signal(33)
+        ltu = Signal()
+        lt = Signal()
+        eq = Signal()
+        m.d.comb += [
+            diff.eq(Cat(a, 0) - Cat(b, 0)),
+            ltu.eq(diff[32]),
+            lt.eq(Mux(a[31] ^ b[31], a[31], ltu)),
+            eq.eq(a == b),
+        ]
+        with m.Switch(funct3):
+            for case, value in ((Funct3Branch.BEQ, eq), (Funct3Branch.BNE, ~eq),
+                                (Funct3Branch.BLT, lt), (Funct3Branch.BGE, ~lt),
+                                (Funct3Branch.BLTU, ltu), (Funct3Branch.BGEU, ~ltu)):
+                with m.Case(case):
+                    m.d.comb += cond.eq(value)
+        return cond
     with m.Switch(funct3):
         with m.Case(Funct3Branch.BEQ):
             m.d.comb += cond.eq(a == b)

@@ -120,6 +120,7 @@ class Core(wiring.Component):
                                     gshare_entries=opts.gshare_entries,
                                     weak_follows_fetch=opts.weak_follows_fetch,
                                     fetch_direction=bool(opts.fetch_gshare_entries),
+                                    early_branch=opts.early_branch,
                                     gshare_history=opts.gshare_history if opts.gshare_entries
                                     else 0,
                                     **prot)

@@ -4,6 +4,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .branch import branch_condition
 from .decoder import Decoder
 from .fetch import FetchLayout
 from .isa import ExceptionCause
@@ -40,6 +41,11 @@ class DStage(wiring.Component):
         (with ``predictor``).
     weak_follows_fetch, fetch_direction : bool
         The predictor's options of those names.
+    early_branch : bool
+        With ``predictor``: a conditional branch whose sources neither X nor M writes
+        (``x_rd`` / ``m_rd``) is compared here (the register file's values, W's write
+        forwarded) and the predictor takes that direction (``resolved``): fetch is steered
+        by D's real direction, X never finds it mispredicted.
     pmp_entries, triggers : int
         PMP entries and address triggers of the CSR file.
     x_bht_update, x_bht_pc, x_bht_ctr, x_bht_agree : In
@@ -57,7 +63,8 @@ class DStage(wiring.Component):
         Fetch is redirected this cycle by D's redirect of the previous cycle (registered by
         the core): D takes nothing from F (what F offers is on the wrong path).
     x_rd, m_rd : In(5)
-        Destinations of the instructions in X and M (0: none); used without forwarding.
+        Destinations of the instructions in X and M (0: none); used without forwarding and
+        with ``early_branch``.
     w_rd : In(5)
         Register written by W this cycle (0: none).
     w_result : In(32)
@@ -79,14 +86,18 @@ class DStage(wiring.Component):
 
     def __init__(self, *, forwarding=True, predictor=True, bht_entries=0, ras_depth=0,
                  gshare_entries=0, gshare_history=0, weak_follows_fetch=False,
-                 fetch_direction=False, pmp_entries=16, triggers=1):
+                 fetch_direction=False, early_branch=False, pmp_entries=16, triggers=1):
+        if early_branch and not predictor:
+            raise ValueError("early_branch needs predictor=True")
+        self._early_branch = bool(early_branch)
         self._forwarding = bool(forwarding)
         self._predictor = bool(predictor)
         self._bht_entries = bht_entries
         self._ras_depth = ras_depth
         self._gshare = dict(gshare_entries=gshare_entries, gshare_history=gshare_history,
                             weak_follows_fetch=weak_follows_fetch,
-                            fetch_direction=fetch_direction)
+                            fetch_direction=fetch_direction,
+                            early_branch=early_branch)
         self._pmp_entries = pmp_entries
         self._triggers = triggers
         super().__init__({
@@ -230,6 +241,17 @@ class DStage(wiring.Component):
             self.d_rs1.eq(Mux((w_rd != 0) & (w_rd == dec.rs1), self.w_result, regfile.rdata1)),
             self.d_rs2.eq(Mux((w_rd != 0) & (w_rd == dec.rs2), self.w_result, regfile.rdata2)),
         ]
+        if self._early_branch:
+            # The sources are final unless X or M still writes one (W's write is forwarded
+            # above); then the comparison X makes is made here already.
+            due = []
+            for reg in (dec.rs1, dec.rs2):
+                due.append((reg != 0) & ((reg == self.x_rd) | (reg == self.m_rd)))
+            m.d.comb += [
+                predictor.resolved.eq(dec.branch & ~due[0] & ~due[1]),
+                predictor.resolved_taken.eq(branch_condition(m, fd.insn[12:15], self.d_rs1,
+                                                             self.d_rs2, one_subtractor=True)),
+            ]
         if not self._forwarding:
             # D waits while X or M will still write one of its sources.
             waits = []

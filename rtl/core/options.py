@@ -117,6 +117,17 @@ class CoreOptions:
         shift with ``late_add`` / ``late_shift`` does not). A second barrel shifter and a
         result-mux input in M. On in ``full`` (``rtl/core/README.md`` round 9); off in
         ``full-early``.
+    early_branch : bool
+        With ``forwarding`` and ``predictor``: a conditional branch whose sources no
+        instruction in X or M writes (its values are in the register file, or W writes them
+        this cycle) is compared in D, in its first cycle there, and D steers fetch by the
+        real direction instead of the predicted one: fetch's path right costs no bubble,
+        wrong costs D's redirect (two bubbles) instead of a misprediction from X (three).
+        The branch target buffer and the history table learn as before (the buffer keeps
+        the predicted direction, so a loop's exit does not evict its entry). A comparator
+        (``branch.py``'s ``branch_condition``, from one subtraction) in D. On in ``full``
+        since round 10 (``rtl/core/README.md``: GCC ``bench_cmark`` -2.9 % cycles; the core
+        alone 53.5 / 52.0 / 52.5 MHz routed, seeds 1 / 2 / 3); off in ``full-early``.
     registered_divider_start : bool
         Without ``serial_divider``: the divider captures the operands' magnitudes first and
         counts the dividend's leading zero bytes from them in the next cycle
@@ -144,6 +155,7 @@ class CoreOptions:
     late_branch_requests: bool = False
     late_add: bool = True
     late_shift: bool = True
+    early_branch: bool = True
     registered_divider_start: bool = False
     serial_divider: bool = False
 
@@ -192,6 +204,8 @@ class CoreOptions:
             raise ValueError("late_add needs forwarding=True")
         if self.late_shift and not (self.forwarding and not self.shift_in_multiplier):
             raise ValueError("late_shift needs forwarding=True and shift_in_multiplier=False")
+        if self.early_branch and not (self.forwarding and self.predictor):
+            raise ValueError("early_branch needs forwarding=True and predictor=True")
         if self.late_branch_requests and not self.late_branch:
             raise ValueError("late_branch_requests needs late_branch=True")
         if self.registered_divider_start and self.serial_divider:
@@ -206,18 +220,19 @@ class CoreOptions:
 #: ``full-gshare`` is ``full`` with branch directions predicted in fetch
 #: (``fetch_gshare_entries``) and the divider's start registered; ``full-early`` is ``full``
 #: as it was before issue 15's round 9: ADDs and shifts on a late producer wait in X
-#: (``late_add`` and ``late_shift`` off).
+#: (``late_add`` and ``late_shift`` off) and branches are not compared in D
+#: (``early_branch`` off, round 10).
 CORE_OPTIONS = {
     "full": CoreOptions(),
     "full-late": CoreOptions(late_branch=True),
     "full-gshare": CoreOptions(fetch_gshare_entries=256, registered_divider_start=True),
-    "full-early": CoreOptions(late_add=False, late_shift=False),
+    "full-early": CoreOptions(late_add=False, late_shift=False, early_branch=False),
     "small": CoreOptions(fetch_depth=2, forwarding=False, shift_in_multiplier=True,
                          predictor=False, bht_entries=0, gshare_entries=0, gshare_history=0,
                          fetch_gshare_entries=0, btb_entries=0, ras_depth=0,
                          load_branch_forwarding=False, load_store_forwarding=False,
                          late_branch=False, late_branch_requests=False, late_add=False,
-                         late_shift=False,
+                         late_shift=False, early_branch=False,
                          registered_divider_start=False, serial_divider=True),
 }
 

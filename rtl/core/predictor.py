@@ -111,6 +111,13 @@ class Predictor(wiring.Component):
         ``gshare_entries`` or ``weak_follows_fetch``.
     ras_depth : int
         Entries of the return address stack (0: none).
+    early_branch : bool
+        A conditional branch with ``resolved`` takes the direction ``resolved_taken`` (its
+        real one, compared in D) instead of the predicted one: D redirects fetch when fetch's
+        path differs from it, and X finds no misprediction. The branch target buffer is still
+        written from the prediction (``btb_we`` / ``btb_valid`` as without the option), so
+        fetch keeps predicting what the history table predicts (a loop's exit, taken the
+        real way in D, leaves the loop's entry in the buffer).
 
     Members
     -------
@@ -158,10 +165,15 @@ class Predictor(wiring.Component):
         Its state as read in D.
     x_agree : In(1)
         Its outcome equals the static guess (taken exactly when backward).
+    resolved : In(1)
+        With ``early_branch``: the conditional branch in D has its real direction in
+        ``resolved_taken`` (its sources are not due from X or M).
+    resolved_taken : In(1)
     """
 
     def __init__(self, *, bht_entries=0, ras_depth=0, gshare_entries=0, gshare_history=0,
-                 weak_follows_fetch=False, fetch_direction=False):
+                 weak_follows_fetch=False, fetch_direction=False, early_branch=False):
+        self._early_branch = bool(early_branch)
         self._weak_follows_fetch = bool(weak_follows_fetch)
         self._fetch_direction = bool(fetch_direction)
         if fetch_direction and (gshare_entries or weak_follows_fetch):
@@ -216,6 +228,8 @@ class Predictor(wiring.Component):
             "x_pc": In(32),
             "x_ctr": In(PredictorState),
             "x_agree": In(1),
+            "resolved": In(1),
+            "resolved_taken": In(1),
         })
 
     def elaborate(self, platform):
@@ -237,6 +251,12 @@ class Predictor(wiring.Component):
             branch_taken = self.branch & Mux(self.f_known, self.f_taken, self.imm[31] == follow)
         else:
             branch_taken = self.branch & (self.imm[31] == follow)
+        # The predicted direction trains the buffer; with ``early_branch`` a resolved branch
+        # steers fetch (and X's check) by its real one.
+        predicted_branch = branch_taken
+        if self._early_branch:
+            branch_taken = Mux(self.resolved, self.branch & self.resolved_taken,
+                               predicted_branch)
 
         # ---- return address stack --------------------------------------------------------
         seq = Signal(30)          # pc + 4 (word address)
@@ -276,6 +296,7 @@ class Predictor(wiring.Component):
         jalr_target = Signal(32)
         check = Signal(32)
         taken = Signal()
+        predicted = Signal()      # ``taken`` with the predicted direction of a branch
         indirect = Signal()
         misaligned = Signal()     # target[1]: a target that is not 4-byte aligned
         relative = Signal(32)     # pc + imm
@@ -291,18 +312,23 @@ class Predictor(wiring.Component):
             # pc[1] ^ imm[1]. (A JALR otherwise is never predicted taken.)
             misaligned.eq(~ras_hit & ~indirect & (self.pc[1] ^ self.imm[1])),
             taken.eq((self.jal | branch_taken | ras_hit | indirect) & ~misaligned),
+            predicted.eq((self.jal | predicted_branch | ras_hit | indirect) & ~misaligned),
         ]
         # Fetch's path after the instruction differs from the prediction: D redirects when
         # the direction differs or a return's target does (registered values: a short path).
         # A buffer target that differs from pc + imm (a partial-tag alias, or changed code)
         # is left to X (``refetch``), keeping the target adder out of D's redirect.
         differs = Signal()
+        trains = Signal()         # the same with the predicted direction: the buffer learns
         late = Signal()
+        stale = Signal()          # ``late`` with the predicted direction: the buffer learns
+        ras_differs = ras_hit & (ras_top[2:] != self.f_target[2:])
+        other = ~ras_hit & ~indirect & (relative[2:] != self.f_target[2:])
         m.d.comb += [
-            differs.eq((taken != self.f_taken) |
-                       (taken & ras_hit & (ras_top[2:] != self.f_target[2:]))),
-            late.eq(taken & self.f_taken & ~ras_hit & ~indirect &
-                    (relative[2:] != self.f_target[2:])),
+            differs.eq((taken != self.f_taken) | (taken & ras_differs)),
+            trains.eq((predicted != self.f_taken) | (predicted & ras_differs)),
+            late.eq(taken & self.f_taken & other),
+            stale.eq(predicted & self.f_taken & other),
         ]
         held_taken = Signal()
         held_target = Signal(32)
@@ -322,17 +348,17 @@ class Predictor(wiring.Component):
         ]
         if not self._fetch_direction:
             m.d.comb += [
-                self.btb_we.eq(first & (differs | late) & ~self.flush),
-                self.btb_valid.eq(taken),
+                self.btb_we.eq(first & (trains | stale) & ~self.flush),
+                self.btb_valid.eq(predicted),
             ]
         else:
             # Every conditional branch fetch did not know gets an entry (its target when the
             # target is aligned: a misaligned one is never predicted).
             cond = self.branch & ~misaligned
             m.d.comb += [
-                self.btb_we.eq(first & (differs | late | (self.branch & ~self.f_known)) &
+                self.btb_we.eq(first & (trains | stale | (self.branch & ~self.f_known)) &
                                ~self.flush),
-                self.btb_valid.eq(taken | cond),
+                self.btb_valid.eq(predicted | cond),
                 self.btb_cond.eq(cond),
                 self.ctr.flook.eq(self.f_dir.look),
                 self.ctr.index.eq(self.f_dir.index),

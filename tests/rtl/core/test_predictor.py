@@ -169,7 +169,61 @@ def test_bad_parameters(kw, msg):
     (dict(fetch_gshare_entries=256, gshare_entries=256), "excludes gshare_entries"),
     (dict(fetch_gshare_entries=256, weak_follows_fetch=True), "excludes gshare_entries and "
      "weak_follows_fetch"),
+
+    (dict(early_branch=True, forwarding=False, late_add=False, late_shift=False),
+     "early_branch needs forwarding"),
+    (dict(early_branch=True, predictor=False, bht_entries=0, btb_entries=0, ras_depth=0),
+     "early_branch needs forwarding=True and predictor=True"),
 ])
 def test_bad_options(kw, msg):
     with pytest.raises(ValueError, match=msg):
         CoreOptions(**kw)
+
+
+def test_early_branch_takes_the_resolved_direction():
+    """``early_branch``: a branch with ``resolved`` takes ``resolved_taken`` (the direction
+    handed to X and D's redirect against fetch's path), one without it the prediction; the
+    branch target buffer is written from the prediction either way (``btb_we`` when the
+    predicted direction differs from fetch's, ``btb_valid`` = predicted taken), and the
+    history table trains as without the option."""
+    rng = random.Random(15)
+    dut = Predictor(bht_entries=16, early_branch=True)
+    ref = Tournament(16)
+    seen = set()
+
+    async def bench(ctx):
+        ctx.set(dut.d_valid, 1)
+        ctx.set(dut.d_reload, 1)
+        for pc, imm, taken, _, fetch_taken in _random_program(rng, 400):
+            resolved = rng.random() < 0.6
+            back = imm < 0
+            for port, value in ((dut.branch, 1), (dut.pc, pc), (dut.imm, imm & 0xFFFF_FFFF),
+                                (dut.f_taken, fetch_taken), (dut.f_target, pc + imm),
+                                (dut.resolved, resolved), (dut.resolved_taken, taken),
+                                (dut.x_update, 0)):
+                ctx.set(port, value)
+            await ctx.delay(1e-9)
+            predicted, bi, _ = ref.predict(pc, back, False, False)
+            steer = taken if resolved else predicted
+            assert ctx.get(dut.taken) == steer
+            assert ctx.get(dut.redirect) == (steer != fetch_taken)
+            assert ctx.get(dut.redirect_target) == (pc + imm if steer else pc + 4)
+            assert ctx.get(dut.btb_we) == (predicted != fetch_taken)
+            if predicted != fetch_taken:
+                assert ctx.get(dut.btb_valid) == predicted
+            seen.add((resolved, predicted != taken, steer != fetch_taken))
+            state = ctx.get(dut.ctr)
+            await ctx.tick()
+            agree = taken == back
+            for port, value in ((dut.x_update, 1), (dut.x_pc, pc), (dut.x_ctr, state),
+                                (dut.x_agree, agree), (dut.branch, 0)):
+                ctx.set(port, value)
+            await ctx.tick()
+            ref.train(bi, 0, agree, taken)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    # resolved branches the prediction got wrong, with fetch's path right and wrong
+    assert {(True, True, False), (True, True, True), (False, True, True)} <= seen
